@@ -1,0 +1,3 @@
+from lorplan.cli import main
+
+raise SystemExit(main())

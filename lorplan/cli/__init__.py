@@ -1,0 +1,59 @@
+"""`lorplan` command line. Each command lives in its own module with `register(subparsers)` and `run(args)`.
+
+Command modules import heavy libraries (torch, transformers, textual) inside `run`, never at module level, so
+`lorplan --help` and `lorplan plan` stay fast.
+Exit codes: 0 success, 1 does not fit / check failed, 2 bad input (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from lorplan import __version__
+from lorplan.core.errors import BadInput, LorplanError
+
+# name -> module under lorplan.cli; order is the order shown in --help
+COMMANDS = ("models", "gpus", "plan", "profile", "probe", "export", "train")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lorplan",
+        description="Plan LoRA fine-tuning: exact parameter counts, training memory per rank, data profiles, "
+        "probe runs and exports. With no command, opens the planner (TUI).",
+    )
+    parser.add_argument("--version", action="version", version=f"lorplan {__version__}")
+    parser.add_argument("--theme", help="TUI theme (dark, light, high-contrast); remembered in your config")
+    parser.add_argument("--model", dest="tui_model", metavar="M", help="TUI: open with this model selected")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"lorplan.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"lorplan.cli.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command is None:
+            from lorplan.tui import launch
+
+            return launch(theme=args.theme, model=args.tui_model)
+        return int(args.run(args) or 0)
+    except BadInput as exc:
+        print(f"lorplan: error: {exc}", file=sys.stderr)
+        return 2
+    except LorplanError as exc:
+        print(f"lorplan: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lorplan: interrupted", file=sys.stderr)
+        return 130

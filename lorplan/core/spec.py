@@ -1,0 +1,124 @@
+"""Model specs: what a model is made of, read from its config.json without transformers.
+
+A `ModelSpec` lists every linear module (per layer, named as the architecture names it, as peft sees it) and
+every other parameter tensor, so that total and trainable LoRA parameter counts are exact.
+
+INTERFACE CONTRACT (shared by memory, TUI, export, probes). Implementation: `load_spec` below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+Role = Literal["attention", "mlp", "expert", "router", "head", "other"]
+TensorKind = Literal["embedding", "position", "norm", "bias", "experts", "head", "other"]
+SpecSource = Literal["catalog", "folder", "cache", "fallback"]
+
+
+@dataclass(frozen=True)
+class Linear:
+    """One nn.Linear (or Conv1D for GPT-2) as peft sees it.
+
+    path: full module name as in `model.named_modules()` of the model class lorplan plans for
+          (e.g. "model.layers.0.self_attn.q_proj", "transformer.h.3.attn.c_attn", "bert.encoder.layer.0.attention.self.query").
+    name: the leaf name users target ("q_proj", "c_attn", "query").
+    layer: decoder/encoder block index, None outside the blocks (lm_head, pooler, classifier).
+    role: "attention" | "mlp" | "expert" | "router" | "head" | "other".
+    """
+
+    path: str
+    name: str
+    layer: int | None
+    in_features: int
+    out_features: int
+    bias: bool
+    role: Role
+
+    @property
+    def params(self) -> int:
+        """Parameters of the base module (weight plus bias)."""
+        return self.in_features * self.out_features + (self.out_features if self.bias else 0)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A parameter that is not inside a Linear: embeddings, norms, fused MoE expert weights, ...
+
+    shape is the real parameter shape; kind says how the memory model treats it (embeddings and norms are never
+    quantized by bitsandbytes; kbit preparation up-casts them to fp32).
+    """
+
+    path: str
+    shape: tuple[int, ...]
+    kind: TensorKind
+    layer: int | None = None
+
+    @property
+    def numel(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything lorplan knows about a model's architecture. Frozen; built by `load_spec`.
+
+    task: "causal-lm" for decoders (AutoModelForCausalLM), "sequence-classification" for encoders
+          (AutoModelForSequenceClassification, num_labels from config or 2).
+    linears: every linear module of the model (including lm_head / classifier heads, role="head").
+    tensors: every other parameter (embeddings, norms, position embeddings, fused experts).
+    Tied embeddings are counted once (as transformers' num_parameters does).
+    """
+
+    id: str
+    source: SpecSource
+    model_type: str
+    architecture: str
+    task: str
+    hidden_size: int
+    num_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    hidden_act: str
+    gated_mlp: bool
+    norm: Literal["rmsnorm", "layernorm"]
+    linears: tuple[Linear, ...]
+    tensors: tuple[Tensor, ...]
+    num_experts: int = 0
+    num_experts_per_tok: int = 0
+    moe_intermediate_size: int = 0
+    notes: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def total_params(self) -> int:
+        """All parameters, as `sum(p.numel() for p in model.parameters())` counts them (tied weights once)."""
+        return sum(m.params for m in self.linears) + sum(t.numel for t in self.tensors)
+
+    @property
+    def layer_linear_names(self) -> tuple[str, ...]:
+        """Leaf names of the linear modules inside the blocks, in model order, each once."""
+        seen: dict[str, None] = {}
+        for m in self.linears:
+            if m.layer is not None:
+                seen.setdefault(m.name, None)
+        return tuple(seen)
+
+
+def load_spec(source: str, *, trust_remote_code: bool = False, allow_fallback: bool = True) -> ModelSpec:
+    """Load a spec from a catalog id, a folder or config.json path, or a hub id in the local HF cache.
+
+    Raises BadInput with one line naming the input when it cannot (unknown id, missing folder, malformed or
+    incomplete config.json). Unknown architectures fall back to a meta-device build in a child process
+    (source="fallback", with a note saying so) when allow_fallback is true.
+    """
+    raise NotImplementedError  # implemented in the foundation work

@@ -1,0 +1,74 @@
+"""Byte sizes: parse what users type ("24GiB", "80 GB", "16000MiB") and format integers for people.
+
+The core counts bytes as integers; only these helpers speak GiB.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lorplan.core.errors import BadInput
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str, what: str = "size") -> int:
+    """Parse a memory size such as "24GiB", "80GB", "16000 MiB" or "1e9" into bytes.
+
+    A bare number is taken as GiB when it is below 4096 (people type "24" meaning 24 GiB), else bytes.
+    Raises BadInput naming `what` when the text is not a positive size.
+    """
+    raw = str(text).strip()
+    m = _SIZE_RE.match(raw)
+    if m is None:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BadInput(f"{what}: {text!r} is not a memory size (try 24GiB or 80GB)") from None
+        unit = ""
+    else:
+        value = float(m.group(1))
+        unit = m.group(2).lower()
+    if unit not in _UNITS:
+        raise BadInput(f"{what}: unknown unit {m.group(2)!r} in {text!r} (use GiB, GB, MiB or MB)")
+    if unit == "" and value < 4096:
+        unit = "gib"
+    size = int(value * _UNITS[unit])
+    if size <= 0:
+        raise BadInput(f"{what}: {text!r} must be a positive size")
+    return size
+
+
+def format_bytes(n: int, digits: int = 2) -> str:
+    """Format a byte count with binary units: 25769803776 -> "24.00 GiB"."""
+    sign = "-" if n < 0 else ""
+    n = abs(int(n))
+    for unit, size in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{sign}{n / size:.{digits}f} {unit}"
+    return f"{sign}{n} B"
+
+
+def format_count(n: int) -> str:
+    """Format a parameter count for people: 8030261248 -> "8.03B", 20971520 -> "20.97M"."""
+    n = int(n)
+    for suffix, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f}{suffix}"
+    return str(n)
