@@ -1,0 +1,280 @@
+"""Streaming row readers: JSONL/JSON, CSV/TSV, Parquet, a folder of .txt files, a `datasets` save_to_disk folder.
+
+Every reader yields `(line, row)` where row is a dict or a `Bad` (the reason the row is unusable), and never
+holds more than one batch of rows in memory (JSON arrays are the exception: the json module cannot stream them).
+`line` is the 1-based line in the file for line formats, else the 1-based row number.
+Progress is `RowSource.done` out of `RowSource.total` in `RowSource.unit` ("bytes" or "rows").
+pyarrow is imported inside the Parquet and Arrow readers only.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lorplan.core.errors import BadInput
+
+FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-folder", "arrow-folder")
+_EXTENSIONS = {
+    ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
+    ".parquet": "parquet", ".pq": "parquet", ".txt": "txt",
+}
+_SNIFF_BYTES = 8192
+_BATCH_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class Bad:
+    """A row that cannot be used, and why (one short phrase)."""
+
+    reason: str
+
+
+def detect_format(path: Path) -> str:
+    """The file format of `path`, from the extension or, without one, from the first bytes.
+
+    Raises BadInput naming the path when it does not exist, is empty, or looks binary where text is expected.
+    """
+    if not path.exists():
+        raise BadInput(f"--data {path}: no such file or folder")
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            return "arrow-folder"
+        if any(path.rglob("*.txt")):
+            return "txt-folder"
+        raise BadInput(f"--data {path}: a folder must hold .txt files or a dataset saved with save_to_disk")
+    size = path.stat().st_size
+    if size == 0:
+        raise BadInput(f"--data {path}: the file is empty")
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+    fmt = _EXTENSIONS.get(path.suffix.lower())
+    if fmt is None:
+        if head.startswith(b"PAR1"):
+            fmt = "parquet"
+        else:
+            first = head.lstrip()[:1]
+            fmt = {b"[": "json", b"{": "jsonl"}.get(first, "txt")
+    if fmt != "parquet" and b"\x00" in head:
+        raise BadInput(f"--data {path}: looks like a binary file (NUL bytes), not {fmt.upper()} text")
+    if fmt == "parquet" and not head.startswith(b"PAR1"):
+        raise BadInput(f"--data {path}: not a Parquet file (no PAR1 header)")
+    return fmt
+
+
+class RowSource:
+    """The rows of one dataset file or folder, read lazily. Iterate `rows()` once."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.format = detect_format(self.path)
+        self.note: str | None = None
+        self.unit = "bytes"
+        self.total = 0
+        self.done = 0
+        if self.path.is_file():
+            self.total = self.path.stat().st_size
+
+    def rows(self) -> Iterator[tuple[int, Any]]:
+        reader = {
+            "jsonl": self._jsonl, "json": self._json, "csv": self._csv, "tsv": self._csv,
+            "parquet": self._parquet, "txt": self._txt, "txt-folder": self._txt_folder,
+            "arrow-folder": self._arrow_folder,
+        }[self.format]
+        yield from reader()
+        self.done = self.total
+
+    # -- line formats -------------------------------------------------------------------------------------
+    def _jsonl(self) -> Iterator[tuple[int, Any]]:
+        with open(self.path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                self.done += len(raw)
+                if not raw.strip():
+                    continue
+                yield lineno, parse_json_line(raw)
+
+    def _json(self) -> Iterator[tuple[int, Any]]:
+        with open(self.path, "rb") as fh:
+            first_line = fh.readline()
+        if first_line.lstrip().startswith(b"{"):
+            try:
+                json.loads(first_line)
+            except ValueError:
+                pass  # a pretty-printed object: read it whole below
+            else:
+                self.format = "jsonl"
+                yield from self._jsonl()
+                return
+        try:
+            with open(self.path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except UnicodeDecodeError:
+            raise BadInput(f"--data {self.path}: not valid UTF-8") from None
+        except ValueError as exc:
+            raise BadInput(f"--data {self.path}: invalid JSON ({exc})") from None
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list)]
+            if len(lists) != 1:
+                raise BadInput(f"--data {self.path}: expected a JSON array of rows (or an object holding one)")
+            data = lists[0]
+        if not isinstance(data, list):
+            raise BadInput(f"--data {self.path}: expected a JSON array of rows, got {type(data).__name__}")
+        self.unit, self.total, self.done = "rows", len(data), 0
+        for i, row in enumerate(data, 1):
+            self.done = i
+            yield i, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}")
+
+    def _csv(self) -> Iterator[tuple[int, Any]]:
+        csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+        delimiter = "\t" if self.format == "tsv" else ","
+        with open(self.path, "rb") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            reader = csv.reader(text, delimiter=delimiter)
+            try:
+                header = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise BadInput(f"--data {self.path}: unreadable CSV header ({exc})") from None
+            header = [h.strip() for h in header]
+            start = reader.line_num + 1
+            while True:
+                try:
+                    fields = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    yield start, Bad(f"malformed CSV ({exc})")
+                    start = reader.line_num + 1
+                    continue
+                line, start = start, reader.line_num + 1
+                self.done = raw.tell()
+                if not fields or fields == [""]:
+                    continue
+                if len(fields) != len(header):
+                    yield line, Bad(f"row has {len(fields)} fields, the header has {len(header)}")
+                    continue
+                if any(_has_surrogates(f) for f in fields):
+                    yield line, Bad("not valid UTF-8")
+                    continue
+                yield line, dict(zip(header, fields, strict=True))
+
+    def _txt(self) -> Iterator[tuple[int, Any]]:
+        # A single .txt file: one example per non-blank line.
+        with open(self.path, "rb") as fh:
+            for lineno, raw in enumerate(fh, 1):
+                self.done += len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    yield lineno, {"text": raw.decode("utf-8").rstrip("\r\n")}
+                except UnicodeDecodeError:
+                    yield lineno, Bad("not valid UTF-8")
+
+    def _txt_folder(self) -> Iterator[tuple[int, Any]]:
+        files = sorted(p for p in self.path.rglob("*.txt") if p.is_file())
+        self.unit, self.total = "rows", len(files)
+        self.note = f"{len(files)} .txt files, one example each; the row number is the file's place in name order"
+        for i, file in enumerate(files, 1):
+            self.done = i
+            rel = file.relative_to(self.path)
+            try:
+                data = file.read_bytes()
+            except OSError as exc:
+                yield i, Bad(f"{rel}: cannot read ({exc.strerror})")
+                continue
+            if b"\x00" in data[:_SNIFF_BYTES]:
+                yield i, Bad(f"{rel}: binary file")
+                continue
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                yield i, Bad(f"{rel}: not valid UTF-8")
+                continue
+            if not text.strip():
+                yield i, Bad(f"{rel}: empty text")
+                continue
+            yield i, {"text": text}
+
+    # -- columnar formats ---------------------------------------------------------------------------------
+    def _parquet(self) -> Iterator[tuple[int, Any]]:
+        import pyarrow.parquet as pq
+
+        try:
+            pf = pq.ParquetFile(self.path)
+        except Exception as exc:  # pyarrow raises several types for a corrupt file
+            raise BadInput(f"--data {self.path}: unreadable Parquet ({exc})") from None
+        self.unit, self.total = "rows", pf.metadata.num_rows
+        row = 0
+        for batch in pf.iter_batches(batch_size=_BATCH_ROWS):
+            for item in batch.to_pylist():
+                row += 1
+                yield row, item
+            self.done = row
+
+    def _arrow_folder(self) -> Iterator[tuple[int, Any]]:
+        import pyarrow as pa
+
+        folder = self.path
+        if (folder / "dataset_dict.json").is_file():
+            splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
+            if not splits:
+                raise BadInput(f"--data {folder}: dataset_dict.json lists no splits")
+            split = "train" if "train" in splits else splits[0]
+            self.note = f"DatasetDict with splits {', '.join(splits)}: profiled split {split!r}"
+            folder = folder / split
+        try:
+            state = json.loads((folder / "state.json").read_text())
+            files = [folder / f["filename"] for f in state["_data_files"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BadInput(f"--data {folder}: not a dataset saved with save_to_disk ({exc})") from None
+        self.unit, self.total = "bytes", sum(f.stat().st_size for f in files if f.exists())
+        row, done_before = 0, 0
+        for file in files:
+            try:
+                source = pa.memory_map(str(file))
+                reader = pa.ipc.open_stream(source)
+            except Exception as exc:
+                raise BadInput(f"--data {file}: unreadable Arrow file ({exc})") from None
+            for batch in reader:
+                for item in batch.to_pylist():
+                    row += 1
+                    yield row, item
+                self.done = done_before + source.tell()
+            done_before += file.stat().st_size
+
+
+def parse_json_line(raw: bytes) -> Any:
+    """One JSONL line -> a dict, or a Bad saying why it is not one."""
+    try:
+        row = json.loads(raw)
+    except UnicodeDecodeError:
+        return Bad("not valid UTF-8")
+    except ValueError as exc:
+        msg = getattr(exc, "msg", str(exc))
+        col = getattr(exc, "colno", None)
+        return Bad(f"invalid JSON ({msg}" + (f" at column {col})" if col else ")"))
+    if not isinstance(row, dict):
+        return Bad(f"expected a JSON object, got {_kind(row)}")
+    return row
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -1,0 +1,82 @@
+"""Reading a dataset as Examples: the entry points other parts of lorplan use (probes, recommend, the TUI)."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Iterator
+from itertools import chain
+
+from lorplan.core.data.example import Example
+from lorplan.core.data.readers import Bad, RowSource
+from lorplan.core.data.schema import check_schema, detect_from_rows, to_example
+from lorplan.core.errors import BadInput
+
+
+def open_records(
+    path: str | os.PathLike[str], *, schema: str | None = None
+) -> tuple[RowSource, str, Iterator[tuple[int, Example | Bad]]]:
+    """Open `path` and return (source, schema, records): records yields (line, Example or Bad) lazily.
+
+    schema None or "auto" detects it from the first rows (which are then replayed, not read twice).
+    Raises BadInput naming the file when it is missing, empty, binary or has no known schema.
+    """
+    source = RowSource(path)
+    rows = source.rows()
+    if schema in (None, "auto"):
+        head = []
+        for item in rows:
+            head.append(item)
+            if len(head) >= 200:
+                break
+        schema = detect_from_rows(head, str(path))
+        rows = chain(head, rows)
+    else:
+        schema = check_schema(schema)
+    return source, schema, ((line, to_example(line, row, schema)) for line, row in rows)
+
+
+def detect_schema(path: str | os.PathLike[str]) -> str:
+    """The schema of a dataset ("text", "prompt-completion", "alpaca", "messages" or "tokenized"),
+    from the columns of its first rows. Raises BadInput when none fits."""
+    return open_records(path)[1]
+
+
+def iter_examples(path: str | os.PathLike[str], *, schema: str | None = None) -> Iterator[Example]:
+    """The usable examples of a dataset, streamed in file order (unusable rows are skipped silently;
+    `lorplan.core.data.profile_dataset` reports them)."""
+    _, _, records = open_records(path, schema=schema)
+    for _, rec in records:
+        if isinstance(rec, Example):
+            yield rec
+
+
+def load_examples(
+    path: str | os.PathLike[str], *, schema: str | None = None, limit: int | None = None, seed: int | None = None
+) -> list[Example]:
+    """Usable examples as a list, in file order.
+
+    limit: at most this many; with `seed`, a uniform random sample (reservoir sampling, Vitter's Algorithm R,
+    so the file is streamed once); without a seed, the first `limit`. Raises BadInput when none is usable.
+    """
+    if limit is not None and limit < 1:
+        raise BadInput(f"limit {limit}: must be at least 1")
+    out: list[Example] = []
+    if limit is None or seed is None:
+        for ex in iter_examples(path, schema=schema):
+            out.append(ex)
+            if limit is not None and len(out) >= limit:
+                break
+    else:
+        rng = random.Random(seed)
+        for n, ex in enumerate(iter_examples(path, schema=schema)):
+            if n < limit:
+                out.append(ex)
+            else:
+                j = rng.randint(0, n)
+                if j < limit:
+                    out[j] = ex
+        out.sort(key=lambda e: e.line)
+    if not out:
+        raise BadInput(f"--data {path}: no usable example")
+    return out

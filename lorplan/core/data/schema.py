@@ -1,0 +1,177 @@
+"""Schemas: which columns a dataset uses, and turning one row into an `Example` (or the reason it cannot be)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
+from lorplan.core.data.readers import Bad
+from lorplan.core.errors import BadInput
+
+_DETECT_ROWS = 200
+_SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user",
+                   "assistant": "assistant", "tool": "tool", "function_call": "assistant", "observation": "tool"}
+_LABEL_COLUMN = "label"
+
+
+def schema_of_columns(columns: Iterable[str]) -> str | None:
+    """The schema a set of column names implies, or None. Checked in order: messages, tokenized, alpaca,
+    prompt-completion, text."""
+    cols = set(columns)
+    if "messages" in cols or "conversations" in cols:
+        return "messages"
+    if "input_ids" in cols:
+        return "tokenized"
+    if "instruction" in cols and "output" in cols:
+        return "alpaca"
+    if "prompt" in cols and "completion" in cols:
+        return "prompt-completion"
+    if "text" in cols:
+        return "text"
+    return None
+
+
+def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
+    """Vote over the first rows that are objects; raises BadInput naming `where` when no schema fits."""
+    votes: Counter[str] = Counter()
+    seen_columns: Counter[str] = Counter()
+    for n, (_, row) in enumerate(rows):
+        if n >= _DETECT_ROWS:
+            break
+        if isinstance(row, Bad):
+            continue
+        seen_columns.update(row.keys())
+        schema = schema_of_columns(row.keys())
+        if schema:
+            votes[schema] += 1
+    if votes:
+        return votes.most_common(1)[0][0]
+    if not seen_columns:
+        raise BadInput(f"--data {where}: no readable row in the first {_DETECT_ROWS} rows")
+    cols = ", ".join(c for c, _ in seen_columns.most_common(8))
+    raise BadInput(
+        f"--data {where}: no known schema in columns ({cols}); expected text, prompt+completion, "
+        "instruction+output, messages or input_ids (or pass --schema)"
+    )
+
+
+def check_schema(name: str) -> str:
+    if name not in SCHEMAS:
+        raise BadInput(f"--schema {name!r}: expected one of auto, {', '.join(SCHEMAS)}")
+    return name
+
+
+def to_example(line: int, row: Any, schema: str) -> Example | Bad:
+    """Normalise one row for `schema`, or say why it is unusable (missing field, wrong type, empty)."""
+    if isinstance(row, Bad):
+        return row
+    try:
+        label = _label(row)
+        if schema == "text":
+            return Example(line, schema, text=_text(row, "text"), label=label)
+        if schema == "prompt-completion":
+            prompt = _text(row, "prompt", allow_empty=True)
+            return Example(line, schema, prompt=prompt, completion=_text(row, "completion"), label=label)
+        if schema == "alpaca":
+            instruction = _text(row, "instruction")
+            input_text = _text(row, "input", allow_empty=True, optional=True)
+            return Example(line, schema, prompt=alpaca_prompt(instruction, input_text),
+                           completion=_text(row, "output"), label=label)
+        if schema == "messages":
+            return Example(line, schema, messages=_messages(row), label=label)
+        if schema == "tokenized":
+            ids = _int_list(row, "input_ids")
+            if not ids:
+                return Bad("empty input_ids")
+            labels = _int_list(row, "labels", optional=True)
+            if labels is not None and len(labels) != len(ids):
+                return Bad(f"labels has {len(labels)} items, input_ids has {len(ids)}")
+            return Example(line, schema, input_ids=ids, labels=labels, label=label)
+    except _RowError as exc:
+        return Bad(str(exc))
+    raise BadInput(f"--schema {schema!r}: expected one of {', '.join(SCHEMAS)}")
+
+
+class _RowError(Exception):
+    pass
+
+
+def _type_name(value: Any) -> str:
+    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "a list",
+            dict: "an object", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def _text(row: dict, key: str, *, allow_empty: bool = False, optional: bool = False) -> str | None:
+    if key not in row or (optional and row[key] is None):
+        if optional:
+            return None
+        raise _RowError(f"missing field {key!r}")
+    value = row[key]
+    if not isinstance(value, str):
+        raise _RowError(f"field {key!r} is {_type_name(value)}, expected a string")
+    if not allow_empty and not value.strip():
+        raise _RowError(f"empty {key}")
+    return value
+
+
+def _label(row: dict) -> int | str | None:
+    value = row.get(_LABEL_COLUMN)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        return int(text) if text.lstrip("-").isdigit() else text or None
+    return None
+
+
+def _maybe_json(value: Any) -> Any:
+    # CSV cells hold lists as JSON text.
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _int_list(row: dict, key: str, *, optional: bool = False) -> tuple[int, ...] | None:
+    if key not in row or (optional and row[key] is None):
+        if optional:
+            return None
+        raise _RowError(f"missing field {key!r}")
+    value = _maybe_json(row[key])
+    if not isinstance(value, (list, tuple)):
+        raise _RowError(f"field {key!r} is {_type_name(value)}, expected a list of integers")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise _RowError(f"field {key!r} holds a non-integer")
+    return tuple(value)
+
+
+def _messages(row: dict) -> tuple[tuple[str, str], ...]:
+    key = "messages" if "messages" in row else "conversations"
+    if key not in row:
+        raise _RowError("missing field 'messages'")
+    value = _maybe_json(row[key])
+    if not isinstance(value, (list, tuple)):
+        raise _RowError(f"field {key!r} is {_type_name(value)}, expected a list of messages")
+    out = []
+    for i, msg in enumerate(value):
+        if not isinstance(msg, dict):
+            raise _RowError(f"message {i} is {_type_name(msg)}, expected an object")
+        role = msg.get("role", msg.get("from"))
+        content = msg.get("content", msg.get("value"))
+        if not isinstance(role, str) or role.lower() not in _SHAREGPT_ROLES:
+            raise _RowError(f"message {i} has no known role (got {role!r})")
+        if not isinstance(content, str):
+            raise _RowError(f"message {i} content is {_type_name(content)}, expected a string")
+        out.append((_SHAREGPT_ROLES[role.lower()], content))
+    if not out:
+        raise _RowError("no messages")
+    if not any(role == "assistant" for role, _ in out):
+        raise _RowError("no assistant message")
+    return tuple(out)
