@@ -8,6 +8,10 @@ loaded inside the functions that count tokens.
 from __future__ import annotations
 
 from lorplan.core.data.example import SCHEMAS, Example
+from lorplan.core.data.profile import DataProfile, Problem, profile_dataset
 from lorplan.core.data.records import detect_schema, iter_examples, load_examples, open_records
 
-__all__ = ["SCHEMAS", "Example", "detect_schema", "iter_examples", "load_examples", "open_records"]
+__all__ = [
+    "SCHEMAS", "DataProfile", "Example", "Problem", "detect_schema", "iter_examples", "load_examples",
+    "open_records", "profile_dataset",
+]

@@ -38,10 +38,12 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
     """Vote over the first rows that are objects; raises BadInput naming `where` when no schema fits."""
     votes: Counter[str] = Counter()
     seen_columns: Counter[str] = Counter()
-    for n, (_, row) in enumerate(rows):
+    first_bad = ""
+    for n, (line, row) in enumerate(rows):
         if n >= _DETECT_ROWS:
             break
         if isinstance(row, Bad):
+            first_bad = first_bad or f"; line {line}: {row.reason}"
             continue
         seen_columns.update(row.keys())
         schema = schema_of_columns(row.keys())
@@ -50,7 +52,7 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
     if votes:
         return votes.most_common(1)[0][0]
     if not seen_columns:
-        raise BadInput(f"--data {where}: no readable row in the first {_DETECT_ROWS} rows")
+        raise BadInput(f"--data {where}: no readable row in the first {_DETECT_ROWS} rows{first_bad}")
     cols = ", ".join(c for c, _ in seen_columns.most_common(8))
     raise BadInput(
         f"--data {where}: no known schema in columns ({cols}); expected text, prompt+completion, "

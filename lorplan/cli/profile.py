@@ -1,0 +1,104 @@
+"""`lorplan profile`: count what a dataset holds and what will be trained on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from lorplan.cli._common import positive_int, print_json
+
+_SCHEMA_CHOICES = ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "profile",
+        help="profile a dataset: examples, tokens, trained tokens, lengths, problems",
+        description="Profile a dataset (JSONL/JSON, CSV/TSV, Parquet, a folder of .txt files, a `datasets` "
+        "save_to_disk folder): examples, tokens, trained tokens, length percentiles, truncation at --seq-len, "
+        "padding vs packing, duplicates, skipped rows with line numbers, a suggested sequence length and split.",
+    )
+    p.add_argument("--data", required=True, metavar="FILE", help="dataset file or folder")
+    p.add_argument("--model", metavar="M", help="catalog id, model folder or cached hub id (for its tokenizer)")
+    p.add_argument("--tokenizer", metavar="PATH", help="a folder with tokenizer files (overrides --model's)")
+    p.add_argument("--schema", choices=_SCHEMA_CHOICES, default="auto", help="row schema (default: detect)")
+    p.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N",
+                   help="training sequence length in tokens (default 2048, capped at the tokenizer's maximum)")
+    p.add_argument("--sample", type=positive_int("--sample"), metavar="N",
+                   help="tokenize a random sample of N examples and scale the totals (with 95%% intervals)")
+    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--train-on-all", action="store_true",
+                   help="count every token as trained (no loss masking of prompts / non-assistant turns)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(run=run)
+
+
+class _Bar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.on = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done: int, total: int, unit: str) -> None:
+        if not self.on or total <= 0:
+            return
+        pct = min(100, done * 100 // total)
+        if pct != self.last:
+            self.last = pct
+            filled = pct * 30 // 100
+            sys.stderr.write(f"\rprofiling [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.on and self.last >= 0:
+            sys.stderr.write("\r" + " " * 50 + "\r")
+            sys.stderr.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from lorplan.core.data import profile_dataset
+
+    bar = _Bar()
+    try:
+        profile = profile_dataset(
+            args.data, model=args.model, tokenizer=args.tokenizer,
+            schema=None if args.schema == "auto" else args.schema, seq_len=args.seq_len, sample=args.sample,
+            seed=args.seed, mask=not args.train_on_all, progress=bar,
+        )
+    finally:
+        bar.close()
+    if args.json:
+        print_json(profile.to_json())
+    else:
+        print(render_text(profile))
+    return 0
+
+
+def render_text(p) -> str:
+    """The profile as a short human-readable report."""
+    est = " (estimated)" if p.estimated else ""
+    rows = [
+        f"{p.path}: {p.format}, schema {p.schema}, tokenizer {p.tokenizer}",
+        f"examples         {p.examples:,}  (skipped {p.skipped:,}, exact duplicates {p.duplicates:,})",
+        f"tokens           {p.tokens:,}{est}",
+        f"trained tokens   {p.trained_tokens:,}{est}",
+        f"lengths          p50 {p.lengths.p50:,}  p90 {p.lengths.p90:,}  p95 {p.lengths.p95:,}  "
+        f"p99 {p.lengths.p99:,}  max {p.lengths.max:,}",
+        f"at seq len {p.seq_len:,}: {p.truncated_tokens:,} tokens truncated; padding wastes "
+        f"{p.padding.pad_fraction:.1%}, packing into {p.padding.packed_sequences:,} sequences wastes "
+        f"{p.padding.packing_waste_tokens:,} tokens",
+        f"suggested        seq len {p.suggested_seq_len:,}; split {p.split.train:,} train / {p.split.eval:,} eval "
+        f"({p.split.reason})",
+    ]
+    if p.sample is not None:
+        s = p.sample
+        rows.append(f"sample           {s.size:,} of {s.population:,} (seed {s.seed}); 95% intervals: tokens "
+                    f"{s.tokens_interval[0]:,}-{s.tokens_interval[1]:,}, trained "
+                    f"{s.trained_interval[0]:,}-{s.trained_interval[1]:,}")
+    rows += [f"note: {n}" for n in p.notes]
+    for prob in p.problems[:20]:
+        rows.append(f"skipped line {prob.line}: {prob.reason}")
+    if p.skipped > 20:
+        rows.append(f"... and {p.skipped - 20:,} more skipped rows (see --json)")
+    return "\n".join(rows)

@@ -1,0 +1,107 @@
+"""The figures of a profile computed from a length histogram: percentiles, truncation, padding, suggestions.
+
+Lengths are kept as a histogram {tokens: examples}, so memory grows with the number of distinct lengths, not
+with the number of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lengths:
+    """Example length in tokens at the 50/90/95/99th percentile (nearest-rank method) and the maximum."""
+
+    p50: int
+    p90: int
+    p95: int
+    p99: int
+    max: int
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Tokens wasted at a sequence length S after truncation to S.
+
+    pad_tokens: padding every example to S (sum of S - min(len, S)); pad_fraction = pad_tokens / (examples * S).
+    packed_sequences: ceil(kept tokens / S) when examples are packed end to end; packing_waste_tokens is the
+    padding left in the last packed sequence.
+    """
+
+    seq_len: int
+    pad_tokens: int
+    pad_fraction: float
+    packed_sequences: int
+    packing_waste_tokens: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/eval split suggestion in examples, with the reason in words."""
+
+    train: int
+    eval: int
+    reason: str
+
+
+def percentile(hist: Mapping[int, int], q: float) -> int:
+    """Nearest-rank percentile: the smallest length L with at least ceil(q/100 * n) examples <= L."""
+    n = sum(hist.values())
+    if n == 0:
+        return 0
+    rank = max(1, math.ceil(q / 100 * n))
+    seen = 0
+    for length in sorted(hist):
+        seen += hist[length]
+        if seen >= rank:
+            return length
+    return max(hist)
+
+
+def lengths_of(hist: Mapping[int, int]) -> Lengths:
+    return Lengths(*(percentile(hist, q) for q in (50, 90, 95, 99)), max(hist) if hist else 0)
+
+
+def truncated_tokens(hist: Mapping[int, int], seq_len: int) -> int:
+    """Tokens beyond seq_len, summed over examples: what truncation to seq_len drops."""
+    return sum((length - seq_len) * count for length, count in hist.items() if length > seq_len)
+
+
+def padding(hist: Mapping[int, int], seq_len: int) -> Padding:
+    n = sum(hist.values())
+    kept = sum(min(length, seq_len) * count for length, count in hist.items())
+    pad = n * seq_len - kept
+    packed = math.ceil(kept / seq_len) if kept else 0
+    return Padding(seq_len, pad, round(pad / (n * seq_len), 4) if n else 0.0, packed, packed * seq_len - kept)
+
+
+def suggest_seq_len(lengths: Lengths, model_max: int | None, multiple: int = 64) -> int:
+    """p99 rounded up to a multiple of 64 (tensor-core friendly), at least 64, capped at the model's maximum."""
+    suggestion = max(multiple, math.ceil(lengths.p99 / multiple) * multiple)
+    return min(suggestion, model_max) if model_max else suggestion
+
+
+def suggest_split(examples: int) -> Split:
+    """Hold out 10% for evaluation, at least 20 and at most 2,000 examples; none below 50 examples."""
+    if examples < 50:
+        return Split(examples, 0, "fewer than 50 examples: train on all of them and watch the training loss")
+    held = min(2000, max(20, round(examples * 0.1)))
+    return Split(examples - held, held, "10% held out for evaluation (at least 20, at most 2,000 examples)")
+
+
+def interval(values: list[int], population: int, z: float = 1.96) -> tuple[float, float, float]:
+    """Scaled total of a simple random sample: (estimate, low, high) of a 95% normal interval, with the
+    finite-population correction (Cochran, Sampling Techniques, 3rd ed., eq. 2.19)."""
+    k = len(values)
+    if k == 0:
+        return 0.0, 0.0, 0.0
+    mean = sum(values) / k
+    total = mean * population
+    if k < 2 or k >= population:
+        return total, total, total
+    var = sum((v - mean) ** 2 for v in values) / (k - 1)
+    half = z * population * math.sqrt(var / k) * math.sqrt((population - k) / (population - 1))
+    return total, max(total - half, 0.0), total + half
