@@ -1,0 +1,166 @@
+"""The in-step peak of a LoRA step: what autograd saves, the loss buffers, adapter gradients, optimizer temps.
+
+A step's live memory above the static state rises through the forward pass (saved tensors), peaks around the
+loss (fp32 logits, log-probabilities and their gradient), falls through backward while adapter gradients grow,
+and has a last bump in optimizer.step(). The model prices each of these moments as a *phase*
+``const + per_token * (b*s) + per_bs2 * (b*s*s)`` and the in-step peak is the largest phase. Every phase is
+affine in the micro-batch at a fixed sequence length, so the fit solver can invert it exactly.
+
+What is saved, per decoder layer (b*s tokens; `a` = activation bytes, 2 under bf16/fp16 autocast):
+- Frozen base linears save nothing (autograd only keeps the input when the weight needs a gradient).
+- HF RMSNorm (`hidden.to(float32)`, pow, rsqrt, mul): the fp32 input (4h) and the rsqrt (4) per token.
+- LayerNorm: CUDA autocast runs layer_norm in fp32 (fp32 input copy 4h, mean + rstd 8, fp32 output); CPU
+  autocast runs it in bf16 (input a*h, mean + rstd 8).
+- SDPA flash / memory-efficient (CUDA) save q (after RoPE), k, v, the output and an fp32 logsumexp per head
+  and token; GQA runs without repeat_kv when there is no padding mask (transformers `use_gqa_in_sdpa`).
+- Eager attention saves the fp32 softmax and its bf16 copy (6 bytes per head per s*s element) after repeat_kv.
+- SwiGLU: gate output, SiLU output and up output (3*a*i). GPT-2 `gelu_new` is Python: input, 0.5*x, tanh and
+  1+tanh (4*a*i); CUDA autocast runs pow in fp32 so there it is an fp32 copy + fp32 tanh/1+tanh (14*i).
+- LoRA per adapted module (peft `lora/layer.py`): x is cast to the adapter dtype, dropped out (p>0: a bool
+  mask), then autocast casts it back to bf16 for lora_A, which saves that copy (a*in per module, q, k, v each
+  their own); lora_B saves lora_A's output (a*r). Autocast caches the bf16 copies of the fp32 adapter weights
+  (`a` bytes per adapter parameter) until backward has used them.
+- Loss (transformers `ForCausalLMLoss`): logits.float() then cross_entropy; log_softmax saves its fp32
+  output, and the backward holds that plus the fp32 gradient and the fp32 gradient of the input: 12 bytes per
+  logit at the start of backward.
+Gradient checkpointing (transformers: torch.utils.checkpoint, use_reentrant=False) keeps the layer input per
+layer and recomputes one layer at a time in backward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lorplan.core.memory.targets import AdaptedGroup
+from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
+from lorplan.core.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class Phase:
+    """Bytes live above the static state at one moment of the step: const + per_token*T + per_bs2*b*s*s."""
+
+    name: str
+    const: int
+    per_token: float
+    per_bs2: float = 0.0
+
+    def at(self, micro_batch: int, seq_len: int) -> int:
+        t = micro_batch * seq_len
+        return int(self.const + self.per_token * t + self.per_bs2 * t * seq_len)
+
+
+@dataclass(frozen=True)
+class ActivationModel:
+    """Per-spec, per-setup coefficients (rank-independent part + per-unit-of-rank part)."""
+
+    layer_tokens: float  # saved bytes per token per layer, base model (no LoRA)
+    layer_bs2: float  # saved bytes per b*s*s per layer (eager attention)
+    layer_input: float  # bytes per token per layer kept by checkpointing
+    model_tokens: float  # saved per token outside the layers (final norm, RoPE tables, inputs)
+    loss_tokens: float  # bytes per token at the loss peak (logits buffers)
+    layers: int
+    act_bytes: int
+    hidden: int
+    vocab: int
+
+
+def _family(spec: ModelSpec) -> str:
+    if spec.model_type in ("gpt2",):
+        return "gpt2"
+    if spec.norm == "layernorm":
+        return "layernorm"
+    return "llama"
+
+
+def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
+    """Saved-tensor coefficients of the base model for this setup (no LoRA terms)."""
+    h, i, hd = spec.hidden_size, spec.intermediate_size, spec.head_dim
+    heads, kv = spec.num_attention_heads, spec.num_key_value_heads
+    hq, hkv = heads * hd, kv * hd
+    autocast = setup.autocast and setup.base_dtype != "fp32"
+    a = DTYPE_BYTES[setup.base_dtype] if not autocast else 2
+    if setup.base_dtype == "fp32" and not setup.autocast:
+        a = 4
+    resid = 4 if (setup.quant != "none" and setup.prepare_kbit) or setup.base_dtype == "fp32" else a
+    cuda = setup.kernels == "cuda"
+    fam = _family(spec)
+
+    # attention core
+    bs2 = 0.0
+    if setup.attention == "eager":
+        attn = a * (hq + 2 * hq) + a * hq  # q, repeated k and v, output of the second matmul input side
+        bs2 = 6.0 * heads  # fp32 softmax + bf16 copy
+    else:
+        attn = a * (hq + 2 * hkv + hq) + 4 * heads  # q, k, v, out, fp32 logsumexp
+    if fam == "llama":
+        norms = 2 * (4 * h + 4)
+        mlp = 3 * a * i if spec.gated_mlp else 4 * a * i
+        model_tokens = (4 * h + 4) + 2 * a * hd + 24  # final norm, cos/sin, ids/labels/shifted labels
+    else:
+        ln = (4 * h + 8) if (cuda and autocast) else (a * h + 8)
+        norms = 2 * ln
+        if spec.hidden_act == "gelu_new" or fam == "gpt2":
+            mlp = 14 * i if (cuda and autocast) else 4 * a * i
+        else:
+            mlp = a * i
+        model_tokens = ln + 24
+    layer_tokens = norms + attn + mlp
+    loss_tokens = 12 * spec.vocab_size if spec.task == "causal-lm" else 0
+    return ActivationModel(
+        layer_tokens=layer_tokens,
+        layer_bs2=bs2,
+        layer_input=resid * h,
+        model_tokens=model_tokens,
+        loss_tokens=loss_tokens,
+        layers=spec.num_layers,
+        act_bytes=a,
+        hidden=h,
+        vocab=spec.vocab_size,
+    )
+
+
+def lora_saved_per_token(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int,
+                         in_blocks_only: bool = True) -> tuple[float, float]:
+    """(input copies + dropout masks, lora_A outputs) saved per token by all adapted modules."""
+    copies = mids = 0.0
+    per_in = a + (1 if setup.lora_dropout > 0 else 0)
+    for g in groups:
+        if in_blocks_only and not g.in_blocks:
+            continue
+        copies += per_in * g.in_features * g.count
+        mids += a * g.rank(rank) * g.count
+    return copies, mids
+
+
+def step_phases(am: ActivationModel, groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup,
+                adapter_params: int, grad_bytes: int) -> tuple[list[Phase], dict[str, float]]:
+    """The phases of one step for this rank, plus per-token detail terms (bytes per token)."""
+    copies, mids = lora_saved_per_token(groups, rank, setup, am.act_bytes)
+    layers = am.layers
+    lora_tok = copies + mids
+    weight_cache = adapter_params * am.act_bytes if (setup.autocast and setup.adapter_dtype != "bf16"
+                                                      and setup.base_dtype != "fp32") else 0
+    opt_temp = grad_bytes if (setup.optimizer == "adamw" and setup.foreach) else 0
+    per_layer = am.layer_tokens + lora_tok / max(layers, 1)
+    if not setup.grad_checkpointing:
+        saved_tok = layers * per_layer + am.model_tokens
+        phases = [
+            Phase("loss", weight_cache, saved_tok + am.loss_tokens, layers * am.layer_bs2),
+        ]
+    else:
+        saved_tok = layers * am.layer_input + am.model_tokens
+        phases = [
+            Phase("loss", 0, saved_tok + am.loss_tokens, 0.0),
+            Phase("recompute", grad_bytes + weight_cache // max(layers, 1),
+                  saved_tok + per_layer + 2 * am.act_bytes * am.hidden, am.layer_bs2),
+        ]
+    phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
+    details = {
+        "saved_per_token_base": layers * am.layer_tokens + am.model_tokens,
+        "lora_input_copies_per_token": copies,
+        "lora_mid_per_token": mids,
+        "logits_per_token": am.loss_tokens,
+        "adapter_weight_casts": weight_cache,
+    }
+    return phases, details

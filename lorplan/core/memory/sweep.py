@@ -1,0 +1,285 @@
+"""Pricing: estimate one rank, sweep ranks, solve the largest micro-batch and sequence length, JSON.
+
+Speed: everything that does not depend on the rank (weights, the activation coefficients, the adapted modules
+grouped by shape) is prepared once per (spec, setup) and cached; a rank then costs a loop over a handful of
+shape groups, and the fit limits are solved in closed form from the step's phases (each is affine in the
+micro-batch, and quadratic in the sequence length at most).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+
+from lorplan.core.errors import BadInput
+from lorplan.core.lora import trainable_params
+from lorplan.core.memory.activations import ActivationModel, Phase, activation_model, step_phases
+from lorplan.core.memory.static import adapter_tensors, optimizer_bytes, weight_bytes
+from lorplan.core.memory.targets import AdaptedGroup, adapted_groups, modules_to_save_params
+from lorplan.core.memory.types import (
+    DEFAULT_CUDA_CONTEXT_BYTES,
+    DEFAULT_RANKS,
+    DTYPE_BYTES,
+    MemoryBreakdown,
+    RankRow,
+    RankTable,
+    TrainingSetup,
+)
+from lorplan.core.spec import ModelSpec
+
+_MAX_BATCH = 1 << 20
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    spec: ModelSpec
+    groups: tuple[AdaptedGroup, ...]
+    weights: dict
+    act: ActivationModel
+    extra_trainable: int  # modules_to_save / task heads, rank-independent
+    layer_weight_bytes: int  # one block's weights (FSDP / ZeRO-3 all-gather unit)
+
+
+_CACHE: dict[tuple, _Prepared] = {}
+
+
+def _setup_key(setup: TrainingSetup) -> tuple:
+    t = setup.targets
+    tk = (t.modules, t.layers_to_transform, tuple(sorted(t.rank_pattern.items())),
+          tuple(sorted(t.alpha_pattern.items())), t.use_dora, t.modules_to_save)
+    rest = tuple(getattr(setup, f.name) for f in fields(setup) if f.name not in ("targets", "micro_batch", "seq_len"))
+    return (tk, rest)
+
+
+def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
+    key = (id(spec), _setup_key(setup))
+    hit = _CACHE.get(key)
+    if hit is not None and hit.spec is spec:
+        return hit
+    groups = adapted_groups(spec, setup.targets)
+    mine = sum(g.count * g.rank(1) * (g.in_features + g.out_features) for g in groups)
+    mine += sum(g.count * g.out_features for g in groups) if setup.targets.use_dora else 0
+    try:
+        extra = trainable_params(spec, setup.targets, 1) - mine
+    except NotImplementedError:
+        extra = modules_to_save_params(spec, setup.targets)
+    w = weight_bytes(spec, setup)
+    per_layer = {}
+    for m in spec.linears:
+        if m.layer is not None:
+            per_layer[m.layer] = per_layer.get(m.layer, 0) + m.params
+    layer_w = max(per_layer.values(), default=0) * DTYPE_BYTES[setup.base_dtype]
+    prep = _Prepared(spec, groups, w, activation_model(spec, setup), max(extra, 0), layer_w)
+    if len(_CACHE) > 256:
+        _CACHE.clear()
+    _CACHE[key] = prep
+    return prep
+
+
+@dataclass(frozen=True)
+class _Priced:
+    trainable: int
+    static: int  # weights + adapter + optimizer (allocator + paged), per GPU
+    breakdown_parts: tuple[int, int, int, int]  # weights, adapter, gradients, optimizer
+    phases: tuple[Phase, ...]
+    details: dict
+    context: int
+    reserve_fraction: float
+
+
+def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise BadInput(f"--ranks: rank must be an integer ≥ 1, got {rank!r}")
+    groups = prep.groups
+    tensors = adapter_tensors(groups, rank, setup.targets.use_dora)
+    lora_params = sum(n * c for n, c in tensors)
+    trainable = lora_params + prep.extra_trainable
+    pbytes = DTYPE_BYTES[setup.adapter_dtype]
+    if prep.extra_trainable:
+        tensors = tensors + [(prep.extra_trainable, 1)]
+    adapter = trainable * pbytes
+    grads = trainable * pbytes
+    opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, pbytes)
+    if setup.kernels == "cpu":
+        opt_alloc += steps  # step counters live with CPU parameters (on the host for CUDA ones)
+    w = prep.weights
+    weights = w["weights_quantized"] + w["weights_linear"] + w["weights_other"]
+
+    n = setup.gpus
+    details: dict = dict(w)
+    sh = setup.sharding
+    gathered = 0
+    if sh in ("fsdp", "zero3"):
+        weights = -(-weights // n)
+        adapter = -(-adapter // n)
+        gathered = 2 * prep.layer_weight_bytes  # current + prefetched unit, unsharded
+    if sh in ("fsdp", "zero2", "zero3"):
+        grads_ps = -(-grads // n)
+        opt_alloc, opt_paged = -(-opt_alloc // n), -(-opt_paged // n)
+    else:
+        grads_ps = grads
+    bucket = grads if sh == "ddp" else 0  # DDP reducer buckets (gradient_as_bucket_view=False)
+    phases, tok = step_phases(prep.act, groups, rank, setup, trainable, grads_ps)
+    extra_const = gathered + bucket
+    if extra_const:
+        phases = [Phase(p.name, p.const + extra_const, p.per_token, p.per_bs2) for p in phases]
+    details.update({k: v for k, v in tok.items()})
+    details["optimizer_paged"] = opt_paged
+    details["ddp_buckets"] = bucket
+    details["sharding_gathered_weights"] = gathered
+    optimizer = opt_alloc + opt_paged
+    if setup.kernels == "cpu":
+        context = 0
+    elif setup.cuda_context_bytes is not None:
+        context = setup.cuda_context_bytes
+    else:
+        context = DEFAULT_CUDA_CONTEXT_BYTES
+    return _Priced(trainable, weights + adapter + optimizer, (weights, adapter, grads_ps, optimizer), tuple(phases),
+                   details, context, float(setup.reserve_fraction))
+
+
+def _breakdown(p: _Priced, micro_batch: int, seq_len: int) -> MemoryBreakdown:
+    weights, adapter, grads, optimizer = p.breakdown_parts
+    best = max(p.phases, key=lambda ph: ph.at(micro_batch, seq_len))
+    peak = best.at(micro_batch, seq_len)
+    activations = peak - grads
+    allocated = p.static + peak
+    reserve = int(allocated * p.reserve_fraction)
+    d = {k: int(v) for k, v in p.details.items() if not k.endswith("_per_token")}
+    t = micro_batch * seq_len
+    for k, v in p.details.items():
+        if k.endswith("_per_token"):
+            d[k[: -len("_per_token")]] = int(v * t)
+    d.update({"in_step_peak": peak, "peak_phase_" + best.name: peak, "allocated": allocated,
+              "cuda_context": p.context, "allocator_reserve": reserve})
+    for ph in p.phases:
+        d["phase_" + ph.name] = ph.at(micro_batch, seq_len)
+    return MemoryBreakdown(weights, adapter, grads, optimizer, activations, p.context + reserve, MappingProxyType(d))
+
+
+def estimate(spec: ModelSpec, setup: TrainingSetup, rank: int) -> MemoryBreakdown:
+    """Peak memory of one training step at this rank, per GPU, in bytes.
+
+    weights/adapter/optimizer: static state (lorplan.core.memory.static). gradients: the adapter gradients.
+    activations: the rest of the in-step peak (lorplan.core.memory.activations), so that
+    gradients + activations is the predicted in-step peak. overhead: CUDA context + allocator reserve.
+    """
+    return _breakdown(_price(_prepare(spec, setup), setup, rank), setup.micro_batch, setup.seq_len)
+
+
+def _room(p: _Priced, budget: int) -> float:
+    return (budget - p.context) / (1.0 + p.reserve_fraction) - p.static
+
+
+def _fits(p: _Priced, budget: int, b: int, s: int) -> bool:
+    room = _room(p, budget)
+    return all(ph.at(b, s) <= room for ph in p.phases)
+
+
+def _max_batch(p: _Priced, budget: int, s: int) -> int:
+    room = _room(p, budget)
+    best = _MAX_BATCH
+    for ph in p.phases:
+        per_b = ph.per_token * s + ph.per_bs2 * s * s
+        left = room - ph.const
+        if left < 0:
+            return 0
+        if per_b > 0:
+            best = min(best, int(left // per_b))
+    while best > 0 and not _fits(p, budget, best, s):
+        best -= 1
+    return best
+
+
+def _max_seq(p: _Priced, budget: int, b: int, cap: int) -> int:
+    room = _room(p, budget)
+    best = float(cap)
+    for ph in p.phases:
+        left = room - ph.const
+        if left < 0:
+            return 0
+        qa, qb = ph.per_bs2 * b, ph.per_token * b
+        if qa > 0:
+            s = (-qb + math.sqrt(qb * qb + 4 * qa * left)) / (2 * qa)
+        elif qb > 0:
+            s = left / qb
+        else:
+            continue
+        best = min(best, s)
+    s = int(best)
+    while s > 0 and not _fits(p, budget, b, s):
+        s -= 1
+    return s
+
+
+def rank_table(
+    spec: ModelSpec,
+    setup: TrainingSetup,
+    ranks: tuple[int, ...] = DEFAULT_RANKS,
+    budget_bytes: int | None = None,
+) -> RankTable:
+    """Price every rank; with a budget, also fits / max micro-batch / max sequence length.
+
+    max_micro_batch is 0 when not even one sequence of --seq-len fits; max_seq_len is 0 when not even one
+    token fits at the chosen micro-batch, and is capped at the model's max_position_embeddings.
+    """
+    if budget_bytes is not None and (isinstance(budget_bytes, bool) or budget_bytes <= 0):
+        raise BadInput(f"--gpu-memory must be a positive size, got {budget_bytes!r}")
+    if not ranks:
+        raise BadInput("--ranks: give at least one rank")
+    prep = _prepare(spec, setup)
+    cap = spec.max_position_embeddings if spec.max_position_embeddings > 0 else 1 << 24
+    rows = []
+    for r in ranks:
+        p = _price(prep, setup, r)
+        mem = _breakdown(p, setup.micro_batch, setup.seq_len)
+        if budget_bytes is None:
+            rows.append(RankRow(r, p.trainable, mem, None, None, None))
+            continue
+        fits = mem.total <= budget_bytes
+        rows.append(RankRow(r, p.trainable, mem, fits, _max_batch(p, budget_bytes, setup.seq_len),
+                            _max_seq(p, budget_bytes, setup.micro_batch, cap)))
+    return RankTable(spec.id, setup, budget_bytes, tuple(rows))
+
+
+def _setup_json(setup: TrainingSetup) -> dict:
+    d = {f.name: getattr(setup, f.name) for f in fields(setup) if f.name != "targets"}
+    t = setup.targets
+    d["targets"] = {
+        "modules": list(t.modules),
+        "layers_to_transform": list(t.layers_to_transform) if t.layers_to_transform is not None else None,
+        "rank_pattern": dict(t.rank_pattern),
+        "alpha_pattern": dict(t.alpha_pattern),
+        "use_dora": t.use_dora,
+        "modules_to_save": list(t.modules_to_save),
+    }
+    return d
+
+
+def plan_json(spec: ModelSpec, table: RankTable) -> dict:
+    """The `lorplan plan --json` object (shape in shared/DESIGN.md), all memory figures integer bytes."""
+    total = spec.total_params
+    rows = []
+    for row in table.rows:
+        m = row.memory
+        rows.append({
+            "rank": row.rank,
+            "trainable_params": row.trainable_params,
+            "trainable_percent": round(100.0 * row.trainable_params / total, 4) if total else 0.0,
+            "memory": {
+                "weights": m.weights, "adapter": m.adapter, "gradients": m.gradients, "optimizer": m.optimizer,
+                "activations": m.activations, "overhead": m.overhead, "total": m.total,
+                "details": {k: int(v) for k, v in m.details.items()},
+            },
+            "fits": row.fits,
+            "max_micro_batch": row.max_micro_batch,
+            "max_seq_len": row.max_seq_len,
+        })
+    return {
+        "model": {"id": spec.id, "total_params": total, "source": spec.source, "architecture": spec.architecture,
+                  "model_type": spec.model_type, "notes": list(spec.notes)},
+        "setup": _setup_json(table.setup),
+        "budget_bytes": table.budget_bytes,
+        "rows": rows,
+    }

@@ -1,0 +1,147 @@
+"""The values of the memory model: a training setup (everything but the rank) and the priced results.
+
+INTERFACE CONTRACT: TrainingSetup, MemoryBreakdown, RankRow, RankTable (re-exported by lorplan.core.memory).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal
+
+from lorplan.core.errors import BadInput
+from lorplan.core.lora import LoraTargets
+
+Quant = Literal["none", "int8", "nf4", "fp4"]
+Optimizer = Literal["adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum"]
+Attention = Literal["sdpa", "eager", "flash"]
+Sharding = Literal["none", "ddp", "fsdp", "zero2", "zero3"]
+DType = Literal["bf16", "fp16", "fp32"]
+Kernels = Literal["cuda", "cpu"]
+
+QUANTS = ("none", "int8", "nf4", "fp4")
+OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum")
+ATTENTIONS = ("sdpa", "eager", "flash")
+SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
+DTYPES = ("bf16", "fp16", "fp32")
+DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+
+DEFAULT_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+# CUDA context + loaded kernels as NVML sees them before the first tensor. transformers'
+# model_memory_anatomy.md measured 1.3 GB (V100, CUDA 11.2); lazy module loading (CUDA >= 11.7) lowers it.
+# Used when no GPU is present to measure it (lorplan.core.gpu measures it through NVML when one is).
+DEFAULT_CUDA_CONTEXT_BYTES = 500 * 1024**2
+# Caching-allocator reserve over allocated for fixed-shape steps (heuristic; reported separately).
+DEFAULT_RESERVE_FRACTION = 0.05
+
+
+def _choice(flag: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise BadInput(f"{flag}: {value!r} is not one of {', '.join(allowed)}")
+
+
+@dataclass(frozen=True)
+class TrainingSetup:
+    """Everything about a training step except the rank. Defaults mirror transformers Trainer / TRL:
+    bf16 base weights, fp32 adapters, bf16 autocast, SDPA, AdamW (foreach), no gradient checkpointing.
+    Validation in __post_init__ raises BadInput with the flag name ("--seq-len must be ≥ 1").
+
+    Fields added by the memory model (all optional):
+    autocast: mixed precision (torch.autocast in the compute dtype, as Trainer's bf16=True does). False means
+        "pure" training in base_dtype (litgpt's bf16-true); activations then take base_dtype.
+    prepare_kbit: with a quantized base, peft's prepare_model_for_kbit_training was applied (every
+        non-quantized fp16/bf16 parameter up-cast to fp32). Ignored without quantization.
+    kernels: "cuda" (default) models the CUDA kernels (SDPA flash / memory-efficient, optimizer step
+        counters on the host); "cpu" models what the CPU kernels save, for the tracing tests.
+    foreach: torch AdamW's multi-tensor step (the CUDA default), which keeps one extra copy of the
+        adapter's parameter size alive during step().
+    reserve_fraction: allocator reserve over allocated, as a fraction of the allocated peak.
+    """
+
+    targets: LoraTargets = field(default_factory=LoraTargets)
+    quant: Quant = "none"
+    double_quant: bool = False
+    base_dtype: DType = "bf16"
+    adapter_dtype: DType = "fp32"
+    micro_batch: int = 1
+    seq_len: int = 2048
+    grad_checkpointing: bool = False
+    optimizer: Optimizer = "adamw"
+    attention: Attention = "sdpa"
+    lora_dropout: float = 0.0
+    gpus: int = 1
+    sharding: Sharding = "none"
+    cuda_context_bytes: int | None = None  # None = the configurable default (or NVML measurement)
+    autocast: bool = True
+    prepare_kbit: bool = True
+    kernels: Kernels = "cuda"
+    foreach: bool = True
+    reserve_fraction: float = DEFAULT_RESERVE_FRACTION
+
+    def __post_init__(self) -> None:
+        _choice("--quant", self.quant, QUANTS)
+        _choice("--optimizer", self.optimizer, OPTIMIZERS)
+        _choice("--attention", self.attention, ATTENTIONS)
+        _choice("--sharding", self.sharding, SHARDINGS)
+        _choice("--base-dtype", self.base_dtype, DTYPES)
+        _choice("--adapter-dtype", self.adapter_dtype, DTYPES)
+        _choice("kernels", self.kernels, ("cuda", "cpu"))
+        for flag, value in (("--micro-batch", self.micro_batch), ("--seq-len", self.seq_len), ("--gpus", self.gpus)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise BadInput(f"{flag} must be an integer, got {value!r}")
+            if value < 1:
+                raise BadInput(f"{flag} must be ≥ 1, got {value}")
+        if not 0.0 <= float(self.lora_dropout) < 1.0:
+            raise BadInput(f"--lora-dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.double_quant and self.quant not in ("nf4", "fp4"):
+            raise BadInput("--double-quant needs --quant nf4 or fp4")
+        if self.gpus == 1 and self.sharding not in ("none", "ddp"):
+            raise BadInput(f"--sharding {self.sharding} needs --gpus ≥ 2")
+        if self.gpus > 1 and self.sharding == "none":
+            raise BadInput("--gpus > 1 needs --sharding ddp, fsdp, zero2 or zero3")
+        if self.cuda_context_bytes is not None and (
+            isinstance(self.cuda_context_bytes, bool) or not isinstance(self.cuda_context_bytes, int)
+            or self.cuda_context_bytes < 0
+        ):
+            raise BadInput(f"--cuda-context must be a size ≥ 0 bytes, got {self.cuda_context_bytes!r}")
+        if not 0.0 <= float(self.reserve_fraction) < 10.0:
+            raise BadInput(f"--reserve-fraction must be in [0, 10), got {self.reserve_fraction}")
+
+
+@dataclass(frozen=True)
+class MemoryBreakdown:
+    """Bytes per component for one rank on one GPU. total = sum of the components.
+    total - weights - adapter - optimizer - overhead is the predicted in-step peak (gradients + activations).
+    details: finer named terms (e.g. "logits_fp32", "lora_dropout_copies", "cuda_context") for the UI.
+    """
+
+    weights: int
+    adapter: int
+    gradients: int
+    optimizer: int
+    activations: int
+    overhead: int
+    details: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.adapter + self.gradients + self.optimizer + self.activations + self.overhead
+
+
+@dataclass(frozen=True)
+class RankRow:
+    rank: int
+    trainable_params: int
+    memory: MemoryBreakdown
+    fits: bool | None  # None when no GPU or budget was chosen
+    max_micro_batch: int | None  # largest micro-batch that fits (0 = not even 1); None without a budget
+    max_seq_len: int | None  # longest sequence that fits at the chosen micro-batch; None without a budget
+
+
+@dataclass(frozen=True)
+class RankTable:
+    spec_id: str
+    setup: TrainingSetup
+    budget_bytes: int | None
+    rows: tuple[RankRow, ...]
