@@ -1,17 +1,30 @@
 """LoRA targets and exact trainable-parameter counts, as peft computes them.
 
-INTERFACE CONTRACT. Implementation in the foundation work.
+Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exists`,
+`_maybe_include_all_linear_layers`; peft/utils/other.py `get_pattern_key`):
+- an explicit name matches a module whose full name equals it or ends with "." + name;
+- "all-linear" is every nn.Linear / Conv1D except the output embedding (lm_head) and, for sequence
+  classification, the classifier head;
+- layers_to_transform keeps modules whose first numbered path segment ("layers.3.", "h.3.", "layer.3.") is in
+  the set; modules outside numbered blocks are dropped;
+- rank_pattern: the first key k (in order) with re.match(rf"(.*\\.)?({k})$", path) gives the rank;
+- modules_to_save (and the classifier / score head that peft adds for sequence classification) are trained in
+  full and are never LoRA targets.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
-from lorplan.core.spec import Linear, ModelSpec
+from lorplan.core.errors import BadInput
+from lorplan.core.spec import Linear, ModelSpec, Tensor
 
 PRESETS = ("all-linear", "attention", "mlp")
+SEQ_CLS_HEADS = ("classifier", "score")  # peft adds these to modules_to_save for SEQ_CLS
+_LAYER_RE = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -34,14 +47,143 @@ class LoraTargets:
     modules_to_save: tuple[str, ...] = ()
 
 
+def peft_layer_index(path: str) -> int | None:
+    """The block index peft's layers_to_transform sees for a module name (first numbered segment)."""
+    m = _LAYER_RE.match(path + ".")
+    return int(m.group("idx")) if m else None
+
+
+def _suffix_match(path: str, name: str) -> bool:
+    return path == name or path.endswith("." + name)
+
+
+def _saved_match(path: str, names: tuple[str, ...]) -> bool:
+    return any(re.match(rf"(^|.*\.){re.escape(n)}($|\..*)", path) for n in names)
+
+
+def saved_names(spec: ModelSpec, targets: LoraTargets) -> tuple[str, ...]:
+    """modules_to_save as peft will use them (plus the classification head for sequence classification)."""
+    names = tuple(targets.modules_to_save)
+    if spec.task == "sequence-classification":
+        names += tuple(n for n in SEQ_CLS_HEADS if n not in names)
+    return names
+
+
+def _embedding_modules(spec: ModelSpec) -> dict[str, Tensor]:
+    return {t.path.removesuffix(".weight"): t for t in spec.tensors if t.kind in ("embedding", "position")}
+
+
+def valid_target_names(spec: ModelSpec) -> tuple[str, ...]:
+    """Names a user can target: presets, linear leaf names, embedding module names (model order)."""
+    seen: dict[str, None] = dict.fromkeys(PRESETS)
+    for m in (*spec.linears, *spec.tied_linears):
+        seen.setdefault(m.name, None)
+    for path in _embedding_modules(spec):
+        seen.setdefault(path.rsplit(".", 1)[-1], None)
+    return tuple(seen)
+
+
+def _check_rank(rank: int, what: str = "rank") -> None:
+    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+        raise BadInput(f"{what} must be an integer of at least 1, not {rank!r}")
+
+
+def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list[Tensor]]:
+    if not targets.modules:
+        raise BadInput("targets: give at least one module name or a preset (all-linear, attention, mlp)")
+    emb = _embedding_modules(spec)
+    linears: dict[str, Linear] = {}
+    embeddings: dict[str, Tensor] = {}
+    unknown = []
+    for name in targets.modules:
+        name = name.strip()
+        hit = False
+        for m in (*spec.linears, *spec.tied_linears):
+            if name == "all-linear":
+                ok = m.role != "head"
+            elif name == "attention":
+                ok = m.role == "attention"
+            elif name == "mlp":
+                ok = m.role in ("mlp", "expert")
+            else:
+                ok = _suffix_match(m.path, name)
+            if ok:
+                linears.setdefault(m.path, m)
+                hit = True
+        if name not in PRESETS:
+            for path, t in emb.items():
+                if _suffix_match(path, name):
+                    embeddings.setdefault(path, t)
+                    hit = True
+        if not hit:
+            unknown.append(name)
+    if unknown:
+        valid = ", ".join(valid_target_names(spec))
+        raise BadInput(f"--targets: {', '.join(map(repr, unknown))} matches no module of {spec.id} (valid: {valid})")
+    saved = saved_names(spec, targets)
+    keep_l = [m for m in linears.values() if not _saved_match(m.path, saved)]
+    keep_e = [t for p, t in embeddings.items() if not _saved_match(p, saved)]
+    if targets.layers_to_transform is not None:
+        layers = set(targets.layers_to_transform)
+        keep_l = [m for m in keep_l if peft_layer_index(m.path) in layers]
+        keep_e = [t for p, t in embeddings.items() if peft_layer_index(p) in layers and t in keep_e]
+    return keep_l, keep_e
+
+
 def resolve_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Linear, ...]:
     """The linear modules peft would wrap. Raises BadInput naming any target that matches nothing."""
-    raise NotImplementedError
+    return tuple(_selected(spec, targets)[0])
+
+
+def resolve_embedding_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Tensor, ...]:
+    """Embedding parameters (nn.Embedding weights) that get LoRA adapters (explicit names only)."""
+    return tuple(_selected(spec, targets)[1])
+
+
+def _pattern_value(pattern: Mapping[str, object], path: str):
+    for key in pattern:
+        if re.match(rf"(.*\.)?({key})$", path):
+            return pattern[key]
+    return None
 
 
 def rank_of(module: Linear, targets: LoraTargets, rank: int) -> int:
     """The rank peft gives this module (rank_pattern override or the global rank)."""
-    raise NotImplementedError
+    r = _pattern_value(targets.rank_pattern, module.path)
+    return int(r) if r is not None else rank
+
+
+def saved_params(spec: ModelSpec, targets: LoraTargets) -> int:
+    """Parameters of the modules trained in full (modules_to_save, and the seq-cls head): one trainable copy."""
+    names = saved_names(spec, targets)
+    if not names:
+        return 0
+    total = 0
+    matched: set[str] = set()
+    for m in (*spec.linears, *spec.tied_linears):
+        if _saved_match(m.path, names):
+            total += m.in_features * m.out_features + (m.out_features if m.bias else 0)
+            matched.update(n for n in names if _saved_match(m.path, (n,)))
+    for t in spec.tensors:
+        module = t.path.rsplit(".", 1)[0]
+        if _saved_match(module, names):
+            total += t.numel
+            matched.update(n for n in names if _saved_match(module, (n,)))
+    missing = [n for n in targets.modules_to_save if n not in matched]
+    if missing:
+        raise BadInput(f"--modules-to-save: {', '.join(map(repr, missing))} matches no module of {spec.id}")
+    return total
+
+
+def adapted(spec: ModelSpec, targets: LoraTargets, rank: int) -> tuple[tuple[Linear, int], ...]:
+    """Each adapted linear module with the rank it gets."""
+    _check_rank(rank)
+    out = []
+    for m in resolve_targets(spec, targets):
+        r = rank_of(m, targets, rank)
+        _check_rank(r, f"rank_pattern for {m.path}")
+        out.append((m, r))
+    return tuple(out)
 
 
 def trainable_params(spec: ModelSpec, targets: LoraTargets, rank: int) -> int:
@@ -49,6 +191,49 @@ def trainable_params(spec: ModelSpec, targets: LoraTargets, rank: int) -> int:
 
     r·(in+out) per adapted module (with rank_pattern overrides), + out_features per module for DoRA,
     + the parameters of modules_to_save (and a task head for sequence classification). Raises BadInput for
-    rank < 1.
+    rank < 1. Embedding targets: r·(num_embeddings + embedding_dim) (lora_embedding_A/B), + embedding_dim
+    for DoRA.
     """
-    raise NotImplementedError
+    _check_rank(rank)
+    linears, embeddings = _selected(spec, targets)
+    total = 0
+    for m in linears:
+        r = rank_of(m, targets, rank)
+        _check_rank(r, f"rank_pattern for {m.path}")
+        total += r * (m.in_features + m.out_features)
+        if targets.use_dora:
+            total += m.out_features
+    for t in embeddings:
+        r = _pattern_value(targets.rank_pattern, t.path.removesuffix(".weight"))
+        r = int(r) if r is not None else rank
+        num, dim = t.shape
+        total += r * (num + dim)
+        if targets.use_dora:
+            total += dim
+    return total + saved_params(spec, targets)
+
+
+def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str]:
+    """target_modules for a peft LoraConfig that selects exactly `resolve_targets` (+ embedding targets).
+
+    "all-linear" when that is what was asked (without layers_to_transform, which peft rejects with a string);
+    else leaf names when suffix matching them selects exactly the same modules; else full module names.
+    """
+    linears, embeddings = _selected(spec, targets)
+    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None:
+        return "all-linear"
+    chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
+    leaves = sorted({p.rsplit(".", 1)[-1] for p in chosen})
+    everything = [m.path for m in (*spec.linears, *spec.tied_linears)] + list(_embedding_modules(spec))
+    saved = saved_names(spec, targets)
+    layers = set(targets.layers_to_transform) if targets.layers_to_transform is not None else None
+    by_leaf = {
+        p
+        for p in everything
+        if any(_suffix_match(p, n) for n in leaves)
+        and not _saved_match(p, saved)
+        and (layers is None or peft_layer_index(p) in layers)
+    }
+    if by_leaf == chosen:
+        return leaves
+    return sorted(chosen)

@@ -8,12 +8,13 @@ INTERFACE CONTRACT (shared by memory, TUI, export, probes). Implementation: `loa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Mapping
+from typing import Any, Literal
 
-Role = Literal["attention", "mlp", "expert", "router", "head", "other"]
-TensorKind = Literal["embedding", "position", "norm", "bias", "experts", "head", "other"]
+Role = Literal["attention", "mlp", "expert", "router", "head", "vision", "other"]
+TensorKind = Literal["embedding", "position", "norm", "bias", "experts", "router", "head", "other"]
 SpecSource = Literal["catalog", "folder", "cache", "fallback"]
 
 
@@ -25,7 +26,8 @@ class Linear:
           (e.g. "model.layers.0.self_attn.q_proj", "transformer.h.3.attn.c_attn", "bert.encoder.layer.0.attention.self.query").
     name: the leaf name users target ("q_proj", "c_attn", "query").
     layer: decoder/encoder block index, None outside the blocks (lm_head, pooler, classifier).
-    role: "attention" | "mlp" | "expert" | "router" | "head" | "other".
+    role: "attention" | "mlp" | "expert" | "router" | "head" | "vision" (a multimodal model's vision tower)
+          | "other" (e.g. BERT's pooler).
     """
 
     path: str
@@ -72,6 +74,9 @@ class ModelSpec:
     linears: every linear module of the model (including lm_head / classifier heads, role="head").
     tensors: every other parameter (embeddings, norms, position embeddings, fused experts).
     Tied embeddings are counted once (as transformers' num_parameters does).
+    tied_linears: linear modules whose weight is the input embedding's (lm_head when tie_word_embeddings):
+          they can be LoRA targets, but their parameters are NOT in total_params (they belong to the embedding).
+    Tensor paths are parameter names (".weight" included); Linear paths are module names.
     """
 
     id: str
@@ -97,6 +102,8 @@ class ModelSpec:
     num_experts_per_tok: int = 0
     moe_intermediate_size: int = 0
     notes: tuple[str, ...] = ()
+    tied_linears: tuple[Linear, ...] = ()
+    config_path: str = ""  # where config.json was read from ("" for the built-in catalog)
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
@@ -120,5 +127,8 @@ def load_spec(source: str, *, trust_remote_code: bool = False, allow_fallback: b
     Raises BadInput with one line naming the input when it cannot (unknown id, missing folder, malformed or
     incomplete config.json). Unknown architectures fall back to a meta-device build in a child process
     (source="fallback", with a note saying so) when allow_fallback is true.
+    Catalog specs are cached per process (repeated calls are cheap).
     """
-    raise NotImplementedError  # implemented in the foundation work
+    from lorplan.core.loader import load
+
+    return load(source, trust_remote_code=trust_remote_code, allow_fallback=allow_fallback)

@@ -1,0 +1,367 @@
+"""Per-architecture module layouts, built from a config.json dict with plain Python.
+
+Each layout lists the parameters exactly as `model.named_parameters()` of the planned transformers class does
+(transformers 5.x): nn.Linear / Conv1D modules become `Linear`, everything else (embeddings, norms, fused MoE
+experts, routers, conv patch embeddings) a `Tensor`. The defaults for absent config keys are those of the
+transformers configuration classes (e.g. `Qwen3Config.head_dim = 128`, `Gemma2Config.tie_word_embeddings = True`).
+The exactness tests in tests/core/test_lora_exact.py compare these layouts with real transformers + peft.
+
+Planned classes: AutoModelForCausalLM for decoders (for `gemma3` configs that is Gemma3ForConditionalGeneration,
+vision tower included); AutoModelForSequenceClassification (num_labels from config, else 2) for BERT encoders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lorplan.core.spec import Linear, Role, Tensor, TensorKind
+
+
+class UnsupportedConfig(Exception):
+    """The fast path cannot describe this config exactly (the caller falls back to transformers)."""
+
+
+class MissingField(Exception):
+    """A required config key is absent or has the wrong type (the caller raises BadInput naming it)."""
+
+
+@dataclass
+class Layout:
+    """What a family builder returns: parameters plus the summary numbers ModelSpec carries."""
+
+    architecture: str
+    task: str
+    hidden_size: int
+    num_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    head_dim: int
+    intermediate_size: int
+    vocab_size: int
+    max_position_embeddings: int
+    tie_word_embeddings: bool
+    hidden_act: str
+    gated_mlp: bool
+    norm: str
+    linears: list[Linear] = field(default_factory=list)
+    tensors: list[Tensor] = field(default_factory=list)
+    tied_linears: list[Linear] = field(default_factory=list)
+    num_experts: int = 0
+    num_experts_per_tok: int = 0
+    moe_intermediate_size: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def lin(self, path: str, fin: int, fout: int, bias: bool, role: Role, layer: int | None) -> None:
+        name = path.rsplit(".", 1)[-1]
+        self.linears.append(Linear(path, name, layer, fin, fout, bias, role))
+
+    def ten(self, path: str, shape: tuple[int, ...], kind: TensorKind, layer: int | None = None) -> None:
+        self.tensors.append(Tensor(path, tuple(int(d) for d in shape), kind, layer))
+
+
+def req(cfg: Mapping[str, Any], key: str, *alts: str) -> int:
+    """A required positive integer config key (or one of its aliases)."""
+    for k in (key, *alts):
+        if k in cfg and cfg[k] is not None:
+            v = cfg[k]
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise MissingField(f"{k!r} must be a positive integer, not {v!r}")
+            return v
+    raise MissingField(f"missing {key!r}")
+
+
+def opt_int(cfg: Mapping[str, Any], key: str, default: int) -> int:
+    v = cfg.get(key)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise MissingField(f"{key!r} must be a non-negative integer, not {v!r}")
+    return v
+
+
+# ---------------------------------------------------------------------------------------------- decoders
+@dataclass(frozen=True)
+class DecoderStyle:
+    """How one decoder family differs from Llama."""
+
+    qkv_bias: bool | None = None  # None: from config "attention_bias" (default False)
+    o_bias: bool | None = None
+    mlp_bias_key: str | None = None  # "mlp_bias" for Llama
+    qk_norm: bool = False  # Qwen3, Gemma 3: q_norm/k_norm of head_dim
+    sandwich_norms: bool = False  # Gemma 2/3: pre/post feedforward norms
+    fused: bool = False  # Phi-3: qkv_proj, gate_up_proj
+    moe: str | None = None  # "mixtral" | "qwen3_moe"
+    head_dim_default: int | None = None  # None: hidden_size // num_attention_heads
+    tie_default: bool = False
+
+
+STYLES: dict[str, DecoderStyle] = {
+    "llama": DecoderStyle(mlp_bias_key="mlp_bias"),
+    "mistral": DecoderStyle(qkv_bias=False, o_bias=False),
+    "mixtral": DecoderStyle(qkv_bias=False, o_bias=False, moe="mixtral"),
+    "qwen2": DecoderStyle(qkv_bias=True, o_bias=False),
+    "qwen3": DecoderStyle(qk_norm=True, head_dim_default=128),
+    "qwen3_moe": DecoderStyle(qk_norm=True, moe="qwen3_moe"),
+    "gemma2": DecoderStyle(sandwich_norms=True, head_dim_default=256, tie_default=True),
+    "gemma3_text": DecoderStyle(qk_norm=True, sandwich_norms=True, head_dim_default=256, tie_default=True),
+    "phi3": DecoderStyle(qkv_bias=False, o_bias=False, fused=True),
+}
+
+ARCH_NAMES = {
+    "llama": "LlamaForCausalLM",
+    "mistral": "MistralForCausalLM",
+    "mixtral": "MixtralForCausalLM",
+    "qwen2": "Qwen2ForCausalLM",
+    "qwen3": "Qwen3ForCausalLM",
+    "qwen3_moe": "Qwen3MoeForCausalLM",
+    "gemma2": "Gemma2ForCausalLM",
+    "gemma3_text": "Gemma3ForCausalLM",
+    "phi3": "Phi3ForCausalLM",
+}
+
+
+def decoder(model_type: str, cfg: Mapping[str, Any], prefix: str = "model.", tie: bool | None = None) -> Layout:
+    """Llama-style decoder stack (+ lm_head): llama, mistral, mixtral, qwen2/3, qwen3_moe, gemma2/3, phi3."""
+    st = STYLES[model_type]
+    h = req(cfg, "hidden_size")
+    n_layers = req(cfg, "num_hidden_layers")
+    heads = req(cfg, "num_attention_heads")
+    vocab = req(cfg, "vocab_size")
+    kv = opt_int(cfg, "num_key_value_heads", heads) or heads
+    hd_default = st.head_dim_default if st.head_dim_default is not None else h // heads
+    hd = opt_int(cfg, "head_dim", hd_default) or hd_default
+    if st.moe == "qwen3_moe" and "head_dim" not in cfg:
+        hd = h // heads
+    inter = opt_int(cfg, "intermediate_size", 0)
+    if not inter and st.moe != "mixtral":
+        raise MissingField("missing 'intermediate_size'")
+    if tie is None:
+        tie = bool(cfg.get("tie_word_embeddings", st.tie_default))
+    qkv_bias = st.qkv_bias if st.qkv_bias is not None else bool(cfg.get("attention_bias", False))
+    o_bias = st.o_bias if st.o_bias is not None else bool(cfg.get("attention_bias", False))
+    mlp_bias = bool(cfg.get(st.mlp_bias_key, False)) if st.mlp_bias_key else False
+    lay = Layout(
+        architecture=ARCH_NAMES[model_type],
+        task="causal-lm",
+        hidden_size=h,
+        num_layers=n_layers,
+        num_attention_heads=heads,
+        num_key_value_heads=kv,
+        head_dim=hd,
+        intermediate_size=inter,
+        vocab_size=vocab,
+        max_position_embeddings=opt_int(cfg, "max_position_embeddings", 0),
+        tie_word_embeddings=tie,
+        hidden_act=str(cfg.get("hidden_act") or cfg.get("hidden_activation") or "silu"),
+        gated_mlp=True,
+        norm="rmsnorm",
+    )
+    lay.ten(f"{prefix}embed_tokens.weight", (vocab, h), "embedding")
+    moe_layers: set[int] = set()
+    if st.moe == "mixtral":
+        lay.num_experts = req(cfg, "num_local_experts")
+        lay.num_experts_per_tok = opt_int(cfg, "num_experts_per_tok", 2)
+        lay.moe_intermediate_size = req(cfg, "intermediate_size")
+        moe_layers = set(range(n_layers))
+    elif st.moe == "qwen3_moe":
+        lay.num_experts = opt_int(cfg, "num_experts", 128)
+        lay.num_experts_per_tok = opt_int(cfg, "num_experts_per_tok", 8)
+        lay.moe_intermediate_size = opt_int(cfg, "moe_intermediate_size", 768)
+        step = opt_int(cfg, "decoder_sparse_step", 1)
+        only = set(cfg.get("mlp_only_layers") or [])
+        if lay.num_experts > 0 and step > 0:
+            moe_layers = {i for i in range(n_layers) if i not in only and (i + 1) % step == 0}
+    for i in range(n_layers):
+        p = f"{prefix}layers.{i}."
+        a = p + "self_attn."
+        if st.fused:
+            lay.lin(a + "qkv_proj", h, (heads + 2 * kv) * hd, qkv_bias, "attention", i)
+            lay.lin(a + "o_proj", heads * hd, h, o_bias, "attention", i)
+        else:
+            lay.lin(a + "q_proj", h, heads * hd, qkv_bias, "attention", i)
+            lay.lin(a + "k_proj", h, kv * hd, qkv_bias, "attention", i)
+            lay.lin(a + "v_proj", h, kv * hd, qkv_bias, "attention", i)
+            lay.lin(a + "o_proj", heads * hd, h, o_bias, "attention", i)
+        if st.qk_norm:
+            lay.ten(a + "q_norm.weight", (hd,), "norm", i)
+            lay.ten(a + "k_norm.weight", (hd,), "norm", i)
+        m = p + "mlp."
+        if i in moe_layers:
+            e, mi = lay.num_experts, lay.moe_intermediate_size
+            lay.ten(m + "experts.gate_up_proj", (e, 2 * mi, h), "experts", i)
+            lay.ten(m + "experts.down_proj", (e, h, mi), "experts", i)
+            lay.ten(m + "gate.weight", (e, h), "router", i)
+        elif st.fused:
+            lay.lin(m + "gate_up_proj", h, 2 * inter, mlp_bias, "mlp", i)
+            lay.lin(m + "down_proj", inter, h, mlp_bias, "mlp", i)
+        else:
+            lay.lin(m + "gate_proj", h, inter, mlp_bias, "mlp", i)
+            lay.lin(m + "up_proj", h, inter, mlp_bias, "mlp", i)
+            lay.lin(m + "down_proj", inter, h, mlp_bias, "mlp", i)
+        norms = ["input_layernorm", "post_attention_layernorm"]
+        if st.sandwich_norms:
+            norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
+        for nm in norms:
+            lay.ten(f"{p}{nm}.weight", (h,), "norm", i)
+    lay.ten(f"{prefix}norm.weight", (h,), "norm")
+    head = Linear("lm_head", "lm_head", None, h, vocab, False, "head")
+    (lay.tied_linears if tie else lay.linears).append(head)
+    return lay
+
+
+# ---------------------------------------------------------------------------------------------- gemma3 (VLM)
+GEMMA3_TEXT_DEFAULTS = {  # transformers Gemma3TextConfig defaults
+    "vocab_size": 262208,
+    "hidden_size": 2304,
+    "intermediate_size": 9216,
+    "num_hidden_layers": 26,
+    "num_attention_heads": 8,
+    "num_key_value_heads": 4,
+    "head_dim": 256,
+    "max_position_embeddings": 131072,
+}
+
+
+def gemma3_multimodal(cfg: Mapping[str, Any]) -> Layout:
+    """Gemma3ForConditionalGeneration: SigLIP vision tower + projector + Gemma 3 text decoder + lm_head.
+
+    This is what AutoModelForCausalLM builds for a `gemma3` config in transformers 5.x.
+    """
+    text = cfg.get("text_config")
+    vision = cfg.get("vision_config")
+    if not isinstance(text, Mapping):
+        raise MissingField("missing 'text_config'")
+    if not isinstance(vision, Mapping):
+        raise MissingField("missing 'vision_config'")
+    if vision.get("vision_use_head", True):
+        raise UnsupportedConfig("vision_config.vision_use_head is true")
+    text = {**GEMMA3_TEXT_DEFAULTS, **text}  # hub configs omit keys that equal the defaults
+    tie = bool(cfg.get("tie_word_embeddings", True))
+    lay = decoder("gemma3_text", text, prefix="model.language_model.", tie=tie)
+    lay.architecture = "Gemma3ForConditionalGeneration"
+    vh = opt_int(vision, "hidden_size", 768)
+    vi = opt_int(vision, "intermediate_size", 3072)
+    vl = opt_int(vision, "num_hidden_layers", 12)
+    ch = opt_int(vision, "num_channels", 3)
+    ps = opt_int(vision, "patch_size", 16)
+    img = opt_int(vision, "image_size", 224)
+    vt = "model.vision_tower."
+    vis = Layout(**{**lay.__dict__, "linears": [], "tensors": [], "tied_linears": [], "notes": []})
+    vis.ten(vt + "embeddings.patch_embedding.weight", (vh, ch, ps, ps), "other")
+    vis.ten(vt + "embeddings.patch_embedding.bias", (vh,), "bias")
+    vis.ten(vt + "embeddings.position_embedding.weight", ((img // ps) ** 2, vh), "position")
+    for i in range(vl):
+        p = f"{vt}encoder.layers.{i}."
+        vis.ten(p + "layer_norm1.weight", (vh,), "norm")
+        vis.ten(p + "layer_norm1.bias", (vh,), "norm")
+        for nm in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            vis.lin(p + "self_attn." + nm, vh, vh, True, "vision", None)
+        vis.ten(p + "layer_norm2.weight", (vh,), "norm")
+        vis.ten(p + "layer_norm2.bias", (vh,), "norm")
+        vis.lin(p + "mlp.fc1", vh, vi, True, "vision", None)
+        vis.lin(p + "mlp.fc2", vi, vh, True, "vision", None)
+    vis.ten(vt + "post_layernorm.weight", (vh,), "norm")
+    vis.ten(vt + "post_layernorm.bias", (vh,), "norm")
+    vis.ten("model.multi_modal_projector.mm_input_projection_weight", (vh, lay.hidden_size), "other")
+    vis.ten("model.multi_modal_projector.mm_soft_emb_norm.weight", (vh,), "norm")
+    lay.linears = vis.linears + lay.linears
+    lay.tensors = vis.tensors + lay.tensors
+    lay.notes.append(
+        f"multimodal: includes the SigLIP vision tower ({vl} layers, hidden {vh}); 'all-linear' adapts its "
+        "linears too, as peft does"
+    )
+    return lay
+
+
+# ---------------------------------------------------------------------------------------------- gpt2
+def gpt2(cfg: Mapping[str, Any]) -> Layout:
+    """GPT2LMHeadModel: Conv1D modules c_attn / c_proj / c_fc (peft treats Conv1D as linear)."""
+    h = opt_int(cfg, "n_embd", 768) if "hidden_size" not in cfg else req(cfg, "hidden_size")
+    n = opt_int(cfg, "n_layer", 12) if "num_hidden_layers" not in cfg else req(cfg, "num_hidden_layers")
+    heads = opt_int(cfg, "n_head", 12) if "num_attention_heads" not in cfg else req(cfg, "num_attention_heads")
+    vocab = opt_int(cfg, "vocab_size", 50257)
+    pos = opt_int(cfg, "n_positions", 1024)
+    inner = cfg.get("n_inner") or 4 * h
+    tie = bool(cfg.get("tie_word_embeddings", True))
+    lay = Layout("GPT2LMHeadModel", "causal-lm", h, n, heads, heads, h // heads, inner, vocab, pos, tie,
+                 str(cfg.get("activation_function", "gelu_new")), False, "layernorm")
+    lay.ten("transformer.wte.weight", (vocab, h), "embedding")
+    lay.ten("transformer.wpe.weight", (pos, h), "position")
+    for i in range(n):
+        p = f"transformer.h.{i}."
+        lay.ten(p + "ln_1.weight", (h,), "norm", i)
+        lay.ten(p + "ln_1.bias", (h,), "norm", i)
+        lay.lin(p + "attn.c_attn", h, 3 * h, True, "attention", i)
+        lay.lin(p + "attn.c_proj", h, h, True, "attention", i)
+        lay.ten(p + "ln_2.weight", (h,), "norm", i)
+        lay.ten(p + "ln_2.bias", (h,), "norm", i)
+        lay.lin(p + "mlp.c_fc", h, inner, True, "mlp", i)
+        lay.lin(p + "mlp.c_proj", inner, h, True, "mlp", i)
+    lay.ten("transformer.ln_f.weight", (h,), "norm")
+    lay.ten("transformer.ln_f.bias", (h,), "norm")
+    head = Linear("lm_head", "lm_head", None, h, vocab, False, "head")
+    (lay.tied_linears if tie else lay.linears).append(head)
+    return lay
+
+
+# ---------------------------------------------------------------------------------------------- bert
+def num_labels(cfg: Mapping[str, Any]) -> int:
+    """num_labels as transformers derives it: len(id2label) when present, else num_labels, else 2."""
+    if isinstance(cfg.get("id2label"), Mapping) and cfg["id2label"]:
+        return len(cfg["id2label"])
+    return opt_int(cfg, "num_labels", 2) or 2
+
+
+def bert(cfg: Mapping[str, Any]) -> Layout:
+    """BertForSequenceClassification (encoder + pooler + classifier); num_labels from config, else 2."""
+    h = req(cfg, "hidden_size")
+    n = req(cfg, "num_hidden_layers")
+    heads = req(cfg, "num_attention_heads")
+    inter = req(cfg, "intermediate_size")
+    vocab = req(cfg, "vocab_size")
+    pos = opt_int(cfg, "max_position_embeddings", 512)
+    types = opt_int(cfg, "type_vocab_size", 2)
+    labels = num_labels(cfg)
+    lay = Layout("BertForSequenceClassification", "sequence-classification", h, n, heads, heads, h // heads,
+                 inter, vocab, pos, False, str(cfg.get("hidden_act", "gelu")), False, "layernorm")
+    e = "bert.embeddings."
+    lay.ten(e + "word_embeddings.weight", (vocab, h), "embedding")
+    lay.ten(e + "position_embeddings.weight", (pos, h), "position")
+    lay.ten(e + "token_type_embeddings.weight", (types, h), "position")
+    lay.ten(e + "LayerNorm.weight", (h,), "norm")
+    lay.ten(e + "LayerNorm.bias", (h,), "norm")
+    for i in range(n):
+        p = f"bert.encoder.layer.{i}."
+        for nm in ("query", "key", "value"):
+            lay.lin(p + "attention.self." + nm, h, h, True, "attention", i)
+        lay.lin(p + "attention.output.dense", h, h, True, "attention", i)
+        lay.ten(p + "attention.output.LayerNorm.weight", (h,), "norm", i)
+        lay.ten(p + "attention.output.LayerNorm.bias", (h,), "norm", i)
+        lay.lin(p + "intermediate.dense", h, inter, True, "mlp", i)
+        lay.lin(p + "output.dense", inter, h, True, "mlp", i)
+        lay.ten(p + "output.LayerNorm.weight", (h,), "norm", i)
+        lay.ten(p + "output.LayerNorm.bias", (h,), "norm", i)
+    lay.lin("bert.pooler.dense", h, h, True, "other", None)
+    lay.lin("classifier", h, labels, True, "head", None)
+    lay.notes.append(f"planned as BertForSequenceClassification with {labels} labels (classifier trained)")
+    return lay
+
+
+def build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
+    """The layout for a config dict. Raises UnsupportedConfig for architectures the fast path does not know,
+    MissingField for incomplete configs."""
+    if model_type in STYLES:
+        return decoder(model_type, cfg)
+    builder: Callable[[Mapping[str, Any]], Layout] | None = {
+        "gemma3": gemma3_multimodal,
+        "gpt2": gpt2,
+        "bert": bert,
+    }.get(model_type)
+    if builder is None:
+        raise UnsupportedConfig(f"model_type {model_type!r}")
+    return builder(cfg)
+
+
+FAST_PATH_TYPES = tuple(STYLES) + ("gemma3", "gpt2", "bert")

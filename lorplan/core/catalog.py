@@ -1,0 +1,120 @@
+"""The built-in catalog: config.json files of models people fine-tune, shipped in lorplan/core/catalog/.
+
+Each file is the model's config.json (architecture fields as published on the Hugging Face Hub; see
+shared/reference/model-configs.toml for the sources). The index below is plain Python so that listing and
+lookup cost no file reads; a config is read (once per process) when a spec is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    """One catalog model. id is the Hugging Face id; aliases are ids with the same architecture."""
+
+    id: str
+    family: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def filename(self) -> str:
+        return self.id.replace("/", "__") + ".json"
+
+
+def _e(id_: str, family: str, *aliases: str) -> CatalogEntry:
+    return CatalogEntry(id_, family, tuple(aliases))
+
+
+ENTRIES: tuple[CatalogEntry, ...] = (
+    _e("meta-llama/Llama-3.1-8B-Instruct", "llama", "meta-llama/Llama-3.1-8B"),
+    _e("meta-llama/Llama-3.1-70B-Instruct", "llama", "meta-llama/Llama-3.1-70B"),
+    _e("meta-llama/Llama-3.2-1B-Instruct", "llama", "meta-llama/Llama-3.2-1B"),
+    _e("meta-llama/Llama-3.2-3B-Instruct", "llama", "meta-llama/Llama-3.2-3B"),
+    _e("meta-llama/Llama-3.3-70B-Instruct", "llama"),
+    _e("mistralai/Mistral-7B-Instruct-v0.3", "mistral", "mistralai/Mistral-7B-v0.3"),
+    _e("mistralai/Mixtral-8x7B-v0.1", "mixtral", "mistralai/Mixtral-8x7B-Instruct-v0.1"),
+    _e("Qwen/Qwen2.5-0.5B-Instruct", "qwen2", "Qwen/Qwen2.5-0.5B"),
+    _e("Qwen/Qwen2.5-1.5B-Instruct", "qwen2"),
+    _e("Qwen/Qwen2.5-1.5B", "qwen2"),
+    _e("Qwen/Qwen2.5-3B-Instruct", "qwen2", "Qwen/Qwen2.5-3B"),
+    _e("Qwen/Qwen2.5-7B-Instruct", "qwen2"),
+    _e("Qwen/Qwen2.5-7B", "qwen2"),
+    _e("Qwen/Qwen2.5-14B-Instruct", "qwen2"),
+    _e("Qwen/Qwen2.5-14B", "qwen2"),
+    _e("Qwen/Qwen2.5-32B-Instruct", "qwen2"),
+    _e("Qwen/Qwen2.5-32B", "qwen2"),
+    _e("Qwen/Qwen2.5-72B-Instruct", "qwen2"),
+    _e("Qwen/Qwen2.5-72B", "qwen2"),
+    _e("Qwen/Qwen3-0.6B", "qwen3"),
+    _e("Qwen/Qwen3-0.6B-Base", "qwen3"),
+    _e("Qwen/Qwen3-1.7B", "qwen3"),
+    _e("Qwen/Qwen3-1.7B-Base", "qwen3"),
+    _e("Qwen/Qwen3-4B", "qwen3"),
+    _e("Qwen/Qwen3-4B-Base", "qwen3"),
+    _e("Qwen/Qwen3-8B", "qwen3"),
+    _e("Qwen/Qwen3-8B-Base", "qwen3"),
+    _e("Qwen/Qwen3-14B", "qwen3"),
+    _e("Qwen/Qwen3-14B-Base", "qwen3"),
+    _e("Qwen/Qwen3-32B", "qwen3"),
+    _e("Qwen/Qwen3-30B-A3B", "qwen3_moe"),
+    _e("google/gemma-2-2b-it", "gemma2", "google/gemma-2-2b"),
+    _e("google/gemma-2-9b-it", "gemma2", "google/gemma-2-9b"),
+    _e("google/gemma-2-27b-it", "gemma2", "google/gemma-2-27b"),
+    _e("google/gemma-3-1b-it", "gemma3_text", "google/gemma-3-1b-pt"),
+    _e("google/gemma-3-4b-it", "gemma3", "google/gemma-3-4b-pt"),
+    _e("google/gemma-3-12b-it", "gemma3", "google/gemma-3-12b-pt"),
+    _e("google/gemma-3-27b-it", "gemma3", "google/gemma-3-27b-pt"),
+    _e("microsoft/Phi-3-mini-4k-instruct", "phi3"),
+    _e("microsoft/Phi-3.5-mini-instruct", "phi3"),
+    _e("microsoft/Phi-4-mini-instruct", "phi3"),
+    _e("microsoft/phi-4", "phi3"),
+    _e("HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "HuggingFaceTB/SmolLM2-135M"),
+    _e("HuggingFaceTB/SmolLM2-360M-Instruct", "llama", "HuggingFaceTB/SmolLM2-360M"),
+    _e("HuggingFaceTB/SmolLM2-1.7B-Instruct", "llama", "HuggingFaceTB/SmolLM2-1.7B"),
+    _e("openai-community/gpt2", "gpt2", "gpt2"),
+    _e("google-bert/bert-base-uncased", "bert", "bert-base-uncased"),
+    _e("sentence-transformers/all-MiniLM-L6-v2", "bert", "all-MiniLM-L6-v2"),
+)
+
+DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+@lru_cache(maxsize=1)
+def _by_name() -> dict[str, CatalogEntry]:
+    table: dict[str, CatalogEntry] = {}
+    for e in ENTRIES:
+        for name in (e.id, *e.aliases):
+            table[name.lower()] = e
+    return table
+
+
+def find(name: str) -> CatalogEntry | None:
+    """The catalog entry for an id or alias (case-insensitive), or None."""
+    return _by_name().get(name.strip().lower())
+
+
+@cache
+def _read(filename: str) -> str:
+    return resources.files("lorplan.core").joinpath("catalog", filename).read_text(encoding="utf-8")
+
+
+def config(entry: CatalogEntry) -> dict[str, Any]:
+    """A fresh copy of the entry's config.json as a dict."""
+    return json.loads(_read(entry.filename))
+
+
+def search(text: str = "") -> tuple[CatalogEntry, ...]:
+    """Entries whose id, alias or family contains every word of text (case-insensitive)."""
+    words = text.lower().split()
+    out = []
+    for e in ENTRIES:
+        hay = " ".join((e.id, *e.aliases, e.family)).lower()
+        if all(w in hay for w in words):
+            out.append(e)
+    return tuple(out)

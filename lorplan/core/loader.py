@@ -1,0 +1,144 @@
+"""Resolve a model source (catalog id, folder, config.json path, cached hub id) to a ModelSpec.
+
+Order: the catalog, then the filesystem, then the local Hugging Face cache. Nothing here imports torch; only
+the fallback (unknown architectures) builds the model with transformers, in a child process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from lorplan.core import archs, catalog
+from lorplan.core.errors import BadInput
+from lorplan.core.spec import ModelSpec, SpecSource
+
+
+def load(source: str, *, trust_remote_code: bool = False, allow_fallback: bool = True) -> ModelSpec:
+    """See lorplan.core.spec.load_spec."""
+    text = str(source).strip()
+    if not text:
+        raise BadInput("--model: empty model name")
+    entry = catalog.find(text)
+    if entry is not None:
+        return _catalog_spec(entry.id)
+    path = Path(os.path.expanduser(text))
+    if path.exists():
+        cfg_path = path / "config.json" if path.is_dir() else path
+        if not cfg_path.is_file():
+            raise BadInput(f"model folder {text} has no config.json")
+        return from_config_file(cfg_path, "folder", trust_remote_code, allow_fallback)
+    if _looks_like_path(text):
+        raise BadInput(f"model path {text} does not exist")
+    from lorplan.core import hfcache
+
+    found = hfcache.find_config(text)
+    if found is not None:
+        return from_config_file(found, "cache", trust_remote_code, allow_fallback, spec_id=text)
+    raise BadInput(
+        f"unknown model {text!r}: not in the catalog (see `lorplan models`), not a folder, and not in the "
+        f"local Hugging Face cache ({hfcache.hub_cache_dir()})"
+    )
+
+
+def _looks_like_path(text: str) -> bool:
+    return text.startswith((".", "/", "~")) or text.endswith(".json") or text.count("/") > 1 or "\\" in text
+
+
+@cache
+def _catalog_spec(entry_id: str) -> ModelSpec:
+    entry = catalog.find(entry_id)
+    assert entry is not None
+    return from_config(catalog.config(entry), entry.id, "catalog", where=f"catalog entry {entry.id}")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """Read a config.json as a dict; BadInput naming the file when unreadable or malformed."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        cfg = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"config.json at {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(cfg, dict):
+        raise BadInput(f"config.json at {path} is not a JSON object")
+    return cfg
+
+
+def from_config_file(
+    path: Path,
+    source: SpecSource,
+    trust_remote_code: bool = False,
+    allow_fallback: bool = True,
+    spec_id: str | None = None,
+) -> ModelSpec:
+    """A spec from a config.json file (fast path, or the fallback for unknown architectures)."""
+    cfg = read_config(path)
+    sid = spec_id or str(path.parent if path.name == "config.json" else path)
+    try:
+        spec = from_config(cfg, sid, source, where=f"config.json at {path}")
+    except archs.UnsupportedConfig as exc:
+        if not allow_fallback:
+            raise BadInput(f"config.json at {path}: {exc} is not supported by the fast path") from None
+        from lorplan.core import fallback
+
+        spec = fallback.build_spec(path, cfg, sid, trust_remote_code=trust_remote_code, reason=str(exc))
+    return _with_path(spec, str(path))
+
+
+def _with_path(spec: ModelSpec, path: str) -> ModelSpec:
+    from dataclasses import replace
+
+    return replace(spec, config_path=path)
+
+
+def from_config(cfg: Mapping[str, Any], spec_id: str, source: SpecSource, where: str) -> ModelSpec:
+    """A spec from a config dict via the fast path. Raises archs.UnsupportedConfig for unknown model types and
+    BadInput (naming `where` and the key) for incomplete configs."""
+    model_type = cfg.get("model_type")
+    if not isinstance(model_type, str) or not model_type:
+        raise BadInput(f"{where}: missing 'model_type'")
+    try:
+        lay = archs.build_layout(model_type, cfg)
+    except archs.MissingField as exc:
+        raise BadInput(f"{where}: {exc}") from None
+    return spec_from_layout(lay, cfg, spec_id, source, model_type)
+
+
+def spec_from_layout(
+    lay: archs.Layout, cfg: Mapping[str, Any], spec_id: str, source: SpecSource, model_type: str
+) -> ModelSpec:
+    return ModelSpec(
+        id=spec_id,
+        source=source,
+        model_type=model_type,
+        architecture=lay.architecture,
+        task=lay.task,
+        hidden_size=lay.hidden_size,
+        num_layers=lay.num_layers,
+        num_attention_heads=lay.num_attention_heads,
+        num_key_value_heads=lay.num_key_value_heads,
+        head_dim=lay.head_dim,
+        intermediate_size=lay.intermediate_size,
+        vocab_size=lay.vocab_size,
+        max_position_embeddings=lay.max_position_embeddings,
+        tie_word_embeddings=lay.tie_word_embeddings,
+        hidden_act=lay.hidden_act,
+        gated_mlp=lay.gated_mlp,
+        norm=lay.norm,  # type: ignore[arg-type]
+        linears=tuple(lay.linears),
+        tensors=tuple(lay.tensors),
+        num_experts=lay.num_experts,
+        num_experts_per_tok=lay.num_experts_per_tok,
+        moe_intermediate_size=lay.moe_intermediate_size,
+        notes=tuple(lay.notes),
+        tied_linears=tuple(lay.tied_linears),
+        config=MappingProxyType(dict(cfg)),
+    )
