@@ -1,0 +1,38 @@
+"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate [-o PATH] [--force]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+FORMATS = ("peft", "axolotl", "llamafactory", "accelerate")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="write a plan for peft, axolotl, LLaMA-Factory or accelerate",
+        description="Write the plan in another tool's format. Anything the tool cannot express is printed as a "
+        "warning and written into the output as a comment. Existing files are kept unless --force.",
+    )
+    p.add_argument("plan", metavar="PLAN.toml", help="a plan written by `lorplan plan --write` or the TUI")
+    p.add_argument("--to", required=True, choices=FORMATS, help="target format")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="output file (a folder for peft); default: next to the plan, named after it")
+    p.add_argument("--force", action="store_true", help="overwrite existing files")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lorplan.core.export import default_output, export_plan, write_export
+    from lorplan.core.planfile import read_plan
+
+    plan = read_plan(args.plan)
+    result = export_plan(plan, args.to)
+    out = args.output or default_output(args.plan, args.to)
+    written = write_export(result, out, force=args.force)
+    for w in result.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    for path in written:
+        print(path)
+    return 0

@@ -1,0 +1,93 @@
+"""Exporters: the same plan in the formats people train with.
+
+`export_plan(plan, fmt)` returns an `ExportResult`: the files to write (name -> text) and the warnings for
+anything the target tool cannot express (also written into the output as a comment, never dropped silently).
+`write_export(result, out, force=...)` writes them atomically. Pure Python: no torch, peft or axolotl here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+from lorplan.core.export.files import write_files_atomic
+
+FORMATS = ("peft", "axolotl", "llamafactory", "accelerate")
+LABELS = {
+    "peft": "peft adapter_config.json",
+    "axolotl": "axolotl YAML",
+    "llamafactory": "LLaMA-Factory YAML",
+    "accelerate": "accelerate config YAML",
+}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """files: relative file name -> text. A single-file export has one entry; peft's is a folder's content."""
+
+    format: str
+    files: Mapping[str, str]
+    warnings: tuple[str, ...] = ()
+    folder: bool = False  # True when the output path names a folder (peft)
+
+
+def export_plan(plan, fmt: str) -> ExportResult:
+    """Render a validated Plan for one tool ("peft", "axolotl", "llamafactory", "accelerate")."""
+    if fmt == "peft":
+        from lorplan.core.export.peft import export_peft as fn
+    elif fmt == "axolotl":
+        from lorplan.core.export.axolotl import export_axolotl as fn
+    elif fmt == "llamafactory":
+        from lorplan.core.export.llamafactory import export_llamafactory as fn
+    elif fmt == "accelerate":
+        from lorplan.core.export.accelerate import export_accelerate as fn
+    else:
+        raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
+    return fn(plan)
+
+
+def default_output(plan_path: str | os.PathLike, fmt: str) -> Path:
+    """Where an export goes when no -o is given: next to the plan, named after it."""
+    p = Path(plan_path)
+    stem = p.stem
+    if fmt == "peft":
+        return p.with_name(f"{stem}-peft")
+    return p.with_name(f"{stem}-{fmt}.yaml")
+
+
+def output_paths(result: ExportResult, out: str | os.PathLike) -> list[Path]:
+    """The files write_export would write for this result at `out`."""
+    out = Path(out)
+    if result.folder:
+        return [out / name for name in result.files]
+    assert len(result.files) == 1, result.files.keys()
+    return [out]
+
+
+def write_export(result: ExportResult, out: str | os.PathLike, *, force: bool = False) -> list[Path]:
+    """Write an export atomically; refuses (BadInput) to replace any existing file unless force."""
+    paths = output_paths(result, out)
+    return write_files_atomic(dict(zip(paths, result.files.values(), strict=True)), force=force)
+
+
+def warning_comment(warnings: tuple[str, ...] | list[str]) -> str:
+    """YAML comment block that lists what the target tool could not express."""
+    if not warnings:
+        return ""
+    lines = ["# lorplan: notes on what this tool cannot express, or needs from you:"]
+    lines += [f"# lorplan: WARNING: {w}" for w in warnings]
+    return "\n".join(lines) + "\n"
+
+
+def dump_yaml(header: str, data: dict, warnings: tuple[str, ...] | list[str]) -> str:
+    """YAML text with a header comment and the warnings as comments, keys in the order given."""
+    import yaml
+
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return f"# {header}\n" + warning_comment(warnings) + body
+
+
+__all__ = ["FORMATS", "LABELS", "ExportResult", "default_output", "export_plan", "output_paths", "write_export"]

@@ -1,0 +1,53 @@
+"""Atomic file writing shared by the plan file and the exporters.
+
+A file is written to a temporary name in the same folder, flushed and fsynced, then moved over the target with
+`os.replace`, so a reader sees the old file or the new one, never half of one. An existing file is never
+replaced unless `force` is true: the user loses nothing they already had.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+
+
+def check_free(path: Path, force: bool) -> None:
+    """Raise BadInput when `path` exists and `force` is false (one line naming the path)."""
+    if path.exists() and not force:
+        raise BadInput(f"{path} already exists; pass --force to overwrite it")
+    if path.exists() and path.is_dir():
+        raise BadInput(f"{path} is a folder; give a file name")
+
+
+def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
+    """Write `text` (UTF-8) to `path` atomically; refuse to replace an existing file unless `force`.
+
+    Creates missing parent folders. Returns the path written.
+    """
+    target = Path(path)
+    check_free(target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return target
+
+
+def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[Path]:
+    """Write several files; checks every target first so that nothing is written when one would be refused."""
+    for path in files:
+        check_free(Path(path), force)
+    return [write_text_atomic(path, text, force=force) for path, text in files.items()]

@@ -1,0 +1,278 @@
+"""Plan files: read (tomllib) and validate, write (tomli-w) atomically, and build a plan from a planning setup.
+
+The schema lives in `lorplan.core.planschema` (frozen dataclasses, re-exported here) and its validation in
+`lorplan.core.planvalidate`. A plan is data: loading one never imports or runs anything it names.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from lorplan import __version__
+from lorplan.core.errors import BadInput
+from lorplan.core.export.files import write_text_atomic
+from lorplan.core.planschema import (
+    PLAN_VERSION,
+    DataSection,
+    EstimateSection,
+    HardwareSection,
+    LoraSection,
+    ModelSection,
+    Plan,
+    QuantizationSection,
+    TrainingSection,
+    plan_to_dict,
+)
+from lorplan.core.planvalidate import plan_from_dict
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = [
+    "PLAN_VERSION",
+    "DataSection",
+    "EstimateSection",
+    "HardwareSection",
+    "LoraSection",
+    "ModelSection",
+    "Plan",
+    "QuantizationSection",
+    "TrainingSection",
+    "dumps_plan",
+    "loads_plan",
+    "plan_from_setup",
+    "plan_to_setup",
+    "read_plan",
+    "write_plan",
+    "write_plan_from_cli",
+]
+
+_DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+_HEADER = f"# lorplan plan, schema version {PLAN_VERSION}. Train it: lorplan train THIS.toml\n"
+
+
+def dumps_plan(plan: Plan) -> str:
+    """The plan as TOML text (every set value written explicitly)."""
+    import tomli_w
+
+    return _HEADER + tomli_w.dumps(plan_to_dict(plan))
+
+
+def loads_plan(text: str, file: str = "plan") -> Plan:
+    """Parse and validate TOML text; BadInput lists every problem as "FILE: dotted.key: what is wrong"."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{file}: not valid TOML ({exc})") from None
+    return plan_from_dict(doc, file)
+
+
+def read_plan(path: str | os.PathLike) -> Plan:
+    """Read and validate a plan file. Raises BadInput naming the file (missing, unreadable, invalid)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{p}: no such plan file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{p}: cannot read the plan ({exc.__class__.__name__})") from None
+    return loads_plan(text, str(p))
+
+
+def write_plan(plan: Plan, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write the plan atomically; an existing file is replaced only with force=True (else BadInput)."""
+    text = dumps_plan(plan)
+    loads_plan(text, str(path))  # never write a file we would refuse to read
+    return write_text_atomic(path, text, force=force)
+
+
+def _target_names(spec, targets) -> tuple[str, ...]:
+    """Leaf names for the plan: "all-linear" stays (every tool knows it); other presets become module names."""
+    from lorplan.core.lora import PRESETS, resolve_targets
+
+    if tuple(targets.modules) == ("all-linear",):
+        return ("all-linear",)
+    if not any(m in PRESETS for m in targets.modules):
+        return tuple(targets.modules)
+    names: dict[str, None] = {}
+    for module in resolve_targets(spec, targets):
+        names.setdefault(module.name, None)
+    return tuple(names)
+
+
+def _model_section(spec, source: str | None, revision: str, trust_remote_code: bool) -> ModelSection:
+    task = spec.task if spec.task in ("causal-lm", "sequence-classification") else "causal-lm"
+    num_labels = None
+    if task == "sequence-classification":
+        cfg = spec.config or {}
+        num_labels = int(cfg.get("num_labels") or len(cfg.get("id2label") or {}) or 2)
+        num_labels = max(2, num_labels)
+    where = source if source is not None else spec.id
+    local = spec.source == "folder" or (source is not None and Path(source).exists())
+    if local:
+        folder = Path(where)
+        if folder.name == "config.json":
+            folder = folder.parent
+        return ModelSection(path=str(folder), revision=revision, trust_remote_code=trust_remote_code,
+                            task=task, num_labels=num_labels)
+    return ModelSection(id=where, revision=revision, trust_remote_code=trust_remote_code, task=task,
+                        num_labels=num_labels)
+
+
+def plan_from_setup(
+    spec,
+    setup,
+    rank: int,
+    alpha: int | float | None = None,
+    *,
+    source: str | None = None,
+    budget_bytes: int | None = None,
+    data_path: str = "data/train.jsonl",
+    data_schema: str = "auto",
+    eval_split: float = 0.0,
+    revision: str = "main",
+    trust_remote_code: bool = False,
+    training: dict[str, Any] | None = None,
+) -> Plan:
+    """Build a Plan from a ModelSpec, a TrainingSetup and a rank, with its memory estimate.
+
+    alpha defaults to 2·rank (LLaMA-Factory's default; scaling alpha/r = 2). `training` overrides fields of
+    TrainingSection (learning_rate, epochs, max_steps, output_dir, ...). The estimate is
+    lorplan.core.memory.estimate(spec, setup, rank) and the trainable count lorplan.core.lora.trainable_params,
+    so the plan carries exactly what `lorplan plan` printed for the same setup.
+    """
+    from lorplan.core.lora import trainable_params
+    from lorplan.core.memory import estimate
+
+    if rank < 1:
+        raise BadInput(f"--rank: {rank} must be at least 1")
+    t = setup.targets
+    lora = LoraSection(
+        r=rank,
+        alpha=alpha if alpha is not None else 2 * rank,
+        dropout=float(setup.lora_dropout),
+        target_modules=_target_names(spec, t),
+        layers_to_transform=tuple(t.layers_to_transform or ()),
+        rank_pattern=MappingProxyType(dict(t.rank_pattern)),
+        alpha_pattern=MappingProxyType(dict(t.alpha_pattern)),
+        use_dora=t.use_dora,
+        modules_to_save=tuple(t.modules_to_save),
+    )
+    quant = QuantizationSection(
+        load_in_4bit=setup.quant in ("nf4", "fp4"),
+        load_in_8bit=setup.quant == "int8",
+        bnb_4bit_quant_type="fp4" if setup.quant == "fp4" else "nf4",
+        bnb_4bit_use_double_quant=bool(setup.double_quant) and setup.quant in ("nf4", "fp4"),
+        bnb_4bit_compute_dtype=_DTYPE_NAMES[setup.base_dtype],
+    )
+    train = TrainingSection(
+        micro_batch=setup.micro_batch,
+        seq_len=setup.seq_len,
+        gradient_checkpointing=setup.grad_checkpointing,
+        optimizer=setup.optimizer,
+        precision=setup.base_dtype,
+        attention=setup.attention,
+        output_dir=f"outputs/{spec.id.rstrip('/').split('/')[-1]}-r{rank}",
+    )
+    if training:
+        train = replace(train, **training)
+        if "max_steps" in training and "epochs" not in training:
+            train = replace(train, epochs=None)
+    mem = estimate(spec, setup, rank)
+    est = EstimateSection(
+        rank=rank,
+        trainable_params=trainable_params(spec, t, rank),
+        weights_bytes=mem.weights,
+        adapter_bytes=mem.adapter,
+        gradients_bytes=mem.gradients,
+        optimizer_bytes=mem.optimizer,
+        activations_bytes=mem.activations,
+        overhead_bytes=mem.overhead,
+        total_bytes=mem.total,
+        budget_bytes=budget_bytes,
+        fits=None if budget_bytes is None else mem.total <= budget_bytes,
+        lorplan_version=__version__,
+        details=MappingProxyType({k: int(v) for k, v in dict(mem.details).items()}),
+    )
+    return Plan(
+        model=_model_section(spec, source, revision, trust_remote_code),
+        quantization=quant,
+        lora=lora,
+        training=train,
+        data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split),
+        hardware=HardwareSection(gpus=setup.gpus, sharding=setup.sharding),
+        estimate=est,
+    )
+
+
+def plan_to_setup(plan: Plan):
+    """(source for load_spec, TrainingSetup, rank) for a plan: the inverse of plan_from_setup.
+
+    The returned setup prices the same training step the plan describes (CPU plans, gpus = 0, are priced as
+    one device).
+    """
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory import TrainingSetup
+
+    q = plan.quantization
+    if q.load_in_4bit:
+        quant = q.bnb_4bit_quant_type
+    elif q.load_in_8bit:
+        quant = "int8"
+    else:
+        quant = "none"
+    lo = plan.lora
+    targets = LoraTargets(
+        modules=tuple(lo.target_modules),
+        layers_to_transform=tuple(lo.layers_to_transform) or None,
+        rank_pattern=lo.rank_pattern,
+        alpha_pattern=lo.alpha_pattern,
+        use_dora=lo.use_dora,
+        modules_to_save=tuple(lo.modules_to_save),
+    )
+    t = plan.training
+    setup = TrainingSetup(
+        targets=targets,
+        quant=quant,
+        double_quant=q.bnb_4bit_use_double_quant and quant in ("nf4", "fp4"),
+        base_dtype=t.precision,
+        micro_batch=t.micro_batch,
+        seq_len=t.seq_len,
+        grad_checkpointing=t.gradient_checkpointing,
+        optimizer=t.optimizer,
+        attention=t.attention,
+        lora_dropout=lo.dropout,
+        gpus=max(1, plan.hardware.gpus),
+        sharding=plan.hardware.sharding,
+    )
+    return plan.model.source, setup, lo.r
+
+
+def write_plan_from_cli(args, spec, setup, table) -> Path:
+    """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
+
+    Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
+    typed), args.data. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
+    """
+    rank = getattr(args, "rank", None)
+    if rank is None:
+        raise BadInput("--write needs --rank R (the rank to write the plan for)")
+    source = getattr(args, "model", None)
+    data = getattr(args, "data", None)
+    plan = plan_from_setup(
+        spec,
+        setup,
+        int(rank),
+        getattr(args, "alpha", None),
+        source=source if isinstance(source, str) else None,
+        budget_bytes=getattr(table, "budget_bytes", None),
+        data_path=data if isinstance(data, str) else "data/train.jsonl",
+    )
+    return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))

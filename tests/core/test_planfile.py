@@ -1,0 +1,247 @@
+"""Plan files: TOML round trip (property-tested), validation (a test per rule), atomic writes."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lorplan.core import planschema as ps
+from lorplan.core.errors import BadInput
+from lorplan.core.planfile import (
+    DataSection,
+    EstimateSection,
+    HardwareSection,
+    LoraSection,
+    ModelSection,
+    Plan,
+    QuantizationSection,
+    TrainingSection,
+    dumps_plan,
+    loads_plan,
+    read_plan,
+    write_plan,
+)
+
+text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(lambda s: s.strip())
+pos_int = st.integers(1, 2**40)
+nonneg = st.integers(0, 2**50)
+fraction = st.floats(0.0, 1.0, exclude_max=True, allow_nan=False)
+pos_float = st.floats(1e-12, 1e6, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def plans(draw) -> Plan:
+    task = draw(st.sampled_from(ps.TASKS))
+    if draw(st.booleans()):
+        model = ModelSection(id=draw(text), revision=draw(text), trust_remote_code=draw(st.booleans()), task=task)
+    else:
+        model = ModelSection(path=draw(text), revision=draw(text), task=task)
+    if task == "sequence-classification" and draw(st.booleans()):
+        model = ModelSection(**{**model.__dict__, "num_labels": draw(st.integers(2, 1000))})
+    bits = draw(st.sampled_from([(False, False), (True, False), (False, True)]))
+    quant = QuantizationSection(
+        load_in_4bit=bits[0],
+        load_in_8bit=bits[1],
+        bnb_4bit_quant_type=draw(st.sampled_from(ps.QUANT_TYPES)),
+        bnb_4bit_use_double_quant=draw(st.booleans()),
+        bnb_4bit_compute_dtype=draw(st.sampled_from(ps.COMPUTE_DTYPES)),
+    )
+    all_linear = draw(st.booleans())
+    lora = LoraSection(
+        r=draw(pos_int),
+        alpha=draw(st.one_of(pos_int, pos_float)),
+        dropout=draw(fraction),
+        target_modules=("all-linear",) if all_linear else tuple(draw(st.lists(names, min_size=1, max_size=7))),
+        layers_to_transform=() if all_linear else tuple(draw(st.lists(st.integers(0, 200), max_size=5))),
+        rank_pattern=draw(st.dictionaries(names, pos_int, max_size=3)),
+        alpha_pattern=draw(st.dictionaries(names, st.one_of(pos_int, pos_float), max_size=3)),
+        use_rslora=draw(st.booleans()),
+        use_dora=draw(st.booleans()),
+        init_lora_weights=draw(st.one_of(st.booleans(), st.sampled_from(ps.INIT_METHODS + ("pissa_niter_4",)))),
+        modules_to_save=tuple(draw(st.lists(names, max_size=3))),
+        bias=draw(st.sampled_from(ps.BIASES)),
+    )
+    steps = draw(st.booleans())
+    training = TrainingSection(
+        learning_rate=draw(pos_float),
+        lr_scheduler=draw(st.sampled_from(ps.SCHEDULERS)),
+        warmup_ratio=draw(fraction),
+        micro_batch=draw(pos_int),
+        gradient_accumulation=draw(pos_int),
+        epochs=None if steps else draw(pos_float),
+        max_steps=draw(pos_int) if steps else None,
+        seq_len=draw(pos_int),
+        packing=draw(st.booleans()),
+        gradient_checkpointing=draw(st.booleans()),
+        optimizer=draw(st.sampled_from(ps.OPTIMIZERS)),
+        precision=draw(st.sampled_from(ps.PRECISIONS)),
+        attention=draw(st.sampled_from(ps.ATTENTIONS)),
+        seed=draw(st.integers(0, 2**31)),
+        weight_decay=draw(st.floats(0, 10)),
+        output_dir=draw(text).strip() or "out",
+        save_steps=draw(pos_int),
+        logging_steps=draw(pos_int),
+    )
+    data = DataSection(path=draw(text).strip() or "d", schema=draw(st.sampled_from(ps.DATA_SCHEMAS)),
+                       eval_split=draw(fraction))
+    gpus = draw(st.integers(0, 64))
+    hardware = HardwareSection(gpus=gpus, sharding="none" if gpus == 0 else draw(st.sampled_from(ps.SHARDINGS)))
+    estimate = None
+    if draw(st.booleans()):
+        parts = draw(st.lists(nonneg, min_size=6, max_size=6))
+        estimate = EstimateSection(
+            lora.r, draw(nonneg), *parts, total_bytes=sum(parts),
+            budget_bytes=draw(st.one_of(st.none(), nonneg)), fits=draw(st.one_of(st.none(), st.booleans())),
+            lorplan_version=draw(text), details=draw(st.dictionaries(names, nonneg, max_size=4)),
+        )
+    return Plan(model=model, quantization=quant, lora=lora, training=training, data=data, hardware=hardware,
+                estimate=estimate)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plans())
+def test_round_trip_is_identity(plan):
+    assert loads_plan(dumps_plan(plan)) == plan
+
+
+def good() -> Plan:
+    return Plan(
+        model=ModelSection(id="meta-llama/Llama-3.1-8B"),
+        lora=LoraSection(r=16, alpha=32, target_modules=("q_proj", "v_proj")),
+        training=TrainingSection(),
+        data=DataSection(path="data/train.jsonl"),
+    )
+
+
+def problems(toml_text: str) -> list[str]:
+    with pytest.raises(BadInput) as info:
+        loads_plan(toml_text, "p.toml")
+    lines = str(info.value).splitlines()
+    assert lines == info.value.problems
+    assert all(line.startswith("p.toml: ") for line in lines)
+    return lines
+
+
+def edit(old: str, new: str) -> str:
+    base = dumps_plan(good())
+    assert old in base, old
+    return base.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        # unknown tables and keys
+        ('[data]', '[dataa]\nx = 1\n[data]', "p.toml: dataa: unknown table"),
+        ('r = 16', 'r = 16\nrank = 8', "p.toml: lora.rank: unknown key"),
+        # wrong types
+        ('r = 16', 'r = "16"', "p.toml: lora.r: must be an integer, not a string"),
+        ('r = 16', 'r = 16.0', "p.toml: lora.r: must be an integer, not a number"),
+        ('packing = false', 'packing = 1', "p.toml: training.packing: must be true or false"),
+        ('target_modules = [', 'target_modules = [1,', "p.toml: lora.target_modules: must be a list of strings"),
+        ('learning_rate = 0.0002', 'learning_rate = "2e-4"', "p.toml: training.learning_rate: must be a number"),
+        # missing required keys / tables
+        ('r = 16\n', '', "p.toml: lora.r: missing (required)"),
+        ('path = "data/train.jsonl"\n', '', "p.toml: data.path: missing (required)"),
+        ('version = 1\n', '', "p.toml: version: missing"),
+        ('id = "meta-llama/Llama-3.1-8B"\n', '', "p.toml: model: give exactly one of id"),
+        ('epochs = 1.0\n', '', "p.toml: training: give exactly one of epochs or max_steps"),
+        ('epochs = 1.0\n', 'epochs = 1.0\nmax_steps = 5\n', "p.toml: training: give exactly one of epochs"),
+        # impossible values
+        ('r = 16', 'r = 0', "p.toml: lora.r: rank must be at least 1 (got 0)"),
+        ('alpha = 32', 'alpha = -1', "p.toml: lora.alpha: must be positive"),
+        ('dropout = 0.0', 'dropout = 1.0', "p.toml: lora.dropout: must be in [0, 1) (got 1.0)"),
+        ('dropout = 0.0', 'dropout = -0.1', "p.toml: lora.dropout: must be in [0, 1)"),
+        ('learning_rate = 0.0002', 'learning_rate = 0.0', "p.toml: training.learning_rate: must be positive"),
+        ('learning_rate = 0.0002', 'learning_rate = nan', "p.toml: training.learning_rate: must be a number"),
+        ('micro_batch = 1', 'micro_batch = 0', "p.toml: training.micro_batch: must be at least 1"),
+        ('seq_len = 2048', 'seq_len = -5', "p.toml: training.seq_len: must be at least 1"),
+        ('warmup_ratio = 0.03', 'warmup_ratio = 1.5', "p.toml: training.warmup_ratio: must be in [0, 1)"),
+        ('eval_split = 0.0', 'eval_split = 1.0', "p.toml: data.eval_split: must be in [0, 1)"),
+        ('gpus = 1\nsharding = "none"', 'gpus = 0\nsharding = "fsdp"', "p.toml: hardware.sharding: fsdp needs GPUs"),
+        ('gpus = 1', 'gpus = -1', "p.toml: hardware.gpus: must be ≥ 0"),
+        ('optimizer = "adamw"', 'optimizer = "lion"', "p.toml: training.optimizer: must be one of adamw"),
+        ('bias = "none"', 'bias = "some"', "p.toml: lora.bias: must be one of none, all, lora_only"),
+        ('init_lora_weights = true', 'init_lora_weights = "magic"', "p.toml: lora.init_lora_weights: must be"),
+        ('load_in_8bit = false', 'load_in_8bit = true\n', None),
+        ('"q_proj",', '"attention",', "p.toml: lora.target_modules: \"attention\" is a lorplan preset"),
+        ('"q_proj",', '"all-linear",', "p.toml: lora.target_modules: \"all-linear\" cannot be combined"),
+        ('layers_to_transform = []', 'layers_to_transform = [-1]', "p.toml: lora.layers_to_transform: layer"),
+        ('version = 1', 'version = 99', "p.toml: version: 99 was written by a newer lorplan"),
+        ('task = "causal-lm"', 'task = "causal-lm"\nnum_labels = 3', "p.toml: model.num_labels: only applies"),
+    ],
+)
+def test_each_rule(old, new, expected):
+    text = edit(old, new)
+    if expected is None:  # 4-bit and 8-bit together
+        text = text.replace("load_in_4bit = false", "load_in_4bit = true")
+        expected = "p.toml: quantization: load_in_4bit and load_in_8bit cannot both be true"
+    lines = problems(text)
+    assert any(line.startswith(expected) for line in lines), lines
+
+
+def test_rank_pattern_rules():
+    base = edit("bias = \"none\"", "bias = \"none\"\nrank_pattern = { q_proj = 0, \"(\" = 4 }")
+    base = base.replace("[lora.rank_pattern]\n", "")
+    lines = problems(base)
+    assert any("lora.rank_pattern: every rank must be at least 1" in x for x in lines)
+    assert any("lora.rank_pattern: '(' is not a valid regular expression" in x for x in lines)
+
+
+def test_layers_to_transform_needs_explicit_targets():
+    plan = good()
+    text = dumps_plan(plan).replace('target_modules = [\n    "q_proj",\n    "v_proj",\n]',
+                                    'target_modules = ["all-linear"]')
+    text = text.replace("layers_to_transform = []", "layers_to_transform = [0, 1]")
+    assert any("lora.layers_to_transform: needs explicit target_modules" in x for x in problems(text))
+
+
+def test_estimate_rules():
+    est = EstimateSection(16, 100, 1, 2, 3, 4, 5, 6, total_bytes=21)
+    text = dumps_plan(Plan(**{**good().__dict__, "estimate": est}))
+    assert loads_plan(text).estimate == est
+    lines = problems(text.replace("total_bytes = 21", "total_bytes = 22").replace("rank = 16", "rank = 8"))
+    assert any("estimate.total_bytes: is 22 but the components add up to 21" in x for x in lines)
+    assert any("estimate.rank: is 8 but lora.r is 16" in x for x in lines)
+    lines = problems(text.replace("weights_bytes = 1\n", ""))
+    assert any("estimate.weights_bytes: missing (required)" in x for x in lines)
+
+
+def test_all_problems_at_once():
+    text = edit("r = 16", "r = 0").replace("dropout = 0.0", "dropout = 2.0").replace("seq_len = 2048", "seq_len = 0")
+    text = text.replace('optimizer = "adamw"', 'optimizer = "adamw"\ncolor = "blue"')
+    lines = problems(text)
+    assert len(lines) == 4
+    assert [line.split(": ")[1] for line in lines] == [
+        "training.color", "lora.r", "lora.dropout", "training.seq_len"]
+
+
+def test_not_toml_and_missing_file(tmp_path):
+    with pytest.raises(BadInput, match=r"p.toml: not valid TOML"):
+        loads_plan("version = = 1", "p.toml")
+    with pytest.raises(BadInput, match=r"nope.toml: no such plan file"):
+        read_plan(tmp_path / "nope.toml")
+
+
+def test_write_is_atomic_and_never_overwrites(tmp_path):
+    path = tmp_path / "sub" / "plan.toml"
+    write_plan(good(), path)
+    assert read_plan(path) == good()
+    other = Plan(**{**good().__dict__, "lora": LoraSection(r=8, alpha=8, target_modules=("q_proj",))})
+    with pytest.raises(BadInput, match="already exists; pass --force"):
+        write_plan(other, path)
+    assert read_plan(path) == good()  # the user's file is untouched
+    write_plan(other, path, force=True)
+    assert read_plan(path).lora.r == 8
+    assert os.listdir(path.parent) == ["plan.toml"]  # no temporary files left behind
+
+
+def test_refuses_to_write_an_invalid_plan(tmp_path):
+    bad = Plan(**{**good().__dict__, "lora": LoraSection(r=0, target_modules=("q_proj",))})
+    with pytest.raises(BadInput, match="lora.r"):
+        write_plan(bad, tmp_path / "p.toml")
+    assert not (tmp_path / "p.toml").exists()
