@@ -1,0 +1,197 @@
+"""Where probes run. The TUI and CLI speak only to `Backend`; `LocalProcessBackend` runs probes as processes on
+this machine. A cluster backend (Slurm, Kubernetes) implements the same four methods and reads/writes the same
+run folder, so nothing above this module changes.
+
+Liveness on the local backend is a lock, not a pid: the scheduler takes an exclusive flock on a probe's
+alive.lock before it starts the probe and hands the locked descriptor to the child (pass_fds), then closes its
+own copy. The kernel drops the lock when the last holder exits (however it exits: kill -9, OOM killer, crash),
+so "is the lock held?" is exact and immune to pid reuse and zombies. Readers test it with a non-blocking
+shared lock. Unix only (fcntl.flock), which is where GPU workstations are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+from lorplan.probe.runs import RunDir, read_json
+
+
+class Backend(ABC):
+    """How probes of a run are scheduled, observed and ended."""
+
+    name = "abstract"
+
+    @abstractmethod
+    def submit(self, run: RunDir) -> None:
+        """Make sure the run's queued probes will be launched (idempotent; returns at once)."""
+
+    @abstractmethod
+    def scheduler_alive(self, run: RunDir) -> bool:
+        """Whether something is still launching this run's queued probes."""
+
+    @abstractmethod
+    def probe_alive(self, run: RunDir, probe_id: str) -> bool:
+        """Whether the probe's process still lives."""
+
+    @abstractmethod
+    def terminate(self, run: RunDir, probe_id: str, grace_s: float = 5.0) -> bool:
+        """End the probe's processes (SIGTERM, then SIGKILL after grace_s). True if it was alive."""
+
+
+def lock_held(path: Path) -> bool:
+    """True when another open file holds an exclusive flock on `path` (missing file: False)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing also releases our shared lock
+    return False
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[int]:
+    """Hold an exclusive flock on `path` (created if missing) for the duration of the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _package_root() -> str:
+    import lorplan
+
+    return str(Path(lorplan.__file__).resolve().parent.parent)
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of scheduler and worker processes: ours, lorplan importable, the hub offline."""
+    env = dict(os.environ)
+    root = _package_root()
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["HF_HUB_OFFLINE"] = "1"
+    env["TRANSFORMERS_OFFLINE"] = "1"
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(extra or {})
+    return env
+
+
+def visible_gpus(env: dict[str, str] | None = None) -> list[str]:
+    """The GPUs probes may use, as CUDA_VISIBLE_DEVICES entries: that variable when set ("" or "-1" = none),
+    else every device NVML counts. No driver or no NVML: none."""
+    env = os.environ if env is None else env
+    if "CUDA_VISIBLE_DEVICES" in env:
+        entries = [e.strip() for e in env["CUDA_VISIBLE_DEVICES"].split(",") if e.strip()]
+        out = []
+        for e in entries:
+            if e.startswith("-"):
+                break  # CUDA stops at the first invalid entry
+            out.append(e)
+        return out
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception:  # no driver, no library: no GPU, as nvitop reports it
+        return []
+
+
+def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | None = None) -> list[dict]:
+    """The places probes run at the same time: [{"device": "cuda:0"|"cpu", "cuda_visible": "3"|""}].
+
+    "auto": one slot per visible GPU (max_parallel spreads more probes round-robin over them), or one CPU slot
+    when there is none. "cpu": max_parallel CPU slots (default 1). "cuda:N": the N-th visible GPU only.
+    """
+    gpus = visible_gpus(env)
+    if device == "cpu" or (device == "auto" and not gpus):
+        return [{"device": "cpu", "cuda_visible": ""} for _ in range(max_parallel or 1)]
+    if device == "auto":
+        chosen = gpus
+    elif device.startswith("cuda"):
+        index = int(device.split(":", 1)[1]) if ":" in device else 0
+        if index >= len(gpus):
+            raise BadInput(f"--device {device}: only {len(gpus)} GPU(s) visible (CUDA_VISIBLE_DEVICES / NVML)")
+        chosen = [gpus[index]]
+    else:
+        raise BadInput(f"--device {device!r}: use cpu, cuda or cuda:N")
+    n = max_parallel or len(chosen)
+    return [{"device": "cuda:0", "cuda_visible": chosen[i % len(chosen)]} for i in range(n)]
+
+
+class LocalProcessBackend(Backend):
+    """Probes as processes on this machine, each in its own session, scheduled by a detached per-run
+    scheduler process (lorplan.probe.scheduler) that outlives the CLI or TUI that started it."""
+
+    name = "local"
+
+    def submit(self, run: RunDir) -> None:
+        log = open(run.path / "scheduler.log", "ab")
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "lorplan.probe.scheduler", str(run.path)],
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=child_env(),
+                cwd=run.path,
+            )
+        finally:
+            log.close()
+        # Reap it when it exits so a long-lived TUI keeps no zombie; liveness never depends on this.
+        threading.Thread(target=proc.wait, daemon=True).start()
+
+    def scheduler_alive(self, run: RunDir) -> bool:
+        return lock_held(run.scheduler_lock)
+
+    def probe_alive(self, run: RunDir, probe_id: str) -> bool:
+        return lock_held(run.alive_lock(probe_id))
+
+    def terminate(self, run: RunDir, probe_id: str, grace_s: float = 5.0) -> bool:
+        proc = read_json(run.proc_path(probe_id))
+        if proc is None or not self.probe_alive(run, probe_id):
+            return False
+        pgid = int(proc["pgid"])
+        for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + wait_s
+            while time.monotonic() < deadline and self.probe_alive(run, probe_id):
+                time.sleep(0.05)
+            if not self.probe_alive(run, probe_id):
+                break
+        return True
+
+
+BACKENDS: dict[str, type[Backend]] = {"local": LocalProcessBackend}
+
+
+def get_backend(name: str = "local") -> Backend:
+    try:
+        return BACKENDS[name]()
+    except KeyError:
+        raise BadInput(f"backend {name!r}: unknown (known: {', '.join(BACKENDS)})") from None

@@ -1,0 +1,172 @@
+"""What the CLI and the TUI call: start a run, read its status, wait, cancel, retry, list. Stdlib only.
+
+Nothing here trains or holds a process: `start` writes the run folder and asks the backend to schedule it,
+then returns. Every other call reads the folder again, so a new terminal sees exactly what the old one did.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from lorplan.core.errors import BadInput, LorplanError
+from lorplan.probe.backend import Backend, exclusive, get_backend
+from lorplan.probe.runs import (
+    ProbeSpec,
+    RunDir,
+    RunPlan,
+    atomic_write_json,
+    create_run,
+    list_runs,
+    new_run_id,
+    probe_id_for,
+    read_json,
+)
+from lorplan.probe.status import RunStatus, run_status
+
+
+def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), **settings) -> RunPlan:
+    """A RunPlan with one probe per rank (× learning rate when several are given).
+    settings: any RunPlan field (model, data, steps, device, ...); None values keep the defaults."""
+    if not ranks:
+        raise BadInput("--ranks: give at least one rank")
+    lr_list = list(lrs) or [None]
+    several = len(lr_list) > 1
+    probes = []
+    for rank in dict.fromkeys(ranks):
+        for lr in lr_list:
+            probes.append(ProbeSpec(probe_id_for(rank, lr, several), rank, lr))
+    kw = {k: v for k, v in settings.items() if v is not None}
+    return RunPlan(run=kw.pop("run", None) or new_run_id(), created=round(time.time(), 3), probes=tuple(probes), **kw)
+
+
+def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = None) -> RunDir:
+    """Write the run folder and hand it to the backend's scheduler. Returns at once."""
+    run = create_run(plan, root)
+    (backend or get_backend(plan.backend)).submit(run)
+    return run
+
+
+def status(run: RunDir, backend: Backend | None = None) -> RunStatus:
+    return run_status(run, backend)
+
+
+def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend: Backend | None = None) -> RunStatus:
+    """Block until no probe is queued or running. A run whose scheduler was killed while probes were still
+    queued is handed to a new scheduler. Raises LorplanError after `timeout` seconds."""
+    backend = backend or get_backend(run.plan().backend)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    resubmitted_at = 0.0
+    while True:
+        st = run_status(run, backend)
+        if st.done:
+            return st
+        if st.stalled and time.monotonic() - resubmitted_at > 10:
+            backend.submit(run)
+            resubmitted_at = time.monotonic()
+        if deadline is not None and time.monotonic() >= deadline:
+            left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
+            raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left})")
+        time.sleep(poll_s)
+
+
+def _select(run: RunDir, rank: int | None, probe_id: str | None) -> list[str]:
+    plan = run.plan()
+    if probe_id is not None:
+        return [plan.probe(probe_id).id]
+    if rank is None:
+        return [p.id for p in plan.probes]
+    ids = [p.id for p in plan.probes if p.rank == rank]
+    if not ids:
+        raise BadInput(f"--rank {rank}: run {run.id} has no probe at that rank ({', '.join(str(p.rank) for p in plan.probes)})")
+    return ids
+
+
+def cancel(run: RunDir, rank: int | None = None, probe_id: str | None = None, grace_s: float = 5.0,
+           backend: Backend | None = None) -> list[str]:
+    """Cancel probes (all of the run, one rank, or one probe id): queued ones never start, running ones have
+    their process group ended. Returns the ids that were cancelled (already ended ones are left as they are)."""
+    backend = backend or get_backend(run.plan().backend)
+    done: list[str] = []
+    for pid in _select(run, rank, probe_id):
+        with exclusive(run.queue_lock):
+            if run.result_path(pid).exists():
+                continue
+            run.probe_dir(pid).mkdir(parents=True, exist_ok=True)
+            run.cancel_marker(pid).write_text(f"{time.time():.3f}\n")
+            launched = run.proc_path(pid).exists()
+            if not launched:
+                _write_cancelled(run, pid, step=0)
+                done.append(pid)
+                continue
+        backend.terminate(run, pid, grace_s=grace_s)
+        if not run.result_path(pid).exists():
+            st = {p.id: p for p in run_status(run, backend).probes}[pid]
+            _write_cancelled(run, pid, step=st.step, wall=st.wall_seconds, eval_loss=st.eval_loss,
+                             eval_accuracy=st.eval_accuracy)
+        done.append(pid)
+    return done
+
+
+def _write_cancelled(run: RunDir, probe_id: str, step: int, wall: float | None = None,
+                     eval_loss: float | None = None, eval_accuracy: float | None = None) -> None:
+    spec = run.plan().probe(probe_id)
+    atomic_write_json(run.result_path(probe_id), {
+        "probe": probe_id, "rank": spec.rank, "lr": spec.lr, "state": "cancelled", "step": step,
+        "eval_loss": eval_loss, "eval_accuracy": eval_accuracy, "tokens_per_second": None,
+        "peak_memory_bytes": None, "wall_seconds": wall, "message": "cancelled by the user",
+    })
+
+
+def retry(run: RunDir, probe_id: str, backend: Backend | None = None) -> None:
+    """Queue an ended probe again: its files move to attempt-<n>/ and the run's scheduler is (re)started."""
+    backend = backend or get_backend(run.plan().backend)
+    run.plan().probe(probe_id)
+    with exclusive(run.queue_lock):
+        launched = run.proc_path(probe_id).exists()
+        ended = run.result_path(probe_id).exists() or run.cancel_marker(probe_id).exists()
+        if launched and not ended and backend.probe_alive(run, probe_id):
+            raise BadInput(f"probe {probe_id} of run {run.id} is still running; cancel it first")
+        if not launched and not ended:
+            return  # still queued
+        pdir = run.probe_dir(probe_id)
+        n = 1
+        while (pdir / f"attempt-{n}").exists():
+            n += 1
+        dest = pdir / f"attempt-{n}"
+        dest.mkdir()
+        for name in ("events.jsonl", "result.json", "proc.json", "cancel", "stdout.log", "stderr.log", "alive.lock"):
+            if (pdir / name).exists():
+                shutil.move(str(pdir / name), str(dest / name))
+    backend.submit(run)
+
+
+def summaries(root: Path | None = None, backend: Backend | None = None) -> list[dict]:
+    """One line per run for `lorplan probe list --json`, oldest first."""
+    out = []
+    for run in list_runs(root):
+        try:
+            st = run_status(run, backend)
+        except BadInput:
+            continue
+        out.append({
+            "run": run.id,
+            "created": st.plan.created,
+            "model": st.to_json()["model"],
+            "ranks": [p.rank for p in st.plan.probes],
+            "steps": st.plan.steps,
+            "state": "running" if not st.done else "done",
+            "scheduler": "running" if st.scheduler_alive else "stopped",
+            "counts": st.counts(),
+            "path": str(run.path),
+        })
+    return out
+
+
+def attempts(run: RunDir, probe_id: str) -> int:
+    """How many earlier attempts of this probe were moved aside by retry."""
+    return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
+
+
+__all__ = ["attempts", "cancel", "make_plan", "read_json", "retry", "start", "status", "summaries", "wait"]

@@ -1,0 +1,233 @@
+"""Run folders on disk: where a probe run lives and how its files are named and written.
+
+    $XDG_STATE_HOME/lorplan/runs/<run-id>/          (~/.local/state/... when XDG_STATE_HOME is unset)
+        plan.json               the run's plan (RunPlan), written once, atomically
+        scheduler.lock          held (flock) by the run's scheduler process while it lives
+        queue.lock              short critical sections: launch / cancel / retry of one probe
+        scheduler.log           the scheduler's stdout and stderr
+        probes/<probe-id>/
+            events.jsonl        append-only JSON lines, one event per line (events.py)
+            result.json         the final result, written atomically once the probe ends
+            proc.json           pid, process group and device, written when the probe is launched
+            alive.lock          held (flock) by the probe process while it lives
+            cancel              present when a cancel was asked for
+            stdout.log, stderr.log
+            attempt-<n>/        earlier attempts moved aside by "retry"
+
+Every file that is rewritten is written to a temp file in the same folder and moved into place with
+os.replace, so a crash at any moment leaves either the old or the new file, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+
+STATES = ("queued", "running", "finished", "failed", "oom", "cancelled", "died")
+TERMINAL_STATES = frozenset({"finished", "failed", "oom", "cancelled", "died"})
+PLAN_VERSION = 1
+
+
+def runs_dir() -> Path:
+    """The folder holding every run: $XDG_STATE_HOME/lorplan/runs (default ~/.local/state/lorplan/runs)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "lorplan" / "runs"
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One probe of a run: a LoRA training at `rank` (and `lr` when the run compares learning rates)."""
+
+    id: str
+    rank: int
+    lr: float | None = None  # None = the task's default (worker.default_lr)
+
+    def __post_init__(self) -> None:
+        if self.rank < 1:
+            raise BadInput(f"--ranks: rank {self.rank} must be at least 1")
+        if self.lr is not None and not self.lr > 0:
+            raise BadInput(f"--lr: {self.lr} must be positive")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a probe run trains. `model` None = the embedded all-MiniLM-L6-v2; `data` None = the generated
+    demo data (demo.py). Defaults are resolved by the worker: lr None = 1e-3 for sequence classification,
+    2e-4 for causal LM; device "auto" = one probe per visible GPU, else CPU.
+    """
+
+    run: str
+    created: float
+    probes: tuple[ProbeSpec, ...]
+    model: str | None = None
+    data: str | None = None
+    steps: int = 100
+    device: str = "auto"
+    max_parallel: int | None = None
+    micro_batch: int = 16
+    seq_len: int = 512
+    eval_every: int = 20
+    eval_examples: int = 200
+    seed: int = 0
+    quant: str = "none"
+    optimizer: str = "adamw"
+    grad_checkpointing: bool = False
+    attention: str = "sdpa"
+    grouping: str = "length"  # "length" (length-grouped batches) or "packing" (causal LM)
+    targets: tuple[str, ...] = ("all-linear",)
+    alpha: float | None = None  # None = 2 × rank
+    lora_dropout: float = 0.0
+    trust_remote_code: bool = False
+    backend: str = "local"
+    version: int = PLAN_VERSION
+
+    def probe(self, probe_id: str) -> ProbeSpec:
+        for p in self.probes:
+            if p.id == probe_id:
+                return p
+        raise BadInput(f"run {self.run}: no probe {probe_id!r} (probes: {', '.join(p.id for p in self.probes)})")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> RunPlan:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in obj.items() if k in known}
+        kw["probes"] = tuple(ProbeSpec(**p) for p in obj.get("probes", ()))
+        kw["targets"] = tuple(kw.get("targets", ("all-linear",)))
+        return cls(**kw)
+
+
+def probe_id_for(rank: int, lr: float | None = None, several_lrs: bool = False) -> str:
+    """"r8", or "r8-lr0.0002" when a run compares learning rates."""
+    return f"r{rank}" if not several_lrs else f"r{rank}-lr{lr:g}"
+
+
+def new_run_id(now: float | None = None) -> str:
+    """A sortable, unique run id: 20261128-111318-a3f9."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now if now is not None else time.time()))
+    return f"{stamp}-{secrets.token_hex(2)}"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write text to `path` through a temp file in the same folder + fsync + os.replace."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def read_json(path: Path) -> dict | None:
+    """The JSON object in `path`, or None when the file is missing or unreadable."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            obj = json.load(fh)
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """Paths of one run folder (no I/O on construction)."""
+
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def plan_path(self) -> Path:
+        return self.path / "plan.json"
+
+    def plan(self) -> RunPlan:
+        obj = read_json(self.plan_path)
+        if obj is None:
+            raise BadInput(f"run {self.id}: {self.plan_path} is missing or unreadable")
+        return RunPlan.from_json(obj)
+
+    def probe_dir(self, probe_id: str) -> Path:
+        return self.path / "probes" / probe_id
+
+    def events_path(self, probe_id: str) -> Path:
+        return self.probe_dir(probe_id) / "events.jsonl"
+
+    def result_path(self, probe_id: str) -> Path:
+        return self.probe_dir(probe_id) / "result.json"
+
+    def proc_path(self, probe_id: str) -> Path:
+        return self.probe_dir(probe_id) / "proc.json"
+
+    def alive_lock(self, probe_id: str) -> Path:
+        return self.probe_dir(probe_id) / "alive.lock"
+
+    def cancel_marker(self, probe_id: str) -> Path:
+        return self.probe_dir(probe_id) / "cancel"
+
+    @property
+    def scheduler_lock(self) -> Path:
+        return self.path / "scheduler.lock"
+
+    @property
+    def queue_lock(self) -> Path:
+        return self.path / "queue.lock"
+
+
+def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
+    """Make the run folder with its plan.json and one empty folder per probe. Returns its RunDir."""
+    root = Path(root) if root is not None else runs_dir()
+    run = RunDir(root / plan.run)
+    run.path.mkdir(parents=True, exist_ok=False)
+    for p in plan.probes:
+        run.probe_dir(p.id).mkdir(parents=True)
+    atomic_write_json(run.plan_path, plan.to_json())
+    return run
+
+
+def list_runs(root: Path | None = None) -> list[RunDir]:
+    """Every run folder with a plan, oldest first (run ids sort by time)."""
+    root = Path(root) if root is not None else runs_dir()
+    if not root.is_dir():
+        return []
+    return [RunDir(p) for p in sorted(root.iterdir()) if (p / "plan.json").is_file()]
+
+
+def find_run(run_id: str | None, root: Path | None = None) -> RunDir:
+    """The run with this id (or a unique prefix of it), or the newest run when run_id is None."""
+    runs = list_runs(root)
+    if not runs:
+        raise BadInput(f"no probe runs in {Path(root) if root is not None else runs_dir()} (start one: lorplan probe start)")
+    if run_id is None:
+        return runs[-1]
+    exact = [r for r in runs if r.id == run_id]
+    if exact:
+        return exact[0]
+    matches = [r for r in runs if r.id.startswith(run_id)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise BadInput(f"RUN {run_id!r}: no such probe run (see lorplan probe list)")
+    raise BadInput(f"RUN {run_id!r}: ambiguous, matches {', '.join(r.id for r in matches)}")

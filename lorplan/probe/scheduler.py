@@ -1,0 +1,126 @@
+"""The per-run scheduler: a detached process (own session) that launches queued probes up to the parallelism.
+
+`lorplan probe start` writes the run folder, starts this process and returns at once. The scheduler holds
+scheduler.lock while it lives; a second scheduler for the same run waits for that lock, then finds nothing left
+to do (or the probes a retry queued meanwhile) — so "start another one" is always safe. It exits when no probe
+is queued or running. Probes launched by an earlier scheduler still occupy their slot (read from proc.json).
+
+Stdlib only: python -m lorplan.probe.scheduler RUN_DIR
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive
+from lorplan.probe.runs import RunDir, atomic_write_json, read_json
+
+POLL_S = 0.5
+
+
+def probe_queued(run: RunDir, probe_id: str) -> bool:
+    """Not launched, not ended, not cancelled."""
+    return not (
+        run.proc_path(probe_id).exists()
+        or run.result_path(probe_id).exists()
+        or run.cancel_marker(probe_id).exists()
+    )
+
+
+def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads: int) -> subprocess.Popen:
+    """Start one probe in its own session with its alive.lock held, and record it in proc.json.
+    Call with the run's queue.lock held."""
+    pdir = run.probe_dir(probe_id)
+    pdir.mkdir(parents=True, exist_ok=True)
+    lock_fd = os.open(run.alive_lock(probe_id), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        env = child_env(
+            {
+                "CUDA_VISIBLE_DEVICES": slot["cuda_visible"],
+                "LORPLAN_PROBE_DEVICE": slot["device"],
+                "LORPLAN_PROBE_THREADS": str(cpu_threads),
+            }
+        )
+        with open(pdir / "stdout.log", "ab") as out, open(pdir / "stderr.log", "ab") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "lorplan.probe.worker", str(run.path), probe_id],
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                pass_fds=(lock_fd,),
+                env=env,
+                cwd=pdir,
+            )
+    finally:
+        os.close(lock_fd)  # the child's copy keeps the lock until it exits
+    atomic_write_json(
+        run.proc_path(probe_id),
+        {
+            "pid": proc.pid,
+            "pgid": proc.pid,
+            "host": socket.gethostname(),
+            "device": slot["device"],
+            "cuda_visible_devices": slot["cuda_visible"],
+            "slot": slot_index,
+            "launched": round(time.time(), 3),
+            "scheduler_pid": os.getpid(),
+        },
+    )
+    return proc
+
+
+def schedule(run: RunDir) -> None:
+    """Launch queued probes as slots free up; return when none is queued or running."""
+    backend = LocalProcessBackend()
+    plan = run.plan()
+    slots = device_slots(plan.device, plan.max_parallel)
+    cpu_slots = sum(1 for s in slots if s["device"] == "cpu")
+    cpu_threads = max(1, (os.cpu_count() or 1) // max(1, cpu_slots))
+    children: list[subprocess.Popen] = []
+    while True:
+        children = [c for c in children if c.poll() is None]  # reap our own children (no zombies)
+        with exclusive(run.queue_lock):
+            busy: set[int] = set()
+            running = 0
+            for p in plan.probes:
+                if run.result_path(p.id).exists():
+                    continue
+                proc = read_json(run.proc_path(p.id))
+                if proc is not None and backend.probe_alive(run, p.id):
+                    busy.add(int(proc.get("slot", -1)))
+                    running += 1
+            queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
+            free = [i for i in range(len(slots)) if i not in busy]
+            for probe_id, slot_index in zip(queued, free, strict=False):
+                children.append(launch(run, probe_id, slot_index, slots[slot_index], cpu_threads))
+                print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)
+                running += 1
+            if running == 0 and not queued:
+                break
+        time.sleep(POLL_S)
+    for c in children:
+        c.wait()  # nothing is left running when we get here; this only reaps
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    run = RunDir(Path(argv[0]))
+    with exclusive(run.scheduler_lock) as fd:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        print(f"{time.strftime('%H:%M:%S')} scheduler {os.getpid()} for run {run.id}", flush=True)
+        schedule(run)
+        print(f"{time.strftime('%H:%M:%S')} scheduler done", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,225 @@
+"""A probe's state, derived only from its files and whether its process lives.
+
+    result.json present                     -> the state it records (finished, failed, oom, cancelled)
+    launched (proc.json), process alive     -> running
+    launched, process gone, no result       -> died (cancelled when a cancel was asked), at its last step
+    not launched                            -> queued (cancelled when a cancel was asked)
+
+`RunWatcher` keeps one incremental reader per event log, so the TUI re-reads only what was appended.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from lorplan.probe.backend import Backend, get_backend
+from lorplan.probe.events import EventTail
+from lorplan.probe.runs import RunDir, RunPlan, read_json
+
+
+@dataclass
+class Curves:
+    """What the plot shows for one probe: loss per step and eval loss/accuracy at eval steps."""
+
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    tokens_per_second: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)
+    eval_accuracy: list[float] = field(default_factory=list)
+    started: dict | None = None
+    loading_t: float | None = None
+    last_t: float | None = None
+
+    def add(self, ev: dict) -> None:
+        kind = ev.get("type")
+        self.last_t = ev.get("t", self.last_t)
+        if kind == "loading":
+            self.loading_t = ev.get("t")
+        elif kind == "started":
+            self.started = ev
+        elif kind == "step" and isinstance(ev.get("step"), int):
+            self.steps.append(ev["step"])
+            self.loss.append(float(ev.get("loss", float("nan"))))
+            self.tokens_per_second.append(float(ev.get("tokens_per_second") or 0.0))
+        elif kind == "eval" and isinstance(ev.get("step"), int):
+            self.eval_steps.append(ev["step"])
+            self.eval_loss.append(float(ev.get("eval_loss", float("nan"))))
+            if ev.get("eval_accuracy") is not None:
+                self.eval_accuracy.append(float(ev["eval_accuracy"]))
+
+
+@dataclass(frozen=True)
+class ProbeStatus:
+    """One row of `lorplan probe status --json` (the first eight keys are the DESIGN.md contract)."""
+
+    id: str
+    rank: int
+    lr: float | None
+    state: str
+    step: int
+    steps: int
+    loss: float | None
+    eval_loss: float | None
+    eval_accuracy: float | None
+    tokens_per_second: float | None
+    peak_memory_bytes: int | None
+    wall_seconds: float | None
+    device: str | None = None
+    trainable_params: int | None = None
+    message: str | None = None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "rank": self.rank,
+            "state": self.state,
+            "step": self.step,
+            "eval_loss": self.eval_loss,
+            "eval_accuracy": self.eval_accuracy,
+            "tokens_per_second": self.tokens_per_second,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "wall_seconds": self.wall_seconds,
+            "id": self.id,
+            "lr": self.lr,
+            "steps": self.steps,
+            "loss": self.loss,
+            "device": self.device,
+            "trainable_params": self.trainable_params,
+            "message": self.message,
+            "error": self.error,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    run: str
+    plan: RunPlan
+    probes: tuple[ProbeStatus, ...]
+    scheduler_alive: bool
+
+    @property
+    def done(self) -> bool:
+        return all(p.state not in ("queued", "running") for p in self.probes)
+
+    @property
+    def stalled(self) -> bool:
+        """Queued probes with nothing left to launch them (the scheduler was killed)."""
+        return not self.scheduler_alive and any(p.state == "queued" for p in self.probes)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in self.probes:
+            out[p.state] = out.get(p.state, 0) + 1
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "run": self.run,
+            "probes": [p.to_json() for p in self.probes],
+            "scheduler": "running" if self.scheduler_alive else "stopped",
+            "model": self.plan.model or "all-MiniLM-L6-v2 (embedded demo)",
+            "data": self.plan.data or "generated sentiment demo",
+            "steps": self.plan.steps,
+            "device": self.plan.device,
+            "created": self.plan.created,
+        }
+
+
+def _stderr_tail(run: RunDir, probe_id: str, lines: int = 15) -> str | None:
+    try:
+        with open(run.probe_dir(probe_id) / "stderr.log", "rb") as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 8192))
+            text = fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return None
+    tail = [ln for ln in text.splitlines() if ln.strip()][-lines:]
+    return "\n".join(tail) or None
+
+
+class RunWatcher:
+    """Reads one run folder incrementally: `refresh()` returns the current RunStatus, `curves[probe_id]` the
+    plotted series so far."""
+
+    def __init__(self, run: RunDir, backend: Backend | None = None) -> None:
+        self.run = run
+        self.plan = run.plan()
+        self.backend = backend or get_backend(self.plan.backend)
+        self._tails = {p.id: EventTail(run.events_path(p.id)) for p in self.plan.probes}
+        self.curves = {p.id: Curves() for p in self.plan.probes}
+
+    def refresh(self) -> RunStatus:
+        probes = tuple(self._probe(p.id) for p in self.plan.probes)
+        return RunStatus(self.run.id, self.plan, probes, self.backend.scheduler_alive(self.run))
+
+    def _probe(self, probe_id: str) -> ProbeStatus:
+        run, spec = self.run, self.plan.probe(probe_id)
+        result = read_json(run.result_path(probe_id))
+        launched = run.proc_path(probe_id).exists()
+        alive = launched and result is None and self.backend.probe_alive(run, probe_id)
+        tail = self._tails[probe_id]
+        new = tail.poll(final=not alive)
+        if tail.reset:
+            self.curves[probe_id] = Curves()
+        curves = self.curves[probe_id]
+        for ev in new:
+            curves.add(ev)
+        cancel_asked = run.cancel_marker(probe_id).exists()
+        proc = read_json(run.proc_path(probe_id)) or {}
+        started = curves.started or {}
+        step = curves.steps[-1] if curves.steps else 0
+        common = dict(
+            id=probe_id,
+            rank=spec.rank,
+            lr=spec.lr,
+            steps=self.plan.steps,
+            loss=curves.loss[-1] if curves.loss else None,
+            eval_loss=curves.eval_loss[-1] if curves.eval_loss else None,
+            eval_accuracy=curves.eval_accuracy[-1] if curves.eval_accuracy else None,
+            device=started.get("device") or proc.get("device"),
+            trainable_params=started.get("trainable_params"),
+            warnings=tuple(tail.problems),
+        )
+        if result is not None:
+            common.update(
+                step=int(result.get("step", step)),
+                eval_loss=result.get("eval_loss", common["eval_loss"]),
+                eval_accuracy=result.get("eval_accuracy", common["eval_accuracy"]),
+                trainable_params=result.get("trainable_params", common["trainable_params"]),
+                device=result.get("device", common["device"]),
+            )
+            return ProbeStatus(
+                state=str(result.get("state", "failed")),
+                tokens_per_second=result.get("tokens_per_second"),
+                peak_memory_bytes=result.get("peak_memory_bytes"),
+                wall_seconds=result.get("wall_seconds"),
+                message=result.get("message"),
+                error=result.get("traceback") or result.get("error"),
+                **common,
+            )
+        recent = curves.tokens_per_second[-10:]
+        tps = round(sum(recent) / len(recent), 1) if recent else None
+        t0 = curves.loading_t or proc.get("launched")
+        if alive:
+            wall = round(time.time() - t0, 1) if t0 else None
+            return ProbeStatus(state="running", step=step, tokens_per_second=tps, peak_memory_bytes=None,
+                               wall_seconds=wall, **common)
+        if launched:
+            wall = round(curves.last_t - t0, 1) if (t0 and curves.last_t) else None
+            state = "cancelled" if cancel_asked else "died"
+            msg = f"process ended without a result at step {step}" if state == "died" else None
+            return ProbeStatus(state=state, step=step, tokens_per_second=tps, peak_memory_bytes=None,
+                               wall_seconds=wall, message=msg, error=_stderr_tail(run, probe_id), **common)
+        state = "cancelled" if cancel_asked else "queued"
+        return ProbeStatus(state=state, step=0, tokens_per_second=None, peak_memory_bytes=None,
+                           wall_seconds=None, **common)
+
+
+def run_status(run: RunDir, backend: Backend | None = None) -> RunStatus:
+    """One-shot status of a run (reads every log from the start)."""
+    return RunWatcher(run, backend).refresh()
