@@ -142,7 +142,7 @@ def _maybe_json(value: Any) -> Any:
 
 
 def _int_list(row: dict, key: str, *, optional: bool = False) -> tuple[int, ...] | None:
-    if key not in row or (optional and row[key] is None):
+    if key not in row or (optional and row[key] in (None, "")):  # "" is an empty CSV cell
         if optional:
             return None
         raise _RowError(f"missing field {key!r}")

