@@ -10,6 +10,11 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
 - rank_pattern: the first key k (in order) with re.match(rf"(.*\\.)?({k})$", path) gives the rank;
 - modules_to_save (and the classifier / score head that peft adds for sequence classification) are trained in
   full and are never LoRA targets.
+- MoE models whose experts transformers 5 fuses into 3D parameters (mixtral, qwen2_moe, qwen3_moe): peft maps the
+  v4 names (w1/w3/w2 or gate_proj/up_proj/down_proj, and the router "gate") to `target_parameters`
+  (peft/utils/transformers_weight_conversion.py `_convert_peft_config_moe`). "all-linear" includes them. A 3D
+  expert parameter (E, out, in) trains r·E·(in+out); gate_up_proj gets rank 2r (both halves fused); the router
+  (E, hidden) trains r·(hidden+E). peft applies no layers_to_transform to them, and refuses DoRA on them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,12 @@ from lorplan.core.spec import Linear, ModelSpec, Tensor
 
 PRESETS = ("all-linear", "attention", "mlp")
 SEQ_CLS_HEADS = ("classifier", "score")  # peft adds these to modules_to_save for SEQ_CLS
+# model_type -> (v4 target name -> v5 parameter leaf); the router's v5 target is "gate.weight"
+MOE_NAMES: dict[str, dict[str, str]] = {
+    "mixtral": {"gate": "gate.weight", "w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"},
+    "qwen2_moe": {"gate": "gate.weight", "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj", "down_proj": "down_proj"},
+}
+MOE_NAMES["qwen3_moe"] = MOE_NAMES["qwen2_moe"]
 _LAYER_RE = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
 
 
@@ -88,25 +99,50 @@ def _check_rank(rank: int, what: str = "rank") -> None:
         raise BadInput(f"{what} must be an integer of at least 1, not {rank!r}")
 
 
-def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list[Tensor]]:
+@dataclass(frozen=True)
+class ParamTarget:
+    """A fused MoE parameter adapted through peft's target_parameters (rank = multiplier × r by default)."""
+
+    tensor: Tensor
+    multiplier: int
+
+
+def _moe_names(spec: ModelSpec) -> dict[str, str]:
+    if spec.num_experts and any(t.kind == "experts" for t in spec.tensors):
+        return MOE_NAMES.get(spec.model_type, {})
+    return {}
+
+
+def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list[Tensor], list[ParamTarget]]:
     if not targets.modules:
         raise BadInput("targets: give at least one module name or a preset (all-linear, attention, mlp)")
     emb = _embedding_modules(spec)
+    moe = _moe_names(spec)
     linears: dict[str, Linear] = {}
     embeddings: dict[str, Tensor] = {}
+    moe_old: set[str] = set()
     unknown = []
     for name in targets.modules:
         name = name.strip()
         hit = False
+        if name == "all-linear" and moe:
+            moe_old.update(moe)
+            hit = True
+        elif name == "mlp" and moe:
+            moe_old.update(k for k, v in moe.items() if v != "gate.weight")
+            hit = True
+        elif name in moe:
+            moe_old.add(name)
+            hit = True
         for m in (*spec.linears, *spec.tied_linears):
             if name == "all-linear":
-                ok = m.role != "head"
+                ok = m.role != "head" and m.name not in moe
             elif name == "attention":
                 ok = m.role == "attention"
             elif name == "mlp":
-                ok = m.role in ("mlp", "expert")
+                ok = m.role in ("mlp", "expert") and m.name not in moe
             else:
-                ok = _suffix_match(m.path, name)
+                ok = _suffix_match(m.path, name) and name not in moe
             if ok:
                 linears.setdefault(m.path, m)
                 hit = True
@@ -120,14 +156,39 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
     if unknown:
         valid = ", ".join(valid_target_names(spec))
         raise BadInput(f"--targets: {', '.join(map(repr, unknown))} matches no module of {spec.id} (valid: {valid})")
+    params = _moe_params(spec, moe, moe_old, targets)
     saved = saved_names(spec, targets)
     keep_l = [m for m in linears.values() if not _saved_match(m.path, saved)]
-    keep_e = [t for p, t in embeddings.items() if not _saved_match(p, saved)]
+    keep_e = {p: t for p, t in embeddings.items() if not _saved_match(p, saved)}
     if targets.layers_to_transform is not None:
         layers = set(targets.layers_to_transform)
         keep_l = [m for m in keep_l if peft_layer_index(m.path) in layers]
-        keep_e = [t for p, t in embeddings.items() if peft_layer_index(p) in layers and t in keep_e]
-    return keep_l, keep_e
+        keep_e = {p: t for p, t in keep_e.items() if peft_layer_index(p) in layers}
+    return keep_l, list(keep_e.values()), params
+
+
+def _moe_params(spec: ModelSpec, moe: dict[str, str], old: set[str], targets: LoraTargets) -> list[ParamTarget]:
+    if not old:
+        return []
+    if targets.use_dora:
+        raise BadInput(f"DoRA cannot adapt the fused MoE experts of {spec.id} (peft refuses it); target attention")
+    fused: dict[str, list[str]] = {}
+    for k, v in moe.items():
+        fused.setdefault(v, []).append(k)
+    wanted: dict[str, int] = {}
+    for new, olds in fused.items():
+        present = [o for o in olds if o in old]
+        if present and len(present) < len(olds):
+            missing = ", ".join(o for o in olds if o not in old)
+            raise BadInput(f"--targets: {', '.join(present)} needs {missing} too ({spec.id} fuses them into {new})")
+        if present:
+            wanted[new.removesuffix(".weight")] = len(olds)
+    out = []
+    for t in spec.tensors:
+        leaf = t.path.removesuffix(".weight").rsplit(".", 1)[-1]
+        if t.kind in ("experts", "router") and leaf in wanted:
+            out.append(ParamTarget(t, wanted[leaf]))
+    return out
 
 
 def resolve_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Linear, ...]:
@@ -138,6 +199,27 @@ def resolve_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Linear, ...]
 def resolve_embedding_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Tensor, ...]:
     """Embedding parameters (nn.Embedding weights) that get LoRA adapters (explicit names only)."""
     return tuple(_selected(spec, targets)[1])
+
+
+def resolve_param_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[ParamTarget, ...]:
+    """Fused MoE parameters (experts, router) that get LoRA through peft's target_parameters."""
+    return tuple(_selected(spec, targets)[2])
+
+
+def param_rank(target: ParamTarget, targets: LoraTargets, rank: int) -> int:
+    """Rank of a fused MoE parameter: a user rank_pattern key matching its name, else multiplier × rank."""
+    r = _pattern_value(targets.rank_pattern, target.tensor.path)
+    return int(r) if r is not None else target.multiplier * rank
+
+
+def param_lora_params(target: ParamTarget, r: int) -> int:
+    """LoRA parameters on a target parameter: (E, out, in) -> r·E·(in+out); (out, in) -> r·(in+out)."""
+    shape = target.tensor.shape
+    if len(shape) == 3:
+        e, out, inp = shape
+        return r * e * (inp + out)
+    out, inp = shape
+    return r * (inp + out)
 
 
 def _pattern_value(pattern: Mapping[str, object], path: str):
@@ -195,8 +277,10 @@ def trainable_params(spec: ModelSpec, targets: LoraTargets, rank: int) -> int:
     for DoRA.
     """
     _check_rank(rank)
-    linears, embeddings = _selected(spec, targets)
+    linears, embeddings, params = _selected(spec, targets)
     total = 0
+    for pt in params:
+        total += param_lora_params(pt, param_rank(pt, targets, rank))
     for m in linears:
         r = rank_of(m, targets, rank)
         _check_rank(r, f"rank_pattern for {m.path}")
@@ -219,7 +303,7 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     "all-linear" when that is what was asked (without layers_to_transform, which peft rejects with a string);
     else leaf names when suffix matching them selects exactly the same modules; else full module names.
     """
-    linears, embeddings = _selected(spec, targets)
+    linears, embeddings, params = _selected(spec, targets)
     if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None:
         return "all-linear"
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
@@ -234,6 +318,8 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
         and not _saved_match(p, saved)
         and (layers is None or peft_layer_index(p) in layers)
     }
+    moe = _moe_names(spec)
+    moe_leaves = sorted({k for k, v in moe.items() if any(p.tensor.path.endswith(v) for p in params)})
     if by_leaf == chosen:
-        return leaves
-    return sorted(chosen)
+        return leaves + moe_leaves
+    return sorted(chosen) + moe_leaves
