@@ -1,0 +1,122 @@
+"""Checkpoints that survive a kill at any moment.
+
+A checkpoint is written into a hidden temporary folder (`.checkpoint-N.tmp`) and renamed to `checkpoint-N`
+only when complete (adapter weights, optimizer, scheduler, RNG states and `state.json`, all fsynced), so a
+folder named `checkpoint-N` is always whole; leftovers of a killed save are ignored and removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+from pathlib import Path
+
+_NAME = re.compile(r"^checkpoint-(\d+)$")
+KEEP = 2  # complete checkpoints kept on disk (older ones are removed after a newer one is complete)
+
+
+def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints in `out`, oldest first."""
+    found = []
+    if out.is_dir():
+        for child in out.iterdir():
+            m = _NAME.match(child.name)
+            if m and (child / "state.json").is_file():
+                found.append((int(m.group(1)), child))
+    return sorted(found)
+
+
+def latest_checkpoint(out: Path) -> tuple[int, Path] | None:
+    """The newest complete checkpoint (step, folder), or None."""
+    found = list_checkpoints(out)
+    return found[-1] if found else None
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with open(path, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def rng_state() -> dict:
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dict, accelerator=None) -> Path:
+    """Write checkpoint-`step` atomically; returns its folder. Only the main process writes (except sharded
+    FSDP/DeepSpeed states, which accelerate saves from every process)."""
+    import torch
+
+    final = out / f"checkpoint-{step}"
+    tmp = out / f".checkpoint-{step}.tmp"
+    sharded = accelerator is not None and accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+    main = accelerator is None or accelerator.is_main_process
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    if sharded:
+        accelerator.save_state(str(tmp / "accelerate"))
+    if main:
+        unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
+        unwrapped.save_pretrained(str(tmp / "adapter"))
+        if not sharded:
+            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+            torch.save(rng_state(), tmp / "rng.pt")
+        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2))
+        _fsync_tree(tmp)
+        os.replace(tmp, final)
+        for _, old in list_checkpoints(out)[:-KEEP]:
+            shutil.rmtree(old, ignore_errors=True)
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(folder: Path, model, optimizer, scheduler, accelerator=None) -> dict:
+    """Restore adapter weights, optimizer, scheduler and RNG from a checkpoint; returns its state.json."""
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    sharded = accelerator is not None and accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+    if sharded:
+        accelerator.load_state(str(folder / "accelerate"))
+    else:
+        unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
+        set_peft_model_state_dict(unwrapped, load_file(str(folder / "adapter" / "adapter_model.safetensors")))
+        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False))
+        set_rng_state(torch.load(folder / "rng.pt", weights_only=False))
+    scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=False))
+    return json.loads((folder / "state.json").read_text())
+
+
+def clean_partial(out: Path) -> None:
+    """Remove what a killed save left behind."""
+    if out.is_dir():
+        for child in out.iterdir():
+            if child.name.startswith(".checkpoint-") and child.name.endswith(".tmp"):
+                shutil.rmtree(child, ignore_errors=True)

@@ -1,0 +1,114 @@
+"""Training examples as token ids, from lorplan.core.data's Examples.
+
+Causal LM: the whole text is trained for "text" and "messages" rows; for prompt/completion and Alpaca rows the
+prompt tokens are masked (-100) as TRL's completion-only loss does. Sequences are cut to seq_len; with packing
+they are concatenated (EOS between) and cut into seq_len blocks. Sequence classification: text + label.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+
+
+@dataclass(frozen=True)
+class Item:
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...] | None = None  # causal LM
+    label: int | None = None  # classification
+
+
+def resolve_data_path(data_path: str, plan_path: str | None) -> Path:
+    """Relative data paths are taken from the working folder, else from the plan's folder."""
+    p = Path(data_path).expanduser()
+    if p.is_absolute() or p.exists() or plan_path is None:
+        return p
+    beside = Path(plan_path).resolve().parent / p
+    return beside if beside.exists() else p
+
+
+def _eos(tok) -> int:
+    for tid in (tok.eos_token_id, tok.sep_token_id, tok.pad_token_id):
+        if tid is not None:
+            return int(tid)
+    raise BadInput("the tokenizer has no EOS, SEP or PAD token to end sequences with")
+
+
+def _causal(ex, tok, eos: int) -> tuple[list[int], list[int]]:
+    if ex.input_ids is not None:
+        ids = list(ex.input_ids)
+        return ids, list(ex.labels) if ex.labels is not None else list(ids)
+    if ex.prompt is not None:
+        p = tok(ex.prompt, add_special_tokens=True)["input_ids"]
+        c = tok(ex.completion or "", add_special_tokens=False)["input_ids"] + [eos]
+        return p + c, [-100] * len(p) + c
+    if ex.messages is not None and getattr(tok, "chat_template", None):
+        text = tok.apply_chat_template([{"role": r, "content": c} for r, c in ex.messages], tokenize=False)
+    else:
+        text = ex.plain_text()
+    ids = tok(text, add_special_tokens=True)["input_ids"] + [eos]
+    return ids, list(ids)
+
+
+def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool) -> list[Item]:
+    """Items ready for batching (see module docstring for the masking and packing rules)."""
+    if task == "sequence-classification":
+        labels = sorted({ex.label for ex in examples if ex.label is not None}, key=str)
+        if not labels:
+            raise BadInput("sequence classification needs a label column in the data")
+        index = {v: (v if isinstance(v, int) else i) for i, v in enumerate(labels)}
+        items = []
+        for ex in examples:
+            if ex.label is None:
+                continue
+            ids = tok(ex.plain_text(), truncation=True, max_length=seq_len)["input_ids"]
+            items.append(Item(tuple(ids), label=int(index[ex.label])))
+        return items
+    eos = _eos(tok)
+    pairs = [_causal(ex, tok, eos) for ex in examples]
+    if not packing:
+        return [Item(tuple(i[:seq_len]), tuple(lab[:seq_len])) for i, lab in pairs if i]
+    flat_ids: list[int] = []
+    flat_labels: list[int] = []
+    for ids, labels in pairs:
+        flat_ids += ids
+        flat_labels += labels
+    return [
+        Item(tuple(flat_ids[k : k + seq_len]), tuple(flat_labels[k : k + seq_len]))
+        for k in range(0, len(flat_ids), seq_len)
+    ]
+
+
+def split(items: list[Item], eval_split: float, seed: int) -> tuple[list[Item], list[Item]]:
+    """Deterministic held-out split (at least one eval item when eval_split > 0 and there are two or more)."""
+    if eval_split <= 0 or len(items) < 2:
+        return items, []
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    n_eval = min(len(items) - 1, max(1, int(len(items) * eval_split)))
+    held = set(order[:n_eval])
+    return [x for i, x in enumerate(items) if i not in held], [items[i] for i in sorted(held)]
+
+
+def collate(items: list[Item], pad_id: int):
+    """Right-padded tensors: input_ids, attention_mask and labels (-100 on padding) or class labels."""
+    import torch
+
+    width = max(len(x.input_ids) for x in items)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, x in enumerate(items):
+        ids[row, : len(x.input_ids)] = torch.tensor(x.input_ids)
+        mask[row, : len(x.input_ids)] = 1
+    batch = {"input_ids": ids, "attention_mask": mask}
+    if items[0].label is not None:
+        batch["labels"] = torch.tensor([x.label for x in items], dtype=torch.long)
+    else:
+        labels = torch.full((len(items), width), -100, dtype=torch.long)
+        for row, x in enumerate(items):
+            labels[row, : len(x.labels)] = torch.tensor(x.labels)
+        batch["labels"] = labels
+    return batch

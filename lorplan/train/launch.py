@@ -1,0 +1,42 @@
+"""Several GPUs: `lorplan train` re-executes itself under `accelerate launch` with the plan's accelerate
+config (written by the accelerate exporter into the output folder).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+UNDER_LAUNCH_ENV = "LORPLAN_UNDER_ACCELERATE"
+
+
+def under_launcher() -> bool:
+    """True inside a process started by accelerate launch / torchrun (or by our own re-execution)."""
+    return bool(os.environ.get(UNDER_LAUNCH_ENV)) or "LOCAL_RANK" in os.environ
+
+
+def needs_launcher(plan) -> bool:
+    return plan.hardware.gpus > 1 and not under_launcher()
+
+
+def accelerate_command(plan, plan_path: str, config_path: str | os.PathLike, train_args: list[str]) -> list[str]:
+    """The command line that runs `lorplan train` on every GPU:
+    python -m accelerate.commands.launch --config_file CFG --num_processes N -m lorplan train PLAN [args]."""
+    return [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--config_file", str(config_path),
+        "--num_processes", str(plan.hardware.gpus),
+        "--num_machines", "1",
+        "-m", "lorplan", "train", str(plan_path), *train_args,
+    ]
+
+
+def write_accelerate_config(plan, out_dir: Path) -> Path:
+    """Write the accelerate config for this plan into the output folder (regenerated on every launch)."""
+    from lorplan.core.export import export_plan
+    from lorplan.core.export.files import write_text_atomic
+
+    result = export_plan(plan, "accelerate")
+    (text,) = result.files.values()
+    return write_text_atomic(Path(out_dir) / "accelerate_config.yaml", text, force=True)
