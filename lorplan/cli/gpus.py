@@ -1,0 +1,45 @@
+"""`lorplan gpus [--json] [--presets]`: what NVML sees (honouring CUDA_VISIBLE_DEVICES), or why it sees nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gpus", help="show the GPUs NVML sees (or say there is none)",
+                       description="Show each visible GPU (CUDA_VISIBLE_DEVICES honoured): name, total, free, "
+                       "used and driver-reserved memory, and the processes using it. Without a driver or GPU it "
+                       "says so in one line and exits 0. --presets lists the GPU names --gpu accepts.")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--presets", action="store_true", help="also list the GPU presets (name and memory)")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from dataclasses import asdict
+
+    from lorplan.cli._common import print_json
+    from lorplan.core.gpu import PRESETS, list_gpus
+    from lorplan.core.units import format_bytes
+
+    gpus, reason = list_gpus()
+    if args.json:
+        out = {"gpus": [asdict(g) for g in gpus], "reason": reason}
+        if args.presets:
+            out["presets"] = dict(PRESETS)
+        print_json(out)
+        return 0
+    if not gpus:
+        print(f"no GPU: {reason}")
+    for g in gpus:
+        print(f"[{g.cuda_index}] {g.name}  total {format_bytes(g.total_bytes)}  free {format_bytes(g.free_bytes)}  "
+              f"used {format_bytes(g.used_bytes)}  reserved {format_bytes(g.reserved_bytes)}  "
+              f"processes {len(g.processes)}  ({g.uuid})")
+        for p in g.processes:
+            used = format_bytes(p.used_bytes) if p.used_bytes is not None else "?"
+            print(f"      pid {p.pid}: {used}")
+    if args.presets:
+        print("presets (use with --gpu):")
+        for name, size in PRESETS.items():
+            print(f"  {name:14} {format_bytes(size)}")
+    return 0

@@ -1,0 +1,57 @@
+"""`lorplan models [--json] [--search TEXT]`: the built-in catalog (and models found in the local HF cache)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list the built-in model catalog (and models in your HF cache)",
+                       description="List the built-in catalog of models lorplan knows exactly, with their size, "
+                       "and the models found in the local Hugging Face cache. Any of these ids (or a folder "
+                       "holding a config.json) works as --model.")
+    p.add_argument("--search", metavar="TEXT", default="", help="only models whose id, alias or family has TEXT")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from lorplan.cli._common import print_json
+    from lorplan.core import catalog, hfcache
+    from lorplan.core.spec import load_spec
+    from lorplan.core.units import format_count
+
+    rows = []
+    for e in catalog.search(args.search):
+        s = load_spec(e.id)
+        rows.append({
+            "id": e.id,
+            "aliases": list(e.aliases),
+            "family": e.family,
+            "architecture": s.architecture,
+            "total_params": s.total_params,
+            "num_layers": s.num_layers,
+            "hidden_size": s.hidden_size,
+            "max_position_embeddings": s.max_position_embeddings,
+            "tie_word_embeddings": s.tie_word_embeddings,
+            "num_experts": s.num_experts,
+        })
+    words = args.search.lower().split()
+    cached = [m for m in hfcache.cached_models() if all(w in m.lower() for w in words)]
+    if args.json:
+        print_json({"models": rows, "cached": cached, "cache_dir": str(hfcache.hub_cache_dir())})
+        return 0
+    if not rows and not cached:
+        print(f"no model matches {args.search!r}")
+        return 0
+    width = max((len(r["id"]) for r in rows), default=10)
+    print(f"{'model':{width}}  {'family':11} {'params':>8} {'layers':>6} {'hidden':>6} {'context':>7}")
+    for r in rows:
+        moe = f"  ({r['num_experts']} experts)" if r["num_experts"] else ""
+        print(f"{r['id']:{width}}  {r['family']:11} {format_count(r['total_params']):>8} {r['num_layers']:>6} "
+              f"{r['hidden_size']:>6} {r['max_position_embeddings']:>7}{moe}")
+    if cached:
+        print(f"\nin your Hugging Face cache ({hfcache.hub_cache_dir()}):")
+        for m in cached:
+            print(f"  {m}")
+    return 0

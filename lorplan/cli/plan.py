@@ -1,0 +1,101 @@
+"""`lorplan plan --model M [...] [--json]`: trainable parameters and training memory per LoRA rank.
+
+Every value is validated here or by TrainingSetup / LoraTargets, and bad input raises BadInput (exit 2, one
+line). Choices are checked by TrainingSetup, not argparse, so that errors stay one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="per-rank trainable parameters and training memory for a model and setup",
+        description="Price a LoRA/QLoRA training step for each rank: exact trainable parameters and memory "
+        "(weights, adapter, gradients, optimizer, activations, overhead). With --gpu or --gpu-memory it also "
+        "says what fits and the largest micro-batch / sequence length. Exit 1 when a budget was given and no "
+        "rank fits; exit 2 on bad input.",
+    )
+    a = p.add_argument
+    a("--model", required=True, metavar="M", help="catalog id, folder or config.json path, or a cached hub id")
+    a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
+    g = p.add_argument_group("LoRA")
+    g.add_argument("--ranks", metavar="4,8,16", help="ranks to price (default 1,2,4,...,256)")
+    g.add_argument("--rank", metavar="R", help="one rank (for --write; priced alone unless --ranks is given)")
+    g.add_argument("--targets", metavar="T", default="all-linear",
+                   help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
+    g.add_argument("--layers", metavar="0-3,8", help="layers_to_transform: block indices or ranges")
+    g.add_argument("--rank-pattern", metavar="q_proj=16,...", help="per-module rank overrides (peft rank_pattern)")
+    g.add_argument("--dora", action="store_true", help="DoRA (adds a magnitude vector per adapted module)")
+    g.add_argument("--modules-to-save", metavar="M1,M2", help="modules trained in full (e.g. lm_head,embed_tokens)")
+    g.add_argument("--alpha", metavar="N", help="lora_alpha (written to the plan; does not change memory)")
+    g.add_argument("--lora-dropout", metavar="P", default="0", help="LoRA dropout probability (default 0)")
+    t = p.add_argument_group("training step")
+    t.add_argument("--quant", default="none", metavar="none|int8|nf4|fp4", help="base weight quantization")
+    t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
+    t.add_argument("--base-dtype", default="bf16", metavar="bf16|fp16|fp32", help="base weight dtype")
+    t.add_argument("--adapter-dtype", default="fp32", metavar="bf16|fp16|fp32", help="adapter weight dtype")
+    t.add_argument("--micro-batch", default="1", metavar="N", help="sequences per step (default 1)")
+    t.add_argument("--seq-len", default="2048", metavar="N", help="tokens per sequence (default 2048)")
+    t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
+    t.add_argument("--optimizer", default="adamw", metavar="NAME",
+                   help="adamw | adamw-8bit | paged-adamw-8bit | sgd | sgd-momentum")
+    t.add_argument("--attention", default="sdpa", metavar="sdpa|eager|flash", help="attention implementation")
+    t.add_argument("--no-autocast", action="store_true", help="pure low-precision training (no torch.autocast)")
+    t.add_argument("--no-prepare-kbit", action="store_true",
+                   help="quantized base without peft's prepare_model_for_kbit_training")
+    t.add_argument("--no-foreach", action="store_true", help="optimizer without the multi-tensor (foreach) step")
+    t.add_argument("--kernels", default="cuda", metavar="cuda|cpu", help="which kernels to model (default cuda)")
+    h = p.add_argument_group("hardware")
+    h.add_argument("--gpus", default="1", metavar="N", help="number of GPUs (default 1)")
+    h.add_argument("--sharding", default=None, metavar="none|ddp|fsdp|zero2|zero3",
+                   help="multi-GPU sharding (default none; ddp with --gpus > 1)")
+    h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
+    h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24GiB (overrides --gpu)")
+    h.add_argument("--cuda-context", metavar="SIZE", help="CUDA context + workspace per GPU (default: model's)")
+    h.add_argument("--reserve-fraction", metavar="F", help="allocator reserve as a fraction of the peak")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", action="store_true", help="print the plan as JSON (shape in the README)")
+    # --write hook: writing PLAN.toml is lorplan.core.planfile's (see write_plan_from_cli)
+    o.add_argument("--write", metavar="PLAN.toml", help="write the plan for --rank to a TOML plan file")
+    o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
+    o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from lorplan.cli._common import print_json
+    from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
+    from lorplan.core.memory import plan_json, rank_table
+    from lorplan.core.spec import load_spec
+
+    spec = load_spec(args.model, trust_remote_code=args.trust_remote_code)
+    setup = setup_from_args(args)
+    ranks = ranks_from_args(args)
+    budget, gpu_name = budget_from_args(args)
+    table = rank_table(spec, setup, ranks, budget)
+    if args.write:
+        # --write hook (helper E): the plan file writer lives in lorplan.core.planfile
+        try:
+            from lorplan.core.planfile import write_plan_from_cli
+        except ImportError:
+            from lorplan.core.errors import BadInput
+
+            raise BadInput("--write: plan writing is not available in this build") from None
+        path = write_plan_from_cli(args, spec, setup, table)
+        if not args.json:
+            print(f"wrote {path}")
+    if args.json:
+        out = plan_json(spec, table)
+        if gpu_name:
+            out["gpu"] = gpu_name
+        print_json(out)
+    elif not args.write:
+        from lorplan.cli.plan_table import print_table
+
+        print_table(spec, table, gpu_name)
+    if budget is not None and not any(r.fits for r in table.rows):
+        return 1
+    return 0

@@ -1,0 +1,145 @@
+"""Turn `lorplan plan` arguments into core values (TrainingSetup, ranks, budget); BadInput names the flag."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from lorplan.core.errors import BadInput
+
+
+def _int(flag: str, text: str, minimum: int = 1) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise BadInput(f"{flag}: {text!r} is not an integer") from None
+    if value < minimum:
+        raise BadInput(f"{flag}: {value} must be at least {minimum}")
+    return value
+
+
+def _float(flag: str, text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise BadInput(f"{flag}: {text!r} is not a number") from None
+
+
+def _names(flag: str, text: str | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if not names:
+        raise BadInput(f"{flag}: give at least one name")
+    return names
+
+
+def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
+    """ "4,8,16" -> (4, 8, 16); each at least 1."""
+    ranks = tuple(_int(flag, part) for part in str(text).split(",") if part.strip())
+    if not ranks:
+        raise BadInput(f"{flag}: give at least one rank")
+    return ranks
+
+
+def parse_layers(text: str) -> tuple[int, ...]:
+    """ "0-3,8" -> (0, 1, 2, 3, 8)."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part[1:]:
+            lo, hi = part.split("-", 1)
+            a, b = _int("--layers", lo, 0), _int("--layers", hi, 0)
+            if b < a:
+                raise BadInput(f"--layers: range {part!r} runs backwards")
+            out.extend(range(a, b + 1))
+        else:
+            out.append(_int("--layers", part, 0))
+    if not out:
+        raise BadInput("--layers: give at least one block index")
+    return tuple(dict.fromkeys(out))
+
+
+def parse_rank_pattern(text: str) -> dict[str, int]:
+    """ "q_proj=16,v_proj=8" -> {"q_proj": 16, "v_proj": 8}."""
+    out: dict[str, int] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        if "=" not in part:
+            raise BadInput(f"--rank-pattern: {part.strip()!r} is not NAME=RANK")
+        key, value = part.split("=", 1)
+        if not key.strip():
+            raise BadInput(f"--rank-pattern: {part.strip()!r} has no module name")
+        out[key.strip()] = _int(f"--rank-pattern {key.strip()}", value)
+    return out
+
+
+def setup_from_args(args):
+    """The TrainingSetup the flags describe (validated by TrainingSetup itself)."""
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory import TrainingSetup
+    from lorplan.core.units import parse_size
+
+    targets = LoraTargets(
+        modules=_names("--targets", args.targets),
+        layers_to_transform=parse_layers(args.layers) if args.layers else None,
+        rank_pattern=MappingProxyType(parse_rank_pattern(args.rank_pattern) if args.rank_pattern else {}),
+        use_dora=bool(args.dora),
+        modules_to_save=_names("--modules-to-save", args.modules_to_save),
+    )
+    gpus = _int("--gpus", args.gpus)
+    sharding = args.sharding or ("ddp" if gpus > 1 else "none")
+    kw = {}
+    if args.cuda_context is not None:
+        kw["cuda_context_bytes"] = parse_size(args.cuda_context, "--cuda-context")
+    if args.reserve_fraction is not None:
+        kw["reserve_fraction"] = _float("--reserve-fraction", args.reserve_fraction)
+    return TrainingSetup(
+        targets=targets,
+        quant=args.quant,
+        double_quant=bool(args.double_quant),
+        base_dtype=args.base_dtype,
+        adapter_dtype=args.adapter_dtype,
+        micro_batch=_int("--micro-batch", args.micro_batch),
+        seq_len=_int("--seq-len", args.seq_len),
+        grad_checkpointing=bool(args.grad_checkpointing),
+        optimizer=args.optimizer,
+        attention=args.attention,
+        lora_dropout=_float("--lora-dropout", args.lora_dropout),
+        gpus=gpus,
+        sharding=sharding,
+        autocast=not args.no_autocast,
+        prepare_kbit=not args.no_prepare_kbit,
+        kernels=args.kernels,
+        foreach=not args.no_foreach,
+        **kw,
+    )
+
+
+def ranks_from_args(args) -> tuple[int, ...]:
+    """--ranks, else --rank alone, else the default sweep. Also validates --rank and --alpha."""
+    from lorplan.core.memory import DEFAULT_RANKS
+
+    rank = _int("--rank", args.rank) if args.rank is not None else None
+    if args.alpha is not None and _float("--alpha", args.alpha) <= 0:
+        raise BadInput(f"--alpha: {args.alpha} must be positive")
+    if args.ranks is not None:
+        return parse_ranks("--ranks", args.ranks)
+    return (rank,) if rank is not None else tuple(DEFAULT_RANKS)
+
+
+def budget_from_args(args) -> tuple[int | None, str | None]:
+    """(budget bytes per GPU, GPU name) from --gpu-memory or --gpu; (None, None) without either."""
+    from lorplan.core.units import parse_size
+
+    name = None
+    budget = None
+    if args.gpu is not None:
+        from lorplan.core.gpu import resolve_gpu
+
+        name, budget = resolve_gpu(args.gpu)
+    if args.gpu_memory is not None:
+        budget = parse_size(args.gpu_memory, "--gpu-memory")
+    return budget, name

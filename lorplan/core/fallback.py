@@ -1,0 +1,124 @@
+"""Fallback for architectures the fast path does not know: build the model with transformers on the meta
+device in a child process (python -m lorplan.core._fallback_child) and read its modules back as JSON.
+
+Slow (seconds: it imports torch and transformers) but exact for whatever transformers builds. The parent never
+imports torch. trust_remote_code is passed only when the user asked for it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lorplan.core.errors import BadInput
+from lorplan.core.spec import Linear, ModelSpec, Tensor
+
+TIMEOUT_S = 600
+
+_ALIASES = {
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
+    "num_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
+    "num_attention_heads": ("num_attention_heads", "n_head", "num_heads"),
+    "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size"),
+    "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len"),
+}
+
+
+def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> int:
+    for k in keys:
+        v = cfg.get(k)
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    return default
+
+
+def run_child(config_path: Path, trust_remote_code: bool) -> dict:
+    """Run the child builder; BadInput with the child's one-line reason when it fails."""
+    cmd = [sys.executable, "-m", "lorplan.core._fallback_child", str(config_path)]
+    if trust_remote_code:
+        cmd.append("--trust-remote-code")
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise BadInput(f"config.json at {config_path}: building the model took over {TIMEOUT_S}s") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _role(path: str, is_head: bool) -> str:
+    low = path.lower()
+    if is_head:
+        return "head"
+    if any(k in low for k in ("attn", "attention", "q_proj", "k_proj", "v_proj", "query", "key", "value")):
+        return "attention"
+    if any(k in low for k in ("mlp", "fc", "ffn", "feed_forward", "dense_h_to_4h", "dense_4h_to_h")):
+        return "mlp"
+    return "other"
+
+
+def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_code: bool, reason: str) -> ModelSpec:
+    """A ModelSpec from the child's report (source="fallback", with a note saying so)."""
+    from lorplan.core.lora import peft_layer_index
+
+    data = run_child(path, trust_remote_code)
+    linears, tied = [], []
+    layers: set[int] = set()
+    for m in data["linears"]:
+        idx = peft_layer_index(m["path"]) if m["path"] != data.get("output_embeddings") else None
+        if idx is not None:
+            layers.add(idx)
+        lin = Linear(
+            m["path"],
+            m["path"].rsplit(".", 1)[-1],
+            idx,
+            m["in"],
+            m["out"],
+            m["bias"],
+            _role(m["path"], m["path"] in (data.get("output_embeddings"), data.get("classifier"))),  # type: ignore[arg-type]
+        )
+        (tied if m["tied"] else linears).append(lin)
+    tensors = []
+    for t in data["tensors"]:
+        kind = t["kind"]
+        tensors.append(Tensor(t["path"], tuple(t["shape"]), kind, peft_layer_index(t["path"])))
+    heads = _first(cfg, _ALIASES["num_attention_heads"])
+    hidden = _first(cfg, _ALIASES["hidden_size"])
+    notes = [
+        f"fallback: {reason} is not in lorplan's fast path; built {data['class']} with transformers on the meta "
+        "device in a child process"
+    ]
+    if trust_remote_code:
+        notes.append("trust_remote_code was enabled on request")
+    from types import MappingProxyType
+
+    return ModelSpec(
+        id=spec_id,
+        source="fallback",
+        model_type=str(cfg.get("model_type", "")),
+        architecture=data["class"],
+        task=data["task"],
+        hidden_size=hidden,
+        num_layers=len(layers) or _first(cfg, _ALIASES["num_layers"]),
+        num_attention_heads=heads,
+        num_key_value_heads=_first(cfg, ("num_key_value_heads", "num_kv_heads"), heads),
+        head_dim=_first(cfg, ("head_dim",), hidden // heads if heads else 0),
+        intermediate_size=_first(cfg, _ALIASES["intermediate_size"]),
+        vocab_size=_first(cfg, ("vocab_size",)),
+        max_position_embeddings=_first(cfg, _ALIASES["max_position_embeddings"]),
+        tie_word_embeddings=bool(tied),
+        hidden_act=str(cfg.get("hidden_act") or cfg.get("activation_function") or ""),
+        gated_mlp=False,
+        norm="rmsnorm" if "rms" in json.dumps(data["norm_classes"]).lower() else "layernorm",
+        linears=tuple(linears),
+        tensors=tuple(tensors),
+        notes=tuple(notes),
+        tied_linears=tuple(tied),
+        config=MappingProxyType(dict(cfg)),
+    )

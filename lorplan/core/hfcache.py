@@ -1,0 +1,59 @@
+"""Find a hub id's config.json in the local Hugging Face cache, without huggingface_hub.
+
+Layout (huggingface_hub file_download): <hub cache>/models--ORG--NAME/refs/main holds a commit hash;
+<hub cache>/models--ORG--NAME/snapshots/<hash>/config.json is the file. The hub cache is $HF_HUB_CACHE, else
+$HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def hub_cache_dir() -> Path:
+    """The hub cache folder huggingface_hub would use (from the environment)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(xdg) / "huggingface" / "hub"
+
+
+def find_config(hub_id: str, revision: str = "main") -> Path | None:
+    """The cached config.json of `hub_id` ("org/name"), or None.
+
+    The snapshot named by refs/<revision> wins; else the most recently modified snapshot with a config.json.
+    """
+    parts = hub_id.strip().strip("/").split("/")
+    if not 1 <= len(parts) <= 2 or not all(parts):
+        return None
+    repo = hub_cache_dir() / ("models--" + "--".join(parts))
+    snapshots = repo / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    ref = repo / "refs" / revision
+    if ref.is_file():
+        commit = ref.read_text(encoding="utf-8").strip()
+        candidate = snapshots / commit / "config.json"
+        if candidate.is_file():
+            return candidate
+    found = [p / "config.json" for p in snapshots.iterdir() if (p / "config.json").is_file()]
+    if not found:
+        return None
+    return max(found, key=lambda p: p.stat().st_mtime)
+
+
+def cached_models() -> list[str]:
+    """Hub ids of the models in the cache that have a config.json (sorted)."""
+    root = hub_cache_dir()
+    if not root.is_dir():
+        return []
+    out = []
+    for d in root.iterdir():
+        if d.name.startswith("models--"):
+            hub_id = "/".join(d.name[len("models--") :].split("--"))
+            if find_config(hub_id) is not None:
+                out.append(hub_id)
+    return sorted(out)
