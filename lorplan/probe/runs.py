@@ -59,7 +59,7 @@ class ProbeSpec:
 @dataclass(frozen=True)
 class RunPlan:
     """What a probe run trains. `model` None = the embedded all-MiniLM-L6-v2; `data` None = the generated
-    demo data (demo.py). Defaults are resolved by the worker: lr None = 1e-3 for sequence classification,
+    demo data (demo.py). Defaults are resolved by the worker: lr None = 2e-3 for sequence classification,
     2e-4 for causal LM; device "auto" = one probe per visible GPU, else CPU.
     """
 
@@ -122,6 +122,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; these files are ordinary, readable ones
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -176,7 +176,7 @@ class RunWatcher:
         common = dict(
             id=probe_id,
             rank=spec.rank,
-            lr=spec.lr,
+            lr=started.get("lr", spec.lr),
             steps=self.plan.steps,
             loss=curves.loss[-1] if curves.loss else None,
             eval_loss=curves.eval_loss[-1] if curves.eval_loss else None,
@@ -192,6 +192,7 @@ class RunWatcher:
                 eval_accuracy=result.get("eval_accuracy", common["eval_accuracy"]),
                 trainable_params=result.get("trainable_params", common["trainable_params"]),
                 device=result.get("device", common["device"]),
+                lr=result.get("lr") or common["lr"],
             )
             return ProbeStatus(
                 state=str(result.get("state", "failed")),

@@ -27,8 +27,8 @@ ENCODER_TYPES = {"bert", "roberta", "distilbert", "deberta", "deberta-v2", "elec
 
 
 def default_lr(task: str) -> float:
-    """1e-3 for small encoders learning a head + adapters; 2e-4 for causal LMs (the common QLoRA value)."""
-    return 1e-3 if task == "sequence-classification" else 2e-4
+    """2e-3 for small encoders learning a head + adapters; 2e-4 for causal LMs (the common QLoRA value)."""
+    return 2e-3 if task == "sequence-classification" else 2e-4
 
 
 @dataclass

@@ -1,0 +1,207 @@
+"""`lorplan probe start|status|wait|cancel|list`: short LoRA trainings at several ranks, in the background.
+
+start prints the run id and returns at once; the probes run in their own processes and survive the terminal.
+Every other subcommand reads the run folder ($XDG_STATE_HOME/lorplan/runs/<run-id>).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from lorplan.cli._common import BadInput, int_list, positive_int, print_json
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = float(part)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--lr: {part!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"--lr: {value} must be positive")
+        out.append(value)
+    if not out:
+        raise argparse.ArgumentTypeError("--lr: give a learning rate")
+    return tuple(out)
+
+
+def _device(text: str) -> str:
+    if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
+        return text
+    raise argparse.ArgumentTypeError(f"--device: {text!r} is not auto, cpu, cuda or cuda:N")
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("probe", help="short LoRA trainings at several ranks, in the background",
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
+
+    s = sub.add_parser("start", help="start a probe run and print its id (returns at once)")
+    s.add_argument("--model", help="folder, config.json or hub id in the local HF cache (default: the embedded "
+                   "all-MiniLM-L6-v2)")
+    s.add_argument("--data", help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
+    s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), help="ranks to probe (default 4,8,16,32)")
+    s.add_argument("--steps", type=positive_int("--steps"), default=100, help="optimizer steps per probe (100)")
+    s.add_argument("--lr", type=_float_list, default=(), help="learning rate(s); several = one probe per rank × lr "
+                   "(default 2e-3 classification, 2e-4 causal LM)")
+    s.add_argument("--device", type=_device, default="auto", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
+    s.add_argument("--max-parallel", type=positive_int("--max-parallel"), help="probes at once (default: one per GPU; 1 on CPU)")
+    s.add_argument("--micro-batch", type=positive_int("--micro-batch"), default=16)
+    s.add_argument("--seq-len", type=positive_int("--seq-len"), default=512)
+    s.add_argument("--eval-every", type=positive_int("--eval-every"), default=20)
+    s.add_argument("--eval-examples", type=positive_int("--eval-examples"), default=200, help="held-out examples (at most)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quant", choices=("none", "int8", "nf4", "fp4"), default="none", help="bitsandbytes loading (CUDA only)")
+    s.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum"), default="adamw")
+    s.add_argument("--grad-checkpointing", action="store_true")
+    s.add_argument("--attention", choices=("sdpa", "eager", "flash"), default="sdpa")
+    s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
+    s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
+    s.add_argument("--alpha", type=float, help="LoRA alpha (default 2 × rank)")
+    s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
+    s.add_argument("--json", action="store_true", help='print {"run", "path", "probes"} instead of the id')
+    s.set_defaults(run=run_start)
+
+    st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)")
+    st.add_argument("run_id", nargs="?", metavar="RUN")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(run=run_status)
+
+    w = sub.add_parser("wait", help="wait until no probe of the run is queued or running")
+    w.add_argument("run_id", metavar="RUN")
+    w.add_argument("--timeout", type=float, help="give up after S seconds (exit 1)")
+    w.add_argument("--json", action="store_true")
+    w.set_defaults(run=run_wait)
+
+    c = sub.add_parser("cancel", help="cancel a run, or one rank of it")
+    c.add_argument("run_id", metavar="RUN")
+    c.add_argument("--rank", type=int, help="only the probe(s) at this rank")
+    c.set_defaults(run=run_cancel)
+
+    ls = sub.add_parser("list", help="every probe run, oldest first")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(run=run_list)
+
+
+def _check_inputs(args) -> None:
+    if args.data is not None and not Path(args.data).expanduser().exists():
+        raise BadInput(f"--data {args.data}: no such file or folder")
+    if args.model is not None and args.data is None:
+        raise BadInput("--data: give your dataset with --model (the generated demo data is for the embedded model)")
+    if args.model is not None and not Path(args.model).expanduser().exists():
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(args.model, "config.json")
+        except Exception:
+            cached = None
+        if not isinstance(cached, str):
+            raise BadInput(f"--model {args.model}: not a local folder and not in the local Hugging Face cache "
+                           f"(download it first: hf download {args.model})")
+
+
+def run_start(args) -> int:
+    from lorplan.probe import runner
+    from lorplan.probe.backend import device_slots
+
+    _check_inputs(args)
+    slots = device_slots(args.device, args.max_parallel)
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip()) or ("all-linear",)
+    plan = runner.make_plan(
+        args.ranks, args.lr,
+        model=str(Path(args.model).expanduser().resolve()) if args.model and Path(args.model).expanduser().exists() else args.model,
+        data=str(Path(args.data).expanduser().resolve()) if args.data else None,
+        steps=args.steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
+        seq_len=args.seq_len, eval_every=args.eval_every, eval_examples=args.eval_examples, seed=args.seed,
+        quant=args.quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
+        attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
+        alpha=args.alpha, trust_remote_code=args.trust_remote_code,
+    )
+    run = runner.start(plan)
+    if args.json:
+        print_json({"run": run.id, "path": str(run.path), "probes": [p.id for p in plan.probes],
+                    "devices": [s["device"] for s in slots]})
+    else:
+        print(run.id)
+    return 0
+
+
+def _fmt(v, spec: str = "") -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def _print_table(st) -> None:
+    from lorplan.core.units import format_bytes
+
+    print(f"run {st.run}  scheduler {'running' if st.scheduler_alive else 'stopped'}  "
+          f"model {st.to_json()['model']}")
+    print(f"{'probe':<10} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} {'time':>8} {'peak mem':>11}")
+    for p in st.probes:
+        mem = format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-"
+        print(f"{p.id:<10} {p.state:<10} {f'{p.step}/{p.steps}':>9} {_fmt(p.loss, '.4f'):>8} {_fmt(p.eval_loss, '.4f'):>8} "
+              f"{_fmt(p.eval_accuracy, '.3f'):>6} {_fmt(p.tokens_per_second, '.0f'):>8} {_fmt(p.wall_seconds, '.1f'):>8} {mem:>11}")
+        if p.message and p.state != "finished":
+            print(f"{'':<10} {p.message}")
+    for p in st.probes:
+        for w in p.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+
+
+def run_status(args) -> int:
+    from lorplan.probe import runner
+    from lorplan.probe.runs import find_run
+
+    st = runner.status(find_run(args.run_id))
+    if args.json:
+        print_json(st.to_json())
+    else:
+        _print_table(st)
+    return 0
+
+
+def run_wait(args) -> int:
+    from lorplan.probe import runner
+    from lorplan.probe.runs import find_run
+
+    st = runner.wait(find_run(args.run_id), timeout=args.timeout)
+    if args.json:
+        print_json(st.to_json())
+    else:
+        _print_table(st)
+    return 0 if all(p.state == "finished" for p in st.probes) else 1
+
+
+def run_cancel(args) -> int:
+    from lorplan.probe import runner
+    from lorplan.probe.runs import find_run
+
+    run = find_run(args.run_id)
+    done = runner.cancel(run, rank=args.rank)
+    print(f"cancelled {', '.join(done)}" if done else "nothing to cancel: those probes had already ended")
+    return 0
+
+
+def run_list(args) -> int:
+    from lorplan.probe import runner
+    from lorplan.probe.runs import runs_dir
+
+    rows = runner.summaries()
+    if args.json:
+        print_json({"runs_dir": str(runs_dir()), "runs": rows})
+        return 0
+    if not rows:
+        print(f"no probe runs yet in {runs_dir()} (start one: lorplan probe start)")
+        return 0
+    for r in rows:
+        counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
+        print(f"{r['run']}  {r['state']:<8} ranks {','.join(map(str, r['ranks']))}  {counts}  {r['model']}")
+    return 0
+
+
+__all__ = ["register"]

@@ -1,0 +1,102 @@
+"""States derived from run folders prepared by hand (no process is started here)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+from lorplan.probe import runner
+from lorplan.probe.backend import LocalProcessBackend, device_slots
+from lorplan.probe.events import append_event
+from lorplan.probe.runs import atomic_write_json, create_run, find_run, list_runs
+from lorplan.probe.status import run_status
+
+
+class NoSpawnBackend(LocalProcessBackend):
+    """The local backend minus the process launch (a test boundary): records submit calls."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, run):
+        self.submitted.append(run.id)
+
+
+def _run(state_home, ranks=(4, 8, 16, 32)):
+    plan = runner.make_plan(ranks, steps=10, device="cpu")
+    return create_run(plan, state_home)
+
+
+def _launched(run, pid, steps):
+    atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+    append_event(run.events_path(pid), {"type": "loading", "pid": 999999})
+    append_event(run.events_path(pid), {"type": "started", "trainable_params": 1234, "device": "cpu", "lr": 0.002})
+    for s in range(1, steps + 1):
+        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": 1.0 / s, "tokens_per_second": 100.0})
+
+
+def test_states_from_files(state_home):
+    run = _run(state_home)
+    # r4 finished (result file), r8 running (lock held), r16 died (launched, no lock, no result), r32 queued
+    _launched(run, "r4", 10)
+    atomic_write_json(run.result_path("r4"), {"state": "finished", "step": 10, "eval_loss": 0.3,
+                                              "eval_accuracy": 0.9, "tokens_per_second": 321.0,
+                                              "peak_memory_bytes": 123456789, "wall_seconds": 12.5})
+    _launched(run, "r8", 3)
+    fd = os.open(run.alive_lock("r8"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    _launched(run, "r16", 6)
+    try:
+        st = run_status(run)
+    finally:
+        os.close(fd)
+    by = {p.id: p for p in st.probes}
+    assert [p.rank for p in st.probes] == [4, 8, 16, 32]
+    assert (by["r4"].state, by["r4"].eval_accuracy, by["r4"].peak_memory_bytes) == ("finished", 0.9, 123456789)
+    assert (by["r8"].state, by["r8"].step, by["r8"].tokens_per_second) == ("running", 3, 100.0)
+    assert (by["r16"].state, by["r16"].step) == ("died", 6)
+    assert "step 6" in by["r16"].message
+    assert (by["r32"].state, by["r32"].step) == ("queued", 0)
+    assert not st.scheduler_alive and st.stalled and not st.done
+    row = st.to_json()["probes"][0]
+    assert list(row)[:8] == ["rank", "state", "step", "eval_loss", "eval_accuracy", "tokens_per_second",
+                             "peak_memory_bytes", "wall_seconds"]
+    # once r8's lock is gone it is died too, at its last step
+    assert {p.id: p.state for p in run_status(run).probes}["r8"] == "died"
+
+
+def test_cancel_queued_probe_writes_a_cancelled_result(state_home):
+    run = _run(state_home, ranks=(4, 8))
+    backend = NoSpawnBackend()
+    assert runner.cancel(run, rank=8, backend=backend) == ["r8"]
+    states = {p.id: p.state for p in run_status(run).probes}
+    assert states == {"r4": "queued", "r8": "cancelled"}
+    assert runner.cancel(run, rank=8, backend=backend) == []  # already ended: left alone
+
+
+def test_retry_moves_the_attempt_aside_and_requeues(state_home):
+    run = _run(state_home, ranks=(4,))
+    _launched(run, "r4", 2)
+    atomic_write_json(run.result_path("r4"), {"state": "failed", "step": 2, "traceback": "Boom"})
+    backend = NoSpawnBackend()
+    runner.retry(run, "r4", backend=backend)
+    assert backend.submitted == [run.id]
+    assert (run.probe_dir("r4") / "attempt-1" / "result.json").exists()
+    assert run_status(run).probes[0].state == "queued"
+    assert runner.attempts(run, "r4") == 1
+
+
+def test_find_run_newest_and_prefix(state_home):
+    a = create_run(runner.make_plan((4,), run="20260101-000000-aaaa"), state_home)
+    b = create_run(runner.make_plan((4,), run="20260102-000000-bbbb"), state_home)
+    assert [r.id for r in list_runs(state_home)] == [a.id, b.id]
+    assert find_run(None, state_home).id == b.id
+    assert find_run("20260101", state_home).id == a.id
+
+
+def test_device_slots_honour_cuda_visible_devices():
+    env = {"CUDA_VISIBLE_DEVICES": "2,5"}
+    assert [s["cuda_visible"] for s in device_slots("auto", None, env)] == ["2", "5"]
+    assert [s["cuda_visible"] for s in device_slots("cuda:1", None, env)] == ["5"]
+    assert [s["device"] for s in device_slots("auto", None, {"CUDA_VISIBLE_DEVICES": ""})] == ["cpu"]
+    assert len(device_slots("cpu", 3, env)) == 3
