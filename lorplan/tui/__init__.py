@@ -1,0 +1,12 @@
+"""The planner (Textual). `launch()` is what `lorplan` with no command runs; Textual is imported inside it."""
+
+from __future__ import annotations
+
+
+def launch(theme: str | None = None, model: str | None = None) -> int:
+    """Open the planner. Returns the exit code (0). Raises BadInput for an unknown --theme."""
+    from lorplan.tui.app import LorplanApp
+
+    app = LorplanApp(theme=theme, model=model)
+    app.run()
+    return int(app.return_code or 0)

@@ -1,0 +1,245 @@
+"""The lorplan planner (Textual app): themes, user config, key bindings, command palette, help and export.
+
+The screens and widgets live in their own modules; this file wires them together. Importing it loads Textual
+and the light core only: never torch, transformers or peft (tests/tui/test_import_hygiene.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+
+from lorplan.core.errors import BadInput
+from lorplan.tui import bridge
+from lorplan.tui.commands import LorplanCommands
+from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
+from lorplan.tui.screens.help_screen import HelpScreen
+from lorplan.tui.screens.main_screen import MainScreen
+from lorplan.tui.themes import DEFAULT_THEME, load_themes
+from lorplan.tui.widgets.plan_view import ModelLoaded
+
+HERE = Path(__file__).resolve().parent
+LORPLAN_THEMES = ("dark", "light", "high-contrast")
+
+# focused widget id (prefix) -> help topic
+_HELP_FOR = {
+    "f-quant": "quant",
+    "f-double_quant": "double_quant",
+    "f-micro_batch": "micro_batch",
+    "f-seq_len": "seq_len",
+    "f-optimizer": "optimizer",
+    "f-attention": "attention",
+    "f-lora_dropout": "lora_dropout",
+    "f-custom_rank": "custom_rank",
+    "f-gpus": "gpus",
+    "f-sharding": "gpus",
+    "f-grad_checkpointing": "grad_checkpointing",
+    "f-dora": "dora",
+    "target-": "targets",
+    "shortcut-": "targets",
+    "model-": "model",
+    "gpu-": "gpu",
+    "rank-table": "table",
+}
+
+
+class LorplanApp(App[int]):
+    """The planner. `gpu_source` and `config_path` exist so tests can fix the GPU state and the config file."""
+
+    TITLE = "lorplan"
+    SUB_TITLE = "plan a LoRA run"
+    CSS_PATH = HERE / "app.tcss"
+    COMMANDS = App.COMMANDS | {LorplanCommands}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit lorplan"),
+        Binding("q", "quit", "Quit", id="quit-q", show=False),
+        Binding("f1", "help", "Help", id="help", priority=True, tooltip="What the focused field means"),
+        Binding("question_mark", "help", "Help", id="help-alt", show=False),
+        Binding("ctrl+e", "export", "Export", id="export", tooltip="Write the plan for the selected rank"),
+        Binding("f2", "focus_model", "Model", id="focus-model", tooltip="Search the model catalog"),
+        Binding("f3", "focus_setup", "Setup", id="focus-setup", show=False),
+        Binding("f4", "focus_table", "Ranks", id="focus-table", tooltip="Move through the rank table"),
+        Binding("f5", "show_tab('plan')", "Plan tab", id="tab-plan", show=False),
+        Binding("f6", "show_tab('data')", "Data tab", id="tab-data", show=False),
+        Binding("f7", "show_tab('probes')", "Probes tab", id="tab-probes", show=False),
+        Binding("ctrl+t", "next_theme", "Next theme", id="next-theme", show=False),
+        Binding("ctrl+r", "refresh_gpus", "Refresh GPUs", id="refresh-gpus", show=False),
+    ]
+
+    def __init__(
+        self,
+        theme: str | None = None,
+        model: str | None = None,
+        *,
+        gpu_source: bridge.GpuSource | None = None,
+        config_path: Path | None = None,
+        save_settings: bool = True,
+    ) -> None:
+        super().__init__()
+        self.config_path = config_path or default_config_path()
+        self.user_config, self.config_problems = load_config(self.config_path)
+        self._save_settings = save_settings
+        themes, theme_problems = load_themes(self.config_path.parent / "themes")
+        self.config_problems += [str(p) for p in theme_problems]
+        for registered in themes.values():
+            self.register_theme(registered)
+        if theme is not None and theme not in self.available_themes:
+            raise BadInput(f"--theme: unknown theme {theme!r} (try {', '.join(sorted(themes))})")
+        chosen = theme or self.user_config.theme or DEFAULT_THEME
+        if chosen not in self.available_themes:
+            self.config_problems.append(f"{self.config_path}: theme {chosen!r} is not installed; using {DEFAULT_THEME}")
+            chosen = DEFAULT_THEME
+        self.theme = chosen
+        self._gpu_source = gpu_source or bridge.query_gpus
+        self._initial_model = model or self.user_config.last_model
+        self._apply_keymap(self.user_config.keymap)
+
+    # -- setup ------------------------------------------------------------------------------------------------
+    def _apply_keymap(self, keymap) -> None:
+        known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
+        unknown = sorted(set(keymap) - known)
+        if unknown:
+            self.config_problems.append(
+                f"{self.config_path}: keymap.{unknown[0]} is not a binding id (known: {', '.join(sorted(known))})"
+            )
+        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self._gpu_source, self._initial_model))
+        for problem in self.config_problems:
+            self.notify(problem, title="lorplan config", severity="warning", timeout=10)
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("main screen is not open")
+
+    # -- settings persistence -------------------------------------------------------------------------------
+    def _remember(self, config: UserConfig) -> None:
+        self.user_config = config
+        if not self._save_settings:
+            return
+        try:
+            save_config(config, self.config_path)
+        except OSError as exc:
+            self.notify(f"could not save settings to {self.config_path}: {exc}", severity="warning")
+
+    def _on_theme_changed(self, theme) -> None:
+        if theme.name != self.user_config.theme:
+            self._remember(self.user_config.with_theme(theme.name))
+        try:
+            self.main.plan_view.recompute()  # the table's colours come from the theme
+        except LookupError:
+            pass
+
+    def on_model_loaded(self, message: ModelLoaded) -> None:
+        if message.source != self.user_config.last_model:
+            self._remember(self.user_config.with_last_model(message.source))
+
+    # -- actions --------------------------------------------------------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        topic = None
+        focused = self.focused
+        if focused is not None:
+            for node in (focused, *focused.ancestors):
+                node_id = getattr(node, "id", None) or ""
+                topic = next((t for prefix, t in _HELP_FOR.items() if node_id.startswith(prefix)), None)
+                if topic:
+                    break
+        self.push_screen(HelpScreen(topic or "rank", self.key_table()))
+
+    def key_table(self) -> list[tuple[str, str]]:
+        """(keys, description) of the app's bindings after keymap overrides, for the help screen and README."""
+        rows = []
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding):
+                keys = self._keymap.get(binding.id or "", binding.key)
+                rows.append((keys, f"{binding.description}  [{binding.id}]"))
+        rows.append(("ctrl+p", "Command palette: everything else"))
+        return rows
+
+    def action_export(self) -> None:
+        plan = self.main.plan
+        if plan is None:
+            self.notify("Nothing to export yet: choose a model first.", severity="warning")
+            return
+        try:
+            planned = bridge.plan_from_setup(plan.spec, plan.setup, plan.rank, plan.source, plan.table.budget_bytes)
+        except BadInput as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        from lorplan.tui.screens.main_screen import _import_panel
+
+        dialog = _import_panel("lorplan.tui.export_dialog", "ExportDialog")
+        if dialog is None:
+            self.notify("Export: the export dialog is not part of this build yet.", severity="warning")
+            return
+        self.push_screen(dialog(planned))
+
+    def action_focus_model(self) -> None:
+        self.main.show_tab("plan")
+        self.main.query_one("#model-input").focus()
+
+    def action_focus_setup(self) -> None:
+        self.main.show_tab("plan")
+        self.main.query_one("#f-quant").focus()
+
+    def action_focus_table(self) -> None:
+        self.main.show_tab("plan")
+        self.main.query_one("#rank-table").focus()
+
+    def action_show_tab(self, tab_id: str) -> None:
+        self.main.show_tab(tab_id)
+
+    def action_next_theme(self) -> None:
+        names = [n for n in LORPLAN_THEMES if n in self.available_themes]
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+
+    def action_refresh_gpus(self) -> None:
+        self.main.query_one("#gpu-panel").refresh_gpus()
+
+    # -- command palette ------------------------------------------------------------------------------------
+    def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
+        """Everything the palette offers, as (\"namespace: action\", help, callback)."""
+        for name in (*LORPLAN_THEMES, *sorted(set(self.available_themes) - set(LORPLAN_THEMES))):
+            if name in self.available_themes:
+                yield f"theme: {name}", "Switch the colour theme (remembered)", partial(setattr, self, "theme", name)
+        yield "theme: next", "Cycle dark → light → high-contrast", self.action_next_theme
+        for tab in ("plan", "data", "probes"):
+            yield f"view: {tab}", f"Show the {tab.capitalize()} tab", partial(self.action_show_tab, tab)
+        yield "plan: export selected rank", "Write the plan file / trainer configs", self.action_export
+        yield "plan: focus model search", "Search the catalog or type a path", self.action_focus_model
+        yield "plan: focus setup", "Jump to quantization, batch and sequence", self.action_focus_setup
+        yield "plan: focus rank table", "Move through the ranks", self.action_focus_table
+        for shortcut in ("all-linear", "attention", "mlp"):
+            yield (f"plan: targets {shortcut}", "Tick these target modules",
+                   partial(self._targets_shortcut, shortcut))
+        try:
+            presets = self.main.query_one("#gpu-panel").presets
+        except LookupError:
+            presets = ()
+        for label, _size in presets:
+            yield f"gpu: preset {label}", "Plan against this GPU's memory", partial(self._pick_preset, label)
+        yield "gpu: refresh", "Read NVML now", self.action_refresh_gpus
+        yield "help: what the fields mean", "Rank, activations, double quantization, …", self.action_help
+        yield "config: show settings file", "Where theme, keymap and last model are kept", self._show_config_path
+        yield "app: quit", "Leave lorplan (probes keep running)", self.exit
+
+    def _targets_shortcut(self, shortcut: str) -> None:
+        self.main.query_one("#setup-panel").apply_shortcut(shortcut)
+
+    def _pick_preset(self, label: str) -> None:
+        self.main.query_one("#gpu-panel").select_preset(label)
+
+    def _show_config_path(self) -> None:
+        self.notify(f"{self.config_path} (themes: {config_dir() / 'themes'})", title="settings")

@@ -1,0 +1,133 @@
+"""The user's TUI settings: theme, key remapping and the last model, in `<XDG config dir>/lorplan/config.toml`.
+
+```toml
+theme = "dark"
+last_model = "meta-llama/Llama-3.1-8B-Instruct"
+
+[keymap]            # binding id -> keys, as App.set_keymap takes them
+help = "f1,question_mark"
+export = "ctrl+e"
+```
+
+Read with tomllib, written atomically with tomli-w (temp file in the same folder + os.replace). The schema is
+strict: an unknown key or a wrong type is reported with the file and the dotted key, and the default is used;
+the TUI still opens. Imports nothing from Textual so it is cheap to test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_NAME = "config.toml"
+
+
+def config_dir() -> Path:
+    """The lorplan config folder (XDG_CONFIG_HOME/lorplan on Linux, via platformdirs)."""
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("lorplan", appauthor=False))
+
+
+def default_config_path() -> Path:
+    return config_dir() / CONFIG_NAME
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """What lorplan remembers between sessions. None means "not set" (the app's default applies)."""
+
+    theme: str | None = None
+    last_model: str | None = None
+    keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def with_theme(self, theme: str) -> UserConfig:
+        return replace(self, theme=theme)
+
+    def with_last_model(self, model: str) -> UserConfig:
+        return replace(self, last_model=model)
+
+
+def _line_of(text: str, key: str) -> str:
+    """' (line N)' for the first line that assigns `key`, so a message points at the spot."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
+            return f" (line {number})"
+    return ""
+
+
+def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
+    """Parse config text. Returns the config (defaults where a value was wrong) and the problems found."""
+    problems: list[str] = []
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return UserConfig(), [f"{path}: not valid TOML ({exc}); using defaults"]
+    values: dict = {}
+    for key, value in data.items():
+        where = f"{path}: {key}{_line_of(text, key)}"
+        if key in ("theme", "last_model"):
+            if isinstance(value, str) and value.strip():
+                values[key] = value.strip()
+            else:
+                problems.append(f"{where}: must be a non-empty string; ignored")
+        elif key == "keymap":
+            if not isinstance(value, dict):
+                problems.append(f"{where}: must be a table of binding id = \"keys\"; ignored")
+                continue
+            keymap = {}
+            for binding_id, keys in value.items():
+                if isinstance(keys, str) and keys.strip():
+                    keymap[binding_id] = keys.strip()
+                else:
+                    problems.append(f"{path}: keymap.{binding_id}{_line_of(text, binding_id)}: must be a key string; ignored")
+            values["keymap"] = MappingProxyType(keymap)
+        else:
+            problems.append(f"{where}: unknown setting (known: theme, last_model, keymap); ignored")
+    return UserConfig(**values), problems
+
+
+def load_config(path: Path | None = None) -> tuple[UserConfig, list[str]]:
+    """Read the config file; a missing file is the default config with no problems."""
+    path = path or default_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return UserConfig(), []
+    except (OSError, UnicodeDecodeError) as exc:
+        return UserConfig(), [f"{path}: cannot be read ({exc}); using defaults"]
+    return parse_config(text, path)
+
+
+def save_config(config: UserConfig, path: Path | None = None) -> Path:
+    """Write the config atomically (a reader never sees half a file). Returns the path written."""
+    import tomli_w
+
+    path = path or default_config_path()
+    data: dict = {}
+    if config.theme:
+        data["theme"] = config.theme
+    if config.last_model:
+        data["last_model"] = config.last_model
+    if config.keymap:
+        data["keymap"] = dict(config.keymap)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            tomli_w.dump(data, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

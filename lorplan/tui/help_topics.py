@@ -1,0 +1,143 @@
+"""What each field means, in plain words. Used for tooltips (first sentence) and the help screen (all of it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class HelpTopic:
+    id: str
+    title: str
+    text: str
+
+    @property
+    def tooltip(self) -> str:
+        first = self.text.split(". ")[0].rstrip(".")
+        return f"{first}. (F1: more)"
+
+
+TOPICS: tuple[HelpTopic, ...] = (
+    HelpTopic(
+        "rank",
+        "Rank (r)",
+        "The rank is the width of the small matrices LoRA adds next to each frozen weight: a d×k weight gets "
+        "two extra matrices of d×r and r×k, so an adapter trains r·(d+k) numbers instead of d·k. A higher rank "
+        "can learn more, costs more parameters, optimizer memory and a little activation memory, and is not "
+        "always better: many tasks learn as well at 8 or 16 as at 256. Use the table to see the price of each "
+        "rank, and probe trainings (Probes tab) to see which rank actually learns your data.",
+    ),
+    HelpTopic(
+        "gpu",
+        "GPU and memory budget",
+        "The table compares every rank against the memory of the chosen GPU. lorplan reads your GPUs through "
+        "NVML (the NVIDIA driver) and refreshes them every few seconds. Without a GPU or a driver, pick a "
+        "preset or type a budget such as 24GiB or 80GB: the plan is the same, only the budget is yours.",
+    ),
+    HelpTopic(
+        "model",
+        "Model",
+        "Type to search the built-in catalog, or type a local folder (or config.json path) or a hub id that "
+        "is already in your Hugging Face cache, then press Enter. Only config.json is read: nothing is "
+        "downloaded and no model code runs.",
+    ),
+    HelpTopic(
+        "quant",
+        "Quantization",
+        "How the frozen base weights are stored. bf16 keeps 2 bytes per weight. 8-bit (LLM.int8) keeps 1 byte. "
+        "4-bit NF4 or FP4 (QLoRA) keeps half a byte plus one 32-bit scale per block of 64 weights, about 4.5 "
+        "bits per weight. Embeddings and the output layer stay unquantized. The adapters always train in "
+        "higher precision.",
+    ),
+    HelpTopic(
+        "double_quant",
+        "Double quantization",
+        "Double quantization stores the 4-bit scales themselves in 8 bits. Each block of 64 weights has a "
+        "32-bit scale (0.5 bit per weight); double quantization cuts that to about 0.127 bit per weight, "
+        "saving about 0.37 bit per weight: roughly 0.35 GiB on an 8B model, 3 GiB on a 70B model. It costs "
+        "almost nothing in speed or quality, so QLoRA turns it on.",
+    ),
+    HelpTopic(
+        "targets",
+        "Target modules",
+        "Which linear layers get adapters. The names are the real module names of this architecture. "
+        "all-linear adapts every linear layer inside the blocks (as peft does), attention only the attention "
+        "projections, mlp only the feed-forward layers. More targets train more parameters and keep more "
+        "inputs in memory for the backward pass.",
+    ),
+    HelpTopic(
+        "micro_batch",
+        "Micro-batch",
+        "How many sequences go through the GPU in one forward and backward pass. Activation memory grows in "
+        "proportion. Gradient accumulation gives a larger effective batch without more memory, so lower this "
+        "first when a plan does not fit. The last table column shows the largest micro-batch that fits.",
+    ),
+    HelpTopic(
+        "seq_len",
+        "Sequence length and why activations dominate",
+        "The number of tokens per sequence. Weights and optimizer state do not depend on it, but the "
+        "activations saved for the backward pass grow with every token (and with its square for eager "
+        "attention), and the fp32 logits over the whole vocabulary grow with it too. At 8k tokens and beyond "
+        "activations are usually the largest item in the table: shorten sequences, lower the micro-batch or "
+        "turn on gradient checkpointing.",
+    ),
+    HelpTopic(
+        "grad_checkpointing",
+        "Gradient checkpointing",
+        "Keeps only each block's input during the forward pass and recomputes the rest during backward. It "
+        "cuts activation memory by a large factor at the cost of roughly a third more compute per step.",
+    ),
+    HelpTopic(
+        "optimizer",
+        "Optimizer",
+        "AdamW keeps two fp32 numbers per trainable parameter (8 bytes). 8-bit AdamW keeps them in 8 bits "
+        "(2 bytes; small tensors stay 32-bit). Paged AdamW lets state move to CPU memory under pressure. SGD "
+        "keeps nothing, SGD with momentum one number. With LoRA the optimizer state is small because few "
+        "parameters train.",
+    ),
+    HelpTopic(
+        "attention",
+        "Attention implementation",
+        "SDPA (PyTorch's default) and flash-attention never store the full sequence×sequence score matrix; "
+        "eager attention does, which makes memory grow with the square of the sequence length.",
+    ),
+    HelpTopic(
+        "lora_dropout",
+        "LoRA dropout",
+        "Dropout on the adapter's input during training (0 to below 1; 0.05 is common). Any value above 0 "
+        "makes peft keep a dropped-out copy of each adapted module's input for the backward pass.",
+    ),
+    HelpTopic(
+        "dora",
+        "DoRA",
+        "Weight-decomposed LoRA: adds one trainable magnitude per output feature of each adapted module. A "
+        "few more parameters, more compute per step.",
+    ),
+    HelpTopic(
+        "gpus",
+        "GPUs and sharding",
+        "How many GPUs train together. DDP keeps a full copy on each GPU; FSDP and ZeRO-3 split the weights, "
+        "gradients and optimizer state across GPUs; ZeRO-2 splits gradients and optimizer state only. The "
+        "table shows memory per GPU.",
+    ),
+    HelpTopic(
+        "custom_rank",
+        "Custom rank",
+        "Add one rank of your own to the table (for example 12 or 96). Leave empty for none.",
+    ),
+    HelpTopic(
+        "table",
+        "Reading the table",
+        "One row per rank. trainable: parameters the adapter trains, and their share of the model. weights: "
+        "the frozen base model. adapter: LoRA weights. grads: their gradients. optim: optimizer state. "
+        "activ: what the forward pass keeps for backward, plus the logits. other: CUDA context and allocator "
+        "reserve. total: peak per GPU. The bar compares the total with the GPU's memory; fits says whether it "
+        "fits; max mb is the largest micro-batch that fits. Move with the arrows to select a rank.",
+    ),
+)
+
+BY_ID = {topic.id: topic for topic in TOPICS}
+
+
+def tooltip(topic_id: str) -> str:
+    return BY_ID[topic_id].tooltip

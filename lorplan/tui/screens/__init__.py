@@ -1,0 +1,1 @@
+"""Screens of the planner, each with its own .tcss."""

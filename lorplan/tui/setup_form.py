@@ -1,0 +1,155 @@
+"""Turn what the user typed into a `TrainingSetup`, with one plain message per bad field.
+
+Pure (no Textual) so the rules are unit-tested directly. The planner keeps the last valid table while any field
+is wrong and shows these messages next to the fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lorplan.core.errors import BadInput
+from lorplan.core.lora import LoraTargets
+from lorplan.core.memory import TrainingSetup
+from lorplan.core.units import parse_size
+
+# Limits beyond which a value is a typo, not a plan (the memory model would print nonsense).
+MAX_MICRO_BATCH = 4096
+MAX_SEQ_LEN = 1 << 20  # 1,048,576 tokens: beyond any released model's context
+MAX_GPUS = 1024
+MAX_RANK = 65536
+MAX_BUDGET_BYTES = 64 * 1024**4  # 64 TiB per GPU
+
+QUANT_CHOICES = (
+    ("bf16 (none)", "none"),
+    ("int8", "int8"),
+    ("nf4 (QLoRA)", "nf4"),
+    ("fp4", "fp4"),
+)
+OPTIMIZER_CHOICES = (
+    ("AdamW", "adamw"),
+    ("AdamW 8-bit", "adamw-8bit"),
+    ("paged AdamW 8b", "paged-adamw-8bit"),
+    ("SGD", "sgd"),
+    ("SGD + momentum", "sgd-momentum"),
+)
+ATTENTION_CHOICES = (("SDPA", "sdpa"), ("eager", "eager"), ("flash-attn 2", "flash"))
+SHARDING_CHOICES = (
+    ("none", "none"),
+    ("DDP", "ddp"),
+    ("FSDP", "fsdp"),
+    ("ZeRO-2", "zero2"),
+    ("ZeRO-3", "zero3"),
+)
+
+
+def parse_int(text: str, label: str, low: int, high: int) -> int:
+    """An integer in [low, high], or BadInput naming the field in plain words."""
+    raw = str(text).strip().replace("_", "").replace(",", "")
+    if not raw:
+        raise BadInput(f"{label}: type a whole number")
+    try:
+        value = int(raw)
+    except ValueError:
+        try:
+            as_float = float(raw)
+        except ValueError:
+            raise BadInput(f"{label}: {text.strip()!r} is not a number") from None
+        if not as_float.is_integer():
+            raise BadInput(f"{label}: {text.strip()!r} must be a whole number") from None
+        value = int(as_float)
+    if value < low:
+        raise BadInput(f"{label}: {value} is too small (at least {low})")
+    if value > high:
+        raise BadInput(f"{label}: {value:,} is too large (at most {high:,})")
+    return value
+
+
+def parse_dropout(text: str) -> float:
+    raw = str(text).strip() or "0"
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"LoRA dropout: {text.strip()!r} is not a number (try 0.05)") from None
+    if not 0.0 <= value < 1.0:
+        raise BadInput(f"LoRA dropout: {raw} must be at least 0 and below 1")
+    return value
+
+
+def parse_budget(text: str) -> int:
+    """A per-GPU memory budget such as "24GiB" or "80GB" in bytes."""
+    size = parse_size(text, "GPU memory")
+    if size > MAX_BUDGET_BYTES:
+        raise BadInput(f"GPU memory: {text.strip()!r} is more than any GPU has (at most 64 TiB)")
+    return size
+
+
+@dataclass(frozen=True)
+class FormValues:
+    """The raw state of the setup form: text as typed, choices as picked."""
+
+    quant: str = "none"
+    double_quant: bool = False
+    targets: tuple[str, ...] = ("all-linear",)
+    micro_batch: str = "1"
+    seq_len: str = "2048"
+    grad_checkpointing: bool = False
+    optimizer: str = "adamw"
+    attention: str = "sdpa"
+    lora_dropout: str = "0.05"
+    dora: bool = False
+    gpus: str = "1"
+    sharding: str = "none"
+    custom_rank: str = ""
+
+
+@dataclass(frozen=True)
+class FormResult:
+    """A setup when every field is valid; otherwise the messages per field id."""
+
+    setup: TrainingSetup | None
+    custom_rank: int | None = None
+    errors: Mapping[str, str] = field(default_factory=dict)
+
+
+def build_setup(values: FormValues) -> FormResult:
+    """Validate every field; the setup is built only when all of them are valid."""
+    errors: dict[str, str] = {}
+    parsed: dict = {}
+
+    def attempt(field_id: str, fn, *args):
+        try:
+            parsed[field_id] = fn(*args)
+        except BadInput as exc:
+            errors[field_id] = str(exc)
+
+    attempt("micro_batch", parse_int, values.micro_batch, "Micro-batch", 1, MAX_MICRO_BATCH)
+    attempt("seq_len", parse_int, values.seq_len, "Sequence length", 1, MAX_SEQ_LEN)
+    attempt("gpus", parse_int, values.gpus, "GPUs", 1, MAX_GPUS)
+    attempt("lora_dropout", parse_dropout, values.lora_dropout)
+    custom = None
+    if values.custom_rank.strip():
+        attempt("custom_rank", parse_int, values.custom_rank, "Custom rank", 1, MAX_RANK)
+        custom = parsed.get("custom_rank")
+    if not values.targets:
+        errors["targets"] = "Targets: tick at least one module (or press all-linear)"
+    if errors:
+        return FormResult(None, custom, errors)
+    try:
+        setup = TrainingSetup(
+            targets=LoraTargets(modules=tuple(values.targets), use_dora=values.dora),
+            quant=values.quant,  # type: ignore[arg-type]
+            double_quant=values.double_quant and values.quant in ("nf4", "fp4"),
+            micro_batch=parsed["micro_batch"],
+            seq_len=parsed["seq_len"],
+            grad_checkpointing=values.grad_checkpointing,
+            optimizer=values.optimizer,  # type: ignore[arg-type]
+            attention=values.attention,  # type: ignore[arg-type]
+            lora_dropout=parsed["lora_dropout"],
+            gpus=parsed["gpus"],
+            sharding=values.sharding,  # type: ignore[arg-type]
+        )
+    except BadInput as exc:
+        return FormResult(None, custom, {"setup": str(exc)})
+    return FormResult(setup, custom, {})

@@ -1,0 +1,191 @@
+"""GPU panel: what NVML sees (refreshed in a thread worker), or a preset / typed budget without a GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from lorplan.core.errors import BadInput
+from lorplan.core.units import format_bytes
+from lorplan.tui import bridge
+from lorplan.tui.help_topics import tooltip
+from lorplan.tui.setup_form import parse_budget
+
+REFRESH_SECONDS = 3.0
+NO_GPU_REFRESH_SECONDS = 15.0
+
+
+@dataclass
+class BudgetChanged(Message):
+    """The memory budget per GPU changed (None = no budget chosen) and how many GPUs were picked."""
+
+    budget_bytes: int | None
+    gpu_count: int | None
+    label: str
+
+
+class GpuReportReceived(Message):
+    """A thread worker read NVML. Replaceable: a backlog of reports costs one repaint."""
+
+    def __init__(self, report: bridge.GpuReport) -> None:
+        super().__init__()
+        self.report = report
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GpuReportReceived)
+
+
+def _closest_preset(presets: tuple[tuple[str, int], ...], target: int = 24 * 1024**3) -> int | None:
+    """Index of the preset nearest to 24 GiB, the commonest workstation card (the default before any choice)."""
+    if not presets:
+        return None
+    return min(range(len(presets)), key=lambda i: abs(presets[i][1] - target))
+
+
+class GpuPanel(Vertical):
+    """Devices with used / free / total; several can be picked. Without GPU: banner, presets, typed budget."""
+
+    has_gpu: reactive[bool] = reactive(False)
+
+    def __init__(self, source: bridge.GpuSource, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._source = source
+        self._presets = bridge.gpu_presets()
+        self._report = bridge.GpuReport((), "")
+        self._names: tuple[str, ...] = ()
+        self.border_title = "GPU"
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="gpu-banner")
+        yield SelectionList[int](id="gpu-list", compact=True)
+        yield Static("", id="gpu-usage")
+        with Horizontal(id="gpu-budget-row"):
+            yield Select(
+                [(f"{label} ({format_bytes(size, 0)})" if "GiB" not in label and "GB" not in label else label, i)
+                 for i, (label, size) in enumerate(self._presets)],
+                prompt="preset GPU",
+                id="gpu-preset",
+                compact=True,
+                value=Select.NULL if _closest_preset(self._presets) is None else _closest_preset(self._presets),
+            )
+            yield Input(placeholder="or type 24GiB", id="gpu-budget", compact=True)
+        yield Static("", id="gpu-error", classes="field-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#gpu-preset").tooltip = tooltip("gpu")
+        self.query_one("#gpu-budget").tooltip = tooltip("gpu")
+        self.query_one("#gpu-list").tooltip = tooltip("gpu")
+        self._apply_report(self._source())
+        self.set_interval(REFRESH_SECONDS if self.has_gpu else NO_GPU_REFRESH_SECONDS, self.refresh_gpus)
+
+    def watch_has_gpu(self, has_gpu: bool) -> None:
+        self.set_class(not has_gpu, "-no-gpu")
+
+    def refresh_gpus(self) -> None:
+        self._poll()
+
+    @work(thread=True, exclusive=True, group="gpu-poll")
+    def _poll(self) -> None:
+        # Worker thread: never touches widgets, it posts the report.
+        self.post_message(GpuReportReceived(self._source()))
+
+    def on_gpu_report_received(self, message: GpuReportReceived) -> None:
+        self._apply_report(message.report)
+
+    def _apply_report(self, report: bridge.GpuReport) -> None:
+        self._report = report
+        self.has_gpu = bool(report.gpus)
+        if report.gpus:
+            names = tuple(f"{g.index}: {g.name}" for g in report.gpus)
+            if names != self._names:
+                self._names = names
+                selections = self.query_one("#gpu-list", SelectionList)
+                selections.clear_options()
+                selections.add_options(
+                    Selection(name, gpu.index, i == 0) for i, (name, gpu) in enumerate(zip(names, report.gpus, strict=True))
+                )
+            lines = [
+                f"{g.index}: {format_bytes(g.used_bytes, 1)} used · {format_bytes(g.free_bytes, 1)} free · "
+                f"{format_bytes(g.total_bytes, 1)}"
+                for g in report.gpus
+            ]
+            self.query_one("#gpu-usage", Static).update("\n".join(lines))
+            self._emit_gpu_selection()
+        else:
+            self._names = ()
+            self.query_one("#gpu-banner", Static).update(
+                f"No GPU visible ({report.reason}). Plan for a preset GPU or type a memory budget."
+            )
+            self._emit_budget()
+
+    @on(SelectionList.SelectedChanged, "#gpu-list")
+    def _on_gpu_selection(self) -> None:
+        self._emit_gpu_selection()
+
+    def _emit_gpu_selection(self) -> None:
+        chosen = set(self.query_one("#gpu-list", SelectionList).selected)
+        gpus = [g for g in self._report.gpus if g.index in chosen]
+        if not gpus:
+            self.post_message(BudgetChanged(None, None, "no GPU picked"))
+            return
+        smallest = min(gpus, key=lambda g: g.total_bytes)
+        label = smallest.name if len(gpus) == 1 else f"{len(gpus)} × {smallest.name}"
+        self.post_message(BudgetChanged(smallest.total_bytes, len(gpus), label))
+
+    @on(Select.Changed, "#gpu-preset")
+    def _on_preset(self, event: Select.Changed) -> None:
+        if event.value is not Select.NULL:
+            budget = self.query_one("#gpu-budget", Input)
+            if budget.value:
+                with budget.prevent(Input.Changed):
+                    budget.value = ""
+        self._emit_budget()
+
+    @on(Input.Changed, "#gpu-budget")
+    def _on_budget_typed(self) -> None:
+        self._emit_budget()
+
+    def _emit_budget(self) -> None:
+        if self.has_gpu:
+            return
+        typed = self.query_one("#gpu-budget", Input)
+        error = self.query_one("#gpu-error", Static)
+        if typed.value.strip():
+            try:
+                size = parse_budget(typed.value)
+            except BadInput as exc:
+                typed.add_class("-invalid")
+                error.update(str(exc))
+                return  # keep the last valid budget and table
+            typed.remove_class("-invalid")
+            error.update("")
+            self.post_message(BudgetChanged(size, None, format_bytes(size, 0)))
+            return
+        typed.remove_class("-invalid")
+        error.update("")
+        preset = self.query_one("#gpu-preset", Select)
+        if preset.value is Select.NULL:
+            self.post_message(BudgetChanged(None, None, "no budget"))
+        else:
+            label, size = self._presets[int(preset.value)]
+            self.post_message(BudgetChanged(size, None, label))
+
+    @property
+    def presets(self) -> tuple[tuple[str, int], ...]:
+        return self._presets
+
+    def select_preset(self, label: str) -> None:
+        """Pick a preset by its label (used by the command palette and tests). Raises KeyError if unknown."""
+        for i, (name, _size) in enumerate(self._presets):
+            if name == label:
+                self.query_one("#gpu-budget", Input).value = ""
+                self.query_one("#gpu-preset", Select).value = i
+                return
+        raise KeyError(label)

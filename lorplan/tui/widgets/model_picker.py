@@ -1,0 +1,78 @@
+"""Model picker: search the catalog as you type, or type a folder / config.json path / cached hub id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from lorplan.tui import bridge
+from lorplan.tui.help_topics import tooltip
+
+
+@dataclass
+class ModelChosen(Message):
+    """The user asked for this model (catalog id, path or hub id); the plan view loads it."""
+
+    source: str
+
+
+class ModelPicker(Vertical):
+    """Input + live list of catalog matches + one status line (the loaded model, or what went wrong)."""
+
+    def __init__(self, catalog: tuple[str, ...], *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._catalog = catalog
+        self.border_title = "Model"
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="search catalog, or folder / hub id ⏎", id="model-input", compact=True)
+        yield OptionList(*self._options(""), id="model-matches", compact=True)
+        yield Static("", id="model-status")
+
+    def on_mount(self) -> None:
+        self.query_one("#model-input").tooltip = tooltip("model")
+        self.query_one("#model-matches").tooltip = tooltip("model")
+
+    def _options(self, query: str) -> list[Option]:
+        return [Option(model_id, id=model_id) for model_id in bridge.search_catalog(query, self._catalog)]
+
+    @on(Input.Changed, "#model-input")
+    def _filter(self, event: Input.Changed) -> None:
+        matches = self.query_one("#model-matches", OptionList)
+        matches.set_options(self._options(event.value))
+        if matches.option_count:
+            matches.highlighted = 0
+
+    @on(Input.Submitted, "#model-input")
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if not text:
+            return
+        matches = bridge.search_catalog(text, self._catalog)
+        if text in self._catalog or not matches:
+            self.post_message(ModelChosen(text))  # exact id, or a path / hub id
+        else:
+            self.post_message(ModelChosen(matches[0]))
+
+    @on(OptionList.OptionSelected, "#model-matches")
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.post_message(ModelChosen(event.option.id))
+
+    def show_loading(self, source: str) -> None:
+        self.set_class(False, "-error")
+        self.query_one("#model-status", Static).update(f"loading {source} …")
+
+    def show_loaded(self, text: str) -> None:
+        self.set_class(False, "-error")
+        self.query_one("#model-status", Static).update(text)
+
+    def show_error(self, message: str) -> None:
+        self.set_class(True, "-error")
+        self.query_one("#model-status", Static).update(message)

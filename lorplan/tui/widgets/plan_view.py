@@ -1,0 +1,273 @@
+"""The Plan tab: GPU, model and setup on top, the rank table below; owns the planning state.
+
+Every change recomputes the table inline (the estimate takes milliseconds); loading a spec from a folder or
+the cache runs in a thread worker. Bad input never replaces the last valid table: it is kept and marked stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from lorplan.core.errors import BadInput
+from lorplan.core.memory import DEFAULT_RANKS
+from lorplan.core.units import format_bytes, format_count
+from lorplan.tui import bridge
+from lorplan.tui.setup_form import FormValues, build_setup
+from lorplan.tui.widgets.gpu_panel import BudgetChanged, GpuPanel
+from lorplan.tui.widgets.model_picker import ModelChosen, ModelPicker
+from lorplan.tui.widgets.rank_table import RankSelected, RankTable
+from lorplan.tui.widgets.setup_panel import SetupChanged, SetupPanel
+
+# Sums of other terms in MemoryBreakdown.details: not shown as "largest terms".
+_AGGREGATE_TERMS = {"in_step_peak", "allocated"}
+
+
+@dataclass
+class PlanChanged(Message):
+    """A new valid plan is on screen: model source, spec, setup, selected rank and the whole table."""
+
+    source: str
+    spec: object
+    setup: object
+    rank: int
+    table: object
+
+
+@dataclass
+class SpecLoaded(Message):
+    generation: int
+    source: str
+    spec: object
+
+
+@dataclass
+class SpecFailed(Message):
+    generation: int
+    source: str
+    message: str
+
+
+@dataclass
+class PlanState:
+    """What the plan view currently holds (the last valid values)."""
+
+    source: str | None = None
+    spec: object = None
+    form: FormValues = field(default_factory=FormValues)
+    budget_bytes: int | None = None
+    budget_label: str = ""
+    setup: object = None
+    custom_rank: int | None = None
+    table: object = None
+    stale: bool = False
+
+
+class PlanView(VerticalScroll):
+    """Main planning view. Exposes `state`, `table` (the RankTable) and `choose_model` for tests/commands."""
+
+    def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._gpu_source = gpu_source
+        self._catalog = bridge.catalog_ids()
+        self._initial_model = initial_model or bridge.default_model(self._catalog)
+        self._generation = 0
+        self.state = PlanState()
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="plan-top"):
+            with Vertical(id="plan-left"):
+                yield GpuPanel(self._gpu_source, id="gpu-panel")
+                yield ModelPicker(self._catalog, id="model-picker")
+            yield SetupPanel(id="setup-panel")
+        with Vertical(id="plan-table-box") as box:
+            box.border_title = "Memory per GPU for each LoRA rank"
+            yield RankTable(id="rank-table")
+            yield Static("Choose a model to see the table.", id="plan-summary")
+
+    @property
+    def table(self) -> RankTable:
+        return self.query_one(RankTable)
+
+    NARROW_BELOW = 110  # columns: below this the GPU/model column stacks above the setup
+
+    def on_resize(self) -> None:
+        self._layout_for(self.size.width)
+
+    def _layout_for(self, width: int) -> None:
+        """Narrow terminals stack the panels with the rank table first (the answer before the questions)."""
+        narrow = width < self.NARROW_BELOW
+        if narrow == self.has_class("-narrow"):
+            return
+        self.set_class(narrow, "-narrow")
+        top, box = self.query_one("#plan-top"), self.query_one("#plan-table-box")
+        if narrow:
+            self.move_child(box, before=top)
+        else:
+            self.move_child(box, after=top)
+
+    def on_mount(self) -> None:
+        self._layout_for(self.app.size.width)
+        if self._initial_model:
+            self.choose_model(self._initial_model)
+        else:
+            self.query_one(ModelPicker).show_error("The catalog is empty: type a folder with a config.json.")
+
+    # -- model -----------------------------------------------------------------------------------------------
+    @on(ModelChosen)
+    def _on_model_chosen(self, event: ModelChosen) -> None:
+        event.stop()
+        self.choose_model(event.source)
+
+    def choose_model(self, source: str) -> None:
+        """Load a model: catalog ids inline (a small JSON read), anything else in a thread worker."""
+        self._generation += 1
+        picker = self.query_one(ModelPicker)
+        source = source.strip()
+        if source in self._catalog:
+            try:
+                spec = bridge.load_spec(source)
+            except BadInput as exc:
+                picker.show_error(str(exc))
+                return
+            self.call_later(self._apply_spec, source, spec)
+            return
+        picker.show_loading(source)
+        self._load_in_thread(self._generation, source)
+
+    @work(thread=True, exclusive=True, group="spec", exit_on_error=False)
+    def _load_in_thread(self, generation: int, source: str) -> None:
+        try:
+            spec = bridge.load_spec(source)
+        except BadInput as exc:
+            self.post_message(SpecFailed(generation, source, str(exc)))
+            return
+        self.post_message(SpecLoaded(generation, source, spec))
+
+    async def on_spec_loaded(self, message: SpecLoaded) -> None:
+        if message.generation == self._generation:
+            await self._apply_spec(message.source, message.spec)
+
+    def on_spec_failed(self, message: SpecFailed) -> None:
+        if message.generation == self._generation:
+            self.query_one(ModelPicker).show_error(message.message)
+
+    async def _apply_spec(self, source: str, spec) -> None:
+        self.state.source, self.state.spec = source, spec
+        roles = {}
+        for linear in spec.linears:
+            if linear.layer is not None:
+                roles.setdefault(linear.name, linear.role)
+        note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
+        self.query_one(ModelPicker).show_loaded(
+            f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
+            f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
+        )
+        await self.query_one(SetupPanel).set_architecture(spec.layer_linear_names, roles)
+        self.post_message(ModelLoaded(source))
+
+    # -- setup and budget -----------------------------------------------------------------------------------
+    @on(SetupChanged)
+    def _on_setup_changed(self, event: SetupChanged) -> None:
+        event.stop()
+        self.state.form = event.values
+        self.recompute()
+
+    @on(BudgetChanged)
+    def _on_budget_changed(self, event: BudgetChanged) -> None:
+        event.stop()
+        self.state.budget_bytes, self.state.budget_label = event.budget_bytes, event.label
+        if event.gpu_count:
+            gpus = self.query_one("#f-gpus", Input)
+            if gpus.value.strip() != str(event.gpu_count):
+                gpus.value = str(event.gpu_count)  # its Changed event recomputes
+                return
+        self.recompute()
+
+    @on(RankSelected)
+    def _on_rank_selected(self, event: RankSelected) -> None:
+        event.stop()
+        self._update_summary()
+        self._announce()
+
+    def recompute(self) -> None:
+        """Validate the form and price every rank; on bad input keep the last table and say why."""
+        setup_panel = self.query_one(SetupPanel)
+        if self.state.spec is None:
+            return
+        result = build_setup(self.state.form)
+        errors = dict(result.errors)
+        if result.setup is not None:
+            ranks = tuple(sorted(set(DEFAULT_RANKS) | ({result.custom_rank} if result.custom_rank else set())))
+            try:
+                table = bridge.rank_table(self.state.spec, result.setup, ranks, self.state.budget_bytes)
+            except BadInput as exc:
+                errors["setup"] = str(exc)
+            else:
+                setup_panel.show_errors({})
+                self.state.setup, self.state.custom_rank, self.state.table = result.setup, result.custom_rank, table
+                self.state.stale = False
+                self.table.show(table, self.state.spec.total_params, result.custom_rank)
+                self._update_summary()
+                self._announce()
+                return
+        setup_panel.show_errors(errors)
+        self.state.stale = True
+        self._update_summary()
+
+    def _selected_row(self):
+        table = self.state.table
+        if table is None:
+            return None
+        rank = self.table.selected_rank
+        return next((row for row in table.rows if row.rank == rank), None)
+
+    def _update_summary(self) -> None:
+        summary = self.query_one("#plan-summary", Static)
+        row = self._selected_row()
+        self.set_class(self.state.stale, "-stale")
+        if row is None:
+            summary.update("Fix the marked field to see the table." if self.state.stale else "")
+            return
+        spec, m = self.state.spec, row.memory
+        pct = 100.0 * row.trainable_params / spec.total_params if spec.total_params else 0.0
+        parts = [f"rank {row.rank}: {format_count(row.trainable_params)} trainable ({pct:.2f} % of the model)",
+                 f"peak {format_bytes(m.total)} per GPU"]
+        if self.state.table.budget_bytes:
+            verdict = "fits" if row.fits else "does NOT fit"
+            parts.append(f"{verdict} in {format_bytes(self.state.table.budget_bytes)} ({self.state.budget_label})")
+            if row.max_micro_batch is not None:
+                parts.append(f"largest micro-batch {row.max_micro_batch}")
+            if row.max_seq_len is not None:
+                parts.append(f"longest sequence {row.max_seq_len:,}")
+        else:
+            parts.append("pick a GPU or type a budget to see what fits")
+        text = " · ".join(parts)
+        terms = sorted(
+            ((k, v) for k, v in m.details.items()
+             if v > 0 and k not in _AGGREGATE_TERMS and not k.startswith(("phase_", "peak_"))),
+            key=lambda kv: -kv[1],
+        )[:6]
+        if terms:
+            text += "\nlargest terms: " + " · ".join(f"{k.replace('_', ' ')} {format_bytes(v)}" for k, v in terms)
+        if self.state.stale:
+            text = "⚠ showing the last valid table: fix the field marked in red.\n" + text
+        summary.update(text)
+
+    def _announce(self) -> None:
+        row = self._selected_row()
+        if row is not None and not self.state.stale:
+            self.post_message(PlanChanged(self.state.source or "", self.state.spec, self.state.setup, row.rank,
+                                          self.state.table))
+
+
+@dataclass
+class ModelLoaded(Message):
+    """A model spec was loaded and shown (the app remembers it as the last model)."""
+
+    source: str

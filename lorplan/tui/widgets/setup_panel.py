@@ -1,0 +1,177 @@
+"""Setup panel: quantization, targets (from the real architecture), batch, sequence, optimizer, GPUs.
+
+It only collects what the user typed (`FormValues`) and shows messages per field; validation lives in
+`setup_form` and the plan view decides what to recompute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Grid, Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from lorplan.tui.help_topics import tooltip
+from lorplan.tui.setup_form import (
+    ATTENTION_CHOICES,
+    OPTIMIZER_CHOICES,
+    QUANT_CHOICES,
+    SHARDING_CHOICES,
+    FormValues,
+)
+
+SHORTCUTS = ("all-linear", "attention", "mlp")
+
+
+@dataclass
+class SetupChanged(Message):
+    """Something in the setup form changed; `values` is the whole form as typed."""
+
+    values: FormValues
+
+
+def _field(label: str, widget, topic: str):
+    widget.tooltip = tooltip(topic)
+    return Label(label, classes="field-label"), widget
+
+
+class SetupPanel(Vertical):
+    """The setup form. Field ids are `f-<name>` with <name> as in FormValues."""
+
+    def __init__(self, initial: FormValues | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._initial = initial or FormValues()
+        self._names: tuple[str, ...] = ()
+        self._roles: dict[str, str] = {}
+        self._all_linear = True
+        self.border_title = "Setup"
+
+    def compose(self) -> ComposeResult:
+        v = self._initial
+        with Grid(id="setup-grid"):
+            yield from _field("Quantization", Select(QUANT_CHOICES, value=v.quant, allow_blank=False, id="f-quant", compact=True), "quant")
+            yield from _field("Optimizer", Select(OPTIMIZER_CHOICES, value=v.optimizer, allow_blank=False, id="f-optimizer", compact=True), "optimizer")
+            yield from _field("Micro-batch", Input(v.micro_batch, id="f-micro_batch", compact=True), "micro_batch")
+            yield from _field("Seq length", Input(v.seq_len, id="f-seq_len", compact=True), "seq_len")
+            yield from _field("LoRA dropout", Input(v.lora_dropout, id="f-lora_dropout", compact=True), "lora_dropout")
+            yield from _field("Attention", Select(ATTENTION_CHOICES, value=v.attention, allow_blank=False, id="f-attention", compact=True), "attention")
+            yield from _field("GPUs", Input(v.gpus, id="f-gpus", compact=True), "gpus")
+            yield from _field("Sharding", Select(SHARDING_CHOICES, value=v.sharding, allow_blank=False, id="f-sharding", compact=True), "gpus")
+            yield from _field("Custom rank", Input(v.custom_rank, placeholder="e.g. 12", id="f-custom_rank", compact=True), "custom_rank")
+        with Horizontal(id="options-row"):
+            yield Label("Options", classes="field-label")
+            yield Checkbox("double quant", v.double_quant, id="f-double_quant", compact=True)
+            yield Checkbox("grad checkpointing", v.grad_checkpointing, id="f-grad_checkpointing", compact=True)
+            yield Checkbox("DoRA", v.dora, id="f-dora", compact=True)
+        with Horizontal(id="targets-row"):
+            yield Label("Targets", classes="field-label")
+            for name in SHORTCUTS:
+                yield Button(name, id=f"shortcut-{name}", compact=True, classes="shortcut")
+        yield Grid(id="targets-boxes")
+        yield Static("", id="setup-errors", classes="field-error")
+
+    def on_mount(self) -> None:
+        self.query_one("#f-double_quant").tooltip = tooltip("double_quant")
+        self.query_one("#f-grad_checkpointing").tooltip = tooltip("grad_checkpointing")
+        self.query_one("#f-dora").tooltip = tooltip("dora")
+        for name in SHORTCUTS:
+            self.query_one(f"#shortcut-{name}").tooltip = tooltip("targets")
+        self._sync_double_quant()
+
+    # -- targets -------------------------------------------------------------------------------------------
+    async def set_architecture(self, names: tuple[str, ...], roles: Mapping[str, str]) -> None:
+        """Rebuild the target checkboxes from the model's real module names; keep ticks that still exist."""
+        previous = set(self.checked_targets()) if self._names else None
+        keep_all = self._all_linear or previous is None
+        self._names, self._roles = names, dict(roles)
+        boxes = self.query_one("#targets-boxes", Grid)
+        await boxes.remove_children()
+        widgets = []
+        for name in names:
+            ticked = keep_all or (previous is not None and name in previous)
+            box = Checkbox(name, ticked, id=f"target-{name}", compact=True, classes="target")
+            box.tooltip = f"{roles.get(name, 'other')} module {name!r}. " + tooltip("targets")
+            widgets.append(box)
+        await boxes.mount_all(widgets)
+        self._all_linear = all(box.value for box in widgets) if widgets else True
+        self._changed()
+
+    def checked_targets(self) -> tuple[str, ...]:
+        return tuple(box.label.plain for box in self.query(".target").results(Checkbox) if box.value)
+
+    def apply_shortcut(self, shortcut: str) -> None:
+        """Tick the modules of a preset: all-linear, attention or mlp (by the architecture's roles)."""
+        with self.prevent(Checkbox.Changed):
+            for box in self.query(".target").results(Checkbox):
+                name = box.label.plain
+                role = self._roles.get(name, "other")
+                box.value = shortcut == "all-linear" or (
+                    role == "attention" if shortcut == "attention" else role in ("mlp", "expert")
+                )
+        self._all_linear = shortcut == "all-linear"
+        self._changed()
+
+    @on(Button.Pressed, ".shortcut")
+    def _shortcut(self, event: Button.Pressed) -> None:
+        self.apply_shortcut(str(event.button.label))
+
+    @on(Checkbox.Changed, ".target")
+    def _target_toggled(self) -> None:
+        boxes = list(self.query(".target").results(Checkbox))
+        self._all_linear = bool(boxes) and all(box.value for box in boxes)
+        self._changed()
+
+    # -- every other field ----------------------------------------------------------------------------------
+    @on(Input.Changed)
+    @on(Select.Changed)
+    @on(Checkbox.Changed, "#options-row Checkbox")
+    def _field_changed(self, event: Message) -> None:
+        event.stop()
+        self._sync_double_quant()
+        self._changed()
+
+    def _sync_double_quant(self) -> None:
+        quant = self.query_one("#f-quant", Select).value
+        self.query_one("#f-double_quant", Checkbox).disabled = quant not in ("nf4", "fp4")
+
+    def values(self) -> FormValues:
+        def text(field: str) -> str:
+            return self.query_one(f"#f-{field}", Input).value
+
+        def choice(field: str) -> str:
+            return str(self.query_one(f"#f-{field}", Select).value)
+
+        def flag(field: str) -> bool:
+            return bool(self.query_one(f"#f-{field}", Checkbox).value)
+
+        targets = ("all-linear",) if self._all_linear else self.checked_targets()
+        return FormValues(
+            quant=choice("quant"),
+            double_quant=flag("double_quant"),
+            targets=targets,
+            micro_batch=text("micro_batch"),
+            seq_len=text("seq_len"),
+            grad_checkpointing=flag("grad_checkpointing"),
+            optimizer=choice("optimizer"),
+            attention=choice("attention"),
+            lora_dropout=text("lora_dropout"),
+            dora=flag("dora"),
+            gpus=text("gpus"),
+            sharding=choice("sharding"),
+            custom_rank=text("custom_rank"),
+        )
+
+    def _changed(self) -> None:
+        self.post_message(SetupChanged(self.values()))
+
+    def show_errors(self, errors: Mapping[str, str]) -> None:
+        """Mark bad fields and list their messages under the form (empty mapping clears)."""
+        for widget in self.query("#setup-grid Input"):
+            field = (widget.id or "").removeprefix("f-")
+            widget.set_class(field in errors, "-invalid")
+        self.query_one("#targets-boxes").set_class("targets" in errors, "-invalid")
+        self.query_one("#setup-errors", Static).update("\n".join(errors.values()))
