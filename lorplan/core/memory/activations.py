@@ -59,10 +59,14 @@ class ActivationModel:
     layer_input: float  # bytes per token per layer kept by checkpointing
     model_tokens: float  # saved per token outside the layers (final norm, RoPE tables, inputs)
     loss_tokens: float  # bytes per token at the loss peak (logits buffers)
+    first_norm: float  # saved by the first block's first norm, only when the embeddings' output needs grad
     layers: int
     act_bytes: int
     hidden: int
     vocab: int
+
+
+_FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
 
 
 def _family(spec: ModelSpec) -> str:
@@ -96,15 +100,22 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
     if fam == "llama":
         norms = 2 * (4 * h + 4)
         mlp = 3 * a * i if spec.gated_mlp else 4 * a * i
-        model_tokens = (4 * h + 4) + 2 * a * hd + 24  # final norm, cos/sin, ids/labels/shifted labels
+        first_norm = 4 * h + 4
+        model_tokens = first_norm + 2 * a * hd + 16  # final norm, cos/sin, padded + shifted labels
     else:
-        ln = (4 * h + 8) if (cuda and autocast) else (a * h + 8)
+        # CUDA autocast: fp32 input copy + fp32 mean/rstd; CPU autocast: bf16 input + bf16 mean/rstd
+        ln = (4 * h + 8) if (cuda and autocast) else (a * h + 2 * a)
         norms = 2 * ln
         if spec.hidden_act == "gelu_new" or fam == "gpt2":
             mlp = 14 * i if (cuda and autocast) else 4 * a * i
         else:
             mlp = a * i
-        model_tokens = ln + 24
+        first_norm = ln
+        model_tokens = ln + 16
+    if any(m.name in _FUSED_QKV for m in spec.linears) and not setup.grad_checkpointing:
+        # q is a view of the fused projection's output, so all of it stays saved, and the KV cache that
+        # transformers builds when use_cache is on (gradient checkpointing turns it off) holds copies of k, v.
+        attn += 2 * a * hkv
     layer_tokens = norms + attn + mlp
     loss_tokens = 12 * spec.vocab_size if spec.task == "causal-lm" else 0
     return ActivationModel(
@@ -113,6 +124,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         layer_input=resid * h,
         model_tokens=model_tokens,
         loss_tokens=loss_tokens,
+        first_norm=first_norm,
         layers=spec.num_layers,
         act_bytes=a,
         hidden=h,
@@ -120,47 +132,76 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
     )
 
 
-def lora_saved_per_token(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int,
-                         in_blocks_only: bool = True) -> tuple[float, float]:
-    """(input copies + dropout masks, lora_A outputs) saved per token by all adapted modules."""
-    copies = mids = 0.0
-    per_in = a + (1 if setup.lora_dropout > 0 else 0)
+@dataclass(frozen=True)
+class LoraSaved:
+    """What the adapted modules save, per token (copies, masks, mids) and in total (weight casts)."""
+
+    copies: float  # bf16 copy of each adapted module's (dropped-out) input, saved by lora_A
+    masks: float  # dropout masks (bool on CUDA, a float tensor of the input's dtype on CPU)
+    mids: float  # lora_A outputs, saved by lora_B
+    weight_casts: int  # autocast's bf16 copies of fp32 adapter weights held for backward
+    stream_skip: float  # copies+masks of modules whose input needs no grad (see below), per token
+
+
+def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
+    """Saved tensors of peft's LoRA forward `lora_B(lora_A(dropout(x.to(adapter_dtype)))) * scaling`.
+
+    Under autocast with fp32 adapters, lora_A's input is autocast's bf16 copy of x (a bytes per element, each
+    module its own). Without autocast, x cast to the adapter dtype is what lora_A saves. Dropout (p > 0) saves
+    its mask when x needs grad: CUDA's fused kernel a bool mask (1 byte), the CPU kernel a float noise tensor
+    in x's dtype. The first block's attention input projections read the first norm's output, which needs no
+    grad unless checkpointing turned on enable_input_require_grads: their dropout mask and their bf16 weight
+    cast of lora_A are not saved.
+    """
+    autocast = setup.autocast and setup.base_dtype != "fp32"
+    pbytes = DTYPE_BYTES[setup.adapter_dtype]
+    copy_b = a if autocast else max(pbytes, a)
+    drop = setup.lora_dropout > 0
+    mask_b = (1 if setup.kernels == "cuda" else (pbytes if autocast else max(pbytes, a))) if drop else 0
+    casts_on = autocast and setup.adapter_dtype != "bf16"
+    copies = masks = mids = skip = 0.0
+    casts = 0
     for g in groups:
-        if in_blocks_only and not g.in_blocks:
-            continue
-        copies += per_in * g.in_features * g.count
-        mids += a * g.rank(rank) * g.count
-    return copies, mids
+        r = g.rank(rank)
+        copies += copy_b * g.in_features * g.count
+        masks += mask_b * g.in_features * g.count
+        mids += a * r * g.count
+        if casts_on:
+            casts += a * r * g.out_features * g.count
+            if not (g.stream_input and not setup.grad_checkpointing):
+                casts += a * r * g.in_features * g.count
+        if g.stream_input and not setup.grad_checkpointing:
+            skip += mask_b * g.in_features * g.count
+    return LoraSaved(copies, masks, mids, casts, skip)
 
 
 def step_phases(am: ActivationModel, groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup,
                 adapter_params: int, grad_bytes: int) -> tuple[list[Phase], dict[str, float]]:
     """The phases of one step for this rank, plus per-token detail terms (bytes per token)."""
-    copies, mids = lora_saved_per_token(groups, rank, setup, am.act_bytes)
-    layers = am.layers
-    lora_tok = copies + mids
-    weight_cache = adapter_params * am.act_bytes if (setup.autocast and setup.adapter_dtype != "bf16"
-                                                      and setup.base_dtype != "fp32") else 0
+    ls = lora_saved(groups, rank, setup, am.act_bytes)
+    layers = max(am.layers, 1)
+    lora_tok = ls.copies + ls.masks + ls.mids
     opt_temp = grad_bytes if (setup.optimizer == "adamw" and setup.foreach) else 0
-    per_layer = am.layer_tokens + lora_tok / max(layers, 1)
+    per_layer = am.layer_tokens + lora_tok / layers
     if not setup.grad_checkpointing:
-        saved_tok = layers * per_layer + am.model_tokens
-        phases = [
-            Phase("loss", weight_cache, saved_tok + am.loss_tokens, layers * am.layer_bs2),
-        ]
+        # Frozen embeddings: the first norm's input needs no grad, so it saves nothing (transformers turns on
+        # enable_input_require_grads only together with gradient checkpointing).
+        saved_tok = layers * am.layer_tokens + lora_tok - ls.stream_skip + am.model_tokens - am.first_norm
+        phases = [Phase("loss", ls.weight_casts, saved_tok + am.loss_tokens, layers * am.layer_bs2)]
     else:
         saved_tok = layers * am.layer_input + am.model_tokens
         phases = [
             Phase("loss", 0, saved_tok + am.loss_tokens, 0.0),
-            Phase("recompute", grad_bytes + weight_cache // max(layers, 1),
+            Phase("recompute", grad_bytes + ls.weight_casts // layers,
                   saved_tok + per_layer + 2 * am.act_bytes * am.hidden, am.layer_bs2),
         ]
     phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
     details = {
-        "saved_per_token_base": layers * am.layer_tokens + am.model_tokens,
-        "lora_input_copies_per_token": copies,
-        "lora_mid_per_token": mids,
+        "saved_base_per_token": layers * am.layer_tokens + am.model_tokens,
+        "lora_input_copies_per_token": ls.copies,
+        "lora_dropout_masks_per_token": ls.masks,
+        "lora_mid_per_token": ls.mids,
         "logits_per_token": am.loss_tokens,
-        "adapter_weight_casts": weight_cache,
+        "adapter_weight_casts": ls.weight_casts,
     }
     return phases, details

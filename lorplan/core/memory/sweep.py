@@ -126,6 +126,7 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
         phases = [Phase(p.name, p.const + extra_const, p.per_token, p.per_bs2) for p in phases]
     details.update({k: v for k, v in tok.items()})
     details["optimizer_paged"] = opt_paged
+    details["optimizer_step_counters"] = steps if setup.kernels == "cpu" else 0
     details["ddp_buckets"] = bucket
     details["sharding_gathered_weights"] = gathered
     optimizer = opt_alloc + opt_paged

@@ -22,9 +22,16 @@ class AdaptedGroup:
     count: int
     fixed_rank: int | None
     in_blocks: bool
+    stream_input: bool = False  # fed by the first block's first norm (its input needs no grad without GC)
 
     def rank(self, r: int) -> int:
         return r if self.fixed_rank is None else self.fixed_rank
+
+
+# Output projections of attention blocks: their input is the attention output, which needs grad.
+_ATTN_OUTPUT = frozenset({"o_proj", "out_proj", "c_proj", "dense", "wo", "proj", "dense_proj"})
+# Post-norm encoders feed the first block straight from the embeddings' LayerNorm (trainable input path differs).
+_POST_NORM = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra"})
 
 
 def _fallback_resolve(spec: ModelSpec, targets: LoraTargets) -> tuple[Linear, ...]:
@@ -69,11 +76,14 @@ def _fixed_rank(m: Linear, targets: LoraTargets) -> int | None:
 
 def adapted_groups(spec: ModelSpec, targets: LoraTargets) -> tuple[AdaptedGroup, ...]:
     """The adapted modules of `spec` under `targets`, grouped by shape (order of first appearance)."""
-    counts: dict[tuple[int, int, int | None, bool], int] = {}
+    first = min((m.layer for m in spec.linears if m.layer is not None), default=None)
+    counts: dict[tuple[int, int, int | None, bool, bool], int] = {}
     for m in _resolve(spec, targets):
-        key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None)
+        stream = (m.layer == first and m.role == "attention" and m.name not in _ATTN_OUTPUT
+                  and spec.model_type not in _POST_NORM)
+        key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream)
         counts[key] = counts.get(key, 0) + 1
-    return tuple(AdaptedGroup(i, o, n, fr, blk) for (i, o, fr, blk), n in counts.items())
+    return tuple(AdaptedGroup(i, o, n, fr, blk, st) for (i, o, fr, blk, st), n in counts.items())
 
 
 def modules_to_save_params(spec: ModelSpec, targets: LoraTargets) -> int:

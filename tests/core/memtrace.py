@@ -1,0 +1,219 @@
+"""Tracing harness: run one real LoRA training step on CPU and measure the live bytes of every tensor it makes.
+
+`LiveBytes` is a TorchDispatchMode. Every tensor an op returns is attributed to its storage (keyed by the
+storage's data pointer, counted once at its nbytes; an output that shares an input's storage which the mode has
+not seen is a view of, or an in-place write into, pre-existing state and is not counted); a weakref finalizer on the storage's Python object (which
+PyTorch keeps alive exactly as long as the C++ storage) subtracts it when it is freed. Storages that existed
+before the mode (weights, adapters, optimizer states) are not counted, so the traced peak is the step's
+in-step peak: saved activations, loss buffers, temporaries, gradients and optimizer temporaries.
+
+`run_step` mirrors transformers Trainer's default CUDA path on the CPU: bf16 base weights, peft's fp32
+adapters, torch.autocast("cpu", bfloat16) around the forward + loss, backward outside autocast, torch AdamW
+with foreach=True (the CUDA default), zero_grad(set_to_none=True). One untraced warm-up step creates the
+optimizer state first, as in any step after the first.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from lorplan.core.spec import Linear, ModelSpec, Tensor
+
+
+class LiveBytes(TorchDispatchMode):
+    """Live bytes of the storages created while the mode is active, and their peak."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.live: dict[int, int] = {}
+        self.current = 0
+        self.peak = 0
+        self._refs: list = []
+
+    def _free(self, key: int, nbytes: int) -> None:
+        if self.live.get(key) == nbytes:
+            del self.live[key]
+            self.current -= nbytes
+
+    def _track(self, t: torch.Tensor, inputs: set[int] = frozenset()) -> None:
+        st = t.untyped_storage()
+        nbytes = st.nbytes()
+        key = st.data_ptr()
+        if nbytes == 0 or key == 0:
+            return
+        old = self.live.get(key)
+        if old is None and key in inputs:
+            return  # a view or in-place result of a storage that existed before the step
+        if old is not None:
+            if nbytes > old:  # resized in place (out= variants)
+                self.live[key] = nbytes
+                self.current += nbytes - old
+                self.peak = max(self.peak, self.current)
+            return
+        self.live[key] = nbytes
+        self.current += nbytes
+        self.peak = max(self.peak, self.current)
+        self._refs.append(weakref.finalize(st, self._free, key, nbytes))
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        inputs = {
+            t.untyped_storage().data_ptr()
+            for t in tree_flatten((args, kwargs))[0]
+            if isinstance(t, torch.Tensor) and t.device.type != "meta"
+        }
+        out = func(*args, **kwargs)
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor) and t.device.type != "meta":
+                self._track(t, inputs)
+        return out
+
+    def __exit__(self, *exc):
+        for r in self._refs:
+            r.detach()
+        return super().__exit__(*exc)
+
+
+def spec_from_model(model: torch.nn.Module, model_id: str, task: str = "causal-lm") -> ModelSpec:
+    """A ModelSpec read off a real (un-adapted) transformers model: every Linear/Conv1D and every other
+    parameter, tied weights once. Used so the tracing tests do not depend on config parsing."""
+    from transformers.pytorch_utils import Conv1D
+
+    cfg = model.config
+    linears, tensors, seen = [], [], set()
+    inside: set[str] = set()
+    for name, mod in model.named_modules():
+        if isinstance(mod, (torch.nn.Linear, Conv1D)):
+            if isinstance(mod, Conv1D):
+                fin, fout = mod.weight.shape
+            else:
+                fout, fin = mod.weight.shape
+            parts = name.split(".")
+            layer = next((int(p) for p in parts if p.isdigit()), None)
+            leaf = parts[-1]
+            if layer is None:
+                role = "head"
+            elif any(k in name for k in ("attn", "attention")):
+                role = "attention"
+            else:
+                role = "mlp"
+            if id(mod.weight) in seen:
+                continue
+            seen.add(id(mod.weight))
+            linears.append(Linear(name, leaf, layer, fin, fout, mod.bias is not None, role))
+            inside.add(name + ".weight")
+            inside.add(name + ".bias")
+    for name, p in model.named_parameters():  # named_parameters() yields tied weights once
+        if name in inside or id(p) in seen:
+            continue
+        seen.add(id(p))
+        parts = name.split(".")
+        layer = next((int(x) for x in parts if x.isdigit()), None)
+        kind = "embedding" if ("embed" in name or "wte" in name) else ("position" if "wpe" in name else "norm")
+        tensors.append(Tensor(name, tuple(p.shape), kind, layer))
+    heads = cfg.num_attention_heads
+    hidden = cfg.hidden_size
+    act = getattr(cfg, "hidden_act", None) or getattr(cfg, "activation_function", "gelu")
+    return ModelSpec(
+        id=model_id, source="folder", model_type=cfg.model_type, architecture=type(model).__name__, task=task,
+        hidden_size=hidden, num_layers=cfg.num_hidden_layers, num_attention_heads=heads,
+        num_key_value_heads=getattr(cfg, "num_key_value_heads", None) or heads,
+        head_dim=getattr(cfg, "head_dim", None) or hidden // heads,
+        intermediate_size=getattr(cfg, "intermediate_size", None) or getattr(cfg, "n_inner", None) or 4 * hidden,
+        vocab_size=cfg.vocab_size, max_position_embeddings=getattr(cfg, "max_position_embeddings", 2048),
+        tie_word_embeddings=bool(getattr(cfg, "tie_word_embeddings", False)), hidden_act=act,
+        gated_mlp=cfg.model_type in ("llama", "qwen2", "mistral", "qwen3", "gemma"),
+        norm="rmsnorm" if cfg.model_type in ("llama", "qwen2", "mistral", "qwen3", "gemma") else "layernorm",
+        linears=tuple(linears), tensors=tuple(tensors),
+    )
+
+
+def tiny_config(family: str, vocab: int = 2048):
+    """Tiny random-weight configs of the traced families (model-internal dropout off, as in modern LLMs)."""
+    from transformers import GPT2Config, LlamaConfig, Qwen2Config
+
+    if family == "llama":  # GQA + SwiGLU, untied head
+        return LlamaConfig(vocab_size=vocab, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
+                           num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=512,
+                           tie_word_embeddings=False)
+    if family == "qwen2-tied":  # tied embeddings, q/k/v biases
+        return Qwen2Config(vocab_size=vocab, hidden_size=96, intermediate_size=256, num_hidden_layers=3,
+                           num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=512,
+                           tie_word_embeddings=True)
+    if family == "gpt2":  # GELU MLP (gelu_new), LayerNorm, Conv1D, learned positions, tied
+        return GPT2Config(vocab_size=vocab, n_embd=128, n_layer=2, n_head=4, n_positions=512,
+                          resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    raise ValueError(family)
+
+
+TARGETS = {
+    "llama": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "qwen2-tied": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "gpt2": {"all-linear": "all-linear", "qv": ["c_attn"]},
+}
+
+
+@dataclass
+class Traced:
+    spec: ModelSpec
+    in_step_peak: int
+    param_bytes: int  # base weights (frozen parameters), by storage
+    adapter_bytes: int
+    optimizer_bytes: int  # exp_avg + exp_avg_sq
+    step_counter_bytes: int
+    trainable_params: int
+
+
+def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = tiny_config(family)
+    cfg._attn_implementation = "sdpa"
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa", dtype=torch.bfloat16)
+    spec = spec_from_model(model, f"tiny-{family}")
+    if grad_ckpt:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],
+                      task_type="CAUSAL_LM")
+    model = get_peft_model(model, lcfg)
+    model.train()
+    return model, spec
+
+
+def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
+             seq: int) -> Traced:
+    model, spec = build(family, rank, targets, dropout, grad_ckpt)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
+    ids = torch.randint(0, spec.vocab_size, (batch, seq))
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()  # warm-up: optimizer state exists from here on
+    with LiveBytes() as mode:
+        step()
+    frozen = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes()
+              for p in model.parameters() if not p.requires_grad}
+    adapter = sum(p.untyped_storage().nbytes() for p in params)
+    states = [s for p in params for s in opt.state[p].items()]
+    return Traced(
+        spec=spec,
+        in_step_peak=mode.peak,
+        param_bytes=sum(frozen.values()),
+        adapter_bytes=adapter,
+        optimizer_bytes=sum(v.untyped_storage().nbytes() for k, v in states if k != "step"),
+        step_counter_bytes=sum(v.untyped_storage().nbytes() for k, v in states if k == "step"),
+        trainable_params=sum(p.numel() for p in params),
+    )
