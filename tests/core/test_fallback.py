@@ -1,0 +1,62 @@
+"""An architecture the fast path does not know: built by transformers on the meta device in a child process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lorplan.core.lora import LoraTargets, trainable_params
+from lorplan.core.spec import load_spec
+
+pytestmark = pytest.mark.slow
+
+GPT_NEOX = {
+    "architectures": ["GPTNeoXForCausalLM"], "model_type": "gpt_neox", "hidden_size": 64, "intermediate_size": 256,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "vocab_size": 128, "max_position_embeddings": 128,
+    "rotary_pct": 0.25, "tie_word_embeddings": False, "use_parallel_residual": True,
+}
+
+
+@pytest.fixture(scope="module")
+def neox_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("neox")
+    (d / "config.json").write_text(json.dumps(GPT_NEOX))
+    return d
+
+
+def test_fallback_spec_is_exact(neox_dir):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    spec = load_spec(str(neox_dir))
+    assert spec.source == "fallback" and spec.architecture == "GPTNeoXForCausalLM"
+    assert any("fallback" in n for n in spec.notes)
+    assert spec.num_layers == 2
+    assert "query_key_value" in spec.layer_linear_names
+    config = transformers.AutoConfig.from_pretrained(str(neox_dir))
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(config)
+    assert spec.total_params == sum(p.numel() for p in model.parameters())
+    pm = peft.get_peft_model(model, peft.LoraConfig(r=8, target_modules="all-linear"))
+    assert trainable_params(spec, LoraTargets(), 8) == pm.get_nb_trainable_parameters()[0]
+
+
+def test_plan_cli_says_fallback(neox_dir):
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "plan", "--model", str(neox_dir), "--json",
+                           "--ranks", "4"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["model"]["source"] == "fallback"
+    assert any("fallback" in n for n in out["model"]["notes"])
+    assert out["rows"][0]["trainable_params"] > 0
+
+
+def test_unbuildable_config_is_one_line(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "no_such_arch_xyz", "hidden_size": 8}))
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "plan", "--model", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "config.json" in proc.stderr
