@@ -101,9 +101,21 @@ def _target_names(spec, targets) -> tuple[str, ...]:
         return ("all-linear",)
     if not any(m in PRESETS for m in targets.modules):
         return tuple(targets.modules)
+    chosen = {m.path for m in resolve_targets(spec, replace(targets, layers_to_transform=None))}
+    paths = [m.path for m in spec.linears]
+
+    def matches(suffix: str) -> set[str]:  # peft's list matching: exact name or ".suffix" at the end
+        return {p for p in paths if p == suffix or p.endswith("." + suffix)}
+
     names: dict[str, None] = {}
-    for module in resolve_targets(spec, targets):
-        names.setdefault(module.name, None)
+    for path in sorted(chosen, key=paths.index):
+        parts = path.split(".")
+        # the shortest suffix that selects nothing outside the chosen set (BERT's "dense" names 3 layers)
+        for k in range(1, len(parts) + 1):
+            suffix = ".".join(parts[-k:])
+            if matches(suffix) <= chosen:
+                names.setdefault(suffix, None)
+                break
     return tuple(names)
 
 

@@ -78,7 +78,8 @@ def export_llamafactory(plan) -> ExportResult:
         warnings.append(f"data.schema {plan.data.schema!r}: LLaMA-Factory needs text columns; check the entry")
     cfg["template"] = "default"
     warnings.append("template: set your model's chat template (llama3, qwen, mistral, ...) instead of default")
-    cfg["cutoff_len"] = t.seq_len
+    # LLaMA-Factory's DataArguments.__post_init__ takes one token off cutoff_len when packing
+    cfg["cutoff_len"] = t.seq_len + 1 if t.packing else t.seq_len
     cfg["packing"] = t.packing
     cfg["val_size"] = plan.data.eval_split
     cfg["per_device_train_batch_size"] = t.micro_batch
