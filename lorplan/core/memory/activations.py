@@ -30,14 +30,14 @@ layer and recomputes one layer at a time in backward.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lorplan.core.memory.targets import AdaptedGroup
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 from lorplan.core.spec import ModelSpec
 
 
-@dataclass(frozen=True)
-class Phase:
+class Phase(NamedTuple):
     """Bytes live above the static state at one moment of the step: const + per_token*T + per_bs2*b*s*s."""
 
     name: str
@@ -132,8 +132,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
     )
 
 
-@dataclass(frozen=True)
-class LoraSaved:
+class LoraSaved(NamedTuple):
     """What the adapted modules save, per token (copies, masks, mids) and in total (weight casts)."""
 
     copies: float  # bf16 copy of each adapted module's (dropped-out) input, saved by lora_A
@@ -175,10 +174,19 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     return LoraSaved(copies, masks, mids, casts, skip)
 
 
-def step_phases(am: ActivationModel, groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup,
-                adapter_params: int, grad_bytes: int) -> tuple[list[Phase], dict[str, float]]:
-    """The phases of one step for this rank, plus per-token detail terms (bytes per token)."""
-    ls = lora_saved(groups, rank, setup, am.act_bytes)
+def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
+    """LoraSaved is affine in the swept rank: interpolate from its values at rank 0 and rank 1."""
+    return LoraSaved(
+        ls0.copies + rank * (ls1.copies - ls0.copies),
+        ls0.masks + rank * (ls1.masks - ls0.masks),
+        ls0.mids + rank * (ls1.mids - ls0.mids),
+        ls0.weight_casts + rank * (ls1.weight_casts - ls0.weight_casts),
+        ls0.stream_skip + rank * (ls1.stream_skip - ls0.stream_skip),
+    )
+
+
+def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int) -> list[Phase]:
+    """The phases of one step for this rank (bytes above the static state)."""
     layers = max(am.layers, 1)
     lora_tok = ls.copies + ls.masks + ls.mids
     opt_temp = grad_bytes if (setup.optimizer == "adamw" and setup.foreach) else 0
@@ -196,7 +204,13 @@ def step_phases(am: ActivationModel, groups: tuple[AdaptedGroup, ...], rank: int
                   saved_tok + per_layer + 2 * am.act_bytes * am.hidden, am.layer_bs2),
         ]
     phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
-    details = {
+    return phases
+
+
+def phase_details(am: ActivationModel, ls: LoraSaved) -> dict[str, float]:
+    """Named terms for the UI: keys ending in _per_token are bytes per token, the others bytes."""
+    layers = max(am.layers, 1)
+    return {
         "saved_base_per_token": layers * am.layer_tokens + am.model_tokens,
         "lora_input_copies_per_token": ls.copies,
         "lora_dropout_masks_per_token": ls.masks,
@@ -204,4 +218,3 @@ def step_phases(am: ActivationModel, groups: tuple[AdaptedGroup, ...], rank: int
         "logits_per_token": am.loss_tokens,
         "adapter_weight_casts": ls.weight_casts,
     }
-    return phases, details

@@ -9,12 +9,22 @@ micro-batch, and quadratic in the sequence length at most).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from types import MappingProxyType
+from typing import NamedTuple
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import trainable_params
-from lorplan.core.memory.activations import ActivationModel, Phase, activation_model, step_phases
+from lorplan.core.memory.activations import (
+    ActivationModel,
+    LoraSaved,
+    Phase,
+    activation_model,
+    lora_saved,
+    lora_saved_at,
+    phase_details,
+    step_phases,
+)
 from lorplan.core.memory.static import adapter_tensors, optimizer_bytes, weight_bytes
 from lorplan.core.memory.targets import AdaptedGroup, adapted_groups, modules_to_save_params
 from lorplan.core.memory.types import (
@@ -38,6 +48,11 @@ class _Prepared:
     weights: dict
     act: ActivationModel
     extra_trainable: int  # modules_to_save / task heads, rank-independent
+    lora0: int  # LoRA parameters at swept rank 0 (fixed-rank modules, DoRA magnitudes)
+    lora_per_rank: int
+    saved0: LoraSaved
+    saved1: LoraSaved
+    n_tensors: int
     layer_weight_bytes: int  # one block's weights (FSDP / ZeRO-3 all-gather unit)
 
 
@@ -70,20 +85,26 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
         if m.layer is not None:
             per_layer[m.layer] = per_layer.get(m.layer, 0) + m.params
     layer_w = max(per_layer.values(), default=0) * DTYPE_BYTES[setup.base_dtype]
-    prep = _Prepared(spec, groups, w, activation_model(spec, setup), max(extra, 0), layer_w)
+    act = activation_model(spec, setup)
+    t0 = sum(n * c for n, c in adapter_tensors(groups, 0, setup.targets.use_dora))
+    t1 = sum(n * c for n, c in adapter_tensors(groups, 1, setup.targets.use_dora))
+    n_tensors = sum(c for _, c in adapter_tensors(groups, 1, setup.targets.use_dora)) + (1 if extra > 0 else 0)
+    prep = _Prepared(spec=spec, groups=groups, weights=w, act=act, extra_trainable=max(extra, 0),
+                     layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1 - t0,
+                     saved0=lora_saved(groups, 0, setup, act.act_bytes),
+                     saved1=lora_saved(groups, 1, setup, act.act_bytes), n_tensors=n_tensors)
     if len(_CACHE) > 256:
         _CACHE.clear()
     _CACHE[key] = prep
     return prep
 
 
-@dataclass(frozen=True)
-class _Priced:
+class _Priced(NamedTuple):
     trainable: int
     static: int  # weights + adapter + optimizer (allocator + paged), per GPU
     breakdown_parts: tuple[int, int, int, int]  # weights, adapter, gradients, optimizer
     phases: tuple[Phase, ...]
-    details: dict
+    details: tuple  # (prepared, lora saved, paged, step counters, ddp buckets, gathered weights): see _Details
     context: int
     reserve_fraction: float
 
@@ -91,44 +112,46 @@ class _Priced:
 def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise BadInput(f"--ranks: rank must be an integer ≥ 1, got {rank!r}")
-    groups = prep.groups
-    tensors = adapter_tensors(groups, rank, setup.targets.use_dora)
-    lora_params = sum(n * c for n, c in tensors)
-    trainable = lora_params + prep.extra_trainable
+    trainable = prep.lora0 + rank * prep.lora_per_rank + prep.extra_trainable
     pbytes = DTYPE_BYTES[setup.adapter_dtype]
-    if prep.extra_trainable:
-        tensors = tensors + [(prep.extra_trainable, 1)]
-    adapter = trainable * pbytes
-    grads = trainable * pbytes
-    opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, pbytes)
+    adapter = grads = trainable * pbytes
+    opt = setup.optimizer
+    if opt == "adamw":
+        opt_alloc, opt_paged, steps = 2 * adapter, 0, 4 * prep.n_tensors
+    elif opt == "sgd":
+        opt_alloc = opt_paged = steps = 0
+    elif opt == "sgd-momentum":
+        opt_alloc, opt_paged, steps = adapter, 0, 0
+    else:  # 8-bit: per-tensor thresholds (min_8bit_size, paging)
+        tensors = adapter_tensors(prep.groups, rank, setup.targets.use_dora)
+        if prep.extra_trainable:
+            tensors.append((prep.extra_trainable, 1))
+        opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, pbytes)
     if setup.kernels == "cpu":
         opt_alloc += steps  # step counters live with CPU parameters (on the host for CUDA ones)
+    else:
+        steps = 0
     w = prep.weights
     weights = w["weights_quantized"] + w["weights_linear"] + w["weights_other"]
 
     n = setup.gpus
-    details: dict = dict(w)
     sh = setup.sharding
     gathered = 0
-    if sh in ("fsdp", "zero3"):
-        weights = -(-weights // n)
-        adapter = -(-adapter // n)
-        gathered = 2 * prep.layer_weight_bytes  # current + prefetched unit, unsharded
-    if sh in ("fsdp", "zero2", "zero3"):
+    grads_ps = grads
+    if sh != "none" and sh != "ddp":
+        if sh != "zero2":
+            weights = -(-weights // n)
+            adapter = -(-adapter // n)
+            gathered = 2 * prep.layer_weight_bytes  # current + prefetched unit, unsharded
         grads_ps = -(-grads // n)
         opt_alloc, opt_paged = -(-opt_alloc // n), -(-opt_paged // n)
-    else:
-        grads_ps = grads
     bucket = grads if sh == "ddp" else 0  # DDP reducer buckets (gradient_as_bucket_view=False)
-    phases, tok = step_phases(prep.act, groups, rank, setup, trainable, grads_ps)
+    ls = lora_saved_at(prep.saved0, prep.saved1, rank)
+    phases = step_phases(prep.act, ls, setup, grads_ps)
     extra_const = gathered + bucket
     if extra_const:
         phases = [Phase(p.name, p.const + extra_const, p.per_token, p.per_bs2) for p in phases]
-    details.update({k: v for k, v in tok.items()})
-    details["optimizer_paged"] = opt_paged
-    details["optimizer_step_counters"] = steps if setup.kernels == "cpu" else 0
-    details["ddp_buckets"] = bucket
-    details["sharding_gathered_weights"] = gathered
+    details = (prep, ls, opt_paged, steps, bucket, gathered)
     optimizer = opt_alloc + opt_paged
     if setup.kernels == "cpu":
         context = 0
@@ -140,23 +163,70 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
                    details, context, float(setup.reserve_fraction))
 
 
+class _Details(Mapping):
+    """The named detail terms of one breakdown, computed on first access (a sweep of 512 ranks builds
+    512 breakdowns; the UI reads the details of one)."""
+
+    __slots__ = ("_p", "_b", "_s", "_d")
+
+    def __init__(self, p: _Priced, micro_batch: int, seq_len: int) -> None:
+        self._p, self._b, self._s, self._d = p, micro_batch, seq_len, None
+
+    def _dict(self) -> dict[str, int]:
+        if self._d is None:
+            p, b, s = self._p, self._b, self._s
+            t = b * s
+            d: dict[str, int] = {}
+            peak, best = -1, ""
+            for ph in p.phases:
+                v = ph.at(b, s)
+                d["phase_" + ph.name] = v
+                if v > peak:
+                    peak, best = v, ph.name
+            prep, ls, paged, steps, bucket, gathered = p.details
+            terms = dict(prep.weights)
+            terms.update(phase_details(prep.act, ls))
+            terms.update({"optimizer_paged": paged, "optimizer_step_counters": steps, "ddp_buckets": bucket,
+                          "sharding_gathered_weights": gathered})
+            for k, v in terms.items():
+                if k.endswith("_per_token"):
+                    d[k[:-10]] = int(v * t)
+                else:
+                    d[k] = int(v)
+            allocated = p.static + peak
+            d["in_step_peak"] = peak
+            d["allocated"] = allocated
+            d["cuda_context"] = p.context
+            d["allocator_reserve"] = int(allocated * p.reserve_fraction)
+            d["peak_phase_" + best] = peak
+            self._d = d
+        return self._d
+
+    def __getitem__(self, key: str) -> int:
+        return self._dict()[key]
+
+    def __iter__(self):
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return repr(self._dict())
+
+
 def _breakdown(p: _Priced, micro_batch: int, seq_len: int) -> MemoryBreakdown:
     weights, adapter, grads, optimizer = p.breakdown_parts
-    best = max(p.phases, key=lambda ph: ph.at(micro_batch, seq_len))
-    peak = best.at(micro_batch, seq_len)
-    activations = peak - grads
-    allocated = p.static + peak
-    reserve = int(allocated * p.reserve_fraction)
-    d = {k: int(v) for k, v in p.details.items() if not k.endswith("_per_token")}
     t = micro_batch * seq_len
-    for k, v in p.details.items():
-        if k.endswith("_per_token"):
-            d[k[: -len("_per_token")]] = int(v * t)
-    d.update({"in_step_peak": peak, "peak_phase_" + best.name: peak, "allocated": allocated,
-              "cuda_context": p.context, "allocator_reserve": reserve})
-    for ph in p.phases:
-        d["phase_" + ph.name] = ph.at(micro_batch, seq_len)
-    return MemoryBreakdown(weights, adapter, grads, optimizer, activations, p.context + reserve, MappingProxyType(d))
+    ts = t * seq_len
+    peak = 0
+    for _, c, pt, pb in p.phases:  # Phase.at, inlined: this runs once per rank in a sweep
+        v = int(c + pt * t + pb * ts)
+        if v > peak:
+            peak = v
+    reserve = int((p.static + peak) * p.reserve_fraction)
+    return MemoryBreakdown(weights, adapter, grads, optimizer, peak - grads, p.context + reserve,
+                           _Details(p, micro_batch, seq_len))
 
 
 def estimate(spec: ModelSpec, setup: TrainingSetup, rank: int) -> MemoryBreakdown:
