@@ -1,0 +1,57 @@
+"""`lorplan models` and `lorplan gpus`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from lorplan.cli import main
+from lorplan.core import catalog
+
+
+def test_models_json_lists_catalog(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    assert main(["models", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    ids = [m["id"] for m in out["models"]]
+    assert ids == [e.id for e in catalog.ENTRIES]
+    gpt2 = next(m for m in out["models"] if m["id"] == "openai-community/gpt2")
+    assert gpt2["total_params"] == 124_439_808 and gpt2["family"] == "gpt2"
+    assert out["cached"] == []
+
+
+def test_models_search_and_table(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    assert main(["models", "--search", "gemma 3"]) == 0
+    text = capsys.readouterr().out
+    assert "google/gemma-3-27b-it" in text and "Qwen" not in text
+    assert main(["models", "--search", "zzz-nothing"]) == 0
+    assert "no model matches" in capsys.readouterr().out
+
+
+def test_models_shows_cached_hub_ids(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path))
+    snap = tmp_path / "hub" / "models--acme--tiny" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{}")
+    assert main(["models", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cached"] == ["acme/tiny"]
+
+
+def test_gpus_without_driver_one_line_exit_0():
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "gpus"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    from lorplan.core.gpu import list_gpus
+
+    if list_gpus()[0]:
+        assert proc.stdout.startswith("[0]")
+    else:
+        assert len(proc.stdout.strip().splitlines()) == 1 and proc.stdout.startswith("no GPU:")
+
+
+def test_gpus_json_and_presets(capsys):
+    assert main(["gpus", "--json", "--presets"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert isinstance(out["gpus"], list) and out["presets"]["H100-80GB"] == 81559 * 1024**2
+    assert (out["reason"] is None) == bool(out["gpus"])
