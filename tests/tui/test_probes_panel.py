@@ -1,0 +1,117 @@
+"""Pilot tests of the Probes panel against a run folder written by the test (no probe process runs)."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Select, Static
+
+from lorplan.probe import runner
+from lorplan.probe.backend import LocalProcessBackend
+from lorplan.probe.events import append_event
+from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.tui.probes_panel import ProbesPanel
+
+pytestmark = pytest.mark.anyio
+
+TRACEBACK = "Traceback (most recent call last):\n  File \"worker.py\", line 9, in run\nRuntimeError: injected failure at step 2"
+
+
+class NoSpawnBackend(LocalProcessBackend):
+    """The local backend without launching a scheduler process (the one boundary faked here)."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, run):
+        self.submitted.append(run.id)
+
+
+class PanelApp(App):
+    def __init__(self, runs_dir, backend):
+        super().__init__()
+        self.runs_dir, self.backend = runs_dir, backend
+
+    def compose(self) -> ComposeResult:
+        yield ProbesPanel(self.runs_dir, backend=self.backend, poll_seconds=0.2, id="probes")
+
+
+def _launched(run, pid, steps, evals=()):
+    atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+    append_event(run.events_path(pid), {"type": "loading", "pid": 999999})
+    append_event(run.events_path(pid), {"type": "started", "lr": 0.002, "device": "cpu", "trainable_params": 169730})
+    for s in range(1, steps + 1):
+        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": 0.7 - 0.01 * s, "tokens_per_second": 400.0})
+        if s in evals:
+            append_event(run.events_path(pid), {"type": "eval", "step": s, "eval_loss": 0.6 - 0.01 * s, "eval_accuracy": 0.8})
+
+
+def make_run(root):
+    run = create_run(runner.make_plan((4, 8, 16, 32), steps=20, device="cpu", run="20261128-100000-abcd"), root)
+    _launched(run, "r4", 20, evals=(10, 20))
+    atomic_write_json(run.result_path("r4"), {"state": "finished", "step": 20, "eval_loss": 0.41, "eval_accuracy": 0.875,
+                                              "tokens_per_second": 412.0, "peak_memory_bytes": 600 * 2**20,
+                                              "wall_seconds": 75.0, "lr": 0.002})
+    _launched(run, "r8", 2)
+    atomic_write_json(run.result_path("r8"), {"state": "failed", "step": 2, "message": "RuntimeError: injected failure",
+                                              "traceback": TRACEBACK, "wall_seconds": 6.0})
+    _launched(run, "r16", 1)
+    atomic_write_json(run.result_path("r16"), {"state": "oom", "step": 1, "message": "does not fit at micro-batch 16",
+                                               "traceback": "torch.OutOfMemoryError: CUDA out of memory."})
+    return run  # r32 stays queued
+
+
+def _row(table, key):
+    return [str(c) for c in table.get_row(key)]
+
+
+async def test_panel_shows_states_table_curves_and_traceback(tmp_path):
+    run = make_run(tmp_path)
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(ProbesPanel)
+        table = app.query_one("#probes-table", DataTable)
+        assert app.query_one("#probes-run", Select).value == run.id
+        assert table.row_count == 4
+        assert _row(table, "r4") == ["r4", "finished", "20/20", "0.5000", "0.4100", "0.875", "412", "1m15s", "600.00 MiB"]
+        assert _row(table, "r8")[1:3] == ["failed", "2/20"]
+        assert _row(table, "r16")[1] == "oom"
+        assert _row(table, "r32")[1:3] == ["queued", "0/20"]
+        assert panel.plotted["r4"] == 22  # 20 train points and 2 eval points on the plot
+        table.move_cursor(row=1)
+        await pilot.pause()
+        detail = str(app.query_one("#probes-detail", Static).render())
+        assert "r8: failed" in detail and "injected failure at step 2" in detail
+        assert app.query_one("#probes-detail").has_class("-error")
+
+
+async def test_cancel_a_queued_probe_and_retry_a_failed_one(tmp_path):
+    run = make_run(tmp_path)
+    backend = NoSpawnBackend()
+    app = PanelApp(tmp_path, backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#probes-table", DataTable)
+        table.focus()
+        table.move_cursor(row=3)  # r32, queued
+        await pilot.press("c")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        assert _row(table, "r32")[1] == "cancelled"
+        table.move_cursor(row=1)  # r8, failed
+        await pilot.press("t")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        assert _row(table, "r8")[1:3] == ["queued", "0/20"]
+        assert backend.submitted == [run.id]
+        assert (run.probe_dir("r8") / "attempt-1" / "result.json").exists()
+
+
+async def test_empty_state_explains_how_to_start(tmp_path):
+    app = PanelApp(tmp_path / "nothing", NoSpawnBackend())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(ProbesPanel)
+        assert panel.has_class("-empty")
+        assert "lorplan probe start" in str(app.query_one("#probes-empty", Static).render())
