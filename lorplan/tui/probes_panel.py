@@ -14,7 +14,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
@@ -93,14 +93,13 @@ class ProbesPanel(Widget):
         with Horizontal(id="probes-top"):
             yield Select([], prompt="probe run", allow_blank=True, id="probes-run", compact=True)
             yield Static("", id="probes-summary")
+        table = DataTable(id="probes-table", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
         with Horizontal(id="probes-body"):
-            with Vertical(id="probes-left"):
-                table = DataTable(id="probes-table", cursor_type="row", zebra_stripes=True)
-                for key, label in COLUMNS:
-                    table.add_column(label, key=key)
-                yield table
-                yield Static("", id="probes-detail")
             yield PlotextPlot(id="probes-plot")
+            yield Static("", id="probes-detail")
         yield Static("No probe runs yet. Press s to start the embedded demo (all-MiniLM-L6-v2, ranks 4, 8, 16, "
                      "32, on CPU in a couple of minutes), or run: lorplan probe start --model M --data FILE",
                      id="probes-empty")
@@ -169,7 +168,7 @@ class ProbesPanel(Widget):
         counts = st.counts()
         order = ("running", "queued", "finished", "failed", "oom", "died", "cancelled")
         parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
-        sched = "scheduler running" if st.scheduler_alive else ("stalled: no scheduler" if st.stalled else "done" if st.done else "")
+        sched = "scheduler running" if st.scheduler_alive else ("stalled" if st.stalled else "done" if st.done else "")
         self.query_one("#probes-summary", Static).update(f"{', '.join(parts)}  ·  {sched}  ·  {st.plan.steps} steps")
         self._show_detail()
         self._plot(st)
