@@ -35,6 +35,7 @@ def run(args) -> int:
             "max_position_embeddings": s.max_position_embeddings,
             "tie_word_embeddings": s.tie_word_embeddings,
             "num_experts": s.num_experts,
+            "note": e.note,
         })
     words = args.search.lower().split()
     cached = [m for m in hfcache.cached_models() if all(w in m.lower() for w in words)]

@@ -1,7 +1,8 @@
 """The built-in catalog: config.json files of models people fine-tune, shipped in lorplan/core/catalog/.
 
 Each file is the model's config.json (architecture fields as published on the Hugging Face Hub; see
-shared/reference/model-configs.toml for the sources). The index below is plain Python so that listing and
+shared/reference/model-configs.toml for the sources). Two kinds of keys are left out: `auto_map` (lorplan never
+runs remote code) and, where noted on the entry, long rope-scaling factor lists (they do not change shapes). The index below is plain Python so that listing and
 lookup cost no file reads; a config is read (once per process) when a spec is asked for.
 """
 
@@ -21,14 +22,18 @@ class CatalogEntry:
     id: str
     family: str
     aliases: tuple[str, ...] = ()
+    note: str = ""
 
     @property
     def filename(self) -> str:
         return self.id.replace("/", "__") + ".json"
 
 
-def _e(id_: str, family: str, *aliases: str) -> CatalogEntry:
-    return CatalogEntry(id_, family, tuple(aliases))
+def _e(id_: str, family: str, *aliases: str, note: str = "") -> CatalogEntry:
+    return CatalogEntry(id_, family, tuple(aliases), note)
+
+
+_LONGROPE = "rope_scaling (longrope factor lists) left out of the stored config.json; shapes are unaffected"
 
 
 ENTRIES: tuple[CatalogEntry, ...] = (
@@ -67,13 +72,14 @@ ENTRIES: tuple[CatalogEntry, ...] = (
     _e("google/gemma-2-9b-it", "gemma2", "google/gemma-2-9b"),
     _e("google/gemma-2-27b-it", "gemma2", "google/gemma-2-27b"),
     _e("google/gemma-3-1b-it", "gemma3_text", "google/gemma-3-1b-pt"),
-    _e("google/gemma-3-4b-it", "gemma3", "google/gemma-3-4b-pt"),
+    _e("google/gemma-3-4b-it", "gemma3", "google/gemma-3-4b-pt",
+       note="planned as Gemma3ForConditionalGeneration (vision tower included); vocab_size is the config default"),
     _e("google/gemma-3-12b-it", "gemma3", "google/gemma-3-12b-pt"),
     _e("google/gemma-3-27b-it", "gemma3", "google/gemma-3-27b-pt"),
     _e("microsoft/Phi-3-mini-4k-instruct", "phi3"),
-    _e("microsoft/Phi-3.5-mini-instruct", "phi3"),
-    _e("microsoft/Phi-4-mini-instruct", "phi3"),
-    _e("microsoft/phi-4", "phi3"),
+    _e("microsoft/Phi-3.5-mini-instruct", "phi3", note=_LONGROPE),
+    _e("microsoft/Phi-4-mini-instruct", "phi3", note=_LONGROPE),
+    _e("microsoft/phi-4", "phi3", note="tie_word_embeddings and max_position_embeddings from one source only"),
     _e("HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "HuggingFaceTB/SmolLM2-135M"),
     _e("HuggingFaceTB/SmolLM2-360M-Instruct", "llama", "HuggingFaceTB/SmolLM2-360M"),
     _e("HuggingFaceTB/SmolLM2-1.7B-Instruct", "llama", "HuggingFaceTB/SmolLM2-1.7B"),
