@@ -1,0 +1,242 @@
+"""The Data tab: pick a dataset, profile it in a thread worker, see its figures and a length histogram.
+
+The app calls `set_context(model_source, seq_len)` when the model or sequence length changes: a new model
+re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and padding from the
+length histogram already in hand (no re-tokenizing). Profiling runs in a thread worker (exclusive: a new run
+cancels the previous one) that posts replaceable progress messages; it never touches widgets.
+Imports no torch/transformers at module level: the tokenizer is loaded inside the worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import Button, Input, ProgressBar, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+from textual_plotext import PlotextPlot
+
+from lorplan.core.data.profile import DataProfile
+from lorplan.core.data.stats import padding, truncated_tokens
+from lorplan.core.errors import BadInput
+
+HERE = Path(__file__).resolve().parent
+SCHEMA_OPTIONS = [(name, name) for name in ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")]
+HIST_BINS = 30
+
+
+class ProfileProgressed(Message):
+    """The worker read `done` of `total` (bytes or rows). Replaceable: a flood of updates costs one repaint."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done, self.total = done, total
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ProfileProgressed)
+
+
+class ProfileFinished(Message):
+    """A profile is ready."""
+
+    def __init__(self, profile: DataProfile) -> None:
+        super().__init__()
+        self.profile = profile
+
+
+class ProfileFailed(Message):
+    """The dataset could not be profiled; `error` is one line naming the input."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> tuple[list[float], list[int], float]:
+    """(bin centres, counts, bin width) over 0..max length, from the (length, examples) pairs of a profile."""
+    top = max((length for length, _ in hist), default=1) or 1
+    width = max(1.0, top / bins)
+    counts = [0] * bins
+    for length, n in hist:
+        counts[min(int(length / width), bins - 1)] += n
+    return [width * (i + 0.5) for i in range(bins)], counts, width
+
+
+def with_seq_len(profile: DataProfile, seq_len: int) -> DataProfile:
+    """The same profile at another sequence length (truncation and padding recomputed from the histogram)."""
+    if profile.sample is not None and profile.sample.size < profile.sample.population:
+        scale = profile.examples / max(1, sum(n for _, n in profile.length_hist))
+        cut = round(truncated_tokens(dict(profile.length_hist), seq_len) * scale)
+    else:
+        cut = truncated_tokens(dict(profile.length_hist), seq_len)
+    return dataclasses.replace(
+        profile, seq_len=seq_len, truncated_tokens=cut, padding=padding(dict(profile.length_hist), seq_len)
+    )
+
+
+def figures_text(p: DataProfile) -> str:
+    """The profile's figures as a few aligned lines."""
+    est = " (est.)" if p.estimated else ""
+    lines = [
+        f"schema     {p.schema} · {p.format}",
+        f"examples   {p.examples:,}  skipped {p.skipped:,}  duplicates {p.duplicates:,}",
+        f"tokens     {p.tokens:,}{est}",
+        f"trained    {p.trained_tokens:,}{est}",
+        f"lengths    p50 {p.lengths.p50:,} · p90 {p.lengths.p90:,} · p95 {p.lengths.p95:,} · "
+        f"p99 {p.lengths.p99:,} · max {p.lengths.max:,}",
+        f"seq len    {p.seq_len:,}: {p.truncated_tokens:,} tokens truncated{est}",
+        f"padding    {p.padding.pad_fraction:.1%} wasted padded; packing: {p.padding.packed_sequences:,} sequences",
+        f"suggested  seq len {p.suggested_seq_len:,} · split {p.split.train:,} train / {p.split.eval:,} eval",
+    ]
+    if p.sample is not None and p.sample.size < p.sample.population:
+        lo, hi = p.sample.tokens_interval
+        lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
+    return "\n".join(lines)
+
+
+class DataPanel(Widget):
+    """Dataset profile: path, schema, run, progress, figures, problems and a length histogram."""
+
+    DEFAULT_CSS = (HERE / "data_panel.tcss").read_text(encoding="utf-8")
+
+    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id or "data-panel", classes=classes)
+        self.model_source: str | None = None
+        self.seq_len: int | None = None
+        self.profile: DataProfile | None = None
+        self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="data-row"):
+            yield Input(placeholder="dataset file or folder (JSONL, CSV, Parquet, .txt folder, save_to_disk)",
+                        id="data-path")
+            yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema")
+            yield Button("Profile", id="data-run", variant="primary")
+        yield ProgressBar(total=100, show_eta=False, id="data-progress")
+        yield Static("Pick a dataset and press Profile.", id="data-status")
+        with Horizontal(id="data-body"):
+            with Vertical(id="data-left"):
+                yield Static("", id="data-figures")
+                yield Static("", id="data-problems")
+            yield PlotextPlot(id="data-hist")
+
+    def on_mount(self) -> None:
+        self.border_title = "Dataset"
+        self.query_one("#data-path").tooltip = "A file or folder; Enter profiles it"
+
+    # -- public API used by the app -----------------------------------------------------------------------
+    def set_context(self, model_source: str | None, seq_len: int) -> None:
+        """The planner's model and sequence length changed: re-profile for a new model, re-cut for a seq len."""
+        model_changed = model_source != self.model_source
+        self.model_source, self.seq_len = model_source, seq_len
+        if self.profile is None:
+            return
+        if model_changed and self._profiled is not None:
+            self.start_profile()
+        elif seq_len != self.profile.seq_len:
+            self._show(with_seq_len(self.profile, seq_len))
+
+    def start_profile(self) -> None:
+        """Profile the path in the input with the chosen schema, model and sequence length."""
+        path = self.query_one("#data-path", Input).value.strip()
+        if not path:
+            self._status("Type a dataset path first.", error=True)
+            return
+        schema = str(self.query_one("#data-schema", Select).value)
+        self.set_class(True, "-running")
+        self.query_one("#data-progress", ProgressBar).update(total=100, progress=0)
+        self._status(f"Profiling {path} …")
+        self._profiled = (path, schema, self.model_source)
+        self._run(path, schema, self.model_source, self.seq_len)
+
+    # -- worker ---------------------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="data-profile")
+    def _run(self, path: str, schema: str, model: str | None, seq_len: int | None) -> None:
+        from lorplan.core.data import profile_dataset
+
+        worker = get_current_worker()
+
+        def progress(done: int, total: int, unit: str) -> None:
+            if worker.is_cancelled:
+                raise _Cancelled
+            self.post_message(ProfileProgressed(done, total))
+
+        try:
+            profile = profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
+                                      seq_len=seq_len, progress=progress)
+        except _Cancelled:
+            return
+        except BadInput as exc:
+            self.post_message(ProfileFailed(str(exc)))
+            return
+        if not worker.is_cancelled:
+            self.post_message(ProfileFinished(profile))
+
+    # -- handlers --------------------------------------------------------------------------------------------
+    @on(Button.Pressed, "#data-run")
+    @on(Input.Submitted, "#data-path")
+    def _run_pressed(self) -> None:
+        self.start_profile()
+
+    def on_profile_progressed(self, message: ProfileProgressed) -> None:
+        if message.total > 0:
+            self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
+
+    def on_profile_finished(self, message: ProfileFinished) -> None:
+        self.set_class(False, "-running")
+        self.profile = message.profile
+        self._show(message.profile)
+
+    def on_profile_failed(self, message: ProfileFailed) -> None:
+        self.set_class(False, "-running")
+        self._status(message.error, error=True)
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "data-profile" and event.state == WorkerState.ERROR:
+            self.set_class(False, "-running")
+            error = event.worker.error
+            self._status(f"Profiling failed: {type(error).__name__}: {error}", error=True)
+
+    # -- drawing ---------------------------------------------------------------------------------------------
+    def _status(self, text: str, *, error: bool = False) -> None:
+        self.query_one("#data-status", Static).update(text)
+        self.set_class(error, "-error")
+
+    def _show(self, p: DataProfile) -> None:
+        bar = self.query_one("#data-progress", ProgressBar)
+        bar.update(total=100, progress=100)
+        notes = " · ".join(p.notes) if p.notes else f"tokenizer: {p.tokenizer}"
+        self._status(notes)
+        self.query_one("#data-figures", Static).update(figures_text(p))
+        problems = [f"line {pr.line}: {pr.reason}" for pr in p.problems[:8]]
+        if p.skipped > len(problems):
+            problems.append(f"… {p.skipped - len(problems):,} more skipped")
+        self.query_one("#data-problems", Static).update("\n".join(problems))
+        self._draw_histogram(p)
+
+    def _draw_histogram(self, p: DataProfile) -> None:
+        plot = self.query_one("#data-hist", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        centres, counts, width = histogram_bins(p.length_hist)
+        plt.bar(centres, counts, width=0.9)
+        right = centres[-1] + width / 2
+        if p.seq_len <= right * 1.5:  # draw the seq len line unless it would squash the bars
+            plt.vertical_line(p.seq_len, color="red")
+            right = max(right, p.seq_len * 1.05)
+            title = f"example length (tokens); red line: seq len {p.seq_len:,}"
+        else:
+            title = f"example length (tokens); seq len {p.seq_len:,} is off the chart, beyond every example"
+        plt.xlim(0, right)
+        plt.title(title)
+        plot.refresh()

