@@ -91,6 +91,8 @@ def optimizer_bytes(tensors: list[tuple[int, int]], setup: TrainingSetup, param_
     """
     opt = setup.optimizer
     alloc = paged = steps = 0
+    if opt in ("adamw-8bit", "paged-adamw-8bit") and any(n >= MIN_8BIT_SIZE for n, _ in tensors):
+        alloc += 2 * 256 * 4  # the signed and unsigned dynamic quantization maps, shared by all parameters
     for numel, count in tensors:
         if opt == "adamw":
             alloc += 2 * numel * param_bytes * count

@@ -1,0 +1,169 @@
+"""Unit tests of the memory model's maths: validation, fit solving, sharding, JSON shape, import hygiene."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from memspecs import llama_spec
+
+from lorplan.core.errors import BadInput
+from lorplan.core.lora import LoraTargets
+from lorplan.core.memory import (
+    DEFAULT_RANKS,
+    MemoryBreakdown,
+    RankTable,
+    TrainingSetup,
+    estimate,
+    plan_json,
+    rank_table,
+)
+
+GIB = 1024**3
+SPEC = llama_spec()  # Llama-3.1-8B shapes, built by hand
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "flag"),
+    [
+        ({"seq_len": 0}, "--seq-len"),
+        ({"seq_len": -5}, "--seq-len"),
+        ({"micro_batch": 0}, "--micro-batch"),
+        ({"gpus": 0}, "--gpus"),
+        ({"quant": "int4"}, "--quant"),
+        ({"optimizer": "lion"}, "--optimizer"),
+        ({"attention": "xformers"}, "--attention"),
+        ({"lora_dropout": 1.5}, "--lora-dropout"),
+        ({"double_quant": True}, "--double-quant"),
+        ({"gpus": 1, "sharding": "fsdp"}, "--sharding"),
+        ({"gpus": 4, "sharding": "none"}, "--gpus"),
+        ({"cuda_context_bytes": -1}, "--cuda-context"),
+        ({"seq_len": 2.5}, "--seq-len"),
+    ],
+)
+def test_bad_setups_name_the_flag(kwargs, flag):
+    with pytest.raises(BadInput, match=flag):
+        TrainingSetup(**kwargs)
+
+
+def test_bad_rank_and_budget_are_bad_input():
+    with pytest.raises(BadInput, match="rank"):
+        estimate(SPEC, TrainingSetup(), 0)
+    with pytest.raises(BadInput, match="--gpu-memory"):
+        rank_table(SPEC, TrainingSetup(), (8,), budget_bytes=0)
+
+
+def test_components_sum_and_static_terms_for_llama_8b():
+    m = estimate(SPEC, TrainingSetup(), 16)
+    assert isinstance(m, MemoryBreakdown)
+    assert m.total == m.weights + m.adapter + m.gradients + m.optimizer + m.activations + m.overhead
+    assert m.weights == SPEC.total_params * 2  # bf16
+    lora = 16 * 2_621_440  # all-linear, from shared/reference/model-configs.toml
+    assert m.adapter == lora * 4 and m.gradients == lora * 4  # fp32 adapters
+    assert m.optimizer == lora * 8  # AdamW m, v in fp32; step counters on the host
+    assert m.details["in_step_peak"] == m.gradients + m.activations
+    # 12 bytes per logit at the start of backward dominate Llama-3's in-step peak at 2048 tokens
+    assert m.details["logits"] == 12 * 128256 * 2048
+
+
+def test_qlora_weights_match_the_worked_example():
+    # memory.md §3: Llama-3-8B NF4+DQ linear 3.60 GB + embed/head fp32 4.20 GB = 7.80 GB
+    m = estimate(SPEC, TrainingSetup(quant="nf4", double_quant=True), 8)
+    assert m.weights == pytest.approx(7.80e9, rel=0.01)
+    dq_saving = estimate(SPEC, TrainingSetup(quant="nf4"), 8).weights - m.weights
+    linear = sum(x.in_features * x.out_features for x in SPEC.linears if x.role != "head")
+    assert dq_saving == pytest.approx(linear * 0.373 / 8, rel=0.01)
+
+
+def test_rank_checkpointing_and_quantization_move_the_right_terms():
+    base = TrainingSetup(seq_len=4096)
+    r8, r64 = estimate(SPEC, base, 8), estimate(SPEC, base, 64)
+    assert r64.total > r8.total and r64.weights == r8.weights
+    gc = estimate(SPEC, TrainingSetup(seq_len=4096, grad_checkpointing=True), 8)
+    assert gc.activations < r8.activations / 3
+    eager = estimate(SPEC, TrainingSetup(seq_len=4096, attention="eager"), 8)
+    assert eager.activations > r8.activations  # s x s scores
+    drop = estimate(SPEC, TrainingSetup(seq_len=4096, lora_dropout=0.1), 8)
+    assert drop.activations > r8.activations
+    qv = estimate(SPEC, TrainingSetup(seq_len=4096, targets=LoraTargets(modules=("q_proj", "v_proj"))), 8)
+    assert qv.activations < r8.activations
+
+
+def test_8bit_and_paged_optimizers():
+    adam = estimate(SPEC, TrainingSetup(), 64)
+    a8 = estimate(SPEC, TrainingSetup(optimizer="adamw-8bit"), 64)
+    paged = estimate(SPEC, TrainingSetup(optimizer="paged-adamw-8bit"), 64)
+    assert a8.optimizer == pytest.approx(adam.optimizer * 2.031 / 8, rel=0.01)
+    assert paged.optimizer == a8.optimizer and paged.details["optimizer_paged"] > 0
+    assert a8.details["optimizer_paged"] == 0
+
+
+def test_sharding_divides_the_right_terms():
+    one = estimate(SPEC, TrainingSetup(), 16)
+    ddp = estimate(SPEC, TrainingSetup(gpus=4, sharding="ddp"), 16)
+    z2 = estimate(SPEC, TrainingSetup(gpus=4, sharding="zero2"), 16)
+    z3 = estimate(SPEC, TrainingSetup(gpus=4, sharding="zero3"), 16)
+    assert ddp.weights == one.weights and ddp.details["ddp_buckets"] == one.gradients
+    assert z2.weights == one.weights and z2.optimizer == -(-one.optimizer // 4)
+    assert z3.weights == -(-one.weights // 4) and z3.details["sharding_gathered_weights"] > 0
+
+
+def test_max_micro_batch_and_seq_len_are_tight():
+    setup = TrainingSetup(seq_len=1024, micro_batch=2)
+    budget = 40 * GIB
+    table = rank_table(SPEC, setup, (8, 64), budget)
+    for row in table.rows:
+        b, s = row.max_micro_batch, row.max_seq_len
+        assert b >= 1 and s >= 1
+        fit = estimate(SPEC, TrainingSetup(seq_len=1024, micro_batch=b), row.rank).total
+        over = estimate(SPEC, TrainingSetup(seq_len=1024, micro_batch=b + 1), row.rank).total
+        assert fit <= budget < over
+        fit = estimate(SPEC, TrainingSetup(seq_len=s, micro_batch=2), row.rank).total
+        over = estimate(SPEC, TrainingSetup(seq_len=s + 1, micro_batch=2), row.rank).total
+        assert fit <= budget < over
+        assert row.fits == (row.memory.total <= budget)
+
+
+def test_eager_seq_len_solves_the_quadratic():
+    setup = TrainingSetup(attention="eager", seq_len=512)
+    row = rank_table(SPEC, setup, (8,), 30 * GIB).rows[0]
+    s = row.max_seq_len
+    assert estimate(SPEC, TrainingSetup(attention="eager", seq_len=s), 8).total <= 30 * GIB
+    assert estimate(SPEC, TrainingSetup(attention="eager", seq_len=s + 1), 8).total > 30 * GIB
+
+
+def test_a_budget_below_the_weights_never_fits():
+    row = rank_table(SPEC, TrainingSetup(), (8,), 8 * GIB).rows[0]
+    assert row.fits is False and row.max_micro_batch == 0 and row.max_seq_len == 0
+
+
+def test_plan_json_has_every_contract_key_as_integers():
+    table = rank_table(SPEC, TrainingSetup(quant="nf4"), DEFAULT_RANKS, 24 * GIB)
+    assert isinstance(table, RankTable)
+    obj = json.loads(json.dumps(plan_json(SPEC, table)))
+    assert obj["model"]["id"] == SPEC.id and obj["model"]["total_params"] == SPEC.total_params
+    assert obj["setup"]["quant"] == "nf4" and obj["setup"]["targets"]["modules"] == ["all-linear"]
+    assert obj["budget_bytes"] == 24 * GIB
+    assert [r["rank"] for r in obj["rows"]] == list(DEFAULT_RANKS)
+    for row in obj["rows"]:
+        mem = row["memory"]
+        for key in ("weights", "adapter", "gradients", "optimizer", "activations", "overhead", "total"):
+            assert isinstance(mem[key], int) and mem[key] >= 0
+        assert mem["total"] == sum(mem[k] for k in ("weights", "adapter", "gradients", "optimizer",
+                                                    "activations", "overhead"))
+        assert all(isinstance(v, int) for v in mem["details"].values())
+        assert isinstance(row["fits"], bool) and isinstance(row["max_micro_batch"], int)
+        assert isinstance(row["max_seq_len"], int) and row["trainable_percent"] > 0
+
+
+def test_without_budget_fit_fields_are_none():
+    row = rank_table(SPEC, TrainingSetup(), (8,)).rows[0]
+    assert row.fits is None and row.max_micro_batch is None and row.max_seq_len is None
+
+
+def test_importing_the_memory_model_loads_no_torch():
+    code = "import sys, lorplan.core.memory; print(any(m in sys.modules for m in ('torch', 'transformers', 'peft')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
