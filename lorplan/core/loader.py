@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -79,7 +79,28 @@ def from_config_file(
     allow_fallback: bool = True,
     spec_id: str | None = None,
 ) -> ModelSpec:
-    """A spec from a config.json file (fast path, or the fallback for unknown architectures)."""
+    """A spec from a config.json file (fast path, or the fallback for unknown architectures).
+
+    Cached per process on (path, size, mtime, options), so the slow fallback runs once per file version.
+    """
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is None:
+        return _from_file(path, source, trust_remote_code, allow_fallback, spec_id)
+    return _cached_file(key, path, source, trust_remote_code, allow_fallback, spec_id)
+
+
+@lru_cache(maxsize=64)
+def _cached_file(key, path, source, trust_remote_code, allow_fallback, spec_id) -> ModelSpec:
+    return _from_file(path, source, trust_remote_code, allow_fallback, spec_id)
+
+
+def _from_file(
+    path: Path, source: SpecSource, trust_remote_code: bool, allow_fallback: bool, spec_id: str | None
+) -> ModelSpec:
     cfg = read_config(path)
     sid = spec_id or str(path.parent if path.name == "config.json" else path)
     try:
