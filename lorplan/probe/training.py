@@ -179,7 +179,7 @@ def evaluate(model, batches: list[dict], device: torch.device, classification: b
             loss_sum += float(out.loss) * n
             weight += n
     model.train()
-    return loss_sum / max(1, weight), (correct / seen if classification else None)
+    return loss_sum / max(1, weight), (correct / max(1, seen) if classification else None)
 
 
 def peak_memory(device: torch.device, progress: Progress) -> dict:
