@@ -164,7 +164,7 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
         r = g.rank(rank)
         copies += copy_b * g.in_features * g.count
         masks += mask_b * g.in_features * g.count
-        mids += a * r * g.count
+        mids += copy_b * r * g.count  # lora_A's output: bf16 under autocast, else the adapter dtype
         if casts_on:
             casts += a * r * g.out_features * g.count
             if not (g.stream_input and not setup.grad_checkpointing):
