@@ -30,7 +30,7 @@ from lorplan.core.data.stats import (
     suggest_split,
     truncated_tokens,
 )
-from lorplan.core.data.tokenizer import resolve_tokenizer
+from lorplan.core.data.tokenizer import model_max_length, resolve_tokenizer
 from lorplan.core.errors import BadInput
 
 DEFAULT_SEQ_LEN = 2048
@@ -141,7 +141,8 @@ def profile_dataset(
     """Profile a dataset file or folder (see readers.py for formats, counting.py for what a token counts as).
 
     model / tokenizer: where the tokenizer comes from (tokenizer.resolve_tokenizer); none -> estimates.
-    seq_len: the training sequence length in tokens (default 2048, capped at the tokenizer's maximum).
+    seq_len: the training sequence length in tokens (default 2048, capped at the model's maximum: the tokenizer's
+    model_max_length, else max_position_embeddings of the model's config).
     sample: profile a seeded uniform random sample of this many examples and scale the totals (95% intervals).
     mask: loss masked to completions / assistant turns (True) or every token trained (False).
     progress(done, total, unit) is called a few times a second; it may raise to stop the profile.
@@ -154,7 +155,7 @@ def profile_dataset(
     choice = resolve_tokenizer(model, tokenizer)
     counter = make_counter(choice, mask=mask)
     source, schema, records = open_records(path, schema=schema)
-    model_max = counter.model_max_length
+    model_max = counter.model_max_length or model_max_length(model)
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, model_max) if model_max else DEFAULT_SEQ_LEN
 
@@ -237,7 +238,7 @@ def profile_dataset(
         tokens = sum(length * count for length, count in hist.items())
         truncated = truncated_tokens(hist, seq_len)
     if model_max and seq_len > model_max:
-        notes.append(f"--seq-len {seq_len} is beyond the tokenizer's maximum of {model_max}")
+        notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {model_max}")
     lengths = lengths_of(hist)
     sampled = sample_info is not None and sample_info.size < sample_info.population
     return DataProfile(

@@ -1,13 +1,13 @@
 """Finding a model's tokenizer on this machine (a folder, or the local Hugging Face cache), offline.
 
 Nothing is downloaded: a tokenizer that is not on disk means token counts are estimated from characters.
-transformers is imported only when a tokenizer is actually loaded (see counting.py).
+transformers is imported only when a tokenizer is actually loaded (see counting.py). A catalog id is looked up
+under its hub id and aliases.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,53 +40,50 @@ def has_tokenizer_files(folder: Path) -> bool:
     return folder.is_dir() and any((folder / name).is_file() for name in _TOKENIZER_FILES)
 
 
-def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache, as huggingface_hub resolves it (HF_HUB_CACHE, HF_HOME/hub, XDG, ~/.cache)."""
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"])
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]) / "hub"
-    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(xdg) / "huggingface" / "hub"
-
-
 def cached_snapshot(repo_id: str) -> Path | None:
-    """The snapshot folder of a hub model in the local cache (refs/main first, else the newest), or None."""
-    if repo_id.count("/") != 1:
+    """The snapshot folder of a hub model in the local cache that holds tokenizer files (refs/main first, else
+    the newest), or None. Cache location as lorplan.core.hfcache resolves it."""
+    from lorplan.core.hfcache import hub_cache_dir
+
+    parts = repo_id.strip().strip("/").split("/")
+    if not 1 <= len(parts) <= 2 or not all(parts):
         return None
-    repo = hub_cache_dir() / ("models--" + repo_id.replace("/", "--"))
+    repo = hub_cache_dir() / ("models--" + "--".join(parts))
     snapshots = repo / "snapshots"
     if not snapshots.is_dir():
         return None
     ref = repo / "refs" / "main"
     if ref.is_file():
-        snap = snapshots / ref.read_text().strip()
-        if snap.is_dir():
+        snap = snapshots / ref.read_text(encoding="utf-8").strip()
+        if has_tokenizer_files(snap):
             return snap
-    found = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
+    found = [p for p in snapshots.iterdir() if has_tokenizer_files(p)]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
-def catalog_hub_id(model: str) -> str | None:
-    """The hub id of a built-in catalog entry, read from lorplan/core/catalog/*.json, or None."""
-    folder = Path(__file__).resolve().parent.parent / "catalog"
-    if not folder.is_dir():
+def model_max_length(model: str | None) -> int | None:
+    """The context length (max_position_embeddings / n_positions) of a catalog model or a local config.json,
+    or None (never raises)."""
+    if not model:
         return None
-    for file in sorted(folder.glob("*.json")):
-        try:
-            data = json.loads(file.read_text())
-        except (OSError, ValueError):
-            continue
-        entries = data if isinstance(data, list) else data.get("models", [data]) if isinstance(data, dict) else []
-        if isinstance(entries, dict):
-            entries = [dict(v, id=k) if isinstance(v, dict) else {} for k, v in entries.items()]
-        for entry in entries:
-            if not isinstance(entry, dict):
-                continue
-            if model in (entry.get("id"), file.stem):
-                for key in ("hub_id", "repo_id", "hf_id", "hub", "repo"):
-                    if isinstance(entry.get(key), str):
-                        return entry[key]
+    config: dict = {}
+    try:
+        candidate = Path(model).expanduser()
+        if candidate.exists():
+            file = candidate if candidate.is_file() else candidate / "config.json"
+            config = json.loads(file.read_text(encoding="utf-8")) if file.name == "config.json" else {}
+        else:
+            from lorplan.core import catalog
+
+            entry = catalog.find(model)
+            config = catalog.config(entry) if entry is not None else {}
+    except (OSError, ValueError):
+        return None
+    config = config.get("text_config", config) if isinstance(config, dict) else {}
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):  # GPT-2 says n_positions
+        value = config.get(key) if isinstance(config, dict) else None
+        if isinstance(value, int) and value > 0:
+            return value
     return None
 
 
@@ -111,10 +108,16 @@ def resolve_tokenizer(model: str | None = None, tokenizer: str | None = None) ->
         if has_tokenizer_files(folder):
             return TokenizerChoice(str(folder), model)
         return TokenizerChoice(None, model, f"no tokenizer files in {folder}: token counts {ratio}")
-    hub_id = model if "/" in model else catalog_hub_id(model)
-    if hub_id:
-        snap = cached_snapshot(hub_id)
-        if snap is not None and has_tokenizer_files(snap):
+    from lorplan.core import catalog
+
+    entry = catalog.find(model)
+    names = [model] + ([entry.id, *entry.aliases] if entry is not None else [])
+    for name in dict.fromkeys(names):
+        snap = cached_snapshot(name)
+        if snap is not None:
             return TokenizerChoice(str(snap), model)
+    if entry is not None or "/" in model:
+        hub_id = entry.id if entry is not None else model
         return TokenizerChoice(None, model, f"tokenizer of {hub_id} is not in the local HF cache: token counts {ratio}")
-    return TokenizerChoice(None, model, f"no tokenizer found for {model!r}: token counts {ratio}")
+    return TokenizerChoice(None, model, f"no tokenizer found for {model!r} (not a folder, catalog id or cached hub "
+                                        f"id): token counts {ratio}")

@@ -93,6 +93,21 @@ def test_model_folder_hub_cache_and_missing_tokenizer(tmp_path, monkeypatch, min
     missing = resolve_tokenizer("acme/absent")
     assert missing.estimated and "not in the local HF cache" in missing.note
     assert resolve_tokenizer(None).estimated
+    # A catalog id is found in the cache under its hub id or an alias.
+    st = tmp_path / "hf" / "hub" / "models--sentence-transformers--all-MiniLM-L6-v2" / "snapshots" / "s1"
+    copy_tokenizer(minilm_dir, st)
+    assert resolve_tokenizer("all-MiniLM-L6-v2").path == str(st)
+    qwen = resolve_tokenizer("Qwen/Qwen2.5-0.5B-Instruct")
+    assert qwen.estimated and "Qwen/Qwen2.5-0.5B-Instruct is not in the local HF cache" in qwen.note
+    assert "not a folder, catalog id or cached hub id" in resolve_tokenizer("no-such-model").note
+
+
+def test_catalog_model_without_tokenizer_caps_seq_len_at_its_context(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"text": "word " * 3000}) + "\n")
+    p = profile_dataset(path, model="gpt2")  # n_positions 1024, tokenizer not cached here
+    assert p.estimated and p.seq_len == 1024 and p.suggested_seq_len == 1024
+    assert p.truncated_tokens == p.tokens - 1024
 
 
 def test_core_data_imports_no_heavy_library():
