@@ -189,6 +189,8 @@ def peak_memory(device: torch.device, progress: Progress) -> dict:
     out = {"rss_peak_bytes": int(rss), "allocated_peak_bytes": None, "reserved_peak_bytes": None,
            "nvml_peak_bytes": progress.nvml_peak_bytes}
     if device.type == "cuda":
+        sample_nvml(progress)
+        out["nvml_peak_bytes"] = progress.nvml_peak_bytes
         out["allocated_peak_bytes"] = int(torch.cuda.max_memory_allocated())
         out["reserved_peak_bytes"] = int(torch.cuda.max_memory_reserved())
     return out

@@ -118,7 +118,8 @@ def run_probe(run: RunDir, probe_id: str, emit, progress, device_name: str = "cp
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
     torch.manual_seed(plan.seed)
     model_path = resolve_model_path(plan.model)
-    sample = min(20000, plan.steps * plan.micro_batch + plan.eval_examples)
+    # one pass over the sample at most; packing fills blocks from many short examples, so it reads more
+    sample = 20000 if plan.grouping == "packing" else min(20000, plan.steps * plan.micro_batch + plan.eval_examples)
     if plan.data is None:
         examples = demo_examples(seed=plan.seed)
     else:
