@@ -53,8 +53,11 @@ def detect_format(path: Path) -> str:
     size = path.stat().st_size
     if size == 0:
         raise BadInput(f"--data {path}: the file is empty")
-    with open(path, "rb") as fh:
-        head = fh.read(_SNIFF_BYTES)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise BadInput(f"--data {path}: cannot read ({exc.strerror or exc})") from None
     fmt = _EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
         if head.startswith(b"PAR1"):
@@ -88,7 +91,10 @@ class RowSource:
             "parquet": self._parquet, "txt": self._txt, "txt-folder": self._txt_folder,
             "arrow-folder": self._arrow_folder,
         }[self.format]
-        yield from reader()
+        try:
+            yield from reader()
+        except OSError as exc:
+            raise BadInput(f"--data {self.path}: cannot read ({exc.strerror or exc})") from None
         self.done = self.total
 
     # -- line formats -------------------------------------------------------------------------------------
@@ -105,10 +111,10 @@ class RowSource:
             first_line = fh.readline()
         if first_line.lstrip().startswith(b"{"):
             try:
-                json.loads(first_line)
+                first = json.loads(first_line)
             except ValueError:
-                pass  # a pretty-printed object: read it whole below
-            else:
+                first = None  # a pretty-printed object: read it whole below
+            if isinstance(first, dict) and not _holds_rows(first):
                 self.format = "jsonl"
                 yield from self._jsonl()
                 return
@@ -264,6 +270,14 @@ def parse_json_line(raw: bytes) -> Any:
     if not isinstance(row, dict):
         return Bad(f"expected a JSON object, got {_kind(row)}")
     return row
+
+
+def _holds_rows(obj: dict) -> bool:
+    """A one-key object whose value is a list of objects: {"data": [{...}, ...]} is a container, not a row."""
+    if len(obj) != 1:
+        return False
+    value = next(iter(obj.values()))
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
 def _kind(value: Any) -> str:

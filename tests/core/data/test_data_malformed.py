@@ -136,3 +136,22 @@ def test_json_array_with_non_objects(tmp_path):
     path.write_text(json.dumps([{"text": "a"}, 3, {"text": "b"}]))
     p = profile_dataset(path)
     assert p.examples == 2 and _problems(p) == {2: "expected a JSON object, got a number"}
+
+
+def test_json_object_holding_rows_on_one_line(tmp_path):
+    path = tmp_path / "wrapped.json"
+    path.write_text(json.dumps({"data": [{"text": "a"}, {"text": "b"}, {"text": ""}]}))
+    p = profile_dataset(path)
+    assert p.examples == 2 and _problems(p) == {3: "empty text"}
+
+
+def test_unreadable_file_is_a_one_line_error(tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file; permissions cannot make it unreadable")
+    path = tmp_path / "secret.jsonl"
+    path.write_text('{"text": "x"}\n')
+    path.chmod(0)
+    with pytest.raises(BadInput, match="cannot read"):
+        profile_dataset(path)
