@@ -103,7 +103,9 @@ class RealTokenizer:
         if not texts:
             return []
         if self.backend is not None:
-            return [len(e) for e in self.backend.encode_batch_fast(texts, add_special_tokens=False)]
+            # encode_batch_fast (tokenizers >= 0.21) skips offsets, which only lengths do not need.
+            encode = getattr(self.backend, "encode_batch_fast", self.backend.encode_batch)
+            return [len(e) for e in encode(texts, add_special_tokens=False)]
         ids = self.tok(texts, add_special_tokens=False)["input_ids"]
         return [len(x) for x in ids]
 
