@@ -1,0 +1,149 @@
+"""Check the memory model on a real GPU: train a few LoRA steps of a small random-weight model and print what
+PyTorch and NVML measured beside the estimate.
+
+Variants: bf16 base (Trainer's path: fp32 adapters, bf16 autocast, SDPA, AdamW foreach) and QLoRA NF4 with
+double quantization (bitsandbytes, peft's prepare_model_for_kbit_training), each without and with gradient
+checkpointing. The model is SmolLM2-135M's architecture from the built-in catalog with random weights (no
+network, no tokenizer: random token ids). For each variant it prints
+  torch.cuda.max_memory_allocated  vs  the estimate's allocated peak (total - context - reserve),
+  torch.cuda.max_memory_reserved   vs  allocated peak + allocator reserve,
+  NVML (this process)              vs  the estimate's total, with the CUDA context measured through NVML.
+Unattended, a couple of minutes on one GPU; exits 0 with "skipped: no CUDA" without one.
+
+Run: .venv/bin/python benchmarks/gpu_memory_check.py [--model ID] [--seq-len N] [--micro-batch N] [--rank R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import tempfile
+
+MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def _nvml_process_bytes(index: int) -> int | None:
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+        for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
+            if p.pid == os.getpid() and p.usedGpuMemory is not None:
+                return int(p.usedGpuMemory)
+        return None
+    except Exception:  # NVML is optional here: no library or no permission gives "n/a"
+        return None
+
+
+def _fmt(n: int | None) -> str:
+    return "n/a" if n is None else f"{n / 2**30:8.3f} GiB"
+
+
+def _err(pred: int, meas: int | None) -> str:
+    return "" if not meas else f"{100 * (pred - meas) / meas:+6.1f}%"
+
+
+def _step(model, opt, ids) -> None:
+    """One Trainer-style step: forward + loss under bf16 autocast, backward outside it, AdamW, grads freed."""
+    import torch
+
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+
+
+def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str) -> None:
+    import torch
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
+
+    from lorplan.core.memory import TrainingSetup, estimate
+
+    cfg = AutoConfig.for_model(**dict(spec.config))
+    torch.manual_seed(0)
+    if quant == "none":
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
+    else:
+        if not os.path.exists(os.path.join(tmp, "config.json")):
+            AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16).save_pretrained(tmp)
+        q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                               bnb_4bit_compute_dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(tmp, quantization_config=q, dtype=torch.bfloat16,
+                                                     attn_implementation="sdpa", device_map={"": 0})
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    if grad_ckpt:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, target_modules="all-linear",
+                                             lora_dropout=0.0, task_type="CAUSAL_LM"))
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    ids = torch.randint(0, spec.vocab_size, (args.micro_batch, args.seq_len), device="cuda")
+
+    _step(model, opt, ids)  # warm-up: optimizer state and cuBLAS workspace exist from here on
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(args.steps):
+        _step(model, opt, ids)
+    torch.cuda.synchronize()
+    alloc, reserved = torch.cuda.max_memory_allocated(), torch.cuda.max_memory_reserved()
+    nvml = _nvml_process_bytes(torch.cuda.current_device())
+
+    setup = TrainingSetup(quant=quant, double_quant=quant != "none", micro_batch=args.micro_batch,
+                          seq_len=args.seq_len, grad_checkpointing=grad_ckpt, cuda_context_bytes=context)
+    m = estimate(spec, setup, args.rank)
+    pred_alloc = m.details["allocated"]
+    pred_res = pred_alloc + m.details["allocator_reserve"]
+    name = f"{'bf16' if quant == 'none' else 'nf4+dq'}{' +GC' if grad_ckpt else ''}"
+    print(f"\n{name}  (rank {args.rank}, all-linear, micro-batch {args.micro_batch}, seq {args.seq_len})")
+    print(f"  max_memory_allocated {_fmt(alloc)}   estimate {_fmt(pred_alloc)} {_err(pred_alloc, alloc)}")
+    print(f"  max_memory_reserved  {_fmt(reserved)}   estimate {_fmt(pred_res)} {_err(pred_res, reserved)}")
+    print(f"  NVML (this process)  {_fmt(nvml)}   estimate {_fmt(m.total)} {_err(m.total, nvml)}")
+    print(f"  estimate parts: weights {_fmt(m.weights)} adapter {_fmt(m.adapter)} optimizer {_fmt(m.optimizer)} "
+          f"grads {_fmt(m.gradients)} activations {_fmt(m.activations)} peak phase "
+          f"{[k for k in m.details if k.startswith('peak_phase_')][0][11:]}")
+    del model, opt, ids
+    gc.collect()
+    torch.cuda.empty_cache()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=MODEL)
+    ap.add_argument("--seq-len", type=int, default=1024)
+    ap.add_argument("--micro-batch", type=int, default=4)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--steps", type=int, default=3)
+    args = ap.parse_args()
+    try:
+        import torch
+    except ImportError:
+        print("skipped: no CUDA (torch is not installed)")
+        return 0
+    if not torch.cuda.is_available():
+        print("skipped: no CUDA")
+        return 0
+    from lorplan.core.spec import load_spec
+
+    spec = load_spec(args.model)
+    torch.cuda.init()
+    torch.ones(1, device="cuda") @ torch.ones(1, 1, device="cuda")  # context + cuBLAS handle
+    torch.cuda.synchronize()
+    context = _nvml_process_bytes(torch.cuda.current_device())
+    print(f"{torch.cuda.get_device_name()}  torch {torch.__version__}  model {spec.id} (random weights)")
+    print(f"CUDA context measured through NVML: {_fmt(context)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for quant in ("none", "nf4"):
+            for gc_on in (False, True):
+                try:
+                    run_variant(spec, quant, gc_on, args, context or 0, tmp)
+                except Exception as exc:  # one variant failing (e.g. bitsandbytes without its CUDA build)
+                    print(f"\n{quant} GC={gc_on}: failed: {type(exc).__name__}: {exc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
