@@ -60,6 +60,7 @@ class ActivationModel:
     model_tokens: float  # saved per token outside the layers (final norm, RoPE tables, inputs)
     loss_tokens: float  # bytes per token at the loss peak (logits buffers)
     first_norm: float  # saved by the first block's first norm, only when the embeddings' output needs grad
+    dequant: int  # bitsandbytes' transient dequantized weight (largest quantized linear, compute dtype)
     layers: int
     act_bytes: int
     hidden: int
@@ -118,6 +119,10 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         attn += 2 * a * hkv
     layer_tokens = norms + attn + mlp
     loss_tokens = 12 * spec.vocab_size if spec.task == "causal-lm" else 0
+    # bitsandbytes MatMul4Bit / LLM.int8 dequantize the weight for each forward and backward matmul (nothing saved)
+    dequant = 0
+    if setup.quant != "none":
+        dequant = 2 * max((m.in_features * m.out_features for m in spec.linears if m.role != "head"), default=0)
     return ActivationModel(
         layer_tokens=layer_tokens,
         layer_bs2=bs2,
@@ -125,6 +130,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         model_tokens=model_tokens,
         loss_tokens=loss_tokens,
         first_norm=first_norm,
+        dequant=dequant,
         layers=spec.num_layers,
         act_bytes=a,
         hidden=h,
@@ -200,7 +206,7 @@ def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_b
         saved_tok = layers * am.layer_input + am.model_tokens
         phases = [
             Phase("loss", 0, saved_tok + am.loss_tokens, 0.0),
-            Phase("recompute", grad_bytes + ls.weight_casts // layers,
+            Phase("recompute", grad_bytes + ls.weight_casts // layers + am.dequant,
                   saved_tok + per_layer + 2 * am.act_bytes * am.hidden, am.layer_bs2),
         ]
     phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
