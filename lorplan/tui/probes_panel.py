@@ -148,7 +148,11 @@ class ProbesPanel(Widget):
         run = next((r for r in self._runs() if r.id == event.value), None)
         if run is None:
             return
-        self.watcher = RunWatcher(run, self.backend)
+        try:
+            self.watcher = RunWatcher(run, self.backend)
+        except LorplanError as exc:  # a run folder whose plan.json was damaged
+            self.notify(str(exc), severity="error")
+            return
         self.plotted = {}
         self.query_one("#probes-table", DataTable).clear()
         self._show(self.watcher.refresh())

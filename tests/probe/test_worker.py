@@ -93,3 +93,21 @@ def test_causal_features_train_only_the_completion(tiny_llama):
     assert f_pc.labels[:n_prompt] == (IGNORE,) * n_prompt
     assert [t for t in f_pc.labels if t != IGNORE] == tok(" green", add_special_tokens=False)["input_ids"]
     assert f_text.labels == f_text.input_ids
+
+
+def test_packing_run_uses_full_blocks(state_home, tiny_llama, tmp_path):
+    from lorplan.probe.batches import Feature, pack
+
+    blocks = pack([Feature((1, 2, 3), (-100, 2, 3)), Feature((4, 5, 6, 7), (4, 5, 6, 7))], seq_len=3)
+    assert [b.input_ids for b in blocks] == [(1, 2, 3), (4, 5, 6)]  # the partial tail (7,) is dropped
+    assert blocks[0].labels == (-100, 2, 3)
+
+    data = tmp_path / "text.jsonl"
+    data.write_text("".join(json.dumps({"text": f"sentence number {i} is here"}) + "\n" for i in range(200)))
+    plan = runner.make_plan((4,), (1e-2,), model=str(tiny_llama), data=str(data), steps=4, micro_batch=2,
+                            eval_every=4, eval_examples=8, seq_len=32, device="cpu", grouping="packing")
+    run = create_run(plan, state_home)
+    r = run_worker(run.path, "r4", "cpu")
+    assert r["state"] == "finished", r["traceback"]
+    steps = [e for e in read_events(run.events_path("r4")) if e["type"] == "step"]
+    assert all(e["tokens"] == 2 * 32 for e in steps)  # every micro-batch is 2 full blocks, no padding
