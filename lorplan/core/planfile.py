@@ -273,7 +273,7 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
     Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
     typed), args.data. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
     """
-    rank = getattr(args, "rank", None)
+    rank = _number(getattr(args, "rank", None), "--rank", integer=True)
     if rank is None:
         raise BadInput("--write needs --rank R (the rank to write the plan for)")
     source = getattr(args, "model", None)
@@ -281,10 +281,29 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
     plan = plan_from_setup(
         spec,
         setup,
-        int(rank),
-        getattr(args, "alpha", None),
+        rank,
+        _number(getattr(args, "alpha", None), "--alpha"),
         source=source if isinstance(source, str) else None,
         budget_bytes=getattr(table, "budget_bytes", None),
         data_path=data if isinstance(data, str) else "data/train.jsonl",
+        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
     return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
+
+
+def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
+    """A CLI value (string or number) as int (or float when not integral and allowed); None stays None."""
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise BadInput(f"{flag}: {text!r} is not a number") from None
+    if integer or not number > 0:
+        raise BadInput(f"{flag}: {text!r} must be a positive {'integer' if integer else 'number'}")
+    return number

@@ -13,6 +13,13 @@ import sys
 from dataclasses import dataclass
 
 
+def rss_now_bytes() -> int:
+    """Current RSS of this process in bytes (psutil)."""
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
+
+
 def rss_peak_bytes() -> int:
     """Peak RSS of this process in bytes (ru_maxrss is KiB on Linux, bytes on macOS)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -19,7 +19,7 @@ from pathlib import Path
 from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.data import collate, resolve_data_path, split, tokenize
-from lorplan.train.memory import MeasuredMemory, measure, report_lines, reset_cuda_peak, rss_peak_bytes
+from lorplan.train.memory import MeasuredMemory, measure, report_lines, reset_cuda_peak, rss_now_bytes
 
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 _ATTN = {"sdpa": "sdpa", "eager": "eager", "flash": "flash_attention_2"}
@@ -152,7 +152,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
     transformers.set_seed(t.seed)
-    rss_before = rss_peak_bytes()
+    rss_before = rss_now_bytes()
     reset_cuda_peak()
 
     data_path = resolve_data_path(plan.data.path, plan_path)

@@ -1,0 +1,56 @@
+"""Several GPUs: `lorplan train` re-executes itself under `accelerate launch`. There is no GPU here, so the
+test checks the command it builds (parsed by accelerate's own launch parser) and the config it writes (loaded by
+accelerate's own ClusterConfig); subprocess.call is the boundary that is replaced."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from lorplan.cli import main
+from lorplan.core.planfile import read_plan, write_plan
+from lorplan.train import launch
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
+
+
+def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
+    from accelerate.commands.config.config_args import ClusterConfig
+    from accelerate.commands.launch import launch_command_parser
+
+    plan = read_plan(SAMPLES / "mistral-7b-fsdp-2gpu.toml")
+    plan = replace(plan, training=replace(plan.training, output_dir=str(tmp_path / "out")))
+    plan_path = write_plan(plan, tmp_path / "plan.toml")
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.delenv(launch.UNDER_LAUNCH_ENV, raising=False)
+    calls = []
+
+    def fake_call(cmd, env):
+        calls.append((cmd, env))
+        return 0
+
+    monkeypatch.setattr("subprocess.call", fake_call)
+    assert main(["train", str(plan_path), "--resume", "--max-steps", "7"]) == 0
+    (cmd, env), = calls
+    assert cmd[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
+    assert env[launch.UNDER_LAUNCH_ENV] == "1"
+    args = launch_command_parser().parse_args(cmd[3:])
+    assert args.num_processes == 2 and args.module is True
+    assert args.training_script == "lorplan"
+    assert args.training_script_args == ["train", str(plan_path), "--resume", "--max-steps", "7"]
+    cfg = ClusterConfig.from_yaml_file(args.config_file)
+    assert Path(args.config_file) == tmp_path / "out" / "accelerate_config.yaml"
+    assert str(cfg.distributed_type).endswith("FSDP") and cfg.num_processes == 2
+
+
+def test_no_reexecution_inside_the_launcher_or_on_one_gpu(monkeypatch):
+    plan = read_plan(SAMPLES / "mistral-7b-fsdp-2gpu.toml")
+    monkeypatch.delenv(launch.UNDER_LAUNCH_ENV, raising=False)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    assert launch.needs_launcher(plan)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert not launch.needs_launcher(plan)
+    monkeypatch.delenv("LOCAL_RANK")
+    assert not launch.needs_launcher(read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml"))
+

