@@ -245,3 +245,19 @@ def test_refuses_to_write_an_invalid_plan(tmp_path):
     with pytest.raises(BadInput, match="lora.r"):
         write_plan(bad, tmp_path / "p.toml")
     assert not (tmp_path / "p.toml").exists()
+
+
+def test_plan_and_export_modules_import_no_heavy_libraries():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import lorplan.core.planfile, lorplan.core.export, lorplan.core.export.peft, lorplan.core.export.axolotl\n"
+        "import lorplan.core.export.llamafactory, lorplan.core.export.accelerate, lorplan.cli.export\n"
+        "import lorplan.cli.train\n"
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'textual') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
