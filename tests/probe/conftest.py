@@ -40,6 +40,7 @@ def state_home(tmp_path, monkeypatch):
     home = tmp_path / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(home))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("LORPLAN_PROBE_THREADS", "1")
     monkeypatch.delenv("LORPLAN_PROBE_INJECT", raising=False)
     runs = home / "lorplan" / "runs"

@@ -1,0 +1,39 @@
+"""`lorplan probe` subcommands that need no training process: bad input, empty state, cancel, list."""
+
+from __future__ import annotations
+
+import json
+
+from lorplan.cli import main
+from lorplan.probe import runner
+from lorplan.probe.runs import create_run
+
+
+def test_bad_inputs_are_one_line_exit_2(state_home, capsys, tmp_path):
+    assert main(["probe", "start", "--data", str(tmp_path / "missing.jsonl")]) == 2
+    assert "--data" in capsys.readouterr().err
+    assert main(["probe", "start", "--model", str(tmp_path), "--ranks", "4"]) == 2
+    assert "--data: give your dataset with --model" in capsys.readouterr().err
+    assert main(["probe", "start", "--model", "nobody/not-cached", "--data", __file__]) == 2
+    assert "not in the local Hugging Face cache" in capsys.readouterr().err
+    assert main(["probe", "status"]) == 2
+    assert "no probe runs" in capsys.readouterr().err
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+def test_list_cancel_and_status_of_a_prepared_run(state_home, capsys):
+    assert main(["probe", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []
+    run = create_run(runner.make_plan((4, 8), steps=5, device="cpu", run="20260101-000000-aaaa"), state_home)
+    assert main(["probe", "cancel", "20260101", "--rank", "8"]) == 0
+    assert "cancelled r8" in capsys.readouterr().out
+    assert main(["probe", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["runs"]
+    assert row["run"] == run.id and row["ranks"] == [4, 8] and row["counts"] == {"queued": 1, "cancelled": 1}
+    assert main(["probe", "status", "--json"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert [(p["rank"], p["state"]) for p in st["probes"]] == [(4, "queued"), (8, "cancelled")]
+    assert main(["probe", "cancel", run.id, "--rank", "32"]) == 2
+    assert "--rank 32" in capsys.readouterr().err
+    assert main(["probe", "status"]) == 0
+    assert "r8" in capsys.readouterr().out
