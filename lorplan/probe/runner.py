@@ -21,7 +21,6 @@ from lorplan.probe.runs import (
     list_runs,
     new_run_id,
     probe_id_for,
-    read_json,
 )
 from lorplan.probe.status import RunStatus, run_status
 
@@ -169,4 +168,4 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["attempts", "cancel", "make_plan", "read_json", "retry", "start", "status", "summaries", "wait"]
+__all__ = ["attempts", "cancel", "make_plan", "retry", "start", "status", "summaries", "wait"]
