@@ -1,0 +1,155 @@
+"""Export dialog: write the current plan as a plan file and in the trainers' formats.
+
+Pushed by the app with a lorplan.core.planfile.Plan. The user ticks formats, names an output folder, reads what
+each tool cannot express (the warnings), and writes. Existing files are listed and replaced only after an
+explicit "Overwrite". Every file is written atomically. Dismisses with the list of paths written (None when
+cancelled). Imports no torch: planfile and the exporters are pure Python.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+from lorplan.core.errors import LorplanError
+from lorplan.core.export import LABELS, export_plan, output_paths, write_export
+from lorplan.core.planfile import write_plan
+from lorplan.core.units import format_bytes
+
+HERE = Path(__file__).resolve().parent
+FORMATS = ("plan", "peft", "axolotl", "llamafactory", "accelerate")
+TITLES = {"plan": "lorplan plan file (plan.toml)", **LABELS}
+OUTPUT_NAMES = {"plan": "plan.toml", "peft": "peft", "axolotl": "axolotl.yaml",
+                "llamafactory": "llamafactory.yaml", "accelerate": "accelerate.yaml"}
+
+
+def default_folder(plan) -> str:
+    name = plan.model.source.rstrip("/").split("/")[-1] or "model"
+    return f"lorplan-{name}-r{plan.lora.r}"
+
+
+class ExportDialog(ModalScreen[list[Path] | None]):
+    """Modal export of `plan` (see module docstring)."""
+
+    CSS_PATH = HERE / "export_dialog.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]
+
+    def __init__(self, plan, folder: str | None = None) -> None:
+        super().__init__()
+        self.plan = plan
+        self._folder = folder or default_folder(plan)
+        self._confirming: list[Path] = []
+
+    def compose(self) -> ComposeResult:
+        p = self.plan
+        with Vertical(id="export-box") as box:
+            box.border_title = "Export plan"
+            box.border_subtitle = "Esc to cancel"
+            summary = f"{p.model.source} · r={p.lora.r} · alpha={p.lora.alpha}"
+            if p.estimate is not None:
+                summary += f" · planned {format_bytes(p.estimate.total_bytes)} per GPU"
+            yield Static(summary, id="export-summary")
+            for fmt in FORMATS:
+                default = fmt in ("plan", "peft") or (fmt == "accelerate" and p.hardware.gpus > 1)
+                yield Checkbox(TITLES[fmt], value=default, id=f"fmt-{fmt}")
+            yield Label("Output folder")
+            yield Input(self._folder, id="export-folder", placeholder="folder for the files")
+            with VerticalScroll(id="export-warnings-scroll"):
+                yield Static("", id="export-warnings")
+            yield Static("", id="export-status", classes="-hidden")
+            with Horizontal(id="export-buttons"):
+                yield Button("Write", id="export-write", variant="primary")
+                yield Button("Overwrite", id="export-overwrite", variant="error", classes="-hidden")
+                yield Button("Cancel", id="export-cancel")
+
+    def on_mount(self) -> None:
+        self._refresh_warnings()
+
+    def chosen(self) -> list[str]:
+        return [f for f in FORMATS if self.query_one(f"#fmt-{f}", Checkbox).value]
+
+    def targets(self) -> dict[str, list[Path]]:
+        """format -> the files it would write in the chosen folder."""
+        folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
+        out: dict[str, list[Path]] = {}
+        for fmt in self.chosen():
+            if fmt == "plan":
+                out[fmt] = [folder / OUTPUT_NAMES[fmt]]
+            else:
+                out[fmt] = output_paths(export_plan(self.plan, fmt), folder / OUTPUT_NAMES[fmt])
+        return out
+
+    def _refresh_warnings(self) -> None:
+        lines = []
+        for fmt in self.chosen():
+            if fmt != "plan":
+                lines += [f"{LABELS[fmt]}: {w}" for w in export_plan(self.plan, fmt).warnings]
+        box = self.query_one("#export-warnings", Static)
+        box.update("\n".join(f"• {line}" for line in lines) if lines else "Every setting is expressed as is.")
+        box.set_class(bool(lines), "-warn")
+
+    def _status(self, text: str) -> None:
+        status = self.query_one("#export-status", Static)
+        status.update(text)
+        status.set_class(not text, "-hidden")
+
+    def _reset_confirmation(self) -> None:
+        self._confirming = []
+        self.query_one("#export-overwrite").set_class(True, "-hidden")
+        self._status("")
+
+    @on(Checkbox.Changed)
+    def _format_changed(self) -> None:
+        self._refresh_warnings()
+        self._reset_confirmation()
+
+    @on(Input.Changed, "#export-folder")
+    def _folder_changed(self) -> None:
+        self._reset_confirmation()
+
+    @on(Button.Pressed, "#export-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#export-write")
+    def _write(self) -> None:
+        if not self.chosen():
+            self._status("Choose at least one format.")
+            return
+        if not self.query_one("#export-folder", Input).value.strip():
+            self._status("Give an output folder.")
+            return
+        existing = [p for paths in self.targets().values() for p in paths if p.exists()]
+        if existing:
+            self._confirming = existing
+            names = ", ".join(str(p) for p in existing)
+            self._status(f"These files exist and would be replaced: {names}. Press Overwrite to replace them.")
+            self.query_one("#export-overwrite").set_class(False, "-hidden")
+            return
+        self._do_write(force=False)
+
+    @on(Button.Pressed, "#export-overwrite")
+    def _overwrite(self) -> None:
+        if self._confirming:
+            self._do_write(force=True)
+
+    def _do_write(self, force: bool) -> None:
+        written: list[Path] = []
+        try:
+            for fmt, paths in self.targets().items():
+                if fmt == "plan":
+                    written.append(write_plan(self.plan, paths[0], force=force))
+                else:
+                    folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
+                    written += write_export(export_plan(self.plan, fmt), folder / OUTPUT_NAMES[fmt], force=force)
+        except (LorplanError, OSError) as exc:
+            self._status(f"Not written: {exc}")
+            return
+        self.app.notify(f"Wrote {len(written)} file(s) to {written[0].parent if written else ''}")
+        self.dismiss(written)

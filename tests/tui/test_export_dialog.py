@@ -1,0 +1,119 @@
+"""Export dialog: choose formats and a folder, see the warnings, confirm before overwriting, files written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from textual.app import App
+from textual.widgets import Checkbox, Input, Static
+from tui_helpers import type_into
+
+from lorplan.core.planfile import read_plan
+from lorplan.tui.export_dialog import ExportDialog, default_folder
+
+pytestmark = pytest.mark.anyio
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
+SIZE = (100, 40)
+
+
+class Host(App):
+    def __init__(self, plan) -> None:
+        super().__init__()
+        self.plan = plan
+        self.result = "not dismissed"
+
+    def on_mount(self) -> None:
+        self.push_screen(ExportDialog(self.plan), self._done)
+
+    def _done(self, result) -> None:
+        self.result = result
+
+
+def plan_of(name: str):
+    return read_plan(SAMPLES / f"{name}.toml")
+
+
+async def click(pilot, selector: str) -> None:
+    await pilot.click(selector)
+    await pilot.pause()
+
+
+async def test_writes_chosen_formats_and_shows_warnings(tmp_path):
+    plan = plan_of("qwen3-8b-qlora-rank-pattern-24gb")
+    app = Host(plan)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        assert dialog.chosen() == ["plan", "peft"]
+        await click(pilot, "#fmt-llamafactory")
+        assert dialog.chosen() == ["plan", "peft", "llamafactory"]
+        warnings = str(dialog.query_one("#export-warnings", Static).render())
+        assert "LLaMA-Factory has no rank_pattern" in warnings
+        await type_into(pilot, "#export-folder", str(tmp_path / "out"))
+        await click(pilot, "#export-write")
+    written = app.result
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == [
+        "llamafactory.yaml", "peft/adapter_config.json", "peft/bnb_config.json", "plan.toml"]
+    assert read_plan(tmp_path / "out" / "plan.toml") == plan
+    text = (tmp_path / "out" / "llamafactory.yaml").read_text()
+    assert "# lorplan: WARNING: LLaMA-Factory has no rank_pattern" in text
+    assert yaml.safe_load(text)["lora_rank"] == plan.lora.r
+
+
+async def test_asks_before_overwriting(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "plan.toml").write_text("mine")
+    app = Host(plan_of("smollm2-135m-cpu"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        await type_into(pilot, "#export-folder", str(out))
+        await click(pilot, "#export-write")
+        status = str(dialog.query_one("#export-status", Static).render())
+        assert "would be replaced" in status and "plan.toml" in status
+        assert (out / "plan.toml").read_text() == "mine"  # nothing written yet
+        assert not (out / "peft").exists()  # not even the files that did not exist
+        assert not dialog.query_one("#export-overwrite").has_class("-hidden")
+        await click(pilot, "#export-overwrite")
+    assert app.result and (out / "plan.toml").read_text() != "mine"
+    assert read_plan(out / "plan.toml").lora.r == 8
+
+
+async def test_cancel_writes_nothing_and_empty_choice_is_refused(tmp_path):
+    app = Host(plan_of("mistral-7b-fsdp-2gpu"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        assert dialog.query_one("#fmt-accelerate", Checkbox).value is True  # several GPUs
+        for fmt in ("plan", "peft", "accelerate"):
+            dialog.query_one(f"#fmt-{fmt}", Checkbox).value = False
+        await pilot.pause()
+        dialog.query_one("#export-folder", Input).value = str(tmp_path / "x")
+        await click(pilot, "#export-write")
+        assert "at least one format" in str(dialog.query_one("#export-status", Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
+    assert app.result is None
+    assert not (tmp_path / "x").exists()
+
+
+async def test_app_export_binding_opens_the_dialog(make_app, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if app.main.plan is not None:
+                break
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+        plan = app.screen.plan
+        await click(pilot, "#export-write")
+    assert read_plan(tmp_path / default_folder(plan) / "plan.toml") == plan
+    assert (tmp_path / default_folder(plan) / "peft" / "adapter_config.json").exists()
