@@ -45,7 +45,7 @@ SAMPLES = {
     ),
     "smollm2-135m-cpu": (
         "HuggingFaceTB/SmolLM2-135M",
-        dict(base_dtype="fp32", seq_len=512, micro_batch=4),
+        dict(base_dtype="fp32", seq_len=512, micro_batch=4, kernels="cpu"),
         8, 16, None,
         dict(learning_rate=3e-4, gradient_accumulation=2, max_steps=200, save_steps=50, logging_steps=5,
              precision="fp32", warmup_ratio=0.05),

@@ -69,15 +69,36 @@ def test_sample_file_is_what_the_generator_writes(path):
 def cli_args(plan) -> list[str] | None:
     """`lorplan plan` flags for the same setup (None when the plan uses settings the flags cannot express)."""
     lo, q, t, hw = plan.lora, plan.quantization, plan.training, plan.hardware
-    if lo.rank_pattern or lo.alpha_pattern or lo.layers_to_transform or lo.modules_to_save or lo.use_dora:
-        return None
-    if t.precision != "bf16":
+    if lo.alpha_pattern:
         return None
     quant = q.bnb_4bit_quant_type if q.load_in_4bit else ("int8" if q.load_in_8bit else "none")
     args = ["plan", "--model", plan.model.source, "--quant", quant, "--targets", ",".join(lo.target_modules),
             "--ranks", str(lo.r), "--lora-dropout", str(lo.dropout), "--micro-batch", str(t.micro_batch),
             "--seq-len", str(t.seq_len), "--optimizer", t.optimizer, "--attention", t.attention,
-            "--gpus", str(max(1, hw.gpus)), "--sharding", hw.sharding, "--json"]
+            "--gpus", str(max(1, hw.gpus)), "--sharding", hw.sharding, "--base-dtype", t.precision, "--json"]
+    if lo.rank_pattern:
+        args += ["--rank-pattern", ",".join(f"{k}={v}" for k, v in lo.rank_pattern.items())]
+    if lo.layers_to_transform:
+        args += ["--layers", ",".join(map(str, lo.layers_to_transform))]
+    if lo.modules_to_save:
+        args += ["--modules-to-save", ",".join(lo.modules_to_save)]
+    if lo.use_dora:
+        args.append("--dora")
+    e = plan.estimate
+    if e.adapter_dtype is not None:
+        args += ["--adapter-dtype", e.adapter_dtype]
+    if e.kernels is not None:
+        args += ["--kernels", e.kernels]
+    if e.autocast is False:
+        args.append("--no-autocast")
+    if e.prepare_kbit is False:
+        args.append("--no-prepare-kbit")
+    if e.foreach is False:
+        args.append("--no-foreach")
+    if e.reserve_fraction is not None:
+        args += ["--reserve-fraction", repr(e.reserve_fraction)]
+    if e.cuda_context_bytes is not None:
+        args += ["--cuda-context", f"{e.cuda_context_bytes}B"]
     if q.load_in_4bit and q.bnb_4bit_use_double_quant:
         args.append("--double-quant")
     if t.gradient_checkpointing:

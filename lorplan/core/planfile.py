@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -17,6 +17,7 @@ from lorplan import __version__
 from lorplan.core.errors import BadInput
 from lorplan.core.export.files import write_text_atomic
 from lorplan.core.planschema import (
+    ASSUMPTIONS,
     PLAN_VERSION,
     DataSection,
     EstimateSection,
@@ -212,6 +213,7 @@ def plan_from_setup(
         fits=None if budget_bytes is None else mem.total <= budget_bytes,
         lorplan_version=__version__,
         details=MappingProxyType({k: int(v) for k, v in dict(mem.details).items()}),
+        **{key: getattr(setup, key) for key in ASSUMPTIONS if hasattr(setup, key)},
     )
     return Plan(
         model=_model_section(spec, source, revision, trust_remote_code),
@@ -250,6 +252,11 @@ def plan_to_setup(plan: Plan):
         modules_to_save=tuple(lo.modules_to_save),
     )
     t = plan.training
+    known = {f.name for f in fields(TrainingSetup)}
+    assumed = {}
+    if plan.estimate is not None:
+        assumed = {k: getattr(plan.estimate, k) for k in ASSUMPTIONS
+                   if k in known and getattr(plan.estimate, k) is not None}
     setup = TrainingSetup(
         targets=targets,
         quant=quant,
@@ -263,6 +270,7 @@ def plan_to_setup(plan: Plan):
         lora_dropout=lo.dropout,
         gpus=max(1, plan.hardware.gpus),
         sharding=plan.hardware.sharding,
+        **assumed,
     )
     return plan.model.source, setup, lo.r
 

@@ -38,6 +38,9 @@ PRECISIONS = ("bf16", "fp16", "fp32")
 ATTENTIONS = ("sdpa", "eager", "flash")
 DATA_SCHEMAS = ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")
 SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
+KERNELS = ("cuda", "cpu")
+ASSUMPTIONS = ("adapter_dtype", "autocast", "prepare_kbit", "kernels", "foreach", "reserve_fraction",
+               "cuda_context_bytes")
 COMPONENTS = ("weights", "adapter", "gradients", "optimizer", "activations", "overhead")
 
 
@@ -167,6 +170,14 @@ class EstimateSection:
     fits: bool | None = None
     lorplan_version: str = ""
     details: Mapping[str, int] = field(default_factory=_frozen_map)
+    # planning assumptions beyond the training settings (TrainingSetup fields), so the estimate can be recomputed
+    adapter_dtype: str | None = None
+    autocast: bool | None = None
+    prepare_kbit: bool | None = None
+    kernels: str | None = None
+    foreach: bool | None = None
+    reserve_fraction: float | None = None
+    cuda_context_bytes: int | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "details")

@@ -102,6 +102,13 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "fits": ("bool", False),
         "lorplan_version": ("str", False),
         "details": ("int_map", False),
+        "adapter_dtype": ("str", False),
+        "autocast": ("bool", False),
+        "prepare_kbit": ("bool", False),
+        "kernels": ("str", False),
+        "foreach": ("bool", False),
+        "reserve_fraction": ("float", False),
+        "cuda_context_bytes": ("int", False),
     },
 }
 # one-of choices: (section, key) -> allowed values
@@ -116,6 +123,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("training", "attention"): ps.ATTENTIONS,
     ("data", "schema"): ps.DATA_SCHEMAS,
     ("hardware", "sharding"): ps.SHARDINGS,
+    ("estimate", "adapter_dtype"): ps.PRECISIONS,
+    ("estimate", "kernels"): ps.KERNELS,
 }
 
 
@@ -249,9 +258,11 @@ def _values_check(p: _Problems, sec: dict[str, dict[str, Any]]) -> None:
 
     e = sec.get("estimate", {})
     for key in FIELDS["estimate"]:
-        if key.endswith("_bytes") or key in ("rank", "trainable_params"):
+        if key.endswith("_bytes") and key != "cuda_context_bytes" or key in ("rank", "trainable_params"):
             rule("estimate", key, lambda v: v < 0, "must be ≥ 0")
     rule("estimate", "details", lambda v: any(x < 0 for x in v.values()), "every figure must be ≥ 0")
+    rule("estimate", "reserve_fraction", lambda v: v < 0, "must be ≥ 0")
+    rule("estimate", "cuda_context_bytes", lambda v: v < 0, "must be ≥ 0")
     parts = [e.get(f"{c}_bytes") for c in ps.COMPONENTS]
     if all(_is_int(x) for x in parts) and _is_int(e.get("total_bytes")) and sum(parts) != e["total_bytes"]:
         p.add("estimate.total_bytes", f"is {e['total_bytes']} but the components add up to {sum(parts)}")

@@ -97,6 +97,13 @@ def plans(draw) -> Plan:
             lora.r, draw(nonneg), *parts, total_bytes=sum(parts),
             budget_bytes=draw(st.one_of(st.none(), nonneg)), fits=draw(st.one_of(st.none(), st.booleans())),
             lorplan_version=draw(text), details=draw(st.dictionaries(names, nonneg, max_size=4)),
+            adapter_dtype=draw(st.one_of(st.none(), st.sampled_from(ps.PRECISIONS))),
+            autocast=draw(st.one_of(st.none(), st.booleans())),
+            prepare_kbit=draw(st.one_of(st.none(), st.booleans())),
+            kernels=draw(st.one_of(st.none(), st.sampled_from(ps.KERNELS))),
+            foreach=draw(st.one_of(st.none(), st.booleans())),
+            reserve_fraction=draw(st.one_of(st.none(), st.floats(0, 5))),
+            cuda_context_bytes=draw(st.one_of(st.none(), nonneg)),
         )
     return Plan(model=model, quantization=quant, lora=lora, training=training, data=data, hardware=hardware,
                 estimate=estimate)
@@ -207,8 +214,11 @@ def test_estimate_rules():
     lines = problems(text.replace("total_bytes = 21", "total_bytes = 22").replace("rank = 16", "rank = 8"))
     assert any("estimate.total_bytes: is 22 but the components add up to 21" in x for x in lines)
     assert any("estimate.rank: is 8 but lora.r is 16" in x for x in lines)
-    lines = problems(text.replace("weights_bytes = 1\n", ""))
-    assert any("estimate.weights_bytes: missing (required)" in x for x in lines)
+    lines = problems(text.replace("weights_bytes = 1\n", "weights_bytes = 1\nkernels = \"tpu\"\n"
+                                  "reserve_fraction = -1.0\n").replace("overhead_bytes = 6\n", ""))
+    assert any("estimate.kernels: must be one of cuda, cpu" in x for x in lines)
+    assert any("estimate.reserve_fraction: must be ≥ 0" in x for x in lines)
+    assert any("estimate.overhead_bytes: missing (required)" in x for x in lines)
 
 
 def test_all_problems_at_once():
