@@ -114,7 +114,8 @@ def run_probe(run: RunDir, probe_id: str, emit, progress, device_name: str = "cp
     plan = run.plan()
     spec = plan.probe(probe_id)
     device = T.resolve_device(device_name)
-    if device.type == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS"):
+    # the scheduler shares the cores among CPU probes; an explicit OMP_NUM_THREADS from the user wins
+    if device.type == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS") and not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
     torch.manual_seed(plan.seed)
     model_path = resolve_model_path(plan.model)
@@ -181,7 +182,8 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
     except BaseException as exc:  # the result must say what happened, whatever it was
         if _is_oom(exc):
             state = "oom"
-            message = f"does not fit at micro-batch {progress.micro_batch or '?'} (sequence length {progress.batch_seq_len})"
+            message = (f"does not fit at micro-batch {progress.micro_batch} (sequence length {progress.batch_seq_len})"
+                       if progress.micro_batch else "does not fit: out of memory while loading the model")
         else:
             state = "failed"
             message = f"{type(exc).__name__}: {exc}".strip()
