@@ -248,26 +248,28 @@ def gemma3_multimodal(cfg: Mapping[str, Any]) -> Layout:
     ps = opt_int(vision, "patch_size", 16)
     img = opt_int(vision, "image_size", 224)
     vt = "model.vision_tower."
-    vis = Layout(**{**lay.__dict__, "linears": [], "tensors": [], "tied_linears": [], "notes": []})
-    vis.ten(vt + "embeddings.patch_embedding.weight", (vh, ch, ps, ps), "other")
-    vis.ten(vt + "embeddings.patch_embedding.bias", (vh,), "bias")
-    vis.ten(vt + "embeddings.position_embedding.weight", ((img // ps) ** 2, vh), "position")
+    text_linears, text_tensors = lay.linears, lay.tensors
+    lay.linears, lay.tensors = [], []
+    lay.ten(vt + "embeddings.patch_embedding.weight", (vh, ch, ps, ps), "other")
+    lay.ten(vt + "embeddings.patch_embedding.bias", (vh,), "bias")
+    lay.ten(vt + "embeddings.position_embedding.weight", ((img // ps) ** 2, vh), "position")
     for i in range(vl):
         p = f"{vt}encoder.layers.{i}."
-        vis.ten(p + "layer_norm1.weight", (vh,), "norm")
-        vis.ten(p + "layer_norm1.bias", (vh,), "norm")
+        lay.ten(p + "layer_norm1.weight", (vh,), "norm")
+        lay.ten(p + "layer_norm1.bias", (vh,), "norm")
         for nm in ("k_proj", "v_proj", "q_proj", "out_proj"):
-            vis.lin(p + "self_attn." + nm, vh, vh, True, "vision", None)
-        vis.ten(p + "layer_norm2.weight", (vh,), "norm")
-        vis.ten(p + "layer_norm2.bias", (vh,), "norm")
-        vis.lin(p + "mlp.fc1", vh, vi, True, "vision", None)
-        vis.lin(p + "mlp.fc2", vi, vh, True, "vision", None)
-    vis.ten(vt + "post_layernorm.weight", (vh,), "norm")
-    vis.ten(vt + "post_layernorm.bias", (vh,), "norm")
-    vis.ten("model.multi_modal_projector.mm_input_projection_weight", (vh, lay.hidden_size), "other")
-    vis.ten("model.multi_modal_projector.mm_soft_emb_norm.weight", (vh,), "norm")
-    lay.linears = vis.linears + lay.linears
-    lay.tensors = vis.tensors + lay.tensors
+            lay.lin(p + "self_attn." + nm, vh, vh, True, "vision", None)
+        lay.ten(p + "layer_norm2.weight", (vh,), "norm")
+        lay.ten(p + "layer_norm2.bias", (vh,), "norm")
+        lay.lin(p + "mlp.fc1", vh, vi, True, "vision", None)
+        lay.lin(p + "mlp.fc2", vi, vh, True, "vision", None)
+    lay.ten(vt + "post_layernorm.weight", (vh,), "norm")
+    lay.ten(vt + "post_layernorm.bias", (vh,), "norm")
+    lay.ten("model.multi_modal_projector.mm_input_projection_weight", (vh, lay.hidden_size), "other")
+    lay.ten("model.multi_modal_projector.mm_soft_emb_norm.weight", (vh,), "norm")
+    # model order: vision tower and projector first, then the language model (as named_parameters lists them)
+    lay.linears += text_linears
+    lay.tensors += text_tensors
     lay.notes.append(
         f"multimodal: includes the SigLIP vision tower ({vl} layers, hidden {vh}); 'all-linear' adapts its "
         "linears too, as peft does"

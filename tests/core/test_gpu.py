@@ -81,3 +81,10 @@ def test_real_gpu_memory_facts():
     g = gpus[0]
     assert g.total_bytes > 0 and g.used_bytes <= g.total_bytes and g.free_bytes <= g.total_bytes
     assert g.uuid.startswith(("GPU-", "MIG-"))
+
+
+def test_device_index_without_gpu_is_bad_input():
+    if gpu.list_gpus()[0]:
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(BadInput, match="no such GPU"):
+        gpu.resolve_gpu("0")
