@@ -13,6 +13,7 @@ from tui_helpers import choose
 
 from lorplan.core.data import profile_dataset
 from lorplan.tui.data_panel import DataPanel, histogram_bins
+from lorplan.tui.screens.main_screen import MainScreen
 
 pytestmark = pytest.mark.anyio
 
@@ -39,12 +40,20 @@ def dataset(tmp_path):
     return path
 
 
+async def _until(pilot, condition, timeout: float = 30.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("condition not reached in time")
+
+
 def text_of(app, selector: str) -> str:
     return str(app.query_one(selector, Static).content)
 
 
 async def _profile(pilot, path) -> None:
-    panel = pilot.app.query_one(DataPanel)
+    panel = pilot.app.screen.query_one(DataPanel)
     panel.query_one("#data-path").value = str(path)
     await pilot.click("#data-run")
     await pilot.app.workers.wait_for_complete()
@@ -116,3 +125,18 @@ def test_data_panel_import_leaves_torch_out():
     code = "import sys, lorplan.tui.data_panel; print([m for m in ('torch', 'transformers') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+async def test_data_tab_of_the_planner_gets_the_model_and_seq_len(make_app, dataset):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
+        app.action_show_tab("data")
+        # the tab mounts its panel on first show, then hands it the plan's context
+        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
+        panel = app.main.query_one(DataPanel)
+        plan = app.main.plan
+        assert plan is not None
+        assert (panel.model_source, panel.seq_len) == (plan.source, plan.setup.seq_len)
+        await _profile(pilot, dataset)
+        assert panel.profile.examples == 60 and panel.profile.seq_len == plan.setup.seq_len
