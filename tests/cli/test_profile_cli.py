@@ -60,3 +60,14 @@ def test_unusable_file_exits_2_with_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and str(path) in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sample_adds_intervals_and_marks_estimates(tmp_path, capsys):
+    path = _write(tmp_path / "d.jsonl", [{"text": "word " * (1 + i % 13)} for i in range(400)])
+    assert main(["profile", "--data", str(path), "--sample", "50", "--seed", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["examples"] == 400 and out["estimated"] is True
+    sample = out["sample"]
+    assert sample["size"] == 50 and sample["population"] == 400 and sample["seed"] == 4
+    lo, hi = sample["tokens_interval"]
+    assert lo <= out["tokens"] <= hi
