@@ -73,7 +73,14 @@ def main(argv: list[str]) -> int:
             continue
         owner = modules.get(name.rsplit(".", 1)[0]) if "." in name else model
         cls = type(owner).__name__.lower()
-        if isinstance(owner, torch.nn.Embedding):
+        leaf = name.rsplit(".", 1)[-1]
+        if p.dim() == 3 and ".experts." in f".{name}":
+            kind = "experts"
+        elif leaf == "weight" and name.endswith(".gate.weight") and p.dim() == 2 and not isinstance(
+            owner, torch.nn.Linear
+        ):
+            kind = "router"
+        elif isinstance(owner, torch.nn.Embedding):
             kind = "embedding" if owner is model.get_input_embeddings() else "position"
         elif "norm" in cls or "norm" in name.lower():
             kind = "norm"
@@ -82,6 +89,13 @@ def main(argv: list[str]) -> int:
         else:
             kind = "other"
         tensors.append({"path": name, "shape": list(p.shape), "kind": kind})
+    moe_style = ""
+    try:  # peft 0.21 renames v4 expert targets for these families (transformers_weight_conversion)
+        from transformers.conversion_mapping import _MODEL_TO_CONVERSION_PATTERN
+
+        moe_style = {**_MODEL_TO_CONVERSION_PATTERN, "mixtral": "mixtral"}.get(config.model_type, "")
+    except Exception:
+        pass
     print(json.dumps({
         "class": type(model).__name__,
         "task": task,
@@ -90,6 +104,7 @@ def main(argv: list[str]) -> int:
         "output_embeddings": out_name,
         "classifier": cls_name,
         "norm_classes": sorted(norm_classes),
+        "moe_style": moe_style if moe_style in ("mixtral", "qwen2_moe") else "",
     }))
     return 0
 

@@ -88,6 +88,8 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
     for t in data["tensors"]:
         kind = t["kind"]
         tensors.append(Tensor(t["path"], tuple(t["shape"]), kind, peft_layer_index(t["path"])))
+    expert_shapes = [t.shape for t in tensors if t.kind == "experts"]
+    experts = expert_shapes[0][0] if expert_shapes else 0
     heads = _first(cfg, _ALIASES["num_attention_heads"])
     hidden = _first(cfg, _ALIASES["hidden_size"])
     notes = [
@@ -120,5 +122,9 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
         tensors=tuple(tensors),
         notes=tuple(notes),
         tied_linears=tuple(tied),
+        num_experts=experts,
+        num_experts_per_tok=_first(cfg, ("num_experts_per_tok", "moe_topk", "top_k")) if experts else 0,
+        moe_intermediate_size=_first(cfg, ("moe_intermediate_size", "intermediate_size")) if experts else 0,
+        moe_style=data.get("moe_style", ""),
         config=MappingProxyType(dict(cfg)),
     )

@@ -109,7 +109,7 @@ class ParamTarget:
 
 def _moe_names(spec: ModelSpec) -> dict[str, str]:
     if spec.num_experts and any(t.kind == "experts" for t in spec.tensors):
-        return MOE_NAMES.get(spec.model_type, {})
+        return MOE_NAMES.get(spec.moe_style or spec.model_type, {})
     return {}
 
 

@@ -104,6 +104,7 @@ class ModelSpec:
     notes: tuple[str, ...] = ()
     tied_linears: tuple[Linear, ...] = ()
     config_path: str = ""  # where config.json was read from ("" for the built-in catalog)
+    moe_style: str = ""  # peft's MoE target renaming family ("mixtral", "qwen2_moe"); "" = from model_type
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @property

@@ -57,3 +57,31 @@ def test_unbuildable_config_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "config.json" in proc.stderr
+
+
+OLMOE = {
+    "model_type": "olmoe", "hidden_size": 64, "intermediate_size": 32, "num_hidden_layers": 2,
+    "num_attention_heads": 4, "num_key_value_heads": 4, "num_experts": 4, "num_experts_per_tok": 2,
+    "vocab_size": 128, "pad_token_id": 1, "eos_token_id": 2,
+}
+
+
+def test_fallback_moe_follows_peft_expert_renaming(tmp_path):
+    """A fused-expert MoE outside the fast path (OLMoE): experts and router are found, and peft's renaming of
+    gate_proj/up_proj/down_proj/gate to target_parameters is mirrored."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    peft = pytest.importorskip("peft")
+    from lorplan.core.lora import peft_target_modules
+
+    (tmp_path / "config.json").write_text(json.dumps(OLMOE))
+    spec = load_spec(str(tmp_path))
+    assert spec.source == "fallback" and spec.num_experts == 4 and spec.moe_style == "qwen2_moe"
+    config = transformers.AutoConfig.from_pretrained(str(tmp_path))
+    for modules in (("all-linear",), ("mlp",), ("gate", "q_proj")):
+        with torch.device("meta"):
+            model = transformers.AutoModelForCausalLM.from_config(config)
+        assert spec.total_params == sum(p.numel() for p in model.parameters())
+        targets = LoraTargets(modules=modules)
+        pm = peft.get_peft_model(model, peft.LoraConfig(r=4, target_modules=peft_target_modules(spec, targets)))
+        assert trainable_params(spec, targets, 4) == pm.get_nb_trainable_parameters()[0], modules
