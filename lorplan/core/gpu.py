@@ -122,6 +122,12 @@ _lock = threading.Lock()
 _state: dict[str, object] = {}
 
 
+def reset() -> None:
+    """Forget the NVML state (the next query initialises again); for tests and long-lived apps."""
+    with _lock:
+        _state.clear()
+
+
 def _nvml():
     """The initialised pynvml module, or raise RuntimeError with a one-line reason."""
     with _lock:

@@ -88,3 +88,107 @@ def test_device_index_without_gpu_is_bad_input():
         pytest.skip("this machine has a GPU")
     with pytest.raises(BadInput, match="no such GPU"):
         gpu.resolve_gpu("0")
+
+
+class FakeNVML:
+    """Stands in for pynvml at the driver boundary (no NVIDIA driver on the test machine)."""
+
+    nvmlMemory_v2 = 0x02000028
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, devices, v2=True, fail_init=None):
+        self.devices = devices  # list of dicts: name, uuid, total, used, reserved, procs
+        self.v2 = v2
+        self.fail_init = fail_init
+
+    def nvmlInit(self):
+        if self.fail_init:
+            raise self.NVMLError(self.fail_init)
+
+    def nvmlDeviceGetCount(self):
+        return len(self.devices)
+
+    def nvmlDeviceGetHandleByIndex(self, i):
+        return self.devices[i]
+
+    def nvmlDeviceGetName(self, h):
+        return h["name"].encode()
+
+    def nvmlDeviceGetUUID(self, h):
+        return h["uuid"]
+
+    def nvmlDeviceGetMemoryInfo(self, h, version=None):
+        from types import SimpleNamespace
+
+        if version and not self.v2:
+            raise self.NVMLError("Function Not Found")
+        mem = SimpleNamespace(total=h["total"], used=h["used"], free=h["total"] - h["used"])
+        if version:
+            mem.reserved = h["reserved"]
+        return mem
+
+    def nvmlDeviceGetComputeRunningProcesses(self, h):
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(pid=pid, usedGpuMemory=used) for pid, used in h["procs"]]
+
+
+DEVS = [
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-aaaa", "total": 80 * gpu.GiB, "used": 10 * gpu.GiB,
+     "reserved": 500 * gpu.MiB, "procs": [(1234, 9 * gpu.GiB), (99, None)]},
+    {"name": "NVIDIA RTX 4090", "uuid": "GPU-bbbb", "total": 24 * gpu.GiB, "used": 0, "reserved": 300 * gpu.MiB,
+     "procs": []},
+]
+
+
+@pytest.fixture
+def fake_nvml(monkeypatch):
+    def install(fake):
+        monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
+        gpu.reset()
+        return fake
+
+    yield install
+    gpu.reset()
+
+
+def test_fake_nvml_devices_in_cuda_order(fake_nvml, monkeypatch):
+    fake_nvml(FakeNVML(DEVS))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-bbbb,0")
+    gpus, reason = gpu.list_gpus()
+    assert reason is None
+    assert [(g.index, g.cuda_index, g.name) for g in gpus] == [(1, 0, "NVIDIA RTX 4090"), (0, 1, "NVIDIA H100 80GB HBM3")]
+    h100 = gpus[1]
+    assert (h100.total_bytes, h100.used_bytes, h100.free_bytes, h100.reserved_bytes) == (
+        80 * gpu.GiB, 10 * gpu.GiB, 70 * gpu.GiB, 500 * gpu.MiB)
+    assert h100.processes == (gpu.GpuProcess(1234, 9 * gpu.GiB), gpu.GpuProcess(99, None))
+    assert gpu.resolve_gpu("1") == ("NVIDIA H100 80GB HBM3", 80 * gpu.GiB)
+
+
+def test_fake_nvml_without_memory_v2(fake_nvml, monkeypatch):
+    fake_nvml(FakeNVML(DEVS, v2=False))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    gpus, _ = gpu.list_gpus()
+    assert [g.reserved_bytes for g in gpus] == [0, 0] and gpus[0].total_bytes == 80 * gpu.GiB
+
+
+def test_fake_nvml_hidden_or_failing(fake_nvml, monkeypatch):
+    fake_nvml(FakeNVML(DEVS))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert gpu.list_gpus() == ([], "CUDA_VISIBLE_DEVICES hides every device")
+    fake_nvml(FakeNVML([], fail_init="Driver Not Loaded"))
+    gpus, reason = gpu.list_gpus()
+    assert gpus == [] and "Driver Not Loaded" in reason
+
+
+def test_gpus_command_with_fake_nvml(fake_nvml, monkeypatch, capsys):
+    from lorplan.cli import main
+
+    fake_nvml(FakeNVML(DEVS))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert main(["gpus"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("[0] NVIDIA H100 80GB HBM3  total 80.00 GiB  free 70.00 GiB")
+    assert "pid 1234: 9.00 GiB" in out[1] and "pid 99: ?" in out[2]
