@@ -116,7 +116,18 @@ def _text(row: dict, key: str, *, allow_empty: bool = False, optional: bool = Fa
         raise _RowError(f"field {key!r} is {_type_name(value)}, expected a string")
     if not allow_empty and not value.strip():
         raise _RowError(f"empty {key}")
+    _check_unicode(value, f"field {key!r}")
     return value
+
+
+def _check_unicode(text: str, what: str) -> None:
+    # JSON may escape a lone surrogate ("\ud800"): valid JSON, but no tokenizer can encode it.
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _RowError(f"{what} holds a lone surrogate (invalid Unicode)") from None
 
 
 def _label(row: dict) -> int | str | None:
@@ -171,6 +182,7 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
             raise _RowError(f"message {i} has no known role (got {role!r})")
         if not isinstance(content, str):
             raise _RowError(f"message {i} content is {_type_name(content)}, expected a string")
+        _check_unicode(content, f"message {i} content")
         out.append((_SHAREGPT_ROLES[role.lower()], content))
     if not out:
         raise _RowError("no messages")

@@ -14,7 +14,7 @@ def _problems(p) -> dict[int, str]:
     return {pr.line: pr.reason for pr in p.problems}
 
 
-def test_jsonl_with_broken_lines_missing_fields_and_wrong_types(tmp_path):
+def test_jsonl_with_broken_lines_missing_fields_and_wrong_types(tmp_path, minilm_dir):
     path = tmp_path / "mixed.jsonl"
     lines = [
         json.dumps({"text": "good row one"}),  # 1
@@ -28,11 +28,13 @@ def test_jsonl_with_broken_lines_missing_fields_and_wrong_types(tmp_path):
         json.dumps({"text": "good row two"}),  # 9
     ]
     path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"text": "\xff\xfe bad utf8"}\n')  # 10
-    p = profile_dataset(path)
+    with open(path, "a") as fh:
+        fh.write('{"text": "lone \\ud800 surrogate"}\n')  # 11
+    p = profile_dataset(path, tokenizer=str(minilm_dir))
     assert p.examples == 2
-    assert p.skipped == 7
+    assert p.skipped == 8
     problems = _problems(p)
-    assert set(problems) == {2, 3, 4, 6, 7, 8, 10}
+    assert set(problems) == {2, 3, 4, 6, 7, 8, 10, 11}
     assert problems[2].startswith("invalid JSON")
     assert problems[3] == "missing field 'text'"
     assert problems[4] == "field 'text' is a number, expected a string"
@@ -40,6 +42,7 @@ def test_jsonl_with_broken_lines_missing_fields_and_wrong_types(tmp_path):
     assert problems[7] == "empty text"
     assert problems[8] == "field 'text' is null, expected a string"
     assert problems[10] == "not valid UTF-8"
+    assert problems[11] == "field 'text' holds a lone surrogate (invalid Unicode)"
     assert p.to_json()["problems"][0] == {"line": 2, "reason": problems[2]}
 
 
