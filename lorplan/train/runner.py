@@ -124,15 +124,6 @@ def _batches(items, micro_batch: int, world: int, rank: int, seed: int, start: i
 def run_training(plan, *, plan_path: str | None = None, output_dir: str | None = None,
                  max_steps: int | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train the plan; see the module docstring. Raises BadInput for anything the user can fix."""
-    import torch
-    import transformers
-    from accelerate import Accelerator
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from tqdm.auto import tqdm
-
-    from lorplan.core.data import load_examples
-    from lorplan.core.export.peft import lora_config_kwargs
-
     t = plan.training
     out = Path(output_dir or t.output_dir).expanduser()
     latest = ckpt.latest_checkpoint(out)
@@ -142,6 +133,15 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
                        "or --output to start elsewhere")
     if adapter_dir.exists() and not resume:
         raise BadInput(f"{adapter_dir} exists (a finished run): choose another --output")
+    import torch
+    import transformers
+    from accelerate import Accelerator
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from tqdm.auto import tqdm
+
+    from lorplan.core.data import load_examples
+    from lorplan.core.export.peft import lora_config_kwargs
+
     notes: list[str] = []
     use_cuda = torch.cuda.is_available() and plan.hardware.gpus > 0
     device = "cuda" if use_cuda else "cpu"

@@ -13,7 +13,7 @@ from tui_helpers import type_into
 from lorplan.core.planfile import read_plan
 from lorplan.tui.export_dialog import ExportDialog, default_folder
 
-pytestmark = pytest.mark.anyio
+
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SIZE = (100, 40)
@@ -41,6 +41,7 @@ async def click(pilot, selector: str) -> None:
     await pilot.pause()
 
 
+@pytest.mark.anyio
 async def test_writes_chosen_formats_and_shows_warnings(tmp_path):
     plan = plan_of("qwen3-8b-qlora-rank-pattern-24gb")
     app = Host(plan)
@@ -64,6 +65,7 @@ async def test_writes_chosen_formats_and_shows_warnings(tmp_path):
     assert yaml.safe_load(text)["lora_rank"] == plan.lora.r
 
 
+@pytest.mark.anyio
 async def test_asks_before_overwriting(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -84,6 +86,7 @@ async def test_asks_before_overwriting(tmp_path):
     assert read_plan(out / "plan.toml").lora.r == 8
 
 
+@pytest.mark.anyio
 async def test_cancel_writes_nothing_and_empty_choice_is_refused(tmp_path):
     app = Host(plan_of("mistral-7b-fsdp-2gpu"))
     async with app.run_test(size=SIZE) as pilot:
@@ -102,6 +105,7 @@ async def test_cancel_writes_nothing_and_empty_choice_is_refused(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.anyio
 async def test_app_export_binding_opens_the_dialog(make_app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = make_app()
@@ -117,3 +121,13 @@ async def test_app_export_binding_opens_the_dialog(make_app, tmp_path, monkeypat
         await click(pilot, "#export-write")
     assert read_plan(tmp_path / default_folder(plan) / "plan.toml") == plan
     assert (tmp_path / default_folder(plan) / "peft" / "adapter_config.json").exists()
+
+
+def test_dialog_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, lorplan.tui.export_dialog\n"
+            "print(','.join(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
