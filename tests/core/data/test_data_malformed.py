@@ -69,13 +69,15 @@ def test_messages_rows_with_bad_turns(tmp_path):
 
 def test_csv_with_a_ragged_row(tmp_path):
     path = tmp_path / "data.csv"
-    path.write_text('text,label\n"fine row",1\ntoo,many,fields\nshort\n"multi\nline row",0\n"",1\nlast,2\n')
+    path.write_bytes(b'text,label\n"fine row",1\ntoo,many,fields\nshort\n"multi\nline row",0\n"",1\nlast,2\n'
+                     b'caf\xe9 latin-1,3\n')
     p = profile_dataset(path)
     assert p.examples == 3
     assert _problems(p) == {
         3: "row has 3 fields, the header has 2",
         4: "row has 1 fields, the header has 2",
         7: "empty text",
+        9: "not valid UTF-8",
     }
 
 
