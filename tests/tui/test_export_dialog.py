@@ -13,8 +13,6 @@ from tui_helpers import type_into
 from lorplan.core.planfile import read_plan
 from lorplan.tui.export_dialog import ExportDialog, default_folder
 
-
-
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SIZE = (100, 40)
 
