@@ -59,11 +59,14 @@ def main() -> int:
     ap.add_argument("--seq-len", type=int, default=512)
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--timeout", type=float, default=200.0, help="per probe, seconds")
+    ap.add_argument("--device", default="cuda:0", help="cpu only checks this script's plumbing (no GPU figures)")
+    ap.add_argument("--layers", type=int, default=CONFIG["num_hidden_layers"])
     a = ap.parse_args()
+    CONFIG["num_hidden_layers"] = a.layers
 
     import torch
 
-    if not torch.cuda.is_available():
+    if a.device.startswith("cuda") and not torch.cuda.is_available():
         print("skipped: no CUDA")
         return 0
 
@@ -80,13 +83,14 @@ def main() -> int:
     tokens_needed = a.steps * a.micro_batch * a.seq_len * 1.3
     make_data(data, int(tokens_needed / 10) + 500)
     spec = load_spec(str(model_dir))
-    print(f"GPU {torch.cuda.get_device_name(0)}; model: Llama {spec.total_params / 1e6:.1f}M params (random weights), "
+    where = torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "CPU (plumbing check only)"
+    print(f"{where}; model: Llama {spec.total_params / 1e6:.1f}M params (random weights), "
           f"LoRA r={a.rank} all-linear, micro-batch {a.micro_batch} × seq {a.seq_len} (packed), {a.steps} steps")
     failures = 0
     for quant in ("nf4", "none"):
         plan = runner.make_plan((a.rank,), (2e-4,), model=str(model_dir), data=str(data), steps=a.steps,
                                 micro_batch=a.micro_batch, seq_len=a.seq_len, eval_every=a.steps, eval_examples=8,
-                                device="cuda:0", quant=quant, grouping="packing")
+                                device=a.device, quant=quant, grouping="packing")
         t0 = time.monotonic()
         run = runner.start(plan)
         st = runner.wait(run, timeout=a.timeout, poll_s=0.5)

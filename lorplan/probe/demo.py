@@ -18,7 +18,7 @@ DEMO_SIZE = 800
 _SUBJECTS = (
     "the film", "this restaurant", "the hotel room", "my new phone", "the concert", "the service",
     "the book", "this laptop", "the coffee", "the museum tour", "the update", "our guide", "the soundtrack",
-    "the delivery", "this game", "the lecture", "the staff", "the train ride", "the headphones", "the garden",
+    "the delivery", "this game", "the lecture", "the staff", "the train ride", "the headset", "the garden",
 )
 _POSITIVE = (
     "wonderful", "delightful", "excellent", "charming", "superb", "brilliant", "pleasant", "fantastic",
