@@ -323,3 +323,47 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     if by_leaf == chosen:
         return leaves + moe_leaves
     return sorted(chosen) + moe_leaves
+
+
+def trainable_tensors(spec: ModelSpec, targets: LoraTargets, rank: int) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """Every trainable tensor peft creates, as (parameter name in the base model's terms, shape).
+
+    Linear / Conv1D: lora_A (r, in), lora_B (out, r), DoRA lora_magnitude_vector (out,). Embedding:
+    lora_embedding_A (r, num), lora_embedding_B (dim, r). Fused experts (E, out, in): lora_A (r·E, in),
+    lora_B (out, r·E); router (E, hidden): lora_A (r, hidden), lora_B (E, r). modules_to_save: a full copy of
+    each parameter. The sum of their sizes is trainable_params(); per-tensor shapes matter to optimizers whose
+    state depends on tensor size (8-bit AdamW keeps small tensors in 32 bits).
+    """
+    _check_rank(rank)
+    linears, embeddings, params = _selected(spec, targets)
+    out: list[tuple[str, tuple[int, ...]]] = []
+    for m in linears:
+        r = rank_of(m, targets, rank)
+        _check_rank(r, f"rank_pattern for {m.path}")
+        out += [(f"{m.path}.lora_A", (r, m.in_features)), (f"{m.path}.lora_B", (m.out_features, r))]
+        if targets.use_dora:
+            out.append((f"{m.path}.lora_magnitude_vector", (m.out_features,)))
+    for t in embeddings:
+        module = t.path.removesuffix(".weight")
+        rp = _pattern_value(targets.rank_pattern, module)
+        r = int(rp) if rp is not None else rank
+        num, dim = t.shape
+        out += [(f"{module}.lora_embedding_A", (r, num)), (f"{module}.lora_embedding_B", (dim, r))]
+        if targets.use_dora:
+            out.append((f"{module}.lora_magnitude_vector", (dim,)))
+    for pt in params:
+        r = param_rank(pt, targets, rank)
+        shape = pt.tensor.shape
+        e, (o, i) = (shape[0], shape[1:]) if len(shape) == 3 else (1, shape)
+        out += [(f"{pt.tensor.path}.lora_A", (r * e, i)), (f"{pt.tensor.path}.lora_B", (o, r * e))]
+    names = saved_names(spec, targets)
+    if names:
+        for m in (*spec.linears, *spec.tied_linears):
+            if _saved_match(m.path, names):
+                out.append((f"{m.path}.weight", (m.out_features, m.in_features)))
+                if m.bias:
+                    out.append((f"{m.path}.bias", (m.out_features,)))
+        for t in spec.tensors:
+            if _saved_match(t.path.rsplit(".", 1)[0], names):
+                out.append((t.path, t.shape))
+    return tuple(out)

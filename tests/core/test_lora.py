@@ -116,3 +116,27 @@ def test_moe_expert_parameters():
         trainable_params(spec, LoraTargets(modules=("w1",)), 8)
     router = resolve_param_targets(spec, LoraTargets(modules=("gate",)))
     assert len(router) == 32 and router[0].tensor.shape == (8, 4096)
+
+
+@pytest.mark.parametrize("model", [SMOL, "openai-community/gpt2", "google-bert/bert-base-uncased",
+                                   "Qwen/Qwen3-30B-A3B", "google/gemma-3-4b-it"])
+@pytest.mark.parametrize("targets", [LoraTargets(), LoraTargets(modules=("attention",), use_dora=True),
+                                     LoraTargets(modules=("mlp",), rank_pattern={"down_proj": 3})],
+                         ids=["all-linear", "attention-dora", "mlp-pattern"])
+def test_trainable_tensors_sum_to_trainable_params(model, targets):
+    from lorplan.core.lora import trainable_tensors
+
+    spec = load_spec(model)
+    if spec.num_experts and targets.use_dora:
+        pytest.skip("peft refuses DoRA on fused experts")
+    try:
+        expected = trainable_params(spec, targets, 16)
+    except BadInput:
+        pytest.skip("no mlp modules named down_proj here")
+    n = 0
+    for _, shape in trainable_tensors(spec, targets, 16):
+        size = 1
+        for d in shape:
+            size *= d
+        n += size
+    assert n == expected

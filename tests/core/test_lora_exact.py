@@ -5,7 +5,7 @@
 - Names: for one model per family (layers shrunk to 2), every parameter name and size must match.
 - LoRA: for one model per family, ranks {1, 8, 64} × targets {all-linear, attention, mlp, q+v equivalent}, and
   DoRA / rank_pattern / layers_to_transform / modules_to_save / embedding cases, lorplan's trainable count must
-  equal peft's get_nb_trainable_parameters. The grids shrink num_hidden_layers to 2: every count is a sum over
+  equal peft's get_nb_trainable_parameters, and lorplan's list of trainable tensor shapes peft's. The grids shrink num_hidden_layers to 2: every count is a sum over
   modules, identical per block, so it is linear in the number of blocks (test_per_layer_linearity proves it for
   each family at 1, 2 and 3 layers); the full-size totals above cover the rest.
 """
@@ -24,7 +24,7 @@ peft = pytest.importorskip("peft")
 from lorplan.core import catalog  # noqa: E402
 from lorplan.core.errors import BadInput  # noqa: E402
 from lorplan.core.loader import from_config  # noqa: E402
-from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params  # noqa: E402
+from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params, trainable_tensors  # noqa: E402
 
 pytestmark = pytest.mark.slow
 warnings.filterwarnings("ignore")
@@ -71,12 +71,20 @@ def build(cfg: dict):
         return transformers.AutoModelForCausalLM.from_config(config)
 
 
-def peft_trainable(cfg: dict, task: str, **lora) -> int:
+def peft_model(cfg: dict, task: str, **lora):
     model = build(cfg)
     if task == "sequence-classification":
         lora["task_type"] = "SEQ_CLS"
-    pm = peft.get_peft_model(model, peft.LoraConfig(**lora))
-    return pm.get_nb_trainable_parameters()[0]
+    return peft.get_peft_model(model, peft.LoraConfig(**lora))
+
+
+def peft_trainable(cfg: dict, task: str, **lora) -> int:
+    return peft_model(cfg, task, **lora).get_nb_trainable_parameters()[0]
+
+
+def shapes(pairs) -> list[tuple[int, ...]]:
+    """Sorted shapes, with Conv1D-style (in, out) weights and (out, in) compared alike."""
+    return sorted(tuple(sorted(s)) for s in pairs)
 
 
 def total(model) -> int:
@@ -130,8 +138,11 @@ def test_trainable_grid_matches_peft(family, choice):
     if choice == "qv":
         assert peft_modules == sorted(qv)
     for rank in (1, 8, 64):
-        expected = peft_trainable(cfg, spec.task, r=rank, target_modules=peft_modules)
-        assert trainable_params(spec, targets, rank) == expected, (family, choice, rank)
+        pm = peft_model(cfg, spec.task, r=rank, target_modules=peft_modules)
+        assert trainable_params(spec, targets, rank) == pm.get_nb_trainable_parameters()[0], (family, choice, rank)
+        if rank == 8:
+            theirs = [tuple(p.shape) for p in pm.parameters() if p.requires_grad]
+            assert shapes(s for _, s in trainable_tensors(spec, targets, rank)) == shapes(theirs)
 
 
 def _case(family, rank, **kw):
@@ -172,8 +183,10 @@ def test_lora_cases_match_peft(family, rank, kw):
     modules = kw.pop("modules", ("all-linear",))
     targets = LoraTargets(modules=modules, **kw)
     lora = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kw.items()}
-    expected = peft_trainable(cfg, spec.task, r=rank, target_modules=peft_target_modules(spec, targets), **lora)
-    assert trainable_params(spec, targets, rank) == expected
+    pm = peft_model(cfg, spec.task, r=rank, target_modules=peft_target_modules(spec, targets), **lora)
+    assert trainable_params(spec, targets, rank) == pm.get_nb_trainable_parameters()[0]
+    theirs = [tuple(p.shape) for p in pm.parameters() if p.requires_grad]
+    assert shapes(s for _, s in trainable_tensors(spec, targets, rank)) == shapes(theirs)
 
 
 def test_moe_rules_refused_like_peft():
