@@ -100,3 +100,14 @@ def test_device_slots_honour_cuda_visible_devices():
     assert [s["cuda_visible"] for s in device_slots("cuda:1", None, env)] == ["5"]
     assert [s["device"] for s in device_slots("auto", None, {"CUDA_VISIBLE_DEVICES": ""})] == ["cpu"]
     assert len(device_slots("cpu", 3, env)) == 3
+
+
+def test_corrupt_last_line_of_a_died_probe_is_reported_not_fatal(state_home):
+    run = _run(state_home, ranks=(4,))
+    _launched(run, "r4", 5)
+    with open(run.events_path("r4"), "a") as fh:
+        fh.write('{"type": "step", "step": 6, "lo')  # the crash cut this line short
+    (p,) = run_status(run).probes
+    assert p.state == "died" and p.step == 5
+    assert len(p.warnings) == 1 and "corrupt event line" in p.warnings[0]
+    assert run_status(run).to_json()["probes"][0]["warnings"] == list(p.warnings)

@@ -115,3 +115,29 @@ async def test_empty_state_explains_how_to_start(tmp_path):
         panel = app.query_one(ProbesPanel)
         assert panel.has_class("-empty")
         assert "lorplan probe start" in str(app.query_one("#probes-empty", Static).render())
+
+
+async def test_live_probe_updates_row_and_curve(tmp_path):
+    import fcntl
+    import os
+
+    run = make_run(tmp_path)
+    _launched(run, "r32", 3)
+    fd = os.open(run.alive_lock("r32"), os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # r32's process "lives" while this test holds its lock
+    try:
+        app = PanelApp(tmp_path, NoSpawnBackend())
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause(0.3)
+            panel = app.query_one(ProbesPanel)
+            table = app.query_one("#probes-table", DataTable)
+            assert _row(table, "r32")[1:3] == ["running", "3/20"]
+            assert panel.plotted["r32"] == 3
+            for s in range(4, 9):
+                append_event(run.events_path("r32"), {"type": "step", "step": s, "loss": 0.5, "tokens_per_second": 300.0})
+            append_event(run.events_path("r32"), {"type": "eval", "step": 8, "eval_loss": 0.45, "eval_accuracy": 0.7})
+            await pilot.pause(0.6)
+            assert _row(table, "r32")[1:6] == ["running", "8/20", "0.5000", "0.4500", "0.700"]
+            assert panel.plotted["r32"] == 9
+    finally:
+        os.close(fd)
