@@ -79,7 +79,10 @@ def parse_dropout(text: str) -> float:
 
 def parse_budget(text: str) -> int:
     """A per-GPU memory budget such as "24GiB" or "80GB" in bytes."""
-    size = parse_size(text, "GPU memory")
+    try:
+        size = parse_size(text, "GPU memory")
+    except OverflowError:  # "1e999" parses as infinity
+        raise BadInput(f"GPU memory: {text.strip()!r} is more than any GPU has (at most 64 TiB)") from None
     if size > MAX_BUDGET_BYTES:
         raise BadInput(f"GPU memory: {text.strip()!r} is more than any GPU has (at most 64 TiB)")
     return size
@@ -97,7 +100,7 @@ class FormValues:
     grad_checkpointing: bool = False
     optimizer: str = "adamw"
     attention: str = "sdpa"
-    lora_dropout: str = "0.05"
+    lora_dropout: str = "0"
     dora: bool = False
     gpus: str = "1"
     sharding: str = "none"

@@ -52,10 +52,10 @@ def _closest_preset(presets: tuple[tuple[str, int], ...], target: int = 24 * 102
 class GpuPanel(Vertical):
     """Devices with used / free / total; several can be picked. Without GPU: banner, presets, typed budget."""
 
-    has_gpu: reactive[bool] = reactive(False)
+    has_gpu: reactive[bool] = reactive(False, init=False)
 
     def __init__(self, source: bridge.GpuSource, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        super().__init__(id=id, classes="-no-gpu")  # the common SSH-without-driver case styles once
         self._source = source
         self._presets = bridge.gpu_presets()
         self._report = bridge.GpuReport((), "")

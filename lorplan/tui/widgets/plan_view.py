@@ -28,6 +28,15 @@ from lorplan.tui.widgets.setup_panel import SetupChanged, SetupPanel
 _AGGREGATE_TERMS = {"in_step_peak", "allocated"}
 
 
+def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The target-module names inside the blocks and the role of each (attention, mlp, expert, ...)."""
+    roles: dict[str, str] = {}
+    for linear in spec.linears:
+        if linear.layer is not None:
+            roles.setdefault(linear.name, linear.role)
+    return spec.layer_linear_names, roles
+
+
 @dataclass
 class PlanChanged(Message):
     """A new valid plan is on screen: model source, spec, setup, selected rank and the whole table."""
@@ -78,13 +87,22 @@ class PlanView(VerticalScroll):
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
         self.state = PlanState()
+        # A catalog model is read now (a small JSON file) so the first frame is composed with its target
+        # boxes instead of re-mounting them a moment later.
+        self._preloaded = None
+        if self._initial_model in self._catalog:
+            try:
+                self._preloaded = bridge.load_spec(self._initial_model)
+            except BadInput:
+                self._preloaded = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="plan-top"):
             with Vertical(id="plan-left"):
                 yield GpuPanel(self._gpu_source, id="gpu-panel")
                 yield ModelPicker(self._catalog, id="model-picker")
-            yield SetupPanel(id="setup-panel")
+            yield SetupPanel(architecture=_architecture(self._preloaded) if self._preloaded else None,
+                             id="setup-panel")
         with Vertical(id="plan-table-box") as box:
             box.border_title = "Memory per GPU for each LoRA rank"
             yield RankTable(id="rank-table")
@@ -113,7 +131,10 @@ class PlanView(VerticalScroll):
 
     def on_mount(self) -> None:
         self._layout_for(self.app.size.width)
-        if self._initial_model:
+        if self._preloaded is not None:
+            self._generation += 1
+            self.call_later(self._apply_spec, self._initial_model, self._preloaded)
+        elif self._initial_model:
             self.choose_model(self._initial_model)
         else:
             self.query_one(ModelPicker).show_error("The catalog is empty: type a folder with a config.json.")
@@ -159,16 +180,13 @@ class PlanView(VerticalScroll):
 
     async def _apply_spec(self, source: str, spec) -> None:
         self.state.source, self.state.spec = source, spec
-        roles = {}
-        for linear in spec.linears:
-            if linear.layer is not None:
-                roles.setdefault(linear.name, linear.role)
+        names, roles = _architecture(spec)
         note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
         self.query_one(ModelPicker).show_loaded(
             f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
             f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
         )
-        await self.query_one(SetupPanel).set_architecture(spec.layer_linear_names, roles)
+        await self.query_one(SetupPanel).set_architecture(names, roles)
         self.post_message(ModelLoaded(source))
 
     # -- setup and budget -----------------------------------------------------------------------------------

@@ -32,8 +32,10 @@ _EIGHTHS = " ▏▎▍▌▋▊▉"
 
 
 def compact_bytes(n: int) -> str:
-    """Bytes in 6 characters or fewer for a table cell: 16060522496 -> "14.96G", 88080384 -> "84M"."""
+    """Bytes in 7 characters or fewer for a table cell: 16060522496 -> "14.96G", 88080384 -> "84M"."""
     n = int(n)
+    if n >= 1024**4:
+        return f"{n / 1024**4:.2f}T"
     if n >= 1024**3:
         return f"{n / 1024**3:.2f}G"
     if n >= 1024**2:
@@ -89,7 +91,7 @@ class RankTable(DataTable):
                 colour = good if row.fits else bad if row.fits is False else accent
                 bar_text = Text(bar, style=colour)
                 if fraction is not None:
-                    bar_text.append(f"{fraction * 100:4.0f}%", style=colour)
+                    bar_text.append(f" {fraction * 100:3.0f}%" if fraction < 10 else " >999%", style=colour)
                 fits = "—" if row.fits is None else "✓ yes" if row.fits else "✗ no"
                 max_mb = "—" if row.max_micro_batch is None else str(row.max_micro_batch)
                 pct = 100.0 * row.trainable_params / total_params if total_params else 0.0

@@ -42,12 +42,19 @@ def _field(label: str, widget, topic: str):
 class SetupPanel(Vertical):
     """The setup form. Field ids are `f-<name>` with <name> as in FormValues."""
 
-    def __init__(self, initial: FormValues | None = None, *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        initial: FormValues | None = None,
+        architecture: tuple[tuple[str, ...], Mapping[str, str]] | None = None,
+        *,
+        id: str | None = None,
+    ) -> None:
+        """`architecture` (module names, name -> role) composes the target boxes at once (no re-mount)."""
         super().__init__(id=id)
         self._initial = initial or FormValues()
-        self._names: tuple[str, ...] = ()
-        self._roles: dict[str, str] = {}
+        self._names, self._roles = (architecture[0], dict(architecture[1])) if architecture else ((), {})
         self._all_linear = True
+        self._shown_errors: dict[str, str] | None = None
         self.border_title = "Setup"
 
     def compose(self) -> ComposeResult:
@@ -71,7 +78,8 @@ class SetupPanel(Vertical):
             yield Label("Targets", classes="field-label")
             for name in SHORTCUTS:
                 yield Button(name, id=f"shortcut-{name}", compact=True, classes="shortcut")
-        yield Grid(id="targets-boxes")
+        with Grid(id="targets-boxes"):
+            yield from self._target_boxes(self._names, None)
         yield Static("", id="setup-errors", classes="field-error")
 
     def on_mount(self) -> None:
@@ -83,19 +91,25 @@ class SetupPanel(Vertical):
         self._sync_double_quant()
 
     # -- targets -------------------------------------------------------------------------------------------
+    def _target_boxes(self, names: tuple[str, ...], previous: set[str] | None) -> list[Checkbox]:
+        widgets = []
+        for name in names:
+            ticked = previous is None or name in previous
+            box = Checkbox(name, ticked, id=f"target-{name}", compact=True, classes="target")
+            box.tooltip = f"{self._roles.get(name, 'other')} module {name!r}. " + tooltip("targets")
+            widgets.append(box)
+        return widgets
+
     async def set_architecture(self, names: tuple[str, ...], roles: Mapping[str, str]) -> None:
         """Rebuild the target checkboxes from the model's real module names; keep ticks that still exist."""
-        previous = set(self.checked_targets()) if self._names else None
-        keep_all = self._all_linear or previous is None
+        if names == self._names and dict(roles) == self._roles and self.query(".target"):
+            self._changed()  # same architecture (another size of the same family): keep the boxes as they are
+            return
+        previous = None if self._all_linear or not self._names else set(self.checked_targets())
         self._names, self._roles = names, dict(roles)
         boxes = self.query_one("#targets-boxes", Grid)
         await boxes.remove_children()
-        widgets = []
-        for name in names:
-            ticked = keep_all or (previous is not None and name in previous)
-            box = Checkbox(name, ticked, id=f"target-{name}", compact=True, classes="target")
-            box.tooltip = f"{roles.get(name, 'other')} module {name!r}. " + tooltip("targets")
-            widgets.append(box)
+        widgets = self._target_boxes(names, previous)
         await boxes.mount_all(widgets)
         self._all_linear = all(box.value for box in widgets) if widgets else True
         self._changed()
@@ -170,7 +184,10 @@ class SetupPanel(Vertical):
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
         """Mark bad fields and list their messages under the form (empty mapping clears)."""
-        for widget in self.query("#setup-grid Input"):
+        if dict(errors) == self._shown_errors:
+            return  # nothing changed: skip the restyle (this runs on every keystroke)
+        self._shown_errors = dict(errors)
+        for widget in self.query_one("#setup-grid").query(Input):
             field = (widget.id or "").removeprefix("f-")
             widget.set_class(field in errors, "-invalid")
         self.query_one("#targets-boxes").set_class("targets" in errors, "-invalid")

@@ -1,0 +1,39 @@
+"""Shared fixtures for the TUI tests: an isolated config dir and an app with no GPU (deterministic)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lorplan.tui import bridge
+
+SNAPSHOT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path, monkeypatch):
+    """Every TUI test gets its own XDG dirs and HF cache: never the real home."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return tmp_path
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    """Build a LorplanApp with no GPU, a config file in tmp_path, and a fixed model."""
+    from lorplan.tui.app import LorplanApp
+
+    def factory(**kwargs):
+        kwargs.setdefault("gpu_source", bridge.no_gpu("no NVIDIA driver (test)"))
+        kwargs.setdefault("config_path", tmp_path / "config" / "lorplan" / "config.toml")
+        kwargs.setdefault("model", SNAPSHOT_MODEL)
+        return LorplanApp(**kwargs)
+
+    return factory
+
+
+@pytest.fixture
+def anyio_backend():
+    """Pilot tests run on asyncio (anyio's pytest plugin drives `async def` tests marked anyio)."""
+    return "asyncio"

@@ -1,0 +1,110 @@
+"""Garbage in every input: an inline message, no crash, and the last valid table stays on screen."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Static
+from tui_helpers import table_rows, type_into
+
+from lorplan.tui.widgets.plan_view import PlanView
+
+pytestmark = pytest.mark.anyio
+
+# Typed key by key into every field (slow under Pilot, so a few) and pasted in one go (all of them).
+TYPED = ("abc", "-5")
+TYPED_SEQ_LEN = ("1000000000", "0", "3.7")
+PASTED = ("0", "1000000000", "💥", "1e999", "  ", "nan", "1,2,3x", "\x00")
+NUMBER_FIELDS = {
+    "#f-micro_batch": "1",
+    "#f-seq_len": "2048",
+    "#f-lora_dropout": "0",
+    "#f-gpus": "1",
+    "#f-custom_rank": "",
+}
+VALID_ANYWAY = {("#f-custom_rank", "  "), ("#f-lora_dropout", "0"), ("#f-lora_dropout", "  ")}
+
+
+def message_text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def assert_rejected(app, view, selector, garbage, valid) -> None:
+    assert view.state.stale, (selector, garbage)
+    assert app.screen.query_one(selector).has_class("-invalid"), (selector, garbage)
+    assert message_text(app, "#setup-errors"), (selector, garbage)
+    assert table_rows(app) == valid, (selector, garbage)
+    assert "last valid table" in message_text(app, "#plan-summary")
+
+
+async def test_garbage_in_every_setup_field_keeps_the_last_table(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        first = table_rows(app)
+        assert first
+        for selector, good in NUMBER_FIELDS.items():
+            field = app.screen.query_one(selector, Input)
+            for garbage in TYPED + (TYPED_SEQ_LEN if selector == "#f-seq_len" else ()):
+                # Typing is key by key: a prefix such as "1000" is a valid value, so the table to keep is the
+                # one on screen just before the last key made the field bad.
+                await type_into(pilot, selector, garbage[:-1])
+                valid = table_rows(app)
+                await pilot.press(garbage[-1])
+                await pilot.pause()
+                if (selector, garbage) not in VALID_ANYWAY:
+                    assert_rejected(app, view, selector, garbage, valid)
+            await type_into(pilot, selector, good)
+            valid = table_rows(app)
+            for garbage in PASTED:  # pasted in one go (characters a key press cannot send)
+                field.value = garbage
+                await pilot.pause()
+                if (selector, garbage) not in VALID_ANYWAY:
+                    assert_rejected(app, view, selector, garbage, valid)
+            await type_into(pilot, selector, good)
+            assert not view.state.stale, selector
+            assert message_text(app, "#setup-errors") == ""
+        assert table_rows(app) == first
+        assert app.is_running
+
+
+async def test_garbage_budget_and_model_are_inline(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        budget_before = view.state.budget_bytes
+        budget = app.screen.query_one("#gpu-budget", Input)
+        for garbage in ("lots", "0", "-24GiB", "1e999", "10PB", "💥"):
+            budget.value = garbage  # pasted: typed prefixes such as "1" are valid budgets
+            await pilot.pause()
+            assert app.screen.query_one("#gpu-budget").has_class("-invalid"), garbage
+            assert "GPU memory" in message_text(app, "#gpu-error"), garbage
+            assert view.state.budget_bytes == budget_before
+        await type_into(pilot, "#gpu-budget", "48GiB")
+        assert view.state.budget_bytes == 48 * 1024**3
+        assert message_text(app, "#gpu-error") == ""
+
+        valid = table_rows(app)
+        for garbage in ("zzz-not-a-model", "/no/such/folder", "../..", "💥"):
+            await type_into(pilot, "#model-input", garbage, submit=True)
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            picker = app.screen.query_one("#model-picker")
+            assert picker.has_class("-error"), garbage
+            assert message_text(app, "#model-status"), garbage
+            assert table_rows(app) == valid
+        assert app.is_running
+
+
+async def test_targets_unticked_is_an_inline_error(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        valid = table_rows(app)
+        await pilot.click("#shortcut-attention")
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            await pilot.click(f"#target-{name}")
+        await pilot.pause()
+        assert "Targets" in message_text(app, "#setup-errors")
+        assert table_rows(app) != {} and table_rows(app).keys() == valid.keys()
+        await pilot.click("#shortcut-all-linear")
+        await pilot.pause()
+        assert table_rows(app) == valid

@@ -1,0 +1,58 @@
+"""User config: strict TOML schema, atomic writes, XDG location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lorplan.tui.config import UserConfig, default_config_path, load_config, parse_config, save_config
+
+
+def test_missing_file_is_the_default(tmp_path):
+    config, problems = load_config(tmp_path / "nope.toml")
+    assert config == UserConfig()
+    assert problems == []
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "lorplan" / "config.toml"
+    config = UserConfig(theme="light", last_model="Qwen/Qwen3-8B", keymap={"help": "f9", "export": "ctrl+x"})
+    save_config(config, path)
+    loaded, problems = load_config(path)
+    assert problems == []
+    assert loaded.theme == "light"
+    assert loaded.last_model == "Qwen/Qwen3-8B"
+    assert dict(loaded.keymap) == {"help": "f9", "export": "ctrl+x"}
+    assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp file left behind
+
+
+def test_save_replaces_atomically(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('theme = "dark"\n')
+    inode_before = path.stat().st_ino
+    save_config(UserConfig(theme="high-contrast"), path)
+    assert 'theme = "high-contrast"' in path.read_text()
+    assert path.stat().st_ino != inode_before  # a new file was renamed over the old one
+
+
+def test_unknown_key_and_bad_types_are_reported_with_key_and_line():
+    text = 'theme = 3\nfoo = "bar"\n[keymap]\nhelp = 5\nquit = "ctrl+q"\n'
+    config, problems = parse_config(text, Path("/x/config.toml"))
+    assert config.theme is None
+    assert dict(config.keymap) == {"quit": "ctrl+q"}
+    joined = "\n".join(problems)
+    assert "/x/config.toml: theme (line 1)" in joined
+    assert "foo (line 2): unknown setting" in joined
+    assert "keymap.help (line 4)" in joined
+
+
+def test_broken_toml_gives_defaults_and_one_problem(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text("theme = \n")
+    config, problems = load_config(path)
+    assert config == UserConfig()
+    assert len(problems) == 1 and "not valid TOML" in problems[0]
+
+
+def test_default_path_follows_xdg_config_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert default_config_path() == tmp_path / "xdg" / "lorplan" / "config.toml"

@@ -1,0 +1,153 @@
+"""Pilot tests of the real flows; the table must show the numbers `lorplan plan --json` gives for the setup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from tui_helpers import choose, table_rows, type_into
+
+from lorplan.core.lora import LoraTargets
+from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
+from lorplan.core.spec import load_spec
+from lorplan.core.units import format_count
+from lorplan.tui.widgets.plan_view import PlanView
+from lorplan.tui.widgets.rank_table import compact_bytes
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+
+
+def expected_rows(model: str, setup: TrainingSetup, budget: int | None, ranks=DEFAULT_RANKS) -> dict[int, dict]:
+    spec = load_spec(model)
+    return {row["rank"]: row for row in plan_json(spec, rank_table(spec, setup, ranks, budget))["rows"]}
+
+
+def assert_table_matches(app, expected: dict[int, dict]) -> None:
+    shown = table_rows(app)
+    assert set(shown) == set(expected)
+    for rank, row in expected.items():
+        cells = shown[rank]
+        assert cells["trainable"] == format_count(row["trainable_params"])
+        for key in ("weights", "adapter", "gradients", "optimizer", "activations", "overhead", "total"):
+            assert cells[key] == compact_bytes(row["memory"][key]), (rank, key)
+        assert cells["fits"].endswith("yes" if row["fits"] else "no")
+        assert cells["max_mb"] == str(row["max_micro_batch"])
+
+
+async def test_catalog_pick_quant_seq_targets_and_gpu_preset_match_the_core(make_app):
+    app = make_app(model="meta-llama/Llama-3.1-8B-Instruct")
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(PlanView)
+        # pick a catalog model by searching as a user would
+        await type_into(pilot, "#model-input", "qwen2.5 0.5b", submit=True)
+        await pilot.pause()
+        assert view.state.source == "Qwen/Qwen2.5-0.5B-Instruct"
+        assert app.screen.query_one("#target-q_proj")  # checkboxes rebuilt from the real module names
+        # quantization, double quant, sequence length
+        await choose(pilot, "#f-quant", "nf4")
+        await pilot.click("#f-double_quant")
+        await type_into(pilot, "#f-seq_len", "4096")
+        # targets: attention shortcut, then untick k_proj and o_proj by mouse
+        await pilot.click("#shortcut-attention")
+        await pilot.click("#target-k_proj")
+        await pilot.click("#target-o_proj")
+        await pilot.pause()
+        # GPU preset
+        await choose(pilot, "#gpu-preset", list(app.screen.query_one("#gpu-panel").presets).index(("T4", 15360 * 1024**2)))
+        await pilot.pause()
+        setup = TrainingSetup(
+            targets=LoraTargets(modules=("q_proj", "v_proj")), quant="nf4", double_quant=True, seq_len=4096
+        )
+        assert view.state.setup == setup
+        assert view.state.budget_bytes == 15360 * 1024**2
+        assert_table_matches(app, expected_rows("Qwen/Qwen2.5-0.5B-Instruct", setup, 15360 * 1024**2))
+        assert "T4" in str(app.screen.query_one("#plan-summary").render())
+
+
+async def test_table_equals_the_cli_json(make_app):
+    """Same setup typed in the TUI and given to `lorplan plan --json`: same numbers."""
+    model = "Qwen/Qwen3-0.6B"
+    app = make_app(model=model)
+    async with app.run_test(size=SIZE) as pilot:
+        await choose(pilot, "#f-optimizer", "adamw-8bit")
+        await type_into(pilot, "#f-micro_batch", "4")
+        await type_into(pilot, "#f-seq_len", "1024")
+        await pilot.click("#f-grad_checkpointing")
+        await type_into(pilot, "#gpu-budget", "12GiB")
+        await pilot.pause()
+        shown = table_rows(app)
+    cli = subprocess.run(
+        [sys.executable, "-m", "lorplan", "plan", "--model", model, "--optimizer", "adamw-8bit",
+         "--micro-batch", "4", "--seq-len", "1024", "--grad-checkpointing", "--gpu-memory", "12GiB", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert cli.returncode in (0, 1), cli.stderr
+    rows = {row["rank"]: row for row in json.loads(cli.stdout)["rows"]}
+    assert set(shown) == set(rows)
+    for rank, row in rows.items():
+        assert shown[rank]["total"] == compact_bytes(row["memory"]["total"])
+        assert shown[rank]["activations"] == compact_bytes(row["memory"]["activations"])
+        assert shown[rank]["max_mb"] == str(row["max_micro_batch"])
+
+
+async def test_custom_rank_row_and_selection_survive_recompute(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_into(pilot, "#f-custom_rank", "12")
+        rows = table_rows(app)
+        assert rows[12]["rank"] == "12*"
+        table = app.screen.query_one("#rank-table")
+        table.focus()
+        assert table.selected_rank == 16  # the default selection
+        await pilot.press("up", "up")  # 16 -> 12* -> 8
+        await pilot.pause()
+        assert table.selected_rank == 8
+        await type_into(pilot, "#f-seq_len", "512")
+        assert table.selected_rank == 8
+        assert "rank 8:" in str(app.screen.query_one("#plan-summary").render())
+
+
+async def test_local_folder_loads_in_a_worker_and_missing_path_is_inline(make_app, tmp_path):
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    from lorplan.core.catalog import ENTRIES, config
+
+    entry = next(e for e in ENTRIES if e.id == "HuggingFaceTB/SmolLM2-135M-Instruct")
+    (folder / "config.json").write_text(json.dumps(config(entry)))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(PlanView)
+        before = table_rows(app)
+        await type_into(pilot, "#model-input", str(tmp_path / "does-not-exist"), submit=True)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen.query_one("#model-picker").has_class("-error")
+        assert table_rows(app) == before  # the last valid table stays
+        await type_into(pilot, "#model-input", str(folder), submit=True)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert view.state.source == str(folder)
+        assert not app.screen.query_one("#model-picker").has_class("-error")
+        assert table_rows(app) != before
+
+
+async def test_gpu_list_when_nvml_sees_devices(make_app):
+    from lorplan.tui.bridge import GpuReport, GpuView
+
+    gib = 1024**3
+    report = GpuReport((GpuView(0, "NVIDIA RTX A6000", 48 * gib, 2 * gib, 46 * gib),
+                        GpuView(1, "NVIDIA RTX A6000", 48 * gib, 40 * gib, 8 * gib)))
+    app = make_app(gpu_source=lambda: report)
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(PlanView)
+        assert view.state.budget_bytes == 48 * gib
+        assert not app.screen.query_one("#gpu-panel").has_class("-no-gpu")
+        assert "40.0 GiB used" in str(app.screen.query_one("#gpu-usage").render())
+        # pick the second GPU too: the GPUs field follows the selection
+        app.screen.query_one("#gpu-list").select(1)
+        await pilot.pause()
+        assert app.screen.query_one("#f-gpus").value == "2"

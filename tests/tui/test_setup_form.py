@@ -1,0 +1,71 @@
+"""The form rules: every kind of bad input gets one message naming the field; good input builds a setup."""
+
+from __future__ import annotations
+
+import pytest
+
+from lorplan.tui.setup_form import FormValues, build_setup, parse_budget
+
+
+def test_defaults_build_the_core_default_setup():
+    from lorplan.core.memory import TrainingSetup
+
+    result = build_setup(FormValues())
+    assert result.errors == {}
+    assert result.setup == TrainingSetup()
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "needle"),
+    [
+        ("micro_batch", "abc", "is not a number"),
+        ("micro_batch", "0", "too small"),
+        ("micro_batch", "-3", "too small"),
+        ("micro_batch", "1.5", "whole number"),
+        ("seq_len", "1000000000", "too large"),
+        ("seq_len", "1e9", "too large"),
+        ("seq_len", "", "type a whole number"),
+        ("gpus", "0", "too small"),
+        ("lora_dropout", "x", "not a number"),
+        ("lora_dropout", "1", "below 1"),
+        ("lora_dropout", "-0.1", "at least 0"),
+        ("custom_rank", "0", "too small"),
+        ("custom_rank", "ten", "not a number"),
+    ],
+)
+def test_bad_fields_are_named(field, text, needle):
+    result = build_setup(FormValues(**{field: text}))
+    assert result.setup is None
+    assert needle in result.errors[field]
+
+
+def test_several_bad_fields_are_all_reported():
+    result = build_setup(FormValues(micro_batch="x", seq_len="0"))
+    assert set(result.errors) == {"micro_batch", "seq_len"}
+
+
+def test_no_target_is_an_error():
+    assert "targets" in build_setup(FormValues(targets=())).errors
+
+
+def test_double_quant_only_applies_to_4bit():
+    assert build_setup(FormValues(quant="int8", double_quant=True)).setup.double_quant is False
+    assert build_setup(FormValues(quant="nf4", double_quant=True)).setup.double_quant is True
+
+
+def test_custom_rank_and_thousands_separators():
+    result = build_setup(FormValues(custom_rank="12", seq_len="8_192"))
+    assert result.custom_rank == 12 and result.setup.seq_len == 8192
+
+
+@pytest.mark.parametrize("text", ["lots", "0", "-4GiB", "1000TiB"])
+def test_bad_budgets(text):
+    from lorplan.core.errors import BadInput
+
+    with pytest.raises(BadInput, match="GPU memory"):
+        parse_budget(text)
+
+
+def test_budget_units():
+    assert parse_budget("24GiB") == 24 * 1024**3
+    assert parse_budget("80GB") == 80 * 10**9

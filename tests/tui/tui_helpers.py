@@ -1,0 +1,51 @@
+"""Pilot helpers: type like a user, pick from a Select with the keyboard, read the rank table."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Select
+
+from lorplan.tui.widgets.rank_table import COLUMNS, RankTable
+
+
+async def type_into(pilot, selector: str, text: str, *, clear: bool = True, submit: bool = False) -> None:
+    """Click the input, clear it (ctrl+a, delete… as a user would), type `text` key by key."""
+    app = pilot.app
+    widget = app.screen.query_one(selector, Input)
+    widget.focus()
+    await pilot.pause()
+    if clear and widget.value:
+        widget.value = ""  # as select-all + delete would; keeps the tests fast
+        await pilot.pause()
+    keys = ["space" if ch == " " else ch for ch in text]
+    if keys:
+        await pilot.press(*keys)
+    if submit:
+        await pilot.press("enter")
+    await pilot.pause()
+
+
+async def choose(pilot, selector: str, value: str) -> None:
+    """Open a Select with Enter, move to the option whose value is `value`, confirm with Enter."""
+    select = pilot.app.screen.query_one(selector, Select)
+    values = [v for _label, v in select._options if v is not Select.NULL]
+    select.focus()
+    await pilot.pause()
+    await pilot.press("enter")
+    await pilot.pause()
+    current = values.index(select.value) if select.value in values else 0
+    target = values.index(value)
+    step = "down" if target >= current else "up"
+    await pilot.press(*[step] * abs(target - current))
+    await pilot.press("enter")
+    await pilot.pause()
+    assert select.value == value, f"{selector}: {select.value!r} != {value!r}"
+
+
+def table_rows(app) -> dict[int, dict[str, str]]:
+    """{rank: {column key: shown text}} for every row of the on-screen rank table."""
+    table = app.screen.query_one(RankTable)
+    rows = {}
+    for row_key in table.rows:
+        rank = int(row_key.value)
+        rows[rank] = {key: table.cell_text(rank, key) for key, _label in COLUMNS}
+    return rows
