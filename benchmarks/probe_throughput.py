@@ -1,5 +1,5 @@
 """Tokens per second of lorplan's probe loop against transformers' Trainer: same model, data, batches,
-precision, optimizer and schedule, on this machine. Prints both figures and their ratio (target: >= 1.0x).
+precision, optimizer and schedule (Trainer is handed the probe's own optimizer and LR schedule), on this machine. Prints both figures and their ratio (target: >= 1.0x).
 
 Default: the embedded demo (all-MiniLM-L6-v2, sequence classification, generated data), LoRA rank 8 on all
 linear layers, micro-batch 16. Both loops see exactly the same batches in the same order (the probe's
@@ -56,12 +56,15 @@ def batches_for(plan, tok, steps):
 
 
 def run_probe_loop(plan, device, batches) -> tuple[float, float]:
+    import torch
+
     from lorplan.probe import training as T
     from lorplan.probe.events import append_event
 
     model, tok = build(plan, device)
     with tempfile.TemporaryDirectory() as tmp:
         log = Path(tmp) / "events.jsonl"
+        torch.manual_seed(0)  # Trainer seeds 0 too (dropout masks)
         t0, c0 = time.perf_counter(), time.process_time()
         progress = T.Progress()
         losses = []
@@ -84,6 +87,7 @@ def run_trainer(plan, device, batches) -> tuple[float, float]:
     import torch
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
+    from lorplan.probe import training as T
     from lorplan.probe.batches import collate
 
     model, tok = build(plan, device)
@@ -107,15 +111,18 @@ def run_trainer(plan, device, batches) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(
             output_dir=tmp, max_steps=len(batches), per_device_train_batch_size=plan.micro_batch,
-            learning_rate=2e-3, weight_decay=0.0, max_grad_norm=1.0, lr_scheduler_type="linear",
-            warmup_steps=max(1, round(0.05 * len(batches))), train_sampling_strategy="sequential",
+            learning_rate=2e-3, weight_decay=0.0, max_grad_norm=1.0, train_sampling_strategy="sequential",
             bf16=device.type == "cuda", use_cpu=device.type == "cpu", report_to="none", save_strategy="no",
             eval_strategy="no", logging_steps=len(batches), disable_tqdm=True, dataloader_num_workers=0,
             remove_unused_columns=False, seed=0,
         )
-        trainer = Trainer(model=model, args=args, train_dataset=Features(),
-                          data_collator=lambda fs: collate(fs, tok.pad_token_id, multiple), callbacks=[LastLoss()])
         t0, c0 = time.perf_counter(), time.process_time()
+        # the probe's own optimizer and schedule, so both loops do the same maths
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = T.make_optimizer(plan.optimizer, params, 2e-3, device, T.Progress())
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, T.lr_lambda(len(batches)))
+        trainer = Trainer(model=model, args=args, train_dataset=Features(), optimizers=(opt, sched),
+                          data_collator=lambda fs: collate(fs, tok.pad_token_id, multiple), callbacks=[LastLoss()])
         trainer.train()
         if device.type == "cuda":
             torch.cuda.synchronize()
