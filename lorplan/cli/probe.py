@@ -58,6 +58,7 @@ def register(subparsers) -> None:
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"), default=200, help="held-out examples (at most)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quant", choices=("none", "int8", "nf4", "fp4"), default="none", help="bitsandbytes loading (CUDA only)")
+    s.add_argument("--double-quant", action="store_true", help="NF4/FP4 with double quantization")
     s.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum"), default="adamw")
     s.add_argument("--grad-checkpointing", action="store_true")
     s.add_argument("--attention", choices=("sdpa", "eager", "flash"), default="sdpa")
@@ -90,6 +91,8 @@ def register(subparsers) -> None:
 
 
 def _check_inputs(args) -> None:
+    if args.double_quant and args.quant not in ("nf4", "fp4"):
+        raise BadInput("--double-quant needs --quant nf4 or fp4")
     if args.data is not None and not Path(args.data).expanduser().exists():
         raise BadInput(f"--data {args.data}: no such file or folder")
     if args.model is not None and args.data is None:
@@ -119,7 +122,7 @@ def run_start(args) -> int:
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
         steps=args.steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
         seq_len=args.seq_len, eval_every=args.eval_every, eval_examples=args.eval_examples, seed=args.seed,
-        quant=args.quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
+        quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
         alpha=args.alpha, trust_remote_code=args.trust_remote_code,
     )

@@ -77,6 +77,7 @@ class RunPlan:
     eval_examples: int = 200
     seed: int = 0
     quant: str = "none"
+    double_quant: bool = False
     optimizer: str = "adamw"
     grad_checkpointing: bool = False
     attention: str = "sdpa"

@@ -99,7 +99,7 @@ def load_model(plan, rank: int, task: str, num_labels: int, model_path: str, dev
         else:
             kw["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type=quant, bnb_4bit_compute_dtype=torch.bfloat16,
-                bnb_4bit_use_double_quant=bool(getattr(plan, "double_quant", False)))
+                bnb_4bit_use_double_quant=plan.double_quant)
         kw["device_map"] = {"": 0}
     if task == "sequence-classification":
         model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=num_labels, **kw)
