@@ -66,8 +66,8 @@ def _load_model(plan, device: str, notes: list[str]):
                 bnb_4bit_compute_dtype=getattr(torch, q.bnb_4bit_compute_dtype),
                 bnb_4bit_quant_storage=getattr(torch, storage),
             )
-            if plan.hardware.sharding not in ("fsdp", "zero3"):
-                kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+        if plan.hardware.sharding not in ("fsdp", "zero3"):  # sharded runs load on CPU, then shard
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
     else:
         kwargs["dtype"] = torch.float32
         notes.append("CPU run: weights and compute in fp32 (bf16 autocast is a GPU setting)")
@@ -131,11 +131,11 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     out = Path(output_dir or t.output_dir).expanduser()
     latest = ckpt.latest_checkpoint(out)
     adapter_dir = out / "adapter"
+    if adapter_dir.exists():  # --resume too: a finished run's adapter is never trained over
+        raise BadInput(f"{out} holds a finished run (its adapter is in {adapter_dir}): choose another --output")
     if not resume and latest is not None:
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
                        "or --output to start elsewhere")
-    if adapter_dir.exists() and not resume:
-        raise BadInput(f"{adapter_dir} exists (a finished run): choose another --output")
     import torch
     import transformers
     from accelerate import Accelerator
@@ -178,7 +178,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=t.gradient_checkpointing,
                                                 gradient_checkpointing_kwargs={"use_reentrant": False})
     elif t.gradient_checkpointing:
-        if hasattr(model, "activation_checkpointing_enable"):  # the newer name; gradient_checkpointing_enable is deprecated
+        if hasattr(model, "activation_checkpointing_enable"):  # gradient_checkpointing_enable is deprecated
             model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         else:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
@@ -283,6 +283,4 @@ def _save_adapter(model, tok, adapter_dir: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     tok.save_pretrained(str(tmp))
-    if adapter_dir.exists():  # a resumed run that had already finished once
-        shutil.rmtree(adapter_dir)
     os.replace(tmp, adapter_dir)

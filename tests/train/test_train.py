@@ -73,9 +73,11 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
     # all-linear on Llama: 7 projections × 2 layers × (A, B)
     assert len(saved) == 7 * 2 * 2
     assert (adapter / "tokenizer.json").exists()
-    # the finished output folder is never overwritten by a new run
+    # the finished output folder is never trained over, with or without --resume
     assert main(["train", str(plan_path), "--no-progress"]) == 2
-    assert "--resume" in capsys.readouterr().err
+    assert "holds a finished run" in capsys.readouterr().err
+    assert main(["train", str(plan_path), "--no-progress", "--resume"]) == 2
+    assert "holds a finished run" in capsys.readouterr().err
 
 
 def _run(plan_path: Path, *extra: str) -> subprocess.Popen:
