@@ -21,8 +21,8 @@ class Item:
     label: int | None = None  # classification
 
 
-def resolve_data_path(data_path: str, plan_path: str | None) -> Path:
-    """Relative data paths are taken from the working folder, else from the plan's folder."""
+def resolve_path(data_path: str, plan_path: str | None) -> Path:
+    """Relative paths (data, a local model) are taken from the working folder, else from the plan's folder."""
     p = Path(data_path).expanduser()
     if p.is_absolute() or p.exists() or plan_path is None:
         return p

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
-from lorplan.train.data import collate, resolve_data_path, split, tokenize
+from lorplan.train.data import collate, resolve_path, split, tokenize
 from lorplan.train.memory import MeasuredMemory, measure, report_lines, reset_cuda_peak, rss_now_bytes
 
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
@@ -44,7 +44,14 @@ def _log(out: Path, record: dict, main: bool) -> None:
             fh.write(json.dumps(record) + "\n")
 
 
-def _load_model(plan, device: str, notes: list[str]):
+def _source(plan, plan_path: str | None) -> str:
+    """What from_pretrained loads: a hub id, or the local folder (found beside the plan when relative)."""
+    if plan.model.path is None:
+        return plan.model.source
+    return str(resolve_path(plan.model.path, plan_path))
+
+
+def _load_model(plan, source: str, device: str, notes: list[str]):
     import torch
     import transformers
 
@@ -81,9 +88,9 @@ def _load_model(plan, device: str, notes: list[str]):
     else:
         cls = transformers.AutoModelForCausalLM
     try:
-        model = cls.from_pretrained(plan.model.source, **kwargs)
+        model = cls.from_pretrained(source, **kwargs)
     except OSError as exc:
-        raise BadInput(f"model {plan.model.source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
+        raise BadInput(f"model {source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
     return model, kwargs.get("quantization_config") is not None
 
 
@@ -158,20 +165,21 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     rss_before = rss_now_bytes()
     reset_cuda_peak()
 
-    data_path = resolve_data_path(plan.data.path, plan_path)
+    data_path = resolve_path(plan.data.path, plan_path)
     examples = load_examples(data_path, schema=None if plan.data.schema == "auto" else plan.data.schema)
+    source = _source(plan, plan_path)
     try:
         tok = transformers.AutoTokenizer.from_pretrained(
-            plan.model.source, revision=plan.model.revision, trust_remote_code=plan.model.trust_remote_code)
+            source, revision=plan.model.revision, trust_remote_code=plan.model.trust_remote_code)
     except OSError as exc:
-        raise BadInput(f"model {plan.model.source!r}: no tokenizer ({str(exc).splitlines()[0]})") from None
+        raise BadInput(f"model {source!r}: no tokenizer ({str(exc).splitlines()[0]})") from None
     items = tokenize(examples, tok, task=plan.model.task, seq_len=t.seq_len, packing=t.packing)
     train_items, eval_items = split(items, plan.data.eval_split, t.seed)
     if not train_items:
         raise BadInput(f"{data_path}: no usable training examples")
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
 
-    model, quantized = _load_model(plan, device, notes)
+    model, quantized = _load_model(plan, source, device, notes)
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = pad_id
     if quantized:

@@ -194,3 +194,23 @@ def test_qlora_sample_on_cpu_with_checkpointing_packing_and_chat_data(tmp_path, 
     assert any("quantization skipped" in n for n in result.notes)
     assert any("paged-adamw-8bit (bitsandbytes) replaced by torch AdamW" in n for n in result.notes)
     assert "planned: " in capsys.readouterr().out
+
+
+def test_plan_write_then_train_from_another_folder(tmp_path, tiny_llama, monkeypatch, capsys):
+    """The user flow: `lorplan plan --model ./folder --rank R --write`, then `lorplan train` (relative model and
+    data paths are found beside the plan when run from elsewhere)."""
+    import shutil
+
+    work = tmp_path / "project"
+    work.mkdir()
+    shutil.copytree(tiny_llama, work / "tiny")
+    write_jsonl(work / "data.jsonl")
+    monkeypatch.chdir(work)
+    assert main(["plan", "--model", "./tiny", "--rank", "4", "--seq-len", "64", "--kernels", "cpu",
+                 "--data", "data.jsonl", "--write", "p.toml"]) == 0
+    plan = read_plan(work / "p.toml")
+    assert plan.model.path == "tiny" and plan.data.path == "data.jsonl" and plan.estimate.kernels == "cpu"
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(work / "p.toml"), "--max-steps", "2", "--output", "run", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "measured/planned" in out and (tmp_path / "run" / "adapter" / "adapter_model.safetensors").exists()
