@@ -141,6 +141,10 @@ def tiny_config(family: str, vocab: int = 2048):
         return LlamaConfig(vocab_size=vocab, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
                            num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=512,
                            tie_word_embeddings=False)
+    if family == "llama-wide":  # wide MLP, small vocabulary: a recomputed layer outweighs the loss buffers
+        return LlamaConfig(vocab_size=1024, hidden_size=256, intermediate_size=1024, num_hidden_layers=2,
+                           num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=512,
+                           tie_word_embeddings=False)
     if family == "qwen2-tied":  # tied embeddings, q/k/v biases
         return Qwen2Config(vocab_size=vocab, hidden_size=96, intermediate_size=256, num_hidden_layers=3,
                            num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=512,
@@ -153,6 +157,7 @@ def tiny_config(family: str, vocab: int = 2048):
 
 TARGETS = {
     "llama": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "llama-wide": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "qwen2-tied": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "gpt2": {"all-linear": "all-linear", "qv": ["c_attn"]},
 }
@@ -169,15 +174,22 @@ class Traced:
     trainable_params: int
 
 
-def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0):
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM
+def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0,
+          attention: str = "sdpa", quant: str = "none", tmp_dir: str | None = None):
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     torch.manual_seed(seed)
     cfg = tiny_config(family)
-    cfg._attn_implementation = "sdpa"
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="sdpa", dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attention, dtype=torch.bfloat16)
     spec = spec_from_model(model, f"tiny-{family}")
+    if quant != "none":  # transformers' own bitsandbytes loading (works on CPU), then peft's kbit preparation
+        model.save_pretrained(tmp_dir)
+        qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant, bnb_4bit_use_double_quant=True,
+                                  bnb_4bit_compute_dtype=torch.bfloat16)
+        model = AutoModelForCausalLM.from_pretrained(tmp_dir, quantization_config=qcfg, dtype=torch.bfloat16,
+                                                     attn_implementation=attention, device_map="cpu")
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],
@@ -188,14 +200,16 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
 
 
 def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
-             seq: int) -> Traced:
-    model, spec = build(family, rank, targets, dropout, grad_ckpt)
+             seq: int, attention: str = "sdpa", autocast: bool = True, quant: str = "none",
+             tmp_dir: str | None = None) -> Traced:
+    """One traced step. autocast=False is "pure" bf16 training (peft's method comparison): no torch.autocast."""
+    model, spec = build(family, rank, targets, dropout, grad_ckpt, attention=attention, quant=quant, tmp_dir=tmp_dir)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
     ids = torch.randint(0, spec.vocab_size, (batch, seq))
 
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
             loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
         opt.step()
@@ -206,6 +220,12 @@ def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bo
         step()
     frozen = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes()
               for p in model.parameters() if not p.requires_grad}
+    for p in model.parameters():  # bitsandbytes 4-bit statistics
+        qs = getattr(p, "quant_state", None)
+        if qs is not None:
+            extra = [qs.absmax, qs.code] + ([qs.state2.absmax, qs.state2.code, qs.offset] if qs.state2 else [])
+            for t in extra:
+                frozen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
     adapter = sum(p.untyped_storage().nbytes() for p in params)
     states = [s for p in params for s in opt.state[p].items()]
     return Traced(

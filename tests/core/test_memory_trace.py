@@ -75,3 +75,40 @@ def test_in_step_peak_within_5_percent_and_static_terms_exact(family, row):
     assert mem.optimizer == traced.optimizer_bytes + traced.step_counter_bytes
     assert mem.details["optimizer_step_counters"] == traced.step_counter_bytes
     assert rank_table(traced.spec, setup, (row["rank"],)).rows[0].trainable_params == traced.trainable_params
+
+
+# Other paths of the model, one or two traced cases each: a recomputed block that outweighs the loss buffers
+# (wide MLP, small vocabulary), eager attention (s x s scores), pure bf16 training without autocast (peft's
+# method comparison), and QLoRA through transformers' bitsandbytes loading + prepare_model_for_kbit_training.
+MORE = [
+    # family, rank, targets, dropout, gc, batch, seq, attention, autocast, quant
+    ("llama-wide", 8, "all-linear", 0.05, True, 2, 128, "sdpa", True, "none"),
+    ("llama-wide", 64, "all-linear", 0.0, True, 1, 128, "sdpa", True, "none"),
+    ("llama", 8, "all-linear", 0.0, False, 1, 256, "eager", True, "none"),
+    ("gpt2", 64, "qv", 0.05, False, 4, 64, "eager", True, "none"),
+    ("llama", 8, "qv", 0.0, False, 4, 128, "sdpa", False, "none"),
+    ("qwen2-tied", 64, "all-linear", 0.05, False, 1, 64, "sdpa", False, "none"),
+    ("llama", 8, "all-linear", 0.0, False, 2, 128, "sdpa", True, "nf4"),
+    ("llama", 16, "all-linear", 0.05, True, 2, 128, "sdpa", True, "nf4"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", MORE, ids=["-".join(map(str, c)) for c in MORE])
+def test_more_paths_within_5_percent(case, tmp_path):
+    import memtrace
+
+    family, rank, targets, dropout, gc, batch, seq, attention, autocast, quant = case
+    traced = memtrace.run_step(family, rank, targets, dropout, gc, batch, seq, attention=attention,
+                               autocast=autocast, quant=quant, tmp_dir=str(tmp_path))
+    mods = ("all-linear",) if targets == "all-linear" else tuple(memtrace.TARGETS[family]["qv"])
+    setup = TrainingSetup(targets=LoraTargets(modules=mods), micro_batch=batch, seq_len=seq, grad_checkpointing=gc,
+                          lora_dropout=dropout, kernels="cpu", attention=attention, autocast=autocast, quant=quant,
+                          double_quant=quant != "none")
+    mem = estimate(traced.spec, setup, rank)
+    predicted = mem.gradients + mem.activations
+    error = predicted / traced.in_step_peak - 1.0
+    assert abs(error) <= 0.05, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"
+    assert mem.weights == traced.param_bytes
+    assert mem.adapter == traced.adapter_bytes
+    assert mem.optimizer == traced.optimizer_bytes + traced.step_counter_bytes

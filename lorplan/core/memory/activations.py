@@ -61,6 +61,7 @@ class ActivationModel:
     loss_tokens: float  # bytes per token at the loss peak (logits buffers)
     first_norm: float  # saved by the first block's first norm, only when the embeddings' output needs grad
     dequant: int  # bitsandbytes' transient dequantized weight (largest quantized linear, compute dtype)
+    head_cast: int  # autocast's bf16 copy of an fp32 output head, saved until the head's backward
     layers: int
     act_bytes: int
     hidden: int
@@ -89,18 +90,25 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         a = 4
     resid = 4 if (setup.quant != "none" and setup.prepare_kbit) or setup.base_dtype == "fp32" else a
     cuda = setup.kernels == "cuda"
-    fam = _family(spec)
 
     # attention core
     bs2 = 0.0
+    fam = _family(spec)
     if setup.attention == "eager":
-        attn = a * (hq + 2 * hq) + a * hq  # q, repeated k and v, output of the second matmul input side
-        bs2 = 6.0 * heads  # fp32 softmax + bf16 copy
+        # the two matmuls save q, k and v after repeat_kv (copies for GQA) and the probabilities; the output is
+        # not saved (the frozen o_proj does not keep its input). Llama-style code softmaxes in fp32 and casts to
+        # bf16 (4 + 2 bytes per score); GPT-2/BERT-style code softmaxes in the input dtype, which CUDA
+        # autocast runs in fp32 (4 + 2) and CPU autocast in bf16 (2).
+        attn = a * (hq + 2 * hq)
+        bs2 = 6.0 * heads if (fam == "llama" or (cuda and autocast)) else float(a * heads)
     else:
         attn = a * (hq + 2 * hkv + hq) + 4 * heads  # q, k, v, out, fp32 logsumexp
+    # bitsandbytes' Linear4bit / Linear8bitLt return their input's dtype; after prepare_model_for_kbit_training
+    # the residual stream is fp32 (fp32 embeddings and norm weights), so the MLP intermediates are fp32 too.
+    m = resid if setup.quant != "none" else a
     if fam == "llama":
         norms = 2 * (4 * h + 4)
-        mlp = 3 * a * i if spec.gated_mlp else 4 * a * i
+        mlp = 3 * m * i if spec.gated_mlp else 4 * m * i
         first_norm = 4 * h + 4
         model_tokens = first_norm + 2 * a * hd + 16  # final norm, cos/sin, padded + shifted labels
     else:
@@ -108,18 +116,21 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         ln = (4 * h + 8) if (cuda and autocast) else (a * h + 2 * a)
         norms = 2 * ln
         if spec.hidden_act == "gelu_new" or fam == "gpt2":
-            mlp = 14 * i if (cuda and autocast) else 4 * a * i
+            mlp = 14 * i if (cuda and autocast) else 4 * m * i
         else:
-            mlp = a * i
+            mlp = m * i
         first_norm = ln
         model_tokens = ln + 16
-    if any(m.name in _FUSED_QKV for m in spec.linears) and not setup.grad_checkpointing:
+    if any(m.name in _FUSED_QKV for m in spec.linears) and not setup.grad_checkpointing and setup.attention != "eager":
         # q is a view of the fused projection's output, so all of it stays saved, and the KV cache that
         # transformers builds when use_cache is on (gradient checkpointing turns it off) holds copies of k, v.
         attn += 2 * a * hkv
     layer_tokens = norms + attn + mlp
     loss_tokens = 12 * spec.vocab_size if spec.task == "causal-lm" else 0
     # bitsandbytes MatMul4Bit / LLM.int8 dequantize the weight for each forward and backward matmul (nothing saved)
+    head_cast = 0
+    if setup.quant != "none" and setup.prepare_kbit and autocast and spec.task == "causal-lm":
+        head_cast = 2 * spec.vocab_size * h
     dequant = 0
     if setup.quant != "none":
         dequant = 2 * max((m.in_features * m.out_features for m in spec.linears if m.role != "head"), default=0)
@@ -131,6 +142,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         loss_tokens=loss_tokens,
         first_norm=first_norm,
         dequant=dequant,
+        head_cast=head_cast,
         layers=spec.num_layers,
         act_bytes=a,
         hidden=h,
@@ -146,6 +158,7 @@ class LoraSaved(NamedTuple):
     mids: float  # lora_A outputs, saved by lora_B
     weight_casts: int  # autocast's bf16 copies of fp32 adapter weights held for backward
     stream_skip: float  # copies+masks of modules whose input needs no grad (see below), per token
+    chain: float = 0.0  # backward transients of the widest adapted input's gradient, per token
 
 
 def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -165,8 +178,10 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     mask_b = (1 if setup.kernels == "cuda" else (pbytes if autocast else max(pbytes, a))) if drop else 0
     casts_on = autocast and setup.adapter_dtype != "bf16"
     copies = masks = mids = skip = 0.0
-    casts = 0
+    casts = widest = 0
     for g in groups:
+        if g.in_blocks:
+            widest = max(widest, g.in_features)
         r = g.rank(rank)
         copies += copy_b * g.in_features * g.count
         masks += mask_b * g.in_features * g.count
@@ -177,7 +192,10 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
                 casts += a * r * g.in_features * g.count
         if g.stream_input and not setup.grad_checkpointing:
             skip += mask_b * g.in_features * g.count
-    return LoraSaved(copies, masks, mids, casts, skip)
+    # Backward through one adapted input: lora_A's input gradient (a), cast back through the adapter dtype
+    # (pbytes), through the dropout (pbytes), summed with the base path's gradient.
+    chain = (a + pbytes + (pbytes if drop else 0)) * widest
+    return LoraSaved(copies, masks, mids, casts, skip, chain)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -188,26 +206,42 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.mids + rank * (ls1.mids - ls0.mids),
         ls0.weight_casts + rank * (ls1.weight_casts - ls0.weight_casts),
         ls0.stream_skip + rank * (ls1.stream_skip - ls0.stream_skip),
+        ls0.chain,
     )
 
 
 def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int) -> list[Phase]:
-    """The phases of one step for this rank (bytes above the static state)."""
+    """The phases of one step for this rank (bytes above the static state).
+
+    loss: everything saved + the logits buffers. top / bottom: the backward of the last and of the first block
+    (the widest adapted input's gradient chain and the hidden-state gradient in flight; at the bottom the other
+    blocks' adapter gradients exist and their saved tensors are gone). With checkpointing the block being
+    back-propagated is recomputed first. optimizer: gradients + the foreach step's one intermediate.
+    """
     layers = max(am.layers, 1)
     lora_tok = ls.copies + ls.masks + ls.mids
     opt_temp = grad_bytes if (setup.optimizer == "adamw" and setup.foreach) else 0
     per_layer = am.layer_tokens + lora_tok / layers
+    flight = ls.chain + 2 * am.act_bytes * am.hidden
+    below = grad_bytes * (layers - 1) // layers
+    layer_casts = ls.weight_casts // layers
     if not setup.grad_checkpointing:
         # Frozen embeddings: the first norm's input needs no grad, so it saves nothing (transformers turns on
         # enable_input_require_grads only together with gradient checkpointing).
         saved_tok = layers * am.layer_tokens + lora_tok - ls.stream_skip + am.model_tokens - am.first_norm
-        phases = [Phase("loss", ls.weight_casts, saved_tok + am.loss_tokens, layers * am.layer_bs2)]
+        phases = [
+            Phase("loss", ls.weight_casts + am.head_cast, saved_tok + am.loss_tokens, layers * am.layer_bs2),
+            Phase("backward_top", ls.weight_casts + am.dequant, saved_tok + flight, layers * am.layer_bs2),
+            Phase("backward_bottom", below + layer_casts + am.dequant, per_layer + am.model_tokens + flight,
+                  am.layer_bs2),
+        ]
     else:
         saved_tok = layers * am.layer_input + am.model_tokens
         phases = [
-            Phase("loss", 0, saved_tok + am.loss_tokens, 0.0),
-            Phase("recompute", grad_bytes + ls.weight_casts // layers + am.dequant,
-                  saved_tok + per_layer + 2 * am.act_bytes * am.hidden, am.layer_bs2),
+            Phase("loss", am.head_cast, saved_tok + am.loss_tokens, 0.0),
+            Phase("recompute_top", layer_casts + am.dequant, saved_tok + per_layer + flight, am.layer_bs2),
+            Phase("recompute_bottom", below + layer_casts + am.dequant,
+                  am.layer_input + am.model_tokens + per_layer + flight, am.layer_bs2),
         ]
     phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
     return phases
