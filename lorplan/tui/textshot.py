@@ -23,3 +23,31 @@ def screen_text(app: App) -> str:
     )
     console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
     return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+async def _render(width: int, height: int, theme: str, model: str | None) -> str:
+    from lorplan.tui import bridge
+    from lorplan.tui.app import LorplanApp
+
+    app = LorplanApp(theme=theme, model=model, gpu_source=bridge.no_gpu("no NVIDIA driver"), save_settings=False)
+    async with app.run_test(size=(width, height)) as pilot:
+        await pilot.pause()
+        app.screen.query_one("#rank-table").focus()
+        await pilot.pause()
+        return screen_text(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m lorplan.tui.textshot [WIDTH HEIGHT [THEME [MODEL]]]`: print the main screen as text."""
+    import asyncio
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    width, height = (int(args[0]), int(args[1])) if len(args) >= 2 else (120, 40)
+    theme = args[2] if len(args) >= 3 else "dark"
+    model = args[3] if len(args) >= 4 else None
+    print(asyncio.run(_render(width, height, theme, model)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""App-level behaviour: tabs, export, help, themes, palette, keymap from the user config, quit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from tui_helpers import type_into
+
+from lorplan.core.errors import BadInput
+from lorplan.tui.config import UserConfig, load_config, save_config
+from lorplan.tui.screens.help_screen import HelpScreen
+
+pytestmark = pytest.mark.anyio
+SIZE = (120, 40)
+
+
+async def test_data_and_probes_tabs_mount_their_panels_and_get_the_context(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        data = app.screen.query_one("#data").children[0]
+        assert type(data).__name__ == "DataPanel"
+        assert (data.model_source, data.seq_len) == ("meta-llama/Llama-3.1-8B-Instruct", 2048)
+        await pilot.press("f5")
+        await type_into(pilot, "#f-seq_len", "4096")
+        assert data.seq_len == 4096
+        await pilot.press("f7")
+        await pilot.pause()
+        assert type(app.screen.query_one("#probes").children[0]).__name__ == "ProbesPanel"
+
+
+async def test_export_binding_opens_the_export_dialog_for_the_selected_rank(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "ExportDialog"
+
+
+async def test_help_opens_on_the_focused_field_and_closes_with_escape(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#f-seq_len").focus()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        current = app.screen.query_one(".-current")
+        assert current.id == "help-seq_len"
+        text = str(current.render())
+        assert "activations" in text and "square" in text
+        topics = {w.id for w in app.screen.query(".help-topic")}
+        assert {"help-rank", "help-double_quant", "help-seq_len", "help-keys"} <= topics
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_every_field_has_a_tooltip(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE):
+        fields = list(app.screen.query("Input, Select, Checkbox"))
+        assert len(fields) >= 15
+        missing = [w.id for w in fields if not w.tooltip and w.id != "data-path"]
+        assert missing == []
+
+
+async def test_theme_from_palette_is_applied_and_remembered(make_app, tmp_path):
+    config_path = tmp_path / "cfg" / "config.toml"
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.theme == "dark"
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"theme: high", "enter")
+        await pilot.pause()
+        assert app.theme == "high-contrast"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+        assert app.theme == "dark"
+        await pilot.press("ctrl+t")
+        await pilot.pause()
+    assert load_config(config_path)[0].theme == "light"
+
+
+async def test_model_choice_is_remembered_and_reopened(make_app, tmp_path):
+    config_path = tmp_path / "cfg" / "config.toml"
+    app = make_app(config_path=config_path, model=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_into(pilot, "#model-input", "gpt2", submit=True)
+        await pilot.pause()
+    assert load_config(config_path)[0].last_model == "openai-community/gpt2"
+    again = make_app(config_path=config_path, model=None)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.screen.query_one("#plan-view").state.source == "openai-community/gpt2"
+        assert again.screen.query_one("#target-c_attn")
+
+
+async def test_keymap_from_config_remaps_bindings(make_app, tmp_path):
+    config_path = tmp_path / "cfg" / "config.toml"
+    save_config(UserConfig(keymap={"help": "f9", "next-theme": "f10"}), config_path)
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f9")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape", "f10")
+        await pilot.pause()
+        assert app.theme == "light"
+
+
+async def test_config_problems_are_notified_not_fatal(make_app, tmp_path):
+    config_path = tmp_path / "cfg" / "config.toml"
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text('theme = "nope"\ncolour = 1\n[keymap]\nfly = "f8"\n')
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        messages = "\n".join(n.message for n in app._notifications)
+        assert "colour" in messages and "keymap.fly" in messages and "'nope' is not installed" in messages
+        assert app.theme == "dark"
+
+
+@pytest.mark.parametrize("key", ["ctrl+q", "q"])
+async def test_quit_is_one_key(make_app, key):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#rank-table").focus()
+        await pilot.press(key)
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_ctrl_q_quits_even_while_typing(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#f-seq_len").focus()
+        await pilot.press("q")  # typed into nothing numeric: an inline error, not a quit
+        await pilot.pause()
+        assert app.is_running
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+def test_unknown_theme_is_bad_input(make_app):
+    with pytest.raises(BadInput, match="--theme: unknown theme 'nope'"):
+        make_app(theme="nope")
+
+
+def test_cli_unknown_theme_exits_2_with_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "lorplan", "--theme", "nope"], capture_output=True, text=True,
+                            timeout=60, env={"XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "unknown theme 'nope'" in result.stderr
