@@ -1,5 +1,6 @@
 """Tokens per second of lorplan's probe loop against transformers' Trainer: same model, data, batches,
-precision, optimizer and schedule (Trainer is handed the probe's own optimizer and LR schedule), on this machine. Prints both figures and their ratio (target: >= 1.0x).
+precision, optimizer and schedule (Trainer is handed the probe's own optimizer and LR schedule), on this
+machine. Prints both figures and their ratio (target: >= 1.0x).
 
 Default: the embedded demo (all-MiniLM-L6-v2, sequence classification, generated data), LoRA rank 8 on all
 linear layers, micro-batch 16. Both loops see exactly the same batches in the same order (the probe's
