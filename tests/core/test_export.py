@@ -247,3 +247,26 @@ def test_quantization_section_round_trips_into_every_format():
     plan = replace(plan, lora=LoraSection(r=4, alpha=4, target_modules=("q_proj",), init_lora_weights="pissa_niter_8"))
     lf = _yaml(plan, "llamafactory")[0]
     assert lf["pissa_init"] is True and lf["pissa_iter"] == 8
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_valid_plan_exports_to_configs_the_tools_accept():
+    """Property over the plan schema: peft's LoraConfig accepts the JSON, and every YAML parses with the plan's
+    rank and alpha (hypothesis draws plans from the same strategy as the round-trip test)."""
+    peft = pytest.importorskip("peft")
+    from hypothesis import HealthCheck, given, settings
+    from test_planfile import plans
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(plans())
+    def check(plan):
+        d = json.loads(export_plan(plan, "peft").files["adapter_config.json"])
+        config = peft.LoraConfig(**d)
+        assert (config.r, config.lora_alpha, config.use_dora) == (plan.lora.r, plan.lora.alpha, plan.lora.use_dora)
+        ax, _ = _yaml(plan, "axolotl")
+        lf, _ = _yaml(plan, "llamafactory")
+        assert (ax["lora_r"], ax["lora_alpha"]) == (lf["lora_rank"], lf["lora_alpha"]) == (plan.lora.r, plan.lora.alpha)
+        acc, _ = _yaml(plan, "accelerate")
+        assert acc["num_processes"] == max(1, plan.hardware.gpus)
+
+    check()

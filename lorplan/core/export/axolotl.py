@@ -78,6 +78,8 @@ def export_axolotl(plan) -> ExportResult:
     cfg["peft_use_rslora"] = lo.use_rslora
     cfg["peft_use_dora"] = lo.use_dora
     cfg["peft_init_lora_weights"] = lo.init_lora_weights
+    if lo.init_lora_weights == "loftq":
+        cfg["peft"] = {"loftq_config": {"loftq_bits": 4}}
     cfg["datasets"] = [_dataset(plan, warnings)]
     cfg["val_set_size"] = plan.data.eval_split
     cfg["sequence_len"] = t.seq_len

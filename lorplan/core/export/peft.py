@@ -44,6 +44,8 @@ def lora_config_kwargs(plan) -> dict[str, Any]:
         "modules_to_save": list(lo.modules_to_save) or None,
         "bias": lo.bias,
         "fan_in_fan_out": False,
+        # peft refuses init "loftq" without a LoftQConfig: peft's defaults (4 bits, one iteration), spelled out
+        "loftq_config": {"loftq_bits": 4, "loftq_iter": 1} if lo.init_lora_weights == "loftq" else {},
     }
 
 
