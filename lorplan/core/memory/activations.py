@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from lorplan.core.memory.static import linear_shapes
 from lorplan.core.memory.targets import AdaptedGroup
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 from lorplan.core.spec import ModelSpec
@@ -121,7 +122,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
             mlp = m * i
         first_norm = ln
         model_tokens = ln + 16
-    if any(m.name in _FUSED_QKV for m in spec.linears) and not setup.grad_checkpointing and setup.attention != "eager":
+    if _FUSED_QKV.intersection(spec.layer_linear_names) and not setup.grad_checkpointing \
+            and setup.attention != "eager":
         # q is a view of the fused projection's output, so all of it stays saved, and the KV cache that
         # transformers builds when use_cache is on (gradient checkpointing turns it off) holds copies of k, v.
         attn += 2 * a * hkv
@@ -133,7 +135,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         head_cast = 2 * spec.vocab_size * h
     dequant = 0
     if setup.quant != "none":
-        dequant = 2 * max((m.in_features * m.out_features for m in spec.linears if m.role != "head"), default=0)
+        dequant = 2 * max((i_ * o_ for (i_, o_, _, head), _ in linear_shapes(spec) if not head), default=0)
     return ActivationModel(
         layer_tokens=layer_tokens,
         layer_bs2=bs2,
@@ -223,8 +225,8 @@ def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_b
     opt_temp = grad_bytes if (setup.optimizer == "adamw" and setup.foreach) else 0
     per_layer = am.layer_tokens + lora_tok / layers
     flight = ls.chain + 2 * am.act_bytes * am.hidden
-    below = grad_bytes * (layers - 1) // layers
-    layer_casts = ls.weight_casts // layers
+    below = grad_bytes * (layers - 1) / layers  # true divisions keep every phase affine in (rank, gradients)
+    layer_casts = ls.weight_casts / layers
     if not setup.grad_checkpointing:
         # Frozen embeddings: the first norm's input needs no grad, so it saves nothing (transformers turns on
         # enable_input_require_grads only together with gradient checkpointing).
@@ -245,6 +247,33 @@ def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_b
         ]
     phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
     return phases
+
+
+class PhaseCoeffs(NamedTuple):
+    """One phase as an affine function of the swept rank r and the per-GPU gradient bytes g:
+    const = c0 + r*dc + g*dg, per_token = t0 + r*dt, per_bs2 = q."""
+
+    name: str
+    c0: float
+    dc: float
+    dg: float
+    t0: float
+    dt: float
+    q: float
+
+
+def phase_coeffs(am: ActivationModel, ls0: LoraSaved, ls1: LoraSaved, setup: TrainingSetup) -> list[PhaseCoeffs]:
+    """step_phases is affine in the rank (LoraSaved is) and in the gradient bytes: read its coefficients off
+    three evaluations, so a sweep prices a rank with a few multiplications."""
+    g = 1 << 30
+    base = step_phases(am, ls0, setup, 0)
+    at_r = step_phases(am, ls1, setup, 0)
+    at_g = step_phases(am, ls0, setup, g)
+    return [
+        PhaseCoeffs(p.name, p.const, r.const - p.const, (q.const - p.const) / g, p.per_token, r.per_token - p.per_token,
+                    p.per_bs2)
+        for p, r, q in zip(base, at_r, at_g, strict=True)
+    ]
 
 
 def phase_details(am: ActivationModel, ls: LoraSaved) -> dict[str, float]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from lorplan.core.memory.targets import AdaptedGroup
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
-from lorplan.core.spec import Linear, ModelSpec
+from lorplan.core.spec import ModelSpec
 
 NF4_BLOCK = 64
 NF4_DQ_BLOCK = 256
@@ -45,27 +45,42 @@ def quantized_weight_bytes(numel: int, out_features: int, quant: str, double_qua
     return packed + blocks + 4 * _cdiv(blocks, NF4_DQ_BLOCK) + 256 * 4 + 4 + code
 
 
-def is_quantized(m: Linear, setup: TrainingSetup) -> bool:
-    """bitsandbytes replaces every nn.Linear except the output head."""
-    return setup.quant != "none" and m.role != "head"
+_SHAPES: dict[int, tuple] = {}
+
+
+def linear_shapes(spec: ModelSpec) -> tuple[tuple[tuple[int, int, bool, bool], int], ...]:
+    """((in_features, out_features, bias, is_head), count) for the spec's linears, cached per spec: a 70B model
+    has 561 linears but 8 shapes, so pricing a new quantization setup costs 8 terms, not 561."""
+    hit = _SHAPES.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    counts: dict[tuple[int, int, bool, bool], int] = {}
+    for m in spec.linears:
+        key = (m.in_features, m.out_features, m.bias, m.role == "head")
+        counts[key] = counts.get(key, 0) + 1
+    shapes = tuple(counts.items())
+    if len(_SHAPES) > 64:
+        _SHAPES.clear()
+    _SHAPES[id(spec)] = (spec, shapes)
+    return shapes
 
 
 def weight_bytes(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
     """Base model bytes split into quantized linears, 16/32-bit linears and other tensors (embeddings, norms).
 
-    With quantization and prepare_kbit, every non-quantized 16-bit parameter (biases included) is fp32.
+    bitsandbytes replaces every nn.Linear except the output head. With quantization and prepare_kbit, every
+    non-quantized 16-bit parameter (biases included) is fp32.
     """
     base = DTYPE_BYTES[setup.base_dtype]
     other = 4 if (setup.quant != "none" and setup.prepare_kbit) else base
     quantized = plain = 0
-    for m in spec.linears:
-        bias = m.out_features if m.bias else 0
-        if is_quantized(m, setup):
-            quantized += quantized_weight_bytes(m.in_features * m.out_features, m.out_features, setup.quant,
-                                                setup.double_quant)
-            plain += bias * other
+    for (fin, fout, bias, head), count in linear_shapes(spec):
+        b = fout if bias else 0
+        if setup.quant != "none" and not head:
+            quantized += count * quantized_weight_bytes(fin * fout, fout, setup.quant, setup.double_quant)
+            plain += count * b * other
         else:
-            plain += m.params * other
+            plain += count * (fin * fout + b) * other
     tensors = sum(t.numel for t in spec.tensors) * other
     return {"weights_quantized": quantized, "weights_linear": plain, "weights_other": tensors}
 

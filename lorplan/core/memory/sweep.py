@@ -18,14 +18,13 @@ from lorplan.core.lora import trainable_params
 from lorplan.core.memory.activations import (
     ActivationModel,
     LoraSaved,
-    Phase,
     activation_model,
     lora_saved,
     lora_saved_at,
+    phase_coeffs,
     phase_details,
-    step_phases,
 )
-from lorplan.core.memory.static import adapter_tensors, optimizer_bytes, weight_bytes
+from lorplan.core.memory.static import _SHAPES, adapter_tensors, optimizer_bytes, weight_bytes
 from lorplan.core.memory.targets import AdaptedGroup, adapted_groups, modules_to_save_params
 from lorplan.core.memory.types import (
     DEFAULT_CUDA_CONTEXT_BYTES,
@@ -53,10 +52,23 @@ class _Prepared:
     saved0: LoraSaved
     saved1: LoraSaved
     n_tensors: int
+    coeffs: tuple  # PhaseCoeffs per phase
+    pbytes: int
+    weight_total: int
+    context: int
+    reserve: float
     layer_weight_bytes: int  # one block's weights (FSDP / ZeRO-3 all-gather unit)
 
 
 _CACHE: dict[tuple, _Prepared] = {}
+
+
+def _context(setup: TrainingSetup) -> int:
+    if setup.kernels == "cpu":
+        return 0
+    if setup.cuda_context_bytes is not None:
+        return setup.cuda_context_bytes
+    return DEFAULT_CUDA_CONTEXT_BYTES
 
 
 def _setup_key(setup: TrainingSetup) -> tuple:
@@ -67,32 +79,75 @@ def _setup_key(setup: TrainingSetup) -> tuple:
     return (tk, rest)
 
 
+_TARGETS: dict[tuple, tuple] = {}
+_BLOCKS: dict[int, tuple] = {}
+
+
+def _largest_block_params(spec: ModelSpec) -> int:
+    """Parameters of the largest block's linears (the FSDP / ZeRO-3 all-gather unit), cached per spec."""
+    hit = _BLOCKS.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    per_layer: dict[int, int] = {}
+    for m in spec.linears:
+        if m.layer is not None:
+            per_layer[m.layer] = per_layer.get(m.layer, 0) + m.params
+    value = max(per_layer.values(), default=0)
+    if len(_BLOCKS) > 64:
+        _BLOCKS.clear()
+    _BLOCKS[id(spec)] = (spec, value)
+    return value
+
+
+def _targets(spec: ModelSpec, setup: TrainingSetup) -> tuple[tuple[AdaptedGroup, ...], int]:
+    """Adapted modules by shape + rank-independent trainable parameters; cached per (spec, targets), so that
+    changing quantization, batch or optimizer does not resolve the targets again."""
+    key = (id(spec), _setup_key(setup)[0])
+    hit = _TARGETS.get(key)
+    if hit is not None and hit[0] is spec:
+        return hit[1], hit[2]
+    groups = adapted_groups(spec, setup.targets)
+    mine = sum(g.count * g.rank(1) * (g.in_features + g.out_features) for g in groups)
+    mine += sum(g.count * g.out_features for g in groups) if setup.targets.use_dora else 0
+    extra = 0
+    if setup.targets.modules_to_save or spec.task != "causal-lm":
+        # modules_to_save and task heads: lorplan.core.lora is the reference count (one more target resolution)
+        try:
+            extra = trainable_params(spec, setup.targets, 1) - mine
+        except NotImplementedError:
+            extra = modules_to_save_params(spec, setup.targets)
+    if len(_TARGETS) > 64:
+        _TARGETS.clear()
+    _TARGETS[key] = (spec, groups, extra)
+    return groups, extra
+
+
+def clear_caches() -> None:
+    """Forget every prepared (spec, setup); for benchmarks and tests."""
+    _CACHE.clear()
+    _TARGETS.clear()
+    _BLOCKS.clear()
+    _SHAPES.clear()
+
+
 def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
     key = (id(spec), _setup_key(setup))
     hit = _CACHE.get(key)
     if hit is not None and hit.spec is spec:
         return hit
-    groups = adapted_groups(spec, setup.targets)
-    mine = sum(g.count * g.rank(1) * (g.in_features + g.out_features) for g in groups)
-    mine += sum(g.count * g.out_features for g in groups) if setup.targets.use_dora else 0
-    try:
-        extra = trainable_params(spec, setup.targets, 1) - mine
-    except NotImplementedError:
-        extra = modules_to_save_params(spec, setup.targets)
+    groups, extra = _targets(spec, setup)
     w = weight_bytes(spec, setup)
-    per_layer = {}
-    for m in spec.linears:
-        if m.layer is not None:
-            per_layer[m.layer] = per_layer.get(m.layer, 0) + m.params
-    layer_w = max(per_layer.values(), default=0) * DTYPE_BYTES[setup.base_dtype]
+    layer_w = _largest_block_params(spec) * DTYPE_BYTES[setup.base_dtype]
     act = activation_model(spec, setup)
+    ls0, ls1 = lora_saved(groups, 0, setup, act.act_bytes), lora_saved(groups, 1, setup, act.act_bytes)
     t0 = sum(n * c for n, c in adapter_tensors(groups, 0, setup.targets.use_dora))
     t1 = sum(n * c for n, c in adapter_tensors(groups, 1, setup.targets.use_dora))
     n_tensors = sum(c for _, c in adapter_tensors(groups, 1, setup.targets.use_dora)) + (1 if extra > 0 else 0)
     prep = _Prepared(spec=spec, groups=groups, weights=w, act=act, extra_trainable=max(extra, 0),
                      layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1 - t0,
-                     saved0=lora_saved(groups, 0, setup, act.act_bytes),
-                     saved1=lora_saved(groups, 1, setup, act.act_bytes), n_tensors=n_tensors)
+                     saved0=ls0, saved1=ls1, n_tensors=n_tensors, coeffs=tuple(phase_coeffs(act, ls0, ls1, setup)),
+                     pbytes=DTYPE_BYTES[setup.adapter_dtype], weight_total=sum(w.values()),
+                     context=_context(setup), reserve=float(setup.reserve_fraction))
     if len(_CACHE) > 256:
         _CACHE.clear()
     _CACHE[key] = prep
@@ -103,18 +158,19 @@ class _Priced(NamedTuple):
     trainable: int
     static: int  # weights + adapter + optimizer (allocator + paged), per GPU
     breakdown_parts: tuple[int, int, int, int]  # weights, adapter, gradients, optimizer
-    phases: tuple[Phase, ...]
+    phases: tuple  # (name, const, per_token, per_bs2) per phase
     details: tuple  # (prepared, lora saved, paged, step counters, ddp buckets, gathered weights): see _Details
     context: int
     reserve_fraction: float
 
 
 def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
-    if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+    """Static bytes per GPU and the step's phases for one rank. Phases are plain (name, const, per_token,
+    per_bs2) tuples evaluated from prep.coeffs: this runs once per rank of a sweep, so it stays lean."""
+    if rank.__class__ is not int or rank < 1:
         raise BadInput(f"--ranks: rank must be an integer ≥ 1, got {rank!r}")
     trainable = prep.lora0 + rank * prep.lora_per_rank + prep.extra_trainable
-    pbytes = DTYPE_BYTES[setup.adapter_dtype]
-    adapter = grads = trainable * pbytes
+    adapter = grads = trainable * prep.pbytes
     opt = setup.optimizer
     if opt == "adamw":
         opt_alloc, opt_paged, steps = 2 * adapter, 0, 4 * prep.n_tensors
@@ -126,41 +182,39 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
         tensors = adapter_tensors(prep.groups, rank, setup.targets.use_dora)
         if prep.extra_trainable:
             tensors.append((prep.extra_trainable, 1))
-        opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, pbytes)
-    if setup.kernels == "cpu":
-        opt_alloc += steps  # step counters live with CPU parameters (on the host for CUDA ones)
-    else:
+        opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, prep.pbytes)
+    if prep.context:  # CUDA: step counters live on the host
         steps = 0
-    w = prep.weights
-    weights = w["weights_quantized"] + w["weights_linear"] + w["weights_other"]
-
-    n = setup.gpus
+    else:  # CPU kernels: step counters live with the parameters
+        opt_alloc += steps
+    weights = prep.weight_total
+    gathered = bucket = 0
     sh = setup.sharding
-    gathered = 0
-    grads_ps = grads
-    if sh != "none" and sh != "ddp":
+    if sh == "none":
+        pass
+    elif sh == "ddp":
+        bucket = grads  # DDP reducer buckets (gradient_as_bucket_view=False)
+    else:
+        n = setup.gpus
         if sh != "zero2":
             weights = -(-weights // n)
             adapter = -(-adapter // n)
             gathered = 2 * prep.layer_weight_bytes  # current + prefetched unit, unsharded
-        grads_ps = -(-grads // n)
+        grads = -(-grads // n)
         opt_alloc, opt_paged = -(-opt_alloc // n), -(-opt_paged // n)
-    bucket = grads if sh == "ddp" else 0  # DDP reducer buckets (gradient_as_bucket_view=False)
-    ls = lora_saved_at(prep.saved0, prep.saved1, rank)
-    phases = step_phases(prep.act, ls, setup, grads_ps)
-    extra_const = gathered + bucket
-    if extra_const:
-        phases = [Phase(p.name, p.const + extra_const, p.per_token, p.per_bs2) for p in phases]
-    details = (prep, ls, opt_paged, steps, bucket, gathered)
+    extra = gathered + bucket
+    g = grads
+    phases = tuple([(name, c0 + rank * dc + g * dg + extra, t0 + rank * dt, q)
+                    for name, c0, dc, dg, t0, dt, q in prep.coeffs])
     optimizer = opt_alloc + opt_paged
-    if setup.kernels == "cpu":
-        context = 0
-    elif setup.cuda_context_bytes is not None:
-        context = setup.cuda_context_bytes
-    else:
-        context = DEFAULT_CUDA_CONTEXT_BYTES
-    return _Priced(trainable, weights + adapter + optimizer, (weights, adapter, grads_ps, optimizer), tuple(phases),
-                   details, context, float(setup.reserve_fraction))
+    return _Priced(trainable, weights + adapter + optimizer, (weights, adapter, grads, optimizer), phases,
+                   (prep, rank, opt_paged, steps, bucket, gathered), prep.context, prep.reserve)
+
+
+def _at(phase: tuple, b: int, s: int) -> int:
+    """Bytes of one phase at micro-batch b and sequence length s (Phase.at for the sweep's plain tuples)."""
+    t = b * s
+    return int(phase[1] + phase[2] * t + phase[3] * t * s)
 
 
 class _Details(Mapping):
@@ -179,11 +233,12 @@ class _Details(Mapping):
             d: dict[str, int] = {}
             peak, best = -1, ""
             for ph in p.phases:
-                v = ph.at(b, s)
-                d["phase_" + ph.name] = v
+                v = _at(ph, b, s)
+                d["phase_" + ph[0]] = v
                 if v > peak:
-                    peak, best = v, ph.name
-            prep, ls, paged, steps, bucket, gathered = p.details
+                    peak, best = v, ph[0]
+            prep, rank, paged, steps, bucket, gathered = p.details
+            ls = lora_saved_at(prep.saved0, prep.saved1, rank)
             terms = dict(prep.weights)
             terms.update(phase_details(prep.act, ls))
             terms.update({"optimizer_paged": paged, "optimizer_step_counters": steps, "ddp_buckets": bucket,
@@ -245,15 +300,15 @@ def _room(p: _Priced, budget: int) -> float:
 
 def _fits(p: _Priced, budget: int, b: int, s: int) -> bool:
     room = _room(p, budget)
-    return all(ph.at(b, s) <= room for ph in p.phases)
+    return all(_at(ph, b, s) <= room for ph in p.phases)
 
 
 def _max_batch(p: _Priced, budget: int, s: int) -> int:
     room = _room(p, budget)
     best = _MAX_BATCH
-    for ph in p.phases:
-        per_b = ph.per_token * s + ph.per_bs2 * s * s
-        left = room - ph.const
+    for _, const, per_token, per_bs2 in p.phases:
+        per_b = per_token * s + per_bs2 * s * s
+        left = room - const
         if left < 0:
             return 0
         if per_b > 0:
@@ -266,11 +321,11 @@ def _max_batch(p: _Priced, budget: int, s: int) -> int:
 def _max_seq(p: _Priced, budget: int, b: int, cap: int) -> int:
     room = _room(p, budget)
     best = float(cap)
-    for ph in p.phases:
-        left = room - ph.const
+    for _, const, per_token, per_bs2 in p.phases:
+        left = room - const
         if left < 0:
             return 0
-        qa, qb = ph.per_bs2 * b, ph.per_token * b
+        qa, qb = per_bs2 * b, per_token * b
         if qa > 0:
             s = (-qb + math.sqrt(qb * qb + 4 * qa * left)) / (2 * qa)
         elif qb > 0:
