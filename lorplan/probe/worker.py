@@ -5,8 +5,9 @@ probe of the run), the model with a LoRA adapter at its rank, trains, and writes
 ends, it writes result.json (atomically) and a final event: finished, failed (with the traceback tail),
 oom ("does not fit at micro-batch N"), or cancelled (SIGTERM after a cancel was asked).
 
-Fault injection for tests (raised inside the real loop): LORPLAN_PROBE_INJECT="oom@3" or "raise@2:r8"
-(kind@step, optionally only for one probe id; several separated by commas).
+Fault injection for tests (inside the real loop, before the step): LORPLAN_PROBE_INJECT="oom@3",
+"raise@2:r8" or "hang@3:r16" (kind@step, optionally only for one probe id; several separated by commas).
+"hang" keeps the probe mid-run until it is killed or cancelled, so fault tests do not race a fast machine.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def injector(probe_id: str, spec: str | None):
                     f"CUDA out of memory. Tried to allocate 2.00 GiB (injected at step {step} by LORPLAN_PROBE_INJECT)")
             if step == at and kind == "raise":
                 raise RuntimeError(f"injected failure at step {step} (LORPLAN_PROBE_INJECT)")
+            while step == at and kind == "hang":  # stay mid-run until killed or cancelled
+                time.sleep(0.5)
 
     return hook
 

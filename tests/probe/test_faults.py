@@ -67,7 +67,8 @@ def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home
         assert result["state"] == "finished" and result["trainable_params"] > 0 and result["memory"]["rss_peak_bytes"] > 0
 
 
-def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_home):
+def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_home, monkeypatch):
+    monkeypatch.setenv("LORPLAN_PROBE_INJECT", "hang@3:r8")  # r8 stays mid-run (after step 2) until killed
     plan = runner.make_plan((4, 8, 16), steps=30, micro_batch=4, eval_every=15, eval_examples=16, device="cpu",
                             max_parallel=2)
     run = runner.start(plan)
@@ -82,15 +83,15 @@ def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_ho
     last = step_of(run, "r8")
     st = runner.wait(run, timeout=240)  # hands the queued probe to a new scheduler
     by = {p.id: p for p in st.probes}
-    assert by["r8"].state == "died" and by["r8"].step == last >= 2
+    assert by["r8"].state == "died" and by["r8"].step == last == 2
     assert "step" in by["r8"].message
     assert by["r4"].state == "finished" and by["r4"].step == 30
     assert by["r16"].state == "finished" and by["r16"].step == 30
 
 
 def test_raise_oom_and_cancel_are_results(state_home, monkeypatch, capsys):
-    monkeypatch.setenv("LORPLAN_PROBE_INJECT", "raise@2:r4,oom@2:r8")
-    plan = runner.make_plan((4, 8, 16), steps=400, micro_batch=4, eval_every=100, eval_examples=8, device="cpu",
+    monkeypatch.setenv("LORPLAN_PROBE_INJECT", "raise@2:r4,oom@2:r8,hang@4:r16")
+    plan = runner.make_plan((4, 8, 16), steps=20, micro_batch=4, eval_every=10, eval_examples=8, device="cpu",
                             max_parallel=3)
     run = runner.start(plan)
     wait_for(lambda: step_of(run, "r16") >= 1, timeout=180, what="r16 running")
@@ -103,7 +104,7 @@ def test_raise_oom_and_cancel_are_results(state_home, monkeypatch, capsys):
     assert "injected failure at step 2" in by["r4"]["error"] and "Traceback" in by["r4"]["error"]
     assert by["r8"]["state"] == "oom" and by["r8"]["message"].startswith("does not fit at micro-batch 4")
     assert by["r8"]["step"] == 1
-    assert by["r16"]["state"] == "cancelled" and 1 <= by["r16"]["step"] < 400
+    assert by["r16"]["state"] == "cancelled" and 1 <= by["r16"]["step"] <= 3
     # the worker itself recorded the cancel (SIGTERM handler), with its memory figures
     result = json.loads(run.result_path("r16").read_text())
     assert result["state"] == "cancelled" and result["peak_memory_bytes"] > 0
