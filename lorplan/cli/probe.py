@@ -47,15 +47,16 @@ def register(subparsers) -> None:
                    "all-MiniLM-L6-v2)")
     s.add_argument("--data", help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), help="ranks to probe (default 4,8,16,32)")
-    s.add_argument("--steps", type=positive_int("--steps"), default=100, help="optimizer steps per probe (100)")
+    s.add_argument("--steps", type=positive_int("--steps"), help="optimizer steps per probe (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), help="learning rate(s); several = one probe per rank × lr "
                    "(default 2e-3 classification, 2e-4 causal LM)")
     s.add_argument("--device", type=_device, default="auto", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
     s.add_argument("--max-parallel", type=positive_int("--max-parallel"), help="probes at once (default: one per GPU; 1 on CPU)")
     s.add_argument("--micro-batch", type=positive_int("--micro-batch"), default=16)
     s.add_argument("--seq-len", type=positive_int("--seq-len"), default=512)
-    s.add_argument("--eval-every", type=positive_int("--eval-every"), default=20)
-    s.add_argument("--eval-examples", type=positive_int("--eval-examples"), default=200, help="held-out examples (at most)")
+    s.add_argument("--eval-every", type=positive_int("--eval-every"), help="steps between evals (20; the demo: 10)")
+    s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
+                   help="held-out examples, at most (200; the demo: 100)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quant", choices=("none", "int8", "nf4", "fp4"), default="none", help="bitsandbytes loading (CUDA only)")
     s.add_argument("--double-quant", action="store_true", help="NF4/FP4 with double quantization")
@@ -112,16 +113,21 @@ def _check_inputs(args) -> None:
 def run_start(args) -> int:
     from lorplan.probe import runner
     from lorplan.probe.backend import device_slots
+    from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
 
     _check_inputs(args)
+    demo = args.model is None and args.data is None
+    steps = args.steps or (DEMO_STEPS if demo else 100)
+    eval_examples = args.eval_examples or (DEMO_EVAL_EXAMPLES if demo else 200)
+    eval_every = args.eval_every or (10 if demo else 20)
     slots = device_slots(args.device, args.max_parallel)
     targets = tuple(t.strip() for t in args.targets.split(",") if t.strip()) or ("all-linear",)
     plan = runner.make_plan(
         args.ranks, args.lr,
         model=str(Path(args.model).expanduser().resolve()) if args.model and Path(args.model).expanduser().exists() else args.model,
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
-        steps=args.steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
-        seq_len=args.seq_len, eval_every=args.eval_every, eval_examples=args.eval_examples, seed=args.seed,
+        steps=steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
+        seq_len=args.seq_len, eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
         alpha=args.alpha, trust_remote_code=args.trust_remote_code,

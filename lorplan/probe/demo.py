@@ -14,6 +14,8 @@ from lorplan.core.data import Example
 
 DEMO_MODEL_NAME = "all-MiniLM-L6-v2"
 DEMO_SIZE = 800
+DEMO_STEPS = 60  # the task is learned (eval accuracy > 0.95) by about step 20 at micro-batch 16
+DEMO_EVAL_EXAMPLES = 100
 
 _SUBJECTS = (
     "the film", "this restaurant", "the hotel room", "my new phone", "the concert", "the service",

@@ -24,6 +24,7 @@ from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes
 from lorplan.probe import runner
 from lorplan.probe.backend import Backend
+from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
 from lorplan.probe.runs import RunDir, list_runs
 from lorplan.probe.status import ProbeStatus, RunStatus, RunWatcher
 
@@ -284,7 +285,8 @@ class ProbesPanel(Widget):
     @work(thread=True, exclusive=True, group="probe-start")
     def _start_demo(self) -> None:
         try:
-            run = runner.start(runner.make_plan((4, 8, 16, 32)), root=self.runs_dir, backend=self.backend)
+            plan = runner.make_plan((4, 8, 16, 32), steps=DEMO_STEPS, eval_every=10, eval_examples=DEMO_EVAL_EXAMPLES)
+            run = runner.start(plan, root=self.runs_dir, backend=self.backend)
             self.post_message(ProbeActionDone(f"started demo run {run.id}"))
         except LorplanError as exc:
             self.post_message(ProbeActionDone(str(exc), error=True))
