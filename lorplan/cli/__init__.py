@@ -57,3 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("lorplan: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `lorplan models | head`: the reader went away; silence the flush at exit too.
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
