@@ -188,6 +188,16 @@ def test_own_schema_axolotl():
             continue
         cfg = schema.AxolotlInputConfig(**_yaml(plan, "axolotl")[0])
         assert cfg.lora_r == plan.lora.r
+    from hypothesis import HealthCheck, given, settings
+    from test_planfile import plans
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(plans())
+    def check(plan):  # any valid causal-LM plan
+        if plan.model.task == "causal-lm":
+            assert schema.AxolotlInputConfig(**_yaml(plan, "axolotl")[0]).lora_r == plan.lora.r
+
+    check()
 
 
 def test_own_schema_llamafactory():
@@ -206,6 +216,19 @@ def test_own_schema_llamafactory():
         assert ft_args.lora_rank == plan.lora.r and ft_args.lora_alpha == plan.lora.alpha
         assert data_args.cutoff_len == plan.training.seq_len and data_args.packing == plan.training.packing
         assert train_args.gradient_accumulation_steps == plan.training.gradient_accumulation
+    from hypothesis import HealthCheck, given, settings
+    from test_planfile import plans
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(plans())
+    def check(plan):  # any valid plan
+        cfg = _yaml(plan, "llamafactory")[0]
+        cfg = {**{k: v for k, v in cfg.items() if k != "warmup_ratio"}, "warmup_steps": cfg["warmup_ratio"],
+               "bf16": False, "fp16": False, "deepspeed": None}
+        parsed = HfArgumentParser(parser_mod._TRAIN_ARGS).parse_dict(cfg, allow_extra_keys=False)
+        assert parsed[3].lora_rank == plan.lora.r
+
+    check()
 
 
 def test_cli_export_refuses_to_overwrite(tmp_path, capsys):

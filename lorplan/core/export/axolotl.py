@@ -41,6 +41,17 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     return entry
 
 
+def _int_alpha(value, what: str, warnings: list[str]):
+    """axolotl types alphas as integers: integral values are written as ints, others rounded with a warning."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        written = max(1, round(value))
+        warnings.append(f"axolotl needs an integer {what}: {value} written as {written}")
+        return written
+    return value
+
+
 def export_axolotl(plan) -> ExportResult:
     lo, q, t = plan.lora, plan.quantization, plan.training
     warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
@@ -60,7 +71,7 @@ def export_axolotl(plan) -> ExportResult:
             "bnb_4bit_compute_dtype": q.bnb_4bit_compute_dtype,
         }
     cfg["lora_r"] = lo.r
-    cfg["lora_alpha"] = lo.alpha
+    cfg["lora_alpha"] = _int_alpha(lo.alpha, "lora_alpha", warnings)
     cfg["lora_dropout"] = lo.dropout
     if tuple(lo.target_modules) == ("all-linear",):
         cfg["lora_target_linear"] = True
@@ -72,7 +83,8 @@ def export_axolotl(plan) -> ExportResult:
     if lo.rank_pattern:
         cfg["lora_rank_pattern"] = dict(lo.rank_pattern)
     if lo.alpha_pattern:
-        cfg["lora_alpha_pattern"] = dict(lo.alpha_pattern)
+        cfg["lora_alpha_pattern"] = {k: _int_alpha(v, f"alpha for {k!r}", warnings)
+                                     for k, v in lo.alpha_pattern.items()}
     if lo.layers_to_transform:
         cfg["peft_layers_to_transform"] = list(lo.layers_to_transform)
     cfg["peft_use_rslora"] = lo.use_rslora
@@ -95,6 +107,9 @@ def export_axolotl(plan) -> ExportResult:
     cfg["lr_scheduler"] = t.lr_scheduler
     cfg["warmup_ratio"] = t.warmup_ratio
     cfg["optimizer"] = HF_OPTIM[t.optimizer]
+    if plan.hardware.sharding == "fsdp" and t.optimizer == "adamw-8bit":
+        cfg["optimizer"] = "adamw_torch_8bit"  # axolotl: FSDP2 cannot shard bitsandbytes' 8-bit AdamW
+        warnings.append("adamw-8bit under FSDP is written as adamw_torch_8bit (torchao), as axolotl requires")
     cfg["weight_decay"] = t.weight_decay
     cfg["gradient_checkpointing"] = t.gradient_checkpointing
     if t.gradient_checkpointing:
