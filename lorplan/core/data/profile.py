@@ -120,10 +120,15 @@ def _digest(ex: Example) -> int:
 
 
 def _count_duplicates(hashes: array) -> int:
+    """Examples whose 64-bit hash equals an earlier one's. Sorts the hashes in place (no copy: memory stays at
+    8 bytes per example plus one byte per example for the comparison)."""
+    if len(hashes) < 2:
+        return 0
     import numpy as np
 
-    values = np.frombuffer(hashes, dtype=np.uint64) if len(hashes) else np.zeros(0, dtype=np.uint64)
-    return int(len(values) - len(np.unique(values)))
+    values = np.frombuffer(hashes, dtype=np.uint64)  # a writable view of the array's buffer
+    values.sort()
+    return int(np.count_nonzero(values[1:] == values[:-1]))
 
 
 def profile_dataset(
