@@ -77,13 +77,24 @@ def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads:
     return proc
 
 
+def cpu_threads(cpu_slots: int) -> int:
+    """Torch threads for one CPU probe: the cores not already busy (1-minute load average), shared among the
+    CPU slots. An oversubscribed machine gets 1 thread: OpenMP threads that wait for each other on busy
+    cores make every step many times slower than one thread does."""
+    cores = os.cpu_count() or 1
+    try:
+        idle = cores - round(os.getloadavg()[0])
+    except OSError:
+        idle = cores
+    return max(1, min(cores, idle) // max(1, cpu_slots))
+
+
 def schedule(run: RunDir) -> None:
     """Launch queued probes as slots free up; return when none is queued or running."""
     backend = LocalProcessBackend()
     plan = run.plan()
     slots = device_slots(plan.device, plan.max_parallel)
     cpu_slots = sum(1 for s in slots if s["device"] == "cpu")
-    cpu_threads = max(1, (os.cpu_count() or 1) // max(1, cpu_slots))
     children: list[subprocess.Popen] = []
     while True:
         children = [c for c in children if c.poll() is None]  # reap our own children (no zombies)
@@ -100,7 +111,7 @@ def schedule(run: RunDir) -> None:
             queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
             free = [i for i in range(len(slots)) if i not in busy]
             for probe_id, slot_index in zip(queued, free, strict=False):
-                children.append(launch(run, probe_id, slot_index, slots[slot_index], cpu_threads))
+                children.append(launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots)))
                 print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)
                 running += 1
             if running == 0 and not queued:
