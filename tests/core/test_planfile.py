@@ -271,3 +271,9 @@ def test_plan_and_export_modules_import_no_heavy_libraries():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_unwritable_target_is_one_line_bad_input(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(BadInput, match=r"afile/plan.toml: cannot write there"):
+        write_plan(good(), tmp_path / "afile" / "plan.toml")
