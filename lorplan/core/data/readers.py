@@ -167,7 +167,7 @@ class RowSource:
                 if len(fields) != len(header):
                     yield line, Bad(f"row has {len(fields)} fields, the header has {len(header)}")
                     continue
-                if any(_has_surrogates(f) for f in fields):
+                if any(has_lone_surrogates(f) for f in fields):  # undecodable bytes, escaped above
                     yield line, Bad("not valid UTF-8")
                     continue
                 yield line, dict(zip(header, fields, strict=True))
@@ -286,7 +286,11 @@ def _kind(value: Any) -> str:
     )
 
 
-def _has_surrogates(text: str) -> bool:
+def has_lone_surrogates(text: str) -> bool:
+    """True when `text` cannot be encoded as UTF-8: undecodable bytes read with surrogateescape, or a JSON
+    "\\ud800" escape. No tokenizer accepts such a string."""
+    if text.isascii():
+        return False
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

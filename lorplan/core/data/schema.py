@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
-from lorplan.core.data.readers import Bad
+from lorplan.core.data.readers import Bad, has_lone_surrogates
 from lorplan.core.errors import BadInput
 
 _DETECT_ROWS = 200
@@ -122,12 +122,8 @@ def _text(row: dict, key: str, *, allow_empty: bool = False, optional: bool = Fa
 
 def _check_unicode(text: str, what: str) -> None:
     # JSON may escape a lone surrogate ("\ud800"): valid JSON, but no tokenizer can encode it.
-    if text.isascii():
-        return
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _RowError(f"{what} holds a lone surrogate (invalid Unicode)") from None
+    if has_lone_surrogates(text):
+        raise _RowError(f"{what} holds a lone surrogate (invalid Unicode)")
 
 
 def _label(row: dict) -> int | str | None:
