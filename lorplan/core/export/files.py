@@ -16,10 +16,10 @@ from lorplan.core.errors import BadInput
 
 def check_free(path: Path, force: bool) -> None:
     """Raise BadInput when `path` exists and `force` is false (one line naming the path)."""
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; give a file name")
     if path.exists() and not force:
         raise BadInput(f"{path} already exists; pass --force to overwrite it")
-    if path.exists() and path.is_dir():
-        raise BadInput(f"{path} is a folder; give a file name")
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
