@@ -175,7 +175,7 @@ class Traced:
 
 
 def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0,
-          attention: str = "sdpa", quant: str = "none", tmp_dir: str | None = None):
+          attention: str = "sdpa", quant: str = "none", tmp_dir: str | None = None, adapter_fp32: bool = True):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
@@ -194,16 +194,17 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],
                       task_type="CAUSAL_LM")
-    model = get_peft_model(model, lcfg)
+    model = get_peft_model(model, lcfg, autocast_adapter_dtype=adapter_fp32)
     model.train()
     return model, spec
 
 
 def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
              seq: int, attention: str = "sdpa", autocast: bool = True, quant: str = "none",
-             tmp_dir: str | None = None) -> Traced:
+             tmp_dir: str | None = None, adapter_fp32: bool = True) -> Traced:
     """One traced step. autocast=False is "pure" bf16 training (peft's method comparison): no torch.autocast."""
-    model, spec = build(family, rank, targets, dropout, grad_ckpt, attention=attention, quant=quant, tmp_dir=tmp_dir)
+    model, spec = build(family, rank, targets, dropout, grad_ckpt, attention=attention, quant=quant, tmp_dir=tmp_dir,
+                        adapter_fp32=adapter_fp32)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
     ids = torch.randint(0, spec.vocab_size, (batch, seq))

@@ -163,7 +163,8 @@ class LoraSaved(NamedTuple):
     chain: float = 0.0  # backward transients of the widest adapted input's gradient, per token
 
 
-def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
+def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int,
+               distinct_in: int | None = None) -> LoraSaved:
     """Saved tensors of peft's LoRA forward `lora_B(lora_A(dropout(x.to(adapter_dtype)))) * scaling`.
 
     Under autocast with fp32 adapters, lora_A's input is autocast's bf16 copy of x (a bytes per element, each
@@ -171,7 +172,8 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     its mask when x needs grad: CUDA's fused kernel a bool mask (1 byte), the CPU kernel a float noise tensor
     in x's dtype. The first block's attention input projections read the first norm's output, which needs no
     grad unless checkpointing turned on enable_input_require_grads: their dropout mask and their bf16 weight
-    cast of lora_A are not saved.
+    cast of lora_A are not saved. When nothing copies x (adapters in the activation dtype, no dropout),
+    modules reading the same input save it once (`distinct_in`, see targets.distinct_input_features).
     """
     autocast = setup.autocast and setup.base_dtype != "fp32"
     pbytes = DTYPE_BYTES[setup.adapter_dtype]
@@ -197,6 +199,9 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     # Backward through one adapted input: lora_A's input gradient (a), cast back through the adapter dtype
     # (pbytes), through the dropout (pbytes), summed with the base path's gradient.
     chain = (a + pbytes + (pbytes if drop else 0)) * widest
+    no_copy = not drop and (pbytes == a if autocast else pbytes == DTYPE_BYTES[setup.base_dtype])
+    if no_copy and distinct_in is not None:
+        copies = copy_b * distinct_in
     return LoraSaved(copies, masks, mids, casts, skip, chain)
 
 

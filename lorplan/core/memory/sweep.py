@@ -25,7 +25,12 @@ from lorplan.core.memory.activations import (
     phase_details,
 )
 from lorplan.core.memory.static import _SHAPES, adapter_tensors, optimizer_bytes, weight_bytes
-from lorplan.core.memory.targets import AdaptedGroup, adapted_groups, modules_to_save_params
+from lorplan.core.memory.targets import (
+    AdaptedGroup,
+    adapted_groups,
+    distinct_input_features,
+    modules_to_save_params,
+)
 from lorplan.core.memory.types import (
     DEFAULT_CUDA_CONTEXT_BYTES,
     DEFAULT_RANKS,
@@ -99,14 +104,15 @@ def _largest_block_params(spec: ModelSpec) -> int:
     return value
 
 
-def _targets(spec: ModelSpec, setup: TrainingSetup) -> tuple[tuple[AdaptedGroup, ...], int]:
+def _targets(spec: ModelSpec, setup: TrainingSetup) -> tuple[tuple[AdaptedGroup, ...], int, int]:
     """Adapted modules by shape + rank-independent trainable parameters; cached per (spec, targets), so that
     changing quantization, batch or optimizer does not resolve the targets again."""
     key = (id(spec), _setup_key(setup)[0])
     hit = _TARGETS.get(key)
     if hit is not None and hit[0] is spec:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     groups = adapted_groups(spec, setup.targets)
+    distinct_in = distinct_input_features(spec, setup.targets)
     mine = sum(g.count * g.rank(1) * (g.in_features + g.out_features) for g in groups)
     mine += sum(g.count * g.out_features for g in groups) if setup.targets.use_dora else 0
     extra = 0
@@ -118,8 +124,8 @@ def _targets(spec: ModelSpec, setup: TrainingSetup) -> tuple[tuple[AdaptedGroup,
             extra = modules_to_save_params(spec, setup.targets)
     if len(_TARGETS) > 64:
         _TARGETS.clear()
-    _TARGETS[key] = (spec, groups, extra)
-    return groups, extra
+    _TARGETS[key] = (spec, groups, extra, distinct_in)
+    return groups, extra, distinct_in
 
 
 def clear_caches() -> None:
@@ -135,11 +141,12 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
     hit = _CACHE.get(key)
     if hit is not None and hit.spec is spec:
         return hit
-    groups, extra = _targets(spec, setup)
+    groups, extra, distinct_in = _targets(spec, setup)
     w = weight_bytes(spec, setup)
     layer_w = _largest_block_params(spec) * DTYPE_BYTES[setup.base_dtype]
     act = activation_model(spec, setup)
-    ls0, ls1 = lora_saved(groups, 0, setup, act.act_bytes), lora_saved(groups, 1, setup, act.act_bytes)
+    ls0 = lora_saved(groups, 0, setup, act.act_bytes, distinct_in)
+    ls1 = lora_saved(groups, 1, setup, act.act_bytes, distinct_in)
     t0 = sum(n * c for n, c in adapter_tensors(groups, 0, setup.targets.use_dora))
     t1 = sum(n * c for n, c in adapter_tensors(groups, 1, setup.targets.use_dora))
     n_tensors = sum(c for _, c in adapter_tensors(groups, 1, setup.targets.use_dora)) + (1 if extra > 0 else 0)

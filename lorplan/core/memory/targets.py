@@ -86,6 +86,22 @@ def adapted_groups(spec: ModelSpec, targets: LoraTargets) -> tuple[AdaptedGroup,
     return tuple(AdaptedGroup(i, o, n, fr, blk, st) for (i, o, fr, blk, st), n in counts.items())
 
 
+def distinct_input_features(spec: ModelSpec, targets: LoraTargets) -> int:
+    """Sum of in_features over the distinct *inputs* of the adapted in-block modules: q, k and v read the same
+    tensor, so do gate and up; the attention output projection and down_proj read their own. When LoRA makes no
+    copy of its input (adapters in the activation dtype, no dropout), lora_A saves that shared tensor once."""
+    seen: set[tuple] = set()
+    total = 0
+    for m in _resolve(spec, targets):
+        if m.layer is None:
+            continue
+        key = (m.layer, m.role, m.name in _ATTN_OUTPUT, m.in_features)
+        if key not in seen:
+            seen.add(key)
+            total += m.in_features
+    return total
+
+
 def modules_to_save_params(spec: ModelSpec, targets: LoraTargets) -> int:
     """Parameters of fully trained modules (peft's modules_to_save): every linear or tensor whose path has a
     component equal to one of the names. Counted once per tensor (tied embeddings once)."""
