@@ -44,8 +44,4 @@ async def choose(pilot, selector: str, value: str) -> None:
 def table_rows(app) -> dict[int, dict[str, str]]:
     """{rank: {column key: shown text}} for every row of the on-screen rank table."""
     table = app.screen.query_one(RankTable)
-    rows = {}
-    for row_key in table.rows:
-        rank = int(row_key.value)
-        rows[rank] = {key: table.cell_text(rank, key) for key, _label in COLUMNS}
-    return rows
+    return {rank: {key: table.cell_text(rank, key) for key, _label in COLUMNS} for rank in table.ranks}

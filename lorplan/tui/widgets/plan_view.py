@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -86,6 +87,7 @@ class PlanView(VerticalScroll):
         self._catalog = bridge.catalog_ids()
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
+        self._summary_height = -1
         self.state = PlanState()
         # A catalog model is read now (a small JSON file) so the first frame is composed with its target
         # boxes instead of re-mounting them a moment later.
@@ -250,7 +252,7 @@ class PlanView(VerticalScroll):
         row = self._selected_row()
         self.set_class(self.state.stale, "-stale")
         if row is None:
-            summary.update("Fix the marked field to see the table." if self.state.stale else "")
+            self._set_summary(summary, "Fix the marked field to see the table." if self.state.stale else "")
             return
         spec, m = self.state.spec, row.memory
         pct = 100.0 * row.trainable_params / spec.total_params if spec.total_params else 0.0
@@ -275,7 +277,14 @@ class PlanView(VerticalScroll):
             text += "\nlargest terms: " + " · ".join(f"{k.replace('_', ' ')} {format_bytes(v)}" for k, v in terms)
         if self.state.stale:
             text = "⚠ showing the last valid table: fix the field marked in red.\n" + text
-        summary.update(text)
+        self._set_summary(summary, text)
+
+    def _set_summary(self, summary: Static, text: str) -> None:
+        """Update the summary; re-layout the screen only when its wrapped height changes (not per keystroke)."""
+        width = max(summary.content_region.width, 1)
+        height = len(Text(text).wrap(self.app.console, width)) if text else 0
+        summary.update(text, layout=height != self._summary_height)
+        self._summary_height = height
 
     def _announce(self) -> None:
         row = self._selected_row()

@@ -1,12 +1,23 @@
-"""The rank table: one row per rank with parameters, every memory component, a bar against the GPU, fits."""
+"""The rank table: one row per rank with parameters, every memory component, a bar against the GPU, fits.
+
+A line-API widget (not a DataTable): each row is one pre-built Rich Text, so a keystroke that changes every
+number costs a few milliseconds to repaint instead of re-rendering ~130 cells. It keeps what a table needs here:
+a header, a cursor row (the selected rank) moved by keys or the mouse, zebra rows, horizontal scrolling on narrow
+terminals, and colours from the theme.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
+from textual.events import Click
+from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import DataTable
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from lorplan.core.units import format_count
 from lorplan.tui.help_topics import tooltip
@@ -27,6 +38,8 @@ COLUMNS = (
     ("activations", "activ"),
     ("overhead", "other"),
 )
+LEFT_ALIGNED = {"bar", "fits"}
+GAP = 2  # spaces between columns
 BAR_CELLS = 10
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -63,70 +76,168 @@ class RankSelected(Message):
     rank: int
 
 
-class RankTable(DataTable):
-    """A DataTable fed with a core RankTable; the selected rank survives every recompute."""
+class RankTable(ScrollView, can_focus=True):
+    """Rows of a core RankTable; the selected rank survives every recompute."""
+
+    COMPONENT_CLASSES = {"rank-table--header", "rank-table--cursor", "rank-table--zebra"}
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Previous rank", show=False),
+        Binding("down,j", "move(1)", "Next rank", show=False),
+        Binding("home", "move_to(0)", "Smallest rank", show=False),
+        Binding("end", "move_to(-1)", "Largest rank", show=False),
+        Binding("left", "scroll_left", "Scroll left", show=False),
+        Binding("right", "scroll_right", "Scroll right", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(id=id)
         self.selected_rank: int | None = None
         self._ranks: list[int] = []
-        self._updating = False
+        self._cells: dict[int, list[Text]] = {}
+        self._widths = [len(label) for _key, label in COLUMNS]
+        self._lines: list[Text] = []  # header first, then one per rank
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
         self.tooltip = tooltip("table")
+        self._layout_lines()
 
-    def show(self, table, total_params: int, custom_rank: int | None = None) -> None:
-        """Replace the rows with this core RankTable (kept selection; colours from the current theme)."""
+    # -- data ------------------------------------------------------------------------------------------------
+    def _row_cells(self, row, budget: int | None, total_params: int, custom_rank: int | None) -> list[Text]:
         colours = self.app.theme_variables
         good, bad, accent = colours.get("success", "green"), colours.get("error", "red"), colours.get("accent", "")
-        self._updating = True
-        try:
-            self.clear()
-            self._ranks = []
-            for row in table.rows:
-                m = row.memory
-                bar, fraction = memory_bar(m.total, table.budget_bytes)
-                colour = good if row.fits else bad if row.fits is False else accent
-                bar_text = Text(bar, style=colour)
-                if fraction is not None:
-                    bar_text.append(f" {fraction * 100:3.0f}%" if fraction < 10 else " >999%", style=colour)
-                fits = "—" if row.fits is None else "✓ yes" if row.fits else "✗ no"
-                max_mb = "—" if row.max_micro_batch is None else str(row.max_micro_batch)
-                pct = 100.0 * row.trainable_params / total_params if total_params else 0.0
-                label = f"{row.rank}*" if row.rank == custom_rank else str(row.rank)
-                self.add_row(
-                    Text(label, justify="right", style="bold"),
-                    Text(format_count(row.trainable_params), justify="right"),
-                    Text(f"{pct:.3f}" if pct < 1 else f"{pct:.2f}", justify="right"),
-                    Text(compact_bytes(m.total), justify="right", style="bold"),
-                    bar_text,
-                    Text(fits, style=colour),
-                    Text(max_mb, justify="right"),
-                    *(Text(compact_bytes(v), justify="right") for v in (
-                        m.weights, m.adapter, m.gradients, m.optimizer, m.activations, m.overhead)),
-                    key=str(row.rank),
-                )
-                self._ranks.append(row.rank)
-            if self.selected_rank in self._ranks:
-                self.move_cursor(row=self._ranks.index(self.selected_rank), animate=False)
-            elif self._ranks:
-                default = 16 if 16 in self._ranks else self._ranks[len(self._ranks) // 2]
-                self.selected_rank = default
-                self.move_cursor(row=self._ranks.index(default), animate=False)
-        finally:
-            self._updating = False
+        m = row.memory
+        bar, fraction = memory_bar(m.total, budget)
+        colour = good if row.fits else bad if row.fits is False else accent
+        bar_text = Text(bar, style=colour)
+        if fraction is not None:
+            bar_text.append(f" {fraction * 100:3.0f}%" if fraction < 10 else " >999%", style=colour)
+        fits = "—" if row.fits is None else "✓ yes" if row.fits else "✗ no"
+        max_mb = "—" if row.max_micro_batch is None else str(row.max_micro_batch)
+        pct = 100.0 * row.trainable_params / total_params if total_params else 0.0
+        label = f"{row.rank}*" if row.rank == custom_rank else str(row.rank)
+        return [
+            Text(label, style="bold"),
+            Text(format_count(row.trainable_params)),
+            Text(f"{pct:.3f}" if pct < 1 else f"{pct:.2f}"),
+            Text(compact_bytes(m.total), style="bold"),
+            bar_text,
+            Text(fits, style=colour),
+            Text(max_mb),
+            *(Text(compact_bytes(v)) for v in (m.weights, m.adapter, m.gradients, m.optimizer, m.activations,
+                                               m.overhead)),
+        ]
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if self._updating or event.row_key is None or event.row_key.value is None:
+    def show(self, table, total_params: int, custom_rank: int | None = None) -> None:
+        """Show this core RankTable (selection kept; colours from the current theme)."""
+        self._ranks = [row.rank for row in table.rows]
+        self._cells = {row.rank: self._row_cells(row, table.budget_bytes, total_params, custom_rank)
+                       for row in table.rows}
+        if self.selected_rank not in self._ranks and self._ranks:
+            self.selected_rank = 16 if 16 in self._ranks else self._ranks[len(self._ranks) // 2]
+        self._layout_lines()
+
+    def _layout_lines(self) -> None:
+        widths = [len(label) for _key, label in COLUMNS]
+        for cells in self._cells.values():
+            widths = [max(w, cell.cell_len) for w, cell in zip(widths, cells, strict=True)]
+        header = [Text(label) for _key, label in COLUMNS]
+        self._lines = [self._join(header, widths)] + [self._join(self._cells[r], widths) for r in self._ranks]
+        size = Size(1 + sum(widths) + GAP * len(widths), len(self._lines))
+        self._widths = widths
+        if size != self.virtual_size:
+            self.virtual_size = size  # re-layout only when the table's size changes, not on every keystroke
+            self.refresh(layout=True)
+        else:
+            self.refresh()
+
+    @staticmethod
+    def _join(cells: list[Text], widths: list[int]) -> Text:
+        line = Text(" ")
+        for (key, _label), cell, width in zip(COLUMNS, cells, widths, strict=True):
+            pad = " " * (width - cell.cell_len)
+            if key in LEFT_ALIGNED:
+                line.append_text(cell)
+                line.append(pad)
+            else:
+                line.append(pad)
+                line.append_text(cell)
+            line.append(" " * GAP)
+        return line
+
+    # -- rendering -------------------------------------------------------------------------------------------
+    def get_content_height(self, container, viewport, width: int) -> int:
+        return len(self._lines) or 1
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, _scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y >= len(self._lines):
+            return Strip.blank(width, base)
+        line = self._lines[y].copy()
+        if y == 0:
+            style = self.get_component_rich_style("rank-table--header")
+        elif self._ranks[y - 1] == self.selected_rank:
+            style = self.get_component_rich_style("rank-table--cursor")
+            if not self.has_focus:
+                style = Style(bgcolor=style.bgcolor, bold=True)
+        elif y % 2 == 0:
+            style = self.get_component_rich_style("rank-table--zebra")
+        else:
+            style = Style()
+        line.stylize_before(style)
+        segments = list(line.render(self.app.console))
+        strip = Strip(segments, line.cell_len).simplify()
+        strip = strip.extend_cell_length(scroll_x + width, style).crop(scroll_x, scroll_x + width)
+        return strip.apply_style(base)  # the widget's colours under the row's (cell styles stay on top)
+
+    # -- selection -------------------------------------------------------------------------------------------
+    def _select_index(self, index: int) -> None:
+        if not self._ranks:
             return
-        rank = int(event.row_key.value)
+        index = max(0, min(len(self._ranks) - 1, index))
+        rank = self._ranks[index]
         if rank != self.selected_rank:
             self.selected_rank = rank
+            self.refresh()
             self.post_message(RankSelected(rank))
+        self.scroll_to_region_of_row(index + 1)
+
+    def scroll_to_region_of_row(self, y: int) -> None:
+        if y < self.scroll_offset.y or y >= self.scroll_offset.y + self.scrollable_content_region.height:
+            self.scroll_to(y=max(0, y - self.scrollable_content_region.height + 1), animate=False)
+
+    def action_move(self, step: int) -> None:
+        current = self._ranks.index(self.selected_rank) if self.selected_rank in self._ranks else 0
+        self._select_index(current + step)
+
+    def action_move_to(self, index: int) -> None:
+        self._select_index(index if index >= 0 else len(self._ranks) - 1)
+
+    def on_click(self, event: Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        y = offset.y + self.scroll_offset.y
+        if y >= 1:
+            self._select_index(y - 1)
+
+    def on_focus(self) -> None:
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self.refresh()
+
+    # -- reading (tests, screenshots) ------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._ranks)
+
+    @property
+    def ranks(self) -> tuple[int, ...]:
+        return tuple(self._ranks)
 
     def cell_text(self, rank: int, column: str) -> str:
-        """The plain text shown in a cell (tests and screen readers)."""
-        value = self.get_cell(str(rank), column)
-        return value.plain if isinstance(value, Text) else str(value)
+        """The plain text shown in a cell."""
+        index = [key for key, _label in COLUMNS].index(column)
+        return self._cells[rank][index].plain
