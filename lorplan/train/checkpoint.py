@@ -80,9 +80,9 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
     if sharded:
         accelerator.save_state(str(tmp / "accelerate"))
     if main:
-        unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
-        unwrapped.save_pretrained(str(tmp / "adapter"))
-        if not sharded:
+        if not sharded:  # sharded weights are in accelerate's state, gathered by every process
+            unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
+            unwrapped.save_pretrained(str(tmp / "adapter"))
             torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
             torch.save(rng_state(), tmp / "rng.pt")
         torch.save(scheduler.state_dict(), tmp / "scheduler.pt")

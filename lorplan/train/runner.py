@@ -245,8 +245,10 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
 
     eval_loss = _evaluate(model, eval_items, t.micro_batch, pad_id, accelerator) if eval_items else None
     measured = measure(device, rss_before)
+    # every process takes part in gathering a sharded (FSDP / ZeRO-3) state dict; only the main one writes
+    state = accelerator.get_state_dict(model)
     if main:
-        _save_adapter(accelerator.unwrap_model(model), tok, adapter_dir)
+        _save_adapter(accelerator.unwrap_model(model), tok, adapter_dir, state)
     est = plan.estimate.total_bytes if plan.estimate is not None else None
     result = TrainResult(str(out), str(adapter_dir), total, resumed_from, loss_value, eval_loss, measured, est,
                          tuple(notes))
@@ -285,10 +287,10 @@ def _evaluate(model, items, micro_batch: int, pad_id: int, accelerator) -> float
     return total / max(1, count)
 
 
-def _save_adapter(model, tok, adapter_dir: Path) -> None:
+def _save_adapter(model, tok, adapter_dir: Path, state_dict) -> None:
     """save_pretrained into a temporary folder, then rename: the adapter folder is whole or absent."""
     tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp))
+    model.save_pretrained(str(tmp), state_dict=state_dict)
     tok.save_pretrained(str(tmp))
     os.replace(tmp, adapter_dir)
