@@ -9,7 +9,6 @@ Imports no torch/transformers at module level: the tokenizer is loaded inside th
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from textual import on, work
@@ -22,7 +21,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.data.profile import DataProfile
-from lorplan.core.data.stats import padding, truncated_tokens
 from lorplan.core.errors import BadInput
 
 HERE = Path(__file__).resolve().parent
@@ -69,18 +67,6 @@ def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> 
     for length, n in hist:
         counts[min(int(length / width), bins - 1)] += n
     return [width * (i + 0.5) for i in range(bins)], counts, width
-
-
-def with_seq_len(profile: DataProfile, seq_len: int) -> DataProfile:
-    """The same profile at another sequence length (truncation and padding recomputed from the histogram)."""
-    if profile.sample is not None and profile.sample.size < profile.sample.population:
-        scale = profile.examples / max(1, sum(n for _, n in profile.length_hist))
-        cut = round(truncated_tokens(dict(profile.length_hist), seq_len) * scale)
-    else:
-        cut = truncated_tokens(dict(profile.length_hist), seq_len)
-    return dataclasses.replace(
-        profile, seq_len=seq_len, truncated_tokens=cut, padding=padding(dict(profile.length_hist), seq_len)
-    )
 
 
 def figures_text(p: DataProfile) -> str:
@@ -143,7 +129,7 @@ class DataPanel(Widget):
         if model_changed and self._profiled is not None:
             self.start_profile()
         elif seq_len != self.profile.seq_len:
-            self._show(with_seq_len(self.profile, seq_len))
+            self._show(self.profile.at_seq_len(seq_len))
 
     def start_profile(self) -> None:
         """Profile the path in the input with the chosen schema, model and sequence length."""

@@ -14,7 +14,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from lorplan.core.data.counting import make_counter
 from lorplan.core.data.example import Example
@@ -87,6 +87,14 @@ class DataProfile:
     sample: SampleInfo | None = None
     length_hist: tuple[tuple[int, int], ...] = ()  # (tokens, examples), sorted; for histograms
 
+    def at_seq_len(self, seq_len: int) -> DataProfile:
+        """The same profile at another sequence length: truncation and padding recomputed from the length
+        histogram, no re-tokenizing (a sample's figures scaled as in profile_dataset)."""
+        sampled = self.sample is not None and self.sample.size < self.sample.population
+        scale = self.examples / self.sample.size if sampled else 1
+        cut, pad = _cut(dict(self.length_hist), seq_len, scale)
+        return replace(self, seq_len=seq_len, truncated_tokens=cut, padding=pad)
+
     def to_json(self) -> dict:
         """The JSON shape of shared/DESIGN.md plus extra keys (schema, duplicates, padding, suggestions...)."""
         out = {
@@ -113,6 +121,16 @@ class DataProfile:
         if self.sample is not None:
             out["sample"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.sample).items()}
         return out
+
+
+def _cut(hist: Counter[int] | dict[int, int], seq_len: int, scale: float) -> tuple[int, Padding]:
+    """Truncated tokens and padding at seq_len; a sample's figures scaled by population / sample size."""
+    pad = padding(hist, seq_len)
+    cut = truncated_tokens(hist, seq_len)
+    if scale == 1:
+        return cut, pad
+    return round(cut * scale), replace(pad, pad_tokens=round(pad.pad_tokens * scale),
+                                       packed_sequences=max(1, round(pad.packed_sequences * scale)))
 
 
 def _digest(ex: Example) -> int:
@@ -236,8 +254,8 @@ def profile_dataset(
         )
         if len(reservoir) < examples:
             notes.append(
-                f"sampled {len(reservoir)} of {examples} examples (seed {seed}): token totals scaled, "
-                "lengths and padding from the sample"
+                f"sampled {len(reservoir)} of {examples} examples (seed {seed}): token totals and padding "
+                "scaled to the whole file, length percentiles from the sample"
             )
     else:
         tokens = sum(length * count for length, count in hist.items())
@@ -246,11 +264,12 @@ def profile_dataset(
         notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {model_max}")
     lengths = lengths_of(hist)
     sampled = sample_info is not None and sample_info.size < sample_info.population
+    _, pad = _cut(hist, seq_len, examples / len(reservoir) if sampled else 1)
     return DataProfile(
         path=str(path), format=source.format, schema=schema, examples=examples, skipped=skipped, tokens=tokens,
         trained_tokens=trained_sum, truncated_tokens=truncated, estimated=(counter.estimated and not exact_ids) or sampled,
         lengths=lengths, problems=tuple(problems), duplicates=_count_duplicates(hashes), seq_len=seq_len,
-        padding=padding(hist, seq_len), suggested_seq_len=suggest_seq_len(lengths, model_max),
+        padding=pad, suggested_seq_len=suggest_seq_len(lengths, model_max),
         split=suggest_split(examples), tokenizer=choice.path or f"estimate ({choice.chars_per_token:g} chars/token)",
         notes=tuple(notes), sample=sample_info, length_hist=tuple(sorted(hist.items())),
     )

@@ -55,6 +55,7 @@ def test_sample_scales_totals_with_an_interval_that_holds_the_truth(tmp_path, mi
     lo, hi = a.sample.truncated_interval
     assert lo <= full.truncated_tokens <= hi
     assert a.duplicates == full.duplicates  # hashes cover every example, not only the sample
+    assert abs(a.padding.pad_tokens - full.padding.pad_tokens) / full.padding.pad_tokens < 0.1
     whole = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=32, sample=5000)
     assert whole.estimated is False and whole.tokens == full.tokens
 
@@ -118,3 +119,10 @@ def test_core_data_imports_no_heavy_library():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_at_seq_len_equals_a_fresh_profile_at_that_length(tmp_path, minilm_dir):
+    path = tmp_path / "cut.jsonl"
+    path.write_text("".join(json.dumps({"text": "token " * (1 + i * 3)}) + "\n" for i in range(40)))
+    wide = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=64)
+    assert wide.at_seq_len(16).to_json() == profile_dataset(path, tokenizer=str(minilm_dir), seq_len=16).to_json()
