@@ -17,6 +17,7 @@ from lorplan.core.memory import (
     RankTable,
     TrainingSetup,
     estimate,
+    fit_note,
     plan_json,
     rank_table,
 )
@@ -137,6 +138,19 @@ def test_eager_seq_len_solves_the_quadratic():
 def test_a_budget_below_the_weights_never_fits():
     row = rank_table(SPEC, TrainingSetup(), (8,), 8 * GIB).rows[0]
     assert row.fits is False and row.max_micro_batch == 0 and row.max_seq_len == 0
+    assert "can never fit" in fit_note(row, TrainingSetup(), 8 * GIB)
+
+
+def test_fit_notes_say_what_to_change():
+    setup = TrainingSetup(seq_len=8192)
+    row = rank_table(SPEC, setup, (8,), 24 * GIB).rows[0]
+    note = fit_note(row, setup, 24 * GIB)
+    assert row.max_micro_batch == 0 and "--seq-len 8192" in note and str(row.max_seq_len) in note
+    setup = TrainingSetup(seq_len=512, micro_batch=64)
+    row = rank_table(SPEC, setup, (8,), 40 * GIB).rows[0]
+    assert f"at most {row.max_micro_batch} fits" in fit_note(row, setup, 40 * GIB)
+    ok = rank_table(SPEC, TrainingSetup(seq_len=512), (8,), 40 * GIB).rows[0]
+    assert ok.fits and fit_note(ok, TrainingSetup(seq_len=512), 40 * GIB) is None
 
 
 def test_plan_json_has_every_contract_key_as_integers():

@@ -9,7 +9,7 @@ Layout: `types` (the values), `static` (weights, adapter, optimizer state), `act
 
 from __future__ import annotations
 
-from lorplan.core.memory.sweep import estimate, plan_json, rank_table
+from lorplan.core.memory.sweep import estimate, fit_note, plan_json, rank_table
 from lorplan.core.memory.types import (
     DEFAULT_CUDA_CONTEXT_BYTES,
     DEFAULT_RANKS,
@@ -37,6 +37,7 @@ __all__ = [
     "Sharding",
     "TrainingSetup",
     "estimate",
+    "fit_note",
     "plan_json",
     "rank_table",
 ]

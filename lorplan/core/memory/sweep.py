@@ -41,6 +41,7 @@ from lorplan.core.memory.types import (
     TrainingSetup,
 )
 from lorplan.core.spec import ModelSpec
+from lorplan.core.units import format_bytes
 
 _MAX_BATCH = 1 << 20
 
@@ -376,6 +377,22 @@ def rank_table(
     return RankTable(spec.id, setup, budget_bytes, tuple(rows))
 
 
+def fit_note(row: RankRow, setup: TrainingSetup, budget_bytes: int | None) -> str | None:
+    """One sentence saying why a rank does not fit (None when it fits or no budget was given)."""
+    if budget_bytes is None or row.fits is not False:
+        return None
+    m = row.memory
+    static = m.weights + m.adapter + m.optimizer + m.details["cuda_context"]
+    if row.max_micro_batch == 0 and row.max_seq_len == 0:
+        return (f"rank {row.rank} can never fit: weights, adapter, optimizer state and CUDA context alone take "
+                f"{format_bytes(static)} of {format_bytes(budget_bytes)}")
+    if row.max_micro_batch == 0:
+        return (f"rank {row.rank}: even micro-batch 1 at --seq-len {setup.seq_len} needs {format_bytes(m.total)} of "
+                f"{format_bytes(budget_bytes)}; the longest sequence that fits is {row.max_seq_len}")
+    return (f"rank {row.rank}: --micro-batch {setup.micro_batch} needs {format_bytes(m.total)} of "
+            f"{format_bytes(budget_bytes)}; at most {row.max_micro_batch} fits at --seq-len {setup.seq_len}")
+
+
 def _setup_json(setup: TrainingSetup) -> dict:
     d = {f.name: getattr(setup, f.name) for f in fields(setup) if f.name != "targets"}
     t = setup.targets
@@ -408,6 +425,7 @@ def plan_json(spec: ModelSpec, table: RankTable) -> dict:
             "fits": row.fits,
             "max_micro_batch": row.max_micro_batch,
             "max_seq_len": row.max_seq_len,
+            "note": fit_note(row, table.setup, table.budget_bytes),
         })
     return {
         "model": {"id": spec.id, "total_params": total, "source": spec.source, "architecture": spec.architecture,
