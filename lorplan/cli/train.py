@@ -64,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
         return subprocess.call(cmd, env={**os.environ, UNDER_LAUNCH_ENV: "1"})
 
     from lorplan.train.runner import run_training
+    from lorplan.train.stop import TrainingInterrupted
 
-    run_training(plan, plan_path=args.plan, output_dir=args.output, max_steps=args.max_steps,
-                 resume=args.resume, progress=not args.no_progress)
+    try:
+        run_training(plan, plan_path=args.plan, output_dir=args.output, max_steps=args.max_steps,
+                     resume=args.resume, progress=not args.no_progress)
+    except TrainingInterrupted as exc:
+        print(f"lorplan: {exc}", file=sys.stderr)
+        return 128 + int(exc.signum)
     return 0

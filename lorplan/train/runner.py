@@ -12,6 +12,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.data import collate, resolve_path, split, tokenize
 from lorplan.train.memory import MeasuredMemory, measure, report_lines, reset_cuda_peak, rss_now_bytes
+from lorplan.train.stop import StopRequest, TrainingInterrupted
 
 _TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 _ATTN = {"sdpa": "sdpa", "eager": "eager", "flash": "flash_attention_2"}
@@ -218,30 +220,42 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     model.train()
     loss_value = None
     t0 = time.monotonic()
-    for step in range(start + 1, total + 1):
-        accum = 0.0
-        for micro in range(t.gradient_accumulation):
-            epoch, chunk = next(batches)
-            batch = {k: v.to(accelerator.device) for k, v in collate(chunk, pad_id).items()}
-            sync = micro == t.gradient_accumulation - 1
-            ctx = accelerator.no_sync(model) if (not sync and world > 1) else _null()
-            with ctx, accelerator.autocast():
-                loss = model(**batch).loss / t.gradient_accumulation
-                accelerator.backward(loss)
-            accum += float(loss.detach())
-        accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_value = accum
-        bar.update(1)
-        bar.set_postfix(loss=f"{accum:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", epoch=epoch)
-        if step % t.logging_steps == 0 or step == total:
-            _log(out, {"step": step, "loss": accum, "lr": scheduler.get_last_lr()[0], "epoch": epoch,
-                       "seconds": round(time.monotonic() - t0, 3)}, main)
-        if step % t.save_steps == 0 and step < total:
-            ckpt.save_checkpoint(out, step, model, optimizer, scheduler, {"total": total}, accelerator)
+    stop, interrupted = StopRequest(), None
+    with stop:
+        for step in range(start + 1, total + 1):
+            accum = 0.0
+            for micro in range(t.gradient_accumulation):
+                epoch, chunk = next(batches)
+                batch = {k: v.to(accelerator.device) for k, v in collate(chunk, pad_id).items()}
+                sync = micro == t.gradient_accumulation - 1
+                ctx = accelerator.no_sync(model) if (not sync and world > 1) else _null()
+                with ctx, accelerator.autocast():
+                    loss = model(**batch).loss / t.gradient_accumulation
+                    accelerator.backward(loss)
+                accum += float(loss.detach())
+            accelerator.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = accum
+            bar.update(1)
+            bar.set_postfix(loss=f"{accum:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", epoch=epoch)
+            if step % t.logging_steps == 0 or step == total:
+                _log(out, {"step": step, "loss": accum, "lr": scheduler.get_last_lr()[0], "epoch": epoch,
+                           "seconds": round(time.monotonic() - t0, 3)}, main)
+            saved = step % t.save_steps == 0 and step < total
+            if saved:
+                ckpt.save_checkpoint(out, step, model, optimizer, scheduler, {"total": total}, accelerator)
+            if step < total and _stop_asked(stop, accelerator):
+                if not saved:
+                    ckpt.save_checkpoint(out, step, model, optimizer, scheduler, {"total": total}, accelerator)
+                interrupted = step
+                break
     bar.close()
+    if interrupted is not None:
+        name = signal.Signals(stop.signum).name if stop.signum else "a signal"
+        raise TrainingInterrupted(f"stopped by {name} after step {interrupted} of {total}: checkpoint-{interrupted} "
+                                  f"saved in {out}; continue with --resume", stop.signum or signal.SIGTERM)
 
     eval_loss = _evaluate(model, eval_items, t.micro_batch, pad_id, accelerator) if eval_items else None
     measured = measure(device, rss_before)
@@ -262,6 +276,16 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
             print(line)
         print(f"adapter saved to {adapter_dir}")
     return result
+
+
+def _stop_asked(stop: StopRequest, accelerator) -> bool:
+    """Whether any process was asked to stop (all processes agree, so they stop at the same step)."""
+    if accelerator.num_processes == 1:
+        return stop.signum is not None
+    import torch
+
+    flag = torch.tensor([1 if stop.signum is not None else 0], device=accelerator.device)
+    return bool(accelerator.reduce(flag, reduction="max").item())
 
 
 class _null:

@@ -86,8 +86,8 @@ def _run(plan_path: Path, *extra: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
-def test_resumes_after_sigkill(tmp_path, tiny_llama):
-    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=24, save_steps=2)
+def test_resumes_after_sigkill_and_after_sigterm(tmp_path, tiny_llama):
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=24, save_steps=5)
     out = tmp_path / "out"
     proc = _run(plan_path)
     deadline = time.monotonic() + 240
@@ -105,6 +105,21 @@ def test_resumes_after_sigkill(tmp_path, tiny_llama):
     again = _run(plan_path)
     _, err = again.communicate(timeout=120)
     assert again.returncode == 2 and "pass --resume" in err  # nothing is lost or overwritten by accident
+
+    # a polite stop (SIGTERM, as when an SSH session drops): a checkpoint at the step it stopped after
+    polite = _run(plan_path, "--resume")
+    log = out / "log.jsonl"
+    seen = len(log.read_text().splitlines())
+    while len(log.read_text().splitlines()) <= seen:
+        assert polite.poll() is None, polite.communicate()
+        time.sleep(0.02)
+    polite.send_signal(signal.SIGTERM)
+    _, err = polite.communicate(timeout=120)
+    assert polite.returncode == 128 + signal.SIGTERM, err
+    stopped_at = ckpt.latest_checkpoint(out)[0]
+    assert f"stopped by SIGTERM after step {stopped_at} of 24: checkpoint-{stopped_at} saved" in err
+    assert stopped_at > killed_at
+    killed_at = stopped_at
 
     resumed = _run(plan_path, "--resume")
     stdout, stderr = resumed.communicate(timeout=600)
