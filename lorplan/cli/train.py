@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 
 from lorplan.cli._common import positive_int
@@ -52,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         UNDER_LAUNCH_ENV,
         accelerate_command,
         needs_launcher,
+        run_forwarding,
         write_accelerate_config,
     )
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         config = write_accelerate_config(plan, out)
         cmd = accelerate_command(plan, args.plan, config, train_args(args))
         print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
-        return subprocess.call(cmd, env={**os.environ, UNDER_LAUNCH_ENV: "1"})
+        return run_forwarding(cmd, {**os.environ, UNDER_LAUNCH_ENV: "1"})
 
     from lorplan.train.runner import run_training
     from lorplan.train.stop import TrainingInterrupted

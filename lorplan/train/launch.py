@@ -5,6 +5,8 @@ config (written by the accelerate exporter into the output folder).
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -40,3 +42,27 @@ def write_accelerate_config(plan, out_dir: Path) -> Path:
     result = export_plan(plan, "accelerate")
     (text,) = result.files.values()
     return write_text_atomic(Path(out_dir) / "accelerate_config.yaml", text, force=True)
+
+
+def run_forwarding(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the launcher and wait for it, passing SIGINT / SIGTERM / SIGHUP on to it instead of dying first, so
+    the training processes can stop after their current step and save a checkpoint. Returns its exit code."""
+    proc = subprocess.Popen(cmd, env=env)
+    previous = {}
+
+    def forward(signum, frame) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                previous[sig] = signal.signal(sig, forward)
+            except ValueError:  # not the main thread
+                pass
+    try:
+        return proc.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,6 +1,7 @@
 """Several GPUs: `lorplan train` re-executes itself under `accelerate launch`. There is no GPU here, so the
 test checks the command it builds (parsed by accelerate's own launch parser) and the config it writes (loaded by
-accelerate's own ClusterConfig); subprocess.call is the boundary that is replaced."""
+accelerate's own ClusterConfig); starting the launcher is the boundary that is replaced. Signal forwarding to the
+launcher is tested with real processes."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
         calls.append((cmd, env))
         return 0
 
-    monkeypatch.setattr("subprocess.call", fake_call)
+    monkeypatch.setattr(launch, "run_forwarding", fake_call)
     assert main(["train", str(plan_path), "--resume", "--max-steps", "7"]) == 0
     (cmd, env), = calls
     assert cmd[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
@@ -54,3 +55,27 @@ def test_no_reexecution_inside_the_launcher_or_on_one_gpu(monkeypatch):
     monkeypatch.delenv("LOCAL_RANK")
     assert not launch.needs_launcher(read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml"))
 
+
+
+def test_launcher_gets_the_signal_and_its_exit_code_is_returned(tmp_path):
+    """A stop signal to `lorplan train` reaches the launcher (which stops its workers politely)."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    child = ("import signal, sys, time\n"
+             "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+             "open(sys.argv[1], 'w').close()\n"
+             "time.sleep(60)\n")
+    ready = tmp_path / "ready"
+    parent = ("import os, sys\n"
+              "from lorplan.train.launch import run_forwarding\n"
+              f"sys.exit(run_forwarding([sys.executable, '-c', {child!r}, {str(ready)!r}], dict(os.environ)))\n")
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=30) == 7
