@@ -45,13 +45,15 @@ def write_accelerate_config(plan, out_dir: Path) -> Path:
 
 
 def run_forwarding(cmd: list[str], env: dict[str, str]) -> int:
-    """Run the launcher and wait for it, passing SIGINT / SIGTERM / SIGHUP on to it instead of dying first, so
-    the training processes can stop after their current step and save a checkpoint. Returns its exit code."""
+    """Run the launcher and wait for it without dying first on a stop signal, so the training processes can
+    stop after their current step and save a checkpoint. SIGTERM (sent to this process alone) is passed on;
+    SIGINT and SIGHUP come from the terminal to the whole process group, so the workers already have them and
+    passing them on would count as a second Ctrl-C. Returns the launcher's exit code."""
     proc = subprocess.Popen(cmd, env=env)
     previous = {}
 
     def forward(signum, frame) -> None:
-        if proc.poll() is None:
+        if signum == signal.SIGTERM and proc.poll() is None:
             proc.send_signal(signum)
 
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
