@@ -151,3 +151,34 @@ async def test_gpu_list_when_nvml_sees_devices(make_app):
         app.screen.query_one("#gpu-list").select(1)
         await pilot.pause()
         assert app.screen.query_one("#f-gpus").value == "2"
+
+
+async def test_mouse_selects_a_rank_row(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#rank-table")
+        await pilot.click("#rank-table", offset=(5, 1 + table.ranks.index(64)))  # header is line 0
+        await pilot.pause()
+        assert table.selected_rank == 64
+        assert "rank 64:" in str(app.screen.query_one("#plan-summary").render())
+
+
+async def test_gpu_usage_is_polled_in_a_worker(make_app):
+    from lorplan.tui.bridge import GpuReport, GpuView
+
+    gib = 1024**3
+    used = iter(range(1, 100))
+
+    def source():
+        u = next(used)
+        return GpuReport((GpuView(0, "NVIDIA H100 80GB HBM3", 80 * gib, u * gib, (80 - u) * gib),))
+
+    app = make_app(gpu_source=source)
+    async with app.run_test(size=SIZE) as pilot:
+        usage = app.screen.query_one("#gpu-usage")
+        first = str(usage.render())
+        app.screen.query_one("#gpu-panel").refresh_gpus()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert str(usage.render()) != first
+        assert "free" in str(usage.render())

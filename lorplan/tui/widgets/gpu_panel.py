@@ -60,6 +60,7 @@ class GpuPanel(Vertical):
         self._presets = bridge.gpu_presets()
         self._report = bridge.GpuReport((), "")
         self._names: tuple[str, ...] = ()
+        self._last_budget: BudgetChanged | None = None
         self.border_title = "GPU"
 
     def compose(self) -> ComposeResult:
@@ -133,11 +134,21 @@ class GpuPanel(Vertical):
         chosen = set(self.query_one("#gpu-list", SelectionList).selected)
         gpus = [g for g in self._report.gpus if g.index in chosen]
         if not gpus:
-            self.post_message(BudgetChanged(None, None, "no GPU picked"))
+            self._post_budget(BudgetChanged(None, None, "no GPU picked"))
             return
         smallest = min(gpus, key=lambda g: g.total_bytes)
         label = smallest.name if len(gpus) == 1 else f"{len(gpus)} × {smallest.name}"
-        self.post_message(BudgetChanged(smallest.total_bytes, len(gpus), label))
+        self._post_budget(BudgetChanged(smallest.total_bytes, len(gpus), label))
+
+    def _post_budget(self, message: BudgetChanged) -> None:
+        """Tell the plan only when the budget really changed (the 3-second poll mostly changes usage only)."""
+        key = (message.budget_bytes, message.gpu_count, message.label)
+        if self._last_budget is not None and key == (
+            self._last_budget.budget_bytes, self._last_budget.gpu_count, self._last_budget.label
+        ):
+            return
+        self._last_budget = message
+        self.post_message(message)
 
     @on(Select.Changed, "#gpu-preset")
     def _on_preset(self, event: Select.Changed) -> None:
@@ -166,16 +177,16 @@ class GpuPanel(Vertical):
                 return  # keep the last valid budget and table
             typed.remove_class("-invalid")
             error.update("")
-            self.post_message(BudgetChanged(size, None, format_bytes(size, 0)))
+            self._post_budget(BudgetChanged(size, None, format_bytes(size, 0)))
             return
         typed.remove_class("-invalid")
         error.update("")
         preset = self.query_one("#gpu-preset", Select)
         if preset.value is Select.NULL:
-            self.post_message(BudgetChanged(None, None, "no budget"))
+            self._post_budget(BudgetChanged(None, None, "no budget"))
         else:
             label, size = self._presets[int(preset.value)]
-            self.post_message(BudgetChanged(size, None, label))
+            self._post_budget(BudgetChanged(size, None, label))
 
     @property
     def presets(self) -> tuple[tuple[str, int], ...]:
