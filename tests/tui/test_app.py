@@ -159,3 +159,25 @@ def test_cli_unknown_theme_exits_2_with_one_line(tmp_path):
                             timeout=60, env={"XDG_CONFIG_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "unknown theme 'nope'" in result.stderr
+
+
+async def test_plan_fits_120x40_without_scrolling_and_stacks_at_80x24(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        view = app.screen.query_one("#plan-view")
+        assert view.max_scroll_y == 0 and view.max_scroll_x == 0
+        table = app.screen.query_one("#rank-table")
+        assert table.region.height == len(table.ranks) + 1  # every rank visible
+    narrow = make_app()
+    async with narrow.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        view = narrow.screen.query_one("#plan-view")
+        assert view.has_class("-narrow")
+        assert view.children[0].id == "plan-table-box"  # the answer first
+        assert view.max_scroll_y > 0  # the rest is reachable by scrolling
+        await pilot.press("f2")  # jumping to the model search scrolls it into view
+        await pilot.pause()
+        model_input = narrow.screen.query_one("#model-input")
+        assert narrow.focused is model_input
+        assert view.region.contains_region(model_input.region)
