@@ -2,8 +2,8 @@
 sentiment task that lorplan generates at run time from word lists and templates, with a seed.
 
 Nothing is downloaded and no text is copied from a corpus: every sentence is assembled here. About one
-sentence in five is negated ("was not dull" is positive), so the task is not a bag-of-words lookup and ranks
-have something to compare on.
+sentence in five is negated ("was not dull" is positive) and one in four contrasts two clauses ("..., but ...":
+the second decides), so the task is not a bag-of-words lookup and ranks have something to compare on.
 """
 
 from __future__ import annotations
@@ -39,6 +39,11 @@ _TEMPLATES = (
     "{S} turned out to be {i}{a}.",
     "After a week, {s} still seems {i}{a}.",
 )
+_CONTRAST = (
+    "{S} was {a}, but {o} was {b}.",
+    "At first {s} seemed {a}, but in the end it was {b}.",
+    "{S} looked {a} on paper, but it felt {b}.",
+)
 _NEGATED = (
     "{s} was not {a} at all.",
     "I would not call {s} {a}.",
@@ -53,7 +58,15 @@ def demo_examples(n: int = DEMO_SIZE, seed: int = 0) -> list[Example]:
     for i in range(n):
         positive = i % 2 == 0
         subject = rng.choice(_SUBJECTS)
-        if rng.random() < 0.2:
+        roll = rng.random()
+        if roll < 0.25:
+            # "a but b": the clause after "but" carries the verdict
+            other = rng.choice(_SUBJECTS)
+            first = rng.choice(_NEGATIVE if positive else _POSITIVE)
+            last = rng.choice(_POSITIVE if positive else _NEGATIVE)
+            template = rng.choice(_CONTRAST)
+            text = template.format(s=subject, S=subject.capitalize(), a=first, o=other, b=last)
+        elif roll < 0.45:
             # "not <negative word>" reads as positive, "not <positive word>" as negative
             adj = rng.choice(_NEGATIVE if positive else _POSITIVE)
             template = rng.choice(_NEGATED)

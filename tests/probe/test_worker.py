@@ -36,10 +36,26 @@ def _check_log(events, steps, eval_every):
     return losses, evals
 
 
-def test_minilm_classification_ranks_4_and_16(state_home):
+def _sentiment_file(path):
+    """A plain labelled JSONL file (string labels), as a user would bring."""
+    good = ["wonderful", "excellent", "lovely", "great", "superb", "pleasant"]
+    bad = ["terrible", "awful", "boring", "horrible", "dull", "rude"]
+    things = ["the film", "the hotel", "the meal", "the book", "the staff", "the trip", "the show", "the room"]
+    rows = []
+    for i in range(240):
+        positive = i % 2 == 0
+        adj = (good if positive else bad)[(i // 2) % 6]
+        rows.append({"text": f"{things[(i // 12) % 8].capitalize()} was {adj}.",
+                     "label": "positive" if positive else "negative"})
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_minilm_classification_ranks_4_and_16(state_home, tmp_path):
     steps, every = 30, 10
-    plan = runner.make_plan((4, 16), (2e-3,), steps=steps, micro_batch=8, eval_every=every, eval_examples=32,
-                            device="cpu")
+    data = _sentiment_file(tmp_path / "sentiment.jsonl")
+    plan = runner.make_plan((4, 16), (2e-3,), data=str(data), steps=steps, micro_batch=8, eval_every=every,
+                            eval_examples=32, device="cpu")
     run = create_run(plan, state_home)
     results = {}
     for probe in plan.probes:
