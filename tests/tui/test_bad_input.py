@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Static
-from tui_helpers import table_rows, type_into
+from tui_helpers import model_settled, table_rows, type_into, wait_until
 
 from lorplan.tui.widgets.plan_view import PlanView
 
@@ -86,7 +86,7 @@ async def test_garbage_budget_and_model_are_inline(make_app):
         valid = table_rows(app)
         for garbage in ("zzz-not-a-model", "/no/such/folder", "../..", "💥"):
             await type_into(pilot, "#model-input", garbage, submit=True)
-            await app.workers.wait_for_complete()
+            await wait_until(pilot, lambda: model_settled(app))
             await pilot.pause()
             picker = app.screen.query_one("#model-picker")
             assert picker.has_class("-error"), garbage

@@ -45,3 +45,20 @@ def table_rows(app) -> dict[int, dict[str, str]]:
     """{rank: {column key: shown text}} for every row of the on-screen rank table."""
     table = app.screen.query_one(RankTable)
     return {rank: {key: table.cell_text(rank, key) for key, _label in COLUMNS} for rank in table.ranks}
+
+
+async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
+    """Pause until predicate() is true (thread workers finish on their own time; a loaded CI machine is slow)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await pilot.pause(0.02)
+
+
+def model_settled(app) -> bool:
+    """The model picker finished loading (a spec was shown or an error was)."""
+    status = str(app.screen.query_one("#model-status").render())
+    return not status.startswith("loading")
