@@ -181,3 +181,60 @@ def test_importing_the_memory_model_loads_no_torch():
     code = "import sys, lorplan.core.memory; print(any(m in sys.modules for m in ('torch', 'transformers', 'peft')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_fit_limits_are_tight_for_random_setups():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    small = llama_spec(h=2048, i=8192, layers=16, heads=32, kv=8, vocab=128256, mid="llama-1b-like")
+
+    @settings(max_examples=80, deadline=None)
+    @given(
+        rank=st.sampled_from((1, 8, 64, 256)),
+        seq=st.integers(16, 8192),
+        batch=st.integers(1, 16),
+        budget_gib=st.integers(4, 96),
+        quant=st.sampled_from(("none", "nf4", "int8")),
+        gc=st.booleans(),
+        attention=st.sampled_from(("sdpa", "eager")),
+        optimizer=st.sampled_from(("adamw", "paged-adamw-8bit", "sgd")),
+    )
+    def check(rank, seq, batch, budget_gib, quant, gc, attention, optimizer):
+        kw = {"quant": quant, "grad_checkpointing": gc, "attention": attention, "optimizer": optimizer}
+        budget = budget_gib * GIB
+        row = rank_table(small, TrainingSetup(seq_len=seq, micro_batch=batch, **kw), (rank,), budget).rows[0]
+        assert row.fits == (row.memory.total <= budget)
+        b = row.max_micro_batch
+        if b > 0:
+            assert estimate(small, TrainingSetup(seq_len=seq, micro_batch=b, **kw), rank).total <= budget
+        assert estimate(small, TrainingSetup(seq_len=seq, micro_batch=b + 1, **kw), rank).total > budget
+        s = row.max_seq_len
+        if s > 0:
+            assert estimate(small, TrainingSetup(seq_len=s, micro_batch=batch, **kw), rank).total <= budget
+        if s < small.max_position_embeddings:
+            assert estimate(small, TrainingSetup(seq_len=s + 1, micro_batch=batch, **kw), rank).total > budget
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        LoraTargets(),
+        LoraTargets(modules=("q_proj", "v_proj")),
+        LoraTargets(modules=("all-linear",), rank_pattern={"q_proj": 4, "down_proj": 32}),
+        LoraTargets(modules=("mlp",), layers_to_transform=(0, 3, 7), use_dora=True),
+        LoraTargets(modules=("attention",), modules_to_save=("lm_head",)),
+    ],
+)
+def test_sweep_trainable_params_match_the_lora_reference(targets):
+    from lorplan.core.lora import trainable_params
+    from lorplan.core.spec import load_spec
+
+    spec = load_spec("Qwen/Qwen2.5-0.5B-Instruct")
+    ranks = (1, 8, 64, 300)
+    table = rank_table(spec, TrainingSetup(targets=targets), ranks)
+    assert [r.trainable_params for r in table.rows] == [trainable_params(spec, targets, r) for r in ranks]
+    for row in table.rows:
+        assert row.memory.adapter == 4 * row.trainable_params
