@@ -237,4 +237,5 @@ def test_sweep_trainable_params_match_the_lora_reference(targets):
     table = rank_table(spec, TrainingSetup(targets=targets), ranks)
     assert [r.trainable_params for r in table.rows] == [trainable_params(spec, targets, r) for r in ranks]
     for row in table.rows:
-        assert row.memory.adapter == 4 * row.trainable_params
+        if not targets.modules_to_save:
+            assert row.memory.adapter == 4 * row.trainable_params

@@ -113,3 +113,26 @@ def test_torch_adamw_and_sgd_momentum_states_match_torch():
         states = [v for p in params for k, v in opt.state[p].items() if k != "step"]
         alloc, _, _ = optimizer_bytes([(p.numel(), 1) for p in params], TrainingSetup(optimizer=opt_name), 4)
         assert alloc == _nbytes(states), opt_name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("modules_to_save", [(), ("lm_head",)])
+def test_adapter_bytes_match_peft_including_modules_to_save(modules_to_save):
+    import memtrace
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory import estimate
+
+    model = AutoModelForCausalLM.from_config(memtrace.tiny_config("llama"), dtype=torch.bfloat16)
+    spec = memtrace.spec_from_model(model, "tiny-llama")
+    peft_model = get_peft_model(model, LoraConfig(r=8, target_modules=["q_proj", "v_proj"],
+                                                  modules_to_save=list(modules_to_save) or None,
+                                                  task_type="CAUSAL_LM"))
+    trainable = [p for p in peft_model.parameters() if p.requires_grad]
+    frozen = [p for p in peft_model.parameters() if not p.requires_grad]
+    setup = TrainingSetup(targets=LoraTargets(modules=("q_proj", "v_proj"), modules_to_save=modules_to_save))
+    mem = estimate(spec, setup, 8)
+    assert mem.adapter == _nbytes(trainable)  # fp32 LoRA + the bf16 copy peft trains
+    assert mem.weights == _nbytes(frozen)  # the original head stays, frozen

@@ -59,6 +59,7 @@ class _Prepared:
     n_tensors: int
     coeffs: tuple  # PhaseCoeffs per phase
     pbytes: int
+    extra_bytes: int  # bytes per parameter of modules_to_save / task heads (peft copies them in their dtype)
     weight_total: int
     context: int
     reserve: float
@@ -154,6 +155,7 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
                      layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1 - t0,
                      saved0=ls0, saved1=ls1, n_tensors=n_tensors, coeffs=tuple(phase_coeffs(act, ls0, ls1, setup)),
                      pbytes=DTYPE_BYTES[setup.adapter_dtype], weight_total=sum(w.values()),
+                     extra_bytes=4 if (setup.quant != "none" and setup.prepare_kbit) else DTYPE_BYTES[setup.base_dtype],
                      context=_context(setup), reserve=float(setup.reserve_fraction))
     if len(_CACHE) > 256:
         _CACHE.clear()
@@ -177,7 +179,9 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
     if rank.__class__ is not int or rank < 1:
         raise BadInput(f"--ranks: rank must be an integer ≥ 1, got {rank!r}")
     trainable = prep.lora0 + rank * prep.lora_per_rank + prep.extra_trainable
-    adapter = grads = trainable * prep.pbytes
+    # LoRA weights in the adapter dtype; modules_to_save copies keep the module's dtype (peft's
+    # ModulesToSaveWrapper deep-copies it; cast_adapter_dtype only touches adapter layers)
+    adapter = grads = (trainable - prep.extra_trainable) * prep.pbytes + prep.extra_trainable * prep.extra_bytes
     opt = setup.optimizer
     if opt == "adamw":
         opt_alloc, opt_paged, steps = 2 * adapter, 0, 4 * prep.n_tensors
