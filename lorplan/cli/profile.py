@@ -23,7 +23,7 @@ def register(sub) -> None:
     p.add_argument("--tokenizer", metavar="PATH", help="a folder with tokenizer files (overrides --model's)")
     p.add_argument("--schema", choices=_SCHEMA_CHOICES, default="auto", help="row schema (default: detect)")
     p.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N",
-                   help="training sequence length in tokens (default 2048, capped at the tokenizer's maximum)")
+                   help="training sequence length in tokens (default 2048, capped at the model's context)")
     p.add_argument("--sample", type=positive_int("--sample"), metavar="N",
                    help="tokenize a random sample of N examples and scale the totals (with 95%% intervals)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
