@@ -12,6 +12,7 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.worker import Worker, WorkerState
 
 from lorplan.core.errors import BadInput
 from lorplan.tui import bridge
@@ -142,6 +143,18 @@ class LorplanApp(App[int]):
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.source != self.user_config.last_model:
             self._remember(self.user_config.with_last_model(message.source))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed background job is reported (a bug, not bad input: that is shown inline).
+
+        StateChanged does not bubble: widgets that run workers forward it here (`report_worker`)."""
+        if event.state == WorkerState.ERROR:
+            error = event.worker.error
+            self.notify(f"{event.worker.name} failed: {type(error).__name__}: {error}", title="lorplan",
+                        severity="error", timeout=15)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        self.on_worker_state_changed(event)
 
     # -- actions --------------------------------------------------------------------------------------------
     def action_help(self) -> None:

@@ -181,3 +181,25 @@ async def test_plan_fits_120x40_without_scrolling_and_stacks_at_80x24(make_app):
         model_input = narrow.screen.query_one("#model-input")
         assert narrow.focused is model_input
         assert view.region.contains_region(model_input.region)
+
+
+async def test_a_failing_gpu_query_is_reported_not_fatal(make_app):
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("NVML exploded")
+        from lorplan.tui.bridge import GpuReport
+
+        return GpuReport((), "no driver")
+
+    app = make_app(gpu_source=flaky)
+    async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#gpu-panel").refresh_gpus()
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if app._notifications:
+                break
+        assert app.is_running
+        assert "NVML exploded" in "\n".join(n.message for n in app._notifications)

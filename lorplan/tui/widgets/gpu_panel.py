@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
+from textual.worker import Worker
 
 from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes
@@ -79,6 +80,11 @@ class GpuPanel(Vertical):
             yield Input(placeholder="or type 24GiB", id="gpu-budget", compact=True)
         yield Static("", id="gpu-error", classes="field-error")
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report = getattr(self.app, "report_worker", None)
+        if report is not None:
+            report(event)
+
     def on_mount(self) -> None:
         self.query_one("#gpu-preset").tooltip = tooltip("gpu")
         self.query_one("#gpu-budget").tooltip = tooltip("gpu")
@@ -92,7 +98,7 @@ class GpuPanel(Vertical):
     def refresh_gpus(self) -> None:
         self._poll()
 
-    @work(thread=True, exclusive=True, group="gpu-poll")
+    @work(thread=True, exclusive=True, group="gpu-poll", exit_on_error=False)
     def _poll(self) -> None:
         # Worker thread: never touches widgets, it posts the report.
         self.post_message(GpuReportReceived(self._source()))

@@ -14,6 +14,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Input, Static
+from textual.worker import Worker
 
 from lorplan.core.errors import BadInput
 from lorplan.core.memory import DEFAULT_RANKS
@@ -130,6 +131,11 @@ class PlanView(VerticalScroll):
             self.move_child(box, before=top)
         else:
             self.move_child(box, after=top)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        report = getattr(self.app, "report_worker", None)
+        if report is not None:
+            report(event)
 
     def on_mount(self) -> None:
         self._layout_for(self.app.size.width)
