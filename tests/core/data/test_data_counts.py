@@ -161,3 +161,17 @@ def test_load_examples_sample_is_seeded_and_in_file_order(tmp_path):
     assert [e.line for e in a] == sorted(e.line for e in a)
     assert all(e.label == (e.line - 1) % 3 for e in a)
     assert [e.line for e in load_examples(path, limit=3)] == [1, 2, 3]
+
+
+def test_datasetdict_folder_profiles_its_train_split(tmp_path):
+    import datasets
+
+    dd = datasets.DatasetDict({
+        "test": datasets.Dataset.from_list([{"text": "held out"}]),
+        "train": datasets.Dataset.from_list([{"text": "one"}, {"text": "two"}, {"text": ""}]),
+    })
+    dd.save_to_disk(str(tmp_path / "dd"))
+    p = profile_dataset(tmp_path / "dd")
+    assert p.format == "arrow-folder" and p.examples == 2 and p.skipped == 1
+    assert [(pr.line, pr.reason) for pr in p.problems] == [(3, "empty text")]
+    assert any("profiled split 'train'" in n for n in p.notes)
