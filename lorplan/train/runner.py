@@ -203,6 +203,9 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     total = max_steps or t.max_steps or max(1, math.ceil((t.epochs or 1.0) * per_epoch / t.gradient_accumulation))
     scheduler = transformers.get_scheduler(t.lr_scheduler, optimizer,
                                            num_warmup_steps=int(t.warmup_ratio * total), num_training_steps=total)
+    plugin = getattr(accelerator.state, "deepspeed_plugin", None)
+    if plugin is not None:  # no DataLoader goes through prepare(), so DeepSpeed is told the batch size
+        plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = t.micro_batch
     model, optimizer = accelerator.prepare(model, optimizer)
 
     start, resumed_from = 0, None
