@@ -39,6 +39,18 @@ def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str]]:
     return spec.layer_linear_names, roles
 
 
+def _what_would_fit(row, setup) -> str:
+    """One plain hint for a rank that does not fit, from the fit solver's answers."""
+    if row.max_micro_batch:
+        return f"to fit: micro-batch {row.max_micro_batch} (use gradient accumulation for the rest)"
+    if row.max_seq_len:
+        return (f"to fit: sequences of at most {row.max_seq_len:,} tokens, or gradient checkpointing / a 4-bit "
+                "base model")
+    if setup is not None and setup.quant == "none":
+        return "the weights alone do not fit: try 4-bit NF4 (QLoRA), more GPUs with FSDP/ZeRO-3, or a larger GPU"
+    return "the weights alone do not fit: shard over more GPUs (FSDP / ZeRO-3) or pick a larger GPU"
+
+
 @dataclass
 class PlanChanged(Message):
     """A new valid plan is on screen: model source, spec, setup, selected rank and the whole table."""
@@ -267,10 +279,13 @@ class PlanView(VerticalScroll):
         if self.state.table.budget_bytes:
             verdict = "fits" if row.fits else "does NOT fit"
             parts.append(f"{verdict} in {format_bytes(self.state.table.budget_bytes)} ({self.state.budget_label})")
-            if row.max_micro_batch is not None:
-                parts.append(f"largest micro-batch {row.max_micro_batch}")
-            if row.max_seq_len is not None:
-                parts.append(f"longest sequence {row.max_seq_len:,}")
+            if row.fits is False:
+                parts.append(_what_would_fit(row, self.state.setup))
+            else:
+                if row.max_micro_batch is not None:
+                    parts.append(f"room for micro-batch {row.max_micro_batch}")
+                if row.max_seq_len is not None:
+                    parts.append(f"or sequences of {row.max_seq_len:,} tokens")
         else:
             parts.append("pick a GPU or type a budget to see what fits")
         text = " · ".join(parts)
