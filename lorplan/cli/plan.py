@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="quantized base without peft's prepare_model_for_kbit_training")
     t.add_argument("--no-foreach", action="store_true", help="optimizer without the multi-tensor (foreach) step")
     t.add_argument("--kernels", default="cuda", metavar="cuda|cpu", help="which kernels to model (default cuda)")
+    t.add_argument("--padding-mask", action="store_true",
+                   help="batches are padded (a padding collator): SDPA keeps K/V repeated and a mask per layer")
     h = p.add_argument_group("hardware")
     h.add_argument("--gpus", default="1", metavar="N", help="number of GPUs (default 1)")
     h.add_argument("--sharding", default=None, metavar="none|ddp|fsdp|zero2|zero3",

@@ -114,6 +114,7 @@ def setup_from_args(args):
         prepare_kbit=not args.no_prepare_kbit,
         kernels=args.kernels,
         foreach=not args.no_foreach,
+        padding_mask=bool(getattr(args, "padding_mask", False)),
         **kw,
     )
 

@@ -102,6 +102,11 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         # autocast runs in fp32 (4 + 2) and CPU autocast in bf16 (2).
         attn = a * (hq + 2 * hq)
         bs2 = 6.0 * heads if (fam == "llama" or (cuda and autocast)) else float(a * heads)
+    elif setup.padding_mask and setup.attention == "sdpa":
+        # With a padding mask transformers repeats K/V to every head (use_gqa_in_sdpa needs mask=None), and
+        # SDPA turns the boolean mask into an additive one per call, which its backward keeps (b*s*s*a per layer).
+        attn = a * (hq + 2 * hq + hq) + 4 * heads
+        bs2 = float(a)
     else:
         attn = a * (hq + 2 * hkv + hq) + 4 * heads  # q, k, v, out, fp32 logsumexp
     # bitsandbytes' Linear4bit / Linear8bitLt return their input's dtype; after prepare_model_for_kbit_training

@@ -57,6 +57,9 @@ class TrainingSetup:
     foreach: torch AdamW's multi-tensor step (the CUDA default), which keeps one extra copy of the
         adapter's parameter size alive during step().
     reserve_fraction: allocator reserve over allocated, as a fraction of the allocated peak.
+    padding_mask: batches carry a padding mask (a padding collator rather than packing / equal lengths): with
+        SDPA, GQA models then repeat K/V and every layer keeps an additive b*s*s mask. flash-attention-2
+        unpads instead and is priced as without a mask.
     """
 
     targets: LoraTargets = field(default_factory=LoraTargets)
@@ -78,6 +81,7 @@ class TrainingSetup:
     kernels: Kernels = "cuda"
     foreach: bool = True
     reserve_fraction: float = DEFAULT_RESERVE_FRACTION
+    padding_mask: bool = False
 
     def __post_init__(self) -> None:
         _choice("--quant", self.quant, QUANTS)
