@@ -201,17 +201,20 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
 
 def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
              seq: int, attention: str = "sdpa", autocast: bool = True, quant: str = "none",
-             tmp_dir: str | None = None, adapter_fp32: bool = True) -> Traced:
+             tmp_dir: str | None = None, adapter_fp32: bool = True, padded: bool = False) -> Traced:
     """One traced step. autocast=False is "pure" bf16 training (peft's method comparison): no torch.autocast."""
     model, spec = build(family, rank, targets, dropout, grad_ckpt, attention=attention, quant=quant, tmp_dir=tmp_dir,
                         adapter_fp32=adapter_fp32)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
     ids = torch.randint(0, spec.vocab_size, (batch, seq))
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    if padded:  # a padding collator: the last sequence is right-padded to the longest one
+        mask[-1, seq // 2:] = 0
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = model(input_ids=ids, labels=ids).loss
+            loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

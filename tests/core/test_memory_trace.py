@@ -80,9 +80,10 @@ def test_in_step_peak_within_5_percent_and_static_terms_exact(family, row):
 # Other paths of the model, one or two traced cases each: a recomputed block that outweighs the loss buffers
 # (wide MLP, small vocabulary), eager attention (s x s scores), pure bf16 training without autocast (peft's
 # method comparison), QLoRA through transformers' bitsandbytes loading + prepare_model_for_kbit_training, and
-# adapters kept in bf16 (peft's autocast_adapter_dtype=False: inputs shared by q/k/v are saved once).
+# adapters kept in bf16 (peft's autocast_adapter_dtype=False: inputs shared by q/k/v are saved once), and
+# padded batches (attention_mask with padding: K/V repeated for GQA, an additive mask per layer).
 MORE = [
-    # family, rank, targets, dropout, gc, batch, seq, attention, autocast, quant, adapter dtype
+    # family, rank, targets, dropout, gc, batch, seq, attention, autocast, quant, adapter dtype[, padded]
     ("llama-wide", 8, "all-linear", 0.05, True, 2, 128, "sdpa", True, "none", "fp32"),
     ("llama-wide", 64, "all-linear", 0.0, True, 1, 128, "sdpa", True, "none", "fp32"),
     ("llama", 8, "all-linear", 0.0, False, 1, 256, "eager", True, "none", "fp32"),
@@ -93,6 +94,8 @@ MORE = [
     ("llama", 16, "all-linear", 0.05, True, 2, 128, "sdpa", True, "nf4", "fp32"),
     ("llama", 8, "all-linear", 0.0, False, 2, 128, "sdpa", True, "none", "bf16"),
     ("gpt2", 16, "all-linear", 0.0, False, 2, 128, "sdpa", True, "none", "bf16"),
+    ("llama", 64, "all-linear", 0.05, False, 4, 256, "sdpa", True, "none", "fp32", "padded"),
+    ("qwen2-tied", 8, "all-linear", 0.0, True, 4, 256, "sdpa", True, "none", "fp32", "padded"),
 ]
 
 
@@ -101,13 +104,15 @@ MORE = [
 def test_more_paths_within_5_percent(case, tmp_path):
     import memtrace
 
-    family, rank, targets, dropout, gc, batch, seq, attention, autocast, quant, adapter = case
+    family, rank, targets, dropout, gc, batch, seq, attention, autocast, quant, adapter = case[:11]
+    padded = case[11:] == ("padded",)
     traced = memtrace.run_step(family, rank, targets, dropout, gc, batch, seq, attention=attention,
-                               autocast=autocast, quant=quant, tmp_dir=str(tmp_path), adapter_fp32=adapter == "fp32")
+                               autocast=autocast, quant=quant, tmp_dir=str(tmp_path), adapter_fp32=adapter == "fp32",
+                               padded=padded)
     mods = ("all-linear",) if targets == "all-linear" else tuple(memtrace.TARGETS[family]["qv"])
     setup = TrainingSetup(targets=LoraTargets(modules=mods), micro_batch=batch, seq_len=seq, grad_checkpointing=gc,
                           lora_dropout=dropout, kernels="cpu", attention=attention, autocast=autocast, quant=quant,
-                          double_quant=quant != "none", adapter_dtype=adapter)
+                          double_quant=quant != "none", adapter_dtype=adapter, padding_mask=padded)
     mem = estimate(traced.spec, setup, rank)
     predicted = mem.gradients + mem.activations
     error = predicted / traced.in_step_peak - 1.0
