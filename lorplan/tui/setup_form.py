@@ -137,6 +137,8 @@ def build_setup(values: FormValues) -> FormResult:
         custom = parsed.get("custom_rank")
     if not values.targets:
         errors["targets"] = "Targets: tick at least one module (or press all-linear)"
+    if parsed.get("gpus", 1) > 1 and values.sharding == "none":
+        errors["sharding"] = "Sharding: with several GPUs choose DDP, FSDP, ZeRO-2 or ZeRO-3"
     if errors:
         return FormResult(None, custom, errors)
     try:

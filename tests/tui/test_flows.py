@@ -147,10 +147,13 @@ async def test_gpu_list_when_nvml_sees_devices(make_app):
         assert view.state.budget_bytes == 48 * gib
         assert not app.screen.query_one("#gpu-panel").has_class("-no-gpu")
         assert "40.0 GiB used" in str(app.screen.query_one("#gpu-usage").render())
-        # pick the second GPU too: the GPUs field follows the selection
+        # pick the second GPU too: the GPUs field follows, DDP is chosen, and the busy GPU is pointed out
         app.screen.query_one("#gpu-list").select(1)
         await pilot.pause()
         assert app.screen.query_one("#f-gpus").value == "2"
+        assert app.screen.query_one("#f-sharding").value == "ddp"
+        assert view.state.setup.gpus == 2 and not view.state.stale
+        assert "8.00 GiB is free now" in str(app.screen.query_one("#plan-summary").render())
 
 
 async def test_mouse_selects_a_rank_row(make_app):

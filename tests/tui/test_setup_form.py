@@ -69,3 +69,8 @@ def test_bad_budgets(text):
 def test_budget_units():
     assert parse_budget("24GiB") == 24 * 1024**3
     assert parse_budget("80GB") == 80 * 10**9
+
+
+def test_several_gpus_need_sharding():
+    assert "Sharding" in build_setup(FormValues(gpus="2")).errors["sharding"]
+    assert build_setup(FormValues(gpus="2", sharding="fsdp")).setup.sharding == "fsdp"

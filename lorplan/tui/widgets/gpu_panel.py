@@ -30,6 +30,7 @@ class BudgetChanged(Message):
     budget_bytes: int | None
     gpu_count: int | None
     label: str
+    free_bytes: int | None = None  # NVML's free memory now (smallest over the picked GPUs); None for presets
 
 
 class GpuReportReceived(Message):
@@ -144,14 +145,17 @@ class GpuPanel(Vertical):
             return
         smallest = min(gpus, key=lambda g: g.total_bytes)
         label = smallest.name if len(gpus) == 1 else f"{len(gpus)} × {smallest.name}"
-        self._post_budget(BudgetChanged(smallest.total_bytes, len(gpus), label))
+        free = min(g.free_bytes for g in gpus)
+        self._post_budget(BudgetChanged(smallest.total_bytes, len(gpus), label, free))
 
     def _post_budget(self, message: BudgetChanged) -> None:
         """Tell the plan only when the budget really changed (the 3-second poll mostly changes usage only)."""
-        key = (message.budget_bytes, message.gpu_count, message.label)
-        if self._last_budget is not None and key == (
-            self._last_budget.budget_bytes, self._last_budget.gpu_count, self._last_budget.label
-        ):
+        def key(m: BudgetChanged):
+            # free memory moves all the time: only a change of 1 GiB or more re-plans
+            free = None if m.free_bytes is None else m.free_bytes // 1024**3
+            return (m.budget_bytes, m.gpu_count, m.label, free)
+
+        if self._last_budget is not None and key(message) == key(self._last_budget):
             return
         self._last_budget = message
         self.post_message(message)

@@ -13,7 +13,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 from textual.worker import Worker
 
 from lorplan.core.errors import BadInput
@@ -85,6 +85,7 @@ class PlanState:
     form: FormValues = field(default_factory=FormValues)
     budget_bytes: int | None = None
     budget_label: str = ""
+    free_bytes: int | None = None
     setup: object = None
     custom_rank: int | None = None
     table: object = None
@@ -220,7 +221,11 @@ class PlanView(VerticalScroll):
     def _on_budget_changed(self, event: BudgetChanged) -> None:
         event.stop()
         self.state.budget_bytes, self.state.budget_label = event.budget_bytes, event.label
+        self.state.free_bytes = event.free_bytes
         if event.gpu_count:
+            sharding = self.query_one("#f-sharding", Select)
+            if event.gpu_count > 1 and sharding.value == "none":
+                sharding.value = "ddp"  # several GPUs picked: the plain data-parallel default
             gpus = self.query_one("#f-gpus", Input)
             if gpus.value.strip() != str(event.gpu_count):
                 gpus.value = str(event.gpu_count)  # its Changed event recomputes
@@ -282,6 +287,9 @@ class PlanView(VerticalScroll):
             if row.fits is False:
                 parts.append(_what_would_fit(row, self.state.setup))
             else:
+                if self.state.free_bytes is not None and m.total > self.state.free_bytes:
+                    parts.append(f"⚠ but only {format_bytes(self.state.free_bytes)} is free now "
+                                 "(other processes use the GPU)")
                 if row.max_micro_batch is not None:
                     parts.append(f"room for micro-batch {row.max_micro_batch}")
                 if row.max_seq_len is not None:

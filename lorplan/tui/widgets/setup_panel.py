@@ -187,7 +187,7 @@ class SetupPanel(Vertical):
         if dict(errors) == self._shown_errors:
             return  # nothing changed: skip the restyle (this runs on every keystroke)
         self._shown_errors = dict(errors)
-        for widget in self.query_one("#setup-grid").query(Input):
+        for widget in self.query_one("#setup-grid").query("Input, Select"):
             field = (widget.id or "").removeprefix("f-")
             widget.set_class(field in errors, "-invalid")
         self.query_one("#targets-boxes").set_class("targets" in errors, "-invalid")
