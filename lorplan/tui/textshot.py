@@ -31,6 +31,8 @@ async def _render(width: int, height: int, theme: str, model: str | None) -> str
 
     app = LorplanApp(theme=theme, model=model, gpu_source=bridge.no_gpu("no NVIDIA driver"), save_settings=False)
     async with app.run_test(size=(width, height)) as pilot:
+        while not app.screen.query_one("#gpu-panel").ready:  # the first NVML answer comes from a worker
+            await pilot.pause(0.01)
         await pilot.pause()
         app.screen.query_one("#rank-table").focus()
         await pilot.pause()

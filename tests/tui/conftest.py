@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tui_helpers import until_started
 
 from lorplan.tui import bridge
 
@@ -21,14 +22,26 @@ def isolated_home(tmp_path, monkeypatch):
 
 @pytest.fixture
 def make_app(tmp_path):
-    """Build a LorplanApp with no GPU, a config file in tmp_path, and a fixed model."""
+    """Build a LorplanApp with no GPU, a config file in tmp_path, and a fixed model.
+
+    Its run_test() returns once the GPU panel has its first answer, so every test starts from the same state.
+    """
+    from contextlib import asynccontextmanager
+
     from lorplan.tui.app import LorplanApp
+
+    class StartedApp(LorplanApp):
+        @asynccontextmanager
+        async def run_test(self, *args, **kwargs):
+            async with super().run_test(*args, **kwargs) as pilot:
+                await until_started(pilot)
+                yield pilot
 
     def factory(**kwargs):
         kwargs.setdefault("gpu_source", bridge.no_gpu("no NVIDIA driver (test)"))
         kwargs.setdefault("config_path", tmp_path / "config" / "lorplan" / "config.toml")
         kwargs.setdefault("model", SNAPSHOT_MODEL)
-        return LorplanApp(**kwargs)
+        return StartedApp(**kwargs)
 
     return factory
 

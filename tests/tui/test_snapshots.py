@@ -8,6 +8,7 @@ The rank table shows the memory model's numbers: when lorplan.core.memory change
 from __future__ import annotations
 
 import pytest
+from tui_helpers import until_started
 
 SIZES = {"wide": (120, 40), "narrow": (80, 24)}
 
@@ -18,7 +19,7 @@ def test_main_screen(snap_compare, make_app, theme, size):
     app = make_app(theme=theme, save_settings=False)
 
     async def settle(pilot):
-        await pilot.pause()
+        await until_started(pilot)
         app.screen.query_one("#rank-table").focus()  # a fixed focus: no blinking input cursor in the picture
         await pilot.pause()
 
@@ -29,7 +30,7 @@ def test_help_screen(snap_compare, make_app):
     app = make_app(theme="light", save_settings=False)
 
     async def open_help(pilot):
-        await pilot.pause()
+        await until_started(pilot)
         app.screen.query_one("#f-seq_len").focus()
         await pilot.press("f1")
         await pilot.pause()

@@ -62,3 +62,19 @@ def model_settled(app) -> bool:
     """The model picker finished loading (a spec was shown or an error was)."""
     status = str(app.screen.query_one("#model-status").render())
     return not status.startswith("loading")
+
+
+async def until_started(pilot, timeout: float = 20.0) -> None:
+    """Wait for the first NVML answer (read in a thread worker) and the re-plan it causes."""
+    import time
+
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    while True:
+        panels = app.screen.query("#gpu-panel")
+        if panels and panels.first().ready:
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("the GPU panel never got an NVML answer")
+        await pilot.pause(0.01)
+    await pilot.pause()

@@ -60,13 +60,13 @@ class GpuPanel(Vertical):
         super().__init__(id=id, classes="-no-gpu")  # the common SSH-without-driver case styles once
         self._source = source
         self._presets = bridge.gpu_presets()
-        self._report = bridge.GpuReport((), "")
+        self._report: bridge.GpuReport | None = None  # None until the first NVML answer
         self._names: tuple[str, ...] = ()
         self._last_budget: BudgetChanged | None = None
         self.border_title = "GPU"
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="gpu-banner")
+        yield Static("Reading GPUs through NVML …", id="gpu-banner")
         yield SelectionList[int](id="gpu-list", compact=True)
         yield Static("", id="gpu-usage")
         with Horizontal(id="gpu-budget-row"):
@@ -90,8 +90,9 @@ class GpuPanel(Vertical):
         self.query_one("#gpu-preset").tooltip = tooltip("gpu")
         self.query_one("#gpu-budget").tooltip = tooltip("gpu")
         self.query_one("#gpu-list").tooltip = tooltip("gpu")
-        self._apply_report(self._source())
-        self.set_interval(REFRESH_SECONDS if self.has_gpu else NO_GPU_REFRESH_SECONDS, self.refresh_gpus)
+        # The first query runs in the worker too: initialising NVML can take a while on a GPU machine and the
+        # first frame should not wait for it.
+        self._poll()
 
     def watch_has_gpu(self, has_gpu: bool) -> None:
         self.set_class(not has_gpu, "-no-gpu")
@@ -108,6 +109,8 @@ class GpuPanel(Vertical):
         self._apply_report(message.report)
 
     def _apply_report(self, report: bridge.GpuReport) -> None:
+        if self._report is None:
+            self.set_interval(REFRESH_SECONDS if report.gpus else NO_GPU_REFRESH_SECONDS, self.refresh_gpus)
         self._report = report
         self.has_gpu = bool(report.gpus)
         if report.gpus:
@@ -138,6 +141,8 @@ class GpuPanel(Vertical):
         self._emit_gpu_selection()
 
     def _emit_gpu_selection(self) -> None:
+        if self._report is None:
+            return
         chosen = set(self.query_one("#gpu-list", SelectionList).selected)
         gpus = [g for g in self._report.gpus if g.index in chosen]
         if not gpus:
@@ -174,8 +179,8 @@ class GpuPanel(Vertical):
         self._emit_budget()
 
     def _emit_budget(self) -> None:
-        if self.has_gpu:
-            return
+        if self._report is None or self.has_gpu:
+            return  # no NVML answer yet, or real GPUs: their selection sets the budget
         typed = self.query_one("#gpu-budget", Input)
         error = self.query_one("#gpu-error", Static)
         if typed.value.strip():
@@ -197,6 +202,11 @@ class GpuPanel(Vertical):
         else:
             label, size = self._presets[int(preset.value)]
             self._post_budget(BudgetChanged(size, None, label))
+
+    @property
+    def ready(self) -> bool:
+        """True once NVML answered (a GPU list or the reason there is none)."""
+        return self._report is not None
 
     @property
     def presets(self) -> tuple[tuple[str, int], ...]:
