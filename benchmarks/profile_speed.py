@@ -19,6 +19,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -151,7 +152,7 @@ def main() -> None:
     if pairs:
         ratios = sorted(rates(p)[1] / rates(b)[1] for b, p in pairs)
         print(f"ratio     paired runs on {format_bytes(small)} (baseline then profile, {len(pairs)} pairs): "
-              + ", ".join(f"{r:.2f}x" for r in ratios) + f"; median {ratios[len(ratios) // 2]:.2f}x")
+              + ", ".join(f"{r:.2f}x" for r in ratios) + f"; median {statistics.median(ratios):.2f}x")
     print(f"load      1-minute load average {os.getloadavg()[0]:.1f} at the end (other work on the machine "
           "slows the wall-clock figures)")
     s_rows, s_tok = rates(prof_small)
