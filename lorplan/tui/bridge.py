@@ -67,6 +67,16 @@ def catalog_ids() -> tuple[str, ...]:
     return tuple(entry.id for entry in ENTRIES)
 
 
+def cached_ids(exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Hub ids with a config.json in the local Hugging Face cache (not already in `exclude`). Never raises."""
+    from lorplan.core.hfcache import cached_models
+
+    try:
+        return tuple(i for i in cached_models() if i not in exclude)
+    except OSError:  # an unreadable cache folder is the same as an empty one here
+        return ()
+
+
 def search_catalog(query: str, ids: tuple[str, ...], limit: int = 50) -> tuple[str, ...]:
     """Catalog ids matching every word of the query (case-insensitive), prefix matches first."""
     words = query.lower().split()

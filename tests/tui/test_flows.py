@@ -187,3 +187,28 @@ async def test_gpu_usage_is_polled_in_a_worker(make_app):
                 break
         assert str(usage.render()) != first
         assert "free" in str(usage.render())
+
+
+async def test_cached_hub_id_is_listed_and_loads(make_app, isolated_home):
+    # the local Hugging Face cache layout: hub/models--ORG--NAME/{refs/main, snapshots/<hash>/config.json}
+    from lorplan.core.catalog import ENTRIES, config
+
+    entry = next(e for e in ENTRIES if e.id == "HuggingFaceTB/SmolLM2-135M-Instruct")
+    repo = isolated_home / "hf" / "hub" / "models--acme--tiny-chat"
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    (repo / "snapshots" / "abc123" / "config.json").write_text(json.dumps(config(entry)))
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await type_into(pilot, "#model-input", "acme")
+        matches = app.screen.query_one("#model-matches")
+        assert matches.option_count == 1
+        assert "in your HF cache" in str(matches.get_option_at_index(0).prompt)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: model_settled(app))
+        view = app.screen.query_one(PlanView)
+        assert view.state.source == "acme/tiny-chat"
+        assert view.state.spec.source == "cache"
+        assert table_rows(app)[16]["trainable"] == format_count(
+            expected_rows("HuggingFaceTB/SmolLM2-135M-Instruct", TrainingSetup(), None)[16]["trainable_params"])

@@ -25,9 +25,11 @@ class ModelChosen(Message):
 class ModelPicker(Vertical):
     """Input + live list of catalog matches + one status line (the loaded model, or what went wrong)."""
 
-    def __init__(self, catalog: tuple[str, ...], *, id: str | None = None) -> None:
+    def __init__(self, catalog: tuple[str, ...], cached: tuple[str, ...] = (), *, id: str | None = None) -> None:
+        """`catalog`: built-in ids; `cached`: hub ids found in the local Hugging Face cache (listed after)."""
         super().__init__(id=id)
-        self._catalog = catalog
+        self._catalog = catalog + cached
+        self._cached = set(cached)
         self.border_title = "Model"
 
     def compose(self) -> ComposeResult:
@@ -40,7 +42,10 @@ class ModelPicker(Vertical):
         self.query_one("#model-matches").tooltip = tooltip("model")
 
     def _options(self, query: str) -> list[Option]:
-        return [Option(model_id, id=model_id) for model_id in bridge.search_catalog(query, self._catalog)]
+        return [
+            Option(f"{model_id}  (in your HF cache)" if model_id in self._cached else model_id, id=model_id)
+            for model_id in bridge.search_catalog(query, self._catalog)
+        ]
 
     @on(Input.Changed, "#model-input")
     def _filter(self, event: Input.Changed) -> None:

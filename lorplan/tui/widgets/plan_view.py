@@ -99,6 +99,7 @@ class PlanView(VerticalScroll):
         super().__init__(id=id)
         self._gpu_source = gpu_source
         self._catalog = bridge.catalog_ids()
+        self._cached = bridge.cached_ids(exclude=self._catalog)
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
         self._summary_height = -1
@@ -116,7 +117,7 @@ class PlanView(VerticalScroll):
         with Horizontal(id="plan-top"):
             with Vertical(id="plan-left"):
                 yield GpuPanel(self._gpu_source, id="gpu-panel")
-                yield ModelPicker(self._catalog, id="model-picker")
+                yield ModelPicker(self._catalog, self._cached, id="model-picker")
             yield SetupPanel(architecture=_architecture(self._preloaded) if self._preloaded else None,
                              id="setup-panel")
         with Vertical(id="plan-table-box") as box:
