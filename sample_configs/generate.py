@@ -79,6 +79,8 @@ SAMPLES = {
 def build(name: str):
     """The Plan for one sample (without writing it)."""
     model, setup_kw, rank, alpha, budget, training, (data, schema, eval_split) = SAMPLES[name]
+    if setup_kw.get("micro_batch", 1) > 1 and not training.get("packing", False):
+        setup_kw = {**setup_kw, "padding_mask": True}  # lorplan train pads batches of several sequences
     spec = load_spec(model)
     plan = plan_from_setup(
         spec, TrainingSetup(**setup_kw), rank, alpha, source=model,

@@ -97,6 +97,8 @@ def cli_args(plan) -> list[str] | None:
         args.append("--no-foreach")
     if e.reserve_fraction is not None:
         args += ["--reserve-fraction", repr(e.reserve_fraction)]
+    if e.padding_mask:
+        args.append("--padding-mask")
     if e.cuda_context_bytes is not None:
         args += ["--cuda-context", f"{e.cuda_context_bytes}B"]
     if q.load_in_4bit and q.bnb_4bit_use_double_quant:

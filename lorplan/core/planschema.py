@@ -40,7 +40,7 @@ DATA_SCHEMAS = ("auto", "text", "prompt-completion", "alpaca", "messages", "toke
 SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
 KERNELS = ("cuda", "cpu")
 ASSUMPTIONS = ("adapter_dtype", "autocast", "prepare_kbit", "kernels", "foreach", "reserve_fraction",
-               "cuda_context_bytes")
+               "cuda_context_bytes", "padding_mask")
 COMPONENTS = ("weights", "adapter", "gradients", "optimizer", "activations", "overhead")
 
 
@@ -178,6 +178,7 @@ class EstimateSection:
     foreach: bool | None = None
     reserve_fraction: float | None = None
     cuda_context_bytes: int | None = None
+    padding_mask: bool | None = None
 
     def __post_init__(self) -> None:
         _freeze(self, "details")

@@ -109,6 +109,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "foreach": ("bool", False),
         "reserve_fraction": ("float", False),
         "cuda_context_bytes": ("int", False),
+        "padding_mask": ("bool", False),
     },
 }
 # one-of choices: (section, key) -> allowed values

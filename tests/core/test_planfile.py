@@ -104,6 +104,7 @@ def plans(draw) -> Plan:
             foreach=draw(st.one_of(st.none(), st.booleans())),
             reserve_fraction=draw(st.one_of(st.none(), st.floats(0, 5))),
             cuda_context_bytes=draw(st.one_of(st.none(), nonneg)),
+            padding_mask=draw(st.one_of(st.none(), st.booleans())),
         )
     return Plan(model=model, quantization=quant, lora=lora, training=training, data=data, hardware=hardware,
                 estimate=estimate)
@@ -277,3 +278,15 @@ def test_unwritable_target_is_one_line_bad_input(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(BadInput, match=r"afile/plan.toml: cannot write there"):
         write_plan(good(), tmp_path / "afile" / "plan.toml")
+
+
+def test_every_training_setup_field_is_kept_by_the_plan():
+    """A new TrainingSetup field must be mapped into the plan (or its [estimate] assumptions), else a written
+    estimate could not be recomputed from the file."""
+    from dataclasses import fields
+
+    from lorplan.core.memory import TrainingSetup
+
+    mapped = {"targets", "quant", "double_quant", "base_dtype", "micro_batch", "seq_len", "grad_checkpointing",
+              "optimizer", "attention", "lora_dropout", "gpus", "sharding"}
+    assert {f.name for f in fields(TrainingSetup)} <= mapped | set(ps.ASSUMPTIONS)
