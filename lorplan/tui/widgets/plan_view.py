@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static
 from textual.worker import Worker
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.memory import DEFAULT_RANKS
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
@@ -175,7 +175,7 @@ class PlanView(VerticalScroll):
         if source in self._catalog:
             try:
                 spec = bridge.load_spec(source)
-            except BadInput as exc:
+            except LorplanError as exc:
                 picker.show_error(str(exc))
                 return
             self.call_later(self._apply_spec, source, spec)
@@ -187,7 +187,7 @@ class PlanView(VerticalScroll):
     def _load_in_thread(self, generation: int, source: str) -> None:
         try:
             spec = bridge.load_spec(source)
-        except BadInput as exc:
+        except LorplanError as exc:  # bad input, or a fallback build that failed and says why
             self.post_message(SpecFailed(generation, source, str(exc)))
             return
         self.post_message(SpecLoaded(generation, source, spec))
