@@ -14,7 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.tui import bridge
 from lorplan.tui.commands import LorplanCommands
 from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
@@ -187,7 +187,7 @@ class LorplanApp(App[int]):
             return
         try:
             planned = bridge.plan_from_setup(plan.spec, plan.setup, plan.rank, plan.source, plan.table.budget_bytes)
-        except BadInput as exc:
+        except LorplanError as exc:
             self.notify(str(exc), severity="warning")
             return
         from lorplan.tui.screens.main_screen import _import_panel

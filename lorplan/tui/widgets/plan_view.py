@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Input, Select, Static
 from textual.worker import Worker
 
-from lorplan.core.errors import BadInput, LorplanError
+from lorplan.core.errors import LorplanError
 from lorplan.core.memory import DEFAULT_RANKS
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
@@ -110,7 +110,7 @@ class PlanView(VerticalScroll):
         if self._initial_model in self._catalog:
             try:
                 self._preloaded = bridge.load_spec(self._initial_model)
-            except BadInput:
+            except LorplanError:
                 self._preloaded = None
 
     def compose(self) -> ComposeResult:
@@ -250,7 +250,7 @@ class PlanView(VerticalScroll):
             ranks = tuple(sorted(set(DEFAULT_RANKS) | ({result.custom_rank} if result.custom_rank else set())))
             try:
                 table = bridge.rank_table(self.state.spec, result.setup, ranks, self.state.budget_bytes)
-            except BadInput as exc:
+            except LorplanError as exc:
                 errors["setup"] = str(exc)
             else:
                 setup_panel.show_errors({})
