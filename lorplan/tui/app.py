@@ -60,7 +60,8 @@ class LorplanApp(App[int]):
         Binding("q", "quit", "Quit", id="quit-q", show=False),
         Binding("f1", "help", "Help", id="help", priority=True, tooltip="What the focused field means"),
         Binding("question_mark", "help", "Help", id="help-alt", show=False),
-        Binding("ctrl+e", "export", "Export", id="export", tooltip="Write the plan for the selected rank"),
+        Binding("ctrl+e", "export", "Export", id="export", priority=True,  # over Input's ctrl+e (End still works)
+                tooltip="Write the plan for the selected rank"),
         Binding("f2", "focus_model", "Model", id="focus-model", tooltip="Search the model catalog"),
         Binding("f3", "focus_setup", "Setup", id="focus-setup", show=False),
         Binding("f4", "focus_table", "Ranks", id="focus-table", tooltip="Move through the rank table"),
@@ -156,6 +157,12 @@ class LorplanApp(App[int]):
     def report_worker(self, event: Worker.StateChanged) -> None:
         self.on_worker_state_changed(event)
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Export only from the main screen (hidden from the footer while a dialog or the help is open)."""
+        if action == "export" and not isinstance(self.screen, MainScreen):
+            return False
+        return True
+
     # -- actions --------------------------------------------------------------------------------------------
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
@@ -181,6 +188,8 @@ class LorplanApp(App[int]):
         return rows
 
     def action_export(self) -> None:
+        if not isinstance(self.screen, MainScreen):
+            return  # a dialog or the help is open: one at a time
         plan = self.main.plan
         if plan is None:
             self.notify("Nothing to export yet: choose a model first.", severity="warning")

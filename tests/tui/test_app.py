@@ -35,9 +35,13 @@ async def test_data_and_probes_tabs_mount_their_panels_and_get_the_context(make_
 async def test_export_binding_opens_the_export_dialog_for_the_selected_rank(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
+        app.screen.query_one("#f-seq_len").focus()  # works from inside a text field too
         await pilot.press("ctrl+e")
         await pilot.pause()
         assert type(app.screen).__name__ == "ExportDialog"
+        await pilot.press("ctrl+e")  # not a second dialog on top
+        await pilot.pause()
+        assert sum(type(s).__name__ == "ExportDialog" for s in app.screen_stack) == 1
 
 
 async def test_help_opens_on_the_focused_field_and_closes_with_escape(make_app):
