@@ -48,6 +48,9 @@ _HELP_FOR = {
 }
 
 
+_MAIN_SCREEN_ACTIONS = {"export", "focus_model", "focus_setup", "focus_table", "show_tab", "refresh_gpus"}
+
+
 class LorplanApp(App[int]):
     """The planner. `gpu_source` and `config_path` exist so tests can fix the GPU state and the config file."""
 
@@ -158,8 +161,8 @@ class LorplanApp(App[int]):
         self.on_worker_state_changed(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Export only from the main screen (hidden from the footer while a dialog or the help is open)."""
-        if action == "export" and not isinstance(self.screen, MainScreen):
+        """Plan actions only from the main screen (hidden from the footer while a dialog or the help is open)."""
+        if action in _MAIN_SCREEN_ACTIONS and not isinstance(self.screen, MainScreen):
             return False
         return True
 
