@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from lorplan.core.memory.static import linear_shapes
-from lorplan.core.memory.targets import AdaptedGroup
+from lorplan.core.memory.targets import MemoryTargets
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 from lorplan.core.spec import ModelSpec
 
@@ -166,10 +166,13 @@ class LoraSaved(NamedTuple):
     weight_casts: int  # autocast's bf16 copies of fp32 adapter weights held for backward
     stream_skip: float  # copies+masks of modules whose input needs no grad (see below), per token
     chain: float = 0.0  # backward transients of the widest adapted input's gradient, per token
+    merged: int = 0  # MoE LoRA: merged expert weights saved over all layers (bytes, rank-independent)
+    merged_layer: int = 0  # the same for the largest layer
+    merged_grad: int = 0  # the most a layer's backward adds for them (bytes)
+    input_grad: bool = False  # embedding LoRA: the first block's input needs grad (its first norm saves)
 
 
-def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup, a: int,
-               distinct_in: int | None = None) -> LoraSaved:
+def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
     """Saved tensors of peft's LoRA forward `lora_B(lora_A(dropout(x.to(adapter_dtype)))) * scaling`.
 
     Under autocast with fp32 adapters, lora_A's input is autocast's bf16 copy of x (a bytes per element, each
@@ -178,7 +181,23 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     in x's dtype. The first block's attention input projections read the first norm's output, which needs no
     grad unless checkpointing turned on enable_input_require_grads: their dropout mask and their bf16 weight
     cast of lora_A are not saved. When nothing copies x (adapters in the activation dtype, no dropout),
-    modules reading the same input save it once (`distinct_in`, see targets.distinct_input_features).
+    modules reading the same input save it once (`mt.distinct_in`).
+
+    MoE and embedding LoRA are modelled from peft's and transformers' code (assumptions below). They are traced
+    only on CPU with tiny random-weight models (tests/core/test_memory_trace.py: embedding LoRA's in-step peak,
+    and what expert LoRA adds over attention-only LoRA, within 5%), not on CUDA kernels or at full size:
+    - Fused experts / routers (peft `ParamWrapper`, a parametrization): each forward materializes the merged
+      weight W + s·B·A (torch.baddbmm in W's dtype, the factors cast to it) and the experts index it per
+      expert, so autograd keeps every layer's merged weight (+ autocast's bf16 copy when W is fp32, as after
+      prepare_model_for_kbit_training), and the factor casts; the expert matmuls now also save their inputs:
+      `a` bytes per element for each of the top_k tokens routed to an expert (h into gate_up, the MoE
+      intermediate into down), h per token for a router. Backward adds one merged weight's gradient while
+      the merged weights already back-propagated are freed (targets.MoeLora.grad). Assumed to hold for every
+      experts implementation (each keeps the merged weight and the routed inputs of a weight that needs grad).
+    - Embeddings (peft `lora.Embedding`): F.embedding keeps the token ids (the batch's own tensor, nothing new);
+      the r-wide lookup is saved by the matmul with lora_embedding_B (`a` bytes under autocast, else the
+      adapter dtype), plus autocast's copy of lora_embedding_B. The embedding output then needs grad, so the
+      first block's first norm and its input projections' LoRA save as with checkpointing.
     """
     autocast = setup.autocast and setup.base_dtype != "fp32"
     pbytes = DTYPE_BYTES[setup.adapter_dtype]
@@ -188,7 +207,7 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     casts_on = autocast and setup.adapter_dtype != "bf16"
     copies = masks = mids = skip = 0.0
     casts = widest = 0
-    for g in groups:
+    for g in mt.groups:
         if g.in_blocks:
             widest = max(widest, g.in_features)
         r = g.rank(rank)
@@ -205,9 +224,22 @@ def lora_saved(groups: tuple[AdaptedGroup, ...], rank: int, setup: TrainingSetup
     # (pbytes), through the dropout (pbytes), summed with the base path's gradient.
     chain = (a + pbytes + (pbytes if drop else 0)) * widest
     no_copy = not drop and (pbytes == a if autocast else pbytes == DTYPE_BYTES[setup.base_dtype])
-    if no_copy and distinct_in is not None:
-        copies = copy_b * distinct_in
-    return LoraSaved(copies, masks, mids, casts, skip, chain)
+    if no_copy:
+        copies = copy_b * mt.distinct_in
+    emb = mt.embedding
+    mids += copy_b * (emb.out[0] * rank + emb.out[1])
+    if casts_on:
+        casts += a * (emb.b[0] * rank + emb.b[1])
+    moe = mt.moe
+    merged = merged_layer = merged_grad = 0
+    if moe.merged:
+        wbytes = 4 if (setup.quant != "none" and setup.prepare_kbit) or setup.base_dtype == "fp32" else a
+        per_el = wbytes + (a if autocast and wbytes != a else 0)
+        merged, merged_layer, merged_grad = per_el * moe.merged, per_el * moe.merged_layer, wbytes * moe.grad
+        copies += a * moe.tokens
+        if pbytes != wbytes:
+            casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
+    return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -219,6 +251,10 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.weight_casts + rank * (ls1.weight_casts - ls0.weight_casts),
         ls0.stream_skip + rank * (ls1.stream_skip - ls0.stream_skip),
         ls0.chain,
+        ls0.merged,
+        ls0.merged_layer,
+        ls0.merged_grad,
+        ls0.input_grad,
     )
 
 
@@ -237,22 +273,27 @@ def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_b
     flight = ls.chain + 2 * am.act_bytes * am.hidden
     below = grad_bytes * (layers - 1) / layers  # true divisions keep every phase affine in (rank, gradients)
     layer_casts = ls.weight_casts / layers
+    merged_back = ls.merged_layer + ls.merged_grad  # MoE LoRA: one layer's merged weights and their gradient
     if not setup.grad_checkpointing:
         # Frozen embeddings: the first norm's input needs no grad, so it saves nothing (transformers turns on
-        # enable_input_require_grads only together with gradient checkpointing).
-        saved_tok = layers * am.layer_tokens + lora_tok - ls.stream_skip + am.model_tokens - am.first_norm
+        # enable_input_require_grads only together with gradient checkpointing; embedding LoRA also does).
+        first_norm = 0 if ls.input_grad else am.first_norm
+        saved_tok = layers * am.layer_tokens + lora_tok - ls.stream_skip + am.model_tokens - first_norm
         phases = [
-            Phase("loss", ls.weight_casts + am.head_cast, saved_tok + am.loss_tokens, layers * am.layer_bs2),
-            Phase("backward_top", ls.weight_casts + am.dequant, saved_tok + flight, layers * am.layer_bs2),
-            Phase("backward_bottom", below + layer_casts + am.dequant, per_layer + am.model_tokens + flight,
-                  am.layer_bs2),
+            Phase("loss", ls.weight_casts + ls.merged + am.head_cast, saved_tok + am.loss_tokens,
+                  layers * am.layer_bs2),
+            Phase("backward_top", ls.weight_casts + ls.merged + ls.merged_grad + am.dequant,
+                  saved_tok + flight, layers * am.layer_bs2),
+            Phase("backward_bottom", below + layer_casts + merged_back + am.dequant,
+                  per_layer + am.model_tokens + flight, am.layer_bs2),
         ]
     else:
         saved_tok = layers * am.layer_input + am.model_tokens
         phases = [
             Phase("loss", am.head_cast, saved_tok + am.loss_tokens, 0.0),
-            Phase("recompute_top", layer_casts + am.dequant, saved_tok + per_layer + flight, am.layer_bs2),
-            Phase("recompute_bottom", below + layer_casts + am.dequant,
+            Phase("recompute_top", layer_casts + merged_back + am.dequant, saved_tok + per_layer + flight,
+                  am.layer_bs2),
+            Phase("recompute_bottom", below + layer_casts + merged_back + am.dequant,
                   am.layer_input + am.model_tokens + per_layer + flight, am.layer_bs2),
         ]
     phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
@@ -296,4 +337,5 @@ def phase_details(am: ActivationModel, ls: LoraSaved) -> dict[str, float]:
         "lora_mid_per_token": ls.mids,
         "logits_per_token": am.loss_tokens,
         "adapter_weight_casts": ls.weight_casts,
+        "lora_merged_expert_weights": ls.merged,
     }

@@ -18,7 +18,7 @@ Sources (code-verified against the installed libraries):
 
 from __future__ import annotations
 
-from lorplan.core.memory.targets import AdaptedGroup
+from lorplan.core.memory.targets import TensorGroup
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 from lorplan.core.spec import ModelSpec
 
@@ -85,32 +85,30 @@ def weight_bytes(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
     return {"weights_quantized": quantized, "weights_linear": plain, "weights_other": tensors}
 
 
-def adapter_tensors(groups: tuple[AdaptedGroup, ...], rank: int, use_dora: bool) -> list[tuple[int, int]]:
-    """(numel, count) of every trainable adapter tensor: lora_A (r x in), lora_B (out x r), DoRA magnitude."""
-    out = []
-    for g in groups:
-        r = g.rank(rank)
-        out.append((r * g.in_features, g.count))
-        out.append((r * g.out_features, g.count))
-        if use_dora:
-            out.append((g.out_features, g.count))
-    return out
+def adapter_tensors(tensors: tuple[TensorGroup, ...], rank: int, pbytes: int, copy_bytes: int) -> list[tuple[int, int, int]]:
+    """(numel, count, bytes per element) of every trainable tensor at this rank (targets.TensorGroup, from
+    lora.trainable_tensors): LoRA tensors in the adapter dtype, modules_to_save copies in their module's dtype."""
+    return [(g.per_rank * rank + g.const, g.count, copy_bytes if g.full_copy else pbytes) for g in tensors]
 
 
-def optimizer_bytes(tensors: list[tuple[int, int]], setup: TrainingSetup, param_bytes: int) -> tuple[int, int, int]:
+def optimizer_bytes(tensors: list[tuple[int, ...]], setup: TrainingSetup, param_bytes: int) -> tuple[int, int, int]:
     """(allocator bytes, paged bytes outside the allocator, host-or-device step counters bytes) of the states.
 
+    tensors: (numel, count) or (numel, count, bytes per element) per group of equal tensors (param_bytes when
+    not given). The rules are per tensor, so the list must be peft's real tensors (adapter_tensors).
     AdamW: 2 states in the parameter dtype. 8-bit AdamW: uint8 states + fp32 absmax per 256, fp32 states for
     tensors under 4096 elements. Paged 8-bit: state buffers of >= 1e5 elements are managed memory.
     SGD: nothing; SGD with momentum: one buffer in the parameter dtype.
     """
     opt = setup.optimizer
     alloc = paged = steps = 0
-    if opt in ("adamw-8bit", "paged-adamw-8bit") and any(n >= MIN_8BIT_SIZE for n, _ in tensors):
+    if opt in ("adamw-8bit", "paged-adamw-8bit") and any(t[0] >= MIN_8BIT_SIZE for t in tensors):
         alloc += 2 * 256 * 4  # the signed and unsigned dynamic quantization maps, shared by all parameters
-    for numel, count in tensors:
+    for t in tensors:
+        numel, count = t[0], t[1]
+        param_bytes_t = t[2] if len(t) > 2 else param_bytes
         if opt == "adamw":
-            alloc += 2 * numel * param_bytes * count
+            alloc += 2 * numel * param_bytes_t * count
             steps += 4 * count
         elif opt in ("adamw-8bit", "paged-adamw-8bit"):
             if numel < MIN_8BIT_SIZE:
@@ -123,5 +121,5 @@ def optimizer_bytes(tensors: list[tuple[int, int]], setup: TrainingSetup, param_
                 alloc += state * count
             alloc += extra * count
         elif opt == "sgd-momentum":
-            alloc += numel * param_bytes * count
+            alloc += numel * param_bytes_t * count
     return alloc, paged, steps

@@ -14,7 +14,6 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 from lorplan.core.errors import BadInput
-from lorplan.core.lora import trainable_params
 from lorplan.core.memory.activations import (
     ActivationModel,
     LoraSaved,
@@ -25,12 +24,7 @@ from lorplan.core.memory.activations import (
     phase_details,
 )
 from lorplan.core.memory.static import _SHAPES, adapter_tensors, optimizer_bytes, weight_bytes
-from lorplan.core.memory.targets import (
-    AdaptedGroup,
-    adapted_groups,
-    distinct_input_features,
-    modules_to_save_params,
-)
+from lorplan.core.memory.targets import MemoryTargets, memory_targets
 from lorplan.core.memory.types import (
     DEFAULT_CUDA_CONTEXT_BYTES,
     DEFAULT_RANKS,
@@ -48,7 +42,7 @@ _MAX_BATCH = 1 << 20
 @dataclass(frozen=True)
 class _Prepared:
     spec: ModelSpec
-    groups: tuple[AdaptedGroup, ...]
+    targets: MemoryTargets
     weights: dict
     act: ActivationModel
     extra_trainable: int  # modules_to_save / task heads, rank-independent
@@ -105,28 +99,18 @@ def _largest_block_params(spec: ModelSpec) -> int:
     return value
 
 
-def _targets(spec: ModelSpec, setup: TrainingSetup) -> tuple[tuple[AdaptedGroup, ...], int, int]:
-    """Adapted modules by shape + rank-independent trainable parameters; cached per (spec, targets), so that
+def _targets(spec: ModelSpec, setup: TrainingSetup) -> MemoryTargets:
+    """peft's trainable tensors and adapted modules (targets.memory_targets); cached per (spec, targets), so that
     changing quantization, batch or optimizer does not resolve the targets again."""
     key = (id(spec), _setup_key(setup)[0])
     hit = _TARGETS.get(key)
     if hit is not None and hit[0] is spec:
-        return hit[1], hit[2], hit[3]
-    groups = adapted_groups(spec, setup.targets)
-    distinct_in = distinct_input_features(spec, setup.targets)
-    mine = sum(g.count * g.rank(1) * (g.in_features + g.out_features) for g in groups)
-    mine += sum(g.count * g.out_features for g in groups) if setup.targets.use_dora else 0
-    extra = 0
-    if setup.targets.modules_to_save or spec.task != "causal-lm":
-        # modules_to_save and task heads: lorplan.core.lora is the reference count (one more target resolution)
-        try:
-            extra = trainable_params(spec, setup.targets, 1) - mine
-        except NotImplementedError:
-            extra = modules_to_save_params(spec, setup.targets)
+        return hit[1]
+    mt = memory_targets(spec, setup.targets)
     if len(_TARGETS) > 64:
         _TARGETS.clear()
-    _TARGETS[key] = (spec, groups, extra, distinct_in)
-    return groups, extra, distinct_in
+    _TARGETS[key] = (spec, mt)
+    return mt
 
 
 def clear_caches() -> None:
@@ -142,17 +126,22 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
     hit = _CACHE.get(key)
     if hit is not None and hit.spec is spec:
         return hit
-    groups, extra, distinct_in = _targets(spec, setup)
+    mt = _targets(spec, setup)
+    if mt.moe.merged and setup.lora_dropout > 0:  # peft lora.ParamWrapper raises for lora_dropout != 0
+        raise BadInput(f"--lora-dropout: peft cannot apply dropout to the fused MoE experts of {spec.id}; "
+                       "use --lora-dropout 0, or target attention only")
     w = weight_bytes(spec, setup)
     layer_w = _largest_block_params(spec) * DTYPE_BYTES[setup.base_dtype]
     act = activation_model(spec, setup)
-    ls0 = lora_saved(groups, 0, setup, act.act_bytes, distinct_in)
-    ls1 = lora_saved(groups, 1, setup, act.act_bytes, distinct_in)
-    t0 = sum(n * c for n, c in adapter_tensors(groups, 0, setup.targets.use_dora))
-    t1 = sum(n * c for n, c in adapter_tensors(groups, 1, setup.targets.use_dora))
-    n_tensors = sum(c for _, c in adapter_tensors(groups, 1, setup.targets.use_dora)) + (1 if extra > 0 else 0)
-    prep = _Prepared(spec=spec, groups=groups, weights=w, act=act, extra_trainable=max(extra, 0),
-                     layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1 - t0,
+    ls0 = lora_saved(mt, 0, setup, act.act_bytes)
+    ls1 = lora_saved(mt, 1, setup, act.act_bytes)
+    lora = [g for g in mt.tensors if not g.full_copy]
+    t0 = sum(g.const * g.count for g in lora)
+    t1 = sum(g.per_rank * g.count for g in lora)
+    extra = sum(g.const * g.count for g in mt.tensors if g.full_copy)
+    n_tensors = sum(g.count for g in mt.tensors)
+    prep = _Prepared(spec=spec, targets=mt, weights=w, act=act, extra_trainable=extra,
+                     layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1,
                      saved0=ls0, saved1=ls1, n_tensors=n_tensors, coeffs=tuple(phase_coeffs(act, ls0, ls1, setup)),
                      pbytes=DTYPE_BYTES[setup.adapter_dtype], weight_total=sum(w.values()),
                      extra_bytes=4 if (setup.quant != "none" and setup.prepare_kbit) else DTYPE_BYTES[setup.base_dtype],
@@ -190,9 +179,7 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
     elif opt == "sgd-momentum":
         opt_alloc, opt_paged, steps = adapter, 0, 0
     else:  # 8-bit: per-tensor thresholds (min_8bit_size, paging)
-        tensors = adapter_tensors(prep.groups, rank, setup.targets.use_dora)
-        if prep.extra_trainable:
-            tensors.append((prep.extra_trainable, 1))
+        tensors = adapter_tensors(prep.targets.tensors, rank, prep.pbytes, prep.extra_bytes)
         opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, prep.pbytes)
     if prep.context:  # CUDA: step counters live on the host
         steps = 0
