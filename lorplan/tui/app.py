@@ -40,6 +40,7 @@ _HELP_FOR = {
     "f-sharding": "gpus",
     "f-grad_checkpointing": "grad_checkpointing",
     "f-dora": "dora",
+    "f-padding_mask": "padding_mask",
     "target-": "targets",
     "shortcut-": "targets",
     "model-": "model",

@@ -121,6 +121,14 @@ TOPICS: tuple[HelpTopic, ...] = (
         "table shows memory per GPU.",
     ),
     HelpTopic(
+        "padding_mask",
+        "Padded batches (padding mask)",
+        "Tick this when your batches are padded to a common length with an attention mask (a padding collator) "
+        "rather than packed or of equal length. With SDPA, models with grouped-query attention then repeat "
+        "their keys and values and every layer keeps a sequence×sequence mask, which costs memory at long "
+        "sequences; flash-attention removes the padding instead and is not affected.",
+    ),
+    HelpTopic(
         "custom_rank",
         "Custom rank",
         "Add one rank of your own to the table (for example 12 or 96). Leave empty for none.",

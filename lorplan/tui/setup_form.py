@@ -105,6 +105,7 @@ class FormValues:
     gpus: str = "1"
     sharding: str = "none"
     custom_rank: str = ""
+    padding_mask: bool = False
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ def build_setup(values: FormValues) -> FormResult:
             lora_dropout=parsed["lora_dropout"],
             gpus=parsed["gpus"],
             sharding=values.sharding,  # type: ignore[arg-type]
+            padding_mask=values.padding_mask,
         )
     except BadInput as exc:
         return FormResult(None, custom, {"setup": str(exc)})

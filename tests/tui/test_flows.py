@@ -51,6 +51,7 @@ async def test_catalog_pick_quant_seq_targets_and_gpu_preset_match_the_core(make
         await choose(pilot, "#f-quant", "nf4")
         await pilot.click("#f-double_quant")
         await type_into(pilot, "#f-seq_len", "4096")
+        await pilot.click("#f-grad_checkpointing")
         # targets: attention shortcut, then untick k_proj and o_proj by mouse
         await pilot.click("#shortcut-attention")
         await pilot.click("#target-k_proj")
@@ -60,7 +61,8 @@ async def test_catalog_pick_quant_seq_targets_and_gpu_preset_match_the_core(make
         await choose(pilot, "#gpu-preset", list(app.screen.query_one("#gpu-panel").presets).index(("T4", 15360 * 1024**2)))
         await pilot.pause()
         setup = TrainingSetup(
-            targets=LoraTargets(modules=("q_proj", "v_proj")), quant="nf4", double_quant=True, seq_len=4096
+            targets=LoraTargets(modules=("q_proj", "v_proj")), quant="nf4", double_quant=True, seq_len=4096,
+            grad_checkpointing=True,
         )
         assert view.state.setup == setup
         assert view.state.budget_bytes == 15360 * 1024**2
@@ -76,13 +78,14 @@ async def test_table_equals_the_cli_json(make_app):
         await choose(pilot, "#f-optimizer", "adamw-8bit")
         await type_into(pilot, "#f-micro_batch", "4")
         await type_into(pilot, "#f-seq_len", "1024")
-        await pilot.click("#f-grad_checkpointing")
+        await pilot.click("#f-padding_mask")
         await type_into(pilot, "#gpu-budget", "12GiB")
         await pilot.pause()
         shown = table_rows(app)
     cli = subprocess.run(
         [sys.executable, "-m", "lorplan", "plan", "--model", model, "--optimizer", "adamw-8bit",
-         "--micro-batch", "4", "--seq-len", "1024", "--grad-checkpointing", "--gpu-memory", "12GiB", "--json"],
+         "--micro-batch", "4", "--seq-len", "1024", "--padding-mask", "--gpu-memory", "12GiB",
+         "--json"],
         capture_output=True, text=True, timeout=120,
     )
     assert cli.returncode in (0, 1), cli.stderr

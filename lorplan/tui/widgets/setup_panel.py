@@ -69,6 +69,7 @@ class SetupPanel(Vertical):
             yield from _field("GPUs", Input(v.gpus, id="f-gpus", compact=True), "gpus")
             yield from _field("Sharding", Select(SHARDING_CHOICES, value=v.sharding, allow_blank=False, id="f-sharding", compact=True), "gpus")
             yield from _field("Custom rank", Input(v.custom_rank, placeholder="e.g. 12", id="f-custom_rank", compact=True), "custom_rank")
+            yield from _field("Batches", Checkbox("padding mask", v.padding_mask, id="f-padding_mask", compact=True), "padding_mask")
         with Horizontal(id="options-row"):
             yield Label("Options", classes="field-label")
             yield Checkbox("double quant", v.double_quant, id="f-double_quant", compact=True)
@@ -142,7 +143,7 @@ class SetupPanel(Vertical):
     # -- every other field ----------------------------------------------------------------------------------
     @on(Input.Changed)
     @on(Select.Changed)
-    @on(Checkbox.Changed, "#options-row Checkbox")
+    @on(Checkbox.Changed, "#options-row Checkbox, #f-padding_mask")
     def _field_changed(self, event: Message) -> None:
         event.stop()
         self._sync_double_quant()
@@ -177,6 +178,7 @@ class SetupPanel(Vertical):
             gpus=text("gpus"),
             sharding=choice("sharding"),
             custom_rank=text("custom_rank"),
+            padding_mask=flag("padding_mask"),
         )
 
     def _changed(self) -> None:
