@@ -166,7 +166,8 @@ def decoder(model_type: str, cfg: Mapping[str, Any], prefix: str = "model.", tie
         lay.moe_intermediate_size = req(cfg, "intermediate_size")
         moe_layers = set(range(n_layers))
     elif st.moe == "qwen3_moe":
-        lay.num_experts = opt_int(cfg, "num_experts", 128)
+        # transformers 5 saves this key as num_local_experts (attribute_map); Hub configs say num_experts.
+        lay.num_experts = opt_int(cfg, "num_local_experts", opt_int(cfg, "num_experts", 128))
         lay.num_experts_per_tok = opt_int(cfg, "num_experts_per_tok", 8)
         lay.moe_intermediate_size = opt_int(cfg, "moe_intermediate_size", 768)
         step = opt_int(cfg, "decoder_sparse_step", 1)
