@@ -55,8 +55,17 @@ def text_of(app, selector: str) -> str:
 async def _profile(pilot, path) -> None:
     panel = pilot.app.screen.query_one(DataPanel)
     panel.query_one("#data-path").value = str(path)
+    status = panel.query_one("#data-status", Static)
+    status.update("")
     await pilot.click("#data-run")
-    await pilot.app.workers.wait_for_complete()
+
+    # The button's Pressed message, the thread worker and its result message arrive in turn: wait for the
+    # status line that only the end of this run writes (it says "Profiling …" while the worker runs).
+    def done() -> bool:
+        text = str(status.content)
+        return bool(text) and not text.startswith("Profiling") and not panel.has_class("-running")
+
+    await _until(pilot, done)
     await pilot.pause()
 
 
