@@ -45,6 +45,8 @@ def parse_size(text: str, what: str = "size") -> int:
     else:
         value = float(m.group(1))
         unit = m.group(2).lower()
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadInput(f"{what}: {text!r} is not a finite size")
     if unit not in _UNITS:
         raise BadInput(f"{what}: unknown unit {m.group(2)!r} in {text!r} (use GiB, GB, MiB or MB)")
     if unit == "" and value < 4096:
