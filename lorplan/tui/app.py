@@ -1,7 +1,7 @@
 """The lorplan planner (Textual app): themes, user config, key bindings, command palette, help and export.
 
 The screens and widgets live in their own modules; this file wires them together. Importing it loads Textual
-and the light core only: never torch, transformers or peft (tests/tui/test_import_hygiene.py).
+and the light core only: never torch, transformers or peft (tests/tui/test_tui_import_hygiene.py).
 """
 
 from __future__ import annotations
