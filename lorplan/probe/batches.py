@@ -1,7 +1,8 @@
 """Probe data: the seeded sample and held-out split, tokenized features, and batches (worker side).
 
-Causal LM: the loss is masked (-100) on the prompt when an example has one (prompt/completion, alpaca, the
-last assistant turn of a chat); plain text trains every token. Sequence classification: text + label id.
+Causal LM: ids and labels from lorplan.core.data.encode (the rule `lorplan profile` counts and `lorplan train`
+uses): loss on the completion (+ EOS) of prompt/completion and Alpaca rows, on every assistant turn of a chat,
+on every token of plain text (+ EOS); pre-tokenized labels as given. Sequence classification: text + label id.
 Batches are length-grouped (as transformers' LengthGroupedSampler: shuffled megabatches of 50 micro-batches,
 each sorted by length, the longest batch first so an out-of-memory shows at step 1) or, for causal LM,
 packed into full seq_len blocks.
@@ -13,9 +14,10 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+from lorplan.core.data.encode import IGNORE_INDEX, Encoder
 from lorplan.core.errors import BadInput
 
-IGNORE = -100
+IGNORE = IGNORE_INDEX
 MEGABATCH = 50
 
 
@@ -52,39 +54,13 @@ def label_ids(examples: list) -> dict:
     return {lab: i for i, lab in enumerate(sorted(labels, key=lambda x: (str(type(x)), x)))}
 
 
-def _render_chat(tokenizer, messages: tuple) -> tuple[str, str | None]:
-    """(prompt, completion): the conversation before the last assistant turn, and that turn."""
-    msgs = [{"role": r, "content": c} for r, c in messages]
-    if not msgs or msgs[-1]["role"] != "assistant":
-        return "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in msgs), None
-    if getattr(tokenizer, "chat_template", None):
-        prompt = tokenizer.apply_chat_template(msgs[:-1], add_generation_prompt=True, tokenize=False)
-    else:
-        prompt = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in msgs[:-1]) + "<|assistant|>\n"
-    return prompt, msgs[-1]["content"]
-
-
 def causal_features(examples: list, tokenizer, seq_len: int) -> list[Feature]:
-    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    """Features cut to seq_len; examples left with no trained target after the causal shift are dropped."""
     out = []
-    for ex in examples:
-        if ex.input_ids is not None:
-            ids = list(ex.input_ids)
-            labels = list(ex.labels) if ex.labels is not None else list(ids)
-        else:
-            prompt, completion = ex.prompt, ex.completion
-            if ex.messages is not None:
-                prompt, completion = _render_chat(tokenizer, ex.messages)
-            if completion is None:
-                ids = tokenizer(prompt if prompt is not None else ex.plain_text())["input_ids"] + eos
-                labels = list(ids)
-            else:
-                p = tokenizer(prompt)["input_ids"]
-                c = tokenizer(completion, add_special_tokens=False)["input_ids"] + eos
-                ids, labels = p + c, [IGNORE] * len(p) + c
-        ids, labels = ids[:seq_len], labels[:seq_len]
+    for enc in Encoder(tokenizer).encode_many(examples):
+        ids, labels = enc.input_ids[:seq_len], enc.labels[:seq_len]
         if len(ids) >= 2 and any(x != IGNORE for x in labels[1:]):
-            out.append(Feature(tuple(ids), tuple(labels)))
+            out.append(Feature(ids, labels))
     if not out:
         raise BadInput(f"--data: no example keeps a trained token within --seq-len {seq_len}")
     return out

@@ -1,8 +1,9 @@
 """Training examples as token ids, from lorplan.core.data's Examples.
 
-Causal LM: the whole text is trained for "text" and "messages" rows; for prompt/completion and Alpaca rows the
-prompt tokens are masked (-100) as TRL's completion-only loss does. Sequences are cut to seq_len; with packing
-they are concatenated (EOS between) and cut into seq_len blocks. Sequence classification: text + label.
+Causal LM: ids and labels from lorplan.core.data.encode (the rule `lorplan profile` counts and probes use):
+loss on the completion (+ EOS) of prompt/completion and Alpaca rows, on every assistant turn of a chat, on every
+token of plain text (+ EOS); pre-tokenized labels as given. Sequences are cut to seq_len; with packing they are
+concatenated (each ends with its EOS) and cut into seq_len blocks. Sequence classification: text + label.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from lorplan.core.data.encode import Encoder, eos_id
 from lorplan.core.errors import BadInput
 
 
@@ -30,27 +32,9 @@ def resolve_path(data_path: str, plan_path: str | None) -> Path:
     return beside if beside.exists() else p
 
 
-def _eos(tok) -> int:
-    for tid in (tok.eos_token_id, tok.sep_token_id, tok.pad_token_id):
-        if tid is not None:
-            return int(tid)
-    raise BadInput("the tokenizer has no EOS, SEP or PAD token to end sequences with")
-
-
-def _causal(ex, tok, eos: int) -> tuple[list[int], list[int]]:
-    if ex.input_ids is not None:
-        ids = list(ex.input_ids)
-        return ids, list(ex.labels) if ex.labels is not None else list(ids)
-    if ex.prompt is not None:
-        p = tok(ex.prompt, add_special_tokens=True)["input_ids"]
-        c = tok(ex.completion or "", add_special_tokens=False)["input_ids"] + [eos]
-        return p + c, [-100] * len(p) + c
-    if ex.messages is not None and getattr(tok, "chat_template", None):
-        text = tok.apply_chat_template([{"role": r, "content": c} for r, c in ex.messages], tokenize=False)
-    else:
-        text = ex.plain_text()
-    ids = tok(text, add_special_tokens=True)["input_ids"] + [eos]
-    return ids, list(ids)
+def _check_eos(tok) -> None:
+    if eos_id(tok) is None:
+        raise BadInput("the tokenizer has no EOS or SEP token to end sequences with")
 
 
 def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool) -> list[Item]:
@@ -67,8 +51,8 @@ def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool) -> list[I
             ids = tok(ex.plain_text(), truncation=True, max_length=seq_len)["input_ids"]
             items.append(Item(tuple(ids), label=int(index[ex.label])))
         return items
-    eos = _eos(tok)
-    pairs = [_causal(ex, tok, eos) for ex in examples]
+    _check_eos(tok)
+    pairs = [(e.input_ids, e.labels) for e in Encoder(tok).encode_many(examples)]
     if not packing:
         return [Item(tuple(i[:seq_len]), tuple(lab[:seq_len])) for i, lab in pairs if i]
     flat_ids: list[int] = []

@@ -105,9 +105,12 @@ def test_causal_features_train_only_the_completion(tiny_llama):
     pc = Example(line=1, schema="prompt-completion", prompt="item 3 has colour", completion=" green")
     text = Example(line=2, schema="text", text="item 3 has colour green")
     f_pc, f_text = causal_features([pc, text], tok, seq_len=64)
-    n_prompt = len(tok("item 3 has colour")["input_ids"])
+    n_prompt = len(tok("item 3 has colour", add_special_tokens=False)["input_ids"]) + 1  # [CLS] + the prompt
+    assert f_pc.input_ids == tuple(tok("item 3 has colour green")["input_ids"])
     assert f_pc.labels[:n_prompt] == (IGNORE,) * n_prompt
-    assert [t for t in f_pc.labels if t != IGNORE] == tok(" green", add_special_tokens=False)["input_ids"]
+    # The completion and the closing [SEP] (MiniLM ends sequences with SEP; it has no EOS) are trained.
+    assert [t for t in f_pc.labels if t != IGNORE] == tok(" green", add_special_tokens=False)["input_ids"] + [
+        tok.sep_token_id]
     assert f_text.labels == f_text.input_ids
 
 

@@ -19,10 +19,24 @@ def tok():
 def test_prompt_tokens_are_masked_and_completion_ends_with_eos(tok):
     (item,) = tokenize([Example(1, "prompt-completion", prompt="what is two", completion=" two")], tok,
                        task="causal-lm", seq_len=64, packing=False)
-    prompt_len = len(tok("what is two")["input_ids"])
+    # One sequence, as lorplan profile counts it: [CLS] prompt completion [SEP]; [CLS] and the prompt masked.
+    assert list(item.input_ids) == tok("what is two two")["input_ids"]
+    prompt_len = len(tok("what is two", add_special_tokens=False)["input_ids"]) + 1
     assert item.labels[:prompt_len] == (-100,) * prompt_len
     assert item.labels[prompt_len:] == item.input_ids[prompt_len:]
-    assert item.input_ids[-1] == tok.sep_token_id  # BERT's tokenizer has no EOS: SEP ends sequences
+    assert item.input_ids[-1] == tok.sep_token_id  # BERT's tokenizer has no EOS: SEP ends sequences, once
+
+
+def test_chat_trains_every_assistant_turn_and_nothing_else(tok):
+    chat = Example(1, "messages", messages=(("user", "hi"), ("assistant", "hello"), ("user", "bye"),
+                                            ("assistant", "see you")))
+    (item,) = tokenize([chat], tok, task="causal-lm", seq_len=64, packing=False)
+    trained = [t for t, lab in zip(item.input_ids, item.labels, strict=True) if lab != -100]
+    # MiniLM has no chat template: turns are "<|role|>\ncontent\n"; each assistant turn's content is trained,
+    # and the closing [SEP] because the conversation ends with the assistant.
+    words = tok.convert_ids_to_tokens(trained)
+    assert "hello" in words and "see" in words and "hi" not in words and "bye" not in words
+    assert trained[-1] == tok.sep_token_id
 
 
 def test_truncation_and_packing(tok):
@@ -30,7 +44,7 @@ def test_truncation_and_packing(tok):
     plain = tokenize(examples, tok, task="causal-lm", seq_len=16, packing=False)
     assert len(plain) == 5 and all(len(x.input_ids) == 16 for x in plain)
     packed = tokenize(examples, tok, task="causal-lm", seq_len=16, packing=True)
-    total = 5 * (len(tok("word " * 30)["input_ids"]) + 1)
+    total = 5 * len(tok("word " * 30)["input_ids"])  # [CLS] ... [SEP]: SEP is the end token, not doubled
     assert sum(len(x.input_ids) for x in packed) == total
     assert all(len(x.input_ids) == 16 for x in packed[:-1])
 

@@ -83,8 +83,9 @@ def test_text_folder_one_example_per_file(tmp_path, tok, minilm_dir):
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 def test_prompt_completion_trains_on_the_completion_only(fmt, tmp_path, tok, minilm_dir):
     lengths = [len(tok(r["prompt"] + r["completion"])["input_ids"]) for r in PC_ROWS]
-    # The prompts end at a word boundary, so the completion alone tokenizes to the trained tokens.
-    trained = [len(tok(r["completion"], add_special_tokens=False)["input_ids"]) for r in PC_ROWS]
+    # The prompts end at a word boundary, so the completion alone tokenizes to the trained tokens; the closing
+    # [SEP] (MiniLM has no EOS: SEP ends sequences, so none is appended) is trained with it.
+    trained = [len(tok(r["completion"], add_special_tokens=False)["input_ids"]) + 1 for r in PC_ROWS]
     p = profile_dataset(write(PC_ROWS, tmp_path, fmt), tokenizer=str(minilm_dir), seq_len=SEQ)
     assert p.schema == "prompt-completion"
     assert _got(p) == _expected(lengths, trained)
@@ -97,7 +98,7 @@ def test_alpaca_rows_use_the_alpaca_prompt(fmt, tmp_path, tok, minilm_dir):
     prompts = [alpaca_prompt(r["instruction"], r.get("input")) for r in ALPACA_ROWS]
     assert "### Input:" in prompts[1] and "### Input:" not in prompts[0]
     lengths = [len(tok(pr + r["output"])["input_ids"]) for pr, r in zip(prompts, ALPACA_ROWS, strict=True)]
-    trained = [len(tok(r["output"], add_special_tokens=False)["input_ids"]) for r in ALPACA_ROWS]
+    trained = [len(tok(r["output"], add_special_tokens=False)["input_ids"]) + 1 for r in ALPACA_ROWS]  # + [SEP]
     rows = [dict(r, input=r.get("input")) for r in ALPACA_ROWS] if fmt == "arrow" else ALPACA_ROWS
     p = profile_dataset(write(rows, tmp_path, fmt), tokenizer=str(minilm_dir), seq_len=SEQ)
     assert p.schema == "alpaca"
