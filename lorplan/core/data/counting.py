@@ -81,7 +81,7 @@ class RealTokenizer:
 
     def count(self, examples: Sequence[Example]) -> list[tuple[int, int]]:
         """(tokens, trained tokens) of each example, trained counted before the causal shift."""
-        return [(len(e.input_ids), e.trained) for e in self.encoder.encode_many(examples)]
+        return self.encoder.count_many(examples)
 
 
 def make_counter(choice: TokenizerChoice, *, mask: bool = True) -> CharEstimate | RealTokenizer:

@@ -69,6 +69,8 @@ class Encoder:
         self.tok = tokenizer
         self.mask_prompt = mask_prompt
         self.eos = eos_id(tokenizer) if add_eos else None
+        has_eos = getattr(tokenizer, "eos_token_id", None) is not None
+        self.eos_text = str(getattr(tokenizer, "eos_token" if has_eos else "sep_token", None) or "")
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
         self.backend = None
         if fast and getattr(tokenizer, "backend_tokenizer", None) is not None:
@@ -80,14 +82,18 @@ class Encoder:
             self.backend = backend
         self.pre, self.post = self._special_frame()
 
-    def ids(self, texts: list[str]) -> list[list[int]]:
-        """Token ids of each text without special tokens."""
+    def _tokenize(self, texts: list[str]) -> list:
+        """Each text without special tokens: Rust `Encoding`s (fast) or id lists; len() of either is its length."""
         if not texts:
             return []
         if self.backend is not None:
             encode = getattr(self.backend, "encode_batch_fast", self.backend.encode_batch)
-            return [e.ids for e in encode(texts, add_special_tokens=False)]
+            return encode(texts, add_special_tokens=False)
         return [list(x) for x in self.tok(texts, add_special_tokens=False)["input_ids"]]
+
+    def ids(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text without special tokens."""
+        return [e.ids if hasattr(e, "ids") else e for e in self._tokenize(texts)]
 
     def _special_frame(self) -> tuple[list[int], list[int]]:
         """The special tokens the tokenizer puts before and after one sequence (e.g. [CLS] / [SEP], BOS / -)."""
@@ -110,8 +116,8 @@ class Encoder:
     def encode(self, example) -> EncodedExample:
         return self.encode_many([example])[0]
 
-    def encode_many(self, examples: Sequence) -> list[EncodedExample]:
-        """Every example of `examples` encoded; their strings are tokenized in one batch."""
+    def _plan(self, examples: Sequence) -> tuple[list[str], list[tuple]]:
+        """The strings to tokenize for `examples` and, per example, how to read their lengths back."""
         texts: list[str] = []
         plans: list[tuple] = []
         for ex in examples:
@@ -133,50 +139,99 @@ class Encoder:
             else:
                 plans.append(("text", len(texts)))
                 texts.append(ex.text or "")
+        return texts, plans
+
+    def encode_many(self, examples: Sequence) -> list[EncodedExample]:
+        """Every example of `examples` encoded; their strings are tokenized in one batch."""
+        texts, plans = self._plan(examples)
         ids = self.ids(texts)
-        return [self._assemble(plan, ids) for plan in plans]
+        lens = [len(x) for x in ids]
+        out = []
+        for plan in plans:
+            if plan[0] == "ids":
+                ex = plan[1]
+                labels = ex.labels if ex.labels is not None else ex.input_ids
+                out.append(EncodedExample(tuple(ex.input_ids), tuple(labels)))
+                continue
+            framed = plan[0] != "chat" or not self.has_chat_template
+            seq = self.pre + list(ids[plan[1]]) + self.post if framed else list(ids[plan[1]])
+            if framed and self._adds_eos(seq):
+                seq.append(self.eos)
+            trained = [False] * len(seq)
+            for begin, end in self._spans(plan, lens, len(seq)):
+                trained[begin:end] = [True] * (end - begin)
+            labels = tuple(t if keep else IGNORE_INDEX for t, keep in zip(seq, trained, strict=True))
+            out.append(EncodedExample(tuple(seq), labels))
+        return out
 
-    def _assemble(self, plan: tuple, ids: list[list[int]]) -> EncodedExample:
+    def count_many(self, examples: Sequence) -> list[tuple[int, int]]:
+        """(len(input_ids), trained) of each example, equal to encode_many's (tests compare them on every schema),
+        without building sequences: from token counts, and a text's last id only when the EOS check needs it
+        (no closing special token, and the EOS token's text occurs in the string)."""
+        texts, plans = self._plan(examples)
+        encs = self._tokenize(texts)
+        lens = [len(x) for x in encs]
+        out = []
+        for plan in plans:
+            if plan[0] == "ids":
+                ex = plan[1]
+                total = len(ex.input_ids)
+                out.append((total, total if ex.labels is None else sum(1 for v in ex.labels if v != IGNORE_INDEX)))
+                continue
+            n = lens[plan[1]]
+            total = n
+            if plan[0] != "chat" or not self.has_chat_template:
+                total = len(self.pre) + n + len(self.post)
+                if self.eos is not None:
+                    if self.post:
+                        last = self.post[-1]
+                    elif n:
+                        last = self._last_id(encs[plan[1]], texts[plan[1]])
+                    else:
+                        last = self.pre[-1] if self.pre else None
+                    total += last != self.eos
+            out.append((total, sum(end - begin for begin, end in self._spans(plan, lens, total))))
+        return out
+
+    def _last_id(self, encoding, text: str) -> int | None:
+        """A text's last token id, or None when it provably is not the EOS (the EOS token's text, an added
+        special token, does not occur in the string, case ignored)."""
+        if self.eos_text and self.eos_text.lower() not in text.lower():
+            return None
+        ids = encoding.ids if hasattr(encoding, "ids") else encoding
+        return ids[-1]
+
+    def _adds_eos(self, seq: list[int]) -> bool:
+        return self.eos is not None and (not seq or seq[-1] != self.eos)
+
+    def _spans(self, plan: tuple, lens: list[int], total: int) -> list[tuple[int, int]]:
+        """The trained positions of a planned example as sorted, disjoint [begin, end) spans over `total`."""
         kind = plan[0]
-        if kind == "ids":
-            ex = plan[1]
-            labels = ex.labels if ex.labels is not None else ex.input_ids
-            return EncodedExample(tuple(ex.input_ids), tuple(labels))
-        if kind == "chat" and self.has_chat_template:
-            _, start, pairs, _ = plan
-            seq = list(ids[start])
-            if not self.mask_prompt:
-                return self._labelled(seq, [True] * len(seq))
-            return self._labelled(seq, self._turns(len(seq), ids, start, pairs, offset=0))
-        body = ids[plan[1]]
-        seq = self.pre + list(body) + self.post
-        if self.eos is not None and (not seq or seq[-1] != self.eos):
-            seq.append(self.eos)
         if not self.mask_prompt or kind == "text":
-            return self._labelled(seq, [True] * len(seq))
-        tail = [True] * (len(seq) - len(self.pre) - len(body))  # closing specials and EOS
+            return [(0, total)] if total else []
         if kind == "pc":
-            n_prompt = min(len(ids[plan[1] + 1]), len(body))
-            trained = [False] * (len(self.pre) + n_prompt) + [True] * (len(body) - n_prompt) + tail
-            return self._labelled(seq, trained)
-        _, start, pairs, last_is_assistant = plan  # chat without a template
-        trained = self._turns(len(self.pre) + len(body), ids, start, pairs, offset=len(self.pre))
-        return self._labelled(seq, trained + [t and last_is_assistant for t in tail])
-
-    @staticmethod
-    def _turns(length: int, ids: list[list[int]], start: int, pairs: int, offset: int) -> list[bool]:
-        """Trained flags over `length` positions: each assistant turn's added tokens (prefix differences)."""
-        trained = [False] * length
+            body = lens[plan[1]]
+            begin = len(self.pre) + min(lens[plan[1] + 1], body)
+            return [(begin, total)] if begin < total else []
+        _, start, pairs, last_is_assistant = plan
+        framed = not self.has_chat_template
+        offset = len(self.pre) if framed else 0
+        limit = offset + lens[start] if framed else total
+        spans = []
         for k in range(pairs):
-            end = min(len(ids[start + 1 + 2 * k]) + offset, length)
-            begin = min(len(ids[start + 2 + 2 * k]) + offset, end)
-            trained[begin:end] = [True] * (end - begin)
-        return trained
-
-    @staticmethod
-    def _labelled(seq: list[int], trained: list[bool]) -> EncodedExample:
-        labels = tuple(t if keep else IGNORE_INDEX for t, keep in zip(seq, trained, strict=True))
-        return EncodedExample(tuple(seq), labels)
+            end = min(lens[start + 1 + 2 * k] + offset, limit)
+            begin = min(lens[start + 2 + 2 * k] + offset, end)
+            if begin < end:
+                spans.append((begin, end))
+        if framed and last_is_assistant and limit < total:
+            spans.append((limit, total))  # closing special tokens and EOS after a final assistant turn
+        merged: list[tuple[int, int]] = []
+        for begin, end in sorted(spans):
+            if merged and begin <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+            else:
+                merged.append((begin, end))
+        return merged
 
 
 def encode_example(tokenizer, example, *, mask_prompt: bool = True, add_eos: bool = True) -> EncodedExample:

@@ -18,8 +18,11 @@ from lorplan.probe.batches import causal_features
 from lorplan.train.data import tokenize
 
 BIG = 4096  # a seq_len that truncates nothing here
+# Rows that end with the EOS text ([SEP] for these tokenizers): no second EOS, in both code paths.
+EOS_TEXT_ROWS = [{"text": "it ends with its own end [SEP]"}, {"text": "[sep]"}, {"text": "[SEP] then more"}]
+EOS_PC_ROWS = [{"prompt": "say stop ", "completion": "stop [SEP]"}, {"prompt": "[SEP]", "completion": ""}]
 SCHEMA_ROWS = {
-    "text": TEXT_ROWS, "prompt-completion": PC_ROWS, "alpaca": ALPACA_ROWS, "messages": CHAT_ROWS,
+    "text": TEXT_ROWS + EOS_TEXT_ROWS, "prompt-completion": PC_ROWS + EOS_PC_ROWS, "alpaca": ALPACA_ROWS, "messages": CHAT_ROWS,
     "tokenized": TOKENIZED_ROWS,
 }
 
