@@ -57,6 +57,9 @@ async def _profile(pilot, path) -> None:
     panel.query_one("#data-path").value = str(path)
     status = panel.query_one("#data-status", Static)
     status.update("")
+    # Textual's Button ignores a press while its 0.2 s "-active" flash from the last press is still on.
+    button = panel.query_one("#data-run")
+    await _until(pilot, lambda: not button.has_class("-active"))
     await pilot.click("#data-run")
 
     # The button's Pressed message, the thread worker and its result message arrive in turn: wait for the
