@@ -23,11 +23,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from lorplan.core.atomic import replace_text
 from lorplan.core.errors import BadInput
 
 STATES = ("queued", "running", "finished", "failed", "oom", "cancelled", "died")
@@ -120,21 +120,7 @@ def new_run_id(now: float | None = None) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text to `path` through a temp file in the same folder + fsync + os.replace."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes 0600; these files are ordinary, readable ones
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    replace_text(path, text)
 
 
 def atomic_write_json(path: Path, obj) -> None:

@@ -16,13 +16,13 @@ the TUI still opens. Imports nothing from Textual so it is cheap to test.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+
+from lorplan.core.atomic import replace_text
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -122,12 +122,4 @@ def save_config(config: UserConfig, path: Path | None = None) -> Path:
     if config.keymap:
         data["keymap"] = dict(config.keymap)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            tomli_w.dump(data, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return replace_text(path, tomli_w.dumps(data))

@@ -8,9 +8,9 @@ replaced unless `force` is true: the user loses nothing they already had.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from lorplan.core.atomic import replace_text
 from lorplan.core.errors import BadInput
 
 
@@ -25,28 +25,15 @@ def check_free(path: Path, force: bool) -> None:
 def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
     """Write `text` (UTF-8) to `path` atomically; refuse to replace an existing file unless `force`.
 
-    Creates missing parent folders. Returns the path written.
+    Creates missing parent folders. Returns the path written. A folder that cannot be written is BadInput.
     """
     target = Path(path)
     check_free(target, force)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        return replace_text(target, text)
     except OSError as exc:
         raise BadInput(f"{target}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return target
 
 
 def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[Path]:
