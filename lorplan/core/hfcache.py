@@ -21,10 +21,10 @@ def hub_cache_dir() -> Path:
     return Path(xdg) / "huggingface" / "hub"
 
 
-def find_config(hub_id: str, revision: str = "main") -> Path | None:
-    """The cached config.json of `hub_id` ("org/name"), or None.
+def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main") -> Path | None:
+    """The cached snapshot folder of `hub_id` ("org/name") holding at least one of `files`, or None.
 
-    The snapshot named by refs/<revision> wins; else the most recently modified snapshot with a config.json.
+    The snapshot named by refs/<revision> wins; else the snapshot whose newest such file was modified last.
     """
     parts = hub_id.strip().strip("/").split("/")
     if not 1 <= len(parts) <= 2 or not all(parts):
@@ -33,16 +33,23 @@ def find_config(hub_id: str, revision: str = "main") -> Path | None:
     snapshots = repo / "snapshots"
     if not snapshots.is_dir():
         return None
+
+    def present(snapshot: Path) -> list[Path]:
+        return [snapshot / name for name in files if (snapshot / name).is_file()]
+
     ref = repo / "refs" / revision
     if ref.is_file():
-        commit = ref.read_text(encoding="utf-8").strip()
-        candidate = snapshots / commit / "config.json"
-        if candidate.is_file():
-            return candidate
-    found = [p / "config.json" for p in snapshots.iterdir() if (p / "config.json").is_file()]
-    if not found:
-        return None
-    return max(found, key=lambda p: p.stat().st_mtime)
+        snapshot = snapshots / ref.read_text(encoding="utf-8").strip()
+        if present(snapshot):
+            return snapshot
+    found = {p: max(f.stat().st_mtime for f in present(p)) for p in snapshots.iterdir() if present(p)}
+    return max(found, key=found.__getitem__) if found else None
+
+
+def find_config(hub_id: str, revision: str = "main") -> Path | None:
+    """The cached config.json of `hub_id` ("org/name"), or None (snapshot choice as in find_snapshot)."""
+    snapshot = find_snapshot(hub_id, ("config.json",), revision)
+    return snapshot / "config.json" if snapshot is not None else None
 
 
 def cached_models() -> list[str]:

@@ -51,3 +51,16 @@ def test_default_layout_under_xdg_cache(tmp_path, monkeypatch):
     assert hfcache.hub_cache_dir() == tmp_path / "huggingface" / "hub"
     assert hfcache.find_config("acme/absent") is None
     assert hfcache.cached_models() == []
+
+
+def test_tokenizer_snapshot_skips_snapshots_without_tokenizer_files(tmp_path, monkeypatch):
+    # refs/main names a snapshot holding only config.json: the tokenizer comes from the other snapshot.
+    from lorplan.core.data.tokenizer import cached_snapshot
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    repo = make_cache(tmp_path / "hub", "acme/tok", CFG)
+    (repo / "snapshots" / "aaaa" / "tokenizer.json").write_text("{}")
+    assert cached_snapshot("acme/tok") == repo / "snapshots" / "aaaa"
+    assert hfcache.find_config("acme/tok").parent.name == "bbbb"
+    assert cached_snapshot("acme/absent") is None
+    assert hfcache.find_snapshot("not/a/valid/id", ("config.json",)) is None

@@ -42,23 +42,10 @@ def has_tokenizer_files(folder: Path) -> bool:
 
 def cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder of a hub model in the local cache that holds tokenizer files (refs/main first, else
-    the newest), or None. Cache location as lorplan.core.hfcache resolves it."""
-    from lorplan.core.hfcache import hub_cache_dir
+    the newest), or None. Cache location and snapshot choice as lorplan.core.hfcache resolves them."""
+    from lorplan.core.hfcache import find_snapshot
 
-    parts = repo_id.strip().strip("/").split("/")
-    if not 1 <= len(parts) <= 2 or not all(parts):
-        return None
-    repo = hub_cache_dir() / ("models--" + "--".join(parts))
-    snapshots = repo / "snapshots"
-    if not snapshots.is_dir():
-        return None
-    ref = repo / "refs" / "main"
-    if ref.is_file():
-        snap = snapshots / ref.read_text(encoding="utf-8").strip()
-        if has_tokenizer_files(snap):
-            return snap
-    found = [p for p in snapshots.iterdir() if has_tokenizer_files(p)]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    return find_snapshot(repo_id, _TOKENIZER_FILES)
 
 
 def model_max_length(model: str | None) -> int | None:
