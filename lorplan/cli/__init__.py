@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+from typing import NoReturn
 
 from lorplan import __version__
 from lorplan.core.errors import BadInput, LorplanError
@@ -18,8 +20,20 @@ from lorplan.core.errors import BadInput, LorplanError
 COMMANDS = ("models", "gpus", "plan", "profile", "probe", "export", "train")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the house error format: one line naming the input, exit 2 (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        # Our argument types already name their flag ("--ranks: 0 must be at least 1"); argparse prefixes
+        # "argument --ranks: " again, which says the same thing twice.
+        match = re.match(r"argument (\S+?)(?:/\S+)?: (\1: .*)", message, re.S)
+        if match:
+            message = match.group(2)
+        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="lorplan",
         description="Plan LoRA fine-tuning: exact parameter counts, training memory per rank, data profiles, "
         "probe runs and exports. With no command, opens the planner (TUI).",
@@ -27,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lorplan {__version__}")
     parser.add_argument("--theme", help="TUI theme (dark, light, high-contrast); remembered in your config")
     parser.add_argument("--model", dest="tui_model", metavar="M", help="TUI: open with this model selected")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"lorplan.cli.{name}")

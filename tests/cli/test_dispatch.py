@@ -27,3 +27,19 @@ def test_unknown_command_exits_2():
     out = subprocess.run([sys.executable, "-m", "lorplan", "frobnicate"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "frobnicate" in out.stderr
+
+
+def test_argparse_errors_are_one_line_naming_the_flag():
+    # Errors raised by argument types and by argparse itself (missing arguments), at every nesting level.
+    cases = [
+        (["probe", "start", "--ranks", "0"], "--ranks: 0 must be at least 1"),
+        (["profile", "--data", "f", "--seq-len", "abc"], "--seq-len: 'abc' is not an integer"),
+        (["profile"], "required: --data"),
+        (["probe", "cancel"], "required: RUN"),
+    ]
+    for argv, expected in cases:
+        out = subprocess.run([sys.executable, "-m", "lorplan", *argv], capture_output=True, text=True)
+        assert out.returncode == 2, argv
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1, out.stderr
+        assert expected in lines[0] and "argument --" not in lines[0], lines[0]
