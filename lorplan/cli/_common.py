@@ -9,40 +9,45 @@ import sys
 from lorplan.core.errors import BadInput
 
 
+def parse_int(flag: str, text: str, minimum: int = 1) -> int:
+    """An integer of at least `minimum`, or BadInput naming the flag."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        raise BadInput(f"{flag}: {text!r} is not an integer") from None
+    if value < minimum:
+        raise BadInput(f"{flag}: {value} must be at least {minimum}")
+    return value
+
+
+def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
+    """ "4,8,16" -> (4, 8, 16); each at least 1, at least one; else BadInput naming the flag."""
+    ranks = tuple(parse_int(flag, part) for part in str(text).split(",") if part.strip())
+    if not ranks:
+        raise BadInput(f"{flag}: give at least one rank")
+    return ranks
+
+
+def _argparse_type(parse):
+    """Wrap a BadInput-raising parser as an argparse type (argparse then reports it as one line, exit 2)."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except BadInput as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
 def int_list(flag: str):
     """argparse type for "4,8,16": positive integers, or a one-line error naming the flag."""
-
-    def parse(text: str) -> tuple[int, ...]:
-        values = []
-        for part in text.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            try:
-                value = int(part)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{flag}: {part!r} is not an integer") from None
-            if value < 1:
-                raise argparse.ArgumentTypeError(f"{flag}: {value} must be at least 1")
-            values.append(value)
-        if not values:
-            raise argparse.ArgumentTypeError(f"{flag}: give at least one value")
-        return tuple(values)
-
-    return parse
+    return _argparse_type(lambda text: parse_ranks(flag, text))
 
 
 def positive_int(flag: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: {text!r} is not an integer") from None
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{flag}: {value} must be at least 1")
-        return value
-
-    return parse
+    """argparse type for an integer of at least 1, or a one-line error naming the flag."""
+    return _argparse_type(lambda text: parse_int(flag, text))
 
 
 def print_json(obj) -> None:

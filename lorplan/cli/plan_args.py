@@ -4,17 +4,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from lorplan.cli._common import parse_int as _int
+from lorplan.cli._common import parse_ranks
 from lorplan.core.errors import BadInput
-
-
-def _int(flag: str, text: str, minimum: int = 1) -> int:
-    try:
-        value = int(str(text).strip())
-    except ValueError:
-        raise BadInput(f"{flag}: {text!r} is not an integer") from None
-    if value < minimum:
-        raise BadInput(f"{flag}: {value} must be at least {minimum}")
-    return value
 
 
 def _float(flag: str, text: str) -> float:
@@ -31,14 +23,6 @@ def _names(flag: str, text: str | None) -> tuple[str, ...]:
     if not names:
         raise BadInput(f"{flag}: give at least one name")
     return names
-
-
-def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
-    """ "4,8,16" -> (4, 8, 16); each at least 1."""
-    ranks = tuple(_int(flag, part) for part in str(text).split(",") if part.strip())
-    if not ranks:
-        raise BadInput(f"{flag}: give at least one rank")
-    return ranks
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
