@@ -18,6 +18,7 @@ from lorplan.core.units import format_bytes
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.setup_form import parse_budget
+from lorplan.tui.widgets.field_input import FieldInput
 
 REFRESH_SECONDS = 3.0
 NO_GPU_REFRESH_SECONDS = 15.0
@@ -78,7 +79,7 @@ class GpuPanel(Vertical):
                 compact=True,
                 value=Select.NULL if _closest_preset(self._presets) is None else _closest_preset(self._presets),
             )
-            yield Input(placeholder="or type 24GiB", id="gpu-budget", compact=True)
+            yield FieldInput(placeholder="or type 24GiB", id="gpu-budget", compact=True)
         yield Static("", id="gpu-error", classes="field-error")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

@@ -13,6 +13,7 @@ from textual.widgets.option_list import Option
 
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
+from lorplan.tui.widgets.field_input import FieldInput
 
 
 @dataclass
@@ -33,7 +34,7 @@ class ModelPicker(Vertical):
         self.border_title = "Model"
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="search catalog, or folder / hub id ⏎", id="model-input", compact=True)
+        yield FieldInput(placeholder="search catalog, or folder / hub id ⏎", id="model-input", compact=True)
         yield OptionList(*self._options(""), id="model-matches", compact=True)
         yield Static("", id="model-status")
 

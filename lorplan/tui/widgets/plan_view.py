@@ -208,6 +208,7 @@ class PlanView(VerticalScroll):
             f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
             f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
         )
+        self.table.reset_widths()
         await self.query_one(SetupPanel).set_architecture(names, roles)
         self.post_message(ModelLoaded(source))
 

@@ -136,8 +136,14 @@ class RankTable(ScrollView, can_focus=True):
             self.selected_rank = 16 if 16 in self._ranks else self._ranks[len(self._ranks) // 2]
         self._layout_lines()
 
+    def reset_widths(self) -> None:
+        """Let the columns shrink to the labels again (a new model); until then they only ever grow."""
+        self._widths = [len(label) for _key, label in COLUMNS]
+
     def _layout_lines(self) -> None:
-        widths = [len(label) for _key, label in COLUMNS]
+        # Columns only grow: typing 2048 -> 204 -> 20 keeps them still, and an unchanged table width
+        # repaints the rows without a layout pass over the whole screen.
+        widths = list(self._widths)
         for cells in self._cells.values():
             widths = [max(w, cell.cell_len) for w, cell in zip(widths, cells, strict=True)]
         header = [Text(label) for _key, label in COLUMNS]

@@ -23,6 +23,7 @@ from lorplan.tui.setup_form import (
     SHARDING_CHOICES,
     FormValues,
 )
+from lorplan.tui.widgets.field_input import FieldInput
 
 SHORTCUTS = ("all-linear", "attention", "mlp")
 
@@ -62,13 +63,13 @@ class SetupPanel(Vertical):
         with Grid(id="setup-grid"):
             yield from _field("Quantization", Select(QUANT_CHOICES, value=v.quant, allow_blank=False, id="f-quant", compact=True), "quant")
             yield from _field("Optimizer", Select(OPTIMIZER_CHOICES, value=v.optimizer, allow_blank=False, id="f-optimizer", compact=True), "optimizer")
-            yield from _field("Micro-batch", Input(v.micro_batch, id="f-micro_batch", compact=True), "micro_batch")
-            yield from _field("Seq length", Input(v.seq_len, id="f-seq_len", compact=True), "seq_len")
-            yield from _field("LoRA dropout", Input(v.lora_dropout, id="f-lora_dropout", compact=True), "lora_dropout")
+            yield from _field("Micro-batch", FieldInput(v.micro_batch, id="f-micro_batch", compact=True), "micro_batch")
+            yield from _field("Seq length", FieldInput(v.seq_len, id="f-seq_len", compact=True), "seq_len")
+            yield from _field("LoRA dropout", FieldInput(v.lora_dropout, id="f-lora_dropout", compact=True), "lora_dropout")
             yield from _field("Attention", Select(ATTENTION_CHOICES, value=v.attention, allow_blank=False, id="f-attention", compact=True), "attention")
-            yield from _field("GPUs", Input(v.gpus, id="f-gpus", compact=True), "gpus")
+            yield from _field("GPUs", FieldInput(v.gpus, id="f-gpus", compact=True), "gpus")
             yield from _field("Sharding", Select(SHARDING_CHOICES, value=v.sharding, allow_blank=False, id="f-sharding", compact=True), "gpus")
-            yield from _field("Custom rank", Input(v.custom_rank, placeholder="e.g. 12", id="f-custom_rank", compact=True), "custom_rank")
+            yield from _field("Custom rank", FieldInput(v.custom_rank, placeholder="e.g. 12", id="f-custom_rank", compact=True), "custom_rank")
             yield from _field("Batches", Checkbox("padding mask", v.padding_mask, id="f-padding_mask", compact=True), "padding_mask")
         with Horizontal(id="options-row"):
             yield Label("Options", classes="field-label")

@@ -1,0 +1,77 @@
+"""Typing in a form field repaints; it does not re-layout the whole screen (the keystroke latency target)."""
+
+from __future__ import annotations
+
+import pytest
+from tui_helpers import type_into
+
+from lorplan.tui.widgets.field_input import FieldInput
+from lorplan.tui.widgets.plan_view import PlanView
+from lorplan.tui.widgets.rank_table import RankTable
+
+pytestmark = pytest.mark.anyio
+
+SIZE = (120, 40)
+
+
+def count_layouts(screen) -> list[int]:
+    """Wrap the screen's full layout pass; the list's length is how often it ran."""
+    calls: list[int] = []
+    original = screen._refresh_layout
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    screen._refresh_layout = counted
+    return calls
+
+
+async def test_typing_a_sequence_length_updates_the_table_without_a_screen_layout(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(PlanView)
+        table = app.screen.query_one(RankTable)
+        await type_into(pilot, "#f-seq_len", "20480")  # the widest numbers of this test come first
+        widths = list(table._widths)
+        layouts = count_layouts(app.screen)
+        seen_tables, activations = [], []
+        for key in ("backspace", "backspace", "backspace", "4", "8"):  # 20480 -> 2048 -> 204 -> 20 -> 204 -> 2048
+            await pilot.press(key)
+            await pilot.pause()
+            seen_tables.append(view.state.table)
+            activations.append(table.cell_text(16, "activations"))
+        assert view.state.setup.seq_len == 2048
+        assert len({id(t) for t in seen_tables}) == 5  # every keystroke produced a new table
+        assert len({len(text) for text in activations}) > 1  # ...whose numbers got shorter and longer
+        assert table._widths == widths  # the columns stood still
+        assert layouts == []  # ...and nothing asked for a full layout
+
+
+async def test_a_long_value_still_scrolls_to_the_cursor(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        field = app.screen.query_one("#f-seq_len", FieldInput)
+        await type_into(pilot, "#f-seq_len", "1234567890" * 4)
+        assert field.value == "1234567890" * 4
+        assert field.scroll_offset.x > 0  # the end of the text is in view, not the start
+        x, _ = field.cursor_screen_offset
+        assert field.region.x <= x <= field.region.right
+        await pilot.press("home")
+        await pilot.pause()
+        assert field.scroll_offset.x == 0
+
+
+async def test_columns_shrink_again_for_a_new_model(make_app):
+    app = make_app(model="meta-llama/Llama-3.1-70B-Instruct")
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RankTable)
+        await type_into(pilot, "#f-seq_len", "131072")  # huge activations: the byte columns widen
+        wide = sum(table._widths)
+        await type_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)
+        await pilot.pause()
+        await type_into(pilot, "#f-seq_len", "512")
+        assert app.screen.query_one(PlanView).state.source == "Qwen/Qwen2.5-0.5B-Instruct"
+        assert sum(table._widths) < wide
+        header = table._lines[0].plain
+        assert len(header) == table.virtual_size.width
