@@ -57,7 +57,7 @@ class LorplanApp(App[int]):
 
     TITLE = "lorplan"
     SUB_TITLE = "plan a LoRA run"
-    CSS_PATH = HERE / "app.tcss"
+    CSS_PATH = [HERE / "app.tcss", *MainScreen.CSS_FILES]
     COMMANDS = App.COMMANDS | {LorplanCommands}
     BINDINGS = [
         Binding("ctrl+q", "quit", "Quit", id="quit", priority=True, tooltip="Quit lorplan"),
