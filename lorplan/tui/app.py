@@ -115,7 +115,9 @@ class LorplanApp(App[int]):
         self.set_keymap({k: v for k, v in keymap.items() if k in known})
 
     def on_mount(self) -> None:
-        self.push_screen(MainScreen(self._gpu_source, self._initial_model))
+        # Pushed once the app's start-up batch is over: frames painted inside that batch are thrown away, so a
+        # screen pushed here directly would reach the terminal one layout pass later.
+        self.call_later(self.push_screen, MainScreen(self._gpu_source, self._initial_model))
         for problem in self.config_problems:
             self.notify(problem, title="lorplan config", severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)

@@ -1,4 +1,4 @@
-"""Typing in a form field repaints; it does not re-layout the whole screen (the keystroke latency target)."""
+"""What the screen costs to paint: the first frame that reaches the terminal, and typing without re-layouts."""
 
 from __future__ import annotations
 
@@ -75,3 +75,24 @@ async def test_columns_shrink_again_for_a_new_model(make_app):
         assert sum(table._widths) < wide
         header = table._lines[0].plain
         assert len(header) == table.virtual_size.width
+
+
+async def test_the_first_frame_sent_to_the_terminal_holds_the_rank_table(make_app):
+    """Frames painted inside Textual's start-up batch are thrown away; the main screen must not be one of them."""
+    from lorplan.tui.screens.main_screen import MainScreen
+
+    app = make_app()
+    painted: list[str] = []
+    original = app._display
+
+    def display(screen, renderable):
+        if renderable is not None and isinstance(screen, MainScreen) and not app._batch_count:
+            if hasattr(renderable, "render_segments"):
+                painted.append(renderable.render_segments(app.console))
+        original(screen, renderable)
+
+    app._display = display
+    async with app.run_test(size=SIZE):
+        pass
+    assert painted, "the main screen was never painted"
+    assert "vs GPU memory" in painted[0] and "largest terms" in painted[0]
