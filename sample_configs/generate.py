@@ -75,6 +75,9 @@ SAMPLES = {
     ),
 }
 
+# Samples whose loss covers every token, prompts included (data.train_on = "all"); the rest train completions.
+TRAIN_ON_ALL = {"llama-3.2-3b-lora-16gb"}
+
 
 def build(name: str):
     """The Plan for one sample (without writing it)."""
@@ -86,6 +89,7 @@ def build(name: str):
         spec, TrainingSetup(**setup_kw), rank, alpha, source=model,
         budget_bytes=parse_size(budget) if budget else None,
         data_path=data, data_schema=schema, eval_split=eval_split,
+        train_on="all" if name in TRAIN_ON_ALL else "completion",
         training={"output_dir": f"outputs/{name}", **training},
     )
     if name.endswith("-cpu"):

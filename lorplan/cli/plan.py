@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--write", metavar="PLAN.toml", help="write the plan for --rank to a TOML plan file")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
     o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
+    o.add_argument("--train-on", choices=("completion", "all"), default="completion",
+                   help="with --write: loss on completions and assistant turns (default) or on every token")
     p.set_defaults(run=run)
 
 

@@ -64,6 +64,8 @@ def register(subparsers) -> None:
     s.add_argument("--grad-checkpointing", action="store_true")
     s.add_argument("--attention", choices=("sdpa", "eager", "flash"), default="sdpa")
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
+    s.add_argument("--train-on", choices=("completion", "all"), default="completion",
+                   help="causal LM: loss on completions and assistant turns (default) or on every token")
     s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
     s.add_argument("--alpha", type=float, help="LoRA alpha (default 2 × rank)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
@@ -130,6 +132,7 @@ def run_start(args) -> int:
         seq_len=args.seq_len, eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
+        train_on=args.train_on,
         alpha=args.alpha, trust_remote_code=args.trust_remote_code,
     )
     run = runner.start(plan)

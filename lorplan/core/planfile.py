@@ -150,6 +150,7 @@ def plan_from_setup(
     data_path: str = "data/train.jsonl",
     data_schema: str = "auto",
     eval_split: float = 0.0,
+    train_on: str = "completion",
     revision: str = "main",
     trust_remote_code: bool = False,
     training: dict[str, Any] | None = None,
@@ -220,7 +221,7 @@ def plan_from_setup(
         quantization=quant,
         lora=lora,
         training=train,
-        data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split),
+        data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split, train_on=train_on),
         hardware=HardwareSection(gpus=setup.gpus, sharding=setup.sharding),
         estimate=est,
     )
@@ -279,7 +280,7 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
     """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
 
     Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
-    typed), args.data. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
+    typed), args.data, args.train_on. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
     """
     rank = _number(getattr(args, "rank", None), "--rank", integer=True)
     if rank is None:
@@ -294,6 +295,7 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
         source=source if isinstance(source, str) else None,
         budget_bytes=getattr(table, "budget_bytes", None),
         data_path=data if isinstance(data, str) else "data/train.jsonl",
+        train_on=getattr(args, "train_on", None) or "completion",
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
     return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))

@@ -37,6 +37,8 @@ OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum")
 PRECISIONS = ("bf16", "fp16", "fp32")
 ATTENTIONS = ("sdpa", "eager", "flash")
 DATA_SCHEMAS = ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")
+# Which tokens carry the loss: the completion / assistant turns (+ EOS), or every token (prompts too).
+TRAIN_ON = ("completion", "all")
 SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
 KERNELS = ("cuda", "cpu")
 ASSUMPTIONS = ("adapter_dtype", "autocast", "prepare_kbit", "kernels", "foreach", "reserve_fraction",
@@ -138,11 +140,16 @@ class TrainingSection:
 
 @dataclass(frozen=True)
 class DataSection:
-    """Training data: a file or folder lorplan.core.data reads; eval_split is the held-out fraction."""
+    """Training data: a file or folder lorplan.core.data reads; eval_split is the held-out fraction.
+
+    train_on "completion" puts the loss on completions, assistant turns and the EOS (the prompt is masked; plain
+    text and pre-tokenized labels are trained as they are); "all" trains every token, prompts included.
+    """
 
     path: str = ""
     schema: str = "auto"
     eval_split: float = 0.0
+    train_on: str = "completion"
 
 
 @dataclass(frozen=True)

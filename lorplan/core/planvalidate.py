@@ -88,6 +88,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "path": ("str", True),
         "schema": ("str", False),
         "eval_split": ("float", False),
+        "train_on": ("str", False),
     },
     "hardware": {
         "gpus": ("int", False),
@@ -123,6 +124,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("training", "precision"): ps.PRECISIONS,
     ("training", "attention"): ps.ATTENTIONS,
     ("data", "schema"): ps.DATA_SCHEMAS,
+    ("data", "train_on"): ps.TRAIN_ON,
     ("hardware", "sharding"): ps.SHARDINGS,
     ("estimate", "adapter_dtype"): ps.PRECISIONS,
     ("estimate", "kernels"): ps.KERNELS,

@@ -54,10 +54,12 @@ def label_ids(examples: list) -> dict:
     return {lab: i for i, lab in enumerate(sorted(labels, key=lambda x: (str(type(x)), x)))}
 
 
-def causal_features(examples: list, tokenizer, seq_len: int) -> list[Feature]:
-    """Features cut to seq_len; examples left with no trained target after the causal shift are dropped."""
+def causal_features(examples: list, tokenizer, seq_len: int, mask_prompt: bool = True) -> list[Feature]:
+    """Features cut to seq_len; examples left with no trained target after the causal shift are dropped.
+
+    mask_prompt=False trains every token (the run's train_on = "all")."""
     out = []
-    for enc in Encoder(tokenizer).encode_many(examples):
+    for enc in Encoder(tokenizer, mask_prompt=mask_prompt).encode_many(examples):
         ids, labels = enc.input_ids[:seq_len], enc.labels[:seq_len]
         if len(ids) >= 2 and any(x != IGNORE for x in labels[1:]):
             out.append(Feature(ids, labels))

@@ -82,6 +82,7 @@ class RunPlan:
     grad_checkpointing: bool = False
     attention: str = "sdpa"
     grouping: str = "length"  # "length" (length-grouped batches) or "packing" (causal LM)
+    train_on: str = "completion"  # causal LM: "completion" (prompts masked) or "all" (every token), as a plan's data
     targets: tuple[str, ...] = ("all-linear",)
     alpha: float | None = None  # None = 2 × rank
     lora_dropout: float = 0.0

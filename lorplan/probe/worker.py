@@ -139,8 +139,9 @@ def run_probe(run: RunDir, probe_id: str, emit, progress, device_name: str = "cp
         train_f = B.classification_features(train_ex, tok, seq_len, labels)
         eval_f = B.classification_features(eval_ex, tok, seq_len, labels)
     else:
-        train_f = B.causal_features(train_ex, tok, seq_len)
-        eval_f = B.causal_features(eval_ex, tok, seq_len)
+        mask_prompt = plan.train_on != "all"
+        train_f = B.causal_features(train_ex, tok, seq_len, mask_prompt)
+        eval_f = B.causal_features(eval_ex, tok, seq_len, mask_prompt)
         if plan.grouping == "packing":
             train_f = B.pack(train_f, seq_len)
     multiple = 8 if device.type == "cuda" else 1

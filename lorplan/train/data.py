@@ -37,8 +37,11 @@ def _check_eos(tok) -> None:
         raise BadInput("the tokenizer has no EOS or SEP token to end sequences with")
 
 
-def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool) -> list[Item]:
-    """Items ready for batching (see module docstring for the masking and packing rules)."""
+def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool, mask_prompt: bool = True) -> list[Item]:
+    """Items ready for batching (see module docstring for the masking and packing rules).
+
+    mask_prompt=False (a plan's `train_on = "all"`) puts the loss on every token, prompts included.
+    """
     if task == "sequence-classification":
         labels = sorted({ex.label for ex in examples if ex.label is not None}, key=str)
         if not labels:
@@ -52,7 +55,7 @@ def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool) -> list[I
             items.append(Item(tuple(ids), label=int(index[ex.label])))
         return items
     _check_eos(tok)
-    pairs = [(e.input_ids, e.labels) for e in Encoder(tok).encode_many(examples)]
+    pairs = [(e.input_ids, e.labels) for e in Encoder(tok, mask_prompt=mask_prompt).encode_many(examples)]
     if not packing:
         return [Item(tuple(i[:seq_len]), tuple(lab[:seq_len])) for i, lab in pairs if i]
     flat_ids: list[int] = []

@@ -38,6 +38,8 @@ class TrainResult:
     memory: MeasuredMemory
     estimate_total_bytes: int | None
     notes: tuple[str, ...]
+    train_examples: int = 0  # sequences (packed blocks with packing) in the training split
+    trained_tokens: int | None = None  # causal LM: labels that carry the loss in one pass (data.train_on decides)
 
 
 def _log(out: Path, record: dict, main: bool) -> None:
@@ -175,7 +177,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
             source, revision=plan.model.revision, trust_remote_code=plan.model.trust_remote_code)
     except OSError as exc:
         raise BadInput(f"model {source!r}: no tokenizer ({str(exc).splitlines()[0]})") from None
-    items = tokenize(examples, tok, task=plan.model.task, seq_len=t.seq_len, packing=t.packing)
+    items = tokenize(examples, tok, task=plan.model.task, seq_len=t.seq_len, packing=t.packing,
+                     mask_prompt=plan.data.train_on != "all")
     train_items, eval_items = split(items, plan.data.eval_split, t.seed)
     if not train_items:
         raise BadInput(f"{data_path}: no usable training examples")
@@ -267,12 +270,17 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     if main:
         _save_adapter(accelerator.unwrap_model(model), tok, adapter_dir, state)
     est = plan.estimate.total_bytes if plan.estimate is not None else None
+    trained = None if plan.model.task == "sequence-classification" else sum(
+        sum(1 for label in item.labels or () if label != -100) for item in train_items)
     result = TrainResult(str(out), str(adapter_dir), total, resumed_from, loss_value, eval_loss, measured, est,
-                         tuple(notes))
+                         tuple(notes), len(train_items), trained)
     if main:
         (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
         for line in notes:
             print(f"note: {line}")
+        if trained is not None:
+            print(f"trained on {len(train_items):,} sequences, {trained:,} tokens with loss per epoch "
+                  f"(data.train_on = {plan.data.train_on!r})")
         if eval_loss is not None:
             print(f"eval loss: {eval_loss:.4f}")
         for line in report_lines(measured, est):

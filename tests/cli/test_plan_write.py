@@ -51,3 +51,13 @@ def test_write_needs_rank_and_a_numeric_alpha(tmp_path, capsys, monkeypatch):
     assert main(["plan", *FLAGS, "--rank", "8", "--alpha", "lots", "--write", str(path)]) == 2
     assert "--alpha: 'lots' is not a number" in capsys.readouterr().err
     assert not path.exists()
+
+
+def test_train_on_all_reaches_the_plan_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    default, everything = tmp_path / "default.toml", tmp_path / "all.toml"
+    assert main(["plan", *FLAGS, "--rank", "8", "--write", str(default)]) == 0
+    assert main(["plan", *FLAGS, "--rank", "8", "--train-on", "all", "--write", str(everything)]) == 0
+    assert read_plan(default).data.train_on == "completion"
+    assert read_plan(everything).data.train_on == "all"
+    assert 'train_on = "all"' in everything.read_text()

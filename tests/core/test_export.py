@@ -103,6 +103,7 @@ def test_axolotl_holds_every_mapped_field(path):
     assert cfg["bf16"] == (t.precision == "bf16") and cfg["fp16"] == (t.precision == "fp16")
     assert cfg["seed"] == t.seed and cfg["output_dir"] == t.output_dir
     assert cfg["datasets"][0]["path"] == plan.data.path and cfg["val_set_size"] == plan.data.eval_split
+    assert cfg["train_on_inputs"] is (plan.data.train_on == "all")
     assert cfg["optimizer"] == {"adamw": "adamw_torch", "adamw-8bit": "adamw_bnb_8bit",
                                 "paged-adamw-8bit": "paged_adamw_8bit"}.get(t.optimizer, "sgd")
 
@@ -130,6 +131,7 @@ def test_llamafactory_holds_every_mapped_field(path):
     assert cfg.get("num_train_epochs") == t.epochs and cfg.get("max_steps") == t.max_steps
     assert cfg["use_rslora"] == lo.use_rslora and cfg["use_dora"] == lo.use_dora
     assert cfg["val_size"] == plan.data.eval_split and cfg["seed"] == t.seed
+    assert cfg["train_on_prompt"] is (plan.data.train_on == "all")
     if lo.rank_pattern:  # LLaMA-Factory has no rank_pattern: said in the file and in the result
         assert "# lorplan: WARNING: LLaMA-Factory has no rank_pattern" in text
         assert any("no rank_pattern" in w for w in export_plan(plan, "llamafactory").warnings)

@@ -87,7 +87,7 @@ def plans(draw) -> Plan:
         logging_steps=draw(pos_int),
     )
     data = DataSection(path=draw(text).strip() or "d", schema=draw(st.sampled_from(ps.DATA_SCHEMAS)),
-                       eval_split=draw(fraction))
+                       eval_split=draw(fraction), train_on=draw(st.sampled_from(ps.TRAIN_ON)))
     gpus = draw(st.integers(0, 64))
     hardware = HardwareSection(gpus=gpus, sharding="none" if gpus == 0 else draw(st.sampled_from(ps.SHARDINGS)))
     estimate = None
@@ -170,6 +170,7 @@ def edit(old: str, new: str) -> str:
         ('seq_len = 2048', 'seq_len = -5', "p.toml: training.seq_len: must be at least 1"),
         ('warmup_ratio = 0.03', 'warmup_ratio = 1.5', "p.toml: training.warmup_ratio: must be in [0, 1)"),
         ('eval_split = 0.0', 'eval_split = 1.0', "p.toml: data.eval_split: must be in [0, 1)"),
+        ('train_on = "completion"', 'train_on = "prompts"', "p.toml: data.train_on: must be one of completion, all"),
         ('gpus = 1\nsharding = "none"', 'gpus = 0\nsharding = "fsdp"', "p.toml: hardware.sharding: fsdp needs GPUs"),
         ('gpus = 1', 'gpus = -1', "p.toml: hardware.gpus: must be ≥ 0"),
         ('optimizer = "adamw"', 'optimizer = "lion"', "p.toml: training.optimizer: must be one of adamw"),
@@ -190,6 +191,14 @@ def test_each_rule(old, new, expected):
         expected = "p.toml: quantization: load_in_4bit and load_in_8bit cannot both be true"
     lines = problems(text)
     assert any(line.startswith(expected) for line in lines), lines
+
+
+def test_a_plan_without_train_on_trains_completions():
+    """Plans written before data.train_on existed read as before: the loss on completions only."""
+    text = edit('train_on = "completion"\n', "")
+    assert "train_on" not in text
+    assert loads_plan(text, "p.toml").data.train_on == "completion"
+    assert loads_plan(edit('train_on = "completion"', 'train_on = "all"'), "p.toml").data.train_on == "all"
 
 
 def test_rank_pattern_rules():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from lorplan.cli import main
 from lorplan.probe import runner
-from lorplan.probe.runs import create_run
+from lorplan.probe.runs import RunDir, create_run
 
 
 def test_bad_inputs_are_one_line_exit_2(state_home, capsys, tmp_path):
@@ -37,3 +40,18 @@ def test_list_cancel_and_status_of_a_prepared_run(state_home, capsys):
     assert "--rank 32" in capsys.readouterr().err
     assert main(["probe", "status"]) == 0
     assert "r8" in capsys.readouterr().out
+
+
+def test_start_records_train_on_in_the_run(state_home, capsys):
+
+
+    assert main(["probe", "start", "--ranks", "4", "--steps", "1", "--device", "cpu", "--train-on", "all",
+                 "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    try:
+        assert RunDir(Path(started["path"])).plan().train_on == "all"
+    finally:
+        assert main(["probe", "cancel", started["run"]]) == 0
+    with pytest.raises(SystemExit) as exited:
+        main(["probe", "start", "--train-on", "prompts"])
+    assert exited.value.code == 2 and "--train-on: invalid choice" in capsys.readouterr().err

@@ -112,6 +112,8 @@ def test_causal_features_train_only_the_completion(tiny_llama):
     assert [t for t in f_pc.labels if t != IGNORE] == tok(" green", add_special_tokens=False)["input_ids"] + [
         tok.sep_token_id]
     assert f_text.labels == f_text.input_ids
+    (f_all,) = causal_features([pc], tok, seq_len=64, mask_prompt=False)  # a run with train_on = "all"
+    assert f_all.input_ids == f_pc.input_ids and f_all.labels == f_all.input_ids
 
 
 def test_packing_run_uses_full_blocks(state_home, tiny_llama, tmp_path):

@@ -27,6 +27,17 @@ def test_prompt_tokens_are_masked_and_completion_ends_with_eos(tok):
     assert item.input_ids[-1] == tok.sep_token_id  # BERT's tokenizer has no EOS: SEP ends sequences, once
 
 
+def test_train_on_all_puts_the_loss_on_prompts_too(tok):
+    pc = Example(1, "prompt-completion", prompt="what is two", completion=" two")
+    chat = Example(2, "messages", messages=(("user", "hi"), ("assistant", "hello")))
+    masked = tokenize([pc, chat], tok, task="causal-lm", seq_len=64, packing=False)
+    everything = tokenize([pc, chat], tok, task="causal-lm", seq_len=64, packing=False, mask_prompt=False)
+    for m, e in zip(masked, everything, strict=True):
+        assert e.input_ids == m.input_ids  # the same sequence
+        assert e.labels == e.input_ids  # ...with every token trained
+        assert -100 in m.labels  # where the default masked the prompt
+
+
 def test_chat_trains_every_assistant_turn_and_nothing_else(tok):
     chat = Example(1, "messages", messages=(("user", "hi"), ("assistant", "hello"), ("user", "bye"),
                                             ("assistant", "see you")))

@@ -58,6 +58,8 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["steps"] == 6 and result["resumed_from"] is None
     assert result["memory"]["peak_rss_bytes"] > 0
+    assert 0 < result["trained_tokens"] and result["train_examples"] > 0
+    assert "tokens with loss per epoch (data.train_on = 'completion')" in out
     assert result["estimate_total_bytes"] == read_plan(plan_path).estimate.total_bytes
     logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logged] == [1, 2, 3, 4, 5, 6]
@@ -78,6 +80,21 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
     assert "holds a finished run" in capsys.readouterr().err
     assert main(["train", str(plan_path), "--no-progress", "--resume"]) == 2
     assert "holds a finished run" in capsys.readouterr().err
+
+
+def test_train_on_all_puts_the_loss_on_the_prompts(tmp_path, tiny_llama, capsys):
+    counts = {}
+    for train_on in ("completion", "all"):
+        folder = tmp_path / train_on
+        folder.mkdir()
+        plan_path = tiny_plan(folder, tiny_llama, max_steps=1, save_steps=1)
+        plan = read_plan(plan_path)
+        write_plan(replace(plan, data=replace(plan.data, train_on=train_on)), plan_path, force=True)
+        assert main(["train", str(plan_path), "--no-progress"]) == 0
+        assert f"(data.train_on = {train_on!r})" in capsys.readouterr().out
+        counts[train_on] = json.loads((folder / "out" / "result.json").read_text())
+    assert counts["all"]["train_examples"] == counts["completion"]["train_examples"]
+    assert counts["all"]["trained_tokens"] > counts["completion"]["trained_tokens"] > 0
 
 
 def _run(plan_path: Path, *extra: str) -> subprocess.Popen:

@@ -1,6 +1,7 @@
 """Which tokens of an example are trained: the one rule shared by `lorplan profile`, `lorplan train` and probes.
 
-The rule (TRL SFTTrainer's defaults: completion-only loss, assistant-only loss for chats):
+The rule (completion-only loss, assistant-only loss for chats: axolotl's and LLaMA-Factory's defaults; TRL's
+SFTTrainer masks the prompts of prompt-completion data by default, and chats only with assistant_only_loss=True):
 - text: the text tokenized with the tokenizer's special tokens, then EOS; every token trained.
 - prompt-completion and alpaca: prompt + completion tokenized as one string with special tokens, then EOS.
   Trained: the completion's tokens (len(tok(prompt + completion)) - len(tok(prompt)), both without special
@@ -13,7 +14,7 @@ The rule (TRL SFTTrainer's defaults: completion-only loss, assistant-only loss f
   EOS; trained as above, the generation prompt being "<|assistant|>\\n"; the closing special tokens and EOS
   are trained when the last turn is the assistant's.
 - tokenized (input_ids): kept as given; trained = labels != -100 (every token without labels). No EOS.
-mask_prompt=False trains every token (pre-tokenized labels are still kept). EOS is the tokenizer's eos token,
+mask_prompt=False trains every token (pre-tokenized labels are still kept); a plan's data.train_on = "all". EOS is the tokenizer's eos token,
 else its SEP token; it is not added twice when the sequence already ends with it (BERT-style tokenizers end
 with [SEP]).
 

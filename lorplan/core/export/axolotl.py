@@ -94,6 +94,7 @@ def export_axolotl(plan) -> ExportResult:
         cfg["peft"] = {"loftq_config": {"loftq_bits": 4}}
     cfg["datasets"] = [_dataset(plan, warnings)]
     cfg["val_set_size"] = plan.data.eval_split
+    cfg["train_on_inputs"] = plan.data.train_on == "all"
     cfg["sequence_len"] = t.seq_len
     cfg["sample_packing"] = t.packing
     cfg["pad_to_sequence_len"] = t.packing

@@ -82,6 +82,7 @@ def export_llamafactory(plan) -> ExportResult:
     cfg["cutoff_len"] = t.seq_len + 1 if t.packing else t.seq_len
     cfg["packing"] = t.packing
     cfg["val_size"] = plan.data.eval_split
+    cfg["train_on_prompt"] = plan.data.train_on == "all"
     cfg["per_device_train_batch_size"] = t.micro_batch
     cfg["gradient_accumulation_steps"] = t.gradient_accumulation
     cfg["learning_rate"] = t.learning_rate
