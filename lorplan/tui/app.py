@@ -201,7 +201,8 @@ class LorplanApp(App[int]):
             self.notify("Nothing to export yet: choose a model first.", severity="warning")
             return
         try:
-            planned = bridge.plan_from_setup(plan.spec, plan.setup, plan.rank, plan.source, plan.table.budget_bytes)
+            planned = bridge.plan_from_setup(plan.spec, plan.setup, plan.rank, plan.source, plan.table.budget_bytes,
+                                             self.main.plan_data())
         except LorplanError as exc:
             self.notify(str(exc), severity="warning")
             return

@@ -110,8 +110,14 @@ def rank_table(spec, setup, ranks: tuple[int, ...], budget_bytes: int | None):
     return memory.rank_table(spec, setup, ranks, budget_bytes)
 
 
-def plan_from_setup(spec, setup, rank: int, source: str, budget_bytes: int | None):
-    """The plan (lorplan.core.planfile.Plan) for one rank, for the export dialog. Raises BadInput."""
+def plan_from_setup(spec, setup, rank: int, source: str, budget_bytes: int | None, data=None):
+    """The plan (lorplan.core.planfile.Plan) for one rank, for the export dialog. Raises BadInput.
+
+    `data` (a data_panel.PlanData: the dataset profiled in the Data tab) fills the [data] table; without it the
+    plan names data/train.jsonl for the user to replace."""
     from lorplan.core.planfile import plan_from_setup as core_plan_from_setup
 
-    return core_plan_from_setup(spec, setup, rank, source=source, budget_bytes=budget_bytes)
+    kw = {}
+    if data is not None:
+        kw = dict(data_path=data.path, data_schema=data.schema, train_on=data.train_on, eval_split=data.eval_split)
+    return core_plan_from_setup(spec, setup, rank, source=source, budget_bytes=budget_bytes, **kw)

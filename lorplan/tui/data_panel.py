@@ -2,13 +2,15 @@
 
 The app calls `set_context(model_source, seq_len)` when the model or sequence length changes: a new model
 re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and padding from the
-length histogram already in hand (no re-tokenizing). Profiling runs in a thread worker (exclusive: a new run
+length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with every token trained.
+`plan_data()` is what an exported plan's [data] table takes from the last profile. Profiling runs in a thread worker (exclusive: a new run
 cancels the previous one) that posts replaceable progress messages; it never touches widgets.
 Imports no torch/transformers at module level: the tokenizer is loaded inside the worker.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
@@ -16,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import Button, Input, ProgressBar, Select, Static
+from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -42,9 +44,10 @@ class ProfileProgressed(Message):
 class ProfileFinished(Message):
     """A profile is ready."""
 
-    def __init__(self, profile: DataProfile) -> None:
+    def __init__(self, profile: DataProfile, train_all: bool = False) -> None:
         super().__init__()
         self.profile = profile
+        self.train_all = train_all
 
 
 class ProfileFailed(Message):
@@ -89,6 +92,17 @@ def figures_text(p: DataProfile) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class PlanData:
+    """What a plan's [data] table takes from the Data tab: the profiled file, its schema, the masking rule and
+    the suggested held-out fraction."""
+
+    path: str
+    schema: str
+    train_on: str
+    eval_split: float
+
+
 class DataPanel(Widget):
     """Dataset profile: path, schema, run, progress, figures, problems and a length histogram."""
 
@@ -100,6 +114,7 @@ class DataPanel(Widget):
         self.seq_len: int | None = None
         self.profile: DataProfile | None = None
         self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
+        self._profiled_train_all = False  # the masking rule of self.profile
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-row"):
@@ -107,6 +122,8 @@ class DataPanel(Widget):
                         id="data-path")
             yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema")
             yield Button("Profile", id="data-run", variant="primary")
+        yield Checkbox("train on prompts too (off: loss on completions and assistant turns)", False,
+                       id="data-train-all", compact=True)
         yield ProgressBar(total=100, show_eta=False, id="data-progress")
         yield Static("Pick a dataset and press Profile.", id="data-status")
         with Horizontal(id="data-body"):
@@ -118,6 +135,9 @@ class DataPanel(Widget):
     def on_mount(self) -> None:
         self.border_title = "Dataset"
         self.query_one("#data-path").tooltip = "A file or folder; Enter profiles it"
+        self.query_one("#data-train-all").tooltip = (
+            "Off: the loss is on completions and assistant turns (prompts masked), as axolotl and LLaMA-Factory "
+            "do by default. On: every token is trained. Exported plans say which (data.train_on).")
 
     # -- public API used by the app -----------------------------------------------------------------------
     def set_context(self, model_source: str | None, seq_len: int) -> None:
@@ -131,6 +151,20 @@ class DataPanel(Widget):
         elif seq_len != self.profile.seq_len:
             self._show(self.profile.at_seq_len(seq_len))
 
+    @property
+    def train_all(self) -> bool:
+        return bool(self.query_one("#data-train-all", Checkbox).value)
+
+    def plan_data(self) -> PlanData | None:
+        """The last profile as a plan's [data] table (absolute path, detected schema), or None before one."""
+        p = self.profile
+        if p is None or self._profiled is None:
+            return None
+        total = p.split.train + p.split.eval
+        return PlanData(path=str(Path(self._profiled[0]).expanduser().resolve()), schema=p.schema,
+                        train_on="all" if self._profiled_train_all else "completion",
+                        eval_split=round(p.split.eval / total, 4) if total else 0.0)
+
     def start_profile(self) -> None:
         """Profile the path in the input with the chosen schema, model and sequence length."""
         path = self.query_one("#data-path", Input).value.strip()
@@ -142,11 +176,11 @@ class DataPanel(Widget):
         self.query_one("#data-progress", ProgressBar).update(total=100, progress=0)
         self._status(f"Profiling {path} …")
         self._profiled = (path, schema, self.model_source)
-        self._run(path, schema, self.model_source, self.seq_len)
+        self._run(path, schema, self.model_source, self.seq_len, not self.train_all)
 
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")
-    def _run(self, path: str, schema: str, model: str | None, seq_len: int | None) -> None:
+    def _run(self, path: str, schema: str, model: str | None, seq_len: int | None, mask: bool = True) -> None:
         from lorplan.core.data import profile_dataset
 
         worker = get_current_worker()
@@ -158,14 +192,14 @@ class DataPanel(Widget):
 
         try:
             profile = profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
-                                      seq_len=seq_len, progress=progress)
+                                      seq_len=seq_len, mask=mask, progress=progress)
         except _Cancelled:
             return
         except BadInput as exc:
             self.post_message(ProfileFailed(str(exc)))
             return
         if not worker.is_cancelled:
-            self.post_message(ProfileFinished(profile))
+            self.post_message(ProfileFinished(profile, not mask))
 
     # -- handlers --------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#data-run")
@@ -177,9 +211,16 @@ class DataPanel(Widget):
         if message.total > 0:
             self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
 
+    @on(Checkbox.Changed, "#data-train-all")
+    def _train_all_changed(self) -> None:
+        if self._profiled is not None:  # the trained-token figures change: profile the same file again
+            self.query_one("#data-path", Input).value = self._profiled[0]
+            self.start_profile()
+
     def on_profile_finished(self, message: ProfileFinished) -> None:
         self.set_class(False, "-running")
         self.profile = message.profile
+        self._profiled_train_all = message.train_all
         self._show(message.profile)
 
     def on_profile_failed(self, message: ProfileFailed) -> None:

@@ -54,6 +54,12 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             summary = f"{p.model.source} · r={p.lora.r} · alpha={p.lora.alpha}"
             if p.estimate is not None:
                 summary += f" · planned {format_bytes(p.estimate.total_bytes)} per GPU"
+            d = p.data
+            if Path(d.path).is_absolute():  # a dataset profiled in the Data tab
+                summary += (f"\ndata: {d.path} · {d.schema} · loss on "
+                            f"{'every token' if d.train_on == 'all' else 'completions'} · eval split {d.eval_split:g}")
+            else:
+                summary += f"\ndata: {d.path} (a placeholder: profile your dataset in the Data tab, or edit the file)"
             yield Static(summary, id="export-summary")
             for fmt in FORMATS:
                 default = fmt in ("plan", "peft") or (fmt == "accelerate" and p.hardware.gpus > 1)

@@ -129,3 +129,56 @@ def test_dialog_imports_no_torch():
             "print(','.join(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.anyio
+async def test_the_plan_takes_the_dataset_profiled_in_the_data_tab(make_app, tmp_path, monkeypatch):
+    import json
+
+    from lorplan.core.data import profile_dataset
+    from lorplan.tui.data_panel import DataPanel
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "chat.jsonl"
+    rows = [{"messages": [{"role": "user", "content": f"question {i}"},
+                          {"role": "assistant", "content": "answer " * (1 + i % 5)}]} for i in range(60)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+e")  # nothing profiled yet: the plan names a placeholder and says so
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+        assert app.screen.plan.data.path == "data/train.jsonl"
+        assert "a placeholder" in str(app.screen.query_one("#export-summary", Static).content)
+        await pilot.press("escape")
+        await pilot.press("f6")  # the Data tab
+        await pilot.pause()
+        panel = app.screen.query_one(DataPanel)
+
+        async def profiled(train_all: bool) -> None:
+            for _ in range(400):
+                await pilot.pause(0.05)
+                if (panel.profile is not None and not panel.has_class("-running")
+                        and panel.plan_data().train_on == ("all" if train_all else "completion")):
+                    return
+            raise AssertionError("the profile never finished")
+
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        await profiled(False)
+        masked = panel.profile.trained_tokens
+        await pilot.click("#data-train-all")  # every token trained: the profile is taken again
+        await profiled(True)
+        assert panel.profile.trained_tokens > masked
+        assert panel.profile.trained_tokens == profile_dataset(data, seq_len=panel.profile.seq_len,
+                                                               mask=False).trained_tokens
+        await pilot.press("f5", "ctrl+e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        d = dialog.plan.data
+        # 60 examples: the profile suggests holding out 20 (at least 20, 10% of larger sets)
+        assert (d.path, d.schema, d.train_on, d.eval_split) == (str(data), "messages", "all", round(20 / 60, 4))
+        assert "loss on every token" in str(dialog.query_one("#export-summary", Static).content)
+        await click(pilot, "#export-write")
+    written = read_plan(tmp_path / default_folder(dialog.plan) / "plan.toml")
+    assert written.data == d

@@ -102,5 +102,10 @@ class MainScreen(Screen):
             self._data_context = context
             panel.set_context(*context)
 
+    def plan_data(self):
+        """The Data tab's last profile as a plan's [data] table (data_panel.PlanData), or None."""
+        panel = self._panels.get("data")
+        return panel.plan_data() if panel is not None and hasattr(panel, "plan_data") else None
+
     def show_tab(self, tab_id: str) -> None:
         self.query_one(TabbedContent).active = tab_id
