@@ -3,7 +3,8 @@ one plot, the final table (rank, eval loss / accuracy, time, peak memory), cance
 
 The panel only reads the run folder (polled with set_interval; event logs are read incrementally), so
 closing lorplan never stops a probe and opening it again shows the same run. Cancel and retry go through the
-probe backend in a thread worker. Never imports torch.
+probe backend in a thread worker. `p` starts probes of the plan on screen: the Plan tab's model and setup, the
+Data tab's profiled dataset, at ranks around the selected one (`plan_probe_settings`). Never imports torch.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
 from textual_plotext import PlotextPlot
 
-from lorplan.core.errors import LorplanError
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import format_bytes
 from lorplan.probe import runner
 from lorplan.probe.backend import Backend
@@ -34,6 +35,38 @@ COLUMNS = (("rank", "rank"), ("state", "state"), ("step", "step"), ("loss", "los
            ("acc", "accuracy"), ("tps", "tok/s"), ("time", "time"), ("mem", "peak mem"))
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
+
+
+def rank_ladder(rank: int) -> tuple[int, ...]:
+    """Ranks probed around the selected one: a quarter, a half, itself and double (16 -> 4, 8, 16, 32)."""
+    return tuple(sorted({max(1, rank // 4), max(1, rank // 2), rank, rank * 2}))
+
+
+def probe_model_path(source: str) -> str:
+    """The model a probe can load: a local folder (or its config.json), or a hub id in the local HF cache.
+
+    A catalog id whose weights are not on this machine cannot be probed; BadInput says how to get them."""
+    from lorplan.core.hfcache import find_config
+
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if path.name == "config.json" and path.is_file():
+        return str(path.resolve().parent)
+    if find_config(source) is not None:
+        return source
+    raise BadInput(f"Probes need the model's weights: {source} is neither a local folder nor in your Hugging Face "
+                   f"cache (hf download {source}, then choose it again)")
+
+
+def plan_probe_settings(source: str, setup, rank: int, data) -> dict:
+    """runner.make_plan arguments for probing the plan on screen: its model, setup and the profiled data."""
+    return dict(
+        ranks=rank_ladder(rank), model=probe_model_path(source), data=data.path, train_on=data.train_on,
+        seq_len=setup.seq_len, micro_batch=setup.micro_batch, quant=setup.quant,
+        double_quant=setup.double_quant, optimizer=setup.optimizer, grad_checkpointing=setup.grad_checkpointing,
+        attention=setup.attention, targets=tuple(setup.targets.modules), lora_dropout=setup.lora_dropout,
+    )
 
 
 def _num(v, fmt: str) -> str:
@@ -74,6 +107,9 @@ class ProbesPanel(Widget):
                 tooltip="Cancel every probe of this run"),
         Binding("t", "retry_probe", "Retry probe", id="probes.retry_probe",
                 tooltip="Queue the highlighted probe again (its earlier attempt is kept aside)"),
+        Binding("p", "start_plan", "Probe this plan", id="probes.start_plan",
+                tooltip="Probe the Plan tab's model and setup on the Data tab's dataset, at ranks around the "
+                        "selected one (a quarter, a half, itself, double)"),
         Binding("s", "start_demo", "Start demo", id="probes.start_demo", show=False,
                 tooltip="Start the embedded demo: all-MiniLM-L6-v2 at ranks 4, 8, 16, 32 on generated data"),
     ]
@@ -101,9 +137,10 @@ class ProbesPanel(Widget):
         with Horizontal(id="probes-body"):
             yield PlotextPlot(id="probes-plot")
             yield Static("", id="probes-detail")
-        yield Static("No probe runs yet. Press s to start the embedded demo (all-MiniLM-L6-v2, ranks 4, 8, 16, "
-                     "32, on CPU in a couple of minutes), or run: lorplan probe start --model M --data FILE",
-                     id="probes-empty")
+        yield Static("No probe runs yet. Press p to probe the plan on your profiled dataset (the model must be "
+                     "a local folder or in your Hugging Face cache), s to start the embedded demo "
+                     "(all-MiniLM-L6-v2, ranks 4, 8, 16, 32, on CPU in a couple of minutes), or run: "
+                     "lorplan probe start --model M --data FILE", id="probes-empty")
 
     def on_mount(self) -> None:
         self.border_title = "Probes"
@@ -276,6 +313,34 @@ class ProbesPanel(Widget):
         try:
             runner.retry(run, probe_id, backend=self.backend)
             self.post_message(ProbeActionDone(f"{probe_id} queued again"))
+        except LorplanError as exc:
+            self.post_message(ProbeActionDone(str(exc), error=True))
+
+    def action_start_plan(self) -> None:
+        screen = self.screen
+        plan = getattr(screen, "plan", None)
+        data = screen.plan_data() if hasattr(screen, "plan_data") else None
+        if plan is None:
+            self.notify("Choose a model in the Plan tab first.", severity="warning")
+            return
+        if data is None:
+            self.notify("Profile your dataset in the Data tab first: the probes train on it.", severity="warning")
+            return
+        try:
+            settings = plan_probe_settings(plan.source, plan.setup, plan.rank, data)
+        except LorplanError as exc:
+            self.notify(str(exc), severity="warning", timeout=10)
+            return
+        self._start_plan(settings)
+
+    @work(thread=True, exclusive=True, group="probe-start")
+    def _start_plan(self, settings: dict) -> None:
+        try:
+            settings = dict(settings)
+            plan = runner.make_plan(settings.pop("ranks"), **settings)
+            run = runner.start(plan, root=self.runs_dir, backend=self.backend)
+            ranks = ", ".join(str(p.rank) for p in plan.probes)
+            self.post_message(ProbeActionDone(f"started run {run.id}: ranks {ranks}"))
         except LorplanError as exc:
             self.post_message(ProbeActionDone(str(exc), error=True))
 

@@ -10,7 +10,7 @@ from lorplan.probe import runner
 from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.tui.probes_panel import ProbesPanel
+from lorplan.tui.probes_panel import ProbesPanel, rank_ladder
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +141,75 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
             assert panel.plotted["r32"] == 9
     finally:
         os.close(fd)
+
+
+def test_rank_ladder_and_model_path(tmp_path):
+    from lorplan.core.errors import BadInput
+    from lorplan.tui.probes_panel import probe_model_path
+
+    assert rank_ladder(16) == (4, 8, 16, 32) and rank_ladder(1) == (1, 2) and rank_ladder(6) == (1, 3, 6, 12)
+    (tmp_path / "config.json").write_text("{}")
+    assert probe_model_path(str(tmp_path)) == str(tmp_path.resolve())
+    assert probe_model_path(str(tmp_path / "config.json")) == str(tmp_path.resolve())
+    with pytest.raises(BadInput, match="hf download meta-llama/Llama-3.1-8B"):
+        probe_model_path("meta-llama/Llama-3.1-8B")  # a catalog entry: a config, no weights
+
+
+async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
+    """The Plan tab's model and setup and the Data tab's dataset become a probe run (submitted, not spawned)."""
+    import json
+
+    from transformers import LlamaConfig
+
+    from lorplan.probe.runs import list_runs
+    from lorplan.tui.data_panel import DataPanel
+    from lorplan.tui.widgets.plan_view import PlanView
+
+    model = tmp_path / "tiny-llama"
+    LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                num_key_value_heads=2, max_position_embeddings=256).save_pretrained(model)
+    data = tmp_path / "pc.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
+                            for i in range(30)))
+    app = make_app(model=str(model))
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if app.main.plan is not None and view.state.source == str(model):
+                break
+        assert app.main.plan is not None
+        await pilot.press("f7")
+        await pilot.pause()
+        panel = app.screen.query_one(ProbesPanel)
+        panel.runs_dir, panel.backend = tmp_path / "runs", NoSpawnBackend()
+        panel.query_one("#probes-table").focus()
+        await pilot.press("p")  # nothing profiled yet: the panel says what is missing and starts nothing
+        await pilot.pause()
+        assert not list_runs(panel.runs_dir)
+        assert any("Profile your dataset" in n.message for n in app._notifications)
+        await pilot.press("f6")
+        await pilot.pause()
+        data_panel = app.screen.query_one(DataPanel)
+        data_panel.query_one("#data-path").value = str(data)
+        data_panel.start_profile()
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if data_panel.plan_data() is not None and not data_panel.has_class("-running"):
+                break
+        await pilot.press("f7")
+        await pilot.pause()
+        panel.query_one("#probes-table").focus()
+        await pilot.press("p")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if panel.backend.submitted:
+                break
+        (run,) = list_runs(panel.runs_dir)
+        assert panel.backend.submitted == [run.id]
+        plan = run.plan()
+        setup = app.main.plan.setup
+        assert plan.model == str(model.resolve()) and plan.data == str(data)
+        assert [p.rank for p in plan.probes] == list(rank_ladder(app.main.plan.rank))
+        assert (plan.seq_len, plan.micro_batch, plan.train_on) == (setup.seq_len, setup.micro_batch, "completion")
+        assert plan.targets == tuple(setup.targets.modules)
