@@ -151,6 +151,11 @@ class LorplanApp(App[int]):
         if message.source != self.user_config.last_model:
             self._remember(self.user_config.with_last_model(message.source))
 
+    def on_dataset_profiled(self, message) -> None:
+        """DataPanel's DatasetProfiled (imported with the panel, never at start-up): remember the dataset."""
+        if message.path != self.user_config.last_data:
+            self._remember(self.user_config.with_last_data(message.path))
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed background job is reported (a bug, not bad input: that is shown inline).
 

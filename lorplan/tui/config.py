@@ -1,8 +1,10 @@
-"""The user's TUI settings: theme, key remapping and the last model, in `<XDG config dir>/lorplan/config.toml`.
+"""The user's TUI settings: theme, key remapping, the last model and dataset, in
+`<XDG config dir>/lorplan/config.toml`.
 
 ```toml
 theme = "dark"
 last_model = "meta-llama/Llama-3.1-8B-Instruct"
+last_data = "/home/me/data/train.jsonl"   # the Data tab starts with it (press Enter to profile it again)
 
 [keymap]            # binding id -> keys, as App.set_keymap takes them
 help = "f1,question_mark"
@@ -49,6 +51,7 @@ class UserConfig:
 
     theme: str | None = None
     last_model: str | None = None
+    last_data: str | None = None
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def with_theme(self, theme: str) -> UserConfig:
@@ -56,6 +59,9 @@ class UserConfig:
 
     def with_last_model(self, model: str) -> UserConfig:
         return replace(self, last_model=model)
+
+    def with_last_data(self, path: str) -> UserConfig:
+        return replace(self, last_data=path)
 
 
 def _line_of(text: str, key: str) -> str:
@@ -76,7 +82,7 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
     values: dict = {}
     for key, value in data.items():
         where = f"{path}: {key}{_line_of(text, key)}"
-        if key in ("theme", "last_model"):
+        if key in ("theme", "last_model", "last_data"):
             if isinstance(value, str) and value.strip():
                 values[key] = value.strip()
             else:
@@ -93,7 +99,7 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
                     problems.append(f"{path}: keymap.{binding_id}{_line_of(text, binding_id)}: must be a key string; ignored")
             values["keymap"] = MappingProxyType(keymap)
         else:
-            problems.append(f"{where}: unknown setting (known: theme, last_model, keymap); ignored")
+            problems.append(f"{where}: unknown setting (known: theme, last_model, last_data, keymap); ignored")
     return UserConfig(**values), problems
 
 
@@ -119,6 +125,8 @@ def save_config(config: UserConfig, path: Path | None = None) -> Path:
         data["theme"] = config.theme
     if config.last_model:
         data["last_model"] = config.last_model
+    if config.last_data:
+        data["last_data"] = config.last_data
     if config.keymap:
         data["keymap"] = dict(config.keymap)
     path.parent.mkdir(parents=True, exist_ok=True)

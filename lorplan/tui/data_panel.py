@@ -50,6 +50,14 @@ class ProfileFinished(Message):
         self.train_all = train_all
 
 
+class DatasetProfiled(Message):
+    """A profile of `path` (absolute) finished: the app remembers it for the next session."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+
 class ProfileFailed(Message):
     """The dataset could not be profiled; `error` is one line naming the input."""
 
@@ -108,8 +116,11 @@ class DataPanel(Widget):
 
     DEFAULT_CSS = (HERE / "data_panel.tcss").read_text(encoding="utf-8")
 
-    def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(self, *, initial_path: str | None = None, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        """`initial_path`: the dataset of the last session, put in the path field (not profiled until asked)."""
         super().__init__(name=name, id=id or "data-panel", classes=classes)
+        self._initial_path = initial_path
         self.model_source: str | None = None
         self.seq_len: int | None = None
         self.profile: DataProfile | None = None
@@ -118,14 +129,16 @@ class DataPanel(Widget):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-row"):
-            yield Input(placeholder="dataset file or folder (JSONL, CSV, Parquet, .txt folder, save_to_disk)",
+            yield Input(self._initial_path or "",
+                        placeholder="dataset file or folder (JSONL, CSV, Parquet, .txt folder, save_to_disk)",
                         id="data-path")
             yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema")
             yield Button("Profile", id="data-run", variant="primary")
         yield Checkbox("train on prompts too (off: loss on completions and assistant turns)", False,
                        id="data-train-all", compact=True)
         yield ProgressBar(total=100, show_eta=False, id="data-progress")
-        yield Static("Pick a dataset and press Profile.", id="data-status")
+        yield Static(f"Last time: {self._initial_path}. Press Profile (or Enter in the field) to profile it again."
+                     if self._initial_path else "Pick a dataset and press Profile.", id="data-status")
         with Horizontal(id="data-body"):
             with Vertical(id="data-left"):
                 yield Static("", id="data-figures")
@@ -221,6 +234,9 @@ class DataPanel(Widget):
         self.set_class(False, "-running")
         self.profile = message.profile
         self._profiled_train_all = message.train_all
+        data = self.plan_data()
+        if data is not None:
+            self.post_message(DatasetProfiled(data.path))
         self._show(message.profile)
 
     def on_profile_failed(self, message: ProfileFailed) -> None:

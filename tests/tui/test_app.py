@@ -207,3 +207,35 @@ async def test_a_failing_gpu_query_is_reported_not_fatal(make_app):
                 break
         assert app.is_running
         assert "NVML exploded" in "\n".join(n.message for n in app._notifications)
+
+
+async def test_dataset_is_remembered_and_offered_next_time(make_app, tmp_path):
+    import json
+
+    from textual.widgets import Input, Static
+
+    from lorplan.tui.data_panel import DataPanel
+
+    config_path = tmp_path / "cfg" / "config.toml"
+    data = tmp_path / "pc.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a b"}) + "\n" for i in range(10)))
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        panel = app.screen.query_one(DataPanel)
+        assert panel.query_one("#data-path", Input).value == ""  # nothing remembered yet
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if load_config(config_path)[0].last_data:
+                break
+    assert load_config(config_path)[0].last_data == str(data.resolve())
+    again = make_app(config_path=config_path)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.press("f6")
+        await pilot.pause()
+        panel = again.screen.query_one(DataPanel)
+        assert panel.query_one("#data-path", Input).value == str(data.resolve())
+        assert panel.profile is None  # offered, not profiled until asked
+        assert "Last time:" in str(panel.query_one("#data-status", Static).content)

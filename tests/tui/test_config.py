@@ -15,12 +15,13 @@ def test_missing_file_is_the_default(tmp_path):
 
 def test_round_trip(tmp_path):
     path = tmp_path / "lorplan" / "config.toml"
-    config = UserConfig(theme="light", last_model="Qwen/Qwen3-8B", keymap={"help": "f9", "export": "ctrl+x"})
+    config = UserConfig(theme="light", last_model="Qwen/Qwen3-8B", last_data="/data/train.jsonl",
+                        keymap={"help": "f9", "export": "ctrl+x"})
     save_config(config, path)
     loaded, problems = load_config(path)
     assert problems == []
     assert loaded.theme == "light"
-    assert loaded.last_model == "Qwen/Qwen3-8B"
+    assert loaded.last_model == "Qwen/Qwen3-8B" and loaded.last_data == "/data/train.jsonl"
     assert dict(loaded.keymap) == {"help": "f9", "export": "ctrl+x"}
     assert [p.name for p in path.parent.iterdir()] == ["config.toml"]  # no temp file left behind
 

@@ -82,7 +82,11 @@ class MainScreen(Screen):
             placeholder.update(f"{title} are not part of this build yet.")
             self._panels[tab_id] = None
             return
-        panel = panel_cls(runs_dir=None) if tab_id == "probes" else panel_cls()
+        if tab_id == "probes":
+            panel = panel_cls(runs_dir=None)
+        else:  # the Data tab starts with the last session's dataset
+            last = getattr(getattr(self.app, "user_config", None), "last_data", None)
+            panel = panel_cls(initial_path=last) if last else panel_cls()
         self._panels[tab_id] = panel
         await placeholder.remove()
         await pane.mount(panel)
