@@ -128,3 +128,85 @@ def budget_from_args(args) -> tuple[int | None, str | None]:
     if args.gpu_memory is not None:
         budget = parse_size(args.gpu_memory, "--gpu-memory")
     return budget, name
+
+
+def _size_flag(n: int) -> str:
+    """Bytes as parse_size reads them back exactly: "24GiB", "500MiB", else "123456B"."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2)):
+        if n % size == 0:
+            return f"{n // size}{unit}"
+    return f"{n}B"
+
+
+def command_for(source: str, setup, ranks: tuple[int, ...] | None = None, budget_bytes: int | None = None) -> str:
+    """The `lorplan plan` command line that prices this setup (the inverse of setup_from_args).
+
+    Only flags that differ from the defaults are written; `ranks` None or the default sweep writes no --ranks.
+    alpha_pattern has no flag (it does not change memory) and is left out.
+    """
+    import shlex
+
+    from lorplan.core.memory import DEFAULT_RANKS
+    from lorplan.core.memory.types import DEFAULT_RESERVE_FRACTION
+
+    t = setup.targets
+    args = ["lorplan", "plan", "--model", source]
+
+    def flag(name: str, value=None) -> None:
+        args.append(name)
+        if value is not None:
+            args.append(str(value))
+
+    if tuple(t.modules) != ("all-linear",):
+        flag("--targets", ",".join(t.modules))
+    if t.layers_to_transform:
+        flag("--layers", ",".join(str(i) for i in t.layers_to_transform))
+    if t.rank_pattern:
+        flag("--rank-pattern", ",".join(f"{k}={v}" for k, v in t.rank_pattern.items()))
+    if t.use_dora:
+        flag("--dora")
+    if t.modules_to_save:
+        flag("--modules-to-save", ",".join(t.modules_to_save))
+    if setup.lora_dropout:
+        flag("--lora-dropout", repr(float(setup.lora_dropout)))
+    if setup.quant != "none":
+        flag("--quant", setup.quant)
+    if setup.double_quant:
+        flag("--double-quant")
+    if setup.base_dtype != "bf16":
+        flag("--base-dtype", setup.base_dtype)
+    if setup.adapter_dtype != "fp32":
+        flag("--adapter-dtype", setup.adapter_dtype)
+    if setup.micro_batch != 1:
+        flag("--micro-batch", setup.micro_batch)
+    if setup.seq_len != 2048:
+        flag("--seq-len", setup.seq_len)
+    if setup.grad_checkpointing:
+        flag("--grad-checkpointing")
+    if setup.optimizer != "adamw":
+        flag("--optimizer", setup.optimizer)
+    if setup.attention != "sdpa":
+        flag("--attention", setup.attention)
+    if not setup.autocast:
+        flag("--no-autocast")
+    if not setup.prepare_kbit:
+        flag("--no-prepare-kbit")
+    if not setup.foreach:
+        flag("--no-foreach")
+    if setup.kernels != "cuda":
+        flag("--kernels", setup.kernels)
+    if setup.padding_mask:
+        flag("--padding-mask")
+    if setup.gpus != 1:
+        flag("--gpus", setup.gpus)
+    if setup.sharding != ("ddp" if setup.gpus > 1 else "none"):
+        flag("--sharding", setup.sharding)
+    if setup.cuda_context_bytes is not None:
+        flag("--cuda-context", _size_flag(setup.cuda_context_bytes))
+    if setup.reserve_fraction != DEFAULT_RESERVE_FRACTION:
+        flag("--reserve-fraction", repr(float(setup.reserve_fraction)))
+    if budget_bytes:
+        flag("--gpu-memory", _size_flag(budget_bytes))
+    if ranks is not None and tuple(ranks) != tuple(DEFAULT_RANKS):
+        flag("--ranks", ",".join(str(r) for r in ranks))
+    return shlex.join(args)

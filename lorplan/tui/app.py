@@ -219,6 +219,22 @@ class LorplanApp(App[int]):
             return
         self.push_screen(dialog(planned))
 
+    def action_copy_command(self) -> None:
+        """Copy the `lorplan plan` command that prints the table on screen (OSC 52: works over SSH where the
+        terminal allows it) and show it, so it can be copied by hand where the terminal does not."""
+        if not isinstance(self.screen, MainScreen):
+            return
+        plan = self.main.plan
+        if plan is None:
+            self.notify("Nothing to copy yet: choose a model first.", severity="warning")
+            return
+        from lorplan.cli.plan_args import command_for
+
+        command = command_for(plan.source, plan.setup, tuple(row.rank for row in plan.table.rows),
+                              plan.table.budget_bytes)
+        self.copy_to_clipboard(command)
+        self.notify(command, title="Copied (if your terminal passes OSC 52 on)", timeout=20)
+
     def action_focus_model(self) -> None:
         self.main.show_tab("plan")
         self.main.query_one("#model-input").focus()
@@ -252,6 +268,8 @@ class LorplanApp(App[int]):
         for tab in ("plan", "data", "probes"):
             yield f"view: {tab}", f"Show the {tab.capitalize()} tab", partial(self.action_show_tab, tab)
         yield "plan: export selected rank", "Write the plan file / trainer configs", self.action_export
+        yield ("plan: copy as a lorplan plan command", "The CLI line that prints this table (for scripts, notes)",
+               self.action_copy_command)
         yield "plan: focus model search", "Search the catalog or type a path", self.action_focus_model
         yield "plan: focus setup", "Jump to quantization, batch and sequence", self.action_focus_setup
         yield "plan: focus rank table", "Move through the ranks", self.action_focus_table

@@ -239,3 +239,31 @@ async def test_dataset_is_remembered_and_offered_next_time(make_app, tmp_path):
         assert panel.query_one("#data-path", Input).value == str(data.resolve())
         assert panel.profile is None  # offered, not profiled until asked
         assert "Last time:" in str(panel.query_one("#data-status", Static).content)
+
+
+async def test_copy_as_command_gives_the_cli_line_of_the_table_on_screen(make_app, capsys):
+    import json
+    import shlex
+
+    from tui_helpers import choose
+
+    from lorplan.cli import main
+    from lorplan.core.memory import plan_json
+    from lorplan.tui.widgets.plan_view import PlanView
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await choose(pilot, "#f-quant", "nf4")
+        await type_into(pilot, "#f-seq_len", "4096")
+        await type_into(pilot, "#f-custom_rank", "12")
+        view = app.screen.query_one(PlanView)
+        app.action_copy_command()
+        await pilot.pause()
+        command = app.clipboard
+        assert command.startswith("lorplan plan --model ") and "--quant nf4" in command
+        assert "--seq-len 4096" in command and ",12," in command and "--gpu-memory 24GiB" in command
+        assert any(n.message == command for n in app._notifications)
+        shown = plan_json(view.state.spec, view.state.table)
+    capsys.readouterr()
+    assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["rows"] == shown["rows"]
