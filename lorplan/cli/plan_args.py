@@ -130,6 +130,15 @@ def budget_from_args(args) -> tuple[int | None, str | None]:
     return budget, name
 
 
+# `lorplan plan` flags that carry a TrainingSetup field's value, and the switches that flip a boolean field.
+_VALUE_FLAGS = (("--quant", "quant"), ("--base-dtype", "base_dtype"), ("--adapter-dtype", "adapter_dtype"),
+                ("--micro-batch", "micro_batch"), ("--seq-len", "seq_len"), ("--optimizer", "optimizer"),
+                ("--attention", "attention"), ("--kernels", "kernels"), ("--gpus", "gpus"))
+_SWITCHES = (("--double-quant", "double_quant"), ("--grad-checkpointing", "grad_checkpointing"),
+             ("--padding-mask", "padding_mask"), ("--no-autocast", "autocast"), ("--no-prepare-kbit", "prepare_kbit"),
+             ("--no-foreach", "foreach"))
+
+
 def _size_flag(n: int) -> str:
     """Bytes as parse_size reads them back exactly: "24GiB", "500MiB", else "123456B"."""
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2)):
@@ -145,6 +154,7 @@ def command_for(source: str, setup, ranks: tuple[int, ...] | None = None, budget
     alpha_pattern has no flag (it does not change memory) and is left out.
     """
     import shlex
+    from dataclasses import fields
 
     from lorplan.core.memory import DEFAULT_RANKS
     from lorplan.core.memory.types import DEFAULT_RESERVE_FRACTION
@@ -169,36 +179,13 @@ def command_for(source: str, setup, ranks: tuple[int, ...] | None = None, budget
         flag("--modules-to-save", ",".join(t.modules_to_save))
     if setup.lora_dropout:
         flag("--lora-dropout", repr(float(setup.lora_dropout)))
-    if setup.quant != "none":
-        flag("--quant", setup.quant)
-    if setup.double_quant:
-        flag("--double-quant")
-    if setup.base_dtype != "bf16":
-        flag("--base-dtype", setup.base_dtype)
-    if setup.adapter_dtype != "fp32":
-        flag("--adapter-dtype", setup.adapter_dtype)
-    if setup.micro_batch != 1:
-        flag("--micro-batch", setup.micro_batch)
-    if setup.seq_len != 2048:
-        flag("--seq-len", setup.seq_len)
-    if setup.grad_checkpointing:
-        flag("--grad-checkpointing")
-    if setup.optimizer != "adamw":
-        flag("--optimizer", setup.optimizer)
-    if setup.attention != "sdpa":
-        flag("--attention", setup.attention)
-    if not setup.autocast:
-        flag("--no-autocast")
-    if not setup.prepare_kbit:
-        flag("--no-prepare-kbit")
-    if not setup.foreach:
-        flag("--no-foreach")
-    if setup.kernels != "cuda":
-        flag("--kernels", setup.kernels)
-    if setup.padding_mask:
-        flag("--padding-mask")
-    if setup.gpus != 1:
-        flag("--gpus", setup.gpus)
+    defaults = {f.name: f.default for f in fields(setup)}
+    for name, attr in _VALUE_FLAGS:
+        if getattr(setup, attr) != defaults[attr]:
+            flag(name, getattr(setup, attr))
+    for name, attr in _SWITCHES:  # on/off flags: written when the setup differs from the default
+        if getattr(setup, attr) != defaults[attr]:
+            flag(name)
     if setup.sharding != ("ddp" if setup.gpus > 1 else "none"):
         flag("--sharding", setup.sharding)
     if setup.cuda_context_bytes is not None:
