@@ -170,11 +170,11 @@ class DataPanel(Widget):
 
     def plan_data(self) -> PlanData | None:
         """The last profile as a plan's [data] table (absolute path, detected schema), or None before one."""
-        p = self.profile
-        if p is None or self._profiled is None:
+        p = self.profile  # the last profile that finished: a later failed run leaves it (and its path) in place
+        if p is None:
             return None
         total = p.split.train + p.split.eval
-        return PlanData(path=str(Path(self._profiled[0]).expanduser().resolve()), schema=p.schema,
+        return PlanData(path=str(Path(p.path).expanduser().resolve()), schema=p.schema,
                         train_on="all" if self._profiled_train_all else "completion",
                         eval_split=round(p.split.eval / total, 4) if total else 0.0)
 
@@ -226,8 +226,8 @@ class DataPanel(Widget):
 
     @on(Checkbox.Changed, "#data-train-all")
     def _train_all_changed(self) -> None:
-        if self._profiled is not None:  # the trained-token figures change: profile the same file again
-            self.query_one("#data-path", Input).value = self._profiled[0]
+        if self.profile is not None:  # the trained-token figures change: profile the same file again
+            self.query_one("#data-path", Input).value = self.profile.path
             self.start_profile()
 
     def on_profile_finished(self, message: ProfileFinished) -> None:

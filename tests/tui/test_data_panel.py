@@ -125,6 +125,7 @@ async def test_schema_override_and_bad_file_error(tmp_path):
         assert panel.has_class("-error")
         assert "the file is empty" in text_of(app, "#data-status")
         assert panel.profile.schema == "text"  # the last good profile is kept
+        assert panel.plan_data().path == str(path.resolve())  # ...and an exported plan names its file, not the bad one
 
 
 def test_histogram_bins_cover_every_example():
