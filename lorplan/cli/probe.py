@@ -100,16 +100,13 @@ def _check_inputs(args) -> None:
         raise BadInput(f"--data {args.data}: no such file or folder")
     if args.model is not None and args.data is None:
         raise BadInput("--data: give your dataset with --model (the generated demo data is for the embedded model)")
-    if args.model is not None and not Path(args.model).expanduser().exists():
-        try:
-            from huggingface_hub import try_to_load_from_cache
+    if args.model is not None:
+        from lorplan.probe.runner import probe_model
 
-            cached = try_to_load_from_cache(args.model, "config.json")
-        except Exception:
-            cached = None
-        if not isinstance(cached, str):
-            raise BadInput(f"--model {args.model}: not a local folder and not in the local Hugging Face cache "
-                           f"(download it first: hf download {args.model})")
+        try:
+            args.model = probe_model(args.model)
+        except BadInput as exc:
+            raise BadInput(f"--model {exc}") from None
 
 
 def run_start(args) -> int:
@@ -126,7 +123,7 @@ def run_start(args) -> int:
     targets = tuple(t.strip() for t in args.targets.split(",") if t.strip()) or ("all-linear",)
     plan = runner.make_plan(
         args.ranks, args.lr,
-        model=str(Path(args.model).expanduser().resolve()) if args.model and Path(args.model).expanduser().exists() else args.model,
+        model=args.model,  # resolved by _check_inputs
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
         steps=steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
         seq_len=args.seq_len, eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,

@@ -25,6 +25,22 @@ from lorplan.probe.runs import (
 from lorplan.probe.status import RunStatus, run_status
 
 
+def probe_model(model: str) -> str:
+    """The model a probe can load: a local folder (or its config.json) as an absolute folder path, or a hub id
+    found in the local Hugging Face cache (never downloaded). BadInput (without a flag name) otherwise."""
+    from lorplan.core.hfcache import find_config
+
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    if path.name == "config.json" and path.is_file():
+        return str(path.resolve().parent)
+    if find_config(model) is not None:
+        return model
+    raise BadInput(f"{model}: not a local folder and not in the local Hugging Face cache "
+                   f"(download it first: hf download {model})")
+
+
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), **settings) -> RunPlan:
     """A RunPlan with one probe per rank (× learning rate when several are given).
     settings: any RunPlan field (model, data, steps, device, ...); None values keep the defaults."""

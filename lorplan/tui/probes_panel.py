@@ -21,7 +21,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
 from textual_plotext import PlotextPlot
 
-from lorplan.core.errors import BadInput, LorplanError
+from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes
 from lorplan.probe import runner
 from lorplan.probe.backend import Backend
@@ -42,27 +42,12 @@ def rank_ladder(rank: int) -> tuple[int, ...]:
     return tuple(sorted({max(1, rank // 4), max(1, rank // 2), rank, rank * 2}))
 
 
-def probe_model_path(source: str) -> str:
-    """The model a probe can load: a local folder (or its config.json), or a hub id in the local HF cache.
-
-    A catalog id whose weights are not on this machine cannot be probed; BadInput says how to get them."""
-    from lorplan.core.hfcache import find_config
-
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return str(path.resolve())
-    if path.name == "config.json" and path.is_file():
-        return str(path.resolve().parent)
-    if find_config(source) is not None:
-        return source
-    raise BadInput(f"Probes need the model's weights: {source} is neither a local folder nor in your Hugging Face "
-                   f"cache (hf download {source}, then choose it again)")
-
-
 def plan_probe_settings(source: str, setup, rank: int, data) -> dict:
-    """runner.make_plan arguments for probing the plan on screen: its model, setup and the profiled data."""
+    """runner.make_plan arguments for probing the plan on screen: its model, setup and the profiled data.
+
+    The model must be on this machine (runner.probe_model): a catalog id alone is a config, not weights."""
     return dict(
-        ranks=rank_ladder(rank), model=probe_model_path(source), data=data.path, train_on=data.train_on,
+        ranks=rank_ladder(rank), model=runner.probe_model(source), data=data.path, train_on=data.train_on,
         seq_len=setup.seq_len, micro_batch=setup.micro_batch, quant=setup.quant,
         double_quant=setup.double_quant, optimizer=setup.optimizer, grad_checkpointing=setup.grad_checkpointing,
         attention=setup.attention, targets=tuple(setup.targets.modules), lora_dropout=setup.lora_dropout,
@@ -329,7 +314,7 @@ class ProbesPanel(Widget):
         try:
             settings = plan_probe_settings(plan.source, plan.setup, plan.rank, data)
         except LorplanError as exc:
-            self.notify(str(exc), severity="warning", timeout=10)
+            self.notify(f"Probes need the model's weights: {exc}", severity="warning", timeout=10)
             return
         self._start_plan(settings)
 

@@ -145,14 +145,13 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
 
 def test_rank_ladder_and_model_path(tmp_path):
     from lorplan.core.errors import BadInput
-    from lorplan.tui.probes_panel import probe_model_path
 
     assert rank_ladder(16) == (4, 8, 16, 32) and rank_ladder(1) == (1, 2) and rank_ladder(6) == (1, 3, 6, 12)
     (tmp_path / "config.json").write_text("{}")
-    assert probe_model_path(str(tmp_path)) == str(tmp_path.resolve())
-    assert probe_model_path(str(tmp_path / "config.json")) == str(tmp_path.resolve())
+    assert runner.probe_model(str(tmp_path)) == str(tmp_path.resolve())
+    assert runner.probe_model(str(tmp_path / "config.json")) == str(tmp_path.resolve())
     with pytest.raises(BadInput, match="hf download meta-llama/Llama-3.1-8B"):
-        probe_model_path("meta-llama/Llama-3.1-8B")  # a catalog entry: a config, no weights
+        runner.probe_model("meta-llama/Llama-3.1-8B")  # a catalog entry: a config, no weights
 
 
 async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
