@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lorplan.core.data.encode import IGNORE_INDEX
 from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.data import collate, resolve_path, split, tokenize
@@ -271,7 +272,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         _save_adapter(accelerator.unwrap_model(model), tok, adapter_dir, state)
     est = plan.estimate.total_bytes if plan.estimate is not None else None
     trained = None if plan.model.task == "sequence-classification" else sum(
-        sum(1 for label in item.labels or () if label != -100) for item in train_items)
+        sum(1 for label in item.labels or () if label != IGNORE_INDEX) for item in train_items)
     result = TrainResult(str(out), str(adapter_dir), total, resumed_from, loss_value, eval_loss, measured, est,
                          tuple(notes), len(train_items), trained)
     if main:
