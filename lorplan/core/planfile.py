@@ -56,6 +56,8 @@ __all__ = [
 ]
 
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+# The data path a plan names when none was given: the user replaces it (the TUI's export dialog says so).
+PLACEHOLDER_DATA_PATH = "data/train.jsonl"
 _HEADER = f"# lorplan plan, schema version {PLAN_VERSION}. Train it: lorplan train THIS.toml\n"
 
 
@@ -147,7 +149,7 @@ def plan_from_setup(
     *,
     source: str | None = None,
     budget_bytes: int | None = None,
-    data_path: str = "data/train.jsonl",
+    data_path: str = PLACEHOLDER_DATA_PATH,
     data_schema: str = "auto",
     eval_split: float = 0.0,
     train_on: str = "completion",
@@ -294,7 +296,7 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
         _number(getattr(args, "alpha", None), "--alpha"),
         source=source if isinstance(source, str) else None,
         budget_bytes=getattr(table, "budget_bytes", None),
-        data_path=data if isinstance(data, str) else "data/train.jsonl",
+        data_path=data if isinstance(data, str) else PLACEHOLDER_DATA_PATH,
         train_on=getattr(args, "train_on", None) or "completion",
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )

@@ -19,7 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from lorplan.core.errors import LorplanError
 from lorplan.core.export import LABELS, export_plan, output_paths, write_export
-from lorplan.core.planfile import write_plan
+from lorplan.core.planfile import PLACEHOLDER_DATA_PATH, write_plan
 from lorplan.core.units import format_bytes
 
 HERE = Path(__file__).resolve().parent
@@ -55,11 +55,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             if p.estimate is not None:
                 summary += f" · planned {format_bytes(p.estimate.total_bytes)} per GPU"
             d = p.data
-            if Path(d.path).is_absolute():  # a dataset profiled in the Data tab
+            if d.path == PLACEHOLDER_DATA_PATH:
+                summary += f"\ndata: {d.path} (a placeholder: profile your dataset in the Data tab, or edit the file)"
+            else:  # the dataset profiled in the Data tab
                 summary += (f"\ndata: {d.path} · {d.schema} · loss on "
                             f"{'every token' if d.train_on == 'all' else 'completions'} · eval split {d.eval_split:g}")
-            else:
-                summary += f"\ndata: {d.path} (a placeholder: profile your dataset in the Data tab, or edit the file)"
             yield Static(summary, id="export-summary")
             for fmt in FORMATS:
                 default = fmt in ("plan", "peft") or (fmt == "accelerate" and p.hardware.gpus > 1)
