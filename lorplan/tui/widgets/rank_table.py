@@ -94,7 +94,7 @@ class RankTable(ScrollView, can_focus=True):
         self.selected_rank: int | None = None
         self._ranks: list[int] = []
         self._cells: dict[int, list[Text]] = {}
-        self._widths = [len(label) for _key, label in COLUMNS]
+        self.reset_widths()
         self._lines: list[Text] = []  # header first, then one per rank
 
     def on_mount(self) -> None:
