@@ -126,7 +126,7 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("skipped: no CUDA")
         return 0
-    from lorplan.core.spec import load_spec
+    from lorplan.core.model import load_spec
 
     spec = load_spec(args.model)
     torch.cuda.init()

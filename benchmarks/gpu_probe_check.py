@@ -78,7 +78,7 @@ def main() -> int:
         return 0
 
     from lorplan.core.memory import TrainingSetup, estimate
-    from lorplan.core.spec import load_spec
+    from lorplan.core.model import load_spec
     from lorplan.probe import runner
 
     work = Path(tempfile.mkdtemp(prefix="lorplan-gpu-check-"))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import TrainingSetup, estimate, rank_table
-from lorplan.core.spec import Linear, ModelSpec, Tensor, load_spec
+from lorplan.core.model import Linear, ModelSpec, Tensor, load_spec
 
 GB = 1e9
 

@@ -15,7 +15,7 @@ import time
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import TrainingSetup, rank_table, sweep
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
 
 MODEL = "meta-llama/Llama-3.1-70B-Instruct"
 RANKS = tuple(range(1, 513))

@@ -38,7 +38,7 @@ def main() -> None:
     big_t = wall([py, "-m", "lorplan", "plan", "--model", "Qwen/Qwen3-30B-A3B", "--json", "--gpu", "H100"], args.runs)
 
     from lorplan.core.memory import TrainingSetup, rank_table
-    from lorplan.core.spec import load_spec
+    from lorplan.core.model import load_spec
 
     t = time.perf_counter()
     spec = load_spec(args.model)

@@ -122,7 +122,7 @@ async def keystroke_updates(keys: int = 30) -> tuple[list[float], list[float]]:
 
     from lorplan.tui import bridge
     from lorplan.tui.app import LorplanApp
-    from lorplan.tui.widgets.plan_view import PlanView
+    from lorplan.tui.panels.plan_view import PlanView
 
     class TimedApp(LorplanApp):
         frames: list[tuple[float, float]] = []

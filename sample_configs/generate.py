@@ -13,8 +13,8 @@ from pathlib import Path
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import TrainingSetup
-from lorplan.core.planfile import HardwareSection, plan_from_setup, write_plan
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
+from lorplan.core.plan import HardwareSection, plan_from_setup, write_plan
 from lorplan.core.units import parse_size
 
 HERE = Path(__file__).resolve().parent

@@ -30,7 +30,7 @@ def test_import_lorplan_and_core():
 
 def test_every_core_module():
     mods = core_modules()
-    assert "lorplan.core.spec" in mods and "lorplan.core.gpu" in mods
+    assert "lorplan.core.model.spec" in mods and "lorplan.core.gpu" in mods
     assert loaded_after("\n".join(f"import {m}" for m in mods)) == []
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from lorplan.core.lora import trainable_params
 from lorplan.core.memory import estimate
-from lorplan.core.planfile import dumps_plan, loads_plan, plan_to_setup, read_plan
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
+from lorplan.core.plan import dumps_plan, loads_plan, plan_to_setup, read_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "sample_configs").glob("*.toml"))

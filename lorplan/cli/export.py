@@ -25,7 +25,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lorplan.core.export import default_output, export_plan, write_export
-    from lorplan.core.planfile import read_plan
+    from lorplan.core.plan import read_plan
 
     plan = read_plan(args.plan)
     result = export_plan(plan, args.to)

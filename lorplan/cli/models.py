@@ -17,8 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     from lorplan.cli._common import print_json
-    from lorplan.core import catalog, hfcache
-    from lorplan.core.spec import load_spec
+    from lorplan.core.model import catalog, hfcache, load_spec
     from lorplan.core.units import format_count
 
     rows = []

@@ -7,6 +7,9 @@ line). Choices are checked by TrainingSetup, not argparse, so that errors stay o
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,7 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--reserve-fraction", metavar="F", help="allocator reserve as a fraction of the peak")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the plan as JSON (shape in the README)")
-    # --write hook: writing PLAN.toml is lorplan.core.planfile's (see write_plan_from_cli)
+    # --write: write_plan_from_cli below builds the plan and writes it atomically
     o.add_argument("--write", metavar="PLAN.toml", help="write the plan for --rank to a TOML plan file")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
     o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
@@ -73,7 +76,7 @@ def run(args) -> int:
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
     from lorplan.core.memory import plan_json, rank_table
-    from lorplan.core.spec import load_spec
+    from lorplan.core.model import load_spec
 
     spec = load_spec(args.model, trust_remote_code=args.trust_remote_code)
     setup = setup_from_args(args)
@@ -81,13 +84,6 @@ def run(args) -> int:
     budget, gpu_name = budget_from_args(args)
     table = rank_table(spec, setup, ranks, budget)
     if args.write:
-        # --write hook (helper E): the plan file writer lives in lorplan.core.planfile
-        try:
-            from lorplan.core.planfile import write_plan_from_cli
-        except ImportError:
-            from lorplan.core.errors import BadInput
-
-            raise BadInput("--write: plan writing is not available in this build") from None
         path = write_plan_from_cli(args, spec, setup, table)
         if not args.json:
             print(f"wrote {path}")
@@ -103,3 +99,48 @@ def run(args) -> int:
     if budget is not None and not any(r.fits for r in table.rows):
         return 1
     return 0
+
+
+def write_plan_from_cli(args, spec, setup, table) -> Path:
+    """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
+
+    Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
+    typed), args.data, args.train_on. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
+    """
+    from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, write_plan
+
+    rank = _number(getattr(args, "rank", None), "--rank", integer=True)
+    if rank is None:
+        raise BadInput("--write needs --rank R (the rank to write the plan for)")
+    source = getattr(args, "model", None)
+    data = getattr(args, "data", None)
+    plan = plan_from_setup(
+        spec,
+        setup,
+        rank,
+        _number(getattr(args, "alpha", None), "--alpha"),
+        source=source if isinstance(source, str) else None,
+        budget_bytes=getattr(table, "budget_bytes", None),
+        data_path=data if isinstance(data, str) else PLACEHOLDER_DATA_PATH,
+        train_on=getattr(args, "train_on", None) or "completion",
+        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
+    )
+    return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
+
+
+def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
+    """A CLI value (string or number) as int (or float when not integral and allowed); None stays None."""
+    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        raise BadInput(f"{flag}: {text!r} is not a number") from None
+    if integer or not number > 0:
+        raise BadInput(f"{flag}: {text!r} must be a positive {'integer' if integer else 'number'}")
+    return number

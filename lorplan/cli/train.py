@@ -46,7 +46,7 @@ def train_args(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from lorplan.core.planfile import read_plan
+    from lorplan.core.plan import read_plan
     from lorplan.train.launch import (
         UNDER_LAUNCH_ENV,
         accelerate_command,

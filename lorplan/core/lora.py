@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
-from lorplan.core.spec import Linear, ModelSpec, Tensor
+from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 PRESETS = ("all-linear", "attention", "mlp")
 SEQ_CLS_HEADS = ("classifier", "score")  # peft adds these to modules_to_save for SEQ_CLS

@@ -28,7 +28,7 @@ from lorplan.probe.status import RunStatus, run_status
 def probe_model(model: str) -> str:
     """The model a probe can load: a local folder (or its config.json) as an absolute folder path, or a hub id
     found in the local Hugging Face cache (never downloaded). BadInput (without a flag name) otherwise."""
-    from lorplan.core.hfcache import find_config
+    from lorplan.core.model.hfcache import find_config
 
     path = Path(model).expanduser()
     if path.is_dir():

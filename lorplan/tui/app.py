@@ -18,10 +18,10 @@ from lorplan.core.errors import BadInput, LorplanError
 from lorplan.tui import bridge
 from lorplan.tui.commands import LorplanCommands
 from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
+from lorplan.tui.panels.plan_view import ModelLoaded
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
 from lorplan.tui.themes import DEFAULT_THEME, load_themes
-from lorplan.tui.widgets.plan_view import ModelLoaded
 
 HERE = Path(__file__).resolve().parent
 LORPLAN_THEMES = ("dark", "light", "high-contrast")
@@ -213,7 +213,7 @@ class LorplanApp(App[int]):
             return
         from lorplan.tui.screens.main_screen import _import_panel
 
-        dialog = _import_panel("lorplan.tui.export_dialog", "ExportDialog")
+        dialog = _import_panel("lorplan.tui.screens.export_dialog", "ExportDialog")
         if dialog is None:
             self.notify("Export: the export dialog is not part of this build yet.", severity="warning")
             return
@@ -228,7 +228,7 @@ class LorplanApp(App[int]):
         if plan is None:
             self.notify("Nothing to copy yet: choose a model first.", severity="warning")
             return
-        from lorplan.cli.plan_args import command_for
+        from lorplan.core.plan.command import command_for
 
         command = command_for(plan.source, plan.setup, tuple(row.rank for row in plan.table.rows),
                               plan.table.budget_bytes)

@@ -62,14 +62,14 @@ def gpu_presets() -> tuple[tuple[str, int], ...]:
 
 def catalog_ids() -> tuple[str, ...]:
     """Every model id in the built-in catalog, in catalog order."""
-    from lorplan.core.catalog import ENTRIES
+    from lorplan.core.model.catalog import ENTRIES
 
     return tuple(entry.id for entry in ENTRIES)
 
 
 def cached_ids(exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
     """Hub ids with a config.json in the local Hugging Face cache (not already in `exclude`). Never raises."""
-    from lorplan.core.hfcache import cached_models
+    from lorplan.core.model.hfcache import cached_models
 
     try:
         return tuple(i for i in cached_models() if i not in exclude)
@@ -95,7 +95,7 @@ def default_model(ids: tuple[str, ...]) -> str | None:
 
 def load_spec(source: str):
     """Load a model spec (catalog id, folder, config.json or cached hub id). Raises BadInput."""
-    from lorplan.core.spec import load_spec as core_load_spec
+    from lorplan.core.model import load_spec as core_load_spec
 
     source = source.strip()
     if not source:
@@ -111,11 +111,11 @@ def rank_table(spec, setup, ranks: tuple[int, ...], budget_bytes: int | None):
 
 
 def plan_from_setup(spec, setup, rank: int, source: str, budget_bytes: int | None, data=None):
-    """The plan (lorplan.core.planfile.Plan) for one rank, for the export dialog. Raises BadInput.
+    """The plan (lorplan.core.plan.Plan) for one rank, for the export dialog. Raises BadInput.
 
     `data` (a data_panel.PlanData: the dataset profiled in the Data tab) fills the [data] table; without it the
     plan names data/train.jsonl for the user to replace."""
-    from lorplan.core.planfile import plan_from_setup as core_plan_from_setup
+    from lorplan.core.plan import plan_from_setup as core_plan_from_setup
 
     kw = {}
     if data is not None:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from lorplan.cli import main
-from lorplan.core import catalog
+from lorplan.core.model import catalog
 
 
 def test_models_json_lists_catalog(capsys, tmp_path, monkeypatch):

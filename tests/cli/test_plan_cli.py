@@ -10,7 +10,7 @@ import pytest
 
 from lorplan.cli import main
 from lorplan.core.lora import LoraTargets, trainable_params
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
@@ -136,7 +136,7 @@ def test_write_hook(tmp_path, capsys):
     rc = main(["plan", "--model", SMOL, "--rank", "8", "--write", str(target)])
     err = capsys.readouterr().err
     try:
-        import lorplan.core.planfile  # noqa: F401
+        import lorplan.core.plan.tomlfile  # noqa: F401
     except ImportError:
         assert rc == 2 and "plan writing is not available" in err
         return

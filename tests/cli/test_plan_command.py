@@ -10,10 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lorplan.cli import build_parser, main
-from lorplan.cli.plan_args import budget_from_args, command_for, ranks_from_args, setup_from_args
+from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
+from lorplan.core.plan.command import command_for
 
 MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 

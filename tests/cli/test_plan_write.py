@@ -6,8 +6,8 @@ import json
 
 from lorplan.cli import main
 from lorplan.core.memory import estimate
-from lorplan.core.planfile import plan_to_setup, read_plan
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
+from lorplan.core.plan import plan_to_setup, read_plan
 
 FLAGS = ["--model", "meta-llama/Llama-3.1-8B", "--quant", "nf4", "--double-quant", "--targets", "attention",
          "--grad-checkpointing", "--micro-batch", "2", "--seq-len", "1024", "--gpu-memory", "24GiB"]

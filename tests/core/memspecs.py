@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lorplan.core.spec import Linear, ModelSpec, Tensor
+from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 
 def llama_spec(h=4096, i=14336, layers=32, heads=32, kv=8, vocab=128256, tie=False, mid="llama-test") -> ModelSpec:

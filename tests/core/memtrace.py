@@ -22,7 +22,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-from lorplan.core.spec import Linear, ModelSpec, Tensor
+from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 
 class LiveBytes(TorchDispatchMode):

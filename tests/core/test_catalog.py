@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from lorplan.core import catalog
 from lorplan.core.lora import LoraTargets, trainable_params
-from lorplan.core.spec import load_spec
+from lorplan.core.model import catalog, load_spec
 
 # Copy of the project's reference table (architecture values from primary sources, with derived counts).
 REFERENCE = Path(__file__).with_name("reference_model_configs.toml")

@@ -14,7 +14,13 @@ import yaml
 
 from lorplan.cli import main
 from lorplan.core.export import FORMATS, default_output, export_plan, write_export
-from lorplan.core.planfile import HardwareSection, LoraSection, QuantizationSection, read_plan, write_plan
+from lorplan.core.plan import (
+    HardwareSection,
+    LoraSection,
+    QuantizationSection,
+    read_plan,
+    write_plan,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.toml"))
@@ -29,7 +35,7 @@ def meta_model(plan):
     import torch
     import transformers
 
-    from lorplan.core import catalog
+    from lorplan.core.model import catalog
 
     cfg = copy.deepcopy(catalog.config(catalog.find(plan.model.source)))
     config = transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)

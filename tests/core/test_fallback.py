@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from lorplan.core.lora import LoraTargets, trainable_params
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
 
 pytestmark = pytest.mark.slow
 

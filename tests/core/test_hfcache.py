@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from lorplan.core import hfcache
-from lorplan.core.spec import load_spec
+from lorplan.core.model import hfcache, load_spec
 
 CFG = {"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
        "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "tie_word_embeddings": True}

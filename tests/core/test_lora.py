@@ -15,7 +15,7 @@ from lorplan.core.lora import (
     resolve_targets,
     trainable_params,
 )
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
 
 SMOL = "HuggingFaceTB/SmolLM2-135M-Instruct"  # 30 layers, hidden 576, 9 heads / 3 kv of 64, mlp 1536
 

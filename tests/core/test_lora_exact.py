@@ -21,10 +21,10 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 peft = pytest.importorskip("peft")
 
-from lorplan.core import catalog  # noqa: E402
 from lorplan.core.errors import BadInput  # noqa: E402
-from lorplan.core.loader import from_config  # noqa: E402
 from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params, trainable_tensors  # noqa: E402
+from lorplan.core.model import catalog  # noqa: E402
+from lorplan.core.model.sources import from_config  # noqa: E402
 
 pytestmark = pytest.mark.slow
 warnings.filterwarnings("ignore")

@@ -230,7 +230,7 @@ def test_fit_limits_are_tight_for_random_setups():
 )
 def test_sweep_trainable_params_match_the_lora_reference(targets):
     from lorplan.core.lora import trainable_params
-    from lorplan.core.spec import load_spec
+    from lorplan.core.model import load_spec
 
     spec = load_spec("Qwen/Qwen2.5-0.5B-Instruct")
     ranks = (1, 8, 64, 300)

@@ -15,12 +15,11 @@ import json
 import pytest
 
 from lorplan.cli import main
-from lorplan.core import catalog
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets, trainable_params, trainable_tensors
 from lorplan.core.memory import TrainingSetup, estimate, rank_table
 from lorplan.core.memory.static import optimizer_bytes
-from lorplan.core.spec import load_spec
+from lorplan.core.model import catalog, load_spec
 
 RANKS = (1, 8, 64)
 MODELS = [e.id for e in catalog.ENTRIES]

@@ -123,7 +123,7 @@ def test_more_paths_within_5_percent(case, tmp_path):
 
 
 # LoRA on embeddings and on fused MoE experts (peft lora.Embedding / ParamWrapper). Specs come from lorplan's own
-# config reader (lorplan.core.loader.from_config), models from the same config with random weights.
+# config reader (lorplan.core.model.sources.from_config), models from the same config with random weights.
 MOE_CFG = dict(model_type="qwen3_moe", vocab_size=512, hidden_size=128, intermediate_size=256,
                moe_intermediate_size=128, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                head_dim=32, num_experts=64, num_experts_per_tok=2, max_position_embeddings=512,
@@ -137,8 +137,8 @@ def _trace_targets(cfg: dict, targets: tuple[str, ...], rank: int, batch: int, s
     from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from lorplan.core.loader import from_config
     from lorplan.core.lora import peft_target_modules
+    from lorplan.core.model.sources import from_config
 
     torch.manual_seed(0)
     config = AutoConfig.for_model(**cfg)

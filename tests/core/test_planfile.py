@@ -8,9 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lorplan.core import planschema as ps
 from lorplan.core.errors import BadInput
-from lorplan.core.planfile import (
+from lorplan.core.plan import (
     DataSection,
     EstimateSection,
     HardwareSection,
@@ -24,6 +23,7 @@ from lorplan.core.planfile import (
     read_plan,
     write_plan,
 )
+from lorplan.core.plan import schema as ps
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
 names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(lambda s: s.strip())
@@ -273,7 +273,7 @@ def test_plan_and_export_modules_import_no_heavy_libraries():
 
     code = (
         "import sys\n"
-        "import lorplan.core.planfile, lorplan.core.export, lorplan.core.export.peft, lorplan.core.export.axolotl\n"
+        "import lorplan.core.plan.tomlfile, lorplan.core.export, lorplan.core.export.peft, lorplan.core.export.axolotl\n"
         "import lorplan.core.export.llamafactory, lorplan.core.export.accelerate, lorplan.cli.export\n"
         "import lorplan.cli.train\n"
         "heavy = [m for m in ('torch', 'transformers', 'peft', 'textual') if m in sys.modules]\n"

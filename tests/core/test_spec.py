@@ -7,7 +7,7 @@ import json
 import pytest
 
 from lorplan.core.errors import BadInput
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
 
 LLAMA_TINY = {
     "model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,

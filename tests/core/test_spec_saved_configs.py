@@ -11,8 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from lorplan.core import catalog  # noqa: E402
-from lorplan.core.spec import load_spec  # noqa: E402
+from lorplan.core.model import catalog, load_spec  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

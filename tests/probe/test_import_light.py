@@ -8,7 +8,7 @@ import sys
 
 LIGHT = ("lorplan.probe", "lorplan.probe.runs", "lorplan.probe.events", "lorplan.probe.status",
          "lorplan.probe.backend", "lorplan.probe.scheduler", "lorplan.probe.runner", "lorplan.probe.demo",
-         "lorplan.cli.probe", "lorplan.tui.probes_panel")
+         "lorplan.cli.probe", "lorplan.tui.panels.probes_panel")
 
 
 def test_light_modules_do_not_import_torch():

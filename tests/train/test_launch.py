@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lorplan.cli import main
-from lorplan.core.planfile import read_plan, write_plan
+from lorplan.core.plan import read_plan, write_plan
 from lorplan.train import launch
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lorplan.cli import main
-from lorplan.core.planfile import DataSection, read_plan, write_plan
+from lorplan.core.plan import DataSection, read_plan, write_plan
 from lorplan.train import checkpoint as ckpt
 
 from .conftest import write_jsonl

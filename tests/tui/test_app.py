@@ -214,7 +214,7 @@ async def test_dataset_is_remembered_and_offered_next_time(make_app, tmp_path):
 
     from textual.widgets import Input, Static
 
-    from lorplan.tui.data_panel import DataPanel
+    from lorplan.tui.panels.data_panel import DataPanel
 
     config_path = tmp_path / "cfg" / "config.toml"
     data = tmp_path / "pc.jsonl"
@@ -249,7 +249,7 @@ async def test_copy_as_command_gives_the_cli_line_of_the_table_on_screen(make_ap
 
     from lorplan.cli import main
     from lorplan.core.memory import plan_json
-    from lorplan.tui.widgets.plan_view import PlanView
+    from lorplan.tui.panels.plan_view import PlanView
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -6,7 +6,7 @@ import pytest
 from textual.widgets import Input, Static
 from tui_helpers import model_settled, table_rows, type_into, wait_until
 
-from lorplan.tui.widgets.plan_view import PlanView
+from lorplan.tui.panels.plan_view import PlanView
 
 pytestmark = pytest.mark.anyio
 

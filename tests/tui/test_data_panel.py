@@ -12,7 +12,7 @@ from textual.widgets import Static
 from tui_helpers import choose
 
 from lorplan.core.data import profile_dataset
-from lorplan.tui.data_panel import DataPanel, histogram_bins
+from lorplan.tui.panels.data_panel import DataPanel, histogram_bins
 from lorplan.tui.screens.main_screen import MainScreen
 
 pytestmark = pytest.mark.anyio
@@ -135,7 +135,7 @@ def test_histogram_bins_cover_every_example():
 
 
 def test_data_panel_import_leaves_torch_out():
-    code = "import sys, lorplan.tui.data_panel; print([m for m in ('torch', 'transformers') if m in sys.modules])"
+    code = "import sys, lorplan.tui.panels.data_panel; print([m for m in ('torch', 'transformers') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

@@ -10,8 +10,8 @@ from textual.app import App
 from textual.widgets import Checkbox, Input, Static
 from tui_helpers import type_into
 
-from lorplan.core.planfile import read_plan
-from lorplan.tui.export_dialog import ExportDialog, default_folder
+from lorplan.core.plan import read_plan
+from lorplan.tui.screens.export_dialog import ExportDialog, default_folder
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SIZE = (100, 40)
@@ -125,7 +125,7 @@ def test_dialog_imports_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, lorplan.tui.export_dialog\n"
+    code = ("import sys, lorplan.tui.screens.export_dialog\n"
             "print(','.join(m for m in ('torch', 'transformers', 'peft') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
@@ -136,7 +136,7 @@ async def test_the_plan_takes_the_dataset_profiled_in_the_data_tab(make_app, tmp
     import json
 
     from lorplan.core.data import profile_dataset
-    from lorplan.tui.data_panel import DataPanel
+    from lorplan.tui.panels.data_panel import DataPanel
 
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "chat.jsonl"

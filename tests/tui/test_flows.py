@@ -11,9 +11,9 @@ from tui_helpers import choose, model_settled, table_rows, type_into, wait_until
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
-from lorplan.core.spec import load_spec
+from lorplan.core.model import load_spec
 from lorplan.core.units import format_count
-from lorplan.tui.widgets.plan_view import PlanView
+from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.widgets.rank_table import compact_bytes
 
 pytestmark = pytest.mark.anyio
@@ -117,7 +117,7 @@ async def test_custom_rank_row_and_selection_survive_recompute(make_app):
 async def test_local_folder_loads_in_a_worker_and_missing_path_is_inline(make_app, tmp_path):
     folder = tmp_path / "tiny"
     folder.mkdir()
-    from lorplan.core.catalog import ENTRIES, config
+    from lorplan.core.model.catalog import ENTRIES, config
 
     entry = next(e for e in ENTRIES if e.id == "HuggingFaceTB/SmolLM2-135M-Instruct")
     (folder / "config.json").write_text(json.dumps(config(entry)))
@@ -194,7 +194,7 @@ async def test_gpu_usage_is_polled_in_a_worker(make_app):
 
 async def test_cached_hub_id_is_listed_and_loads(make_app, isolated_home):
     # the local Hugging Face cache layout: hub/models--ORG--NAME/{refs/main, snapshots/<hash>/config.json}
-    from lorplan.core.catalog import ENTRIES, config
+    from lorplan.core.model.catalog import ENTRIES, config
 
     entry = next(e for e in ENTRIES if e.id == "HuggingFaceTB/SmolLM2-135M-Instruct")
     repo = isolated_home / "hf" / "hub" / "models--acme--tiny-chat"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from tui_helpers import type_into
 
+from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.widgets.field_input import FieldInput
-from lorplan.tui.widgets.plan_view import PlanView
 from lorplan.tui.widgets.rank_table import RankTable
 
 pytestmark = pytest.mark.anyio

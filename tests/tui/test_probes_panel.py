@@ -10,7 +10,7 @@ from lorplan.probe import runner
 from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.tui.probes_panel import ProbesPanel, rank_ladder
+from lorplan.tui.panels.probes_panel import ProbesPanel, rank_ladder
 
 pytestmark = pytest.mark.anyio
 
@@ -161,8 +161,8 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
     from transformers import LlamaConfig
 
     from lorplan.probe.runs import list_runs
-    from lorplan.tui.data_panel import DataPanel
-    from lorplan.tui.widgets.plan_view import PlanView
+    from lorplan.tui.panels.data_panel import DataPanel
+    from lorplan.tui.panels.plan_view import PlanView
 
     model = tmp_path / "tiny-llama"
     LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,

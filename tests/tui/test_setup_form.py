@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorplan.tui.setup_form import FormValues, build_setup, parse_budget
+from lorplan.tui.panels.setup_form import FormValues, build_setup, parse_budget
 
 
 def test_defaults_build_the_core_default_setup():

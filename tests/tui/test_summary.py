@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from lorplan.core.memory import TrainingSetup
-from lorplan.tui.widgets.plan_view import _what_would_fit
+from lorplan.tui.panels.plan_view import _what_would_fit
 
 
 def row(max_micro_batch, max_seq_len):

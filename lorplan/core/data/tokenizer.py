@@ -42,8 +42,8 @@ def has_tokenizer_files(folder: Path) -> bool:
 
 def cached_snapshot(repo_id: str) -> Path | None:
     """The snapshot folder of a hub model in the local cache that holds tokenizer files (refs/main first, else
-    the newest), or None. Cache location and snapshot choice as lorplan.core.hfcache resolves them."""
-    from lorplan.core.hfcache import find_snapshot
+    the newest), or None. Cache location and snapshot choice as lorplan.core.model.hfcache resolves them."""
+    from lorplan.core.model.hfcache import find_snapshot
 
     return find_snapshot(repo_id, _TOKENIZER_FILES)
 
@@ -60,7 +60,7 @@ def model_max_length(model: str | None) -> int | None:
             file = candidate if candidate.is_file() else candidate / "config.json"
             config = json.loads(file.read_text(encoding="utf-8")) if file.name == "config.json" else {}
         else:
-            from lorplan.core import catalog
+            from lorplan.core.model import catalog
 
             entry = catalog.find(model)
             config = catalog.config(entry) if entry is not None else {}
@@ -95,7 +95,7 @@ def resolve_tokenizer(model: str | None = None, tokenizer: str | None = None) ->
         if has_tokenizer_files(folder):
             return TokenizerChoice(str(folder), model)
         return TokenizerChoice(None, model, f"no tokenizer files in {folder}: token counts {ratio}")
-    from lorplan.core import catalog
+    from lorplan.core.model import catalog
 
     entry = catalog.find(model)
     names = [model] + ([entry.id, *entry.aliases] if entry is not None else [])

@@ -35,7 +35,7 @@ from typing import NamedTuple
 from lorplan.core.memory.static import linear_shapes
 from lorplan.core.memory.targets import MemoryTargets
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
-from lorplan.core.spec import ModelSpec
+from lorplan.core.model.spec import ModelSpec
 
 
 class Phase(NamedTuple):

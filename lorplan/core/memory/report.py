@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 from lorplan.core.memory.types import RankRow, RankTable, TrainingSetup
-from lorplan.core.spec import ModelSpec
+from lorplan.core.model.spec import ModelSpec
 from lorplan.core.units import format_bytes
 
 

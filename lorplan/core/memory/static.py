@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from lorplan.core.memory.targets import TensorGroup
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
-from lorplan.core.spec import ModelSpec
+from lorplan.core.model.spec import ModelSpec
 
 NF4_BLOCK = 64
 NF4_DQ_BLOCK = 256

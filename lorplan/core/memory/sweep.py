@@ -34,7 +34,7 @@ from lorplan.core.memory.types import (
     RankTable,
     TrainingSetup,
 )
-from lorplan.core.spec import ModelSpec
+from lorplan.core.model.spec import ModelSpec
 
 _MAX_BATCH = 1 << 20
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lorplan.core.lora import LoraTargets, rank_of, resolve_targets, saved_params, trainable_tensors
-from lorplan.core.spec import Linear, ModelSpec
+from lorplan.core.model.spec import Linear, ModelSpec
 
 
 @dataclass(frozen=True)

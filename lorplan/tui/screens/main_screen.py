@@ -1,6 +1,6 @@
 """The main screen: tabs Plan | Data | Probes. Data and Probes panels are imported when first shown.
 
-The Data panel (`lorplan.tui.data_panel.DataPanel`) and the Probes panel (`lorplan.tui.probes_panel.ProbesPanel`)
+The Data panel (`lorplan.tui.panels.data_panel.DataPanel`) and the Probes panel (`lorplan.tui.panels.probes_panel.ProbesPanel`)
 come from their own modules; until those exist the tab says so instead of failing.
 """
 
@@ -15,14 +15,14 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from lorplan.tui import bridge
-from lorplan.tui.widgets import css_paths
-from lorplan.tui.widgets.plan_view import PlanChanged, PlanView
+from lorplan.tui.panels.plan_view import PlanChanged, PlanView
+from lorplan.tui.tcss import css_paths
 
 HERE = Path(__file__).resolve().parent
 
 LAZY_PANELS = {
-    "data": ("lorplan.tui.data_panel", "DataPanel", "Dataset profiles"),
-    "probes": ("lorplan.tui.probes_panel", "ProbesPanel", "Probe trainings"),
+    "data": ("lorplan.tui.panels.data_panel", "DataPanel", "Dataset profiles"),
+    "probes": ("lorplan.tui.panels.probes_panel", "ProbesPanel", "Probe trainings"),
 }
 
 
@@ -42,8 +42,9 @@ class MainScreen(Screen):
 
     # Its stylesheets (main_screen.tcss and the widgets') are the app's CSS_PATH: read once at start-up, instead
     # of parsing every stylesheet a second time when this screen is pushed.
-    CSS_FILES = [HERE / "main_screen.tcss", *css_paths("gpu_panel", "model_picker", "setup_panel", "rank_table",
-                                                       "plan_view")]
+    CSS_FILES = [HERE / "main_screen.tcss", *css_paths("panels/gpu_panel", "widgets/model_picker",
+                                                       "panels/setup_panel", "widgets/rank_table",
+                                                       "panels/plan_view")]
 
     def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None) -> None:
         super().__init__()

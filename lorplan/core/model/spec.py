@@ -120,16 +120,3 @@ class ModelSpec:
             if m.layer is not None:
                 seen.setdefault(m.name, None)
         return tuple(seen)
-
-
-def load_spec(source: str, *, trust_remote_code: bool = False, allow_fallback: bool = True) -> ModelSpec:
-    """Load a spec from a catalog id, a folder or config.json path, or a hub id in the local HF cache.
-
-    Raises BadInput with one line naming the input when it cannot (unknown id, missing folder, malformed or
-    incomplete config.json). Unknown architectures fall back to a meta-device build in a child process
-    (source="fallback", with a note saying so) when allow_fallback is true.
-    Catalog specs are cached per process (repeated calls are cheap).
-    """
-    from lorplan.core.loader import load
-
-    return load(source, trust_remote_code=trust_remote_code, allow_fallback=allow_fallback)

@@ -16,8 +16,8 @@ from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
-from lorplan.core import planschema as ps
 from lorplan.core.errors import BadInput
+from lorplan.core.plan import schema as ps
 
 _KIND_NAMES = {
     "str": "a string",

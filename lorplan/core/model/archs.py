@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorplan.core.spec import Linear, Role, Tensor, TensorKind
+from lorplan.core.model.spec import Linear, Role, Tensor, TensorKind
 
 
 class UnsupportedConfig(Exception):

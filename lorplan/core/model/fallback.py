@@ -1,5 +1,5 @@
 """Fallback for architectures the fast path does not know: build the model with transformers on the meta
-device in a child process (python -m lorplan.core._fallback_child) and read its modules back as JSON.
+device in a child process (python -m lorplan.core.model._fallback_child) and read its modules back as JSON.
 
 Slow (seconds: it imports torch and transformers) but exact for whatever transformers builds. The parent never
 imports torch. trust_remote_code is passed only when the user asked for it.
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lorplan.core.errors import BadInput
-from lorplan.core.spec import Linear, ModelSpec, Tensor
+from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 TIMEOUT_S = 600
 
@@ -38,7 +38,7 @@ def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> i
 
 def run_child(config_path: Path, trust_remote_code: bool) -> dict:
     """Run the child builder; BadInput with the child's one-line reason when it fails."""
-    cmd = [sys.executable, "-m", "lorplan.core._fallback_child", str(config_path)]
+    cmd = [sys.executable, "-m", "lorplan.core.model._fallback_child", str(config_path)]
     if trust_remote_code:
         cmd.append("--trust-remote-code")
     try:

@@ -14,13 +14,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from lorplan.core import archs, catalog
 from lorplan.core.errors import BadInput
-from lorplan.core.spec import ModelSpec, SpecSource
+from lorplan.core.model import archs, catalog
+from lorplan.core.model.spec import ModelSpec, SpecSource
 
 
-def load(source: str, *, trust_remote_code: bool = False, allow_fallback: bool = True) -> ModelSpec:
-    """See lorplan.core.spec.load_spec."""
+def load_spec(source: str, *, trust_remote_code: bool = False, allow_fallback: bool = True) -> ModelSpec:
+    """Load a spec from a catalog id, a folder or config.json path, or a hub id in the local HF cache.
+
+    Raises BadInput with one line naming the input when it cannot (unknown id, missing folder, malformed or
+    incomplete config.json). Unknown architectures fall back to a meta-device build in a child process
+    (source="fallback", with a note saying so) when allow_fallback is true.
+    Catalog specs are cached per process (repeated calls are cheap).
+    """
     text = str(source).strip()
     if not text:
         raise BadInput("--model: empty model name")
@@ -35,7 +41,7 @@ def load(source: str, *, trust_remote_code: bool = False, allow_fallback: bool =
         return from_config_file(cfg_path, "folder", trust_remote_code, allow_fallback)
     if _looks_like_path(text):
         raise BadInput(f"model path {text} does not exist")
-    from lorplan.core import hfcache
+    from lorplan.core.model import hfcache
 
     found = hfcache.find_config(text)
     if found is not None:
@@ -108,7 +114,7 @@ def _from_file(
     except archs.UnsupportedConfig as exc:
         if not allow_fallback:
             raise BadInput(f"config.json at {path}: {exc} is not supported by the fast path") from None
-        from lorplan.core import fallback
+        from lorplan.core.model import fallback
 
         spec = fallback.build_spec(path, cfg, sid, trust_remote_code=trust_remote_code, reason=str(exc))
     return _with_path(spec, str(path))

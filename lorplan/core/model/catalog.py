@@ -1,4 +1,4 @@
-"""The built-in catalog: config.json files of models people fine-tune, shipped in lorplan/core/catalog/.
+"""The built-in catalog: config.json files of models people fine-tune, shipped in lorplan/core/model/catalog/.
 
 Each file is the model's config.json (architecture fields as published on the Hugging Face Hub; see
 shared/reference/model-configs.toml for the sources). Two kinds of keys are left out: `auto_map` (lorplan never
@@ -107,7 +107,7 @@ def find(name: str) -> CatalogEntry | None:
 
 @cache
 def _read(filename: str) -> str:
-    return resources.files("lorplan.core").joinpath("catalog", filename).read_text(encoding="utf-8")
+    return resources.files("lorplan.core.model").joinpath("catalog", filename).read_text(encoding="utf-8")
 
 
 def config(entry: CatalogEntry) -> dict[str, Any]:

@@ -1,13 +1,7 @@
-"""Plan files: read (tomllib) and validate, write (tomli-w) atomically, and build a plan from a planning setup.
-
-The schema lives in `lorplan.core.planschema` (frozen dataclasses, re-exported here) and its validation in
-`lorplan.core.planvalidate`. A plan is data: loading one never imports or runs anything it names.
-"""
+"""Build a plan from a planning setup (and back): the plan carries what `lorplan plan` priced."""
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -15,10 +9,8 @@ from typing import Any
 
 from lorplan import __version__
 from lorplan.core.errors import BadInput
-from lorplan.core.export.files import write_text_atomic
-from lorplan.core.planschema import (
+from lorplan.core.plan.schema import (
     ASSUMPTIONS,
-    PLAN_VERSION,
     DataSection,
     EstimateSection,
     HardwareSection,
@@ -27,73 +19,11 @@ from lorplan.core.planschema import (
     Plan,
     QuantizationSection,
     TrainingSection,
-    plan_to_dict,
 )
-from lorplan.core.planvalidate import plan_from_dict
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
-__all__ = [
-    "PLAN_VERSION",
-    "DataSection",
-    "EstimateSection",
-    "HardwareSection",
-    "LoraSection",
-    "ModelSection",
-    "Plan",
-    "QuantizationSection",
-    "TrainingSection",
-    "dumps_plan",
-    "loads_plan",
-    "plan_from_setup",
-    "plan_to_setup",
-    "read_plan",
-    "write_plan",
-    "write_plan_from_cli",
-]
 
 _DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 # The data path a plan names when none was given: the user replaces it (the TUI's export dialog says so).
 PLACEHOLDER_DATA_PATH = "data/train.jsonl"
-_HEADER = f"# lorplan plan, schema version {PLAN_VERSION}. Train it: lorplan train THIS.toml\n"
-
-
-def dumps_plan(plan: Plan) -> str:
-    """The plan as TOML text (every set value written explicitly)."""
-    import tomli_w
-
-    return _HEADER + tomli_w.dumps(plan_to_dict(plan))
-
-
-def loads_plan(text: str, file: str = "plan") -> Plan:
-    """Parse and validate TOML text; BadInput lists every problem as "FILE: dotted.key: what is wrong"."""
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{file}: not valid TOML ({exc})") from None
-    return plan_from_dict(doc, file)
-
-
-def read_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan file. Raises BadInput naming the file (missing, unreadable, invalid)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{p}: no such plan file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{p}: cannot read the plan ({exc.__class__.__name__})") from None
-    return loads_plan(text, str(p))
-
-
-def write_plan(plan: Plan, path: str | os.PathLike, *, force: bool = False) -> Path:
-    """Write the plan atomically; an existing file is replaced only with force=True (else BadInput)."""
-    text = dumps_plan(plan)
-    loads_plan(text, str(path))  # never write a file we would refuse to read
-    return write_text_atomic(path, text, force=force)
 
 
 def _target_names(spec, targets) -> tuple[str, ...]:
@@ -276,46 +206,3 @@ def plan_to_setup(plan: Plan):
         **assumed,
     )
     return plan.model.source, setup, lo.r
-
-
-def write_plan_from_cli(args, spec, setup, table) -> Path:
-    """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
-
-    Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
-    typed), args.data, args.train_on. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
-    """
-    rank = _number(getattr(args, "rank", None), "--rank", integer=True)
-    if rank is None:
-        raise BadInput("--write needs --rank R (the rank to write the plan for)")
-    source = getattr(args, "model", None)
-    data = getattr(args, "data", None)
-    plan = plan_from_setup(
-        spec,
-        setup,
-        rank,
-        _number(getattr(args, "alpha", None), "--alpha"),
-        source=source if isinstance(source, str) else None,
-        budget_bytes=getattr(table, "budget_bytes", None),
-        data_path=data if isinstance(data, str) else PLACEHOLDER_DATA_PATH,
-        train_on=getattr(args, "train_on", None) or "completion",
-        trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
-    )
-    return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
-
-
-def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
-    """A CLI value (string or number) as int (or float when not integral and allowed); None stays None."""
-    if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
-        return value
-    text = str(value).strip()
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        number = float(text)
-    except ValueError:
-        raise BadInput(f"{flag}: {text!r} is not a number") from None
-    if integer or not number > 0:
-        raise BadInput(f"{flag}: {text!r} must be a positive {'integer' if integer else 'number'}")
-    return number

@@ -17,7 +17,7 @@ from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
-from lorplan.tui.setup_form import parse_budget
+from lorplan.tui.panels.setup_form import parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
 
 REFRESH_SECONDS = 3.0

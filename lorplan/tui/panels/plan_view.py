@@ -20,11 +20,11 @@ from lorplan.core.errors import LorplanError
 from lorplan.core.memory import DEFAULT_RANKS
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
-from lorplan.tui.setup_form import FormValues, build_setup
-from lorplan.tui.widgets.gpu_panel import BudgetChanged, GpuPanel
+from lorplan.tui.panels.gpu_panel import BudgetChanged, GpuPanel
+from lorplan.tui.panels.setup_form import FormValues, build_setup
+from lorplan.tui.panels.setup_panel import SetupChanged, SetupPanel
 from lorplan.tui.widgets.model_picker import ModelChosen, ModelPicker
 from lorplan.tui.widgets.rank_table import RankSelected, RankTable
-from lorplan.tui.widgets.setup_panel import SetupChanged, SetupPanel
 
 # Sums of other terms in MemoryBreakdown.details: not shown as "largest terms".
 _AGGREGATE_TERMS = {"in_step_peak", "allocated"}

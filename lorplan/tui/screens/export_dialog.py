@@ -1,6 +1,6 @@
 """Export dialog: write the current plan as a plan file and in the trainers' formats.
 
-Pushed by the app with a lorplan.core.planfile.Plan. The user ticks formats, names an output folder, reads what
+Pushed by the app with a lorplan.core.plan.Plan. The user ticks formats, names an output folder, reads what
 each tool cannot express (the warnings), and writes. Existing files are listed and replaced only after an
 explicit "Overwrite". Every file is written atomically. Dismisses with the list of paths written (None when
 cancelled). Imports no torch: planfile and the exporters are pure Python.
@@ -19,7 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from lorplan.core.errors import LorplanError
 from lorplan.core.export import LABELS, export_plan, output_paths, write_export
-from lorplan.core.planfile import PLACEHOLDER_DATA_PATH, write_plan
+from lorplan.core.plan import PLACEHOLDER_DATA_PATH, write_plan
 from lorplan.core.units import format_bytes
 
 HERE = Path(__file__).resolve().parent

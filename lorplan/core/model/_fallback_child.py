@@ -1,6 +1,6 @@
 """Child process of the fallback: build a config's model on the meta device and print its modules as JSON.
 
-Usage: python -m lorplan.core._fallback_child CONFIG_JSON [--trust-remote-code]
+Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes"}. Errors: one line on stderr, exit 2.
 """

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from lorplan.tui.help_topics import tooltip
-from lorplan.tui.setup_form import (
+from lorplan.tui.panels.setup_form import (
     ATTENTION_CHOICES,
     OPTIMIZER_CHOICES,
     QUANT_CHOICES,

@@ -1,0 +1,57 @@
+"""Plan files as TOML: read (tomllib) and validate, write (tomli-w) atomically.
+
+A plan is data: loading one never imports or runs anything it names.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+from lorplan.core.export.files import write_text_atomic
+from lorplan.core.plan.schema import PLAN_VERSION, Plan, plan_to_dict
+from lorplan.core.plan.validate import plan_from_dict
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+_HEADER = f"# lorplan plan, schema version {PLAN_VERSION}. Train it: lorplan train THIS.toml\n"
+
+
+def dumps_plan(plan: Plan) -> str:
+    """The plan as TOML text (every set value written explicitly)."""
+    import tomli_w
+
+    return _HEADER + tomli_w.dumps(plan_to_dict(plan))
+
+
+def loads_plan(text: str, file: str = "plan") -> Plan:
+    """Parse and validate TOML text; BadInput lists every problem as "FILE: dotted.key: what is wrong"."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"{file}: not valid TOML ({exc})") from None
+    return plan_from_dict(doc, file)
+
+
+def read_plan(path: str | os.PathLike) -> Plan:
+    """Read and validate a plan file. Raises BadInput naming the file (missing, unreadable, invalid)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{p}: no such plan file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{p}: cannot read the plan ({exc.__class__.__name__})") from None
+    return loads_plan(text, str(p))
+
+
+def write_plan(plan: Plan, path: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write the plan atomically; an existing file is replaced only with force=True (else BadInput)."""
+    text = dumps_plan(plan)
+    loads_plan(text, str(path))  # never write a file we would refuse to read
+    return write_text_atomic(path, text, force=force)
