@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 
@@ -108,6 +109,11 @@ def find(name: str) -> CatalogEntry | None:
 @cache
 def _read(filename: str) -> str:
     return resources.files("lorplan.core.model").joinpath("catalog", filename).read_text(encoding="utf-8")
+
+
+def config_file(entry: CatalogEntry) -> Path:
+    """The entry's config.json in the installed package (lorplan is installed as files, as pip and uv do)."""
+    return Path(str(resources.files("lorplan.core.model").joinpath("catalog", entry.filename)))
 
 
 def config(entry: CatalogEntry) -> dict[str, Any]:

@@ -21,10 +21,13 @@ def hub_cache_dir() -> Path:
     return Path(xdg) / "huggingface" / "hub"
 
 
-def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main") -> Path | None:
-    """The cached snapshot folder of `hub_id` ("org/name") holding at least one of `files`, or None.
+def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main",
+                  require: tuple[tuple[str, ...], ...] = ()) -> Path | None:
+    """The cached snapshot folder of `hub_id` ("org/name") holding at least one of `files` (and at least one
+    file of each group in `require`), or None.
 
     The snapshot named by refs/<revision> wins; else the snapshot whose newest such file was modified last.
+    A file is present when it can be read: a snapshot's links to blobs that were never downloaded do not count.
     """
     parts = hub_id.strip().strip("/").split("/")
     if not 1 <= len(parts) <= 2 or not all(parts):
@@ -35,7 +38,9 @@ def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main") -
         return None
 
     def present(snapshot: Path) -> list[Path]:
-        return [snapshot / name for name in files if (snapshot / name).is_file()]
+        found = [snapshot / name for name in files if (snapshot / name).is_file()]
+        complete = all(any((snapshot / name).is_file() for name in group) for group in require)
+        return found if complete else []
 
     ref = repo / "refs" / revision
     if ref.is_file():

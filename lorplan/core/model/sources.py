@@ -1,13 +1,12 @@
-"""Resolve a model source (catalog id, folder, config.json path, cached hub id) to a ModelSpec.
+"""A ModelSpec from a model name (resolve.resolve_model finds it) or a config.json.
 
-Order: the catalog, then the filesystem, then the local Hugging Face cache. Nothing here imports torch; only
-the fallback (unknown architectures) builds the model with transformers, in a child process.
+Nothing here imports torch; only the fallback (unknown architectures) builds the model with transformers, in a
+child process.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from functools import cache, lru_cache
 from pathlib import Path
@@ -16,44 +15,34 @@ from typing import Any
 
 from lorplan.core.errors import BadInput
 from lorplan.core.model import archs, catalog
+from lorplan.core.model.resolve import ModelSource, resolve_model
 from lorplan.core.model.spec import ModelSpec, SpecSource
 
 
-def load_spec(source: str, *, trust_remote_code: bool = False, allow_fallback: bool = True) -> ModelSpec:
-    """Load a spec from a catalog id, a folder or config.json path, or a hub id in the local HF cache.
+def load_spec(source: str | ModelSource, *, trust_remote_code: bool = False,
+              allow_fallback: bool = True) -> ModelSpec:
+    """Load a spec from any name resolve_model understands: a catalog id or alias, a folder or config.json
+    path, a hub id in the local HF cache, the shipped all-MiniLM-L6-v2, or a short or misspelled name that is
+    unambiguous (its resolution is the spec's first note).
 
-    Raises BadInput with one line naming the input when it cannot (unknown id, missing folder, malformed or
-    incomplete config.json). Unknown architectures fall back to a meta-device build in a child process
-    (source="fallback", with a note saying so) when allow_fallback is true.
+    Raises BadInput with one line naming the input when it cannot (unknown or ambiguous name, missing folder,
+    malformed or incomplete config.json). Unknown architectures fall back to a meta-device build in a child
+    process (source="fallback", with a note saying so) when allow_fallback is true.
     Catalog specs are cached per process (repeated calls are cheap).
     """
-    text = str(source).strip()
-    if not text:
-        raise BadInput("--model: empty model name")
-    entry = catalog.find(text)
+    src = source if isinstance(source, ModelSource) else resolve_model(source)
+    entry = catalog.find(src.id) if src.kind in ("catalog", "shipped") else None
     if entry is not None:
-        return _catalog_spec(entry.id)
-    path = Path(os.path.expanduser(text))
-    if path.exists():
-        cfg_path = path / "config.json" if path.is_dir() else path
-        if not cfg_path.is_file():
-            raise BadInput(f"model folder {text} has no config.json")
-        return from_config_file(cfg_path, "folder", trust_remote_code, allow_fallback)
-    if _looks_like_path(text):
-        raise BadInput(f"model path {text} does not exist")
-    from lorplan.core.model import hfcache
+        spec = _catalog_spec(entry.id)
+    elif src.kind == "folder":
+        spec = from_config_file(src.config_path, "folder", trust_remote_code, allow_fallback)
+    else:
+        spec = from_config_file(src.config_path, "cache", trust_remote_code, allow_fallback, spec_id=src.id)
+    if src.note is None:
+        return spec
+    from dataclasses import replace
 
-    found = hfcache.find_config(text)
-    if found is not None:
-        return from_config_file(found, "cache", trust_remote_code, allow_fallback, spec_id=text)
-    raise BadInput(
-        f"unknown model {text!r}: not in the catalog (see `lorplan models`), not a folder, and not in the "
-        f"local Hugging Face cache ({hfcache.hub_cache_dir()})"
-    )
-
-
-def _looks_like_path(text: str) -> bool:
-    return text.startswith((".", "/", "~")) or text.endswith(".json") or text.count("/") > 1 or "\\" in text
+    return replace(spec, notes=(src.note, *spec.notes))
 
 
 @cache

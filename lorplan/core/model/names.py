@@ -1,0 +1,105 @@
+"""Short and misspelled model names: resolve one when it is unambiguous, else say which ids come closest.
+
+A name resolves when it is (1) a unique case-insensitive match on the name without organisation
+("Llama-3.1-8B-Instruct", "qwen2.5-7b"), or (2) the single close spelling of a known id (difflib's ratio at
+least CLOSE, for example "Qwen/Qwen2.5-7B-Instrukt"). A close spelling must keep every number of the name:
+"Llama-3.1-7B" never becomes the 8B model, whatever the letters say. Several candidates are never chosen
+between; BadInput lists them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+from lorplan.core.errors import BadInput
+
+CLOSE = 0.85  # difflib.SequenceMatcher.ratio(); "instrukt" vs "instruct" in a 20-letter name is about 0.95
+SUGGEST = 0.6  # difflib.get_close_matches' own default cutoff, for the "closest ids" of an unknown name
+MAX_LISTED = 5
+
+
+class UnknownModel(BadInput):
+    """No known model matches the name. suggestions: the closest known ids (possibly empty)."""
+
+    def __init__(self, message: str, suggestions: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.suggestions = suggestions
+
+
+def _short(name: str) -> str:
+    return name.rsplit("/", 1)[-1].lower()
+
+
+def _numbers(name: str) -> list[str]:
+    return re.findall(r"\d+", name)
+
+
+def match(text: str, known: tuple[str, ...]) -> str:
+    """The one name of `known` (ids as spelled, organisation included) that `text` means.
+
+    Raises BadInput listing the candidates when several match, and UnknownModel (a BadInput, with the closest
+    ids) when none does. Both are one line naming `text`.
+    """
+    spelled: dict[str, str] = {}
+    for name in known:
+        spelled.setdefault(name.lower(), name)
+    typed = text.strip().lower()
+    exact = [n for low, n in spelled.items() if low == typed]
+    if exact:
+        return exact[0]
+    with_org = "/" in typed
+    if not with_org:
+        same = [n for low, n in spelled.items() if _short(low) == typed]
+        if len(same) == 1:
+            return same[0]
+        if same:
+            raise BadInput(f"model {text!r} is ambiguous: {_listed(same)}; give the full id")
+    key = typed if with_org else _short(typed)
+    pairs = [(low if with_org else _short(low), n) for low, n in spelled.items()]
+    close = _close(key, pairs)
+    if len(close) == 1:
+        return close[0]
+    if close:
+        raise BadInput(f"model {text!r} is ambiguous: {_listed(close)}; give the full id")
+    suggestions = _closest(typed, spelled)
+    raise UnknownModel(_unknown(text, suggestions), suggestions)
+
+
+def _close(key: str, pairs: list[tuple[str, str]]) -> list[str]:
+    """Names whose key is a close spelling of `key` with the same numbers, best first."""
+    numbers = _numbers(key)
+    scored = []
+    for k, name in pairs:
+        if _numbers(k) != numbers:
+            continue
+        ratio = difflib.SequenceMatcher(None, key, k).ratio()
+        if ratio >= CLOSE:
+            scored.append((-ratio, name))
+    return list(dict.fromkeys(name for _, name in sorted(scored)))
+
+
+def _closest(typed: str, spelled: dict[str, str]) -> tuple[str, ...]:
+    """Up to three names most like `typed`, best first: names that begin with it ("qwen3-30b" for
+    Qwen3-30B-A3B), then by difflib ratio as a whole id or by the name without organisation."""
+    scored = []
+    for low, name in spelled.items():
+        begins = low.startswith(typed) or _short(low).startswith(_short(typed))
+        ratio = max(difflib.SequenceMatcher(None, typed, low).ratio(),
+                    difflib.SequenceMatcher(None, _short(typed), _short(low)).ratio())
+        if begins or ratio >= SUGGEST:
+            scored.append((not begins, -ratio, name))
+    return tuple(name for *_, name in sorted(scored))[:3]
+
+
+def _listed(candidates: list[str]) -> str:
+    more = len(candidates) - MAX_LISTED
+    return ", ".join(candidates[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
+
+
+def _unknown(text: str, suggestions: tuple[str, ...]) -> str:
+    from lorplan.core.model.hfcache import hub_cache_dir
+
+    closest = f"; closest: {', '.join(suggestions)}" if suggestions else ""
+    return (f"unknown model {text!r}: not in the catalog (see `lorplan models`), not a folder, and not in the "
+            f"local Hugging Face cache ({hub_cache_dir()}){closest}")
