@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import random
 import time
 from array import array
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
-from lorplan.core.data.counting import make_counter
+from lorplan.core.data.counting import CharEstimate, RealTokenizer, make_counter
 from lorplan.core.data.example import Example
-from lorplan.core.data.records import open_records
+from lorplan.core.data.records import Reservoir, open_records
 from lorplan.core.data.stats import (
     Lengths,
     Padding,
@@ -30,7 +29,7 @@ from lorplan.core.data.stats import (
     suggest_split,
     truncated_tokens,
 )
-from lorplan.core.data.tokenizer import model_max_length, resolve_tokenizer
+from lorplan.core.data.tokenizer import TokenizerChoice, model_max_length, resolve_tokenizer
 from lorplan.core.errors import BadInput
 
 DEFAULT_SEQ_LEN = 2048
@@ -38,6 +37,7 @@ MAX_PROBLEMS = 1000  # problems listed; `skipped` counts all of them
 CHUNK = 2048  # examples per tokenizer batch
 
 Progress = Callable[[int, int, str], None]  # (done, total, unit "bytes" | "rows")
+TokenCounter = CharEstimate | RealTokenizer
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,9 @@ class DataProfile:
         return replace(self, seq_len=seq_len, truncated_tokens=cut, padding=pad)
 
     def to_json(self) -> dict:
-        """The JSON shape of shared/DESIGN.md plus extra keys (schema, duplicates, padding, suggestions...)."""
+        """What `lorplan profile --json` prints: the counts (examples, skipped, tokens, trained_tokens,
+        truncated_tokens, estimated, lengths, problems) and the details (schema, duplicates, padding,
+        suggestions...)."""
         out = {
             "examples": self.examples,
             "skipped": self.skipped,
@@ -182,94 +184,144 @@ def profile_dataset(
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, model_max) if model_max else DEFAULT_SEQ_LEN
 
-    hist: Counter[int] = Counter()
-    trained_sum = 0
-    hashes = array("Q")
-    problems: list[Problem] = []
-    skipped = 0
-    examples = 0
-    reservoir: list[Example] = []
-    rng = random.Random(seed)
-    chunk: list[Example] = []
-    pending: Future | None = None
-    last_report = 0.0
-
-    def absorb(results: list[tuple[int, int]]) -> None:
-        nonlocal trained_sum
-        for total, trained in results:
-            hist[total] += 1
-            trained_sum += trained
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        for line, rec in records:
-            if isinstance(rec, Example):
-                examples += 1
-                hashes.append(_digest(rec))
-                if sample is not None:
-                    if len(reservoir) < sample:
-                        reservoir.append(rec)
-                    else:
-                        j = rng.randint(0, examples - 1)
-                        if j < sample:
-                            reservoir[j] = rec
-                    continue
-                chunk.append(rec)
-                if len(chunk) >= CHUNK:
-                    if pending is not None:
-                        absorb(pending.result())
-                    pending, chunk = pool.submit(counter.count, chunk), []
-            else:
-                skipped += 1
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(Problem(line, rec.reason))
-            if progress is not None and (now := time.monotonic()) - last_report > 0.1:
-                last_report = now
-                progress(source.done, source.total, source.unit)
-        if pending is not None:
-            absorb(pending.result())
-        if chunk:
-            absorb(counter.count(chunk))
-    if progress is not None:
-        progress(source.total, source.total, source.unit)
-
-    if examples == 0:
-        first = f"; line {problems[0].line}: {problems[0].reason}" if problems else ""
-        raise BadInput(f"--data {path}: no usable row ({skipped} skipped{first})")
+    tally = _Tally()
+    reservoir = Reservoir(sample, seed) if sample is not None else None
+    _read(records, source, counter, tally, reservoir, progress)
+    if tally.examples == 0:
+        first = f"; line {tally.problems[0].line}: {tally.problems[0].reason}" if tally.problems else ""
+        raise BadInput(f"--data {path}: no usable row ({tally.skipped} skipped{first})")
 
     exact_ids = schema == "tokenized"  # pre-tokenized rows are counted exactly without a tokenizer
     notes = [n for n in (None if exact_ids else choice.note, source.note) if n]
-    sample_info = None
-    if sample is not None:
-        counts = []
-        for i in range(0, len(reservoir), CHUNK):
-            counts.extend(counter.count(reservoir[i : i + CHUNK]))
-        absorb(counts)
-        totals = [t for t, _ in counts]
-        tok = interval(totals, examples)
-        trn = interval([t for _, t in counts], examples)
-        cut = interval([max(t - seq_len, 0) for t in totals], examples)
-        tokens, trained_sum, truncated = (round(x[0]) for x in (tok, trn, cut))
-        sample_info = SampleInfo(
-            len(reservoir), examples, seed, *((round(x[1]), round(x[2])) for x in (tok, trn, cut))
-        )
-        if len(reservoir) < examples:
-            notes.append(
-                f"sampled {len(reservoir)} of {examples} examples (seed {seed}): token totals and padding "
-                "scaled to the whole file, length percentiles from the sample"
-            )
+    if reservoir is None:
+        totals = _Totals(sum(n * count for n, count in tally.hist.items()), tally.trained,
+                         truncated_tokens(tally.hist, seq_len))
     else:
-        tokens = sum(length * count for length, count in hist.items())
-        truncated = truncated_tokens(hist, seq_len)
+        totals = _sampled_totals(tally, reservoir.items, counter, seq_len, seed)
+        if totals.sample.size < tally.examples:
+            notes.append(
+                f"sampled {totals.sample.size} of {tally.examples} examples (seed {seed}): token totals and "
+                "padding scaled to the whole file, length percentiles from the sample"
+            )
     if model_max and seq_len > model_max:
         notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {model_max}")
-    lengths = lengths_of(hist)
-    sampled = sample_info is not None and sample_info.size < sample_info.population
-    _, pad = _cut(hist, seq_len, examples / len(reservoir) if sampled else 1)
+    return _profile(path, source.format, schema, tally, totals, seq_len, model_max, choice, notes,
+                    estimated=counter.estimated and not exact_ids)
+
+
+@dataclass
+class _Tally:
+    """What the pass over the rows collects: every example's length (histogram) and hash, trained tokens, and
+    the skipped rows (the first MAX_PROBLEMS of them with their reasons)."""
+
+    hist: Counter[int] = field(default_factory=Counter)
+    trained: int = 0
+    hashes: array = field(default_factory=lambda: array("Q"))
+    problems: list[Problem] = field(default_factory=list)
+    skipped: int = 0
+    examples: int = 0
+
+    def absorb(self, counts: list[tuple[int, int]]) -> None:
+        """Add (tokens, trained tokens) pairs from counter.count."""
+        for total, trained in counts:
+            self.hist[total] += 1
+            self.trained += trained
+
+    def skip(self, line: int, reason: str) -> None:
+        self.skipped += 1
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(Problem(line, reason))
+
+
+class _ChunkedCount:
+    """Counts examples CHUNK at a time on one worker thread while the reader goes on: at most two chunks are
+    in flight (the one being counted and the one being filled)."""
+
+    def __init__(self, pool: ThreadPoolExecutor, counter: TokenCounter, tally: _Tally):
+        self._pool, self._counter, self._tally = pool, counter, tally
+        self._chunk: list[Example] = []
+        self._pending: Future | None = None
+
+    def add(self, ex: Example) -> None:
+        self._chunk.append(ex)
+        if len(self._chunk) >= CHUNK:
+            self._collect()
+            self._pending, self._chunk = self._pool.submit(self._counter.count, self._chunk), []
+
+    def finish(self) -> None:
+        self._collect()
+        if self._chunk:
+            self._tally.absorb(self._counter.count(self._chunk))
+
+    def _collect(self) -> None:
+        if self._pending is not None:
+            self._tally.absorb(self._pending.result())
+            self._pending = None
+
+
+def _read(records, source, counter: TokenCounter, tally: _Tally, reservoir: Reservoir | None,
+          progress: Progress | None) -> None:
+    """One pass over the rows into `tally`. Every example is hashed; without a reservoir each is counted, with
+    one only the sample is kept (counted later by _sampled_totals)."""
+    last_report = 0.0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        counting = _ChunkedCount(pool, counter, tally)
+        keep = reservoir.offer if reservoir is not None else counting.add
+        for line, rec in records:
+            if isinstance(rec, Example):
+                tally.examples += 1
+                tally.hashes.append(_digest(rec))
+                keep(rec)
+            else:
+                tally.skip(line, rec.reason)
+            if progress is not None and (now := time.monotonic()) - last_report > 0.1:
+                last_report = now
+                progress(source.done, source.total, source.unit)
+        counting.finish()
+    if progress is not None:
+        progress(source.total, source.total, source.unit)
+
+
+@dataclass(frozen=True)
+class _Totals:
+    """Token figures for the whole file: counted, or scaled from a sample (then `sample` says how)."""
+
+    tokens: int
+    trained: int
+    truncated: int
+    sample: SampleInfo | None = None
+
+
+def _sampled_totals(tally: _Tally, sample: list[Example], counter: TokenCounter, seq_len: int,
+                    seed: int) -> _Totals:
+    """Count the sample (its lengths go into tally.hist) and scale its totals to tally.examples, each the centre
+    of a 95% interval (stats.interval)."""
+    counts: list[tuple[int, int]] = []
+    for i in range(0, len(sample), CHUNK):
+        counts.extend(counter.count(sample[i : i + CHUNK]))
+    tally.absorb(counts)
+    lengths = [t for t, _ in counts]
+    tok = interval(lengths, tally.examples)
+    trn = interval([t for _, t in counts], tally.examples)
+    cut = interval([max(t - seq_len, 0) for t in lengths], tally.examples)
+    info = SampleInfo(len(sample), tally.examples, seed, *((round(x[1]), round(x[2])) for x in (tok, trn, cut)))
+    return _Totals(round(tok[0]), round(trn[0]), round(cut[0]), info)
+
+
+def _profile(path, fmt: str, schema: str, tally: _Tally, totals: _Totals, seq_len: int, model_max: int | None,
+             choice: TokenizerChoice, notes: list[str], *, estimated: bool) -> DataProfile:
+    """The DataProfile of a finished pass. Padding comes from the length histogram, scaled by population /
+    sample size when a sample stood for more examples than it held."""
+    sample = totals.sample
+    sampled = sample is not None and sample.size < sample.population
+    _, pad = _cut(tally.hist, seq_len, tally.examples / sample.size if sampled else 1)
+    lengths = lengths_of(tally.hist)
     return DataProfile(
-        path=str(path), format=source.format, schema=schema, examples=examples, skipped=skipped, tokens=tokens,
-        trained_tokens=trained_sum, truncated_tokens=truncated, estimated=(counter.estimated and not exact_ids) or sampled,
-        lengths=lengths, problems=tuple(problems), duplicates=_count_duplicates(hashes), seq_len=seq_len,
-        padding=pad, suggested_seq_len=suggest_seq_len(lengths, model_max),
-        split=suggest_split(examples), tokenizer=choice.path or f"estimate ({choice.chars_per_token:g} chars/token)",
-        notes=tuple(notes), sample=sample_info, length_hist=tuple(sorted(hist.items())),
+        path=str(path), format=fmt, schema=schema, examples=tally.examples, skipped=tally.skipped,
+        tokens=totals.tokens, trained_tokens=totals.trained, truncated_tokens=totals.truncated,
+        estimated=estimated or sampled, lengths=lengths, problems=tuple(tally.problems),
+        duplicates=_count_duplicates(tally.hashes), seq_len=seq_len, padding=pad,
+        suggested_seq_len=suggest_seq_len(lengths, model_max), split=suggest_split(tally.examples),
+        tokenizer=choice.path or f"estimate ({choice.chars_per_token:g} chars/token)",
+        notes=tuple(notes), sample=sample, length_hist=tuple(sorted(tally.hist.items())),
     )

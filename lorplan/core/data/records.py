@@ -51,6 +51,27 @@ def iter_examples(path: str | os.PathLike[str], *, schema: str | None = None) ->
             yield rec
 
 
+class Reservoir:
+    """A seeded uniform sample of `size` examples from a stream of unknown length, in one pass (reservoir
+    sampling, Algorithm R: Vitter, "Random sampling with a reservoir", ACM TOMS 11(1), 1985)."""
+
+    def __init__(self, size: int, seed: int):
+        self.size = size
+        self.items: list[Example] = []
+        self._rng = random.Random(seed)
+        self._seen = 0
+
+    def offer(self, item: Example) -> None:
+        """The n-th item offered replaces a random kept one with probability size / n."""
+        self._seen += 1
+        if len(self.items) < self.size:
+            self.items.append(item)
+            return
+        j = self._rng.randint(0, self._seen - 1)
+        if j < self.size:
+            self.items[j] = item
+
+
 def load_examples(
     path: str | os.PathLike[str], *, schema: str | None = None, limit: int | None = None, seed: int | None = None
 ) -> list[Example]:
@@ -68,15 +89,10 @@ def load_examples(
             if limit is not None and len(out) >= limit:
                 break
     else:
-        rng = random.Random(seed)
-        for n, ex in enumerate(iter_examples(path, schema=schema)):
-            if n < limit:
-                out.append(ex)
-            else:
-                j = rng.randint(0, n)
-                if j < limit:
-                    out[j] = ex
-        out.sort(key=lambda e: e.line)
+        reservoir = Reservoir(limit, seed)
+        for ex in iter_examples(path, schema=schema):
+            reservoir.offer(ex)
+        out = sorted(reservoir.items, key=lambda e: e.line)
     if not out:
         raise BadInput(f"--data {path}: no usable example")
     return out

@@ -16,97 +16,124 @@ import warnings
 def main(argv: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore")
-    path = argv[0]
-    trust = "--trust-remote-code" in argv[1:]
     try:
-        import torch
-        import transformers
-        from transformers.pytorch_utils import Conv1D
-
-        transformers.logging.set_verbosity_error()
-        with open(path, encoding="utf-8") as f:
-            cfg = json.load(f)
-        folder = os.path.dirname(os.path.abspath(path))
-        if os.path.basename(path) == "config.json":
-            config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=trust)
-        else:
-            model_type = cfg.pop("model_type")
-            config = transformers.AutoConfig.for_model(model_type, **cfg)
-        task = "causal-lm"
-        with torch.device("meta"):
-            try:
-                model = transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=trust)
-            except ValueError:
-                model = transformers.AutoModelForSequenceClassification.from_config(config, trust_remote_code=trust)
-                task = "sequence-classification"
+        config, model, task = _build(argv[0], trust="--trust-remote-code" in argv[1:])
     except Exception as exc:  # one line for the parent
         print(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 2
-    out_emb = model.get_output_embeddings()
-    out_name = next((n for n, m in model.named_modules() if m is out_emb), None) if out_emb is not None else None
-    cls_name = None
-    if task == "sequence-classification":
-        for name in ("score", "classifier"):
-            if getattr(model, name, None) is not None:
-                cls_name = name
-                break
-    seen: dict[int, str] = {}
-    for name, p in model.named_parameters():
-        seen.setdefault(id(p), name)
-    linears, owned = [], set()
-    norm_classes = set()
-    for name, mod in model.named_modules():
-        if "norm" in type(mod).__name__.lower():
-            norm_classes.add(type(mod).__name__)
-        if isinstance(mod, (torch.nn.Linear, Conv1D)):
-            w = mod.weight
-            fin, fout = (w.shape[0], w.shape[1]) if isinstance(mod, Conv1D) else (w.shape[1], w.shape[0])
-            tied = seen.get(id(w)) != f"{name}.weight"
-            linears.append({"path": name, "in": int(fin), "out": int(fout), "bias": mod.bias is not None, "tied": tied})
-            owned.add(f"{name}.weight")
-            if mod.bias is not None:
-                owned.add(f"{name}.bias")
-    modules = dict(model.named_modules())
-    tensors = []
-    for name, p in model.named_parameters():
-        if name in owned:
-            continue
-        owner = modules.get(name.rsplit(".", 1)[0]) if "." in name else model
-        cls = type(owner).__name__.lower()
-        leaf = name.rsplit(".", 1)[-1]
-        if p.dim() == 3 and ".experts." in f".{name}":
-            kind = "experts"
-        elif leaf == "weight" and name.endswith(".gate.weight") and p.dim() == 2 and not isinstance(
-            owner, torch.nn.Linear
-        ):
-            kind = "router"
-        elif isinstance(owner, torch.nn.Embedding):
-            kind = "embedding" if owner is model.get_input_embeddings() else "position"
-        elif "norm" in cls or "norm" in name.lower():
-            kind = "norm"
-        elif name.endswith("bias"):
-            kind = "bias"
-        else:
-            kind = "other"
-        tensors.append({"path": name, "shape": list(p.shape), "kind": kind})
-    moe_style = ""
-    try:  # peft 0.21 renames v4 expert targets for these families (transformers_weight_conversion)
-        from transformers.conversion_mapping import _MODEL_TO_CONVERSION_PATTERN
-
-        moe_style = {**_MODEL_TO_CONVERSION_PATTERN, "mixtral": "mixtral"}.get(config.model_type, "")
-    except Exception:
-        pass
+    linears, owned, norm_classes = _linears(model)
     print(json.dumps({
         "class": type(model).__name__,
         "task": task,
         "linears": linears,
-        "tensors": tensors,
-        "output_embeddings": out_name,
-        "classifier": cls_name,
+        "tensors": _tensors(model, owned),
+        "output_embeddings": _output_embeddings_name(model),
+        "classifier": _classifier_name(model) if task == "sequence-classification" else None,
         "norm_classes": sorted(norm_classes),
-        "moe_style": moe_style if moe_style in ("mixtral", "qwen2_moe") else "",
+        "moe_style": _moe_style(config.model_type),
     }))
     return 0
+
+
+def _build(path: str, trust: bool):
+    """(config, model on the meta device, task): a causal LM when transformers has one for the config, else a
+    sequence classifier. A file named config.json is read with its folder (so remote code can be found)."""
+    import torch
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    with open(path, encoding="utf-8") as f:
+        cfg = json.load(f)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.basename(path) == "config.json":
+        config = transformers.AutoConfig.from_pretrained(folder, trust_remote_code=trust)
+    else:
+        model_type = cfg.pop("model_type")
+        config = transformers.AutoConfig.for_model(model_type, **cfg)
+    with torch.device("meta"):
+        try:
+            return config, transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=trust), "causal-lm"
+        except ValueError:
+            model = transformers.AutoModelForSequenceClassification.from_config(config, trust_remote_code=trust)
+            return config, model, "sequence-classification"
+
+
+def _output_embeddings_name(model) -> str | None:
+    out_emb = model.get_output_embeddings()
+    if out_emb is None:
+        return None
+    return next((n for n, m in model.named_modules() if m is out_emb), None)
+
+
+def _classifier_name(model) -> str | None:
+    """The head transformers' sequence classifiers add (peft trains it in full)."""
+    return next((name for name in ("score", "classifier") if getattr(model, name, None) is not None), None)
+
+
+def _linears(model) -> tuple[list[dict], set[str], set[str]]:
+    """Every nn.Linear / Conv1D as {path, in, out, bias, tied}, the parameter names they own, and the class
+    names of the norm modules. A weight is tied when named_parameters lists it first under another module."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    first_name: dict[int, str] = {}
+    for name, p in model.named_parameters():
+        first_name.setdefault(id(p), name)
+    linears, owned, norm_classes = [], set(), set()
+    for name, mod in model.named_modules():
+        if "norm" in type(mod).__name__.lower():
+            norm_classes.add(type(mod).__name__)
+        if not isinstance(mod, (torch.nn.Linear, Conv1D)):
+            continue
+        w = mod.weight
+        fin, fout = (w.shape[0], w.shape[1]) if isinstance(mod, Conv1D) else (w.shape[1], w.shape[0])
+        tied = first_name.get(id(w)) != f"{name}.weight"
+        linears.append({"path": name, "in": int(fin), "out": int(fout), "bias": mod.bias is not None, "tied": tied})
+        owned.add(f"{name}.weight")
+        if mod.bias is not None:
+            owned.add(f"{name}.bias")
+    return linears, owned, norm_classes
+
+
+def _tensors(model, owned: set[str]) -> list[dict]:
+    """Every parameter no linear owns, as {path, shape, kind}."""
+    modules = dict(model.named_modules())
+    out = []
+    for name, p in model.named_parameters():
+        if name in owned:
+            continue
+        owner = modules.get(name.rsplit(".", 1)[0]) if "." in name else model
+        out.append({"path": name, "shape": list(p.shape), "kind": _tensor_kind(model, owner, name, p)})
+    return out
+
+
+def _tensor_kind(model, owner, name: str, p) -> str:
+    """experts (a fused 3D expert parameter), router, embedding, position (any other embedding table), norm,
+    bias or other."""
+    import torch
+
+    if p.dim() == 3 and ".experts." in f".{name}":
+        return "experts"
+    if name.endswith(".gate.weight") and p.dim() == 2 and not isinstance(owner, torch.nn.Linear):
+        return "router"
+    if isinstance(owner, torch.nn.Embedding):
+        return "embedding" if owner is model.get_input_embeddings() else "position"
+    if "norm" in type(owner).__name__.lower() or "norm" in name.lower():
+        return "norm"
+    if name.endswith("bias"):
+        return "bias"
+    return "other"
+
+
+def _moe_style(model_type: str) -> str:
+    """"mixtral" or "qwen2_moe" when peft 0.21 renames the v4 expert targets of this family
+    (peft/utils/transformers_weight_conversion.py, from transformers' conversion mapping), else ""."""
+    try:
+        from transformers.conversion_mapping import _MODEL_TO_CONVERSION_PATTERN
+    except Exception:
+        return ""
+    style = {**_MODEL_TO_CONVERSION_PATTERN, "mixtral": "mixtral"}.get(model_type, "")
+    return style if style in ("mixtral", "qwen2_moe") else ""
 
 
 if __name__ == "__main__":

@@ -125,6 +125,31 @@ ARCH_NAMES = {
 def decoder(model_type: str, cfg: Mapping[str, Any], prefix: str = "model.", tie: bool | None = None) -> Layout:
     """Llama-style decoder stack (+ lm_head): llama, mistral, mixtral, qwen2/3, qwen3_moe, gemma2/3, phi3."""
     st = STYLES[model_type]
+    lay = _decoder_summary(model_type, st, cfg, tie)
+    bias = _Biases.of(st, cfg)
+    h = lay.hidden_size
+    lay.ten(f"{prefix}embed_tokens.weight", (lay.vocab_size, h), "embedding")
+    moe_layers = _moe_layers(st, cfg, lay)
+    norms = ["input_layernorm", "post_attention_layernorm"]
+    if st.sandwich_norms:
+        norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
+    for i in range(lay.num_layers):
+        p = f"{prefix}layers.{i}."
+        _attention(lay, st, bias, p + "self_attn.", i)
+        if i in moe_layers:
+            _experts(lay, p + "mlp.", i)
+        else:
+            _mlp(lay, st, bias, p + "mlp.", i)
+        for nm in norms:
+            lay.ten(f"{p}{nm}.weight", (h,), "norm", i)
+    lay.ten(f"{prefix}norm.weight", (h,), "norm")
+    head = Linear("lm_head", "lm_head", None, h, lay.vocab_size, False, "head")
+    (lay.tied_linears if lay.tie_word_embeddings else lay.linears).append(head)
+    return lay
+
+
+def _decoder_summary(model_type: str, st: DecoderStyle, cfg: Mapping[str, Any], tie: bool | None) -> Layout:
+    """The Layout's summary numbers (no parameters yet), from the config with the family's defaults."""
     h = req(cfg, "hidden_size")
     n_layers = req(cfg, "num_hidden_layers")
     heads = req(cfg, "num_attention_heads")
@@ -139,10 +164,7 @@ def decoder(model_type: str, cfg: Mapping[str, Any], prefix: str = "model.", tie
         raise MissingField("missing 'intermediate_size'")
     if tie is None:
         tie = bool(cfg.get("tie_word_embeddings", st.tie_default))
-    qkv_bias = st.qkv_bias if st.qkv_bias is not None else bool(cfg.get("attention_bias", False))
-    o_bias = st.o_bias if st.o_bias is not None else bool(cfg.get("attention_bias", False))
-    mlp_bias = bool(cfg.get(st.mlp_bias_key, False)) if st.mlp_bias_key else False
-    lay = Layout(
+    return Layout(
         architecture=ARCH_NAMES[model_type],
         task="causal-lm",
         hidden_size=h,
@@ -158,14 +180,34 @@ def decoder(model_type: str, cfg: Mapping[str, Any], prefix: str = "model.", tie
         gated_mlp=True,
         norm="rmsnorm",
     )
-    lay.ten(f"{prefix}embed_tokens.weight", (vocab, h), "embedding")
-    moe_layers: set[int] = set()
+
+
+@dataclass(frozen=True)
+class _Biases:
+    """Which decoder projections carry a bias: fixed by the family, else from the config."""
+
+    qkv: bool
+    o: bool
+    mlp: bool
+
+    @classmethod
+    def of(cls, st: DecoderStyle, cfg: Mapping[str, Any]) -> _Biases:
+        attention = bool(cfg.get("attention_bias", False))
+        return cls(
+            qkv=st.qkv_bias if st.qkv_bias is not None else attention,
+            o=st.o_bias if st.o_bias is not None else attention,
+            mlp=bool(cfg.get(st.mlp_bias_key, False)) if st.mlp_bias_key else False,
+        )
+
+
+def _moe_layers(st: DecoderStyle, cfg: Mapping[str, Any], lay: Layout) -> set[int]:
+    """Sets the layout's expert numbers and returns the blocks whose MLP is a mixture of experts."""
     if st.moe == "mixtral":
         lay.num_experts = req(cfg, "num_local_experts")
         lay.num_experts_per_tok = opt_int(cfg, "num_experts_per_tok", 2)
         lay.moe_intermediate_size = req(cfg, "intermediate_size")
-        moe_layers = set(range(n_layers))
-    elif st.moe == "qwen3_moe":
+        return set(range(lay.num_layers))
+    if st.moe == "qwen3_moe":
         # transformers 5 saves this key as num_local_experts (attribute_map); Hub configs say num_experts.
         lay.num_experts = opt_int(cfg, "num_local_experts", opt_int(cfg, "num_experts", 128))
         lay.num_experts_per_tok = opt_int(cfg, "num_experts_per_tok", 8)
@@ -173,43 +215,44 @@ def decoder(model_type: str, cfg: Mapping[str, Any], prefix: str = "model.", tie
         step = opt_int(cfg, "decoder_sparse_step", 1)
         only = set(cfg.get("mlp_only_layers") or [])
         if lay.num_experts > 0 and step > 0:
-            moe_layers = {i for i in range(n_layers) if i not in only and (i + 1) % step == 0}
-    for i in range(n_layers):
-        p = f"{prefix}layers.{i}."
-        a = p + "self_attn."
-        if st.fused:
-            lay.lin(a + "qkv_proj", h, (heads + 2 * kv) * hd, qkv_bias, "attention", i)
-            lay.lin(a + "o_proj", heads * hd, h, o_bias, "attention", i)
-        else:
-            lay.lin(a + "q_proj", h, heads * hd, qkv_bias, "attention", i)
-            lay.lin(a + "k_proj", h, kv * hd, qkv_bias, "attention", i)
-            lay.lin(a + "v_proj", h, kv * hd, qkv_bias, "attention", i)
-            lay.lin(a + "o_proj", heads * hd, h, o_bias, "attention", i)
-        if st.qk_norm:
-            lay.ten(a + "q_norm.weight", (hd,), "norm", i)
-            lay.ten(a + "k_norm.weight", (hd,), "norm", i)
-        m = p + "mlp."
-        if i in moe_layers:
-            e, mi = lay.num_experts, lay.moe_intermediate_size
-            lay.ten(m + "experts.gate_up_proj", (e, 2 * mi, h), "experts", i)
-            lay.ten(m + "experts.down_proj", (e, h, mi), "experts", i)
-            lay.ten(m + "gate.weight", (e, h), "router", i)
-        elif st.fused:
-            lay.lin(m + "gate_up_proj", h, 2 * inter, mlp_bias, "mlp", i)
-            lay.lin(m + "down_proj", inter, h, mlp_bias, "mlp", i)
-        else:
-            lay.lin(m + "gate_proj", h, inter, mlp_bias, "mlp", i)
-            lay.lin(m + "up_proj", h, inter, mlp_bias, "mlp", i)
-            lay.lin(m + "down_proj", inter, h, mlp_bias, "mlp", i)
-        norms = ["input_layernorm", "post_attention_layernorm"]
-        if st.sandwich_norms:
-            norms += ["pre_feedforward_layernorm", "post_feedforward_layernorm"]
-        for nm in norms:
-            lay.ten(f"{p}{nm}.weight", (h,), "norm", i)
-    lay.ten(f"{prefix}norm.weight", (h,), "norm")
-    head = Linear("lm_head", "lm_head", None, h, vocab, False, "head")
-    (lay.tied_linears if tie else lay.linears).append(head)
-    return lay
+            return {i for i in range(lay.num_layers) if i not in only and (i + 1) % step == 0}
+    return set()
+
+
+def _attention(lay: Layout, st: DecoderStyle, bias: _Biases, a: str, i: int) -> None:
+    """Block i's self-attention under path prefix `a`: q/k/v (or Phi-3's fused qkv), o, and Qwen3/Gemma 3's
+    per-head q/k norms."""
+    h, heads, kv, hd = lay.hidden_size, lay.num_attention_heads, lay.num_key_value_heads, lay.head_dim
+    if st.fused:
+        lay.lin(a + "qkv_proj", h, (heads + 2 * kv) * hd, bias.qkv, "attention", i)
+    else:
+        lay.lin(a + "q_proj", h, heads * hd, bias.qkv, "attention", i)
+        lay.lin(a + "k_proj", h, kv * hd, bias.qkv, "attention", i)
+        lay.lin(a + "v_proj", h, kv * hd, bias.qkv, "attention", i)
+    lay.lin(a + "o_proj", heads * hd, h, bias.o, "attention", i)
+    if st.qk_norm:
+        lay.ten(a + "q_norm.weight", (hd,), "norm", i)
+        lay.ten(a + "k_norm.weight", (hd,), "norm", i)
+
+
+def _mlp(lay: Layout, st: DecoderStyle, bias: _Biases, m: str, i: int) -> None:
+    """Block i's gated MLP under path prefix `m`: gate/up/down, or Phi-3's fused gate_up and down."""
+    h, inter = lay.hidden_size, lay.intermediate_size
+    if st.fused:
+        lay.lin(m + "gate_up_proj", h, 2 * inter, bias.mlp, "mlp", i)
+    else:
+        lay.lin(m + "gate_proj", h, inter, bias.mlp, "mlp", i)
+        lay.lin(m + "up_proj", h, inter, bias.mlp, "mlp", i)
+    lay.lin(m + "down_proj", inter, h, bias.mlp, "mlp", i)
+
+
+def _experts(lay: Layout, m: str, i: int) -> None:
+    """Block i's mixture of experts under `m`, as transformers 5 fuses it: 3D gate_up and down parameters of
+    all experts, and the router."""
+    e, mi, h = lay.num_experts, lay.moe_intermediate_size, lay.hidden_size
+    lay.ten(m + "experts.gate_up_proj", (e, 2 * mi, h), "experts", i)
+    lay.ten(m + "experts.down_proj", (e, h, mi), "experts", i)
+    lay.ten(m + "gate.weight", (e, h), "router", i)
 
 
 # ---------------------------------------------------------------------------------------------- gemma3 (VLM)

@@ -62,10 +62,14 @@ def test_sample_scales_totals_with_an_interval_that_holds_the_truth(tmp_path, mi
 
 def test_progress_reaches_the_total_and_can_stop_the_profile(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(100)))
+    path.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(1000)))  # > 200 read ahead
     calls = []
     profile_dataset(path, progress=lambda done, total, unit: calls.append((done, total, unit)))
     assert calls[-1] == (path.stat().st_size, path.stat().st_size, "bytes")
+    assert calls[0][0] < calls[0][1]  # reported while reading, not only at the end
+    sampled = []
+    profile_dataset(path, sample=10, progress=lambda done, total, unit: sampled.append(done))
+    assert sampled[0] < sampled[-1] == path.stat().st_size  # reported while sampling too
 
     class Stop(Exception):
         pass
