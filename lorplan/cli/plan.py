@@ -10,6 +10,12 @@ import argparse
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import HELP, Attention, DType, Kernels, Optimizer, Quant, Sharding, TrainOn
+
+
+def _names(vocab) -> str:
+    """A vocabulary as a metavar: "none|int8|nf4|fp4"."""
+    return "|".join(vocab.values())
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,7 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "rank fits; exit 2 on bad input.",
     )
     a = p.add_argument
-    a("--model", required=True, metavar="M", help="catalog id, folder or config.json path, or a cached hub id")
+    a("--model", required=True, metavar="M", help="catalog id (a short or misspelled one resolves when "
+      "unambiguous), folder or config.json path, or a cached hub id")
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     g = p.add_argument_group("LoRA")
     g.add_argument("--ranks", metavar="4,8,16", help="ranks to price (default 1,2,4,...,256)")
@@ -36,27 +43,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--alpha", metavar="N", help="lora_alpha (written to the plan; does not change memory)")
     g.add_argument("--lora-dropout", metavar="P", default="0", help="LoRA dropout probability (default 0)")
     t = p.add_argument_group("training step")
-    t.add_argument("--quant", default="none", metavar="none|int8|nf4|fp4", help="base weight quantization")
+    t.add_argument("--quant", default=Quant.NONE.value, metavar=_names(Quant), help=HELP[Quant])
     t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
-    t.add_argument("--base-dtype", default="bf16", metavar="bf16|fp16|fp32", help="base weight dtype")
-    t.add_argument("--adapter-dtype", default="fp32", metavar="bf16|fp16|fp32", help="adapter weight dtype")
+    t.add_argument("--base-dtype", default=DType.BF16.value, metavar=_names(DType), help="base weight dtype")
+    t.add_argument("--adapter-dtype", default=DType.FP32.value, metavar=_names(DType), help="adapter weight dtype")
     t.add_argument("--micro-batch", default="1", metavar="N", help="sequences per step (default 1)")
     t.add_argument("--seq-len", default="2048", metavar="N", help="tokens per sequence (default 2048)")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
-    t.add_argument("--optimizer", default="adamw", metavar="NAME",
-                   help="adamw | adamw-8bit | paged-adamw-8bit | sgd | sgd-momentum")
-    t.add_argument("--attention", default="sdpa", metavar="sdpa|eager|flash", help="attention implementation")
+    t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
+    t.add_argument("--attention", default=Attention.SDPA.value, metavar=_names(Attention), help=HELP[Attention])
     t.add_argument("--no-autocast", action="store_true", help="pure low-precision training (no torch.autocast)")
     t.add_argument("--no-prepare-kbit", action="store_true",
                    help="quantized base without peft's prepare_model_for_kbit_training")
     t.add_argument("--no-foreach", action="store_true", help="optimizer without the multi-tensor (foreach) step")
-    t.add_argument("--kernels", default="cuda", metavar="cuda|cpu", help="which kernels to model (default cuda)")
+    t.add_argument("--kernels", default=Kernels.CUDA.value, metavar=_names(Kernels),
+                   help=f"{HELP[Kernels]} (default cuda)")
     t.add_argument("--padding-mask", action="store_true",
                    help="batches are padded (a padding collator): SDPA keeps K/V repeated and a mask per layer")
     h = p.add_argument_group("hardware")
     h.add_argument("--gpus", default="1", metavar="N", help="number of GPUs (default 1)")
-    h.add_argument("--sharding", default=None, metavar="none|ddp|fsdp|zero2|zero3",
-                   help="multi-GPU sharding (default none; ddp with --gpus > 1)")
+    h.add_argument("--sharding", default=None, metavar=_names(Sharding),
+                   help=f"{HELP[Sharding]} (default none; ddp with --gpus > 1)")
     h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
     h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24GiB (overrides --gpu)")
     h.add_argument("--cuda-context", metavar="SIZE", help="CUDA context + workspace per GPU (default: model's)")
@@ -67,8 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--write", metavar="PLAN.toml", help="write the plan for --rank to a TOML plan file")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
     o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
-    o.add_argument("--train-on", choices=("completion", "all"), default="completion",
-                   help="with --write: loss on completions and assistant turns (default) or on every token")
+    o.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
+                   help=f"with --write: {HELP[TrainOn]}")
     p.set_defaults(run=run)
 
 
@@ -76,9 +83,12 @@ def run(args) -> int:
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
     from lorplan.core.memory import plan_json, rank_table
-    from lorplan.core.model import load_spec
+    from lorplan.core.model import load_spec, resolve_model
 
-    spec = load_spec(args.model, trust_remote_code=args.trust_remote_code)
+    source = resolve_model(args.model)
+    spec = load_spec(source, trust_remote_code=args.trust_remote_code)
+    if source.kind != "folder":
+        args.model = source.id  # a written plan names the model by its published id, not the name typed
     setup = setup_from_args(args)
     ranks = ranks_from_args(args)
     budget, gpu_name = budget_from_args(args)
@@ -122,7 +132,7 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
         source=source if isinstance(source, str) else None,
         budget_bytes=getattr(table, "budget_bytes", None),
         data_path=data if isinstance(data, str) else PLACEHOLDER_DATA_PATH,
-        train_on=getattr(args, "train_on", None) or "completion",
+        train_on=getattr(args, "train_on", None) or TrainOn.COMPLETION.value,
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
     return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from lorplan.cli._common import BadInput, int_list, positive_int, print_json
+from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, TrainOn
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -43,8 +44,8 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
 
     s = sub.add_parser("start", help="start a probe run and print its id (returns at once)")
-    s.add_argument("--model", help="folder, config.json or hub id in the local HF cache (default: the embedded "
-                   "all-MiniLM-L6-v2)")
+    s.add_argument("--model", help="a model on this machine: folder, config.json, catalog or hub id in the local "
+                   "HF cache, or all-MiniLM-L6-v2 (the default, with demo data)")
     s.add_argument("--data", help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), help="ranks to probe (default 4,8,16,32)")
     s.add_argument("--steps", type=positive_int("--steps"), help="optimizer steps per probe (100; the demo: 60)")
@@ -58,14 +59,14 @@ def register(subparsers) -> None:
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
                    help="held-out examples, at most (200; the demo: 100)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--quant", choices=("none", "int8", "nf4", "fp4"), default="none", help="bitsandbytes loading (CUDA only)")
+    s.add_argument("--quant", choices=Quant.values(), default=Quant.NONE.value, help="bitsandbytes loading (CUDA only)")
     s.add_argument("--double-quant", action="store_true", help="NF4/FP4 with double quantization")
-    s.add_argument("--optimizer", choices=("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum"), default="adamw")
+    s.add_argument("--optimizer", choices=Optimizer.values(), default=Optimizer.ADAMW.value)
     s.add_argument("--grad-checkpointing", action="store_true")
-    s.add_argument("--attention", choices=("sdpa", "eager", "flash"), default="sdpa")
+    s.add_argument("--attention", choices=Attention.values(), default=Attention.SDPA.value)
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
-    s.add_argument("--train-on", choices=("completion", "all"), default="completion",
-                   help="causal LM: loss on completions and assistant turns (default) or on every token")
+    s.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
+                   help=f"causal LM: {HELP[TrainOn]}")
     s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
     s.add_argument("--alpha", type=float, help="LoRA alpha (default 2 × rank)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
@@ -94,19 +95,20 @@ def register(subparsers) -> None:
 
 
 def _check_inputs(args) -> None:
-    if args.double_quant and args.quant not in ("nf4", "fp4"):
+    if args.double_quant and args.quant not in FOUR_BIT_QUANTS:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
     if args.data is not None and not Path(args.data).expanduser().exists():
         raise BadInput(f"--data {args.data}: no such file or folder")
     if args.model is not None and args.data is None:
         raise BadInput("--data: give your dataset with --model (the generated demo data is for the embedded model)")
     if args.model is not None:
+        from lorplan.core.model import resolve_model
         from lorplan.probe.runner import probe_model
 
-        try:
-            args.model = probe_model(args.model)
-        except BadInput as exc:
-            raise BadInput(f"--model {exc}") from None
+        source = resolve_model(args.model)  # errors name the model ("model gpt2 is not on disk: ...")
+        args.model = probe_model(source)
+        if source.note:
+            print(f"note: {source.note}", file=sys.stderr)
 
 
 def run_start(args) -> int:

@@ -25,20 +25,16 @@ from lorplan.probe.runs import (
 from lorplan.probe.status import RunStatus, run_status
 
 
-def probe_model(model: str) -> str:
-    """The model a probe can load: a local folder (or its config.json) as an absolute folder path, or a hub id
-    found in the local Hugging Face cache (never downloaded). BadInput (without a flag name) otherwise."""
-    from lorplan.core.model.hfcache import find_config
+def probe_model(model) -> str:
+    """The model a probe loads, as the run records it: a folder as its absolute path; a catalog, cached or
+    shipped model (all-MiniLM-L6-v2) by its id, once its weights and tokenizer are found on this machine
+    (lorplan.core.model.model_folder: never downloaded). `model` is a name or a resolved ModelSource.
+    BadInput, one line naming the model, otherwise."""
+    from lorplan.core.model import model_folder, resolve_model
 
-    path = Path(model).expanduser()
-    if path.is_dir():
-        return str(path.resolve())
-    if path.name == "config.json" and path.is_file():
-        return str(path.resolve().parent)
-    if find_config(model) is not None:
-        return model
-    raise BadInput(f"{model}: not a local folder and not in the local Hugging Face cache "
-                   f"(download it first: hf download {model})")
+    source = resolve_model(model) if isinstance(model, str) else model
+    folder = model_folder(source)
+    return str(folder) if source.kind == "folder" else source.id
 
 
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), **settings) -> RunPlan:

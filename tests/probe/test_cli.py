@@ -55,3 +55,21 @@ def test_start_records_train_on_in_the_run(state_home, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["probe", "start", "--train-on", "prompts"])
     assert exited.value.code == 2 and "--train-on: invalid choice" in capsys.readouterr().err
+
+
+def test_start_names_the_shipped_model_and_refuses_one_without_weights(state_home, capsys, tmp_path):
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"text": "hello", "label": 1}\n' * 4)
+    assert main(["probe", "start", "--model", "gpt2", "--data", str(data), "--ranks", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "model gpt2 is not on disk" in err and "hf download openai-community/gpt2" in err
+    assert main(["probe", "start", "--model", "qwen2.5-7b", "--data", str(data)]) == 2  # resolved, not on disk
+    assert "model qwen2.5-7b is not on disk" in capsys.readouterr().err
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+    assert main(["probe", "start", "--model", "all-MiniLM-L6-v2", "--data", str(data), "--ranks", "4", "--steps",
+                 "1", "--device", "cpu", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    try:
+        assert RunDir(Path(started["path"])).plan().model == "sentence-transformers/all-MiniLM-L6-v2"
+    finally:
+        assert main(["probe", "cancel", started["run"]]) == 0
