@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-FORMATS = ("peft", "axolotl", "llamafactory", "accelerate")
+from lorplan.core.vocab import HELP, ExportFormat
 
 
 def register(subparsers) -> None:
@@ -16,7 +16,7 @@ def register(subparsers) -> None:
         "warning and written into the output as a comment. Existing files are kept unless --force.",
     )
     p.add_argument("plan", metavar="PLAN.toml", help="a plan written by `lorplan plan --write` or the TUI")
-    p.add_argument("--to", required=True, choices=FORMATS, help="target format")
+    p.add_argument("--to", required=True, choices=ExportFormat.values(), help=HELP[ExportFormat])
     p.add_argument("-o", "--output", metavar="PATH",
                    help="output file (a folder for peft); default: next to the plan, named after it")
     p.add_argument("--force", action="store_true", help="overwrite existing files")

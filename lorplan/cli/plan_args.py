@@ -65,6 +65,7 @@ def setup_from_args(args):
     from lorplan.core.lora import LoraTargets
     from lorplan.core.memory import TrainingSetup
     from lorplan.core.units import parse_size
+    from lorplan.core.vocab import default_sharding
 
     targets = LoraTargets(
         modules=_names("--targets", args.targets),
@@ -74,7 +75,7 @@ def setup_from_args(args):
         modules_to_save=_names("--modules-to-save", args.modules_to_save),
     )
     gpus = _int("--gpus", args.gpus)
-    sharding = args.sharding or ("ddp" if gpus > 1 else "none")
+    sharding = args.sharding or default_sharding(gpus).value
     kw = {}
     if args.cuda_context is not None:
         kw["cuda_context_bytes"] = parse_size(args.cuda_context, "--cuda-context")

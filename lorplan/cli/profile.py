@@ -6,8 +6,7 @@ import argparse
 import sys
 
 from lorplan.cli._common import positive_int, print_json
-
-_SCHEMA_CHOICES = ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")
+from lorplan.core.vocab import HELP, DataSchema
 
 
 def register(sub) -> None:
@@ -21,7 +20,8 @@ def register(sub) -> None:
     p.add_argument("--data", required=True, metavar="FILE", help="dataset file or folder")
     p.add_argument("--model", metavar="M", help="catalog id, model folder or cached hub id (for its tokenizer)")
     p.add_argument("--tokenizer", metavar="PATH", help="a folder with tokenizer files (overrides --model's)")
-    p.add_argument("--schema", choices=_SCHEMA_CHOICES, default="auto", help="row schema (default: detect)")
+    p.add_argument("--schema", choices=DataSchema.values(), default=DataSchema.AUTO.value,
+                   help=f"{HELP[DataSchema]} (default: detect)")
     p.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N",
                    help="training sequence length in tokens (default 2048, capped at the model's context)")
     p.add_argument("--sample", type=positive_int("--sample"), metavar="N",
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         profile = profile_dataset(
             args.data, model=args.model, tokenizer=args.tokenizer,
-            schema=None if args.schema == "auto" else args.schema, seq_len=args.seq_len, sample=args.sample,
+            schema=None if args.schema == DataSchema.AUTO else args.schema, seq_len=args.seq_len, sample=args.sample,
             seed=args.seed, mask=not args.train_on_all, progress=bar,
         )
     finally:

@@ -24,6 +24,22 @@ from lorplan.core.plan import (
     write_plan,
 )
 from lorplan.core.plan import schema as ps
+from lorplan.core.vocab import (
+    FOUR_BIT_QUANTS,
+    TORCH_DTYPE,
+    Attention,
+    DataSchema,
+    DType,
+    Kernels,
+    LoraBias,
+    LoraInit,
+    Optimizer,
+    Scheduler,
+    Sharding,
+    Task,
+    TrainOn,
+    spellings,
+)
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
 names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(lambda s: s.strip())
@@ -35,7 +51,7 @@ pos_float = st.floats(1e-12, 1e6, allow_nan=False, allow_infinity=False)
 
 @st.composite
 def plans(draw) -> Plan:
-    task = draw(st.sampled_from(ps.TASKS))
+    task = draw(st.sampled_from(Task.values()))
     if draw(st.booleans()):
         model = ModelSection(id=draw(text), revision=draw(text), trust_remote_code=draw(st.booleans()), task=task)
     else:
@@ -46,9 +62,9 @@ def plans(draw) -> Plan:
     quant = QuantizationSection(
         load_in_4bit=bits[0],
         load_in_8bit=bits[1],
-        bnb_4bit_quant_type=draw(st.sampled_from(ps.QUANT_TYPES)),
+        bnb_4bit_quant_type=draw(st.sampled_from(spellings(FOUR_BIT_QUANTS))),
         bnb_4bit_use_double_quant=draw(st.booleans()),
-        bnb_4bit_compute_dtype=draw(st.sampled_from(ps.COMPUTE_DTYPES)),
+        bnb_4bit_compute_dtype=draw(st.sampled_from(tuple(TORCH_DTYPE.values()))),
     )
     all_linear = draw(st.booleans())
     lora = LoraSection(
@@ -61,14 +77,14 @@ def plans(draw) -> Plan:
         alpha_pattern=draw(st.dictionaries(names, st.one_of(pos_int, pos_float), max_size=3)),
         use_rslora=draw(st.booleans()),
         use_dora=draw(st.booleans()),
-        init_lora_weights=draw(st.one_of(st.booleans(), st.sampled_from(ps.INIT_METHODS + ("pissa_niter_4",)))),
+        init_lora_weights=draw(st.one_of(st.booleans(), st.sampled_from(LoraInit.values() + ("pissa_niter_4",)))),
         modules_to_save=tuple(draw(st.lists(names, max_size=3))),
-        bias=draw(st.sampled_from(ps.BIASES)),
+        bias=draw(st.sampled_from(LoraBias.values())),
     )
     steps = draw(st.booleans())
     training = TrainingSection(
         learning_rate=draw(pos_float),
-        lr_scheduler=draw(st.sampled_from(ps.SCHEDULERS)),
+        lr_scheduler=draw(st.sampled_from(Scheduler.values())),
         warmup_ratio=draw(fraction),
         micro_batch=draw(pos_int),
         gradient_accumulation=draw(pos_int),
@@ -77,19 +93,19 @@ def plans(draw) -> Plan:
         seq_len=draw(pos_int),
         packing=draw(st.booleans()),
         gradient_checkpointing=draw(st.booleans()),
-        optimizer=draw(st.sampled_from(ps.OPTIMIZERS)),
-        precision=draw(st.sampled_from(ps.PRECISIONS)),
-        attention=draw(st.sampled_from(ps.ATTENTIONS)),
+        optimizer=draw(st.sampled_from(Optimizer.values())),
+        precision=draw(st.sampled_from(DType.values())),
+        attention=draw(st.sampled_from(Attention.values())),
         seed=draw(st.integers(0, 2**31)),
         weight_decay=draw(st.floats(0, 10)),
         output_dir=draw(text).strip() or "out",
         save_steps=draw(pos_int),
         logging_steps=draw(pos_int),
     )
-    data = DataSection(path=draw(text).strip() or "d", schema=draw(st.sampled_from(ps.DATA_SCHEMAS)),
-                       eval_split=draw(fraction), train_on=draw(st.sampled_from(ps.TRAIN_ON)))
+    data = DataSection(path=draw(text).strip() or "d", schema=draw(st.sampled_from(DataSchema.values())),
+                       eval_split=draw(fraction), train_on=draw(st.sampled_from(TrainOn.values())))
     gpus = draw(st.integers(0, 64))
-    hardware = HardwareSection(gpus=gpus, sharding="none" if gpus == 0 else draw(st.sampled_from(ps.SHARDINGS)))
+    hardware = HardwareSection(gpus=gpus, sharding="none" if gpus == 0 else draw(st.sampled_from(Sharding.values())))
     estimate = None
     if draw(st.booleans()):
         parts = draw(st.lists(nonneg, min_size=6, max_size=6))
@@ -97,10 +113,10 @@ def plans(draw) -> Plan:
             lora.r, draw(nonneg), *parts, total_bytes=sum(parts),
             budget_bytes=draw(st.one_of(st.none(), nonneg)), fits=draw(st.one_of(st.none(), st.booleans())),
             lorplan_version=draw(text), details=draw(st.dictionaries(names, nonneg, max_size=4)),
-            adapter_dtype=draw(st.one_of(st.none(), st.sampled_from(ps.PRECISIONS))),
+            adapter_dtype=draw(st.one_of(st.none(), st.sampled_from(DType.values()))),
             autocast=draw(st.one_of(st.none(), st.booleans())),
             prepare_kbit=draw(st.one_of(st.none(), st.booleans())),
-            kernels=draw(st.one_of(st.none(), st.sampled_from(ps.KERNELS))),
+            kernels=draw(st.one_of(st.none(), st.sampled_from(Kernels.values()))),
             foreach=draw(st.one_of(st.none(), st.booleans())),
             reserve_fraction=draw(st.one_of(st.none(), st.floats(0, 5))),
             cuda_context_bytes=draw(st.one_of(st.none(), nonneg)),

@@ -7,6 +7,7 @@ anything the target tool cannot express (also written into the output as a comme
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -14,14 +15,10 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.export.files import write_files_atomic
+from lorplan.core.vocab import ExportFormat
 
-FORMATS = ("peft", "axolotl", "llamafactory", "accelerate")
-LABELS = {
-    "peft": "peft adapter_config.json",
-    "axolotl": "axolotl YAML",
-    "llamafactory": "LLaMA-Factory YAML",
-    "accelerate": "accelerate config YAML",
-}
+FORMATS = ExportFormat.values()
+LABELS = {f.value: f.label for f in ExportFormat}
 
 
 @dataclass(frozen=True)
@@ -35,27 +32,23 @@ class ExportResult:
 
 
 def export_plan(plan, fmt: str) -> ExportResult:
-    """Render a validated Plan for one tool ("peft", "axolotl", "llamafactory", "accelerate")."""
-    if fmt == "peft":
-        from lorplan.core.export.peft import export_peft as fn
-    elif fmt == "axolotl":
-        from lorplan.core.export.axolotl import export_axolotl as fn
-    elif fmt == "llamafactory":
-        from lorplan.core.export.llamafactory import export_llamafactory as fn
-    elif fmt == "accelerate":
-        from lorplan.core.export.accelerate import export_accelerate as fn
-    else:
+    """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate")."""
+    if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
-    return fn(plan)
+    # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
+    module = importlib.import_module(f"lorplan.core.export.{fmt}")
+    return getattr(module, f"export_{fmt}")(plan)
+
+
+def output_name(fmt: str) -> str:
+    """The file an export writes (peft: the folder), as the exporters name it: "axolotl.yaml", "peft"."""
+    return fmt if fmt == ExportFormat.PEFT else f"{fmt}.yaml"
 
 
 def default_output(plan_path: str | os.PathLike, fmt: str) -> Path:
     """Where an export goes when no -o is given: next to the plan, named after it."""
     p = Path(plan_path)
-    stem = p.stem
-    if fmt == "peft":
-        return p.with_name(f"{stem}-peft")
-    return p.with_name(f"{stem}-{fmt}.yaml")
+    return p.with_name(f"{p.stem}-{output_name(fmt)}")
 
 
 def output_paths(result: ExportResult, out: str | os.PathLike) -> list[Path]:
@@ -90,4 +83,5 @@ def dump_yaml(header: str, data: dict, warnings: tuple[str, ...] | list[str]) ->
     return f"# {header}\n" + warning_comment(warnings) + body
 
 
-__all__ = ["FORMATS", "LABELS", "ExportResult", "default_output", "export_plan", "output_paths", "write_export"]
+__all__ = ["FORMATS", "LABELS", "ExportResult", "default_output", "export_plan", "output_name", "output_paths",
+           "write_export"]

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from lorplan.core.export import ExportResult, dump_yaml
-
-_MIXED = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}
+from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.vocab import (
+    ACCELERATE_DISTRIBUTED_TYPE,
+    ACCELERATE_MIXED_PRECISION,
+    ZERO_STAGE,
+    ExportFormat,
+    Sharding,
+)
 
 
 def accelerate_config(plan) -> tuple[dict[str, Any], list[str]]:
@@ -19,20 +24,19 @@ def accelerate_config(plan) -> tuple[dict[str, Any], list[str]]:
     if gpus <= 1:
         warnings.append(f"hardware.gpus is {gpus}: one process, accelerate adds nothing here")
     sharding = hw.sharding
-    if sharding == "none" and gpus > 1:
-        sharding = "ddp"
+    if sharding == Sharding.NONE and gpus > 1:
+        sharding = Sharding.DDP
         warnings.append(f"hardware.sharding is none with {gpus} GPUs: written as data parallel (MULTI_GPU)")
-    distributed = {"none": "NO", "ddp": "MULTI_GPU", "fsdp": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"}
     cfg: dict[str, Any] = {
         "compute_environment": "LOCAL_MACHINE",
         "debug": False,
-        "distributed_type": distributed[sharding] if gpus > 1 or sharding != "none" else "NO",
+        "distributed_type": ACCELERATE_DISTRIBUTED_TYPE[sharding] if gpus > 1 or sharding != Sharding.NONE else "NO",
         "downcast_bf16": "no",
         "enable_cpu_affinity": False,
         "gpu_ids": "all",
         "machine_rank": 0,
         "main_training_function": "main",
-        "mixed_precision": _MIXED[t.precision],
+        "mixed_precision": ACCELERATE_MIXED_PRECISION[t.precision],
         "num_machines": 1,
         "num_processes": max(1, gpus),
         "rdzv_backend": "static",
@@ -44,7 +48,7 @@ def accelerate_config(plan) -> tuple[dict[str, Any], list[str]]:
     }
     if gpus == 0:
         cfg["distributed_type"] = "NO"
-    if sharding == "fsdp" and gpus > 0:
+    if sharding == Sharding.FSDP and gpus > 0:
         cfg["fsdp_config"] = {
             "fsdp_version": 1,
             "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
@@ -61,8 +65,8 @@ def accelerate_config(plan) -> tuple[dict[str, Any], list[str]]:
         if plan.quantization.load_in_4bit:
             warnings.append("QLoRA under FSDP: load with bnb_4bit_quant_storage = the compute dtype "
                             "(lorplan train does this)")
-    elif sharding in ("zero2", "zero3") and gpus > 0:
-        stage = int(sharding[-1])
+    elif sharding in ZERO_STAGE and gpus > 0:
+        stage = ZERO_STAGE[sharding]
         cfg["deepspeed_config"] = {
             "gradient_accumulation_steps": t.gradient_accumulation,
             "gradient_clipping": 1.0,
@@ -80,4 +84,5 @@ def export_accelerate(plan) -> ExportResult:
     cfg, warnings = accelerate_config(plan)
     text = dump_yaml("accelerate config written by lorplan (accelerate launch --config_file THIS.yaml ...)",
                      cfg, warnings)
-    return ExportResult("accelerate", {"accelerate.yaml": text}, tuple(warnings))
+    fmt = ExportFormat.ACCELERATE
+    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

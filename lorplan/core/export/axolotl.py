@@ -2,14 +2,48 @@
 
 axolotl spells all-linear as `lora_target_linear: true`, QLoRA as `adapter: qlora` + `load_in_4bit: true`, and
 fixes nf4 + double quantization unless `bnb_config_kwargs` overrides them: we write them all explicitly.
+The config is built table by table (model, LoRA, data, training, sharding), in the order axolotl's examples
+use; each part appends what axolotl cannot express to the shared warnings.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
-from lorplan.core.export import ExportResult, dump_yaml
-from lorplan.core.export.common import HF_OPTIM, common_lora_warnings, is_json_file, optimizer_warnings
+from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export.common import common_lora_warnings, is_json_file, optimizer_warnings
+from lorplan.core.vocab import (
+    ATTN_IMPLEMENTATION,
+    HF_OPTIM,
+    ZERO_STAGE,
+    DataSchema,
+    DType,
+    ExportFormat,
+    LoraInit,
+    Optimizer,
+    Sharding,
+    TrainOn,
+)
+
+# The dataset entry's type fields per schema (axolotl utils/schemas/datasets.py). Pre-tokenized data has none:
+# axolotl reads input_ids / labels when no type is given.
+_DATASET_TYPE: dict[DataSchema, dict[str, Any]] = {
+    DataSchema.TEXT: {"type": "completion", "field": "text"},
+    DataSchema.PROMPT_COMPLETION: {
+        "type": {
+            "field_instruction": "prompt",
+            "field_output": "completion",
+            "format": "{instruction}",
+            "no_input_format": "{instruction}",
+        },
+    },
+    DataSchema.ALPACA: {"type": "alpaca"},
+    DataSchema.MESSAGES: {"type": "chat_template", "field_messages": "messages"},
+    DataSchema.TOKENIZED: {},
+}
+# axolotl: FSDP2 cannot shard bitsandbytes' 8-bit AdamW; torchao's 8-bit AdamW is its replacement there.
+_FSDP_ADAMW_8BIT = "adamw_torch_8bit"
 
 
 def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
@@ -18,26 +52,12 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     if is_json_file(d.path):
         entry["ds_type"] = "json"
     schema = d.schema
-    if schema == "auto":
+    if schema == DataSchema.AUTO:
         warnings.append("data.schema is auto: written as type completion (field text); set the real type")
-        schema = "text"
-    if schema == "text":
-        entry["type"] = "completion"
-        entry["field"] = "text"
-    elif schema == "prompt-completion":
-        entry["type"] = {
-            "field_instruction": "prompt",
-            "field_output": "completion",
-            "format": "{instruction}",
-            "no_input_format": "{instruction}",
-        }
-    elif schema == "alpaca":
-        entry["type"] = "alpaca"
-    elif schema == "messages":
-        entry["type"] = "chat_template"
-        entry["field_messages"] = "messages"
-    elif schema == "tokenized":
+        schema = DataSchema.TEXT
+    if schema == DataSchema.TOKENIZED:
         warnings.append("pre-tokenized data: axolotl reads input_ids/labels when no dataset type is given")
+    entry.update(copy.deepcopy(_DATASET_TYPE[schema]))
     return entry
 
 
@@ -52,10 +72,9 @@ def _int_alpha(value, what: str, warnings: list[str]):
     return value
 
 
-def export_axolotl(plan) -> ExportResult:
-    lo, q, t = plan.lora, plan.quantization, plan.training
-    warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
-    warnings += optimizer_warnings(plan, "axolotl")
+def _model(plan) -> dict[str, Any]:
+    """The base model and its bitsandbytes loading."""
+    q = plan.quantization
     cfg: dict[str, Any] = {
         "base_model": plan.model.source,
         "revision_of_model": plan.model.revision,
@@ -70,9 +89,17 @@ def export_axolotl(plan) -> ExportResult:
             "bnb_4bit_use_double_quant": q.bnb_4bit_use_double_quant,
             "bnb_4bit_compute_dtype": q.bnb_4bit_compute_dtype,
         }
-    cfg["lora_r"] = lo.r
-    cfg["lora_alpha"] = _int_alpha(lo.alpha, "lora_alpha", warnings)
-    cfg["lora_dropout"] = lo.dropout
+    return cfg
+
+
+def _lora(plan, warnings: list[str]) -> dict[str, Any]:
+    """The adapter: rank, alpha, targets, patterns, layers and initialisation."""
+    lo = plan.lora
+    cfg: dict[str, Any] = {
+        "lora_r": lo.r,
+        "lora_alpha": _int_alpha(lo.alpha, "lora_alpha", warnings),
+        "lora_dropout": lo.dropout,
+    }
     if tuple(lo.target_modules) == ("all-linear",):
         cfg["lora_target_linear"] = True
     else:
@@ -90,16 +117,31 @@ def export_axolotl(plan) -> ExportResult:
     cfg["peft_use_rslora"] = lo.use_rslora
     cfg["peft_use_dora"] = lo.use_dora
     cfg["peft_init_lora_weights"] = lo.init_lora_weights
-    if lo.init_lora_weights == "loftq":
+    if lo.init_lora_weights == LoraInit.LOFTQ:
         cfg["peft"] = {"loftq_config": {"loftq_bits": 4}}
-    cfg["datasets"] = [_dataset(plan, warnings)]
-    cfg["val_set_size"] = plan.data.eval_split
-    cfg["train_on_inputs"] = plan.data.train_on == "all"
-    cfg["sequence_len"] = t.seq_len
-    cfg["sample_packing"] = t.packing
-    cfg["pad_to_sequence_len"] = t.packing
-    cfg["micro_batch_size"] = t.micro_batch
-    cfg["gradient_accumulation_steps"] = t.gradient_accumulation
+    return cfg
+
+
+def _data(plan, warnings: list[str]) -> dict[str, Any]:
+    """The dataset, its split and loss masking, and how sequences are cut and packed."""
+    t = plan.training
+    return {
+        "datasets": [_dataset(plan, warnings)],
+        "val_set_size": plan.data.eval_split,
+        "train_on_inputs": plan.data.train_on == TrainOn.ALL,
+        "sequence_len": t.seq_len,
+        "sample_packing": t.packing,
+        "pad_to_sequence_len": t.packing,
+    }
+
+
+def _training(plan, warnings: list[str]) -> dict[str, Any]:
+    """Batch, schedule, optimizer, precision, attention and checkpointing."""
+    t = plan.training
+    cfg: dict[str, Any] = {
+        "micro_batch_size": t.micro_batch,
+        "gradient_accumulation_steps": t.gradient_accumulation,
+    }
     if t.max_steps is not None:
         cfg["max_steps"] = t.max_steps
     else:
@@ -108,38 +150,56 @@ def export_axolotl(plan) -> ExportResult:
     cfg["lr_scheduler"] = t.lr_scheduler
     cfg["warmup_ratio"] = t.warmup_ratio
     cfg["optimizer"] = HF_OPTIM[t.optimizer]
-    if plan.hardware.sharding == "fsdp" and t.optimizer == "adamw-8bit":
-        cfg["optimizer"] = "adamw_torch_8bit"  # axolotl: FSDP2 cannot shard bitsandbytes' 8-bit AdamW
-        warnings.append("adamw-8bit under FSDP is written as adamw_torch_8bit (torchao), as axolotl requires")
+    if plan.hardware.sharding == Sharding.FSDP and t.optimizer == Optimizer.ADAMW_8BIT:
+        cfg["optimizer"] = _FSDP_ADAMW_8BIT
+        warnings.append(f"adamw-8bit under FSDP is written as {_FSDP_ADAMW_8BIT} (torchao), as axolotl requires")
     cfg["weight_decay"] = t.weight_decay
     cfg["gradient_checkpointing"] = t.gradient_checkpointing
     if t.gradient_checkpointing:
         cfg["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
-    cfg["bf16"] = t.precision == "bf16"
-    cfg["fp16"] = t.precision == "fp16"
+    cfg["bf16"] = t.precision == DType.BF16
+    cfg["fp16"] = t.precision == DType.FP16
     cfg["tf32"] = False
-    cfg["attn_implementation"] = {"sdpa": "sdpa", "flash": "flash_attention_2", "eager": "eager"}[t.attention]
+    cfg["attn_implementation"] = ATTN_IMPLEMENTATION[t.attention]
     cfg["seed"] = t.seed
     cfg["output_dir"] = t.output_dir
     cfg["save_steps"] = t.save_steps
     cfg["logging_steps"] = t.logging_steps
+    return cfg
+
+
+def _sharding(plan, warnings: list[str]) -> dict[str, Any]:
+    """DeepSpeed (axolotl's bundled ZeRO configs) or FSDP2; nothing for one GPU or plain data parallel."""
     sharding = plan.hardware.sharding
-    if sharding in ("zero2", "zero3"):
-        stage = sharding[-1]
-        cfg["deepspeed"] = f"deepspeed_configs/zero{stage}.json"
+    if sharding in ZERO_STAGE:
+        stage = ZERO_STAGE[sharding]
         warnings.append(f"deepspeed points at axolotl's bundled deepspeed_configs/zero{stage}.json "
                         "(relative to an axolotl checkout)")
-    elif sharding == "fsdp":
-        cfg["fsdp_version"] = 2
-        cfg["fsdp_config"] = {
-            "offload_params": False,
-            # axolotl: FSDP2 + 4-bit with rank-0 loading deadlocks the state-dict scatter
-            "cpu_ram_efficient_loading": not plan.quantization.load_in_4bit,
-            "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
-            "state_dict_type": "SHARDED_STATE_DICT",
-            "reshard_after_forward": True,
-        }
+        return {"deepspeed": f"deepspeed_configs/zero{stage}.json"}
+    if sharding == Sharding.FSDP:
         warnings.append("fsdp_config: add transformer_layer_cls_to_wrap (the model's decoder layer class, "
                         "e.g. LlamaDecoderLayer) if axolotl cannot infer it")
-    return ExportResult("axolotl", {"axolotl.yaml": dump_yaml("axolotl config written by lorplan", cfg, warnings)},
-                        tuple(warnings))
+        return {
+            "fsdp_version": 2,
+            "fsdp_config": {
+                "offload_params": False,
+                # axolotl: FSDP2 + 4-bit with rank-0 loading deadlocks the state-dict scatter
+                "cpu_ram_efficient_loading": not plan.quantization.load_in_4bit,
+                "auto_wrap_policy": "TRANSFORMER_BASED_WRAP",
+                "state_dict_type": "SHARDED_STATE_DICT",
+                "reshard_after_forward": True,
+            },
+        }
+    return {}
+
+
+def export_axolotl(plan) -> ExportResult:
+    """The plan as an axolotl config (`axolotl train THIS.yaml`), with what axolotl cannot express as warnings."""
+    warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
+    warnings += optimizer_warnings(plan, "axolotl")
+    # the parts run in this order, so the warnings come out in the order of the keys they concern
+    cfg = {**_model(plan), **_lora(plan, warnings), **_data(plan, warnings), **_training(plan, warnings),
+           **_sharding(plan, warnings)}
+    fmt = ExportFormat.AXOLOTL
+    text = dump_yaml("axolotl config written by lorplan", cfg, warnings)
+    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

@@ -1,21 +1,18 @@
-"""Spellings shared by the YAML exporters (optimizer names, dataset shapes)."""
+"""What the YAML exporters share: the optimizer warning, dataset file types and the LoRA features a tool lacks.
+
+How each tool spells an optimizer, dtype or attention implementation is in lorplan.core.vocab.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-# lorplan optimizer -> transformers TrainingArguments.optim (OptimizerNames in transformers training_args.py)
-HF_OPTIM = {
-    "adamw": "adamw_torch",
-    "adamw-8bit": "adamw_bnb_8bit",
-    "paged-adamw-8bit": "paged_adamw_8bit",
-    "sgd": "sgd",
-    "sgd-momentum": "sgd",
-}
+from lorplan.core.vocab import LoraBias, Optimizer, Task
 
 
 def optimizer_warnings(plan, tool: str) -> list[str]:
-    if plan.training.optimizer == "sgd-momentum":
+    """transformers' optim names have no SGD with momentum: it is written as plain sgd, with this warning."""
+    if plan.training.optimizer == Optimizer.SGD_MOMENTUM:
         return [f"{tool}: optimizer sgd-momentum is written as sgd; add momentum through the tool's optim args"]
     return []
 
@@ -36,8 +33,8 @@ def common_lora_warnings(plan, tool: str, *, patterns: bool, layers: bool, bias:
     if not layers and lo.layers_to_transform:
         out.append(f"{tool} has no layers_to_transform: adapters go on every layer, not only "
                    f"{list(lo.layers_to_transform)}")
-    if not bias and lo.bias != "none":
+    if not bias and lo.bias != LoraBias.NONE:
         out.append(f"{tool} always uses bias=\"none\": lora.bias = {lo.bias!r} is not applied")
-    if plan.model.task != "causal-lm":
+    if plan.model.task != Task.CAUSAL_LM:
         out.append(f"{tool} trains causal language models; this plan is {plan.model.task}")
     return out

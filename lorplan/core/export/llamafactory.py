@@ -3,36 +3,50 @@
 LLaMA-Factory spells all-linear as `lora_target: all`, defaults alpha to 2·rank and double quantization to
 true, and turns gradient checkpointing off with `disable_gradient_checkpointing`; every value is written out.
 It has no rank_pattern, alpha_pattern, layer subset or LoRA bias: those become warnings.
+The config is built table by table (model and LoRA, quantization, data, training, sharding); each part appends
+what LLaMA-Factory cannot express to the shared warnings.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.export import ExportResult, dump_yaml
-from lorplan.core.export.common import HF_OPTIM, common_lora_warnings, optimizer_warnings
+from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export.common import common_lora_warnings, optimizer_warnings
+from lorplan.core.vocab import (
+    HF_OPTIM,
+    LLAMAFACTORY_FLASH_ATTN,
+    TORCH_DTYPE,
+    ZERO_STAGE,
+    DataSchema,
+    DType,
+    ExportFormat,
+    Sharding,
+    TrainOn,
+)
 
-_FLASH = {"sdpa": "sdpa", "flash": "fa2", "eager": "disabled"}
-_COLUMNS = {
-    "text": {"formatting": "alpaca", "columns": {"prompt": "text"}},
-    "prompt-completion": {"formatting": "alpaca", "columns": {"prompt": "prompt", "response": "completion"}},
-    "alpaca": {"formatting": "alpaca"},
-    "messages": {
+# The dataset_info.json entry's columns per schema (LLaMA-Factory data/README.md); auto is written as text.
+_COLUMNS: dict[DataSchema, dict[str, Any]] = {
+    DataSchema.TEXT: {"formatting": "alpaca", "columns": {"prompt": "text"}},
+    DataSchema.PROMPT_COMPLETION: {"formatting": "alpaca", "columns": {"prompt": "prompt", "response": "completion"}},
+    DataSchema.ALPACA: {"formatting": "alpaca"},
+    DataSchema.MESSAGES: {
         "formatting": "sharegpt",
         "columns": {"messages": "messages"},
         "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
                  "system_tag": "system"},
     },
+    DataSchema.TOKENIZED: {},
 }
 
 
-def export_llamafactory(plan) -> ExportResult:
-    lo, q, t = plan.lora, plan.quantization, plan.training
-    warnings = common_lora_warnings(plan, "LLaMA-Factory", patterns=False, layers=False, bias=False)
-    warnings += optimizer_warnings(plan, "LLaMA-Factory")
+def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
+    """The base model, the LoRA stage and the adapter (PiSSA is LLaMA-Factory's only named initialisation)."""
+    lo = plan.lora
     cfg: dict[str, Any] = {
         "model_name_or_path": plan.model.source,
         "model_revision": plan.model.revision,
@@ -58,36 +72,58 @@ def export_llamafactory(plan) -> ExportResult:
         cfg["pissa_iter"] = -1  # LLaMA-Factory: -1 = full SVD, like peft's "pissa"
     if not pissa and init is not True:
         warnings.append(f"LLaMA-Factory cannot set init_lora_weights = {init!r}; it uses peft's default (True)")
-    if q.load_in_4bit or q.load_in_8bit:
-        cfg["quantization_method"] = "bnb"
-        cfg["quantization_bit"] = 4 if q.load_in_4bit else 8
-        cfg["quantization_type"] = q.bnb_4bit_quant_type
-        cfg["double_quantization"] = q.bnb_4bit_use_double_quant
-        wanted = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[t.precision]
-        if q.load_in_4bit and q.bnb_4bit_compute_dtype != wanted:
-            warnings.append(f"LLaMA-Factory takes the 4-bit compute dtype from the precision ({wanted}), "
-                            f"not {q.bnb_4bit_compute_dtype}")
-    data_path = Path(plan.data.path)
-    cfg["dataset"] = "lorplan_train"
-    cfg["dataset_dir"] = str(data_path.parent) if str(data_path.parent) else "."
-    schema = plan.data.schema if plan.data.schema != "auto" else "text"
-    entry = {"file_name": data_path.name, **_COLUMNS.get(schema, {})}
-    warnings.append("register the data in dataset_dir/dataset_info.json as "
-                    + json.dumps({"lorplan_train": entry}))
-    if plan.data.schema in ("auto", "tokenized"):
-        warnings.append(f"data.schema {plan.data.schema!r}: LLaMA-Factory needs text columns; check the entry")
-    cfg["template"] = "default"
+    return cfg
+
+
+def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
+    """bitsandbytes loading; the 4-bit compute dtype is not LLaMA-Factory's to set (it follows the precision)."""
+    q, t = plan.quantization, plan.training
+    if not (q.load_in_4bit or q.load_in_8bit):
+        return {}
+    wanted = TORCH_DTYPE[t.precision]
+    if q.load_in_4bit and q.bnb_4bit_compute_dtype != wanted:
+        warnings.append(f"LLaMA-Factory takes the 4-bit compute dtype from the precision ({wanted}), "
+                        f"not {q.bnb_4bit_compute_dtype}")
+    return {
+        "quantization_method": "bnb",
+        "quantization_bit": 4 if q.load_in_4bit else 8,
+        "quantization_type": q.bnb_4bit_quant_type,
+        "double_quantization": q.bnb_4bit_use_double_quant,
+    }
+
+
+def _data(plan, warnings: list[str]) -> dict[str, Any]:
+    """The dataset (registered by hand in dataset_info.json: the warning gives the entry), template and cutoff."""
+    d, t = plan.data, plan.training
+    data_path = Path(d.path)
+    schema = d.schema if d.schema != DataSchema.AUTO else DataSchema.TEXT
+    entry = {"file_name": data_path.name, **copy.deepcopy(_COLUMNS[schema])}
+    warnings.append("register the data in dataset_dir/dataset_info.json as " + json.dumps({"lorplan_train": entry}))
+    if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
+        warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry")
     warnings.append("template: set your model's chat template (llama3, qwen, mistral, ...) instead of default")
-    # LLaMA-Factory's DataArguments.__post_init__ takes one token off cutoff_len when packing
-    cfg["cutoff_len"] = t.seq_len + 1 if t.packing else t.seq_len
-    cfg["packing"] = t.packing
-    cfg["val_size"] = plan.data.eval_split
-    cfg["train_on_prompt"] = plan.data.train_on == "all"
-    cfg["per_device_train_batch_size"] = t.micro_batch
-    cfg["gradient_accumulation_steps"] = t.gradient_accumulation
-    cfg["learning_rate"] = t.learning_rate
-    cfg["lr_scheduler_type"] = t.lr_scheduler
-    cfg["warmup_ratio"] = t.warmup_ratio
+    return {
+        "dataset": "lorplan_train",
+        "dataset_dir": str(data_path.parent) if str(data_path.parent) else ".",
+        "template": "default",
+        # LLaMA-Factory's DataArguments.__post_init__ takes one token off cutoff_len when packing
+        "cutoff_len": t.seq_len + 1 if t.packing else t.seq_len,
+        "packing": t.packing,
+        "val_size": d.eval_split,
+        "train_on_prompt": d.train_on == TrainOn.ALL,
+    }
+
+
+def _training(plan, warnings: list[str]) -> dict[str, Any]:
+    """Batch, schedule, optimizer, checkpointing, attention and precision."""
+    t = plan.training
+    cfg: dict[str, Any] = {
+        "per_device_train_batch_size": t.micro_batch,
+        "gradient_accumulation_steps": t.gradient_accumulation,
+        "learning_rate": t.learning_rate,
+        "lr_scheduler_type": t.lr_scheduler,
+        "warmup_ratio": t.warmup_ratio,
+    }
     warnings.append(f"with transformers >= 5, which dropped warmup_ratio, write warmup_steps: {t.warmup_ratio} "
                     "(a float below 1 is a ratio there)")
     if t.max_steps is not None:
@@ -97,19 +133,35 @@ def export_llamafactory(plan) -> ExportResult:
     cfg["optim"] = HF_OPTIM[t.optimizer]
     cfg["weight_decay"] = t.weight_decay
     cfg["disable_gradient_checkpointing"] = not t.gradient_checkpointing
-    cfg["flash_attn"] = _FLASH[t.attention]
-    cfg["bf16"] = t.precision == "bf16"
-    cfg["fp16"] = t.precision == "fp16"
+    cfg["flash_attn"] = LLAMAFACTORY_FLASH_ATTN[t.attention]
+    cfg["bf16"] = t.precision == DType.BF16
+    cfg["fp16"] = t.precision == DType.FP16
     cfg["seed"] = t.seed
     cfg["output_dir"] = t.output_dir
     cfg["save_steps"] = t.save_steps
     cfg["logging_steps"] = t.logging_steps
+    return cfg
+
+
+def _sharding(plan, warnings: list[str]) -> dict[str, Any]:
+    """DeepSpeed through LLaMA-Factory's bundled ZeRO configs; FSDP is accelerate's (a warning says how)."""
     sharding = plan.hardware.sharding
-    if sharding in ("zero2", "zero3"):
-        cfg["deepspeed"] = f"examples/deepspeed/ds_z{sharding[-1]}_config.json"
+    if sharding in ZERO_STAGE:
         warnings.append("deepspeed points at LLaMA-Factory's bundled examples/deepspeed config")
-    elif sharding == "fsdp":
+        return {"deepspeed": f"examples/deepspeed/ds_z{ZERO_STAGE[sharding]}_config.json"}
+    if sharding == Sharding.FSDP:
         warnings.append("LLaMA-Factory runs FSDP through accelerate: launch with the accelerate export "
                         "(accelerate launch --config_file ... src/train.py this.yaml)")
+    return {}
+
+
+def export_llamafactory(plan) -> ExportResult:
+    """The plan as a LLaMA-Factory config (`llamafactory-cli train THIS.yaml`), with warnings for the rest."""
+    warnings = common_lora_warnings(plan, "LLaMA-Factory", patterns=False, layers=False, bias=False)
+    warnings += optimizer_warnings(plan, "LLaMA-Factory")
+    # the parts run in this order, so the warnings come out in the order of the keys they concern
+    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings), **_data(plan, warnings),
+           **_training(plan, warnings), **_sharding(plan, warnings)}
+    fmt = ExportFormat.LLAMAFACTORY
     text = dump_yaml("LLaMA-Factory config written by lorplan (llamafactory-cli train THIS.yaml)", cfg, warnings)
-    return ExportResult("llamafactory", {"llamafactory.yaml": text}, tuple(warnings))
+    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

@@ -11,8 +11,7 @@ import json
 from typing import Any
 
 from lorplan.core.export import ExportResult
-
-TASK_TYPES = {"causal-lm": "CAUSAL_LM", "sequence-classification": "SEQ_CLS"}
+from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit
 
 
 def peft_target_modules(plan) -> str | list[str]:
@@ -26,7 +25,7 @@ def lora_config_kwargs(plan) -> dict[str, Any]:
     lo = plan.lora
     return {
         "peft_type": "LORA",
-        "task_type": TASK_TYPES[plan.model.task],
+        "task_type": PEFT_TASK_TYPE[plan.model.task],
         "base_model_name_or_path": plan.model.source,
         "revision": plan.model.revision,
         "inference_mode": False,
@@ -45,7 +44,7 @@ def lora_config_kwargs(plan) -> dict[str, Any]:
         "bias": lo.bias,
         "fan_in_fan_out": False,
         # peft refuses init "loftq" without a LoftQConfig: peft's defaults (4 bits, one iteration), spelled out
-        "loftq_config": {"loftq_bits": 4, "loftq_iter": 1} if lo.init_lora_weights == "loftq" else {},
+        "loftq_config": {"loftq_bits": 4, "loftq_iter": 1} if lo.init_lora_weights == LoraInit.LOFTQ else {},
     }
 
 
@@ -69,10 +68,10 @@ def export_peft(plan) -> ExportResult:
     if bnb is not None:
         files["bnb_config.json"] = json.dumps(bnb, indent=2) + "\n"
     warnings: list[str] = []
-    if plan.hardware.sharding in ("fsdp", "zero2", "zero3") and plan.quantization.load_in_4bit:
+    if plan.hardware.sharding in SHARDED and plan.quantization.load_in_4bit:
         warnings.append(
             "4-bit with FSDP/ZeRO needs BitsAndBytesConfig(bnb_4bit_quant_storage=<compute dtype>) when loading"
         )
     if warnings:
         files["LORPLAN_WARNINGS.txt"] = "".join(f"WARNING: {w}\n" for w in warnings)
-    return ExportResult("peft", files, tuple(warnings), folder=True)
+    return ExportResult(ExportFormat.PEFT.value, files, tuple(warnings), folder=True)

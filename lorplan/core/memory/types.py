@@ -8,24 +8,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets
+from lorplan.core.vocab import (
+    FOUR_BIT_QUANTS,
+    SHARDED,
+    Attention,
+    DType,
+    Kernels,
+    Optimizer,
+    Quant,
+    Sharding,
+    Vocab,
+)
 
-Quant = Literal["none", "int8", "nf4", "fp4"]
-Optimizer = Literal["adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum"]
-Attention = Literal["sdpa", "eager", "flash"]
-Sharding = Literal["none", "ddp", "fsdp", "zero2", "zero3"]
-DType = Literal["bf16", "fp16", "fp32"]
-Kernels = Literal["cuda", "cpu"]
-
-QUANTS = ("none", "int8", "nf4", "fp4")
-OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum")
-ATTENTIONS = ("sdpa", "eager", "flash")
-SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
-DTYPES = ("bf16", "fp16", "fp32")
-DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
+DTYPE_BYTES = {DType.BF16: 2, DType.FP16: 2, DType.FP32: 4}
 
 DEFAULT_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # CUDA context + loaded kernels as NVML sees them before the first tensor. transformers'
@@ -36,9 +34,9 @@ DEFAULT_CUDA_CONTEXT_BYTES = 500 * 1024**2
 DEFAULT_RESERVE_FRACTION = 0.05
 
 
-def _choice(flag: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise BadInput(f"{flag}: {value!r} is not one of {', '.join(allowed)}")
+def _choice(flag: str, value: object, vocab: type[Vocab]) -> None:
+    if value not in vocab.values():
+        raise BadInput(f"{flag}: {value!r} is not one of {', '.join(vocab.values())}")
 
 
 @dataclass(frozen=True)
@@ -84,13 +82,13 @@ class TrainingSetup:
     padding_mask: bool = False
 
     def __post_init__(self) -> None:
-        _choice("--quant", self.quant, QUANTS)
-        _choice("--optimizer", self.optimizer, OPTIMIZERS)
-        _choice("--attention", self.attention, ATTENTIONS)
-        _choice("--sharding", self.sharding, SHARDINGS)
-        _choice("--base-dtype", self.base_dtype, DTYPES)
-        _choice("--adapter-dtype", self.adapter_dtype, DTYPES)
-        _choice("kernels", self.kernels, ("cuda", "cpu"))
+        _choice("--quant", self.quant, Quant)
+        _choice("--optimizer", self.optimizer, Optimizer)
+        _choice("--attention", self.attention, Attention)
+        _choice("--sharding", self.sharding, Sharding)
+        _choice("--base-dtype", self.base_dtype, DType)
+        _choice("--adapter-dtype", self.adapter_dtype, DType)
+        _choice("kernels", self.kernels, Kernels)
         for flag, value in (("--micro-batch", self.micro_batch), ("--seq-len", self.seq_len), ("--gpus", self.gpus)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadInput(f"{flag} must be an integer, got {value!r}")
@@ -98,9 +96,9 @@ class TrainingSetup:
                 raise BadInput(f"{flag} must be ≥ 1, got {value}")
         if not 0.0 <= float(self.lora_dropout) < 1.0:
             raise BadInput(f"--lora-dropout must be in [0, 1), got {self.lora_dropout}")
-        if self.double_quant and self.quant not in ("nf4", "fp4"):
+        if self.double_quant and self.quant not in FOUR_BIT_QUANTS:
             raise BadInput("--double-quant needs --quant nf4 or fp4")
-        if self.gpus == 1 and self.sharding not in ("none", "ddp"):
+        if self.gpus == 1 and self.sharding in SHARDED:
             raise BadInput(f"--sharding {self.sharding} needs --gpus ≥ 2")
         if self.gpus > 1 and self.sharding == "none":
             raise BadInput("--gpus > 1 needs --sharding ddp, fsdp, zero2 or zero3")

@@ -20,8 +20,8 @@ from lorplan.core.plan.schema import (
     QuantizationSection,
     TrainingSection,
 )
+from lorplan.core.vocab import FOUR_BIT_QUANTS, TORCH_DTYPE, DataSchema, Quant, Task, TrainOn
 
-_DTYPE_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 # The data path a plan names when none was given: the user replaces it (the TUI's export dialog says so).
 PLACEHOLDER_DATA_PATH = "data/train.jsonl"
 
@@ -53,9 +53,9 @@ def _target_names(spec, targets) -> tuple[str, ...]:
 
 
 def _model_section(spec, source: str | None, revision: str, trust_remote_code: bool) -> ModelSection:
-    task = spec.task if spec.task in ("causal-lm", "sequence-classification") else "causal-lm"
+    task = spec.task if spec.task in Task.values() else Task.CAUSAL_LM.value
     num_labels = None
-    if task == "sequence-classification":
+    if task == Task.SEQUENCE_CLASSIFICATION:
         cfg = spec.config or {}
         num_labels = int(cfg.get("num_labels") or len(cfg.get("id2label") or {}) or 2)
         num_labels = max(2, num_labels)
@@ -71,36 +71,9 @@ def _model_section(spec, source: str | None, revision: str, trust_remote_code: b
                         num_labels=num_labels)
 
 
-def plan_from_setup(
-    spec,
-    setup,
-    rank: int,
-    alpha: int | float | None = None,
-    *,
-    source: str | None = None,
-    budget_bytes: int | None = None,
-    data_path: str = PLACEHOLDER_DATA_PATH,
-    data_schema: str = "auto",
-    eval_split: float = 0.0,
-    train_on: str = "completion",
-    revision: str = "main",
-    trust_remote_code: bool = False,
-    training: dict[str, Any] | None = None,
-) -> Plan:
-    """Build a Plan from a ModelSpec, a TrainingSetup and a rank, with its memory estimate.
-
-    alpha defaults to 2·rank (LLaMA-Factory's default; scaling alpha/r = 2). `training` overrides fields of
-    TrainingSection (learning_rate, epochs, max_steps, output_dir, ...). The estimate is
-    lorplan.core.memory.estimate(spec, setup, rank) and the trainable count lorplan.core.lora.trainable_params,
-    so the plan carries exactly what `lorplan plan` printed for the same setup.
-    """
-    from lorplan.core.lora import trainable_params
-    from lorplan.core.memory import estimate
-
-    if rank < 1:
-        raise BadInput(f"--rank: {rank} must be at least 1")
+def _lora_section(spec, setup, rank: int, alpha: int | float | None) -> LoraSection:
     t = setup.targets
-    lora = LoraSection(
+    return LoraSection(
         r=rank,
         alpha=alpha if alpha is not None else 2 * rank,
         dropout=float(setup.lora_dropout),
@@ -111,13 +84,21 @@ def plan_from_setup(
         use_dora=t.use_dora,
         modules_to_save=tuple(t.modules_to_save),
     )
-    quant = QuantizationSection(
-        load_in_4bit=setup.quant in ("nf4", "fp4"),
-        load_in_8bit=setup.quant == "int8",
-        bnb_4bit_quant_type="fp4" if setup.quant == "fp4" else "nf4",
-        bnb_4bit_use_double_quant=bool(setup.double_quant) and setup.quant in ("nf4", "fp4"),
-        bnb_4bit_compute_dtype=_DTYPE_NAMES[setup.base_dtype],
+
+
+def _quantization_section(setup) -> QuantizationSection:
+    """BitsAndBytesConfig's fields for the setup's quant; the 4-bit compute dtype is the base dtype."""
+    four_bit = setup.quant in FOUR_BIT_QUANTS
+    return QuantizationSection(
+        load_in_4bit=four_bit,
+        load_in_8bit=setup.quant == Quant.INT8,
+        bnb_4bit_quant_type=Quant.FP4.value if setup.quant == Quant.FP4 else Quant.NF4.value,
+        bnb_4bit_use_double_quant=bool(setup.double_quant) and four_bit,
+        bnb_4bit_compute_dtype=TORCH_DTYPE[setup.base_dtype],
     )
+
+
+def _training_section(spec, setup, rank: int, training: dict[str, Any] | None) -> TrainingSection:
     train = TrainingSection(
         micro_batch=setup.micro_batch,
         seq_len=setup.seq_len,
@@ -131,10 +112,18 @@ def plan_from_setup(
         train = replace(train, **training)
         if "max_steps" in training and "epochs" not in training:
             train = replace(train, epochs=None)
+    return train
+
+
+def _estimate_section(spec, setup, rank: int, budget_bytes: int | None) -> EstimateSection:
+    """What lorplan.core.memory.estimate prices for this setup and rank, and the assumptions it priced with."""
+    from lorplan.core.lora import trainable_params
+    from lorplan.core.memory import estimate
+
     mem = estimate(spec, setup, rank)
-    est = EstimateSection(
+    return EstimateSection(
         rank=rank,
-        trainable_params=trainable_params(spec, t, rank),
+        trainable_params=trainable_params(spec, setup.targets, rank),
         weights_bytes=mem.weights,
         adapter_bytes=mem.adapter,
         gradients_bytes=mem.gradients,
@@ -148,14 +137,41 @@ def plan_from_setup(
         details=MappingProxyType({k: int(v) for k, v in dict(mem.details).items()}),
         **{key: getattr(setup, key) for key in ASSUMPTIONS if hasattr(setup, key)},
     )
+
+
+def plan_from_setup(
+    spec,
+    setup,
+    rank: int,
+    alpha: int | float | None = None,
+    *,
+    source: str | None = None,
+    budget_bytes: int | None = None,
+    data_path: str = PLACEHOLDER_DATA_PATH,
+    data_schema: str = DataSchema.AUTO.value,
+    eval_split: float = 0.0,
+    train_on: str = TrainOn.COMPLETION.value,
+    revision: str = "main",
+    trust_remote_code: bool = False,
+    training: dict[str, Any] | None = None,
+) -> Plan:
+    """Build a Plan from a ModelSpec, a TrainingSetup and a rank, with its memory estimate.
+
+    alpha defaults to 2·rank (LLaMA-Factory's default; scaling alpha/r = 2). `training` overrides fields of
+    TrainingSection (learning_rate, epochs, max_steps, output_dir, ...). The estimate is
+    lorplan.core.memory.estimate(spec, setup, rank) and the trainable count lorplan.core.lora.trainable_params,
+    so the plan carries exactly what `lorplan plan` printed for the same setup.
+    """
+    if rank < 1:
+        raise BadInput(f"--rank: {rank} must be at least 1")
     return Plan(
         model=_model_section(spec, source, revision, trust_remote_code),
-        quantization=quant,
-        lora=lora,
-        training=train,
+        quantization=_quantization_section(setup),
+        lora=_lora_section(spec, setup, rank, alpha),
+        training=_training_section(spec, setup, rank, training),
         data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split, train_on=train_on),
         hardware=HardwareSection(gpus=setup.gpus, sharding=setup.sharding),
-        estimate=est,
+        estimate=_estimate_section(spec, setup, rank, budget_bytes),
     )
 
 
@@ -172,9 +188,9 @@ def plan_to_setup(plan: Plan):
     if q.load_in_4bit:
         quant = q.bnb_4bit_quant_type
     elif q.load_in_8bit:
-        quant = "int8"
+        quant = Quant.INT8.value
     else:
-        quant = "none"
+        quant = Quant.NONE.value
     lo = plan.lora
     targets = LoraTargets(
         modules=tuple(lo.target_modules),
@@ -193,7 +209,7 @@ def plan_to_setup(plan: Plan):
     setup = TrainingSetup(
         targets=targets,
         quant=quant,
-        double_quant=q.bnb_4bit_use_double_quant and quant in ("nf4", "fp4"),
+        double_quant=q.bnb_4bit_use_double_quant and quant in FOUR_BIT_QUANTS,
         base_dtype=t.precision,
         micro_batch=t.micro_batch,
         seq_len=t.seq_len,

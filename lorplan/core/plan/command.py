@@ -34,6 +34,7 @@ def command_for(source: str, setup, ranks: tuple[int, ...] | None = None, budget
 
     from lorplan.core.memory import DEFAULT_RANKS
     from lorplan.core.memory.types import DEFAULT_RESERVE_FRACTION
+    from lorplan.core.vocab import default_sharding
 
     t = setup.targets
     args = ["lorplan", "plan", "--model", source]
@@ -62,7 +63,7 @@ def command_for(source: str, setup, ranks: tuple[int, ...] | None = None, budget
     for name, attr in _SWITCHES:  # on/off flags: written when the setup differs from the default
         if getattr(setup, attr) != defaults[attr]:
             flag(name)
-    if setup.sharding != ("ddp" if setup.gpus > 1 else "none"):
+    if setup.sharding != default_sharding(setup.gpus):
         flag("--sharding", setup.sharding)
     if setup.cuda_context_bytes is not None:
         flag("--cuda-context", _size_flag(setup.cuda_context_bytes))

@@ -19,28 +19,8 @@ from typing import Any
 
 PLAN_VERSION = 1
 
-TASKS = ("causal-lm", "sequence-classification")
-QUANT_TYPES = ("nf4", "fp4")
-COMPUTE_DTYPES = ("bfloat16", "float16", "float32")
-BIASES = ("none", "all", "lora_only")
-INIT_METHODS = ("gaussian", "eva", "olora", "pissa", "corda", "loftq", "orthogonal")
-SCHEDULERS = (
-    "linear",
-    "cosine",
-    "cosine_with_restarts",
-    "polynomial",
-    "constant",
-    "constant_with_warmup",
-    "inverse_sqrt",
-)
-OPTIMIZERS = ("adamw", "adamw-8bit", "paged-adamw-8bit", "sgd", "sgd-momentum")
-PRECISIONS = ("bf16", "fp16", "fp32")
-ATTENTIONS = ("sdpa", "eager", "flash")
-DATA_SCHEMAS = ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")
-# Which tokens carry the loss: the completion / assistant turns (+ EOS), or every token (prompts too).
-TRAIN_ON = ("completion", "all")
-SHARDINGS = ("none", "ddp", "fsdp", "zero2", "zero3")
-KERNELS = ("cuda", "cpu")
+# The names a value may take (task, optimizer, precision, ...) are lorplan.core.vocab's; validate.CHOICES
+# says which vocabulary each key takes.
 ASSUMPTIONS = ("adapter_dtype", "autocast", "prepare_kbit", "kernels", "foreach", "reserve_fraction",
                "cuda_context_bytes", "padding_mask")
 COMPONENTS = ("weights", "adapter", "gradients", "optimizer", "activations", "overhead")

@@ -2,22 +2,22 @@
 
 Each problem is one line "FILE: dotted.key: what is wrong"; all of them are raised together in one BadInput
 (whose `.problems` holds the lines), so a user fixes a hand-edited plan in one pass.
-Rules: unknown tables and keys, wrong types, missing required keys, and impossible values (r < 1, dropout
-outside [0, 1), learning rate ≤ 0, sharding over 0 GPUs, 4-bit and 8-bit together, epochs and max_steps
-both or neither, an estimate whose components do not add up or that was planned for another rank, ...).
+Here: unknown tables and keys, wrong types, missing required keys; then the value rules of rules.py
+(names outside the vocabulary, r < 1, dropout outside [0, 1), learning rate ≤ 0, sharding over 0 GPUs, 4-bit
+and 8-bit together, epochs and max_steps both or neither, an estimate whose components do not add up or that
+was planned for another rank, ...).
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
 from dataclasses import fields
 from types import MappingProxyType
 from typing import Any
 
 from lorplan.core.errors import BadInput
 from lorplan.core.plan import schema as ps
+from lorplan.core.plan.rules import CHECKS, is_int
 
 _KIND_NAMES = {
     "str": "a string",
@@ -113,30 +113,8 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "padding_mask": ("bool", False),
     },
 }
-# one-of choices: (section, key) -> allowed values
-CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("model", "task"): ps.TASKS,
-    ("quantization", "bnb_4bit_quant_type"): ps.QUANT_TYPES,
-    ("quantization", "bnb_4bit_compute_dtype"): ps.COMPUTE_DTYPES,
-    ("lora", "bias"): ps.BIASES,
-    ("training", "lr_scheduler"): ps.SCHEDULERS,
-    ("training", "optimizer"): ps.OPTIMIZERS,
-    ("training", "precision"): ps.PRECISIONS,
-    ("training", "attention"): ps.ATTENTIONS,
-    ("data", "schema"): ps.DATA_SCHEMAS,
-    ("data", "train_on"): ps.TRAIN_ON,
-    ("hardware", "sharding"): ps.SHARDINGS,
-    ("estimate", "adapter_dtype"): ps.PRECISIONS,
-    ("estimate", "kernels"): ps.KERNELS,
-}
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _is_num(v: Any) -> bool:
-    return (_is_int(v) or isinstance(v, float)) and not (isinstance(v, float) and not math.isfinite(v))
+    return (is_int(v) or isinstance(v, float)) and not (isinstance(v, float) and not math.isfinite(v))
 
 
 def _convert(kind: str, v: Any) -> tuple[bool, Any]:
@@ -146,7 +124,7 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
     if kind == "bool":
         return isinstance(v, bool), v
     if kind == "int":
-        return _is_int(v), v
+        return is_int(v), v
     if kind == "float":
         return _is_num(v), float(v) if _is_num(v) else v
     if kind == "number":
@@ -155,10 +133,10 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
         ok = isinstance(v, list) and all(isinstance(x, str) for x in v)
         return ok, tuple(v) if ok else v
     if kind == "int_list":
-        ok = isinstance(v, list) and all(_is_int(x) for x in v)
+        ok = isinstance(v, list) and all(is_int(x) for x in v)
         return ok, tuple(v) if ok else v
     if kind in ("str_int_map", "int_map"):
-        ok = isinstance(v, dict) and all(_is_int(x) for x in v.values())
+        ok = isinstance(v, dict) and all(is_int(x) for x in v.values())
         return ok, MappingProxyType(dict(v)) if ok else v
     if kind == "str_num_map":
         ok = isinstance(v, dict) and all(_is_num(x) for x in v.values())
@@ -182,110 +160,38 @@ class _Problems:
         self.lines.append(f"{self.file}: {key}: {what}")
 
 
-def _values_check(p: _Problems, sec: dict[str, dict[str, Any]]) -> None:
-    """Impossible values and cross-field rules, on values that already have the right type."""
-
-    def rule(section: str, key: str, bad: Callable[[Any], bool], what: str) -> None:
-        values = sec.get(section, {})
-        if key in values and bad(values[key]):
-            p.add(f"{section}.{key}", what)
-
-    for (section, key), allowed in CHOICES.items():
-        rule(section, key, lambda v, a=allowed: v not in a, f"must be one of {', '.join(allowed)}")
-
-    m = sec.get("model", {})
-    if "model" in sec and ("id" in m) == ("path" in m):
-        p.add("model", "give exactly one of id (hub or catalog id) or path (local folder)")
-    rule("model", "id", lambda v: not v.strip(), "must not be empty")
-    rule("model", "path", lambda v: not v.strip(), "must not be empty")
-    rule("model", "num_labels", lambda v: v < 2, f"must be at least 2 (got {m.get('num_labels')})")
-    if "num_labels" in m and m.get("task", "causal-lm") != "sequence-classification":
-        p.add("model.num_labels", "only applies to task = \"sequence-classification\"")
-
-    q = sec.get("quantization", {})
-    if q.get("load_in_4bit") is True and q.get("load_in_8bit") is True:
-        p.add("quantization", "load_in_4bit and load_in_8bit cannot both be true")
-
-    lo = sec.get("lora", {})
-    rule("lora", "r", lambda v: v < 1, f"rank must be at least 1 (got {lo.get('r')})")
-    rule("lora", "alpha", lambda v: v <= 0, f"must be positive (got {lo.get('alpha')})")
-    rule("lora", "dropout", lambda v: not 0.0 <= v < 1.0, f"must be in [0, 1) (got {lo.get('dropout')})")
-    tm = lo.get("target_modules")
-    if isinstance(tm, tuple):
-        if not tm or any(not t.strip() for t in tm):
-            p.add("lora.target_modules", "give at least one module name (or \"all-linear\"); no empty names")
-        elif "all-linear" in tm and len(tm) > 1:
-            p.add("lora.target_modules", "\"all-linear\" cannot be combined with other names")
-        for preset in ("attention", "mlp"):
-            if preset in tm:
-                p.add(
-                    "lora.target_modules",
-                    f"\"{preset}\" is a lorplan preset, not a module name; write the module names "
-                    "(`lorplan plan --write` does this for you)",
-                )
-    rule("lora", "layers_to_transform", lambda v: any(x < 0 for x in v), "layer indices must be ≥ 0")
-    if lo.get("layers_to_transform") and isinstance(tm, tuple) and "all-linear" in tm:
-        p.add("lora.layers_to_transform", "needs explicit target_modules (peft refuses it with \"all-linear\")")
-    rule("lora", "rank_pattern", lambda v: any(x < 1 for x in v.values()), "every rank must be at least 1")
-    rule("lora", "alpha_pattern", lambda v: any(x <= 0 for x in v.values()), "every alpha must be positive")
-    for key in ("rank_pattern", "alpha_pattern"):
-        for pattern in lo.get(key, {}) if isinstance(lo.get(key), MappingProxyType) else ():
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                p.add(f"lora.{key}", f"{pattern!r} is not a valid regular expression ({exc})")
-    init = lo.get("init_lora_weights")
-    if isinstance(init, str) and init not in ps.INIT_METHODS and not re.fullmatch(r"pissa_niter_\d+", init):
-        p.add("lora.init_lora_weights", f"must be true, false or one of {', '.join(ps.INIT_METHODS)}")
-
-    t = sec.get("training", {})
-    rule("training", "learning_rate", lambda v: v <= 0, f"must be positive (got {t.get('learning_rate')})")
-    rule("training", "warmup_ratio", lambda v: not 0.0 <= v < 1.0, "must be in [0, 1)")
-    for key in ("micro_batch", "gradient_accumulation", "seq_len", "max_steps", "save_steps", "logging_steps"):
-        rule("training", key, lambda v: v < 1, f"must be at least 1 (got {t.get(key)})")
-    rule("training", "epochs", lambda v: v <= 0, f"must be positive (got {t.get('epochs')})")
-    rule("training", "seed", lambda v: v < 0, "must be ≥ 0")
-    rule("training", "weight_decay", lambda v: v < 0, "must be ≥ 0")
-    rule("training", "output_dir", lambda v: not v.strip(), "must not be empty")
-    if "training" in sec and ("epochs" in t) == ("max_steps" in t):
-        p.add("training", "give exactly one of epochs or max_steps")
-
-    d = sec.get("data", {})
-    rule("data", "path", lambda v: not v.strip(), "must not be empty")
-    rule("data", "eval_split", lambda v: not 0.0 <= v < 1.0, f"must be in [0, 1) (got {d.get('eval_split')})")
-
-    h = sec.get("hardware", {})
-    rule("hardware", "gpus", lambda v: v < 0, f"must be ≥ 0 (0 = CPU; got {h.get('gpus')})")
-    if h.get("gpus") == 0 and h.get("sharding", "none") not in ("none",) and "sharding" in h:
-        p.add("hardware.sharding", f"{h['sharding']} needs GPUs, but hardware.gpus is 0")
-
-    e = sec.get("estimate", {})
-    for key in FIELDS["estimate"]:
-        if key.endswith("_bytes") and key != "cuda_context_bytes" or key in ("rank", "trainable_params"):
-            rule("estimate", key, lambda v: v < 0, "must be ≥ 0")
-    rule("estimate", "details", lambda v: any(x < 0 for x in v.values()), "every figure must be ≥ 0")
-    rule("estimate", "reserve_fraction", lambda v: v < 0, "must be ≥ 0")
-    rule("estimate", "cuda_context_bytes", lambda v: v < 0, "must be ≥ 0")
-    parts = [e.get(f"{c}_bytes") for c in ps.COMPONENTS]
-    if all(_is_int(x) for x in parts) and _is_int(e.get("total_bytes")) and sum(parts) != e["total_bytes"]:
-        p.add("estimate.total_bytes", f"is {e['total_bytes']} but the components add up to {sum(parts)}")
-    if _is_int(e.get("rank")) and _is_int(lo.get("r")) and e["rank"] != lo["r"]:
-        p.add("estimate.rank", f"is {e['rank']} but lora.r is {lo['r']}: the estimate was planned for another rank")
-
-
-def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
-    """Validate a parsed TOML document and build the Plan; raise one BadInput listing every problem."""
-    p = _Problems(file)
+def _check_version(p: _Problems, doc: dict[str, Any]) -> None:
     version = doc.get("version")
     if "version" not in doc:
         p.add("version", f"missing (this lorplan writes version = {ps.PLAN_VERSION})")
-    elif not _is_int(version):
+    elif not is_int(version):
         p.add("version", f"must be an integer, not {_type_name(version)}")
     elif version > ps.PLAN_VERSION:
         p.add("version", f"{version} was written by a newer lorplan (this one reads up to {ps.PLAN_VERSION})")
     elif version < 1:
         p.add("version", f"{version} is not a plan version (must be ≥ 1)")
 
+
+def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any]:
+    """The keys of one table converted to their kinds; unknown keys, wrong types and missing keys are problems."""
+    out: dict[str, Any] = {}
+    for key, v in table.items():
+        if key not in FIELDS[name]:
+            p.add(f"{name}.{key}", "unknown key")
+            continue
+        kind, _ = FIELDS[name][key]
+        ok, converted = _convert(kind, v)
+        if ok:
+            out[key] = converted
+        else:
+            p.add(f"{name}.{key}", f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
+    for key, (_, required) in FIELDS[name].items():
+        if required and key not in table:
+            p.add(f"{name}.{key}", "missing (required)")
+    return out
+
+
+def _read_tables(p: _Problems, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     sec: dict[str, dict[str, Any]] = {}
     for name, value in doc.items():
         if name == "version":
@@ -295,25 +201,20 @@ def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
         elif not isinstance(value, dict):
             p.add(name, f"must be a table, not {_type_name(value)}")
         else:
-            sec[name] = {}
-            for key, v in value.items():
-                if key not in FIELDS[name]:
-                    p.add(f"{name}.{key}", "unknown key")
-                    continue
-                kind, _ = FIELDS[name][key]
-                ok, converted = _convert(kind, v)
-                if ok:
-                    sec[name][key] = converted
-                else:
-                    p.add(f"{name}.{key}", f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
-            for key, (_, required) in FIELDS[name].items():
-                if required and key not in value:
-                    p.add(f"{name}.{key}", "missing (required)")
+            sec[name] = _read_table(p, name, value)
     for name in ps.REQUIRED_SECTIONS:
         if name not in doc:
             p.add(name, "missing table (required)")
+    return sec
 
-    _values_check(p, sec)
+
+def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
+    """Validate a parsed TOML document and build the Plan; raise one BadInput listing every problem."""
+    p = _Problems(file)
+    _check_version(p, doc)
+    sec = _read_tables(p, doc)
+    for check in CHECKS:
+        check(p, sec)
     if p.lines:
         err = BadInput("\n".join(p.lines))
         err.problems = list(p.lines)  # type: ignore[attr-defined]
@@ -322,7 +223,7 @@ def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
     built = {name: ps.SECTIONS[name](**values) for name, values in sec.items()}
     if "epochs" not in sec["training"] and "max_steps" in sec["training"]:
         built["training"] = ps.TrainingSection(**{**sec["training"], "epochs": None})
-    return ps.Plan(version=version, **built)
+    return ps.Plan(version=doc["version"], **built)
 
 
 def known_keys(section: str) -> tuple[str, ...]:

@@ -1,0 +1,214 @@
+"""The value rules of a plan: one-of choices (lorplan.core.vocab's spellings), ranges and cross-field rules.
+
+They run on a plan document whose values already have the right type (validate.py checks types and keys
+first); each problem goes to `p.add(dotted key, what is wrong)`, in the order of CHECKS.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from lorplan.core.plan import schema as ps
+from lorplan.core.vocab import (
+    FOUR_BIT_QUANTS,
+    TORCH_DTYPE,
+    Attention,
+    DataSchema,
+    DType,
+    Kernels,
+    LoraBias,
+    LoraInit,
+    Optimizer,
+    Scheduler,
+    Sharding,
+    Task,
+    TrainOn,
+    spellings,
+)
+
+# one-of choices: (section, key) -> allowed values, the spellings of lorplan.core.vocab
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("model", "task"): Task.values(),
+    ("quantization", "bnb_4bit_quant_type"): spellings(FOUR_BIT_QUANTS),
+    ("quantization", "bnb_4bit_compute_dtype"): tuple(TORCH_DTYPE.values()),
+    ("lora", "bias"): LoraBias.values(),
+    ("training", "lr_scheduler"): Scheduler.values(),
+    ("training", "optimizer"): Optimizer.values(),
+    ("training", "precision"): DType.values(),
+    ("training", "attention"): Attention.values(),
+    ("data", "schema"): DataSchema.values(),
+    ("data", "train_on"): TrainOn.values(),
+    ("hardware", "sharding"): Sharding.values(),
+    ("estimate", "adapter_dtype"): DType.values(),
+    ("estimate", "kernels"): Kernels.values(),
+}
+
+
+class Problems(Protocol):
+    def add(self, key: str, what: str) -> None: ...
+
+
+Sections = dict[str, dict[str, Any]]
+Check = Callable[[Problems, Sections], None]
+
+
+def is_int(v: Any) -> bool:
+    """An integer that is not a bool (TOML's true is not 1)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _rule(section: str, key: str, bad: Callable[[Any], bool], what: str) -> Check:
+    """A check of one value: when `bad(value)`, the problem `what` ("{v}" in it is replaced by the value)."""
+
+    def check(p: Problems, sec: Sections) -> None:
+        values = sec.get(section, {})
+        if key in values and bad(values[key]):
+            p.add(f"{section}.{key}", what.replace("{v}", str(values[key])))
+
+    return check
+
+
+def _blank(v: str) -> bool:
+    return not v.strip()
+
+
+def _negative(v) -> bool:
+    return v < 0
+
+
+def _below_one(v) -> bool:
+    return v < 1
+
+
+def _not_positive(v) -> bool:
+    return v <= 0
+
+
+def _not_a_fraction(v) -> bool:
+    return not 0.0 <= v < 1.0
+
+
+def _one_source(p: Problems, sec: Sections) -> None:
+    m = sec.get("model", {})
+    if "model" in sec and ("id" in m) == ("path" in m):
+        p.add("model", "give exactly one of id (hub or catalog id) or path (local folder)")
+
+
+def _num_labels_need_classification(p: Problems, sec: Sections) -> None:
+    m = sec.get("model", {})
+    if "num_labels" in m and m.get("task", Task.CAUSAL_LM) != Task.SEQUENCE_CLASSIFICATION:
+        p.add("model.num_labels", "only applies to task = \"sequence-classification\"")
+
+
+def _one_bit_width(p: Problems, sec: Sections) -> None:
+    q = sec.get("quantization", {})
+    if q.get("load_in_4bit") is True and q.get("load_in_8bit") is True:
+        p.add("quantization", "load_in_4bit and load_in_8bit cannot both be true")
+
+
+def _target_names(p: Problems, sec: Sections) -> None:
+    tm = sec.get("lora", {}).get("target_modules")
+    if not isinstance(tm, tuple):
+        return
+    if not tm or any(not t.strip() for t in tm):
+        p.add("lora.target_modules", "give at least one module name (or \"all-linear\"); no empty names")
+    elif "all-linear" in tm and len(tm) > 1:
+        p.add("lora.target_modules", "\"all-linear\" cannot be combined with other names")
+    for preset in ("attention", "mlp"):
+        if preset in tm:
+            p.add(
+                "lora.target_modules",
+                f"\"{preset}\" is a lorplan preset, not a module name; write the module names "
+                "(`lorplan plan --write` does this for you)",
+            )
+
+
+def _layers_need_explicit_targets(p: Problems, sec: Sections) -> None:
+    lo = sec.get("lora", {})
+    tm = lo.get("target_modules")
+    if lo.get("layers_to_transform") and isinstance(tm, tuple) and "all-linear" in tm:
+        p.add("lora.layers_to_transform", "needs explicit target_modules (peft refuses it with \"all-linear\")")
+
+
+def _pattern_regexes(p: Problems, sec: Sections) -> None:
+    lo = sec.get("lora", {})
+    for key in ("rank_pattern", "alpha_pattern"):
+        for pattern in lo.get(key, {}) if isinstance(lo.get(key), MappingProxyType) else ():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                p.add(f"lora.{key}", f"{pattern!r} is not a valid regular expression ({exc})")
+
+
+def _init_method(p: Problems, sec: Sections) -> None:
+    init = sec.get("lora", {}).get("init_lora_weights")
+    if isinstance(init, str) and init not in LoraInit.values() and not re.fullmatch(r"pissa_niter_\d+", init):
+        p.add("lora.init_lora_weights", f"must be true, false or one of {', '.join(LoraInit.values())}")
+
+
+def _epochs_or_steps(p: Problems, sec: Sections) -> None:
+    t = sec.get("training", {})
+    if "training" in sec and ("epochs" in t) == ("max_steps" in t):
+        p.add("training", "give exactly one of epochs or max_steps")
+
+
+def _sharding_needs_gpus(p: Problems, sec: Sections) -> None:
+    h = sec.get("hardware", {})
+    if h.get("gpus") == 0 and "sharding" in h and h["sharding"] != Sharding.NONE:
+        p.add("hardware.sharding", f"{h['sharding']} needs GPUs, but hardware.gpus is 0")
+
+
+def _estimate_adds_up(p: Problems, sec: Sections) -> None:
+    e, lo = sec.get("estimate", {}), sec.get("lora", {})
+    parts = [e.get(f"{c}_bytes") for c in ps.COMPONENTS]
+    if all(is_int(x) for x in parts) and is_int(e.get("total_bytes")) and sum(parts) != e["total_bytes"]:
+        p.add("estimate.total_bytes", f"is {e['total_bytes']} but the components add up to {sum(parts)}")
+    if is_int(e.get("rank")) and is_int(lo.get("r")) and e["rank"] != lo["r"]:
+        p.add("estimate.rank", f"is {e['rank']} but lora.r is {lo['r']}: the estimate was planned for another rank")
+
+
+_ESTIMATE_COUNTS = ("rank", "trainable_params", *(f"{c}_bytes" for c in ps.COMPONENTS), "total_bytes", "budget_bytes")
+
+# Impossible values and cross-field rules, run in this order on values that already have the right type (the
+# problems are listed in this order).
+CHECKS: tuple[Check, ...] = (
+    *(_rule(section, key, lambda v, a=allowed: v not in a, f"must be one of {', '.join(allowed)}")
+      for (section, key), allowed in CHOICES.items()),
+    _one_source,
+    _rule("model", "id", _blank, "must not be empty"),
+    _rule("model", "path", _blank, "must not be empty"),
+    _rule("model", "num_labels", lambda v: v < 2, "must be at least 2 (got {v})"),
+    _num_labels_need_classification,
+    _one_bit_width,
+    _rule("lora", "r", _below_one, "rank must be at least 1 (got {v})"),
+    _rule("lora", "alpha", _not_positive, "must be positive (got {v})"),
+    _rule("lora", "dropout", _not_a_fraction, "must be in [0, 1) (got {v})"),
+    _target_names,
+    _rule("lora", "layers_to_transform", lambda v: any(x < 0 for x in v), "layer indices must be ≥ 0"),
+    _layers_need_explicit_targets,
+    _rule("lora", "rank_pattern", lambda v: any(x < 1 for x in v.values()), "every rank must be at least 1"),
+    _rule("lora", "alpha_pattern", lambda v: any(x <= 0 for x in v.values()), "every alpha must be positive"),
+    _pattern_regexes,
+    _init_method,
+    _rule("training", "learning_rate", _not_positive, "must be positive (got {v})"),
+    _rule("training", "warmup_ratio", _not_a_fraction, "must be in [0, 1)"),
+    *(_rule("training", key, _below_one, "must be at least 1 (got {v})")
+      for key in ("micro_batch", "gradient_accumulation", "seq_len", "max_steps", "save_steps", "logging_steps")),
+    _rule("training", "epochs", _not_positive, "must be positive (got {v})"),
+    _rule("training", "seed", _negative, "must be ≥ 0"),
+    _rule("training", "weight_decay", _negative, "must be ≥ 0"),
+    _rule("training", "output_dir", _blank, "must not be empty"),
+    _epochs_or_steps,
+    _rule("data", "path", _blank, "must not be empty"),
+    _rule("data", "eval_split", _not_a_fraction, "must be in [0, 1) (got {v})"),
+    _rule("hardware", "gpus", _negative, "must be ≥ 0 (0 = CPU; got {v})"),
+    _sharding_needs_gpus,
+    *(_rule("estimate", key, _negative, "must be ≥ 0") for key in _ESTIMATE_COUNTS),
+    _rule("estimate", "details", lambda v: any(x < 0 for x in v.values()), "every figure must be ≥ 0"),
+    _rule("estimate", "reserve_fraction", _negative, "must be ≥ 0"),
+    _rule("estimate", "cuda_context_bytes", _negative, "must be ≥ 0"),
+    _estimate_adds_up,
+)
