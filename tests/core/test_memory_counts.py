@@ -5,7 +5,8 @@ and routers through target_parameters, embeddings, DoRA, rank_pattern, modules_t
 figures must follow them digit for digit, for every catalog model: trainable_params, adapter and gradient bytes
 (LoRA tensors in the adapter dtype, modules_to_save / task-head copies in the module's own dtype, as
 test_memory_static.py checks against peft), AdamW states, and bitsandbytes 8-bit AdamW's per-tensor rule
-(fp32 states below 4096 elements), recomputed here from the ungrouped tensor list. Pure Python, no torch.
+(fp32 states below 4096 elements), recomputed here from the ungrouped tensor list with bitsandbytes' rule
+written out (not lorplan's optimizer module). Pure Python, no torch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from lorplan.cli import main
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets, trainable_params, trainable_tensors
 from lorplan.core.memory import TrainingSetup, estimate, rank_table
-from lorplan.core.memory.static import optimizer_bytes
 from lorplan.core.model import catalog, load_spec
 
 RANKS = (1, 8, 64)
@@ -32,6 +32,20 @@ def _numel(shape) -> int:
     return n
 
 
+def _bnb_adamw8bit_bytes(numels: list[int]) -> int:
+    """bitsandbytes AdamW8bit's state bytes, from Optimizer2State.init_state: tensors under min_8bit_size (4096)
+    elements keep fp32 state1 and state2; larger ones uint8 state1 and state2 plus fp32 absmax1 and absmax2 per
+    block of 256; the signed and unsigned 256-entry fp32 qmaps once when any state is 8-bit."""
+    total, eight_bit = 0, False
+    for n in numels:
+        if n < 4096:
+            total += 2 * 4 * n
+        else:
+            eight_bit = True
+            total += 2 * n + 2 * 4 * -(-n // 256)
+    return total + (2 * 256 * 4 if eight_bit else 0)
+
+
 def _expected(spec, targets: LoraTargets, rank: int, setup: TrainingSetup) -> tuple[int, int, int]:
     """(trainable params, adapter bytes, 8-bit AdamW bytes) from the ungrouped per-tensor list."""
     pbytes = {"fp32": 4, "bf16": 2, "fp16": 2}[setup.adapter_dtype]
@@ -42,8 +56,7 @@ def _expected(spec, targets: LoraTargets, rank: int, setup: TrainingSetup) -> tu
         lora = name.rsplit(".", 1)[-1].startswith("lora_")
         tensors.append((_numel(shape), 1, pbytes if lora else copy_bytes))
     adapter = sum(n * b for n, _, b in tensors)
-    alloc, paged, _ = optimizer_bytes(tensors, TrainingSetup(optimizer="adamw-8bit"), pbytes)
-    return sum(n for n, _, _ in tensors), adapter, alloc + paged
+    return sum(n for n, _, _ in tensors), adapter, _bnb_adamw8bit_bytes([n for n, _, _ in tensors])
 
 
 def _check(spec, targets: LoraTargets, ranks=RANKS, **kw) -> None:
@@ -147,4 +160,7 @@ def test_dropout_on_fused_experts_is_bad_input():
     moe = load_spec("Qwen/Qwen3-30B-A3B")
     with pytest.raises(BadInput, match="--lora-dropout"):
         rank_table(moe, TrainingSetup(lora_dropout=0.05), (8,))
-    assert rank_table(moe, TrainingSetup(lora_dropout=0.05, targets=LoraTargets(modules=("attention",))), (8,))
+    attention = LoraTargets(modules=("attention",))
+    row = rank_table(moe, TrainingSetup(lora_dropout=0.05, targets=attention), (8,)).rows[0]
+    assert row.trainable_params == trainable_params(moe, attention, 8)
+    assert row.memory.details["lora_dropout_masks"] > 0  # attention-only LoRA takes dropout: its masks are priced

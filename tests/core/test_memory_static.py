@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from lorplan.core.memory import TrainingSetup
-from lorplan.core.memory.static import MIN_8BIT_SIZE, optimizer_bytes, quantized_weight_bytes, weight_bytes
+from lorplan.core.memory.optimizer import MIN_8BIT_SIZE, optimizer_states
+from lorplan.core.memory.weights import quantized_weight_bytes, weight_bytes
 
 torch = pytest.importorskip("torch")
 bnb = pytest.importorskip("bitsandbytes")
@@ -96,7 +97,7 @@ def test_8bit_adamw_states_match_bitsandbytes(paged):
     opt.step()
     real = _nbytes([v for p in params for v in opt.state[p].values()])
     setup = TrainingSetup(optimizer="paged-adamw-8bit" if paged else "adamw-8bit")
-    alloc, paged_bytes, _ = optimizer_bytes([(n, 1) for n in sizes], setup, 4)
+    alloc, paged_bytes, _ = optimizer_states(setup.optimizer, [(n, 1, 4) for n in sizes], counters_on_device=True)
     assert alloc + paged_bytes == real
     # only the 200k-element states are paged (>= 1e5 elements), 2 uint8 buffers
     assert paged_bytes == (2 * 200_000 if paged else 0)
@@ -110,9 +111,13 @@ def test_torch_adamw_and_sgd_momentum_states_match_torch():
         for p in params:
             p.grad = torch.randn_like(p)
         opt.step()
-        states = [v for p in params for k, v in opt.state[p].items() if k != "step"]
-        alloc, _, _ = optimizer_bytes([(p.numel(), 1) for p in params], TrainingSetup(optimizer=opt_name), 4)
-        assert alloc == _nbytes(states), opt_name
+        states = [v for p in params for v in opt.state[p].values()]
+        steps = [v for p in params for k, v in opt.state[p].items() if k == "step"]
+        got = optimizer_states(opt_name, [(p.numel(), 1, 4) for p in params], counters_on_device=True)
+        assert got.allocated == _nbytes(states), opt_name  # CPU parameters: the step counters are on the device
+        assert got.step_counters == _nbytes(steps), opt_name
+        assert optimizer_states(opt_name, [(p.numel(), 1, 4) for p in params], False).allocated == _nbytes(
+            [v for p in params for k, v in opt.state[p].items() if k != "step"]), opt_name
 
 
 @pytest.mark.slow

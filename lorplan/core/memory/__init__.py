@@ -3,8 +3,14 @@
 INTERFACE CONTRACT (the CLI `plan` command, the TUI, exports and probes use exactly these names):
 TrainingSetup, MemoryBreakdown, RankRow, RankTable, estimate, rank_table, plan_json.
 
-Layout: `types` (the values), `static` (weights, adapter, optimizer state), `activations` (the in-step peak),
-`sweep` (estimate, rank sweep, fit solving), `report` (JSON, fit notes).
+Layout, one module per kind of memory, one named function per component (its source cited above the formula):
+- `types`: the values (setup, breakdown, rows); `precision`: activation dtype and peft's kbit fp32 up-cast;
+- static state: `weights` (base weights by storage), `adapter` (adapter weights and gradients), `optimizer`
+  (states per optimizer);
+- in-step peak: `activations` (what each block part saves, logits/loss buffers), `lora_saved` (LoRA's saved
+  inputs, masks, weight casts), `phases` (how they add up over forward, backward and the optimizer step);
+- `overhead` (CUDA context, allocator reserve, sharding); `targets` (peft's tensors and adapted modules);
+- `sweep` (estimate, rank sweep, fit solving), `report` (JSON, fit notes).
 """
 
 from __future__ import annotations

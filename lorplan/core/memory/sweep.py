@@ -14,19 +14,16 @@ from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 from lorplan.core.errors import BadInput
-from lorplan.core.memory.activations import (
-    ActivationModel,
-    LoraSaved,
-    activation_model,
-    lora_saved,
-    lora_saved_at,
-    phase_coeffs,
-    phase_details,
-)
-from lorplan.core.memory.static import _SHAPES, adapter_tensors, optimizer_bytes, weight_bytes
+from lorplan.core.memory import weights as _weights
+from lorplan.core.memory.activations import ActivationModel, activation_model
+from lorplan.core.memory.adapter import adapter_bytes, adapter_tensors, gradient_bytes
+from lorplan.core.memory.lora_saved import LoraSaved, lora_saved, lora_saved_at
+from lorplan.core.memory.optimizer import optimizer_states, states_affine_in_rank
+from lorplan.core.memory.overhead import allocatable_room, allocator_reserve_bytes, cuda_context_bytes, shard
+from lorplan.core.memory.phases import phase_coeffs, phase_details
+from lorplan.core.memory.precision import unquantized_param_bytes
 from lorplan.core.memory.targets import MemoryTargets, memory_targets
 from lorplan.core.memory.types import (
-    DEFAULT_CUDA_CONTEXT_BYTES,
     DEFAULT_RANKS,
     DTYPE_BYTES,
     MemoryBreakdown,
@@ -58,17 +55,10 @@ class _Prepared:
     context: int
     reserve: float
     layer_weight_bytes: int  # one block's weights (FSDP / ZeRO-3 all-gather unit)
+    opt_affine: tuple[int, int, int] | None  # (allocated at rank 0, per rank, step counters) when affine
 
 
 _CACHE: dict[tuple, _Prepared] = {}
-
-
-def _context(setup: TrainingSetup) -> int:
-    if setup.kernels == "cpu":
-        return 0
-    if setup.cuda_context_bytes is not None:
-        return setup.cuda_context_bytes
-    return DEFAULT_CUDA_CONTEXT_BYTES
 
 
 def _setup_key(setup: TrainingSetup) -> tuple:
@@ -80,23 +70,6 @@ def _setup_key(setup: TrainingSetup) -> tuple:
 
 
 _TARGETS: dict[tuple, tuple] = {}
-_BLOCKS: dict[int, tuple] = {}
-
-
-def _largest_block_params(spec: ModelSpec) -> int:
-    """Parameters of the largest block's linears (the FSDP / ZeRO-3 all-gather unit), cached per spec."""
-    hit = _BLOCKS.get(id(spec))
-    if hit is not None and hit[0] is spec:
-        return hit[1]
-    per_layer: dict[int, int] = {}
-    for m in spec.linears:
-        if m.layer is not None:
-            per_layer[m.layer] = per_layer.get(m.layer, 0) + m.params
-    value = max(per_layer.values(), default=0)
-    if len(_BLOCKS) > 64:
-        _BLOCKS.clear()
-    _BLOCKS[id(spec)] = (spec, value)
-    return value
 
 
 def _targets(spec: ModelSpec, setup: TrainingSetup) -> MemoryTargets:
@@ -117,8 +90,7 @@ def clear_caches() -> None:
     """Forget every prepared (spec, setup); for benchmarks and tests."""
     _CACHE.clear()
     _TARGETS.clear()
-    _BLOCKS.clear()
-    _SHAPES.clear()
+    _weights.clear_caches()
 
 
 def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
@@ -130,8 +102,8 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
     if mt.moe.merged and setup.lora_dropout > 0:  # peft lora.ParamWrapper raises for lora_dropout != 0
         raise BadInput(f"--lora-dropout: peft cannot apply dropout to the fused MoE experts of {spec.id}; "
                        "use --lora-dropout 0, or target attention only")
-    w = weight_bytes(spec, setup)
-    layer_w = _largest_block_params(spec) * DTYPE_BYTES[setup.base_dtype]
+    w = _weights.weight_bytes(spec, setup)
+    layer_w = _weights.largest_block_params(spec) * DTYPE_BYTES[setup.base_dtype]
     act = activation_model(spec, setup)
     ls0 = lora_saved(mt, 0, setup, act.act_bytes)
     ls1 = lora_saved(mt, 1, setup, act.act_bytes)
@@ -140,12 +112,17 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
     t1 = sum(g.per_rank * g.count for g in lora)
     extra = sum(g.const * g.count for g in mt.tensors if g.full_copy)
     n_tensors = sum(g.count for g in mt.tensors)
+    pbytes, extra_bytes = DTYPE_BYTES[setup.adapter_dtype], unquantized_param_bytes(setup)
+    opt_affine = None
+    if states_affine_in_rank(setup.optimizer):  # read the coefficients off ranks 0 and 1, as phase_coeffs does
+        o0, o1 = (optimizer_states(setup.optimizer, adapter_tensors(mt.tensors, r, pbytes, extra_bytes),
+                                   counters_on_device=setup.kernels == "cpu") for r in (0, 1))
+        opt_affine = (o0.allocated, o1.allocated - o0.allocated, o0.step_counters)
     prep = _Prepared(spec=spec, targets=mt, weights=w, act=act, extra_trainable=extra,
                      layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1,
                      saved0=ls0, saved1=ls1, n_tensors=n_tensors, coeffs=tuple(phase_coeffs(act, ls0, ls1, setup)),
-                     pbytes=DTYPE_BYTES[setup.adapter_dtype], weight_total=sum(w.values()),
-                     extra_bytes=4 if (setup.quant != "none" and setup.prepare_kbit) else DTYPE_BYTES[setup.base_dtype],
-                     context=_context(setup), reserve=float(setup.reserve_fraction))
+                     pbytes=pbytes, weight_total=sum(w.values()), extra_bytes=extra_bytes,
+                     context=cuda_context_bytes(setup), reserve=float(setup.reserve_fraction), opt_affine=opt_affine)
     if len(_CACHE) > 256:
         _CACHE.clear()
     _CACHE[key] = prep
@@ -168,45 +145,24 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
     if rank.__class__ is not int or rank < 1:
         raise BadInput(f"--ranks: rank must be an integer ≥ 1, got {rank!r}")
     trainable = prep.lora0 + rank * prep.lora_per_rank + prep.extra_trainable
-    # LoRA weights in the adapter dtype; modules_to_save copies keep the module's dtype (peft's
-    # ModulesToSaveWrapper deep-copies it; cast_adapter_dtype only touches adapter layers)
-    adapter = grads = (trainable - prep.extra_trainable) * prep.pbytes + prep.extra_trainable * prep.extra_bytes
-    opt = setup.optimizer
-    if opt == "adamw":
-        opt_alloc, opt_paged, steps = 2 * adapter, 0, 4 * prep.n_tensors
-    elif opt == "sgd":
-        opt_alloc = opt_paged = steps = 0
-    elif opt == "sgd-momentum":
-        opt_alloc, opt_paged, steps = adapter, 0, 0
-    else:  # 8-bit: per-tensor thresholds (min_8bit_size, paging)
-        tensors = adapter_tensors(prep.targets.tensors, rank, prep.pbytes, prep.extra_bytes)
-        opt_alloc, opt_paged, steps = optimizer_bytes(tensors, setup, prep.pbytes)
-    if prep.context:  # CUDA: step counters live on the host
-        steps = 0
-    else:  # CPU kernels: step counters live with the parameters
-        opt_alloc += steps
-    weights = prep.weight_total
-    gathered = bucket = 0
-    sh = setup.sharding
-    if sh == "none":
-        pass
-    elif sh == "ddp":
-        bucket = grads  # DDP reducer buckets (gradient_as_bucket_view=False)
+    adapter = adapter_bytes(trainable - prep.extra_trainable, prep.pbytes, prep.extra_trainable, prep.extra_bytes)
+    if prep.opt_affine is not None:
+        a0, da, steps = prep.opt_affine
+        opt_alloc, opt_paged = a0 + rank * da, 0
     else:
-        n = setup.gpus
-        if sh != "zero2":
-            weights = -(-weights // n)
-            adapter = -(-adapter // n)
-            gathered = 2 * prep.layer_weight_bytes  # current + prefetched unit, unsharded
-        grads = -(-grads // n)
-        opt_alloc, opt_paged = -(-opt_alloc // n), -(-opt_paged // n)
-    extra = gathered + bucket
-    g = grads
-    phases = tuple([(name, c0 + rank * dc + g * dg + extra, t0 + rank * dt, q)
+        tensors = adapter_tensors(prep.targets.tensors, rank, prep.pbytes, prep.extra_bytes)
+        opt_alloc, opt_paged, steps = optimizer_states(setup.optimizer, tensors, setup.kernels == "cpu")
+    grads = gradient_bytes(adapter)
+    weights, gathered, buckets = prep.weight_total, 0, 0
+    if setup.sharding != "none":
+        weights, adapter, grads, opt_alloc, opt_paged, gathered, buckets = shard(
+            setup, weights, adapter, grads, opt_alloc, opt_paged, prep.layer_weight_bytes)
+    extra = gathered + buckets
+    phases = tuple([(name, c0 + rank * dc + grads * dg + extra, t0 + rank * dt, q)
                     for name, c0, dc, dg, t0, dt, q in prep.coeffs])
     optimizer = opt_alloc + opt_paged
     return _Priced(trainable, weights + adapter + optimizer, (weights, adapter, grads, optimizer), phases,
-                   (prep, rank, opt_paged, steps, bucket, gathered), prep.context, prep.reserve)
+                   (prep, rank, opt_paged, steps, buckets, gathered), prep.context, prep.reserve)
 
 
 def _at(phase: tuple, b: int, s: int) -> int:
@@ -250,7 +206,7 @@ class _Details(Mapping):
             d["in_step_peak"] = peak
             d["allocated"] = allocated
             d["cuda_context"] = p.context
-            d["allocator_reserve"] = int(allocated * p.reserve_fraction)
+            d["allocator_reserve"] = allocator_reserve_bytes(allocated, p.reserve_fraction)
             d["peak_phase_" + best] = peak
             self._d = d
         return self._d
@@ -277,7 +233,7 @@ def _breakdown(p: _Priced, micro_batch: int, seq_len: int) -> MemoryBreakdown:
         v = int(c + pt * t + pb * ts)
         if v > peak:
             peak = v
-    reserve = int((p.static + peak) * p.reserve_fraction)
+    reserve = allocator_reserve_bytes(p.static + peak, p.reserve_fraction)
     return MemoryBreakdown(weights, adapter, grads, optimizer, peak - grads, p.context + reserve,
                            _Details(p, micro_batch, seq_len))
 
@@ -285,15 +241,16 @@ def _breakdown(p: _Priced, micro_batch: int, seq_len: int) -> MemoryBreakdown:
 def estimate(spec: ModelSpec, setup: TrainingSetup, rank: int) -> MemoryBreakdown:
     """Peak memory of one training step at this rank, per GPU, in bytes.
 
-    weights/adapter/optimizer: static state (lorplan.core.memory.static). gradients: the adapter gradients.
-    activations: the rest of the in-step peak (lorplan.core.memory.activations), so that
-    gradients + activations is the predicted in-step peak. overhead: CUDA context + allocator reserve.
+    weights/adapter/optimizer: static state (weights.py, adapter.py, optimizer.py). gradients: the adapter
+    gradients. activations: the rest of the in-step peak (phases.py over activations.py and lora_saved.py), so
+    that gradients + activations is the predicted in-step peak. overhead: CUDA context + allocator reserve
+    (overhead.py). Sharding divides the static state (overhead.shard).
     """
     return _breakdown(_price(_prepare(spec, setup), setup, rank), setup.micro_batch, setup.seq_len)
 
 
 def _room(p: _Priced, budget: int) -> float:
-    return (budget - p.context) / (1.0 + p.reserve_fraction) - p.static
+    return allocatable_room(budget, p.context, p.reserve_fraction) - p.static
 
 
 def _fits(p: _Priced, budget: int, b: int, s: int) -> bool:

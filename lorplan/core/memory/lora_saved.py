@@ -1,0 +1,162 @@
+"""What LoRA's forward saves for backward: each adapted module's input copy, dropout mask and r-wide middle,
+autocast's copies of the adapter weights, and what LoRA on fused MoE experts and on embeddings keeps.
+
+Per element rules are named functions (one per saved tensor); lora_saved sums them over the adapted modules
+(targets.MemoryTargets). Checked per adapted module against traced CPU steps (tests/core/test_memory_parts.py).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from lorplan.core.memory.precision import autocast_on, unquantized_param_bytes
+from lorplan.core.memory.targets import MemoryTargets
+from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
+
+
+def lora_input_copy_bytes(setup: TrainingSetup, a: int) -> int:
+    """Bytes per input element of the copy of x that lora_A saves (one per adapted module)."""
+    if autocast_on(setup):
+        # peft/tuners/lora/layer.py (Linear.forward): x = self._cast_input_dtype(x, lora_A.weight.dtype), then
+        # autocast casts it back to the autocast dtype for lora_A's matmul, which saves that copy
+        return a
+    # without autocast lora_A's matmul saves x cast to the adapter dtype (x itself when it is wider)
+    return max(DTYPE_BYTES[setup.adapter_dtype], a)
+
+
+def dropout_mask_bytes(setup: TrainingSetup, a: int) -> int:
+    """Bytes per input element of lora_dropout's saved mask (0 without dropout: peft uses nn.Identity)."""
+    if setup.lora_dropout <= 0:
+        return 0
+    if setup.kernels == "cuda":
+        # torch/nn/functional.py (dropout) -> aten native_dropout, CUDA's fused kernel: a bool mask, 1 byte each
+        return 1
+    # the CPU kernel keeps a noise tensor in x's dtype (measured: tests/core/test_memory_parts.py); x was cast to
+    # the adapter dtype first
+    return DTYPE_BYTES[setup.adapter_dtype] if autocast_on(setup) else max(DTYPE_BYTES[setup.adapter_dtype], a)
+
+
+def adapter_weight_cast_bytes(setup: TrainingSetup, a: int) -> int:
+    """Bytes per adapter parameter of autocast's 16-bit copies of the adapter weights, saved for backward."""
+    if not (autocast_on(setup) and setup.adapter_dtype != "bf16"):
+        return 0
+    # aten/src/ATen/autocast_mode.cpp (cached_cast): a leaf weight that requires grad is cast once per autocast
+    # region and cached; the matmul saves the copy to compute its input's gradient
+    return a
+
+
+def lora_input_grad_chain_bytes(setup: TrainingSetup, a: int) -> int:
+    """Bytes per input element in flight while backward goes through one adapted module's input."""
+    pbytes = DTYPE_BYTES[setup.adapter_dtype]
+    # lora_A's input gradient (a), cast back through the adapter dtype (pbytes), through the dropout (pbytes),
+    # then summed with the base path's gradient
+    return a + pbytes + (pbytes if setup.lora_dropout > 0 else 0)
+
+
+def merged_expert_weight_bytes(setup: TrainingSetup, a: int) -> int:
+    """Bytes per element of the merged weight W + s·B·A that LoRA on fused MoE experts keeps for backward."""
+    wbytes = unquantized_param_bytes(setup)
+    # peft/tuners/lora/layer.py (ParamWrapper): torch.baddbmm materializes the merged weight in W's dtype; under
+    # autocast the expert matmuls also keep a 16-bit copy when W is fp32 (as after kbit preparation)
+    return wbytes + (a if autocast_on(setup) and wbytes != a else 0)
+
+
+class LoraSaved(NamedTuple):
+    """What the adapted modules save, per token (copies, masks, mids) and in total (weight casts)."""
+
+    copies: float  # bf16 copy of each adapted module's (dropped-out) input, saved by lora_A
+    masks: float  # dropout masks (bool on CUDA, a float tensor of the input's dtype on CPU)
+    mids: float  # lora_A outputs, saved by lora_B
+    weight_casts: int  # autocast's bf16 copies of fp32 adapter weights held for backward
+    stream_skip: float  # copies+masks of modules whose input needs no grad (see below), per token
+    chain: float = 0.0  # backward transients of the widest adapted input's gradient, per token
+    merged: int = 0  # MoE LoRA: merged expert weights saved over all layers (bytes, rank-independent)
+    merged_layer: int = 0  # the same for the largest layer
+    merged_grad: int = 0  # the most a layer's backward adds for them (bytes)
+    input_grad: bool = False  # embedding LoRA: the first block's input needs grad (its first norm saves)
+
+
+def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
+    """Saved tensors of peft's LoRA forward `lora_B(lora_A(dropout(x.to(adapter_dtype)))) * scaling`.
+
+    Under autocast with fp32 adapters, lora_A's input is autocast's bf16 copy of x (a bytes per element, each
+    module its own). Without autocast, x cast to the adapter dtype is what lora_A saves. Dropout (p > 0) saves
+    its mask when x needs grad: CUDA's fused kernel a bool mask (1 byte), the CPU kernel a float noise tensor
+    in x's dtype. The first block's attention input projections read the first norm's output, which needs no
+    grad unless checkpointing turned on enable_input_require_grads: their dropout mask and their bf16 weight
+    cast of lora_A are not saved. When nothing copies x (adapters in the activation dtype, no dropout),
+    modules reading the same input save it once (`mt.distinct_in`).
+
+    MoE and embedding LoRA are modelled from peft's and transformers' code (assumptions below). They are traced
+    only on CPU with tiny random-weight models (tests/core/test_memory_trace.py: embedding LoRA's in-step peak,
+    and what expert LoRA adds over attention-only LoRA, within 5%), not on CUDA kernels or at full size:
+    - Fused experts / routers (peft `ParamWrapper`, a parametrization): each forward materializes the merged
+      weight W + s·B·A (torch.baddbmm in W's dtype, the factors cast to it) and the experts index it per
+      expert, so autograd keeps every layer's merged weight (+ autocast's bf16 copy when W is fp32, as after
+      prepare_model_for_kbit_training), and the factor casts; the expert matmuls now also save their inputs:
+      `a` bytes per element for each of the top_k tokens routed to an expert (h into gate_up, the MoE
+      intermediate into down), h per token for a router. Backward adds one merged weight's gradient while
+      the merged weights already back-propagated are freed (targets.MoeLora.grad). Assumed to hold for every
+      experts implementation (each keeps the merged weight and the routed inputs of a weight that needs grad).
+    - Embeddings (peft `lora.Embedding`): F.embedding keeps the token ids (the batch's own tensor, nothing new);
+      the r-wide lookup is saved by the matmul with lora_embedding_B (`a` bytes under autocast, else the
+      adapter dtype), plus autocast's copy of lora_embedding_B. The embedding output then needs grad, so the
+      first block's first norm and its input projections' LoRA save as with checkpointing.
+    """
+    autocast = autocast_on(setup)
+    pbytes = DTYPE_BYTES[setup.adapter_dtype]
+    copy_b = lora_input_copy_bytes(setup, a)
+    drop = setup.lora_dropout > 0
+    mask_b = dropout_mask_bytes(setup, a)
+    cast_b = adapter_weight_cast_bytes(setup, a)
+    copies = masks = mids = skip = 0.0
+    casts = widest = 0
+    for g in mt.groups:
+        if g.in_blocks:
+            widest = max(widest, g.in_features)
+        r = g.rank(rank)
+        copies += copy_b * g.in_features * g.count
+        masks += mask_b * g.in_features * g.count
+        # peft/tuners/lora/layer.py (Linear.forward): lora_B's matmul saves lora_A's output (r wide)
+        mids += copy_b * r * g.count
+        if cast_b:
+            casts += cast_b * r * g.out_features * g.count
+            if not (g.stream_input and not setup.grad_checkpointing):
+                casts += cast_b * r * g.in_features * g.count
+        if g.stream_input and not setup.grad_checkpointing:
+            skip += mask_b * g.in_features * g.count
+    chain = lora_input_grad_chain_bytes(setup, a) * widest
+    no_copy = not drop and (pbytes == a if autocast else pbytes == DTYPE_BYTES[setup.base_dtype])
+    if no_copy:
+        # nothing copies x: modules reading the same input (q, k, v; gate, up) save one tensor
+        copies = copy_b * mt.distinct_in
+    emb = mt.embedding
+    mids += copy_b * (emb.out[0] * rank + emb.out[1])
+    if cast_b:
+        casts += cast_b * (emb.b[0] * rank + emb.b[1])
+    moe = mt.moe
+    merged = merged_layer = merged_grad = 0
+    if moe.merged:
+        wbytes = unquantized_param_bytes(setup)  # fused experts are parameters, never quantized
+        per_el = merged_expert_weight_bytes(setup, a)
+        merged, merged_layer, merged_grad = per_el * moe.merged, per_el * moe.merged_layer, wbytes * moe.grad
+        copies += a * moe.tokens
+        if pbytes != wbytes:
+            casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
+    return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad)
+
+
+def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
+    """LoraSaved is affine in the swept rank: interpolate from its values at rank 0 and rank 1."""
+    return LoraSaved(
+        ls0.copies + rank * (ls1.copies - ls0.copies),
+        ls0.masks + rank * (ls1.masks - ls0.masks),
+        ls0.mids + rank * (ls1.mids - ls0.mids),
+        ls0.weight_casts + rank * (ls1.weight_casts - ls0.weight_casts),
+        ls0.stream_skip + rank * (ls1.stream_skip - ls0.stream_skip),
+        ls0.chain,
+        ls0.merged,
+        ls0.merged_layer,
+        ls0.merged_grad,
+        ls0.input_grad,
+    )
