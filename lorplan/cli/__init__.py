@@ -17,7 +17,7 @@ from lorplan import __version__
 from lorplan.core.errors import BadInput, LorplanError
 
 # name -> module under lorplan.cli; order is the order shown in --help
-COMMANDS = ("models", "gpus", "plan", "profile", "probe", "export", "train")
+COMMANDS = ("models", "gpus", "plan", "profile", "probe", "recommend", "export", "train")
 
 
 class _Parser(argparse.ArgumentParser):

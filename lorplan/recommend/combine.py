@@ -1,0 +1,136 @@
+"""Combine the evidence (capacity prior, probe ladder, per-module pattern) into one Recommendation.
+
+Each kind of evidence works alone. When the ladder measured a knee it decides the rank (it measured the
+user's data; the prior is a rule of thumb) and any disagreement with the prior is said in words; without a
+usable ladder the prior decides, and the recommendation says why. Pure Python: the memory verdict comes from
+a `price(rank) -> Fit` the caller builds (lorplan.recommend.fit.price_fit), so nothing here needs a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from lorplan.core.errors import BadInput
+from lorplan.recommend.capacity import CapacityPrior
+from lorplan.recommend.datasize import DataSize
+from lorplan.recommend.knee import KNEE_FRACTION, Knee, find_knee
+from lorplan.recommend.policy import scaling_policy
+from lorplan.recommend.types import Evidence, Fit, LadderRow, RankPattern, Recommendation
+
+# Below this many examples a held-out split (10% is usual) keeps only a handful of examples, and their eval
+# loss cannot separate ranks: probes would measure noise.
+MIN_EXAMPLES = 64
+UNFINISHED = ("failed", "oom", "cancelled", "died")
+
+
+def too_small(data: DataSize) -> str | None:
+    """Why the dataset is too small for a probe ladder to say anything (None when it is large enough or its
+    size is unknown)."""
+    if data.examples is not None and data.examples < MIN_EXAMPLES:
+        return (f"{data.examples} examples are too few to measure anything: a held-out split would keep only a "
+                f"handful, whose eval loss cannot tell ranks apart (lorplan probes from {MIN_EXAMPLES} examples "
+                "on); the recommendation is the capacity prior alone")
+    return None
+
+
+def _prior_evidence(prior: CapacityPrior) -> list[Evidence]:
+    out = [Evidence(r.name, r.rank, r.explanation) for r in prior.rules]
+    out.append(Evidence("capacity prior", prior.rank, prior.explanation))
+    return out
+
+
+def _unfinished_words(rows: Sequence[LadderRow]) -> str:
+    words = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was cancelled", "died": "died"}
+    return ", ".join(f"rank {r.rank} {words[r.state]}" for r in rows)
+
+
+def _learning_rate(knee: Knee, default: tuple[float, str]) -> tuple[float, Evidence]:
+    at = next(s for s in knee.ranks if s.rank == knee.rank)
+    if len(at.learning_rates) > 1:
+        tried = ", ".join(f"{lr:g}" for lr in at.learning_rates)
+        return at.learning_rate, Evidence("learning rate", knee.rank,
+                                          f"learning rate {at.learning_rate:g}: the lowest mean eval loss "
+                                          f"({at.mean_loss:.4g}) of {tried} at rank {knee.rank}")
+    if abs(at.learning_rate - default[0]) > 1e-12 * default[0]:
+        return at.learning_rate, Evidence("learning rate", knee.rank,
+                                          f"learning rate {at.learning_rate:g}: the one the ladder used at rank "
+                                          f"{knee.rank} (only one was tried there)")
+    return default[0], Evidence("learning rate", None, default[1] + " (the ladder tried no other at the knee)")
+
+
+def combine(
+    prior: CapacityPrior,
+    *,
+    default_lr: tuple[float, str],
+    target_modules: Sequence[str] = ("all-linear",),
+    ladder: Sequence[LadderRow] = (),
+    base_loss: float | None = None,
+    base_stderr: float = 0.0,
+    pattern: RankPattern | None = None,
+    price: Callable[[int], Fit] | None = None,
+    cost_seconds: float | None = None,
+    notes: Sequence[Evidence] = (),
+) -> Recommendation:
+    """One Recommendation from the evidence at hand.
+
+    prior: the capacity prior (always there; it is free). default_lr: (learning rate, where it comes from),
+    lorplan.recommend.policy.default_learning_rate. ladder: probe rows (any state); with base_loss (the base
+    model's eval loss; for classification the head trained alone) the knee decides the rank and its band.
+    pattern: per-module ranks. price: the memory verdict for the final rank. cost_seconds: compute spent on
+    the evidence (default: the ladder's training seconds). notes: extra evidence to show (e.g. why no probes
+    ran), placed after the rank's evidence.
+    """
+    rows = tuple(ladder)
+    evidence: list[Evidence] = []
+    small = too_small(prior.data)
+    usable = [r for r in rows if r.eval_loss is not None]
+    knee: Knee | None = None
+    if small:
+        evidence.append(Evidence("data", None, small))
+        if usable:
+            evidence.append(Evidence("ladder", None, f"the {len(usable)} probe results were not used: {small}"))
+    elif usable:
+        if base_loss is None:
+            raise BadInput("ladder: the base model's eval loss is needed to find the knee")
+        knee = find_knee(usable, base_loss, base_stderr=base_stderr)
+    lr, lr_why = default_lr
+    if knee is not None:
+        rank, low, high = knee.rank, knee.low, knee.high
+        evidence.append(Evidence("ladder", knee.rank, knee.explanation))
+        lost = [r for r in rows if r.state in UNFINISHED and r.eval_loss is None]
+        if lost:
+            above = [r.rank for r in lost if r.rank > knee.best_rank]
+            if above:
+                high = max(high, max(above))
+            evidence.append(Evidence("ladder", None, f"{len(lost)} probe(s) did not finish ({_unfinished_words(lost)}): "
+                                     f"the knee comes from what finished"
+                                     + (f", and rank {max(above)} might have done better, so the band reaches "
+                                        f"up to it" if above else "")))
+        if not low <= prior.rank <= high:
+            evidence.append(Evidence("disagreement", knee.rank,
+                                     f"the prior says {prior.rank}, the ladder's knee is {knee.rank}: the ladder "
+                                     "measured your data; the prior is a rule of thumb"))
+        lr, lr_evidence = _learning_rate(knee, default_lr)
+    else:
+        rank, low, high = prior.rank, prior.low, prior.high
+        lr_evidence = Evidence("learning rate", None, lr_why)
+    evidence += _prior_evidence(prior)
+    evidence += list(notes)
+    rank_pattern = {}
+    if pattern is not None:
+        rank_pattern = dict(pattern.pattern)
+        evidence.append(Evidence(pattern.source, None, pattern.explanation))
+    scaling = scaling_policy(rank)
+    evidence.append(Evidence("scaling", None, scaling.explanation))
+    evidence.append(lr_evidence)
+    fit = price(rank) if price is not None else None
+    if fit is not None:
+        evidence.append(Evidence("memory", fit.rank_that_fits, fit.explanation))
+    if cost_seconds is None:
+        cost_seconds = sum(r.train_seconds or 0.0 for r in rows)
+    return Recommendation(
+        rank=rank, alpha=scaling.alpha, use_rslora=scaling.use_rslora, learning_rate=lr,
+        target_modules=tuple(target_modules), rank_pattern=rank_pattern, tolerance=round(1 - KNEE_FRACTION, 6),
+        confidence=(low, high), cost_seconds=float(cost_seconds), fits=fit, ladder=rows, evidence=tuple(evidence),
+        model=prior.adapter.model, task=prior.data.task, capacity=prior.to_json(),
+    )

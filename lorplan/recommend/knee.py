@@ -1,0 +1,170 @@
+"""The knee of a rank sweep, and the band of ranks the evidence cannot tell apart from it.
+
+Definition (the one lorplan uses everywhere, in code and output): the knee is the smallest rank whose
+improvement over the base model's eval loss is at least 95% of the best rank's improvement, with each rank
+at its best learning rate and losses averaged over seeds:
+    knee = min { r : L_base − L(r) ≥ 0.95 · (L_base − L*) },  L(r) = min over lr of mean over seeds,
+    L* = min over r of L(r).
+For classification with a fresh head, the base is the head trained alone with the same protocol.
+Why a knee and not the best rank: on real fine-tuning data loss keeps improving a little (or stays flat) as
+rank grows, so "the best rank" is usually just the largest one tried (Biderman et al. 2024, arXiv
+2405.09673; LoRA Without Regret, Thinking Machines 2025); the useful decision is the smallest rank that is
+nearly as good. Pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lorplan.core.errors import BadInput
+from lorplan.recommend.types import LadderRow
+
+KNEE_FRACTION = 0.95
+Z = 2.0  # standard errors for "cannot tell apart" (about a 95% two-sided interval)
+
+
+@dataclass(frozen=True)
+class RankSummary:
+    """One rank of a sweep at its best learning rate: mean eval loss over seeds and its standard error."""
+
+    rank: int
+    learning_rate: float
+    mean_loss: float
+    stderr: float | None  # None with a single seed
+    seeds: int
+    learning_rates: tuple[float, ...]  # every learning rate tried at this rank
+
+
+@dataclass(frozen=True)
+class Knee:
+    """The knee of a sweep. threshold: the eval loss a rank must reach (base − fraction·(base − best)).
+
+    low / high: the band of ranks the evidence cannot tell apart from the knee (seed noise, and ranks the
+    ladder did not measure). improved: some rank beat the base model's loss at all.
+    """
+
+    rank: int
+    best_rank: int
+    base_loss: float
+    best_loss: float
+    threshold: float
+    fraction: float
+    low: int
+    high: int
+    ranks: tuple[RankSummary, ...]
+    improved: bool
+    explanation: str
+
+    def share(self, rank: int) -> float | None:
+        """The share of the best rank's improvement this rank reaches (None for an unmeasured rank)."""
+        gain = self.base_loss - self.best_loss
+        for s in self.ranks:
+            if s.rank == rank:
+                return (self.base_loss - s.mean_loss) / gain if gain > 0 else None
+        return None
+
+
+def _mean_se(values: list[float]) -> tuple[float, float | None]:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def summarize(rows: Iterable[LadderRow]) -> tuple[RankSummary, ...]:
+    """Per rank: the learning rate with the lowest mean eval loss over seeds, that mean and its standard error.
+
+    Rows without an eval loss (failed, out of memory, cancelled before any eval) are left out. Sorted by rank.
+    """
+    by: dict[int, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row.eval_loss is not None:
+            by[row.rank][row.learning_rate].append(float(row.eval_loss))
+    out = []
+    for rank in sorted(by):
+        stats = {lr: _mean_se(losses) + (len(losses),) for lr, losses in by[rank].items()}
+        lr = min(stats, key=lambda k: (stats[k][0], k))
+        mean, se, n = stats[lr]
+        out.append(RankSummary(rank, lr, mean, se, n, tuple(sorted(stats))))
+    return tuple(out)
+
+
+def _below(rank: int, measured: list[int], floor: int) -> int:
+    """The smallest rank the band may reach down to when ranks under `rank` were not measured: the next power
+    of two above the measured rank just below it (or `floor` when none is below)."""
+    lower = [m for m in measured if m < rank]
+    if not lower:
+        return min(floor, rank)
+    nxt = 1 << max(lower).bit_length()  # the smallest power of two above the measured rank
+    return min(rank, nxt)
+
+
+def find_knee(
+    rows: Iterable[LadderRow],
+    base_loss: float,
+    *,
+    fraction: float = KNEE_FRACTION,
+    base_stderr: float = 0.0,
+    z: float = Z,
+    untested_floor: int | None = 1,
+) -> Knee:
+    """The knee of a sweep (definition in the module docstring) and its band.
+
+    Band: `low` is the smallest measured rank that could meet the threshold within z standard errors (its
+    own and the threshold's, which inherits the best rank's and the base's), `high` the smallest that meets
+    it for certain (the best rank when none does). With untested_floor set, `low` also reaches down past
+    ranks the ladder never measured (to the power of two above the next measured rank below, or to
+    untested_floor below the smallest measured rank): unmeasured ranks cannot be told apart either.
+    Raises BadInput when no row has an eval loss.
+    """
+    if not 0 < fraction <= 1:
+        raise BadInput(f"knee fraction {fraction!r} must lie in (0, 1]")
+    if not math.isfinite(base_loss):
+        raise BadInput(f"base eval loss {base_loss!r} is not a finite number")
+    ranks = summarize(rows)
+    if not ranks:
+        raise BadInput("ladder: no probe finished with an eval loss, so there is no knee to find")
+    best = min(ranks, key=lambda s: (s.mean_loss, s.rank))
+    gain = base_loss - best.mean_loss
+    measured = [s.rank for s in ranks]
+    threshold = base_loss - fraction * gain
+    definition = (f"the knee is the smallest rank whose improvement over the base model's eval loss is at least "
+                  f"{fraction:.0%} of the best rank's improvement (best learning rate per rank, mean over seeds)")
+    if gain <= 0:
+        low = _below(ranks[0].rank, measured, untested_floor) if untested_floor else ranks[0].rank
+        text = (f"no rank improved on the base model's eval loss ({base_loss:.4g}; best rank {best.rank} reached "
+                f"{best.mean_loss:.4g}), so the sweep gives no reason for more than rank {ranks[0].rank}; "
+                f"{definition}")
+        return Knee(ranks[0].rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, ranks[-1].rank,
+                    ranks, False, text)
+    knee = next(s for s in ranks if base_loss - s.mean_loss >= fraction * gain - 1e-12 * abs(base_loss))
+    var_t = ((1 - fraction) * base_stderr) ** 2 + (fraction * (best.stderr or 0.0)) ** 2
+
+    def tol(s: RankSummary) -> float:
+        return z * math.sqrt((s.stderr or 0.0) ** 2 + var_t)
+
+    low = next(s.rank for s in ranks if s.mean_loss - tol(s) <= threshold)
+    sure = [s.rank for s in ranks if s.mean_loss + tol(s) <= threshold]
+    high = max(knee.rank, sure[0] if sure else best.rank)
+    noisy = low < knee.rank or high > knee.rank
+    noise_low = low
+    if untested_floor:
+        low = min(low, _below(low, measured, untested_floor))
+    parts = [f"{s.rank}: {s.mean_loss:.4g} ({(base_loss - s.mean_loss) / gain:.0%})" for s in ranks]
+    seeds = max(s.seeds for s in ranks)
+    text = (f"knee at rank {knee.rank}: base eval loss {base_loss:.4g}, best rank {best.rank} reaches "
+            f"{best.mean_loss:.4g}, so a rank must reach {threshold:.4g}; eval loss by rank (share of the best "
+            f"improvement) {'; '.join(parts)}. By definition, {definition}.")
+    if seeds < 2:
+        text += " One seed per rank: no interval from seed noise."
+    elif noisy:
+        text += f" Within {z:g} standard errors over seeds, ranks {noise_low}-{high} cannot be told apart."
+    if low < noise_low:
+        gap = f"Rank {low} was" if noise_low // 2 <= low else f"Ranks {low}-{noise_low // 2} were"
+        text += f" {gap} not measured, so the knee may lie there."
+    return Knee(knee.rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, high, ranks, True, text)

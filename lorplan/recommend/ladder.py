@@ -1,0 +1,209 @@
+"""The probe ladder: which ranks to probe, how many probes a time budget buys, and which probes to stop early.
+
+A first pass spaces ranks ×4 (around the capacity prior when there is one), a second refines ×2 on both
+sides of the knee, and two more learning rates at the leading rank test the learning rate when the budget
+allows. Probes are compared at rungs whose length doubles (successive halving: Jamieson & Talwalkar 2016,
+arXiv 1502.07943; Li et al. 2018, Hyperband, JMLR 18(185)); the classic rule keeps the best 1/η by loss, but
+the knee is not the best loss, so here a rank stops only when its extrapolated curve says it can be neither
+the knee nor the best rank (the best rank defines the knee's threshold). Pure Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from lorplan.core.errors import BadInput
+from lorplan.recommend.curves import extrapolate
+from lorplan.recommend.knee import KNEE_FRACTION, Z
+
+SPACING = 4
+REFINE_PROBES = 2  # knee / 2 and knee × 2
+EXTRA_LR_PROBES = 2  # the leading rank at a third and at three times the learning rate
+LR_FACTOR = 3.0
+
+
+def coarse_ladder(prior_rank: int | None = None, *, low: int = 1, high: int = 256,
+                  spacing: int = SPACING) -> tuple[int, ...]:
+    """First-pass ranks: prior_rank · spacing^k within [low, high] (low · spacing^k without a prior)."""
+    if not 1 <= low <= high:
+        raise BadInput(f"ladder: the rank range {low}-{high} is empty")
+    if spacing < 2:
+        raise BadInput(f"ladder: spacing {spacing} must be at least 2")
+    anchor = low if prior_rank is None else min(high, max(low, prior_rank))
+    ranks = {anchor}
+    r = anchor
+    while r * spacing <= high:
+        r *= spacing
+        ranks.add(r)
+    r = anchor
+    while r // spacing >= low and r % spacing == 0:
+        r //= spacing
+        ranks.add(r)
+    return tuple(sorted(ranks))
+
+
+def refine_ladder(knee: int, measured: Iterable[int], *, low: int = 1, high: int = 256) -> tuple[int, ...]:
+    """Second-pass ranks: knee / 2 and knee × 2 when they lie in [low, high] and were not measured yet."""
+    done = set(measured)
+    out = [r for r in (knee // 2, knee * 2) if low <= r <= high and r not in done and r >= 1 and r != knee]
+    return tuple(sorted(set(out)))
+
+
+def planned_steps(examples: int, epochs: float, batch: int) -> int:
+    """Optimizer steps of the planned training: ceil(examples × epochs / effective batch)."""
+    if examples < 1 or not epochs > 0 or batch < 1:
+        raise BadInput(f"planned steps: examples {examples}, epochs {epochs} and batch {batch} must be positive")
+    return max(1, math.ceil(examples * epochs / batch))
+
+
+def halving_rungs(total_steps: int, *, eta: int = 2, min_steps: int = 1) -> tuple[int, ...]:
+    """Steps at which probes are compared: total / eta^k for k = K … 1, each ≥ min_steps (the last rung,
+    the full length, is not listed: a probe that reaches it has simply finished)."""
+    if eta < 2:
+        raise BadInput(f"successive halving: eta {eta} must be at least 2")
+    rungs = []
+    s = total_steps // eta
+    while s >= max(1, min_steps):
+        rungs.append(s)
+        s //= eta
+    return tuple(sorted(rungs))
+
+
+@dataclass(frozen=True)
+class LadderPlan:
+    """What a probe budget buys. ranks: the first pass; refine / extra_learning_rates: probes reserved for the
+    second pass and for the learning-rate check; base_probe: a head-only run (classification's base)."""
+
+    ranks: tuple[int, ...]
+    refine: int
+    extra_learning_rates: int
+    base_probe: bool
+    probes: int
+    seconds: float
+    explanation: str
+
+
+def _thin(ranks: tuple[int, ...], n: int, centre: float) -> tuple[int, ...]:
+    """The n ranks closest to `centre` in log2 distance (ties to the smaller rank), in rank order."""
+    pick = sorted(ranks, key=lambda r: (abs(math.log2(r) - math.log2(centre)), r))[:n]
+    return tuple(sorted(pick))
+
+
+def plan_ladder(
+    budget_seconds: float,
+    probe_seconds: float,
+    *,
+    prior_rank: int | None = None,
+    low: int = 1,
+    high: int = 256,
+    base_probe: bool = False,
+    parallel: int = 1,
+    spacing: int = SPACING,
+) -> LadderPlan:
+    """How many probes of probe_seconds each fit in budget_seconds (wall clock, `parallel` probes at a time),
+    spent in this order: the base probe when needed, the first pass (at least 2 ranks; thinned around the
+    prior when the budget is short), the refinement, then the learning-rate check."""
+    if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1:
+        raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s and parallel "
+                       f"{parallel!r} must be positive")
+    n = int(budget_seconds * parallel // probe_seconds)
+    ranks = coarse_ladder(prior_rank, low=low, high=high, spacing=spacing)
+    left = n - (1 if base_probe else 0)
+    if left < 2:
+        return LadderPlan((), 0, 0, base_probe, 0, 0.0,
+                          f"the budget ({budget_seconds:,.0f} s) buys {n} probe(s) of about {probe_seconds:,.0f} s; "
+                          f"a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}, so the "
+                          "recommendation rests on the capacity prior alone")
+    if left < len(ranks):
+        centre = prior_rank if prior_rank is not None else math.sqrt(ranks[0] * ranks[-1])
+        ranks = _thin(ranks, left, centre)
+    left -= len(ranks)
+    refine = min(REFINE_PROBES, left)
+    left -= refine
+    extra = min(EXTRA_LR_PROBES, left)
+    probes = (1 if base_probe else 0) + len(ranks) + refine + extra
+    seconds = math.ceil(probes / parallel) * probe_seconds
+    text = (f"{probes} probes of about {probe_seconds:,.0f} s ({seconds:,.0f} s of the {budget_seconds:,.0f} s "
+            f"budget{f', {parallel} at a time' if parallel > 1 else ''}): ranks {', '.join(map(str, ranks))} first")
+    if refine:
+        text += f", then {refine} to refine ×2 around the knee"
+    if extra:
+        text += f", then {extra} more learning rate{'s' if extra > 1 else ''} at the leading rank"
+    if base_probe:
+        text += "; one more trains the head alone for the base loss"
+    return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text)
+
+
+@dataclass(frozen=True)
+class RankVerdict:
+    """One rank at a rung: its loss predicted at the planned length (± error), keep or stop, and why."""
+
+    rank: int
+    keep: bool
+    predicted: float
+    error: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class HalvingDecision:
+    step: float
+    keep: tuple[int, ...]
+    stop: tuple[int, ...]
+    verdicts: tuple[RankVerdict, ...]
+
+
+def halving_step(
+    curves: Mapping[int, Sequence[tuple[float, float]]],
+    base_loss: float,
+    *,
+    final_step: float,
+    fraction: float = KNEE_FRACTION,
+    z: float = Z,
+) -> HalvingDecision:
+    """Which ranks to stop, given each rank's eval curve so far ((step, loss) points, best learning rate).
+
+    Each curve is extrapolated to final_step (curves.extrapolate). With L* ± e* the best prediction, the knee's
+    threshold lies between T_lo = base − f·(base − (L* − z·e*)) and T_hi = base − f·(base − (L* + z·e*)).
+    A rank is kept when it may be the best rank (its optimistic loss beats the best's pessimistic one) or may
+    be the knee (its optimistic loss reaches T_hi, and no smaller rank surely reaches T_lo); else it stops.
+    """
+    if not curves:
+        raise BadInput("successive halving: no curve to compare")
+    preds = {r: extrapolate(c, final_step) for r, c in sorted(curves.items())}
+    best = min(preds, key=lambda r: (preds[r].loss, r))
+    lb, eb = preds[best].loss, preds[best].error
+    at = max(max(t for t, _ in c) for c in curves.values() if c)
+    if base_loss - (lb + z * eb) <= 0:
+        verdicts = tuple(RankVerdict(r, True, p.loss, p.error, "no rank has surely improved on the base model's "
+                                     "eval loss yet, so every rank may still matter") for r, p in preds.items())
+        return HalvingDecision(at, tuple(preds), (), verdicts)
+    t_lo = base_loss - fraction * (base_loss - (lb - z * eb))
+    t_hi = base_loss - fraction * (base_loss - (lb + z * eb))
+    verdicts = []
+    sure: int | None = None  # smallest rank that surely reaches the knee's threshold
+    for r, p in preds.items():
+        lo, hi = p.loss - z * p.error, p.loss + z * p.error
+        pred = f"predicted {p.loss:.4g} ± {p.error:.3g} at step {final_step:,.0f}"
+        may_best = lo <= lb + z * eb
+        may_knee = lo <= t_hi and sure is None
+        if r == best:
+            verdicts.append(RankVerdict(r, True, p.loss, p.error, f"the best rank so far ({pred})"))
+        elif may_knee:
+            verdicts.append(RankVerdict(r, True, p.loss, p.error, f"may be the knee ({pred}; the knee needs "
+                                        f"{t_lo:.4g}-{t_hi:.4g})"))
+        elif may_best:
+            verdicts.append(RankVerdict(r, True, p.loss, p.error, f"may still be the best rank ({pred})"))
+        elif sure is not None:
+            verdicts.append(RankVerdict(r, False, p.loss, p.error, f"rank {sure} already reaches the knee for "
+                                        f"certain and this rank cannot beat rank {best} ({pred})"))
+        else:
+            verdicts.append(RankVerdict(r, False, p.loss, p.error, f"cannot reach the knee: {pred}, above the "
+                                        f"most lenient threshold {t_hi:.4g}"))
+        if sure is None and hi <= t_lo:
+            sure = r
+    keep = tuple(v.rank for v in verdicts if v.keep)
+    stop = tuple(v.rank for v in verdicts if not v.keep)
+    return HalvingDecision(at, keep, stop, tuple(verdicts))

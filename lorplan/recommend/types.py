@@ -1,0 +1,193 @@
+"""The values a recommendation is made of: evidence sentences, ladder rows, the memory verdict, the result.
+
+A `Recommendation` is what `lorplan recommend` prints, the TUI shows and `--write` turns into a plan. Its
+`to_json()` is the command's JSON contract: rank, alpha, use_rslora, learning_rate, target_modules,
+rank_pattern, tolerance, confidence {low, high}, cost_seconds, fits, ladder, evidence (plus a few extra keys).
+Pure Python: no torch, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from lorplan.core.errors import BadInput
+
+# States of a ladder probe, as lorplan probe status reports them.
+PROBE_STATES = ("queued", "running", "finished", "failed", "oom", "cancelled", "died")
+
+
+def _frozen(mapping: Mapping | None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One thing the recommendation rests on, said so that a user can check it.
+
+    source: where it comes from ("token rule", "bits rule", "ladder", "pattern", "memory", "policy", ...).
+    rank: the rank this evidence points to (None when it speaks of something else, e.g. the learning rate).
+    explanation: one or two plain sentences with the figures behind it.
+    """
+
+    source: str
+    rank: int | None
+    explanation: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "rank": self.rank, "explanation": self.explanation}
+
+
+@dataclass(frozen=True)
+class LadderRow:
+    """One probe of the rank ladder: a short training at one rank and learning rate (and seed).
+
+    eval_loss is the held-out loss (None when the probe did not finish); eval_accuracy only for
+    classification. train_seconds is the training time without model loading. stopped_early: successive
+    halving stopped it before its planned length. state: one of PROBE_STATES.
+    """
+
+    rank: int
+    learning_rate: float
+    eval_loss: float | None
+    eval_accuracy: float | None = None
+    train_seconds: float | None = None
+    trainable_params: int | None = None
+    peak_memory_bytes: int | None = None
+    steps: int | None = None
+    stopped_early: bool = False
+    seed: int = 0
+    state: str = "finished"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
+            raise BadInput(f"ladder row: rank must be an integer of at least 1, not {self.rank!r}")
+        if not self.learning_rate > 0:
+            raise BadInput(f"ladder row rank {self.rank}: learning rate must be positive, not {self.learning_rate!r}")
+        if self.state not in PROBE_STATES:
+            raise BadInput(f"ladder row rank {self.rank}: state {self.state!r} is not one of {', '.join(PROBE_STATES)}")
+        if self.eval_loss is not None and not math.isfinite(self.eval_loss):
+            raise BadInput(f"ladder row rank {self.rank}: eval loss {self.eval_loss!r} is not a finite number")
+
+    @property
+    def usable(self) -> bool:
+        """A measured eval loss the knee can use (a probe stopped by halving still measured its loss)."""
+        return self.eval_loss is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank, "learning_rate": self.learning_rate, "seed": self.seed, "state": self.state,
+            "eval_loss": self.eval_loss, "eval_accuracy": self.eval_accuracy, "train_seconds": self.train_seconds,
+            "trainable_params": self.trainable_params, "peak_memory_bytes": self.peak_memory_bytes,
+            "steps": self.steps, "stopped_early": self.stopped_early,
+        }
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """One change to the training setup and what the recommended rank then needs (bytes per GPU)."""
+
+    change: str  # the flags, e.g. "--grad-checkpointing" or "--quant nf4 --double-quant"
+    total_bytes: int
+    fits: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"change": self.change, "total_bytes": self.total_bytes, "fits": self.fits}
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The recommended rank priced by lorplan's memory model against the chosen GPU budget.
+
+    fits: None when no budget was given. rank_that_fits: the largest power-of-two rank up to the
+    recommended one that fits the setup as it is (None: none does, or no budget). remedies: changes that
+    were priced at the recommended rank (only when it does not fit as it is).
+    """
+
+    rank: int
+    total_bytes: int
+    budget_bytes: int | None
+    gpu: str | None
+    fits: bool | None
+    rank_that_fits: int | None
+    remedies: tuple[Remedy, ...]
+    explanation: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "fits": self.fits, "rank": self.rank, "total_bytes": self.total_bytes,
+            "budget_bytes": self.budget_bytes, "gpu": self.gpu, "rank_that_fits": self.rank_that_fits,
+            "remedies": [r.to_json() for r in self.remedies], "explanation": self.explanation,
+        }
+
+
+@dataclass(frozen=True)
+class RankPattern:
+    """A per-module allocation (peft rank_pattern: key = module-name regex suffix, value = rank)."""
+
+    pattern: Mapping[str, int]
+    source: str
+    explanation: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pattern", _frozen(self.pattern))
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """rank, alpha and scaling convention, learning rate, targets and per-module ranks, with the evidence.
+
+    tolerance: the knee's tolerance as a fraction of the best rank's improvement (0.05: a rank whose
+    improvement over the base model is at least 95% of the best rank's counts as good enough).
+    confidence: (low, high), the band of ranks the evidence cannot tell apart.
+    cost_seconds: the training time spent on the evidence (0 for the capacity prior alone).
+    """
+
+    rank: int
+    alpha: float
+    use_rslora: bool
+    learning_rate: float
+    target_modules: tuple[str, ...]
+    rank_pattern: Mapping[str, int]
+    tolerance: float
+    confidence: tuple[int, int]
+    cost_seconds: float
+    fits: Fit | None
+    ladder: tuple[LadderRow, ...]
+    evidence: tuple[Evidence, ...]
+    model: str = ""
+    task: str = "causal-lm"
+    alpha_pattern: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    capacity: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rank_pattern", _frozen(self.rank_pattern))
+        object.__setattr__(self, "alpha_pattern", _frozen(self.alpha_pattern))
+        object.__setattr__(self, "capacity", _frozen(self.capacity))
+        low, high = self.confidence
+        if not low <= self.rank <= high:
+            raise BadInput(f"recommendation: rank {self.rank} lies outside its band {low}-{high}")
+
+    def to_json(self) -> dict[str, Any]:
+        """The `lorplan recommend --json` object (shared contract keys first, then model, task, capacity)."""
+        return {
+            "rank": self.rank,
+            "alpha": self.alpha,
+            "use_rslora": self.use_rslora,
+            "learning_rate": self.learning_rate,
+            "target_modules": list(self.target_modules),
+            "rank_pattern": dict(self.rank_pattern),
+            "tolerance": self.tolerance,
+            "confidence": {"low": self.confidence[0], "high": self.confidence[1]},
+            "cost_seconds": self.cost_seconds,
+            "fits": self.fits.to_json() if self.fits is not None else None,
+            "ladder": [row.to_json() for row in self.ladder],
+            "evidence": [e.to_json() for e in self.evidence],
+            "model": self.model,
+            "task": self.task,
+            "alpha_pattern": dict(self.alpha_pattern),
+            "capacity": dict(self.capacity),
+        }
