@@ -2,8 +2,8 @@
 
 NVML is initialised lazily on the first query (as nvitop does). No driver, no library or no device gives an empty
 list and a one-line reason, never an exception. CUDA_VISIBLE_DEVICES is honoured: devices are listed in the order
-and subset the CUDA runtime would expose (integer indices or UUID prefixes; parsing stops at the first invalid
-entry, as CUDA does).
+and subset the CUDA runtime would expose (indices, GPU UUID prefixes or MIG ids; parse_visible_devices is the
+one reading of that variable in lorplan).
 """
 
 from __future__ import annotations
@@ -77,43 +77,60 @@ def find_preset(text: str) -> tuple[str, int] | None:
     return hits[0] if len(hits) == 1 or (hits and key.isdigit()) else None
 
 
-def parse_visible_devices(value: str | None) -> list[str] | None:
-    """CUDA_VISIBLE_DEVICES as a list of entries (ints as strings, or UUID prefixes); None = unset (all).
+def _ordinal(token: str) -> int:
+    """The number an entry starts with, as the C strtoul CUDA uses reads it ("1gpu" is 1), or -1 if none."""
+    digits = len(token) - len(token.lstrip("0123456789"))
+    return int(token[:digits]) if digits else -1
 
-    Parsing stops at the first invalid entry (a negative or non-numeric, non-UUID token), as the CUDA runtime
-    does; an empty value hides every device.
+
+def parse_visible_devices(value: str | None) -> list[str] | None:
+    """CUDA_VISIBLE_DEVICES as the list of entries CUDA honours; None = unset (every device).
+
+    Entries are device indices (returned as plain numbers: " 01x" is "1"), GPU UUIDs or their prefixes
+    ("GPU-8932f937") and MIG device ids ("MIG-<uuid>", or "MIG-GPU-<uuid>/<gi>/<ci>" of older drivers), as the
+    CUDA programming guide's "CUDA Environment Variables" lists them. As CUDA does, the list stops at the first
+    entry that is none of these (a negative or non-numeric index: "0,2,-1,1" exposes 0 and 2), an empty value
+    hides every device, and a repeated entry hides every device (torch.cuda._parse_visible_devices models the
+    runtime the same way).
     """
     if value is None:
         return None
     out: list[str] = []
     for raw in value.split(","):
-        tok = raw.strip()
-        if tok.isdigit():
-            out.append(str(int(tok)))
-        elif tok.upper().startswith(("GPU-", "MIG-")):
-            out.append(tok)
+        token = raw.strip()
+        if token.startswith(("GPU-", "MIG-")):
+            entry = token
+        elif _ordinal(token) >= 0:
+            entry = str(_ordinal(token))
         else:
             break
+        if entry in out:
+            return []
+        out.append(entry)
     return out
 
 
 def select_visible(devices: list[tuple[int, str]], visible: list[str] | None) -> list[int]:
     """NVML indices of the devices CUDA would expose, in CUDA order.
 
-    devices: (nvml_index, uuid) of every device. An index beyond the device count, a repeated device or an
-    unknown UUID ends the list (CUDA ignores everything from the first bad entry).
+    devices: (nvml_index, uuid) of every device; visible: parse_visible_devices' list. An index beyond the
+    device count, an unknown or ambiguous UUID prefix, or a MIG id ends the list (CUDA ignores everything from
+    the first bad entry; MIG ids name MIG devices, see visible_handles); the same device twice hides all.
     """
     if visible is None:
         return [i for i, _ in devices]
     chosen: list[int] = []
     for tok in visible:
         if tok.isdigit():
-            idx = int(tok)
-            match = [i for i, _ in devices if i == idx]
-        else:
+            match = [i for i, _ in devices if i == int(tok)]
+        elif tok.startswith("GPU-"):
             match = [i for i, u in devices if u.lower().startswith(tok.lower())]
-        if len(match) != 1 or match[0] in chosen:
+        else:
+            match = []
+        if len(match) != 1:
             break
+        if match[0] in chosen:
+            return []
         chosen.append(match[0])
     return chosen
 
@@ -150,10 +167,8 @@ def _nvml():
 
 
 def _query(nv, handle, nvml_index: int, cuda_index: int) -> GpuInfo:
-    name = nv.nvmlDeviceGetName(handle)
-    name = name.decode() if isinstance(name, bytes) else str(name)
-    uuid = nv.nvmlDeviceGetUUID(handle)
-    uuid = uuid.decode() if isinstance(uuid, bytes) else str(uuid)
+    name = _text(nv.nvmlDeviceGetName(handle))
+    uuid = _text(nv.nvmlDeviceGetUUID(handle))
     reserved = 0
     try:
         mem = nv.nvmlDeviceGetMemoryInfo(handle, version=nv.nvmlMemory_v2)
@@ -171,6 +186,30 @@ def _query(nv, handle, nvml_index: int, cuda_index: int) -> GpuInfo:
                    tuple(procs))
 
 
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def visible_handles(nv, visible: list[str] | None) -> list[tuple[int, object]]:
+    """(NVML index, NVML handle) of each device CUDA would expose, in CUDA order. MIG ids are looked up by
+    UUID (nvmlDeviceGetHandleByUUID) and carry the index of their parent GPU; a MIG id NVML does not know
+    ends the list. Raises what NVML raises."""
+    count = nv.nvmlDeviceGetCount()
+    handles = [nv.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+    if visible and visible[0].startswith("MIG-"):
+        out: list[tuple[int, object]] = []
+        for tok in visible:
+            try:
+                handle = nv.nvmlDeviceGetHandleByUUID(tok)
+                parent = nv.nvmlDeviceGetDeviceHandleFromMigDeviceHandle(handle)
+            except Exception:  # not a MIG id NVML knows (or an older driver's form): CUDA stops here too
+                break
+            out.append((int(nv.nvmlDeviceGetIndex(parent)), handle))
+        return out
+    uuids = [_text(nv.nvmlDeviceGetUUID(h)) for h in handles]
+    return [(i, handles[i]) for i in select_visible(list(enumerate(uuids)), visible)]
+
+
 def list_gpus() -> tuple[list[GpuInfo], str | None]:
     """Visible GPUs (CUDA order) and None, or ([], reason) when NVML or a device is not available."""
     try:
@@ -179,20 +218,27 @@ def list_gpus() -> tuple[list[GpuInfo], str | None]:
         return [], str(exc)
     try:
         count = nv.nvmlDeviceGetCount()
-        handles = [nv.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
-        uuids = []
-        for h in handles:
-            u = nv.nvmlDeviceGetUUID(h)
-            uuids.append(u.decode() if isinstance(u, bytes) else str(u))
-        order = select_visible(list(enumerate(uuids)),
-                               parse_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES")))
-        gpus = [_query(nv, handles[i], i, k) for k, i in enumerate(order)]
+        order = visible_handles(nv, parse_visible_devices(os.environ.get("CUDA_VISIBLE_DEVICES")))
+        gpus = [_query(nv, handle, i, k) for k, (i, handle) in enumerate(order)]
     except Exception as exc:
         return [], f"NVML query failed: {exc}"
     if not gpus:
         why = "CUDA_VISIBLE_DEVICES hides every device" if count else "NVML sees no GPU"
         return [], why
     return gpus, None
+
+
+def visible_entries(value: str | None) -> list[str]:
+    """The CUDA_VISIBLE_DEVICES entries (parse_visible_devices) that name a device CUDA would expose, each
+    usable alone as a child process's CUDA_VISIBLE_DEVICES; unset: every device's index. Checked against NVML
+    when it answers; without NVML the parsed entries as they are (unset: none)."""
+    visible = parse_visible_devices(value)
+    try:
+        nv = _nvml()
+        order = visible_handles(nv, visible)
+    except Exception:  # no driver or library: nothing to check against, as nvitop reports it
+        return visible or []
+    return [str(i) for i, _ in order] if visible is None else visible[: len(order)]
 
 
 def resolve_gpu(text: str) -> tuple[str, int]:

@@ -95,27 +95,13 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def visible_gpus(env: dict[str, str] | None = None) -> list[str]:
-    """The GPUs probes may use, as CUDA_VISIBLE_DEVICES entries: that variable when set ("" or "-1" = none),
-    else every device NVML counts. No driver or no NVML: none."""
-    env = os.environ if env is None else env
-    if "CUDA_VISIBLE_DEVICES" in env:
-        entries = [e.strip() for e in env["CUDA_VISIBLE_DEVICES"].split(",") if e.strip()]
-        out = []
-        for e in entries:
-            if e.startswith("-"):
-                break  # CUDA stops at the first invalid entry
-            out.append(e)
-        return out
-    try:
-        import pynvml
+    """The GPUs probes may use, as CUDA_VISIBLE_DEVICES entries (each one a child's whole CUDA_VISIBLE_DEVICES):
+    that variable's entries as lorplan.core.gpu.parse_visible_devices reads them ("" or "-1" = none), checked
+    against NVML when it answers; unset, every device NVML counts. No driver or no NVML: none."""
+    from lorplan.core.gpu import visible_entries
 
-        pynvml.nvmlInit()
-        try:
-            return [str(i) for i in range(pynvml.nvmlDeviceGetCount())]
-        finally:
-            pynvml.nvmlShutdown()
-    except Exception:  # no driver, no library: no GPU, as nvitop reports it
-        return []
+    env = os.environ if env is None else env
+    return visible_entries(env.get("CUDA_VISIBLE_DEVICES"))
 
 
 def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | None = None) -> list[dict]:

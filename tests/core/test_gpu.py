@@ -34,6 +34,16 @@ def test_no_driver_is_a_reason_not_an_exception():
         ("0,abc,1", ["0"]),
         ("GPU-8f2a,1", ["GPU-8f2a", "1"]),
         ("MIG-abcd", ["MIG-abcd"]),
+        ("0,2,-1,1", ["0", "2"]),  # the CUDA programming guide's example
+        ("-1", []),
+        ("1gpu2,2ampere", ["1", "2"]),  # an index is read as strtoul reads it
+        ("01", ["1"]),
+        ("0,0", []),  # a repeated entry hides every device
+        ("GPU-8f2a,GPU-8f2a", []),
+        ("0,,1", ["0"]),
+        ("gpu-8f2a", []),  # the prefix is GPU-, in capitals
+        ("MIG-GPU-8932f937-d72c-4106-c12f-20bd9faed9f6/1/2,MIG-5c3e", [
+            "MIG-GPU-8932f937-d72c-4106-c12f-20bd9faed9f6/1/2", "MIG-5c3e"]),
     ],
 )
 def test_parse_visible_devices(value, expected):
@@ -50,10 +60,11 @@ DEVICES = [(0, "GPU-aaaa-1111"), (1, "GPU-bbbb-2222"), (2, "GPU-aaab-3333")]
         ([], []),
         (["2", "0"], [2, 0]),
         (["1", "7", "0"], [1]),  # out of range ends the list
-        (["0", "0"], [0]),  # repeat ends the list
+        (["0", "GPU-aaaa"], []),  # the same device twice hides every device
         (["GPU-bbbb"], [1]),
         (["GPU-aaa"], []),  # ambiguous prefix
         (["GPU-aaab", "0"], [2, 0]),
+        (["1", "MIG-1234"], [1]),  # a MIG id is not one of these GPUs
     ],
 )
 def test_select_visible(visible, expected):
@@ -129,6 +140,19 @@ class FakeNVML:
             mem.reserved = h["reserved"]
         return mem
 
+    def nvmlDeviceGetHandleByUUID(self, uuid):
+        for d in self.devices:
+            for mig in d.get("migs", ()):
+                if mig["uuid"] == uuid:
+                    return {**mig, "parent": d}
+        raise self.NVMLError("Not Found")
+
+    def nvmlDeviceGetDeviceHandleFromMigDeviceHandle(self, h):
+        return h["parent"]
+
+    def nvmlDeviceGetIndex(self, h):
+        return self.devices.index(h)
+
     def nvmlDeviceGetComputeRunningProcesses(self, h):
         from types import SimpleNamespace
 
@@ -192,3 +216,30 @@ def test_gpus_command_with_fake_nvml(fake_nvml, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("[0] NVIDIA H100 80GB HBM3  total 80.00 GiB  free 70.00 GiB")
     assert "pid 1234: 9.00 GiB" in out[1] and "pid 99: ?" in out[2]
+
+
+def test_fake_nvml_mig_devices(fake_nvml, monkeypatch):
+    mig = {"name": "NVIDIA H100 80GB HBM3 MIG 3g.40gb", "uuid": "MIG-5c3e0b1e-aaaa", "total": 40 * gpu.GiB,
+           "used": 0, "reserved": 0, "procs": []}
+    fake_nvml(FakeNVML([DEVS[1], {**DEVS[0], "migs": [mig]}]))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-5c3e0b1e-aaaa,MIG-unknown")
+    gpus, reason = gpu.list_gpus()
+    assert reason is None
+    assert [(g.index, g.cuda_index, g.name, g.total_bytes) for g in gpus] == [
+        (1, 0, "NVIDIA H100 80GB HBM3 MIG 3g.40gb", 40 * gpu.GiB)]
+    assert gpu.visible_entries("MIG-5c3e0b1e-aaaa,MIG-unknown") == ["MIG-5c3e0b1e-aaaa"]
+
+
+def test_probe_slots_use_the_same_reading(fake_nvml, monkeypatch):
+    from lorplan.probe.backend import device_slots, visible_gpus
+
+    fake_nvml(FakeNVML(DEVS))
+    assert visible_gpus({}) == ["0", "1"]  # unset: every device NVML counts
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-bbbb,5,0"}) == ["GPU-bbbb"]  # 5 does not exist: CUDA stops
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "1,GPU-bbbb"}) == []  # one device twice
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
+    assert [s["cuda_visible"] for s in device_slots("auto", None, {"CUDA_VISIBLE_DEVICES": "1,0"})] == ["1", "0"]
+    fake_nvml(FakeNVML([], fail_init="Driver Not Loaded"))  # no driver: the entries as written
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-x, 3,3"}) == []
+    assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-x, 3"}) == ["GPU-x", "3"]
+    assert visible_gpus({}) == []
