@@ -50,6 +50,11 @@ def positive_int(flag: str):
     return _argparse_type(lambda text: parse_int(flag, text))
 
 
+def vocab_metavar(vocab) -> str:
+    """A lorplan.core.vocab vocabulary as a metavar that lists its names: "none|int8|nf4|fp4"."""
+    return "|".join(vocab.values())
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")

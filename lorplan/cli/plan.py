@@ -9,13 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lorplan.cli._common import vocab_metavar as _names
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Attention, DType, Kernels, Optimizer, Quant, Sharding, TrainOn
-
-
-def _names(vocab) -> str:
-    """A vocabulary as a metavar: "none|int8|nf4|fp4"."""
-    return "|".join(vocab.values())
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import textwrap
 
-from lorplan.cli._common import parse_int, positive_int
+from lorplan.cli._common import parse_int, positive_int, vocab_metavar
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
-TASKS = ("causal-lm", "sequence-classification")
+TASKS = Task.values()
 PROBES_NOT_READY = ("--probes auto: the probe ladder is not available yet (probes are being rebuilt on the one "
                     "training engine); use --probes none for the capacity prior")
 
@@ -47,8 +48,8 @@ def register(sub) -> None:
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     d = p.add_argument_group("data (a file, or its size)")
     d.add_argument("--data", metavar="FILE", help="the training data (profiled with the model's tokenizer)")
-    d.add_argument("--train-on", choices=("completion", "all"), default="completion",
-                   help="with --data: loss on completions and assistant turns (default) or on every token")
+    d.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
+                   help=f"with --data: {HELP[TrainOn]}")
     d.add_argument("--trained-tokens", type=positive_int("--trained-tokens"), metavar="N",
                    help="instead of --data: tokens with a loss, counted once over the dataset")
     d.add_argument("--examples", type=positive_int("--examples"), metavar="N", help="instead of --data: examples")
@@ -60,13 +61,12 @@ def register(sub) -> None:
     t = p.add_argument_group("training setup (for the memory check and --write)")
     t.add_argument("--targets", default="all-linear", metavar="T",
                    help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
-    t.add_argument("--quant", default="none", metavar="none|int8|nf4|fp4", help="base weight quantization")
+    t.add_argument("--quant", default=Quant.NONE.value, metavar=vocab_metavar(Quant), help=HELP[Quant])
     t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
     t.add_argument("--micro-batch", default="1", metavar="N", help="sequences per step (default 1)")
     t.add_argument("--seq-len", metavar="N", help="tokens per sequence (default: the profile's suggestion, else 2048)")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
-    t.add_argument("--optimizer", default="adamw", metavar="NAME",
-                   help="adamw | adamw-8bit | paged-adamw-8bit | sgd | sgd-momentum")
+    t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
     t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
     t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24GiB (overrides --gpu)")
     r = p.add_argument_group("evidence")

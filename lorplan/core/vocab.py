@@ -117,8 +117,10 @@ def default_sharding(gpus: int) -> Sharding:
 
 # DeepSpeed ZeRO stage of each DeepSpeed sharding.
 ZERO_STAGE: Mapping[Sharding, int] = MappingProxyType({Sharding.ZERO2: 2, Sharding.ZERO3: 3})
-# The shardings that split optimizer state and gradients across GPUs (and FSDP / ZeRO-3 the weights too).
+# The shardings that split optimizer state and gradients across GPUs (so they need several GPUs).
 SHARDED = (Sharding.FSDP, Sharding.ZERO2, Sharding.ZERO3)
+# The shardings that split the weights too (a 4-bit base then needs bnb_4bit_quant_storage = compute dtype).
+WEIGHT_SHARDED = (Sharding.FSDP, Sharding.ZERO3)
 
 
 class Kernels(Vocab):
@@ -281,7 +283,7 @@ SPELLINGS: Mapping[str, tuple[type[Vocab], Mapping]] = MappingProxyType({
 __all__ = [
     "ACCELERATE_DISTRIBUTED_TYPE", "ACCELERATE_MIXED_PRECISION", "ATTN_IMPLEMENTATION", "EIGHT_BIT_OPTIMIZERS",
     "FOUR_BIT_QUANTS", "HELP", "HF_OPTIM", "LLAMAFACTORY_FLASH_ATTN", "PEFT_TASK_TYPE", "ROW_SCHEMAS", "SHARDED",
-    "SPELLINGS", "TORCH_DTYPE", "ZERO_STAGE", "Attention", "DType", "DataSchema", "ExportFormat", "Kernels",
+    "SPELLINGS", "TORCH_DTYPE", "WEIGHT_SHARDED", "ZERO_STAGE", "Attention", "DType", "DataSchema", "ExportFormat", "Kernels",
     "LoraBias", "LoraInit", "Optimizer", "Quant", "Scheduler", "Sharding", "Task", "TrainOn", "Vocab",
     "default_sharding", "spellings",
 ]

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import Task
 
-TASKS = ("causal-lm", "sequence-classification")
+TASKS = Task.values()
 
 
 def label_entropy(counts: Mapping[object, int]) -> float:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SCHEMAS = ("text", "prompt-completion", "alpaca", "messages", "tokenized")
+from lorplan.core.vocab import ROW_SCHEMAS, spellings
+
+SCHEMAS = spellings(ROW_SCHEMAS)  # every data schema but auto
 
 ALPACA_PROMPT = (
     "Below is an instruction that describes a task{with_input}. "
