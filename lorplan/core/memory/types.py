@@ -88,7 +88,7 @@ class TrainingSetup:
         _choice("--sharding", self.sharding, Sharding)
         _choice("--base-dtype", self.base_dtype, DType)
         _choice("--adapter-dtype", self.adapter_dtype, DType)
-        _choice("kernels", self.kernels, Kernels)
+        _choice("--kernels", self.kernels, Kernels)
         for flag, value in (("--micro-batch", self.micro_batch), ("--seq-len", self.seq_len), ("--gpus", self.gpus)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadInput(f"{flag} must be an integer, got {value!r}")
