@@ -240,6 +240,7 @@ def render_text(rec, spec, setup, data) -> str:
         f = rec.fits
         verdict = {True: "fits", False: "does not fit", None: "no budget given"}[f.fits]
         where = f" of {format_bytes(f.budget_bytes)}" if f.budget_bytes else ""
+        where += f" ({f.gpu})" if f.gpu else ""
         rows.append(f"  memory          {format_bytes(f.total_bytes)}{where} per GPU: {verdict}")
     if rec.rank_pattern:
         rows.append("  rank pattern    " + ", ".join(f"{k}={v}" for k, v in rec.rank_pattern.items()))

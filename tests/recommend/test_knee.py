@@ -1,0 +1,114 @@
+"""The knee on known sweeps: the 95%-of-improvement definition, best learning rate per rank, seed means,
+ties, noise bands, non-monotone curves, a single rank, unmeasured ranks and failed probes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lorplan.core.errors import BadInput
+from lorplan.recommend.knee import find_knee, summarize
+from lorplan.recommend.types import LadderRow
+
+
+def sweep(losses: dict[int, float | list[float]], lr: float = 1e-3) -> list[LadderRow]:
+    rows = []
+    for rank, value in losses.items():
+        for seed, loss in enumerate(value if isinstance(value, list) else [value]):
+            rows.append(LadderRow(rank=rank, learning_rate=lr, eval_loss=loss, seed=seed))
+    return rows
+
+
+def test_knee_is_smallest_rank_with_95_percent_of_the_best_improvement():
+    # base 3.0, best 2.0 (improvement 1.0): the threshold is 2.05
+    k = find_knee(sweep({1: 2.5, 2: 2.2, 4: 2.06, 8: 2.04, 16: 2.01, 32: 2.0}), 3.0, untested_floor=None)
+    assert k.rank == 8 and k.best_rank == 32
+    assert k.threshold == pytest.approx(2.05)
+    assert k.share(4) == pytest.approx(0.94) and k.share(8) == pytest.approx(0.96)
+    assert (k.low, k.high) == (8, 8)  # one seed: no noise band; every rank below was measured
+    assert "smallest rank whose improvement over the base model's eval loss is at least 95%" in k.explanation
+
+
+def test_exactly_95_percent_counts():
+    k = find_knee(sweep({2: 2.5, 4: 2.05, 8: 2.0}), 3.0)
+    assert k.rank == 4
+
+
+def test_best_learning_rate_per_rank_and_mean_over_seeds():
+    rows = sweep({4: [2.4, 2.6], 16: [2.0, 2.2]}, lr=1e-3) + sweep({4: [2.0, 2.1], 16: [2.5, 2.5]}, lr=1e-4)
+    ranks = {s.rank: s for s in summarize(rows)}
+    assert ranks[4].learning_rate == 1e-4 and ranks[4].mean_loss == pytest.approx(2.05)
+    assert ranks[16].learning_rate == 1e-3 and ranks[16].mean_loss == pytest.approx(2.1)
+    assert ranks[4].stderr == pytest.approx(0.05) and ranks[4].seeds == 2
+    assert ranks[4].learning_rates == (1e-4, 1e-3)
+    k = find_knee(rows, 3.0)
+    assert k.best_rank == 4 and k.rank == 4  # rank 4 at its best rate beats rank 16 at its best
+
+
+def test_ties_take_the_smallest_rank():
+    k = find_knee(sweep({4: 2.0, 8: 2.0, 16: 2.0}), 3.0)
+    assert k.best_rank == 4 and k.rank == 4
+
+
+def test_noise_band_from_seed_standard_errors():
+    # rank 8's mean (2.06) misses the threshold 2.05 by less than its noise; rank 16 meets it for certain
+    rows = sweep({4: [2.5, 2.52, 2.48], 8: [2.0, 2.12, 2.06], 16: [2.01, 2.02, 2.0], 32: [2.0, 2.0, 2.0]})
+    k = find_knee(rows, 3.0, untested_floor=None)
+    assert k.rank == 16
+    se8 = math.sqrt(sum((x - 2.06) ** 2 for x in (2.0, 2.12, 2.06)) / 2 / 3)
+    assert 2.06 - 2 * se8 <= k.threshold  # so rank 8 cannot be told apart
+    assert (k.low, k.high) == (8, 16)
+    assert "ranks 8-16 cannot be told apart" in k.explanation
+
+
+def test_quiet_seeds_give_a_tight_band():
+    rows = sweep({4: [2.5, 2.5001], 8: [2.02, 2.0201], 16: [2.0, 2.0001]})
+    k = find_knee(rows, 3.0, untested_floor=None)
+    assert (k.rank, k.low, k.high) == (8, 8, 8)
+
+
+def test_non_monotone_curve():
+    # rank 8 dips, 16 is worse, 64 is best: the knee is the first rank reaching 95%, whatever comes after
+    k = find_knee(sweep({2: 2.6, 4: 2.3, 8: 2.03, 16: 2.2, 32: 2.1, 64: 2.0}), 3.0, untested_floor=None)
+    assert k.best_rank == 64 and k.rank == 8
+
+
+def test_single_rank():
+    k = find_knee(sweep({16: 2.2}), 3.0, untested_floor=None)
+    assert (k.rank, k.best_rank, k.low, k.high) == (16, 16, 16, 16) and k.improved
+
+
+def test_unmeasured_ranks_widen_the_band_downwards():
+    # a ×4 ladder: ranks 8 (between 4 and 16) and 1-2 (below 4) were never measured
+    k = find_knee(sweep({4: 2.5, 16: 2.02, 64: 2.0}), 3.0)
+    assert (k.rank, k.low, k.high) == (16, 8, 16)
+    assert "Rank 8 was not measured" in k.explanation
+    k = find_knee(sweep({4: 2.01, 16: 2.0}), 3.0)
+    assert (k.rank, k.low) == (4, 1)
+    assert "Ranks 1-2 were not measured" in k.explanation
+
+
+def test_no_improvement_over_the_base():
+    k = find_knee(sweep({4: 3.1, 16: 3.05}), 3.0)
+    assert not k.improved and k.rank == 4 and k.high == 16
+    assert "no rank improved" in k.explanation
+
+
+def test_failed_probes_are_left_out_and_nothing_usable_is_an_error():
+    rows = sweep({4: 2.5, 16: 2.0}) + [LadderRow(64, 1e-3, None, state="oom")]
+    k = find_knee(rows, 3.0)
+    assert [s.rank for s in k.ranks] == [4, 16]
+    with pytest.raises(BadInput, match="no probe finished"):
+        find_knee([LadderRow(8, 1e-3, None, state="failed")], 3.0)
+
+
+def test_bad_rows_and_arguments():
+    with pytest.raises(BadInput, match="rank"):
+        LadderRow(0, 1e-3, 2.0)
+    with pytest.raises(BadInput, match="state"):
+        LadderRow(4, 1e-3, 2.0, state="exploded")
+    with pytest.raises(BadInput, match="finite"):
+        LadderRow(4, 1e-3, float("nan"))
+    with pytest.raises(BadInput, match="fraction"):
+        find_knee(sweep({4: 2.0}), 3.0, fraction=1.5)

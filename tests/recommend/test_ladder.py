@@ -1,0 +1,86 @@
+"""Ladder planning and successive halving on synthetic curves with known parameters."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from lorplan.core.errors import BadInput
+from lorplan.recommend.ladder import (
+    coarse_ladder,
+    halving_rungs,
+    halving_step,
+    plan_ladder,
+    planned_steps,
+    refine_ladder,
+)
+
+FINAL = 1000
+# eval loss of rank r at step t: A[r] + 3·t^-0.5 (the floor A[r] falls with rank and flattens from rank 16)
+A = {1: 2.5, 4: 2.1, 16: 2.0, 64: 1.99, 256: 1.985}
+BASE = 3.0
+
+
+def curves(upto: int, noise: float = 0.0, seed: int = 0) -> dict[int, list[tuple[int, float]]]:
+    rng = random.Random(seed)
+    return {r: [(t, a + 3.0 * t ** -0.5 + rng.gauss(0, noise)) for t in range(10, upto + 1, 10)] for r, a in A.items()}
+
+
+def test_coarse_and_refined_ladders():
+    assert coarse_ladder() == (1, 4, 16, 64, 256)
+    assert coarse_ladder(8) == (2, 8, 32, 128)
+    assert coarse_ladder(256) == (1, 4, 16, 64, 256)
+    assert coarse_ladder(16, low=4, high=64) == (4, 16, 64)
+    assert refine_ladder(16, [4, 16, 64]) == (8, 32)
+    assert refine_ladder(1, [1, 4]) == (2,)
+    assert refine_ladder(256, [64, 256]) == (128,)
+    assert refine_ladder(16, [8, 16, 32]) == ()
+
+
+def test_planned_steps_and_rungs():
+    assert planned_steps(1000, 3, 16) == 188  # ceil(3000 / 16)
+    assert halving_rungs(800, eta=2, min_steps=50) == (50, 100, 200, 400)
+    assert halving_rungs(800, eta=4, min_steps=10) == (12, 50, 200)
+    with pytest.raises(BadInput):
+        planned_steps(0, 1, 1)
+    with pytest.raises(BadInput):
+        halving_rungs(100, eta=1)
+
+
+def test_budget_buys_probes_in_order():
+    full = plan_ladder(600, 60)
+    assert full.ranks == (1, 4, 16, 64, 256) and (full.refine, full.extra_learning_rates) == (2, 2)
+    assert full.probes == 9 and full.seconds == 540
+    short = plan_ladder(150, 60, prior_rank=8)  # 2 probes: the prior and its nearest neighbour
+    assert short.ranks == (2, 8) and short.probes == 2 and short.refine == 0
+    parallel = plan_ladder(300, 60, parallel=2)  # 10 probe slots on 2 GPUs
+    assert parallel.probes == 9 and parallel.seconds == 300
+    with_base = plan_ladder(180, 60, base_probe=True)
+    assert with_base.ranks == (4, 16) and with_base.probes == 3
+    none = plan_ladder(60, 60)
+    assert none.probes == 0 and none.ranks == () and "capacity prior alone" in none.explanation
+    with pytest.raises(BadInput):
+        plan_ladder(100, 0)
+
+
+def test_halving_stops_ranks_that_can_be_neither_knee_nor_best():
+    # exact curves: predictions at step 1000 are A[r] + 3/sqrt(1000); best rank 256, threshold 2.126
+    d = halving_step(curves(200), BASE, final_step=FINAL)
+    assert d.keep == (16, 256) and d.stop == (1, 4, 64)
+    verdict = {v.rank: v for v in d.verdicts}
+    assert verdict[16].predicted == pytest.approx(2.0 + 3 * FINAL ** -0.5, rel=1e-6)
+    assert "cannot reach the knee" in verdict[4].reason
+    assert "rank 16 already reaches the knee for certain" in verdict[64].reason
+    assert d.step == 200
+
+
+def test_halving_under_noise_keeps_the_knee():
+    for seed in range(5):
+        d = halving_step(curves(200, noise=0.01, seed=seed), BASE, final_step=FINAL)
+        assert 16 in d.keep and 1 in d.stop  # rank 1 is far off; the true knee is never stopped
+
+
+def test_halving_keeps_everything_before_any_sure_improvement():
+    d = halving_step(curves(200), 1.0, final_step=FINAL)
+    assert d.stop == () and set(d.keep) == set(A)

@@ -1,0 +1,147 @@
+"""`lorplan recommend` (capacity prior): the JSON contract, data files, --write, text output, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.core.lora import LoraTargets, trainable_params
+from lorplan.core.model import load_spec
+from lorplan.core.plan import read_plan
+
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+CONTRACT = ("rank", "alpha", "use_rslora", "learning_rate", "target_modules", "rank_pattern", "tolerance",
+            "confidence", "cost_seconds", "fits", "ladder", "evidence")
+
+
+def recommend(capsys, *argv):
+    rc = main(["recommend", *argv])
+    return rc, capsys.readouterr()
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+def test_json_contract_from_sizes(capsys):
+    rc, cap = recommend(capsys, "--model", QWEN, "--trained-tokens", "2000000", "--gpu-memory", "80GiB", "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    assert all(k in out for k in CONTRACT)
+    assert out["rank"] == 4 and out["confidence"] == {"low": 2, "high": 8}
+    assert out["alpha"] == 32 and out["use_rslora"] is False and out["target_modules"] == ["all-linear"]
+    assert out["fits"]["fits"] is True and out["fits"]["budget_bytes"] == 80 * 1024**3
+    assert out["ladder"] == [] and out["cost_seconds"] == 0
+    assert out["capacity"]["params_per_rank"] == 549_888 and out["capacity"]["trained_tokens"] == 2_000_000
+    assert {e["source"] for e in out["evidence"]} >= {"token rule", "capacity prior", "probes", "scaling", "memory"}
+    assert all(set(e) == {"source", "rank", "explanation"} for e in out["evidence"])
+
+
+def test_data_file_is_profiled(tmp_path, capsys):
+    rows = [{"prompt": f"question {i}?", "completion": " answer " * 20} for i in range(200)]
+    data = write_jsonl(tmp_path / "sft.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--probes", "none", "--epochs", "3", "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    assert main(["profile", "--data", data, "--model", QWEN, "--json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert out["capacity"]["trained_tokens"] == profile["trained_tokens"] > 0
+    assert out["capacity"]["examples"] == 200 and out["capacity"]["epochs"] == 3
+    assert out["capacity"]["data_source"] == f"profile of {data}"
+    assert out["rank"] == 1  # a few thousand tokens: one rank unit (549,888 parameters) covers them
+
+
+def test_classification_counts_label_entropy(tmp_path, capsys):
+    rows = [{"text": f"review {i}", "label": ["pos", "neg", "neu", "neg"][i % 4]} for i in range(400)]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    entropy = -(2 * 0.25 * math.log2(0.25) + 0.5 * math.log2(0.5))  # 1.5 bits
+    assert out["capacity"]["label_bits"] == pytest.approx(400 * entropy)
+    assert out["task"] == "sequence-classification" and out["learning_rate"] == 3e-4
+    bits = next(e for e in out["evidence"] if e["source"] == "bits rule")
+    assert "1.5 bits of label entropy (measured from the labels)" in bits["explanation"]
+
+
+def test_write_plan(tmp_path, capsys):
+    path = tmp_path / "plan.toml"
+    rc, cap = recommend(capsys, "--model", MINILM, "--examples", "300000", "--task", "sequence-classification",
+                        "--num-labels", "4", "--epochs", "2", "--write", str(path))
+    assert rc == 0, cap.err
+    assert f"wrote {path}" in cap.out
+    plan = read_plan(path)
+    # 300,000 examples: token rule 300,000 parameters, bits rule 300,000 × 2 bits / 2; / 42,240 = 7.1 -> 8
+    assert plan.lora.r == 8 and plan.lora.alpha == 32 and plan.lora.use_rslora is False
+    assert plan.training.learning_rate == 3e-4 and plan.training.epochs == 2
+    assert plan.model.num_labels == 4
+    spec = load_spec(MINILM)
+    head4 = 384 * 4 + 4
+    assert plan.estimate.trainable_params == trainable_params(spec, LoraTargets(), 8) - (384 * 2 + 2) + head4
+    rc, cap = recommend(capsys, "--model", MINILM, "--examples", "10", "--write", str(path))
+    assert rc == 2 and "--force" in cap.err
+
+
+def test_text_output(capsys):
+    rc, cap = recommend(capsys, "--model", QWEN, "--trained-tokens", "900000000", "--gpu", "RTX-4090")
+    assert rc == 0, cap.err
+    lines = cap.out.splitlines()
+    assert lines[0] == f"lorplan recommend: {QWEN} (causal-lm), targets all-linear"
+    assert any(line.split()[:2] == ["rank", "128"] for line in lines)
+    assert "evidence" in lines
+    assert any(line.startswith("  memory") and line.endswith("(RTX-4090) per GPU: fits") for line in lines)
+    unwrapped = cap.out.replace("\n      ", " ")  # evidence sentences wrap with a 6-space indent
+    assert "kept at rank 128 (an adapted module has only 128 dimensions) by the token rule" in unwrapped
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--model", QWEN, "--data", "x.jsonl", "--probes", "auto"], "--probes auto: the probe ladder is not available"),
+        ([], "--model: give a model"),
+        (["--model", QWEN], "--data: give --data FILE, or --trained-tokens N"),
+        (["--model", QWEN, "--data", "x.jsonl", "--trained-tokens", "5"], "--trained-tokens: give either --data"),
+        (["--model", QWEN, "--trained-tokens", "5", "--task", "sequence-classification"], "--task: "),
+        (["--model", QWEN, "--trained-tokens", "0"], "--trained-tokens: 0 must be at least 1"),
+        (["--model", QWEN, "--trained-tokens", "5", "--epochs", "-1"], "--epochs: '-1' must be a positive number"),
+        (["--model", QWEN, "--trained-tokens", "5", "--targets", "nope"], "--targets: 'nope' matches no module"),
+        (["--model", QWEN, "--trained-tokens", "5", "--gpu-memory", "lots"], "--gpu-memory: 'lots'"),
+        (["--model", QWEN, "--data", "/no/such/file.jsonl"], "--data /no/such/file.jsonl"),
+        (["--model", MINILM, "--trained-tokens", "100"], "--examples: sequence classification counts"),
+        (["--model", MINILM, "--examples", "100", "--num-labels", "1"], "--num-labels: 1 must be at least 2"),
+        (["--model", QWEN, "--examples", "100", "--num-labels", "3"], "--num-labels: only with"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_flag(capsys, argv, expected):
+    try:
+        rc = main(["recommend", *argv])
+    except SystemExit as exc:  # argparse's own checks
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert expected in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_fresh_process_prints_json_without_loading_torch():
+    code = (
+        "import io, contextlib, json, sys\n"
+        "from lorplan.cli import main\n"
+        "buf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n"
+        f"    rc = main(['recommend', '--model', '{QWEN}', '--trained-tokens', '3000000', '--json'])\n"
+        "print(json.dumps({'rc': rc, 'rank': json.loads(buf.getvalue())['rank'],\n"
+        "                  'heavy': [m for m in ('torch', 'transformers', 'peft') if m in sys.modules]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "rank": 8, "heavy": []}
+    cli = subprocess.run([sys.executable, "-m", "lorplan", "recommend", "--probes", "auto", "--model", QWEN],
+                         capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
