@@ -29,9 +29,10 @@ def neox_dir(tmp_path_factory):
 
 def test_fallback_plan_and_exact_counts(neox_dir, capsys):
     """`lorplan plan` works through the fallback and says so; its counts equal transformers' and peft's."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    peft = pytest.importorskip("peft")
+    import peft
+    import torch
+    import transformers
+
     from lorplan.cli import main
 
     assert main(["plan", "--model", str(neox_dir), "--json", "--ranks", "4"]) == 0
@@ -69,9 +70,10 @@ OLMOE = {
 def test_fallback_moe_follows_peft_expert_renaming(tmp_path):
     """A fused-expert MoE outside the fast path (OLMoE): experts and router are found, and peft's renaming of
     gate_proj/up_proj/down_proj/gate to target_parameters is mirrored."""
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    peft = pytest.importorskip("peft")
+    import peft
+    import torch
+    import transformers
+
     from lorplan.core.lora import peft_target_modules
 
     (tmp_path / "config.json").write_text(json.dumps(OLMOE))

@@ -15,16 +15,15 @@ from __future__ import annotations
 import copy
 import warnings
 
+import peft
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-peft = pytest.importorskip("peft")
-
-from lorplan.core.errors import BadInput  # noqa: E402
-from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params, trainable_tensors  # noqa: E402
-from lorplan.core.model import catalog  # noqa: E402
-from lorplan.core.model.sources import from_config  # noqa: E402
+from lorplan.core.errors import BadInput
+from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params, trainable_tensors
+from lorplan.core.model import catalog
+from lorplan.core.model.sources import from_config
 
 pytestmark = pytest.mark.slow
 warnings.filterwarnings("ignore")

@@ -7,11 +7,10 @@ import copy
 import json
 
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from lorplan.core.model import catalog, load_spec  # noqa: E402
+from lorplan.core.model import catalog, load_spec
 
 pytestmark = pytest.mark.slow
 

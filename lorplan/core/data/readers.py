@@ -42,7 +42,11 @@ def detect_format(path: Path) -> str:
 
     Raises BadInput naming the path when it does not exist, is empty, or looks binary where text is expected.
     """
-    if not path.exists():
+    try:
+        exists = path.exists()  # raises PermissionError inside a folder the user cannot enter
+    except OSError as exc:
+        raise BadInput(f"--data {path}: cannot read ({exc.strerror or exc})") from None
+    if not exists:
         raise BadInput(f"--data {path}: no such file or folder")
     if path.is_dir():
         if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():

@@ -123,11 +123,20 @@ def test_chat_rendered_with_the_template_trains_on_assistant_tokens(fmt, tmp_pat
 
 def test_chat_without_a_template_uses_role_lines(tmp_path, tok, minilm_dir):
     path = write(CHAT_ROWS[:1], tmp_path, "jsonl")
-    msgs = CHAT_ROWS[0]["messages"]
-    rendered = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in msgs)
+    turns = [(m["role"], m["content"]) for m in CHAT_ROWS[0]["messages"]]
+
+    def rendered(upto: int, generation_prompt: bool = False) -> str:
+        text = "".join(f"<|{role}|>\n{content}\n" for role, content in turns[:upto])
+        return text + ("<|assistant|>\n" if generation_prompt else "")
+
+    def n(text: str) -> int:
+        return len(tok(text, add_special_tokens=False)["input_ids"])
+
+    # each assistant turn trains the tokens it adds after "<|assistant|>\n"; the closing [SEP] ends the last one
+    trained = sum(n(rendered(i + 1)) - n(rendered(i, True)) for i, (role, _) in enumerate(turns) if role == "assistant")
     p = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=SEQ)
-    assert p.tokens == len(tok(rendered)["input_ids"])
-    assert p.trained_tokens > 0
+    assert p.tokens == len(tok(rendered(len(turns)))["input_ids"])
+    assert p.trained_tokens == trained + 1
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "parquet", "arrow", "csv"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -150,13 +152,48 @@ def test_json_object_holding_rows_on_one_line(tmp_path):
     assert p.examples == 2 and _problems(p) == {3: "empty text"}
 
 
-def test_unreadable_file_is_a_one_line_error(tmp_path):
+def _error_without_root(call) -> str:
+    """What call() raises, run in a forked child that drops root to the user nobody first (root reads any file
+    whatever its permissions, and the CI container runs as root)."""
     import os
 
-    if os.geteuid() == 0:
-        pytest.skip("root reads any file; permissions cannot make it unreadable")
-    path = tmp_path / "secret.jsonl"
-    path.write_text('{"text": "x"}\n')
-    path.chmod(0)
-    with pytest.raises(BadInput, match="cannot read"):
-        profile_dataset(path)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            try:
+                call()
+                message = "no error"
+            except BadInput as exc:
+                message = f"BadInput: {exc}"
+            except BaseException as exc:
+                message = f"{type(exc).__name__}: {exc}"
+            os.write(write_end, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as fh:
+        message = fh.read()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_unreadable_file_and_folder_are_one_line_errors():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as top:
+        os.chmod(top, 0o711)  # nobody may pass through it (pytest's tmp_path is private to its user)
+        secret = Path(top, "secret.jsonl")
+        secret.write_text('{"text": "x"}\n')
+        secret.chmod(0)
+        locked = Path(top, "locked")
+        locked.mkdir(mode=0o700)
+        (locked / "data.jsonl").write_text('{"text": "x"}\n')
+        locked.chmod(0)
+        for path in (secret, locked / "data.jsonl"):
+            message = _error_without_root(lambda p=path: profile_dataset(p))
+            assert message == f"BadInput: --data {path}: cannot read (Permission denied)"
