@@ -52,7 +52,7 @@ class Curves:
 
 @dataclass(frozen=True)
 class ProbeStatus:
-    """One row of `lorplan probe status --json` (the first eight keys are the DESIGN.md contract)."""
+    """One row of `lorplan probe status --json` (to_json's first eight keys are those the README shows)."""
 
     id: str
     rank: int

@@ -1,4 +1,4 @@
-"""`lorplan profile`: the JSON contract of shared/DESIGN.md, text output and exit codes."""
+"""`lorplan profile`: the JSON keys the README documents, text output and exit codes."""
 
 from __future__ import annotations
 

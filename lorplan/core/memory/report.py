@@ -40,7 +40,7 @@ def _setup_json(setup: TrainingSetup) -> dict:
 
 
 def plan_json(spec: ModelSpec, table: RankTable) -> dict:
-    """The `lorplan plan --json` object (shape in shared/DESIGN.md), all memory figures integer bytes."""
+    """The `lorplan plan --json` object (shape in the README), all memory figures integer bytes."""
     total = spec.total_params
     rows = []
     for row in table.rows:

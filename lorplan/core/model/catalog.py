@@ -1,7 +1,7 @@
 """The built-in catalog: config.json files of models people fine-tune, shipped in lorplan/core/model/catalog/.
 
 Each file is the model's config.json (architecture fields as published on the Hugging Face Hub; see
-shared/reference/model-configs.toml for the sources). Two kinds of keys are left out: `auto_map` (lorplan never
+tests/core/reference_model_configs.toml for the sources). Two kinds of keys are left out: `auto_map` (lorplan never
 runs remote code) and, where noted on the entry, long rope-scaling factor lists (they do not change shapes). The index below is plain Python so that listing and
 lookup cost no file reads; a config is read (once per process) when a spec is asked for.
 """
@@ -88,8 +88,6 @@ ENTRIES: tuple[CatalogEntry, ...] = (
     _e("google-bert/bert-base-uncased", "bert", "bert-base-uncased"),
     _e("sentence-transformers/all-MiniLM-L6-v2", "bert", "all-MiniLM-L6-v2"),
 )
-
-DEFAULT_MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 @lru_cache(maxsize=1)
