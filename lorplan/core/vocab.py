@@ -200,6 +200,11 @@ class ExportFormat(Vocab):
     LLAMAFACTORY = "llamafactory", "LLaMA-Factory YAML"
     ACCELERATE = "accelerate", "accelerate config YAML"
 
+    @property
+    def file_name(self) -> str:
+        """What the export writes (peft: a folder of files): "peft", "axolotl.yaml", ..."""
+        return self.value if self is ExportFormat.PEFT else f"{self.value}.yaml"
+
 
 # One-line help of a vocabulary where the CLI shows one (a flag may add its own context around it).
 HELP: Mapping[type[Vocab], str] = MappingProxyType({

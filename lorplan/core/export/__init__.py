@@ -42,7 +42,7 @@ def export_plan(plan, fmt: str) -> ExportResult:
 
 def output_name(fmt: str) -> str:
     """The file an export writes (peft: the folder), as the exporters name it: "axolotl.yaml", "peft"."""
-    return fmt if fmt == ExportFormat.PEFT else f"{fmt}.yaml"
+    return ExportFormat(fmt).file_name
 
 
 def default_output(plan_path: str | os.PathLike, fmt: str) -> Path:

@@ -24,9 +24,10 @@ from textual_plotext import PlotextPlot
 
 from lorplan.core.data.profile import DataProfile
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import DataSchema
 
 HERE = Path(__file__).resolve().parent
-SCHEMA_OPTIONS = [(name, name) for name in ("auto", "text", "prompt-completion", "alpaca", "messages", "tokenized")]
+SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
 HIST_BINS = 30
 
 

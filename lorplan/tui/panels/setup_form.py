@@ -13,6 +13,7 @@ from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import TrainingSetup
 from lorplan.core.units import parse_size
+from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding
 
 # Limits beyond which a value is a typo, not a plan (the memory model would print nonsense).
 MAX_MICRO_BATCH = 4096
@@ -21,27 +22,11 @@ MAX_GPUS = 1024
 MAX_RANK = 65536
 MAX_BUDGET_BYTES = 64 * 1024**4  # 64 TiB per GPU
 
-QUANT_CHOICES = (
-    ("bf16 (none)", "none"),
-    ("int8", "int8"),
-    ("nf4 (QLoRA)", "nf4"),
-    ("fp4", "fp4"),
-)
-OPTIMIZER_CHOICES = (
-    ("AdamW", "adamw"),
-    ("AdamW 8-bit", "adamw-8bit"),
-    ("paged AdamW 8b", "paged-adamw-8bit"),
-    ("SGD", "sgd"),
-    ("SGD + momentum", "sgd-momentum"),
-)
-ATTENTION_CHOICES = (("SDPA", "sdpa"), ("eager", "eager"), ("flash-attn 2", "flash"))
-SHARDING_CHOICES = (
-    ("none", "none"),
-    ("DDP", "ddp"),
-    ("FSDP", "fsdp"),
-    ("ZeRO-2", "zero2"),
-    ("ZeRO-3", "zero3"),
-)
+# (label, value) options of the Select fields: lorplan.core.vocab's names and labels
+QUANT_CHOICES = Quant.options()
+OPTIMIZER_CHOICES = Optimizer.options()
+ATTENTION_CHOICES = Attention.options()
+SHARDING_CHOICES = Sharding.options()
 
 
 def parse_int(text: str, label: str, low: int, high: int) -> int:
@@ -146,7 +131,7 @@ def build_setup(values: FormValues) -> FormResult:
         setup = TrainingSetup(
             targets=LoraTargets(modules=tuple(values.targets), use_dora=values.dora),
             quant=values.quant,  # type: ignore[arg-type]
-            double_quant=values.double_quant and values.quant in ("nf4", "fp4"),
+            double_quant=values.double_quant and values.quant in FOUR_BIT_QUANTS,
             micro_batch=parsed["micro_batch"],
             seq_len=parsed["seq_len"],
             grad_checkpointing=values.grad_checkpointing,

@@ -21,12 +21,12 @@ from lorplan.core.errors import LorplanError
 from lorplan.core.export import LABELS, export_plan, output_paths, write_export
 from lorplan.core.plan import PLACEHOLDER_DATA_PATH, write_plan
 from lorplan.core.units import format_bytes
+from lorplan.core.vocab import ExportFormat
 
 HERE = Path(__file__).resolve().parent
-FORMATS = ("plan", "peft", "axolotl", "llamafactory", "accelerate")
+FORMATS = ("plan", *ExportFormat.values())  # the plan file itself, then every export
 TITLES = {"plan": "lorplan plan file (plan.toml)", **LABELS}
-OUTPUT_NAMES = {"plan": "plan.toml", "peft": "peft", "axolotl": "axolotl.yaml",
-                "llamafactory": "llamafactory.yaml", "accelerate": "accelerate.yaml"}
+OUTPUT_NAMES = {"plan": "plan.toml", **{f.value: f.file_name for f in ExportFormat}}
 
 
 def default_folder(plan) -> str:
