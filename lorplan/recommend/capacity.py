@@ -46,7 +46,6 @@ class AdapterSize:
     per_rank: int
     fixed: int
     min_dim: int
-    total_params: int = 0
 
     def params(self, rank: int) -> int:
         """Trainable parameters at this rank (equals lorplan.core.lora.trainable_params)."""
@@ -70,7 +69,7 @@ def adapter_size(spec, targets) -> AdapterSize:
     if targets.layers_to_transform is not None:
         names += f" (layers {', '.join(map(str, targets.layers_to_transform))})"
     return AdapterSize(model=spec.id, targets=names, per_rank=p2 - p1, fixed=2 * p1 - p2,
-                       min_dim=min(dims) if dims else MAX_RANK, total_params=spec.total_params)
+                       min_dim=min(dims) if dims else MAX_RANK)
 
 
 @dataclass(frozen=True)

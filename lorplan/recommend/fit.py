@@ -1,14 +1,16 @@
 """Does the recommended rank fit the chosen GPU? If not, what would, and which rank fits as it is.
 
 Priced with lorplan's memory model (lorplan.core.memory.estimate / rank_table) for the user's TrainingSetup.
-The remedies tried at the recommended rank are the usual ones, each alone and then together: a smaller
+The remedies tried at the recommended rank are the usual ones: a smaller
 micro-batch (gradient accumulation keeps the batch), gradient checkpointing, an 8-bit optimizer, and NF4
-base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314). Pure Python.
+base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314): each alone, and when
+none is enough the smallest combinations that are. Pure Python.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import combinations
 
 from lorplan.core.units import format_bytes
 from lorplan.recommend.types import Fit, Remedy
@@ -16,9 +18,10 @@ from lorplan.recommend.types import Fit, Remedy
 
 def _remedies(setup, max_micro_batch: int | None) -> list[tuple[str, dict]]:
     out: list[tuple[str, dict]] = []
-    if max_micro_batch and max_micro_batch < setup.micro_batch:
-        out.append((f"--micro-batch {max_micro_batch} (more gradient accumulation keeps the batch)",
-                    {"micro_batch": max_micro_batch}))
+    # the largest micro-batch that fits as set up, or 1 (which may fit together with another change)
+    micro = max(1, max_micro_batch or 0)
+    if micro < setup.micro_batch:
+        out.append((f"--micro-batch {micro} (more gradient accumulation keeps the batch)", {"micro_batch": micro}))
     if not setup.grad_checkpointing:
         out.append(("--grad-checkpointing", {"grad_checkpointing": True}))
     if setup.optimizer == "adamw":
@@ -36,29 +39,32 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     row = table.rows[0]
     total = row.memory.total
     where = gpu or "the budget"
+    shape = f" at --seq-len {setup.seq_len}, --micro-batch {setup.micro_batch}"
     if budget_bytes is None:
         return Fit(rank, total, None, gpu, None, None, (),
-                   f"rank {rank} needs {format_bytes(total)} per GPU as set up; no GPU budget was given "
+                   f"rank {rank} needs {format_bytes(total)} per GPU{shape}; no GPU budget was given "
                    "(--gpu or --gpu-memory), so whether it fits is not checked")
     if row.fits:
         return Fit(rank, total, budget_bytes, gpu, True, rank, (),
-                   f"rank {rank} fits {where}: {format_bytes(total)} of {format_bytes(budget_bytes)} per GPU")
+                   f"rank {rank} fits {where}: {format_bytes(total)} of {format_bytes(budget_bytes)} per GPU{shape}")
     lower = [1 << k for k in range(rank.bit_length()) if (1 << k) < rank]
     fitting = [r.rank for r in rank_table(spec, setup, tuple(lower), budget_bytes).rows if r.fits] if lower else []
     rank_fits = max(fitting) if fitting else None
     remedies: list[Remedy] = []
     changes = _remedies(setup, row.max_micro_batch)
-    for words, change in changes:
-        mem = estimate(spec, replace(setup, **change), rank)
-        remedies.append(Remedy(words, mem.total, mem.total <= budget_bytes))
-    if changes and not any(r.fits for r in remedies) and len(changes) > 1:
-        together: dict = {}
-        for _, change in changes:
-            together.update(change)
-        mem = estimate(spec, replace(setup, **together), rank)
-        remedies.append(Remedy(" ".join(w.split(" (")[0] for w, _ in changes), mem.total, mem.total <= budget_bytes))
+    # single changes first; when none is enough, the smallest combinations that are (pairs, then triples...)
+    for size in range(1, len(changes) + 1):
+        for combo in combinations(changes, size):
+            together: dict = {}
+            for _, change in combo:
+                together.update(change)
+            mem = estimate(spec, replace(setup, **together), rank)
+            words = combo[0][0] if size == 1 else " ".join(w.split(" (")[0] for w, _ in combo)
+            remedies.append(Remedy(words, mem.total, mem.total <= budget_bytes))
+        if any(r.fits for r in remedies):
+            break
     works = [r.change for r in remedies if r.fits]
-    text = f"rank {rank} needs {format_bytes(total)} per GPU, more than {where} ({format_bytes(budget_bytes)})"
+    text = f"rank {rank} needs {format_bytes(total)} per GPU{shape}, more than {where} ({format_bytes(budget_bytes)})"
     text += f"; it fits with {' or with '.join(works)}" if works else "; none of the usual changes makes it fit"
     text += (f"; rank {rank_fits} fits as set up" if rank_fits is not None
              else "; no smaller rank fits as set up either")

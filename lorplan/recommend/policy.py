@@ -15,7 +15,7 @@ from dataclasses import dataclass
 # thinkingmachines.ai/blog/lora) trains ranks 1-512 with alpha = 32 and finds the optimal learning rate
 # approximately independent of rank; tinker-cookbook's LoRA learning rates (tinker_cookbook/hyperparam_utils.py
 # get_lr, get_lora_lr_over_full_finetune_lr(lora_alpha=32)) are calibrated in that convention.
-ALPHA = 32.0
+ALPHA = 32  # an integer: peft's LoraConfig and the exporters' schemas type lora_alpha as int
 
 # Empirical best LoRA learning rates at alpha = 32 from tinker-cookbook's SFT sweep (tulu3, batch 128,
 # 780 steps): tinker_cookbook/hyperparam_utils.py `get_lr`. Only models of lorplan's catalog (or their base

@@ -127,3 +127,23 @@ def test_default_learning_rates():
     assert default_learning_rate("Qwen/Qwen2.5-72B", "causal-lm", 72_000_000_000)[0] == 3e-4
     lr, why = default_learning_rate("x", "sequence-classification", 22_000_000)
     assert lr == 3e-4 and "BERT" in why
+
+
+def test_price_fit_finds_the_smallest_combination_when_no_single_change_is_enough():
+    from dataclasses import replace
+
+    from lorplan.core.memory import estimate
+
+    spec = load_spec(QWEN)
+    setup = TrainingSetup(seq_len=2048, micro_batch=4)
+    singles = [estimate(spec, replace(setup, **c), 32).total for c in
+               ({"micro_batch": 1}, {"grad_checkpointing": True}, {"optimizer": "adamw-8bit"},
+                {"quant": "nf4", "double_quant": True})]
+    pair = estimate(spec, replace(setup, micro_batch=1, grad_checkpointing=True), 32).total
+    assert pair < min(singles)  # the premise: together they need less than any one alone
+    fit = price_fit(spec, setup, 32, pair)
+    assert fit.fits is False and not any(r.fits for r in fit.remedies[:4])
+    works = [r.change for r in fit.remedies if r.fits]
+    assert "--micro-batch 1 --grad-checkpointing" in works
+    assert len(fit.remedies) == 4 + 6  # four single changes, then the six pairs, where it stopped
+    assert "it fits with --micro-batch 1 --grad-checkpointing" in fit.explanation
