@@ -103,6 +103,26 @@ def load_spec(source: str):
     return core_load_spec(source)
 
 
+def model_choice(text: str, listed: tuple[str, ...] = ()) -> str:
+    """The model to load for what was typed in the model picker. A name is read as every command reads it:
+    the published id of a catalog, cached or shipped model (a short or misspelled name resolved when
+    unambiguous), or the folder as typed. Several words ("qwen 0.5b"), or a name like no model, pick the first
+    of `listed` (the matches on screen), if any. Raises BadInput: an ambiguous name (listing the candidates),
+    a missing path, or nothing like the name."""
+    from lorplan.core.model import resolve_model
+    from lorplan.core.model.names import UnknownModel
+
+    if len(text.split()) > 1 and listed:  # a search, not a name
+        return listed[0]
+    try:
+        source = resolve_model(text)
+    except UnknownModel:
+        if listed:
+            return listed[0]
+        raise
+    return text.strip() if source.kind == "folder" else source.id
+
+
 def rank_table(spec, setup, ranks: tuple[int, ...], budget_bytes: int | None):
     """The core rank table (fast: a few milliseconds). Raises BadInput for a setup the core rejects."""
     from lorplan.core import memory

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from lorplan.core.errors import BadInput
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.widgets.field_input import FieldInput
@@ -60,11 +61,12 @@ class ModelPicker(Vertical):
         text = event.value.strip()
         if not text:
             return
-        matches = bridge.search_catalog(text, self._catalog)
-        if text in self._catalog or not matches:
-            self.post_message(ModelChosen(text))  # exact id, or a path / hub id
-        else:
-            self.post_message(ModelChosen(matches[0]))
+        try:
+            chosen = bridge.model_choice(text, bridge.search_catalog(text, self._catalog))
+        except BadInput as exc:  # an ambiguous name lists its candidates; nothing like it lists the closest
+            self.show_error(str(exc))
+            return
+        self.post_message(ModelChosen(chosen))
 
     @on(OptionList.OptionSelected, "#model-matches")
     def _picked(self, event: OptionList.OptionSelected) -> None:
