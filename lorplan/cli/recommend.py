@@ -10,6 +10,7 @@ Heavy imports (a tokenizer for --data) happen inside run().
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 
 from lorplan.cli._common import parse_int, positive_int, vocab_metavar
@@ -102,9 +103,14 @@ def _check_flags(args) -> None:
 
 
 def _spec_for(args):
-    from lorplan.core.model import load_spec
+    from lorplan.core.model import load_spec, resolve_model
 
-    spec = load_spec(args.model, trust_remote_code=args.trust_remote_code)
+    source = resolve_model(args.model)
+    spec = load_spec(source, trust_remote_code=args.trust_remote_code)
+    if source.kind != "folder":
+        args.model = source.id  # a written plan names the model by its published id, not the name typed
+    if source.note:
+        print(f"note: {source.note}", file=sys.stderr)
     task = args.task or spec.task
     if task != spec.task:
         raise BadInput(f"--task: {spec.id} is planned as {spec.task} ({spec.architecture}); lorplan plans "
@@ -126,7 +132,7 @@ def _with_labels(spec, num_labels: int):
     return from_config(cfg, spec.id, spec.source, spec.config_path or spec.id)
 
 
-def _data_size(args, spec, task):
+def _data_size(args, spec, task, seq_len: int | None):
     """(DataSize, profile or None)."""
     from lorplan.recommend import DataSize, count_labels, data_size_from_profile
 
@@ -141,7 +147,6 @@ def _data_size(args, spec, task):
                         epochs=args.epochs), None
     from lorplan.core.data import profile_dataset
 
-    seq_len = parse_int("--seq-len", args.seq_len) if args.seq_len is not None else None
     profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all")
     counts = count_labels(args.data) if task == "sequence-classification" else None
     return data_size_from_profile(profile, task=task, epochs=args.epochs, label_counts=counts,
@@ -149,6 +154,8 @@ def _data_size(args, spec, task):
 
 
 def run(args) -> int:
+    from dataclasses import replace
+
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import budget_from_args, setup_from_args
     from lorplan.core.lora import peft_target_modules
@@ -162,14 +169,17 @@ def run(args) -> int:
     )
 
     _check_flags(args)
+    budget, gpu = budget_from_args(args)
     spec, task = _spec_for(args)
-    data, profile = _data_size(args, spec, task)
+    seq_len = parse_int("--seq-len", args.seq_len) if args.seq_len is not None else None
+    args.seq_len = str(seq_len or 2048)
+    setup = setup_from_args(args)  # every setup flag is checked before the data is read
+    adapter_size(spec, setup.targets)  # and so are the targets
+    data, profile = _data_size(args, spec, task, seq_len)
     if task == "sequence-classification" and data.num_labels != _head_labels(spec):
         spec = _with_labels(spec, data.num_labels)
-    if args.seq_len is None:
-        args.seq_len = str(profile.suggested_seq_len if profile is not None else 2048)
-    setup = setup_from_args(args)
-    budget, gpu = budget_from_args(args)
+    if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)
+        setup = replace(setup, seq_len=profile.suggested_seq_len)
     prior = capacity_prior(data, adapter_size(spec, setup.targets))
     targets = peft_target_modules(spec, setup.targets)
     note = ("no probes were run (--probes none): the rank rests on the capacity prior, a rule of thumb that has "

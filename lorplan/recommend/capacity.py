@@ -175,6 +175,7 @@ def capacity_prior(
                                                                           name, limit)))
 
     d = data
+
     def counted_once(unit: str) -> str:
         return f"epochs ({d.epochs:g}) add no information, so each {unit} counts once"
 
@@ -182,7 +183,9 @@ def capacity_prior(
     if d.task == "causal-lm":
         tokens = d.unique_trained_tokens
         est = " (estimated)" if d.estimated else ""
-        rule("token rule", tokens, f"{tokens:,} trained tokens{est}{dup}; {counted_once('token')}")
+        cut = (f" ({d.truncated_tokens:,} tokens lie beyond the sequence length; truncation may drop trained ones)"
+               if d.truncated_tokens else "")
+        rule("token rule", tokens, f"{tokens:,} trained tokens{est}{dup}{cut}; {counted_once('token')}")
         if bits_per_token is not None:
             if not bits_per_token >= 0:
                 raise BadInput(f"bits per token: {bits_per_token!r} must be at least 0")

@@ -145,3 +145,17 @@ def test_a_fresh_process_prints_json_without_loading_torch():
     cli = subprocess.run([sys.executable, "-m", "lorplan", "recommend", "--probes", "auto", "--model", QWEN],
                          capture_output=True, text=True, timeout=120)
     assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "Traceback" not in cli.stderr
+
+
+def test_sequence_length_comes_from_the_profile_and_setup_flags_are_checked_first(tmp_path, capsys):
+    rows = [{"prompt": f"q{i}", "completion": " short answer"} for i in range(100)]
+    data = write_jsonl(tmp_path / "short.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--gpu-memory", "8GiB", "--json")
+    assert rc == 0, cap.err
+    assert "at --seq-len 64," in json.loads(cap.out)["fits"]["explanation"]  # p99 rounded up to 64
+    rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--seq-len", "512", "--gpu-memory", "8GiB",
+                        "--json")
+    assert "at --seq-len 512," in json.loads(cap.out)["fits"]["explanation"]
+    # a bad setup flag is reported before the (missing) data file is read
+    rc, cap = recommend(capsys, "--model", QWEN, "--data", str(tmp_path / "missing.jsonl"), "--targets", "nope")
+    assert rc == 2 and "--targets: 'nope'" in cap.err
