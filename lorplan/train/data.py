@@ -1,18 +1,28 @@
-"""Training examples as token ids, from lorplan.core.data's Examples.
+"""Training data of a plan as token ids: the one data path of `lorplan train` and probes.
 
-Causal LM: ids and labels from lorplan.core.data.encode (the rule `lorplan profile` counts and probes use):
-loss on the completion (+ EOS) of prompt/completion and Alpaca rows, on every assistant turn of a chat, on every
-token of plain text (+ EOS); pre-tokenized labels as given. Sequences are cut to seq_len; with packing they are
-concatenated (each ends with its EOS) and cut into seq_len blocks. Sequence classification: text + label.
+Causal LM: ids and labels from lorplan.core.data.encode (the rule `lorplan profile` counts): loss on the
+completion (+ EOS) of prompt/completion and Alpaca rows, on every assistant turn of a chat, on every token of
+plain text (+ EOS); pre-tokenized labels as given. Sequences are cut to seq_len; with packing they are
+concatenated (each ends with its EOS) and cut into seq_len blocks, the remainder shorter than a block dropped
+(as transformers' examples/pytorch/language-modeling/run_clm.py group_texts does). A sequence or block left
+with no label after the causal shift is dropped: alone in a micro-batch its mean loss would be 0/0.
+Sequence classification: text + class id.
+
+Order: epoch e visits the items in torch.randperm(seed + e); in epoch 0 the longest item leads, so a run that
+does not fit in memory fails at its first step. A pure function of (seed, step), so a resumed run sees exactly
+the micro-batches the stopped run would have seen next.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorplan.core.data.encode import Encoder, eos_id
+from lorplan.core.data.encode import IGNORE_INDEX, Encoder, eos_id
 from lorplan.core.errors import BadInput
 
 
@@ -20,7 +30,14 @@ from lorplan.core.errors import BadInput
 class Item:
     input_ids: tuple[int, ...]
     labels: tuple[int, ...] | None = None  # causal LM
-    label: int | None = None  # classification
+    label: int | None = None  # classification: the class id
+
+    @property
+    def trained(self) -> int:
+        """Positions that carry the loss (before the causal shift; classification: 1)."""
+        if self.labels is None:
+            return 1
+        return sum(1 for v in self.labels if v != IGNORE_INDEX)
 
 
 def resolve_path(data_path: str, plan_path: str | None) -> Path:
@@ -32,56 +49,69 @@ def resolve_path(data_path: str, plan_path: str | None) -> Path:
     return beside if beside.exists() else p
 
 
-def _check_eos(tok) -> None:
-    if eos_id(tok) is None:
-        raise BadInput("the tokenizer has no EOS or SEP token to end sequences with")
+def class_ids(examples) -> dict:
+    """Label value -> class id: integer labels are their own ids; other values are numbered in sorted order."""
+    values = sorted({ex.label for ex in examples if ex.label is not None}, key=str)
+    if not values:
+        raise BadInput("sequence classification needs a label column in the data")
+    return {v: (int(v) if isinstance(v, int) else i) for i, v in enumerate(values)}
+
+
+def _has_target(labels: tuple[int, ...]) -> bool:
+    # transformers shifts labels left by one inside the loss: position 0 is never a prediction target
+    return any(v != IGNORE_INDEX for v in labels[1:])
 
 
 def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool, mask_prompt: bool = True) -> list[Item]:
-    """Items ready for batching (see module docstring for the masking and packing rules).
+    """Items ready for batching (see the module docstring for the masking, packing and dropping rules).
 
     mask_prompt=False (a plan's `train_on = "all"`) puts the loss on every token, prompts included.
     """
     if task == "sequence-classification":
-        labels = sorted({ex.label for ex in examples if ex.label is not None}, key=str)
-        if not labels:
-            raise BadInput("sequence classification needs a label column in the data")
-        index = {v: (v if isinstance(v, int) else i) for i, v in enumerate(labels)}
+        index = class_ids(examples)
         items = []
         for ex in examples:
             if ex.label is None:
                 continue
             ids = tok(ex.plain_text(), truncation=True, max_length=seq_len)["input_ids"]
-            items.append(Item(tuple(ids), label=int(index[ex.label])))
+            items.append(Item(tuple(ids), label=index[ex.label]))
         return items
-    _check_eos(tok)
+    if eos_id(tok) is None:
+        raise BadInput("the tokenizer has no EOS or SEP token to end sequences with")
     pairs = [(e.input_ids, e.labels) for e in Encoder(tok, mask_prompt=mask_prompt).encode_many(examples)]
-    if not packing:
-        return [Item(tuple(i[:seq_len]), tuple(lab[:seq_len])) for i, lab in pairs if i]
-    flat_ids: list[int] = []
-    flat_labels: list[int] = []
-    for ids, labels in pairs:
-        flat_ids += ids
-        flat_labels += labels
-    return [
-        Item(tuple(flat_ids[k : k + seq_len]), tuple(flat_labels[k : k + seq_len]))
-        for k in range(0, len(flat_ids), seq_len)
-    ]
+    if packing:
+        flat_ids = [t for ids, _ in pairs for t in ids]
+        flat_labels = [t for _, labels in pairs for t in labels]
+        cut = len(flat_ids) if len(flat_ids) <= seq_len else len(flat_ids) - len(flat_ids) % seq_len
+        pairs = [(flat_ids[k : k + seq_len], flat_labels[k : k + seq_len]) for k in range(0, cut, seq_len)]
+    items = [Item(tuple(i[:seq_len]), tuple(lab[:seq_len])) for i, lab in pairs]
+    return [x for x in items if _has_target(x.labels)]
 
 
-def split(items: list[Item], eval_split: float, seed: int) -> tuple[list[Item], list[Item]]:
-    """Deterministic held-out split (at least one eval item when eval_split > 0 and there are two or more)."""
+def split(items: list, eval_split: float, seed: int, max_eval: int | None = None) -> tuple[list, list]:
+    """Deterministic held-out split: a fraction eval_split (at least one item when eval_split > 0 and there
+    are two or more, at most max_eval), drawn with random.Random(seed)."""
     if eval_split <= 0 or len(items) < 2:
         return items, []
     order = list(range(len(items)))
     random.Random(seed).shuffle(order)
     n_eval = min(len(items) - 1, max(1, int(len(items) * eval_split)))
+    if max_eval is not None:
+        n_eval = min(n_eval, max(1, max_eval))
     held = set(order[:n_eval])
     return [x for i, x in enumerate(items) if i not in held], [items[i] for i in sorted(held)]
 
 
+def digest(items: list[Item]) -> str:
+    """A short hash of the items' token ids: equal digests prove two runs held out the same examples."""
+    h = hashlib.sha1()
+    for x in items:
+        h.update(repr((x.input_ids, x.labels, x.label)).encode())
+    return h.hexdigest()[:12]
+
+
 def collate(items: list[Item], pad_id: int):
-    """Right-padded tensors: input_ids, attention_mask and labels (-100 on padding) or class labels."""
+    """Right-padded tensors: input_ids, attention_mask and labels (IGNORE_INDEX on padding) or class ids."""
     import torch
 
     width = max(len(x.input_ids) for x in items)
@@ -94,8 +124,41 @@ def collate(items: list[Item], pad_id: int):
     if items[0].label is not None:
         batch["labels"] = torch.tensor([x.label for x in items], dtype=torch.long)
     else:
-        labels = torch.full((len(items), width), -100, dtype=torch.long)
+        labels = torch.full((len(items), width), IGNORE_INDEX, dtype=torch.long)
         for row, x in enumerate(items):
             labels[row, : len(x.labels)] = torch.tensor(x.labels)
         batch["labels"] = labels
     return batch
+
+
+def micro_batches_per_epoch(n_items: int, micro_batch: int, world: int = 1) -> int:
+    return max(1, math.ceil(n_items / (micro_batch * world)))
+
+
+def epoch_order(items: list[Item], seed: int, epoch: int) -> list[int]:
+    """The visiting order of one epoch: torch.randperm(seed + epoch); epoch 0 starts with the longest item."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed + epoch)
+    perm = torch.randperm(len(items), generator=g).tolist()
+    if epoch == 0 and perm:
+        longest = max(range(len(perm)), key=lambda k: len(items[perm[k]].input_ids))
+        perm[0], perm[longest] = perm[longest], perm[0]
+    return perm
+
+
+def micro_batches(items: list[Item], micro_batch: int, seed: int, start: int = 0, world: int = 1,
+                  rank: int = 0) -> Iterator[tuple[int, list[Item]]]:
+    """Endless (epoch, micro-batch) from micro-batch index `start` on; process `rank` of `world` takes its
+    own slice of every global batch."""
+    per_epoch = micro_batches_per_epoch(len(items), micro_batch, world)
+    k = start
+    perm_epoch, perm = -1, []
+    while True:
+        epoch, j = divmod(k, per_epoch)
+        if epoch != perm_epoch:
+            perm, perm_epoch = epoch_order(items, seed, epoch), epoch
+        lo = (j * world + rank) * micro_batch
+        chunk = [items[i] for i in perm[lo : lo + micro_batch]] or [items[perm[lo % len(perm)]]]
+        yield epoch, chunk
+        k += 1

@@ -1,13 +1,17 @@
-"""Measured peak memory of a run, for comparison with the plan's estimate.
+"""Measured peak memory of a run (one reader for `lorplan train` and probes), for comparison with the plan.
 
-CUDA: torch.cuda.max_memory_allocated / max_memory_reserved since the start of the run (what the planner
-models; nvidia-smi shows reserved plus the CUDA context). CPU: the process's peak resident set size
-(getrusage ru_maxrss), which also counts the Python runtime and libraries, so it is an upper bound of the
-training state; the RSS before the model was loaded is reported too.
+CUDA: torch's peak allocated, reserved and active bytes since the run's start, as torchtune's
+training/memory.py get_memory_stats reads them (torch.cuda.max_memory_allocated, max_memory_reserved and
+memory_stats()["active_bytes.all.peak"]); the planner models allocated and reserved. NVML's figure for this
+process (lorplan.core.gpu; it adds the CUDA context, as nvidia-smi shows) is sampled when asked and at the
+end, where the driver reports per-process memory. CPU: the process's peak resident set size (getrusage
+ru_maxrss), which also counts the Python runtime and libraries, so it is an upper bound of the training state;
+the RSS before the model was loaded is kept too.
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 from dataclasses import dataclass
@@ -26,6 +30,18 @@ def rss_peak_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
+def nvml_process_bytes(cuda_index: int) -> int | None:
+    """GPU memory NVML attributes to this process on the CUDA device `cuda_index` (visible-device order),
+    or None when NVML, the device or the per-process figure is unavailable (containers often hide pids)."""
+    from lorplan.core.gpu import list_gpus
+
+    gpus, _ = list_gpus()
+    if cuda_index >= len(gpus):
+        return None
+    used = [p.used_bytes for p in gpus[cuda_index].processes if p.pid == os.getpid() and p.used_bytes]
+    return max(used) if used else None
+
+
 @dataclass(frozen=True)
 class MeasuredMemory:
     device: str  # "cuda" or "cpu"
@@ -33,6 +49,8 @@ class MeasuredMemory:
     peak_reserved_bytes: int | None  # CUDA only
     peak_rss_bytes: int
     rss_before_model_bytes: int
+    peak_active_bytes: int | None = None  # CUDA only
+    peak_nvml_bytes: int | None = None  # CUDA with a driver that reports per-process memory
 
     @property
     def comparable_bytes(self) -> int:
@@ -41,21 +59,49 @@ class MeasuredMemory:
             return self.peak_reserved_bytes
         return max(0, self.peak_rss_bytes - self.rss_before_model_bytes)
 
-
-def reset_cuda_peak() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
+    @property
+    def peak_bytes(self) -> int:
+        """One peak figure for tables: torch's reserved peak on CUDA, the process's peak RSS on CPU."""
+        return self.peak_reserved_bytes if self.peak_reserved_bytes is not None else self.peak_rss_bytes
 
 
-def measure(device: str, rss_before: int) -> MeasuredMemory:
-    import torch
+class MemoryMeter:
+    """Peaks of one run: start() before the model is loaded, sample() now and then, measure() at the end."""
 
-    if device == "cuda":
-        return MeasuredMemory("cuda", int(torch.cuda.max_memory_allocated()), int(torch.cuda.max_memory_reserved()),
-                              rss_peak_bytes(), rss_before)
-    return MeasuredMemory("cpu", None, None, rss_peak_bytes(), rss_before)
+    def __init__(self, device: str, cuda_index: int = 0) -> None:
+        self.device = device
+        self.cuda_index = cuda_index
+        self.rss_before = 0
+        self.nvml_peak: int | None = None
+
+    def start(self) -> None:
+        import torch
+
+        self.rss_before = rss_now_bytes()
+        if self.device == "cuda" and torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+
+    def sample(self) -> None:
+        """Record NVML's figure for this process (keeps the maximum); torch keeps its own peaks."""
+        if self.device != "cuda":
+            return
+        try:
+            used = nvml_process_bytes(self.cuda_index)
+        except Exception:  # NVML refusing mid-run must not end a training
+            used = None
+        if used is not None:
+            self.nvml_peak = max(self.nvml_peak or 0, used)
+
+    def measure(self) -> MeasuredMemory:
+        import torch
+
+        if self.device != "cuda":
+            return MeasuredMemory("cpu", None, None, rss_peak_bytes(), self.rss_before)
+        self.sample()
+        stats = torch.cuda.memory_stats()
+        return MeasuredMemory(
+            "cuda", int(torch.cuda.max_memory_allocated()), int(torch.cuda.max_memory_reserved()),
+            rss_peak_bytes(), self.rss_before, int(stats.get("active_bytes.all.peak", 0)), self.nvml_peak)
 
 
 def report_lines(measured: MeasuredMemory, estimate_total: int | None) -> list[str]:
@@ -64,8 +110,11 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None) -> list[s
 
     lines = []
     if measured.device == "cuda":
+        nvml = (f", process (NVML) {format_bytes(measured.peak_nvml_bytes)}"
+                if measured.peak_nvml_bytes is not None else "")
         lines.append(f"peak memory (CUDA): allocated {format_bytes(measured.peak_allocated_bytes)}, "
-                     f"reserved {format_bytes(measured.peak_reserved_bytes)}")
+                     f"reserved {format_bytes(measured.peak_reserved_bytes)}, active "
+                     f"{format_bytes(measured.peak_active_bytes)}{nvml}")
     else:
         lines.append(f"peak memory (CPU RSS): {format_bytes(measured.peak_rss_bytes)}, of which "
                      f"{format_bytes(measured.comparable_bytes)} since the model was loaded "

@@ -56,8 +56,20 @@ def test_truncation_and_packing(tok):
     assert len(plain) == 5 and all(len(x.input_ids) == 16 for x in plain)
     packed = tokenize(examples, tok, task="causal-lm", seq_len=16, packing=True)
     total = 5 * len(tok("word " * 30)["input_ids"])  # [CLS] ... [SEP]: SEP is the end token, not doubled
-    assert sum(len(x.input_ids) for x in packed) == total
-    assert all(len(x.input_ids) == 16 for x in packed[:-1])
+    # full blocks only: the remainder shorter than a block is dropped (run_clm's group_texts)
+    assert len(packed) == total // 16 and all(len(x.input_ids) == 16 for x in packed)
+    (short,) = tokenize(examples[:1], tok, task="causal-lm", seq_len=64, packing=True)  # one partial block stays
+    assert len(short.input_ids) == total // 5
+
+
+def test_text_rows_train_every_token_and_untrained_rows_are_dropped(tok):
+    text = Example(1, "text", text="item 3 has colour green")
+    (item,) = tokenize([text], tok, task="causal-lm", seq_len=64, packing=False)
+    assert item.labels == item.input_ids and item.trained == len(item.input_ids)
+    # a completion cut away by seq_len leaves no label after the shift: the row would add 0/0 to the loss
+    long_prompt = Example(2, "prompt-completion", prompt="word " * 40, completion=" done")
+    assert tokenize([text, long_prompt], tok, task="causal-lm", seq_len=16, packing=False) == [
+        tokenize([text], tok, task="causal-lm", seq_len=16, packing=False)[0]]
 
 
 def test_classification_labels_and_collate(tok):
@@ -76,3 +88,23 @@ def test_split_is_deterministic_and_keeps_training_data():
     assert len(held) == 5 and sorted(train + held) == items
     assert split(items, 0.1, seed=3) == (train, held)
     assert split(items[:1], 0.5, seed=3) == (items[:1], [])
+    capped_train, capped = split(items, 0.1, seed=3, max_eval=2)
+    assert len(capped) == 2 and set(capped) < set(held) and sorted(capped_train + capped) == items
+
+
+def test_batch_order_is_seeded_starts_with_the_longest_and_resumes_exactly():
+    from itertools import islice
+
+    from lorplan.train.data import Item, micro_batches
+
+    def chunks(n, **kw):
+        return [chunk for _, chunk in islice(micro_batches(items, 2, **kw), n)]
+
+    items = [Item(tuple(range(1 + (i * 7) % 13)), labels=tuple(range(1 + (i * 7) % 13))) for i in range(10)]
+    first = chunks(12, seed=5)
+    assert max(len(x.input_ids) for x in first[0]) == max(len(x.input_ids) for x in items)
+    assert sorted(id(x) for c in first[:5] for x in c) == sorted(id(x) for x in items)  # one epoch = every item
+    resumed = chunks(5, seed=5, start=7)
+    assert resumed == first[7:12]
+    other = chunks(5, seed=6)
+    assert other != first[:5]

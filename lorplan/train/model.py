@@ -1,0 +1,158 @@
+"""The model of a plan, ready to train: tokenizer, base model (precision, bitsandbytes quantization, attention,
+gradient checkpointing) and the LoRA adapter, with target modules resolved by lorplan.core.lora against the
+model's spec, so "attention" or "mlp" means here what the planner priced.
+
+Adapters and fully trained modules (a classification head, modules_to_save) are kept in fp32 whatever the
+base dtype, as the memory model assumes (peft's autocast_adapter_dtype does it for LoRA weights only).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+from lorplan.train.data import resolve_path
+
+TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+ATTN_IMPLEMENTATIONS = {"sdpa": "sdpa", "eager": "eager", "flash": "flash_attention_2"}
+SHARDED = ("fsdp", "zero3")
+
+
+def model_folder(model, plan_path: str | None = None) -> Path:
+    """The local folder with the weights and tokenizer of `model`: a plan's [model] table (a ModelSection; a
+    relative path is found as data paths are) or a name. The one model lookup of `lorplan train` and probes,
+    through lorplan.core.model.model_folder: offline, never downloads; BadInput naming the model otherwise."""
+    from lorplan.core.model import model_folder as find_folder
+
+    if isinstance(model, str):
+        return find_folder(model)
+    if model.path is not None:
+        return find_folder(str(resolve_path(model.path, plan_path)))
+    return find_folder(model.id or "")
+
+
+def lora_targets(plan):
+    """The plan's LoRA targets in lorplan.core.lora's terms (what the planner priced)."""
+    from lorplan.core.plan import plan_to_setup
+
+    return plan_to_setup(plan)[1].targets
+
+
+def lora_config(plan, spec):
+    """peft.LoraConfig for the plan: every field from the plan (lorplan.core.export.peft), target_modules
+    resolved by lorplan.core.lora.peft_target_modules against `spec`."""
+    from peft import LoraConfig
+
+    from lorplan.core.export.peft import lora_config_kwargs
+    from lorplan.core.lora import peft_target_modules
+
+    kwargs = lora_config_kwargs(plan)
+    kwargs["target_modules"] = peft_target_modules(spec, lora_targets(plan))
+    return LoraConfig(**kwargs)
+
+
+def load_tokenizer(plan, folder: Path):
+    """The model's tokenizer, with a pad token (EOS, else UNK) when it has none."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
+                                            trust_remote_code=plan.model.trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"model {plan.model.source!r}: no usable tokenizer in {folder} "
+                       f"({str(exc).splitlines()[0]})") from None
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok
+
+
+def _quantization_config(plan):
+    import torch
+    import transformers
+
+    q = plan.quantization
+    storage = q.bnb_4bit_compute_dtype if plan.hardware.sharding in SHARDED else "uint8"
+    return transformers.BitsAndBytesConfig(
+        load_in_4bit=q.load_in_4bit,
+        load_in_8bit=q.load_in_8bit,
+        bnb_4bit_quant_type=q.bnb_4bit_quant_type,
+        bnb_4bit_use_double_quant=q.bnb_4bit_use_double_quant,
+        bnb_4bit_compute_dtype=getattr(torch, q.bnb_4bit_compute_dtype),
+        bnb_4bit_quant_storage=getattr(torch, storage),
+    )
+
+
+def load_kwargs(plan, device: str, notes: list[str]) -> dict:
+    """from_pretrained arguments for the plan on `device` ("cuda" or "cpu"); CPU changes go into notes."""
+    import torch
+
+    t, q = plan.training, plan.quantization
+    kwargs: dict = {"revision": plan.model.revision, "trust_remote_code": plan.model.trust_remote_code,
+                    "local_files_only": True, "attn_implementation": ATTN_IMPLEMENTATIONS[t.attention]}
+    if device == "cuda":
+        kwargs["dtype"] = getattr(torch, TORCH_DTYPES[t.precision])
+        if q.load_in_4bit or q.load_in_8bit:
+            kwargs["quantization_config"] = _quantization_config(plan)
+        if plan.hardware.sharding not in SHARDED:  # sharded runs load on CPU, then shard
+            kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
+        return kwargs
+    kwargs["dtype"] = torch.float32
+    if t.precision != "fp32":
+        notes.append(f"CPU run: weights and compute in fp32 ({t.precision} autocast is a GPU setting)")
+    if q.load_in_4bit or q.load_in_8bit:
+        notes.append("CPU run: bitsandbytes quantization skipped (it needs CUDA here)")
+    if t.attention == "flash":
+        kwargs["attn_implementation"] = "sdpa"
+        notes.append("CPU run: flash-attention replaced by SDPA")
+    return kwargs
+
+
+def _enable_checkpointing(model, quantized: bool, enabled: bool):
+    from peft import prepare_model_for_kbit_training
+
+    gc_kwargs = {"use_reentrant": False}
+    if quantized:
+        return prepare_model_for_kbit_training(model, use_gradient_checkpointing=enabled,
+                                               gradient_checkpointing_kwargs=gc_kwargs)
+    if enabled:
+        if hasattr(model, "activation_checkpointing_enable"):  # gradient_checkpointing_enable is deprecated
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=gc_kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
+        model.enable_input_require_grads()
+    return model
+
+
+def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[str]):
+    """The peft model of the plan, loaded from `folder` onto `device`, adapters in fp32. Seed first."""
+    import torch
+    import transformers
+    from peft import get_peft_model
+
+    kwargs = load_kwargs(plan, device, notes)
+    if plan.model.task == "sequence-classification":
+        kwargs["num_labels"] = plan.model.num_labels or 2
+        cls = transformers.AutoModelForSequenceClassification
+    else:
+        cls = transformers.AutoModelForCausalLM
+    try:
+        model = cls.from_pretrained(str(folder), **kwargs)
+    except OSError as exc:
+        raise BadInput(f"model {plan.model.source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = pad_id
+    model = _enable_checkpointing(model, "quantization_config" in kwargs, plan.training.gradient_checkpointing)
+    model = get_peft_model(model, lora_config(plan, spec))
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
+    return model
+
+
+def adapted_modules(model) -> list[str]:
+    """Names (in the base model's terms) of the modules that carry a LoRA adapter."""
+    from peft.tuners.lora import LoraLayer
+
+    prefix = "base_model.model."
+    return sorted(n.removeprefix(prefix) for n, m in model.named_modules() if isinstance(m, LoraLayer))

@@ -1,0 +1,73 @@
+"""The plan's optimizer and learning-rate schedule.
+
+Parameter groups follow transformers' Trainer (trainer.py get_decay_parameter_names, 5.x): weight decay on
+every trained parameter except biases and normalization weights (LayerNorm modules, and names matching
+bias / layernorm / rmsnorm / norm). Warmup is ceil(warmup_ratio × steps), as TrainingArguments.get_warmup_steps
+computes it, so `lorplan train` warms up as the exported Trainer-based configs do.
+"""
+
+from __future__ import annotations
+
+import math
+
+NO_DECAY_PATTERNS = (r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)")
+
+
+def decay_parameter_names(model) -> set[str]:
+    """Names of the parameters that get weight decay (transformers' rule, see the module docstring)."""
+    from torch import nn
+    from transformers.trainer_pt_utils import get_parameter_names
+
+    return set(get_parameter_names(model, [nn.LayerNorm], list(NO_DECAY_PATTERNS)))
+
+
+def param_groups(model, weight_decay: float) -> list[dict]:
+    """[{"params", "weight_decay"}] for the trained parameters: decayed first, then the rest; empty groups
+    are left out."""
+    decay = decay_parameter_names(model)
+    trained = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for n, p in trained if n in decay], "weight_decay": weight_decay},
+        {"params": [p for n, p in trained if n not in decay], "weight_decay": 0.0},
+    ]
+    return [g for g in groups if g["params"]]
+
+
+def build_optimizer(plan, model, device: str, notes: list[str]):
+    """The plan's optimizer over `model`'s trained parameters. 8-bit AdamW (bitsandbytes) needs CUDA; on CPU
+    it becomes torch AdamW, with a note."""
+    import torch
+
+    t = plan.training
+    groups = param_groups(model, t.weight_decay)
+    if t.optimizer in ("adamw-8bit", "paged-adamw-8bit"):
+        if device == "cuda":
+            import bitsandbytes as bnb
+
+            cls = bnb.optim.PagedAdamW8bit if t.optimizer.startswith("paged") else bnb.optim.AdamW8bit
+            return cls(groups, lr=t.learning_rate)
+        notes.append(f"CPU run: {t.optimizer} (bitsandbytes) replaced by torch AdamW")
+        return torch.optim.AdamW(groups, lr=t.learning_rate)
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=t.learning_rate)
+    momentum = 0.9 if t.optimizer == "sgd-momentum" else 0.0
+    return torch.optim.SGD(groups, lr=t.learning_rate, momentum=momentum)
+
+
+def warmup_steps(plan, total_steps: int) -> int:
+    return math.ceil(plan.training.warmup_ratio * total_steps)
+
+
+def build_scheduler(plan, optimizer, total_steps: int):
+    """transformers.get_scheduler(plan's lr_scheduler) over total_steps optimizer steps."""
+    import transformers
+
+    return transformers.get_scheduler(plan.training.lr_scheduler, optimizer,
+                                      num_warmup_steps=warmup_steps(plan, total_steps),
+                                      num_training_steps=total_steps)
+
+
+def group_settings(optimizer) -> list[dict]:
+    """Each parameter group's hyper-parameters (everything but the parameters), for comparisons and logs."""
+    return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]
+
