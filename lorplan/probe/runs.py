@@ -47,7 +47,7 @@ class ProbeSpec:
 
     id: str
     rank: int
-    lr: float | None = None  # None = the task's default (worker.default_lr)
+    lr: float | None = None  # None = the base plan's, else the task's default (plans.default_lr)
 
     def __post_init__(self) -> None:
         if self.rank < 1:
@@ -61,6 +61,11 @@ class RunPlan:
     """What a probe run trains. `model` None = the embedded all-MiniLM-L6-v2; `data` None = the generated
     demo data (demo.py). Defaults are resolved by the worker: lr None = 2e-3 for sequence classification,
     2e-4 for causal LM; device "auto" = one probe per visible GPU, else CPU.
+
+    `base`, when set, is the plan the probes are short runs of, as a plan document
+    (lorplan.core.plan.schema.plan_to_dict, absolute paths): each probe trains it at its own rank (lorplan.probe
+    .plans.probe_plan). The training fields below then mirror it for readers; without it the worker builds
+    the plan from them.
     """
 
     run: str
@@ -88,6 +93,7 @@ class RunPlan:
     lora_dropout: float = 0.0
     trust_remote_code: bool = False
     backend: str = "local"
+    base: dict | None = None
     version: int = PLAN_VERSION
 
     def probe(self, probe_id: str) -> ProbeSpec:

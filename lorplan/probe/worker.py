@@ -1,9 +1,10 @@
 """The probe process: python -m lorplan.probe.worker RUN_DIR PROBE_ID (started by the scheduler).
 
-It loads the run's plan, its share of the data (the same seeded sample and held-out split as every other
-probe of the run), the model with a LoRA adapter at its rank, trains, and writes events as it goes. However it
-ends, it writes result.json (atomically) and a final event: finished, failed (with the traceback tail),
-oom ("does not fit at micro-batch N"), or cancelled (SIGTERM after a cancel was asked).
+It builds the plan the probe trains (lorplan.probe.plans: the run's plan at the probe's rank, briefly) and
+runs it through the training engine (lorplan.train.engine), as `lorplan train` would, on the run's seeded
+sample of the data, writing events as it goes. However it ends, it writes result.json (atomically) and a
+final event: finished, failed (with the traceback tail), oom ("does not fit at micro-batch N"), or cancelled
+(SIGTERM after a cancel was asked).
 
 Fault injection for tests (inside the real loop, before the step): LORPLAN_PROBE_INJECT="oom@3",
 "raise@2:r8" or "hang@3:r16" (kind@step, optionally only for one probe id; several separated by commas).
@@ -19,10 +20,13 @@ import time
 import traceback
 from pathlib import Path
 
+from lorplan.core.errors import BadInput
+from lorplan.core.plan import ModelSection
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import RunDir, atomic_write_json
 
 TRACEBACK_LINES = 20
+SAMPLE_MAX = 20000  # examples read for a probe, at most
 
 
 class Cancelled(BaseException):
@@ -64,105 +68,129 @@ def injector(probe_id: str, spec: str | None):
     return hook
 
 
-def detect_task(model_path: str, examples: list) -> str:
-    """sequence-classification when the examples carry labels or the model is an encoder; else causal-lm."""
-    import json
-
-    from lorplan.probe.training import ENCODER_TYPES
-
-    if any(e.label is not None for e in examples[:50]):
-        return "sequence-classification"
-    try:
-        with open(Path(model_path) / "config.json", encoding="utf-8") as fh:
-            model_type = json.load(fh).get("model_type")
-    except (OSError, ValueError):
-        model_type = None
-    if model_type in ENCODER_TYPES:
-        from lorplan.core.errors import BadInput
-
-        raise BadInput(f"--data: the encoder model {model_path} needs labelled examples (a 'label' field)")
-    return "causal-lm"
-
-
-def resolve_model_path(model: str | None) -> str:
-    """A local folder, or a hub id found in the local Hugging Face cache (never downloaded)."""
-    from lorplan.probe.demo import demo_model_path
-
-    if model is None:
-        return demo_model_path()
-    if Path(model).expanduser().is_dir():
-        return str(Path(model).expanduser())
-    if Path(model).name == "config.json" and Path(model).is_file():
-        return str(Path(model).parent)
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(model, local_files_only=True)
-    except Exception:
-        from lorplan.core.errors import BadInput
-
-        raise BadInput(f"--model {model}: not a local folder and not in the local Hugging Face cache") from None
-
-
-def run_probe(run: RunDir, probe_id: str, emit, progress, device_name: str = "cpu", inject=None,
-              should_stop=None) -> dict:
-    """Train one probe; return the facts of the result (state and memory are added by the caller)."""
-    import torch
-
+def _examples(run, path: str | None, schema: str, per_step: int, packing: bool) -> list:
+    """The run's sample: at most one pass's worth (packing fills blocks from many short examples, so it reads
+    more), the same seeded sample for every probe of the run; the generated demo data without a path."""
     from lorplan.core.data import load_examples
-    from lorplan.probe import batches as B
-    from lorplan.probe import training as T
     from lorplan.probe.demo import demo_examples
 
-    plan = run.plan()
-    spec = plan.probe(probe_id)
-    device = T.resolve_device(device_name)
+    if path is None:
+        return demo_examples(seed=run.seed)
+    limit = SAMPLE_MAX if packing else min(SAMPLE_MAX, run.steps * per_step + run.eval_examples)
+    return load_examples(path, schema=None if schema == "auto" else schema, limit=limit, seed=run.seed)
+
+
+def build_probe(run, probe_id: str, device: str):
+    """(the Plan probe `probe_id` trains on `device`, its examples): see lorplan.probe.plans."""
+    from lorplan.core.model import load_spec
+    from lorplan.probe.demo import DEMO_MODEL_NAME
+    from lorplan.probe.plans import base_plan, probe_plan
+    from lorplan.train.model import model_folder
+
+    probe = run.probe(probe_id)
+    if run.base is not None:
+        base = base_plan(run)
+        t = base.training
+        examples = _examples(run, base.data.path, base.data.schema, t.micro_batch * t.gradient_accumulation,
+                             t.packing)
+        return probe_plan(base, run, probe, device), examples
+    folder = model_folder(run.model or DEMO_MODEL_NAME)
+    spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)
+    examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing")
+    base = base_plan(run, ModelSection(path=str(folder)), spec, examples)
+    return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
+
+
+class ProbeState:
+    """What the probe has done so far; the worker turns it into the result whatever way the probe ends."""
+
+    def __init__(self) -> None:
+        self.engine = None
+        self.step = 0
+        self.loss: float | None = None
+        self.eval_loss: float | None = None
+        self.eval_accuracy: float | None = None
+        self.tokens = 0
+        self.train_seconds = 0.0
+        self.load_seconds: float | None = None
+        self.trainable_params: int | None = None
+        self.total_params: int | None = None
+        self.notes: list[str] = []
+
+    def on_step(self, s, emit) -> None:
+        self.step, self.loss = s.step, s.loss
+        self.tokens += s.tokens
+        self.train_seconds += s.seconds
+        emit({"type": "step", "step": s.step, "loss": round(s.loss, 6), "lr": s.lr, "tokens": s.tokens,
+              "tokens_per_second": round(s.tokens / s.seconds, 1), "seconds": round(s.seconds, 4),
+              "epoch": s.epoch})
+
+    def on_eval(self, step: int, ev, emit) -> None:
+        self.eval_loss, self.eval_accuracy = ev.loss, ev.accuracy
+        emit({"type": "eval", "step": step, "eval_loss": round(ev.loss, 6), "eval_accuracy": ev.accuracy})
+
+
+def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: str = "cpu", inject=None,
+              should_stop=None) -> dict:
+    """Train one probe through the engine; return the facts of the result (state and memory are added by
+    the caller)."""
+    import torch
+
+    from lorplan.train.data import digest
+    from lorplan.train.engine import build_engine, run_steps
+
+    rp = run.plan()
+    if device_name.startswith("cuda") and not torch.cuda.is_available():
+        raise BadInput(f"--device {device_name}: torch sees no CUDA device")
+    device = "cuda" if device_name.startswith("cuda") else "cpu"
     # the scheduler shares the cores among CPU probes; an explicit OMP_NUM_THREADS from the user wins
-    if device.type == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS") and not os.environ.get("OMP_NUM_THREADS"):
+    if device == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS") and not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
-    torch.manual_seed(plan.seed)
-    model_path = resolve_model_path(plan.model)
-    # one pass over the sample at most; packing fills blocks from many short examples, so it reads more
-    sample = 20000 if plan.grouping == "packing" else min(20000, plan.steps * plan.micro_batch + plan.eval_examples)
-    if plan.data is None:
-        examples = demo_examples(seed=plan.seed)
-    else:
-        examples = load_examples(plan.data, limit=sample, seed=plan.seed)
-    train_ex, eval_ex, digest = B.split(examples, plan.eval_examples, plan.seed)
-    task = detect_task(model_path, examples)
-    classification = task == "sequence-classification"
-    labels = B.label_ids(examples) if classification else {}
-    lr = spec.lr if spec.lr is not None else T.default_lr(task)
-    model, tok = T.load_model(plan, spec.rank, task, max(2, len(labels)), model_path, device, progress)
-    seq_len = min(plan.seq_len, getattr(model.config, "max_position_embeddings", None) or plan.seq_len)
-    if classification:
-        train_f = B.classification_features(train_ex, tok, seq_len, labels)
-        eval_f = B.classification_features(eval_ex, tok, seq_len, labels)
-    else:
-        mask_prompt = plan.train_on != "all"
-        train_f = B.causal_features(train_ex, tok, seq_len, mask_prompt)
-        eval_f = B.causal_features(eval_ex, tok, seq_len, mask_prompt)
-        if plan.grouping == "packing":
-            train_f = B.pack(train_f, seq_len)
-    multiple = 8 if device.type == "cuda" else 1
-    eval_batches = [B.collate(eval_f[i : i + plan.micro_batch], tok.pad_token_id, multiple)
-                    for i in range(0, len(eval_f), plan.micro_batch)]
-    stream = B.batch_stream(train_f, plan.micro_batch, "length" if plan.grouping == "length" else "random", plan.seed)
-    emit({"type": "started", "probe": probe_id, "rank": spec.rank, "lr": lr, "task": task, "model": model_path,
-          "device": str(device), "trainable_params": progress.trainable_params, "total_params": progress.total_params,
-          "train_examples": len(train_f), "eval_examples": len(eval_f), "eval_digest": digest,
-          "micro_batch": plan.micro_batch, "seq_len": seq_len, "steps": plan.steps, "notes": progress.notes})
-    T.train_loop(model, stream, eval_batches, plan, lr, device, classification, tok.pad_token_id, progress, emit,
-                 inject=inject, should_stop=should_stop)
-    return {"lr": lr, "task": task, "model": model_path, "device": str(device), "eval_digest": digest,
-            "seq_len": seq_len, "train_examples": len(train_f), "eval_examples": len(eval_f)}
+    plan, examples = build_probe(rp, probe_id, device)
+    engine = state.engine = build_engine(plan, examples=examples, max_eval=rp.eval_examples)
+    state.notes = engine.notes
+    state.load_seconds = round(engine.load_seconds, 3)
+    unwrapped = engine.accelerator.unwrap_model(engine.model)
+    state.trainable_params, state.total_params = (int(x) for x in unwrapped.get_nb_trainable_parameters())
+    t = plan.training
+    facts = {"lr": t.learning_rate, "alpha": plan.lora.alpha, "task": plan.model.task, "model": str(engine.folder),
+             "device": str(engine.accelerator.device), "eval_digest": digest(engine.eval_items),
+             "seq_len": engine.seq_len, "train_examples": len(engine.train_items),
+             "eval_examples": len(engine.eval_items), "trained_tokens": engine.trained_tokens,
+             "load_seconds": state.load_seconds}
+    emit({"type": "started", "probe": probe_id, "rank": plan.lora.r, **facts,
+          "trainable_params": state.trainable_params, "total_params": state.total_params,
+          "targets": list(plan.lora.target_modules), "micro_batch": t.micro_batch, "steps": engine.total_steps,
+          "notes": engine.notes})
+    run_steps(engine, on_step=lambda s: state.on_step(s, emit), eval_every=rp.eval_every,
+              on_eval=lambda n, ev: state.on_eval(n, ev, emit), before_step=inject,
+              should_stop=(lambda n: should_stop()) if should_stop is not None else None)
+    return facts
+
+
+def _memory(state: ProbeState, device_name: str) -> dict:
+    from dataclasses import asdict
+
+    from lorplan.train.memory import MemoryMeter
+
+    meter = state.engine.meter if state.engine is not None else None
+    if meter is None:
+        import torch
+
+        meter = MemoryMeter("cuda" if device_name.startswith("cuda") and torch.cuda.is_available() else "cpu")
+    return asdict(meter.measure())
+
+
+def _oom_message(state: ProbeState) -> str:
+    rows, width = state.engine.batch_shape if state.engine is not None else (0, 0)
+    if rows:
+        return f"does not fit at micro-batch {rows} (sequence length {width})"
+    return "does not fit: out of memory while loading the model"
 
 
 def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = None) -> dict:
     """Run one probe to its end and write its result file; returns the result. Never raises for a training
     problem: that is the result."""
-    from lorplan.probe.training import Progress, peak_memory
-
     run = RunDir(Path(run_dir))
     events = run.events_path(probe_id)
     events.parent.mkdir(parents=True, exist_ok=True)
@@ -173,56 +201,53 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
 
     t0 = time.time()
     emit({"type": "loading", "probe": probe_id, "pid": os.getpid(), "t": round(t0, 3)})
-    progress = Progress()
+    state = ProbeState()
     facts: dict = {}
-    state, message, tb = "finished", None, None
+    end, message, tb = "finished", None, None
     try:
-        facts = run_probe(run, probe_id, emit, progress, device_name,
+        facts = run_probe(run, probe_id, emit, state, device_name,
                           inject=injector(probe_id, os.environ.get("LORPLAN_PROBE_INJECT")))
     except Cancelled:
         cancelled = run.cancel_marker(probe_id).exists()
-        state = "cancelled" if cancelled else "failed"
+        end = "cancelled" if cancelled else "failed"
         message = "cancelled by the user" if cancelled else "terminated by SIGTERM"
     except BaseException as exc:  # the result must say what happened, whatever it was
         if _is_oom(exc):
-            state = "oom"
-            message = (f"does not fit at micro-batch {progress.micro_batch} (sequence length {progress.batch_seq_len})"
-                       if progress.micro_batch else "does not fit: out of memory while loading the model")
+            end, message = "oom", _oom_message(state)
         else:
-            state = "failed"
-            message = f"{type(exc).__name__}: {exc}".strip()
+            end, message = "failed", f"{type(exc).__name__}: {exc}".strip()
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()[-TRACEBACK_LINES:]
         tb = "\n".join(tb)
-        if state == "failed":
+        if end == "failed":
             print(tb, file=sys.stderr, flush=True)
     if signal.getsignal(signal.SIGTERM) is _on_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the result is written; let nothing cut it short
     try:
-        import torch
-
-        cuda = device_name.startswith("cuda") and torch.cuda.is_available()
-        memory = peak_memory(torch.device("cuda:0" if cuda else "cpu"), progress)
+        memory = _memory(state, device_name)
     except BaseException:
         memory = {}
     try:
-        plan = run.plan()
-        spec, steps = plan.probe(probe_id), plan.steps
+        spec, steps = run.plan().probe(probe_id), run.plan().steps
         rank, lr = spec.rank, spec.lr
     except BaseException:
         rank = lr = steps = None
+    peak = memory.get("peak_reserved_bytes") or memory.get("peak_rss_bytes")
     result = {
-        "probe": probe_id, "rank": rank, "lr": lr, "state": state, "step": progress.step, "steps": steps,
-        "loss": progress.loss, "eval_loss": progress.eval_loss, "eval_accuracy": progress.eval_accuracy,
-        "tokens": progress.tokens,
-        "tokens_per_second": round(progress.tokens / progress.train_seconds, 1) if progress.train_seconds else None,
-        "peak_memory_bytes": memory.get("reserved_peak_bytes") or memory.get("rss_peak_bytes"), "memory": memory,
-        "wall_seconds": round(time.time() - t0, 2), "train_seconds": round(progress.train_seconds, 3),
-        "trainable_params": progress.trainable_params, "total_params": progress.total_params,
-        "micro_batch": progress.micro_batch, "notes": progress.notes,
-        "message": message, "traceback": tb, **facts,
+        "probe": probe_id, "rank": rank, "lr": lr, "state": end, "step": state.step, "steps": steps,
+        "loss": state.loss, "eval_loss": state.eval_loss, "eval_accuracy": state.eval_accuracy,
+        "tokens": state.tokens,
+        "tokens_per_second": round(state.tokens / state.train_seconds, 1) if state.train_seconds else None,
+        "peak_memory_bytes": peak, "peak_allocated_bytes": memory.get("peak_allocated_bytes"),
+        "peak_reserved_bytes": memory.get("peak_reserved_bytes"),
+        "peak_active_bytes": memory.get("peak_active_bytes"), "memory": memory,
+        "wall_seconds": round(time.time() - t0, 2), "load_seconds": state.load_seconds,
+        "train_seconds": round(state.train_seconds, 3),
+        "trainable_params": state.trainable_params, "total_params": state.total_params,
+        "micro_batch": state.engine.plan.training.micro_batch if state.engine is not None else 0,
+        "notes": state.notes, "message": message, "traceback": tb, **facts,
     }
     atomic_write_json(run.result_path(probe_id), result)
-    emit({"type": state, "step": progress.step, "message": message})
+    emit({"type": end, "step": state.step, "message": message})
     return result
 
 

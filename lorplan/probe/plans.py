@@ -1,0 +1,137 @@
+"""The Plan each probe trains: the run's base plan at the probe's rank, briefly. No torch here.
+
+A probe of rank r is the base plan with lora.r = r, alpha (and rank_pattern / alpha_pattern) scaled by r / the
+base rank so alpha / r stays the plan's, the probe's learning rate, max_steps = the run's steps, a held-out
+split to evaluate on (the plan's eval_split, else 10%; at most the run's eval_examples), and the device the
+scheduler gave it. `lorplan train` of that plan builds the same model and sees the same first batches.
+
+Runs started without a plan (`lorplan probe start --model M --data D`, the demo) describe their plan with
+RunPlan's fields; `settings_plan` turns them into one: the task from the data (labels: sequence
+classification) and the model (an encoder needs labels), target presets resolved by lorplan.core.lora against
+the model's spec, linear decay after 5% warmup, alpha 2 × rank unless --alpha fixed it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+
+from lorplan.core.errors import BadInput
+from lorplan.core.plan import (
+    DataSection,
+    HardwareSection,
+    LoraSection,
+    ModelSection,
+    Plan,
+    QuantizationSection,
+    TrainingSection,
+)
+from lorplan.core.plan.schema import plan_to_dict
+
+PROBE_EVAL_SPLIT = 0.1
+PROBE_WARMUP_RATIO = 0.05
+DEMO_DATA = "generated sentiment demo"
+
+
+def default_lr(task: str) -> float:
+    """2e-3 for small encoders learning a head + adapters; 2e-4 for causal LMs (the common QLoRA value)."""
+    return 2e-3 if task == "sequence-classification" else 2e-4
+
+
+def plan_settings(plan: Plan) -> dict:
+    """runner.make_plan keyword arguments that probe `plan`: the plan itself (base) and the RunPlan fields
+    that mirror it for readers (status, the TUI)."""
+    t, q, lo = plan.training, plan.quantization, plan.lora
+    quant = q.bnb_4bit_quant_type if q.load_in_4bit else ("int8" if q.load_in_8bit else "none")
+    return {
+        "base": plan_to_dict(plan), "model": plan.model.source, "data": plan.data.path, "seed": t.seed,
+        "micro_batch": t.micro_batch, "seq_len": t.seq_len, "quant": quant,
+        "double_quant": q.bnb_4bit_use_double_quant and quant in ("nf4", "fp4"), "optimizer": t.optimizer,
+        "grad_checkpointing": t.gradient_checkpointing, "attention": t.attention,
+        "grouping": "packing" if t.packing else "length", "train_on": plan.data.train_on,
+        "targets": tuple(lo.target_modules), "lora_dropout": lo.dropout,
+        "trust_remote_code": plan.model.trust_remote_code,
+    }
+
+
+def detect_task(spec, examples: list) -> str:
+    """sequence-classification when the examples carry labels; causal-lm for a decoder without labels."""
+    if any(e.label is not None for e in examples):
+        return "sequence-classification"
+    if spec.task == "sequence-classification":
+        raise BadInput(f"--data: the encoder model {spec.id} needs labelled examples (a 'label' field)")
+    return "causal-lm"
+
+
+def num_labels(examples: list) -> int:
+    """Classes the head needs: the class ids of lorplan.train.data.class_ids, at least two."""
+    from lorplan.train.data import class_ids
+
+    ids = class_ids(examples)
+    if len(ids) < 2:
+        raise BadInput("--data: sequence classification needs at least two distinct values of 'label'")
+    return max(2, max(ids.values()) + 1)
+
+
+def _targets(run, spec) -> tuple[str, ...]:
+    """The run's --targets as module names for a plan (presets resolved by core, as the planner resolves them)."""
+    from lorplan.core.lora import LoraTargets, peft_target_modules
+
+    modules = tuple(run.targets) or ("all-linear",)
+    resolved = peft_target_modules(spec, LoraTargets(modules=modules))
+    return ("all-linear",) if resolved == "all-linear" else tuple(resolved)
+
+
+def settings_plan(run, model: ModelSection, spec, examples: list) -> Plan:
+    """The plan a run without a base plan describes (its rank is set per probe by probe_plan)."""
+    task = detect_task(spec, examples)
+    quant = run.quant
+    return Plan(
+        model=replace(model, task=task, trust_remote_code=run.trust_remote_code,
+                      num_labels=num_labels(examples) if task == "sequence-classification" else None),
+        quantization=QuantizationSection(
+            load_in_4bit=quant in ("nf4", "fp4"), load_in_8bit=quant == "int8",
+            bnb_4bit_quant_type="fp4" if quant == "fp4" else "nf4",
+            bnb_4bit_use_double_quant=run.double_quant and quant in ("nf4", "fp4")),
+        lora=LoraSection(r=1, alpha=2, dropout=run.lora_dropout, target_modules=_targets(run, spec)),
+        training=TrainingSection(
+            learning_rate=default_lr(task), lr_scheduler="linear", warmup_ratio=PROBE_WARMUP_RATIO,
+            micro_batch=run.micro_batch, epochs=None, max_steps=run.steps, seq_len=run.seq_len,
+            packing=run.grouping == "packing" and task == "causal-lm",
+            gradient_checkpointing=run.grad_checkpointing, optimizer=run.optimizer, precision="bf16",
+            attention=run.attention, seed=run.seed),
+        data=DataSection(path=run.data or DEMO_DATA, eval_split=PROBE_EVAL_SPLIT, train_on=run.train_on),
+    )
+
+
+def base_plan(run, model: ModelSection | None = None, spec=None, examples: list | None = None) -> Plan:
+    """The plan the run's probes are short runs of: RunPlan.base (validated), else settings_plan."""
+    if run.base is not None:
+        from lorplan.core.plan.validate import plan_from_dict
+
+        return plan_from_dict(run.base, f"run {run.run} base plan")
+    if model is None or spec is None or examples is None:
+        raise ValueError("a run without a base plan needs the model, its spec and the examples")
+    return settings_plan(run, model, spec, examples)
+
+
+def _scaled(pattern, factor: float, as_int: bool):
+    return MappingProxyType({k: (max(1, round(v * factor)) if as_int else v * factor) for k, v in pattern.items()})
+
+
+def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None = None) -> Plan:
+    """The plan probe `probe` (a ProbeSpec) of `run` trains on `device` ("cpu" or "cuda"), from `base`.
+
+    fixed_alpha: alpha for every rank (a run started with --alpha); else alpha / r stays the base plan's.
+    """
+    lo, t = base.lora, base.training
+    factor = probe.rank / lo.r
+    alpha = fixed_alpha if fixed_alpha is not None else lo.alpha * factor
+    lora = replace(lo, r=probe.rank, alpha=int(alpha) if float(alpha).is_integer() else alpha,
+                   rank_pattern=_scaled(lo.rank_pattern, factor, True),
+                   alpha_pattern=_scaled(lo.alpha_pattern, factor, False))
+    training = replace(t, learning_rate=probe.lr if probe.lr is not None else t.learning_rate,
+                       max_steps=run.steps, epochs=None)
+    data = base.data if base.data.eval_split > 0 else replace(base.data, eval_split=PROBE_EVAL_SPLIT)
+    return replace(base, lora=lora, training=training, data=data, estimate=None,
+                   hardware=HardwareSection(gpus=1 if device == "cuda" else 0, sharding="none"))
