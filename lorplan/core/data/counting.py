@@ -1,9 +1,9 @@
 """Counting tokens and trained tokens per example, with a real tokenizer or a character estimate.
 
 With a tokenizer, the counts are those of lorplan.core.data.encode (the rule `lorplan train` and probes share;
-see its docstring): text -> every token plus EOS; prompt-completion and alpaca -> the completion, closing special
-tokens and EOS trained; messages -> each assistant turn's tokens; tokenized -> labels != -100. mask=False trains
-every token. Trained tokens are counted before the causal shift.
+see its docstring): text -> every token plus EOS; prompt-completion and alpaca -> the completion, closing
+special tokens and EOS trained; messages -> each assistant turn's tokens; tokenized -> labels != IGNORE_INDEX.
+mask=False trains every token. Trained tokens are counted before the causal shift.
 Without a tokenizer, CharEstimate estimates tokens as characters / ratio (no special tokens or EOS); trained =
 the completion's or assistant turns' characters / ratio.
 Ids come from one batched call per chunk to the Rust tokenizer (`encode_batch_fast`, parallel over the batch

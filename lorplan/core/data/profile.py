@@ -294,8 +294,8 @@ class _Totals:
 
 def _sampled_totals(tally: _Tally, sample: list[Example], counter: TokenCounter, seq_len: int,
                     seed: int) -> _Totals:
-    """Count the sample (its lengths go into tally.hist) and scale its totals to tally.examples, each the centre
-    of a 95% interval (stats.interval)."""
+    """Count the sample (its lengths go into tally.hist) and scale its totals to tally.examples, each the
+    centre of a 95% interval (stats.interval)."""
     counts: list[tuple[int, int]] = []
     for i in range(0, len(sample), CHUNK):
         counts.extend(counter.count(sample[i : i + CHUNK]))
@@ -304,7 +304,8 @@ def _sampled_totals(tally: _Tally, sample: list[Example], counter: TokenCounter,
     tok = interval(lengths, tally.examples)
     trn = interval([t for _, t in counts], tally.examples)
     cut = interval([max(t - seq_len, 0) for t in lengths], tally.examples)
-    info = SampleInfo(len(sample), tally.examples, seed, *((round(x[1]), round(x[2])) for x in (tok, trn, cut)))
+    bounds = ((round(x[1]), round(x[2])) for x in (tok, trn, cut))
+    info = SampleInfo(len(sample), tally.examples, seed, *bounds)
     return _Totals(round(tok[0]), round(trn[0]), round(cut[0]), info)
 
 

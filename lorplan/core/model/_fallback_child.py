@@ -50,12 +50,12 @@ def _build(path: str, trust: bool):
     else:
         model_type = cfg.pop("model_type")
         config = transformers.AutoConfig.for_model(model_type, **cfg)
+    auto = transformers.AutoModelForCausalLM, transformers.AutoModelForSequenceClassification
     with torch.device("meta"):
         try:
-            return config, transformers.AutoModelForCausalLM.from_config(config, trust_remote_code=trust), "causal-lm"
+            return config, auto[0].from_config(config, trust_remote_code=trust), "causal-lm"
         except ValueError:
-            model = transformers.AutoModelForSequenceClassification.from_config(config, trust_remote_code=trust)
-            return config, model, "sequence-classification"
+            return config, auto[1].from_config(config, trust_remote_code=trust), "sequence-classification"
 
 
 def _output_embeddings_name(model) -> str | None:
@@ -88,9 +88,10 @@ def _linears(model) -> tuple[list[dict], set[str], set[str]]:
         w = mod.weight
         fin, fout = (w.shape[0], w.shape[1]) if isinstance(mod, Conv1D) else (w.shape[1], w.shape[0])
         tied = first_name.get(id(w)) != f"{name}.weight"
-        linears.append({"path": name, "in": int(fin), "out": int(fout), "bias": mod.bias is not None, "tied": tied})
+        bias = mod.bias is not None
+        linears.append({"path": name, "in": int(fin), "out": int(fout), "bias": bias, "tied": tied})
         owned.add(f"{name}.weight")
-        if mod.bias is not None:
+        if bias:
             owned.add(f"{name}.bias")
     return linears, owned, norm_classes
 

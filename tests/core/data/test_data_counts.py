@@ -36,7 +36,7 @@ CHAT_ROWS = [
                   {"role": "user", "content": "Why is the sky blue?"},
                   {"role": "assistant", "content": "Rayleigh scattering of sunlight by air molecules."}]},
 ]
-TOKENIZED_ROWS = [
+TOKENIZED_ROWS = [  # -100 written out: the masked label users' files carry (transformers' ignore_index)
     {"input_ids": [101, 7592, 2088, 102], "labels": [-100, -100, 2088, 102]},
     {"input_ids": list(range(1000, 1020)), "labels": [-100] * 5 + list(range(1005, 1020))},
     {"input_ids": [101, 102, 103]},
@@ -133,7 +133,8 @@ def test_chat_without_a_template_uses_role_lines(tmp_path, tok, minilm_dir):
         return len(tok(text, add_special_tokens=False)["input_ids"])
 
     # each assistant turn trains the tokens it adds after "<|assistant|>\n"; the closing [SEP] ends the last one
-    trained = sum(n(rendered(i + 1)) - n(rendered(i, True)) for i, (role, _) in enumerate(turns) if role == "assistant")
+    trained = sum(n(rendered(i + 1)) - n(rendered(i, True)) for i, (role, _) in enumerate(turns)
+                  if role == "assistant")
     p = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=SEQ)
     assert p.tokens == len(tok(rendered(len(turns)))["input_ids"])
     assert p.trained_tokens == trained + 1
