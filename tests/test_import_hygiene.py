@@ -28,6 +28,15 @@ def test_import_lorplan_and_core():
     assert loaded_after("import lorplan, lorplan.core") == []
 
 
+def test_every_recommend_module():
+    """The recommender's arithmetic (prior, knee, curves, ladder, fit) is pure: the TUI shows it at once."""
+    import lorplan.recommend
+
+    mods = [info.name for info in pkgutil.walk_packages(lorplan.recommend.__path__, "lorplan.recommend.")]
+    assert "lorplan.recommend.knee" in mods and "lorplan.recommend.capacity" in mods
+    assert loaded_after("\n".join(f"import {m}" for m in ["lorplan.recommend", *mods])) == []
+
+
 def test_every_core_module():
     mods = core_modules()
     assert "lorplan.core.model.spec" in mods and "lorplan.core.gpu" in mods
