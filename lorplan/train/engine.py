@@ -99,7 +99,10 @@ def _device(plan) -> str:
 def _accelerator(plan, device: str):
     from accelerate import Accelerator
 
-    mixed = {"bf16": "bf16", "fp16": "fp16", "fp32": "no"}[plan.training.precision] if device == "cuda" else "no"
+    from lorplan.core.vocab import ACCELERATE_MIXED_PRECISION, DType
+
+    precision = DType(plan.training.precision) if device == "cuda" else DType.FP32
+    mixed = ACCELERATE_MIXED_PRECISION[precision]
     return Accelerator(cpu=device != "cuda", mixed_precision=mixed)
 
 

@@ -12,11 +12,8 @@ import os
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
 from lorplan.train.data import resolve_path
-
-TORCH_DTYPES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
-ATTN_IMPLEMENTATIONS = {"sdpa": "sdpa", "eager": "eager", "flash": "flash_attention_2"}
-SHARDED = ("fsdp", "zero3")
 
 
 def model_folder(model, plan_path: str | None = None) -> Path:
@@ -72,7 +69,8 @@ def _quantization_config(plan):
     import transformers
 
     q = plan.quantization
-    storage = q.bnb_4bit_compute_dtype if plan.hardware.sharding in SHARDED else "uint8"
+    # sharded 4-bit weights are stored in the compute dtype, so FSDP / ZeRO-3 can flatten them with the rest
+    storage = q.bnb_4bit_compute_dtype if plan.hardware.sharding in WEIGHT_SHARDED else "uint8"
     return transformers.BitsAndBytesConfig(
         load_in_4bit=q.load_in_4bit,
         load_in_8bit=q.load_in_8bit,
@@ -89,20 +87,20 @@ def load_kwargs(plan, device: str, notes: list[str]) -> dict:
 
     t, q = plan.training, plan.quantization
     kwargs: dict = {"revision": plan.model.revision, "trust_remote_code": plan.model.trust_remote_code,
-                    "local_files_only": True, "attn_implementation": ATTN_IMPLEMENTATIONS[t.attention]}
+                    "local_files_only": True, "attn_implementation": ATTN_IMPLEMENTATION[Attention(t.attention)]}
     if device == "cuda":
-        kwargs["dtype"] = getattr(torch, TORCH_DTYPES[t.precision])
+        kwargs["dtype"] = getattr(torch, TORCH_DTYPE[DType(t.precision)])
         if q.load_in_4bit or q.load_in_8bit:
             kwargs["quantization_config"] = _quantization_config(plan)
-        if plan.hardware.sharding not in SHARDED:  # sharded runs load on CPU, then shard
+        if plan.hardware.sharding not in WEIGHT_SHARDED:  # sharded runs load on CPU, then shard
             kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
         return kwargs
     kwargs["dtype"] = torch.float32
-    if t.precision != "fp32":
+    if t.precision != DType.FP32:
         notes.append(f"CPU run: weights and compute in fp32 ({t.precision} autocast is a GPU setting)")
     if q.load_in_4bit or q.load_in_8bit:
         notes.append("CPU run: bitsandbytes quantization skipped (it needs CUDA here)")
-    if t.attention == "flash":
+    if t.attention == Attention.FLASH:
         kwargs["attn_implementation"] = "sdpa"
         notes.append("CPU run: flash-attention replaced by SDPA")
     return kwargs

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+from lorplan.core.vocab import EIGHT_BIT_OPTIMIZERS, Optimizer
+
 NO_DECAY_PATTERNS = (r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)")
 
 
@@ -40,17 +42,17 @@ def build_optimizer(plan, model, device: str, notes: list[str]):
 
     t = plan.training
     groups = param_groups(model, t.weight_decay)
-    if t.optimizer in ("adamw-8bit", "paged-adamw-8bit"):
+    if t.optimizer in EIGHT_BIT_OPTIMIZERS:
         if device == "cuda":
             import bitsandbytes as bnb
 
-            cls = bnb.optim.PagedAdamW8bit if t.optimizer.startswith("paged") else bnb.optim.AdamW8bit
+            cls = bnb.optim.PagedAdamW8bit if t.optimizer == Optimizer.PAGED_ADAMW_8BIT else bnb.optim.AdamW8bit
             return cls(groups, lr=t.learning_rate)
         notes.append(f"CPU run: {t.optimizer} (bitsandbytes) replaced by torch AdamW")
         return torch.optim.AdamW(groups, lr=t.learning_rate)
-    if t.optimizer == "adamw":
+    if t.optimizer == Optimizer.ADAMW:
         return torch.optim.AdamW(groups, lr=t.learning_rate)
-    momentum = 0.9 if t.optimizer == "sgd-momentum" else 0.0
+    momentum = 0.9 if t.optimizer == Optimizer.SGD_MOMENTUM else 0.0
     return torch.optim.SGD(groups, lr=t.learning_rate, momentum=momentum)
 
 

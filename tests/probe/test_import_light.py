@@ -8,6 +8,7 @@ import sys
 
 LIGHT = ("lorplan.probe", "lorplan.probe.runs", "lorplan.probe.events", "lorplan.probe.status",
          "lorplan.probe.backend", "lorplan.probe.scheduler", "lorplan.probe.runner", "lorplan.probe.demo",
+         "lorplan.probe.plans",
          "lorplan.cli.probe", "lorplan.tui.panels.probes_panel")
 
 
