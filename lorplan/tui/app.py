@@ -1,7 +1,8 @@
 """The lorplan planner (Textual app): themes, user config, key bindings, command palette, help and export.
 
-The screens and widgets live in their own modules; this file wires them together. Importing it loads Textual
-and the light core only: never torch, transformers or peft (tests/tui/test_tui_import_hygiene.py).
+The screens and widgets live in their own modules; this file wires them together and talks to the main
+screen through its methods (never to a widget by id). Importing it loads Textual and the light core only:
+never torch, transformers or peft (tests/tui/test_tui_import_hygiene.py).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import Worker, WorkerState
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.tui import bridge
 from lorplan.tui.commands import LorplanCommands
 from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
-from lorplan.tui.panels.plan_view import ModelLoaded
+from lorplan.tui.messages import DatasetProfiled, ModelLoaded, WorkerFailed
+from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
 from lorplan.tui.themes import DEFAULT_THEME, load_themes
@@ -117,7 +118,8 @@ class LorplanApp(App[int]):
     def on_mount(self) -> None:
         # Pushed once the app's start-up batch is over: frames painted inside that batch are thrown away, so a
         # screen pushed here directly would reach the terminal one layout pass later.
-        self.call_later(self.push_screen, MainScreen(self._gpu_source, self._initial_model))
+        self.call_later(self.push_screen, MainScreen(self._gpu_source, self._initial_model,
+                                                     self.user_config.last_data))
         for problem in self.config_problems:
             self.notify(problem, title="lorplan config", severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
@@ -142,31 +144,20 @@ class LorplanApp(App[int]):
     def _on_theme_changed(self, theme) -> None:
         if theme.name != self.user_config.theme:
             self._remember(self.user_config.with_theme(theme.name))
-        try:
-            self.main.plan_view.recompute()  # the table's colours come from the theme
-        except LookupError:
-            pass
 
     def on_model_loaded(self, message: ModelLoaded) -> None:
         if message.source != self.user_config.last_model:
             self._remember(self.user_config.with_last_model(message.source))
 
-    def on_dataset_profiled(self, message) -> None:
-        """DataPanel's DatasetProfiled (imported with the panel, never at start-up): remember the dataset."""
-        if message.path != self.user_config.last_data:
-            self._remember(self.user_config.with_last_data(message.path))
+    def on_dataset_profiled(self, message: DatasetProfiled) -> None:
+        if message.data.path != self.user_config.last_data:
+            self._remember(self.user_config.with_last_data(message.data.path))
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place a failed background job is reported (a bug, not bad input: that is shown inline).
-
-        StateChanged does not bubble: widgets that run workers forward it here (`report_worker`)."""
-        if event.state == WorkerState.ERROR:
-            error = event.worker.error
-            self.notify(f"{event.worker.name} failed: {type(error).__name__}: {error}", title="lorplan",
-                        severity="error", timeout=15)
-
-    def report_worker(self, event: Worker.StateChanged) -> None:
-        self.on_worker_state_changed(event)
+    def on_worker_failed(self, message: WorkerFailed) -> None:
+        """The one place a failed background job is reported (a bug, not bad input: that is shown inline)."""
+        error = message.error
+        self.notify(f"{message.name} failed: {type(error).__name__}: {error}", title="lorplan",
+                    severity="error", timeout=15)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Plan actions only from the main screen (hidden from the footer while a dialog or the help is open)."""
@@ -206,18 +197,13 @@ class LorplanApp(App[int]):
             self.notify("Nothing to export yet: choose a model first.", severity="warning")
             return
         try:
-            planned = bridge.plan_from_setup(plan.spec, plan.setup, plan.rank, plan.source, plan.table.budget_bytes,
-                                             self.main.plan_data())
+            planned = bridge.plan_from_setup(plan, self.main.data)
         except LorplanError as exc:
             self.notify(str(exc), severity="warning")
             return
-        from lorplan.tui.screens.main_screen import _import_panel
+        from lorplan.tui.screens.export_dialog import ExportDialog  # on first use: it loads the exporters
 
-        dialog = _import_panel("lorplan.tui.screens.export_dialog", "ExportDialog")
-        if dialog is None:
-            self.notify("Export: the export dialog is not part of this build yet.", severity="warning")
-            return
-        self.push_screen(dialog(planned))
+        self.push_screen(ExportDialog(planned))
 
     def action_copy_command(self) -> None:
         """Copy the `lorplan plan` command that prints the table on screen (OSC 52: works over SSH where the
@@ -228,24 +214,18 @@ class LorplanApp(App[int]):
         if plan is None:
             self.notify("Nothing to copy yet: choose a model first.", severity="warning")
             return
-        from lorplan.core.plan.command import command_for
-
-        command = command_for(plan.source, plan.setup, tuple(row.rank for row in plan.table.rows),
-                              plan.table.budget_bytes)
+        command = bridge.plan_command(plan)
         self.copy_to_clipboard(command)
         self.notify(command, title="Copied (if your terminal passes OSC 52 on)", timeout=20)
 
     def action_focus_model(self) -> None:
-        self.main.show_tab("plan")
-        self.main.query_one("#model-input").focus()
+        self.main.focus_model()
 
     def action_focus_setup(self) -> None:
-        self.main.show_tab("plan")
-        self.main.query_one("#f-quant").focus()
+        self.main.focus_setup()
 
     def action_focus_table(self) -> None:
-        self.main.show_tab("plan")
-        self.main.query_one("#rank-table").focus()
+        self.main.focus_table()
 
     def action_show_tab(self, tab_id: str) -> None:
         self.main.show_tab(tab_id)
@@ -256,7 +236,7 @@ class LorplanApp(App[int]):
         self.theme = names[(current + 1) % len(names)]
 
     def action_refresh_gpus(self) -> None:
-        self.main.query_one("#gpu-panel").refresh_gpus()
+        self.main.refresh_gpus()
 
     # -- command palette ------------------------------------------------------------------------------------
     def palette_commands(self) -> Iterator[tuple[str, str, Callable[[], object]]]:
@@ -273,25 +253,15 @@ class LorplanApp(App[int]):
         yield "plan: focus model search", "Search the catalog or type a path", self.action_focus_model
         yield "plan: focus setup", "Jump to quantization, batch and sequence", self.action_focus_setup
         yield "plan: focus rank table", "Move through the ranks", self.action_focus_table
-        for shortcut in ("all-linear", "attention", "mlp"):
-            yield (f"plan: targets {shortcut}", "Tick these target modules",
-                   partial(self._targets_shortcut, shortcut))
-        try:
-            presets = self.main.query_one("#gpu-panel").presets
-        except LookupError:
-            presets = ()
-        for label, _size in presets:
-            yield f"gpu: preset {label}", "Plan against this GPU's memory", partial(self._pick_preset, label)
+        main = self.main  # pushed at start-up and never popped
+        for shortcut in SHORTCUTS:
+            yield f"plan: targets {shortcut}", "Tick these target modules", partial(main.tick_targets, shortcut)
+        for label, _size in bridge.gpu_presets():
+            yield f"gpu: preset {label}", "Plan against this GPU's memory", partial(main.pick_gpu_preset, label)
         yield "gpu: refresh", "Read NVML now", self.action_refresh_gpus
         yield "help: what the fields mean", "Rank, activations, double quantization, …", self.action_help
         yield "config: show settings file", "Where theme, keymap and last model are kept", self._show_config_path
         yield "app: quit", "Leave lorplan (probes keep running)", self.exit
-
-    def _targets_shortcut(self, shortcut: str) -> None:
-        self.main.query_one("#setup-panel").apply_shortcut(shortcut)
-
-    def _pick_preset(self, label: str) -> None:
-        self.main.query_one("#gpu-panel").select_preset(label)
 
     def _show_config_path(self) -> None:
         self.notify(f"{self.config_path} (themes: {config_dir() / 'themes'})", title="settings")

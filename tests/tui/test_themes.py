@@ -1,14 +1,19 @@
-"""Themes: the TOML files load as Textual themes, the packaged copy matches the canonical one."""
+"""Themes: the TOML files load as Textual themes; there is one copy, shipped in the package."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-
-import pytest
 
 from lorplan.tui.themes import PACKAGE_THEMES_DIR, load_themes, theme_from_toml
 
-REPO_THEMES = Path(__file__).resolve().parents[2] / "themes"
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO_THEMES = ROOT / "themes"
 
 # The 16 colours every terminal has (xterm's values for the standard + bright ANSI colours).
 ANSI16 = {
@@ -24,14 +29,22 @@ def test_three_themes_load():
     assert themes["dark"].dark and not themes["light"].dark
 
 
-@pytest.mark.parametrize("name", ["dark", "light", "high-contrast"])
-def test_packaged_copy_is_identical_to_the_canonical_file(name):
-    # themes/ is the canonical source; lorplan/themes/ ships inside the wheel (package data).
-    assert (PACKAGE_THEMES_DIR / f"{name}.toml").read_bytes() == (REPO_THEMES / f"{name}.toml").read_bytes()
+def test_the_top_level_themes_folder_is_the_packaged_one():
+    # One copy: themes/ (where the README points) is a link to lorplan/themes/, which the package ships.
+    names = sorted(p.name for p in PACKAGE_THEMES_DIR.glob("*.toml"))
+    assert names == ["dark.toml", "high-contrast.toml", "light.toml"]
+    assert sorted(p.name for p in REPO_THEMES.glob("*.toml")) == names
+    assert all((REPO_THEMES / name).samefile(PACKAGE_THEMES_DIR / name) for name in names)
 
 
-def test_same_set_of_files_in_both_places():
-    assert sorted(p.name for p in PACKAGE_THEMES_DIR.glob("*.toml")) == sorted(p.name for p in REPO_THEMES.glob("*.toml"))
+def test_the_package_data_ships_every_theme():
+    """setuptools' package-data globs (relative to the package folder) match every theme file."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = config["tool"]["setuptools"]["package-data"]["lorplan"]
+    package = ROOT / "lorplan"
+    shipped = {path for pattern in globs for path in package.glob(pattern)}
+    assert set(PACKAGE_THEMES_DIR.glob("*.toml")) <= shipped
+    assert PACKAGE_THEMES_DIR == package / "themes"
 
 
 def test_high_contrast_uses_only_the_16_ansi_colours():

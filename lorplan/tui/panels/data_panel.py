@@ -1,70 +1,35 @@
 """The Data tab: pick a dataset, profile it in a thread worker, see its figures and a length histogram.
 
-The app calls `set_context(model_source, seq_len)` when the model or sequence length changes: a new model
-re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and padding from the
-length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with every token trained.
-`plan_data()` is what an exported plan's [data] table takes from the last profile. Profiling runs in a thread worker (exclusive: a new run
-cancels the previous one) that posts replaceable progress messages; it never touches widgets.
-Imports no torch/transformers at module level: the tokenizer is loaded inside the worker.
+The screen calls `set_context(model_source, seq_len)` when the plan's model or sequence length changes: a new
+model re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and padding from
+the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with every token
+trained. After each profile the panel posts DatasetProfiled with what an exported plan's [data] table takes
+(`plan_data()`). Profiling runs in a thread worker (exclusive: a new run cancels the previous one) that posts
+replaceable progress messages; it never touches widgets. Imports no torch/transformers: the tokenizer is loaded
+inside the worker.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
-from lorplan.core.data.profile import DataProfile
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import DataSchema
+from lorplan.tui import bridge
+from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed
+from lorplan.tui.state import PlanData
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
 HIST_BINS = 30
-
-
-class ProfileProgressed(Message):
-    """The worker read `done` of `total` (bytes or rows). Replaceable: a flood of updates costs one repaint."""
-
-    def __init__(self, done: int, total: int) -> None:
-        super().__init__()
-        self.done, self.total = done, total
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, ProfileProgressed)
-
-
-class ProfileFinished(Message):
-    """A profile is ready."""
-
-    def __init__(self, profile: DataProfile, train_all: bool = False) -> None:
-        super().__init__()
-        self.profile = profile
-        self.train_all = train_all
-
-
-class DatasetProfiled(Message):
-    """A profile of `path` (absolute) finished: the app remembers it for the next session."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.path = path
-
-
-class ProfileFailed(Message):
-    """The dataset could not be profiled; `error` is one line naming the input."""
-
-    def __init__(self, error: str) -> None:
-        super().__init__()
-        self.error = error
 
 
 class _Cancelled(Exception):
@@ -81,7 +46,7 @@ def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> 
     return [width * (i + 0.5) for i in range(bins)], counts, width
 
 
-def figures_text(p: DataProfile) -> str:
+def figures_text(p: bridge.DataProfile) -> str:
     """The profile's figures as a few aligned lines."""
     est = " (est.)" if p.estimated else ""
     lines = [
@@ -101,17 +66,6 @@ def figures_text(p: DataProfile) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True)
-class PlanData:
-    """What a plan's [data] table takes from the Data tab: the profiled file, its schema, the masking rule and
-    the suggested held-out fraction."""
-
-    path: str
-    schema: str
-    train_on: str
-    eval_split: float
-
-
 class DataPanel(Widget):
     """Dataset profile: path, schema, run, progress, figures, problems and a length histogram."""
 
@@ -124,7 +78,7 @@ class DataPanel(Widget):
         self._initial_path = initial_path
         self.model_source: str | None = None
         self.seq_len: int | None = None
-        self.profile: DataProfile | None = None
+        self.profile: bridge.DataProfile | None = None
         self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
         self._profiled_train_all = False  # the masking rule of self.profile
 
@@ -153,7 +107,7 @@ class DataPanel(Widget):
             "Off: the loss is on completions and assistant turns (prompts masked), as axolotl and LLaMA-Factory "
             "do by default. On: every token is trained. Exported plans say which (data.train_on).")
 
-    # -- public API used by the app -----------------------------------------------------------------------
+    # -- public API used by the screen --------------------------------------------------------------------
     def set_context(self, model_source: str | None, seq_len: int) -> None:
         """The planner's model and sequence length changed: re-profile for a new model, re-cut for a seq len."""
         model_changed = model_source != self.model_source
@@ -195,8 +149,6 @@ class DataPanel(Widget):
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")
     def _run(self, path: str, schema: str, model: str | None, seq_len: int | None, mask: bool = True) -> None:
-        from lorplan.core.data import profile_dataset
-
         worker = get_current_worker()
 
         def progress(done: int, total: int, unit: str) -> None:
@@ -205,8 +157,8 @@ class DataPanel(Widget):
             self.post_message(ProfileProgressed(done, total))
 
         try:
-            profile = profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
-                                      seq_len=seq_len, mask=mask, progress=progress)
+            profile = bridge.profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
+                                             seq_len=seq_len, mask=mask, progress=progress)
         except _Cancelled:
             return
         except BadInput as exc:
@@ -237,7 +189,7 @@ class DataPanel(Widget):
         self._profiled_train_all = message.train_all
         data = self.plan_data()
         if data is not None:
-            self.post_message(DatasetProfiled(data.path))
+            self.post_message(DatasetProfiled(data))
         self._show(message.profile)
 
     def on_profile_failed(self, message: ProfileFailed) -> None:
@@ -256,7 +208,7 @@ class DataPanel(Widget):
         self.query_one("#data-status", Static).update(text)
         self.set_class(error, "-error")
 
-    def _show(self, p: DataProfile) -> None:
+    def _show(self, p: bridge.DataProfile) -> None:
         bar = self.query_one("#data-progress", ProgressBar)
         bar.update(total=100, progress=100)
         notes = " · ".join(p.notes) if p.notes else f"tokenizer: {p.tokenizer}"
@@ -268,7 +220,7 @@ class DataPanel(Widget):
         self.query_one("#data-problems", Static).update("\n".join(problems))
         self._draw_histogram(p)
 
-    def _draw_histogram(self, p: DataProfile) -> None:
+    def _draw_histogram(self, p: bridge.DataProfile) -> None:
         plot = self.query_one("#data-hist", PlotextPlot)
         plt = plot.plt
         plt.clear_data()

@@ -2,47 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
+from lorplan.tui.messages import BudgetChanged, GpuReportReceived, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
 
 REFRESH_SECONDS = 3.0
 NO_GPU_REFRESH_SECONDS = 15.0
-
-
-@dataclass
-class BudgetChanged(Message):
-    """The memory budget per GPU changed (None = no budget chosen) and how many GPUs were picked."""
-
-    budget_bytes: int | None
-    gpu_count: int | None
-    label: str
-    free_bytes: int | None = None  # NVML's free memory now (smallest over the picked GPUs); None for presets
-
-
-class GpuReportReceived(Message):
-    """A thread worker read NVML. Replaceable: a backlog of reports costs one repaint."""
-
-    def __init__(self, report: bridge.GpuReport) -> None:
-        super().__init__()
-        self.report = report
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, GpuReportReceived)
 
 
 def _closest_preset(presets: tuple[tuple[str, int], ...], target: int = 24 * 1024**3) -> int | None:
@@ -83,9 +60,8 @@ class GpuPanel(Vertical):
         yield Static("", id="gpu-error", classes="field-error")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        report = getattr(self.app, "report_worker", None)
-        if report is not None:
-            report(event)
+        if event.state == WorkerState.ERROR:
+            self.post_message(WorkerFailed(event.worker.name, event.worker.error))
 
     def on_mount(self) -> None:
         self.query_one("#gpu-preset").tooltip = tooltip("gpu")
@@ -93,23 +69,18 @@ class GpuPanel(Vertical):
         self.query_one("#gpu-list").tooltip = tooltip("gpu")
         # The first query runs in the worker too: initialising NVML can take a while on a GPU machine and the
         # first frame should not wait for it.
-        self._poll()
+        self.refresh_gpus()
 
     def watch_has_gpu(self, has_gpu: bool) -> None:
         self.set_class(not has_gpu, "-no-gpu")
 
-    def refresh_gpus(self) -> None:
-        self._poll()
-
     @work(thread=True, exclusive=True, group="gpu-poll", exit_on_error=False)
-    def _poll(self) -> None:
-        # Worker thread: never touches widgets, it posts the report.
+    def refresh_gpus(self) -> None:
+        """Read NVML again, in a thread worker: it never touches widgets, it posts the report."""
         self.post_message(GpuReportReceived(self._source()))
 
     def on_gpu_report_received(self, message: GpuReportReceived) -> None:
-        self._apply_report(message.report)
-
-    def _apply_report(self, report: bridge.GpuReport) -> None:
+        report = message.report
         if self._report is None:
             self.set_interval(REFRESH_SECONDS if report.gpus else NO_GPU_REFRESH_SECONDS, self.refresh_gpus)
         self._report = report

@@ -1,7 +1,9 @@
 """The Plan tab: GPU, model and setup on top, the rank table below; owns the planning state.
 
-Every change recomputes the table inline (the estimate takes milliseconds); loading a spec from a folder or
-the cache runs in a thread worker. Bad input never replaces the last valid table: it is kept and marked stale.
+Its panels post what the user did (ModelChosen, SetupChanged, BudgetChanged, RankSelected); the view keeps the
+state, recomputes the table inline (the estimate takes milliseconds) and posts a frozen PlanSnapshot up
+(PlanChanged) for the screen to hand to the other tabs. Loading a spec from a folder or the cache runs in a
+thread worker. Bad input never replaces the last valid table: it is kept and marked stale.
 """
 
 from __future__ import annotations
@@ -12,19 +14,29 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
-from textual.widgets import Input, Select, Static
-from textual.worker import Worker
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from lorplan.core.errors import LorplanError
-from lorplan.core.memory import DEFAULT_RANKS
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
-from lorplan.tui.panels.gpu_panel import BudgetChanged, GpuPanel
+from lorplan.tui.messages import (
+    BudgetChanged,
+    ModelChosen,
+    ModelLoaded,
+    PlanChanged,
+    RankSelected,
+    SetupChanged,
+    SpecFailed,
+    SpecLoaded,
+    WorkerFailed,
+)
+from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.setup_form import FormValues, build_setup
-from lorplan.tui.panels.setup_panel import SetupChanged, SetupPanel
-from lorplan.tui.widgets.model_picker import ModelChosen, ModelPicker
-from lorplan.tui.widgets.rank_table import RankSelected, RankTable
+from lorplan.tui.panels.setup_panel import SetupPanel
+from lorplan.tui.state import PlanSnapshot
+from lorplan.tui.widgets.model_picker import ModelPicker
+from lorplan.tui.widgets.rank_table import RankTable
 
 # Sums of other terms in MemoryBreakdown.details: not shown as "largest terms".
 _AGGREGATE_TERMS = {"in_step_peak", "allocated"}
@@ -52,43 +64,18 @@ def _what_would_fit(row, setup) -> str:
 
 
 @dataclass
-class PlanChanged(Message):
-    """A new valid plan is on screen: model source, spec, setup, selected rank and the whole table."""
-
-    source: str
-    spec: object
-    setup: object
-    rank: int
-    table: object
-
-
-@dataclass
-class SpecLoaded(Message):
-    generation: int
-    source: str
-    spec: object
-
-
-@dataclass
-class SpecFailed(Message):
-    generation: int
-    source: str
-    message: str
-
-
-@dataclass
 class PlanState:
     """What the plan view currently holds (the last valid values)."""
 
     source: str | None = None
-    spec: object = None
+    spec: bridge.ModelSpec | None = None
     form: FormValues = field(default_factory=FormValues)
     budget_bytes: int | None = None
     budget_label: str = ""
     free_bytes: int | None = None
-    setup: object = None
+    setup: bridge.TrainingSetup | None = None
     custom_rank: int | None = None
-    table: object = None
+    table: bridge.RankTable | None = None
     stale: bool = False
 
 
@@ -147,9 +134,8 @@ class PlanView(VerticalScroll):
             self.move_child(box, after=top)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        report = getattr(self.app, "report_worker", None)
-        if report is not None:
-            report(event)
+        if event.state == WorkerState.ERROR:
+            self.post_message(WorkerFailed(event.worker.name, event.worker.error))
 
     def on_mount(self) -> None:
         self._layout_for(self.app.size.width)
@@ -224,14 +210,8 @@ class PlanView(VerticalScroll):
         event.stop()
         self.state.budget_bytes, self.state.budget_label = event.budget_bytes, event.label
         self.state.free_bytes = event.free_bytes
-        if event.gpu_count:
-            sharding = self.query_one("#f-sharding", Select)
-            if event.gpu_count > 1 and sharding.value == "none":
-                sharding.value = "ddp"  # several GPUs picked: the plain data-parallel default
-            gpus = self.query_one("#f-gpus", Input)
-            if gpus.value.strip() != str(event.gpu_count):
-                gpus.value = str(event.gpu_count)  # its Changed event recomputes
-                return
+        if event.gpu_count:  # GPUs picked in the list: the form follows, and the plan is recomputed once
+            self.state.form = self.query_one(SetupPanel).show_gpu_count(event.gpu_count)
         self.recompute()
 
     @on(RankSelected)
@@ -248,9 +228,8 @@ class PlanView(VerticalScroll):
         result = build_setup(self.state.form)
         errors = dict(result.errors)
         if result.setup is not None:
-            ranks = tuple(sorted(set(DEFAULT_RANKS) | ({result.custom_rank} if result.custom_rank else set())))
             try:
-                table = bridge.rank_table(self.state.spec, result.setup, ranks, self.state.budget_bytes)
+                table = bridge.rank_table(self.state.spec, result.setup, self.state.budget_bytes, result.custom_rank)
             except LorplanError as exc:
                 errors["setup"] = str(exc)
             else:
@@ -320,12 +299,5 @@ class PlanView(VerticalScroll):
     def _announce(self) -> None:
         row = self._selected_row()
         if row is not None and not self.state.stale:
-            self.post_message(PlanChanged(self.state.source or "", self.state.spec, self.state.setup, row.rank,
-                                          self.state.table))
-
-
-@dataclass
-class ModelLoaded(Message):
-    """A model spec was loaded and shown (the app remembers it as the last model)."""
-
-    source: str
+            self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", self.state.spec, self.state.setup,
+                                                       row.rank, self.state.table)))

@@ -1,10 +1,12 @@
 """The Probes tab: pick a run, see its queue and per-probe state, live loss and eval curves of every rank on
 one plot, the final table (rank, eval loss / accuracy, time, peak memory), cancel and retry.
 
-The panel only reads the run folder (polled with set_interval; event logs are read incrementally), so
-closing lorplan never stops a probe and opening it again shows the same run. Cancel and retry go through the
-probe backend in a thread worker. `p` starts probes of the plan on screen: the Plan tab's model and setup, the
-Data tab's profiled dataset, at ranks around the selected one (`plan_probe_settings`). Never imports torch.
+The panel only reads the run folders, so closing lorplan never stops a probe and opening it again shows the
+same run. Reading (listing runs, event logs read incrementally, process-liveness locks) happens in a thread
+worker every `poll_seconds`, through probe_bridge.ProbeFeed; the worker posts a replaceable ProbeRunUpdated
+with a frozen read and the handler only draws it. Start, cancel and retry run in thread workers too. `p`
+starts probes of the plan on screen: the Plan tab's model and setup and the Data tab's profiled dataset (the
+screen hands both down as `plan` and `data`), at ranks around the selected one. Never imports torch.
 """
 
 from __future__ import annotations
@@ -16,21 +18,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
+from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes
-from lorplan.probe import runner
-from lorplan.probe.backend import Backend
-from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
-from lorplan.probe.runs import RunDir, list_runs
-from lorplan.probe.status import ProbeStatus, RunStatus, RunWatcher
+from lorplan.tui import probe_bridge
+from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
+from lorplan.tui.state import PlanData, PlanSnapshot
 
 POLL_SECONDS = 1.0
-MAX_POINTS = 400
 COLUMNS = (("rank", "rank"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval loss"),
            ("acc", "accuracy"), ("tps", "tok/s"), ("time", "time"), ("mem", "peak mem"))
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
@@ -42,18 +41,6 @@ def rank_ladder(rank: int) -> tuple[int, ...]:
     return tuple(sorted({max(1, rank // 4), max(1, rank // 2), rank, rank * 2}))
 
 
-def plan_probe_settings(source: str, setup, rank: int, data) -> dict:
-    """runner.make_plan arguments for probing the plan on screen: its model, setup and the profiled data.
-
-    The model must be on this machine (runner.probe_model): a catalog id alone is a config, not weights."""
-    return dict(
-        ranks=rank_ladder(rank), model=runner.probe_model(source), data=data.path, train_on=data.train_on,
-        seq_len=setup.seq_len, micro_batch=setup.micro_batch, quant=setup.quant,
-        double_quant=setup.double_quant, optimizer=setup.optimizer, grad_checkpointing=setup.grad_checkpointing,
-        attention=setup.attention, targets=tuple(setup.targets.modules), lora_dropout=setup.lora_dropout,
-    )
-
-
 def _num(v, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
@@ -63,22 +50,6 @@ def _seconds(v: float | None) -> str:
         return "-"
     m, s = divmod(int(round(v)), 60)
     return f"{m}m{s:02d}s" if m else f"{v:.1f}s"
-
-
-def _thin(xs: list, ys: list) -> tuple[list, list]:
-    if len(xs) <= MAX_POINTS:
-        return xs, ys
-    stride = -(-len(xs) // MAX_POINTS)
-    return xs[::stride] + [xs[-1]], ys[::stride] + [ys[-1]]
-
-
-class ProbeActionDone(Message):
-    """A cancel or retry finished in its thread worker (text says what happened)."""
-
-    def __init__(self, text: str, error: bool = False) -> None:
-        super().__init__()
-        self.text = text
-        self.error = error
 
 
 class ProbesPanel(Widget):
@@ -99,17 +70,24 @@ class ProbesPanel(Widget):
                 tooltip="Start the embedded demo: all-MiniLM-L6-v2 at ranks 4, 8, 16, 32 on generated data"),
     ]
 
-    def __init__(self, runs_dir: Path | None = None, *, backend: Backend | None = None,
+    def __init__(self, runs_dir: Path | None = None, *, backend: probe_bridge.Backend | None = None,
                  poll_seconds: float = POLL_SECONDS, name: str | None = None, id: str | None = None,
                  classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.runs_dir = Path(runs_dir) if runs_dir is not None else None
         self.backend = backend
         self.poll_seconds = poll_seconds
-        self.watcher: RunWatcher | None = None
-        self.status: RunStatus | None = None
+        self.plan: PlanSnapshot | None = None  # handed down by the screen: the plan on screen
+        self.data: PlanData | None = None  # handed down by the screen: the Data tab's last profile
+        self.status: probe_bridge.RunStatus | None = None
         self.plotted: dict[str, int] = {}  # probe id -> points plotted (what the last redraw showed)
-        self._run_ids: tuple[str, ...] = ()
+        self._feed = probe_bridge.ProbeFeed(self.runs_dir, backend)
+        self._reading: Worker | None = None
+        self._chosen: str | None = None  # the run asked for (None: the newest)
+        self._runs: tuple[tuple[str, str], ...] = ()  # (id, label) of the runs in the list
+        self._run: probe_bridge.RunDir | None = None  # the run on screen
+        self._problem: str | None = None  # the last problem notified (once, not every second)
+        self._read_error: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="probes-top"):
@@ -130,59 +108,67 @@ class ProbesPanel(Widget):
     def on_mount(self) -> None:
         self.border_title = "Probes"
         self.poll()
-        self.set_interval(self.poll_seconds, self.poll)
+        self.set_interval(self.poll_seconds, self._tick)
 
-    # -- reading ---------------------------------------------------------------------------------------
-
-    def _runs(self) -> list[RunDir]:
-        return list_runs(self.runs_dir)
+    # -- reading (a thread worker) ---------------------------------------------------------------------
 
     def poll(self) -> None:
-        runs = self._runs()
-        ids = tuple(r.id for r in runs)
-        select = self.query_one("#probes-run", Select)
-        if ids != self._run_ids:
-            self._run_ids = ids
-            current = select.value if isinstance(select.value, str) else None
-            select.set_options([(self._run_label(r), r.id) for r in reversed(runs)])
-            if current in ids:
-                select.value = current
-            elif ids:
-                select.value = ids[-1]  # the newest run
-        self.set_class(not ids, "-empty")
-        if self.watcher is not None:
-            self._show(self.watcher.refresh())
+        """Read the run folders now, in a thread worker (a newer read cancels an older one)."""
+        self._reading = self._read(self._feed, self._chosen)
 
-    @staticmethod
-    def _run_label(run: RunDir) -> str:
-        try:
-            plan = run.plan()
-        except LorplanError:
-            return run.id
-        model = Path(plan.model).name if plan.model else "demo"
-        return f"{run.id} · {model} · r{','.join(str(p.rank) for p in plan.probes)}"
+    def _tick(self) -> None:
+        if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
+            self.poll()
+
+    @work(thread=True, exclusive=True, group="probes-read", exit_on_error=False)
+    def _read(self, feed: probe_bridge.ProbeFeed, run_id: str | None) -> None:
+        # Worker thread: lists runs, reads event logs, takes liveness locks; never touches a widget.
+        read = feed.read(run_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ProbeRunUpdated(read))
+
+    def on_probe_run_updated(self, message: ProbeRunUpdated) -> None:
+        read = message.read
+        if read.requested != self._chosen:
+            return  # read before the user picked another run
+        select = self.query_one("#probes-run", Select)
+        shown = read.run.id if read.run is not None else None
+        with self.prevent(Select.Changed):
+            if read.runs != self._runs:
+                self._runs = read.runs
+                select.set_options([(label, run_id) for run_id, label in reversed(read.runs)])
+            if shown is not None and select.value != shown:
+                select.value = shown
+        self.set_class(not read.runs, "-empty")
+        self._chosen = shown  # stay on this run when newer ones appear
+        if read.run != self._run:  # another run: its table and plot start afresh
+            self._run, self.status, self.plotted = read.run, None, {}
+            self.query_one("#probes-table", DataTable).clear()
+        if read.problem is not None and read.problem != self._problem:
+            self.notify(read.problem, severity="error")
+        self._problem = read.problem
+        if read.status is not None:
+            self._show(read.status, read.curves)
 
     @on(Select.Changed, "#probes-run")
     def _run_chosen(self, event: Select.Changed) -> None:
-        if not isinstance(event.value, str):
+        if isinstance(event.value, str) and event.value != self._chosen:
+            self._chosen = event.value
+            self.poll()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
             return
-        if self.watcher is not None and self.watcher.run.id == event.value:
-            return
-        run = next((r for r in self._runs() if r.id == event.value), None)
-        if run is None:
-            return
-        try:
-            self.watcher = RunWatcher(run, self.backend)
-        except LorplanError as exc:  # a run folder whose plan.json was damaged
-            self.notify(str(exc), severity="error")
-            return
-        self.plotted = {}
-        self.query_one("#probes-table", DataTable).clear()
-        self._show(self.watcher.refresh())
+        text = f"{type(event.worker.error).__name__}: {event.worker.error}"
+        if event.worker.group == "probes-read":
+            if text == self._read_error:
+                return  # the same failure every second is reported once
+            self._read_error = text
+        self.post_message(WorkerFailed(event.worker.name, event.worker.error))
 
     # -- showing ---------------------------------------------------------------------------------------
 
-    def _show(self, st: RunStatus) -> None:
+    def _show(self, st: probe_bridge.RunStatus, curves) -> None:
         self.status = st
         table = self.query_one("#probes-table", DataTable)
         for p in st.probes:
@@ -198,10 +184,10 @@ class ProbesPanel(Widget):
         sched = "scheduler running" if st.scheduler_alive else ("stalled" if st.stalled else "done" if st.done else "")
         self.query_one("#probes-summary", Static).update(f"{', '.join(parts)}  ·  {sched}  ·  {st.plan.steps} steps")
         self._show_detail()
-        self._plot(st)
+        self._plot(st, curves)
 
     @staticmethod
-    def _cells(p: ProbeStatus) -> tuple:
+    def _cells(p: probe_bridge.ProbeStatus) -> tuple:
         return (
             Text(f"r{p.rank}" + (f" lr {p.lr:g}" if p.lr is not None and "-lr" in p.id else "")),
             Text(p.state, style=_RICH_STYLE.get(p.state, "")),
@@ -214,7 +200,7 @@ class ProbesPanel(Widget):
             format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-",
         )
 
-    def selected(self) -> ProbeStatus | None:
+    def selected(self) -> probe_bridge.ProbeStatus | None:
         """The probe of the highlighted row."""
         if self.status is None or not self.status.probes:
             return None
@@ -241,9 +227,8 @@ class ProbesPanel(Widget):
         detail.set_class(p.state in ("failed", "died", "oom"), "-error")
         detail.update(Text("\n".join(lines)))
 
-    def _plot(self, st: RunStatus) -> None:
-        assert self.watcher is not None
-        counts = {pid: len(c.steps) + len(c.eval_steps) for pid, c in self.watcher.curves.items()}
+    def _plot(self, st: probe_bridge.RunStatus, curves) -> None:
+        counts = {pid: c.points for pid, c in curves.items()}
         if counts == self.plotted:
             return
         self.plotted = counts
@@ -253,95 +238,92 @@ class ProbesPanel(Widget):
         plt.title("loss per step (lines: train, dots: eval)")
         plt.xlabel("step")
         for p in st.probes:
-            c = self.watcher.curves[p.id]
+            c = curves[p.id]
             if c.steps:
-                xs, ys = _thin(c.steps, c.loss)
-                plt.plot(xs, ys, label=f"r{p.rank}")
+                plt.plot(list(c.steps), list(c.loss), label=f"r{p.rank}")
             if c.eval_steps:
-                plt.scatter(c.eval_steps, c.eval_loss, marker="dot")
+                plt.scatter(list(c.eval_steps), list(c.eval_loss), marker="dot")
         widget.refresh()
 
     # -- actions ---------------------------------------------------------------------------------------
 
     def action_cancel_probe(self) -> None:
         p = self.selected()
-        if p is None or self.watcher is None:
+        if p is None or self._run is None:
             return
         if p.state not in ("queued", "running"):
             self.notify(f"{p.id} has already ended ({p.state})", severity="warning")
             return
-        self._cancel(self.watcher.run, p.id)
+        self._cancel(self._run, p.id, self.backend)
 
     def action_cancel_run(self) -> None:
-        if self.watcher is not None:
-            self._cancel(self.watcher.run, None)
+        if self._run is not None:
+            self._cancel(self._run, None, self.backend)
 
-    @work(thread=True, exclusive=False, group="probe-actions")
-    def _cancel(self, run: RunDir, probe_id: str | None) -> None:
+    @work(thread=True, exclusive=False, group="probe-actions", exit_on_error=False)
+    def _cancel(self, run: probe_bridge.RunDir, probe_id: str | None, backend: probe_bridge.Backend | None) -> None:
         try:
-            done = runner.cancel(run, probe_id=probe_id, backend=self.backend)
-            self.post_message(ProbeActionDone(f"cancelled {', '.join(done)}" if done else "nothing left to cancel"))
+            done = probe_bridge.cancel(run, probe_id, backend)
         except LorplanError as exc:
-            self.post_message(ProbeActionDone(str(exc), error=True))
+            self.post_message(ProbeActionFinished(str(exc), "error"))
+            return
+        self.post_message(ProbeActionFinished(f"cancelled {', '.join(done)}" if done else "nothing left to cancel"))
 
     def action_retry_probe(self) -> None:
         p = self.selected()
-        if p is None or self.watcher is None:
+        if p is None or self._run is None:
             return
         if p.state in ("queued", "running"):
             self.notify(f"{p.id} is {p.state}; cancel it before retrying", severity="warning")
             return
-        self._retry(self.watcher.run, p.id)
+        self._retry(self._run, p.id, self.backend)
 
-    @work(thread=True, exclusive=False, group="probe-actions")
-    def _retry(self, run: RunDir, probe_id: str) -> None:
+    @work(thread=True, exclusive=False, group="probe-actions", exit_on_error=False)
+    def _retry(self, run: probe_bridge.RunDir, probe_id: str, backend: probe_bridge.Backend | None) -> None:
         try:
-            runner.retry(run, probe_id, backend=self.backend)
-            self.post_message(ProbeActionDone(f"{probe_id} queued again"))
+            probe_bridge.retry(run, probe_id, backend)
         except LorplanError as exc:
-            self.post_message(ProbeActionDone(str(exc), error=True))
+            self.post_message(ProbeActionFinished(str(exc), "error"))
+            return
+        self.post_message(ProbeActionFinished(f"{probe_id} queued again"))
 
     def action_start_plan(self) -> None:
-        screen = self.screen
-        plan = getattr(screen, "plan", None)
-        data = screen.plan_data() if hasattr(screen, "plan_data") else None
-        if plan is None:
+        if self.plan is None:
             self.notify("Choose a model in the Plan tab first.", severity="warning")
             return
-        if data is None:
+        if self.data is None:
             self.notify("Profile your dataset in the Data tab first: the probes train on it.", severity="warning")
             return
-        try:
-            settings = plan_probe_settings(plan.source, plan.setup, plan.rank, data)
-        except LorplanError as exc:
-            self.notify(f"Probes need the model's weights: {exc}", severity="warning", timeout=10)
-            return
-        self._start_plan(settings)
+        self._start_plan(self.plan, self.data, self.runs_dir, self.backend)
 
-    @work(thread=True, exclusive=True, group="probe-start")
-    def _start_plan(self, settings: dict) -> None:
+    @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
+    def _start_plan(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None,
+                    backend: probe_bridge.Backend | None) -> None:
         try:
-            settings = dict(settings)
-            plan = runner.make_plan(settings.pop("ranks"), **settings)
-            run = runner.start(plan, root=self.runs_dir, backend=self.backend)
-            ranks = ", ".join(str(p.rank) for p in plan.probes)
-            self.post_message(ProbeActionDone(f"started run {run.id}: ranks {ranks}"))
+            model = probe_bridge.probe_model(plan.source)  # a catalog id alone is a config, not weights
         except LorplanError as exc:
-            self.post_message(ProbeActionDone(str(exc), error=True))
+            self.post_message(ProbeActionFinished(f"Probes need the model's weights: {exc}", "warning", 10))
+            return
+        ranks = rank_ladder(plan.rank)
+        try:
+            run = probe_bridge.start_probes(ranks, model, plan.setup, data, runs_dir=runs_dir, backend=backend)
+        except LorplanError as exc:
+            self.post_message(ProbeActionFinished(str(exc), "error"))
+            return
+        self.post_message(ProbeActionFinished(f"started run {run.id}: ranks {', '.join(map(str, ranks))}"))
 
     def action_start_demo(self) -> None:
-        self._start_demo()
+        self._start_demo(self.runs_dir, self.backend)
 
-    @work(thread=True, exclusive=True, group="probe-start")
-    def _start_demo(self) -> None:
+    @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
+    def _start_demo(self, runs_dir: Path | None, backend: probe_bridge.Backend | None) -> None:
         try:
-            plan = runner.make_plan((4, 8, 16, 32), steps=DEMO_STEPS, eval_every=10, eval_examples=DEMO_EVAL_EXAMPLES)
-            run = runner.start(plan, root=self.runs_dir, backend=self.backend)
-            self.post_message(ProbeActionDone(f"started demo run {run.id}"))
+            run = probe_bridge.start_demo(runs_dir=runs_dir, backend=backend)
         except LorplanError as exc:
-            self.post_message(ProbeActionDone(str(exc), error=True))
+            self.post_message(ProbeActionFinished(str(exc), "error"))
+            return
+        self.post_message(ProbeActionFinished(f"started demo run {run.id}"))
 
-    @on(ProbeActionDone)
-    def _action_done(self, message: ProbeActionDone) -> None:
-        self.notify(message.text, severity="error" if message.error else "information")
+    def on_probe_action_finished(self, message: ProbeActionFinished) -> None:
+        self.notify(message.text, severity=message.severity, timeout=message.timeout)
         self.poll()

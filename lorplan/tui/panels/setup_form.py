@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.lora import LoraTargets
-from lorplan.core.memory import TrainingSetup
 from lorplan.core.units import parse_size
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding
+from lorplan.tui import bridge
 
 # Limits beyond which a value is a typo, not a plan (the memory model would print nonsense).
 MAX_MICRO_BATCH = 4096
@@ -97,7 +96,7 @@ class FormValues:
 class FormResult:
     """A setup when every field is valid; otherwise the messages per field id."""
 
-    setup: TrainingSetup | None
+    setup: bridge.TrainingSetup | None
     custom_rank: int | None = None
     errors: Mapping[str, str] = field(default_factory=dict)
 
@@ -128,18 +127,19 @@ def build_setup(values: FormValues) -> FormResult:
     if errors:
         return FormResult(None, custom, errors)
     try:
-        setup = TrainingSetup(
-            targets=LoraTargets(modules=tuple(values.targets), use_dora=values.dora),
-            quant=values.quant,  # type: ignore[arg-type]
+        setup = bridge.training_setup(
+            targets=values.targets,
+            dora=values.dora,
+            quant=values.quant,
             double_quant=values.double_quant and values.quant in FOUR_BIT_QUANTS,
             micro_batch=parsed["micro_batch"],
             seq_len=parsed["seq_len"],
             grad_checkpointing=values.grad_checkpointing,
-            optimizer=values.optimizer,  # type: ignore[arg-type]
-            attention=values.attention,  # type: ignore[arg-type]
+            optimizer=values.optimizer,
+            attention=values.attention,
             lora_dropout=parsed["lora_dropout"],
             gpus=parsed["gpus"],
-            sharding=values.sharding,  # type: ignore[arg-type]
+            sharding=values.sharding,
             padding_mask=values.padding_mask,
         )
     except BadInput as exc:

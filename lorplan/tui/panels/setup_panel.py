@@ -1,13 +1,12 @@
 """Setup panel: quantization, targets (from the real architecture), batch, sequence, optimizer, GPUs.
 
-It only collects what the user typed (`FormValues`) and shows messages per field; validation lives in
-`setup_form` and the plan view decides what to recompute.
+It only collects what the user typed (`FormValues`, posted up as SetupChanged) and shows messages per field;
+validation lives in `setup_form` and the plan view decides what to recompute.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,6 +15,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from lorplan.tui.help_topics import tooltip
+from lorplan.tui.messages import SetupChanged
 from lorplan.tui.panels.setup_form import (
     ATTENTION_CHOICES,
     OPTIMIZER_CHOICES,
@@ -26,13 +26,6 @@ from lorplan.tui.panels.setup_form import (
 from lorplan.tui.widgets.field_input import FieldInput
 
 SHORTCUTS = ("all-linear", "attention", "mlp")
-
-
-@dataclass
-class SetupChanged(Message):
-    """Something in the setup form changed; `values` is the whole form as typed."""
-
-    values: FormValues
 
 
 def _field(label: str, widget, topic: str):
@@ -149,6 +142,22 @@ class SetupPanel(Vertical):
         event.stop()
         self._sync_double_quant()
         self._changed()
+
+    def show_gpu_count(self, count: int) -> FormValues:
+        """The GPU panel picked `count` GPUs: show it in the GPUs field (and DDP for several, when sharding was
+        none). Posts nothing: the caller re-plans once with the values returned."""
+        with self.prevent(Input.Changed, Select.Changed):
+            sharding = self.query_one("#f-sharding", Select)
+            if count > 1 and sharding.value == "none":
+                sharding.value = "ddp"  # several GPUs picked: the plain data-parallel default
+            gpus = self.query_one("#f-gpus", Input)
+            if gpus.value.strip() != str(count):
+                gpus.value = str(count)
+        return self.values()
+
+    def focus_first(self) -> None:
+        """Focus the first field (quantization)."""
+        self.query_one("#f-quant").focus()
 
     def _sync_double_quant(self) -> None:
         quant = self.query_one("#f-quant", Select).value

@@ -1,9 +1,9 @@
 """Export dialog: write the current plan as a plan file and in the trainers' formats.
 
-Pushed by the app with a lorplan.core.plan.Plan. The user ticks formats, names an output folder, reads what
-each tool cannot express (the warnings), and writes. Existing files are listed and replaced only after an
-explicit "Overwrite". Every file is written atomically. Dismisses with the list of paths written (None when
-cancelled). Imports no torch: planfile and the exporters are pure Python.
+Pushed by the app with a plan (bridge.Plan). The user ticks formats, names an output folder, reads what each
+tool cannot express (the warnings), and writes. Existing files are listed and replaced only after an explicit
+"Overwrite". Every file is written atomically (bridge.write_export). Dismisses with the list of paths written
+(None when cancelled). Imports no torch: the plan file writer and the exporters are pure Python.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from lorplan.core.errors import LorplanError
-from lorplan.core.export import LABELS, export_plan, output_paths, write_export
-from lorplan.core.plan import PLACEHOLDER_DATA_PATH, write_plan
 from lorplan.core.units import format_bytes
 from lorplan.core.vocab import ExportFormat
+from lorplan.tui import bridge
 
 HERE = Path(__file__).resolve().parent
 FORMATS = ("plan", *ExportFormat.values())  # the plan file itself, then every export
-TITLES = {"plan": "lorplan plan file (plan.toml)", **LABELS}
+TITLES = bridge.export_titles()
 OUTPUT_NAMES = {"plan": "plan.toml", **{f.value: f.file_name for f in ExportFormat}}
 
 
@@ -55,7 +54,7 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             if p.estimate is not None:
                 summary += f" · planned {format_bytes(p.estimate.total_bytes)} per GPU"
             d = p.data
-            if d.path == PLACEHOLDER_DATA_PATH:
+            if bridge.has_placeholder_data(p):
                 summary += f"\ndata: {d.path} (a placeholder: profile your dataset in the Data tab, or edit the file)"
             else:  # the dataset profiled in the Data tab
                 summary += (f"\ndata: {d.path} · {d.schema} · loss on "
@@ -82,20 +81,14 @@ class ExportDialog(ModalScreen[list[Path] | None]):
 
     def targets(self) -> dict[str, list[Path]]:
         """format -> the files it would write in the chosen folder."""
-        folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
-        out: dict[str, list[Path]] = {}
-        for fmt in self.chosen():
-            if fmt == "plan":
-                out[fmt] = [folder / OUTPUT_NAMES[fmt]]
-            else:
-                out[fmt] = output_paths(export_plan(self.plan, fmt), folder / OUTPUT_NAMES[fmt])
-        return out
+        folder = self._folder_path()
+        return {fmt: bridge.export_paths(self.plan, fmt, folder / OUTPUT_NAMES[fmt]) for fmt in self.chosen()}
+
+    def _folder_path(self) -> Path:
+        return Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
 
     def _refresh_warnings(self) -> None:
-        lines = []
-        for fmt in self.chosen():
-            if fmt != "plan":
-                lines += [f"{LABELS[fmt]}: {w}" for w in export_plan(self.plan, fmt).warnings]
+        lines = [f"{TITLES[fmt]}: {w}" for fmt in self.chosen() for w in bridge.export_warnings(self.plan, fmt)]
         box = self.query_one("#export-warnings", Static)
         box.update("\n".join(f"• {line}" for line in lines) if lines else "Every setting is expressed as is.")
         box.set_class(bool(lines), "-warn")
@@ -147,13 +140,10 @@ class ExportDialog(ModalScreen[list[Path] | None]):
 
     def _do_write(self, force: bool) -> None:
         written: list[Path] = []
+        folder = self._folder_path()
         try:
-            for fmt, paths in self.targets().items():
-                if fmt == "plan":
-                    written.append(write_plan(self.plan, paths[0], force=force))
-                else:
-                    folder = Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
-                    written += write_export(export_plan(self.plan, fmt), folder / OUTPUT_NAMES[fmt], force=force)
+            for fmt in self.chosen():
+                written += bridge.write_export(self.plan, fmt, folder / OUTPUT_NAMES[fmt], force=force)
         except (LorplanError, OSError) as exc:
             self._status(f"Not written: {exc}")
             return

@@ -1,12 +1,12 @@
-"""The main screen: tabs Plan | Data | Probes. Data and Probes panels are imported when first shown.
+"""The main screen: tabs Plan | Data | Probes. The Data and Probes panels are imported when first shown.
 
-The Data panel (`lorplan.tui.panels.data_panel.DataPanel`) and the Probes panel (`lorplan.tui.panels.probes_panel.ProbesPanel`)
-come from their own modules; until those exist the tab says so instead of failing.
+The screen owns the state the tabs share and hands it down: the latest valid plan (a frozen PlanSnapshot, from
+the Plan tab's PlanChanged) and the Data tab's last profile (PlanData, from DatasetProfiled). Panels post
+messages up and never read one another. The app talks to the screen through the methods at the end.
 """
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 from textual import on
@@ -15,30 +15,22 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from lorplan.tui import bridge
-from lorplan.tui.panels.plan_view import PlanChanged, PlanView
+from lorplan.tui.messages import DatasetProfiled, PlanChanged
+from lorplan.tui.panels.gpu_panel import GpuPanel
+from lorplan.tui.panels.plan_view import PlanView
+from lorplan.tui.panels.setup_panel import SetupPanel
+from lorplan.tui.state import PlanData, PlanSnapshot
 from lorplan.tui.tcss import css_paths
+from lorplan.tui.widgets.model_picker import ModelPicker
+from lorplan.tui.widgets.rank_table import RankTable
 
 HERE = Path(__file__).resolve().parent
 
-LAZY_PANELS = {
-    "data": ("lorplan.tui.panels.data_panel", "DataPanel", "Dataset profiles"),
-    "probes": ("lorplan.tui.panels.probes_panel", "ProbesPanel", "Probe trainings"),
-}
-
-
-def _import_panel(module_name: str, class_name: str):
-    """The panel class, or None when that part of lorplan is not installed/built yet."""
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == module_name:
-            return None
-        raise
-    return getattr(module, class_name, None)
+LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings"}
 
 
 class MainScreen(Screen):
-    """Header, the three tabs, footer. Holds the latest valid plan for export and the data panel."""
+    """Header, the three tabs, footer. Owns the plan on screen (`plan`) and the profiled dataset (`data`)."""
 
     # Its stylesheets (main_screen.tcss and the widgets') are the app's CSS_PATH: read once at start-up, instead
     # of parsing every stylesheet a second time when this screen is pushed.
@@ -46,11 +38,15 @@ class MainScreen(Screen):
                                                        "panels/setup_panel", "widgets/rank_table",
                                                        "panels/plan_view")]
 
-    def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None) -> None:
+    def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None,
+                 last_data: str | None = None) -> None:
+        """`last_data`: the dataset of the last session, offered (not profiled) in the Data tab."""
         super().__init__()
         self._gpu_source = gpu_source
         self._initial_model = initial_model
-        self.plan: PlanChanged | None = None
+        self._last_data = last_data
+        self.plan: PlanSnapshot | None = None
+        self.data: PlanData | None = None
         self._panels: dict[str, object] = {}
         self._data_context: tuple[str, int] | None = None
 
@@ -59,58 +55,77 @@ class MainScreen(Screen):
         with TabbedContent(id="tabs", initial="plan"):
             with TabPane("Plan", id="plan"):
                 yield PlanView(self._gpu_source, self._initial_model, id="plan-view")
-            for tab_id, (_module, _cls, title) in LAZY_PANELS.items():
+            for tab_id, title in LAZY_TABS.items():
                 with TabPane(tab_id.capitalize(), id=tab_id):
                     yield Static(f"{title} open here.", classes="tab-placeholder")
         yield Footer()
 
-    @property
-    def plan_view(self) -> PlanView:
-        return self.query_one(PlanView)
-
     @on(TabbedContent.TabActivated)
     async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         tab_id = event.pane.id or ""
-        if tab_id in LAZY_PANELS and tab_id not in self._panels:
+        if tab_id in LAZY_TABS and tab_id not in self._panels:
             await self._mount_panel(tab_id)
 
     async def _mount_panel(self, tab_id: str) -> None:
-        module_name, class_name, title = LAZY_PANELS[tab_id]
-        pane = self.query_one(f"#{tab_id}", TabPane)
-        panel_cls = _import_panel(module_name, class_name)
-        placeholder = pane.query_one(".tab-placeholder", Static)
-        if panel_cls is None:
-            placeholder.update(f"{title} are not part of this build yet.")
-            self._panels[tab_id] = None
-            return
+        # Imported on first show: the Data and Probes tabs load plotting and the probe layer.
         if tab_id == "probes":
-            panel = panel_cls(runs_dir=None)
-        else:  # the Data tab starts with the last session's dataset
-            last = getattr(getattr(self.app, "user_config", None), "last_data", None)
-            panel = panel_cls(initial_path=last) if last else panel_cls()
+            from lorplan.tui.panels.probes_panel import ProbesPanel
+
+            panel = ProbesPanel(runs_dir=None)
+        else:
+            from lorplan.tui.panels.data_panel import DataPanel
+
+            panel = DataPanel(initial_path=self._last_data)
         self._panels[tab_id] = panel
-        await placeholder.remove()
+        pane = self.query_one(f"#{tab_id}", TabPane)
+        await pane.query_one(".tab-placeholder", Static).remove()
         await pane.mount(panel)
-        self._send_context()
+        self._hand_down()
 
+    # -- state: messages up, values down ----------------------------------------------------------------------
     def on_plan_changed(self, message: PlanChanged) -> None:
-        self.plan = message
-        self._send_context()
+        self.plan = message.snapshot
+        self._hand_down()
 
-    def _send_context(self) -> None:
-        """Tell the data panel the model and sequence length, only when they changed."""
-        panel = self._panels.get("data")
-        if panel is None or self.plan is None or not hasattr(panel, "set_context"):
+    def on_dataset_profiled(self, message: DatasetProfiled) -> None:
+        self.data = message.data  # not stopped: the app remembers the dataset for the next session
+        self._hand_down()
+
+    def _hand_down(self) -> None:
+        """Give the mounted panels the plan and dataset; the Data tab only when its model or seq len changed."""
+        probes = self._panels.get("probes")
+        if probes is not None:
+            probes.plan, probes.data = self.plan, self.data
+        data_panel = self._panels.get("data")
+        if data_panel is None or self.plan is None:
             return
         context = (self.plan.source, self.plan.setup.seq_len)
         if context != self._data_context:
             self._data_context = context
-            panel.set_context(*context)
+            data_panel.set_context(*context)
 
-    def plan_data(self):
-        """The Data tab's last profile as a plan's [data] table (data_panel.PlanData), or None."""
-        panel = self._panels.get("data")
-        return panel.plan_data() if panel is not None and hasattr(panel, "plan_data") else None
-
+    # -- what the app's keys and palette ask for ------------------------------------------------------------
     def show_tab(self, tab_id: str) -> None:
         self.query_one(TabbedContent).active = tab_id
+
+    def focus_model(self) -> None:
+        self.show_tab("plan")
+        self.query_one(ModelPicker).focus_input()
+
+    def focus_setup(self) -> None:
+        self.show_tab("plan")
+        self.query_one(SetupPanel).focus_first()
+
+    def focus_table(self) -> None:
+        self.show_tab("plan")
+        self.query_one(RankTable).focus()
+
+    def tick_targets(self, shortcut: str) -> None:
+        """Tick the target modules of a preset: all-linear, attention or mlp."""
+        self.query_one(SetupPanel).apply_shortcut(shortcut)
+
+    def refresh_gpus(self) -> None:
+        self.query_one(GpuPanel).refresh_gpus()
+
+    def pick_gpu_preset(self, label: str) -> None:
+        self.query_one(GpuPanel).select_preset(label)

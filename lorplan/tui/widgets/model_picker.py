@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from lorplan.core.errors import BadInput
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
+from lorplan.tui.messages import ModelChosen
 from lorplan.tui.widgets.field_input import FieldInput
-
-
-@dataclass
-class ModelChosen(Message):
-    """The user asked for this model (catalog id, path or hub id); the plan view loads it."""
-
-    source: str
 
 
 class ModelPicker(Vertical):
@@ -72,6 +63,9 @@ class ModelPicker(Vertical):
     def _picked(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
             self.post_message(ModelChosen(event.option.id))
+
+    def focus_input(self) -> None:
+        self.query_one("#model-input").focus()
 
     def show_loading(self, source: str) -> None:
         self.set_class(False, "-error")

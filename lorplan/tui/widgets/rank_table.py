@@ -8,19 +8,17 @@ terminals, and colours from the theme.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding
 from textual.events import Click
 from textual.geometry import Size
-from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from lorplan.core.units import format_count
 from lorplan.tui.help_topics import tooltip
+from lorplan.tui.messages import RankSelected
 
 # The answer (total, bar, fits) comes before the breakdown, so an 80-column terminal shows it without scrolling.
 COLUMNS = (
@@ -69,13 +67,6 @@ def memory_bar(total: int, budget: int | None, cells: int = BAR_CELLS) -> tuple[
     return bar.ljust(cells), fraction
 
 
-@dataclass
-class RankSelected(Message):
-    """The highlighted row changed to this rank."""
-
-    rank: int
-
-
 class RankTable(ScrollView, can_focus=True):
     """Rows of a core RankTable; the selected rank survives every recompute."""
 
@@ -94,12 +85,18 @@ class RankTable(ScrollView, can_focus=True):
         self.selected_rank: int | None = None
         self._ranks: list[int] = []
         self._cells: dict[int, list[Text]] = {}
+        self._shown: tuple | None = None  # the arguments of the last show(), to recolour on a theme change
         self.reset_widths()
         self._lines: list[Text] = []  # header first, then one per rank
 
     def on_mount(self) -> None:
         self.tooltip = tooltip("table")
         self._layout_lines()
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme) -> None:
+        if self._shown is not None:  # the bar and fits colours come from the theme
+            self.show(*self._shown)
 
     # -- data ------------------------------------------------------------------------------------------------
     def _row_cells(self, row, budget: int | None, total_params: int, custom_rank: int | None) -> list[Text]:
@@ -129,6 +126,7 @@ class RankTable(ScrollView, can_focus=True):
 
     def show(self, table, total_params: int, custom_rank: int | None = None) -> None:
         """Show this core RankTable (selection kept; colours from the current theme)."""
+        self._shown = (table, total_params, custom_rank)
         self._ranks = [row.rank for row in table.rows]
         self._cells = {row.rank: self._row_cells(row, table.budget_bytes, total_params, custom_rank)
                        for row in table.rows}

@@ -1,0 +1,154 @@
+"""Every message of the planner, in one place: past-tense facts a widget posts to its parents.
+
+State flows one way. Values go down: the main screen hands its panels frozen values (state.PlanSnapshot,
+state.PlanData). Messages go up: a widget says what happened and its parent decides what to do. A message
+posted by a thread worker carries a frozen value and never a widget; the ones posted often can replace a queued
+one of their kind (`can_replace`, as Textualize/toolong's progress messages do), so a backlog costs one repaint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+if TYPE_CHECKING:  # the values messages carry; importing them here would load the probe layer at start-up
+    from lorplan.tui import bridge, probe_bridge
+    from lorplan.tui.panels.setup_form import FormValues
+    from lorplan.tui.state import PlanData, PlanSnapshot
+
+
+class _Replaceable(Message):
+    """A message that a newer one of the same class replaces while both wait in the queue."""
+
+    def can_replace(self, message: Message) -> bool:
+        return type(message) is type(self)
+
+
+# -- Plan tab -------------------------------------------------------------------------------------------------
+@dataclass
+class ModelChosen(Message):
+    """The user asked for this model (catalog id, path or hub id); the plan view loads it."""
+
+    source: str
+
+
+@dataclass
+class SpecLoaded(Message):
+    """A thread worker loaded the spec of `source` (for the request numbered `generation`)."""
+
+    generation: int
+    source: str
+    spec: bridge.ModelSpec
+
+
+@dataclass
+class SpecFailed(Message):
+    """A thread worker could not load `source`; `message` is one line naming the input."""
+
+    generation: int
+    source: str
+    message: str
+
+
+@dataclass
+class ModelLoaded(Message):
+    """A model spec was loaded and shown (the app remembers it as the last model)."""
+
+    source: str
+
+
+@dataclass
+class SetupChanged(Message):
+    """Something in the setup form changed; `values` is the whole form as typed."""
+
+    values: FormValues
+
+
+@dataclass
+class BudgetChanged(Message):
+    """The memory budget per GPU changed (None = no budget chosen) and how many GPUs were picked."""
+
+    budget_bytes: int | None
+    gpu_count: int | None
+    label: str
+    free_bytes: int | None = None  # NVML's free memory now (smallest over the picked GPUs); None for presets
+
+
+@dataclass
+class GpuReportReceived(_Replaceable):
+    """A thread worker read NVML."""
+
+    report: bridge.GpuReport
+
+
+@dataclass
+class RankSelected(Message):
+    """The highlighted row of the rank table changed to this rank."""
+
+    rank: int
+
+
+@dataclass
+class PlanChanged(Message):
+    """A new valid plan is on screen."""
+
+    snapshot: PlanSnapshot
+
+
+# -- Data tab -------------------------------------------------------------------------------------------------
+@dataclass
+class ProfileProgressed(_Replaceable):
+    """The profiling worker read `done` of `total` (bytes or rows)."""
+
+    done: int
+    total: int
+
+
+@dataclass
+class ProfileFinished(Message):
+    """A profile is ready; `train_all` is the masking rule it was made with (every token trained)."""
+
+    profile: bridge.DataProfile
+    train_all: bool = False
+
+
+@dataclass
+class ProfileFailed(Message):
+    """The dataset could not be profiled; `error` is one line naming the input."""
+
+    error: str
+
+
+@dataclass
+class DatasetProfiled(Message):
+    """A profile finished: what an exported plan's [data] table and the probes take from it."""
+
+    data: PlanData
+
+
+# -- Probes tab -----------------------------------------------------------------------------------------------
+@dataclass
+class ProbeRunUpdated(_Replaceable):
+    """The polling worker read the run folders again."""
+
+    read: probe_bridge.ProbesRead
+
+
+@dataclass
+class ProbeActionFinished(Message):
+    """A start, cancel or retry finished in its thread worker; `text` says what happened."""
+
+    text: str
+    severity: str = "information"  # Textual's notify severities: information, warning, error
+    timeout: float | None = None
+
+
+# -- any panel ------------------------------------------------------------------------------------------------
+@dataclass
+class WorkerFailed(Message):
+    """A panel's background job raised (a bug, not bad input: that is shown inline); the app reports it."""
+
+    name: str
+    error: BaseException | None

@@ -1,0 +1,146 @@
+"""The TUI's door to the probe layer (lorplan.probe): read the run folders, start, cancel and retry probes.
+
+Plain Python (no Textual). Everything here reads files, takes file locks or starts processes, so the Probes
+panel calls it from thread workers only, and what comes back is frozen. Inside lorplan.tui only this module
+imports lorplan.probe (checked by import-linter, pyproject.toml); lorplan.tui.bridge is the door to the core.
+Never imports torch: the probe processes do.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from lorplan.core.errors import LorplanError
+from lorplan.probe import runner
+from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
+from lorplan.probe.runs import RunDir, list_runs
+from lorplan.probe.status import RunWatcher
+
+if TYPE_CHECKING:
+    from lorplan.probe.backend import Backend
+    from lorplan.probe.status import Curves, RunStatus
+    from lorplan.tui.bridge import TrainingSetup
+    from lorplan.tui.state import PlanData
+
+MAX_POINTS = 400  # points per plotted line: more would not show on a terminal and slow the redraw
+DEMO_RANKS = (4, 8, 16, 32)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """What the plot shows of one probe: train loss per step and eval loss at eval steps, thinned to at most
+    MAX_POINTS per line; `points` counts every point received so far (train and eval), before thinning."""
+
+    steps: tuple[int, ...]
+    loss: tuple[float, ...]
+    eval_steps: tuple[int, ...]
+    eval_loss: tuple[float, ...]
+    points: int
+
+
+@dataclass(frozen=True)
+class ProbesRead:
+    """One read of the run folders: every run (id, label; oldest first), the run shown and its status and
+    curves. `requested` is the run id the read was asked for (None: the newest). `problem` is one line when the
+    shown run could not be read (a damaged plan.json)."""
+
+    runs: tuple[tuple[str, str], ...]
+    requested: str | None
+    run: RunDir | None = None
+    status: RunStatus | None = None
+    curves: Mapping[str, Curve] = field(default_factory=lambda: MappingProxyType({}))
+    problem: str | None = None
+
+
+def _thin(xs: list, ys: list) -> tuple[tuple, tuple]:
+    if len(xs) <= MAX_POINTS:
+        return tuple(xs), tuple(ys)
+    stride = -(-len(xs) // MAX_POINTS)
+    return tuple(xs[::stride]) + (xs[-1],), tuple(ys[::stride]) + (ys[-1],)
+
+
+def _curve(c: Curves) -> Curve:
+    steps, loss = _thin(c.steps, c.loss)
+    return Curve(steps, loss, tuple(c.eval_steps), tuple(c.eval_loss), len(c.steps) + len(c.eval_steps))
+
+
+def _run_label(run: RunDir) -> str:
+    try:
+        plan = run.plan()
+    except LorplanError:
+        return run.id
+    model = Path(plan.model).name if plan.model else "demo"
+    return f"{run.id} · {model} · r{','.join(str(p.rank) for p in plan.probes)}"
+
+
+class ProbeFeed:
+    """Reads the run folders under `runs_dir` (None: $XDG_STATE_HOME/lorplan/runs), one run's event logs
+    incrementally (probe.status.RunWatcher). Safe to call from several threads: reads take turns."""
+
+    def __init__(self, runs_dir: Path | None, backend: Backend | None = None) -> None:
+        self.runs_dir = runs_dir
+        self.backend = backend
+        self._lock = threading.Lock()
+        self._labels: dict[str, str] = {}  # run id -> label (a run's plan.json is written once)
+        self._watcher: RunWatcher | None = None
+
+    def read(self, run_id: str | None) -> ProbesRead:
+        """The runs, and the status of `run_id` (the newest run when None or gone). Never raises LorplanError."""
+        with self._lock:
+            runs = list_runs(self.runs_dir)
+            for run in runs:
+                if run.id not in self._labels:
+                    self._labels[run.id] = _run_label(run)
+            listing = tuple((run.id, self._labels[run.id]) for run in runs)
+            run = next((r for r in runs if r.id == run_id), runs[-1] if runs else None)
+            if run is None:
+                return ProbesRead(listing, run_id)
+            if self._watcher is None or self._watcher.run != run:
+                self._watcher = None
+                try:
+                    self._watcher = RunWatcher(run, self.backend)
+                except LorplanError as exc:  # a run folder whose plan.json was damaged
+                    return ProbesRead(listing, run_id, run, problem=str(exc))
+            status = self._watcher.refresh()
+            curves = {pid: _curve(c) for pid, c in self._watcher.curves.items()}
+            return ProbesRead(listing, run_id, run, status, MappingProxyType(curves))
+
+
+# -- actions (each one short, in a thread worker) -------------------------------------------------------------
+def probe_model(source: str) -> str:
+    """The local folder with the weights of the plan's model. Raises BadInput when it is only a config (a
+    catalog entry) or a hub id not in the local cache."""
+    return runner.probe_model(source)
+
+
+def start_probes(ranks: tuple[int, ...], model: str, setup: TrainingSetup, data: PlanData, *,
+                 runs_dir: Path | None, backend: Backend | None) -> RunDir:
+    """Start probes of a plan at `ranks`: its model folder, setup and profiled dataset. Returns the run."""
+    plan = runner.make_plan(
+        ranks, model=model, data=data.path, train_on=data.train_on,
+        seq_len=setup.seq_len, micro_batch=setup.micro_batch, quant=setup.quant,
+        double_quant=setup.double_quant, optimizer=setup.optimizer, grad_checkpointing=setup.grad_checkpointing,
+        attention=setup.attention, targets=tuple(setup.targets.modules), lora_dropout=setup.lora_dropout,
+    )
+    return runner.start(plan, root=runs_dir, backend=backend)
+
+
+def start_demo(*, runs_dir: Path | None, backend: Backend | None) -> RunDir:
+    """Start the embedded demo: all-MiniLM-L6-v2 at ranks 4, 8, 16 and 32 on generated data."""
+    plan = runner.make_plan(DEMO_RANKS, steps=DEMO_STEPS, eval_every=10, eval_examples=DEMO_EVAL_EXAMPLES)
+    return runner.start(plan, root=runs_dir, backend=backend)
+
+
+def cancel(run: RunDir, probe_id: str | None, backend: Backend | None) -> list[str]:
+    """Cancel one probe (or every probe of the run when `probe_id` is None). Returns the ids cancelled."""
+    return runner.cancel(run, probe_id=probe_id, backend=backend)
+
+
+def retry(run: RunDir, probe_id: str, backend: Backend | None) -> None:
+    """Queue an ended probe again (its earlier attempt is kept aside)."""
+    runner.retry(run, probe_id, backend=backend)
