@@ -64,7 +64,7 @@ def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home
         assert p["tokens_per_second"] > 0 and p["peak_memory_bytes"] > 0 and p["wall_seconds"] > 0
     for pid in ("r4", "r8"):
         result = json.loads(run.result_path(pid).read_text())
-        assert result["state"] == "finished" and result["trainable_params"] > 0 and result["memory"]["rss_peak_bytes"] > 0
+        assert result["state"] == "finished" and result["trainable_params"] > 0 and result["memory"]["peak_rss_bytes"] > 0
 
 
 def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_home, monkeypatch):
