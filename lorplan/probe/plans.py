@@ -39,9 +39,18 @@ def default_lr(task: str) -> float:
     return 2e-3 if task == Task.SEQUENCE_CLASSIFICATION else 2e-4
 
 
-def plan_settings(plan: Plan) -> dict:
-    """runner.make_plan keyword arguments that probe `plan`: the plan itself (base) and the RunPlan fields
-    that mirror it for readers (status, the TUI)."""
+def plan_settings(plan: Plan, plan_path: str | None = None) -> dict:
+    """runner.make_plan keyword arguments that probe `plan` (read from plan_path, if from a file): the plan
+    itself (base, its model and data paths made absolute, since probes run in their own folders) and the
+    RunPlan fields that mirror it for readers (status, the TUI)."""
+    from lorplan.train.paths import resolve_path
+
+    model, data = plan.model, plan.data
+    if model.path is not None:
+        model = replace(model, path=str(resolve_path(model.path, plan_path).resolve()))
+    if data.path:
+        data = replace(data, path=str(resolve_path(data.path, plan_path).resolve()))
+    plan = replace(plan, model=model, data=data)
     t, q, lo = plan.training, plan.quantization, plan.lora
     quant = q.bnb_4bit_quant_type if q.load_in_4bit else (Quant.INT8 if q.load_in_8bit else Quant.NONE)
     return {

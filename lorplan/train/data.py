@@ -20,7 +20,6 @@ import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from lorplan.core.data.encode import IGNORE_INDEX, Encoder, eos_id
 from lorplan.core.errors import BadInput
@@ -38,15 +37,6 @@ class Item:
         if self.labels is None:
             return 1
         return sum(1 for v in self.labels if v != IGNORE_INDEX)
-
-
-def resolve_path(data_path: str, plan_path: str | None) -> Path:
-    """Relative paths (data, a local model) are taken from the working folder, else from the plan's folder."""
-    p = Path(data_path).expanduser()
-    if p.is_absolute() or p.exists() or plan_path is None:
-        return p
-    beside = Path(plan_path).resolve().parent / p
-    return beside if beside.exists() else p
 
 
 def class_ids(examples) -> dict:

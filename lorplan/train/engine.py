@@ -25,6 +25,7 @@ from lorplan.train import data as D
 from lorplan.train.memory import MemoryMeter
 from lorplan.train.model import build_model, load_tokenizer, model_folder
 from lorplan.train.optim import build_optimizer, build_scheduler
+from lorplan.train.paths import resolve_path
 
 MAX_GRAD_NORM = 1.0
 
@@ -115,7 +116,7 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes) -> tuple[list,
         seq_len = spec.max_position_embeddings
         notes.append(f"seq_len {t.seq_len} cut to the model's {seq_len} positions")
     if examples is None:
-        path = D.resolve_path(plan.data.path, plan_path)
+        path = resolve_path(plan.data.path, plan_path)
         examples = load_examples(path, schema=None if plan.data.schema == "auto" else plan.data.schema)
     items = D.tokenize(examples, tok, task=plan.model.task, seq_len=seq_len, packing=t.packing,
                        mask_prompt=plan.data.train_on != "all")

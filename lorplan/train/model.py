@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
-from lorplan.train.data import resolve_path
+from lorplan.train.paths import resolve_path
 
 
 def model_folder(model, plan_path: str | None = None) -> Path:
