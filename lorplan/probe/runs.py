@@ -24,7 +24,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from lorplan.core.atomic import replace_text
@@ -93,7 +93,7 @@ class RunPlan:
     lora_dropout: float = 0.0
     trust_remote_code: bool = False
     backend: str = "local"
-    base: dict | None = None
+    base: dict | None = field(default=None, hash=False)  # a dict: left out of hash(), still compared
     version: int = PLAN_VERSION
 
     def probe(self, probe_id: str) -> ProbeSpec:
