@@ -101,7 +101,7 @@ def load_kwargs(plan, device: str, notes: list[str]) -> dict:
     if q.load_in_4bit or q.load_in_8bit:
         notes.append("CPU run: bitsandbytes quantization skipped (it needs CUDA here)")
     if t.attention == Attention.FLASH:
-        kwargs["attn_implementation"] = "sdpa"
+        kwargs["attn_implementation"] = ATTN_IMPLEMENTATION[Attention.SDPA]
         notes.append("CPU run: flash-attention replaced by SDPA")
     return kwargs
 
