@@ -15,7 +15,9 @@ optimizer state first, as in any step after the first.
 
 from __future__ import annotations
 
+import re
 import weakref
+from collections import defaultdict
 from dataclasses import dataclass
 
 import torch
@@ -77,6 +79,88 @@ class LiveBytes(TorchDispatchMode):
         for r in self._refs:
             r.detach()
         return super().__exit__(*exc)
+
+
+class _Created(TorchDispatchMode):
+    """The data pointers of the storages ops create while the mode is active (a view of, or an in-place write
+    into, an argument's storage is not a new storage)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ptrs: set[int] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        inputs = {t.untyped_storage().data_ptr() for t in tree_flatten((args, kwargs))[0]
+                  if isinstance(t, torch.Tensor) and t.device.type != "meta"}
+        out = func(*args, **kwargs)
+        for t in tree_flatten(out)[0]:
+            if isinstance(t, torch.Tensor) and t.device.type != "meta":
+                key = t.untyped_storage().data_ptr()
+                if key not in inputs:
+                    self.ptrs.add(key)
+        return out
+
+
+def saved_by_module(model: torch.nn.Module, forward) -> dict[str, int]:
+    """Bytes of what autograd saves for backward while `forward()` runs, by the innermost module running when
+    each storage was first saved (torch.autograd.graph.saved_tensors_hooks). Only storages created during the
+    forward count (weights, buffers and the batch do not); a storage saved twice counts once."""
+    stack = [""]
+
+    def enter(name):
+        return lambda module, args: stack.append(name)  # append returns None: the arguments are left alone
+
+    def leave(module, args, output):
+        del stack[-1]  # a forward hook that returned something would replace the module's output
+
+    handles = []
+    for name, mod in model.named_modules():
+        handles.append(mod.register_forward_pre_hook(enter(name)))
+        handles.append(mod.register_forward_hook(leave))
+    created = _Created()
+    seen: set[int] = set()
+    by: dict[str, int] = defaultdict(int)
+
+    def pack(t):
+        st = t.untyped_storage()
+        key = st.data_ptr()
+        if key in created.ptrs and key not in seen:
+            seen.add(key)
+            by[stack[-1]] += st.nbytes()
+        return t
+
+    try:
+        with created, torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            forward()
+    finally:
+        for h in handles:
+            h.remove()
+    return dict(by)
+
+
+_LORA_PART = re.compile(r"\.(lora_A|lora_B|lora_dropout|lora_embedding_A|lora_embedding_B)(\.|$)")
+_LAYER = re.compile(r"\.(?:layers|h)\.(\d+)(\.|$)")
+
+
+def part_of(module: str) -> tuple[int | None, str]:
+    """(layer index or None, part) of a module path: lora_A / lora_B / lora_dropout, norm, attention, mlp,
+    layer (the block itself), final_norm or model outside the blocks."""
+    lora = _LORA_PART.search(module)
+    layer = _LAYER.search(module)
+    index = int(layer.group(1)) if layer else None
+    if lora:
+        return index, lora.group(1)
+    leaf = module.rsplit(".", 1)[-1]
+    if index is None:
+        return None, "final_norm" if leaf in ("norm", "ln_f") else "model"
+    if "norm" in leaf or leaf in ("ln_1", "ln_2"):
+        return index, "norm"
+    if ".self_attn" in module or ".attn" in module:
+        return index, "attention"
+    if ".mlp" in module:
+        return index, "mlp"
+    return index, "layer"
 
 
 def spec_from_model(model: torch.nn.Module, model_id: str, task: str = "causal-lm") -> ModelSpec:
@@ -175,13 +259,17 @@ class Traced:
 
 
 def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0,
-          attention: str = "sdpa", quant: str = "none", tmp_dir: str | None = None, adapter_fp32: bool = True):
+          attention: str = "sdpa", quant: str = "none", tmp_dir: str | None = None, adapter_fp32: bool = True,
+          base_dtype: str = "bf16"):
+    """A peft LoRA model of a tiny random-weight `family` model and its ModelSpec (base weights in base_dtype;
+    adapters in fp32, as peft's autocast_adapter_dtype makes them, unless adapter_fp32 is False: then bf16)."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
     torch.manual_seed(seed)
     cfg = tiny_config(family)
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attention, dtype=torch.bfloat16)
+    dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[base_dtype]
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attention, dtype=dtype)
     spec = spec_from_model(model, f"tiny-{family}")
     if quant != "none":  # transformers' own bitsandbytes loading (works on CPU), then peft's kbit preparation
         model.save_pretrained(tmp_dir)
@@ -195,22 +283,52 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],
                       task_type="CAUSAL_LM")
     model = get_peft_model(model, lcfg, autocast_adapter_dtype=adapter_fp32)
+    if not adapter_fp32:  # on an fp32 base peft leaves the adapters fp32: cast them as a bf16 run would
+        for name, p in model.named_parameters():
+            if ".lora_" in name:
+                p.data = p.data.to(torch.bfloat16)
     model.train()
     return model, spec
 
 
-def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
-             seq: int, attention: str = "sdpa", autocast: bool = True, quant: str = "none",
-             tmp_dir: str | None = None, adapter_fp32: bool = True, padded: bool = False) -> Traced:
-    """One traced step. autocast=False is "pure" bf16 training (peft's method comparison): no torch.autocast."""
-    model, spec = build(family, rank, targets, dropout, grad_ckpt, attention=attention, quant=quant, tmp_dir=tmp_dir,
-                        adapter_fp32=adapter_fp32)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
+def _batch(spec: ModelSpec, batch: int, seq: int, padded: bool) -> tuple[torch.Tensor, torch.Tensor]:
     ids = torch.randint(0, spec.vocab_size, (batch, seq))
     mask = torch.ones(batch, seq, dtype=torch.long)
     if padded:  # a padding collator: the last sequence is right-padded to the longest one
         mask[-1, seq // 2:] = 0
+    return ids, mask
+
+
+def saved_parts(family: str, rank: int, targets: str, dropout: float, batch: int, seq: int,
+                attention: str = "sdpa", autocast: bool = True, quant: str = "none", tmp_dir: str | None = None,
+                adapter_fp32: bool = True, padded: bool = False, base_dtype: str = "bf16"
+                ) -> tuple[ModelSpec, dict[tuple[int | None, str], int]]:
+    """One traced forward (no checkpointing): the bytes autograd saves for backward, by (layer, part) as
+    part_of names them."""
+    model, spec = build(family, rank, targets, dropout, False, attention=attention, quant=quant, tmp_dir=tmp_dir,
+                        adapter_fp32=adapter_fp32, base_dtype=base_dtype)
+    ids, mask = _batch(spec, batch, seq, padded)
+
+    def forward():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            model(input_ids=ids, attention_mask=mask, labels=ids)
+
+    parts: dict[tuple[int | None, str], int] = defaultdict(int)
+    for module, nbytes in saved_by_module(model, forward).items():
+        parts[part_of(module)] += nbytes
+    return spec, dict(parts)
+
+
+def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
+             seq: int, attention: str = "sdpa", autocast: bool = True, quant: str = "none",
+             tmp_dir: str | None = None, adapter_fp32: bool = True, padded: bool = False,
+             base_dtype: str = "bf16") -> Traced:
+    """One traced step. autocast=False is "pure" bf16 training (peft's method comparison): no torch.autocast."""
+    model, spec = build(family, rank, targets, dropout, grad_ckpt, attention=attention, quant=quant, tmp_dir=tmp_dir,
+                        adapter_fp32=adapter_fp32, base_dtype=base_dtype)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
+    ids, mask = _batch(spec, batch, seq, padded)
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):

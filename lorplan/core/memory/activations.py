@@ -13,7 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lorplan.core.memory.precision import activation_bytes, autocast_on, kbit_upcast, unquantized_param_bytes
+from lorplan.core.memory.precision import (
+    activation_bytes,
+    autocast_on,
+    block_input_bytes,
+    kbit_upcast,
+    unquantized_param_bytes,
+)
 from lorplan.core.memory.types import TrainingSetup
 from lorplan.core.memory.weights import linear_shapes
 from lorplan.core.model.spec import ModelSpec
@@ -60,13 +66,12 @@ def rmsnorm_saved(h: int) -> int:
     return 4 * h + 4
 
 
-def layernorm_saved(h: int, a: int, fp32_kernel: bool) -> int:
-    """One LayerNorm: its input, mean and rstd per token (aten native_layer_norm's backward)."""
-    if fp32_kernel:
-        # torch autocast on CUDA lists layer_norm as an fp32 op: an fp32 copy of the input, fp32 mean and rstd
-        return 4 * h + 8
-    # torch autocast on CPU runs layer_norm in the lower precision: the input, mean and rstd in bf16
-    return a * h + 2 * a
+def layernorm_saved(h: int, x_bytes: int) -> int:
+    """One LayerNorm computing in `x_bytes` per element: its input, mean and rstd per token."""
+    # aten native_layer_norm: backward keeps the input, the mean and the rstd (in the input's dtype). torch
+    # autocast on CUDA lists layer_norm as an fp32 op; CPU autocast leaves it in the stream's dtype (measured:
+    # tests/core/test_memory_parts.py)
+    return x_bytes * h + 2 * x_bytes
 
 
 def sdpa_saved(hq: int, hkv: int, heads: int, a: int) -> int:
@@ -94,9 +99,10 @@ def eager_saved(hq: int, heads: int, a: int, fp32_softmax: bool) -> tuple[int, f
 
 
 def fused_qkv_saved(hkv: int, a: int) -> int:
-    """Extra bytes of a fused q/k/v projection without checkpointing (SDPA)."""
-    # q is a view of the fused projection's output, so all of it stays saved, and the KV cache transformers
-    # builds when use_cache is on (gradient checkpointing turns it off) holds copies of k and v
+    """Extra bytes of a fused q/k/v projection whose output SDPA uses as is (no cast, no checkpointing)."""
+    # q is a view of the fused projection's output, so all of it stays saved, and SDPA saves the copies of k and
+    # v that the KV cache made (transformers builds it when use_cache is on; gradient checkpointing turns it
+    # off). When autocast casts q, k and v for SDPA, it saves the casts instead (sdpa_saved alone)
     return 2 * a * hkv
 
 
@@ -193,17 +199,15 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
     else:  # flash-attention-2 unpads, so it is priced as without a mask
         attn = sdpa_saved(hq, hkv, heads, a)
     if _FUSED_QKV.intersection(spec.layer_linear_names) and not setup.grad_checkpointing \
-            and setup.attention != "eager":
+            and setup.attention != "eager" and block_input_bytes(setup) == a:
         attn += fused_qkv_saved(hkv, a)
-    # bitsandbytes' Linear4bit / Linear8bitLt return their input's dtype: after kbit preparation the residual
-    # stream is fp32, so the MLP intermediates are fp32 too
-    m = resid if setup.quant != "none" else a
-    mlp = mlp_saved(spec, m, fp32_pow=cuda_autocast)
+    # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
+    mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
     if fam == "llama":
         norm = rmsnorm_saved(h)
         model_tokens = norm + rope_saved(hd, a) + labels_saved()  # final norm, cos/sin, labels
     else:
-        norm = layernorm_saved(h, a, fp32_kernel=cuda_autocast)
+        norm = layernorm_saved(h, 4 if cuda_autocast else resid)
         model_tokens = norm + labels_saved()  # final norm, labels
     norms = 2 * norm
     return ActivationModel(

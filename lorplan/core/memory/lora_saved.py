@@ -9,19 +9,27 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from lorplan.core.memory.precision import autocast_on, unquantized_param_bytes
+from lorplan.core.memory.precision import autocast_on, block_input_bytes, unquantized_param_bytes
 from lorplan.core.memory.targets import MemoryTargets
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 
 
 def lora_input_copy_bytes(setup: TrainingSetup, a: int) -> int:
-    """Bytes per input element of the copy of x that lora_A saves (one per adapted module)."""
+    """Bytes per input element of what lora_A saves (and of lora_A's output, which lora_B saves)."""
     if autocast_on(setup):
         # peft/tuners/lora/layer.py (Linear.forward): x = self._cast_input_dtype(x, lora_A.weight.dtype), then
-        # autocast casts it back to the autocast dtype for lora_A's matmul, which saves that copy
+        # autocast casts it to the autocast dtype for lora_A's matmul, which saves that tensor
         return a
-    # without autocast lora_A's matmul saves x cast to the adapter dtype (x itself when it is wider)
-    return max(DTYPE_BYTES[setup.adapter_dtype], a)
+    # without autocast lora_A's matmul saves x cast to the adapter dtype
+    return DTYPE_BYTES[setup.adapter_dtype]
+
+
+def lora_keeps_input(setup: TrainingSetup, x_bytes: int, a: int) -> bool:
+    """True when lora_A saves its module's input x itself rather than a copy (x of `x_bytes` per element)."""
+    pbytes = DTYPE_BYTES[setup.adapter_dtype]
+    # no dropout (peft uses nn.Identity), x already in the adapter dtype (_cast_input_dtype returns x), and under
+    # autocast the adapter dtype is the autocast dtype (no cast for the matmul)
+    return setup.lora_dropout <= 0 and x_bytes == pbytes and (not autocast_on(setup) or pbytes == a)
 
 
 def dropout_mask_bytes(setup: TrainingSetup, a: int) -> int:
@@ -33,7 +41,7 @@ def dropout_mask_bytes(setup: TrainingSetup, a: int) -> int:
         return 1
     # the CPU kernel keeps a noise tensor in x's dtype (measured: tests/core/test_memory_parts.py); x was cast to
     # the adapter dtype first
-    return DTYPE_BYTES[setup.adapter_dtype] if autocast_on(setup) else max(DTYPE_BYTES[setup.adapter_dtype], a)
+    return DTYPE_BYTES[setup.adapter_dtype]
 
 
 def adapter_weight_cast_bytes(setup: TrainingSetup, a: int) -> int:
@@ -51,6 +59,22 @@ def lora_input_grad_chain_bytes(setup: TrainingSetup, a: int) -> int:
     # lora_A's input gradient (a), cast back through the adapter dtype (pbytes), through the dropout (pbytes),
     # then summed with the base path's gradient
     return a + pbytes + (pbytes if setup.lora_dropout > 0 else 0)
+
+
+def shared_input_elements(mt: MemoryTargets, setup: TrainingSetup, a: int) -> int:
+    """Elements per token lora_A saves over the adapted in-block modules that keep their input itself
+    (lora_keeps_input): once per distinct input."""
+    shared = 0
+    # modules reading the same input (q, k, v; gate, up) save one tensor: autograd keeps x, not a copy
+    if lora_keeps_input(setup, block_input_bytes(setup), a):
+        shared += mt.distinct_in - mt.attn_output_in
+    # aten SDPA (flash / memory-efficient, and flash-attention-2) returns its output as a transposed view of a
+    # (b, s, heads, head_dim) buffer, so transformers' transpose(1, 2).contiguous() copies nothing and o_proj's
+    # input is the output SDPA already saved; eager's matmul output is (b, heads, s, head_dim), and the copy is
+    # new. Measured on CPU: tests/core/test_memory_parts.py
+    if lora_keeps_input(setup, a, a) and setup.attention == "eager":
+        shared += mt.attn_output_in
+    return shared
 
 
 def merged_expert_weight_bytes(setup: TrainingSetup, a: int) -> int:
@@ -84,8 +108,9 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     its mask when x needs grad: CUDA's fused kernel a bool mask (1 byte), the CPU kernel a float noise tensor
     in x's dtype. The first block's attention input projections read the first norm's output, which needs no
     grad unless checkpointing turned on enable_input_require_grads: their dropout mask and their bf16 weight
-    cast of lora_A are not saved. When nothing copies x (adapters in the activation dtype, no dropout),
-    modules reading the same input save it once (`mt.distinct_in`).
+    cast of lora_A are not saved. When nothing copies x (no dropout, x already in the adapter dtype, which is
+    the autocast dtype under autocast), modules reading the same input save it once (`mt.distinct_in`), and
+    o_proj's input is SDPA's own saved output.
 
     MoE and embedding LoRA are modelled from peft's and transformers' code (assumptions below). They are traced
     only on CPU with tiny random-weight models (tests/core/test_memory_trace.py: embedding LoRA's in-step peak,
@@ -103,19 +128,19 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
       adapter dtype), plus autocast's copy of lora_embedding_B. The embedding output then needs grad, so the
       first block's first norm and its input projections' LoRA save as with checkpointing.
     """
-    autocast = autocast_on(setup)
     pbytes = DTYPE_BYTES[setup.adapter_dtype]
     copy_b = lora_input_copy_bytes(setup, a)
-    drop = setup.lora_dropout > 0
     mask_b = dropout_mask_bytes(setup, a)
     cast_b = adapter_weight_cast_bytes(setup, a)
+    keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
     copies = masks = mids = skip = 0.0
     casts = widest = 0
     for g in mt.groups:
         if g.in_blocks:
             widest = max(widest, g.in_features)
         r = g.rank(rank)
-        copies += copy_b * g.in_features * g.count
+        if not keeps[g.attn_output]:  # a copy per module (inputs kept as they are: shared_input_elements)
+            copies += copy_b * g.in_features * g.count
         masks += mask_b * g.in_features * g.count
         # peft/tuners/lora/layer.py (Linear.forward): lora_B's matmul saves lora_A's output (r wide)
         mids += copy_b * r * g.count
@@ -126,10 +151,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         if g.stream_input and not setup.grad_checkpointing:
             skip += mask_b * g.in_features * g.count
     chain = lora_input_grad_chain_bytes(setup, a) * widest
-    no_copy = not drop and (pbytes == a if autocast else pbytes == DTYPE_BYTES[setup.base_dtype])
-    if no_copy:
-        # nothing copies x: modules reading the same input (q, k, v; gate, up) save one tensor
-        copies = copy_b * mt.distinct_in
+    copies += copy_b * shared_input_elements(mt, setup, a)
     emb = mt.embedding
     mids += copy_b * (emb.out[0] * rank + emb.out[1])
     if cast_b:

@@ -33,3 +33,13 @@ def unquantized_param_bytes(setup: TrainingSetup) -> int:
     # peft/utils/other.py (prepare_model_for_kbit_training): every fp16/bf16 parameter whose class is not
     # Params4bit is cast with param.data.to(torch.float32) (LLM.int8 weights are int8 and stay)
     return 4 if kbit_upcast(setup) else DTYPE_BYTES[setup.base_dtype]
+
+
+def block_input_bytes(setup: TrainingSetup) -> int:
+    """Bytes per element of what the norms and the MLP's linears hand on inside a block: the residual stream's
+    dtype with a quantized base, the activation dtype otherwise (attention outputs always take the latter)."""
+    if setup.quant == "none":
+        return activation_bytes(setup)
+    # bitsandbytes/nn/modules.py (Linear4bit.forward, Linear8bitLt): the output is cast back to the input's dtype,
+    # and after kbit preparation the norms' fp32 weights make their outputs fp32
+    return unquantized_param_bytes(setup)

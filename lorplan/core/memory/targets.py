@@ -27,6 +27,7 @@ class AdaptedGroup:
     fixed_rank: int | None
     in_blocks: bool
     stream_input: bool = False  # fed by the first block's first norm (its input needs no grad without GC)
+    attn_output: bool = False  # an attention output projection (o_proj): its input is the attention's output
 
     def rank(self, r: int) -> int:
         return r if self.fixed_rank is None else self.fixed_rank
@@ -84,11 +85,16 @@ class EmbeddingLora:
 
 @dataclass(frozen=True)
 class MemoryTargets:
+    """groups: adapted linears by shape; tensors: trainable tensors by size; distinct_in: in_features summed over
+    the distinct in-block inputs of adapted linears; attn_output_in: the part of distinct_in that feeds attention
+    output projections (o_proj's input)."""
+
     groups: tuple[AdaptedGroup, ...]
     tensors: tuple[TensorGroup, ...]
     distinct_in: int
     moe: MoeLora
     embedding: EmbeddingLora
+    attn_output_in: int = 0
 
 
 # Output projections of attention blocks: their input is the attention output, which needs grad.
@@ -136,8 +142,8 @@ def memory_targets(spec: ModelSpec, targets: LoraTargets) -> MemoryTargets:
                 oc, bc = oc + r, bc + r * dim
     moe = _moe(spec, listed) if spec.num_experts else MoeLora()
     tensors = tuple(TensorGroup(k, c, n, full) for (k, c, full), n in counts.items())
-    groups, distinct = _linear_groups(spec, targets, embedded)
-    return MemoryTargets(groups, tensors, distinct, moe, EmbeddingLora((ok, oc), (bk, bc), embedded))
+    groups, distinct, attn_out = _linear_groups(spec, targets, embedded)
+    return MemoryTargets(groups, tensors, distinct, moe, EmbeddingLora((ok, oc), (bk, bc), embedded), attn_out)
 
 
 def _moe(spec: ModelSpec, listed: tuple[tuple[str, tuple[int, ...]], ...]) -> MoeLora:
@@ -167,22 +173,28 @@ def _moe(spec: ModelSpec, listed: tuple[tuple[str, tuple[int, ...]], ...]) -> Mo
     return MoeLora(tokens, merged, layer_max, grad, (fk, fc))
 
 
-def _linear_groups(spec: ModelSpec, targets: LoraTargets, input_grad: bool) -> tuple[tuple[AdaptedGroup, ...], int]:
-    """Adapted linears grouped by shape, and the sum of in_features over their distinct in-block inputs: q, k
-    and v read the same tensor, so do gate and up; when LoRA makes no copy of its input (adapters in the
-    activation dtype, no dropout), lora_A saves that shared tensor once."""
+def _linear_groups(spec: ModelSpec, targets: LoraTargets,
+                   input_grad: bool) -> tuple[tuple[AdaptedGroup, ...], int, int]:
+    """Adapted linears grouped by shape, the sum of in_features over their distinct in-block inputs (q, k and v
+    read the same tensor, so do gate and up; when LoRA makes no copy of its input, adapters in the activation
+    dtype and no dropout, lora_A saves that shared tensor once), and the part of that sum read by attention
+    output projections."""
     first = min((m.layer for m in spec.linears if m.layer is not None), default=None)
-    counts: dict[tuple[int, int, int | None, bool, bool], int] = {}
+    counts: dict[tuple[int, int, int | None, bool, bool, bool], int] = {}
     seen: set[tuple] = set()
-    distinct = 0
+    distinct = attn_out = 0
     for m in resolve_targets(spec, targets):
         stream = (m.layer == first and m.role == "attention" and m.name not in _ATTN_OUTPUT
                   and spec.model_type not in _POST_NORM and not input_grad)
-        key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream)
+        reads_attn = m.role == "attention" and m.name in _ATTN_OUTPUT and m.layer is not None
+        key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream, reads_attn)
         counts[key] = counts.get(key, 0) + 1
         if m.layer is not None:
             ikey = (m.layer, m.role, m.name in _ATTN_OUTPUT, m.in_features)
             if ikey not in seen:
                 seen.add(ikey)
                 distinct += m.in_features
-    return tuple(AdaptedGroup(i, o, n, fr, blk, st) for (i, o, fr, blk, st), n in counts.items()), distinct
+                if reads_attn:
+                    attn_out += m.in_features
+    groups = tuple(AdaptedGroup(i, o, n, fr, blk, st, at) for (i, o, fr, blk, st, at), n in counts.items())
+    return groups, distinct, attn_out

@@ -1,0 +1,111 @@
+"""Each part of the in-step model against what a real traced CPU forward saves for backward, byte for byte.
+
+test_memory_trace.py checks the whole in-step peak within ±5%, and a small term hides inside that margin
+(RMSNorm's fp32 rsqrt is 4 bytes per token per norm, under 1% of a norm and far less of the peak). Here every
+tensor autograd saves is attributed to the module that saved it first (memtrace.saved_by_module: real
+transformers + peft models with random weights, torch's saved_tensors_hooks), and each part is compared exactly
+with the coefficients the memory model prices (activations.activation_model, lora_saved.lora_saved):
+- the last block's norms, attention core and MLP (ActivationModel.norms / attention + layer_bs2 / mlp), and
+  nothing else in the block;
+- the first block's norms (its first norm saves nothing while the embeddings are frozen) and the final norm;
+- LoRA over all blocks: the dropout masks, and what lora_A and lora_B save (inputs, r-wide middles, autocast's
+  copies of the adapter weights).
+The loss buffers are live tensors rather than saved ones; test_memory_trace.py checks them through the peak.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("peft")
+
+from lorplan.core.lora import LoraTargets  # noqa: E402
+from lorplan.core.memory import TrainingSetup  # noqa: E402
+from lorplan.core.memory.activations import activation_model  # noqa: E402
+from lorplan.core.memory.lora_saved import lora_saved  # noqa: E402
+from lorplan.core.memory.targets import memory_targets  # noqa: E402
+
+BASE = dict(rank=8, targets="all-linear", dropout=0.05, batch=2, seq=64, attention="sdpa", autocast=True,
+            quant="none", adapter_fp32=True, padded=False, base_dtype="bf16")
+# One change from BASE per case: every family, both attention kernels, padding, both adapter dtypes with and
+# without dropout (shared inputs vs per-module copies), pure-dtype training, QLoRA's fp32 stream, an fp32 base.
+CASES = [
+    ("llama", {}),
+    ("llama", {"targets": "qv", "dropout": 0.0, "rank": 64, "batch": 1, "seq": 128}),
+    ("llama", {"adapter_fp32": False, "dropout": 0.0}),
+    ("llama", {"autocast": False}),
+    ("llama", {"attention": "eager"}),
+    ("llama", {"padded": True, "adapter_fp32": False, "dropout": 0.0}),
+    ("llama", {"quant": "nf4"}),
+    ("llama", {"quant": "nf4", "adapter_fp32": False, "dropout": 0.0}),
+    ("llama", {"base_dtype": "fp32", "autocast": False, "dropout": 0.0}),
+    ("llama", {"base_dtype": "fp32", "autocast": False, "adapter_fp32": False}),
+    ("gpt2", {}),
+    ("gpt2", {"adapter_fp32": False, "dropout": 0.0}),
+    ("gpt2", {"attention": "eager", "adapter_fp32": False, "dropout": 0.0}),
+    ("gpt2", {"quant": "nf4"}),
+    ("qwen2-tied", {}),
+    ("qwen2-tied", {"padded": True}),
+    ("qwen2-tied", {"targets": "qv", "adapter_fp32": False, "dropout": 0.0}),
+]
+
+
+def _setup(family: str, c: dict) -> TrainingSetup:
+    import memtrace
+
+    mods = ("all-linear",) if c["targets"] == "all-linear" else tuple(memtrace.TARGETS[family]["qv"])
+    adapter = "fp32" if c["adapter_fp32"] else "bf16"  # memtrace.build's adapters, whatever the base dtype
+    return TrainingSetup(targets=LoraTargets(modules=mods), micro_batch=c["batch"], seq_len=c["seq"],
+                         lora_dropout=c["dropout"], kernels="cpu", attention=c["attention"], autocast=c["autocast"],
+                         quant=c["quant"], double_quant=c["quant"] != "none", adapter_dtype=adapter,
+                         padding_mask=c["padded"], base_dtype=c["base_dtype"])
+
+
+def priced_parts(spec, setup: TrainingSetup, rank: int) -> dict[str, float]:
+    """The memory model's bytes for each traced part (tokens = micro-batch x sequence length)."""
+    am = activation_model(spec, setup)
+    ls = lora_saved(memory_targets(spec, setup.targets), rank, setup, am.act_bytes)
+    t, s = setup.micro_batch * setup.seq_len, setup.seq_len
+    return {
+        "last block: norms": am.norms * t,
+        "last block: attention": am.attention * t + am.layer_bs2 * t * s,
+        "last block: mlp": am.mlp * t,
+        "last block: anything else": 0,
+        "first block: norms": (am.norms - am.first_norm) * t,
+        "final norm": am.first_norm * t,
+        "lora: dropout masks": (ls.masks - ls.stream_skip) * t,
+        "lora: lora_A and lora_B": (ls.copies + ls.mids) * t + ls.weight_casts,
+    }
+
+
+def traced_parts(parts: dict, layers: int) -> dict[str, int]:
+    last = layers - 1
+    return {
+        "last block: norms": parts.get((last, "norm"), 0),
+        "last block: attention": parts.get((last, "attention"), 0),
+        "last block: mlp": parts.get((last, "mlp"), 0),
+        "last block: anything else": parts.get((last, "layer"), 0),
+        "first block: norms": parts.get((0, "norm"), 0),
+        "final norm": parts.get((None, "final_norm"), 0),
+        "lora: dropout masks": sum(v for (_, p), v in parts.items() if p == "lora_dropout"),
+        "lora: lora_A and lora_B": sum(v for (_, p), v in parts.items() if p in ("lora_A", "lora_B")),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "change"), CASES,
+                         ids=[f"{f}-" + ("-".join(f"{k}={v}" for k, v in c.items()) or "base") for f, c in CASES])
+def test_every_part_saves_exactly_what_the_model_prices(family, change, tmp_path):
+    import memtrace
+
+    c = {**BASE, **change}
+    spec, parts = memtrace.saved_parts(family, c["rank"], c["targets"], c["dropout"], c["batch"], c["seq"],
+                                       attention=c["attention"], autocast=c["autocast"], quant=c["quant"],
+                                       tmp_dir=str(tmp_path), adapter_fp32=c["adapter_fp32"], padded=c["padded"],
+                                       base_dtype=c["base_dtype"])
+    traced = traced_parts(parts, spec.num_layers)
+    priced = priced_parts(spec, _setup(family, c), c["rank"])
+    assert traced["last block: attention"] > 0 and traced["lora: lora_A and lora_B"] > 0  # the tracer sees them
+    wrong = {k: (traced[k], priced[k], f"{100 * (priced[k] / traced[k] - 1):+.2f}%" if traced[k] else "n/a")
+             for k in traced if abs(traced[k] - priced[k]) >= 0.5}
+    assert not wrong, f"part: (traced bytes, priced bytes, error) {wrong}"
