@@ -96,6 +96,13 @@ def render_text(p) -> str:
         rows.append(f"sample           {s.size:,} of {s.population:,} (seed {s.seed}); 95% intervals: tokens "
                     f"{s.tokens_interval[0]:,}-{s.tokens_interval[1]:,}, trained "
                     f"{s.trained_interval[0]:,}-{s.trained_interval[1]:,}")
+    if p.labels is not None:
+        total = sum(n for _, n in p.labels.counts)
+        shown = ", ".join(f"{label} {n:,} ({n / total:.0%})" for label, n in p.labels.counts[:10])
+        more = f", ... {len(p.labels.counts) - 10} more" if len(p.labels.counts) > 10 else ""
+        rows.append(f"labels           {len(p.labels.counts)}: {shown}{more}")
+        if p.labels.warning:
+            rows.append(f"warning: {p.labels.warning}")
     rows += [f"note: {n}" for n in p.notes]
     for prob in p.problems[:20]:
         rows.append(f"skipped line {prob.line}: {prob.reason}")

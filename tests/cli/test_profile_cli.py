@@ -71,3 +71,14 @@ def test_sample_adds_intervals_and_marks_estimates(tmp_path, capsys):
     assert sample["size"] == 50 and sample["population"] == 400 and sample["seed"] == 4
     lo, hi = sample["tokens_interval"]
     assert lo <= out["tokens"] <= hi
+
+
+def test_text_shows_label_balance_and_a_flat_split_reason(tmp_path, capsys):
+    rows = [{"text": f"review {i}", "label": "pos" if i % 5 else "neg"} for i in range(100)]
+    path = _write(tmp_path / "reviews.jsonl", rows)
+    assert main(["profile", "--data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "labels           2: pos 80 (80%), neg 20 (20%)" in out
+    assert "warning: labels are imbalanced: 'pos' has 80 examples, 'neg' 20 (4.0 to 1)" in out
+    split = next(line for line in out.splitlines() if line.startswith("suggested"))
+    assert split.count("(") == 1 and split.endswith("at most 2,000 examples)"), split

@@ -19,10 +19,12 @@ from lorplan.core.data.counting import CharEstimate, RealTokenizer, make_counter
 from lorplan.core.data.example import Example
 from lorplan.core.data.records import Reservoir, open_records
 from lorplan.core.data.stats import (
+    LabelBalance,
     Lengths,
     Padding,
     Split,
     interval,
+    label_balance,
     lengths_of,
     padding,
     suggest_seq_len,
@@ -86,6 +88,7 @@ class DataProfile:
     notes: tuple[str, ...] = ()
     sample: SampleInfo | None = None
     length_hist: tuple[tuple[int, int], ...] = ()  # (tokens, examples), sorted; for histograms
+    labels: LabelBalance | None = None  # examples per `label` value (classification data), else None
 
     def at_seq_len(self, seq_len: int) -> DataProfile:
         """The same profile at another sequence length: truncation and padding recomputed from the length
@@ -119,6 +122,7 @@ class DataProfile:
             "suggested_seq_len": self.suggested_seq_len,
             "split": asdict(self.split),
             "notes": list(self.notes),
+            "labels": self.labels.to_json() if self.labels is not None else None,
         }
         if self.sample is not None:
             out["sample"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.sample).items()}
@@ -220,6 +224,7 @@ class _Tally:
     problems: list[Problem] = field(default_factory=list)
     skipped: int = 0
     examples: int = 0
+    labels: Counter = field(default_factory=Counter)  # examples per `label` value
 
     def absorb(self, counts: list[tuple[int, int]]) -> None:
         """Add (tokens, trained tokens) pairs from counter.count."""
@@ -271,6 +276,8 @@ def _read(records, source, counter: TokenCounter, tally: _Tally, reservoir: Rese
             if isinstance(rec, Example):
                 tally.examples += 1
                 tally.hashes.append(_digest(rec))
+                if rec.label is not None:
+                    tally.labels[rec.label] += 1
                 keep(rec)
             else:
                 tally.skip(line, rec.reason)
@@ -325,4 +332,5 @@ def _profile(path, fmt: str, schema: str, tally: _Tally, totals: _Totals, seq_le
         suggested_seq_len=suggest_seq_len(lengths, model_max), split=suggest_split(tally.examples),
         tokenizer=choice.path or f"estimate ({choice.chars_per_token:g} chars/token)",
         notes=tuple(notes), sample=sample, length_hist=tuple(sorted(tally.hist.items())),
+        labels=label_balance(tally.labels) if tally.labels else None,
     )

@@ -127,6 +127,9 @@ class RowSource:
                 data = json.load(fh)
         except UnicodeDecodeError:
             raise BadInput(f"--data {self.path}: not valid UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"--data {self.path}: invalid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+                           ) from None
         except ValueError as exc:
             raise BadInput(f"--data {self.path}: invalid JSON ({exc})") from None
         if isinstance(data, dict):
@@ -262,9 +265,11 @@ class RowSource:
 
 
 def parse_json_line(raw: bytes) -> Any:
-    """One JSONL line -> a dict, or a Bad saying why it is not one."""
+    """One JSONL line -> a dict, or a Bad saying why it is not one. A syntax error names the column on the line
+    as Python's json module reports it for the line alone (parsed with its line break, an error at the end
+    of the line would be "line 2, column 1")."""
     try:
-        row = json.loads(raw)
+        row = json.loads(raw.rstrip(b"\r\n"))
     except UnicodeDecodeError:
         return Bad("not valid UTF-8")
     except ValueError as exc:

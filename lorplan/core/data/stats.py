@@ -47,6 +47,48 @@ class Split:
     reason: str
 
 
+# Largest class at least this many times the smallest: "strong" imbalance. 4 : 1 is where Google's ML crash
+# course ("Datasets: Class-imbalanced datasets") puts a binary dataset's minority class at 20%, the edge of
+# mild and moderate imbalance.
+IMBALANCE_RATIO = 4.0
+
+
+@dataclass(frozen=True)
+class LabelBalance:
+    """Examples per classification label, most frequent first (ties by label text).
+
+    majority_fraction: the share of the largest class, i.e. the accuracy of always predicting it.
+    imbalance_ratio: largest class / smallest class. warning: a sentence when the ratio is at least
+    IMBALANCE_RATIO or there is a single label value, else None.
+    """
+
+    counts: tuple[tuple[int | str, int], ...]
+    majority_fraction: float
+    imbalance_ratio: float
+    warning: str | None
+
+    def to_json(self) -> dict:
+        return {"counts": [{"label": label, "count": n} for label, n in self.counts],
+                "majority_fraction": self.majority_fraction, "imbalance_ratio": self.imbalance_ratio,
+                "warning": self.warning}
+
+
+def label_balance(counts: Mapping[int | str, int]) -> LabelBalance:
+    """The balance of a label histogram {label: examples} (at least one label)."""
+    ordered = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
+    total = sum(n for _, n in ordered)
+    (top, most), (low, least) = ordered[0], ordered[-1]
+    ratio = most / least
+    warning = None
+    if len(ordered) == 1:
+        warning = (f"every labelled example has label {top!r}: a classifier needs at least two label values")
+    elif ratio >= IMBALANCE_RATIO:
+        warning = (f"labels are imbalanced: {top!r} has {most:,} examples, {low!r} {least:,} "
+                   f"({ratio:.1f} to 1); always answering {top!r} scores {most / total:.1%} accuracy, so "
+                   "compare accuracies with that, or balance the classes")
+    return LabelBalance(ordered, round(most / total, 4), round(ratio, 2), warning)
+
+
 def percentile(hist: Mapping[int, int], q: float) -> int:
     """Nearest-rank percentile: the smallest length L with at least ceil(q/100 * n) examples <= L."""
     n = sum(hist.values())
@@ -89,7 +131,7 @@ def suggest_split(examples: int) -> Split:
     if examples < 50:
         return Split(examples, 0, "fewer than 50 examples: train on all of them and watch the training loss")
     held = min(2000, max(20, round(examples * 0.1)))
-    return Split(examples - held, held, "10% held out for evaluation (at least 20, at most 2,000 examples)")
+    return Split(examples - held, held, "10% held out for evaluation, at least 20 and at most 2,000 examples")
 
 
 def interval(values: list[int], population: int, z: float = 1.96) -> tuple[float, float, float]:
