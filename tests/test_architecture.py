@@ -2,7 +2,7 @@
 
 The contracts (pyproject.toml, [tool.importlinter]): cli and tui are front ends side by side (the TUI never
 imports the CLI), then recommend, probe, train, core; the core never imports a UI library; the core and the TUI
-never import the training stack. The fresh-interpreter tests (tests/test_import_hygiene.py) check what is
+never import the training stack; inside the TUI only bridge.py reaches the core and only probe_bridge.py the probes. The fresh-interpreter tests (tests/test_import_hygiene.py) check what is
 loaded at run time; these check every import statement, including those inside functions.
 """
 
@@ -50,6 +50,8 @@ def test_core_reaches_no_front_end_or_engine():
         ("lorplan/tui/app.py", "from lorplan.cli import plan_args  # noqa", "Layers point down"),
         ("lorplan/core/units.py", "import textual  # noqa", "never imports a UI library"),
         ("lorplan/tui/bridge.py", "def _heavy():\n    import torch  # noqa\n", "never import the training stack"),
+        ("lorplan/tui/panels/plan_view.py", "from lorplan.core import lora  # noqa", "only bridge reaches the core"),
+        ("lorplan/tui/panels/probes_panel.py", "from lorplan.probe import runner  # noqa", "only probe_bridge"),
     ],
 )
 def test_a_breach_is_caught(tmp_path, module, line, contract):
