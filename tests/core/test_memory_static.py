@@ -141,3 +141,15 @@ def test_adapter_bytes_match_peft_including_modules_to_save(modules_to_save):
     mem = estimate(spec, setup, 8)
     assert mem.adapter == _nbytes(trainable)  # fp32 LoRA + the bf16 copy peft trains
     assert mem.weights == _nbytes(frozen)  # the original head stays, frozen
+    # the sweep's optimizer figure against the real optimizers' states on peft's real tensors (step counters
+    # live on the host for CUDA parameters, so they are not in the GPU figure)
+    for name, make in (("adamw", lambda ps: torch.optim.AdamW(ps)),
+                       ("sgd-momentum", lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)),
+                       ("adamw-8bit", lambda ps: bnb.optim.AdamW8bit(ps))):
+        opt = make(trainable)
+        for p in trainable:
+            p.grad = torch.ones_like(p)
+        opt.step()
+        states = [v for p in trainable for k, v in opt.state[p].items() if k != "step" and torch.is_tensor(v)]
+        priced = estimate(spec, TrainingSetup(targets=setup.targets, optimizer=name), 8).optimizer
+        assert priced == _nbytes(states), name

@@ -43,7 +43,8 @@ def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_b
     lora_tok = ls.copies + ls.masks + ls.mids
     opt_temp = foreach_step_temp_bytes(setup.optimizer, setup.foreach, grad_bytes)
     per_layer = am.layer_tokens + lora_tok / layers
-    # the hidden-state gradient in flight (and the one being summed into it), activation dtype
+    # torch autograd's engine runs a block's backward holding the incoming hidden-state gradient and the one it
+    # produces (summed over the residual branches), both in the activation dtype
     flight = ls.chain + 2 * am.act_bytes * am.hidden
     below = grad_bytes * (layers - 1) / layers  # true divisions keep every phase affine in (rank, gradients)
     layer_casts = ls.weight_casts / layers

@@ -6,7 +6,7 @@ Everything comes from lorplan.core.lora (peft 0.21's rules, exact against real p
   the swept rank (per_rank·r + const). Adapter, gradient and optimizer bytes, and bitsandbytes' per-tensor
   8-bit threshold, are priced from these groups.
 - `AdaptedGroup`: the adapted linear modules grouped by shape, for what their LoRA forward saves.
-- `MoeLora` / `EmbeddingLora`: what LoRA on fused experts / routers and on embeddings saves (activations.py).
+- `MoeLora` / `EmbeddingLora`: what LoRA on fused experts / routers and on embeddings saves (lora_saved.py).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ class TensorGroup:
 
 @dataclass(frozen=True)
 class MoeLora:
-    """LoRA on fused MoE parameters (peft `ParamWrapper`), in elements; the dtypes are applied by activations.py.
+    """LoRA on fused MoE parameters (peft `ParamWrapper`), in elements; the dtypes are applied by lora_saved.py.
 
     tokens: elements saved per token over all layers: each adapted expert parameter (E, out, in) saves the
         `in`-wide input of every token routed to an expert (top_k per token); an adapted router saves its input.
