@@ -126,7 +126,7 @@ def test_default_learning_rates():
     assert default_learning_rate("meta-llama/Llama-3.2-1B-Instruct", "causal-lm", 1_200_000_000)[0] == 1e-3
     assert default_learning_rate("Qwen/Qwen2.5-72B", "causal-lm", 72_000_000_000)[0] == 3e-4
     lr, why = default_learning_rate("x", "sequence-classification", 22_000_000)
-    assert lr == 3e-4 and "BERT" in why
+    assert lr == 1e-3 and "BERT" in why
 
 
 def test_price_fit_finds_the_smallest_combination_when_no_single_change_is_enough():
