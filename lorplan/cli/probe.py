@@ -32,6 +32,16 @@ def _float_list(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        seeds = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds: {text!r} is not a list of integers") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seeds: give at least one seed")
+    return seeds
+
+
 def _device(text: str) -> str:
     if text in ("auto", "cpu", "cuda") or (text.startswith("cuda:") and text[5:].isdigit()):
         return text
@@ -59,6 +69,8 @@ def register(subparsers) -> None:
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
                    help="held-out examples, at most (200; the demo: 100)")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seeds", type=_seed_list, default=(), metavar="0,1,2",
+                   help="repeat every probe with each seed (the comparison then gives 95%% intervals)")
     s.add_argument("--quant", choices=Quant.values(), default=Quant.NONE.value, help="bitsandbytes loading (CUDA only)")
     s.add_argument("--double-quant", action="store_true", help="NF4/FP4 with double quantization")
     s.add_argument("--optimizer", choices=Optimizer.values(), default=Optimizer.ADAMW.value)
@@ -78,8 +90,8 @@ def register(subparsers) -> None:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=run_status)
 
-    w = sub.add_parser("wait", help="wait until no probe of the run is queued or running")
-    w.add_argument("run_id", metavar="RUN")
+    w = sub.add_parser("wait", help="wait until no probe of the run is queued or running (default: the newest run)")
+    w.add_argument("run_id", nargs="?", metavar="RUN")
     w.add_argument("--timeout", type=float, help="give up after S seconds (exit 1)")
     w.add_argument("--json", action="store_true")
     w.set_defaults(run=run_wait)
@@ -95,20 +107,19 @@ def register(subparsers) -> None:
 
 
 def _check_inputs(args) -> None:
+    """Refuse, before anything starts, a run whose probes could not train (runner.check_start)."""
+    from lorplan.probe.runner import check_start
+
     if args.double_quant and args.quant not in FOUR_BIT_QUANTS:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
-    if args.data is not None and not Path(args.data).expanduser().exists():
-        raise BadInput(f"--data {args.data}: no such file or folder")
-    if args.model is not None and args.data is None:
-        raise BadInput("--data: give your dataset with --model (the generated demo data is for the embedded model)")
-    if args.model is not None:
-        from lorplan.core.model import resolve_model
-        from lorplan.probe.runner import probe_model
+    checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code)
+    args.model = checked.model
+    for note in checked.notes:
+        print(f"note: {note}", file=sys.stderr)
 
-        source = resolve_model(args.model)  # errors name the model ("model gpt2 is not on disk: ...")
-        args.model = probe_model(source)
-        if source.note:
-            print(f"note: {source.note}", file=sys.stderr)
+
+def _targets(args) -> tuple[str, ...]:
+    return tuple(t.strip() for t in args.targets.split(",") if t.strip()) or ("all-linear",)
 
 
 def run_start(args) -> int:
@@ -117,16 +128,17 @@ def run_start(args) -> int:
     from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
 
     _check_inputs(args)
-    demo = args.model is None and args.data is None
+    demo = args.data is None
     steps = args.steps or (DEMO_STEPS if demo else 100)
     eval_examples = args.eval_examples or (DEMO_EVAL_EXAMPLES if demo else 200)
     eval_every = args.eval_every or (10 if demo else 20)
     slots = device_slots(args.device, args.max_parallel)
-    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip()) or ("all-linear",)
+    targets = _targets(args)
     plan = runner.make_plan(
         args.ranks, args.lr,
         model=args.model,  # resolved by _check_inputs
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
+        seeds=args.seeds,
         steps=steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
         seq_len=args.seq_len, eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
@@ -147,32 +159,76 @@ def _fmt(v, spec: str = "") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _print_table(st) -> None:
+def _print_table(st, restarted: bool = False) -> None:
     from lorplan.core.units import format_bytes
 
-    print(f"run {st.run}  scheduler {'running' if st.scheduler_alive else 'stopped'}  "
+    scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
+    print(f"run {st.run}  scheduler {scheduler}  "
           f"model {st.to_json()['model']}")
-    print(f"{'probe':<10} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} {'time':>8} {'peak mem':>11}")
+    print(f"{'probe':<10} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} "
+          f"{'load s':>7} {'train s':>8} {'peak mem':>11}")
     for p in st.probes:
         mem = format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-"
-        print(f"{p.id:<10} {p.state:<10} {f'{p.step}/{p.steps}':>9} {_fmt(p.loss, '.4f'):>8} {_fmt(p.eval_loss, '.4f'):>8} "
-              f"{_fmt(p.eval_accuracy, '.3f'):>6} {_fmt(p.tokens_per_second, '.0f'):>8} {_fmt(p.wall_seconds, '.1f'):>8} {mem:>11}")
+        print(f"{p.id:<10} {p.state:<10} {f'{p.step}/{p.steps}':>9} {_fmt(p.loss, '.4f'):>8} "
+              f"{_fmt(p.eval_loss, '.4f'):>8} {_fmt(p.eval_accuracy, '.3f'):>6} {_fmt(p.tokens_per_second, '.0f'):>8} "
+              f"{_fmt(p.load_seconds, '.1f'):>7} {_fmt(p.train_seconds, '.1f'):>8} {mem:>11}")
         if p.message and p.state != "finished":
             print(f"{'':<10} {p.message}")
+    _print_ranks(st)
     for p in st.probes:
         for w in p.warnings:
             print(f"warning: {w}", file=sys.stderr)
+
+
+def _with_interval(value, interval, spec: str) -> str:
+    if value is None:
+        return "-"
+    if interval is None:
+        return format(value, spec)
+    return f"{format(value, spec)} [{format(interval[0], spec)}, {format(interval[1], spec)}]"
+
+
+def _print_ranks(st) -> None:
+    """The finished ranks side by side (lorplan.probe.compare): eval loss and accuracy (mean [95% interval]
+    over seeds when several ran), training and loading time, peak memory."""
+    from lorplan.core.units import format_bytes
+    from lorplan.probe.compare import compare_ranks
+
+    rows = compare_ranks(st.probes)
+    if not rows:
+        return
+    several_lrs = len({r.lr for r in rows}) > 1
+    seeds = max(r.seeds for r in rows) > 1
+    print()
+    print("by rank" + (" (mean [95% interval] over seeds)" if seeds else "") + ":")
+    cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
+             + ["eval loss", "accuracy", "train s", "load s", "peak mem"]]
+    for r in rows:
+        cells.append([str(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
+                     + [_with_interval(r.eval_loss, r.eval_loss_interval, ".4f"),
+                        _with_interval(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
+                        _fmt(r.train_seconds, ".1f"), _fmt(r.load_seconds, ".1f"),
+                        format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    for row in cells:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
 
 
 def run_status(args) -> int:
     from lorplan.probe import runner
     from lorplan.probe.runs import find_run
 
-    st = runner.status(find_run(args.run_id))
+    run = find_run(args.run_id)
+    st = runner.status(run)
+    restarted = runner.restart_stalled(run, st)
+    if restarted:
+        queued = sum(1 for p in st.probes if p.state == "queued")
+        print(f"note: the run's scheduler had stopped with {queued} probe(s) queued: started a new one",
+              file=sys.stderr)
     if args.json:
-        print_json(st.to_json())
+        print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {})})
     else:
-        _print_table(st)
+        _print_table(st, restarted)
     return 0
 
 

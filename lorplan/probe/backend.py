@@ -104,15 +104,22 @@ def visible_gpus(env: dict[str, str] | None = None) -> list[str]:
     return visible_entries(env.get("CUDA_VISIBLE_DEVICES"))
 
 
+def _slot_name(entry: str, k: int) -> str:
+    """A file-name-safe name for the k-th slot on GPU `entry` (an index, a UUID or a MIG id)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entry)
+    return f"cuda-{safe}-{k}"
+
+
 def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | None = None) -> list[dict]:
-    """The places probes run at the same time: [{"device": "cuda:0"|"cpu", "cuda_visible": "3"|""}].
+    """The places probes run at the same time: [{"device": "cuda:0"|"cpu", "cuda_visible": "3"|"", "name":
+    "cpu-0"|"cuda-3-0"}]. `name` is the machine-wide slot: runs that name the same slot take turns on it.
 
     "auto": one slot per visible GPU (max_parallel spreads more probes round-robin over them), or one CPU slot
     when there is none. "cpu": max_parallel CPU slots (default 1). "cuda:N": the N-th visible GPU only.
     """
     gpus = visible_gpus(env)
     if device == "cpu" or (device == "auto" and not gpus):
-        return [{"device": "cpu", "cuda_visible": ""} for _ in range(max_parallel or 1)]
+        return [{"device": "cpu", "cuda_visible": "", "name": f"cpu-{i}"} for i in range(max_parallel or 1)]
     if device == "auto":
         chosen = gpus
     elif device.startswith("cuda"):
@@ -123,7 +130,23 @@ def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | No
     else:
         raise BadInput(f"--device {device!r}: use cpu, cuda or cuda:N")
     n = max_parallel or len(chosen)
-    return [{"device": "cuda:0", "cuda_visible": chosen[i % len(chosen)]} for i in range(n)]
+    return [{"device": "cuda:0", "cuda_visible": chosen[i % len(chosen)],
+             "name": _slot_name(chosen[i % len(chosen)], i // len(chosen))} for i in range(n)]
+
+
+def try_lock(path: Path, note: str = "") -> int | None:
+    """Take an exclusive flock on `path` (created, with its folder) without waiting: the open descriptor, with
+    `note` written in the file for readers, or None when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, note.encode(), 0)
+    return fd
 
 
 class LocalProcessBackend(Backend):
@@ -133,7 +156,8 @@ class LocalProcessBackend(Backend):
     name = "local"
 
     def submit(self, run: RunDir) -> None:
-        log = open(run.path / "scheduler.log", "ab")
+        log = open(run.scheduler_log, "ab")
+        os.utime(run.scheduler_log)  # when a scheduler was last asked for (runner.restart_stalled waits after)
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "lorplan.probe.scheduler", str(run.path)],

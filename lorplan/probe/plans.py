@@ -119,15 +119,17 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     """The plan probe `probe` (a ProbeSpec) of `run` trains on `device` ("cpu" or "cuda"), from `base`.
 
     fixed_alpha: alpha for every rank (a run started with --alpha); else alpha / r stays the base plan's.
+    Rank 0 (the base) gets a rank-1 adapter that the worker never trains (B = 0: it adds nothing).
     """
     lo, t = base.lora, base.training
-    factor = probe.rank / lo.r
+    rank = probe.rank or 1
+    factor = rank / lo.r
     alpha = fixed_alpha if fixed_alpha is not None else lo.alpha * factor
-    lora = replace(lo, r=probe.rank, alpha=int(alpha) if float(alpha).is_integer() else alpha,
+    lora = replace(lo, r=rank, alpha=int(alpha) if float(alpha).is_integer() else alpha,
                    rank_pattern=_scaled(lo.rank_pattern, factor, True),
                    alpha_pattern=_scaled(lo.alpha_pattern, factor, False))
     training = replace(t, learning_rate=probe.lr if probe.lr is not None else t.learning_rate,
-                       max_steps=run.steps, epochs=None)
+                       max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed)
     data = base.data if base.data.eval_split > 0 else replace(base.data, eval_split=PROBE_EVAL_SPLIT)
     return replace(base, lora=lora, training=training, data=data, estimate=None,
                    hardware=HardwareSection(gpus=1 if device == "cuda" else 0, sharding="none"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
@@ -37,17 +38,87 @@ def probe_model(model) -> str:
     return str(folder) if source.kind == "folder" else source.id
 
 
-def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), **settings) -> RunPlan:
-    """A RunPlan with one probe per rank (× learning rate when several are given).
+@dataclass(frozen=True)
+class StartCheck:
+    """What check_start accepted: the model as the run records it (probe_model; None = the demo's shipped
+    all-MiniLM-L6-v2 on generated data), the task the probes will train, the data's schema (None for the demo)
+    and notes for the user (a resolved name, the model chosen for labelled data, a label imbalance)."""
+
+    model: str | None
+    task: str
+    schema: str | None
+    notes: tuple[str, ...] = ()
+
+
+def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
+                trust_remote_code: bool = False) -> StartCheck:
+    """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
+    the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
+    reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
+    (an encoder such as the shipped all-MiniLM-L6-v2 needs rows with a 'label'; labels need two values) and
+    targets that match modules of the model. Without --model, labelled data is classified by the shipped
+    all-MiniLM-L6-v2; data without labels needs a causal LM. BadInput, one line naming the input, otherwise."""
+    from lorplan.core.data import peek_examples
+    from lorplan.core.data.stats import label_balance
+    from lorplan.core.lora import LoraTargets, peft_target_modules
+    from lorplan.core.model import load_spec, model_folder, resolve_model
+    from lorplan.core.model.resolve import SHIPPED_ID
+    from lorplan.core.vocab import Task
+
+    notes: list[str] = []
+    if model is not None and data is None:
+        raise BadInput("--data: give your dataset with --model (the generated demo data is for the embedded model)")
+    peek = None
+    if data is not None:
+        if not Path(data).expanduser().exists():
+            raise BadInput(f"--data {data}: no such file or folder")
+        peek = peek_examples(Path(data).expanduser())
+    labelled = peek is None or bool(peek.labels)
+    if model is None and not labelled:
+        raise BadInput(f"--model: {data} holds {peek.schema} rows without a 'label', which train a causal LM: "
+                       "give one on this machine with --model (the shipped all-MiniLM-L6-v2 only classifies "
+                       "labelled rows)")
+    source = resolve_model(model if model is not None else SHIPPED_ID)
+    if source.note:
+        notes.append(source.note)
+    folder = model_folder(source)  # errors name the model ("model gpt2 is not on disk: ...")
+    spec = load_spec(str(folder), trust_remote_code=trust_remote_code)
+    if spec.task == Task.SEQUENCE_CLASSIFICATION and not labelled:
+        seen = "" if peek.complete else f" in its first {peek.examples + peek.skipped:,} rows"
+        raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
+                       f"'label'; these {peek.schema} rows have none{seen}")
+    if peek is not None and peek.labels:
+        if len(peek.labels) < 2 and peek.complete:
+            raise BadInput(f"--data {data}: sequence classification needs at least two distinct values of "
+                           f"'label' (every row has {next(iter(peek.labels))!r})")
+        warning = label_balance(peek.labels).warning
+        if warning and len(peek.labels) > 1:
+            notes.append(warning)
+    peft_target_modules(spec, LoraTargets(modules=tuple(targets) or ("all-linear",)))  # BadInput naming --targets
+    if model is None and data is not None:
+        notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
+    task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
+    recorded = None if model is None and data is None else probe_model(source)
+    return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes))
+
+
+def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tuple[int, ...] = (),
+              **settings) -> RunPlan:
+    """A RunPlan with one probe per rank (× learning rate when several are given, × seed when several seeds
+    are given: repeats whose spread gives the comparison's intervals).
     settings: any RunPlan field (model, data, steps, device, ...); None values keep the defaults."""
     if not ranks:
         raise BadInput("--ranks: give at least one rank")
     lr_list = list(lrs) or [None]
     several = len(lr_list) > 1
+    seed_list: list[int | None] = list(dict.fromkeys(seeds)) if len(set(seeds)) > 1 else [None]
+    if len(seed_list) == 1 and seeds:
+        settings = {**settings, "seed": seeds[0]}
     probes = []
     for rank in dict.fromkeys(ranks):
         for lr in lr_list:
-            probes.append(ProbeSpec(probe_id_for(rank, lr, several), rank, lr))
+            for seed in seed_list:
+                probes.append(ProbeSpec(probe_id_for(rank, lr, several, seed), rank, lr, seed))
     kw = {k: v for k, v in settings.items() if v is not None}
     return RunPlan(run=kw.pop("run", None) or new_run_id(), created=round(time.time(), 3), probes=tuple(probes), **kw)
 
@@ -63,19 +134,37 @@ def status(run: RunDir, backend: Backend | None = None) -> RunStatus:
     return run_status(run, backend)
 
 
+RESTART_GRACE_S = 10.0  # a scheduler asked for this recently may still be starting: leave it that long
+
+
+def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend | None = None,
+                    grace_s: float = RESTART_GRACE_S) -> bool:
+    """Start a new scheduler for a run whose probes are queued with none to launch them (its scheduler was
+    killed), unless one was asked for in the last grace_s seconds. True when one was started."""
+    backend = backend or get_backend(run.plan().backend)
+    st = st if st is not None else run_status(run, backend)
+    if not st.stalled:
+        return False
+    try:
+        asked = run.scheduler_log.stat().st_mtime
+    except FileNotFoundError:
+        asked = 0.0
+    if time.time() - asked < grace_s:
+        return False
+    backend.submit(run)
+    return True
+
+
 def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend: Backend | None = None) -> RunStatus:
     """Block until no probe is queued or running. A run whose scheduler was killed while probes were still
-    queued is handed to a new scheduler. Raises LorplanError after `timeout` seconds."""
+    queued is handed to a new scheduler (restart_stalled). Raises LorplanError after `timeout` seconds."""
     backend = backend or get_backend(run.plan().backend)
     deadline = None if timeout is None else time.monotonic() + timeout
-    resubmitted_at = 0.0
     while True:
         st = run_status(run, backend)
         if st.done:
             return st
-        if st.stalled and time.monotonic() - resubmitted_at > 10:
-            backend.submit(run)
-            resubmitted_at = time.monotonic()
+        restart_stalled(run, st, backend)
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
             raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left})")
@@ -180,4 +269,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["attempts", "cancel", "make_plan", "retry", "start", "status", "summaries", "wait"]
+__all__ = ["StartCheck", "attempts", "cancel", "check_start", "make_plan", "restart_stalled", "retry", "start",
+           "status", "summaries", "wait"]

@@ -3,6 +3,7 @@
     $XDG_STATE_HOME/lorplan/runs/<run-id>/          (~/.local/state/... when XDG_STATE_HOME is unset)
         plan.json               the run's plan (RunPlan), written once, atomically
         scheduler.lock          held (flock) by the run's scheduler process while it lives
+        waiting.json            while queued probes wait for a device slot another run holds
         queue.lock              short critical sections: launch / cancel / retry of one probe
         scheduler.log           the scheduler's stdout and stderr
         probes/<probe-id>/
@@ -14,6 +15,9 @@
             stdout.log, stderr.log
             attempt-<n>/        earlier attempts moved aside by "retry"
 
+    $XDG_STATE_HOME/lorplan/runs/.slots/<slot>.lock  one per device slot, shared by every run on this machine:
+                                held (flock) by the probe that trains there, so runs queue for a device
+
 Every file that is rewritten is written to a temp file in the same folder and moved into place with
 os.replace, so a crash at any moment leaves either the old or the new file, never half of one.
 """
@@ -24,7 +28,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from lorplan.core.atomic import replace_text
@@ -43,15 +47,19 @@ def runs_dir() -> Path:
 
 @dataclass(frozen=True)
 class ProbeSpec:
-    """One probe of a run: a LoRA training at `rank` (and `lr` when the run compares learning rates)."""
+    """One probe of a run: a LoRA training at `rank` (and `lr` when the run compares learning rates).
+
+    Rank 0 is the base a ladder compares ranks with: no adapter trains (a causal LM is evaluated before
+    training; a classifier trains its head alone)."""
 
     id: str
     rank: int
     lr: float | None = None  # None = the base plan's, else the task's default (plans.default_lr)
+    seed: int | None = None  # training seed (initialisation, batch order); None = the run's seed
 
     def __post_init__(self) -> None:
-        if self.rank < 1:
-            raise BadInput(f"--ranks: rank {self.rank} must be at least 1")
+        if self.rank < 0:
+            raise BadInput(f"--ranks: rank {self.rank} must be at least 1 (0: the base, no adapter)")
         if self.lr is not None and not self.lr > 0:
             raise BadInput(f"--lr: {self.lr} must be positive")
 
@@ -114,9 +122,11 @@ class RunPlan:
         return cls(**kw)
 
 
-def probe_id_for(rank: int, lr: float | None = None, several_lrs: bool = False) -> str:
-    """"r8", or "r8-lr0.0002" when a run compares learning rates."""
-    return f"r{rank}" if not several_lrs else f"r{rank}-lr{lr:g}"
+def probe_id_for(rank: int, lr: float | None = None, several_lrs: bool = False, seed: int | None = None) -> str:
+    """"r8", "r8-lr0.0002" when a run compares learning rates, "r8-s1" (or "r8-lr0.0002-s1") when it repeats
+    each probe with several seeds."""
+    base = f"r{rank}" if not several_lrs else f"r{rank}-lr{lr:g}"
+    return base if seed is None else f"{base}-s{seed}"
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -190,6 +200,19 @@ class RunDir:
     def queue_lock(self) -> Path:
         return self.path / "queue.lock"
 
+    @property
+    def scheduler_log(self) -> Path:
+        return self.path / "scheduler.log"
+
+    @property
+    def waiting_path(self) -> Path:
+        return self.path / "waiting.json"
+
+    def slot_lock(self, name: str) -> Path:
+        """The machine-wide lock of device slot `name` ("cpu-0", "cuda-0-0"): beside the run folders, so every
+        run under the same runs folder queues on it."""
+        return self.path.parent / ".slots" / f"{name}.lock"
+
 
 def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
     """Make the run folder with its plan.json and one empty folder per probe. Returns its RunDir."""
@@ -200,6 +223,23 @@ def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
         run.probe_dir(p.id).mkdir(parents=True)
     atomic_write_json(run.plan_path, plan.to_json())
     return run
+
+
+def add_probes(run: RunDir, probes: tuple[ProbeSpec, ...] | list[ProbeSpec]) -> list[str]:
+    """Append probes to a run's plan (ids it already has are skipped); returns the ids added. plan.json is
+    rewritten atomically under queue.lock; a scheduler reads the plan when it starts, so submit the run again
+    (Backend.submit) for the new probes to launch."""
+    from lorplan.probe.backend import exclusive
+
+    with exclusive(run.queue_lock):
+        plan = run.plan()
+        have = {p.id for p in plan.probes}
+        new = [p for p in probes if p.id not in have]
+        for p in new:
+            run.probe_dir(p.id).mkdir(parents=True, exist_ok=True)
+        if new:
+            atomic_write_json(run.plan_path, replace(plan, probes=plan.probes + tuple(new)).to_json())
+    return [p.id for p in new]
 
 
 def list_runs(root: Path | None = None) -> list[RunDir]:

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive
+from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive, try_lock
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
 
 POLL_S = 0.5
@@ -33,12 +33,15 @@ def probe_queued(run: RunDir, probe_id: str) -> bool:
     )
 
 
-def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads: int) -> subprocess.Popen:
-    """Start one probe in its own session with its alive.lock held, and record it in proc.json.
+def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads: int,
+           slot_fd: int | None = None) -> subprocess.Popen:
+    """Start one probe in its own session with its alive.lock held (and slot_fd, the machine-wide lock of its
+    device slot, which it then holds until it exits), and record it in proc.json.
     Call with the run's queue.lock held."""
     pdir = run.probe_dir(probe_id)
     pdir.mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(run.alive_lock(probe_id), os.O_RDWR | os.O_CREAT, 0o644)
+    held = (lock_fd,) if slot_fd is None else (lock_fd, slot_fd)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         env = child_env(
@@ -55,12 +58,13 @@ def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads:
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
-                pass_fds=(lock_fd,),
+                pass_fds=held,
                 env=env,
                 cwd=pdir,
             )
     finally:
-        os.close(lock_fd)  # the child's copy keeps the lock until it exits
+        for fd in held:
+            os.close(fd)  # the child's copies keep the locks until it exits
     atomic_write_json(
         run.proc_path(probe_id),
         {
@@ -70,6 +74,7 @@ def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads:
             "device": slot["device"],
             "cuda_visible_devices": slot["cuda_visible"],
             "slot": slot_index,
+            "slot_name": slot.get("name"),
             "launched": round(time.time(), 3),
             "scheduler_pid": os.getpid(),
         },
@@ -110,15 +115,34 @@ def schedule(run: RunDir) -> None:
                     running += 1
             queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
             free = [i for i in range(len(slots)) if i not in busy]
-            for probe_id, slot_index in zip(queued, free, strict=False):
-                children.append(launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots)))
+            taken: list[str] = []  # machine-wide slots another run holds
+            for slot_index in free:
+                if not queued:
+                    break
+                probe_id = queued[0]
+                fd = try_lock(run.slot_lock(slots[slot_index]["name"]), f"{run.id} {probe_id}\n")
+                if fd is None:
+                    taken.append(slots[slot_index]["name"])
+                    continue
+                queued.pop(0)
+                children.append(launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots), fd))
                 print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)
                 running += 1
+            _note_waiting(run, taken if queued else [])
             if running == 0 and not queued:
                 break
         time.sleep(POLL_S)
     for c in children:
         c.wait()  # nothing is left running when we get here; this only reaps
+
+
+def _note_waiting(run: RunDir, taken: list[str]) -> None:
+    """waiting.json names the device slots other runs hold while this run's queued probes wait for them."""
+    if taken:
+        if read_json(run.waiting_path) is None:
+            atomic_write_json(run.waiting_path, {"slots": taken, "since": round(time.time(), 3)})
+    elif run.waiting_path.exists():
+        run.waiting_path.unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:

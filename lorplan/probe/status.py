@@ -13,7 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from lorplan.probe.backend import Backend, get_backend
+from lorplan.probe.backend import Backend, get_backend, lock_held
+from lorplan.probe.compare import compare_ranks
 from lorplan.probe.events import EventTail
 from lorplan.probe.runs import RunDir, RunPlan, read_json
 
@@ -31,6 +32,7 @@ class Curves:
     started: dict | None = None
     loading_t: float | None = None
     last_t: float | None = None
+    train_seconds: float = 0.0  # the steps' own time, summed (model loading excluded)
 
     def add(self, ev: dict) -> None:
         kind = ev.get("type")
@@ -43,6 +45,7 @@ class Curves:
             self.steps.append(ev["step"])
             self.loss.append(float(ev.get("loss", float("nan"))))
             self.tokens_per_second.append(float(ev.get("tokens_per_second") or 0.0))
+            self.train_seconds += float(ev.get("seconds") or 0.0)
         elif kind == "eval" and isinstance(ev.get("step"), int):
             self.eval_steps.append(ev["step"])
             self.eval_loss.append(float(ev.get("eval_loss", float("nan"))))
@@ -71,6 +74,9 @@ class ProbeStatus:
     message: str | None = None
     error: str | None = None
     warnings: tuple[str, ...] = ()
+    load_seconds: float | None = None  # data, model and optimizer set-up (the worker's load_seconds)
+    train_seconds: float | None = None  # the optimizer steps alone
+    seed: int | None = None  # the probe's own training seed when the run repeats probes over seeds
 
     def to_json(self) -> dict:
         return {
@@ -91,6 +97,9 @@ class ProbeStatus:
             "message": self.message,
             "error": self.error,
             "warnings": list(self.warnings),
+            "load_seconds": self.load_seconds,
+            "train_seconds": self.train_seconds,
+            "seed": self.seed,
         }
 
 
@@ -126,6 +135,7 @@ class RunStatus:
             "steps": self.plan.steps,
             "device": self.plan.device,
             "created": self.plan.created,
+            "ranks": [row.to_json() for row in compare_ranks(self.probes)],
         }
 
 
@@ -184,6 +194,9 @@ class RunWatcher:
             device=started.get("device") or proc.get("device"),
             trainable_params=started.get("trainable_params"),
             warnings=tuple(tail.problems),
+            load_seconds=started.get("load_seconds"),
+            train_seconds=round(curves.train_seconds, 3) if curves.steps else None,
+            seed=spec.seed,
         )
         if result is not None:
             common.update(
@@ -193,6 +206,8 @@ class RunWatcher:
                 trainable_params=result.get("trainable_params", common["trainable_params"]),
                 device=result.get("device", common["device"]),
                 lr=result.get("lr") or common["lr"],
+                load_seconds=result.get("load_seconds", common["load_seconds"]),
+                train_seconds=result.get("train_seconds", common["train_seconds"]),
             )
             return ProbeStatus(
                 state=str(result.get("state", "failed")),
@@ -218,7 +233,23 @@ class RunWatcher:
                                wall_seconds=wall, message=msg, error=_stderr_tail(run, probe_id), **common)
         state = "cancelled" if cancel_asked else "queued"
         return ProbeStatus(state=state, step=0, tokens_per_second=None, peak_memory_bytes=None,
-                           wall_seconds=None, **common)
+                           wall_seconds=None, message=self._waiting() if state == "queued" else None, **common)
+
+    def _waiting(self) -> str | None:
+        """Why a queued probe waits when its run's scheduler found its device slots held by other runs."""
+        waiting = read_json(self.run.waiting_path)
+        if not waiting or not self.backend.scheduler_alive(self.run):
+            return None
+        holders = []
+        for name in waiting.get("slots", []):
+            path = self.run.slot_lock(name)
+            if lock_held(path):
+                try:
+                    holder = path.read_text().split()
+                except OSError:
+                    holder = []
+                holders.append(f"{name} (run {holder[0]}, probe {holder[1]})" if len(holder) == 2 else name)
+        return f"waiting for {', '.join(holders)}" if holders else None
 
 
 def run_status(run: RunDir, backend: Backend | None = None) -> RunStatus:

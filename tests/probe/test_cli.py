@@ -59,7 +59,7 @@ def test_start_records_train_on_in_the_run(state_home, capsys):
 
 def test_start_names_the_shipped_model_and_refuses_one_without_weights(state_home, capsys, tmp_path):
     data = tmp_path / "d.jsonl"
-    data.write_text('{"text": "hello", "label": 1}\n' * 4)
+    data.write_text('{"text": "hello", "label": 1}\n{"text": "bye", "label": 0}\n' * 2)
     assert main(["probe", "start", "--model", "gpt2", "--data", str(data), "--ranks", "4"]) == 2
     err = capsys.readouterr().err
     assert "model gpt2 is not on disk" in err and "hf download openai-community/gpt2" in err

@@ -11,9 +11,16 @@ from __future__ import annotations
 from lorplan.core.data.encode import EncodedExample, encode_example
 from lorplan.core.data.example import SCHEMAS, Example
 from lorplan.core.data.profile import DataProfile, Problem, profile_dataset
-from lorplan.core.data.records import detect_schema, iter_examples, load_examples, open_records
+from lorplan.core.data.records import (
+    DataPeek,
+    detect_schema,
+    iter_examples,
+    load_examples,
+    open_records,
+    peek_examples,
+)
 
 __all__ = [
-    "SCHEMAS", "DataProfile", "EncodedExample", "Example", "Problem", "detect_schema", "encode_example",
-    "iter_examples", "load_examples", "open_records", "profile_dataset",
+    "SCHEMAS", "DataPeek", "DataProfile", "EncodedExample", "Example", "Problem", "detect_schema",
+    "encode_example", "iter_examples", "load_examples", "open_records", "peek_examples", "profile_dataset",
 ]

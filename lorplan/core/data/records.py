@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import random
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import chain
 
 from lorplan.core.data.example import Example
@@ -49,6 +51,46 @@ def iter_examples(path: str | os.PathLike[str], *, schema: str | None = None) ->
     for _, rec in records:
         if isinstance(rec, Example):
             yield rec
+
+
+@dataclass(frozen=True)
+class DataPeek:
+    """What the first rows of a dataset hold: its schema, the usable examples and skipped rows among them, and
+    how many of those examples carry each `label` value. complete: every row of the file was read."""
+
+    schema: str
+    examples: int
+    skipped: int
+    labels: Counter
+    complete: bool
+
+
+def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, rows: int = 20_000) -> DataPeek:
+    """Read up to `rows` rows of a dataset without tokenizing: enough to accept or refuse it before work starts.
+
+    Raises BadInput, one line naming the file, as profile_dataset does: a missing, unreadable, empty or binary
+    file, columns of no known schema, or no usable example among the rows read (with the first row's reason).
+    """
+    _, schema, records = open_records(path, schema=schema)
+    examples = skipped = 0
+    labels: Counter = Counter()
+    first_bad = ""
+    complete = True
+    for line, rec in records:
+        if examples + skipped >= rows:
+            complete = False
+            break
+        if isinstance(rec, Example):
+            examples += 1
+            if rec.label is not None:
+                labels[rec.label] += 1
+        else:
+            skipped += 1
+            first_bad = first_bad or f"; line {line}: {rec.reason}"
+    if examples == 0:
+        where = "" if complete else f" in its first {rows:,} rows"
+        raise BadInput(f"--data {path}: no usable row{where} ({skipped} skipped{first_bad})")
+    return DataPeek(schema, examples, skipped, labels, complete)
 
 
 class Reservoir:

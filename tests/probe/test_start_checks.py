@@ -1,0 +1,83 @@
+"""`lorplan probe start` accepts only a run that can train: the data, the model, the task and the targets are
+checked before it returns (exit 2, one line naming the input), and nothing is created for a refused run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.probe.runs import RunDir
+
+
+def _jsonl(path: Path, rows: list[dict]) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def _chat(i: int) -> dict:
+    return {"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": "answer"}]}
+
+
+@pytest.fixture
+def files(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    binary = tmp_path / "weights.jsonl"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 8)
+    return {
+        "empty": str(empty),
+        "binary": str(binary),
+        "chat": _jsonl(tmp_path / "chat.jsonl", [_chat(i) for i in range(30)]),
+        "text": _jsonl(tmp_path / "text.jsonl", [{"text": f"plain sentence {i}"} for i in range(30)]),
+        "one_label": _jsonl(tmp_path / "one.jsonl", [{"text": f"s {i}", "label": 1} for i in range(30)]),
+        "columns": _jsonl(tmp_path / "cols.jsonl", [{"question": "q", "score": 3}] * 5),
+        "bad_rows": _jsonl(tmp_path / "bad.jsonl", [{"text": ""}, {"text": 7}]),
+        "labelled": _jsonl(tmp_path / "labelled.jsonl",
+                           [{"text": f"s {i}", "label": i % 2} for i in range(40)]),
+    }
+
+
+@pytest.mark.parametrize("case, extra, expected", [
+    ("empty", [], "the file is empty"),
+    ("binary", [], "binary file"),
+    ("columns", [], "no known schema in columns (question, score)"),
+    ("bad_rows", [], "no usable row (2 skipped; line 1:"),
+    ("chat", [], "--model: {chat} holds messages rows without a 'label', which train a causal LM"),
+    ("text", ["--model", "all-MiniLM-L6-v2"],
+     "--data {text}: sentence-transformers/all-MiniLM-L6-v2 is an encoder (sequence classification) and needs "
+     "rows with a 'label'"),
+    ("one_label", [], "sequence classification needs at least two distinct values of 'label' (every row has 1)"),
+    ("labelled", ["--targets", "q_proj"], "--targets: 'q_proj' matches no module"),
+])
+def test_start_refuses_a_run_that_cannot_train(state_home, capsys, files, case, extra, expected):
+    assert main(["probe", "start", "--data", files[case], "--device", "cpu", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("lorplan: error: ")
+    assert expected.format(**files) in err, err
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+def test_labelled_data_without_model_is_classified_by_the_shipped_model(state_home, capsys, files):
+    assert main(["probe", "start", "--data", files["labelled"], "--ranks", "4", "--steps", "1", "--device", "cpu",
+                 "--json"]) == 0
+    out = capsys.readouterr()
+    started = json.loads(out.out)
+    try:
+        plan = RunDir(Path(started["path"])).plan()
+        assert plan.model == "sentence-transformers/all-MiniLM-L6-v2" and plan.data == files["labelled"]
+        assert "no --model: the shipped sentence-transformers/all-MiniLM-L6-v2 classifies" in out.err
+    finally:
+        assert main(["probe", "cancel", started["run"]]) == 0
+
+
+def test_imbalanced_labels_are_accepted_with_a_warning(state_home, capsys, tmp_path):
+    data = _jsonl(tmp_path / "skewed.jsonl", [{"text": f"s {i}", "label": int(i % 10 == 0)} for i in range(50)])
+    assert main(["probe", "start", "--data", data, "--ranks", "4", "--steps", "1", "--device", "cpu"]) == 0
+    out = capsys.readouterr()
+    try:
+        assert "note: labels are imbalanced: 0 has 45 examples, 1 5" in out.err
+    finally:
+        assert main(["probe", "cancel", out.out.strip()]) == 0

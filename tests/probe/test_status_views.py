@@ -1,0 +1,142 @@
+"""What `lorplan probe status` and `wait` show of a run prepared on disk: the newest run by default for both,
+training and loading time apart, the ranks compared (with 95% intervals over seeds), and a stalled run's
+scheduler restarted by status itself."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import time
+
+from lorplan.cli import main
+from lorplan.probe import runner
+from lorplan.probe.backend import LocalProcessBackend
+from lorplan.probe.compare import T975, t_interval
+from lorplan.probe.events import append_event
+from lorplan.probe.runs import atomic_write_json, create_run
+
+
+def _finish(run, pid, *, eval_loss, acc, load=4.0, train=2.5, peak=100 * 2**20, steps=10):
+    append_event(run.events_path(pid), {"type": "loading", "pid": 1})
+    append_event(run.events_path(pid), {"type": "started", "load_seconds": load, "device": "cpu"})
+    for s in range(1, steps + 1):
+        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": 1.0, "tokens_per_second": 50.0,
+                                            "seconds": train / steps})
+    atomic_write_json(run.result_path(pid), {
+        "state": "finished", "step": steps, "eval_loss": eval_loss, "eval_accuracy": acc,
+        "tokens_per_second": 50.0, "peak_memory_bytes": peak, "wall_seconds": load + train + 0.5,
+        "load_seconds": load, "train_seconds": train})
+
+
+def test_wait_defaults_to_the_newest_run_as_status_does(state_home, capsys):
+    old = create_run(runner.make_plan((4,), steps=10, device="cpu", run="20260101-000000-aaaa"), state_home)
+    new = create_run(runner.make_plan((8,), steps=10, device="cpu", run="20260102-000000-bbbb"), state_home)
+    _finish(old, "r4", eval_loss=0.5, acc=0.8)
+    _finish(new, "r8", eval_loss=0.4, acc=0.9)
+    assert main(["probe", "wait", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == new.id
+    assert main(["probe", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == new.id
+
+
+def test_status_shows_loading_and_training_time_apart(state_home, capsys):
+    run = create_run(runner.make_plan((4,), steps=10, device="cpu"), state_home)
+    _finish(run, "r4", eval_loss=0.5, acc=0.8, load=9.5, train=2.5)
+    assert main(["probe", "status", run.id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[1].split()
+    row = dict(zip(header[:2] + ["step", "loss", "eval", "acc", "tok/s", "load", "train", "peak"],
+                   lines[2].split(), strict=False))
+    assert "load s" in lines[1] and "train s" in lines[1] and " time " not in lines[1]
+    assert (row["load"], row["train"]) == ("9.5", "2.5")
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    probe = json.loads(capsys.readouterr().out)["probes"][0]
+    assert (probe["load_seconds"], probe["train_seconds"], probe["wall_seconds"]) == (9.5, 2.5, 12.5)
+
+
+def test_a_running_probe_reports_load_seconds_and_its_steps_time(state_home):
+    run = create_run(runner.make_plan((4,), steps=10, device="cpu"), state_home)
+    append_event(run.events_path("r4"), {"type": "started", "load_seconds": 7.25})
+    for s in (1, 2, 3):
+        append_event(run.events_path("r4"), {"type": "step", "step": s, "loss": 1.0, "seconds": 0.5})
+    atomic_write_json(run.proc_path("r4"), {"pid": 1, "pgid": 1, "slot": 0})
+    p = runner.status(run).probes[0]  # launched, no lock: died at step 3, with its times so far
+    assert (p.state, p.load_seconds, p.train_seconds) == ("died", 7.25, 1.5)
+
+
+def test_ranks_compared_with_intervals_over_seeds(state_home, capsys):
+    run = create_run(runner.make_plan((4, 16), seeds=(0, 1, 2), steps=10, device="cpu"), state_home)
+    assert [p.id for p in run.plan().probes] == ["r4-s0", "r4-s1", "r4-s2", "r16-s0", "r16-s1", "r16-s2"]
+    assert [p.seed for p in run.plan().probes] == [0, 1, 2, 0, 1, 2]
+    losses = {4: [0.50, 0.56, 0.47], 16: [0.30, 0.31, 0.35]}
+    for rank, values in losses.items():
+        for seed, loss in enumerate(values):
+            _finish(run, f"r{rank}-s{seed}", eval_loss=loss, acc=0.9 - loss / 10, train=1.0 + seed,
+                    peak=(rank + seed) * 2**20)
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    ranks = {r["rank"]: r for r in json.loads(capsys.readouterr().out)["ranks"]}
+    for rank, values in losses.items():
+        mean = statistics.fmean(values)
+        half = T975[1] * statistics.stdev(values) / math.sqrt(3)  # t(0.975, 2) = 4.303
+        r = ranks[rank]
+        assert r["seeds"] == 3 and r["probes"] == [f"r{rank}-s{s}" for s in range(3)]
+        assert math.isclose(r["eval_loss"], mean)
+        assert [round(x, 4) for x in r["eval_loss_interval"]] == [round(mean - half, 4), round(mean + half, 4)]
+        assert math.isclose(r["train_seconds"], 2.0) and r["peak_memory_bytes"] == (rank + 2) * 2**20
+    assert main(["probe", "status", run.id]) == 0
+    text = capsys.readouterr().out
+    assert "by rank (mean [95% interval] over seeds):" in text
+    r4 = next(line for line in text.splitlines() if line.strip().startswith("4 ") and "[" in line)
+    lo, hi = t_interval(losses[4])
+    assert f"{statistics.fmean(losses[4]):.4f} [{lo:.4f}, {hi:.4f}]" in r4
+
+
+def test_one_seed_has_no_interval_and_unfinished_probes_are_left_out(state_home, capsys):
+    run = create_run(runner.make_plan((4, 8), steps=10, device="cpu"), state_home)
+    _finish(run, "r4", eval_loss=0.5, acc=0.75)
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["ranks"]
+    assert (row["rank"], row["seeds"], row["eval_loss_interval"], row["eval_accuracy"]) == (4, 1, None, 0.75)
+
+
+def test_status_restarts_a_stalled_scheduler_after_the_grace_time(state_home, capsys):
+    run = runner.start(runner.make_plan((4,), steps=2, micro_batch=4, eval_every=2, eval_examples=8,
+                                        device="cpu"), state_home)
+    backend = LocalProcessBackend()
+    try:
+        deadline = time.monotonic() + 60
+        while not (run.proc_path("r4").exists() or backend.scheduler_alive(run)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        runner.cancel(run)  # the first scheduler ends once nothing is queued
+        while backend.scheduler_alive(run) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # queue the probe again, as if its scheduler had been killed before launching it
+        runner_retry_without_submit(run, "r4")
+        assert runner.status(run).stalled
+        os.utime(run.scheduler_log)  # a scheduler was asked for just now: status leaves it to start
+        assert main(["probe", "status", run.id]) == 0
+        out = capsys.readouterr()
+        assert "scheduler stopped" in out.out and "started a new one" not in out.err
+        past = time.time() - 60
+        os.utime(run.scheduler_log, (past, past))
+        assert main(["probe", "status", run.id]) == 0
+        out = capsys.readouterr()
+        assert "scheduler restarted" in out.out
+        assert "the run's scheduler had stopped with 1 probe(s) queued: started a new one" in out.err
+        while not (run.proc_path("r4").exists() or backend.scheduler_alive(run)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert run.proc_path("r4").exists() or backend.scheduler_alive(run)
+    finally:
+        runner.cancel(run)
+
+
+def runner_retry_without_submit(run, probe_id):
+    """Move the probe's files aside so it is queued again (what runner.retry does before it submits)."""
+    pdir = run.probe_dir(probe_id)
+    dest = pdir / "attempt-1"
+    dest.mkdir()
+    for name in ("events.jsonl", "result.json", "proc.json", "cancel", "stdout.log", "stderr.log"):
+        if (pdir / name).exists():
+            (pdir / name).rename(dest / name)
