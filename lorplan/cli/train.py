@@ -43,6 +43,36 @@ def train_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None:
+    """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
+    this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), the data readable with
+    usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder that holds
+    no earlier run's adapter. BadInput, one line naming the plan's key, otherwise."""
+    from pathlib import Path
+
+    from lorplan.core.data import peek_examples
+    from lorplan.core.errors import BadInput
+    from lorplan.core.model import model_folder
+    from lorplan.train.paths import resolve_path
+
+    where = plan.model.path if plan.model.path is not None else plan.model.id
+    try:
+        model_folder(str(resolve_path(where, plan_path)) if plan.model.path is not None else where)
+    except BadInput as exc:
+        raise BadInput(f"{plan_path}: {exc}") from None
+    data = resolve_path(plan.data.path, plan_path)
+    if not data.exists():
+        raise BadInput(f"{plan_path}: data.path {plan.data.path}: no such file or folder (looked in the working "
+                       f"folder and beside the plan); write your dataset's path there")
+    try:
+        peek_examples(data, schema=None if plan.data.schema == "auto" else plan.data.schema)
+    except BadInput as exc:
+        raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}") from None
+    out = Path(output or plan.training.output_dir).expanduser()
+    if (out / "adapter").exists():
+        raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -56,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     plan = read_plan(args.plan)
+    check_inputs(plan, args.plan, args.output, args.resume)
     if needs_launcher(plan):
         out = Path(args.output or plan.training.output_dir)
         config = write_accelerate_config(plan, out)

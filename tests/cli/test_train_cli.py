@@ -1,0 +1,67 @@
+"""`lorplan train` is offline and refuses at once: a model that is not on disk, or data that is missing or
+unusable, is one line naming the plan's key, before torch is imported, and nothing is created."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lorplan.cli import main
+
+PROBE = ("import json, sys; from lorplan.cli import main; rc = main(['train', sys.argv[1]]); "
+         "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules}))")
+
+
+def _plan(tmp_path: Path, model: str, data: str) -> Path:
+    plan = tmp_path / "plan.toml"
+    assert main(["plan", "--model", model, "--rank", "8", "--write", str(plan), "--force"]) == 0
+    text = plan.read_text()
+    start = text.index("[data]")
+    line = next(x for x in text[start:].splitlines() if x.startswith("path = "))
+    plan.write_text(text.replace(line, f"path = {json.dumps(data)}", 1))
+    return plan
+
+
+def _train_in_child(plan: Path, cwd: Path) -> tuple[dict, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "", "HF_HOME": str(cwd / "hf"), "HTTPS_PROXY": "http://127.0.0.1:9",
+           "HTTP_PROXY": "http://127.0.0.1:9", "HF_ENDPOINT": "http://127.0.0.1:9"}
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(plan)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=120)
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
+
+
+def test_a_model_not_on_disk_is_one_line_at_once_and_nothing_is_created(tmp_path, capsys):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n")
+    plan = _plan(tmp_path, "gpt2", str(data))
+    capsys.readouterr()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    got, err = _train_in_child(plan, tmp_path)
+    assert got == {"rc": 2, "torch": False, "transformers": False}
+    assert err.strip() == (f"lorplan: error: {plan}: model openai-community/gpt2 is not on disk: lorplan knows its "
+                           "shape from the catalog but has no weights; download it with `hf download "
+                           "openai-community/gpt2` or give a local folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no outputs/ folder, no cache
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "data.path {data}: no such file or folder (looked in the working folder and beside the plan)"),
+    ("", "data.path {data}: the file is empty"),
+    ('{"question": "q"}\n', "data.path {data}: no known schema in columns (question)"),
+])
+def test_missing_or_unusable_data_names_the_plans_data_path(tmp_path, capsys, content, expected):
+    data = tmp_path / "train.jsonl"
+    if content is not None:
+        data.write_text(content)
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    capsys.readouterr()
+    got, err = _train_in_child(plan, tmp_path)
+    assert got["rc"] == 2 and not got["torch"]
+    assert err.startswith(f"lorplan: error: {plan}: ") and len(err.strip().splitlines()) == 1
+    assert expected.format(data=data) in err and "--data" not in err
+    assert not (tmp_path / "outputs").exists()
