@@ -90,9 +90,11 @@ def run(args) -> int:
     budget, gpu_name = budget_from_args(args)
     table = rank_table(spec, setup, ranks, budget)
     if args.write:
-        path = write_plan_from_cli(args, spec, setup, table)
+        path, data_line = write_plan_from_cli(args, spec, setup, table)
         if not args.json:
             print(f"wrote {path}")
+            if data_line:
+                print(data_line)
     if args.json:
         out = plan_json(spec, table)
         if gpu_name:
@@ -107,19 +109,23 @@ def run(args) -> int:
     return 0
 
 
-def write_plan_from_cli(args, spec, setup, table) -> Path:
+def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
     """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
 
     Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
-    typed), args.data, args.train_on. The budget is the table's (from --gpu-memory or the GPU). Returns the path written.
+    typed), args.data, args.train_on. The budget is the table's (from --gpu-memory or the GPU). With --data the
+    file is profiled and the plan's [data] table comes from the profile (lorplan.core.plan.with_profile:
+    schema, held-out fraction, train_on; a classifier's num_labels). Returns the path written and, with
+    --data, a line saying what the [data] table took from the profile.
     """
-    from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, write_plan
+    from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, with_profile, write_plan
 
     rank = _number(getattr(args, "rank", None), "--rank", integer=True)
     if rank is None:
         raise BadInput("--write needs --rank R (the rank to write the plan for)")
     source = getattr(args, "model", None)
     data = getattr(args, "data", None)
+    train_on = getattr(args, "train_on", None) or TrainOn.COMPLETION.value
     plan = plan_from_setup(
         spec,
         setup,
@@ -127,11 +133,28 @@ def write_plan_from_cli(args, spec, setup, table) -> Path:
         _number(getattr(args, "alpha", None), "--alpha"),
         source=source if isinstance(source, str) else None,
         budget_bytes=getattr(table, "budget_bytes", None),
-        data_path=data if isinstance(data, str) else PLACEHOLDER_DATA_PATH,
-        train_on=getattr(args, "train_on", None) or TrainOn.COMPLETION.value,
+        data_path=PLACEHOLDER_DATA_PATH,
+        train_on=train_on,
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
-    return write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
+    line = None
+    if isinstance(data, str):
+        profile = _profile(data)
+        plan = with_profile(plan, profile, train_on, path=data)  # the path as typed: found beside the plan too
+        d = plan.data
+        line = (f"data {data}: schema {d.schema}, {profile.examples:,} examples, eval_split {d.eval_split:g} "
+                f"({profile.split.reason}), train_on {d.train_on}")
+    return write_plan(plan, args.write, force=bool(getattr(args, "force", False))), line
+
+
+def _profile(data: str):
+    """The data's profile for a plan's [data] table: schema, examples (for the held-out split) and labels.
+    Token counts are estimated (no tokenizer is loaded): the table needs none of them."""
+    from lorplan.core.data import profile_dataset
+
+    if not Path(data).expanduser().exists():
+        raise BadInput(f"--data {data}: no such file or folder")
+    return profile_dataset(Path(data).expanduser())
 
 
 def _number(value, flag: str, *, integer: bool = False) -> int | float | None:

@@ -15,16 +15,17 @@ FLAGS = ["--model", "meta-llama/Llama-3.1-8B", "--quant", "nf4", "--double-quant
 
 def test_write_matches_json_and_never_overwrites(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    path = tmp_path / "plan.toml"
-    assert main(["plan", *FLAGS, "--rank", "16", "--alpha", "16", "--data", "d.jsonl", "--write", str(path)]) == 0
-    assert capsys.readouterr().out.strip() == f"wrote {path}"
+    path, data = tmp_path / "plan.toml", tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": "a"}) + "\n" for i in range(500)))
+    assert main(["plan", *FLAGS, "--rank", "16", "--alpha", "16", "--data", str(data), "--write", str(path)]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"wrote {path}"
     plan = read_plan(path)
     assert plan.model.id == "meta-llama/Llama-3.1-8B" and plan.model.path is None
     assert (plan.lora.r, plan.lora.alpha) == (16, 16)
     assert plan.lora.target_modules == ("q_proj", "k_proj", "v_proj", "o_proj")
     assert plan.quantization.load_in_4bit and plan.quantization.bnb_4bit_use_double_quant
     assert plan.training.micro_batch == 2 and plan.training.seq_len == 1024
-    assert plan.training.gradient_checkpointing and plan.data.path == "d.jsonl"
+    assert plan.training.gradient_checkpointing and plan.data.path == str(data)
     assert main(["plan", *FLAGS, "--ranks", "16", "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)["rows"]
     est = plan.estimate
@@ -61,3 +62,57 @@ def test_train_on_all_reaches_the_plan_file(tmp_path, capsys, monkeypatch):
     assert read_plan(default).data.train_on == "completion"
     assert read_plan(everything).data.train_on == "all"
     assert 'train_on = "all"' in everything.read_text()
+
+
+def _rows(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_write_with_data_profiles_it_into_the_data_table(tmp_path, capsys, monkeypatch):
+    """--data is profiled: the detected schema, train_on and the profile's held-out fraction reach the plan,
+    so the exports read chat data as chat (they said `type: completion` and `"formatting": "alpaca"`)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    chat = _rows(tmp_path / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": "answer"}]}
+        for i in range(1000)])
+    path = tmp_path / "chat.toml"
+    assert main(["plan", "--model", "Qwen/Qwen2.5-0.5B", "--rank", "8", "--data", str(chat), "--write",
+                 str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"wrote {path}", f"data {chat}: schema messages, 1,000 examples, eval_split 0.1 (10% held out "
+                   "for evaluation, at least 20 and at most 2,000 examples), train_on completion"]
+    data = read_plan(path).data
+    assert (data.path, data.schema, data.eval_split, data.train_on) == (str(chat), "messages", 0.1, "completion")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--model", "Qwen/Qwen2.5-0.5B", "--rank", "8", "--data", "chat.jsonl", "--write",
+                 "rel.toml"]) == 0
+    assert read_plan(tmp_path / "rel.toml").data.path == "chat.jsonl"  # as typed: found beside the plan too
+    axolotl, factory = tmp_path / "a.yaml", tmp_path / "f.yaml"
+    assert main(["export", str(path), "--to", "axolotl", "-o", str(axolotl)]) == 0
+    assert main(["export", str(path), "--to", "llamafactory", "-o", str(factory)]) == 0
+    capsys.readouterr()
+    assert "type: chat_template" in axolotl.read_text() and "val_set_size: 0.1" in axolotl.read_text()
+    assert "type: completion" not in axolotl.read_text()
+    assert '"formatting": "sharegpt"' in factory.read_text() and '"alpaca"' not in factory.read_text()
+    assert "val_size: 0.1" in factory.read_text()
+
+
+def test_write_with_data_for_a_classifier_counts_its_classes_and_needs_labels(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    three = _rows(tmp_path / "three.jsonl", [{"text": f"t{i}", "label": i % 3} for i in range(90)])
+    path = tmp_path / "cls.toml"
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--data", str(three), "--write",
+                 str(path)]) == 0
+    plan = read_plan(path)
+    assert (plan.model.task, plan.model.num_labels, plan.data.schema) == ("sequence-classification", 3, "text")
+    assert plan.data.eval_split == round(20 / 90, 4)  # at least 20 held out
+    plain = _rows(tmp_path / "plain.jsonl", [{"text": "no label"}] * 10)
+    capsys.readouterr()
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--data", str(plain), "--write",
+                 str(tmp_path / "x.toml")]) == 2
+    assert "is a sequence classifier and needs rows with a 'label'" in capsys.readouterr().err
+    assert main(["plan", *FLAGS, "--rank", "8", "--data", str(tmp_path / "nope.jsonl"), "--write",
+                 str(tmp_path / "y.toml")]) == 2
+    assert f"--data {tmp_path / 'nope.jsonl'}: no such file or folder" in capsys.readouterr().err
+    assert not (tmp_path / "x.toml").exists() and not (tmp_path / "y.toml").exists()

@@ -2,7 +2,14 @@
 plan from a planning setup, and the `lorplan plan` line for a setup.
 """
 
-from lorplan.core.plan.build import PLACEHOLDER_DATA_PATH, plan_from_setup, plan_to_setup
+from lorplan.core.plan.build import (
+    PLACEHOLDER_DATA_PATH,
+    class_count,
+    data_section,
+    plan_from_setup,
+    plan_to_setup,
+    with_profile,
+)
 from lorplan.core.plan.schema import (
     PLAN_VERSION,
     DataSection,
@@ -27,10 +34,13 @@ __all__ = [
     "Plan",
     "QuantizationSection",
     "TrainingSection",
+    "class_count",
+    "data_section",
     "dumps_plan",
     "loads_plan",
     "plan_from_setup",
     "plan_to_setup",
     "read_plan",
+    "with_profile",
     "write_plan",
 ]

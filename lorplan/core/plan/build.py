@@ -175,6 +175,40 @@ def plan_from_setup(
     )
 
 
+def data_section(profile, train_on: str = TrainOn.COMPLETION.value, path: str | None = None) -> DataSection:
+    """A plan's [data] table for a profiled dataset (a lorplan.core.data.DataProfile): the file's path (`path`
+    as the user wrote it, else the profile's made absolute), the schema the profile detected, `train_on`, and
+    the profile's suggested held-out fraction as eval_split (its split: 10%, 20 to 2,000 examples; none below
+    50 examples). What `lorplan plan --write --data` and the planner's export write."""
+    total = profile.split.train + profile.split.eval
+    return DataSection(path=path if path is not None else str(Path(profile.path).expanduser().resolve()),
+                       schema=profile.schema, eval_split=round(profile.split.eval / total, 4) if total else 0.0,
+                       train_on=train_on)
+
+
+def class_count(labels) -> int:
+    """Classes a head needs for these labels (a profile's LabelBalance): the largest integer label + 1 when
+    every label is an integer (they are their own class ids in lorplan train), else the number of distinct
+    labels; at least 2."""
+    values = [label for label, _ in labels.counts]
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return max(2, max(values) + 1)
+    return max(2, len(values))
+
+
+def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, path: str | None = None) -> Plan:
+    """`plan` with its [data] table from `profile` (data_section; `path` as written by the user, else the
+    profile's absolute path) and, for a sequence classifier, num_labels from the profile's labels. BadInput,
+    naming the file, when a classifier's data has no 'label'."""
+    model = plan.model
+    if model.task == Task.SEQUENCE_CLASSIFICATION:
+        if profile.labels is None:
+            raise BadInput(f"--data {profile.path}: {model.source} is a sequence classifier and needs rows with a "
+                           f"'label'; these {profile.schema} rows have none")
+        model = replace(model, num_labels=class_count(profile.labels))
+    return replace(plan, model=model, data=data_section(profile, train_on, path))
+
+
 def plan_to_setup(plan: Plan):
     """(source for load_spec, TrainingSetup, rank) for a plan: the inverse of plan_from_setup.
 
