@@ -28,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
       "unambiguous), folder or config.json path, or a cached hub id")
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     g = p.add_argument_group("LoRA")
-    g.add_argument("--ranks", metavar="4,8,16", help="ranks to price (default 1,2,4,...,256)")
-    g.add_argument("--rank", metavar="R", help="one rank (for --write; priced alone unless --ranks is given)")
+    g.add_argument("--ranks", metavar="4,8,16", help="ranks to price (default 1,2,4,...,256, up to the largest "
+                   "rank an adapted module can use)")
+    g.add_argument("--rank", metavar="R", help="one rank (for --write); priced alone, or added to --ranks")
     g.add_argument("--targets", metavar="T", default="all-linear",
                    help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
     g.add_argument("--layers", metavar="0-3,8", help="layers_to_transform: block indices or ranges")
@@ -44,7 +45,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--base-dtype", default=DType.BF16.value, metavar=_names(DType), help="base weight dtype")
     t.add_argument("--adapter-dtype", default=DType.FP32.value, metavar=_names(DType), help="adapter weight dtype")
     t.add_argument("--micro-batch", default="1", metavar="N", help="sequences per step (default 1)")
-    t.add_argument("--seq-len", default="2048", metavar="N", help="tokens per sequence (default 2048)")
+    t.add_argument("--seq-len", metavar="N",
+                   help="tokens per sequence (default 2048, or the model's context when shorter; at most the context)")
+    t.add_argument("--rope-scaling", metavar="FACTOR", help="train beyond a RoPE model's context: linear position "
+                   "interpolation by FACTOR (the plan and its exports carry it); --seq-len may then reach "
+                   "FACTOR × the context")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
     t.add_argument("--attention", default=Attention.SDPA.value, metavar=_names(Attention), help=HELP[Attention])
@@ -85,8 +90,16 @@ def run(args) -> int:
     spec = load_spec(source, trust_remote_code=args.trust_remote_code)
     if source.kind != "folder":
         args.model = source.id  # a written plan names the model by its published id, not the name typed
+    notes: list[str] = []
+    if args.seq_len is None:
+        from lorplan.core.memory.bounds import DEFAULT_SEQ_LEN, default_seq_len
+
+        args.seq_len = str(default_seq_len(spec))
+        if int(args.seq_len) < DEFAULT_SEQ_LEN:
+            notes.append(f"--seq-len {args.seq_len}: {spec.id}'s context (the default {DEFAULT_SEQ_LEN} is "
+                         "beyond it)")
     setup = setup_from_args(args)
-    ranks = ranks_from_args(args)
+    ranks = ranks_from_args(args, spec, setup)
     budget, gpu_name = budget_from_args(args)
     table = rank_table(spec, setup, ranks, budget)
     if args.write:
@@ -97,13 +110,14 @@ def run(args) -> int:
                 print(data_line)
     if args.json:
         out = plan_json(spec, table)
+        out["notes"] = notes + out["notes"]
         if gpu_name:
             out["gpu"] = gpu_name
         print_json(out)
     elif not args.write:
         from lorplan.cli.plan_table import print_table
 
-        print_table(spec, table, gpu_name)
+        print_table(spec, table, gpu_name, tuple(notes))
     if budget is not None and not any(r.fits for r in table.rows):
         return 1
     return 0

@@ -81,6 +81,8 @@ def setup_from_args(args):
         kw["cuda_context_bytes"] = parse_size(args.cuda_context, "--cuda-context")
     if args.reserve_fraction is not None:
         kw["reserve_fraction"] = _float("--reserve-fraction", args.reserve_fraction)
+    if getattr(args, "rope_scaling", None) is not None:
+        kw["rope_scaling"] = _float("--rope-scaling", args.rope_scaling)
     return TrainingSetup(
         targets=targets,
         quant=args.quant,
@@ -88,7 +90,7 @@ def setup_from_args(args):
         base_dtype=args.base_dtype,
         adapter_dtype=args.adapter_dtype,
         micro_batch=_int("--micro-batch", args.micro_batch),
-        seq_len=_int("--seq-len", args.seq_len),
+        seq_len=_int("--seq-len", args.seq_len if args.seq_len is not None else "2048"),
         grad_checkpointing=bool(args.grad_checkpointing),
         optimizer=args.optimizer,
         attention=args.attention,
@@ -104,16 +106,29 @@ def setup_from_args(args):
     )
 
 
-def ranks_from_args(args) -> tuple[int, ...]:
-    """--ranks, else --rank alone, else the default sweep. Also validates --rank and --alpha."""
+def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
+    """--ranks (with --rank added when it is not among them), else --rank alone, else the default sweep up to the
+    largest rank an adapted module can use. Validates --rank and --alpha; with the spec and setup, also that the
+    setup can run on the model (lorplan.core.memory.bounds: context, --layers, ranks), naming the flag."""
     from lorplan.core.memory import DEFAULT_RANKS
 
     rank = _int("--rank", args.rank) if args.rank is not None else None
-    if args.alpha is not None and _float("--alpha", args.alpha) <= 0:
-        raise BadInput(f"--alpha: {args.alpha} must be positive")
+    if args.alpha is not None and not 0 < _float("--alpha", args.alpha) < float("inf"):
+        raise BadInput(f"--alpha: {args.alpha} must be a positive number")
     if args.ranks is not None:
-        return parse_ranks("--ranks", args.ranks)
-    return (rank,) if rank is not None else tuple(DEFAULT_RANKS)
+        ranks = parse_ranks("--ranks", args.ranks)
+        if rank is not None and rank not in ranks:
+            ranks = tuple(sorted(ranks + (rank,)))  # --rank (the one --write writes) is priced too, never dropped
+    elif rank is not None:
+        ranks = (rank,)
+    else:
+        ranks = ()
+    if spec is None or setup is None:
+        return ranks or tuple(DEFAULT_RANKS)
+    from lorplan.core.memory.bounds import check_plannable, plannable_ranks
+
+    check_plannable(spec, setup, ranks, "--ranks" if args.ranks is not None else "--rank")
+    return ranks or plannable_ranks(spec, setup.targets, DEFAULT_RANKS)
 
 
 def budget_from_args(args) -> tuple[int | None, str | None]:

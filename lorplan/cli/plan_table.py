@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+# What the columns hold (printed under the table; the planner's table help says the same).
+LEGEND = (
+    "weights, adapter, optim: the static state; grads, activ: the adapter gradients and everything else (saved "
+    "activations, logits, temporaries) alive at the step's peak moment ('peak at': none of the gradients exist "
+    "yet at the loss, all of them at the optimizer step); overhead: CUDA context + allocator reserve. Each row "
+    "adds up to total, per GPU."
+)
 
-def print_table(spec, table, gpu_name: str | None = None) -> None:
+
+def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...] = ()) -> None:
+    """Print the table of a core RankTable, its legend, the notes (`notes` first: the command's own), where
+    the noted rank peaks and what it holds then, and priced hints for the smallest rank that does not fit."""
+    from lorplan.core.memory.phases import PHASE_SHORT
+    from lorplan.core.memory.report import fit_hints, format_hint, note_rank, peak_summary, setup_notes
+    from lorplan.core.memory.sweep import peak_moment
     from lorplan.core.units import format_bytes, format_count
 
     s = table.setup
@@ -11,9 +24,10 @@ def print_table(spec, table, gpu_name: str | None = None) -> None:
     for note in spec.notes:
         print(f"  note: {note}")
     quant = s.quant + (" + double quant" if s.double_quant else "")
+    rope = f", rope scaling ×{s.rope_scaling:g}" if s.rope_scaling is not None else ""
     print(f"setup: quant {quant}, targets {','.join(s.targets.modules)}, micro-batch {s.micro_batch}, "
-          f"seq-len {s.seq_len}, {s.optimizer}, {s.attention}, checkpointing {'on' if s.grad_checkpointing else 'off'}, "
-          f"{s.gpus} GPU(s) {s.sharding}")
+          f"seq-len {s.seq_len}{rope}, {s.optimizer}, {s.attention}, "
+          f"checkpointing {'on' if s.grad_checkpointing else 'off'}, {s.gpus} GPU(s) {s.sharding}")
     if table.budget_bytes is not None:
         print(f"budget: {format_bytes(table.budget_bytes)} per GPU" + (f" ({gpu_name})" if gpu_name else ""))
 
@@ -21,15 +35,28 @@ def print_table(spec, table, gpu_name: str | None = None) -> None:
         return f"{n / 1024**3:.2f}"
 
     head = f"{'rank':>5} {'trainable':>10} {'weights':>8} {'adapter':>8} {'grads':>8} {'optim':>8} {'activ':>8} " \
-           f"{'overhead':>8} {'total':>8}"
+           f"{'overhead':>8} {'total':>8} {'peak at':>13}"
     if table.budget_bytes is not None:
         head += f" {'fits':>5} {'max mb':>6} {'max seq':>7}"
     print(head + "   (GiB)")
     for r in table.rows:
         m = r.memory
+        pm = peak_moment(spec, s, r.rank)
         line = (f"{r.rank:>5} {format_count(r.trainable_params):>10} {gib(m.weights):>8} {gib(m.adapter):>8} "
-                f"{gib(m.gradients):>8} {gib(m.optimizer):>8} {gib(m.activations):>8} {gib(m.overhead):>8} "
-                f"{gib(m.total):>8}")
+                f"{gib(pm.gradients):>8} {gib(m.optimizer):>8} {gib(pm.in_step - pm.gradients):>8} "
+                f"{gib(m.overhead):>8} {gib(m.total):>8} {PHASE_SHORT.get(pm.phase, pm.phase):>13}")
         if table.budget_bytes is not None:
             line += f" {'yes' if r.fits else 'NO':>5} {r.max_micro_batch:>6} {r.max_seq_len:>7}"
         print(line)
+    print(LEGEND)
+    rank = note_rank(table)
+    print(f"rank {rank}: {peak_summary(spec, s, rank)}")
+    for note in (*notes, *setup_notes(spec, s, rank)):
+        print(f"note: {note}")
+    missing = [r for r in table.rows if r.fits is False]
+    if missing:
+        row = min(missing, key=lambda r: r.rank)
+        hints = fit_hints(spec, s, row, table.budget_bytes)
+        if hints:
+            print(f"to fit rank {row.rank}: " + "; ".join(format_hint(h, table.budget_bytes, flags=True)
+                                                       for h in hints))

@@ -31,13 +31,51 @@ class Phase(NamedTuple):
         return int(self.const + self.per_token * t + self.per_bs2 * t * seq_len)
 
 
-def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int) -> list[Phase]:
-    """The phases of one step for this rank (bytes above the static state).
+class Piece(NamedTuple):
+    """One named part of a phase: `label` says what it is (several pieces may share a label)."""
+
+    label: str
+    const: float = 0.0
+    per_token: float = 0.0
+    per_bs2: float = 0.0
+
+
+# The phases in words, for the planner and `lorplan plan` ("peak at ...").
+PHASE_WORDS = {
+    "loss": "the loss (end of the forward pass: every saved activation and the logits are alive)",
+    "backward_top": "backward through the last block (saved activations and the first gradients)",
+    "backward_bottom": "backward through the first block (most adapter gradients exist)",
+    "recompute_top": "recomputing the last block (checkpoints, its recomputed activations and gradients)",
+    "recompute_bottom": "recomputing the first block (most adapter gradients exist)",
+    "optimizer": "the optimizer step (every adapter gradient and the step's temporaries)",
+}
+PHASE_SHORT = {"loss": "loss", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
+               "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step"}
+
+# The labels of the pieces, as the planner and `lorplan plan --json` ("peak") name them.
+SAVED = "saved activations"
+LORA_SAVED = "LoRA saved inputs"
+CHECKPOINTS = "checkpointed layer inputs"
+RECOMPUTED = "recomputed block"
+LOGITS = "logits and loss buffers"
+FLIGHT = "activation gradients in flight"
+GRADIENTS = "adapter gradients"
+CASTS = "adapter weight casts"
+MERGED = "merged expert weights"
+DEQUANT = "dequantized weight"
+HEAD_CAST = "output head cast"
+OPT_TEMP = "optimizer step temporaries"
+
+
+def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
+                 grad_bytes: int) -> list[tuple[str, list[Piece]]]:
+    """The phases of one step for this rank (bytes above the static state), each as its named pieces.
 
     loss: everything saved + the logits buffers. top / bottom: the backward of the last and of the first block
     (the widest adapted input's gradient chain and the hidden-state gradient in flight; at the bottom the other
     blocks' adapter gradients exist and their saved tensors are gone). With checkpointing the block being
     back-propagated is recomputed first. optimizer: gradients + the foreach step's one intermediate.
+    A phase is the sum of its pieces in list order (step_phases), so the pieces are exactly what the phase holds.
     """
     layers = max(am.layers, 1)
     lora_tok = ls.copies + ls.masks + ls.mids
@@ -53,26 +91,53 @@ def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_b
         # Frozen embeddings: the first norm's input needs no grad, so it saves nothing (transformers turns on
         # enable_input_require_grads only together with gradient checkpointing; embedding LoRA also does).
         first_norm = 0 if ls.input_grad else am.first_norm
-        saved_tok = layers * am.layer_tokens + lora_tok - ls.stream_skip + am.model_tokens - first_norm
-        phases = [
-            Phase("loss", ls.weight_casts + ls.merged + am.head_cast, saved_tok + am.loss_tokens,
-                  layers * am.layer_bs2),
-            Phase("backward_top", ls.weight_casts + ls.merged + ls.merged_grad + am.dequant,
-                  saved_tok + flight, layers * am.layer_bs2),
-            Phase("backward_bottom", below + layer_casts + merged_back + am.dequant,
-                  per_layer + am.model_tokens + flight, am.layer_bs2),
+        saved = [Piece(SAVED, per_token=layers * am.layer_tokens), Piece(LORA_SAVED, per_token=lora_tok),
+                 Piece(LORA_SAVED, per_token=-ls.stream_skip), Piece(SAVED, per_token=am.model_tokens),
+                 Piece(SAVED, per_token=-first_norm),
+                 Piece(SAVED, per_token=am.embed_saved if ls.input_grad else 0.0)]
+        all_layers = Piece(SAVED, per_bs2=layers * am.layer_bs2)
+        casts = [Piece(CASTS, ls.weight_casts), Piece(MERGED, ls.merged)]
+        return [
+            ("loss", [*casts, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
+                      all_layers]),
+            ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
+                              Piece(FLIGHT, per_token=flight), all_layers]),
+            ("backward_bottom", [Piece(GRADIENTS, below), Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
+                                 Piece(DEQUANT, am.dequant), Piece(SAVED, per_token=per_layer),
+                                 Piece(SAVED, per_token=am.model_tokens), Piece(FLIGHT, per_token=flight),
+                                 Piece(SAVED, per_bs2=am.layer_bs2)]),
+            ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
         ]
-    else:
-        saved_tok = layers * am.layer_input + am.model_tokens
-        phases = [
-            Phase("loss", am.head_cast, saved_tok + am.loss_tokens, 0.0),
-            Phase("recompute_top", layer_casts + merged_back + am.dequant, saved_tok + per_layer + flight,
-                  am.layer_bs2),
-            Phase("recompute_bottom", below + layer_casts + merged_back + am.dequant,
-                  am.layer_input + am.model_tokens + per_layer + flight, am.layer_bs2),
-        ]
-    phases.append(Phase("optimizer", grad_bytes + opt_temp, 0.0))
-    return phases
+    # enable_input_require_grads (transformers turns it on with checkpointing) makes the embeddings' output
+    # need grad, so what the embeddings save (am.embed_saved) is kept
+    saved = [Piece(CHECKPOINTS, per_token=layers * am.layer_input), Piece(SAVED, per_token=am.model_tokens),
+             Piece(SAVED, per_token=am.embed_saved)]
+    block = [Piece(RECOMPUTED, per_token=per_layer), Piece(FLIGHT, per_token=flight),
+             Piece(RECOMPUTED, per_bs2=am.layer_bs2)]
+    layer_state = [Piece(CASTS, layer_casts), Piece(MERGED, merged_back), Piece(DEQUANT, am.dequant)]
+    return [
+        ("loss", [Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens)]),
+        ("recompute_top", [*layer_state, *saved, *block]),
+        ("recompute_bottom", [Piece(GRADIENTS, below), *layer_state, Piece(CHECKPOINTS, per_token=am.layer_input),
+                              Piece(SAVED, per_token=am.model_tokens), *block]),
+        ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
+    ]
+
+
+def _fold(values) -> float:
+    """Left-to-right sum (the order the phase formulas have always added their terms in)."""
+    total = 0
+    for v in values:
+        if v:
+            total = total + v
+    return total
+
+
+def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int) -> list[Phase]:
+    """The phases of one step for this rank (bytes above the static state): the sums of phase_pieces."""
+    return [Phase(name, _fold(p.const for p in pieces), _fold(p.per_token for p in pieces),
+                  float(_fold(p.per_bs2 for p in pieces)))
+            for name, pieces in phase_pieces(am, ls, setup, grad_bytes)]
 
 
 class PhaseCoeffs(NamedTuple):

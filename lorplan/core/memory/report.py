@@ -1,12 +1,21 @@
-"""What a priced rank table says to people and scripts: the `lorplan plan --json` object and fit notes."""
+"""What a priced rank table says to people and scripts: the `lorplan plan --json` object, fit notes, notes on
+figures that look surprising (each with the numbers that explain it), and priced hints for a rank that does not
+fit (only changes the setup has not already made, each with the total it would reach)."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
+from itertools import combinations
+from typing import NamedTuple
 
+from lorplan.core.memory.bounds import context_tokens
+from lorplan.core.memory.phases import PHASE_WORDS
+from lorplan.core.memory.precision import kbit_upcast
+from lorplan.core.memory.sweep import estimate, peak_moment
 from lorplan.core.memory.types import RankRow, RankTable, TrainingSetup
 from lorplan.core.model.spec import ModelSpec
-from lorplan.core.units import format_bytes
+from lorplan.core.units import format_bytes, format_count
+from lorplan.core.vocab import FOUR_BIT_QUANTS
 
 
 def fit_note(row: RankRow, setup: TrainingSetup, budget_bytes: int | None) -> str | None:
@@ -23,6 +32,154 @@ def fit_note(row: RankRow, setup: TrainingSetup, budget_bytes: int | None) -> st
                 f"{format_bytes(budget_bytes)}; the longest sequence that fits is {row.max_seq_len}")
     return (f"rank {row.rank}: --micro-batch {setup.micro_batch} needs {format_bytes(m.total)} of "
             f"{format_bytes(budget_bytes)}; at most {row.max_micro_batch} fits at --seq-len {setup.seq_len}")
+
+
+def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> list[str]:
+    """Sentences that explain figures a user would not expect from this setup, priced at `rank` (empty when
+    nothing needs explaining): peft's fp32 up-cast of a quantized base, fused MoE experts that bitsandbytes
+    leaves unquantized, and a sequence beyond the model's context priced with RoPE scaling."""
+    notes: list[str] = []
+    if setup.quant != "none":
+        notes += _quant_notes(spec, setup, rank)
+    ctx = spec.max_position_embeddings
+    if setup.rope_scaling is not None and ctx > 0:
+        if setup.seq_len > ctx:
+            notes.append(f"--seq-len {setup.seq_len:,} is beyond {spec.id}'s context of {ctx:,} tokens: priced with "
+                         f"--rope-scaling {setup.rope_scaling:g} (linear position interpolation, positions / "
+                         f"{setup.rope_scaling:g}, up to {context_tokens(spec, setup):,} tokens), which the plan "
+                         "and its exports set on the model config; RoPE scaling adds no memory term")
+        else:
+            notes.append(f"--rope-scaling {setup.rope_scaling:g} is not needed: --seq-len {setup.seq_len:,} is "
+                         f"within {spec.id}'s context of {ctx:,} tokens (the plan still carries it)")
+    return notes
+
+
+def _quant_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> list[str]:
+    notes: list[str] = []
+    here = estimate(spec, setup, rank)
+    plain = estimate(spec, replace(setup, quant="none", double_quant=False), rank)
+    experts = sum(t.numel for t in spec.tensors if t.kind == "experts")
+    up = kbit_upcast(setup)
+    if experts:
+        # transformers integrations/bitsandbytes.py (replace_with_bnb_linear) swaps nn.Linear / Conv1D modules
+        # only, and quantizers/quantizer_bnb_4bit.py quantizes only Linear4bit weights: 3-D expert parameters
+        # stay in the loaded dtype (transformers 5 patches only Llama 4's experts into Linear modules first)
+        no_prep = estimate(spec, replace(setup, prepare_kbit=False), rank) if up else here
+        text = (f"{setup.quant}: {spec.id}'s experts are fused 3-D parameters ({format_count(experts)} of its "
+                f"{format_count(spec.total_params)}), which bitsandbytes does not quantize (transformers replaces "
+                "nn.Linear modules only)")
+        if up:
+            text += (f"; peft's prepare_model_for_kbit_training then up-casts them to fp32: weights "
+                     f"{format_bytes(here.weights)} against {format_bytes(plain.weights)} in {setup.base_dtype}. "
+                     f"--no-prepare-kbit keeps them in {setup.base_dtype} (weights {format_bytes(no_prep.weights)}, "
+                     f"total {format_bytes(no_prep.total)})")
+        else:
+            text += f": weights {format_bytes(here.weights)} against {format_bytes(plain.weights)} unquantized"
+        text += f"; without quantization the total is {format_bytes(plain.total)}, with it {format_bytes(here.total)}"
+        notes.append(text)
+    if up:
+        no_prep = estimate(spec, replace(setup, prepare_kbit=False), rank)
+        step, step_np, step_plain = (m.gradients + m.activations for m in (here, no_prep, plain))
+        text = (f"{setup.quant}: peft's prepare_model_for_kbit_training up-casts every parameter bitsandbytes "
+                "leaves unquantized (embeddings, norms, output head) to fp32, so the residual stream and the norms' "
+                f"outputs are fp32 too: the in-step peak at rank {rank} is {format_bytes(step)}, against "
+                f"{format_bytes(step_np)} without that call (--no-prepare-kbit, total {format_bytes(no_prep.total)})")
+        if step_np == step_plain:
+            text += f", as with a {setup.base_dtype} base"
+        else:
+            text += f" and {format_bytes(step_plain)} with a {setup.base_dtype} base"
+        if here.total >= plain.total and here.weights < plain.weights:
+            text += (f"; here the {setup.quant} total ({format_bytes(here.total)}) is not below the "
+                     f"{setup.base_dtype} one ({format_bytes(plain.total)}): the fp32 activations outweigh the "
+                     "smaller weights")
+        notes.append(text)
+    return notes
+
+
+class Hint(NamedTuple):
+    """A change that is not already made, priced: `words` for people, `flags` as `lorplan plan` takes them,
+    `total` bytes per GPU with it, and whether that fits the budget."""
+
+    words: str
+    flags: str
+    total: int
+    fits: bool
+
+
+def fit_hints(spec: ModelSpec, setup: TrainingSetup, row: RankRow, budget_bytes: int | None) -> list[Hint]:
+    """Priced changes that lower a rank's memory, none of them already made (empty when the rank fits or no
+    budget was given): a smaller micro-batch, gradient checkpointing, an 8-bit optimizer, a 4-bit base, shorter
+    sequences (last: it changes what is trained), and when nothing else fits, ZeRO-3 over the fewest GPUs that
+    does. When no single change fits, the smallest combinations that do are listed too. A change that saves
+    under 5% of the overshoot is left out."""
+    if budget_bytes is None or row.fits is not False:
+        return []
+    rank, total = row.rank, row.memory.total
+    changes: list[tuple[str, str, dict]] = []
+    micro = max(1, row.max_micro_batch or 0)
+    if micro < setup.micro_batch:
+        changes.append((f"micro-batch {micro} (gradient accumulation keeps the batch)", f"--micro-batch {micro}",
+                        {"micro_batch": micro}))
+    if not setup.grad_checkpointing:
+        changes.append(("gradient checkpointing", "--grad-checkpointing", {"grad_checkpointing": True}))
+    if setup.optimizer == "adamw":
+        changes.append(("8-bit AdamW", "--optimizer adamw-8bit", {"optimizer": "adamw-8bit"}))
+    if setup.quant not in FOUR_BIT_QUANTS:
+        changes.append(("a 4-bit NF4 base (QLoRA)", "--quant nf4 --double-quant", {"quant": "nf4", "double_quant": True}))
+    if row.max_seq_len and row.max_seq_len < setup.seq_len:
+        changes.append((f"sequences of at most {row.max_seq_len:,} tokens", f"--seq-len {row.max_seq_len}",
+                        {"seq_len": row.max_seq_len}))
+
+    def price(words: str, flags: str, change: dict) -> Hint | None:
+        mem = estimate(spec, replace(setup, **change), rank)
+        # a change that saves under 5% of the overshoot is no answer (8-bit states of a small adapter)
+        if total - mem.total < 0.05 * max(total - budget_bytes, 0) or mem.total >= total:
+            return None
+        return Hint(words, flags, mem.total, mem.total <= budget_bytes)
+
+    shorter = changes.pop() if changes and "seq_len" in changes[-1][2] else None
+    hints = [h for h in (price(*c) for c in changes) if h is not None]
+    # none alone is enough: the smallest combinations that are (pairs, then triples, ...), as lorplan recommend does
+    for size in range(2, len(changes) + 1):
+        if any(h.fits for h in hints):
+            break
+        for combo in combinations(changes, size):
+            together: dict = {}
+            for _, _, change in combo:
+                together.update(change)
+            hint = price(" + ".join(w.split(" (")[0] for w, _, _ in combo), " ".join(f for _, f, _ in combo),
+                         together)
+            if hint is not None and hint.fits:
+                hints.append(hint)
+    if shorter is not None:  # last: it changes what is trained, not how
+        hint = price(*shorter)
+        if hint is not None:
+            hints.append(hint)
+    if not any(h.fits for h in hints) and setup.sharding not in ("fsdp", "zero3"):
+        for gpus in (2, 4, 8, 16, 32, 64):
+            if gpus <= setup.gpus:
+                continue
+            mem = estimate(spec, replace(setup, gpus=gpus, sharding="zero3"), rank)
+            if mem.total <= budget_bytes:
+                hints.append(Hint(f"FSDP / ZeRO-3 over {gpus} GPUs", f"--gpus {gpus} --sharding zero3", mem.total,
+                                  True))
+                break
+    return hints
+
+
+def format_hint(hint: Hint, budget_bytes: int, *, flags: bool = False) -> str:
+    """ "gradient checkpointing: 18.86 GiB (fits)" / "… (2.10 GiB over)"; with flags, the CLI spelling."""
+    what = hint.flags if flags else hint.words
+    verdict = "fits" if hint.fits else f"{format_bytes(hint.total - budget_bytes)} over"
+    return f"{what}: {format_bytes(hint.total)} ({verdict})"
+
+
+def peak_summary(spec: ModelSpec, setup: TrainingSetup, rank: int, limit: int = 6) -> str:
+    """One line: the peak moment in words and the largest terms alive then (they add up to the total)."""
+    pm = peak_moment(spec, setup, rank)
+    terms = sorted(pm.terms, key=lambda kv: -kv[1])[:limit]
+    return (f"peak at {PHASE_WORDS.get(pm.phase, pm.phase)}; largest then: "
+            + " · ".join(f"{k} {format_bytes(v)}" for k, v in terms))
 
 
 def _setup_json(setup: TrainingSetup) -> dict:
@@ -42,9 +199,11 @@ def _setup_json(setup: TrainingSetup) -> dict:
 def plan_json(spec: ModelSpec, table: RankTable) -> dict:
     """The `lorplan plan --json` object (shape in the README), all memory figures integer bytes."""
     total = spec.total_params
+    setup = table.setup
     rows = []
     for row in table.rows:
         m = row.memory
+        pm = peak_moment(spec, setup, row.rank)
         rows.append({
             "rank": row.rank,
             "trainable_params": row.trainable_params,
@@ -57,12 +216,24 @@ def plan_json(spec: ModelSpec, table: RankTable) -> dict:
             "fits": row.fits,
             "max_micro_batch": row.max_micro_batch,
             "max_seq_len": row.max_seq_len,
-            "note": fit_note(row, table.setup, table.budget_bytes),
+            "note": fit_note(row, setup, table.budget_bytes),
+            "peak": {"phase": pm.phase, "gradients": pm.gradients, "activations": pm.in_step - pm.gradients,
+                     "terms": dict(pm.terms)},
+            "hints": [{"change": h.flags, "total": h.total, "fits": h.fits}
+                      for h in fit_hints(spec, setup, row, table.budget_bytes)],
         })
     return {
         "model": {"id": spec.id, "total_params": total, "source": spec.source, "architecture": spec.architecture,
                   "model_type": spec.model_type, "notes": list(spec.notes)},
-        "setup": _setup_json(table.setup),
+        "setup": _setup_json(setup),
         "budget_bytes": table.budget_bytes,
+        "notes": setup_notes(spec, setup, note_rank(table)),
         "rows": rows,
     }
+
+
+def note_rank(table: RankTable) -> int:
+    """The rank the notes are priced at: 16 when the table has it (the planner's first selection), else the
+    middle row's."""
+    ranks = [r.rank for r in table.rows]
+    return 16 if 16 in ranks else ranks[len(ranks) // 2]

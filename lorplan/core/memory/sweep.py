@@ -17,10 +17,11 @@ from lorplan.core.errors import BadInput
 from lorplan.core.memory import weights as _weights
 from lorplan.core.memory.activations import ActivationModel, activation_model
 from lorplan.core.memory.adapter import adapter_bytes, adapter_tensors, gradient_bytes
+from lorplan.core.memory.bounds import context_tokens
 from lorplan.core.memory.lora_saved import LoraSaved, lora_saved, lora_saved_at
 from lorplan.core.memory.optimizer import optimizer_states, states_affine_in_rank
 from lorplan.core.memory.overhead import allocatable_room, allocator_reserve_bytes, cuda_context_bytes, shard
-from lorplan.core.memory.phases import phase_coeffs, phase_details
+from lorplan.core.memory.phases import GRADIENTS, phase_coeffs, phase_details, phase_pieces
 from lorplan.core.memory.precision import unquantized_param_bytes
 from lorplan.core.memory.targets import MemoryTargets, memory_targets
 from lorplan.core.memory.types import (
@@ -249,6 +250,48 @@ def estimate(spec: ModelSpec, setup: TrainingSetup, rank: int) -> MemoryBreakdow
     return _breakdown(_price(_prepare(spec, setup), setup, rank), setup.micro_batch, setup.seq_len)
 
 
+class PeakMoment(NamedTuple):
+    """What one rank's step holds at its peak moment, per GPU.
+
+    phase: the phase that peaks (phases.PHASE_WORDS says it in words). terms: (label, bytes) of everything
+    allocated then (static state, the phase's named pieces, CUDA context, allocator reserve); they add up to
+    MemoryBreakdown.total exactly. gradients: the adapter gradients alive then (none at the loss, all of them in
+    the optimizer step); in_step: the in-step peak (gradients + the rest)."""
+
+    phase: str
+    terms: tuple[tuple[str, int], ...]
+    gradients: int
+    in_step: int
+
+
+def peak_moment(spec: ModelSpec, setup: TrainingSetup, rank: int) -> PeakMoment:
+    """The peak moment of one rank's step and the named bytes alive then (see PeakMoment)."""
+    prep = _prepare(spec, setup)
+    p = _price(prep, setup, rank)
+    b, s = setup.micro_batch, setup.seq_len
+    values = [_at(ph, b, s) for ph in p.phases]
+    best = max(range(len(values)), key=lambda i: (values[i], -i))  # the first of equal phases, as _Details
+    peak = values[best]
+    weights, adapter, grads, optimizer = p.breakdown_parts
+    ls = lora_saved_at(prep.saved0, prep.saved1, rank)
+    name, pieces = phase_pieces(prep.act, ls, setup, grads)[best]
+    t = b * s
+    moment: dict[str, float] = {}
+    for piece in pieces:
+        moment[piece.label] = moment.get(piece.label, 0.0) + piece.const + piece.per_token * t + piece.per_bs2 * t * s
+    _prep, _rank, _paged, _steps, buckets, gathered = p.details
+    moment["DDP gradient buckets"] = buckets
+    moment["gathered weights (sharding)"] = gathered
+    named = {k: int(round(v)) for k, v in moment.items() if round(v) > 0}
+    if named:  # the pieces are evaluated directly, the phase from its rank coefficients: fold the rounding in
+        largest = max(named, key=named.get)
+        named[largest] += peak - sum(named.values())
+    reserve = allocator_reserve_bytes(p.static + peak, p.reserve_fraction)
+    terms = [("base weights", weights), ("adapter weights", adapter), ("optimizer states", optimizer),
+             *named.items(), ("CUDA context", p.context), ("allocator reserve", reserve)]
+    return PeakMoment(name, tuple((k, int(v)) for k, v in terms if v > 0), named.get(GRADIENTS, 0), peak)
+
+
 def _room(p: _Priced, budget: int) -> float:
     return allocatable_room(budget, p.context, p.reserve_fraction) - p.static
 
@@ -303,14 +346,14 @@ def rank_table(
     """Price every rank; with a budget, also fits / max micro-batch / max sequence length.
 
     max_micro_batch is 0 when not even one sequence of --seq-len fits; max_seq_len is 0 when not even one
-    token fits at the chosen micro-batch, and is capped at the model's max_position_embeddings.
+    token fits at the chosen micro-batch, and is capped at the model's context (bounds.context_tokens).
     """
     if budget_bytes is not None and (isinstance(budget_bytes, bool) or budget_bytes <= 0):
         raise BadInput(f"--gpu-memory must be a positive size, got {budget_bytes!r}")
     if not ranks:
         raise BadInput("--ranks: give at least one rank")
     prep = _prepare(spec, setup)
-    cap = spec.max_position_embeddings if spec.max_position_embeddings > 0 else 1 << 24
+    cap = context_tokens(spec, setup) or 1 << 24  # the model's context (× --rope-scaling)
     rows = []
     for r in ranks:
         p = _price(prep, setup, r)

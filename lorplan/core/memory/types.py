@@ -32,6 +32,14 @@ DEFAULT_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 DEFAULT_CUDA_CONTEXT_BYTES = 500 * 1024**2
 # Caching-allocator reserve over allocated for fixed-shape steps (heuristic; reported separately).
 DEFAULT_RESERVE_FRACTION = 0.05
+# Bounds beyond which a value is a typo, not a setup (the model-dependent ones are in bounds.py): the fit solver
+# searches micro-batches up to MAX_MICRO_BATCH; no released model's context reaches MAX_SEQ_LEN.
+MAX_MICRO_BATCH = 1 << 20
+MAX_SEQ_LEN = 1 << 24
+MAX_GPUS = 1 << 16
+MAX_CUDA_CONTEXT_BYTES = 64 * 1024**3
+MAX_RESERVE_FRACTION = 1.0  # a reserve as large as the whole allocated peak
+MAX_ROPE_SCALING = 64.0  # longest published linear/YaRN extensions are ×32 (YaRN, arXiv 2309.00071)
 
 
 def _choice(flag: str, value: object, vocab: type[Vocab]) -> None:
@@ -58,6 +66,9 @@ class TrainingSetup:
     padding_mask: batches carry a padding mask (a padding collator rather than packing / equal lengths): with
         SDPA, GQA models then repeat K/V and every layer keeps an additive b*s*s mask. flash-attention-2
         unpads instead and is priced as without a mask.
+    rope_scaling: RoPE scaling factor (linear position interpolation) for sequences beyond the model's
+        context; None = none. It changes no memory term; bounds.check_context allows seq_len up to
+        factor × max_position_embeddings with it, and the plan and its exports carry it.
     """
 
     targets: LoraTargets = field(default_factory=LoraTargets)
@@ -80,6 +91,7 @@ class TrainingSetup:
     foreach: bool = True
     reserve_fraction: float = DEFAULT_RESERVE_FRACTION
     padding_mask: bool = False
+    rope_scaling: float | None = None
 
     def __post_init__(self) -> None:
         _choice("--quant", self.quant, Quant)
@@ -89,11 +101,14 @@ class TrainingSetup:
         _choice("--base-dtype", self.base_dtype, DType)
         _choice("--adapter-dtype", self.adapter_dtype, DType)
         _choice("--kernels", self.kernels, Kernels)
-        for flag, value in (("--micro-batch", self.micro_batch), ("--seq-len", self.seq_len), ("--gpus", self.gpus)):
+        for flag, value, top in (("--micro-batch", self.micro_batch, MAX_MICRO_BATCH),
+                                 ("--seq-len", self.seq_len, MAX_SEQ_LEN), ("--gpus", self.gpus, MAX_GPUS)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadInput(f"{flag} must be an integer, got {value!r}")
             if value < 1:
                 raise BadInput(f"{flag} must be ≥ 1, got {value}")
+            if value > top:
+                raise BadInput(f"{flag} must be at most {top:,}, got {value:,}")
         if not 0.0 <= float(self.lora_dropout) < 1.0:
             raise BadInput(f"--lora-dropout must be in [0, 1), got {self.lora_dropout}")
         if self.double_quant and self.quant not in FOUR_BIT_QUANTS:
@@ -104,11 +119,18 @@ class TrainingSetup:
             raise BadInput("--gpus > 1 needs --sharding ddp, fsdp, zero2 or zero3")
         if self.cuda_context_bytes is not None and (
             isinstance(self.cuda_context_bytes, bool) or not isinstance(self.cuda_context_bytes, int)
-            or self.cuda_context_bytes < 0
+            or not 0 <= self.cuda_context_bytes <= MAX_CUDA_CONTEXT_BYTES
         ):
-            raise BadInput(f"--cuda-context must be a size ≥ 0 bytes, got {self.cuda_context_bytes!r}")
-        if not 0.0 <= float(self.reserve_fraction) < 10.0:
-            raise BadInput(f"--reserve-fraction must be in [0, 10), got {self.reserve_fraction}")
+            raise BadInput(f"--cuda-context must be a size from 0 to 64 GiB, got {self.cuda_context_bytes!r}")
+        if not 0.0 <= float(self.reserve_fraction) <= MAX_RESERVE_FRACTION:
+            raise BadInput(f"--reserve-fraction must be from 0 to {MAX_RESERVE_FRACTION:g} (a fraction of the "
+                           f"allocated peak; default {DEFAULT_RESERVE_FRACTION:g}), got {self.reserve_fraction}")
+        if self.rope_scaling is not None and (
+            isinstance(self.rope_scaling, bool) or not isinstance(self.rope_scaling, (int, float))
+            or not 1.0 < self.rope_scaling <= MAX_ROPE_SCALING
+        ):
+            raise BadInput(f"--rope-scaling must be a factor above 1 and at most {MAX_ROPE_SCALING:g}, "
+                           f"got {self.rope_scaling!r}")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,152 @@
+"""What a model allows a setup to ask for: the sequence length its positions reach, the blocks it has, the ranks
+its adapted modules can use. Every front end (lorplan plan, the planner, plan files) asks these functions, so a
+setup that cannot run is refused with the same one line everywhere instead of being priced.
+
+Pure Python over a ModelSpec; raises BadInput naming the flag.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lorplan.core.errors import BadInput
+from lorplan.core.lora import (
+    LoraTargets,
+    rank_of,
+    resolve_embedding_targets,
+    resolve_param_targets,
+    resolve_targets,
+)
+from lorplan.core.memory.types import MAX_ROPE_SCALING, TrainingSetup
+from lorplan.core.model.spec import ModelSpec
+
+
+def learned_positions(spec: ModelSpec) -> bool:
+    """True when the model adds a learned position-embedding table (GPT-2's wpe, BERT's position_embeddings):
+    its rows end at the context, so no RoPE scaling can extend it."""
+    return any(t.kind == "position" for t in spec.tensors)
+
+
+def native_rope_scaling(spec: ModelSpec) -> dict | None:
+    """The RoPE scaling the model's own config.json sets (Llama 3.1's llama3 ×8, ...), or None."""
+    value = spec.config.get("rope_scaling") if spec.config else None
+    return dict(value) if isinstance(value, dict) and value else None
+
+
+def context_tokens(spec: ModelSpec, setup: TrainingSetup) -> int | None:
+    """The longest sequence the model's positions reach in this setup: max_position_embeddings, times
+    setup.rope_scaling when given (linear position interpolation, Chen et al. 2023, arXiv 2306.15595: positions
+    are divided by the factor, so the trained range covers factor × the context). None when the config does
+    not say."""
+    if spec.max_position_embeddings <= 0:
+        return None
+    return int(spec.max_position_embeddings * (setup.rope_scaling or 1.0))
+
+
+DEFAULT_SEQ_LEN = 2048
+
+
+def default_seq_len(spec: ModelSpec) -> int:
+    """The sequence length priced when none is given: 2048, or the model's context when that is shorter."""
+    ctx = spec.max_position_embeddings
+    return min(DEFAULT_SEQ_LEN, ctx) if ctx > 0 else DEFAULT_SEQ_LEN
+
+
+def check_context(spec: ModelSpec, setup: TrainingSetup) -> None:
+    """BadInput when --seq-len is beyond the model's context, or --rope-scaling cannot apply to this model."""
+    ctx = spec.max_position_embeddings
+    if setup.rope_scaling is not None:
+        if learned_positions(spec):
+            raise BadInput(f"--rope-scaling: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
+                           f"its sequences cannot be longer than {ctx:,} tokens")
+        native = native_rope_scaling(spec)
+        if native is not None:
+            kind = native.get("rope_type") or native.get("type") or "?"
+            raise BadInput(f"--rope-scaling: {spec.id} already scales RoPE ({kind} ×{native.get('factor', '?')}, "
+                           f"to {ctx:,} tokens); lorplan does not stack a second scaling on it")
+    limit = context_tokens(spec, setup)
+    if limit is None or setup.seq_len <= limit:
+        return
+    if setup.rope_scaling is not None:
+        raise BadInput(f"--seq-len {setup.seq_len:,} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
+                       f"× --rope-scaling {setup.rope_scaling:g}; raise the factor (at most {MAX_ROPE_SCALING:g}) "
+                       "or shorten the sequences")
+    if learned_positions(spec):
+        raise BadInput(f"--seq-len {setup.seq_len:,} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
+                       "position embeddings, max_position_embeddings); use sequences of at most that length")
+    need = -(-setup.seq_len // ctx)
+    raise BadInput(f"--seq-len {setup.seq_len:,} is beyond {spec.id}'s context of {ctx:,} tokens "
+                   f"(max_position_embeddings); shorten the sequences, or extend RoPE with --rope-scaling {need} "
+                   "(linear position interpolation, which the plan and its exports carry)")
+
+
+def check_layers(spec: ModelSpec, targets: LoraTargets) -> None:
+    """BadInput when --layers names blocks the model does not have."""
+    if targets.layers_to_transform is None:
+        return
+    blocks = sorted({m.layer for m in spec.linears if m.layer is not None})
+    if not blocks:
+        raise BadInput(f"--layers: {spec.id} has no numbered blocks to choose from")
+    missing = [i for i in targets.layers_to_transform if i not in set(blocks)]
+    if missing:
+        shown = ", ".join(map(str, missing[:6])) + (", …" if len(missing) > 6 else "")
+        raise BadInput(f"--layers: block{'s' if len(missing) > 1 else ''} {shown} "
+                       f"{'do' if len(missing) > 1 else 'does'} not exist: {spec.id} has {len(blocks)} blocks "
+                       f"({blocks[0]}-{blocks[-1]})")
+
+
+def _modules(spec: ModelSpec, targets: LoraTargets) -> list[tuple[str, int, int | None]]:
+    """(module path, largest rank it can use, its fixed rank_pattern rank or None) per adapted module."""
+    out: list[tuple[str, int, int | None]] = []
+    probe = 1 << 40  # a rank no pattern uses: modules that return it take the swept rank
+    for m in resolve_targets(spec, targets):
+        fixed = rank_of(m, targets, probe)
+        out.append((m.path, min(m.in_features, m.out_features), None if fixed == probe else fixed))
+    for t in resolve_embedding_targets(spec, targets):
+        out.append((t.path, min(t.shape), None))
+    for p in resolve_param_targets(spec, targets):
+        # peft/tuners/lora/layer.py (ParamWrapper): (E, out, in) experts get rank multiplier × r on each expert
+        out.append((p.tensor.path, min(p.tensor.shape[-2:]) // p.multiplier, None))
+    return out
+
+
+def rank_limit(spec: ModelSpec, targets: LoraTargets) -> int:
+    """The largest swept rank any adapted module can use (min(in, out) of the widest adapted module); a larger
+    rank only adds parameters that cannot raise any adapter's rank. 0 when no module takes the swept rank."""
+    return max((use for _, use, fixed in _modules(spec, targets) if fixed is None), default=0)
+
+
+def check_targets(spec: ModelSpec, targets: LoraTargets) -> None:
+    """BadInput when the targets adapt nothing, or a --rank-pattern rank exceeds its module's dimensions."""
+    check_layers(spec, targets)
+    modules = _modules(spec, targets)
+    if not modules and not targets.modules_to_save:
+        where = " in --layers" if targets.layers_to_transform is not None else ""
+        raise BadInput(f"--targets {','.join(targets.modules)}: no module of {spec.id} matches{where}, so "
+                       "nothing would be trained")
+    for path, use, fixed in modules:
+        if fixed is not None and fixed > use:
+            raise BadInput(f"--rank-pattern: rank {fixed} for {path} is above its smallest dimension ({use})")
+
+
+def check_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int], flag: str = "--ranks") -> None:
+    """BadInput naming `flag` for a rank above rank_limit (no adapted module could use it)."""
+    limit = rank_limit(spec, targets)
+    for r in ranks:
+        if limit and r > limit:
+            raise BadInput(f"{flag}: rank {r:,} is above {limit:,}, the largest rank a module it adapts can use "
+                           f"(min(in, out) of {spec.id}'s widest adapted module)")
+
+
+def plannable_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int]) -> tuple[int, ...]:
+    """The ranks of a default sweep that some adapted module can use (a small model drops 512 from 1…512)."""
+    limit = rank_limit(spec, targets)
+    kept = tuple(r for r in ranks if not limit or r <= limit)
+    return kept or tuple(ranks)[:1]
+
+
+def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] = (), flag: str = "--ranks") -> None:
+    """Every check above for one setup and the ranks asked for explicitly."""
+    check_context(spec, setup)
+    check_targets(spec, setup.targets)
+    check_ranks(spec, setup.targets, ranks, flag)
