@@ -13,16 +13,18 @@ from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.tui import bridge
+from lorplan.tui.ansi16 import Ansi16
 from lorplan.tui.commands import LorplanCommands
 from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
 from lorplan.tui.messages import DatasetProfiled, ModelLoaded, WorkerFailed
 from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
-from lorplan.tui.themes import DEFAULT_THEME, load_themes
+from lorplan.tui.themes import ANSI16_THEMES, DEFAULT_THEME, load_themes
 
 HERE = Path(__file__).resolve().parent
 LORPLAN_THEMES = ("dark", "light", "high-contrast")
@@ -50,6 +52,7 @@ _HELP_FOR = {
 }
 
 
+TABS = Binding.Group("Tabs")  # one footer entry for the tab keys: "f5 f6 f7 Tabs"
 _MAIN_SCREEN_ACTIONS = {"export", "focus_model", "focus_setup", "focus_table", "show_tab", "refresh_gpus"}
 
 
@@ -70,9 +73,10 @@ class LorplanApp(App[int]):
         Binding("f2", "focus_model", "Model", id="focus-model", tooltip="Search the model catalog"),
         Binding("f3", "focus_setup", "Setup", id="focus-setup", show=False),
         Binding("f4", "focus_table", "Ranks", id="focus-table", tooltip="Move through the rank table"),
-        Binding("f5", "show_tab('plan')", "Plan tab", id="tab-plan", show=False),
-        Binding("f6", "show_tab('data')", "Data tab", id="tab-data", show=False),
-        Binding("f7", "show_tab('probes')", "Probes tab", id="tab-probes", show=False),
+        # Priority: the tab keys work from any field (an Input or a Select would otherwise see them first).
+        Binding("f5", "show_tab('plan')", "Plan tab", id="tab-plan", priority=True, group=TABS),
+        Binding("f6", "show_tab('data')", "Data tab", id="tab-data", priority=True, group=TABS),
+        Binding("f7", "show_tab('probes')", "Probes tab", id="tab-probes", priority=True, group=TABS),
         Binding("ctrl+t", "next_theme", "Next theme", id="next-theme", show=False),
         Binding("ctrl+r", "refresh_gpus", "Refresh GPUs", id="refresh-gpus", show=False),
     ]
@@ -102,6 +106,7 @@ class LorplanApp(App[int]):
             chosen = DEFAULT_THEME
         self.theme = chosen
         self._gpu_source = gpu_source or bridge.query_gpus
+        self._ansi16 = Ansi16()
         self._initial_model = model or self.user_config.last_model
         self._apply_keymap(self.user_config.keymap)
 
@@ -123,6 +128,13 @@ class LorplanApp(App[int]):
         for problem in self.config_problems:
             self.notify(problem, title="lorplan config", severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+
+    def get_line_filters(self) -> list[LineFilter]:
+        """Textual's filters, and for a 16-colour theme the one that sends only the 16 standard colours."""
+        filters = list(super().get_line_filters())
+        if self.theme in ANSI16_THEMES:
+            filters.append(self._ansi16)
+        return filters
 
     @property
     def main(self) -> MainScreen:

@@ -20,6 +20,9 @@ from textual.theme import Theme
 
 PACKAGE_THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 DEFAULT_THEME = "dark"
+# Themes drawn with the 16 standard ANSI colours only: every shade Textual derives is mapped to the nearest of
+# them on the way out (lorplan.tui.ansi16), so what the terminal receives keeps the promise.
+ANSI16_THEMES = frozenset({"high-contrast"})
 
 _COLOUR_KEYS = (
     "primary",

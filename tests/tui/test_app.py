@@ -267,3 +267,28 @@ async def test_copy_as_command_gives_the_cli_line_of_the_table_on_screen(make_ap
     capsys.readouterr()
     assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
     assert json.loads(capsys.readouterr().out)["rows"] == shown["rows"]
+
+
+@pytest.mark.parametrize("field", ["#f-seq_len", "#f-quant", "#f-dora", "#model-input", "#model-matches",
+                                   "#gpu-preset", "#rank-table"])
+async def test_tab_keys_work_from_every_panel_and_the_footer_lists_them(make_app, field):
+    """F5/F6/F7 from a setup field, the model search or the GPU panel (they once worked from the table only)."""
+    from textual.widgets import TabbedContent
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.screen.query_one(TabbedContent)
+        app.screen.query_one(field).focus()
+        await pilot.pause()
+        await pilot.press("f6")
+        await pilot.pause()
+        assert tabs.active == "data"
+        await pilot.press("f7")
+        await pilot.pause()
+        assert tabs.active == "probes"
+        await pilot.press("f5")
+        await pilot.pause()
+        assert tabs.active == "plan"
+        assert app.focused is app.screen.query_one("#rank-table")  # the tab's answer has the focus
+        footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey, FooterLabel"))
+        assert all(key in footer.lower() for key in ("f5", "f6", "f7")) and "Tabs" in footer

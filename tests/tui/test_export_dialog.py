@@ -104,6 +104,36 @@ async def test_cancel_writes_nothing_and_empty_choice_is_refused(tmp_path):
 
 
 @pytest.mark.anyio
+async def test_enter_writes_the_files_and_space_ticks_a_format(tmp_path):
+    """Enter on the first format's checkbox (where the focus starts) writes; it once unticked that box."""
+    plan = plan_of("smollm2-135m-cpu")
+    app = Host(plan)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        dialog.query_one("#export-folder", Input).value = str(tmp_path / "out")
+        first = dialog.query_one("#fmt-plan", Checkbox)
+        first.focus()
+        await pilot.press("tab", "space", "shift+tab")  # Space still ticks: peft off
+        await pilot.pause()
+        assert app.focused is first and dialog.chosen() == ["plan"]
+        await pilot.press("enter")
+        await pilot.pause()
+    assert first.value is True
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in app.result] == ["plan.toml"]
+    assert read_plan(tmp_path / "out" / "plan.toml") == plan
+
+
+@pytest.mark.anyio
+async def test_enter_in_the_folder_field_writes(tmp_path):
+    app = Host(plan_of("smollm2-135m-cpu"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await type_into(pilot, "#export-folder", str(tmp_path / "typed"), submit=True)
+    assert app.result and (tmp_path / "typed" / "plan.toml").exists()
+
+
+@pytest.mark.anyio
 async def test_app_export_binding_opens_the_dialog(make_app, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     app = make_app()

@@ -17,7 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, ProgressBar, Select, Static
+from textual.widgets import Button, Input, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
@@ -26,6 +26,7 @@ from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
 from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed
 from lorplan.tui.state import PlanData
+from lorplan.tui.widgets.checkbox import Checkbox
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]

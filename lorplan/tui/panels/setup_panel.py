@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import SetupChanged
@@ -23,6 +23,7 @@ from lorplan.tui.panels.setup_form import (
     SHARDING_CHOICES,
     FormValues,
 )
+from lorplan.tui.widgets.checkbox import Checkbox
 from lorplan.tui.widgets.field_input import FieldInput
 
 SHORTCUTS = ("all-linear", "attention", "mlp")

@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes
 from lorplan.core.vocab import ExportFormat
 from lorplan.tui import bridge
+from lorplan.tui.widgets.checkbox import SpaceCheckbox
 
 HERE = Path(__file__).resolve().parent
 FORMATS = ("plan", *ExportFormat.values())  # the plan file itself, then every export
@@ -37,7 +38,10 @@ class ExportDialog(ModalScreen[list[Path] | None]):
     """Modal export of `plan` (see module docstring)."""
 
     CSS_PATH = HERE / "export_dialog.tcss"
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel")]
+    # Enter writes from anywhere but a button (which it presses): Space ticks a format, so Enter on a format's
+    # checkbox no longer unticks it.
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="export.cancel"),
+                Binding("enter", "write", "Write", id="export.write")]
 
     def __init__(self, plan, folder: str | None = None) -> None:
         super().__init__()
@@ -49,7 +53,7 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         p = self.plan
         with Vertical(id="export-box") as box:
             box.border_title = "Export plan"
-            box.border_subtitle = "Esc to cancel"
+            box.border_subtitle = "Space ticks · Enter writes · Esc cancels"
             summary = f"{p.model.source} · r={p.lora.r} · alpha={p.lora.alpha}"
             if p.estimate is not None:
                 summary += f" · planned {format_bytes(p.estimate.total_bytes)} per GPU"
@@ -62,7 +66,7 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             yield Static(summary, id="export-summary")
             for fmt in FORMATS:
                 default = fmt in ("plan", "peft") or (fmt == "accelerate" and p.hardware.gpus > 1)
-                yield Checkbox(TITLES[fmt], value=default, id=f"fmt-{fmt}")
+                yield SpaceCheckbox(TITLES[fmt], value=default, id=f"fmt-{fmt}")
             yield Label("Output folder")
             yield Input(self._folder, id="export-folder", placeholder="folder for the files")
             with VerticalScroll(id="export-warnings-scroll"):
@@ -77,7 +81,7 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         self._refresh_warnings()
 
     def chosen(self) -> list[str]:
-        return [f for f in FORMATS if self.query_one(f"#fmt-{f}", Checkbox).value]
+        return [f for f in FORMATS if self.query_one(f"#fmt-{f}", SpaceCheckbox).value]
 
     def targets(self) -> dict[str, list[Path]]:
         """format -> the files it would write in the chosen folder."""
@@ -103,7 +107,7 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         self.query_one("#export-overwrite").set_class(True, "-hidden")
         self._status("")
 
-    @on(Checkbox.Changed)
+    @on(SpaceCheckbox.Changed)
     def _format_changed(self) -> None:
         self._refresh_warnings()
         self._reset_confirmation()
@@ -117,7 +121,8 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         self.dismiss(None)
 
     @on(Button.Pressed, "#export-write")
-    def _write(self) -> None:
+    @on(Input.Submitted, "#export-folder")
+    def action_write(self) -> None:
         if not self.chosen():
             self._status("Choose at least one format.")
             return

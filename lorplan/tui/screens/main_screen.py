@@ -27,6 +27,8 @@ from lorplan.tui.widgets.rank_table import RankTable
 HERE = Path(__file__).resolve().parent
 
 LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings"}
+_FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path",
+                "probes": "#probes-table"}  # else a tab's first focusable widget
 
 
 class MainScreen(Screen):
@@ -49,6 +51,7 @@ class MainScreen(Screen):
         self.data: PlanData | None = None
         self._panels: dict[str, object] = {}
         self._data_context: tuple[str, int] | None = None
+        self._focus_pending: str | None = None  # the tab show_tab will focus once it is shown (and mounted)
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
@@ -81,6 +84,8 @@ class MainScreen(Screen):
         await pane.query_one(".tab-placeholder", Static).remove()
         await pane.mount(panel)
         self._hand_down()
+        if self._focus_pending == tab_id:
+            self.call_after_refresh(self._focus_in, tab_id)
 
     # -- state: messages up, values down ----------------------------------------------------------------------
     def on_plan_changed(self, message: PlanChanged) -> None:
@@ -106,18 +111,43 @@ class MainScreen(Screen):
 
     # -- what the app's keys and palette ask for ------------------------------------------------------------
     def show_tab(self, tab_id: str) -> None:
-        self.query_one(TabbedContent).active = tab_id
+        """Show a tab and focus in it: the rank table on the Plan tab, the probe table on the Probes tab, else
+        the tab's first field (once a lazy tab's panel is mounted)."""
+        self._activate(tab_id)
+        self._focus_pending = tab_id
+        self.call_after_refresh(self._focus_in, tab_id)
+
+    def _activate(self, tab_id: str) -> None:
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != tab_id:
+            # Drop the focus first: a focused field in the tab being hidden would hand the focus to a neighbour
+            # in that same tab, and TabbedContent shows the tab of a focused widget (back to where we were).
+            self.set_focus(None)
+            tabs.active = tab_id
+
+    def _focus_in(self, tab_id: str) -> None:
+        if self._focus_pending != tab_id or self.query_one(TabbedContent).active != tab_id:
+            return  # another tab was asked for since
+        if tab_id in LAZY_TABS and tab_id not in self._panels:
+            return  # _mount_panel focuses it once mounted
+        self._focus_pending = None
+        pane = self.query_one(f"#{tab_id}", TabPane)
+        preferred = [w for w in pane.query(_FOCUS_FIRST.get(tab_id, "#-none-")) if w.focusable]
+        chain = [w for w in self.focus_chain if pane in w.ancestors]
+        target = (preferred or chain or [None])[0]
+        if target is not None:
+            target.focus()
 
     def focus_model(self) -> None:
-        self.show_tab("plan")
+        self._activate("plan")
         self.query_one(ModelPicker).focus_input()
 
     def focus_setup(self) -> None:
-        self.show_tab("plan")
+        self._activate("plan")
         self.query_one(SetupPanel).focus_first()
 
     def focus_table(self) -> None:
-        self.show_tab("plan")
+        self._activate("plan")
         self.query_one(RankTable).focus()
 
     def tick_targets(self, shortcut: str) -> None:
