@@ -77,6 +77,7 @@ class LorplanApp(App[int]):
         Binding("f5", "show_tab('plan')", "Plan tab", id="tab-plan", priority=True, group=TABS),
         Binding("f6", "show_tab('data')", "Data tab", id="tab-data", priority=True, group=TABS),
         Binding("f7", "show_tab('probes')", "Probes tab", id="tab-probes", priority=True, group=TABS),
+        Binding("f8", "show_tab('recommend')", "Recommend tab", id="tab-recommend", priority=True, group=TABS),
         Binding("ctrl+t", "next_theme", "Next theme", id="next-theme", show=False),
         Binding("ctrl+r", "refresh_gpus", "Refresh GPUs", id="refresh-gpus", show=False),
     ]
@@ -257,11 +258,13 @@ class LorplanApp(App[int]):
             if name in self.available_themes:
                 yield f"theme: {name}", "Switch the colour theme (remembered)", partial(setattr, self, "theme", name)
         yield "theme: next", "Cycle dark → light → high-contrast", self.action_next_theme
-        for tab in ("plan", "data", "probes"):
+        for tab in ("plan", "data", "probes", "recommend"):
             yield f"view: {tab}", f"Show the {tab.capitalize()} tab", partial(self.action_show_tab, tab)
         yield "plan: export selected rank", "Write the plan file / trainer configs", self.action_export
         yield ("plan: copy as a lorplan plan command", "The CLI line that prints this table (for scripts, notes)",
                self.action_copy_command)
+        yield ("plan: apply the recommendation", "Rank, alpha, learning rate and rank pattern from the Recommend tab",
+               self.main.apply_recommendation)
         yield "plan: focus model search", "Search the catalog or type a path", self.action_focus_model
         yield "plan: focus setup", "Jump to quantization, batch and sequence", self.action_focus_setup
         yield "plan: focus rank table", "Move through the ranks", self.action_focus_table

@@ -169,8 +169,43 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Pla
     kw = {}
     if data is not None:
         kw = dict(data_path=data.path, data_schema=data.schema, train_on=data.train_on, eval_split=data.eval_split)
-    return core_plan_from_setup(snapshot.spec, snapshot.setup, snapshot.rank, source=snapshot.source,
+    tuning = snapshot.tuning
+    if tuning is not None:  # applied from the Recommend tab (its rank_pattern is already in the setup's targets)
+        kw.update(alpha=tuning.alpha, training={"learning_rate": tuning.learning_rate})
+    plan = core_plan_from_setup(snapshot.spec, snapshot.setup, snapshot.rank, source=snapshot.source,
                                 budget_bytes=snapshot.budget_bytes, **kw)
+    if tuning is not None and tuning.use_rslora:
+        from dataclasses import replace
+
+        plan = replace(plan, lora=replace(plan.lora, use_rslora=True))
+    return plan
+
+
+def with_rank_pattern(setup: TrainingSetup, rank_pattern) -> TrainingSetup:
+    """The setup with peft's rank_pattern (module-name regex -> rank) on its targets, so the table prices it.
+    Raises BadInput for a rank below 1."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    for key, rank in dict(rank_pattern).items():
+        if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
+            raise BadInput(f"rank_pattern {key!r}: rank {rank!r} must be a whole number of at least 1")
+    return replace(setup, targets=replace(setup.targets, rank_pattern=MappingProxyType(dict(rank_pattern))))
+
+
+def peft_targets(spec: ModelSpec, targets) -> tuple[str, ...]:
+    """target_modules as peft's LoraConfig takes them for these LoraTargets ("all-linear" stays one name)."""
+    from lorplan.core.lora import peft_target_modules
+
+    names = peft_target_modules(spec, targets)
+    return (names,) if isinstance(names, str) else tuple(names)
+
+
+def num_labels(spec: ModelSpec) -> int:
+    """The classifier's labels as transformers derives them from the model's config (2 when it says none)."""
+    from lorplan.core.model.archs import num_labels as config_labels
+
+    return config_labels(spec.config or {})
 
 
 def plan_command(snapshot: PlanSnapshot) -> str:

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:  # the values messages carry; importing them here would load the probe layer at start-up
-    from lorplan.tui import bridge, probe_bridge
+    from lorplan.tui import bridge, probe_bridge, recommend_bridge
     from lorplan.tui.panels.setup_form import FormValues
-    from lorplan.tui.state import PlanData, PlanSnapshot
+    from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
 
 
 class _Replaceable(Message):
@@ -92,9 +92,10 @@ class RankSelected(Message):
 
 @dataclass
 class PlanChanged(Message):
-    """A new valid plan is on screen."""
+    """A new valid plan is on screen; `form` is the setup form as typed for it (the app remembers it)."""
 
     snapshot: PlanSnapshot
+    form: FormValues | None = None
 
 
 # -- Data tab -------------------------------------------------------------------------------------------------
@@ -143,6 +144,32 @@ class ProbeActionFinished(Message):
     text: str
     severity: str = "information"  # Textual's notify severities: information, warning, error
     timeout: float | None = None
+
+
+# -- Recommend tab --------------------------------------------------------------------------------------------
+@dataclass
+class LadderUpdated(_Replaceable):
+    """The polling worker read the probe ladder's recommendation.json again."""
+
+    read: recommend_bridge.LadderRead
+
+
+@dataclass
+class LadderActionFinished(Message):
+    """Starting a probe ladder finished in its thread worker; `text` says what happened."""
+
+    text: str
+    severity: str = "information"
+    timeout: float | None = None
+    run_id: str | None = None  # the run started (the panel follows it)
+
+
+@dataclass
+class RecommendationApplied(Message):
+    """The user applied a recommendation: the plan on screen takes this rank and tuning."""
+
+    rank: int
+    tuning: Tuning
 
 
 # -- any panel ------------------------------------------------------------------------------------------------

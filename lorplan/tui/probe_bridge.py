@@ -111,6 +111,12 @@ class ProbeFeed:
             return ProbesRead(listing, run_id, run, status, MappingProxyType(curves))
 
 
+def run_folders(runs_dir: Path | None) -> tuple[Path, ...]:
+    """The folder of every run under `runs_dir` (None: the default), oldest first (the Recommend tab looks
+    for a probe ladder's recommendation.json in them)."""
+    return tuple(run.path for run in list_runs(runs_dir))
+
+
 # -- actions (each one short, in a thread worker) -------------------------------------------------------------
 def probe_model(source: str) -> str:
     """The local folder with the weights of the plan's model. Raises BadInput when it is only a config (a

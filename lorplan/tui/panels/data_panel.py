@@ -132,7 +132,7 @@ class DataPanel(Widget):
         total = p.split.train + p.split.eval
         return PlanData(path=str(Path(p.path).expanduser().resolve()), schema=p.schema,
                         train_on="all" if self._profiled_train_all else "completion",
-                        eval_split=round(p.split.eval / total, 4) if total else 0.0)
+                        eval_split=round(p.split.eval / total, 4) if total else 0.0, profile=p)
 
     def start_profile(self) -> None:
         """Profile the path in the input with the chosen schema, model and sequence length."""

@@ -34,7 +34,7 @@ from lorplan.tui.messages import (
 from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.setup_form import FormValues, build_setup
 from lorplan.tui.panels.setup_panel import SetupPanel
-from lorplan.tui.state import PlanSnapshot
+from lorplan.tui.state import PlanSnapshot, Tuning
 from lorplan.tui.widgets.model_picker import ModelPicker
 from lorplan.tui.widgets.rank_table import RankTable
 
@@ -77,6 +77,7 @@ class PlanState:
     custom_rank: int | None = None
     table: bridge.RankTable | None = None
     stale: bool = False
+    tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
 
 
 class PlanView(VerticalScroll):
@@ -187,6 +188,8 @@ class PlanView(VerticalScroll):
             self.query_one(ModelPicker).show_error(message.message)
 
     async def _apply_spec(self, source: str, spec) -> None:
+        if source != self.state.source:
+            self.state.tuning = None  # a recommendation (its rank_pattern, its learning rate) is for one model
         self.state.source, self.state.spec = source, spec
         names, roles = _architecture(spec)
         note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
@@ -228,13 +231,16 @@ class PlanView(VerticalScroll):
         result = build_setup(self.state.form)
         errors = dict(result.errors)
         if result.setup is not None:
+            setup, tuning = result.setup, self.state.tuning
             try:
-                table = bridge.rank_table(self.state.spec, result.setup, self.state.budget_bytes, result.custom_rank)
+                if tuning is not None and tuning.rank_pattern:  # priced like peft: per-module ranks
+                    setup = bridge.with_rank_pattern(setup, tuning.rank_pattern)
+                table = bridge.rank_table(self.state.spec, setup, self.state.budget_bytes, result.custom_rank)
             except LorplanError as exc:
                 errors["setup"] = str(exc)
             else:
                 setup_panel.show_errors({})
-                self.state.setup, self.state.custom_rank, self.state.table = result.setup, result.custom_rank, table
+                self.state.setup, self.state.custom_rank, self.state.table = setup, result.custom_rank, table
                 self.state.stale = False
                 self.table.show(table, self.state.spec.total_params, result.custom_rank)
                 self._update_summary()
@@ -277,6 +283,10 @@ class PlanView(VerticalScroll):
                     parts.append(f"or sequences of {row.max_seq_len:,} tokens")
         else:
             parts.append("pick a GPU or type a budget to see what fits")
+        tuning = self.state.tuning
+        if tuning is not None:
+            pattern = f", rank_pattern {len(tuning.rank_pattern)} names" if tuning.rank_pattern else ""
+            parts.append(f"alpha {tuning.alpha:g}, lr {tuning.learning_rate:g}{pattern} from the {tuning.source}")
         text = " · ".join(parts)
         terms = sorted(
             ((k, v) for k, v in m.details.items()
@@ -300,4 +310,15 @@ class PlanView(VerticalScroll):
         row = self._selected_row()
         if row is not None and not self.state.stale:
             self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", self.state.spec, self.state.setup,
-                                                       row.rank, self.state.table)))
+                                                       row.rank, self.state.table, self.state.tuning)))
+
+    def apply_tuning(self, rank: int, tuning: Tuning) -> None:
+        """Take a recommendation (the screen hands it down from the Recommend tab): select `rank`, typed into
+        the custom rank field when the table has no such row, and keep `tuning` (alpha, learning rate, scaling,
+        rank_pattern) for every snapshot, so the export writes it. Re-plans once."""
+        self.state.tuning = tuning
+        shown = {row.rank for row in self.state.table.rows} if self.state.table is not None else set()
+        if rank not in shown - {self.state.custom_rank}:
+            self.state.form = self.query_one(SetupPanel).show_custom_rank(rank)
+        self.table.select_rank(rank)
+        self.recompute()

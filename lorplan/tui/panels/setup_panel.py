@@ -156,6 +156,15 @@ class SetupPanel(Vertical):
                 gpus.value = str(count)
         return self.values()
 
+    def show_custom_rank(self, rank: int) -> FormValues:
+        """Show `rank` in the custom rank field (a recommended rank the table has no row for). Posts nothing:
+        the caller re-plans once with the values returned."""
+        with self.prevent(Input.Changed):
+            field = self.query_one("#f-custom_rank", Input)
+            if field.value.strip() != str(rank):
+                field.value = str(rank)
+        return self.values()
+
     def focus_first(self) -> None:
         """Focus the first field (quantization)."""
         self.query_one("#f-quant").focus()

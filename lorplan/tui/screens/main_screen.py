@@ -1,8 +1,9 @@
-"""The main screen: tabs Plan | Data | Probes. The Data and Probes panels are imported when first shown.
+"""The main screen: tabs Plan | Data | Probes | Recommend. The last three panels are imported when first shown.
 
 The screen owns the state the tabs share and hands it down: the latest valid plan (a frozen PlanSnapshot, from
 the Plan tab's PlanChanged) and the Data tab's last profile (PlanData, from DatasetProfiled). Panels post
-messages up and never read one another. The app talks to the screen through the methods at the end.
+messages up and never read one another: a recommendation applied in the Recommend tab (RecommendationApplied)
+goes to the Plan tab through the screen. The app talks to the screen through the methods at the end.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from lorplan.tui import bridge
-from lorplan.tui.messages import DatasetProfiled, PlanChanged
+from lorplan.tui.messages import DatasetProfiled, PlanChanged, RecommendationApplied
 from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.panels.setup_panel import SetupPanel
@@ -26,7 +27,7 @@ from lorplan.tui.widgets.rank_table import RankTable
 
 HERE = Path(__file__).resolve().parent
 
-LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings"}
+LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings", "recommend": "Rank recommendations"}
 _FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path",
                 "probes": "#probes-table"}  # else a tab's first focusable widget
 
@@ -70,11 +71,15 @@ class MainScreen(Screen):
             await self._mount_panel(tab_id)
 
     async def _mount_panel(self, tab_id: str) -> None:
-        # Imported on first show: the Data and Probes tabs load plotting and the probe layer.
+        # Imported on first show: the Data, Probes and Recommend tabs load plotting, probes and the recommender.
         if tab_id == "probes":
             from lorplan.tui.panels.probes_panel import ProbesPanel
 
             panel = ProbesPanel(runs_dir=None)
+        elif tab_id == "recommend":
+            from lorplan.tui.panels.recommend_panel import RecommendPanel
+
+            panel = RecommendPanel(runs_dir=None)
         else:
             from lorplan.tui.panels.data_panel import DataPanel
 
@@ -101,6 +106,9 @@ class MainScreen(Screen):
         probes = self._panels.get("probes")
         if probes is not None:
             probes.plan, probes.data = self.plan, self.data
+        recommend = self._panels.get("recommend")
+        if recommend is not None:
+            recommend.show_plan(self.plan, self.data)
         data_panel = self._panels.get("data")
         if data_panel is None or self.plan is None:
             return
@@ -108,6 +116,16 @@ class MainScreen(Screen):
         if context != self._data_context:
             self._data_context = context
             data_panel.set_context(*context)
+
+    def on_recommendation_applied(self, message: RecommendationApplied) -> None:
+        """The Recommend tab's key: the Plan tab takes the rank and tuning (its next snapshot carries them)."""
+        message.stop()
+        self.query_one(PlanView).apply_tuning(message.rank, message.tuning)
+        t = message.tuning
+        pattern = f", rank_pattern for {len(t.rank_pattern)} module names" if t.rank_pattern else ""
+        self.notify(f"The plan now trains rank {message.rank}, alpha {t.alpha:g}, learning rate "
+                    f"{t.learning_rate:g}{' with rsLoRA' if t.use_rslora else ''}{pattern} (from the {t.source}).",
+                    title="Recommendation applied")
 
     # -- what the app's keys and palette ask for ------------------------------------------------------------
     def show_tab(self, tab_id: str) -> None:
@@ -159,3 +177,12 @@ class MainScreen(Screen):
 
     def pick_gpu_preset(self, label: str) -> None:
         self.query_one(GpuPanel).select_preset(label)
+
+    def apply_recommendation(self) -> None:
+        """Apply the Recommend tab's recommendation to the plan (as its `a` key does); opens the tab first."""
+        panel = self._panels.get("recommend")
+        if panel is None:
+            self.show_tab("recommend")
+            self.notify("The Recommend tab is open now: check the recommendation, then press a to apply it.")
+            return
+        panel.action_apply()

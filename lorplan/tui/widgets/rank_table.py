@@ -211,6 +211,14 @@ class RankTable(ScrollView, can_focus=True):
         if y < self.scroll_offset.y or y >= self.scroll_offset.y + self.scrollable_content_region.height:
             self.scroll_to(y=max(0, y - self.scrollable_content_region.height + 1), animate=False)
 
+    def select_rank(self, rank: int) -> None:
+        """Select `rank` now, or at the next show() when the table has no such row yet. Posts nothing: the
+        caller re-plans (a recommendation applied from the Recommend tab)."""
+        self.selected_rank = rank
+        if rank in self._ranks:
+            self.refresh()
+            self.scroll_to_region_of_row(self._ranks.index(rank) + 1)
+
     def action_move(self, step: int) -> None:
         current = self._ranks.index(self.selected_rank) if self.selected_rank in self._ranks else 0
         self._select_index(current + step)

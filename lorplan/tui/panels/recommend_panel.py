@@ -1,0 +1,355 @@
+"""The Recommend tab: the rank, alpha, learning rate and per-module ranks for the plan on screen, with the
+evidence, filling in as it arrives.
+
+At once: the capacity prior of the plan the screen hands down (`show_plan`: its model, targets, setup and
+budget) and the Data tab's profile, or a data size typed here; it is arithmetic, computed inline. Then the
+probe ladder: a run whose driver rewrites recommendation.json in its run folder as probes finish. A thread
+worker reads the run folders every `poll_seconds` through recommend_bridge.LadderFeed (the run started here,
+else the newest ladder for this model) and posts a replaceable LadderUpdated; the handler only draws it: the
+ladder's rows, the evidence sentences and a plot of eval loss (accuracy for classification) against rank on
+a log2 axis with the knee and the band of ranks the evidence cannot tell apart. `a` applies rank, alpha,
+learning rate and pattern to the plan on screen: the panel posts RecommendationApplied and the screen hands
+it to the Plan tab (no widget writes another's fields). Never imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Label, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+from textual_plotext import PlotextPlot
+
+from lorplan.core.errors import BadInput
+from lorplan.core.units import format_bytes, format_count
+from lorplan.tui import recommend_bridge
+from lorplan.tui.messages import LadderUpdated, RecommendationApplied, WorkerFailed
+from lorplan.tui.panels.setup_form import parse_int
+from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
+
+POLL_SECONDS = 1.0
+MAX_TYPED_SIZE = 10**15  # tokens or examples: beyond any dataset, a typo
+COLUMNS = (("rank", "rank"), ("lr", "lr"), ("seed", "seed"), ("state", "state"), ("eval_loss", "eval loss"),
+           ("acc", "accuracy"), ("time", "train time"), ("params", "trainable"), ("mem", "peak mem"),
+           ("steps", "steps"), ("early", "stopped early"))
+_STATE_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
+                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
+
+
+def _num(v, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def _seconds(v: float | None) -> str:
+    if v is None:
+        return "-"
+    m, s = divmod(int(round(v)), 60)
+    return f"{m}m{s:02d}s" if m else f"{v:.1f}s"
+
+
+def row_cells(row: recommend_bridge.LadderRow) -> tuple:
+    """One ladder row as the table shows it."""
+    return (
+        Text(f"r{row.rank}", style="bold"), f"{row.learning_rate:g}", str(row.seed),
+        Text(row.state, style=_STATE_STYLE.get(row.state, "")), _num(row.eval_loss, ".4f"),
+        _num(row.eval_accuracy, ".3f"), _seconds(row.train_seconds),
+        format_count(row.trainable_params) if row.trainable_params else "-",
+        format_bytes(row.peak_memory_bytes) if row.peak_memory_bytes else "-",
+        "-" if row.steps is None else str(row.steps), "yes" if row.stopped_early else "",
+    )
+
+
+def pattern_words(pattern) -> str:
+    """rank_pattern in a few words: "none", or "q_proj 8, v_proj 16" (at most 4 named)."""
+    items = list(dict(pattern).items())
+    if not items:
+        return "none"
+    words = ", ".join(f"{k} {v}" for k, v in items[:4])
+    return words + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+
+
+def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
+    """The recommendation in three lines: the numbers, where they come from, the memory verdict."""
+    low, high = rec.confidence
+    band = f"band {low}–{high}" if low != high else "no band"
+    lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
+             f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
+             f"rank_pattern: {pattern_words(rec.rank_pattern)}", where]
+    if rec.fits is not None:
+        lines.append(f"memory: {rec.fits.explanation}")
+    return "\n".join(lines)
+
+
+class RecommendPanel(Widget, can_focus=True):
+    """The recommendation for the plan on screen; ladder runs read from `runs_dir` (default: the runs folder)."""
+
+    DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
+    BINDINGS = [
+        Binding("a", "apply", "Apply to plan", id="recommend.apply",
+                tooltip="Set the plan on screen to the recommended rank, alpha, learning rate and rank pattern "
+                        "(the Plan tab's table selects the rank; the export writes all four)"),
+    ]
+
+    def __init__(self, runs_dir: Path | None = None, *, poll_seconds: float = POLL_SECONDS,
+                 name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.runs_dir = Path(runs_dir) if runs_dir is not None else None
+        self.poll_seconds = poll_seconds
+        self.plan: PlanSnapshot | None = None  # handed down by the screen (show_plan)
+        self.data: PlanData | None = None
+        self.prior: recommend_bridge.PriorRead | None = None
+        self.ladder: recommend_bridge.LadderRead | None = None  # the last read for this model / followed run
+        self.follow: str | None = None  # the ladder run followed (None: the newest for the plan's model)
+        self.typed_size: int | None = None  # trained tokens / examples typed here (no profile)
+        self._prior_key: tuple | None = None
+        self._feed = recommend_bridge.LadderFeed(self.runs_dir)
+        self._reading: Worker | None = None
+        self._drawn: tuple | None = None  # what the table, evidence and plot show (redrawn only on change)
+        self._problem: str | None = None
+        self._read_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Choose a model in the Plan tab.", id="rec-head")
+        with Horizontal(id="rec-size-row"):
+            yield Label("", id="rec-size-label")
+            yield Input(placeholder="e.g. 2,000,000", id="rec-size", compact=True)
+            yield Static("", id="rec-size-error")
+        table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        yield table
+        with Horizontal(id="rec-body"):
+            with VerticalScroll(id="rec-evidence-box"):
+                yield Static("", id="rec-evidence")
+            with Vertical(id="rec-right"):
+                yield PlotextPlot(id="rec-plot")
+                yield Static("", id="rec-plot-note")
+        yield Static("a: apply rank, alpha, learning rate and pattern to the plan on screen", id="rec-keys")
+
+    def on_mount(self) -> None:
+        self.border_title = "Recommendation"
+        self.query_one("#rec-size").tooltip = ("The size of your data, counted once: tokens with a loss for a "
+                                               "causal LM, labelled examples for classification")
+        self._draw()
+        self.poll()
+        self.set_interval(self.poll_seconds, self._tick)
+
+    # -- what the screen hands down ------------------------------------------------------------------------
+    def show_plan(self, plan: PlanSnapshot | None, data: PlanData | None) -> None:
+        """The plan on screen and the Data tab's profile changed: recompute the prior when what it weighs did."""
+        model = plan.spec.id if plan is not None else None
+        if model != (self.plan.spec.id if self.plan is not None else None):
+            self.follow, self.ladder = None, None  # another model: its own ladder, if it has one
+            self.poll()
+        self.plan, self.data = plan, data
+        self._update_prior()
+
+    def _update_prior(self) -> None:
+        plan, profile = self.plan, self.data.profile if self.data is not None else None
+        key = None if plan is None else (plan.source, plan.spec.id, plan.setup, plan.budget_bytes, id(profile),
+                                         self.typed_size)
+        if key != self._prior_key:
+            self._prior_key = key
+            self.prior = None if plan is None else recommend_bridge.prior(plan, self.data, self.typed_size)
+        self._draw()
+
+    @on(Input.Changed, "#rec-size")
+    def _size_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        size, problem = None, ""
+        if event.value.strip():
+            try:
+                size = parse_int(event.value, "Data size", 1, MAX_TYPED_SIZE)
+            except BadInput as exc:  # no size, so no prior: a figure from a half-typed number would mislead
+                problem = str(exc)
+        self.query_one("#rec-size-error", Static).update(problem)
+        self.typed_size = size
+        self._update_prior()
+
+    # -- the ladder (a thread worker reads the run folders) ---------------------------------------------------
+    def poll(self) -> None:
+        """Read the ladder's recommendation.json now, in a thread worker (a newer read cancels an older one)."""
+        if not self.is_mounted:
+            return
+        model = self.plan.spec.id if self.plan is not None else None
+        self._reading = self._read(self._feed, self.follow, model)
+
+    def _tick(self) -> None:
+        if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
+            self.poll()
+
+    @work(thread=True, exclusive=True, group="recommend-read", exit_on_error=False)
+    def _read(self, feed: recommend_bridge.LadderFeed, run_id: str | None, model: str | None) -> None:
+        # Worker thread: lists run folders and parses a changed recommendation.json; never touches a widget.
+        read = feed.read(run_id, model)
+        if not get_current_worker().is_cancelled:
+            self.post_message(LadderUpdated(read))
+
+    def on_ladder_updated(self, message: LadderUpdated) -> None:
+        read = message.read
+        model = self.plan.spec.id if self.plan is not None else None
+        if (read.requested, read.model) != (self.follow, model):
+            return  # read before the user switched model or started a ladder
+        if read.problem is not None and read.problem != self._problem:
+            self.notify(read.problem, severity="error")
+        self._problem = read.problem
+        if read.requested is None and read.run_id is not None:
+            self.follow = read.run_id  # the newest ladder for this model: follow it from now on
+            read = replace(read, requested=read.run_id)
+        last = self.ladder
+        if read.problem is not None and last is not None and last.run_id == read.run_id:
+            # keep the last good reading on screen
+            read = replace(read, recommendation=last.recommendation, base_loss=last.base_loss, state=last.state)
+        if read != self.ladder:
+            self.ladder = read
+            self._draw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        text = f"{type(event.worker.error).__name__}: {event.worker.error}"
+        if event.worker.group == "recommend-read":
+            if text == self._read_error:
+                return  # the same failure every second is reported once
+            self._read_error = text
+        self.post_message(WorkerFailed(event.worker.name, event.worker.error))
+
+    # -- what is shown -----------------------------------------------------------------------------------
+    @property
+    def shown(self) -> recommend_bridge.Recommendation | None:
+        """The recommendation on screen: the ladder's once it wrote one, else the capacity prior's."""
+        if self.ladder is not None and self.ladder.recommendation is not None:
+            return self.ladder.recommendation
+        return self.prior.recommendation if self.prior is not None else None
+
+    def _where(self, rec: recommend_bridge.Recommendation) -> str:
+        ladder = self.ladder
+        if ladder is None or ladder.recommendation is not rec:
+            waiting = f"; ladder run {ladder.run_id} has written no result yet" if ladder and ladder.run_id else ""
+            return f"from the capacity prior (no probe measured your data yet{waiting})"
+        rows = rec.ladder
+        done = sum(1 for r in rows if r.state not in ("queued", "running"))
+        decided = ("its knee decides the rank" if recommend_bridge.ladder_knee(rec) is not None
+                   else "the capacity prior still decides the rank")
+        model = f" for {rec.model}" if self.plan is not None and rec.model != self.plan.spec.id else ""
+        state = {"running": "running", "done": "done"}.get(ladder.state or "", "")
+        return (f"from probe ladder run {ladder.run_id}{model}{f' ({state})' if state else ''}: {done} of "
+                f"{len(rows)} probes ended, {_seconds(rec.cost_seconds)} of training; {decided}")
+
+    def _draw(self) -> None:
+        if not self.is_mounted:
+            return
+        head = self.query_one("#rec-head", Static)
+        rec = self.shown
+        from_ladder = self.ladder is not None and rec is not None and self.ladder.recommendation is rec
+        # the size field stands in for a profile, for the prior only
+        wants_size = self.plan is not None and (self.data is None or self.data.profile is None) and not from_ladder
+        self.set_class(wants_size, "-size")
+        if wants_size:
+            self.query_one("#rec-size-label", Label).update(
+                f"{recommend_bridge.size_wanted(self.plan.spec.task).capitalize()}:")
+        if self.plan is None:
+            head.update("Choose a model in the Plan tab: the capacity prior weighs its targets against your data.")
+        elif rec is None:
+            head.update(self.prior.needs if self.prior is not None and self.prior.needs else "")
+        else:
+            head.update(headline(rec, self._where(rec)))
+        head.set_class(rec is None and self.plan is not None, "-needs")
+        base = self.ladder.base_loss if from_ladder else None
+        drawn = (rec, base)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
+        self._show_ladder(rec)
+        self._show_evidence(rec)
+        self._plot(rec, base)
+
+    def _show_ladder(self, rec: recommend_bridge.Recommendation | None) -> None:
+        table = self.query_one("#rec-ladder", DataTable)
+        table.clear()
+        for row in rec.ladder if rec is not None else ():
+            table.add_row(*row_cells(row))
+        self.set_class(rec is None or not rec.ladder, "-no-ladder")
+
+    def _show_evidence(self, rec: recommend_bridge.Recommendation | None) -> None:
+        lines = Text()
+        for e in rec.evidence if rec is not None else ():
+            if lines:
+                lines.append("\n")
+            lines.append(e.source + (f" → rank {e.rank}" if e.rank is not None else ""), style="bold")
+            lines.append(f": {e.explanation}")
+        self.query_one("#rec-evidence", Static).update(lines)
+
+    def _plot(self, rec: recommend_bridge.Recommendation | None, base: float | None) -> None:
+        widget = self.query_one("#rec-plot", PlotextPlot)
+        note = self.query_one("#rec-plot-note", Static)
+        plt = widget.plt
+        plt.clear_data()
+        if rec is None:
+            plt.title("")
+            note.update("")
+            widget.refresh()
+            return
+        p = recommend_bridge.ladder_plot(rec, base)
+        low, high = p.band
+        ranks = sorted({low, high, rec.rank, *(row.rank for row in rec.ladder)})  # pending probes too
+        lo, hi = math.log2(ranks[0]), math.log2(ranks[-1])
+        ticks = list(range(math.floor(lo), math.ceil(hi) + 1))
+        plt.xticks(ticks, [str(2**t) for t in ticks])
+        plt.xlim(lo - 0.5, hi + 0.5)
+        plt.xlabel("rank (log2 axis)")
+        plt.title(f"{p.metric} by rank")
+        if p.points:
+            plt.scatter([math.log2(r) for r, _ in p.points], [v for _, v in p.points], marker="dot")
+            plt.plot([math.log2(r) for r in p.ranks], list(p.values), marker="braille")
+        for edge in sorted({low, high} - {p.knee}):
+            plt.vertical_line(math.log2(edge), color="gray")
+        if p.knee is not None:
+            plt.vertical_line(math.log2(p.knee), color="green")
+        if p.threshold is not None:
+            plt.horizontal_line(p.threshold, color="red")
+        widget.refresh()
+        words = []
+        if p.points:
+            words.append(f"dots: each probe's {p.metric}; line: each rank at its best learning rate, as the "
+                         "knee compares them")
+        else:
+            words.append("no probe has finished yet")
+        if p.knee is not None:
+            words.append(f"green: the knee, rank {p.knee}")
+        band = "the prior's band" if p.knee is None else "the band"
+        words.append(f"gray: {band} {low}–{high} (ranks the evidence cannot tell apart)" if low != high
+                     else f"band: rank {low} alone")
+        if p.threshold is not None:
+            words.append(f"red: eval loss {p.threshold:.4g}, {1 - rec.tolerance:.0%} of the best rank's gain over "
+                         f"the base model's {base:.4g}")
+        note.update(" · ".join(words))
+
+    # -- the key --------------------------------------------------------------------------------------------
+    def action_apply(self) -> None:
+        """Post the recommendation on screen up to the screen, which applies it to the Plan tab's plan."""
+        rec = self.shown
+        if self.plan is None:
+            self.notify("Choose a model in the Plan tab first.", severity="warning")
+            return
+        if rec is None:
+            self.notify("Nothing to apply yet: " + (self.prior.needs if self.prior and self.prior.needs else ""),
+                        severity="warning")
+            return
+        if rec.model and rec.model != self.plan.spec.id:
+            self.notify(f"This recommendation is for {rec.model}; the plan on screen is {self.plan.spec.id}.",
+                        severity="warning")
+            return
+        ladder = self.ladder
+        source = (f"probe ladder run {ladder.run_id}" if ladder is not None and ladder.recommendation is rec
+                  else "capacity prior")
+        self.post_message(RecommendationApplied(rec.rank, Tuning(rec.alpha, rec.learning_rate, rec.use_rslora,
+                                                                 rec.rank_pattern, source)))

@@ -1,0 +1,275 @@
+"""The TUI's door to the recommender (lorplan.recommend): the capacity prior of the plan on screen, a probe
+ladder's recommendation read from its run folder, and what the Recommend tab's plot shows.
+
+Plain Python (no Textual). The prior is arithmetic (adapter parameters per rank, exact, from the model spec;
+the memory verdict from lorplan's memory model): a few milliseconds, so the Recommend tab computes it as soon
+as a plan is on screen. A ladder is an ordinary probe run whose driver rewrites recommendation.json in the run
+folder as probes finish; `LadderFeed` reads it from a thread worker, and what comes back is frozen. Inside
+lorplan.tui only this module imports lorplan.recommend (import-linter, pyproject.toml); the core is reached
+through lorplan.tui.bridge and the run folders through lorplan.tui.probe_bridge. Never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lorplan.core.errors import BadInput
+from lorplan.recommend import (
+    DataSize,
+    Evidence,
+    Fit,
+    LadderRow,
+    Recommendation,
+    Remedy,
+    adapter_size,
+    capacity_prior,
+    combine,
+    data_size_from_profile,
+    default_learning_rate,
+    find_knee,
+    price_fit,
+    summarize,
+)
+from lorplan.tui import bridge, probe_bridge
+
+if TYPE_CHECKING:
+    from lorplan.tui.state import PlanData, PlanSnapshot
+
+RECOMMENDATION_FILE = "recommendation.json"  # what a ladder's driver writes into its run folder
+CLASSIFICATION = "sequence-classification"
+NO_PROBES = ("no probe has run yet: the rank rests on the capacity prior, a rule of thumb that has not measured "
+             "your data; a probe ladder measures it")
+
+
+# -- the capacity prior ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PriorRead:
+    """The prior's recommendation for the plan on screen, or None and what it needs (one line)."""
+
+    recommendation: Recommendation | None
+    needs: str | None = None
+
+
+def size_wanted(task: str) -> str:
+    """What a user types when there is no profile: trained tokens (causal LM) or labelled examples."""
+    return "labelled examples" if task == CLASSIFICATION else "trained tokens"
+
+
+def data_size(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -> DataSize | None:
+    """What the data has to teach: from the Data tab's profile when there is one, else from the size the user
+    typed (trained tokens, or labelled examples for classification), else None."""
+    task = plan.spec.task
+    profile = data.profile if data is not None else None
+    if profile is not None:
+        counts = dict(profile.labels.counts) if task == CLASSIFICATION and profile.labels is not None else None
+        labels = bridge.num_labels(plan.spec) if task == CLASSIFICATION and not counts else None
+        return data_size_from_profile(profile, task=task, label_counts=counts, num_labels=labels)
+    if typed is None:
+        return None
+    if task == CLASSIFICATION:
+        return DataSize(task=task, examples=typed, num_labels=max(2, bridge.num_labels(plan.spec)),
+                        source="typed in the Recommend tab")
+    return DataSize(task=task, trained_tokens=typed, source="typed in the Recommend tab")
+
+
+def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -> PriorRead:
+    """The capacity prior's recommendation for the plan on screen (its model, targets, setup and memory
+    budget) and the Data tab's profile, or the size typed; never raises BadInput (it becomes `needs`)."""
+    task = plan.spec.task
+    try:
+        size = data_size(plan, data, typed)
+        if size is None:
+            return PriorRead(None, f"The capacity prior needs the size of your data: profile a dataset in the Data "
+                                   f"tab, or type its {size_wanted(task)} below.")
+        # The prior weighs one rank unit of the targets; an applied rank_pattern would fix some modules' ranks.
+        setup = replace(plan.setup, targets=replace(plan.setup.targets, rank_pattern={}))
+        spec = plan.spec
+        rec = combine(capacity_prior(size, adapter_size(spec, setup.targets)),
+                      default_lr=default_learning_rate(spec.id, task, spec.total_params),
+                      target_modules=bridge.peft_targets(spec, setup.targets),
+                      price=lambda rank: price_fit(spec, setup, rank, plan.budget_bytes),
+                      notes=(Evidence("probes", None, NO_PROBES),))
+    except BadInput as exc:
+        return PriorRead(None, str(exc))
+    return PriorRead(rec)
+
+
+# -- a ladder's recommendation.json ----------------------------------------------------------------------------
+_ROW_FIELDS = tuple(f.name for f in fields(LadderRow))
+
+
+def _fit(obj: dict[str, Any] | None) -> Fit | None:
+    if obj is None:
+        return None
+    remedies = tuple(Remedy(str(r["change"]), int(r["total_bytes"]), bool(r["fits"])) for r in obj.get("remedies", ()))
+    return Fit(rank=int(obj["rank"]), total_bytes=int(obj["total_bytes"]), budget_bytes=obj.get("budget_bytes"),
+               gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
+               remedies=remedies, explanation=str(obj.get("explanation", "")))
+
+
+def recommendation_from_json(obj: dict[str, Any]) -> Recommendation:
+    """The Recommendation that Recommendation.to_json() wrote (`lorplan recommend --json`'s object). Raises
+    KeyError, TypeError or ValueError (BadInput for values a Recommendation rejects) on a damaged object."""
+    conf = obj["confidence"]
+    return Recommendation(
+        rank=int(obj["rank"]), alpha=float(obj["alpha"]), use_rslora=bool(obj["use_rslora"]),
+        learning_rate=float(obj["learning_rate"]), target_modules=tuple(obj["target_modules"]),
+        rank_pattern={str(k): int(v) for k, v in dict(obj.get("rank_pattern") or {}).items()},
+        tolerance=float(obj["tolerance"]), confidence=(int(conf["low"]), int(conf["high"])),
+        cost_seconds=float(obj.get("cost_seconds") or 0.0), fits=_fit(obj.get("fits")),
+        ladder=tuple(LadderRow(**{k: row[k] for k in _ROW_FIELDS if k in row}) for row in obj.get("ladder", ())),
+        evidence=tuple(Evidence(str(e["source"]), e.get("rank"), str(e["explanation"]))
+                       for e in obj.get("evidence", ())),
+        model=str(obj.get("model", "")), task=str(obj.get("task", "causal-lm")),
+        alpha_pattern={str(k): float(v) for k, v in dict(obj.get("alpha_pattern") or {}).items()},
+        capacity=dict(obj.get("capacity") or {}),
+    )
+
+
+@dataclass(frozen=True)
+class LadderFile:
+    """What a ladder's recommendation.json says: the recommendation; the base model's eval loss (a causal LM
+    before training, a classifier's head alone) once measured; the driver's state ("running", "done"; None
+    when the file does not say)."""
+
+    recommendation: Recommendation
+    base_loss: float | None = None
+    state: str | None = None
+
+
+def read_recommendation(path: Path) -> LadderFile:
+    """The recommendation in this file (Recommendation.to_json()'s object, with the ladder driver's extra keys
+    base_loss and state). Raises BadInput naming the file when it cannot be read or is not a recommendation."""
+    try:
+        obj = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read the recommendation ({exc})") from None
+    if not isinstance(obj, dict):
+        raise BadInput(f"{path}: not a recommendation (a JSON object was expected)")
+    try:
+        rec = recommendation_from_json(obj)
+    except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:
+        what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
+        raise BadInput(f"{path}: not a recommendation ({what})") from None
+    base, state = obj.get("base_loss"), obj.get("state")
+    return LadderFile(rec, float(base) if isinstance(base, (int, float)) and math.isfinite(base) else None,
+                      state if isinstance(state, str) else None)
+
+
+@dataclass(frozen=True)
+class LadderRead:
+    """One look at the run folders for a ladder's recommendation.json.
+
+    requested / model: what the read was asked for (the run followed, or None: the newest run whose
+    recommendation is for `model`). run_id: the run shown (None: none yet). recommendation, base_loss, state:
+    the file's (LadderFile), None while the run has written none. problem: one line when the file could not
+    be read."""
+
+    requested: str | None
+    model: str | None
+    run_id: str | None = None
+    recommendation: Recommendation | None = None
+    base_loss: float | None = None
+    state: str | None = None
+    problem: str | None = None
+
+
+class LadderFeed:
+    """Reads recommendation.json of the runs under `runs_dir` (None: the default runs folder); a file is
+    parsed again only when its size or modification time changed. Safe to call from several threads."""
+
+    def __init__(self, runs_dir: Path | None) -> None:
+        self.runs_dir = runs_dir
+        self._lock = threading.Lock()
+        self._parsed: dict[Path, tuple[tuple[int, int], LadderFile | str]] = {}
+
+    def _load(self, path: Path) -> LadderFile | str:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            return f"{path}: {exc.strerror or exc}"
+        key = (st.st_mtime_ns, st.st_size)
+        cached = self._parsed.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            value: LadderFile | str = read_recommendation(path)
+        except BadInput as exc:
+            value = str(exc)
+        self._parsed[path] = (key, value)
+        return value
+
+    def read(self, run_id: str | None, model: str | None) -> LadderRead:
+        """The followed run's recommendation, or the newest one for `model`. Never raises LorplanError."""
+        with self._lock:
+            folders = probe_bridge.run_folders(self.runs_dir)
+            if run_id is not None:
+                folder = next((f for f in folders if f.name == run_id), None)
+                path = folder / RECOMMENDATION_FILE if folder is not None else None
+                if path is None or not path.is_file():  # started, nothing written yet (or the run is gone)
+                    return LadderRead(run_id, model, run_id if folder is not None else None)
+                loaded = self._load(path)
+                if isinstance(loaded, str):
+                    return LadderRead(run_id, model, run_id, problem=loaded)
+                return LadderRead(run_id, model, run_id, loaded.recommendation, loaded.base_loss, loaded.state)
+            for folder in reversed(folders):
+                path = folder / RECOMMENDATION_FILE
+                if not path.is_file():
+                    continue
+                loaded = self._load(path)
+                if not isinstance(loaded, str) and loaded.recommendation.model == model:
+                    return LadderRead(None, model, folder.name, loaded.recommendation, loaded.base_loss,
+                                      loaded.state)
+            return LadderRead(None, model)
+
+
+# -- what the plot shows ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LadderPlot:
+    """Eval loss (or accuracy, for classification) against rank: `points` are every probe with a result
+    (rank, value), `ranks`/`values` each rank at its best learning rate (mean over seeds). knee: the rank the
+    ladder's knee picked (None: the prior decided). band: the ranks the evidence cannot tell apart.
+    threshold: the eval loss a rank must reach to count as the knee (needs the base model's loss)."""
+
+    metric: str
+    points: tuple[tuple[int, float], ...]
+    ranks: tuple[int, ...]
+    values: tuple[float, ...]
+    knee: int | None
+    band: tuple[int, int]
+    threshold: float | None
+
+
+def ladder_knee(rec: Recommendation) -> int | None:
+    """The rank the ladder's knee decided (its evidence), or None when the capacity prior decided."""
+    return next((e.rank for e in rec.evidence if e.source == "ladder" and e.rank is not None), None)
+
+
+def ladder_plot(rec: Recommendation, base_loss: float | None = None) -> LadderPlot:
+    """The points, knee, band and threshold of the Recommend tab's plot."""
+    usable = [r for r in rec.ladder if r.eval_loss is not None]
+    by_rank = summarize(usable)
+    accuracy = rec.task == CLASSIFICATION and any(r.eval_accuracy is not None for r in usable)
+    if accuracy:
+        points = tuple((r.rank, r.eval_accuracy) for r in usable if r.eval_accuracy is not None)
+        ranks, values = [], []
+        for s in by_rank:
+            accs = [r.eval_accuracy for r in usable if r.rank == s.rank and r.learning_rate == s.learning_rate
+                    and r.eval_accuracy is not None]
+            if accs:
+                ranks.append(s.rank)
+                values.append(sum(accs) / len(accs))
+        ranks_t, values_t = tuple(ranks), tuple(values)
+    else:
+        points = tuple((r.rank, float(r.eval_loss)) for r in usable)
+        ranks_t, values_t = tuple(s.rank for s in by_rank), tuple(s.mean_loss for s in by_rank)
+    threshold = None
+    if base_loss is not None and usable and not accuracy and 0 < rec.tolerance < 1:
+        threshold = find_knee(usable, base_loss, fraction=1 - rec.tolerance).threshold
+    return LadderPlot("eval accuracy" if accuracy else "eval loss", points, ranks_t, values_t, ladder_knee(rec),
+                      rec.confidence, threshold)

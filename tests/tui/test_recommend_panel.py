@@ -1,0 +1,232 @@
+"""Pilot tests of the Recommend tab: the capacity prior at once, a ladder's rows as its recommendation.json is
+rewritten in a run folder (written by the test with Recommendation.to_json(); no probe process runs), and the
+`a` key that applies rank, alpha, learning rate and rank_pattern to the plan the export writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Input, Static
+from tui_helpers import type_into, wait_until
+
+from lorplan.core.lora import LoraTargets, trainable_params
+from lorplan.core.model import load_spec
+from lorplan.core.plan import read_plan
+from lorplan.probe import runner
+from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.recommend import (
+    DataSize,
+    LadderRow,
+    RankPattern,
+    adapter_size,
+    capacity_prior,
+    combine,
+    data_size_from_profile,
+)
+from lorplan.tui import recommend_bridge
+from lorplan.tui.panels.plan_view import PlanView
+from lorplan.tui.panels.recommend_panel import RecommendPanel
+from lorplan.tui.screens.export_dialog import ExportDialog, default_folder
+from lorplan.tui.widgets.rank_table import RankTable
+
+pytestmark = pytest.mark.anyio
+
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def _plan_ready(pilot) -> None:
+    await wait_until(pilot, lambda: pilot.app.main.plan is not None)
+
+
+async def _open_recommend(pilot) -> RecommendPanel:
+    await pilot.press("f8")
+    await pilot.pause()
+    return pilot.app.screen.query_one(RecommendPanel)
+
+
+def _runs_root(home: Path) -> Path:
+    return home / "state" / "lorplan" / "runs"  # conftest's XDG_STATE_HOME
+
+
+def _ladder_run(home: Path, run_id: str) -> Path:
+    return create_run(runner.make_plan((4, 8, 16, 32), steps=20, device="cpu", run=run_id), _runs_root(home)).path
+
+
+def _recommendation(model: str, rows, base_loss: float, pattern=None, lr=(1e-3, "the default"),
+                    state: str = "running") -> dict:
+    spec = load_spec(model)
+    prior = capacity_prior(DataSize(task="causal-lm", trained_tokens=5_000_000), adapter_size(spec, LoraTargets()))
+    rec = combine(prior, default_lr=lr, ladder=rows, base_loss=base_loss, pattern=pattern)
+    return {**rec.to_json(), "base_loss": base_loss, "state": state}  # the ladder driver's extra keys
+
+
+def _write(path: Path, obj: dict) -> None:
+    atomic_write_json(path, obj)
+    os.utime(path, ns=(path.stat().st_mtime_ns + 1_000_000,) * 2)  # a rewrite within the clock's tick
+
+
+def _row(rank, loss, state="finished", **kw) -> LadderRow:
+    return LadderRow(rank=rank, learning_rate=1e-3, eval_loss=loss, state=state, train_seconds=30.0 if loss else None,
+                     trainable_params=rank * 1000, steps=20 if loss else None, **kw)
+
+
+async def test_prior_shows_at_once_from_the_data_tab_profile(make_app, isolated_home):
+    data = isolated_home / "chat.jsonl"
+    rows = [{"messages": [{"role": "user", "content": f"question {i}"},
+                          {"role": "assistant", "content": "answer " * (1 + i % 7)}]} for i in range(200)]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        panel = await _open_recommend(pilot)
+        # no profile yet: the prior says what it needs and offers the data size field
+        assert panel.prior is not None and panel.prior.recommendation is None
+        assert "profile a dataset in the Data tab, or type its trained tokens" in _text(app, "#rec-head")
+        assert panel.has_class("-size")
+        await pilot.press("f6")
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        await wait_until(pilot, lambda: app.main.data is not None)
+        await pilot.press("f8")
+        await pilot.pause()  # no worker to wait for: the prior is arithmetic on what the screen handed down
+        profile = app.main.data.profile
+        spec = app.main.plan.spec
+        expected = capacity_prior(data_size_from_profile(profile, task="causal-lm"),
+                                  adapter_size(spec, app.main.plan.setup.targets))
+        rec = panel.shown
+        assert rec is not None and rec.rank == expected.rank
+        assert rec.confidence == (expected.low, expected.high)
+        head = _text(app, "#rec-head")
+        assert head.startswith(f"rank {expected.rank} (band {expected.low}–{expected.high}) · alpha 32")
+        assert "from the capacity prior" in head
+        assert f"{profile.trained_tokens:,} trained tokens" in _text(app, "#rec-evidence")
+        assert not panel.has_class("-size")  # the profile answers what the typed size would
+        assert app.screen.query_one("#rec-ladder", DataTable).row_count == 0
+
+
+async def test_prior_from_a_typed_size_for_classification(make_app):
+    app = make_app(model=MINILM)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        panel = await _open_recommend(pilot)
+        assert "type its labelled examples below" in _text(app, "#rec-head")
+        await type_into(pilot, "#rec-size", "1,2x")
+        assert "is not a number" in _text(app, "#rec-size-error") and panel.shown is None
+        await type_into(pilot, "#rec-size", "20,000")
+        spec = app.main.plan.spec
+        expected = capacity_prior(DataSize(task="sequence-classification", examples=20_000, num_labels=2),
+                                  adapter_size(spec, app.main.plan.setup.targets))
+        assert panel.shown.rank == expected.rank and panel.shown.learning_rate == pytest.approx(1e-3)
+        assert "20,000 labelled examples" in _text(app, "#rec-evidence")
+        assert _text(app, "#rec-size-error") == ""
+
+
+async def test_ladder_rows_appear_as_the_run_rewrites_its_recommendation(make_app, isolated_home):
+    first = [_row(4, 2.0), _row(8, 1.62), _row(16, None, "running"), _row(32, None, "queued")]
+    run = _ladder_run(isolated_home, "20261128-100000-aaaa")
+    other = _ladder_run(isolated_home, "20261128-110000-bbbb")  # newer, but for another model: not shown
+    _write(other / "recommendation.json", _recommendation(MINILM, [_row(4, 0.5), _row(8, 0.4)], base_loss=0.7))
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        panel = await _open_recommend(pilot)
+        table = app.screen.query_one("#rec-ladder", DataTable)
+        assert table.row_count == 0 and panel.ladder is not None and panel.ladder.run_id is None
+        _write(run / "recommendation.json", _recommendation(LLAMA, first, base_loss=2.4))
+        await wait_until(pilot, lambda: table.row_count == 4)
+        assert [str(c) for c in table.get_row_at(1)][:6] == ["r8", "0.001", "0", "finished", "1.6200", "-"]
+        assert [str(c) for c in table.get_row_at(2)][3] == "running"
+        head = _text(app, "#rec-head")
+        # knee: base 2.4, best 1.62 (rank 8); rank 4 reaches (2.4-2.0)/(2.4-1.62) = 51% < 95%
+        assert head.startswith("rank 8 ")
+        assert "from probe ladder run 20261128-100000-aaaa (running): 2 of 4 probes ended, 1m00s of training" in head
+        plot = recommend_bridge.ladder_plot(panel.shown, panel.ladder.base_loss)
+        assert (plot.knee, plot.ranks, plot.threshold) == (8, (4, 8), pytest.approx(2.4 - 0.95 * (2.4 - 1.62)))
+        note = _text(app, "#rec-plot-note")
+        assert "green: the knee, rank 8" in note and "red: eval loss 1.659, 95% of the best rank's gain" in note
+        drawn = re.sub(r"\x1b\[[0-9;]*m", "", app.screen.query_one("#rec-plot").plt.build())
+        assert "eval loss by rank" in drawn
+        ticks = drawn.rstrip().splitlines()[-2].split()
+        assert ticks == ["4", "8", "16", "32"]  # a log2 axis: the pending probes' ranks are on it too
+
+        # the other probes finish: the driver rewrites the file, the rows and the knee follow
+        done = [_row(4, 2.0), _row(8, 1.62), _row(16, 1.45), _row(32, 1.44, stopped_early=True)]
+        _write(run / "recommendation.json", _recommendation(LLAMA, done, base_loss=2.4, state="done"))
+        await wait_until(pilot, lambda: str(table.get_row_at(2)[3]) == "finished")
+        assert str(table.get_row_at(3)[10]) == "yes"
+        assert _text(app, "#rec-head").startswith("rank 16 ")  # 16 reaches 97% of the gain; 8 only 82%
+        assert "(done): 4 of 4 probes ended" in _text(app, "#rec-head")
+
+        # a damaged file is one notification, and the last good reading stays on screen
+        (run / "recommendation.json").write_text("{not json")
+        await wait_until(pilot, lambda: panel.ladder.problem is not None)
+        assert "cannot read the recommendation" in panel.ladder.problem
+        await pilot.pause(1.5)  # another read or two of the same damaged file
+        assert sum("cannot read the recommendation" in n.message for n in app._notifications) == 1
+        assert table.row_count == 4 and _text(app, "#rec-head").startswith("rank 16 ")
+
+
+async def test_apply_key_sets_rank_alpha_lr_and_pattern_of_the_exported_plan(make_app, isolated_home, monkeypatch):
+    monkeypatch.chdir(isolated_home)
+    rows = [_row(6, 2.0), _row(12, 1.61), _row(24, 1.59)]
+    rows = [LadderRow(**{**r.__dict__, "learning_rate": 5e-4}) for r in rows]
+    pattern = RankPattern({"q_proj": 24}, "pattern", "q_proj's signal rank is twice the others'")
+    run = _ladder_run(isolated_home, "20261128-120000-cccc")
+    _write(run / "recommendation.json", _recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default")))
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        before = app.main.plan
+        assert before.rank == 16 and before.tuning is None
+        panel = await _open_recommend(pilot)
+        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
+        rec = panel.shown
+        assert (rec.rank, rec.learning_rate, dict(rec.rank_pattern)) == (12, 5e-4, {"q_proj": 24})
+        assert app.focused is panel  # f8 focuses the panel, so its key works at once
+        await pilot.press("a")
+        await pilot.pause()
+        plan = app.main.plan
+        assert plan.rank == 12 and plan.tuning.alpha == 32 and plan.tuning.learning_rate == 5e-4
+        assert dict(plan.setup.targets.rank_pattern) == {"q_proj": 24}
+        assert app.screen.query_one("#f-custom_rank", Input).value == "12"  # 12 is not one of the table's ranks
+        assert app.screen.query_one(RankTable).selected_rank == 12
+        await pilot.press("f5", "ctrl+e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        lora = dialog.plan.lora
+        assert (lora.r, lora.alpha, dict(lora.rank_pattern), lora.use_rslora) == (12, 32, {"q_proj": 24}, False)
+        assert dialog.plan.training.learning_rate == 5e-4
+        # the table priced the pattern: q_proj at 24, every other module at 12
+        spec = load_spec(LLAMA)
+        assert dialog.plan.estimate.trainable_params == trainable_params(
+            spec, LoraTargets(rank_pattern={"q_proj": 24}), 12)
+        assert dialog.plan.estimate.trainable_params > trainable_params(spec, LoraTargets(), 12)
+        await pilot.click("#export-write")
+        await pilot.pause()
+        written = read_plan(isolated_home / default_folder(dialog.plan) / "plan.toml")
+        assert written.lora == lora and written.training.learning_rate == 5e-4
+        # another model: the tuning was for this one and is dropped
+        app.screen.query_one(PlanView).choose_model(MINILM)
+        await wait_until(pilot, lambda: app.main.plan.spec.id == MINILM)
+        assert app.main.plan.tuning is None and not app.main.plan.setup.targets.rank_pattern
+
+
+async def test_apply_without_a_recommendation_changes_nothing(make_app):
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        before = app.main.plan
+        await _open_recommend(pilot)
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.main.plan is before
+        assert any("Nothing to apply yet" in n.message for n in app._notifications)
