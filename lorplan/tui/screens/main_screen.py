@@ -28,8 +28,8 @@ from lorplan.tui.widgets.rank_table import RankTable
 HERE = Path(__file__).resolve().parent
 
 LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings", "recommend": "Rank recommendations"}
-_FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path",
-                "probes": "#probes-table"}  # else a tab's first focusable widget
+_FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path", "probes": "#probes-table",
+                "recommend": "RecommendPanel"}  # else a tab's first focusable widget
 
 
 class MainScreen(Screen):
