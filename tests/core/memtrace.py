@@ -140,7 +140,7 @@ def saved_by_module(model: torch.nn.Module, forward) -> dict[str, int]:
 
 
 _LORA_PART = re.compile(r"\.(lora_A|lora_B|lora_dropout|lora_embedding_A|lora_embedding_B)(\.|$)")
-_LAYER = re.compile(r"\.(?:layers|h)\.(\d+)(\.|$)")
+_LAYER = re.compile(r"\.(?:layers|h|layer)\.(\d+)(\.|$)")
 
 
 def part_of(module: str) -> tuple[int | None, str]:
@@ -154,11 +154,13 @@ def part_of(module: str) -> tuple[int | None, str]:
     leaf = module.rsplit(".", 1)[-1]
     if index is None:
         return None, "final_norm" if leaf in ("norm", "ln_f") else "model"
-    if "norm" in leaf or leaf in ("ln_1", "ln_2"):
+    if "norm" in leaf.lower() or leaf in ("ln_1", "ln_2"):
         return index, "norm"
-    if ".self_attn" in module or ".attn" in module:
+    if "dropout" in leaf:  # the model's own residual-branch dropouts (GPT-2 resid_dropout, BERT output.dropout)
+        return index, "dropout"
+    if ".self_attn" in module or ".attn" in module or ".attention.self" in module:
         return index, "attention"
-    if ".mlp" in module:
+    if ".mlp" in module or ".intermediate" in module or ".output.dense" in module:
         return index, "mlp"
     return index, "layer"
 
@@ -203,6 +205,8 @@ def spec_from_model(model: torch.nn.Module, model_id: str, task: str = "causal-l
     heads = cfg.num_attention_heads
     hidden = cfg.hidden_size
     act = getattr(cfg, "hidden_act", None) or getattr(cfg, "activation_function", "gelu")
+    from lorplan.core.model.archs import config_dropout
+
     return ModelSpec(
         id=model_id, source="folder", model_type=cfg.model_type, architecture=type(model).__name__, task=task,
         hidden_size=hidden, num_layers=cfg.num_hidden_layers, num_attention_heads=heads,
@@ -213,13 +217,21 @@ def spec_from_model(model: torch.nn.Module, model_id: str, task: str = "causal-l
         tie_word_embeddings=bool(getattr(cfg, "tie_word_embeddings", False)), hidden_act=act,
         gated_mlp=cfg.model_type in ("llama", "qwen2", "mistral", "qwen3", "gemma"),
         norm="rmsnorm" if cfg.model_type in ("llama", "qwen2", "mistral", "qwen3", "gemma") else "layernorm",
-        linears=tuple(linears), tensors=tuple(tensors),
+        linears=tuple(linears), tensors=tuple(tensors), dropout=config_dropout(cfg.model_type, cfg.to_dict()),
     )
 
 
 def tiny_config(family: str, vocab: int = 2048):
-    """Tiny random-weight configs of the traced families (model-internal dropout off, as in modern LLMs)."""
-    from transformers import GPT2Config, LlamaConfig, Qwen2Config
+    """Tiny random-weight configs of the traced families (model-internal dropout off, as in modern LLMs, except
+    the "-dropout" families, which keep the transformers config class's defaults: 0.1 for GPT-2 and BERT)."""
+    from transformers import BertConfig, GPT2Config, LlamaConfig, Qwen2Config
+
+    if family == "gpt2-dropout":  # GPT2Config's own attn_pdrop, resid_pdrop, embd_pdrop (0.1 each)
+        return GPT2Config(vocab_size=vocab, n_embd=128, n_layer=2, n_head=4, n_positions=512)
+    if family in ("bert", "bert-dropout"):  # post-LN encoder, GELU, pooler + classifier (sequence classification)
+        drop = {} if family == "bert-dropout" else {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0}
+        return BertConfig(vocab_size=vocab, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
+                          intermediate_size=512, max_position_embeddings=512, **drop)
 
     if family == "llama":  # GQA + SwiGLU, untied head
         return LlamaConfig(vocab_size=vocab, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
@@ -244,7 +256,15 @@ TARGETS = {
     "llama-wide": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "qwen2-tied": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "gpt2": {"all-linear": "all-linear", "qv": ["c_attn"]},
+    "gpt2-dropout": {"all-linear": "all-linear", "qv": ["c_attn"]},
+    "bert": {"all-linear": "all-linear", "qv": ["query", "value"]},
+    "bert-dropout": {"all-linear": "all-linear", "qv": ["query", "value"]},
 }
+
+
+def is_encoder(family: str) -> bool:
+    """A sequence-classification family (AutoModelForSequenceClassification, one label per sequence)."""
+    return family.startswith("bert")
 
 
 @dataclass
@@ -264,24 +284,31 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     """A peft LoRA model of a tiny random-weight `family` model and its ModelSpec (base weights in base_dtype;
     adapters in fp32, as peft's autocast_adapter_dtype makes them, unless adapter_fp32 is False: then bf16)."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
 
     torch.manual_seed(seed)
     cfg = tiny_config(family)
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[base_dtype]
-    model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attention, dtype=dtype)
-    spec = spec_from_model(model, f"tiny-{family}")
+    auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
+    model = auto.from_config(cfg, attn_implementation=attention, dtype=dtype)
+    if is_encoder(family):  # lorplan's own config reader: the pooler is a linear outside the blocks, not a head
+        from lorplan.core.model.sources import from_config
+
+        spec = from_config({**cfg.to_dict(), "architectures": [type(model).__name__]}, f"tiny-{family}", "folder",
+                           f"tiny-{family}")
+    else:
+        spec = spec_from_model(model, f"tiny-{family}")
     if quant != "none":  # transformers' own bitsandbytes loading (works on CPU), then peft's kbit preparation
         model.save_pretrained(tmp_dir)
         qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant, bnb_4bit_use_double_quant=True,
                                   bnb_4bit_compute_dtype=torch.bfloat16)
-        model = AutoModelForCausalLM.from_pretrained(tmp_dir, quantization_config=qcfg, dtype=torch.bfloat16,
-                                                     attn_implementation=attention, device_map="cpu")
+        model = auto.from_pretrained(tmp_dir, quantization_config=qcfg, dtype=torch.bfloat16,
+                                     attn_implementation=attention, device_map="cpu")
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],
-                      task_type="CAUSAL_LM")
+                      task_type="SEQ_CLS" if is_encoder(family) else "CAUSAL_LM")
     model = get_peft_model(model, lcfg, autocast_adapter_dtype=adapter_fp32)
     if not adapter_fp32:  # on an fp32 base peft leaves the adapters fp32: cast them as a bf16 run would
         for name, p in model.named_parameters():
@@ -291,12 +318,15 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     return model, spec
 
 
-def _batch(spec: ModelSpec, batch: int, seq: int, padded: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(spec: ModelSpec, batch: int, seq: int, padded: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input ids, attention mask, labels): next-token labels for a causal LM, one class per sequence else."""
     ids = torch.randint(0, spec.vocab_size, (batch, seq))
     mask = torch.ones(batch, seq, dtype=torch.long)
     if padded:  # a padding collator: the last sequence is right-padded to the longest one
         mask[-1, seq // 2:] = 0
-    return ids, mask
+    head = next((m for m in spec.linears if m.role == "head"), None)
+    labels = ids if spec.task == "causal-lm" else torch.randint(0, head.out_features, (batch,))
+    return ids, mask, labels
 
 
 def saved_parts(family: str, rank: int, targets: str, dropout: float, batch: int, seq: int,
@@ -307,11 +337,11 @@ def saved_parts(family: str, rank: int, targets: str, dropout: float, batch: int
     part_of names them."""
     model, spec = build(family, rank, targets, dropout, False, attention=attention, quant=quant, tmp_dir=tmp_dir,
                         adapter_fp32=adapter_fp32, base_dtype=base_dtype)
-    ids, mask = _batch(spec, batch, seq, padded)
+    ids, mask, labels = _batch(spec, batch, seq, padded)
 
     def forward():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            model(input_ids=ids, attention_mask=mask, labels=ids)
+            model(input_ids=ids, attention_mask=mask, labels=labels)
 
     parts: dict[tuple[int | None, str], int] = defaultdict(int)
     for module, nbytes in saved_by_module(model, forward).items():
@@ -328,11 +358,11 @@ def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bo
                         adapter_fp32=adapter_fp32, base_dtype=base_dtype)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
-    ids, mask = _batch(spec, batch, seq, padded)
+    ids, mask, labels = _batch(spec, batch, seq, padded)
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

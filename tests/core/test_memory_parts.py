@@ -47,6 +47,15 @@ CASES = [
     ("qwen2-tied", {}),
     ("qwen2-tied", {"padded": True}),
     ("qwen2-tied", {"targets": "qv", "adapter_fp32": False, "dropout": 0.0}),
+    # the model's own dropout (GPT2Config's and BertConfig's 0.1 defaults): CPU SDPA falls back to its math
+    # kernel, residual-branch masks; encoders (post-LayerNorm BERT, sequence classification), with and without
+    ("gpt2-dropout", {}),
+    ("gpt2-dropout", {"attention": "eager", "adapter_fp32": False, "dropout": 0.0}),
+    ("bert", {}),
+    ("bert", {"targets": "qv", "adapter_fp32": False, "dropout": 0.0, "rank": 16}),
+    ("bert", {"padded": True}),
+    ("bert-dropout", {}),
+    ("bert-dropout", {"attention": "eager"}),
 ]
 
 
@@ -70,25 +79,31 @@ def priced_parts(spec, setup: TrainingSetup, rank: int) -> dict[str, float]:
         "last block: norms": am.norms * t,
         "last block: attention": am.attention * t + am.layer_bs2 * t * s,
         "last block: mlp": am.mlp * t,
+        "last block: dropout masks": am.dropout * t,
         "last block: anything else": 0,
         "first block: norms": (am.norms - am.first_norm) * t,
         "final norm": am.first_norm * t,
-        "lora: dropout masks": (ls.masks - ls.stream_skip) * t,
-        "lora: lora_A and lora_B": (ls.copies + ls.mids) * t + ls.weight_casts,
+        # LoRA on a sequence classifier's pooler saves per sequence (ls.per_sequence*), not per token
+        "lora: dropout masks": (ls.masks - ls.stream_skip) * t + ls.per_sequence_masks * setup.micro_batch,
+        "lora: lora_A and lora_B": (ls.copies + ls.mids) * t + ls.weight_casts + ls.per_sequence * setup.micro_batch,
+        # a sequence classifier's pooler, classifier and loss (+ aten nll_loss's fp32 total_weight scalar)
+        "pooled head": am.per_sequence * setup.micro_batch + (4 if am.per_sequence else 0),
     }
 
 
-def traced_parts(parts: dict, layers: int) -> dict[str, int]:
+def traced_parts(parts: dict, layers: int, encoder: bool = False) -> dict[str, int]:
     last = layers - 1
     return {
         "last block: norms": parts.get((last, "norm"), 0),
         "last block: attention": parts.get((last, "attention"), 0),
         "last block: mlp": parts.get((last, "mlp"), 0),
+        "last block: dropout masks": parts.get((last, "dropout"), 0),
         "last block: anything else": parts.get((last, "layer"), 0),
         "first block: norms": parts.get((0, "norm"), 0),
         "final norm": parts.get((None, "final_norm"), 0),
         "lora: dropout masks": sum(v for (_, p), v in parts.items() if p == "lora_dropout"),
         "lora: lora_A and lora_B": sum(v for (_, p), v in parts.items() if p in ("lora_A", "lora_B")),
+        "pooled head": parts.get((None, "model"), 0) if encoder else 0,
     }
 
 
@@ -103,7 +118,7 @@ def test_every_part_saves_exactly_what_the_model_prices(family, change, tmp_path
                                        attention=c["attention"], autocast=c["autocast"], quant=c["quant"],
                                        tmp_dir=str(tmp_path), adapter_fp32=c["adapter_fp32"], padded=c["padded"],
                                        base_dtype=c["base_dtype"])
-    traced = traced_parts(parts, spec.num_layers)
+    traced = traced_parts(parts, spec.num_layers, encoder=spec.task != "causal-lm")
     priced = priced_parts(spec, _setup(family, c), c["rank"])
     assert traced["last block: attention"] > 0 and traced["lora: lora_A and lora_B"] > 0  # the tracer sees them
     wrong = {k: (traced[k], priced[k], f"{100 * (priced[k] / traced[k] - 1):+.2f}%" if traced[k] else "n/a")

@@ -45,17 +45,66 @@ class ActivationModel:
     norms: int = 0  # the layer's two norms
     attention: int = 0  # the attention core (projections' own saves are LoRA's)
     mlp: int = 0  # the MLP's intermediates
+    dropout: int = 0  # the model's own residual-branch dropout masks (attention dropout is in `attention`)
+    embed_saved: float = 0.0  # saved at the embeddings only when their output needs grad (dropout mask, BERT's LN)
+    forward_tokens: float = 0.0  # encoders: the last block's forward temporaries beyond what is saved, per token
+    # bytes per sequence (a sequence classifier's pooled head: pooler output, classifier input, dropout mask, the
+    # fp32 log-probabilities): below one token's worth, so the phases leave it out; the parts test checks it
+    per_sequence: float = 0.0
 
 
 _FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
 
 
+_ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra"})
+
+
 def _family(spec: ModelSpec) -> str:
     if spec.model_type in ("gpt2",):
         return "gpt2"
+    if spec.task == "sequence-classification" or spec.model_type in _ENCODERS:
+        return "encoder"  # post-LayerNorm blocks, no final norm, a pooled head
     if spec.norm == "layernorm":
         return "layernorm"
     return "llama"
+
+
+def dropout_mask_bytes(setup: TrainingSetup, x_bytes: int) -> int:
+    """Bytes per element that one dropout of the model saves for backward (x of `x_bytes` per element)."""
+    if setup.kernels == "cuda":
+        # torch/nn/functional.py (dropout) -> aten native_dropout, CUDA's fused kernel: a bool mask, 1 byte each
+        return 1
+    # aten/src/ATen/native/Dropout.cpp (_dropout_impl, the CPU path): noise = empty_like(x).bernoulli_(1 - p),
+    # then x * noise, which saves the noise in x's dtype
+    return x_bytes
+
+
+def residual_dropout_saved(h: int, attn_out_bytes: int, mlp_out_bytes: int, setup: TrainingSetup) -> int:
+    """The masks of the dropout on each residual branch's output (attention and MLP), per layer."""
+    # transformers models/gpt2/modeling_gpt2.py (GPT2Attention.resid_dropout, GPT2MLP.dropout),
+    # models/bert/modeling_bert.py (BertSelfOutput.dropout, BertOutput.dropout), models/phi3/modeling_phi3.py
+    # (resid_attn_dropout, resid_mlp_dropout): a dropout on the branch output before the residual add
+    return h * (dropout_mask_bytes(setup, attn_out_bytes) + dropout_mask_bytes(setup, mlp_out_bytes))
+
+
+def eager_dropout_extra(heads: int, a: int, fp32_softmax: bool, setup: TrainingSetup) -> float:
+    """Bytes per b*s*s per layer that attention dropout adds to eager attention."""
+    # transformers eager_attention_forward (Llama, GPT-2, BERT): nn.functional.dropout(attn_weights) between the
+    # softmax and the matmul with V: the dropout saves its mask and the matmul its (16-bit) output, while the
+    # softmax keeps its own output. Without dropout a 16-bit softmax output was the one tensor both saved
+    # (an fp32 softmax's 16-bit copy is replaced by the dropout's output: no change there)
+    mask = dropout_mask_bytes(setup, a)
+    return float(heads * (mask if fp32_softmax else mask + a))
+
+
+def sdpa_math_dropout_saved(hq: int, heads: int) -> tuple[int, float]:
+    """CPU SDPA with dropout (the math kernel): (bytes per token, bytes per b*s*s) per layer."""
+    # aten/src/ATen/native/transformers/sdp_utils_cpp.cpp (use_flash_attention_cpp: check_for_dropout) sends a
+    # training step with dropout_p > 0 to _scaled_dot_product_attention_math, which up-casts bf16/fp16 q, k, v
+    # to fp32 (attention.cpp: "Keep query, key, value in high precision"): it saves the scaled q and k, v,
+    # the fp32 softmax, the dropout noise and the dropped-out probabilities. CUDA's flash and memory-efficient
+    # kernels apply dropout inside the kernel (a Philox seed and offset): nothing more is saved there
+    return 4 * 3 * hq, 12.0 * heads
 
 
 def rmsnorm_saved(h: int) -> int:
@@ -179,6 +228,30 @@ def head_cast_bytes(spec: ModelSpec, setup: TrainingSetup) -> int:
     return 2 * spec.vocab_size * spec.hidden_size
 
 
+def encoder_forward_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
+    """Bytes per token alive at the end of a post-LayerNorm encoder's forward beyond what autograd saved."""
+    # transformers models/bert/modeling_bert.py: BertModel.forward keeps embedding_output and BertEncoder the
+    # block's input (Python locals) while the last block runs; BertLayer keeps attention_output (the first
+    # LayerNorm's output) and the MLP activation's output until BertOutput returns, which holds its dense
+    # output, the LoRA branch's output and their sum (or the last LayerNorm's output). Measured on CPU:
+    # tests/core/test_memory_trace.py
+    h = spec.hidden_size
+    return 3 * norm_out * h + m * spec.intermediate_size + 3 * a * h
+
+
+def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
+    """Bytes per sequence of a sequence classifier's head: the pooler's tanh output, with classifier dropout its
+    mask and output, and the loss's fp32 log-probabilities (nll_loss adds one fp32 scalar per step)."""
+    # transformers models/bert/modeling_bert.py (BertPooler: tanh(dense(first token)), then
+    # BertForSequenceClassification: classifier(dropout(pooled))); the classifier trains (peft's SEQ_CLS
+    # modules_to_save), so its matmul saves its input: tanh's output itself, or the dropout's output; torch
+    # autocast runs cross_entropy in fp32 and log_softmax saves its output
+    h = spec.hidden_size
+    labels = max((m.out_features for m in spec.linears if m.role == "head"), default=2)
+    dropped = h * (dropout_mask_bytes(setup, a) + a) if spec.dropout.classifier > 0 else 0
+    return a * h + dropped + 4 * labels
+
+
 def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
     """Saved-tensor coefficients of the base model for this setup (no LoRA terms)."""
     h, hd = spec.hidden_size, spec.head_dim
@@ -190,33 +263,54 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
     resid = unquantized_param_bytes(setup)
     cuda_autocast = setup.kernels == "cuda" and autocast
     fam = _family(spec)
+    drop = spec.dropout
 
     bs2 = 0.0
+    fp32_softmax = fam == "llama" or cuda_autocast
+    math_dropout = setup.attention == "sdpa" and drop.attention > 0 and setup.kernels == "cpu"
     if setup.attention == "eager":
-        attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fam == "llama" or cuda_autocast)
+        attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fp32_softmax)
+        if drop.attention > 0:
+            bs2 += eager_dropout_extra(heads, a, fp32_softmax, setup)
+    elif math_dropout:
+        attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
         attn, bs2 = sdpa_padded_saved(hq, heads, a)
     else:  # flash-attention-2 unpads, so it is priced as without a mask
         attn = sdpa_saved(hq, hkv, heads, a)
     if _FUSED_QKV.intersection(spec.layer_linear_names) and not setup.grad_checkpointing \
-            and setup.attention != "eager" and block_input_bytes(setup) == a:
+            and setup.attention != "eager" and not math_dropout and block_input_bytes(setup) == a:
         attn += fused_qkv_saved(hkv, a)
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
+    dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
+    embed_saved = 0.0
+    first_norm_bytes = norm_out = 0
     if fam == "llama":
         norm = rmsnorm_saved(h)
         model_tokens = norm + rope_saved(hd, a) + labels_saved()  # final norm, cos/sin, labels
+        first_norm_bytes = norm
     else:
         norm = layernorm_saved(h, 4 if cuda_autocast else resid)
-        model_tokens = norm + labels_saved()  # final norm, labels
+        if fam == "encoder":
+            # post-LayerNorm blocks (transformers models/bert/modeling_bert.py: LayerNorm(dropout(dense(x)) + x)
+            # ends each branch): no final norm, and the embeddings' LayerNorm saves once their output needs grad
+            model_tokens = 0
+            embed_saved = norm
+            norm_out = 4 if cuda_autocast else resid  # torch autocast: layer_norm is an fp32 op on CUDA
+        else:
+            model_tokens = norm + labels_saved()  # final norm, labels
+            first_norm_bytes = norm
+    if drop.embedding > 0:  # dropout on the embeddings' output (LayerNorm'd for BERT: fp32 under CUDA autocast)
+        embed_saved += h * dropout_mask_bytes(setup, 4 if fam == "encoder" and cuda_autocast else resid)
     norms = 2 * norm
     return ActivationModel(
-        layer_tokens=norms + attn + mlp,
+        layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
         layer_input=checkpoint_saved(h, resid),
         model_tokens=model_tokens,
         loss_tokens=logits_buffer_bytes(spec.vocab_size) if spec.task == "causal-lm" else 0,
-        first_norm=norm,
+        first_norm=first_norm_bytes,
         dequant=dequant_transient_bytes(spec, setup),
         head_cast=head_cast_bytes(spec, setup),
         layers=spec.num_layers,
@@ -226,4 +320,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         norms=norms,
         attention=attn,
         mlp=mlp,
+        dropout=dropout,
+        embed_saved=embed_saved,
+        per_sequence=pooled_head_saved(spec, setup, a) if fam == "encoder" else 0.0,
+        forward_tokens=encoder_forward_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
     )

@@ -98,6 +98,10 @@ class LoraSaved(NamedTuple):
     merged_layer: int = 0  # the same for the largest layer
     merged_grad: int = 0  # the most a layer's backward adds for them (bytes)
     input_grad: bool = False  # embedding LoRA: the first block's input needs grad (its first norm saves)
+    per_sequence: float = 0.0  # copies and mids of adapted modules that read one vector per sequence (pooler)
+    per_sequence_masks: float = 0.0  # their dropout masks
+    cast_cache: int = 0  # every adapter weight cast autocast caches during the forward (saved or not), bytes
+    forward_cast: float = 0.0  # LoRA's cast of the MLP output projection's input while it runs, per token
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -133,24 +137,34 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     mask_b = dropout_mask_bytes(setup, a)
     cast_b = adapter_weight_cast_bytes(setup, a)
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
-    copies = masks = mids = skip = 0.0
-    casts = widest = 0
+    copies = masks = mids = skip = per_seq = per_seq_masks = 0.0
+    casts = widest = cached = 0
     for g in mt.groups:
         if g.in_blocks:
             widest = max(widest, g.in_features)
         r = g.rank(rank)
+        if cast_b:  # autocast's copies of lora_A (when its input needs grad) and of lora_B
+            casts += cast_b * r * g.out_features * g.count
+            cached += cast_b * r * (g.in_features + g.out_features) * g.count
+            if not (g.stream_input and not setup.grad_checkpointing):
+                casts += cast_b * r * g.in_features * g.count
+        if g.pooled:  # one input per sequence (BERT's pooler reads the first token): not a per-token term
+            per_seq += copy_b * (g.in_features + r) * g.count
+            per_seq_masks += mask_b * g.in_features * g.count
+            continue
         if not keeps[g.attn_output]:  # a copy per module (inputs kept as they are: shared_input_elements)
             copies += copy_b * g.in_features * g.count
         masks += mask_b * g.in_features * g.count
         # peft/tuners/lora/layer.py (Linear.forward): lora_B's matmul saves lora_A's output (r wide)
         mids += copy_b * r * g.count
-        if cast_b:
-            casts += cast_b * r * g.out_features * g.count
-            if not (g.stream_input and not setup.grad_checkpointing):
-                casts += cast_b * r * g.in_features * g.count
         if g.stream_input and not setup.grad_checkpointing:
             skip += mask_b * g.in_features * g.count
     chain = lora_input_grad_chain_bytes(setup, a) * widest
+    # peft/tuners/lora/layer.py (Linear.forward): x = self._cast_input_dtype(x, lora_A.weight.dtype) is a new
+    # tensor when x's dtype differs, alive while the adapted module runs; the widest such input is the MLP
+    # output projection's (wider than the hidden size)
+    x_bytes = block_input_bytes(setup)
+    fwd_cast = pbytes * widest if widest > mt.hidden and x_bytes != pbytes else 0
     copies += copy_b * shared_input_elements(mt, setup, a)
     emb = mt.embedding
     mids += copy_b * (emb.out[0] * rank + emb.out[1])
@@ -165,7 +179,8 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         copies += a * moe.tokens
         if pbytes != wbytes:
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
-    return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad)
+    return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
+                     per_seq, per_seq_masks, cached, fwd_cast)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -181,4 +196,8 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.merged_layer,
         ls0.merged_grad,
         ls0.input_grad,
+        ls0.per_sequence + rank * (ls1.per_sequence - ls0.per_sequence),
+        ls0.per_sequence_masks,
+        ls0.cast_cache + rank * (ls1.cast_cache - ls0.cast_cache),
+        ls0.forward_cast,
     )

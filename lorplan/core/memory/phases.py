@@ -65,6 +65,7 @@ MERGED = "merged expert weights"
 DEQUANT = "dequantized weight"
 HEAD_CAST = "output head cast"
 OPT_TEMP = "optimizer step temporaries"
+FORWARD = "last block's forward temporaries"
 
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
@@ -97,8 +98,15 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                  Piece(SAVED, per_token=am.embed_saved if ls.input_grad else 0.0)]
         all_layers = Piece(SAVED, per_bs2=layers * am.layer_bs2)
         casts = [Piece(CASTS, ls.weight_casts), Piece(MERGED, ls.merged)]
-        return [
-            ("loss", [*casts, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
+        # aten/src/ATen/autocast_mode.cpp (cached_cast): inside the autocast region (forward and loss) every
+        # adapter weight cast stays cached, saved for backward or not; the cache empties when the region ends
+        cached = [Piece(CASTS, ls.cast_cache), Piece(MERGED, ls.merged)]
+        forward = []
+        if am.forward_tokens:  # an encoder has no logits: the end of its last block's forward can be the peak
+            forward = [("forward", [*cached, *saved, Piece(FORWARD, per_token=am.forward_tokens + ls.forward_cast),
+                                    all_layers])]
+        return [*forward,
+            ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
                       all_layers]),
             ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
                               Piece(FLIGHT, per_token=flight), all_layers]),

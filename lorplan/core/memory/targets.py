@@ -28,6 +28,7 @@ class AdaptedGroup:
     in_blocks: bool
     stream_input: bool = False  # fed by the first block's first norm (its input needs no grad without GC)
     attn_output: bool = False  # an attention output projection (o_proj): its input is the attention's output
+    pooled: bool = False  # outside the blocks of a sequence classifier (BERT's pooler): one input per sequence
 
     def rank(self, r: int) -> int:
         return r if self.fixed_rank is None else self.fixed_rank
@@ -95,12 +96,11 @@ class MemoryTargets:
     moe: MoeLora
     embedding: EmbeddingLora
     attn_output_in: int = 0
+    hidden: int = 0  # the model's hidden size
 
 
 # Output projections of attention blocks: their input is the attention output, which needs grad.
 _ATTN_OUTPUT = frozenset({"o_proj", "out_proj", "c_proj", "dense", "wo", "proj", "dense_proj"})
-# Post-norm encoders feed the first block straight from the embeddings' LayerNorm (trainable input path differs).
-_POST_NORM = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra"})
 # Every trainable tensor's numel is affine in the rank (one dimension is rank × a constant, or the rank is pinned),
 # with coefficients far below this prime: one call at rank P gives numel = per_rank·P + const, split by divmod.
 _P = (1 << 61) - 1
@@ -143,7 +143,8 @@ def memory_targets(spec: ModelSpec, targets: LoraTargets) -> MemoryTargets:
     moe = _moe(spec, listed) if spec.num_experts else MoeLora()
     tensors = tuple(TensorGroup(k, c, n, full) for (k, c, full), n in counts.items())
     groups, distinct, attn_out = _linear_groups(spec, targets, embedded)
-    return MemoryTargets(groups, tensors, distinct, moe, EmbeddingLora((ok, oc), (bk, bc), embedded), attn_out)
+    return MemoryTargets(groups, tensors, distinct, moe, EmbeddingLora((ok, oc), (bk, bc), embedded), attn_out,
+                         spec.hidden_size)
 
 
 def _moe(spec: ModelSpec, listed: tuple[tuple[str, tuple[int, ...]], ...]) -> MoeLora:
@@ -180,14 +181,17 @@ def _linear_groups(spec: ModelSpec, targets: LoraTargets,
     dtype and no dropout, lora_A saves that shared tensor once), and the part of that sum read by attention
     output projections."""
     first = min((m.layer for m in spec.linears if m.layer is not None), default=None)
-    counts: dict[tuple[int, int, int | None, bool, bool, bool], int] = {}
+    counts: dict[tuple[int, int, int | None, bool, bool, bool, bool], int] = {}
     seen: set[tuple] = set()
     distinct = attn_out = 0
     for m in resolve_targets(spec, targets):
-        stream = (m.layer == first and m.role == "attention" and m.name not in _ATTN_OUTPUT
-                  and spec.model_type not in _POST_NORM and not input_grad)
+        # the first block's attention input projections read the (pre-)norm of the frozen embeddings' output, or
+        # in a post-norm encoder (BERT) the embeddings' own LayerNorm: either way an input that needs no grad
+        stream = (m.layer == first and m.role == "attention" and m.name not in _ATTN_OUTPUT and not input_grad)
         reads_attn = m.role == "attention" and m.name in _ATTN_OUTPUT and m.layer is not None
-        key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream, reads_attn)
+        pooled = m.layer is None and spec.task != "causal-lm"
+        key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream, reads_attn,
+               pooled)
         counts[key] = counts.get(key, 0) + 1
         if m.layer is not None:
             ikey = (m.layer, m.role, m.name in _ATTN_OUTPUT, m.in_features)
@@ -196,5 +200,5 @@ def _linear_groups(spec: ModelSpec, targets: LoraTargets,
                 distinct += m.in_features
                 if reads_attn:
                     attn_out += m.in_features
-    groups = tuple(AdaptedGroup(i, o, n, fr, blk, st, at) for (i, o, fr, blk, st, at), n in counts.items())
+    groups = tuple(AdaptedGroup(i, o, n, fr, blk, st, at, pl) for (i, o, fr, blk, st, at, pl), n in counts.items())
     return groups, distinct, attn_out

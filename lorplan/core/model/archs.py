@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lorplan.core.model.spec import Linear, Role, Tensor, TensorKind
+from lorplan.core.model.spec import Dropout, Linear, Role, Tensor, TensorKind
 
 
 class UnsupportedConfig(Exception):
@@ -52,6 +52,7 @@ class Layout:
     num_experts_per_tok: int = 0
     moe_intermediate_size: int = 0
     notes: list[str] = field(default_factory=list)
+    dropout: Dropout = field(default_factory=Dropout)
 
     def lin(self, path: str, fin: int, fout: int, bias: bool, role: Role, layer: int | None) -> None:
         name = path.rsplit(".", 1)[-1]
@@ -395,9 +396,59 @@ def bert(cfg: Mapping[str, Any]) -> Layout:
     return lay
 
 
+# ---------------------------------------------------------------------------------------------- dropout
+def _prob(cfg: Mapping[str, Any], *keys: str) -> float:
+    """The first of `keys` the config sets to a number (a probability), else 0.0."""
+    for k in keys:
+        v = cfg.get(k)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            if not 0.0 <= float(v) < 1.0:
+                raise MissingField(f"{k!r} must be a dropout probability in [0, 1), not {v!r}")
+            return float(v)
+    return 0.0
+
+
+def config_dropout(model_type: str, cfg: Mapping[str, Any]) -> Dropout:
+    """The model's own dropout from its config fields, with the transformers configuration classes' defaults
+    for absent keys (GPT2Config: attn/resid/embd_pdrop 0.1; BertConfig: hidden_dropout_prob and
+    attention_probs_dropout_prob 0.1; Llama-style configs: attention_dropout 0.0)."""
+    if model_type == "gpt2":
+        # transformers models/gpt2/modeling_gpt2.py: attn_dropout(attn_pdrop) on the probabilities (SDPA gets
+        # dropout=attn_pdrop), resid_dropout and the MLP's dropout (resid_pdrop), drop (embd_pdrop)
+        full = {"attn_pdrop": 0.1, "resid_pdrop": 0.1, "embd_pdrop": 0.1, **cfg}
+        return Dropout(_prob(full, "attn_pdrop"), _prob(full, "resid_pdrop"), _prob(full, "embd_pdrop"), 0.0)
+    if model_type == "bert":
+        # transformers models/bert/modeling_bert.py: BertSelfAttention (attention_probs_dropout_prob),
+        # BertSelfOutput / BertOutput and BertEmbeddings (hidden_dropout_prob), BertForSequenceClassification
+        # (classifier_dropout if set, else hidden_dropout_prob)
+        full = {"attention_probs_dropout_prob": 0.1, "hidden_dropout_prob": 0.1, **cfg}
+        hidden = _prob(full, "hidden_dropout_prob")
+        classifier = _prob(full, "classifier_dropout") if cfg.get("classifier_dropout") is not None else hidden
+        return Dropout(_prob(full, "attention_probs_dropout_prob"), hidden, hidden, classifier)
+    if model_type == "gemma3":
+        text = cfg.get("text_config")
+        return config_dropout("gemma3_text", text if isinstance(text, Mapping) else {})
+    if model_type in STYLES or model_type == "gemma3_text":
+        # Llama-style decoders: eager_attention_forward / SDPA get dropout=attention_dropout while training;
+        # Phi-3 adds resid_attn_dropout and resid_mlp_dropout (transformers models/phi3/modeling_phi3.py)
+        residual = _prob(cfg, "resid_pdrop") if model_type == "phi3" else 0.0
+        return Dropout(_prob(cfg, "attention_dropout"), residual, 0.0, 0.0)
+    # other architectures (the meta-device fallback): the usual spellings, absent keys 0
+    hidden = _prob(cfg, "hidden_dropout_prob", "resid_pdrop", "hidden_dropout", "dropout")
+    return Dropout(_prob(cfg, "attention_probs_dropout_prob", "attention_dropout", "attn_pdrop"), hidden,
+                   _prob(cfg, "hidden_dropout_prob", "embd_pdrop", "hidden_dropout", "dropout"),
+                   _prob(cfg, "classifier_dropout") if cfg.get("classifier_dropout") is not None else 0.0)
+
+
 def build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
     """The layout for a config dict. Raises UnsupportedConfig for architectures the fast path does not know,
     MissingField for incomplete configs."""
+    lay = _build_layout(model_type, cfg)
+    lay.dropout = config_dropout(model_type, cfg)
+    return lay
+
+
+def _build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
     if model_type in STYLES:
         return decoder(model_type, cfg)
     builder: Callable[[Mapping[str, Any]], Layout] | None = {

@@ -127,4 +127,16 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
         moe_intermediate_size=_first(cfg, ("moe_intermediate_size", "intermediate_size")) if experts else 0,
         moe_style=data.get("moe_style", ""),
         config=MappingProxyType(dict(cfg)),
+        dropout=_dropout(cfg),
     )
+
+
+def _dropout(cfg: Mapping[str, Any]):
+    """The model's own dropout from the config's usual fields (0 where a value is not a probability)."""
+    from lorplan.core.model.archs import MissingField, config_dropout
+    from lorplan.core.model.spec import Dropout
+
+    try:
+        return config_dropout(str(cfg.get("model_type", "")), cfg)
+    except MissingField:
+        return Dropout()

@@ -157,4 +157,5 @@ def spec_from_layout(
         notes=tuple(lay.notes),
         tied_linears=tuple(lay.tied_linears),
         config=MappingProxyType(dict(cfg)),
+        dropout=lay.dropout,
     )

@@ -66,6 +66,28 @@ class Tensor:
 
 
 @dataclass(frozen=True)
+class Dropout:
+    """The model's own dropout probabilities while training (Trainer calls model.train(), so they are on),
+    read from the config's fields by lorplan.core.model.archs (0.0 where a family has none).
+
+    attention: on the attention probabilities (GPT-2 attn_pdrop, BERT attention_probs_dropout_prob, Llama-style
+        attention_dropout). residual: on the output of each residual branch, attention and MLP (GPT-2 and Phi-3
+        resid_pdrop, BERT hidden_dropout_prob). embedding: on the embeddings' output (GPT-2 embd_pdrop, BERT
+        hidden_dropout_prob). classifier: on the pooled output before a sequence-classification head (BERT
+        classifier_dropout, else hidden_dropout_prob).
+    """
+
+    attention: float = 0.0
+    residual: float = 0.0
+    embedding: float = 0.0
+    classifier: float = 0.0
+
+    @property
+    def any(self) -> bool:
+        return any(p > 0 for p in (self.attention, self.residual, self.embedding, self.classifier))
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything lorplan knows about a model's architecture. Frozen; built by `load_spec`.
 
@@ -106,6 +128,7 @@ class ModelSpec:
     config_path: str = ""  # where config.json was read from ("" for the built-in catalog)
     moe_style: str = ""  # peft's MoE target renaming family ("mixtral", "qwen2_moe"); "" = from model_type
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    dropout: Dropout = field(default_factory=Dropout)  # the model's own dropout (archs reads the config)
 
     @property
     def total_params(self) -> int:
