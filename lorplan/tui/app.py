@@ -14,13 +14,14 @@ from pathlib import Path
 from textual.app import App
 from textual.binding import Binding
 from textual.filter import LineFilter
+from textual.timer import Timer
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.tui import bridge
 from lorplan.tui.ansi16 import Ansi16
 from lorplan.tui.commands import LorplanCommands
 from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
-from lorplan.tui.messages import DatasetProfiled, ModelLoaded, WorkerFailed
+from lorplan.tui.messages import DatasetProfiled, ModelLoaded, PlanChanged, WorkerFailed
 from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
@@ -52,6 +53,7 @@ _HELP_FOR = {
 }
 
 
+SETUP_SAVE_DELAY = 1.0  # seconds
 TABS = Binding.Group("Tabs")  # one footer entry for the tab keys: "f5 f6 f7 Tabs"
 _MAIN_SCREEN_ACTIONS = {"export", "focus_model", "focus_setup", "focus_table", "show_tab", "refresh_gpus"}
 
@@ -108,6 +110,7 @@ class LorplanApp(App[int]):
         self.theme = chosen
         self._gpu_source = gpu_source or bridge.query_gpus
         self._ansi16 = Ansi16()
+        self._setup_timer: Timer | None = None  # saves the setup once typing pauses (not per keystroke)
         self._initial_model = model or self.user_config.last_model
         self._apply_keymap(self.user_config.keymap)
 
@@ -125,7 +128,7 @@ class LorplanApp(App[int]):
         # Pushed once the app's start-up batch is over: frames painted inside that batch are thrown away, so a
         # screen pushed here directly would reach the terminal one layout pass later.
         self.call_later(self.push_screen, MainScreen(self._gpu_source, self._initial_model,
-                                                     self.user_config.last_data))
+                                                     self.user_config.last_data, self.user_config.setup))
         for problem in self.config_problems:
             self.notify(problem, title="lorplan config", severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
@@ -165,6 +168,26 @@ class LorplanApp(App[int]):
     def on_dataset_profiled(self, message: DatasetProfiled) -> None:
         if message.data.path != self.user_config.last_data:
             self._remember(self.user_config.with_last_data(message.data.path))
+
+    def on_plan_changed(self, message: PlanChanged) -> None:
+        """Remember the setup of each valid plan, written SETUP_SAVE_DELAY seconds after the last change (and at
+        exit), so typing "4096" writes the file once."""
+        form = message.form
+        if form is None or form == self.user_config.setup:
+            return
+        self.user_config = self.user_config.with_setup(form)
+        if self._setup_timer is not None:
+            self._setup_timer.stop()
+        self._setup_timer = self.set_timer(SETUP_SAVE_DELAY, self._save_setup)
+
+    def _save_setup(self) -> None:
+        if self._setup_timer is not None:
+            self._setup_timer.stop()
+            self._setup_timer = None
+            self._remember(self.user_config)
+
+    def on_unmount(self) -> None:
+        self._save_setup()  # a setup changed just before quitting is still remembered
 
     def on_worker_failed(self, message: WorkerFailed) -> None:
         """The one place a failed background job is reported (a bug, not bad input: that is shown inline)."""

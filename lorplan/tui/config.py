@@ -1,4 +1,4 @@
-"""The user's TUI settings: theme, key remapping, the last model and dataset, in
+"""The user's TUI settings: theme, key remapping, the last model, dataset and setup, in
 `<XDG config dir>/lorplan/config.toml`.
 
 ```toml
@@ -9,11 +9,17 @@ last_data = "/home/me/data/train.jsonl"   # the Data tab starts with it (press E
 [keymap]            # binding id -> keys, as App.set_keymap takes them
 help = "f1,question_mark"
 export = "ctrl+e"
+
+[setup]             # the setup form of the last session (every field but the targets)
+quant = "nf4"
+seq_len = 4096
+grad_checkpointing = true
 ```
 
 Read with tomllib, written atomically with tomli-w (temp file in the same folder + os.replace). The schema is
 strict: an unknown key or a wrong type is reported with the file and the dotted key, and the default is used;
-the TUI still opens. Imports nothing from Textual so it is cheap to test.
+the TUI still opens. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
+length of 0) is dropped the same way. Imports nothing from Textual so it is cheap to test.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from lorplan.core.atomic import replace_text
+from lorplan.tui.panels.setup_form import FormValues, read_saved_setup, saved_setup
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,6 +60,7 @@ class UserConfig:
     last_model: str | None = None
     last_data: str | None = None
     keymap: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    setup: FormValues | None = None  # the setup form as last planned (validated; None: the form's defaults)
 
     def with_theme(self, theme: str) -> UserConfig:
         return replace(self, theme=theme)
@@ -62,6 +70,9 @@ class UserConfig:
 
     def with_last_data(self, path: str) -> UserConfig:
         return replace(self, last_data=path)
+
+    def with_setup(self, values: FormValues) -> UserConfig:
+        return replace(self, setup=values)
 
 
 def _line_of(text: str, key: str) -> str:
@@ -98,8 +109,16 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
                 else:
                     problems.append(f"{path}: keymap.{binding_id}{_line_of(text, binding_id)}: must be a key string; ignored")
             values["keymap"] = MappingProxyType(keymap)
+        elif key == "setup":
+            if not isinstance(value, dict):
+                problems.append(f"{where}: must be a table of setup fields; ignored")
+                continue
+            values["setup"], dropped = read_saved_setup(value)
+            for name, why in dropped.items():
+                problems.append(f"{path}: setup.{name}{_line_of(text, name)}: {why}; ignored")
         else:
-            problems.append(f"{where}: unknown setting (known: theme, last_model, last_data, keymap); ignored")
+            problems.append(f"{where}: unknown setting (known: theme, last_model, last_data, keymap, setup); "
+                            "ignored")
     return UserConfig(**values), problems
 
 
@@ -129,5 +148,7 @@ def save_config(config: UserConfig, path: Path | None = None) -> Path:
         data["last_data"] = config.last_data
     if config.keymap:
         data["keymap"] = dict(config.keymap)
+    if config.setup is not None:
+        data["setup"] = saved_setup(config.setup)
     path.parent.mkdir(parents=True, exist_ok=True)
     return replace_text(path, tomli_w.dumps(data))

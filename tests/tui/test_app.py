@@ -292,3 +292,40 @@ async def test_tab_keys_work_from_every_panel_and_the_footer_lists_them(make_app
         assert app.focused is app.screen.query_one("#rank-table")  # the tab's answer has the focus
         footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey, FooterLabel"))
         assert all(key in footer.lower() for key in ("f5", "f6", "f7")) and "Tabs" in footer
+
+
+async def test_the_setup_is_remembered_and_a_bad_saved_value_is_dropped_with_a_note(make_app, tmp_path):
+    from tui_helpers import choose
+
+    from lorplan.tui.panels.plan_view import PlanView
+
+    config_path = tmp_path / "cfg" / "config.toml"
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await choose(pilot, "#f-quant", "nf4")
+        await type_into(pilot, "#f-seq_len", "4096")
+        await type_into(pilot, "#f-lora_dropout", "0.1")
+        app.screen.query_one("#f-grad_checkpointing").focus()
+        await pilot.press("space")
+        await pilot.pause()
+        planned = app.screen.query_one(PlanView).state.setup
+        await pilot.press("ctrl+q")  # quitting within the save delay still saves
+    saved = load_config(config_path)[0].setup
+    assert (saved.quant, saved.seq_len, saved.lora_dropout) == ("nf4", "4096", "0.1")
+    assert saved.grad_checkpointing is True
+    again = make_app(config_path=config_path)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.screen.query_one("#f-seq_len").value == "4096"
+        assert again.screen.query_one("#f-quant").value == "nf4"
+        assert again.screen.query_one("#f-grad_checkpointing").value is True
+        assert again.screen.query_one(PlanView).state.setup == planned  # the same plan as before the restart
+    text = config_path.read_text().replace('quant = "nf4"', 'quant = "nf9"')
+    config_path.write_text(text)
+    third = make_app(config_path=config_path)
+    async with third.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert third.screen.query_one("#f-quant").value == "none"  # dropped: the default
+        assert third.screen.query_one("#f-seq_len").value == "4096"  # the rest kept
+        notes = "\n".join(n.message for n in third._notifications)
+        assert "setup.quant" in notes and "'nf9'" in notes

@@ -57,3 +57,36 @@ def test_broken_toml_gives_defaults_and_one_problem(tmp_path):
 def test_default_path_follows_xdg_config_home(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     assert default_config_path() == tmp_path / "xdg" / "lorplan" / "config.toml"
+
+
+def test_setup_round_trip_and_bad_values_are_dropped_with_a_note(tmp_path):
+    from lorplan.tui.panels.setup_form import FormValues, build_setup
+
+    path = tmp_path / "config.toml"
+    form = FormValues(quant="nf4", double_quant=True, micro_batch="4", seq_len="4,096", grad_checkpointing=True,
+                      optimizer="paged-adamw-8bit", lora_dropout="0.05", custom_rank="12", gpus="2",
+                      sharding="fsdp", targets=("q_proj",))
+    assert build_setup(form).errors == {}
+    save_config(UserConfig(setup=form), path)
+    text = path.read_text()
+    assert "seq_len = 4096" in text and 'quant = "nf4"' in text and "targets" not in text
+    loaded, problems = load_config(path)
+    assert problems == []
+    assert loaded.setup == FormValues(quant="nf4", double_quant=True, micro_batch="4", seq_len="4096",
+                                      grad_checkpointing=True, optimizer="paged-adamw-8bit", lora_dropout="0.05",
+                                      custom_rank="12", gpus="2", sharding="fsdp")  # targets: the model's own
+    every_module = FormValues(**{**form.__dict__, "targets": ("all-linear",)})
+    assert build_setup(loaded.setup).setup == build_setup(every_module).setup
+
+    bad = ('[setup]\nquant = "nf5"\nseq_len = 0\nmicro_batch = "two"\ndora = "yes"\ncolour = 1\n'
+           'grad_checkpointing = true\n')
+    config, problems = parse_config(bad, Path("/x/config.toml"))
+    assert config.setup == FormValues(grad_checkpointing=True)  # the good field kept, the bad ones dropped
+    joined = "\n".join(problems)
+    assert "/x/config.toml: setup.quant (line 2): 'nf5' is not one of" in joined
+    assert "setup.seq_len (line 3): Sequence length: 0 is too small" in joined
+    assert "setup.micro_batch (line 4)" in joined and "setup.dora (line 5)" in joined
+    assert "setup.colour (line 6): unknown setup field" in joined
+    assert all(p.endswith("ignored") for p in problems) and len(problems) == 5
+    _, problems = parse_config("setup = 3\n", Path("/x/config.toml"))
+    assert problems == ["/x/config.toml: setup (line 1): must be a table of setup fields; ignored"]

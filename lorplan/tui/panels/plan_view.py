@@ -83,7 +83,9 @@ class PlanState:
 class PlanView(VerticalScroll):
     """Main planning view. Exposes `state`, `table` (the RankTable) and `choose_model` for tests/commands."""
 
-    def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None, *, id: str | None = None) -> None:
+    def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None, *,
+                 initial_form: FormValues | None = None, id: str | None = None) -> None:
+        """`initial_form`: the setup form to open with (the last session's), else the form's defaults."""
         super().__init__(id=id)
         self._gpu_source = gpu_source
         self._catalog = bridge.catalog_ids()
@@ -91,7 +93,7 @@ class PlanView(VerticalScroll):
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
         self._summary_height = -1
-        self.state = PlanState()
+        self.state = PlanState(form=initial_form or FormValues())
         # A catalog model is read now (a small JSON file) so the first frame is composed with its target
         # boxes instead of re-mounting them a moment later.
         self._preloaded = None
@@ -106,7 +108,8 @@ class PlanView(VerticalScroll):
             with Vertical(id="plan-left"):
                 yield GpuPanel(self._gpu_source, id="gpu-panel")
                 yield ModelPicker(self._catalog, self._cached, id="model-picker")
-            yield SetupPanel(architecture=_architecture(self._preloaded) if self._preloaded else None,
+            yield SetupPanel(self.state.form,
+                             architecture=_architecture(self._preloaded) if self._preloaded else None,
                              id="setup-panel")
         with Vertical(id="plan-table-box") as box:
             box.border_title = "Memory per GPU for each LoRA rank"
@@ -310,7 +313,8 @@ class PlanView(VerticalScroll):
         row = self._selected_row()
         if row is not None and not self.state.stale:
             self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", self.state.spec, self.state.setup,
-                                                       row.rank, self.state.table, self.state.tuning)))
+                                                       row.rank, self.state.table, self.state.tuning),
+                                          self.state.form))
 
     def apply_tuning(self, rank: int, tuning: Tuning) -> None:
         """Take a recommendation (the screen hands it down from the Recommend tab): select `rank`, typed into

@@ -145,3 +145,65 @@ def build_setup(values: FormValues) -> FormResult:
     except BadInput as exc:
         return FormResult(None, custom, {"setup": str(exc)})
     return FormResult(setup, custom, {})
+
+
+# -- the setup remembered between sessions (tui.config's [setup] table) -----------------------------------------
+_CHOICES = {"quant": QUANT_CHOICES, "optimizer": OPTIMIZER_CHOICES, "attention": ATTENTION_CHOICES,
+            "sharding": SHARDING_CHOICES}
+_FLAGS = ("double_quant", "grad_checkpointing", "dora", "padding_mask")
+_WHOLE = {"micro_batch": ("Micro-batch", MAX_MICRO_BATCH), "seq_len": ("Sequence length", MAX_SEQ_LEN),
+          "gpus": ("GPUs", MAX_GPUS), "custom_rank": ("Custom rank", MAX_RANK)}
+# Every field but the targets, which name the modules of one model (the next model may have others).
+SAVED_FIELDS = (*_CHOICES, *_FLAGS, *_WHOLE, "lora_dropout")
+
+
+def saved_setup(values: FormValues) -> dict[str, str | int | float | bool]:
+    """The form as a TOML table: numbers as numbers, an empty custom rank left out. Only call it with values
+    that built a setup (build_setup without errors)."""
+    table: dict[str, str | int | float | bool] = {}
+    for name in SAVED_FIELDS:
+        value = getattr(values, name)
+        if name in _WHOLE:
+            if str(value).strip():
+                label, high = _WHOLE[name]
+                table[name] = parse_int(value, label, 1, high)
+        elif name == "lora_dropout":
+            table[name] = parse_dropout(value)
+        else:
+            table[name] = value
+    return table
+
+
+def _saved_value(name: str, value: object) -> str | bool:
+    """One remembered field as the form holds it (text, choice or flag). Raises BadInput saying why not."""
+    if name in _CHOICES:
+        known = [v for _label, v in _CHOICES[name]]
+        if value not in known:
+            raise BadInput(f"{value!r} is not one of {', '.join(known)}")
+        return str(value)
+    if name in _FLAGS:
+        if not isinstance(value, bool):
+            raise BadInput(f"{value!r} must be true or false")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise BadInput(f"{value!r} must be a number")
+    if name == "lora_dropout":
+        return format(parse_dropout(str(value)), "g")
+    label, high = _WHOLE[name]
+    return str(parse_int(str(value), label, 1, high))
+
+
+def read_saved_setup(table: Mapping[str, object]) -> tuple[FormValues, dict[str, str]]:
+    """The form a [setup] table describes, and a problem per key that was dropped (unknown, or a value the form
+    would refuse): key -> why. Dropped keys keep the form's default."""
+    fields: dict[str, str | bool] = {}
+    problems: dict[str, str] = {}
+    for name, value in table.items():
+        if name not in SAVED_FIELDS:
+            problems[name] = f"unknown setup field (known: {', '.join(SAVED_FIELDS)})"
+            continue
+        try:
+            fields[name] = _saved_value(name, value)
+        except BadInput as exc:
+            problems[name] = str(exc)
+    return FormValues(**fields), problems

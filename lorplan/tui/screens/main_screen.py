@@ -19,6 +19,7 @@ from lorplan.tui import bridge
 from lorplan.tui.messages import DatasetProfiled, PlanChanged, RecommendationApplied
 from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.plan_view import PlanView
+from lorplan.tui.panels.setup_form import FormValues
 from lorplan.tui.panels.setup_panel import SetupPanel
 from lorplan.tui.state import PlanData, PlanSnapshot
 from lorplan.tui.tcss import css_paths
@@ -42,9 +43,11 @@ class MainScreen(Screen):
                                                        "panels/plan_view")]
 
     def __init__(self, gpu_source: bridge.GpuSource, initial_model: str | None,
-                 last_data: str | None = None) -> None:
-        """`last_data`: the dataset of the last session, offered (not profiled) in the Data tab."""
+                 last_data: str | None = None, last_setup: FormValues | None = None) -> None:
+        """`last_data`: the dataset of the last session, offered (not profiled) in the Data tab; `last_setup`:
+        its setup form, filled in again."""
         super().__init__()
+        self._last_setup = last_setup
         self._gpu_source = gpu_source
         self._initial_model = initial_model
         self._last_data = last_data
@@ -58,7 +61,8 @@ class MainScreen(Screen):
         yield Header(show_clock=False, icon="◆")
         with TabbedContent(id="tabs", initial="plan"):
             with TabPane("Plan", id="plan"):
-                yield PlanView(self._gpu_source, self._initial_model, id="plan-view")
+                yield PlanView(self._gpu_source, self._initial_model, initial_form=self._last_setup,
+                               id="plan-view")
             for tab_id, title in LAZY_TABS.items():
                 with TabPane(tab_id.capitalize(), id=tab_id):
                     yield Static(f"{title} open here.", classes="tab-placeholder")
