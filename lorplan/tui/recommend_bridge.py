@@ -116,8 +116,10 @@ def recommendation_from_json(obj: dict[str, Any]) -> Recommendation:
     """The Recommendation that Recommendation.to_json() wrote (`lorplan recommend --json`'s object). Raises
     KeyError, TypeError or ValueError (BadInput for values a Recommendation rejects) on a damaged object."""
     conf = obj["confidence"]
+    alpha = float(obj["alpha"])
     return Recommendation(
-        rank=int(obj["rank"]), alpha=float(obj["alpha"]), use_rslora=bool(obj["use_rslora"]),
+        # an integral alpha stays an int: peft's LoraConfig and the exporters' schemas type lora_alpha as int
+        rank=int(obj["rank"]), alpha=int(alpha) if alpha.is_integer() else alpha, use_rslora=bool(obj["use_rslora"]),
         learning_rate=float(obj["learning_rate"]), target_modules=tuple(obj["target_modules"]),
         rank_pattern={str(k): int(v) for k, v in dict(obj.get("rank_pattern") or {}).items()},
         tolerance=float(obj["tolerance"]), confidence=(int(conf["low"]), int(conf["high"])),

@@ -214,6 +214,7 @@ async def test_apply_key_sets_rank_alpha_lr_and_pattern_of_the_exported_plan(mak
         await pilot.pause()
         written = read_plan(isolated_home / default_folder(dialog.plan) / "plan.toml")
         assert written.lora == lora and written.training.learning_rate == 5e-4
+        assert type(written.lora.alpha) is int  # peft and the exporters type lora_alpha as int
         # another model: the tuning was for this one and is dropped
         app.screen.query_one(PlanView).choose_model(MINILM)
         await wait_until(pilot, lambda: app.main.plan.spec.id == MINILM)
