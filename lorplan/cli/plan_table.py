@@ -11,6 +11,18 @@ LEGEND = (
 )
 
 
+WIDTH = 110  # the sentences under the table wrap here (the table itself is narrower)
+
+
+def _say(text: str) -> None:
+    import re
+    import textwrap
+
+    glued = re.sub(r"(\d) (?=[KMGT]?i?B\b|tokens\b)", "\\1\u00a0", text)  # "13.84 GiB" stays on one line
+    wrapped = textwrap.fill(glued, WIDTH, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False)
+    print(wrapped.replace("\u00a0", " "))
+
+
 def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...] = ()) -> None:
     """Print the table of a core RankTable, its legend, the notes (`notes` first: the command's own), where
     the noted rank peaks and what it holds then, and priced hints for the smallest rank that does not fit."""
@@ -25,9 +37,9 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
         print(f"  note: {note}")
     quant = s.quant + (" + double quant" if s.double_quant else "")
     rope = f", rope scaling ×{s.rope_scaling:g}" if s.rope_scaling is not None else ""
-    print(f"setup: quant {quant}, targets {','.join(s.targets.modules)}, micro-batch {s.micro_batch}, "
-          f"seq-len {s.seq_len}{rope}, {s.optimizer}, {s.attention}, "
-          f"checkpointing {'on' if s.grad_checkpointing else 'off'}, {s.gpus} GPU(s) {s.sharding}")
+    _say(f"setup: quant {quant}, targets {','.join(s.targets.modules)}, micro-batch {s.micro_batch}, "
+         f"seq-len {s.seq_len}{rope}, {s.optimizer}, {s.attention}, "
+         f"checkpointing {'on' if s.grad_checkpointing else 'off'}, {s.gpus} GPU(s) {s.sharding}")
     if table.budget_bytes is not None:
         print(f"budget: {format_bytes(table.budget_bytes)} per GPU" + (f" ({gpu_name})" if gpu_name else ""))
 
@@ -48,15 +60,15 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
         if table.budget_bytes is not None:
             line += f" {'yes' if r.fits else 'NO':>5} {r.max_micro_batch:>6} {r.max_seq_len:>7}"
         print(line)
-    print(LEGEND)
+    _say(LEGEND)
     rank = note_rank(table)
-    print(f"rank {rank}: {peak_summary(spec, s, rank)}")
+    _say(f"rank {rank}: {peak_summary(spec, s, rank)}")
     for note in (*notes, *setup_notes(spec, s, rank)):
-        print(f"note: {note}")
+        _say(f"note: {note}")
     missing = [r for r in table.rows if r.fits is False]
     if missing:
         row = min(missing, key=lambda r: r.rank)
         hints = fit_hints(spec, s, row, table.budget_bytes)
         if hints:
-            print(f"to fit rank {row.rank}: " + "; ".join(format_hint(h, table.budget_bytes, flags=True)
-                                                       for h in hints))
+            _say(f"to fit rank {row.rank}: " + "; ".join(format_hint(h, table.budget_bytes, flags=True)
+                                                      for h in hints))
