@@ -1,10 +1,12 @@
 """`lorplan recommend`: the LoRA rank, alpha and learning rate for a model and a dataset, with the evidence.
 
-Supported now: the capacity prior, from a data file (`--data D --probes none`, profiled with the model's
-tokenizer) or from sizes the user gives (`--trained-tokens N [--examples N]`, or `--examples N --task
-sequence-classification`). The probe ladder (`--probes auto`) and the built-in demo (no model and no data)
-come with the rebuilt probes. Exit 0 with a recommendation, 2 for bad input (one line naming the flag).
-Heavy imports (a tokenizer for --data) happen inside run().
+Evidence: the capacity prior (free; from a data file profiled with the model's tokenizer, or from sizes the
+user gives: `--trained-tokens N [--examples N]`) and the probe ladder (`--probes auto`, the default when the
+model's weights are on this machine and a data file is given): short trainings at ranks ×4 apart, stopped by
+successive halving when they cannot win, refined ×2 around the knee, two more learning rates at the leading
+rank, as an ordinary probe run whose driver writes recommendation.json into the run folder; `--run RUN`
+re-attaches to it. With no model and no data: the embedded demo ladder on MiniLM. Exit 0 with a
+recommendation, 2 for bad input (one line naming the flag). Heavy imports happen inside run().
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
-PROBES_NOT_READY = ("--probes auto: the probe ladder is not available yet (probes are being rebuilt on the one "
-                    "training engine); use --probes none for the capacity prior")
 
 
 def _positive_float(flag: str):
@@ -46,6 +46,9 @@ def register(sub) -> None:
     )
     a = p.add_argument
     a("--model", metavar="M", help="catalog id, folder or config.json path, or a cached hub id")
+    a("--run", dest="run_id", metavar="RUN", help="re-attach to a probe ladder started earlier (its run id, or a unique prefix): "
+      "print what it knows; restarts its driver if it was killed")
+    a("--wait", action="store_true", help="with --run: wait until the ladder is done")
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     d = p.add_argument_group("data (a file, or its size)")
     d.add_argument("--data", metavar="FILE", help="the training data (profiled with the model's tokenizer)")
@@ -64,17 +67,19 @@ def register(sub) -> None:
                    help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
     t.add_argument("--quant", default=Quant.NONE.value, metavar=vocab_metavar(Quant), help=HELP[Quant])
     t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
-    t.add_argument("--micro-batch", default="1", metavar="N", help="sequences per step (default 1)")
+    t.add_argument("--micro-batch", metavar="N", help="sequences per step (default: 16 for classification, 1 for "
+                   "a causal LM; lorplan.core.plan.defaults)")
     t.add_argument("--seq-len", metavar="N", help="tokens per sequence (default: the profile's suggestion, else 2048)")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
     t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
     t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24GiB (overrides --gpu)")
     r = p.add_argument_group("evidence")
-    r.add_argument("--probes", choices=("auto", "none"), default="none",
-                   help="none: the capacity prior only (default while the probe ladder is rebuilt)")
+    r.add_argument("--probes", choices=("auto", "none"),
+                   help="auto: run the probe ladder (the default with --data and a model whose weights are on this "
+                   "machine); none: the capacity prior only")
     r.add_argument("--budget-minutes", type=_positive_float("--budget-minutes"), metavar="N",
-                   help="time the probe ladder may spend (with --probes auto)")
+                   help="wall-clock time the probe ladder may spend (default 15)")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
     o.add_argument("--write", metavar="PLAN.toml", help="write a plan with the recommended rank, alpha and rate")
@@ -88,16 +93,28 @@ def register(sub) -> None:
 
 def _check_flags(args) -> None:
     """Flag combinations, checked before anything is loaded."""
-    if args.probes == "auto":
-        raise BadInput(PROBES_NOT_READY)
+    if args.wait and args.run_id is None:
+        raise BadInput("--wait: only with --run RUN")
+    if args.run_id is not None:
+        given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write)) if v]
+        if given:
+            raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model and data")
+        return
     if args.model is None:
-        raise BadInput("--model: give a model (catalog id, folder or cached hub id) and --data FILE or "
-                       "--trained-tokens N; the built-in demo (no model and no data) is not available yet")
+        if args.data is not None or args.trained_tokens is not None or args.examples is not None:
+            raise BadInput("--model: give a model (catalog id, folder or cached hub id) with --data or the data's "
+                           "size; with neither, lorplan recommend runs the embedded demo")
+        if args.probes == "none":
+            raise BadInput("--probes none: the demo (no model and no data) is a probe ladder; give --model and "
+                           "--data for the capacity prior alone")
+        return
     if args.data is not None and (args.trained_tokens is not None or args.examples is not None):
         flag = "--trained-tokens" if args.trained_tokens is not None else "--examples"
         raise BadInput(f"{flag}: give either --data or the data's size, not both")
     if args.data is None and args.trained_tokens is None and args.examples is None:
         raise BadInput("--data: give --data FILE, or --trained-tokens N (--examples N for classification)")
+    if args.probes == "auto" and args.data is None:
+        raise BadInput("--probes auto: probes train on your data; give --data FILE")
     if args.num_labels is not None and args.num_labels < 2:
         raise BadInput(f"--num-labels: {args.num_labels} must be at least 2")
 
@@ -117,19 +134,7 @@ def _spec_for(args):
                        f"sequence classification for BERT-style encoders")
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")
-    return spec, task
-
-
-def _with_labels(spec, num_labels: int):
-    """The spec with a classifier head of num_labels outputs (the head is trained in full, so it counts)."""
-    from lorplan.core.model.sources import from_config
-
-    cfg = dict(spec.config)
-    if not cfg or spec.source == "fallback":
-        return spec
-    cfg = {k: v for k, v in cfg.items() if k not in ("id2label", "label2id")}
-    cfg["num_labels"] = num_labels
-    return from_config(cfg, spec.id, spec.source, spec.config_path or spec.id)
+    return spec, task, source
 
 
 def _data_size(args, spec, task, seq_len: int | None):
@@ -154,11 +159,21 @@ def _data_size(args, spec, task, seq_len: int | None):
 
 
 def run(args) -> int:
+    _check_flags(args)
+    if args.run_id is not None:
+        return _attach(args)
+    if args.model is None:
+        return _demo(args)
+    return _recommend(args)
+
+
+def _recommend(args) -> int:
     from dataclasses import replace
 
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import budget_from_args, setup_from_args
     from lorplan.core.lora import peft_target_modules
+    from lorplan.core.plan.defaults import ALPHA, micro_batch
     from lorplan.recommend import (
         Evidence,
         adapter_size,
@@ -167,28 +182,53 @@ def run(args) -> int:
         default_learning_rate,
         price_fit,
     )
+    from lorplan.recommend.combine import too_small
+    from lorplan.recommend.fit import head_labels, with_labels
+    from lorplan.recommend.launch import data_ladder, probe_blocker
 
-    _check_flags(args)
     budget, gpu = budget_from_args(args)
-    spec, task = _spec_for(args)
+    spec, task, source = _spec_for(args)
     seq_len = parse_int("--seq-len", args.seq_len) if args.seq_len is not None else None
     args.seq_len = str(seq_len or 2048)
+    if args.micro_batch is None:
+        args.micro_batch = str(micro_batch(task))
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
     adapter_size(spec, setup.targets)  # and so are the targets
+    blocked = None
+    if args.data is not None and args.probes != "none":
+        blocked = probe_blocker(spec, source)
+        if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
+            raise BadInput(f"--probes auto: {blocked.reason}")
     data, profile = _data_size(args, spec, task, seq_len)
-    if task == "sequence-classification" and data.num_labels != _head_labels(spec):
-        spec = _with_labels(spec, data.num_labels)
+    if task == "sequence-classification" and data.num_labels != head_labels(spec):
+        spec = with_labels(spec, data.num_labels)
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)
         setup = replace(setup, seq_len=profile.suggested_seq_len)
-    prior = capacity_prior(data, adapter_size(spec, setup.targets))
+    adapter = adapter_size(spec, setup.targets)
+    prior = capacity_prior(data, adapter)
     targets = peft_target_modules(spec, setup.targets)
-    note = ("no probes were run (--probes none): the rank rests on the capacity prior, a rule of thumb that has "
-            "not measured your data" if args.data else
-            "no data file was given, only its size: nothing was measured, so the rank rests on the capacity prior")
-    rec = combine(prior, default_lr=default_learning_rate(spec.id, task, spec.total_params),
-                  target_modules=(targets,) if isinstance(targets, str) else tuple(targets),
-                  price=lambda rank: price_fit(spec, setup, rank, budget, gpu),
-                  notes=(Evidence("probes", None, note),))
+    target_modules = (targets,) if isinstance(targets, str) else tuple(targets)
+    lr = default_learning_rate(spec.id, task, spec.total_params)
+    why = None
+    if args.probes == "none":
+        why = ("no probes were run (--probes none): the rank rests on the capacity prior, a rule of thumb that has "
+               "not measured your data")
+    elif args.data is None:
+        why = "no data file was given, only its size: nothing was measured, so the rank rests on the capacity prior"
+    elif blocked is not None:
+        why = f"no probes were run: {blocked.reason}; the rank rests on the capacity prior"
+    elif too_small(data) is not None:
+        why = "no probes were run: the dataset is too small to measure (see data); the rank rests on the capacity prior"
+    else:
+        plan = _plan(args, spec, setup, prior.rank, ALPHA, lr[0], budget, profile)
+        ladder = data_ladder(spec, source, setup, plan, profile, data, prior, adapter, target_modules=target_modules,
+                             learning_rate=lr, epochs=float(args.epochs), budget_minutes=args.budget_minutes,
+                             budget_bytes=budget, gpu=gpu, trust_remote_code=bool(args.trust_remote_code))
+        if ladder.spec is not None:
+            return _run_ladder(args, ladder, spec=spec, setup=setup, budget=budget, profile=profile)
+        why = f"no probes were run: {ladder.blocked}"
+    rec = combine(prior, default_lr=lr, target_modules=target_modules,
+                  price=lambda rank: price_fit(spec, setup, rank, budget, gpu), notes=(Evidence("probes", None, why),))
     written = None
     if args.write:
         written = _write_plan(args, spec, setup, rec, budget, profile)
@@ -204,28 +244,151 @@ def run(args) -> int:
     return 0
 
 
-def _head_labels(spec) -> int | None:
-    for m in spec.linears:
-        if m.role == "head" and m.name in ("classifier", "score"):
-            return m.out_features
-    return None
+def _demo(args) -> int:
+    from lorplan.probe.demo import demo_examples
+    from lorplan.recommend.launch import demo_ladder
+
+    if args.write:
+        raise BadInput("--write: the demo's plan is not yours to train; give --model and --data")
+    return _run_ladder(args, demo_ladder(demo_examples()))
+
+
+def _run_ladder(args, ladder, **plan_args) -> int:
+    """Start the ladder (detached), say how to re-attach, wait for it, print the recommendation."""
+    from lorplan.recommend.driver import start_ladder
+
+    run = start_ladder(ladder.spec, ladder.plan, ladder.first)
+    print(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
+          f"terminal goes away, `lorplan recommend --run {run.id} --wait` picks it up again", file=sys.stderr)
+    try:
+        obj = _wait(run)
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; the ladder keeps running: lorplan recommend --run {run.id} --wait",
+              file=sys.stderr)
+        return 130
+    return _print_ladder(args, obj, **plan_args)
+
+
+def _attach(args) -> int:
+    from lorplan.probe.runner import restart_stalled
+    from lorplan.probe.runs import find_run
+    from lorplan.recommend.driver import ensure_driver
+    from lorplan.recommend.ladder_spec import LadderFiles
+
+    run = find_run(args.run_id)
+    LadderFiles(run).spec()  # BadInput for a plain probe run
+    restart_stalled(run)
+    if ensure_driver(run):
+        print(f"probe ladder {run.id}: its driver had stopped; started it again", file=sys.stderr)
+    try:
+        obj = _wait(run) if args.wait else _first_recommendation(run)
+    except KeyboardInterrupt:
+        print(f"\nstopped waiting; the ladder keeps running: lorplan recommend --run {run.id} --wait",
+              file=sys.stderr)
+        return 130
+    return _print_ladder(args, obj)
+
+
+def _first_recommendation(run, timeout_s: float = 10.0) -> dict:
+    """recommendation.json, waiting a few seconds for a driver that was just started to write it."""
+    import time
+
+    from lorplan.recommend.ladder_spec import LadderFiles
+
+    files = LadderFiles(run)
+    deadline = time.monotonic() + timeout_s
+    obj = files.recommendation()
+    while obj is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+        obj = files.recommendation()
+    if obj is None:
+        raise BadInput(f"--run {run.id}: the ladder has written no recommendation yet (see {files.log_path})")
+    return obj
+
+
+def _wait(run, poll_s: float = 1.0) -> dict:
+    """Wait for the ladder to be done, saying on stderr what each ended probe measured; restarts a driver or
+    a scheduler that was killed meanwhile. Returns the final recommendation.json object."""
+    import time
+
+    from lorplan.probe.runner import restart_stalled
+    from lorplan.recommend.driver import ensure_driver
+    from lorplan.recommend.ladder_spec import LadderFiles
+
+    files = LadderFiles(run)
+    told: set[str] = set()
+    checked = time.monotonic()
+    while True:
+        obj = files.recommendation()
+        if obj is not None:
+            for p in obj.get("probes", ()):
+                if p["state"] in ("finished", "failed", "oom", "cancelled", "died") and p["id"] not in told:
+                    told.add(p["id"])
+                    print(_probe_line(p, obj), file=sys.stderr, flush=True)
+            if obj.get("state") == "done":
+                return obj
+        if time.monotonic() - checked > 5:
+            checked = time.monotonic()
+            ensure_driver(run)
+            restart_stalled(run)
+        time.sleep(poll_s)
+
+
+def _probe_line(p: dict, obj: dict) -> str:
+    what = "base" if p["rank"] == 0 else f"rank {p['rank']}"
+    if p["rank"] != 0 and p.get("lr") and abs(p["lr"] - obj.get("learning_rate", p["lr"])) > 1e-12:
+        what += f" lr {p['lr']:g}"
+    if len(obj.get("seeds", ())) > 1 and p.get("seed") is not None:
+        what += f" seed {p['seed']}"
+    loss = f"eval loss {p['curve'][-1][1]:.4f}" if p.get("curve") else "no eval"
+    acc = f", accuracy {p['eval_accuracy']:.3f}" if p.get("eval_accuracy") is not None else ""
+    t = f", {p['train_seconds']:.1f} s training" if p.get("train_seconds") else ""
+    return f"  {what}: {p['state']} at step {p['step']}, {loss}{acc}{t}"
+
+
+def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profile=None) -> int:
+    from types import SimpleNamespace
+
+    from lorplan.cli._common import print_json
+    from lorplan.recommend.table import render_ladder
+
+    written = None
+    if args.write and spec is not None:
+        rec = SimpleNamespace(rank=obj["rank"], alpha=obj["alpha"], learning_rate=obj["learning_rate"],
+                              use_rslora=obj["use_rslora"], rank_pattern=obj.get("rank_pattern") or {})
+        written = _write_plan(args, spec, setup, rec, budget, profile)
+    if args.json:
+        print_json({**obj, "plan_file": str(written)} if written is not None else obj)
+    else:
+        print(render_ladder(obj))
+        if written is not None:
+            print(f"\nwrote {written}")
+    return 0
+
+
+def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, profile):
+    """The plan for `rank` (what --write writes, and what ladder probes are short runs of): the setup, alpha,
+    learning rate and epochs; with a data file, its [data] table from the profile (core.plan.with_profile)."""
+    from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, with_profile
+
+    plan = plan_from_setup(
+        spec, setup, rank, alpha, source=args.model, budget_bytes=budget,
+        data_path=args.data or PLACEHOLDER_DATA_PATH, train_on=args.train_on,
+        trust_remote_code=bool(args.trust_remote_code),
+        training={"learning_rate": learning_rate, "epochs": float(args.epochs)},
+    )
+    if profile is not None:
+        plan = with_profile(plan, profile, args.train_on, path=args.data)
+    return plan
 
 
 def _write_plan(args, spec, setup, rec, budget, profile):
     from dataclasses import replace
     from types import MappingProxyType
 
-    from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, write_plan
+    from lorplan.core.plan import write_plan
 
-    eval_split = 0.0
-    if profile is not None and profile.split.train + profile.split.eval > 0:
-        eval_split = round(profile.split.eval / (profile.split.train + profile.split.eval), 4)
-    plan = plan_from_setup(
-        spec, setup, rec.rank, rec.alpha, source=args.model, budget_bytes=budget,
-        data_path=args.data or PLACEHOLDER_DATA_PATH, eval_split=eval_split, train_on=args.train_on,
-        trust_remote_code=bool(args.trust_remote_code),
-        training={"learning_rate": rec.learning_rate, "epochs": float(args.epochs)},
-    )
+    plan = _plan(args, spec, setup, rec.rank, rec.alpha, rec.learning_rate, budget, profile)
     lora = replace(plan.lora, use_rslora=rec.use_rslora, rank_pattern=MappingProxyType(dict(rec.rank_pattern)))
     return write_plan(replace(plan, lora=lora), args.write, force=bool(args.force))
 

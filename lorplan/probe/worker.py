@@ -93,7 +93,7 @@ def build_probe(run, probe_id: str, device: str):
         t = base.training
         examples = _examples(run, base.data.path, base.data.schema, t.micro_batch * t.gradient_accumulation,
                              t.packing)
-        return probe_plan(base, run, probe, device), examples
+        return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
     folder = model_folder(run.model or DEMO_MODEL_NAME)
     spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)
     examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing")
@@ -159,11 +159,19 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
     if device == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS") and not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
     plan, examples = build_probe(rp, probe_id, device)
-    engine = state.engine = build_engine(plan, examples=examples, max_eval=rp.eval_examples)
+    # rank 0 is the base the ladder compares ranks with: a classifier trains its head alone (adapters frozen);
+    # a causal LM is only evaluated, before any step (LoRA's B starts at 0, so that is the base model)
+    base_only = rp.probe(probe_id).rank == 0
+    head_only = base_only and plan.model.task == "sequence-classification"
+    # every probe of a run holds out the same examples (the run's seed), whatever its training seed
+    engine = state.engine = build_engine(plan, examples=examples, max_eval=rp.eval_examples, split_seed=rp.seed,
+                                         train_adapters=not head_only)
     state.notes = engine.notes
     state.load_seconds = round(engine.load_seconds, 3)
     unwrapped = engine.accelerator.unwrap_model(engine.model)
     state.trainable_params, state.total_params = (int(x) for x in unwrapped.get_nb_trainable_parameters())
+    if base_only and not head_only:
+        state.trainable_params = 0
     t = plan.training
     facts = {"lr": t.learning_rate, "alpha": plan.lora.alpha, "task": plan.model.task, "model": str(engine.folder),
              "device": str(engine.accelerator.device), "eval_digest": digest(engine.eval_items),
@@ -174,6 +182,11 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
           "trainable_params": state.trainable_params, "total_params": state.total_params,
           "targets": list(plan.lora.target_modules), "micro_batch": t.micro_batch, "steps": engine.total_steps,
           "notes": engine.notes})
+    if base_only and not head_only:
+        from lorplan.train.engine import evaluate
+
+        state.on_eval(0, evaluate(engine), emit)
+        return facts
     run_steps(engine, on_step=lambda s: state.on_step(s, emit), eval_every=rp.eval_every,
               on_eval=lambda n, ev: state.on_eval(n, ev, emit), before_step=inject,
               should_stop=(lambda n: should_stop()) if should_stop is not None else None)

@@ -79,12 +79,13 @@ def _mean_se(values: list[float]) -> tuple[float, float | None]:
 def summarize(rows: Iterable[LadderRow]) -> tuple[RankSummary, ...]:
     """Per rank: the learning rate with the lowest mean eval loss over seeds, that mean and its standard error.
 
-    Rows without an eval loss (failed, out of memory, cancelled before any eval) are left out. Sorted by rank.
+    Rows without an eval loss (failed, out of memory, cancelled before any eval) are left out; a row's loss is
+    its knee_loss (predicted at the planned length when its curve was extrapolated). Sorted by rank.
     """
     by: dict[int, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:
-        if row.eval_loss is not None:
-            by[row.rank][row.learning_rate].append(float(row.eval_loss))
+        if row.knee_loss is not None:
+            by[row.rank][row.learning_rate].append(float(row.knee_loss))
     out = []
     for rank in sorted(by):
         stats = {lr: _mean_se(losses) + (len(losses),) for lr, losses in by[rank].items()}

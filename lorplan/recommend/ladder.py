@@ -207,3 +207,23 @@ def halving_step(
     keep = tuple(v.rank for v in verdicts if v.keep)
     stop = tuple(v.rank for v in verdicts if not v.keep)
     return HalvingDecision(at, keep, stop, tuple(verdicts))
+
+
+# Rough sustained training throughput for the first pass's size, before any probe is timed (later passes use
+# measured probe times): fp32 matmuls on a few CPU cores; a data-centre GPU at a third of its bf16 peak.
+CPU_FLOPS = 5e10
+GPU_FLOPS = 1e14
+LOAD_BYTES_PER_SECOND = 5e8  # reading weights from disk into memory
+START_SECONDS = 15.0  # process start, imports (torch, transformers, peft), tokenizer
+
+
+def estimate_probe_seconds(total_params: int, tokens_per_step: int, steps: int, *, gpu: bool,
+                           eval_tokens: int = 0, evals: int = 0) -> float:
+    """Wall seconds of one probe, estimated: loading (weights at LOAD_BYTES_PER_SECOND, bf16 on a GPU, fp32
+    on CPU) plus 6 · params · tokens FLOPs per training step and 2 · params · tokens per eval token
+    (Kaplan et al. 2020, arXiv 2001.08361, C ≈ 6N per token), at CPU_FLOPS or GPU_FLOPS. Only sizes the
+    first pass; the driver times real probes for the rest."""
+    flops = GPU_FLOPS if gpu else CPU_FLOPS
+    load = START_SECONDS + total_params * (2 if gpu else 4) / LOAD_BYTES_PER_SECOND
+    work = 6 * total_params * tokens_per_step * steps + 2 * total_params * eval_tokens * evals
+    return load + work / flops

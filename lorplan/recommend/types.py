@@ -47,7 +47,8 @@ class LadderRow:
 
     eval_loss is the held-out loss (None when the probe did not finish); eval_accuracy only for
     classification. train_seconds is the training time without model loading. stopped_early: successive
-    halving stopped it before its planned length. state: one of PROBE_STATES.
+    halving stopped it before its planned length. state: one of PROBE_STATES. predicted_loss / _error: the
+    eval curve extrapolated to the planned training length (recommend.curves), when the probe was shorter.
     """
 
     rank: int
@@ -61,6 +62,8 @@ class LadderRow:
     stopped_early: bool = False
     seed: int = 0
     state: str = "finished"
+    predicted_loss: float | None = None  # eval loss extrapolated to the planned training length
+    predicted_error: float | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.rank, bool) or not isinstance(self.rank, int) or self.rank < 1:
@@ -73,6 +76,12 @@ class LadderRow:
             raise BadInput(f"ladder row rank {self.rank}: eval loss {self.eval_loss!r} is not a finite number")
 
     @property
+    def knee_loss(self) -> float | None:
+        """The loss the knee compares: predicted at the planned length when the curve was extrapolated, else
+        the last measured eval loss."""
+        return self.predicted_loss if self.predicted_loss is not None else self.eval_loss
+
+    @property
     def usable(self) -> bool:
         """A measured eval loss the knee can use (a probe stopped by halving still measured its loss)."""
         return self.eval_loss is not None
@@ -82,7 +91,8 @@ class LadderRow:
             "rank": self.rank, "learning_rate": self.learning_rate, "seed": self.seed, "state": self.state,
             "eval_loss": self.eval_loss, "eval_accuracy": self.eval_accuracy, "train_seconds": self.train_seconds,
             "trainable_params": self.trainable_params, "peak_memory_bytes": self.peak_memory_bytes,
-            "steps": self.steps, "stopped_early": self.stopped_early,
+            "steps": self.steps, "stopped_early": self.stopped_early, "predicted_loss": self.predicted_loss,
+            "predicted_error": self.predicted_error,
         }
 
 

@@ -107,7 +107,7 @@ def _accelerator(plan, device: str):
     return Accelerator(cpu=device != "cuda", mixed_precision=mixed)
 
 
-def _items(plan, tok, spec, examples, plan_path, max_eval, notes) -> tuple[list, list, int]:
+def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=None) -> tuple[list, list, int]:
     from lorplan.core.data import load_examples
 
     t = plan.training
@@ -125,10 +125,19 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes) -> tuple[list,
         if any(x.label >= n or x.label < 0 for x in items):
             raise BadInput(f"data {plan.data.path}: class ids {sorted({x.label for x in items})} do not fit "
                            f"model.num_labels = {n}")
-    train, held = D.split(items, plan.data.eval_split, t.seed, max_eval)
+    train, held = D.split(items, plan.data.eval_split, t.seed if split_seed is None else split_seed, max_eval)
     if not train:
         raise BadInput(f"data {plan.data.path}: no usable training examples")
     return train, held, seq_len
+
+
+def _freeze_adapters(model) -> None:
+    """Freeze every LoRA weight (peft names them lora_*); BadInput when nothing else is left to train."""
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(False)
+    if not any(p.requires_grad for p in model.parameters()):
+        raise BadInput("with the adapters frozen nothing is left to train (no classifier head or modules_to_save)")
 
 
 def total_steps(plan, n_train_items: int, world: int = 1, max_steps: int | None = None) -> int:
@@ -141,11 +150,17 @@ def total_steps(plan, n_train_items: int, world: int = 1, max_steps: int | None 
 
 
 def build_engine(plan, *, plan_path: str | None = None, examples: list | None = None,
-                 max_steps: int | None = None, max_eval: int | None = None) -> Engine:
+                 max_steps: int | None = None, max_eval: int | None = None, split_seed: int | None = None,
+                 train_adapters: bool = True) -> Engine:
     """Build the run of `plan`: device (CUDA when available and hardware.gpus > 0), data (`examples` instead
     of reading data.path when given; at most max_eval held out), model + LoRA, optimizer and schedule over
     max_steps (else the plan's length), all prepared by accelerate. Seeds with training.seed first, so two
-    engines of one plan start identical. BadInput for anything the user can fix."""
+    engines of one plan start identical. BadInput for anything the user can fix.
+
+    split_seed: the seed of the held-out split (default training.seed), so runs that differ only in their
+    training seed can be evaluated on the same examples. train_adapters=False freezes the LoRA weights at
+    their start (B = 0, so they add nothing): only the rest trains, e.g. a classifier head alone, the base a
+    rank is compared with."""
     import transformers
 
     from lorplan.core.model import load_spec
@@ -160,9 +175,11 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
     folder = model_folder(plan.model, plan_path)
     spec = load_spec(str(folder), trust_remote_code=plan.model.trust_remote_code)
     tok = load_tokenizer(plan, folder)
-    train, held, seq_len = _items(plan, tok, spec, examples, plan_path, max_eval, notes)
+    train, held, seq_len = _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     model = build_model(plan, folder, spec, device, pad_id, notes)
+    if not train_adapters:
+        _freeze_adapters(model)
     optimizer = build_optimizer(plan, model, device, notes)
     total = total_steps(plan, len(train), accelerator.num_processes, max_steps)
     scheduler = build_scheduler(plan, optimizer, total)

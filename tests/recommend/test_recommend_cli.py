@@ -61,12 +61,12 @@ def test_data_file_is_profiled(tmp_path, capsys):
 def test_classification_counts_label_entropy(tmp_path, capsys):
     rows = [{"text": f"review {i}", "label": ["pos", "neg", "neu", "neg"][i % 4]} for i in range(400)]
     data = write_jsonl(tmp_path / "cls.jsonl", rows)
-    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--json")
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none", "--json")
     assert rc == 0, cap.err
     out = json.loads(cap.out)
     entropy = -(2 * 0.25 * math.log2(0.25) + 0.5 * math.log2(0.5))  # 1.5 bits
     assert out["capacity"]["label_bits"] == pytest.approx(400 * entropy)
-    assert out["task"] == "sequence-classification" and out["learning_rate"] == 3e-4
+    assert out["task"] == "sequence-classification" and out["learning_rate"] == 1e-3
     bits = next(e for e in out["evidence"] if e["source"] == "bits rule")
     assert "1.5 bits of label entropy (measured from the labels)" in bits["explanation"]
 
@@ -80,7 +80,7 @@ def test_write_plan(tmp_path, capsys):
     plan = read_plan(path)
     # 300,000 examples: token rule 300,000 parameters, bits rule 300,000 × 2 bits / 2; / 42,240 = 7.1 -> 8
     assert plan.lora.r == 8 and plan.lora.alpha == 32 and plan.lora.use_rslora is False
-    assert plan.training.learning_rate == 3e-4 and plan.training.epochs == 2
+    assert plan.training.learning_rate == 1e-3 and plan.training.epochs == 2
     assert plan.model.num_labels == 4
     spec = load_spec(MINILM)
     head4 = 384 * 4 + 4
@@ -104,8 +104,12 @@ def test_text_output(capsys):
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["--model", QWEN, "--data", "x.jsonl", "--probes", "auto"], "--probes auto: the probe ladder is not available"),
-        ([], "--model: give a model"),
+        (["--model", QWEN, "--data", "x.jsonl", "--probes", "auto"], f"--probes auto: model {QWEN} is not on disk"),
+        (["--wait"], "--wait: only with --run RUN"),
+        (["--run", "nope"], "probe run"),
+        (["--data", "x.jsonl"], "--model: give a model"),
+        (["--probes", "none"], "--probes none: the demo"),
+        (["--run", "x", "--model", QWEN], "--model: --run RUN re-attaches"),
         (["--model", QWEN], "--data: give --data FILE, or --trained-tokens N"),
         (["--model", QWEN, "--data", "x.jsonl", "--trained-tokens", "5"], "--trained-tokens: give either --data"),
         (["--model", QWEN, "--trained-tokens", "5", "--task", "sequence-classification"], "--task: "),

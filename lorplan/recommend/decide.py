@@ -1,0 +1,160 @@
+"""The ladder's decisions, from what its probes measured: which ranks to stop (successive halving), which pass
+comes next (refine ×2 around the knee, then two more learning rates at the leading rank) and whether the
+budget allows it. Pure Python: the driver (recommend.driver) acts on them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lorplan.recommend.curves import MIN_POINTS
+from lorplan.recommend.ladder import LR_FACTOR, halving_rungs, halving_step, refine_ladder
+from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
+from lorplan.recommend.observe import ProbeObs
+
+PASS_ORDER = ("first", "refine", "learning rate")
+
+
+def probe_id(rank: int, seed: int, seeds: int, lr: float | None = None) -> str:
+    """"r8", "r8-s1" with several seeds, "r8-lr0.003[-s1]" for the learning-rate check, "base[-s1]" for rank 0."""
+    name = "base" if rank == 0 else f"r{rank}"
+    if lr is not None:
+        name += f"-lr{lr:g}"
+    return name if seeds < 2 else f"{name}-s{seed}"
+
+
+def probe_specs(ranks: Sequence[int], spec: LadderSpec, lr: float | None = None) -> tuple[dict, ...]:
+    """ProbeSpec fields (id, rank, lr, seed) for `ranks` × the ladder's seeds, seed-major (every rank once
+    before any rank twice, so an early look covers every rank)."""
+    n = len(spec.seeds)
+    return tuple({"id": probe_id(r, s, n, lr), "rank": r, "lr": lr if lr is not None else spec.learning_rate,
+                  "seed": s if n > 1 else None} for s in spec.seeds for r in ranks)
+
+
+def rank_curves(obs: Sequence[ProbeObs], lr: float) -> dict[int, list[tuple[float, float]]]:
+    """Per rank (≥ 1) at learning rate `lr`: the eval curve after training began, the mean over the seeds that
+    reached each step."""
+    by: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for o in obs:
+        if o.rank >= 1 and math.isclose(o.lr, lr, rel_tol=1e-9):
+            for step, loss in o.curve:
+                if step > 0:
+                    by[o.rank][step].append(loss)
+    return {r: [(float(s), sum(v) / len(v)) for s, v in sorted(steps.items())] for r, steps in sorted(by.items())}
+
+
+def rungs(spec: LadderSpec, eval_every: int) -> tuple[int, ...]:
+    """Steps at which ranks are compared: half, a quarter ... of a probe, once a curve can be fitted there."""
+    return halving_rungs(spec.probe_steps, eta=2, min_steps=MIN_POINTS * max(1, eval_every))
+
+
+def halving(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], base_loss: float,
+            eval_every: int) -> tuple[list[Stop], list[str]]:
+    """New stops and newly judged "rank@rung" keys: each rank with a probe still queued or running is judged
+    once at every rung its curve has passed, against every rank's curve extrapolated to the planned length
+    (recommend.ladder.halving_step); it stops when it can be neither the knee nor the best rank."""
+    curves = {r: c for r, c in rank_curves(obs, spec.learning_rate).items() if len(c) >= MIN_POINTS}
+    active = {o.rank for o in obs if o.rank >= 1 and not o.ended and math.isclose(o.lr, spec.learning_rate)}
+    active -= state.stopped_ranks
+    judged = set(state.judged)
+    due: dict[int, int] = {}
+    for r in sorted(active & set(curves)):
+        last = curves[r][-1][0]
+        passed = [g for g in rungs(spec, eval_every) if g <= last and f"{r}@{g}" not in judged]
+        if passed:
+            due[r] = max(passed)
+    if not due or len(curves) < 2:
+        return [], []
+    decision = halving_step(curves, base_loss, final_step=spec.planned_steps)
+    verdicts = {v.rank: v for v in decision.verdicts}
+    stops = [Stop(r, g, verdicts[r].reason) for r, g in due.items() if not verdicts[r].keep]
+    new_judged = [f"{r}@{g}" for r in due for g in rungs(spec, eval_every) if g <= due[r] and f"{r}@{g}" not in judged]
+    return stops, new_judged
+
+
+@dataclass(frozen=True)
+class Budget:
+    """seconds left (None: no limit) and the measured wall seconds of one probe (None: none ended yet)."""
+
+    left: float | None
+    per_probe: float | None
+
+    def affordable(self, probes: int, parallel: int) -> int:
+        """How many of `probes` fit in what is left (all when there is no limit)."""
+        if self.left is None:
+            return probes
+        if self.per_probe is None or self.per_probe <= 0:
+            return 0
+        return max(0, min(probes, int(self.left // self.per_probe) * max(1, parallel)))
+
+
+def budget(spec: LadderSpec, obs: Sequence[ProbeObs], now: float) -> Budget:
+    """What is left of the budget, and the mean wall time of the rank probes that finished."""
+    walls = [o.wall_seconds for o in obs if o.rank >= 1 and o.state == "finished" and o.wall_seconds]
+    per = sum(walls) / len(walls) if walls else None
+    left = None if spec.budget_seconds is None else max(0.0, spec.budget_seconds - (now - spec.started))
+    return Budget(left, per)
+
+
+def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], knee_rank: int | None,
+              now: float) -> Pass | None:
+    """The pass after the last one in `state` once every probe has ended (None: wait, or nothing is left; the
+    driver tells these apart with `remaining_passes`). A pass the budget or the evidence does not allow is
+    returned with `skipped` set and no probes."""
+    if any(not o.ended for o in obs) or state.budget_spent is not None:
+        return None
+    done = {p.name for p in state.passes}
+    for name in PASS_ORDER:
+        if name in done:
+            continue
+        if name == "refine" and spec.refine:
+            return _refine(spec, obs, knee_rank, budget(spec, obs, now))
+        if name == "learning rate" and spec.extra_learning_rates:
+            return _learning_rates(spec, knee_rank, budget(spec, obs, now))
+    return None
+
+
+def _cut(specs: tuple[dict, ...], n_ranks: int, spec: LadderSpec, b: Budget, what: str) -> tuple[tuple[dict, ...], str]:
+    """Keep the first ranks (all their seeds) that the budget affords; the reason when it affords none."""
+    seeds = len(spec.seeds)
+    fit_probes = b.affordable(len(specs), spec.parallel)
+    ranks_fit = min(n_ranks, fit_probes // seeds)
+    if ranks_fit == 0:
+        per = f"about {b.per_probe:,.0f} s each" if b.per_probe else "no probe finished to time"
+        return (), (f"the budget left ({b.left or 0:,.0f} s) does not buy the {what} ({len(specs)} probe(s), "
+                    f"{per})")
+    keep_ranks = []
+    for d in specs:
+        if d["rank"] not in keep_ranks and len(keep_ranks) < ranks_fit:
+            keep_ranks.append(d["rank"])
+    return tuple(d for d in specs if d["rank"] in keep_ranks), ""
+
+
+def _refine(spec: LadderSpec, obs: Sequence[ProbeObs], knee_rank: int | None, b: Budget) -> Pass:
+    if knee_rank is None:
+        return Pass("refine", skipped="the first pass found no knee to refine around")
+    measured = {o.rank for o in obs if o.rank >= 1}
+    # knee / 2 first: whether a smaller rank is enough is the question the knee answers
+    ranks = sorted(refine_ladder(knee_rank, measured, high=spec.max_rank), key=lambda r: (r > knee_rank, r))
+    if not ranks:
+        return Pass("refine", skipped=f"rank {knee_rank}'s neighbours ×2 were already measured or out of range")
+    specs = probe_specs(ranks, spec)
+    kept, why = _cut(specs, len(ranks), spec, b, f"ranks {', '.join(map(str, ranks))}")
+    if not kept:
+        return Pass("refine", skipped=why)
+    return Pass("refine", specs=kept, ranks=tuple(sorted({d["rank"] for d in kept})))
+
+
+def _learning_rates(spec: LadderSpec, knee_rank: int | None, b: Budget) -> Pass:
+    if knee_rank is None:
+        return Pass("learning rate", skipped="no leading rank to try other learning rates at")
+    lrs = (spec.learning_rate / LR_FACTOR, spec.learning_rate * LR_FACTOR)
+    specs = tuple(d for lr in lrs for d in probe_specs((knee_rank,), spec, lr=round(lr, 12)))
+    fit = b.affordable(len(specs), spec.parallel)
+    if fit < len(specs):
+        return Pass("learning rate", skipped=f"the budget left ({b.left or 0:,.0f} s) does not buy {len(specs)} "
+                                             f"more probes at rank {knee_rank}")
+    return Pass("learning rate", specs=specs, ranks=(knee_rank,))

@@ -1,0 +1,229 @@
+"""The probe ladder's driver: a detached process that watches a probe run and makes the ladder's decisions.
+
+`start_ladder` writes an ordinary probe run (lorplan.probe: one probe per GPU, or CPU; detached, survives the
+terminal) with the ladder's files beside it (recommend.ladder_spec), and starts this process in its own
+session: python -m lorplan.recommend.driver RUN_DIR. The driver holds ladder.lock while it lives and, every
+POLL_S seconds, reads the probes, stops ranks that cannot win at halving rungs (lorplan.probe.runner.cancel),
+cancels what is left when the budget is spent, adds the next pass when a pass has ended, and rewrites
+recommendation.json from what is known. Each decision is written to ladder-state.json before it is acted
+on, and acting on it again is harmless, so a driver killed at any moment is simply started again
+(`ensure_driver`, which `lorplan recommend --run RUN` calls). Never imports torch.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+
+POLL_S = 1.0
+
+
+def _specs(p: Pass):
+    from lorplan.probe.runs import ProbeSpec
+
+    return [ProbeSpec(d["id"], int(d["rank"]), d.get("lr"), d.get("seed")) for d in p.specs]
+
+
+def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
+    """Create the probe run of `plan` (a lorplan.probe.runs.RunPlan whose probes are the first pass), write
+    the ladder's files, start the run's scheduler and the driver. Returns the RunDir at once."""
+    from lorplan.probe.backend import get_backend
+    from lorplan.probe.runs import create_run
+
+    run = create_run(plan, root)
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(first,)))
+    get_backend(plan.backend).submit(run)
+    launch_driver(run)
+    return run
+
+
+def launch_driver(run) -> None:
+    """Start the driver for `run` in its own session (it outlives the terminal); it exits at once when
+    another driver holds the run's ladder.lock."""
+    from lorplan.probe.backend import child_env
+
+    files = LadderFiles(run)
+    with open(files.log_path, "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "lorplan.recommend.driver", str(run.path)],
+                                start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=child_env(), cwd=run.path)
+    import threading
+
+    threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits; liveness is the lock
+
+
+def driver_alive(run) -> bool:
+    from lorplan.probe.backend import lock_held
+
+    return lock_held(LadderFiles(run).lock_path)
+
+
+def ensure_driver(run) -> bool:
+    """Start a driver for a ladder that is not done and has none (it was killed). True when one was started."""
+    files = LadderFiles(run)
+    if files.state().done or driver_alive(run):
+        return False
+    launch_driver(run)
+    return True
+
+
+def price_for(spec: LadderSpec, run):
+    """The memory verdict for a rank (recommend.fit.price_fit) for the run's plan, or None (the demo, or a
+    run without a plan)."""
+    from lorplan.probe.plans import base_plan
+    from lorplan.recommend.fit import price_fit, with_labels
+
+    plan = run.plan()
+    if plan.base is None:
+        return None
+    from lorplan.core.model import load_spec
+    from lorplan.core.plan import plan_to_setup
+
+    source, setup, _ = plan_to_setup(base_plan(plan))
+    model = load_spec(spec.spec_source, trust_remote_code=spec.trust_remote_code)
+    labels = base_plan(plan).model.num_labels
+    if spec.task == "sequence-classification" and labels:
+        model = with_labels(model, labels)
+    return lambda rank: price_fit(model, setup, rank, spec.budget_bytes, spec.gpu)
+
+
+class Driver:
+    """One ladder's decisions, one `step()` at a time (the process loops over it; tests may call it)."""
+
+    def __init__(self, run) -> None:
+        from lorplan.recommend.observe import RunObserver
+
+        self.run = run
+        self.files = LadderFiles(run)
+        self.spec = self.files.spec()
+        self.observer = RunObserver(run, self.spec.learning_rate)
+        self.price = price_for(self.spec, run)
+        self._written: str | None = None
+
+    def step(self, now: float | None = None) -> bool:
+        """Read the probes, decide, act, write recommendation.json. True when the ladder is done."""
+        from lorplan.probe.backend import get_backend
+        from lorplan.probe.runs import add_probes
+        from lorplan.recommend import measured
+        from lorplan.recommend.decide import halving, next_pass
+
+        now = time.time() if now is None else now
+        spec, state = self.spec, self.files.state()
+        self._apply(state)
+        obs = self.observer.observe()
+        budget = spec.budget_seconds
+        if not state.done and budget is not None and state.budget_spent is None and now - spec.started >= budget:
+            state = replace(state, budget_spent=round(now - spec.started, 1))
+            self.files.write_state(state)
+            self._apply(state)
+            obs = self.observer.observe()
+        if spec.halving and not state.done and state.budget_spent is None:
+            base = measured.base_measure(obs, spec)
+            if base is not None:
+                stops, judged = halving(spec, state, obs, base.loss, self.run.plan().eval_every)
+                if stops or judged:
+                    state = replace(state, stops=state.stops + tuple(stops), judged=state.judged + tuple(judged))
+                    self.files.write_state(state)
+                    if stops:
+                        self._apply(state)
+                        obs = self.observer.observe()
+        if not state.done and all(o.ended for o in obs):
+            rec, base = measured.recommendation(spec, obs, state, self.price)
+            knee = measured.ladder_knee(rec.ladder, base)
+            nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now)
+            if nxt is None:
+                state = replace(state, done=True)
+                self.files.write_state(state)
+            else:
+                state = state.with_pass(nxt)
+                self.files.write_state(state)
+                if nxt.specs:
+                    add_probes(self.run, _specs(nxt))
+                    get_backend(self.run.plan().backend).submit(self.run)
+                obs = self.observer.observe()
+        self._write(obs, state)
+        return state.done
+
+    def _apply(self, state: LadderState) -> None:
+        """Make the run match the decisions: every pass's probes are in the plan; probes of stopped ranks, and
+        every probe once the budget is spent, are cancelled. Idempotent."""
+        from lorplan.probe import runner
+        from lorplan.probe.backend import get_backend
+        from lorplan.probe.runs import add_probes
+
+        added = []
+        for p in state.passes:
+            added += add_probes(self.run, _specs(p))
+        if added:
+            get_backend(self.run.plan().backend).submit(self.run)
+        stopped = state.stopped_ranks
+        for p in self.run.plan().probes:
+            spent = state.budget_spent is not None
+            if (spent or p.rank in stopped) and not self.run.result_path(p.id).exists():
+                runner.cancel(self.run, probe_id=p.id, grace_s=2.0)
+
+    def _write(self, obs, state: LadderState) -> None:
+        from lorplan.recommend import measured
+
+        rec, base = measured.recommendation(self.spec, obs, state, self.price)
+        out = rec.to_json()
+        out.update({
+            "run": self.run.id, "state": "done" if state.done else "running", "kind": self.spec.kind,
+            "base_loss": base.loss if base is not None else None,
+            "base": base.to_json() if base is not None else None,
+            "planned_steps": self.spec.planned_steps, "probe_steps": self.spec.probe_steps,
+            "seeds": list(self.spec.seeds), "budget_seconds": self.spec.budget_seconds,
+            "passes": [p.to_json() for p in state.passes], "stops": [s.to_json() for s in state.stops],
+            "probes": [o.to_json() for o in obs],
+        })
+        text = json.dumps(out, sort_keys=True)
+        if text != self._written:
+            out["updated"] = round(time.time(), 3)
+            self.files.write_recommendation(out)
+            self._written = text
+
+
+def drive(run, poll_s: float = POLL_S) -> int:
+    """Hold the run's ladder.lock and step until the ladder is done (0), or return 3 at once when another
+    driver holds the lock."""
+    files = LadderFiles(run)
+    fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{time.strftime('%H:%M:%S')} another driver holds {files.lock_path.name}", flush=True)
+            return 3
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        print(f"{time.strftime('%H:%M:%S')} driver {os.getpid()} for run {run.id}", flush=True)
+        driver = Driver(run)
+        while not driver.step():
+            time.sleep(poll_s)
+        print(f"{time.strftime('%H:%M:%S')} ladder done", flush=True)
+        return 0
+    finally:
+        os.close(fd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from lorplan.probe.runs import RunDir
+
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped terminal is not a reason to stop
+    return drive(RunDir(Path(argv[0])))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

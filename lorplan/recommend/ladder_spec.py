@@ -1,0 +1,207 @@
+"""What a probe ladder was asked to do, and what it has decided so far: two files in the probe run's folder.
+
+    ladder.json          LadderSpec: written once when the ladder starts (the model, the data's size, the
+                         learning rate, the planned training length, the first ranks, the budget ...)
+    ladder-state.json    LadderState: the driver's decisions (passes started, ranks stopped by successive
+                         halving and at which rung, the budget spent), rewritten atomically as they are made
+    recommendation.json  the recommendation from what is known, rewritten as evidence arrives
+    ladder.lock          held (flock) by the driver process while it lives
+
+Everything the driver decides is written before it is acted on, so a driver killed at any moment and started
+again (lorplan recommend --run RUN) carries on where it stopped. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class LadderSpec:
+    """The ladder's settings.
+
+    kind: "demo" (the fixed demo ladder) or "data" (the user's model and data). model: the model's id as
+    shown; spec_source: what lorplan.core.model.load_spec reads for it. data / adapter: the fields of the
+    recommend.DataSize and recommend.AdapterSize the capacity prior is computed from. learning_rate (and
+    where it comes from): the policy's, used by every probe but the learning-rate check. planned_steps: the
+    optimizer steps of the planned training (examples × epochs / batch), where curves are extrapolated to;
+    probe_steps: steps per probe. seeds: training seeds per probe (the held-out split stays the run's).
+    ranks: the first pass. budget_seconds: wall-clock time the ladder may spend (None: no limit).
+    budget_bytes / gpu: the memory budget the recommended rank is priced against. notes: evidence (JSON of
+    recommend.Evidence) known at the start.
+    """
+
+    kind: str
+    model: str
+    spec_source: str
+    task: str
+    target_modules: tuple[str, ...]
+    data: dict
+    adapter: dict
+    learning_rate: float
+    learning_rate_why: str
+    planned_steps: int
+    probe_steps: int
+    seeds: tuple[int, ...]
+    ranks: tuple[int, ...]
+    max_rank: int = 256
+    refine: bool = True
+    extra_learning_rates: bool = True
+    halving: bool = True
+    budget_seconds: float | None = None
+    parallel: int = 1
+    started: float = field(default_factory=lambda: round(time.time(), 3))
+    budget_bytes: int | None = None
+    gpu: str | None = None
+    trust_remote_code: bool = False
+    notes: tuple[dict, ...] = ()
+    version: int = VERSION
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: dict) -> LadderSpec:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in obj.items() if k in known}
+        for key in ("target_modules", "seeds", "ranks", "notes"):
+            kw[key] = tuple(kw.get(key, ()))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of the ladder: "first" (the base and ranks ×4 apart), "refine" (×2 around the knee), "learning
+    rate" (two more rates at the leading rank). specs: the probes it added, as ProbeSpec fields (id, rank, lr,
+    seed); skipped: why it did not run (empty when it ran)."""
+
+    name: str
+    specs: tuple[dict, ...] = ()
+    ranks: tuple[int, ...] = ()
+    skipped: str = ""
+
+    @property
+    def probes(self) -> tuple[str, ...]:
+        return tuple(d["id"] for d in self.specs)
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "specs": [dict(d) for d in self.specs], "ranks": list(self.ranks),
+                "skipped": self.skipped}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> Pass:
+        return cls(obj["name"], tuple(dict(d) for d in obj.get("specs", ())), tuple(obj.get("ranks", ())),
+                   obj.get("skipped", ""))
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A rank successive halving stopped: at which rung (step), and why in words."""
+
+    rank: int
+    step: int
+    reason: str
+
+    def to_json(self) -> dict:
+        return {"rank": self.rank, "step": self.step, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class LadderState:
+    """The driver's decisions so far. judged: "rank@rung" keys already compared; budget_spent: when the
+    budget ran out (seconds since the start), None while it lasts; done: nothing more will run."""
+
+    passes: tuple[Pass, ...] = ()
+    stops: tuple[Stop, ...] = ()
+    judged: tuple[str, ...] = ()
+    budget_spent: float | None = None
+    done: bool = False
+
+    @property
+    def stopped_ranks(self) -> set[int]:
+        return {s.rank for s in self.stops}
+
+    def with_pass(self, p: Pass) -> LadderState:
+        return replace(self, passes=self.passes + (p,))
+
+    def to_json(self) -> dict:
+        return {"passes": [p.to_json() for p in self.passes], "stops": [s.to_json() for s in self.stops],
+                "judged": list(self.judged), "budget_spent": self.budget_spent, "done": self.done}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> LadderState:
+        return cls(
+            passes=tuple(Pass.from_json(p) for p in obj.get("passes", ())),
+            stops=tuple(Stop(int(s["rank"]), int(s["step"]), str(s["reason"])) for s in obj.get("stops", ())),
+            judged=tuple(obj.get("judged", ())), budget_spent=obj.get("budget_spent"), done=bool(obj.get("done")))
+
+
+class LadderFiles:
+    """The ladder's files in a probe run folder (a lorplan.probe.runs.RunDir)."""
+
+    def __init__(self, run) -> None:
+        self.run = run
+
+    @property
+    def spec_path(self) -> Path:
+        return self.run.path / "ladder.json"
+
+    @property
+    def state_path(self) -> Path:
+        return self.run.path / "ladder-state.json"
+
+    @property
+    def recommendation_path(self) -> Path:
+        return self.run.path / "recommendation.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.run.path / "ladder.lock"
+
+    @property
+    def log_path(self) -> Path:
+        return self.run.path / "ladder.log"
+
+    def is_ladder(self) -> bool:
+        return self.spec_path.is_file()
+
+    def spec(self) -> LadderSpec:
+        from lorplan.probe.runs import read_json
+
+        obj = read_json(self.spec_path)
+        if obj is None:
+            raise BadInput(f"--run {self.run.id}: not a recommend run (no {self.spec_path.name}; "
+                           "lorplan probe status shows a plain probe run)")
+        return LadderSpec.from_json(obj)
+
+    def write_spec(self, spec: LadderSpec) -> None:
+        from lorplan.probe.runs import atomic_write_json
+
+        atomic_write_json(self.spec_path, spec.to_json())
+
+    def state(self) -> LadderState:
+        from lorplan.probe.runs import read_json
+
+        obj = read_json(self.state_path)
+        return LadderState.from_json(obj) if obj is not None else LadderState()
+
+    def write_state(self, state: LadderState) -> None:
+        from lorplan.probe.runs import atomic_write_json
+
+        atomic_write_json(self.state_path, state.to_json())
+
+    def recommendation(self) -> dict | None:
+        from lorplan.probe.runs import read_json
+
+        return read_json(self.recommendation_path)
+
+    def write_recommendation(self, obj: dict) -> None:
+        from lorplan.probe.runs import atomic_write_json
+
+        atomic_write_json(self.recommendation_path, obj)

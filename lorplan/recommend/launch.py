@@ -1,0 +1,177 @@
+"""What a probe ladder trains: its LadderSpec, the probe run's RunPlan and its first pass, for the user's model
+and data or for the embedded demo. No torch: model specs and data profiles are read by lorplan.core.
+
+A ladder's probes are short runs of the plan `lorplan recommend --write` would write (lorplan.probe.plans):
+the same model, data, targets, micro-batch and sequence length, alpha fixed at the policy's 32 with alpha/r
+at every rank, the policy's learning rate (lorplan.core.plan.defaults), a held-out split shared by every
+probe, and rank 0 as the base (a causal LM before training; a classifier's head trained alone).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+
+from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
+from lorplan.recommend.datasize import DataSize
+from lorplan.recommend.decide import probe_specs
+from lorplan.recommend.ladder import estimate_probe_seconds, plan_ladder, planned_steps
+from lorplan.recommend.ladder_spec import LadderSpec, Pass
+from lorplan.recommend.types import Evidence
+
+PROBE_STEPS = 100  # the probes' default length (lorplan probe start's)
+EVAL_POINTS = 8  # evals per probe: enough to fit and check a curve (curves.MIN_POINTS = 4)
+EVAL_EXAMPLES = 200
+BUDGET_MINUTES = 15.0
+CPU_PARAMS_LIMIT = 1_000_000_000  # without a GPU, larger models are not probed (minutes per step on CPU)
+DEMO_SEEDS = (0, 1, 2)
+DEMO_RANKS = (4, 8, 16, 32)
+DEMO_EVAL_EVERY = 20  # three evals a probe: the demo compares final figures, and each eval costs seconds on a CPU
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """A ladder ready to start (recommend.driver.start_ladder): its spec, the probe run's plan, its first
+    pass; or none, and why (`blocked`)."""
+
+    spec: LadderSpec | None
+    plan: object | None  # lorplan.probe.runs.RunPlan
+    first: Pass | None
+    blocked: str | None = None
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a model cannot be probed here. not_on_disk: its weights are not on this machine (bad input when
+    the user asked for probes); else it is too large for the hardware (a hard case: the prior alone)."""
+
+    reason: str
+    not_on_disk: bool
+
+
+def probe_blocker(spec, source) -> Blocker | None:
+    """Why this model cannot be probed here (None when it can): its weights are not on this machine
+    (lorplan never downloads), or it has more than CPU_PARAMS_LIMIT parameters and no GPU is visible."""
+    from lorplan.core.errors import BadInput
+    from lorplan.core.model import model_folder
+    from lorplan.probe.backend import visible_gpus
+
+    try:
+        model_folder(source)
+    except BadInput as exc:
+        return Blocker(str(exc), True)
+    if spec.total_params > CPU_PARAMS_LIMIT and not visible_gpus():
+        return Blocker(f"{spec.id} has {spec.total_params / 1e9:.1f}B parameters and no GPU is visible: a probe on "
+                       f"the CPU would take hours (lorplan probes on the CPU up to {CPU_PARAMS_LIMIT / 1e9:.0f}B "
+                       "parameters)", False)
+    return None
+
+
+def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: CapacityPrior, adapter: AdapterSize,
+                *, target_modules: tuple[str, ...], learning_rate: tuple[float, str], epochs: float,
+                budget_minutes: float | None, budget_bytes: int | None, gpu: str | None,
+                trust_remote_code: bool = False) -> Ladder:
+    """The ladder for the user's model and data. `plan` is the plan at the prior's rank (with its [data]
+    table from the profile); probes are short runs of it."""
+    from lorplan.core.model import model_folder
+    from lorplan.probe.backend import device_slots
+    from lorplan.probe.plans import plan_settings
+    from lorplan.probe.runs import RunPlan, new_run_id
+
+    t = plan.training
+    batch = t.micro_batch * t.gradient_accumulation * max(1, plan.hardware.gpus)
+    examples = profile.split.train or profile.examples
+    planned = planned_steps(examples, epochs, batch)
+    steps = min(planned, PROBE_STEPS)
+    eval_every = max(1, steps // EVAL_POINTS)
+    slots = device_slots("auto", None)
+    on_gpu = slots[0]["device"] != "cpu"
+    per_example = max(1, round(profile.tokens / max(1, profile.examples)))
+    tokens_per_step = batch * min(per_example, setup.seq_len)
+    eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)
+    guess = estimate_probe_seconds(spec.total_params, tokens_per_step, steps, gpu=on_gpu,
+                                   eval_tokens=eval_n * per_example, evals=math.ceil(steps / eval_every))
+    budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
+    top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
+    lp = plan_ladder(budget_s, guess, prior_rank=prior.rank, high=top, base_probe=True, parallel=len(slots))
+    if not lp.ranks:
+        return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
+                      "size; give more --budget-minutes to probe)")
+    notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {steps} steps of the "
+                                      f"planned {planned:,} (the probe time is estimated from the model's size "
+                                      "until probes are timed)").to_json()]
+    lspec = LadderSpec(
+        kind="data", model=spec.id, spec_source=str(model_folder(source)),
+        task=data.task, target_modules=tuple(target_modules), data=asdict(data), adapter=asdict(adapter),
+        learning_rate=learning_rate[0], learning_rate_why=learning_rate[1], planned_steps=planned,
+        probe_steps=steps, seeds=(0,), ranks=lp.ranks, max_rank=top, refine=lp.refine > 0,
+        extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
+        parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,
+        notes=tuple(notes))
+    first = Pass("first", specs=probe_specs((0, *lp.ranks), lspec), ranks=lp.ranks)
+    run_plan = _run_plan(RunPlan, new_run_id(), first, plan_settings(plan), steps=steps, eval_every=eval_every,
+                         eval_examples=EVAL_EXAMPLES)
+    return Ladder(lspec, run_plan, first)
+
+
+def _run_plan(cls, run_id: str, first: Pass, settings: dict, **kw):
+    from lorplan.core.plan.defaults import ALPHA
+    from lorplan.probe.runs import ProbeSpec
+
+    probes = tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs)
+    fields = {k: v for k, v in {**settings, **kw}.items() if v is not None}
+    return cls(run=run_id, created=round(time.time(), 3), probes=probes, device="auto", alpha=ALPHA, **fields)
+
+
+def cpu_parallel() -> int:
+    """CPU probes at once for the demo: one per two cores, at most four (a small model's steps use few
+    threads well, so two probes side by side finish sooner than one after the other)."""
+    import os
+
+    return max(1, min(4, (os.cpu_count() or 1) // 2))
+
+
+def demo_ladder(examples: list) -> Ladder:
+    """The embedded demo: all-MiniLM-L6-v2 classifying lorplan.probe.demo's generated sentences (`examples`,
+    demo.demo_examples()), ranks 4, 8, 16 and 32 and the head alone, three seeds each, one full (short)
+    training per probe; no halving, refinement or learning-rate check: the classic exercise, on CPU."""
+    from collections import Counter
+
+    from lorplan.core.lora import LoraTargets, peft_target_modules
+    from lorplan.core.model import load_spec, model_folder
+    from lorplan.core.plan.defaults import task_defaults
+    from lorplan.probe.backend import visible_gpus
+    from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_MODEL_NAME, DEMO_STEPS
+    from lorplan.probe.plans import PROBE_EVAL_SPLIT
+    from lorplan.probe.runs import RunPlan, new_run_id
+    from lorplan.recommend.capacity import adapter_size
+    from lorplan.recommend.datasize import label_entropy
+    from lorplan.recommend.fit import with_labels
+
+    task = "sequence-classification"
+    folder = model_folder(DEMO_MODEL_NAME)
+    counts = Counter(e.label for e in examples)
+    spec = with_labels(load_spec(str(folder)), max(2, len(counts)))
+    targets = LoraTargets(modules=("all-linear",))
+    resolved = peft_target_modules(spec, targets)
+    defaults = task_defaults(task, spec.id, spec.total_params)
+    held = min(DEMO_EVAL_EXAMPLES, round(len(examples) * PROBE_EVAL_SPLIT))
+    data = DataSize(task=task, examples=len(examples) - held, num_labels=max(2, len(counts)),
+                    label_entropy_bits=label_entropy(counts), entropy_counted=True,
+                    source="lorplan's generated demo sentences")
+    lspec = LadderSpec(
+        kind="demo", model=spec.id, spec_source=str(folder), task=task,
+        target_modules=(resolved,) if isinstance(resolved, str) else tuple(resolved), data=asdict(data),
+        adapter=asdict(adapter_size(spec, targets)), learning_rate=defaults.learning_rate,
+        learning_rate_why=defaults.why, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
+        ranks=DEMO_RANKS, refine=False, extra_learning_rates=False, halving=False, budget_seconds=None,
+        notes=(Evidence("demo", None, f"the embedded demo: {spec.id} classifying {len(examples):,} generated "
+                                      f"sentences ({held} held out), ranks {', '.join(map(str, DEMO_RANKS))} and "
+                                      f"the head alone, {len(DEMO_SEEDS)} seeds each, {DEMO_STEPS} steps at "
+                                      f"micro-batch {defaults.micro_batch}").to_json(),))
+    first = Pass("first", specs=probe_specs((0, *DEMO_RANKS), lspec), ranks=DEMO_RANKS)
+    settings = {"steps": DEMO_STEPS, "eval_every": DEMO_EVAL_EVERY, "eval_examples": DEMO_EVAL_EXAMPLES,
+                "micro_batch": defaults.micro_batch, "seq_len": 128, "targets": ("all-linear",), "seed": 0,
+                "max_parallel": None if visible_gpus() else cpu_parallel()}
+    return Ladder(lspec, _run_plan(RunPlan, new_run_id(), first, settings), first)

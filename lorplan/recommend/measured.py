@@ -1,0 +1,235 @@
+"""From a ladder's probes to a Recommendation: ladder rows, the base's loss, extrapolated curves. Pure Python.
+
+The base is what every rank is compared with: for a causal LM the base model's eval loss before training, for
+classification the head trained alone with the same protocol (rank-0 probes). When a probe stopped short of
+the planned training length (the planned run is longer than a probe, or halving stopped it), its eval curve
+is extrapolated there (recommend.curves) and the knee compares the predictions; otherwise the measured loss.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from lorplan.recommend.capacity import AdapterSize, capacity_prior
+from lorplan.recommend.combine import combine
+from lorplan.recommend.curves import MIN_POINTS, extrapolate
+from lorplan.recommend.datasize import DataSize
+from lorplan.recommend.knee import Knee, find_knee
+from lorplan.recommend.ladder_spec import LadderSpec, LadderState
+from lorplan.recommend.observe import ProbeObs
+from lorplan.recommend.types import Evidence, Fit, LadderRow, Recommendation
+
+WORDS = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was cancelled", "died": "died"}
+
+
+@dataclass(frozen=True)
+class Base:
+    """The base's loss (mean over its probes) and standard error (None with one probe), and in words."""
+
+    loss: float
+    stderr: float | None
+    probes: int
+    accuracy: float | None
+    explanation: str
+
+    def to_json(self) -> dict:
+        return {"loss": self.loss, "stderr": self.stderr, "probes": self.probes, "accuracy": self.accuracy,
+                "explanation": self.explanation}
+
+
+def _trained_points(curve) -> list[tuple[float, float]]:
+    return [(float(t), float(v)) for t, v in curve if t > 0]
+
+
+TAIL_POINTS = 3
+
+
+def _tail_bound(points: list[tuple[float, float]], at: float) -> float:
+    """The lowest loss the curve's own end allows at step `at`: its last loss continued at the slope of its last
+    TAIL_POINTS evals in log t (least squares), when that slope falls. Loss curves decelerate in log t (both
+    fitted forms do, and a probe's learning rate decays to 0 at its end), so a fit that predicts a steeper fall
+    than the curve shows at its end is over-reaching, not measuring."""
+    tail = points[-TAIL_POINTS:]
+    xs = [math.log(t) for t, _ in tail]
+    ys = [v for _, v in tail]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx > 0 else 0.0
+    return ys[-1] + min(0.0, slope) * math.log(at / tail[-1][0])
+
+
+def predicted(o: ProbeObs, planned_steps: int):
+    """The extrapolation of a probe's curve to planned_steps (recommend.curves.extrapolate, held to the curve's
+    end slope: _tail_bound), or None when it reached that length (nothing to predict) or has fewer than
+    curves.MIN_POINTS evals after training began (nothing to fit)."""
+    points = _trained_points(o.curve)
+    if len(points) < MIN_POINTS or points[-1][0] >= planned_steps:
+        return None
+    ex = extrapolate(points, planned_steps)
+    floor = _tail_bound(points, planned_steps)
+    if ex.loss >= floor:
+        return ex
+    return replace(ex, loss=floor, error=max(ex.error, floor - ex.loss),
+                   explanation=ex.explanation + f"; held to {floor:.4g}, the curve's end slope continued")
+
+
+def _mean_se(values: list[float]) -> tuple[float, float | None]:
+    n = len(values)
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+
+
+def base_measure(obs: Sequence[ProbeObs], spec: LadderSpec) -> Base | None:
+    """The base from the rank-0 probes that measured a loss (all must have ended: a running head-only probe
+    is not the base yet), or None."""
+    base = [o for o in obs if o.rank == 0]
+    if not base or any(not o.ended for o in base):
+        return None
+    losses, accs = [], []
+    for o in base:
+        if o.eval_loss is None:
+            continue
+        ex = predicted(o, spec.planned_steps)
+        losses.append(ex.loss if ex is not None else o.eval_loss)
+        if o.eval_accuracy is not None:
+            accs.append(o.eval_accuracy)
+    if not losses:
+        return None
+    mean, se = _mean_se(losses)
+    acc = sum(accs) / len(accs) if accs else None
+    what = ("the classifier head trained alone (adapters frozen), same steps and learning rate"
+            if spec.task == "sequence-classification" else "the base model before any training step")
+    text = f"base eval loss {mean:.4g}" + (f" ± {se:.2g} (standard error over {len(losses)} seeds)" if se else "")
+    text += f": {what}"
+    if acc is not None:
+        text += f"; accuracy {acc:.3f}"
+    return Base(mean, se, len(losses), acc, text)
+
+
+def ladder_rows(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> tuple[LadderRow, ...]:
+    """One LadderRow per rank probe (rank ≥ 1), in rank, learning-rate, seed order."""
+    stopped = state.stopped_ranks
+    rows = []
+    for o in sorted((o for o in obs if o.rank >= 1), key=lambda o: (o.rank, o.lr, o.seed)):
+        ex = predicted(o, spec.planned_steps) if o.eval_loss is not None else None
+        rows.append(LadderRow(
+            rank=o.rank, learning_rate=o.lr, eval_loss=o.eval_loss, eval_accuracy=o.eval_accuracy,
+            train_seconds=o.train_seconds, trainable_params=o.trainable_params,
+            peak_memory_bytes=o.peak_memory_bytes, steps=o.step,
+            stopped_early=o.rank in stopped and o.state == "cancelled", seed=o.seed, state=o.state,
+            predicted_loss=round(ex.loss, 6) if ex is not None else None,
+            predicted_error=round(ex.error, 6) if ex is not None else None))
+    return tuple(rows)
+
+
+def ladder_knee(rows: Sequence[LadderRow], base: Base | None) -> Knee | None:
+    """The knee of the rows measured so far (None without a base or a measured rank)."""
+    usable = [r for r in rows if r.eval_loss is not None]
+    if base is None or not usable:
+        return None
+    return find_knee(usable, base.loss, base_stderr=base.stderr or 0.0)
+
+
+def _extrapolation_evidence(rows: Sequence[LadderRow], spec: LadderSpec) -> Evidence | None:
+    done = [r for r in rows if r.predicted_loss is not None]
+    if not done:
+        return None
+    parts = [f"rank {r.rank}{f' (seed {r.seed})' if len(spec.seeds) > 1 else ''}: {r.eval_loss:.4g} at step "
+             f"{r.steps} -> {r.predicted_loss:.4g} ± {r.predicted_error:.2g}" for r in done[:8]]
+    more = f" and {len(done) - 8} more" if len(done) > 8 else ""
+    return Evidence("extrapolation", None,
+                    f"the planned training is {spec.planned_steps:,} steps and the probes were shorter, so each "
+                    f"eval curve was fitted (a + b·log t or a + b·t^-c, whichever predicts its own last points "
+                    f"better) and extrapolated there; the knee compares the predictions: {'; '.join(parts)}{more}")
+
+
+def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> list[Evidence]:
+    out = []
+    ended = sum(o.ended for o in obs)
+    if not state.done:
+        out.append(Evidence("ladder", None, f"the ladder is still running: {ended} of {len(obs)} probes have "
+                                            "ended; this recommendation is provisional"))
+    for s in state.stops:
+        out.append(Evidence("halving", s.rank, f"rank {s.rank} stopped at step {s.step}: {s.reason}"))
+    if state.budget_spent is not None:
+        cut = [o for o in obs if o.state == "cancelled" and o.rank not in state.stopped_ranks]
+        out.append(Evidence("budget", None, f"the probe budget ({spec.budget_seconds:,.0f} s) was spent after "
+                                            f"{state.budget_spent:,.0f} s: {len(cut)} probe(s) were cancelled, so "
+                                            "the recommendation rests on what finished and its band is wider"))
+    for p in state.passes:
+        if p.skipped:
+            out.append(Evidence("ladder", None, f"no {p.name} pass: {p.skipped}"))
+    return out
+
+
+def recommendation(
+    spec: LadderSpec,
+    obs: Sequence[ProbeObs],
+    state: LadderState,
+    price: Callable[[int], Fit] | None = None,
+) -> tuple[Recommendation, Base | None]:
+    """The recommendation from what the ladder knows now, and the base it compared with."""
+    prior = capacity_prior(DataSize(**spec.data), AdapterSize(**spec.adapter))
+    rows = ladder_rows(obs, spec, state)
+    base = base_measure(obs, spec)
+    notes = [Evidence(**n) for n in spec.notes] + _progress(obs, spec, state)
+    extra = _extrapolation_evidence(rows, spec)
+    if extra is not None:
+        notes.append(extra)
+    cost = sum(o.wall_seconds or 0.0 for o in obs)
+    default_lr = (spec.learning_rate, spec.learning_rate_why)
+    usable = [r for r in rows if r.eval_loss is not None]
+    common = [r for r in rows if math.isclose(r.learning_rate, spec.learning_rate, rel_tol=1e-9)]
+    if base is not None and any(r.eval_loss is not None for r in common):
+        notes.insert(0, Evidence("base", None, base.explanation))
+        # the knee compares ranks at the rate every rank was tried at; the learning-rate check (other rates
+        # at the leading rank only) would favour that rank otherwise
+        rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, ladder=common,
+                      base_loss=base.loss, base_stderr=base.stderr or 0.0, price=price, cost_seconds=cost,
+                      notes=notes)
+        return _checked_rate(replace(rec, ladder=rows), spec), base
+    why = _no_knee(obs, usable)
+    rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, price=price,
+                  cost_seconds=cost, notes=[Evidence("ladder", None, why), *notes])
+    return replace(rec, ladder=rows), base
+
+
+def _checked_rate(rec: Recommendation, spec: LadderSpec) -> Recommendation:
+    """With other learning rates tried at the recommended rank, the one with the lowest mean loss (knee_loss),
+    and the learning-rate evidence saying so."""
+    at = [r for r in rec.ladder if r.rank == rec.rank and r.knee_loss is not None]
+    rates: dict[float, list[float]] = {}
+    for r in at:
+        rates.setdefault(r.learning_rate, []).append(r.knee_loss)
+    if len(rates) < 2:
+        return rec
+    means = {lr: sum(v) / len(v) for lr, v in rates.items()}
+    best = min(means, key=lambda lr: (means[lr], lr))
+    tried = ", ".join(f"{lr:g}: {means[lr]:.4g}" for lr in sorted(means))
+    text = f"learning rate {best:g}: the lowest mean eval loss at rank {rec.rank} ({tried})"
+    if not math.isclose(best, spec.learning_rate, rel_tol=1e-9):
+        text += (f"; the ranks were compared at {spec.learning_rate:g}, the rate all of them were tried at "
+                 f"({spec.learning_rate_why.split(':')[0]})")
+    else:
+        text += "; the policy's rate stands"
+    evidence = tuple(Evidence("learning rate", rec.rank, text) if e.source == "learning rate" else e
+                     for e in rec.evidence)
+    return replace(rec, learning_rate=best, evidence=evidence)
+
+
+def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow]) -> str:
+    base = [o for o in obs if o.rank == 0]
+    lost = [o for o in base if o.ended and o.eval_loss is None]
+    if base and len(lost) == len(base):
+        states = ", ".join(sorted({WORDS.get(o.state, o.state) for o in lost}))
+        return (f"the base probe {states}, so no rank's improvement over the base can be measured: the rank is "
+                "the capacity prior's")
+    if not usable:
+        if obs and all(o.ended for o in obs):
+            return "no rank probe measured an eval loss, so there is no knee: the rank is the capacity prior's"
+        return "no rank probe has measured an eval loss yet: the rank is the capacity prior's for now"
+    return "the base's eval loss is not measured yet: the rank is the capacity prior's for now"

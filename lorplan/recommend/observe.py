@@ -1,0 +1,88 @@
+"""What the ladder knows about each of its probes, read from the probe run's folder. Stdlib only.
+
+A `ProbeObs` is one probe as the recommender sees it: rank (0 = the base), learning rate, seed, state, the
+held-out curve so far ((step, eval loss) points), the last accuracy, training time without model loading,
+trainable parameters and peak memory. `observe(run)` reads them with lorplan.probe's own status reader, so
+the ladder and `lorplan probe status` never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENDED = ("finished", "failed", "oom", "cancelled", "died")
+
+
+@dataclass(frozen=True)
+class ProbeObs:
+    """One probe of the ladder's run. curve: (step, eval loss) points in step order (step 0: before training)."""
+
+    id: str
+    rank: int
+    lr: float
+    seed: int
+    state: str
+    step: int
+    curve: tuple[tuple[int, float], ...] = ()
+    eval_accuracy: float | None = None
+    train_seconds: float | None = None
+    wall_seconds: float | None = None
+    load_seconds: float | None = None
+    trainable_params: int | None = None
+    peak_memory_bytes: int | None = None
+    message: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED
+
+    @property
+    def eval_loss(self) -> float | None:
+        """The last measured eval loss (None before the first eval)."""
+        return self.curve[-1][1] if self.curve else None
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "rank": self.rank, "lr": self.lr, "seed": self.seed, "state": self.state,
+                "step": self.step, "curve": [list(p) for p in self.curve], "eval_accuracy": self.eval_accuracy,
+                "train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
+                "load_seconds": self.load_seconds, "trainable_params": self.trainable_params,
+                "peak_memory_bytes": self.peak_memory_bytes, "message": self.message}
+
+
+class RunObserver:
+    """Reads a probe run incrementally (lorplan.probe.status.RunWatcher), starting over when probes were added
+    to its plan. `default_lr` stands in for a probe whose learning rate is not recorded yet (queued)."""
+
+    def __init__(self, run, default_lr: float) -> None:
+        self.run = run
+        self.default_lr = default_lr
+        self._watcher = None
+        self._ids: tuple[str, ...] = ()
+
+    def observe(self) -> tuple[ProbeObs, ...]:
+        from lorplan.probe.status import RunWatcher
+
+        plan = self.run.plan()
+        ids = tuple(p.id for p in plan.probes)
+        if self._watcher is None or ids != self._ids:
+            self._watcher, self._ids = RunWatcher(self.run), ids
+        st = self._watcher.refresh()
+        out = []
+        for p in st.probes:
+            c = self._watcher.curves[p.id]
+            spec = plan.probe(p.id)
+            curve = tuple(zip(c.eval_steps, c.eval_loss, strict=True))
+            if p.state != "running" and p.eval_loss is not None and (not curve or curve[-1][1] != p.eval_loss):
+                curve += ((p.step, float(p.eval_loss)),)  # a result's loss the log did not carry
+            out.append(ProbeObs(
+                id=p.id, rank=p.rank, lr=float(p.lr or spec.lr or self.default_lr),
+                seed=spec.seed if spec.seed is not None else plan.seed, state=p.state, step=p.step,
+                curve=curve, eval_accuracy=p.eval_accuracy, train_seconds=p.train_seconds,
+                wall_seconds=p.wall_seconds, load_seconds=p.load_seconds, trainable_params=p.trainable_params,
+                peak_memory_bytes=p.peak_memory_bytes, message=p.message))
+        return tuple(out)
+
+
+def observe(run, default_lr: float) -> tuple[ProbeObs, ...]:
+    """Every probe of `run` (a lorplan.probe.runs.RunDir), read once."""
+    return RunObserver(run, default_lr).observe()

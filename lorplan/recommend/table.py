@@ -1,0 +1,174 @@
+"""A ladder's recommendation as text: the table of ranks (trainable parameters, accuracy and eval loss with
+their 95% intervals over seeds, training time without model loading, peak memory), the knee marked, what each
+doubling of rank buys and costs, then the evidence. Reads the recommendation.json object the driver writes,
+so `lorplan recommend --run RUN` prints the same as the command that started the ladder. Pure Python.
+"""
+
+from __future__ import annotations
+
+import statistics
+import textwrap
+from collections import defaultdict
+from dataclasses import fields
+
+from lorplan.core.units import format_bytes
+from lorplan.probe.compare import t_interval
+from lorplan.recommend.knee import Knee, find_knee
+from lorplan.recommend.types import LadderRow
+
+WIDTH = 110
+_ROW_FIELDS = {f.name for f in fields(LadderRow)}
+
+
+def rows_from_json(obj: dict) -> list[LadderRow]:
+    return [LadderRow(**{k: v for k, v in row.items() if k in _ROW_FIELDS}) for row in obj.get("ladder", ())]
+
+
+def _stat(values: list[float]) -> tuple[float | None, float | None]:
+    """(mean, half-width of the 95% t interval; None with one value)."""
+    if not values:
+        return None, None
+    iv = t_interval(values)
+    return statistics.fmean(values), (iv[1] - iv[0]) / 2 if iv else None
+
+
+def _pm(mean: float | None, half: float | None, spec: str) -> str:
+    if mean is None:
+        return "-"
+    return f"{mean:{spec}}" + (f" ± {half:{spec}}" if half is not None else "")
+
+
+def _knee(obj: dict, rows: list[LadderRow]) -> Knee | None:
+    base = obj.get("base") or {}
+    usable = [r for r in rows if r.eval_loss is not None]
+    if not usable or base.get("loss") is None:
+        return None
+    return find_knee(usable, float(base["loss"]), base_stderr=float(base.get("stderr") or 0.0))
+
+
+def _groups(obj: dict, rows: list[LadderRow]) -> dict[tuple[int, float], dict]:
+    """Per (rank, learning rate): the finished probes' figures (mean, 95% half-width)."""
+    by: dict[tuple[int, float], list[LadderRow]] = defaultdict(list)
+    for r in rows:
+        by[(r.rank, r.learning_rate)].append(r)
+    out = {}
+    for key, group in sorted(by.items()):
+        done = [r for r in group if r.state == "finished"]
+        use = done or [r for r in group if r.eval_loss is not None]
+        states = sorted({r.state for r in group if r.state != "finished"})
+        out[key] = {
+            "params": next((r.trainable_params for r in group if r.trainable_params), None),
+            "acc": _stat([r.eval_accuracy for r in use if r.eval_accuracy is not None]),
+            "loss": _stat([r.knee_loss for r in use if r.knee_loss is not None]),
+            "train": _stat([r.train_seconds for r in use if r.train_seconds]),
+            "peak": max((r.peak_memory_bytes for r in group if r.peak_memory_bytes), default=None),
+            "n": len(done), "of": len(group), "states": states,
+            "predicted": any(r.predicted_loss is not None for r in use),
+        }
+    return out
+
+
+def _base_row(obj: dict) -> dict | None:
+    probes = [p for p in obj.get("probes", ()) if p.get("rank") == 0]
+    if not probes:
+        return None
+    done = [p for p in probes if p.get("state") == "finished"]
+    loss = [p["curve"][-1][1] for p in done if p.get("curve")]
+    return {
+        "params": next((p.get("trainable_params") for p in done if p.get("trainable_params") is not None), None),
+        "acc": _stat([p["eval_accuracy"] for p in done if p.get("eval_accuracy") is not None]),
+        "loss": _stat(loss),
+        "train": _stat([p["train_seconds"] for p in done if p.get("train_seconds")]),
+        "peak": max((p["peak_memory_bytes"] for p in done if p.get("peak_memory_bytes")), default=None),
+        "n": len(done), "of": len(probes), "states": sorted({p["state"] for p in probes if p["state"] != "finished"}),
+    }
+
+
+def ladder_table(obj: dict) -> list[str]:
+    """The table lines (empty when the ladder has no probe)."""
+    rows = rows_from_json(obj)
+    groups = _groups(obj, rows)
+    base = _base_row(obj)
+    if not groups and base is None:
+        return []
+    knee = _knee(obj, rows)
+    lrs = {lr for _, lr in groups}
+    default_lr = obj.get("learning_rate")
+    cls = obj.get("task") == "sequence-classification"
+    loss_head = "eval loss (predicted)" if any(g["predicted"] for g in groups.values()) else "eval loss"
+    head = (f"  {'rank':<10}{'lr' if len(lrs) > 1 else '':<9}{'trainable':>11}  {'accuracy' if cls else '':<15}"
+            f"{loss_head:<22}{'train s':<14}{'peak mem':>10}  probes")
+    out = [head]
+
+    def line(label: str, lr: str, g: dict, mark: str = "") -> str:
+        params = f"{g['params']:,}" if g["params"] is not None else "-"
+        acc = _pm(*g["acc"], ".3f") if cls else ""
+        peak = format_bytes(g["peak"]) if g["peak"] else "-"
+        probes = f"{g['n']}/{g['of']}" + (f" ({', '.join(g['states'])})" if g["states"] else "")
+        return (f"  {label:<10}{lr:<9}{params:>11}  {acc:<15}{_pm(*g['loss'], '.4f'):<22}"
+                f"{_pm(*g['train'], '.1f'):<14}{peak:>10}  {probes}{mark}")
+
+    if base is not None:
+        out.append(line("base", "", base, "  (head alone)" if cls else "  (before training)"))
+    for (rank, lr), g in groups.items():
+        mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and (
+            len(lrs) == 1 or lr == next(s.learning_rate for s in knee.ranks if s.rank == rank)) else ""
+        out.append(line(str(rank), f"{lr:g}" if len(lrs) > 1 else "", g, mark))
+    seeds = max((g["of"] for g in groups.values()), default=1)
+    out.append(f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
+               "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)")
+    out += doublings(groups, default_lr if default_lr in lrs else None, knee, cls)
+    return out
+
+
+def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> list[str]:
+    """What each step up the ladder (at the default learning rate) buys and costs, in words."""
+    at = sorted((rank, g) for (rank, rlr), g in groups.items() if lr is None or rlr == lr)
+    out = []
+    for (a, ga), (b, gb) in zip(at, at[1:], strict=False):
+        if ga["loss"][0] is None or gb["loss"][0] is None:
+            continue
+        step = "doubling" if b == 2 * a else f"×{b / a:g}"
+        bits = []
+        if cls and ga["acc"][0] is not None and gb["acc"][0] is not None:
+            bits.append(f"accuracy {gb['acc'][0] - ga['acc'][0]:+.3f}")
+        bits.append(f"eval loss {gb['loss'][0] - ga['loss'][0]:+.4f}")
+        if knee is not None and knee.improved:
+            share_a, share_b = knee.share(a), knee.share(b)
+            if share_a is not None and share_b is not None:
+                bits.append(f"{share_a:.0%} -> {share_b:.0%} of the best rank's improvement over the base")
+        cost = []
+        if ga["params"] and gb["params"]:
+            cost.append(f"+{gb['params'] - ga['params']:,} trainable parameters (×{gb['params'] / ga['params']:.2f})")
+        if ga["train"][0] and gb["train"][0]:
+            d = gb["train"][0] - ga["train"][0]
+            cost.append(f"{d:+.1f} s of training ({d / ga['train'][0]:+.0%})")
+        if ga["peak"] and gb["peak"]:
+            cost.append(f"{format_bytes(gb['peak'] - ga['peak']) if gb['peak'] >= ga['peak'] else '-' + format_bytes(ga['peak'] - gb['peak'])} peak memory")
+        out.append(f"  rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}")
+    return out
+
+
+def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
+    """The whole text: the recommendation, the table, the doublings, the evidence."""
+    low, high = obj["confidence"]["low"], obj["confidence"]["high"]
+    state = "done" if obj.get("state") == "done" else "still running (provisional)"
+    scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
+    lines = [
+        f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",
+        "",
+        f"  rank            {obj['rank']:<10} band {low}-{high}",
+        f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
+        f"  learning rate   {obj['learning_rate']:<10g} probes cost {obj.get('cost_seconds', 0):,.0f} s of wall time",
+        "",
+    ]
+    table = ladder_table(obj)
+    if table:
+        lines += table + [""]
+    if with_evidence:
+        lines.append("evidence")
+        for e in obj.get("evidence", ()):
+            rank = f" (rank {e['rank']})" if e.get("rank") is not None else ""
+            head = f"  {e['source']}{rank}: " if not e["explanation"].startswith(e["source"]) else "  "
+            lines += textwrap.wrap(e["explanation"], WIDTH, initial_indent=head, subsequent_indent="      ")
+    return "\n".join(lines)

@@ -1,0 +1,240 @@
+"""The probe ladder end to end on CPU with real probes (transformers + peft on tiny random-weight models): the
+JSON contract and recommendation.json, the base (a causal LM before training; a classifier's head alone),
+halving acting through lorplan.probe.runner.cancel, re-attaching after the driver is killed, bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.core.lora import LoraTargets, trainable_params
+from lorplan.core.model import load_spec
+from lorplan.probe.backend import lock_held
+from lorplan.probe.events import append_event
+from lorplan.probe.runs import atomic_write_json, create_run, find_run
+from lorplan.recommend import measured
+from lorplan.recommend.decide import probe_specs
+from lorplan.recommend.driver import Driver, price_for
+from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+from lorplan.recommend.observe import observe
+
+CONTRACT = ("rank", "alpha", "use_rslora", "learning_rate", "target_modules", "rank_pattern", "tolerance",
+            "confidence", "cost_seconds", "fits", "ladder", "evidence")
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def recommend(capsys, *argv):
+    rc = main(["recommend", *argv])
+    return rc, capsys.readouterr()
+
+
+def _check_done(out: dict, runs) -> dict:
+    """What every finished ladder must satisfy; returns the run's recommendation.json."""
+    assert all(k in out for k in CONTRACT)
+    assert out["state"] == "done" and out["alpha"] == 32 and out["use_rslora"] is False
+    assert out["confidence"]["low"] <= out["rank"] <= out["confidence"]["high"]
+    run = find_run(out["run"], runs)
+    on_disk = LadderFiles(run).recommendation()
+    assert {k: v for k, v in on_disk.items() if k != "updated"} == {k: v for k, v in out.items() if k != "updated"}
+    ids = [p.id for p in run.plan().probes]
+    assert len(ids) == len(set(ids)) and sorted(ids) == sorted(p["id"] for p in out["probes"])
+    assert all(p["state"] in ("finished", "cancelled") for p in out["probes"])
+    state = LadderFiles(run).state()
+    assert state.done and [p.name for p in state.passes][:1] == ["first"]
+    added = [i for p in state.passes for i in p.probes]
+    assert sorted(added) == sorted(ids)  # every probe came from a recorded pass, once
+    return on_disk
+
+
+@pytest.mark.slow
+def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, capsys):
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj",
+                        "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    _check_done(out, state_home)
+    assert f"--run {out['run']} --wait" in cap.err  # how to re-attach is said at the start
+    # the base is the random-weight model before training: about ln(vocabulary) per token
+    assert abs(out["base_loss"] - math.log(30522)) < 0.5 and out["base"]["probes"] == 1
+    rows = [r for r in out["ladder"] if r["state"] == "finished"]
+    assert len({r["rank"] for r in rows}) >= 2 and all(r["eval_loss"] < out["base_loss"] for r in rows)
+    spec = load_spec(str(tiny_llama))
+    for r in rows:  # the probes' trainable parameters are what lorplan plans for that rank, exactly
+        assert r["trainable_params"] == trainable_params(spec, LoraTargets(modules=("q_proj", "v_proj")), r["rank"])
+    sources = {e["source"] for e in out["evidence"]}
+    assert {"ladder", "base", "probes", "capacity prior", "learning rate"} <= sources
+    knee = next(e for e in out["evidence"] if e["source"] == "ladder" and e["rank"] is not None)
+    assert knee["rank"] == out["rank"] and "at least 95% of the best rank's improvement" in knee["explanation"]
+    # the learning-rate check ran at the leading rank, or says why not
+    passes = {p["name"]: p for p in out["passes"]}
+    assert "learning rate" in passes and "refine" in passes
+    lr_pass = passes["learning rate"]
+    if not lr_pass["skipped"]:
+        assert len({r["learning_rate"] for r in out["ladder"] if r["rank"] == lr_pass["ranks"][0]}) == 3
+
+
+@pytest.mark.slow
+def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_bert, cls_data, capsys):
+    rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "4",
+                        "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    _check_done(out, state_home)
+    base = next(p for p in out["probes"] if p["rank"] == 0)
+    assert base["state"] == "finished" and base["trainable_params"] == 32 * 2 + 2  # the head alone: 2 × 32 + 2
+    assert base["step"] > 0 and base["eval_accuracy"] is not None
+    rows = [r for r in out["ladder"] if r["eval_loss"] is not None]
+    assert rows and all(r["eval_accuracy"] is not None and r["trainable_params"] > 66 for r in rows)
+    assert "head trained alone" in out["base"]["explanation"]
+    assert out["learning_rate"] in {r["learning_rate"] for r in rows} and out["task"] == "sequence-classification"
+
+
+def _finished(run, pid: str, rank: int, curve, seed: int) -> None:
+    """A probe's files as the worker leaves them when it finishes (events, then result.json)."""
+    run.probe_dir(pid).mkdir(parents=True, exist_ok=True)
+    ev = run.events_path(pid)
+    append_event(ev, {"type": "started", "probe": pid, "rank": rank, "lr": 1e-3, "trainable_params": 100 * rank})
+    for step, loss in curve:
+        append_event(ev, {"type": "step", "step": step, "loss": loss, "lr": 1e-3, "tokens": 10,
+                          "tokens_per_second": 100.0, "seconds": 0.1, "epoch": 0})
+        append_event(ev, {"type": "eval", "step": step, "eval_loss": loss, "eval_accuracy": None})
+    atomic_write_json(run.result_path(pid), {"probe": pid, "rank": rank, "lr": 1e-3, "state": "finished",
+                                             "step": curve[-1][0], "eval_loss": curve[-1][1], "wall_seconds": 5.0,
+                                             "train_seconds": 1.0, "trainable_params": 100 * rank, "seed": seed})
+
+
+def test_halving_stops_a_rank_through_the_runner(state_home, tiny_llama):
+    """Seed 0 of every rank has finished; rank 1's curve cannot reach the knee, so the driver stops rank 1: its
+    queued seed-1 probe is cancelled through lorplan.probe.runner.cancel and never starts."""
+    from lorplan.probe.runs import ProbeSpec, RunPlan
+
+    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
+                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
+                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=400, probe_steps=80, seeds=(0, 1),
+                      ranks=(1, 16), max_rank=16, refine=False, extra_learning_rates=False, halving=True)
+    first = Pass("first", probe_specs((0, 1, 16), spec), (1, 16))
+    plan = RunPlan(run="halving", created=time.time(), eval_every=10, steps=80,
+                   probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
+    run = create_run(plan, state_home)  # no scheduler: the test plays the probes
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(first,)))
+    for pid, rank, seed, final in (("base-s0", 0, 0, None), ("base-s1", 0, 1, None), ("r16-s0", 16, 0, 2.0),
+                                   ("r1-s0", 1, 0, 2.9)):
+        pts = [(0, 3.0)] if final is None else [(s, final + (3.0 - final) * math.exp(-0.05 * s))
+                                                for s in range(10, 81, 10)]
+        _finished(run, pid, rank, pts, seed)
+    # r16-s1 "runs" (a process holds its alive.lock), so the ladder is not over; r1-s1 is still queued
+    run.probe_dir("r16-s1").mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, os, sys, time\n"
+                               f"fd = os.open({str(run.alive_lock('r16-s1'))!r}, os.O_RDWR | os.O_CREAT)\n"
+                               "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert holder.stdout.readline().strip() == b"held"
+        atomic_write_json(run.proc_path("r16-s1"), {"pid": holder.pid, "pgid": holder.pid, "slot": 0})
+        assert Driver(run).step() is False
+        state = files.state()
+        assert [s.rank for s in state.stops] == [1] and "cannot reach the knee" in state.stops[0].reason
+        result = json.loads(run.result_path("r1-s1").read_text())
+        assert result["state"] == "cancelled" and not run.proc_path("r1-s1").exists()
+        rec = files.recommendation()
+        assert rec["state"] == "running" and any(e["source"] == "halving" and e["rank"] == 1 for e in rec["evidence"])
+    finally:
+        os.killpg(holder.pid, signal.SIGKILL)
+        holder.wait()
+
+
+def _driver_pid(run) -> int | None:
+    lock = LadderFiles(run).lock_path
+    if not lock_held(lock):
+        return None
+    text = lock.read_text().strip()
+    return int(text) if text.isdigit() else None
+
+
+@pytest.mark.slow
+def test_reattach_after_the_driver_and_the_terminal_are_killed(state_home, tiny_llama, lm_data, capsys):
+    """A ladder of three probes (the base, ranks 1 and 4) started as `lorplan recommend` starts one; its driver
+    is SIGKILLed once a probe has finished; `lorplan recommend --run RUN --wait` starts it again and ends with
+    the recommendation the evidence on disk gives."""
+    from lorplan.probe.runs import ProbeSpec, RunPlan
+    from lorplan.recommend.driver import start_ladder
+
+    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
+                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 150},
+                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 32},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=20, seeds=(0,),
+                      ranks=(1, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=True)
+    first = Pass("first", probe_specs((0, 1, 4), spec), (1, 4))
+    plan = RunPlan(run="reattach", created=time.time(), model=str(tiny_llama), data=str(lm_data), steps=20,
+                   eval_every=5, eval_examples=20, micro_batch=2, seq_len=64, targets=("q_proj",), alpha=32,
+                   device="cpu", probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
+    run = start_ladder(spec, plan, first, root=state_home)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        obj = LadderFiles(run).recommendation() or {}
+        if any(p["state"] == "finished" for p in obj.get("probes", ())):
+            break
+        time.sleep(0.5)
+    pid = _driver_pid(run)
+    assert pid is not None and obj.get("state") == "running"
+    os.killpg(pid, signal.SIGKILL)
+    for _ in range(50):
+        if _driver_pid(run) is None:
+            break
+        time.sleep(0.1)
+    assert _driver_pid(run) is None
+    rc, cap = recommend(capsys, "--run", run.id, "--wait", "--json")
+    assert rc == 0, cap.err
+    assert "its driver had stopped; started it again" in cap.err
+    out = json.loads(cap.out)
+    final = _check_done(out, state_home)
+    assert [r["rank"] for r in final["ladder"]] == [1, 4] and final["base_loss"] > 0
+    # the same result as the evidence on disk gives: recomputed from the run folder, without the driver
+    spec, state = LadderFiles(run).spec(), LadderFiles(run).state()
+    again, base = measured.recommendation(spec, observe(run, spec.learning_rate), state, price_for(spec, run))
+    assert again.rank == final["rank"] and list(again.confidence) == [final["confidence"]["low"],
+                                                                       final["confidence"]["high"]]
+    assert [r.to_json() for r in again.ladder] == final["ladder"] and base.loss == final["base_loss"]
+    # re-attaching to a finished ladder prints the same, and starts nothing
+    rc, cap = recommend(capsys, "--run", run.id, "--json")
+    assert rc == 0 and "started it again" not in cap.err
+    assert json.loads(cap.out)["ladder"] == final["ladder"]
+
+
+def test_bad_input_is_one_line(state_home, tiny_llama, tmp_path, capsys):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(empty))
+    assert rc == 2 and "empty" in cap.err and len(cap.err.strip().splitlines()) == 1, cap.err
+    # a folder with a config but no weights cannot be probed
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    (bare / "config.json").write_text((tiny_llama / "config.json").read_text())
+    data = write_jsonl(tmp_path / "d.jsonl", [{"prompt": "q", "completion": " a"}] * 100)
+    rc, cap = recommend(capsys, "--model", str(bare), "--data", str(data), "--probes", "auto")
+    assert rc == 2 and "--probes auto:" in cap.err and "no weights" in cap.err, cap.err
+    assert len(cap.err.strip().splitlines()) == 1
+    # without --probes the same model gets the prior alone, saying why
+    rc, cap = recommend(capsys, "--model", str(bare), "--data", str(data), "--json")
+    assert rc == 0, cap.err
+    probes = next(e for e in json.loads(cap.out)["evidence"] if e["source"] == "probes")
+    assert "no probes were run" in probes["explanation"] and "no weights" in probes["explanation"]
+    # a plain probe run is not a ladder
+    rc, cap = recommend(capsys, "--run", "nope")
+    assert rc == 2 and len(cap.err.strip().splitlines()) == 1
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
