@@ -151,12 +151,72 @@ def training_setup(*, targets: tuple[str, ...], dora: bool, **fields) -> Trainin
 
 def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
                extra_rank: int | None = None) -> RankTable:
-    """The core rank table over the default ranks (and `extra_rank`, the user's own), a few milliseconds.
-    Raises BadInput for a setup the core rejects."""
+    """The core rank table over the default ranks a module can use (and `extra_rank`, the user's own), a few
+    milliseconds. Raises BadInput for a setup the core rejects or the model cannot run (a sequence beyond its
+    context, a rank no adapted module can use: core.memory.bounds, as `lorplan plan`); error_field names the
+    form field it is about."""
     from lorplan.core import memory
+    from lorplan.core.memory.bounds import check_plannable, plannable_ranks
 
-    ranks = tuple(sorted(set(memory.DEFAULT_RANKS) | ({extra_rank} if extra_rank else set())))
+    check_plannable(spec, setup, (extra_rank,) if extra_rank else (), "Custom rank")
+    default = plannable_ranks(spec, setup.targets, memory.DEFAULT_RANKS)
+    ranks = tuple(sorted(set(default) | ({extra_rank} if extra_rank else set())))
     return memory.rank_table(spec, setup, ranks, budget_bytes)
+
+
+# The form field a core message is about, by the flag it starts with (core messages name `lorplan plan` flags).
+_FLAG_FIELDS = {"--seq-len": "seq_len", "--rope-scaling": "seq_len", "Custom rank": "custom_rank",
+                "--micro-batch": "micro_batch", "--gpus": "gpus", "--lora-dropout": "lora_dropout",
+                "--targets": "targets", "--sharding": "sharding"}
+
+
+def error_field(message: str) -> str:
+    """The setup form's field id for a BadInput message from the core ("setup" when it names no field)."""
+    return next((f for flag, f in _FLAG_FIELDS.items() if message.startswith(flag)), "setup")
+
+
+def context_limit(spec: ModelSpec) -> int | None:
+    """The longest sequence the model's positions reach (its max_position_embeddings), None when unknown."""
+    return spec.max_position_embeddings if spec.max_position_embeddings > 0 else None
+
+
+@dataclass(frozen=True)
+class PeakView:
+    """One rank at its peak moment: adapter gradients and everything else alive then (bytes), the moment in a
+    few words and in a sentence, and the largest terms alive then ((label, bytes), adding up to the total)."""
+
+    gradients: int
+    activations: int
+    short: str
+    words: str
+    terms: tuple[tuple[str, int], ...]
+
+
+def peak_view(spec: ModelSpec, setup: TrainingSetup, rank: int) -> PeakView:
+    """What one rank holds at its step's peak (core.memory.sweep.peak_moment), for the table and the summary."""
+    from lorplan.core.memory.phases import PHASE_SHORT, PHASE_WORDS
+    from lorplan.core.memory.sweep import peak_moment
+
+    pm = peak_moment(spec, setup, rank)
+    return PeakView(pm.gradients, pm.in_step - pm.gradients, PHASE_SHORT.get(pm.phase, pm.phase),
+                    PHASE_WORDS.get(pm.phase, pm.phase), tuple(sorted(pm.terms, key=lambda kv: -kv[1])))
+
+
+def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> tuple[str, ...]:
+    """Sentences explaining figures a user would not expect (kbit fp32 up-cast, unquantized fused experts,
+    RoPE scaling), priced at `rank`; the same as `lorplan plan` prints."""
+    from lorplan.core.memory.report import setup_notes as core_notes
+
+    return tuple(core_notes(spec, setup, rank))
+
+
+def fit_hints(spec: ModelSpec, setup: TrainingSetup, row, budget_bytes: int | None) -> tuple[str, ...]:
+    """Priced changes for a rank that does not fit, none already made: "gradient checkpointing: 18.86 GiB
+    (fits)". Empty when it fits or there is no budget."""
+    from lorplan.core.memory.report import fit_hints as core_hints
+    from lorplan.core.memory.report import format_hint
+
+    return tuple(format_hint(h, budget_bytes) for h in core_hints(spec, setup, row, budget_bytes))
 
 
 def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Plan:

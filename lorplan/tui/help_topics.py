@@ -137,10 +137,12 @@ TOPICS: tuple[HelpTopic, ...] = (
         "table",
         "Reading the table",
         "One row per rank. trainable: parameters the adapter trains, and their share of the model. weights: "
-        "the frozen base model. adapter: LoRA weights. grads: their gradients. optim: optimizer state. "
-        "activ: what the forward pass keeps for backward, plus the logits. other: CUDA context and allocator "
-        "reserve. total: peak per GPU. The bar compares the total with the GPU's memory; fits says whether it "
-        "fits; max mb is the largest micro-batch that fits. Move with the arrows to select a rank.",
+        "the frozen base model. adapter: LoRA weights. optim: optimizer state. grads and activ are taken at the "
+        "step's peak moment (the summary under the table names it): grads, the adapter gradients alive then (none yet at "
+        "the loss, all of them at the optimizer step); activ, everything else alive then (saved activations, "
+        "logits, temporaries). other: CUDA context and allocator reserve. total: peak per GPU, the sum of the "
+        "row. The bar compares the total with the GPU's memory; fits says whether it fits; max mb is the "
+        "largest micro-batch that fits. Move with the arrows to select a rank.",
     ),
 )
 

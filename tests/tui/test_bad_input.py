@@ -108,3 +108,38 @@ async def test_targets_unticked_is_an_inline_error(make_app):
         await pilot.click("#shortcut-all-linear")
         await pilot.pause()
         assert table_rows(app) == valid
+
+
+# The same setups `lorplan plan` refuses (tests/cli/test_plan_bounds.py), typed into the planner's fields: each is
+# an inline message on its field, and the last valid table stays.
+MODEL_BOUNDS = (
+    ("#f-seq_len", "2048", "200000", "context of 131,072 tokens"),  # Llama-3.1's context
+    ("#f-custom_rank", "", "5000", "above 4,096"),  # min(in, out) of its widest adapted module
+    ("#f-custom_rank", "", "100000000", "too large"),
+    ("#f-micro_batch", "1", "99999999999999999999", "too large"),
+)
+
+
+async def test_setups_the_model_cannot_run_are_inline_errors(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        valid = table_rows(app)
+        for selector, good, garbage, needle in MODEL_BOUNDS:
+            field = app.screen.query_one(selector, Input)
+            field.value = garbage
+            await pilot.pause()
+            assert_rejected(app, view, selector, garbage, valid)
+            assert needle in message_text(app, "#setup-errors"), (selector, message_text(app, "#setup-errors"))
+            field.value = good
+            await pilot.pause()
+            assert not view.state.stale and table_rows(app) == valid
+        # a model with a shorter context: the sequence length follows it (as `lorplan plan`'s default does)
+        await type_into(pilot, "#model-input", "openai-community/gpt2", submit=True)
+        await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "openai-community/gpt2")
+        await pilot.pause()
+        assert app.screen.query_one("#f-seq_len", Input).value == "1024"
+        assert not view.state.stale and view.state.setup.seq_len == 1024
+        await type_into(pilot, "#f-seq_len", "1025")
+        assert_rejected(app, view, "#f-seq_len", "1025", table_rows(app))
+        assert "learned position embeddings" in message_text(app, "#setup-errors")

@@ -1,26 +1,52 @@
-"""The hint under the table for a rank that does not fit, from the fit solver's answers."""
+"""The summary under the table: the peak moment and what is alive then, notes, and priced hints that never repeat
+a change already made (the same core functions as `lorplan plan`, through the bridge)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import replace
 
-from lorplan.core.memory import TrainingSetup
-from lorplan.tui.panels.plan_view import _what_would_fit
+import pytest
+from textual.widgets import Static
+from tui_helpers import choose, type_into
 
+from lorplan.core.memory import TrainingSetup, estimate, rank_table
+from lorplan.core.units import format_bytes
+from lorplan.tui import bridge
 
-def row(max_micro_batch, max_seq_len):
-    return SimpleNamespace(max_micro_batch=max_micro_batch, max_seq_len=max_seq_len)
-
-
-def test_smaller_micro_batch_first():
-    assert "micro-batch 2" in _what_would_fit(row(2, 9000), TrainingSetup(micro_batch=8))
-
-
-def test_shorter_sequences_when_one_sequence_is_too_long():
-    assert "at most 870 tokens" in _what_would_fit(row(0, 870), TrainingSetup())
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+GiB = 1024**3
 
 
-def test_weights_alone_suggest_quantization_then_sharding():
-    assert "NF4" in _what_would_fit(row(0, 0), TrainingSetup())
-    hint = _what_would_fit(row(0, 0), TrainingSetup(quant="nf4"))
-    assert "NF4" not in hint and "ZeRO-3" in hint
+def test_hints_are_priced_and_skip_what_is_set():
+    spec = bridge.load_spec(LLAMA)
+    setup = TrainingSetup(quant="nf4", seq_len=8192)
+    row = rank_table(spec, setup, (16,), 24 * GiB).rows[0]
+    hints = bridge.fit_hints(spec, setup, row, 24 * GiB)
+    assert hints and not any("4-bit" in h for h in hints)  # nf4 is already chosen
+    gc = estimate(spec, replace(setup, grad_checkpointing=True), 16)
+    assert any(h.startswith(f"gradient checkpointing: {format_bytes(gc.total)} (") for h in hints)
+    done = replace(setup, grad_checkpointing=True)
+    row = rank_table(spec, done, (16,), 8 * GiB).rows[0]
+    assert not any("checkpointing" in h.split(":")[0] for h in bridge.fit_hints(spec, done, row, 8 * GiB))
+
+
+def test_peak_view_adds_up_and_names_the_moment():
+    spec = bridge.load_spec("Qwen/Qwen2.5-7B")
+    setup = TrainingSetup(quant="nf4", seq_len=4096, grad_checkpointing=True)
+    view = bridge.peak_view(spec, setup, 16)
+    m = estimate(spec, setup, 16)
+    assert sum(v for _, v in view.terms) == m.total and view.short == "loss"
+    assert all(v < m.total / 2 for k, v in view.terms)  # no term summed over layers that are not alive
+
+
+@pytest.mark.anyio
+async def test_summary_shows_peak_terms_notes_and_hints(make_app):
+    app = make_app()
+    async with app.run_test(size=(140, 50)) as pilot:
+        await type_into(pilot, "#gpu-budget", "12GiB")
+        await choose(pilot, "#f-quant", "nf4")
+        await type_into(pilot, "#f-seq_len", "4096")
+        text = str(app.screen.query_one("#plan-summary", Static).render())
+        assert "peak at the loss" in text and "largest then:" in text
+        assert "note: nf4: peft's prepare_model_for_kbit_training" in text
+        assert "to fit:" in text and "gradient checkpointing:" in text and "4-bit" not in text.split("to fit:")[1]

@@ -38,9 +38,6 @@ from lorplan.tui.state import PlanSnapshot, Tuning
 from lorplan.tui.widgets.model_picker import ModelPicker
 from lorplan.tui.widgets.rank_table import RankTable
 
-# Sums of other terms in MemoryBreakdown.details: not shown as "largest terms".
-_AGGREGATE_TERMS = {"in_step_peak", "allocated"}
-
 
 def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str]]:
     """The target-module names inside the blocks and the role of each (attention, mlp, expert, ...)."""
@@ -49,18 +46,6 @@ def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str]]:
         if linear.layer is not None:
             roles.setdefault(linear.name, linear.role)
     return spec.layer_linear_names, roles
-
-
-def _what_would_fit(row, setup) -> str:
-    """One plain hint for a rank that does not fit, from the fit solver's answers."""
-    if row.max_micro_batch:
-        return f"to fit: micro-batch {row.max_micro_batch} (use gradient accumulation for the rest)"
-    if row.max_seq_len:
-        return (f"to fit: sequences of at most {row.max_seq_len:,} tokens, or gradient checkpointing / a 4-bit "
-                "base model")
-    if setup is not None and setup.quant == "none":
-        return "the weights alone do not fit: try 4-bit NF4 (QLoRA), more GPUs with FSDP/ZeRO-3, or a larger GPU"
-    return "the weights alone do not fit: shard over more GPUs (FSDP / ZeRO-3) or pick a larger GPU"
 
 
 @dataclass
@@ -201,6 +186,10 @@ class PlanView(VerticalScroll):
             f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
         )
         self.table.reset_widths()
+        limit = bridge.context_limit(spec)
+        typed = self.state.form.seq_len.strip()
+        if limit and typed.isdigit() and int(typed) > limit:  # as `lorplan plan` does: the context, not beyond
+            self.state.form = self.query_one(SetupPanel).show_seq_len(limit)
         await self.query_one(SetupPanel).set_architecture(names, roles)
         self.post_message(ModelLoaded(source))
 
@@ -240,12 +229,13 @@ class PlanView(VerticalScroll):
                     setup = bridge.with_rank_pattern(setup, tuning.rank_pattern)
                 table = bridge.rank_table(self.state.spec, setup, self.state.budget_bytes, result.custom_rank)
             except LorplanError as exc:
-                errors["setup"] = str(exc)
+                errors[bridge.error_field(str(exc))] = str(exc)
             else:
                 setup_panel.show_errors({})
                 self.state.setup, self.state.custom_rank, self.state.table = setup, result.custom_rank, table
                 self.state.stale = False
-                self.table.show(table, self.state.spec.total_params, result.custom_rank)
+                peaks = {row.rank: bridge.peak_view(self.state.spec, setup, row.rank) for row in table.rows}
+                self.table.show(table, self.state.spec.total_params, result.custom_rank, peaks)
                 self._update_summary()
                 self._announce()
                 return
@@ -275,7 +265,9 @@ class PlanView(VerticalScroll):
             verdict = "fits" if row.fits else "does NOT fit"
             parts.append(f"{verdict} in {format_bytes(self.state.table.budget_bytes)} ({self.state.budget_label})")
             if row.fits is False:
-                parts.append(_what_would_fit(row, self.state.setup))
+                hints = bridge.fit_hints(spec, self.state.setup, row, self.state.table.budget_bytes)
+                parts.append("to fit: " + ("; ".join(hints) if hints else
+                                           "no single change of this setup is enough: pick a larger GPU"))
             else:
                 if self.state.free_bytes is not None and m.total > self.state.free_bytes:
                     parts.append(f"⚠ but only {format_bytes(self.state.free_bytes)} is free now "
@@ -291,13 +283,11 @@ class PlanView(VerticalScroll):
             pattern = f", rank_pattern {len(tuning.rank_pattern)} names" if tuning.rank_pattern else ""
             parts.append(f"alpha {tuning.alpha:g}, lr {tuning.learning_rate:g}{pattern} from the {tuning.source}")
         text = " · ".join(parts)
-        terms = sorted(
-            ((k, v) for k, v in m.details.items()
-             if v > 0 and k not in _AGGREGATE_TERMS and not k.startswith(("phase_", "peak_"))),
-            key=lambda kv: -kv[1],
-        )[:6]
-        if terms:
-            text += "\nlargest terms: " + " · ".join(f"{k.replace('_', ' ')} {format_bytes(v)}" for k, v in terms)
+        peak = bridge.peak_view(spec, self.state.setup, row.rank)
+        text += (f"\npeak at {peak.words}; largest then: "
+                 + " · ".join(f"{k} {format_bytes(v)}" for k, v in peak.terms[:6]))
+        for note in bridge.setup_notes(spec, self.state.setup, row.rank):
+            text += f"\nnote: {note}"
         if self.state.stale:
             text = "⚠ showing the last valid table: fix the field marked in red.\n" + text
         self._set_summary(summary, text)

@@ -165,6 +165,15 @@ class SetupPanel(Vertical):
                 field.value = str(rank)
         return self.values()
 
+    def show_seq_len(self, tokens: int) -> FormValues:
+        """Show `tokens` in the sequence length field (a model whose context is shorter than the value there).
+        Posts nothing: the caller re-plans once with the values returned."""
+        with self.prevent(Input.Changed):
+            field = self.query_one("#f-seq_len", Input)
+            if field.value.strip() != str(tokens):
+                field.value = str(tokens)
+        return self.values()
+
     def focus_first(self) -> None:
         """Focus the first field (quantization)."""
         self.query_one("#f-quant").focus()

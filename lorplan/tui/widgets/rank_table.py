@@ -99,7 +99,8 @@ class RankTable(ScrollView, can_focus=True):
             self.show(*self._shown)
 
     # -- data ------------------------------------------------------------------------------------------------
-    def _row_cells(self, row, budget: int | None, total_params: int, custom_rank: int | None) -> list[Text]:
+    def _row_cells(self, row, budget: int | None, total_params: int, custom_rank: int | None,
+                   peak=None) -> list[Text]:
         colours = self.app.theme_variables
         good, bad, accent = colours.get("success", "green"), colours.get("error", "red"), colours.get("accent", "")
         m = row.memory
@@ -120,15 +121,20 @@ class RankTable(ScrollView, can_focus=True):
             bar_text,
             Text(fits, style=colour),
             Text(max_mb),
-            *(Text(compact_bytes(v)) for v in (m.weights, m.adapter, m.gradients, m.optimizer, m.activations,
+            # grads and activ at the step's peak moment (bridge.PeakView), so that every row adds up to its total
+            *(Text(compact_bytes(v)) for v in (m.weights, m.adapter, peak.gradients if peak else m.gradients,
+                                               m.optimizer, peak.activations if peak else m.activations,
                                                m.overhead)),
         ]
 
-    def show(self, table, total_params: int, custom_rank: int | None = None) -> None:
-        """Show this core RankTable (selection kept; colours from the current theme)."""
-        self._shown = (table, total_params, custom_rank)
+    def show(self, table, total_params: int, custom_rank: int | None = None, peaks=None) -> None:
+        """Show this core RankTable (selection kept; colours from the current theme). `peaks`: rank ->
+        bridge.PeakView, for the grads and activ columns at each rank's peak moment."""
+        self._shown = (table, total_params, custom_rank, peaks)
         self._ranks = [row.rank for row in table.rows]
-        self._cells = {row.rank: self._row_cells(row, table.budget_bytes, total_params, custom_rank)
+        peaks = peaks or {}
+        self._cells = {row.rank: self._row_cells(row, table.budget_bytes, total_params, custom_rank,
+                                                 peaks.get(row.rank))
                        for row in table.rows}
         if self.selected_rank not in self._ranks and self._ranks:
             self.selected_rank = 16 if 16 in self._ranks else self._ranks[len(self._ranks) // 2]
