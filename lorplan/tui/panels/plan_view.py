@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
@@ -121,6 +121,19 @@ class PlanView(VerticalScroll):
             self.move_child(box, before=top)
         else:
             self.move_child(box, after=top)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """While a field above the table is edited on a terminal too short for the whole view, the table keeps
+        to one edge of the view and shows its selected row only, so every keystroke's new figures stay in
+        sight (the field scrolls in the room left)."""
+        top = self.query_one("#plan-top")
+        editing = top in event.widget.ancestors and (
+            self.has_class("-editing") or self.virtual_size.height > self.scrollable_content_region.height)
+        if editing == self.has_class("-editing"):
+            return
+        self.set_class(editing, "-editing")
+        self.table.set_compact(editing)
+        self.call_after_refresh(event.widget.scroll_visible, animate=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:

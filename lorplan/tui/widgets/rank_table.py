@@ -88,6 +88,7 @@ class RankTable(ScrollView, can_focus=True):
         self._shown: tuple | None = None  # the arguments of the last show(), to recolour on a theme change
         self.reset_widths()
         self._lines: list[Text] = []  # header first, then one per rank
+        self._compact = False  # show the header and the selected row only (set_compact)
 
     def on_mount(self) -> None:
         self.tooltip = tooltip("table")
@@ -152,7 +153,7 @@ class RankTable(ScrollView, can_focus=True):
             widths = [max(w, cell.cell_len) for w, cell in zip(widths, cells, strict=True)]
         header = [Text(label) for _key, label in COLUMNS]
         self._lines = [self._join(header, widths)] + [self._join(self._cells[r], widths) for r in self._ranks]
-        size = Size(1 + sum(widths) + GAP * len(widths), len(self._lines))
+        size = Size(1 + sum(widths) + GAP * len(widths), self._height())
         self._widths = widths
         if size != self.virtual_size:
             self.virtual_size = size  # re-layout only when the table's size changes, not on every keystroke
@@ -174,16 +175,40 @@ class RankTable(ScrollView, can_focus=True):
             line.append(" " * GAP)
         return line
 
+    def set_compact(self, compact: bool) -> None:
+        """Show only the header and the selected row (True), e.g. while the setup above it is edited on a
+        small terminal, so the live figures of the selected rank stay in view; or every row (False)."""
+        if compact != self._compact:
+            self._compact = compact
+            self.scroll_to(y=0, animate=False)
+            self._layout_lines()
+            if not compact and self.selected_rank in self._ranks:
+                self.call_after_refresh(self.scroll_to_region_of_row, self._ranks.index(self.selected_rank) + 1)
+
+    @property
+    def compact(self) -> bool:
+        return self._compact
+
+    def _height(self) -> int:
+        return min(2, len(self._lines)) if self._compact else len(self._lines)
+
+    def _line_index(self, y: int) -> int:
+        """The line (0: header, r: the r-th rank) drawn at row y."""
+        if self._compact and y == 1:
+            return self._ranks.index(self.selected_rank) + 1 if self.selected_rank in self._ranks else 1
+        return y
+
     # -- rendering -------------------------------------------------------------------------------------------
     def get_content_height(self, container, viewport, width: int) -> int:
-        return len(self._lines) or 1
+        return self._height() or 1
 
     def render_line(self, y: int) -> Strip:
         scroll_x, _scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
         base = self.rich_style
-        if y >= len(self._lines):
+        if y >= self._height():
             return Strip.blank(width, base)
+        y = self._line_index(y)
         line = self._lines[y].copy()
         if y == 0:
             style = self.get_component_rich_style("rank-table--header")
@@ -214,6 +239,8 @@ class RankTable(ScrollView, can_focus=True):
         self.scroll_to_region_of_row(index + 1)
 
     def scroll_to_region_of_row(self, y: int) -> None:
+        if self._compact:
+            return  # the selected row is the only one drawn
         if y < self.scroll_offset.y or y >= self.scroll_offset.y + self.scrollable_content_region.height:
             self.scroll_to(y=max(0, y - self.scrollable_content_region.height + 1), animate=False)
 
@@ -237,7 +264,7 @@ class RankTable(ScrollView, can_focus=True):
         if offset is None:
             return
         y = offset.y + self.scroll_offset.y
-        if y >= 1:
+        if y >= 1 and not self._compact:  # compact: the one row drawn is already the selected one
             self._select_index(y - 1)
 
     def on_focus(self) -> None:
