@@ -102,6 +102,16 @@ MORE = [
     ("qwen2-tied", 8, "all-linear", 0.0, True, 4, 256, "sdpa", True, "none", "fp32", "padded"),
     ("llama", 8, "all-linear", 0.0, False, 2, 128, "sdpa", False, "none", "fp32", "fp32-base"),
     ("gpt2", 8, "all-linear", 0.0, True, 2, 128, "sdpa", False, "none", "fp32", "fp32-base"),
+    # the model's own dropout (GPT2Config's and BertConfig's 0.1 defaults; CPU SDPA then runs its math kernel)
+    # and encoders (BERT sequence classification: the end of the forward or of a recomputed block peaks)
+    ("gpt2-dropout", 8, "all-linear", 0.0, False, 2, 256, "sdpa", True, "none", "fp32"),
+    ("gpt2-dropout", 16, "qv", 0.05, True, 2, 128, "sdpa", True, "none", "fp32"),
+    ("gpt2-dropout", 8, "all-linear", 0.0, False, 2, 128, "eager", True, "none", "fp32"),
+    ("bert-dropout", 8, "all-linear", 0.0, False, 8, 128, "sdpa", True, "none", "fp32"),
+    ("bert-dropout", 8, "all-linear", 0.05, True, 4, 128, "sdpa", True, "none", "fp32"),
+    ("bert", 8, "all-linear", 0.0, False, 8, 128, "sdpa", True, "none", "fp32"),
+    ("bert", 16, "qv", 0.0, False, 16, 64, "sdpa", True, "none", "fp32"),
+    ("bert", 8, "qv", 0.0, True, 8, 128, "sdpa", True, "none", "fp32"),
 ]
 
 

@@ -47,7 +47,8 @@ class ActivationModel:
     mlp: int = 0  # the MLP's intermediates
     dropout: int = 0  # the model's own residual-branch dropout masks (attention dropout is in `attention`)
     embed_saved: float = 0.0  # saved at the embeddings only when their output needs grad (dropout mask, BERT's LN)
-    forward_tokens: float = 0.0  # encoders: the last block's forward temporaries beyond what is saved, per token
+    forward_tokens: float = 0.0  # encoders: a block's forward temporaries beyond what is saved, per token
+    embed_out: float = 0.0  # the embeddings' output, per token (kept by the model's forward, or as a leaf)
     # bytes per sequence (a sequence classifier's pooled head: pooler output, classifier input, dropout mask, the
     # fp32 log-probabilities): below one token's worth, so the phases leave it out; the parts test checks it
     per_sequence: float = 0.0
@@ -228,15 +229,14 @@ def head_cast_bytes(spec: ModelSpec, setup: TrainingSetup) -> int:
     return 2 * spec.vocab_size * spec.hidden_size
 
 
-def encoder_forward_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
-    """Bytes per token alive at the end of a post-LayerNorm encoder's forward beyond what autograd saved."""
-    # transformers models/bert/modeling_bert.py: BertModel.forward keeps embedding_output and BertEncoder the
-    # block's input (Python locals) while the last block runs; BertLayer keeps attention_output (the first
-    # LayerNorm's output) and the MLP activation's output until BertOutput returns, which holds its dense
-    # output, the LoRA branch's output and their sum (or the last LayerNorm's output). Measured on CPU:
-    # tests/core/test_memory_trace.py
+def encoder_block_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
+    """Bytes per token alive at the end of a post-LayerNorm encoder block's forward beyond what autograd saves
+    (the block's own temporaries; lora_saved.forward_extra adds the LoRA branch of its MLP output projection)."""
+    # transformers models/bert/modeling_bert.py: BertLayer keeps attention_output (the first LayerNorm's
+    # output) and the MLP activation's output (Python locals) until BertOutput returns, which holds its dense
+    # output and the last LayerNorm's output. Measured on CPU: tests/core/test_memory_trace.py
     h = spec.hidden_size
-    return 3 * norm_out * h + m * spec.intermediate_size + 3 * a * h
+    return norm_out * h + m * spec.intermediate_size + 2 * a * h
 
 
 def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
@@ -323,5 +323,6 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         dropout=dropout,
         embed_saved=embed_saved,
         per_sequence=pooled_head_saved(spec, setup, a) if fam == "encoder" else 0.0,
-        forward_tokens=encoder_forward_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
+        forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
+        embed_out=h * (norm_out if fam == "encoder" else resid),
     )

@@ -101,7 +101,7 @@ class LoraSaved(NamedTuple):
     per_sequence: float = 0.0  # copies and mids of adapted modules that read one vector per sequence (pooler)
     per_sequence_masks: float = 0.0  # their dropout masks
     cast_cache: int = 0  # every adapter weight cast autocast caches during the forward (saved or not), bytes
-    forward_cast: float = 0.0  # LoRA's cast of the MLP output projection's input while it runs, per token
+    forward_extra: float = 0.0  # while the MLP output projection's LoRA runs: its input's cast, its output
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -163,8 +163,10 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     # peft/tuners/lora/layer.py (Linear.forward): x = self._cast_input_dtype(x, lora_A.weight.dtype) is a new
     # tensor when x's dtype differs, alive while the adapted module runs; the widest such input is the MLP
     # output projection's (wider than the hidden size)
-    x_bytes = block_input_bytes(setup)
-    fwd_cast = pbytes * widest if widest > mt.hidden and x_bytes != pbytes else 0
+    fwd_extra = 0
+    if widest > mt.hidden:
+        x_bytes = block_input_bytes(setup)
+        fwd_extra = (pbytes * widest if x_bytes != pbytes else 0) + a * mt.hidden
     copies += copy_b * shared_input_elements(mt, setup, a)
     emb = mt.embedding
     mids += copy_b * (emb.out[0] * rank + emb.out[1])
@@ -180,7 +182,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         if pbytes != wbytes:
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
     return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
-                     per_seq, per_seq_masks, cached, fwd_cast)
+                     per_seq, per_seq_masks, cached, fwd_extra)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -199,5 +201,5 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.per_sequence + rank * (ls1.per_sequence - ls0.per_sequence),
         ls0.per_sequence_masks,
         ls0.cast_cache + rank * (ls1.cast_cache - ls0.cast_cache),
-        ls0.forward_cast,
+        ls0.forward_extra,
     )

@@ -103,8 +103,9 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
         cached = [Piece(CASTS, ls.cast_cache), Piece(MERGED, ls.merged)]
         forward = []
         if am.forward_tokens:  # an encoder has no logits: the end of its last block's forward can be the peak
-            forward = [("forward", [*cached, *saved, Piece(FORWARD, per_token=am.forward_tokens + ls.forward_cast),
-                                    all_layers])]
+            # BertModel.forward keeps embedding_output and BertEncoder the block's input (Python locals)
+            live = am.forward_tokens + ls.forward_extra + 2 * am.embed_out
+            forward = [("forward", [*cached, *saved, Piece(FORWARD, per_token=live), all_layers])]
         return [*forward,
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
                       all_layers]),
@@ -118,12 +119,20 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
         ]
     # enable_input_require_grads (transformers turns it on with checkpointing) makes the embeddings' output
     # need grad, so what the embeddings save (am.embed_saved) is kept
+    # (enable_input_require_grads' requires_grad_() makes the embeddings' output a leaf the graph keeps)
     saved = [Piece(CHECKPOINTS, per_token=layers * am.layer_input), Piece(SAVED, per_token=am.model_tokens),
-             Piece(SAVED, per_token=am.embed_saved)]
+             Piece(SAVED, per_token=am.embed_saved + am.embed_out)]
     block = [Piece(RECOMPUTED, per_token=per_layer), Piece(FLIGHT, per_token=flight),
              Piece(RECOMPUTED, per_bs2=am.layer_bs2)]
     layer_state = [Piece(CASTS, layer_casts), Piece(MERGED, merged_back), Piece(DEQUANT, am.dequant)]
+    forward = []
+    if am.forward_tokens:  # an encoder: the end of the recomputed last block (its output gradient waiting)
+        forward = [("recompute_forward", [*layer_state, *saved, Piece(RECOMPUTED, per_token=per_layer),
+                                          Piece(FLIGHT, per_token=am.act_bytes * am.hidden),
+                                          Piece(FORWARD, per_token=am.forward_tokens + ls.forward_extra),
+                                          Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
     return [
+        *forward,
         ("loss", [Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens)]),
         ("recompute_top", [*layer_state, *saved, *block]),
         ("recompute_bottom", [Piece(GRADIENTS, below), *layer_state, Piece(CHECKPOINTS, per_token=am.layer_input),
