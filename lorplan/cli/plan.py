@@ -44,7 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
     t.add_argument("--base-dtype", default=DType.BF16.value, metavar=_names(DType), help="base weight dtype")
     t.add_argument("--adapter-dtype", default=DType.FP32.value, metavar=_names(DType), help="adapter weight dtype")
-    t.add_argument("--micro-batch", default="1", metavar="N", help="sequences per step (default 1)")
+    t.add_argument("--micro-batch", metavar="N", help="sequences per step (default 1; a plan --write writes for "
+                   "a sequence classifier: 16, the task's default)")
     t.add_argument("--seq-len", metavar="N",
                    help="tokens per sequence (default 2048, or the model's context when shorter; at most the context)")
     t.add_argument("--rope-scaling", metavar="FACTOR", help="train beyond a RoPE model's context: linear position "
@@ -98,6 +99,9 @@ def run(args) -> int:
         if int(args.seq_len) < DEFAULT_SEQ_LEN:
             notes.append(f"--seq-len {args.seq_len}: {spec.id}'s context (the default {DEFAULT_SEQ_LEN} is "
                          "beyond it)")
+    args.micro_batch_given = args.micro_batch is not None
+    if not args.micro_batch_given:
+        args.micro_batch = "1"
     setup = setup_from_args(args)
     ranks = ranks_from_args(args, spec, setup)
     budget, gpu_name = budget_from_args(args)
@@ -127,12 +131,16 @@ def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
     """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
 
     Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
-    typed), args.data, args.train_on. The budget is the table's (from --gpu-memory or the GPU). With --data the
-    file is profiled and the plan's [data] table comes from the profile (lorplan.core.plan.with_profile:
-    schema, held-out fraction, train_on; a classifier's num_labels). Returns the path written and, with
-    --data, a line saying what the [data] table took from the profile.
+    typed), args.data, args.train_on, args.micro_batch_given (False: the task's micro-batch, 16 for a sequence
+    classifier, replaces the table's default of 1). The budget is the table's (from --gpu-memory or the GPU).
+    With --data the file is profiled and the plan's [data] table comes from the profile (lorplan.core.plan.with_profile:
+    schema, held-out fraction, train_on; a classifier's num_labels). Returns the path written and the lines
+    saying what the plan took from the task's defaults and the profile (None when nothing).
     """
+    from dataclasses import replace
+
     from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, with_profile, write_plan
+    from lorplan.core.plan.defaults import micro_batch
 
     rank = _number(getattr(args, "rank", None), "--rank", integer=True)
     if rank is None:
@@ -140,6 +148,13 @@ def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
     source = getattr(args, "model", None)
     data = getattr(args, "data", None)
     train_on = getattr(args, "train_on", None) or TrainOn.COMPLETION.value
+    lines = []
+    task_batch = micro_batch(spec.task)
+    if not getattr(args, "micro_batch_given", True) and setup.micro_batch != task_batch:
+        # a plan trains at its task's micro-batch (lorplan.core.plan.defaults) unless --micro-batch was given;
+        # several sequences per step are right-padded by lorplan train, so the estimate prices the padding mask
+        setup = replace(setup, micro_batch=task_batch, padding_mask=task_batch > 1 or setup.padding_mask)
+        lines.append(f"micro-batch {task_batch}: the default for {spec.task} (--micro-batch N to choose)")
     plan = plan_from_setup(
         spec,
         setup,
@@ -151,14 +166,14 @@ def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
         train_on=train_on,
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
-    line = None
     if isinstance(data, str):
         profile = _profile(data)
         plan = with_profile(plan, profile, train_on, path=data)  # the path as typed: found beside the plan too
         d = plan.data
-        line = (f"data {data}: schema {d.schema}, {profile.examples:,} examples, eval_split {d.eval_split:g} "
-                f"({profile.split.reason}), train_on {d.train_on}")
-    return write_plan(plan, args.write, force=bool(getattr(args, "force", False))), line
+        lines.append(f"data {data}: schema {d.schema}, {profile.examples:,} examples, eval_split "
+                     f"{d.eval_split:g} ({profile.split.reason}), train_on {d.train_on}")
+    path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
+    return path, "\n".join(lines) or None
 
 
 def _profile(data: str):

@@ -9,6 +9,7 @@ from typing import Any
 
 from lorplan import __version__
 from lorplan.core.errors import BadInput
+from lorplan.core.plan import defaults
 from lorplan.core.plan.schema import (
     ASSUMPTIONS,
     DataSection,
@@ -52,8 +53,12 @@ def _target_names(spec, targets) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _task(spec) -> str:
+    return spec.task if spec.task in Task.values() else Task.CAUSAL_LM.value
+
+
 def _model_section(spec, source: str | None, revision: str, trust_remote_code: bool) -> ModelSection:
-    task = spec.task if spec.task in Task.values() else Task.CAUSAL_LM.value
+    task = _task(spec)
     num_labels = None
     if task == Task.SEQUENCE_CLASSIFICATION:
         cfg = spec.config or {}
@@ -75,7 +80,7 @@ def _lora_section(spec, setup, rank: int, alpha: int | float | None) -> LoraSect
     t = setup.targets
     return LoraSection(
         r=rank,
-        alpha=alpha if alpha is not None else 2 * rank,
+        alpha=alpha if alpha is not None else defaults.ALPHA,
         dropout=float(setup.lora_dropout),
         target_modules=_target_names(spec, t),
         layers_to_transform=tuple(t.layers_to_transform or ()),
@@ -99,7 +104,11 @@ def _quantization_section(setup) -> QuantizationSection:
 
 
 def _training_section(spec, setup, rank: int, training: dict[str, Any] | None) -> TrainingSection:
+    d = defaults.task_defaults(_task(spec), spec.id, spec.total_params)
     train = TrainingSection(
+        learning_rate=d.learning_rate,
+        lr_scheduler=d.lr_scheduler,
+        warmup_ratio=d.warmup_ratio,
         micro_batch=setup.micro_batch,
         seq_len=setup.seq_len,
         gradient_checkpointing=setup.grad_checkpointing,
@@ -149,7 +158,7 @@ def plan_from_setup(
     budget_bytes: int | None = None,
     data_path: str = PLACEHOLDER_DATA_PATH,
     data_schema: str = DataSchema.AUTO.value,
-    eval_split: float = 0.0,
+    eval_split: float = defaults.EVAL_SPLIT,
     train_on: str = TrainOn.COMPLETION.value,
     revision: str = "main",
     trust_remote_code: bool = False,
@@ -157,8 +166,10 @@ def plan_from_setup(
 ) -> Plan:
     """Build a Plan from a ModelSpec, a TrainingSetup and a rank, with its memory estimate.
 
-    alpha defaults to 2·rank (LLaMA-Factory's default; scaling alpha/r = 2). `training` overrides fields of
-    TrainingSection (learning_rate, epochs, max_steps, output_dir, ...). The estimate is
+    Unset values come from lorplan.core.plan.defaults for the model's task: alpha (32, with alpha / r
+    scaling), the learning rate, schedule and warmup, and the held-out share eval_split (10%; with_profile
+    replaces it by the profile's suggestion). `training` overrides fields of TrainingSection (learning_rate,
+    epochs, max_steps, output_dir, ...). The estimate is
     lorplan.core.memory.estimate(spec, setup, rank) and the trainable count lorplan.core.lora.trainable_params,
     so the plan carries exactly what `lorplan plan` printed for the same setup.
     """
