@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -153,3 +154,40 @@ async def test_data_tab_of_the_planner_gets_the_model_and_seq_len(make_app, data
         assert (panel.model_source, panel.seq_len) == (plan.source, plan.setup.seq_len)
         await _profile(pilot, dataset)
         assert panel.profile.examples == 60 and panel.profile.seq_len == plan.setup.seq_len
+
+
+def test_ticks_are_round_numbers():
+    from lorplan.tui.panels.data_panel import nice_ticks, tick_label
+
+    assert nice_ticks(380.2666666666667) == [0, 100, 200, 300]
+    assert nice_ticks(12) == [0, 2, 4, 6, 8, 10, 12]
+    assert nice_ticks(3, 4) == [0, 1, 2, 3]  # counts: whole steps
+    assert nice_ticks(5_000_000)[:2] == [0, 1_000_000]
+    assert [tick_label(v) for v in (0, 1024.0, 2.5)] == ["0", "1,024", "2.5"]
+
+
+async def test_histogram_axis_labels_are_rounded_and_label_balance_is_shown(tmp_path):
+    """380.2666666666667 was an axis label; a classification dataset showed no label balance."""
+    path = tmp_path / "reviews.jsonl"
+    rows = [{"text": "a long and very detailed review " * (1 + i % 13), "label": "pos" if i % 6 else "neg"}
+            for i in range(120)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(DataPanel)
+        await _profile(pilot, path)
+        assert panel.profile.labels is not None
+        plot = panel.query_one("#data-hist").plt.build()
+        numbers = re.findall(r"\d[\d,]*\.\d+|\d[\d,]*", re.sub(r"\x1b\[[0-9;]*m", "", plot))
+        assert numbers and all(len(n.split(".")[-1]) <= 1 or "." not in n for n in numbers), numbers
+        assert not re.search(r"\d\.\d{2,}", plot)  # no long decimals anywhere on the axes
+        figures = text_of(app, "#data-figures")
+        assert "labels     2 classes: pos 100 · neg 20 (largest 83.3%)" in figures
+        assert "⚠ labels are imbalanced: 'pos' has 100 examples, 'neg' 20 (5.0 to 1)" in figures
+    balanced = tmp_path / "balanced.jsonl"
+    balanced.write_text("".join(json.dumps({"text": f"review {i}", "label": i % 2}) + "\n" for i in range(40)))
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await _profile(pilot, balanced)
+        figures = text_of(app, "#data-figures")
+        assert "labels     2 classes: 0 20 · 1 20 (largest 50.0%)" in figures and "⚠" not in figures

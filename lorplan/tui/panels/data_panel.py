@@ -11,6 +11,7 @@ inside the worker.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from textual import on, work
@@ -31,6 +32,7 @@ from lorplan.tui.widgets.checkbox import Checkbox
 HERE = Path(__file__).resolve().parent
 SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
 HIST_BINS = 30
+LABELS_SHOWN = 6  # classes named in the figures; the rest are counted
 
 
 class _Cancelled(Exception):
@@ -45,6 +47,35 @@ def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> 
     for length, n in hist:
         counts[min(int(length / width), bins - 1)] += n
     return [width * (i + 0.5) for i in range(bins)], counts, width
+
+
+def nice_ticks(high: float, count: int = 5, *, whole: bool = True) -> list[float]:
+    """Round tick positions from 0 to `high` (steps of 1, 2 or 5 times a power of ten, about `count` of them;
+    `whole`: steps of at least 1, for counts and token lengths)."""
+    if high <= 0:
+        return [0.0]
+    raw = high / max(count, 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = min((m * power for m in (1, 2, 5, 10)), key=lambda s: abs(high / s - count))
+    if whole:
+        step = max(1.0, round(step))
+    return [i * step for i in range(int(high / step + 1e-9) + 1)]
+
+
+def tick_label(value: float) -> str:
+    """A tick's label: whole numbers with thousands separators (1,024), others to 3 significant digits."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.3g}"
+
+
+def labels_text(balance) -> list[str]:
+    """The label balance of a classification dataset as figure lines: examples per class and the warning."""
+    shown = " · ".join(f"{label} {n:,}" for label, n in balance.counts[:LABELS_SHOWN])
+    more = len(balance.counts) - LABELS_SHOWN
+    lines = [f"labels     {len(balance.counts)} classes: {shown}{f' · … {more} more' if more > 0 else ''} "
+             f"(largest {balance.majority_fraction:.1%})"]
+    if balance.warning:
+        lines.append(f"⚠ {balance.warning}")
+    return lines
 
 
 def figures_text(p: bridge.DataProfile) -> str:
@@ -64,6 +95,8 @@ def figures_text(p: bridge.DataProfile) -> str:
     if p.sample is not None and p.sample.size < p.sample.population:
         lo, hi = p.sample.tokens_interval
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
+    if p.labels is not None:  # a classification dataset
+        lines += labels_text(p.labels)
     return "\n".join(lines)
 
 
@@ -235,5 +268,10 @@ class DataPanel(Widget):
         else:
             title = f"example length (tokens); seq len {p.seq_len:,} is off the chart, beyond every example"
         plt.xlim(0, right)
+        # Ticks at round lengths and counts (plotext labels the bars' centres: 380.2666666666667)
+        xs = nice_ticks(right)
+        plt.xticks(xs, [tick_label(x) for x in xs])
+        ys = nice_ticks(max(counts, default=1), 4)
+        plt.yticks(ys, [tick_label(y) for y in ys])
         plt.title(title)
         plot.refresh()
