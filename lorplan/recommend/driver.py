@@ -25,6 +25,7 @@ from pathlib import Path
 from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
 
 POLL_S = 1.0
+RESTART_CHECK_S = 10.0
 
 
 def _specs(p: Pass):
@@ -110,6 +111,7 @@ class Driver:
         self.observer = RunObserver(run, self.spec.learning_rate)
         self.price = price_for(self.spec, run)
         self._written: str | None = None
+        self._checked = 0.0
 
     def step(self, now: float | None = None) -> bool:
         """Read the probes, decide, act, write recommendation.json. True when the ladder is done."""
@@ -121,6 +123,11 @@ class Driver:
         now = time.time() if now is None else now
         spec, state = self.spec, self.files.state()
         self._apply(state)
+        if time.monotonic() - self._checked > RESTART_CHECK_S:
+            from lorplan.probe.runner import restart_stalled
+
+            self._checked = time.monotonic()
+            restart_stalled(self.run)  # a killed scheduler leaves probes queued: start another
         obs = self.observer.observe()
         budget = spec.budget_seconds
         if not state.done and budget is not None and state.budget_spent is None and now - spec.started >= budget:
@@ -176,17 +183,7 @@ class Driver:
     def _write(self, obs, state: LadderState) -> None:
         from lorplan.recommend import measured
 
-        rec, base = measured.recommendation(self.spec, obs, state, self.price)
-        out = rec.to_json()
-        out.update({
-            "run": self.run.id, "state": "done" if state.done else "running", "kind": self.spec.kind,
-            "base_loss": base.loss if base is not None else None,
-            "base": base.to_json() if base is not None else None,
-            "planned_steps": self.spec.planned_steps, "probe_steps": self.spec.probe_steps,
-            "seeds": list(self.spec.seeds), "budget_seconds": self.spec.budget_seconds,
-            "passes": [p.to_json() for p in state.passes], "stops": [s.to_json() for s in state.stops],
-            "probes": [o.to_json() for o in obs],
-        })
+        out = measured.recommendation_json(self.spec, obs, state, self.price, run_id=self.run.id)
         text = json.dumps(out, sort_keys=True)
         if text != self._written:
             out["updated"] = round(time.time(), 3)

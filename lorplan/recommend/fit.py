@@ -13,6 +13,7 @@ from dataclasses import replace
 from itertools import combinations
 
 from lorplan.core.units import format_bytes
+from lorplan.core.vocab import FOUR_BIT_QUANTS
 from lorplan.recommend.types import Fit, Remedy
 
 
@@ -26,7 +27,7 @@ def _remedies(setup, max_micro_batch: int | None) -> list[tuple[str, dict]]:
         out.append(("--grad-checkpointing", {"grad_checkpointing": True}))
     if setup.optimizer == "adamw":
         out.append(("--optimizer adamw-8bit", {"optimizer": "adamw-8bit"}))
-    if setup.quant in ("none", "int8"):
+    if setup.quant not in FOUR_BIT_QUANTS:
         out.append(("--quant nf4 --double-quant", {"quant": "nf4", "double_quant": True}))
     return out
 

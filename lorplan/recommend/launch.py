@@ -109,7 +109,9 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
         parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,
         notes=tuple(notes))
-    first = Pass("first", specs=probe_specs((0, *lp.ranks), lspec), ranks=lp.ranks)
+    # the base first (halving needs it), then the largest rank: on one device the probes run one after another,
+    # and a smaller rank can only be stopped early against a curve that is already there
+    first = Pass("first", specs=probe_specs((0, *sorted(lp.ranks, reverse=True)), lspec), ranks=lp.ranks)
     run_plan = _run_plan(RunPlan, new_run_id(), first, plan_settings(plan), steps=steps, eval_every=eval_every,
                          eval_examples=EVAL_EXAMPLES)
     return Ladder(lspec, run_plan, first)
@@ -139,7 +141,7 @@ def demo_ladder(examples: list) -> Ladder:
     from collections import Counter
 
     from lorplan.core.lora import LoraTargets, peft_target_modules
-    from lorplan.core.model import load_spec, model_folder
+    from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.plan.defaults import task_defaults
     from lorplan.probe.backend import visible_gpus
     from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_MODEL_NAME, DEMO_STEPS
@@ -150,9 +152,10 @@ def demo_ladder(examples: list) -> Ladder:
     from lorplan.recommend.fit import with_labels
 
     task = "sequence-classification"
-    folder = model_folder(DEMO_MODEL_NAME)
+    source = resolve_model(DEMO_MODEL_NAME)
+    folder = model_folder(source)
     counts = Counter(e.label for e in examples)
-    spec = with_labels(load_spec(str(folder)), max(2, len(counts)))
+    spec = with_labels(load_spec(source), max(2, len(counts)))
     targets = LoraTargets(modules=("all-linear",))
     resolved = peft_target_modules(spec, targets)
     defaults = task_defaults(task, spec.id, spec.total_params)
@@ -166,8 +169,8 @@ def demo_ladder(examples: list) -> Ladder:
         adapter=asdict(adapter_size(spec, targets)), learning_rate=defaults.learning_rate,
         learning_rate_why=defaults.why, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
         ranks=DEMO_RANKS, refine=False, extra_learning_rates=False, halving=False, budget_seconds=None,
-        notes=(Evidence("demo", None, f"the embedded demo: {spec.id} classifying {len(examples):,} generated "
-                                      f"sentences ({held} held out), ranks {', '.join(map(str, DEMO_RANKS))} and "
+        notes=(Evidence("demo", None, f"the embedded demo: {spec.id} learning lorplan's generated task "
+                                      f"({len(examples):,} examples, {len(counts)} classes, {held} held out), ranks {', '.join(map(str, DEMO_RANKS))} and "
                                       f"the head alone, {len(DEMO_SEEDS)} seeds each, {DEMO_STEPS} steps at "
                                       f"micro-batch {defaults.micro_batch}").to_json(),))
     first = Pass("first", specs=probe_specs((0, *DEMO_RANKS), lspec), ranks=DEMO_RANKS)

@@ -198,6 +198,23 @@ def recommendation(
     return replace(rec, ladder=rows), base
 
 
+def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: LadderState,
+                        price: Callable[[int], Fit] | None = None, *, run_id: str = "") -> dict:
+    """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
+    own keys: run, state (running / done), kind, base_loss and base, planned and probe steps, seeds, budget,
+    passes, halving stops, and every probe as observed (its curve included)."""
+    rec, base = recommendation(spec, obs, state, price)
+    out = rec.to_json()
+    out.update({
+        "run": run_id, "state": "done" if state.done else "running", "kind": spec.kind,
+        "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,
+        "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": list(spec.seeds),
+        "budget_seconds": spec.budget_seconds, "passes": [p.to_json() for p in state.passes],
+        "stops": [s.to_json() for s in state.stops], "probes": [o.to_json() for o in obs],
+    })
+    return out
+
+
 def _checked_rate(rec: Recommendation, spec: LadderSpec) -> Recommendation:
     """With other learning rates tried at the recommended rank, the one with the lowest mean loss (knee_loss),
     and the learning-rate evidence saying so."""

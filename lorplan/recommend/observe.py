@@ -72,8 +72,8 @@ class RunObserver:
             c = self._watcher.curves[p.id]
             spec = plan.probe(p.id)
             curve = tuple(zip(c.eval_steps, c.eval_loss, strict=True))
-            if p.state != "running" and p.eval_loss is not None and (not curve or curve[-1][1] != p.eval_loss):
-                curve += ((p.step, float(p.eval_loss)),)  # a result's loss the log did not carry
+            if not curve and p.eval_loss is not None:
+                curve = ((p.step, float(p.eval_loss)),)  # a result's loss whose log is gone
             out.append(ProbeObs(
                 id=p.id, rank=p.rank, lr=float(p.lr or spec.lr or self.default_lr),
                 seed=spec.seed if spec.seed is not None else plan.seed, state=p.state, step=p.step,

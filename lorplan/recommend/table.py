@@ -54,7 +54,7 @@ def _groups(obj: dict, rows: list[LadderRow]) -> dict[tuple[int, float], dict]:
     out = {}
     for key, group in sorted(by.items()):
         done = [r for r in group if r.state == "finished"]
-        use = done or [r for r in group if r.eval_loss is not None]
+        use = [r for r in group if r.knee_loss is not None]  # the rows the knee uses
         states = sorted({r.state for r in group if r.state != "finished"})
         out[key] = {
             "params": next((r.trainable_params for r in group if r.trainable_params), None),
@@ -144,8 +144,10 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
             d = gb["train"][0] - ga["train"][0]
             cost.append(f"{d:+.1f} s of training ({d / ga['train'][0]:+.0%})")
         if ga["peak"] and gb["peak"]:
-            cost.append(f"{format_bytes(gb['peak'] - ga['peak']) if gb['peak'] >= ga['peak'] else '-' + format_bytes(ga['peak'] - gb['peak'])} peak memory")
-        out.append(f"  rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}")
+            d = gb["peak"] - ga["peak"]
+            cost.append(f"{'+' if d >= 0 else '-'}{format_bytes(abs(d))} of peak memory")
+        text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}"
+        out += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ")
     return out
 
 

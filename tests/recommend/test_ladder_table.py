@@ -1,0 +1,63 @@
+"""The ladder's text: the table (accuracy and eval loss with 95% t intervals over seeds, train time, peak
+memory), the knee marked, what each doubling buys and costs. Built from recommendation.json's object."""
+
+from __future__ import annotations
+
+from lorplan.recommend.ladder_spec import LadderSpec, LadderState
+from lorplan.recommend.measured import recommendation_json
+from lorplan.recommend.observe import ProbeObs
+from lorplan.recommend.table import ladder_table, render_ladder
+
+LR = 1e-3
+# final eval loss and accuracy per rank and seed (rank 0: the head alone)
+FIGURES = {0: [(1.50, 0.40), (1.52, 0.42), (1.48, 0.44)], 4: [(0.50, 0.85), (0.55, 0.83), (0.45, 0.88)],
+           8: [(0.31, 0.93), (0.29, 0.95), (0.30, 0.94)], 16: [(0.22, 0.99), (0.20, 0.99), (0.21, 0.98)],
+           32: [(0.21, 0.99), (0.20, 0.99), (0.20, 0.98)]}
+
+
+def demo_like() -> dict:
+    spec = LadderSpec(kind="demo", model="sentence-transformers/all-MiniLM-L6-v2", spec_source="/x",
+                      task="sequence-classification", target_modules=("query", "key", "value", "dense"),
+                      data={"task": "sequence-classification", "examples": 900, "num_labels": 6,
+                            "label_entropy_bits": 2.58, "entropy_counted": True},
+                      adapter={"model": "m", "targets": "all-linear", "per_rank": 41_472, "fixed": 2_310,
+                               "min_dim": 384},
+                      learning_rate=LR, learning_rate_why="test", planned_steps=60, probe_steps=60, seeds=(0, 1, 2),
+                      ranks=(4, 8, 16, 32), refine=False, extra_learning_rates=False, halving=False)
+    obs = []
+    for rank, runs in FIGURES.items():
+        for seed, (loss, acc) in enumerate(runs):
+            obs.append(ProbeObs(id=f"r{rank}-s{seed}", rank=rank, lr=LR, seed=seed, state="finished", step=60,
+                                curve=((20, loss + 0.3), (40, loss + 0.1), (60, loss)), eval_accuracy=acc,
+                                train_seconds=10.0 + rank / 4 + seed * 0.1, wall_seconds=20.0,
+                                trainable_params=41_472 * rank + 2_310 if rank else 2_310,
+                                peak_memory_bytes=500_000_000 + rank * 1_000_000))
+    return recommendation_json(spec, obs, LadderState(done=True), run_id="demo-run")
+
+
+def test_the_table_marks_the_knee_and_says_what_each_doubling_buys():
+    obj = demo_like()
+    # base 1.50; best rank 32 0.2033: a rank must reach 1.50 - 0.95 x 1.2967 = 0.268; rank 16 (0.21) does
+    assert obj["rank"] == 16 and obj["state"] == "done" and obj["base_loss"] == 1.5
+    lines = ladder_table(obj)
+    knee = [ln for ln in lines if ln.endswith("<- knee")]
+    assert len(knee) == 1 and knee[0].split()[0] == "16"
+    base = next(ln for ln in lines if ln.split()[0] == "base")
+    assert "2,310" in base and "0.420 ± 0.050" in base and "(head alone)" in base
+    row8 = next(ln for ln in lines if ln.split()[0] == "8")
+    # accuracy 0.94 ± t(0.975, 2) x 0.01 / sqrt(3) = 0.025; eval loss 0.30 ± 0.025
+    assert "334,086" in row8 and "0.940 ± 0.025" in row8 and "0.3000 ± 0.0248" in row8 and "3/3" in row8
+    text = " ".join(ln.strip() for ln in lines)
+    assert "rank 4 -> 8 (doubling): buys accuracy +0.087, eval loss -0.2000, 77% -> 93%" in text
+    assert "+165,888 trainable parameters (×1.99)" in text and "+1.0 s of training (+9%)" in text
+    assert "+3.81 MiB of peak memory" in text or "+4.00 MB of peak memory" in text
+    assert "95% t interval of the mean over 3 seeds" in text
+
+
+def test_render_says_whether_the_ladder_is_done_and_lists_the_evidence():
+    obj = demo_like()
+    text = render_ladder(obj)
+    assert text.splitlines()[0].endswith("run demo-run: done")
+    assert "\nevidence\n" in text and "knee at rank 16" in text.replace("\n      ", " ")
+    running = {**obj, "state": "running"}
+    assert "still running (provisional)" in render_ladder(running).splitlines()[0]
