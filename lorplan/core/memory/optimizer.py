@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from lorplan.core.vocab import EIGHT_BIT_OPTIMIZERS
+
 MIN_8BIT_SIZE = 4096  # bitsandbytes optim.Optimizer8bit's min_8bit_size default
 BNB_OPT_BLOCK = 256  # bitsandbytes Optimizer2State.init_state: blocksize of the 8-bit states' absmax
 PAGED_MIN_NUMEL = 100_000  # bitsandbytes Optimizer8bit.get_state_buffer: smaller buffers are never paged
@@ -91,7 +93,7 @@ def optimizer_states(optimizer: str, tensors: list[tuple[int, int, int]], counte
     elif optimizer == "sgd-momentum":
         for n, c, b in tensors:
             alloc += sgd_momentum_state_bytes(n * b) * c
-    elif optimizer in ("adamw-8bit", "paged-adamw-8bit"):
+    elif optimizer in EIGHT_BIT_OPTIMIZERS:
         alloc = bnb_qmap_bytes(tensors)
         for n, c, _ in tensors:
             if bnb_paged(n, optimizer):
@@ -105,7 +107,7 @@ def optimizer_states(optimizer: str, tensors: list[tuple[int, int, int]], counte
 def states_affine_in_rank(optimizer: str) -> bool:
     """True when every state is proportional to its tensor's size (torch's AdamW and SGD), so the total over
     LoRA tensors is affine in the rank; bitsandbytes' per-tensor thresholds (8-bit size, paging) are not."""
-    return optimizer in ("adamw", "sgd", "sgd-momentum")
+    return optimizer not in EIGHT_BIT_OPTIMIZERS
 
 
 def foreach_step_temp_bytes(optimizer: str, foreach: bool, grad_bytes: int) -> int:

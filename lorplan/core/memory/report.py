@@ -15,7 +15,7 @@ from lorplan.core.memory.sweep import estimate, peak_moment
 from lorplan.core.memory.types import RankRow, RankTable, TrainingSetup
 from lorplan.core.model.spec import ModelSpec
 from lorplan.core.units import format_bytes, format_count
-from lorplan.core.vocab import FOUR_BIT_QUANTS
+from lorplan.core.vocab import FOUR_BIT_QUANTS, WEIGHT_SHARDED
 
 
 def fit_note(row: RankRow, setup: TrainingSetup, budget_bytes: int | None) -> str | None:
@@ -155,7 +155,7 @@ def fit_hints(spec: ModelSpec, setup: TrainingSetup, row: RankRow, budget_bytes:
         hint = price(*shorter)
         if hint is not None:
             hints.append(hint)
-    if not any(h.fits for h in hints) and setup.sharding not in ("fsdp", "zero3"):
+    if not any(h.fits for h in hints) and setup.sharding not in WEIGHT_SHARDED:
         for gpus in (2, 4, 8, 16, 32, 64):
             if gpus <= setup.gpus:
                 continue

@@ -14,6 +14,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
+from lorplan.core.vocab import FOUR_BIT_QUANTS
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import SetupChanged
 from lorplan.tui.panels.setup_form import (
@@ -180,7 +181,7 @@ class SetupPanel(Vertical):
 
     def _sync_double_quant(self) -> None:
         quant = self.query_one("#f-quant", Select).value
-        self.query_one("#f-double_quant", Checkbox).disabled = quant not in ("nf4", "fp4")
+        self.query_one("#f-double_quant", Checkbox).disabled = quant not in FOUR_BIT_QUANTS
 
     def values(self) -> FormValues:
         def text(field: str) -> str:
