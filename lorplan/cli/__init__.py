@@ -43,13 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", dest="tui_model", metavar="M", help="TUI: open with this model selected")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"lorplan.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"lorplan.cli.{name}":
-                continue  # command not built yet
-            raise
-        module.register(sub)
+        importlib.import_module(f"lorplan.cli.{name}").register(sub)
     return parser
 
 
