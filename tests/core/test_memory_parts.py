@@ -15,9 +15,8 @@ The loss buffers are live tensors rather than saved ones; test_memory_trace.py c
 
 from __future__ import annotations
 
+import peft  # noqa: E402,F401  (a hard dependency: a missing one must fail, not skip)
 import pytest
-
-pytest.importorskip("peft")
 
 from lorplan.core.lora import LoraTargets  # noqa: E402
 from lorplan.core.memory import TrainingSetup  # noqa: E402

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import itertools
 
+import peft  # noqa: E402,F401  (a hard dependency: a missing one must fail, not skip)
 import pytest
-
-pytest.importorskip("peft")
 
 from lorplan.core.lora import LoraTargets  # noqa: E402
 from lorplan.core.memory import TrainingSetup, estimate, rank_table  # noqa: E402

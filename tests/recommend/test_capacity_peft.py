@@ -5,11 +5,10 @@ from __future__ import annotations
 import copy
 import warnings
 
+import peft  # noqa: E402
 import pytest
-
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-peft = pytest.importorskip("peft")
+import torch  # noqa: E402
+import transformers  # noqa: E402
 
 from lorplan.core.lora import LoraTargets  # noqa: E402
 from lorplan.core.model import catalog  # noqa: E402
