@@ -1,4 +1,7 @@
-"""Price the published training-memory measurements of shared/reference/memory.md §4 and print the residuals.
+"""Price published training-memory measurements and print the residuals.
+
+Sources: the Qwen (v1) README's LoRA memory table (github.com/QwenLM/Qwen, "Profiling of Memory and Speed"), and
+peft's MetaMathQA benchmark results (huggingface/peft, method_comparison/MetaMathQA/results/*.json).
 
 Only measurements whose conditions are known well enough to build the setup are priced (model, method, rank,
 targets, micro-batch, sequence length, checkpointing, precision path); each row says which metric the source

@@ -58,7 +58,7 @@ def test_components_sum_and_static_terms_for_llama_8b():
     m = estimate(SPEC, TrainingSetup(), 16)
     assert m.total == m.weights + m.adapter + m.gradients + m.optimizer + m.activations + m.overhead
     assert m.weights == SPEC.total_params * 2  # bf16
-    lora = 16 * 2_621_440  # all-linear, from shared/reference/model-configs.toml
+    lora = 16 * 2_621_440  # all-linear: r * sum(d_in + d_out) over Llama-3.1-8B's 7 linears x 32 layers
     assert m.adapter == lora * 4 and m.gradients == lora * 4  # fp32 adapters
     assert m.optimizer == lora * 8  # AdamW m, v in fp32; step counters on the host
     assert m.details["in_step_peak"] == m.gradients + m.activations
