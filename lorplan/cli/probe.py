@@ -60,10 +60,11 @@ def register(subparsers) -> None:
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), help="ranks to probe (default 4,8,16,32)")
     s.add_argument("--steps", type=positive_int("--steps"), help="optimizer steps per probe (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), help="learning rate(s); several = one probe per rank × lr "
-                   "(default 2e-3 classification, 2e-4 causal LM)")
+                   "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification)")
     s.add_argument("--device", type=_device, default="auto", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
     s.add_argument("--max-parallel", type=positive_int("--max-parallel"), help="probes at once (default: one per GPU; 1 on CPU)")
-    s.add_argument("--micro-batch", type=positive_int("--micro-batch"), default=16)
+    s.add_argument("--micro-batch", type=positive_int("--micro-batch"),
+                   help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
     s.add_argument("--seq-len", type=positive_int("--seq-len"), default=512)
     s.add_argument("--eval-every", type=positive_int("--eval-every"), help="steps between evals (20; the demo: 10)")
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
@@ -80,7 +81,7 @@ def register(subparsers) -> None:
     s.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
                    help=f"causal LM: {HELP[TrainOn]}")
     s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
-    s.add_argument("--alpha", type=float, help="LoRA alpha (default 2 × rank)")
+    s.add_argument("--alpha", type=float, help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
     s.add_argument("--json", action="store_true", help='print {"run", "path", "probes"} instead of the id')
     s.set_defaults(run=run_start)
@@ -114,6 +115,7 @@ def _check_inputs(args) -> None:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
     checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code)
     args.model = checked.model
+    args.task = checked.task
     for note in checked.notes:
         print(f"note: {note}", file=sys.stderr)
 
@@ -123,6 +125,7 @@ def _targets(args) -> tuple[str, ...]:
 
 
 def run_start(args) -> int:
+    from lorplan.core.plan import defaults
     from lorplan.probe import runner
     from lorplan.probe.backend import device_slots
     from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
@@ -139,12 +142,13 @@ def run_start(args) -> int:
         model=args.model,  # resolved by _check_inputs
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
         seeds=args.seeds,
-        steps=steps, device=args.device, max_parallel=args.max_parallel, micro_batch=args.micro_batch,
+        steps=steps, device=args.device, max_parallel=args.max_parallel,
+        micro_batch=args.micro_batch or defaults.micro_batch(args.task),
         seq_len=args.seq_len, eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
         train_on=args.train_on,
-        alpha=args.alpha, trust_remote_code=args.trust_remote_code,
+        alpha=args.alpha if args.alpha is not None else defaults.ALPHA, trust_remote_code=args.trust_remote_code,
     )
     run = runner.start(plan)
     if args.json:

@@ -34,9 +34,12 @@ PROBE_WARMUP_RATIO = 0.05
 DEMO_DATA = "generated sentiment demo"
 
 
-def default_lr(task: str) -> float:
-    """2e-3 for small encoders learning a head + adapters; 2e-4 for causal LMs (the common QLoRA value)."""
-    return 2e-3 if task == Task.SEQUENCE_CLASSIFICATION else 2e-4
+def default_lr(task: str, spec=None) -> float:
+    """The task's default learning rate for the model (lorplan.core.plan.defaults.learning_rate, at alpha 32:
+    1e-3 for sequence classification; a causal LM's from tinker-cookbook's table or its size)."""
+    from lorplan.core.plan.defaults import learning_rate
+
+    return learning_rate(spec.id if spec is not None else "", task, spec.total_params if spec is not None else 0)[0]
 
 
 def plan_settings(plan: Plan, plan_path: str | None = None) -> dict:
@@ -95,7 +98,7 @@ def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | N
             bnb_4bit_use_double_quant=run.double_quant and quant in FOUR_BIT_QUANTS),
         lora=LoraSection(r=1, alpha=2, dropout=run.lora_dropout, target_modules=_targets(run, spec)),
         training=TrainingSection(
-            learning_rate=default_lr(task), lr_scheduler=Scheduler.LINEAR.value, warmup_ratio=PROBE_WARMUP_RATIO,
+            learning_rate=default_lr(task, spec), lr_scheduler=Scheduler.LINEAR.value, warmup_ratio=PROBE_WARMUP_RATIO,
             micro_batch=run.micro_batch, epochs=None, max_steps=run.steps, seq_len=run.seq_len,
             packing=run.grouping == "packing" and task == Task.CAUSAL_LM,
             gradient_checkpointing=run.grad_checkpointing, optimizer=run.optimizer, precision=DType.BF16.value,

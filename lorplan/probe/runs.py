@@ -67,8 +67,9 @@ class ProbeSpec:
 @dataclass(frozen=True)
 class RunPlan:
     """What a probe run trains. `model` None = the embedded all-MiniLM-L6-v2; `data` None = the generated
-    demo data (demo.py). Defaults are resolved by the worker: lr None = 2e-3 for sequence classification,
-    2e-4 for causal LM; device "auto" = one probe per visible GPU, else CPU.
+    demo data (demo.py). Defaults are resolved by the worker: lr None = the task's (lorplan.core.plan.defaults:
+    1e-3 for sequence classification); alpha None = 2 × rank (`lorplan probe start` records 32); device "auto"
+    = one probe per visible GPU, else CPU.
 
     `base`, when set, is the plan the probes are short runs of, as a plan document
     (lorplan.core.plan.schema.plan_to_dict, absolute paths): each probe trains it at its own rank (lorplan.probe

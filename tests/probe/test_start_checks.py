@@ -81,3 +81,26 @@ def test_imbalanced_labels_are_accepted_with_a_warning(state_home, capsys, tmp_p
         assert "note: labels are imbalanced: 0 has 45 examples, 1 5" in out.err
     finally:
         assert main(["probe", "cancel", out.out.strip()]) == 0
+
+
+def test_start_takes_the_task_defaults(state_home, capsys, files, tiny_llama, tmp_path):
+    """Learning rate, micro-batch and alpha of `probe start` come from lorplan.core.plan.defaults (it used 2e-3
+    or 2e-4, micro-batch 16 for every task and alpha 2 × rank)."""
+    from lorplan.core.plan.defaults import task_defaults
+    from lorplan.probe.worker import build_probe
+
+    runs = {}
+    for name, extra in (("cls", ["--data", files["labelled"]]),
+                        ("lm", ["--data", files["chat"], "--model", str(tiny_llama)])):
+        assert main(["probe", "start", *extra, "--ranks", "4,16", "--steps", "1", "--device", "cpu", "--json"]) == 0
+        started = json.loads(capsys.readouterr().out)
+        assert main(["probe", "cancel", started["run"]]) == 0
+        capsys.readouterr()
+        runs[name] = RunDir(Path(started["path"])).plan()
+    for name, task in (("cls", "sequence-classification"), ("lm", "causal-lm")):
+        run, want = runs[name], task_defaults(task)
+        assert (run.micro_batch, run.alpha) == (want.micro_batch, want.alpha)
+        for probe in run.probes:
+            plan, _ = build_probe(run, probe.id, "cpu")
+            assert (plan.model.task, plan.training.learning_rate) == (task, want.learning_rate)
+            assert plan.lora.alpha == 32 and plan.training.micro_batch == want.micro_batch
