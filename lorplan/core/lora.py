@@ -196,6 +196,20 @@ def resolve_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Linear, ...]
     return tuple(_selected(spec, targets)[0])
 
 
+def preset_members(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """For each preset (all-linear, attention, mlp), the block module names it adapts on this model, decided by
+    resolve_targets: the rule the memory model prices, `lorplan train` and probes adapt, and the planner's
+    target boxes tick. A preset that matches nothing on this model (an encoder without "mlp" roles) is empty."""
+    out: dict[str, tuple[str, ...]] = {}
+    for preset in PRESETS:
+        try:
+            chosen = {m.name for m in resolve_targets(spec, LoraTargets(modules=(preset,)))}
+        except BadInput:
+            chosen = set()
+        out[preset] = tuple(name for name in spec.layer_linear_names if name in chosen)
+    return out
+
+
 def resolve_embedding_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[Tensor, ...]:
     """Embedding parameters (nn.Embedding weights) that get LoRA adapters (explicit names only)."""
     return tuple(_selected(spec, targets)[1])

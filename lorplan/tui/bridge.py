@@ -175,6 +175,13 @@ def error_field(message: str) -> str:
     return next((f for flag, f in _FLAG_FIELDS.items() if message.startswith(flag)), "setup")
 
 
+def preset_members(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
+    """The block modules each target preset adapts on this model, as core decides it (core.lora.preset_members)."""
+    from lorplan.core.lora import preset_members as core_preset_members
+
+    return core_preset_members(spec)
+
+
 def context_limit(spec: ModelSpec) -> int | None:
     """The longest sequence the model's positions reach (its max_position_embeddings), None when unknown."""
     return spec.max_position_embeddings if spec.max_position_embeddings > 0 else None

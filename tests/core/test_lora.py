@@ -137,3 +137,21 @@ def test_trainable_tensors_sum_to_trainable_params(model, targets):
             size *= d
         n += size
     assert n == expected
+
+
+def test_preset_members_follow_resolve_targets():
+    """The planner's preset buttons tick exactly what core resolves (the rule train and probes use too)."""
+    from lorplan.core.lora import preset_members
+
+    gemma = load_spec("google/gemma-3-4b-it")
+    members = preset_members(gemma)
+    attention = {m.name for m in resolve_targets(gemma, LoraTargets(modules=("attention",)))}
+    assert set(members["attention"]) == attention == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    vision_only = {m.name for m in gemma.linears if m.role == "vision"} - set(gemma.layer_linear_names)
+    assert vision_only == {"out_proj", "fc1", "fc2"} and not vision_only & set(members["attention"])
+    assert all(m.role == "attention" for m in resolve_targets(gemma, LoraTargets(modules=("attention",))))
+    assert set(members["mlp"]) == {"gate_proj", "up_proj", "down_proj"}
+    bert = load_spec("google-bert/bert-base-uncased")
+    assert "dense" in preset_members(bert)["attention"]  # attention.output.dense is attention's
+    moe = preset_members(load_spec("Qwen/Qwen3-30B-A3B"))
+    assert "gate" not in moe["mlp"]  # the router is not an MLP projection

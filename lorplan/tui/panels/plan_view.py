@@ -39,13 +39,14 @@ from lorplan.tui.widgets.model_picker import ModelPicker
 from lorplan.tui.widgets.rank_table import RankTable
 
 
-def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str]]:
-    """The target-module names inside the blocks and the role of each (attention, mlp, expert, ...)."""
+def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, ...]]]:
+    """The target-module names inside the blocks, the role of each (attention, mlp, expert, ...) for tooltips,
+    and the names each preset adapts, as core decides it (so a preset box ticks what the plan will train)."""
     roles: dict[str, str] = {}
     for linear in spec.linears:
         if linear.layer is not None:
             roles.setdefault(linear.name, linear.role)
-    return spec.layer_linear_names, roles
+    return spec.layer_linear_names, roles, bridge.preset_members(spec)
 
 
 @dataclass
@@ -192,7 +193,7 @@ class PlanView(VerticalScroll):
         if source != self.state.source:
             self.state.tuning = None  # a recommendation (its rank_pattern, its learning rate) is for one model
         self.state.source, self.state.spec = source, spec
-        names, roles = _architecture(spec)
+        names, roles, presets = _architecture(spec)
         note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
         self.query_one(ModelPicker).show_loaded(
             f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
@@ -203,7 +204,7 @@ class PlanView(VerticalScroll):
         typed = self.state.form.seq_len.strip()
         if limit and typed.isdigit() and int(typed) > limit:  # as `lorplan plan` does: the context, not beyond
             self.state.form = self.query_one(SetupPanel).show_seq_len(limit)
-        await self.query_one(SetupPanel).set_architecture(names, roles)
+        await self.query_one(SetupPanel).set_architecture(names, roles, presets)
         self.post_message(ModelLoaded(source))
 
     # -- setup and budget -----------------------------------------------------------------------------------

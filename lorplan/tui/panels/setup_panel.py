@@ -41,14 +41,15 @@ class SetupPanel(Vertical):
     def __init__(
         self,
         initial: FormValues | None = None,
-        architecture: tuple[tuple[str, ...], Mapping[str, str]] | None = None,
+        architecture: tuple[tuple[str, ...], Mapping[str, str], Mapping[str, tuple[str, ...]]] | None = None,
         *,
         id: str | None = None,
     ) -> None:
-        """`architecture` (module names, name -> role) composes the target boxes at once (no re-mount)."""
+        """`architecture` (module names, name -> role, preset -> names) composes the target boxes at once."""
         super().__init__(id=id)
         self._initial = initial or FormValues()
         self._names, self._roles = (architecture[0], dict(architecture[1])) if architecture else ((), {})
+        self._presets: dict[str, tuple[str, ...]] = dict(architecture[2]) if architecture else {}
         self._all_linear = True
         self._shown_errors: dict[str, str] | None = None
         self.border_title = "Setup"
@@ -97,8 +98,11 @@ class SetupPanel(Vertical):
             widgets.append(box)
         return widgets
 
-    async def set_architecture(self, names: tuple[str, ...], roles: Mapping[str, str]) -> None:
-        """Rebuild the target checkboxes from the model's real module names; keep ticks that still exist."""
+    async def set_architecture(self, names: tuple[str, ...], roles: Mapping[str, str],
+                               presets: Mapping[str, tuple[str, ...]]) -> None:
+        """Rebuild the target checkboxes from the model's real module names; keep ticks that still exist.
+        `presets` says which names each preset button ticks (core's rule, lorplan.core.lora.preset_members)."""
+        self._presets = dict(presets)
         if names == self._names and dict(roles) == self._roles and self.query(".target"):
             self._changed()  # same architecture (another size of the same family): keep the boxes as they are
             return
@@ -115,14 +119,10 @@ class SetupPanel(Vertical):
         return tuple(box.label.plain for box in self.query(".target").results(Checkbox) if box.value)
 
     def apply_shortcut(self, shortcut: str) -> None:
-        """Tick the modules of a preset: all-linear, attention or mlp (by the architecture's roles)."""
+        """Tick the modules of a preset: all-linear, or the names core resolves attention / mlp to."""
         with self.prevent(Checkbox.Changed):
             for box in self.query(".target").results(Checkbox):
-                name = box.label.plain
-                role = self._roles.get(name, "other")
-                box.value = shortcut == "all-linear" or (
-                    role == "attention" if shortcut == "attention" else role in ("mlp", "expert")
-                )
+                box.value = shortcut == "all-linear" or box.label.plain in self._presets.get(shortcut, ())
         self._all_linear = shortcut == "all-linear"
         self._changed()
 
