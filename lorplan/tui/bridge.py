@@ -248,6 +248,16 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Pla
     return plan
 
 
+def profiled_plan(snapshot: PlanSnapshot, data: PlanData) -> Plan:
+    """The snapshot's plan with its [data] table, and a classifier's num_labels, from the Data tab's profile
+    (core.plan.with_profile, as `lorplan recommend` builds the plan a probe ladder's probes are short runs of).
+    Raises BadInput (a classifier's data without labels)."""
+    from lorplan.core.plan import with_profile
+
+    plan = plan_from_setup(snapshot, data)
+    return with_profile(plan, data.profile, data.train_on, path=data.path) if data.profile is not None else plan
+
+
 def with_rank_pattern(setup: TrainingSetup, rank_pattern) -> TrainingSetup:
     """The setup with peft's rank_pattern (module-name regex -> rank) on its targets, so the table prices it.
     Raises BadInput for a rank below 1."""

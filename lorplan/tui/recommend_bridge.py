@@ -1,10 +1,12 @@
-"""The TUI's door to the recommender (lorplan.recommend): the capacity prior of the plan on screen, a probe
-ladder's recommendation read from its run folder, and what the Recommend tab's plot shows.
+"""The TUI's door to the recommender (lorplan.recommend): the capacity prior of the plan on screen, starting a
+probe ladder, a ladder's recommendation read from its run folder, and what the Recommend tab's plot shows.
 
 Plain Python (no Textual). The prior is arithmetic (adapter parameters per rank, exact, from the model spec;
 the memory verdict from lorplan's memory model): a few milliseconds, so the Recommend tab computes it as soon
 as a plan is on screen. A ladder is an ordinary probe run whose driver rewrites recommendation.json in the run
-folder as probes finish; `LadderFeed` reads it from a thread worker, and what comes back is frozen. Inside
+folder as probes finish (lorplan.recommend.driver: detached, it outlives the TUI); `start_ladder` starts one
+as `lorplan recommend --probes auto` does and `LadderFeed` reads it, both from thread workers; what comes back
+is frozen. Inside
 lorplan.tui only this module imports lorplan.recommend (import-linter, pyproject.toml); the core is reached
 through lorplan.tui.bridge and the run folders through lorplan.tui.probe_bridge. Never imports torch.
 """
@@ -35,7 +37,9 @@ from lorplan.recommend import (
     price_fit,
     summarize,
 )
+from lorplan.recommend.policy import scaling_policy
 from lorplan.tui import bridge, probe_bridge
+from lorplan.tui.state import Tuning
 
 if TYPE_CHECKING:
     from lorplan.tui.state import PlanData, PlanSnapshot
@@ -86,9 +90,7 @@ def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -
         if size is None:
             return PriorRead(None, f"The capacity prior needs the size of your data: profile a dataset in the Data "
                                    f"tab, or type its {size_wanted(task)} below.")
-        # The prior weighs one rank unit of the targets; an applied rank_pattern would fix some modules' ranks.
-        setup = replace(plan.setup, targets=replace(plan.setup.targets, rank_pattern={}))
-        spec = plan.spec
+        spec, setup = plan.spec, _one_rank(plan.setup)
         rec = combine(capacity_prior(size, adapter_size(spec, setup.targets)),
                       default_lr=default_learning_rate(spec.id, task, spec.total_params),
                       target_modules=bridge.peft_targets(spec, setup.targets),
@@ -97,6 +99,52 @@ def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -
     except BadInput as exc:
         return PriorRead(None, str(exc))
     return PriorRead(rec)
+
+
+def _one_rank(setup):
+    """The setup without an applied rank_pattern: the prior and the ladder weigh one rank for every module."""
+    return replace(setup, targets=replace(setup.targets, rank_pattern={}))
+
+
+# -- starting a ladder -----------------------------------------------------------------------------------------
+def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | None,
+                 budget_minutes: float | None = None) -> str:
+    """Start a probe ladder for the plan on screen on the Data tab's profiled dataset, as `lorplan recommend
+    --model M --data D --probes auto` does: probes are short runs of the plan at the capacity prior's rank
+    (alpha and learning rate of the scaling policy), detached, so it outlives the TUI. Returns the run id at
+    once (slow-ish: reads the model folder; call it from a thread worker). Raises BadInput saying why not:
+    no profile, the model's weights not on this machine or too large to probe on a CPU, a dataset too small to
+    measure, a budget too small for one probe."""
+    from lorplan.recommend.combine import too_small
+    from lorplan.recommend.driver import start_ladder as start
+    from lorplan.recommend.fit import head_labels, with_labels
+    from lorplan.recommend.launch import data_ladder, probe_blocker
+
+    if data is None or data.profile is None:
+        raise BadInput("The probe ladder trains on your data: profile a dataset in the Data tab first.")
+    spec, source, task = plan.spec, plan.source, plan.spec.task
+    blocked = probe_blocker(spec, source)
+    if blocked is not None:
+        raise BadInput(f"The probe ladder cannot run here: {blocked.reason}")
+    size = data_size(plan, data)
+    small = too_small(size)
+    if small is not None:
+        raise BadInput(small)
+    if task == CLASSIFICATION and size.num_labels != head_labels(spec):
+        spec = with_labels(spec, size.num_labels)  # the head is trained in full: it counts
+    setup = _one_rank(plan.setup)
+    adapter = adapter_size(spec, setup.targets)
+    prior = capacity_prior(size, adapter)
+    lr = default_learning_rate(spec.id, task, spec.total_params)
+    scaling = scaling_policy(prior.rank)
+    at_prior = replace(plan, spec=spec, setup=setup, rank=prior.rank,
+                       tuning=Tuning(scaling.alpha, lr[0], scaling.use_rslora, source="scaling policy"))
+    ladder = data_ladder(spec, source, setup, bridge.profiled_plan(at_prior, data), data.profile, size, prior,
+                         adapter, target_modules=bridge.peft_targets(spec, setup.targets), learning_rate=lr,
+                         epochs=1.0, budget_minutes=budget_minutes, budget_bytes=plan.budget_bytes, gpu=None)
+    if ladder.spec is None:
+        raise BadInput(f"No probe ladder: {ladder.blocked}")
+    return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id
 
 
 # -- a ladder's recommendation.json ----------------------------------------------------------------------------

