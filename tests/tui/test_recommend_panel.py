@@ -16,6 +16,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 from tui_helpers import type_into, wait_until
 
+from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets, trainable_params
 from lorplan.core.model import load_spec
 from lorplan.core.plan import read_plan
@@ -24,8 +25,10 @@ from lorplan.probe.backend import lock_held
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.recommend import (
     DataSize,
+    Fit,
     LadderRow,
     RankPattern,
+    Remedy,
     adapter_size,
     capacity_prior,
     combine,
@@ -322,3 +325,27 @@ async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_h
             assert written["capacity"]["rank"] == prior.rank  # the ladder starts from the prior shown
     finally:
         _reap(runs)
+
+
+def test_a_recommendation_json_reads_back_as_the_recommendation(tmp_path):
+    spec = load_spec(MINILM)
+    prior = capacity_prior(DataSize(task="sequence-classification", examples=5000, num_labels=3),
+                           adapter_size(spec, LoraTargets()))
+    rows = [LadderRow(rank=r, learning_rate=lr, eval_loss=loss, eval_accuracy=acc, seed=seed, train_seconds=5.0)
+            for r, lr, loss, acc, seed in ((4, 1e-3, 0.9, 0.60, 0), (4, 1e-3, 0.8, 0.70, 1), (4, 3e-4, 0.7, 0.75, 0),
+                                           (16, 1e-3, 0.5, 0.90, 0), (16, 1e-3, 0.45, 0.92, 1))]
+    fit = Fit(16, 3 * 2**30, 2**30, "T4", False, 4, (Remedy("--grad-checkpointing", 2**29, True),), "it does not fit")
+    rec = combine(prior, default_lr=(1e-3, "default"), ladder=rows, base_loss=1.1,
+                  pattern=RankPattern({"query": 32}, "pattern", "query wants more"), price=lambda rank: fit)
+    path = tmp_path / "recommendation.json"
+    path.write_text(json.dumps({**rec.to_json(), "base_loss": 1.1, "state": "done"}))
+    read = recommend_bridge.read_recommendation(path)
+    assert read.recommendation == rec and (read.base_loss, read.state) == (1.1, "done")
+    # classification: the plot shows accuracy, each rank at the learning rate the knee compares (mean of seeds)
+    plot = recommend_bridge.ladder_plot(read.recommendation, read.base_loss)
+    assert plot.metric == "eval accuracy" and plot.ranks == (4, 16)
+    assert plot.values == pytest.approx((0.75, 0.91)) and plot.threshold is None
+    assert sorted(plot.points) == sorted((r.rank, r.eval_accuracy) for r in rows)
+    path.write_text(json.dumps({**rec.to_json(), "rank": "many"}))
+    with pytest.raises(BadInput, match="recommendation.json: not a recommendation"):
+        recommend_bridge.read_recommendation(path)
