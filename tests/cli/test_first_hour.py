@@ -1,0 +1,220 @@
+"""A new user's first hour through the CLI, scripted: plan, profile, probe start with bad and good data, wait,
+status, export, train (a model not on disk, then the shipped sample). Every command runs as its own process
+with the network unreachable and watched, and must end with its documented exit code (0 success, 2 bad input
+as one line on stderr), print no traceback, and try no connection.
+
+How "no network" is checked: the Hugging Face hub is NOT told to stay offline (HF_HUB_OFFLINE is unset); its
+endpoint and every proxy variable point at a local listener that records each connection it receives, and a
+sitecustomize module in every Python process of the session (lorplan, its probe scheduler and workers) records
+each socket connect() to an internet address. Both records must stay empty.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SITECUSTOMIZE = '''
+import os, socket, traceback
+_log = os.environ["LORPLAN_NET_LOG"]
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+def _record(sock, address):
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        with open(_log, "a") as fh:
+            fh.write(f"{os.getpid()} {address!r} {traceback.format_stack()[-3].strip()!r}\\n")
+
+def connect(self, address):
+    _record(self, address)
+    return _connect(self, address)
+
+def connect_ex(self, address):
+    _record(self, address)
+    return _connect_ex(self, address)
+
+socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+'''
+
+
+class Listener:
+    """A TCP listener on 127.0.0.1 that accepts, records and closes every connection (a proxy and hub endpoint
+    that answers nothing)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.seen: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                conn.settimeout(0.5)
+                self.seen.append(conn.recv(200).decode("latin-1").splitlines()[0] if conn else "")
+            except (OSError, IndexError):
+                self.seen.append("(connection without a request line)")
+            finally:
+                conn.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+
+
+class Session:
+    """Runs `python -m lorplan ...` in `home` with the session's environment and checks each outcome."""
+
+    def __init__(self, home: Path, listener: Listener) -> None:
+        self.home, self.listener = home, listener
+        hooks = home / "hooks"
+        hooks.mkdir()
+        (hooks / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        self.net_log = home / "net.log"
+        proxy = f"http://127.0.0.1:{listener.port}"
+        env = {k: v for k, v in os.environ.items()
+               if not k.upper().endswith("_PROXY") and k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
+                                                                  "HF_DATASETS_OFFLINE", "OMP_NUM_THREADS")}
+        env.update(HTTPS_PROXY=proxy, HTTP_PROXY=proxy, ALL_PROXY=proxy, https_proxy=proxy, http_proxy=proxy,
+                   HF_ENDPOINT=proxy, HF_HOME=str(home / "hf"), XDG_STATE_HOME=str(home / "state"),
+                   XDG_CONFIG_HOME=str(home / "config"), XDG_CACHE_HOME=str(home / "cache"),
+                   PYTHONPATH=os.pathsep.join([str(hooks), str(ROOT)]), LORPLAN_NET_LOG=str(self.net_log),
+                   LORPLAN_PROBE_THREADS="1", COLUMNS="120", NO_COLOR="1")
+        env.pop("CUDA_VISIBLE_DEVICES", None)
+        self.env = env
+        self.transcript: list[str] = []
+
+    def run(self, *args: str, code: int = 0, timeout: float = 600) -> subprocess.CompletedProcess:
+        proc = subprocess.run([sys.executable, "-m", "lorplan", *args], cwd=self.home, env=self.env,
+                              capture_output=True, text=True, timeout=timeout)
+        self.transcript.append(f"$ lorplan {' '.join(args)}  -> {proc.returncode}\n{proc.stdout}{proc.stderr}")
+        where = f"lorplan {' '.join(args)}"
+        assert "Traceback" not in proc.stdout + proc.stderr, f"{where} printed a traceback:\n{proc.stderr}"
+        assert proc.returncode == code, f"{where}: exit {proc.returncode}, documented {code}\n{proc.stderr}"
+        if code == 2:
+            lines = proc.stderr.strip().splitlines()
+            assert len(lines) == 1 and lines[0].startswith("lorplan: error: "), f"{where}:\n{proc.stderr}"
+        return proc
+
+
+def _jsonl(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture
+def session(tmp_path):
+    listener = Listener()
+    s = Session(tmp_path, listener)
+    _jsonl(tmp_path / "chat.jsonl", [
+        {"messages": [{"role": "user", "content": f"What is {i} plus {i}?"},
+                      {"role": "assistant", "content": f"{i} plus {i} is {2 * i}."}]} for i in range(120)])
+    _jsonl(tmp_path / "reviews.jsonl", [
+        {"text": f"the {'film' if i % 3 else 'book'} was {'great' if i % 2 else 'awful'} ({i})", "label": i % 2}
+        for i in range(200)])
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "model.bin").write_bytes(b"\x00\x01\x02PK\x03\x04" * 512)
+    (tmp_path / "broken.jsonl").write_text('{"text": "fine", "label": 1}\n{"text": "cut short", "label": 0\n')
+    try:
+        yield s
+    finally:
+        _reap(tmp_path / "state" / "lorplan" / "runs")
+        listener.close()
+
+
+def _reap(runs: Path) -> None:
+    """Kill, group by group, every scheduler and probe of the session that still holds its lock."""
+    import signal
+
+    from lorplan.probe.backend import lock_held
+
+    for lock in [*runs.glob("*/scheduler.lock"), *runs.glob("*/probes/*/alive.lock")]:
+        if not lock_held(lock):
+            continue
+        proc = lock.with_name("proc.json")
+        pid = json.loads(proc.read_text())["pgid"] if proc.exists() else lock.read_text().strip()
+        try:
+            os.killpg(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, ValueError):
+            pass
+
+
+def test_the_network_watch_sees_a_hub_request(session):
+    """The detectors are live: a hub download in a process of the session reaches the listener (through
+    HF_ENDPOINT or the proxy) and is in the connect log."""
+    code = ("from huggingface_hub import hf_hub_download\n"
+            "try:\n    hf_hub_download('openai-community/gpt2', 'config.json')\nexcept Exception:\n    pass\n")
+    subprocess.run([sys.executable, "-c", code], cwd=session.home, env=session.env, capture_output=True,
+                   timeout=120)
+    assert session.listener.seen and "127.0.0.1" in session.net_log.read_text()
+
+
+def test_first_hour_session_is_offline_and_keeps_its_exit_codes(session, tmp_path):
+    s = session
+    # look around and plan
+    s.run("models", "--search", "minilm")
+    s.run("gpus")
+    s.run("plan", "--model", "qwen2.5-0.5b", "--ranks", "8,16", "--gpu-memory", "24GiB")
+    s.run("plan", "--model", "qwen2.5-0.5b", "--ranks", "8,16", "--gpu-memory", "2GiB", code=1)  # no rank fits
+    s.run("plan", "--model", "gpt-5-turbo-ultra", code=2)
+    # profile good and bad data
+    out = s.run("profile", "--data", "reviews.jsonl", "--model", "all-MiniLM-L6-v2").stdout
+    assert "labels           2:" in out
+    out = s.run("profile", "--data", "broken.jsonl").stdout
+    assert "skipped line 2: invalid JSON (Expecting ',' delimiter at column 33)" in out
+    s.run("profile", "--data", "empty.jsonl", code=2)
+    s.run("profile", "--data", "model.bin", code=2)
+    # probes: bad input is refused at once and creates nothing, good input starts a run
+    for bad in (["--data", "empty.jsonl"], ["--data", "model.bin"], ["--data", "chat.jsonl"],
+                ["--data", "chat.jsonl", "--model", "gpt2"], ["--model", "all-MiniLM-L6-v2"]):
+        s.run("probe", "start", *bad, code=2)
+    assert not (tmp_path / "state").exists()
+    run_id = s.run("probe", "start", "--data", "reviews.jsonl", "--ranks", "4,8", "--steps", "6",
+                   "--eval-every", "3", "--eval-examples", "20", "--seq-len", "32", "--device", "cpu"
+                   ).stdout.strip()
+    s.run("probe", "wait", "--timeout", "400")
+    status = json.loads(s.run("probe", "status", run_id, "--json").stdout)
+    assert [p["state"] for p in status["probes"]] == ["finished", "finished"]
+    assert [r["rank"] for r in status["ranks"]] == [4, 8]
+    assert all(p["load_seconds"] > 0 and p["train_seconds"] > 0 for p in status["probes"])
+    text = s.run("probe", "status").stdout
+    assert "by rank:" in text and "load s" in text
+    s.run("probe", "list")
+    # a plan of that data, exported to every tool
+    out = s.run("plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--data", "reviews.jsonl", "--write",
+                "cls.toml").stdout
+    assert "data reviews.jsonl: schema text, 200 examples, eval_split 0.1" in out
+    for tool in ("peft", "axolotl", "llamafactory", "accelerate"):
+        s.run("export", "cls.toml", "--to", tool)
+    # train: a model that is not on disk is refused at once and nothing is created; the shipped sample runs
+    s.run("plan", "--model", "gpt2", "--rank", "8", "--data", "chat.jsonl", "--write", "gpt2.toml")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    s.run("train", "gpt2.toml", code=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    sample = str(ROOT / "sample_configs" / "minilm-classification.toml")
+    out = s.run("train", sample, "--max-steps", "3", "--output", "sample-run", "--no-progress").stdout
+    assert "adapter saved to sample-run/adapter" in out
+    if os.environ.get("LORPLAN_FIRST_HOUR_TRANSCRIPT"):  # benchmarks/first_hour.sh shows the session
+        Path(os.environ["LORPLAN_FIRST_HOUR_TRANSCRIPT"]).write_text("\n".join(s.transcript))
+    # nothing tried the network, in any process of the session
+    assert s.listener.seen == [], s.listener.seen
+    assert not s.net_log.exists() or s.net_log.read_text() == "", s.net_log.read_text()
