@@ -4,6 +4,11 @@ Evidence, each usable alone: the capacity prior (`capacity`, free), the probe la
 `ladder`: the knee of measured eval losses, successive halving, curve extrapolation, ladder planning) and a
 per-module pattern; `combine` turns what is at hand into a `Recommendation` with the evidence in words.
 Everything imported here is pure Python (no torch): the CLI and the TUI may import it freely.
+
+The running ladder: `launch` (what a ladder trains: its LadderSpec, the probe run, the first pass),
+`driver` (the detached process that decides and acts: halving, passes, budget), `decide` (those decisions,
+pure), `observe` (the probes as read from the run folder), `measured` (the Recommendation from them),
+`ladder_spec` (the ladder's files in the run folder) and `table` (the text). None imports torch.
 """
 
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, RuleResult, adapter_size, capacity_prior

@@ -201,12 +201,14 @@ def recommendation(
 def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: LadderState,
                         price: Callable[[int], Fit] | None = None, *, run_id: str = "") -> dict:
     """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
-    own keys: run, state (running / done), kind, base_loss and base, planned and probe steps, seeds, budget,
+    own keys: run, state (running / done), kind, ladder_learning_rate (the rate every rank was compared at),
+    base_loss and base, planned and probe steps, seeds, budget,
     passes, halving stops, and every probe as observed (its curve included)."""
     rec, base = recommendation(spec, obs, state, price)
     out = rec.to_json()
     out.update({
         "run": run_id, "state": "done" if state.done else "running", "kind": spec.kind,
+        "ladder_learning_rate": spec.learning_rate,
         "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,
         "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": list(spec.seeds),
         "budget_seconds": spec.budget_seconds, "passes": [p.to_json() for p in state.passes],

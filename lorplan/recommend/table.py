@@ -6,6 +6,7 @@ so `lorplan recommend --run RUN` prints the same as the command that started the
 
 from __future__ import annotations
 
+import math
 import statistics
 import textwrap
 from collections import defaultdict
@@ -38,9 +39,17 @@ def _pm(mean: float | None, half: float | None, spec: str) -> str:
     return f"{mean:{spec}}" + (f" ± {half:{spec}}" if half is not None else "")
 
 
+def _common(obj: dict) -> float | None:
+    """The learning rate every rank was compared at (recommendation.json's ladder_learning_rate)."""
+    lr = obj.get("ladder_learning_rate")
+    return float(lr) if lr is not None else None
+
+
 def _knee(obj: dict, rows: list[LadderRow]) -> Knee | None:
+    """The knee as the recommendation found it: at the rate every rank was tried at."""
     base = obj.get("base") or {}
-    usable = [r for r in rows if r.eval_loss is not None]
+    lr = _common(obj)
+    usable = [r for r in rows if r.eval_loss is not None and (lr is None or math.isclose(r.learning_rate, lr))]
     if not usable or base.get("loss") is None:
         return None
     return find_knee(usable, float(base["loss"]), base_stderr=float(base.get("stderr") or 0.0))
@@ -93,7 +102,7 @@ def ladder_table(obj: dict) -> list[str]:
         return []
     knee = _knee(obj, rows)
     lrs = {lr for _, lr in groups}
-    default_lr = obj.get("learning_rate")
+    common = _common(obj)
     cls = obj.get("task") == "sequence-classification"
     loss_head = "eval loss (predicted)" if any(g["predicted"] for g in groups.values()) else "eval loss"
     head = (f"  {'rank':<10}{'lr' if len(lrs) > 1 else '':<9}{'trainable':>11}  {'accuracy' if cls else '':<15}"
@@ -111,19 +120,20 @@ def ladder_table(obj: dict) -> list[str]:
     if base is not None:
         out.append(line("base", "", base, "  (head alone)" if cls else "  (before training)"))
     for (rank, lr), g in groups.items():
-        mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and (
-            len(lrs) == 1 or lr == next(s.learning_rate for s in knee.ranks if s.rank == rank)) else ""
-        out.append(line(str(rank), f"{lr:g}" if len(lrs) > 1 else "", g, mark))
+        at_common = common is None or math.isclose(lr, common)
+        mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and at_common else ""
+        out.append(line(str(rank), f"{lr:.3g}" if len(lrs) > 1 else "", g, mark))
     seeds = max((g["of"] for g in groups.values()), default=1)
     out.append(f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
                "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)")
-    out += doublings(groups, default_lr if default_lr in lrs else None, knee, cls)
+    out += doublings(groups, common, knee, cls)
     return out
 
 
 def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> list[str]:
     """What each step up the ladder (at the default learning rate) buys and costs, in words."""
-    at = sorted((rank, g) for (rank, rlr), g in groups.items() if lr is None or rlr == lr)
+    at = sorted(((rank, g) for (rank, rlr), g in groups.items() if lr is None or math.isclose(rlr, lr)),
+                key=lambda x: x[0])
     out = []
     for (a, ga), (b, gb) in zip(at, at[1:], strict=False):
         if ga["loss"][0] is None or gb["loss"][0] is None:
@@ -161,7 +171,7 @@ def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
         "",
         f"  rank            {obj['rank']:<10} band {low}-{high}",
         f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
-        f"  learning rate   {obj['learning_rate']:<10g} probes cost {obj.get('cost_seconds', 0):,.0f} s of wall time",
+        f"  learning rate   {obj['learning_rate']:<10.3g} probes cost {obj.get('cost_seconds', 0):,.0f} s of wall time",
         "",
     ]
     table = ladder_table(obj)

@@ -61,3 +61,15 @@ def test_render_says_whether_the_ladder_is_done_and_lists_the_evidence():
     assert "\nevidence\n" in text and "knee at rank 16" in text.replace("\n      ", " ")
     running = {**obj, "state": "running"}
     assert "still running (provisional)" in render_ladder(running).splitlines()[0]
+
+
+def test_other_rates_at_the_knee_get_their_own_rows_and_the_knee_stays_at_the_common_rate():
+    obj = demo_like()
+    rows = obj["ladder"]
+    extra = [dict(r, learning_rate=LR * 3, eval_loss=0.15, seed=r["seed"]) for r in rows if r["rank"] == 16]
+    obj = {**obj, "ladder": rows + extra}
+    lines = ladder_table(obj)
+    sixteen = [ln for ln in lines if ln.split()[0] == "16"]
+    assert [ln.split()[1] for ln in sixteen] == ["0.001", "0.003"]
+    assert sixteen[0].endswith("<- knee") and not sixteen[1].endswith("<- knee")
+    assert not any("0.003" in ln for ln in lines if "->" in ln and "rank" in ln)  # doublings at the common rate
