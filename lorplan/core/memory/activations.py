@@ -184,6 +184,38 @@ def mlp_saved(spec: ModelSpec, m: int, fp32_pow: bool) -> int:
     return m * i
 
 
+def moe_saved(spec: ModelSpec, e: int) -> int:
+    """One mixture-of-experts MLP with frozen experts, per token: the routed experts' intermediates (`e` bytes
+    per element, the experts' weight dtype) and the router's."""
+    k, mi, h = max(spec.num_experts_per_tok, 1), spec.moe_intermediate_size, spec.hidden_size
+    # transformers integrations/moe.py (grouped_mm_experts_forward, the default experts implementation; native
+    # torch grouped_mm on CPU and CUDA sm80+): for each of the k routed copies of a token, the gated
+    # activation saves the whole gate_up output (its gate half is a view), the product saves the activation's
+    # output, the routing-weight product saves the down projection's output and the weight, and the
+    # hidden-state gather, the weights' permutation and the order's inverse keep int64 indices
+    experts = k * (2 * mi * e + mi * e + h * e + e + 3 * 8)
+    # transformers models/qwen3_moe/modeling_qwen3_moe.py (Qwen3MoeTopKRouter; Mixtral's router alike):
+    # softmax(router_logits, dtype=float) saves its fp32 output over all experts, topk its int64 indices, the
+    # in-place normalisation the fp32 top-k values and their sum
+    router = 4 * spec.num_experts + 8 * k + 4 * k + 4
+    return experts + router
+
+
+def qk_norm_saved(hq: int, hkv: int, heads: int, kv: int) -> int:
+    """Qwen3 / Gemma 3's per-head RMSNorm of q and k (head_dim wide), per token per layer."""
+    # transformers models/qwen3/modeling_qwen3.py (q_norm, k_norm: Qwen3RMSNorm over head_dim): like
+    # rmsnorm_saved, the fp32 input and one fp32 rsqrt per head
+    return 4 * (hq + hkv) + 4 * (heads + kv)
+
+
+def block_norms(spec: ModelSpec) -> int:
+    """Hidden-size norms per block: two, four for Gemma 2/3's sandwich norms (pre/post feedforward)."""
+    first = min((t.layer for t in spec.tensors if t.layer is not None), default=None)
+    n = sum(1 for t in spec.tensors if t.layer == first and t.kind == "norm" and t.shape == (spec.hidden_size,)
+            and not t.path.endswith(".bias"))
+    return n if spec.norm == "rmsnorm" and n > 2 else 2
+
+
 def rope_saved(hd: int, a: int) -> int:
     """RoPE's cos and sin tables, computed once per forward and saved by every layer's q and k products."""
     # transformers models/llama/modeling_llama.py (apply_rotary_pos_emb): q * cos and rotate_half(q) * sin save
@@ -283,6 +315,12 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         attn += fused_qkv_saved(hkv, a)
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
+    moe_layers = len({t.layer for t in spec.tensors if t.kind == "experts"})
+    if moe_layers and spec.num_layers:  # fused experts stay unquantized parameters: they compute in their dtype
+        moe = moe_saved(spec, unquantized_param_bytes(setup))
+        mlp = (moe_layers * moe + (spec.num_layers - moe_layers) * mlp) / spec.num_layers
+    if any(t.path.endswith("q_norm.weight") for t in spec.tensors if t.layer is not None):
+        attn += qk_norm_saved(hq, hkv, heads, kv)
     dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
     embed_saved = 0.0
     first_norm_bytes = norm_out = 0
@@ -303,7 +341,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
             first_norm_bytes = norm
     if drop.embedding > 0:  # dropout on the embeddings' output (LayerNorm'd for BERT: fp32 under CUDA autocast)
         embed_saved += h * dropout_mask_bytes(setup, 4 if fam == "encoder" and cuda_autocast else resid)
-    norms = 2 * norm
+    norms = block_norms(spec) * norm
     return ActivationModel(
         layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
