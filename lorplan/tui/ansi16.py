@@ -57,7 +57,8 @@ def ansi16_style(style: Style, background: tuple[int, int, int], has_text: bool)
     color = _as_ansi(style.color)
     bgcolor = _as_ansi(style.bgcolor)
     if has_text and color is not None and color.type == ColorType.STANDARD:
-        behind = bgcolor.number if bgcolor is not None and bgcolor.number is not None else nearest_ansi(background)
+        behind = bgcolor.number if bgcolor is not None and bgcolor.number is not None else None
+        behind = nearest_ansi(background) if behind is None else behind
         if color.number == behind:
             dark = _luminance(XTERM_16[behind]) >= 128
             color = _standard(BLACK if dark else BRIGHT_WHITE)

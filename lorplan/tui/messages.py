@@ -144,6 +144,7 @@ class ProbeActionFinished(Message):
     text: str
     severity: str = "information"  # Textual's notify severities: information, warning, error
     timeout: float | None = None
+    run_id: str | None = None  # the run a start began (the panel follows it)
 
 
 # -- Recommend tab --------------------------------------------------------------------------------------------

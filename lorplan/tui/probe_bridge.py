@@ -17,30 +17,36 @@ from typing import TYPE_CHECKING
 
 from lorplan.core.errors import LorplanError
 from lorplan.probe import runner
+from lorplan.probe.compare import RankRow, compare_ranks
 from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
+from lorplan.probe.plans import plan_settings
 from lorplan.probe.runs import RunDir, list_runs
 from lorplan.probe.status import RunWatcher
 
 if TYPE_CHECKING:
     from lorplan.probe.backend import Backend
     from lorplan.probe.status import Curves, RunStatus
-    from lorplan.tui.bridge import TrainingSetup
-    from lorplan.tui.state import PlanData
+    from lorplan.tui.bridge import Plan
 
 MAX_POINTS = 400  # points per plotted line: more would not show on a terminal and slow the redraw
+# Weight of the exponential moving average of the plotted train loss: at micro-batch 1 each step's loss is one
+# example's, mostly noise; 0.9 averages over about the last 10 steps (TensorBoard's smoothing, debiased).
+EMA_WEIGHT = 0.9
 DEMO_RANKS = (4, 8, 16, 32)
 
 
 @dataclass(frozen=True)
 class Curve:
-    """What the plot shows of one probe: train loss per step and eval loss at eval steps, thinned to at most
-    MAX_POINTS per line; `points` counts every point received so far (train and eval), before thinning."""
+    """What the plot shows of one probe: train loss per step, its moving average (`smoothed`, ema with
+    EMA_WEIGHT, over every step before thinning) and eval loss at eval steps, thinned to at most MAX_POINTS per
+    line; `points` counts every point received so far (train and eval), before thinning."""
 
     steps: tuple[int, ...]
     loss: tuple[float, ...]
     eval_steps: tuple[int, ...]
     eval_loss: tuple[float, ...]
     points: int
+    smoothed: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class ProbesRead:
     status: RunStatus | None = None
     curves: Mapping[str, Curve] = field(default_factory=lambda: MappingProxyType({}))
     problem: str | None = None
+    ranks: tuple[RankRow, ...] = ()  # the finished ranks side by side (lorplan.probe.compare)
 
 
 def _thin(xs: list, ys: list) -> tuple[tuple, tuple]:
@@ -64,9 +71,24 @@ def _thin(xs: list, ys: list) -> tuple[tuple, tuple]:
     return tuple(xs[::stride]) + (xs[-1],), tuple(ys[::stride]) + (ys[-1],)
 
 
+def ema(values: list[float], weight: float = EMA_WEIGHT) -> list[float]:
+    """The debiased exponential moving average of `values`: s_t = w·s_(t-1) + (1 − w)·x_t from s_0 = 0,
+    divided by 1 − w^t so the first points are not pulled towards 0 (Adam's bias correction, Kingma & Ba
+    2015, §3). A NaN value is skipped (the average carries on)."""
+    out, s, n = [], 0.0, 0
+    for x in values:
+        if x == x:  # not NaN
+            n += 1
+            s = weight * s + (1 - weight) * x
+        out.append(s / (1 - weight**n) if n else float("nan"))
+    return out
+
+
 def _curve(c: Curves) -> Curve:
     steps, loss = _thin(c.steps, c.loss)
-    return Curve(steps, loss, tuple(c.eval_steps), tuple(c.eval_loss), len(c.steps) + len(c.eval_steps))
+    _, smoothed = _thin(c.steps, ema(c.loss))
+    return Curve(steps, loss, tuple(c.eval_steps), tuple(c.eval_loss), len(c.steps) + len(c.eval_steps),
+                 smoothed)
 
 
 def _run_label(run: RunDir) -> str:
@@ -108,7 +130,8 @@ class ProbeFeed:
                     return ProbesRead(listing, run_id, run, problem=str(exc))
             status = self._watcher.refresh()
             curves = {pid: _curve(c) for pid, c in self._watcher.curves.items()}
-            return ProbesRead(listing, run_id, run, status, MappingProxyType(curves))
+            return ProbesRead(listing, run_id, run, status, MappingProxyType(curves),
+                              ranks=tuple(compare_ranks(status.probes)))
 
 
 def run_folders(runs_dir: Path | None) -> tuple[Path, ...]:
@@ -124,16 +147,19 @@ def probe_model(source: str) -> str:
     return runner.probe_model(source)
 
 
-def start_probes(ranks: tuple[int, ...], model: str, setup: TrainingSetup, data: PlanData, *,
-                 runs_dir: Path | None, backend: Backend | None) -> RunDir:
-    """Start probes of a plan at `ranks`: its model folder, setup and profiled dataset. Returns the run."""
-    plan = runner.make_plan(
-        ranks, model=model, data=data.path, train_on=data.train_on,
-        seq_len=setup.seq_len, micro_batch=setup.micro_batch, quant=setup.quant,
-        double_quant=setup.double_quant, optimizer=setup.optimizer, grad_checkpointing=setup.grad_checkpointing,
-        attention=setup.attention, targets=tuple(setup.targets.modules), lora_dropout=setup.lora_dropout,
-    )
-    return runner.start(plan, root=runs_dir, backend=backend)
+def check_start(plan: Plan) -> tuple[str, ...]:
+    """The checks `lorplan probe start` makes before anything starts (runner.check_start: the model's weights
+    on this machine, the data readable with usable rows, a task both agree on, targets that match). Returns
+    the notes for the user; raises BadInput, one line naming what is wrong."""
+    checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
+                                 trust_remote_code=plan.model.trust_remote_code)
+    return checked.notes
+
+
+def start_plan(ranks: tuple[int, ...], plan: Plan, *, runs_dir: Path | None, backend: Backend | None) -> RunDir:
+    """Start probes of exactly this plan (the one the export writes: its LoRA targets, layers_to_transform,
+    rank_pattern, training and data settings) at `ranks` (lorplan.probe.plans.plan_settings). Returns the run."""
+    return runner.start(runner.make_plan(ranks, **plan_settings(plan)), root=runs_dir, backend=backend)
 
 
 def start_demo(*, runs_dir: Path | None, backend: Backend | None) -> RunDir:

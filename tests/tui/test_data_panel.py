@@ -157,7 +157,7 @@ async def test_data_tab_of_the_planner_gets_the_model_and_seq_len(make_app, data
 
 
 def test_ticks_are_round_numbers():
-    from lorplan.tui.panels.data_panel import nice_ticks, tick_label
+    from lorplan.tui.plot_ticks import nice_ticks, tick_label
 
     assert nice_ticks(380.2666666666667) == [0, 100, 200, 300]
     assert nice_ticks(12) == [0, 2, 4, 6, 8, 10, 12]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,9 +44,11 @@ class PanelApp(App):
 def _launched(run, pid, steps, evals=()):
     atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
     append_event(run.events_path(pid), {"type": "loading", "pid": 999999})
-    append_event(run.events_path(pid), {"type": "started", "lr": 0.002, "device": "cpu", "trainable_params": 169730})
+    append_event(run.events_path(pid), {"type": "started", "lr": 0.002, "device": "cpu", "trainable_params": 169730,
+                                        "load_seconds": 9.5})
     for s in range(1, steps + 1):
-        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": 0.7 - 0.01 * s, "tokens_per_second": 400.0})
+        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": 0.7 - 0.01 * s, "tokens_per_second": 400.0,
+                                            "seconds": 3.1})
         if s in evals:
             append_event(run.events_path(pid), {"type": "eval", "step": s, "eval_loss": 0.6 - 0.01 * s, "eval_accuracy": 0.8})
 
@@ -55,7 +58,8 @@ def make_run(root):
     _launched(run, "r4", 20, evals=(10, 20))
     atomic_write_json(run.result_path("r4"), {"state": "finished", "step": 20, "eval_loss": 0.41, "eval_accuracy": 0.875,
                                               "tokens_per_second": 412.0, "peak_memory_bytes": 600 * 2**20,
-                                              "wall_seconds": 75.0, "lr": 0.002})
+                                              "wall_seconds": 75.0, "lr": 0.002, "load_seconds": 9.5,
+                                              "train_seconds": 62.0})
     _launched(run, "r8", 2)
     atomic_write_json(run.result_path("r8"), {"state": "failed", "step": 2, "message": "RuntimeError: injected failure",
                                               "traceback": TRACEBACK, "wall_seconds": 6.0})
@@ -78,7 +82,9 @@ async def test_panel_shows_states_table_curves_and_traceback(tmp_path):
         table = app.query_one("#probes-table", DataTable)
         assert app.query_one("#probes-run", Select).value == run.id
         assert table.row_count == 4
-        assert _row(table, "r4") == ["r4", "finished", "20/20", "0.5000", "0.4100", "0.875", "412", "1m15s", "600.00 MiB"]
+        # training and model loading apart (the wall time, 75 s, counted both and the waiting)
+        assert _row(table, "r4") == ["r4", "finished", "20/20", "0.5000", "0.4100", "0.875", "412", "1m02s", "9.5s",
+                                     "600.00 MiB"]
         assert _row(table, "r8")[1:3] == ["failed", "2/20"]
         assert _row(table, "r16")[1] == "oom"
         assert _row(table, "r32")[1:3] == ["queued", "0/20"]
@@ -87,6 +93,7 @@ async def test_panel_shows_states_table_curves_and_traceback(tmp_path):
         await pilot.pause()
         detail = str(app.query_one("#probes-detail", Static).render())
         assert "r8: failed" in detail and "injected failure at step 2" in detail
+        assert "wall 6.0s: loading 9.5s, training 6.2s" in detail
         assert app.query_one("#probes-detail").has_class("-error")
 
 
@@ -136,6 +143,7 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
             panel = app.query_one(ProbesPanel)
             table = app.query_one("#probes-table", DataTable)
             assert _row(table, "r32")[1:3] == ["running", "3/20"]
+            assert _row(table, "r32")[7:9] == ["9.3s", "9.5s"]  # 3 steps of 3.1 s; loaded in 9.5 s
             assert panel.plotted["r32"] == 3
             for s in range(4, 9):
                 append_event(run.events_path("r32"), {"type": "step", "step": s, "loss": 0.5, "tokens_per_second": 300.0})
@@ -180,18 +188,23 @@ def test_rank_ladder_and_model_path(tmp_path):
         probe_bridge.probe_model("meta-llama/Llama-3.1-8B")  # a catalog entry: a config, no weights
 
 
-async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
-    """The Plan tab's model and setup and the Data tab's dataset become a probe run (submitted, not spawned)."""
+async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path, isolated_home):
+    """The plan the export would write (the Plan tab's model, setup and applied rank_pattern, the Data tab's
+    dataset) becomes a probe run (submitted, not spawned), and the tab follows it from the run it showed."""
     import json
 
+    from lorplan.probe.plans import base_plan, plan_settings
     from lorplan.probe.runs import list_runs
+    from lorplan.tui import bridge
     from lorplan.tui.panels.data_panel import DataPanel
     from lorplan.tui.panels.plan_view import PlanView
+    from lorplan.tui.state import Tuning
 
     model = tiny_llama(tmp_path / "tiny-llama")
     data = tmp_path / "pc.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
                             for i in range(30)))
+    old = make_run(isolated_home / "state" / "lorplan" / "runs")  # the run the Probes tab shows first
     app = make_app(model=str(model))
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
@@ -200,14 +213,17 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
             if app.main.plan is not None and view.state.source == str(model):
                 break
         assert app.main.plan is not None
+        view.apply_tuning(16, Tuning(alpha=32, learning_rate=1e-4, rank_pattern={"q_proj": 4}))
+        await pilot.pause()
         await pilot.press("f7")
         await pilot.pause()
         panel = app.screen.query_one(ProbesPanel)  # its runs: $XDG_STATE_HOME/lorplan/runs (a temp folder here)
         panel.backend = NoSpawnBackend()
+        await wait_until(pilot, lambda: panel.query_one("#probes-run", Select).value == old.id)
         panel.query_one("#probes-table").focus()
         await pilot.press("p")  # nothing profiled yet: the panel says what is missing and starts nothing
         await pilot.pause()
-        assert not list_runs(panel.runs_dir)
+        assert [r.id for r in list_runs(panel.runs_dir)] == [old.id]
         assert any("Profile your dataset" in n.message for n in app._notifications)
         await pilot.press("f6")
         await pilot.pause()
@@ -226,15 +242,21 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path):
             await pilot.pause(0.05)
             if panel.backend.submitted:
                 break
-        (run,) = list_runs(panel.runs_dir)
+        (run,) = [r for r in list_runs(panel.runs_dir) if r.id != old.id]
         assert panel.backend.submitted == [run.id]
-        await wait_until(pilot, lambda: panel.query_one("#probes-run", Select).value == run.id)  # and shown
+        table = panel.query_one("#probes-table", DataTable)
+        # the tab follows the new run (it stayed on the one it showed)
+        await wait_until(pilot, lambda: panel.query_one("#probes-run", Select).value == run.id)
+        await wait_until(pilot, lambda: set(table.rows) == {f"r{r}" for r in rank_ladder(16)})
         plan = run.plan()
-        setup = app.main.plan.setup
+        exported = bridge.plan_from_setup(app.main.plan, app.main.data)  # what ctrl+e would write
+        assert plan.base == plan_settings(exported)["base"]  # probed exactly: every section of the plan
+        assert dict(base_plan(plan).lora.rank_pattern) == {"q_proj": 4}
+        assert base_plan(plan).training.learning_rate == 1e-4 and base_plan(plan).lora.alpha == 32
         assert plan.model == str(model.resolve()) and plan.data == str(data)
         assert [p.rank for p in plan.probes] == list(rank_ladder(app.main.plan.rank))
+        setup = app.main.plan.setup
         assert (plan.seq_len, plan.micro_batch, plan.train_on) == (setup.seq_len, setup.micro_batch, "completion")
-        assert plan.targets == tuple(setup.targets.modules)
 
 
 async def test_run_folders_are_read_in_a_worker_thread_and_the_handler_only_draws(tmp_path, monkeypatch):
@@ -308,3 +330,107 @@ async def test_a_stale_read_never_undoes_the_users_choice(tmp_path):
         assert select.value == first.id and table.row_count == 4
         await pilot.pause(0.3)
         assert select.value == first.id and table.row_count == 4
+
+
+async def test_starting_a_run_shows_it_instead_of_the_run_on_screen(tmp_path):
+    """`s` (and `p`) start a run: the tab follows it (it kept showing the run it had shown before)."""
+    from lorplan.probe.runs import list_runs
+
+    old = make_run(tmp_path)
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        select = app.query_one("#probes-run", Select)
+        table = app.query_one("#probes-table", DataTable)
+        await wait_until(pilot, lambda: select.value == old.id and table.row_count == 4)
+        table.focus()
+        await pilot.press("s")
+        await wait_until(pilot, lambda: len(list_runs(tmp_path)) == 2)
+        new = list_runs(tmp_path)[-1]
+        await wait_until(pilot, lambda: select.value == new.id)
+        await wait_until(pilot, lambda: set(table.rows) == {"r4", "r8", "r16", "r32"} and
+                         all(str(table.get_row(k)[1]) == "queued" for k in table.rows))
+
+
+def test_ema_is_debiased_and_skips_nan():
+    from lorplan.tui.probe_bridge import ema
+
+    assert ema([2.0, 2.0, 2.0], 0.9) == pytest.approx([2.0, 2.0, 2.0])  # no pull towards 0 at the start
+    assert ema([1.0, 3.0], 0.5) == pytest.approx([1.0, (0.25 * 1 + 0.5 * 3) / 0.75])
+    out = ema([1.0, float("nan"), 3.0], 0.5)
+    assert out[1] == pytest.approx(1.0) and out[2] == pytest.approx((0.25 * 1 + 0.5 * 3) / 0.75)
+
+
+async def test_the_loss_plot_is_smoothed_and_each_rank_has_its_marker_and_label(tmp_path):
+    """At micro-batch 1 the raw loss is noise: the plot draws its EMA (and says so), each rank with its own
+    marker and a label at its line's end, and the eval points, all readable without colour."""
+    import random
+
+    from lorplan.tui.panels import probe_plot
+    from lorplan.tui.probe_bridge import ema
+
+    run = create_run(runner.make_plan((4, 8), steps=40, device="cpu", run="20261130-100000-cafe"), tmp_path)
+    rng = random.Random(0)
+    noisy = {}
+    for pid in ("r4", "r8"):
+        atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+        noisy[pid] = [0.7 - 0.005 * s + rng.gauss(0, 0.08) for s in range(1, 41)]
+        for s, loss in enumerate(noisy[pid], start=1):
+            append_event(run.events_path(pid), {"type": "step", "step": s, "loss": loss, "seconds": 0.1})
+            if s % 20 == 0:
+                append_event(run.events_path(pid), {"type": "eval", "step": s, "eval_loss": 0.55, "eval_accuracy": 0.7})
+        atomic_write_json(run.result_path(pid), {"state": "finished", "step": 40, "eval_loss": 0.55})
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        await wait_until(pilot, lambda: panel.plotted.get("r8") == 42)
+        plt = panel.query_one("#probes-plot").plt
+        plotted = [(list(x), list(y)) for x, y in zip(plt.monitor.x, plt.monitor.y, strict=True)]  # plotext data
+        lines = [xy for xy in plotted if len(xy[0]) == 40]
+        assert [y for _x, y in lines] == [pytest.approx(ema(noisy["r4"])), pytest.approx(ema(noisy["r8"]))]
+        text = re.sub(r"\x1b\[[0-9;]*m", "", plt.build())  # no colour at all
+        assert "smoothed (EMA 0.9)" in text
+        assert " r4" in text and " r8" in text  # the labels at the lines' ends
+        first, second = probe_plot.LINE_MARKERS[:2]
+        assert text.count(first) >= 10 and text.count(second) >= 10  # two markers, one per rank
+        assert text.count(probe_plot.EVAL_MARKER) >= 3  # eval points (two per rank; some may overlap)
+
+
+async def test_v_compares_the_ranks_with_intervals_over_seeds(tmp_path):
+    """Final eval loss and accuracy per rank (mean and 95% t interval over three seeds), training and loading
+    time and peak memory, as a table and a plot with error bars (lorplan.probe.compare's rows)."""
+    from lorplan.probe.compare import compare_ranks, t_interval
+
+    run = create_run(runner.make_plan((4, 8), seeds=(1, 2, 3), steps=10, device="cpu",
+                                      run="20261201-100000-d00d"), tmp_path)
+    losses = {4: (0.50, 0.52, 0.55), 8: (0.44, 0.45, 0.47)}
+    for rank, values in losses.items():
+        for seed, loss in zip((1, 2, 3), values, strict=True):
+            pid = f"r{rank}-s{seed}"
+            atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+            atomic_write_json(run.result_path(pid), {
+                "state": "finished", "step": 10, "eval_loss": loss, "eval_accuracy": 0.9 - loss,
+                "peak_memory_bytes": rank * 2**20, "wall_seconds": 30.0, "load_seconds": 10.0 + seed,
+                "train_seconds": 15.0 + rank})
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        await wait_until(pilot, lambda: len(panel.ranks) == 2)
+        assert not panel.query_one("#probes-compare").display  # the curves first
+        panel.query_one("#probes-table").focus()
+        await pilot.press("v")
+        await pilot.pause()
+        assert panel.query_one("#probes-compare").display and not panel.query_one("#probes-body").display
+        text = str(panel.query_one("#probes-compare-table", Static).content)
+        lo, hi = t_interval(list(losses[4]))
+        assert f"{sum(losses[4]) / 3:.4f} [{lo:.4f}, {hi:.4f}]" in text  # mean [95% interval] over 3 seeds
+        assert "mean [95% interval] over seeds" in text and "seeds" in text.splitlines()[0]
+        assert "19.0s" in text and "12.0s" in text and "8.00 MiB" in text  # train 15+4, load 10+2, 8 MiB
+        assert panel.ranks == tuple(compare_ranks(panel.status.probes))
+        plot = re.sub(r"\x1b\[[0-9;]*m", "", panel.query_one("#probes-compare-plot").plt.build())
+        assert "final eval loss by rank (bars: 95% interval)" in plot
+        plt = panel.query_one("#probes-compare-plot").plt
+        bars = [y for y, marks in zip(plt.monitor.y, plt.monitor.marker, strict=True) if marks == ["│", "│"]]
+        assert bars[0] == pytest.approx([lo, hi])  # rank 4's error bar spans its interval
+        await pilot.press("v")
+        await pilot.pause()
+        assert panel.query_one("#probes-body").display

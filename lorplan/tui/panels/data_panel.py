@@ -11,7 +11,6 @@ inside the worker.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from textual import on, work
@@ -26,6 +25,7 @@ from lorplan.core.errors import BadInput
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
 from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed
+from lorplan.tui.plot_ticks import nice_ticks, tick_label
 from lorplan.tui.state import PlanData
 from lorplan.tui.widgets.checkbox import Checkbox
 
@@ -47,24 +47,6 @@ def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> 
     for length, n in hist:
         counts[min(int(length / width), bins - 1)] += n
     return [width * (i + 0.5) for i in range(bins)], counts, width
-
-
-def nice_ticks(high: float, count: int = 5, *, whole: bool = True) -> list[float]:
-    """Round tick positions from 0 to `high` (steps of 1, 2 or 5 times a power of ten, about `count` of them;
-    `whole`: steps of at least 1, for counts and token lengths)."""
-    if high <= 0:
-        return [0.0]
-    raw = high / max(count, 1)
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = min((m * power for m in (1, 2, 5, 10)), key=lambda s: abs(high / s - count))
-    if whole:
-        step = max(1.0, round(step))
-    return [i * step for i in range(int(high / step + 1e-9) + 1)]
-
-
-def tick_label(value: float) -> str:
-    """A tick's label: whole numbers with thousands separators (1,024), others to 3 significant digits."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:.3g}"
 
 
 def labels_text(balance) -> list[str]:

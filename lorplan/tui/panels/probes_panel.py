@@ -1,12 +1,15 @@
 """The Probes tab: pick a run, see its queue and per-probe state, live loss and eval curves of every rank on
-one plot, the final table (rank, eval loss / accuracy, time, peak memory), cancel and retry.
+one plot (the train loss smoothed, each rank's line with its own marker and label), the final table (rank, eval
+loss / accuracy, training and loading time, peak memory), the ranks compared side by side (`v`), cancel and
+retry.
 
 The panel only reads the run folders, so closing lorplan never stops a probe and opening it again shows the
 same run. Reading (listing runs, event logs read incrementally, process-liveness locks) happens in a thread
 worker every `poll_seconds`, through probe_bridge.ProbeFeed; the worker posts a replaceable ProbeRunUpdated
 with a frozen read and the handler only draws it. Start, cancel and retry run in thread workers too. `p`
-starts probes of the plan on screen: the Plan tab's model and setup and the Data tab's profiled dataset (the
-screen hands both down as `plan` and `data`), at ranks around the selected one. Never imports torch.
+probes the plan on screen, exactly as the export would write it (bridge.plan_from_setup of the Plan tab's
+snapshot and the Data tab's profile, which the screen hands down as `plan` and `data`), at ranks around the
+selected one; the tab then follows the new run. Never imports torch.
 """
 
 from __future__ import annotations
@@ -25,13 +28,14 @@ from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes
-from lorplan.tui import probe_bridge
+from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
+from lorplan.tui.panels import probe_plot
 from lorplan.tui.state import PlanData, PlanSnapshot
 
 POLL_SECONDS = 1.0
 COLUMNS = (("rank", "rank"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval loss"),
-           ("acc", "accuracy"), ("tps", "tok/s"), ("time", "time"), ("mem", "peak mem"))
+           ("acc", "accuracy"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
 
@@ -45,11 +49,7 @@ def _num(v, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def _seconds(v: float | None) -> str:
-    if v is None:
-        return "-"
-    m, s = divmod(int(round(v)), 60)
-    return f"{m}m{s:02d}s" if m else f"{v:.1f}s"
+_seconds = probe_plot.seconds_text
 
 
 class ProbesPanel(Widget):
@@ -68,6 +68,9 @@ class ProbesPanel(Widget):
                         "selected one (a quarter, a half, itself, double)"),
         Binding("s", "start_demo", "Start demo", id="probes.start_demo", show=False,
                 tooltip="Start the embedded demo: all-MiniLM-L6-v2 at ranks 4, 8, 16, 32 on generated data"),
+        Binding("v", "toggle_compare", "Compare ranks", id="probes.compare",
+                tooltip="Switch between the loss curves and the ranks side by side (final eval loss and "
+                        "accuracy with 95% intervals over seeds, training and loading time, peak memory)"),
     ]
 
     def __init__(self, runs_dir: Path | None = None, *, backend: probe_bridge.Backend | None = None,
@@ -81,6 +84,7 @@ class ProbesPanel(Widget):
         self.data: PlanData | None = None  # handed down by the screen: the Data tab's last profile
         self.status: probe_bridge.RunStatus | None = None
         self.plotted: dict[str, int] = {}  # probe id -> points plotted (what the last redraw showed)
+        self.ranks: tuple[probe_bridge.RankRow, ...] = ()  # the finished ranks compared (last drawn)
         self._feed = probe_bridge.ProbeFeed(self.runs_dir, backend)
         self._reading: Worker | None = None
         self._chosen: str | None = None  # the run asked for (None: the newest)
@@ -100,6 +104,9 @@ class ProbesPanel(Widget):
         with Horizontal(id="probes-body"):
             yield PlotextPlot(id="probes-plot")
             yield Static("", id="probes-detail")
+        with Horizontal(id="probes-compare"):
+            yield Static(probe_plot.comparison_text(()), id="probes-compare-table")
+            yield PlotextPlot(id="probes-compare-plot")
         yield Static("No probe runs yet. Press p to probe the plan on your profiled dataset (the model must be "
                      "a local folder or in your Hugging Face cache), s to start the embedded demo "
                      "(all-MiniLM-L6-v2, ranks 4, 8, 16, 32, on CPU in a couple of minutes), or run: "
@@ -141,14 +148,16 @@ class ProbesPanel(Widget):
                 select.value = shown
         self.set_class(not read.runs, "-empty")
         self._chosen = shown  # stay on this run when newer ones appear
-        if read.run != self._run:  # another run: its table and plot start afresh
+        if read.run != self._run:  # another run: its table and plots start afresh
             self._run, self.status, self.plotted = read.run, None, {}
             self.query_one("#probes-table", DataTable).clear()
+            self._compare(())
         if read.problem is not None and read.problem != self._problem:
             self.notify(read.problem, severity="error")
         self._problem = read.problem
         if read.status is not None:
             self._show(read.status, read.curves)
+            self._compare(read.ranks)
 
     @on(Select.Changed, "#probes-run")
     def _run_chosen(self, event: Select.Changed) -> None:
@@ -196,7 +205,8 @@ class ProbesPanel(Widget):
             _num(p.eval_loss, ".4f"),
             _num(p.eval_accuracy, ".3f"),
             _num(p.tokens_per_second, ".0f"),
-            _seconds(p.wall_seconds),
+            _seconds(p.train_seconds),
+            "loading" if p.state == "running" and p.load_seconds is None else _seconds(p.load_seconds),
             format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-",
         )
 
@@ -220,6 +230,9 @@ class ProbesPanel(Widget):
         facts = [f"lr {p.lr:g}" if p.lr else None, p.device,
                  f"{p.trainable_params:,} trainable" if p.trainable_params else None]
         lines = [head, " · ".join(f for f in facts if f)]
+        if p.wall_seconds is not None:  # the train and load columns apart; the rest is start-up and waiting
+            lines.append(f"wall {_seconds(p.wall_seconds)}: loading {_seconds(p.load_seconds)}, "
+                         f"training {_seconds(p.train_seconds)}")
         if p.error and p.state in ("failed", "died", "oom"):
             lines += ["", *p.error.splitlines()[-12:]]
         for w in p.warnings:
@@ -233,17 +246,20 @@ class ProbesPanel(Widget):
             return
         self.plotted = counts
         widget = self.query_one("#probes-plot", PlotextPlot)
-        plt = widget.plt
-        plt.clear_data()
-        plt.title("loss per step (lines: train, dots: eval)")
-        plt.xlabel("step")
-        for p in st.probes:
-            c = curves[p.id]
-            if c.steps:
-                plt.plot(list(c.steps), list(c.loss), label=f"r{p.rank}")
-            if c.eval_steps:
-                plt.scatter(list(c.eval_steps), list(c.eval_loss), marker="dot")
+        probe_plot.draw_curves(widget.plt, st.probes, curves)
         widget.refresh()
+
+    def _compare(self, rows: tuple[probe_bridge.RankRow, ...]) -> None:
+        if rows == self.ranks and rows:
+            return
+        self.ranks = rows
+        self.query_one("#probes-compare-table", Static).update(probe_plot.comparison_text(rows))
+        widget = self.query_one("#probes-compare-plot", PlotextPlot)
+        probe_plot.draw_comparison(widget.plt, rows)
+        widget.refresh()
+
+    def action_toggle_compare(self) -> None:
+        self.toggle_class("-compare")
 
     # -- actions ---------------------------------------------------------------------------------------
 
@@ -297,20 +313,22 @@ class ProbesPanel(Widget):
         self._start_plan(self.plan, self.data, self.runs_dir, self.backend)
 
     @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
-    def _start_plan(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None,
+    def _start_plan(self, snapshot: PlanSnapshot, data: PlanData, runs_dir: Path | None,
                     backend: probe_bridge.Backend | None) -> None:
         try:
-            model = probe_bridge.probe_model(plan.source)  # a catalog id alone is a config, not weights
+            plan = bridge.plan_from_setup(snapshot, data)  # the plan the export writes, every setting of it
+            notes = probe_bridge.check_start(plan)  # what `lorplan probe start` checks, before anything starts
         except LorplanError as exc:
-            self.post_message(ProbeActionFinished(f"Probes need the model's weights: {exc}", "warning", 10))
+            self.post_message(ProbeActionFinished(f"Cannot probe this plan: {exc}", "warning", 10))
             return
-        ranks = rank_ladder(plan.rank)
+        ranks = rank_ladder(snapshot.rank)
         try:
-            run = probe_bridge.start_probes(ranks, model, plan.setup, data, runs_dir=runs_dir, backend=backend)
+            run = probe_bridge.start_plan(ranks, plan, runs_dir=runs_dir, backend=backend)
         except LorplanError as exc:
             self.post_message(ProbeActionFinished(str(exc), "error"))
             return
-        self.post_message(ProbeActionFinished(f"started run {run.id}: ranks {', '.join(map(str, ranks))}"))
+        text = f"started run {run.id}: ranks {', '.join(map(str, ranks))}"
+        self.post_message(ProbeActionFinished("\n".join([text, *notes]), run_id=run.id))
 
     def action_start_demo(self) -> None:
         self._start_demo(self.runs_dir, self.backend)
@@ -322,8 +340,10 @@ class ProbesPanel(Widget):
         except LorplanError as exc:
             self.post_message(ProbeActionFinished(str(exc), "error"))
             return
-        self.post_message(ProbeActionFinished(f"started demo run {run.id}"))
+        self.post_message(ProbeActionFinished(f"started demo run {run.id}", run_id=run.id))
 
     def on_probe_action_finished(self, message: ProbeActionFinished) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)
+        if message.run_id is not None:
+            self._chosen = message.run_id  # a run just started: show it, not the one on screen before
         self.poll()
