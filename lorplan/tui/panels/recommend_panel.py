@@ -136,8 +136,8 @@ class RecommendPanel(Widget, can_focus=True):
             with Vertical(id="rec-right"):
                 yield PlotextPlot(id="rec-plot")
                 yield Static("", id="rec-plot-note")
-        yield Static("a: apply rank, alpha, learning rate and pattern to the plan on screen · l: run a probe "
-                     "ladder on the Data tab's dataset (minutes; it keeps running if you quit)", id="rec-keys")
+        yield Static("a: apply rank, alpha, learning rate and pattern to the plan · l: run a probe ladder on the "
+                     "profiled data (minutes; it keeps running if you quit)", id="rec-keys")
 
     def on_mount(self) -> None:
         self.border_title = "Recommendation"
@@ -268,6 +268,7 @@ class RecommendPanel(Widget, can_focus=True):
         else:
             head.update(headline(rec, self._where(rec)))
         head.set_class(rec is None and self.plan is not None, "-needs")
+        self.set_class(rec is None, "-empty")  # no evidence and nothing to plot yet
         base = self.ladder.base_loss if from_ladder else None
         drawn = (rec, base)
         if drawn == self._drawn:
