@@ -52,6 +52,7 @@ def test_core_reaches_no_front_end_or_engine():
         ("lorplan/tui/bridge.py", "def _heavy():\n    import torch  # noqa\n", "never import the training stack"),
         ("lorplan/tui/panels/plan_view.py", "from lorplan.core import lora  # noqa", "only bridge reaches the core"),
         ("lorplan/tui/panels/probes_panel.py", "from lorplan.probe import runner  # noqa", "only probe_bridge"),
+        ("lorplan/tui/panels/recommend_panel.py", "from lorplan.recommend import knee  # noqa", "only bridge"),
     ],
 )
 def test_a_breach_is_caught(tmp_path, module, line, contract):
