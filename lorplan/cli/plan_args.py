@@ -89,7 +89,7 @@ def setup_from_args(args):
         double_quant=bool(args.double_quant),
         base_dtype=args.base_dtype,
         adapter_dtype=args.adapter_dtype,
-        micro_batch=_int("--micro-batch", args.micro_batch),
+        micro_batch=_int("--micro-batch", args.micro_batch if args.micro_batch is not None else "1"),
         seq_len=_int("--seq-len", args.seq_len if args.seq_len is not None else "2048"),
         grad_checkpointing=bool(args.grad_checkpointing),
         optimizer=args.optimizer,

@@ -122,6 +122,23 @@ def _enable_checkpointing(model, quantized: bool, enabled: bool):
     return model
 
 
+def rope_scaled_config(plan, folder: Path, kwargs: dict):
+    """The model's config with the plan's linear RoPE scaling (model.rope_scaling) in transformers' rope_parameters
+    (positions divided by the factor, Chen et al. 2023, arXiv 2306.15595); from_pretrained then takes it as
+    `config`, with num_labels moved onto it."""
+    import transformers
+
+    config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"], local_files_only=True,
+                                                     trust_remote_code=kwargs["trust_remote_code"])
+    params = dict(getattr(config, "rope_parameters", None) or {})
+    params.setdefault("rope_theta", getattr(config, "rope_theta", 10000.0))
+    params.update(rope_type="linear", factor=float(plan.model.rope_scaling))
+    config.rope_parameters = params
+    if "num_labels" in kwargs:
+        config.num_labels = kwargs.pop("num_labels")
+    return config
+
+
 def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[str]):
     """The peft model of the plan, loaded from `folder` onto `device`, adapters in fp32. Seed first."""
     import torch
@@ -134,6 +151,9 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
         cls = transformers.AutoModelForSequenceClassification
     else:
         cls = transformers.AutoModelForCausalLM
+    if getattr(plan.model, "rope_scaling", None) is not None:  # lorplan plan --rope-scaling
+        kwargs["config"] = rope_scaled_config(plan, folder, kwargs)
+        notes.append(f"RoPE scaled linearly by {plan.model.rope_scaling:g} (rope_parameters)")
     try:
         model = cls.from_pretrained(str(folder), **kwargs)
     except OSError as exc:

@@ -41,7 +41,8 @@ from lorplan.core.vocab import (
     spellings,
 )
 
-text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20)
+# ids and paths must not be blank (plan validation refuses "model.path: must not be empty"; "\r" was drawn)
+text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(lambda s: s.strip())
 names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(lambda s: s.strip())
 pos_int = st.integers(1, 2**40)
 nonneg = st.integers(0, 2**50)
@@ -58,6 +59,8 @@ def plans(draw) -> Plan:
         model = ModelSection(path=draw(text), revision=draw(text), task=task)
     if task == "sequence-classification" and draw(st.booleans()):
         model = ModelSection(**{**model.__dict__, "num_labels": draw(st.integers(2, 1000))})
+    if draw(st.booleans()):  # lorplan plan --rope-scaling
+        model = ModelSection(**{**model.__dict__, "rope_scaling": draw(st.floats(1.0, 64.0, exclude_min=True))})
     bits = draw(st.sampled_from([(False, False), (True, False), (False, True)]))
     quant = QuantizationSection(
         load_in_4bit=bits[0],
@@ -313,5 +316,5 @@ def test_every_training_setup_field_is_kept_by_the_plan():
     from lorplan.core.memory import TrainingSetup
 
     mapped = {"targets", "quant", "double_quant", "base_dtype", "micro_batch", "seq_len", "grad_checkpointing",
-              "optimizer", "attention", "lora_dropout", "gpus", "sharding"}
+              "optimizer", "attention", "lora_dropout", "gpus", "sharding", "rope_scaling"}
     assert {f.name for f in fields(TrainingSetup)} <= mapped | set(ps.ASSUMPTIONS)

@@ -12,7 +12,12 @@ import copy
 from typing import Any
 
 from lorplan.core.export import ExportResult, dump_yaml, output_name
-from lorplan.core.export.common import common_lora_warnings, is_json_file, optimizer_warnings
+from lorplan.core.export.common import (
+    ROPE_SCALING_TYPE,
+    common_lora_warnings,
+    is_json_file,
+    optimizer_warnings,
+)
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
     HF_OPTIM,
@@ -83,6 +88,9 @@ def _model(plan) -> dict[str, Any]:
         "load_in_4bit": q.load_in_4bit,
         "adapter": "qlora" if q.load_in_4bit else "lora",
     }
+    if plan.model.rope_scaling is not None:  # axolotl sets these on the model config before loading
+        cfg["overrides_of_model_config"] = {"rope_scaling": {"type": ROPE_SCALING_TYPE,
+                                                             "factor": plan.model.rope_scaling}}
     if q.load_in_4bit:
         cfg["bnb_config_kwargs"] = {
             "bnb_4bit_quant_type": q.bnb_4bit_quant_type,

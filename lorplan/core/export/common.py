@@ -17,6 +17,19 @@ def optimizer_warnings(plan, tool: str) -> list[str]:
     return []
 
 
+# `lorplan plan --rope-scaling F` is linear position interpolation (Chen et al. 2023, arXiv 2306.15595): the type
+# every tool spells the same way ("linear" in transformers' rope_parameters, axolotl and LLaMA-Factory).
+ROPE_SCALING_TYPE = "linear"
+
+
+def rope_scaling_warning(plan, tool: str, how: str) -> list[str]:
+    """One line when the plan extends RoPE and `tool` takes it in its own way (`how`)."""
+    factor = plan.model.rope_scaling
+    if factor is None:
+        return []
+    return [f"{tool}: the plan extends RoPE by {factor:g} (linear, for seq_len {plan.training.seq_len}); {how}"]
+
+
 def is_json_file(path: str) -> bool:
     return Path(path).suffix.lower() in (".json", ".jsonl")
 

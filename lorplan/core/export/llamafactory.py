@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from lorplan.core.export import ExportResult, dump_yaml, output_name
-from lorplan.core.export.common import common_lora_warnings, optimizer_warnings
+from lorplan.core.export.common import (
+    ROPE_SCALING_TYPE,
+    common_lora_warnings,
+    optimizer_warnings,
+    rope_scaling_warning,
+)
 from lorplan.core.vocab import (
     HF_OPTIM,
     LLAMAFACTORY_FLASH_ATTN,
@@ -59,6 +64,12 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         "lora_dropout": lo.dropout,
         "lora_target": "all" if tuple(lo.target_modules) == ("all-linear",) else ",".join(lo.target_modules),
     }
+    if plan.model.rope_scaling is not None:
+        # LLaMA-Factory (model/model_utils/rope.py, configure_rope) takes the type only and sets the factor to
+        # ceil(cutoff_len / max_position_embeddings) itself
+        cfg["rope_scaling"] = ROPE_SCALING_TYPE
+        warnings += rope_scaling_warning(plan, "LLaMA-Factory", "it sets the factor itself, to ceil(cutoff_len / "
+                                         "the model's max_position_embeddings), which may differ from the plan's")
     if lo.modules_to_save:
         cfg["additional_target"] = ",".join(lo.modules_to_save)
     cfg["use_rslora"] = lo.use_rslora

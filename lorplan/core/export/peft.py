@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from lorplan.core.export import ExportResult
+from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
 from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit
 
 
@@ -72,6 +73,10 @@ def export_peft(plan) -> ExportResult:
         warnings.append(
             "4-bit with FSDP/ZeRO needs BitsAndBytesConfig(bnb_4bit_quant_storage=<compute dtype>) when loading"
         )
+    warnings += rope_scaling_warning(
+        plan, "peft", "an adapter config cannot carry it: load the model with "
+        f"rope_parameters={{'rope_type': '{ROPE_SCALING_TYPE}', 'factor': {plan.model.rope_scaling}}} added to its "
+        "config (transformers' AutoConfig, before from_pretrained)")
     if warnings:
         files["LORPLAN_WARNINGS.txt"] = "".join(f"WARNING: {w}\n" for w in warnings)
     return ExportResult(ExportFormat.PEFT.value, files, tuple(warnings), folder=True)

@@ -176,7 +176,8 @@ def plan_from_setup(
     if rank < 1:
         raise BadInput(f"--rank: {rank} must be at least 1")
     return Plan(
-        model=_model_section(spec, source, revision, trust_remote_code),
+        model=replace(_model_section(spec, source, revision, trust_remote_code),
+                      rope_scaling=getattr(setup, "rope_scaling", None)),
         quantization=_quantization_section(setup),
         lora=_lora_section(spec, setup, rank, alpha),
         training=_training_section(spec, setup, rank, training),
@@ -253,6 +254,7 @@ def plan_to_setup(plan: Plan):
                    if k in known and getattr(plan.estimate, k) is not None}
     setup = TrainingSetup(
         targets=targets,
+        rope_scaling=plan.model.rope_scaling,
         quant=quant,
         double_quant=q.bnb_4bit_use_double_quant and quant in FOUR_BIT_QUANTS,
         base_dtype=t.precision,

@@ -67,6 +67,8 @@ def command_for(source: str, setup, ranks: tuple[int, ...] | None = None, budget
         flag("--sharding", setup.sharding)
     if setup.cuda_context_bytes is not None:
         flag("--cuda-context", _size_flag(setup.cuda_context_bytes))
+    if getattr(setup, "rope_scaling", None) is not None:
+        flag("--rope-scaling", repr(float(setup.rope_scaling)))
     if setup.reserve_fraction != DEFAULT_RESERVE_FRACTION:
         flag("--reserve-fraction", repr(float(setup.reserve_fraction)))
     if budget_bytes:

@@ -181,6 +181,8 @@ CHECKS: tuple[Check, ...] = (
     _rule("model", "id", _blank, "must not be empty"),
     _rule("model", "path", _blank, "must not be empty"),
     _rule("model", "num_labels", lambda v: v < 2, "must be at least 2 (got {v})"),
+    # the bounds of lorplan plan --rope-scaling (core.memory.types.MAX_ROPE_SCALING)
+    _rule("model", "rope_scaling", lambda v: not 1.0 < v <= 64.0, "must be a factor above 1 and at most 64 (got {v})"),
     _num_labels_need_classification,
     _one_bit_width,
     _rule("lora", "r", _below_one, "rank must be at least 1 (got {v})"),

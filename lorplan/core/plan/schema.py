@@ -45,6 +45,9 @@ class ModelSection:
     """The base model: a hub/catalog `id` or a local `path` (exactly one), never running remote code by default.
 
     task: "causal-lm" (AutoModelForCausalLM) or "sequence-classification" (with num_labels).
+    rope_scaling: a linear RoPE scaling factor (position interpolation, Chen et al. 2023, arXiv 2306.15595) set
+    on the model config before loading, for sequences beyond the model's context (`lorplan plan --rope-scaling`);
+    transformers' rope_parameters {"rope_type": "linear", "factor": rope_scaling}. Not written when None.
     """
 
     id: str | None = None
@@ -53,6 +56,7 @@ class ModelSection:
     trust_remote_code: bool = False
     task: str = "causal-lm"
     num_labels: int | None = None
+    rope_scaling: float | None = None
 
     @property
     def source(self) -> str:

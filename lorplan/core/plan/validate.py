@@ -42,6 +42,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "trust_remote_code": ("bool", False),
         "task": ("str", False),
         "num_labels": ("int", False),
+        "rope_scaling": ("float", False),
     },
     "quantization": {
         "load_in_4bit": ("bool", False),
