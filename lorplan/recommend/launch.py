@@ -27,10 +27,6 @@ BUDGET_MINUTES = 15.0
 CPU_PARAMS_LIMIT = 1_000_000_000  # without a GPU, larger models are not probed (minutes per step on CPU)
 DEMO_SEEDS = (0, 1, 2)
 DEMO_RANKS = (4, 8, 16, 32)
-# The demo's 60 steps are short: on its task, with alpha 32 and alpha/r, 3e-3 gave the lowest eval loss of 3e-4,
-# 1e-3 and 3e-3 at ranks 2, 8 and 32 alike (one seed each: 0.26 / 0.22 / 0.16 at 3e-3 against 0.54 / 0.51 /
-# 0.56 at 1e-3), so the demo trains at 3e-3; a longer training starts from the task default.
-DEMO_LR = 3e-3
 DEMO_EVAL_EVERY = 20  # three evals a probe: the demo compares final figures, and each eval costs seconds on a CPU
 
 
@@ -170,11 +166,8 @@ def demo_ladder(examples: list) -> Ladder:
     lspec = LadderSpec(
         kind="demo", model=spec.id, spec_source=str(folder), task=task,
         target_modules=(resolved,) if isinstance(resolved, str) else tuple(resolved), data=asdict(data),
-        adapter=asdict(adapter_size(spec, targets)), learning_rate=DEMO_LR,
-        learning_rate_why=(f"learning rate {DEMO_LR:g}: the demo trains {DEMO_STEPS} steps, and at that length "
-                           f"{DEMO_LR:g} gave the lowest eval loss of 3e-4, 1e-3 and 3e-3 at ranks 2, 8 and 32 "
-                           f"with alpha 32 (the best rate did not move with rank); a longer training starts from "
-                           f"{defaults.learning_rate:g}, the task's default"), planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
+        adapter=asdict(adapter_size(spec, targets)), learning_rate=defaults.learning_rate,
+        learning_rate_why=defaults.why, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
         ranks=DEMO_RANKS, refine=False, extra_learning_rates=False, halving=False, budget_seconds=None,
         notes=(Evidence("demo", None, f"the embedded demo: {spec.id} learning lorplan's generated task "
                                       f"({len(examples):,} examples, {len(counts)} classes, {held} held out), ranks {', '.join(map(str, DEMO_RANKS))} and "
