@@ -389,3 +389,48 @@ def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bo
         step_counter_bytes=sum(v.untyped_storage().nbytes() for k, v in states if k == "step"),
         trainable_params=sum(p.numel() for p in params),
     )
+
+
+def run_full_step(family: str, batch: int, seq: int, grad_ckpt: bool = False, seed: int = 0) -> Traced:
+    """One traced step of full fine-tuning in mixed precision (the reference row of the memory model): fp32
+    weights, every parameter trained, torch.autocast("cpu", bfloat16) around forward + loss, AdamW foreach."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    torch.manual_seed(seed)
+    cfg = tiny_config(family)
+    auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
+    model = auto.from_config(cfg, attn_implementation="sdpa", dtype=torch.float32)
+    if is_encoder(family):
+        from lorplan.core.model.sources import from_config
+
+        spec = from_config({**cfg.to_dict(), "architectures": [type(model).__name__]}, f"tiny-{family}", "folder",
+                           f"tiny-{family}")
+    else:
+        spec = spec_from_model(model, f"tiny-{family}")
+    if grad_ckpt:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.train()
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-5, foreach=True)
+    ids, mask, labels = _batch(spec, batch, seq, False)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()
+    with LiveBytes() as mode:
+        step()
+    states = [s for p in params for s in opt.state[p].items()]
+    return Traced(
+        spec=spec,
+        in_step_peak=mode.peak,
+        param_bytes=sum(p.untyped_storage().nbytes() for p in params),
+        adapter_bytes=0,
+        optimizer_bytes=sum(v.untyped_storage().nbytes() for k, v in states if k != "step"),
+        step_counter_bytes=sum(v.untyped_storage().nbytes() for k, v in states if k == "step"),
+        trainable_params=sum(p.numel() for p in params),
+    )

@@ -225,3 +225,28 @@ def test_moe_expert_lora_increment_within_5_percent(seq):
     traced, predicted = t_all - t_attn, p_all - p_attn
     error = predicted / traced - 1.0
     assert abs(error) <= 0.05, f"expert LoRA adds {predicted} vs traced {traced} ({100 * error:+.2f}%)"
+
+
+# Full fine-tuning, the reference row (lorplan.core.memory.full_finetune): fp32 master weights, every parameter
+# trained, bf16 autocast, AdamW foreach; every family, with and without checkpointing.
+FULL = [("llama", 2, 128, False), ("llama", 2, 128, True), ("qwen2-tied", 4, 128, False), ("gpt2", 2, 128, False),
+        ("gpt2", 4, 256, True), ("bert", 8, 128, False), ("bert", 8, 128, True), ("llama-wide", 2, 128, True)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", FULL, ids=["-".join(map(str, c)) for c in FULL])
+def test_full_finetune_within_5_percent_and_static_terms_exact(case):
+    import memtrace
+
+    from lorplan.core.memory.full_finetune import full_finetune
+
+    family, batch, seq, gc = case
+    traced = memtrace.run_full_step(family, batch, seq, gc)
+    full = full_finetune(traced.spec, TrainingSetup(micro_batch=batch, seq_len=seq, grad_checkpointing=gc,
+                                                    kernels="cpu"))
+    predicted = full.gradients + full.activations
+    error = predicted / traced.in_step_peak - 1.0
+    assert abs(error) <= 0.05, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"
+    assert full.trainable_params == traced.trainable_params
+    assert full.weights == traced.param_bytes
+    assert full.optimizer == traced.optimizer_bytes + traced.step_counter_bytes

@@ -284,15 +284,25 @@ def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
     return a * h + dropped + 4 * labels
 
 
-def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
-    """Saved-tensor coefficients of the base model for this setup (no LoRA terms)."""
+def rmsnorm_weight_saved(width: int) -> int:
+    """What an RMSNorm adds when its weight trains (full fine-tuning): the normalized fp32 input."""
+    # transformers models/llama/modeling_llama.py (LlamaRMSNorm.forward): self.weight * hidden_states.to(
+    # input_dtype); the product saves its other factor for the weight's gradient once the weight needs one
+    return 4 * width
+
+
+def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | None = None,
+                     train_norms: bool = False) -> ActivationModel:
+    """Saved-tensor coefficients of the base model for this setup (no LoRA terms). stream_bytes overrides the
+    residual stream's dtype and train_norms trains the norms' weights (full_finetune.py: fp32 master weights
+    under 16-bit autocast, every parameter trained)."""
     h, hd = spec.hidden_size, spec.head_dim
     heads, kv = spec.num_attention_heads, spec.num_key_value_heads
     hq, hkv = heads * hd, kv * hd
     autocast = autocast_on(setup)
     a = activation_bytes(setup)
     # the residual stream has the embeddings' dtype: fp32 after kbit preparation
-    resid = unquantized_param_bytes(setup)
+    resid = stream_bytes or unquantized_param_bytes(setup)
     cuda_autocast = setup.kernels == "cuda" and autocast
     fam = _family(spec)
     drop = spec.dropout
@@ -320,12 +330,12 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         moe = moe_saved(spec, unquantized_param_bytes(setup))
         mlp = (moe_layers * moe + (spec.num_layers - moe_layers) * mlp) / spec.num_layers
     if any(t.path.endswith("q_norm.weight") for t in spec.tensors if t.layer is not None):
-        attn += qk_norm_saved(hq, hkv, heads, kv)
+        attn += qk_norm_saved(hq, hkv, heads, kv) + (rmsnorm_weight_saved(hq + hkv) if train_norms else 0)
     dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
     embed_saved = 0.0
     first_norm_bytes = norm_out = 0
     if fam == "llama":
-        norm = rmsnorm_saved(h)
+        norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h) if train_norms else 0)
         model_tokens = norm + rope_saved(hd, a) + labels_saved()  # final norm, cos/sin, labels
         first_norm_bytes = norm
     else:
@@ -362,5 +372,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup) -> ActivationModel:
         embed_saved=embed_saved,
         per_sequence=pooled_head_saved(spec, setup, a) if fam == "encoder" else 0.0,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
-        embed_out=h * (norm_out if fam == "encoder" else resid),
+        # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
+        # that block's saved input (layer_input), not one more tensor
+        embed_out=h * (norm_out if fam == "encoder" else resid) if fam != "llama" else 0,
     )

@@ -1,0 +1,118 @@
+"""Full fine-tuning as a reference row: what training every weight would cost with the same setup, so that the
+saving of LoRA and QLoRA is visible beside the rank table.
+
+The reference is mixed-precision full fine-tuning as transformers' Trainer runs it (docs/source/en/
+model_memory_anatomy.md, "18 bytes per parameter"): fp32 master weights, fp32 gradients and the optimizer's
+states for every parameter, the step under the setup's 16-bit autocast (without autocast, everything fp32).
+A quantized setup is priced on its unquantized model (bitsandbytes' 4/8-bit weights cannot be trained).
+The activations are those of the base model (activations.py) with every linear saving its input, as autograd
+does once the weight needs a gradient; the phases are phases.py's. Checked against traced CPU steps
+(tests/core/test_memory_trace.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from lorplan.core.memory.activations import activation_model
+from lorplan.core.memory.lora_saved import LoraSaved
+from lorplan.core.memory.optimizer import optimizer_states
+from lorplan.core.memory.overhead import allocator_reserve_bytes, cuda_context_bytes, shard
+from lorplan.core.memory.phases import step_phases
+from lorplan.core.memory.precision import activation_bytes, autocast_on
+from lorplan.core.memory.types import TrainingSetup
+from lorplan.core.model.spec import ModelSpec
+
+_ATTN_OUTPUT = frozenset({"o_proj", "out_proj", "c_proj", "dense", "wo", "proj", "dense_proj"})
+MASTER_BYTES = 4  # fp32 master weights and gradients
+
+
+@dataclass(frozen=True)
+class FullFinetune:
+    """Bytes per GPU of full fine-tuning with the setup's batch, sequence, optimizer, attention and GPUs."""
+
+    trainable_params: int
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    overhead: int
+    peak_phase: str
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.overhead
+
+
+def reference_setup(setup: TrainingSetup) -> TrainingSetup:
+    """The setup full fine-tuning is priced with: unquantized, no LoRA dropout, the setup's autocast dtype."""
+    return replace(setup, quant="none", double_quant=False, lora_dropout=0.0, prepare_kbit=False)
+
+
+def linear_inputs_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> float:
+    """Bytes per token the trained linears save for their weight gradients (their inputs)."""
+    amp = autocast_on(setup)
+    total = 0.0
+    shared: set[tuple] = set()
+    for m in spec.linears:
+        if m.layer is None:
+            # an output head reads the final norm's output per token (a classifier's head reads one vector per
+            # sequence: below one token's worth, left out as activations.pooled_head_saved is)
+            total += a * m.in_features if (m.role == "head" and spec.task == "causal-lm") else 0
+            continue
+        if m.role == "attention" and m.name in _ATTN_OUTPUT and setup.attention != "eager":
+            continue  # SDPA's own output (a transposed view of its saved buffer): nothing new
+        if m.role == "mlp" and m.in_features != spec.hidden_size or m.role == "attention" and m.name in _ATTN_OUTPUT:
+            total += a * m.in_features  # a new 16-bit tensor (the MLP's product, eager attention's output)
+            continue
+        # torch autocast casts a non-leaf fp32 input for each matmul separately (only leaf weights are cached):
+        # q, k and v (gate and up) each save their own 16-bit copy of the norm's fp32 output. Without
+        # autocast the modules reading one input save that tensor once
+        key = (m.layer, m.role, m.in_features)
+        if amp or key not in shared:
+            shared.add(key)
+            total += a * m.in_features
+    return total
+
+
+def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
+    """Price full fine-tuning of every parameter with this setup (see the module docstring)."""
+    ref = reference_setup(setup)
+    a = activation_bytes(ref)
+    amp = autocast_on(ref)
+    am = activation_model(spec, ref, stream_bytes=MASTER_BYTES if amp else None, train_norms=True)
+    if am.forward_tokens:  # an encoder's MLP output projection now saves its input (the activation's output)
+        am = replace(am, forward_tokens=am.forward_tokens - a * spec.intermediate_size)
+    if amp and spec.task == "causal-lm":  # the output head's 16-bit weight copy (checkpointing leaves the blocks'
+        # copies uncached: measured, tests/core/test_memory_trace.py), saved until the head's backward
+        head = [m for m in (*spec.linears, *spec.tied_linears) if m.role == "head"]
+        am = replace(am, head_cast=a * sum(m.in_features * m.out_features for m in head) if ref.grad_checkpointing
+                     else 0)
+    params = spec.total_params
+    tensors = [(m.in_features * m.out_features, 1, MASTER_BYTES) for m in spec.linears]
+    tensors += [(m.out_features, 1, MASTER_BYTES) for m in spec.linears if m.bias]
+    tensors += [(t.numel, 1, MASTER_BYTES) for t in spec.tensors]
+    opt = optimizer_states(ref.optimizer, tensors, counters_on_device=ref.kernels == "cpu")
+    weights, grads = MASTER_BYTES * params, MASTER_BYTES * params
+    linear_weights = sum(m.in_features * m.out_features for m in (*spec.linears, *spec.tied_linears))
+    # aten/src/ATen/autocast_mode.cpp (cached_cast): every weight's 16-bit copy, cached and saved for backward
+    casts = a * linear_weights if amp else 0
+    widest = max((m.in_features for m in spec.linears if m.layer is not None), default=0)
+    ls = LoraSaved(copies=linear_inputs_saved(spec, ref, a), masks=0.0, mids=0.0, weight_casts=casts,
+                   stream_skip=0.0, chain=a * widest, input_grad=True, cast_cache=casts)
+    block = {"layer_weights": 0}
+    if ref.sharding != "none":
+        largest = max((sum(m.params for m in spec.linears if m.layer == i) for i in range(spec.num_layers)), default=0)
+        block["layer_weights"] = MASTER_BYTES * largest
+    opt_alloc, opt_paged = opt.allocated, opt.paged
+    extra = 0
+    if ref.sharding != "none":
+        sh = shard(ref, weights, 0, grads, opt_alloc, opt_paged, block["layer_weights"])
+        weights, grads, opt_alloc, opt_paged = sh.weights, sh.gradients, sh.optimizer_allocated, sh.optimizer_paged
+        extra = sh.gathered_weights + sh.ddp_buckets
+    phases = step_phases(am, ls, ref, grads)
+    at = [(p.name, p.at(ref.micro_batch, ref.seq_len) + extra) for p in phases]
+    name, peak = max(at, key=lambda x: x[1])
+    static = weights + opt_alloc + opt_paged
+    overhead = cuda_context_bytes(setup) + allocator_reserve_bytes(static + peak, float(setup.reserve_fraction))
+    return FullFinetune(params, weights, grads, opt_alloc + opt_paged, peak - grads, overhead, name)
