@@ -63,6 +63,9 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
     _say(LEGEND)
     rank = note_rank(table)
     _say(f"rank {rank}: {peak_summary(spec, s, rank)}")
+    from lorplan.core.memory.report import full_finetune_line
+
+    _say(full_finetune_line(spec, table))
     for note in (*notes, *setup_notes(spec, s, rank)):
         _say(f"note: {note}")
     missing = [r for r in table.rows if r.fits is False]

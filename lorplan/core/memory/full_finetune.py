@@ -49,6 +49,15 @@ def reference_setup(setup: TrainingSetup) -> TrainingSetup:
     return replace(setup, quant="none", double_quant=False, lora_dropout=0.0, prepare_kbit=False)
 
 
+def reference_words(setup: TrainingSetup) -> str:
+    """What the reference row assumes, in a few words (the JSON's "assumes", the text line)."""
+    ref = reference_setup(setup)
+    precision = f"under {ref.base_dtype} autocast" if autocast_on(ref) else "in fp32"
+    unquantized = ", unquantized" if setup.quant != "none" else ""
+    return (f"every parameter trained: fp32 master weights, fp32 gradients and {ref.optimizer} states, "
+            f"{precision}{unquantized}")
+
+
 def linear_inputs_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> float:
     """Bytes per token the trained linears save for their weight gradients (their inputs)."""
     amp = autocast_on(setup)

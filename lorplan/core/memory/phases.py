@@ -48,9 +48,12 @@ PHASE_WORDS = {
     "recompute_top": "recomputing the last block (checkpoints, its recomputed activations and gradients)",
     "recompute_bottom": "recomputing the first block (most adapter gradients exist)",
     "optimizer": "the optimizer step (every adapter gradient and the step's temporaries)",
+    "forward": "the end of the forward pass (an encoder: every saved activation and the last block's temporaries)",
+    "recompute_forward": "recomputing the last block (checkpoints, its recomputed activations and temporaries)",
 }
 PHASE_SHORT = {"loss": "loss", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
-               "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step"}
+               "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step",
+               "forward": "forward", "recompute_forward": "recomp fwd"}
 
 # The labels of the pieces, as the planner and `lorplan plan --json` ("peak") name them.
 SAVED = "saved activations"

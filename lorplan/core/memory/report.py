@@ -229,7 +229,34 @@ def plan_json(spec: ModelSpec, table: RankTable) -> dict:
         "budget_bytes": table.budget_bytes,
         "notes": setup_notes(spec, setup, note_rank(table)),
         "rows": rows,
+        "full_finetune": full_finetune_json(spec, setup, table.budget_bytes),
     }
+
+
+def full_finetune_json(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None) -> dict:
+    """The full fine-tuning reference row (full_finetune.py) as integer bytes, with what it assumes."""
+    from lorplan.core.memory.full_finetune import full_finetune, reference_words
+
+    f = full_finetune(spec, setup)
+    return {"trainable_params": f.trainable_params, "weights": f.weights, "gradients": f.gradients,
+            "optimizer": f.optimizer, "activations": f.activations, "overhead": f.overhead, "total": f.total,
+            "peak_phase": f.peak_phase, "fits": None if budget_bytes is None else f.total <= budget_bytes,
+            "assumes": reference_words(setup)}
+
+
+def full_finetune_line(spec: ModelSpec, table: RankTable) -> str:
+    """One sentence for the text table: what full fine-tuning would take, and what the noted rank saves."""
+    from lorplan.core.memory.full_finetune import full_finetune, reference_words
+
+    f = full_finetune(spec, table.setup)
+    rank = note_rank(table)
+    row = next(r for r in table.rows if r.rank == rank)
+    fits = "" if table.budget_bytes is None else (" (fits)" if f.total <= table.budget_bytes else " (does not fit)")
+    return (f"full fine-tuning for reference ({reference_words(table.setup)}): {format_bytes(f.total)}{fits}: "
+            f"weights {format_bytes(f.weights)}, grads {format_bytes(f.gradients)}, optim "
+            f"{format_bytes(f.optimizer)}, activ {format_bytes(f.activations)} at "
+            f"{PHASE_WORDS.get(f.peak_phase, f.peak_phase).split(' (')[0]}; rank {rank} needs "
+            f"{format_bytes(row.memory.total)}, {f.total / max(row.memory.total, 1):.1f}x less")
 
 
 def note_rank(table: RankTable) -> int:
