@@ -26,10 +26,19 @@ def screen_text(app: App) -> str:
 
 
 async def _render(width: int, height: int, theme: str, model: str | None) -> str:
+    import tempfile
+    from pathlib import Path
+
     from lorplan.tui import bridge
     from lorplan.tui.app import LorplanApp
 
-    app = LorplanApp(theme=theme, model=model, gpu_source=bridge.no_gpu("no NVIDIA driver"), save_settings=False)
+    with tempfile.TemporaryDirectory() as empty:  # the default setup, not the one your config remembers
+        app = LorplanApp(theme=theme, model=model, gpu_source=bridge.no_gpu("no NVIDIA driver"),
+                         config_path=Path(empty) / "config.toml", save_settings=False)
+        return await _screen_of(app, width, height)
+
+
+async def _screen_of(app: App, width: int, height: int) -> str:
     async with app.run_test(size=(width, height)) as pilot:
         while not app.screen.query_one("#gpu-panel").ready:  # the first NVML answer comes from a worker
             await pilot.pause(0.01)

@@ -329,3 +329,14 @@ async def test_the_setup_is_remembered_and_a_bad_saved_value_is_dropped_with_a_n
         assert third.screen.query_one("#f-seq_len").value == "4096"  # the rest kept
         notes = "\n".join(n.message for n in third._notifications)
         assert "setup.quant" in notes and "'nf9'" in notes
+
+
+async def test_screenshots_for_the_docs_ignore_the_remembered_setup(isolated_home):
+    """textshot renders the README's screen: the same for everyone, whatever setup their config remembers."""
+    from lorplan.tui.config import default_config_path
+    from lorplan.tui.panels.setup_form import FormValues
+    from lorplan.tui.textshot import _render
+
+    save_config(UserConfig(setup=FormValues(seq_len="4096")), default_config_path())
+    text = await _render(120, 40, "dark", "meta-llama/Llama-3.1-8B-Instruct")
+    assert "Seq length    2048" in text and "4096" not in text
