@@ -95,4 +95,4 @@ async def test_the_first_frame_sent_to_the_terminal_holds_the_rank_table(make_ap
     async with app.run_test(size=SIZE):
         pass
     assert painted, "the main screen was never painted"
-    assert "vs GPU memory" in painted[0] and "largest terms" in painted[0]
+    assert "vs GPU memory" in painted[0] and "largest then" in painted[0]

@@ -200,6 +200,7 @@ class PlanView(VerticalScroll):
             f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
         )
         self.table.reset_widths()
+        self._summary_height = -1  # the summary may shrink to the new model's text
         limit = bridge.context_limit(spec)
         typed = self.state.form.seq_len.strip()
         if limit and typed.isdigit() and int(typed) > limit:  # as `lorplan plan` does: the context, not beyond
@@ -307,9 +308,14 @@ class PlanView(VerticalScroll):
         self._set_summary(summary, text)
 
     def _set_summary(self, summary: Static, text: str) -> None:
-        """Update the summary; re-layout the screen only when its wrapped height changes (not per keystroke)."""
+        """Update the summary; re-layout the screen only when it needs more lines than it has (not per keystroke):
+        like the table's columns, it only grows (blank lines keep a shorter text at the height already laid out)
+        until another model is chosen."""
         width = max(summary.content_region.width, 1)
         height = len(Text(text).wrap(self.app.console, width)) if text else 0
+        if 0 < height < self._summary_height:
+            text += "\n" * (self._summary_height - height)
+            height = self._summary_height
         summary.update(text, layout=height != self._summary_height)
         self._summary_height = height
 
