@@ -11,7 +11,17 @@ from pathlib import Path
 
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.core.errors import BadInput
-from lorplan.core.vocab import HELP, Attention, DType, Kernels, Optimizer, Quant, Sharding, TrainOn
+from lorplan.core.vocab import (
+    HELP,
+    Attention,
+    DType,
+    Kernels,
+    LossKernel,
+    Optimizer,
+    Quant,
+    Sharding,
+    TrainOn,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -60,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--no-foreach", action="store_true", help="optimizer without the multi-tensor (foreach) step")
     t.add_argument("--kernels", default=Kernels.CUDA.value, metavar=_names(Kernels),
                    help=f"{HELP[Kernels]} (default cuda)")
+    t.add_argument("--loss", default=LossKernel.STANDARD.value, metavar=_names(LossKernel),
+                   help=f"{HELP[LossKernel]}: transformers' fp32 logits (default), Liger's fused linear "
+                   "cross-entropy or Apple's cut cross-entropy")
     t.add_argument("--padding-mask", action="store_true",
                    help="batches are padded (a padding collator): SDPA keeps K/V repeated and a mask per layer")
     h = p.add_argument_group("hardware")

@@ -100,6 +100,7 @@ def setup_from_args(args):
         autocast=not args.no_autocast,
         prepare_kbit=not args.no_prepare_kbit,
         kernels=args.kernels,
+        loss=getattr(args, "loss", "standard"),
         foreach=not args.no_foreach,
         padding_mask=bool(getattr(args, "padding_mask", False)),
         **kw,

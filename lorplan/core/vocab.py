@@ -123,6 +123,15 @@ SHARDED = (Sharding.FSDP, Sharding.ZERO2, Sharding.ZERO3)
 WEIGHT_SHARDED = (Sharding.FSDP, Sharding.ZERO3)
 
 
+class LossKernel(Vocab):
+    """How the causal-LM loss is computed: transformers' standard cross-entropy over fp32 logits, Liger's fused
+    linear cross-entropy (logits in chunks), or Apple's cut cross-entropy (logits never materialized)."""
+
+    STANDARD = "standard", "standard CE"
+    FUSED_LINEAR_CE = "fused-linear-ce", "Liger fused CE"
+    CUT_CE = "cut-ce", "Apple cut CE"
+
+
 class Kernels(Vocab):
     """Which kernels the memory model prices: CUDA's (default) or the CPU's (for the tracing tests)."""
 
@@ -212,6 +221,7 @@ HELP: Mapping[type[Vocab], str] = MappingProxyType({
     Attention: "attention implementation",
     Sharding: "multi-GPU sharding",
     Kernels: "which kernels to model",
+    LossKernel: "causal-LM loss kernel",
     DataSchema: "row schema",
     TrainOn: "loss on completions and assistant turns (default) or on every token",
     ExportFormat: "target format",
@@ -274,6 +284,15 @@ PEFT_TASK_TYPE: Mapping[Task, str] = MappingProxyType({
     Task.SEQUENCE_CLASSIFICATION: "SEQ_CLS",
 })
 
+# axolotl's plugin and switch for each loss kernel (axolotl src/axolotl/integrations/liger/README.md and
+# cut_cross_entropy/README.md, args.py): the plugin to list under `plugins`, the key to set true; none for the
+# standard loss (pairs, not one spelling: outside SPELLINGS).
+AXOLOTL_LOSS_PLUGIN: Mapping[LossKernel, tuple[str, str] | None] = MappingProxyType({
+    LossKernel.STANDARD: None,
+    LossKernel.FUSED_LINEAR_CE: ("axolotl.integrations.liger.LigerPlugin", "liger_fused_linear_cross_entropy"),
+    LossKernel.CUT_CE: ("axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin", "cut_cross_entropy"),
+})
+
 # Every table above: the tool it speaks for and the vocabulary it spells (the tests check each is complete).
 SPELLINGS: Mapping[str, tuple[type[Vocab], Mapping]] = MappingProxyType({
     "torch dtype": (DType, TORCH_DTYPE),
@@ -286,9 +305,9 @@ SPELLINGS: Mapping[str, tuple[type[Vocab], Mapping]] = MappingProxyType({
 })
 
 __all__ = [
-    "ACCELERATE_DISTRIBUTED_TYPE", "ACCELERATE_MIXED_PRECISION", "ATTN_IMPLEMENTATION", "EIGHT_BIT_OPTIMIZERS",
-    "FOUR_BIT_QUANTS", "HELP", "HF_OPTIM", "LLAMAFACTORY_FLASH_ATTN", "PEFT_TASK_TYPE", "ROW_SCHEMAS", "SHARDED",
-    "SPELLINGS", "TORCH_DTYPE", "WEIGHT_SHARDED", "ZERO_STAGE", "Attention", "DType", "DataSchema", "ExportFormat", "Kernels",
-    "LoraBias", "LoraInit", "Optimizer", "Quant", "Scheduler", "Sharding", "Task", "TrainOn", "Vocab",
+    "ACCELERATE_DISTRIBUTED_TYPE", "ACCELERATE_MIXED_PRECISION", "ATTN_IMPLEMENTATION", "AXOLOTL_LOSS_PLUGIN",
+    "EIGHT_BIT_OPTIMIZERS", "FOUR_BIT_QUANTS", "HELP", "HF_OPTIM", "LLAMAFACTORY_FLASH_ATTN", "PEFT_TASK_TYPE",
+    "ROW_SCHEMAS", "SHARDED", "SPELLINGS", "TORCH_DTYPE", "WEIGHT_SHARDED", "ZERO_STAGE", "Attention", "DType",
+    "DataSchema", "ExportFormat", "Kernels", "LoraBias", "LossKernel", "LoraInit", "Optimizer", "Quant", "Scheduler", "Sharding", "Task", "TrainOn", "Vocab",
     "default_sharding", "spellings",
 ]

@@ -306,3 +306,18 @@ def test_every_valid_plan_exports_to_configs_the_tools_accept():
         assert acc["num_processes"] == max(1, plan.hardware.gpus)
 
     check()
+
+
+@pytest.mark.parametrize(("loss", "plugin", "switch"), [
+    ("fused-linear-ce", "axolotl.integrations.liger.LigerPlugin", "liger_fused_linear_cross_entropy"),
+    ("cut-ce", "axolotl.integrations.cut_cross_entropy.CutCrossEntropyPlugin", "cut_cross_entropy"),
+    ("standard", None, None),
+])
+def test_axolotl_enables_the_loss_kernel_the_plan_was_priced_with(loss, plugin, switch):
+    plan = sample("llama-3.1-8b-qlora-24gb")
+    plan = replace(plan, estimate=replace(plan.estimate, loss=loss))
+    cfg, _ = _yaml(plan, "axolotl")
+    if plugin is None:
+        assert "plugins" not in cfg and "liger_fused_linear_cross_entropy" not in cfg and "cut_cross_entropy" not in cfg
+    else:
+        assert cfg["plugins"] == [plugin] and cfg[switch] is True

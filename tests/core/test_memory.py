@@ -235,3 +235,37 @@ def test_sweep_trainable_params_match_the_lora_reference(targets):
     for row in table.rows:
         if not targets.modules_to_save:
             assert row.memory.adapter == 4 * row.trainable_params
+
+
+def test_fused_and_cut_losses_replace_the_fp32_logits_by_their_kernels_buffers():
+    # Liger and Apple's kernels are Triton-only (no CPU trace): priced from their source, per token. The
+    # standard loss's 12 bytes per vocabulary entry (fp32 logits, log-probabilities and their gradient) is
+    # replaced by Liger's hidden-state gradient + fp32 loss + mask + a logits chunk (< 2 * h elements per token)
+    # and by CCE's saved hidden state + fp32 log-sum-exp, loss and int32 label index.
+    spec = llama_spec()
+    h, v, t = spec.hidden_size, spec.vocab_size, 2 * 1024
+    standard, fused, cut = (estimate(spec, TrainingSetup(loss=k, micro_batch=2, seq_len=1024), 16)
+                            for k in ("standard", "fused-linear-ce", "cut-ce"))
+    assert standard.details["logits"] == 12 * v * t
+    assert fused.details["logits"] == (2 * h + 4 + 1 + 2 * 2 * h) * t  # bf16 stream, bf16 chunk
+    assert cut.details["logits"] == (2 * h + 12) * t
+    assert cut.total <= fused.total < standard.total
+    assert fused.weights == standard.weights and fused.adapter == standard.adapter
+    with pytest.raises(BadInput, match="--loss cut-ce needs --base-dtype bf16 or fp16"):
+        TrainingSetup(loss="cut-ce", base_dtype="fp32")
+    with pytest.raises(BadInput, match="--loss: 'liger' is not one of standard, fused-linear-ce, cut-ce"):
+        TrainingSetup(loss="liger")
+
+
+def test_full_finetune_reference_row_in_the_json():
+    spec = llama_spec()
+    setup = TrainingSetup(micro_batch=1, seq_len=2048)
+    doc = plan_json(spec, rank_table(spec, setup, (16,), 80 * 1024**3))
+    full = doc["full_finetune"]
+    params = spec.total_params
+    # fp32 master weights and gradients, two fp32 AdamW states per parameter
+    assert full["weights"] == 4 * params and full["gradients"] == 4 * params
+    assert full["optimizer"] == 8 * params
+    assert full["total"] == sum(full[k] for k in ("weights", "gradients", "optimizer", "activations", "overhead"))
+    assert full["total"] > 4 * doc["rows"][0]["memory"]["total"] and full["fits"] is False
+    assert "fp32 master weights" in full["assumes"]

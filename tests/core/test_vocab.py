@@ -45,6 +45,7 @@ from lorplan.core.vocab import (
     Kernels,
     LoraBias,
     LoraInit,
+    LossKernel,
     Optimizer,
     Quant,
     Scheduler,
@@ -104,7 +105,7 @@ def test_cli_choices_are_the_vocabulary(command, flag, voc):
 PLAN_FLAGS = [("--quant", "quant", Quant), ("--base-dtype", "base_dtype", DType),
               ("--adapter-dtype", "adapter_dtype", DType), ("--attention", "attention", Attention),
               ("--kernels", "kernels", Kernels), ("--sharding", "sharding", Sharding),
-              ("--optimizer", "optimizer", Optimizer)]
+              ("--optimizer", "optimizer", Optimizer), ("--loss", "loss", LossKernel)]
 
 
 @pytest.mark.parametrize("flag, field, voc", PLAN_FLAGS)
@@ -165,7 +166,8 @@ def test_tui_data_and_export_options_are_the_vocabulary():
 
 def _plan(**sections) -> Plan:
     lora = LoraSection(r=16, alpha=32, target_modules=("q_proj", "v_proj"))
-    estimate = EstimateSection(16, 100, 1, 2, 3, 4, 5, 6, total_bytes=21, adapter_dtype="fp32", kernels="cuda")
+    estimate = EstimateSection(16, 100, 1, 2, 3, 4, 5, 6, total_bytes=21, adapter_dtype="fp32", kernels="cuda",
+                               loss="standard")
     base = {"model": ModelSection(id="m"), "lora": lora, "training": TrainingSection(),
             "data": DataSection(path="d.jsonl"), "estimate": estimate}
     return Plan(**{**base, **sections})
@@ -185,6 +187,7 @@ PLAN_KEYS = {
     ("hardware", "sharding"): Sharding.values(),
     ("estimate", "adapter_dtype"): DType.values(),
     ("estimate", "kernels"): Kernels.values(),
+    ("estimate", "loss"): LossKernel.values(),
 }
 
 

@@ -20,6 +20,7 @@ from lorplan.core.export.common import (
 )
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
+    AXOLOTL_LOSS_PLUGIN,
     HF_OPTIM,
     ZERO_STAGE,
     DataSchema,
@@ -176,6 +177,17 @@ def _training(plan, warnings: list[str]) -> dict[str, Any]:
     return cfg
 
 
+def _loss(plan) -> dict[str, Any]:
+    """The plugin that computes the loss the plan was priced with (plan.estimate.loss): Liger's fused linear
+    cross-entropy or Apple's cut cross-entropy; nothing for the standard loss."""
+    kernel = plan.estimate.loss if plan.estimate is not None else None
+    pair = AXOLOTL_LOSS_PLUGIN.get(kernel) if kernel else None
+    if pair is None:
+        return {}
+    plugin, switch = pair
+    return {"plugins": [plugin], switch: True}
+
+
 def _sharding(plan, warnings: list[str]) -> dict[str, Any]:
     """DeepSpeed (axolotl's bundled ZeRO configs) or FSDP2; nothing for one GPU or plain data parallel."""
     sharding = plan.hardware.sharding
@@ -207,7 +219,7 @@ def export_axolotl(plan) -> ExportResult:
     warnings += optimizer_warnings(plan, "axolotl")
     # the parts run in this order, so the warnings come out in the order of the keys they concern
     cfg = {**_model(plan), **_lora(plan, warnings), **_data(plan, warnings), **_training(plan, warnings),
-           **_sharding(plan, warnings)}
+           **_loss(plan), **_sharding(plan, warnings)}
     fmt = ExportFormat.AXOLOTL
     text = dump_yaml("axolotl config written by lorplan", cfg, warnings)
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

@@ -237,6 +237,37 @@ def logits_buffer_bytes(vocab: int) -> int:
     return 12 * vocab
 
 
+def fused_linear_ce_bytes(h: int, a: int, x: int) -> int:
+    """Liger's fused linear cross-entropy, bytes per token live at the loss: the hidden-state gradient it
+    computes in the forward, its fp32 per-token loss, the label mask and (at most) its logits chunk."""
+    # linkedin/Liger-Kernel src/liger_kernel/ops/fused_linear_cross_entropy.py
+    # (fused_linear_cross_entropy_forward): grad_input = zeros_like(_input) (x bytes, kept for backward),
+    # loss_1d fp32, target_mask (bool); the logits of chunk_size = next_power_of_2(ceil(BT / ceil(V / H)))
+    # tokens at a time (16-bit under autocast): chunk_size * V < 2 * BT * H elements, priced at that bound
+    return x * h + 4 + 1 + 2 * a * h
+
+
+def cut_ce_bytes(h: int, x: int) -> int:
+    """Apple's cut cross-entropy, bytes per token live at the loss: the hidden states it saves, the fp32
+    log-sum-exp and per-token loss, the int32 indices of the valid labels (the logits are never materialized)."""
+    # apple/ml-cross-entropy cut_cross_entropy/cce.py (LinearCrossEntropyFunction.forward:
+    # ctx.save_for_backward(e, c, lse, targets, valids, logit_avg)), cce_lse_forward.py (lse fp32 per token),
+    # utils.py (_build_flat_valids: nonzero().to(int32)); the frozen head's matmul would not have saved e
+    return x * h + 4 + 4 + 4
+
+
+def loss_buffer_bytes(spec: ModelSpec, setup: TrainingSetup, a: int, x: int) -> int:
+    """Bytes per token live around the causal-LM loss for the setup's loss kernel (x: the final norm's output
+    bytes per element)."""
+    if spec.task != "causal-lm":
+        return 0
+    if setup.loss == "fused-linear-ce":
+        return fused_linear_ce_bytes(spec.hidden_size, a, x)
+    if setup.loss == "cut-ce":
+        return cut_ce_bytes(spec.hidden_size, x)
+    return logits_buffer_bytes(spec.vocab_size)
+
+
 def checkpoint_saved(h: int, stream_bytes: int) -> int:
     """Per layer with gradient checkpointing: the block's input only."""
     # torch/utils/checkpoint.py (use_reentrant=False, as transformers enables it): a checkpointed block keeps its
@@ -357,7 +388,9 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         layer_bs2=bs2,
         layer_input=checkpoint_saved(h, resid),
         model_tokens=model_tokens,
-        loss_tokens=logits_buffer_bytes(spec.vocab_size) if spec.task == "causal-lm" else 0,
+        # the final norm's output: the stream's dtype (RMSNorm casts back to it), fp32 from a LayerNorm under CUDA
+        # autocast
+        loss_tokens=loss_buffer_bytes(spec, setup, a, 4 if fam != "llama" and cuda_autocast else resid),
         first_norm=first_norm_bytes,
         dequant=dequant_transient_bytes(spec, setup),
         head_cast=head_cast_bytes(spec, setup),

@@ -17,6 +17,7 @@ from lorplan.core.vocab import (
     Attention,
     DType,
     Kernels,
+    LossKernel,
     Optimizer,
     Quant,
     Sharding,
@@ -66,6 +67,8 @@ class TrainingSetup:
     padding_mask: batches carry a padding mask (a padding collator rather than packing / equal lengths): with
         SDPA, GQA models then repeat K/V and every layer keeps an additive b*s*s mask. flash-attention-2
         unpads instead and is priced as without a mask.
+    loss: the causal-LM loss kernel: "standard" (transformers' fp32 logits), "fused-linear-ce" (Liger's fused
+        linear cross-entropy) or "cut-ce" (Apple's cut cross-entropy); see activations.loss_buffer_bytes.
     rope_scaling: RoPE scaling factor (linear position interpolation) for sequences beyond the model's
         context; None = none. It changes no memory term; bounds.check_context allows seq_len up to
         factor × max_position_embeddings with it, and the plan and its exports carry it.
@@ -92,6 +95,7 @@ class TrainingSetup:
     reserve_fraction: float = DEFAULT_RESERVE_FRACTION
     padding_mask: bool = False
     rope_scaling: float | None = None
+    loss: LossKernel = "standard"
 
     def __post_init__(self) -> None:
         _choice("--quant", self.quant, Quant)
@@ -101,6 +105,10 @@ class TrainingSetup:
         _choice("--base-dtype", self.base_dtype, DType)
         _choice("--adapter-dtype", self.adapter_dtype, DType)
         _choice("--kernels", self.kernels, Kernels)
+        _choice("--loss", self.loss, LossKernel)
+        if self.loss == "cut-ce" and self.base_dtype == "fp32":
+            raise BadInput("--loss cut-ce needs --base-dtype bf16 or fp16 (Apple's backward kernel takes 16-bit "
+                           "hidden states only)")
         for flag, value, top in (("--micro-batch", self.micro_batch, MAX_MICRO_BATCH),
                                  ("--seq-len", self.seq_len, MAX_SEQ_LEN), ("--gpus", self.gpus, MAX_GPUS)):
             if isinstance(value, bool) or not isinstance(value, int):

@@ -9,7 +9,7 @@ from __future__ import annotations
 # `lorplan plan` flags that carry a TrainingSetup field's value, and the switches that flip a boolean field.
 _VALUE_FLAGS = (("--quant", "quant"), ("--base-dtype", "base_dtype"), ("--adapter-dtype", "adapter_dtype"),
                 ("--micro-batch", "micro_batch"), ("--seq-len", "seq_len"), ("--optimizer", "optimizer"),
-                ("--attention", "attention"), ("--kernels", "kernels"), ("--gpus", "gpus"))
+                ("--attention", "attention"), ("--kernels", "kernels"), ("--gpus", "gpus"), ("--loss", "loss"))
 _SWITCHES = (("--double-quant", "double_quant"), ("--grad-checkpointing", "grad_checkpointing"),
              ("--padding-mask", "padding_mask"), ("--no-autocast", "autocast"), ("--no-prepare-kbit", "prepare_kbit"),
              ("--no-foreach", "foreach"))

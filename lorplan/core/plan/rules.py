@@ -21,6 +21,7 @@ from lorplan.core.vocab import (
     Kernels,
     LoraBias,
     LoraInit,
+    LossKernel,
     Optimizer,
     Scheduler,
     Sharding,
@@ -44,6 +45,7 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
     ("hardware", "sharding"): Sharding.values(),
     ("estimate", "adapter_dtype"): DType.values(),
     ("estimate", "kernels"): Kernels.values(),
+    ("estimate", "loss"): LossKernel.values(),
 }
 
 

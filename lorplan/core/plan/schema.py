@@ -22,7 +22,7 @@ PLAN_VERSION = 1
 # The names a value may take (task, optimizer, precision, ...) are lorplan.core.vocab's; validate.CHOICES
 # says which vocabulary each key takes.
 ASSUMPTIONS = ("adapter_dtype", "autocast", "prepare_kbit", "kernels", "foreach", "reserve_fraction",
-               "cuda_context_bytes", "padding_mask")
+               "cuda_context_bytes", "padding_mask", "loss")
 COMPONENTS = ("weights", "adapter", "gradients", "optimizer", "activations", "overhead")
 
 
@@ -170,6 +170,7 @@ class EstimateSection:
     reserve_fraction: float | None = None
     cuda_context_bytes: int | None = None
     padding_mask: bool | None = None
+    loss: str | None = None  # the causal-LM loss kernel (lorplan.core.vocab.LossKernel); exports enable it
 
     def __post_init__(self) -> None:
         _freeze(self, "details")

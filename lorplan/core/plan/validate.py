@@ -112,6 +112,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "reserve_fraction": ("float", False),
         "cuda_context_bytes": ("int", False),
         "padding_mask": ("bool", False),
+        "loss": ("str", False),
     },
 }
 def _is_num(v: Any) -> bool:
