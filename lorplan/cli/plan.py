@@ -81,7 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{HELP[Sharding]} (default none; ddp with --gpus > 1)")
     h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
     h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24GiB (overrides --gpu)")
-    h.add_argument("--cuda-context", metavar="SIZE", help="CUDA context + workspace per GPU (default: model's)")
+    h.add_argument("--cuda-context", metavar="SIZE|measure",
+                   help="CUDA context per GPU: a size, or 'measure' to measure this machine's GPU through NVML "
+                   "(cached per GPU, driver and torch; used from then on); default: a cached measurement, else 500MiB")
     h.add_argument("--reserve-fraction", metavar="F", help="allocator reserve as a fraction of the peak")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the plan as JSON (shape in the README)")
@@ -96,7 +98,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args) -> int:
     from lorplan.cli._common import print_json
-    from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
+    from lorplan.cli.plan_args import (
+        budget_from_args,
+        cuda_context_from_args,
+        ranks_from_args,
+        setup_from_args,
+    )
     from lorplan.core.memory import plan_json, rank_table
     from lorplan.core.model import load_spec, resolve_model
 
@@ -116,6 +123,7 @@ def run(args) -> int:
     if not args.micro_batch_given:
         args.micro_batch = "1"
     setup = setup_from_args(args)
+    setup, context = cuda_context_from_args(args, setup)
     ranks = ranks_from_args(args, spec, setup)
     budget, gpu_name = budget_from_args(args)
     table = rank_table(spec, setup, ranks, budget)
@@ -126,7 +134,7 @@ def run(args) -> int:
             if data_line:
                 print(data_line)
     if args.json:
-        out = plan_json(spec, table)
+        out = plan_json(spec, table, context)
         out["notes"] = notes + out["notes"]
         if gpu_name:
             out["gpu"] = gpu_name
@@ -134,7 +142,7 @@ def run(args) -> int:
     elif not args.write:
         from lorplan.cli.plan_table import print_table
 
-        print_table(spec, table, gpu_name, tuple(notes))
+        print_table(spec, table, gpu_name, (*notes, context.note))
     if budget is not None and not any(r.fits for r in table.rows):
         return 1
     return 0

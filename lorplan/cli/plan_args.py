@@ -77,7 +77,7 @@ def setup_from_args(args):
     gpus = _int("--gpus", args.gpus)
     sharding = args.sharding or default_sharding(gpus).value
     kw = {}
-    if args.cuda_context is not None:
+    if args.cuda_context is not None and str(args.cuda_context).strip().lower() != "measure":
         kw["cuda_context_bytes"] = parse_size(args.cuda_context, "--cuda-context")
     if args.reserve_fraction is not None:
         kw["reserve_fraction"] = _float("--reserve-fraction", args.reserve_fraction)
@@ -145,3 +145,33 @@ def budget_from_args(args) -> tuple[int | None, str | None]:
     if args.gpu_memory is not None:
         budget = parse_size(args.gpu_memory, "--gpu-memory")
     return budget, name
+
+
+def _local_gpu(text: str | None) -> int | None:
+    """The visible device a --gpu names (an index; none given: the first), None for a preset name."""
+    if text is None:
+        return 0
+    t = str(text).strip()
+    return int(t) if t.isdigit() else None
+
+
+def cuda_context_from_args(args, setup):
+    """(setup, ContextChoice): --cuda-context SIZE as given; --cuda-context measure measures the GPU --gpu
+    names (else the first) through NVML; without the flag, a measurement cached for that GPU with this driver
+    and torch, else lorplan's default. A preset --gpu (not this machine's device) takes the default."""
+    from dataclasses import replace
+
+    from lorplan.core.memory.context import cached_context, choose_context, measure_context
+
+    text = getattr(args, "cuda_context", None)
+    measure = text is not None and str(text).strip().lower() == "measure"
+    measured = None
+    if setup.kernels != "cpu" and (text is None or measure):
+        index = _local_gpu(getattr(args, "gpu", None))
+        if measure:
+            measured = measure_context(0 if index is None else index)
+        elif index is not None:
+            measured = cached_context(index)
+        if measured is not None:
+            setup = replace(setup, cuda_context_bytes=measured.bytes)
+    return setup, choose_context(setup, measured, given=text is not None and not measure)

@@ -196,8 +196,13 @@ def _setup_json(setup: TrainingSetup) -> dict:
     return d
 
 
-def plan_json(spec: ModelSpec, table: RankTable) -> dict:
-    """The `lorplan plan --json` object (shape in the README), all memory figures integer bytes."""
+def plan_json(spec: ModelSpec, table: RankTable, context=None) -> dict:
+    """The `lorplan plan --json` object (shape in the README), all memory figures integer bytes. context: the
+    CUDA context choice (context.ContextChoice) when the caller measured one; else given or default."""
+    from lorplan.core.memory.context import choose_context
+
+    if context is None:
+        context = choose_context(table.setup, None, given=table.setup.cuda_context_bytes is not None)
     total = spec.total_params
     setup = table.setup
     rows = []
@@ -230,6 +235,7 @@ def plan_json(spec: ModelSpec, table: RankTable) -> dict:
         "notes": setup_notes(spec, setup, note_rank(table)),
         "rows": rows,
         "full_finetune": full_finetune_json(spec, setup, table.budget_bytes),
+        "cuda_context": context.as_json(),
     }
 
 
