@@ -391,15 +391,17 @@ def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bo
     )
 
 
-def run_full_step(family: str, batch: int, seq: int, grad_ckpt: bool = False, seed: int = 0) -> Traced:
+def run_full_step(family: str, batch: int, seq: int, grad_ckpt: bool = False, seed: int = 0,
+                  pure_bf16: bool = False) -> Traced:
     """One traced step of full fine-tuning in mixed precision (the reference row of the memory model): fp32
-    weights, every parameter trained, torch.autocast("cpu", bfloat16) around forward + loss, AdamW foreach."""
+    weights, every parameter trained, torch.autocast("cpu", bfloat16) around forward + loss, AdamW foreach.
+    pure_bf16: bf16 weights without autocast (peft's method comparison)."""
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     torch.manual_seed(seed)
     cfg = tiny_config(family)
     auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
-    model = auto.from_config(cfg, attn_implementation="sdpa", dtype=torch.float32)
+    model = auto.from_config(cfg, attn_implementation="sdpa", dtype=torch.bfloat16 if pure_bf16 else torch.float32)
     if is_encoder(family):
         from lorplan.core.model.sources import from_config
 
@@ -415,7 +417,7 @@ def run_full_step(family: str, batch: int, seq: int, grad_ckpt: bool = False, se
     ids, mask, labels = _batch(spec, batch, seq, False)
 
     def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=not pure_bf16):
             loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
         loss.backward()
         opt.step()

@@ -230,7 +230,8 @@ def test_moe_expert_lora_increment_within_5_percent(seq):
 # Full fine-tuning, the reference row (lorplan.core.memory.full_finetune): fp32 master weights, every parameter
 # trained, bf16 autocast, AdamW foreach; every family, with and without checkpointing.
 FULL = [("llama", 2, 128, False), ("llama", 2, 128, True), ("qwen2-tied", 4, 128, False), ("gpt2", 2, 128, False),
-        ("gpt2", 4, 256, True), ("bert", 8, 128, False), ("bert", 8, 128, True), ("llama-wide", 2, 128, True)]
+        ("gpt2", 4, 256, True), ("bert", 8, 128, False), ("bert", 8, 128, True), ("llama-wide", 2, 128, True),
+        ("llama", 4, 128, False, "pure-bf16"), ("gpt2", 2, 256, False, "pure-bf16")]
 
 
 @pytest.mark.slow
@@ -240,10 +241,11 @@ def test_full_finetune_within_5_percent_and_static_terms_exact(case):
 
     from lorplan.core.memory.full_finetune import full_finetune
 
-    family, batch, seq, gc = case
-    traced = memtrace.run_full_step(family, batch, seq, gc)
+    family, batch, seq, gc = case[:4]
+    pure = case[4:] == ("pure-bf16",)  # bf16 weights, gradients and states without autocast (peft's comparison)
+    traced = memtrace.run_full_step(family, batch, seq, gc, pure_bf16=pure)
     full = full_finetune(traced.spec, TrainingSetup(micro_batch=batch, seq_len=seq, grad_checkpointing=gc,
-                                                    kernels="cpu"))
+                                                    kernels="cpu", autocast=not pure))
     predicted = full.gradients + full.activations
     error = predicted / traced.in_step_peak - 1.0
     assert abs(error) <= 0.05, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"

@@ -315,11 +315,12 @@ def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
     return a * h + dropped + 4 * labels
 
 
-def rmsnorm_weight_saved(width: int) -> int:
-    """What an RMSNorm adds when its weight trains (full fine-tuning): the normalized fp32 input."""
+def rmsnorm_weight_saved(width: int, x_bytes: int) -> int:
+    """What an RMSNorm adds when its weight trains (full fine-tuning): the normalized input, in the input's
+    dtype (`x_bytes`)."""
     # transformers models/llama/modeling_llama.py (LlamaRMSNorm.forward): self.weight * hidden_states.to(
     # input_dtype); the product saves its other factor for the weight's gradient once the weight needs one
-    return 4 * width
+    return x_bytes * width
 
 
 def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | None = None,
@@ -361,12 +362,12 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         moe = moe_saved(spec, unquantized_param_bytes(setup))
         mlp = (moe_layers * moe + (spec.num_layers - moe_layers) * mlp) / spec.num_layers
     if any(t.path.endswith("q_norm.weight") for t in spec.tensors if t.layer is not None):
-        attn += qk_norm_saved(hq, hkv, heads, kv) + (rmsnorm_weight_saved(hq + hkv) if train_norms else 0)
+        attn += qk_norm_saved(hq, hkv, heads, kv) + (rmsnorm_weight_saved(hq + hkv, a) if train_norms else 0)
     dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
     embed_saved = 0.0
     first_norm_bytes = norm_out = 0
     if fam == "llama":
-        norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h) if train_norms else 0)
+        norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h, resid) if train_norms else 0)
         model_tokens = norm + rope_saved(hd, a) + labels_saved()  # final norm, cos/sin, labels
         first_norm_bytes = norm
     else:

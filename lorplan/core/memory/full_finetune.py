@@ -1,9 +1,10 @@
 """Full fine-tuning as a reference row: what training every weight would cost with the same setup, so that the
 saving of LoRA and QLoRA is visible beside the rank table.
 
-The reference is mixed-precision full fine-tuning as transformers' Trainer runs it (docs/source/en/
-model_memory_anatomy.md, "18 bytes per parameter"): fp32 master weights, fp32 gradients and the optimizer's
-states for every parameter, the step under the setup's 16-bit autocast (without autocast, everything fp32).
+The reference trains every parameter the way the setup trains: under 16-bit autocast (the default) it is
+mixed-precision full fine-tuning as transformers' Trainer runs it (docs/source/en/model_memory_anatomy.md,
+"18 bytes per parameter"): fp32 master weights, fp32 gradients and the optimizer's states; without autocast
+("pure" training, as peft's method comparison runs it) weights, gradients and states take the base dtype.
 A quantized setup is priced on its unquantized model (bitsandbytes' 4/8-bit weights cannot be trained).
 The activations are those of the base model (activations.py) with every linear saving its input, as autograd
 does once the weight needs a gradient; the phases are phases.py's. Checked against traced CPU steps
@@ -20,11 +21,11 @@ from lorplan.core.memory.optimizer import optimizer_states
 from lorplan.core.memory.overhead import allocator_reserve_bytes, cuda_context_bytes, shard
 from lorplan.core.memory.phases import step_phases
 from lorplan.core.memory.precision import activation_bytes, autocast_on
-from lorplan.core.memory.types import TrainingSetup
+from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 from lorplan.core.model.spec import ModelSpec
 
 _ATTN_OUTPUT = frozenset({"o_proj", "out_proj", "c_proj", "dense", "wo", "proj", "dense_proj"})
-MASTER_BYTES = 4  # fp32 master weights and gradients
+MASTER_BYTES = 4  # fp32 master weights and gradients under autocast
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,12 @@ def reference_setup(setup: TrainingSetup) -> TrainingSetup:
 def reference_words(setup: TrainingSetup) -> str:
     """What the reference row assumes, in a few words (the JSON's "assumes", the text line)."""
     ref = reference_setup(setup)
-    precision = f"under {ref.base_dtype} autocast" if autocast_on(ref) else "in fp32"
     unquantized = ", unquantized" if setup.quant != "none" else ""
-    return (f"every parameter trained: fp32 master weights, fp32 gradients and {ref.optimizer} states, "
-            f"{precision}{unquantized}")
+    if autocast_on(ref):
+        return (f"every parameter trained: fp32 master weights, fp32 gradients and {ref.optimizer} states, "
+                f"under {ref.base_dtype} autocast{unquantized}")
+    return (f"every parameter trained: {ref.base_dtype} weights, gradients and {ref.optimizer} states, "
+            f"no autocast{unquantized}")
 
 
 def linear_inputs_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> float:
@@ -89,7 +92,8 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
     ref = reference_setup(setup)
     a = activation_bytes(ref)
     amp = autocast_on(ref)
-    am = activation_model(spec, ref, stream_bytes=MASTER_BYTES if amp else None, train_norms=True)
+    master = MASTER_BYTES if amp else DTYPE_BYTES[ref.base_dtype]
+    am = activation_model(spec, ref, stream_bytes=master, train_norms=True)
     if am.forward_tokens:  # an encoder's MLP output projection now saves its input (the activation's output)
         am = replace(am, forward_tokens=am.forward_tokens - a * spec.intermediate_size)
     if amp and spec.task == "causal-lm":  # the output head's 16-bit weight copy (checkpointing leaves the blocks'
@@ -98,11 +102,11 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
         am = replace(am, head_cast=a * sum(m.in_features * m.out_features for m in head) if ref.grad_checkpointing
                      else 0)
     params = spec.total_params
-    tensors = [(m.in_features * m.out_features, 1, MASTER_BYTES) for m in spec.linears]
-    tensors += [(m.out_features, 1, MASTER_BYTES) for m in spec.linears if m.bias]
-    tensors += [(t.numel, 1, MASTER_BYTES) for t in spec.tensors]
+    tensors = [(m.in_features * m.out_features, 1, master) for m in spec.linears]
+    tensors += [(m.out_features, 1, master) for m in spec.linears if m.bias]
+    tensors += [(t.numel, 1, master) for t in spec.tensors]
     opt = optimizer_states(ref.optimizer, tensors, counters_on_device=ref.kernels == "cpu")
-    weights, grads = MASTER_BYTES * params, MASTER_BYTES * params
+    weights, grads = master * params, master * params
     linear_weights = sum(m.in_features * m.out_features for m in (*spec.linears, *spec.tied_linears))
     # aten/src/ATen/autocast_mode.cpp (cached_cast): every weight's 16-bit copy, cached and saved for backward
     casts = a * linear_weights if amp else 0
@@ -112,7 +116,7 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
     block = {"layer_weights": 0}
     if ref.sharding != "none":
         largest = max((sum(m.params for m in spec.linears if m.layer == i) for i in range(spec.num_layers)), default=0)
-        block["layer_weights"] = MASTER_BYTES * largest
+        block["layer_weights"] = master * largest
     opt_alloc, opt_paged = opt.allocated, opt.paged
     extra = 0
     if ref.sharding != "none":
