@@ -8,6 +8,10 @@ network, no tokenizer: random token ids). For each variant it prints
   torch.cuda.max_memory_allocated  vs  the estimate's allocated peak (total - context - reserve),
   torch.cuda.max_memory_reserved   vs  allocated peak + allocator reserve,
   NVML (this process)              vs  the estimate's total, with the CUDA context measured through NVML.
+Then the terms issue 13 added, each on a random-weight model from the catalog's config: the model's own
+dropout (GPT-2's 0.1), an encoder classifier (all-MiniLM-L6-v2), full fine-tuning (fp32 master weights under
+bf16 autocast), Liger's fused linear cross-entropy and Apple's cut cross-entropy (when installed), each printed
+as max_memory_allocated against the estimate's allocated peak.
 Unattended, a couple of minutes on one GPU; exits 0 with "skipped: no CUDA" without one.
 
 Run: .venv/bin/python benchmarks/gpu_memory_check.py [--model ID] [--seq-len N] [--micro-batch N] [--rank R]
@@ -110,6 +114,135 @@ def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str)
     torch.cuda.empty_cache()
 
 
+def _measure(model, params, batch_fn, steps: int) -> int:
+    """max_memory_allocated over `steps` Trainer-style steps after a warm-up (AdamW foreach on `params`)."""
+    import torch
+
+    opt = torch.optim.AdamW(params, lr=1e-5)
+
+    def step():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = model(**batch_fn()).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    for _ in range(steps):
+        step()
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated()
+
+
+def _CutCE(peft_model):
+    """A causal LM whose loss is Apple's linear_cross_entropy on the final hidden states (shifted labels)."""
+    from types import SimpleNamespace
+
+    import torch
+    from cut_cross_entropy import linear_cross_entropy
+
+    class CutCE(torch.nn.Module):
+        def __init__(self, lm):
+            super().__init__()
+            self.lm = lm
+
+        def forward(self, input_ids, labels):
+            inner = self.lm.get_base_model()
+            hidden = inner.model(input_ids=input_ids).last_hidden_state
+            return SimpleNamespace(loss=linear_cross_entropy(hidden, inner.lm_head.weight, labels, shift=True))
+
+    return CutCE(peft_model)
+
+
+def run_new_terms(args, context: int) -> None:
+    """The issue-13 terms: model dropout, an encoder classifier, full fine-tuning, fused and cut losses."""
+    import importlib.util
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from lorplan.core.memory import TrainingSetup, estimate
+    from lorplan.core.memory.full_finetune import full_finetune
+    from lorplan.core.model import load_spec
+
+    def lora(model, task):
+        return get_peft_model(model, LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type=task))
+
+    def report(name, measured, predicted):
+        print(f"  {name:<44} max_memory_allocated {_fmt(measured)}   estimate {_fmt(predicted)} "
+              f"{_err(predicted, measured)}")
+
+    print("\nissue-13 terms (rank 8, all-linear unless said)")
+    try:  # lorplan plan --cuda-context measure: a child process, against this process's NVML reading
+        from lorplan.core.memory.context import measure_context
+
+        measured = measure_context(torch.cuda.current_device())
+        print(f"  --cuda-context measure: {_fmt(measured.bytes)} (this process after its first matmul: "
+              f"{_fmt(context)}; {measured.gpu}, driver {measured.driver})")
+    except Exception as exc:
+        print(f"  --cuda-context measure: failed: {type(exc).__name__}: {exc}")
+    cases = [("gpt2", "GPT-2 default dropout 0.1, mb2 s256", 2, 256, "causal"),
+             ("sentence-transformers/all-MiniLM-L6-v2", "MiniLM classifier, mb8 s128", 8, 128, "classify")]
+    for model_id, name, mb, seq, kind in cases:
+        try:
+            spec = load_spec(model_id)
+            cfg = AutoConfig.for_model(**dict(spec.config))
+            auto = AutoModelForSequenceClassification if kind == "classify" else AutoModelForCausalLM
+            torch.manual_seed(0)
+            model = auto.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
+            model = lora(model, "SEQ_CLS" if kind == "classify" else "CAUSAL_LM").train()
+            ids = torch.randint(0, spec.vocab_size, (mb, seq), device="cuda")
+            labels = ids if kind == "causal" else torch.zeros(mb, dtype=torch.long, device="cuda")
+            measured = _measure(model, [p for p in model.parameters() if p.requires_grad],
+                                lambda ids=ids, labels=labels: {"input_ids": ids, "labels": labels}, args.steps)
+            m = estimate(spec, TrainingSetup(micro_batch=mb, seq_len=seq, cuda_context_bytes=context), 8)
+            report(name, measured, m.details["allocated"])
+            del model
+            torch.cuda.empty_cache()
+        except Exception as exc:
+            print(f"  {name}: failed: {type(exc).__name__}: {exc}")
+    spec = load_spec(args.model)
+    cfg = AutoConfig.for_model(**dict(spec.config))
+    mb, seq = 1, 512
+    ids = torch.randint(0, spec.vocab_size, (mb, seq), device="cuda")
+    try:  # full fine-tuning: fp32 master weights, bf16 autocast, every parameter trained
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32, attn_implementation="sdpa").cuda().train()
+        measured = _measure(model, list(model.parameters()), lambda: {"input_ids": ids, "labels": ids}, args.steps)
+        f = full_finetune(spec, TrainingSetup(micro_batch=mb, seq_len=seq, cuda_context_bytes=context))
+        report(f"full fine-tuning fp32+bf16 autocast, mb{mb} s{seq}", measured, f.total - f.overhead)
+        del model
+        torch.cuda.empty_cache()
+    except Exception as exc:
+        print(f"  full fine-tuning: failed: {type(exc).__name__}: {exc}")
+    for loss, module in (("fused-linear-ce", "liger_kernel"), ("cut-ce", "cut_cross_entropy")):
+        if importlib.util.find_spec(module) is None:
+            print(f"  --loss {loss}: skipped ({module} is not installed)")
+            continue
+        try:
+            torch.manual_seed(0)
+            model = AutoModelForCausalLM.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
+            if loss == "fused-linear-ce":  # only the loss kernel, as lorplan prices it
+                from liger_kernel.transformers import _apply_liger_kernel_to_instance
+
+                _apply_liger_kernel_to_instance(model=model, rope=False, rms_norm=False, swiglu=False,
+                                                cross_entropy=False, fused_linear_cross_entropy=True)
+            model = lora(model, "CAUSAL_LM").train()
+            if loss == "cut-ce":  # the PyPI package has no transformers patch: call its kernel on the hidden states
+                model = _CutCE(model)
+            measured = _measure(model, [p for p in model.parameters() if p.requires_grad],
+                                lambda: {"input_ids": ids, "labels": ids}, args.steps)
+            m = estimate(spec, TrainingSetup(micro_batch=mb, seq_len=seq, loss=loss, cuda_context_bytes=context), 8)
+            report(f"--loss {loss}, mb{mb} s{seq}", measured, m.details["allocated"])
+            del model
+            torch.cuda.empty_cache()
+        except Exception as exc:
+            print(f"  --loss {loss}: failed: {type(exc).__name__}: {exc}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=MODEL)
@@ -142,6 +275,7 @@ def main() -> int:
                     run_variant(spec, quant, gc_on, args, context or 0, tmp)
                 except Exception as exc:  # one variant failing (e.g. bitsandbytes without its CUDA build)
                     print(f"\n{quant} GC={gc_on}: failed: {type(exc).__name__}: {exc}")
+    run_new_terms(args, context or 0)
     return 0
 
 
