@@ -31,7 +31,7 @@ from lorplan.core.vocab import FOUR_BIT_QUANTS, DType, Quant, Scheduler, Task
 
 PROBE_EVAL_SPLIT = 0.1
 PROBE_WARMUP_RATIO = 0.05
-DEMO_DATA = "generated sentiment demo"
+DEMO_DATA = "generated counting demo"
 
 
 def default_lr(task: str, spec=None) -> float:

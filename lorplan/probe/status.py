@@ -131,7 +131,7 @@ class RunStatus:
             "probes": [p.to_json() for p in self.probes],
             "scheduler": "running" if self.scheduler_alive else "stopped",
             "model": self.plan.model or "all-MiniLM-L6-v2 (embedded demo)",
-            "data": self.plan.data or "generated sentiment demo",
+            "data": self.plan.data or "generated counting demo",
             "steps": self.plan.steps,
             "device": self.plan.device,
             "created": self.plan.created,
