@@ -85,7 +85,7 @@ def pty_first_table(runs: int = 5) -> list[float]:
     import termios
 
     env = dict(os.environ, TERM="xterm-256color", XDG_CONFIG_HOME=tempfile.mkdtemp(prefix="lorplan-bench-"))
-    marker = b"largest terms"  # the summary line under the table's last row
+    marker = b"largest then"  # the summary line under the table's last row ("peak at …; largest then: …")
     figures = []
     for _ in range(runs):
         t0 = time.perf_counter()
