@@ -146,6 +146,16 @@ def test_a_number_is_never_corrected(hub):
     assert "closest: " in str(err.value)
 
 
+@pytest.mark.parametrize("typed", ["bert-large-uncased", "google-bert/bert-large-uncased",
+                                   "microsoft/Phi-3-medium-4k-instruct"])
+def test_another_word_is_never_corrected(hub, typed):
+    """bert-large is another model than bert-base: a different word is never read as a typo (it was resolved
+    to bert-base-uncased, a model three times smaller), only suggested."""
+    with pytest.raises(UnknownModel) as info:
+        resolve_model(typed)
+    assert typed in str(info.value) and "closest:" in str(info.value)
+
+
 def test_ambiguous_short_name_lists_the_candidates(hub):
     cache_model(hub, "someone/Qwen2.5-7B")
     with pytest.raises(BadInput) as err:

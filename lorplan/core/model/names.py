@@ -66,12 +66,26 @@ def match(text: str, known: tuple[str, ...]) -> str:
     raise UnknownModel(_unknown(text, suggestions), suggestions)
 
 
+WORD_CLOSE = 0.75  # per word: "instrukt"/"instruct" 0.88 passes; "large"/"base" 0.44 and "mini"/"medium" fail
+
+
+def _words_close(a: str, b: str) -> bool:
+    """The typed words `a` are those of `b` but for typos: each word that differs is a near spelling of its
+    partner, and `b` may only add words at the end (gemma-3-4b → gemma-3-4b-it, -pt). A different word
+    (bert-large vs bert-base, Phi-3-mini vs Phi-3-medium) is another model, never a typo."""
+    wa, wb = re.split(r"[-_./]", a), re.split(r"[-_./]", b)
+    if len(wa) > len(wb):
+        return False
+    pairs = zip(wa, wb[: len(wa)], strict=True)
+    return all(x == y or difflib.SequenceMatcher(None, x, y).ratio() >= WORD_CLOSE for x, y in pairs)
+
+
 def _close(key: str, pairs: list[tuple[str, str]]) -> list[str]:
-    """Names whose key is a close spelling of `key` with the same numbers, best first."""
+    """Names whose key is a close spelling of `key` with the same numbers and words, best first."""
     numbers = _numbers(key)
     scored = []
     for k, name in pairs:
-        if _numbers(k) != numbers:
+        if _numbers(k) != numbers or not _words_close(key, k):
             continue
         ratio = difflib.SequenceMatcher(None, key, k).ratio()
         if ratio >= CLOSE:
