@@ -62,6 +62,14 @@ async def _profile(pilot, path) -> None:
     button = panel.query_one("#data-run")
     await _until(pilot, lambda: not button.has_class("-active"))
     await pilot.click("#data-run")
+    # On a loaded machine the click can land before the tab's layout settles and miss the button: press again
+    # until the run has visibly started (presses stop once it has; a later one would restart it, exclusively).
+    for _ in range(20):
+        if str(status.content) or panel.has_class("-running"):
+            break
+        await pilot.pause(0.25)
+        if not (str(status.content) or panel.has_class("-running")):
+            button.press()
 
     # The button's Pressed message, the thread worker and its result message arrive in turn: wait for the
     # status line that only the end of this run writes (it says "Profiling …" while the worker runs).
