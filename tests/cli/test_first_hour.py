@@ -218,3 +218,58 @@ def test_first_hour_session_is_offline_and_keeps_its_exit_codes(session, tmp_pat
     # nothing tried the network, in any process of the session
     assert s.listener.seen == [], s.listener.seen
     assert not s.net_log.exists() or s.net_log.read_text() == "", s.net_log.read_text()
+
+
+def test_first_hour_planner_in_a_terminal_is_offline(session):
+    """The planner in a real pseudo-terminal (120x40) with the same network watch: it shows the rank table,
+    every tab opens (F6 data, F7 probes, F8 recommend, F5 back), ctrl+q quits with exit 0, no traceback, and no
+    connection is tried."""
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+    import time
+
+    env = dict(session.env, TERM="xterm-256color")
+    env.pop("NO_COLOR", None)
+    pid, fd = pty.fork()
+    if pid == 0:  # child: the real app on Textual's real terminal driver
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+        os.chdir(session.home)
+        os.execve(sys.executable, [sys.executable, "-m", "lorplan"], env)
+    seen = b""
+    keys = [b"\x1b[17~", b"\x1b[18~", b"\x1b[19~", b"\x1b[15~", b"\x11"]  # F6, F7, F8, F5, ctrl+q
+    t0, next_key = time.monotonic(), None
+    status = None
+    while time.monotonic() - t0 < 120:
+        ready, _, _ = select.select([fd], [], [], 0.05)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                chunk = b""
+            if not chunk:  # the terminal closed: the app has exited
+                status = os.waitpid(pid, 0)[1]
+                break
+            seen += chunk
+        if next_key is None and b"largest then" in seen:  # the table and its summary are on screen
+            next_key = time.monotonic()
+        if next_key is not None and keys and time.monotonic() >= next_key:
+            os.write(fd, keys.pop(0))
+            next_key = time.monotonic() + 1.5
+        done, code = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = code
+            break
+    if status is None:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    os.close(fd)
+    text = seen.decode("utf-8", "replace")
+    assert b"largest then" in seen, "the planner never showed its table"
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0, text[-2000:]
+    assert not keys, f"keys left unsent: {keys}"
+    assert "Traceback" not in text
+    assert session.listener.seen == []
+    assert not session.net_log.exists() or "127.0.0.1" not in session.net_log.read_text()
