@@ -182,6 +182,15 @@ def preset_members(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
     return core_preset_members(spec)
 
 
+def task_micro_batches(spec: ModelSpec) -> tuple[int, tuple[int, ...]]:
+    """The default micro-batch for this model's task, and every task's default (core.plan.defaults: the one
+    place that says what trains: 16 rows for a sequence classifier, 1 for a causal LM)."""
+    from lorplan.core.plan.defaults import micro_batch
+    from lorplan.core.vocab import Task
+
+    return micro_batch(spec.task), tuple(micro_batch(task) for task in Task)
+
+
 def context_limit(spec: ModelSpec) -> int | None:
     """The longest sequence the model's positions reach (its max_position_embeddings), None when unknown."""
     return spec.max_position_embeddings if spec.max_position_embeddings > 0 else None

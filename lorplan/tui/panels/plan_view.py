@@ -205,6 +205,10 @@ class PlanView(VerticalScroll):
         typed = self.state.form.seq_len.strip()
         if limit and typed.isdigit() and int(typed) > limit:  # as `lorplan plan` does: the context, not beyond
             self.state.form = self.query_one(SetupPanel).show_seq_len(limit)
+        wanted, defaults = bridge.task_micro_batches(spec)
+        shown = self.state.form.micro_batch.strip()
+        if shown.isdigit() and int(shown) in defaults and int(shown) != wanted:  # a default, not the user's
+            self.state.form = self.query_one(SetupPanel).show_micro_batch(wanted)
         await self.query_one(SetupPanel).set_architecture(names, roles, presets)
         self.post_message(ModelLoaded(source))
 

@@ -175,6 +175,15 @@ class SetupPanel(Vertical):
                 field.value = str(tokens)
         return self.values()
 
+    def show_micro_batch(self, rows: int) -> FormValues:
+        """Show `rows` in the micro-batch field (a model of another task loaded while the field held the other
+        task's default). Posts nothing: the caller re-plans once with the values returned."""
+        with self.prevent(Input.Changed):
+            field = self.query_one("#f-micro_batch", Input)
+            if field.value.strip() != str(rows):
+                field.value = str(rows)
+        return self.values()
+
     def focus_first(self) -> None:
         """Focus the first field (quantization)."""
         self.query_one("#f-quant").focus()
