@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -220,6 +221,63 @@ def test_first_hour_session_is_offline_and_keeps_its_exit_codes(session, tmp_pat
     assert not s.net_log.exists() or s.net_log.read_text() == "", s.net_log.read_text()
 
 
+_ESCAPE = re.compile(rb"\x1b\[([0-9;?<>=$]*)[ -/]*([@-~])|\x1b[P\]_^][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b(?![\[P\]_^])[ -/]*[0-~]")
+
+
+class Screen:
+    """The text a terminal would show: a small emulator that follows cursor moves (CSI row;col H, \r, \n) and
+    writes printable characters; colours and modes are dropped. Searching the raw stream misses words the app
+    wrote in pieces (a style or a cursor move between them), which depends on timing."""
+
+    def __init__(self, rows: int = 40, cols: int = 120) -> None:
+        self.grid = [[" "] * cols for _ in range(rows)]
+        self.row = self.col = 0
+        self.tail = b""  # an escape sequence cut by the end of a read
+
+    def feed(self, data: bytes) -> None:
+        data, pos = self.tail + data, 0
+        cut = data.rfind(b"\x1b")
+        if cut >= 0 and not _ESCAPE.match(data, cut):
+            data, self.tail = data[:cut], data[cut:]
+        else:
+            self.tail = b""
+        for m in _ESCAPE.finditer(data):
+            self._text(data[pos:m.start()])
+            pos = m.end()
+            if m.group(2) == b"H" and m.group(1) is not None:
+                parts = m.group(1).split(b";") + [b"", b""]
+                self.row = int(parts[0]) - 1 if parts[0].isdigit() else 0
+                self.col = int(parts[1]) - 1 if parts[1].isdigit() else 0
+        self._text(data[pos:])
+
+    def _text(self, chunk: bytes) -> None:
+        rows, cols = len(self.grid), len(self.grid[0])
+        for ch in chunk.decode("utf-8", "replace"):
+            if ch == "\r":
+                self.col = 0
+            elif ch == "\n":
+                self.row = min(self.row + 1, rows - 1)
+            elif ch >= " " and 0 <= self.row < rows and 0 <= self.col < cols:
+                self.grid[self.row][self.col] = ch
+                self.col += 1
+
+    def lines(self) -> list[str]:
+        return ["".join(r) for r in self.grid]
+
+    def shows(self, words: str) -> bool:
+        return any(words in line for line in self.lines())
+
+
+def test_screen_reader_follows_cursor_moves_and_styles():
+    screen = Screen()
+    for piece in (b"\x1b[?1049h\x1b[3;5H\x1b[1mlarg", b"est\x1b[0m\x1b[3", b";13Hthen\x1b[1;1Hx"):
+        screen.feed(piece)  # a style, a cursor move and two read boundaries inside the words
+    assert screen.shows("largest then") and screen.lines()[0].startswith("x")
+    apart = Screen()
+    apart.feed(b"\x1b[3;5Hlargest\x1b[4;13Hthen")
+    assert not apart.shows("largest then")
+
+
 def test_first_hour_planner_in_a_terminal_is_offline(session):
     """The planner in a real pseudo-terminal (120x40) with the same network watch: it shows the rank table,
     every tab opens (F6 data, F7 probes, F8 recommend, F5 back), ctrl+q quits with exit 0, no traceback, and no
@@ -242,7 +300,8 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
     keys = [b"\x1b[17~", b"\x1b[18~", b"\x1b[19~", b"\x1b[15~", b"\x11"]  # F6, F7, F8, F5, ctrl+q
     t0, next_key = time.monotonic(), None
     status = None
-    while time.monotonic() - t0 < 120:
+    shown, screen = False, Screen()
+    while time.monotonic() - t0 < 240:
         ready, _, _ = select.select([fd], [], [], 0.05)
         if ready:
             try:
@@ -253,8 +312,9 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
                 status = os.waitpid(pid, 0)[1]
                 break
             seen += chunk
-        if next_key is None and b"largest then" in seen:  # the table and its summary are on screen
-            next_key = time.monotonic()
+            screen.feed(chunk)
+        if next_key is None and ready and screen.shows("largest then"):  # the table and its summary are shown
+            shown, next_key = True, time.monotonic()
         if next_key is not None and keys and time.monotonic() >= next_key:
             os.write(fd, keys.pop(0))
             next_key = time.monotonic() + 1.5
@@ -267,7 +327,7 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
         os.waitpid(pid, 0)
     os.close(fd)
     text = seen.decode("utf-8", "replace")
-    assert b"largest then" in seen, "the planner never showed its table"
+    assert shown, "the planner never showed its table:\n" + "\n".join(screen.lines())
     assert status is not None and os.waitstatus_to_exitcode(status) == 0, text[-2000:]
     assert not keys, f"keys left unsent: {keys}"
     assert "Traceback" not in text

@@ -146,7 +146,8 @@ async def test_ladder_rows_appear_as_the_run_rewrites_its_recommendation(make_ap
         await _plan_ready(pilot)
         panel = await _open_recommend(pilot)
         table = app.screen.query_one("#rec-ladder", DataTable)
-        assert table.row_count == 0 and panel.ladder is not None and panel.ladder.run_id is None
+        await wait_until(pilot, lambda: panel.ladder is not None)  # the first poll runs in a thread worker
+        assert table.row_count == 0 and panel.ladder.run_id is None
         _write(run / "recommendation.json", _recommendation(LLAMA, first, base_loss=2.4))
         await wait_until(pilot, lambda: table.row_count == 4)
         assert [str(c) for c in table.get_row_at(1)][:6] == ["r8", "0.001", "0", "finished", "1.6200", "-"]
