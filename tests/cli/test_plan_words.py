@@ -43,12 +43,17 @@ def test_activ_column_means_the_same_on_every_row(capsys):
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert {r["peak"]["phase"] for r in rows} == {"loss"}
     # at the loss no gradient exists yet: activ is what is alive then, and it grows (never falls) with the rank
-    acts = [r["peak"]["activations"] for r in rows]
-    assert all(r["peak"]["gradients"] == 0 for r in rows) and acts == sorted(acts)
+    # memory.gradients / memory.activations are that split on every row (the table's grads and activ columns)
+    acts = [r["memory"]["activations"] for r in rows]
+    assert all(r["memory"]["gradients"] == 0 for r in rows) and acts == sorted(acts)
+    # the size of every adapter gradient is kept, named as such; it grows with the rank
+    alls = [r["memory"]["details"]["all_gradients"] for r in rows]
+    assert alls == sorted(alls) and alls[0] > 0
     for r in rows:
-        mem, peak = r["memory"], r["peak"]
-        assert mem["total"] == (mem["weights"] + mem["adapter"] + mem["optimizer"] + mem["overhead"]
-                                + peak["gradients"] + peak["activations"])
+        mem = r["memory"]
+        assert mem["total"] == sum(mem[k] for k in ("weights", "adapter", "gradients", "optimizer", "activations",
+                                                    "overhead"))
+        assert sum(r["peak"]["terms"].values()) == mem["total"]
     assert main(["plan", "--model", LLAMA, "--ranks", "8,64"]) == 0
     text = capsys.readouterr().out
     assert "peak at" in text and "alive at the step's peak moment" in text

@@ -264,8 +264,25 @@ def test_full_finetune_reference_row_in_the_json():
     full = doc["full_finetune"]
     params = spec.total_params
     # fp32 master weights and gradients, two fp32 AdamW states per parameter
-    assert full["weights"] == 4 * params and full["gradients"] == 4 * params
+    assert full["weights"] == 4 * params and full["all_gradients"] == 4 * params
+    # split at the peak moment, as the rows are: at the optimizer step every gradient is alive
+    assert full["peak_phase"] == "optimizer" and full["gradients"] == 4 * params
     assert full["optimizer"] == 8 * params
     assert full["total"] == sum(full[k] for k in ("weights", "gradients", "optimizer", "activations", "overhead"))
     assert full["total"] > 4 * doc["rows"][0]["memory"]["total"] and full["fits"] is False
     assert "fp32 master weights" in full["assumes"]
+
+
+def test_full_finetune_gradients_and_activations_split_at_its_peak_moment():
+    from lorplan.core.memory.full_finetune import full_finetune
+
+    spec = llama_spec()
+    short = full_finetune(spec, TrainingSetup(micro_batch=1, seq_len=512))
+    long = full_finetune(spec, TrainingSetup(micro_batch=16, seq_len=4096))  # 100 GB of fp32 logits
+    assert short.peak_phase == "optimizer" and short.gradients == short.all_gradients == 4 * spec.total_params
+    # at the loss no gradient exists yet: everything alive is activations, as on the LoRA rows
+    assert long.peak_phase == "loss" and long.gradients == 0 and long.all_gradients == 4 * spec.total_params
+    doc = plan_json(spec, rank_table(spec, TrainingSetup(micro_batch=16, seq_len=4096), (16,), None))
+    full, row = doc["full_finetune"], doc["rows"][0]["memory"]
+    assert (full["gradients"], full["activations"]) == (long.gradients, long.activations)
+    assert row["gradients"] == 0 and row["details"]["all_gradients"] > 0

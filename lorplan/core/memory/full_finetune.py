@@ -19,7 +19,7 @@ from lorplan.core.memory.activations import activation_model
 from lorplan.core.memory.lora_saved import LoraSaved
 from lorplan.core.memory.optimizer import optimizer_states
 from lorplan.core.memory.overhead import allocator_reserve_bytes, cuda_context_bytes, shard
-from lorplan.core.memory.phases import step_phases
+from lorplan.core.memory.phases import GRADIENTS, phase_pieces, step_phases
 from lorplan.core.memory.precision import activation_bytes, autocast_on
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 from lorplan.core.model.spec import ModelSpec
@@ -30,7 +30,11 @@ MASTER_BYTES = 4  # fp32 master weights and gradients under autocast
 
 @dataclass(frozen=True)
 class FullFinetune:
-    """Bytes per GPU of full fine-tuning with the setup's batch, sequence, optimizer, attention and GPUs."""
+    """Bytes per GPU of full fine-tuning with the setup's batch, sequence, optimizer, attention and GPUs.
+
+    gradients and activations split the in-step peak at its moment (peak_phase), as the rank table does: the
+    gradients alive then (none at the loss, all at the optimizer step) and everything else alive then.
+    all_gradients is the size of every gradient (fp32 under autocast), alive together at the optimizer step."""
 
     trainable_params: int
     weights: int
@@ -39,6 +43,7 @@ class FullFinetune:
     activations: int
     overhead: int
     peak_phase: str
+    all_gradients: int
 
     @property
     def total(self) -> int:
@@ -124,8 +129,11 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
         weights, grads, opt_alloc, opt_paged = sh.weights, sh.gradients, sh.optimizer_allocated, sh.optimizer_paged
         extra = sh.gathered_weights + sh.ddp_buckets
     phases = step_phases(am, ls, ref, grads)
-    at = [(p.name, p.at(ref.micro_batch, ref.seq_len) + extra) for p in phases]
-    name, peak = max(at, key=lambda x: x[1])
+    at = [p.at(ref.micro_batch, ref.seq_len) + extra for p in phases]
+    best = max(range(len(at)), key=lambda i: (at[i], -i))  # the first of equal phases, as sweep.peak_moment
+    name, peak = phases[best].name, at[best]
+    # the gradients alive at that moment (the pieces phases[best] sums), the rest of the peak is activations
+    alive = int(round(sum(p.const for p in phase_pieces(am, ls, ref, grads)[best][1] if p.label == GRADIENTS)))
     static = weights + opt_alloc + opt_paged
     overhead = cuda_context_bytes(setup) + allocator_reserve_bytes(static + peak, float(setup.reserve_fraction))
-    return FullFinetune(params, weights, grads, opt_alloc + opt_paged, peak - grads, overhead, name)
+    return FullFinetune(params, weights, alive, opt_alloc + opt_paged, peak - alive, overhead, name, grads)

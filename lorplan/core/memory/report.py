@@ -213,17 +213,17 @@ def plan_json(spec: ModelSpec, table: RankTable, context=None) -> dict:
             "rank": row.rank,
             "trainable_params": row.trainable_params,
             "trainable_percent": round(100.0 * row.trainable_params / total, 4) if total else 0.0,
+            # gradients and activations at the peak moment (what the table shows); every row adds up to total
             "memory": {
-                "weights": m.weights, "adapter": m.adapter, "gradients": m.gradients, "optimizer": m.optimizer,
-                "activations": m.activations, "overhead": m.overhead, "total": m.total,
-                "details": {k: int(v) for k, v in m.details.items()},
+                "weights": m.weights, "adapter": m.adapter, "gradients": pm.gradients, "optimizer": m.optimizer,
+                "activations": pm.in_step - pm.gradients, "overhead": m.overhead, "total": m.total,
+                "details": {"all_gradients": m.gradients, **{k: int(v) for k, v in m.details.items()}},
             },
             "fits": row.fits,
             "max_micro_batch": row.max_micro_batch,
             "max_seq_len": row.max_seq_len,
             "note": fit_note(row, setup, table.budget_bytes),
-            "peak": {"phase": pm.phase, "gradients": pm.gradients, "activations": pm.in_step - pm.gradients,
-                     "terms": dict(pm.terms)},
+            "peak": {"phase": pm.phase, "terms": dict(pm.terms)},
             "hints": [{"change": h.flags, "total": h.total, "fits": h.fits}
                       for h in fit_hints(spec, setup, row, table.budget_bytes)],
         })
@@ -246,8 +246,8 @@ def full_finetune_json(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int 
     f = full_finetune(spec, setup)
     return {"trainable_params": f.trainable_params, "weights": f.weights, "gradients": f.gradients,
             "optimizer": f.optimizer, "activations": f.activations, "overhead": f.overhead, "total": f.total,
-            "peak_phase": f.peak_phase, "fits": None if budget_bytes is None else f.total <= budget_bytes,
-            "assumes": reference_words(setup)}
+            "peak_phase": f.peak_phase, "all_gradients": f.all_gradients,
+            "fits": None if budget_bytes is None else f.total <= budget_bytes, "assumes": reference_words(setup)}
 
 
 def full_finetune_line(spec: ModelSpec, table: RankTable) -> str:
