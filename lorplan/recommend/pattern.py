@@ -283,13 +283,13 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
     total = sum(s.energy for s in signals)
     shared = sum(max(0.0, s.shared) for s in signals)
     best = max(signals, key=lambda s: s.share)
+    uniform = budget_rank * sum(s.cost for s in signals)
     if total <= 0 or best.share < MIN_SHARED:
         return RankPattern({}, "pattern", (
             f"the {runs} probe adapters share no signal (the best module, {short_kind(best.name)}, agrees on "
             f"{best.share:.0%} of its update energy; below {MIN_SHARED:.0%} is noise): every module keeps rank "
-            f"{budget_rank}"))
+            f"{budget_rank}"), {s.name: budget_rank for s in signals}, uniform, uniform)
     groups = allocate(signals, budget_rank, rank, by)
-    uniform = budget_rank * sum(s.cost for s in signals)
     used = sum(g.rank * g.cost for g in groups)
     pattern = {g.key: g.rank for g in sorted(groups, key=lambda g: -g.rank) if g.rank != budget_rank}
     words = []
@@ -308,7 +308,8 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
     else:
         text = head + (f"rank goes where the shared signal per parameter is largest, at the parameters of uniform "
                        f"rank {budget_rank} ({used:,} of {uniform:,} adapter parameters): " + "; ".join(words))
-    return RankPattern(pattern, "pattern", text)
+    ranks = {m.name: g.rank for g in groups for m in g.members}
+    return RankPattern(pattern, "pattern", text, ranks, used, uniform)
 
 
 def pattern_from_adapters(paths: Sequence[str | Path], rank: int, *, budget_rank: int | None = None,

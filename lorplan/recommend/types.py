@@ -136,14 +136,22 @@ class Fit:
 
 @dataclass(frozen=True)
 class RankPattern:
-    """A per-module allocation (peft rank_pattern: key = module-name regex suffix, value = rank)."""
+    """A per-module allocation (peft rank_pattern: key = module-name regex suffix, value = rank).
+
+    ranks: every adapted module's rank under the pattern (module path -> rank; empty when not known).
+    parameters / uniform_parameters: LoRA parameters (r·(d_in+d_out) summed) under the pattern and under the
+    uniform rank it was budgeted against (None when not known)."""
 
     pattern: Mapping[str, int]
     source: str
     explanation: str
+    ranks: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    parameters: int | None = None
+    uniform_parameters: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "pattern", _frozen(self.pattern))
+        object.__setattr__(self, "ranks", _frozen(self.ranks))
 
 
 @dataclass(frozen=True)
