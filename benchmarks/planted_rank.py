@@ -1,0 +1,402 @@
+"""Planted-rank benchmark: does lorplan recommend the knee rank on tasks whose rank is known by construction?
+
+A teacher is a base model plus a planted change of rank k on known modules (benchmarks/planted_rank_tasks.py
+builds it and its per-token data). Per case, a sweep trains the student (base + LoRA on all its linear
+layers, the planted ones among them) at ranks 1, 2, 4 … 64 × three learning rates × two seeds and records
+the eval loss at eight points of each run. From the recorded rows:
+- the knee: the smallest rank whose improvement over the base model's eval loss is at least 95% of the best
+  rank's improvement (best learning rate per rank, mean over seeds), lorplan.recommend.knee.find_knee;
+- the prior: lorplan.recommend.capacity_prior on the case's data size (trained tokens) and adapter size;
+- prior + ladder: a REPLAY of lorplan's probe ladder from the recorded curves with lorplan's own code
+  (ladder.coarse_ladder around the prior; decide.next_pass for the refine and learning-rate passes;
+  measured.recommendation for the rank). Probes are half as long as the sweep's runs: their curves are cut
+  at half the steps and extrapolated to the full length by lorplan. No successive halving (every probe of a
+  pass runs to its end). Its cost is the training seconds of the replayed probes;
+- the pattern (when lorplan.recommend.pattern exists): pattern_from_adapters on the two seeds' adapters at
+  the recommended rank and the middle learning rate; reported as the share of the pattern's LoRA parameters
+  that sit in the planted modules.
+Target (issue 11): recommended rank in [knee, 2×knee] in ≥ 80% of cases; the pattern gives most of its rank
+to the planted modules.
+
+    python benchmarks/planted_rank.py run [--cases NAME,...] [--until HH:MM]   # resumable sweep
+    python benchmarks/planted_rank.py report [--write]                         # table (and .md file)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from planted_rank_tasks import SEQ, Case  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "planted_rank.jsonl"
+REPORT = HERE / "results" / "planted_rank.md"
+ADAPTERS = Path(os.environ.get("LORPLAN_BENCH_CACHE", Path.home() / ".cache" / "lorplan-bench")) / "planted_rank"
+RANKS = (1, 2, 4, 8, 16, 32, 64)
+SEEDS = (0, 1)
+# Three rates a factor 3 apart (the ladder's LR_FACTOR); the middle one is the ladder's. The lowest is lorplan's
+# policy rate (1e-3, lorplan.core.plan.defaults): in 96 steps both students learn their planted change too
+# slowly at 1e-3 (measured before the sweep: MiniLM r=4 reached 0.00062 at 1e-3 and 0.00043 at 3e-3 from a
+# base of 0.0022), so the ladder's rate here is 3e-3.
+LRS = {"minilm": (1e-3, 3e-3, 9e-3), "llama": (1e-3, 3e-3, 9e-3)}
+V, QV, MLP = ("v_proj",), ("q_proj", "v_proj"), ("up_proj", "down_proj")
+MV, MQV, MMLP = ("value",), ("query", "value"), ("intermediate.dense",)
+
+# In priority order: the sweep runs them in this order, so what the time allows is the head of the list.
+CASES = (
+    Case("llama-v-k1", "llama", 1, V),
+    Case("llama-v-k4", "llama", 4, V),
+    Case("llama-v-k16", "llama", 16, V),
+    Case("minilm-v-k4", "minilm", 4, MV),
+    Case("llama-v-k2", "llama", 2, V),
+    Case("llama-v-k8", "llama", 8, V),
+    Case("llama-v-k32", "llama", 32, V),
+    Case("llama-qv-k4", "llama", 4, QV),
+    Case("llama-mlp-k8", "llama", 8, MLP),
+    Case("llama-v@1-k8", "llama", 8, V, layers=(1,)),
+    Case("minilm-qv-k16", "minilm", 16, MQV),
+    Case("llama-v-k8-noisy", "llama", 8, V, noise=0.3),
+    Case("llama-v-k32-noisy", "llama", 32, V, noise=0.3),
+    Case("llama-qv-k16-noisy", "llama", 16, QV, noise=0.3),
+    Case("minilm-mlp-k8", "minilm", 8, MMLP),
+    Case("minilm-v-k1-noisy", "minilm", 1, MV, noise=0.3),
+)
+BY_NAME = {c.name: c for c in CASES}
+
+
+# ---------------------------------------------------------------- results file
+def read_rows(path: Path = RESULTS) -> list[dict]:
+    """Every complete JSON row of the results file (a torn last line, from a killed run, is skipped)."""
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def run_key(row: dict) -> tuple:
+    return (row["case"], row.get("kind", "run"), row.get("rank"), row.get("lr"), row.get("seed"))
+
+
+def append_row(row: dict, path: Path = RESULTS) -> None:
+    """One row, written and flushed as a single line (the file only ever grows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        f.write(json.dumps(row, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def todo(case: Case, done: set[tuple]) -> list[tuple[int, float, int]]:
+    """The (rank, lr, seed) runs of a case not yet in the results, seed-major within each rank."""
+    cap = 128 if case.model == "llama" else 384
+    return [(r, lr, s) for r in RANKS if r <= cap for lr in LRS[case.model] for s in SEEDS
+            if (case.name, "run", r, lr, s) not in done]
+
+
+def adapter_dir(case: str, rank: int, seed: int) -> Path:
+    return ADAPTERS / case / f"r{rank}-s{seed}"
+
+
+def sweep(cases: list[Case], until: float | None, path: Path = RESULTS) -> int:
+    """Run what is missing, case by case; returns the number of runs done. Stops before a run would start
+    after `until` (epoch seconds)."""
+    import planted_rank_tasks as tasks
+    import torch
+
+    torch.set_num_threads(1)
+    done = {run_key(r) for r in read_rows(path)}
+    n = 0
+    for case in cases:
+        left = todo(case, done)
+        if not left:
+            continue
+        if until is not None and time.time() >= until:
+            break
+        data = tasks.build(case)
+        if (case.name, "base", None, None, None) not in done:
+            append_row(base_row(case, data), path)
+        mid = LRS[case.model][1]
+        for rank, lr, seed in left:
+            if until is not None and time.time() >= until:
+                return n
+            save = adapter_dir(case.name, rank, seed) if math.isclose(lr, mid) else None
+            t0 = time.perf_counter()
+            out = tasks.train(case, data, rank, lr, seed, save_to=save)
+            append_row({"case": case.name, "kind": "run", "rank": rank, "lr": lr, "seed": seed,
+                        "wall_seconds": round(time.perf_counter() - t0, 3),
+                        "adapter": str(save) if save else None, **out}, path)
+            n += 1
+            print(f"{case.name} r{rank} lr{lr:g} s{seed}: {out['eval_loss']:.5g} ({out['train_seconds']:.1f} s)",
+                  flush=True)
+    return n
+
+
+def base_row(case: Case, data) -> dict:
+    """The case's settings, its base eval loss and the student's target modules with their shapes."""
+    import planted_rank_tasks as tasks
+    import torch
+
+    mods = {name: [m.in_features, m.out_features] for name, m in data.base_model.named_modules()
+            if isinstance(m, torch.nn.Linear) and any(name.endswith(t) for t in case.student_targets)
+            and (case.layers is None or case.model != "llama" or tasks._layer_of(name) in case.layers)}
+    return {"case": case.name, "kind": "base", "base_loss": tasks.base_loss(case, data),
+            "build_seconds": round(data.seconds, 3), "settings": asdict(case),
+            "planted": tasks.planted_names(data.base_model, case), "modules": mods,
+            "trained_tokens": case.train_rows * SEQ}
+
+
+# ---------------------------------------------------------------- analysis (pure Python)
+def ladder_rows(runs: list[dict]) -> list:
+    from lorplan.recommend.types import LadderRow
+
+    return [LadderRow(rank=r["rank"], learning_rate=r["lr"], eval_loss=r["eval_loss"], seed=r["seed"],
+                      train_seconds=r["train_seconds"], trainable_params=r["trainable_params"],
+                      steps=r["curve"][-1][0] if r["curve"] else None)
+            for r in runs if r["eval_loss"] is not None and math.isfinite(r["eval_loss"])]
+
+
+def sizes(base: dict, runs: list[dict]):
+    """DataSize and AdapterSize of a case: trained tokens (every token of every training window has a target),
+    LoRA parameters per rank unit from the runs' trainable parameters (exactly r·C: nothing trained in full)."""
+    from lorplan.recommend.capacity import AdapterSize
+    from lorplan.recommend.datasize import DataSize
+
+    r = runs[0]
+    per_rank = r["trainable_params"] // r["rank"]
+    min_dim = min(min(d) for d in base["modules"].values())
+    s = base["settings"]
+    data = DataSize(task="causal-lm", trained_tokens=base["trained_tokens"], examples=s["train_rows"],
+                    source="planted-rank teacher data")
+    return data, AdapterSize(model=s["model"], targets=", ".join(s["targets"] or ["all linear"]),
+                             per_rank=per_rank, fixed=0, min_dim=min_dim)
+
+
+def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter) -> dict:
+    """lorplan's ladder replayed from the recorded curves (see the module docstring). Returns its rank,
+    learning rate, the ranks it probed and its training seconds."""
+    from lorplan.recommend import measured
+    from lorplan.recommend.decide import next_pass, probe_specs
+    from lorplan.recommend.ladder import coarse_ladder
+    from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass
+    from lorplan.recommend.observe import ProbeObs
+
+    s = base["settings"]
+    lrs = LRS[s["model"]]
+    cap = max(r["rank"] for r in runs)
+    steps = s["steps"]
+    spec = LadderSpec(kind="data", model=s["model"], spec_source="", task="causal-lm",
+                      target_modules=tuple(base["modules"]), data=asdict(data), adapter=asdict(adapter),
+                      learning_rate=lrs[1], learning_rate_why="the sweep's middle rate: benchmark setting",
+                      planned_steps=steps, probe_steps=steps // 2, seeds=SEEDS,
+                      ranks=coarse_ladder(prior_rank, low=1, high=cap), max_rank=cap, halving=False,
+                      started=0.0)
+    recorded = {(r["rank"], r["seed"], r["lr"]): r for r in runs}
+
+    def obs_for(d: dict) -> ProbeObs | None:
+        hit = next((r for (rk, sd, lr), r in recorded.items()
+                    if rk == d["rank"] and sd == (d["seed"] or 0) and math.isclose(lr, d["lr"], rel_tol=1e-6)),
+                   None)
+        if hit is None:
+            return None
+        curve = tuple((int(t), float(v)) for t, v in hit["curve"] if t <= spec.probe_steps)
+        frac = spec.probe_steps / steps
+        return ProbeObs(id=d["id"], rank=d["rank"], lr=d["lr"], seed=d["seed"] or 0, state="finished",
+                        step=spec.probe_steps, curve=((0, base["base_loss"]),) + curve,
+                        train_seconds=hit["train_seconds"] * frac, wall_seconds=hit["train_seconds"] * frac,
+                        trainable_params=hit["trainable_params"])
+
+    first = Pass("first", specs=probe_specs(spec.ranks, spec), ranks=spec.ranks)
+    state = LadderState(passes=(first,))
+    obs = [ProbeObs(id="base", rank=0, lr=lrs[1], seed=0, state="finished", step=0,
+                    curve=((0, base["base_loss"]),))]
+    missing = []
+    for p in [first]:
+        for d in p.specs:
+            o = obs_for(d)
+            (obs.append(o) if o else missing.append(d["id"]))
+    while True:
+        rec, b = measured.recommendation(spec, obs, state)
+        knee = measured.ladder_knee(rec.ladder, b)
+        nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now=0.0)
+        if nxt is None:
+            break
+        state = state.with_pass(nxt)
+        for d in nxt.specs:
+            o = obs_for(d)
+            (obs.append(o) if o else missing.append(d["id"]))
+    rec, _ = measured.recommendation(spec, obs, state)
+    return {"rank": rec.rank, "lr": rec.learning_rate, "band": list(rec.confidence),
+            "probed": sorted({o.rank for o in obs if o.rank >= 1}), "probes": len(obs) - 1,
+            "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing}
+
+
+def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None]:
+    """The share of the pattern's LoRA parameters in the planted modules, from pattern_from_adapters on the
+    two seeds' adapters at `rank` (middle learning rate). ("not run", None) when pattern.py is missing or the
+    adapters are not on this machine."""
+    try:
+        from lorplan.recommend.pattern import pattern_from_adapters
+    except ImportError:
+        return "not run", None
+    paths = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
+    if len(paths) < 2 or not all(Path(p).is_dir() for p in paths):
+        return "not run", None
+    pat = dict(pattern_from_adapters(paths, rank).pattern)
+    return f"{share_planted(base['modules'], base['planted'], pat, rank):.0%}", pat
+
+
+def share_planted(modules: dict, planted: list[str], pattern: dict, default: int) -> float:
+    """Σ rank·(d_in+d_out) over the planted modules / the same over every target module; a module takes the
+    rank of the first pattern key that matches the end of its name as peft does (re.match on `(.*\\.)?key$`),
+    else `default`."""
+    def rank_of(name: str) -> int:
+        for key, r in pattern.items():
+            if re.match(rf"(.*\.)?({key})$", name):
+                return int(r)
+        return default
+    total = sum(rank_of(n) * sum(d) for n, d in modules.items())
+    mine = sum(rank_of(n) * sum(d) for n, d in modules.items() if n in set(planted))
+    return mine / total if total else 0.0
+
+
+def hit(rank: int, knee: int) -> bool:
+    """The target's test: the recommended rank lies in [knee, 2·knee]."""
+    return knee <= rank <= 2 * knee
+
+
+def analyse(rows: list[dict]) -> list[dict]:
+    """One summary per case with a base row and a complete sweep (every rank × rate × seed)."""
+    from lorplan.recommend.capacity import capacity_prior
+    from lorplan.recommend.knee import find_knee
+
+    out = []
+    for case in CASES:
+        base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
+        runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
+        if base is None or todo(case, {run_key(r) for r in runs}):
+            continue
+        out.append(summarize_case(base, runs, find_knee, capacity_prior))
+    return out
+
+
+def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> dict:
+    knee = find_knee(ladder_rows(runs), base["base_loss"])
+    data, adapter = sizes(base, runs)
+    prior = capacity_prior(data, adapter)
+    lad = replay(base, runs, prior.rank, data, adapter)
+    share, pat = pattern_share(base, runs, lad["rank"])
+    s = base["settings"]
+    sweep_s = sum(r["train_seconds"] for r in runs)
+    return {"case": base["case"], "model": s["model"], "modules": "+".join(s["modules"]),
+            "layers": s["layers"], "noise": s["noise"], "k": s["k"], "knee": knee.rank,
+            "knee_band": [knee.low, knee.high], "best_rank": knee.best_rank, "improved": knee.improved,
+            "gain": base["base_loss"] - knee.best_loss, "base_loss": base["base_loss"],
+            "knee_lr": next(x.learning_rate for x in knee.ranks if x.rank == knee.rank),
+            "prior": prior.rank, "prior_hit": hit(prior.rank, knee.rank),
+            "ladder": lad["rank"], "ladder_hit": hit(lad["rank"], knee.rank), "ladder_probed": lad["probed"],
+            "ladder_seconds": lad["seconds"], "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
+            "knee_is_k": knee.rank == s["k"]}
+
+
+def render(summaries: list[dict], rows: list[dict]) -> str:
+    """The printed report: one line per case, then the hit rates against the targets."""
+    head = ("| case | model | planted | k | knee (band) | lr at knee | prior | hit | prior+ladder | hit | ladder "
+            "ranks | ladder cost | pattern → planted |")
+    lines = [head, "|" + "---|" * 13]
+    for s in summaries:
+        where = s["modules"] + (f" L{','.join(map(str, s['layers']))}" if s["layers"] else "")
+        where += f" +noise {s['noise']:g}" if s["noise"] else ""
+        lines.append(
+            f"| {s['case']} | {s['model']} | {where} | {s['k']} | {s['knee']} ({s['knee_band'][0]}-"
+            f"{s['knee_band'][1]}) | {s['knee_lr']:.2g} | {s['prior']} | {'yes' if s['prior_hit'] else 'no'} | "
+            f"{s['ladder']} | {'yes' if s['ladder_hit'] else 'no'} | {','.join(map(str, s['ladder_probed']))} | "
+            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['pattern_share']} |")
+    n = len(summaries)
+    if not n:
+        return "\n".join(lines + ["", "no case has a complete sweep yet"])
+
+    def rate(key: str) -> str:
+        k = sum(s[key] for s in summaries)
+        return f"{k}/{n} = {k / n:.0%}"
+    sweep_s = sum(r.get("train_seconds", 0.0) for r in rows if r.get("kind", "run") == "run")
+    shares = [s["pattern_share"] for s in summaries if s["pattern_share"] != "not run"]
+    lines += [
+        "",
+        f"cases with a complete sweep: {n} of {len(CASES)} planned; sweep training time {sweep_s / 60:.1f} min "
+        "(one CPU thread, shared machine)",
+        f"knee equals the planted k: {rate('knee_is_k')}",
+        f"prior alone in [knee, 2×knee]: {rate('prior_hit')} (target ≥ 80%: "
+        f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
+        f"prior + ladder (replay) in [knee, 2×knee]: {rate('ladder_hit')} (target ≥ 80%: "
+        f"{'met' if sum(s['ladder_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
+        f"ladder cost: {sum(s['ladder_seconds'] for s in summaries) / sum(s['sweep_seconds'] for s in summaries):.0%}"
+        " of the sweeps' training seconds",
+        "pattern share to the planted modules: " + (", ".join(shares) if shares else
+                                                    "not run (lorplan.recommend.pattern not available)"),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("command", choices=("run", "report"))
+    ap.add_argument("--cases", help="comma-separated case names (default: all, in priority order)")
+    ap.add_argument("--until", help="UTC HH:MM: start no run after it")
+    ap.add_argument("--results", default=str(RESULTS))
+    ap.add_argument("--write", action="store_true", help="report: also write benchmarks/results/planted_rank.md")
+    a = ap.parse_args(argv)
+    path = Path(a.results)
+    if a.command == "run":
+        cases = [BY_NAME[n] for n in a.cases.split(",")] if a.cases else list(CASES)
+        until = None
+        if a.until:
+            import datetime as dt
+
+            h, m = map(int, a.until.split(":"))
+            now = dt.datetime.now(dt.timezone.utc)
+            until = now.replace(hour=h, minute=m, second=0, microsecond=0).timestamp()
+        sweep(cases, until, path)
+        return 0
+    rows = read_rows(path)
+    text = render(analyse(rows), rows)
+    print(text)
+    if a.write:
+        REPORT.write_text(PREAMBLE + text + "\n")
+    return 0
+
+
+PREAMBLE = """# Planted-rank benchmark (benchmarks/planted_rank.py), as measured
+
+Each case: a teacher = base model + a planted change of rank k on the named modules (equal singular values,
+each σ_max of the weight; "noise": a full-rank Gaussian perturbation with that share of the change's norm);
+per-token targets generated by the teacher on Python standard-library docstrings. Student: base + LoRA on all
+linear layers (MiniLM: its last layer, where the change is planted), AdamW, alpha 32 with alpha/r scaling
+(lorplan.recommend.policy), linear decay; sweep ranks 1-64 × 3 learning rates × 2 seeds. A plain peft loop,
+not lorplan's engine. knee: the smallest rank whose improvement over the base eval loss is ≥ 95% of the best
+rank's (best lr per rank, mean over seeds). prior: lorplan.recommend.capacity_prior. prior+ladder: a replay of
+lorplan's ladder (coarse ×4 around the prior, refine ×2, learning-rate check) on the recorded curves, probes
+half as long as the sweep's runs and extrapolated by lorplan; no successive halving. ladder cost: its probes'
+training seconds / the sweep's. pattern → planted: share of the pattern's LoRA parameters in the planted
+modules ("not run" when lorplan.recommend.pattern was not available).
+
+"""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

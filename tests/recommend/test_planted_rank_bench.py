@@ -1,0 +1,147 @@
+"""The pure parts of benchmarks/planted_rank.py: the planted change really has rank k, the report's arithmetic
+on a hand-made results file (knee, prior, ladder replay, hit rates), and the sweep's resumability."""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import planted_rank as pr  # noqa: E402
+import planted_rank_tasks as tasks  # noqa: E402
+
+PER_RANK = 4352  # LoRA parameters per rank unit of the hand-made case (the tiny Llama's all-linear count)
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.mark.parametrize("k", [1, 3, 8])
+def test_planted_change_has_rank_k_on_the_planted_modules_only(k):
+    import torch
+
+    base = tasks.tiny_llama()
+    teacher = copy.deepcopy(base)
+    case = tasks.Case("t", "llama", k, ("v_proj",), layers=(1,))
+    deltas = tasks.plant(teacher, case)
+    assert list(deltas) == ["model.layers.1.self_attn.v_proj"]
+    b, t = dict(base.named_parameters()), dict(teacher.named_parameters())
+    for name, p in b.items():
+        dw = (t[name] - p).detach()
+        if name == "model.layers.1.self_attn.v_proj.weight":
+            assert torch.linalg.matrix_rank(dw).item() == k
+            s = torch.linalg.svdvals(dw)[:k]
+            assert torch.allclose(s, s[0].expand(k), rtol=1e-3)  # every planted direction equally strong
+        else:
+            assert dw.abs().max().item() == 0.0, name
+
+
+def test_noise_makes_the_change_full_rank():
+    import torch
+
+    teacher = tasks.tiny_llama()
+    base = tasks.tiny_llama()
+    tasks.plant(teacher, tasks.Case("t", "llama", 2, ("v_proj",), layers=(0,), noise=0.3))
+    dw = (teacher.model.layers[0].self_attn.v_proj.weight - base.model.layers[0].self_attn.v_proj.weight).detach()
+    assert torch.linalg.matrix_rank(dw).item() == 128
+    s = torch.linalg.svdvals(dw)
+    assert s[1] > 3 * s[2]  # still two planted directions above the noise
+
+
+def _curve(final: float, base: float, steps: int = 96) -> list[list[float]]:
+    """A curve that reaches `final` by a quarter of the run and stays there."""
+    out = []
+    for t in tasks.eval_steps(steps):
+        frac = min(1.0, t / (steps / 4))
+        out.append([t, base - (base - final) * frac])
+    return out
+
+
+def _handmade(path: Path, case: str = "llama-v-k4", knee: int = 4) -> None:
+    """A complete sweep of `case`: base loss 1.0; at the middle rate, rank r reaches 1 - 0.5·min(1, r/knee)
+    (so the knee is `knee`); the other rates are worse by 0.05 and 0.1; seeds differ by ±0.001."""
+    c = pr.BY_NAME[case]
+    rows = [{"case": case, "kind": "base", "base_loss": 1.0, "build_seconds": 1.0,
+             "settings": {**pr.asdict(c), "modules": list(c.modules), "targets": list(c.targets)},
+             "planted": ["model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.v_proj"],
+             "modules": {f"model.layers.{i}.self_attn.{m}": [128, 128]
+                         for i in range(2) for m in ("q_proj", "v_proj")}, "trained_tokens": 256 * 32}]
+    lrs = pr.LRS[c.model]
+    for r in pr.RANKS:
+        for j, lr in enumerate(lrs):
+            for s in pr.SEEDS:
+                final = 1 - 0.5 * min(1.0, r / knee) + (0.05, 0.0, 0.1)[j] + (0.001 if s else -0.001)
+                rows.append({"case": case, "kind": "run", "rank": r, "lr": lr, "seed": s,
+                             "curve": _curve(final, 1.0), "eval_loss": final, "train_seconds": 10.0,
+                             "trainable_params": r * PER_RANK, "adapter": None})
+    path.write_text("".join(json.dumps(x) + "\n" for x in rows))
+
+
+def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
+    path = tmp_path / "r.jsonl"
+    _handmade(path)
+    rows = pr.read_rows(path)
+    (s,) = pr.analyse(rows)
+    assert s["knee"] == 4 and s["k"] == 4 and s["knee_is_k"]
+    assert s["knee_lr"] == pr.LRS["llama"][1]
+    # token rule: 8192 trained tokens / 4352 parameters per rank = 1.88 -> rank 2, below the knee
+    assert s["prior"] == 2 and not s["prior_hit"]
+    # ladder around the prior: 2, 8, 32 first; knee 8, refined to 4 and 16; rank 4 wins
+    assert s["ladder_probed"] == [2, 4, 8, 16, 32]
+    assert s["ladder"] == 4 and s["ladder_hit"]
+    # probes are half as long as the sweep's runs: 5 ranks x 2 seeds at the middle rate + 2 rates x 2 seeds at
+    # rank 4 = 14 probes of 5 s, against 7 x 3 x 2 = 42 runs of 10 s
+    assert s["ladder_seconds"] == pytest.approx(14 * 5.0)
+    assert s["sweep_seconds"] == pytest.approx(42 * 10.0)
+    assert s["pattern_share"] == "not run" or s["pattern_share"].endswith("%")
+    text = pr.render([s], rows)
+    assert "| llama-v-k4 | llama | v_proj | 4 | 4 (" in text
+    assert "prior alone in [knee, 2×knee]: 0/1 = 0% (target ≥ 80%: NOT met)" in text
+    assert "prior + ladder (replay) in [knee, 2×knee]: 1/1 = 100% (target ≥ 80%: met)" in text
+    assert "ladder cost: 17% of the sweeps' training seconds" in text
+
+
+def test_incomplete_sweeps_are_left_out_and_torn_lines_skipped(tmp_path):
+    path = tmp_path / "r.jsonl"
+    _handmade(path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:20])  # the last run torn, as by a kill
+    rows = pr.read_rows(path)
+    assert len(rows) == len(lines) - 1
+    assert pr.analyse(rows) == []
+    assert len(pr.todo(pr.BY_NAME["llama-v-k4"], {pr.run_key(r) for r in rows})) == 1
+
+
+def test_hit_and_share_arithmetic():
+    assert pr.hit(4, 4) and pr.hit(8, 4) and not pr.hit(2, 4) and not pr.hit(16, 4)
+    mods = {"a.v_proj": [10, 10], "a.q_proj": [10, 30]}
+    assert pr.share_planted(mods, ["a.v_proj"], {}, 4) == pytest.approx(20 / 60)
+    assert pr.share_planted(mods, ["a.v_proj"], {"q_proj": 1}, 4) == pytest.approx(80 / 120)
+
+
+def test_sweep_resumes_without_redoing_finished_runs(tmp_path, monkeypatch):
+    monkeypatch.setattr(pr, "RANKS", (1, 2))
+    monkeypatch.setattr(pr, "SEEDS", (0,))
+    monkeypatch.setattr(pr, "LRS", {"llama": (1e-3, 3e-3, 9e-3)})
+    monkeypatch.setattr(pr, "ADAPTERS", tmp_path / "adapters")
+    path = tmp_path / "r.jsonl"
+    case = tasks.Case("tiny", "llama", 1, ("v_proj",), train_rows=8, eval_rows=4, steps=2, batch=2)
+    assert pr.sweep([case], until=None, path=path) == 6
+    rows = pr.read_rows(path)
+    assert [r["kind"] for r in rows].count("base") == 1 and len(rows) == 7
+    assert all(len(r["curve"]) == 2 for r in rows if r["kind"] == "run")
+    assert (tmp_path / "adapters" / "tiny" / "r2-s0" / "adapter_config.json").is_file()  # middle rate saved
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows[:-2]))  # as if killed two runs early
+    assert pr.sweep([case], until=None, path=path) == 2
+    again = pr.read_rows(path)
+    assert len(again) == 7 and {pr.run_key(r) for r in again} == {pr.run_key(r) for r in rows}
+    assert pr.sweep([case], until=None, path=path) == 0
