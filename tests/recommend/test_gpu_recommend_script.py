@@ -1,0 +1,81 @@
+"""benchmarks/gpu_recommend_check.py end to end on the CPU (--device cpu --quick): the demo ladder (MiniLM's
+configuration with random weights in a private Hugging Face cache, as on the lent GPU machine) and a causal-LM
+ladder through `lorplan recommend`, real probes on tiny models; the printed rows carry a measured peak, lorplan's
+estimate and their ratio, and each ladder prints its recommendation. Without CUDA the script says so in one line
+and exits 0."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "benchmarks" / "gpu_recommend_check.py"
+COLUMNS = ("ladder", "probe", "rank", "lr", "seed", "state", "steps", "train_s", "load_s", "eval_loss", "acc",
+           "peak_MiB", "est_MiB", "meas/est", "shape", "plan_est_MiB")
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_STATE_HOME", "HF_HUB_CACHE", "LORPLAN_PROBE_INJECT")}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1",
+               PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def _rows(out: str) -> list[dict]:
+    header = next(line for line in out.splitlines() if line.split()[:2] == ["ladder", "probe"])
+    assert tuple(header.split()) == COLUMNS
+    rows = []
+    for line in out.splitlines():
+        fields = line.split("   (")[0].split()
+        if fields[:1] in (["demo"], ["causal-lm"]) and len(fields) == len(COLUMNS):
+            rows.append(dict(zip(COLUMNS, fields, strict=True)))
+    return rows
+
+
+def test_without_cuda_it_says_so_in_one_line_and_exits_0():
+    proc = subprocess.run([sys.executable, str(SCRIPT)], capture_output=True, text=True, timeout=300,
+                          env=_env(CUDA_VISIBLE_DEVICES=""), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines() == ["skipped: no CUDA"]
+
+
+@pytest.mark.slow
+def test_both_ladders_print_measured_memory_beside_the_estimate(tmp_path):
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--demo-weights", "random",
+                           "--deadline", "420"], capture_output=True, text=True, timeout=560,
+                          env=_env(TMPDIR=str(tmp_path)), cwd=ROOT)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-4000:] + proc.stderr[-4000:]
+    assert "random weights" in out  # the demo's model was built as on the GPU machine, not read from disk
+    rows = _rows(out)
+    for ladder in ("demo", "causal-lm"):
+        mine = [r for r in rows if r["ladder"] == ladder]
+        assert any(r["rank"] == "0" for r in mine), f"{ladder}: no base row"
+        trained = [r for r in mine if r["rank"] != "0" and r["state"] == "finished"]
+        assert trained, f"{ladder}: no finished rank probe in\n{out}"
+        for r in trained:
+            measured, est, plan_est = float(r["peak_MiB"]), float(r["est_MiB"]), float(r["plan_est_MiB"])
+            ratio = float(r["meas/est"])
+            assert math.isfinite(ratio) and ratio > 0
+            assert math.isclose(ratio, measured / est, rel_tol=0.02, abs_tol=0.002)
+            done, total = (int(x) for x in r["steps"].split("/"))
+            assert done == total > 0 and float(r["train_s"]) > 0
+            # the batch that peaks is no wider than the plan's sequence length, so its estimate is no larger
+            rows_, width = (int(x) for x in r["shape"].split("x"))
+            assert rows_ >= 1 and width >= 1 and est <= plan_est
+        if len(trained) > 1:  # a larger rank trains more parameters: its estimate is larger
+            by_rank = sorted(trained, key=lambda r: int(r["rank"]))
+            assert float(by_rank[0]["est_MiB"]) < float(by_rank[-1]["est_MiB"])
+        m = re.search(rf"^{ladder} recommendation \(done\): rank (\d+), band (\d+)-(\d+), ", out, re.M)
+        assert m, f"{ladder}: no recommendation line"
+        rank, low, high = map(int, m.groups())
+        assert low <= rank <= high
+    assert re.search(r"^demo: \d+ probes ended, \d+ rank probes finished; measured / estimate ", out, re.M)
+    assert out.rstrip().splitlines()[-1].startswith("gpu_recommend_check: done in ")
