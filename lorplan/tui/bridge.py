@@ -218,6 +218,34 @@ def peak_view(spec: ModelSpec, setup: TrainingSetup, rank: int) -> PeakView:
                     PHASE_WORDS.get(pm.phase, pm.phase), tuple(sorted(pm.terms, key=lambda kv: -kv[1])))
 
 
+@dataclass(frozen=True)
+class FullFinetuneView:
+    """Full fine-tuning with the same setup, the reference row under the ranks (bytes, split at its peak moment
+    as the rank rows are): the figures `lorplan plan` prints and its JSON's full_finetune holds."""
+
+    trainable_params: int
+    weights: int
+    gradients: int
+    optimizer: int
+    activations: int
+    overhead: int
+    total: int
+    fits: bool | None
+    short: str
+    assumes: str
+
+
+def full_finetune_view(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None) -> FullFinetuneView:
+    """What training every weight would take with this setup (core.memory.report.full_finetune_json)."""
+    from lorplan.core.memory.phases import PHASE_SHORT
+    from lorplan.core.memory.report import full_finetune_json
+
+    f = full_finetune_json(spec, setup, budget_bytes)
+    return FullFinetuneView(f["trainable_params"], f["weights"], f["gradients"], f["optimizer"], f["activations"],
+                            f["overhead"], f["total"], f["fits"], PHASE_SHORT.get(f["peak_phase"], f["peak_phase"]),
+                            f["assumes"])
+
+
 def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> tuple[str, ...]:
     """Sentences explaining figures a user would not expect (kbit fp32 up-cast, unquantized fused experts,
     RoPE scaling), priced at `rank`; the same as `lorplan plan` prints."""

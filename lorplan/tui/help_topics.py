@@ -142,7 +142,10 @@ TOPICS: tuple[HelpTopic, ...] = (
         "the loss, all of them at the optimizer step); activ, everything else alive then (saved activations, "
         "logits, temporaries). other: CUDA context and allocator reserve. total: peak per GPU, the sum of the "
         "row. The bar compares the total with the GPU's memory; fits says whether it fits; max mb is the "
-        "largest micro-batch that fits. Move with the arrows to select a rank.",
+        "largest micro-batch that fits. The last row, full, is full fine-tuning with the same setup for "
+        "reference (every parameter trained: fp32 master weights, fp32 gradients and optimizer states under "
+        "16-bit autocast, the base dtype without it; a quantized setup priced unquantized), as `lorplan plan` "
+        "prints it under its table. Move with the arrows to select a rank.",
     ),
 )
 

@@ -172,7 +172,8 @@ async def test_plan_fits_120x40_without_scrolling_and_stacks_at_80x24(make_app):
         view = app.screen.query_one("#plan-view")
         assert view.max_scroll_y == 0 and view.max_scroll_x == 0
         table = app.screen.query_one("#rank-table")
-        assert table.region.height == len(table.ranks) + 1  # every rank visible
+        assert table.region.height == len(table.ranks) + 2  # every rank visible, and the full fine-tuning row
+        assert table.reference_text("rank") == "full"
     narrow = make_app()
     async with narrow.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -340,3 +341,21 @@ async def test_screenshots_for_the_docs_ignore_the_remembered_setup(isolated_hom
     save_config(UserConfig(setup=FormValues(seq_len="4096")), default_config_path())
     text = await _render(120, 40, "dark", "meta-llama/Llama-3.1-8B-Instruct")
     assert "Seq length    2048" in text and "4096" not in text
+
+
+async def test_the_full_finetune_row_is_a_reference_not_a_choice(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one("#rank-table")
+        table.focus()
+        await pilot.press("end", "down")  # the cursor stops at the largest rank
+        await pilot.pause()
+        last = table.ranks[-1]
+        assert table.selected_rank == last
+        await pilot.click("#rank-table", offset=(3, 2))  # a rank row: selected
+        await pilot.pause()
+        assert table.selected_rank == table.ranks[1]
+        await pilot.click("#rank-table", offset=(3, len(table.ranks) + 1))  # the full fine-tuning row: not
+        await pilot.pause()
+        assert table.selected_rank == table.ranks[1]
+        assert f"rank {table.ranks[1]}:" in str(app.screen.query_one("#plan-summary").render())

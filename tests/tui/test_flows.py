@@ -12,9 +12,9 @@ from tui_helpers import choose, model_settled, table_rows, type_into, wait_until
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
 from lorplan.core.model import load_spec
-from lorplan.core.units import format_count
+from lorplan.core.units import format_bytes, format_count
 from lorplan.tui.panels.plan_view import PlanView
-from lorplan.tui.widgets.rank_table import compact_bytes
+from lorplan.tui.widgets.rank_table import COLUMNS, compact_bytes
 
 pytestmark = pytest.mark.anyio
 
@@ -83,6 +83,9 @@ async def test_table_equals_the_cli_json(make_app):
         await type_into(pilot, "#gpu-budget", "12GiB")
         await pilot.pause()
         shown = table_rows(app)
+        table = app.screen.query_one("#rank-table")
+        full = {key: table.reference_text(key) for key, _label in COLUMNS}
+        summary = str(app.screen.query_one("#plan-summary").render())
     cli = subprocess.run(
         [sys.executable, "-m", "lorplan", "plan", "--model", model, "--optimizer", "adamw-8bit",
          "--micro-batch", "4", "--seq-len", "1024", "--padding-mask", "--gpu-memory", "12GiB",
@@ -96,6 +99,18 @@ async def test_table_equals_the_cli_json(make_app):
         assert shown[rank]["total"] == compact_bytes(row["memory"]["total"])
         assert shown[rank]["activations"] == compact_bytes(row["memory"]["activations"])  # at the peak moment
         assert shown[rank]["max_mb"] == str(row["max_micro_batch"])
+    # the full fine-tuning reference row under the ranks: the figures of the JSON's full_finetune
+    ref = json.loads(cli.stdout)["full_finetune"]
+    assert full["rank"] == "full" and full["trainable"] == format_count(ref["trainable_params"])
+    for key in ("weights", "gradients", "optimizer", "activations", "overhead", "total"):
+        assert full[key] == compact_bytes(ref[key]), key
+    assert full["fits"].endswith("yes" if ref["fits"] else "no") and full["adapter"] == "—"
+    # and the summary says what the selected rank saves, as `lorplan plan` does under its table
+    r16 = rows[16]["memory"]["total"]
+    assert (f"peak {format_bytes(r16)} per GPU, {ref['total'] / r16:.1f}x less than full fine-tuning "
+            f"({format_bytes(ref['total'])}, the last row)") in summary
+    text = subprocess.run(cli.args[:-1], capture_output=True, text=True, timeout=120).stdout
+    assert f"{format_bytes(ref['total'])}" in text and f"{ref['total'] / r16:.1f}x less" in " ".join(text.split())
 
 
 async def test_custom_rank_row_and_selection_survive_recompute(make_app):

@@ -62,6 +62,7 @@ class PlanState:
     setup: bridge.TrainingSetup | None = None
     custom_rank: int | None = None
     table: bridge.RankTable | None = None
+    reference: bridge.FullFinetuneView | None = None  # full fine-tuning of the same setup, the table's last row
     stale: bool = False
     tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
 
@@ -254,7 +255,9 @@ class PlanView(VerticalScroll):
                 self.state.setup, self.state.custom_rank, self.state.table = setup, result.custom_rank, table
                 self.state.stale = False
                 peaks = {row.rank: bridge.peak_view(self.state.spec, setup, row.rank) for row in table.rows}
-                self.table.show(table, self.state.spec.total_params, result.custom_rank, peaks)
+                self.state.reference = bridge.full_finetune_view(self.state.spec, setup, table.budget_bytes)
+                self.table.show(table, self.state.spec.total_params, result.custom_rank, peaks,
+                                self.state.reference)
                 self._update_summary()
                 self._announce()
                 return
@@ -280,6 +283,10 @@ class PlanView(VerticalScroll):
         pct = 100.0 * row.trainable_params / spec.total_params if spec.total_params else 0.0
         parts = [f"rank {row.rank}: {format_count(row.trainable_params)} trainable ({pct:.2f} % of the model)",
                  f"peak {format_bytes(m.total)} per GPU"]
+        ref = self.state.reference
+        if ref is not None:  # the saving of LoRA / QLoRA, as `lorplan plan` words it under its table
+            parts[-1] += (f", {ref.total / max(m.total, 1):.1f}x less than full fine-tuning "
+                          f"({format_bytes(ref.total)}, the last row)")
         if self.state.table.budget_bytes:
             verdict = "fits" if row.fits else "does NOT fit"
             parts.append(f"{verdict} in {format_bytes(self.state.table.budget_bytes)} ({self.state.budget_label})")

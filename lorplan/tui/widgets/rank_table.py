@@ -67,10 +67,14 @@ def memory_bar(total: int, budget: int | None, cells: int = BAR_CELLS) -> tuple[
     return bar.ljust(cells), fraction
 
 
-class RankTable(ScrollView, can_focus=True):
-    """Rows of a core RankTable; the selected rank survives every recompute."""
+REFERENCE_LABEL = "full"  # the rank cell of the full fine-tuning reference row
 
-    COMPONENT_CLASSES = {"rank-table--header", "rank-table--cursor", "rank-table--zebra"}
+
+class RankTable(ScrollView, can_focus=True):
+    """Rows of a core RankTable, and under them full fine-tuning of the same setup for reference (not
+    selectable); the selected rank survives every recompute."""
+
+    COMPONENT_CLASSES = {"rank-table--header", "rank-table--cursor", "rank-table--zebra", "rank-table--reference"}
     BINDINGS = [
         Binding("up,k", "move(-1)", "Previous rank", show=False),
         Binding("down,j", "move(1)", "Next rank", show=False),
@@ -85,6 +89,7 @@ class RankTable(ScrollView, can_focus=True):
         self.selected_rank: int | None = None
         self._ranks: list[int] = []
         self._cells: dict[int, list[Text]] = {}
+        self._reference: list[Text] | None = None  # the full fine-tuning row's cells
         self._shown: tuple | None = None  # the arguments of the last show(), to recolour on a theme change
         self.reset_widths()
         self._lines: list[Text] = []  # header first, then one per rank
@@ -100,17 +105,21 @@ class RankTable(ScrollView, can_focus=True):
             self.show(*self._shown)
 
     # -- data ------------------------------------------------------------------------------------------------
-    def _row_cells(self, row, budget: int | None, total_params: int, custom_rank: int | None,
-                   peak=None) -> list[Text]:
+    def _verdict(self, total: int, fits: bool | None, budget: int | None) -> tuple[Text, Text]:
+        """The bar against the budget and the fits cell, coloured from the theme."""
         colours = self.app.theme_variables
         good, bad, accent = colours.get("success", "green"), colours.get("error", "red"), colours.get("accent", "")
-        m = row.memory
-        bar, fraction = memory_bar(m.total, budget)
-        colour = good if row.fits else bad if row.fits is False else accent
+        bar, fraction = memory_bar(total, budget)
+        colour = good if fits else bad if fits is False else accent
         bar_text = Text(bar, style=colour)
         if fraction is not None:
             bar_text.append(f" {fraction * 100:3.0f}%" if fraction < 10 else " >999%", style=colour)
-        fits = "—" if row.fits is None else "✓ yes" if row.fits else "✗ no"
+        return bar_text, Text("—" if fits is None else "✓ yes" if fits else "✗ no", style=colour)
+
+    def _row_cells(self, row, budget: int | None, total_params: int, custom_rank: int | None,
+                   peak=None) -> list[Text]:
+        m = row.memory
+        bar_text, fits = self._verdict(m.total, row.fits, budget)
         max_mb = "—" if row.max_micro_batch is None else str(row.max_micro_batch)
         pct = 100.0 * row.trainable_params / total_params if total_params else 0.0
         label = f"{row.rank}*" if row.rank == custom_rank else str(row.rank)
@@ -120,7 +129,7 @@ class RankTable(ScrollView, can_focus=True):
             Text(f"{pct:.3f}" if pct < 1 else f"{pct:.2f}"),
             Text(compact_bytes(m.total), style="bold"),
             bar_text,
-            Text(fits, style=colour),
+            fits,
             Text(max_mb),
             # grads and activ at the step's peak moment (bridge.PeakView), so that every row adds up to its total
             *(Text(compact_bytes(v)) for v in (m.weights, m.adapter, peak.gradients if peak else m.gradients,
@@ -128,15 +137,33 @@ class RankTable(ScrollView, can_focus=True):
                                                m.overhead)),
         ]
 
-    def show(self, table, total_params: int, custom_rank: int | None = None, peaks=None) -> None:
+    def _reference_cells(self, ref, budget: int | None) -> list[Text]:
+        """The full fine-tuning row (bridge.FullFinetuneView): every parameter trained, the same columns."""
+        bar_text, fits = self._verdict(ref.total, ref.fits, budget)
+        return [
+            Text(REFERENCE_LABEL, style="bold"),
+            Text(format_count(ref.trainable_params)),
+            Text("100"),
+            Text(compact_bytes(ref.total), style="bold"),
+            bar_text,
+            fits,
+            Text("—"),
+            Text(compact_bytes(ref.weights)),
+            Text("—"),
+            *(Text(compact_bytes(v)) for v in (ref.gradients, ref.optimizer, ref.activations, ref.overhead)),
+        ]
+
+    def show(self, table, total_params: int, custom_rank: int | None = None, peaks=None, reference=None) -> None:
         """Show this core RankTable (selection kept; colours from the current theme). `peaks`: rank ->
-        bridge.PeakView, for the grads and activ columns at each rank's peak moment."""
-        self._shown = (table, total_params, custom_rank, peaks)
+        bridge.PeakView, for the grads and activ columns at each rank's peak moment; `reference`: a
+        bridge.FullFinetuneView, shown as the last row (full fine-tuning of the same setup)."""
+        self._shown = (table, total_params, custom_rank, peaks, reference)
         self._ranks = [row.rank for row in table.rows]
         peaks = peaks or {}
         self._cells = {row.rank: self._row_cells(row, table.budget_bytes, total_params, custom_rank,
                                                  peaks.get(row.rank))
                        for row in table.rows}
+        self._reference = None if reference is None else self._reference_cells(reference, table.budget_bytes)
         if self.selected_rank not in self._ranks and self._ranks:
             self.selected_rank = 16 if 16 in self._ranks else self._ranks[len(self._ranks) // 2]
         self._layout_lines()
@@ -149,10 +176,11 @@ class RankTable(ScrollView, can_focus=True):
         # Columns only grow: typing 2048 -> 204 -> 20 keeps them still, and an unchanged table width
         # repaints the rows without a layout pass over the whole screen.
         widths = list(self._widths)
-        for cells in self._cells.values():
+        rows = [self._cells[r] for r in self._ranks] + ([self._reference] if self._reference else [])
+        for cells in rows:
             widths = [max(w, cell.cell_len) for w, cell in zip(widths, cells, strict=True)]
         header = [Text(label) for _key, label in COLUMNS]
-        self._lines = [self._join(header, widths)] + [self._join(self._cells[r], widths) for r in self._ranks]
+        self._lines = [self._join(header, widths)] + [self._join(cells, widths) for cells in rows]
         size = Size(1 + sum(widths) + GAP * len(widths), self._height())
         self._widths = widths
         if size != self.virtual_size:
@@ -212,6 +240,8 @@ class RankTable(ScrollView, can_focus=True):
         line = self._lines[y].copy()
         if y == 0:
             style = self.get_component_rich_style("rank-table--header")
+        elif y > len(self._ranks):  # the full fine-tuning reference row
+            style = self.get_component_rich_style("rank-table--reference")
         elif self._ranks[y - 1] == self.selected_rank:
             style = self.get_component_rich_style("rank-table--cursor")
             if not self.has_focus:
@@ -264,7 +294,8 @@ class RankTable(ScrollView, can_focus=True):
         if offset is None:
             return
         y = offset.y + self.scroll_offset.y
-        if y >= 1 and not self._compact:  # compact: the one row drawn is already the selected one
+        if 1 <= y <= len(self._ranks) and not self._compact:  # compact: the one row drawn is the selected one;
+            # the full fine-tuning row under the ranks is a reference, not a choice
             self._select_index(y - 1)
 
     def on_focus(self) -> None:
@@ -286,3 +317,9 @@ class RankTable(ScrollView, can_focus=True):
         """The plain text shown in a cell."""
         index = [key for key, _label in COLUMNS].index(column)
         return self._cells[rank][index].plain
+
+    def reference_text(self, column: str) -> str | None:
+        """The plain text of a cell of the full fine-tuning row (None when it is not shown)."""
+        if self._reference is None:
+            return None
+        return self._reference[[key for key, _label in COLUMNS].index(column)].plain
