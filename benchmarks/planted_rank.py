@@ -246,19 +246,27 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter) -> dict
             "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing}
 
 
-def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None]:
-    """The share of the pattern's LoRA parameters in the planted modules, from pattern_from_adapters on the
-    two seeds' adapters at `rank` (middle learning rate). ("not run", None) when pattern.py is missing or the
-    adapters are not on this machine."""
+def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str]:
+    """From pattern_from_adapters on the two seeds' adapters at `rank` (middle learning rate): the share of the
+    pattern's LoRA parameters in the planted modules ("uniform" marks an empty pattern: every module keeps
+    `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
+    pattern.module_signals) that sits in the planted modules. "not run" when lorplan.recommend.pattern is
+    missing or the adapters are not on this machine."""
     try:
-        from lorplan.recommend.pattern import pattern_from_adapters
+        from lorplan.recommend.pattern import load_adapter, module_signals, pattern_from_adapters
     except ImportError:
-        return "not run", None
+        return "not run", None, "not run"
     paths = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
     if len(paths) < 2 or not all(Path(p).is_dir() for p in paths):
-        return "not run", None
+        return "not run", None, "not run"
     pat = dict(pattern_from_adapters(paths, rank).pattern)
-    return f"{share_planted(base['modules'], base['planted'], pat, rank):.0%}", pat
+    share = share_planted(base["modules"], base["planted"], pat, rank)
+    signals = module_signals([load_adapter(p) for p in paths])
+    planted = set(base["planted"])
+    shared = {s.name: max(0.0, s.shared) for s in signals}
+    total = sum(shared.values())
+    sig = sum(v for n, v in shared.items() if n in planted) / total if total > 0 else 0.0
+    return f"{share:.0%}" + ("" if pat else " (uniform)"), pat, f"{sig:.0%}"
 
 
 def share_planted(modules: dict, planted: list[str], pattern: dict, default: int) -> float:
@@ -300,7 +308,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
     data, adapter = sizes(base, runs)
     prior = capacity_prior(data, adapter)
     lad = replay(base, runs, prior.rank, data, adapter)
-    share, pat = pattern_share(base, runs, lad["rank"])
+    share, pat, signal = pattern_share(base, runs, lad["rank"])
     s = base["settings"]
     sweep_s = sum(r["train_seconds"] for r in runs)
     return {"case": base["case"], "model": s["model"], "modules": "+".join(s["modules"]),
@@ -311,14 +319,15 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "prior": prior.rank, "prior_hit": hit(prior.rank, knee.rank),
             "ladder": lad["rank"], "ladder_hit": hit(lad["rank"], knee.rank), "ladder_probed": lad["probed"],
             "ladder_seconds": lad["seconds"], "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
+            "signal_share": signal,
             "knee_is_k": knee.rank == s["k"]}
 
 
 def render(summaries: list[dict], rows: list[dict]) -> str:
     """The printed report: one line per case, then the hit rates against the targets."""
     head = ("| case | model | planted | k | knee (band) | lr at knee | prior | hit | prior+ladder | hit | ladder "
-            "ranks | ladder cost | pattern → planted |")
-    lines = [head, "|" + "---|" * 13]
+            "ranks | ladder cost | pattern → planted | signal in planted |")
+    lines = [head, "|" + "---|" * 14]
     for s in summaries:
         where = s["modules"] + (f" L{','.join(map(str, s['layers']))}" if s["layers"] else "")
         where += f" +noise {s['noise']:g}" if s["noise"] else ""
@@ -326,7 +335,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
             f"| {s['case']} | {s['model']} | {where} | {s['k']} | {s['knee']} ({s['knee_band'][0]}-"
             f"{s['knee_band'][1]}) | {s['knee_lr']:.2g} | {s['prior']} | {'yes' if s['prior_hit'] else 'no'} | "
             f"{s['ladder']} | {'yes' if s['ladder_hit'] else 'no'} | {','.join(map(str, s['ladder_probed']))} | "
-            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['pattern_share']} |")
+            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['pattern_share']} | {s['signal_share']} |")
     n = len(summaries)
     if not n:
         return "\n".join(lines + ["", "no case has a complete sweep yet"])
@@ -336,6 +345,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         return f"{k}/{n} = {k / n:.0%}"
     sweep_s = sum(r.get("train_seconds", 0.0) for r in rows if r.get("kind", "run") == "run")
     shares = [s["pattern_share"] for s in summaries if s["pattern_share"] != "not run"]
+    signals = [s["signal_share"] for s in summaries if s["signal_share"] != "not run"]
     lines += [
         "",
         f"cases with a complete sweep: {n} of {len(CASES)} planned; sweep training time {sweep_s / 60:.1f} min "
@@ -349,6 +359,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         " of the sweeps' training seconds",
         "pattern share to the planted modules: " + (", ".join(shares) if shares else
                                                     "not run (lorplan.recommend.pattern not available)"),
+        "share of the two seeds' shared signal in the planted modules: " + (", ".join(signals) or "not run"),
     ]
     return "\n".join(lines)
 
@@ -392,8 +403,11 @@ not lorplan's engine. knee: the smallest rank whose improvement over the base ev
 rank's (best lr per rank, mean over seeds). prior: lorplan.recommend.capacity_prior. prior+ladder: a replay of
 lorplan's ladder (coarse ×4 around the prior, refine ×2, learning-rate check) on the recorded curves, probes
 half as long as the sweep's runs and extrapolated by lorplan; no successive halving. ladder cost: its probes'
-training seconds / the sweep's. pattern → planted: share of the pattern's LoRA parameters in the planted
-modules ("not run" when lorplan.recommend.pattern was not available).
+training seconds / the sweep's. pattern → planted: share of the LoRA parameters of
+lorplan.recommend.pattern.pattern_from_adapters (2 seeds' adapters at the ladder's rank, middle learning rate,
+same parameter budget as uniform rank) in the planted modules; "(uniform)": the pattern kept every module at
+that rank. signal in planted: share of the two seeds' shared update energy (⟨ΔW₁, ΔW₂⟩_F, per module, from
+pattern.module_signals) in the planted modules.
 
 """
 
