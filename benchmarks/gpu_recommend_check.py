@@ -280,6 +280,13 @@ class Watcher:
         return [p.id for p in self.run.plan().probes if p.id not in self._seen]
 
 
+def _tail(path: Path, lines: int = 8) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
 def stop_ladder(run) -> None:
     """End a ladder this script started: its driver (own session; pid in ladder.lock), then every probe not
     ended (lorplan.probe.runner.cancel); the scheduler exits once nothing is queued."""
@@ -346,9 +353,10 @@ def summary(ladder: str, w: Watcher) -> tuple[str, bool]:
 
 def run_demo(args, device: str, deadline: float) -> Watcher:
     from lorplan.probe.demo import demo_examples
+    from lorplan.probe.runner import restart_stalled
     from lorplan.probe.runs import ProbeSpec
     from lorplan.recommend.decide import probe_specs
-    from lorplan.recommend.driver import start_ladder
+    from lorplan.recommend.driver import ensure_driver, start_ladder
     from lorplan.recommend.ladder_spec import LadderFiles, Pass
     from lorplan.recommend.launch import demo_ladder
     from lorplan.recommend.types import Evidence
@@ -373,15 +381,21 @@ def run_demo(args, device: str, deadline: float) -> Watcher:
     w = Watcher("demo", run, device)
     files = LadderFiles(run)
     ended = False
+    checked = time.monotonic()
     try:
         while not ended:
             w.poll()
             rec = files.recommendation()
             ended = rec is not None and rec.get("state") == "done" and not w.missing()
             if not ended and time.monotonic() > deadline:
-                print(f"demo: the check's time is up; stopping the ladder ({len(w.missing())} probes not ended)",
-                      flush=True)
+                print(f"demo: the check's time is up; stopping the ladder ({len(w.missing())} probes not ended); "
+                      f"its driver's log ends:\n{_tail(files.log_path)}", flush=True)
                 break
+            if time.monotonic() - checked > 5:  # as `lorplan recommend` waits: a killed driver or scheduler restarts
+                checked = time.monotonic()
+                if ensure_driver(run):
+                    print("demo: the ladder's driver had stopped; started it again", flush=True)
+                restart_stalled(run)
             time.sleep(0 if ended else POLL_S)
     finally:
         if not ended:  # time up, or this script was interrupted: leave nothing running

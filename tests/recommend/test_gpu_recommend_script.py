@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,19 @@ def test_both_ladders_print_measured_memory_beside_the_estimate(tmp_path):
         assert low <= rank <= high
     assert re.search(r"^demo: \d+ probes ended, \d+ rank probes finished; measured / estimate ", out, re.M)
     assert out.rstrip().splitlines()[-1].startswith("gpu_recommend_check: done in ")
+    # nothing the ladders started (drivers, schedulers, probes: each in its own session) outlives the script
+    deadline = time.monotonic() + 15
+    while _left_behind(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _left_behind(tmp_path)
+
+
+def _left_behind(folder) -> list[str]:
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info["cmdline"] or ())
+        if str(folder) in cmd:
+            found.append(cmd)
+    return found
