@@ -289,7 +289,9 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
     import termios
     import time
 
-    env = dict(session.env, TERM="xterm-256color")
+    # the size also by LINES/COLUMNS (what shutil.get_terminal_size, and so Textual, reads first): in CI the
+    # pseudo-terminal's own size was not seen and the app fell back to 25 rows, below the summary line
+    env = dict(session.env, TERM="xterm-256color", LINES="40", COLUMNS="120")
     env.pop("NO_COLOR", None)
     pid, fd = pty.fork()
     if pid == 0:  # child: the real app on Textual's real terminal driver
