@@ -15,6 +15,7 @@ import pytest
 
 from lorplan.core.lora import trainable_params
 from lorplan.core.memory import estimate
+from lorplan.core.memory.sweep import peak_moment
 from lorplan.core.model import load_spec
 from lorplan.core.plan import dumps_plan, loads_plan, plan_to_setup, read_plan
 
@@ -50,9 +51,11 @@ def test_sample_validates_and_estimate_matches_memory_model(path):
     assert est is not None and est.rank == rank
     got = {c: getattr(est, f"{c}_bytes") for c in ("weights", "adapter", "gradients", "optimizer", "activations",
                                                    "overhead", "total")}
-    want = {c: getattr(mem, c) for c in ("weights", "adapter", "gradients", "optimizer", "activations",
-                                         "overhead", "total")}
+    want = {c: getattr(mem, c) for c in ("weights", "adapter", "optimizer", "overhead", "total")}
+    pm = peak_moment(spec, setup, rank)  # gradients and activations at the peak moment, as lorplan plan says
+    want.update(gradients=pm.gradients, activations=pm.in_step - pm.gradients)
     assert got == want, STALE
+    assert est.details["all_gradients"] == mem.gradients, STALE
     assert est.trainable_params == trainable_params(spec, setup.targets, rank), STALE
     if est.budget_bytes is not None:
         assert est.fits == (mem.total <= est.budget_bytes)

@@ -125,25 +125,30 @@ def _training_section(spec, setup, rank: int, training: dict[str, Any] | None) -
 
 
 def _estimate_section(spec, setup, rank: int, budget_bytes: int | None) -> EstimateSection:
-    """What lorplan.core.memory.estimate prices for this setup and rank, and the assumptions it priced with."""
+    """What lorplan.core.memory.estimate prices for this setup and rank, and the assumptions it priced with.
+    gradients and activations split the in-step peak at its moment, as `lorplan plan` (table and JSON) does;
+    details.all_gradients is the size of every adapter gradient."""
     from lorplan.core.lora import trainable_params
     from lorplan.core.memory import estimate
+    from lorplan.core.memory.sweep import peak_moment
 
     mem = estimate(spec, setup, rank)
+    pm = peak_moment(spec, setup, rank)
     return EstimateSection(
         rank=rank,
         trainable_params=trainable_params(spec, setup.targets, rank),
         weights_bytes=mem.weights,
         adapter_bytes=mem.adapter,
-        gradients_bytes=mem.gradients,
+        gradients_bytes=pm.gradients,
         optimizer_bytes=mem.optimizer,
-        activations_bytes=mem.activations,
+        activations_bytes=pm.in_step - pm.gradients,
         overhead_bytes=mem.overhead,
         total_bytes=mem.total,
         budget_bytes=budget_bytes,
         fits=None if budget_bytes is None else mem.total <= budget_bytes,
         lorplan_version=__version__,
-        details=MappingProxyType({k: int(v) for k, v in dict(mem.details).items()}),
+        details=MappingProxyType({"all_gradients": mem.gradients,
+                                  **{k: int(v) for k, v in dict(mem.details).items()}}),
         **{key: getattr(setup, key) for key in ASSUMPTIONS if hasattr(setup, key)},
     )
 
