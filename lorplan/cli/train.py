@@ -45,21 +45,26 @@ def train_args(args: argparse.Namespace) -> list[str]:
 
 def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
-    this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), the data readable with
+    this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
+    context or model.rope_scaling's reach (core.plan.context, the rule of `lorplan plan`), the data readable with
     usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder that holds
     no earlier run's adapter. BadInput, one line naming the plan's key, otherwise."""
     from pathlib import Path
 
     from lorplan.core.data import peek_examples
     from lorplan.core.errors import BadInput
-    from lorplan.core.model import model_folder
+    from lorplan.core.model import load_spec, model_folder
+    from lorplan.core.plan.context import check_plan_context
     from lorplan.train.paths import resolve_path
 
     where = plan.model.path if plan.model.path is not None else plan.model.id
+    model = str(resolve_path(where, plan_path)) if plan.model.path is not None else where
     try:
-        model_folder(str(resolve_path(where, plan_path)) if plan.model.path is not None else where)
+        model_folder(model)
     except BadInput as exc:
         raise BadInput(f"{plan_path}: {exc}") from None
+    # a hand-edited seq_len beyond the model's context: refused as `lorplan plan` refuses it (config.json only)
+    check_plan_context(plan, load_spec(model, trust_remote_code=plan.model.trust_remote_code), plan_path)
     data = resolve_path(plan.data.path, plan_path)
     if not data.exists():
         raise BadInput(f"{plan_path}: data.path {plan.data.path}: no such file or folder (looked in the working "

@@ -7,7 +7,7 @@ Pure Python over a ModelSpec; raises BadInput naming the flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import (
@@ -52,31 +52,45 @@ def default_seq_len(spec: ModelSpec) -> int:
     return min(DEFAULT_SEQ_LEN, ctx) if ctx > 0 else DEFAULT_SEQ_LEN
 
 
-def check_context(spec: ModelSpec, setup: TrainingSetup) -> None:
-    """BadInput when --seq-len is beyond the model's context, or --rope-scaling cannot apply to this model."""
+# What check_context calls the two settings it reads: `lorplan plan`'s flags (the planner maps them to its fields),
+# or a plan file's keys (`lorplan train` / `lorplan export` of a hand-edited plan).
+FLAG_NAMES = {"seq_len": "--seq-len", "rope_scaling": "--rope-scaling"}
+PLAN_KEYS = {"seq_len": "training.seq_len", "rope_scaling": "model.rope_scaling"}
+
+
+def _set(name: str, value: str) -> str:
+    """ "--seq-len 4,096" for a flag, "training.seq_len = 4,096" for a plan key."""
+    return f"{name} {value}" if name.startswith("-") else f"{name} = {value}"
+
+
+def check_context(spec: ModelSpec, setup: TrainingSetup, names: Mapping[str, str] = FLAG_NAMES) -> None:
+    """BadInput when the sequence length is beyond the model's context, or RoPE scaling cannot apply to this
+    model. `names` says what the message calls the two settings (FLAG_NAMES or PLAN_KEYS)."""
     ctx = spec.max_position_embeddings
+    seq, rope = names["seq_len"], names["rope_scaling"]
     if setup.rope_scaling is not None:
         if learned_positions(spec):
-            raise BadInput(f"--rope-scaling: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
+            raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
                            f"its sequences cannot be longer than {ctx:,} tokens")
         native = native_rope_scaling(spec)
         if native is not None:
             kind = native.get("rope_type") or native.get("type") or "?"
-            raise BadInput(f"--rope-scaling: {spec.id} already scales RoPE ({kind} ×{native.get('factor', '?')}, "
+            raise BadInput(f"{rope}: {spec.id} already scales RoPE ({kind} ×{native.get('factor', '?')}, "
                            f"to {ctx:,} tokens); lorplan does not stack a second scaling on it")
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
         return
+    asked = _set(seq, f"{setup.seq_len:,}")
     if setup.rope_scaling is not None:
-        raise BadInput(f"--seq-len {setup.seq_len:,} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
-                       f"× --rope-scaling {setup.rope_scaling:g}; raise the factor (at most {MAX_ROPE_SCALING:g}) "
-                       "or shorten the sequences")
+        raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
+                       f"× {_set(rope, f'{setup.rope_scaling:g}')}; raise the factor (at most "
+                       f"{MAX_ROPE_SCALING:g}) or shorten the sequences")
     if learned_positions(spec):
-        raise BadInput(f"--seq-len {setup.seq_len:,} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
                        "position embeddings, max_position_embeddings); use sequences of at most that length")
     need = -(-setup.seq_len // ctx)
-    raise BadInput(f"--seq-len {setup.seq_len:,} is beyond {spec.id}'s context of {ctx:,} tokens "
-                   f"(max_position_embeddings); shorten the sequences, or extend RoPE with --rope-scaling {need} "
+    raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens "
+                   f"(max_position_embeddings); shorten the sequences, or extend RoPE with {_set(rope, str(need))} "
                    "(linear position interpolation, which the plan and its exports carry)")
 
 
