@@ -220,6 +220,8 @@ class Replay:
     knee_low: int
     knee_high: int
     explanation: str
+    first_ranks: tuple[int, ...] = ()
+    probe_steps: int = 0
 
 
 def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
@@ -315,7 +317,7 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
     text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
     return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],
-                  rec.confidence[1], text)
+                  rec.confidence[1], text, tuple(spec.ranks), probe_steps)
 
 
 # ---------------------------------------------------------------- the capacity prior and the patterns
@@ -420,7 +422,7 @@ def recommender_jobs(rows: Sequence[dict], tasks: Sequence) -> list[dict]:
         for source in ("lorplan", "eva"):
             for seed in SEEDS:
                 jobs.append({"task": task.name, "kind": "pattern", "variant": source, "rank": rep.rank,
-                             "alpha": ALPHA, "lr": task.lrs[1], "seed": seed})
+                             "alpha": ALPHA, "lr": task.lrs[1], "seed": seed, "top": max(rep.first_ranks)})
     return jobs
 
 
@@ -447,11 +449,21 @@ def run_job(job: dict, log) -> dict:
 
 
 def next_job(rows: Sequence[dict], tasks: Sequence, with_patterns: bool = True) -> dict | None:
-    """The first run not in the rows: the sweep's middle learning rate (2 then 3 seeds), then the pattern
-    rows (once the ladder can be replayed), then the other learning rates and the fixed defaults."""
-    base = sweep_jobs(tasks)
-    first = sum(1 for j in base if j["lr"] == TASK_LR_MID.get(j["task"]) and j["kind"] in ("sweep", "base"))
-    order = base[:first] + (recommender_jobs(rows, tasks) if with_patterns else []) + base[first:]
+    """The first run not in the rows, in this order: every rank at the middle learning rate, seeds 0 and 1
+    (classification's base too); the pattern rows at seeds 0 and 1 (once the ladder can be replayed); the other
+    two learning rates at seed 0; the middle rate's seed 2; the fixed defaults at the middle rate; the pattern
+    rows' seed 2; the other rates' seeds 1 and 2; the fixed defaults at the other rates."""
+    mid = {t.name: t.lrs[1] for t in tasks}
+
+    def part(kinds, at_mid, seeds):
+        return [j for j in sweep_jobs(tasks) if j["kind"] in kinds and (j["lr"] == mid[j["task"]]) == at_mid
+                and j["seed"] in seeds]
+
+    rec = recommender_jobs(rows, tasks) if with_patterns else []
+    grid = ("sweep", "base")
+    order = (part(grid, True, (0, 1)) + [j for j in rec if j["seed"] in (0, 1)] + part(grid, False, (0,))
+             + part(grid, True, (2,)) + part(("fixed",), True, SEEDS) + [j for j in rec if j["seed"] == 2]
+             + part(grid, False, (1, 2)) + part(("fixed",), False, SEEDS))
     todo = pending(order, rows)
     return todo[0] if todo else None
 
@@ -476,12 +488,12 @@ def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True)
             break
         if job["kind"] == "pattern":
             try:
-                made = make_pattern(TASK_BY_NAME_LAZY()[job["task"]], job["variant"], job["rank"])
+                made = make_pattern(TASK_BY_NAME_LAZY()[job["task"]], job["variant"], job["rank"], job["top"])
             except Exception as exc:  # a pattern that cannot be made is reported as not run, never invented
                 log(f"pattern {job['variant']} for {job['task']} r{job['rank']}: {type(exc).__name__}: {exc}")
                 failed.add(row_key(job))
                 continue
-            job = {**job, "pattern": made["pattern"]}
+            job = {**job, "pattern": made["pattern"], "pattern_explanation": made["explanation"]}
         row = run_job(job, log)
         append_row(results, row)
         n += 1
@@ -550,7 +562,9 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
             uni = config_loss(rows, task.name, "sweep", rep.rank, ALPHA, lrs=[task.lrs[1]])
             extra = (f"lr {got[1]:g}, {got[2]} seeds; uniform r{rep.rank} at that lr {uni[0]:.4f}"
                      if got and uni else "")
-            scored(name, rep.rank, got, compute_fraction(rep.steps, total) if variant == "lorplan" else None, extra)
+            # lorplan's pattern costs one probe more than the ladder: a second seed at the first pass's top rank
+            cost = compute_fraction(rep.steps + rep.probe_steps, total) if variant == "lorplan" else None
+            scored(name, rep.rank, got, cost, extra)
     scored("fixed r=8 α=16", 8, config_loss(rows, task.name, "fixed", 8, 16), None)
     scored("fixed r=16 α=32", 16, config_loss(rows, task.name, "sweep", 16, ALPHA), None,
            "the sweep's own rank 16")
@@ -580,8 +594,18 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
              "Hit: rank in [knee, 2×knee]. Regret: eval loss − the best rank's (each at its best learning rate, "
              "mean over seeds). Compute: optimizer steps the recommender trained / the sweep's steps.",
              "The ladder row is a REPLAY on the recorded sweep runs (lorplan's decide/measured/knee code fed the "
-             "recorded eval curves cut at the probe length, half the planned steps), not a fresh training.", ""]
+             "recorded eval curves cut at the probe length, half the planned steps), not a fresh training; its "
+             "learning-rate pass's 3× rate (9e-3) is replayed by the recorded 1e-2.",
+             "Setup: every run goes through lorplan's engine (build_engine/run_steps/evaluate) on one CPU thread, "
+             "alpha 32 at every rank (lorplan's policy), linear decay after 5% warmup, eval on a fixed held-out "
+             "split. Learning rates 1e-3, 3e-3, 1e-2; the ladder's is the middle one, 3e-3 (runs are 32-40 "
+             "steps, too short for the policy's 1e-3 to converge). The pattern rows train the ladder's rank with "
+             "a rank_pattern at the middle rate (lorplan's from the sweep's seed-0/1 adapters at the first pass's "
+             "largest rank; EVA's from peft's get_eva_state_dict), alpha 32, standard LoRA init (not EVA's "
+             "SVD init). EVA needs forward passes only, so it has no step count. Fixed defaults with α≠32 are "
+             "trained here; r=16 α=32 is the sweep's own rank 16.", ""]
     per_task: dict[str, list[Outcome]] = {}
+    stable: dict[str, bool] = {}
     for task in tasks:
         try:
             knee = sweep_knee(rows, task.name)
@@ -595,6 +619,16 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
                   "Per rank (best lr, mean over seeds, share of the best improvement): " + "; ".join(
                       f"r{s.rank} {s.mean_loss:.4f}±{_fmt(s.stderr, '.4f')} @ {s.learning_rate:g} "
                       f"({_fmt(knee.share(s.rank), '.0%')})" for s in knee.ranks), ""]
+        lrs_seen = {r["lr"] for r in rows if r["task"] == task.name and r["kind"] == "sweep"}
+        best_lrs = {s.rank: s.learning_rate for s in knee.ranks}
+        if len(lrs_seen) > 1:
+            same = len(set(best_lrs.values())) == 1
+            stable[task.name] = same
+            lines += [f"Best learning rate by rank at α=32 (policy: it should not move with rank): "
+                      f"{', '.join(f'r{r} {lr:g}' for r, lr in best_lrs.items())} -> "
+                      f"{'the same at every rank' if same else 'it moves'}.", ""]
+        wall = sum(r.get("wall_s", 0.0) for r in rows if r["task"] == task.name)
+        lines += [f"Wall time of this task's runs: {wall / 60:.1f} min (one CPU thread on a shared machine).", ""]
         res = outcomes(rows, task, knee)
         per_task[task.name] = res
         lines += ["| recommender | rank | hit | eval loss | regret | compute | note |", "|---|---|---|---|---|---|---|"]
@@ -635,6 +669,11 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
                      f"(largest {_fmt(max(lad[1]) if lad[1] else None, '.1%')})")
         lines.append(f"- prior alone above r=16's hit rate: {met(None if pr is None or r16 is None else pr > r16)} "
                      f"({_fmt(pr, '.0%')} vs {_fmt(r16, '.0%')})")
+        if stable:
+            lines.append(f"- the best learning rate stays put across ranks at α=32: {sum(stable.values())} of "
+                         f"{len(stable)} tasks ({', '.join(k for k, v in stable.items() if not v) or 'none'} moved)")
+        wall = sum(r.get("wall_s", 0.0) for r in rows)
+        lines.append(f"\nAll runs in the results file: {len(rows)}, {wall / 60:.0f} min of one CPU thread.")
     return "\n".join(lines)
 
 
