@@ -22,12 +22,12 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.plan import ModelSection
+from lorplan.probe.adapters import save_adapter, wants_adapter
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import RunDir, atomic_write_json
 
 TRACEBACK_LINES = 20
 SAMPLE_MAX = 20000  # examples read for a probe, at most
-
 
 class Cancelled(BaseException):
     """SIGTERM arrived (a cancel, or the machine shutting down)."""
@@ -190,6 +190,9 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
     run_steps(engine, on_step=lambda s: state.on_step(s, emit), eval_every=rp.eval_every,
               on_eval=lambda n, ev: state.on_eval(n, ev, emit), before_step=inject,
               should_stop=(lambda n: should_stop()) if should_stop is not None else None)
+    if wants_adapter(run, probe_id):  # marked by the recommender (lorplan.probe.adapters)
+        facts["adapter"] = str(save_adapter(run, probe_id, unwrapped))
+        emit({"type": "adapter", "path": facts["adapter"]})
     return facts
 
 

@@ -44,9 +44,32 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(first,)))
+    mark_pattern_probes(run, spec)
     get_backend(plan.backend).submit(run)
     launch_driver(run)
     return run
+
+
+def mark_pattern_probes(run, spec: LadderSpec) -> None:
+    """Ask the ladder's pattern probes that are in the run and not ended to save their adapters
+    (lorplan.probe.worker.SAVE_ADAPTER_MARKER). Idempotent."""
+    from lorplan.probe.adapters import mark_save_adapter, wants_adapter
+
+    for pid in spec.pattern_probes:
+        if run.probe_dir(pid).is_dir() and not wants_adapter(run, pid) and not run.result_path(pid).exists():
+            mark_save_adapter(run, pid)
+
+
+def launch_pattern_measure(run) -> subprocess.Popen:
+    """Measure what the pattern probes' adapters share in a child process (python -m lorplan.recommend.pattern
+    RUN_DIR writes pattern-signals.json): the driver never imports torch."""
+    from lorplan.probe.backend import child_env
+
+    files = LadderFiles(run)
+    with open(files.log_path, "ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "lorplan.recommend.pattern", str(run.path)],
+                                start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, env=child_env(), cwd=run.path)
 
 
 def launch_driver(run) -> None:
@@ -112,6 +135,7 @@ class Driver:
         self.price = price_for(self.spec, run)
         self._written: str | None = None
         self._checked = 0.0
+        self._measure: subprocess.Popen | None = None
 
     def step(self, now: float | None = None) -> bool:
         """Read the probes, decide, act, write recommendation.json. True when the ladder is done."""
@@ -145,11 +169,14 @@ class Driver:
                     if stops:
                         self._apply(state)
                         obs = self.observer.observe()
+        measuring = self._pattern(obs)
         if not state.done and all(o.ended for o in obs):
             rec, base = measured.recommendation(spec, obs, state, self.price)
             knee = measured.ladder_knee(rec.ladder, base)
             nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now)
-            if nxt is None:
+            if nxt is None and measuring:
+                pass  # the ladder is done once the pattern's measurement has written its file
+            elif nxt is None:
                 state = replace(state, done=True)
                 self.files.write_state(state)
             else:
@@ -162,6 +189,32 @@ class Driver:
         self._write(obs, state)
         return state.done
 
+    def _pattern(self, obs) -> bool:
+        """Start the pattern measurement once every pattern probe has ended and two saved adapters; True while
+        it runs (the ladder waits for it). A measurement that died without a word gets its error written."""
+        from lorplan.probe.adapters import has_adapter
+        from lorplan.probe.runs import atomic_write_json
+
+        spec = self.spec
+        if not spec.pattern_probes or self.files.signals_path.exists():
+            return False
+        if self._measure is not None:
+            code = self._measure.poll()
+            if code is None:
+                return True
+            if not self.files.signals_path.exists():
+                atomic_write_json(self.files.signals_path,
+                                  {"error": f"the pattern measurement exited with code {code} (see ladder.log)"})
+            return False
+        by_id = {o.id: o for o in obs}
+        if any(p in by_id and not by_id[p].ended for p in spec.pattern_probes):
+            return False
+        saved = [p for p in spec.pattern_probes if has_adapter(self.run, p)]
+        if len(saved) < 2:
+            return False
+        self._measure = launch_pattern_measure(self.run)
+        return True
+
     def _apply(self, state: LadderState) -> None:
         """Make the run match the decisions: every pass's probes are in the plan; probes of stopped ranks, and
         every probe once the budget is spent, are cancelled. Idempotent."""
@@ -172,6 +225,7 @@ class Driver:
         added = []
         for p in state.passes:
             added += add_probes(self.run, _specs(p))
+        mark_pattern_probes(self.run, self.spec)
         if added:
             get_backend(self.run.plan().backend).submit(self.run)
         stopped = state.stopped_ranks
@@ -183,7 +237,8 @@ class Driver:
     def _write(self, obs, state: LadderState) -> None:
         from lorplan.recommend import measured
 
-        out = measured.recommendation_json(self.spec, obs, state, self.price, run_id=self.run.id)
+        out = measured.recommendation_json(self.spec, obs, state, self.price, run_id=self.run.id,
+                                           signals=self.files.signals())
         text = json.dumps(out, sort_keys=True)
         if text != self._written:
             out["updated"] = round(time.time(), 3)

@@ -31,7 +31,7 @@ PREFIX = "base_model.model."
 def compress(ranks: Mapping[str, int], rank: int) -> dict[str, int]:
     """A rank_pattern for per-module ranks: one key per module kind when all its layers share a rank, else one
     key per module; entries equal to `rank` left out (peft gives unmatched modules the global rank)."""
-    from lorplan.recommend.pattern import kind_key
+    from lorplan.recommend.allocate import kind_key
 
     kinds: dict[str, dict[str, int]] = {}
     for name, r in ranks.items():
@@ -112,7 +112,7 @@ def eva_pattern(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: f
     """EVA's per-module ranks for `plan` at uniform `rank`'s budget (n_modules·rank in rank units), as a
     RankPattern (source "eva"). A module EVA gives rank 0 (peft removes its adapter) is kept at rank 1 in the
     pattern, since a rank_pattern cannot drop a module; the explanation says how many."""
-    from lorplan.recommend.pattern import short_kind
+    from lorplan.recommend.allocate import short_kind
 
     ranks, costs = eva_ranks(plan, examples, rank, rho=rho, tau=tau, max_examples=max_examples, seed=seed)
     zero = [n for n, r in ranks.items() if r == 0]
@@ -134,7 +134,7 @@ def eva_pattern(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: f
 
 
 def _by_kind(p: RankPattern) -> dict[str, float]:
-    from lorplan.recommend.pattern import short_kind
+    from lorplan.recommend.allocate import short_kind
 
     kinds: dict[str, list[int]] = {}
     for n, r in p.ranks.items():

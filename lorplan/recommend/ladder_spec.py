@@ -5,6 +5,8 @@
     ladder-state.json    LadderState: the driver's decisions (passes started, ranks stopped by successive
                          halving and at which rung, the budget spent), rewritten atomically as they are made
     recommendation.json  the recommendation from what is known, rewritten as evidence arrives
+    pattern-signals.json what the pattern probes' adapters share per module (recommend.pattern, in a child
+                         process of the driver), once they have ended
     ladder.lock          held (flock) by the driver process while it lives
 
 Everything the driver decides is written before it is acted on, so a driver killed at any moment and started
@@ -34,7 +36,9 @@ class LadderSpec:
     probe_steps: steps per probe. seeds: training seeds per probe (the held-out split stays the run's).
     ranks: the first pass. budget_seconds: wall-clock time the ladder may spend (None: no limit).
     budget_bytes / gpu: the memory budget the recommended rank is priced against. notes: evidence (JSON of
-    recommend.Evidence) known at the start.
+    recommend.Evidence) known at the start. pattern_probes: the probes (same rank and learning rate, other
+    seeds) that save their adapters for the per-module pattern (recommend.pattern); pattern_why: why there are
+    none, or fewer than two.
     """
 
     kind: str
@@ -61,6 +65,8 @@ class LadderSpec:
     gpu: str | None = None
     trust_remote_code: bool = False
     notes: tuple[dict, ...] = ()
+    pattern_probes: tuple[str, ...] = ()
+    pattern_why: str = ""
     version: int = VERSION
 
     def to_json(self) -> dict:
@@ -70,7 +76,7 @@ class LadderSpec:
     def from_json(cls, obj: dict) -> LadderSpec:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in obj.items() if k in known}
-        for key in ("target_modules", "seeds", "ranks", "notes"):
+        for key in ("target_modules", "seeds", "ranks", "notes", "pattern_probes"):
             kw[key] = tuple(kw.get(key, ()))
         return cls(**kw)
 
@@ -167,6 +173,17 @@ class LadderFiles:
     @property
     def log_path(self) -> Path:
         return self.run.path / "ladder.log"
+
+    @property
+    def signals_path(self) -> Path:
+        """pattern-signals.json: what the pattern probes' adapters share per module (recommend.pattern), or
+        the error that stopped the measurement."""
+        return self.run.path / "pattern-signals.json"
+
+    def signals(self) -> dict | None:
+        from lorplan.probe.runs import read_json
+
+        return read_json(self.signals_path)
 
     def is_ladder(self) -> bool:
         return self.spec_path.is_file()

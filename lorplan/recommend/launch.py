@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
 from lorplan.recommend.datasize import DataSize
-from lorplan.recommend.decide import probe_specs
+from lorplan.recommend.decide import probe_id, probe_specs
 from lorplan.recommend.ladder import estimate_probe_seconds, plan_ladder, planned_steps
 from lorplan.recommend.ladder_spec import LadderSpec, Pass
 from lorplan.recommend.types import Evidence
@@ -101,6 +101,21 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {steps} steps of the "
                                       f"planned {planned:,} (the probe time is estimated from the model's size "
                                       "until probes are timed)").to_json()]
+    # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
+    # the most directions, and it runs first) saves its adapter, and a second seed there runs last in the first
+    # pass when the budget buys one probe more than the ladder plans
+    top_rank = max(lp.ranks)
+    affordable = int(budget_s * len(slots) // guess)
+    second = ()
+    if affordable >= lp.probes + 1:
+        second = ({"id": probe_id(top_rank, 1, 2), "rank": top_rank, "lr": learning_rate[0],
+                   "seed": t.seed + 1},)
+        pattern_probes, pattern_why = (probe_id(top_rank, 0, 1), second[0]["id"]), ""
+    else:
+        pattern_probes = ()
+        pattern_why = (f"the budget buys about {affordable} probe(s) and the ladder plans {lp.probes}: a second seed "
+                       f"at rank {top_rank}, which the per-module pattern compares with the first, does not fit "
+                       "(give more --budget-minutes for a pattern)")
     lspec = LadderSpec(
         kind="data", model=spec.id, spec_source=str(model_folder(source)),
         task=data.task, target_modules=tuple(target_modules), data=asdict(data), adapter=asdict(adapter),
@@ -108,10 +123,10 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         probe_steps=steps, seeds=(0,), ranks=lp.ranks, max_rank=top, refine=lp.refine > 0,
         extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
         parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,
-        notes=tuple(notes))
+        notes=tuple(notes), pattern_probes=pattern_probes, pattern_why=pattern_why)
     # the base first (halving needs it), then the largest rank: on one device the probes run one after another,
     # and a smaller rank can only be stopped early against a curve that is already there
-    first = Pass("first", specs=probe_specs((0, *sorted(lp.ranks, reverse=True)), lspec), ranks=lp.ranks)
+    first = Pass("first", specs=probe_specs((0, *sorted(lp.ranks, reverse=True)), lspec) + second, ranks=lp.ranks)
     run_plan = _run_plan(RunPlan, new_run_id(), first, plan_settings(plan), steps=steps, eval_every=eval_every,
                          eval_examples=EVAL_EXAMPLES)
     return Ladder(lspec, run_plan, first)
@@ -169,6 +184,7 @@ def demo_ladder(examples: list) -> Ladder:
         adapter=asdict(adapter_size(spec, targets)), learning_rate=defaults.learning_rate,
         learning_rate_why=defaults.why, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
         ranks=DEMO_RANKS, refine=False, extra_learning_rates=False, halving=False, budget_seconds=None,
+        pattern_probes=tuple(probe_id(max(DEMO_RANKS), s, len(DEMO_SEEDS)) for s in DEMO_SEEDS),
         notes=(Evidence("demo", None, f"the embedded demo: {spec.id} learning lorplan's generated task "
                                       f"({len(examples):,} examples, {len(counts)} classes, {held} held out), ranks {', '.join(map(str, DEMO_RANKS))} and "
                                       f"the head alone, {len(DEMO_SEEDS)} seeds each, {DEMO_STEPS} steps at "

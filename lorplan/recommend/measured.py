@@ -166,13 +166,46 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
     return out
 
 
+def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],
+                     signals: dict | None) -> Recommendation:
+    """The recommendation with the per-module pattern (recommend.pattern) at its rank's parameter budget, from
+    what the pattern probes' adapters share (pattern-signals.json), and an Evidence row with source "pattern"
+    either way: the pattern's figures, or why there is none."""
+    from lorplan.recommend.allocate import pattern_from_signals, signals_from_json
+
+    if signals and "signals" in signals:
+        pattern = pattern_from_signals(signals_from_json(signals), int(signals["rank"]), budget_rank=rec.rank,
+                                       runs=int(signals.get("runs", 2)))
+        return replace(rec, rank_pattern=dict(pattern.pattern),
+                       evidence=rec.evidence + (Evidence("pattern", None, pattern.explanation),))
+    if signals and "error" in signals:
+        why = f"no per-module pattern: {signals['error']}; every module keeps rank {rec.rank}"
+    elif not spec.pattern_probes:
+        why = (f"no per-module pattern: {spec.pattern_why or 'this ladder saves no adapters'}; every module keeps "
+               f"rank {rec.rank}")
+    else:
+        by_id = {o.id: o for o in obs}
+        waiting = [p for p in spec.pattern_probes if p in by_id and not by_id[p].ended]
+        lost = [p for p in spec.pattern_probes if p in by_id and by_id[p].ended and by_id[p].state != "finished"]
+        if waiting:
+            why = f"per-module pattern: waiting for probes {', '.join(waiting)} to save their adapters"
+        elif len(spec.pattern_probes) - len(lost) < 2:
+            why = (f"no per-module pattern: probe(s) {', '.join(lost)} did not finish, so fewer than two adapters "
+                   f"can be compared; every module keeps rank {rec.rank}")
+        else:
+            why = "per-module pattern: comparing the pattern probes' adapters"
+    return replace(rec, evidence=rec.evidence + (Evidence("pattern", None, why),))
+
+
 def recommendation(
     spec: LadderSpec,
     obs: Sequence[ProbeObs],
     state: LadderState,
     price: Callable[[int], Fit] | None = None,
+    signals: dict | None = None,
 ) -> tuple[Recommendation, Base | None]:
-    """The recommendation from what the ladder knows now, and the base it compared with."""
+    """The recommendation from what the ladder knows now, and the base it compared with. signals: the ladder's
+    pattern-signals.json (None: not measured yet), for the per-module pattern."""
     prior = capacity_prior(DataSize(**spec.data), AdapterSize(**spec.adapter))
     rows = ladder_rows(obs, spec, state)
     base = base_measure(obs, spec)
@@ -191,20 +224,21 @@ def recommendation(
         rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, ladder=common,
                       base_loss=base.loss, base_stderr=base.stderr or 0.0, price=price, cost_seconds=cost,
                       notes=notes)
-        return _checked_rate(replace(rec, ladder=rows), spec), base
+        return pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec), spec, obs, signals), base
     why = _no_knee(obs, usable)
     rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, price=price,
                   cost_seconds=cost, notes=[Evidence("ladder", None, why), *notes])
-    return replace(rec, ladder=rows), base
+    return pattern_evidence(replace(rec, ladder=rows), spec, obs, signals), base
 
 
 def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: LadderState,
-                        price: Callable[[int], Fit] | None = None, *, run_id: str = "") -> dict:
+                        price: Callable[[int], Fit] | None = None, *, run_id: str = "",
+                        signals: dict | None = None) -> dict:
     """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
     own keys: run, state (running / done), kind, ladder_learning_rate (the rate every rank was compared at),
     base_loss and base, planned and probe steps, seeds, budget,
     passes, halving stops, and every probe as observed (its curve included)."""
-    rec, base = recommendation(spec, obs, state, price)
+    rec, base = recommendation(spec, obs, state, price, signals)
     out = rec.to_json()
     out.update({
         "run": run_id, "state": "done" if state.done else "running", "kind": spec.kind,

