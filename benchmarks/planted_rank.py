@@ -187,9 +187,10 @@ def sizes(base: dict, runs: list[dict]):
                              per_rank=per_rank, fixed=0, min_dim=min_dim)
 
 
-def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter) -> dict:
-    """lorplan's ladder replayed from the recorded curves (see the module docstring). Returns its rank,
-    learning rate, the ranks it probed and its training seconds."""
+def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: float | None = None) -> dict:
+    """lorplan's ladder replayed from the recorded curves (see the module docstring), comparing ranks at `lr`
+    (default: the sweep's middle rate). Returns its rank, learning rate, the ranks it probed, its training
+    seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
     from lorplan.recommend import measured
     from lorplan.recommend.decide import next_pass, probe_specs
     from lorplan.recommend.ladder import coarse_ladder
@@ -202,7 +203,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter) -> dict
     steps = s["steps"]
     spec = LadderSpec(kind="data", model=s["model"], spec_source="", task="causal-lm",
                       target_modules=tuple(base["modules"]), data=asdict(data), adapter=asdict(adapter),
-                      learning_rate=lrs[1], learning_rate_why="the sweep's middle rate: benchmark setting",
+                      learning_rate=lr or lrs[1], learning_rate_why="the sweep's rate: benchmark setting",
                       planned_steps=steps, probe_steps=steps // 2, seeds=SEEDS,
                       ranks=coarse_ladder(prior_rank, low=1, high=cap), max_rank=cap, halving=False,
                       started=0.0)
@@ -223,7 +224,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter) -> dict
 
     first = Pass("first", specs=probe_specs(spec.ranks, spec), ranks=spec.ranks)
     state = LadderState(passes=(first,))
-    obs = [ProbeObs(id="base", rank=0, lr=lrs[1], seed=0, state="finished", step=0,
+    obs = [ProbeObs(id="base", rank=0, lr=spec.learning_rate, seed=0, state="finished", step=0,
                     curve=((0, base["base_loss"]),))]
     missing = []
     for p in [first]:
@@ -246,19 +247,20 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter) -> dict
             "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing}
 
 
-def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str]:
+def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str, float | None]:
     """From pattern_from_adapters on the two seeds' adapters at `rank` (middle learning rate): the share of the
     pattern's LoRA parameters in the planted modules ("uniform" marks an empty pattern: every module keeps
     `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
-    pattern.module_signals) that sits in the planted modules. "not run" when lorplan.recommend.pattern is
+    pattern.module_signals) that sits in the planted modules, and the mean number of directions the runs share
+    (above the split-half noise floor) per planted module. "not run" when lorplan.recommend.pattern is
     missing or the adapters are not on this machine."""
     try:
         from lorplan.recommend.pattern import load_adapter, module_signals, pattern_from_adapters
     except ImportError:
-        return "not run", None, "not run"
+        return "not run", None, "not run", None
     paths = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
     if len(paths) < 2 or not all(Path(p).is_dir() for p in paths):
-        return "not run", None, "not run"
+        return "not run", None, "not run", None
     pat = dict(pattern_from_adapters(paths, rank).pattern)
     share = share_planted(base["modules"], base["planted"], pat, rank)
     signals = module_signals([load_adapter(p) for p in paths])
@@ -266,7 +268,9 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
     shared = {s.name: max(0.0, s.shared) for s in signals}
     total = sum(shared.values())
     sig = sum(v for n, v in shared.items() if n in planted) / total if total > 0 else 0.0
-    return f"{share:.0%}" + ("" if pat else " (uniform)"), pat, f"{sig:.0%}"
+    dirs = [s.directions for s in signals if s.name in planted]
+    return (f"{share:.0%}" + ("" if pat else " (uniform)"), pat, f"{sig:.0%}",
+            sum(dirs) / len(dirs) if dirs else None)
 
 
 def share_planted(modules: dict, planted: list[str], pattern: dict, default: int) -> float:
@@ -281,6 +285,10 @@ def share_planted(modules: dict, planted: list[str], pattern: dict, default: int
     total = sum(rank_of(n) * sum(d) for n, d in modules.items())
     mine = sum(rank_of(n) * sum(d) for n, d in modules.items() if n in set(planted))
     return mine / total if total else 0.0
+
+
+def s_model(base: dict) -> str:
+    return base["settings"]["model"]
 
 
 def hit(rank: int, knee: int) -> bool:
@@ -308,7 +316,8 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
     data, adapter = sizes(base, runs)
     prior = capacity_prior(data, adapter)
     lad = replay(base, runs, prior.rank, data, adapter)
-    share, pat, signal = pattern_share(base, runs, lad["rank"])
+    share, pat, signal, dirs = pattern_share(base, runs, lad["rank"])
+    hi = replay(base, runs, prior.rank, data, adapter, lr=LRS[s_model(base)][-1])
     s = base["settings"]
     sweep_s = sum(r["train_seconds"] for r in runs)
     return {"case": base["case"], "model": s["model"], "modules": "+".join(s["modules"]),
@@ -318,16 +327,16 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "knee_lr": next(x.learning_rate for x in knee.ranks if x.rank == knee.rank),
             "prior": prior.rank, "prior_hit": hit(prior.rank, knee.rank),
             "ladder": lad["rank"], "ladder_hit": hit(lad["rank"], knee.rank), "ladder_probed": lad["probed"],
-            "ladder_seconds": lad["seconds"], "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
-            "signal_share": signal,
+            "ladder_seconds": lad["seconds"], "ladder_hi": hi["rank"], "ladder_hi_hit": hit(hi["rank"], knee.rank), "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
+            "signal_share": signal, "planted_directions": dirs,
             "knee_is_k": knee.rank == s["k"]}
 
 
 def render(summaries: list[dict], rows: list[dict]) -> str:
     """The printed report: one line per case, then the hit rates against the targets."""
     head = ("| case | model | planted | k | knee (band) | lr at knee | prior | hit | prior+ladder | hit | ladder "
-            "ranks | ladder cost | pattern → planted | signal in planted |")
-    lines = [head, "|" + "---|" * 14]
+            "ranks | ladder cost | ladder at top lr | pattern → planted | signal in planted | shared directions |")
+    lines = [head, "|" + "---|" * 16]
     for s in summaries:
         where = s["modules"] + (f" L{','.join(map(str, s['layers']))}" if s["layers"] else "")
         where += f" +noise {s['noise']:g}" if s["noise"] else ""
@@ -335,7 +344,9 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
             f"| {s['case']} | {s['model']} | {where} | {s['k']} | {s['knee']} ({s['knee_band'][0]}-"
             f"{s['knee_band'][1]}) | {s['knee_lr']:.2g} | {s['prior']} | {'yes' if s['prior_hit'] else 'no'} | "
             f"{s['ladder']} | {'yes' if s['ladder_hit'] else 'no'} | {','.join(map(str, s['ladder_probed']))} | "
-            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['pattern_share']} | {s['signal_share']} |")
+            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['ladder_hi']}{'' if s['ladder_hi_hit'] else ' (miss)'} | "
+            f"{s['pattern_share']} | {s['signal_share']} | "
+            f"{'-' if s['planted_directions'] is None else format(s['planted_directions'], '.1f')} |")
     n = len(summaries)
     if not n:
         return "\n".join(lines + ["", "no case has a complete sweep yet"])
@@ -355,6 +366,8 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
         f"prior + ladder (replay) in [knee, 2×knee]: {rate('ladder_hit')} (target ≥ 80%: "
         f"{'met' if sum(s['ladder_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
+        f"sensitivity, ladder comparing ranks at the sweep's top rate instead: {rate('ladder_hi_hit')} in "
+        "[knee, 2×knee]",
         f"ladder cost: {sum(s['ladder_seconds'] for s in summaries) / sum(s['sweep_seconds'] for s in summaries):.0%}"
         " of the sweeps' training seconds",
         "pattern share to the planted modules: " + (", ".join(shares) if shares else
@@ -407,7 +420,9 @@ training seconds / the sweep's. pattern → planted: share of the LoRA parameter
 lorplan.recommend.pattern.pattern_from_adapters (2 seeds' adapters at the ladder's rank, middle learning rate,
 same parameter budget as uniform rank) in the planted modules; "(uniform)": the pattern kept every module at
 that rank. signal in planted: share of the two seeds' shared update energy (⟨ΔW₁, ΔW₂⟩_F, per module, from
-pattern.module_signals) in the planted modules.
+pattern.module_signals) in the planted modules; shared directions: per planted module, the directions the two
+seeds share above their split-half noise floor (pattern.module_signals; at most the ladder's rank). ladder at top lr: the same replay comparing ranks at the
+sweep's highest rate (a sensitivity check on the ladder's rate, not lorplan's behaviour).
 
 """
 
