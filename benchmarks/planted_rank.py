@@ -59,18 +59,18 @@ CASES = (
     Case("llama-v-k4", "llama", 4, V),
     Case("llama-v-k16", "llama", 16, V),
     Case("minilm-v-k4", "minilm", 4, MV),
-    Case("llama-v-k2", "llama", 2, V),
     Case("llama-v-k8", "llama", 8, V),
+    Case("llama-v-k8-noisy", "llama", 8, V, noise=0.3),
+    Case("llama-v-k2", "llama", 2, V),
     Case("llama-v-k32", "llama", 32, V),
     Case("llama-qv-k4", "llama", 4, QV),
     Case("llama-mlp-k8", "llama", 8, MLP),
+    Case("minilm-v-k1-noisy", "minilm", 1, MV, noise=0.3),
     Case("llama-v@1-k8", "llama", 8, V, layers=(1,)),
-    Case("minilm-qv-k16", "minilm", 16, MQV),
-    Case("llama-v-k8-noisy", "llama", 8, V, noise=0.3),
     Case("llama-v-k32-noisy", "llama", 32, V, noise=0.3),
+    Case("minilm-qv-k16", "minilm", 16, MQV),
     Case("llama-qv-k16-noisy", "llama", 16, QV, noise=0.3),
     Case("minilm-mlp-k8", "minilm", 8, MMLP),
-    Case("minilm-v-k1-noisy", "minilm", 1, MV, noise=0.3),
 )
 BY_NAME = {c.name: c for c in CASES}
 
@@ -94,10 +94,12 @@ def run_key(row: dict) -> tuple:
 
 
 def append_row(row: dict, path: Path = RESULTS) -> None:
-    """One row, written and flushed as a single line (the file only ever grows)."""
+    """One row, written and flushed as a single line (the file only ever grows; a line torn by a kill is
+    ended first, so it costs only itself)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a") as f:
-        f.write(json.dumps(row, sort_keys=True) + "\n")
+        f.write(("\n" if torn else "") + json.dumps(row, sort_keys=True) + "\n")
         f.flush()
         os.fsync(f.fileno())
 
