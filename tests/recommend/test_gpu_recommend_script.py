@@ -1,8 +1,8 @@
 """benchmarks/gpu_recommend_check.py end to end on the CPU (--device cpu --quick): the demo ladder (MiniLM's
 configuration with random weights in a private Hugging Face cache, as on the lent GPU machine) and a causal-LM
-ladder through `lorplan recommend`, real probes on tiny models; the printed rows carry a measured peak, lorplan's
-estimate and their ratio, and each ladder prints its recommendation. Without CUDA the script says so in one line
-and exits 0."""
+ladder through `lorplan recommend`, real probes on tiny models; the printed rows carry a measured peak,
+lorplan's estimate and their ratio, and each ladder prints its recommendation. Without CUDA the script says so
+in one line and exits 0."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ COLUMNS = ("ladder", "probe", "rank", "lr", "seed", "state", "steps", "train_s",
 
 
 def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("XDG_STATE_HOME", "HF_HUB_CACHE", "LORPLAN_PROBE_INJECT")}
+    drop = ("XDG_STATE_HOME", "HF_HUB_CACHE", "LORPLAN_PROBE_INJECT")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1",
                PYTHONPATH=str(ROOT), **extra)
     return env
@@ -49,8 +50,8 @@ def test_without_cuda_it_says_so_in_one_line_and_exits_0():
 
 @pytest.mark.slow
 def test_both_ladders_print_measured_memory_beside_the_estimate(tmp_path):
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--device", "cpu", "--quick", "--demo-weights", "random",
-                           "--deadline", "420"], capture_output=True, text=True, timeout=560,
+    argv = ["--device", "cpu", "--quick", "--demo-weights", "random", "--deadline", "420"]
+    proc = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=560,
                           env=_env(TMPDIR=str(tmp_path)), cwd=ROOT)
     out = proc.stdout
     assert proc.returncode == 0, out[-4000:] + proc.stderr[-4000:]
