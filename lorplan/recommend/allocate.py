@@ -30,7 +30,11 @@ from dataclasses import dataclass
 from lorplan.recommend.types import RankPattern
 
 _BLOCK_RE = re.compile(r"^(?P<head>.*?\.[^.]*?)\.(?P<idx>\d+)\.(?P<tail>.+)$")
-MIN_SHARED = 0.05  # below this share of its update energy shared in every module, the runs share no signal
+# shared energy above 4 null spreads is signal: independent random adapters (tests/recommend/test_pattern.py)
+# reached |z| 3.4 among 8 modules (the null has heavier tails than a normal one), while the modules of two MiniLM
+# probes on lorplan's demo task reached z 10-58 in 27 of 37 modules
+Z_SIGNAL = 4.0
+MIN_SHARED = 0.05  # without a measured null: below this share of its update energy, a module shares nothing
 MAX_WORDS = 8  # groups named in the explanation
 MAX_RANK_FACTOR = 4  # no group gets more than 4 × the probe rank (what the probe could see: about 2 × it)
 
@@ -42,7 +46,8 @@ class ModuleSignal:
     name: the module's path as peft matches it (e.g. bert.encoder.layer.0.attention.self.query).
     energy: the runs' mean ‖ΔW‖²_F. shared: the mean over pairs of ⟨ΔWᵢ, ΔWⱼ⟩_F (may be < 0: noise).
     spectrum: σⱼ(M)² − σⱼ(D)² per direction j (signal energy, not clipped). floor: σ₁(D)², the noise floor.
-    directions: how many σⱼ(M)² lie above the floor (the shared signal rank)."""
+    directions: how many σⱼ(M)² lie above the floor (the shared signal rank). null: the spread of the shared
+    energy of unrelated updates with these spectra (random sign flips; 0 when not measured)."""
 
     name: str
     d_in: int
@@ -52,10 +57,22 @@ class ModuleSignal:
     spectrum: tuple[float, ...]
     floor: float
     directions: int
+    null: float = 0.0
 
     @property
     def share(self) -> float:
         return self.shared / self.energy if self.energy > 0 else 0.0
+
+    @property
+    def z(self) -> float | None:
+        """Shared energy in null spreads (None when the null was not measured)."""
+        return self.shared / self.null if self.null > 0 else None
+
+    @property
+    def significant(self) -> bool:
+        """The runs share more than chance here: z ≥ Z_SIGNAL (share ≥ MIN_SHARED without a null)."""
+        z = self.z
+        return z >= Z_SIGNAL if z is not None else self.share >= MIN_SHARED
 
     @property
     def cost(self) -> int:
@@ -85,6 +102,8 @@ def signal_spectrum(s: ModuleSignal, probe_rank: int, top: int) -> list[float]:
     directions above the noise floor, 0 for the rest. A module that used every direction the probe gave it
     (as many shared directions as the probe's rank) may need more than the probe could show: its weakest
     measured direction's energy is assumed for the directions after it, up to `top`."""
+    if not s.significant:  # what the runs share here is within chance: no direction is measured signal
+        return []
     dirs = min(s.directions, len(s.spectrum))
     out = [max(0.0, x) for x in s.spectrum[:dirs]]
     if dirs >= probe_rank and out:
@@ -110,7 +129,15 @@ class _Group:
 
     @property
     def shared(self) -> float:
-        return sum(max(0.0, m.shared) for m in self.members)
+        """Shared energy of the members whose sharing is more than chance."""
+        return sum(m.shared for m in self.members if m.significant)
+
+    @property
+    def z(self) -> float | None:
+        nulls = [m.null for m in self.members]
+        if not all(n > 0 for n in nulls):
+            return None
+        return sum(m.shared for m in self.members) / sum(n * n for n in nulls) ** 0.5
 
     @property
     def energy(self) -> float:
@@ -164,13 +191,15 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
     budget_rank = int(budget_rank or rank)
     total = sum(s.energy for s in signals)
     shared = sum(max(0.0, s.shared) for s in signals)
-    best = max(signals, key=lambda s: s.share)
     uniform = budget_rank * sum(s.cost for s in signals)
-    if total <= 0 or best.share < MIN_SHARED:
+    if total <= 0 or not any(s.significant for s in signals):
+        best = max(signals, key=lambda s: (s.z if s.z is not None else s.share))
+        figure = (f"{best.z:.1f} null spreads (random sign flips; signal needs {Z_SIGNAL:g})" if best.z is not None
+                  else f"{best.share:.0%} of its update energy (signal needs {MIN_SHARED:.0%})")
         return RankPattern({}, "pattern", (
-            f"the {runs} probe adapters share no signal (the best module, {short_kind(best.name)}, agrees on "
-            f"{best.share:.0%} of its update energy; below {MIN_SHARED:.0%} is noise): every module keeps rank "
-            f"{budget_rank}"), {s.name: budget_rank for s in signals}, uniform, uniform)
+            f"the {runs} probe adapters share no signal beyond chance (the best module, {short_kind(best.name)}, "
+            f"shares {figure}): every module keeps rank {budget_rank}"),
+            {s.name: budget_rank for s in signals}, uniform, uniform)
     groups = allocate(signals, budget_rank, rank, by)
     used = sum(g.rank * g.cost for g in groups)
     pattern = {g.key: g.rank for g in sorted(groups, key=lambda g: -g.rank) if g.rank != budget_rank}
@@ -178,12 +207,16 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
     for g in sorted(groups, key=lambda g: (-g.rank, -g.shared / max(g.energy, 1e-30)))[:MAX_WORDS]:
         dirs = sum(m.directions for m in g.members) / len(g.members)
         full = ", every direction the probe gave it, so it may need more" if g.saturated else ""
-        words.append(f"{g.label} {g.rank} ({g.shared / g.energy if g.energy > 0 else 0:.0%} of its update "
-                     f"shared, {dirs:.1f} shared directions per module{full}; {g.energy / total:.0%} of the update)")
+        z = f", z {g.z:.0f}" if g.z is not None else ""
+        words.append(f"{g.label} {g.rank} ({max(0.0, g.shared) / g.energy if g.energy > 0 else 0:.0%} of its "
+                     f"update shared{z}, {dirs:.1f} directions above the noise per module{full}; "
+                     f"{g.energy / total:.0%} of the update)")
     if len(groups) > MAX_WORDS:
         words.append(f"{len(groups) - MAX_WORDS} more")
+    sig = sum(s.significant for s in signals)
     head = (f"per-module ranks from {runs} probe adapters at rank {rank} trained with other seeds: the runs agree "
-            f"on {shared / total:.0%} of the update's energy (⟨ΔW₁,ΔW₂⟩ over ‖ΔW‖²); ")
+            f"on {shared / total:.0%} of the update's energy (⟨ΔW₁,ΔW₂⟩ over ‖ΔW‖²; the rest is each seed's own), "
+            f"beyond chance in {sig} of {len(signals)} modules (z ≥ {Z_SIGNAL:g} null spreads); ")
     if not pattern:
         text = head + (f"no module kind needs more directions than the others can spare, so every module keeps "
                        f"rank {budget_rank}: " + "; ".join(words))

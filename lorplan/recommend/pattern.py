@@ -6,6 +6,9 @@ the order of the batches) put there. Two independent runs share the signal and n
 - shared energy: ⟨ΔW₁, ΔW₂⟩_F (the mean over pairs of runs): independent noise cancels in expectation, so
   it estimates ‖signal‖²_F; divided by the runs' mean ‖ΔW‖²_F it is the share of the update that the runs
   agree on (1: the same update, 0: unrelated updates).
+- is it more than chance: the same inner product with the second run's rows and columns flipped by random
+  signs (which keeps each update's spectrum and breaks any alignment) scatters around 0 by the null spread;
+  shared energy over that spread is a z-score, and a module whose z stays under 4 shares nothing measurable.
 - shared directions: the runs' mean M = (ΔW₁+ΔW₂)/2 holds the signal and half the noise; their half
   difference D = (ΔW₁−ΔW₂)/2 holds no signal and noise of the same size (it is the same sum with one sign
   flipped). D's top singular value is the noise floor, and the directions of M above it are the ones the runs
@@ -43,6 +46,7 @@ from lorplan.recommend.allocate import (  # noqa: F401  (re-exported: the measur
 from lorplan.recommend.types import RankPattern
 
 PREFIX = "base_model.model."
+NULL_FLIPS = 32  # sign flips per pair of runs for the null spread of the shared energy
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,26 @@ def _inner(s1, a1, b1, s2, a2, b2) -> float:
     return float(s1 * s2 * ((b1.T @ b2) @ (a2 @ a1.T)).diagonal().sum())
 
 
-def module_signals(adapters: Sequence[Adapter]) -> list[ModuleSignal]:
-    """ModuleSignal for every module the adapters share (they must adapt the same modules, same shapes)."""
+def _null_spread(p1, p2, flips: int, seed: int) -> float:
+    """The standard deviation of ⟨ΔW₁, S_out·ΔW₂·S_in⟩_F over random sign flips S of the rows and columns:
+    what the inner product of two unrelated updates with these spectra scatters by (its null), in r × r
+    products (S_out·B₂ and A₂·S_in)."""
+    import torch
+
+    (s1, a1, b1), (s2, a2, b2) = p1, p2
+    g = torch.Generator().manual_seed(seed)
+    values = []
+    for _ in range(flips):
+        so = (torch.randint(0, 2, (b2.shape[0], 1), generator=g, dtype=torch.float64) * 2 - 1)
+        si = (torch.randint(0, 2, (1, a2.shape[1]), generator=g, dtype=torch.float64) * 2 - 1)
+        values.append(_inner(s1, a1, b1, s2, a2 * si, b2 * so))
+    t = torch.tensor(values, dtype=torch.float64)
+    return float(t.pow(2).mean().sqrt())
+
+
+def module_signals(adapters: Sequence[Adapter], *, flips: int = NULL_FLIPS) -> list[ModuleSignal]:
+    """ModuleSignal for every module the adapters share (they must adapt the same modules, same shapes).
+    flips: random sign flips per pair of runs for the null spread of the shared energy."""
     names = list(adapters[0].modules)
     for ad in adapters[1:]:
         if set(ad.modules) != set(names):
@@ -133,7 +155,10 @@ def module_signals(adapters: Sequence[Adapter]) -> list[ModuleSignal]:
         if len(shapes) != 1:
             raise BadInput(f"adapters: module {name} has different shapes across the runs ({sorted(shapes)})")
         energies = [_inner(s, a, b, s, a, b) for s, a, b in parts]
-        pairs = [_inner(*parts[i], *parts[j]) for i in range(len(parts)) for j in range(i + 1, len(parts))]
+        index = [(i, j) for i in range(len(parts)) for j in range(i + 1, len(parts))]
+        pairs = [_inner(*parts[i], *parts[j]) for i, j in index]
+        # the mean over pairs of null spreads (pairs share runs, so this is not divided by √pairs: cautious)
+        null = sum(_null_spread(parts[i], parts[j], flips, k) for k, (i, j) in enumerate(index)) / len(index)
         # M = (mean of half 1 + mean of half 2) / 2, D = (mean of half 1 − mean of half 2) / 2
         bm, bd, am = [], [], []
         for sign, grp in ((1.0, groups[0]), (-1.0, groups[1])):
@@ -149,7 +174,7 @@ def module_signals(adapters: Sequence[Adapter]) -> list[ModuleSignal]:
         spectrum = tuple(float(x - y) for x, y in zip(sm, sd, strict=True))
         d_out, d_in = parts[0][2].shape[0], parts[0][1].shape[1]
         out.append(ModuleSignal(name, int(d_in), int(d_out), sum(energies) / len(energies),
-                                sum(pairs) / len(pairs), spectrum, floor, int((sm > floor).sum())))
+                                sum(pairs) / len(pairs), spectrum, floor, int((sm > floor).sum()), null))
     return out
 
 

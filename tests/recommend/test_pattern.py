@@ -115,7 +115,7 @@ def test_runs_that_share_nothing_give_the_uniform_pattern(tmp_path):
     paths = planted_runs(tmp_path, r=4, k=4, planted="no-such-module")
     result = pattern_from_adapters(paths, 4)
     assert dict(result.pattern) == {}
-    assert "share no signal" in result.explanation
+    assert "share no signal beyond chance" in result.explanation
 
 
 def test_three_runs_and_the_signal_figures(tmp_path):
@@ -124,8 +124,8 @@ def test_three_runs_and_the_signal_figures(tmp_path):
     signals = {s.name: s for s in module_signals([load_adapter(p) for p in planted_runs(tmp_path, runs=3)])}
     q = signals["bert.encoder.layer.0.attention.self.query"]
     v = signals["bert.encoder.layer.0.attention.self.value"]
-    assert q.share > 0.9 and q.directions == 8
-    assert abs(v.share) < 0.2 and v.directions <= 2
+    assert q.share > 0.9 and q.directions == 8 and q.z > 10 and q.significant
+    assert abs(v.share) < 0.2 and v.directions <= 2 and abs(v.z) < 4 and not v.significant
 
 
 def test_bad_input_names_the_folder(tmp_path):
