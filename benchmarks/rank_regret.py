@@ -595,7 +595,9 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
              "mean over seeds). Compute: optimizer steps the recommender trained / the sweep's steps.",
              "The ladder row is a REPLAY on the recorded sweep runs (lorplan's decide/measured/knee code fed the "
              "recorded eval curves cut at the probe length, half the planned steps), not a fresh training; its "
-             "learning-rate pass's 3× rate (9e-3) is replayed by the recorded 1e-2.",
+             "learning-rate pass's 3× rate (9e-3) is replayed by the recorded 1e-2. Successive halving never fires "
+             "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
+             "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length.",
              "Setup: every run goes through lorplan's engine (build_engine/run_steps/evaluate) on one CPU thread, "
              "alpha 32 at every rank (lorplan's policy), linear decay after 5% warmup, eval on a fixed held-out "
              "split. Learning rates 1e-3, 3e-3, 1e-2; the ladder's is the middle one, 3e-3 (runs are 32-40 "
