@@ -246,6 +246,14 @@ def full_finetune_view(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int 
                             f["assumes"])
 
 
+def saving_words(full_total: int, lora_total: int) -> str:
+    """ "4.7x less", "about as much" or "1.3x more": a rank's total against full fine-tuning's, as `lorplan plan`
+    words it."""
+    from lorplan.core.memory.report import saving_words as core_words
+
+    return core_words(full_total, lora_total)
+
+
 def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> tuple[str, ...]:
     """Sentences explaining figures a user would not expect (kbit fp32 up-cast, unquantized fused experts,
     RoPE scaling), priced at `rank`; the same as `lorplan plan` prints."""

@@ -286,3 +286,11 @@ def test_full_finetune_gradients_and_activations_split_at_its_peak_moment():
     full, row = doc["full_finetune"], doc["rows"][0]["memory"]
     assert (full["gradients"], full["activations"]) == (long.gradients, long.activations)
     assert row["gradients"] == 0 and row["details"]["all_gradients"] > 0
+
+
+def test_saving_words_never_say_less_when_lora_is_not_smaller():
+    from lorplan.core.memory.report import saving_words
+
+    assert saving_words(4700, 1000) == "4.7x less"
+    assert saving_words(1040, 1000) == saving_words(1000, 1040) == "about as much"
+    assert saving_words(1000, 1300) == "1.3x more"

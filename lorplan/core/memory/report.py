@@ -262,7 +262,18 @@ def full_finetune_line(spec: ModelSpec, table: RankTable) -> str:
             f"weights {format_bytes(f.weights)}, grads {format_bytes(f.gradients)}, optim "
             f"{format_bytes(f.optimizer)}, activ {format_bytes(f.activations)} at "
             f"{PHASE_WORDS.get(f.peak_phase, f.peak_phase).split(' (')[0]}; rank {rank} needs "
-            f"{format_bytes(row.memory.total)}, {f.total / max(row.memory.total, 1):.1f}x less")
+            f"{format_bytes(row.memory.total)}, {saving_words(f.total, row.memory.total)}")
+
+
+def saving_words(full_total: int, lora_total: int) -> str:
+    """What a LoRA total is against full fine-tuning's (bytes): "4.7x less", "about as much" (within 5%, as a
+    tiny model at a long sequence can be: both hold the same activations) or "1.3x more"."""
+    ratio = full_total / max(lora_total, 1)
+    if ratio >= 1.05:
+        return f"{ratio:.1f}x less"
+    if ratio > 1 / 1.05:
+        return "about as much"
+    return f"{1 / ratio:.1f}x more"
 
 
 def note_rank(table: RankTable) -> int:

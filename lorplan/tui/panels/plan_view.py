@@ -285,7 +285,8 @@ class PlanView(VerticalScroll):
                  f"peak {format_bytes(m.total)} per GPU"]
         ref = self.state.reference
         if ref is not None:  # the saving of LoRA / QLoRA, as `lorplan plan` words it under its table
-            parts[-1] += (f", {ref.total / max(m.total, 1):.1f}x less than full fine-tuning "
+            words = bridge.saving_words(ref.total, m.total)
+            parts[-1] += (f", {words} {'as' if words.startswith('about') else 'than'} full fine-tuning "
                           f"({format_bytes(ref.total)}, the last row)")
         if self.state.table.budget_bytes:
             verdict = "fits" if row.fits else "does NOT fit"
