@@ -5,12 +5,14 @@ runs' mean update energy, their shared energy ⟨ΔW₁, ΔW₂⟩_F, and the si
 their mean M above the noise floor set by their half difference D (σⱼ(M)² − σⱼ(D)²; see recommend.pattern).
 
 Allocation, at the parameter budget of uniform rank R over the same modules (Σ r_m·(d_in+d_out) ≤
-R·Σ(d_in+d_out), what peft trains: lorplan.core.lora): every group (a module kind across layers, e.g.
-`attention.self.query`, or one module) starts at rank 1; then, greedily, the group whose doubling buys the
-most measured signal energy per added parameter doubles, while the budget allows and the doubling buys signal
-(directions above the noise floor; a module that used every direction the probe gave it is assumed to need as
-much again, up to 4 × the probe's rank); what is left of the budget then goes back toward uniform rank R,
-smallest ranks first and, among equals, the most shared energy per parameter first. Ranks stay powers of two.
+R·Σ(d_in+d_out), what peft trains: lorplan.core.lora), per group (a module kind across layers, e.g.
+`attention.self.query`, or one module): a group whose shared energy is beyond chance starts at R/4, the others
+at 1. Then doublings, each to the group that buys most per added parameter, while the budget allows: first
+the measured directions (signal energy of directions above the noise floor; a module that used every
+direction the probe gave it is assumed to need as much again, up to 4 × the probe's rank); then the shared
+energy itself (shared energy per parameter per rank unit the group holds: rank in proportion to measured
+signal, since a short probe shows only the strongest directions); what is left goes toward uniform rank R,
+smallest ranks first. Ranks stay powers of two.
 Rank follows measured signal per parameter, as in AdaLoRA's budget view (Zhang et al. 2023, arXiv
 2303.10512), with the signal separated from the seeds' noise as in the LoRA paper's subspace analysis (Hu et
 al. 2021, arXiv 2106.09685 §7).
@@ -169,20 +171,35 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
     def left() -> int:
         return budget - sum(g.rank * g.cost for g in groups)
 
-    while True:  # signal first: the doubling that buys the most shared signal energy per added parameter
-        moves = [(g.gain(g.rank) / (g.rank * g.cost), g) for g in groups
-                 if g.rank * 2 <= top and g.rank * g.cost <= left() and g.gain(g.rank) > 0]
+    def grow(moves: list[tuple[float, _Group]]) -> bool:
+        """Double the group of the best move (among nearly equal ones the smallest rank, so equal modules grow
+        together); False when there is none."""
         if not moves:
-            break
+            return False
         best = max(m[0] for m in moves)
-        # among (nearly) equal gains the smallest rank first, so equal modules grow together
         min((m for m in moves if m[0] >= best * (1 - 1e-9)), key=lambda m: m[1].rank)[1].rank *= 2
-    while True:  # then toward uniform: the smallest ranks first, the most shared energy per parameter first
-        moves = [g for g in groups if g.rank * 2 <= max(budget_rank, 1) and g.rank * g.cost <= left()]
-        if not moves:
-            break
-        min(moves, key=lambda g: (g.rank, -g.shared / g.cost)).rank *= 2
+        return True
+
+    floor = largest_power_of_two(max(1, budget_rank // 4))
+    for g in groups:  # a group that shares signal keeps at least a quarter of the uniform rank
+        if g.shared > 0:
+            g.rank = floor
+    # 1. measured directions: the doubling that buys the most signal energy above the noise per added parameter
+    while grow([(g.gain(g.rank) / (g.rank * g.cost), g) for g in groups
+                if g.rank * 2 <= top and g.rank * g.cost <= left() and g.gain(g.rank) > 0]):
+        pass
+    # 2. shared energy: each doubling to the group with the most shared energy per parameter per rank unit held
+    while grow([(g.shared / (g.rank * g.cost), g) for g in groups
+                if g.rank * 2 <= top and g.rank * g.cost <= left() and g.shared > 0]):
+        pass
+    # 3. what is left, toward uniform: the smallest ranks first
+    while grow([(1.0 / g.rank, g) for g in groups if g.rank * 2 <= budget_rank and g.rank * g.cost <= left()]):
+        pass
     return groups
+
+
+def largest_power_of_two(n: int) -> int:
+    return 1 << (max(1, int(n)).bit_length() - 1)
 
 
 def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_rank: int | None = None,

@@ -97,6 +97,19 @@ def test_the_planted_module_kind_gets_the_larger_rank_at_the_same_budget(tmp_pat
     assert "attention.self.query" in result.explanation and "shared" in result.explanation
 
 
+def test_a_planted_change_below_the_probe_rank_still_draws_the_rank(tmp_path):
+    """k = 2 at probe rank 8 (as measured on MiniLM with a planted rank-4 change: 2 directions above the noise,
+    z about 70): the planted kind holds the shared energy, so the doublings go there."""
+    from lorplan.recommend.pattern import pattern_from_adapters
+
+    result = pattern_from_adapters(planted_runs(tmp_path, r=8, k=2), 8)
+    pattern = dict(result.pattern)
+    query = r"layer\.\d+\.attention\.self\.query"
+    assert pattern.get(query, 8) > 8 and all(v < pattern[query] for k, v in pattern.items() if k != query)
+    used, uniform = budget_of(pattern, 8)
+    assert used <= uniform and result.parameters == used
+
+
 def test_a_planted_change_per_module_and_a_smaller_budget(tmp_path):
     from lorplan.recommend.pattern import pattern_from_adapters
 
