@@ -200,9 +200,12 @@ def regret(loss: float, best_loss: float) -> float:
     return loss - best_loss
 
 
-def sweep_steps(rows: Iterable[dict], task: str) -> int:
-    """Optimizer steps the task's ground-truth sweep trained (its base runs included)."""
-    return sum(int(r["steps"]) for r in rows if r["task"] == task and r["kind"] in ("sweep", "base"))
+def sweep_steps(task) -> int:
+    """Optimizer steps of the task's full ground-truth sweep: ranks × learning rates × seeds, and for
+    classification the head-alone base at every rate and seed (the compute fractions' denominator, whether
+    or not every run is in the file yet)."""
+    runs = len(RANKS) + (1 if task.kind == "sequence-classification" else 0)
+    return runs * len(task.lrs) * len(SEEDS) * task.steps
 
 
 def compute_fraction(steps: float, sweep: float) -> float:
@@ -381,17 +384,18 @@ def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False) -> Re
                          allow_missing_lr=allow_missing_lr)
 
 
-def pattern_file(task: str, source: str, rank: int) -> Path:
+def pattern_file(task: str, source: str, rank: int, top: int) -> Path:
     from rank_regret_tasks import CACHE
 
-    return CACHE / "patterns" / f"{task}-{source}-r{rank}.json"
+    return CACHE / "patterns" / f"{task}-{source}-r{rank}-top{top}.json"
 
 
-def make_pattern(task, source: str, rank: int) -> dict:
-    """{"pattern", "explanation"} of lorplan's pattern (pattern_from_adapters on the seed-0 and seed-1
-    adapters of the sweep at `rank`, middle lr) or peft's EVA (eva_pattern) at uniform `rank`'s budget;
-    computed once and cached."""
-    path = pattern_file(task.name, source, rank)
+def make_pattern(task, source: str, rank: int, top: int) -> dict:
+    """{"pattern", "explanation", ...} at uniform `rank`'s parameter budget: lorplan's as its ladder makes it
+    (recommend.launch / measured: the adapters of two seeds at the first pass's largest rank `top`, compared by
+    pattern_from_adapters; here the sweep's seed-0 and seed-1 adapters at `top`, middle lr, which trained the
+    full length rather than a probe's half) or peft's EVA (recommend.pattern.eva_pattern). Cached."""
+    path = pattern_file(task.name, source, rank, top)
     if path.exists():
         return json.loads(path.read_text())
     from rank_regret_tasks import SEED, make_plan, task_examples
@@ -399,7 +403,7 @@ def make_pattern(task, source: str, rank: int) -> dict:
     from lorplan.recommend.pattern import eva_pattern, pattern_from_adapters
 
     if source == "lorplan":
-        rp = pattern_from_adapters([adapter_dir(task.name, rank, s) for s in (0, 1)], rank)
+        rp = pattern_from_adapters([adapter_dir(task.name, top, s) for s in (0, 1)], top, budget_rank=rank)
     else:
         plan = make_plan(task, rank=rank, alpha=ALPHA, lr=task.lrs[1], seed=SEED)
         rp = eva_pattern(plan, task_examples(task), rank)
@@ -529,7 +533,7 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
     """Every recommender's outcome on `task` against the sweep's knee."""
     out: list[Outcome] = []
     best = knee.best_loss
-    total = sweep_steps(rows, task.name)
+    total = sweep_steps(task)
 
     def scored(name, rank, got, compute, note=""):
         if got is None:
@@ -592,7 +596,7 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
              "Knee: the smallest rank whose improvement over the base model's eval loss is at least 95% of the best "
              "rank's improvement (best learning rate per rank, mean over seeds; lorplan.recommend.knee.find_knee). "
              "Hit: rank in [knee, 2×knee]. Regret: eval loss − the best rank's (each at its best learning rate, "
-             "mean over seeds). Compute: optimizer steps the recommender trained / the sweep's steps.",
+             "mean over seeds). Compute: optimizer steps the recommender trained / the full sweep's steps.",
              "The ladder row is a REPLAY on the recorded sweep runs (lorplan's decide/measured/knee code fed the "
              "recorded eval curves cut at the probe length, half the planned steps), not a fresh training; its "
              "learning-rate pass's 3× rate (9e-3) is replayed by the recorded 1e-2. Successive halving never fires "

@@ -53,7 +53,9 @@ def test_knee_hit_regret_and_compute_on_a_hand_made_sweep():
     assert (lr, n) == (3e-3, 3) and loss == pytest.approx(4.02)
     assert rr.regret(loss, knee.best_loss) == pytest.approx(0.02)
     assert rr.config_loss(rs, TASK.name, "fixed", 8, 16) is None  # never trained: reported as not run
-    assert rr.sweep_steps(rs, TASK.name) == 7 * 3 * 3 * 40
+    assert rr.sweep_steps(TASK) == 7 * 3 * 3 * 40
+    cls = rt.Task("toy-cls", "sequence-classification", "minilm", ("query",), 32, 8, 32, 4, 48, (1e-3, 3e-3, 1e-2), "")
+    assert rr.sweep_steps(cls) == 8 * 3 * 3 * 32  # the head-alone base at every rate and seed too
     assert rr.compute_fraction(84, 840) == pytest.approx(0.1)
 
 
@@ -76,7 +78,7 @@ def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
     assert all(p[3] == 20 for p in rep.probes if p[0] > 0)  # probes are half the planned 40 steps
     assert any(p[1] != 3e-3 for p in rep.probes)  # the learning-rate pass ran at the leading rank
     assert rep.steps == sum(p[3] for p in rep.probes)
-    assert 0 < rr.compute_fraction(rep.steps, rr.sweep_steps(rs, TASK.name)) < 0.2
+    assert 0 < rr.compute_fraction(rep.steps, rr.sweep_steps(TASK)) < 0.1
     assert 1 <= rep.rank <= 64 and rep.knee_low <= rep.rank <= rep.knee_high
 
 
