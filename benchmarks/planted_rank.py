@@ -403,7 +403,13 @@ def main(argv: list[str] | None = None) -> int:
     text = render(analyse(rows), rows)
     print(text)
     if a.write:
-        REPORT.write_text(PREAMBLE + text + "\n")
+        import subprocess
+
+        rev = subprocess.run(["git", "log", "-1", "--format=%h %cI", "--", "lorplan/recommend/pattern.py",
+                              "lorplan/recommend/allocate.py"], capture_output=True, text=True,
+                             cwd=HERE.parent).stdout.strip()
+        REPORT.write_text(PREAMBLE + text + f"\n\npattern code at report time: {rev or 'unknown'} (the pattern "
+                          "columns are recomputed from the saved adapters each time the report runs)\n")
     return 0
 
 
