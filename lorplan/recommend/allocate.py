@@ -12,7 +12,11 @@ the measured directions (signal energy of directions above the noise floor; a mo
 direction the probe gave it is assumed to need as much again, up to 4 × the probe's rank); then the shared
 energy itself (shared energy per parameter per rank unit the group holds: rank in proportion to measured
 signal, since a short probe shows only the strongest directions); what is left goes toward uniform rank R,
-smallest ranks first. Ranks stay powers of two.
+smallest ranks first. Ranks stay powers of two. By default ("auto") every module is its own group and the
+rank_pattern gets one key per kind whose layers all got the same rank, one per module elsewhere. Measured
+once (tests' planted case, scripts not kept): MiniLM with a planted rank-4 change in two query modules, uniform
+rank 4 (82,944 parameters) reached eval MSE 0.0172, the per-kind pattern 0.0148 (78,336), the per-module
+pattern 0.0124 (82,560), one seed each.
 Rank follows measured signal per parameter, as in AdaLoRA's budget view (Zhang et al. 2023, arXiv
 2303.10512), with the signal separated from the seeds' noise as in the LoRA paper's subspace analysis (Hu et
 al. 2021, arXiv 2106.09685 §7).
@@ -160,7 +164,7 @@ def _groups(signals: Sequence[ModuleSignal], by: str) -> list[_Group]:
     return list(groups.values())
 
 
-def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int, by: str = "kind") -> list[_Group]:
+def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int, by: str = "module") -> list[_Group]:
     """Powers-of-two ranks per group at the parameter budget of uniform budget_rank (see the module docstring)."""
     groups = _groups(signals, by)
     budget = budget_rank * sum(s.cost for s in signals)
@@ -202,9 +206,26 @@ def largest_power_of_two(n: int) -> int:
     return 1 << (max(1, int(n)).bit_length() - 1)
 
 
+def compress(ranks: Mapping[str, int], rank: int) -> dict[str, int]:
+    """A rank_pattern for per-module ranks: one key per module kind when all its layers share a rank, else one
+    key per module; entries equal to `rank` left out (peft gives unmatched modules the global rank)."""
+    kinds: dict[str, dict[str, int]] = {}
+    for name, r in ranks.items():
+        kinds.setdefault(kind_key(name)[0], {})[name] = r
+    out: dict[str, int] = {}
+    for key, members in kinds.items():
+        values = set(members.values())
+        if len(values) == 1:
+            if (v := values.pop()) != rank:
+                out[key] = v
+            continue
+        out.update({re.escape(n): r for n, r in members.items() if r != rank})
+    return out
+
+
 def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_rank: int | None = None,
-                         by: str = "kind", runs: int = 2) -> RankPattern:
-    """The RankPattern for measured ModuleSignals (see pattern_from_adapters)."""
+                         by: str = "auto", runs: int = 2) -> RankPattern:
+    """The RankPattern for measured ModuleSignals (see pattern_from_adapters for `by`)."""
     budget_rank = int(budget_rank or rank)
     total = sum(s.energy for s in signals)
     shared = sum(max(0.0, s.shared) for s in signals)
@@ -217,9 +238,13 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
             f"the {runs} probe adapters share no signal beyond chance (the best module, {short_kind(best.name)}, "
             f"shares {figure}): every module keeps rank {budget_rank}"),
             {s.name: budget_rank for s in signals}, uniform, uniform)
-    groups = allocate(signals, budget_rank, rank, by)
+    groups = allocate(signals, budget_rank, rank, "kind" if by == "kind" else "module")
     used = sum(g.rank * g.cost for g in groups)
-    pattern = {g.key: g.rank for g in sorted(groups, key=lambda g: -g.rank) if g.rank != budget_rank}
+    ranks = {m.name: g.rank for g in groups for m in g.members}
+    if by == "auto":  # one key per kind whose layers agree, per module where they differ
+        pattern = dict(sorted(compress(ranks, budget_rank).items(), key=lambda kv: -kv[1]))
+    else:
+        pattern = {g.key: g.rank for g in sorted(groups, key=lambda g: -g.rank) if g.rank != budget_rank}
     words = []
     for g in sorted(groups, key=lambda g: (-g.rank, -g.shared / max(g.energy, 1e-30)))[:MAX_WORDS]:
         dirs = sum(m.directions for m in g.members) / len(g.members)
@@ -240,7 +265,6 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
     else:
         text = head + (f"rank goes where the shared signal per parameter is largest, at the parameters of uniform "
                        f"rank {budget_rank} ({used:,} of {uniform:,} adapter parameters): " + "; ".join(words))
-    ranks = {m.name: g.rank for g in groups for m in g.members}
     return RankPattern(pattern, "pattern", text, ranks, used, uniform)
 
 

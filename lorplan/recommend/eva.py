@@ -17,7 +17,7 @@ examples: the model EVA sees is the one the plan trains.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -26,27 +26,6 @@ from lorplan.recommend.types import RankPattern
 
 EVA_EXAMPLES = 256  # examples whose layer inputs EVA's PCA reads (cycled until it converges)
 PREFIX = "base_model.model."
-
-
-def compress(ranks: Mapping[str, int], rank: int) -> dict[str, int]:
-    """A rank_pattern for per-module ranks: one key per module kind when all its layers share a rank, else one
-    key per module; entries equal to `rank` left out (peft gives unmatched modules the global rank)."""
-    from lorplan.recommend.allocate import kind_key
-
-    kinds: dict[str, dict[str, int]] = {}
-    for name, r in ranks.items():
-        kinds.setdefault(kind_key(name)[0], {})[name] = r
-    out: dict[str, int] = {}
-    for key, members in kinds.items():
-        values = set(members.values())
-        if len(values) == 1:
-            if (v := values.pop()) != rank:
-                out[key] = v
-            continue
-        import re
-
-        out.update({re.escape(n): r for n, r in members.items() if r != rank})
-    return out
 
 
 def _sample(examples: Sequence, n: int, seed: int) -> list:
@@ -112,7 +91,7 @@ def eva_pattern(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: f
     """EVA's per-module ranks for `plan` at uniform `rank`'s budget (n_modules·rank in rank units), as a
     RankPattern (source "eva"). A module EVA gives rank 0 (peft removes its adapter) is kept at rank 1 in the
     pattern, since a rank_pattern cannot drop a module; the explanation says how many."""
-    from lorplan.recommend.allocate import short_kind
+    from lorplan.recommend.allocate import compress, short_kind
 
     ranks, costs = eva_ranks(plan, examples, rank, rho=rho, tau=tau, max_examples=max_examples, seed=seed)
     zero = [n for n, r in ranks.items() if r == 0]

@@ -179,14 +179,15 @@ def module_signals(adapters: Sequence[Adapter], *, flips: int = NULL_FLIPS) -> l
 
 
 def pattern_from_adapters(paths: Sequence[str | Path], rank: int, *, budget_rank: int | None = None,
-                          by: str = "kind") -> RankPattern:
+                          by: str = "auto") -> RankPattern:
     """A peft rank_pattern from two or more adapters trained at `rank` on the same task by independent runs
     (other seeds or disjoint halves of the data), at the parameter budget of uniform `budget_rank` (default
-    `rank`) over the same modules. by: "kind" (one rank per module kind across layers) or "module".
+    `rank`) over the same modules. by: "auto" (ranks per module; one key per module kind when all its layers
+    get the same rank, else one key per module), "kind" (one rank per kind across layers) or "module".
     Empty pattern (uniform) when the runs share no signal; the explanation says why. BadInput for fewer than
     two adapters, folders that are not LoRA adapters, adapters of another rank or other modules."""
-    if by not in ("kind", "module"):
-        raise BadInput(f"pattern: by must be 'kind' or 'module', not {by!r}")
+    if by not in ("auto", "kind", "module"):
+        raise BadInput(f"pattern: by must be 'auto', 'kind' or 'module', not {by!r}")
     if len(paths) < 2:
         raise BadInput(f"pattern: two or more adapters from independent runs are needed, got {len(paths)}")
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
