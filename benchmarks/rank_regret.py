@@ -134,6 +134,11 @@ def final_loss(row: dict) -> float:
     return float(row["curve"][-1][1])
 
 
+def trained(rows: Iterable[dict]) -> list[dict]:
+    """The rows of runs that trained (a pattern that could not be made leaves a row with an "error" instead)."""
+    return [r for r in rows if "error" not in r]
+
+
 def base_loss(rows: Sequence[dict], task: str) -> tuple[float, float]:
     """The base eval loss and its standard error over seeds: classification, the head trained alone (best
     learning rate, mean over seeds); causal LM, the model before any step (every run's step-0 eval)."""
@@ -180,7 +185,7 @@ def config_loss(rows: Sequence[dict], task: str, kind: str, rank: int, alpha: fl
                 lrs: Sequence[float] | None = None) -> tuple[float, float, int] | None:
     """(mean eval loss over seeds at the best learning rate, that lr, seeds) of one configuration, or None."""
     by = defaultdict(list)
-    for r in rows:
+    for r in trained(rows):
         if (r["task"] == task and r["kind"] == kind and r["rank"] == rank and r["alpha"] == alpha
                 and r.get("variant", "") == variant and (lrs is None or r["lr"] in lrs)):
             by[r["lr"]].append(final_loss(r))
@@ -472,7 +477,24 @@ def next_job(rows: Sequence[dict], tasks: Sequence, with_patterns: bool = True) 
     return todo[0] if todo else None
 
 
-TASK_LR_MID: dict[str, float] = {}
+PATTERN_SECONDS = 300  # one pattern's making (EVA's PCA cycles until it converges) may take this long
+
+
+def _with_timeout(seconds: int, fn, *args):
+    import signal
+
+    def expire(signum, frame):
+        raise TimeoutError(f"not done within {seconds} s of a shared CPU core")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        return fn(*args)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 
 
 def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True) -> int:
@@ -482,20 +504,21 @@ def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True)
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    TASK_LR_MID.update({t.name: t.lrs[1] for t in tasks})
     n = 0
-    failed: set[tuple] = set()
     while True:
         rows = read_rows(results)
-        job = next_job(rows + [dict(zip(KEY_FIELDS, k, strict=True)) for k in failed], tasks, with_patterns)
+        job = next_job(rows, tasks, with_patterns)
         if job is None:
             break
         if job["kind"] == "pattern":
             try:
-                made = make_pattern(TASK_BY_NAME_LAZY()[job["task"]], job["variant"], job["rank"], job["top"])
+                made = _with_timeout(PATTERN_SECONDS, make_pattern, TASK_BY_NAME_LAZY()[job["task"]],
+                                     job["variant"], job["rank"], job["top"])
             except Exception as exc:  # a pattern that cannot be made is reported as not run, never invented
-                log(f"pattern {job['variant']} for {job['task']} r{job['rank']}: {type(exc).__name__}: {exc}")
-                failed.add(row_key(job))
+                why = f"{type(exc).__name__}: {exc}"
+                log(f"pattern {job['variant']} for {job['task']} r{job['rank']}: {why}")
+                for seed in SEEDS:  # kept in the file, so a rerun does not try again and the report says why
+                    append_row(results, {**job, "seed": seed, "error": why[:300]})
                 continue
             job = {**job, "pattern": made["pattern"], "pattern_explanation": made["explanation"]}
         row = run_job(job, log)
@@ -566,6 +589,10 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
             uni = config_loss(rows, task.name, "sweep", rep.rank, ALPHA, lrs=[task.lrs[1]])
             extra = (f"lr {got[1]:g}, {got[2]} seeds; uniform r{rep.rank} at that lr {uni[0]:.4f}"
                      if got and uni else "")
+            err = next((r["error"] for r in rows if r["task"] == task.name and r["kind"] == "pattern"
+                        and r.get("variant") == variant and "error" in r), None)
+            if got is None and err:
+                extra = f"not run: the pattern could not be made ({err})"
             # lorplan's pattern costs one probe more than the ladder: a second seed at the first pass's top rank
             cost = compute_fraction(rep.steps + rep.probe_steps, total) if variant == "lorplan" else None
             scored(name, rep.rank, got, cost, extra)

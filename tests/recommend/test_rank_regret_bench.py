@@ -105,7 +105,6 @@ def test_rows_in_the_file_are_not_rerun(tmp_path):
     left = rr.pending(jobs, got)
     assert len(left) == len(jobs) - 10
     assert all(rr.row_key(j) not in {rr.row_key(r) for r in got} for j in left)
-    rr.TASK_LR_MID[TASK.name] = TASK.lrs[1]
     assert rr.row_key(rr.next_job(got, [TASK], with_patterns=False)) == rr.row_key(jobs[10])
     complete = got + [dict(j, curve=[[0, 5.0]], steps=40) for j in left]
     assert rr.next_job(complete, [TASK], with_patterns=False) is None
