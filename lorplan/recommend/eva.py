@@ -25,6 +25,7 @@ from lorplan.core.errors import BadInput
 from lorplan.recommend.types import RankPattern
 
 EVA_EXAMPLES = 256  # examples whose layer inputs EVA's PCA reads (cycled until it converges)
+EVA_MAX_BATCHES = 300  # forward passes after which the components are taken as they are (peft has no limit)
 PREFIX = "base_model.model."
 
 
@@ -46,9 +47,16 @@ def _layer_inputs(layer_input, model_input, layer_name):
 
 
 def eva_ranks(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: float = 0.99,
-              max_examples: int = EVA_EXAMPLES, seed: int = 0) -> tuple[dict[str, int], dict[str, int]]:
-    """(EVA's rank per adapted module, d_in + d_out per module) for `plan` at uniform `rank` (its own
-    rank_pattern ignored), on a seeded sample of `examples` through lorplan's engine."""
+              max_examples: int = EVA_EXAMPLES, seed: int = 0,
+              max_batches: int = EVA_MAX_BATCHES) -> tuple[dict[str, int], dict[str, int], bool]:
+    """(EVA's rank per adapted module, d_in + d_out per module, whether max_batches cut the convergence short)
+    for `plan` at uniform `rank` (its own rank_pattern ignored), on a seeded sample of `examples` through
+    lorplan's engine.
+
+    Two departures from peft's defaults, both so that EVA ends: a classifier's batches hold at least
+    round(rank·rho) examples, since a 2-D input (BERT's pooler reads one vector per example) gives one row per
+    example and peft skips a batch with fewer rows than components, forever; and after max_batches forward
+    passes every component is taken as converged (peft cycles the data until all reach tau, with no limit)."""
     import torch
     from peft.tuners.lora import EvaConfig
     from peft.tuners.lora.eva import get_eva_state_dict
@@ -68,12 +76,30 @@ def eva_ranks(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: flo
     # a classifier's labels are one class id per row, not a token mask: EVA's label mask is for causal LMs
     config.eva_config = EvaConfig(rho=rho, tau=tau, use_label_mask=causal)
     mb = max(1, eva_plan.training.micro_batch)
+    if engine.classification:
+        mb = max(mb, round(rank * rho))
     items = engine.train_items
     batches = [D.collate(items[k : k + mb], engine.pad_id) for k in range(0, len(items), mb)]
     if not batches:
         raise BadInput("eva: no examples to read the layer inputs from")
+    from peft.tuners.lora.eva import SVDHook
+
+    calls, capped = [0], [False]
+
+    def forward(m, inputs):
+        out = m(**inputs)
+        calls[0] += 1
+        if calls[0] > max_batches:  # after the hooks ran: their own cosine test would overwrite the mark
+            for module in m.modules():
+                for hook in module._forward_hooks.values():
+                    if isinstance(hook, SVDHook) and hasattr(hook.svd, "components_"):
+                        hook.converged = torch.ones_like(hook.converged)
+                        capped[0] = True
+        return out
+
     with torch.no_grad():
-        state = get_eva_state_dict(model, batches, prepare_layer_inputs_fn=_layer_inputs, show_progress_bar=False)
+        state = get_eva_state_dict(model, batches, forward_fn=forward, prepare_layer_inputs_fn=_layer_inputs,
+                                   show_progress_bar=False)
     ranks, costs = {}, {}
     for name, module in model.named_modules():
         if not hasattr(module, "base_layer") or not hasattr(module, "lora_A"):
@@ -83,17 +109,18 @@ def eva_ranks(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: flo
         costs[short] = int(base.in_features + base.out_features)
         comp = state.get(name)
         ranks[short] = int(comp.shape[0]) if comp is not None else 0
-    return ranks, costs
+    return ranks, costs, capped[0]
 
 
 def eva_pattern(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: float = 0.99,
-                max_examples: int = EVA_EXAMPLES, seed: int = 0) -> RankPattern:
+                max_examples: int = EVA_EXAMPLES, seed: int = 0, max_batches: int = EVA_MAX_BATCHES) -> RankPattern:
     """EVA's per-module ranks for `plan` at uniform `rank`'s budget (n_modules·rank in rank units), as a
     RankPattern (source "eva"). A module EVA gives rank 0 (peft removes its adapter) is kept at rank 1 in the
     pattern, since a rank_pattern cannot drop a module; the explanation says how many."""
     from lorplan.recommend.allocate import compress, short_kind
 
-    ranks, costs = eva_ranks(plan, examples, rank, rho=rho, tau=tau, max_examples=max_examples, seed=seed)
+    ranks, costs, capped = eva_ranks(plan, examples, rank, rho=rho, tau=tau, max_examples=max_examples, seed=seed,
+                                     max_batches=max_batches)
     zero = [n for n, r in ranks.items() if r == 0]
     kept = {n: max(1, r) for n, r in ranks.items()}
     used = sum(kept[n] * costs[n] for n in kept)
@@ -109,6 +136,8 @@ def eva_pattern(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: f
             f"not the loss; {used:,} adapter parameters against uniform rank {rank}'s {uniform:,}: {words}")
     if zero:
         text += f"; EVA gives {len(zero)} module(s) rank 0 (no adapter), kept at rank 1 here"
+    if capped:
+        text += f"; stopped after {max_batches} batches before every component reached tau {tau:g}"
     return RankPattern(compress(kept, rank), "eva", text, kept, used, uniform)
 
 

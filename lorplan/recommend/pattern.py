@@ -202,11 +202,11 @@ def pattern_from_adapters(paths: Sequence[str | Path], rank: int, *, budget_rank
     return pattern_from_signals(module_signals(adapters), rank, budget_rank=budget_rank, by=by, runs=len(adapters))
 
 
-def eva_pattern(plan, examples, rank: int) -> RankPattern:
+def eva_pattern(plan, examples, rank: int, **options) -> RankPattern:
     """peft's EVA allocation for `plan` at uniform `rank`'s budget (lorplan.recommend.eva.eva_pattern)."""
     from lorplan.recommend.eva import eva_pattern as _eva
 
-    return _eva(plan, examples, rank)
+    return _eva(plan, examples, rank, **options)
 
 
 def compare_patterns(a: RankPattern, b: RankPattern) -> str:
