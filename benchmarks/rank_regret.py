@@ -622,7 +622,9 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
     lines = ["# Rank regret: lorplan's rank recommendations against measured sweeps", "",
              "Knee: the smallest rank whose improvement over the base model's eval loss is at least 95% of the best "
              "rank's improvement (best learning rate per rank, mean over seeds; lorplan.recommend.knee.find_knee). "
-             "Hit: rank in [knee, 2×knee]. Regret: eval loss − the best rank's (each at its best learning rate, "
+             "Hit: rank in [knee, 2×knee] (a property of the rank: the pattern and EVA rows share the ladder's "
+             "rank, and a fixed default hits or misses whether or not its loss was measured). "
+             "Regret: eval loss − the best rank's (each at its best learning rate, "
              "mean over seeds). Compute: optimizer steps the recommender trained / the full sweep's steps.",
              "The ladder row is a REPLAY on the recorded sweep runs (lorplan's decide/measured/knee code fed the "
              "recorded eval curves cut at the probe length, half the planned steps), not a fresh training; its "
@@ -676,7 +678,7 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
         summary = {}
         for name in names:
             got = [o for res in per_task.values() for o in res if o.name == name]
-            hits = [o.hit for o in got if o.hit is not None and o.loss is not None]
+            hits = [o.hit for o in got if o.hit is not None]  # a property of the rank, trained or not
             regs = [o.regret for o in got if o.regret is not None]
             comp = [o.compute for o in got if o.compute is not None and o.loss is not None]
             rate = sum(hits) / len(hits) if hits else None

@@ -116,10 +116,14 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
                                                         "fixed": 0, "min_dim": 64})
     monkeypatch.setattr(rr, "data_size", lambda rows, task: {"task": "causal-lm", "trained_tokens": 30000,
                                                               "examples": 500})
+    rs.append({"task": TASK.name, "kind": "pattern", "variant": "eva", "rank": 4, "alpha": 32, "lr": 3e-3,
+               "seed": 0, "error": "TimeoutError: not done within 300 s"})
     text = rr.report(rs, [TASK])
     assert "KNEE = rank 4" in text and "REPLAY" in text
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
     assert "not run" in line and "| - |" in line
+    eva = next(x for x in text.splitlines() if x.startswith("| EVA allocation"))
+    assert "could not be made (TimeoutError: not done within 300 s)" in eva
     prior_line = next(x for x in text.splitlines() if x.startswith("| lorplan prior |"))
     # 30,000 tokens / 100 parameters per rank = 300 rank units -> 512, kept at 64 (min_dim)
     assert "| 64 | no |" in prior_line
