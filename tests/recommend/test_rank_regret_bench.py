@@ -14,6 +14,8 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import rank_regret as rr  # noqa: E402
+import rank_regret_replay as rp  # noqa: E402
+import rank_regret_report as rep_  # noqa: E402
 import rank_regret_tasks as rt  # noqa: E402
 
 TASK = rt.Task("toy-lm", "causal-lm", "tiny-llama", ("q_proj",), 40, 8, 64, 5, 32, (1e-3, 3e-3, 1e-2), "toy")
@@ -42,21 +44,21 @@ def rows(seeds=(0, 1, 2), jitter=0.004) -> list[dict]:
 
 def test_knee_hit_regret_and_compute_on_a_hand_made_sweep():
     rs = rows()
-    knee = rr.sweep_knee(rs, TASK.name)
+    knee = rp.sweep_knee(rs, TASK.name)
     # base 5.0, best 4.00 (rank 32: ties go to the smaller rank); 95% of the improvement -> 4.05: rank 4
     assert (knee.rank, knee.best_rank) == (4, 32)
     assert knee.base_loss == pytest.approx(BASE) and knee.best_loss == pytest.approx(4.0)
     assert all(s.learning_rate == 3e-3 for s in knee.ranks)  # the best lr per rank
-    assert rr.hit(4, knee.rank) and rr.hit(8, knee.rank)
-    assert not rr.hit(2, knee.rank) and not rr.hit(16, knee.rank)
-    loss, lr, n = rr.config_loss(rs, TASK.name, "sweep", 8, 32)
+    assert rp.hit(4, knee.rank) and rp.hit(8, knee.rank)
+    assert not rp.hit(2, knee.rank) and not rp.hit(16, knee.rank)
+    loss, lr, n = rp.config_loss(rs, TASK.name, "sweep", 8, 32)
     assert (lr, n) == (3e-3, 3) and loss == pytest.approx(4.02)
-    assert rr.regret(loss, knee.best_loss) == pytest.approx(0.02)
-    assert rr.config_loss(rs, TASK.name, "fixed", 8, 16) is None  # never trained: reported as not run
-    assert rr.sweep_steps(TASK) == 7 * 3 * 3 * 40
+    assert rp.regret(loss, knee.best_loss) == pytest.approx(0.02)
+    assert rp.config_loss(rs, TASK.name, "fixed", 8, 16) is None  # never trained: reported as not run
+    assert rp.sweep_steps(TASK) == 7 * 3 * 3 * 40
     cls = rt.Task("toy-cls", "sequence-classification", "minilm", ("query",), 32, 8, 32, 4, 48, (1e-3, 3e-3, 1e-2), "")
-    assert rr.sweep_steps(cls) == 8 * 3 * 3 * 32  # the head-alone base at every rate and seed too
-    assert rr.compute_fraction(84, 840) == pytest.approx(0.1)
+    assert rp.sweep_steps(cls) == 8 * 3 * 3 * 32  # the head-alone base at every rate and seed too
+    assert rp.compute_fraction(84, 840) == pytest.approx(0.1)
 
 
 def test_classification_base_is_the_head_alone_at_its_best_learning_rate():
@@ -65,27 +67,27 @@ def test_classification_base_is_the_head_alone_at_its_best_learning_rate():
         for seed in (0, 1):
             rs.append({"task": TASK.name, "kind": "base", "variant": "", "rank": 0, "alpha": 32, "lr": lr,
                        "seed": seed, "steps": 40, "curve": [[0, 1.8], [40, loss + 0.01 * seed]]})
-    base, se = rr.base_loss(rs, TASK.name)
+    base, se = rp.base_loss(rs, TASK.name)
     assert base == pytest.approx(1.605) and se == pytest.approx(0.005)
 
 
 def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
     rs = rows()
-    rep = rr.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+    rep = rp.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
                            {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64})
     ranks = {p[0] for p in rep.probes}
     assert {1, 4, 16, 64} <= ranks  # the first pass: ×4 around the prior (4), down to 1 and up to 64
     assert all(p[3] == 20 for p in rep.probes if p[0] > 0)  # probes are half the planned 40 steps
     assert any(p[1] != 3e-3 for p in rep.probes)  # the learning-rate pass ran at the leading rank
     assert rep.steps == sum(p[3] for p in rep.probes)
-    assert 0 < rr.compute_fraction(rep.steps, rr.sweep_steps(TASK)) < 0.1
+    assert 0 < rp.compute_fraction(rep.steps, rp.sweep_steps(TASK)) < 0.1
     assert 1 <= rep.rank <= 64 and rep.knee_low <= rep.rank <= rep.knee_high
 
 
 def test_replay_without_a_recorded_run_says_so():
     rs = [r for r in rows() if not (r["rank"] == 16 and r["seed"] == 0 and r["lr"] == 3e-3)]
     with pytest.raises(KeyError):
-        rr.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+        rp.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
                          {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64})
 
 
@@ -112,13 +114,13 @@ def test_rows_in_the_file_are_not_rerun(tmp_path):
 
 def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeypatch):
     rs = rows()
-    monkeypatch.setattr(rr, "adapter_of", lambda task: {"model": "toy", "targets": "q_proj", "per_rank": 100,
+    monkeypatch.setattr(rp, "adapter_of", lambda task: {"model": "toy", "targets": "q_proj", "per_rank": 100,
                                                         "fixed": 0, "min_dim": 64})
-    monkeypatch.setattr(rr, "data_size", lambda rows, task: {"task": "causal-lm", "trained_tokens": 30000,
+    monkeypatch.setattr(rp, "data_size", lambda rows, task: {"task": "causal-lm", "trained_tokens": 30000,
                                                               "examples": 500})
     rs.append({"task": TASK.name, "kind": "pattern", "variant": "eva", "rank": 4, "alpha": 32, "lr": 3e-3,
                "seed": 0, "error": "TimeoutError: not done within 300 s"})
-    text = rr.report(rs, [TASK])
+    text = rep_.report(rs, [TASK])
     assert "KNEE = rank 4" in text and "REPLAY" in text
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
     assert "not run" in line and "| - |" in line
@@ -127,4 +129,4 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     prior_line = next(x for x in text.splitlines() if x.startswith("| lorplan prior |"))
     # 30,000 tokens / 100 parameters per rank = 300 rank units -> 512, kept at 64 (min_dim)
     assert "| 64 | no |" in prior_line
-    assert not math.isnan(rr.compute_fraction(1, 2))
+    assert not math.isnan(rp.compute_fraction(1, 2))

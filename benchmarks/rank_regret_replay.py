@@ -1,0 +1,285 @@
+"""The pure arithmetic of benchmarks/rank_regret.py: the sweep's knee (lorplan.recommend.knee.find_knee), hit,
+regret, compute, lorplan's capacity prior on a task, and lorplan's probe ladder replayed on recorded runs.
+
+Nothing here trains or imports torch; it reads rows of benchmarks/results/rank_regret_sweep.jsonl (dicts with
+task, kind, variant, rank, alpha, lr, seed, steps and the eval curve [[step, loss], ...]).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+RANKS = (1, 2, 4, 8, 16, 32, 64)
+SEEDS = (0, 1, 2)
+ALPHA = 32
+
+
+# ---------------------------------------------------------------- analysis (pure)
+
+def final_loss(row: dict) -> float:
+    return float(row["curve"][-1][1])
+
+
+def trained(rows: Iterable[dict]) -> list[dict]:
+    """The rows of runs that trained (a pattern that could not be made leaves a row with an "error" instead)."""
+    return [r for r in rows if "error" not in r]
+
+
+def base_loss(rows: Sequence[dict], task: str) -> tuple[float, float]:
+    """The base eval loss and its standard error over seeds: classification, the head trained alone (best
+    learning rate, mean over seeds); causal LM, the model before any step (every run's step-0 eval)."""
+    head = [r for r in rows if r["task"] == task and r["kind"] == "base"]
+    if head:
+        by = defaultdict(list)
+        for r in head:
+            by[r["lr"]].append(final_loss(r))
+        lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
+        return _mean_se(by[lr])
+    zero = [float(r["curve"][0][1]) for r in rows if r["task"] == task and r["kind"] == "sweep"
+            and r["curve"] and r["curve"][0][0] == 0]
+    if not zero:
+        raise ValueError(f"task {task}: no base loss in the results")
+    return sum(zero) / len(zero), 0.0
+
+
+def _mean_se(values: Sequence[float]) -> tuple[float, float]:
+    n = len(values)
+    m = sum(values) / n
+    if n < 2:
+        return m, 0.0
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1) / n)
+
+
+def ladder_rows(rows: Iterable[dict]):
+    """LadderRows (lorplan.recommend.types) of sweep rows, at their final eval loss."""
+    from lorplan.recommend.types import LadderRow
+
+    return [LadderRow(rank=r["rank"], learning_rate=r["lr"], eval_loss=final_loss(r), seed=r["seed"],
+                      steps=r["curve"][-1][0]) for r in rows]
+
+
+def sweep_knee(rows: Sequence[dict], task: str):
+    """lorplan.recommend.knee.find_knee on the task's sweep (best lr per rank, mean over seeds)."""
+    from lorplan.recommend.knee import find_knee
+
+    sweep = [r for r in rows if r["task"] == task and r["kind"] == "sweep"]
+    base, se = base_loss(rows, task)
+    return find_knee(ladder_rows(sweep), base, base_stderr=se)
+
+
+def config_loss(rows: Sequence[dict], task: str, kind: str, rank: int, alpha: float, variant: str = "",
+                lrs: Sequence[float] | None = None) -> tuple[float, float, int] | None:
+    """(mean eval loss over seeds at the best learning rate, that lr, seeds) of one configuration, or None."""
+    by = defaultdict(list)
+    for r in trained(rows):
+        if (r["task"] == task and r["kind"] == kind and r["rank"] == rank and r["alpha"] == alpha
+                and r.get("variant", "") == variant and (lrs is None or r["lr"] in lrs)):
+            by[r["lr"]].append(final_loss(r))
+    if not by:
+        return None
+    lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
+    return sum(by[lr]) / len(by[lr]), lr, len(by[lr])
+
+
+def hit(rank: int, knee: int) -> bool:
+    """The recommended rank lies in [knee, 2 × knee]."""
+    return knee <= rank <= 2 * knee
+
+
+def regret(loss: float, best_loss: float) -> float:
+    """Eval loss above the best rank's (0 when the recommendation is the best rank)."""
+    return loss - best_loss
+
+
+def sweep_steps(task) -> int:
+    """Optimizer steps of the task's full ground-truth sweep: ranks × learning rates × seeds, and for
+    classification the head-alone base at every rate and seed (the compute fractions' denominator, whether
+    or not every run is in the file yet)."""
+    runs = len(RANKS) + (1 if task.kind == "sequence-classification" else 0)
+    return runs * len(task.lrs) * len(SEEDS) * task.steps
+
+
+def compute_fraction(steps: float, sweep: float) -> float:
+    return steps / sweep if sweep else float("nan")
+
+
+# ---------------------------------------------------------------- the ladder, replayed (pure)
+
+@dataclass(frozen=True)
+class Replay:
+    rank: int
+    learning_rate: float
+    probes: tuple[tuple[int, float, int, int], ...]  # (rank, lr, seed, steps) of every probe the ladder ran
+    steps: int
+    knee_low: int
+    knee_high: int
+    explanation: str
+    first_ranks: tuple[int, ...] = ()
+    probe_steps: int = 0
+
+
+def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
+    return tuple((int(s), float(v)) for s, v in curve if s <= steps)
+
+
+def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
+                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False) -> Replay:
+    """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
+    refine ×2 around the knee, two more learning rates at the leading rank; recommend.measured: curves
+    extrapolated to the planned length, the knee, the learning-rate check), REPLAYED on recorded sweep runs
+    instead of trained: a probe of rank r, lr, seed is the recorded run's eval curve cut at the probe's length
+    (half the planned steps). A recorded run's learning rate decays over the full length, so its first half
+    is the start of the planned run, which the ladder's extrapolation predicts (a real probe's schedule would
+    decay over its own length instead). Missing recorded runs raise KeyError, except the learning-rate pass's
+    with allow_missing_lr (it changes the learning rate, never the rank)."""
+    from lorplan.recommend.decide import halving, next_pass, probe_specs, rungs
+    from lorplan.recommend.ladder import coarse_ladder
+    from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
+    from lorplan.recommend.measured import recommendation
+    from lorplan.recommend.observe import ProbeObs
+
+    planned = task.steps
+    probe_steps = planned // 2
+    mid = task.lrs[1]
+    cls = task.kind == "sequence-classification"
+    spec = LadderSpec(kind="data", model=task.model, spec_source=task.model, task=task.kind,
+                      target_modules=tuple(task.targets), data=data, adapter=adapter, learning_rate=mid,
+                      learning_rate_why="the benchmark's middle learning rate", planned_steps=planned,
+                      probe_steps=probe_steps, seeds=tuple(seeds),
+                      ranks=coarse_ladder(prior_rank, low=1, high=max(RANKS)), max_rank=max(RANKS), started=0.0)
+    index = {}
+    for r in rows:
+        if r["task"] == task.name and r["kind"] in ("sweep", "base"):
+            index[(r["rank"], round(r["lr"], 12), r["seed"])] = r
+
+    def on_grid(lr: float) -> float:
+        # the learning-rate pass tries lr / 3 and lr × 3 (recommend.ladder.LR_FACTOR); the sweep's grid is
+        # 1e-3, 3e-3, 1e-2, so 9e-3 is replayed by the recorded 1e-2 (the nearest rate, 11% apart)
+        return min(task.lrs, key=lambda g: abs(math.log(g / lr)))
+
+    def obs_of(d: dict, cut: int) -> ProbeObs:
+        rank, seed = d["rank"], d["seed"] if d["seed"] is not None else seeds[0]
+        lr = on_grid(d["lr"])
+        if not cls and rank == 0:  # a causal LM's base probe only evaluates the model before training
+            rec = index[(1, round(lr, 12), seed)]
+            curve = _truncate(rec["curve"], 0)
+        else:
+            rec = index[(rank, round(lr, 12), seed)]
+            curve = _truncate(rec["curve"], cut)
+        return ProbeObs(id=d["id"], rank=rank, lr=lr, seed=seed, state="finished", step=curve[-1][0],
+                        curve=curve, trainable_params=rec.get("trainable"))
+
+    first = probe_specs(spec.ranks, spec)
+    base_specs = probe_specs((0,), spec)
+    state = LadderState().with_pass(Pass("first", specs=base_specs + first, ranks=spec.ranks))
+    probes: dict[str, ProbeObs] = {d["id"]: obs_of(d, probe_steps) for d in base_specs + first}
+    # successive halving at each rung the probes pass (none when a probe is shorter than a fitted curve needs)
+    eval_every = task.eval_every
+    for g in rungs(spec, eval_every):
+        seen = [ProbeObs(**{**o.__dict__, "curve": _truncate(o.curve, g), "step": g, "state": "running"})
+                if o.rank >= 1 and o.rank not in state.stopped_ranks else o for o in probes.values()]
+        base_obs = [o for o in probes.values() if o.rank == 0]
+        rec, base = recommendation(spec, base_obs + [o for o in seen if o.rank >= 1], state)
+        if base is None:
+            continue
+        stops, judged = halving(spec, state, seen, base.loss, eval_every)
+        state = LadderState(passes=state.passes, stops=state.stops + tuple(Stop(s.rank, s.step, s.reason)
+                                                                          for s in stops),
+                            judged=state.judged + tuple(judged))
+        for s in stops:
+            for pid, o in list(probes.items()):
+                if o.rank == s.rank:
+                    probes[pid] = ProbeObs(**{**o.__dict__, "curve": _truncate(o.curve, s.step), "step": s.step,
+                                              "state": "cancelled"})
+    while True:
+        rec, _ = recommendation(spec, tuple(probes.values()), state)
+        knee = rec.rank if rec.ladder else None
+        p = next_pass(spec, state, tuple(probes.values()), knee, now=0.0)
+        if p is None:
+            break
+        try:
+            added = {d["id"]: obs_of(d, probe_steps) for d in p.specs}
+        except KeyError as exc:
+            if p.name != "learning rate" or not allow_missing_lr:
+                raise
+            p = Pass(p.name, skipped=f"not replayed: the sweep has no run {exc.args[0]} yet")
+            added = {}
+        state = state.with_pass(p)
+        probes.update(added)
+    rec, _ = recommendation(spec, tuple(probes.values()), LadderState(passes=state.passes, stops=state.stops,
+                                                                       judged=state.judged, done=True))
+    used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
+    text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
+    return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],
+                  rec.confidence[1], text, tuple(spec.ranks), probe_steps)
+
+
+# ---------------------------------------------------------------- the capacity prior and the patterns
+
+def data_size(rows: Sequence[dict], task) -> dict:
+    one = next(r for r in rows if r["task"] == task.name and r["kind"] == "sweep")
+    return dict(_data_size(task.name, int(one["train_items"]), one.get("trained_tokens")))
+
+
+@functools.cache
+def _data_size(name: str, train_items: int, trained_tokens: int | None) -> tuple:
+    """recommend.DataSize fields of the task's training split, as the engine counted it (recorded in the rows):
+    trained tokens for a causal LM; examples and the label entropy (of the whole labelled set) for
+    classification."""
+    from rank_regret_tasks import TASK_BY_NAME, classification_rows
+
+    from lorplan.recommend.datasize import label_entropy
+
+    task = TASK_BY_NAME[name]
+    if task.kind == "causal-lm":
+        return tuple({"task": task.kind, "trained_tokens": int(trained_tokens), "examples": train_items,
+                      "source": f"benchmark task {task.name}"}.items())
+    labels = [y for _, y in classification_rows(task.name)]
+    counts = {k: labels.count(k) for k in sorted(set(labels))}
+    return tuple({"task": task.kind, "examples": train_items, "num_labels": len(counts),
+                  "label_entropy_bits": label_entropy(counts), "entropy_counted": True,
+                  "source": f"benchmark task {task.name}"}.items())
+
+
+def adapter_of(task) -> dict:
+    """recommend.AdapterSize fields of the task's model and targets (exact, lorplan.core.lora)."""
+    return dict(_adapter_of(task.name))
+
+
+@functools.cache
+def _adapter_of(name: str) -> tuple:
+    from dataclasses import asdict
+
+    from rank_regret_tasks import TASK_BY_NAME, model_folder
+
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.model import load_spec
+    from lorplan.recommend.capacity import adapter_size
+
+    task = TASK_BY_NAME[name]
+    spec = load_spec(str(model_folder(task)))
+    return tuple(asdict(adapter_size(spec, LoraTargets(modules=tuple(task.targets)))).items())
+
+
+def prior(rows: Sequence[dict], task):
+    """lorplan's capacity prior on the task's data size (recommend.capacity_prior)."""
+    from lorplan.recommend.capacity import AdapterSize, capacity_prior
+    from lorplan.recommend.datasize import DataSize
+
+    return capacity_prior(DataSize(**data_size(rows, task)), AdapterSize(**adapter_of(task)))
+
+
+def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False) -> Replay:
+    p = prior(rows, task)
+    return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task),
+                         allow_missing_lr=allow_missing_lr)
