@@ -77,15 +77,20 @@ BY_NAME = {c.name: c for c in CASES}
 
 # ---------------------------------------------------------------- results file
 def read_rows(path: Path = RESULTS) -> list[dict]:
-    """Every complete JSON row of the results file (a torn last line, from a killed run, is skipped)."""
+    """Every complete JSON row of the results file, the first of each run key only (a torn line, from a killed
+    run, is skipped; two sweeps that ran at once recorded some runs twice, with the same figures: the runs are
+    deterministic in their seed)."""
     if not path.exists():
         return []
-    rows = []
+    rows, seen = [], set()
     for line in path.read_text().splitlines():
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if run_key(row) not in seen:
+            seen.add(run_key(row))
+            rows.append(row)
     return rows
 
 

@@ -148,3 +148,13 @@ def test_sweep_resumes_without_redoing_finished_runs(tmp_path, monkeypatch):
     again = pr.read_rows(path)
     assert len(again) == 7 and {pr.run_key(r) for r in again} == {pr.run_key(r) for r in rows}
     assert pr.sweep([case], until=None, path=path) == 0
+
+
+def test_a_run_recorded_twice_counts_once(tmp_path):
+    path = tmp_path / "r.jsonl"
+    _handmade(path)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines + lines[1:5]) + "\n")  # two sweeps at once recorded four runs twice
+    assert len(pr.read_rows(path)) == len(lines)
+    (s,) = pr.analyse(pr.read_rows(path))
+    assert s["sweep_seconds"] == pytest.approx(42 * 10.0)
