@@ -262,15 +262,20 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
     (above the split-half noise floor) per planted module. "not run" when lorplan.recommend.pattern is
     missing or the adapters are not on this machine."""
     try:
-        from lorplan.recommend.pattern import load_adapter, module_signals, pattern_from_adapters
+        from lorplan.recommend.pattern import load_adapter, module_signals, pattern_from_signals
     except ImportError:
         return "not run", None, "not run", None
     paths = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
     if len(paths) < 2 or not all(Path(p).is_dir() for p in paths):
         return "not run", None, "not run", None
-    pat = dict(pattern_from_adapters(paths, rank).pattern)
-    share = share_planted(base["modules"], base["planted"], pat, rank)
+    import torch
+
+    torch.set_num_threads(1)  # on a shared CPU, more threads made the SVDs 100× slower here
+    # pattern_from_adapters(paths, rank) is load_adapter + module_signals + pattern_from_signals; the signals
+    # are measured once here because the report uses them too
     signals = module_signals([load_adapter(p) for p in paths])
+    pat = dict(pattern_from_signals(signals, rank, runs=len(paths)).pattern)
+    share = share_planted(base["modules"], base["planted"], pat, rank)
     planted = set(base["planted"])
     shared = {s.name: max(0.0, s.shared) for s in signals}
     total = sum(shared.values())
