@@ -372,7 +372,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
     lines += [
         "",
         f"cases with a complete sweep: {n} of {len(CASES)} planned; sweep training time {sweep_s / 60:.1f} min "
-        "(one CPU thread, shared machine)",
+        "(each run single-threaded, on a 2-core machine shared with other work)",
         f"knee equals the planted k: {rate('knee_is_k')}",
         f"prior alone in [knee, 2×knee]: {rate('prior_hit')} (target ≥ 80%: "
         f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
