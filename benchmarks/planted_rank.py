@@ -256,8 +256,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
 
 def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str, float | None]:
     """From pattern_from_adapters on the two seeds' adapters at `rank` (middle learning rate): the share of the
-    pattern's LoRA parameters in the planted modules ("uniform" marks an empty pattern: every module keeps
-    `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
+    pattern's LoRA parameters in the planted modules ("empty pattern": every module keeps `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
     pattern.module_signals) that sits in the planted modules, and the mean number of directions the runs share
     (above the split-half noise floor) per planted module. "not run" when lorplan.recommend.pattern is
     missing or the adapters are not on this machine."""
@@ -281,7 +280,7 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
     total = sum(shared.values())
     sig = sum(v for n, v in shared.items() if n in planted) / total if total > 0 else 0.0
     dirs = [s.directions for s in signals if s.name in planted]
-    return (f"{share:.0%}" + ("" if pat else " (uniform)"), pat, f"{sig:.0%}",
+    return (f"{share:.0%}" + ("" if pat else " (empty pattern)"), pat, f"{sig:.0%}",
             sum(dirs) / len(dirs) if dirs else None)
 
 
@@ -341,6 +340,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "ladder": lad["rank"], "ladder_hit": hit(lad["rank"], knee.rank), "ladder_probed": lad["probed"],
             "ladder_seconds": lad["seconds"], "ladder_hi": hi["rank"], "ladder_hi_hit": hit(hi["rank"], knee.rank), "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
             "signal_share": signal, "planted_directions": dirs,
+            "uniform_share": share_planted(base["modules"], base["planted"], {}, 1),
             "knee_is_k": knee.rank == s["k"]}
 
 
@@ -357,7 +357,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
             f"{s['knee_band'][1]}) | {s['knee_lr']:.2g} | {s['prior']} | {'yes' if s['prior_hit'] else 'no'} | "
             f"{s['ladder']} | {'yes' if s['ladder_hit'] else 'no'} | {','.join(map(str, s['ladder_probed']))} | "
             f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['ladder_hi']}{'' if s['ladder_hi_hit'] else ' (miss)'} | "
-            f"{s['pattern_share']} | {s['signal_share']} | "
+            f"{s['pattern_share']}; uniform {s['uniform_share']:.0%} | {s['signal_share']} | "
             f"{'-' if s['planted_directions'] is None else format(s['planted_directions'], '.1f')} |")
     n = len(summaries)
     if not n:
@@ -436,8 +436,8 @@ lorplan's ladder (coarse ×4 around the prior, refine ×2, learning-rate check) 
 half as long as the sweep's runs and extrapolated by lorplan; no successive halving. ladder cost: its probes'
 training seconds / the sweep's. pattern → planted: share of the LoRA parameters of
 lorplan.recommend.pattern.pattern_from_adapters (2 seeds' adapters at the ladder's rank, middle learning rate,
-same parameter budget as uniform rank) in the planted modules; "(uniform)": the pattern kept every module at
-that rank. signal in planted: share of the two seeds' shared update energy (⟨ΔW₁, ΔW₂⟩_F, per module, from
+same parameter budget as uniform rank) in the planted modules, beside the share uniform ranks give them; "(empty pattern)":
+the pattern kept every module at that rank. signal in planted: share of the two seeds' shared update energy (⟨ΔW₁, ΔW₂⟩_F, per module, from
 pattern.module_signals) in the planted modules; shared directions: per planted module, the directions the two
 seeds share above their split-half noise floor (pattern.module_signals; at most the ladder's rank). ladder at top lr: the same replay comparing ranks at the
 sweep's highest rate (a sensitivity check on the ladder's rate, not lorplan's behaviour).
