@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planted_rank_tasks import SEQ, Case  # noqa: E402
+from results_file import read_unique  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "planted_rank.jsonl"
@@ -80,18 +81,7 @@ def read_rows(path: Path = RESULTS) -> list[dict]:
     """Every complete JSON row of the results file, the first of each run key only (a torn line, from a killed
     run, is skipped; two sweeps that ran at once recorded some runs twice, with the same figures: the runs are
     deterministic in their seed)."""
-    if not path.exists():
-        return []
-    rows, seen = [], set()
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if run_key(row) not in seen:
-            seen.add(run_key(row))
-            rows.append(row)
-    return rows
+    return read_unique(path, run_key)
 
 
 def run_key(row: dict) -> tuple:

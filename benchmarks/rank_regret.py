@@ -51,6 +51,7 @@ from rank_regret_replay import (  # noqa: E402
     ladder_for,
 )
 from rank_regret_report import report  # noqa: E402
+from results_file import read_unique  # noqa: E402
 
 # ---------------------------------------------------------------- results file (pure)
 
@@ -62,18 +63,7 @@ def row_key(row: dict) -> tuple:
 def read_rows(path: Path) -> list[dict]:
     """Every complete JSON row of the results file, the first of each key (a line cut short by a kill is
     skipped; a run written twice counts once)."""
-    if not path.exists():
-        return []
-    rows, seen = [], set()
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if row_key(row) not in seen:
-            seen.add(row_key(row))
-            rows.append(row)
-    return rows
+    return read_unique(path, row_key)
 
 
 def append_row(path: Path, row: dict) -> None:
