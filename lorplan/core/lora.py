@@ -222,7 +222,7 @@ def resolve_param_targets(spec: ModelSpec, targets: LoraTargets) -> tuple[ParamT
 
 def param_rank(target: ParamTarget, targets: LoraTargets, rank: int) -> int:
     """Rank of a fused MoE parameter: a user rank_pattern key matching its name, else multiplier × rank."""
-    r = _pattern_value(targets.rank_pattern, target.tensor.path)
+    r = pattern_value(targets.rank_pattern, target.tensor.path)
     return int(r) if r is not None else target.multiplier * rank
 
 
@@ -236,7 +236,9 @@ def param_lora_params(target: ParamTarget, r: int) -> int:
     return r * (inp + out)
 
 
-def _pattern_value(pattern: Mapping[str, object], path: str):
+def pattern_value(pattern: Mapping[str, object], path: str):
+    """The value of the first rank_pattern / alpha_pattern key that peft matches against module `path`
+    (peft/utils/other.py `get_pattern_key`), or None."""
     for key in pattern:
         if re.match(rf"(.*\.)?({key})$", path):
             return pattern[key]
@@ -245,7 +247,7 @@ def _pattern_value(pattern: Mapping[str, object], path: str):
 
 def rank_of(module: Linear, targets: LoraTargets, rank: int) -> int:
     """The rank peft gives this module (rank_pattern override or the global rank)."""
-    r = _pattern_value(targets.rank_pattern, module.path)
+    r = pattern_value(targets.rank_pattern, module.path)
     return int(r) if r is not None else rank
 
 
@@ -302,7 +304,7 @@ def trainable_params(spec: ModelSpec, targets: LoraTargets, rank: int) -> int:
         if targets.use_dora:
             total += m.out_features
     for t in embeddings:
-        r = _pattern_value(targets.rank_pattern, t.path.removesuffix(".weight"))
+        r = pattern_value(targets.rank_pattern, t.path.removesuffix(".weight"))
         r = int(r) if r is not None else rank
         num, dim = t.shape
         total += r * (num + dim)
@@ -359,7 +361,7 @@ def trainable_tensors(spec: ModelSpec, targets: LoraTargets, rank: int) -> tuple
             out.append((f"{m.path}.lora_magnitude_vector", (m.out_features,)))
     for t in embeddings:
         module = t.path.removesuffix(".weight")
-        rp = _pattern_value(targets.rank_pattern, module)
+        rp = pattern_value(targets.rank_pattern, module)
         r = int(rp) if rp is not None else rank
         num, dim = t.shape
         out += [(f"{module}.lora_embedding_A", (r, num)), (f"{module}.lora_embedding_B", (dim, r))]

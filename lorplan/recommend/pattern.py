@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.lora import pattern_value
 from lorplan.recommend.allocate import (  # noqa: F401  (re-exported: the measured figures and the allocation)
     ModuleSignal,
     allocate,
@@ -56,13 +56,6 @@ class Adapter:
     path: Path
     rank: int
     modules: dict
-
-
-def _pattern_value(pattern: Mapping, name: str):
-    for key in pattern:
-        if re.match(rf"(.*\.)?({key})$", name):
-            return pattern[key]
-    return None
 
 
 def load_adapter(path: str | Path) -> Adapter:
@@ -94,8 +87,8 @@ def load_adapter(path: str | Path) -> Adapter:
         if b is None or a.dim() != 2:
             continue
         name = name[len(PREFIX):] if name.startswith(PREFIX) else name
-        rm = _pattern_value(rp, name)
-        am = _pattern_value(ap, name)
+        rm = pattern_value(rp, name)
+        am = pattern_value(ap, name)
         rank = int(rm) if rm is not None else r
         al = float(am) if am is not None else alpha
         scale = al / math.sqrt(rank) if cfg.get("use_rslora") else al / rank
