@@ -265,6 +265,19 @@ def test_eva_on_minilm_keeps_its_rank_budget_and_compares_in_words(minilm_adapte
 # ---- wiring: marked ladder probes save their adapters, the driver's child measures them -------------------
 
 
+def tiny_bert_ladder(tiny_bert, **fields):
+    """The LadderSpec of a 2-label ladder at ranks 2 and 4 on the tiny BERT, 6-step probes, with `fields` set."""
+    from lorplan.recommend.ladder_spec import LadderSpec
+
+    return LadderSpec(kind="data", model="tiny-bert", spec_source=str(tiny_bert), task="sequence-classification",
+                      target_modules=("all-linear",), data={"task": "sequence-classification", "examples": 144,
+                                                            "num_labels": 2},
+                      adapter={"model": "tiny-bert", "targets": "all-linear", "per_rank": 1000, "fixed": 66,
+                               "min_dim": 32},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=6, probe_steps=6, seeds=(0,),
+                      ranks=(2, 4), **fields)
+
+
 def test_marked_probes_save_adapters_and_the_recommendation_carries_the_pattern(state_home, tiny_bert, cls_data):
     """Real probes (tiny random BERT, a few steps) through the worker: only the marked probes save an adapter;
     the measurement (python -m lorplan.recommend.pattern RUN) writes pattern-signals.json; the recommendation
@@ -276,7 +289,7 @@ def test_marked_probes_save_adapters_and_the_recommendation_carries_the_pattern(
     from lorplan.probe.worker import run_worker
     from lorplan.recommend import measured
     from lorplan.recommend.driver import mark_pattern_probes
-    from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+    from lorplan.recommend.ladder_spec import LadderFiles, LadderState, Pass
     from lorplan.recommend.observe import observe
     from lorplan.recommend.pattern import load_adapter, main
 
@@ -284,14 +297,8 @@ def test_marked_probes_save_adapters_and_the_recommendation_carries_the_pattern(
     plan = RunPlan(run="pattern", created=time.time(), probes=probes, model=str(tiny_bert), data=str(cls_data),
                    steps=6, eval_every=3, eval_examples=16, micro_batch=8, seq_len=32, alpha=32)
     run = create_run(plan, state_home)
-    spec = LadderSpec(kind="data", model="tiny-bert", spec_source=str(tiny_bert), task="sequence-classification",
-                      target_modules=("all-linear",), data={"task": "sequence-classification", "examples": 144,
-                                                            "num_labels": 2},
-                      adapter={"model": "tiny-bert", "targets": "all-linear", "per_rank": 1000, "fixed": 66,
-                               "min_dim": 32},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=6, probe_steps=6, seeds=(0,),
-                      ranks=(2, 4), halving=False, refine=False, extra_learning_rates=False,
-                      pattern_probes=("r4", "r4-s1"))
+    spec = tiny_bert_ladder(tiny_bert, halving=False, refine=False, extra_learning_rates=False,
+                            pattern_probes=("r4", "r4-s1"))
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(Pass("first", ({"id": p.id, "rank": p.rank, "lr": p.lr, "seed": p.seed}
@@ -316,15 +323,9 @@ def test_marked_probes_save_adapters_and_the_recommendation_carries_the_pattern(
 
 def test_no_pattern_probes_and_a_failed_measurement_say_why(state_home, tiny_bert):
     from lorplan.recommend import measured
-    from lorplan.recommend.ladder_spec import LadderSpec, LadderState
+    from lorplan.recommend.ladder_spec import LadderState
 
-    spec = LadderSpec(kind="data", model="tiny-bert", spec_source=str(tiny_bert), task="sequence-classification",
-                      target_modules=("all-linear",), data={"task": "sequence-classification", "examples": 144,
-                                                            "num_labels": 2},
-                      adapter={"model": "tiny-bert", "targets": "all-linear", "per_rank": 1000, "fixed": 66,
-                               "min_dim": 32},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=6, probe_steps=6, seeds=(0,),
-                      ranks=(2, 4), pattern_why="the budget buys 3 probes and the ladder plans 3")
+    spec = tiny_bert_ladder(tiny_bert, pattern_why="the budget buys 3 probes and the ladder plans 3")
     rec, _ = measured.recommendation(spec, (), LadderState())
     row = next(e for e in rec.evidence if e.source == "pattern")
     assert "no per-module pattern: the budget buys 3 probes" in row.explanation and not rec.rank_pattern
