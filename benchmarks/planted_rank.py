@@ -25,7 +25,6 @@ to the planted modules.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import re
@@ -38,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planted_rank_tasks import SEQ, Case  # noqa: E402
-from results_file import read_unique  # noqa: E402
+from results_file import append_row, hit, read_unique  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "planted_rank.jsonl"
@@ -88,17 +87,6 @@ def run_key(row: dict) -> tuple:
     return (row["case"], row.get("kind", "run"), row.get("rank"), row.get("lr"), row.get("seed"))
 
 
-def append_row(row: dict, path: Path = RESULTS) -> None:
-    """One row, written and flushed as a single line (the file only ever grows; a line torn by a kill is
-    ended first, so it costs only itself)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
-    with open(path, "a") as f:
-        f.write(("\n" if torn else "") + json.dumps(row, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def todo(case: Case, done: set[tuple]) -> list[tuple[int, float, int]]:
     """The (rank, lr, seed) runs of a case not yet in the results, seed-major within each rank."""
     cap = 128 if case.model == "llama" else 384
@@ -127,7 +115,7 @@ def sweep(cases: list[Case], until: float | None, path: Path = RESULTS) -> int:
             break
         data = tasks.build(case)
         if (case.name, "base", None, None, None) not in done:
-            append_row(base_row(case, data), path)
+            append_row(path, base_row(case, data))
         mid = LRS[case.model][1]
         for rank, lr, seed in left:
             if until is not None and time.time() >= until:
@@ -135,9 +123,9 @@ def sweep(cases: list[Case], until: float | None, path: Path = RESULTS) -> int:
             save = adapter_dir(case.name, rank, seed) if math.isclose(lr, mid) else None
             t0 = time.perf_counter()
             out = tasks.train(case, data, rank, lr, seed, save_to=save)
-            append_row({"case": case.name, "kind": "run", "rank": rank, "lr": lr, "seed": seed,
-                        "wall_seconds": round(time.perf_counter() - t0, 3),
-                        "adapter": str(save) if save else None, **out}, path)
+            append_row(path, {"case": case.name, "kind": "run", "rank": rank, "lr": lr, "seed": seed,
+                              "wall_seconds": round(time.perf_counter() - t0, 3),
+                              "adapter": str(save) if save else None, **out})
             n += 1
             print(f"{case.name} r{rank} lr{lr:g} s{seed}: {out['eval_loss']:.5g} ({out['train_seconds']:.1f} s)",
                   flush=True)
@@ -290,11 +278,6 @@ def share_planted(modules: dict, planted: list[str], pattern: dict, default: int
 
 def s_model(base: dict) -> str:
     return base["settings"]["model"]
-
-
-def hit(rank: int, knee: int) -> bool:
-    """The target's test: the recommended rank lies in [knee, 2·knee]."""
-    return knee <= rank <= 2 * knee
 
 
 def analyse(rows: list[dict]) -> list[dict]:

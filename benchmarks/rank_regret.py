@@ -51,7 +51,7 @@ from rank_regret_replay import (  # noqa: E402
     ladder_for,
 )
 from rank_regret_report import report  # noqa: E402
-from results_file import read_unique  # noqa: E402
+from results_file import append_row, read_unique  # noqa: E402
 
 # ---------------------------------------------------------------- results file (pure)
 
@@ -64,15 +64,6 @@ def read_rows(path: Path) -> list[dict]:
     """Every complete JSON row of the results file, the first of each key (a line cut short by a kill is
     skipped; a run written twice counts once)."""
     return read_unique(path, row_key)
-
-
-def append_row(path: Path, row: dict) -> None:
-    """One row, written as one line and flushed to disk before the next run starts."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def pending(jobs: Iterable[dict], rows: Iterable[dict]) -> list[dict]:

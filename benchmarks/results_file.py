@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
@@ -23,3 +24,19 @@ def read_unique(path: Path, key: Callable[[dict], Hashable]) -> list[dict]:
             seen.add(key(row))
             rows.append(row)
     return rows
+
+
+def append_row(path: Path, row: dict) -> None:
+    """One row, written as one line and flushed to disk before the next run starts (the file only ever grows;
+    a line torn by a kill is ended first, so it costs only itself)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(("\n" if torn else "") + json.dumps(row, sort_keys=True) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def hit(rank: int, knee: int) -> bool:
+    """The benchmarks' target test: the recommended rank lies in [knee, 2 × knee]."""
+    return knee <= rank <= 2 * knee

@@ -119,7 +119,7 @@ def test_incomplete_sweeps_are_left_out_and_torn_lines_skipped(tmp_path):
     assert len(rows) == len(lines) - 1
     assert pr.analyse(rows) == []
     assert len(pr.todo(pr.BY_NAME["llama-v-k4"], {pr.run_key(r) for r in rows})) == 1
-    pr.append_row({"case": "x", "kind": "run", "rank": 1}, path)  # the torn line costs only itself
+    pr.append_row(path, {"case": "x", "kind": "run", "rank": 1})  # the torn line costs only itself
     assert pr.read_rows(path)[-1] == {"case": "x", "kind": "run", "rank": 1}
     assert len(pr.read_rows(path)) == len(lines)
 
