@@ -3,7 +3,7 @@
     python benchmarks/rank_regret.py sweep     # train what benchmarks/results/rank_regret_sweep.jsonl lacks
     python benchmarks/rank_regret.py report    # the recommenders against the sweep (no training)
 
-Tasks (benchmarks/rank_regret_tasks.py): two classification and two causal-LM tasks built from the Python
+Tasks (benchmarks/rank_regret_tasks.py): two classification and three causal-LM tasks built from the Python
 standard library's own source and Debian's license texts, trained through lorplan's engine on one CPU thread.
 The sweep: ranks 1, 2, 4 ... 64 × 3 learning rates × 3 seeds per task, lora_alpha 32 at every rank (the
 policy of lorplan.recommend.policy), each run's eval loss recorded every few steps. It appends one JSON row per
@@ -261,15 +261,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("what", choices=("sweep", "report"))
     ap.add_argument("--results", type=Path, default=RESULTS)
-    ap.add_argument("--tasks", nargs="*", default=None)
+    ap.add_argument("--tasks", nargs="*", default=None, help="only these tasks (names in rank_regret_tasks)")
+    ap.add_argument("--no-patterns", action="store_true",
+                    help="sweep: leave the pattern and EVA rows for a later run (ground truth and fixed rows only)")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from rank_regret_tasks import TASKS
 
+    unknown = sorted(set(args.tasks or ()) - {t.name for t in TASKS})
+    if unknown:
+        ap.error(f"--tasks: no task named {', '.join(unknown)} (tasks: {', '.join(t.name for t in TASKS)})")
     tasks = [t for t in TASKS if args.tasks is None or t.name in args.tasks]
     if args.what == "sweep":
-        return sweep(args.results, tasks, log=lambda s: print(s, flush=True))
+        return sweep(args.results, tasks, log=lambda s: print(s, flush=True), with_patterns=not args.no_patterns)
     text = report(read_rows(args.results), tasks)
     print(text)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
