@@ -1,6 +1,11 @@
-"""The ladder's decisions, from what its probes measured: which ranks to stop (successive halving), which pass
-comes next (refine ×2 around the knee, then two more learning rates at the leading rank) and whether the
-budget allows it. Pure Python: the driver (recommend.driver) acts on them.
+"""The ladder's decisions, from what its probes measured: the pass it starts with, which ranks to stop
+(successive halving), which pass comes next and whether the budget allows it. Pure Python: the driver
+(recommend.driver) acts on them.
+
+Passes, with rate_first (recommend.ladder explains why): "learning rate" (the base, and the reference rank at
+the policy's rate / 3, × 1 and × 3), "first" (the other first-pass ranks at the best of those rates),
+"refine" (×2 around the knee, at that rate). Ladders written before rate_first: "first" at the policy's
+rate, "refine", then "learning rate" (two more rates at the leading rank).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
 from lorplan.recommend.observe import ProbeObs
 
 PASS_ORDER = ("first", "refine", "learning rate")
+RATE_FIRST_ORDER = ("learning rate", "first", "refine")
 
 
 def probe_id(rank: int, seed: int, seeds: int, lr: float | None = None) -> str:
@@ -26,12 +32,61 @@ def probe_id(rank: int, seed: int, seeds: int, lr: float | None = None) -> str:
     return name if seeds < 2 else f"{name}-s{seed}"
 
 
-def probe_specs(ranks: Sequence[int], spec: LadderSpec, lr: float | None = None) -> tuple[dict, ...]:
+def probe_specs(ranks: Sequence[int], spec: LadderSpec, lr: float | None = None, *,
+                rate: float | None = None) -> tuple[dict, ...]:
     """ProbeSpec fields (id, rank, lr, seed) for `ranks` × the ladder's seeds, seed-major (every rank once
-    before any rank twice, so an early look covers every rank)."""
+    before any rank twice, so an early look covers every rank). lr: a rate named in the probe's id (the
+    learning-rate pass); rate: the ladder's rate, not named (default: the spec's)."""
     n = len(spec.seeds)
-    return tuple({"id": probe_id(r, s, n, lr), "rank": r, "lr": lr if lr is not None else spec.learning_rate,
+    use = lr if lr is not None else rate if rate is not None else spec.learning_rate
+    return tuple({"id": probe_id(r, s, n, lr), "rank": r, "lr": use,
                   "seed": s if n > 1 else None} for s in spec.seeds for r in ranks)
+
+
+def rate_grid(spec: LadderSpec) -> tuple[float, float, float]:
+    """The learning-rate pass's rates: the policy's / LR_FACTOR, × 1 and × LR_FACTOR."""
+    lr = spec.learning_rate
+    return round(lr / LR_FACTOR, 12), lr, round(lr * LR_FACTOR, 12)
+
+
+def _pattern_second(spec: LadderSpec, rate: float) -> tuple[dict, ...]:
+    """The second pattern probe (the top rank with another seed) when the ladder has one to add."""
+    if spec.pattern_seed is None or len(spec.pattern_probes) < 2:
+        return ()
+    return ({"id": spec.pattern_probes[1], "rank": max(spec.ranks), "lr": rate, "seed": spec.pattern_seed},)
+
+
+def first_pass(spec: LadderSpec, *, base: bool = True) -> Pass:
+    """The pass a ladder starts with. rate_first: the base (when `base`) and the reference rank at the three
+    rates of rate_grid; else the base and every first-pass rank at the policy's rate, largest first (on one
+    device probes run one after another, and a smaller rank can only be stopped early against a curve that
+    is already there), and the second pattern probe."""
+    base_specs = probe_specs((0,), spec) if base else ()
+    if spec.rate_first:
+        ref = spec.reference_rank if spec.reference_rank is not None else spec.ranks[0]
+        rates = tuple(d for lr in rate_grid(spec) for d in probe_specs((ref,), spec, lr=lr))
+        return Pass("learning rate", specs=base_specs + rates, ranks=(ref,))
+    ranks = sorted(spec.ranks, reverse=True)
+    return Pass("first", specs=base_specs + probe_specs(ranks, spec) + _pattern_second(spec, spec.learning_rate),
+                ranks=spec.ranks)
+
+
+def chosen_rate(spec: LadderSpec, obs: Sequence[ProbeObs]) -> tuple[float, str]:
+    """The learning-rate pass's verdict: the rate whose probes at the reference rank reached the lowest mean
+    eval loss (ties to the lower rate), and the sentence saying so; the spec's rate when none measured one."""
+    ref = spec.reference_rank
+    by: dict[float, list[float]] = defaultdict(list)
+    for o in obs:
+        if o.rank == ref and o.eval_loss is not None and o.state == "finished":
+            by[o.lr].append(o.eval_loss)
+    if not by:
+        return spec.learning_rate, (f"no probe of the learning-rate pass at rank {ref} finished, so the ranks are "
+                                    f"compared at the policy's rate {spec.learning_rate:g}")
+    means = {lr: sum(v) / len(v) for lr, v in by.items()}
+    best = min(means, key=lambda lr: (means[lr], lr))
+    tried = ", ".join(f"{lr:g}: {means[lr]:.4g}" for lr in sorted(means))
+    return best, (f"learning rate {best:g}: the lowest eval loss at rank {ref} of the rates tried before the ranks "
+                  f"were compared ({tried}); every rank is compared at it")
 
 
 def rank_curves(obs: Sequence[ProbeObs], lr: float) -> dict[int, list[tuple[float, float]]]:
@@ -54,10 +109,11 @@ def rungs(spec: LadderSpec, eval_every: int) -> tuple[int, ...]:
 def halving(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], base_loss: float,
             eval_every: int) -> tuple[list[Stop], list[str]]:
     """New stops and newly judged "rank@rung" keys: each rank with a probe still queued or running is judged
-    once at every rung its curve has passed, against every rank's curve extrapolated to the planned length
+    once at every rung its curve has passed, against every rank's curve extrapolated to the probes' length
     (recommend.ladder.halving_step); it stops when it can be neither the knee nor the best rank."""
-    curves = {r: c for r, c in rank_curves(obs, spec.learning_rate).items() if len(c) >= MIN_POINTS}
-    active = {o.rank for o in obs if o.rank >= 1 and not o.ended and math.isclose(o.lr, spec.learning_rate)}
+    rate = state.ladder_rate(spec)
+    curves = {r: c for r, c in rank_curves(obs, rate).items() if len(c) >= MIN_POINTS}
+    active = {o.rank for o in obs if o.rank >= 1 and not o.ended and math.isclose(o.lr, rate)}
     active -= state.stopped_ranks
     judged = set(state.judged)
     due: dict[int, int] = {}
@@ -68,7 +124,8 @@ def halving(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], base_
             due[r] = max(passed)
     if not due or len(curves) < 2:
         return [], []
-    decision = halving_step(curves, base_loss, final_step=spec.planned_steps)
+    # compared where the knee compares them: at the probes' full length (recommend.types.LadderRow.knee_loss)
+    decision = halving_step(curves, base_loss, final_step=spec.probe_steps)
     verdicts = {v.rank: v for v in decision.verdicts}
     stops = [Stop(r, g, verdicts[r].reason) for r, g in due.items() if not verdicts[r].keep]
     new_judged = [f"{r}@{g}" for r in due for g in rungs(spec, eval_every) if g <= due[r] and f"{r}@{g}" not in judged]
@@ -107,14 +164,25 @@ def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], kne
     if any(not o.ended for o in obs) or state.budget_spent is not None:
         return None
     done = {p.name for p in state.passes}
-    for name in PASS_ORDER:
+    for name in RATE_FIRST_ORDER if spec.rate_first else PASS_ORDER:
         if name in done:
             continue
+        if name == "first" and spec.rate_first:
+            return _ranks_at_rate(spec, obs)
         if name == "refine" and spec.refine:
-            return _refine(spec, obs, knee_rank, budget(spec, obs, now))
-        if name == "learning rate" and spec.extra_learning_rates:
+            return _refine(spec, obs, knee_rank, budget(spec, obs, now), state.ladder_rate(spec))
+        if name == "learning rate" and spec.extra_learning_rates and not spec.rate_first:
             return _learning_rates(spec, knee_rank, budget(spec, obs, now))
     return None
+
+
+def _ranks_at_rate(spec: LadderSpec, obs: Sequence[ProbeObs]) -> Pass:
+    """rate_first's "first" pass: the first-pass ranks but the reference (measured at every rate already),
+    largest first, at the learning-rate pass's best rate; and the second pattern probe."""
+    rate, _ = chosen_rate(spec, obs)
+    ranks = sorted((r for r in spec.ranks if r != spec.reference_rank), reverse=True)
+    specs = probe_specs(ranks, spec, rate=rate) + _pattern_second(spec, rate)
+    return Pass("first", specs=specs, ranks=tuple(sorted(ranks)), learning_rate=rate)
 
 
 def _cut(specs: tuple[dict, ...], n_ranks: int, spec: LadderSpec, b: Budget, what: str) -> tuple[tuple[dict, ...], str]:
@@ -133,7 +201,7 @@ def _cut(specs: tuple[dict, ...], n_ranks: int, spec: LadderSpec, b: Budget, wha
     return tuple(d for d in specs if d["rank"] in keep_ranks), ""
 
 
-def _refine(spec: LadderSpec, obs: Sequence[ProbeObs], knee_rank: int | None, b: Budget) -> Pass:
+def _refine(spec: LadderSpec, obs: Sequence[ProbeObs], knee_rank: int | None, b: Budget, rate: float) -> Pass:
     if knee_rank is None:
         return Pass("refine", skipped="the first pass found no knee to refine around")
     measured = {o.rank for o in obs if o.rank >= 1}
@@ -141,7 +209,7 @@ def _refine(spec: LadderSpec, obs: Sequence[ProbeObs], knee_rank: int | None, b:
     ranks = sorted(refine_ladder(knee_rank, measured, high=spec.max_rank), key=lambda r: (r > knee_rank, r))
     if not ranks:
         return Pass("refine", skipped=f"rank {knee_rank}'s neighbours ×2 were already measured or out of range")
-    specs = probe_specs(ranks, spec)
+    specs = probe_specs(ranks, spec, rate=rate)
     kept, why = _cut(specs, len(ranks), spec, b, f"ranks {', '.join(map(str, ranks))}")
     if not kept:
         return Pass("refine", skipped=why)

@@ -80,7 +80,7 @@ def summarize(rows: Iterable[LadderRow]) -> tuple[RankSummary, ...]:
     """Per rank: the learning rate with the lowest mean eval loss over seeds, that mean and its standard error.
 
     Rows without an eval loss (failed, out of memory, cancelled before any eval) are left out; a row's loss is
-    its knee_loss (predicted at the planned length when its curve was extrapolated). Sorted by rank.
+    its knee_loss (the eval loss it measured; LadderRow.knee_loss says why not the extrapolation). Sorted by rank.
     """
     by: dict[int, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for row in rows:

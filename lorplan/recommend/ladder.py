@@ -1,11 +1,15 @@
 """The probe ladder: which ranks to probe, how many probes a time budget buys, and which probes to stop early.
 
-A first pass spaces ranks ×4 (around the capacity prior when there is one), a second refines ×2 on both
-sides of the knee, and two more learning rates at the leading rank test the learning rate when the budget
-allows. Probes are compared at rungs whose length doubles (successive halving: Jamieson & Talwalkar 2016,
-arXiv 1502.07943; Li et al. 2018, Hyperband, JMLR 18(185)); the classic rule keeps the best 1/η by loss, but
-the knee is not the best loss, so here a rank stops only when its extrapolated curve says it can be neither
-the knee nor the best rank (the best rank defines the knee's threshold). Pure Python.
+When the budget allows, the learning rate comes first: three rates (the policy's / 3, × 1, × 3) at a
+reference rank in the middle of the ladder, and every rank is then compared at the best of them. A first pass
+spaces ranks ×4 (around the capacity prior when there is one), a second refines ×2 on both sides of the knee.
+Why the rate first: compared at one fixed rate that is too low for the run's length, larger ranks win by
+learning faster, not by holding more, and the ladder overshoots the knee (benchmarks/planted_rank.py and
+benchmarks/rank_regret.py, replayed on their recorded sweeps). Probes are compared at rungs whose length
+doubles (successive halving: Jamieson & Talwalkar 2016, arXiv 1502.07943; Li et al. 2018, Hyperband, JMLR
+18(185)); the classic rule keeps the best 1/η by loss, but the knee is not the best loss, so here a rank stops
+only when its extrapolated curve says it can be neither the knee nor the best rank (the best rank defines the
+knee's threshold). Pure Python.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from lorplan.recommend.knee import KNEE_FRACTION, Z
 
 SPACING = 4
 REFINE_PROBES = 2  # knee / 2 and knee × 2
-EXTRA_LR_PROBES = 2  # the leading rank at a third and at three times the learning rate
+EXTRA_LR_PROBES = 2  # the reference rank at a third and at three times the learning rate
 LR_FACTOR = 3.0
 
 
@@ -71,10 +75,18 @@ def halving_rungs(total_steps: int, *, eta: int = 2, min_steps: int = 1) -> tupl
     return tuple(sorted(rungs))
 
 
+def reference_rank(ranks: tuple[int, ...]) -> int:
+    """The rank the learning rates are tried at: the first-pass rank nearest the ladder's middle in log2
+    (ties to the smaller), so the rate is chosen where neither the smallest nor the largest rank is."""
+    centre = math.sqrt(ranks[0] * ranks[-1])
+    return min(ranks, key=lambda r: (abs(math.log2(r) - math.log2(centre)), r))
+
+
 @dataclass(frozen=True)
 class LadderPlan:
-    """What a probe budget buys. ranks: the first pass; refine / extra_learning_rates: probes reserved for the
-    second pass and for the learning-rate check; base_probe: a head-only run (classification's base)."""
+    """What a probe budget buys. ranks: the first pass; extra_learning_rates: the two more rates at the
+    reference rank, tried before the ranks are compared (0: every rank runs at the policy's rate); refine:
+    probes reserved for the second pass; base_probe: a head-only run (classification's base)."""
 
     ranks: tuple[int, ...]
     refine: int
@@ -83,6 +95,7 @@ class LadderPlan:
     probes: int
     seconds: float
     explanation: str
+    reference: int | None = None
 
 
 def _thin(ranks: tuple[int, ...], n: int, centre: float) -> tuple[int, ...]:
@@ -104,7 +117,8 @@ def plan_ladder(
 ) -> LadderPlan:
     """How many probes of probe_seconds each fit in budget_seconds (wall clock, `parallel` probes at a time),
     spent in this order: the base probe when needed, the first pass (at least 2 ranks; thinned around the
-    prior when the budget is short), the refinement, then the learning-rate check."""
+    prior when the budget is short), two more learning rates at the reference rank (run before the ranks),
+    then the refinement."""
     if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1:
         raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s and parallel "
                        f"{parallel!r} must be positive")
@@ -120,25 +134,29 @@ def plan_ladder(
         centre = prior_rank if prior_rank is not None else math.sqrt(ranks[0] * ranks[-1])
         ranks = _thin(ranks, left, centre)
     left -= len(ranks)
+    extra = EXTRA_LR_PROBES if left >= EXTRA_LR_PROBES else 0
+    left -= extra
     refine = min(REFINE_PROBES, left)
-    left -= refine
-    extra = min(EXTRA_LR_PROBES, left)
     probes = (1 if base_probe else 0) + len(ranks) + refine + extra
     seconds = math.ceil(probes / parallel) * probe_seconds
+    ref = reference_rank(ranks) if extra else None
     text = (f"{probes} probes of about {probe_seconds:,.0f} s ({seconds:,.0f} s of the {budget_seconds:,.0f} s "
-            f"budget{f', {parallel} at a time' if parallel > 1 else ''}): ranks {', '.join(map(str, ranks))} first")
+            f"budget{f', {parallel} at a time' if parallel > 1 else ''}): ")
+    if extra:
+        text += (f"rank {ref} at three learning rates first, then ranks "
+                 f"{', '.join(str(r) for r in ranks if r != ref)} at the best of them")
+    else:
+        text += f"ranks {', '.join(map(str, ranks))} at the policy's learning rate (no budget to try others)"
     if refine:
         text += f", then {refine} to refine ×2 around the knee"
-    if extra:
-        text += f", then {extra} more learning rate{'s' if extra > 1 else ''} at the leading rank"
     if base_probe:
         text += "; one more trains the head alone for the base loss"
-    return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text)
+    return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text, ref)
 
 
 @dataclass(frozen=True)
 class RankVerdict:
-    """One rank at a rung: its loss predicted at the planned length (± error), keep or stop, and why."""
+    """One rank at a rung: its loss predicted at the comparison length (± error), keep or stop, and why."""
 
     rank: int
     keep: bool

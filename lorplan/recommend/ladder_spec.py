@@ -31,7 +31,10 @@ class LadderSpec:
     kind: "demo" (the fixed demo ladder) or "data" (the user's model and data). model: the model's id as
     shown; spec_source: what lorplan.core.model.load_spec reads for it. data / adapter: the fields of the
     recommend.DataSize and recommend.AdapterSize the capacity prior is computed from. learning_rate (and
-    where it comes from): the policy's, used by every probe but the learning-rate check. planned_steps: the
+    where it comes from): the policy's. rate_first: the ladder tries three rates (learning_rate / 3, × 1,
+    × 3) at reference_rank before it compares ranks, and compares them at the best (recommend.decide); without
+    it every rank runs at learning_rate and the other rates are tried at the leading rank last (ladders
+    written before rate_first existed). planned_steps: the
     optimizer steps of the planned training (examples × epochs / batch), where curves are extrapolated to;
     probe_steps: steps per probe. seeds: training seeds per probe (the held-out split stays the run's).
     ranks: the first pass. budget_seconds: wall-clock time the ladder may spend (None: no limit).
@@ -67,6 +70,9 @@ class LadderSpec:
     notes: tuple[dict, ...] = ()
     pattern_probes: tuple[str, ...] = ()
     pattern_why: str = ""
+    rate_first: bool = False
+    reference_rank: int | None = None
+    pattern_seed: int | None = None  # the second pattern probe's training seed (rate_first: added with the ranks)
     version: int = VERSION
 
     def to_json(self) -> dict:
@@ -84,13 +90,17 @@ class LadderSpec:
 @dataclass(frozen=True)
 class Pass:
     """One pass of the ladder: "first" (the base and ranks ×4 apart), "refine" (×2 around the knee), "learning
-    rate" (two more rates at the leading rank). specs: the probes it added, as ProbeSpec fields (id, rank, lr,
-    seed); skipped: why it did not run (empty when it ran)."""
+    rate" (three rates at the reference rank before the first pass, or two more at the leading rank after the
+    refinement in ladders without rate_first). specs: the probes it added, as ProbeSpec fields (id, rank, lr,
+    seed); skipped: why it did not run (empty when it ran); learning_rate: the rate its rank probes use, when
+    the ladder chose it (rate_first's "first" pass).
+    """
 
     name: str
     specs: tuple[dict, ...] = ()
     ranks: tuple[int, ...] = ()
     skipped: str = ""
+    learning_rate: float | None = None
 
     @property
     def probes(self) -> tuple[str, ...]:
@@ -98,12 +108,12 @@ class Pass:
 
     def to_json(self) -> dict:
         return {"name": self.name, "specs": [dict(d) for d in self.specs], "ranks": list(self.ranks),
-                "skipped": self.skipped}
+                "skipped": self.skipped, "learning_rate": self.learning_rate}
 
     @classmethod
     def from_json(cls, obj: dict) -> Pass:
         return cls(obj["name"], tuple(dict(d) for d in obj.get("specs", ())), tuple(obj.get("ranks", ())),
-                   obj.get("skipped", ""))
+                   obj.get("skipped", ""), obj.get("learning_rate"))
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,12 @@ class LadderState:
     @property
     def stopped_ranks(self) -> set[int]:
         return {s.rank for s in self.stops}
+
+    def ladder_rate(self, spec: LadderSpec) -> float:
+        """The learning rate every rank is compared at: the one the first pass chose (rate_first), else the
+        spec's."""
+        chosen = next((p.learning_rate for p in self.passes if p.name == "first" and p.learning_rate), None)
+        return float(chosen) if chosen is not None else spec.learning_rate
 
     def with_pass(self, p: Pass) -> LadderState:
         return replace(self, passes=self.passes + (p,))

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
 from lorplan.recommend.datasize import DataSize
-from lorplan.recommend.decide import probe_id, probe_specs
+from lorplan.recommend.decide import first_pass, probe_id, probe_specs
 from lorplan.recommend.ladder import estimate_probe_seconds, plan_ladder, planned_steps
 from lorplan.recommend.ladder_spec import LadderSpec, Pass
 from lorplan.recommend.types import Evidence
@@ -27,7 +27,6 @@ BUDGET_MINUTES = 15.0
 CPU_PARAMS_LIMIT = 1_000_000_000  # without a GPU, larger models are not probed (minutes per step on CPU)
 DEMO_SEEDS = (0, 1, 2)
 DEMO_RANKS = (4, 8, 16, 32)
-DEMO_EVAL_EVERY = 20  # three evals a probe: the demo compares final figures, and each eval costs seconds on a CPU
 
 
 @dataclass(frozen=True)
@@ -102,17 +101,14 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                                       f"planned {planned:,} (the probe time is estimated from the model's size "
                                       "until probes are timed)").to_json()]
     # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
-    # the most directions, and it runs first) saves its adapter, and a second seed there runs last in the first
-    # pass when the budget buys one probe more than the ladder plans
+    # the most directions) saves its adapter, and a second seed there runs with the first-pass ranks when the
+    # budget buys one probe more than the ladder plans
     top_rank = max(lp.ranks)
     affordable = int(budget_s * len(slots) // guess)
-    second = ()
     if affordable >= lp.probes + 1:
-        second = ({"id": probe_id(top_rank, 1, 2), "rank": top_rank, "lr": learning_rate[0],
-                   "seed": t.seed + 1},)
-        pattern_probes, pattern_why = (probe_id(top_rank, 0, 1), second[0]["id"]), ""
+        pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, 0, 1), probe_id(top_rank, 1, 2)), t.seed + 1, ""
     else:
-        pattern_probes = ()
+        pattern_probes, pattern_seed = (), None
         pattern_why = (f"the budget buys about {affordable} probe(s) and the ladder plans {lp.probes}: a second seed "
                        f"at rank {top_rank}, which the per-module pattern compares with the first, does not fit "
                        "(give more --budget-minutes for a pattern)")
@@ -123,10 +119,9 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         probe_steps=steps, seeds=(0,), ranks=lp.ranks, max_rank=top, refine=lp.refine > 0,
         extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
         parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,
-        notes=tuple(notes), pattern_probes=pattern_probes, pattern_why=pattern_why)
-    # the base first (halving needs it), then the largest rank: on one device the probes run one after another,
-    # and a smaller rank can only be stopped early against a curve that is already there
-    first = Pass("first", specs=probe_specs((0, *sorted(lp.ranks, reverse=True)), lspec) + second, ranks=lp.ranks)
+        notes=tuple(notes), pattern_probes=pattern_probes, pattern_why=pattern_why,
+        rate_first=lp.extra_learning_rates > 0, reference_rank=lp.reference, pattern_seed=pattern_seed)
+    first = first_pass(lspec)
     run_plan = _run_plan(RunPlan, new_run_id(), first, plan_settings(plan), steps=steps, eval_every=eval_every,
                          eval_examples=EVAL_EXAMPLES)
     return Ladder(lspec, run_plan, first)
@@ -142,11 +137,12 @@ def _run_plan(cls, run_id: str, first: Pass, settings: dict, **kw):
 
 
 def cpu_parallel() -> int:
-    """CPU probes at once for the demo: one per two cores, at most four (a small model's steps use few
-    threads well, so two probes side by side finish sooner than one after the other)."""
+    """CPU probes at once for the demo: one per core, at most four (a small model's steps on ~11-token rows use
+    few threads well, so two probes side by side finish sooner than one after the other, and each one's model
+    loading overlaps the other's steps)."""
     import os
 
-    return max(1, min(4, (os.cpu_count() or 1) // 2))
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def demo_ladder(examples: list) -> Ladder:
@@ -159,7 +155,14 @@ def demo_ladder(examples: list) -> Ladder:
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.plan.defaults import task_defaults
     from lorplan.probe.backend import visible_gpus
-    from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_MODEL_NAME, DEMO_STEPS
+    from lorplan.probe.demo import (
+        DEMO_EVAL_EXAMPLES,
+        DEMO_LEARNING_RATE,
+        DEMO_LEARNING_RATE_WHY,
+        DEMO_MODEL_NAME,
+        DEMO_SEQ_LEN,
+        DEMO_STEPS,
+    )
     from lorplan.probe.plans import PROBE_EVAL_SPLIT
     from lorplan.probe.runs import RunPlan, new_run_id
     from lorplan.recommend.capacity import adapter_size
@@ -181,8 +184,8 @@ def demo_ladder(examples: list) -> Ladder:
     lspec = LadderSpec(
         kind="demo", model=spec.id, spec_source=str(folder), task=task,
         target_modules=(resolved,) if isinstance(resolved, str) else tuple(resolved), data=asdict(data),
-        adapter=asdict(adapter_size(spec, targets)), learning_rate=defaults.learning_rate,
-        learning_rate_why=defaults.why, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
+        adapter=asdict(adapter_size(spec, targets)), learning_rate=DEMO_LEARNING_RATE,
+        learning_rate_why=DEMO_LEARNING_RATE_WHY, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
         ranks=DEMO_RANKS, refine=False, extra_learning_rates=False, halving=False, budget_seconds=None,
         pattern_probes=tuple(probe_id(max(DEMO_RANKS), s, len(DEMO_SEEDS)) for s in DEMO_SEEDS),
         notes=(Evidence("demo", None, f"the embedded demo: {spec.id} learning lorplan's generated task "
@@ -190,7 +193,8 @@ def demo_ladder(examples: list) -> Ladder:
                                       f"the head alone, {len(DEMO_SEEDS)} seeds each, {DEMO_STEPS} steps at "
                                       f"micro-batch {defaults.micro_batch}").to_json(),))
     first = Pass("first", specs=probe_specs((0, *DEMO_RANKS), lspec), ranks=DEMO_RANKS)
-    settings = {"steps": DEMO_STEPS, "eval_every": DEMO_EVAL_EVERY, "eval_examples": DEMO_EVAL_EXAMPLES,
-                "micro_batch": defaults.micro_batch, "seq_len": 128, "targets": ("all-linear",), "seed": 0,
-                "max_parallel": None if visible_gpus() else cpu_parallel()}
+    # one eval, after the last step: the demo compares final figures, and each eval costs a second on a CPU
+    settings = {"steps": DEMO_STEPS, "eval_every": DEMO_STEPS, "eval_examples": DEMO_EVAL_EXAMPLES,
+                "micro_batch": defaults.micro_batch, "seq_len": DEMO_SEQ_LEN, "targets": ("all-linear",),
+                "seed": 0, "max_parallel": None if visible_gpus() else cpu_parallel()}
     return Ladder(lspec, _run_plan(RunPlan, new_run_id(), first, settings), first)

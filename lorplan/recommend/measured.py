@@ -1,9 +1,9 @@
 """From a ladder's probes to a Recommendation: ladder rows, the base's loss, extrapolated curves. Pure Python.
 
 The base is what every rank is compared with: for a causal LM the base model's eval loss before training, for
-classification the head trained alone with the same protocol (rank-0 probes). When a probe stopped short of
-the planned training length (the planned run is longer than a probe, or halving stopped it), its eval curve
-is extrapolated there (recommend.curves) and the knee compares the predictions; otherwise the measured loss.
+classification the head trained alone with the same protocol (rank-0 probes). The knee compares the losses
+the probes measured at their common length (LadderRow.knee_loss says why); when the planned training is
+longer, each curve is also extrapolated there (recommend.curves) and shown beside the measured loss.
 """
 
 from __future__ import annotations
@@ -93,8 +93,7 @@ def base_measure(obs: Sequence[ProbeObs], spec: LadderSpec) -> Base | None:
     for o in base:
         if o.eval_loss is None:
             continue
-        ex = predicted(o, spec.planned_steps)
-        losses.append(ex.loss if ex is not None else o.eval_loss)
+        losses.append(o.eval_loss)  # measured, like the ranks it is compared with (LadderRow.knee_loss)
         if o.eval_accuracy is not None:
             accs.append(o.eval_accuracy)
     if not losses:
@@ -142,9 +141,12 @@ def _extrapolation_evidence(rows: Sequence[LadderRow], spec: LadderSpec) -> Evid
              f"{r.steps} -> {r.predicted_loss:.4g} ± {r.predicted_error:.2g}" for r in done[:8]]
     more = f" and {len(done) - 8} more" if len(done) > 8 else ""
     return Evidence("extrapolation", None,
-                    f"the planned training is {spec.planned_steps:,} steps and the probes were shorter, so each "
-                    f"eval curve was fitted (a + b·log t or a + b·t^-c, whichever predicts its own last points "
-                    f"better) and extrapolated there; the knee compares the predictions: {'; '.join(parts)}{more}")
+                    f"the planned training is {spec.planned_steps:,} steps and the probes ran {spec.probe_steps:,}, "
+                    f"so each eval curve was fitted (a + b·log t or a + b·t^-c, whichever predicts its own last "
+                    f"points better) and extrapolated there: {'; '.join(parts)}{more}. The knee compares the "
+                    f"losses measured at {spec.probe_steps:,} steps, not these predictions (on the benchmarks' "
+                    "sweeps they were the less reliable guide); a training much longer than the probes may use "
+                    "more rank than the knee")
 
 
 def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> list[Evidence]:
@@ -216,15 +218,16 @@ def recommendation(
     cost = sum(o.wall_seconds or 0.0 for o in obs)
     default_lr = (spec.learning_rate, spec.learning_rate_why)
     usable = [r for r in rows if r.eval_loss is not None]
-    common = [r for r in rows if math.isclose(r.learning_rate, spec.learning_rate, rel_tol=1e-9)]
+    rate = state.ladder_rate(spec)
+    common = [r for r in rows if math.isclose(r.learning_rate, rate, rel_tol=1e-9)]
     if base is not None and any(r.eval_loss is not None for r in common):
         notes.insert(0, Evidence("base", None, base.explanation))
-        # the knee compares ranks at the rate every rank was tried at; the learning-rate check (other rates
-        # at the leading rank only) would favour that rank otherwise
+        # the knee compares ranks at the rate every rank was tried at; the other rates (tried at one rank only)
+        # would favour that rank otherwise
         rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, ladder=common,
                       base_loss=base.loss, base_stderr=base.stderr or 0.0, price=price, cost_seconds=cost,
                       notes=notes)
-        return pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec), spec, obs, signals), base
+        return pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec, rate), spec, obs, signals), base
     why = _no_knee(obs, usable)
     rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, price=price,
                   cost_seconds=cost, notes=[Evidence("ladder", None, why), *notes])
@@ -242,7 +245,7 @@ def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: Ladder
     out = rec.to_json()
     out.update({
         "run": run_id, "state": "done" if state.done else "running", "kind": spec.kind,
-        "ladder_learning_rate": spec.learning_rate,
+        "ladder_learning_rate": state.ladder_rate(spec),
         "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,
         "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": list(spec.seeds),
         "budget_seconds": spec.budget_seconds, "passes": [p.to_json() for p in state.passes],
@@ -251,10 +254,22 @@ def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: Ladder
     return out
 
 
-def _checked_rate(rec: Recommendation, spec: LadderSpec) -> Recommendation:
+def _checked_rate(rec: Recommendation, spec: LadderSpec, rate: float) -> Recommendation:
     """With other learning rates tried at the recommended rank, the one with the lowest mean loss (knee_loss),
-    and the learning-rate evidence saying so."""
+    and the learning-rate evidence saying so; with rate_first and one rate at the recommended rank, the rate
+    every rank was compared at (`rate`, the best at the reference rank)."""
     at = [r for r in rec.ladder if r.rank == rec.rank and r.knee_loss is not None]
+    if spec.rate_first and len({r.learning_rate for r in at}) < 2:
+        ref = [r for r in rec.ladder if r.rank == spec.reference_rank and r.knee_loss is not None]
+        tried = sorted({r.learning_rate for r in ref})
+        if len(tried) < 2:
+            return rec
+        text = (f"learning rate {rate:g}: the lowest eval loss at rank {spec.reference_rank} of "
+                f"{', '.join(f'{lr:g}' for lr in tried)}, tried before the ranks were compared; every rank ran at "
+                f"it (alpha/r scaling keeps the best rate close across ranks)")
+        evidence = tuple(Evidence("learning rate", spec.reference_rank, text) if e.source == "learning rate" else e
+                         for e in rec.evidence)
+        return replace(rec, learning_rate=rate, evidence=evidence)
     rates: dict[float, list[float]] = {}
     for r in at:
         rates.setdefault(r.learning_rate, []).append(r.knee_loss)
@@ -264,9 +279,11 @@ def _checked_rate(rec: Recommendation, spec: LadderSpec) -> Recommendation:
     best = min(means, key=lambda lr: (means[lr], lr))
     tried = ", ".join(f"{lr:g}: {means[lr]:.4g}" for lr in sorted(means))
     text = f"learning rate {best:g}: the lowest mean eval loss at rank {rec.rank} ({tried})"
-    if not math.isclose(best, spec.learning_rate, rel_tol=1e-9):
-        text += (f"; the ranks were compared at {spec.learning_rate:g}, the rate all of them were tried at "
-                 f"({spec.learning_rate_why.split(':')[0]})")
+    if not math.isclose(best, rate, rel_tol=1e-9):
+        text += (f"; the ranks were compared at {rate:g}, the rate all of them were tried at"
+                 + ("" if spec.rate_first else f" ({spec.learning_rate_why.split(':')[0]})"))
+    elif spec.rate_first:
+        text += "; tried before the ranks were compared, and every rank ran at it"
     else:
         text += "; the policy's rate stands"
     evidence = tuple(Evidence("learning rate", rec.rank, text) if e.source == "learning rate" else e

@@ -57,6 +57,6 @@ def scaling_policy(rank: int) -> Scaling:
 
 def default_learning_rate(model_id: str, task: str, total_params: int) -> tuple[float, str]:
     """A starting learning rate for LoRA at alpha = 32 with alpha/r scaling, and where it comes from
-    (lorplan.core.plan.defaults.learning_rate). A probe ladder with two learning rates at the leading rank
-    checks it."""
+    (lorplan.core.plan.defaults.learning_rate). A probe ladder tries it, a third of it and three times it at
+    its reference rank before it compares ranks (recommend.decide)."""
     return defaults.learning_rate(model_id, task, total_params)

@@ -72,7 +72,6 @@ def _groups(obj: dict, rows: list[LadderRow]) -> dict[tuple[int, float], dict]:
             "train": _stat([r.train_seconds for r in use if r.train_seconds]),
             "peak": max((r.peak_memory_bytes for r in group if r.peak_memory_bytes), default=None),
             "n": len(done), "of": len(group), "states": states,
-            "predicted": any(r.predicted_loss is not None for r in use),
         }
     return out
 
@@ -104,7 +103,7 @@ def ladder_table(obj: dict) -> list[str]:
     lrs = {lr for _, lr in groups}
     common = _common(obj)
     cls = obj.get("task") == "sequence-classification"
-    loss_head = "eval loss (predicted)" if any(g["predicted"] for g in groups.values()) else "eval loss"
+    loss_head = "eval loss"  # as measured at the probes' length: what the knee compares (LadderRow.knee_loss)
     head = (f"  {'rank':<10}{'lr' if len(lrs) > 1 else '':<9}{'trainable':>11}  {'accuracy' if cls else '':<15}"
             f"{loss_head:<22}{'train s':<14}{'peak mem':>10}  probes")
     out = [head]

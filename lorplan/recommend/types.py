@@ -62,7 +62,7 @@ class LadderRow:
     stopped_early: bool = False
     seed: int = 0
     state: str = "finished"
-    predicted_loss: float | None = None  # eval loss extrapolated to the planned training length
+    predicted_loss: float | None = None  # eval loss extrapolated to the planned training length (shown only)
     predicted_error: float | None = None
 
     def __post_init__(self) -> None:
@@ -77,9 +77,13 @@ class LadderRow:
 
     @property
     def knee_loss(self) -> float | None:
-        """The loss the knee compares: predicted at the planned length when the curve was extrapolated, else
-        the last measured eval loss."""
-        return self.predicted_loss if self.predicted_loss is not None else self.eval_loss
+        """The loss the knee compares: the last eval loss the probe measured. Probes of a ladder run the same
+        length, so they are compared where they were measured; predicted_loss (the curve extrapolated to the
+        planned length) is shown beside it and not used: replayed on benchmarks/planted_rank.py's and
+        benchmarks/rank_regret.py's recorded sweeps, the extrapolations from a probe's few evals moved the knee
+        away from the sweep's more often than the measured losses did (planted: 26 of 32 seeded replays in
+        [knee, 2×knee] against 30 of 32). A probe stopped early by halving keeps its last (higher) loss."""
+        return self.eval_loss
 
     @property
     def usable(self) -> bool:

@@ -52,7 +52,13 @@ def _check_done(out: dict, runs) -> dict:
     assert len(ids) == len(set(ids)) and sorted(ids) == sorted(p["id"] for p in out["probes"])
     assert all(p["state"] in ("finished", "cancelled") for p in out["probes"])
     state = LadderFiles(run).state()
-    assert state.done and [p.name for p in state.passes][:1] == ["first"]
+    names = [p.name for p in state.passes]
+    # a rate_first ladder tries the rates at the reference rank first; one without starts with its ranks
+    assert state.done and names[:1] == (["learning rate"] if LadderFiles(run).spec().rate_first else ["first"])
+    first = next((p for p in state.passes if p.name == "first"), None)
+    if first is not None and first.learning_rate is not None:  # every rank at the rate the first pass chose
+        assert out["ladder_learning_rate"] == pytest.approx(first.learning_rate)
+        assert all(d["lr"] == pytest.approx(first.learning_rate) for d in first.specs)
     added = [i for p in state.passes for i in p.probes]
     assert sorted(added) == sorted(ids)  # every probe came from a recorded pass, once
     return on_disk
@@ -77,9 +83,9 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, capsys):
     assert {"ladder", "base", "probes", "capacity prior", "learning rate"} <= sources
     knee = next(e for e in out["evidence"] if e["source"] == "ladder" and e["rank"] is not None)
     assert knee["rank"] == out["rank"] and "at least 95% of the best rank's improvement" in knee["explanation"]
-    # the learning-rate check ran at the leading rank, or says why not
+    # the learning rates were tried at the reference rank first, or the pass says why not
     passes = {p["name"]: p for p in out["passes"]}
-    assert "learning rate" in passes and "refine" in passes
+    assert "learning rate" in passes and "refine" in passes and "first" in passes
     lr_pass = passes["learning rate"]
     if not lr_pass["skipped"]:
         assert len({r["learning_rate"] for r in out["ladder"] if r["rank"] == lr_pass["ranks"][0]}) == 3

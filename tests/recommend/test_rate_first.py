@@ -1,0 +1,159 @@
+"""The ladder that chooses its learning rate first (LadderSpec.rate_first): the reference rank at three rates,
+then every first-pass rank at the best of them, then the refinement at that rate; the knee compares the losses
+the probes measured. Pure: ProbeObs values built from known curves, as recommend.observe reads them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lorplan.recommend import measured
+from lorplan.recommend.decide import chosen_rate, first_pass, halving, next_pass, rate_grid
+from lorplan.recommend.ladder import plan_ladder, reference_rank
+from lorplan.recommend.ladder_spec import LadderSpec, LadderState
+from lorplan.recommend.observe import ProbeObs
+from lorplan.recommend.types import LadderRow
+
+LR = 1e-3
+
+
+def spec(**kw) -> LadderSpec:
+    base = dict(kind="data", model="tiny", spec_source="/nowhere", task="causal-lm", target_modules=("q_proj",),
+                data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
+                adapter={"model": "tiny", "targets": "q_proj", "per_rank": 1000, "fixed": 0, "min_dim": 64},
+                learning_rate=LR, learning_rate_why="test rate", planned_steps=400, probe_steps=80,
+                seeds=(0,), ranks=(1, 4, 16, 64), max_rank=64, budget_seconds=None, started=0.0,
+                rate_first=True, reference_rank=4)
+    base.update(kw)
+    return LadderSpec(**base)
+
+
+LO, MID, HI = round(LR / 3, 12), LR, round(LR * 3, 12)  # recommend.decide.rate_grid of spec()
+
+
+def curve(final: float, start: float = 3.0, steps: int = 80, every: int = 10, k: float = 0.05):
+    return tuple((s, final + (start - final) * math.exp(-k * s)) for s in range(every, steps + 1, every))
+
+
+def probe(d: dict, final: float | None, *, state: str = "finished", upto: int = 80) -> ProbeObs:
+    """A ProbeObs for a probe spec `d` (id, rank, lr, seed) whose curve falls toward `final`."""
+    pts = tuple(p for p in curve(final) if p[0] <= upto) if final is not None else ((0, 3.0),)
+    return ProbeObs(id=d["id"], rank=d["rank"], lr=d["lr"], seed=d["seed"] or 0, state=state,
+                    step=pts[-1][0], curve=pts, train_seconds=5.0, wall_seconds=10.0,
+                    trainable_params=1000 * d["rank"])
+
+
+def test_reference_rank_is_the_first_pass_rank_in_the_middle():
+    assert reference_rank((1, 4, 16, 64)) == 4  # 4 and 16 are as far from 8: the smaller
+    assert reference_rank((2, 8, 32)) == 8
+    assert reference_rank((1, 4)) == 1
+    assert reference_rank((4, 16, 64, 256)) == 16
+
+
+def test_plan_ladder_spends_the_two_extra_rates_before_the_refinement():
+    full = plan_ladder(10_000, 100, prior_rank=1, high=64)
+    assert (full.extra_learning_rates, full.refine, full.reference) == (2, 2, 4)
+    assert "rank 4 at three learning rates first, then ranks 1, 16, 64 at the best of them" in full.explanation
+    # a budget for the ranks and two more probes: the rates, not the refinement
+    tight = plan_ladder(600, 100, prior_rank=1, high=64)
+    assert (len(tight.ranks), tight.extra_learning_rates, tight.refine) == (4, 2, 0)
+    # one probe short of the rates: every rank at the policy's rate, no reference
+    short = plan_ladder(500, 100, prior_rank=1, high=64)
+    assert (short.extra_learning_rates, short.refine, short.reference) == (0, 1, None)
+    assert "at the policy's learning rate" in short.explanation
+
+
+def test_first_pass_is_the_base_and_the_reference_rank_at_three_rates():
+    s = spec()
+    p = first_pass(s)
+    assert p.name == "learning rate" and p.ranks == (4,)
+    assert [(d["rank"], d["lr"]) for d in p.specs] == [(0, LR), (4, LO), (4, MID), (4, HI)]
+    assert rate_grid(s) == (LO, MID, HI) and math.isclose(LO * 3, LR)
+    assert len({d["id"] for d in p.specs}) == 4
+    # a ladder without rate_first starts with every rank at the policy's rate, largest first
+    old = first_pass(spec(rate_first=False, reference_rank=None))
+    assert old.name == "first" and [d["rank"] for d in old.specs] == [0, 64, 16, 4, 1]
+
+
+def _run_lr_pass(s, losses: dict[float, float]):
+    p = first_pass(s)
+    obs = [probe(d, losses.get(d["lr"]) if d["rank"] else None) for d in p.specs]
+    return LadderState(passes=(p,)), obs
+
+
+def test_the_best_rate_at_the_reference_rank_is_the_rate_every_rank_runs_at():
+    s = spec()
+    state, obs = _run_lr_pass(s, {LO: 2.5, LR: 2.2, HI: 2.1})
+    rate, why = chosen_rate(s, obs)
+    assert math.isclose(rate, HI) and "rank 4" in why
+    assert state.ladder_rate(s) == LR  # not chosen until the ranks pass starts
+    nxt = next_pass(s, state, obs, knee_rank=None, now=0.0)
+    assert nxt.name == "first" and math.isclose(nxt.learning_rate, HI)
+    assert [d["rank"] for d in nxt.specs] == [64, 16, 1]  # the reference is measured at that rate already
+    assert all(math.isclose(d["lr"], HI) for d in nxt.specs)
+    assert [d["id"] for d in nxt.specs] == ["r64", "r16", "r1"]
+    state = state.with_pass(nxt)
+    assert math.isclose(state.ladder_rate(s), HI)
+    # the state's JSON keeps the chosen rate (a restarted driver goes on at it)
+    assert math.isclose(LadderState.from_json(state.to_json()).ladder_rate(s), HI)
+
+
+def test_a_lower_rate_wins_ties_and_a_pass_with_nothing_finished_keeps_the_policy_rate():
+    s = spec()
+    _, obs = _run_lr_pass(s, {LO: 2.2, LR: 2.2, HI: 2.2})
+    assert math.isclose(chosen_rate(s, obs)[0], LO)
+    failed = [ProbeObs(id=o.id, rank=o.rank, lr=o.lr, seed=0, state="failed" if o.rank else o.state, step=0,
+                       curve=o.curve if not o.rank else ()) for o in obs]
+    rate, why = chosen_rate(s, failed)
+    assert rate == LR and "no probe of the learning-rate pass" in why
+
+
+def test_the_whole_ladder_recommends_the_knee_at_the_chosen_rate_and_refines_there():
+    s = spec()
+    state, obs = _run_lr_pass(s, {LO: 2.6, LR: 2.3, HI: 2.03})
+    nxt = next_pass(s, state, obs, None, now=0.0)
+    state = state.with_pass(nxt)
+    finals = {64: 2.0, 16: 2.0, 1: 2.6}
+    obs += [probe(d, finals[d["rank"]]) for d in nxt.specs]
+    rec, base = measured.recommendation(s, obs, state)
+    assert rec.rank == 4 and math.isclose(rec.learning_rate, HI)
+    lr_words = next(e.explanation for e in rec.evidence if e.source == "learning rate")
+    assert "tried before the ranks were compared" in lr_words
+    # the knee compared ranks at the chosen rate only: rank 4's other rates are in the ladder, not the knee
+    assert {r.learning_rate for r in rec.ladder if r.rank == 4} == {LO, LR, HI}
+    knee = measured.ladder_knee([r for r in rec.ladder if math.isclose(r.learning_rate, HI)], base)
+    refine = next_pass(s, state, obs, knee.rank, now=0.0)
+    assert refine.name == "refine" and refine.ranks == (2, 8)
+    assert all(math.isclose(d["lr"], HI) for d in refine.specs)
+    state = state.with_pass(refine)
+    obs += [probe(d, {2: 2.3, 8: 2.05}[d["rank"]]) for d in refine.specs]
+    assert next_pass(s, state, obs, 4, now=0.0) is None  # no learning-rate pass after the refinement
+    out = measured.recommendation_json(s, obs, state)
+    assert math.isclose(out["ladder_learning_rate"], HI)
+
+
+def test_halving_compares_ranks_at_the_chosen_rate_at_the_probes_length():
+    s = spec()
+    state, obs = _run_lr_pass(s, {LO: 2.6, LR: 2.3, HI: 2.0})
+    nxt = next_pass(s, state, obs, None, now=0.0)
+    state = state.with_pass(nxt)
+    live = [probe(d, {64: 1.99, 16: 2.0, 1: 2.9}[d["rank"]], state="running", upto=40) for d in nxt.specs]
+    stops, _ = halving(s, state, obs + live, 3.0, eval_every=10)
+    assert [x.rank for x in stops] == [1]
+    assert "at step 80" in stops[0].reason  # extrapolated to the probes' length, not the planned 400
+
+
+def test_the_knee_compares_measured_losses_not_extrapolations():
+    row = LadderRow(rank=4, learning_rate=LR, eval_loss=2.0, predicted_loss=1.5, predicted_error=0.1)
+    assert row.knee_loss == 2.0
+
+
+@pytest.mark.parametrize("losses", [{LO: 2.1, LR: 2.2, HI: 2.3}])
+def test_the_pattern_probes_second_seed_runs_with_the_ranks_at_the_chosen_rate(losses):
+    s = spec(pattern_probes=("r64", "r64-s1"), pattern_seed=7)
+    state, obs = _run_lr_pass(s, losses)
+    nxt = next_pass(s, state, obs, None, now=0.0)
+    second = [d for d in nxt.specs if d["id"] == "r64-s1"]
+    assert second == [{"id": "r64-s1", "rank": 64, "lr": LO, "seed": 7}]
+    assert "r64" in {d["id"] for d in nxt.specs}
