@@ -172,42 +172,46 @@ def sizes(base: dict, runs: list[dict]):
                              per_rank=per_rank, fixed=0, min_dim=min_dim)
 
 
-def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: float | None = None) -> dict:
-    """lorplan's ladder replayed from the recorded curves (see the module docstring), comparing ranks at `lr`
-    (default: the sweep's middle rate). Returns its rank, learning rate, the ranks it probed, its training
-    seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
+def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: float | None = None,
+           seeds: tuple[int, ...] = SEEDS, rate_first: bool = True) -> dict:
+    """lorplan's ladder replayed from the recorded curves (see the module docstring): rate_first (lorplan's
+    ladder) tries three rates at the reference rank and compares ranks at the best; without it, ranks are
+    compared at `lr` (default: the sweep's middle rate) and other rates tried at the leading rank last.
+    `seeds`: the training seeds each probe averages. Returns its rank, learning rate, the ranks it probed, its
+    training seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
     from lorplan.recommend import measured
-    from lorplan.recommend.decide import next_pass, probe_specs
-    from lorplan.recommend.ladder import coarse_ladder
-    from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass
+    from lorplan.recommend.decide import first_pass, next_pass
+    from lorplan.recommend.ladder import coarse_ladder, reference_rank
+    from lorplan.recommend.ladder_spec import LadderSpec, LadderState
     from lorplan.recommend.observe import ProbeObs
 
     s = base["settings"]
     lrs = LRS[s["model"]]
     cap = max(r["rank"] for r in runs)
+    ranks = coarse_ladder(prior_rank, low=1, high=cap)
     steps = s["steps"]
     spec = LadderSpec(kind="data", model=s["model"], spec_source="", task="causal-lm",
                       target_modules=tuple(base["modules"]), data=asdict(data), adapter=asdict(adapter),
                       learning_rate=lr or lrs[1], learning_rate_why="the sweep's rate: benchmark setting",
-                      planned_steps=steps, probe_steps=steps // 2, seeds=SEEDS,
-                      ranks=coarse_ladder(prior_rank, low=1, high=cap), max_rank=cap, halving=False,
-                      started=0.0)
+                      planned_steps=steps, probe_steps=steps // 2, seeds=tuple(seeds), ranks=ranks,
+                      max_rank=cap, halving=False, started=0.0, rate_first=rate_first,
+                      reference_rank=reference_rank(ranks) if rate_first else None)
     recorded = {(r["rank"], r["seed"], r["lr"]): r for r in runs}
 
     def obs_for(d: dict) -> ProbeObs | None:
+        seed = d["seed"] if d["seed"] is not None else spec.seeds[0]  # one seed: the probe has none of its own
         hit = next((r for (rk, sd, lr), r in recorded.items()
-                    if rk == d["rank"] and sd == (d["seed"] or 0) and math.isclose(lr, d["lr"], rel_tol=1e-6)),
-                   None)
+                    if rk == d["rank"] and sd == seed and math.isclose(lr, d["lr"], rel_tol=1e-6)), None)
         if hit is None:
             return None
         curve = tuple((int(t), float(v)) for t, v in hit["curve"] if t <= spec.probe_steps)
         frac = spec.probe_steps / steps
-        return ProbeObs(id=d["id"], rank=d["rank"], lr=d["lr"], seed=d["seed"] or 0, state="finished",
+        return ProbeObs(id=d["id"], rank=d["rank"], lr=d["lr"], seed=seed, state="finished",
                         step=spec.probe_steps, curve=((0, base["base_loss"]),) + curve,
                         train_seconds=hit["train_seconds"] * frac, wall_seconds=hit["train_seconds"] * frac,
                         trainable_params=hit["trainable_params"])
 
-    first = Pass("first", specs=probe_specs(spec.ranks, spec), ranks=spec.ranks)
+    first = first_pass(spec, base=False)
     state = LadderState(passes=(first,))
     obs = [ProbeObs(id="base", rank=0, lr=spec.learning_rate, seed=0, state="finished", step=0,
                     curve=((0, base["base_loss"]),))]
@@ -299,9 +303,13 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
     knee = find_knee(ladder_rows(runs), base["base_loss"])
     data, adapter = sizes(base, runs)
     prior = capacity_prior(data, adapter)
-    lad = replay(base, runs, prior.rank, data, adapter)
+    # lorplan's ladder trains one seed per probe: replayed once with each recorded seed
+    lads = [replay(base, runs, prior.rank, data, adapter, seeds=(seed,)) for seed in SEEDS]
+    lad = lads[0]
     share, pat, signal, dirs = pattern_share(base, runs, lad["rank"])
-    hi = replay(base, runs, prior.rank, data, adapter, lr=LRS[s_model(base)][-1])
+    # the ablation: the same code without the rate pass (ranks compared at the middle rate, both seeds per
+    # probe, other rates at the knee last), as the ladder ran before the rate pass
+    old = replay(base, runs, prior.rank, data, adapter, rate_first=False)
     s = base["settings"]
     sweep_s = sum(r["train_seconds"] for r in runs)
     return {"case": base["case"], "model": s["model"], "modules": "+".join(s["modules"]),
@@ -310,8 +318,11 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "gain": base["base_loss"] - knee.best_loss, "base_loss": base["base_loss"],
             "knee_lr": next(x.learning_rate for x in knee.ranks if x.rank == knee.rank),
             "prior": prior.rank, "prior_hit": hit(prior.rank, knee.rank),
-            "ladder": lad["rank"], "ladder_hit": hit(lad["rank"], knee.rank), "ladder_probed": lad["probed"],
-            "ladder_seconds": lad["seconds"], "ladder_hi": hi["rank"], "ladder_hi_hit": hit(hi["rank"], knee.rank), "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
+            "ladder": [x["rank"] for x in lads], "ladder_lr": [x["lr"] for x in lads],
+            "ladder_hits": sum(hit(x["rank"], knee.rank) for x in lads), "ladder_probed": lad["probed"],
+            "ladder_seconds": sum(x["seconds"] for x in lads) / len(lads), "ladder_old": old["rank"],
+            "ladder_old_hit": hit(old["rank"], knee.rank), "ladder_old_seconds": old["seconds"],
+            "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
             "signal_share": signal, "planted_directions": dirs,
             "uniform_share": share_planted(base["modules"], base["planted"], {}, 1),
             "knee_is_k": knee.rank == s["k"]}
@@ -319,17 +330,19 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
 
 def render(summaries: list[dict], rows: list[dict]) -> str:
     """The printed report: one line per case, then the hit rates against the targets."""
-    head = ("| case | model | planted | k | knee (band) | lr at knee | prior | hit | prior+ladder | hit | ladder "
-            "ranks | ladder cost | ladder at top lr | pattern → planted | signal in planted | shared directions |")
-    lines = [head, "|" + "---|" * 16]
+    head = ("| case | model | planted | k | knee (band) | lr at knee | prior | hit | prior+ladder (seed 0, 1) | hits "
+            "| ladder's lr | ladder ranks (seed 0) | ladder cost | without rate pass | pattern → planted | signal "
+            "in planted | shared directions |")
+    lines = [head, "|" + "---|" * 17]
     for s in summaries:
         where = s["modules"] + (f" L{','.join(map(str, s['layers']))}" if s["layers"] else "")
         where += f" +noise {s['noise']:g}" if s["noise"] else ""
         lines.append(
             f"| {s['case']} | {s['model']} | {where} | {s['k']} | {s['knee']} ({s['knee_band'][0]}-"
             f"{s['knee_band'][1]}) | {s['knee_lr']:.2g} | {s['prior']} | {'yes' if s['prior_hit'] else 'no'} | "
-            f"{s['ladder']} | {'yes' if s['ladder_hit'] else 'no'} | {','.join(map(str, s['ladder_probed']))} | "
-            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['ladder_hi']}{'' if s['ladder_hi_hit'] else ' (miss)'} | "
+            f"{', '.join(map(str, s['ladder']))} | {s['ladder_hits']}/{len(s['ladder'])} | "
+            f"{', '.join(f'{x:g}' for x in s['ladder_lr'])} | {','.join(map(str, s['ladder_probed']))} | "
+            f"{s['ladder_seconds'] / s['sweep_seconds']:.0%} | {s['ladder_old']}{'' if s['ladder_old_hit'] else ' (miss)'} | "
             f"{s['pattern_share']}; uniform {s['uniform_share']:.0%} | {s['signal_share']} | "
             f"{'-' if s['planted_directions'] is None else format(s['planted_directions'], '.1f')} |")
     n = len(summaries)
@@ -340,6 +353,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         k = sum(s[key] for s in summaries)
         return f"{k}/{n} = {k / n:.0%}"
     sweep_s = sum(r.get("train_seconds", 0.0) for r in rows if r.get("kind", "run") == "run")
+    lad_hits, lad_n = sum(s["ladder_hits"] for s in summaries), sum(len(s["ladder"]) for s in summaries)
     shares = [s["pattern_share"] for s in summaries if s["pattern_share"] != "not run"]
     signals = [s["signal_share"] for s in summaries if s["signal_share"] != "not run"]
     lines += [
@@ -349,12 +363,14 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         f"knee equals the planted k: {rate('knee_is_k')}",
         f"prior alone in [knee, 2×knee]: {rate('prior_hit')} (target ≥ 80%: "
         f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
-        f"prior + ladder (replay) in [knee, 2×knee]: {rate('ladder_hit')} (target ≥ 80%: "
-        f"{'met' if sum(s['ladder_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
-        f"sensitivity, ladder comparing ranks at the sweep's top rate instead: {rate('ladder_hi_hit')} in "
-        "[knee, 2×knee]",
+        f"prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: {lad_hits}/{lad_n} = "
+        f"{lad_hits / lad_n:.0%} (target ≥ 80%: {'met' if lad_hits >= 0.8 * lad_n else 'NOT met'})",
+        f"ablation, the ladder without the rate pass (ranks compared at the middle rate, two seeds per probe): "
+        f"{rate('ladder_old_hit')} in [knee, 2×knee], cost "
+        f"{sum(s['ladder_old_seconds'] for s in summaries) / sum(s['sweep_seconds'] for s in summaries):.0%}",
         f"ladder cost: {sum(s['ladder_seconds'] for s in summaries) / sum(s['sweep_seconds'] for s in summaries):.0%}"
-        " of the sweeps' training seconds",
+        " of the sweeps' training seconds (mean over the seeded replays; largest "
+        f"{max(s['ladder_seconds'] / s['sweep_seconds'] for s in summaries):.0%})",
         "pattern share to the planted modules: " + (", ".join(shares) if shares else
                                                     "not run (lorplan.recommend.pattern not available)"),
         "share of the two seeds' shared signal in the planted modules: " + (", ".join(signals) or "not run"),
@@ -405,15 +421,17 @@ linear layers (MiniLM: its last layer, where the change is planted), AdamW, alph
 (lorplan.recommend.policy), linear decay; sweep ranks 1-64 × 3 learning rates × 2 seeds. A plain peft loop,
 not lorplan's engine. knee: the smallest rank whose improvement over the base eval loss is ≥ 95% of the best
 rank's (best lr per rank, mean over seeds). prior: lorplan.recommend.capacity_prior. prior+ladder: a replay of
-lorplan's ladder (coarse ×4 around the prior, refine ×2, learning-rate check) on the recorded curves, probes
-half as long as the sweep's runs and extrapolated by lorplan; no successive halving. ladder cost: its probes'
-training seconds / the sweep's. pattern → planted: share of the LoRA parameters of
+lorplan's ladder on the recorded curves (the reference rank at three rates, the other first-pass ranks ×4
+around the prior at the best rate, refine ×2; the knee on the losses measured at the probes' length), probes
+half as long as the sweep's runs, one training seed per probe, replayed once with each recorded seed; no
+successive halving. ladder cost: its probes' training seconds / the sweep's (mean over the seeded replays). pattern → planted: share of the LoRA parameters of
 lorplan.recommend.pattern.pattern_from_adapters (2 seeds' adapters at the ladder's rank, middle learning rate,
 same parameter budget as uniform rank) in the planted modules, beside the share uniform ranks give them; "(empty pattern)":
 the pattern kept every module at that rank. signal in planted: share of the two seeds' shared update energy (⟨ΔW₁, ΔW₂⟩_F, per module, from
 pattern.module_signals) in the planted modules; shared directions: per planted module, the directions the two
-seeds share above their split-half noise floor (pattern.module_signals; at most the ladder's rank). ladder at top lr: the same replay comparing ranks at the
-sweep's highest rate (a sensitivity check on the ladder's rate, not lorplan's behaviour).
+seeds share above their split-half noise floor (pattern.module_signals; at most the ladder's rank). without rate
+pass: the ablation, the same replay with the rate pass off (ranks compared at the middle rate with both seeds per
+probe, the other rates tried at the knee last: the ladder before the rate pass, with the knee on measured losses).
 
 """
 

@@ -130,17 +130,18 @@ def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
 
 
 def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
-                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False) -> Replay:
+                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True) -> Replay:
     """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
-    refine ×2 around the knee, two more learning rates at the leading rank; recommend.measured: curves
-    extrapolated to the planned length, the knee, the learning-rate check), REPLAYED on recorded sweep runs
+    refine ×2 around the knee; with rate_first (lorplan's ladder) three learning rates at the reference rank
+    first, else two more at the leading rank last; recommend.measured: the knee on the measured losses, the
+    learning-rate evidence), REPLAYED on recorded sweep runs
     instead of trained: a probe of rank r, lr, seed is the recorded run's eval curve cut at the probe's length
     (half the planned steps). A recorded run's learning rate decays over the full length, so its first half
     is the start of the planned run, which the ladder's extrapolation predicts (a real probe's schedule would
     decay over its own length instead). Missing recorded runs raise KeyError, except the learning-rate pass's
     with allow_missing_lr (it changes the learning rate, never the rank)."""
-    from lorplan.recommend.decide import halving, next_pass, probe_specs, rungs
-    from lorplan.recommend.ladder import coarse_ladder
+    from lorplan.recommend.decide import first_pass, halving, next_pass, rungs
+    from lorplan.recommend.ladder import coarse_ladder, reference_rank
     from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
     from lorplan.recommend.measured import recommendation
     from lorplan.recommend.observe import ProbeObs
@@ -149,11 +150,13 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     probe_steps = planned // 2
     mid = task.lrs[1]
     cls = task.kind == "sequence-classification"
+    ranks = coarse_ladder(prior_rank, low=1, high=max(RANKS))
     spec = LadderSpec(kind="data", model=task.model, spec_source=task.model, task=task.kind,
                       target_modules=tuple(task.targets), data=data, adapter=adapter, learning_rate=mid,
                       learning_rate_why="the benchmark's middle learning rate", planned_steps=planned,
-                      probe_steps=probe_steps, seeds=tuple(seeds),
-                      ranks=coarse_ladder(prior_rank, low=1, high=max(RANKS)), max_rank=max(RANKS), started=0.0)
+                      probe_steps=probe_steps, seeds=tuple(seeds), ranks=ranks, max_rank=max(RANKS), started=0.0,
+                      rate_first=rate_first, reference_rank=reference_rank(ranks) if rate_first else None,
+                      extra_learning_rates=True)
     index = {}
     for r in rows:
         if r["task"] == task.name and r["kind"] in ("sweep", "base"):
@@ -166,20 +169,19 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
 
     def obs_of(d: dict, cut: int) -> ProbeObs:
         rank, seed = d["rank"], d["seed"] if d["seed"] is not None else seeds[0]
-        lr = on_grid(d["lr"])
+        lr = on_grid(d["lr"])  # the recorded run; the probe keeps the rate the ladder asked for
         if not cls and rank == 0:  # a causal LM's base probe only evaluates the model before training
             rec = index[(1, round(lr, 12), seed)]
             curve = _truncate(rec["curve"], 0)
         else:
             rec = index[(rank, round(lr, 12), seed)]
             curve = _truncate(rec["curve"], cut)
-        return ProbeObs(id=d["id"], rank=rank, lr=lr, seed=seed, state="finished", step=curve[-1][0],
+        return ProbeObs(id=d["id"], rank=rank, lr=d["lr"], seed=seed, state="finished", step=curve[-1][0],
                         curve=curve, trainable_params=rec.get("trainable"))
 
-    first = probe_specs(spec.ranks, spec)
-    base_specs = probe_specs((0,), spec)
-    state = LadderState().with_pass(Pass("first", specs=base_specs + first, ranks=spec.ranks))
-    probes: dict[str, ProbeObs] = {d["id"]: obs_of(d, probe_steps) for d in base_specs + first}
+    first = first_pass(spec)
+    state = LadderState().with_pass(first)
+    probes: dict[str, ProbeObs] = {d["id"]: obs_of(d, probe_steps) for d in first.specs}
     # successive halving at each rung the probes pass (none when a probe is shorter than a fitted curve needs)
     eval_every = task.eval_every
     for g in rungs(spec, eval_every):
@@ -276,7 +278,9 @@ def prior(rows: Sequence[dict], task):
     return capacity_prior(DataSize(**data_size(rows, task)), AdapterSize(**adapter_of(task)))
 
 
-def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False) -> Replay:
+def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False, seed: int = 0,
+               rate_first: bool = True) -> Replay:
+    """lorplan's ladder replayed on the task with one training seed per probe (`seed`)."""
     p = prior(rows, task)
-    return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task),
-                         allow_missing_lr=allow_missing_lr)
+    return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task), seeds=(seed,),
+                         allow_missing_lr=allow_missing_lr, rate_first=rate_first)

@@ -95,19 +95,26 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     assert s["knee_lr"] == pr.LRS["llama"][1]
     # token rule: 8192 trained tokens / 4352 parameters per rank = 1.88 -> rank 2, below the knee
     assert s["prior"] == 2 and not s["prior_hit"]
-    # ladder around the prior: 2, 8, 32 first; knee 8, refined to 4 and 16; rank 4 wins
+    # ladder around the prior: 2, 8, 32; rank 8 (the middle) at three rates first, the middle rate wins; ranks
+    # 2 and 32 at it; knee 8, refined to 4 and 16; rank 4 wins. Replayed once per seed, one seed per probe.
     assert s["ladder_probed"] == [2, 4, 8, 16, 32]
-    assert s["ladder"] == 4 and s["ladder_hit"]
-    # probes are half as long as the sweep's runs: 5 ranks x 2 seeds at the middle rate + 2 rates x 2 seeds at
-    # rank 4 = 14 probes of 5 s, against 7 x 3 x 2 = 42 runs of 10 s
-    assert s["ladder_seconds"] == pytest.approx(14 * 5.0)
+    assert s["ladder"] == [4, 4] and s["ladder_hits"] == 2
+    assert s["ladder_lr"] == [pr.LRS["llama"][1]] * 2
+    # probes are half as long as the sweep's runs: 3 rates at rank 8 + ranks 2 and 32 + 2 refinements = 7
+    # probes of 5 s, against 7 x 3 x 2 = 42 runs of 10 s
+    assert s["ladder_seconds"] == pytest.approx(7 * 5.0)
     assert s["sweep_seconds"] == pytest.approx(42 * 10.0)
+    # without the rate pass: 5 ranks x 2 seeds at the middle rate + 2 rates x 2 seeds at rank 4 = 14 probes
+    assert s["ladder_old"] == 4 and s["ladder_old_hit"]
+    assert s["ladder_old_seconds"] == pytest.approx(14 * 5.0)
     assert s["pattern_share"] == s["signal_share"] == "not run"  # the hand-made rows have no adapters
     text = pr.render([s], rows)
     assert "| llama-v-k4 | llama | v_proj | 4 | 4 (" in text
     assert "prior alone in [knee, 2×knee]: 0/1 = 0% (target ≥ 80%: NOT met)" in text
-    assert "prior + ladder (replay) in [knee, 2×knee]: 1/1 = 100% (target ≥ 80%: met)" in text
-    assert "ladder cost: 17% of the sweeps' training seconds" in text
+    assert "prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: 2/2 = 100% (target ≥ " \
+           "80%: met)" in text
+    assert "ladder cost: 8% of the sweeps' training seconds (mean over the seeded replays; largest 8%)" in text
+    assert "without the rate pass (ranks compared at the middle rate, two seeds per probe): 1/1 = 100%" in text
 
 
 def test_incomplete_sweeps_are_left_out_and_torn_lines_skipped(tmp_path):

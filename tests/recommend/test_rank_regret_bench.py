@@ -78,10 +78,18 @@ def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
     ranks = {p[0] for p in rep.probes}
     assert {1, 4, 16, 64} <= ranks  # the first pass: ×4 around the prior (4), down to 1 and up to 64
     assert all(p[3] == 20 for p in rep.probes if p[0] > 0)  # probes are half the planned 40 steps
-    assert any(p[1] != 3e-3 for p in rep.probes)  # the learning-rate pass ran at the leading rank
+    # the rate pass: the reference rank (4, the middle of 1-64) at 1e-3, 3e-3 and 9e-3 (replayed by 1e-2) first;
+    # 3e-3 wins there, and every other rank ran at it
+    assert sorted(p[1] for p in rep.probes if p[0] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
+    assert all(p[1] == 3e-3 for p in rep.probes if p[0] not in (0, 4))
     assert rep.steps == sum(p[3] for p in rep.probes)
     assert 0 < rp.compute_fraction(rep.steps, rp.sweep_steps(TASK)) < 0.1
-    assert 1 <= rep.rank <= 64 and rep.knee_low <= rep.rank <= rep.knee_high
+    assert (rep.rank, rep.learning_rate) == (4, 3e-3) and rep.knee_low <= rep.rank <= rep.knee_high
+    # without the rate pass the ranks run at 3e-3 and the other rates are tried at the knee last
+    old = rp.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+                           {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64},
+                           rate_first=False)
+    assert old.rank == 4 and sorted(p[1] for p in old.probes if p[0] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
 
 
 def test_replay_without_a_recorded_run_says_so():
@@ -122,6 +130,10 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
                "seed": 0, "error": "TimeoutError: not done within 300 s"})
     text = rep_.report(rs, [TASK])
     assert "KNEE = rank 4" in text and "REPLAY" in text
+    # one replay per training seed, counted together against the target
+    for seed, rank in ((0, 4), (1, 4), (2, 8)):  # seed 2's +0.004 puts rank 4 just short of the threshold
+        assert f"| lorplan prior + ladder (replay, seed {seed}) | {rank} | yes |" in text
+    assert "| lorplan prior + ladder (replay) [every seed] | 100% (3/3) |" in text
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
     assert "not run" in line and "| - |" in line
     eva = next(x for x in text.splitlines() if x.startswith("| EVA allocation"))
