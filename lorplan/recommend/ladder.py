@@ -25,6 +25,7 @@ from lorplan.recommend.knee import KNEE_FRACTION, Z
 SPACING = 4
 REFINE_PROBES = 2  # knee / 2 and knee × 2
 EXTRA_LR_PROBES = 2  # the reference rank at a third and at three times the learning rate
+MIN_RATE_RANKS = 3  # first-pass ranks worth choosing a rate for: fewer, and the budget goes to the ranks
 LR_FACTOR = 3.0
 
 
@@ -116,9 +117,9 @@ def plan_ladder(
     spacing: int = SPACING,
 ) -> LadderPlan:
     """How many probes of probe_seconds each fit in budget_seconds (wall clock, `parallel` probes at a time),
-    spent in this order: the base probe when needed, the first pass (at least 2 ranks; thinned around the
-    prior when the budget is short), two more learning rates at the reference rank (run before the ranks),
-    then the refinement."""
+    spent in this order: the base probe when needed, at least 2 first-pass ranks, two more learning rates at
+    the reference rank (run before the ranks) once MIN_RATE_RANKS ranks are bought, the rest of the first pass
+    (thinned around the prior when the budget is short), then the refinement."""
     if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1:
         raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s and parallel "
                        f"{parallel!r} must be positive")
@@ -130,12 +131,14 @@ def plan_ladder(
                           f"the budget ({budget_seconds:,.0f} s) buys {n} probe(s) of about {probe_seconds:,.0f} s; "
                           f"a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}, so the "
                           "recommendation rests on the capacity prior alone")
-    if left < len(ranks):
+    # the rates before the full first pass: compared at a rate too low for the probes, ranks measure learning
+    # speed (see the module docstring), so three ranks at the right rate say more than five at the wrong one
+    extra = EXTRA_LR_PROBES if left >= min(MIN_RATE_RANKS, len(ranks)) + EXTRA_LR_PROBES else 0
+    keep = left - extra
+    if keep < len(ranks):
         centre = prior_rank if prior_rank is not None else math.sqrt(ranks[0] * ranks[-1])
-        ranks = _thin(ranks, left, centre)
-    left -= len(ranks)
-    extra = EXTRA_LR_PROBES if left >= EXTRA_LR_PROBES else 0
-    left -= extra
+        ranks = _thin(ranks, keep, centre)
+    left -= len(ranks) + extra
     refine = min(REFINE_PROBES, left)
     probes = (1 if base_probe else 0) + len(ranks) + refine + extra
     seconds = math.ceil(probes / parallel) * probe_seconds

@@ -58,10 +58,13 @@ def test_plan_ladder_spends_the_two_extra_rates_before_the_refinement():
     # a budget for the ranks and two more probes: the rates, not the refinement
     tight = plan_ladder(600, 100, prior_rank=1, high=64)
     assert (len(tight.ranks), tight.extra_learning_rates, tight.refine) == (4, 2, 0)
-    # one probe short of the rates: every rank at the policy's rate, no reference
+    # one probe fewer: the rates still, and three ranks around the prior instead of four
     short = plan_ladder(500, 100, prior_rank=1, high=64)
-    assert (short.extra_learning_rates, short.refine, short.reference) == (0, 1, None)
-    assert "at the policy's learning rate" in short.explanation
+    assert (short.ranks, short.extra_learning_rates, short.refine, short.reference) == ((1, 4, 16), 2, 0, 4)
+    # four probes: the ranks, each at the policy's rate, no reference
+    least = plan_ladder(400, 100, prior_rank=1, high=64)
+    assert (least.ranks, least.extra_learning_rates, least.reference) == ((1, 4, 16, 64), 0, None)
+    assert "at the policy's learning rate" in least.explanation
 
 
 def test_first_pass_is_the_base_and_the_reference_rank_at_three_rates():
