@@ -28,7 +28,7 @@ def probe_id(rank: int, seed: int, seeds: int, lr: float | None = None) -> str:
     """"r8", "r8-s1" with several seeds, "r8-lr0.003[-s1]" for the learning-rate check, "base[-s1]" for rank 0."""
     name = "base" if rank == 0 else f"r{rank}"
     if lr is not None:
-        name += f"-lr{lr:g}"
+        name += f"-lr{lr:.2g}"  # two figures: the rates are a factor of 3 apart, and ids show in tables
     return name if seeds < 2 else f"{name}-s{seed}"
 
 

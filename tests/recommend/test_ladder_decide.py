@@ -83,7 +83,7 @@ def test_next_pass_refines_around_the_knee_then_tries_two_learning_rates():
     lrs = next_pass(s, state, first + [obs(2, 2.3), obs(8, 2.01)], knee, now=200.0)
     assert lrs.name == "learning rate" and lrs.ranks == (4,)
     assert [d["lr"] for d in lrs.specs] == [round(LR / 3, 12), round(LR * 3, 12)]
-    assert lrs.probes == ("r4-lr0.000333333", "r4-lr0.003")
+    assert lrs.probes == ("r4-lr0.00033", "r4-lr0.003")
     assert next_pass(s, state.with_pass(lrs), first, knee, now=300.0) is None
 
 
