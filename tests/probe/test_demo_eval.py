@@ -16,3 +16,31 @@ def test_demo_run_holds_out_the_documented_eval_examples():
                         max_eval=run.eval_examples)
     assert DEMO_EVAL_EXAMPLES == 100 and len(held) == 100
     assert len(train) >= DEMO_STEPS  # at least one example per step remains to train on
+
+
+def test_demo_ladder_trains_every_basket_whole_at_the_demos_rate_with_one_eval():
+    from transformers import AutoTokenizer
+
+    from lorplan.core.model import model_folder, resolve_model
+    from lorplan.probe.demo import (
+        DEMO_FRUITS,
+        DEMO_LEARNING_RATE,
+        DEMO_MODEL_NAME,
+        DEMO_SEQ_LEN,
+        demo_examples,
+    )
+    from lorplan.recommend.launch import demo_ladder
+
+    tok = AutoTokenizer.from_pretrained(str(model_folder(resolve_model(DEMO_MODEL_NAME))))
+    examples = demo_examples()
+    lengths = [len(tok(e.text)["input_ids"]) for e in examples]
+    # the cap is the longest basket there can be (eight of the longest fruit), so no row is ever cut
+    longest_fruit = max(len(tok.tokenize(f)) for f in (*DEMO_FRUITS, "apple"))
+    assert max(lengths) <= 8 * longest_fruit + 2 == DEMO_SEQ_LEN
+    assert sum(lengths) / len(lengths) < 12  # a bare list of words: the old "In the basket: a, b, ..." was ~23
+    ladder = demo_ladder(examples)
+    plan = ladder.plan
+    assert plan.seq_len == DEMO_SEQ_LEN and plan.eval_every == plan.steps == DEMO_STEPS
+    assert {p.lr for p in plan.probes} == {DEMO_LEARNING_RATE} == {ladder.spec.learning_rate}
+    assert sorted({p.rank for p in plan.probes}) == [0, 4, 8, 16, 32]
+    assert sorted({p.seed for p in plan.probes}) == [0, 1, 2]
