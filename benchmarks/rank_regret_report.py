@@ -11,10 +11,12 @@ from rank_regret_replay import (
     ALPHA,
     RANKS,
     SEEDS,
+    base_loss,
     compute_fraction,
     config_loss,
     hit,
     ladder_for,
+    ladder_rows,
     prior,
     regret,
     sweep_knee,
@@ -23,6 +25,7 @@ from rank_regret_replay import (
 
 LADDER = "lorplan prior + ladder (replay)"
 NO_RATE_PASS = "ablation: ladder without the rate pass"
+ONE_SEED = "reference: the whole sweep, one seed"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,16 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
         got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
         scored(f"{NO_RATE_PASS} (seed {seed})", r.rank, got, compute_fraction(r.steps, total),
                f"ranks compared at {task.lrs[1]:g}, rates tried at the knee last" if got else "")
+    from lorplan.recommend.knee import find_knee
+
+    base, _ = base_loss(rows, task.name)
+    for seed in SEEDS:
+        one = [r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == seed]
+        if len(one) < len(RANKS) * len(task.lrs):
+            continue
+        k = find_knee(ladder_rows(one), base).rank
+        scored(f"{ONE_SEED} (seed {seed})", k, config_loss(rows, task.name, "sweep", k, ALPHA),
+               compute_fraction(len(one) * task.steps, total), "every rank and rate, full length, this seed alone")
     if rep is not None:
         for variant, name in (("lorplan", "lorplan + pattern"), ("eva", "EVA allocation (same budget)")):
             got = config_loss(rows, task.name, "pattern", rep.rank, ALPHA, variant=variant)
@@ -104,7 +117,7 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, NO_RATE_PASS):
+    for head in (LADDER, NO_RATE_PASS, ONE_SEED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name
@@ -138,7 +151,9 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
              "training seed (a probe trains one seed); the learning-rate pass tries 1e-3, 3e-3 and 9e-3 at the "
              "reference rank before the ranks (9e-3 is replayed by the recorded 1e-2). The ablation rows replay the "
              "same code with the rate pass off (ranks compared at 3e-3, the other rates tried at the knee last: "
-             "the ladder before this change, but with the knee on measured losses). Successive halving never fires "
+             "the ladder before this change, but with the knee on measured losses). The reference rows are no "
+             "recommender: the knee of every rank and rate trained to full length with one seed, what one seed "
+             "of evidence can say at a third of the sweep's compute. Successive halving never fires "
              "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
              "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length.",
              "Setup: every run goes through lorplan's engine (build_engine/run_steps/evaluate) on one CPU thread, "
