@@ -166,6 +166,7 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
              "trained here; r=16 α=32 is the sweep's own rank 16.", ""]
     per_task: dict[str, list[Outcome]] = {}
     stable: dict[str, bool] = {}
+    stable_from: dict[str, int] = {}
     for task in tasks:
         try:
             knee = sweep_knee(rows, task.name)
@@ -184,6 +185,10 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
         if len(lrs_seen) > 1:
             same = len(set(best_lrs.values())) == 1
             stable[task.name] = same
+            # the smallest rank from which every larger rank has the same best rate
+            ranks_up = sorted(best_lrs)
+            stable_from[task.name] = next(r for r in ranks_up
+                                          if len({best_lrs[x] for x in ranks_up if x >= r}) == 1)
             lines += [f"Best learning rate by rank at α=32 (policy: it should not move with rank): "
                       f"{', '.join(f'r{r} {lr:g}' for r, lr in best_lrs.items())} -> "
                       f"{'the same at every rank' if same else 'it moves'}.", ""]
@@ -237,6 +242,9 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
         if stable:
             lines.append(f"- the best learning rate stays put across ranks at α=32: {sum(stable.values())} of "
                          f"{len(stable)} tasks ({', '.join(k for k, v in stable.items() if not v) or 'none'} moved)")
+            lines.append(f"  from rank 4 up it stays put on {sum(v <= 4 for v in stable_from.values())} of "
+                         f"{len(stable_from)} tasks (the same rate from rank "
+                         f"{', '.join(f'{k} {v}' for k, v in stable_from.items())} up)")
         wall = sum(r.get("wall_s", 0.0) for r in rows)
         lines.append(f"\nAll runs in the results file: {len(rows)}, {wall / 60:.0f} min of one CPU thread.")
     return "\n".join(lines)
