@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from test_ladder_decide import LR, curve
+from test_ladder_decide import spec as decide_spec
 
 from lorplan.recommend import measured
 from lorplan.recommend.decide import chosen_rate, first_pass, halving, next_pass, rate_grid
@@ -15,25 +17,13 @@ from lorplan.recommend.ladder_spec import LadderSpec, LadderState
 from lorplan.recommend.observe import ProbeObs
 from lorplan.recommend.types import LadderRow
 
-LR = 1e-3
-
 
 def spec(**kw) -> LadderSpec:
-    base = dict(kind="data", model="tiny", spec_source="/nowhere", task="causal-lm", target_modules=("q_proj",),
-                data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
-                adapter={"model": "tiny", "targets": "q_proj", "per_rank": 1000, "fixed": 0, "min_dim": 64},
-                learning_rate=LR, learning_rate_why="test rate", planned_steps=400, probe_steps=80,
-                seeds=(0,), ranks=(1, 4, 16, 64), max_rank=64, budget_seconds=None, started=0.0,
-                rate_first=True, reference_rank=4)
-    base.update(kw)
-    return LadderSpec(**base)
+    """test_ladder_decide's ladder (ranks 1, 4, 16, 64 at LR, probes of 80 steps), with the rate first."""
+    return decide_spec(**{"rate_first": True, "reference_rank": 4, **kw})
 
 
 LO, MID, HI = round(LR / 3, 12), LR, round(LR * 3, 12)  # recommend.decide.rate_grid of spec()
-
-
-def curve(final: float, start: float = 3.0, steps: int = 80, every: int = 10, k: float = 0.05):
-    return tuple((s, final + (start - final) * math.exp(-k * s)) for s in range(every, steps + 1, every))
 
 
 def probe(d: dict, final: float | None, *, state: str = "finished", upto: int = 80) -> ProbeObs:
