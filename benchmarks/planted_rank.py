@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ladder_replay import replay_passes  # noqa: E402
 from planted_rank_tasks import SEQ, Case  # noqa: E402
 from results_file import append_row, hit, read_unique  # noqa: E402
 
@@ -179,8 +180,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
     compared at `lr` (default: the sweep's middle rate) and other rates tried at the leading rank last.
     `seeds`: the training seeds each probe averages. Returns its rank, learning rate, the ranks it probed, its
     training seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
-    from lorplan.recommend import measured
-    from lorplan.recommend.decide import first_pass, next_pass
+    from lorplan.recommend.decide import first_pass
     from lorplan.recommend.ladder import coarse_ladder, reference_rank
     from lorplan.recommend.ladder_spec import LadderSpec, LadderState
     from lorplan.recommend.observe import ProbeObs
@@ -212,28 +212,17 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
                         trainable_params=hit["trainable_params"])
 
     first = first_pass(spec, base=False)
-    state = LadderState(passes=(first,))
-    obs = [ProbeObs(id="base", rank=0, lr=spec.learning_rate, seed=0, state="finished", step=0,
-                    curve=((0, base["base_loss"]),))]
+    probes = {"base": ProbeObs(id="base", rank=0, lr=spec.learning_rate, seed=0, state="finished", step=0,
+                               curve=((0, base["base_loss"]),))}
     missing = []
-    for p in [first]:
-        for d in p.specs:
-            o = obs_for(d)
-            (obs.append(o) if o else missing.append(d["id"]))
-    while True:
-        rec, b = measured.recommendation(spec, obs, state)
-        knee = measured.ladder_knee(rec.ladder, b)
-        nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now=0.0)
-        if nxt is None:
-            break
-        state = state.with_pass(nxt)
-        for d in nxt.specs:
-            o = obs_for(d)
-            (obs.append(o) if o else missing.append(d["id"]))
-    rec, _ = measured.recommendation(spec, obs, state)
+    for d in first.specs:
+        o = obs_for(d)
+        (probes.__setitem__(d["id"], o) if o else missing.append(d["id"]))
+    rec, _, probes, more = replay_passes(spec, LadderState(passes=(first,)), probes, obs_for)
+    obs = list(probes.values())
     return {"rank": rec.rank, "lr": rec.learning_rate, "band": list(rec.confidence),
             "probed": sorted({o.rank for o in obs if o.rank >= 1}), "probes": len(obs) - 1,
-            "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing}
+            "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing + more}
 
 
 def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str, float | None]:

@@ -19,6 +19,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from ladder_replay import replay_passes  # noqa: E402
 from results_file import hit  # noqa: E402, F401  (the target's test, used by the report and the tests)
 
 RANKS = (1, 2, 4, 8, 16, 32, 64)
@@ -140,9 +141,9 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     is the start of the planned run, which the ladder's extrapolation predicts (a real probe's schedule would
     decay over its own length instead). Missing recorded runs raise KeyError, except the learning-rate pass's
     with allow_missing_lr (it changes the learning rate, never the rank)."""
-    from lorplan.recommend.decide import first_pass, halving, next_pass, rungs
+    from lorplan.recommend.decide import first_pass, halving, rungs
     from lorplan.recommend.ladder import coarse_ladder, reference_rank
-    from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
+    from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Stop
     from lorplan.recommend.measured import recommendation
     from lorplan.recommend.observe import ProbeObs
 
@@ -200,23 +201,8 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
                 if o.rank == s.rank:
                     probes[pid] = ProbeObs(**{**o.__dict__, "curve": _truncate(o.curve, s.step), "step": s.step,
                                               "state": "cancelled"})
-    while True:
-        rec, _ = recommendation(spec, tuple(probes.values()), state)
-        knee = rec.rank if rec.ladder else None
-        p = next_pass(spec, state, tuple(probes.values()), knee, now=0.0)
-        if p is None:
-            break
-        try:
-            added = {d["id"]: obs_of(d, probe_steps) for d in p.specs}
-        except KeyError as exc:
-            if p.name != "learning rate" or not allow_missing_lr:
-                raise
-            p = Pass(p.name, skipped=f"not replayed: the sweep has no run {exc.args[0]} yet")
-            added = {}
-        state = state.with_pass(p)
-        probes.update(added)
-    rec, _ = recommendation(spec, tuple(probes.values()), LadderState(passes=state.passes, stops=state.stops,
-                                                                       judged=state.judged, done=True))
+    rec, state, probes, _ = replay_passes(spec, state, probes, lambda d: obs_of(d, probe_steps),
+                                          optional=("learning rate",) if allow_missing_lr else ())
     used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
     text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
     return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],

@@ -99,6 +99,17 @@ def test_replay_without_a_recorded_run_says_so():
                          {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64})
 
 
+def test_a_missing_learning_rate_pass_may_be_skipped_in_the_old_pass_order():
+    rs = [r for r in rows() if r["lr"] != 1e-2]  # the 3x rate never recorded
+    args = (rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+            {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64})
+    with pytest.raises(KeyError):
+        rp.replay_ladder(*args, rate_first=False)
+    rep = rp.replay_ladder(*args, rate_first=False, allow_missing_lr=True)
+    assert rep.rank == 4 and "not replayed: no recorded run (4, 0.01, 0)" in rep.explanation
+    assert {p[1] for p in rep.probes} == {3e-3}  # the lr pass was skipped whole, nothing of it replayed
+
+
 def test_rows_in_the_file_are_not_rerun(tmp_path):
     path = tmp_path / "sweep.jsonl"
     jobs = rr.sweep_jobs([TASK])
