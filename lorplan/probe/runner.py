@@ -189,7 +189,10 @@ def cancel(run: RunDir, rank: int | None = None, probe_id: str | None = None, gr
     their process group ended. Returns the ids that were cancelled (already ended ones are left as they are)."""
     backend = backend or get_backend(run.plan().backend)
     done: list[str] = []
-    for pid in _select(run, rank, probe_id):
+    selected = _select(run, rank, probe_id)
+    if rank is None and probe_id is None:  # the whole run: a ladder driving it must not start its next pass
+        run.run_cancel_marker.write_text(f"{time.time():.3f}\n")
+    for pid in selected:
         with exclusive(run.queue_lock):
             if run.result_path(pid).exists():
                 continue
@@ -239,6 +242,7 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None) -> None:
         for name in ("events.jsonl", "result.json", "proc.json", "cancel", "stdout.log", "stderr.log", "alive.lock"):
             if (pdir / name).exists():
                 shutil.move(str(pdir / name), str(dest / name))
+        run.run_cancel_marker.unlink(missing_ok=True)  # the user took the run up again
     backend.submit(run)
 
 

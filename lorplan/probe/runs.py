@@ -194,6 +194,12 @@ class RunDir:
         return self.probe_dir(probe_id) / "cancel"
 
     @property
+    def run_cancel_marker(self) -> Path:
+        """Written when the user cancels the whole run: whatever drives it (a recommendation ladder) adds
+        nothing more. Removed when a probe is retried."""
+        return self.path / "cancelled"
+
+    @property
     def scheduler_lock(self) -> Path:
         return self.path / "scheduler.lock"
 

@@ -153,6 +153,16 @@ class Driver:
             self._checked = time.monotonic()
             restart_stalled(self.run)  # a killed scheduler leaves probes queued: start another
         obs = self.observer.observe()
+        if not state.done and self.run.run_cancel_marker.exists():  # `lorplan probe cancel RUN`, the TUI's C
+            from lorplan.probe import runner
+
+            state = replace(state, done=True, cancelled=round(now - spec.started, 1))
+            self.files.write_state(state)
+            for p in self.run.plan().probes:  # a pass added while the user cancelled: its probes too
+                if not self.run.result_path(p.id).exists():
+                    runner.cancel(self.run, probe_id=p.id, grace_s=2.0)
+            self._write(self.observer.observe(), state)
+            return True
         budget = spec.budget_seconds
         if not state.done and budget is not None and state.budget_spent is None and now - spec.started >= budget:
             state = replace(state, budget_spent=round(now - spec.started, 1))

@@ -131,13 +131,15 @@ class Stop:
 @dataclass(frozen=True)
 class LadderState:
     """The driver's decisions so far. judged: "rank@rung" keys already compared; budget_spent: when the
-    budget ran out (seconds since the start), None while it lasts; done: nothing more will run."""
+    budget ran out (seconds since the start), None while it lasts; cancelled: when the user cancelled the whole
+    run (seconds since the start); done: nothing more will run."""
 
     passes: tuple[Pass, ...] = ()
     stops: tuple[Stop, ...] = ()
     judged: tuple[str, ...] = ()
     budget_spent: float | None = None
     done: bool = False
+    cancelled: float | None = None
 
     @property
     def stopped_ranks(self) -> set[int]:
@@ -154,14 +156,16 @@ class LadderState:
 
     def to_json(self) -> dict:
         return {"passes": [p.to_json() for p in self.passes], "stops": [s.to_json() for s in self.stops],
-                "judged": list(self.judged), "budget_spent": self.budget_spent, "done": self.done}
+                "judged": list(self.judged), "budget_spent": self.budget_spent, "done": self.done,
+                "cancelled": self.cancelled}
 
     @classmethod
     def from_json(cls, obj: dict) -> LadderState:
         return cls(
             passes=tuple(Pass.from_json(p) for p in obj.get("passes", ())),
             stops=tuple(Stop(int(s["rank"]), int(s["step"]), str(s["reason"])) for s in obj.get("stops", ())),
-            judged=tuple(obj.get("judged", ())), budget_spent=obj.get("budget_spent"), done=bool(obj.get("done")))
+            judged=tuple(obj.get("judged", ())), budget_spent=obj.get("budget_spent"), done=bool(obj.get("done")),
+            cancelled=obj.get("cancelled"))
 
 
 class LadderFiles:

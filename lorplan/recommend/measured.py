@@ -162,6 +162,10 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
         out.append(Evidence("budget", None, f"the probe budget ({spec.budget_seconds:,.0f} s) was spent after "
                                             f"{state.budget_spent:,.0f} s: {len(cut)} probe(s) were cancelled, so "
                                             "the recommendation rests on what finished and its band is wider"))
+    if state.cancelled is not None:
+        out.append(Evidence("ladder", None, f"the run was cancelled by the user after {state.cancelled:,.0f} s: "
+                                            "no further pass was started, so the recommendation rests on what "
+                                            "finished"))
     for p in state.passes:
         if p.skipped:
             out.append(Evidence("ladder", None, f"no {p.name} pass: {p.skipped}"))

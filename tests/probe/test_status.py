@@ -72,6 +72,9 @@ def test_cancel_queued_probe_writes_a_cancelled_result(state_home):
     states = {p.id: p.state for p in run_status(run).probes}
     assert states == {"r4": "queued", "r8": "cancelled"}
     assert runner.cancel(run, rank=8, backend=backend) == []  # already ended: left alone
+    assert not run.run_cancel_marker.exists()  # one rank: the run goes on
+    assert runner.cancel(run, backend=backend) == ["r4"]
+    assert run.run_cancel_marker.exists()  # the whole run: whatever drives it adds nothing more
 
 
 def test_retry_moves_the_attempt_aside_and_requeues(state_home):
@@ -79,8 +82,9 @@ def test_retry_moves_the_attempt_aside_and_requeues(state_home):
     _launched(run, "r4", 2)
     atomic_write_json(run.result_path("r4"), {"state": "failed", "step": 2, "traceback": "Boom"})
     backend = NoSpawnBackend()
+    run.run_cancel_marker.write_text("1\n")  # as `lorplan probe cancel RUN` leaves it
     runner.retry(run, "r4", backend=backend)
-    assert backend.submitted == [run.id]
+    assert backend.submitted == [run.id] and not run.run_cancel_marker.exists()
     assert (run.probe_dir("r4") / "attempt-1" / "result.json").exists()
     assert run_status(run).probes[0].state == "queued"
     assert runner.attempts(run, "r4") == 1

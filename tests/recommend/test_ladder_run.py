@@ -244,3 +244,35 @@ def test_bad_input_is_one_line(state_home, tiny_llama, tmp_path, capsys):
     rc, cap = recommend(capsys, "--run", "nope")
     assert rc == 2 and len(cap.err.strip().splitlines()) == 1
     assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+def test_cancelling_the_whole_run_ends_the_ladder_without_a_next_pass(state_home, tiny_llama):
+    """`lorplan probe cancel RUN` on a ladder's run: every probe ends cancelled, and the driver marks the ladder
+    done (cancelled) instead of starting its next pass on the evidence that is left."""
+    from lorplan.probe import runner
+    from lorplan.probe.runs import ProbeSpec, RunPlan
+    from lorplan.recommend.decide import first_pass
+
+    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
+                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
+                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=400, probe_steps=80, seeds=(0,),
+                      ranks=(1, 4, 16), max_rank=16, halving=False, rate_first=True, reference_rank=4)
+    first = first_pass(spec)
+    plan = RunPlan(run="cancelled", created=time.time(), eval_every=10, steps=80,
+                   probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
+    run = create_run(plan, state_home)  # no scheduler: the test plays the probes
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(first,)))
+    _finished(run, "base", 0, [(0, 3.0)], 0)
+    _finished(run, first.specs[1]["id"], 4, [(s, 2.5) for s in range(10, 81, 10)], 0)
+    assert runner.cancel(run) == [d["id"] for d in first.specs[2:]]  # the two probes not yet ended
+    assert run.run_cancel_marker.exists()
+    assert Driver(run).step() is True
+    state = files.state()
+    assert state.done and state.cancelled is not None and [p.name for p in state.passes] == ["learning rate"]
+    assert [p.id for p in run.plan().probes] == [d["id"] for d in first.specs]  # no probe was added
+    rec = files.recommendation()
+    assert rec["state"] == "done"
+    assert any("cancelled by the user" in e["explanation"] for e in rec["evidence"])
