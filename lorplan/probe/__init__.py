@@ -10,7 +10,7 @@ Layout (one idea per module):
   plans.py     the Plan each probe trains (the run's plan at the probe's rank, briefly)
   worker.py    the child process: runs that plan through lorplan.train.engine (imports torch; never imported
                by the CLI or TUI)
-  demo.py      the embedded default: a generated counting task (how many apples) for all-MiniLM-L6-v2
+  demo.py      the embedded default: a generated task (which shelf a thing goes on) for all-MiniLM-L6-v2
 
 Everything except worker.py is free of torch: importing lorplan.probe never imports torch.
 """

@@ -18,26 +18,35 @@ def test_demo_run_holds_out_the_documented_eval_examples():
     assert len(train) >= DEMO_STEPS  # at least one example per step remains to train on
 
 
-def test_demo_ladder_trains_every_basket_whole_at_the_demos_rate_with_one_eval():
+def test_demo_ladder_trains_every_row_whole_at_the_demos_rate_with_one_eval():
+    from collections import Counter
+
     from transformers import AutoTokenizer
 
     from lorplan.core.model import model_folder, resolve_model
     from lorplan.probe.demo import (
-        DEMO_FRUITS,
+        DEMO_COLOURS,
         DEMO_LEARNING_RATE,
         DEMO_MODEL_NAME,
+        DEMO_NUM_LABELS,
         DEMO_SEQ_LEN,
+        DEMO_SHELF,
+        DEMO_STOCK,
         demo_examples,
     )
     from lorplan.recommend.launch import demo_ladder
 
     tok = AutoTokenizer.from_pretrained(str(model_folder(resolve_model(DEMO_MODEL_NAME))))
+    # every word is one WordPiece, so every row is a thing, three colours, [CLS] and [SEP]: none is ever cut
+    assert all(len(tok.tokenize(w)) == 1 for w in (*DEMO_SHELF, *DEMO_COLOURS))
     examples = demo_examples()
-    lengths = [len(tok(e.text)["input_ids"]) for e in examples]
-    # the cap is the longest basket there can be (eight of the longest fruit), so no row is ever cut
-    longest_fruit = max(len(tok.tokenize(f)) for f in (*DEMO_FRUITS, "apple"))
-    assert max(lengths) <= 8 * longest_fruit + 2 == DEMO_SEQ_LEN
-    assert sum(lengths) / len(lengths) < 12  # a bare list of words: the old "In the basket: a, b, ..." was ~23
+    assert {len(tok(e.text)["input_ids"]) for e in examples} == {DEMO_SEQ_LEN}
+    # the table: twelve things a shelf, and each row's label is the shelf of the one thing it names
+    assert len(DEMO_SHELF) == DEMO_STOCK and set(Counter(DEMO_SHELF.values()).values()) == {12}
+    for e in examples:
+        (thing,) = [w for w in e.text.split() if w not in DEMO_COLOURS]
+        assert e.label == DEMO_SHELF[thing]
+    assert len({e.label for e in examples}) == DEMO_NUM_LABELS
     ladder = demo_ladder(examples)
     plan = ladder.plan
     assert plan.seq_len == DEMO_SEQ_LEN and plan.eval_every == plan.steps == DEMO_STEPS
