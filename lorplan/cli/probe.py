@@ -60,12 +60,12 @@ def register(subparsers) -> None:
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), help="ranks to probe (default 4,8,16,32)")
     s.add_argument("--steps", type=positive_int("--steps"), help="optimizer steps per probe (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), help="learning rate(s); several = one probe per rank × lr "
-                   "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification)")
+                   "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification; the demo: 3e-3)")
     s.add_argument("--device", type=_device, default="auto", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
     s.add_argument("--max-parallel", type=positive_int("--max-parallel"), help="probes at once (default: one per GPU; 1 on CPU)")
     s.add_argument("--micro-batch", type=positive_int("--micro-batch"),
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
-    s.add_argument("--seq-len", type=positive_int("--seq-len"), default=512)
+    s.add_argument("--seq-len", type=positive_int("--seq-len"), help="tokens per row at most (512; the demo: 6)")
     s.add_argument("--eval-every", type=positive_int("--eval-every"), help="steps between evals (20; the demo: 10)")
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
                    help="held-out examples, at most (200; the demo: 100)")
@@ -128,7 +128,7 @@ def run_start(args) -> int:
     from lorplan.core.plan import defaults
     from lorplan.probe import runner
     from lorplan.probe.backend import device_slots
-    from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_STEPS
+    from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_LEARNING_RATE, DEMO_SEQ_LEN, DEMO_STEPS
 
     _check_inputs(args)
     demo = args.data is None
@@ -138,13 +138,13 @@ def run_start(args) -> int:
     slots = device_slots(args.device, args.max_parallel)
     targets = _targets(args)
     plan = runner.make_plan(
-        args.ranks, args.lr,
+        args.ranks, args.lr or ((DEMO_LEARNING_RATE,) if demo else ()),
         model=args.model,  # resolved by _check_inputs
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
         seeds=args.seeds,
         steps=steps, device=args.device, max_parallel=args.max_parallel,
         micro_batch=args.micro_batch or defaults.micro_batch(args.task),
-        seq_len=args.seq_len, eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
+        seq_len=args.seq_len or (DEMO_SEQ_LEN if demo else 512), eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
         train_on=args.train_on,

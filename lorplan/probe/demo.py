@@ -32,8 +32,8 @@ DEMO_NUM_LABELS = 6  # shelves
 # padded to their longest row, so the cap never pads; it prices the probes' memory at the length they train at
 DEMO_SEQ_LEN = 6
 # `lorplan recommend`'s demo trains at this rate, not the task default (1e-3), which is short of the task in
-# 60 steps: the best of 1e-3 / 2e-3 / 3e-3 at every rank (SPEED.md), as H8 found 3e-3 best at ranks 2, 8 and
-# 32 with alpha 32 and alpha/r on MiniLM (docs/research/demo-task/REPORT.md, Q2)
+# 60 steps: the best of 1e-3 / 2e-3 / 3e-3 at every rank (SPEED.md), as 3e-3 was best at ranks 2, 8 and 32
+# with alpha 32 and alpha/r on MiniLM in the earlier study (docs/research/demo-task/REPORT.md, Q2)
 DEMO_LEARNING_RATE = 3e-3
 DEMO_LEARNING_RATE_WHY = (f"learning rate {DEMO_LEARNING_RATE:g}: the demo's own, for its {DEMO_STEPS} steps "
                           "(the lowest eval loss of 1e-3, 2e-3 and 3e-3 at every rank; at the task default 1e-3 "

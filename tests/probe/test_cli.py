@@ -9,6 +9,7 @@ import pytest
 
 from lorplan.cli import main
 from lorplan.probe import runner
+from lorplan.probe.demo import DEMO_LEARNING_RATE, DEMO_SEQ_LEN
 from lorplan.probe.runs import RunDir, create_run
 
 
@@ -49,7 +50,10 @@ def test_start_records_train_on_in_the_run(state_home, capsys):
                  "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     try:
-        assert RunDir(Path(started["path"])).plan().train_on == "all"
+        plan = RunDir(Path(started["path"])).plan()
+        assert plan.train_on == "all"
+        # no data: the demo, at its own learning rate and row length (lorplan.probe.demo)
+        assert plan.probes[0].lr == DEMO_LEARNING_RATE and plan.seq_len == DEMO_SEQ_LEN
     finally:
         assert main(["probe", "cancel", started["run"]]) == 0
     with pytest.raises(SystemExit) as exited:
@@ -70,6 +74,8 @@ def test_start_names_the_shipped_model_and_refuses_one_without_weights(state_hom
                  "1", "--device", "cpu", "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     try:
-        assert RunDir(Path(started["path"])).plan().model == "sentence-transformers/all-MiniLM-L6-v2"
+        plan = RunDir(Path(started["path"])).plan()
+        assert plan.model == "sentence-transformers/all-MiniLM-L6-v2"
+        assert plan.probes[0].lr is None and plan.seq_len == 512  # the user's data: the task's defaults
     finally:
         assert main(["probe", "cancel", started["run"]]) == 0

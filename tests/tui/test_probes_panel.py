@@ -349,6 +349,10 @@ async def test_starting_a_run_shows_it_instead_of_the_run_on_screen(tmp_path):
         await wait_until(pilot, lambda: select.value == new.id)
         await wait_until(pilot, lambda: set(table.rows) == {"r4", "r8", "r16", "r32"} and
                          all(str(table.get_row(k)[1]) == "queued" for k in table.rows))
+        # the demo as `lorplan recommend` runs it: its own learning rate and row length (lorplan.probe.demo)
+        from lorplan.probe.demo import DEMO_LEARNING_RATE, DEMO_SEQ_LEN
+
+        assert {p.lr for p in new.plan().probes} == {DEMO_LEARNING_RATE} and new.plan().seq_len == DEMO_SEQ_LEN
 
 
 def test_ema_is_debiased_and_skips_nan():
