@@ -121,23 +121,36 @@ def _finished(run, pid: str, rank: int, curve, seed: int) -> None:
                                              "train_seconds": 1.0, "trainable_params": 100 * rank, "seed": seed})
 
 
-def test_halving_stops_a_rank_through_the_runner(state_home, tiny_llama):
-    """Seed 0 of every rank has finished; rank 1's curve cannot reach the knee, so the driver stops rank 1: its
-    queued seed-1 probe is cancelled through lorplan.probe.runner.cancel and never starts."""
+def _played_ladder(state_home, model, name: str, **kw):
+    """A ladder's run folder as `lorplan recommend` leaves it at the start, but with no scheduler (the test plays
+    the probes): a tiny causal LM at 1e-3, probes of 80 steps of a planned 400, ranks up to 16 (`kw` overrides
+    LadderSpec fields). Returns the run, its LadderFiles and the first pass."""
     from lorplan.probe.runs import ProbeSpec, RunPlan
+    from lorplan.recommend.decide import first_pass
 
-    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=400, probe_steps=80, seeds=(0, 1),
-                      ranks=(1, 16), max_rank=16, refine=False, extra_learning_rates=False, halving=True)
-    first = Pass("first", probe_specs((0, 1, 16), spec), (1, 16))
-    plan = RunPlan(run="halving", created=time.time(), eval_every=10, steps=80,
+    spec = LadderSpec(**{**dict(kind="data", model="tiny", spec_source=str(model), task="causal-lm",
+                                target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000,
+                                                                   "examples": 500},
+                                adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0,
+                                         "min_dim": 16},
+                                learning_rate=1e-3, learning_rate_why="test", planned_steps=400, probe_steps=80,
+                                seeds=(0,), ranks=(1, 16), max_rank=16), **kw})
+    first = first_pass(spec)
+    plan = RunPlan(run=name, created=time.time(), eval_every=10, steps=80,
                    probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
-    run = create_run(plan, state_home)  # no scheduler: the test plays the probes
+    run = create_run(plan, state_home)
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(first,)))
+    return run, files, first
+
+
+def test_halving_stops_a_rank_through_the_runner(state_home, tiny_llama):
+    """Seed 0 of every rank has finished; rank 1's curve cannot reach the knee, so the driver stops rank 1: its
+    queued seed-1 probe is cancelled through lorplan.probe.runner.cancel and never starts."""
+
+    run, files, _ = _played_ladder(state_home, tiny_llama, "halving", seeds=(0, 1), ranks=(1, 16), refine=False,
+                                   extra_learning_rates=False, halving=True)
     for pid, rank, seed, final in (("base-s0", 0, 0, None), ("base-s1", 0, 1, None), ("r16-s0", 16, 0, 2.0),
                                    ("r1-s0", 1, 0, 2.9)):
         pts = [(0, 3.0)] if final is None else [(s, final + (3.0 - final) * math.exp(-0.05 * s))
@@ -250,21 +263,9 @@ def test_cancelling_the_whole_run_ends_the_ladder_without_a_next_pass(state_home
     """`lorplan probe cancel RUN` on a ladder's run: every probe ends cancelled, and the driver marks the ladder
     done (cancelled) instead of starting its next pass on the evidence that is left."""
     from lorplan.probe import runner
-    from lorplan.probe.runs import ProbeSpec, RunPlan
-    from lorplan.recommend.decide import first_pass
 
-    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=400, probe_steps=80, seeds=(0,),
-                      ranks=(1, 4, 16), max_rank=16, halving=False, rate_first=True, reference_rank=4)
-    first = first_pass(spec)
-    plan = RunPlan(run="cancelled", created=time.time(), eval_every=10, steps=80,
-                   probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
-    run = create_run(plan, state_home)  # no scheduler: the test plays the probes
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(first,)))
+    run, files, first = _played_ladder(state_home, tiny_llama, "cancelled", ranks=(1, 4, 16), halving=False,
+                                       rate_first=True, reference_rank=4)
     _finished(run, "base", 0, [(0, 3.0)], 0)
     _finished(run, first.specs[1]["id"], 4, [(s, 2.5) for s in range(10, 81, 10)], 0)
     assert runner.cancel(run) == [d["id"] for d in first.specs[2:]]  # the two probes not yet ended
