@@ -184,9 +184,10 @@ def _select(run: RunDir, rank: int | None, probe_id: str | None) -> list[str]:
 
 
 def cancel(run: RunDir, rank: int | None = None, probe_id: str | None = None, grace_s: float = 5.0,
-           backend: Backend | None = None) -> list[str]:
+           backend: Backend | None = None, reason: str = "cancelled by the user") -> list[str]:
     """Cancel probes (all of the run, one rank, or one probe id): queued ones never start, running ones have
-    their process group ended. Returns the ids that were cancelled (already ended ones are left as they are)."""
+    their process group ended. `reason` is the cancelled result's message. Returns the ids that were
+    cancelled (already ended ones are left as they are)."""
     backend = backend or get_backend(run.plan().backend)
     done: list[str] = []
     selected = _select(run, rank, probe_id)
@@ -200,25 +201,26 @@ def cancel(run: RunDir, rank: int | None = None, probe_id: str | None = None, gr
             run.cancel_marker(pid).write_text(f"{time.time():.3f}\n")
             launched = run.proc_path(pid).exists()
             if not launched:
-                _write_cancelled(run, pid, step=0)
+                _write_cancelled(run, pid, step=0, reason=reason)
                 done.append(pid)
                 continue
         backend.terminate(run, pid, grace_s=grace_s)
         if not run.result_path(pid).exists():
             st = {p.id: p for p in run_status(run, backend).probes}[pid]
             _write_cancelled(run, pid, step=st.step, wall=st.wall_seconds, eval_loss=st.eval_loss,
-                             eval_accuracy=st.eval_accuracy)
+                             eval_accuracy=st.eval_accuracy, reason=reason)
         done.append(pid)
     return done
 
 
 def _write_cancelled(run: RunDir, probe_id: str, step: int, wall: float | None = None,
-                     eval_loss: float | None = None, eval_accuracy: float | None = None) -> None:
+                     eval_loss: float | None = None, eval_accuracy: float | None = None,
+                     reason: str = "cancelled by the user") -> None:
     spec = run.plan().probe(probe_id)
     atomic_write_json(run.result_path(probe_id), {
         "probe": probe_id, "rank": spec.rank, "lr": spec.lr, "state": "cancelled", "step": step,
         "eval_loss": eval_loss, "eval_accuracy": eval_accuracy, "tokens_per_second": None,
-        "peak_memory_bytes": None, "wall_seconds": wall, "message": "cancelled by the user",
+        "peak_memory_bytes": None, "wall_seconds": wall, "message": reason,
     })
 
 

@@ -160,7 +160,7 @@ class Driver:
             self.files.write_state(state)
             for p in self.run.plan().probes:  # a pass added while the user cancelled: its probes too
                 if not self.run.result_path(p.id).exists():
-                    runner.cancel(self.run, probe_id=p.id, grace_s=2.0)
+                    runner.cancel(self.run, probe_id=p.id, grace_s=2.0, reason="the user cancelled the run")
             self._write(self.observer.observe(), state)
             return True
         budget = spec.budget_seconds
@@ -242,7 +242,10 @@ class Driver:
         for p in self.run.plan().probes:
             spent = state.budget_spent is not None
             if (spent or p.rank in stopped) and not self.run.result_path(p.id).exists():
-                runner.cancel(self.run, probe_id=p.id, grace_s=2.0)
+                why = (f"stopped by the ladder: the {self.spec.budget_seconds:,.0f} s budget was spent" if spent else
+                       f"stopped by the ladder: rank {p.rank} can be neither the knee nor the best rank "
+                       "(successive halving)")
+                runner.cancel(self.run, probe_id=p.id, grace_s=2.0, reason=why)
 
     def _write(self, obs, state: LadderState) -> None:
         from lorplan.recommend import measured

@@ -170,6 +170,7 @@ def test_halving_stops_a_rank_through_the_runner(state_home, tiny_llama):
         assert [s.rank for s in state.stops] == [1] and "cannot reach the knee" in state.stops[0].reason
         result = json.loads(run.result_path("r1-s1").read_text())
         assert result["state"] == "cancelled" and not run.proc_path("r1-s1").exists()
+        assert "successive halving" in result["message"]  # not "cancelled by the user": the ladder stopped it
         rec = files.recommendation()
         assert rec["state"] == "running" and any(e["source"] == "halving" and e["rank"] == 1 for e in rec["evidence"])
     finally:
