@@ -160,15 +160,27 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
     return out
 
 
+def seeds_per_rank(obj: dict) -> int:
+    """The most finished probes any rank has at the rate the ranks were compared at (0: no ladder)."""
+    lr = _common(obj)
+    counts: dict[int, int] = defaultdict(int)
+    for p in obj.get("probes", ()):
+        if p.get("rank", 0) >= 1 and p.get("state") == "finished" and (lr is None or math.isclose(p["lr"], lr)):
+            counts[p["rank"]] += 1
+    return max(counts.values(), default=0)
+
+
 def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
+    # with one seed per rank the band holds only the ranks the ladder did not measure: say so beside it
+    band_note = "  (one seed per rank: seed noise not measured)" if seeds_per_rank(obj) == 1 else ""
     state = "done" if obj.get("state") == "done" else "still running (provisional)"
     scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
     lines = [
         f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",
         "",
-        f"  rank            {obj['rank']:<10} band {low}-{high}",
+        f"  rank            {obj['rank']:<10} band {low}-{high}{band_note}",
         f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
         f"  learning rate   {obj['learning_rate']:<10.3g} probes cost {obj.get('cost_seconds', 0):,.0f} s of wall time",
         "",
