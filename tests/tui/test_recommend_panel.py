@@ -350,3 +350,20 @@ def test_a_recommendation_json_reads_back_as_the_recommendation(tmp_path):
     path.write_text(json.dumps({**rec.to_json(), "rank": "many"}))
     with pytest.raises(BadInput, match="recommendation.json: not a recommendation"):
         recommend_bridge.read_recommendation(path)
+
+
+def test_the_headline_says_when_one_seed_per_rank_measured_no_seed_noise():
+    from lorplan.tui.panels.recommend_panel import headline
+
+    spec = load_spec(MINILM)
+    prior = capacity_prior(DataSize(task="sequence-classification", examples=5000, num_labels=3),
+                           adapter_size(spec, LoraTargets()))
+
+    def rec(seeds):
+        rows = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=loss + 0.01 * s, seed=s, train_seconds=5.0)
+                for r, loss in ((4, 0.9), (16, 0.5), (64, 0.49)) for s in seeds]
+        return combine(prior, default_lr=(1e-3, "default"), ladder=rows, base_loss=1.1)
+
+    one = headline(rec((0,)), "from the ladder")
+    assert "one seed per rank: seed noise not measured" in one.splitlines()[0]
+    assert "seed noise not measured" not in headline(rec((0, 1)), "from the ladder")
