@@ -33,6 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from lorplan.recommend.capacity import largest_power_of_two_at_most
 from lorplan.recommend.types import RankPattern
 
 _BLOCK_RE = re.compile(r"^(?P<head>.*?\.[^.]*?)\.(?P<idx>\d+)\.(?P<tail>.+)$")
@@ -184,7 +185,7 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
         min((m for m in moves if m[0] >= best * (1 - 1e-9)), key=lambda m: m[1].rank)[1].rank *= 2
         return True
 
-    floor = largest_power_of_two(max(1, budget_rank // 4))
+    floor = largest_power_of_two_at_most(max(1, budget_rank // 4))
     for g in groups:  # a group that shares signal keeps at least a quarter of the uniform rank
         if g.shared > 0:
             g.rank = floor
@@ -200,10 +201,6 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
     while grow([(1.0 / g.rank, g) for g in groups if g.rank * 2 <= budget_rank and g.rank * g.cost <= left()]):
         pass
     return groups
-
-
-def largest_power_of_two(n: int) -> int:
-    return 1 << (max(1, int(n)).bit_length() - 1)
 
 
 def compress(ranks: Mapping[str, int], rank: int) -> dict[str, int]:
