@@ -181,7 +181,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
     `seeds`: the training seeds each probe averages. Returns its rank, learning rate, the ranks it probed, its
     training seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
     from lorplan.recommend.decide import first_pass
-    from lorplan.recommend.ladder import coarse_ladder, reference_rank
+    from lorplan.recommend.ladder import coarse_ladder
     from lorplan.recommend.ladder_spec import LadderSpec, LadderState
     from lorplan.recommend.observe import ProbeObs
 
@@ -194,8 +194,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
                       target_modules=tuple(base["modules"]), data=asdict(data), adapter=asdict(adapter),
                       learning_rate=lr or lrs[1], learning_rate_why="the sweep's rate: benchmark setting",
                       planned_steps=steps, probe_steps=steps // 2, seeds=tuple(seeds), ranks=ranks,
-                      max_rank=cap, halving=False, started=0.0, rate_first=rate_first,
-                      reference_rank=reference_rank(ranks) if rate_first else None)
+                      max_rank=cap, halving=False, started=0.0, rate_first=rate_first)
     recorded = {(r["rank"], r["seed"], r["lr"]): r for r in runs}
 
     def obs_for(d: dict) -> ProbeObs | None:

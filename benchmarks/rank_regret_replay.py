@@ -142,7 +142,7 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     decay over its own length instead). Missing recorded runs raise KeyError, except the learning-rate pass's
     with allow_missing_lr (it changes the learning rate, never the rank)."""
     from lorplan.recommend.decide import first_pass, halving, rungs
-    from lorplan.recommend.ladder import coarse_ladder, reference_rank
+    from lorplan.recommend.ladder import coarse_ladder
     from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Stop
     from lorplan.recommend.measured import recommendation
     from lorplan.recommend.observe import ProbeObs
@@ -156,8 +156,7 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
                       target_modules=tuple(task.targets), data=data, adapter=adapter, learning_rate=mid,
                       learning_rate_why="the benchmark's middle learning rate", planned_steps=planned,
                       probe_steps=probe_steps, seeds=tuple(seeds), ranks=ranks, max_rank=max(RANKS), started=0.0,
-                      rate_first=rate_first, reference_rank=reference_rank(ranks) if rate_first else None,
-                      extra_learning_rates=True)
+                      rate_first=rate_first, extra_learning_rates=True)
     index = {}
     for r in rows:
         if r["task"] == task.name and r["kind"] in ("sweep", "base"):

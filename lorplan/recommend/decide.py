@@ -63,7 +63,7 @@ def first_pass(spec: LadderSpec, *, base: bool = True) -> Pass:
     is already there), and the second pattern probe."""
     base_specs = probe_specs((0,), spec) if base else ()
     if spec.rate_first:
-        ref = spec.reference_rank if spec.reference_rank is not None else spec.ranks[0]
+        ref = spec.reference_rank
         rates = tuple(d for lr in rate_grid(spec) for d in probe_specs((ref,), spec, lr=lr))
         return Pass("learning rate", specs=base_specs + rates, ranks=(ref,))
     ranks = sorted(spec.ranks, reverse=True)

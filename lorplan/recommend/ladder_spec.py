@@ -71,9 +71,18 @@ class LadderSpec:
     pattern_probes: tuple[str, ...] = ()
     pattern_why: str = ""
     rate_first: bool = False
-    reference_rank: int | None = None
     pattern_seed: int | None = None  # the second pattern probe's training seed (rate_first: added with the ranks)
     version: int = VERSION
+
+    @property
+    def reference_rank(self) -> int | None:
+        """rate_first's reference rank, the first-pass rank in the middle (recommend.ladder.reference_rank);
+        None without rate_first."""
+        if not self.rate_first or not self.ranks:
+            return None
+        from lorplan.recommend.ladder import reference_rank
+
+        return reference_rank(self.ranks)
 
     def to_json(self) -> dict:
         return asdict(self)

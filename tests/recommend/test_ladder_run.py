@@ -266,7 +266,7 @@ def test_cancelling_the_whole_run_ends_the_ladder_without_a_next_pass(state_home
     from lorplan.probe import runner
 
     run, files, first = _played_ladder(state_home, tiny_llama, "cancelled", ranks=(1, 4, 16), halving=False,
-                                       rate_first=True, reference_rank=4)
+                                       rate_first=True)
     _finished(run, "base", 0, [(0, 3.0)], 0)
     _finished(run, first.specs[1]["id"], 4, [(s, 2.5) for s in range(10, 81, 10)], 0)
     assert runner.cancel(run) == [d["id"] for d in first.specs[2:]]  # the two probes not yet ended

@@ -20,7 +20,7 @@ from lorplan.recommend.types import LadderRow
 
 def spec(**kw) -> LadderSpec:
     """test_ladder_decide's ladder (ranks 1, 4, 16, 64 at LR, probes of 80 steps), with the rate first."""
-    return decide_spec(**{"rate_first": True, "reference_rank": 4, **kw})
+    return decide_spec(**{"rate_first": True, **kw})
 
 
 LO, MID, HI = round(LR / 3, 12), LR, round(LR * 3, 12)  # recommend.decide.rate_grid of spec()
@@ -39,6 +39,8 @@ def test_reference_rank_is_the_first_pass_rank_in_the_middle():
     assert reference_rank((2, 8, 32)) == 8
     assert reference_rank((1, 4)) == 1
     assert reference_rank((4, 16, 64, 256)) == 16
+    # a ladder's reference is derived from its first-pass ranks, and only with rate_first
+    assert spec().reference_rank == 4 and spec(rate_first=False).reference_rank is None
 
 
 def test_plan_ladder_spends_the_two_extra_rates_before_the_refinement():
@@ -65,7 +67,7 @@ def test_first_pass_is_the_base_and_the_reference_rank_at_three_rates():
     assert rate_grid(s) == (LO, MID, HI) and math.isclose(LO * 3, LR)
     assert len({d["id"] for d in p.specs}) == 4
     # a ladder without rate_first starts with every rank at the policy's rate, largest first
-    old = first_pass(spec(rate_first=False, reference_rank=None))
+    old = first_pass(spec(rate_first=False))
     assert old.name == "first" and [d["rank"] for d in old.specs] == [0, 64, 16, 4, 1]
 
 
