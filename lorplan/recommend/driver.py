@@ -154,13 +154,9 @@ class Driver:
             restart_stalled(self.run)  # a killed scheduler leaves probes queued: start another
         obs = self.observer.observe()
         if not state.done and self.run.run_cancel_marker.exists():  # `lorplan probe cancel RUN`, the TUI's C
-            from lorplan.probe import runner
-
             state = replace(state, done=True, cancelled=round(now - spec.started, 1))
             self.files.write_state(state)
-            for p in self.run.plan().probes:  # a pass added while the user cancelled: its probes too
-                if not self.run.result_path(p.id).exists():
-                    runner.cancel(self.run, probe_id=p.id, grace_s=2.0, reason="the user cancelled the run")
+            self._apply(state)  # a pass added while the user cancelled: its probes too
             self._write(self.observer.observe(), state)
             return True
         budget = spec.budget_seconds
@@ -226,26 +222,35 @@ class Driver:
         return True
 
     def _apply(self, state: LadderState) -> None:
-        """Make the run match the decisions: every pass's probes are in the plan; probes of stopped ranks, and
-        every probe once the budget is spent, are cancelled. Idempotent."""
+        """Make the run match the decisions: every pass's probes are in the plan (unless the user cancelled the
+        run); probes of stopped ranks, and every probe once the budget is spent or the run was cancelled, are
+        cancelled, each with the reason. Idempotent."""
         from lorplan.probe import runner
         from lorplan.probe.backend import get_backend
         from lorplan.probe.runs import add_probes
 
-        added = []
-        for p in state.passes:
-            added += add_probes(self.run, _specs(p))
-        mark_pattern_probes(self.run, self.spec)
-        if added:
-            get_backend(self.run.plan().backend).submit(self.run)
-        stopped = state.stopped_ranks
+        if state.cancelled is None:
+            added = []
+            for p in state.passes:
+                added += add_probes(self.run, _specs(p))
+            mark_pattern_probes(self.run, self.spec)
+            if added:
+                get_backend(self.run.plan().backend).submit(self.run)
         for p in self.run.plan().probes:
-            spent = state.budget_spent is not None
-            if (spent or p.rank in stopped) and not self.run.result_path(p.id).exists():
-                why = (f"stopped by the ladder: the {self.spec.budget_seconds:,.0f} s budget was spent" if spent else
-                       f"stopped by the ladder: rank {p.rank} can be neither the knee nor the best rank "
-                       "(successive halving)")
+            why = self._stop_reason(state, p.rank)
+            if why and not self.run.result_path(p.id).exists():
                 runner.cancel(self.run, probe_id=p.id, grace_s=2.0, reason=why)
+
+    def _stop_reason(self, state: LadderState, rank: int) -> str:
+        """Why a probe of `rank` must not run (a cancelled result's message), or "" when it may."""
+        if state.cancelled is not None:
+            return "the user cancelled the run"
+        if state.budget_spent is not None:
+            return f"stopped by the ladder: the {self.spec.budget_seconds:,.0f} s budget was spent"
+        if rank in state.stopped_ranks:
+            return (f"stopped by the ladder: rank {rank} can be neither the knee nor the best rank "
+                    "(successive halving)")
+        return ""
 
     def _write(self, obs, state: LadderState) -> None:
         from lorplan.recommend import measured
