@@ -16,7 +16,7 @@ from lorplan.recommend.combine import MIN_EXAMPLES, combine, too_small
 from lorplan.recommend.curves import CurveFit, Extrapolation, extrapolate
 from lorplan.recommend.datasize import DataSize, count_labels, data_size_from_profile, label_entropy
 from lorplan.recommend.fit import price_fit
-from lorplan.recommend.knee import KNEE_FRACTION, Knee, RankSummary, find_knee, summarize
+from lorplan.recommend.knee import KNEE_FRACTION, Knee, RankSummary, find_knee, seeds_per_rank, summarize
 from lorplan.recommend.ladder import (
     HalvingDecision,
     LadderPlan,
@@ -36,5 +36,5 @@ __all__ = [
     "Recommendation", "Remedy", "RuleResult", "Scaling", "adapter_size", "capacity_prior", "coarse_ladder",
     "combine", "count_labels", "data_size_from_profile", "default_learning_rate", "extrapolate", "find_knee",
     "halving_rungs", "halving_step", "label_entropy", "plan_ladder", "planned_steps", "price_fit",
-    "refine_ladder", "scaling_policy", "summarize", "too_small",
+    "refine_ladder", "scaling_policy", "seeds_per_rank", "summarize", "too_small",
 ]

@@ -95,6 +95,12 @@ def summarize(rows: Iterable[LadderRow]) -> tuple[RankSummary, ...]:
     return tuple(out)
 
 
+def seeds_per_rank(rows: Iterable[LadderRow]) -> int:
+    """The most seeds any rank was measured with at its best learning rate (0 without a usable row): with 1,
+    the knee's band holds only ranks the ladder did not measure, not seed noise."""
+    return max((s.seeds for s in summarize(rows)), default=0)
+
+
 def _below(rank: int, measured: list[int], floor: int) -> int:
     """The smallest rank the band may reach down to when ranks under `rank` were not measured: the next power
     of two above the measured rank just below it (or `floor` when none is below)."""

@@ -14,7 +14,7 @@ from dataclasses import fields
 
 from lorplan.core.units import format_bytes
 from lorplan.probe.compare import t_interval
-from lorplan.recommend.knee import Knee, find_knee
+from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
 from lorplan.recommend.types import LadderRow
 
 WIDTH = 110
@@ -45,11 +45,16 @@ def _common(obj: dict) -> float | None:
     return float(lr) if lr is not None else None
 
 
+def _usable(obj: dict, rows: list[LadderRow]) -> list[LadderRow]:
+    """The rows the knee compares: measured, at the rate every rank was tried at."""
+    lr = _common(obj)
+    return [r for r in rows if r.eval_loss is not None and (lr is None or math.isclose(r.learning_rate, lr))]
+
+
 def _knee(obj: dict, rows: list[LadderRow]) -> Knee | None:
     """The knee as the recommendation found it: at the rate every rank was tried at."""
     base = obj.get("base") or {}
-    lr = _common(obj)
-    usable = [r for r in rows if r.eval_loss is not None and (lr is None or math.isclose(r.learning_rate, lr))]
+    usable = _usable(obj, rows)
     if not usable or base.get("loss") is None:
         return None
     return find_knee(usable, float(base["loss"]), base_stderr=float(base.get("stderr") or 0.0))
@@ -160,21 +165,12 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
     return out
 
 
-def seeds_per_rank(obj: dict) -> int:
-    """The most finished probes any rank has at the rate the ranks were compared at (0: no ladder)."""
-    lr = _common(obj)
-    counts: dict[int, int] = defaultdict(int)
-    for p in obj.get("probes", ()):
-        if p.get("rank", 0) >= 1 and p.get("state") == "finished" and (lr is None or math.isclose(p["lr"], lr)):
-            counts[p["rank"]] += 1
-    return max(counts.values(), default=0)
-
-
 def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
     # with one seed per rank the band holds only the ranks the ladder did not measure: say so beside it
-    band_note = "  (one seed per rank: seed noise not measured)" if seeds_per_rank(obj) == 1 else ""
+    one_seed = seeds_per_rank(_usable(obj, rows_from_json(obj))) == 1
+    band_note = "  (one seed per rank: seed noise not measured)" if one_seed else ""
     state = "done" if obj.get("state") == "done" else "still running (provisional)"
     scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
     lines = [

@@ -35,6 +35,7 @@ from lorplan.recommend import (
     default_learning_rate,
     find_knee,
     price_fit,
+    seeds_per_rank,
     summarize,
 )
 from lorplan.recommend.policy import scaling_policy
@@ -298,6 +299,12 @@ class LadderPlot:
 def ladder_knee(rec: Recommendation) -> int | None:
     """The rank the ladder's knee decided (its evidence), or None when the capacity prior decided."""
     return next((e.rank for e in rec.evidence if e.source == "ladder" and e.rank is not None), None)
+
+
+def one_seed_per_rank(rec: Recommendation) -> bool:
+    """True when the ladder measured each rank with one seed: its band then holds only unmeasured ranks, not
+    seed noise (lorplan.recommend.knee.seeds_per_rank)."""
+    return seeds_per_rank(rec.ladder) == 1
 
 
 def ladder_plot(rec: Recommendation, base_loss: float | None = None) -> LadderPlot:

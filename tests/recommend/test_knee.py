@@ -8,7 +8,7 @@ import math
 import pytest
 
 from lorplan.core.errors import BadInput
-from lorplan.recommend.knee import find_knee, summarize
+from lorplan.recommend.knee import find_knee, seeds_per_rank, summarize
 from lorplan.recommend.types import LadderRow
 
 
@@ -112,3 +112,13 @@ def test_bad_rows_and_arguments():
         LadderRow(4, 1e-3, float("nan"))
     with pytest.raises(BadInput, match="fraction"):
         find_knee(sweep({4: 2.0}), 3.0, fraction=1.5)
+
+
+def test_seeds_per_rank_counts_the_seeds_at_each_ranks_best_rate():
+    one = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=v) for r, v in ((4, 1.0), (8, 0.9))]
+    assert seeds_per_rank(one) == 1 and seeds_per_rank([]) == 0
+    # rank 8 twice at its best rate (1e-3) and once at a worse one: two seeds
+    two = one + [LadderRow(rank=8, learning_rate=1e-3, eval_loss=0.95, seed=1),
+                 LadderRow(rank=8, learning_rate=3e-3, eval_loss=1.5, seed=0)]
+    assert seeds_per_rank(two) == 2
+    assert seeds_per_rank([LadderRow(rank=4, learning_rate=1e-3, eval_loss=None, state="failed")]) == 0

@@ -77,20 +77,11 @@ def pattern_words(pattern) -> str:
     return words + (f" and {len(items) - 4} more" if len(items) > 4 else "")
 
 
-def one_seed(rec: recommend_bridge.Recommendation) -> bool:
-    """True when the ladder measured each rank with one seed at the rate the recommendation uses."""
-    counts: dict[int, int] = {}
-    for r in rec.ladder:
-        if r.state == "finished" and math.isclose(r.learning_rate, rec.learning_rate, rel_tol=1e-9):
-            counts[r.rank] = counts.get(r.rank, 0) + 1
-    return bool(counts) and max(counts.values()) == 1
-
-
 def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
     """The recommendation in three lines: the numbers, where they come from, the memory verdict."""
     low, high = rec.confidence
     band = f"band {low}–{high}" if low != high else "no band"
-    if one_seed(rec):  # the band then holds only ranks the ladder did not measure (lorplan.recommend.table)
+    if recommend_bridge.one_seed_per_rank(rec):
         band += "; one seed per rank: seed noise not measured"
     lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
