@@ -71,11 +71,12 @@ def ladder_rows(rows: Iterable[dict]):
                       steps=r["curve"][-1][0]) for r in rows]
 
 
-def sweep_knee(rows: Sequence[dict], task: str):
-    """lorplan.recommend.knee.find_knee on the task's sweep (best lr per rank, mean over seeds)."""
+def sweep_knee(rows: Sequence[dict], task: str, seed: int | None = None):
+    """lorplan.recommend.knee.find_knee on the task's sweep (best lr per rank, mean over seeds; only `seed`'s
+    runs when given)."""
     from lorplan.recommend.knee import find_knee
 
-    sweep = [r for r in rows if r["task"] == task and r["kind"] == "sweep"]
+    sweep = [r for r in rows if r["task"] == task and r["kind"] == "sweep" and seed in (None, r["seed"])]
     base, se = base_loss(rows, task)
     return find_knee(ladder_rows(sweep), base, base_stderr=se)
 

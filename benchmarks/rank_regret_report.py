@@ -11,12 +11,10 @@ from rank_regret_replay import (
     ALPHA,
     RANKS,
     SEEDS,
-    base_loss,
     compute_fraction,
     config_loss,
     hit,
     ladder_for,
-    ladder_rows,
     prior,
     regret,
     sweep_knee,
@@ -85,14 +83,11 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
         got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
         scored(f"{NO_RATE_PASS} (seed {seed})", r.rank, got, compute_fraction(r.steps, total),
                f"ranks compared at {task.lrs[1]:g}, rates tried at the knee last" if got else "")
-    from lorplan.recommend.knee import find_knee
-
-    base, _ = base_loss(rows, task.name)
     for seed in SEEDS:
         one = [r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == seed]
         if len(one) < len(RANKS) * len(task.lrs):
             continue
-        k = find_knee(ladder_rows(one), base).rank
+        k = sweep_knee(rows, task.name, seed=seed).rank
         scored(f"{ONE_SEED} (seed {seed})", k, config_loss(rows, task.name, "sweep", k, ALPHA),
                compute_fraction(len(one) * task.steps, total), "every rank and rate, full length, this seed alone")
     if rep is not None:
