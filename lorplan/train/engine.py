@@ -109,11 +109,16 @@ def _accelerator(plan, device: str):
 
 def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=None) -> tuple[list, list, int]:
     from lorplan.core.data import load_examples
+    from lorplan.core.memory.bounds import context_tokens
+    from lorplan.core.memory.types import TrainingSetup
 
     t = plan.training
     seq_len = t.seq_len
-    if spec.max_position_embeddings and seq_len > spec.max_position_embeddings:
-        seq_len = spec.max_position_embeddings
+    # the positions the model reaches: its context, times the plan's linear RoPE scaling (lorplan plan
+    # --rope-scaling), which exists to train rows longer than the context
+    reach = context_tokens(spec, TrainingSetup(seq_len=seq_len, rope_scaling=plan.model.rope_scaling))
+    if reach is not None and seq_len > reach:
+        seq_len = reach
         notes.append(f"seq_len {t.seq_len} cut to the model's {seq_len} positions")
     if examples is None:
         path = resolve_path(plan.data.path, plan_path)
