@@ -65,7 +65,7 @@ def register(subparsers) -> None:
     s.add_argument("--max-parallel", type=positive_int("--max-parallel"), help="probes at once (default: one per GPU; 1 on CPU)")
     s.add_argument("--micro-batch", type=positive_int("--micro-batch"),
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
-    s.add_argument("--seq-len", type=positive_int("--seq-len"), help="tokens per row at most (512; the demo: 6)")
+    s.add_argument("--seq-len", type=positive_int("--seq-len"), help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
     s.add_argument("--eval-every", type=positive_int("--eval-every"), help="steps between evals (20; the demo: 10)")
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
                    help="held-out examples, at most (200; the demo: 100)")
@@ -107,17 +107,19 @@ def register(subparsers) -> None:
     ls.set_defaults(run=run_list)
 
 
-def _check_inputs(args) -> None:
+def _check_inputs(args):
     """Refuse, before anything starts, a run whose probes could not train (runner.check_start)."""
     from lorplan.probe.runner import check_start
 
     if args.double_quant and args.quant not in FOUR_BIT_QUANTS:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
-    checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code)
+    checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code,
+                          seq_len=args.seq_len)
     args.model = checked.model
     args.task = checked.task
     for note in checked.notes:
         print(f"note: {note}", file=sys.stderr)
+    return checked
 
 
 def _targets(args) -> tuple[str, ...]:
@@ -130,7 +132,7 @@ def run_start(args) -> int:
     from lorplan.probe.backend import device_slots
     from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_LEARNING_RATE, DEMO_SEQ_LEN, DEMO_STEPS
 
-    _check_inputs(args)
+    checked = _check_inputs(args)
     demo = args.data is None
     steps = args.steps or (DEMO_STEPS if demo else 100)
     eval_examples = args.eval_examples or (DEMO_EVAL_EXAMPLES if demo else 200)
@@ -144,7 +146,7 @@ def run_start(args) -> int:
         seeds=args.seeds,
         steps=steps, device=args.device, max_parallel=args.max_parallel,
         micro_batch=args.micro_batch or defaults.micro_batch(args.task),
-        seq_len=args.seq_len or (DEMO_SEQ_LEN if demo else 512), eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
+        seq_len=checked.seq_len(args.seq_len, DEMO_SEQ_LEN if demo else 512), eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
         train_on=args.train_on,

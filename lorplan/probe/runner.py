@@ -42,22 +42,32 @@ def probe_model(model) -> str:
 class StartCheck:
     """What check_start accepted: the model as the run records it (probe_model; None = the demo's shipped
     all-MiniLM-L6-v2 on generated data), the task the probes will train, the data's schema (None for the demo)
-    and notes for the user (a resolved name, the model chosen for labelled data, a label imbalance)."""
+    and notes for the user (a resolved name, the model chosen for labelled data, a label imbalance).
+    context: the model's context in tokens (max_position_embeddings; None when its config does not say)."""
 
     model: str | None
     task: str
     schema: str | None
     notes: tuple[str, ...] = ()
+    context: int | None = None
+
+    def seq_len(self, asked: int | None, default: int) -> int:
+        """The probes' sequence length: `asked` (checked by check_start), else `default` cut to the context."""
+        if asked is not None:
+            return asked
+        return min(default, self.context) if self.context else default
 
 
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
-                trust_remote_code: bool = False) -> StartCheck:
+                trust_remote_code: bool = False, seq_len: int | None = None) -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
     (an encoder such as the shipped all-MiniLM-L6-v2 needs rows with a 'label'; labels need two values) and
     targets that match modules of the model. Without --model, labelled data is classified by the shipped
-    all-MiniLM-L6-v2; data without labels needs a causal LM. BadInput, one line naming the input, otherwise."""
+    all-MiniLM-L6-v2; data without labels needs a causal LM; seq_len (--seq-len) within the model's context
+    (probes have no RoPE scaling: a longer row would index past the position table). BadInput, one line naming
+    the input, otherwise."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.stats import label_balance
     from lorplan.core.lora import LoraTargets, peft_target_modules
@@ -95,11 +105,15 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         if warning and len(peek.labels) > 1:
             notes.append(warning)
     peft_target_modules(spec, LoraTargets(modules=tuple(targets) or ("all-linear",)))  # BadInput naming --targets
+    context = spec.max_position_embeddings if spec.max_position_embeddings > 0 else None
+    if seq_len is not None and context is not None and seq_len > context:
+        raise BadInput(f"--seq-len {seq_len:,} is beyond {source.id}'s context of {context:,} tokens "
+                       "(max_position_embeddings); probes train rows of at most that many tokens")
     if model is None and data is not None:
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
     task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
     recorded = None if model is None and data is None else probe_model(source)
-    return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes))
+    return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context)
 
 
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tuple[int, ...] = (),

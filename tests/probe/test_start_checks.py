@@ -51,6 +51,8 @@ def files(tmp_path):
      "rows with a 'label'"),
     ("one_label", [], "sequence classification needs at least two distinct values of 'label' (every row has 1)"),
     ("labelled", ["--targets", "q_proj"], "--targets: 'q_proj' matches no module"),
+    ("labelled", ["--seq-len", "1024"], "--seq-len 1,024 is beyond sentence-transformers/all-MiniLM-L6-v2's "
+     "context of 512 tokens"),
 ])
 def test_start_refuses_a_run_that_cannot_train(state_home, capsys, files, case, extra, expected):
     assert main(["probe", "start", "--data", files[case], "--device", "cpu", *extra]) == 2
@@ -85,7 +87,8 @@ def test_imbalanced_labels_are_accepted_with_a_warning(state_home, capsys, tmp_p
 
 def test_start_takes_the_task_defaults(state_home, capsys, files, tiny_llama, tmp_path):
     """Learning rate, micro-batch and alpha of `probe start` come from lorplan.core.plan.defaults (it used 2e-3
-    or 2e-4, micro-batch 16 for every task and alpha 2 × rank)."""
+    or 2e-4, micro-batch 16 for every task and alpha 2 × rank); rows of 512 tokens at most, or the model's context
+    when shorter (the tiny Llama's 128: it trained beyond its positions before)."""
     from lorplan.core.plan.defaults import task_defaults
     from lorplan.probe.worker import build_probe
 
@@ -97,6 +100,7 @@ def test_start_takes_the_task_defaults(state_home, capsys, files, tiny_llama, tm
         assert main(["probe", "cancel", started["run"]]) == 0
         capsys.readouterr()
         runs[name] = RunDir(Path(started["path"])).plan()
+    assert (runs["cls"].seq_len, runs["lm"].seq_len) == (512, 128)
     for name, task in (("cls", "sequence-classification"), ("lm", "causal-lm")):
         run, want = runs[name], task_defaults(task)
         assert (run.micro_batch, run.alpha) == (want.micro_batch, want.alpha)
