@@ -1,18 +1,14 @@
 """Fixtures for real probe ladders on CPU: tiny models built from a config with random weights (saved with the
-real all-MiniLM-L6-v2 tokenizer files), small data files, a private runs folder per test, and teardown that
-ends every process a test started (driver, scheduler, probes: each in its own process group, killed by group)."""
+real all-MiniLM-L6-v2 tokenizer files), small data files (state_home, the private runs folder with its teardown, is in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 from pathlib import Path
 
 import pytest
-
-from lorplan.probe.backend import lock_held
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 GOOD = ("wonderful", "excellent", "lovely", "great", "superb", "pleasant", "charming", "brilliant")
@@ -80,39 +76,3 @@ def cls_data(tmp_path) -> Path:
         adj = (GOOD if positive else BAD)[(i // 2) % 8]
         rows.append({"text": f"{THINGS[(i // 16) % 8].capitalize()} was {adj}.", "label": int(positive)})
     return write_jsonl(tmp_path / "sentiment.jsonl", rows)
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def reap_runs(root: Path) -> None:
-    """Kill the driver, the scheduler and every probe of every run under `root` that still holds its lock."""
-    for run in sorted(root.glob("*")):
-        for lock in (run / "ladder.lock", run / "scheduler.lock"):
-            if lock_held(lock):
-                text = lock.read_text().strip()
-                if text.isdigit():
-                    _kill_group(int(text))
-        for proc in run.glob("probes/*/proc.json"):
-            if lock_held(proc.parent / "alive.lock"):
-                _kill_group(int(json.loads(proc.read_text())["pgid"]))
-
-
-@pytest.fixture
-def state_home(tmp_path, monkeypatch):
-    """XDG_STATE_HOME in tmp_path; yields the runs folder. Kills leftover ladder processes afterwards."""
-    home = tmp_path / "state"
-    monkeypatch.setenv("XDG_STATE_HOME", str(home))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("LORPLAN_PROBE_THREADS", "1")
-    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
-    monkeypatch.delenv("LORPLAN_PROBE_INJECT", raising=False)
-    runs = home / "lorplan" / "runs"
-    yield runs
-    if runs.exists():
-        reap_runs(runs)

@@ -1,0 +1,51 @@
+"""Fixtures shared by every test folder: a private state dir per test (XDG_STATE_HOME, where probe runs and
+ladders live), and teardown that ends every process a test started (driver, scheduler, probes: each runs in
+its own process group, so they are killed by group, one by one)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from lorplan.probe.backend import lock_held
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_runs(root: Path) -> None:
+    """Kill the ladder driver, the scheduler and every probe of every run under `root` that still holds its
+    lock."""
+    for run in sorted(root.glob("*")):
+        for lock in (run / "ladder.lock", run / "scheduler.lock"):
+            if lock_held(lock):
+                text = lock.read_text().strip()
+                if text.isdigit():
+                    _kill_group(int(text))
+        for proc in run.glob("probes/*/proc.json"):
+            if lock_held(proc.parent / "alive.lock"):
+                _kill_group(int(json.loads(proc.read_text())["pgid"]))
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch):
+    """XDG_STATE_HOME in tmp_path; yields the runs folder. Kills leftover probe and ladder processes afterwards."""
+    home = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(home))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("LORPLAN_PROBE_THREADS", "1")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    monkeypatch.delenv("LORPLAN_PROBE_INJECT", raising=False)
+    runs = home / "lorplan" / "runs"
+    yield runs
+    if runs.exists():
+        reap_runs(runs)
