@@ -1,6 +1,7 @@
 """Rank regret: lorplan's rank recommendations against a measured ground-truth sweep, on real text.
 
     python benchmarks/rank_regret.py sweep     # train what benchmarks/results/rank_regret_sweep.jsonl lacks
+    python benchmarks/rank_regret.py probes    # train the probes lorplan's ladder asks for (rank_regret_probes)
     python benchmarks/rank_regret.py report    # the recommenders against the sweep (no training)
 
 Tasks (benchmarks/rank_regret_tasks.py): two classification and three causal-LM tasks built from the Python
@@ -43,6 +44,7 @@ REPORT = HERE / "results" / "rank_regret.md"
 FIXED = ((8, 16), (64, 16))  # r=8 α=16 and QLoRA's r=64 α=16; r=16 α=32 is the sweep's rank 16
 KEY_FIELDS = ("task", "kind", "variant", "rank", "alpha", "lr", "seed")
 
+from rank_regret_probes import PROBES, read_probes, run_probes  # noqa: E402
 from rank_regret_replay import (  # noqa: E402
     ALPHA,
     RANKS,
@@ -259,9 +261,12 @@ def TASK_BY_NAME_LAZY() -> dict:  # noqa: N802
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("sweep", "report"))
+    ap.add_argument("what", choices=("sweep", "probes", "report"))
     ap.add_argument("--results", type=Path, default=RESULTS)
-    ap.add_argument("--tasks", nargs="*", default=None, help="only these tasks (names in rank_regret_tasks)")
+    ap.add_argument("--probes", type=Path, default=PROBES, help="the trained probes' results file")
+    ap.add_argument("--tasks", "--task", nargs="*", default=None,
+                    help="only these tasks (names in rank_regret_tasks)")
+    ap.add_argument("--seeds", default="0,1,2", help="probes: the ladders' training seeds, in order (0,1,2)")
     ap.add_argument("--no-patterns", action="store_true",
                     help="sweep: leave the pattern and EVA rows for a later run (ground truth and fixed rows only)")
     args = ap.parse_args(argv)
@@ -275,7 +280,14 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t for t in TASKS if args.tasks is None or t.name in args.tasks]
     if args.what == "sweep":
         return sweep(args.results, tasks, log=lambda s: print(s, flush=True), with_patterns=not args.no_patterns)
-    text = report(read_rows(args.results), tasks)
+    if args.what == "probes":
+        try:
+            seeds = [int(s) for s in args.seeds.split(",")]
+        except ValueError:
+            ap.error(f"--seeds: {args.seeds!r} is not a comma-separated list of integers (e.g. 0,1,2)")
+        run_probes(read_rows(args.results), tasks, seeds, args.probes, log=lambda s: print(s, flush=True))
+        return 0
+    text = report(read_rows(args.results), tasks, read_probes(args.probes))
     print(text)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text + "\n")

@@ -131,58 +131,34 @@ def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
     return tuple((int(s), float(v)) for s, v in curve if s <= steps)
 
 
-def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
-                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True) -> Replay:
-    """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
-    refine ×2 around the knee; with rate_first (lorplan's ladder) three learning rates at the reference rank
-    first, else two more at the leading rank last; recommend.measured: the knee on the measured losses, the
-    learning-rate evidence), REPLAYED on recorded sweep runs
-    instead of trained: a probe of rank r, lr, seed is the recorded run's eval curve cut at the probe's length
-    (half the planned steps). A recorded run's learning rate decays over the full length, so its first half
-    is the start of the planned run, which the ladder's extrapolation predicts (a real probe's schedule would
-    decay over its own length instead). Missing recorded runs raise KeyError, except the learning-rate pass's
-    with allow_missing_lr (it changes the learning rate, never the rank)."""
-    from lorplan.recommend.decide import first_pass, halving, rungs
+def ladder_spec(task, prior_rank: int, data: dict, adapter: dict, seeds: Sequence[int] = (0,),
+                rate_first: bool = True):
+    """The LadderSpec lorplan builds for the task: first-pass ranks ×4 around the prior (recommend.ladder.
+    coarse_ladder, 1 to 64), the middle learning rate, probes half the planned steps."""
     from lorplan.recommend.ladder import coarse_ladder
-    from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Stop
+    from lorplan.recommend.ladder_spec import LadderSpec
+
+    return LadderSpec(kind="data", model=task.model, spec_source=task.model, task=task.kind,
+                      target_modules=tuple(task.targets), data=data, adapter=adapter, learning_rate=task.lrs[1],
+                      learning_rate_why="the benchmark's middle learning rate", planned_steps=task.steps,
+                      probe_steps=task.steps // 2, seeds=tuple(seeds),
+                      ranks=coarse_ladder(prior_rank, low=1, high=max(RANKS)), max_rank=max(RANKS), started=0.0,
+                      rate_first=rate_first, extra_learning_rates=True)
+
+
+def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
+    """lorplan's ladder decisions on `spec`, each probe spec (id, rank, lr, seed) turned into a finished ProbeObs
+    by probe_of(spec) (a recorded run replayed, or a probe trained): the first pass, successive halving at each
+    rung the probes pass, then ladder_replay.replay_passes until the ladder asks for nothing more."""
+    from lorplan.recommend.decide import first_pass, halving, rungs
+    from lorplan.recommend.ladder_spec import LadderState, Stop
     from lorplan.recommend.measured import recommendation
     from lorplan.recommend.observe import ProbeObs
 
-    planned = task.steps
-    probe_steps = planned // 2
-    mid = task.lrs[1]
     cls = task.kind == "sequence-classification"
-    ranks = coarse_ladder(prior_rank, low=1, high=max(RANKS))
-    spec = LadderSpec(kind="data", model=task.model, spec_source=task.model, task=task.kind,
-                      target_modules=tuple(task.targets), data=data, adapter=adapter, learning_rate=mid,
-                      learning_rate_why="the benchmark's middle learning rate", planned_steps=planned,
-                      probe_steps=probe_steps, seeds=tuple(seeds), ranks=ranks, max_rank=max(RANKS), started=0.0,
-                      rate_first=rate_first, extra_learning_rates=True)
-    index = {}
-    for r in rows:
-        if r["task"] == task.name and r["kind"] in ("sweep", "base"):
-            index[(r["rank"], round(r["lr"], 12), r["seed"])] = r
-
-    def on_grid(lr: float) -> float:
-        # the learning-rate pass tries lr / 3 and lr × 3 (recommend.ladder.LR_FACTOR); the sweep's grid is
-        # 1e-3, 3e-3, 1e-2, so 9e-3 is replayed by the recorded 1e-2 (the nearest rate, 11% apart)
-        return min(task.lrs, key=lambda g: abs(math.log(g / lr)))
-
-    def obs_of(d: dict, cut: int) -> ProbeObs:
-        rank, seed = d["rank"], d["seed"] if d["seed"] is not None else seeds[0]
-        lr = on_grid(d["lr"])  # the recorded run; the probe keeps the rate the ladder asked for
-        if not cls and rank == 0:  # a causal LM's base probe only evaluates the model before training
-            rec = index[(1, round(lr, 12), seed)]
-            curve = _truncate(rec["curve"], 0)
-        else:
-            rec = index[(rank, round(lr, 12), seed)]
-            curve = _truncate(rec["curve"], cut)
-        return ProbeObs(id=d["id"], rank=rank, lr=d["lr"], seed=seed, state="finished", step=curve[-1][0],
-                        curve=curve, trainable_params=rec.get("trainable"))
-
     first = first_pass(spec)
     state = LadderState().with_pass(first)
-    probes: dict[str, ProbeObs] = {d["id"]: obs_of(d, probe_steps) for d in first.specs}
+    probes: dict[str, ProbeObs] = {d["id"]: probe_of(d) for d in first.specs}
     # successive halving at each rung the probes pass (none when a probe is shorter than a fitted curve needs)
     eval_every = task.eval_every
     for g in rungs(spec, eval_every):
@@ -201,12 +177,53 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
                 if o.rank == s.rank:
                     probes[pid] = ProbeObs(**{**o.__dict__, "curve": _truncate(o.curve, s.step), "step": s.step,
                                               "state": "cancelled"})
-    rec, state, probes, _ = replay_passes(spec, state, probes, lambda d: obs_of(d, probe_steps),
-                                          optional=("learning rate",) if allow_missing_lr else ())
+    rec, state, probes, _ = replay_passes(spec, state, probes, probe_of, optional=optional)
     used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
     text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
     return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],
-                  rec.confidence[1], text, tuple(spec.ranks), probe_steps)
+                  rec.confidence[1], text, tuple(spec.ranks), spec.probe_steps)
+
+
+def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
+                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True) -> Replay:
+    """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
+    refine ×2 around the knee; with rate_first (lorplan's ladder) three learning rates at the reference rank
+    first, else two more at the leading rank last; recommend.measured: the knee on the measured losses, the
+    learning-rate evidence), REPLAYED on recorded sweep runs
+    instead of trained: a probe of rank r, lr, seed is the recorded run's eval curve cut at the probe's length
+    (half the planned steps). A recorded run's learning rate decays over the full length, so its first half
+    is the start of the planned run, which the ladder's extrapolation predicts (a real probe's schedule would
+    decay over its own length instead: benchmarks/rank_regret_probes.py trains them). Missing recorded runs
+    raise KeyError, except the learning-rate pass's with allow_missing_lr (it changes the learning rate, never
+    the rank)."""
+    from lorplan.recommend.observe import ProbeObs
+
+    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first)
+    probe_steps = spec.probe_steps
+    cls = task.kind == "sequence-classification"
+    index = {}
+    for r in rows:
+        if r["task"] == task.name and r["kind"] in ("sweep", "base"):
+            index[(r["rank"], round(r["lr"], 12), r["seed"])] = r
+
+    def on_grid(lr: float) -> float:
+        # the learning-rate pass tries lr / 3 and lr × 3 (recommend.ladder.LR_FACTOR); the sweep's grid is
+        # 1e-3, 3e-3, 1e-2, so 9e-3 is replayed by the recorded 1e-2 (the nearest rate, 11% apart)
+        return min(task.lrs, key=lambda g: abs(math.log(g / lr)))
+
+    def obs_of(d: dict) -> ProbeObs:
+        rank, seed = d["rank"], d["seed"] if d["seed"] is not None else seeds[0]
+        lr = on_grid(d["lr"])  # the recorded run; the probe keeps the rate the ladder asked for
+        if not cls and rank == 0:  # a causal LM's base probe only evaluates the model before training
+            rec = index[(1, round(lr, 12), seed)]
+            curve = _truncate(rec["curve"], 0)
+        else:
+            rec = index[(rank, round(lr, 12), seed)]
+            curve = _truncate(rec["curve"], probe_steps)
+        return ProbeObs(id=d["id"], rank=rank, lr=d["lr"], seed=seed, state="finished", step=curve[-1][0],
+                        curve=curve, trainable_params=rec.get("trainable"))
+
+    return walk_ladder(spec, task, obs_of, optional=("learning rate",) if allow_missing_lr else ())
 
 
 # ---------------------------------------------------------------- the capacity prior and the patterns

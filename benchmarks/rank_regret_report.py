@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rank_regret_probes import MissingProbe, probe_wall, trained_ladder
 from rank_regret_replay import (
     ALPHA,
     RANKS,
@@ -24,6 +25,7 @@ from rank_regret_replay import (
 LADDER = "lorplan prior + ladder (replay)"
 NO_RATE_PASS = "ablation: ladder without the rate pass"
 ONE_SEED = "reference: the whole sweep, one seed"
+TRAINED = "lorplan prior + ladder (trained probes)"
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class Outcome:
     note: str = ""
 
 
-def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
-    """Every recommender's outcome on `task` against the sweep's knee."""
+def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> list[Outcome]:
+    """Every recommender's outcome on `task` against the sweep's knee (`probes`: the trained probes' rows)."""
     out: list[Outcome] = []
     best = knee.best_loss
     total = sweep_steps(task)
@@ -76,6 +78,8 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
         scored(name, r.rank, got, compute_fraction(r.steps, total),
                replay_note + (f"lr {got[1]:g}, {got[2]} seeds; ladder's lr {r.learning_rate:g}" if got else ""))
     for seed in SEEDS:
+        out.append(trained_outcome(rows, probes, task, knee, seed))
+    for seed in SEEDS:
         try:
             r = ladder_for(rows, task, seed=seed, rate_first=False, allow_missing_lr=True)
         except KeyError:
@@ -110,9 +114,25 @@ def outcomes(rows: Sequence[dict], task, knee) -> list[Outcome]:
     return out
 
 
+def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, seed: int) -> Outcome:
+    """The ladder with trained probes (rank_regret_probes.trained_ladder) on `task` with one training seed: its
+    rank scored at the sweep's best lr like the replay's; "not run" while a probe it asks for is not trained."""
+    name = f"{TRAINED.removesuffix(')')}, seed {seed})"
+    try:
+        r = trained_ladder(rows, probes, task, seed)
+    except MissingProbe as exc:
+        return Outcome(name, None, None, None, None, None, f"not run: probe {exc.args[0]} not trained yet")
+    got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
+    note = (f"lr {got[1]:g}, {got[2]} seeds; " if got else "not run at the sweep; ") + (
+        f"ladder's lr {r.learning_rate:g}; {len(r.probes)} probes trained, {probe_wall(probes, task, r):.0f} s")
+    return Outcome(name, r.rank, hit(r.rank, knee.rank), got[0] if got else None,
+                   regret(got[0], knee.best_loss) if got else None, compute_fraction(r.steps, sweep_steps(task)),
+                   note)
+
+
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, NO_RATE_PASS, ONE_SEED):
+    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name
@@ -131,9 +151,10 @@ def coverage(rows: Sequence[dict], task) -> str:
     return f"{len(sweep)} sweep runs ({'; '.join(parts)} rank×seed cells)"
 
 
-def report(rows: Sequence[dict], tasks: Sequence) -> str:
+def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -> str:
     """The printed report: per task the knee and every recommender's rank, hit, regret and compute, then the
-    overall hit rates against the issue's targets."""
+    overall hit rates against the issue's targets. `probes`: the trained probes' rows
+    (benchmarks/results/rank_regret_probes.jsonl), for the trained-probe ladder rows."""
     lines = ["# Rank regret: lorplan's rank recommendations against measured sweeps", "",
              "Knee: the smallest rank whose improvement over the base model's eval loss is at least 95% of the best "
              "rank's improvement (best learning rate per rank, mean over seeds; lorplan.recommend.knee.find_knee). "
@@ -150,7 +171,11 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
              "recommender: the knee of every rank and rate trained to full length with one seed, what one seed "
              "of evidence can say at a third of the sweep's compute. Successive halving never fires "
              "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
-             "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length.",
+             "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length. "
+             "The trained-probe ladder rows run the same decisions on probes TRAINED for the probe length "
+             "(benchmarks/rank_regret_probes.py, `rank_regret.py probes`): each with its learning-rate schedule "
+             "over its own length, at exactly the rate the ladder asked for (9e-3 stays 9e-3), as lorplan's "
+             "probe worker trains one; their rank is scored against the sweep like the replay's.",
              "Setup: every run goes through lorplan's engine (build_engine/run_steps/evaluate) on one CPU thread, "
              "alpha 32 at every rank (lorplan's policy), linear decay after 5% warmup, eval on a fixed held-out "
              "split. Learning rates 1e-3, 3e-3, 1e-2; the ladder's rate pass is centred on the middle one, 3e-3 "
@@ -189,7 +214,7 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
                       f"{'the same at every rank' if same else 'it moves'}.", ""]
         wall = sum(r.get("wall_s", 0.0) for r in rows if r["task"] == task.name)
         lines += [f"Wall time of this task's runs: {wall / 60:.1f} min (one CPU thread on a shared machine).", ""]
-        res = outcomes(rows, task, knee)
+        res = outcomes(rows, task, knee, probes)
         per_task[task.name] = res
         lines += ["| recommender | rank | hit | eval loss | regret | compute | note |", "|---|---|---|---|---|---|---|"]
         for o in res:
@@ -232,6 +257,15 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
         lines.append(f"- ladder compute ≤ 10% of the sweep: "
                      f"{met(None if not lad[1] else max(lad[1]) <= 0.10)} "
                      f"(largest {_fmt(max(lad[1]) if lad[1] else None, '.1%')})")
+        trained = summary.get(TRAINED + " [every seed]")
+        if trained is not None:
+            runs = [o for res in per_task.values() for o in res if _group(o.name) == TRAINED + " [every seed]"]
+            hits = [o.hit for o in runs if o.hit is not None]
+            replayed = [o.hit for res in per_task.values() for o in res
+                        if _group(o.name) == LADDER + " [every seed]" and o.hit is not None]
+            lines.append(f"- prior + ladder, trained probes: {sum(hits)}/{len(hits)} hits "
+                         f"({len(runs) - len(hits)} of {len(runs)} ladders not run yet); the replay: "
+                         f"{sum(replayed)}/{len(replayed)}")
         lines.append(f"- prior alone above r=16's hit rate: {met(None if pr is None or r16 is None else pr > r16)} "
                      f"({_fmt(pr, '.0%')} vs {_fmt(r16, '.0%')})")
         if stable:
@@ -242,4 +276,8 @@ def report(rows: Sequence[dict], tasks: Sequence) -> str:
                          f"{', '.join(f'{k} {v}' for k, v in stable_from.items())} up)")
         wall = sum(r.get("wall_s", 0.0) for r in rows)
         lines.append(f"\nAll runs in the results file: {len(rows)}, {wall / 60:.0f} min of one CPU thread.")
+        if probes:
+            pw = sum(r.get("wall_s", 0.0) for r in probes)
+            lines.append(f"Trained probes (benchmarks/results/rank_regret_probes.jsonl): {len(probes)}, "
+                         f"{pw / 60:.0f} min of one CPU thread (model loads included).")
     return "\n".join(lines)

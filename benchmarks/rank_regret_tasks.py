@@ -371,17 +371,20 @@ def task_examples(task: Task) -> list:
 
 
 def train_run(task: Task, *, rank: int, alpha: float, lr: float, seed: int, rank_pattern=None,
-              head_only: bool = False, save_to: Path | None = None) -> dict:
+              head_only: bool = False, save_to: Path | None = None, steps: int | None = None) -> dict:
     """Train one run through lorplan's engine; its eval curve (step 0 included), accuracy curve, train seconds.
 
     head_only: the base of a classification task (the head trained alone, adapters frozen at B = 0).
+    steps: the run's length in optimizer steps, its learning-rate schedule over that length (as a probe's,
+    lorplan.probe.worker: build_engine(max_steps=...)); None: the task's planned length; 0: the step-0 eval
+    alone (a causal LM's base probe: LoRA's B starts at 0, so that is the base model).
     Every run holds out the same examples (split seed SEED) whatever its training seed.
     """
     from lorplan.train.engine import build_engine, evaluate, run_steps
 
     plan = make_plan(task, rank=rank, alpha=alpha, lr=lr, seed=seed, rank_pattern=rank_pattern)
     engine = build_engine(plan, examples=task_examples(task), max_eval=task.max_eval, split_seed=SEED,
-                          train_adapters=not head_only)
+                          train_adapters=not head_only, max_steps=steps or None)
     unwrapped = engine.accelerator.unwrap_model(engine.model)
     trainable = int(unwrapped.get_nb_trainable_parameters()[0])
     curve, accs = [], []
@@ -398,7 +401,8 @@ def train_run(task: Task, *, rank: int, alpha: float, lr: float, seed: int, rank
         accs.append(None if ev.accuracy is None else round(ev.accuracy, 4))
         t0 = time.perf_counter()
 
-    run_steps(engine, eval_every=task.eval_every, on_eval=on_eval)
+    if steps != 0:
+        run_steps(engine, eval_every=task.eval_every, on_eval=on_eval)
     if save_to is not None and not head_only:
         unwrapped.save_pretrained(str(save_to))
     return {"curve": curve, "acc": accs, "train_s": round(t_train, 2), "trainable": trainable,

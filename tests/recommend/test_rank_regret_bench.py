@@ -156,3 +156,101 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     # 30,000 tokens / 100 parameters per rank = 300 rank units -> 512, kept at 64 (min_dim)
     assert "| 64 | no |" in prior_line
     assert not math.isnan(rp.compute_fraction(1, 2))
+
+
+# ---------------------------------------------------------------- the ladder with trained probes
+
+import rank_regret_probes as rpp  # noqa: E402
+
+ADAPTER = {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64}
+DATA = {"task": "causal-lm", "trained_tokens": 30000, "examples": 500}
+
+
+def toy_probe(job: dict) -> dict:
+    """A hand-made probe row: a causal LM's base is its step-0 eval; a rank probe falls over its own length to
+    the FINAL loss of its rank (1e-3 worse by 0.1, 9e-3 by 0.05, 3e-3 best), seed jitter 0.004."""
+    if job["rank"] == 0:
+        return {**job, "curve": [[0, BASE]], "wall_s": 1.0}
+    extra = 0.10 if job["lr"] < 2e-3 else (0.05 if job["lr"] > 5e-3 else 0.0)
+    final = FINAL[job["rank"]] + extra + 0.004 * (job["seed"] - 1)
+    n = job["steps"]
+    b = (BASE - final) / (1 - n ** -0.5)
+    return {**job, "curve": [[0, BASE]] + [[t, round(final - b * n ** -0.5 + b * t ** -0.5, 6)]
+                                          for t in range(5, n + 1, 5)], "trainable": 100 * job["rank"],
+            "wall_s": 2.0}
+
+
+@pytest.fixture
+def toy_sizes(monkeypatch):
+    monkeypatch.setattr(rp, "adapter_of", lambda task: dict(ADAPTER))
+    monkeypatch.setattr(rp, "data_size", lambda rows, task: dict(DATA))
+
+
+def test_trained_ladder_trains_each_probe_once_at_the_rate_it_asked_and_resumes_from_the_file(tmp_path, toy_sizes):
+    path = tmp_path / "probes.jsonl"
+    trained: list[dict] = []
+
+    def train(job):
+        trained.append(job)
+        row = toy_probe(job)
+        rpp.append_row(path, row)
+        return row
+
+    rep = rpp.trained_ladder(rows(), rpp.read_probes(path), TASK, seed=1, train=train)
+    keys = [rpp.probe_key(j) for j in trained]
+    assert len(keys) == len(set(keys)) == len(rpp.read_probes(path))  # one row per probe, none twice
+    # the rate pass at the reference rank: 9e-3 is trained as 9e-3 (no sweep grid), every probe seed 1
+    assert sorted(j["lr"] for j in trained if j["rank"] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
+    assert {j["seed"] for j in trained} == {1}
+    # rank probes train half the planned 40 steps; the causal LM's base is its step-0 eval (0 steps)
+    assert {j["steps"] for j in trained if j["rank"] > 0} == {20}
+    assert [(j["kind"], j["steps"]) for j in trained if j["rank"] == 0] == [("base", 0)]
+    assert (rep.rank, rep.learning_rate) == (4, 3e-3) and rep.steps == 20 * (len(trained) - 1)
+    # resumed: everything is looked up in the file, nothing trains again, the same ladder
+    again = rpp.trained_ladder(rows(), rpp.read_probes(path), TASK, seed=1, train=lambda job: 1 / 0)
+    assert again == rep
+    # a probe lost from the file: without training it is "missing", with training only it is retrained
+    lost = trained[3]
+    kept = [r for r in rpp.read_probes(path) if rpp.probe_key(r) != rpp.probe_key(lost)]
+    with pytest.raises(rpp.MissingProbe, match=f"r{lost['rank']} lr {lost['lr']:g} seed 1"):
+        rpp.trained_ladder(rows(), kept, TASK, seed=1)
+    redone = []
+    assert rpp.trained_ladder(rows(), kept, TASK, seed=1,
+                              train=lambda job: redone.append(job) or toy_probe(job)) == rep
+    assert [rpp.probe_key(j) for j in redone] == [rpp.probe_key(lost)]
+    # the key: lr to 12 digits (3e-3 × 3 is 0.009000000000000001), steps and kind apart
+    assert rpp.probe_key({**lost, "lr": 3e-3 * 3}) == rpp.probe_key({**lost, "lr": 9e-3})
+    assert rpp.probe_key({**lost, "steps": 40}) != rpp.probe_key(lost)
+
+
+def test_report_rows_of_the_trained_ladder_from_a_hand_made_probes_file(tmp_path, toy_sizes):
+    rs = rows()
+    probes = []
+    rpp.trained_ladder(rs, [], TASK, seed=0, train=lambda job: probes.append(toy_probe(job)) or probes[-1])
+    text = rep_.report(rs, [TASK], probes)
+    lines = text.splitlines()
+    row0 = next(x for x in lines if x.startswith("| lorplan prior + ladder (trained probes, seed 0) |"))
+    compute = sum(p["steps"] for p in probes) / rp.sweep_steps(TASK)
+    assert row0.startswith(f"| lorplan prior + ladder (trained probes, seed 0) | 4 | yes | 4.0500 | +0.0500 | "
+                           f"{compute:.1%} | lr 0.003, 3 seeds; ladder's lr 0.003; {len(probes)} probes trained, "
+                           f"{sum(p['wall_s'] for p in probes):.0f} s |")
+    for seed in (1, 2):  # never trained: no rank, no hit, no figure
+        row = next(x for x in lines if x.startswith(f"| lorplan prior + ladder (trained probes, seed {seed}) |"))
+        assert f"| - | - | - | - | - | not run: probe r0 lr 0.003 seed {seed} (0 steps) not trained yet |" in row
+    assert "| lorplan prior + ladder (trained probes) [every seed] | 100% (1/1) |" in text
+    assert "- prior + ladder, trained probes: 1/1 hits (2 of 3 ladders not run yet); the replay: 3/3" in text
+    # the replay rows and the rest stay as they were without the probes file
+    without = rep_.report(rs, [TASK])
+    assert [x for x in lines if "trained probes" not in x.lower()] == [x for x in without.splitlines()
+                                                                      if "trained probes" not in x.lower()]
+
+
+@pytest.mark.slow
+def test_one_real_probe_trains_its_own_length_and_is_appended(tmp_path):
+    task = rt.TASK_BY_NAME["cls-license"]  # the cheapest examples to build (Debian's license texts)
+    path = tmp_path / "probes.jsonl"
+    job = {"task": task.name, "kind": "probe", "rank": 1, "lr": 9e-3, "seed": 0, "steps": 2}
+    row = rpp.train_probe(job, path)
+    assert [s for s, _ in row["curve"]] == [0, 2]  # stopped at its own length (evaluated after the last step)
+    assert row["lr"] == 9e-3 and row["alpha"] == 32 and row["trainable"] > 0
+    assert [rpp.probe_key(r) for r in rpp.read_probes(path)] == [rpp.probe_key(job)]
