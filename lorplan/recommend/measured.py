@@ -100,7 +100,9 @@ def base_measure(obs: Sequence[ProbeObs], spec: LadderSpec) -> Base | None:
         return None
     mean, se = _mean_se(losses)
     acc = sum(accs) / len(accs) if accs else None
-    what = ("the classifier head trained alone (adapters frozen), same steps and learning rate"
+    rates = sorted({o.lr for o in base if o.eval_loss is not None})
+    what = ("the classifier head trained alone (adapters frozen) for the probes' steps at learning rate "
+            + ", ".join(f"{lr:g}" for lr in rates)
             if spec.task == "sequence-classification" else "the base model before any training step")
     text = f"base eval loss {mean:.4g}" + (f" ± {se:.2g} (standard error over {len(losses)} seeds)" if se else "")
     text += f": {what}"

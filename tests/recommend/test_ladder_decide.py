@@ -159,3 +159,14 @@ def test_extrapolation_follows_a_power_law_and_is_held_to_a_curve_that_has_flatt
     # no more fall than its end slope in log t continued (-0.044 per unit of log t: 0.09 over log 8)
     assert flat[-1][1] - 0.1 < ex.loss < flat[-1][1] and "end slope" in ex.explanation
     assert measured.predicted(obs(1, c=flat), 80) is None  # it reached the planned length: nothing to predict
+
+
+def test_a_classifier_base_says_the_rate_its_head_trained_at():
+    """The head-alone base of a rate-first ladder trains with the learning-rate pass, before a rate is chosen:
+    its sentence names the rate it trained at (it used to say "same learning rate" as the ranks)."""
+    head = ProbeObs(id="base", rank=0, lr=3e-3, seed=0, state="finished", step=80, curve=curve(1.5), wall_seconds=3)
+    base = measured.base_measure([head], spec(task="sequence-classification"))
+    assert base is not None and base.loss == curve(1.5)[-1][1]
+    assert "head trained alone (adapters frozen) for the probes' steps at learning rate 0.003" in base.explanation
+    lm = measured.base_measure([base_obs()], spec())
+    assert lm is not None and lm.explanation.endswith("the base model before any training step")
