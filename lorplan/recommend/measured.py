@@ -272,7 +272,7 @@ def _checked_rate(rec: Recommendation, spec: LadderSpec, rate: float) -> Recomme
             return rec
         text = (f"learning rate {rate:g}: the lowest eval loss at rank {spec.reference_rank} of "
                 f"{', '.join(f'{lr:g}' for lr in tried)}, tried before the ranks were compared; every rank ran at "
-                f"it (alpha/r scaling keeps the best rate close across ranks)")
+                f"it (alpha/r scaling keeps the best rate close across ranks)" + _edge(rate, tried))
         evidence = tuple(Evidence("learning rate", spec.reference_rank, text) if e.source == "learning rate" else e
                          for e in rec.evidence)
         return replace(rec, learning_rate=rate, evidence=evidence)
@@ -292,9 +292,19 @@ def _checked_rate(rec: Recommendation, spec: LadderSpec, rate: float) -> Recomme
         text += "; tried before the ranks were compared, and every rank ran at it"
     else:
         text += "; the policy's rate stands"
+    text += _edge(best, sorted(means))
     evidence = tuple(Evidence("learning rate", rec.rank, text) if e.source == "learning rate" else e
                      for e in rec.evidence)
     return replace(rec, learning_rate=best, evidence=evidence)
+
+
+def _edge(best: float, tried: Sequence[float]) -> str:
+    """"; the highest rate tried ..." when the best rate lies at an end of the rates tried (the optimum may lie
+    beyond it), else ""."""
+    if len(tried) < 2 or not (math.isclose(best, max(tried)) or math.isclose(best, min(tried))):
+        return ""
+    end = "highest" if math.isclose(best, max(tried)) else "lowest"
+    return f"; it is the {end} rate tried, so the best rate may lie beyond it"
 
 
 def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow]) -> str:

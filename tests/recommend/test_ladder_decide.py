@@ -146,7 +146,7 @@ def test_the_knee_compares_ranks_at_the_common_rate_and_the_check_picks_the_rate
     assert rec.rank == 4 and rec.learning_rate == LR * 3
     lr_words = next(e.explanation for e in rec.evidence if e.source == "learning rate")
     assert lr_words.startswith("learning rate 0.003: the lowest mean eval loss at rank 4")
-    assert "compared at 0.001" in lr_words
+    assert "compared at 0.001" in lr_words and "the highest rate tried, so the best rate may lie beyond it" in lr_words
     assert len(rec.ladder) == 5 and {r.learning_rate for r in rec.ladder} == {LR, LR * 3, LR / 3}
 
 

@@ -115,6 +115,7 @@ def test_the_whole_ladder_recommends_the_knee_at_the_chosen_rate_and_refines_the
     assert rec.rank == 4 and math.isclose(rec.learning_rate, HI)
     lr_words = next(e.explanation for e in rec.evidence if e.source == "learning rate")
     assert "tried before the ranks were compared" in lr_words
+    assert lr_words.endswith("it is the highest rate tried, so the best rate may lie beyond it")
     # the knee compared ranks at the chosen rate only: rank 4's other rates are in the ladder, not the knee
     assert {r.learning_rate for r in rec.ladder if r.rank == 4} == {LO, LR, HI}
     knee = measured.ladder_knee([r for r in rec.ladder if math.isclose(r.learning_rate, HI)], base)
