@@ -1,0 +1,262 @@
+"""How the knee of a rank sweep moves with the training run's length (the rank-regret causal-LM tasks).
+
+lorplan's ladder compares ranks on short probes (half the planned length in the rank-regret benchmark, 100 steps
+in real use whatever the plan's length), yet the knee it must predict is the planned run's. Trained 20-step
+probes put the LM tasks' knees lower than the 40-step sweep (benchmarks/results/rank_regret_probes.jsonl). This
+benchmark measures the knee at run lengths 20, 80 and 160 steps (each run with its linear schedule over its own
+length, rank_regret_tasks.train_run(steps=N)) next to the sweep's 40 (rank_regret_sweep.jsonl, not retrained):
+every rank of rank_regret_replay.RANKS x seeds 0, 1, 2 at one learning rate, 1e-2 (the sweep's best rate at most
+ranks), alpha rank_regret_replay.ALPHA.
+
+    python benchmarks/knee_length.py train [--tasks lm-license,lm-source] [--lengths 20,80,160]
+    python benchmarks/knee_length.py report [--write]      # benchmarks/results/knee_length.md
+
+Every run is appended to benchmarks/results/knee_length.jsonl as it finishes, keyed (task, rank, lr, seed,
+steps); a rerun trains only what is missing. Two trainers (one per task) may append to the file at once: each
+append holds an exclusive flock on the file. The report part is pure (no torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import rank_regret_replay as replay  # noqa: E402
+from results_file import append_row, read_unique  # noqa: E402
+
+RESULTS = HERE / "results" / "knee_length.jsonl"
+SWEEP = HERE / "results" / "rank_regret_sweep.jsonl"
+REPORT = HERE / "results" / "knee_length.md"
+KEY = ("task", "rank", "lr", "seed", "steps")
+TASKS = ("lm-license", "lm-source", "lm-docstring")
+TRAIN_LENGTHS = (20, 80, 160)
+SWEEP_LENGTH = 40  # the sweep's planned length of the causal-LM tasks (rank_regret_tasks.TASKS)
+LENGTHS = (20, 40, 80, 160)
+LR = 1e-2
+SEEDS = (0, 1, 2)
+
+
+def run_key(row: dict) -> tuple:
+    """What identifies a run: task, rank, lr (to 12 digits), seed, steps."""
+    return tuple(round(row[k], 12) if isinstance(row[k], float) else row[k] for k in KEY)
+
+
+def read_runs(path: Path = RESULTS) -> list[dict]:
+    """Every complete row of the results file, the first of each key."""
+    return read_unique(path, run_key)
+
+
+def jobs(tasks: Sequence[str], lengths: Sequence[int] = TRAIN_LENGTHS) -> list[dict]:
+    """Every run, in training order: length by length (the short ones first), task by task, rank by rank,
+    seed by seed."""
+    return [{"task": t, "rank": r, "lr": LR, "seed": s, "steps": n}
+            for n in lengths for t in tasks for r in replay.RANKS for s in SEEDS]
+
+
+def missing(all_jobs: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
+    """The jobs with no row in `rows` (what a rerun still trains)."""
+    done = {run_key(r) for r in rows}
+    return [j for j in all_jobs if run_key(j) not in done]
+
+
+# ---------------------------------------------------------------- analysis (pure)
+
+def _finite(row: dict) -> bool:
+    return all(math.isfinite(float(v)) for _, v in row["curve"])
+
+
+def length_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, steps: int,
+                lr: float | None = LR) -> list[dict]:
+    """The runs of `task` at `steps` (the sweep's for its own length), at `lr` (None: every lr), finite only."""
+    if steps == SWEEP_LENGTH:
+        rows = [r for r in sweep if r["task"] == task and r["kind"] == "sweep" and r.get("variant", "") == ""
+                and r["alpha"] == replay.ALPHA and r["steps"] == steps]
+    else:
+        rows = [r for r in runs if r["task"] == task and r["steps"] == steps]
+    return [r for r in rows if (lr is None or round(r["lr"], 12) == round(lr, 12)) and _finite(r)]
+
+
+def base_of(rows: Sequence[dict]) -> float:
+    """The base eval loss: the step-0 eval (LoRA's B starts at 0, so the base model), mean over the runs."""
+    zero = [float(r["curve"][0][1]) for r in rows if r["curve"] and r["curve"][0][0] == 0]
+    if not zero:
+        raise ValueError("no step-0 eval in the rows")
+    return sum(zero) / len(zero)
+
+
+def knee_of(rows: Sequence[dict], seed: int | None = None):
+    """lorplan.recommend.knee.find_knee on the rows (best lr per rank, mean over seeds; only `seed`'s runs
+    when given), None when there are none."""
+    from lorplan.recommend.knee import find_knee
+
+    pick = [r for r in rows if seed in (None, r["seed"])]
+    if not pick:
+        return None
+    return find_knee(replay.ladder_rows(pick), base_of(pick))
+
+
+def knee_table(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> dict[int, dict]:
+    """Per run length: the 3-seed knee at lr LR, the one-seed knees, the runs behind them (and for the sweep's
+    length the knee over all its lrs)."""
+    out = {}
+    for n in LENGTHS:
+        rows = length_rows(runs, sweep, task, n)
+        if not rows:
+            continue
+        entry = {"knee": knee_of(rows), "runs": len(rows), "seed_knees": {s: knee_of(rows, s) for s in SEEDS},
+                 "ranks": sorted({r["rank"] for r in rows})}
+        if n == SWEEP_LENGTH:
+            entry["all_lr_knee"] = knee_of(length_rows(runs, sweep, task, n, lr=None))
+        out[n] = entry
+    return out
+
+
+def movement(table: dict[int, dict]) -> str:
+    """One line: how the 3-seed knee moves with length, e.g. "20→40→80→160: 4→8→16→16 (grows 4x)"."""
+    ns = [n for n in LENGTHS if n in table]
+    if not ns:
+        return "no runs"
+    knees = [table[n]["knee"].rank for n in ns]
+    first, last = knees[0], knees[-1]
+    verdict = ("stays" if first == last else f"grows {last / first:g}x" if last > first
+               else f"shrinks {first / last:g}x")
+    full = len(replay.RANKS) * len(SEEDS)
+    shown = [f"{k}*" if table[n]["runs"] < full else str(k) for n, k in zip(ns, knees, strict=True)]
+    note = "; * = not every rank and seed ran yet" if any(s.endswith("*") for s in shown) else ""
+    return f"{'→'.join(map(str, ns))}: {'→'.join(shown)} ({verdict} from {ns[0]} to {ns[-1]} steps{note})"
+
+
+def data_note(runs: Sequence[dict], sweep: Sequence[dict], task: str, micro_batch: int = 8) -> str:
+    """Training items, epochs each length implies, and whether every run evaluated the same held-out split
+    (the same step-0 eval loss and eval items at every length)."""
+    rows = [r for n in LENGTHS for r in length_rows(runs, sweep, task, n, lr=None)]
+    if not rows:
+        return "no runs"
+    items = sorted({r["train_items"] for r in rows})
+    evals = sorted({r["eval_items"] for r in rows})
+    zeros = sorted({round(float(r["curve"][0][1]), 6) for r in rows})
+    epochs = ", ".join(f"{n} steps {n * micro_batch / items[0]:.2f}" for n in LENGTHS)
+    same = "yes" if len(zeros) == 1 and len(evals) == 1 and len(items) == 1 else "NO"
+    return (f"{items} training items of 64 tokens, {evals} eval items; epochs (micro-batch {micro_batch}): "
+            f"{epochs}; same held-out split and base at every length: {same} (step-0 eval loss "
+            f"{', '.join(f'{z:.6f}' for z in zeros)})")
+
+
+def _shares(k) -> str:
+    return " ".join(f"r{s.rank} {k.share(s.rank):.2f}" if k.share(s.rank) is not None else f"r{s.rank} -"
+                    for s in k.ranks)
+
+
+def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[str]:
+    """The report's lines for one task."""
+    table = knee_table(runs, sweep, task)
+    lines = [f"## {task}", "", f"- data: {data_note(runs, sweep, task)}", ""]
+    diverged = [r for r in runs if r["task"] == task and not _finite(r)]
+    if diverged:
+        names = ", ".join(f"r{r['rank']} s{r['seed']} {r['steps']} steps" for r in diverged)
+        lines += [f"- non-finite eval loss (left out): {names}", ""]
+    lines += ["| steps | runs | knee (3 seeds, lr 1e-2) | band | best rank | gain (base − best) | "
+              "one-seed knees s0/s1/s2 | share of the best improvement per rank |",
+              "|---|---|---|---|---|---|---|---|"]
+    for n, e in table.items():
+        k = e["knee"]
+        one = "/".join(str(e["seed_knees"][s].rank) if e["seed_knees"][s] else "-" for s in SEEDS)
+        knee = f"{k.rank}"
+        if "all_lr_knee" in e:
+            knee += f" (best of 3 lrs: {e['all_lr_knee'].rank})"
+        lines.append(f"| {n} | {e['runs']} | {knee} | {k.low}–{k.high} | {k.best_rank} | "
+                     f"{k.base_loss - k.best_loss:.4f} | {one} | {_shares(k)} |")
+    lines += ["", f"- knee vs length (3 seeds, lr 1e-2): {movement(table)}", ""]
+    return lines
+
+
+def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = TASKS) -> str:
+    lines = ["# The knee vs the training run's length (rank-regret causal-LM tasks)", "",
+             "Made by `python benchmarks/knee_length.py report --write` from benchmarks/results/knee_length.jsonl "
+             "(20, 80, 160 steps) and rank_regret_sweep.jsonl (40 steps, its lr 1e-2 runs). Every run: ranks "
+             f"{', '.join(map(str, replay.RANKS))} x seeds 0, 1, 2, lr 1e-2, alpha {replay.ALPHA}, linear schedule "
+             "(5% warmup) over its own length. Knee: lorplan.recommend.knee.find_knee (smallest rank reaching 95% "
+             "of the best rank's improvement over the step-0 eval loss), here at ONE lr (1e-2), so at 40 steps "
+             "the sweep's own knee (best of lrs 1e-3, 3e-3, 1e-2 per rank) is shown next to it. Band: "
+             "find_knee's low–high. One-seed knees: the same on one seed's runs, the spread a one-seed ladder "
+             "lives with.", ""]
+    summary = []
+    for t in tasks:
+        if any(r["task"] == t for r in runs):
+            lines += task_report(runs, sweep, t)
+            summary.append(f"- {t}: {movement(knee_table(runs, sweep, t))}")
+    return "\n".join(lines + ["## Summary", ""] + summary) + "\n"
+
+
+# ---------------------------------------------------------------- training (torch, only in `train`)
+
+def _append_locked(path: Path, row: dict) -> None:
+    """append_row under an exclusive flock: two trainers append to one file."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            append_row(path, row)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def train(tasks: Sequence[str], lengths: Sequence[int], path: Path = RESULTS, log=print) -> int:
+    """Train every missing run of `tasks` x `lengths` on one CPU thread, appending each as it finishes."""
+    import torch
+
+    torch.set_num_threads(1)
+    from rank_regret_tasks import TASK_BY_NAME, train_run
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    todo = missing(jobs(tasks, lengths), read_runs(path))
+    log(f"{len(todo)} runs to train ({', '.join(tasks)}; lengths {', '.join(map(str, lengths))})")
+    t_all = time.monotonic()
+    for i, job in enumerate(todo, 1):
+        t0 = time.monotonic()
+        out = train_run(TASK_BY_NAME[job["task"]], rank=job["rank"], alpha=replay.ALPHA, lr=job["lr"],
+                        seed=job["seed"], steps=job["steps"])
+        row = {**job, "kind": "length", "alpha": replay.ALPHA, **out, "wall_s": round(time.monotonic() - t0, 2)}
+        _append_locked(path, row)
+        log(f"[{i}/{len(todo)}] {job['task']} r{job['rank']} s{job['seed']} {job['steps']} steps: eval "
+            f"{row['curve'][0][1]:.4f} -> {row['curve'][-1][1]:.4f} ({row['wall_s']:.1f} s; "
+            f"{time.monotonic() - t_all:.0f} s in all) {time.strftime('%H:%M:%S')}")
+    return len(todo)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("what", choices=("train", "report"))
+    ap.add_argument("--tasks", default=",".join(TASKS[:2]))
+    ap.add_argument("--lengths", default=",".join(map(str, TRAIN_LENGTHS)))
+    ap.add_argument("--write", action="store_true", help="write benchmarks/results/knee_length.md")
+    a = ap.parse_args(argv)
+    tasks = [t for t in a.tasks.split(",") if t]
+    if a.what == "train":
+        train(tasks, [int(n) for n in a.lengths.split(",")])
+        return 0
+    from rank_regret import read_rows
+
+    sweep = read_rows(SWEEP)
+    text = report(read_runs(), sweep, TASKS)
+    print(text)
+    if a.write:
+        from lorplan.core.atomic import replace_text
+
+        replace_text(REPORT, text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""The pure parts of benchmarks/knee_length.py: resume keying (a run already in the file is never retrained) and
+the knee-vs-length report on hand-made rows (a knee that moves from 4 to 16 is reported as moving)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+sys.path.insert(0, str(BENCH))
+
+import knee_length as kl  # noqa: E402
+
+BASE = 6.0
+# share of the best improvement (1.0) per rank: a knee at 4 (short runs) and at 16 (long runs)
+SHARE_4 = {1: 0.2, 2: 0.6, 4: 0.97, 8: 0.99, 16: 1.0, 32: 1.0, 64: 1.0}
+SHARE_16 = {1: 0.1, 2: 0.3, 4: 0.5, 8: 0.8, 16: 0.97, 32: 0.99, 64: 1.0}
+
+
+def _row(task: str, rank: int, seed: int, steps: int, share: float, kind: str = "length", lr: float = 0.01):
+    final = BASE - share * (0.4 + 0.001 * steps) + 0.002 * seed
+    return {"task": task, "kind": kind, "variant": "", "alpha": 32, "rank": rank, "lr": lr, "seed": seed,
+            "steps": steps, "curve": [[0, BASE], [steps, final]], "train_items": 702, "eval_items": 32}
+
+
+def _rows(task: str, steps: int, shares: dict, kind: str = "length") -> list[dict]:
+    return [_row(task, r, s, steps, shares[r], kind) for r in shares for s in kl.SEEDS]
+
+
+def test_resume_trains_only_missing_runs(tmp_path):
+    path = tmp_path / "knee_length.jsonl"
+    todo = kl.jobs(["lm-license"], (20, 80))
+    assert len(todo) == 2 * 7 * 3 and todo[0]["steps"] == 20 and todo[-1]["steps"] == 80
+    for job in todo[:5]:
+        # a float that is 0.01 only to 12 digits still keys the same run
+        kl._append_locked(path, {**job, "lr": 0.1 * 0.1, "curve": [[0, BASE], [20, 5.0]]})
+    kl._append_locked(path, {**todo[0], "curve": [[0, BASE], [20, 4.0]]})  # a duplicate counts once
+    with open(path, "a") as f:
+        f.write('{"task": "lm-license", "rank": 64')  # torn by a kill
+    rows = kl.read_runs(path)
+    assert len(rows) == 5 and rows[0]["curve"][-1][1] == 5.0
+    left = kl.missing(todo, rows)
+    assert left == todo[5:]
+
+
+def test_report_says_the_knee_moves_from_4_to_16():
+    runs = _rows("lm-license", 20, SHARE_4) + _rows("lm-license", 80, SHARE_16) + _rows("lm-license", 160, SHARE_16)
+    sweep = _rows("lm-license", 40, SHARE_4, kind="sweep")
+    sweep += [{**r, "lr": 0.003, "curve": [[0, BASE], [40, BASE - 0.1]]} for r in sweep]  # a worse lr
+    table = kl.knee_table(runs, sweep, "lm-license")
+    assert [table[n]["knee"].rank for n in kl.LENGTHS] == [4, 4, 16, 16]
+    assert table[40]["all_lr_knee"].rank == 4 and table[20]["runs"] == 21
+    assert {s: k.rank for s, k in table[80]["seed_knees"].items()} == {0: 16, 1: 16, 2: 16}
+    assert kl.movement(table) == "20→40→80→160: 4→4→16→16 (grows 4x from 20 to 160 steps)"
+    text = kl.report(runs, sweep, ["lm-license"])
+    assert "- lm-license: 20→40→80→160: 4→4→16→16 (grows 4x" in text
+    assert "same held-out split and base at every length: yes" in text
+    assert "80 steps 0.91" in text  # 80 x 8 rows of 702
+
+
+def test_a_knee_that_stays_is_not_reported_as_moving():
+    runs = _rows("lm-source", 20, SHARE_16) + _rows("lm-source", 160, SHARE_16)
+    assert kl.movement(kl.knee_table(runs, [], "lm-source")).endswith("(stays from 20 to 160 steps)")
