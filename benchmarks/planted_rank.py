@@ -14,11 +14,14 @@ the eval loss at eight points of each run. From the recorded rows:
   pass runs to its end). Its cost is the training seconds of the replayed probes;
 - the pattern (when lorplan.recommend.pattern exists): pattern_from_adapters on the two seeds' adapters at
   the recommended rank and the middle learning rate; reported as the share of the pattern's LoRA parameters
-  that sit in the planted modules.
+  that sit in the planted modules;
+- the pattern trained (benchmarks/planted_rank_pattern.py): the student at the ladder's rank with the pattern
+  of each allocation variant, middle rate, both seeds, against the sweep's uniform runs there.
 Target (issue 11): recommended rank in [knee, 2×knee] in ≥ 80% of cases; the pattern gives most of its rank
 to the planted modules.
 
     python benchmarks/planted_rank.py run [--cases NAME,...] [--until HH:MM]   # resumable sweep
+    python benchmarks/planted_rank.py pattern [--variants cap4,...]            # the pattern trained (resumable)
     python benchmarks/planted_rank.py report [--write]                         # table (and .md file)
 """
 
@@ -36,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import planted_rank_pattern  # noqa: E402
 from ladder_replay import replay_passes  # noqa: E402
 from planted_rank_tasks import SEQ, Case  # noqa: E402
 from results_file import append_row, hit, read_unique  # noqa: E402
@@ -85,7 +89,8 @@ def read_rows(path: Path = RESULTS) -> list[dict]:
 
 
 def run_key(row: dict) -> tuple:
-    return (row["case"], row.get("kind", "run"), row.get("rank"), row.get("lr"), row.get("seed"))
+    kind = row.get("kind", "run") + (f":{row['variant']}" if row.get("variant") else "")  # pattern:<variant>
+    return (row["case"], kind, row.get("rank"), row.get("lr"), row.get("seed"))
 
 
 def todo(case: Case, done: set[tuple]) -> list[tuple[int, float, int]]:
@@ -363,19 +368,21 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
                                                     "not run (lorplan.recommend.pattern not available)"),
         "share of the two seeds' shared signal in the planted modules: " + (", ".join(signals) or "not run"),
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + planted_rank_pattern.render(planted_rank_pattern.compare(rows, summaries)))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=("run", "report"))
+    ap.add_argument("command", choices=("run", "pattern", "report"))
+    ap.add_argument("--variants", default=",".join(planted_rank_pattern.VARIANTS),
+                    help="pattern: comma-separated allocation variants (planted_rank_pattern.VARIANTS)")
     ap.add_argument("--cases", help="comma-separated case names (default: all, in priority order)")
     ap.add_argument("--until", help="UTC HH:MM: start no run after it")
     ap.add_argument("--results", default=str(RESULTS))
     ap.add_argument("--write", action="store_true", help="report: also write benchmarks/results/planted_rank.md")
     a = ap.parse_args(argv)
     path = Path(a.results)
-    if a.command == "run":
+    if a.command in ("run", "pattern"):
         cases = [BY_NAME[n] for n in a.cases.split(",")] if a.cases else list(CASES)
         until = None
         if a.until:
@@ -384,7 +391,10 @@ def main(argv: list[str] | None = None) -> int:
             h, m = map(int, a.until.split(":"))
             now = dt.datetime.now(dt.timezone.utc)
             until = now.replace(hour=h, minute=m, second=0, microsecond=0).timestamp()
-        sweep(cases, until, path)
+        if a.command == "pattern":
+            planted_rank_pattern.run_patterns(cases, a.variants.split(","), until, path)
+        else:
+            sweep(cases, until, path)
         return 0
     rows = read_rows(path)
     text = render(analyse(rows), rows)
@@ -420,6 +430,10 @@ pattern.module_signals) in the planted modules; shared directions: per planted m
 seeds share above their split-half noise floor (pattern.module_signals; at most the ladder's rank). without rate
 pass: the ablation, the same replay with the rate pass off (ranks compared at the middle rate with both seeds per
 probe, the other rates tried at the knee last: the ladder before the rate pass, with the knee on measured losses).
+The trained-pattern table (benchmarks/planted_rank_pattern.py): the student trained with each allocation variant's
+pattern (lorplan.recommend.allocate settings named in the summary lines; every module keeps lora_alpha 32, so
+its scale is 32 / its own rank, as lorplan writes a pattern into a plan) at the ladder's rank (seed-0 replay),
+middle rate, seeds 0 and 1, the sweep's steps; uniform is the sweep's runs at that rank, rate and seeds.
 
 """
 

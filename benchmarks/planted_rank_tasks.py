@@ -297,9 +297,13 @@ def base_loss(case: Case, data: TaskData) -> float:
     return evaluate(data.base_model, case, data.x_eval, data.y_eval)
 
 
-def train(case: Case, data: TaskData, rank: int, lr: float, seed: int, save_to: Path | None = None) -> dict:
+def train(case: Case, data: TaskData, rank: int, lr: float, seed: int, save_to: Path | None = None,
+          rank_pattern: dict[str, int] | None = None) -> dict:
     """One student run: peft LoRA at `rank` on the case's targets, AdamW at `lr`, linear decay to 0 over
-    case.steps (batches drawn with `seed`). Returns the row fields: curve, eval loss, seconds, params."""
+    case.steps (batches drawn with `seed`). rank_pattern: peft's per-module ranks (keys matched as peft does);
+    every module keeps the same lora_alpha, so its scale is alpha / its own rank, as lorplan writes a pattern
+    into a plan (lorplan.recommend.policy: no alpha_pattern). Returns the row fields: curve, eval loss,
+    seconds, params."""
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -308,7 +312,8 @@ def train(case: Case, data: TaskData, rank: int, lr: float, seed: int, save_to: 
     torch.manual_seed(seed)
     pol = scaling_policy(rank)
     cfg = LoraConfig(r=rank, lora_alpha=pol.alpha, use_rslora=pol.use_rslora, lora_dropout=0.0,
-                     target_modules=list(case.student_targets),
+                     target_modules=list(case.student_targets), rank_pattern=dict(rank_pattern or {}),
+                     alpha_pattern={},
                      layers_to_transform=list(case.layers) if case.layers is not None and case.model == "llama"
                      else None)
     model = get_peft_model(copy.deepcopy(data.base_model), cfg)

@@ -165,3 +165,45 @@ def test_a_run_recorded_twice_counts_once(tmp_path):
     assert len(pr.read_rows(path)) == len(lines)
     (s,) = pr.analyse(pr.read_rows(path))
     assert s["sweep_seconds"] == pytest.approx(42 * 10.0)
+
+
+def test_pattern_rows_are_compared_with_uniform_at_the_same_rank(tmp_path):
+    import planted_rank_pattern as prp
+
+    path = tmp_path / "r.jsonl"
+    _handmade(path)  # the ladder's rank is 4; uniform at rank 4, middle rate: 0.499 and 0.501
+    planted = ["model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.v_proj"]
+    for variant, loss, pattern in (("cap4", 0.4, {"v_proj": 8}), ("cap8x2", 0.55, {})):
+        for seed in pr.SEEDS:
+            pr.append_row(path, {"case": "llama-v-k4", "kind": "pattern", "variant": variant, "rank": 4,
+                                 "lr": pr.LRS["llama"][1], "seed": seed, "pattern": pattern,
+                                 "share": pr.share_planted({f"model.layers.{i}.self_attn.{m}": [128, 128]
+                                                            for i in range(2) for m in ("q_proj", "v_proj")},
+                                                           planted, pattern, 4),
+                                 "eval_loss": loss, "trainable_params": 4 * PER_RANK, "curve": []})
+    rows = pr.read_rows(path)
+    # a pattern row is its own run: the sweep's row at the same rank, rate and seed is still there
+    assert len({pr.run_key(r) for r in rows}) == len(rows)
+    (item,) = prp.compare(rows, pr.analyse(rows))
+    assert item["rank"] == 4 and item["uniform"] == pytest.approx(0.5)
+    assert item["variants"]["cap4"]["share"] == pytest.approx(2 / 3) and item["variants"]["cap8x2"]["empty"]
+    # 4 modules of 256 parameters per rank unit, 2 planted: at most rank 4 for them and 1 for the rest
+    assert item["max_share"] == pytest.approx(4 * 512 / (4 * 512 + 512))
+    text = pr.render(pr.analyse(rows), rows)
+    assert "| llama-v-k4 | 4 | 0.5 (50%) | 80% | 0.4, -20.0%, 67% | 0.55, +10.0%, 50% (empty) |" in text
+    assert "cap4 (" in text and "beats uniform in 1/1 cases, mean loss change -20.0%" in text
+    assert "beats uniform in 0/1 cases, mean loss change +10.0%" in text
+
+
+def test_a_rank_pattern_reaches_peft_with_alpha_over_each_modules_own_rank(tmp_path):
+    from lorplan.recommend.pattern import load_adapter
+
+    case = tasks.Case("tiny", "llama", 1, ("v_proj",), train_rows=8, eval_rows=4, steps=2, batch=2)
+    data = tasks.build(case)
+    out = tasks.train(case, data, 2, 3e-3, 0, save_to=tmp_path / "a",
+                      rank_pattern={r"layers\.\d+\.self_attn\.v_proj": 8})
+    # 2 layers × (q, k, v, o: 256 per rank unit; gate, up, down: 384) at rank 2, and v_proj 6 units more
+    assert out["trainable_params"] == 2 * (4 * 256 + 3 * 384) * 2 + 2 * 6 * 256
+    ad = load_adapter(tmp_path / "a")
+    scale = {name.rsplit(".", 1)[-1]: s for name, (s, _, _) in ad.modules.items()}
+    assert scale["v_proj"] == pytest.approx(32 / 8) and scale["q_proj"] == pytest.approx(32 / 2)

@@ -1,0 +1,196 @@
+"""Planted-rank benchmark, the pattern trained: at the same parameter budget, does lorplan's per-module rank
+pattern reach a lower eval loss than uniform rank where the right modules are known by construction?
+
+Per case (benchmarks/planted_rank.py): the rank is the ladder's (the seed-0 replay); the pattern is made from
+the sweep's seed-0 and seed-1 adapters at that rank and the middle learning rate (pattern.module_signals, then
+allocate.pattern_from_signals with each variant's settings below); the student is trained with it at that
+rank, the middle learning rate, seeds 0 and 1, the sweep's steps (planted_rank_tasks.train with rank_pattern:
+every module keeps lora_alpha, so its scale is alpha / its own rank, as lorplan writes a pattern into a plan).
+Uniform is the sweep's own runs at that rank, rate and seeds. Each run is appended to the results file as it
+ends (kind "pattern", its variant), so an interrupted run resumes where it stopped.
+
+    python benchmarks/planted_rank.py pattern [--cases NAME,...] [--variants cap4,...] [--until HH:MM]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+# name: (allocate's settings, what it is, in words); every variant at the parameter budget of uniform rank
+VARIANTS: dict[str, tuple[dict, str]] = {
+    "cap4": ({"max_rank_factor": 4, "signal_floor": 0.25, "extend_factor": None},
+             "lorplan's allocation before this benchmark: no group above 4 × the probe rank; groups with signal "
+             "start at a quarter of the uniform rank"),
+    # with no cap but the module's own (None) every case's pattern equals cap8's (checked on the 16 cases)
+    "cap8": ({"max_rank_factor": 8, "signal_floor": 0.25, "extend_factor": None},
+             "as cap4 but up to 8 × the probe rank"),
+    "cap8x2": ({"max_rank_factor": 8, "signal_floor": 0.25, "extend_factor": 2},
+               "as cap8 but a module that used every direction of the probe is assumed to have only as many "
+               "again (2 × the probe rank), not up to its cap: beyond that, rank follows shared energy; "
+               "lorplan's default since (allocate.MAX_RANK_FACTOR, EXTEND_FACTOR)"),
+    "keep": ({"max_rank_factor": 4, "signal_floor": 1.0, "extend_factor": None},
+             "as cap4 but groups with signal keep the uniform rank: only modules without signal beyond chance "
+             "give up rank (down to 1), and it goes to the modules with the most signal per parameter"),
+}
+
+
+def signals_for(case: str, rank: int, adapters: list[str]) -> list | None:
+    """pattern.module_signals on the case's seed-0 and seed-1 adapters at `rank`, cached beside them (JSON);
+    None when the adapters are not on this machine."""
+    from lorplan.recommend.allocate import signals_from_json, signals_to_json
+
+    if len(adapters) < 2 or not all(Path(p).is_dir() for p in adapters):
+        return None
+    cache = Path(adapters[0]).parent / f"signals-r{rank}.json"
+    if cache.is_file():
+        return signals_from_json(json.loads(cache.read_text()))
+    import torch
+
+    from lorplan.recommend.pattern import load_adapter, module_signals
+
+    torch.set_num_threads(1)  # on a shared CPU, more threads made the SVDs 100× slower here
+    signals = module_signals([load_adapter(p) for p in adapters])
+    cache.write_text(json.dumps(signals_to_json(signals, rank, adapters)))
+    return signals
+
+
+def pattern_for(signals: list, rank: int, variant: str) -> dict[str, int]:
+    from lorplan.recommend.allocate import pattern_from_signals
+
+    return dict(pattern_from_signals(signals, rank, runs=2, **VARIANTS[variant][0]).pattern)
+
+
+def ladder_rank(base: dict, runs: list[dict]) -> int:
+    """The rank of lorplan's ladder replayed with seed 0 (the report's "prior+ladder" first figure)."""
+    import planted_rank as pr
+
+    from lorplan.recommend.capacity import capacity_prior
+
+    data, adapter = pr.sizes(base, runs)
+    return pr.replay(base, runs, capacity_prior(data, adapter).rank, data, adapter, seeds=(0,))["rank"]
+
+
+def run_patterns(cases: list, variants: list[str], until: float | None, path: Path) -> int:
+    """Train what is missing (case × variant × seed 0, 1); returns the number of runs done."""
+    import planted_rank as pr
+    import planted_rank_tasks as tasks
+    import torch
+
+    torch.set_num_threads(1)
+    n = 0
+    for case in cases:
+        rows = pr.read_rows(path)
+        base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
+        runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
+        if base is None or pr.todo(case, {pr.run_key(r) for r in runs}):
+            print(f"{case.name}: no complete sweep, skipped", flush=True)
+            continue
+        done = {pr.run_key(r) for r in rows}
+        rank, mid = ladder_rank(base, runs), pr.LRS[case.model][1]
+        left = [(v, s) for v in variants for s in pr.SEEDS
+                if (case.name, f"pattern:{v}", rank, mid, s) not in done]
+        if not left:
+            continue
+        adapters = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
+        signals = signals_for(case.name, rank, adapters)
+        if signals is None:
+            print(f"{case.name}: adapters at r{rank} missing, skipped", flush=True)
+            continue
+        data = tasks.build(case)
+        for variant, seed in left:
+            if until is not None and time.time() >= until:
+                return n
+            pat = pattern_for(signals, rank, variant)
+            t0 = time.perf_counter()
+            out = tasks.train(case, data, rank, mid, seed, rank_pattern=pat)
+            share = pr.share_planted(base["modules"], base["planted"], pat, rank)
+            pr.append_row(path, {"case": case.name, "kind": "pattern", "variant": variant, "rank": rank, "lr": mid,
+                                 "seed": seed, "pattern": pat, "share": share,
+                                 "wall_seconds": round(time.perf_counter() - t0, 3), **out})
+            n += 1
+            print(f"{case.name} {variant} r{rank} s{seed}: {out['eval_loss']:.5g} share {share:.0%} "
+                  f"({out['trainable_params']:,} params, {out['train_seconds']:.1f} s)", flush=True)
+    return n
+
+
+def max_share(modules: dict, planted: list[str], rank: int) -> float:
+    """The largest share of the LoRA parameters a pattern at uniform `rank`'s budget can give the planted
+    modules: every other module at rank 1, the planted ones at the largest power of two that the budget and
+    their smaller dimension allow."""
+    cost = {n: sum(d) for n, d in modules.items()}
+    mine = sum(c for n, c in cost.items() if n in set(planted))
+    rest = sum(cost.values()) - mine
+    budget, limit = rank * sum(cost.values()), min(min(modules[n]) for n in planted)
+    r = 1
+    while r * 2 <= limit and r * 2 * mine + rest <= budget:
+        r *= 2
+    return r * mine / (r * mine + rest)
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def compare(rows: list[dict], summaries: list[dict]) -> list[dict]:
+    """Per case with pattern rows: the ladder's rank, uniform's mean eval loss and parameters there (the sweep's
+    seeds 0 and 1, middle rate), and per variant its mean eval loss, share to the planted modules, parameters."""
+    import planted_rank as pr
+
+    out = []
+    for s in summaries:
+        case = s["case"]
+        base = next(r for r in rows if r["case"] == case and r.get("kind") == "base")
+        pats = [r for r in rows if r["case"] == case and r.get("kind") == "pattern"]
+        if not pats:
+            continue
+        rank, mid = pats[0]["rank"], pats[0]["lr"]
+        uni = [r for r in rows if r["case"] == case and r.get("kind", "run") == "run" and r["rank"] == rank
+               and math.isclose(r["lr"], mid) and r["seed"] in pr.SEEDS]
+        item = {"case": case, "rank": rank, "base_loss": s["base_loss"],
+                "uniform": _mean([r["eval_loss"] for r in uni]), "uniform_params": uni[0]["trainable_params"],
+                "uniform_share": s["uniform_share"], "variants": {},
+                "max_share": max_share(base["modules"], base["planted"], rank)}
+        for v in VARIANTS:
+            mine = [r for r in pats if r["variant"] == v]
+            if len(mine) == len(pr.SEEDS):
+                item["variants"][v] = {"loss": _mean([r["eval_loss"] for r in mine]), "share": mine[0]["share"],
+                                       "params": mine[0]["trainable_params"], "empty": not mine[0]["pattern"]}
+        out.append(item)
+    return out
+
+
+def render(items: list[dict]) -> list[str]:
+    """The trained-pattern table and one summary line per variant."""
+    if not items:
+        return ["", "pattern trained: not run"]
+    names = [v for v in VARIANTS if any(v in it["variants"] for it in items)]
+    lines = ["", "Trained with the pattern (ladder's rank, middle rate, mean of seeds 0 and 1; loss change vs uniform "
+             "at the same rank; share: of the LoRA parameters in the planted modules; largest share: what a "
+             "pattern at this budget can give them at most, every other module at rank 1):", "",
+             "| case | rank | uniform loss (share) | largest share | "
+             + " | ".join(f"{v}: loss, vs uniform, share" for v in names) + " |", "|" + "---|" * (4 + len(names))]
+    for it in items:
+        cells = []
+        for v in names:
+            x = it["variants"].get(v)
+            cells.append("-" if x is None else f"{x['loss']:.4g}, {x['loss'] / it['uniform'] - 1:+.1%}, "
+                         f"{x['share']:.0%}{' (empty)' if x['empty'] else ''}")
+        lines.append(f"| {it['case']} | {it['rank']} | {it['uniform']:.4g} ({it['uniform_share']:.0%}) | "
+                     f"{it['max_share']:.0%} | "
+                     + " | ".join(cells) + " |")
+    lines.append("")
+    for v in names:
+        got = [it for it in items if v in it["variants"]]
+        diffs = [it["variants"][v]["loss"] / it["uniform"] - 1 for it in got]
+        wins = sum(d < 0 for d in diffs)
+        most = sum(it["variants"][v]["share"] > 0.5 for it in got)
+        over = sum(it["variants"][v]["params"] > it["uniform_params"] for it in got)
+        lines.append(f"{v} ({VARIANTS[v][1]}): beats uniform in {wins}/{len(got)} cases, mean loss change "
+                     f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}); "
+                     f"share to the planted modules > 50% in {most}/{len(got)}; more parameters than uniform in "
+                     f"{over}/{len(got)}")
+    return lines
