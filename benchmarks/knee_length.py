@@ -54,11 +54,12 @@ def read_runs(path: Path = RESULTS) -> list[dict]:
     return read_unique(path, run_key)
 
 
-def jobs(tasks: Sequence[str], lengths: Sequence[int] = TRAIN_LENGTHS) -> list[dict]:
+def jobs(tasks: Sequence[str], lengths: Sequence[int] = TRAIN_LENGTHS, seeds: Sequence[int] = SEEDS,
+         lr: float = LR) -> list[dict]:
     """Every run, in training order: length by length (the short ones first), task by task, rank by rank,
     seed by seed."""
-    return [{"task": t, "rank": r, "lr": LR, "seed": s, "steps": n}
-            for n in lengths for t in tasks for r in replay.RANKS for s in SEEDS]
+    return [{"task": t, "rank": r, "lr": lr, "seed": s, "steps": n}
+            for n in lengths for t in tasks for r in replay.RANKS for s in seeds]
 
 
 def missing(all_jobs: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
@@ -74,14 +75,16 @@ def _finite(row: dict) -> bool:
 
 
 def length_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, steps: int,
-                lr: float | None = LR) -> list[dict]:
-    """The runs of `task` at `steps` (the sweep's for its own length), at `lr` (None: every lr), finite only."""
+                lr: float | None = LR, seeds: Sequence[int] | None = SEEDS) -> list[dict]:
+    """The runs of `task` at `steps` (the sweep's for its own length), at `lr` and `seeds` (None: every one),
+    finite only."""
     if steps == SWEEP_LENGTH:
         rows = [r for r in sweep if r["task"] == task and r["kind"] == "sweep" and r.get("variant", "") == ""
                 and r["alpha"] == replay.ALPHA and r["steps"] == steps]
     else:
         rows = [r for r in runs if r["task"] == task and r["steps"] == steps]
-    return [r for r in rows if (lr is None or round(r["lr"], 12) == round(lr, 12)) and _finite(r)]
+    return [r for r in rows if (lr is None or round(r["lr"], 12) == round(lr, 12))
+            and (seeds is None or r["seed"] in seeds) and _finite(r)]
 
 
 def base_of(rows: Sequence[dict]) -> float:
@@ -103,24 +106,27 @@ def knee_of(rows: Sequence[dict], seed: int | None = None):
     return find_knee(replay.ladder_rows(pick), base_of(pick))
 
 
-def knee_table(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> dict[int, dict]:
-    """Per run length: the 3-seed knee at lr LR, the one-seed knees, the runs behind them (and for the sweep's
-    length the knee over all its lrs)."""
+def knee_table(runs: Sequence[dict], sweep: Sequence[dict], task: str,
+               seeds: Sequence[int] = SEEDS) -> dict[int, dict]:
+    """Per run length: the knee over `seeds` at lr LR, the one-seed knees, the runs behind them and whether
+    every rank and seed ran (and, where more lrs ran at that length, the knee at each rank's best of them)."""
     out = {}
     for n in LENGTHS:
-        rows = length_rows(runs, sweep, task, n)
+        rows = length_rows(runs, sweep, task, n, seeds=seeds)
         if not rows:
             continue
-        entry = {"knee": knee_of(rows), "runs": len(rows), "seed_knees": {s: knee_of(rows, s) for s in SEEDS},
-                 "ranks": sorted({r["rank"] for r in rows})}
-        if n == SWEEP_LENGTH:
-            entry["all_lr_knee"] = knee_of(length_rows(runs, sweep, task, n, lr=None))
+        entry = {"knee": knee_of(rows), "runs": len(rows), "seed_knees": {s: knee_of(rows, s) for s in seeds},
+                 "complete": len(rows) == len(replay.RANKS) * len(seeds)}
+        every_lr = length_rows(runs, sweep, task, n, lr=None, seeds=seeds)
+        lrs = sorted({r["lr"] for r in every_lr})
+        if len(lrs) > 1:
+            entry["all_lr_knee"], entry["lrs"] = knee_of(every_lr), lrs
         out[n] = entry
     return out
 
 
 def movement(table: dict[int, dict]) -> str:
-    """One line: how the 3-seed knee moves with length, e.g. "20→40→80→160: 4→8→16→16 (grows 4x)"."""
+    """One line: how the knee moves with length, e.g. "20→40→80→160: 4→8→16→16 (grows 4x ...)"."""
     ns = [n for n in LENGTHS if n in table]
     if not ns:
         return "no runs"
@@ -128,8 +134,7 @@ def movement(table: dict[int, dict]) -> str:
     first, last = knees[0], knees[-1]
     verdict = ("stays" if first == last else f"grows {last / first:g}x" if last > first
                else f"shrinks {first / last:g}x")
-    full = len(replay.RANKS) * len(SEEDS)
-    shown = [f"{k}*" if table[n]["runs"] < full else str(k) for n, k in zip(ns, knees, strict=True)]
+    shown = [str(k) if table[n]["complete"] else f"{k}*" for n, k in zip(ns, knees, strict=True)]
     note = "; * = not every rank and seed ran yet" if any(s.endswith("*") for s in shown) else ""
     return f"{'→'.join(map(str, ns))}: {'→'.join(shown)} ({verdict} from {ns[0]} to {ns[-1]} steps{note})"
 
@@ -137,7 +142,7 @@ def movement(table: dict[int, dict]) -> str:
 def data_note(runs: Sequence[dict], sweep: Sequence[dict], task: str, micro_batch: int = 8) -> str:
     """Training items, epochs each length implies, and whether every run evaluated the same held-out split
     (the same step-0 eval loss and eval items at every length)."""
-    rows = [r for n in LENGTHS for r in length_rows(runs, sweep, task, n, lr=None)]
+    rows = [r for n in LENGTHS for r in length_rows(runs, sweep, task, n, lr=None, seeds=None)]
     if not rows:
         return "no runs"
     items = sorted({r["train_items"] for r in rows})
@@ -145,14 +150,37 @@ def data_note(runs: Sequence[dict], sweep: Sequence[dict], task: str, micro_batc
     zeros = sorted({round(float(r["curve"][0][1]), 6) for r in rows})
     epochs = ", ".join(f"{n} steps {n * micro_batch / items[0]:.2f}" for n in LENGTHS)
     same = "yes" if len(zeros) == 1 and len(evals) == 1 and len(items) == 1 else "NO"
+    over = [n for n in LENGTHS if n * micro_batch > items[0]]
+    wrap = (f"; past one epoch ({', '.join(map(str, over))} steps) the engine starts a new pass in a new shuffled "
+            "order (lorplan.train.data.epoch_order), so those runs see rows twice" if over else "")
     return (f"{items} training items of 64 tokens, {evals} eval items; epochs (micro-batch {micro_batch}): "
-            f"{epochs}; same held-out split and base at every length: {same} (step-0 eval loss "
-            f"{', '.join(f'{z:.6f}' for z in zeros)})")
+            f"{epochs}{wrap}; same held-out split and base at every length: {same} (step-0 eval loss "
+            f"{', '.join(f'{z:.6f}' for z in zeros)}); every run of one seed visits rows in the same order, so "
+            "a longer run's first steps see the same rows as a shorter run's (only the schedule differs)")
 
 
-def _shares(k) -> str:
-    return " ".join(f"r{s.rank} {k.share(s.rank):.2f}" if k.share(s.rank) is not None else f"r{s.rank} -"
-                    for s in k.ranks)
+def _knee_lines(table: dict[int, dict], seeds: Sequence[int]) -> list[str]:
+    lines = [f"| steps | runs | knee ({len(seeds)} seeds, lr 1e-2) | band | best rank | gain (base − best) | "
+             f"one-seed knees {'/'.join(f's{s}' for s in seeds)} |", "|---|---|---|---|---|---|---|"]
+    for n, e in table.items():
+        k = e["knee"]
+        one = "/".join(str(e["seed_knees"][s].rank) if e["seed_knees"][s] else "-" for s in seeds)
+        knee = f"{k.rank}" if e["complete"] else f"{k.rank}*"
+        if "all_lr_knee" in e:
+            knee += f" (best of lrs {', '.join(f'{lr:g}' for lr in e['lrs'])}: {e['all_lr_knee'].rank})"
+        lines.append(f"| {n} | {e['runs']} | {knee} | {k.low}–{k.high} | {k.best_rank} | "
+                     f"{k.base_loss - k.best_loss:.4f} | {one} |")
+    return lines
+
+
+def _share_lines(table: dict[int, dict]) -> list[str]:
+    """Rank by length: each rank's share of the best rank's improvement (lr 1e-2)."""
+    ns = list(table)
+    lines = ["| rank | " + " | ".join(f"{n} steps" for n in ns) + " |", "|---|" + "---|" * len(ns)]
+    for r in replay.RANKS:
+        cells = [table[n]["knee"].share(r) for n in ns]
+        lines.append(f"| {r} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |")
+    return lines
 
 
 def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[str]:
@@ -161,20 +189,22 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     lines = [f"## {task}", "", f"- data: {data_note(runs, sweep, task)}", ""]
     diverged = [r for r in runs if r["task"] == task and not _finite(r)]
     if diverged:
-        names = ", ".join(f"r{r['rank']} s{r['seed']} {r['steps']} steps" for r in diverged)
+        names = ", ".join(f"r{r['rank']} s{r['seed']} {r['steps']} steps lr {r['lr']:g}" for r in diverged)
         lines += [f"- non-finite eval loss (left out): {names}", ""]
-    lines += ["| steps | runs | knee (3 seeds, lr 1e-2) | band | best rank | gain (base − best) | "
-              "one-seed knees s0/s1/s2 | share of the best improvement per rank |",
-              "|---|---|---|---|---|---|---|---|"]
-    for n, e in table.items():
-        k = e["knee"]
-        one = "/".join(str(e["seed_knees"][s].rank) if e["seed_knees"][s] else "-" for s in SEEDS)
-        knee = f"{k.rank}"
-        if "all_lr_knee" in e:
-            knee += f" (best of 3 lrs: {e['all_lr_knee'].rank})"
-        lines.append(f"| {n} | {e['runs']} | {knee} | {k.low}–{k.high} | {k.best_rank} | "
-                     f"{k.base_loss - k.best_loss:.4f} | {one} | {_shares(k)} |")
+    lines += _knee_lines(table, SEEDS)
+    lines += ["", "Each rank's share of the best rank's improvement over the base (3 seeds, lr 1e-2):", ""]
+    lines += _share_lines(table)
     lines += ["", f"- knee vs length (3 seeds, lr 1e-2): {movement(table)}", ""]
+    more = sorted({r["seed"] for r in runs if r["task"] == task} - set(SEEDS))
+    if more:
+        seeds = (*SEEDS, *more)
+        wide = {n: e for n, e in knee_table(runs, sweep, task, seeds).items() if n != SWEEP_LENGTH}
+        lines += [f"With the extra seeds {', '.join(map(str, more))} (lengths where they ran; the sweep's 40 "
+                  "has seeds 0-2 only):", ""]
+        lines += _knee_lines({n: e for n, e in wide.items()
+                              if any(r["seed"] in more for r in length_rows(runs, sweep, task, n, seeds=more))},
+                             seeds)
+        lines.append("")
     return lines
 
 
@@ -187,7 +217,7 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
              "of the best rank's improvement over the step-0 eval loss), here at ONE lr (1e-2), so at 40 steps "
              "the sweep's own knee (best of lrs 1e-3, 3e-3, 1e-2 per rank) is shown next to it. Band: "
              "find_knee's low–high. One-seed knees: the same on one seed's runs, the spread a one-seed ladder "
-             "lives with.", ""]
+             "lives with. * marks a length where not every rank and seed ran.", ""]
     summary = []
     for t in tasks:
         if any(r["task"] == t for r in runs):
@@ -211,8 +241,10 @@ def _append_locked(path: Path, row: dict) -> None:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def train(tasks: Sequence[str], lengths: Sequence[int], path: Path = RESULTS, log=print) -> int:
-    """Train every missing run of `tasks` x `lengths` on one CPU thread, appending each as it finishes."""
+def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = SEEDS, lr: float = LR,
+          path: Path = RESULTS, log=print) -> int:
+    """Train every missing run of `tasks` x `lengths` x `seeds` at `lr` on one CPU thread, appending each as it
+    finishes."""
     import torch
 
     torch.set_num_threads(1)
@@ -220,7 +252,7 @@ def train(tasks: Sequence[str], lengths: Sequence[int], path: Path = RESULTS, lo
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    todo = missing(jobs(tasks, lengths), read_runs(path))
+    todo = missing(jobs(tasks, lengths, seeds, lr), read_runs(path))
     log(f"{len(todo)} runs to train ({', '.join(tasks)}; lengths {', '.join(map(str, lengths))})")
     t_all = time.monotonic()
     for i, job in enumerate(todo, 1):
@@ -240,11 +272,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("what", choices=("train", "report"))
     ap.add_argument("--tasks", default=",".join(TASKS[:2]))
     ap.add_argument("--lengths", default=",".join(map(str, TRAIN_LENGTHS)))
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--lr", type=float, default=LR)
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/knee_length.md")
     a = ap.parse_args(argv)
     tasks = [t for t in a.tasks.split(",") if t]
     if a.what == "train":
-        train(tasks, [int(n) for n in a.lengths.split(",")])
+        train(tasks, [int(n) for n in a.lengths.split(",")], [int(x) for x in a.seeds.split(",")], a.lr)
         return 0
     from rank_regret import read_rows
 

@@ -56,6 +56,7 @@ def test_report_says_the_knee_moves_from_4_to_16():
     assert "- lm-license: 20→40→80→160: 4→4→16→16 (grows 4x" in text
     assert "same held-out split and base at every length: yes" in text
     assert "80 steps 0.91" in text  # 80 x 8 rows of 702
+    assert "| 4 | 0.97 | 0.97 | 0.50 | 0.50 |" in text  # rank 4's share of the best improvement by length
 
 
 def test_a_knee_that_stays_is_not_reported_as_moving():
