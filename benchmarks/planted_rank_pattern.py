@@ -20,19 +20,30 @@ import statistics
 import time
 from pathlib import Path
 
-# name: (allocate's settings, what it is, in words); every variant at the parameter budget of uniform rank
+# name: (allocate's settings, what it is, in words); every variant at the parameter budget of uniform rank.
+# "from_top": the pattern from the adapters at the ladder's first-pass largest rank, as lorplan's ladder makes it
+# (recommend.launch runs its pattern probes there; benchmarks/rank_regret.py measures it so), not the ladder's rank
+_OLD = {"by_directions": True, "signal_floor": 0.25}  # doublings by measured directions first
 VARIANTS: dict[str, tuple[dict, str]] = {
-    "cap4": ({"max_rank_factor": 4, "signal_floor": 0.25, "extend_factor": None},
-             "lorplan's allocation before this benchmark: no group above 4 × the probe rank; groups with signal "
-             "start at a quarter of the uniform rank"),
+    "cap4": ({**_OLD, "max_rank_factor": 4, "extend_factor": None},
+             "lorplan's allocation before this benchmark (with no group above its smaller dimension): doublings "
+             "by measured directions first, then by shared energy; no group above 4 × the probe rank; groups "
+             "with signal start at a quarter of the uniform rank"),
     # with no cap but the module's own (None) every case's pattern equals cap8's (checked on the 16 cases)
-    "cap8": ({"max_rank_factor": 8, "signal_floor": 0.25, "extend_factor": None},
-             "as cap4 but up to 8 × the probe rank"),
-    "cap8x2": ({"max_rank_factor": 8, "signal_floor": 0.25, "extend_factor": 2},
+    "cap8": ({**_OLD, "max_rank_factor": 8, "extend_factor": None}, "as cap4 but up to 8 × the probe rank"),
+    "cap8x2": ({**_OLD, "max_rank_factor": 8, "extend_factor": 2},
                "as cap8 but a module that used every direction of the probe is assumed to have only as many "
-               "again (2 × the probe rank), not up to its cap: beyond that, rank follows shared energy; "
-               "lorplan's default since (allocate.MAX_RANK_FACTOR, EXTEND_FACTOR)"),
-    "keep": ({"max_rank_factor": 4, "signal_floor": 1.0, "extend_factor": None},
+               "again (2 × the probe rank), not up to its cap"),
+    "shared": ({"by_directions": False, "signal_floor": 0.25, "max_rank_factor": 8, "extend_factor": 2},
+               "as cap8x2 but without the doublings by measured directions: rank follows shared energy alone"),
+    "top": ({**_OLD, "max_rank_factor": 8, "extend_factor": 2, "from_top": True},
+            "as cap8x2 but from the adapters at the ladder's first-pass largest rank (where lorplan's ladder "
+            "runs its pattern probes), at the budget of the ladder's rank"),
+    "top-shared": ({"by_directions": False, "signal_floor": 0.25, "max_rank_factor": 8, "extend_factor": 2,
+                    "from_top": True},
+                   "as top but without the doublings by measured directions: lorplan's default now "
+                   "(allocate.BY_DIRECTIONS, MAX_RANK_FACTOR) as its ladder makes it"),
+    "keep": ({**_OLD, "signal_floor": 1.0, "max_rank_factor": 4, "extend_factor": None},
              "as cap4 but groups with signal keep the uniform rank: only modules without signal beyond chance "
              "give up rank (down to 1), and it goes to the modules with the most signal per parameter"),
 }
@@ -58,10 +69,23 @@ def signals_for(case: str, rank: int, adapters: list[str]) -> list | None:
     return signals
 
 
-def pattern_for(signals: list, rank: int, variant: str) -> dict[str, int]:
+def pattern_for(signals: list, rank: int, variant: str, probe_rank: int | None = None) -> dict[str, int]:
+    """The variant's pattern at uniform `rank`'s budget from signals measured at `probe_rank` (default `rank`)."""
     from lorplan.recommend.allocate import pattern_from_signals
 
-    return dict(pattern_from_signals(signals, rank, runs=2, **VARIANTS[variant][0]).pattern)
+    settings = {k: v for k, v in VARIANTS[variant][0].items() if k != "from_top"}
+    return dict(pattern_from_signals(signals, probe_rank or rank, budget_rank=rank, runs=2, **settings).pattern)
+
+
+def first_pass_top(base: dict, runs: list[dict]) -> int:
+    """The largest rank of the replayed ladder's first pass (coarse_ladder around the prior, as replay does)."""
+    import planted_rank as pr
+
+    from lorplan.recommend.capacity import capacity_prior
+    from lorplan.recommend.ladder import coarse_ladder
+
+    data, adapter = pr.sizes(base, runs)
+    return max(coarse_ladder(capacity_prior(data, adapter).rank, low=1, high=max(r["rank"] for r in runs)))
 
 
 def ladder_rank(base: dict, runs: list[dict]) -> int:
@@ -95,21 +119,24 @@ def run_patterns(cases: list, variants: list[str], until: float | None, path: Pa
                 if (case.name, f"pattern:{v}", rank, mid, s) not in done]
         if not left:
             continue
-        adapters = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
-        signals = signals_for(case.name, rank, adapters)
-        if signals is None:
-            print(f"{case.name}: adapters at r{rank} missing, skipped", flush=True)
+        measured = {}
+        for probe in {first_pass_top(base, runs) if VARIANTS[v][0].get("from_top") else rank for v, _ in left}:
+            adapters = [r["adapter"] for r in runs if r["rank"] == probe and r.get("adapter")]
+            measured[probe] = signals_for(case.name, probe, adapters)
+        if any(v is None for v in measured.values()):
+            print(f"{case.name}: adapters at r{sorted(measured)} missing, skipped", flush=True)
             continue
         data = tasks.build(case)
         for variant, seed in left:
             if until is not None and time.time() >= until:
                 return n
-            pat = pattern_for(signals, rank, variant)
+            probe = first_pass_top(base, runs) if VARIANTS[variant][0].get("from_top") else rank
+            pat = pattern_for(measured[probe], rank, variant, probe)
             t0 = time.perf_counter()
             out = tasks.train(case, data, rank, mid, seed, rank_pattern=pat)
             share = pr.share_planted(base["modules"], base["planted"], pat, rank)
             pr.append_row(path, {"case": case.name, "kind": "pattern", "variant": variant, "rank": rank, "lr": mid,
-                                 "seed": seed, "pattern": pat, "share": share,
+                                 "seed": seed, "pattern": pat, "share": share, "probe_rank": probe,
                                  "wall_seconds": round(time.perf_counter() - t0, 3), **out})
             n += 1
             print(f"{case.name} {variant} r{rank} s{seed}: {out['eval_loss']:.5g} share {share:.0%} "

@@ -7,32 +7,35 @@ their mean M above the noise floor set by their half difference D (σⱼ(M)² �
 Allocation, at the parameter budget of uniform rank R over the same modules (Σ r_m·(d_in+d_out) ≤
 R·Σ(d_in+d_out), what peft trains: lorplan.core.lora), per group (a module kind across layers, e.g.
 `attention.self.query`, or one module): a group whose shared energy is beyond chance starts at R/4, the others
-at 1. Then doublings, each to the group that buys most per added parameter, while the budget allows: first
-the measured directions (signal energy of directions above the noise floor; a module that used every
-direction the probe gave it is assumed to need as much again: directions of its weakest measured one's energy
-up to 2 × the probe's rank); then the shared energy itself (shared energy per parameter per rank unit the group holds: rank in proportion to measured
-signal, since a short probe shows only the strongest directions); what is left goes toward uniform rank R,
-smallest ranks first. Ranks stay powers of two, no group above 8 × the probe's rank nor above its modules'
-smaller dimension (a rank beyond it adds parameters and no direction). By default ("auto") every module is
-its own group and the rank_pattern gets one key per kind whose layers all got the same rank, one per module
-elsewhere. Measured once (tests' planted case, scripts not kept): MiniLM with a planted rank-4 change in two
-query modules, uniform rank 4 (82,944 parameters) reached eval MSE 0.0172, the per-kind pattern 0.0148
-(78,336), the per-module pattern 0.0124 (82,560), one seed each.
-The cap, measured on benchmarks/planted_rank.py's 16 planted-teacher cases (the pattern from the sweep's two
-seeds' adapters at the ladder's rank, trained at that rank against uniform, 2 seeds each;
-benchmarks/results/planted_rank.md): with today's settings the pattern beat uniform in 14/16 cases, mean eval
-loss −21.5% (the other two: an empty pattern, and +0.2%), and gave the planted modules most of its parameters
-in 6/16; with the earlier cap of 4 × the probe's rank (assumed directions up to it), 14/16, −21.0%, 4/16: the
-cap bound in 2 cases, both better at 8 × on both seeds, and no case differed otherwise. Assumed directions up
-to the 8 × cap: −21.7%, 7/16, but one case 2.7 points worse than at 4 ×, and two equal modules' doublings
-all went to the one measured a little stronger (see EXTEND_FACTOR).
-Keeping the uniform rank in every module with signal (signal_floor 1) beat uniform in only 4/16 (−9.7%).
-On benchmarks/rank_regret.py's real-text tasks the probe rank (32-64) is far above the budget rank (2-16), so
-the cap does not bind and all three give the same pattern; there it did NOT beat uniform (mean eval loss over 3
-seeds, pattern vs uniform: cls-docpkg r64 0.899 vs 0.772, cls-license r2 1.597 vs 1.580, lm-source r8 5.448 vs
-5.450, lm-license r8 6.269 vs 6.264, lm-docstring r16 5.634 vs 5.627), while signal_floor 1 was uniform on the
-three LM tasks (every module had signal) and 0.763 / 1.556 on the two classification ones, within their seeds'
-spread.
+at 1. Then doublings while the budget allows, each to the group with the most shared energy per parameter per
+rank unit it holds (rank in proportion to measured signal, since a short probe shows only the strongest
+directions); what is left goes toward uniform rank R, smallest ranks first. Ranks stay powers of two, no group
+above 8 × the probe's rank nor above its modules' smaller dimension (a rank beyond it adds parameters and no
+direction). With by_directions (off by default), doublings by measured directions come first: the signal
+energy of directions above the noise floor per added parameter, a module that used every direction the probe
+gave it assumed to need as much again (its weakest measured direction's energy up to 2 × the probe's rank).
+By default ("auto") every module is its own group and the rank_pattern gets one key per kind whose layers all
+got the same rank, one per module elsewhere. Measured once (tests' planted case, scripts not kept): MiniLM
+with a planted rank-4 change in two query modules, uniform rank 4 (82,944 parameters) reached eval MSE 0.0172,
+the per-kind pattern 0.0148 (78,336), the per-module pattern 0.0124 (82,560), one seed each.
+
+Measured on benchmarks/planted_rank.py's 16 planted-teacher cases (benchmarks/results/planted_rank.md; the
+pattern trained at the ladder's rank against uniform there, 2 seeds each, mean eval loss change): made as
+lorplan's ladder makes it, from the adapters of its pattern probes at the first pass's largest rank (32-64),
+these defaults beat uniform in 14/16 cases, −21.5%, and gave the planted modules most of the parameters in
+6/16 (the other two cases: an empty pattern, and +0.2%); with the doublings by measured directions first, 12/16,
+−5.3%, 4/16, and +72% in one case (a rank-1 change at budget rank 2: the modules with many weak directions took
+the budget, and the planted module kept rank 1, below uniform's 2). From adapters at the ladder's rank itself:
+−21.7% (14/16); with directions first and the earlier cap of 4 × the probe's rank, −21.0%, most parameters to
+the planted modules in 4/16 (the cap bound in 4 cases); assumed directions up to an 8 × cap made two equal
+modules' doublings all go to the one measured a little stronger. Keeping the uniform rank in every module with
+signal (signal_floor 1) beat uniform in only 4/16 (−9.7%).
+On benchmarks/rank_regret.py's real-text tasks (pattern probes at rank 32-64, budget rank 2-64) all of these
+settings but signal_floor 1 give one same pattern per task, and it does NOT beat uniform (mean eval loss
+over 3 seeds, pattern vs uniform: cls-docpkg r64 0.899 vs 0.772, cls-license r2 1.597 vs 1.580, lm-source r8
+5.448 vs 5.450, lm-license r8 6.269 vs 6.264, lm-docstring r16 5.634 vs 5.627); signal_floor 1 was uniform on
+the three LM tasks (every module had signal) and 0.763 / 1.556 on the two classification ones, within their
+seeds' spread.
 Rank follows measured signal per parameter, as in AdaLoRA's budget view (Zhang et al. 2023, arXiv
 2303.10512), with the signal separated from the seeds' noise as in the LoRA paper's subspace analysis (Hu et
 al. 2021, arXiv 2106.09685 §7).
@@ -67,6 +70,9 @@ SIGNAL_FLOOR = 0.25  # a group whose sharing is beyond chance starts at a quarte
 # assumed directions up to the cap made two equal modules' doublings all go to the one measured a little
 # stronger (tests/recommend/test_pattern.py's planted queries got 64 and 8 instead of 32 and 32)
 EXTEND_FACTOR = 2
+# no doublings by measured directions before those by shared energy (module docstring: from the ladder's
+# pattern probes they took the budget from the module that held the shared signal)
+BY_DIRECTIONS = False
 
 
 @dataclass(frozen=True)
@@ -191,13 +197,14 @@ def _groups(signals: Sequence[ModuleSignal], by: str) -> list[_Group]:
 
 def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int, by: str = "module", *,
              max_rank_factor: int | None = MAX_RANK_FACTOR, signal_floor: float = SIGNAL_FLOOR,
-             extend_factor: int | None = EXTEND_FACTOR) -> list[_Group]:
+             extend_factor: int | None = EXTEND_FACTOR, by_directions: bool = BY_DIRECTIONS) -> list[_Group]:
     """Powers-of-two ranks per group at the parameter budget of uniform budget_rank (see the module docstring).
     max_rank_factor: no group above that many times probe_rank (None: only the module's own limit, the largest
     power of two ≤ its smallest dimension, which every group keeps). signal_floor: a group whose sharing is
     beyond chance starts at that share of budget_rank (rounded down to a power of two). extend_factor: a module
     that used every direction the probe gave it is assumed to have directions of its weakest measured one's
-    energy up to that many times probe_rank (None: up to its largest rank)."""
+    energy up to that many times probe_rank (None: up to its largest rank). by_directions: False skips the
+    doublings by measured directions (rank then follows shared energy alone)."""
     groups = _groups(signals, by)
     budget = budget_rank * sum(s.cost for s in signals)
     top = max(1, (max_rank_factor or 0) * probe_rank, budget_rank) if max_rank_factor else None
@@ -225,8 +232,8 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
         if g.shared > 0:
             g.rank = min(floor, g.limit)
     # 1. measured directions: the doubling that buys the most signal energy above the noise per added parameter
-    while grow([(g.gain(g.rank) / (g.rank * g.cost), g) for g in groups
-                if g.rank * 2 <= g.limit and g.rank * g.cost <= left() and g.gain(g.rank) > 0]):
+    while by_directions and grow([(g.gain(g.rank) / (g.rank * g.cost), g) for g in groups
+                                  if g.rank * 2 <= g.limit and g.rank * g.cost <= left() and g.gain(g.rank) > 0]):
         pass
     # 2. shared energy: each doubling to the group with the most shared energy per parameter per rank unit held
     while grow([(g.shared / (g.rank * g.cost), g) for g in groups
@@ -257,10 +264,10 @@ def compress(ranks: Mapping[str, int], rank: int) -> dict[str, int]:
 
 def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_rank: int | None = None,
                          by: str = "auto", runs: int = 2, max_rank_factor: int | None = MAX_RANK_FACTOR,
-                         signal_floor: float = SIGNAL_FLOOR, extend_factor: int | None = EXTEND_FACTOR
-                         ) -> RankPattern:
+                         signal_floor: float = SIGNAL_FLOOR, extend_factor: int | None = EXTEND_FACTOR,
+                         by_directions: bool = BY_DIRECTIONS) -> RankPattern:
     """The RankPattern for measured ModuleSignals (see pattern_from_adapters for `by`; allocate for
-    max_rank_factor, signal_floor and extend_factor)."""
+    max_rank_factor, signal_floor, extend_factor and by_directions)."""
     budget_rank = int(budget_rank or rank)
     total = sum(s.energy for s in signals)
     shared = sum(max(0.0, s.shared) for s in signals)
@@ -274,7 +281,8 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
             f"shares {figure}): every module keeps rank {budget_rank}"),
             {s.name: budget_rank for s in signals}, uniform, uniform)
     groups = allocate(signals, budget_rank, rank, "kind" if by == "kind" else "module",
-                      max_rank_factor=max_rank_factor, signal_floor=signal_floor, extend_factor=extend_factor)
+                      max_rank_factor=max_rank_factor, signal_floor=signal_floor, extend_factor=extend_factor,
+                      by_directions=by_directions)
     used = sum(g.rank * g.cost for g in groups)
     ranks = {m.name: g.rank for g in groups for m in g.members}
     if by == "auto":  # one key per kind whose layers agree, per module where they differ

@@ -1,9 +1,11 @@
 """recommend.allocate on hand-made signal sets: the cap on a group's rank (MAX_RANK_FACTOR × the probe rank, and
-the module's own smaller dimension), the starting floor of groups with signal, and the parameter budget."""
+the module's own smaller dimension), the starting floor of groups with signal, doublings by shared energy (the
+default) or by measured directions first, and the parameter budget."""
 
 from __future__ import annotations
 
 from lorplan.recommend.allocate import (
+    BY_DIRECTIONS,
     EXTEND_FACTOR,
     MAX_RANK_FACTOR,
     ModuleSignal,
@@ -71,16 +73,39 @@ def test_signal_floor_one_keeps_the_uniform_rank_where_there_is_signal():
 
 
 def test_two_equal_saturated_modules_grow_together_not_winner_take_all():
-    """Two modules with the same planted change (measured a little differently, as two seeds measure) that used
-    every direction of the probe: assumed directions only as far as 2 × the probe rank, then rank follows shared
-    energy, so both end equal; assumed directions up to the cap gave every doubling to the stronger one."""
+    """With the doublings by measured directions: two modules with the same planted change (measured a little
+    differently, as two seeds measure) that used every direction of the probe: assumed directions only as far as
+    2 × the probe rank, then rank follows shared energy, so both end equal; assumed directions up to the cap
+    gave every doubling to the stronger one."""
     assert EXTEND_FACTOR == 2
     sigs = [signal(f"model.layers.{i}.self_attn.q_proj", shared=100.0, directions=8,
                    spectrum=(10.0,) * 7 + (5.0 + 0.1 * i,)) for i in range(2)]
     sigs += [signal(f"model.layers.0.other{i}", shared=0.5) for i in range(8)]
     budget = 8 * sum(s.cost for s in sigs)
-    now = ranks(allocate(sigs, budget_rank=8, probe_rank=8))
-    to_cap = ranks(allocate(sigs, budget_rank=8, probe_rank=8, extend_factor=None))
+    now = ranks(allocate(sigs, budget_rank=8, probe_rank=8, by_directions=True))
+    to_cap = ranks(allocate(sigs, budget_rank=8, probe_rank=8, by_directions=True, extend_factor=None))
     assert now["model.layers.0.self_attn.q_proj"] == now["model.layers.1.self_attn.q_proj"] == 32
     assert (to_cap["model.layers.0.self_attn.q_proj"], to_cap["model.layers.1.self_attn.q_proj"]) == (8, 64)
-    assert used(allocate(sigs, budget_rank=8, probe_rank=8)) <= budget
+    assert used(allocate(sigs, budget_rank=8, probe_rank=8, by_directions=True)) <= budget
+    # by default rank follows shared energy alone: equal modules equal ranks
+    default = ranks(allocate(sigs, budget_rank=8, probe_rank=8))
+    assert default["model.layers.0.self_attn.q_proj"] == default["model.layers.1.self_attn.q_proj"]
+
+
+def test_by_default_the_module_holding_the_shared_signal_draws_the_rank_not_many_weak_directions():
+    """As measured from a ladder's pattern probes at rank 32 for a rank-1 planted change at budget rank 2
+    (benchmarks/results/planted_rank.md, llama-v-k1): the planted module has one strong direction and nearly all
+    the shared energy; the others, many weak directions above their noise floor and a little shared energy.
+    Doublings by directions gave the budget to the others and left the planted module at rank 1, below uniform;
+    by shared energy it gets the most rank."""
+    assert BY_DIRECTIONS is False
+    v = signal("model.layers.0.self_attn.v_proj", shared=100.0, directions=1, spectrum=(100.0,) + (0.0,) * 31)
+    others = [signal(f"model.layers.0.other{i}", shared=5.0, directions=12,
+                     spectrum=(0.5 + 0.1 * i,) * 12 + (0.0,) * 20) for i in range(7)]
+    sigs = [v] + others
+    by_shared = ranks(allocate(sigs, budget_rank=2, probe_rank=32))
+    by_dirs = ranks(allocate(sigs, budget_rank=2, probe_rank=32, by_directions=True))
+    assert by_dirs["model.layers.0.self_attn.v_proj"] == 1
+    assert by_shared["model.layers.0.self_attn.v_proj"] > 2 >= max(r for n, r in by_shared.items() if "other" in n)
+    budget = 2 * sum(s.cost for s in sigs)
+    assert used(allocate(sigs, budget_rank=2, probe_rank=32)) <= budget
