@@ -134,6 +134,9 @@ def movement(table: dict[int, dict]) -> str:
     first, last = knees[0], knees[-1]
     verdict = ("stays" if first == last else f"grows {last / first:g}x" if last > first
                else f"shrinks {first / last:g}x")
+    steps_ = list(zip(knees, knees[1:], strict=False))
+    if any(a > b for a, b in steps_) and any(a < b for a, b in steps_):
+        verdict = f"up and down; {verdict}"
     shown = [str(k) if table[n]["complete"] else f"{k}*" for n, k in zip(ns, knees, strict=True)]
     note = "; * = not every rank and seed ran yet" if any(s.endswith("*") for s in shown) else ""
     return f"{'→'.join(map(str, ns))}: {'→'.join(shown)} ({verdict} from {ns[0]} to {ns[-1]} steps{note})"
@@ -183,6 +186,17 @@ def _share_lines(table: dict[int, dict]) -> list[str]:
     return lines
 
 
+def capped_knees(runs: Sequence[dict], sweep: Sequence[dict], task: str, top: int) -> str:
+    """The 3-seed knee per length when no rank above `top` is measured (a ladder that stops there: the best
+    improvement it sees is smaller, so its knee can only be the same or lower)."""
+    out = []
+    for n in LENGTHS:
+        rows = [r for r in length_rows(runs, sweep, task, n) if r["rank"] <= top]
+        if rows:
+            out.append(f"{n} steps {knee_of(rows).rank}")
+    return ", ".join(out)
+
+
 def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[str]:
     """The report's lines for one task."""
     table = knee_table(runs, sweep, task)
@@ -194,7 +208,8 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     lines += _knee_lines(table, SEEDS)
     lines += ["", "Each rank's share of the best rank's improvement over the base (3 seeds, lr 1e-2):", ""]
     lines += _share_lines(table)
-    lines += ["", f"- knee vs length (3 seeds, lr 1e-2): {movement(table)}", ""]
+    lines += ["", f"- knee vs length (3 seeds, lr 1e-2): {movement(table)}",
+              f"- the same with no rank above 32 measured: {capped_knees(runs, sweep, task, 32)}", ""]
     more = sorted({r["seed"] for r in runs if r["task"] == task} - set(SEEDS))
     if more:
         seeds = (*SEEDS, *more)

@@ -62,3 +62,6 @@ def test_report_says_the_knee_moves_from_4_to_16():
 def test_a_knee_that_stays_is_not_reported_as_moving():
     runs = _rows("lm-source", 20, SHARE_16) + _rows("lm-source", 160, SHARE_16)
     assert kl.movement(kl.knee_table(runs, [], "lm-source")).endswith("(stays from 20 to 160 steps)")
+    runs += _rows("lm-source", 80, SHARE_4)
+    assert kl.movement(kl.knee_table(runs, [], "lm-source")) == \
+        "20→80→160: 16→4→16 (up and down; stays from 20 to 160 steps)"
