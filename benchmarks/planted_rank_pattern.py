@@ -171,10 +171,13 @@ def compare(rows: list[dict], summaries: list[dict]) -> list[dict]:
     for s in summaries:
         case = s["case"]
         base = next(r for r in rows if r["case"] == case and r.get("kind") == "base")
-        pats = [r for r in rows if r["case"] == case and r.get("kind") == "pattern"]
+        # at the rank the ladder recommends now (seed 0's replay): rows trained at a rank an earlier ladder
+        # recommended stay in the file but are not this case's comparison
+        rank = s["ladder"][0]
+        pats = [r for r in rows if r["case"] == case and r.get("kind") == "pattern" and r["rank"] == rank]
         if not pats:
             continue
-        rank, mid = pats[0]["rank"], pats[0]["lr"]
+        mid = pats[0]["lr"]
         uni = [r for r in rows if r["case"] == case and r.get("kind", "run") == "run" and r["rank"] == rank
                and math.isclose(r["lr"], mid) and r["seed"] in pr.SEEDS]
         item = {"case": case, "rank": rank, "base_loss": s["base_loss"],

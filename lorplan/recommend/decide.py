@@ -157,10 +157,11 @@ def budget(spec: LadderSpec, obs: Sequence[ProbeObs], now: float) -> Budget:
 
 
 def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], knee_rank: int | None,
-              now: float) -> Pass | None:
+              now: float, *, best_rank: int | None = None) -> Pass | None:
     """The pass after the last one in `state` once every probe has ended (None: wait, or nothing is left; the
     driver tells these apart with `remaining_passes`). A pass the budget or the evidence does not allow is
-    returned with `skipped` set and no probes."""
+    returned with `skipped` set and no probes. knee_rank / best_rank: the knee of what was measured and its
+    best rank (recommend.knee.Knee), which the refinement is placed around."""
     if any(not o.ended for o in obs) or state.budget_spent is not None:
         return None
     done = {p.name for p in state.passes}
@@ -170,7 +171,7 @@ def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], kne
         if name == "first" and spec.rate_first:
             return _ranks_at_rate(spec, obs)
         if name == "refine" and spec.refine:
-            return _refine(spec, obs, knee_rank, budget(spec, obs, now), state.ladder_rate(spec))
+            return _refine(spec, obs, knee_rank, budget(spec, obs, now), state.ladder_rate(spec), best_rank)
         if name == "learning rate" and spec.extra_learning_rates and not spec.rate_first:
             return _learning_rates(spec, knee_rank, budget(spec, obs, now))
     return None
@@ -201,12 +202,15 @@ def _cut(specs: tuple[dict, ...], n_ranks: int, spec: LadderSpec, b: Budget, wha
     return tuple(d for d in specs if d["rank"] in keep_ranks), ""
 
 
-def _refine(spec: LadderSpec, obs: Sequence[ProbeObs], knee_rank: int | None, b: Budget, rate: float) -> Pass:
+def _refine(spec: LadderSpec, obs: Sequence[ProbeObs], knee_rank: int | None, b: Budget, rate: float,
+            best_rank: int | None = None) -> Pass:
     if knee_rank is None:
         return Pass("refine", skipped="the first pass found no knee to refine around")
     measured = {o.rank for o in obs if o.rank >= 1}
-    # knee / 2 first: whether a smaller rank is enough is the question the knee answers
-    ranks = sorted(refine_ladder(knee_rank, measured, high=spec.max_rank), key=lambda r: (r > knee_rank, r))
+    # knee / 2 first: whether a smaller rank is enough is the question the knee answers; then knee × 2, then
+    # above the best rank when it is the largest measured (the budget cuts from the end)
+    ranks = sorted(refine_ladder(knee_rank, measured, high=spec.max_rank, best=best_rank),
+                   key=lambda r: (r > knee_rank, r))
     if not ranks:
         return Pass("refine", skipped=f"rank {knee_rank}'s neighbours ×2 were already measured or out of range")
     specs = probe_specs(ranks, spec, rate=rate)

@@ -179,7 +179,8 @@ class Driver:
         if not state.done and all(o.ended for o in obs):
             rec, base = measured.recommendation(spec, obs, state, self.price)
             knee = measured.ladder_knee(rec.ladder, base)
-            nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now)
+            nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now,
+                            best_rank=knee.best_rank if knee is not None else None)
             if nxt is None and measuring:
                 pass  # the ladder is done once the pattern's measurement has written its file
             elif nxt is None:

@@ -49,10 +49,17 @@ def coarse_ladder(prior_rank: int | None = None, *, low: int = 1, high: int = 25
     return tuple(sorted(ranks))
 
 
-def refine_ladder(knee: int, measured: Iterable[int], *, low: int = 1, high: int = 256) -> tuple[int, ...]:
-    """Second-pass ranks: knee / 2 and knee × 2 when they lie in [low, high] and were not measured yet."""
+def refine_ladder(knee: int, measured: Iterable[int], *, low: int = 1, high: int = 256,
+                  best: int | None = None) -> tuple[int, ...]:
+    """Second-pass ranks: knee / 2 and knee × 2 when they lie in [low, high] and were not measured yet; and
+    best × 2 when the best rank is the largest measured: the knee is measured against the best rank, and a
+    best rank at the top of the ladder may not be the best there is (on planted_rank, a first pass of 2, 8, 32
+    with 64 still better put the knee at 8 for a planted 16)."""
     done = set(measured)
-    out = [r for r in (knee // 2, knee * 2) if low <= r <= high and r not in done and r >= 1 and r != knee]
+    candidates = [knee // 2, knee * 2]
+    if best is not None and done and best == max(done):
+        candidates.append(best * 2)
+    out = [r for r in candidates if low <= r <= high and r not in done and r >= 1 and r != knee]
     return tuple(sorted(set(out)))
 
 

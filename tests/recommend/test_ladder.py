@@ -36,6 +36,11 @@ def test_coarse_and_refined_ladders():
     assert refine_ladder(1, [1, 4]) == (2,)
     assert refine_ladder(256, [64, 256]) == (128,)
     assert refine_ladder(16, [8, 16, 32]) == ()
+    # the best rank is the largest measured: the best may lie above it, so rank 64 is tried too
+    assert refine_ladder(8, [2, 8, 32], high=64, best=32) == (4, 16, 64)
+    assert refine_ladder(8, [2, 8, 32], high=64, best=8) == (4, 16)  # a best inside the ladder: nothing above
+    assert refine_ladder(8, [2, 8, 32], high=32, best=32) == (4, 16)  # nothing above the range
+    assert refine_ladder(32, [2, 8, 32], high=64, best=32) == (16, 64)  # knee × 2 is the same rank
 
 
 def test_planned_steps_and_rungs():

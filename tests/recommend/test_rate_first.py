@@ -153,3 +153,21 @@ def test_the_pattern_probes_second_seed_runs_with_the_ranks_at_the_chosen_rate(l
     second = [d for d in nxt.specs if d["id"] == "r64-s1"]
     assert second == [{"id": "r64-s1", "rank": 64, "lr": LO, "seed": 7}]
     assert "r64" in {d["id"] for d in nxt.specs}
+
+
+def test_the_refinement_looks_above_a_best_rank_at_the_top_of_the_ladder():
+    """A first pass whose largest rank is still the best: the refinement adds best × 2 after knee / 2 and
+    knee × 2 (the knee is measured against the best rank), and the budget cuts it first."""
+    s = spec(ranks=(2, 8, 32), max_rank=64)
+    state, obs = _run_lr_pass(s, {LO: 2.6, LR: 2.03, HI: 2.3})
+    nxt = next_pass(s, state, obs, None, now=0.0)
+    state = state.with_pass(nxt)
+    obs += [probe(d, {2: 2.6, 32: 2.0}[d["rank"]]) for d in nxt.specs]
+    rec, base = measured.recommendation(s, obs, state)
+    knee = measured.ladder_knee([r for r in rec.ladder if math.isclose(r.learning_rate, LR)], base)
+    assert (knee.rank, knee.best_rank) == (8, 32)
+    refine = next_pass(s, state, obs, knee.rank, now=0.0, best_rank=knee.best_rank)
+    assert refine.name == "refine" and refine.ranks == (4, 16, 64)
+    assert [d["rank"] for d in refine.specs] == [4, 16, 64]
+    without = next_pass(s, state, obs, knee.rank, now=0.0)
+    assert without.ranks == (4, 16)
