@@ -84,6 +84,9 @@ def register(sub) -> None:
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
     o.add_argument("--write", metavar="PLAN.toml", help="write a plan with the recommended rank, alpha and rate")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
+    o.add_argument("--apply-pattern", action="store_true",
+                   help="with --write: also write the ladder's per-module rank_pattern (off by default: on the "
+                        "real-text benchmarks it never clearly beat one rank for every module)")
     # flags of `lorplan plan` this command does not offer, at plan's defaults (setup_from_args reads them)
     p.set_defaults(run=run, layers=None, rank_pattern=None, dora=False, modules_to_save=None, base_dtype="bf16",
                    adapter_dtype="fp32", attention="sdpa", lora_dropout="0", gpus="1", sharding=None,
@@ -95,6 +98,8 @@ def _check_flags(args) -> None:
     """Flag combinations, checked before anything is loaded."""
     if args.wait and args.run_id is None:
         raise BadInput("--wait: only with --run RUN")
+    if args.apply_pattern and not args.write:
+        raise BadInput("--apply-pattern: only with --write PLAN.toml (it says what the written plan holds)")
     if args.run_id is not None:
         given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write)) if v]
         if given:
@@ -389,7 +394,11 @@ def _write_plan(args, spec, setup, rec, budget, profile):
     from lorplan.core.plan import write_plan
 
     plan = _plan(args, spec, setup, rec.rank, rec.alpha, rec.learning_rate, budget, profile)
-    lora = replace(plan.lora, use_rslora=rec.use_rslora, rank_pattern=MappingProxyType(dict(rec.rank_pattern)))
+    pattern = dict(rec.rank_pattern) if args.apply_pattern else {}
+    if args.apply_pattern and not pattern:
+        print("note: --apply-pattern: the recommendation has no per-module pattern, so every module keeps rank "
+              f"{rec.rank}", file=sys.stderr)
+    lora = replace(plan.lora, use_rslora=rec.use_rslora, rank_pattern=MappingProxyType(pattern))
     return write_plan(replace(plan, lora=lora), args.write, force=bool(args.force))
 
 

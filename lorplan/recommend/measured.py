@@ -174,6 +174,16 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
     return out
 
 
+# Measured with lorplan's allocation trained at the same parameter budget as one rank everywhere (mean eval loss of
+# two or three seeds): benchmarks/results/planted_rank.md (14 of 16 planted low-rank teachers better, -20% mean)
+# and benchmarks/results/rank_regret.md's pattern rows (five real-text tasks: -0.04% to +17%, within seed noise)
+PATTERN_OFFERED = (
+    "Offered, not applied: `--write` keeps one rank for every module unless you add --apply-pattern (p in the "
+    "Recommend tab), because at the same parameter budget such patterns beat one rank on 14 of 16 planted "
+    "teachers whose change sits in a few modules, but never clearly on the five real-text benchmark tasks "
+    "(-0.04% to +17% eval loss, within seed noise)")
+
+
 def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],
                      signals: dict | None) -> Recommendation:
     """The recommendation with the per-module pattern (recommend.pattern) at its rank's parameter budget, from
@@ -184,8 +194,9 @@ def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeO
     if signals and "signals" in signals:
         pattern = pattern_from_signals(signals_from_json(signals), int(signals["rank"]), budget_rank=rec.rank,
                                        runs=int(signals.get("runs", 2)))
+        text = pattern.explanation + (f". {PATTERN_OFFERED}" if pattern.pattern else "")
         return replace(rec, rank_pattern=dict(pattern.pattern),
-                       evidence=rec.evidence + (Evidence("pattern", None, pattern.explanation),))
+                       evidence=rec.evidence + (Evidence("pattern", None, text),))
     if signals and "error" in signals:
         why = f"no per-module pattern: {signals['error']}; every module keeps rank {rec.rank}"
     elif not spec.pattern_probes:

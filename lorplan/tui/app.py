@@ -286,8 +286,8 @@ class LorplanApp(App[int]):
         yield "plan: export selected rank", "Write the plan file / trainer configs", self.action_export
         yield ("plan: copy as a lorplan plan command", "The CLI line that prints this table (for scripts, notes)",
                self.action_copy_command)
-        yield ("plan: apply the recommendation", "Rank, alpha, learning rate and rank pattern from the Recommend tab",
-               self.main.apply_recommendation)
+        yield ("plan: apply the recommendation", "Rank, alpha and learning rate from the Recommend tab (p there adds "
+               "the per-module pattern)", self.main.apply_recommendation)
         yield "plan: focus model search", "Search the catalog or type a path", self.action_focus_model
         yield "plan: focus setup", "Jump to quantization, batch and sequence", self.action_focus_setup
         yield "plan: focus rank table", "Move through the ranks", self.action_focus_table

@@ -109,3 +109,24 @@ def test_by_default_the_module_holding_the_shared_signal_draws_the_rank_not_many
     assert by_shared["model.layers.0.self_attn.v_proj"] > 2 >= max(r for n, r in by_shared.items() if "other" in n)
     budget = 2 * sum(s.cost for s in sigs)
     assert used(allocate(sigs, budget_rank=2, probe_rank=32)) <= budget
+
+
+def test_a_ladder_recommendation_offers_the_pattern_and_says_it_is_not_written():
+    """measured.pattern_evidence: the pattern from the ladder's signals goes into rank_pattern (the JSON's), and
+    its evidence says --write keeps one rank unless --apply-pattern (lorplan.cli.recommend) is given."""
+    from test_ladder_decide import spec
+
+    from lorplan.recommend import measured
+    from lorplan.recommend.allocate import signals_to_json
+    from lorplan.recommend.types import Recommendation
+
+    rec = Recommendation(rank=8, alpha=32, use_rslora=False, learning_rate=1e-3, target_modules=("v_proj",),
+                         rank_pattern={}, tolerance=0.05, confidence=(8, 8), cost_seconds=0.0, fits=None,
+                         ladder=(), evidence=())
+    got = measured.pattern_evidence(rec, spec(), (), signals_to_json(planted(2), 2, ("r2", "r2-s1")))
+    assert got.rank_pattern and max(got.rank_pattern.values()) == 16
+    text = next(e.explanation for e in got.evidence if e.source == "pattern")
+    assert text.endswith(measured.PATTERN_OFFERED) and "--apply-pattern" in text and "never clearly" in text
+    quiet = [signal(f"model.layers.0.m{i}", shared=0.5) for i in range(4)]  # nothing shared: uniform
+    got = measured.pattern_evidence(rec, spec(), (), signals_to_json(quiet, 2, ("r2", "r2-s1")))
+    assert not got.rank_pattern and "Offered" not in next(e.explanation for e in got.evidence if e.source == "pattern")

@@ -121,6 +121,7 @@ def test_text_output(capsys):
         (["--model", MINILM, "--trained-tokens", "100"], "--examples: sequence classification counts"),
         (["--model", MINILM, "--examples", "100", "--num-labels", "1"], "--num-labels: 1 must be at least 2"),
         (["--model", QWEN, "--examples", "100", "--num-labels", "3"], "--num-labels: only with"),
+        (["--model", QWEN, "--trained-tokens", "5", "--apply-pattern"], "--apply-pattern: only with --write"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_flag(capsys, argv, expected):
@@ -163,3 +164,31 @@ def test_sequence_length_comes_from_the_profile_and_setup_flags_are_checked_firs
     # a bad setup flag is reported before the (missing) data file is read
     rc, cap = recommend(capsys, "--model", QWEN, "--data", str(tmp_path / "missing.jsonl"), "--targets", "nope")
     assert rc == 2 and "--targets: 'nope'" in cap.err
+
+
+def test_write_keeps_one_rank_unless_the_pattern_is_asked_for(tmp_path, capsys):
+    """A ladder's per-module rank_pattern is offered, not written: --write writes one rank for every module, and
+    --apply-pattern writes the pattern too (on the real-text benchmarks it never clearly beat one rank)."""
+    import argparse
+
+    from lorplan.cli import recommend as cli
+    from lorplan.cli.plan_args import setup_from_args
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    pattern = {r"layer\.\d+\.attention\.self\.query": 16}
+    obj = {"rank": 8, "alpha": 32, "learning_rate": 3e-3, "use_rslora": False, "rank_pattern": pattern}
+    spec = load_spec(MINILM)
+    for extra, want in (((), {}), (("--apply-pattern",), pattern)):
+        path = tmp_path / f"plan{len(extra)}.toml"
+        args = parser.parse_args(["recommend", "--model", MINILM, "--examples", "100", "--json", "--write", str(path),
+                                  *extra])
+        assert cli._print_ladder(args, obj, spec=spec, setup=setup_from_args(args)) == 0
+        plan = read_plan(path)
+        assert (plan.lora.r, plan.lora.alpha, plan.training.learning_rate) == (8, 32, 3e-3)
+        assert dict(plan.lora.rank_pattern) == want
+    capsys.readouterr()
+    args = parser.parse_args(["recommend", "--model", MINILM, "--examples", "100", "--json", "--write",
+                              str(tmp_path / "none.toml"), "--apply-pattern"])
+    assert cli._print_ladder(args, {**obj, "rank_pattern": {}}, spec=spec, setup=setup_from_args(args)) == 0
+    assert "has no per-module pattern, so every module keeps rank 8" in capsys.readouterr().err

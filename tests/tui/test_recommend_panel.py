@@ -182,7 +182,7 @@ async def test_ladder_rows_appear_as_the_run_rewrites_its_recommendation(make_ap
         assert table.row_count == 4 and _text(app, "#rec-head").startswith("rank 16 ")
 
 
-async def test_apply_key_sets_rank_alpha_lr_and_pattern_of_the_exported_plan(make_app, isolated_home, monkeypatch):
+async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan(make_app, isolated_home, monkeypatch):
     monkeypatch.chdir(isolated_home)
     rows = [_row(6, 2.0), _row(12, 1.61), _row(24, 1.59)]
     rows = [LadderRow(**{**r.__dict__, "learning_rate": 5e-4}) for r in rows]
@@ -199,7 +199,12 @@ async def test_apply_key_sets_rank_alpha_lr_and_pattern_of_the_exported_plan(mak
         rec = panel.shown
         assert (rec.rank, rec.learning_rate, dict(rec.rank_pattern)) == (12, 5e-4, {"q_proj": 24})
         assert app.focused is panel  # f8 focuses the panel, so its key works at once
-        await pilot.press("a")
+        await pilot.press("a")  # rank, alpha, learning rate: one rank for every module
+        await pilot.pause()
+        plan = app.main.plan
+        assert plan.rank == 12 and plan.tuning.alpha == 32 and plan.tuning.learning_rate == 5e-4
+        assert not plan.setup.targets.rank_pattern and not plan.tuning.rank_pattern
+        await pilot.press("p")  # the same with the measured pattern
         await pilot.pause()
         plan = app.main.plan
         assert plan.rank == 12 and plan.tuning.alpha == 32 and plan.tuning.learning_rate == 5e-4
