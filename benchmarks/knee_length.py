@@ -55,11 +55,11 @@ def read_runs(path: Path = RESULTS) -> list[dict]:
 
 
 def jobs(tasks: Sequence[str], lengths: Sequence[int] = TRAIN_LENGTHS, seeds: Sequence[int] = SEEDS,
-         lr: float = LR) -> list[dict]:
+         lr: float = LR, ranks: Sequence[int] = replay.RANKS) -> list[dict]:
     """Every run, in training order: length by length (the short ones first), task by task, rank by rank,
     seed by seed."""
     return [{"task": t, "rank": r, "lr": lr, "seed": s, "steps": n}
-            for n in lengths for t in tasks for r in replay.RANKS for s in seeds]
+            for n in lengths for t in tasks for r in ranks for s in seeds]
 
 
 def missing(all_jobs: Sequence[dict], rows: Sequence[dict]) -> list[dict]:
@@ -78,13 +78,26 @@ def length_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, steps: i
                 lr: float | None = LR, seeds: Sequence[int] | None = SEEDS) -> list[dict]:
     """The runs of `task` at `steps` (the sweep's for its own length), at `lr` and `seeds` (None: every one),
     finite only."""
+    rows = [r for r in runs if r["task"] == task and r["steps"] == steps]
     if steps == SWEEP_LENGTH:
-        rows = [r for r in sweep if r["task"] == task and r["kind"] == "sweep" and r.get("variant", "") == ""
-                and r["alpha"] == replay.ALPHA and r["steps"] == steps]
-    else:
-        rows = [r for r in runs if r["task"] == task and r["steps"] == steps]
+        # the sweep's runs, and this file's only where the sweep has none (its extra seeds; a rerun of a sweep
+        # run is the reproduction check, sweep_reproduced)
+        swept = [r for r in sweep if r["task"] == task and r["kind"] == "sweep" and r.get("variant", "") == ""
+                 and r["alpha"] == replay.ALPHA and r["steps"] == steps]
+        have = {run_key(r) for r in swept}
+        rows = swept + [r for r in rows if run_key(r) not in have]
     return [r for r in rows if (lr is None or round(r["lr"], 12) == round(lr, 12))
             and (seeds is None or r["seed"] in seeds) and _finite(r)]
+
+
+def sweep_reproduced(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> str:
+    """This file's reruns of sweep runs (same task, rank, lr, seed, 40 steps): their final eval loss next to
+    the sweep's, so a reader sees that train_run(steps=40) is the sweep's run."""
+    swept = {run_key(r): r for r in sweep if r["task"] == task and r["kind"] == "sweep"
+             and r.get("variant", "") == "" and r["alpha"] == replay.ALPHA}
+    pairs = [(r, swept[run_key(r)]) for r in runs if r["task"] == task and run_key(r) in swept]
+    return "; ".join(f"r{a['rank']} s{a['seed']} lr {a['lr']:g}: {a['curve'][-1][1]:.6f} vs the sweep's "
+                     f"{b['curve'][-1][1]:.6f}" for a, b in pairs)
 
 
 def base_of(rows: Sequence[dict]) -> float:
@@ -117,7 +130,10 @@ def knee_table(runs: Sequence[dict], sweep: Sequence[dict], task: str,
             continue
         entry = {"knee": knee_of(rows), "runs": len(rows), "seed_knees": {s: knee_of(rows, s) for s in seeds},
                  "complete": len(rows) == len(replay.RANKS) * len(seeds)}
-        every_lr = length_rows(runs, sweep, task, n, lr=None, seeds=seeds)
+        # only lrs run with the same seeds as lr LR's (the sweep's 3 lrs have seeds 0-2 only)
+        seen = {r["seed"] for r in rows}
+        every_lr = [r for r in length_rows(runs, sweep, task, n, lr=None, seeds=seeds)
+                    if {q["seed"] for q in length_rows(runs, sweep, task, n, lr=r["lr"], seeds=seeds)} == seen]
         lrs = sorted({r["lr"] for r in every_lr})
         if len(lrs) > 1:
             entry["all_lr_knee"], entry["lrs"] = knee_of(every_lr), lrs
@@ -205,6 +221,9 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     if diverged:
         names = ", ".join(f"r{r['rank']} s{r['seed']} {r['steps']} steps lr {r['lr']:g}" for r in diverged)
         lines += [f"- non-finite eval loss (left out): {names}", ""]
+    again = sweep_reproduced(runs, sweep, task)
+    if again:
+        lines += [f"- sweep runs retrained here (40 steps): {again}", ""]
     lines += _knee_lines(table, SEEDS)
     lines += ["", "Each rank's share of the best rank's improvement over the base (3 seeds, lr 1e-2):", ""]
     lines += _share_lines(table)
@@ -213,9 +232,9 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     more = sorted({r["seed"] for r in runs if r["task"] == task} - set(SEEDS))
     if more:
         seeds = (*SEEDS, *more)
-        wide = {n: e for n, e in knee_table(runs, sweep, task, seeds).items() if n != SWEEP_LENGTH}
-        lines += [f"With the extra seeds {', '.join(map(str, more))} (lengths where they ran; the sweep's 40 "
-                  "has seeds 0-2 only):", ""]
+        wide = knee_table(runs, sweep, task, seeds)
+        lines += [f"With the extra seeds {', '.join(map(str, more))} (lengths where they ran; at 40 steps the "
+                  "sweep's seeds 0-2 and this file's others):", ""]
         lines += _knee_lines({n: e for n, e in wide.items()
                               if any(r["seed"] in more for r in length_rows(runs, sweep, task, n, seeds=more))},
                              seeds)
@@ -257,7 +276,7 @@ def _append_locked(path: Path, row: dict) -> None:
 
 
 def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = SEEDS, lr: float = LR,
-          path: Path = RESULTS, log=print) -> int:
+          ranks: Sequence[int] = replay.RANKS, path: Path = RESULTS, log=print) -> int:
     """Train every missing run of `tasks` x `lengths` x `seeds` at `lr` on one CPU thread, appending each as it
     finishes."""
     import torch
@@ -267,7 +286,7 @@ def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = S
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    todo = missing(jobs(tasks, lengths, seeds, lr), read_runs(path))
+    todo = missing(jobs(tasks, lengths, seeds, lr, ranks), read_runs(path))
     log(f"{len(todo)} runs to train ({', '.join(tasks)}; lengths {', '.join(map(str, lengths))})")
     t_all = time.monotonic()
     for i, job in enumerate(todo, 1):
@@ -289,11 +308,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--lengths", default=",".join(map(str, TRAIN_LENGTHS)))
     ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     ap.add_argument("--lr", type=float, default=LR)
+    ap.add_argument("--ranks", default=",".join(map(str, replay.RANKS)))
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/knee_length.md")
     a = ap.parse_args(argv)
     tasks = [t for t in a.tasks.split(",") if t]
     if a.what == "train":
-        train(tasks, [int(n) for n in a.lengths.split(",")], [int(x) for x in a.seeds.split(",")], a.lr)
+        train(tasks, [int(n) for n in a.lengths.split(",")], [int(x) for x in a.seeds.split(",")], a.lr,
+              [int(x) for x in a.ranks.split(",")])
         return 0
     from rank_regret import read_rows
 

@@ -47,6 +47,7 @@ def test_report_says_the_knee_moves_from_4_to_16():
     runs = _rows("lm-license", 20, SHARE_4) + _rows("lm-license", 80, SHARE_16) + _rows("lm-license", 160, SHARE_16)
     sweep = _rows("lm-license", 40, SHARE_4, kind="sweep")
     sweep += [{**r, "lr": 0.003, "curve": [[0, BASE], [40, BASE - 0.1]]} for r in sweep]  # a worse lr
+    runs.append(dict(sweep[0], kind="length"))  # a sweep run retrained: checked, not counted twice
     table = kl.knee_table(runs, sweep, "lm-license")
     assert [table[n]["knee"].rank for n in kl.LENGTHS] == [4, 4, 16, 16]
     assert table[40]["all_lr_knee"].rank == 4 and table[20]["runs"] == 21
@@ -55,6 +56,7 @@ def test_report_says_the_knee_moves_from_4_to_16():
     text = kl.report(runs, sweep, ["lm-license"])
     assert "- lm-license: 20→40→80→160: 4→4→16→16 (grows 4x" in text
     assert "same held-out split and base at every length: yes" in text
+    assert "sweep runs retrained here (40 steps): r1 s0 lr 0.01: 5.912000 vs the sweep's 5.912000" in text
     assert "80 steps 0.91" in text  # 80 x 8 rows of 702
     assert "| 4 | 0.97 | 0.97 | 0.50 | 0.50 |" in text  # rank 4's share of the best improvement by length
 
