@@ -176,12 +176,12 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
 
 # Measured with lorplan's allocation trained at the same parameter budget as one rank everywhere (mean eval loss of
 # two or three seeds): benchmarks/results/planted_rank.md (14 of 16 planted low-rank teachers better, -20% mean)
-# and benchmarks/results/rank_regret.md's pattern rows (five real-text tasks: -0.04% to +17%, within seed noise)
+# and benchmarks/results/rank_regret.md's pattern rows (five real-text tasks: -0.03% to +17%, within seed noise)
 PATTERN_OFFERED = (
     "Offered, not applied: `--write` keeps one rank for every module unless you add --apply-pattern (p in the "
     "Recommend tab), because at the same parameter budget such patterns beat one rank on 14 of 16 planted "
     "teachers whose change sits in a few modules, but never clearly on the five real-text benchmark tasks "
-    "(-0.04% to +17% eval loss, within seed noise)")
+    "(-0.03% to +17% eval loss, within seed noise)")
 
 
 def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],
