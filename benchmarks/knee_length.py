@@ -251,12 +251,18 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
              "of the best rank's improvement over the step-0 eval loss), here at ONE lr (1e-2), so at 40 steps "
              "the sweep's own knee (best of lrs 1e-3, 3e-3, 1e-2 per rank) is shown next to it. Band: "
              "find_knee's low–high. One-seed knees: the same on one seed's runs, the spread a one-seed ladder "
-             "lives with. * marks a length where not every rank and seed ran.", ""]
+             "lives with. * marks a length where not every rank and seed ran. Extra runs where they ran: seeds "
+             "3, 4, 5 (at 40 steps too, trained here with train_run(steps=40), the sweep's own run: see the "
+             "retrained sweep runs), and lr 3e-3 at 160 steps (the best-of-lrs knee next to the lr-1e-2 one).", ""]
     summary = []
     for t in tasks:
         if any(r["task"] == t for r in runs):
             lines += task_report(runs, sweep, t)
             summary.append(f"- {t}: {movement(knee_table(runs, sweep, t))}")
+            more = sorted({r["seed"] for r in runs if r["task"] == t} - set(SEEDS))
+            if more:
+                wide = knee_table(runs, sweep, t, (*SEEDS, *more))
+                summary.append(f"  - over seeds 0-{max(more)}: {movement(wide)}")
     return "\n".join(lines + ["## Summary", ""] + summary) + "\n"
 
 
