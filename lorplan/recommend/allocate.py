@@ -22,8 +22,8 @@ the per-kind pattern 0.0148 (78,336), the per-module pattern 0.0124 (82,560), on
 Measured on benchmarks/planted_rank.py's 16 planted-teacher cases (benchmarks/results/planted_rank.md; the
 pattern trained at the ladder's rank against uniform there, 2 seeds each, mean eval loss change): made as
 lorplan's ladder makes it, from the adapters of its pattern probes at the first pass's largest rank (32-64),
-these defaults beat uniform in 14/16 cases, −21.5%, and gave the planted modules most of the parameters in
-6/16 (the other two cases: an empty pattern, and +0.2%); with the doublings by measured directions first, 12/16,
+these defaults beat uniform in 14/16 cases, −21.5% (−20.3% at the ranks the ladder recommends since it looks
+above its best rank), and gave the planted modules most of the parameters in 6/16 (the other two cases: an empty pattern, and +0.2%); with the doublings by measured directions first, 12/16,
 −5.3%, 4/16, and +72% in one case (a rank-1 change at budget rank 2: the modules with many weak directions took
 the budget, and the planted module kept rank 1, below uniform's 2). From adapters at the ladder's rank itself:
 −21.7% (14/16); with directions first and the earlier cap of 4 × the probe's rank, −21.0%, most parameters to
