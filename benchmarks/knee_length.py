@@ -12,8 +12,8 @@ ranks), alpha rank_regret_replay.ALPHA.
     python benchmarks/knee_length.py report [--write]      # benchmarks/results/knee_length.md
 
 Every run is appended to benchmarks/results/knee_length.jsonl as it finishes, keyed (task, rank, lr, seed,
-steps); a rerun trains only what is missing. Two trainers (one per task) may append to the file at once: each
-append holds an exclusive flock on the file. The report part is pure (no torch).
+steps); a rerun trains only what is missing. Two trainers (one per task) may append to the file at once
+(results_file.append_row holds an exclusive flock on the file). The report part is pure (no torch).
 """
 
 from __future__ import annotations
@@ -268,19 +268,6 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
 
 # ---------------------------------------------------------------- training (torch, only in `train`)
 
-def _append_locked(path: Path, row: dict) -> None:
-    """append_row under an exclusive flock: two trainers append to one file."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            append_row(path, row)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = SEEDS, lr: float = LR,
           ranks: Sequence[int] = replay.RANKS, path: Path = RESULTS, log=print) -> int:
     """Train every missing run of `tasks` x `lengths` x `seeds` at `lr` on one CPU thread, appending each as it
@@ -300,7 +287,7 @@ def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = S
         out = train_run(TASK_BY_NAME[job["task"]], rank=job["rank"], alpha=replay.ALPHA, lr=job["lr"],
                         seed=job["seed"], steps=job["steps"])
         row = {**job, "kind": "length", "alpha": replay.ALPHA, **out, "wall_s": round(time.monotonic() - t0, 2)}
-        _append_locked(path, row)
+        append_row(path, row)
         log(f"[{i}/{len(todo)}] {job['task']} r{job['rank']} s{job['seed']} {job['steps']} steps: eval "
             f"{row['curve'][0][1]:.4f} -> {row['curve'][-1][1]:.4f} ({row['wall_s']:.1f} s; "
             f"{time.monotonic() - t_all:.0f} s in all) {time.strftime('%H:%M:%S')}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable, Hashable
@@ -28,13 +29,18 @@ def read_unique(path: Path, key: Callable[[dict], Hashable]) -> list[dict]:
 
 def append_row(path: Path, row: dict) -> None:
     """One row, written as one line and flushed to disk before the next run starts (the file only ever grows;
-    a line torn by a kill is ended first, so it costs only itself)."""
+    a line torn by a kill is ended first, so it costs only itself). Under an exclusive flock on the file, so
+    two trainers (e.g. one per task) may append to one file at once."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
     with open(path, "a", encoding="utf-8") as f:
-        f.write(("\n" if torn else "") + json.dumps(row, sort_keys=True) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            torn = path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+            f.write(("\n" if torn else "") + json.dumps(row, sort_keys=True) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def hit(rank: int, knee: int) -> bool:

@@ -10,6 +10,7 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import knee_length as kl  # noqa: E402
+from results_file import append_row  # noqa: E402
 
 BASE = 6.0
 # share of the best improvement (1.0) per rank: a knee at 4 (short runs) and at 16 (long runs)
@@ -33,8 +34,8 @@ def test_resume_trains_only_missing_runs(tmp_path):
     assert len(todo) == 2 * 7 * 3 and todo[0]["steps"] == 20 and todo[-1]["steps"] == 80
     for job in todo[:5]:
         # a float that is 0.01 only to 12 digits still keys the same run
-        kl._append_locked(path, {**job, "lr": 0.1 * 0.1, "curve": [[0, BASE], [20, 5.0]]})
-    kl._append_locked(path, {**todo[0], "curve": [[0, BASE], [20, 4.0]]})  # a duplicate counts once
+        append_row(path, {**job, "lr": 0.1 * 0.1, "curve": [[0, BASE], [20, 5.0]]})
+    append_row(path, {**todo[0], "curve": [[0, BASE], [20, 4.0]]})  # a duplicate counts once
     with open(path, "a") as f:
         f.write('{"task": "lm-license", "rank": 64')  # torn by a kill
     rows = kl.read_runs(path)
