@@ -23,19 +23,20 @@ Measured on benchmarks/planted_rank.py's 16 planted-teacher cases (benchmarks/re
 pattern trained at the ladder's rank against uniform there, 2 seeds each, mean eval loss change): made as
 lorplan's ladder makes it, from the adapters of its pattern probes at the first pass's largest rank (32-64),
 these defaults beat uniform in 14/16 cases, −21.5% (−20.3% at the ranks the ladder recommends since it looks
-above its best rank), and gave the planted modules most of the parameters in 6/16 (the other two cases: an empty pattern, and +0.2%); with the doublings by measured directions first, 12/16,
-−5.3%, 4/16, and +72% in one case (a rank-1 change at budget rank 2: the modules with many weak directions took
-the budget, and the planted module kept rank 1, below uniform's 2). From adapters at the ladder's rank itself:
-−21.7% (14/16); with directions first and the earlier cap of 4 × the probe's rank, −21.0%, most parameters to
-the planted modules in 4/16 (the cap bound in 4 cases); assumed directions up to an 8 × cap made two equal
-modules' doublings all go to the one measured a little stronger. Keeping the uniform rank in every module with
-signal (signal_floor 1) beat uniform in only 4/16 (−9.7%).
+above its best rank), and gave the planted modules most of the parameters in 6/16 (the other two cases: an
+empty pattern, and +0.2%); with the doublings by measured directions first, 12/16, −5.3%, 4/16, and +72% in
+one case (a rank-1 change at budget rank 2: the modules with many weak directions took the budget, and the
+planted module kept rank 1, below uniform's 2). From adapters at the ladder's rank itself: −21.7% (14/16);
+with directions first and the earlier cap of 4 × the probe's rank, −21.0%, most parameters to the planted
+modules in 4/16 (the cap bound in 4 cases); assumed directions up to an 8 × cap made two equal modules'
+doublings all go to the one measured a little stronger. Keeping the uniform rank in every module with signal
+(signal_floor 1) beat uniform in only 4/16 (−9.7%).
 On benchmarks/rank_regret.py's real-text tasks (pattern probes at rank 32-64, budget rank 2-64) all of these
-settings but signal_floor 1 give one same pattern per task, and it does NOT beat uniform (mean eval loss
-over 3 seeds, pattern vs uniform: cls-docpkg r64 0.899 vs 0.772, cls-license r2 1.597 vs 1.580, lm-source r8
-5.448 vs 5.450, lm-license r8 6.269 vs 6.264, lm-docstring r16 5.634 vs 5.627); signal_floor 1 was uniform on
-the three LM tasks (every module had signal) and 0.763 / 1.556 on the two classification ones, within their
-seeds' spread.
+settings but signal_floor 1 give one same pattern per task, and it does NOT beat uniform (mean eval loss over
+3 seeds, pattern vs uniform: cls-docpkg r64 0.899 vs 0.772, cls-license r2 1.597 vs 1.580, lm-source r16 5.445
+vs 5.447 (r8, where the variants were compared: 5.448 vs 5.450), lm-license r8 6.269 vs 6.264, lm-docstring
+r16 5.634 vs 5.627); signal_floor 1 was uniform on the three LM tasks (every module had signal) and 0.763 /
+1.556 on the two classification ones, within their seeds' spread.
 Rank follows measured signal per parameter, as in AdaLoRA's budget view (Zhang et al. 2023, arXiv
 2303.10512), with the signal separated from the seeds' noise as in the LoRA paper's subspace analysis (Hu et
 al. 2021, arXiv 2106.09685 §7).
@@ -207,7 +208,7 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
     doublings by measured directions (rank then follows shared energy alone)."""
     groups = _groups(signals, by)
     budget = budget_rank * sum(s.cost for s in signals)
-    top = max(1, (max_rank_factor or 0) * probe_rank, budget_rank) if max_rank_factor else None
+    top = max(1, max_rank_factor * probe_rank, budget_rank) if max_rank_factor else None
     for g in groups:
         g.limit = largest_power_of_two_at_most(min(min(m.d_in, m.d_out) for m in g.members))
         if top is not None:
@@ -240,7 +241,8 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
                 if g.rank * 2 <= g.limit and g.rank * g.cost <= left() and g.shared > 0]):
         pass
     # 3. what is left, toward uniform: the smallest ranks first
-    while grow([(1.0 / g.rank, g) for g in groups if g.rank * 2 <= min(budget_rank, g.limit) and g.rank * g.cost <= left()]):
+    while grow([(1.0 / g.rank, g) for g in groups
+                if g.rank * 2 <= min(budget_rank, g.limit) and g.rank * g.cost <= left()]):
         pass
     return groups
 
