@@ -130,13 +130,19 @@ def run_start(args) -> int:
     from lorplan.core.plan import defaults
     from lorplan.probe import runner
     from lorplan.probe.backend import device_slots
-    from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_LEARNING_RATE, DEMO_SEQ_LEN, DEMO_STEPS
+    from lorplan.probe.demo import (
+        DEMO_EVAL_EVERY,
+        DEMO_EVAL_EXAMPLES,
+        DEMO_LEARNING_RATE,
+        DEMO_SEQ_LEN,
+        DEMO_STEPS,
+    )
 
     checked = _check_inputs(args)
     demo = args.data is None
     steps = args.steps or (DEMO_STEPS if demo else 100)
     eval_examples = args.eval_examples or (DEMO_EVAL_EXAMPLES if demo else 200)
-    eval_every = args.eval_every or (10 if demo else 20)
+    eval_every = args.eval_every or (DEMO_EVAL_EVERY if demo else 20)
     slots = device_slots(args.device, args.max_parallel)
     targets = _targets(args)
     plan = runner.make_plan(

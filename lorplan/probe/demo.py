@@ -23,6 +23,7 @@ from lorplan.core.data import Example
 DEMO_MODEL_NAME = "all-MiniLM-L6-v2"
 DEMO_STEPS = 60  # short on purpose: a CPU demo of minutes; every seed learns the task within it (SPEED.md)
 DEMO_EVAL_EXAMPLES = 100
+DEMO_EVAL_EVERY = 10  # `lorplan probe start` / the Probes tab's demo: six evals, a curve to watch
 # Probes hold out 10% (plans.PROBE_EVAL_SPLIT), so 1,000 sentences give the documented 100 eval examples (800
 # gave 80: the split, not --eval-examples, was the limit).
 DEMO_SIZE = 1000

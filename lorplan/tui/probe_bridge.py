@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING
 from lorplan.core.errors import LorplanError
 from lorplan.probe import runner
 from lorplan.probe.compare import RankRow, compare_ranks
-from lorplan.probe.demo import DEMO_EVAL_EXAMPLES, DEMO_LEARNING_RATE, DEMO_SEQ_LEN, DEMO_STEPS
+from lorplan.probe.demo import (
+    DEMO_EVAL_EVERY,
+    DEMO_EVAL_EXAMPLES,
+    DEMO_LEARNING_RATE,
+    DEMO_SEQ_LEN,
+    DEMO_STEPS,
+)
 from lorplan.probe.plans import plan_settings
 from lorplan.probe.runs import RunDir, list_runs
 from lorplan.probe.status import RunWatcher
@@ -164,7 +170,7 @@ def start_plan(ranks: tuple[int, ...], plan: Plan, *, runs_dir: Path | None, bac
 
 def start_demo(*, runs_dir: Path | None, backend: Backend | None) -> RunDir:
     """Start the embedded demo: all-MiniLM-L6-v2 at ranks 4, 8, 16 and 32 on generated data."""
-    plan = runner.make_plan(DEMO_RANKS, (DEMO_LEARNING_RATE,), steps=DEMO_STEPS, eval_every=10,
+    plan = runner.make_plan(DEMO_RANKS, (DEMO_LEARNING_RATE,), steps=DEMO_STEPS, eval_every=DEMO_EVAL_EVERY,
                             eval_examples=DEMO_EVAL_EXAMPLES, seq_len=DEMO_SEQ_LEN)
     return runner.start(plan, root=runs_dir, backend=backend)
 
