@@ -33,19 +33,28 @@ def final_loss(row: dict) -> float:
     return float(row["curve"][-1][1])
 
 
+def loss_at(row: dict, steps: int | None = None) -> float:
+    """The run's last eval loss at or before `steps` (its final one when None): the run cut at a probe's
+    length."""
+    if steps is None:
+        return final_loss(row)
+    return float([v for s, v in row["curve"] if s <= steps][-1])
+
+
 def trained(rows: Iterable[dict]) -> list[dict]:
     """The rows of runs that trained (a pattern that could not be made leaves a row with an "error" instead)."""
     return [r for r in rows if "error" not in r]
 
 
-def base_loss(rows: Sequence[dict], task: str) -> tuple[float, float]:
+def base_loss(rows: Sequence[dict], task: str, steps: int | None = None) -> tuple[float, float]:
     """The base eval loss and its standard error over seeds: classification, the head trained alone (best
-    learning rate, mean over seeds); causal LM, the model before any step (every run's step-0 eval)."""
+    learning rate, mean over seeds; cut at `steps` when given); causal LM, the model before any step (every
+    run's step-0 eval)."""
     head = [r for r in rows if r["task"] == task and r["kind"] == "base"]
     if head:
         by = defaultdict(list)
         for r in head:
-            by[r["lr"]].append(final_loss(r))
+            by[r["lr"]].append(loss_at(r, steps))
         lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
         return _mean_se(by[lr])
     zero = [float(r["curve"][0][1]) for r in rows if r["task"] == task and r["kind"] == "sweep"
@@ -63,22 +72,22 @@ def _mean_se(values: Sequence[float]) -> tuple[float, float]:
     return m, math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1) / n)
 
 
-def ladder_rows(rows: Iterable[dict]):
-    """LadderRows (lorplan.recommend.types) of sweep rows, at their final eval loss."""
+def ladder_rows(rows: Iterable[dict], steps: int | None = None):
+    """LadderRows (lorplan.recommend.types) of sweep rows, at their final eval loss (at `steps` when given)."""
     from lorplan.recommend.types import LadderRow
 
-    return [LadderRow(rank=r["rank"], learning_rate=r["lr"], eval_loss=final_loss(r), seed=r["seed"],
-                      steps=r["curve"][-1][0]) for r in rows]
+    return [LadderRow(rank=r["rank"], learning_rate=r["lr"], eval_loss=loss_at(r, steps), seed=r["seed"],
+                      steps=min(steps or r["curve"][-1][0], r["curve"][-1][0])) for r in rows]
 
 
-def sweep_knee(rows: Sequence[dict], task: str, seed: int | None = None):
+def sweep_knee(rows: Sequence[dict], task: str, seed: int | None = None, steps: int | None = None):
     """lorplan.recommend.knee.find_knee on the task's sweep (best lr per rank, mean over seeds; only `seed`'s
-    runs when given)."""
+    runs when given; every run and the classifier's head-alone base cut at `steps` when given)."""
     from lorplan.recommend.knee import find_knee
 
     sweep = [r for r in rows if r["task"] == task and r["kind"] == "sweep" and seed in (None, r["seed"])]
-    base, se = base_loss(rows, task)
-    return find_knee(ladder_rows(sweep), base, base_stderr=se)
+    base, se = base_loss(rows, task, steps)
+    return find_knee(ladder_rows(sweep, steps), base, base_stderr=se)
 
 
 def config_loss(rows: Sequence[dict], task: str, kind: str, rank: int, alpha: float, variant: str = "",
@@ -132,16 +141,17 @@ def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
 
 
 def ladder_spec(task, prior_rank: int, data: dict, adapter: dict, seeds: Sequence[int] = (0,),
-                rate_first: bool = True):
+                rate_first: bool = True, probe_steps: int | None = None):
     """The LadderSpec lorplan builds for the task: first-pass ranks ×4 around the prior (recommend.ladder.
-    coarse_ladder, 1 to 64), the middle learning rate, probes half the planned steps."""
+    coarse_ladder, 1 to 64), the middle learning rate, probes half the planned steps (`probe_steps` when
+    given: the reference rows' probes at the full planned length)."""
     from lorplan.recommend.ladder import coarse_ladder
     from lorplan.recommend.ladder_spec import LadderSpec
 
     return LadderSpec(kind="data", model=task.model, spec_source=task.model, task=task.kind,
                       target_modules=tuple(task.targets), data=data, adapter=adapter, learning_rate=task.lrs[1],
                       learning_rate_why="the benchmark's middle learning rate", planned_steps=task.steps,
-                      probe_steps=task.steps // 2, seeds=tuple(seeds),
+                      probe_steps=probe_steps or task.steps // 2, seeds=tuple(seeds),
                       ranks=coarse_ladder(prior_rank, low=1, high=max(RANKS)), max_rank=max(RANKS), started=0.0,
                       rate_first=rate_first, extra_learning_rates=True)
 
@@ -185,7 +195,8 @@ def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
 
 
 def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
-                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True) -> Replay:
+                  seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True,
+                  probe_steps: int | None = None) -> Replay:
     """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
     refine ×2 around the knee; with rate_first (lorplan's ladder) three learning rates at the reference rank
     first, else two more at the leading rank last; recommend.measured: the knee on the measured losses, the
@@ -198,7 +209,7 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     the rank)."""
     from lorplan.recommend.observe import ProbeObs
 
-    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first)
+    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first, probe_steps)
     probe_steps = spec.probe_steps
     cls = task.kind == "sequence-classification"
     index = {}
@@ -282,8 +293,9 @@ def prior(rows: Sequence[dict], task):
 
 
 def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False, seed: int = 0,
-               rate_first: bool = True) -> Replay:
-    """lorplan's ladder replayed on the task with one training seed per probe (`seed`)."""
+               rate_first: bool = True, probe_steps: int | None = None) -> Replay:
+    """lorplan's ladder replayed on the task with one training seed per probe (`seed`; probes `probe_steps`
+    long when given, else half the planned steps)."""
     p = prior(rows, task)
     return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task), seeds=(seed,),
-                         allow_missing_lr=allow_missing_lr, rate_first=rate_first)
+                         allow_missing_lr=allow_missing_lr, rate_first=rate_first, probe_steps=probe_steps)

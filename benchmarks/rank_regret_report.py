@@ -25,6 +25,8 @@ from rank_regret_replay import (
 LADDER = "lorplan prior + ladder (replay)"
 NO_RATE_PASS = "ablation: ladder without the rate pass"
 ONE_SEED = "reference: the whole sweep, one seed"
+LONG = "reference: the ladder, probes the full planned length"
+CUT = "reference: the whole sweep cut at the probe length, three seeds"
 TRAINED = "lorplan prior + ladder (trained probes)"
 
 
@@ -94,6 +96,21 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         k = sweep_knee(rows, task.name, seed=seed).rank
         scored(f"{ONE_SEED} (seed {seed})", k, config_loss(rows, task.name, "sweep", k, ALPHA),
                compute_fraction(len(one) * task.steps, total), "every rank and rate, full length, this seed alone")
+    # what limits the ladder: its probes' length (the same decisions on the whole recorded runs), or its one
+    # seed (every rank, rate and seed of the sweep, cut where the ladder's probes stop)
+    for seed in SEEDS:
+        try:
+            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, probe_steps=task.steps)
+        except KeyError:
+            continue
+        scored(f"{LONG} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
+               compute_fraction(r.steps, total), f"the ladder's decisions on the whole recorded runs ({task.steps} "
+               "steps, not half)")
+    if all(len([r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == s])
+           == len(RANKS) * len(task.lrs) for s in SEEDS):
+        k = sweep_knee(rows, task.name, steps=task.steps // 2).rank
+        scored(CUT, k, config_loss(rows, task.name, "sweep", k, ALPHA), 0.5,
+               f"every rank, rate and seed, each run cut at step {task.steps // 2} (the ladder's probe length)")
     if rep is not None:
         for variant, name in (("lorplan", "lorplan + pattern"), ("eva", "EVA allocation (same budget)")):
             got = config_loss(rows, task.name, "pattern", rep.rank, ALPHA, variant=variant)
@@ -132,7 +149,7 @@ def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, se
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED):
+    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED, LONG):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name
@@ -169,7 +186,9 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "same code with the rate pass off (ranks compared at 3e-3, the other rates tried at the knee last: "
              "the ladder before this change, but with the knee on measured losses). The reference rows are no "
              "recommender: the knee of every rank and rate trained to full length with one seed, what one seed "
-             "of evidence can say at a third of the sweep's compute. Successive halving never fires "
+             "of evidence can say at a third of the sweep's compute; the ladder's decisions on the whole recorded runs "
+             "(probes as long as the planned training, not half); and the knee of the whole sweep (three seeds) "
+             "with every run cut at the probe length. Successive halving never fires "
              "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
              "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length. "
              "The trained-probe ladder rows run the same decisions on probes TRAINED for the probe length "
@@ -268,6 +287,16 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
                          f"{sum(replayed)}/{len(replayed)}")
         lines.append(f"- prior alone above r=16's hit rate: {met(None if pr is None or r16 is None else pr > r16)} "
                      f"({_fmt(pr, '.0%')} vs {_fmt(r16, '.0%')})")
+        refs = {name: summary.get(name, (None, []))[0] for name in (ONE_SEED + " [every seed]", LONG + " [every seed]",
+                                                                    CUT)}
+        if all(v is not None for v in refs.values()):
+            long_cost = max(summary[LONG + " [every seed]"][1], default=None)
+            lines.append(f"- what limits the ladder on these tasks (no recommender; the knee each would find): one "
+                         f"seed of every rank and rate at full length {refs[ONE_SEED + ' [every seed]']:.0%} (at "
+                         f"{_fmt(max(summary[ONE_SEED + ' [every seed]'][1], default=None), '.0%')} of the sweep), "
+                         f"the ladder's own decisions on full-length runs {refs[LONG + ' [every seed]']:.0%} (at "
+                         f"{_fmt(long_cost, '.0%')}), three seeds of every rank and rate cut at the probe length "
+                         f"{refs[CUT]:.0%} (at 50%)")
         if stable:
             lines.append(f"- the best learning rate stays put across ranks at α=32: {sum(stable.values())} of "
                          f"{len(stable)} tasks ({', '.join(k for k, v in stable.items() if not v) or 'none'} moved)")

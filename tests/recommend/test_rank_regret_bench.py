@@ -92,6 +92,18 @@ def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
     assert old.rank == 4 and sorted(p[1] for p in old.probes if p[0] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
 
 
+def test_the_sweep_cut_at_a_step_and_the_ladder_at_full_length():
+    rs = rows()
+    assert rp.loss_at(rs[0], 20) == rs[0]["curve"][4][1] and rp.loss_at(rs[0]) == rs[0]["curve"][-1][1]
+    cut = rp.sweep_knee(rs, TASK.name, steps=20)
+    # every curve falls like a + b·t^-0.5 to its final loss at 40, so at step 20 each rank keeps the same share of
+    # its improvement: the same knee, every loss higher by 7.8% of its distance from the base
+    k = (20 ** -0.5 - 40 ** -0.5) / (1 - 40 ** -0.5)
+    assert cut.rank == 4 and cut.best_loss == pytest.approx(4.0 + k * (BASE - 4.0), abs=1e-5)
+    full = rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), probe_steps=40)
+    assert all(p[3] == 40 for p in full.probes if p[0] > 0) and full.rank == 4
+
+
 def test_replay_without_a_recorded_run_says_so():
     rs = [r for r in rows() if not (r["rank"] == 16 and r["seed"] == 0 and r["lr"] == 3e-3)]
     with pytest.raises(KeyError):
@@ -148,6 +160,17 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     assert "from rank 4 up it stays put on 1 of 1 tasks (the same rate from rank toy-lm 1 up)" in text
     # the reference: every rank and rate at full length with one seed, a third of the sweep
     assert "| reference: the whole sweep, one seed (seed 0) | 4 | yes | 4.0500 | +0.0500 | 33.3% |" in text
+    # what limits the ladder: its decisions on the whole runs (probes 40 steps, twice the compute) and the
+    # three-seed knee of every run cut at the probe length (step 20), half the sweep
+    long0 = next(x for x in text.splitlines() if x.startswith("| reference: the ladder, probes the full planned "
+                                                               "length (seed 0) |"))
+    half0 = next(x for x in text.splitlines() if x.startswith("| lorplan prior + ladder (replay, seed 0) |"))
+    assert "| 4 | yes |" in long0 and "(40 steps, not half)" in long0
+    share = [float(x.split("|")[6].strip().rstrip("%")) for x in (long0, half0)]
+    assert share[0] == pytest.approx(2 * share[1], rel=0.2)
+    assert "| reference: the whole sweep cut at the probe length, three seeds | 4 | yes |" in text
+    assert "each run cut at step 20" in text
+    assert "- what limits the ladder on these tasks" in text and "three seeds of every rank and rate cut at" in text
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
     assert "not run" in line and "| - |" in line
     eva = next(x for x in text.splitlines() if x.startswith("| EVA allocation"))
