@@ -259,18 +259,31 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
             sum(dirs) / len(dirs) if dirs else None)
 
 
+def rank_in(pattern: dict, name: str, default: int) -> int:
+    """The rank of module `name` under a rank_pattern: the first key that matches the end of its name as peft
+    does (re.match on `(.*\\.)?key$`), else `default`."""
+    for key, r in pattern.items():
+        if re.match(rf"(.*\.)?({key})$", name):
+            return int(r)
+    return default
+
+
 def share_planted(modules: dict, planted: list[str], pattern: dict, default: int) -> float:
-    """Σ rank·(d_in+d_out) over the planted modules / the same over every target module; a module takes the
-    rank of the first pattern key that matches the end of its name as peft does (re.match on `(.*\\.)?key$`),
-    else `default`."""
-    def rank_of(name: str) -> int:
-        for key, r in pattern.items():
-            if re.match(rf"(.*\.)?({key})$", name):
-                return int(r)
-        return default
-    total = sum(rank_of(n) * sum(d) for n, d in modules.items())
-    mine = sum(rank_of(n) * sum(d) for n, d in modules.items() if n in set(planted))
+    """Σ rank·(d_in+d_out) over the planted modules / the same over every target module (ranks: rank_in)."""
+    total = sum(rank_in(pattern, n, default) * sum(d) for n, d in modules.items())
+    mine = sum(rank_in(pattern, n, default) * sum(d) for n, d in modules.items() if n in set(planted))
     return mine / total if total else 0.0
+
+
+def planted_order(modules: dict, planted: list[str], pattern: dict, default: int) -> tuple[str, bool]:
+    """Where the pattern puts the planted modules by rank: "above" (their smallest rank is above every other
+    module's), "tied" (equal to the largest other) or "below"; and whether every planted module is at its full
+    rank (the largest power of two ≤ its smaller dimension), where more parameters cannot go."""
+    mine = [rank_in(pattern, n, default) for n in planted]
+    rest = [rank_in(pattern, n, default) for n in modules if n not in set(planted)]
+    order = "above" if not rest or min(mine) > max(rest) else ("tied" if min(mine) == max(rest) else "below")
+    full = all(rank_in(pattern, n, default) >= 1 << (min(modules[n]).bit_length() - 1) for n in planted)
+    return order, full
 
 
 def s_model(base: dict) -> str:
@@ -300,6 +313,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
     lads = [replay(base, runs, prior.rank, data, adapter, seeds=(seed,)) for seed in SEEDS]
     lad = lads[0]
     share, pat, signal, dirs = pattern_share(base, runs, lad["rank"])
+    order = planted_order(base["modules"], base["planted"], pat, lad["rank"]) if pat is not None else None
     # the ablation: the same code without the rate pass (ranks compared at the middle rate, both seeds per
     # probe, other rates at the knee last), as the ladder ran before the rate pass
     old = replay(base, runs, prior.rank, data, adapter, rate_first=False)
@@ -315,7 +329,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "ladder_hits": sum(hit(x["rank"], knee.rank) for x in lads), "ladder_probed": lad["probed"],
             "ladder_seconds": sum(x["seconds"] for x in lads) / len(lads), "ladder_old": old["rank"],
             "ladder_old_hit": hit(old["rank"], knee.rank), "ladder_old_seconds": old["seconds"],
-            "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat,
+            "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat, "pattern_order": order,
             "signal_share": signal, "planted_directions": dirs,
             "uniform_share": share_planted(base["modules"], base["planted"], {}, 1),
             "knee_is_k": knee.rank == s["k"]}
@@ -368,6 +382,15 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
                                                     "not run (lorplan.recommend.pattern not available)"),
         "share of the two seeds' shared signal in the planted modules: " + (", ".join(signals) or "not run"),
     ]
+    orders = [s["pattern_order"] for s in summaries if s.get("pattern_order")]
+    if orders:
+        count = {k: sum(o[0] == k for o in orders) for k in ("above", "tied", "below")}
+        full = sum(o[1] for o in orders)
+        lines.append(f"pattern by rank: the planted modules' smallest rank is above every other module's in "
+                     f"{count['above']}/{len(orders)}, equal to the largest other in {count['tied']}/{len(orders)}, "
+                     f"below it in {count['below']}/{len(orders)}; every planted module at its full rank (its smaller "
+                     f"dimension: more parameters cannot go there, so the budget's rest goes elsewhere) in "
+                     f"{full}/{len(orders)}")
     return "\n".join(lines + planted_rank_pattern.render(planted_rank_pattern.compare(rows, summaries)))
 
 

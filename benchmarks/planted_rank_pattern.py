@@ -188,7 +188,9 @@ def compare(rows: list[dict], summaries: list[dict]) -> list[dict]:
             mine = [r for r in pats if r["variant"] == v]
             if len(mine) == len(pr.SEEDS):
                 item["variants"][v] = {"loss": _mean([r["eval_loss"] for r in mine]), "share": mine[0]["share"],
-                                       "params": mine[0]["trainable_params"], "empty": not mine[0]["pattern"]}
+                                       "params": mine[0]["trainable_params"], "empty": not mine[0]["pattern"],
+                                       "order": pr.planted_order(base["modules"], base["planted"],
+                                                                 mine[0]["pattern"], rank)[0]}
         out.append(item)
     return out
 
@@ -219,8 +221,11 @@ def render(items: list[dict]) -> list[str]:
         wins = sum(d < 0 for d in diffs)
         most = sum(it["variants"][v]["share"] > 0.5 for it in got)
         over = sum(it["variants"][v]["params"] > it["uniform_params"] for it in got)
+        above = sum(it["variants"][v]["order"] == "above" for it in got)
+        tied = sum(it["variants"][v]["order"] == "tied" for it in got)
         lines.append(f"{v} ({VARIANTS[v][1]}): beats uniform in {wins}/{len(got)} cases, mean loss change "
                      f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}); "
-                     f"share to the planted modules > 50% in {most}/{len(got)}; more parameters than uniform in "
-                     f"{over}/{len(got)}")
+                     f"share to the planted modules > 50% in {most}/{len(got)}; the planted modules' ranks above "
+                     f"every other module's in {above}/{len(got)} (equal to the largest other in {tied}); more "
+                     f"parameters than uniform in {over}/{len(got)}")
     return lines

@@ -136,6 +136,11 @@ def test_hit_and_share_arithmetic():
     mods = {"a.v_proj": [10, 10], "a.q_proj": [10, 30]}
     assert pr.share_planted(mods, ["a.v_proj"], {}, 4) == pytest.approx(20 / 60)
     assert pr.share_planted(mods, ["a.v_proj"], {"q_proj": 1}, 4) == pytest.approx(80 / 120)
+    # by rank: v_proj (smaller dimension 10, so full rank is 8) against q_proj
+    assert pr.planted_order(mods, ["a.v_proj"], {"q_proj": 1}, 4) == ("above", False)
+    assert pr.planted_order(mods, ["a.v_proj"], {}, 4) == ("tied", False)
+    assert pr.planted_order(mods, ["a.v_proj"], {"v_proj": 2}, 4) == ("below", False)
+    assert pr.planted_order(mods, ["a.v_proj"], {"v_proj": 8}, 4) == ("above", True)
 
 
 def test_sweep_resumes_without_redoing_finished_runs(tmp_path, monkeypatch):
@@ -187,11 +192,13 @@ def test_pattern_rows_are_compared_with_uniform_at_the_same_rank(tmp_path):
     (item,) = prp.compare(rows, pr.analyse(rows))
     assert item["rank"] == 4 and item["uniform"] == pytest.approx(0.5)
     assert item["variants"]["cap4"]["share"] == pytest.approx(2 / 3) and item["variants"]["cap8x2"]["empty"]
+    assert item["variants"]["cap4"]["order"] == "above" and item["variants"]["cap8x2"]["order"] == "tied"
     # 4 modules of 256 parameters per rank unit, 2 planted: at most rank 4 for them and 1 for the rest
     assert item["max_share"] == pytest.approx(4 * 512 / (4 * 512 + 512))
     text = pr.render(pr.analyse(rows), rows)
     assert "| llama-v-k4 | 4 | 0.5 (50%) | 80% | 0.4, -20.0%, 67% | 0.55, +10.0%, 50% (empty) |" in text
     assert "cap4 (" in text and "beats uniform in 1/1 cases, mean loss change -20.0%" in text
+    assert "the planted modules' ranks above every other module's in 1/1 (equal to the largest other in 0)" in text
     assert "beats uniform in 0/1 cases, mean loss change +10.0%" in text
 
 
