@@ -293,9 +293,9 @@ def prior(rows: Sequence[dict], task):
 
 
 def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False, seed: int = 0,
-               rate_first: bool = True, probe_steps: int | None = None) -> Replay:
-    """lorplan's ladder replayed on the task with one training seed per probe (`seed`; probes `probe_steps`
-    long when given, else half the planned steps)."""
+               rate_first: bool = True, probe_steps: int | None = None, seeds: Sequence[int] = ()) -> Replay:
+    """lorplan's ladder replayed on the task with one training seed per probe (`seed`; every probe with each of
+    `seeds` when given; probes `probe_steps` long when given, else half the planned steps)."""
     p = prior(rows, task)
-    return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task), seeds=(seed,),
+    return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task), seeds=tuple(seeds) or (seed,),
                          allow_missing_lr=allow_missing_lr, rate_first=rate_first, probe_steps=probe_steps)

@@ -27,6 +27,7 @@ NO_RATE_PASS = "ablation: ladder without the rate pass"
 ONE_SEED = "reference: the whole sweep, one seed"
 LONG = "reference: the ladder, probes the full planned length"
 CUT = "reference: the whole sweep cut at the probe length, three seeds"
+SEEDED = "reference: the ladder, three seeds per probe"
 TRAINED = "lorplan prior + ladder (trained probes)"
 
 
@@ -106,6 +107,13 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         scored(f"{LONG} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
                compute_fraction(r.steps, total), f"the ladder's decisions on the whole recorded runs ({task.steps} "
                "steps, not half)")
+    try:
+        r = ladder_for(rows, task, allow_missing_lr=True, seeds=SEEDS)
+        scored(SEEDED, r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
+               compute_fraction(r.steps, total), f"every probe with seeds {', '.join(map(str, SEEDS))} (mean), "
+               f"band {r.knee_low}-{r.knee_high}")
+    except KeyError:
+        pass
     if all(len([r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == s])
            == len(RANKS) * len(task.lrs) for s in SEEDS):
         k = sweep_knee(rows, task.name, steps=task.steps // 2).rank
@@ -187,8 +195,9 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "the ladder before this change, but with the knee on measured losses). The reference rows are no "
              "recommender: the knee of every rank and rate trained to full length with one seed, what one seed "
              "of evidence can say at a third of the sweep's compute; the ladder's decisions on the whole recorded runs "
-             "(probes as long as the planned training, not half); and the knee of the whole sweep (three seeds) "
-             "with every run cut at the probe length. Successive halving never fires "
+             "(probes as long as the planned training, not half); the knee of the whole sweep (three seeds) "
+             "with every run cut at the probe length; the ladder with three seeds per probe (replayed, each "
+             "rank's loss the mean over seeds). Successive halving never fires "
              "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
              "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length. "
              "The trained-probe ladder rows run the same decisions on probes TRAINED for the probe length "
@@ -288,15 +297,16 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
         lines.append(f"- prior alone above r=16's hit rate: {met(None if pr is None or r16 is None else pr > r16)} "
                      f"({_fmt(pr, '.0%')} vs {_fmt(r16, '.0%')})")
         refs = {name: summary.get(name, (None, []))[0] for name in (ONE_SEED + " [every seed]", LONG + " [every seed]",
-                                                                    CUT)}
+                                                                    CUT, SEEDED)}
         if all(v is not None for v in refs.values()):
             long_cost = max(summary[LONG + " [every seed]"][1], default=None)
-            lines.append(f"- what limits the ladder on these tasks (no recommender; the knee each would find): one "
+            lines.append(f"- what limits the ladder on these tasks (the hit rate of each reference): one "
                          f"seed of every rank and rate at full length {refs[ONE_SEED + ' [every seed]']:.0%} (at "
                          f"{_fmt(max(summary[ONE_SEED + ' [every seed]'][1], default=None), '.0%')} of the sweep), "
                          f"the ladder's own decisions on full-length runs {refs[LONG + ' [every seed]']:.0%} (at "
                          f"{_fmt(long_cost, '.0%')}), three seeds of every rank and rate cut at the probe length "
-                         f"{refs[CUT]:.0%} (at 50%)")
+                         f"{refs[CUT]:.0%} (at 50%), the ladder with three seeds per probe {refs[SEEDED]:.0%} (at "
+                         f"{_fmt(max(summary[SEEDED][1], default=None), '.0%')})")
         if stable:
             lines.append(f"- the best learning rate stays put across ranks at α=32: {sum(stable.values())} of "
                          f"{len(stable)} tasks ({', '.join(k for k, v in stable.items() if not v) or 'none'} moved)")

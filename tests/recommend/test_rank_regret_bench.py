@@ -171,6 +171,10 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     assert "| reference: the whole sweep cut at the probe length, three seeds | 4 | yes |" in text
     assert "each run cut at step 20" in text
     assert "- what limits the ladder on these tasks" in text and "three seeds of every rank and rate cut at" in text
+    # the ladder with every probe trained with three seeds: three times the one-seed ladder's compute
+    seeded = next(x for x in text.splitlines() if x.startswith("| reference: the ladder, three seeds per probe |"))
+    assert "| 4 | yes |" in seeded and "seeds 0, 1, 2 (mean)" in seeded
+    assert float(seeded.split("|")[6].strip().rstrip("%")) == pytest.approx(3 * share[1], rel=0.2)
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
     assert "not run" in line and "| - |" in line
     eva = next(x for x in text.splitlines() if x.startswith("| EVA allocation"))
