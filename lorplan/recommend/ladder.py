@@ -122,22 +122,26 @@ def plan_ladder(
     base_probe: bool = False,
     parallel: int = 1,
     spacing: int = SPACING,
+    seeds: int = 1,
 ) -> LadderPlan:
     """How many probes of probe_seconds each fit in budget_seconds (wall clock, `parallel` probes at a time),
     spent in this order: the base probe when needed, at least 2 first-pass ranks, two more learning rates at
     the reference rank (run before the ranks) once MIN_RATE_RANKS ranks are bought, the rest of the first pass
-    (thinned around the prior when the budget is short), then the refinement."""
-    if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1:
-        raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s and parallel "
-                       f"{parallel!r} must be positive")
-    n = int(budget_seconds * parallel // probe_seconds)
+    (thinned around the prior when the budget is short), then the refinement. seeds: training seeds per probe;
+    every one of these runs that many times (LadderPlan.probes counts them all)."""
+    if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1 or seeds < 1:
+        raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s, parallel "
+                       f"{parallel!r} and seeds {seeds!r} must be positive")
+    bought = int(budget_seconds * parallel // probe_seconds)
+    n = bought // seeds  # probes of one seed; each is trained with every seed
     ranks = coarse_ladder(prior_rank, low=low, high=high, spacing=spacing)
     left = n - (1 if base_probe else 0)
     if left < 2:
         return LadderPlan((), 0, 0, base_probe, 0, 0.0,
-                          f"the budget ({budget_seconds:,.0f} s) buys {n} probe(s) of about {probe_seconds:,.0f} s; "
-                          f"a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}, so the "
-                          "recommendation rests on the capacity prior alone")
+                          f"the budget ({budget_seconds:,.0f} s) buys {bought} probe(s) of about {probe_seconds:,.0f} "
+                          f"s; a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}"
+                          f"{f', each with {seeds} seeds' if seeds > 1 else ''}, so the recommendation rests on the "
+                          "capacity prior alone")
     # the rates before the full first pass: compared at a rate too low for the probes, ranks measure learning
     # speed (see the module docstring), so three ranks at the right rate say more than five at the wrong one
     extra = EXTRA_LR_PROBES if left >= min(MIN_RATE_RANKS, len(ranks)) + EXTRA_LR_PROBES else 0
@@ -147,11 +151,12 @@ def plan_ladder(
         ranks = _thin(ranks, keep, centre)
     left -= len(ranks) + extra
     refine = min(REFINE_PROBES, left)
-    probes = (1 if base_probe else 0) + len(ranks) + refine + extra
+    probes = ((1 if base_probe else 0) + len(ranks) + refine + extra) * seeds
     seconds = math.ceil(probes / parallel) * probe_seconds
     ref = reference_rank(ranks) if extra else None
+    each = f"; each of the following with {seeds} training seeds, their mean eval loss compared" if seeds > 1 else ""
     text = (f"{probes} probes of about {probe_seconds:,.0f} s ({seconds:,.0f} s of the {budget_seconds:,.0f} s "
-            f"budget{f', {parallel} at a time' if parallel > 1 else ''}): ")
+            f"budget{f', {parallel} at a time' if parallel > 1 else ''}{each}): ")
     if extra:
         text += (f"rank {ref} at three learning rates first, then ranks "
                  f"{', '.join(str(r) for r in ranks if r != ref)} at the best of them")

@@ -70,9 +70,10 @@ def probe_blocker(spec, source) -> Blocker | None:
 def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: CapacityPrior, adapter: AdapterSize,
                 *, target_modules: tuple[str, ...], learning_rate: tuple[float, str], epochs: float,
                 budget_minutes: float | None, budget_bytes: int | None, gpu: str | None,
-                trust_remote_code: bool = False) -> Ladder:
+                trust_remote_code: bool = False, seeds: int = 1) -> Ladder:
     """The ladder for the user's model and data. `plan` is the plan at the prior's rank (with its [data]
-    table from the profile); probes are short runs of it."""
+    table from the profile); probes are short runs of it. seeds: training seeds per probe (the plan's seed and
+    the ones after it); with two or more the knee compares means over seeds and its band is their noise."""
     from lorplan.core.model import model_folder
     from lorplan.probe.backend import device_slots
     from lorplan.probe.plans import plan_settings
@@ -93,7 +94,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                                    eval_tokens=eval_n * per_example, evals=math.ceil(steps / eval_every))
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
     top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
-    lp = plan_ladder(budget_s, guess, prior_rank=prior.rank, high=top, base_probe=True, parallel=len(slots))
+    lp = plan_ladder(budget_s, guess, prior_rank=prior.rank, high=top, base_probe=True, parallel=len(slots),
+                     seeds=seeds)
     if not lp.ranks:
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
                       "size; give more --budget-minutes to probe)")
@@ -105,7 +107,11 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     # budget buys one probe more than the ladder plans
     top_rank = max(lp.ranks)
     affordable = int(budget_s * len(slots) // guess)
-    if affordable >= lp.probes + 1:
+    train_seeds = tuple(t.seed + i for i in range(seeds))
+    if seeds > 1:  # the top rank's first two seeds are in the ladder already
+        pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, train_seeds[0], seeds),
+                                                     probe_id(top_rank, train_seeds[1], seeds)), None, ""
+    elif affordable >= lp.probes + 1:
         pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, 0, 1), probe_id(top_rank, 1, 2)), t.seed + 1, ""
     else:
         pattern_probes, pattern_seed = (), None
@@ -116,7 +122,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         kind="data", model=spec.id, spec_source=str(model_folder(source)),
         task=data.task, target_modules=tuple(target_modules), data=asdict(data), adapter=asdict(adapter),
         learning_rate=learning_rate[0], learning_rate_why=learning_rate[1], planned_steps=planned,
-        probe_steps=steps, seeds=(0,), ranks=lp.ranks, max_rank=top, refine=lp.refine > 0,
+        probe_steps=steps, seeds=train_seeds if seeds > 1 else (0,), ranks=lp.ranks, max_rank=top,
+        refine=lp.refine > 0,
         extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
         parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,
         notes=tuple(notes), pattern_probes=pattern_probes, pattern_why=pattern_why,

@@ -69,6 +69,20 @@ def test_budget_buys_probes_in_order():
         plan_ladder(100, 0)
 
 
+def test_seeds_multiply_every_probe_the_budget_buys():
+    one = plan_ladder(600, 60)
+    three = plan_ladder(1800, 60, seeds=3)  # three times the budget buys the same ladder, each probe thrice
+    assert (three.ranks, three.refine, three.extra_learning_rates) == (one.ranks, one.refine, one.extra_learning_rates)
+    assert three.probes == 3 * one.probes == 27 and three.seconds == 1620
+    assert "27 probes" in three.explanation and "each of the following with 3 training seeds" in three.explanation
+    thin = plan_ladder(600, 60, seeds=3)  # 10 probes buy 3 of one seed: fewer ranks, no other rates
+    assert len(thin.ranks) == 3 and thin.extra_learning_rates == 0 and thin.probes == 9
+    none = plan_ladder(300, 60, seeds=3, base_probe=True)  # 5 probes: 1 of one seed, not base + 2 ranks
+    assert none.probes == 0 and "buys 5 probe(s)" in none.explanation and "each with 3 seeds" in none.explanation
+    with pytest.raises(BadInput):
+        plan_ladder(600, 60, seeds=0)
+
+
 def test_halving_stops_ranks_that_can_be_neither_knee_nor_best():
     # exact curves: predictions at step 1000 are A[r] + 3/sqrt(1000); best rank 256, threshold 2.126
     d = halving_step(curves(200), BASE, final_step=FINAL)

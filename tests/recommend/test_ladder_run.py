@@ -107,6 +107,32 @@ def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_b
     assert out["learning_rate"] in {r["learning_rate"] for r in rows} and out["task"] == "sequence-classification"
 
 
+@pytest.mark.slow
+def test_a_seeded_ladder_trains_every_probe_with_each_seed(state_home, tiny_bert, cls_data, capsys):
+    rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "3",
+                        "--seeds", "2", "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    _check_done(out, state_home)
+    spec = LadderFiles(find_run(out["run"], state_home)).spec()
+    assert len(spec.seeds) == 2 and spec.seeds[1] == spec.seeds[0] + 1
+    # every probe the ladder started ran with both seeds, and their ids say which
+    by = {}
+    for p in out["probes"]:
+        by.setdefault((p["rank"], round(p["lr"], 12)), set()).add(p["id"].rsplit("-s", 1)[1])
+    assert by and all(v == {str(s) for s in spec.seeds} for v in by.values()), by
+    # the per-module pattern compares the top rank's two seeds: no extra probe for it
+    top = max(spec.ranks)
+    assert spec.pattern_probes == (f"r{top}-s{spec.seeds[0]}", f"r{top}-s{spec.seeds[1]}")
+    assert spec.pattern_seed is None
+    probes_note = next(e for e in out["evidence"] if e["source"] == "probes")
+    assert "with 2 training seeds" in probes_note["explanation"]
+    knee = next(e for e in out["evidence"] if e["source"] == "ladder" and e["rank"] is not None)
+    assert "One seed per rank" not in knee["explanation"]
+    finished = [r for r in out["ladder"] if r["eval_loss"] is not None]
+    assert {r["seed"] for r in finished} == set(spec.seeds)
+
+
 def _finished(run, pid: str, rank: int, curve, seed: int) -> None:
     """A probe's files as the worker leaves them when it finishes (events, then result.json)."""
     run.probe_dir(pid).mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,12 @@ def test_text_output(capsys):
         (["--model", MINILM, "--examples", "100", "--num-labels", "1"], "--num-labels: 1 must be at least 2"),
         (["--model", QWEN, "--examples", "100", "--num-labels", "3"], "--num-labels: only with"),
         (["--model", QWEN, "--trained-tokens", "5", "--apply-pattern"], "--apply-pattern: only with --write"),
+        (["--model", QWEN, "--trained-tokens", "5", "--seeds", "2"], "--seeds: seeds are for the probe ladder"),
+        (["--model", QWEN, "--data", "x.jsonl", "--probes", "none", "--seeds", "2"], "--seeds: seeds are for"),
+        (["--seeds", "3"], "--seeds: the demo trains its own 3 seeds"),
+        (["--model", QWEN, "--data", "x.jsonl", "--seeds", "9"], "--seeds: 9 is more than 5"),
+        (["--model", QWEN, "--data", "x.jsonl", "--seeds", "two"], "--seeds: 'two'"),
+        (["--run", "x", "--seeds", "2"], "--seeds: --run RUN re-attaches"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_flag(capsys, argv, expected):
