@@ -197,7 +197,9 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "of evidence can say at a third of the sweep's compute; the ladder's decisions on the whole recorded runs "
              "(probes as long as the planned training, not half); the knee of the whole sweep (three seeds) "
              "with every run cut at the probe length; the ladder with three seeds per probe (replayed, each "
-             "rank's loss the mean over seeds). Successive halving never fires "
+             "rank's loss the mean over seeds). These last two use the sweep's own three seeds, the ones the knee "
+             "is measured with, so they share its noise and their hit rate is optimistic. Successive halving never "
+             "fires "
              "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
              "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length. "
              "The trained-probe ladder rows run the same decisions on probes TRAINED for the probe length "
@@ -306,7 +308,7 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
                          f"the ladder's own decisions on full-length runs {refs[LONG + ' [every seed]']:.0%} (at "
                          f"{_fmt(long_cost, '.0%')}), three seeds of every rank and rate cut at the probe length "
                          f"{refs[CUT]:.0%} (at 50%), the ladder with three seeds per probe {refs[SEEDED]:.0%} (at "
-                         f"{_fmt(max(summary[SEEDED][1], default=None), '.0%')})")
+                         f"{_fmt(max(summary[SEEDED][1], default=None), '.0%')}; both with the knee's own seeds)")
         if stable:
             lines.append(f"- the best learning rate stays put across ranks at α=32: {sum(stable.values())} of "
                          f"{len(stable)} tasks ({', '.join(k for k, v in stable.items() if not v) or 'none'} moved)")

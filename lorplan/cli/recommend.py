@@ -83,9 +83,8 @@ def register(sub) -> None:
                    help="wall-clock time the probe ladder may spend (default 15)")
     r.add_argument("--seeds", type=positive_int("--seeds"), metavar="N",
                    help=f"training seeds per probe (default 1, at most {MAX_SEEDS}): each multiplies the probes, so "
-                        "the budget buys fewer ranks, but the knee compares means and its band is the seeds' noise "
-                        "(replayed on the real-text benchmark, 3 seeds per probe found the knee on 4 of 5 tasks, "
-                        "1 seed in 7 of 15 runs)")
+                        "the budget buys fewer ranks, but the knee compares means and its band is the seeds' "
+                        "measured noise")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
     o.add_argument("--write", metavar="PLAN.toml", help="write a plan with the recommended rank, alpha and rate")
