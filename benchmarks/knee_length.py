@@ -242,6 +242,46 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     return lines
 
 
+HALVES = ((0, 1, 2), (3, 4, 5))
+
+
+def split_halves(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = TASKS,
+                 target: int = SWEEP_LENGTH) -> list[str]:
+    """Independent halves: the knee of seeds 0-2 next to that of seeds 3-5 at every length, and how often
+    probes at each length with 1, 2 or 3 seeds of one half find the OTHER half's 3-seed knee at `target` steps
+    (rank in [knee, 2×knee]). The truth never shares a seed with the probes (the rank_regret rows' references
+    do share). Empty when the extra seeds have not run."""
+    import itertools
+
+    from results_file import hit
+
+    have = [t for t in tasks if all(length_rows(runs, sweep, t, n, seeds=h) for n in LENGTHS for h in HALVES)]
+    if not have:
+        return []
+    lines = ["## Independent halves: can a short run find the planned run's knee?", "",
+             f"Knee of seeds 0-2 and of seeds 3-5 (lr 1e-2), and hits of probes from one half against the other "
+             f"half's {target}-step knee (every pairing of probe seeds, both halves, tasks {', '.join(have)}):", "",
+             "| task | " + " | ".join(f"{n} steps: 0-2 / 3-5" for n in LENGTHS) + " |", "|---|" + "---|" * len(LENGTHS)]
+    for t in have:
+        cells = [" / ".join(str(knee_of(length_rows(runs, sweep, t, n, seeds=h)).rank) for h in HALVES)
+                 for n in LENGTHS]
+        lines.append(f"| {t} | " + " | ".join(cells) + " |")
+    lines += ["", "| probe length | 1 seed | 2 seeds | 3 seeds |", "|---|---|---|---|"]
+    for n in LENGTHS:
+        cells = []
+        for k in (1, 2, 3):
+            hits = total = 0
+            for t in have:
+                for probes, truth in (HALVES, HALVES[::-1]):
+                    knee = knee_of(length_rows(runs, sweep, t, target, seeds=truth)).rank
+                    for pick in itertools.combinations(probes, k):
+                        hits += hit(knee_of(length_rows(runs, sweep, t, n, seeds=pick)).rank, knee)
+                        total += 1
+            cells.append(f"{hits}/{total} ({hits / total:.0%})")
+        lines.append(f"| {n} steps{' (the planned length)' if n == target else ''} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = TASKS) -> str:
     lines = ["# The knee vs the training run's length (rank-regret causal-LM tasks)", "",
              "Made by `python benchmarks/knee_length.py report --write` from benchmarks/results/knee_length.jsonl "
@@ -263,7 +303,7 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
             if more:
                 wide = knee_table(runs, sweep, t, (*SEEDS, *more))
                 summary.append(f"  - over seeds 0-{max(more)}: {movement(wide)}")
-    return "\n".join(lines + ["## Summary", ""] + summary) + "\n"
+    return "\n".join(lines + split_halves(runs, sweep, tasks) + ["## Summary", ""] + summary) + "\n"
 
 
 # ---------------------------------------------------------------- training (torch, only in `train`)

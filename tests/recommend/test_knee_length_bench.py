@@ -68,3 +68,25 @@ def test_a_knee_that_stays_is_not_reported_as_moving():
     runs += _rows("lm-source", 80, SHARE_4)
     assert kl.movement(kl.knee_table(runs, [], "lm-source")) == \
         "20→80→160: 16→4→16 (up and down; stays from 20 to 160 steps)"
+
+
+def test_independent_halves_score_short_probes_against_the_other_seeds_knee():
+    def half(steps, shares, seeds, kind="length"):
+        return [_row("lm-license", r, s, steps, shares[r], kind) for r in shares for s in seeds]
+
+    # seeds 0-2 see a knee at 4 at every length; seeds 3-5 at 16 when short (20, 80), at 4 when long (40, 160)
+    runs, sweep = [], half(40, SHARE_4, (0, 1, 2), "sweep")
+    for n in (20, 80, 160):
+        runs += half(n, SHARE_4, (0, 1, 2))
+    runs += half(40, SHARE_4, (3, 4, 5)) + half(160, SHARE_4, (3, 4, 5))
+    assert kl.split_halves(runs, sweep, ["lm-license"]) == []  # seeds 3-5 not at every length yet
+    runs += half(20, SHARE_16, (3, 4, 5)) + half(80, SHARE_16, (3, 4, 5))
+    lines = kl.split_halves(runs, sweep, ["lm-license"])
+    assert "| lm-license | 4 / 16 | 4 / 4 | 4 / 16 | 4 / 4 |" in lines
+    # the truth is 4 for both halves at 40 steps: probes saying 16 miss ([4, 8]), so at 20 steps only the
+    # 0-2 half's probes hit (3 of 6 single seeds, 3 of 6 pairs, 1 of 2 triples); at 160 every probe hits
+    assert "| 20 steps | 3/6 (50%) | 3/6 (50%) | 1/2 (50%) |" in lines
+    assert "| 40 steps (the planned length) | 6/6 (100%) | 6/6 (100%) | 2/2 (100%) |" in lines
+    assert "| 160 steps | 6/6 (100%) | 6/6 (100%) | 2/2 (100%) |" in lines
+    assert "## Independent halves: can a short run find the planned run's knee?" in kl.report(runs, sweep,
+                                                                                               ["lm-license"])
