@@ -327,6 +327,8 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "prior": prior.rank, "prior_hit": hit(prior.rank, knee.rank),
             "ladder": [x["rank"] for x in lads], "ladder_lr": [x["lr"] for x in lads],
             "ladder_hits": sum(hit(x["rank"], knee.rank) for x in lads), "ladder_probed": lad["probed"],
+            "ladder_bands": [list(x["band"]) for x in lads],
+            "ladder_band_held": sum(x["band"][0] <= knee.rank <= x["band"][1] for x in lads),
             "ladder_seconds": sum(x["seconds"] for x in lads) / len(lads), "ladder_old": old["rank"],
             "ladder_old_hit": hit(old["rank"], knee.rank), "ladder_old_seconds": old["seconds"],
             "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat, "pattern_order": order,
@@ -372,6 +374,10 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
         f"prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: {lad_hits}/{lad_n} = "
         f"{lad_hits / lad_n:.0%} (target ≥ 80%: {'met' if lad_hits >= 0.8 * lad_n else 'NOT met'})",
+        f"the ladder's band (the ranks it cannot tell apart; one seed: noise estimated from how far its losses rise "
+        f"with rank) holds the knee in {sum(s['ladder_band_held'] for s in summaries)}/{lad_n}, "
+        f"{sum(math.log2(b[1] / b[0]) for s in summaries for b in s['ladder_bands']) / lad_n:.2f} doublings wide "
+        "on average",
         f"ablation, the ladder without the rate pass (ranks compared at the middle rate, two seeds per probe): "
         f"{rate('ladder_old_hit')} in [knee, 2×knee], cost "
         f"{sum(s['ladder_old_seconds'] for s in summaries) / sum(s['sweep_seconds'] for s in summaries):.0%}",

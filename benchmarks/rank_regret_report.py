@@ -42,6 +42,7 @@ class Outcome:
     regret: float | None
     compute: float | None
     note: str = ""
+    band: tuple[int, int] | None = None  # the ladder's band: the ranks its evidence cannot tell apart
 
 
 def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> list[Outcome]:
@@ -50,14 +51,14 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
     best = knee.best_loss
     total = sweep_steps(task)
 
-    def scored(name, rank, got, compute, note=""):
+    def scored(name, rank, got, compute, note="", band=None):
         if got is None:
             out.append(Outcome(name, rank, hit(rank, knee.rank) if rank else None, None, None, compute,
-                               note or "not run"))
+                               note or "not run", band))
             return
         loss, lr, n = got
         out.append(Outcome(name, rank, hit(rank, knee.rank), loss, regret(loss, best), compute,
-                           note or f"lr {lr:g}, {n} seed{'s' if n > 1 else ''}"))
+                           note or f"lr {lr:g}, {n} seed{'s' if n > 1 else ''}", band))
 
     p = prior(rows, task)
     scored("lorplan prior", p.rank, config_loss(rows, task.name, "sweep", p.rank, ALPHA), 0.0)
@@ -79,7 +80,8 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         rep = rep or r
         got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
         scored(name, r.rank, got, compute_fraction(r.steps, total),
-               replay_note + (f"lr {got[1]:g}, {got[2]} seeds; ladder's lr {r.learning_rate:g}" if got else ""))
+               replay_note + (f"lr {got[1]:g}, {got[2]} seeds; ladder's lr {r.learning_rate:g}; band "
+                              f"{r.knee_low}-{r.knee_high}" if got else ""), band=(r.knee_low, r.knee_high))
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed))
     for seed in SEEDS:
@@ -215,6 +217,7 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "SVD init). EVA needs forward passes only, so it has no step count. Fixed defaults with α≠32 are "
              "trained here; r=16 α=32 is the sweep's own rank 16.", ""]
     per_task: dict[str, list[Outcome]] = {}
+    knees: dict[str, int] = {}
     stable: dict[str, bool] = {}
     stable_from: dict[str, int] = {}
     for task in tasks:
@@ -246,6 +249,7 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
         lines += [f"Wall time of this task's runs: {wall / 60:.1f} min (one CPU thread on a shared machine).", ""]
         res = outcomes(rows, task, knee, probes)
         per_task[task.name] = res
+        knees[task.name] = knee.rank
         lines += ["| recommender | rank | hit | eval loss | regret | compute | note |", "|---|---|---|---|---|---|---|"]
         for o in res:
             lines.append(f"| {o.name} | {_fmt(o.rank, 'd')} | {'-' if o.hit is None else ('yes' if o.hit else 'no')} "
@@ -284,6 +288,11 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
                      f"seed counts once): "
                      f"{met(None if lad[0] is None else lad[0] >= 0.8 and all(lad[0] > f for f in fixed))} "
                      f"({_fmt(lad[0], '.0%')} vs fixed {', '.join(_fmt(f, '.0%') for f in fixed)})")
+        banded = [(o.band, knees[t]) for t, res_ in per_task.items() for o in res_
+                  if _group(o.name) == LADDER + " [every seed]" and o.band is not None]
+        held = sum(lo <= k <= hi for (lo, hi), k in banded)
+        lines.append(f"- the ladder's band (the ranks its evidence cannot tell apart; one seed: noise estimated from "
+                     f"how far its losses rise with rank) holds the sweep's knee in {held}/{len(banded)}")
         lines.append(f"- ladder compute ≤ 10% of the sweep: "
                      f"{met(None if not lad[1] else max(lad[1]) <= 0.10)} "
                      f"(largest {_fmt(max(lad[1]) if lad[1] else None, '.1%')})")

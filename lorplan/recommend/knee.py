@@ -95,6 +95,29 @@ def summarize(rows: Iterable[LadderRow]) -> tuple[RankSummary, ...]:
     return tuple(out)
 
 
+def one_seed_noise(ranks: tuple[RankSummary, ...]) -> float | None:
+    """With one seed per rank, an estimate of the seeds' noise from the ranks themselves: eval loss should not
+    rise with rank (a larger adapter contains the smaller one), so how far the losses depart from the nearest
+    curve that never rises (isotonic regression by pool-adjacent-violators) is noise. The root mean square of
+    those departures over the degrees of freedom the fit leaves (ranks − pooled blocks), in loss units; 0.0
+    when the losses never rise; None with fewer than 3 ranks. It sees only departures that go up, so it
+    underestimates the noise rather than overstating it."""
+    if len(ranks) < 3:
+        return None
+    blocks: list[list[float]] = []  # [mean, count]
+    for s in ranks:
+        blocks.append([s.mean_loss, 1])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            m2, c2 = blocks.pop()
+            m1, c1 = blocks.pop()
+            blocks.append([(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2])
+    fit = [m for m, c in blocks for _ in range(int(c))]
+    dof = len(ranks) - len(blocks)
+    if dof == 0:
+        return 0.0
+    return math.sqrt(sum((s.mean_loss - f) ** 2 for s, f in zip(ranks, fit, strict=True)) / dof)
+
+
 def seeds_per_rank(rows: Iterable[LadderRow]) -> int:
     """The most seeds any rank was measured with at its best learning rate (0 without a usable row): with 1,
     the knee's band holds only ranks the ladder did not measure, not seed noise."""
@@ -150,10 +173,16 @@ def find_knee(
         return Knee(ranks[0].rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, ranks[-1].rank,
                     ranks, False, text)
     knee = next(s for s in ranks if base_loss - s.mean_loss >= fraction * gain - 1e-12 * abs(base_loss))
-    var_t = ((1 - fraction) * base_stderr) ** 2 + (fraction * (best.stderr or 0.0)) ** 2
+    seeds = max(s.seeds for s in ranks)
+    pooled = one_seed_noise(ranks) if seeds < 2 else None
+
+    def se(s: RankSummary) -> float:
+        return s.stderr if s.stderr is not None else (pooled or 0.0)
+
+    var_t = ((1 - fraction) * base_stderr) ** 2 + (fraction * se(best)) ** 2
 
     def tol(s: RankSummary) -> float:
-        return z * math.sqrt((s.stderr or 0.0) ** 2 + var_t)
+        return z * math.sqrt(se(s) ** 2 + var_t)
 
     low = next(s.rank for s in ranks if s.mean_loss - tol(s) <= threshold)
     sure = [s.rank for s in ranks if s.mean_loss + tol(s) <= threshold]
@@ -163,12 +192,17 @@ def find_knee(
     if untested_floor:
         low = min(low, _below(low, measured, untested_floor))
     parts = [f"{s.rank}: {s.mean_loss:.4g} ({(base_loss - s.mean_loss) / gain:.0%})" for s in ranks]
-    seeds = max(s.seeds for s in ranks)
     text = (f"knee at rank {knee.rank}: base eval loss {base_loss:.4g}, best rank {best.rank} reaches "
             f"{best.mean_loss:.4g}, so a rank must reach {threshold:.4g}; eval loss by rank (share of the best "
             f"improvement) {'; '.join(parts)}. By definition, {definition}.")
-    if seeds < 2:
-        text += " One seed per rank: no interval from seed noise."
+    if seeds < 2 and not pooled:
+        text += (" One seed per rank: no interval from seed noise" + (", and the losses never rise with rank, so "
+                 "none shows in them." if pooled == 0.0 else "."))
+    elif seeds < 2:
+        text += (f" One seed per rank, so the seeds' noise is estimated from how far the losses rise with rank "
+                 f"(a larger rank should not do worse): ±{pooled:.2g}")
+        text += (f"; within {z:g} such errors ranks {noise_low}-{high} cannot be told apart." if noisy else
+                 ", which does not blur the knee.")
     elif noisy:
         text += f" Within {z:g} standard errors over seeds, ranks {noise_low}-{high} cannot be told apart."
     if low < noise_low:

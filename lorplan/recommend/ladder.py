@@ -163,7 +163,8 @@ def plan_ladder(
     else:
         text += f"ranks {', '.join(map(str, ranks))} at the policy's learning rate (no budget to try others)"
     if refine:
-        text += f", then {refine} to refine ×2 around the knee"
+        text += (f", then {refine} to refine ×2 around the knee (and one more above the best rank when it is the "
+                 "largest measured, if the budget left buys it)")
     if base_probe:
         text += "; one more trains the head alone for the base loss"
     return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text, ref)

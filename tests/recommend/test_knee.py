@@ -8,7 +8,7 @@ import math
 import pytest
 
 from lorplan.core.errors import BadInput
-from lorplan.recommend.knee import find_knee, seeds_per_rank, summarize
+from lorplan.recommend.knee import find_knee, one_seed_noise, seeds_per_rank, summarize
 from lorplan.recommend.types import LadderRow
 
 
@@ -66,6 +66,28 @@ def test_quiet_seeds_give_a_tight_band():
     rows = sweep({4: [2.5, 2.5001], 8: [2.02, 2.0201], 16: [2.0, 2.0001]})
     k = find_knee(rows, 3.0, untested_floor=None)
     assert (k.rank, k.low, k.high) == (8, 8, 8)
+
+
+def test_one_seed_noise_is_how_far_the_losses_rise_with_rank():
+    # 2.0, 1.5, 1.6, 1.4: the nearest curve that never rises pools 1.5 and 1.6 into 1.55 (3 blocks of 4 ranks,
+    # one degree of freedom); departures 0, -0.05, +0.05, 0
+    assert one_seed_noise(summarize(sweep({1: 2.0, 2: 1.5, 4: 1.6, 8: 1.4}))) == pytest.approx(math.sqrt(0.005))
+    assert one_seed_noise(summarize(sweep({1: 2.0, 2: 1.5, 4: 1.4}))) == 0.0  # never rises: no noise shows
+    assert one_seed_noise(summarize(sweep({1: 2.0, 2: 2.5}))) is None  # two ranks say nothing about noise
+
+
+def test_one_seed_band_from_the_losses_own_noise():
+    # one seed: rank 16 (2.3) does worse than 8 (2.15), so the losses carry noise of about 0.1; the knee at 32
+    # (2.04 against the threshold 2.05) cannot be told apart from 8 within two such errors
+    rows = sweep({1: 2.9, 4: 2.5, 8: 2.15, 16: 2.3, 32: 2.04, 64: 2.0})
+    k = find_knee(rows, 3.0, untested_floor=None)
+    noise = one_seed_noise(summarize(rows))
+    assert k.rank == 32 and noise == pytest.approx(math.sqrt(((2.3 - 2.225) ** 2 * 2) / 1))
+    assert (k.low, k.high) == (8, 64)
+    assert "noise is estimated from how far the losses rise with rank" in k.explanation
+    assert "ranks 8-64 cannot be told apart" in k.explanation
+    quiet = find_knee(sweep({1: 2.9, 4: 2.5, 8: 2.15, 16: 2.1, 32: 2.04, 64: 2.0}), 3.0, untested_floor=None)
+    assert (quiet.low, quiet.high) == (32, 32) and "the losses never rise with rank" in quiet.explanation
 
 
 def test_non_monotone_curve():

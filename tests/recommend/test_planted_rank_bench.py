@@ -114,6 +114,8 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     assert "prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: 2/2 = 100% (target ≥ " \
            "80%: met)" in text
     assert "ladder cost: 8% of the sweeps' training seconds (mean over the seeded replays; largest 8%)" in text
+    assert all(lo <= 4 <= hi for lo, hi in s["ladder_bands"]) and s["ladder_band_held"] == 2
+    assert "holds the knee in 2/2" in text
     assert "without the rate pass (ranks compared at the middle rate, two seeds per probe): 1/1 = 100%" in text
 
 

@@ -157,6 +157,8 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     for seed, rank in ((0, 4), (1, 4), (2, 8)):  # seed 2's +0.004 puts rank 4 just short of the threshold
         assert f"| lorplan prior + ladder (replay, seed {seed}) | {rank} | yes |" in text
     assert "| lorplan prior + ladder (replay) [every seed] | 100% (3/3) |" in text
+    # the toy's losses never rise with rank, so each band is its knee alone: seed 2's 8 does not hold 4
+    assert "band 4-4 |" in text and "band 8-8 |" in text and "holds the sweep's knee in 2/3" in text
     assert "from rank 4 up it stays put on 1 of 1 tasks (the same rate from rank toy-lm 1 up)" in text
     # the reference: every rank and rate at full length with one seed, a third of the sweep
     assert "| reference: the whole sweep, one seed (seed 0) | 4 | yes | 4.0500 | +0.0500 | 33.3% |" in text
