@@ -168,9 +168,10 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
 def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
-    # with one seed per rank the band holds only the ranks the ladder did not measure: say so beside it
+    # with one seed per rank the band holds the ranks the ladder did not measure and noise estimated from how far
+    # the losses rise with rank (recommend.knee.one_seed_noise), not measured: say so beside it
     one_seed = seeds_per_rank(_usable(obj, rows_from_json(obj))) == 1
-    band_note = "  (one seed per rank: seed noise not measured)" if one_seed else ""
+    band_note = "  (one seed per rank: seed noise estimated, not measured)" if one_seed else ""
     state = "done" if obj.get("state") == "done" else "still running (provisional)"
     scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
     lines = [

@@ -302,8 +302,8 @@ def ladder_knee(rec: Recommendation) -> int | None:
 
 
 def one_seed_per_rank(rec: Recommendation) -> bool:
-    """True when the ladder measured each rank with one seed: its band then holds only unmeasured ranks, not
-    seed noise (lorplan.recommend.knee.seeds_per_rank)."""
+    """True when the ladder measured each rank with one seed: its band then holds unmeasured ranks and noise
+    estimated from how far the losses rise with rank, not measured seed noise (lorplan.recommend.knee)."""
     return seeds_per_rank(rec.ladder) == 1
 
 

@@ -77,8 +77,8 @@ def test_other_rates_at_the_knee_get_their_own_rows_and_the_knee_stays_at_the_co
 
 def test_the_band_says_when_one_seed_per_rank_measured_no_seed_noise():
     obj = demo_like()
-    assert "seed noise not measured" not in render_ladder(obj).splitlines()[2]  # three seeds: the band is theirs
+    assert "seed noise estimated" not in render_ladder(obj).splitlines()[2]  # three seeds: the band is theirs
     one = dict(obj, probes=[p for p in obj["probes"] if p["seed"] == 0],
                ladder=[r for r in obj["ladder"] if r["seed"] == 0])
     line = render_ladder(one).splitlines()[2]
-    assert line.startswith("  rank            16") and line.endswith("(one seed per rank: seed noise not measured)")
+    assert line.startswith("  rank            16") and line.endswith("(one seed per rank: seed noise estimated, not measured)")

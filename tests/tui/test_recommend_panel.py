@@ -370,5 +370,5 @@ def test_the_headline_says_when_one_seed_per_rank_measured_no_seed_noise():
         return combine(prior, default_lr=(1e-3, "default"), ladder=rows, base_loss=1.1)
 
     one = headline(rec((0,)), "from the ladder")
-    assert "one seed per rank: seed noise not measured" in one.splitlines()[0]
-    assert "seed noise not measured" not in headline(rec((0, 1)), "from the ladder")
+    assert "one seed per rank: seed noise estimated, not measured" in one.splitlines()[0]
+    assert "seed noise estimated" not in headline(rec((0, 1)), "from the ladder")

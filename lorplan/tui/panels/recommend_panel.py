@@ -82,7 +82,7 @@ def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
     low, high = rec.confidence
     band = f"band {low}–{high}" if low != high else "no band"
     if recommend_bridge.one_seed_per_rank(rec):
-        band += "; one seed per rank: seed noise not measured"
+        band += "; one seed per rank: seed noise estimated, not measured"
     lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
              f"rank_pattern: {pattern_words(rec.rank_pattern)}", where]
