@@ -8,7 +8,13 @@ length, rank_regret_tasks.train_run(steps=N)) next to the sweep's 40 (rank_regre
 every rank of rank_regret_replay.RANKS x seeds 0, 1, 2 at one learning rate, 1e-2 (the sweep's best rate at most
 ranks), alpha rank_regret_replay.ALPHA.
 
+The two classifiers (cls-docpkg, cls-license) ran at 160 steps too, lr 3e-3 (their best rate at every rank in
+the 32-step sweep), with the head trained alone for the same length as their base (rank 0): does their knee (64
+and 32 at 32 steps) come from what a rank can hold, or from how fast it learns in a short run? The capacity
+prior, which counts what the labels can teach, says rank 1 for both.
+
     python benchmarks/knee_length.py train [--tasks lm-license,lm-source] [--lengths 20,80,160]
+    python benchmarks/knee_length.py train --tasks cls-license --lengths 160 --lr 0.003
     python benchmarks/knee_length.py report [--write]      # benchmarks/results/knee_length.md
 
 Every run is appended to benchmarks/results/knee_length.jsonl as it finishes, keyed (task, rank, lr, seed,
@@ -41,6 +47,7 @@ TRAIN_LENGTHS = (20, 80, 160)
 SWEEP_LENGTH = 40  # the sweep's planned length of the causal-LM tasks (rank_regret_tasks.TASKS)
 LENGTHS = (20, 40, 80, 160)
 LR = 1e-2
+CLS = "sequence-classification"
 SEEDS = (0, 1, 2)
 
 
@@ -242,6 +249,64 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     return lines
 
 
+CLS_TASKS = ("cls-docpkg", "cls-license")
+CLS_LR = 3e-3  # the classifiers' best rate at every rank in the 32-step sweep
+
+
+def classifier_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, steps: int,
+                    lr: float = CLS_LR) -> tuple[list[dict], list[dict]]:
+    """A classifier's (rank runs, head-alone base runs) at `steps` and `lr`, finite only: the sweep's own
+    (kinds sweep and base) at its planned length, this file's (rank 0 is the head alone) at the others."""
+    from rank_regret_tasks import TASK_BY_NAME
+
+    if steps == TASK_BY_NAME[task].steps:
+        pool = [r for r in sweep if r["task"] == task and r["kind"] in ("sweep", "base") and r.get("variant", "") == ""
+                and r["alpha"] == replay.ALPHA]
+    else:
+        pool = [r for r in runs if r["task"] == task and r["steps"] == steps]
+    pool = [r for r in pool if round(r["lr"], 12) == round(lr, 12) and _finite(r)]
+    return [r for r in pool if r["rank"] >= 1], [r for r in pool if r["rank"] == 0]
+
+
+def classifier_lines(runs: Sequence[dict], sweep: Sequence[dict], task: str, lr: float = CLS_LR) -> list[str]:
+    """A classifier's knee at its sweep's length and at every longer length this file holds (lr `lr`, the
+    base its head trained alone for the same length), beside the capacity prior's rank, which counts what the
+    labels can teach (examples × label entropy), not how fast a rank learns."""
+    from rank_regret_tasks import TASK_BY_NAME
+
+    from lorplan.recommend.knee import find_knee
+
+    planned = TASK_BY_NAME[task].steps
+    lengths = [planned] + sorted({r["steps"] for r in runs if r["task"] == task and r["steps"] != planned})
+    prior = replay.prior(sweep, TASK_BY_NAME[task])
+    lines = [f"## {task} (classifier)", "",
+             f"The capacity prior says rank {prior.rank}: "
+             + "; ".join(f"{r.name} {r.need:,} parameters against {prior.adapter.per_rank:,} per rank unit"
+                         for r in prior.rules) + ". The knee at the "
+             f"sweep's {planned} steps and at longer runs, lr {lr:g}, every rank × seeds of the file, the base "
+             "the head trained alone for the same length (mean over seeds):", "",
+             "| steps | runs | knee | band | best rank | head alone | best loss | one-seed knees |",
+             "|---|---|---|---|---|---|---|---|"]
+    shares: dict[int, object] = {}
+    for n in lengths:
+        rows, base = classifier_rows(runs, sweep, task, n, lr)
+        if not rows or not base:
+            continue
+        seeds = sorted({r["seed"] for r in rows})
+        b, se = replay._mean_se([replay.final_loss(r) for r in base])
+        knee = find_knee(replay.ladder_rows(rows), b, base_stderr=se)
+        shares[n] = knee
+        one = "/".join(str(find_knee(replay.ladder_rows([r for r in rows if r["seed"] == s]), b).rank) for s in seeds)
+        lines.append(f"| {n} | {len(rows)} | {knee.rank} | {knee.low}–{knee.high} | {knee.best_rank} | {b:.4f} | "
+                     f"{knee.best_loss:.4f} | {one} |")
+    if len(shares) > 1:
+        lines += ["", "| rank | " + " | ".join(f"{n} steps" for n in shares) + " |", "|---|" + "---|" * len(shares)]
+        for r in replay.RANKS:
+            cells = [k.share(r) for k in shares.values()]
+            lines.append(f"| {r} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |")
+    return lines + [""]
+
+
 HALVES = ((0, 1, 2), (3, 4, 5))
 
 
@@ -303,6 +368,9 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
             if more:
                 wide = knee_table(runs, sweep, t, (*SEEDS, *more))
                 summary.append(f"  - over seeds 0-{max(more)}: {movement(wide)}")
+    for t in CLS_TASKS:
+        if any(r["task"] == t for r in runs):
+            lines += classifier_lines(runs, sweep, t)
     return "\n".join(lines + split_halves(runs, sweep, tasks) + ["## Summary", ""] + summary) + "\n"
 
 
@@ -319,13 +387,16 @@ def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = S
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    todo = missing(jobs(tasks, lengths, seeds, lr, ranks), read_runs(path))
+    # a classifier's base is its head trained alone (rank 0, adapters frozen at B = 0) for the same length
+    todo = missing([j for t in tasks for j in jobs([t], lengths, seeds, lr,
+                                                   (0, *ranks) if TASK_BY_NAME[t].kind == CLS else ranks)],
+                   read_runs(path))
     log(f"{len(todo)} runs to train ({', '.join(tasks)}; lengths {', '.join(map(str, lengths))})")
     t_all = time.monotonic()
     for i, job in enumerate(todo, 1):
         t0 = time.monotonic()
-        out = train_run(TASK_BY_NAME[job["task"]], rank=job["rank"], alpha=replay.ALPHA, lr=job["lr"],
-                        seed=job["seed"], steps=job["steps"])
+        out = train_run(TASK_BY_NAME[job["task"]], rank=max(1, job["rank"]), alpha=replay.ALPHA, lr=job["lr"],
+                        seed=job["seed"], steps=job["steps"], head_only=job["rank"] == 0)
         row = {**job, "kind": "length", "alpha": replay.ALPHA, **out, "wall_s": round(time.monotonic() - t0, 2)}
         append_row(path, row)
         log(f"[{i}/{len(todo)}] {job['task']} r{job['rank']} s{job['seed']} {job['steps']} steps: eval "

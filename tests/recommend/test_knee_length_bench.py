@@ -90,3 +90,28 @@ def test_independent_halves_score_short_probes_against_the_other_seeds_knee():
     assert "| 160 steps | 6/6 (100%) | 6/6 (100%) | 2/2 (100%) |" in lines
     assert "## Independent halves: can a short run find the planned run's knee?" in kl.report(runs, sweep,
                                                                                                ["lm-license"])
+
+
+def test_a_classifier_knee_at_its_sweep_length_and_at_a_longer_run(monkeypatch):
+    import rank_regret_replay as rp
+
+    monkeypatch.setattr(rp, "adapter_of", lambda task: {"model": "toy", "targets": "query", "per_rank": 1000,
+                                                        "fixed": 0, "min_dim": 64})
+    monkeypatch.setattr(rp, "data_size", lambda rows, task: {"task": "sequence-classification", "examples": 800,
+                                                             "num_labels": 6, "label_entropy_bits": 2.5,
+                                                             "entropy_counted": True})
+
+    def cls(steps, shares, kind, head):
+        rows = [{**_row("cls-license", r, s, steps, shares[r], kind, lr=0.003)} for r in shares for s in kl.SEEDS]
+        rows += [{**_row("cls-license", 0, s, steps, 0.0, head, lr=0.003)} for s in kl.SEEDS]  # the head alone
+        return rows
+
+    sweep = cls(32, SHARE_16, "sweep", "base")
+    runs = cls(160, SHARE_4, "length", "length")
+    runs.append({**runs[0], "lr": 0.01, "curve": [[0, BASE], [160, 1.0]]})  # another rate: not this table's
+    rows, base = kl.classifier_rows(runs, sweep, "cls-license", 160)
+    assert len(rows) == 21 and len(base) == 3 and all(r["rank"] == 0 for r in base)
+    text = "\n".join(kl.classifier_lines(runs, sweep, "cls-license"))
+    assert "The capacity prior says rank 1: token rule 800 parameters against 1,000 per rank unit" in text
+    assert "| 32 | 21 | 16 |" in text and "| 160 | 21 | 4 |" in text  # the sweep's 32 steps, then the longer run
+    assert "| 4 | 0.50 | 0.97 |" in text  # rank 4's share at 32 and at 160 steps
