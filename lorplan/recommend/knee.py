@@ -118,6 +118,24 @@ def one_seed_noise(ranks: tuple[RankSummary, ...]) -> float | None:
     return math.sqrt(sum((s.mean_loss - f) ** 2 for s, f in zip(ranks, fit, strict=True)) / dof)
 
 
+MIN_SEED_DOF = 3  # degrees of freedom of the seeds' spread worth more than the curve's estimate
+
+
+def single_seed_error(ranks: tuple[RankSummary, ...]) -> tuple[float | None, str]:
+    """The standard error given to a rank measured with one seed, and where it comes from: "seeds", the spread
+    of one seed measured over the ranks that ran several (pooled variance, when it has at least MIN_SEED_DOF
+    degrees of freedom), else "curve", one_seed_noise, else the seeds' spread however thin, else (None, "")."""
+    multi = [s for s in ranks if s.stderr is not None and s.seeds > 1]
+    dof = sum(s.seeds - 1 for s in multi)
+    spread = (math.sqrt(sum(s.stderr ** 2 * s.seeds * (s.seeds - 1) for s in multi) / dof) if dof else None)
+    if spread is not None and dof >= MIN_SEED_DOF:
+        return spread, "seeds"
+    curve = one_seed_noise(ranks)
+    if curve is not None:
+        return curve, "curve"
+    return (spread, "seeds") if spread is not None else (None, "")
+
+
 def seeds_per_rank(rows: Iterable[LadderRow]) -> int:
     """The most seeds any rank was measured with at its best learning rate (0 without a usable row): with 1,
     the knee's band holds only ranks the ladder did not measure, not seed noise."""
@@ -174,7 +192,8 @@ def find_knee(
                     ranks, False, text)
     knee = next(s for s in ranks if base_loss - s.mean_loss >= fraction * gain - 1e-12 * abs(base_loss))
     seeds = max(s.seeds for s in ranks)
-    pooled = one_seed_noise(ranks) if seeds < 2 else None
+    single = [s.rank for s in ranks if s.stderr is None]
+    pooled, pooled_from = single_seed_error(ranks) if single else (None, "")
 
     def se(s: RankSummary) -> float:
         return s.stderr if s.stderr is not None else (pooled or 0.0)
@@ -195,12 +214,15 @@ def find_knee(
     text = (f"knee at rank {knee.rank}: base eval loss {base_loss:.4g}, best rank {best.rank} reaches "
             f"{best.mean_loss:.4g}, so a rank must reach {threshold:.4g}; eval loss by rank (share of the best "
             f"improvement) {'; '.join(parts)}. By definition, {definition}.")
+    how = ("estimated from how far the losses rise with rank (a larger rank should not do worse)"
+           if pooled_from == "curve" else "the spread of one seed over the ranks that ran several")
     if seeds < 2 and not pooled:
         text += (" One seed per rank: no interval from seed noise" + (", and the losses never rise with rank, so "
                  "none shows in them." if pooled == 0.0 else "."))
-    elif seeds < 2:
-        text += (f" One seed per rank, so the seeds' noise is estimated from how far the losses rise with rank "
-                 f"(a larger rank should not do worse): ±{pooled:.2g}")
+    elif single and pooled:
+        who = "One seed per rank, so its noise is" if seeds < 2 else (
+            f"Rank{'s' if len(single) > 1 else ''} {', '.join(map(str, single))} ran with one seed; its noise is")
+        text += f" {who} {how}: ±{pooled:.2g}"
         text += (f"; within {z:g} such errors ranks {noise_low}-{high} cannot be told apart." if noisy else
                  ", which does not blur the knee.")
     elif noisy:

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from lorplan.core.errors import BadInput
-from lorplan.recommend.knee import find_knee, one_seed_noise, seeds_per_rank, summarize
+from lorplan.recommend.knee import find_knee, one_seed_noise, seeds_per_rank, single_seed_error, summarize
 from lorplan.recommend.types import LadderRow
 
 
@@ -88,6 +88,22 @@ def test_one_seed_band_from_the_losses_own_noise():
     assert "ranks 8-64 cannot be told apart" in k.explanation
     quiet = find_knee(sweep({1: 2.9, 4: 2.5, 8: 2.15, 16: 2.1, 32: 2.04, 64: 2.0}), 3.0, untested_floor=None)
     assert (quiet.low, quiet.high) == (32, 32) and "the losses never rise with rank" in quiet.explanation
+
+
+def test_a_one_seed_ladder_with_a_second_seed_at_its_top_rank_still_gets_a_band():
+    # the pattern probe adds a second seed at the top rank: one degree of freedom says little, so the ranks
+    # with one seed keep the curve's estimate
+    rows = sweep({1: 2.9, 4: 2.5, 8: 2.15, 16: 2.3, 32: 2.04, 64: [2.0, 2.02]})
+    err, source = single_seed_error(summarize(rows))
+    assert source == "curve" and err == pytest.approx(one_seed_noise(summarize(rows)))
+    k = find_knee(rows, 3.0, untested_floor=None)
+    assert k.low == 8 and "Ranks 1, 4, 8, 16, 32 ran with one seed; its noise is estimated from how far" in \
+        k.explanation
+    # with three seeds at two ranks (4 degrees of freedom) the seeds' own spread is given to the lone rank
+    three = sweep({4: [2.5, 2.6, 2.4], 16: [2.1, 2.0, 2.2], 64: 2.0})
+    err, source = single_seed_error(summarize(three))
+    assert source == "seeds" and err == pytest.approx(0.1)  # each rank's seeds spread by a standard deviation 0.1
+    assert "the spread of one seed over the ranks that ran several" in find_knee(three, 3.0).explanation
 
 
 def test_non_monotone_curve():
