@@ -20,7 +20,6 @@ from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
-MAX_SEEDS = 5
 
 
 def _positive_float(flag: str):
@@ -82,7 +81,7 @@ def register(sub) -> None:
     r.add_argument("--budget-minutes", type=_positive_float("--budget-minutes"), metavar="N",
                    help="wall-clock time the probe ladder may spend (default 15)")
     r.add_argument("--seeds", type=positive_int("--seeds"), metavar="N",
-                   help=f"training seeds per probe (default 1, at most {MAX_SEEDS}): each multiplies the probes, so "
+                   help="training seeds per probe (default 1, at most 5): each multiplies the probes, so "
                         "the budget buys fewer ranks, but the knee compares means and its band is the seeds' "
                         "measured noise")
     o = p.add_argument_group("output")
@@ -105,6 +104,8 @@ def _check_flags(args) -> None:
         raise BadInput("--wait: only with --run RUN")
     if args.apply_pattern and not args.write:
         raise BadInput("--apply-pattern: only with --write PLAN.toml (it says what the written plan holds)")
+    from lorplan.recommend.launch import MAX_SEEDS  # here, not at import: every command builds this parser
+
     if args.seeds is not None and args.seeds > MAX_SEEDS:
         raise BadInput(f"--seeds: {args.seeds} is more than {MAX_SEEDS} (each seed trains every probe again)")
     if args.run_id is not None:

@@ -24,6 +24,7 @@ PROBE_STEPS = 100  # the probes' default length (lorplan probe start's)
 EVAL_POINTS = 8  # evals per probe: enough to fit and check a curve (curves.MIN_POINTS = 4)
 EVAL_EXAMPLES = 200
 BUDGET_MINUTES = 15.0
+MAX_SEEDS = 5  # training seeds per probe a ladder may ask for (each trains every probe again)
 CPU_PARAMS_LIMIT = 1_000_000_000  # without a GPU, larger models are not probed (minutes per step on CPU)
 DEMO_SEEDS = (0, 1, 2)
 DEMO_RANKS = (4, 8, 16, 32)

@@ -101,6 +101,15 @@ def test_text_output(capsys):
     assert "kept at rank 128 (an adapted module has only 128 dimensions) by the token rule" in unwrapped
 
 
+def test_the_seeds_help_names_the_limit_the_ladder_enforces():
+    from lorplan.cli import build_parser
+    from lorplan.recommend.launch import MAX_SEEDS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    seeds = next(a for a in sub.choices["recommend"]._actions if a.dest == "seeds")
+    assert f"at most {MAX_SEEDS})" in seeds.help
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [

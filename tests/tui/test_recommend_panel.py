@@ -298,6 +298,18 @@ async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
         await pilot.press("f8", "l")
         await wait_until(pilot, lambda: any("cannot run here" in n.message for n in app._notifications))
         assert not _runs_root(isolated_home).exists()  # nothing was started
+        # a ladder setting that is not a number in range is named, and nothing starts
+        panel = app.screen.query_one(RecommendPanel)
+        for selector, typed, said in (("#rec-seeds", "x", "Seeds per probe: 'x' is not a whole number from 1 to 5"),
+                                      ("#rec-seeds", "9", "Seeds per probe: '9'"),
+                                      ("#rec-budget", "soon", "Ladder budget: 'soon' is not a number")):
+            await type_into(pilot, "#rec-seeds", "")
+            await type_into(pilot, selector, typed)
+            panel.focus()
+            await pilot.press("l")
+            await wait_until(pilot, lambda said=said: any(said in n.message for n in app._notifications))
+        assert app.screen.query_one("#rec-budget", Input).value == "soon"  # what was typed stays
+        assert not _runs_root(isolated_home).exists()
 
 
 async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_home, tiny_llama, monkeypatch):
@@ -315,11 +327,14 @@ async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_h
             await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
             panel = await _open_recommend(pilot)
             prior = panel.shown
+            await type_into(pilot, "#rec-seeds", "2")  # every probe with two seeds, as lorplan recommend --seeds 2
+            panel.focus()
             await pilot.press("l")
             await wait_until(pilot, lambda: panel.follow is not None, timeout=60)
             run = runs / panel.follow
             spec = json.loads((run / "ladder.json").read_text())
             assert spec["model"] == app.main.plan.spec.id and spec["kind"] == "data"
+            assert len(spec["seeds"]) == 2 and spec["pattern_seed"] is None
             # the driver writes recommendation.json at once; the panel shows its rows (the first pass, queued)
             table = app.screen.query_one("#rec-ladder", DataTable)
             await wait_until(pilot, lambda: table.row_count > 0, timeout=60)

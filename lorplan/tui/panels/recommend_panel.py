@@ -131,6 +131,11 @@ class RecommendPanel(Widget, can_focus=True):
             yield Label("", id="rec-size-label")
             yield Input(placeholder="e.g. 2,000,000", id="rec-size", compact=True)
             yield Static("", id="rec-size-error")
+        with Horizontal(id="rec-ladder-row"):
+            yield Label("probe ladder (l): budget, minutes", classes="rec-ladder-label")
+            yield Input(placeholder=f"{recommend_bridge.BUDGET_MINUTES:g}", id="rec-budget", compact=True)
+            yield Label("seeds per probe", classes="rec-ladder-label")
+            yield Input(placeholder="1", id="rec-seeds", compact=True)
         table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -149,6 +154,11 @@ class RecommendPanel(Widget, can_focus=True):
         self.border_title = "Recommendation"
         self.query_one("#rec-size").tooltip = ("The size of your data, counted once: tokens with a loss for a "
                                                "causal LM, labelled examples for classification")
+        self.query_one("#rec-budget").tooltip = ("Wall-clock minutes the probe ladder may spend (lorplan recommend "
+                                                 f"--budget-minutes; empty: {recommend_bridge.BUDGET_MINUTES:g})")
+        self.query_one("#rec-seeds").tooltip = (f"Training seeds per probe, 1 to {recommend_bridge.MAX_SEEDS} "
+                                                "(lorplan recommend --seeds): each multiplies the probes; the knee "
+                                                "compares means and its band is the seeds' measured noise (empty: 1)")
         self._draw()
         self.poll()
         self.set_interval(self.poll_seconds, self._tick)
@@ -380,12 +390,39 @@ class RecommendPanel(Widget, can_focus=True):
             self.notify("The probe ladder trains on your data: profile a dataset in the Data tab first (F6).",
                         severity="warning")
             return
-        self._start(self.plan, self.data, self.runs_dir)
+        try:
+            budget, seeds = self.ladder_settings()
+        except BadInput as exc:
+            self.notify(str(exc), severity="warning")
+            return
+        self._start(self.plan, self.data, self.runs_dir, budget, seeds)
+
+    def ladder_settings(self) -> tuple[float | None, int]:
+        """The ladder's budget in minutes (None: the default) and seeds per probe, as typed; BadInput naming the
+        field when one is not a number in range."""
+        budget_text = self.query_one("#rec-budget", Input).value.strip()
+        seeds_text = self.query_one("#rec-seeds", Input).value.strip()
+        budget = None
+        if budget_text:
+            try:
+                budget = float(budget_text)
+            except ValueError:
+                raise BadInput(f"Ladder budget: {budget_text!r} is not a number of minutes") from None
+            if not 0 < budget < float("inf"):
+                raise BadInput(f"Ladder budget: {budget_text!r} must be a positive number of minutes")
+        seeds = 1
+        if seeds_text:
+            if not seeds_text.isdigit() or not 1 <= int(seeds_text) <= recommend_bridge.MAX_SEEDS:
+                raise BadInput(f"Seeds per probe: {seeds_text!r} is not a whole number from 1 to "
+                               f"{recommend_bridge.MAX_SEEDS}")
+            seeds = int(seeds_text)
+        return budget, seeds
 
     @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
-    def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None) -> None:
+    def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None, budget: float | None = None,
+               seeds: int = 1) -> None:
         try:
-            run_id = recommend_bridge.start_ladder(plan, data, runs_dir=runs_dir)
+            run_id = recommend_bridge.start_ladder(plan, data, runs_dir=runs_dir, budget_minutes=budget, seeds=seeds)
         except LorplanError as exc:
             self.post_message(LadderActionFinished(str(exc), "warning", 15))
             return
