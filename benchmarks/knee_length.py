@@ -9,12 +9,12 @@ every rank of rank_regret_replay.RANKS x seeds 0, 1, 2 at one learning rate, 1e-
 ranks), alpha rank_regret_replay.ALPHA.
 
 The two classifiers (cls-docpkg, cls-license) ran at 160 steps too, lr 3e-3 (their best rate at every rank in
-the 32-step sweep), with the head trained alone for the same length as their base (rank 0): does their knee (64
-and 32 at 32 steps) come from what a rank can hold, or from how fast it learns in a short run? The capacity
-prior, which counts what the labels can teach, says rank 1 for both.
+the 32-step sweep) and 1e-3, with the head trained alone for the same length as their base (rank 0): does their
+knee (64 and 32 at 32 steps) come from what a rank can hold, or from how fast it learns in a short run? The
+capacity prior, which counts what the labels can teach, says rank 1 for both.
 
     python benchmarks/knee_length.py train [--tasks lm-license,lm-source] [--lengths 20,80,160]
-    python benchmarks/knee_length.py train --tasks cls-license --lengths 160 --lr 0.003
+    python benchmarks/knee_length.py train --tasks cls-license --lengths 160 --lr 0.003   # and --lr 0.001
     python benchmarks/knee_length.py report [--write]      # benchmarks/results/knee_length.md
 
 Every run is appended to benchmarks/results/knee_length.jsonl as it finishes, keyed (task, rank, lr, seed,
@@ -250,13 +250,13 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
 
 
 CLS_TASKS = ("cls-docpkg", "cls-license")
-CLS_LR = 3e-3  # the classifiers' best rate at every rank in the 32-step sweep
 
 
 def classifier_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, steps: int,
-                    lr: float = CLS_LR) -> tuple[list[dict], list[dict]]:
-    """A classifier's (rank runs, head-alone base runs) at `steps` and `lr`, finite only: the sweep's own
-    (kinds sweep and base) at its planned length, this file's (rank 0 is the head alone) at the others."""
+                    lr: float | None = None) -> tuple[list[dict], list[dict]]:
+    """A classifier's (rank runs, head-alone base runs) at `steps` (at `lr` when given, else every rate),
+    finite only: the sweep's own (kinds sweep and base) at its planned length, this file's (rank 0 is the head
+    alone) at the others."""
     from rank_regret_tasks import TASK_BY_NAME
 
     if steps == TASK_BY_NAME[task].steps:
@@ -264,14 +264,25 @@ def classifier_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, step
                 and r["alpha"] == replay.ALPHA]
     else:
         pool = [r for r in runs if r["task"] == task and r["steps"] == steps]
-    pool = [r for r in pool if round(r["lr"], 12) == round(lr, 12) and _finite(r)]
+    pool = [r for r in pool if (lr is None or round(r["lr"], 12) == round(lr, 12)) and _finite(r)]
     return [r for r in pool if r["rank"] >= 1], [r for r in pool if r["rank"] == 0]
 
 
-def classifier_lines(runs: Sequence[dict], sweep: Sequence[dict], task: str, lr: float = CLS_LR) -> list[str]:
-    """A classifier's knee at its sweep's length and at every longer length this file holds (lr `lr`, the
-    base its head trained alone for the same length), beside the capacity prior's rank, which counts what the
-    labels can teach (examples × label entropy), not how fast a rank learns."""
+def _head_alone(base: Sequence[dict]) -> tuple[float, float, float]:
+    """The head trained alone at its best rate: (mean eval loss over seeds, its standard error, the rate)."""
+    by: dict[float, list[float]] = {}
+    for r in base:
+        by.setdefault(r["lr"], []).append(replay.final_loss(r))
+    lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
+    mean, se = replay._mean_se(by[lr])
+    return mean, se, lr
+
+
+def classifier_lines(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[str]:
+    """A classifier's knee at its sweep's length and at every longer length this file holds (best rate per rank
+    among those run at that length, the base its head trained alone for the same length at its best rate),
+    beside the capacity prior's rank, which counts what the labels can teach (examples × label entropy), not
+    how fast a rank learns."""
     from rank_regret_tasks import TASK_BY_NAME
 
     from lorplan.recommend.knee import find_knee
@@ -283,27 +294,35 @@ def classifier_lines(runs: Sequence[dict], sweep: Sequence[dict], task: str, lr:
              f"The capacity prior says rank {prior.rank}: "
              + "; ".join(f"{r.name} {r.need:,} parameters against {prior.adapter.per_rank:,} per rank unit"
                          for r in prior.rules) + ". The knee at the "
-             f"sweep's {planned} steps and at longer runs, lr {lr:g}, every rank × seeds of the file, the base "
-             "the head trained alone for the same length (mean over seeds):", "",
-             "| steps | runs | knee | band | best rank | head alone | best loss | one-seed knees |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"sweep's {planned} steps and at longer runs: every rank × seed at each rate run at that length, "
+             "each rank at its best rate (mean over seeds), the base the head trained alone for the same length at "
+             "its best rate. Runs whose eval loss stayed at the untrained level (about ln 6 = 1.79) did not learn "
+             "at that rate.", "",
+             "| steps | runs | rates | knee | band | best rank | head alone | best loss | rate at the knee | "
+             "one-seed knees |", "|---|---|---|---|---|---|---|---|---|---|"]
     shares: dict[int, object] = {}
     for n in lengths:
-        rows, base = classifier_rows(runs, sweep, task, n, lr)
+        rows, base = classifier_rows(runs, sweep, task, n)
         if not rows or not base:
             continue
         seeds = sorted({r["seed"] for r in rows})
-        b, se = replay._mean_se([replay.final_loss(r) for r in base])
+        lrs = sorted({r["lr"] for r in rows})
+        b, se, _ = _head_alone(base)
         knee = find_knee(replay.ladder_rows(rows), b, base_stderr=se)
         shares[n] = knee
+        at = next(x.learning_rate for x in knee.ranks if x.rank == knee.rank)
         one = "/".join(str(find_knee(replay.ladder_rows([r for r in rows if r["seed"] == s]), b).rank) for s in seeds)
-        lines.append(f"| {n} | {len(rows)} | {knee.rank} | {knee.low}–{knee.high} | {knee.best_rank} | {b:.4f} | "
-                     f"{knee.best_loss:.4f} | {one} |")
+        lines.append(f"| {n} | {len(rows)} | {', '.join(f'{x:g}' for x in lrs)} | {knee.rank} | {knee.low}–"
+                     f"{knee.high} | {knee.best_rank} | {b:.4f} | {knee.best_loss:.4f} | {at:g} | {one} |")
     if len(shares) > 1:
-        lines += ["", "| rank | " + " | ".join(f"{n} steps" for n in shares) + " |", "|---|" + "---|" * len(shares)]
+        lines += ["", "Each rank's share of the best rank's improvement over the head alone, and its best rate:", "",
+                  "| rank | " + " | ".join(f"{n} steps" for n in shares) + " |", "|---|" + "---|" * len(shares)]
         for r in replay.RANKS:
-            cells = [k.share(r) for k in shares.values()]
-            lines.append(f"| {r} | " + " | ".join("-" if c is None else f"{c:.2f}" for c in cells) + " |")
+            cells = []
+            for k in shares.values():
+                c, lr = k.share(r), next((x.learning_rate for x in k.ranks if x.rank == r), None)
+                cells.append("-" if c is None else f"{c:.2f} @ {lr:g}")
+            lines.append(f"| {r} | " + " | ".join(cells) + " |")
     return lines + [""]
 
 

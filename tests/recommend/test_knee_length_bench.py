@@ -108,10 +108,14 @@ def test_a_classifier_knee_at_its_sweep_length_and_at_a_longer_run(monkeypatch):
 
     sweep = cls(32, SHARE_16, "sweep", "base")
     runs = cls(160, SHARE_4, "length", "length")
-    runs.append({**runs[0], "lr": 0.01, "curve": [[0, BASE], [160, 1.0]]})  # another rate: not this table's
+    # a second rate at 160 steps: worse for every rank but 4, and for the head alone; each takes its best rate
+    runs += [{**r, "lr": 0.001, "curve": [[0, BASE], [160, r["curve"][-1][1] + (-0.01 if r["rank"] == 4 else 0.2)]]}
+             for r in cls(160, SHARE_4, "length", "length")]
     rows, base = kl.classifier_rows(runs, sweep, "cls-license", 160)
-    assert len(rows) == 21 and len(base) == 3 and all(r["rank"] == 0 for r in base)
+    assert len(rows) == 42 and len(base) == 6 and all(r["rank"] == 0 for r in base)
+    assert len(kl.classifier_rows(runs, sweep, "cls-license", 160, lr=0.003)[0]) == 21
     text = "\n".join(kl.classifier_lines(runs, sweep, "cls-license"))
     assert "The capacity prior says rank 1: token rule 800 parameters against 1,000 per rank unit" in text
-    assert "| 32 | 21 | 16 |" in text and "| 160 | 21 | 4 |" in text  # the sweep's 32 steps, then the longer run
-    assert "| 4 | 0.50 | 0.97 |" in text  # rank 4's share at 32 and at 160 steps
+    # the sweep's 32 steps, then the longer run at two rates; its head alone at its best rate (3e-3)
+    assert "| 32 | 21 | 0.003 | 16 |" in text and "| 160 | 42 | 0.001, 0.003 | 4 |" in text
+    assert "| 4 | 0.50 @ 0.003 | 0.99 @ 0.001 |" in text  # rank 4's share and best rate at 32 and 160 steps
