@@ -3,6 +3,7 @@ regret and compute against the sweep, then the hit rates against issue 11's targ
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ ONE_SEED = "reference: the whole sweep, one seed"
 LONG = "reference: the ladder, probes the full planned length"
 CUT = "reference: the whole sweep cut at the probe length, three seeds"
 SEEDED = "reference: the ladder, three seeds per probe"
+PAIRED = "reference: the ladder, two seeds per probe"
 TRAINED = "lorplan prior + ladder (trained probes)"
 
 
@@ -109,6 +111,14 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         scored(f"{LONG} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
                compute_fraction(r.steps, total), f"the ladder's decisions on the whole recorded runs ({task.steps} "
                "steps, not half)")
+    for pair in itertools.combinations(SEEDS, 2):
+        try:
+            r = ladder_for(rows, task, allow_missing_lr=True, seeds=pair)
+        except KeyError:
+            continue
+        scored(f"{PAIRED} (seeds {pair[0]}, {pair[1]})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
+               compute_fraction(r.steps, total), f"every probe with seeds {pair[0]} and {pair[1]} (mean), band "
+               f"{r.knee_low}-{r.knee_high}")
     try:
         r = ladder_for(rows, task, allow_missing_lr=True, seeds=SEEDS)
         scored(SEEDED, r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
@@ -159,7 +169,7 @@ def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, se
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED, LONG):
+    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED, LONG, PAIRED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name
@@ -199,10 +209,10 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "of evidence can say at a third of the sweep's compute; the ladder's decisions on the whole recorded runs "
              "(probes as long as the planned training, not half); the knee of the whole sweep (three seeds) "
              "with every run cut at the probe length; the ladder with three seeds per probe (replayed, each "
-             "rank's loss the mean over seeds). These last two use the sweep's own three seeds, the ones the knee "
-             "is measured with, so they share its noise and their hit rate is optimistic. Successive halving never "
-             "fires "
-             "here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
+             "rank's loss the mean over seeds), and with each pair of them. The rows with several seeds use the "
+             "sweep's own seeds, the ones the knee is measured with, so they share its noise and their hit rate "
+             "is optimistic (benchmarks/knee_length.py scores probes against independent seeds). Successive "
+             "halving never fires here: its rungs (recommend.decide.rungs) need 4 eval points before half a probe, and a 16-20 step "
              "probe evaluated every 4-5 steps has none, so every probe runs its full (half-plan) length. "
              "The trained-probe ladder rows run the same decisions on probes TRAINED for the probe length "
              "(benchmarks/rank_regret_probes.py, `rank_regret.py probes`): each with its learning-rate schedule "

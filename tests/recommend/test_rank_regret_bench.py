@@ -177,6 +177,8 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     seeded = next(x for x in text.splitlines() if x.startswith("| reference: the ladder, three seeds per probe |"))
     assert "| 4 | yes |" in seeded and "seeds 0, 1, 2 (mean)" in seeded
     assert float(seeded.split("|")[6].strip().rstrip("%")) == pytest.approx(3 * share[1], rel=0.2)
+    pairs = [x for x in text.splitlines() if x.startswith("| reference: the ladder, two seeds per probe (seeds ")]
+    assert len(pairs) == 3 and "| reference: the ladder, two seeds per probe [every seed] |" in text
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
     assert "not run" in line and "| - |" in line
     eva = next(x for x in text.splitlines() if x.startswith("| EVA allocation"))
