@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import os
+
+    from lorplan.core.model.hfcache import OFFLINE_ENV
+
+    os.environ.update(OFFLINE_ENV)  # every command, the planner and the processes they start: no hub requests
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

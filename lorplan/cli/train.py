@@ -96,12 +96,6 @@ def _cpu_threads(plan) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lorplan train never downloads (the model must be on disk, _check): keep the hub offline in this process and
-    # the ones it launches, before anything imports huggingface_hub, which reads the setting once. Without it
-    # transformers 5.25 (with the `kernels` package it now requires) and huggingface_hub 2.4 ask the hub for
-    # kernel and agent registries while a local model loads.
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
     from pathlib import Path
 
     from lorplan.core.plan import read_plan

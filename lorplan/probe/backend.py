@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.model.hfcache import OFFLINE_ENV
 from lorplan.probe.runs import RunDir, read_json
 
 
@@ -86,8 +87,7 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ)
     root = _package_root()
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["HF_HUB_OFFLINE"] = "1"
-    env["TRANSFORMERS_OFFLINE"] = "1"
+    env.update(OFFLINE_ENV)
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(extra or {})

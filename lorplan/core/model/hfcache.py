@@ -10,6 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# lorplan reads models from disk only (local_files_only everywhere it loads one; a hub id is looked up in the local
+# cache here): with these set before huggingface_hub is imported (it reads them once), the hub libraries ask the
+# hub for nothing else either (transformers 5.25 with its `kernels` package and huggingface_hub 2.4 asked for
+# kernel and agent registries while `lorplan train` loaded a local model)
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
 
 def hub_cache_dir() -> Path:
     """The hub cache folder huggingface_hub would use (from the environment)."""
