@@ -268,16 +268,6 @@ def classifier_rows(runs: Sequence[dict], sweep: Sequence[dict], task: str, step
     return [r for r in pool if r["rank"] >= 1], [r for r in pool if r["rank"] == 0]
 
 
-def _head_alone(base: Sequence[dict]) -> tuple[float, float, float]:
-    """The head trained alone at its best rate: (mean eval loss over seeds, its standard error, the rate)."""
-    by: dict[float, list[float]] = {}
-    for r in base:
-        by.setdefault(r["lr"], []).append(replay.final_loss(r))
-    lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
-    mean, se = replay._mean_se(by[lr])
-    return mean, se, lr
-
-
 def classifier_lines(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[str]:
     """A classifier's knee at its sweep's length and at every longer length this file holds (best rate per rank
     among those run at that length, the base its head trained alone for the same length at its best rate),
@@ -307,7 +297,7 @@ def classifier_lines(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> 
             continue
         seeds = sorted({r["seed"] for r in rows})
         lrs = sorted({r["lr"] for r in rows})
-        b, se, _ = _head_alone(base)
+        b, se = replay.best_rate_mean(base)  # the head trained alone at its best rate
         knee = find_knee(replay.ladder_rows(rows), b, base_stderr=se)
         shares[n] = knee
         at = next(x.learning_rate for x in knee.ranks if x.rank == knee.rank)

@@ -52,16 +52,23 @@ def base_loss(rows: Sequence[dict], task: str, steps: int | None = None) -> tupl
     run's step-0 eval)."""
     head = [r for r in rows if r["task"] == task and r["kind"] == "base"]
     if head:
-        by = defaultdict(list)
-        for r in head:
-            by[r["lr"]].append(loss_at(r, steps))
-        lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
-        return _mean_se(by[lr])
+        return best_rate_mean(head, steps)
     zero = [float(r["curve"][0][1]) for r in rows if r["task"] == task and r["kind"] == "sweep"
             and r["curve"] and r["curve"][0][0] == 0]
     if not zero:
         raise ValueError(f"task {task}: no base loss in the results")
     return sum(zero) / len(zero), 0.0
+
+
+def best_rate_mean(rows: Sequence[dict], steps: int | None = None) -> tuple[float, float]:
+    """Runs of one configuration at several learning rates (a classifier's head trained alone): the mean eval
+    loss over seeds at the rate where it is lowest, and its standard error (each run cut at `steps` when
+    given)."""
+    by = defaultdict(list)
+    for r in rows:
+        by[r["lr"]].append(loss_at(r, steps))
+    lr = min(by, key=lambda k: sum(by[k]) / len(by[k]))
+    return _mean_se(by[lr])
 
 
 def _mean_se(values: Sequence[float]) -> tuple[float, float]:
