@@ -94,13 +94,14 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
         scored(f"{NO_RATE_PASS} (seed {seed})", r.rank, got, compute_fraction(r.steps, total),
                f"ranks compared at {task.lrs[1]:g}, rates tried at the knee last" if got else "")
-    for seed in SEEDS:
-        one = [r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == seed]
-        if len(one) < len(RANKS) * len(task.lrs):
-            continue
+    # every rank and rate of the sweep that each seed completed
+    complete = {seed: n for seed in SEEDS
+                if (n := sum(r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == seed for r in rows))
+                >= len(RANKS) * len(task.lrs)}
+    for seed, n in complete.items():
         k = sweep_knee(rows, task.name, seed=seed).rank
         scored(f"{ONE_SEED} (seed {seed})", k, config_loss(rows, task.name, "sweep", k, ALPHA),
-               compute_fraction(len(one) * task.steps, total), "every rank and rate, full length, this seed alone")
+               compute_fraction(n * task.steps, total), "every rank and rate, full length, this seed alone")
     # what limits the ladder: its probes' length (the same decisions on the whole recorded runs), or its one
     # seed (every rank, rate and seed of the sweep, cut where the ladder's probes stop)
     for seed in SEEDS:
@@ -126,8 +127,7 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
                f"band {r.knee_low}-{r.knee_high}")
     except KeyError:
         pass
-    if all(len([r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == s])
-           == len(RANKS) * len(task.lrs) for s in SEEDS):
+    if len(complete) == len(SEEDS):
         k = sweep_knee(rows, task.name, steps=task.steps // 2).rank
         scored(CUT, k, config_loss(rows, task.name, "sweep", k, ALPHA), 0.5,
                f"every rank, rate and seed, each run cut at step {task.steps // 2} (the ladder's probe length)")
