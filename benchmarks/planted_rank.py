@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import time
 from dataclasses import asdict
@@ -260,12 +259,12 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
 
 
 def rank_in(pattern: dict, name: str, default: int) -> int:
-    """The rank of module `name` under a rank_pattern: the first key that matches the end of its name as peft
-    does (re.match on `(.*\\.)?key$`), else `default`."""
-    for key, r in pattern.items():
-        if re.match(rf"(.*\.)?({key})$", name):
-            return int(r)
-    return default
+    """The rank of module `name` under a rank_pattern as peft gives it (lorplan.core.lora.pattern_value), else
+    `default`."""
+    from lorplan.core.lora import pattern_value
+
+    r = pattern_value(pattern, name)
+    return default if r is None else int(r)
 
 
 def share_planted(modules: dict, planted: list[str], pattern: dict, default: int) -> float:
