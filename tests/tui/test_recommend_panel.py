@@ -300,8 +300,9 @@ async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
         assert not _runs_root(isolated_home).exists()  # nothing was started
         # a ladder setting that is not a number in range is named, and nothing starts
         panel = app.screen.query_one(RecommendPanel)
-        for selector, typed, said in (("#rec-seeds", "x", "Seeds per probe: 'x' is not a whole number from 1 to 5"),
-                                      ("#rec-seeds", "9", "Seeds per probe: '9'"),
+        for selector, typed, said in (("#rec-seeds", "x", "Seeds per probe: 'x' is not a number"),
+                                      ("#rec-seeds", "2.5", "Seeds per probe: '2.5' must be a whole number"),
+                                      ("#rec-seeds", "9", "Seeds per probe: 9 is too large (at most 5)"),
                                       ("#rec-budget", "soon", "Ladder budget: 'soon' is not a number")):
             await type_into(pilot, "#rec-seeds", "")
             await type_into(pilot, selector, typed)

@@ -412,10 +412,7 @@ class RecommendPanel(Widget, can_focus=True):
                 raise BadInput(f"Ladder budget: {budget_text!r} must be a positive number of minutes")
         seeds = 1
         if seeds_text:
-            if not seeds_text.isdigit() or not 1 <= int(seeds_text) <= recommend_bridge.MAX_SEEDS:
-                raise BadInput(f"Seeds per probe: {seeds_text!r} is not a whole number from 1 to "
-                               f"{recommend_bridge.MAX_SEEDS}")
-            seeds = int(seeds_text)
+            seeds = parse_int(seeds_text, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS)
         return budget, seeds
 
     @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
