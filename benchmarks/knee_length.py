@@ -107,14 +107,6 @@ def sweep_reproduced(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> 
                      f"{b['curve'][-1][1]:.6f}" for a, b in pairs)
 
 
-def base_of(rows: Sequence[dict]) -> float:
-    """The base eval loss: the step-0 eval (LoRA's B starts at 0, so the base model), mean over the runs."""
-    zero = [float(r["curve"][0][1]) for r in rows if r["curve"] and r["curve"][0][0] == 0]
-    if not zero:
-        raise ValueError("no step-0 eval in the rows")
-    return sum(zero) / len(zero)
-
-
 def knee_of(rows: Sequence[dict], seed: int | None = None):
     """lorplan.recommend.knee.find_knee on the rows (best lr per rank, mean over seeds; only `seed`'s runs
     when given), None when there are none."""
@@ -123,7 +115,7 @@ def knee_of(rows: Sequence[dict], seed: int | None = None):
     pick = [r for r in rows if seed in (None, r["seed"])]
     if not pick:
         return None
-    return find_knee(replay.ladder_rows(pick), base_of(pick))
+    return find_knee(replay.ladder_rows(pick), replay.step_zero_mean(pick))
 
 
 def knee_table(runs: Sequence[dict], sweep: Sequence[dict], task: str,

@@ -53,11 +53,18 @@ def base_loss(rows: Sequence[dict], task: str, steps: int | None = None) -> tupl
     head = [r for r in rows if r["task"] == task and r["kind"] == "base"]
     if head:
         return best_rate_mean(head, steps)
-    zero = [float(r["curve"][0][1]) for r in rows if r["task"] == task and r["kind"] == "sweep"
-            and r["curve"] and r["curve"][0][0] == 0]
+    try:
+        return step_zero_mean([r for r in rows if r["task"] == task and r["kind"] == "sweep"]), 0.0
+    except ValueError:
+        raise ValueError(f"task {task}: no base loss in the results") from None
+
+
+def step_zero_mean(rows: Iterable[dict]) -> float:
+    """The base model's eval loss: the step-0 eval (LoRA's B starts at 0), mean over the runs that have one."""
+    zero = [float(r["curve"][0][1]) for r in rows if r["curve"] and r["curve"][0][0] == 0]
     if not zero:
-        raise ValueError(f"task {task}: no base loss in the results")
-    return sum(zero) / len(zero), 0.0
+        raise ValueError("no step-0 eval in the rows")
+    return sum(zero) / len(zero)
 
 
 def best_rate_mean(rows: Sequence[dict], steps: int | None = None) -> tuple[float, float]:
