@@ -36,7 +36,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import rank_regret_replay as replay  # noqa: E402
-from results_file import append_row, read_unique  # noqa: E402
+from results_file import append_row, read_unique, show_report  # noqa: E402
 
 RESULTS = HERE / "results" / "knee_length.jsonl"
 SWEEP = HERE / "results" / "rank_regret_sweep.jsonl"
@@ -424,12 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rank_regret import read_rows
 
     sweep = read_rows(SWEEP)
-    text = report(read_runs(), sweep, TASKS)
-    print(text)
-    if a.write:
-        from lorplan.core.atomic import replace_text
-
-        replace_text(REPORT, text)
+    show_report(report(read_runs(), sweep, TASKS), REPORT, a.write)
     return 0
 
 

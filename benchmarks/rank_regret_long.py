@@ -37,7 +37,7 @@ import rank_regret_replay as replay  # noqa: E402
 from knee_length import RESULTS as LENGTH_RESULTS  # noqa: E402
 from knee_length import read_runs  # noqa: E402
 from rank_regret_probes import MissingProbe, read_probes, run_probes, trained_ladder  # noqa: E402
-from results_file import hit  # noqa: E402
+from results_file import hit, show_report  # noqa: E402
 
 STEPS = 160
 PROBES = HERE / "results" / "rank_regret_long_probes.jsonl"
@@ -162,12 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_probes(sweep_rows(runs), tasks, [int(s) for s in a.seeds.split(",")], PROBES,
                    log=lambda s: print(s, flush=True))
         return 0
-    text = report(runs, read_probes(PROBES), tasks)
-    print(text)
-    if a.write:
-        from lorplan.core.atomic import replace_text
-
-        replace_text(REPORT, text)
+    show_report(report(runs, read_probes(PROBES), tasks), REPORT, a.write)
     return 0
 
 

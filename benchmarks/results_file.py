@@ -46,3 +46,12 @@ def append_row(path: Path, row: dict) -> None:
 def hit(rank: int, knee: int) -> bool:
     """The benchmarks' target test: the recommended rank lies in [knee, 2 × knee]."""
     return knee <= rank <= 2 * knee
+
+
+def show_report(text: str, path: Path, write: bool) -> None:
+    """Print a benchmark's markdown report, and write it to `path` (atomically) when `write`."""
+    print(text)
+    if write:
+        from lorplan.core.atomic import replace_text
+
+        replace_text(path, text)
