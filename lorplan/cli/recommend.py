@@ -84,6 +84,10 @@ def register(sub) -> None:
                    help="training seeds per probe (default 1, at most 5): each multiplies the probes, so "
                         "the budget buys fewer ranks, but the knee compares means and its band is the seeds' "
                         "measured noise")
+    r.add_argument("--probe-steps", type=positive_int("--probe-steps"), metavar="N",
+                   help="optimizer steps per probe (default 100, or the planned run when shorter): longer probes "
+                        "cost proportionally more time, but a probe measures the knee at its own length and "
+                        "shorter ones tend to put it low")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
     o.add_argument("--write", metavar="PLAN.toml", help="write a plan with the recommended rank, alpha and rate")
@@ -110,7 +114,7 @@ def _check_flags(args) -> None:
         raise BadInput(f"--seeds: {args.seeds} is more than {MAX_SEEDS} (each seed trains every probe again)")
     if args.run_id is not None:
         given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write),
-                                ("--seeds", args.seeds)) if v]
+                                ("--seeds", args.seeds), ("--probe-steps", args.probe_steps)) if v]
         if given:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model and data")
         return
@@ -123,6 +127,8 @@ def _check_flags(args) -> None:
                            "--data for the capacity prior alone")
         if args.seeds is not None:
             raise BadInput("--seeds: the demo trains its own 3 seeds per rank; --seeds is for a ladder on --data")
+        if args.probe_steps is not None:
+            raise BadInput("--probe-steps: the demo trains its own length; --probe-steps is for a ladder on --data")
         return
     if args.data is not None and (args.trained_tokens is not None or args.examples is not None):
         flag = "--trained-tokens" if args.trained_tokens is not None else "--examples"
@@ -131,8 +137,9 @@ def _check_flags(args) -> None:
         raise BadInput("--data: give --data FILE, or --trained-tokens N (--examples N for classification)")
     if args.probes == "auto" and args.data is None:
         raise BadInput("--probes auto: probes train on your data; give --data FILE")
-    if args.seeds is not None and (args.data is None or args.probes == "none"):
-        raise BadInput("--seeds: seeds are for the probe ladder, which needs --data FILE (and not --probes none)")
+    for flag, value in (("--seeds", args.seeds), ("--probe-steps", args.probe_steps)):
+        if value is not None and (args.data is None or args.probes == "none"):
+            raise BadInput(f"{flag}: it is for the probe ladder, which needs --data FILE (and not --probes none)")
     if args.num_labels is not None and args.num_labels < 2:
         raise BadInput(f"--num-labels: {args.num_labels} must be at least 2")
 
@@ -242,7 +249,7 @@ def _recommend(args) -> int:
         ladder = data_ladder(spec, source, setup, plan, profile, data, prior, adapter, target_modules=target_modules,
                              learning_rate=lr, epochs=float(args.epochs), budget_minutes=args.budget_minutes,
                              budget_bytes=budget, gpu=gpu, trust_remote_code=bool(args.trust_remote_code),
-                             seeds=args.seeds or 1)
+                             seeds=args.seeds or 1, probe_steps=args.probe_steps)
         if ladder.spec is not None:
             return _run_ladder(args, ladder, spec=spec, setup=setup, budget=budget, profile=profile)
         why = f"no probes were run: {ladder.blocked}"

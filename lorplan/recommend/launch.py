@@ -68,13 +68,31 @@ def probe_blocker(spec, source) -> Blocker | None:
     return None
 
 
+def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
+    """Optimizer steps per probe: `asked` (--probe-steps), else PROBE_STEPS, never more than the planned run's
+    steps; and what the user should know about that length, in words.
+
+    Why longer probes are worth asking for: a probe measures the knee at its own length, and on the
+    rank-regret benchmark's language-model tasks planned at 160 steps (benchmarks/rank_regret_long.py) the
+    ladder found the planned run's knee in 4 of 9 seeded replays with probes half the planned length and 9 of 9
+    with probes as long (their low misses: a shorter run uses fewer ranks' worth of capacity)."""
+    steps = max(1, min(planned, asked if asked is not None else PROBE_STEPS))
+    if asked is not None and asked > planned:
+        return steps, f"--probe-steps {asked:,} is more than the planned run's {planned:,} steps, so probes train {steps:,}"
+    if steps < planned:
+        return steps, (f"probes shorter than the planned run tend to put the knee low (lorplan's benchmarks); "
+                       f"--probe-steps up to {planned:,} trains longer ones, at proportionally more time per probe")
+    return steps, ""
+
+
 def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: CapacityPrior, adapter: AdapterSize,
                 *, target_modules: tuple[str, ...], learning_rate: tuple[float, str], epochs: float,
                 budget_minutes: float | None, budget_bytes: int | None, gpu: str | None,
-                trust_remote_code: bool = False, seeds: int = 1) -> Ladder:
+                trust_remote_code: bool = False, seeds: int = 1, probe_steps: int | None = None) -> Ladder:
     """The ladder for the user's model and data. `plan` is the plan at the prior's rank (with its [data]
     table from the profile); probes are short runs of it. seeds: training seeds per probe (the plan's seed and
-    the ones after it); with two or more the knee compares means over seeds and its band is their noise."""
+    the ones after it); with two or more the knee compares means over seeds and its band is their noise.
+    probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's)."""
     from lorplan.core.model import model_folder
     from lorplan.probe.backend import device_slots
     from lorplan.probe.plans import plan_settings
@@ -84,7 +102,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     batch = t.micro_batch * t.gradient_accumulation * max(1, plan.hardware.gpus)
     examples = profile.split.train or profile.examples
     planned = planned_steps(examples, epochs, batch)
-    steps = min(planned, PROBE_STEPS)
+    steps, length_note = probe_length(planned, probe_steps)
     eval_every = max(1, steps // EVAL_POINTS)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"
@@ -102,7 +120,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                       "size; give more --budget-minutes to probe)")
     notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {steps} steps of the "
                                       f"planned {planned:,} (the probe time is estimated from the model's size "
-                                      "until probes are timed)").to_json()]
+                                      "until probes are timed)" + (f"; {length_note}" if length_note else "")
+                      ).to_json()]
     # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
     # the most directions) saves its adapter, and a second seed there runs with the first-pass ranks when the
     # budget buys one probe more than the ladder plans

@@ -38,7 +38,7 @@ from lorplan.recommend import (
     seeds_per_rank,
     summarize,
 )
-from lorplan.recommend.launch import BUDGET_MINUTES, MAX_SEEDS  # noqa: F401  (the panel's ladder settings)
+from lorplan.recommend.launch import BUDGET_MINUTES, MAX_SEEDS, PROBE_STEPS  # noqa: F401  (the panel's ladder settings)
 from lorplan.recommend.policy import scaling_policy
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.state import Tuning
@@ -110,7 +110,7 @@ def _one_rank(setup):
 
 # -- starting a ladder -----------------------------------------------------------------------------------------
 def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | None,
-                 budget_minutes: float | None = None, seeds: int = 1) -> str:
+                 budget_minutes: float | None = None, seeds: int = 1, probe_steps: int | None = None) -> str:
     """Start a probe ladder for the plan on screen on the Data tab's profiled dataset, as `lorplan recommend
     --model M --data D --probes auto` does: probes are short runs of the plan at the capacity prior's rank
     (alpha and learning rate of the scaling policy), detached, so it outlives the TUI. Returns the run id at
@@ -144,7 +144,7 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     ladder = data_ladder(spec, source, setup, bridge.profiled_plan(at_prior, data), data.profile, size, prior,
                          adapter, target_modules=bridge.peft_targets(spec, setup.targets), learning_rate=lr,
                          epochs=1.0, budget_minutes=budget_minutes, budget_bytes=plan.budget_bytes, gpu=None,
-                         seeds=seeds)
+                         seeds=seeds, probe_steps=probe_steps)
     if ladder.spec is None:
         raise BadInput(f"No probe ladder: {ladder.blocked}")
     return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id

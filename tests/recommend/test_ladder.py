@@ -103,3 +103,15 @@ def test_halving_under_noise_keeps_the_knee():
 def test_halving_keeps_everything_before_any_sure_improvement():
     d = halving_step(curves(200), 1.0, final_step=FINAL)
     assert d.stop == () and set(d.keep) == set(A)
+
+
+def test_probe_length_is_asked_or_the_default_and_never_beyond_the_planned_run():
+    from lorplan.recommend.launch import PROBE_STEPS, probe_length
+
+    steps, note = probe_length(1000)
+    assert steps == PROBE_STEPS == 100 and "--probe-steps up to 1,000" in note and "knee low" in note
+    assert probe_length(1000, 400)[0] == 400
+    assert probe_length(60) == (60, "")  # a short planned run: probes as long as it, nothing to say
+    assert probe_length(400, 400) == (400, "")
+    steps, note = probe_length(300, 500)
+    assert steps == 300 and note == "--probe-steps 500 is more than the planned run's 300 steps, so probes train 300"

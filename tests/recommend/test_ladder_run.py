@@ -67,11 +67,15 @@ def _check_done(out: dict, runs) -> dict:
 @pytest.mark.slow
 def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, capsys):
     rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj",
-                        "--json")
+                        "--probe-steps", "60", "--json")
     assert rc == 0, cap.err
     out = json.loads(cap.out)
     _check_done(out, state_home)
     assert f"--run {out['run']} --wait" in cap.err  # how to re-attach is said at the start
+    # every probe trained the asked 60 steps of the planned run (one halving stops early), and the note says so
+    assert {r["steps"] for r in out["ladder"] if r["state"] == "finished"} == {60}
+    note = next(e for e in out["evidence"] if e["source"] == "probes")["explanation"]
+    assert "each probe trains 60 steps of the planned" in note and "--probe-steps up to" in note
     # the base is the random-weight model before training: about ln(vocabulary) per token
     assert abs(out["base_loss"] - math.log(30522)) < 0.5 and out["base"]["probes"] == 1
     rows = [r for r in out["ladder"] if r["state"] == "finished"]

@@ -303,8 +303,10 @@ async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
         for selector, typed, said in (("#rec-seeds", "x", "Seeds per probe: 'x' is not a number"),
                                       ("#rec-seeds", "2.5", "Seeds per probe: '2.5' must be a whole number"),
                                       ("#rec-seeds", "9", "Seeds per probe: 9 is too large (at most 5)"),
+                                      ("#rec-steps", "0", "Steps per probe: 0 is too small (at least 1)"),
                                       ("#rec-budget", "soon", "Ladder budget: 'soon' is not a number")):
-            await type_into(pilot, "#rec-seeds", "")
+            for field in ("#rec-seeds", "#rec-steps"):
+                await type_into(pilot, field, "")
             await type_into(pilot, selector, typed)
             panel.focus()
             await pilot.press("l")
@@ -329,13 +331,14 @@ async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_h
             panel = await _open_recommend(pilot)
             prior = panel.shown
             await type_into(pilot, "#rec-seeds", "2")  # every probe with two seeds, as lorplan recommend --seeds 2
+            await type_into(pilot, "#rec-steps", "30")  # and 30 steps each, as --probe-steps 30
             panel.focus()
             await pilot.press("l")
             await wait_until(pilot, lambda: panel.follow is not None, timeout=60)
             run = runs / panel.follow
             spec = json.loads((run / "ladder.json").read_text())
             assert spec["model"] == app.main.plan.spec.id and spec["kind"] == "data"
-            assert len(spec["seeds"]) == 2 and spec["pattern_seed"] is None
+            assert len(spec["seeds"]) == 2 and spec["pattern_seed"] is None and spec["probe_steps"] == 30
             # the driver writes recommendation.json at once; the panel shows its rows (the first pass, queued)
             table = app.screen.query_one("#rec-ladder", DataTable)
             await wait_until(pilot, lambda: table.row_count > 0, timeout=60)

@@ -136,6 +136,8 @@ class RecommendPanel(Widget, can_focus=True):
             yield Input(placeholder=f"{recommend_bridge.BUDGET_MINUTES:g}", id="rec-budget", compact=True)
             yield Label("seeds per probe", classes="rec-ladder-label")
             yield Input(placeholder="1", id="rec-seeds", compact=True)
+            yield Label("steps per probe", classes="rec-ladder-label")
+            yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
         table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -159,6 +161,10 @@ class RecommendPanel(Widget, can_focus=True):
         self.query_one("#rec-seeds").tooltip = (f"Training seeds per probe, 1 to {recommend_bridge.MAX_SEEDS} "
                                                 "(lorplan recommend --seeds): each multiplies the probes; the knee "
                                                 "compares means and its band is the seeds' measured noise (empty: 1)")
+        self.query_one("#rec-steps").tooltip = ("Optimizer steps per probe (lorplan recommend --probe-steps; empty: "
+                                                f"{recommend_bridge.PROBE_STEPS}, or the planned run when shorter): "
+                                                "longer probes take proportionally longer, but a probe measures the "
+                                                "knee at its own length and shorter ones tend to put it low")
         self._draw()
         self.poll()
         self.set_interval(self.poll_seconds, self._tick)
@@ -391,17 +397,18 @@ class RecommendPanel(Widget, can_focus=True):
                         severity="warning")
             return
         try:
-            budget, seeds = self.ladder_settings()
+            budget, seeds, steps = self.ladder_settings()
         except BadInput as exc:
             self.notify(str(exc), severity="warning")
             return
-        self._start(self.plan, self.data, self.runs_dir, budget, seeds)
+        self._start(self.plan, self.data, self.runs_dir, budget, seeds, steps)
 
-    def ladder_settings(self) -> tuple[float | None, int]:
-        """The ladder's budget in minutes (None: the default) and seeds per probe, as typed; BadInput naming the
-        field when one is not a number in range."""
+    def ladder_settings(self) -> tuple[float | None, int, int | None]:
+        """The ladder's budget in minutes (None: the default), seeds per probe and steps per probe (None: the
+        default), as typed; BadInput naming the field when one is not a number in range."""
         budget_text = self.query_one("#rec-budget", Input).value.strip()
         seeds_text = self.query_one("#rec-seeds", Input).value.strip()
+        steps_text = self.query_one("#rec-steps", Input).value.strip()
         budget = None
         if budget_text:
             try:
@@ -413,13 +420,15 @@ class RecommendPanel(Widget, can_focus=True):
         seeds = 1
         if seeds_text:
             seeds = parse_int(seeds_text, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS)
-        return budget, seeds
+        steps = parse_int(steps_text, "Steps per probe", 1, 10**9) if steps_text else None
+        return budget, seeds, steps
 
     @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
     def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None, budget: float | None = None,
-               seeds: int = 1) -> None:
+               seeds: int = 1, steps: int | None = None) -> None:
         try:
-            run_id = recommend_bridge.start_ladder(plan, data, runs_dir=runs_dir, budget_minutes=budget, seeds=seeds)
+            run_id = recommend_bridge.start_ladder(plan, data, runs_dir=runs_dir, budget_minutes=budget, seeds=seeds,
+                                                   probe_steps=steps)
         except LorplanError as exc:
             self.post_message(LadderActionFinished(str(exc), "warning", 15))
             return
