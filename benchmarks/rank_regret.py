@@ -53,7 +53,7 @@ from rank_regret_replay import (  # noqa: E402
     ladder_for,
 )
 from rank_regret_report import report  # noqa: E402
-from results_file import append_row, read_unique  # noqa: E402
+from results_file import append_row, read_unique, show_report  # noqa: E402
 
 # ---------------------------------------------------------------- results file (pure)
 
@@ -288,9 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         run_probes(read_rows(args.results), tasks, seeds, args.probes, log=lambda s: print(s, flush=True))
         return 0
     text = report(read_rows(args.results), tasks, read_probes(args.probes))
-    print(text)
     REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text + "\n")
+    show_report(text + "\n", REPORT, True)
     return 0
 
 

@@ -100,13 +100,17 @@ def outcomes(rows: Sequence[dict], probe_rows: Sequence[dict], task) -> dict:
         rep = replay.ladder_for(rows, task, seed=s, probe_steps=task.steps)
         add(f"reference: the ladder, probes the full planned length (seed {s})", rep.rank, rep.steps,
             f"lr {rep.learning_rate:g}")
+    for s in replay.SEEDS:
+        rep = replay.ladder_for(rows, task, seed=s, probe_steps=task.steps * 3 // 4)
+        add(f"the ladder, probes 3/4 of the planned length (--probe-steps; seed {s})", rep.rank, rep.steps,
+            f"cut at step {task.steps * 3 // 4}; lr {rep.learning_rate:g}; band {rep.knee_low}-{rep.knee_high}")
     add("fixed r=16 α=32", 16, None, "the sweep's own rank 16")
     return out
 
 
 def _group(name: str) -> str:
     """A row's recommender without its seed: "prior + ladder (replay, seed 1)" -> "prior + ladder (replay)"."""
-    return re.sub(r" \(seed \d+\)$", "", re.sub(r", seed \d+\)$", ")", name))
+    return re.sub(r" \(seed \d+\)$", "", re.sub(r"[,;] seed \d+\)$", ")", name))
 
 
 def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | None = None) -> str:

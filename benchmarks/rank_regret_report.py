@@ -27,6 +27,7 @@ LADDER = "lorplan prior + ladder (replay)"
 NO_RATE_PASS = "ablation: ladder without the rate pass"
 ONE_SEED = "reference: the whole sweep, one seed"
 LONG = "reference: the ladder, probes the full planned length"
+THREE_QUARTERS = "the ladder, probes 3/4 of the planned length (--probe-steps)"
 CUT = "reference: the whole sweep cut at the probe length, three seeds"
 SEEDED = "reference: the ladder, three seeds per probe"
 PAIRED = "reference: the ladder, two seeds per probe"
@@ -112,6 +113,16 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         scored(f"{LONG} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
                compute_fraction(r.steps, total), f"the ladder's decisions on the whole recorded runs ({task.steps} "
                "steps, not half)")
+    # the longest probes whose ladder stays within the compute target (10% of the sweep): 3/4 of the planned run,
+    # what `lorplan recommend --probe-steps` buys (replayed: recorded runs cut there, mid-schedule)
+    for seed in SEEDS:
+        try:
+            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, probe_steps=task.steps * 3 // 4)
+        except KeyError:
+            continue
+        scored(f"{THREE_QUARTERS} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
+               compute_fraction(r.steps, total), f"recorded runs cut at step {task.steps * 3 // 4}; band "
+               f"{r.knee_low}-{r.knee_high}")
     for pair in itertools.combinations(SEEDS, 2):
         try:
             r = ladder_for(rows, task, allow_missing_lr=True, seeds=pair)
@@ -169,7 +180,7 @@ def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, se
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED, LONG, PAIRED):
+    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS, PAIRED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name

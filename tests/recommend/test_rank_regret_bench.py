@@ -170,6 +170,12 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     assert "| 4 | yes |" in long0 and "(40 steps, not half)" in long0
     share = [float(x.split("|")[6].strip().rstrip("%")) for x in (long0, half0)]
     assert share[0] == pytest.approx(2 * share[1], rel=0.2)
+    # probes 3/4 of the planned length (--probe-steps): cut at step 30, between the two in compute
+    q0 = next(x for x in text.splitlines() if x.startswith("| the ladder, probes 3/4 of the planned length "
+                                                            "(--probe-steps) (seed 0) |"))
+    assert "| yes |" in q0 and "cut at step 30" in q0
+    assert share[1] < float(q0.split("|")[6].strip().rstrip("%")) < share[0]
+    assert "| the ladder, probes 3/4 of the planned length (--probe-steps) [every seed] | 100% (3/3) |" in text
     assert "| reference: the whole sweep cut at the probe length, three seeds | 4 | yes |" in text
     assert "each run cut at step 20" in text
     assert "- what limits the ladder on these tasks" in text and "three seeds of every rank and rate cut at" in text

@@ -92,6 +92,11 @@ def test_report_on_a_complete_sweep_and_a_half_trained_ladder(toy_sizes):
     for seed in (1, 2):  # never trained: no rank, no hit, no figure
         assert row(f"prior + ladder (trained probes, seed {seed})")[1:4] == ["-", "-", "-"]
     assert row("fixed r=16 α=32")[1:3] == ["16", "no"]
+    three = row("the ladder, probes 3/4 of the planned length (--probe-steps; seed 0)")
+    half = row("prior + ladder (replay, seed 0)")
+    assert three[1:3] == ["4", "yes"] and "cut at step 120" in three[4]
+    assert float(half[3].rstrip("%")) < float(three[3].rstrip("%")) < 10.0
+    assert "| the ladder, probes 3/4 of the planned length (--probe-steps) | 100% (3/3) |" in text
     assert "| prior + ladder (trained probes) | 100% (1/1) |" in text
     assert "| prior + ladder (replay) | 100% (3/3) |" in text
     assert "| reference: the whole sweep, one seed | 100% (3/3) | 33.3% | 3 |" in text
