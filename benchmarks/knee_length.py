@@ -9,7 +9,8 @@ every rank of rank_regret_replay.RANKS x seeds 0, 1, 2 at one learning rate, 1e-
 ranks), alpha rank_regret_replay.ALPHA.
 
 The two classifiers (cls-docpkg, cls-license) ran at 160 steps too, lr 3e-3 (their best rate at every rank in
-the 32-step sweep) and 1e-3, with the head trained alone for the same length as their base (rank 0): does their
+the 32-step sweep), 1e-3 and 1e-2, with the head trained alone for the same length as their base (rank 0; its
+best rate at 160 steps is 1e-2, where no adapter learned): does their
 knee (64 and 32 at 32 steps) come from what a rank can hold, or from how fast it learns in a short run? The
 capacity prior, which counts what the labels can teach, says rank 1 for both.
 
@@ -359,7 +360,8 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
              "find_knee's low–high. One-seed knees: the same on one seed's runs, the spread a one-seed ladder "
              "lives with. * marks a length where not every rank and seed ran. Extra runs where they ran: seeds "
              "3, 4, 5 (at 40 steps too, trained here with train_run(steps=40), the sweep's own run: see the "
-             "retrained sweep runs), and lr 3e-3 at 160 steps (the best-of-lrs knee next to the lr-1e-2 one).", ""]
+             "retrained sweep runs), and lrs 1e-3 and 3e-3 at 160 steps (the best-of-lrs knee next to the lr-1e-2 one; "
+             "these are the ground-truth sweep of benchmarks/rank_regret_long.py).", ""]
     summary = []
     for t in tasks:
         if any(r["task"] == t for r in runs):
