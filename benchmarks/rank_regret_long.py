@@ -127,6 +127,7 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
              "of the best rank's (best learning rate per rank, mean over seeds). Hit: the rank in [knee, 2×knee]. "
              "Compute: optimizer steps against the whole 160-step sweep's.", ""]
     totals: dict[str, list] = {}
+    by_kind: dict[str, dict[str, list]] = {}
     for task in tasks:
         if not complete(rows, task):
             lines += [f"## {task.name}", "", "The 160-step sweep is not complete yet.", ""]
@@ -142,15 +143,26 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
             c = "-" if r["compute"] is None else f"{r['compute']:.1%}"
             lines.append(f"| {r['recommender']} | {rank} | {h} | {c} | {r['note']} |")
             if r["hit"] is not None:
-                totals.setdefault(_group(r["recommender"]), []).append((r["hit"], r["compute"]))
+                got = (r["hit"], r["compute"])
+                totals.setdefault(_group(r["recommender"]), []).append(got)
+                by_kind.setdefault(task.kind, {}).setdefault(_group(r["recommender"]), []).append(got)
         lines.append("")
-    lines += ["## Overall", "", "| recommender | hit rate | mean compute | cases |", "|---|---|---|---|"]
+    lines += ["## Overall", ""] + _rate_table(totals)
+    if len(by_kind) > 1:
+        for kind, got in by_kind.items():
+            lines += ["", f"{kind} tasks only:", ""] + _rate_table(got)
+    return "\n".join(lines) + "\n"
+
+
+def _rate_table(totals: dict[str, list]) -> list[str]:
+    """Hit rate and mean compute of each recommender over its (hit, compute) cases."""
+    lines = ["| recommender | hit rate | mean compute | cases |", "|---|---|---|---|"]
     for name, got in totals.items():
         hits = sum(1 for h, _ in got if h)
         comp = [c for _, c in got if c is not None]
         mean = f"{sum(comp) / len(comp):.1%}" if comp else "-"
         lines.append(f"| {name} | {hits / len(got):.0%} ({hits}/{len(got)}) | {mean} | {len(got)} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -108,3 +108,18 @@ def test_an_incomplete_sweep_is_said_and_gets_no_figures(toy_sizes):
     text = rl.report(partial, [], [TASK])
     assert "The 160-step sweep is not complete yet." in text and "KNEE" not in text
     assert "| prior" not in text
+
+
+def test_the_overall_table_is_also_split_by_task_kind(toy_sizes):
+    cls = rt.Task("toy-cls", "sequence-classification", "minilm", ("query",), rl.STEPS, 8, 32, 20, 48, TASK.lrs,
+                  "toy")
+    rows = runs() + [{**r, "task": cls.name} for r in runs()]
+    rows += [{**r, "task": cls.name, "rank": 0, "curve": [[0, BASE], [rl.STEPS, BASE - 0.2]]}
+             for r in runs() if r["rank"] == 1]  # the head alone: a base 0.2 below the untrained loss
+    text = rl.report(rows, [], [TASK, cls])
+    assert "KNEE" in text.split("## toy-cls")[1]  # the classifier's sweep is complete with its heads
+    overall = text.split("## Overall")[1]
+    assert "sequence-classification tasks only:" in overall and "causal-lm tasks only:" in overall
+    assert "| reference: the whole sweep, one seed | 100% (6/6) | 33.3% | 6 |" in overall
+    lm = overall.split("causal-lm tasks only:")[1]
+    assert "| reference: the whole sweep, one seed | 100% (3/3) | 33.3% | 3 |" in lm
