@@ -70,13 +70,16 @@ def complete(rows: Sequence[dict], task) -> bool:
 
 def outcomes(rows: Sequence[dict], probe_rows: Sequence[dict], task) -> dict:
     """One task's figures: the knee, the prior, the replayed and trained ladders per seed, the reference rows
-    (one seed of the whole sweep; the ladder on whole runs) and r=16 α=32 (the sweep's own rank 16)."""
+    (one seed of the whole sweep; the ladder on whole runs) and r=16 α=32 (the sweep's own rank 16). Regret: the
+    recommended rank's eval loss (best lr, mean over seeds) above the best rank's."""
     knee = replay.sweep_knee(rows, task.name)
     sweep = replay.sweep_steps(task)
     out = {"knee": knee, "prior": replay.prior(rows, task).rank, "rows": []}
 
     def add(name: str, rank: int | None, steps: float | None, note: str = "") -> None:
+        got = None if rank is None else replay.config_loss(rows, task.name, "sweep", rank, replay.ALPHA)
         out["rows"].append({"recommender": name, "rank": rank, "hit": None if rank is None else hit(rank, knee.rank),
+                            "regret": None if got is None else replay.regret(got[0], knee.best_loss),
                             "compute": None if steps is None else replay.compute_fraction(steps, sweep),
                             "note": note})
 
@@ -136,14 +139,15 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
         k = res["knee"]
         lines += [f"## {task.name}: {task.describe}", "",
                   f"KNEE = rank {k.rank} (band {k.low}-{k.high}); capacity prior rank {res['prior']}.", "",
-                  "| recommender | rank | hit | compute | note |", "|---|---|---|---|---|"]
+                  "| recommender | rank | hit | regret | compute | note |", "|---|---|---|---|---|---|"]
         for r in res["rows"]:
             rank = "-" if r["rank"] is None else str(r["rank"])
             h = "-" if r["hit"] is None else ("yes" if r["hit"] else "no")
             c = "-" if r["compute"] is None else f"{r['compute']:.1%}"
-            lines.append(f"| {r['recommender']} | {rank} | {h} | {c} | {r['note']} |")
+            g = "-" if r["regret"] is None else f"{r['regret']:+.4f}"
+            lines.append(f"| {r['recommender']} | {rank} | {h} | {g} | {c} | {r['note']} |")
             if r["hit"] is not None:
-                got = (r["hit"], r["compute"])
+                got = (r["hit"], r["compute"], r["regret"])
                 totals.setdefault(_group(r["recommender"]), []).append(got)
                 by_kind.setdefault(task.kind, {}).setdefault(_group(r["recommender"]), []).append(got)
         lines.append("")
@@ -155,13 +159,15 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
 
 
 def _rate_table(totals: dict[str, list]) -> list[str]:
-    """Hit rate and mean compute of each recommender over its (hit, compute) cases."""
-    lines = ["| recommender | hit rate | mean compute | cases |", "|---|---|---|---|"]
+    """Hit rate, mean loss regret and mean compute of each recommender over its (hit, compute, regret) cases."""
+    lines = ["| recommender | hit rate | mean regret | mean compute | cases |", "|---|---|---|---|---|"]
     for name, got in totals.items():
-        hits = sum(1 for h, _ in got if h)
-        comp = [c for _, c in got if c is not None]
+        hits = sum(1 for h, _, _ in got if h)
+        comp = [c for _, c, _ in got if c is not None]
         mean = f"{sum(comp) / len(comp):.1%}" if comp else "-"
-        lines.append(f"| {name} | {hits / len(got):.0%} ({hits}/{len(got)}) | {mean} | {len(got)} |")
+        regrets = [g for _, _, g in got if g is not None]
+        reg = f"{sum(regrets) / len(regrets):+.4f}" if regrets else "-"
+        lines.append(f"| {name} | {hits / len(got):.0%} ({hits}/{len(got)}) | {reg} | {mean} | {len(got)} |")
     return lines
 
 
