@@ -19,8 +19,10 @@ rate, mean over seeds) minus the best rank's. Compute: training steps the recomm
 Rows: lorplan's capacity prior alone; prior + probe ladder (a REPLAY on the recorded sweep runs, see
 `replay_ladder`); lorplan with its per-module pattern; the fixed defaults r=8 α=16, r=16 α=32 and QLoRA's
 r=64 α=16 (trained here, since their alpha differs from the sweep's: r=16 α=32 is the sweep's own rank 16);
-EVA's allocation at the ladder's rank (peft's EVA, through lorplan.recommend.pattern).
-The pure parts import no torch and train nothing: benchmarks/rank_regret_replay.py (knee, hit, regret,
+EVA's allocation at the ladder's rank (peft's EVA, through lorplan.recommend.pattern); and reference rows that
+say what limits the ladder (its decisions on probes 3/4 of and as long as the planned run, with two and three
+seeds per probe, one seed of the whole sweep). benchmarks/rank_regret_long.py asks the same of these tasks
+planned at 160 steps. The pure parts import no torch and train nothing: benchmarks/rank_regret_replay.py (knee, hit, regret,
 compute, the prior, the ladder replay) and benchmarks/rank_regret_report.py (the printed report).
 """
 
