@@ -75,7 +75,7 @@ def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
     Why longer probes are worth asking for: a probe measures the knee at its own length, and on the
     rank-regret benchmark's language-model tasks planned at 160 steps (benchmarks/rank_regret_long.py) the
     ladder found the planned run's knee in 4 of 9 seeded replays with probes half the planned length and 9 of 9
-    with probes as long (their low misses: a shorter run uses fewer ranks' worth of capacity)."""
+    with probes as long (the trained half-length ladders missed 4 of 9, three of them below the knee)."""
     steps = max(1, min(planned, asked if asked is not None else PROBE_STEPS))
     if asked is not None and asked > planned:
         return steps, f"--probe-steps {asked:,} is more than the planned run's {planned:,} steps, so probes train {steps:,}"
