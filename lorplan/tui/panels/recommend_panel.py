@@ -132,11 +132,11 @@ class RecommendPanel(Widget, can_focus=True):
             yield Input(placeholder="e.g. 2,000,000", id="rec-size", compact=True)
             yield Static("", id="rec-size-error")
         with Horizontal(id="rec-ladder-row"):
-            yield Label("probe ladder (l): budget, minutes", classes="rec-ladder-label")
+            yield Label("probe ladder (l): minutes", classes="rec-ladder-label")
             yield Input(placeholder=f"{recommend_bridge.BUDGET_MINUTES:g}", id="rec-budget", compact=True)
-            yield Label("seeds per probe", classes="rec-ladder-label")
+            yield Label("seeds/probe", classes="rec-ladder-label")
             yield Input(placeholder="1", id="rec-seeds", compact=True)
-            yield Label("steps per probe", classes="rec-ladder-label")
+            yield Label("steps/probe", classes="rec-ladder-label")
             yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
         table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
