@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,10 +33,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import rank_regret_replay as replay  # noqa: E402
+import rank_regret_report as report_of  # noqa: E402
 from knee_length import RESULTS as LENGTH_RESULTS  # noqa: E402
 from knee_length import read_runs  # noqa: E402
-from rank_regret_probes import MissingProbe, read_probes, run_probes, trained_ladder  # noqa: E402
-from results_file import hit, show_report  # noqa: E402
+from rank_regret_probes import read_probes, run_probes  # noqa: E402
+from results_file import show_report  # noqa: E402
 
 STEPS = 160
 PROBES = HERE / "results" / "rank_regret_long_probes.jsonl"
@@ -68,57 +68,20 @@ def complete(rows: Sequence[dict], task) -> bool:
     return need <= have
 
 
-def outcomes(rows: Sequence[dict], probe_rows: Sequence[dict], task) -> dict:
-    """One task's figures: the knee, the prior, the replayed and trained ladders per seed, the reference rows
-    (one seed of the whole sweep; the ladder on whole runs) and r=16 α=32 (the sweep's own rank 16). Regret: the
-    recommended rank's eval loss (best lr, mean over seeds) above the best rank's."""
+# not trained at 160 steps: their alpha differs from the sweep's, or they need adapters saved by the sweep
+NOT_TRAINED = ("lorplan + pattern", "EVA allocation (same budget)", "fixed r=8 α=16", "QLoRA r=64 α=16")
+
+
+def outcomes(rows: Sequence[dict], probe_rows: Sequence[dict], task):
+    """One task's knee and rank_regret_report.outcomes on the 160-step sweep (the prior, the replayed and trained
+    ladders, the reference rows, r=16 α=32 as the sweep's own rank 16), without the rows nothing trained here."""
     knee = replay.sweep_knee(rows, task.name)
-    sweep = replay.sweep_steps(task)
-    out = {"knee": knee, "prior": replay.prior(rows, task).rank, "rows": []}
-
-    def add(name: str, rank: int | None, steps: float | None, note: str = "") -> None:
-        got = None if rank is None else replay.config_loss(rows, task.name, "sweep", rank, replay.ALPHA)
-        out["rows"].append({"recommender": name, "rank": rank, "hit": None if rank is None else hit(rank, knee.rank),
-                            "regret": None if got is None else replay.regret(got[0], knee.best_loss),
-                            "compute": None if steps is None else replay.compute_fraction(steps, sweep),
-                            "note": note})
-
-    add("lorplan prior", out["prior"], 0)
-    for s in replay.SEEDS:
-        rep = replay.ladder_for(rows, task, seed=s)
-        add(f"prior + ladder (replay, seed {s})", rep.rank, rep.steps,
-            f"lr {rep.learning_rate:g}; band {rep.knee_low}-{rep.knee_high}")
-    for s in replay.SEEDS:
-        try:
-            rep = trained_ladder(rows, probe_rows, task, seed=s)
-        except MissingProbe as exc:
-            add(f"prior + ladder (trained probes, seed {s})", None, None, f"not run yet ({exc.args[0]})")
-            continue
-        add(f"prior + ladder (trained probes, seed {s})", rep.rank, rep.steps,
-            f"lr {rep.learning_rate:g}; band {rep.knee_low}-{rep.knee_high}")
-    for s in replay.SEEDS:
-        k = replay.sweep_knee(rows, task.name, seed=s)
-        add(f"reference: the whole sweep, one seed (seed {s})", k.rank, sweep / len(replay.SEEDS))
-    for s in replay.SEEDS:
-        rep = replay.ladder_for(rows, task, seed=s, probe_steps=task.steps)
-        add(f"reference: the ladder, probes the full planned length (seed {s})", rep.rank, rep.steps,
-            f"lr {rep.learning_rate:g}")
-    for s in replay.SEEDS:
-        rep = replay.ladder_for(rows, task, seed=s, probe_steps=task.steps * 3 // 4)
-        add(f"the ladder, probes 3/4 of the planned length (--probe-steps; seed {s})", rep.rank, rep.steps,
-            f"cut at step {task.steps * 3 // 4}; lr {rep.learning_rate:g}; band {rep.knee_low}-{rep.knee_high}")
-    add("fixed r=16 α=32", 16, None, "the sweep's own rank 16")
-    return out
-
-
-def _group(name: str) -> str:
-    """A row's recommender without its seed: "prior + ladder (replay, seed 1)" -> "prior + ladder (replay)"."""
-    return re.sub(r" \(seed \d+\)$", "", re.sub(r"[,;] seed \d+\)$", ")", name))
+    return knee, [o for o in report_of.outcomes(rows, task, knee, probe_rows) if o.name not in NOT_TRAINED]
 
 
 def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | None = None) -> str:
-    """The benchmark's markdown: per task its knee and every recommender's rank, hit and compute; then the hit
-    rate of each recommender over the tasks whose sweep is complete."""
+    """The benchmark's markdown: per task its knee and every recommender's rank, hit, regret and compute; then
+    the overall table over the tasks whose sweep is complete, and the same per task kind."""
     tasks = long_tasks() if tasks is None else tasks
     rows = sweep_rows(runs)
     lines = ["# The rank-regret tasks planned at 160 steps", "",
@@ -126,49 +89,29 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
              "benchmarks/results/knee_length.jsonl (the 160-step runs: ranks 1-64 × lrs 1e-3, 3e-3, 1e-2 × seeds "
              "0-2, alpha 32; a classifier's base is its head trained alone as long) and "
              "benchmarks/results/rank_regret_long_probes.jsonl (the ladder's probes, trained 80 steps with their "
-             "own schedule). Knee: the smallest rank whose improvement over the base's eval loss is at least 95% "
-             "of the best rank's (best learning rate per rank, mean over seeds). Hit: the rank in [knee, 2×knee]. "
-             "Compute: optimizer steps against the whole 160-step sweep's.", ""]
-    totals: dict[str, list] = {}
+             "own schedule). The rows are benchmarks/rank_regret.py's (rank_regret_report.outcomes) without the "
+             "fixed defaults, pattern and EVA rows, which were not trained at this length. Knee: the smallest "
+             "rank whose improvement over the base's eval loss is at least 95% of the best rank's (best learning "
+             "rate per rank, mean over seeds). Hit: the rank in [knee, 2×knee]. Regret: eval loss − the best "
+             "rank's. Compute: optimizer steps against the whole 160-step sweep's.", ""]
+    per_task: dict[str, list] = {}
     by_kind: dict[str, dict[str, list]] = {}
     for task in tasks:
         if not complete(rows, task):
             lines += [f"## {task.name}", "", "The 160-step sweep is not complete yet.", ""]
             continue
-        res = outcomes(rows, probe_rows, task)
-        k = res["knee"]
+        knee, res = outcomes(rows, probe_rows, task)
+        per_task[task.name] = by_kind.setdefault(task.kind, {})[task.name] = res
         lines += [f"## {task.name}: {task.describe}", "",
-                  f"KNEE = rank {k.rank} (band {k.low}-{k.high}); capacity prior rank {res['prior']}.", "",
-                  "| recommender | rank | hit | regret | compute | note |", "|---|---|---|---|---|---|"]
-        for r in res["rows"]:
-            rank = "-" if r["rank"] is None else str(r["rank"])
-            h = "-" if r["hit"] is None else ("yes" if r["hit"] else "no")
-            c = "-" if r["compute"] is None else f"{r['compute']:.1%}"
-            g = "-" if r["regret"] is None else f"{r['regret']:+.4f}"
-            lines.append(f"| {r['recommender']} | {rank} | {h} | {g} | {c} | {r['note']} |")
-            if r["hit"] is not None:
-                got = (r["hit"], r["compute"], r["regret"])
-                totals.setdefault(_group(r["recommender"]), []).append(got)
-                by_kind.setdefault(task.kind, {}).setdefault(_group(r["recommender"]), []).append(got)
-        lines.append("")
-    lines += ["## Overall", ""] + _rate_table(totals)
-    if len(by_kind) > 1:
-        for kind, got in by_kind.items():
-            lines += ["", f"{kind} tasks only:", ""] + _rate_table(got)
+                  f"KNEE = rank {knee.rank} (band {knee.low}-{knee.high}); base eval loss {knee.base_loss:.4f}, "
+                  f"best rank {knee.best_rank} at {knee.best_loss:.4f}.", ""]
+        lines += report_of.outcome_table(res) + [""]
+    if per_task:
+        lines += ["## Overall", ""] + report_of.overall_table(per_task)[0]
+        if len(by_kind) > 1:
+            for kind, got in by_kind.items():
+                lines += ["", f"{kind} tasks only:", ""] + report_of.overall_table(got)[0]
     return "\n".join(lines) + "\n"
-
-
-def _rate_table(totals: dict[str, list]) -> list[str]:
-    """Hit rate, mean loss regret and mean compute of each recommender over its (hit, compute, regret) cases."""
-    lines = ["| recommender | hit rate | mean regret | mean compute | cases |", "|---|---|---|---|---|"]
-    for name, got in totals.items():
-        hits = sum(1 for h, _, _ in got if h)
-        comp = [c for _, c, _ in got if c is not None]
-        mean = f"{sum(comp) / len(comp):.1%}" if comp else "-"
-        regrets = [g for _, _, g in got if g is not None]
-        reg = f"{sum(regrets) / len(regrets):+.4f}" if regrets else "-"
-        lines.append(f"| {name} | {hits / len(got):.0%} ({hits}/{len(got)}) | {reg} | {mean} | {len(got)} |")
-    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

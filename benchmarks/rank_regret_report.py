@@ -199,6 +199,38 @@ def coverage(rows: Sequence[dict], task) -> str:
     return f"{len(sweep)} sweep runs ({'; '.join(parts)} rank×seed cells)"
 
 
+def outcome_table(res: Sequence[Outcome]) -> list[str]:
+    """One task's outcomes as a markdown table: rank, hit, eval loss, regret, compute and note per recommender."""
+    lines = ["| recommender | rank | hit | eval loss | regret | compute | note |", "|---|---|---|---|---|---|---|"]
+    for o in res:
+        lines.append(f"| {o.name} | {_fmt(o.rank, 'd')} | {'-' if o.hit is None else ('yes' if o.hit else 'no')} "
+                     f"| {_fmt(o.loss, '.4f')} | {_fmt(o.regret, '+.4f')} | {_fmt(o.compute, '.1%')} | {o.note} |")
+    return lines
+
+
+def overall_table(per_task: dict[str, Sequence[Outcome]]) -> tuple[list[str], dict[str, tuple]]:
+    """The overall markdown table over tasks (each recommender's hit rate, mean regret and mean compute, the
+    seeded replays counted together), and per row (hit rate, the compute shares of the runs that trained)."""
+    lines = ["| recommender | hit rate | mean regret | mean compute | tasks |", "|---|---|---|---|---|"]
+    names = []
+    for o in next(iter(per_task.values())):
+        group = _group(o.name)
+        if group not in names:
+            names.append(group)
+    summary = {}
+    for name in names:
+        got = [o for res in per_task.values() for o in res if _group(o.name) == name]
+        hits = [o.hit for o in got if o.hit is not None]  # a property of the rank, trained or not
+        regs = [o.regret for o in got if o.regret is not None]
+        comp = [o.compute for o in got if o.compute is not None and o.loss is not None]
+        rate = sum(hits) / len(hits) if hits else None
+        summary[name] = (rate, comp)
+        lines.append(f"| {name} | {_fmt(rate, '.0%')} ({sum(hits)}/{len(hits)}) | "
+                     f"{_fmt(sum(regs) / len(regs) if regs else None, '+.4f')} | "
+                     f"{_fmt(sum(comp) / len(comp) if comp else None, '.1%')} | {len(got)} |")
+    return lines, summary
+
+
 def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -> str:
     """The printed report: per task the knee and every recommender's rank, hit, regret and compute, then the
     overall hit rates against the issue's targets. `probes`: the trained probes' rows
@@ -271,31 +303,10 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
         res = outcomes(rows, task, knee, probes)
         per_task[task.name] = res
         knees[task.name] = knee.rank
-        lines += ["| recommender | rank | hit | eval loss | regret | compute | note |", "|---|---|---|---|---|---|---|"]
-        for o in res:
-            lines.append(f"| {o.name} | {_fmt(o.rank, 'd')} | {'-' if o.hit is None else ('yes' if o.hit else 'no')} "
-                         f"| {_fmt(o.loss, '.4f')} | {_fmt(o.regret, '+.4f')} | {_fmt(o.compute, '.1%')} | {o.note} |")
-        lines.append("")
+        lines += outcome_table(res) + [""]
     if per_task:
-        lines += ["## Overall", "", "| recommender | hit rate | mean regret | mean compute | tasks |",
-                  "|---|---|---|---|---|"]
-        names = []
-        for o in next(iter(per_task.values())):
-            group = _group(o.name)
-            if group not in names:
-                names.append(group)
-        summary = {}
-        for name in names:
-            got = [o for res in per_task.values() for o in res if _group(o.name) == name]
-            hits = [o.hit for o in got if o.hit is not None]  # a property of the rank, trained or not
-            regs = [o.regret for o in got if o.regret is not None]
-            comp = [o.compute for o in got if o.compute is not None and o.loss is not None]
-            rate = sum(hits) / len(hits) if hits else None
-            summary[name] = (rate, comp)
-            lines.append(f"| {name} | {_fmt(rate, '.0%')} ({sum(hits)}/{len(hits)}) | "
-                         f"{_fmt(sum(regs) / len(regs) if regs else None, '+.4f')} | "
-                         f"{_fmt(sum(comp) / len(comp) if comp else None, '.1%')} | {len(got)} |")
-        lines += ["", "Targets (issue 11):"]
+        table, summary = overall_table(per_task)
+        lines += ["## Overall", ""] + table + ["", "Targets (issue 11):"]
         lad = summary.get(LADDER + " [every seed]", (None, []))
         fixed = [summary[n][0] for n in ("fixed r=8 α=16", "fixed r=16 α=32", "QLoRA r=64 α=16")
                  if n in summary and summary[n][0] is not None]

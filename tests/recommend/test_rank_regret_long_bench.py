@@ -81,26 +81,31 @@ def test_report_on_a_complete_sweep_and_a_half_trained_ladder(toy_sizes):
     lines = text.splitlines()
 
     def row(name: str) -> list[str]:
+        # | recommender | rank | hit | eval loss | regret | compute | note |
         return [c.strip() for c in next(x for x in lines if x.startswith(f"| {name} |")).strip("|").split("|")]
 
     for seed in rp.SEEDS:
-        assert row(f"prior + ladder (replay, seed {seed})")[1:3] == ["4", "yes"]
+        assert row(f"lorplan prior + ladder (replay, seed {seed})")[1:3] == ["4", "yes"]
         # regret: rank 4's loss (3e-3, mean over seeds) above the best rank's (32 and 64 at 4.00)
-        assert row(f"reference: the whole sweep, one seed (seed {seed})")[1:5] == ["4", "yes", "+0.0400", "33.3%"]
-    trained = row("prior + ladder (trained probes, seed 0)")
+        assert row(f"reference: the whole sweep, one seed (seed {seed})")[1:3] == ["4", "yes"]
+        assert row(f"reference: the whole sweep, one seed (seed {seed})")[4:6] == ["+0.0400", "33.3%"]
+    trained = row("lorplan prior + ladder (trained probes, seed 0)")
     compute = sum(p["steps"] for p in probes) / rp.sweep_steps(TASK)
-    assert trained[1:5] == ["4", "yes", "+0.0400", f"{compute:.1%}"]
+    assert trained[1:3] == ["4", "yes"] and trained[4:6] == ["+0.0400", f"{compute:.1%}"]
     for seed in (1, 2):  # never trained: no rank, no hit, no figure
-        assert row(f"prior + ladder (trained probes, seed {seed})")[1:5] == ["-", "-", "-", "-"]
-    assert row("fixed r=16 α=32")[1:4] == ["16", "no", "+0.0100"]
-    three = row("the ladder, probes 3/4 of the planned length (--probe-steps; seed 0)")
-    half = row("prior + ladder (replay, seed 0)")
-    assert three[1:3] == ["4", "yes"] and "cut at step 120" in three[5]
-    assert float(half[4].rstrip("%")) < float(three[4].rstrip("%")) < 10.0
-    assert "| the ladder, probes 3/4 of the planned length (--probe-steps) | 100% (3/3) |" in text
-    assert "| prior + ladder (trained probes) | 100% (1/1) |" in text
-    assert "| prior + ladder (replay) | 100% (3/3) |" in text
-    assert "| reference: the whole sweep, one seed | 100% (3/3) | +0.0400 | 33.3% | 3 |" in text
+        assert row(f"lorplan prior + ladder (trained probes, seed {seed})")[1:6] == ["-", "-", "-", "-", "-"]
+    assert row("fixed r=16 α=32")[1:3] == ["16", "no"] and row("fixed r=16 α=32")[4] == "+0.0100"
+    three = row("the ladder, probes 3/4 of the planned length (--probe-steps) (seed 0)")
+    half = row("lorplan prior + ladder (replay, seed 0)")
+    assert three[1:3] == ["4", "yes"] and "cut at step 120" in three[6]
+    assert float(half[5].rstrip("%")) < float(three[5].rstrip("%")) < 10.0
+    # rows nothing trained at 160 steps are left out, not shown as "not run"
+    assert not any(x.startswith(f"| {name} |") for name in rl.NOT_TRAINED for x in lines)
+    every = "[every seed]"
+    assert f"| the ladder, probes 3/4 of the planned length (--probe-steps) {every} | 100% (3/3) |" in text
+    assert f"| lorplan prior + ladder (trained probes) {every} | 100% (1/1) |" in text
+    assert f"| lorplan prior + ladder (replay) {every} | 100% (3/3) |" in text
+    assert f"| reference: the whole sweep, one seed {every} | 100% (3/3) | +0.0400 | 33.3% | 3 |" in text
     assert "| fixed r=16 α=32 | 0% (0/1) | +0.0100 | - | 1 |" in text
 
 
@@ -108,7 +113,7 @@ def test_an_incomplete_sweep_is_said_and_gets_no_figures(toy_sizes):
     partial = [r for r in runs() if r["lr"] != 1e-3]
     text = rl.report(partial, [], [TASK])
     assert "The 160-step sweep is not complete yet." in text and "KNEE" not in text
-    assert "| prior" not in text
+    assert "| lorplan prior" not in text
 
 
 def test_the_overall_table_is_also_split_by_task_kind(toy_sizes):
@@ -121,6 +126,7 @@ def test_the_overall_table_is_also_split_by_task_kind(toy_sizes):
     assert "KNEE" in text.split("## toy-cls")[1]  # the classifier's sweep is complete with its heads
     overall = text.split("## Overall")[1]
     assert "sequence-classification tasks only:" in overall and "causal-lm tasks only:" in overall
-    assert "| reference: the whole sweep, one seed | 100% (6/6) | +0.0367 | 33.3% | 6 |" in overall
+    # the LM one-seed sweep is a third of its sweep, the classifier's 7/24 (its head alone is the eighth kind)
+    assert "| reference: the whole sweep, one seed [every seed] | 100% (6/6) | +0.0367 | 31.3% | 6 |" in overall
     lm = overall.split("causal-lm tasks only:")[1]
-    assert "| reference: the whole sweep, one seed | 100% (3/3) | +0.0400 | 33.3% | 3 |" in lm
+    assert "| reference: the whole sweep, one seed [every seed] | 100% (3/3) | +0.0400 | 33.3% | 3 |" in lm
