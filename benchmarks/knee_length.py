@@ -15,7 +15,7 @@ knee (64 and 32 at 32 steps) come from what a rank can hold, or from how fast it
 capacity prior, which counts what the labels can teach, says rank 1 for both.
 
     python benchmarks/knee_length.py train [--tasks lm-license,lm-source] [--lengths 20,80,160]
-    python benchmarks/knee_length.py train --tasks cls-license --lengths 160 --lr 0.003   # and --lr 0.001
+    python benchmarks/knee_length.py train --tasks cls-license --lengths 160 --lr 0.003   # and 0.001, 0.01
     python benchmarks/knee_length.py report [--write]      # benchmarks/results/knee_length.md
 
 Every run is appended to benchmarks/results/knee_length.jsonl as it finishes, keyed (task, rank, lr, seed,
