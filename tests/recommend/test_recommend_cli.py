@@ -110,6 +110,15 @@ def test_the_seeds_help_names_the_limit_the_ladder_enforces():
     assert f"at most {MAX_SEEDS})" in seeds.help
 
 
+def test_the_probe_steps_help_names_the_default_the_ladder_uses():
+    from lorplan.cli import build_parser
+    from lorplan.recommend.launch import PROBE_STEPS
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    steps = next(a for a in sub.choices["recommend"]._actions if a.dest == "probe_steps")
+    assert f"(default {PROBE_STEPS}," in steps.help
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
