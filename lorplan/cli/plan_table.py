@@ -39,7 +39,8 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
     rope = f", rope scaling ×{s.rope_scaling:g}" if s.rope_scaling is not None else ""
     _say(f"setup: quant {quant}, targets {','.join(s.targets.modules)}, micro-batch {s.micro_batch}, "
          f"seq-len {s.seq_len}{rope}, {s.optimizer}, {s.attention}, "
-         f"checkpointing {'on' if s.grad_checkpointing else 'off'}, {s.gpus} GPU(s) {s.sharding}")
+         f"checkpointing {'on' if s.grad_checkpointing else 'off'}, "
+         + ("1 GPU" if s.gpus == 1 else f"{s.gpus} GPUs ({s.sharding})"))
     if table.budget_bytes is not None:
         print(f"budget: {format_bytes(table.budget_bytes)} per GPU" + (f" ({gpu_name})" if gpu_name else ""))
 

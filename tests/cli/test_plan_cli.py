@@ -81,6 +81,13 @@ def test_human_table(capsys):
     lines = cap.out.splitlines()
     assert lines[0].startswith(SMOL)
     assert any(line.split()[:1] == ["64"] for line in lines) and "fits" in cap.out
+    setup = lines[1]
+    assert setup.endswith(", 1 GPU") and "none" not in setup.split("quant none")[1]  # no bare sharding word
+
+
+def test_setup_line_names_the_sharding_of_several_gpus(capsys):
+    rc, cap = plan(capsys, "--model", SMOL, "--ranks", "8", "--gpus", "4", "--sharding", "fsdp")
+    assert rc == 0 and "4 GPUs (fsdp)" in " ".join(line.strip() for line in cap.out.splitlines()[1:3])
 
 
 @pytest.mark.parametrize(
