@@ -85,7 +85,8 @@ def register(sub) -> None:
                         "the budget buys fewer ranks, but the knee compares means and its band is the seeds' "
                         "measured noise")
     r.add_argument("--probe-steps", type=positive_int("--probe-steps"), metavar="N",
-                   help="optimizer steps per probe (default 100, or the planned run when shorter): longer probes "
+                   help="optimizer steps per probe (default 100, or the planned run when shorter; longer, up to "
+                        "the planned run, when the budget buys the whole ladder in half its time): longer probes "
                         "cost proportionally more time, but a probe measures the knee at its own length and "
                         "shorter ones tend to put it low")
     o = p.add_argument_group("output")

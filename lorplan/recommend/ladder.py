@@ -15,7 +15,7 @@ knee's threshold). Pure Python.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
@@ -27,6 +27,7 @@ REFINE_PROBES = 2  # knee / 2 and knee × 2
 EXTRA_LR_PROBES = 2  # the reference rank at a third and at three times the learning rate
 MIN_RATE_RANKS = 3  # first-pass ranks worth choosing a rate for: fewer, and the budget goes to the ranks
 LR_FACTOR = 3.0
+SPARE_SHARE = 0.5  # of the budget, the most that lengthened probes are planned to take (estimates can be off 2×)
 
 
 def coarse_ladder(prior_rank: int | None = None, *, low: int = 1, high: int = 256,
@@ -94,7 +95,8 @@ def reference_rank(ranks: tuple[int, ...]) -> int:
 class LadderPlan:
     """What a probe budget buys. ranks: the first pass; extra_learning_rates: the two more rates at the
     reference rank, tried before the ranks are compared (0: every rank runs at the policy's rate); refine:
-    probes reserved for the second pass; base_probe: a head-only run (classification's base)."""
+    probes reserved for the second pass; base_probe: the rank-0 run that measures the base loss (a causal LM
+    before training; a classifier's head trained alone)."""
 
     ranks: tuple[int, ...]
     refine: int
@@ -166,8 +168,31 @@ def plan_ladder(
         text += (f", then {refine} to refine ×2 around the knee (and one more above the best rank when it is the "
                  "largest measured, if the budget left buys it)")
     if base_probe:
-        text += "; one more trains the head alone for the base loss"
+        text += ("; one more measures the base loss (rank 0: the model before training, or for classification "
+                 "its new head trained alone)")
     return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text, ref)
+
+
+def lengthen_probes(steps: int, planned: int, budget_seconds: float, probes: int, parallel: int,
+                    seconds_at: Callable[[int], float]) -> int:
+    """The longest probe, from `steps` up to the planned run's, whose ladder (`probes` probes, `parallel` at a
+    time, each taking seconds_at(its steps) by the estimate) takes at most SPARE_SHARE of the budget; `steps`
+    when none longer does. Longer is rounded down to a multiple of 10 steps. Why: a probe measures the knee at
+    its own length, and shorter probes put it low (lorplan.recommend.launch.probe_length); the margin leaves
+    the ladder whole when the estimate is up to 1/SPARE_SHARE times too short."""
+    rounds = math.ceil(probes / max(1, parallel))
+    cap = SPARE_SHARE * budget_seconds
+
+    def fits(n: int) -> bool:
+        return rounds * seconds_at(n) <= cap
+
+    if steps >= planned or not fits(steps):
+        return steps
+    lo, hi = steps, planned
+    while lo < hi:  # seconds_at grows with steps: the largest that fits
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo if lo == planned else max(steps, lo // 10 * 10)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from dataclasses import asdict, dataclass
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.decide import first_pass, probe_id, probe_specs
-from lorplan.recommend.ladder import estimate_probe_seconds, plan_ladder, planned_steps
+from lorplan.recommend.ladder import (
+    REFINE_PROBES,
+    SPARE_SHARE,
+    coarse_ladder,
+    estimate_probe_seconds,
+    lengthen_probes,
+    plan_ladder,
+    planned_steps,
+)
 from lorplan.recommend.ladder_spec import LadderSpec, Pass
 from lorplan.recommend.types import Evidence
 
@@ -103,18 +111,35 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     examples = profile.split.train or profile.examples
     planned = planned_steps(examples, epochs, batch)
     steps, length_note = probe_length(planned, probe_steps)
-    eval_every = max(1, steps // EVAL_POINTS)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"
     per_example = max(1, round(profile.tokens / max(1, profile.examples)))
     tokens_per_step = batch * min(per_example, setup.seq_len)
     eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)
-    guess = estimate_probe_seconds(spec.total_params, tokens_per_step, steps, gpu=on_gpu,
-                                   eval_tokens=eval_n * per_example, evals=math.ceil(steps / eval_every))
+
+    def seconds_at(n: int) -> float:
+        return estimate_probe_seconds(spec.total_params, tokens_per_step, n, gpu=on_gpu,
+                                      eval_tokens=eval_n * per_example, evals=math.ceil(n / max(1, n // EVAL_POINTS)))
+
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
     top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
-    lp = plan_ladder(budget_s, guess, prior_rank=prior.rank, high=top, base_probe=True, parallel=len(slots),
-                     seeds=seeds)
+
+    def ladder_at(n: int):
+        return plan_ladder(budget_s, seconds_at(n), prior_rank=prior.rank, high=top, base_probe=True,
+                           parallel=len(slots), seeds=seeds)
+
+    lp = ladder_at(steps)
+    whole = (lp.refine == REFINE_PROBES and lp.extra_learning_rates > 0
+             and lp.ranks == coarse_ladder(prior.rank, high=top))
+    if probe_steps is None and whole:  # the budget buys the whole ladder: its spare time goes to probe length
+        longer = lengthen_probes(steps, planned, budget_s, lp.probes + seeds, len(slots), seconds_at)
+        if longer > steps:
+            lp, steps, (_, short) = ladder_at(longer), longer, probe_length(planned, longer)
+            length_note = (f"the budget has room for longer probes than {PROBE_STEPS}, so they train {steps:,} "
+                           f"steps (the whole ladder in at most {SPARE_SHARE:.0%} of the budget by the estimate; "
+                           f"--probe-steps sets the length)" + (f"; {short}" if short else ""))
+    eval_every = max(1, steps // EVAL_POINTS)
+    guess = seconds_at(steps)
     if not lp.ranks:
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
                       "size; give more --budget-minutes to probe)")

@@ -115,3 +115,19 @@ def test_probe_length_is_asked_or_the_default_and_never_beyond_the_planned_run()
     assert probe_length(400, 400) == (400, "")
     steps, note = probe_length(300, 500)
     assert steps == 300 and note == "--probe-steps 500 is more than the planned run's 300 steps, so probes train 300"
+
+
+def test_spare_budget_lengthens_probes_up_to_the_planned_run_within_half_the_budget():
+    from lorplan.recommend.ladder import SPARE_SHARE, lengthen_probes
+
+    def seconds_at(steps):  # 10 s to start, 1 s a step
+        return 10.0 + steps
+
+    # 10 probes, 2 at a time: 5 rounds of (10 + steps) s must stay within half of 2,000 s -> steps ≤ 190
+    assert SPARE_SHARE == 0.5
+    assert lengthen_probes(100, 1000, 2000, 10, 2, seconds_at) == 190
+    assert lengthen_probes(100, 150, 2000, 10, 2, seconds_at) == 150  # never beyond the planned run
+    assert lengthen_probes(100, 1000, 2000, 10, 1, seconds_at) == 100  # 10 rounds of 110 s: no room at all
+    assert lengthen_probes(100, 1000, 1000, 10, 2, seconds_at) == 100  # 5 × 110 s > 500 s: as asked
+    assert lengthen_probes(100, 100, 10**6, 10, 2, seconds_at) == 100  # already the planned length
+    assert lengthen_probes(100, 1000, 2060, 10, 2, seconds_at) == 190  # 196 fits; rounded down to a tenth

@@ -117,6 +117,9 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     steps = next(a for a in sub.choices["recommend"]._actions if a.dest == "probe_steps")
     assert f"(default {PROBE_STEPS}," in steps.help
+    from lorplan.recommend.ladder import SPARE_SHARE
+
+    assert SPARE_SHARE == 0.5 and "the whole ladder in half its time" in steps.help
 
 
 @pytest.mark.parametrize(
@@ -222,3 +225,29 @@ def test_write_keeps_one_rank_unless_the_pattern_is_asked_for(tmp_path, capsys):
                               str(tmp_path / "none.toml"), "--apply-pattern"])
     assert cli._print_ladder(args, {**obj, "rank_pattern": {}}, spec=spec, setup=setup_from_args(args)) == 0
     assert "has no per-module pattern, so every module keeps rank 8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("budget", "longer"), [(None, True), ("4", False)])
+def test_a_budget_with_room_to_spare_lengthens_the_probes(tiny_llama, lm_data, state_home, monkeypatch, capsys,
+                                                           budget, longer):
+    """The real ladder data_ladder plans for the tiny Llama on 150 examples (planned run longer than 100
+    steps), caught before its probes start: the default budget buys the whole ladder in well under half its
+    time, so probes train the planned run's length; 4 minutes buy the whole ladder but not within half, so they
+    keep the default."""
+    import lorplan.cli.recommend as cli_recommend
+    from lorplan.recommend.launch import PROBE_STEPS
+
+    seen = {}
+    monkeypatch.setattr(cli_recommend, "_run_ladder", lambda args, ladder, **kw: seen.setdefault("ladder", ladder)
+                        and 0)
+    argv = ["--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj"]
+    rc, cap = recommend(capsys, *argv, *(["--budget-minutes", budget] if budget else []))
+    assert rc == 0, cap.err
+    spec = seen["ladder"].spec
+    assert spec.planned_steps > PROBE_STEPS and spec.refine and spec.extra_learning_rates
+    note = next(n for n in spec.notes if n["source"] == "probes")["explanation"]
+    if longer:
+        assert spec.probe_steps == spec.planned_steps and "room for longer probes than 100" in note
+        assert seen["ladder"].plan.steps == spec.probe_steps  # what the probes really train
+    else:
+        assert spec.probe_steps == PROBE_STEPS and "room for longer" not in note and "--probe-steps up to" in note

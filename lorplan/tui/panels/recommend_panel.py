@@ -162,7 +162,8 @@ class RecommendPanel(Widget, can_focus=True):
                                                 "(lorplan recommend --seeds): each multiplies the probes; the knee "
                                                 "compares means and its band is the seeds' measured noise (empty: 1)")
         self.query_one("#rec-steps").tooltip = ("Optimizer steps per probe (lorplan recommend --probe-steps; empty: "
-                                                f"{recommend_bridge.PROBE_STEPS}, or the planned run when shorter): "
+                                                f"{recommend_bridge.PROBE_STEPS}, or the planned run when shorter; longer when "
+                                                "the budget buys the whole ladder in half its time): "
                                                 "longer probes take proportionally longer, but a probe measures the "
                                                 "knee at its own length and shorter ones tend to put it low")
         self._draw()
