@@ -215,7 +215,9 @@ def _recommend(args) -> int:
     budget, gpu = budget_from_args(args)
     spec, task, source = _spec_for(args)
     seq_len = parse_int("--seq-len", args.seq_len) if args.seq_len is not None else None
-    args.seq_len = str(seq_len or 2048)
+    from lorplan.core.memory.bounds import check_context, default_seq_len
+
+    args.seq_len = str(seq_len or default_seq_len(spec))  # 2048, or the model's context when shorter
     if args.micro_batch is None:
         args.micro_batch = str(micro_batch(task))
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
@@ -230,6 +232,7 @@ def _recommend(args) -> int:
         spec = with_labels(spec, data.num_labels)
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)
         setup = replace(setup, seq_len=profile.suggested_seq_len)
+    check_context(spec, setup)  # a --seq-len beyond the context, which a written plan could not train
     adapter = adapter_size(spec, setup.targets)
     prior = capacity_prior(data, adapter)
     targets = peft_target_modules(spec, setup.targets)

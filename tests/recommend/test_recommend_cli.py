@@ -155,6 +155,8 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
         (["--model", QWEN, "--data", "x.jsonl", "--seeds", "9"], "--seeds: 9 is more than 5"),
         (["--model", QWEN, "--data", "x.jsonl", "--seeds", "two"], "--seeds: 'two'"),
         (["--run", "x", "--seeds", "2"], "--seeds: --run RUN re-attaches"),
+        (["--model", "gpt2", "--trained-tokens", "5", "--seq-len", "4096"], "--seq-len 4,096 is beyond"),
+        (["--model", MINILM, "--examples", "100", "--seq-len", "100000"], "context of 512 tokens"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_flag(capsys, argv, expected):
@@ -251,3 +253,13 @@ def test_a_budget_with_room_to_spare_lengthens_the_probes(tiny_llama, lm_data, s
         assert seen["ladder"].plan.steps == spec.probe_steps  # what the probes really train
     else:
         assert spec.probe_steps == PROBE_STEPS and "room for longer" not in note and "--probe-steps up to" in note
+
+
+def test_the_default_sequence_stays_within_the_context_so_the_written_plan_trains(tmp_path, capsys):
+    """gpt2's context is 1,024 tokens: the recommendation is priced there (not at 2,048), and the plan it
+    writes is one `lorplan export` (and train) accept."""
+    plan_file = tmp_path / "gpt2.toml"
+    rc, cap = recommend(capsys, "--model", "gpt2", "--trained-tokens", "5000", "--write", str(plan_file))
+    assert rc == 0, cap.err
+    assert "at --seq-len 1024" in cap.out and read_plan(plan_file).training.seq_len == 1024
+    assert main(["export", str(plan_file), "--to", "peft", "--output", str(tmp_path / "peft")]) == 0
