@@ -105,6 +105,8 @@ def test_setup_line_names_the_sharding_of_several_gpus(capsys):
         (["--model", SMOL, "--gpu-memory", "lots"], "--gpu-memory"),
         (["--model", SMOL, "--gpu", "TPU"], "unknown GPU"),
         (["--model", SMOL, "--rank-pattern", "q_proj"], "--rank-pattern"),
+        (["--model", SMOL, "--rank-pattern", "q_prj=16"], "--rank-pattern: 'q_prj' matches no module the targets"),
+        (["--model", SMOL, "--targets", "q_proj", "--rank-pattern", "v_proj=16"], "matches no module the targets"),
         (["--model", SMOL, "--layers", "5-2"], "--layers"),
         (["--model", SMOL, "--modules-to-save", "nothing_here"], "--modules-to-save"),
     ],

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import (
     LoraTargets,
+    pattern_value,
     rank_of,
     resolve_embedding_targets,
     resolve_param_targets,
@@ -141,6 +142,11 @@ def check_targets(spec: ModelSpec, targets: LoraTargets) -> None:
     for path, use, fixed in modules:
         if fixed is not None and fixed > use:
             raise BadInput(f"--rank-pattern: rank {fixed} for {path} is above its smallest dimension ({use})")
+    paths = [path.removesuffix(".weight") for path, _, _ in modules]
+    for key in targets.rank_pattern:  # peft ignores a key that matches nothing: a typo would go unnoticed
+        if not any(pattern_value({key: 1}, path) for path in paths):
+            raise BadInput(f"--rank-pattern: {key!r} matches no module the targets adapt "
+                           f"({', '.join(sorted({p.rsplit('.', 1)[-1] for p in paths}))})")
 
 
 def check_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int], flag: str = "--ranks") -> None:
