@@ -31,8 +31,9 @@ _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
 def parse_size(text: str, what: str = "size") -> int:
     """Parse a memory size such as "24GiB", "80GB", "16000 MiB" or "1e9" into bytes.
 
-    A bare number is taken as GiB when it is below 4096 (people type "24" meaning 24 GiB), else bytes.
-    Raises BadInput naming `what` when the text is not a positive size.
+    A bare number is taken as GiB when it is below 4096 (people type "24" meaning 24 GiB) and as bytes from
+    1 GiB's worth of bytes up; one in between ("16000": MiB? bytes?) is refused as ambiguous, so a typed
+    budget never silently becomes kibibytes. Raises BadInput naming `what` when the text is not a positive size.
     """
     raw = str(text).strip()
     m = _SIZE_RE.match(raw)
@@ -51,6 +52,9 @@ def parse_size(text: str, what: str = "size") -> int:
         raise BadInput(f"{what}: unknown unit {m.group(2)!r} in {text!r} (use GiB, GB, MiB or MB)")
     if unit == "" and value < 4096:
         unit = "gib"
+    elif unit == "" and value < _UNITS["gib"]:
+        raise BadInput(f"{what}: {text!r} has no unit and is too large for GiB and too small for bytes: write "
+                       f"it with one (e.g. {raw}MiB or 24GiB)")
     size = int(value * _UNITS[unit])
     if size <= 0:
         raise BadInput(f"{what}: {text!r} must be a positive size")

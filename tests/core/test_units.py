@@ -22,7 +22,8 @@ def test_parse_size(text, expected):
     assert parse_size(text) == expected
 
 
-@pytest.mark.parametrize("text", ["", "abc", "24XB", "0", "-3", "1e999", "nan", "inf", "24 GiB GiB"])
+@pytest.mark.parametrize("text", ["", "abc", "24XB", "0", "-3", "1e999", "nan", "inf", "24 GiB GiB",
+                                  "4096", "16000", "1000000"])  # bare numbers neither GiB nor bytes: ambiguous
 def test_parse_size_refuses_with_the_input_named(text):
     with pytest.raises(BadInput) as err:
         parse_size(text, what="--gpu-memory")
