@@ -133,7 +133,8 @@ def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
 
 
 def budget_from_args(args) -> tuple[int | None, str | None]:
-    """(budget bytes per GPU, GPU name) from --gpu-memory or --gpu; (None, None) without either."""
+    """(budget bytes per GPU, GPU name) from --gpu-memory or --gpu; (None, None) without either. --gpu-memory
+    overrides --gpu's budget, and then no GPU is named: the budget is not that card's."""
     from lorplan.core.units import parse_size
 
     name = None
@@ -143,7 +144,7 @@ def budget_from_args(args) -> tuple[int | None, str | None]:
 
         name, budget = resolve_gpu(args.gpu)
     if args.gpu_memory is not None:
-        budget = parse_size(args.gpu_memory, "--gpu-memory")
+        budget, name = parse_size(args.gpu_memory, "--gpu-memory"), None
     return budget, name
 
 
