@@ -161,9 +161,13 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
         out.append(Evidence("halving", s.rank, f"rank {s.rank} stopped at step {s.step}: {s.reason}"))
     if state.budget_spent is not None:
         cut = [o for o in obs if o.state == "cancelled" and o.rank not in state.stopped_ranks]
+        never = all(o.step == 0 and o.wall_seconds is None and not o.curve for o in obs)
         out.append(Evidence("budget", None, f"the probe budget ({spec.budget_seconds:,.0f} s) was spent after "
                                             f"{state.budget_spent:,.0f} s: {len(cut)} probe(s) were cancelled, so "
-                                            "the recommendation rests on what finished and its band is wider"))
+                                            "the recommendation rests on what finished and its band is wider"
+                            + ("; no probe ever started: the device slots were busy all that time, most likely "
+                               "with another probe run (`lorplan probe list` shows the runs; the budget counts "
+                               "from the ladder's start)" if never and obs else "")))
     if state.cancelled is not None:
         out.append(Evidence("ladder", None, f"the run was cancelled by the user after {state.cancelled:,.0f} s: "
                                             "no further pass was started, so the recommendation rests on what "

@@ -170,3 +170,17 @@ def test_a_classifier_base_says_the_rate_its_head_trained_at():
     assert "head trained alone (adapters frozen) for the probes' steps at learning rate 0.003" in base.explanation
     lm = measured.base_measure([base_obs()], spec())
     assert lm is not None and lm.explanation.endswith("the base model before any training step")
+
+
+def test_a_budget_spent_before_any_probe_started_says_the_device_was_busy():
+    s = spec(budget_seconds=120.0)
+    waited = [ProbeObs(id=f"r{r}", rank=r, lr=LR, seed=0, state="cancelled", step=0) for r in (0, 1, 4, 16)]
+    state = LadderState(budget_spent=121.0, done=True)
+    rec, _ = measured.recommendation(s, waited, state)
+    words = " | ".join(e.explanation for e in rec.evidence)
+    assert "spent after 121 s: 4 probe(s) were cancelled" in words and "no probe ever started" in words
+    # once one probe has run, the ladder's own probes were the queue: nothing is said about another run
+    ran = [ProbeObs(id="r0", rank=0, lr=LR, seed=0, state="finished", step=80, wall_seconds=30.0,
+                    curve=((0, 3.0), (80, 2.9))), *waited[1:]]
+    rec, _ = measured.recommendation(s, ran, state)
+    assert "no probe ever started" not in " | ".join(e.explanation for e in rec.evidence)
