@@ -37,7 +37,14 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
         print(f"  note: {note}")
     quant = s.quant + (" + double quant" if s.double_quant else "")
     rope = f", rope scaling ×{s.rope_scaling:g}" if s.rope_scaling is not None else ""
-    _say(f"setup: quant {quant}, targets {','.join(s.targets.modules)}, micro-batch {s.micro_batch}, "
+    t = s.targets
+    extras = "".join((
+        f", layers {','.join(map(str, t.layers_to_transform))}" if t.layers_to_transform is not None else "",
+        f", rank pattern {','.join(f'{k}={v}' for k, v in t.rank_pattern.items())}" if t.rank_pattern else "",
+        f", alpha pattern {','.join(f'{k}={v:g}' for k, v in t.alpha_pattern.items())}" if t.alpha_pattern else "",
+        ", DoRA" if t.use_dora else "",
+        f", trained in full {','.join(t.modules_to_save)}" if t.modules_to_save else ""))
+    _say(f"setup: quant {quant}, targets {','.join(t.modules)}{extras}, micro-batch {s.micro_batch}, "
          f"seq-len {s.seq_len}{rope}, {s.optimizer}, {s.attention}, "
          f"checkpointing {'on' if s.grad_checkpointing else 'off'}, "
          + ("1 GPU" if s.gpus == 1 else f"{s.gpus} GPUs ({s.sharding})"))

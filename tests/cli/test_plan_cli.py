@@ -151,3 +151,10 @@ def test_write_hook(tmp_path, capsys):
         assert rc == 2 and "plan writing is not available" in err
         return
     assert rc == 0 and target.exists(), err
+
+
+def test_setup_line_names_every_targets_setting_that_changes_the_count(capsys):
+    rc, cap = plan(capsys, "--model", SMOL, "--ranks", "8", "--layers", "0-1", "--rank-pattern", "q_proj=16",
+                   "--dora", "--modules-to-save", "lm_head")
+    setup = " ".join(line.strip() for line in cap.out.splitlines()[1:3])
+    assert rc == 0 and "layers 0,1, rank pattern q_proj=16, DoRA, trained in full lm_head," in setup
