@@ -100,7 +100,8 @@ def learning_rate(model_id: str, task: str, total_params: int) -> tuple[float, s
     lr = LARGE_CAUSAL_LM_LR if large else CAUSAL_LM_LR
     size = "10B parameters or more" if large else "under 10B parameters"
     return lr, (f"learning rate {lr:g}: tinker-cookbook's measured LoRA rates at alpha 32 are 1e-3 for most "
-                f"models up to 8B and 3e-4 for larger ones; this model has {size}")
+                f"models of about 8B parameters or fewer and 3e-4 for larger ones; lorplan uses 1e-3 under 10B "
+                f"parameters, and this model has {size}")
 
 
 def micro_batch(task: str) -> int:
