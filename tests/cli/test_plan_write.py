@@ -23,6 +23,7 @@ def test_write_matches_json_and_never_overwrites(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().out.splitlines()[0] == f"wrote {path}"
     plan = read_plan(path)
     assert plan.model.id == "meta-llama/Llama-3.1-8B" and plan.model.path is None
+    assert plan.training.output_dir == "outputs/Llama-3.1-8B-r16"  # the id written, not the catalog's Instruct
     assert (plan.lora.r, plan.lora.alpha) == (16, 16)
     assert plan.lora.target_modules == ("q_proj", "k_proj", "v_proj", "o_proj")
     assert plan.quantization.load_in_4bit and plan.quantization.bnb_4bit_use_double_quant

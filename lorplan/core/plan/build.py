@@ -103,7 +103,16 @@ def _quantization_section(setup) -> QuantizationSection:
     )
 
 
-def _training_section(spec, setup, rank: int, training: dict[str, Any] | None) -> TrainingSection:
+def _short_name(name: str) -> str:
+    """The last part of a model id or folder (a config.json path: its folder), for an output folder's name."""
+    path = Path(str(name).rstrip("/"))
+    return (path.parent if path.name == "config.json" else path).name or "model"
+
+
+def _training_section(spec, setup, rank: int, training: dict[str, Any] | None,
+                      name: str | None = None) -> TrainingSection:
+    """The training table; its output folder is named after `name` (the hub id the plan names, which may be a
+    catalog alias such as the base of an Instruct entry), else spec.id (a folder's model)."""
     d = defaults.task_defaults(_task(spec), spec.id, spec.total_params)
     train = TrainingSection(
         learning_rate=d.learning_rate,
@@ -115,7 +124,7 @@ def _training_section(spec, setup, rank: int, training: dict[str, Any] | None) -
         optimizer=setup.optimizer,
         precision=setup.base_dtype,
         attention=setup.attention,
-        output_dir=f"outputs/{spec.id.rstrip('/').split('/')[-1]}-r{rank}",
+        output_dir=f"outputs/{_short_name(name or spec.id)}-r{rank}",
     )
     if training:
         train = replace(train, **training)
@@ -185,7 +194,8 @@ def plan_from_setup(
                       rope_scaling=getattr(setup, "rope_scaling", None)),
         quantization=_quantization_section(setup),
         lora=_lora_section(spec, setup, rank, alpha),
-        training=_training_section(spec, setup, rank, training),
+        training=_training_section(spec, setup, rank, training,
+                                   source if source is not None and not Path(source).exists() else None),
         data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split, train_on=train_on),
         hardware=HardwareSection(gpus=setup.gpus, sharding=setup.sharding),
         estimate=_estimate_section(spec, setup, rank, budget_bytes),
