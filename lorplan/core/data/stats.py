@@ -131,7 +131,8 @@ def suggest_split(examples: int) -> Split:
     if examples < 50:
         return Split(examples, 0, "fewer than 50 examples: train on all of them and watch the training loss")
     held = min(2000, max(20, round(examples * 0.1)))
-    return Split(examples - held, held, "10% held out for evaluation, at least 20 and at most 2,000 examples")
+    return Split(examples - held, held,
+                 f"{held:,} of {examples:,} held out for evaluation: 10%, at least 20 and at most 2,000 examples")
 
 
 def interval(values: list[int], population: int, z: float = 1.96) -> tuple[float, float, float]:

@@ -57,6 +57,7 @@ def test_split_reason_has_no_nested_parentheses():
     for n in (10, 60, 500, 100_000):
         reason = suggest_split(n).reason
         assert "(" not in reason and ")" not in reason, reason
+    assert suggest_split(60).reason.startswith("20 of 60 held out")  # the minimum binds: not "10% held out"
 
 
 def test_label_counts_and_imbalance_warning(tmp_path):
