@@ -47,15 +47,15 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
     this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
     context or model.rope_scaling's reach (core.plan.context, the rule of `lorplan plan`), the data readable with
-    usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder that holds
-    no earlier run's adapter. BadInput, one line naming the plan's key, otherwise."""
+    usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder that can be
+    made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming the plan's key, otherwise."""
     from pathlib import Path
 
     from lorplan.core.data import peek_examples
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, model_folder
     from lorplan.core.plan.context import check_plan_context
-    from lorplan.train.paths import resolve_path
+    from lorplan.train.paths import output_folder_problem, resolve_path
 
     where = plan.model.path if plan.model.path is not None else plan.model.id
     model = str(resolve_path(where, plan_path)) if plan.model.path is not None else where
@@ -74,6 +74,10 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
     except BadInput as exc:
         raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}") from None
     out = Path(output or plan.training.output_dir).expanduser()
+    problem = output_folder_problem(out)
+    if problem is not None:
+        where = "--output" if output else f"{plan_path}: training.output_dir"
+        raise BadInput(f"{where} {out}: {problem}: choose another --output")
     if (out / "adapter").exists():
         raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
 

@@ -12,3 +12,14 @@ def resolve_path(path: str, plan_path: str | None) -> Path:
         return p
     beside = Path(plan_path).resolve().parent / p
     return beside if beside.exists() else p
+
+
+def output_folder_problem(out: Path) -> str | None:
+    """Why no output folder can be made at `out` (it exists and is not a folder, or a folder above it is a
+    file), or None when it can. Checked before anything heavy is loaded, so the user hears it at once."""
+    if out.exists() and not out.is_dir():
+        return "exists and is not a folder"
+    for parent in out.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"{parent} is a file, so no folder can be made under it"
+    return None

@@ -19,6 +19,7 @@ from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
 from lorplan.train.memory import MeasuredMemory, report_lines
+from lorplan.train.paths import output_folder_problem
 from lorplan.train.stop import StopRequest, TrainingInterrupted
 
 
@@ -41,8 +42,11 @@ class TrainResult:
 
 
 def check_output(out: Path, resume: bool) -> tuple[int, Path] | None:
-    """The checkpoint to resume from; BadInput when `out` holds a finished run, or an earlier run's checkpoint
-    without --resume."""
+    """The checkpoint to resume from; BadInput when `out` cannot be a folder (a file, or under one), holds a
+    finished run, or an earlier run's checkpoint without --resume."""
+    problem = output_folder_problem(out)
+    if problem is not None:
+        raise BadInput(f"output folder {out}: {problem}: choose another --output")
     latest = ckpt.latest_checkpoint(out)
     adapter_dir = out / "adapter"
     if adapter_dir.exists():  # --resume too: a finished run's adapter is never trained over

@@ -65,3 +65,37 @@ def test_missing_or_unusable_data_names_the_plans_data_path(tmp_path, capsys, co
     assert err.startswith(f"lorplan: error: {plan}: ") and len(err.strip().splitlines()) == 1
     assert expected.format(data=data) in err and "--data" not in err
     assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize("output, problem", [
+    ("pc.jsonl", "exists and is not a folder"),
+    ("pc.jsonl/out", "pc.jsonl is a file, so no folder can be made under it"),
+])
+def test_an_output_that_cannot_be_a_folder_is_one_line_before_torch(tmp_path, capsys, output, problem):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    capsys.readouterr()
+    blocker = tmp_path / "pc.jsonl"
+    blocker.write_text("keep me\n")
+    probe = PROBE.replace("main(['train', sys.argv[1]])", "main(['train', sys.argv[1], '--output', sys.argv[2]])")
+    proc = subprocess.run([sys.executable, "-c", probe, str(plan), output], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got == {"rc": 2, "torch": False, "transformers": False}
+    assert proc.stderr.strip() == f"lorplan: error: --output {output}: {problem}: choose another --output"
+    assert blocker.read_text() == "keep me\n"
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_a_plans_output_dir_that_is_a_file_names_the_plans_key(tmp_path, capsys, monkeypatch):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    text = plan.read_text()
+    line = next(x for x in text.splitlines() if x.startswith("output_dir = "))
+    plan.write_text(text.replace(line, f"output_dir = {json.dumps(str(data))}", 1))
+    capsys.readouterr()
+    assert main(["train", str(plan)]) == 2
+    assert capsys.readouterr().err.strip() == (f"lorplan: error: {plan}: training.output_dir {data}: exists and is "
+                                              "not a folder: choose another --output")

