@@ -20,7 +20,15 @@ from lorplan.core.errors import BadInput, LorplanError
 from lorplan.tui import bridge
 from lorplan.tui.ansi16 import Ansi16
 from lorplan.tui.commands import LorplanCommands
-from lorplan.tui.config import UserConfig, config_dir, default_config_path, load_config, save_config
+from lorplan.tui.config import (
+    LEFT_AS_IS,
+    ConfigLeftAsIs,
+    UserConfig,
+    config_dir,
+    default_config_path,
+    load_config,
+    save_config,
+)
 from lorplan.tui.messages import DatasetProfiled, ModelLoaded, PlanChanged, WorkerFailed
 from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
@@ -99,6 +107,8 @@ class LorplanApp(App[int]):
         self._save_settings = save_settings
         themes, theme_problems = load_themes(self.config_path.parent / "themes")
         self.config_problems += [str(p) for p in theme_problems]
+        # a file that cannot be parsed is never written over (save_config): said once, at start or at first save
+        self._told_left_as_is = any(LEFT_AS_IS in p for p in self.config_problems)
         for registered in themes.values():
             self.register_theme(registered)
         if theme is not None and theme not in self.available_themes:
@@ -154,6 +164,10 @@ class LorplanApp(App[int]):
             return
         try:
             save_config(config, self.config_path)
+        except ConfigLeftAsIs as exc:
+            if not self._told_left_as_is:  # once a session: every theme or model change would repeat it
+                self._told_left_as_is = True
+                self.notify(str(exc), title="lorplan config", severity="warning", timeout=10)
         except OSError as exc:
             self.notify(f"could not save settings to {self.config_path}: {exc}", severity="warning")
 

@@ -19,7 +19,9 @@ grad_checkpointing = true
 Read with tomllib, written atomically with tomli-w (temp file in the same folder + os.replace). The schema is
 strict: an unknown key or a wrong type is reported with the file and the dotted key, and the default is used;
 the TUI still opens. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
-length of 0) is dropped the same way. Imports nothing from Textual so it is cheap to test.
+length of 0) is dropped the same way. A file that is not valid TOML (or cannot be read) is reported too, and is
+never written over: save_config raises ConfigLeftAsIs instead, so the user's other settings are not lost.
+Imports nothing from Textual so it is cheap to test.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 CONFIG_NAME = "config.toml"
+LEFT_AS_IS = "lorplan leaves the file as it is (settings are not saved) until it is fixed"
+
+
+class ConfigLeftAsIs(Exception):
+    """save_config found a config file it cannot parse or read, and did not write over it."""
 
 
 def config_dir() -> Path:
@@ -89,7 +96,7 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        return UserConfig(), [f"{path}: not valid TOML ({exc}); using defaults"]
+        return UserConfig(), [f"{path}: not valid TOML ({exc}); using defaults, and {LEFT_AS_IS}"]
     values: dict = {}
     for key, value in data.items():
         where = f"{path}: {key}{_line_of(text, key)}"
@@ -130,15 +137,33 @@ def load_config(path: Path | None = None) -> tuple[UserConfig, list[str]]:
     except FileNotFoundError:
         return UserConfig(), []
     except (OSError, UnicodeDecodeError) as exc:
-        return UserConfig(), [f"{path}: cannot be read ({exc}); using defaults"]
+        return UserConfig(), [f"{path}: cannot be read ({exc}); using defaults, and {LEFT_AS_IS}"]
     return parse_config(text, path)
 
 
+def _why_left_as_is(path: Path) -> str | None:
+    """Why the file at `path` must not be written over: it exists but cannot be read or is not valid TOML."""
+    try:
+        tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot be read ({exc})"
+    except tomllib.TOMLDecodeError as exc:
+        return f"not valid TOML ({exc})"
+    return None
+
+
 def save_config(config: UserConfig, path: Path | None = None) -> Path:
-    """Write the config atomically (a reader never sees half a file). Returns the path written."""
+    """Write the config atomically (a reader never sees half a file). Returns the path written. Raises
+    ConfigLeftAsIs, writing nothing, when the file there cannot be read or parsed (the user's settings in it
+    would be lost)."""
     import tomli_w
 
     path = path or default_config_path()
+    why = _why_left_as_is(path)
+    if why is not None:
+        raise ConfigLeftAsIs(f"{path}: {why}; settings not saved: fix the file (or remove it) to save them")
     data: dict = {}
     if config.theme:
         data["theme"] = config.theme

@@ -119,6 +119,24 @@ async def test_keymap_from_config_remaps_bindings(make_app, tmp_path):
         assert app.theme == "light"
 
 
+async def test_a_config_with_a_syntax_error_is_reported_and_kept_through_the_session(make_app, tmp_path):
+    config_path = tmp_path / "cfg" / "config.toml"
+    config_path.parent.mkdir(parents=True)
+    broken = 'theme = "light"\n[keymap]\nhelp = "f9"\n[setup\n'
+    config_path.write_text(broken)
+    app = make_app(config_path=config_path, model=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_into(pilot, "#f-seq_len", "4096")  # a setup to remember
+        await type_into(pilot, "#model-input", "gpt2", submit=True)  # a model to remember
+        await pilot.pause()
+        await pilot.press("ctrl+t")  # a theme to remember
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert sum("not valid TOML" in m and "leaves the file as it is" in m for m in messages) == 1
+        assert not any("settings not saved" in m for m in messages)  # said once, at start
+    assert config_path.read_text() == broken
+
+
 async def test_config_problems_are_notified_not_fatal(make_app, tmp_path):
     config_path = tmp_path / "cfg" / "config.toml"
     config_path.parent.mkdir(parents=True)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lorplan.tui.config import UserConfig, default_config_path, load_config, parse_config, save_config
+import pytest
+
+from lorplan.tui.config import (
+    ConfigLeftAsIs,
+    UserConfig,
+    default_config_path,
+    load_config,
+    parse_config,
+    save_config,
+)
 
 
 def test_missing_file_is_the_default(tmp_path):
@@ -52,6 +61,26 @@ def test_broken_toml_gives_defaults_and_one_problem(tmp_path):
     config, problems = load_config(path)
     assert config == UserConfig()
     assert len(problems) == 1 and "not valid TOML" in problems[0]
+    assert "leaves the file as it is" in problems[0]
+
+
+@pytest.mark.parametrize("broken", [
+    'theme = "light"\n[keymap]\nhelp = "f9"\n[setup\n',  # a syntax error
+    b'theme = "light"\n# caf\xe9\n',  # not UTF-8
+])
+def test_a_file_that_cannot_be_parsed_is_never_written_over(tmp_path, broken):
+    path = tmp_path / "config.toml"
+    path.write_bytes(broken if isinstance(broken, bytes) else broken.encode())
+    before = path.read_bytes()
+    config, problems = load_config(path)
+    assert config == UserConfig() and len(problems) == 1
+    with pytest.raises(ConfigLeftAsIs, match=r"config\.toml: .*settings not saved: fix the file"):
+        save_config(config.with_last_model("openai-community/gpt2"), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # no temp file either
+    path.write_text('theme = "light"\n')  # fixed: saved again
+    save_config(UserConfig(theme="dark"), path)
+    assert load_config(path)[0].theme == "dark"
 
 
 def test_default_path_follows_xdg_config_home(tmp_path, monkeypatch):
