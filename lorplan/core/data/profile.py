@@ -7,6 +7,7 @@ example leaves an 8-byte hash (for exact duplicates), and at most two chunks of 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from array import array
@@ -130,13 +131,17 @@ class DataProfile:
 
 
 def _cut(hist: Counter[int] | dict[int, int], seq_len: int, scale: float) -> tuple[int, Padding]:
-    """Truncated tokens and padding at seq_len; a sample's figures scaled by population / sample size."""
+    """Truncated tokens and padding at seq_len; a sample's figures scaled by population / sample size. Packing
+    is worked out again from the scaled tokens kept (the sample's sequence count times the scale would count its
+    last, part-filled sequence that many times, and disagree with the waste)."""
     pad = padding(hist, seq_len)
     cut = truncated_tokens(hist, seq_len)
     if scale == 1:
         return cut, pad
-    return round(cut * scale), replace(pad, pad_tokens=round(pad.pad_tokens * scale),
-                                       packed_sequences=max(1, round(pad.packed_sequences * scale)))
+    kept = round((pad.packed_sequences * seq_len - pad.packing_waste_tokens) * scale)
+    packed = math.ceil(kept / seq_len)
+    return round(cut * scale), replace(pad, pad_tokens=round(pad.pad_tokens * scale), packed_sequences=packed,
+                                       packing_waste_tokens=packed * seq_len - kept)
 
 
 def _digest(ex: Example) -> int:
@@ -204,8 +209,8 @@ def profile_dataset(
         totals = _sampled_totals(tally, reservoir.items, counter, seq_len, seed)
         if totals.sample.size < tally.examples:
             notes.append(
-                f"sampled {totals.sample.size} of {tally.examples} examples (seed {seed}): token totals and "
-                "padding scaled to the whole file, length percentiles from the sample"
+                f"sampled {totals.sample.size} of {tally.examples} examples (seed {seed}): token totals, "
+                "padding and packing scaled to the whole file, length percentiles from the sample"
             )
     if model_max and seq_len > model_max:
         notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {model_max}")

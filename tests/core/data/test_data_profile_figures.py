@@ -60,6 +60,23 @@ def test_sample_scales_totals_with_an_interval_that_holds_the_truth(tmp_path, mi
     assert whole.estimated is False and whole.tokens == full.tokens
 
 
+def test_a_samples_packing_is_counted_from_the_scaled_tokens_not_its_own_last_sequence(tmp_path):
+    path = tmp_path / "pc.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"Question {i}: what is {i} plus {i}?",
+                                        "completion": f" It is {2 * i}."}) + "\n" for i in range(30)))
+    full = profile_dataset(path)
+    a = profile_dataset(path, sample=10)
+    assert a.sample.size == 10 and full.tokens < 2048  # the whole file fits in one 2048-token sequence
+    assert full.padding.packed_sequences == a.padding.packed_sequences == 1
+    assert a.padding.packing_waste_tokens == 2048 - a.tokens  # scaled kept tokens: the total, nothing truncated
+    for seq_len in (64, 100, 2048):  # several sequences; and at_seq_len scales the same way
+        pad = a.at_seq_len(seq_len).padding
+        kept = pad.packed_sequences * seq_len - pad.packing_waste_tokens
+        assert 0 <= pad.packing_waste_tokens < seq_len
+        assert abs(kept - full.at_seq_len(seq_len).padding.packed_sequences * seq_len
+                   + full.at_seq_len(seq_len).padding.packing_waste_tokens) <= 0.05 * kept
+
+
 def test_progress_reaches_the_total_and_can_stop_the_profile(tmp_path):
     path = tmp_path / "p.jsonl"
     path.write_text("".join(json.dumps({"text": f"row {i}"}) + "\n" for i in range(1000)))  # > 200 read ahead
