@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from lorplan.cli._common import positive_int, print_json
+from lorplan.core.units import counted
 from lorplan.core.vocab import HELP, DataSchema
 
 
@@ -85,9 +86,9 @@ def render_text(p) -> str:
         f"trained tokens   {p.trained_tokens:,}{est}",
         f"lengths          p50 {p.lengths.p50:,}  p90 {p.lengths.p90:,}  p95 {p.lengths.p95:,}  "
         f"p99 {p.lengths.p99:,}  max {p.lengths.max:,}",
-        f"at seq len {p.seq_len:,}: {p.truncated_tokens:,} tokens truncated; padding wastes "
-        f"{p.padding.pad_fraction:.1%}, packing into {p.padding.packed_sequences:,} sequences wastes "
-        f"{p.padding.packing_waste_tokens:,} tokens",
+        f"at seq len {p.seq_len:,}: {counted(p.truncated_tokens, 'token')} truncated; padding wastes "
+        f"{p.padding.pad_fraction:.1%}, packing into {counted(p.padding.packed_sequences, 'sequence')} wastes "
+        f"{counted(p.padding.packing_waste_tokens, 'token')}",
         f"suggested        seq len {p.suggested_seq_len:,}; split {p.split.train:,} train / {p.split.eval:,} eval "
         f"({p.split.reason})",
     ]

@@ -71,6 +71,13 @@ def format_bytes(n: int, digits: int = 2) -> str:
     return f"{sign}{n} B"
 
 
+def counted(n: float, noun: str, spec: str = ",") -> str:
+    """A number and its noun, singular when the number reads as 1: counted(1, "sequence") -> "1 sequence",
+    counted(2048, "token") -> "2,048 tokens", counted(1.0, "bit", ".3g") -> "1 bit"."""
+    text = format(n, spec)
+    return f"{text} {noun if text == '1' else noun + 's'}"
+
+
 def format_count(n: int) -> str:
     """Format a parameter count for people: 8030261248 -> "8.03B", 20971520 -> "20.97M"."""
     n = int(n)

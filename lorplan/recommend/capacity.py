@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
+from lorplan.core.units import counted
 from lorplan.recommend.datasize import DataSize
 
 BITS_PER_PARAM = 2.0  # arXiv 2404.05405
@@ -191,7 +192,8 @@ def capacity_prior(
                 raise BadInput(f"bits per token: {bits_per_token!r} must be at least 0")
             bits = tokens * bits_per_token
             rule("bits rule", math.ceil(bits / BITS_PER_PARAM),
-                 f"{tokens:,} trained tokens × {bits_per_token:.3g} bits = {bits:,.0f} bits at "
+                 f"{counted(tokens, 'trained token')} × {counted(bits_per_token, 'bit', '.3g')} = "
+                 f"{counted(bits, 'bit', ',.0f')} at "
                  f"{BITS_PER_PARAM:g} bits per parameter")
     else:
         n = d.unique_examples
@@ -199,7 +201,8 @@ def capacity_prior(
         rule("token rule", n, f"{n:,} labelled examples{dup} (one trained label each; {counted_once('example')})")
         bits = d.label_bits
         rule("bits rule", math.ceil(bits / BITS_PER_PARAM),
-             f"{n:,} examples × {d.label_entropy_bits:.3g} bits of label entropy ({how}) = {bits:,.0f} bits "
+             f"{counted(n, 'example')} × {counted(d.label_entropy_bits, 'bit', '.3g')} of label entropy ({how}) = "
+             f"{counted(bits, 'bit', ',.0f')} "
              f"at {BITS_PER_PARAM:g} bits per parameter")
     ranks = [r.rank for r in rules]
     rank = max(ranks)

@@ -51,6 +51,7 @@ def test_text_report_and_estimate_note(tmp_path, capsys):
     assert "schema prompt-completion" in out and "(estimated)" in out
     assert "exact duplicates 2" in out
     assert "not in the local HF cache" in out
+    assert "0 tokens truncated" in out and "packing into 1 sequence wastes 2,0" in out  # one sequence: singular
 
 
 def test_unusable_file_exits_2_with_one_line(tmp_path):

@@ -3,7 +3,7 @@
 import pytest
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import format_bytes, format_count, parse_size
+from lorplan.core.units import counted, format_bytes, format_count, parse_size
 
 
 @pytest.mark.parametrize(
@@ -37,3 +37,10 @@ def test_formatters():
     assert format_bytes(512) == "512 B"
     assert format_count(8_030_261_248) == "8.03B"
     assert format_count(999) == "999"
+
+
+def test_counted_is_singular_only_when_the_number_reads_as_one():
+    assert counted(1, "sequence") == "1 sequence"
+    assert [counted(n, "token") for n in (0, 2, 2048)] == ["0 tokens", "2 tokens", "2,048 tokens"]
+    assert counted(1.0, "bit", ".3g") == "1 bit" and counted(1.5, "bit", ".3g") == "1.5 bits"
+    assert counted(1.0004, "bit", ".3g") == "1 bit" and counted(0.9996, "bit", ",.0f") == "1 bit"

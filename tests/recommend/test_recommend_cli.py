@@ -71,6 +71,15 @@ def test_classification_counts_label_entropy(tmp_path, capsys):
     assert "1.5 bits of label entropy (measured from the labels)" in bits["explanation"]
 
 
+def test_one_bit_of_label_entropy_is_singular(tmp_path, capsys):
+    rows = [{"text": f"review {i}", "label": ["pos", "neg"][i % 2]} for i in range(400)]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none", "--json")
+    assert rc == 0, cap.err
+    bits = next(e for e in json.loads(cap.out)["evidence"] if e["source"] == "bits rule")
+    assert "400 examples × 1 bit of label entropy (measured from the labels) = 400 bits" in bits["explanation"]
+
+
 def test_write_plan(tmp_path, capsys):
     path = tmp_path / "plan.toml"
     rc, cap = recommend(capsys, "--model", MINILM, "--examples", "300000", "--task", "sequence-classification",

@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput
+from lorplan.core.units import counted
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
 from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed
@@ -70,8 +71,8 @@ def figures_text(p: bridge.DataProfile) -> str:
         f"trained    {p.trained_tokens:,}{est}",
         f"lengths    p50 {p.lengths.p50:,} · p90 {p.lengths.p90:,} · p95 {p.lengths.p95:,} · "
         f"p99 {p.lengths.p99:,} · max {p.lengths.max:,}",
-        f"seq len    {p.seq_len:,}: {p.truncated_tokens:,} tokens truncated{est}",
-        f"padding    {p.padding.pad_fraction:.1%} wasted padded; packing: {p.padding.packed_sequences:,} sequences",
+        f"seq len    {p.seq_len:,}: {counted(p.truncated_tokens, 'token')} truncated{est}",
+        f"padding    {p.padding.pad_fraction:.1%} wasted padded; packing: {counted(p.padding.packed_sequences, 'sequence')}",
         f"suggested  seq len {p.suggested_seq_len:,} · split {p.split.train:,} train / {p.split.eval:,} eval",
     ]
     if p.sample is not None and p.sample.size < p.sample.population:
