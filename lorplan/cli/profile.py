@@ -58,7 +58,8 @@ class _Bar:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lorplan.core.data import profile_dataset
+    from lorplan.core.data import UnknownSchema, profile_dataset
+    from lorplan.core.errors import BadInput
 
     bar = _Bar()
     try:
@@ -67,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             schema=None if args.schema == DataSchema.AUTO else args.schema, seq_len=args.seq_len, sample=args.sample,
             seed=args.seed, mask=not args.train_on_all, progress=bar,
         )
+    except UnknownSchema as exc:
+        raise BadInput(f"{exc} (or pass --schema)") from None
     finally:
         bar.close()
     if args.json:

@@ -51,7 +51,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
     made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming the plan's key, otherwise."""
     from pathlib import Path
 
-    from lorplan.core.data import peek_examples
+    from lorplan.core.data import UnknownSchema, peek_examples
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, model_folder
     from lorplan.core.plan.context import check_plan_context
@@ -72,7 +72,8 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
     try:
         peek_examples(data, schema=None if plan.data.schema == "auto" else plan.data.schema)
     except BadInput as exc:
-        raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}") from None
+        hint = " (or set the plan's data.schema)" if isinstance(exc, UnknownSchema) else ""
+        raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}{hint}") from None
     out = Path(output or plan.training.output_dir).expanduser()
     problem = output_folder_problem(out)
     if problem is not None:

@@ -63,6 +63,22 @@ def test_unusable_file_exits_2_with_one_line(tmp_path):
     assert proc.stderr.count("\n") == 1 and str(path) in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command, hint", [
+    (["profile"], " (or pass --schema)"),  # the one command with --schema
+    (["plan", "--model", "gpt2", "--rank", "8", "--write", "x.toml"], ""),
+    (["recommend", "--model", "all-MiniLM-L6-v2", "--probes", "none"], ""),
+])
+def test_data_of_no_known_schema_suggests_only_a_flag_the_command_has(tmp_path, capsys, monkeypatch, command, hint):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    path = _write(tmp_path / "noschema.jsonl", [{"question": "q", "score": 1}])
+    assert main([*command, "--data", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"lorplan: error: --data {path}: no known schema in columns (question, score); expected text, "
+                   f"prompt+completion, instruction+output, messages or input_ids{hint}\n")
+    assert not (tmp_path / "x.toml").exists()
+
+
 def test_sample_adds_intervals_and_marks_estimates(tmp_path, capsys):
     path = _write(tmp_path / "d.jsonl", [{"text": "word " * (1 + i % 13)} for i in range(400)])
     assert main(["profile", "--data", str(path), "--sample", "50", "--seed", "4", "--json"]) == 0

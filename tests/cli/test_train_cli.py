@@ -52,7 +52,9 @@ def test_a_model_not_on_disk_is_one_line_at_once_and_nothing_is_created(tmp_path
 @pytest.mark.parametrize("content, expected", [
     (None, "data.path {data}: no such file or folder (looked in the working folder and beside the plan)"),
     ("", "data.path {data}: the file is empty"),
-    ('{"question": "q"}\n', "data.path {data}: no known schema in columns (question)"),
+    ('{"question": "q"}\n', "data.path {data}: no known schema in columns (question); expected text, "
+                            "prompt+completion, instruction+output, messages or input_ids (or set the plan's "
+                            "data.schema)"),
 ])
 def test_missing_or_unusable_data_names_the_plans_data_path(tmp_path, capsys, content, expected):
     data = tmp_path / "train.jsonl"
@@ -63,7 +65,7 @@ def test_missing_or_unusable_data_names_the_plans_data_path(tmp_path, capsys, co
     got, err = _train_in_child(plan, tmp_path)
     assert got["rc"] == 2 and not got["torch"]
     assert err.startswith(f"lorplan: error: {plan}: ") and len(err.strip().splitlines()) == 1
-    assert expected.format(data=data) in err and "--data" not in err
+    assert expected.format(data=data) in err and "--data" not in err and "--schema" not in err
     assert not (tmp_path / "outputs").exists()
 
 

@@ -135,6 +135,13 @@ async def test_schema_override_and_bad_file_error(tmp_path):
         assert "the file is empty" in text_of(app, "#data-status")
         assert panel.profile.schema == "text"  # the last good profile is kept
         assert panel.plan_data().path == str(path.resolve())  # ...and an exported plan names its file, not the bad one
+        columns = tmp_path / "columns.jsonl"
+        columns.write_text(json.dumps({"question": "q"}) + "\n")
+        await choose(pilot, "#data-schema", "auto")
+        await _profile(pilot, columns)
+        status = text_of(app, "#data-status")
+        assert "no known schema in columns (question)" in status and "(or choose it in the schema list)" in status
+        assert "--schema" not in status
 
 
 def test_histogram_bins_cover_every_example():

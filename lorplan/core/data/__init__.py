@@ -19,8 +19,10 @@ from lorplan.core.data.records import (
     open_records,
     peek_examples,
 )
+from lorplan.core.errors import UnknownSchema
 
 __all__ = [
     "SCHEMAS", "DataPeek", "DataProfile", "EncodedExample", "Example", "Problem", "detect_schema",
     "encode_example", "iter_examples", "load_examples", "open_records", "peek_examples", "profile_dataset",
+    "UnknownSchema",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 
 from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
 from lorplan.core.data.readers import Bad, has_lone_surrogates
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, UnknownSchema
 
 _DETECT_ROWS = 200
 _SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user",
@@ -54,9 +54,9 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
     if not seen_columns:
         raise BadInput(f"--data {where}: no readable row in the first {_DETECT_ROWS} rows{first_bad}")
     cols = ", ".join(c for c, _ in seen_columns.most_common(8))
-    raise BadInput(
+    raise UnknownSchema(
         f"--data {where}: no known schema in columns ({cols}); expected text, prompt+completion, "
-        "instruction+output, messages or input_ids (or pass --schema)"
+        "instruction+output, messages or input_ids"
     )
 
 

@@ -21,7 +21,7 @@ from textual.widgets import Button, Input, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, UnknownSchema
 from lorplan.core.units import counted
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
@@ -179,7 +179,8 @@ class DataPanel(Widget):
         except _Cancelled:
             return
         except BadInput as exc:
-            self.post_message(ProfileFailed(str(exc)))
+            hint = " (or choose it in the schema list)" if isinstance(exc, UnknownSchema) else ""
+            self.post_message(ProfileFailed(f"{exc}{hint}"))
             return
         if not worker.is_cancelled:
             self.post_message(ProfileFinished(profile, not mask))
