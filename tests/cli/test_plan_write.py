@@ -83,8 +83,8 @@ def test_write_with_data_profiles_it_into_the_data_table(tmp_path, capsys, monke
     assert main(["plan", "--model", "Qwen/Qwen2.5-0.5B", "--rank", "8", "--data", str(chat), "--write",
                  str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"wrote {path}", f"data {chat}: schema messages, 1,000 examples, eval_split 0.1 (10% held out "
-                   "for evaluation, at least 20 and at most 2,000 examples), train_on completion"]
+    assert out == [f"wrote {path}", f"data {chat}: schema messages, 1,000 examples, eval_split 0.1 (100 of 1,000 "
+                   "held out for evaluation: 10%, at least 20 and at most 2,000 examples), train_on completion"]
     data = read_plan(path).data
     assert (data.path, data.schema, data.eval_split, data.train_on) == (str(chat), "messages", 0.1, "completion")
     monkeypatch.chdir(tmp_path)
