@@ -20,6 +20,17 @@ def parse_int(flag: str, text: str, minimum: int = 1) -> int:
     return value
 
 
+def parse_positive_float(flag: str, text: str) -> float:
+    """A finite number above 0 (--alpha, --epochs, ...), or BadInput naming the flag."""
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise BadInput(f"{flag}: {text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise BadInput(f"{flag}: {text!r} must be a positive number")
+    return value
+
+
 def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
     """ "4,8,16" -> (4, 8, 16); each at least 1, at least one; else BadInput naming the flag."""
     ranks = tuple(parse_int(flag, part) for part in str(text).split(",") if part.strip())
@@ -50,6 +61,11 @@ def positive_int(flag: str):
     return _argparse_type(lambda text: parse_int(flag, text))
 
 
+def positive_float(flag: str):
+    """argparse type for a finite number above 0, or a one-line error naming the flag."""
+    return _argparse_type(lambda text: parse_positive_float(flag, text))
+
+
 def vocab_metavar(vocab) -> str:
     """A lorplan.core.vocab vocabulary as a metavar that lists its names: "none|int8|nf4|fp4"."""
     return "|".join(vocab.values())
@@ -60,4 +76,4 @@ def print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
-__all__ = ["BadInput", "int_list", "positive_int", "print_json"]
+__all__ = ["BadInput", "int_list", "parse_positive_float", "positive_float", "positive_int", "print_json"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from lorplan.cli._common import parse_int as _int
-from lorplan.cli._common import parse_ranks
+from lorplan.cli._common import parse_positive_float, parse_ranks
 from lorplan.core.errors import BadInput
 
 
@@ -114,8 +114,8 @@ def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
     from lorplan.core.memory import DEFAULT_RANKS
 
     rank = _int("--rank", args.rank) if args.rank is not None else None
-    if args.alpha is not None and not 0 < _float("--alpha", args.alpha) < float("inf"):
-        raise BadInput(f"--alpha: {args.alpha} must be a positive number")
+    if args.alpha is not None:
+        parse_positive_float("--alpha", args.alpha)
     if args.ranks is not None:
         ranks = parse_ranks("--ranks", args.ranks)
         if rank is not None and rank not in ranks:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lorplan.cli._common import BadInput, int_list, positive_int, print_json
+from lorplan.cli._common import BadInput, int_list, positive_float, positive_int, print_json
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, TrainOn
 
 
@@ -81,7 +81,7 @@ def register(subparsers) -> None:
     s.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
                    help=f"causal LM: {HELP[TrainOn]}")
     s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
-    s.add_argument("--alpha", type=float, help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
+    s.add_argument("--alpha", type=positive_float("--alpha"), help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
     s.add_argument("--json", action="store_true", help='print {"run", "path", "probes"} instead of the id')
     s.set_defaults(run=run_start)
@@ -114,7 +114,7 @@ def _check_inputs(args):
     if args.double_quant and args.quant not in FOUR_BIT_QUANTS:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
     checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code,
-                          seq_len=args.seq_len)
+                          seq_len=args.seq_len, ranks=args.ranks)
     args.model = checked.model
     args.task = checked.task
     for note in checked.notes:
@@ -144,6 +144,10 @@ def run_start(args) -> int:
     eval_examples = args.eval_examples or (DEMO_EVAL_EXAMPLES if demo else 200)
     eval_every = args.eval_every or (DEMO_EVAL_EVERY if demo else 20)
     slots = device_slots(args.device, args.max_parallel)
+    if args.quant != Quant.NONE.value and all(s["device"] == "cpu" for s in slots):
+        # as `lorplan train` on a CPU: the probes train unquantized and say so (probe status shows their notes)
+        print(f"note: --quant {args.quant}: bitsandbytes needs CUDA and these probes run on the CPU, so they "
+              "load the model unquantized", file=sys.stderr)
     targets = _targets(args)
     plan = runner.make_plan(
         args.ranks, args.lr or ((DEMO_LEARNING_RATE,) if demo else ()),
@@ -187,6 +191,8 @@ def _print_table(st, restarted: bool = False) -> None:
         if p.message and p.state != "finished":
             print(f"{'':<10} {p.message}")
     _print_ranks(st)
+    for note, ids in st.notes():
+        print(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""))
     for p in st.probes:
         for w in p.warnings:
             print(f"warning: {w}", file=sys.stderr)

@@ -11,28 +11,14 @@ recommendation, 2 for bad input (one line naming the flag). Heavy imports happen
 
 from __future__ import annotations
 
-import argparse
 import sys
 import textwrap
 
-from lorplan.cli._common import parse_int, positive_int, vocab_metavar
+from lorplan.cli._common import parse_int, positive_float, positive_int, vocab_metavar
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
-
-
-def _positive_float(flag: str):
-    def convert(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag}: {text!r} is not a number") from None
-        if not value > 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{flag}: {text!r} must be a positive number")
-        return value
-
-    return convert
 
 
 def register(sub) -> None:
@@ -60,7 +46,7 @@ def register(sub) -> None:
     d.add_argument("--task", choices=TASKS, help="causal-lm or sequence-classification (default: the model's)")
     d.add_argument("--num-labels", type=positive_int("--num-labels"), metavar="K",
                    help="classification: number of labels (default: counted from --data, else the model's)")
-    d.add_argument("--epochs", type=_positive_float("--epochs"), default=1.0, metavar="N",
+    d.add_argument("--epochs", type=positive_float("--epochs"), default=1.0, metavar="N",
                    help="planned passes over the data (default 1; written to the plan, adds no information)")
     t = p.add_argument_group("training setup (for the memory check and --write)")
     t.add_argument("--targets", default="all-linear", metavar="T",
@@ -78,7 +64,7 @@ def register(sub) -> None:
     r.add_argument("--probes", choices=("auto", "none"),
                    help="auto: run the probe ladder (the default with --data and a model whose weights are on this "
                    "machine); none: the capacity prior only")
-    r.add_argument("--budget-minutes", type=_positive_float("--budget-minutes"), metavar="N",
+    r.add_argument("--budget-minutes", type=positive_float("--budget-minutes"), metavar="N",
                    help="wall-clock time the probe ladder may spend (default 15)")
     r.add_argument("--seeds", type=positive_int("--seeds"), metavar="N",
                    help="training seeds per probe (default 1, at most 5): each multiplies the probes, so "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
@@ -59,18 +59,21 @@ class StartCheck:
 
 
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
-                trust_remote_code: bool = False, seq_len: int | None = None) -> StartCheck:
+                trust_remote_code: bool = False, seq_len: int | None = None,
+                ranks: tuple[int, ...] = ()) -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
     (an encoder such as the shipped all-MiniLM-L6-v2 needs rows with a 'label'; labels need two values) and
-    targets that match modules of the model. Without --model, labelled data is classified by the shipped
+    targets that match modules of the model, ranks (--ranks) no adapted module is too small for (the check of
+    `lorplan plan --ranks`, lorplan.core.memory.bounds.check_ranks). Without --model, labelled data is classified by the shipped
     all-MiniLM-L6-v2; data without labels needs a causal LM; seq_len (--seq-len) within the model's context
     (probes have no RoPE scaling: a longer row would index past the position table). BadInput, one line naming
     the input, otherwise."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.stats import label_balance
     from lorplan.core.lora import LoraTargets, peft_target_modules
+    from lorplan.core.memory.bounds import check_ranks
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.model.resolve import SHIPPED_ID
     from lorplan.core.vocab import Task
@@ -93,6 +96,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         notes.append(source.note)
     folder = model_folder(source)  # errors name the model ("model gpt2 is not on disk: ...")
     spec = load_spec(str(folder), trust_remote_code=trust_remote_code)
+    if source.kind != "folder":  # messages name the model as the user knows it, not its cache folder
+        spec = replace(spec, id=source.id)
     if spec.task == Task.SEQUENCE_CLASSIFICATION and not labelled:
         seen = "" if peek.complete else f" in its first {peek.examples + peek.skipped:,} rows"
         raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
@@ -104,7 +109,9 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)
-    peft_target_modules(spec, LoraTargets(modules=tuple(targets) or ("all-linear",)))  # BadInput naming --targets
+    lora_targets = LoraTargets(modules=tuple(targets) or ("all-linear",))
+    peft_target_modules(spec, lora_targets)  # BadInput naming --targets
+    check_ranks(spec, lora_targets, ranks, "--ranks")
     context = spec.max_position_embeddings if spec.max_position_embeddings > 0 else None
     if seq_len is not None and context is not None and seq_len > context:
         raise BadInput(f"--seq-len {seq_len:,} is beyond {source.id}'s context of {context:,} tokens "

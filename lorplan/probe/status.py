@@ -77,6 +77,7 @@ class ProbeStatus:
     load_seconds: float | None = None  # data, model and optimizer set-up (the worker's load_seconds)
     train_seconds: float | None = None  # the optimizer steps alone
     seed: int | None = None  # the probe's own training seed when the run repeats probes over seeds
+    notes: tuple[str, ...] = ()  # what the engine changed or skipped (e.g. a CPU probe's skipped quantization)
 
     def to_json(self) -> dict:
         return {
@@ -100,6 +101,7 @@ class ProbeStatus:
             "load_seconds": self.load_seconds,
             "train_seconds": self.train_seconds,
             "seed": self.seed,
+            "notes": list(self.notes),
         }
 
 
@@ -118,6 +120,17 @@ class RunStatus:
     def stalled(self) -> bool:
         """Queued probes with nothing left to launch them (the scheduler was killed)."""
         return not self.scheduler_alive and any(p.state == "queued" for p in self.probes)
+
+    def notes(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Each distinct note of the run's probes once, in order, with the ids of the probes that gave it
+        (empty when every probe that loaded its model gave it: a note about the run, such as a CPU run's skipped
+        quantization)."""
+        by: dict[str, list[str]] = {}
+        started = [p for p in self.probes if p.notes or p.load_seconds is not None]
+        for p in started:
+            for note in p.notes:
+                by.setdefault(note, []).append(p.id)
+        return [(note, () if len(ids) == len(started) else tuple(ids)) for note, ids in by.items()]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -197,6 +210,7 @@ class RunWatcher:
             load_seconds=started.get("load_seconds"),
             train_seconds=round(curves.train_seconds, 3) if curves.steps else None,
             seed=spec.seed,
+            notes=tuple(str(n) for n in started.get("notes") or ()),
         )
         if result is not None:
             common.update(
@@ -208,6 +222,7 @@ class RunWatcher:
                 lr=result.get("lr") or common["lr"],
                 load_seconds=result.get("load_seconds", common["load_seconds"]),
                 train_seconds=result.get("train_seconds", common["train_seconds"]),
+                notes=tuple(str(n) for n in result.get("notes") or ()) or common["notes"],
             )
             return ProbeStatus(
                 state=str(result.get("state", "failed")),

@@ -108,3 +108,49 @@ def test_start_takes_the_task_defaults(state_home, capsys, files, tiny_llama, tm
             plan, _ = build_probe(run, probe.id, "cpu")
             assert (plan.model.task, plan.training.learning_rate) == (task, want.learning_rate)
             assert plan.lora.alpha == 32 and plan.training.micro_batch == want.micro_batch
+
+
+def test_start_refuses_a_rank_no_module_can_use_as_plan_does(state_home, capsys):
+    """--ranks 1000 on all-MiniLM-L6-v2 (modules 384 wide at most): refused by the check `lorplan plan --ranks`
+    makes (lorplan.core.memory.bounds.check_ranks), with the same line; it used to start and train."""
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--ranks", "4,1000"]) == 2
+    plan_err = capsys.readouterr().err.strip()
+    assert main(["probe", "start", "--ranks", "4,1000", "--device", "cpu"]) == 2
+    probe_err = capsys.readouterr().err.strip()
+    assert probe_err == plan_err == ("lorplan: error: --ranks: rank 1,000 is above 384, the largest rank a module "
+                                     "it adapts can use (min(in, out) of sentence-transformers/all-MiniLM-L6-v2's "
+                                     "widest adapted module)")
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+@pytest.mark.parametrize("alpha", ["-1", "0", "nan", "inf"])
+def test_start_refuses_an_alpha_plan_refuses(state_home, capsys, alpha):
+    """--alpha -1 started a run that trained with negative scaling; both commands share one check now
+    (lorplan.cli._common.parse_positive_float)."""
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--alpha", alpha]) == 2
+    assert f"lorplan: error: --alpha: '{alpha}' must be a positive number" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["probe", "start", "--alpha", alpha, "--device", "cpu"])
+    err = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and err.endswith(f"error: --alpha: '{alpha}' must be a positive number"), err
+    assert "Traceback" not in err and not state_home.exists()
+
+
+@pytest.mark.slow
+def test_nf4_on_a_cpu_trains_unquantized_and_status_says_so(state_home, capsys):
+    """As `lorplan train` on a CPU: the probe trains unquantized and says so; the note was only in events.jsonl,
+    now start says it and `probe status` prints the run's notes once (and --json has them per probe)."""
+    assert main(["probe", "start", "--quant", "nf4", "--device", "cpu", "--ranks", "4", "--steps", "1",
+                 "--eval-examples", "10", "--json"]) == 0
+    out = capsys.readouterr()
+    run = json.loads(out.out)["run"]
+    assert "note: --quant nf4: bitsandbytes needs CUDA and these probes run on the CPU" in out.err
+    assert main(["probe", "wait", run, "--timeout", "120"]) == 0
+    capsys.readouterr()
+    assert main(["probe", "status", run]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    skipped = "note: CPU run: bitsandbytes quantization skipped (it needs CUDA here)"
+    assert lines.count(skipped) == 1, lines
+    assert main(["probe", "status", run, "--json"]) == 0
+    (probe,) = json.loads(capsys.readouterr().out)["probes"]
+    assert "CPU run: bitsandbytes quantization skipped (it needs CUDA here)" in probe["notes"]

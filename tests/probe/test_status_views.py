@@ -140,3 +140,16 @@ def runner_retry_without_submit(run, probe_id):
     for name in ("events.jsonl", "result.json", "proc.json", "cancel", "stdout.log", "stderr.log"):
         if (pdir / name).exists():
             (pdir / name).rename(dest / name)
+
+
+def test_status_prints_each_note_once_naming_the_probes_when_not_all_gave_it(state_home, capsys):
+    run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu"), state_home)
+    for pid in ("r4", "r8", "r16"):
+        _finish(run, pid, eval_loss=0.5, acc=0.8)
+    for pid, notes in (("r4", ["CPU run: quantization skipped", "seq_len 512 cut"]),
+                       ("r8", ["CPU run: quantization skipped"]), ("r16", ["CPU run: quantization skipped"])):
+        result = json.loads(run.result_path(pid).read_text())
+        atomic_write_json(run.result_path(pid), {**result, "notes": notes})
+    assert main(["probe", "status", run.id]) == 0
+    notes = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note: ")]
+    assert notes == ["note: CPU run: quantization skipped", "note: seq_len 512 cut (r4)"]

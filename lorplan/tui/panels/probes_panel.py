@@ -235,6 +235,8 @@ class ProbesPanel(Widget):
                          f"training {_seconds(p.train_seconds)}")
         if p.error and p.state in ("failed", "died", "oom"):
             lines += ["", *p.error.splitlines()[-12:]]
+        for n in p.notes:
+            lines.append(f"note: {n}")
         for w in p.warnings:
             lines.append(f"warning: {w}")
         detail.set_class(p.state in ("failed", "died", "oom"), "-error")
