@@ -198,19 +198,11 @@ def _print_table(st, restarted: bool = False) -> None:
             print(f"warning: {w}", file=sys.stderr)
 
 
-def _with_interval(value, interval, spec: str) -> str:
-    if value is None:
-        return "-"
-    if interval is None:
-        return format(value, spec)
-    return f"{format(value, spec)} [{format(interval[0], spec)}, {format(interval[1], spec)}]"
-
-
 def _print_ranks(st) -> None:
     """The finished ranks side by side (lorplan.probe.compare): eval loss and accuracy (mean [95% interval]
-    over seeds when several ran), training and loading time, peak memory."""
+    over seeds when several ran, clipped to what the value can take), training and loading time, peak memory."""
     from lorplan.core.units import format_bytes
-    from lorplan.probe.compare import compare_ranks
+    from lorplan.probe.compare import compare_ranks, interval_text
 
     rows = compare_ranks(st.probes)
     if not rows:
@@ -223,8 +215,8 @@ def _print_ranks(st) -> None:
              + ["eval loss", "accuracy", "train s", "load s", "peak mem"]]
     for r in rows:
         cells.append([str(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
-                     + [_with_interval(r.eval_loss, r.eval_loss_interval, ".4f"),
-                        _with_interval(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
+                     + [interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
+                        interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
                         _fmt(r.train_seconds, ".1f"), _fmt(r.load_seconds, ".1f"),
                         format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]

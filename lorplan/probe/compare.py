@@ -2,7 +2,10 @@
 repeated probes over several seeds), training and loading time, and peak memory. Stdlib only.
 
 Only finished probes count. Probes of one rank and learning rate that differ only in their seed are one row;
-the interval is Student's t interval of the mean over seeds, mean ± t(0.975, n − 1) · s / √n.
+the interval is Student's t interval of the mean over seeds, mean ± t(0.975, n − 1) · s / √n, with its ends
+clipped to the values the quantity can take (accuracy within [0, 1], a loss or a time at least 0): three seeds
+at accuracy 0.90, 0.96 and 0.97 give 0.943 [0.849, 1.000], not [0.849, 1.037]. Shown as "mean ± half" (the
+recommend table), an interval that had to be clipped is shown as "mean [low, high]" instead (pm_text).
 """
 
 from __future__ import annotations
@@ -19,14 +22,41 @@ T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2
 Z975 = 1.960  # beyond 30 degrees of freedom
 
 
-def t_interval(values: list[float]) -> tuple[float, float] | None:
-    """(low, high) of the 95% t interval of the mean of `values`, or None for fewer than two values."""
+UNBOUNDED = (-math.inf, math.inf)
+ACCURACY_RANGE = (0.0, 1.0)  # a share of examples right
+LOSS_RANGE = (0.0, math.inf)  # a cross-entropy; also a duration in seconds
+
+
+def t_interval(values: list[float], bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float] | None:
+    """(low, high) of the 95% t interval of the mean of `values`, each end clipped to `bounds` (the values the
+    quantity can take), or None for fewer than two values."""
     n = len(values)
     if n < 2:
         return None
     mean = statistics.fmean(values)
     half = (T975[n - 2] if n - 1 <= len(T975) else Z975) * statistics.stdev(values) / math.sqrt(n)
-    return mean - half, mean + half
+    return max(bounds[0], mean - half), min(bounds[1], mean + half)
+
+
+def interval_text(value: float | None, interval: tuple[float, float] | None, spec: str) -> str:
+    """ "0.943 [0.849, 1.000]": a mean and its (clipped) interval; the value alone without one; "-" for None."""
+    if value is None:
+        return "-"
+    if interval is None:
+        return format(value, spec)
+    return f"{format(value, spec)} [{format(interval[0], spec)}, {format(interval[1], spec)}]"
+
+
+def pm_text(mean: float | None, half: float | None, spec: str, bounds: tuple[float, float] = UNBOUNDED) -> str:
+    """ "0.940 ± 0.025" while mean ± half stays within `bounds`; an interval that crosses them is clipped and
+    shown as interval_text does ("0.987 [0.958, 1.000]"), since a ± would hide the clipped end."""
+    if mean is None:
+        return "-"
+    if half is None:
+        return format(mean, spec)
+    if mean - half < bounds[0] or mean + half > bounds[1]:
+        return interval_text(mean, (max(bounds[0], mean - half), min(bounds[1], mean + half)), spec)
+    return f"{format(mean, spec)} ± {format(half, spec)}"
 
 
 @dataclass(frozen=True)
@@ -34,7 +64,8 @@ class RankRow:
     """One rank (and learning rate) of a run, over the finished probes that trained it.
 
     seeds: how many finished probes (seeds) it averages. eval_loss / eval_accuracy: their means (None when no
-    probe evaluated); *_interval: the 95% t interval over seeds (None with one seed). train_seconds and
+    probe evaluated); *_interval: the 95% t interval over seeds, clipped to the quantity's range (None with
+    one seed). train_seconds and
     load_seconds: means, in seconds. peak_memory_bytes: the largest peak among them.
     """
 
@@ -79,10 +110,11 @@ def compare_ranks(probes) -> list[RankRow]:
         peaks = [p.peak_memory_bytes for p in group if p.peak_memory_bytes]
         rows.append(RankRow(
             rank, lr, len(group), tuple(p.id for p in group),
-            _mean(losses), t_interval(losses), _mean(accs), t_interval(accs),
+            _mean(losses), t_interval(losses, LOSS_RANGE), _mean(accs), t_interval(accs, ACCURACY_RANGE),
             _mean([p.train_seconds for p in group]), _mean([p.load_seconds for p in group]),
             max(peaks) if peaks else None))
     return rows
 
 
-__all__ = ["RankRow", "compare_ranks", "t_interval"]
+__all__ = ["ACCURACY_RANGE", "LOSS_RANGE", "UNBOUNDED", "RankRow", "compare_ranks", "interval_text", "pm_text",
+           "t_interval"]

@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import fields
 
 from lorplan.core.units import format_bytes
-from lorplan.probe.compare import t_interval
+from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
 from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
 from lorplan.recommend.types import LadderRow
 
@@ -31,12 +31,6 @@ def _stat(values: list[float]) -> tuple[float | None, float | None]:
         return None, None
     iv = t_interval(values)
     return statistics.fmean(values), (iv[1] - iv[0]) / 2 if iv else None
-
-
-def _pm(mean: float | None, half: float | None, spec: str) -> str:
-    if mean is None:
-        return "-"
-    return f"{mean:{spec}}" + (f" ± {half:{spec}}" if half is not None else "")
 
 
 def _common(obj: dict) -> float | None:
@@ -109,27 +103,34 @@ def ladder_table(obj: dict) -> list[str]:
     common = _common(obj)
     cls = obj.get("task") == "sequence-classification"
     loss_head = "eval loss"  # as measured at the probes' length: what the knee compares (LadderRow.knee_loss)
-    head = (f"  {'rank':<10}{'lr' if len(lrs) > 1 else '':<9}{'trainable':>11}  {'accuracy' if cls else '':<15}"
-            f"{loss_head:<22}{'train s':<14}{'peak mem':>10}  probes")
-    out = [head]
+    cells = []  # (label, lr, params, accuracy, eval loss, train s, peak, probes + mark)
 
-    def line(label: str, lr: str, g: dict, mark: str = "") -> str:
+    def add(label: str, lr: str, g: dict, mark: str = "") -> None:
+        # intervals that would cross what the quantity can take are clipped, as [low, high] (compare.pm_text)
         params = f"{g['params']:,}" if g["params"] is not None else "-"
-        acc = _pm(*g["acc"], ".3f") if cls else ""
+        acc = pm_text(*g["acc"], ".3f", ACCURACY_RANGE) if cls else ""
         peak = format_bytes(g["peak"]) if g["peak"] else "-"
         probes = f"{g['n']}/{g['of']}" + (f" ({', '.join(g['states'])})" if g["states"] else "")
-        return (f"  {label:<10}{lr:<9}{params:>11}  {acc:<15}{_pm(*g['loss'], '.4f'):<22}"
-                f"{_pm(*g['train'], '.1f'):<14}{peak:>10}  {probes}{mark}")
+        cells.append((label, lr, params, acc, pm_text(*g["loss"], ".4f", LOSS_RANGE),
+                      pm_text(*g["train"], ".1f", LOSS_RANGE), peak, probes + mark))
 
     if base is not None:
-        out.append(line("base", "", base, "  (head alone)" if cls else "  (before training)"))
+        add("base", "", base, "  (head alone)" if cls else "  (before training)")
     for (rank, lr), g in groups.items():
         at_common = common is None or math.isclose(lr, common)
         mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and at_common else ""
-        out.append(line(str(rank), f"{lr:.3g}" if len(lrs) > 1 else "", g, mark))
+        add(str(rank), f"{lr:.3g}" if len(lrs) > 1 else "", g, mark)
+    # the columns keep their usual widths and widen for a clipped [low, high] cell
+    wa, wl, wt = (max([w, *(len(c[i]) + 2 for c in cells)]) for i, w in ((3, 15), (4, 22), (5, 14)))
+    out = [f"  {'rank':<10}{'lr' if len(lrs) > 1 else '':<9}{'trainable':>11}  {'accuracy' if cls else '':<{wa}}"
+           f"{loss_head:<{wl}}{'train s':<{wt}}{'peak mem':>10}  probes"]
+    out += [f"  {label:<10}{lr:<9}{params:>11}  {acc:<{wa}}{loss:<{wl}}{train:<{wt}}{peak:>10}  {probes}"
+            for label, lr, params, acc, loss, train, peak, probes in cells]
     seeds = max((g["of"] for g in groups.values()), default=1)
     out.append(f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
                "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)")
+    if any("[" in cell for c in cells for cell in c[3:6]):
+        out.append("  [low, high]: that interval clipped to what the value can take (accuracy 0-1, loss at least 0)")
     out += doublings(groups, common, knee, cls)
     return out
 

@@ -153,3 +153,22 @@ def test_status_prints_each_note_once_naming_the_probes_when_not_all_gave_it(sta
     assert main(["probe", "status", run.id]) == 0
     notes = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("note: ")]
     assert notes == ["note: CPU run: quantization skipped", "note: seq_len 512 cut (r4)"]
+
+
+def test_intervals_are_clipped_to_what_accuracy_and_loss_can_take(state_home, capsys):
+    """The demo's ranks 4 and 8: accuracy 0.943 [0.849, 1.037] and eval loss 0.0601 [-0.0195, 0.1398] were
+    shown; an accuracy is at most 1 and a loss at least 0 (lorplan.probe.compare)."""
+    run = create_run(runner.make_plan((4, 8), seeds=(0, 1, 2), steps=10, device="cpu"), state_home)
+    figures = {4: [(0.1944, 0.96), (0.2337, 0.90), (0.1355, 0.97)], 8: [(0.0873, 0.98), (0.0248, 1.0),
+                                                                      (0.0683, 0.98)]}
+    for rank, values in figures.items():
+        for seed, (loss, acc) in enumerate(values):
+            _finish(run, f"r{rank}-s{seed}", eval_loss=loss, acc=acc)
+    assert main(["probe", "status", run.id]) == 0
+    rows = {ln.split()[0]: ln for ln in capsys.readouterr().out.splitlines() if ln.strip()[:1] in ("4", "8")}
+    assert "0.1879 [0.0651, 0.3107]" in rows["4"] and "0.943 [0.849, 1.000]" in rows["4"]
+    assert "0.0601 [0.0000, 0.1397]" in rows["8"] and "0.987 [0.958, 1.000]" in rows["8"]
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    ranks = {r["rank"]: r for r in json.loads(capsys.readouterr().out)["ranks"]}
+    assert ranks[4]["eval_accuracy_interval"][1] == 1.0 and ranks[8]["eval_loss_interval"][0] == 0.0
+    assert t_interval([0.96, 0.90, 0.97])[1] > 1  # unclipped without bounds: the statistic itself is unchanged

@@ -82,3 +82,29 @@ def test_the_band_says_when_one_seed_per_rank_measured_no_seed_noise():
                ladder=[r for r in obj["ladder"] if r["seed"] == 0])
     line = render_ladder(one).splitlines()[2]
     assert line.startswith("  rank            16") and line.endswith("(one seed per rank: seed noise estimated, not measured)")
+
+
+def test_an_interval_past_what_the_value_can_take_is_clipped_and_shown_as_low_high():
+    """Rank 16's accuracies 0.99, 0.99, 0.98: 0.987 ± 0.014 would reach 1.001, so the row shows the interval
+    clipped at 1 as [low, high]; intervals within range keep ±; the columns stay aligned and a line says why."""
+    lines = ladder_table(demo_like())
+    row16 = next(ln for ln in lines if ln.split()[0] == "16")
+    assert "0.987 [0.972, 1.000]" in row16 and "±" not in row16.split("[")[0]
+    row8 = next(ln for ln in lines if ln.split()[0] == "8")
+    assert "0.940 ± 0.025" in row8
+    table = lines[:next(i for i, ln in enumerate(lines) if ln.strip().startswith("±"))]  # header and rows
+    assert len(table) == 6  # header, base, ranks 4-32
+    for column in ("eval loss", "train s"):  # every row's cell starts under its header
+        start = table[0].index(column)
+        assert all(ln[start - 2:start] == "  " and ln[start] != " " for ln in table[1:]), (column, table)
+    assert any(ln.strip().startswith("[low, high]: that interval clipped to what the value can take") for ln in lines)
+
+
+def test_pm_text_clips_only_what_crosses_a_bound():
+    from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text
+
+    assert pm_text(0.987, 0.029, ".3f", ACCURACY_RANGE) == "0.987 [0.958, 1.000]"  # the demo's rank 8
+    assert pm_text(0.0601, 0.0797, ".4f", LOSS_RANGE) == "0.0601 [0.0000, 0.1398]"
+    assert pm_text(1.0, 0.0, ".3f", ACCURACY_RANGE) == "1.000 ± 0.000"  # touching a bound is within it
+    assert pm_text(0.94, 0.025, ".3f", ACCURACY_RANGE) == "0.940 ± 0.025"
+    assert pm_text(0.5, None, ".3f", ACCURACY_RANGE) == "0.500" and pm_text(None, 0.1, ".3f") == "-"

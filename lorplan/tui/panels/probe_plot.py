@@ -58,14 +58,6 @@ def draw_curves(plt, probes, curves) -> None:
         plt.xticks(ticks, [tick_label(t) for t in ticks])
 
 
-def _with_interval(value: float | None, interval, spec: str) -> str:
-    if value is None:
-        return "-"
-    if interval is None:
-        return format(value, spec)
-    return f"{format(value, spec)} [{format(interval[0], spec)}, {format(interval[1], spec)}]"
-
-
 def seconds_text(v: float | None) -> str:
     """A duration for a table cell: 9.5s, 1m02s."""
     if v is None:
@@ -85,8 +77,8 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
     for r in rows:
         cells.append([str(r.rank)] + ([f"{r.lr:g}" if r.lr is not None else "-"] if several_lrs else [])
                      + ([str(r.seeds)] if seeds else [])
-                     + [_with_interval(r.eval_loss, r.eval_loss_interval, ".4f"),
-                        _with_interval(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
+                     + [probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
+                        probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
                         seconds_text(r.train_seconds), seconds_text(r.load_seconds),
                         format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
@@ -105,10 +97,12 @@ def draw_comparison(plt, rows: tuple[probe_bridge.RankRow, ...]) -> None:
     if not rows:
         return
     xs = [math.log2(r.rank) for r in rows]
-    # plotext draws an error bar yerr long, centred on the point: the interval's full width
-    errs = [r.eval_loss_interval[1] - r.eval_loss_interval[0] if r.eval_loss_interval else 0.0 for r in rows]
-    plt.error(xs, [r.eval_loss for r in rows], yerr=errs, color=COLOURS[0], label="eval loss")
-    plt.scatter(xs, [r.eval_loss for r in rows], marker=LINE_MARKERS[0], color=COLOURS[0])
+    # each interval as a vertical bar from its low to its high end: plotext's error() centres a bar on the point,
+    # and an interval clipped at loss 0 (lorplan.probe.compare) is not centred on its mean
+    for x, r in zip(xs, rows, strict=True):
+        if r.eval_loss_interval:
+            plt.plot([x, x], list(r.eval_loss_interval), marker="│", color=COLOURS[0])
+    plt.scatter(xs, [r.eval_loss for r in rows], marker=LINE_MARKERS[0], color=COLOURS[0], label="eval loss")
     accuracy = [(x, r.eval_accuracy) for x, r in zip(xs, rows, strict=True) if r.eval_accuracy is not None]
     if accuracy:
         ax, ay = zip(*accuracy, strict=True)
