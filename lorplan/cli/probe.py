@@ -181,15 +181,16 @@ def _print_table(st, restarted: bool = False) -> None:
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
     print(f"run {st.run}  scheduler {scheduler}  "
           f"model {st.to_json()['model']}")
-    print(f"{'probe':<10} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} "
+    w = max([10, *(len(p.id) for p in st.probes)])  # the id column fits the longest id (r4-lr0.00033-s2)
+    print(f"{'probe':<{w}} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} "
           f"{'load s':>7} {'train s':>8} {'peak mem':>11}")
     for p in st.probes:
         mem = format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-"
-        print(f"{p.id:<10} {p.state:<10} {f'{p.step}/{p.steps}':>9} {_fmt(p.loss, '.4f'):>8} "
+        print(f"{p.id:<{w}} {p.state:<10} {f'{p.step}/{p.steps}':>9} {_fmt(p.loss, '.4f'):>8} "
               f"{_fmt(p.eval_loss, '.4f'):>8} {_fmt(p.eval_accuracy, '.3f'):>6} {_fmt(p.tokens_per_second, '.0f'):>8} "
               f"{_fmt(p.load_seconds, '.1f'):>7} {_fmt(p.train_seconds, '.1f'):>8} {mem:>11}")
         if p.message and p.state != "finished":
-            print(f"{'':<10} {p.message}")
+            print(f"{'':<{w}} {p.message}")
     _print_ranks(st)
     for note, ids in st.notes():
         print(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""))

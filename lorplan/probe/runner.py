@@ -192,6 +192,11 @@ def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend
         time.sleep(poll_s)
 
 
+def plan_ranks(plan) -> list[int]:
+    """The ranks a run probes, each once, smallest first (a run repeats a rank per seed and learning rate)."""
+    return sorted({p.rank for p in plan.probes})
+
+
 def _select(run: RunDir, rank: int | None, probe_id: str | None) -> list[str]:
     plan = run.plan()
     if probe_id is not None:
@@ -200,7 +205,8 @@ def _select(run: RunDir, rank: int | None, probe_id: str | None) -> list[str]:
         return [p.id for p in plan.probes]
     ids = [p.id for p in plan.probes if p.rank == rank]
     if not ids:
-        raise BadInput(f"--rank {rank}: run {run.id} has no probe at that rank ({', '.join(str(p.rank) for p in plan.probes)})")
+        raise BadInput(f"--rank {rank}: run {run.id} has no probe at that rank (its ranks: "
+                       f"{', '.join(map(str, plan_ranks(plan)))})")
     return ids
 
 
@@ -270,7 +276,7 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None) -> None:
 
 
 def summaries(root: Path | None = None, backend: Backend | None = None) -> list[dict]:
-    """One line per run for `lorplan probe list --json`, oldest first."""
+    """One line per run for `lorplan probe list --json`, oldest first ("ranks": plan_ranks)."""
     out = []
     for run in list_runs(root):
         try:
@@ -281,7 +287,7 @@ def summaries(root: Path | None = None, backend: Backend | None = None) -> list[
             "run": run.id,
             "created": st.plan.created,
             "model": st.to_json()["model"],
-            "ranks": [p.rank for p in st.plan.probes],
+            "ranks": plan_ranks(st.plan),
             "steps": st.plan.steps,
             "state": "running" if not st.done else "done",
             "scheduler": "running" if st.scheduler_alive else "stopped",
@@ -296,5 +302,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["StartCheck", "attempts", "cancel", "check_start", "make_plan", "restart_stalled", "retry", "start",
-           "status", "summaries", "wait"]
+__all__ = ["StartCheck", "attempts", "cancel", "check_start", "make_plan", "plan_ranks", "restart_stalled", "retry",
+           "start", "status", "summaries", "wait"]

@@ -79,3 +79,28 @@ def test_start_names_the_shipped_model_and_refuses_one_without_weights(state_hom
         assert plan.probes[0].lr is None and plan.seq_len == 512  # the user's data: the task's defaults
     finally:
         assert main(["probe", "cancel", started["run"]]) == 0
+
+
+def test_a_seeded_run_over_two_rates_lists_each_rank_once_and_aligns_long_ids(state_home, capsys):
+    """ids as long as r4-lr0.00033-s2 pushed status' columns out of line; list printed 0,4,8,0,4,8,… (one
+    rank per probe) and cancel --rank 99 listed the ranks with repeats."""
+    run = create_run(runner.make_plan((0, 4, 8), (3.3e-4, 1e-3), seeds=(0, 1, 2), steps=100, device="cpu",
+                                      run="20260101-000000-cccc"), state_home)
+    assert max(len(p.id) for p in run.plan().probes) == len("r4-lr0.00033-s0")
+    assert main(["probe", "cancel", run.id, "--rank", "99"]) == 2
+    assert capsys.readouterr().err.strip() == (f"lorplan: error: --rank 99: run {run.id} has no probe at that rank "
+                                               "(its ranks: 0, 4, 8)")
+    assert main(["probe", "cancel", run.id]) == 0  # nothing queued: status starts no scheduler
+    capsys.readouterr()
+    assert main(["probe", "status", run.id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header, rows = lines[1], [ln for ln in lines[2:] if ln.startswith("r")]
+    messages = [ln for ln in lines[2:] if ln.strip() == "cancelled by the user"]
+    state_at, step_end = header.index("state"), header.index("step") + len("step")
+    assert len(rows) == 18 and all(r[state_at:].startswith("cancelled ") for r in rows), lines
+    assert len(messages) == 18 and all(m.index("cancelled") == state_at for m in messages)  # under the state
+    assert all(r[:step_end].endswith("0/100") for r in rows), lines  # the step column ends under its header
+    assert main(["probe", "list"]) == 0
+    assert " ranks 0,4,8 " in capsys.readouterr().out
+    assert main(["probe", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["ranks"] == [0, 4, 8]
