@@ -117,9 +117,12 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     tokens_per_step = batch * min(per_example, setup.seq_len)
     eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)
 
+    def every(n: int) -> int:  # steps between a probe's evals
+        return max(1, n // EVAL_POINTS)
+
     def seconds_at(n: int) -> float:
         return estimate_probe_seconds(spec.total_params, tokens_per_step, n, gpu=on_gpu,
-                                      eval_tokens=eval_n * per_example, evals=math.ceil(n / max(1, n // EVAL_POINTS)))
+                                      eval_tokens=eval_n * per_example, evals=math.ceil(n / every(n)))
 
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
     top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
@@ -138,7 +141,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
             length_note = (f"the budget has room for longer probes than {PROBE_STEPS}, so they train {steps:,} "
                            f"steps (the whole ladder in at most {SPARE_SHARE:.0%} of the budget by the estimate; "
                            f"--probe-steps sets the length)" + (f"; {short}" if short else ""))
-    eval_every = max(1, steps // EVAL_POINTS)
+    eval_every = every(steps)
     guess = seconds_at(steps)
     if not lp.ranks:
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
