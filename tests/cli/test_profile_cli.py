@@ -99,3 +99,17 @@ def test_text_shows_label_balance_and_a_flat_split_reason(tmp_path, capsys):
     assert "warning: labels are imbalanced: 'pos' has 80 examples, 'neg' 20 (4.0 to 1)" in out
     split = next(line for line in out.splitlines() if line.startswith("suggested"))
     assert split.count("(") == 1 and split.endswith("at most 2,000 examples)"), split
+
+
+def test_pretokenized_header_names_the_data_ids_not_an_estimate(tmp_path, capsys):
+    rows = [{"input_ids": [1, 2, 3, 4], "labels": [-100, -100, 3, 4]}, {"input_ids": [5, 6, 7]}]
+    path = _write(tmp_path / "ids.jsonl", rows)
+    assert main(["profile", "--data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (f"{path}: jsonl, schema tokenized, "
+                                   "tokenizer none (counts from the data's own token ids)")
+    assert "chars/token" not in out and "(estimated)" not in out
+    assert main(["profile", "--data", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimated"] is False and out["tokenizer"] == "none (counts from the data's own token ids)"
+    assert (out["tokens"], out["trained_tokens"]) == (7, 5)

@@ -38,6 +38,7 @@ from lorplan.core.errors import BadInput
 DEFAULT_SEQ_LEN = 2048
 MAX_PROBLEMS = 1000  # problems listed; `skipped` counts all of them
 CHUNK = 2048  # examples per tokenizer batch
+EXACT_IDS = "none (counts from the data's own token ids)"  # `tokenizer` of pre-tokenized rows without one
 
 Progress = Callable[[int, int, str], None]  # (done, total, unit "bytes" | "rows")
 TokenCounter = CharEstimate | RealTokenizer
@@ -215,7 +216,7 @@ def profile_dataset(
     if model_max and seq_len > model_max:
         notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {model_max}")
     return _profile(path, source.format, schema, tally, totals, seq_len, model_max, choice, notes,
-                    estimated=counter.estimated and not exact_ids)
+                    estimated=counter.estimated and not exact_ids, exact_ids=exact_ids)
 
 
 @dataclass
@@ -322,9 +323,10 @@ def _sampled_totals(tally: _Tally, sample: list[Example], counter: TokenCounter,
 
 
 def _profile(path, fmt: str, schema: str, tally: _Tally, totals: _Totals, seq_len: int, model_max: int | None,
-             choice: TokenizerChoice, notes: list[str], *, estimated: bool) -> DataProfile:
+             choice: TokenizerChoice, notes: list[str], *, estimated: bool, exact_ids: bool = False) -> DataProfile:
     """The DataProfile of a finished pass. Padding comes from the length histogram, scaled by population /
-    sample size when a sample stood for more examples than it held."""
+    sample size when a sample stood for more examples than it held. exact_ids: the rows carry their own token
+    ids (no tokenizer counted them), which `tokenizer` says when no tokenizer folder was given."""
     sample = totals.sample
     sampled = sample is not None and sample.size < sample.population
     _, pad = _cut(tally.hist, seq_len, tally.examples / sample.size if sampled else 1)
@@ -335,7 +337,7 @@ def _profile(path, fmt: str, schema: str, tally: _Tally, totals: _Totals, seq_le
         estimated=estimated or sampled, lengths=lengths, problems=tuple(tally.problems),
         duplicates=_count_duplicates(tally.hashes), seq_len=seq_len, padding=pad,
         suggested_seq_len=suggest_seq_len(lengths, model_max), split=suggest_split(tally.examples),
-        tokenizer=choice.path or f"estimate ({choice.chars_per_token:g} chars/token)",
+        tokenizer=choice.path or (EXACT_IDS if exact_ids else f"estimate ({choice.chars_per_token:g} chars/token)"),
         notes=tuple(notes), sample=sample, length_hist=tuple(sorted(tally.hist.items())),
         labels=label_balance(tally.labels) if tally.labels else None,
     )
