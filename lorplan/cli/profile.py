@@ -81,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 def render_text(p) -> str:
     """The profile as a short human-readable report."""
+    from lorplan.core.data.stats import label_count
+
     est = " (estimated)" if p.estimated else ""
     rows = [
         f"{p.path}: {p.format}, schema {p.schema}, tokenizer {p.tokenizer}",
@@ -102,9 +104,9 @@ def render_text(p) -> str:
                     f"{s.trained_interval[0]:,}-{s.trained_interval[1]:,}")
     if p.labels is not None:
         total = sum(n for _, n in p.labels.counts)
-        shown = ", ".join(f"{label} {n:,} ({n / total:.0%})" for label, n in p.labels.counts[:10])
+        shown = ", ".join(f"{label_count(label, n)} ({n / total:.0%})" for label, n in p.labels.counts[:10])
         more = f", ... {len(p.labels.counts) - 10} more" if len(p.labels.counts) > 10 else ""
-        rows.append(f"labels           {len(p.labels.counts)}: {shown}{more}")
+        rows.append(f"labels           {len(p.labels.counts)} classes: {shown}{more}")
         if p.labels.warning:
             rows.append(f"warning: {p.labels.warning}")
     rows += [f"note: {n}" for n in p.notes]

@@ -391,3 +391,10 @@ def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len
     from lorplan.core.data import profile_dataset as core_profile_dataset
 
     return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len, mask=mask, progress=progress)
+
+
+def label_count(label: int | str, n: int) -> str:
+    """One class and its examples as every report shows them (core.data.stats.label_count: `'pos' → 80`)."""
+    from lorplan.core.data.stats import label_count as core_label_count
+
+    return core_label_count(label, n)

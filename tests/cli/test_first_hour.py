@@ -179,7 +179,7 @@ def test_first_hour_session_is_offline_and_keeps_its_exit_codes(session, tmp_pat
     s.run("plan", "--model", "gpt-5-turbo-ultra", code=2)
     # profile good and bad data
     out = s.run("profile", "--data", "reviews.jsonl", "--model", "all-MiniLM-L6-v2").stdout
-    assert "labels           2:" in out
+    assert "labels           2 classes: 0 → 100 (50%), 1 → 100 (50%)" in out
     out = s.run("profile", "--data", "broken.jsonl").stdout
     assert "skipped line 2: invalid JSON (Expecting ',' delimiter at column 33)" in out
     s.run("profile", "--data", "empty.jsonl", code=2)

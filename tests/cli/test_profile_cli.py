@@ -95,8 +95,8 @@ def test_text_shows_label_balance_and_a_flat_split_reason(tmp_path, capsys):
     path = _write(tmp_path / "reviews.jsonl", rows)
     assert main(["profile", "--data", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "labels           2: pos 80 (80%), neg 20 (20%)" in out
-    assert "warning: labels are imbalanced: 'pos' has 80 examples, 'neg' 20 (4.0 to 1)" in out
+    assert "labels           2 classes: 'pos' → 80 (80%), 'neg' → 20 (20%)" in out
+    assert "warning: labels are imbalanced: 'pos' has 80 examples, 'neg' has 20 (4.0 to 1)" in out
     split = next(line for line in out.splitlines() if line.startswith("suggested"))
     assert split.count("(") == 1 and split.endswith("at most 2,000 examples)"), split
 
@@ -113,3 +113,12 @@ def test_pretokenized_header_names_the_data_ids_not_an_estimate(tmp_path, capsys
     out = json.loads(capsys.readouterr().out)
     assert out["estimated"] is False and out["tokenizer"] == "none (counts from the data's own token ids)"
     assert (out["tokens"], out["trained_tokens"]) == (7, 5)
+
+
+def test_numeric_labels_read_as_label_then_count(tmp_path, capsys):
+    """`labels 2: 1 3 (75%), 0 1 (25%)` left the reader to guess which number was the label."""
+    path = _write(tmp_path / "nums.jsonl", [{"text": t, "label": 1} for t in "abcdefgh"] + [{"text": "z", "label": 0}])
+    assert main(["profile", "--data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "labels           2 classes: 1 → 8 (89%), 0 → 1 (11%)" in out
+    assert "warning: labels are imbalanced: 1 has 8 examples, 0 has 1 (8.0 to 1)" in out

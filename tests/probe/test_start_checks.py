@@ -80,7 +80,7 @@ def test_imbalanced_labels_are_accepted_with_a_warning(state_home, capsys, tmp_p
     assert main(["probe", "start", "--data", data, "--ranks", "4", "--steps", "1", "--device", "cpu"]) == 0
     out = capsys.readouterr()
     try:
-        assert "note: labels are imbalanced: 0 has 45 examples, 1 5" in out.err
+        assert "note: labels are imbalanced: 0 has 45 examples, 1 has 5 " in out.err
     finally:
         assert main(["probe", "cancel", out.out.strip()]) == 0
 

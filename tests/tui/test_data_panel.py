@@ -197,12 +197,12 @@ async def test_histogram_axis_labels_are_rounded_and_label_balance_is_shown(tmp_
         assert numbers and all(len(n.split(".")[-1]) <= 1 or "." not in n for n in numbers), numbers
         assert not re.search(r"\d\.\d{2,}", plot)  # no long decimals anywhere on the axes
         figures = text_of(app, "#data-figures")
-        assert "labels     2 classes: pos 100 · neg 20 (largest 83.3%)" in figures
-        assert "⚠ labels are imbalanced: 'pos' has 100 examples, 'neg' 20 (5.0 to 1)" in figures
+        assert "labels     2 classes: 'pos' → 100 · 'neg' → 20 (largest 83.3%)" in figures
+        assert "⚠ labels are imbalanced: 'pos' has 100 examples, 'neg' has 20 (5.0 to 1)" in figures
     balanced = tmp_path / "balanced.jsonl"
     balanced.write_text("".join(json.dumps({"text": f"review {i}", "label": i % 2}) + "\n" for i in range(40)))
     app = PanelApp()
     async with app.run_test(size=SIZE) as pilot:
         await _profile(pilot, balanced)
         figures = text_of(app, "#data-figures")
-        assert "labels     2 classes: 0 20 · 1 20 (largest 50.0%)" in figures and "⚠" not in figures
+        assert "labels     2 classes: 0 → 20 · 1 → 20 (largest 50.0%)" in figures and "⚠" not in figures

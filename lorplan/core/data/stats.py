@@ -73,6 +73,12 @@ class LabelBalance:
                 "warning": self.warning}
 
 
+def label_count(label: int | str, n: int) -> str:
+    """One class and its examples for a report: the label as the warning names it (repr: 'pos', 1) and an
+    arrow, so a numeric label never reads as part of its count (`1 → 3`, not `1 3`)."""
+    return f"{label!r} → {n:,}"
+
+
 def label_balance(counts: Mapping[int | str, int]) -> LabelBalance:
     """The balance of a label histogram {label: examples} (at least one label)."""
     ordered = tuple(sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0]))))
@@ -83,7 +89,7 @@ def label_balance(counts: Mapping[int | str, int]) -> LabelBalance:
     if len(ordered) == 1:
         warning = (f"every labelled example has label {top!r}: a classifier needs at least two label values")
     elif ratio >= IMBALANCE_RATIO:
-        warning = (f"labels are imbalanced: {top!r} has {most:,} examples, {low!r} {least:,} "
+        warning = (f"labels are imbalanced: {top!r} has {most:,} examples, {low!r} has {least:,} "
                    f"({ratio:.1f} to 1); always answering {top!r} scores {most / total:.1%} accuracy, so "
                    "compare accuracies with that, or balance the classes")
     return LabelBalance(ordered, round(most / total, 4), round(ratio, 2), warning)

@@ -52,7 +52,7 @@ def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> 
 
 def labels_text(balance) -> list[str]:
     """The label balance of a classification dataset as figure lines: examples per class and the warning."""
-    shown = " · ".join(f"{label} {n:,}" for label, n in balance.counts[:LABELS_SHOWN])
+    shown = " · ".join(bridge.label_count(label, n) for label, n in balance.counts[:LABELS_SHOWN])
     more = len(balance.counts) - LABELS_SHOWN
     lines = [f"labels     {len(balance.counts)} classes: {shown}{f' · … {more} more' if more > 0 else ''} "
              f"(largest {balance.majority_fraction:.1%})"]
