@@ -43,13 +43,15 @@ class StartCheck:
     """What check_start accepted: the model as the run records it (probe_model; None = the demo's shipped
     all-MiniLM-L6-v2 on generated data), the task the probes will train, the data's schema (None for the demo)
     and notes for the user (a resolved name, the model chosen for labelled data, a label imbalance).
-    context: the model's context in tokens (max_position_embeddings; None when its config does not say)."""
+    context: the model's context in tokens (max_position_embeddings; None when its config does not say).
+    rank_limit: the largest rank a targeted module can use (core.memory.bounds.rank_limit; 0: none known)."""
 
     model: str | None
     task: str
     schema: str | None
     notes: tuple[str, ...] = ()
     context: int | None = None
+    rank_limit: int = 0
 
     def seq_len(self, asked: int | None, default: int) -> int:
         """The probes' sequence length: `asked` (checked by check_start), else `default` cut to the context."""
@@ -60,20 +62,20 @@ class StartCheck:
 
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
                 trust_remote_code: bool = False, seq_len: int | None = None,
-                ranks: tuple[int, ...] = ()) -> StartCheck:
+                ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks") -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
     (an encoder such as the shipped all-MiniLM-L6-v2 needs rows with a 'label'; labels need two values) and
     targets that match modules of the model, ranks (--ranks) no adapted module is too small for (the check of
-    `lorplan plan --ranks`, lorplan.core.memory.bounds.check_ranks). Without --model, labelled data is classified by the shipped
+    `lorplan plan --ranks`, lorplan.core.memory.bounds.check_ranks; its message names `ranks_flag`). Without --model, labelled data is classified by the shipped
     all-MiniLM-L6-v2; data without labels needs a causal LM; seq_len (--seq-len) within the model's context
     (probes have no RoPE scaling: a longer row would index past the position table). BadInput, one line naming
     the input, otherwise."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.stats import label_balance
     from lorplan.core.lora import LoraTargets, peft_target_modules
-    from lorplan.core.memory.bounds import check_ranks
+    from lorplan.core.memory.bounds import check_ranks, rank_limit
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.model.resolve import SHIPPED_ID
     from lorplan.core.vocab import Task
@@ -111,7 +113,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
             notes.append(warning)
     lora_targets = LoraTargets(modules=tuple(targets) or ("all-linear",))
     peft_target_modules(spec, lora_targets)  # BadInput naming --targets
-    check_ranks(spec, lora_targets, ranks, "--ranks")
+    check_ranks(spec, lora_targets, ranks, ranks_flag)
     context = spec.max_position_embeddings if spec.max_position_embeddings > 0 else None
     if seq_len is not None and context is not None and seq_len > context:
         raise BadInput(f"--seq-len {seq_len:,} is beyond {source.id}'s context of {context:,} tokens "
@@ -120,7 +122,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
     task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
     recorded = None if model is None and data is None else probe_model(source)
-    return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context)
+    return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context,
+                      rank_limit(spec, lora_targets))
 
 
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tuple[int, ...] = (),

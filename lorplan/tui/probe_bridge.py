@@ -153,13 +153,24 @@ def probe_model(source: str) -> str:
     return runner.probe_model(source)
 
 
-def check_start(plan: Plan) -> tuple[str, ...]:
+def check_start(plan: Plan, selected: int, ladder: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The checks `lorplan probe start` makes before anything starts (runner.check_start: the model's weights
-    on this machine, the data readable with usable rows, a task both agree on, targets that match). Returns
-    the notes for the user; raises BadInput, one line naming what is wrong."""
+    on this machine, the data readable with usable rows, a task both agree on, targets that match, and the
+    selected rank one a targeted module can use: core.memory.bounds.check_ranks, as `--ranks`). The ranks of
+    `ladder` derived from it above that limit are left out, with a note, as the Plan tab's table leaves them
+    out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong."""
     checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
-                                 trust_remote_code=plan.model.trust_remote_code)
-    return checked.notes
+                                 trust_remote_code=plan.model.trust_remote_code, ranks=(selected,),
+                                 ranks_flag="selected rank")
+    limit = checked.rank_limit
+    ranks = tuple(r for r in ladder if not limit or r <= limit)
+    dropped = [r for r in ladder if r not in ranks]
+    if not dropped:
+        return ranks, checked.notes
+    words = "ranks " + " and ".join(f"{r:,}" for r in dropped) if len(dropped) > 1 else f"rank {dropped[0]:,}"
+    note = (f"{words} not probed: above {limit:,}, the largest rank a module the plan adapts can use "
+            f"(min(in, out) of its widest adapted module)")
+    return ranks, (*checked.notes, note)
 
 
 def start_plan(ranks: tuple[int, ...], plan: Plan, *, runs_dir: Path | None, backend: Backend | None) -> RunDir:

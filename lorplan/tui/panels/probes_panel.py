@@ -65,7 +65,7 @@ class ProbesPanel(Widget):
                 tooltip="Queue the highlighted probe again (its earlier attempt is kept aside)"),
         Binding("p", "start_plan", "Probe this plan", id="probes.start_plan",
                 tooltip="Probe the Plan tab's model and setup on the Data tab's dataset, at ranks around the "
-                        "selected one (a quarter, a half, itself, double)"),
+                        "selected one (a quarter, a half, itself, double; none above what a module can use)"),
         Binding("s", "start_demo", "Start demo", id="probes.start_demo", show=False,
                 tooltip="Start the embedded demo: all-MiniLM-L6-v2 at ranks 4, 8, 16, 32 on generated data"),
         Binding("v", "toggle_compare", "Compare ranks", id="probes.compare",
@@ -319,11 +319,11 @@ class ProbesPanel(Widget):
                     backend: probe_bridge.Backend | None) -> None:
         try:
             plan = bridge.plan_from_setup(snapshot, data)  # the plan the export writes, every setting of it
-            notes = probe_bridge.check_start(plan)  # what `lorplan probe start` checks, before anything starts
+            # what `lorplan probe start` checks, before anything starts; ranks no targeted module can use left out
+            ranks, notes = probe_bridge.check_start(plan, snapshot.rank, rank_ladder(snapshot.rank))
         except LorplanError as exc:
             self.post_message(ProbeActionFinished(f"Cannot probe this plan: {exc}", "warning", 10))
             return
-        ranks = rank_ladder(snapshot.rank)
         try:
             run = probe_bridge.start_plan(ranks, plan, runs_dir=runs_dir, backend=backend)
         except LorplanError as exc:
