@@ -24,7 +24,8 @@ def register(sub) -> None:
     p.add_argument("--schema", choices=DataSchema.values(), default=DataSchema.AUTO.value,
                    help=f"{HELP[DataSchema]} (default: detect)")
     p.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N",
-                   help="training sequence length in tokens (default 2048, capped at the model's context)")
+                   help="training sequence length in tokens (default 2048, capped at the model's context; "
+                        "beyond --model's context it is refused, as lorplan plan refuses it)")
     p.add_argument("--sample", type=positive_int("--sample"), metavar="N",
                    help="tokenize a random sample of N examples and scale the totals (with 95%% intervals)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from lorplan.core.data import UnknownSchema, profile_dataset
     from lorplan.core.errors import BadInput
 
+    if args.model is not None and args.seq_len is not None:
+        check_seq_len(args.model, args.seq_len)
     bar = _Bar()
     try:
         profile = profile_dataset(
@@ -77,6 +80,23 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(render_text(profile))
     return 0
+
+
+def check_seq_len(model: str, seq_len: int) -> None:
+    """Refuse a --seq-len beyond the context of --model, with the line `lorplan plan` and `lorplan recommend`
+    print (core.memory.bounds.check_context; a RoPE model's line points to lorplan plan's --rope-scaling):
+    truncation and padding figures at a length the model cannot train would mean nothing. A --model lorplan has no config for (a tokenizer-only folder, a name not on disk) is left
+    to the profile, which notes a tokenizer's own maximum."""
+    from lorplan.core.errors import LorplanError
+    from lorplan.core.memory import TrainingSetup
+    from lorplan.core.memory.bounds import check_context
+    from lorplan.core.model import load_spec
+
+    try:
+        spec = load_spec(model, allow_fallback=False)
+    except LorplanError:
+        return
+    check_context(spec, TrainingSetup(seq_len=seq_len))
 
 
 def render_text(p) -> str:

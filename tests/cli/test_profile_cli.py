@@ -122,3 +122,18 @@ def test_numeric_labels_read_as_label_then_count(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "labels           2 classes: 1 → 8 (89%), 0 → 1 (11%)" in out
     assert "warning: labels are imbalanced: 1 has 8 examples, 0 has 1 (8.0 to 1)" in out
+
+
+@pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", "meta-llama/Llama-3.1-8B"])
+def test_seq_len_beyond_the_models_context_is_refused_as_plan_refuses_it(tmp_path, capsys, monkeypatch, model):
+    """profile noted MiniLM's 512-token limit and still reported truncation and padding at 100,000."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = _write(tmp_path / "d.jsonl", [{"text": "hello world", "label": i % 2} for i in range(4)])
+    assert main(["plan", "--model", model, "--seq-len", "300000"]) == 2
+    plan_err = capsys.readouterr().err
+    assert main(["profile", "--data", str(path), "--model", model, "--seq-len", "300000"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == plan_err and err.count("\n") == 1
+    assert err.startswith("lorplan: error: --seq-len 300,000 is beyond ")
+    assert main(["profile", "--data", str(path), "--model", "all-MiniLM-L6-v2", "--seq-len", "512"]) == 0
+    assert "at seq len 512:" in capsys.readouterr().out
