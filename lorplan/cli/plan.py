@@ -91,9 +91,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--write", metavar="PLAN.toml", help="write the plan for --rank to a TOML plan file")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
     o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
-    o.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
-                   help=f"with --write: {HELP[TrainOn]}")
+    o.add_argument("--train-on", choices=TrainOn.values(),
+                   help=f"with --write: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
     p.set_defaults(run=run)
+
+
+# The flags that only say something about the plan --write writes, and what each does there.
+_WRITE_ONLY = (("--data", "data", "it names the training data of the written plan"),
+               ("--train-on", "train_on", "it says which tokens the written plan trains"),
+               ("--force", "force", "it lets --write replace an existing file"))
+
+
+def _check_flags(args) -> None:
+    """Flag combinations, checked before anything is loaded (as `lorplan recommend` checks --apply-pattern)."""
+    if args.write:
+        return
+    for flag, key, what in _WRITE_ONLY:
+        if getattr(args, key):
+            raise BadInput(f"{flag}: only with --write PLAN.toml ({what})")
 
 
 def run(args) -> int:
@@ -107,6 +122,7 @@ def run(args) -> int:
     from lorplan.core.memory import plan_json, rank_table
     from lorplan.core.model import load_spec, resolve_model
 
+    _check_flags(args)
     source = resolve_model(args.model)
     spec = load_spec(source, trust_remote_code=args.trust_remote_code)
     if source.kind != "folder":

@@ -95,15 +95,19 @@ def _check_flags(args) -> None:
         raise BadInput("--wait: only with --run RUN")
     if args.apply_pattern and not args.write:
         raise BadInput("--apply-pattern: only with --write PLAN.toml (it says what the written plan holds)")
+    if args.force and not args.write:
+        raise BadInput("--force: only with --write PLAN.toml (it lets --write replace an existing file)")
     from lorplan.recommend.launch import MAX_SEEDS  # here, not at import: every command builds this parser
 
     if args.seeds is not None and args.seeds > MAX_SEEDS:
         raise BadInput(f"--seeds: {args.seeds} is more than {MAX_SEEDS} (each seed trains every probe again)")
     if args.run_id is not None:
         given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write),
-                                ("--seeds", args.seeds), ("--probe-steps", args.probe_steps)) if v]
+                                ("--seeds", args.seeds), ("--probe-steps", args.probe_steps),
+                                ("--budget-minutes", args.budget_minutes)) if v]
         if given:
-            raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model and data")
+            raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
+                           "settings")
         return
     if args.model is None:
         if args.data is not None or args.trained_tokens is not None or args.examples is not None:
@@ -116,6 +120,9 @@ def _check_flags(args) -> None:
             raise BadInput("--seeds: the demo trains its own 3 seeds per rank; --seeds is for a ladder on --data")
         if args.probe_steps is not None:
             raise BadInput("--probe-steps: the demo trains its own length; --probe-steps is for a ladder on --data")
+        if args.budget_minutes is not None:
+            raise BadInput("--budget-minutes: the demo trains a fixed ladder (4 ranks and the head, 3 seeds each); "
+                           "--budget-minutes is for a ladder on --data")
         return
     if args.data is not None and (args.trained_tokens is not None or args.examples is not None):
         flag = "--trained-tokens" if args.trained_tokens is not None else "--examples"
@@ -124,7 +131,8 @@ def _check_flags(args) -> None:
         raise BadInput("--data: give --data FILE, or --trained-tokens N (--examples N for classification)")
     if args.probes == "auto" and args.data is None:
         raise BadInput("--probes auto: probes train on your data; give --data FILE")
-    for flag, value in (("--seeds", args.seeds), ("--probe-steps", args.probe_steps)):
+    for flag, value in (("--seeds", args.seeds), ("--probe-steps", args.probe_steps),
+                        ("--budget-minutes", args.budget_minutes)):
         if value is not None and (args.data is None or args.probes == "none"):
             raise BadInput(f"{flag}: it is for the probe ladder, which needs --data FILE (and not --probes none)")
     if args.num_labels is not None and args.num_labels < 2:

@@ -91,6 +91,21 @@ def test_setup_line_names_the_sharding_of_several_gpus(capsys):
     assert rc == 0 and "4 GPUs (fsdp)" in " ".join(line.strip() for line in cap.out.splitlines()[1:3])
 
 
+@pytest.mark.parametrize(("flags", "expected"), [
+    (["--data", "train.jsonl"], "--data: only with --write PLAN.toml (it names the training data of the written plan)"),
+    (["--train-on", "all"], "--train-on: only with --write PLAN.toml (it says which tokens the written plan trains)"),
+    (["--force"], "--force: only with --write PLAN.toml (it lets --write replace an existing file)"),
+])
+def test_write_only_flags_without_write_are_refused(capsys, tmp_path, monkeypatch, flags, expected):
+    """--data, --train-on and --force were accepted without --write and did nothing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "train.jsonl").write_text('{"text": "hello"}\n')
+    rc, cap = plan(capsys, "--model", SMOL, "--ranks", "8", *flags)
+    assert (rc, cap.out, cap.err) == (2, "", f"lorplan: error: {expected}\n")
+    rc, cap = plan(capsys, "--model", SMOL, "--rank", "8", *flags, "--write", "p.toml")
+    assert rc == 0 and "wrote p.toml" in cap.out
+
+
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
