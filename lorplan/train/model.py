@@ -8,12 +8,32 @@ base dtype, as the memory model assumes (peft's autocast_adapter_dtype does it f
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
 from lorplan.train.paths import resolve_path
+
+
+def _quiet_library_noise() -> None:
+    """Silence what the libraries print on every lorplan training or probe though nothing is wrong:
+    bitsandbytes' CPU backend asks the hub (through the `kernels` package transformers installs) for a 4-bit
+    kernel when it is imported, and lorplan keeps the hub offline, so both packages warn ("Skipping publisher
+    trust check", "Failed to load CPU gemm_4bit_forward") and bitsandbytes uses its own kernel anyway; peft
+    warns that base_model_name_or_path was "renamed" because lorplan loads the model from its local folder;
+    peft reads transformers' deprecated is_gradient_checkpointing (a FutureWarning from the libraries, not
+    from lorplan). Everything else they say is left as it is."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    logging.getLogger("kernels._internals.hf_hub").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r"The PEFT config's `base_model_name_or_path` was renamed",
+                            category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+
+
+_quiet_library_noise()
 
 
 def model_folder(model, plan_path: str | None = None) -> Path:
