@@ -77,6 +77,14 @@ class BudgetChanged(Message):
 
 
 @dataclass
+class BudgetRejected(Message):
+    """The typed budget is not one the field accepts; `message` is its one line (naming the field). The plan
+    keeps its last valid table, marked stale, until a budget is valid again (a BudgetChanged)."""
+
+    message: str
+
+
+@dataclass
 class GpuReportReceived(_Replaceable):
     """A thread worker read NVML."""
 

@@ -143,3 +143,32 @@ async def test_setups_the_model_cannot_run_are_inline_errors(make_app):
         await type_into(pilot, "#f-seq_len", "1025")
         assert_rejected(app, view, "#f-seq_len", "1025", table_rows(app))
         assert "learned position embeddings" in message_text(app, "#setup-errors")
+
+
+async def test_a_budget_the_field_rejects_marks_the_table_stale(make_app):
+    """Typed key by key, "65T" is a valid budget (65 TB) and "65TiB" is not: the table planned before the last
+    key stays, dimmed, with the banner, as for a bad setup field; no plan is made with the rejected budget."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        for prefix, garbage in (("65T", "65TiB"), ("1e3", "1e3GB")):  # a valid prefix, then the bad whole
+            await type_into(pilot, "#gpu-budget", prefix)
+            valid, budget, plan = table_rows(app), view.state.budget_bytes, app.screen.plan
+            await type_into(pilot, "#gpu-budget", garbage[len(prefix):], clear=False)
+            assert app.screen.query_one("#gpu-budget").has_class("-invalid"), garbage
+            assert "GPU memory" in message_text(app, "#gpu-error"), garbage
+            assert view.state.stale and view.has_class("-stale"), garbage
+            assert "last valid table" in message_text(app, "#plan-summary"), garbage
+            assert table_rows(app) == valid and view.state.budget_bytes == budget, garbage
+            assert app.screen.plan is plan, garbage  # nothing planned with it is handed to the other tabs
+            assert message_text(app, "#setup-errors") == ""  # the message is under the budget field, once
+            # a setup change while the budget is bad does not plan either
+            await type_into(pilot, "#f-micro_batch", "2")
+            assert view.state.stale and app.screen.plan is plan, garbage
+            await type_into(pilot, "#f-micro_batch", "1")
+            # the last valid budget typed again ends it, although it is the budget already planned with
+            await type_into(pilot, "#gpu-budget", prefix)
+            assert not view.state.stale and message_text(app, "#gpu-error") == "", garbage
+        await type_into(pilot, "#gpu-budget", "48GiB")
+        assert not view.state.stale and view.state.budget_bytes == 48 * 1024**3
+        assert "fit in 48" in message_text(app, "#plan-summary").replace("fits in", "fit in")

@@ -14,7 +14,7 @@ from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
-from lorplan.tui.messages import BudgetChanged, GpuReportReceived, WorkerFailed
+from lorplan.tui.messages import BudgetChanged, BudgetRejected, GpuReportReceived, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
 
@@ -161,7 +161,11 @@ class GpuPanel(Vertical):
             except BadInput as exc:
                 typed.add_class("-invalid")
                 error.update(str(exc))
-                return  # keep the last valid budget and table
+                # the plan keeps its last valid table, marked stale; the next valid budget is posted even when
+                # it equals the last one (it ends the stale state)
+                self._last_budget = None
+                self.post_message(BudgetRejected(str(exc)))
+                return
             typed.remove_class("-invalid")
             error.update("")
             self._post_budget(BudgetChanged(size, None, format_bytes(size, 0)))

@@ -22,6 +22,7 @@ from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
 from lorplan.tui.messages import (
     BudgetChanged,
+    BudgetRejected,
     ModelChosen,
     ModelLoaded,
     PlanChanged,
@@ -63,6 +64,7 @@ class PlanState:
     custom_rank: int | None = None
     table: bridge.RankTable | None = None
     reference: bridge.FullFinetuneView | None = None  # full fine-tuning of the same setup, the table's last row
+    budget_error: str | None = None  # the typed budget's message while the field rejects it
     stale: bool = False
     tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
 
@@ -223,10 +225,19 @@ class PlanView(VerticalScroll):
     @on(BudgetChanged)
     def _on_budget_changed(self, event: BudgetChanged) -> None:
         event.stop()
+        self.state.budget_error = None
         self.state.budget_bytes, self.state.budget_label = event.budget_bytes, event.label
         self.state.free_bytes = event.free_bytes
         if event.gpu_count:  # GPUs picked in the list: the form follows, and the plan is recomputed once
             self.state.form = self.query_one(SetupPanel).show_gpu_count(event.gpu_count)
+        self.recompute()
+
+    @on(BudgetRejected)
+    def _on_budget_rejected(self, event: BudgetRejected) -> None:
+        """A budget the field shows as invalid: never plan with it (nor with a prefix typed before it); keep the
+        last valid table, dimmed, as for a bad setup field. The GPU panel shows the message under its field."""
+        event.stop()
+        self.state.budget_error = event.message
         self.recompute()
 
     @on(RankSelected)
@@ -242,7 +253,9 @@ class PlanView(VerticalScroll):
             return
         result = build_setup(self.state.form)
         errors = dict(result.errors)
-        if result.setup is not None:
+        if self.state.budget_error is not None:
+            errors["gpu_budget"] = self.state.budget_error
+        if not errors and result.setup is not None:
             setup, tuning = result.setup, self.state.tuning
             try:
                 if tuning is not None and tuning.rank_pattern:  # priced like peft: per-module ranks
@@ -261,7 +274,7 @@ class PlanView(VerticalScroll):
                 self._update_summary()
                 self._announce()
                 return
-        setup_panel.show_errors(errors)
+        setup_panel.show_errors({k: v for k, v in errors.items() if k != "gpu_budget"})  # shown by the GPU panel
         self.state.stale = True
         self._update_summary()
 
