@@ -246,6 +246,11 @@ class LorplanApp(App[int]):
         if plan is None:
             self.notify("Nothing to export yet: choose a model first.", severity="warning")
             return
+        bad = self.main.bad_fields()
+        if bad:  # the plan kept is the last valid one, not the setup the form shows: never write it silently
+            self.notify(f"Not exported: fix {', '.join(bad)} first (the table shown is the last valid one).",
+                        severity="warning")
+            return
         try:
             planned = bridge.plan_from_setup(plan, self.main.data)
         except LorplanError as exc:

@@ -212,3 +212,33 @@ async def test_the_plan_takes_the_dataset_profiled_in_the_data_tab(make_app, tmp
         await click(pilot, "#export-write")
     written = read_plan(tmp_path / default_folder(dialog.plan) / "plan.toml")
     assert written.data == d
+
+
+@pytest.mark.anyio
+async def test_export_refuses_while_the_form_shows_errors(make_app, tmp_path, monkeypatch):
+    """The plan kept while a field is bad is the last valid one: ctrl+e says which fields to fix and writes
+    nothing, instead of writing that older setup without a word; once fixed it exports again."""
+    monkeypatch.chdir(tmp_path)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_into(pilot, "#f-micro_batch", "8")
+        await type_into(pilot, "#f-micro_batch", "x8")
+        await type_into(pilot, "#f-seq_len", "-1")
+        await type_into(pilot, "#gpu-budget", "lots")
+        app.set_focus(None)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportDialog)
+        notes = [n.message for n in app._notifications]
+        assert notes and notes[-1] == ("Not exported: fix micro-batch, seq len, GPU budget first "
+                                       "(the table shown is the last valid one).")
+        assert "\n" not in notes[-1]
+        await type_into(pilot, "#f-micro_batch", "8")
+        await type_into(pilot, "#f-seq_len", "2048")
+        await type_into(pilot, "#gpu-budget", "24GiB")
+        app.set_focus(None)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+        assert app.screen.plan.training.micro_batch == 8
+    assert not list(tmp_path.glob("*/plan.toml"))  # nothing was written

@@ -66,7 +66,14 @@ class PlanState:
     reference: bridge.FullFinetuneView | None = None  # full fine-tuning of the same setup, the table's last row
     budget_error: str | None = None  # the typed budget's message while the field rejects it
     stale: bool = False
+    errors: dict[str, str] = field(default_factory=dict)  # field id -> message while stale (FIELD_NAMES' keys)
     tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
+
+
+# The fields a message can name, in the words of their labels (for one line such as "fix micro-batch first").
+FIELD_NAMES = {"micro_batch": "micro-batch", "seq_len": "seq len", "lora_dropout": "LoRA dropout",
+               "gpus": "GPUs", "sharding": "sharding", "custom_rank": "custom rank", "targets": "targets",
+               "gpu_budget": "GPU budget", "setup": "the setup"}
 
 
 class PlanView(VerticalScroll):
@@ -266,7 +273,7 @@ class PlanView(VerticalScroll):
             else:
                 setup_panel.show_errors({})
                 self.state.setup, self.state.custom_rank, self.state.table = setup, result.custom_rank, table
-                self.state.stale = False
+                self.state.stale, self.state.errors = False, {}
                 peaks = {row.rank: bridge.peak_view(self.state.spec, setup, row.rank) for row in table.rows}
                 self.state.reference = bridge.full_finetune_view(self.state.spec, setup, table.budget_bytes)
                 self.table.show(table, self.state.spec.total_params, result.custom_rank, peaks,
@@ -275,8 +282,15 @@ class PlanView(VerticalScroll):
                 self._announce()
                 return
         setup_panel.show_errors({k: v for k, v in errors.items() if k != "gpu_budget"})  # shown by the GPU panel
-        self.state.stale = True
+        self.state.stale, self.state.errors = True, errors
         self._update_summary()
+
+    def bad_fields(self) -> tuple[str, ...]:
+        """The fields the form shows as bad (their labels, in the form's order); empty when the table on screen
+        is the form's. While any is bad, the plan handed to the other tabs is the last valid one."""
+        if not self.state.stale:
+            return ()
+        return tuple(dict.fromkeys(FIELD_NAMES.get(key, key.replace("_", " ")) for key in self.state.errors))
 
     def _selected_row(self):
         table = self.state.table

@@ -160,6 +160,10 @@ class MainScreen(Screen):
         if target is not None:
             target.focus()
 
+    def bad_fields(self) -> tuple[str, ...]:
+        """The Plan tab's fields shown as bad (labels): `plan` is then the last valid plan, not the form's."""
+        return self.query_one(PlanView).bad_fields()
+
     def focus_model(self) -> None:
         self._activate("plan")
         self.query_one(ModelPicker).focus_input()
