@@ -391,3 +391,45 @@ def test_the_headline_says_when_one_seed_per_rank_measured_no_seed_noise():
     one = headline(rec((0,)), "from the ladder")
     assert "one seed per rank: seed noise estimated, not measured" in one.splitlines()[0]
     assert "seed noise estimated" not in headline(rec((0, 1)), "from the ladder")
+
+
+LADDER_GARBAGE = (
+    ("#rec-budget", "abc", "Ladder budget: 'abc' is not a number of minutes"),
+    ("#rec-budget", "-1", "Ladder budget: '-1' must be a positive number of minutes"),
+    ("#rec-budget", "nan", "Ladder budget: 'nan' must be a positive number of minutes"),
+    ("#rec-seeds", "0", "Seeds per probe: 0 is too small (at least 1)"),
+    ("#rec-seeds", "9", f"Seeds per probe: 9 is too large (at most {recommend_bridge.MAX_SEEDS})"),
+    ("#rec-seeds", "x", "Seeds per probe: 'x' is not a number"),
+    ("#rec-steps", "-3", "Steps per probe: -3 is too small (at least 1)"),
+    ("#rec-steps", "1.5", "Steps per probe: '1.5' must be a whole number"),
+)
+
+
+async def test_ladder_fields_are_checked_as_typed(make_app):
+    """Each ladder field is marked and its one line shown as it is typed (no profile, no `l` needed), with the
+    parser `l` uses, so the two never disagree; what was typed stays and a fix clears it."""
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        panel = await _open_recommend(pilot)
+        for selector, typed, said in LADDER_GARBAGE:
+            await type_into(pilot, selector, typed)
+            field = app.screen.query_one(selector, Input)
+            assert field.has_class("-invalid") and field.value == typed, (selector, typed)
+            assert _text(app, "#rec-ladder-error") == said, (selector, typed)
+            with pytest.raises(BadInput, match=re.escape(said)):
+                panel.ladder_settings()
+            await type_into(pilot, selector, "")  # empty: the default
+            assert not field.has_class("-invalid") and _text(app, "#rec-ladder-error") == ""
+        # two bad fields: each marked, one line each; fixing one leaves the other
+        await type_into(pilot, "#rec-budget", "soon")
+        await type_into(pilot, "#rec-seeds", "x")
+        assert _text(app, "#rec-ladder-error").splitlines() == [
+            "Ladder budget: 'soon' is not a number of minutes", "Seeds per probe: 'x' is not a number"]
+        await type_into(pilot, "#rec-budget", "2.5")
+        assert not app.screen.query_one("#rec-budget", Input).has_class("-invalid")
+        assert app.screen.query_one("#rec-seeds", Input).has_class("-invalid")
+        await type_into(pilot, "#rec-seeds", "2")
+        await type_into(pilot, "#rec-steps", "30")
+        assert _text(app, "#rec-ladder-error") == ""
+        assert panel.ladder_settings() == (2.5, 2, 30)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lorplan.tui.panels.setup_form import FormValues, build_setup, parse_budget
+from lorplan.core.errors import BadInput
+from lorplan.tui.panels.setup_form import FormValues, build_setup, parse_budget, parse_positive_float
 
 
 def test_defaults_build_the_core_default_setup():
@@ -74,3 +75,14 @@ def test_budget_units():
 def test_several_gpus_need_sharding():
     assert "Sharding" in build_setup(FormValues(gpus="2")).errors["sharding"]
     assert build_setup(FormValues(gpus="2", sharding="fsdp")).setup.sharding == "fsdp"
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "0", "nan", "inf", "1e999", "", "  "])
+def test_parse_positive_float_refuses_naming_the_field(text):
+    with pytest.raises(BadInput, match=r"^Ladder budget: .*minutes$"):
+        parse_positive_float(text, "Ladder budget", "minutes")
+
+
+def test_parse_positive_float_reads_numbers():
+    assert parse_positive_float(" 2.5 ", "Ladder budget", "minutes") == 2.5
+    assert parse_positive_float("1_000", "x") == 1000.0

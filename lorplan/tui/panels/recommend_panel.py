@@ -33,7 +33,7 @@ from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import recommend_bridge
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
-from lorplan.tui.panels.setup_form import parse_int
+from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
 
 POLL_SECONDS = 1.0
@@ -43,6 +43,19 @@ COLUMNS = (("rank", "rank"), ("lr", "lr"), ("seed", "seed"), ("state", "state"),
            ("steps", "steps"), ("early", "stopped early"))
 _STATE_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                 "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
+
+
+def _optional(parse, default):
+    """An empty field means the default; anything else must parse."""
+    return lambda text: parse(text) if str(text).strip() else default
+
+
+# The probe ladder's fields (id -> parser of what is typed there): `l` and the as-you-type check both use these.
+_LADDER_FIELDS = {
+    "rec-budget": _optional(lambda t: parse_positive_float(t, "Ladder budget", "minutes"), None),
+    "rec-seeds": _optional(lambda t: parse_int(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
+    "rec-steps": _optional(lambda t: parse_int(t, "Steps per probe", 1, 10**9), None),
+}
 
 
 def _num(v, fmt: str) -> str:
@@ -138,6 +151,7 @@ class RecommendPanel(Widget, can_focus=True):
             yield Input(placeholder="1", id="rec-seeds", compact=True)
             yield Label("steps/probe", classes="rec-ladder-label")
             yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
+        yield Static("", id="rec-ladder-error", classes="field-error")
         table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
@@ -406,23 +420,31 @@ class RecommendPanel(Widget, can_focus=True):
 
     def ladder_settings(self) -> tuple[float | None, int, int | None]:
         """The ladder's budget in minutes (None: the default), seeds per probe and steps per probe (None: the
-        default), as typed; BadInput naming the field when one is not a number in range."""
-        budget_text = self.query_one("#rec-budget", Input).value.strip()
-        seeds_text = self.query_one("#rec-seeds", Input).value.strip()
-        steps_text = self.query_one("#rec-steps", Input).value.strip()
-        budget = None
-        if budget_text:
+        default), as typed; BadInput naming the field when one is not a number in range (the first such)."""
+        values = {}
+        for field_id, parse in _LADDER_FIELDS.items():
+            values[field_id] = parse(self.query_one(f"#{field_id}", Input).value)
+        return values["rec-budget"], values["rec-seeds"], values["rec-steps"]
+
+    def ladder_errors(self) -> dict[str, str]:
+        """Each ladder field's message, by field id, when what it holds is one `ladder_settings` refuses."""
+        errors = {}
+        for field_id, parse in _LADDER_FIELDS.items():
             try:
-                budget = float(budget_text)
-            except ValueError:
-                raise BadInput(f"Ladder budget: {budget_text!r} is not a number of minutes") from None
-            if not 0 < budget < float("inf"):
-                raise BadInput(f"Ladder budget: {budget_text!r} must be a positive number of minutes")
-        seeds = 1
-        if seeds_text:
-            seeds = parse_int(seeds_text, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS)
-        steps = parse_int(steps_text, "Steps per probe", 1, 10**9) if steps_text else None
-        return budget, seeds, steps
+                parse(self.query_one(f"#{field_id}", Input).value)
+            except BadInput as exc:
+                errors[field_id] = str(exc)
+        return errors
+
+    @on(Input.Changed, "#rec-budget, #rec-seeds, #rec-steps")
+    def _ladder_typed(self, event: Input.Changed) -> None:
+        """Checked as typed with the parsers `l` uses: the field is marked and its one line shown under the row;
+        what was typed stays."""
+        event.stop()
+        errors = self.ladder_errors()
+        for field_id in _LADDER_FIELDS:
+            self.query_one(f"#{field_id}", Input).set_class(field_id in errors, "-invalid")
+        self.query_one("#rec-ladder-error", Static).update("\n".join(errors.values()))
 
     @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
     def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None, budget: float | None = None,

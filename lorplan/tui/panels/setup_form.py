@@ -50,6 +50,22 @@ def parse_int(text: str, label: str, low: int, high: int) -> int:
     return value
 
 
+def parse_positive_float(text: str, label: str, unit: str = "") -> float:
+    """A finite number above 0 (`unit` names what it counts, e.g. "minutes"), or BadInput naming the field in
+    plain words; "nan", "inf" and "-1" are refused as "abc" is."""
+    raw = str(text).strip().replace("_", "").replace(",", "")
+    of = f" of {unit}" if unit else ""
+    if not raw:
+        raise BadInput(f"{label}: type a number{of}")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise BadInput(f"{label}: {text.strip()!r} is not a number{of}") from None
+    if not 0 < value < float("inf"):
+        raise BadInput(f"{label}: {text.strip()!r} must be a positive number{of}")
+    return value
+
+
 def parse_dropout(text: str) -> float:
     raw = str(text).strip() or "0"
     try:
