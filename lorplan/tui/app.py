@@ -271,7 +271,10 @@ class LorplanApp(App[int]):
             return
         command = bridge.plan_command(plan)
         self.copy_to_clipboard(command)
-        self.notify(command, title="Copied (if your terminal passes OSC 52 on)", timeout=20)
+        bad = self.main.bad_fields()  # the table shown is then the last valid one, and so is its command
+        title = "Copied (if your terminal passes OSC 52 on)" + (
+            f": the last valid table's; fix {', '.join(bad)} for the form's" if bad else "")
+        self.notify(command, title=title, timeout=20, severity="warning" if bad else "information")
 
     def action_focus_model(self) -> None:
         self.main.focus_model()

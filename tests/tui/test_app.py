@@ -281,8 +281,13 @@ async def test_copy_as_command_gives_the_cli_line_of_the_table_on_screen(make_ap
         command = app.clipboard
         assert command.startswith("lorplan plan --model ") and "--quant nf4" in command
         assert "--seq-len 4096" in command and ",12," in command and "--gpu-memory 24GiB" in command
-        assert any(n.message == command for n in app._notifications)
+        assert any(n.message == command and n.title.endswith("OSC 52 on)") for n in app._notifications)
         shown = plan_json(view.state.spec, view.state.table)
+        await type_into(pilot, "#f-micro_batch", "x8")  # a bad field: the command is the last valid table's
+        app.action_copy_command()
+        await pilot.pause()
+        assert app.clipboard == command
+        assert list(app._notifications)[-1].title.endswith(": the last valid table's; fix micro-batch for the form's")
     capsys.readouterr()
     assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
     assert json.loads(capsys.readouterr().out)["rows"] == shown["rows"]
