@@ -64,3 +64,35 @@ async def test_a_tall_terminal_keeps_every_row_while_editing(make_app):
         table = app.screen.query_one(RankTable)
         assert not table.compact and table.region.height >= len(table.ranks) + 1  # (+ a scrollbar at 80)
         assert selected_row_on_screen(app)
+
+
+async def test_the_model_search_is_on_screen_at_80x24(make_app):
+    """F2 then typing: the search text and a match are drawn, not under the rank table docked above them."""
+    from lorplan.tui.textshot import screen_text
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        await pilot.pause()
+        await pilot.press(*"qwen")
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "qwen" in text
+        assert "Qwen/Qwen2.5-0.5B-Instruct" in text
+        field = app.screen.query_one("#model-input")
+        widget, _ = app.screen.get_widget_at(field.region.x, field.region.y)
+        assert widget is field
+
+
+async def test_tab_from_the_table_scrolls_the_next_field_into_view_at_80x24(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f4")
+        await pilot.pause()
+        await pilot.press("tab")
+        await pilot.pause(0.3)
+        focused = app.focused
+        view = app.screen.query_one(PlanView)
+        assert focused is not None and view.region.contains_region(focused.region)
+        widget, _ = app.screen.get_widget_at(focused.region.x, focused.region.y)
+        assert widget is focused or focused in widget.ancestors  # (a Select draws its label inside)
