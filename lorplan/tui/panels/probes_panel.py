@@ -52,8 +52,11 @@ def _num(v, fmt: str) -> str:
 _seconds = probe_plot.seconds_text
 
 
-class ProbesPanel(Widget):
-    """Probe runs read from `runs_dir` (default: $XDG_STATE_HOME/lorplan/runs)."""
+class ProbesPanel(Widget, can_focus=True):
+    """Probe runs read from `runs_dir` (default: $XDG_STATE_HOME/lorplan/runs).
+
+    The panel itself takes the focus while it has no run (its table is hidden then), so its keys (p, s, ...)
+    work as soon as the tab is shown; the table takes it back when a run appears."""
 
     DEFAULT_CSS = (Path(__file__).with_suffix(".tcss")).read_text(encoding="utf-8")
     BINDINGS = [
@@ -117,6 +120,15 @@ class ProbesPanel(Widget):
         self.poll()
         self.set_interval(self.poll_seconds, self._tick)
 
+    def focus_default(self) -> None:
+        """Focus the probe table, or the panel while there is no run (a hidden table would drop the focus)."""
+        (self if self.has_class("-empty") else self.query_one("#probes-table", DataTable)).focus()
+
+    def _focus_what_is_shown(self) -> None:
+        focused, table = self.screen.focused, self.query_one("#probes-table", DataTable)
+        if (focused is table and self.has_class("-empty")) or (focused is self and not self.has_class("-empty")):
+            self.focus_default()
+
     # -- reading (a thread worker) ---------------------------------------------------------------------
 
     def poll(self) -> None:
@@ -147,6 +159,7 @@ class ProbesPanel(Widget):
             if shown is not None and select.value != shown:
                 select.value = shown
         self.set_class(not read.runs, "-empty")
+        self._focus_what_is_shown()
         self._chosen = shown  # stay on this run when newer ones appear
         if read.run != self._run:  # another run: its table and plots start afresh
             self._run, self.status, self.plotted = read.run, None, {}

@@ -154,6 +154,9 @@ class MainScreen(Screen):
             return  # _mount_panel focuses it once mounted
         self._focus_pending = None
         pane = self.query_one(f"#{tab_id}", TabPane)
+        if tab_id == "probes":
+            self._panels["probes"].focus_default()
+            return
         preferred = [w for w in pane.query(_FOCUS_FIRST.get(tab_id, "#-none-")) if w.focusable]
         chain = [w for w in self.focus_chain if pane in w.ancestors]
         target = (preferred or chain or [None])[0]

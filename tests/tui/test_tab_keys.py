@@ -1,0 +1,42 @@
+"""A tab's keys work as soon as the tab is shown (F7, F8), whatever had the focus in the Plan tab before."""
+
+from __future__ import annotations
+
+import pytest
+from tui_helpers import wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+def notified(app, words: str) -> bool:
+    return any(words in str(n.message) for n in app._notifications)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("before", [(), ("f2",), ("f3",), ("f4", "tab")])
+async def test_the_probes_keys_work_right_after_f7(make_app, size, before):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        for key in before:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.press("f7")
+        await pilot.pause()
+        await pilot.press("p")  # no dataset profiled: the panel says so instead of starting anything
+        await wait_until(pilot, lambda: notified(app, "Profile your dataset in the Data tab first"), timeout=5)
+        pane = app.screen.query_one("#probes")
+        assert app.focused is not None and pane in app.focused.ancestors
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+@pytest.mark.parametrize("before", [(), ("f2",), ("f3",)])
+async def test_the_recommend_tab_has_the_focus_right_after_f8(make_app, size, before):
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        for key in before:
+            await pilot.press(key)
+            await pilot.pause()
+        await pilot.press("f8")
+        await pilot.pause()
+        await wait_until(pilot, lambda: app.focused is not None, timeout=5)
+        assert app.screen.query_one("#recommend") in app.focused.ancestors
