@@ -145,6 +145,29 @@ async def test_setups_the_model_cannot_run_are_inline_errors(make_app):
         assert "learned position embeddings" in message_text(app, "#setup-errors")
 
 
+async def test_a_sequence_cut_to_a_short_context_comes_back_with_a_longer_one(make_app):
+    """2048 is cut to gpt2's 1024 (with a notice); back on a model whose context allows it, 2048 returns;
+    a length the user typed meanwhile is theirs and stays."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        seq = app.screen.query_one("#f-seq_len", Input)
+        await type_into(pilot, "#f-seq_len", "2048")
+        for model, shown in (("openai-community/gpt2", "1024"), ("Qwen/Qwen2.5-0.5B-Instruct", "2048")):
+            await type_into(pilot, "#model-input", model, submit=True)
+            await wait_until(pilot, lambda m=model: model_settled(app) and view.state.spec.id == m)
+            await pilot.pause()
+            assert seq.value == shown, (model, seq.value)
+        assert any("beyond openai-community/gpt2's context" in n.message for n in app._notifications)
+        await type_into(pilot, "#model-input", "openai-community/gpt2", submit=True)
+        await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "openai-community/gpt2")
+        await type_into(pilot, "#f-seq_len", "512")  # the user's own choice now
+        await type_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)
+        await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "Qwen/Qwen2.5-0.5B-Instruct")
+        await pilot.pause()
+        assert seq.value == "512"
+
+
 async def test_a_budget_the_field_rejects_marks_the_table_stale(make_app):
     """Typed key by key, "65T" is a valid budget (65 TB) and "65TiB" is not: the table planned before the last
     key stays, dimmed, with the banner, as for a bad setup field; no plan is made with the rejected budget."""

@@ -89,6 +89,7 @@ class PlanView(VerticalScroll):
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
         self._summary_height = -1
+        self._seq_clamp: tuple[int, int] | None = None  # (seq len the user had, the context it was cut to)
         self.state = PlanState(form=initial_form or FormValues())
         # A catalog model is read now (a small JSON file) so the first frame is composed with its target
         # boxes instead of re-mounting them a moment later.
@@ -220,16 +221,35 @@ class PlanView(VerticalScroll):
         )
         self.table.reset_widths()
         self._summary_height = -1  # the summary may shrink to the new model's text
-        limit = bridge.context_limit(spec)
-        typed = self.state.form.seq_len.strip()
-        if limit and typed.isdigit() and int(typed) > limit:  # as `lorplan plan` does: the context, not beyond
-            self.state.form = self.query_one(SetupPanel).show_seq_len(limit)
+        self._fit_seq_len(spec)
         wanted, defaults = bridge.task_micro_batches(spec)
         shown = self.state.form.micro_batch.strip()
         if shown.isdigit() and int(shown) in defaults and int(shown) != wanted:  # a default, not the user's
             self.state.form = self.query_one(SetupPanel).show_micro_batch(wanted)
         await self.query_one(SetupPanel).set_architecture(names, roles, presets)
         self.post_message(ModelLoaded(source))
+
+    def _fit_seq_len(self, spec) -> None:
+        """The sequence length within the new model's context, as `lorplan plan` does; a length cut for one
+        model comes back for the next one whose context allows it, unless the user changed it since."""
+        limit = bridge.context_limit(spec)
+        typed = self.state.form.seq_len.strip()
+        if self._seq_clamp is not None and typed == str(self._seq_clamp[1]):
+            wanted = self._seq_clamp[0]  # still the cut value: the user's length is what counts
+        elif typed.isdigit():
+            wanted, self._seq_clamp = int(typed), None
+        else:
+            return  # a bad value: the form says so
+        shown = min(wanted, limit) if limit else wanted
+        if str(shown) != typed:
+            self.state.form = self.query_one(SetupPanel).show_seq_len(shown)
+        if shown < wanted:
+            self._seq_clamp = (wanted, shown)
+            if str(shown) != typed:
+                self.app.notify(f"Seq len {wanted:,} is beyond {spec.id}'s context: {shown:,} while it is chosen",
+                                timeout=6)
+        else:
+            self._seq_clamp = None
 
     # -- setup and budget -----------------------------------------------------------------------------------
     @on(SetupChanged)
