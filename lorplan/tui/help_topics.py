@@ -70,7 +70,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         "Micro-batch",
         "How many sequences go through the GPU in one forward and backward pass. Activation memory grows in "
         "proportion. Gradient accumulation gives a larger effective batch without more memory, so lower this "
-        "first when a plan does not fit. The last table column shows the largest micro-batch that fits.",
+        "first when a plan does not fit. The table's max mb column shows the largest micro-batch that fits.",
     ),
     HelpTopic(
         "seq_len",

@@ -62,6 +62,14 @@ async def test_help_opens_on_the_focused_field_and_closes_with_escape(make_app):
         assert not isinstance(app.screen, HelpScreen)
 
 
+def test_micro_batch_help_names_the_max_mb_column():
+    from lorplan.tui.help_topics import BY_ID
+
+    text = BY_ID["micro_batch"].text
+    assert "last table column" not in text
+    assert "max mb" in text
+
+
 async def test_every_field_has_a_tooltip(make_app):
     app = make_app()
     async with app.run_test(size=SIZE):
