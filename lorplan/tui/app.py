@@ -230,13 +230,23 @@ class LorplanApp(App[int]):
         self.push_screen(HelpScreen(topic or "rank", self.key_table()))
 
     def key_table(self) -> list[tuple[str, str]]:
-        """(keys, description) of the app's bindings after keymap overrides, for the help screen and README."""
+        """(keys, description) of the app's and the tabs' bindings after keymap overrides, for the help screen."""
         rows = []
         for binding in self.BINDINGS:
             if isinstance(binding, Binding):
                 keys = self._keymap.get(binding.id or "", binding.key)
                 rows.append((keys, f"{binding.description}  [{binding.id}]"))
         rows.append(("ctrl+p", "Command palette: everything else"))
+        # The tabs' own keys, read from their panels' bindings so the list cannot drift from them (imported
+        # here, on the first F1, not at start-up: the panels load plotting).
+        from lorplan.tui.panels.probes_panel import ProbesPanel
+        from lorplan.tui.panels.recommend_panel import RecommendPanel
+
+        for tab, panel in (("Probes tab", ProbesPanel), ("Recommend tab", RecommendPanel)):
+            for binding in panel.BINDINGS:
+                if isinstance(binding, Binding):
+                    keys = self._keymap.get(binding.id or "", binding.key)
+                    rows.append((keys, f"{binding.description} ({tab})  [{binding.id}]"))
         return rows
 
     def action_export(self) -> None:

@@ -62,6 +62,24 @@ async def test_help_opens_on_the_focused_field_and_closes_with_escape(make_app):
         assert not isinstance(app.screen, HelpScreen)
 
 
+async def test_help_key_list_comes_from_every_binding_including_the_tabs_keys(make_app):
+    """The help's key list is built from the real bindings: the Probes and Recommend tabs' keys are in it."""
+    from lorplan.tui.panels.probes_panel import ProbesPanel
+    from lorplan.tui.panels.recommend_panel import RecommendPanel
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f1")
+        await pilot.pause()
+        keys = str(app.screen.query_one("#help-keys").render())
+        for panel in (ProbesPanel, RecommendPanel):
+            for binding in panel.BINDINGS:
+                assert f"[{binding.id}]" in keys
+                assert binding.description in keys
+        for key in ("p", "s", "c", "C", "t", "v", "a", "l"):
+            assert any(line.split()[:1] == [key] for line in keys.splitlines()), key
+
+
 def test_micro_batch_help_names_the_max_mb_column():
     from lorplan.tui.help_topics import BY_ID
 
