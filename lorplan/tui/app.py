@@ -60,6 +60,9 @@ _HELP_FOR = {
     "rank-table": "table",
 }
 
+# The tabs other than Plan open the help on their own topic.
+_HELP_FOR_TAB = {"data": "data", "probes": "probes", "recommend": "recommend"}
+
 
 SETUP_SAVE_DELAY = 1.0  # seconds
 TABS = Binding.Group("Tabs")  # one footer entry for the tab keys: "f5 f6 f7 Tabs"
@@ -221,7 +224,10 @@ class LorplanApp(App[int]):
             return
         topic = None
         focused = self.focused
-        if focused is not None:
+        tab = self.screen.active_tab if isinstance(self.screen, MainScreen) else ""
+        if tab in _HELP_FOR_TAB:  # the Data, Probes or Recommend tab: its own topic, whatever has the focus
+            topic = _HELP_FOR_TAB[tab]
+        elif focused is not None:
             for node in (focused, *focused.ancestors):
                 node_id = getattr(node, "id", None) or ""
                 topic = next((t for prefix, t in _HELP_FOR.items() if node_id.startswith(prefix)), None)

@@ -134,6 +134,31 @@ TOPICS: tuple[HelpTopic, ...] = (
         "Add one rank of your own to the table (for example 12 or 96). Leave empty for none.",
     ),
     HelpTopic(
+        "data",
+        "Data tab (F6): dataset profile",
+        "Type a dataset path and pick a schema (or auto): lorplan profiles it in the background with the plan's "
+        "tokenizer and counts the tokens that will really be trained on. It shows the figures (for "
+        "classification data the examples per label), the skipped rows and a histogram of example lengths with "
+        "the planned sequence length as a red line. The next export (ctrl+e) takes its data table from the "
+        "last profile.",
+    ),
+    HelpTopic(
+        "probes",
+        "Probes tab (F7): probe trainings",
+        "A probe is a short, real LoRA training at one rank on a sample of your data, so you can see which rank "
+        "learns. p probes the plan on screen at a quarter, half, once and twice the selected rank; s starts "
+        "the demo; c cancels the highlighted probe and C the whole run; t retries it; v switches between the "
+        "loss curves and the ranks side by side. Probes run in the background and go on when lorplan closes.",
+    ),
+    HelpTopic(
+        "recommend",
+        "Recommend tab (F8): rank recommendation",
+        "The rank, alpha and learning rate for your model and data, with the evidence: the capacity prior at "
+        "once, then the rows of a probe ladder as its probes finish. l starts a ladder for the setup on screen "
+        "(budget in minutes, seeds and steps per probe in the tab's fields); a applies rank, alpha and "
+        "learning rate to the plan, and p the same with the per-module rank pattern.",
+    ),
+    HelpTopic(
         "table",
         "Reading the table",
         "One row per rank. trainable: parameters the adapter trains, and their share of the model. weights: "

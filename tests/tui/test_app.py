@@ -88,6 +88,21 @@ def test_micro_batch_help_names_the_max_mb_column():
     assert "max mb" in text
 
 
+@pytest.mark.parametrize(("key", "topic"), [("f6", "data"), ("f7", "probes"), ("f8", "recommend")])
+async def test_help_on_a_tab_opens_that_tab_s_topic(make_app, key, topic):
+    from tui_helpers import wait_until
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(key)
+        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == topic)
+        await pilot.pause()
+        await pilot.press("f1")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        assert app.screen.query_one(".-current").id == f"help-{topic}"
+
+
 async def test_every_field_has_a_tooltip(make_app):
     app = make_app()
     async with app.run_test(size=SIZE):

@@ -163,6 +163,11 @@ class MainScreen(Screen):
         if target is not None:
             target.focus()
 
+    @property
+    def active_tab(self) -> str:
+        """The id of the tab on screen: plan, data, probes or recommend."""
+        return str(self.query_one(TabbedContent).active)
+
     def bad_fields(self) -> tuple[str, ...]:
         """The Plan tab's fields shown as bad (labels): `plan` is then the last valid plan, not the form's."""
         return self.query_one(PlanView).bad_fields()
