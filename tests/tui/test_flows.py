@@ -175,6 +175,29 @@ async def test_gpu_list_when_nvml_sees_devices(make_app):
         assert "8.00 GiB is free now" in str(app.screen.query_one("#plan-summary").render())
 
 
+async def test_typing_several_gpus_picks_ddp_as_the_cli_does_and_one_gpu_puts_none_back(make_app):
+    """`lorplan plan --gpus 2` defaults sharding to ddp: the form does the same instead of an error, and undoes
+    it on one GPU; a sharding chosen by hand is left alone."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        view = app.screen.query_one(PlanView)
+        sharding = app.screen.query_one("#f-sharding")
+        await type_into(pilot, "#f-gpus", "2")
+        await wait_until(pilot, lambda: view.state.setup.gpus == 2)
+        assert sharding.value == "ddp"
+        assert view.state.setup.sharding == "ddp" and not view.state.stale
+        assert not app.screen.query_one("#f-sharding").has_class("-invalid")
+        await type_into(pilot, "#f-gpus", "1")
+        await wait_until(pilot, lambda: view.state.setup.gpus == 1)
+        assert sharding.value == "none" and view.state.setup.sharding == "none"
+        # chosen by hand: kept whatever the GPU count
+        await type_into(pilot, "#f-gpus", "4")
+        await choose(pilot, "#f-sharding", "fsdp")
+        await type_into(pilot, "#f-gpus", "2")
+        await wait_until(pilot, lambda: view.state.setup.gpus == 2)
+        assert sharding.value == "fsdp"
+
+
 async def test_mouse_selects_a_rank_row(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -77,6 +77,17 @@ def test_several_gpus_need_sharding():
     assert build_setup(FormValues(gpus="2", sharding="fsdp")).setup.sharding == "fsdp"
 
 
+def test_sharding_follows_the_gpu_count_as_the_cli_defaults_it():
+    from lorplan.core.vocab import default_sharding
+    from lorplan.tui.panels.setup_form import sharding_for_gpus
+
+    assert sharding_for_gpus(2, "none", False) == (default_sharding(2).value, True) == ("ddp", True)
+    assert sharding_for_gpus(1, "ddp", True) == ("none", False)  # set automatically: undone on one GPU
+    assert sharding_for_gpus(1, "ddp", False) == ("ddp", False)  # chosen by hand: kept
+    assert sharding_for_gpus(2, "fsdp", False) == ("fsdp", False)
+    assert sharding_for_gpus(3, "ddp", True) == ("ddp", True)
+
+
 @pytest.mark.parametrize("text", ["abc", "-1", "0", "nan", "inf", "1e999", "", "  "])
 def test_parse_positive_float_refuses_naming_the_field(text):
     with pytest.raises(BadInput, match=r"^Ladder budget: .*minutes$"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
 from lorplan.core.units import parse_size
-from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding
+from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge
 
 # Limits beyond which a value is a typo, not a plan (the memory model would print nonsense).
@@ -106,6 +106,17 @@ class FormValues:
     sharding: str = "none"
     custom_rank: str = ""
     padding_mask: bool = False
+
+
+def sharding_for_gpus(gpus: int, sharding: str, automatic: bool) -> tuple[str, bool]:
+    """The sharding field once the GPU count is `gpus`: `lorplan plan`'s default (core's default_sharding, ddp over
+    several GPUs) replaces none, and a sharding set that way (`automatic`) goes back to the default on one GPU.
+    Any other choice is the user's and is kept. Returns (sharding, whether it is now the automatic one)."""
+    if sharding == Sharding.NONE.value and gpus > 1:
+        return default_sharding(gpus).value, True
+    if automatic and gpus <= 1 and sharding == default_sharding(2).value:
+        return default_sharding(gpus).value, False
+    return sharding, automatic and gpus > 1
 
 
 @dataclass(frozen=True)

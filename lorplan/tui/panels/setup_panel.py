@@ -14,15 +14,19 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Button, Input, Label, Select, Static
 
+from lorplan.core.errors import BadInput
 from lorplan.core.vocab import FOUR_BIT_QUANTS
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import SetupChanged
 from lorplan.tui.panels.setup_form import (
     ATTENTION_CHOICES,
+    MAX_GPUS,
     OPTIMIZER_CHOICES,
     QUANT_CHOICES,
     SHARDING_CHOICES,
     FormValues,
+    parse_int,
+    sharding_for_gpus,
 )
 from lorplan.tui.widgets.checkbox import Checkbox
 from lorplan.tui.widgets.field_input import FieldInput
@@ -52,6 +56,7 @@ class SetupPanel(Vertical):
         self._presets: dict[str, tuple[str, ...]] = dict(architecture[2]) if architecture else {}
         self._all_linear = True
         self._shown_errors: dict[str, str] | None = None
+        self._auto_sharding = False  # the sharding field holds ddp because the GPU count went above 1, not a choice
         self.border_title = "Setup"
 
     def compose(self) -> ComposeResult:
@@ -142,16 +147,29 @@ class SetupPanel(Vertical):
     @on(Checkbox.Changed, "#options-row Checkbox, #f-padding_mask")
     def _field_changed(self, event: Message) -> None:
         event.stop()
+        if isinstance(event, Select.Changed) and event.select.id == "f-sharding":
+            self._auto_sharding = False  # chosen by hand: never changed behind the user's back
+        elif isinstance(event, Input.Changed) and event.input.id == "f-gpus":
+            try:
+                self._follow_gpu_count(parse_int(event.value, "GPUs", 1, MAX_GPUS))
+            except BadInput:
+                pass  # build_setup marks the field
         self._sync_double_quant()
         self._changed()
 
+    def _follow_gpu_count(self, count: int) -> None:
+        """Set the sharding field as `lorplan plan` defaults it for `count` GPUs (sharding_for_gpus)."""
+        field = self.query_one("#f-sharding", Select)
+        sharding, self._auto_sharding = sharding_for_gpus(count, str(field.value), self._auto_sharding)
+        if sharding != field.value:
+            with self.prevent(Select.Changed):
+                field.value = sharding
+
     def show_gpu_count(self, count: int) -> FormValues:
-        """The GPU panel picked `count` GPUs: show it in the GPUs field (and DDP for several, when sharding was
-        none). Posts nothing: the caller re-plans once with the values returned."""
-        with self.prevent(Input.Changed, Select.Changed):
-            sharding = self.query_one("#f-sharding", Select)
-            if count > 1 and sharding.value == "none":
-                sharding.value = "ddp"  # several GPUs picked: the plain data-parallel default
+        """The GPU panel picked `count` GPUs: show it in the GPUs field (and the sharding `lorplan plan` would
+        default to, as when the field is typed). Posts nothing: the caller re-plans once with the values returned."""
+        self._follow_gpu_count(count)
+        with self.prevent(Input.Changed):
             gpus = self.query_one("#f-gpus", Input)
             if gpus.value.strip() != str(count):
                 gpus.value = str(count)
