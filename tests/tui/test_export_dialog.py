@@ -220,25 +220,23 @@ async def test_export_refuses_while_the_form_shows_errors(make_app, tmp_path, mo
     nothing, instead of writing that older setup without a word; once fixed it exports again."""
     monkeypatch.chdir(tmp_path)
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await type_into(pilot, "#f-micro_batch", "8")
-        await type_into(pilot, "#f-micro_batch", "x8")
-        await type_into(pilot, "#f-seq_len", "-1")
-        await type_into(pilot, "#gpu-budget", "lots")
+    async def fill_and_export(micro_batch: str, seq_len: str, budget: str) -> None:
+        await type_into(pilot, "#f-micro_batch", micro_batch)
+        await type_into(pilot, "#f-seq_len", seq_len)
+        await type_into(pilot, "#gpu-budget", budget)
         app.set_focus(None)
         await pilot.press("ctrl+e")
         await pilot.pause()
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_into(pilot, "#f-micro_batch", "8")
+        await fill_and_export("x8", "-1", "lots")
         assert not isinstance(app.screen, ExportDialog)
         notes = [n.message for n in app._notifications]
         assert notes and notes[-1] == ("Not exported: fix micro-batch, seq len, GPU budget first "
                                        "(the table shown is the last valid one).")
         assert "\n" not in notes[-1]
-        await type_into(pilot, "#f-micro_batch", "8")
-        await type_into(pilot, "#f-seq_len", "2048")
-        await type_into(pilot, "#gpu-budget", "24GiB")
-        app.set_focus(None)
-        await pilot.press("ctrl+e")
-        await pilot.pause()
+        await fill_and_export("8", "2048", "24GiB")
         assert isinstance(app.screen, ExportDialog)
         assert app.screen.plan.training.micro_batch == 8
     assert not list(tmp_path.glob("*/plan.toml"))  # nothing was written
