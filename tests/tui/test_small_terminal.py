@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tui_helpers import type_into
+from tui_helpers import type_into, wait_until
 
 from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.widgets.rank_table import RankTable
@@ -75,10 +75,9 @@ async def test_the_model_search_is_on_screen_at_80x24(make_app):
         await pilot.press("f2")
         await pilot.pause()
         await pilot.press(*"qwen")
-        await pilot.pause(0.3)
-        text = screen_text(app)
-        assert "qwen" in text
-        assert "Qwen/Qwen2.5-0.5B-Instruct" in text
+        # the scroll runs after the layout settles: wait for it (a loaded CI machine is slow), then check
+        await wait_until(pilot, lambda: "qwen" in screen_text(app) and "Qwen/Qwen2.5-0.5B-Instruct" in screen_text(app),
+                         timeout=10)
         field = app.screen.query_one("#model-input")
         widget, _ = app.screen.get_widget_at(field.region.x, field.region.y)
         assert widget is field
@@ -90,9 +89,9 @@ async def test_tab_from_the_table_scrolls_the_next_field_into_view_at_80x24(make
         await pilot.press("f4")
         await pilot.pause()
         await pilot.press("tab")
-        await pilot.pause(0.3)
-        focused = app.focused
         view = app.screen.query_one(PlanView)
-        assert focused is not None and view.region.contains_region(focused.region)
+        await wait_until(pilot, lambda: app.focused is not None and view.region.contains_region(app.focused.region),
+                         timeout=10)
+        focused = app.focused
         widget, _ = app.screen.get_widget_at(focused.region.x, focused.region.y)
         assert widget is focused or focused in widget.ancestors  # (a Select draws its label inside)
