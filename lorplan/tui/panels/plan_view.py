@@ -141,20 +141,11 @@ class PlanView(VerticalScroll):
         top = self.query_one("#plan-top")
         editing = top in event.widget.ancestors and (
             self.has_class("-editing") or self.virtual_size.height > self.scrollable_content_region.height)
-        if editing != self.has_class("-editing"):
-            self.set_class(editing, "-editing")
-            self.table.set_compact(editing)
-        self.call_after_refresh(self._keep_in_view, event.widget)
-
-    def _keep_in_view(self, widget) -> None:
-        """Scroll the focused widget into the room the docked table leaves, once the layout is done. The screen's
-        own (animated) scroll to a newly focused widget is computed before the table docks, and would end with
-        the field under the table: it is stopped first (at its end), then this scroll goes from there."""
-        if widget is not self.screen.focused or not widget.is_attached:
+        if editing == self.has_class("-editing"):
             return
-        self.app.animator.force_stop_animation(self, "scroll_y")
-        self.app.animator.force_stop_animation(self, "scroll_x")
-        self.scroll_to_widget(widget, animate=False, immediate=True)
+        self.set_class(editing, "-editing")
+        self.table.set_compact(editing)
+        self.call_after_refresh(event.widget.scroll_visible, animate=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
