@@ -236,6 +236,14 @@ def param_lora_params(target: ParamTarget, r: int) -> int:
     return r * (inp + out)
 
 
+PEFT_PREFIX = "base_model.model."  # peft's PeftModel → LoraModel → model wrapping, in module and state-dict names
+
+
+def model_path(peft_name: str) -> str:
+    """A module's path in the base model from its name inside a peft model (or a saved adapter's keys)."""
+    return peft_name[len(PEFT_PREFIX):] if peft_name.startswith(PEFT_PREFIX) else peft_name
+
+
 def pattern_value(pattern: Mapping[str, object], path: str):
     """The value of the first rank_pattern / alpha_pattern key that peft matches against module `path`
     (peft/utils/other.py `get_pattern_key`), or None."""

@@ -22,11 +22,11 @@ from dataclasses import replace
 from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
+from lorplan.core.lora import model_path
 from lorplan.recommend.types import RankPattern
 
 EVA_EXAMPLES = 256  # examples whose layer inputs EVA's PCA reads (cycled until it converges)
 EVA_MAX_BATCHES = 300  # forward passes after which the components are taken as they are (peft has no limit)
-PREFIX = "base_model.model."
 
 
 def _sample(examples: Sequence, n: int, seed: int) -> list:
@@ -104,7 +104,7 @@ def eva_ranks(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: flo
     for name, module in model.named_modules():
         if not hasattr(module, "base_layer") or not hasattr(module, "lora_A"):
             continue
-        short = name[len(PREFIX):] if name.startswith(PREFIX) else name
+        short = model_path(name)
         base = module.base_layer
         costs[short] = int(base.in_features + base.out_features)
         comp = state.get(name)

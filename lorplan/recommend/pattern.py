@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
-from lorplan.core.lora import pattern_value
+from lorplan.core.lora import model_path, pattern_value
 from lorplan.recommend.allocate import (  # noqa: F401  (re-exported: the measured figures and the allocation)
     ModuleSignal,
     allocate,
@@ -45,7 +45,6 @@ from lorplan.recommend.allocate import (  # noqa: F401  (re-exported: the measur
 )
 from lorplan.recommend.types import RankPattern
 
-PREFIX = "base_model.model."
 NULL_FLIPS = 32  # sign flips per pair of runs for the null spread of the shared energy
 
 
@@ -86,7 +85,7 @@ def load_adapter(path: str | Path) -> Adapter:
         b = tensors.get(name + ".lora_B.weight")
         if b is None or a.dim() != 2:
             continue
-        name = name[len(PREFIX):] if name.startswith(PREFIX) else name
+        name = model_path(name)
         rm = pattern_value(rp, name)
         am = pattern_value(ap, name)
         rank = int(rm) if rm is not None else r

@@ -192,5 +192,6 @@ def adapted_modules(model) -> list[str]:
     """Names (in the base model's terms) of the modules that carry a LoRA adapter."""
     from peft.tuners.lora import LoraLayer
 
-    prefix = "base_model.model."
-    return sorted(n.removeprefix(prefix) for n, m in model.named_modules() if isinstance(m, LoraLayer))
+    from lorplan.core.lora import model_path
+
+    return sorted(model_path(n) for n, m in model.named_modules() if isinstance(m, LoraLayer))
