@@ -1,40 +1,23 @@
 """Does the recommended rank fit the chosen GPU? If not, what would, and which rank fits as it is.
 
 Priced with lorplan's memory model (lorplan.core.memory.estimate / rank_table) for the user's TrainingSetup.
-The remedies tried at the recommended rank are the usual ones: a smaller
-micro-batch (gradient accumulation keeps the batch), gradient checkpointing, an 8-bit optimizer, and NF4
-base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314): each alone, and when
-none is enough the smallest combinations that are. Pure Python.
+The remedies tried at the recommended rank are the plan table's (lorplan.core.memory.report.fit_hints): a
+smaller micro-batch (gradient accumulation keeps the batch), gradient checkpointing, an 8-bit optimizer, NF4
+base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314), shorter sequences,
+each alone and when none is enough the smallest combinations that are, then ZeRO-3 over more GPUs. Pure Python.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from itertools import combinations
-
 from lorplan.core.units import format_bytes
-from lorplan.core.vocab import FOUR_BIT_QUANTS
 from lorplan.recommend.types import Fit, Remedy
 
 
-def _remedies(setup, max_micro_batch: int | None) -> list[tuple[str, dict]]:
-    out: list[tuple[str, dict]] = []
-    # the largest micro-batch that fits as set up, or 1 (which may fit together with another change)
-    micro = max(1, max_micro_batch or 0)
-    if micro < setup.micro_batch:
-        out.append((f"--micro-batch {micro} (more gradient accumulation keeps the batch)", {"micro_batch": micro}))
-    if not setup.grad_checkpointing:
-        out.append(("--grad-checkpointing", {"grad_checkpointing": True}))
-    if setup.optimizer == "adamw":
-        out.append(("--optimizer adamw-8bit", {"optimizer": "adamw-8bit"}))
-    if setup.quant not in FOUR_BIT_QUANTS:
-        out.append(("--quant nf4 --double-quant", {"quant": "nf4", "double_quant": True}))
-    return out
-
-
 def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None = None) -> Fit:
-    """The recommended rank priced against the budget (bytes per GPU; None = no GPU chosen)."""
-    from lorplan.core.memory import estimate, rank_table
+    """The recommended rank priced against the budget (bytes per GPU; None = no GPU chosen). The remedies are
+    lorplan.core.memory.report.fit_hints, the rule the plan table's hints follow, spelled as CLI flags."""
+    from lorplan.core.memory import rank_table
+    from lorplan.core.memory.report import fit_hints
 
     table = rank_table(spec, setup, (rank,), budget_bytes)
     row = table.rows[0]
@@ -51,25 +34,13 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     lower = [1 << k for k in range(rank.bit_length()) if (1 << k) < rank]
     fitting = [r.rank for r in rank_table(spec, setup, tuple(lower), budget_bytes).rows if r.fits] if lower else []
     rank_fits = max(fitting) if fitting else None
-    remedies: list[Remedy] = []
-    changes = _remedies(setup, row.max_micro_batch)
-    # single changes first; when none is enough, the smallest combinations that are (pairs, then triples...)
-    for size in range(1, len(changes) + 1):
-        for combo in combinations(changes, size):
-            together: dict = {}
-            for _, change in combo:
-                together.update(change)
-            mem = estimate(spec, replace(setup, **together), rank)
-            words = combo[0][0] if size == 1 else " ".join(w.split(" (")[0] for w, _ in combo)
-            remedies.append(Remedy(words, mem.total, mem.total <= budget_bytes))
-        if any(r.fits for r in remedies):
-            break
+    remedies = tuple(Remedy(h.flags, h.total, h.fits) for h in fit_hints(spec, setup, row, budget_bytes))
     works = [r.change for r in remedies if r.fits]
     text = f"rank {rank} needs {format_bytes(total)} per GPU{shape}, more than {where} ({format_bytes(budget_bytes)})"
     text += f"; it fits with {' or with '.join(works)}" if works else "; none of the usual changes makes it fit"
     text += (f"; rank {rank_fits} fits as set up" if rank_fits is not None
              else "; no smaller rank fits as set up either")
-    return Fit(rank, total, budget_bytes, gpu, False, rank_fits, tuple(remedies), text)
+    return Fit(rank, total, budget_bytes, gpu, False, rank_fits, remedies, text)
 
 
 def head_labels(spec) -> int | None:

@@ -7,6 +7,7 @@ import pytest
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import TrainingSetup, rank_table
+from lorplan.core.memory.report import fit_hints
 from lorplan.core.model import load_spec
 from lorplan.recommend import (
     DataSize,
@@ -113,7 +114,7 @@ def test_price_fit_names_what_would_fit_and_which_rank_fits():
     budget = rows[64].memory.total - 1  # rank 64 misses by one byte; lower ranks need less
     fit = price_fit(spec, setup, 64, budget, "test GPU")
     assert fit.fits is False and fit.rank_that_fits == 32
-    changes = {r.change.split(" (")[0]: r for r in fit.remedies}
+    changes = {r.change: r for r in fit.remedies}
     assert changes["--grad-checkpointing"].fits and changes["--grad-checkpointing"].total_bytes < budget
     assert "--micro-batch 7" in changes  # the largest micro-batch that fits at rank 64
     assert "rank 32 fits as set up" in fit.explanation and "test GPU" in fit.explanation
@@ -142,8 +143,13 @@ def test_price_fit_finds_the_smallest_combination_when_no_single_change_is_enoug
     pair = estimate(spec, replace(setup, micro_batch=1, grad_checkpointing=True), 32).total
     assert pair < min(singles)  # the premise: together they need less than any one alone
     fit = price_fit(spec, setup, 32, pair)
-    assert fit.fits is False and not any(r.fits for r in fit.remedies[:4])
+    row = rank_table(spec, setup, (32,), pair).rows[0]
+    # the plan table's hints (core.memory.report.fit_hints), spelled as flags: one rule for both screens
+    assert [(r.change, r.total_bytes, r.fits) for r in fit.remedies] == [
+        (h.flags, h.total, h.fits) for h in fit_hints(spec, setup, row, pair)]
+    singles = [r for r in fit.remedies if r.change.count("--") == 1 and not r.change.startswith("--seq-len")]
+    assert singles and not any(r.fits for r in singles)  # no single change of how it trains is enough
+    assert fit.remedies[-1].change.startswith("--seq-len")  # last: shorter sequences change what is trained
     works = [r.change for r in fit.remedies if r.fits]
     assert "--micro-batch 1 --grad-checkpointing" in works
-    assert len(fit.remedies) == 4 + 6  # four single changes, then the six pairs, where it stopped
     assert "it fits with --micro-batch 1 --grad-checkpointing" in fit.explanation
