@@ -10,7 +10,6 @@ import math
 import statistics
 import textwrap
 from collections import defaultdict
-from dataclasses import fields
 
 from lorplan.core.units import format_bytes
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
@@ -18,11 +17,10 @@ from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
 from lorplan.recommend.types import LadderRow
 
 WIDTH = 110
-_ROW_FIELDS = {f.name for f in fields(LadderRow)}
 
 
 def rows_from_json(obj: dict) -> list[LadderRow]:
-    return [LadderRow(**{k: v for k, v in row.items() if k in _ROW_FIELDS}) for row in obj.get("ladder", ())]
+    return [LadderRow.from_json(row) for row in obj.get("ladder", ())]
 
 
 def _stat(values: list[float]) -> tuple[float | None, float | None]:

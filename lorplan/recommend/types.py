@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import Any
 
@@ -39,6 +39,10 @@ class Evidence:
 
     def to_json(self) -> dict[str, Any]:
         return {"source": self.source, "rank": self.rank, "explanation": self.explanation}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Evidence:
+        return cls(str(obj["source"]), obj.get("rank"), str(obj["explanation"]))
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,11 @@ class LadderRow:
             "predicted_error": self.predicted_error,
         }
 
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> LadderRow:
+        """The row to_json() wrote; keys it does not know (a newer lorplan's) are left out."""
+        return cls(**{k: obj[k] for k in _ROW_FIELDS if k in obj})
+
 
 @dataclass(frozen=True)
 class Remedy:
@@ -110,6 +119,10 @@ class Remedy:
 
     def to_json(self) -> dict[str, Any]:
         return {"change": self.change, "total_bytes": self.total_bytes, "fits": self.fits}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Remedy:
+        return cls(str(obj["change"]), int(obj["total_bytes"]), bool(obj["fits"]))
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,13 @@ class Fit:
             "budget_bytes": self.budget_bytes, "gpu": self.gpu, "rank_that_fits": self.rank_that_fits,
             "remedies": [r.to_json() for r in self.remedies], "explanation": self.explanation,
         }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Fit:
+        return cls(rank=int(obj["rank"]), total_bytes=int(obj["total_bytes"]), budget_bytes=obj.get("budget_bytes"),
+                   gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
+                   remedies=tuple(Remedy.from_json(r) for r in obj.get("remedies", ())),
+                   explanation=str(obj.get("explanation", "")))
 
 
 @dataclass(frozen=True)
@@ -213,3 +233,28 @@ class Recommendation:
             "alpha_pattern": dict(self.alpha_pattern),
             "capacity": dict(self.capacity),
         }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Recommendation:
+        """The Recommendation that to_json() wrote (`lorplan recommend --json`'s object). Raises KeyError,
+        TypeError or ValueError (BadInput for values a Recommendation rejects) on a damaged object."""
+        conf = obj["confidence"]
+        alpha = float(obj["alpha"])
+        fit = obj.get("fits")
+        return cls(
+            # an integral alpha stays an int: peft's LoraConfig and the exporters' schemas type lora_alpha as int
+            rank=int(obj["rank"]), alpha=int(alpha) if alpha.is_integer() else alpha,
+            use_rslora=bool(obj["use_rslora"]), learning_rate=float(obj["learning_rate"]),
+            target_modules=tuple(obj["target_modules"]),
+            rank_pattern={str(k): int(v) for k, v in dict(obj.get("rank_pattern") or {}).items()},
+            tolerance=float(obj["tolerance"]), confidence=(int(conf["low"]), int(conf["high"])),
+            cost_seconds=float(obj.get("cost_seconds") or 0.0), fits=Fit.from_json(fit) if fit is not None else None,
+            ladder=tuple(LadderRow.from_json(row) for row in obj.get("ladder", ())),
+            evidence=tuple(Evidence.from_json(e) for e in obj.get("evidence", ())),
+            model=str(obj.get("model", "")), task=str(obj.get("task", "causal-lm")),
+            alpha_pattern={str(k): float(v) for k, v in dict(obj.get("alpha_pattern") or {}).items()},
+            capacity=dict(obj.get("capacity") or {}),
+        )
+
+
+_ROW_FIELDS = tuple(f.name for f in fields(LadderRow))

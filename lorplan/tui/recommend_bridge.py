@@ -16,18 +16,15 @@ from __future__ import annotations
 import json
 import math
 import threading
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lorplan.core.errors import BadInput
 from lorplan.recommend import (
     DataSize,
     Evidence,
-    Fit,
-    LadderRow,
     Recommendation,
-    Remedy,
     adapter_size,
     capacity_prior,
     combine,
@@ -151,39 +148,6 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
 
 
 # -- a ladder's recommendation.json ----------------------------------------------------------------------------
-_ROW_FIELDS = tuple(f.name for f in fields(LadderRow))
-
-
-def _fit(obj: dict[str, Any] | None) -> Fit | None:
-    if obj is None:
-        return None
-    remedies = tuple(Remedy(str(r["change"]), int(r["total_bytes"]), bool(r["fits"])) for r in obj.get("remedies", ()))
-    return Fit(rank=int(obj["rank"]), total_bytes=int(obj["total_bytes"]), budget_bytes=obj.get("budget_bytes"),
-               gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
-               remedies=remedies, explanation=str(obj.get("explanation", "")))
-
-
-def recommendation_from_json(obj: dict[str, Any]) -> Recommendation:
-    """The Recommendation that Recommendation.to_json() wrote (`lorplan recommend --json`'s object). Raises
-    KeyError, TypeError or ValueError (BadInput for values a Recommendation rejects) on a damaged object."""
-    conf = obj["confidence"]
-    alpha = float(obj["alpha"])
-    return Recommendation(
-        # an integral alpha stays an int: peft's LoraConfig and the exporters' schemas type lora_alpha as int
-        rank=int(obj["rank"]), alpha=int(alpha) if alpha.is_integer() else alpha, use_rslora=bool(obj["use_rslora"]),
-        learning_rate=float(obj["learning_rate"]), target_modules=tuple(obj["target_modules"]),
-        rank_pattern={str(k): int(v) for k, v in dict(obj.get("rank_pattern") or {}).items()},
-        tolerance=float(obj["tolerance"]), confidence=(int(conf["low"]), int(conf["high"])),
-        cost_seconds=float(obj.get("cost_seconds") or 0.0), fits=_fit(obj.get("fits")),
-        ladder=tuple(LadderRow(**{k: row[k] for k in _ROW_FIELDS if k in row}) for row in obj.get("ladder", ())),
-        evidence=tuple(Evidence(str(e["source"]), e.get("rank"), str(e["explanation"]))
-                       for e in obj.get("evidence", ())),
-        model=str(obj.get("model", "")), task=str(obj.get("task", "causal-lm")),
-        alpha_pattern={str(k): float(v) for k, v in dict(obj.get("alpha_pattern") or {}).items()},
-        capacity=dict(obj.get("capacity") or {}),
-    )
-
-
 @dataclass(frozen=True)
 class LadderFile:
     """What a ladder's recommendation.json says: the recommendation; the base model's eval loss (a causal LM
@@ -205,7 +169,7 @@ def read_recommendation(path: Path) -> LadderFile:
     if not isinstance(obj, dict):
         raise BadInput(f"{path}: not a recommendation (a JSON object was expected)")
     try:
-        rec = recommendation_from_json(obj)
+        rec = Recommendation.from_json(obj)
     except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:
         what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"{path}: not a recommendation ({what})") from None

@@ -153,3 +153,21 @@ def test_price_fit_finds_the_smallest_combination_when_no_single_change_is_enoug
     works = [r.change for r in fit.remedies if r.fits]
     assert "--micro-batch 1 --grad-checkpointing" in works
     assert "it fits with --micro-batch 1 --grad-checkpointing" in fit.explanation
+
+
+def test_a_recommendation_reads_back_what_to_json_wrote():
+    import json
+
+    from lorplan.recommend import Recommendation
+
+    spec = load_spec(QWEN)
+    setup = TrainingSetup(seq_len=2048, micro_batch=8)
+    budget = rank_table(spec, setup, (16,), None).rows[0].memory.total - 1  # the knee's rank 16 misses by a byte
+    rec = combine(prior(), default_lr=LR, ladder=ladder({4: 2.0, 16: 1.6, 64: 1.58}), base_loss=3.0,
+                  price=lambda r: price_fit(spec, setup, r, budget, "test GPU"))
+    assert rec.fits is not None and rec.fits.remedies and rec.ladder and rec.evidence  # every nested part present
+    back = Recommendation.from_json(json.loads(json.dumps(rec.to_json())))
+    assert back == rec
+    newer = rec.to_json()
+    newer["ladder"][0]["from_a_newer_lorplan"] = 1  # an unknown row key is left out, not an error
+    assert Recommendation.from_json(newer).ladder == rec.ladder
