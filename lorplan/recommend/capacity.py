@@ -30,6 +30,11 @@ from lorplan.core.units import counted
 from lorplan.recommend.datasize import DataSize
 
 BITS_PER_PARAM = 2.0  # arXiv 2404.05405
+# The highest knee lorplan's benchmarks measured on text classification where both rules said rank 1:
+# all-MiniLM-L6-v2, 832-938 examples, 6 labels (benchmarks/results/rank_regret.md: knees 64 and 32 at 32 steps;
+# rank_regret_long.md: 64 and 8 at 160 steps). The label bits bound what the labels can teach, not how far the
+# encoder's features have to move, so for a classifier the prior's band reaches up to this rank.
+CLASSIFIER_KNEES_SEEN = (8, 64)
 MIN_RANK = 1
 MAX_RANK = 256
 
@@ -215,6 +220,13 @@ def capacity_prior(
         why = f"rank {rank}: both rules agree"
     else:
         why = f"rank {rank}: the {decider.name} asks for more, and the prior takes the larger rank"
-    explanation = (f"{why}; the rules are rules of thumb, so the prior cannot tell ranks {low}-{high} apart")
+    explanation = f"{why}; the rules are rules of thumb, so the prior cannot tell ranks {low}-{high} apart"
+    seen_low, seen_high = CLASSIFIER_KNEES_SEEN
+    if d.task != "causal-lm" and high < min(top, seen_high):
+        high = min(top, seen_high)
+        explanation = (f"{why}; the rules bound what the labels can teach, not how far the model's features have "
+                       f"to move: on lorplan's text-classification benchmarks (all-MiniLM-L6-v2, 832-938 examples, "
+                       f"6 labels) the measured knees were ranks {seen_low}-{seen_high} where both rules said 1, "
+                       f"so the prior cannot tell ranks {low}-{high} apart; probes on your data measure it")
     return CapacityPrior(rank=rank, low=low, high=high, rules=tuple(rules), adapter=adapter, data=data,
                          explanation=explanation, min_rank=min_rank, max_rank=max_rank)

@@ -96,8 +96,19 @@ def test_classification_bits_rule_by_hand():
     assert token.need == 200_000 and token.rank == 8  # 4.73 units -> 8
     assert bits.need == math.ceil(200_000 * math.log2(20) / 2)  # 432,193 parameters at 2 bits each
     assert bits.rank == 16  # 10.23 units -> 16
-    assert prior.rank == 16 and (prior.low, prior.high) == (4, 32)
+    assert prior.rank == 16 and (prior.low, prior.high) == (4, 64)  # up to the classifier knees measured
     assert "the bits rule asks for more" in prior.explanation
+
+
+def test_a_classifiers_band_reaches_the_knees_lorplans_benchmarks_measured():
+    """Both rules say rank 1 for ~900 examples of 6 labels on MiniLM, where rank_regret measured knees of
+    32-64: the band says the prior cannot rule those out (the rank stays the rules')."""
+    size = adapter_size(load_spec(MINILM), LoraTargets())
+    prior = capacity_prior(DataSize("sequence-classification", examples=938, num_labels=6), size)
+    assert prior.rank == 1 and (prior.low, prior.high) == (1, 64)
+    assert "measured knees were ranks 8-64 where both rules said 1" in prior.explanation
+    lm = capacity_prior(DataSize("causal-lm", trained_tokens=12_400), size)
+    assert (lm.low, lm.high) == (1, 2) and "measured knees" not in lm.explanation  # LMs: within a doubling
 
 
 def test_bits_rule_for_causal_lm_only_with_bits_per_token():

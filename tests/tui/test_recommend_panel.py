@@ -288,8 +288,8 @@ async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
         await _plan_ready(pilot)
         await _open_recommend(pilot)
         await pilot.press("l")
-        await pilot.pause()
-        assert any("profile a dataset in the Data tab first" in n.message for n in app._notifications)
+        await wait_until(pilot, lambda: any("profile a dataset in the Data tab first" in n.message
+                                            for n in app._notifications))
         data = isolated_home / "chat.jsonl"
         data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": f" a{i}"}) + "\n" for i in range(80)))
         await pilot.press("f6")
