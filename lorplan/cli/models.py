@@ -46,15 +46,17 @@ def run(args) -> int:
     if not rows and not cached:
         print(f"no model matches {args.search!r}")
         return 0
-    width = max((len(r["id"]) for r in rows), default=10)
-    print(f"{'model':{width}}  {'family':11} {'params':>8} {'layers':>6} {'hidden':>6} {'context':>7}")
+    if rows:  # a search only the cache matches prints no catalog header over no rows
+        width = max(len(r["id"]) for r in rows)
+        print(f"{'model':{width}}  {'family':11} {'params':>8} {'layers':>6} {'hidden':>6} {'context':>7}")
     for r in rows:
         moe = f"  ({r['num_experts']} experts)" if r["num_experts"] else ""
         local = "  (on disk)" if r["local_folder"] else ""
         print(f"{r['id']:{width}}  {r['family']:11} {format_count(r['total_params']):>8} {r['num_layers']:>6} "
               f"{r['hidden_size']:>6} {r['max_position_embeddings']:>7}{moe}{local}")
     if cached:
-        print(f"\nin your Hugging Face cache ({hfcache.hub_cache_dir()}):")
+        gap = "\n" if rows else ""
+        print(f"{gap}in your Hugging Face cache ({hfcache.hub_cache_dir()}):")
         for m in cached:
             print(f"  {m}")
     return 0

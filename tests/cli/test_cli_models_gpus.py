@@ -39,6 +39,21 @@ def test_models_shows_cached_hub_ids(capsys, tmp_path, monkeypatch):
     assert json.loads(capsys.readouterr().out)["cached"] == ["acme/tiny"]
 
 
+def test_models_search_matching_only_the_cache_prints_only_the_cache(capsys, tmp_path, monkeypatch):
+    """A search only a cached model matches prints the cache section alone: no catalog header over no rows."""
+    hub = tmp_path / "hub-cache"
+    snap = hub / "models--acme--zebrafish-tiny" / "snapshots" / "abc"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text(json.dumps({"model_type": "llama", "hidden_size": 64}))
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    assert main(["models", "--search", "zebrafish"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"in your Hugging Face cache ({hub}):", "  acme/zebrafish-tiny"]
+    assert main(["models", "--search", "gpt2"]) == 0  # the catalog matches: its table, no empty cache section
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["model", "family"] and "openai-community/gpt2" in lines[1]
+    assert not any("Hugging Face cache" in line for line in lines)
+
+
 def test_gpus_without_driver_one_line_exit_0():
     proc = subprocess.run([sys.executable, "-m", "lorplan", "gpus"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0
