@@ -39,6 +39,32 @@ def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
     return ranks
 
 
+def parse_rope_scaling(text) -> float | None:
+    """--rope-scaling FACTOR as a number (None when the flag was not given), or BadInput naming the flag. The
+    range is TrainingSetup's (core.memory.types.check_rope_scaling), so every command that takes the flag refuses
+    the same factors with the same line; whether the model can use it is core.memory.bounds.check_context's."""
+    if text is None:
+        return None
+    from lorplan.core.memory.types import check_rope_scaling
+
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        raise BadInput(f"--rope-scaling: {text!r} is not a number") from None
+    check_rope_scaling(value)
+    return value
+
+
+def add_rope_scaling(group, carried: str) -> None:
+    """Add --rope-scaling FACTOR to an argparse group, with the help `lorplan plan` gives it; `carried` says
+    what the command does with it (the plan it writes, the probes it trains, the lengths it counts). Parsed by
+    parse_rope_scaling when the command runs (not as an argparse type: its errors stay one line, exit 2, as
+    every other setup flag's)."""
+    group.add_argument("--rope-scaling", metavar="FACTOR",
+                       help=f"train beyond a RoPE model's context: linear position interpolation by FACTOR "
+                       f"({carried}); --seq-len may then reach FACTOR × the context")
+
+
 def _argparse_type(parse):
     """Wrap a BadInput-raising parser as an argparse type (argparse then reports it as one line, exit 2)."""
 
@@ -76,4 +102,5 @@ def print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
-__all__ = ["BadInput", "int_list", "parse_positive_float", "positive_float", "positive_int", "print_json"]
+__all__ = ["BadInput", "add_rope_scaling", "int_list", "parse_positive_float", "parse_rope_scaling", "positive_float",
+           "positive_int", "print_json"]

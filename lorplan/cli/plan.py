@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from lorplan.cli._common import add_rope_scaling
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import (
@@ -58,9 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "a sequence classifier: 16, the task's default)")
     t.add_argument("--seq-len", metavar="N",
                    help="tokens per sequence (default 2048, or the model's context when shorter; at most the context)")
-    t.add_argument("--rope-scaling", metavar="FACTOR", help="train beyond a RoPE model's context: linear position "
-                   "interpolation by FACTOR (the plan and its exports carry it); --seq-len may then reach "
-                   "FACTOR × the context")
+    add_rope_scaling(t, "the plan and its exports carry it")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
     t.add_argument("--attention", default=Attention.SDPA.value, metavar=_names(Attention), help=HELP[Attention])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from lorplan.cli._common import parse_int as _int
-from lorplan.cli._common import parse_positive_float, parse_ranks
+from lorplan.cli._common import parse_positive_float, parse_ranks, parse_rope_scaling
 from lorplan.core.errors import BadInput
 
 
@@ -82,7 +82,7 @@ def setup_from_args(args):
     if args.reserve_fraction is not None:
         kw["reserve_fraction"] = _float("--reserve-fraction", args.reserve_fraction)
     if getattr(args, "rope_scaling", None) is not None:
-        kw["rope_scaling"] = _float("--rope-scaling", args.rope_scaling)
+        kw["rope_scaling"] = parse_rope_scaling(args.rope_scaling)
     return TrainingSetup(
         targets=targets,
         quant=args.quant,

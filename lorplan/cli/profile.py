@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lorplan.cli._common import positive_int, print_json
+from lorplan.cli._common import add_rope_scaling, parse_rope_scaling, positive_int, print_json
 from lorplan.core.units import counted
 from lorplan.core.vocab import HELP, DataSchema
 
@@ -26,6 +26,7 @@ def register(sub) -> None:
     p.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N",
                    help="training sequence length in tokens (default 2048, capped at the model's context; "
                         "beyond --model's context it is refused, as lorplan plan refuses it)")
+    add_rope_scaling(p, "as `lorplan plan --rope-scaling` trains it: lengths are counted against that reach")
     p.add_argument("--sample", type=positive_int("--sample"), metavar="N",
                    help="tokenize a random sample of N examples and scale the totals (with 95%% intervals)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
@@ -62,14 +63,17 @@ def run(args: argparse.Namespace) -> int:
     from lorplan.core.data import UnknownSchema, profile_dataset
     from lorplan.core.errors import BadInput
 
-    if args.model is not None and args.seq_len is not None:
-        check_seq_len(args.model, args.seq_len)
+    rope_scaling = parse_rope_scaling(args.rope_scaling)
+    if rope_scaling is not None and args.model is None:
+        raise BadInput("--rope-scaling: only with --model (it extends that model's context)")
+    if args.model is not None and (args.seq_len is not None or rope_scaling is not None):
+        check_seq_len(args.model, args.seq_len, rope_scaling)
     bar = _Bar()
     try:
         profile = profile_dataset(
             args.data, model=args.model, tokenizer=args.tokenizer,
             schema=None if args.schema == DataSchema.AUTO else args.schema, seq_len=args.seq_len, sample=args.sample,
-            seed=args.seed, mask=not args.train_on_all, progress=bar,
+            seed=args.seed, mask=not args.train_on_all, progress=bar, rope_scaling=rope_scaling,
         )
     except UnknownSchema as exc:
         raise BadInput(f"{exc} (or pass --schema)") from None
@@ -82,21 +86,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_seq_len(model: str, seq_len: int) -> None:
-    """Refuse a --seq-len beyond the context of --model, with the line `lorplan plan` and `lorplan recommend`
-    print (core.memory.bounds.check_context; a RoPE model's line points to lorplan plan's --rope-scaling):
-    truncation and padding figures at a length the model cannot train would mean nothing. A --model lorplan has no config for (a tokenizer-only folder, a name not on disk) is left
-    to the profile, which notes a tokenizer's own maximum."""
+def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = None) -> None:
+    """Refuse a --seq-len beyond the context of --model (times --rope-scaling), and a --rope-scaling the model
+    cannot take, with the line `lorplan plan` and `lorplan recommend` print (core.memory.bounds.check_context; a
+    RoPE model's line points to --rope-scaling, which profile takes too): truncation and padding figures at a
+    length the model cannot train would mean nothing. A --model lorplan has no config for (a tokenizer-only
+    folder, a name not on disk) is left to the profile, which notes a tokenizer's own maximum."""
     from lorplan.core.errors import LorplanError
     from lorplan.core.memory import TrainingSetup
-    from lorplan.core.memory.bounds import check_context
+    from lorplan.core.memory.bounds import check_context, default_seq_len
     from lorplan.core.model import load_spec
 
     try:
         spec = load_spec(model, allow_fallback=False)
     except LorplanError:
         return
-    check_context(spec, TrainingSetup(seq_len=seq_len))
+    check_context(spec, TrainingSetup(seq_len=seq_len or default_seq_len(spec), rope_scaling=rope_scaling))
 
 
 def render_text(p) -> str:

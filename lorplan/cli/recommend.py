@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from lorplan.cli._common import parse_int, positive_float, positive_int, vocab_metavar
+from lorplan.cli._common import add_rope_scaling, parse_int, positive_float, positive_int, vocab_metavar
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
@@ -56,6 +56,7 @@ def register(sub) -> None:
     t.add_argument("--micro-batch", metavar="N", help="sequences per step (default: 16 for classification, 1 for "
                    "a causal LM; lorplan.core.plan.defaults)")
     t.add_argument("--seq-len", metavar="N", help="tokens per sequence (default: the profile's suggestion, else 2048)")
+    add_rope_scaling(t, "the written plan and the probes carry it")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
     t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
@@ -157,8 +158,8 @@ def _spec_for(args):
     return spec, task, source
 
 
-def _data_size(args, spec, task, seq_len: int | None):
-    """(DataSize, profile or None)."""
+def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None = None):
+    """(DataSize, profile or None); rope_scaling: the setup's, whose reach caps the profile's suggested length."""
     from lorplan.recommend import DataSize, count_labels, data_size_from_profile
 
     labels = args.num_labels
@@ -172,7 +173,8 @@ def _data_size(args, spec, task, seq_len: int | None):
                         epochs=args.epochs), None
     from lorplan.core.data import profile_dataset
 
-    profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all")
+    profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all",
+                              rope_scaling=rope_scaling)
     counts = count_labels(args.data) if task == "sequence-classification" else None
     return data_size_from_profile(profile, task=task, epochs=args.epochs, label_counts=counts,
                                   num_labels=labels), profile
@@ -215,13 +217,14 @@ def _recommend(args) -> int:
     if args.micro_batch is None:
         args.micro_batch = str(micro_batch(task))
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
+    check_context(spec, setup)  # and --seq-len / --rope-scaling against the model's positions
     adapter_size(spec, setup.targets)  # and so are the targets
     blocked = None
     if args.data is not None and args.probes != "none":
         blocked = probe_blocker(spec, source)
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")
-    data, profile = _data_size(args, spec, task, seq_len)
+    data, profile = _data_size(args, spec, task, seq_len, setup.rope_scaling)
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
         spec = with_labels(spec, data.num_labels)
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)

@@ -3,6 +3,7 @@ plan's command line and setup read it back."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -60,3 +61,56 @@ def test_plan_file_rejects_a_bad_factor(tmp_path, factor):
     path.write_text(path.read_text().replace('task = "causal-lm"\n', f'task = "causal-lm"\nrope_scaling = {factor}\n'))
     with pytest.raises(BadInput, match="model.rope_scaling: must be a factor above 1 and at most 64"):
         read_plan(path)
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    rc = main(list(argv))
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def _chat_file(tmp_path):
+    path = tmp_path / "chat.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
+                            for i in range(20)))
+    return str(path)
+
+
+def test_recommend_takes_the_rope_scaling_its_refusal_suggests_and_writes_it(tmp_path, capsys):
+    """recommend refused a --seq-len beyond the context suggesting --rope-scaling, which it did not accept
+    (argparse: unrecognized arguments). It takes plan's flag now, checked as plan checks it, and the plan it
+    writes (the one its probe ladder's probes are short runs of) carries it."""
+    rc, _, err = _run(capsys, "recommend", "--model", QWEN_INSTRUCT, "--trained-tokens", "5000000",
+                      "--seq-len", "40000")
+    assert rc == 2 and "extend RoPE with --rope-scaling 2" in err
+    path = tmp_path / "long.toml"
+    rc, out, err = _run(capsys, "recommend", "--model", QWEN_INSTRUCT, "--trained-tokens", "5000000",
+                        "--seq-len", "40000", "--rope-scaling", "2", "--write", str(path))
+    assert rc == 0, err
+    plan = read_plan(path)
+    assert (plan.model.rope_scaling, plan.training.seq_len) == (2.0, 40000)
+    for argv, same_as_plan in ((["--seq-len", "80000", "--rope-scaling", "2"], "is beyond 65,536 tokens"),
+                               (["--rope-scaling", "0.5"], "--rope-scaling must be a factor above 1"),
+                               (["--rope-scaling", "two"], "--rope-scaling: 'two' is not a number")):
+        rc, _, plan_err = _run(capsys, "plan", "--model", QWEN_INSTRUCT, *argv)
+        assert rc == 2 and same_as_plan in plan_err
+        rc, _, err = _run(capsys, "recommend", "--model", QWEN_INSTRUCT, "--trained-tokens", "5000000", *argv)
+        assert rc == 2 and err == plan_err, argv
+
+
+def test_profile_takes_rope_scaling_to_count_beyond_the_context(tmp_path, capsys):
+    """profile refused --seq-len 40000 on a 32,768-token model suggesting --rope-scaling 2, which it did not
+    accept: the lengths a rope-scaled plan trains could not be profiled. It takes the flag, with plan's checks."""
+    data = _chat_file(tmp_path)
+    rc, _, err = _run(capsys, "profile", "--data", data, "--model", QWEN_INSTRUCT, "--seq-len", "40000")
+    assert rc == 2 and "extend RoPE with --rope-scaling 2" in err
+    rc, out, err = _run(capsys, "profile", "--data", data, "--model", QWEN_INSTRUCT, "--seq-len", "40000",
+                        "--rope-scaling", "2", "--json")
+    assert rc == 0, err
+    profile = json.loads(out)
+    assert profile["seq_len"] == 40000 and not any("beyond" in n for n in profile["notes"])
+    rc, _, plan_err = _run(capsys, "plan", "--model", "openai-community/gpt2", "--rope-scaling", "2")
+    rc2, _, err = _run(capsys, "profile", "--data", data, "--model", "openai-community/gpt2", "--rope-scaling", "2")
+    assert rc == rc2 == 2 and err == plan_err and "learned position embeddings" in err
+    rc, _, err = _run(capsys, "profile", "--data", data, "--rope-scaling", "2")
+    assert rc == 2 and err.strip() == "lorplan: error: --rope-scaling: only with --model (it extends that model's context)"

@@ -172,6 +172,7 @@ def profile_dataset(
     seed: int = 0,
     mask: bool = True,
     progress: Progress | None = None,
+    rope_scaling: float | None = None,
 ) -> DataProfile:
     """Profile a dataset file or folder (see readers.py for formats, counting.py for what a token counts as).
 
@@ -180,6 +181,9 @@ def profile_dataset(
     model_max_length, else max_position_embeddings of the model's config).
     sample: profile a seeded uniform random sample of this many examples and scale the totals (95% intervals).
     mask: loss masked to completions / assistant turns (True) or every token trained (False).
+    rope_scaling: the linear RoPE scaling the training will use (--rope-scaling): the model's maximum is then
+    factor × it, the reach core.memory.bounds.context_tokens gives a plan (the default and suggested lengths
+    may go that far, and only a --seq-len beyond it gets a note).
     progress(done, total, unit) is called a few times a second; it may raise to stop the profile.
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
     """
@@ -191,6 +195,8 @@ def profile_dataset(
     counter = make_counter(choice, mask=mask)
     source, schema, records = open_records(path, schema=schema)
     model_max = counter.model_max_length or model_max_length(model)
+    if model_max and rope_scaling:
+        model_max = int(model_max * rope_scaling)
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, model_max) if model_max else DEFAULT_SEQ_LEN
 

@@ -43,6 +43,15 @@ MAX_RESERVE_FRACTION = 1.0  # a reserve as large as the whole allocated peak
 MAX_ROPE_SCALING = 64.0  # longest published linear/YaRN extensions are ×32 (YaRN, arXiv 2309.00071)
 
 
+def check_rope_scaling(value: object) -> None:
+    """BadInput unless `value` is None or a RoPE scaling factor above 1 and at most MAX_ROPE_SCALING: the one
+    range every command taking --rope-scaling (plan, recommend, profile, probe start) refuses the same way."""
+    if value is not None and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not 1.0 < value <= MAX_ROPE_SCALING
+    ):
+        raise BadInput(f"--rope-scaling must be a factor above 1 and at most {MAX_ROPE_SCALING:g}, got {value!r}")
+
+
 def _choice(flag: str, value: object, vocab: type[Vocab]) -> None:
     if value not in vocab.values():
         raise BadInput(f"{flag}: {value!r} is not one of {', '.join(vocab.values())}")
@@ -133,12 +142,7 @@ class TrainingSetup:
         if not 0.0 <= float(self.reserve_fraction) <= MAX_RESERVE_FRACTION:
             raise BadInput(f"--reserve-fraction must be from 0 to {MAX_RESERVE_FRACTION:g} (a fraction of the "
                            f"allocated peak; default {DEFAULT_RESERVE_FRACTION:g}), got {self.reserve_fraction}")
-        if self.rope_scaling is not None and (
-            isinstance(self.rope_scaling, bool) or not isinstance(self.rope_scaling, (int, float))
-            or not 1.0 < self.rope_scaling <= MAX_ROPE_SCALING
-        ):
-            raise BadInput(f"--rope-scaling must be a factor above 1 and at most {MAX_ROPE_SCALING:g}, "
-                           f"got {self.rope_scaling!r}")
+        check_rope_scaling(self.rope_scaling)
 
 
 @dataclass(frozen=True)
