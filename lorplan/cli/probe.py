@@ -10,7 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from lorplan.cli._common import BadInput, int_list, positive_float, positive_int, print_json
+from lorplan.cli._common import (
+    BadInput,
+    add_rope_scaling,
+    int_list,
+    parse_rope_scaling,
+    positive_float,
+    positive_int,
+    print_json,
+)
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, TrainOn
 
 
@@ -66,6 +74,7 @@ def register(subparsers) -> None:
     s.add_argument("--micro-batch", type=positive_int("--micro-batch"),
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
     s.add_argument("--seq-len", type=positive_int("--seq-len"), help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
+    add_rope_scaling(s, "the probes train with it, as `lorplan train` trains a plan that has it")
     s.add_argument("--eval-every", type=positive_int("--eval-every"), help="steps between evals (20; the demo: 10)")
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
                    help="held-out examples, at most (200; the demo: 100)")
@@ -113,8 +122,9 @@ def _check_inputs(args):
 
     if args.double_quant and args.quant not in FOUR_BIT_QUANTS:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
+    args.rope_scaling = parse_rope_scaling(args.rope_scaling)
     checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code,
-                          seq_len=args.seq_len, ranks=args.ranks)
+                          seq_len=args.seq_len, rope_scaling=args.rope_scaling, ranks=args.ranks)
     args.model = checked.model
     args.task = checked.task
     for note in checked.notes:
@@ -161,6 +171,7 @@ def run_start(args) -> int:
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
         train_on=args.train_on,
         alpha=args.alpha if args.alpha is not None else defaults.ALPHA, trust_remote_code=args.trust_remote_code,
+        rope_scaling=args.rope_scaling,
     )
     run = runner.start(plan)
     if args.json:

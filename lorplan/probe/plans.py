@@ -63,7 +63,7 @@ def plan_settings(plan: Plan, plan_path: str | None = None) -> dict:
         "grad_checkpointing": t.gradient_checkpointing, "attention": t.attention,
         "grouping": "packing" if t.packing else "length", "train_on": plan.data.train_on,
         "targets": tuple(lo.target_modules), "lora_dropout": lo.dropout,
-        "trust_remote_code": plan.model.trust_remote_code,
+        "trust_remote_code": plan.model.trust_remote_code, "rope_scaling": plan.model.rope_scaling,
     }
 
 
@@ -91,7 +91,8 @@ def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | N
     quant = run.quant
     return Plan(
         model=replace(model, task=task, trust_remote_code=run.trust_remote_code,
-                      num_labels=num_labels if task == Task.SEQUENCE_CLASSIFICATION else None),
+                      num_labels=num_labels if task == Task.SEQUENCE_CLASSIFICATION else None,
+                      rope_scaling=getattr(run, "rope_scaling", None)),
         quantization=QuantizationSection(
             load_in_4bit=quant in FOUR_BIT_QUANTS, load_in_8bit=quant == Quant.INT8,
             bnb_4bit_quant_type=quant if quant in FOUR_BIT_QUANTS else Quant.NF4.value,

@@ -43,7 +43,8 @@ class StartCheck:
     """What check_start accepted: the model as the run records it (probe_model; None = the demo's shipped
     all-MiniLM-L6-v2 on generated data), the task the probes will train, the data's schema (None for the demo)
     and notes for the user (a resolved name, the model chosen for labelled data, a label imbalance).
-    context: the model's context in tokens (max_position_embeddings; None when its config does not say).
+    context: the longest row the probes can train, in tokens: the model's context times the run's rope scaling
+    (core.memory.bounds.context_tokens, as plans count it; None when its config does not say).
     rank_limit: the largest rank a targeted module can use (core.memory.bounds.rank_limit; 0: none known)."""
 
     model: str | None
@@ -61,21 +62,32 @@ class StartCheck:
 
 
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
-                trust_remote_code: bool = False, seq_len: int | None = None,
-                ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks") -> StartCheck:
+                trust_remote_code: bool = False, seq_len: int | None = None, rope_scaling: float | None = None,
+                ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks", plan_keys: bool = False) -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
     (an encoder such as the shipped all-MiniLM-L6-v2 needs rows with a 'label'; labels need two values) and
     targets that match modules of the model, ranks (--ranks) no adapted module is too small for (the check of
     `lorplan plan --ranks`, lorplan.core.memory.bounds.check_ranks; its message names `ranks_flag`). Without --model, labelled data is classified by the shipped
-    all-MiniLM-L6-v2; data without labels needs a causal LM; seq_len (--seq-len) within the model's context
-    (probes have no RoPE scaling: a longer row would index past the position table). BadInput, one line naming
-    the input, otherwise."""
+    all-MiniLM-L6-v2; data without labels needs a causal LM; seq_len (--seq-len) within the model's context, or
+    within rope_scaling's (--rope-scaling) reach on a RoPE model: the check `lorplan plan` and plan files make
+    (core.memory.bounds.check_context, which also reads GPT-2's n_positions and refuses scaling a model with
+    learned positions or its own rope_scaling); its message names the flags, or with plan_keys the plan's keys
+    (training.seq_len, model.rope_scaling: a plan probed from the planner). BadInput, one line naming the input,
+    otherwise."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.stats import label_balance
     from lorplan.core.lora import LoraTargets, peft_target_modules
-    from lorplan.core.memory.bounds import check_ranks, rank_limit
+    from lorplan.core.memory.bounds import (
+        FLAG_NAMES,
+        PLAN_KEYS,
+        check_context,
+        check_ranks,
+        context_tokens,
+        rank_limit,
+    )
+    from lorplan.core.memory.types import TrainingSetup
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.model.resolve import SHIPPED_ID
     from lorplan.core.vocab import Task
@@ -114,10 +126,10 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     lora_targets = LoraTargets(modules=tuple(targets) or ("all-linear",))
     peft_target_modules(spec, lora_targets)  # BadInput naming --targets
     check_ranks(spec, lora_targets, ranks, ranks_flag)
-    context = spec.max_position_embeddings if spec.max_position_embeddings > 0 else None
-    if seq_len is not None and context is not None and seq_len > context:
-        raise BadInput(f"--seq-len {seq_len:,} is beyond {source.id}'s context of {context:,} tokens "
-                       "(max_position_embeddings); probes train rows of at most that many tokens")
+    # the seq_len TrainingSetup is given only matters when it was asked for (the default is cut to the reach)
+    reach = TrainingSetup(seq_len=seq_len or 1, rope_scaling=rope_scaling)
+    check_context(spec, reach, PLAN_KEYS if plan_keys else FLAG_NAMES)
+    context = context_tokens(spec, reach)
     if model is None and data is not None:
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
     task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value

@@ -101,6 +101,7 @@ class RunPlan:
     alpha: float | None = None  # None = 2 × rank
     lora_dropout: float = 0.0
     trust_remote_code: bool = False
+    rope_scaling: float | None = None  # linear RoPE scaling (--rope-scaling; a base plan's model.rope_scaling)
     backend: str = "local"
     base: dict | None = field(default=None, hash=False)  # a dict: left out of hash(), still compared
     version: int = PLAN_VERSION

