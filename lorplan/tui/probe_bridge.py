@@ -155,13 +155,16 @@ def probe_model(source: str) -> str:
 
 def check_start(plan: Plan, selected: int, ladder: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The checks `lorplan probe start` makes before anything starts (runner.check_start: the model's weights
-    on this machine, the data readable with usable rows, a task both agree on, targets that match, and the
-    selected rank one a targeted module can use: core.memory.bounds.check_ranks, as `--ranks`). The ranks of
+    on this machine, the data readable with usable rows, a task both agree on, targets that match, the plan's
+    training.seq_len within the reach of the model's positions and model.rope_scaling (core.memory.bounds
+    .check_context, as `--seq-len`, named by the plan's keys) and the selected rank one a targeted module can
+    use: core.memory.bounds.check_ranks, as `--ranks`). The ranks of
     `ladder` derived from it above that limit are left out, with a note, as the Plan tab's table leaves them
     out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong."""
     checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
-                                 trust_remote_code=plan.model.trust_remote_code, ranks=(selected,),
-                                 ranks_flag="selected rank")
+                                 trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,
+                                 rope_scaling=plan.model.rope_scaling, ranks=(selected,),
+                                 ranks_flag="selected rank", plan_keys=True)
     limit = checked.rank_limit
     ranks = tuple(r for r in ladder if not limit or r <= limit)
     dropped = [r for r in ladder if r not in ranks]

@@ -312,6 +312,55 @@ async def test_p_leaves_out_ranks_no_module_can_use_and_refuses_a_selected_one(m
         assert [r.id for r in list_runs(panel.runs_dir)] == [run.id] and panel.backend.submitted == [run.id]
 
 
+async def test_p_refuses_a_plan_whose_seq_len_is_beyond_the_models_context(make_app, tmp_path, isolated_home):
+    """`p` checks the plan's training.seq_len against the context of the model on disk (runner.check_start,
+    core.memory.bounds.check_context, as `lorplan probe start --seq-len`): it passed no seq len, so a plan
+    beyond the context started a run whose probes then cut their rows to the model's positions."""
+    import json
+    from dataclasses import replace
+
+    from lorplan.probe.runs import list_runs
+    from lorplan.tui.panels.data_panel import DataPanel
+    from lorplan.tui.panels.plan_view import PlanView
+
+    model = tiny_llama(tmp_path / "tiny-llama")  # context 256
+    data = tmp_path / "pc.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
+                            for i in range(30)))
+    app = make_app(model=str(model))
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await wait_until(pilot, lambda: app.main.plan is not None and view.state.source == str(model))
+        await pilot.press("f6")
+        await pilot.pause()
+        data_panel = app.screen.query_one(DataPanel)
+        data_panel.query_one("#data-path").value = str(data)
+        data_panel.start_profile()
+        await wait_until(pilot, lambda: app.main.data is not None and not data_panel.has_class("-running"))
+        await pilot.press("f7")
+        await pilot.pause()
+        panel = app.screen.query_one(ProbesPanel)
+        panel.backend = NoSpawnBackend()
+        plan = app.main.plan
+        assert plan.setup.seq_len == 256  # the Plan tab's own default stops at the context
+        panel.plan = replace(plan, setup=replace(plan.setup, seq_len=512))  # a plan beyond it
+        app.clear_notifications()
+        panel.query_one("#probes-table").focus()
+        await pilot.press("p")
+        await wait_until(pilot, lambda: list(app._notifications))
+        assert [n.message for n in app._notifications] == [
+            f"Cannot probe this plan: training.seq_len = 512 is beyond {model}'s context of 256 tokens "
+            "(max_position_embeddings); shorten the sequences, or extend RoPE with model.rope_scaling = 2 (linear "
+            "position interpolation, which the plan and its exports carry)"]
+        assert panel.backend.submitted == [] and list_runs(panel.runs_dir) == []
+
+        panel.plan = plan  # within the context: the same key starts the run
+        await pilot.press("p")
+        await wait_until(pilot, lambda: panel.backend.submitted)
+        (run,) = list_runs(panel.runs_dir)
+        assert run.plan().seq_len == 256
+
+
 async def test_run_folders_are_read_in_a_worker_thread_and_the_handler_only_draws(tmp_path, monkeypatch):
     """Listing runs, reading event logs and taking liveness locks happen off the UI thread; the message handler
     that draws the read opens no file, lists no folder and takes no lock (audit events prove it)."""
