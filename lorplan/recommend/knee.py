@@ -15,6 +15,7 @@ nearly as good. Pure Python.
 from __future__ import annotations
 
 import math
+import random
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -231,3 +232,64 @@ def find_knee(
         gap = f"Rank {low} was" if noise_low // 2 <= low else f"Ranks {low}-{noise_low // 2} were"
         text += f" {gap} not measured, so the knee may lie there."
     return Knee(knee.rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, high, ranks, True, text)
+
+
+DRAWS = 4000  # draws of the losses within their errors (a hit probability's sampling error is then ≤ 0.8%)
+MARGIN = 0.03  # a rank other than the knee must be this much more likely to hit (about 2 sampling errors)
+
+
+@dataclass(frozen=True)
+class LikelyRank:
+    """The measured rank most likely to lie in [true knee, 2 × true knee] given the losses' errors.
+
+    hit: the share of draws in which `rank` lies there; knee_hit: the same for the measured knee's rank."""
+
+    rank: int
+    hit: float
+    knee_rank: int
+    knee_hit: float
+    explanation: str
+
+
+def likely_rank(knee: Knee, *, base_stderr: float = 0.0, draws: int = DRAWS, margin: float = MARGIN) -> LikelyRank:
+    """The rank to recommend from a noisy knee: the measured rank r that most often lies in [K, 2K] when every
+    rank's loss (and the base's) is redrawn within its standard error (a rank measured with one seed gets
+    single_seed_error's estimate, as the band does) and the knee K of each draw is found by the same
+    definition. r covers a true knee of r or r/2, so when the evidence cannot tell whether the knee is r or
+    2r, the larger one is safer: a rank twice the knee costs memory, half the knee costs quality. The knee's
+    own rank is kept unless another is more likely by `margin` (draws are seeded: the same evidence gives the
+    same rank). Why: replayed on lorplan's benchmarks, it put the rank in [knee, 2 × knee] more often than the
+    measured knee did (README, How well it works). With no noise to draw from, the knee's rank."""
+    ranks = knee.ranks
+    single = any(s.stderr is None for s in ranks)
+    pooled = single_seed_error(ranks)[0] if single else None
+    errors = [s.stderr if s.stderr is not None else (pooled or 0.0) for s in ranks]
+    if not knee.improved or (max(errors) == 0 and base_stderr == 0):
+        return LikelyRank(knee.rank, 1.0, knee.rank, 1.0, "")
+    rng = random.Random(0)
+    counts: dict[int, int] = defaultdict(int)
+    for _ in range(draws):
+        base = knee.base_loss + rng.gauss(0.0, base_stderr)
+        losses = [s.mean_loss + rng.gauss(0.0, e) for s, e in zip(ranks, errors, strict=True)]
+        gain = base - min(losses)
+        if gain <= 0:
+            counts[ranks[0].rank] += 1
+            continue
+        counts[next(s.rank for s, v in zip(ranks, losses, strict=True)
+                    if base - v >= knee.fraction * gain - 1e-12 * abs(base))] += 1
+
+    def hit(r: int) -> float:
+        return sum(c for k, c in counts.items() if k <= r <= 2 * k) / draws
+
+    at_knee = hit(knee.rank)
+    best = max((s.rank for s in ranks), key=lambda r: (hit(r), -r))
+    rank = best if hit(best) > at_knee + margin else knee.rank
+    if rank == knee.rank:
+        text = (f"rank {rank}, the knee, is the likeliest to lie between the knee and twice it when the losses "
+                f"are redrawn within their errors ({at_knee:.0%} of {draws:,} draws)")
+    else:
+        text = (f"rank {rank}: redrawing the losses within their errors ({draws:,} draws), rank {rank} lies "
+                f"between the knee and twice it in {hit(rank):.0%} of them, the measured knee's rank "
+                f"{knee.rank} in {at_knee:.0%}; the evidence cannot rule out a knee above {knee.rank}, and a rank "
+                "above the knee costs memory where one below it costs quality")
+    return LikelyRank(rank, hit(rank), knee.rank, at_knee, text)
