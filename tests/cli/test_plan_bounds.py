@@ -100,6 +100,18 @@ def test_absurd_values(capsys, argv, needle):
     assert needle in refused(capsys, "--model", GPT2, *argv)
 
 
+def test_micro_batch_limit_is_the_planner_form_one(capsys):
+    """One limit for both front ends (core.limits; the form's side is in tests/tui/test_bad_input.py)."""
+    from lorplan.core.limits import MAX_MICRO_BATCH
+    from lorplan.tui.panels.setup_form import FormValues, build_setup
+
+    assert planned(capsys, "--model", GPT2, "--micro-batch", "5000", "--ranks", "8")["setup"]["micro_batch"] == 5000
+    assert build_setup(FormValues(micro_batch="5000")).setup.micro_batch == 5000
+    over = str(MAX_MICRO_BATCH + 1)
+    assert f"--micro-batch must be at most {MAX_MICRO_BATCH:,}" in refused(capsys, "--model", GPT2, "--micro-batch", over)
+    assert f"at most {MAX_MICRO_BATCH:,}" in build_setup(FormValues(micro_batch=over)).errors["micro_batch"]
+
+
 def test_rank_joins_ranks_instead_of_being_dropped(capsys):
     out = planned(capsys, "--model", GPT2, "--rank", "8", "--ranks", "4,16")
     assert [r["rank"] for r in out["rows"]] == [4, 8, 16]

@@ -195,3 +195,19 @@ async def test_a_budget_the_field_rejects_marks_the_table_stale(make_app):
         await type_into(pilot, "#gpu-budget", "48GiB")
         assert not view.state.stale and view.state.budget_bytes == 48 * 1024**3
         assert "fit in 48" in message_text(app, "#plan-summary").replace("fits in", "fit in")
+
+
+async def test_micro_batch_limit_is_the_cli_one(make_app):
+    """`lorplan plan --micro-batch 5000` plans (core.limits.MAX_MICRO_BATCH, tests/cli/test_plan_bounds.py); the
+    form accepts the same value, and refuses above the same limit with the same figure."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await type_into(pilot, "#f-micro_batch", "5000")
+        await wait_until(pilot, lambda: not view.state.stale and view.state.setup.micro_batch == 5000)
+        assert message_text(app, "#setup-errors") == ""
+        valid = table_rows(app)
+        app.screen.query_one("#f-micro_batch", Input).value = "1048577"  # pasted: its prefixes are valid batches
+        await pilot.pause()
+        assert_rejected(app, view, "#f-micro_batch", "1048577", valid)
+        assert "Micro-batch: 1,048,577 is too large (at most 1,048,576)" in message_text(app, "#setup-errors")

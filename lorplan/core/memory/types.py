@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
+# Bounds beyond which a value is a typo, not a setup (the model-dependent ones are in bounds.py); the planner's
+# form reads the same ones.
+from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
 from lorplan.core.lora import LoraTargets
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
@@ -33,11 +36,6 @@ DEFAULT_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 DEFAULT_CUDA_CONTEXT_BYTES = 500 * 1024**2
 # Caching-allocator reserve over allocated for fixed-shape steps (heuristic; reported separately).
 DEFAULT_RESERVE_FRACTION = 0.05
-# Bounds beyond which a value is a typo, not a setup (the model-dependent ones are in bounds.py): the fit solver
-# searches micro-batches up to MAX_MICRO_BATCH; no released model's context reaches MAX_SEQ_LEN.
-MAX_MICRO_BATCH = 1 << 20
-MAX_SEQ_LEN = 1 << 24
-MAX_GPUS = 1 << 16
 MAX_CUDA_CONTEXT_BYTES = 64 * 1024**3
 MAX_RESERVE_FRACTION = 1.0  # a reserve as large as the whole allocated peak
 MAX_ROPE_SCALING = 64.0  # longest published linear/YaRN extensions are ×32 (YaRN, arXiv 2309.00071)

@@ -10,14 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
+from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
 from lorplan.core.units import parse_size
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge
 
-# Limits beyond which a value is a typo, not a plan (the memory model would print nonsense).
-MAX_MICRO_BATCH = 4096
-MAX_SEQ_LEN = 1 << 20  # 1,048,576 tokens: beyond any released model's context
-MAX_GPUS = 1024
+# Limits beyond which a value is a typo, not a plan: micro-batch, sequence length and GPUs are core's (the same
+# rule as `lorplan plan`'s, from one place); the rank and the budget are the form's own.
 MAX_RANK = 65536
 MAX_BUDGET_BYTES = 64 * 1024**4  # 64 TiB per GPU
 

@@ -1,0 +1,14 @@
+"""Bounds beyond which a setup value is a typo, not a plan: the one place both front ends read them from.
+
+`TrainingSetup` refuses a value beyond them (`lorplan plan`, `recommend`, a plan file), and the planner's setup
+form says so as the value is typed, so a micro-batch one accepts is never refused by the other. A light module
+(no imports) so the planner's form can read it at start-up without loading the memory model.
+"""
+
+from __future__ import annotations
+
+# The fit solver searches micro-batches up to MAX_MICRO_BATCH (a table's "max mb" can reach it, so the form must
+# accept what the table offers).
+MAX_MICRO_BATCH = 1 << 20
+MAX_SEQ_LEN = 1 << 24  # no released model's context reaches it
+MAX_GPUS = 1 << 16
