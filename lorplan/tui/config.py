@@ -18,7 +18,8 @@ grad_checkpointing = true
 
 Read with tomllib, written atomically with tomli-w (temp file in the same folder + os.replace). The schema is
 strict: an unknown key or a wrong type is reported with the file and the dotted key, and the default is used;
-the TUI still opens. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
+the TUI still opens. Saving updates only the keys lorplan owns: what it reported and could not use stays in
+the file as the user wrote it, for them to fix. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
 length of 0) is dropped the same way. A file that is not valid TOML (or cannot be read) is reported too, and is
 never written over: save_config raises ConfigLeftAsIs instead, so the user's other settings are not lost.
 Imports nothing from Textual so it is cheap to test.
@@ -33,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from lorplan.core.atomic import replace_text
-from lorplan.tui.panels.setup_form import FormValues, read_saved_setup, saved_setup
+from lorplan.tui.panels.setup_form import SAVED_FIELDS, FormValues, read_saved_setup, saved_setup
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -141,39 +142,52 @@ def load_config(path: Path | None = None) -> tuple[UserConfig, list[str]]:
     return parse_config(text, path)
 
 
-def _why_left_as_is(path: Path) -> str | None:
-    """Why the file at `path` must not be written over: it exists but cannot be read or is not valid TOML."""
+def _read_for_update(path: Path) -> dict:
+    """The file's TOML as it stands (empty when there is none). Raises ConfigLeftAsIs when it exists but cannot
+    be read or is not valid TOML: writing over it would lose the user's settings in it."""
     try:
-        tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return None
+        return {}
     except (OSError, UnicodeDecodeError) as exc:
-        return f"cannot be read ({exc})"
+        why = f"cannot be read ({exc})"
     except tomllib.TOMLDecodeError as exc:
-        return f"not valid TOML ({exc})"
-    return None
+        why = f"not valid TOML ({exc})"
+    raise ConfigLeftAsIs(f"{path}: {why}; settings not saved: fix the file (or remove it) to save them")
+
+
+def _merged_table(existing: object, owned: Mapping, names: tuple[str, ...] = ()) -> dict:
+    """A table of the file with lorplan's `owned` values set in it: every other entry, unknown or of a type
+    lorplan could not use, stays as the user wrote it, but for `names` that `owned` leaves out (a field now
+    empty, such as a cleared custom rank). A non-table value there is replaced (lorplan has a table for it)."""
+    table = dict(existing) if isinstance(existing, dict) else {}
+    for name in names:
+        table.pop(name, None)
+    table.update(owned)
+    return table
 
 
 def save_config(config: UserConfig, path: Path | None = None) -> Path:
-    """Write the config atomically (a reader never sees half a file). Returns the path written. Raises
-    ConfigLeftAsIs, writing nothing, when the file there cannot be read or parsed (the user's settings in it
-    would be lost)."""
+    """Write the config atomically (a reader never sees half a file), updating only the settings lorplan owns:
+    keys it does not know, and values it reported and could not use (`theme = 3`, `keymap.help = 5`), are kept
+    as the user wrote them (comments and layout are not: the file is written anew). Returns the path written.
+    Raises ConfigLeftAsIs, writing nothing, when the file there cannot be read or parsed (the user's settings
+    in it would be lost)."""
     import tomli_w
 
     path = path or default_config_path()
-    why = _why_left_as_is(path)
-    if why is not None:
-        raise ConfigLeftAsIs(f"{path}: {why}; settings not saved: fix the file (or remove it) to save them")
-    data: dict = {}
-    if config.theme:
-        data["theme"] = config.theme
-    if config.last_model:
-        data["last_model"] = config.last_model
-    if config.last_data:
-        data["last_data"] = config.last_data
+    data = _read_for_update(path)
+    for key in ("theme", "last_model", "last_data"):
+        value = getattr(config, key)
+        if value:
+            data[key] = value
     if config.keymap:
-        data["keymap"] = dict(config.keymap)
+        data["keymap"] = _merged_table(data.get("keymap"), config.keymap)
     if config.setup is not None:
-        data["setup"] = saved_setup(config.setup)
+        old = data.get("setup")
+        # a field lorplan read from the file and the form now leaves empty goes; one it could not read stays
+        unreadable = read_saved_setup(old)[1] if isinstance(old, dict) else {}
+        cleared = tuple(name for name in SAVED_FIELDS if name not in unreadable)
+        data["setup"] = _merged_table(old, saved_setup(config.setup), cleared)
     path.parent.mkdir(parents=True, exist_ok=True)
     return replace_text(path, tomli_w.dumps(data))

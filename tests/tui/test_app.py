@@ -190,6 +190,25 @@ async def test_config_problems_are_notified_not_fatal(make_app, tmp_path):
         assert app.theme == "dark"
 
 
+async def test_a_theme_change_keeps_the_settings_lorplan_could_not_use(make_app, tmp_path):
+    """The problems said at start are the user's to fix: saving the theme keeps them in the file as written."""
+    import tomllib
+
+    from tui_helpers import wait_until
+
+    config_path = tmp_path / "cfg" / "config.toml"
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text('theme = "nope"\ncolour = 1\n[keymap]\nfly = "f8"\nhelp = 5\n')
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: 'theme = "light"' in config_path.read_text())
+    saved = tomllib.loads(config_path.read_text())
+    saved.pop("setup")  # the form's, remembered at exit
+    assert saved == {"theme": "light", "colour": 1, "keymap": {"fly": "f8", "help": 5},
+                     "last_model": "meta-llama/Llama-3.1-8B-Instruct"}
+
+
 @pytest.mark.parametrize("key", ["ctrl+q", "q"])
 async def test_quit_is_one_key(make_app, key):
     app = make_app()

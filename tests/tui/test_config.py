@@ -119,3 +119,47 @@ def test_setup_round_trip_and_bad_values_are_dropped_with_a_note(tmp_path):
     assert all(p.endswith("ignored") for p in problems) and len(problems) == 5
     _, problems = parse_config("setup = 3\n", Path("/x/config.toml"))
     assert problems == ["/x/config.toml: setup (line 1): must be a table of setup fields; ignored"]
+
+
+USER_TEXT = ('theme = 3\nfoo = "bar"\nlast_data = ""\n[keymap]\nhelp = 5\nquit = "ctrl+q"\nfly = "f8"\n'
+             '[setup]\nseq_len = 4096\ncustom_rank = "abc"\nwhat = [1, 2]\n[extra]\nwhen = 1979-05-27\n')
+
+
+def test_saving_keeps_what_lorplan_could_not_use(tmp_path):
+    """A wrong type or an unknown key is reported, and the next save (a theme, a model) keeps it as written:
+    lorplan updates only the keys it owns."""
+    path = tmp_path / "config.toml"
+    path.write_text(USER_TEXT)
+    config, problems = load_config(path)
+    assert len(problems) == 7  # theme, foo, last_data, keymap.help, setup.custom_rank, setup.what, extra
+    save_config(config.with_last_model("openai-community/gpt2"), path)
+    import tomllib
+
+    saved = tomllib.loads(path.read_text())
+    before = tomllib.loads(USER_TEXT)
+    setup = saved.pop("setup")  # written whole: the form's every field (the defaults for those not given)
+    assert saved == {k: v for k, v in before.items() if k != "setup"} | {"last_model": "openai-community/gpt2"}
+    assert before["setup"].items() <= setup.items() and setup["quant"] == "none"
+    save_config(config.with_theme("light"), path)  # a key lorplan owns replaces the bad value
+    saved = tomllib.loads(path.read_text())
+    assert saved["theme"] == "light" and saved["foo"] == "bar" and saved["keymap"]["help"] == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # atomic: no temp file left behind
+
+
+def test_saving_the_setup_updates_its_fields_and_keeps_the_unreadable_ones(tmp_path):
+    from lorplan.tui.panels.setup_form import FormValues
+
+    path = tmp_path / "config.toml"
+    path.write_text(USER_TEXT.replace('seq_len = 4096', 'seq_len = 4096\nmicro_batch = 8'))
+    config, _ = load_config(path)
+    assert config.setup.micro_batch == "8"
+    save_config(config.with_setup(FormValues(quant="nf4", seq_len="1024")), path)
+    import tomllib
+
+    setup = tomllib.loads(path.read_text())["setup"]
+    assert (setup["quant"], setup["seq_len"], setup["micro_batch"]) == ("nf4", 1024, 1)
+    assert setup["custom_rank"] == "abc" and setup["what"] == [1, 2]  # not lorplan's to drop
+    save_config(config.with_setup(FormValues(custom_rank="12")), path)
+    assert tomllib.loads(path.read_text())["setup"]["custom_rank"] == 12
+    save_config(config.with_setup(FormValues()), path)  # the custom rank cleared in the form
+    assert "custom_rank" not in tomllib.loads(path.read_text())["setup"]
