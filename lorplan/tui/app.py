@@ -69,6 +69,36 @@ TABS = Binding.Group("Tabs")  # one footer entry for the tab keys: "f5 f6 f7 Tab
 _MAIN_SCREEN_ACTIONS = {"export", "focus_model", "focus_setup", "focus_table", "show_tab", "refresh_gpus"}
 
 
+def _typed_character(key: str) -> str | None:
+    """The character a text field inserts for `key` (a Textual key name: "q", "Q", "space", "question_mark",
+    "shift+a"), None for a key that types nothing there ("ctrl+q", "f9", "alt+x", "tab")."""
+    from textual.keys import REPLACED_KEYS, key_to_character
+
+    *modifiers, base = key.split("+")
+    if any(m != "shift" for m in modifiers):
+        return None
+    char = base if len(base) == 1 else key_to_character(REPLACED_KEYS.get(base, base))
+    if char is None or not char.isprintable():
+        return None
+    return char.upper() if modifiers else char
+
+
+def _text_key_problem(binding: Binding, keys: str) -> str | None:
+    """Why `keys` cannot be `binding`'s, or None. A priority binding is checked before the focused widget sees the
+    key, so a key that types a character would never reach a text field again (`quit = "q"` quits on the q of
+    "qwen" in the model search). A binding without priority may use one: a text field takes its characters
+    first, as the default `q` (quit-q) and `?` (help-alt) do."""
+    if not binding.priority:
+        return None
+    for key in keys.split(","):
+        char = _typed_character(key)
+        if char is not None:
+            return (f"{key!r} types {char!r} in text fields, and {binding.description} is checked before them "
+                    f"(typing {char!r} in a field would run it); use a ctrl+, alt+ or F key; ignored, "
+                    f"{binding.key} kept")
+    return None
+
+
 class LorplanApp(App[int]):
     """The planner. `gpu_source` and `config_path` exist so tests can fix the GPU state and the config file."""
 
@@ -129,13 +159,23 @@ class LorplanApp(App[int]):
 
     # -- setup ------------------------------------------------------------------------------------------------
     def _apply_keymap(self, keymap) -> None:
-        known = {b.id for b in self.BINDINGS if isinstance(b, Binding) and b.id}
-        unknown = sorted(set(keymap) - known)
+        bindings = {b.id: b for b in self.BINDINGS if isinstance(b, Binding) and b.id}
+        unknown = sorted(set(keymap) - set(bindings))
         if unknown:
             self.config_problems.append(
-                f"{self.config_path}: keymap.{unknown[0]} is not a binding id (known: {', '.join(sorted(known))})"
+                f"{self.config_path}: keymap.{unknown[0]} is not a binding id (known: {', '.join(sorted(bindings))})"
             )
-        self.set_keymap({k: v for k, v in keymap.items() if k in known})
+        applied = {}
+        for binding_id, keys in keymap.items():
+            binding = bindings.get(binding_id)
+            if binding is None:
+                continue
+            problem = _text_key_problem(binding, self._normalize_keymap({binding_id: keys})[binding_id])
+            if problem:
+                self.config_problems.append(f"{self.config_path}: keymap.{binding_id}: {problem}")
+            else:
+                applied[binding_id] = keys
+        self.set_keymap(applied)
 
     def on_mount(self) -> None:
         # Pushed once the app's start-up batch is over: frames painted inside that batch are thrown away, so a

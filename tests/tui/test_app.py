@@ -160,6 +160,54 @@ async def test_keymap_from_config_remaps_bindings(make_app, tmp_path):
         assert app.theme == "light"
 
 
+async def test_a_keymap_that_would_take_typed_text_is_refused(make_app, tmp_path):
+    """`quit = "q"` would make quit a priority key (checked before the focused field): typing "qwen" in the model
+    search would quit. It is refused at start, naming the file and the key, and ctrl+q stays."""
+    config_path = tmp_path / "cfg" / "config.toml"
+    config_path.parent.mkdir(parents=True)
+    config_path.write_text('[keymap]\nquit = "q"\nnext-theme = "f10"\n')
+    app = make_app(config_path=config_path, model=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert any(m.startswith(f"{config_path}: keymap.quit: 'q' types 'q' in text fields") and
+                   m.endswith("ignored, ctrl+q kept") for m in messages), messages
+        await type_into(pilot, "#model-input", "qwen")
+        assert app.is_running and app.screen.query_one("#model-input").value == "qwen"
+        await pilot.press("f10")  # the other remap applies
+        await pilot.pause()
+        assert app.theme == "light"
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+@pytest.mark.parametrize(("keymap", "refused"), [
+    ({"quit": "Q"}, "'Q' types 'Q'"),
+    ({"export": "ctrl+x,space"}, "'space' types ' '"),
+    ({"help": "?"}, "'question_mark' types '?'"),
+    ({"tab-plan": "shift+p"}, "'shift+p' types 'P'"),
+    ({"tab-data": "1"}, "'1' types '1'"),
+    ({"quit": "ctrl+x", "tab-data": "alt+d", "help": "f9", "quit-q": "x", "focus-model": "m"}, None),
+])
+def test_text_keys_are_refused_only_for_priority_bindings(tmp_path, keymap, refused):
+    """Bindings without priority (quit-q, focus-model…) see a key only after a text field declines it, so a
+    printable key is theirs to take; priority ones (quit, help, export, the tabs) are checked before the field."""
+    from lorplan.tui import bridge
+    from lorplan.tui.app import LorplanApp
+
+    config_path = tmp_path / "config.toml"
+    save_config(UserConfig(keymap=keymap), config_path)
+    app = LorplanApp(config_path=config_path, gpu_source=bridge.no_gpu("test"), save_settings=False)
+    if refused is None:
+        assert app.config_problems == [] and set(app._keymap) == set(keymap)
+    else:
+        (binding_id,) = keymap
+        assert len(app.config_problems) == 1 and refused in app.config_problems[0]
+        assert app.config_problems[0].startswith(f"{config_path}: keymap.{binding_id}: ")
+        assert binding_id not in app._keymap  # the default binding stays
+
+
 async def test_a_config_with_a_syntax_error_is_reported_and_kept_through_the_session(make_app, tmp_path):
     config_path = tmp_path / "cfg" / "config.toml"
     config_path.parent.mkdir(parents=True)
