@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 
 from lorplan.core.errors import BadInput
 
+# The setup limits `lorplan plan` applies (a light module), for the form to apply the same ones as it is typed.
+from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN  # noqa: F401
+
 if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations only
     from lorplan.core.data.profile import DataProfile
     from lorplan.core.memory import RankTable, TrainingSetup
@@ -146,7 +149,10 @@ def training_setup(*, targets: tuple[str, ...], dora: bool, **fields) -> Trainin
     from lorplan.core.lora import LoraTargets
     from lorplan.core.memory import TrainingSetup
 
-    return TrainingSetup(targets=LoraTargets(modules=tuple(targets), use_dora=dora), **fields)
+    try:
+        return TrainingSetup(targets=LoraTargets(modules=tuple(targets), use_dora=dora), **fields)
+    except BadInput as exc:  # "--sharding fsdp needs --gpus ≥ 2": the fields' labels here
+        raise BadInput(form_words(str(exc))) from None
 
 
 def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
@@ -158,21 +164,57 @@ def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
     from lorplan.core import memory
     from lorplan.core.memory.bounds import check_plannable, plannable_ranks
 
-    check_plannable(spec, setup, (extra_rank,) if extra_rank else (), "Custom rank")
-    default = plannable_ranks(spec, setup.targets, memory.DEFAULT_RANKS)
-    ranks = tuple(sorted(set(default) | ({extra_rank} if extra_rank else set())))
-    return memory.rank_table(spec, setup, ranks, budget_bytes)
+    try:
+        check_plannable(spec, setup, (extra_rank,) if extra_rank else (), "Custom rank", _context_names())
+        default = plannable_ranks(spec, setup.targets, memory.DEFAULT_RANKS)
+        ranks = tuple(sorted(set(default) | ({extra_rank} if extra_rank else set())))
+        return memory.rank_table(spec, setup, ranks, budget_bytes)
+    except BadInput as exc:
+        raise BadInput(form_words(str(exc))) from None
 
 
-# The form field a core message is about, by the flag it starts with (core messages name `lorplan plan` flags).
-_FLAG_FIELDS = {"--seq-len": "seq_len", "--rope-scaling": "seq_len", "Custom rank": "custom_rank",
-                "--micro-batch": "micro_batch", "--gpus": "gpus", "--lora-dropout": "lora_dropout",
-                "--targets": "targets", "--sharding": "sharding"}
+# What the planner calls a setting that core messages name by its `lorplan plan` flag: the label of the field that
+# sets it. A flag the planner has no field for is named as the command option it is (form_words).
+FLAG_LABELS = {"--micro-batch": "Micro-batch", "--seq-len": "Sequence length", "--gpus": "GPUs",
+               "--sharding": "Sharding", "--lora-dropout": "LoRA dropout", "--quant": "Quantization",
+               "--double-quant": "double quant", "--grad-checkpointing": "grad checkpointing", "--dora": "DoRA",
+               "--optimizer": "Optimizer", "--attention": "Attention", "--padding-mask": "padding mask",
+               "--targets": "Targets", "--data": "Dataset", "--schema": "Schema", "--model": "Model"}
+# check_context's words in the planner: its field's label, and the RoPE factor (no field here) as the command's.
+_ROPE_ADVICE = ("extend RoPE with `lorplan plan --rope-scaling {factor}` (the planner has no RoPE field: that command "
+                "plans and writes it)")
+
+
+def _context_names():
+    """(A function: core.memory.bounds is imported on the first plan, not at start-up.)"""
+    from lorplan.core.memory.bounds import ContextNames
+
+    return ContextNames("Sequence length", "RoPE scaling (`lorplan plan --rope-scaling`)", extend_rope=_ROPE_ADVICE)
+
+
+def form_words(message: str) -> str:
+    """A core message in the planner's words: each `lorplan plan` flag it names becomes the label of the field
+    that sets it ("--seq-len 4,096 is beyond…" -> "Sequence length 4,096 is beyond…"); a flag with no field
+    becomes "`lorplan plan --flag`", so the user knows where that setting lives."""
+    import re
+
+    def words(text: str) -> str:
+        return re.sub(r"(?<![\w-])--[a-z][a-z0-9-]*",
+                      lambda m: FLAG_LABELS.get(m[0], f"`lorplan plan {m[0]}`"), text)
+
+    parts = message.split("`")  # a `command` quoted in the message is left as written (odd parts)
+    return "`".join(part if i % 2 else words(part) for i, part in enumerate(parts))
+
+
+# The form field a message is about, by the label it starts with (form_words has put labels for flags).
+_LABEL_FIELDS = {"Sequence length": "seq_len", "RoPE scaling": "seq_len", "Custom rank": "custom_rank",
+                 "Micro-batch": "micro_batch", "GPUs": "gpus", "LoRA dropout": "lora_dropout",
+                 "Targets": "targets", "Sharding": "sharding"}
 
 
 def error_field(message: str) -> str:
-    """The setup form's field id for a BadInput message from the core ("setup" when it names no field)."""
-    return next((f for flag, f in _FLAG_FIELDS.items() if message.startswith(flag)), "setup")
+    """The setup form's field id for a BadInput message in the planner's words ("setup" when it names none)."""
+    return next((f for label, f in _LABEL_FIELDS.items() if message.startswith(label)), "setup")
 
 
 def preset_members(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
@@ -259,7 +301,7 @@ def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> tuple[str, 
     RoPE scaling), priced at `rank`; the same as `lorplan plan` prints."""
     from lorplan.core.memory.report import setup_notes as core_notes
 
-    return tuple(core_notes(spec, setup, rank))
+    return tuple(form_words(note) for note in core_notes(spec, setup, rank))
 
 
 def fit_hints(spec: ModelSpec, setup: TrainingSetup, row, budget_bytes: int | None) -> tuple[str, ...]:
@@ -390,7 +432,12 @@ def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len
     reads; an exception it raises stops the profile. Raises BadInput naming the file or line."""
     from lorplan.core.data import profile_dataset as core_profile_dataset
 
-    return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len, mask=mask, progress=progress)
+    try:
+        return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len,
+                                    mask=mask, progress=progress)
+    except BadInput as exc:  # "--data x.jsonl: …" in the Data tab's words; the type (UnknownSchema) is kept
+        exc.args = (form_words(str(exc)),)
+        raise
 
 
 def label_count(label: int | str, n: int) -> str:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from tui_helpers import type_into
+from tui_helpers import type_into, wait_until
 
 from lorplan.core.errors import BadInput
 from lorplan.tui.config import UserConfig, load_config, save_config
@@ -241,8 +241,6 @@ async def test_config_problems_are_notified_not_fatal(make_app, tmp_path):
 async def test_a_theme_change_keeps_the_settings_lorplan_could_not_use(make_app, tmp_path):
     """The problems said at start are the user's to fix: saving the theme keeps them in the file as written."""
     import tomllib
-
-    from tui_helpers import wait_until
 
     config_path = tmp_path / "cfg" / "config.toml"
     config_path.parent.mkdir(parents=True)

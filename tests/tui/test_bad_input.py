@@ -211,3 +211,41 @@ async def test_micro_batch_limit_is_the_cli_one(make_app):
         await pilot.pause()
         assert_rejected(app, view, "#f-micro_batch", "1048577", valid)
         assert "Micro-batch: 1,048,577 is too large (at most 1,048,576)" in message_text(app, "#setup-errors")
+
+
+async def test_core_messages_name_the_planner_s_fields_not_cli_flags(make_app):
+    """Core messages name `lorplan plan` flags; the form shows its own labels, and RoPE scaling (no field here)
+    as the command option that has it."""
+    from tui_helpers import choose
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await type_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)
+        await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "Qwen/Qwen2.5-0.5B-Instruct")
+        await type_into(pilot, "#f-seq_len", "40000")
+        await wait_until(pilot, lambda: view.state.stale)
+        assert message_text(app, "#setup-errors") == (
+            "Sequence length 40,000 is beyond Qwen/Qwen2.5-0.5B-Instruct's context of 32,768 tokens "
+            "(max_position_embeddings); shorten the sequences, or extend RoPE with `lorplan plan --rope-scaling 2` "
+            "(the planner has no RoPE field: that command plans and writes it)")
+        assert app.screen.query_one("#f-seq_len").has_class("-invalid")
+        await type_into(pilot, "#f-seq_len", "2048")
+        await wait_until(pilot, lambda: not view.state.stale)
+        await choose(pilot, "#f-sharding", "fsdp")  # chosen by hand with one GPU
+        await wait_until(pilot, lambda: view.state.stale)
+        assert message_text(app, "#setup-errors") == "Sharding fsdp needs GPUs ≥ 2"
+        assert app.screen.query_one("#f-sharding").has_class("-invalid")
+        assert "--" not in message_text(app, "#setup-errors")
+
+
+def test_form_words_names_fields_and_points_elsewhere_for_the_rest():
+    from lorplan.tui.bridge import error_field, form_words
+
+    assert form_words("--gpus > 1 needs --sharding ddp, fsdp, zero2 or zero3") == (
+        "GPUs > 1 needs Sharding ddp, fsdp, zero2 or zero3")
+    assert form_words("weights … (--no-prepare-kbit, total 5 GiB)") == (
+        "weights … (`lorplan plan --no-prepare-kbit`, total 5 GiB)")
+    assert form_words("--data /x/a.jsonl: no such file or folder") == "Dataset /x/a.jsonl: no such file or folder"
+    assert form_words("a well-known --seq-len, not-a--flag") == "a well-known Sequence length, not-a--flag"
+    assert error_field(form_words("--micro-batch must be at most 1,048,576, got 2")) == "micro_batch"

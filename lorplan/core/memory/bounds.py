@@ -7,7 +7,8 @@ Pure Python over a ModelSpec; raises BadInput naming the flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import (
@@ -64,22 +65,30 @@ def default_seq_len(spec: ModelSpec) -> int:
     return min(DEFAULT_SEQ_LEN, ctx) if ctx > 0 else DEFAULT_SEQ_LEN
 
 
-# What check_context calls the two settings it reads: `lorplan plan`'s flags (the planner maps them to its fields),
-# or a plan file's keys (`lorplan train` / `lorplan export` of a hand-edited plan).
-FLAG_NAMES = {"seq_len": "--seq-len", "rope_scaling": "--rope-scaling"}
-PLAN_KEYS = {"seq_len": "training.seq_len", "rope_scaling": "model.rope_scaling"}
+@dataclass(frozen=True)
+class ContextNames:
+    """What check_context's messages call the sequence length and the RoPE factor on one surface: `lorplan plan`'s
+    flags, a plan file's keys, or the planner's field (which has no RoPE field: its advice names the command)."""
+
+    seq_len: str
+    rope_scaling: str
+    assign: str = "{name} {value}"  # a setting with its value: "--seq-len 4,096", "training.seq_len = 4,096"
+    extend_rope: str = ("extend RoPE with {setting} (linear position interpolation, which the plan and its exports "
+                        "carry)")  # {setting}: rope_scaling set to the factor needed, {factor}: the factor alone
+
+    def set(self, name: str, value: str) -> str:
+        return self.assign.format(name=name, value=value)
 
 
-def _set(name: str, value: str) -> str:
-    """ "--seq-len 4,096" for a flag, "training.seq_len = 4,096" for a plan key."""
-    return f"{name} {value}" if name.startswith("-") else f"{name} = {value}"
+FLAG_NAMES = ContextNames("--seq-len", "--rope-scaling")
+PLAN_KEYS = ContextNames("training.seq_len", "model.rope_scaling", assign="{name} = {value}")
 
 
-def check_context(spec: ModelSpec, setup: TrainingSetup, names: Mapping[str, str] = FLAG_NAMES) -> None:
+def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = FLAG_NAMES) -> None:
     """BadInput when the sequence length is beyond the model's context, or RoPE scaling cannot apply to this
-    model. `names` says what the message calls the two settings (FLAG_NAMES or PLAN_KEYS)."""
+    model. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's own)."""
     ctx = spec.max_position_embeddings
-    seq, rope = names["seq_len"], names["rope_scaling"]
+    seq, rope = names.seq_len, names.rope_scaling
     if setup.rope_scaling is not None:
         if learned_positions(spec):
             raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
@@ -92,18 +101,21 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: Mapping[str, str
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
         return
-    asked = _set(seq, f"{setup.seq_len:,}")
+    asked = names.set(seq, f"{setup.seq_len:,}")
     if setup.rope_scaling is not None:
         raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
-                       f"× {_set(rope, f'{setup.rope_scaling:g}')}; raise the factor (at most "
+                       f"× {names.set(rope, f'{setup.rope_scaling:g}')}; raise the factor (at most "
                        f"{MAX_ROPE_SCALING:g}) or shorten the sequences")
     if learned_positions(spec):
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
                        f"position embeddings, {context_key(spec)}); use sequences of at most that length")
+    if native_rope_scaling(spec) is not None:  # a second scaling is refused above: do not offer one
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}, with "
+                       "its own RoPE scaling); use sequences of at most that length")
     need = -(-setup.seq_len // ctx)
     raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens "
-                   f"({context_key(spec)}); shorten the sequences, or extend RoPE with {_set(rope, str(need))} "
-                   "(linear position interpolation, which the plan and its exports carry)")
+                   f"({context_key(spec)}); shorten the sequences, or "
+                   + names.extend_rope.format(setting=names.set(rope, str(need)), factor=need))
 
 
 def check_layers(spec: ModelSpec, targets: LoraTargets) -> None:
@@ -176,8 +188,10 @@ def plannable_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int])
     return kept or tuple(ranks)[:1]
 
 
-def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] = (), flag: str = "--ranks") -> None:
-    """Every check above for one setup and the ranks asked for explicitly."""
-    check_context(spec, setup)
+def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] = (), flag: str = "--ranks",
+                    names: ContextNames = FLAG_NAMES) -> None:
+    """Every check above for one setup and the ranks asked for explicitly (`flag` and `names`: what the messages
+    call the ranks and the context settings)."""
+    check_context(spec, setup, names)
     check_targets(spec, setup.targets)
     check_ranks(spec, setup.targets, ranks, flag)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
+
 # Bounds beyond which a value is a typo, not a setup (the model-dependent ones are in bounds.py); the planner's
 # form reads the same ones.
 from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN

@@ -229,7 +229,7 @@ class DataPanel(Widget):
     def _show(self, p: bridge.DataProfile) -> None:
         bar = self.query_one("#data-progress", ProgressBar)
         bar.update(total=100, progress=100)
-        notes = " · ".join(p.notes) if p.notes else f"tokenizer: {p.tokenizer}"
+        notes = " · ".join(map(bridge.form_words, p.notes)) if p.notes else f"tokenizer: {p.tokenizer}"
         self._status(notes)
         self.query_one("#data-figures", Static).update(figures_text(p))
         problems = [f"line {pr.line}: {pr.reason}" for pr in p.problems[:8]]

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
 from lorplan.core.units import parse_size
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge
+from lorplan.tui.bridge import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
 
 # Limits beyond which a value is a typo, not a plan: micro-batch, sequence length and GPUs are core's (the same
 # rule as `lorplan plan`'s, from one place); the rank and the budget are the form's own.
@@ -168,8 +168,8 @@ def build_setup(values: FormValues) -> FormResult:
             sharding=values.sharding,
             padding_mask=values.padding_mask,
         )
-    except BadInput as exc:
-        return FormResult(None, custom, {"setup": str(exc)})
+    except BadInput as exc:  # a combination the core refuses, on the field its message names
+        return FormResult(None, custom, {bridge.error_field(str(exc)): str(exc)})
     return FormResult(setup, custom, {})
 
 
