@@ -7,7 +7,7 @@ Pure Python over a ModelSpec; raises BadInput naming the flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
