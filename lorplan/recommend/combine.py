@@ -1,7 +1,8 @@
 """Combine the evidence (capacity prior, probe ladder, per-module pattern) into one Recommendation.
 
 Each kind of evidence works alone. When the ladder measured a knee it decides the rank (it measured the
-user's data; the prior is a rule of thumb) and any disagreement with the prior is said in words; without a
+user's data; the prior is a rule of thumb): the knee's rank, or the next measured rank up when the losses'
+noise makes that one likelier to lie between the knee and twice it (knee.likely_rank) and any disagreement with the prior is said in words; without a
 usable ladder the prior decides, and the recommendation says why. Pure Python: the memory verdict comes from
 a `price(rank) -> Fit` the caller builds (lorplan.recommend.fit.price_fit), so nothing here needs a model.
 """
@@ -13,7 +14,7 @@ from collections.abc import Callable, Sequence
 from lorplan.core.errors import BadInput
 from lorplan.recommend.capacity import CapacityPrior
 from lorplan.recommend.datasize import DataSize
-from lorplan.recommend.knee import KNEE_FRACTION, Knee, find_knee
+from lorplan.recommend.knee import KNEE_FRACTION, Knee, find_knee, likely_rank
 from lorplan.recommend.policy import scaling_policy
 from lorplan.recommend.types import Evidence, Fit, LadderRow, RankPattern, Recommendation
 
@@ -95,8 +96,13 @@ def combine(
         knee = find_knee(usable, base_loss, base_stderr=base_stderr)
     lr, lr_why = default_lr
     if knee is not None:
-        rank, low, high = knee.rank, knee.low, knee.high
+        # the rank: the measured one likeliest to lie in [knee, 2 × knee] under the losses' noise (knee.likely_rank);
+        # the knee's own rank unless the noise makes a larger one clearly safer
+        likely = likely_rank(knee, base_stderr=base_stderr)
+        rank, low, high = likely.rank, min(knee.low, likely.rank), max(knee.high, likely.rank)
         evidence.append(Evidence("ladder", knee.rank, knee.explanation))
+        if likely.rank != knee.rank:
+            evidence.append(Evidence("knee noise", likely.rank, likely.explanation))
         lost = [r for r in rows if r.state in UNFINISHED and r.eval_loss is None]
         if lost:
             above = [r.rank for r in lost if r.rank > knee.best_rank]
@@ -107,7 +113,7 @@ def combine(
                                      + (f", and rank {max(above)} might have done better, so the band reaches "
                                         f"up to it" if above else "")))
         if not low <= prior.rank <= high:
-            evidence.append(Evidence("disagreement", knee.rank,
+            evidence.append(Evidence("disagreement", rank,
                                      f"the prior says {prior.rank}, the ladder's knee is {knee.rank}: the ladder "
                                      "measured your data; the prior is a rule of thumb"))
         lr, lr_evidence = _learning_rate(knee, default_lr)

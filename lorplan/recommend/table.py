@@ -117,6 +117,9 @@ def ladder_table(obj: dict) -> list[str]:
     for (rank, lr), g in groups.items():
         at_common = common is None or math.isclose(lr, common)
         mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and at_common else ""
+        if (knee is not None and knee.improved and at_common and rank != knee.rank and rank == obj.get("rank")
+                and any(e.get("source") == "knee noise" for e in obj.get("evidence", ()))):
+            mark = "  <- recommended (the knee's noise)"  # recommend.knee.likely_rank moved the rank up
         add(str(rank), f"{lr:.3g}" if len(lrs) > 1 else "", g, mark)
     # the columns keep their usual widths and widen for a clipped [low, high] cell
     wa, wl, wt = (max([w, *(len(c[i]) + 2 for c in cells)]) for i, w in ((3, 15), (4, 22), (5, 14)))

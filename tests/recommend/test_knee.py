@@ -160,3 +160,48 @@ def test_seeds_per_rank_counts_the_seeds_at_each_ranks_best_rate():
                  LadderRow(rank=8, learning_rate=3e-3, eval_loss=1.5, seed=0)]
     assert seeds_per_rank(two) == 2
     assert seeds_per_rank([LadderRow(rank=4, learning_rate=1e-3, eval_loss=None, state="failed")]) == 0
+
+
+def _seeds(mean: float, spread: float) -> list[float]:
+    """Three seeds with this mean whose sample standard deviation is `spread`."""
+    return [mean - spread, mean, mean + spread]
+
+
+def test_likely_rank_keeps_a_knee_the_noise_cannot_move():
+    from lorplan.recommend.knee import likely_rank
+
+    # base 3.0, best 2.0: threshold 2.05; rank 4 at 2.045 is the knee, and the seeds agree to 0.001
+    k = find_knee(sweep({4: _seeds(2.045, 0.001), 8: _seeds(2.02, 0.001), 16: _seeds(2.0, 0.001)}), 3.0)
+    assert k.rank == 4
+    lr = likely_rank(k)
+    assert lr.rank == 4 and lr.knee_hit == pytest.approx(1.0)
+    one = find_knee(sweep({1: 2.6, 4: 2.045, 8: 2.02, 16: 2.0}), 3.0)  # one seed, losses never rise: no noise
+    assert likely_rank(one).rank == one.rank == 4
+
+
+def test_likely_rank_moves_up_when_the_knee_could_as_well_be_the_next_rank():
+    from lorplan.recommend.knee import likely_rank
+
+    # the same means with seeds 0.05 apart: the knee is 4 or 8 (or 16) from draw to draw, and rank 8 lies in
+    # [K, 2K] for K = 4 and K = 8, rank 4 only for K = 4 (rank 2 was not measured)
+    k = find_knee(sweep({4: _seeds(2.045, 0.05), 8: _seeds(2.02, 0.05), 16: _seeds(2.0, 0.05)}), 3.0)
+    assert k.rank == 4
+    lr = likely_rank(k)
+    assert lr.rank == 8 and lr.hit > lr.knee_hit + 0.03
+    assert "rank 8 lies between the knee and twice it in" in lr.explanation
+    assert likely_rank(k) == lr  # seeded draws: the same evidence gives the same rank
+
+
+def test_a_recommendation_takes_the_likely_rank_and_says_why():
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.model import load_spec
+    from lorplan.recommend import DataSize, adapter_size, capacity_prior, combine
+
+    size = adapter_size(load_spec("Qwen/Qwen2.5-0.5B-Instruct"), LoraTargets())
+    prior = capacity_prior(DataSize("causal-lm", trained_tokens=2_000_000), size)
+    rows = sweep({4: _seeds(2.045, 0.05), 8: _seeds(2.02, 0.05), 16: _seeds(2.0, 0.05)})
+    rec = combine(prior, default_lr=(1e-3, "default"), ladder=rows, base_loss=3.0)
+    assert rec.rank == 8 and rec.confidence[0] <= 8 <= rec.confidence[1]
+    sources = [e.source for e in rec.evidence]
+    assert sources.index("ladder") < sources.index("knee noise")  # the knee first, then why the rank moved
+    assert next(e for e in rec.evidence if e.source == "ladder").rank == 4

@@ -181,7 +181,9 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     assert "- what limits the ladder on these tasks" in text and "three seeds of every rank and rate cut at" in text
     # the ladder with every probe trained with three seeds: three times the one-seed ladder's compute
     seeded = next(x for x in text.splitlines() if x.startswith("| reference: the ladder, three seeds per probe |"))
-    assert "| 4 | yes |" in seeded and "seeds 0, 1, 2 (mean)" in seeded
+    # three seeds measure seed 2's +0.004 as noise that could put the knee at 8: knee.likely_rank takes rank 8,
+    # which lies in [4, 8] whether the knee is 4 or 8
+    assert "| 8 | yes |" in seeded and "seeds 0, 1, 2 (mean)" in seeded
     assert float(seeded.split("|")[6].strip().rstrip("%")) == pytest.approx(3 * share[1], rel=0.2)
     pairs = [x for x in text.splitlines() if x.startswith("| reference: the ladder, two seeds per probe (seeds ")]
     assert len(pairs) == 3 and "| reference: the ladder, two seeds per probe [every seed] |" in text
