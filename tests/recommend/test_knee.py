@@ -187,7 +187,7 @@ def test_likely_rank_moves_up_when_the_knee_could_as_well_be_the_next_rank():
     k = find_knee(sweep({4: _seeds(2.045, 0.05), 8: _seeds(2.02, 0.05), 16: _seeds(2.0, 0.05)}), 3.0)
     assert k.rank == 4
     lr = likely_rank(k)
-    assert lr.rank == 8 and lr.hit > lr.knee_hit + 0.03
+    assert lr.rank == 8 and lr.hit > lr.knee_hit
     assert "rank 8 lies between the knee and twice it in" in lr.explanation
     assert likely_rank(k) == lr  # seeded draws: the same evidence gives the same rank
 
