@@ -384,7 +384,8 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         " of the sweeps' training seconds (mean over the seeded replays; largest "
         f"{max(s['ladder_seconds'] / s['sweep_seconds'] for s in summaries):.0%})",
         "pattern share to the planted modules: " + (", ".join(shares) if shares else
-                                                    "not run (lorplan.recommend.pattern not available)"),
+                                                    "not run (the sweep's saved adapters are not on this machine: "
+                                                    f"{ADAPTERS})"),
         "share of the two seeds' shared signal in the planted modules: " + (", ".join(signals) or "not run"),
     ]
     orders = [s["pattern_order"] for s in summaries if s.get("pattern_order")]
