@@ -378,6 +378,24 @@ def test_the_headline_says_when_one_seed_per_rank_measured_no_seed_noise():
     assert "seed noise estimated" not in headline(rec((0, 1)), "from the ladder")
 
 
+def test_the_headline_says_when_the_knees_noise_moved_the_rank():
+    from lorplan.tui.panels.recommend_panel import decided_by
+
+    spec = load_spec(LLAMA)
+    prior = capacity_prior(DataSize(task="causal-lm", trained_tokens=5_000_000), adapter_size(spec, LoraTargets()))
+
+    def rec(spread):  # three seeds per rank; rank 4 just meets the threshold (2.05 for base 3.0, best 2.0)
+        rows = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=m + d, seed=s)
+                for r, m in ((4, 2.045), (8, 2.02), (16, 2.0)) for s, d in enumerate((-spread, 0.0, spread))]
+        return combine(prior, default_lr=(1e-3, "default"), ladder=rows, base_loss=3.0)
+
+    assert decided_by(rec(0.001)) == "its knee decides the rank"
+    noisy = rec(0.05)
+    assert noisy.rank == 8 and decided_by(noisy).startswith("its knee is rank 4; with the noise around it, rank 8")
+    assert decided_by(prior_only := combine(prior, default_lr=(1e-3, "default"))) == (
+        "the capacity prior still decides the rank") and prior_only.ladder == ()
+
+
 LADDER_GARBAGE = (
     ("#rec-budget", "abc", "Ladder budget: 'abc' is not a number of minutes"),
     ("#rec-budget", "-1", "Ladder budget: '-1' must be a positive number of minutes"),

@@ -90,6 +90,18 @@ def pattern_words(pattern) -> str:
     return words + (f" and {len(items) - 4} more" if len(items) > 4 else "")
 
 
+def decided_by(rec) -> str:
+    """What decided a ladder's rank, in words: the prior (no knee yet), the knee, or the knee and its noise
+    (recommend.knee.likely_rank took the next rank up)."""
+    knee = recommend_bridge.ladder_knee(rec)
+    if knee is None:
+        return "the capacity prior still decides the rank"
+    if knee == rec.rank:
+        return "its knee decides the rank"
+    return (f"its knee is rank {knee}; with the noise around it, rank {rec.rank} is likelier to lie between the "
+            "knee and twice it")
+
+
 def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
     """The recommendation in three lines: the numbers, where they come from, the memory verdict."""
     low, high = rec.confidence
@@ -279,8 +291,7 @@ class RecommendPanel(Widget, can_focus=True):
             return f"from the capacity prior (no probe measured your data yet{waiting})"
         rows = rec.ladder
         done = sum(1 for r in rows if r.state not in ("queued", "running"))
-        decided = ("its knee decides the rank" if recommend_bridge.ladder_knee(rec) is not None
-                   else "the capacity prior still decides the rank")
+        decided = decided_by(rec)
         model = f" for {rec.model}" if self.plan is not None and rec.model != self.plan.spec.id else ""
         state = {"running": "running", "done": "done"}.get(ladder.state or "", "")
         return (f"from probe ladder run {ladder.run_id}{model}{f' ({state})' if state else ''}: {done} of "
