@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from tui_helpers import type_into
+from tui_helpers import type_into, wait_until
 
 from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.widgets.rank_table import RankTable
@@ -62,5 +62,84 @@ async def test_a_tall_terminal_keeps_every_row_while_editing(make_app):
     async with app.run_test(size=(80, 60)) as pilot:
         await type_into(pilot, "#f-seq_len", "4096")
         table = app.screen.query_one(RankTable)
+        field = app.screen.query_one("#f-seq_len")
+        assert app.screen.query_one(PlanView).region.contains_region(field.region)  # not pushed off below
+        assert app.screen.query_one("#plan-table-box").region.height < 40  # (the summary was padded to 600 lines)
         assert not table.compact and table.region.height >= len(table.ranks) + 1  # (+ a scrollbar at 80)
         assert selected_row_on_screen(app)
+
+
+def in_the_room_under_the_table(app, widget) -> bool:
+    """`widget` is drawn whole where the user sees it: inside the screen and the plan view, clear of the docked
+    rank table, and the widget drawn at its first cell is it (or a part of it: a Select draws its label)."""
+    view = app.screen.query_one(PlanView)
+    box = app.screen.query_one("#plan-table-box")
+    region = widget.region
+    if not region or not (app.screen.region.contains_region(region) and view.region.contains_region(region)):
+        return False
+    if region.overlaps(box.region):
+        return False
+    drawn, _ = app.screen.get_widget_at(region.x, region.y)
+    return drawn is widget or widget in drawn.ancestors
+
+
+async def settled_in_view(pilot, widget) -> None:
+    """Wait (generously: a loaded CI machine is slow) for the field to be in view, then let every scheduled
+    scroll and animation run and check again: nothing may move it back under the table afterwards."""
+    app = pilot.app
+    try:
+        await wait_until(pilot, lambda: in_the_room_under_the_table(app, widget), timeout=10)
+    except AssertionError:
+        raise AssertionError(f"#{widget.id} at {widget.region} is not in view (table at "
+                             f"{app.screen.query_one('#plan-table-box').region})") from None
+    await pilot.wait_for_scheduled_animations()
+    await pilot.pause()
+    assert in_the_room_under_the_table(app, widget), f"#{widget.id} moved to {widget.region}"
+
+
+async def test_the_model_search_is_under_the_docked_table_at_80x24(make_app):
+    """F2 then typing: the search input, its text and a match are drawn below the docked rank table."""
+    from lorplan.tui.textshot import screen_text
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        field = app.screen.query_one("#model-input")
+        await wait_until(pilot, lambda: app.focused is field, timeout=10)
+        view = app.screen.query_one(PlanView)
+        assert view.has_class("-editing")  # the case of the bug: the table docked above the setup
+        await settled_in_view(pilot, field)
+        assert field.region.y >= app.screen.query_one("#plan-table-box").region.bottom  # below it, not under
+        await pilot.press(*"qwen")
+        await wait_until(pilot, lambda: "Qwen/Qwen2.5-0.5B-Instruct" in screen_text(app), timeout=10)
+        assert field.value == "qwen" and "qwen" in screen_text(app)
+        await settled_in_view(pilot, field)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 24)])
+async def test_tab_from_the_table_shows_every_setup_field_it_focuses(make_app, size):
+    """Tab from the rank table through every field above it: each one focused is in view, none under the
+    docked table (at 80 columns the table is first and docks at the top; at 120 it docks at the bottom and
+    Tab reaches the fields through the tab bar)."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        table = app.screen.query_one(RankTable)
+        view = app.screen.query_one(PlanView)
+        top = view.query_one("#plan-top")  # the GPU, model and setup fields
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: app.focused is table, timeout=10)
+        seen: list[str] = []
+        for _ in range(60):
+            before = app.focused
+            await pilot.press("tab")
+            await wait_until(pilot, lambda before=before: app.focused is not before, timeout=10)
+            widget = app.focused
+            if widget is None or top not in widget.ancestors:
+                if seen:
+                    break  # out of the setup again: every field was visited
+                continue
+            assert view.has_class("-editing")  # the view is taller than the terminal: the table is docked
+            await settled_in_view(pilot, widget)
+            seen.append(widget.id)
+        for wanted in ("gpu-preset", "model-input", "f-quant", "f-padding_mask", "target-down_proj"):
+            assert wanted in seen, seen

@@ -90,6 +90,8 @@ class PlanView(VerticalScroll):
         self._generation = 0
         self._summary_height = -1
         self._seq_clamp: tuple[int, int] | None = None  # (seq len the user had, the context it was cut to)
+        self._kept_in_view = None  # the focused field above the table that the view keeps in sight
+        self._kept_geometry: tuple | None = None  # the layout it was last scrolled in (see _keep_in_view)
         self.state = PlanState(form=initial_form or FormValues())
         # A catalog model is read now (a small JSON file) so the first frame is composed with its target
         # boxes instead of re-mounting them a moment later.
@@ -134,18 +136,64 @@ class PlanView(VerticalScroll):
         else:
             self.move_child(box, after=top)
 
+    def scrolls_to(self, widget) -> bool:
+        """True for the fields above the rank table: the view itself scrolls them into view when they are
+        focused (the screen's `set_focus` asks Textual not to, see MainScreen.set_focus)."""
+        return any(node.id == "plan-top" and node.parent is self for node in widget.ancestors)
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """While a field above the table is edited on a terminal too short for the whole view, the table keeps
         to one edge of the view and shows its selected row only, so every keystroke's new figures stay in
         sight (the field scrolls in the room left)."""
-        top = self.query_one("#plan-top")
-        editing = top in event.widget.ancestors and (
+        widget = event.widget
+        field = self.scrolls_to(widget)
+        editing = field and (
             self.has_class("-editing") or self.virtual_size.height > self.scrollable_content_region.height)
-        if editing == self.has_class("-editing"):
+        docking = editing != self.has_class("-editing")
+        if docking:
+            self.set_class(editing, "-editing")
+            self.table.set_compact(editing)
+        if not field:
+            self._kept_in_view = None
+            if docking:  # back to the table (Textual scrolls to it): its rows again
+                self.call_after_refresh(widget.scroll_visible, animate=False)
             return
-        self.set_class(editing, "-editing")
-        self.table.set_compact(editing)
-        self.call_after_refresh(event.widget.scroll_visible, animate=False)
+        self._kept_in_view, self._kept_geometry = widget, None
+        if not docking:  # the layout on screen is the one the field is in: scroll now
+            self._keep_in_view()
+        # else the table is docking: the next layout (see _after_layout) places the field, then it is scrolled
+
+    def _after_layout(self, _screen) -> None:
+        """After each layout of the screen (called inside it, so every region read here is the new layout's)."""
+        self._keep_in_view()
+
+    def _keep_in_view(self) -> None:
+        """Scroll the focused field into the room the docked table leaves, without animation, and again after
+        any layout that moves it (the table docking, an error line above it), not after a scroll of the user's.
+
+        This is the only scroll of a focused field above the table: Textual's own (animated, and computed on
+        the layout before the table docked) is turned off for them, so no two scrolls race to different ends.
+        """
+        widget = self._kept_in_view
+        if widget is None:
+            return
+        if widget is not self.screen.focused or not widget.is_attached or not self.display:
+            self._kept_in_view = None
+            return
+        top = self.query_one("#plan-top")
+        # Where the layout put things, scroll offsets aside: a change means the field may have moved.
+        geometry = (self.size, self.virtual_size, top.dock_gutter,
+                    tuple(node.virtual_region for node in (widget, *widget.ancestors) if node is not self
+                          and self in node.ancestors))
+        if geometry == self._kept_geometry:
+            return
+        self._kept_geometry = geometry
+        if not widget.region:
+            return  # not laid out yet: the next layout comes back here
+        picker = self.query_one(ModelPicker)
+        if picker in widget.ancestors:  # the search with its matches under it, when the room allows
+            self.scroll_to_widget(picker, animate=False, immediate=True)
+        self.scroll_to_widget(widget, animate=False, immediate=True)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
@@ -153,6 +201,7 @@ class PlanView(VerticalScroll):
 
     def on_mount(self) -> None:
         self._layout_for(self.app.size.width)
+        self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout, immediate=True)
         if self._preloaded is not None:
             self._generation += 1
             self.call_later(self._apply_spec, self._initial_model, self._preloaded)
@@ -370,7 +419,11 @@ class PlanView(VerticalScroll):
         """Update the summary; re-layout the screen only when it needs more lines than it has (not per keystroke):
         like the table's columns, it only grows (blank lines keep a shorter text at the height already laid out)
         until another model is chosen."""
-        width = max(summary.content_region.width, 1)
+        width = summary.content_region.width
+        if width <= 0:  # not laid out yet: its height at one column (hundreds of lines) would pad every later text
+            summary.update(text, layout=True)
+            self._summary_height = -1
+            return
         height = len(Text(text).wrap(self.app.console, width)) if text else 0
         if 0 < height < self._summary_height:
             text += "\n" * (self._summary_height - height)

@@ -131,6 +131,17 @@ class MainScreen(Screen):
                     f"{t.learning_rate:g}{' with rsLoRA' if t.use_rslora else ''}{pattern} (from the {t.source}).",
                     title="Recommendation applied")
 
+    def set_focus(self, widget, scroll_visible: bool = True, from_app_focus: bool = False) -> None:
+        """Every focus change passes here (F2, Tab, a click, `widget.focus()`). A field above the rank table is
+        scrolled into view by the plan view itself, once the table has docked: Textual's own scroll to it
+        (animated, scheduled on the layout from before the table docked) would race that one and could leave
+        the field under the table at 80×24."""
+        if scroll_visible and widget is not None:
+            views = self.query(PlanView)
+            if views and views.first().scrolls_to(widget):
+                scroll_visible = False
+        super().set_focus(widget, scroll_visible=scroll_visible, from_app_focus=from_app_focus)
+
     # -- what the app's keys and palette ask for ------------------------------------------------------------
     def show_tab(self, tab_id: str) -> None:
         """Show a tab and focus in it: the rank table on the Plan tab, the probe table on the Probes tab, else
