@@ -214,13 +214,22 @@ async def test_a_config_with_a_syntax_error_is_reported_and_kept_through_the_ses
     broken = 'theme = "light"\n[keymap]\nhelp = "f9"\n[setup\n'
     config_path.write_text(broken)
     app = make_app(config_path=config_path, model=None)
+    # every notification as it is posted: the app's list drops them after their timeout (10 s), which the key
+    # presses below can outlast on a loaded machine
+    messages: list[str] = []
+    notify = app.notify
+
+    def recording(message, *args, **kwargs):
+        messages.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = recording
     async with app.run_test(size=SIZE) as pilot:
         await type_into(pilot, "#f-seq_len", "4096")  # a setup to remember
         await type_into(pilot, "#model-input", "gpt2", submit=True)  # a model to remember
         await pilot.pause()
         await pilot.press("ctrl+t")  # a theme to remember
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
         assert sum("not valid TOML" in m and "leaves the file as it is" in m for m in messages) == 1
         assert not any("settings not saved" in m for m in messages)  # said once, at start
     assert config_path.read_text() == broken
