@@ -143,3 +143,33 @@ async def test_tab_from_the_table_shows_every_setup_field_it_focuses(make_app, s
             seen.append(widget.id)
         for wanted in ("gpu-preset", "model-input", "f-quant", "f-padding_mask", "target-down_proj"):
             assert wanted in seen, seen
+
+
+async def test_a_custom_rank_and_a_bad_field_keep_every_row_at_120x40(make_app):
+    """At 120x40 typing a custom rank, then a bad value in another field, collapsed the table to its header and
+    one row: the summary had been measured before the first layout (wrapped at one column: ~600 lines, and
+    every later text was padded to them), and the short-terminal mode asked whether the content overflowed."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await type_into(pilot, "#f-custom_rank", "12")
+        await type_into(pilot, "#f-micro_batch", "x")
+        view = app.screen.query_one(PlanView)
+        table = app.screen.query_one(RankTable)
+        assert view.state.stale and "12" in table.cell_text(12, "rank")  # the bad field, and the custom row kept
+        assert not view.has_class("-editing") and not table.compact
+        assert table.region.height == table.row_count + 2  # every rank, and the full fine-tuning row
+        assert app.screen.query_one("#plan-summary").region.height < 10
+        assert view.virtual_size.height < 2 * view.scrollable_content_region.height
+
+
+async def test_the_short_terminal_mode_follows_a_resize_while_a_field_is_edited(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await type_into(pilot, "#f-seq_len", "4096")
+        table = app.screen.query_one(RankTable)
+        assert table.compact
+        await pilot.resize_terminal(120, 50)
+        await wait_until(pilot, lambda: not table.compact)
+        assert app.focused is app.screen.query_one("#f-seq_len")  # still editing, now with every row
+        await pilot.resize_terminal(120, 30)
+        await wait_until(pilot, lambda: table.compact)

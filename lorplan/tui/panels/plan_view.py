@@ -123,6 +123,17 @@ class PlanView(VerticalScroll):
 
     def on_resize(self) -> None:
         self._layout_for(self.size.width)
+        self._summary_height = -1  # the summary wraps at another width: measure it again
+        # a terminal resized while a field is edited: the mode follows the new size, and the field is kept in
+        # view after the next layout (_keep_in_view)
+        focused = self.app.focused
+        field = focused is not None and self.scrolls_to(focused)
+        editing = bool(field) and self.short_terminal()
+        if editing != self.has_class("-editing"):
+            self.set_class(editing, "-editing")
+            self.table.set_compact(editing)
+        if field:
+            self._kept_in_view, self._kept_geometry = focused, None
 
     def _layout_for(self, width: int) -> None:
         """Narrow terminals stack the panels with the rank table first (the answer before the questions)."""
@@ -141,14 +152,23 @@ class PlanView(VerticalScroll):
         focused (the screen's `set_focus` asks Textual not to, see MainScreen.set_focus)."""
         return any(node.id == "plan-top" and node.parent is self for node in widget.ancestors)
 
+    # Terminal rows that hold the whole view with every rank: header, tabs and footer (4), the panels above the
+    # table (17 rows side by side, 27 stacked), the table box at its max-height (16) and two summary lines.
+    SHORT_BELOW = {False: 39, True: 49}  # keyed by narrow (the panels stacked)
+
+    def short_terminal(self) -> bool:
+        """The terminal is too short for the whole view. Only its size counts: an error line under a field or
+        the custom rank's row must not switch the view into its short-terminal mode at 120x40."""
+        width, height = self.app.size
+        return height < self.SHORT_BELOW[width < self.NARROW_BELOW]
+
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """While a field above the table is edited on a terminal too short for the whole view, the table keeps
         to one edge of the view and shows its selected row only, so every keystroke's new figures stay in
         sight (the field scrolls in the room left)."""
         widget = event.widget
         field = self.scrolls_to(widget)
-        editing = field and (
-            self.has_class("-editing") or self.virtual_size.height > self.scrollable_content_region.height)
+        editing = field and self.short_terminal()
         docking = editing != self.has_class("-editing")
         if docking:
             self.set_class(editing, "-editing")
