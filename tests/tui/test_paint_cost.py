@@ -28,24 +28,30 @@ def count_layouts(screen) -> list[int]:
 
 
 async def test_typing_a_sequence_length_updates_the_table_without_a_screen_layout(make_app):
+    """A keystroke that leaves the table's size as it was repaints the rows only; the columns still follow the
+    numbers (they fit the widest value of the rows shown)."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         view = app.screen.query_one(PlanView)
         table = app.screen.query_one(RankTable)
         await type_into(pilot, "#f-seq_len", "20480")  # the widest numbers of this test come first
-        widths = list(table._widths)
+        wide = list(table._widths)
         layouts = count_layouts(app.screen)
-        seen_tables, activations = [], []
+        seen_tables, activations, still = [], [], []
         for key in ("backspace", "backspace", "backspace", "4", "8"):  # 20480 -> 2048 -> 204 -> 20 -> 204 -> 2048
+            size, before = table.virtual_size, len(layouts)
             await pilot.press(key)
             await pilot.pause()
             seen_tables.append(view.state.table)
             activations.append(table.cell_text(16, "activations"))
+            if table.virtual_size == size:
+                still.append(len(layouts) - before)
         assert view.state.setup.seq_len == 2048
         assert len({id(t) for t in seen_tables}) == 5  # every keystroke produced a new table
         assert len({len(text) for text in activations}) > 1  # ...whose numbers got shorter and longer
-        assert table._widths == widths  # the columns stood still
-        assert layouts == []  # ...and nothing asked for a full layout
+        assert table._widths != wide  # the columns followed the numbers (the bar's >999% is gone)
+        assert len(table._lines[0].plain) == table.virtual_size.width
+        assert len(still) >= 2 and still == [0] * len(still)  # an unchanged size asked for no full layout
 
 
 async def test_a_long_value_still_scrolls_to_the_cursor(make_app):
@@ -75,6 +81,22 @@ async def test_columns_shrink_again_for_a_new_model(make_app):
         assert sum(table._widths) < wide
         header = table._lines[0].plain
         assert len(header) == table.virtual_size.width
+
+
+async def test_columns_narrow_again_once_a_long_value_is_gone(make_app):
+    """The columns only ever widened: after a custom rank of 1024 ("1024*") the rank column stayed wide."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one(RankTable)
+        width = table.virtual_size.width
+        assert table.render_line(0).text.startswith(" rank  ")  # as wide as its label
+        await type_into(pilot, "#f-custom_rank", "1024")
+        assert table.cell_text(1024, "rank") == "1024*"
+        assert table.render_line(0).text.startswith("  rank  ") and table.virtual_size.width > width
+        await type_into(pilot, "#f-custom_rank", "")
+        assert 1024 not in table.ranks
+        assert table.render_line(0).text.startswith(" rank  ")  # narrow again
+        assert table.virtual_size.width == width == len(table._lines[0].plain)
 
 
 async def test_the_first_frame_sent_to_the_terminal_holds_the_rank_table(make_app):

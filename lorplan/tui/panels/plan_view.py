@@ -279,7 +279,6 @@ class PlanView(VerticalScroll):
             f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
             f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
         )
-        self.table.reset_widths()
         self._summary_height = -1  # the summary may shrink to the new model's text
         self._fit_seq_len(spec)
         wanted, defaults = bridge.task_micro_batches(spec)

@@ -91,7 +91,7 @@ class RankTable(ScrollView, can_focus=True):
         self._cells: dict[int, list[Text]] = {}
         self._reference: list[Text] | None = None  # the full fine-tuning row's cells
         self._shown: tuple | None = None  # the arguments of the last show(), to recolour on a theme change
-        self.reset_widths()
+        self._widths = [len(label) for _key, label in COLUMNS]
         self._lines: list[Text] = []  # header first, then one per rank
         self._compact = False  # show the header and the selected row only (set_compact)
 
@@ -168,14 +168,11 @@ class RankTable(ScrollView, can_focus=True):
             self.selected_rank = 16 if 16 in self._ranks else self._ranks[len(self._ranks) // 2]
         self._layout_lines()
 
-    def reset_widths(self) -> None:
-        """Let the columns shrink to the labels again (a new model); until then they only ever grow."""
-        self._widths = [len(label) for _key, label in COLUMNS]
-
     def _layout_lines(self) -> None:
-        # Columns only grow: typing 2048 -> 204 -> 20 keeps them still, and an unchanged table width
-        # repaints the rows without a layout pass over the whole screen.
-        widths = list(self._widths)
+        # Each column is as wide as its widest value across the rows shown, recomputed whenever the rows are
+        # rebuilt: a keystroke changes a column's widest value seldom (every rank and the full fine-tuning row
+        # count), so the columns stand still while typing, and they narrow again once a long value is gone.
+        widths = [len(label) for _key, label in COLUMNS]
         rows = [self._cells[r] for r in self._ranks] + ([self._reference] if self._reference else [])
         for cells in rows:
             widths = [max(w, cell.cell_len) for w, cell in zip(widths, cells, strict=True)]
