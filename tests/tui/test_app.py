@@ -433,6 +433,41 @@ async def test_tab_keys_work_from_every_panel_and_the_footer_lists_them(make_app
         assert all(key in footer.lower() for key in ("f5", "f6", "f7")) and "Tabs" in footer
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_footer_fits_on_every_tab(make_app, size):
+    """On the Probes and Recommend tabs the footer's keys ran off the screen: at 80 columns Quit and Help were
+    gone, at 120 an entry was cut in half. Every entry shown is whole now, with the tab's own keys and Help."""
+    from textual.widgets import Footer
+    from textual.widgets._footer import FooterKey
+    from tui_helpers import wait_until
+
+    from lorplan.tui.textshot import screen_text
+
+    own = {"plan": (), "data": (), "probes": ("Cancel probe", "Retry probe", "Probe this plan", "Compare ranks"),
+           "recommend": ("Apply to plan", "Apply with pattern", "Probe ladder")}
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        footer = app.screen.query_one(Footer)
+
+        def whole() -> list[str]:
+            """The problems with the footer on screen (none: every entry shown whole, the tab's keys, Help)."""
+            line = screen_text(app).splitlines()[-1]
+            shown = [k for k in footer.query(FooterKey) if k.display and k.parent.display and k.region.width]
+            problems = [f"{k.key_display} {k.description}" for k in shown
+                        if f"{k.key_display} {k.description}".strip() not in line
+                        or k.region.right > footer.region.right]
+            return problems + [d for d in (*own[tab], "f1 Help") if d not in line]
+
+        for tab in own:
+            app.action_show_tab(tab)
+            try:
+                await wait_until(pilot, lambda: not whole())
+            except AssertionError:
+                raise AssertionError(f"{tab} at {size}: {whole()} in {screen_text(app).splitlines()[-1]!r}") from None
+        if size[0] >= 120:  # room for the tab keys on every tab
+            assert "f5 f6 f7 f8 Tabs" in screen_text(app).splitlines()[-1]
+
+
 async def test_the_setup_is_remembered_and_a_bad_saved_value_is_dropped_with_a_note(make_app, tmp_path):
     from tui_helpers import choose
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from lorplan.tui import bridge
 from lorplan.tui.messages import DatasetProfiled, PlanChanged, RecommendationApplied
@@ -23,12 +23,17 @@ from lorplan.tui.panels.setup_form import FormValues
 from lorplan.tui.panels.setup_panel import SetupPanel
 from lorplan.tui.state import PlanData, PlanSnapshot
 from lorplan.tui.tcss import css_paths
+from lorplan.tui.widgets.footer import FittingFooter
 from lorplan.tui.widgets.model_picker import ModelPicker
 from lorplan.tui.widgets.rank_table import RankTable
 
 HERE = Path(__file__).resolve().parent
 
 LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings", "recommend": "Rank recommendations"}
+# The footer's entries hidden first when a tab's keys and the app's do not fit in one row (80 columns on the
+# Probes and Recommend tabs): the jumps back into the Plan tab, export, the palette's hint, the tab keys (the tab
+# bar is on screen), Quit. A tab's own keys and Help always stay; a hidden key still works.
+FOOTER_DROP_ORDER = ("focus_table", "focus_model", "export", "command_palette", "Tabs", "quit")
 _FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path", "probes": "#probes-table",
                 "recommend": "RecommendPanel"}  # else a tab's first focusable widget
 
@@ -66,7 +71,7 @@ class MainScreen(Screen):
             for tab_id, title in LAZY_TABS.items():
                 with TabPane(tab_id.capitalize(), id=tab_id):
                     yield Static(f"{title} open here.", classes="tab-placeholder")
-        yield Footer()
+        yield FittingFooter(drop_order=FOOTER_DROP_ORDER)
 
     @on(TabbedContent.TabActivated)
     async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -1,0 +1,84 @@
+"""A footer whose keys always fit the terminal's width: it hides the least useful ones instead of cutting them.
+
+Textual's Footer lists every shown binding in one row and lets the rest run off its right edge. On the Probes
+and Recommend tabs their own keys come first, so at 80 columns the app's Quit, Help and tab keys were off the
+screen, and at 120 an entry was cut in half. A hidden key still works: F1 lists every key, ctrl+p every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.widget import Widget
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
+
+
+class FittingFooter(Footer):
+    """A Footer that, while its keys are wider than it, hides the entries named in `drop_order`, first to last:
+    a key by its binding's action ("focus_table"), a binding group (its keys and label) by its description
+    ("Tabs"). Entries not named are always shown. Fitted again on every resize and change of bindings."""
+
+    def __init__(self, *, drop_order: Sequence[str], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.drop_order = tuple(drop_order)
+
+    async def recompose(self) -> None:
+        await super().recompose()  # the bindings changed (another tab, another focused widget)
+        self.fit()
+
+    def on_resize(self) -> None:
+        self.fit()
+
+    def entries(self) -> list[tuple[str, list[Widget]]]:
+        """The footer's entries in order, each (name, its widgets): a key's action, or a group's description
+        with the group's keys and label."""
+        entries: list[tuple[str, list[Widget]]] = []
+        children = list(self.children)
+        for i, child in enumerate(children):
+            if isinstance(child, KeyGroup):
+                label = children[i + 1] if i + 1 < len(children) else None
+                if isinstance(label, FooterLabel):
+                    entries.append((str(label.content), [child, label]))
+                else:
+                    entries.append(("", [child]))
+            elif isinstance(child, FooterKey):
+                entries.append((child.action, [child]))
+        return entries
+
+    def _box(self, widget: Widget) -> int:
+        """The cells a widget takes without its margins, when shown (whether or not it is shown now)."""
+        if isinstance(widget, KeyGroup):
+            inner = self._row(list(widget.children))
+        else:
+            inner = widget.get_content_width(self.size, self.size)
+        return inner + widget.styles.gutter.width
+
+    def _row(self, widgets: list[Widget]) -> int:
+        """The width of widgets side by side, as Textual's horizontal layout places them (neighbours' margins
+        overlap: the larger one counts)."""
+        total, right = 0, None
+        for widget in widgets:
+            margin = widget.styles.margin
+            total += self._box(widget) + (margin.left if right is None else max(right, margin.left))
+            right = margin.right
+        return total + (right or 0)
+
+    def needed(self, shown: list[Widget]) -> int:
+        """The width these of the footer's widgets take (a docked one, the palette's hint, beside the row)."""
+        docked = [w for w in shown if w.styles.dock != "none"]
+        return self._row([w for w in shown if w.styles.dock == "none"]) + sum(self._box(w) for w in docked)
+
+    def fit(self) -> None:
+        if not self.is_attached or self.size.width <= 0:
+            return
+        entries = self.entries()
+        hidden: set[str] = set()
+        for name in self.drop_order:
+            shown = [w for entry, widgets in entries if entry not in hidden for w in widgets]
+            if self.needed(shown) <= self.size.width:
+                break
+            hidden.add(name)
+        for name, widgets in entries:
+            for widget in widgets:
+                widget.display = name not in hidden
