@@ -125,9 +125,10 @@ class ProfileFinished(Message):
 
 @dataclass
 class ProfileFailed(Message):
-    """The dataset could not be profiled; `error` is one line naming the input."""
+    """The dataset at `path` could not be profiled; `error` is one line saying why."""
 
     error: str
+    path: str = ""
 
 
 @dataclass

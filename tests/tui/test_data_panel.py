@@ -206,3 +206,52 @@ async def test_histogram_axis_labels_are_rounded_and_label_balance_is_shown(tmp_
         await _profile(pilot, balanced)
         figures = text_of(app, "#data-figures")
         assert "labels     2 classes: 0 → 20 · 1 → 20 (largest 50.0%)" in figures and "⚠" not in figures
+
+
+async def test_a_failed_profile_dims_the_figures_it_leaves_and_names_the_file(dataset, tmp_path):
+    """A profile that failed after a good one left the old figures on screen unmarked, as if they described the
+    file in the field. They stay, dimmed as stale, and the status line says which file failed and why."""
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(DataPanel)
+        figures = app.query_one("#data-figures")
+        await _profile(pilot, dataset)
+        good = text_of(app, "#data-figures")
+        assert not panel.has_class("-stale") and figures.styles.opacity == 1
+        dataset.unlink()  # deleted since
+        await _profile(pilot, dataset)
+        status = text_of(app, "#data-status")
+        assert panel.has_class("-stale") and panel.has_class("-error")
+        assert f"{dataset}: no such file or folder" in status and "--data" not in status and "\n" not in status
+        assert "dimmed figures are its last good profile" in status
+        assert text_of(app, "#data-figures") == good and figures.styles.opacity < 1  # kept, dimmed
+        assert app.query_one("#data-hist").styles.opacity < 1
+        panel.set_context(None, 8)  # a re-cut of the old profile keeps them marked, and the reason
+        await pilot.pause()
+        assert panel.has_class("-stale") and text_of(app, "#data-status") == status
+        other = tmp_path / "broken.jsonl"
+        other.write_text("not json\n{{{\n")  # malformed
+        await _profile(pilot, other)
+        status = text_of(app, "#data-status")
+        assert f"{other}: no readable row" in status and "invalid JSON" in status and "\n" not in status
+        assert f"are {dataset}'s last good profile" in status and panel.has_class("-stale")
+        dataset.write_text(json.dumps({"prompt": "q ", "completion": "a"}) + "\n")
+        await _profile(pilot, dataset)  # good again: no longer stale
+        assert not panel.has_class("-stale") and not panel.has_class("-error") and figures.styles.opacity == 1
+        assert "examples   1 " in text_of(app, "#data-figures")
+
+
+async def test_the_histogram_takes_the_width_at_80x24_and_shortens_its_title(dataset):
+    """At 80x24 the histogram was about 9 columns wide beside the figures, and its title, when long, dropped."""
+    app = PanelApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.query_one(DataPanel)
+        panel.set_context(None, 100_000)  # beyond every example: the longest title
+        await _profile(pilot, dataset)
+        plot = panel.query_one("#data-hist")
+        assert plot.size.width >= 70  # the panel's width, less its border, padding and a scrollbar
+        plot.scroll_visible(animate=False)  # under the figures: scrolled to, as a user would
+        await _until(pilot, lambda: app.screen.get_widget_at(plot.region.x + 2, plot.region.y)[0] is plot)
+        first = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()[0]
+        assert "seq len 100,000" in first and "beyond every example" in first  # shortened, not dropped
+        assert "example length (tokens); seq len 100,000 is off the chart" not in first  # (76 columns: too long)

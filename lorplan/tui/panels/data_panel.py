@@ -11,11 +11,12 @@ inside the worker.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widget import Widget
 from textual.widgets import Button, Input, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -83,6 +84,58 @@ def figures_text(p: bridge.DataProfile) -> str:
     return "\n".join(lines)
 
 
+def histogram_titles(seq_len: int, on_chart: bool) -> tuple[str, ...]:
+    """The histogram's title, longest first: the plot shows the longest that fits its width."""
+    n = f"{seq_len:,}"
+    if on_chart:
+        return (f"example length (tokens); red line: seq len {n}", f"length (tokens); red line: seq len {n}",
+                f"red line: seq len {n}", f"seq len {n}")
+    return (f"example length (tokens); seq len {n} is off the chart, beyond every example",
+            f"length (tokens); seq len {n} is beyond every example", f"seq len {n}: beyond every example",
+            f"seq len {n} (off chart)")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class LengthHistogram(PlotextPlot):
+    """The length histogram. plotext drops a title wider than its plot, so this one draws the longest of
+    `titles` that fits the width it has, and cuts the shortest when none does."""
+
+    titles: tuple[str, ...] = ()
+    _titled: tuple | None = None  # (size, titles) the title was chosen for
+
+    def set_titles(self, titles: tuple[str, ...]) -> None:
+        self.titles, self._titled = titles, None
+        self._fit_title()
+        self.refresh()
+
+    def render(self):
+        self._fit_title()  # the width may have changed since
+        return super().render()
+
+    def _fit_title(self) -> None:
+        width, height = self.size
+        if not self.titles or width <= 0 or self._titled == (self.size, self.titles):
+            return
+        self._titled = (self.size, self.titles)
+        self.plt.plotsize(width, height)
+        for title in self.titles:
+            self.plt.title(title)
+            if title in _ANSI.sub("", self.plt.build()).split("\n", 1)[0]:
+                return
+        short = self.titles[-1]  # narrower than the shortest: cut it (the axes take about 8 columns)
+        room = max(width - 8, 1)
+        self.plt.title(short if len(short) <= room else short[:room - 1] + "…")
+
+
+class DataBody(ScrollableContainer):
+    """The figures beside the histogram; on a narrow terminal the figures above it, scrolling."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0  # a Tab stop only when there is something to scroll
+
+
 class DataPanel(Widget):
     """Dataset profile: path, schema, run, progress, figures, problems and a length histogram."""
 
@@ -111,11 +164,16 @@ class DataPanel(Widget):
         yield ProgressBar(total=100, show_eta=False, id="data-progress")
         yield Static(f"Last time: {self._initial_path}. Press Profile (or Enter in the field) to profile it again."
                      if self._initial_path else "Pick a dataset and press Profile.", id="data-status")
-        with Horizontal(id="data-body"):
+        with DataBody(id="data-body"):
             with Vertical(id="data-left"):
                 yield Static("", id="data-figures")
                 yield Static("", id="data-problems")
-            yield PlotextPlot(id="data-hist")
+            yield LengthHistogram(id="data-hist")
+
+    NARROW_BELOW = 110  # columns: below this the histogram goes under the figures, at the panel's width
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.NARROW_BELOW, "-narrow")
 
     def on_mount(self) -> None:
         self.border_title = "Dataset"
@@ -180,7 +238,7 @@ class DataPanel(Widget):
             return
         except BadInput as exc:
             hint = " (or choose it in the schema list)" if isinstance(exc, UnknownSchema) else ""
-            self.post_message(ProfileFailed(f"{exc}{hint}"))
+            self.post_message(ProfileFailed(f"{exc}{hint}", path))
             return
         if not worker.is_cancelled:
             self.post_message(ProfileFinished(profile, not mask))
@@ -202,7 +260,7 @@ class DataPanel(Widget):
             self.start_profile()
 
     def on_profile_finished(self, message: ProfileFinished) -> None:
-        self.set_class(False, "-running")
+        self.set_class(False, "-running", "-stale")
         self.profile = message.profile
         self._profiled_train_all = message.train_all
         data = self.plan_data()
@@ -211,15 +269,27 @@ class DataPanel(Widget):
         self._show(message.profile)
 
     def on_profile_failed(self, message: ProfileFailed) -> None:
-        self.set_class(False, "-running")
-        self._status(message.error, error=True)
+        self._failed(message.path, message.error)
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
         if event.worker.group == "data-profile" and event.state == WorkerState.ERROR:
-            self.set_class(False, "-running")
             error = event.worker.error
-            self._status(f"Profiling failed: {type(error).__name__}: {error}", error=True)
+            self._failed(self._profiled[0] if self._profiled else "", f"{type(error).__name__}: {error}")
+
+    def _failed(self, path: str, error: str) -> None:
+        """Say which file failed and why, in one line; figures of an earlier profile stay, dimmed as stale (they
+        describe that profile's file, not this one)."""
+        self.set_class(False, "-running")
+        why = error.removeprefix("--data ")  # core's messages name the CLI flag
+        if path and path not in why:
+            why = f"{path}: {why}"
+        text = f"Profile failed: {why}"
+        if self.profile is not None:
+            self.set_class(True, "-stale")
+            old = "its" if self.profile.path == path else f"{self.profile.path}'s"
+            text += f" · the dimmed figures are {old} last good profile"
+        self._status(" ".join(text.split()), error=True)  # one line, whatever the message held
 
     # -- drawing ---------------------------------------------------------------------------------------------
     def _status(self, text: str, *, error: bool = False) -> None:
@@ -229,8 +299,8 @@ class DataPanel(Widget):
     def _show(self, p: bridge.DataProfile) -> None:
         bar = self.query_one("#data-progress", ProgressBar)
         bar.update(total=100, progress=100)
-        notes = " · ".join(map(bridge.form_words, p.notes)) if p.notes else f"tokenizer: {p.tokenizer}"
-        self._status(notes)
+        if not self.has_class("-stale"):  # else the status says why the figures are stale: keep it
+            self._status(" · ".join(map(bridge.form_words, p.notes)) if p.notes else f"tokenizer: {p.tokenizer}")
         self.query_one("#data-figures", Static).update(figures_text(p))
         problems = [f"line {pr.line}: {pr.reason}" for pr in p.problems[:8]]
         if p.skipped > len(problems):
@@ -239,23 +309,20 @@ class DataPanel(Widget):
         self._draw_histogram(p)
 
     def _draw_histogram(self, p: bridge.DataProfile) -> None:
-        plot = self.query_one("#data-hist", PlotextPlot)
+        plot = self.query_one("#data-hist", LengthHistogram)
         plt = plot.plt
         plt.clear_data()
         centres, counts, width = histogram_bins(p.length_hist)
         plt.bar(centres, counts, width=0.9)
         right = centres[-1] + width / 2
-        if p.seq_len <= right * 1.5:  # draw the seq len line unless it would squash the bars
+        on_chart = p.seq_len <= right * 1.5  # draw the seq len line unless it would squash the bars
+        if on_chart:
             plt.vertical_line(p.seq_len, color="red")
             right = max(right, p.seq_len * 1.05)
-            title = f"example length (tokens); red line: seq len {p.seq_len:,}"
-        else:
-            title = f"example length (tokens); seq len {p.seq_len:,} is off the chart, beyond every example"
         plt.xlim(0, right)
         # Ticks at round lengths and counts (plotext labels the bars' centres: 380.2666666666667)
         xs = nice_ticks(right)
         plt.xticks(xs, [tick_label(x) for x in xs])
         ys = nice_ticks(max(counts, default=1), 4)
         plt.yticks(ys, [tick_label(y) for y in ys])
-        plt.title(title)
-        plot.refresh()
+        plot.set_titles(histogram_titles(p.seq_len, on_chart))
