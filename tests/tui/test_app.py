@@ -16,6 +16,14 @@ pytestmark = pytest.mark.anyio
 SIZE = (120, 40)
 
 
+def written_config(tmp_path, text: str):
+    """A config.toml holding `text`, in a folder of its own."""
+    path = tmp_path / "cfg" / "config.toml"
+    path.parent.mkdir(parents=True)
+    path.write_text(text)
+    return path
+
+
 async def test_data_and_probes_tabs_mount_their_panels_and_get_the_context(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -163,9 +171,7 @@ async def test_keymap_from_config_remaps_bindings(make_app, tmp_path):
 async def test_a_keymap_that_would_take_typed_text_is_refused(make_app, tmp_path):
     """`quit = "q"` would make quit a priority key (checked before the focused field): typing "qwen" in the model
     search would quit. It is refused at start, naming the file and the key, and ctrl+q stays."""
-    config_path = tmp_path / "cfg" / "config.toml"
-    config_path.parent.mkdir(parents=True)
-    config_path.write_text('[keymap]\nquit = "q"\nnext-theme = "f10"\n')
+    config_path = written_config(tmp_path, '[keymap]\nquit = "q"\nnext-theme = "f10"\n')
     app = make_app(config_path=config_path, model=None)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -236,9 +242,7 @@ async def test_a_config_with_a_syntax_error_is_reported_and_kept_through_the_ses
 
 
 async def test_config_problems_are_notified_not_fatal(make_app, tmp_path):
-    config_path = tmp_path / "cfg" / "config.toml"
-    config_path.parent.mkdir(parents=True)
-    config_path.write_text('theme = "nope"\ncolour = 1\n[keymap]\nfly = "f8"\n')
+    config_path = written_config(tmp_path, 'theme = "nope"\ncolour = 1\n[keymap]\nfly = "f8"\n')
     app = make_app(config_path=config_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -251,9 +255,7 @@ async def test_a_theme_change_keeps_the_settings_lorplan_could_not_use(make_app,
     """The problems said at start are the user's to fix: saving the theme keeps them in the file as written."""
     import tomllib
 
-    config_path = tmp_path / "cfg" / "config.toml"
-    config_path.parent.mkdir(parents=True)
-    config_path.write_text('theme = "nope"\ncolour = 1\n[keymap]\nfly = "f8"\nhelp = 5\n')
+    config_path = written_config(tmp_path, 'theme = "nope"\ncolour = 1\n[keymap]\nfly = "f8"\nhelp = 5\n')
     app = make_app(config_path=config_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("ctrl+t")

@@ -161,6 +161,33 @@ def tiny_llama(folder, hidden=64):
     return tiny_llama_folder(folder, hidden=hidden, special_ids=False)
 
 
+def prompt_data(path):
+    """30 prompt-completion rows of 1-4 completion words."""
+    import json
+
+    path.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
+                            for i in range(30)))
+    return path
+
+
+async def _profiled_probes_tab(pilot, data):
+    """Profile `data` in the Data tab, then open the Probes tab; its panel, with a backend that starts nothing."""
+    from lorplan.tui.panels.data_panel import DataPanel
+
+    app = pilot.app
+    await pilot.press("f6")
+    await pilot.pause()
+    data_panel = app.screen.query_one(DataPanel)
+    data_panel.query_one("#data-path").value = str(data)
+    data_panel.start_profile()
+    await wait_until(pilot, lambda: app.main.data is not None and not data_panel.has_class("-running"))
+    await pilot.press("f7")
+    await pilot.pause()
+    panel = app.screen.query_one(ProbesPanel)
+    panel.backend = NoSpawnBackend()
+    return panel
+
+
 def test_rank_ladder_and_model_path(tmp_path):
     from lorplan.core.errors import BadInput
     from lorplan.tui import probe_bridge
@@ -180,7 +207,6 @@ def test_rank_ladder_and_model_path(tmp_path):
 async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path, isolated_home):
     """The plan the export would write (the Plan tab's model, setup and applied rank_pattern, the Data tab's
     dataset) becomes a probe run (submitted, not spawned), and the tab follows it from the run it showed."""
-    import json
 
     from lorplan.probe.plans import base_plan, plan_settings
     from lorplan.probe.runs import list_runs
@@ -190,9 +216,7 @@ async def test_p_probes_the_plan_on_the_profiled_data(make_app, tmp_path, isolat
     from lorplan.tui.state import Tuning
 
     model = tiny_llama(tmp_path / "tiny-llama")
-    data = tmp_path / "pc.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
-                            for i in range(30)))
+    data = prompt_data(tmp_path / "pc.jsonl")
     old = make_run(isolated_home / "state" / "lorplan" / "runs")  # the run the Probes tab shows first
     app = make_app(model=str(model))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -252,17 +276,13 @@ async def test_p_leaves_out_ranks_no_module_can_use_and_refuses_a_selected_one(m
     """`p` at the largest rank of a narrow model probed double it (32 on 16-wide modules): `lorplan probe start
     --ranks` refuses that rank (bounds.check_ranks). The derived rank is left out, saying so; a selected rank
     above the limit is refused in the app, through the same check."""
-    import json
     from dataclasses import replace
 
     from lorplan.probe.runs import list_runs
-    from lorplan.tui.panels.data_panel import DataPanel
     from lorplan.tui.panels.plan_view import PlanView
 
     model = tiny_llama(tmp_path / "narrow-llama", hidden=16)
-    data = tmp_path / "pc.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
-                            for i in range(30)))
+    data = prompt_data(tmp_path / "pc.jsonl")
     app = make_app(model=str(model))
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
@@ -270,16 +290,7 @@ async def test_p_leaves_out_ranks_no_module_can_use_and_refuses_a_selected_one(m
         assert max(app.main.plan.ranks) == 16  # the table stops at the widest module
         view.table.action_move_to(-1)
         await wait_until(pilot, lambda: app.main.plan.rank == 16)
-        await pilot.press("f6")
-        await pilot.pause()
-        data_panel = app.screen.query_one(DataPanel)
-        data_panel.query_one("#data-path").value = str(data)
-        data_panel.start_profile()
-        await wait_until(pilot, lambda: app.main.data is not None and not data_panel.has_class("-running"))
-        await pilot.press("f7")
-        await pilot.pause()
-        panel = app.screen.query_one(ProbesPanel)
-        panel.backend = NoSpawnBackend()
+        panel = await _profiled_probes_tab(pilot, data)
         panel.query_one("#probes-table").focus()
         await pilot.press("p")
         await wait_until(pilot, lambda: panel.backend.submitted)
@@ -304,31 +315,18 @@ async def test_p_refuses_a_plan_whose_seq_len_is_beyond_the_models_context(make_
     """`p` checks the plan's training.seq_len against the context of the model on disk (runner.check_start,
     core.memory.bounds.check_context, as `lorplan probe start --seq-len`): it passed no seq len, so a plan
     beyond the context started a run whose probes then cut their rows to the model's positions."""
-    import json
     from dataclasses import replace
 
     from lorplan.probe.runs import list_runs
-    from lorplan.tui.panels.data_panel import DataPanel
     from lorplan.tui.panels.plan_view import PlanView
 
     model = tiny_llama(tmp_path / "tiny-llama")  # context 256
-    data = tmp_path / "pc.jsonl"
-    data.write_text("".join(json.dumps({"prompt": f"q{i} ", "completion": "a " * (1 + i % 4)}) + "\n"
-                            for i in range(30)))
+    data = prompt_data(tmp_path / "pc.jsonl")
     app = make_app(model=str(model))
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
         await wait_until(pilot, lambda: app.main.plan is not None and view.state.source == str(model))
-        await pilot.press("f6")
-        await pilot.pause()
-        data_panel = app.screen.query_one(DataPanel)
-        data_panel.query_one("#data-path").value = str(data)
-        data_panel.start_profile()
-        await wait_until(pilot, lambda: app.main.data is not None and not data_panel.has_class("-running"))
-        await pilot.press("f7")
-        await pilot.pause()
-        panel = app.screen.query_one(ProbesPanel)
-        panel.backend = NoSpawnBackend()
+        panel = await _profiled_probes_tab(pilot, data)
         plan = app.main.plan
         assert plan.setup.seq_len == 256  # the Plan tab's own default stops at the context
         panel.plan = replace(plan, setup=replace(plan.setup, seq_len=512))  # a plan beyond it
