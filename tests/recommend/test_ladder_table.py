@@ -15,7 +15,7 @@ FIGURES = {0: [(1.50, 0.40), (1.52, 0.42), (1.48, 0.44)], 4: [(0.50, 0.85), (0.5
            32: [(0.21, 0.99), (0.20, 0.99), (0.20, 0.98)]}
 
 
-def demo_like() -> dict:
+def demo_like(figures: dict | None = None) -> dict:
     spec = LadderSpec(kind="demo", model="sentence-transformers/all-MiniLM-L6-v2", spec_source="/x",
                       task="sequence-classification", target_modules=("query", "key", "value", "dense"),
                       data={"task": "sequence-classification", "examples": 900, "num_labels": 6,
@@ -25,7 +25,7 @@ def demo_like() -> dict:
                       learning_rate=LR, learning_rate_why="test", planned_steps=60, probe_steps=60, seeds=(0, 1, 2),
                       ranks=(4, 8, 16, 32), refine=False, extra_learning_rates=False, halving=False)
     obs = []
-    for rank, runs in FIGURES.items():
+    for rank, runs in (figures or FIGURES).items():
         for seed, (loss, acc) in enumerate(runs):
             obs.append(ProbeObs(id=f"r{rank}-s{seed}", rank=rank, lr=LR, seed=seed, state="finished", step=60,
                                 curve=((20, loss + 0.3), (40, loss + 0.1), (60, loss)), eval_accuracy=acc,
@@ -108,3 +108,14 @@ def test_pm_text_clips_only_what_crosses_a_bound():
     assert pm_text(1.0, 0.0, ".3f", ACCURACY_RANGE) == "1.000 ± 0.000"  # touching a bound is within it
     assert pm_text(0.94, 0.025, ".3f", ACCURACY_RANGE) == "0.940 ± 0.025"
     assert pm_text(0.5, None, ".3f", ACCURACY_RANGE) == "0.500" and pm_text(None, 0.1, ".3f") == "-"
+
+
+def test_a_rank_the_knees_noise_moved_up_is_marked_beside_the_knee():
+    # rank 16 just reaches the threshold and its seeds spread wide: rank 32 is likelier to hold the knee or
+    # twice it (recommend.knee.likely_rank)
+    obj = demo_like({**FIGURES, 16: [(0.16, 0.99), (0.26, 0.99), (0.36, 0.98)],
+                     32: [(0.20, 0.99), (0.21, 0.99), (0.19, 0.98)]})
+    assert obj["rank"] == 32 and any(e["source"] == "knee noise" for e in obj["evidence"])
+    lines = ladder_table(obj)
+    assert next(ln for ln in lines if ln.split()[0] == "16").endswith("<- knee")
+    assert next(ln for ln in lines if ln.split()[0] == "32").endswith("<- recommended (the knee's noise)")
