@@ -166,8 +166,10 @@ class MainScreen(Screen):
     def _focus_in(self, tab_id: str) -> None:
         if self._focus_pending != tab_id or self.query_one(TabbedContent).active != tab_id:
             return  # another tab was asked for since
-        if tab_id in LAZY_TABS and tab_id not in self._panels:
-            return  # _mount_panel focuses it once mounted
+        if tab_id in LAZY_TABS and (tab_id not in self._panels or not self._panels[tab_id].is_mounted):
+            # _mount_panel focuses it once mounted (the panel is registered before its mount ends: focusing it
+            # then would fail and clear _focus_pending, and the focus was never set, seen under load)
+            return
         self._focus_pending = None
         pane = self.query_one(f"#{tab_id}", TabPane)
         if tab_id == "probes":
