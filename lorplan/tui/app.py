@@ -83,6 +83,18 @@ def _typed_character(key: str) -> str | None:
     return char.upper() if modifiers else char
 
 
+# The ids of the bindings of the panels and the dialog imported on first use (their modules load plotting, the
+# probe runner and the recommender): known here so that a keymap can remap them before they exist. Textual applies
+# the app's keymap to every binding chain as it is built (Screen._binding_chain), so they take effect once the
+# panel is shown. tests/tui/test_app.py checks this list against their BINDINGS.
+LATE_BINDING_IDS = (
+    "export.cancel", "export.write",
+    "probes.cancel_probe", "probes.cancel_run", "probes.compare", "probes.retry_probe", "probes.start_demo",
+    "probes.start_plan",
+    "recommend.apply", "recommend.apply_pattern", "recommend.start_ladder",
+)
+
+
 def _text_key_problem(binding: Binding, keys: str) -> str | None:
     """Why `keys` cannot be `binding`'s, or None. A priority binding is checked before the focused widget sees the
     key, so a key that types a character would never reach a text field again (`quit = "q"` quits on the q of
@@ -160,15 +172,18 @@ class LorplanApp(App[int]):
     # -- setup ------------------------------------------------------------------------------------------------
     def _apply_keymap(self, keymap) -> None:
         bindings = {b.id: b for b in self.BINDINGS if isinstance(b, Binding) and b.id}
-        unknown = sorted(set(keymap) - set(bindings))
+        known = {*bindings, *LATE_BINDING_IDS}
+        unknown = sorted(set(keymap) - known)
         if unknown:
             self.config_problems.append(
-                f"{self.config_path}: keymap.{unknown[0]} is not a binding id (known: {', '.join(sorted(bindings))})"
+                f"{self.config_path}: keymap.{unknown[0]} is not a binding id (known: {', '.join(sorted(known))})"
             )
         applied = {}
         for binding_id, keys in keymap.items():
             binding = bindings.get(binding_id)
             if binding is None:
+                if binding_id in LATE_BINDING_IDS:  # a panel's or the dialog's: none has priority over a field
+                    applied[binding_id] = keys
                 continue
             problem = _text_key_problem(binding, self._normalize_keymap({binding_id: keys})[binding_id])
             if problem:

@@ -188,6 +188,43 @@ async def test_a_keymap_that_would_take_typed_text_is_refused(make_app, tmp_path
         assert not app.is_running
 
 
+def test_late_binding_ids_are_the_panels_and_dialogs_own():
+    """The keymap knows the ids of the bindings of the panels and the export dialog before they are imported:
+    the list must be theirs exactly (a binding added to a panel and not here could not be remapped)."""
+    from lorplan.tui.app import LATE_BINDING_IDS
+    from lorplan.tui.panels.probes_panel import ProbesPanel
+    from lorplan.tui.panels.recommend_panel import RecommendPanel
+    from lorplan.tui.screens.export_dialog import ExportDialog
+
+    ids = {b.id for cls in (ProbesPanel, RecommendPanel, ExportDialog) for b in cls.BINDINGS if b.id}
+    assert set(LATE_BINDING_IDS) == ids
+
+
+async def test_a_panels_binding_remapped_in_the_keymap_works_once_the_panel_is_shown(make_app, tmp_path):
+    config_path = tmp_path / "cfg" / "config.toml"
+    save_config(UserConfig(keymap={"probes.compare": "x"}), config_path)
+    app = make_app(config_path=config_path)
+    assert app.config_problems == []  # it was "keymap.probes.compare is not a binding id"
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f7")
+        panel = None
+
+        def shown():
+            nonlocal panel
+            panel = next(iter(app.screen.query("ProbesPanel")), None)
+            return panel is not None and panel.is_mounted
+
+        await wait_until(pilot, shown)
+        panel.focus()
+        await wait_until(pilot, lambda: panel.has_focus_within)
+        before = panel.has_class("-compare")
+        await pilot.press("v")  # the default key no longer
+        await pilot.pause()
+        assert panel.has_class("-compare") == before
+        await pilot.press("x")
+        await wait_until(pilot, lambda: panel.has_class("-compare") != before)
+
+
 @pytest.mark.parametrize(("keymap", "refused"), [
     ({"quit": "Q"}, "'Q' types 'Q'"),
     ({"export": "ctrl+x,space"}, "'space' types ' '"),
