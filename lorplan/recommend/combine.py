@@ -1,10 +1,11 @@
 """Combine the evidence (capacity prior, probe ladder, per-module pattern) into one Recommendation.
 
 Each kind of evidence works alone. When the ladder measured a knee it decides the rank (it measured the
-user's data; the prior is a rule of thumb): the knee's rank, or the next measured rank up when the losses'
-noise makes that one likelier to lie between the knee and twice it (knee.likely_rank) and any disagreement with the prior is said in words; without a
-usable ladder the prior decides, and the recommendation says why. Pure Python: the memory verdict comes from
-a `price(rank) -> Fit` the caller builds (lorplan.recommend.fit.price_fit), so nothing here needs a model.
+user's data; the prior is a rule of thumb): the knee's rank, or a measured rank above it when the losses'
+noise makes that one likelier to lie between the knee and twice it (knee.likely_rank); any disagreement with
+the prior is said in words. Without a usable ladder the prior decides, and the recommendation says why. Pure
+Python: the memory verdict comes from a `price(rank) -> Fit` the caller builds (lorplan.recommend.fit.price_fit),
+so nothing here needs a model.
 """
 
 from __future__ import annotations
@@ -96,8 +97,7 @@ def combine(
         knee = find_knee(usable, base_loss, base_stderr=base_stderr)
     lr, lr_why = default_lr
     if knee is not None:
-        # the rank: the measured one likeliest to lie in [knee, 2 × knee] under the losses' noise (knee.likely_rank);
-        # the knee's own rank unless the noise makes a larger one clearly safer
+        # the rank: the measured one likeliest to lie in [knee, 2 × knee] under the losses' noise (knee.likely_rank)
         likely = likely_rank(knee, base_stderr=base_stderr)
         rank, low, high = likely.rank, min(knee.low, likely.rank), max(knee.high, likely.rank)
         evidence.append(Evidence("ladder", knee.rank, knee.explanation))

@@ -153,6 +153,24 @@ def _below(rank: int, measured: list[int], floor: int) -> int:
     return min(rank, nxt)
 
 
+def _knee_at(ranks: Iterable[int], losses: Iterable[float], base_loss: float, fraction: float) -> int:
+    """The definition itself, on one set of losses (one per rank, in rank order): the first rank whose improvement
+    over base_loss is at least `fraction` of the best one's; the first rank when none improved."""
+    ranks, losses = list(ranks), list(losses)
+    gain = base_loss - min(losses)
+    if gain <= 0:
+        return ranks[0]
+    return next(r for r, v in zip(ranks, losses, strict=True)
+                if base_loss - v >= fraction * gain - 1e-12 * abs(base_loss))
+
+
+def rank_errors(ranks: tuple[RankSummary, ...]) -> list[float]:
+    """Each rank's standard error as the knee's band uses it: its seeds' when it ran several, else the estimate
+    single_seed_error gives a one-seed rank (0.0 when there is none)."""
+    pooled = single_seed_error(ranks)[0] if any(s.stderr is None for s in ranks) else None
+    return [s.stderr if s.stderr is not None else (pooled or 0.0) for s in ranks]
+
+
 def find_knee(
     rows: Iterable[LadderRow],
     base_loss: float,
@@ -191,13 +209,15 @@ def find_knee(
                 f"{definition}")
         return Knee(ranks[0].rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, ranks[-1].rank,
                     ranks, False, text)
-    knee = next(s for s in ranks if base_loss - s.mean_loss >= fraction * gain - 1e-12 * abs(base_loss))
+    at = _knee_at((s.rank for s in ranks), (s.mean_loss for s in ranks), base_loss, fraction)
+    knee = next(s for s in ranks if s.rank == at)
     seeds = max(s.seeds for s in ranks)
     single = [s.rank for s in ranks if s.stderr is None]
     pooled, pooled_from = single_seed_error(ranks) if single else (None, "")
+    errors = dict(zip((s.rank for s in ranks), rank_errors(ranks), strict=True))
 
     def se(s: RankSummary) -> float:
-        return s.stderr if s.stderr is not None else (pooled or 0.0)
+        return errors[s.rank]
 
     var_t = ((1 - fraction) * base_stderr) ** 2 + (fraction * se(best)) ** 2
 
@@ -241,7 +261,8 @@ DRAWS = 4000  # draws of the losses within their errors (a hit probability's sam
 class LikelyRank:
     """The measured rank most likely to lie in [true knee, 2 × true knee] given the losses' errors.
 
-    hit: the share of draws in which `rank` lies there; knee_hit: the same for the measured knee's rank."""
+    hit: the share of draws in which `rank` lies there; knee_hit: the same for the measured knee's rank.
+    explanation: why the rank moved up from the knee's ("" when it did not)."""
 
     rank: int
     hit: float
@@ -261,9 +282,7 @@ def likely_rank(knee: Knee, *, base_stderr: float = 0.0, draws: int = DRAWS) -> 
     well it works; keeping the knee unless another rank was 3 points likelier did worse on the trained
     160-step ladders, 7/15 against 11/15). With no noise to draw from, the knee's rank."""
     ranks = knee.ranks
-    single = any(s.stderr is None for s in ranks)
-    pooled = single_seed_error(ranks)[0] if single else None
-    errors = [s.stderr if s.stderr is not None else (pooled or 0.0) for s in ranks]
+    errors = rank_errors(ranks)
     if not knee.improved or (max(errors) == 0 and base_stderr == 0):
         return LikelyRank(knee.rank, 1.0, knee.rank, 1.0, "")
     rng = random.Random(0)
@@ -271,12 +290,7 @@ def likely_rank(knee: Knee, *, base_stderr: float = 0.0, draws: int = DRAWS) -> 
     for _ in range(draws):
         base = knee.base_loss + rng.gauss(0.0, base_stderr)
         losses = [s.mean_loss + rng.gauss(0.0, e) for s, e in zip(ranks, errors, strict=True)]
-        gain = base - min(losses)
-        if gain <= 0:
-            counts[ranks[0].rank] += 1
-            continue
-        counts[next(s.rank for s, v in zip(ranks, losses, strict=True)
-                    if base - v >= knee.fraction * gain - 1e-12 * abs(base))] += 1
+        counts[_knee_at((s.rank for s in ranks), losses, base, knee.fraction)] += 1
 
     def hit(r: int) -> float:
         return sum(c for k, c in counts.items() if k <= r <= 2 * k) / draws
@@ -285,10 +299,8 @@ def likely_rank(knee: Knee, *, base_stderr: float = 0.0, draws: int = DRAWS) -> 
     rank = max((s.rank for s in ranks), key=lambda r: (hit(r), -r))
     if hit(rank) <= at_knee:
         rank = knee.rank
-    if rank == knee.rank:
-        text = (f"rank {rank}, the knee, is the likeliest to lie between the knee and twice it when the losses "
-                f"are redrawn within their errors ({at_knee:.0%} of {draws:,} draws)")
-    else:
+    text = ""  # the knee's own rank needs no more words than the knee's
+    if rank != knee.rank:
         text = (f"rank {rank}: redrawing the losses within their errors ({draws:,} draws), rank {rank} lies "
                 f"between the knee and twice it in {hit(rank):.0%} of them, the measured knee's rank "
                 f"{knee.rank} in {at_knee:.0%}; the evidence cannot rule out a knee above {knee.rank}, and a rank "
