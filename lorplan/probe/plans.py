@@ -92,7 +92,7 @@ def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | N
     return Plan(
         model=replace(model, task=task, trust_remote_code=run.trust_remote_code,
                       num_labels=num_labels if task == Task.SEQUENCE_CLASSIFICATION else None,
-                      rope_scaling=getattr(run, "rope_scaling", None)),
+                      rope_scaling=run.rope_scaling),
         quantization=QuantizationSection(
             load_in_4bit=quant in FOUR_BIT_QUANTS, load_in_8bit=quant == Quant.INT8,
             bnb_4bit_quant_type=quant if quant in FOUR_BIT_QUANTS else Quant.NF4.value,

@@ -48,9 +48,11 @@ def context_tokens(spec: ModelSpec, setup: TrainingSetup) -> int | None:
 def context_key(spec: ModelSpec) -> str:
     """The config.json key the model's context comes from, for messages: GPT-2 says n_positions (as do the
     fallback's other aliases), most models max_position_embeddings."""
+    from lorplan.core.model.fallback import CONTEXT_KEYS
+
     config = spec.config or {}
     for cfg in (config, config.get("text_config") or {}):
-        for key in ("max_position_embeddings", "n_positions", "max_seq_len"):  # fallback._ALIASES' order
+        for key in CONTEXT_KEYS:
             if isinstance(cfg, Mapping) and key in cfg:
                 return key
     return "max_position_embeddings"

@@ -26,6 +26,7 @@ _ALIASES = {
     "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size"),
     "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len"),
 }
+CONTEXT_KEYS = _ALIASES["max_position_embeddings"]  # the config keys a model's context is read from, in order
 
 
 def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> int:
