@@ -60,8 +60,8 @@ _HELP_FOR = {
     "rank-table": "table",
 }
 
-# The tabs other than Plan open the help on their own topic.
-_HELP_FOR_TAB = {"data": "data", "probes": "probes", "recommend": "recommend"}
+# The tabs other than Plan open the help on their own topic, named as the tab.
+_TABS_WITH_TOPICS = ("data", "probes", "recommend")
 
 
 SETUP_SAVE_DELAY = 1.0  # seconds
@@ -280,8 +280,8 @@ class LorplanApp(App[int]):
         topic = None
         focused = self.focused
         tab = self.screen.active_tab if isinstance(self.screen, MainScreen) else ""
-        if tab in _HELP_FOR_TAB:  # the Data, Probes or Recommend tab: its own topic, whatever has the focus
-            topic = _HELP_FOR_TAB[tab]
+        if tab in _TABS_WITH_TOPICS:  # the Data, Probes or Recommend tab: its own topic, whatever has the focus
+            topic = tab
         elif focused is not None:
             for node in (focused, *focused.ancestors):
                 node_id = getattr(node, "id", None) or ""
