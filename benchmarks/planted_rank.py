@@ -22,6 +22,8 @@ to the planted modules.
 
     python benchmarks/planted_rank.py run [--cases NAME,...] [--until HH:MM]   # resumable sweep
     python benchmarks/planted_rank.py pattern [--variants cap4,...]            # the pattern trained (resumable)
+    python benchmarks/planted_rank.py adapters [--cases NAME,...]            # retrain the saved adapters the
+                                                                              # report needs, if not on this machine
     python benchmarks/planted_rank.py report [--write]                         # table (and .md file)
 """
 
@@ -135,6 +137,42 @@ def sweep(cases: list[Case], until: float | None, path: Path = RESULTS) -> int:
             print(f"{case.name} r{rank} lr{lr:g} s{seed}: {out['eval_loss']:.5g} ({out['train_seconds']:.1f} s)",
                   flush=True)
     return n
+
+
+def retrain_adapters(cases: list[Case], until: float | None, path: Path = RESULTS) -> list[str]:
+    """Retrain the middle-rate runs whose saved adapters the pattern columns read (seeds 0 and 1 at the seed-0
+    ladder's rank and at the ladder's first-pass largest rank) when those adapters are not on this machine
+    (they live in a cache, not in the repository), saving them where the results file says. The runs are
+    deterministic in their seed: each retrained run's eval loss is compared with the recorded one and a
+    mismatch is reported (its adapter is then not the one the sweep measured). Returns one line per run."""
+    import planted_rank_tasks as tasks
+    import torch
+
+    torch.set_num_threads(1)
+    rows = read_rows(path)
+    out = []
+    for case in cases:
+        base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
+        runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
+        if base is None or todo(case, {run_key(r) for r in runs}):
+            continue
+        ranks = {planted_rank_pattern.ladder_rank(base, runs), planted_rank_pattern.first_pass_top(base, runs)}
+        mid = LRS[case.model][1]
+        need = [r for r in runs if r["rank"] in ranks and r["seed"] in SEEDS and math.isclose(r["lr"], mid)
+                and r.get("adapter") and not Path(r["adapter"]).is_dir()]
+        if not need:
+            continue
+        data = tasks.build(case)
+        for r in sorted(need, key=lambda r: (r["rank"], r["seed"])):
+            if until is not None and time.time() >= until:
+                return out
+            got = tasks.train(case, data, r["rank"], r["lr"], r["seed"], save_to=Path(r["adapter"]))
+            same = math.isclose(got["eval_loss"], r["eval_loss"], rel_tol=1e-4, abs_tol=1e-9)
+            line = (f"{case.name} r{r['rank']} s{r['seed']}: eval loss {got['eval_loss']:.6g} vs the sweep's "
+                    f"{r['eval_loss']:.6g} ({'same' if same else 'DIFFERENT: not the adapter the sweep measured'})")
+            print(line, flush=True)
+            out.append(line)
+    return out
 
 
 def base_row(case: Case, data) -> dict:
@@ -402,7 +440,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=("run", "pattern", "report"))
+    ap.add_argument("command", choices=("run", "pattern", "adapters", "report"))
     ap.add_argument("--variants", default=",".join(planted_rank_pattern.VARIANTS),
                     help="pattern: comma-separated allocation variants (planted_rank_pattern.VARIANTS)")
     ap.add_argument("--cases", help="comma-separated case names (default: all, in priority order)")
@@ -411,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="report: also write benchmarks/results/planted_rank.md")
     a = ap.parse_args(argv)
     path = Path(a.results)
-    if a.command in ("run", "pattern"):
+    if a.command in ("run", "pattern", "adapters"):
         cases = [BY_NAME[n] for n in a.cases.split(",")] if a.cases else list(CASES)
         until = None
         if a.until:
@@ -422,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
             until = now.replace(hour=h, minute=m, second=0, microsecond=0).timestamp()
         if a.command == "pattern":
             planted_rank_pattern.run_patterns(cases, a.variants.split(","), until, path)
+        elif a.command == "adapters":
+            retrain_adapters(cases, until, path)
         else:
             sweep(cases, until, path)
         return 0

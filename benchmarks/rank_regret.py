@@ -3,6 +3,7 @@
     python benchmarks/rank_regret.py sweep     # train what benchmarks/results/rank_regret_sweep.jsonl lacks
     python benchmarks/rank_regret.py probes    # train the probes lorplan's ladder asks for (rank_regret_probes)
     python benchmarks/rank_regret.py report    # the recommenders against the sweep (no training)
+    python benchmarks/rank_regret.py adapters  # retrain the saved adapters the pending pattern rows need
 
 Tasks (benchmarks/rank_regret_tasks.py): two classification and three causal-LM tasks built from the Python
 standard library's own source and Debian's license texts, trained through lorplan's engine on one CPU thread.
@@ -256,6 +257,37 @@ def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True)
     return 0
 
 
+def retrain_adapters(results: Path, tasks: Sequence, log=print) -> list[str]:
+    """Retrain the sweep runs whose saved adapters the pending lorplan-pattern rows read (seeds 0 and 1 at the
+    ladder's first-pass largest rank, middle learning rate) when they are not on this machine (they live in a
+    cache, not in the repository) and the pattern is not cached either. The runs are deterministic in their
+    seed: each retrained run's final eval loss is compared with the recorded one. Returns one line per run."""
+    import torch
+
+    torch.set_num_threads(1)
+    rows = read_rows(results)
+    done = {row_key(r) for r in rows}
+    out = []
+    for job in recommender_jobs(rows, tasks):
+        if job["variant"] != "lorplan" or job["seed"] != 0 or row_key(job) in done:
+            continue
+        if pattern_file(job["task"], "lorplan", job["rank"], job["top"]).exists():
+            continue
+        task = TASK_BY_NAME_LAZY()[job["task"]]
+        for seed in (0, 1):
+            if adapter_dir(task.name, job["top"], seed).is_dir():
+                continue
+            old = next(r for r in rows if r["task"] == task.name and r["kind"] == "sweep" and r["rank"] == job["top"]
+                       and r["seed"] == seed and math.isclose(r["lr"], task.lrs[1]))
+            new = run_job({k: old[k] for k in KEY_FIELDS}, log)
+            same = math.isclose(final_loss(new), final_loss(old), rel_tol=1e-4)
+            line = (f"{task.name} r{job['top']} s{seed}: eval loss {final_loss(new):.6g} vs the sweep's "
+                    f"{final_loss(old):.6g} ({'same' if same else 'DIFFERENT: not the adapter the sweep measured'})")
+            log(line)
+            out.append(line)
+    return out
+
+
 def TASK_BY_NAME_LAZY() -> dict:  # noqa: N802
     from rank_regret_tasks import TASK_BY_NAME
 
@@ -263,7 +295,7 @@ def TASK_BY_NAME_LAZY() -> dict:  # noqa: N802
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("sweep", "probes", "report"))
+    ap.add_argument("what", choices=("sweep", "probes", "adapters", "report"))
     ap.add_argument("--results", type=Path, default=RESULTS)
     ap.add_argument("--probes", type=Path, default=PROBES, help="the trained probes' results file")
     ap.add_argument("--tasks", "--task", nargs="*", default=None,
@@ -282,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     tasks = [t for t in TASKS if args.tasks is None or t.name in args.tasks]
     if args.what == "sweep":
         return sweep(args.results, tasks, log=lambda s: print(s, flush=True), with_patterns=not args.no_patterns)
+    if args.what == "adapters":
+        retrain_adapters(args.results, tasks, log=lambda s: print(s, flush=True))
+        return 0
     if args.what == "probes":
         try:
             seeds = [int(s) for s in args.seeds.split(",")]
