@@ -9,27 +9,27 @@ import re
 
 from lorplan.core.errors import BadInput
 
+# A single letter is binary, as lorplan writes it (the rank table's "23.50G" is GiB) and as free -h, df -h and
+# PyTorch's memory summaries mean it: a "24G" card is 24 GiB. Only the SI spellings with B (KB, MB, GB, TB) are
+# decimal, as GPU vendors' "80GB" is; IEC spellings (KiB, Gi, ...) are binary.
 _UNITS = {
     "": 1,
     "b": 1,
-    "k": 1000,
     "kb": 1000,
-    "m": 1000**2,
     "mb": 1000**2,
-    "g": 1000**3,
     "gb": 1000**3,
-    "t": 1000**4,
     "tb": 1000**4,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-    "tib": 1024**4,
+    **{f"{p}{suffix}": 1024**power for power, p in enumerate("kmgt", start=1) for suffix in ("", "i", "ib")},
 }
+UNIT_CHOICES = "K/M/G/T or KiB/MiB/GiB/TiB, binary: 24G = 24GiB; KB/MB/GB/TB, decimal: 80GB = 80e9 bytes"
 _SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(text: str, what: str = "size") -> int:
-    """Parse a memory size such as "24GiB", "80GB", "16000 MiB" or "1e9" into bytes.
+    """Parse a memory size such as "24GiB", "24G", "80GB", "16000 MiB" or "3e10" into bytes.
+
+    Units, any case: K, M, G, T and Ki, Mi, Gi, Ti and KiB, MiB, GiB, TiB are binary ("24G" == 24 GiB, as lorplan's
+    own tables and free -h write it); KB, MB, GB, TB are decimal ("80GB" == 80 * 10**9, as GPU vendors write it).
 
     A bare number is taken as GiB when it is below 4096 (people type "24" meaning 24 GiB) and as bytes from
     1 GiB's worth of bytes up; one in between ("16000": MiB? bytes?) is refused as ambiguous, so a typed
@@ -41,7 +41,7 @@ def parse_size(text: str, what: str = "size") -> int:
         try:
             value = float(raw)
         except ValueError:
-            raise BadInput(f"{what}: {text!r} is not a memory size (try 24GiB or 80GB)") from None
+            raise BadInput(f"{what}: {text!r} is not a memory size (try 24G, 24GiB or 80GB)") from None
         unit = ""
     else:
         value = float(m.group(1))
@@ -49,7 +49,7 @@ def parse_size(text: str, what: str = "size") -> int:
     if value != value or value in (float("inf"), float("-inf")):
         raise BadInput(f"{what}: {text!r} is not a finite size")
     if unit not in _UNITS:
-        raise BadInput(f"{what}: unknown unit {m.group(2)!r} in {text!r} (use GiB, GB, MiB or MB)")
+        raise BadInput(f"{what}: unknown unit {m.group(2)!r} in {text!r} (use {UNIT_CHOICES})")
     if unit == "" and value < 4096:
         unit = "gib"
     elif unit == "" and value < _UNITS["gib"]:

@@ -32,7 +32,9 @@ TOPICS: tuple[HelpTopic, ...] = (
         "GPU and memory budget",
         "The table compares every rank against the memory of the chosen GPU. lorplan reads your GPUs through "
         "NVML (the NVIDIA driver) and refreshes them every few seconds. Without a GPU or a driver, pick a "
-        "preset or type a budget such as 24GiB or 80GB: the plan is the same, only the budget is yours.",
+        "preset or type a budget such as 24G or 80GB: the plan is the same, only the budget is yours. A single "
+        "letter is binary, as the table writes it: 24G is 24GiB (24·2³⁰ bytes); GB and MB are decimal: 80GB is "
+        "80·10⁹ bytes.",
     ),
     HelpTopic(
         "model",

@@ -16,6 +16,20 @@ from lorplan.core.units import counted, format_bytes, format_count, parse_size
         ("24", 24 * 2**30),  # a bare small number means GiB
         ("1.5TiB", int(1.5 * 2**40)),
         ("5000000000", 5 * 10**9),  # a bare large number means bytes
+        # one letter is binary, as lorplan's own tables write it ("23.50G") and free -h / df -h mean it
+        ("24G", 24 * 2**30),
+        ("24g", 24 * 2**30),
+        ("23.5G", int(23.5 * 2**30)),
+        ("1.5T", int(1.5 * 2**40)),
+        ("512M", 512 * 2**20),
+        ("64K", 64 * 2**10),
+        ("24Gi", 24 * 2**30),
+        ("80 Mi", 80 * 2**20),
+        # SI spellings with B stay decimal, as GPU vendors write them
+        ("80GB", 80 * 10**9),
+        ("80 gb", 80 * 10**9),
+        ("1.5TB", int(1.5 * 10**12)),
+        ("500MB", 500 * 10**6),
     ],
 )
 def test_parse_size(text, expected):
@@ -30,6 +44,26 @@ def test_parse_size_refuses_with_the_input_named(text):
     message = str(err.value)
     assert message.startswith("--gpu-memory:")
     assert "\n" not in message
+
+
+def test_copying_a_size_from_lorplan_s_own_output_gives_it_back():
+    """The rank table's cells ("14.96G") and format_bytes ("24.00 GiB") read back as the same bytes, to their
+    rounding (a decimal G would be 7% short)."""
+    from lorplan.tui.widgets.rank_table import compact_bytes
+
+    for n in (16_060_522_496, 24 * 2**30, 88_080_384, 1_649_267_441_664):
+        for shown in (compact_bytes(n), format_bytes(n)):
+            assert abs(parse_size(shown) - n) / n < 1e-3, shown
+
+
+def test_an_unknown_unit_is_refused_naming_the_unit_choices():
+    with pytest.raises(BadInput) as err:
+        parse_size("24XB", what="--gpu-memory")
+    message = str(err.value)
+    assert message.startswith("--gpu-memory: unknown unit 'XB' in '24XB'")
+    for unit in ("G", "GiB", "GB", "MiB", "MB", "T"):
+        assert unit in message.split("(use ", 1)[1]
+    assert "binary" in message and "decimal" in message and "\n" not in message
 
 
 def test_formatters():

@@ -169,12 +169,12 @@ async def test_a_sequence_cut_to_a_short_context_comes_back_with_a_longer_one(ma
 
 
 async def test_a_budget_the_field_rejects_marks_the_table_stale(make_app):
-    """Typed key by key, "65T" is a valid budget (65 TB) and "65TiB" is not: the table planned before the last
+    """Typed key by key, "65" is a valid budget (65 GiB) and "65TiB" is not: the table planned before the last
     key stays, dimmed, with the banner, as for a bad setup field; no plan is made with the rejected budget."""
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
-        for prefix, garbage in (("65T", "65TiB"), ("1e3", "1e3GB")):  # a valid prefix, then the bad whole
+        for prefix, garbage in (("65", "65TiB"), ("1e3", "1e3GB")):  # a valid prefix, then the bad whole
             await type_into(pilot, "#gpu-budget", prefix)
             valid, budget, plan = table_rows(app), view.state.budget_bytes, app.screen.plan
             await type_into(pilot, "#gpu-budget", garbage[len(prefix):], clear=False)

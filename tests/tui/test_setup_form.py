@@ -59,7 +59,7 @@ def test_custom_rank_and_thousands_separators():
     assert result.custom_rank == 12 and result.setup.seq_len == 8192
 
 
-@pytest.mark.parametrize("text", ["lots", "0", "-4GiB", "1000TiB"])
+@pytest.mark.parametrize("text", ["lots", "0", "-4GiB", "1000TiB", "65T"])  # 65T is 65 TiB, over the 64 TiB cap
 def test_bad_budgets(text):
     from lorplan.core.errors import BadInput
 
@@ -70,6 +70,8 @@ def test_bad_budgets(text):
 def test_budget_units():
     assert parse_budget("24GiB") == 24 * 1024**3
     assert parse_budget("80GB") == 80 * 10**9
+    assert parse_budget("24G") == 24 * 1024**3  # as lorplan's table writes GiB ("23.50G")
+    assert parse_budget("60TB") == 60 * 10**12
 
 
 def test_several_gpus_need_sharding():

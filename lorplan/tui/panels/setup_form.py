@@ -77,7 +77,7 @@ def parse_dropout(text: str) -> float:
 
 
 def parse_budget(text: str) -> int:
-    """A per-GPU memory budget such as "24GiB" or "80GB" in bytes."""
+    """A per-GPU memory budget such as "24G" (= "24GiB", binary) or "80GB" (decimal) in bytes."""
     try:
         size = parse_size(text, "GPU memory")
     except OverflowError:  # "1e999" parses as infinity
