@@ -34,6 +34,7 @@ from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
 from lorplan.tui.themes import ANSI16_THEMES, DEFAULT_THEME, load_themes
+from lorplan.tui.widgets.rank_table import RankTable
 
 HERE = Path(__file__).resolve().parent
 LORPLAN_THEMES = ("dark", "light", "high-contrast")
@@ -288,27 +289,38 @@ class LorplanApp(App[int]):
                 topic = next((t for prefix, t in _HELP_FOR.items() if node_id.startswith(prefix)), None)
                 if topic:
                     break
-        self.push_screen(HelpScreen(topic or "rank", self.key_table()))
+        self.push_screen(HelpScreen(topic or "rank", self.key_table(), self.topic_keys()))
+
+    def _key_rows(self, bindings, where: str = "") -> list[tuple[str, str]]:
+        """(keys, description) of `bindings` after keymap overrides, as the help screen lists them."""
+        rows = []
+        for binding in bindings:
+            if isinstance(binding, Binding):
+                keys = self._keymap.get(binding.id or "", binding.key)
+                described = f"{binding.description} ({where})" if where else binding.description
+                rows.append((keys, f"{described}  [{binding.id}]" if binding.id else described))
+        return rows
 
     def key_table(self) -> list[tuple[str, str]]:
         """(keys, description) of the app's and the tabs' bindings after keymap overrides, for the help screen."""
-        rows = []
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding):
-                keys = self._keymap.get(binding.id or "", binding.key)
-                rows.append((keys, f"{binding.description}  [{binding.id}]"))
+        rows = self._key_rows(self.BINDINGS)
         rows.append(("ctrl+p", "Command palette: everything else"))
-        # The tabs' own keys, read from their panels' bindings so the list cannot drift from them (imported
-        # here, on the first F1, not at start-up: the panels load plotting).
+        # The tabs' own keys, read from their widgets' bindings so the list cannot drift from them (the panels
+        # imported here, on the first F1, not at start-up: they load plotting).
         from lorplan.tui.panels.probes_panel import ProbesPanel
         from lorplan.tui.panels.recommend_panel import RecommendPanel
 
-        for tab, panel in (("Probes tab", ProbesPanel), ("Recommend tab", RecommendPanel)):
-            for binding in panel.BINDINGS:
-                if isinstance(binding, Binding):
-                    keys = self._keymap.get(binding.id or "", binding.key)
-                    rows.append((keys, f"{binding.description} ({tab})  [{binding.id}]"))
+        for where, widget in (("Plan tab, rank table", RankTable), ("Probes tab", ProbesPanel),
+                              ("Recommend tab", RecommendPanel)):
+            rows += self._key_rows(widget.BINDINGS, where)
         return rows
+
+    def topic_keys(self) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+        """Help topic id -> (heading, key rows) shown under that topic: the rank table's own keys under the Plan
+        tab's "Reading the table", from RankTable.BINDINGS so the text cannot drift from the code."""
+        focus = self._keymap.get("focus-table", next(b.key for b in self.BINDINGS if b.id == "focus-table"))
+        return {"table": (f"Keys when the table has the focus ({focus}; a click selects a row too):",
+                          self._key_rows(RankTable.BINDINGS))}
 
     def action_export(self) -> None:
         if not isinstance(self.screen, MainScreen):

@@ -172,7 +172,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         "largest micro-batch that fits. The last row, full, is full fine-tuning with the same setup for "
         "reference (every parameter trained: fp32 master weights, fp32 gradients and optimizer states under "
         "16-bit autocast, the base dtype without it; a quantized setup priced unquantized), as `lorplan plan` "
-        "prints it under its table. Move with the arrows to select a rank.",
+        "prints it under its table. Sizes in the table are binary: 14.96G is 14.96 GiB, 160M is 160 MiB.",
     ),
 )
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from textual.binding import Binding
 from tui_helpers import type_into, wait_until
 
 from lorplan.core.errors import BadInput
@@ -86,6 +87,34 @@ async def test_help_key_list_comes_from_every_binding_including_the_tabs_keys(ma
                 assert binding.description in keys
         for key in ("p", "s", "c", "C", "t", "v", "a", "l"):
             assert any(line.split()[:1] == [key] for line in keys.splitlines()), key
+
+
+async def test_help_on_the_plan_tab_lists_the_rank_table_s_own_keys(make_app, tmp_path):
+    """F1 from the rank table opens "Reading the table" with the table's keys, read from RankTable.BINDINGS (and
+    the key that focuses the table, from the user's keymap); the Keys section lists them too."""
+    from lorplan.tui.widgets.rank_table import RankTable
+
+    config_path = tmp_path / "cfg" / "config.toml"
+    save_config(UserConfig(keymap={"focus-table": "f9"}), config_path)
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == "plan")
+        await pilot.press("f9")
+        await wait_until(pilot, lambda: isinstance(app.focused, RankTable))
+        await pilot.press("f1")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        current = app.screen.query_one(".-current")
+        assert current.id == "help-table"
+        lines = str(current.render()).splitlines()
+        assert "Keys when the table has the focus (f9;" in "\n".join(lines)
+        bindings = [b for b in RankTable.BINDINGS if isinstance(b, Binding)]
+        assert len(bindings) >= 6
+        for binding in bindings:
+            assert any(line.split() == [binding.key, *binding.description.split()] for line in lines), binding
+        keys = str(app.screen.query_one("#help-keys").render()).splitlines()
+        for binding in bindings:
+            assert any(line.split()[:1] == [binding.key] and f"{binding.description} (Plan tab, rank table)" in line
+                       for line in keys), binding
 
 
 def test_micro_batch_help_names_the_max_mb_column():

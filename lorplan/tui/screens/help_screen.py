@@ -24,10 +24,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,f1,q,question_mark", "close_help", "Close help", id="help.close"),
     ]
 
-    def __init__(self, topic: str | None = None, keys: list[tuple[str, str]] | None = None) -> None:
+    def __init__(self, topic: str | None = None, keys: list[tuple[str, str]] | None = None,
+                 topic_keys: dict[str, tuple[str, list[tuple[str, str]]]] | None = None) -> None:
+        """`keys`: (keys, description) rows of the Keys section; `topic_keys`: topic id -> (heading, rows) shown
+        under that topic (a widget's own keys next to what it means)."""
         super().__init__()
         self._topic = topic if topic in BY_ID else None
         self._keys = keys or []
+        self._topic_keys = topic_keys or {}
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box") as box:
@@ -39,6 +43,12 @@ class HelpScreen(ModalScreen[None]):
                     text = Text()
                     text.append(topic.title + "\n", style="bold")
                     text.append(topic.text)
+                    if topic.id in self._topic_keys:
+                        heading, rows = self._topic_keys[topic.id]
+                        text.append(f"\n{heading}")
+                        for key, description in rows:
+                            text.append(f"\n{key:>14}  ", style="bold")
+                            text.append(description)
                     classes = "help-topic -current" if topic.id == self._topic else "help-topic"
                     yield Static(text, id=f"help-{topic.id}", classes=classes)
                 if self._keys:
