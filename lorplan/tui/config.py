@@ -16,10 +16,11 @@ seq_len = 4096
 grad_checkpointing = true
 ```
 
-Read with tomllib, written atomically with tomli-w (temp file in the same folder + os.replace). The schema is
-strict: an unknown key or a wrong type is reported with the file and the dotted key, and the default is used;
-the TUI still opens. Saving updates only the keys lorplan owns: what it reported and could not use stays in
-the file as the user wrote it, for them to fix. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
+Read with tomllib, written atomically (temp file in the same folder + os.replace). The schema is strict: an
+unknown key or a wrong type is reported with the file and the dotted key, and the default is used; the TUI
+still opens. Saving edits the file in place with tomlkit and updates only the keys lorplan owns: the user's
+comments, blank lines and key order stay, and what lorplan reported and could not use stays as the user wrote
+it, for them to fix. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
 length of 0) is dropped the same way. A file that is not valid TOML (or cannot be read) is reported too, and is
 never written over: save_config raises ConfigLeftAsIs instead, so the user's other settings are not lost.
 Imports nothing from Textual so it is cheap to test.
@@ -142,13 +143,14 @@ def load_config(path: Path | None = None) -> tuple[UserConfig, list[str]]:
     return parse_config(text, path)
 
 
-def _read_for_update(path: Path) -> dict:
-    """The file's TOML as it stands (empty when there is none). Raises ConfigLeftAsIs when it exists but cannot
-    be read or is not valid TOML: writing over it would lose the user's settings in it."""
+def _read_for_update(path: Path) -> tuple[str, dict]:
+    """The file's text and TOML as they stand (empty when there is none). Raises ConfigLeftAsIs when it exists
+    but cannot be read or is not valid TOML: writing over it would lose the user's settings in it."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        return text, tomllib.loads(text)
     except FileNotFoundError:
-        return {}
+        return "", {}
     except (OSError, UnicodeDecodeError) as exc:
         why = f"cannot be read ({exc})"
     except tomllib.TOMLDecodeError as exc:
@@ -167,27 +169,114 @@ def _merged_table(existing: object, owned: Mapping, names: tuple[str, ...] = ())
     return table
 
 
+def _put(table, key: str, value: object) -> None:
+    """Set `key` in a tomlkit document or table. A key already there is changed in place (its inline comment
+    stays). A new key goes right after the table's last key, indented as that key is: tomlkit would append it
+    after the comments and blank lines that end the table, which are usually the heading of the next table."""
+    import tomlkit
+    from tomlkit.container import Container
+    from tomlkit.items import AoT, Table
+
+    body = table if isinstance(table, Container) else table.value if isinstance(table, Table) else None
+    last = None if body is None or key in table else max(
+        (i for i, (k, item) in enumerate(body.body) if k is not None and not isinstance(item, (Table, AoT))),
+        default=None)
+    if last is None:  # a key already there, an inline table, or a table with no key yet: tomlkit's own place
+        table[key] = value
+        return
+    new = tomlkit.item(value)
+    indent = body.body[last][1].trivia.indent
+    if not indent.strip(" \t"):
+        new.trivia.indent = indent
+    if last == len(body.body) - 1:
+        body.append(key, new)
+    else:
+        body._insert_at(last + 1, key, new)  # tomlkit has no public insert at a position
+
+
+def _update_table(doc, name: str, owned: Mapping, names: tuple[str, ...] = ()) -> None:
+    """`_merged_table` on the tomlkit document: the table `name` keeps its comments, layout and other keys."""
+    import tomlkit
+
+    table = doc.get(name)
+    if not isinstance(table, dict):  # none yet, or a value that is not a table (reported when read): replaced
+        if name in doc:
+            del doc[name]
+        table = tomlkit.table()
+        doc[name] = table
+    for key in names:
+        if key in table and key not in owned:
+            del table[key]
+    for key, value in owned.items():
+        _put(table, key, value)
+
+
+def _restyled(text: str, config: UserConfig, setup_cleared: tuple[str, ...]) -> str | None:
+    """`text` (the file as the user wrote it) with lorplan's settings changed in place: comments, blank lines,
+    key order and unknown keys stay. None if tomlkit cannot parse what tomllib did."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    try:
+        doc = tomlkit.parse(text)
+    except (TOMLKitError, ValueError):
+        return None
+    for key in ("theme", "last_model", "last_data"):
+        value = getattr(config, key)
+        if value:
+            _put(doc, key, value)
+    if config.keymap:
+        _update_table(doc, "keymap", config.keymap)
+    if config.setup is not None:
+        _update_table(doc, "setup", saved_setup(config.setup), setup_cleared)
+    return tomlkit.dumps(doc)
+
+
+def _reads_as(text: str, data: dict) -> bool:
+    """Whether `text` is valid TOML holding exactly `data` (types too: 1 is not 1.0 nor true; nan is nan)."""
+    def same(a: object, b: object) -> bool:
+        if isinstance(a, dict):
+            return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        if isinstance(a, list):
+            return isinstance(b, list) and len(a) == len(b) and all(map(same, a, b))
+        if isinstance(a, float) and a != a:
+            return isinstance(b, float) and b != b
+        return type(a) is type(b) and a == b
+
+    try:
+        return same(data, tomllib.loads(text))
+    except tomllib.TOMLDecodeError:
+        return False
+
+
 def save_config(config: UserConfig, path: Path | None = None) -> Path:
     """Write the config atomically (a reader never sees half a file), updating only the settings lorplan owns:
     keys it does not know, and values it reported and could not use (`theme = 3`, `keymap.help = 5`), are kept
-    as the user wrote them (comments and layout are not: the file is written anew). Returns the path written.
-    Raises ConfigLeftAsIs, writing nothing, when the file there cannot be read or parsed (the user's settings
-    in it would be lost)."""
-    import tomli_w
-
+    as the user wrote them, and so are the file's comments, blank lines and key order (the file is edited in
+    place with tomlkit). Returns the path written. Raises ConfigLeftAsIs, writing nothing, when the file there
+    cannot be read or parsed (the user's settings in it would be lost)."""
     path = path or default_config_path()
-    data = _read_for_update(path)
+    text, data = _read_for_update(path)
     for key in ("theme", "last_model", "last_data"):
         value = getattr(config, key)
         if value:
             data[key] = value
     if config.keymap:
         data["keymap"] = _merged_table(data.get("keymap"), config.keymap)
+    cleared: tuple[str, ...] = ()
     if config.setup is not None:
         old = data.get("setup")
         # a field lorplan read from the file and the form now leaves empty goes; one it could not read stays
         unreadable = read_saved_setup(old)[1] if isinstance(old, dict) else {}
         cleared = tuple(name for name in SAVED_FIELDS if name not in unreadable)
         data["setup"] = _merged_table(old, saved_setup(config.setup), cleared)
+    # `data` is what the file must hold; the edited text is written only if it reads back as exactly that:
+    # tomlkit releases have written invalid TOML for some edits (a key added to an inline table in 0.15.0), and
+    # then the file is written anew, losing its comments rather than a setting
+    new_text = _restyled(text, config, cleared)
+    if new_text is None or not _reads_as(new_text, data):
+        import tomli_w
+
+        new_text = tomli_w.dumps(data)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return replace_text(path, tomli_w.dumps(data))
+    return replace_text(path, new_text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,112 @@ def test_saving_the_setup_updates_its_fields_and_keeps_the_unreadable_ones(tmp_p
     assert tomllib.loads(path.read_text())["setup"]["custom_rank"] == 12
     save_config(config.with_setup(FormValues()), path)  # the custom rank cleared in the form
     assert "custom_rank" not in tomllib.loads(path.read_text())["setup"]
+
+
+COMMENTED = '''\
+# lorplan settings, edited by hand
+theme = "dark"   # dark at night
+colour = "blue"  # not a lorplan key: reported, and kept
+
+[keymap]            # binding id -> keys
+# F1 opens the help
+help = "f1,question_mark"
+export = "ctrl+e"  # export the plan
+
+[setup]             # the last session
+# 4-bit, for my 24 GB card
+quant = "nf4"
+custom_rank = 12  # my rank
+seq_len = 4096
+
+# my own table, below
+[extra]
+when = 1979-05-27
+'''
+
+
+def _in_order(lines: list[str], text: str) -> bool:
+    """Whether every one of `lines` is a line of `text`, in this order (other lines may come between)."""
+    rest = iter(text.splitlines())
+    return all(line in rest for line in lines)
+
+
+def test_saving_one_value_keeps_the_comments_layout_and_unknown_keys(tmp_path):
+    import tomllib
+
+    path = tmp_path / "config.toml"
+    no_setup = COMMENTED.replace(COMMENTED[COMMENTED.index("[setup]"):COMMENTED.index("# my own")], "")
+    path.write_text(no_setup)
+    config, problems = load_config(path)
+    assert len(problems) == 2  # colour and extra: unknown, and kept below
+    save_config(config.with_theme("light"), path)
+    # the one value changed, every other byte as the user wrote it (its inline comment too)
+    assert path.read_text() == no_setup.replace('theme = "dark"', 'theme = "light"')
+    assert tomllib.loads(path.read_text()) == tomllib.loads(no_setup) | {"theme": "light"}
+    save_config(config.with_last_model("Qwen/Qwen3-8B"), path)  # a new key: after the last top-level key
+    assert path.read_text().startswith('# lorplan settings, edited by hand\ntheme = "dark"   # dark at night\n'
+                                       'colour = "blue"  # not a lorplan key: reported, and kept\n'
+                                       'last_model = "Qwen/Qwen3-8B"\n\n[keymap]')
+
+    path.write_text(COMMENTED)  # with a [setup]: the app saves the form whole (its defaults for the rest)
+    config, _ = load_config(path)
+    save_config(replace(config.with_theme("light"), keymap={**config.keymap, "quit": "ctrl+q"}), path)
+    text = path.read_text()
+    assert _in_order(COMMENTED.replace('theme = "dark"', 'theme = "light"').splitlines(), text)
+    assert _in_order(['export = "ctrl+e"  # export the plan', 'quit = "ctrl+q"', "", "[setup]             # the "
+                      "last session", "seq_len = 4096", 'optimizer = "adamw"', "lora_dropout = 0.0", "",
+                      "# my own table, below", "[extra]"], text)
+    saved = tomllib.loads(text)
+    assert saved["theme"] == "light" and saved["colour"] == "blue" and saved["keymap"]["quit"] == "ctrl+q"
+    assert tomllib.loads(COMMENTED)["setup"].items() <= saved["setup"].items()
+    assert [p.name for p in tmp_path.iterdir()] == ["config.toml"]  # atomic: no temp file left behind
+
+
+def test_saving_the_setup_keeps_its_comments_and_removes_a_cleared_field(tmp_path):
+    import tomllib
+
+    from lorplan.tui.panels.setup_form import FormValues
+
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    config, _ = load_config(path)
+    assert config.setup.custom_rank == "12"
+    save_config(config.with_setup(FormValues(quant="nf4", seq_len="1024")).with_last_data("/d/t.jsonl"), path)
+    text = path.read_text()
+    saved = tomllib.loads(text)
+    assert "custom_rank" not in text and "my rank" not in text  # cleared in the form: gone, with its comment
+    assert saved["setup"]["seq_len"] == 1024 and saved["setup"]["quant"] == "nf4" and saved["setup"]["gpus"] == 1
+    assert "custom_rank" not in saved["setup"] and load_config(path)[0].setup.custom_rank == ""
+    assert saved["last_data"] == "/d/t.jsonl" and saved["extra"] == tomllib.loads(COMMENTED)["extra"]
+    lines = text.splitlines()
+    kept = [line for line in COMMENTED.splitlines() if "custom_rank" not in line and "seq_len" not in line]
+    assert [line for line in lines if line in kept] == kept  # every other line, comments and blanks, in order
+    assert "seq_len = 1024" in lines
+    # the fields the form added sit with the others, above the blank line and comment that head [extra]
+    assert lines[lines.index("lora_dropout = 0.0") + 1:][:3] == ["", "# my own table, below", "[extra]"]
+    assert lines.index('[setup]             # the last session') < lines.index("gpus = 1")
+
+
+def test_saving_keeps_comments_around_an_unknown_nan(tmp_path):
+    """A value that is not equal to itself (nan) still reads back as what was saved: the file is edited in
+    place, not written anew."""
+    import math
+
+    import tomllib
+
+    path = tmp_path / "config.toml"
+    path.write_text('# mine\nweight = nan  # a float lorplan does not know\ntheme = "dark"\n')
+    save_config(UserConfig(theme="light"), path)
+    assert path.read_text() == '# mine\nweight = nan  # a float lorplan does not know\ntheme = "light"\n'
+    assert math.isnan(tomllib.loads(path.read_text())["weight"])
+
+
+def test_the_toml_writers_load_only_when_saving():
+    import subprocess
+    import sys
+
+    code = ("import sys, lorplan.tui.config, lorplan.tui.app\n"
+            "print(sorted(m for m in ('tomlkit', 'tomli_w') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
