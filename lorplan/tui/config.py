@@ -213,23 +213,25 @@ def _update_table(doc, name: str, owned: Mapping, names: tuple[str, ...] = ()) -
 
 def _restyled(text: str, config: UserConfig, setup_cleared: tuple[str, ...]) -> str | None:
     """`text` (the file as the user wrote it) with lorplan's settings changed in place: comments, blank lines,
-    key order and unknown keys stay. None if tomlkit cannot parse what tomllib did."""
+    key order and unknown keys stay. None if tomlkit cannot parse what tomllib did or cannot make the edit."""
     import tomlkit
     from tomlkit.exceptions import TOMLKitError
 
     try:
         doc = tomlkit.parse(text)
-    except (TOMLKitError, ValueError):
+        for key in ("theme", "last_model", "last_data"):
+            value = getattr(config, key)
+            if value:
+                _put(doc, key, value)
+        if config.keymap:
+            _update_table(doc, "keymap", config.keymap)
+        if config.setup is not None:
+            _update_table(doc, "setup", saved_setup(config.setup), setup_cleared)
+        return tomlkit.dumps(doc)
+    except (TOMLKitError, ValueError, AttributeError, TypeError, KeyError, IndexError):
+        # _put uses tomlkit's private Container._insert_at: a tomlkit release that changes it must cost the
+        # comments (the caller writes the file anew), never the save
         return None
-    for key in ("theme", "last_model", "last_data"):
-        value = getattr(config, key)
-        if value:
-            _put(doc, key, value)
-    if config.keymap:
-        _update_table(doc, "keymap", config.keymap)
-    if config.setup is not None:
-        _update_table(doc, "setup", saved_setup(config.setup), setup_cleared)
-    return tomlkit.dumps(doc)
 
 
 def _reads_as(text: str, data: dict) -> bool:

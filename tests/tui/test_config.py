@@ -273,3 +273,17 @@ def test_the_toml_writers_load_only_when_saving():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+def test_a_tomlkit_that_cannot_insert_costs_the_comments_not_the_setting(tmp_path, monkeypatch):
+    """The in-place edit uses tomlkit's private Container._insert_at; a release without it must still save."""
+    import tomllib
+    from tomlkit.container import Container
+
+    path = tmp_path / "config.toml"
+    path.write_text(COMMENTED)
+    config, _ = load_config(path)
+    monkeypatch.delattr(Container, "_insert_at")
+    save_config(replace(config, keymap={**config.keymap, "quit": "ctrl+q"}), path)
+    saved = tomllib.loads(path.read_text())
+    assert saved["keymap"]["quit"] == "ctrl+q" and saved["colour"] == "blue"
