@@ -137,3 +137,44 @@ def test_seq_len_beyond_the_models_context_is_refused_as_plan_refuses_it(tmp_pat
     assert err.startswith("lorplan: error: --seq-len 300,000 is beyond ")
     assert main(["profile", "--data", str(path), "--model", "all-MiniLM-L6-v2", "--seq-len", "512"]) == 0
     assert "at seq len 512:" in capsys.readouterr().out
+
+
+def test_profile_counts_against_the_plans_context_not_the_tokenizers(tmp_path, capsys, monkeypatch):
+    """The profile capped lengths at the tokenizer's model_max_length (MiniLM's 512) where the plan checks the
+    config's context (a tiny Llama's 128): its truncation and suggestion were for a length training refuses."""
+    from model_builders import tiny_llama
+
+    from lorplan.core.data import profile_dataset
+    from lorplan.core.memory import TrainingSetup
+    from lorplan.core.memory.bounds import context_tokens
+    from lorplan.core.model import load_spec
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = str(tiny_llama(tmp_path / "llama", context=128))
+    assert json.loads((tmp_path / "llama" / "tokenizer_config.json").read_text())["model_max_length"] == 512
+    data = str(_write(tmp_path / "d.jsonl", [{"text": "word " * (200 + i)} for i in range(8)]))
+    spec = load_spec(model)
+    for rope, context in ((None, 128), ("2", 256)):
+        setup = TrainingSetup(rope_scaling=float(rope) if rope else None)
+        assert context_tokens(spec, setup) == context  # the plan's context
+        flags = ["--model", model] + (["--rope-scaling", rope] if rope else [])
+        assert main(["profile", "--data", data, "--json", *flags]) == 0
+        out = json.loads(capsys.readouterr().out)
+        lengths = [202 + i for i in range(8)]  # [CLS] word × n [SEP]
+        assert out["seq_len"] == context and out["suggested_seq_len"] == context  # both capped at it (p99: 256)
+        assert out["truncated_tokens"] == sum(max(n - context, 0) for n in lengths)
+        # a length beyond it: refused by plan and profile alike, and from Python the note names the limit
+        assert main(["plan", *flags, "--seq-len", str(context + 1)]) == 2
+        plan_err = capsys.readouterr().err
+        assert main(["profile", "--data", data, *flags, "--seq-len", str(context + 1)]) == 2
+        assert capsys.readouterr().err == plan_err
+        assert main(["profile", "--data", data, *flags, "--seq-len", str(context)]) == 0
+        capsys.readouterr()
+        p = profile_dataset(data, model=model, seq_len=600, rope_scaling=setup.rope_scaling)
+        scaled = f" × --rope-scaling {rope}" if rope else ""
+        assert p.notes == (f"--seq-len 600 is beyond the model's maximum of {context} "
+                           f"(max_position_embeddings of the model's config{scaled})",)
+    # no config known (a tokenizer folder only): the tokenizer's figure, and the note says so
+    p = profile_dataset(data, tokenizer=model, seq_len=600)
+    assert p.seq_len == 600 and p.notes == (
+        "--seq-len 600 is beyond the model's maximum of 512 (the tokenizer's model_max_length)",)

@@ -32,8 +32,8 @@ from lorplan.core.data.stats import (
     suggest_split,
     truncated_tokens,
 )
-from lorplan.core.data.tokenizer import TokenizerChoice, model_max_length, resolve_tokenizer
-from lorplan.core.errors import BadInput
+from lorplan.core.data.tokenizer import TokenizerChoice, resolve_tokenizer
+from lorplan.core.errors import BadInput, LorplanError
 
 DEFAULT_SEQ_LEN = 2048
 MAX_PROBLEMS = 1000  # problems listed; `skipped` counts all of them
@@ -161,6 +161,49 @@ def _count_duplicates(hashes: array) -> int:
     return int(np.count_nonzero(values[1:] == values[:-1]))
 
 
+@dataclass(frozen=True)
+class ModelLimit:
+    """The longest sequence a profile counts against, and where it comes from (named in the profile's note)."""
+
+    tokens: int
+    source: str
+
+
+def model_limit(model: str | None, rope_scaling: float | None = None,
+                tokenizer_max: int | None = None) -> ModelLimit | None:
+    """The model's maximum sequence length as the planner counts it, so that the profile's truncation and
+    suggestions use the limit `lorplan plan`, probes and `lorplan train` check (core.memory.bounds.check_context):
+    the context of the spec lorplan loads for `model` (its config's context key), scaled as context_tokens scales
+    it (bounds.scaled_context). An architecture the fast path does not know: the context its fallback spec would
+    read (fallback.config_context), without building the model. Only when no config is known (no `model`, a
+    tokenizer-only folder, a name not on disk) or the config names no context: `tokenizer_max`, the tokenizer's
+    model_max_length, which is often a placeholder or another figure than the config's (MiniLM's 512 beside a
+    tiny Llama's 128). None when neither says. Never raises."""
+    from lorplan.core.memory.bounds import context_key, scaled_context
+
+    scaled = f" × --rope-scaling {rope_scaling:g}" if rope_scaling else ""
+    if model:
+        from lorplan.core.model import load_spec, resolve_model
+        from lorplan.core.model.fallback import CONTEXT_KEYS, config_context
+        from lorplan.core.model.sources import read_config
+
+        try:  # no fallback build: it imports torch in a child process and takes seconds
+            spec = load_spec(model, allow_fallback=False)
+            tokens = scaled_context(spec.max_position_embeddings, rope_scaling)  # = bounds.context_tokens
+            key = context_key(spec)
+        except LorplanError:  # an unsupported architecture (or no config at all: then read_config fails too)
+            try:
+                cfg = read_config(resolve_model(model).config_path)
+            except (LorplanError, OSError):
+                cfg = {}
+            tokens = scaled_context(config_context(cfg), rope_scaling)
+            key = next((k for k in CONTEXT_KEYS if k in cfg), "")
+        if tokens is not None:
+            return ModelLimit(tokens, f"{key} of the model's config{scaled}")
+    tokens = scaled_context(tokenizer_max or 0, rope_scaling)
+    return ModelLimit(tokens, f"the tokenizer's model_max_length{scaled}") if tokens is not None else None
+
+
 def profile_dataset(
     path: str | os.PathLike[str],
     *,
@@ -177,13 +220,13 @@ def profile_dataset(
     """Profile a dataset file or folder (see readers.py for formats, counting.py for what a token counts as).
 
     model / tokenizer: where the tokenizer comes from (tokenizer.resolve_tokenizer); none -> estimates.
-    seq_len: the training sequence length in tokens (default 2048, capped at the model's maximum: the tokenizer's
-    model_max_length, else max_position_embeddings of the model's config).
+    seq_len: the training sequence length in tokens (default 2048, capped at the model's maximum: model_limit,
+    the context a plan of `model` has, else the tokenizer's model_max_length).
     sample: profile a seeded uniform random sample of this many examples and scale the totals (95% intervals).
     mask: loss masked to completions / assistant turns (True) or every token trained (False).
     rope_scaling: the linear RoPE scaling the training will use (--rope-scaling): the model's maximum is then
     factor × it, the reach core.memory.bounds.context_tokens gives a plan (the default and suggested lengths
-    may go that far, and only a --seq-len beyond it gets a note).
+    may go that far, and only a --seq-len beyond it gets a note naming the limit and where it comes from).
     progress(done, total, unit) is called a few times a second; it may raise to stop the profile.
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
     """
@@ -194,9 +237,8 @@ def profile_dataset(
     choice = resolve_tokenizer(model, tokenizer)
     counter = make_counter(choice, mask=mask)
     source, schema, records = open_records(path, schema=schema)
-    model_max = counter.model_max_length or model_max_length(model)
-    if model_max and rope_scaling:
-        model_max = int(model_max * rope_scaling)
+    limit = model_limit(model, rope_scaling, counter.model_max_length)
+    model_max = limit.tokens if limit is not None else None
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, model_max) if model_max else DEFAULT_SEQ_LEN
 
@@ -219,8 +261,8 @@ def profile_dataset(
                 f"sampled {totals.sample.size} of {tally.examples} examples (seed {seed}): token totals, "
                 "padding and packing scaled to the whole file, length percentiles from the sample"
             )
-    if model_max and seq_len > model_max:
-        notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {model_max}")
+    if limit is not None and seq_len > limit.tokens:
+        notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {limit.tokens} ({limit.source})")
     return _profile(path, source.format, schema, tally, totals, seq_len, model_max, choice, notes,
                     estimated=counter.estimated and not exact_ids, exact_ids=exact_ids)
 

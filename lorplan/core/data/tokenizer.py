@@ -8,11 +8,10 @@ actually loaded (see counting.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorplan.core.errors import BadInput, LorplanError
+from lorplan.core.errors import BadInput
 
 CHARS_PER_TOKEN = 4.0  # the usual rule of thumb for English BPE tokenizers (OpenAI's tokenizer guide)
 
@@ -70,25 +69,6 @@ def tokenizer_folder(source) -> Path | None:
         if snapshot is not None:
             return snapshot
     return source.folder
-
-
-def model_max_length(model: str | None) -> int | None:
-    """The context length (max_position_embeddings / n_positions) in tokens of any model resolve_model finds
-    (catalog id, folder, config.json, cached hub id), or None (never raises)."""
-    if not model:
-        return None
-    from lorplan.core.model import resolve_model
-
-    try:
-        config = json.loads(resolve_model(model).config_path.read_text(encoding="utf-8"))
-    except (LorplanError, OSError, ValueError):
-        return None
-    config = config.get("text_config", config) if isinstance(config, dict) else {}
-    for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):  # GPT-2 says n_positions
-        value = config.get(key) if isinstance(config, dict) else None
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
 
 
 def resolve_tokenizer(model: str | None = None, tokenizer: str | None = None) -> TokenizerChoice:

@@ -40,9 +40,15 @@ def context_tokens(spec: ModelSpec, setup: TrainingSetup) -> int | None:
     setup.rope_scaling when given (linear position interpolation, Chen et al. 2023, arXiv 2306.15595: positions
     are divided by the factor, so the trained range covers factor × the context). None when the config does
     not say."""
-    if spec.max_position_embeddings <= 0:
+    return scaled_context(spec.max_position_embeddings, setup.rope_scaling)
+
+
+def scaled_context(positions: int, rope_scaling: float | None = None) -> int | None:
+    """`positions` (a model's context, in tokens) times the RoPE factor, as context_tokens counts it; None when
+    positions is not positive (the config does not say). The data profile counts its limit with it too."""
+    if positions <= 0:
         return None
-    return int(spec.max_position_embeddings * (setup.rope_scaling or 1.0))
+    return int(positions * (rope_scaling or 1.0))
 
 
 def context_key(spec: ModelSpec) -> str:

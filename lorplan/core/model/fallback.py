@@ -29,6 +29,12 @@ _ALIASES = {
 CONTEXT_KEYS = _ALIASES["max_position_embeddings"]  # the config keys a model's context is read from, in order
 
 
+def config_context(cfg: Mapping[str, Any]) -> int:
+    """The context a fallback spec takes from a config.json (the first of CONTEXT_KEYS), 0 when none says; the
+    data profile reads an unsupported architecture's context with it without building the model."""
+    return _first(cfg, CONTEXT_KEYS)
+
+
 def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> int:
     for k in keys:
         v = cfg.get(k)
@@ -114,7 +120,7 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
         head_dim=_first(cfg, ("head_dim",), hidden // heads if heads else 0),
         intermediate_size=_first(cfg, _ALIASES["intermediate_size"]),
         vocab_size=_first(cfg, ("vocab_size",)),
-        max_position_embeddings=_first(cfg, _ALIASES["max_position_embeddings"]),
+        max_position_embeddings=config_context(cfg),
         tie_word_embeddings=bool(tied),
         hidden_act=str(cfg.get("hidden_act") or cfg.get("activation_function") or ""),
         gated_mlp=False,

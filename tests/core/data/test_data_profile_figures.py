@@ -147,3 +147,22 @@ def test_at_seq_len_equals_a_fresh_profile_at_that_length(tmp_path, minilm_dir):
     path.write_text("".join(json.dumps({"text": "token " * (1 + i * 3)}) + "\n" for i in range(40)))
     wide = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=64)
     assert wide.at_seq_len(16).to_json() == profile_dataset(path, tokenizer=str(minilm_dir), seq_len=16).to_json()
+
+
+def test_limit_of_an_architecture_the_fast_path_does_not_know_is_its_configs(tmp_path, minilm_dir):
+    """An unknown model_type is read as the planner's fallback spec reads it (fallback.config_context), without
+    building the model; a folder with tokenizer files only falls back to the tokenizer's model_max_length."""
+    from lorplan.core.data.profile import model_limit
+
+    folder = copy_tokenizer(minilm_dir, tmp_path / "mystery")
+    (folder / "config.json").write_text(json.dumps({"model_type": "mystery-lm", "max_seq_len": 96}))
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"text": "word " * 300}) + "\n")
+    p = profile_dataset(path, model=str(folder))
+    assert p.seq_len == 96 and p.suggested_seq_len == 96 and not p.estimated
+    assert profile_dataset(path, model=str(folder), seq_len=97).notes[-1] == (
+        "--seq-len 97 is beyond the model's maximum of 96 (max_seq_len of the model's config)")
+    assert model_limit(str(folder), 2.0).tokens == 192
+    tokenizer_only = copy_tokenizer(minilm_dir, tmp_path / "tok")
+    assert profile_dataset(path, model=str(tokenizer_only)).seq_len == 512  # MiniLM's model_max_length
+    assert model_limit(None) is None and model_limit("no-such-model-anywhere") is None
