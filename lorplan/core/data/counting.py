@@ -4,8 +4,12 @@ With a tokenizer, the counts are those of lorplan.core.data.encode (the rule `lo
 see its docstring): text -> every token plus EOS; prompt-completion and alpaca -> the completion, closing
 special tokens and EOS trained; messages -> each assistant turn's tokens; tokenized -> labels != IGNORE_INDEX.
 mask=False trains every token. Trained tokens are counted before the causal shift.
-Without a tokenizer, CharEstimate estimates tokens as characters / ratio (no special tokens or EOS); trained =
-the completion's or assistant turns' characters / ratio.
+Without a tokenizer, CharEstimate estimates tokens as characters / ratio, plus the one EOS the rule appends to
+every causal-LM row but pre-tokenized ones and chat-template conversations (the estimate renders chats without a
+template, so they get it too); trained = the completion's or assistant turns' characters / ratio, plus that EOS
+where the rule trains it (text, completions, a chat whose last turn is the assistant's). The tokenizer's leading
+special tokens (BOS, [CLS]) are left out: whether there are any depends on the tokenizer (a BERT-style closing
+[SEP] is the EOS itself, counted once).
 Ids come from one batched call per chunk to the Rust tokenizer (`encode_batch_fast`, parallel over the batch
 with rayon), which releases the GIL, so reading the next chunk overlaps with it.
 """
@@ -20,9 +24,14 @@ from lorplan.core.data.example import Example
 from lorplan.core.data.tokenizer import TokenizerChoice
 from lorplan.core.errors import BadInput
 
+# The EOS (else SEP) encode.Encoder appends: `lorplan train` refuses a tokenizer without one (train/data.py), so
+# every trained row has it, unlike a BOS / [CLS], and the estimate can count it without knowing the tokenizer.
+EOS_TOKENS = 1
+
 
 class CharEstimate:
-    """Tokens estimated as ceil(characters / chars_per_token) for each counted string."""
+    """Tokens estimated as ceil(characters / chars_per_token) for each counted string, plus the EOS the training
+    rows end with (EOS_TOKENS; module docstring)."""
 
     estimated = True
     has_chat_template = False
@@ -41,14 +50,18 @@ class CharEstimate:
             if ex.input_ids is not None:
                 out.append(_tokenized(ex))
                 continue
+            # encode.Encoder appends EOS to each of these three kinds (a chat only without a chat template, as
+            # the estimate renders it) and trains it after a text, a completion or a final assistant turn
             if ex.messages is not None:
-                total = self._n(plain_render(ex.messages))
-                trained = sum(self._n(c) for r, c in ex.messages if r == "assistant")
+                total = self._n(plain_render(ex.messages)) + EOS_TOKENS
+                last_is_assistant = bool(ex.messages) and ex.messages[-1][0] == "assistant"
+                trained = sum(self._n(c) for r, c in ex.messages if r == "assistant") + (
+                    EOS_TOKENS if last_is_assistant else 0)
             elif ex.prompt is not None:
-                total = self._n(ex.prompt + (ex.completion or ""))
-                trained = self._n(ex.completion or "")
+                total = self._n(ex.prompt + (ex.completion or "")) + EOS_TOKENS
+                trained = self._n(ex.completion or "") + EOS_TOKENS
             else:
-                total = trained = self._n(ex.text or "")
+                total = trained = self._n(ex.text or "") + EOS_TOKENS
             out.append((total, trained if self.mask else total))
         return out
 

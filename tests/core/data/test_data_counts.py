@@ -158,9 +158,57 @@ def test_schema_override_and_detection(tmp_path):
 def test_estimate_without_tokenizer_is_marked(tmp_path):
     p = profile_dataset(write(TEXT_ROWS, tmp_path, "jsonl"), seq_len=SEQ)
     assert p.estimated is True
-    assert p.tokens == sum(-(-len(r["text"]) // 4) for r in TEXT_ROWS)
+    assert p.tokens == sum(-(-len(r["text"]) // 4) + 1 for r in TEXT_ROWS)  # + the EOS training appends
     assert any("4 characters per token" in n for n in p.notes)
     assert p.to_json()["estimated"] is True
+
+
+# Three-letter words that MiniLM keeps whole: "w w w" is 4k - 1 characters, k tokens exactly at 4 characters per
+# token, so an estimate over them differs from the exact count only by the tokens it leaves out.
+WORDS = "the cat sat and ran big red dog was not one two six ten old new hot cup bag map".split()
+
+
+def _words(k: int, start: int = 0) -> str:
+    return " ".join(WORDS[(start + i) % len(WORDS)] for i in range(k))
+
+
+def test_estimate_counts_the_eos_the_training_appends(tmp_path, tok, minilm_dir):
+    """The estimate left out the EOS `lorplan train` appends to every text / prompt-completion row (MiniLM's
+    [SEP]) and trains: a text row was 2 tokens short of the exact count, a completion's trained tokens 1 short.
+    Only the tokenizer's own leading special token ([CLS] here; BOS on Llama, none on GPT-2 or Qwen) is left
+    out now, since the estimate cannot know it."""
+    from lorplan.core.data import load_examples
+    from lorplan.train.data import tokenize
+
+    text_rows = [{"text": _words(3 + 5 * i, i)} for i in range(6)]
+    pc_rows = [{"prompt": _words(2 + i, i) + " ", "completion": _words(1 + 3 * i, 7 + i)} for i in range(6)]
+    for name, rows, trained_gap in (("text", text_rows, 1), ("pc", pc_rows, 0)):
+        path = write(rows, tmp_path / name, "jsonl")
+        est = profile_dataset(path, seq_len=4096)
+        exact = profile_dataset(path, tokenizer=str(minilm_dir), seq_len=4096)
+        assert est.estimated and not exact.estimated
+        # what the engine trains: its own rows (train/data.py), not only the profile's exact count
+        items = tokenize(load_examples(path), tok, task="causal-lm", seq_len=4096, packing=False)
+        assert all(x.input_ids[-1] == tok.sep_token_id for x in items)  # each ends with the appended EOS
+        assert exact.tokens == sum(len(x.input_ids) for x in items)
+        assert exact.trained_tokens == sum(x.trained for x in items)
+        assert exact.tokens - est.tokens == len(rows), name  # one [CLS] per row, the EOS counted by both
+        assert exact.trained_tokens - est.trained_tokens == trained_gap * len(rows), name
+    unmasked = profile_dataset(write(pc_rows, tmp_path / "all", "jsonl"), seq_len=4096, mask=False)
+    assert unmasked.trained_tokens == unmasked.tokens  # every token trained, the EOS included
+
+
+def test_estimate_trains_a_chats_eos_only_after_an_assistant_turn(tmp_path):
+    """An estimated chat renders without a template, as the engine does a template-less tokenizer's: EOS
+    appended, and trained when the last turn is the assistant's (encode.py)."""
+    turns = [{"role": "user", "content": "hi there"}, {"role": "assistant", "content": "hello you"}]
+    ends_assistant = profile_dataset(write([{"messages": turns}], tmp_path / "a", "jsonl"))
+    ends_user = profile_dataset(write([{"messages": turns + [{"role": "user", "content": "ok"}]}],
+                                      tmp_path / "u", "jsonl"))
+    rendered = "<|user|>\nhi there\n<|assistant|>\nhello you\n"
+    assert ends_assistant.tokens == -(-len(rendered) // 4) + 1
+    assert ends_assistant.trained_tokens == -(-len("hello you") // 4) + 1
+    assert ends_user.trained_tokens == -(-len("hello you") // 4)
 
 
 def test_load_examples_sample_is_seeded_and_in_file_order(tmp_path):
