@@ -43,6 +43,14 @@ VARIANTS: dict[str, tuple[dict, str]] = {
                     "from_top": True},
                    "as top but without the doublings by measured directions: lorplan's default now "
                    "(allocate.BY_DIRECTIONS, MAX_RANK_FACTOR) as its ladder makes it"),
+    "top-nofill": ({"by_directions": False, "signal_floor": 0.25, "max_rank_factor": 8, "extend_factor": 2,
+                    "from_top": True, "fill": False},
+                   "as top-shared but what the shared signal leaves of the budget is not spent toward uniform "
+                   "rank (the budget a ceiling: fewer parameters)"),
+    "top-low": ({"by_directions": False, "signal_floor": 0.0, "max_rank_factor": 8, "extend_factor": 2,
+                 "from_top": True},
+                "as top-shared but groups with signal start at rank 1, not a quarter of the uniform rank (rank "
+                "follows shared energy per parameter from the bottom)"),
     "keep": ({**_OLD, "signal_floor": 1.0, "max_rank_factor": 4, "extend_factor": None},
              "as cap4 but groups with signal keep the uniform rank: only modules without signal beyond chance "
              "give up rank (down to 1), and it goes to the modules with the most signal per parameter"),
@@ -184,6 +192,7 @@ def compare(rows: list[dict], summaries: list[dict]) -> list[dict]:
                 "uniform": _mean([r["eval_loss"] for r in uni]), "uniform_params": uni[0]["trainable_params"],
                 "uniform_share": s["uniform_share"], "variants": {},
                 "max_share": max_share(base["modules"], base["planted"], rank)}
+        item["checked"] = checked(rows, case, s, rank, mid)
         for v in VARIANTS:
             mine = [r for r in pats if r["variant"] == v]
             if len(mine) == len(pr.SEEDS):
@@ -193,6 +202,49 @@ def compare(rows: list[dict], summaries: list[dict]) -> list[dict]:
                                                                  mine[0]["pattern"], rank)[0]}
         out.append(item)
     return out
+
+
+CHECKED_VARIANT = "top-shared"  # lorplan's default pattern, the one its ladder checks
+
+
+def _cut(row: dict, steps: int) -> float:
+    return float([v for t, v in row["curve"] if t <= steps][-1])
+
+
+def checked(rows: list[dict], case: str, summary: dict, rank: int, mid: float) -> dict | None:
+    """lorplan's pattern check (recommend.measured.pattern_check) replayed for the default variant per seed:
+    its pattern run and the sweep's one-rank run at the ladder's rank and the middle rate, both cut at half the
+    steps (the probes' length), the rank's one-seed error from the seed-0 ladder's probed ranks at its rate
+    (knee.rank_errors). The outcome per seed is the full-length loss of what the check keeps. None without the
+    runs."""
+    import planted_rank as pr
+
+    from lorplan.recommend.knee import rank_errors, summarize
+    from lorplan.recommend.measured import pattern_check
+    from lorplan.recommend.types import LadderRow
+
+    runs = {(r["rank"], r["seed"]): r for r in rows if r["case"] == case and r.get("kind", "run") == "run"
+            and math.isclose(r["lr"], summary["ladder_lr"][0], rel_tol=1e-6)}
+    uni = {r["seed"]: r for r in rows if r["case"] == case and r.get("kind", "run") == "run" and r["rank"] == rank
+           and math.isclose(r["lr"], mid, rel_tol=1e-6)}
+    pats = {r["seed"]: r for r in rows if r["case"] == case and r.get("kind") == "pattern" and r["rank"] == rank
+            and r["variant"] == CHECKED_VARIANT}
+    if not all(s in uni and s in pats for s in pr.SEEDS):
+        return None
+    half = uni[pr.SEEDS[0]]["curve"][-1][0] // 2
+    ladder = [LadderRow(rank=rk, learning_rate=summary["ladder_lr"][0], eval_loss=_cut(runs[(rk, 0)], half), seed=0)
+              for rk in summary["ladder_probed"] if (rk, 0) in runs]
+    ranks = summarize(ladder)
+    error = dict(zip((x.rank for x in ranks), rank_errors(ranks), strict=True)).get(rank) if ranks else None
+    kept, losses = 0, []
+    for seed in pr.SEEDS:
+        if not pats[seed]["pattern"]:  # an empty pattern is one rank: nothing to check
+            losses.append(uni[seed]["eval_loss"])
+            continue
+        v = pattern_check(_cut(pats[seed], half), _cut(uni[seed], half), error, rank)
+        kept += v.keep
+        losses.append(pats[seed]["eval_loss"] if v.keep else uni[seed]["eval_loss"])
+    return {"kept": kept, "loss": _mean(losses), "empty": not pats[pr.SEEDS[0]]["pattern"]}
 
 
 def render(items: list[dict]) -> list[str]:
@@ -223,9 +275,23 @@ def render(items: list[dict]) -> list[str]:
         over = sum(it["variants"][v]["params"] > it["uniform_params"] for it in got)
         above = sum(it["variants"][v]["order"] == "above" for it in got)
         tied = sum(it["variants"][v]["order"] == "tied" for it in got)
+        ratio = statistics.mean(it["variants"][v]["params"] / it["uniform_params"] for it in got)
         lines.append(f"{v} ({VARIANTS[v][1]}): beats uniform in {wins}/{len(got)} cases, mean loss change "
                      f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}); "
                      f"share to the planted modules > 50% in {most}/{len(got)}; the planted modules' ranks above "
                      f"every other module's in {above}/{len(got)} (equal to the largest other in {tied}); more "
-                     f"parameters than uniform in {over}/{len(got)}")
+                     f"parameters than uniform in {over}/{len(got)}; parameters {ratio:.0%} of uniform's on average")
+    got = [it for it in items if it.get("checked") is not None and CHECKED_VARIANT in it["variants"]]
+    if got:
+        diffs = [it["checked"]["loss"] / it["uniform"] - 1 for it in got]
+        raw = [it["variants"][CHECKED_VARIANT]["loss"] / it["uniform"] - 1 for it in got]
+        checks = [it for it in got if not it["checked"]["empty"]]
+        kept = sum(it["checked"]["kept"] for it in checks)
+        lines.append(f"checked ({CHECKED_VARIANT} as lorplan's ladder checks it: recommend.measured.pattern_check "
+                     "replayed per seed on the pattern run and the one-rank run cut at half the steps, the rank's "
+                     "one-seed error from the seed-0 ladder's probes; the outcome is what the check keeps): kept the "
+                     f"pattern in {kept}/{2 * len(checks)} case-seeds ({len(got) - len(checks)} empty patterns need "
+                     f"no check); beats uniform in {sum(d < 0 for d in diffs)}/{len(got)} cases, mean loss change "
+                     f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}; the pattern unchecked "
+                     f"{sum(raw) / len(raw):+.1%})")
     return lines

@@ -17,10 +17,12 @@ from rank_regret_replay import (
     config_loss,
     hit,
     ladder_for,
+    loss_at,
     prior,
     regret,
     sweep_knee,
     sweep_steps,
+    trained,
 )
 
 LADDER = "lorplan prior + ladder (replay)"
@@ -32,6 +34,7 @@ CUT = "reference: the whole sweep cut at the probe length, three seeds"
 SEEDED = "reference: the ladder, three seeds per probe"
 PAIRED = "reference: the ladder, two seeds per probe"
 TRAINED = "lorplan prior + ladder (trained probes)"
+CHECKED = "lorplan + pattern, checked by a probe"
 
 
 @dataclass(frozen=True)
@@ -155,11 +158,54 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
             # lorplan's pattern costs one probe more than the ladder: a second seed at the first pass's top rank
             cost = compute_fraction(rep.steps + rep.probe_steps, total) if variant == "lorplan" else None
             scored(name, rep.rank, got, cost, extra)
+        checked = pattern_checked(rows, task, rep)
+        if checked is not None:
+            loss, kept, words = checked
+            scored(CHECKED, rep.rank, (loss, task.lrs[1], len(SEEDS)),
+                   compute_fraction(rep.steps + 2 * rep.probe_steps, total), words)
     scored("fixed r=8 α=16", 8, config_loss(rows, task.name, "fixed", 8, 16), None)
     scored("fixed r=16 α=32", 16, config_loss(rows, task.name, "sweep", 16, ALPHA), None,
            "the sweep's own rank 16")
     scored("QLoRA r=64 α=16", 64, config_loss(rows, task.name, "fixed", 64, 16), None)
     return out
+
+
+def pattern_checked(rows: Sequence[dict], task, rep) -> tuple[float, int, str] | None:
+    """lorplan's pattern check (recommend.measured.pattern_check) replayed per training seed: the seed's pattern
+    run and its one-rank run at the ladder's rank and the middle rate, both cut at the probe length, with the
+    rank's one-seed error from the seed-0 ladder's probes (knee.rank_errors, as the ladder computes it). The
+    outcome per seed is the full-length loss of what the check keeps (the pattern, or one rank). Returns (mean
+    loss over seeds, seeds that kept the pattern, words), or None without the runs."""
+    import math
+
+    from lorplan.recommend.knee import rank_errors, summarize
+    from lorplan.recommend.measured import pattern_check
+    from lorplan.recommend.types import LadderRow
+
+    mid = task.lrs[1]
+
+    def run(kind: str, rank: int, lr: float, seed: int, variant: str = "") -> dict | None:
+        return next((r for r in trained(rows) if r["task"] == task.name and r["kind"] == kind and r["rank"] == rank
+                     and r["alpha"] == ALPHA and r.get("variant", "") == variant and r["seed"] == seed
+                     and math.isclose(r["lr"], lr, rel_tol=0.15)), None)  # 9e-3 is replayed by the recorded 1e-2
+
+    ladder = [LadderRow(rank=rk, learning_rate=lr, eval_loss=loss_at(got, rep.probe_steps), seed=sd)
+              for rk, lr, sd, _ in rep.probes if rk >= 1 and math.isclose(lr, rep.learning_rate, rel_tol=1e-6)
+              and (got := run("sweep", rk, lr, sd)) is not None]
+    ranks = summarize(ladder)
+    error = dict(zip((x.rank for x in ranks), rank_errors(ranks), strict=True)).get(rep.rank) if ranks else None
+    losses, kept, rel = [], 0, []
+    for seed in SEEDS:
+        pat, uni = run("pattern", rep.rank, mid, seed, "lorplan"), run("sweep", rep.rank, mid, seed)
+        if pat is None or uni is None:
+            return None
+        verdict = pattern_check(loss_at(pat, rep.probe_steps), loss_at(uni, rep.probe_steps), error, rep.rank)
+        kept += verdict.keep
+        rel.append(verdict.pattern_loss / verdict.uniform_loss - 1)
+        losses.append(loss_at(pat) if verdict.keep else loss_at(uni))
+    return (sum(losses) / len(losses), kept,
+            f"kept the pattern in {kept}/{len(SEEDS)} seeds (pattern vs one rank at step {rep.probe_steps}: "
+            + ", ".join(f"{x:+.1%}" for x in rel) + f"; one-seed error {error or 0:.2g}); lr {mid:g}")
 
 
 def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, seed: int) -> Outcome:

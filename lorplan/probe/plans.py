@@ -129,8 +129,10 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     rank = probe.rank or 1
     factor = rank / lo.r
     alpha = fixed_alpha if fixed_alpha is not None else lo.alpha * factor
-    lora = replace(lo, r=rank, alpha=int(alpha) if float(alpha).is_integer() else alpha,
-                   rank_pattern=_scaled(lo.rank_pattern, factor, True),
+    # a probe with its own rank_pattern (a ladder's pattern check) trains exactly those per-module ranks
+    pattern = (MappingProxyType(dict(probe.rank_pattern)) if getattr(probe, "rank_pattern", None)
+               else _scaled(lo.rank_pattern, factor, True))
+    lora = replace(lo, r=rank, alpha=int(alpha) if float(alpha).is_integer() else alpha, rank_pattern=pattern,
                    alpha_pattern=_scaled(lo.alpha_pattern, factor, False))
     training = replace(t, learning_rate=probe.lr if probe.lr is not None else t.learning_rate,
                        max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed)

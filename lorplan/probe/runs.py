@@ -56,12 +56,18 @@ class ProbeSpec:
     rank: int
     lr: float | None = None  # None = the base plan's, else the task's default (plans.default_lr)
     seed: int | None = None  # training seed (initialisation, batch order); None = the run's seed
+    # peft rank_pattern this probe trains with instead of the base plan's (a ladder's pattern check: the
+    # per-module ranks at `rank`'s parameter budget); a dict, so left out of hash() like RunPlan.base
+    rank_pattern: dict | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         if self.rank < 0:
             raise BadInput(f"--ranks: rank {self.rank} must be at least 1 (0: the base, no adapter)")
         if self.lr is not None and not self.lr > 0:
             raise BadInput(f"--lr: {self.lr} must be positive")
+        for key, r in (self.rank_pattern or {}).items():
+            if isinstance(r, bool) or not isinstance(r, int) or r < 1:
+                raise BadInput(f"probe {self.id}: rank_pattern[{key!r}] = {r!r} must be a whole number of at least 1")
 
 
 @dataclass(frozen=True)

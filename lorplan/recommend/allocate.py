@@ -74,6 +74,7 @@ EXTEND_FACTOR = 2
 # no doublings by measured directions before those by shared energy (module docstring: from the ladder's
 # pattern probes they took the budget from the module that held the shared signal)
 BY_DIRECTIONS = False
+FILL = True  # what the signal leaves of the budget goes toward uniform rank, smallest ranks first
 
 
 @dataclass(frozen=True)
@@ -198,14 +199,16 @@ def _groups(signals: Sequence[ModuleSignal], by: str) -> list[_Group]:
 
 def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int, by: str = "module", *,
              max_rank_factor: int | None = MAX_RANK_FACTOR, signal_floor: float = SIGNAL_FLOOR,
-             extend_factor: int | None = EXTEND_FACTOR, by_directions: bool = BY_DIRECTIONS) -> list[_Group]:
+             extend_factor: int | None = EXTEND_FACTOR, by_directions: bool = BY_DIRECTIONS,
+             fill: bool = FILL) -> list[_Group]:
     """Powers-of-two ranks per group at the parameter budget of uniform budget_rank (see the module docstring).
     max_rank_factor: no group above that many times probe_rank (None: only the module's own limit, the largest
     power of two ≤ its smallest dimension, which every group keeps). signal_floor: a group whose sharing is
     beyond chance starts at that share of budget_rank (rounded down to a power of two). extend_factor: a module
     that used every direction the probe gave it is assumed to have directions of its weakest measured one's
     energy up to that many times probe_rank (None: up to its largest rank). by_directions: False skips the
-    doublings by measured directions (rank then follows shared energy alone)."""
+    doublings by measured directions (rank then follows shared energy alone). fill: False leaves what the
+    signal did not claim unspent (the budget a ceiling) instead of spending it toward uniform rank."""
     groups = _groups(signals, by)
     budget = budget_rank * sum(s.cost for s in signals)
     top = max(1, max_rank_factor * probe_rank, budget_rank) if max_rank_factor else None
@@ -241,7 +244,7 @@ def allocate(signals: Sequence[ModuleSignal], budget_rank: int, probe_rank: int,
                 if g.rank * 2 <= g.limit and g.rank * g.cost <= left() and g.shared > 0]):
         pass
     # 3. what is left, toward uniform: the smallest ranks first
-    while grow([(1.0 / g.rank, g) for g in groups
+    while fill and grow([(1.0 / g.rank, g) for g in groups
                 if g.rank * 2 <= min(budget_rank, g.limit) and g.rank * g.cost <= left()]):
         pass
     return groups
@@ -267,7 +270,7 @@ def compress(ranks: Mapping[str, int], rank: int) -> dict[str, int]:
 def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_rank: int | None = None,
                          by: str = "auto", runs: int = 2, max_rank_factor: int | None = MAX_RANK_FACTOR,
                          signal_floor: float = SIGNAL_FLOOR, extend_factor: int | None = EXTEND_FACTOR,
-                         by_directions: bool = BY_DIRECTIONS) -> RankPattern:
+                         by_directions: bool = BY_DIRECTIONS, fill: bool = FILL) -> RankPattern:
     """The RankPattern for measured ModuleSignals (see pattern_from_adapters for `by`; allocate for
     max_rank_factor, signal_floor, extend_factor and by_directions)."""
     budget_rank = int(budget_rank or rank)
@@ -284,7 +287,7 @@ def pattern_from_signals(signals: Sequence[ModuleSignal], rank: int, *, budget_r
             {s.name: budget_rank for s in signals}, uniform, uniform)
     groups = allocate(signals, budget_rank, rank, "kind" if by == "kind" else "module",
                       max_rank_factor=max_rank_factor, signal_floor=signal_floor, extend_factor=extend_factor,
-                      by_directions=by_directions)
+                      by_directions=by_directions, fill=fill)
     used = sum(g.rank * g.cost for g in groups)
     ranks = {m.name: g.rank for g in groups for m in g.members}
     if by == "auto":  # one key per kind whose layers agree, per module where they differ

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+from lorplan.recommend.observe import rank_probes
 
 POLL_S = 1.0
 RESTART_CHECK_S = 10.0
@@ -31,7 +32,7 @@ RESTART_CHECK_S = 10.0
 def _specs(p: Pass):
     from lorplan.probe.runs import ProbeSpec
 
-    return [ProbeSpec(d["id"], int(d["rank"]), d.get("lr"), d.get("seed")) for d in p.specs]
+    return [ProbeSpec(d["id"], int(d["rank"]), d.get("lr"), d.get("seed"), d.get("rank_pattern")) for d in p.specs]
 
 
 def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
@@ -165,10 +166,11 @@ class Driver:
             self.files.write_state(state)
             self._apply(state)
             obs = self.observer.observe()
+        ranked = rank_probes(obs)  # the base and one-rank probes: what halving and the passes compare
         if spec.halving and not state.done and state.budget_spent is None:
-            base = measured.base_measure(obs, spec)
+            base = measured.base_measure(ranked, spec)
             if base is not None:
-                stops, judged = halving(spec, state, obs, base.loss, self.run.plan().eval_every)
+                stops, judged = halving(spec, state, ranked, base.loss, self.run.plan().eval_every)
                 if stops or judged:
                     state = replace(state, stops=state.stops + tuple(stops), judged=state.judged + tuple(judged))
                     self.files.write_state(state)
@@ -177,10 +179,14 @@ class Driver:
                         obs = self.observer.observe()
         measuring = self._pattern(obs)
         if not state.done and all(o.ended for o in obs):
-            rec, base = measured.recommendation(spec, obs, state, self.price)
+            signals = self.files.signals()
+            rec, base = measured.recommendation(spec, obs, state, self.price, signals)
             knee = measured.ladder_knee(rec.ladder, base)
-            nxt = next_pass(spec, state, obs, knee.rank if knee is not None else None, now,
+            nxt = next_pass(spec, state, rank_probes(obs), knee.rank if knee is not None else None, now,
                             best_rank=knee.best_rank if knee is not None else None)
+            if nxt is None and not measuring and signals and "signals" in signals:
+                # the last pass: the pattern trained once beside the one-rank probe it would replace
+                nxt = measured.pattern_check_pass(spec, state, obs, rec, now)
             if nxt is None and measuring:
                 pass  # the ladder is done once the pattern's measurement has written its file
             elif nxt is None:

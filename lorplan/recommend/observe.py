@@ -31,6 +31,7 @@ class ProbeObs:
     trainable_params: int | None = None
     peak_memory_bytes: int | None = None
     message: str | None = None
+    pattern: bool = False  # trained with its own rank_pattern (the ladder's pattern check), not one rank
 
     @property
     def ended(self) -> bool:
@@ -46,7 +47,7 @@ class ProbeObs:
                 "step": self.step, "curve": [list(p) for p in self.curve], "eval_accuracy": self.eval_accuracy,
                 "train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
                 "load_seconds": self.load_seconds, "trainable_params": self.trainable_params,
-                "peak_memory_bytes": self.peak_memory_bytes, "message": self.message}
+                "peak_memory_bytes": self.peak_memory_bytes, "message": self.message, "pattern": self.pattern}
 
 
 class RunObserver:
@@ -79,8 +80,15 @@ class RunObserver:
                 seed=spec.seed if spec.seed is not None else plan.seed, state=p.state, step=p.step,
                 curve=curve, eval_accuracy=p.eval_accuracy, train_seconds=p.train_seconds,
                 wall_seconds=p.wall_seconds, load_seconds=p.load_seconds, trainable_params=p.trainable_params,
-                peak_memory_bytes=p.peak_memory_bytes, message=p.message))
+                peak_memory_bytes=p.peak_memory_bytes, message=p.message, pattern=bool(spec.rank_pattern)))
         return tuple(out)
+
+
+def rank_probes(obs) -> tuple[ProbeObs, ...]:
+    """The probes that measure one rank everywhere (the base and the rank probes): what the knee, halving and
+    the passes compare. A pattern check probe trains per-module ranks, so it is compared only with the
+    one-rank probe it checks (recommend.measured.pattern_check)."""
+    return tuple(o for o in obs if not o.pattern)
 
 
 def observe(run, default_lr: float) -> tuple[ProbeObs, ...]:

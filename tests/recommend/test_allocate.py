@@ -126,7 +126,7 @@ def test_a_ladder_recommendation_offers_the_pattern_and_says_it_is_not_written()
     got = measured.pattern_evidence(rec, spec(), (), signals_to_json(planted(2), 2, ("r2", "r2-s1")))
     assert got.rank_pattern and max(got.rank_pattern.values()) == 16
     text = next(e.explanation for e in got.evidence if e.source == "pattern")
-    assert text.endswith(measured.PATTERN_OFFERED) and "--apply-pattern" in text and "never clearly" in text
+    assert text.endswith(measured.PATTERN_OFFERED) and "--apply-pattern" in text and "not on lorplan's five real-text" in text
     quiet = [signal(f"model.layers.0.m{i}", shared=0.5) for i in range(4)]  # nothing shared: uniform
     got = measured.pattern_evidence(rec, spec(), (), signals_to_json(quiet, 2, ("r2", "r2-s1")))
     assert not got.rank_pattern and "Offered" not in next(e.explanation for e in got.evidence if e.source == "pattern")

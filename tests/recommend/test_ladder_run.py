@@ -128,6 +128,9 @@ def test_a_seeded_ladder_trains_every_probe_with_each_seed(state_home, tiny_bert
     # every probe the ladder started ran with both seeds, and their ids say which
     by = {}
     for p in out["probes"]:
+        if p["pattern"]:  # the pattern check: one probe beside the one-rank probe it is compared with
+            assert p["id"].endswith(f"-pattern-s{spec.seeds[0]}")
+            continue
         by.setdefault((p["rank"], round(p["lr"], 12)), set()).add(p["id"].rsplit("-s", 1)[1])
     assert by and all(v == {str(s) for s in spec.seeds} for v in by.values()), by
     # the per-module pattern compares the top rank's two seeds: no extra probe for it
