@@ -173,3 +173,36 @@ async def test_the_short_terminal_mode_follows_a_resize_while_a_field_is_edited(
         assert app.focused is app.screen.query_one("#f-seq_len")  # still editing, now with every row
         await pilot.resize_terminal(120, 30)
         await wait_until(pilot, lambda: table.compact)
+
+
+async def test_the_rank_column_stays_at_the_left_when_the_table_scrolls_sideways_at_80x24(make_app):
+    """At 80 columns the table is wider than the terminal; scrolling right (→) took the rank column away, so the
+    figures on screen were no longer labelled with their rank. It stays put; the other columns scroll."""
+    from lorplan.tui.textshot import screen_text
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(RankTable)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: app.focused is table, timeout=10)
+        assert table.max_scroll_x > 0  # wider than the terminal: the case of the bug
+        for _ in range(table.max_scroll_x):
+            await pilot.press("right")
+        await wait_until(pilot, lambda: table.scroll_offset.x == table.max_scroll_x, timeout=10)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+        left = table.content_region.x
+        rows = screen_text(app).splitlines()
+        header = rows[table.content_region.y][left:table.content_region.right]
+        assert header.split()[0] == "rank" and header.split()[-1] == "other"  # scrolled to the last column
+        assert "trainable" not in header  # the columns after the rank scrolled away
+        shown = [table.cell_text(rank, "rank") for rank in table.ranks]
+        for i, rank in enumerate(shown[:table.content_region.height - 1]):  # the rows on screen (no y scroll)
+            line = rows[table.content_region.y + 1 + i][left:table.content_region.right]
+            assert line[:table.fixed_width].strip() == rank, line
+            assert line.rstrip().endswith(table.cell_text(table.ranks[i], "overhead")), line
+        await pilot.press(*["left"] * table.max_scroll_x)  # back: the table as it was
+        await wait_until(pilot, lambda: table.scroll_offset.x == 0, timeout=10)
+        await pilot.pause()
+        header = screen_text(app).splitlines()[table.content_region.y][left:table.content_region.right]
+        assert header.split()[:2] == ["rank", "trainable"]

@@ -3,7 +3,7 @@
 A line-API widget (not a DataTable): each row is one pre-built Rich Text, so a keystroke that changes every
 number costs a few milliseconds to repaint instead of re-rendering ~130 cells. It keeps what a table needs here:
 a header, a cursor row (the selected rank) moved by keys or the mouse, zebra rows, horizontal scrolling on narrow
-terminals, and colours from the theme.
+terminals with the rank column kept in place, and colours from the theme.
 """
 
 from __future__ import annotations
@@ -250,8 +250,18 @@ class RankTable(ScrollView, can_focus=True):
         line.stylize_before(style)
         segments = list(line.render(self.app.console))
         strip = Strip(segments, line.cell_len).simplify()
-        strip = strip.extend_cell_length(scroll_x + width, style).crop(scroll_x, scroll_x + width)
+        strip = strip.extend_cell_length(scroll_x + width, style)
+        # The rank column stays put while the others scroll sideways (as DataTable's fixed_columns would): the
+        # figures on screen keep the rank they belong to. The scroll range is unchanged (the scrolled part
+        # starts after the rank column and is that much narrower), so scroll_x 0 draws the same line as before.
+        fixed = min(self.fixed_width, width)
+        strip = Strip.join([strip.crop(0, fixed), strip.crop(fixed + scroll_x, scroll_x + width)])
         return strip.apply_style(base)  # the widget's colours under the row's (cell styles stay on top)
+
+    @property
+    def fixed_width(self) -> int:
+        """Cells at the left that do not scroll sideways: the leading space, the rank column and its gap."""
+        return 1 + self._widths[0] + GAP
 
     # -- selection -------------------------------------------------------------------------------------------
     def _select_index(self, index: int) -> None:
