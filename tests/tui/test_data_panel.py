@@ -60,7 +60,9 @@ async def _profile(pilot, path) -> None:
     status.update("")
     # Textual's Button ignores a press while its 0.2 s "-active" flash from the last press is still on.
     button = panel.query_one("#data-run")
-    await _until(pilot, lambda: not button.has_class("-active"))
+    # A tab mounted a moment ago may not be laid out yet: a click at an empty region lands at the screen's top
+    # left corner (the header's icon, which opens the command palette).
+    await _until(pilot, lambda: button.region.area > 0 and not button.has_class("-active"))
     await pilot.click("#data-run")
     # On a loaded machine the click can land before the tab's layout settles and miss the button: press again
     # until the run has visibly started (presses stop once it has; a later one would restart it, exclusively).
@@ -255,3 +257,37 @@ async def test_the_histogram_takes_the_width_at_80x24_and_shortens_its_title(dat
         first = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()[0]
         assert "seq len 100,000" in first and "beyond every example" in first  # shortened, not dropped
         assert "example length (tokens); seq len 100,000 is off the chart" not in first  # (76 columns: too long)
+
+
+async def test_at_80x24_every_figure_and_problem_shows_without_scrolling(make_app, tmp_path):
+    """At 80x24 the dataset row took 3 lines (the only bordered fields of the app), so a file with three bad lines
+    had its last problem below the fold, and the histogram needed about 37 rows to show whole."""
+    from lorplan.tui.textshot import screen_text
+
+    path = tmp_path / "pc.jsonl"
+    rows = [{"prompt": f"question number {i} ", "completion": "answer " * (1 + i % 9)} for i in range(60)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n[1, 2]\n{\"prompt\": 3}\n")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
+        app.action_show_tab("data")
+        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
+        panel = app.main.query_one(DataPanel)
+        await _profile(pilot, path)
+        problems = str(panel.query_one("#data-problems", Static).content).splitlines()
+        assert panel.profile.skipped == 3 and len(problems) == 3
+        body = panel.query_one("#data-body")
+        assert body.scroll_offset.y == 0
+        await pilot.pause()
+        screen = screen_text(app)
+        for line in [*str(panel.query_one("#data-figures", Static).content).splitlines(), *problems]:
+            assert line.strip() in screen, f"{line!r} is not on screen:\n{screen}"
+        plot = panel.query_one("#data-hist")
+        assert plot.region.y < body.region.bottom  # the histogram starts on screen: scroll to see it whole
+        await pilot.resize_terminal(80, 34)  # taller: the histogram fits whole, at the panel's width
+        await _until(pilot, lambda: body.max_scroll_y == 0 and body.region.contains_region(plot.region))
+        assert plot.size.height >= 8 and plot.size.width >= 70
+        await pilot.pause()
+        drawn = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()
+        screen = screen_text(app)
+        assert drawn[0].strip() in screen and drawn[-1].strip() in screen  # its title and its x axis labels

@@ -156,9 +156,9 @@ class DataPanel(Widget):
         with Horizontal(id="data-row"):
             yield Input(self._initial_path or "",
                         placeholder="dataset file or folder (JSONL, CSV, Parquet, .txt folder, save_to_disk)",
-                        id="data-path")
-            yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema")
-            yield Button("Profile", id="data-run", variant="primary")
+                        id="data-path", compact=True)
+            yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema", compact=True)
+            yield Button("Profile", id="data-run", variant="primary", compact=True)
         yield Checkbox("train on prompts too (off: loss on completions and assistant turns)", False,
                        id="data-train-all", compact=True)
         yield ProgressBar(total=100, show_eta=False, id="data-progress")
