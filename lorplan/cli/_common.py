@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
 
 from lorplan.core.errors import BadInput
 
@@ -55,6 +57,27 @@ def parse_rope_scaling(text) -> float | None:
     return value
 
 
+def check_write_target(text: str | None, force: bool, data: str | None = None) -> None:
+    """--write PLAN.toml checked before anything slow runs (a profile, a probe ladder of minutes): a file name
+    was given, no file (or, without `force`, nothing) is in the way, the folder it goes in is not a file, and it
+    is not the --data file the plan trains on (which --force would replace with the plan). BadInput naming it."""
+    if text is None:
+        return
+    from lorplan.core.export.files import check_free
+
+    if not str(text).strip():
+        raise BadInput("--write: give a file name, e.g. --write plan.toml")
+    target = Path(text)
+    check_free(target, force)
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BadInput(f"--write {text}: {parent} is a file, not a folder")
+    if data is not None and target.exists() and Path(data).exists() and os.path.samefile(target, data):
+        raise BadInput(f"--write {text}: that is the --data file; writing the plan there would replace your data")
+
+
 def add_rope_scaling(group, carried: str) -> None:
     """Add --rope-scaling FACTOR to an argparse group, with the help `lorplan plan` gives it; `carried` says
     what the command does with it (the plan it writes, the probes it trains, the lengths it counts). Parsed by
@@ -102,5 +125,5 @@ def print_json(obj) -> None:
     sys.stdout.write("\n")
 
 
-__all__ = ["BadInput", "add_rope_scaling", "int_list", "parse_positive_float", "parse_rope_scaling", "positive_float",
+__all__ = ["BadInput", "add_rope_scaling", "check_write_target", "int_list", "parse_positive_float", "parse_rope_scaling", "positive_float",
            "positive_int", "print_json"]

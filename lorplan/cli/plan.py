@@ -103,7 +103,11 @@ _WRITE_ONLY = (("--data", "data", "it names the training data of the written pla
 
 def _check_flags(args) -> None:
     """Flag combinations, checked before anything is loaded (as `lorplan recommend` checks --apply-pattern)."""
-    if args.write:
+    if args.write is not None:
+        from lorplan.cli._common import check_write_target
+
+        # before the model is read and the data profiled; an empty name is no file name, not "no --write"
+        check_write_target(args.write, bool(args.force), args.data)
         return
     for flag, key, what in _WRITE_ONLY:
         if getattr(args, key):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from lorplan.cli._common import add_rope_scaling, parse_int, positive_float, positive_int, vocab_metavar
+from lorplan.cli._common import add_rope_scaling, check_write_target, parse_int, positive_float, positive_int, vocab_metavar
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
@@ -94,9 +94,9 @@ def _check_flags(args) -> None:
     """Flag combinations, checked before anything is loaded."""
     if args.wait and args.run_id is None:
         raise BadInput("--wait: only with --run RUN")
-    if args.apply_pattern and not args.write:
+    if args.apply_pattern and args.write is None:
         raise BadInput("--apply-pattern: only with --write PLAN.toml (it says what the written plan holds)")
-    if args.force and not args.write:
+    if args.force and args.write is None:
         raise BadInput("--force: only with --write PLAN.toml (it lets --write replace an existing file)")
     from lorplan.recommend.launch import MAX_SEEDS  # here, not at import: every command builds this parser
 
@@ -105,7 +105,7 @@ def _check_flags(args) -> None:
     if args.run_id is not None:
         given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write),
                                 ("--seeds", args.seeds), ("--probe-steps", args.probe_steps),
-                                ("--budget-minutes", args.budget_minutes)) if v]
+                                ("--budget-minutes", args.budget_minutes)) if v is not None]
         if given:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
                            "settings")
@@ -138,6 +138,8 @@ def _check_flags(args) -> None:
             raise BadInput(f"{flag}: it is for the probe ladder, which needs --data FILE (and not --probes none)")
     if args.num_labels is not None and args.num_labels < 2:
         raise BadInput(f"--num-labels: {args.num_labels} must be at least 2")
+    # here, not when the plan is written: a ladder's plan is written after minutes of probes
+    check_write_target(args.write, bool(args.force), args.data)
 
 
 def _spec_for(args):
@@ -275,7 +277,7 @@ def _demo(args) -> int:
     from lorplan.probe.demo import demo_examples
     from lorplan.recommend.launch import demo_ladder
 
-    if args.write:
+    if args.write is not None:
         raise BadInput("--write: the demo's plan is not yours to train; give --model and --data")
     return _run_ladder(args, demo_ladder(demo_examples()))
 

@@ -277,3 +277,38 @@ def test_the_default_sequence_stays_within_the_context_so_the_written_plan_train
     assert rc == 0, cap.err
     assert "at --seq-len 1024" in cap.out and read_plan(plan_file).training.seq_len == 1024
     assert main(["export", str(plan_file), "--to", "peft", "--output", str(tmp_path / "peft")]) == 0
+
+
+@pytest.mark.parametrize("target", ["data", "empty", "under-a-file"])
+def test_a_write_target_that_cannot_be_written_is_refused_and_the_data_kept(tmp_path, capsys, target):
+    """--write naming the --data file (even with --force: the plan would replace the data it was made from), an
+    empty name (it used to mean no --write at all: exit 0, nothing written), a folder under a file."""
+    rows = [{"prompt": f"question {i}?", "completion": " answer " * 5} for i in range(100)]
+    data = write_jsonl(tmp_path / "sft.jsonl", rows)
+    before = (tmp_path / "sft.jsonl").read_text()
+    write, said = {"data": (data, f"--write {data}: that is the --data file"),
+                   "empty": ("", "--write: give a file name"),
+                   "under-a-file": (f"{data}/plan.toml", f"--write {data}/plan.toml: {data} is a file, not a folder"),
+                   }[target]
+    rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--probes", "none", "--write", write, "--force")
+    assert rc == 2 and said in cap.err and len(cap.err.strip().splitlines()) == 1, cap.err
+    assert cap.out == "" and (tmp_path / "sft.jsonl").read_text() == before
+    assert main(["plan", "--model", QWEN, "--rank", "8", "--data", data, "--write", write, "--force"]) == 2
+    cap = capsys.readouterr()
+    assert said in cap.err and (tmp_path / "sft.jsonl").read_text() == before  # lorplan plan --write: the same
+
+
+def test_the_write_target_is_checked_before_the_ladder_starts(tiny_llama, lm_data, state_home, tmp_path):
+    """An existing --write file without --force stops the command before the probe ladder (minutes of probes),
+    not after it; nothing is started and the file is kept."""
+    existing = tmp_path / "plan.toml"
+    existing.write_text("# mine\n")
+    argv = [sys.executable, "-m", "lorplan", "recommend", "--model", str(tiny_llama), "--data", str(lm_data),
+            "--budget-minutes", "2", "--write", str(existing)]
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the ladder started: --write was checked only after it")
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        f"lorplan: error: {existing} already exists; pass --force to overwrite it"), proc.stderr
+    assert existing.read_text() == "# mine\n" and not any(state_home.glob("*/ladder.json"))
