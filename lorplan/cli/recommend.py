@@ -177,7 +177,18 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
 
     profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all",
                               rope_scaling=rope_scaling)
-    counts = count_labels(args.data) if task == "sequence-classification" else None
+    counts = None
+    if task == "sequence-classification":
+        from lorplan.core.plan import class_count
+
+        counts = count_labels(args.data)
+        # the head the written plan (core.plan.with_profile) and the probes train: integer labels are their own
+        # class ids, so labels 0 and 5 need 6 outputs; --num-labels may add classes this file lacks, not drop any
+        needed = class_count(profile.labels)
+        if labels is not None and labels < needed:
+            raise BadInput(f"--num-labels: {labels} is too few for --data {args.data}, whose labels need {needed} "
+                           "classes (integer labels are class ids: the largest + 1; else the distinct labels)")
+        labels = labels or needed
     return data_size_from_profile(profile, task=task, epochs=args.epochs, label_counts=counts,
                                   num_labels=labels), profile
 
@@ -398,6 +409,8 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
 def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, profile):
     """The plan for `rank` (what --write writes, and what ladder probes are short runs of): the setup, alpha,
     learning rate and epochs; with a data file, its [data] table from the profile (core.plan.with_profile)."""
+    from dataclasses import replace
+
     from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, with_profile
 
     plan = plan_from_setup(
@@ -408,6 +421,11 @@ def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, pro
     )
     if profile is not None:
         plan = with_profile(plan, profile, args.train_on, path=args.data)
+        from lorplan.recommend.fit import head_labels
+
+        head = head_labels(spec) if plan.model.num_labels is not None else None
+        if head is not None:  # the head the estimate priced (_data_size: --num-labels, or what the labels need)
+            plan = replace(plan, model=replace(plan.model, num_labels=head))
     return plan
 
 

@@ -312,3 +312,36 @@ def test_the_write_target_is_checked_before_the_ladder_starts(tiny_llama, lm_dat
     assert proc.returncode == 2 and proc.stderr.strip() == (
         f"lorplan: error: {existing} already exists; pass --force to overwrite it"), proc.stderr
     assert existing.read_text() == "# mine\n" and not any(state_home.glob("*/ladder.json"))
+
+
+@pytest.mark.parametrize(("labels", "num_labels", "head"), [
+    ([0, 5], None, 6),  # integer labels are class ids: lorplan train builds a head of the largest + 1
+    ([0, 5], "8", 8),  # --num-labels may add classes this file lacks
+    (["a", "b", "c"], "5", 5),
+    (["a", "b", "c"], None, 3),
+])
+def test_the_written_head_is_the_head_the_estimate_priced(tmp_path, capsys, labels, num_labels, head):
+    """The plan's model.num_labels and its estimate's trainable parameters describe the same classifier head:
+    the one --num-labels asks for, else the one the file's labels need."""
+    rows = [{"text": f"review {i}", "label": labels[i % len(labels)]} for i in range(300)]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    path = tmp_path / "plan.toml"
+    extra = ["--num-labels", num_labels] if num_labels else []
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none", "--write", str(path), *extra)
+    assert rc == 0, cap.err
+    plan = read_plan(path)
+    assert plan.model.num_labels == head
+    spec = load_spec(MINILM)  # its config's head has 2 outputs
+    assert plan.estimate.trainable_params == (trainable_params(spec, LoraTargets(), plan.lora.r) - (384 * 2 + 2)
+                                              + 384 * head + head)
+
+
+@pytest.mark.parametrize(("labels", "num_labels", "needed"), [([0, 5], "3", 6), (["a", "b", "c"], "2", 3)])
+def test_num_labels_fewer_than_the_data_needs_is_refused(tmp_path, capsys, labels, num_labels, needed):
+    rows = [{"text": f"review {i}", "label": labels[i % len(labels)]} for i in range(300)]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none", "--num-labels", num_labels)
+    assert rc == 2 and cap.out == ""
+    assert cap.err.strip().splitlines() == [f"lorplan: error: --num-labels: {num_labels} is too few for --data {data}, "
+                                            f"whose labels need {needed} classes (integer labels are class ids: the "
+                                            "largest + 1; else the distinct labels)"]
