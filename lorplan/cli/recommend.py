@@ -157,6 +157,11 @@ def _spec_for(args):
                        f"sequence classification for BERT-style encoders")
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")
+    if args.trained_tokens is not None and args.examples is not None and task == "sequence-classification":
+        # the rules count one trained label per example: the figure would be printed and change nothing (alone,
+        # DataSize asks for --examples)
+        raise BadInput(f"--trained-tokens: {spec.id} is a sequence classifier; its rules count the labelled "
+                       "examples (--examples) and the tokens would change nothing")
     return spec, task, source
 
 
