@@ -198,6 +198,18 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
                                   num_labels=labels), profile
 
 
+def _skipped_note(path: str, profile) -> str:
+    """The rows of --data the profile skipped (broken JSON, missing fields, ...), in one line: the prior counted
+    and the probes train without them, which the user should know (`lorplan profile` lists them all)."""
+    from lorplan.core.units import counted
+
+    first = profile.problems[0] if profile.problems else None
+    where = f" (line {first.line}: {first.reason})" if first is not None and profile.skipped == 1 else (
+        f" (the first, line {first.line}: {first.reason})" if first is not None else "")
+    return (f"note: --data {path}: {counted(profile.skipped, 'row')} skipped{where}; the recommendation counts "
+            f"the {profile.examples:,} usable examples; `lorplan profile --data {path}` lists the skipped rows")
+
+
 def run(args) -> int:
     _check_flags(args)
     if args.run_id is not None:
@@ -243,6 +255,8 @@ def _recommend(args) -> int:
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")
     data, profile = _data_size(args, spec, task, seq_len, setup.rope_scaling)
+    if profile is not None and profile.skipped:
+        print(_skipped_note(args.data, profile), file=sys.stderr)
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
         spec = with_labels(spec, data.num_labels)
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)

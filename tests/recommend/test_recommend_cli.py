@@ -347,3 +347,20 @@ def test_num_labels_fewer_than_the_data_needs_is_refused(tmp_path, capsys, label
     assert cap.err.strip().splitlines() == [f"lorplan: error: --num-labels: {num_labels} is too few for --data {data}, "
                                             f"whose labels need {needed} classes (integer labels are class ids: the "
                                             "largest + 1; else the distinct labels)"]
+
+
+def test_skipped_rows_of_the_data_are_said(tmp_path, capsys):
+    """The profile skips rows it cannot use (README: Dataset profiles); recommend says so instead of quietly
+    counting fewer examples (stdout stays the JSON object)."""
+    lines = [json.dumps({"prompt": f"question {i}?", "completion": " answer " * 5}) for i in range(100)]
+    lines[40] = '{"prompt": "oops", "completion": '
+    lines[70] = json.dumps({"prompt": "no completion"})
+    data = tmp_path / "sft.jsonl"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rc, cap = recommend(capsys, "--model", QWEN, "--data", str(data), "--probes", "none", "--json")
+    assert rc == 0, cap.err
+    assert json.loads(cap.out)["capacity"]["examples"] == 98
+    note = [line for line in cap.err.splitlines() if "skipped" in line]
+    assert note == [f"note: --data {data}: 2 rows skipped (the first, line 41: invalid JSON (Expecting value at "
+                    f"column 34)); the recommendation counts the 98 usable examples; `lorplan profile --data {data}` "
+                    "lists the skipped rows"]
