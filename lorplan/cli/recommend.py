@@ -330,11 +330,10 @@ def _run_ladder(args, ladder, **plan_args) -> int:
 
 def _attach(args) -> int:
     from lorplan.probe.runner import restart_stalled
-    from lorplan.probe.runs import find_run
     from lorplan.recommend.driver import ensure_driver
     from lorplan.recommend.ladder_spec import LadderFiles
 
-    run = find_run(args.run_id)
+    run = _find_ladder_run(args.run_id)
     LadderFiles(run).spec()  # BadInput for a plain probe run
     restart_stalled(run)
     if ensure_driver(run):
@@ -346,6 +345,22 @@ def _attach(args) -> int:
               file=sys.stderr)
         return 130
     return _print_ladder(args, obj)
+
+
+def _find_ladder_run(run_id: str):
+    """The run --run names (its id or a unique prefix), or BadInput naming --run: probe.runs.find_run's words
+    are `lorplan probe`'s (RUN, "start one: lorplan probe start"), and an empty id would match any lone run."""
+    from lorplan.probe.runs import find_run, list_runs, runs_dir
+
+    if not run_id.strip():
+        raise BadInput("--run: give a run id (the one lorplan recommend printed; lorplan probe list shows them)")
+    if not list_runs():
+        raise BadInput(f"--run {run_id}: no such probe run; {runs_dir()} holds none yet (lorplan recommend "
+                       "--model M --data FILE starts a probe ladder)")
+    try:
+        return find_run(run_id)
+    except BadInput as exc:
+        raise BadInput(f"--run {run_id}: {str(exc).removeprefix(f'RUN {run_id!r}: ')}") from None
 
 
 def _first_recommendation(run, timeout_s: float = 10.0) -> dict:

@@ -364,3 +364,21 @@ def test_skipped_rows_of_the_data_are_said(tmp_path, capsys):
     assert note == [f"note: --data {data}: 2 rows skipped (the first, line 41: invalid JSON (Expecting value at "
                     f"column 34)); the recommendation counts the 98 usable examples; `lorplan profile --data {data}` "
                     "lists the skipped rows"]
+
+
+def test_run_that_is_not_there_is_named_as_the_flag(state_home, capsys):
+    """--run RUN's errors name --run and the id typed; an empty id is refused instead of matching whatever run
+    is alone in the folder; a plain probe run is not a ladder."""
+    rc, cap = recommend(capsys, "--run", "nosuch")
+    assert rc == 2 and cap.err.strip().splitlines() == [
+        f"lorplan: error: --run nosuch: no such probe run; {state_home} holds none yet (lorplan recommend --model M "
+        "--data FILE starts a probe ladder)"]
+    from lorplan.probe import runner
+    from lorplan.probe.runs import create_run
+
+    run = create_run(runner.make_plan((4,), steps=5, device="cpu", run="20261130-100000-abcd"), state_home)
+    for typed, said in (("nosuch", "--run nosuch: no such probe run (see lorplan probe list)"),
+                        ("", "--run: give a run id"),
+                        ("2026", f"--run {run.id}: not a recommend run")):
+        rc, cap = recommend(capsys, "--run", typed)
+        assert rc == 2 and len(cap.err.strip().splitlines()) == 1 and said in cap.err, (typed, cap.err)
