@@ -382,3 +382,20 @@ def test_run_that_is_not_there_is_named_as_the_flag(state_home, capsys):
                         ("2026", f"--run {run.id}: not a recommend run")):
         rc, cap = recommend(capsys, "--run", typed)
         assert rc == 2 and len(cap.err.strip().splitlines()) == 1 and said in cap.err, (typed, cap.err)
+
+
+def test_the_probe_lines_tell_the_learning_rate_pass_apart():
+    """The lines printed while waiting name each probe's rate at the rank the learning-rate pass tried three
+    rates at: when the rate 0.001 finished the ladder's rate was still 0.001, and when 0.003 finished the
+    ladder's rate had become 0.003, so neither line used to say its rate (two identical 'rank 4' lines)."""
+    from lorplan.cli.recommend import _probe_line
+
+    probes = [{"id": "base", "rank": 0, "lr": 1e-3}, {"id": "r4-lr0.00033", "rank": 4, "lr": 1e-3 / 3},
+              {"id": "r4-lr0.001", "rank": 4, "lr": 1e-3}, {"id": "r4-lr0.003", "rank": 4, "lr": 3e-3},
+              {"id": "r16", "rank": 16, "lr": 3e-3}]
+    for p in probes:
+        p.update(state="finished", step=100, curve=[[100, 10.0]], seed=42)
+    lines = {p["id"]: _probe_line(p, {"learning_rate": 3e-3, "probes": probes, "seeds": [42]}) for p in probes}
+    assert lines["r4-lr0.001"].startswith("  rank 4 lr 0.001: finished")
+    assert lines["r4-lr0.003"].startswith("  rank 4 lr 0.003: finished")
+    assert lines["r16"].startswith("  rank 16: finished") and lines["base"].startswith("  base: finished")
