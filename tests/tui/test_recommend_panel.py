@@ -127,6 +127,9 @@ async def test_prior_from_a_typed_size_for_classification(make_app):
         assert "type its labelled examples below" in _text(app, "#rec-head")
         await type_into(pilot, "#rec-size", "1,2x")
         assert "is not a number" in _text(app, "#rec-size-error") and panel.shown is None
+        await type_into(pilot, "#rec-size", "0")  # the message names the field as its label does
+        assert _text(app, "#rec-size-label") == "Labelled examples:"
+        assert _text(app, "#rec-size-error") == "Labelled examples: 0 is too small (at least 1)"
         await type_into(pilot, "#rec-size", "20,000")
         spec = app.main.plan.spec
         expected = capacity_prior(DataSize(task="sequence-classification", examples=20_000, num_labels=2),

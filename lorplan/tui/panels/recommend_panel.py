@@ -221,7 +221,9 @@ class RecommendPanel(Widget, can_focus=True):
         size, problem = None, ""
         if event.value.strip():
             try:
-                size = parse_int(event.value, "Data size", 1, MAX_TYPED_SIZE)
+                # named as the field's label is ("Trained tokens", "Labelled examples")
+                what = recommend_bridge.size_wanted(self.plan.spec.task) if self.plan is not None else "data size"
+                size = parse_int(event.value, what.capitalize(), 1, MAX_TYPED_SIZE)
             except BadInput as exc:  # no size, so no prior: a figure from a half-typed number would mislead
                 problem = str(exc)
         self.query_one("#rec-size-error", Static).update(problem)
