@@ -14,7 +14,14 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from lorplan.cli._common import add_rope_scaling, check_write_target, parse_int, positive_float, positive_int, vocab_metavar
+from lorplan.cli._common import (
+    add_rope_scaling,
+    check_write_target,
+    parse_int,
+    positive_float,
+    positive_int,
+    vocab_metavar,
+)
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
