@@ -416,10 +416,11 @@ def _wait(run, poll_s: float = 1.0) -> dict:
 
 
 def _probe_line(p: dict, obj: dict) -> str:
-    what = "base" if p["rank"] == 0 else f"rank {p['rank']}"
+    what = "base" if p["rank"] == 0 else f"rank {p['rank']}" + (" with the pattern (its check)" if p.get("pattern")
+                                                                 else "")
     # the rate is named when it is not the ladder's, and at a rank the learning-rate pass tried several rates:
     # the ladder's rate changes when that pass ends, so two probes of one rank would otherwise read the same
-    rates = {q.get("lr") for q in obj.get("probes", ()) if q.get("rank") == p["rank"]}
+    rates = {q.get("lr") for q in obj.get("probes", ()) if q.get("rank") == p["rank"] and not q.get("pattern")}
     if p["rank"] != 0 and p.get("lr") and (len(rates) > 1
                                            or abs(p["lr"] - obj.get("learning_rate", p["lr"])) > 1e-12):
         what += f" lr {p['lr']:g}"

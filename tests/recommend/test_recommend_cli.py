@@ -399,3 +399,16 @@ def test_the_probe_lines_tell_the_learning_rate_pass_apart():
     assert lines["r4-lr0.001"].startswith("  rank 4 lr 0.001: finished")
     assert lines["r4-lr0.003"].startswith("  rank 4 lr 0.003: finished")
     assert lines["r16"].startswith("  rank 16: finished") and lines["base"].startswith("  base: finished")
+
+
+def test_the_probe_line_of_the_pattern_check_says_so():
+    """The pattern check trains the recommended rank with the per-module pattern: its line is not a second
+    'rank 16' (and it does not make the rank's one-rank probe name its rate)."""
+    from lorplan.cli.recommend import _probe_line
+
+    probes = [{"id": "r16", "rank": 16, "lr": 3e-3}, {"id": "r16-pattern", "rank": 16, "lr": 3e-3, "pattern": True}]
+    for p in probes:
+        p.update(state="finished", step=100, curve=[[100, 10.0]], seed=42)
+    lines = [_probe_line(p, {"learning_rate": 3e-3, "probes": probes, "seeds": [42]}) for p in probes]
+    assert lines == ["  rank 16: finished at step 100, eval loss 10.0000",
+                     "  rank 16 with the pattern (its check): finished at step 100, eval loss 10.0000"]
