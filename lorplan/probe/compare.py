@@ -98,10 +98,11 @@ def _mean(values: list) -> float | None:
 
 
 def compare_ranks(probes) -> list[RankRow]:
-    """RankRows for the finished ProbeStatus values in `probes`, by rank then learning rate."""
+    """RankRows for the finished ProbeStatus values in `probes`, by rank then learning rate. A probe that
+    trained its own per-module pattern (a ladder's pattern check) is no seed of its rank: left out."""
     groups: dict[tuple[int, float | None], list] = {}
     for p in probes:
-        if p.state == "finished":
+        if p.state == "finished" and not getattr(p, "pattern", False):
             groups.setdefault((p.rank, p.lr), []).append(p)
     rows = []
     for (rank, lr), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0.0)):

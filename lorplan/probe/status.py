@@ -78,6 +78,7 @@ class ProbeStatus:
     train_seconds: float | None = None  # the optimizer steps alone
     seed: int | None = None  # the probe's own training seed when the run repeats probes over seeds
     notes: tuple[str, ...] = ()  # what the engine changed or skipped (e.g. a CPU probe's skipped quantization)
+    pattern: bool = False  # trained with its own per-module rank_pattern (a ladder's pattern check), not one rank
 
     def to_json(self) -> dict:
         return {
@@ -102,6 +103,7 @@ class ProbeStatus:
             "train_seconds": self.train_seconds,
             "seed": self.seed,
             "notes": list(self.notes),
+            "pattern": self.pattern,
         }
 
 
@@ -211,6 +213,7 @@ class RunWatcher:
             train_seconds=round(curves.train_seconds, 3) if curves.steps else None,
             seed=spec.seed,
             notes=tuple(str(n) for n in started.get("notes") or ()),
+            pattern=bool(spec.rank_pattern),
         )
         if result is not None:
             common.update(

@@ -115,3 +115,24 @@ def test_corrupt_last_line_of_a_died_probe_is_reported_not_fatal(state_home):
     assert p.state == "died" and p.step == 5
     assert len(p.warnings) == 1 and "corrupt event line" in p.warnings[0]
     assert run_status(run).to_json()["probes"][0]["warnings"] == list(p.warnings)
+
+
+def test_a_pattern_check_probe_is_shown_but_not_averaged_into_its_rank(tmp_path):
+    """A ladder's pattern check trains the rank with per-module ranks: status marks it, and the rank comparison
+    (lorplan probe compare, the Probes tab's v) does not count it as another seed of that rank."""
+    from dataclasses import replace
+
+    from lorplan.probe.compare import compare_ranks
+    from lorplan.probe.runs import ProbeSpec
+
+    plan = runner.make_plan((4,), steps=10, device="cpu", run="20261204-100000-beef")
+    plan = replace(plan, probes=plan.probes + (ProbeSpec("r4-pattern", 4, rank_pattern={"v_proj": 8}),))
+    run = create_run(plan, tmp_path)
+    for pid, loss in (("r4", 0.5), ("r4-pattern", 0.1)):
+        atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+        atomic_write_json(run.result_path(pid), {"state": "finished", "step": 10, "eval_loss": loss})
+    st = run_status(run)
+    by = {p.id: p for p in st.probes}
+    assert by["r4-pattern"].pattern and not by["r4"].pattern and st.to_json()["probes"][1]["pattern"] is True
+    (row,) = compare_ranks(st.probes)
+    assert row.rank == 4 and row.probes == ("r4",) and row.eval_loss == 0.5
