@@ -206,3 +206,54 @@ async def test_the_rank_column_stays_at_the_left_when_the_table_scrolls_sideways
         await pilot.pause()
         header = screen_text(app).splitlines()[table.content_region.y][left:table.content_region.right]
         assert header.split()[:2] == ["rank", "trainable"]
+
+
+async def test_left_and_right_move_the_table_a_column_at_a_time_at_80x24(make_app):
+    """→ scrolled one cell per press: the last column took about 40 presses at 80 columns. Each press now brings
+    the next column's left edge to the fixed rank column; ← goes back the same way; shift+→/← jump to the ends."""
+    from lorplan.tui.textshot import screen_text
+    from lorplan.tui.widgets.rank_table import COLUMNS
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(RankTable)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: app.focused is table, timeout=10)
+        assert table.max_scroll_x > 0  # wider than the terminal
+
+        def header() -> str:  # the header row as drawn, inside the table's border
+            row = screen_text(app).splitlines()[table.content_region.y]
+            return row[table.content_region.x:table.content_region.right]
+
+        def scrolled() -> str:  # the header after the fixed rank column (a right-aligned label's padding off)
+            return header()[table.fixed_width:].lstrip()
+
+        labels = [label for _key, label in COLUMNS]
+        assert header().split()[0] == "rank" and scrolled().startswith(labels[1])
+        seen = [labels[1]]
+        presses = 0
+        while table.scroll_offset.x < table.max_scroll_x:
+            before = table.scroll_offset.x
+            await pilot.press("right")
+            presses += 1
+            await wait_until(pilot, lambda before=before: table.scroll_offset.x > before, timeout=10)
+            if table.scroll_offset.x < table.max_scroll_x:  # a whole column at the left, right of the rank
+                column = labels[len(seen) + 1]
+                await wait_until(pilot, lambda column=column: scrolled().startswith(column), timeout=10)
+                assert header().split()[0] == "rank"
+                seen.append(column)
+        assert presses <= 6  # a few presses, not one per cell (40)
+        await wait_until(pilot, lambda: header().rstrip().endswith(labels[-1]), timeout=10)  # the last column
+        assert header().split()[0] == "rank"
+        await pilot.press("right")  # at the end: nothing moves
+        await pilot.pause()
+        assert table.scroll_offset.x == table.max_scroll_x
+        for column in reversed(seen):  # ← returns column by column
+            await pilot.press("left")
+            await wait_until(pilot, lambda column=column: scrolled().startswith(column), timeout=10)
+        assert table.scroll_offset.x == 0 and header().split()[:2] == ["rank", "trainable"]
+        await pilot.press("shift+right")
+        await wait_until(pilot, lambda: header().rstrip().endswith(labels[-1]), timeout=10)
+        await pilot.press("shift+left")
+        await wait_until(pilot, lambda: scrolled().startswith(labels[1]), timeout=10)
+        assert table.selected_rank == 16  # the keys scroll; they select nothing
