@@ -291,3 +291,54 @@ async def test_at_80x24_every_figure_and_problem_shows_without_scrolling(make_ap
         drawn = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build()).splitlines()
         screen = screen_text(app)
         assert drawn[0].strip() in screen and drawn[-1].strip() in screen  # its title and its x axis labels
+
+
+async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_show(make_app, tmp_path):
+    """At 80 columns the class-imbalance warning wrapped to 3 lines and pushed the skipped rows below the 80x24
+    view. Its narrow form is one line with every figure (both classes, the ratio, the majority's accuracy); the
+    advice comes back when the panel is wide again."""
+    from lorplan.tui.textshot import screen_text
+
+    path = tmp_path / "reviews.jsonl"
+    rows = [{"text": "a long and very detailed review " * (1 + i % 13), "label": "pos" if i % 6 else "neg"}
+            for i in range(120)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n[1, 2]\n")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
+        app.action_show_tab("data")
+        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
+        panel = app.main.query_one(DataPanel)
+
+        def figures() -> str:
+            return str(panel.query_one("#data-figures", Static).content)
+
+        await _profile(pilot, path)
+        assert panel.has_class("-narrow") and panel.profile.skipped == 2
+        warning = "⚠ imbalanced 5.0 to 1: 'pos' → 100, 'neg' → 20; always 'pos' scores 83.3%"
+        assert warning in figures().splitlines()
+        problems = str(panel.query_one("#data-problems", Static).content).splitlines()
+        assert len(problems) == 2
+        assert panel.query_one("#data-body").scroll_offset.y == 0
+        await pilot.pause()
+        screen = screen_text(app).splitlines()
+        assert any(line.strip(" │") == warning for line in screen), "\n".join(screen)  # on one line
+        for line in problems:
+            assert any(line in row for row in screen), f"{line!r} is not on screen:\n" + "\n".join(screen)
+        await pilot.resize_terminal(120, 40)  # wide: the whole sentence, advice included
+        await _until(pilot, lambda: "or balance the classes" in figures())
+        assert "⚠ labels are imbalanced: 'pos' has 100 examples, 'neg' has 20 (5.0 to 1)" in figures()
+        await pilot.resize_terminal(80, 24)
+        await _until(pilot, lambda: warning in figures())
+
+
+def test_the_short_label_warning_keeps_the_figures_and_reads_numeric_labels():
+    """The one-line form names each class with its count by an arrow (`1 → 8`, never `1 8`); a single label keeps
+    core's sentence; balanced labels have none."""
+    from lorplan.core.data.stats import label_balance
+    from lorplan.tui.panels.data_panel import short_warning
+
+    assert short_warning(label_balance({0: 1, 1: 8, 2: 3})) == "imbalanced 8.0 to 1: 1 → 8, 0 → 1; always 1 scores 66.7%"
+    single = label_balance({"pos": 5})
+    assert short_warning(single) == single.warning and "every labelled example has label 'pos'" in single.warning
+    assert short_warning(label_balance({"a": 3, "b": 2})) is None

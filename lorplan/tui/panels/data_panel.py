@@ -51,19 +51,33 @@ def histogram_bins(hist: tuple[tuple[int, int], ...], bins: int = HIST_BINS) -> 
     return [width * (i + 0.5) for i in range(bins)], counts, width
 
 
-def labels_text(balance) -> list[str]:
-    """The label balance of a classification dataset as figure lines: examples per class and the warning."""
+def short_warning(balance) -> str | None:
+    """The label warning in one line of an 80-column terminal: an imbalance keeps every figure of the full
+    sentence (both classes' examples, the ratio, the accuracy of always answering the largest class) and leaves
+    out its advice, which wrapped it to 3 lines and pushed the skipped rows off the 80x24 screen."""
+    if not balance.warning or len(balance.counts) < 2:
+        return balance.warning  # none, or a single label: nothing to compare, the sentence is short
+    (top, most), (low, least) = balance.counts[0], balance.counts[-1]
+    total = sum(n for _label, n in balance.counts)
+    # The figures computed as core's sentence computes them (not from the rounded ratio), so the two agree.
+    return (f"imbalanced {most / least:.1f} to 1: {bridge.label_count(top, most)}, "
+            f"{bridge.label_count(low, least)}; always {top!r} scores {most / total:.1%}")
+
+
+def labels_text(balance, narrow: bool = False) -> list[str]:
+    """The label balance of a classification dataset as figure lines: examples per class and the warning (its
+    one-line form when `narrow`)."""
     shown = " · ".join(bridge.label_count(label, n) for label, n in balance.counts[:LABELS_SHOWN])
     more = len(balance.counts) - LABELS_SHOWN
     lines = [f"labels     {len(balance.counts)} classes: {shown}{f' · … {more} more' if more > 0 else ''} "
              f"(largest {balance.majority_fraction:.1%})"]
     if balance.warning:
-        lines.append(f"⚠ {balance.warning}")
+        lines.append(f"⚠ {short_warning(balance) if narrow else balance.warning}")
     return lines
 
 
-def figures_text(p: bridge.DataProfile) -> str:
-    """The profile's figures as a few aligned lines."""
+def figures_text(p: bridge.DataProfile, narrow: bool = False) -> str:
+    """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns)."""
     est = " (est.)" if p.estimated else ""
     lines = [
         f"schema     {p.schema} · {p.format}",
@@ -80,7 +94,7 @@ def figures_text(p: bridge.DataProfile) -> str:
         lo, hi = p.sample.tokens_interval
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
     if p.labels is not None:  # a classification dataset
-        lines += labels_text(p.labels)
+        lines += labels_text(p.labels, narrow)
     return "\n".join(lines)
 
 
@@ -151,6 +165,7 @@ class DataPanel(Widget):
         self.profile: bridge.DataProfile | None = None
         self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
         self._profiled_train_all = False  # the masking rule of self.profile
+        self._shown: bridge.DataProfile | None = None  # the profile the figures show (self.profile re-cut)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-row"):
@@ -173,7 +188,11 @@ class DataPanel(Widget):
     NARROW_BELOW = 110  # columns: below this the histogram goes under the figures, at the panel's width
 
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self.NARROW_BELOW, "-narrow")
+        narrow = self.size.width < self.NARROW_BELOW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            if self._shown is not None:  # the label warning has a shorter form for the narrow layout
+                self._draw_figures(self._shown)
 
     def on_mount(self) -> None:
         self.border_title = "Dataset"
@@ -301,12 +320,16 @@ class DataPanel(Widget):
         bar.update(total=100, progress=100)
         if not self.has_class("-stale"):  # else the status says why the figures are stale: keep it
             self._status(" · ".join(map(bridge.form_words, p.notes)) if p.notes else f"tokenizer: {p.tokenizer}")
-        self.query_one("#data-figures", Static).update(figures_text(p))
+        self._draw_figures(p)
         problems = [f"line {pr.line}: {pr.reason}" for pr in p.problems[:8]]
         if p.skipped > len(problems):
             problems.append(f"… {p.skipped - len(problems):,} more skipped")
         self.query_one("#data-problems", Static).update("\n".join(problems))
         self._draw_histogram(p)
+
+    def _draw_figures(self, p: bridge.DataProfile) -> None:
+        self._shown = p
+        self.query_one("#data-figures", Static).update(figures_text(p, self.has_class("-narrow")))
 
     def _draw_histogram(self, p: bridge.DataProfile) -> None:
         plot = self.query_one("#data-hist", LengthHistogram)
