@@ -214,13 +214,12 @@ def _cut(row: dict, steps: int) -> float:
 def checked(rows: list[dict], case: str, summary: dict, rank: int, mid: float) -> dict | None:
     """lorplan's pattern check (recommend.measured.pattern_check) replayed for the default variant per seed:
     its pattern run and the sweep's one-rank run at the ladder's rank and the middle rate, both cut at half the
-    steps (the probes' length), the rank's one-seed error from the seed-0 ladder's probed ranks at its rate
-    (knee.rank_errors). The outcome per seed is the full-length loss of what the check keeps. None without the
+    steps (the probes' length), the one-seed spread of the seed-0 ladder's probed ranks at its rate and its
+    second pattern probe (measured.one_seed_spread). The outcome per seed is the full-length loss of what the check keeps. None without the
     runs."""
     import planted_rank as pr
 
-    from lorplan.recommend.knee import rank_errors, summarize
-    from lorplan.recommend.measured import pattern_check
+    from lorplan.recommend.measured import one_seed_spread, pattern_check
     from lorplan.recommend.types import LadderRow
 
     runs = {(r["rank"], r["seed"]): r for r in rows if r["case"] == case and r.get("kind", "run") == "run"
@@ -234,8 +233,14 @@ def checked(rows: list[dict], case: str, summary: dict, rank: int, mid: float) -
     half = uni[pr.SEEDS[0]]["curve"][-1][0] // 2
     ladder = [LadderRow(rank=rk, learning_rate=summary["ladder_lr"][0], eval_loss=_cut(runs[(rk, 0)], half), seed=0)
               for rk in summary["ladder_probed"] if (rk, 0) in runs]
-    ranks = summarize(ladder)
-    error = dict(zip((x.rank for x in ranks), rank_errors(ranks), strict=True)).get(rank) if ranks else None
+    # the ladder's second pattern probe: the first pass's top rank with seed 1 at the ladder's rate
+    # (decide._pattern_second), which gives the rank errors a measured seed spread
+    base = next(r for r in rows if r["case"] == case and r.get("kind") == "base")
+    top = first_pass_top(base, [r for r in rows if r["case"] == case and r.get("kind", "run") == "run"])
+    if (top, 1) in runs:
+        ladder.append(LadderRow(rank=top, learning_rate=summary["ladder_lr"][0], eval_loss=_cut(runs[(top, 1)], half),
+                                seed=1))
+    error = one_seed_spread(ladder, summary["ladder_lr"][0])
     kept, losses = 0, []
     for seed in pr.SEEDS:
         if not pats[seed]["pattern"]:  # an empty pattern is one rank: nothing to check
@@ -288,8 +293,9 @@ def render(items: list[dict]) -> list[str]:
         checks = [it for it in got if not it["checked"]["empty"]]
         kept = sum(it["checked"]["kept"] for it in checks)
         lines.append(f"checked ({CHECKED_VARIANT} as lorplan's ladder checks it: recommend.measured.pattern_check "
-                     "replayed per seed on the pattern run and the one-rank run cut at half the steps, the rank's "
-                     "one-seed error from the seed-0 ladder's probes; the outcome is what the check keeps): kept the "
+                     "replayed per seed on the pattern run and the one-rank run cut at half the steps, the one-seed "
+                     "spread from the seed-0 ladder's probes and its second pattern probe; the outcome is what the "
+                     "check keeps): kept the "
                      f"pattern in {kept}/{2 * len(checks)} case-seeds ({len(got) - len(checks)} empty patterns need "
                      f"no check); beats uniform in {sum(d < 0 for d in diffs)}/{len(got)} cases, mean loss change "
                      f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}; the pattern unchecked "

@@ -173,13 +173,13 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
 def pattern_checked(rows: Sequence[dict], task, rep) -> tuple[float, int, str] | None:
     """lorplan's pattern check (recommend.measured.pattern_check) replayed per training seed: the seed's pattern
     run and its one-rank run at the ladder's rank and the middle rate, both cut at the probe length, with the
-    rank's one-seed error from the seed-0 ladder's probes (knee.rank_errors, as the ladder computes it). The
+    one-seed spread of the seed-0 ladder's probes and its second pattern probe (measured.one_seed_spread, as the
+    ladder computes it). The
     outcome per seed is the full-length loss of what the check keeps (the pattern, or one rank). Returns (mean
     loss over seeds, seeds that kept the pattern, words), or None without the runs."""
     import math
 
-    from lorplan.recommend.knee import rank_errors, summarize
-    from lorplan.recommend.measured import pattern_check
+    from lorplan.recommend.measured import one_seed_spread, pattern_check
     from lorplan.recommend.types import LadderRow
 
     mid = task.lrs[1]
@@ -192,8 +192,15 @@ def pattern_checked(rows: Sequence[dict], task, rep) -> tuple[float, int, str] |
     ladder = [LadderRow(rank=rk, learning_rate=lr, eval_loss=loss_at(got, rep.probe_steps), seed=sd)
               for rk, lr, sd, _ in rep.probes if rk >= 1 and math.isclose(lr, rep.learning_rate, rel_tol=1e-6)
               and (got := run("sweep", rk, lr, sd)) is not None]
-    ranks = summarize(ladder)
-    error = dict(zip((x.rank for x in ranks), rank_errors(ranks), strict=True)).get(rep.rank) if ranks else None
+    # the ladder's second pattern probe: its top rank with the next seed at its rate (decide._pattern_second),
+    # which gives the rank errors a measured seed spread
+    top = max(rep.first_ranks)
+    seeds = {row.seed for row in ladder if row.rank == top}
+    second = next((sd for sd in SEEDS if sd not in seeds), None)
+    if second is not None and (got := run("sweep", top, rep.learning_rate, second)) is not None:
+        ladder.append(LadderRow(rank=top, learning_rate=rep.learning_rate, eval_loss=loss_at(got, rep.probe_steps),
+                                seed=second))
+    error = one_seed_spread(ladder, rep.learning_rate)
     losses, kept, rel = [], 0, []
     for seed in SEEDS:
         pat, uni = run("pattern", rep.rank, mid, seed, "lorplan"), run("sweep", rep.rank, mid, seed)
@@ -205,7 +212,7 @@ def pattern_checked(rows: Sequence[dict], task, rep) -> tuple[float, int, str] |
         losses.append(loss_at(pat) if verdict.keep else loss_at(uni))
     return (sum(losses) / len(losses), kept,
             f"kept the pattern in {kept}/{len(SEEDS)} seeds (pattern vs one rank at step {rep.probe_steps}: "
-            + ", ".join(f"{x:+.1%}" for x in rel) + f"; one-seed error {error or 0:.2g}); lr {mid:g}")
+            + ", ".join(f"{x:+.1%}" for x in rel) + f"; one-seed spread {error or 0:.2g}); lr {mid:g}")
 
 
 def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, seed: int) -> Outcome:

@@ -189,8 +189,8 @@ PATTERN_OFFERED = (
     "seed noise on three, 15-17% worse eval loss on the two classification tasks)")
 PATTERN_CHECK = "pattern check"  # the ladder's last pass: one probe trains the pattern (pattern_check_pass)
 # the pattern is kept only if its probe's loss is below the one-rank probe's by more than CHECK_Z × the standard
-# error of a difference of two one-seed losses (√2 × the rank's one-seed error, knee.rank_errors): replayed on
-# the benchmarks' recorded runs (benchmarks/results/planted_rank.md, rank_regret.md), half-length probes
+# deviation of a difference of two one-seed losses (√2 × one_seed_spread); set once, not tuned, and replayed on
+# the benchmarks' recorded runs (benchmarks/results/planted_rank.md, rank_regret.md) with half-length probes
 CHECK_Z = 1.0
 
 
@@ -238,12 +238,12 @@ class PatternCheck:
     text: str
 
 
-def pattern_check(pattern_loss: float, uniform_loss: float, rank_error: float | None, rank: int,
+def pattern_check(pattern_loss: float, uniform_loss: float, seed_spread: float | None, rank: int,
                   z: float = CHECK_Z) -> PatternCheck:
     """Whether a probe trained with the pattern beat the one-rank probe at the same rank, learning rate and
-    seed by more than z standard errors of a difference of two one-seed losses (√2 × rank_error, the rank's
-    one-seed error as the knee's band uses it; 0 when unknown). Pure."""
-    err = math.sqrt(2.0) * (rank_error or 0.0)
+    seed by more than z standard deviations of a difference of two one-seed losses (√2 × seed_spread, from
+    one_seed_spread; 0 when unknown: any gain counts). Pure."""
+    err = math.sqrt(2.0) * (seed_spread or 0.0)
     gain = uniform_loss - pattern_loss
     keep = gain > z * err and gain > 0
     rel = pattern_loss / uniform_loss - 1 if uniform_loss else 0.0
@@ -259,15 +259,21 @@ def pattern_check(pattern_loss: float, uniform_loss: float, rank_error: float | 
     return PatternCheck(keep, pattern_loss, uniform_loss, err, text)
 
 
-def _rank_error(rec: Recommendation, base_loss: float | None) -> float | None:
-    """The recommended rank's one-seed standard error as the knee's band uses it (knee.rank_errors)."""
-    from lorplan.recommend.knee import rank_errors, summarize
+def one_seed_spread(rows: Sequence[LadderRow], rate: float) -> float | None:
+    """How far one seed's eval loss strays, from the ladder's rows at learning rate `rate`: the seeds' spread at
+    the ranks that ran several (pooled standard deviation; the ladder's pattern probes give its top rank a
+    second seed) and the departures of one-seed losses from a curve that never rises with rank
+    (knee.one_seed_noise), whichever is larger; None when neither can be measured. A pattern check compares
+    two one-seed losses, so this is a standard deviation, not the standard error of a rank's mean."""
+    from lorplan.recommend.knee import one_seed_noise, summarize
 
-    usable = [r for r in rec.ladder if r.eval_loss is not None and math.isclose(r.learning_rate, rec.learning_rate,
-                                                                                 rel_tol=1e-6)]
-    ranks = summarize(usable)
-    errs = rank_errors(ranks) if ranks else []
-    return next((e for s, e in zip(ranks, errs, strict=True) if s.rank == rec.rank), None)
+    ranks = summarize(r for r in rows if r.eval_loss is not None
+                      and math.isclose(r.learning_rate, rate, rel_tol=1e-6))
+    multi = [x for x in ranks if x.stderr is not None and x.seeds > 1]
+    dof = sum(x.seeds - 1 for x in multi)
+    spread = math.sqrt(sum(x.stderr ** 2 * x.seeds * (x.seeds - 1) for x in multi) / dof) if dof else None
+    found = [v for v in (spread, one_seed_noise(ranks)) if v is not None]
+    return max(found) if found else None
 
 
 def _checked_words(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],
@@ -287,7 +293,7 @@ def _checked_words(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs
     if probe.state != "finished" or probe.eval_loss is None or twin is None:
         why = WORDS.get(probe.state, probe.state) if probe.state != "finished" else "measured no eval loss"
         return PatternCheck(True, math.nan, math.nan, 0.0, f"not checked: the pattern probe {probe.id} {why}")
-    return pattern_check(probe.eval_loss, twin.eval_loss, _rank_error(rec, None), rec.rank)
+    return pattern_check(probe.eval_loss, twin.eval_loss, one_seed_spread(rec.ladder, rec.learning_rate), rec.rank)
 
 
 def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],

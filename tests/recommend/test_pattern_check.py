@@ -136,3 +136,20 @@ def test_the_probe_trains_exactly_its_pattern():
     assert plain.lora.r == 4 and dict(plain.lora.rank_pattern) == {"q_proj": 8}  # the base's, scaled to r4
     own = probe_plan(base_plan(run), run, ProbeSpec("r4-pattern", 4, rank_pattern={"v_proj": 8}), "cpu")
     assert own.lora.r == 4 and dict(own.lora.rank_pattern) == {"v_proj": 8} and own.lora.alpha == plain.lora.alpha
+
+
+def test_one_seed_spread_takes_the_larger_of_the_seeds_and_the_curve():
+    """The noise of one seed's loss: pooled over ranks that ran several seeds (a standard deviation, not a mean's
+    standard error), or from one-seed losses that rise with rank; the larger when both exist."""
+    from lorplan.recommend.types import LadderRow
+
+    def row(rank, loss, seed=0, lr=LR):
+        return LadderRow(rank=rank, learning_rate=lr, eval_loss=loss, seed=seed)
+
+    falling = [row(1, 2.0), row(4, 1.5), row(16, 1.4)]
+    assert measured.one_seed_spread(falling, LR) == 0.0  # never rises, no seed pair: the curve says no noise
+    paired = falling + [row(16, 1.6, seed=1)]  # rank 16 with two seeds: their spread, sd = 0.1 × √2
+    assert measured.one_seed_spread(paired, LR) == pytest.approx(0.1414, abs=1e-4)
+    rising = [row(1, 2.0), row(4, 1.5), row(16, 1.9)]  # rank 16 above rank 4: the curve's estimate
+    assert measured.one_seed_spread(rising, LR) > 0.1
+    assert measured.one_seed_spread(paired, LR * 3) is None  # nothing measured at that rate
