@@ -182,13 +182,16 @@ class Pricer:
         width = max(len(x.input_ids) for x in train)
         return spec, setup, min(t.micro_batch, len(train)), width
 
-    def estimate(self, probe_id: str, rank: int) -> tuple[int | None, int | None, str]:
-        """(allocated peak at the batch that peaks, at the plan's shape, "rows×width") in bytes."""
+    def estimate(self, probe_id: str, rank: int, rank_pattern: dict | None = None) -> tuple[int | None, int | None, str]:
+        """(allocated peak at the batch that peaks, at the plan's shape, "rows×width") in bytes. rank_pattern: a
+        pattern check probe's own per-module ranks, priced as the planner prices a rank_pattern."""
         from lorplan.core.memory import estimate
 
         if self._base is None:
             self._base = self._prepare(probe_id)
         spec, setup, rows, width = self._base
+        if rank_pattern:
+            setup = replace(setup, targets=replace(setup.targets, rank_pattern=dict(rank_pattern)))
         at_batch = estimate(spec, replace(setup, micro_batch=rows, seq_len=width), rank)
         at_plan = estimate(spec, setup, rank)
 
@@ -226,7 +229,9 @@ def probe_row(ladder: str, run, probe, result: dict, pricer: Pricer) -> dict:
         note = "base: head alone" if result.get("task") == "sequence-classification" else "base: eval only"
     elif result.get("state") == "finished":
         try:
-            est, plan_est, shape = pricer.estimate(probe.id, rank)
+            est, plan_est, shape = pricer.estimate(probe.id, rank, getattr(probe, "rank_pattern", None))
+            if getattr(probe, "rank_pattern", None):
+                note = "pattern check: priced with its rank_pattern"
         except Exception as exc:  # the check goes on; the row says why it has no estimate
             note = f"no estimate: {type(exc).__name__}: {exc}"
     ratio = meas / est if meas and est else None
