@@ -320,7 +320,11 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "(runs are 32-40 steps, too short for the policy's 1e-3 to converge). The pattern rows train the ladder's rank with "
              "a rank_pattern at the middle rate (lorplan's from the sweep's seed-0/1 adapters at the first pass's "
              "largest rank; EVA's from peft's get_eva_state_dict), alpha 32, standard LoRA init (not EVA's "
-             "SVD init). EVA needs forward passes only, so it has no step count. Fixed defaults with α≠32 are "
+             "SVD init). EVA needs forward passes only, so it has no step count. The checked pattern row replays "
+             "the ladder's pattern check (recommend.measured.pattern_check) per training seed: that seed's pattern "
+             "run against its one-rank run, both cut at the probe length, with one seed's spread from the seed-0 "
+             "ladder's probes and its second pattern probe; its loss is what the check keeps (the pattern, or one "
+             "rank), its compute one probe more than the pattern row's. Fixed defaults with α≠32 are "
              "trained here; r=16 α=32 is the sweep's own rank 16.", ""]
     per_task: dict[str, list[Outcome]] = {}
     knees: dict[str, int] = {}
