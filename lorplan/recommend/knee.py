@@ -122,13 +122,19 @@ def one_seed_noise(ranks: tuple[RankSummary, ...]) -> float | None:
 MIN_SEED_DOF = 3  # degrees of freedom of the seeds' spread worth more than the curve's estimate
 
 
+def seed_spread(ranks: tuple[RankSummary, ...]) -> tuple[float | None, int]:
+    """The standard deviation of one seed's loss pooled over the ranks that ran several seeds, and its degrees
+    of freedom ((None, 0) when no rank did)."""
+    multi = [s for s in ranks if s.stderr is not None and s.seeds > 1]
+    dof = sum(s.seeds - 1 for s in multi)
+    return (math.sqrt(sum(s.stderr ** 2 * s.seeds * (s.seeds - 1) for s in multi) / dof) if dof else None), dof
+
+
 def single_seed_error(ranks: tuple[RankSummary, ...]) -> tuple[float | None, str]:
     """The standard error given to a rank measured with one seed, and where it comes from: "seeds", the spread
     of one seed measured over the ranks that ran several (pooled variance, when it has at least MIN_SEED_DOF
     degrees of freedom), else "curve", one_seed_noise, else the seeds' spread however thin, else (None, "")."""
-    multi = [s for s in ranks if s.stderr is not None and s.seeds > 1]
-    dof = sum(s.seeds - 1 for s in multi)
-    spread = (math.sqrt(sum(s.stderr ** 2 * s.seeds * (s.seeds - 1) for s in multi) / dof) if dof else None)
+    spread, dof = seed_spread(ranks)
     if spread is not None and dof >= MIN_SEED_DOF:
         return spread, "seeds"
     curve = one_seed_noise(ranks)

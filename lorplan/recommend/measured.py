@@ -234,7 +234,7 @@ class PatternCheck:
     keep: bool
     pattern_loss: float
     uniform_loss: float
-    error: float  # the standard error of their difference
+    error: float  # the standard deviation of their difference (0: no noise estimate)
     text: str
 
 
@@ -265,18 +265,15 @@ def one_seed_spread(rows: Sequence[LadderRow], rate: float) -> float | None:
     second seed) and the departures of one-seed losses from a curve that never rises with rank
     (knee.one_seed_noise), whichever is larger; None when neither can be measured. A pattern check compares
     two one-seed losses, so this is a standard deviation, not the standard error of a rank's mean."""
-    from lorplan.recommend.knee import one_seed_noise, summarize
+    from lorplan.recommend.knee import one_seed_noise, seed_spread, summarize
 
     ranks = summarize(r for r in rows if r.eval_loss is not None
                       and math.isclose(r.learning_rate, rate, rel_tol=1e-6))
-    multi = [x for x in ranks if x.stderr is not None and x.seeds > 1]
-    dof = sum(x.seeds - 1 for x in multi)
-    spread = math.sqrt(sum(x.stderr ** 2 * x.seeds * (x.seeds - 1) for x in multi) / dof) if dof else None
-    found = [v for v in (spread, one_seed_noise(ranks)) if v is not None]
+    found = [v for v in (seed_spread(ranks)[0], one_seed_noise(ranks)) if v is not None]
     return max(found) if found else None
 
 
-def _checked_words(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],
+def _check_verdict(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs],
                    state: LadderState | None) -> PatternCheck | None:
     """The pattern check's verdict once its probe has a loss; else a PatternCheck that keeps the pattern and
     says where the check stands (running, not run and why), or None when the ladder has no check pass."""
@@ -310,7 +307,7 @@ def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeO
             return replace(rec, rank_pattern={}, evidence=rec.evidence + (Evidence("pattern", None,
                                                                                     pattern.explanation),))
         rec = replace(rec, rank_pattern=dict(pattern.pattern))
-        checked = _checked_words(rec, spec, obs, state)
+        checked = _check_verdict(rec, spec, obs, state)
         if checked is not None and not checked.keep:
             return replace(rec, rank_pattern={}, evidence=rec.evidence + (Evidence(
                 "pattern", rec.rank, f"{checked.text}. The pattern measured was: {pattern.explanation}"),))
