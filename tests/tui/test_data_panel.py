@@ -296,13 +296,14 @@ async def test_at_80x24_every_figure_and_problem_shows_without_scrolling(make_ap
 async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_show(make_app, tmp_path):
     """At 80 columns the class-imbalance warning wrapped to 3 lines and pushed the skipped rows below the 80x24
     view. Its narrow form is one line with every figure (both classes, the ratio, the majority's accuracy); the
-    advice comes back when the panel is wide again."""
+    advice comes back when the panel is wide again. The blank line above the skipped rows is left out under 110
+    columns: with it, the third skipped row was below the fold."""
     from lorplan.tui.textshot import screen_text
 
     path = tmp_path / "reviews.jsonl"
     rows = [{"text": "a long and very detailed review " * (1 + i % 13), "label": "pos" if i % 6 else "neg"}
             for i in range(120)]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n[1, 2]\n")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n[1, 2]\n{\"label\": 1}\n")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
@@ -314,15 +315,17 @@ async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_sh
             return str(panel.query_one("#data-figures", Static).content)
 
         await _profile(pilot, path)
-        assert panel.has_class("-narrow") and panel.profile.skipped == 2
+        assert panel.has_class("-narrow") and panel.profile.skipped == 3
         warning = "⚠ imbalanced 5.0 to 1: 'pos' → 100, 'neg' → 20; always 'pos' scores 83.3%"
         assert warning in figures().splitlines()
         problems = str(panel.query_one("#data-problems", Static).content).splitlines()
-        assert len(problems) == 2
+        assert len(problems) == 3
         assert panel.query_one("#data-body").scroll_offset.y == 0
         await pilot.pause()
         screen = screen_text(app).splitlines()
-        assert any(line.strip(" │") == warning for line in screen), "\n".join(screen)  # on one line
+        at = [i for i, line in enumerate(screen) if line.strip(" │") == warning]
+        assert at, "\n".join(screen)  # on one line
+        assert problems[0] in screen[at[0] + 1]  # right under the figures: no blank line between
         for line in problems:
             assert any(line in row for row in screen), f"{line!r} is not on screen:\n" + "\n".join(screen)
         await pilot.resize_terminal(120, 40)  # wide: the whole sentence, advice included
@@ -342,3 +345,55 @@ def test_the_short_label_warning_keeps_the_figures_and_reads_numeric_labels():
     single = label_balance({"pos": 5})
     assert short_warning(single) == single.warning and "every labelled example has label 'pos'" in single.warning
     assert short_warning(label_balance({"a": 3, "b": 2})) is None
+
+
+def _column_text(app, widget) -> str:
+    """The screen's text inside `widget`'s region, its rows joined by spaces and its whitespace collapsed: a
+    line the widget wraps still reads as one."""
+    from lorplan.tui.textshot import screen_text
+
+    region = widget.region
+    rows = screen_text(app).splitlines()[region.y:region.bottom]
+    return " ".join(" ".join(row[region.x:region.right] for row in rows).split())
+
+
+async def test_at_120x24_the_skipped_rows_beside_the_histogram_can_be_scrolled_to(make_app, tmp_path):
+    """At 120x24 the figures column beside the histogram was cut at the panel's bottom: a file with a few bad
+    lines had its last skipped rows below it, with no scrollbar and no key to reach them. The column scrolls
+    now, and Tab reaches it when (only when) it has something to scroll."""
+    path = tmp_path / "pc.jsonl"
+    rows = [{"prompt": f"question number {i} ", "completion": "answer " * (1 + i % 9)} for i in range(60)]
+    bad = ["not json", "[1, 2]", '{"prompt": 3}', "{{", "nope", '{"completion": "no prompt"}']
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n".join(bad) + "\n")
+    app = make_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
+        app.action_show_tab("data")
+        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
+        panel = app.main.query_one(DataPanel)
+        await _profile(pilot, path)
+        assert not panel.has_class("-narrow") and panel.profile.skipped == len(bad)
+        problems = str(panel.query_one("#data-problems", Static).content).splitlines()
+        assert len(problems) == len(bad)
+        left, plot = panel.query_one("#data-left"), panel.query_one("#data-hist")
+        await _until(pilot, lambda: left.max_scroll_y > 0)  # taller than the room: it scrolls
+        assert plot.region.x >= left.region.right  # still beside the histogram
+        assert "schema prompt-completion" in _column_text(app, left)  # from the top
+        assert problems[-1] not in _column_text(app, left)  # the last is below the fold at first...
+        # ...and the keyboard brings it: Tab from the path field reaches the column, End scrolls it down.
+        panel.query_one("#data-path").focus()
+        for _ in range(10):
+            if app.focused is left:
+                break
+            await pilot.press("tab")
+        assert app.focused is left
+        await pilot.press("end")
+        for line in problems:  # every skipped row, wrapped or not, is on screen
+            await _until(pilot, lambda line=line: " ".join(line.split()) in _column_text(app, left))
+        await pilot.press("home")
+        await _until(pilot, lambda: "schema prompt-completion" in _column_text(app, left))
+        # 120x40 is as before: everything shows, nothing to scroll, no Tab stop.
+        await pilot.resize_terminal(120, 40)
+        await _until(pilot, lambda: left.max_scroll_y == 0 and not left.allow_focus())
+        for line in problems:
+            await _until(pilot, lambda line=line: " ".join(line.split()) in _column_text(app, left))

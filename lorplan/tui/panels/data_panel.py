@@ -16,7 +16,7 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.containers import Horizontal, ScrollableContainer, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, Input, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -150,6 +150,15 @@ class DataBody(ScrollableContainer):
         return self.max_scroll_y > 0  # a Tab stop only when there is something to scroll
 
 
+class DataLeft(VerticalScroll):
+    """The figures and skipped rows. Beside the histogram (wide layout) this column scrolls on its own: on a short
+    terminal (120x24) the skipped rows under the figures were cut off with no way to reach them. Under the
+    histogram (narrow layout) it is as tall as its text and the body around it scrolls instead."""
+
+    def allow_focus(self) -> bool:
+        return self.max_scroll_y > 0  # a Tab stop only when there is something to scroll
+
+
 class DataPanel(Widget):
     """Dataset profile: path, schema, run, progress, figures, problems and a length histogram."""
 
@@ -180,7 +189,7 @@ class DataPanel(Widget):
         yield Static(f"Last time: {self._initial_path}. Press Profile (or Enter in the field) to profile it again."
                      if self._initial_path else "Pick a dataset and press Profile.", id="data-status")
         with DataBody(id="data-body"):
-            with Vertical(id="data-left"):
+            with DataLeft(id="data-left"):
                 yield Static("", id="data-figures")
                 yield Static("", id="data-problems")
             yield LengthHistogram(id="data-hist")
