@@ -392,6 +392,11 @@ async def test_at_120x24_the_skipped_rows_beside_the_histogram_can_be_scrolled_t
             await _until(pilot, lambda line=line: " ".join(line.split()) in _column_text(app, left))
         await pilot.press("home")
         await _until(pilot, lambda: "schema prompt-completion" in _column_text(app, left))
+        # a new profile opens at the top of its figures, not where the last one was scrolled to
+        await pilot.press("end")
+        await _until(pilot, lambda: left.scroll_y > 0)
+        await _profile(pilot, path)
+        await _until(pilot, lambda: left.scroll_y == 0)
         # 120x40 is as before: everything shows, nothing to scroll, no Tab stop.
         await pilot.resize_terminal(120, 40)
         await _until(pilot, lambda: left.max_scroll_y == 0 and not left.allow_focus())

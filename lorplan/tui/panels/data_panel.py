@@ -295,6 +295,7 @@ class DataPanel(Widget):
         if data is not None:
             self.post_message(DatasetProfiled(data))
         self._show(message.profile)
+        self.query_one(DataLeft).scroll_home(animate=False)  # a new file's figures open at their top
 
     def on_profile_failed(self, message: ProfileFailed) -> None:
         self._failed(message.path, message.error)
