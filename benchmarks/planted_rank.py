@@ -152,10 +152,9 @@ def retrain_adapters(cases: list[Case], until: float | None, path: Path = RESULT
     rows = read_rows(path)
     out = []
     for case in cases:
-        base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
-        runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
-        if base is None or todo(case, {run_key(r) for r in runs}):
+        if (swept := complete_sweep(rows, case)) is None:
             continue
+        base, runs = swept
         ranks = {planted_rank_pattern.ladder_rank(base, runs), planted_rank_pattern.first_pass_top(base, runs)}
         mid = LRS[case.model][1]
         need = [r for r in runs if r["rank"] in ranks and r["seed"] in SEEDS and math.isclose(r["lr"], mid)
@@ -332,14 +331,17 @@ def analyse(rows: list[dict]) -> list[dict]:
     from lorplan.recommend.capacity import capacity_prior
     from lorplan.recommend.knee import find_knee
 
-    out = []
-    for case in CASES:
-        base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
-        runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
-        if base is None or todo(case, {run_key(r) for r in runs}):
-            continue
-        out.append(summarize_case(base, runs, find_knee, capacity_prior))
-    return out
+    return [summarize_case(*swept, find_knee, capacity_prior) for case in CASES
+            if (swept := complete_sweep(rows, case)) is not None]
+
+
+def complete_sweep(rows: list[dict], case: Case) -> tuple[dict, list[dict]] | None:
+    """The case's base row and sweep runs when its sweep is complete (every rank × rate × seed), else None."""
+    base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
+    runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
+    if base is None or todo(case, {run_key(r) for r in runs}):
+        return None
+    return base, runs
 
 
 def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> dict:

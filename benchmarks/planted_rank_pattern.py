@@ -116,11 +116,10 @@ def run_patterns(cases: list, variants: list[str], until: float | None, path: Pa
     n = 0
     for case in cases:
         rows = pr.read_rows(path)
-        base = next((r for r in rows if r["case"] == case.name and r.get("kind") == "base"), None)
-        runs = [r for r in rows if r["case"] == case.name and r.get("kind", "run") == "run"]
-        if base is None or pr.todo(case, {pr.run_key(r) for r in runs}):
+        if (swept := pr.complete_sweep(rows, case)) is None:
             print(f"{case.name}: no complete sweep, skipped", flush=True)
             continue
+        base, runs = swept
         done = {pr.run_key(r) for r in rows}
         rank, mid = ladder_rank(base, runs), pr.LRS[case.model][1]
         left = [(v, s) for v in variants for s in pr.SEEDS

@@ -53,6 +53,15 @@ def text_of(app, selector: str) -> str:
     return str(app.query_one(selector, Static).content)
 
 
+async def _data_tab(pilot) -> DataPanel:
+    """The Data tab of the app under test, shown and mounted (its sequence length known)."""
+    app = pilot.app
+    await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
+    app.action_show_tab("data")
+    await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
+    return app.main.query_one(DataPanel)
+
+
 async def _profile(pilot, path) -> None:
     panel = pilot.app.screen.query_one(DataPanel)
     panel.query_one("#data-path").value = str(path)
@@ -269,10 +278,7 @@ async def test_at_80x24_every_figure_and_problem_shows_without_scrolling(make_ap
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n[1, 2]\n{\"prompt\": 3}\n")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
-        app.action_show_tab("data")
-        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
-        panel = app.main.query_one(DataPanel)
+        panel = await _data_tab(pilot)
         await _profile(pilot, path)
         problems = str(panel.query_one("#data-problems", Static).content).splitlines()
         assert panel.profile.skipped == 3 and len(problems) == 3
@@ -306,10 +312,7 @@ async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_sh
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n[1, 2]\n{\"label\": 1}\n")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
-        app.action_show_tab("data")
-        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
-        panel = app.main.query_one(DataPanel)
+        panel = await _data_tab(pilot)
 
         def figures() -> str:
             return str(panel.query_one("#data-figures", Static).content)
@@ -367,10 +370,7 @@ async def test_at_120x24_the_skipped_rows_beside_the_histogram_can_be_scrolled_t
     path.write_text("".join(json.dumps(r) + "\n" for r in rows) + "\n".join(bad) + "\n")
     app = make_app()
     async with app.run_test(size=(120, 24)) as pilot:
-        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None)
-        app.action_show_tab("data")
-        await _until(pilot, lambda: app.screen.query(DataPanel) and app.screen.query_one(DataPanel).seq_len)
-        panel = app.main.query_one(DataPanel)
+        panel = await _data_tab(pilot)
         await _profile(pilot, path)
         assert not panel.has_class("-narrow") and panel.profile.skipped == len(bad)
         problems = str(panel.query_one("#data-problems", Static).content).splitlines()
