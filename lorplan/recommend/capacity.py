@@ -132,14 +132,15 @@ def _rule_sentence(what: str, need: int, adapter: AdapterSize, units: float, raw
                    rule: str, limit: str) -> str:
     """"12,400 trained tokens; all-linear on M holds C LoRA parameters per rank unit; ... → rank R by the rule"."""
     c = adapter.per_rank
-    head = f"{what}; {adapter.targets} on {adapter.model} holds {c:,} LoRA parameters per rank unit"
+    head = f"{what}; {adapter.targets} on {adapter.model} holds {counted(c, 'LoRA parameter')} per rank unit"
     if need <= c:
-        body = f"one rank unit already covers the {need:,} parameters this asks for → rank {rank} by the {rule}"
+        body = (f"one rank unit already covers the {counted(need, 'parameter')} this asks for → rank {rank} by the "
+                f"{rule}")
         if rank > 1:
             body = body.replace(f"→ rank {rank}", f"→ rank {rank} (the smallest rank considered)")
         return f"{head}; {body}"
     pow2 = power_of_two_at_least(raw, 1, 1 << 30)
-    body = f"{need:,} parameters / {c:,} = {units:,.2f} rank units"
+    body = f"{counted(need, 'parameter')} / {c:,} = {units:,.2f} rank units"
     body += f" → rank {pow2:,}" if pow2 == raw else f", rounded up to the power of two {pow2:,}"
     if rank != pow2:
         body += f", kept at rank {rank} ({limit})"
@@ -185,13 +186,13 @@ def capacity_prior(
     def counted_once(unit: str) -> str:
         return f"epochs ({d.epochs:g}) add no information, so each {unit} counts once"
 
-    dup = f", {d.duplicates:,} exact duplicates left out" if d.duplicates else ""
+    dup = f", {counted(d.duplicates, 'exact duplicate')} left out" if d.duplicates else ""
     if d.task == "causal-lm":
         tokens = d.unique_trained_tokens
         est = " (estimated)" if d.estimated else ""
-        cut = (f" ({d.truncated_tokens:,} tokens lie beyond the sequence length; truncation may drop trained ones)"
-               if d.truncated_tokens else "")
-        rule("token rule", tokens, f"{tokens:,} trained tokens{est}{dup}{cut}; {counted_once('token')}")
+        cut = (f" ({counted(d.truncated_tokens, 'token')} {'lies' if d.truncated_tokens == 1 else 'lie'} beyond "
+               "the sequence length; truncation may drop trained ones)" if d.truncated_tokens else "")
+        rule("token rule", tokens, f"{counted(tokens, 'trained token')}{est}{dup}{cut}; {counted_once('token')}")
         if bits_per_token is not None:
             if not bits_per_token >= 0:
                 raise BadInput(f"bits per token: {bits_per_token!r} must be at least 0")
@@ -203,7 +204,8 @@ def capacity_prior(
     else:
         n = d.unique_examples
         how = "measured from the labels" if d.entropy_counted else f"assumed uniform over {d.num_labels} labels"
-        rule("token rule", n, f"{n:,} labelled examples{dup} (one trained label each; {counted_once('example')})")
+        rule("token rule", n, f"{counted(n, 'labelled example')}{dup} (one trained label each; "
+                              f"{counted_once('example')})")
         bits = d.label_bits
         rule("bits rule", math.ceil(bits / BITS_PER_PARAM),
              f"{counted(n, 'example')} × {counted(d.label_entropy_bits, 'bit', '.3g')} of label entropy ({how}) = "

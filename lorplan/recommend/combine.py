@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from lorplan.core.errors import BadInput
+from lorplan.core.units import counted
 from lorplan.recommend.capacity import CapacityPrior
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.knee import KNEE_FRACTION, Knee, find_knee, likely_rank
@@ -29,7 +30,8 @@ def too_small(data: DataSize) -> str | None:
     """Why the dataset is too small for a probe ladder to say anything (None when it is large enough or its
     size is unknown)."""
     if data.examples is not None and data.examples < MIN_EXAMPLES:
-        return (f"{data.examples} examples are too few to measure anything: a held-out split would keep only a "
+        return (f"{counted(data.examples, 'example')} {'is' if data.examples == 1 else 'are'} too few to measure "
+                "anything: a held-out split would keep only a "
                 f"handful, whose eval loss cannot tell ranks apart (lorplan probes from {MIN_EXAMPLES} examples "
                 "on); the recommendation is the capacity prior alone")
     return None

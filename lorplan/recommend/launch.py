@@ -13,6 +13,7 @@ import math
 import time
 from dataclasses import asdict, dataclass
 
+from lorplan.core.units import counted
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.decide import first_pass, probe_id, probe_specs
@@ -86,7 +87,8 @@ def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
     with probes as long (the trained half-length ladders missed 4 of 9, three of them below the knee)."""
     steps = max(1, min(planned, asked if asked is not None else PROBE_STEPS))
     if asked is not None and asked > planned:
-        return steps, f"--probe-steps {asked:,} is more than the planned run's {planned:,} steps, so probes train {steps:,}"
+        return steps, (f"--probe-steps {asked:,} is more than the planned run's {counted(planned, 'step')}, so probes "
+                       f"train {steps:,}")
     if steps < planned:
         return steps, (f"probes shorter than the planned run tend to put the knee low (lorplan's benchmarks); "
                        f"--probe-steps up to {planned:,} trains longer ones, at proportionally more time per probe")
