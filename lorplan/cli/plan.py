@@ -145,9 +145,16 @@ def run(args) -> int:
     setup, context = cuda_context_from_args(args, setup)
     ranks = ranks_from_args(args, spec, setup)
     budget, gpu_name = budget_from_args(args)
+    profile = None
+    if args.write and args.data is not None:
+        from lorplan.core.plan import classifier_spec
+
+        profile = _profile(args.data)
+        # a classifier's head is the one its labels need: the table (--json) and the written plan price it
+        spec = classifier_spec(spec, profile, data=args.data)
     table = rank_table(spec, setup, ranks, budget)
     if args.write:
-        path, data_line = write_plan_from_cli(args, spec, setup, table)
+        path, data_line = write_plan_from_cli(args, spec, setup, table, profile)
         if not args.json:
             print(f"wrote {path}")
             if data_line:
@@ -167,20 +174,28 @@ def run(args) -> int:
     return 0
 
 
-def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
+def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, str | None]:
     """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
 
     Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
     typed), args.data, args.train_on, args.micro_batch_given (False: the task's micro-batch, 16 for a sequence
     classifier, replaces the table's default of 1). The budget is the table's (from --gpu-memory or the GPU).
-    With --data the file is profiled and the plan's [data] table comes from the profile (lorplan.core.plan.with_profile:
-    schema, held-out fraction, train_on; a classifier's num_labels). Returns the path written and the lines
-    saying what the plan took from the task's defaults and the profile (None when nothing).
+    With --data the file is profiled (or `profile`, its profile, is used) and the plan's [data] table comes from
+    the profile (lorplan.core.plan.with_profile: schema, held-out fraction, train_on); a classifier's head, its
+    num_labels and the estimate, is the one its labels need (lorplan.core.plan.classifier_spec). Returns the path
+    written and the lines saying what the plan took from the task's defaults and the profile (None when nothing).
     """
     from dataclasses import replace
 
-    from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, with_profile, write_plan
+    from lorplan.core.plan import (
+        PLACEHOLDER_DATA_PATH,
+        classifier_spec,
+        plan_from_setup,
+        with_profile,
+        write_plan,
+    )
     from lorplan.core.plan.defaults import micro_batch
+    from lorplan.core.units import counted
 
     rank = _number(getattr(args, "rank", None), "--rank", integer=True)
     if rank is None:
@@ -189,6 +204,9 @@ def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
     data = getattr(args, "data", None)
     train_on = getattr(args, "train_on", None) or TrainOn.COMPLETION.value
     lines = []
+    if isinstance(data, str):
+        profile = profile if profile is not None else _profile(data)
+        spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
     task_batch = micro_batch(spec.task)
     if not getattr(args, "micro_batch_given", True) and setup.micro_batch != task_batch:
         # a plan trains at its task's micro-batch (lorplan.core.plan.defaults) unless --micro-batch was given;
@@ -207,11 +225,11 @@ def write_plan_from_cli(args, spec, setup, table) -> tuple[Path, str | None]:
         trust_remote_code=bool(getattr(args, "trust_remote_code", False)),
     )
     if isinstance(data, str):
-        profile = _profile(data)
         plan = with_profile(plan, profile, train_on, path=data)  # the path as typed: found beside the plan too
         d = plan.data
-        lines.append(f"data {data}: schema {d.schema}, {profile.examples:,} examples, eval_split "
-                     f"{d.eval_split:g} ({profile.split.reason}), train_on {d.train_on}")
+        lines.append(f"data {data}: schema {d.schema}, {counted(profile.examples, 'example')}, eval_split "
+                     f"{d.eval_split:g} ({profile.split.reason}), train_on {d.train_on}"
+                     + (f", num_labels {plan.model.num_labels}" if plan.model.num_labels is not None else ""))
     path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
     return path, "\n".join(lines) or None
 

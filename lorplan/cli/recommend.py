@@ -109,6 +109,11 @@ def _check_flags(args) -> None:
 
     if args.seeds is not None and args.seeds > MAX_SEEDS:
         raise BadInput(f"--seeds: {args.seeds} is more than {MAX_SEEDS} (each seed trains every probe again)")
+    from lorplan.core.limits import MAX_NUM_LABELS
+
+    if args.num_labels is not None and args.num_labels > MAX_NUM_LABELS:
+        raise BadInput(f"--num-labels: {args.num_labels} is more than {MAX_NUM_LABELS:,} classes (lorplan's limit: "
+                       "a head that large is a typo, not a classifier)")
     if args.run_id is not None:
         given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write),
                                 ("--seeds", args.seeds), ("--probe-steps", args.probe_steps),
@@ -173,7 +178,8 @@ def _spec_for(args):
 
 
 def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None = None):
-    """(DataSize, profile or None); rope_scaling: the setup's, whose reach caps the profile's suggested length."""
+    """(DataSize, profile or None, spec); rope_scaling: the setup's, whose reach caps the profile's suggested
+    length. With --data, a classifier's spec has the head its labels need (or --num-labels)."""
     from lorplan.recommend import DataSize, count_labels, data_size_from_profile
 
     labels = args.num_labels
@@ -184,25 +190,24 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
             labels = num_labels(spec.config)
         return DataSize(task=task, trained_tokens=args.trained_tokens, examples=args.examples,
                         num_labels=labels if task == "sequence-classification" else None,
-                        epochs=args.epochs), None
+                        epochs=args.epochs), None, spec
     from lorplan.core.data import profile_dataset
 
     profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all",
                               rope_scaling=rope_scaling)
     counts = None
     if task == "sequence-classification":
-        from lorplan.core.plan import class_count
+        from lorplan.core.model.head import head_labels
+        from lorplan.core.plan import classifier_spec
 
         counts = count_labels(args.data)
-        # the head the written plan (core.plan.with_profile) and the probes train: integer labels are their own
-        # class ids, so labels 0 and 5 need 6 outputs; --num-labels may add classes this file lacks, not drop any
-        needed = class_count(profile.labels)
-        if labels is not None and labels < needed:
-            raise BadInput(f"--num-labels: {labels} is too few for --data {args.data}, whose labels need {needed} "
-                           "classes (integer labels are class ids: the largest + 1; else the distinct labels)")
-        labels = labels or needed
+        # the head the estimate, the written plan and the probes train (core.plan.classifier_spec, as lorplan
+        # plan --write --data and the planner): integer labels are their own class ids, so labels 0 and 5 need 6
+        # outputs; --num-labels may add classes this file lacks, not drop any
+        spec = classifier_spec(spec, profile, labels, data=args.data)
+        labels = head_labels(spec) or labels
     return data_size_from_profile(profile, task=task, epochs=args.epochs, label_counts=counts,
-                                  num_labels=labels), profile
+                                  num_labels=labels), profile, spec
 
 
 def _skipped_note(path: str, profile) -> str:
@@ -232,6 +237,7 @@ def _recommend(args) -> int:
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import budget_from_args, setup_from_args
     from lorplan.core.lora import peft_target_modules
+    from lorplan.core.model.head import head_labels, with_labels
     from lorplan.core.plan.defaults import ALPHA, micro_batch
     from lorplan.recommend import (
         Evidence,
@@ -242,7 +248,6 @@ def _recommend(args) -> int:
         price_fit,
     )
     from lorplan.recommend.combine import too_small
-    from lorplan.recommend.fit import head_labels, with_labels
     from lorplan.recommend.launch import data_ladder, probe_blocker
 
     budget, gpu = budget_from_args(args)
@@ -261,11 +266,11 @@ def _recommend(args) -> int:
         blocked = probe_blocker(spec, source)
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")
-    data, profile = _data_size(args, spec, task, seq_len, setup.rope_scaling)
+    data, profile, spec = _data_size(args, spec, task, seq_len, setup.rope_scaling)
     if profile is not None and profile.skipped:
         print(_skipped_note(args.data, profile), file=sys.stderr)
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
-        spec = with_labels(spec, data.num_labels)
+        spec = with_labels(spec, data.num_labels)  # without --data: --num-labels, else the model's own head
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)
         setup = replace(setup, seq_len=profile.suggested_seq_len)
     check_context(spec, setup)  # a --seq-len beyond the context, which a written plan could not train
@@ -455,8 +460,6 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
 def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, profile):
     """The plan for `rank` (what --write writes, and what ladder probes are short runs of): the setup, alpha,
     learning rate and epochs; with a data file, its [data] table from the profile (core.plan.with_profile)."""
-    from dataclasses import replace
-
     from lorplan.core.plan import PLACEHOLDER_DATA_PATH, plan_from_setup, with_profile
 
     plan = plan_from_setup(
@@ -466,12 +469,8 @@ def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, pro
         training={"learning_rate": learning_rate, "epochs": float(args.epochs)},
     )
     if profile is not None:
+        # a classifier's num_labels stays the spec's head (_data_size: --num-labels, or what the labels need)
         plan = with_profile(plan, profile, args.train_on, path=args.data)
-        from lorplan.recommend.fit import head_labels
-
-        head = head_labels(spec) if plan.model.num_labels is not None else None
-        if head is not None:  # the head the estimate priced (_data_size: --num-labels, or what the labels need)
-            plan = replace(plan, model=replace(plan.model, num_labels=head))
     return plan
 
 

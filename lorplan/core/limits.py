@@ -12,3 +12,7 @@ from __future__ import annotations
 MAX_MICRO_BATCH = 1 << 20
 MAX_SEQ_LEN = 1 << 24  # no released model's context reaches it
 MAX_GPUS = 1 << 16
+# A classifier head's classes (--num-labels, a plan's model.num_labels, the largest integer label + 1 of a data
+# file): the largest public single-model label sets (extreme classification, e.g. Amazon-670K) stay below a
+# million, while a typo such as 100000000 would price a head of billions of parameters without a word.
+MAX_NUM_LABELS = 1 << 20

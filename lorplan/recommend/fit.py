@@ -41,24 +41,3 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     text += (f"; rank {rank_fits} fits as set up" if rank_fits is not None
              else "; no smaller rank fits as set up either")
     return Fit(rank, total, budget_bytes, gpu, False, rank_fits, remedies, text)
-
-
-def head_labels(spec) -> int | None:
-    """Outputs of the model's classifier head (a sequence classifier's `classifier` or `score`), else None."""
-    for m in spec.linears:
-        if m.role == "head" and m.name in ("classifier", "score"):
-            return m.out_features
-    return None
-
-
-def with_labels(spec, num_labels: int):
-    """The spec with a classifier head of num_labels outputs (the head is trained in full, so it counts);
-    the spec itself when it already has that many, or has no config to rebuild from."""
-    from lorplan.core.model.sources import from_config
-
-    cfg = dict(spec.config)
-    if not cfg or spec.source == "fallback" or head_labels(spec) == num_labels:
-        return spec
-    cfg = {k: v for k, v in cfg.items() if k not in ("id2label", "label2id")}
-    cfg["num_labels"] = num_labels
-    return from_config(cfg, spec.id, spec.source, spec.config_path or spec.id)

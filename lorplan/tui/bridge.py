@@ -316,8 +316,9 @@ def fit_hints(spec: ModelSpec, setup: TrainingSetup, row, budget_bytes: int | No
 def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Plan:
     """The plan (lorplan.core.plan.Plan) of the selected rank, for the export dialog. Raises BadInput.
 
-    `data` (the dataset profiled in the Data tab) fills the [data] table; without it the plan names
-    the placeholder data path for the user to replace."""
+    `data` (the dataset profiled in the Data tab) fills the [data] table, and a classifier's head (num_labels
+    and the estimate) is the one its labels need (data_spec); without it the plan names the placeholder data
+    path for the user to replace."""
     from lorplan.core.plan import plan_from_setup as core_plan_from_setup
 
     kw = {}
@@ -326,13 +327,26 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Pla
     tuning = snapshot.tuning
     if tuning is not None:  # applied from the Recommend tab (its rank_pattern is already in the setup's targets)
         kw.update(alpha=tuning.alpha, training={"learning_rate": tuning.learning_rate})
-    plan = core_plan_from_setup(snapshot.spec, snapshot.setup, snapshot.rank, source=snapshot.source,
-                                budget_bytes=snapshot.budget_bytes, **kw)
+    plan = core_plan_from_setup(data_spec(snapshot.spec, data), snapshot.setup, snapshot.rank,
+                                source=snapshot.source, budget_bytes=snapshot.budget_bytes, **kw)
     if tuning is not None and tuning.use_rslora:
         from dataclasses import replace
 
         plan = replace(plan, lora=replace(plan.lora, use_rslora=True))
     return plan
+
+
+def data_spec(spec: ModelSpec, data: PlanData | None) -> ModelSpec:
+    """The spec a plan trained on the Data tab's dataset is priced with: a sequence classifier's with the head its
+    labels need (core.plan.classifier_spec: integer labels are class ids, so labels 0 and 5 need 6 outputs), as
+    `lorplan plan --write --data` and `lorplan recommend --data` price it; any other spec, or a dataset without
+    a profile or labels, as it is. Raises BadInput (a negative integer label, more classes than lorplan plans)."""
+    profile = data.profile if data is not None else None
+    if profile is None or profile.labels is None:
+        return spec  # a classifier's data without labels: the export keeps the model's head; probes refuse it
+    from lorplan.core.plan import classifier_spec
+
+    return classifier_spec(spec, profile, data=data.path)
 
 
 def profiled_plan(snapshot: PlanSnapshot, data: PlanData) -> Plan:

@@ -70,7 +70,9 @@ def data_size(plan: PlanSnapshot, data: PlanData | None, typed: int | None = Non
     profile = data.profile if data is not None else None
     if profile is not None:
         counts = dict(profile.labels.counts) if task == CLASSIFICATION and profile.labels is not None else None
-        labels = bridge.num_labels(plan.spec) if task == CLASSIFICATION and not counts else None
+        # the head the labels need (integer labels are class ids: the largest + 1), as lorplan recommend --data
+        # counts them and the exported plan and the ladder's probes train; without labels, the model's own
+        labels = bridge.num_labels(bridge.data_spec(plan.spec, data)) if task == CLASSIFICATION else None
         return data_size_from_profile(profile, task=task, label_counts=counts, num_labels=labels)
     if typed is None:
         return None
@@ -89,7 +91,7 @@ def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -
         if size is None:
             return PriorRead(None, f"The capacity prior needs the size of your data: profile a dataset in the Data "
                                    f"tab, or type its {size_wanted(task)} below.")
-        spec, setup = plan.spec, _one_rank(plan.setup)
+        spec, setup = bridge.data_spec(plan.spec, data), _one_rank(plan.setup)  # a classifier's head: its data's
         rec = combine(capacity_prior(size, adapter_size(spec, setup.targets)),
                       default_lr=default_learning_rate(spec.id, task, spec.total_params),
                       target_modules=bridge.peft_targets(spec, setup.targets),
@@ -116,7 +118,6 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     measure, a budget too small for one probe."""
     from lorplan.recommend.combine import too_small
     from lorplan.recommend.driver import start_ladder as start
-    from lorplan.recommend.fit import head_labels, with_labels
     from lorplan.recommend.launch import data_ladder, probe_blocker
 
     if data is None or data.profile is None:
@@ -129,8 +130,7 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     small = too_small(size)
     if small is not None:
         raise BadInput(small)
-    if task == CLASSIFICATION and size.num_labels != head_labels(spec):
-        spec = with_labels(spec, size.num_labels)  # the head is trained in full: it counts
+    spec = bridge.data_spec(spec, data)  # a classifier's head is trained in full: the one its labels need counts
     setup = _one_rank(plan.setup)
     adapter = adapter_size(spec, setup.targets)
     prior = capacity_prior(size, adapter)

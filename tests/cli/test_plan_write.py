@@ -9,6 +9,7 @@ import pytest
 from lorplan.cli import main
 from lorplan.core.memory import estimate
 from lorplan.core.model import load_spec
+from lorplan.core.model.head import with_labels
 from lorplan.core.plan import plan_to_setup, read_plan
 
 FLAGS = ["--model", "meta-llama/Llama-3.1-8B", "--quant", "nf4", "--double-quant", "--targets", "attention",
@@ -160,3 +161,50 @@ def test_a_cli_plan_for_the_minilm_classifier_learns(tmp_path, capsys, monkeypat
     capsys.readouterr()
     result = json.loads((tmp_path / "run" / "result.json").read_text())
     assert result["steps"] == 60 and result["eval_accuracy"] >= 0.85, result
+
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _head_priced(rank: int, head: int) -> int:
+    """MiniLM's trainable parameters at `rank` with a classifier head of `head` outputs (its config's has 2)."""
+    from lorplan.core.lora import LoraTargets, trainable_params
+
+    return trainable_params(load_spec(MINILM), LoraTargets(), rank) - (384 * 2 + 2) + 384 * head + head
+
+
+@pytest.mark.parametrize(("labels", "head"), [([0, 5], 6), (["neg", "neu", "pos"], 3), ([0, 1], 2)])
+def test_write_with_data_prices_the_head_it_writes(tmp_path, capsys, monkeypatch, labels, head):
+    """The written num_labels, the written estimate and the --json table describe the same classifier head:
+    the one lorplan train builds for the labels (integer labels are class ids: 0 and 5 need 6 outputs)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = _rows(tmp_path / "labels.jsonl", [{"text": f"review {i}", "label": labels[i % len(labels)]}
+                                             for i in range(100)])
+    path = tmp_path / "p.toml"
+    argv = ["plan", "--model", MINILM, "--rank", "1", "--data", str(data), "--write", str(path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    plan = read_plan(path)
+    assert plan.model.num_labels == head
+    assert plan.estimate.trainable_params == _head_priced(1, head)
+    assert out.splitlines()[-1].endswith(f", train_on completion, num_labels {head}")  # said, not only written
+    source, setup, rank = plan_to_setup(plan)  # the memory too is what the written plan's head costs
+    assert estimate(with_labels(load_spec(source), head), setup, rank).total == plan.estimate.total_bytes
+    assert main([*argv, "--force", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["rows"]
+    assert row["trainable_params"] == _head_priced(1, head)
+
+
+@pytest.mark.parametrize(("labels", "message"), [
+    ([0, -1], "label -1 is negative; integer labels are class ids, 0 and up"),
+    ([0, 2_000_000], "its labels need 2,000,001 classes (integer labels are class ids: the largest + 1; else the "
+                     "distinct labels), more than lorplan plans (1,048,576); number the classes from 0"),
+])
+def test_write_with_data_refuses_labels_that_are_no_head(tmp_path, capsys, monkeypatch, labels, message):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = _rows(tmp_path / "labels.jsonl", [{"text": f"t{i}", "label": labels[i % 2]} for i in range(60)])
+    path = tmp_path / "p.toml"
+    assert main(["plan", "--model", MINILM, "--rank", "1", "--data", str(data), "--write", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"lorplan: error: --data {data}: {message}"]
+    assert not path.exists()

@@ -201,6 +201,8 @@ def edit(old: str, new: str) -> str:
         ('layers_to_transform = []', 'layers_to_transform = [-1]', "p.toml: lora.layers_to_transform: layer"),
         ('version = 1', 'version = 99', "p.toml: version: 99 was written by a newer lorplan"),
         ('task = "causal-lm"', 'task = "causal-lm"\nnum_labels = 3', "p.toml: model.num_labels: only applies"),
+        ('task = "causal-lm"', 'task = "sequence-classification"\nnum_labels = 100000000',
+         "p.toml: model.num_labels: must be at most 1,048,576 (got 100000000)"),
     ],
 )
 def test_each_rule(old, new, expected):

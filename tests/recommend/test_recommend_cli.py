@@ -412,3 +412,33 @@ def test_the_probe_line_of_the_pattern_check_says_so():
     lines = [_probe_line(p, {"learning_rate": 3e-3, "probes": probes, "seeds": [42]}) for p in probes]
     assert lines == ["  rank 16: finished at step 100, eval loss 10.0000",
                      "  rank 16 with the pattern (its check): finished at step 100, eval loss 10.0000"]
+
+
+@pytest.mark.parametrize("extra", [["--examples", "100"], ["--data", "DATA", "--probes", "none"]])
+def test_num_labels_beyond_the_limit_is_refused(tmp_path, capsys, extra):
+    """A typo of a head (100000000 classes would price 38.5 billion parameters) is one line naming the flag,
+    with or without --data; the largest allowed head is planned."""
+    data = write_jsonl(tmp_path / "cls.jsonl", [{"text": f"t{i}", "label": i % 2} for i in range(100)])
+    extra = [data if a == "DATA" else a for a in extra]
+    path = tmp_path / "plan.toml"
+    rc, cap = recommend(capsys, "--model", MINILM, *extra, "--num-labels", "100000000", "--write", str(path))
+    assert rc == 2 and cap.out == "" and not path.exists()
+    assert cap.err.splitlines() == ["lorplan: error: --num-labels: 100000000 is more than 1,048,576 classes "
+                                    "(lorplan's limit: a head that large is a typo, not a classifier)"]
+    rc, cap = recommend(capsys, "--model", MINILM, *extra, "--num-labels", str(1 << 20), "--write", str(path))
+    assert rc == 0, cap.err
+    assert read_plan(path).model.num_labels == 1 << 20
+
+
+def test_the_rules_count_one_token_and_one_parameter_in_the_singular(capsys):
+    rc, cap = recommend(capsys, "--model", QWEN, "--trained-tokens", "1")
+    assert rc == 0, cap.err
+    text = " ".join(cap.out.split())  # the evidence wraps
+    assert "token rule (rank 1): 1 trained token; epochs" in text
+    assert "already covers the 1 parameter this asks for" in text
+    assert "1 trained tokens" not in text and "1 parameters" not in text
+    rc, cap = recommend(capsys, "--model", MINILM, "--examples", "1")
+    assert rc == 0, cap.err
+    text = " ".join(cap.out.split())
+    assert "data: 1 example is too few to measure anything" in text
+    assert "token rule (rank 1): 1 labelled example (one trained label each" in text

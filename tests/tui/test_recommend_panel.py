@@ -139,6 +139,45 @@ async def test_prior_from_a_typed_size_for_classification(make_app):
         assert _text(app, "#rec-size-error") == ""
 
 
+async def test_a_classifiers_head_is_the_one_its_labels_need_in_the_prior_and_the_export(make_app, isolated_home,
+                                                                                          monkeypatch):
+    """Labels 0 and 5 are class ids: lorplan train builds a 6-output head. The Recommend tab's prior counts 6
+    labels and prices that head, and the exported plan writes num_labels 6 with the estimate of that head, as
+    `lorplan plan --write --data` and `lorplan recommend --data` do (MiniLM's config has 2)."""
+    from lorplan.core.memory import estimate
+    from lorplan.core.model.head import with_labels
+
+    monkeypatch.chdir(isolated_home)
+    data = isolated_home / "labels.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review {i}", "label": (0, 5)[i % 2]}) + "\n" for i in range(200)))
+    app = make_app(model=MINILM)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        await pilot.press("f6")
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
+        panel = await _open_recommend(pilot)
+        await wait_until(pilot, lambda: panel.shown is not None)
+        plan = app.main.plan
+        assert recommend_bridge.data_size(plan, app.main.data).num_labels == 6
+        six = with_labels(load_spec(MINILM), 6)
+        setup = recommend_bridge._one_rank(plan.setup)
+        rec = panel.shown
+        assert rec.fits.total_bytes == estimate(six, setup, rec.rank).total
+        assert rec.fits.total_bytes > estimate(load_spec(MINILM), setup, rec.rank).total  # the 2-output head's
+        await pilot.press("ctrl+e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog))
+        dialog = app.screen
+        exported = dialog.plan
+        assert exported.model.num_labels == 6
+        assert exported.estimate.trainable_params == trainable_params(six, plan.setup.targets, plan.rank)
+        assert exported.estimate.total_bytes == estimate(six, plan.setup, plan.rank).total
+        await pilot.click("#export-write")
+        await wait_until(pilot, lambda: not isinstance(app.screen, ExportDialog))
+    written = read_plan(isolated_home / default_folder(exported) / "plan.toml")
+    assert written.model.num_labels == 6 and written.estimate == exported.estimate
+
+
 async def test_ladder_rows_appear_as_the_run_rewrites_its_recommendation(make_app, isolated_home):
     first = [_row(4, 2.0), _row(8, 1.62), _row(16, None, "running"), _row(32, None, "queued")]
     run = _ladder_run(isolated_home, "20261128-100000-aaaa")

@@ -5,6 +5,7 @@ plan from a planning setup, and the `lorplan plan` line for a setup.
 from lorplan.core.plan.build import (
     PLACEHOLDER_DATA_PATH,
     class_count,
+    classifier_spec,
     data_section,
     plan_from_setup,
     plan_to_setup,
@@ -35,6 +36,7 @@ __all__ = [
     "QuantizationSection",
     "TrainingSection",
     "class_count",
+    "classifier_spec",
     "data_section",
     "dumps_plan",
     "loads_plan",

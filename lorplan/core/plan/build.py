@@ -61,9 +61,11 @@ def _model_section(spec, source: str | None, revision: str, trust_remote_code: b
     task = _task(spec)
     num_labels = None
     if task == Task.SEQUENCE_CLASSIFICATION:
-        cfg = spec.config or {}
-        num_labels = int(cfg.get("num_labels") or len(cfg.get("id2label") or {}) or 2)
-        num_labels = max(2, num_labels)
+        from lorplan.core.model.archs import num_labels as config_labels
+        from lorplan.core.model.head import head_labels
+
+        # the head the estimate prices (classifier_spec re-heads the spec for the data), so the two agree
+        num_labels = max(2, head_labels(spec) or config_labels(spec.config or {}))
     where = source if source is not None else spec.id
     local = spec.source == "folder" or (source is not None and Path(source).exists())
     if local:
@@ -223,16 +225,54 @@ def class_count(labels) -> int:
     return max(2, len(values))
 
 
+# Why a head is what it is, for the errors that name the data's need.
+_CLASS_RULE = "integer labels are class ids: the largest + 1; else the distinct labels"
+
+
+def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str | None = None):
+    """The spec to price a plan trained on the profiled data: for a sequence classifier, the spec with the head
+    lorplan train builds for these labels (class_count: labels 0 and 5 need 6 outputs), or with num_labels
+    outputs when given (--num-labels may add classes the file lacks, never drop one); any other spec as it is.
+    `lorplan plan --write --data`, `lorplan recommend --data` and the planner price, write and probe this head.
+
+    BadInput, naming the file (`data`, as the user typed it; else the profile's path): a classifier's data
+    without labels, a negative integer label (no class id), num_labels below what the labels need, or a
+    head beyond lorplan.core.limits.MAX_NUM_LABELS."""
+    from lorplan.core.limits import MAX_NUM_LABELS
+    from lorplan.core.model.head import with_labels
+
+    if _task(spec) != Task.SEQUENCE_CLASSIFICATION:
+        return spec
+    where = data if data is not None else profile.path
+    if profile.labels is None:
+        raise BadInput(f"--data {where}: {spec.id} is a sequence classifier and needs rows with a 'label'; "
+                       f"these {profile.schema} rows have none")
+    ints = [v for v, _ in profile.labels.counts if isinstance(v, int) and not isinstance(v, bool)]
+    if ints and min(ints) < 0:  # lorplan train refuses it too, after loading the model: say it now
+        raise BadInput(f"--data {where}: label {min(ints)} is negative; integer labels are class ids, 0 and up")
+    needed = class_count(profile.labels)
+    if needed > MAX_NUM_LABELS:
+        raise BadInput(f"--data {where}: its labels need {needed:,} classes ({_CLASS_RULE}), more than lorplan "
+                       f"plans ({MAX_NUM_LABELS:,}); number the classes from 0")
+    if num_labels is not None and num_labels < needed:
+        raise BadInput(f"--num-labels: {num_labels} is too few for --data {where}, whose labels need {needed} "
+                       f"classes ({_CLASS_RULE})")
+    return with_labels(spec, num_labels or needed)
+
+
 def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, path: str | None = None) -> Plan:
     """`plan` with its [data] table from `profile` (data_section; `path` as written by the user, else the
-    profile's absolute path) and, for a sequence classifier, num_labels from the profile's labels. BadInput,
-    naming the file, when a classifier's data has no 'label'."""
+    profile's absolute path). A sequence classifier's num_labels is the plan's own when it holds the labels
+    (a plan built from classifier_spec's spec: the head its estimate priced), else the labels' class_count.
+    BadInput, naming the file, when a classifier's data has no 'label'."""
     model = plan.model
     if model.task == Task.SEQUENCE_CLASSIFICATION:
         if profile.labels is None:
             raise BadInput(f"--data {profile.path}: {model.source} is a sequence classifier and needs rows with a "
                            f"'label'; these {profile.schema} rows have none")
-        model = replace(model, num_labels=class_count(profile.labels))
+        needed = class_count(profile.labels)
+        if model.num_labels is None or model.num_labels < needed:
+            model = replace(model, num_labels=needed)
     return replace(plan, model=model, data=data_section(profile, train_on, path))
 
 

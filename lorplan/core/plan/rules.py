@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, Protocol
 
+from lorplan.core.limits import MAX_NUM_LABELS
 from lorplan.core.plan import schema as ps
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
@@ -183,6 +184,8 @@ CHECKS: tuple[Check, ...] = (
     _rule("model", "id", _blank, "must not be empty"),
     _rule("model", "path", _blank, "must not be empty"),
     _rule("model", "num_labels", lambda v: v < 2, "must be at least 2 (got {v})"),
+    # lorplan recommend --num-labels's bound: beyond it the head is a typo (lorplan.core.limits)
+    _rule("model", "num_labels", lambda v: v > MAX_NUM_LABELS, f"must be at most {MAX_NUM_LABELS:,} (got {{v}})"),
     # the bounds of lorplan plan --rope-scaling (core.memory.types.MAX_ROPE_SCALING)
     _rule("model", "rope_scaling", lambda v: not 1.0 < v <= 64.0, "must be a factor above 1 and at most 64 (got {v})"),
     _num_labels_need_classification,

@@ -49,3 +49,52 @@ def test_with_profile_sets_a_classifiers_labels_and_refuses_unlabelled_data(tmp_
     plain = profile_dataset(_rows(tmp_path / "p.jsonl", [{"text": "x"}] * 60))
     with pytest.raises(BadInput, match="needs rows with a 'label'"):
         with_profile(plan, plain)
+
+
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def _labelled(tmp_path, labels, name="cls.jsonl"):
+    return profile_dataset(_rows(tmp_path / name, [{"text": f"t{i}", "label": labels[i % len(labels)]}
+                                                   for i in range(80)]))
+
+
+@pytest.mark.parametrize(("labels", "num_labels", "head"), [
+    ([0, 5], None, 6),  # integer labels are class ids: lorplan train builds a head of the largest + 1
+    ([0, 5], 8, 8),  # num_labels (--num-labels) may add classes the file lacks
+    (["neg", "pos", "neu"], None, 3),
+    ([0, 1], None, 2),  # the config's own head: the spec as it is
+])
+def test_classifier_spec_has_the_head_the_labels_need_and_the_plan_prices_it(tmp_path, labels, num_labels, head):
+    from lorplan.core.lora import LoraTargets, trainable_params
+    from lorplan.core.memory import TrainingSetup
+    from lorplan.core.model import load_spec
+    from lorplan.core.model.head import head_labels
+    from lorplan.core.plan import classifier_spec, plan_from_setup
+
+    spec = load_spec(MINILM)  # its config's head has 2 outputs
+    profile = _labelled(tmp_path, labels)
+    headed = classifier_spec(spec, profile, num_labels)
+    assert head_labels(headed) == head and (headed is spec) == (head == 2)
+    plan = with_profile(plan_from_setup(headed, TrainingSetup(seq_len=128), 4), profile)
+    assert plan.model.num_labels == head  # what the estimate priced, not what the config says
+    assert plan.estimate.trainable_params == (trainable_params(spec, LoraTargets(), 4) - (384 * 2 + 2)
+                                              + 384 * head + head)
+
+
+def test_classifier_spec_refuses_what_no_head_can_train(tmp_path):
+    from lorplan.core.model import load_spec
+    from lorplan.core.plan import classifier_spec
+
+    spec = load_spec(MINILM)
+    with pytest.raises(BadInput, match=r"^--num-labels: 3 is too few for --data d.jsonl, whose labels need 6 "):
+        classifier_spec(spec, _labelled(tmp_path, [0, 5]), 3, data="d.jsonl")
+    with pytest.raises(BadInput, match=r"label -1 is negative; integer labels are class ids, 0 and up$"):
+        classifier_spec(spec, _labelled(tmp_path, [-1, 0, 1]))
+    with pytest.raises(BadInput, match=r"need 1,048,577 classes .*more than lorplan plans \(1,048,576\)"):
+        classifier_spec(spec, _labelled(tmp_path, [0, 1 << 20]))
+    plain = profile_dataset(_rows(tmp_path / "p.jsonl", [{"text": "x"}] * 60))
+    with pytest.raises(BadInput, match="needs rows with a 'label'"):
+        classifier_spec(spec, plain)
+    causal = load_spec("Qwen/Qwen2.5-0.5B-Instruct")
+    assert classifier_spec(causal, plain) is causal  # not a classifier: nothing to re-head
