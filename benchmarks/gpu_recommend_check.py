@@ -160,9 +160,9 @@ class Pricer:
 
     def _prepare(self, probe_id: str):
         from lorplan.core.model import load_spec
+        from lorplan.core.model.head import with_labels
         from lorplan.core.plan import plan_to_setup
         from lorplan.probe.worker import build_probe
-        from lorplan.recommend.fit import with_labels
         from lorplan.train import data as D
         from lorplan.train.model import load_tokenizer, model_folder
 

@@ -106,8 +106,9 @@ def ensure_driver(run) -> bool:
 def price_for(spec: LadderSpec, run):
     """The memory verdict for a rank (recommend.fit.price_fit) for the run's plan, or None (the demo, or a
     run without a plan)."""
+    from lorplan.core.model.head import with_labels
     from lorplan.probe.plans import base_plan
-    from lorplan.recommend.fit import price_fit, with_labels
+    from lorplan.recommend.fit import price_fit
 
     plan = run.plan()
     if plan.base is None:

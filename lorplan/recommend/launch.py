@@ -210,6 +210,7 @@ def demo_ladder(examples: list) -> Ladder:
 
     from lorplan.core.lora import LoraTargets, peft_target_modules
     from lorplan.core.model import load_spec, model_folder, resolve_model
+    from lorplan.core.model.head import with_labels
     from lorplan.core.plan.defaults import task_defaults
     from lorplan.probe.backend import visible_gpus
     from lorplan.probe.demo import (
@@ -224,7 +225,6 @@ def demo_ladder(examples: list) -> Ladder:
     from lorplan.probe.runs import RunPlan, new_run_id
     from lorplan.recommend.capacity import adapter_size
     from lorplan.recommend.datasize import label_entropy
-    from lorplan.recommend.fit import with_labels
 
     task = "sequence-classification"
     source = resolve_model(DEMO_MODEL_NAME)
