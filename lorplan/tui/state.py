@@ -36,7 +36,8 @@ class Tuning:
 class PlanSnapshot:
     """The plan on screen: the model as typed (`source`), its spec, the validated setup, the selected rank and
     the whole rank table (its budget included), and the applied `tuning` (None: the plan's defaults). Only
-    valid plans are snapshotted."""
+    valid plans are snapshotted. `spec` is the model's; a classifier's table is priced with the head the Data
+    tab's labels need (bridge.data_spec), the head the export re-derives from `spec` and the profile."""
 
     source: str
     spec: bridge.ModelSpec

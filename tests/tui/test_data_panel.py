@@ -10,7 +10,7 @@ import sys
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
-from tui_helpers import choose
+from tui_helpers import choose, type_into
 
 from lorplan.core.data import profile_dataset
 from lorplan.tui.panels.data_panel import DataPanel, histogram_bins
@@ -180,6 +180,57 @@ async def test_data_tab_of_the_planner_gets_the_model_and_seq_len(make_app, data
         assert (panel.model_source, panel.seq_len) == (plan.source, plan.setup.seq_len)
         await _profile(pilot, dataset)
         assert panel.profile.examples == 60 and panel.profile.seq_len == plan.setup.seq_len
+
+
+async def test_the_plan_tabs_figures_price_the_head_the_profiled_labels_need(make_app, isolated_home):
+    """Labels 0 and 5 are class ids: the plan trains a 6-output head (MiniLM's config says 2). Once the Data tab
+    has profiled them, the Plan tab's table prices that head, as the exported plan does: the same trainable
+    parameters and memory at every rank, 44,550 trainable at rank 1 for all-linear."""
+    from lorplan.core.lora import trainable_params
+    from lorplan.core.memory import estimate
+    from lorplan.core.model import load_spec
+    from lorplan.core.model.head import with_labels
+    from lorplan.tui.panels.plan_view import PlanView
+    from lorplan.tui.screens.export_dialog import ExportDialog
+
+    minilm_id = "sentence-transformers/all-MiniLM-L6-v2"
+    data = isolated_home / "labels.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review {i}", "label": (0, 5)[i % 2]}) + "\n" for i in range(40)))
+    app = make_app(model=minilm_id)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.plan is not None
+                     and app.screen.plan.source == minilm_id)
+        await type_into(pilot, "#f-custom_rank", "1")
+        view = app.main.query_one(PlanView)
+
+        def rank_one():
+            plan = app.main.plan
+            return next((row for row in plan.table.rows if row.rank == 1), None) if plan is not None else None
+
+        await _until(pilot, lambda: rank_one() is not None)
+        view.table.select_rank(1)  # as the Recommend tab's key selects a rank: the caller re-plans
+        view.recompute()
+        await _until(pilot, lambda: app.main.plan.rank == 1)
+        setup = app.main.plan.setup
+        model, six = load_spec(minilm_id), with_labels(load_spec(minilm_id), 6)
+        before = rank_one().trainable_params
+        assert before == trainable_params(model, setup.targets, 1)  # the config's 2-output head, nothing profiled
+        await pilot.press("f6")
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        await _until(pilot, lambda: app.main.data is not None, timeout=60)
+        await _until(pilot, lambda: rank_one().trainable_params != before)
+        assert rank_one().trainable_params == trainable_params(six, setup.targets, 1)
+        assert setup.targets.modules == ("all-linear",) and rank_one().trainable_params == 44550
+        for row in app.main.plan.table.rows:  # every rank, and its memory, priced with the 6-output head
+            assert row.trainable_params == trainable_params(six, setup.targets, row.rank)
+            assert row.memory.total == estimate(six, setup, row.rank).total
+        assert "44.5" in str(view.query_one("#plan-summary", Static).content).split("trainable")[0]
+        await pilot.press("ctrl+e")
+        await _until(pilot, lambda: isinstance(app.screen, ExportDialog))
+        exported = app.screen.plan
+        assert exported.model.num_labels == 6 and exported.lora.r == 1
+        assert exported.estimate.trainable_params == rank_one().trainable_params
+        assert exported.estimate.total_bytes == rank_one().memory.total
 
 
 def test_ticks_are_round_numbers():

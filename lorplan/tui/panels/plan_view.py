@@ -35,7 +35,7 @@ from lorplan.tui.messages import (
 from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.setup_form import FormValues, build_setup
 from lorplan.tui.panels.setup_panel import SetupPanel
-from lorplan.tui.state import PlanSnapshot, Tuning
+from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
 from lorplan.tui.widgets.model_picker import ModelPicker
 from lorplan.tui.widgets.rank_table import RankTable
 
@@ -68,6 +68,8 @@ class PlanState:
     stale: bool = False
     errors: dict[str, str] = field(default_factory=dict)  # field id -> message while stale (FIELD_NAMES' keys)
     tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
+    data: PlanData | None = None  # the Data tab's last profile (the screen hands it down)
+    priced: bridge.ModelSpec | None = None  # the spec the table was priced with: `spec`, or its data's head
 
 
 # The fields a message can name, in the words of their labels (for one line such as "fix micro-batch first").
@@ -341,6 +343,24 @@ class PlanView(VerticalScroll):
         self._update_summary()
         self._announce()
 
+    def set_data(self, data: PlanData | None) -> None:
+        """The Data tab's last profile, handed down by the screen: a classifier's figures are priced with the
+        head its labels need (bridge.data_spec), the head the export writes and prices. Re-plans once per
+        new profile (the screen hands the same one down after every plan change)."""
+        if data is self.state.data:
+            return
+        self.state.data = data
+        self.recompute()
+
+    def _priced_spec(self):
+        """The model's spec with the head the profiled labels need (labels 0 and 5: 6 outputs), else as it is.
+        Labels no head can take (a negative one, too many classes) keep the model's head here: the export
+        names the problem when the plan is written."""
+        try:
+            return bridge.data_spec(self.state.spec, self.state.data)
+        except LorplanError:
+            return self.state.spec
+
     def recompute(self) -> None:
         """Validate the form and price every rank; on bad input keep the last table and say why."""
         setup_panel = self.query_one(SetupPanel)
@@ -355,17 +375,18 @@ class PlanView(VerticalScroll):
             try:
                 if tuning is not None and tuning.rank_pattern:  # priced like peft: per-module ranks
                     setup = bridge.with_rank_pattern(setup, tuning.rank_pattern)
-                table = bridge.rank_table(self.state.spec, setup, self.state.budget_bytes, result.custom_rank)
+                spec = self._priced_spec()
+                table = bridge.rank_table(spec, setup, self.state.budget_bytes, result.custom_rank)
             except LorplanError as exc:
                 errors[bridge.error_field(str(exc))] = str(exc)
             else:
                 setup_panel.show_errors({})
                 self.state.setup, self.state.custom_rank, self.state.table = setup, result.custom_rank, table
+                self.state.priced = spec
                 self.state.stale, self.state.errors = False, {}
-                peaks = {row.rank: bridge.peak_view(self.state.spec, setup, row.rank) for row in table.rows}
-                self.state.reference = bridge.full_finetune_view(self.state.spec, setup, table.budget_bytes)
-                self.table.show(table, self.state.spec.total_params, result.custom_rank, peaks,
-                                self.state.reference)
+                peaks = {row.rank: bridge.peak_view(spec, setup, row.rank) for row in table.rows}
+                self.state.reference = bridge.full_finetune_view(spec, setup, table.budget_bytes)
+                self.table.show(table, spec.total_params, result.custom_rank, peaks, self.state.reference)
                 self._update_summary()
                 self._announce()
                 return
@@ -394,7 +415,7 @@ class PlanView(VerticalScroll):
         if row is None:
             self._set_summary(summary, "Fix the marked field to see the table." if self.state.stale else "")
             return
-        spec, m = self.state.spec, row.memory
+        spec, m = self.state.priced or self.state.spec, row.memory  # the spec the table's row was priced with
         pct = 100.0 * row.trainable_params / spec.total_params if spec.total_params else 0.0
         parts = [f"rank {row.rank}: {format_count(row.trainable_params)} trainable ({pct:.2f} % of the model)",
                  f"peak {format_bytes(m.total)} per GPU"]

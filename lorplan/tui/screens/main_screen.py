@@ -112,6 +112,7 @@ class MainScreen(Screen):
 
     def _hand_down(self) -> None:
         """Give the mounted panels the plan and dataset; the Data tab only when its model or seq len changed."""
+        self.query_one(PlanView).set_data(self.data)  # a classifier's table prices its labels' head
         probes = self._panels.get("probes")
         if probes is not None:
             probes.plan, probes.data = self.plan, self.data
