@@ -105,9 +105,10 @@ def int_list(flag: str):
     return _argparse_type(lambda text: parse_ranks(flag, text))
 
 
-def positive_int(flag: str):
-    """argparse type for an integer of at least 1, or a one-line error naming the flag."""
-    return _argparse_type(lambda text: parse_int(flag, text))
+def positive_int(flag: str, minimum: int = 1):
+    """argparse type for an integer of at least `minimum` (1 unless the flag's least value is higher), or a
+    one-line error naming the flag."""
+    return _argparse_type(lambda text: parse_int(flag, text, minimum))
 
 
 def positive_float(flag: str):

@@ -51,7 +51,7 @@ def register(sub) -> None:
                    help="instead of --data: tokens with a loss, counted once over the dataset")
     d.add_argument("--examples", type=positive_int("--examples"), metavar="N", help="instead of --data: examples")
     d.add_argument("--task", choices=TASKS, help="causal-lm or sequence-classification (default: the model's)")
-    d.add_argument("--num-labels", type=positive_int("--num-labels"), metavar="K",
+    d.add_argument("--num-labels", type=positive_int("--num-labels", 2), metavar="K",
                    help="classification: number of labels (default: counted from --data, else the model's)")
     d.add_argument("--epochs", type=positive_float("--epochs"), default=1.0, metavar="N",
                    help="planned passes over the data (default 1; written to the plan, adds no information)")
@@ -148,8 +148,6 @@ def _check_flags(args) -> None:
                         ("--budget-minutes", args.budget_minutes)):
         if value is not None and (args.data is None or args.probes == "none"):
             raise BadInput(f"{flag}: it is for the probe ladder, which needs --data FILE (and not --probes none)")
-    if args.num_labels is not None and args.num_labels < 2:
-        raise BadInput(f"--num-labels: {args.num_labels} must be at least 2")
     # here, not when the plan is written: a ladder's plan is written after minutes of probes
     check_write_target(args.write, bool(args.force), args.data)
 

@@ -152,6 +152,8 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
         (["--model", MINILM, "--examples", "100", "--trained-tokens", "9"], "--trained-tokens: sentence-transformers/"
          "all-MiniLM-L6-v2 is a sequence classifier; its rules count the labelled examples"),
         (["--model", MINILM, "--examples", "100", "--num-labels", "1"], "--num-labels: 1 must be at least 2"),
+        (["--model", MINILM, "--examples", "100", "--num-labels", "0"], "--num-labels: 0 must be at least 2"),
+        (["--model", MINILM, "--examples", "100", "--num-labels", "-3"], "--num-labels: -3 must be at least 2"),
         (["--model", QWEN, "--examples", "100", "--num-labels", "3"], "--num-labels: only with"),
         (["--model", QWEN, "--trained-tokens", "5", "--apply-pattern"], "--apply-pattern: only with --write"),
         (["--model", QWEN, "--trained-tokens", "5", "--seeds", "2"], "--seeds: it is for the probe ladder"),
