@@ -54,6 +54,13 @@ async def _plan_ready(pilot) -> None:
     await wait_until(pilot, lambda: pilot.app.main.plan is not None)
 
 
+async def _profile(pilot, data: Path, timeout: float = 60) -> None:
+    """Profile `data` on the Data tab (F6) and wait until the screen holds its figures."""
+    await pilot.press("f6")
+    await type_into(pilot, "#data-path", str(data), submit=True)
+    await wait_until(pilot, lambda: pilot.app.main.data is not None, timeout=timeout)
+
+
 async def _open_recommend(pilot) -> RecommendPanel:
     await pilot.press("f8")
     await pilot.pause()
@@ -153,9 +160,7 @@ async def test_a_classifiers_head_is_the_one_its_labels_need_in_the_prior_and_th
     app = make_app(model=MINILM)
     async with app.run_test(size=(150, 45)) as pilot:
         await _plan_ready(pilot)
-        await pilot.press("f6")
-        await type_into(pilot, "#data-path", str(data), submit=True)
-        await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
+        await _profile(pilot, data)
         panel = await _open_recommend(pilot)
         await wait_until(pilot, lambda: panel.shown is not None)
         plan = app.main.plan
@@ -352,9 +357,7 @@ async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_h
     try:
         async with app.run_test(size=(150, 45)) as pilot:
             await _plan_ready(pilot)
-            await pilot.press("f6")
-            await type_into(pilot, "#data-path", str(data), submit=True)
-            await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
+            await _profile(pilot, data)
             panel = await _open_recommend(pilot)
             prior = panel.shown
             await type_into(pilot, "#rec-seeds", "2")  # every probe with two seeds, as lorplan recommend --seeds 2
