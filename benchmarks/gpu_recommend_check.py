@@ -229,8 +229,8 @@ def probe_row(ladder: str, run, probe, result: dict, pricer: Pricer) -> dict:
         note = "base: head alone" if result.get("task") == "sequence-classification" else "base: eval only"
     elif result.get("state") == "finished":
         try:
-            est, plan_est, shape = pricer.estimate(probe.id, rank, getattr(probe, "rank_pattern", None))
-            if getattr(probe, "rank_pattern", None):
+            est, plan_est, shape = pricer.estimate(probe.id, rank, probe.rank_pattern)
+            if probe.rank_pattern:
                 note = "pattern check: priced with its rank_pattern"
         except Exception as exc:  # the check goes on; the row says why it has no estimate
             note = f"no estimate: {type(exc).__name__}: {exc}"

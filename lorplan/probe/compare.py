@@ -102,7 +102,7 @@ def compare_ranks(probes) -> list[RankRow]:
     trained its own per-module pattern (a ladder's pattern check) is no seed of its rank: left out."""
     groups: dict[tuple[int, float | None], list] = {}
     for p in probes:
-        if p.state == "finished" and not getattr(p, "pattern", False):
+        if p.state == "finished" and not p.pattern:
             groups.setdefault((p.rank, p.lr), []).append(p)
     rows = []
     for (rank, lr), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0.0)):

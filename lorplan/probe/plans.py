@@ -130,7 +130,7 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     factor = rank / lo.r
     alpha = fixed_alpha if fixed_alpha is not None else lo.alpha * factor
     # a probe with its own rank_pattern (a ladder's pattern check) trains exactly those per-module ranks
-    pattern = (MappingProxyType(dict(probe.rank_pattern)) if getattr(probe, "rank_pattern", None)
+    pattern = (MappingProxyType(dict(probe.rank_pattern)) if probe.rank_pattern
                else _scaled(lo.rank_pattern, factor, True))
     lora = replace(lo, r=rank, alpha=int(alpha) if float(alpha).is_integer() else alpha, rank_pattern=pattern,
                    alpha_pattern=_scaled(lo.alpha_pattern, factor, False))

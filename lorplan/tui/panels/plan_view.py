@@ -86,6 +86,7 @@ class PlanView(VerticalScroll):
         """`initial_form`: the setup form to open with (the last session's), else the form's defaults."""
         super().__init__(id=id)
         self._gpu_source = gpu_source
+        self._priced_for: tuple | None = None  # (spec, data, the spec priced for them): _priced_spec's memo
         self._catalog = bridge.catalog_ids()
         self._cached = bridge.cached_ids(exclude=self._catalog)
         self._initial_model = initial_model or bridge.default_model(self._catalog)
@@ -355,11 +356,17 @@ class PlanView(VerticalScroll):
     def _priced_spec(self):
         """The model's spec with the head the profiled labels need (labels 0 and 5: 6 outputs), else as it is.
         Labels no head can take (a negative one, too many classes) keep the model's head here: the export
-        names the problem when the plan is written."""
-        try:
-            return bridge.data_spec(self.state.spec, self.state.data)
-        except LorplanError:
-            return self.state.spec
+        names the problem when the plan is written. Made once per model and profile, not on every keystroke's
+        recompute (a new head rebuilds the spec from its config)."""
+        spec, data = self.state.spec, self.state.data
+        made = self._priced_for
+        if made is None or made[0] is not spec or made[1] is not data:
+            try:
+                priced = bridge.data_spec(spec, data)
+            except LorplanError:
+                priced = spec
+            made = self._priced_for = (spec, data, priced)
+        return made[2]
 
     def recompute(self) -> None:
         """Validate the form and price every rank; on bad input keep the last table and say why."""
