@@ -87,9 +87,14 @@ def register(sub) -> None:
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
     o.add_argument("--write", metavar="PLAN.toml", help="write a plan with the recommended rank, alpha and rate")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
-    o.add_argument("--apply-pattern", action="store_true",
-                   help="with --write: also write the ladder's per-module rank_pattern (off by default: on the "
-                        "real-text benchmarks it never clearly beat one rank for every module)")
+    pat = o.add_mutually_exclusive_group()
+    pat.add_argument("--apply-pattern", action="store_true",
+                     help="with --write: also write a per-module rank_pattern the ladder offers unchecked (one it "
+                          "checked and kept is written anyway; an unchecked one never clearly beat one rank for "
+                          "every module on the real-text benchmarks)")
+    pat.add_argument("--no-pattern", action="store_true",
+                     help="with --write: one rank for every module, even when the ladder's check kept a "
+                          "per-module rank_pattern")
     # flags of `lorplan plan` this command does not offer, at plan's defaults (setup_from_args reads them)
     p.set_defaults(run=run, layers=None, rank_pattern=None, dora=False, modules_to_save=None, base_dtype="bf16",
                    adapter_dtype="fp32", attention="sdpa", lora_dropout="0", gpus="1", sharding=None,
@@ -101,8 +106,9 @@ def _check_flags(args) -> None:
     """Flag combinations, checked before anything is loaded."""
     if args.wait and args.run_id is None:
         raise BadInput("--wait: only with --run RUN")
-    if args.apply_pattern and args.write is None:
-        raise BadInput("--apply-pattern: only with --write PLAN.toml (it says what the written plan holds)")
+    for flag, given in (("--apply-pattern", args.apply_pattern), ("--no-pattern", args.no_pattern)):
+        if given and args.write is None:
+            raise BadInput(f"{flag}: only with --write PLAN.toml (it says what the written plan holds)")
     if args.force and args.write is None:
         raise BadInput("--force: only with --write PLAN.toml (it lets --write replace an existing file)")
     from lorplan.recommend.launch import MAX_SEEDS  # here, not at import: every command builds this parser
@@ -444,7 +450,8 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
     written = None
     if args.write and spec is not None:
         rec = SimpleNamespace(rank=obj["rank"], alpha=obj["alpha"], learning_rate=obj["learning_rate"],
-                              use_rslora=obj["use_rslora"], rank_pattern=obj.get("rank_pattern") or {})
+                              use_rslora=obj["use_rslora"], rank_pattern=obj.get("rank_pattern") or {},
+                              pattern_checked=bool(obj.get("pattern_checked")))
         written = _write_plan(args, spec, setup, rec, budget, profile)
     if args.json:
         print_json({**obj, "plan_file": str(written)} if written is not None else obj)
@@ -479,10 +486,15 @@ def _write_plan(args, spec, setup, rec, budget, profile):
     from lorplan.core.plan import write_plan
 
     plan = _plan(args, spec, setup, rec.rank, rec.alpha, rec.learning_rate, budget, profile)
-    pattern = dict(rec.rank_pattern) if args.apply_pattern else {}
+    # a pattern the ladder's check kept is written; an unchecked one only when asked for (measured.PATTERN_OFFERED)
+    wanted = not args.no_pattern and (args.apply_pattern or rec.pattern_checked)
+    pattern = dict(rec.rank_pattern) if wanted else {}
     if args.apply_pattern and not pattern:
         print("note: --apply-pattern: the recommendation has no per-module pattern, so every module keeps rank "
               f"{rec.rank}", file=sys.stderr)
+    elif pattern and not args.apply_pattern:
+        print(f"note: the plan has the per-module rank_pattern the ladder checked on your data ({len(pattern)} "
+              "module names); --no-pattern writes one rank for every module", file=sys.stderr)
     lora = replace(plan.lora, use_rslora=rec.use_rslora, rank_pattern=MappingProxyType(pattern))
     return write_plan(replace(plan, lora=lora), args.write, force=bool(args.force))
 
@@ -491,6 +503,7 @@ def render_text(rec, spec, setup, data) -> str:
     """The recommendation as a short table and the evidence sentences."""
     from lorplan.core.lora import trainable_params
     from lorplan.core.units import format_bytes
+    from lorplan.recommend.table import pattern_line
 
     low, high = rec.confidence
     measured = "probe ladder" if any(r.eval_loss is not None for r in rec.ladder) else "capacity prior only"
@@ -509,8 +522,9 @@ def render_text(rec, spec, setup, data) -> str:
         where = f" of {format_bytes(f.budget_bytes)}" if f.budget_bytes else ""
         where += f" ({f.gpu})" if f.gpu else ""
         rows.append(f"  memory          {format_bytes(f.total_bytes)}{where} per GPU: {verdict}")
-    if rec.rank_pattern:
-        rows.append("  rank pattern    " + ", ".join(f"{k}={v}" for k, v in rec.rank_pattern.items()))
+    pattern = pattern_line(dict(rec.rank_pattern), rec.pattern_checked)
+    if pattern:
+        rows.append(pattern)
     rows += ["", "evidence"]
     width = 110
     for e in rec.evidence:

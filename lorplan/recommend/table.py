@@ -167,6 +167,16 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
     return out
 
 
+def pattern_line(pattern: dict, checked: bool) -> str | None:
+    """The recommendation's rank_pattern in one line and whether `--write` writes it (a pattern the ladder's
+    check kept is written; an unchecked one only with --apply-pattern), or None without a pattern."""
+    if not pattern:
+        return None
+    how = ("checked on your data: --write writes it, --no-pattern does not" if checked else
+           "offered unchecked: --write writes it only with --apply-pattern")
+    return "  rank pattern    " + ", ".join(f"{k}={v}" for k, v in pattern.items()) + f" ({how})"
+
+
 def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
@@ -182,8 +192,9 @@ def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
         f"  rank            {obj['rank']:<10} band {low}-{high}{band_note}",
         f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
         f"  learning rate   {obj['learning_rate']:<10.3g} probes cost {obj.get('cost_seconds', 0):,.0f} s of wall time",
-        "",
     ]
+    pattern = pattern_line(dict(obj.get("rank_pattern") or {}), bool(obj.get("pattern_checked")))
+    lines += [pattern, ""] if pattern else [""]
     table = ladder_table(obj)
     if table:
         lines += table + [""]

@@ -186,6 +186,9 @@ class Recommendation:
     improvement over the base model is at least 95% of the best rank's counts as good enough).
     confidence: (low, high), the band of ranks the evidence cannot tell apart.
     cost_seconds: the training time spent on the evidence (0 for the capacity prior alone).
+    pattern_checked: rank_pattern beat one rank for every module on the user's data, by more than the seed noise,
+    in the ladder's pattern check (recommend.measured.pattern_check): `--write` and the Recommend tab's `a` apply
+    it. False for a pattern offered unchecked (or no pattern): applied only when asked for.
     """
 
     rank: int
@@ -204,6 +207,7 @@ class Recommendation:
     task: str = "causal-lm"
     alpha_pattern: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     capacity: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    pattern_checked: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rank_pattern", _frozen(self.rank_pattern))
@@ -212,9 +216,12 @@ class Recommendation:
         low, high = self.confidence
         if not low <= self.rank <= high:
             raise BadInput(f"recommendation: rank {self.rank} lies outside its band {low}-{high}")
+        if self.pattern_checked and not self.rank_pattern:
+            raise BadInput("recommendation: pattern_checked with no rank_pattern")
 
     def to_json(self) -> dict[str, Any]:
-        """The `lorplan recommend --json` object (shared contract keys first, then model, task, capacity)."""
+        """The `lorplan recommend --json` object (shared contract keys first, then model, task, alpha_pattern,
+        capacity, pattern_checked)."""
         return {
             "rank": self.rank,
             "alpha": self.alpha,
@@ -232,6 +239,7 @@ class Recommendation:
             "task": self.task,
             "alpha_pattern": dict(self.alpha_pattern),
             "capacity": dict(self.capacity),
+            "pattern_checked": self.pattern_checked,
         }
 
     @classmethod
@@ -254,6 +262,7 @@ class Recommendation:
             model=str(obj.get("model", "")), task=str(obj.get("task", "causal-lm")),
             alpha_pattern={str(k): float(v) for k, v in dict(obj.get("alpha_pattern") or {}).items()},
             capacity=dict(obj.get("capacity") or {}),
+            pattern_checked=bool(obj.get("pattern_checked", False)),
         )
 
 

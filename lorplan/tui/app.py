@@ -92,7 +92,7 @@ LATE_BINDING_IDS = (
     "export.cancel", "export.write",
     "probes.cancel_probe", "probes.cancel_run", "probes.compare", "probes.retry_probe", "probes.start_demo",
     "probes.start_plan",
-    "recommend.apply", "recommend.apply_pattern", "recommend.start_ladder",
+    "recommend.apply", "recommend.apply_pattern", "recommend.apply_uniform", "recommend.start_ladder",
 )
 
 

@@ -61,6 +61,15 @@ def test_render_says_whether_the_ladder_is_done_and_lists_the_evidence():
     assert "\nevidence\n" in text and "knee at rank 16" in text.replace("\n      ", " ")
     running = {**obj, "state": "running"}
     assert "still running (provisional)" in render_ladder(running).splitlines()[0]
+    assert "rank pattern" not in text  # none measured
+
+
+def test_render_says_whether_write_writes_the_pattern():
+    obj = {**demo_like(), "rank_pattern": {"q_proj": 32, "v_proj": 8}}
+    line = next(x for x in render_ladder(obj).splitlines() if x.strip().startswith("rank pattern"))
+    assert "q_proj=32, v_proj=8" in line and "offered unchecked: --write writes it only with --apply-pattern" in line
+    line = next(x for x in render_ladder({**obj, "pattern_checked": True}).splitlines() if "rank pattern" in x)
+    assert "checked on your data: --write writes it, --no-pattern does not" in line
 
 
 def test_other_rates_at_the_knee_get_their_own_rows_and_the_knee_stays_at_the_common_rate():

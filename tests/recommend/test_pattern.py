@@ -317,7 +317,9 @@ def test_marked_probes_save_adapters_and_the_recommendation_carries_the_pattern(
     rec, _ = measured.recommendation(spec, observe(run, 1e-3), files.state(), signals=signals)
     text = next(e.explanation for e in rec.evidence if e.source == "pattern")
     assert "2 probe adapters at rank 4" in text or "share no signal" in text
-    # a pattern is offered, not applied by --write (measured: it never clearly beat one rank on real text)
+    # an unchecked pattern is offered, not applied by --write (measured: it never clearly beat one rank on real
+    # text); this ladder ran no pattern check
+    assert not rec.pattern_checked
     assert ("Offered, not applied" in text and "--apply-pattern" in text) == bool(rec.rank_pattern)
     for key in rec.rank_pattern:  # every key names modules of the model, as peft matches them
         assert any(re.match(rf"(.*\.)?({key})$", s["name"]) for s in signals["signals"]), key

@@ -31,11 +31,12 @@ def test_the_verdict_keeps_a_pattern_only_beyond_the_noise():
     assert measured.pattern_check(2.49, 2.5, None, 8).keep  # no noise estimate: any gain counts
 
 
-def ladder(pattern_loss=None, pattern_state="finished", **kw):
+def ladder(pattern_loss=None, pattern_state="finished", top_loss=1.47, **kw):
     """A finished ladder at LR: base 3.0, ranks 1/4/16/64 with the knee at 4, and the state with a pattern check
-    pass when pattern_loss is given (its probe at rank 4)."""
+    pass when pattern_loss is given (its probe at rank 4). top_loss above rank 16's 1.48 gives the ladder a
+    one-seed noise estimate (a loss that rises with rank)."""
     s = spec(**kw)
-    o = [base_obs(), obs(1, 2.0), obs(4, 1.50), obs(16, 1.48), obs(64, 1.47)]
+    o = [base_obs(), obs(1, 2.0), obs(4, 1.50), obs(16, 1.48), obs(64, top_loss)]
     passes = (Pass("first", specs=tuple({"id": x.id, "rank": x.rank, "lr": x.lr, "seed": 0} for x in o)),)
     if pattern_loss is not None:
         check = replace(obs(4, pattern_loss, state=pattern_state, pid="r4-pattern"), pattern=True)
@@ -94,6 +95,25 @@ def test_a_pattern_that_beats_one_rank_beyond_the_noise_is_offered_as_checked():
     # these losses never rise with rank, so the ladder has no one-seed noise estimate: any gain counts, and
     # the evidence says it was judged without one
     assert "checked on your data" in text and "no noise estimate to judge" in text and measured.PATTERN_OFFERED in text
+    assert not rec.pattern_checked  # offered, not applied: nothing to judge the gain by
+
+
+def test_a_pattern_checked_beyond_a_measured_noise_is_applied():
+    s, o, state = ladder(pattern_loss=1.10, top_loss=1.53)  # rank 64 above rank 16: a one-seed noise estimate
+    rec, _ = measured.recommendation(s, o, state, signals=SIGNALS)
+    text = next(e.explanation for e in rec.evidence if e.source == "pattern")
+    assert rec.rank == 4 and rec.rank_pattern and rec.pattern_checked
+    assert "better beyond the noise" in text and measured.PATTERN_APPLIED in text
+    assert measured.PATTERN_OFFERED not in text
+    back = type(rec).from_json(json.loads(json.dumps(rec.to_json())))
+    assert back.pattern_checked and back == rec
+    # within that noise it is dropped, and with no noise estimate a gain is offered, not applied
+    close, _ = measured.recommendation(s, ladder(pattern_loss=1.49, top_loss=1.53)[1], state, signals=SIGNALS)
+    assert not close.rank_pattern and not close.pattern_checked
+    unjudged, _ = measured.recommendation(*ladder(pattern_loss=1.10), signals=SIGNALS)
+    assert unjudged.rank_pattern and not unjudged.pattern_checked
+    with pytest.raises(BadInput, match="pattern_checked"):
+        replace(rec, rank_pattern={})
 
 
 @pytest.mark.parametrize("state_name, words", [("running", "being checked"), ("failed", "not checked: the pattern "
@@ -102,7 +122,7 @@ def test_a_check_that_has_not_finished_keeps_the_pattern_offered(state_name, wor
     s, o, state = ladder(pattern_loss=1.10, pattern_state=state_name)
     rec, _ = measured.recommendation(s, o, state, signals=SIGNALS)
     text = next(e.explanation for e in rec.evidence if e.source == "pattern")
-    assert rec.rank_pattern and words in text
+    assert rec.rank_pattern and words in text and not rec.pattern_checked
 
 
 def test_rank_probes_leave_out_the_pattern_check():

@@ -156,6 +156,7 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
         (["--model", MINILM, "--examples", "100", "--num-labels", "-3"], "--num-labels: -3 must be at least 2"),
         (["--model", QWEN, "--examples", "100", "--num-labels", "3"], "--num-labels: only with"),
         (["--model", QWEN, "--trained-tokens", "5", "--apply-pattern"], "--apply-pattern: only with --write"),
+        (["--model", QWEN, "--trained-tokens", "5", "--no-pattern"], "--no-pattern: only with --write"),
         (["--model", QWEN, "--trained-tokens", "5", "--seeds", "2"], "--seeds: it is for the probe ladder"),
         (["--model", QWEN, "--data", "x.jsonl", "--probes", "none", "--seeds", "2"], "--seeds: it is for"),
         (["--model", QWEN, "--trained-tokens", "5", "--probe-steps", "50"], "--probe-steps: it is for the probe"),
@@ -219,9 +220,10 @@ def test_sequence_length_comes_from_the_profile_and_setup_flags_are_checked_firs
     assert rc == 2 and "--targets: 'nope'" in cap.err
 
 
-def test_write_keeps_one_rank_unless_the_pattern_is_asked_for(tmp_path, capsys):
-    """A ladder's per-module rank_pattern is offered, not written: --write writes one rank for every module, and
-    --apply-pattern writes the pattern too (on the real-text benchmarks it never clearly beat one rank)."""
+def test_write_keeps_one_rank_unless_the_pattern_is_asked_for_or_checked(tmp_path, capsys):
+    """A ladder's unchecked per-module rank_pattern is offered, not written: --write writes one rank for every
+    module, and --apply-pattern writes the pattern too (on the real-text benchmarks it never clearly beat one
+    rank). A pattern the ladder's check kept is written unless --no-pattern."""
     import argparse
 
     from lorplan.cli import recommend as cli
@@ -245,6 +247,17 @@ def test_write_keeps_one_rank_unless_the_pattern_is_asked_for(tmp_path, capsys):
                               str(tmp_path / "none.toml"), "--apply-pattern"])
     assert cli._print_ladder(args, {**obj, "rank_pattern": {}}, spec=spec, setup=setup_from_args(args)) == 0
     assert "has no per-module pattern, so every module keeps rank 8" in capsys.readouterr().err
+    checked = {**obj, "pattern_checked": True}
+    for extra, want in (((), pattern), (("--no-pattern",), {}), (("--apply-pattern",), pattern)):
+        path = tmp_path / f"checked{len(extra)}{extra[:1]}.toml"
+        args = parser.parse_args(["recommend", "--model", MINILM, "--examples", "100", "--json", "--write", str(path),
+                                  *extra])
+        assert cli._print_ladder(args, checked, spec=spec, setup=setup_from_args(args)) == 0
+        assert dict(read_plan(path).lora.rank_pattern) == want
+        err = capsys.readouterr().err
+        assert ("the ladder checked on your data" in err) == (not extra)
+    with pytest.raises(SystemExit):  # argparse: not allowed with each other
+        parser.parse_args(["recommend", "--write", "x.toml", "--apply-pattern", "--no-pattern"])
 
 
 @pytest.mark.parametrize(("budget", "longer"), [(None, True), ("4", False)])

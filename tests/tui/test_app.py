@@ -512,7 +512,7 @@ async def test_the_footer_fits_on_every_tab(make_app, size):
     from lorplan.tui.textshot import screen_text
 
     own = {"plan": (), "data": (), "probes": ("Cancel probe", "Retry probe", "Probe this plan", "Compare ranks"),
-           "recommend": ("Apply to plan", "Apply with pattern", "Probe ladder")}
+           "recommend": ("Apply to plan", "With pattern", "One rank", "Probe ladder")}
     panels = {"probes": "ProbesPanel", "recommend": "RecommendPanel"}
     app = make_app()
     async with app.run_test(size=size) as pilot:

@@ -246,6 +246,7 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         rec = panel.shown
         assert (rec.rank, rec.learning_rate, dict(rec.rank_pattern)) == (12, 5e-4, {"q_proj": 24})
         assert app.focused is panel  # f8 focuses the panel, so its key works at once
+        assert not rec.pattern_checked  # offered unchecked: a leaves it out
         await pilot.press("a")  # rank, alpha, learning rate: one rank for every module
         await pilot.pause()
         plan = app.main.plan
@@ -258,6 +259,23 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         assert dict(plan.setup.targets.rank_pattern) == {"q_proj": 24}
         assert app.screen.query_one("#f-custom_rank", Input).value == "12"  # 12 is not one of the table's ranks
         assert app.screen.query_one(RankTable).selected_rank == 12
+        await pilot.press("u")  # one rank everywhere
+        await pilot.pause()
+        assert not app.main.plan.setup.targets.rank_pattern and app.main.plan.rank == 12
+        await pilot.press("a")  # still unchecked: a keeps one rank
+        await pilot.pause()
+        assert not app.main.plan.setup.targets.rank_pattern
+        # the ladder's check keeps the pattern: a applies it, u still leaves it out
+        checked = {**_recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default")), "pattern_checked": True}
+        _write(run / "recommendation.json", checked)
+        await wait_until(pilot, lambda: panel.shown is not None and panel.shown.pattern_checked)
+        await pilot.press("u")
+        await pilot.pause()
+        assert not app.main.plan.setup.targets.rank_pattern
+        await pilot.press("a")
+        await pilot.pause()
+        plan = app.main.plan
+        assert plan.rank == 12 and dict(plan.setup.targets.rank_pattern) == {"q_proj": 24}
         await pilot.press("f5", "ctrl+e")
         await pilot.pause()
         dialog = app.screen

@@ -122,11 +122,14 @@ class RecommendPanel(Widget, can_focus=True):
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
     BINDINGS = [
         Binding("a", "apply", "Apply to plan", id="recommend.apply",
-                tooltip="Set the plan on screen to the recommended rank, alpha and learning rate, one rank for "
-                        "every module (the Plan tab's table selects the rank; the export writes all three)"),
-        Binding("p", "apply(True)", "Apply with pattern", id="recommend.apply_pattern",
-                tooltip="As a, and the per-module rank pattern the ladder measured (offered, not applied by a: "
-                        "on real-text benchmarks it never clearly beat one rank for every module)"),
+                tooltip="Set the plan on screen to the recommended rank, alpha and learning rate, and the "
+                        "per-module rank pattern when the ladder's check kept it (better than one rank on your "
+                        "data beyond the noise); the Plan tab's table selects the rank and the export writes them"),
+        Binding("p", "apply('pattern')", "With pattern", id="recommend.apply_pattern",
+                tooltip="As a, with the per-module rank pattern even when the ladder offers it unchecked (on "
+                        "real-text benchmarks unchecked patterns never clearly beat one rank for every module)"),
+        Binding("u", "apply('uniform')", "One rank", id="recommend.apply_uniform",
+                tooltip="As a, with one rank for every module even when the ladder's check kept a pattern"),
         Binding("l", "start_ladder", "Probe ladder", id="recommend.start_ladder",
                 tooltip="Measure the rank on your data: short probes of the plan at a few ranks, in the "
                         "background (they keep running when lorplan closes); rows fill in as probes finish"),
@@ -174,9 +177,9 @@ class RecommendPanel(Widget, can_focus=True):
             with Vertical(id="rec-right"):
                 yield PlotextPlot(id="rec-plot")
                 yield Static("", id="rec-plot-note")
-        yield Static("a: apply rank, alpha and learning rate to the plan · p: the same with the per-module pattern "
-                     "· l: run a probe ladder on the profiled data (minutes; it keeps running if you quit)",
-                     id="rec-keys")
+        yield Static("a: apply the recommendation to the plan (a pattern only when checked) · p: with the "
+                     "per-module pattern · u: one rank everywhere · l: run a probe ladder on the profiled data "
+                     "(minutes; it keeps running if you quit)", id="rec-keys")
 
     def on_mount(self) -> None:
         self.border_title = "Recommendation"
@@ -390,10 +393,11 @@ class RecommendPanel(Widget, can_focus=True):
         note.update(" · ".join(words))
 
     # -- the key --------------------------------------------------------------------------------------------
-    def action_apply(self, with_pattern: bool = False) -> None:
+    def action_apply(self, pattern_mode: str = "checked") -> None:
         """Post the recommendation on screen up to the screen, which applies it to the Plan tab's plan: rank,
-        alpha and learning rate; with_pattern (the p key), also its rank_pattern (lorplan.recommend.measured
-        PATTERN_OFFERED says why it is not applied by default)."""
+        alpha and learning rate, and its rank_pattern by pattern_mode: "checked" (the a key) when the ladder's
+        check kept it (Recommendation.pattern_checked), "pattern" (p) whenever there is one, "uniform" (u) never
+        (lorplan.recommend.measured PATTERN_OFFERED / PATTERN_APPLIED say why)."""
         rec = self.shown
         if self.plan is None:
             self.notify("Choose a model in the Plan tab first.", severity="warning")
@@ -409,9 +413,10 @@ class RecommendPanel(Widget, can_focus=True):
         ladder = self.ladder
         source = (f"probe ladder run {ladder.run_id}" if ladder is not None and ladder.recommendation is rec
                   else "capacity prior")
-        if with_pattern and not rec.rank_pattern:
+        if pattern_mode == "pattern" and not rec.rank_pattern:
             self.notify("This recommendation has no per-module pattern: one rank for every module.")
-        pattern = rec.rank_pattern if with_pattern else {}
+        wanted = pattern_mode == "pattern" or (pattern_mode == "checked" and rec.pattern_checked)
+        pattern = rec.rank_pattern if wanted else {}
         self.post_message(RecommendationApplied(rec.rank, Tuning(rec.alpha, rec.learning_rate, rec.use_rslora,
                                                                  pattern, source)))
 
