@@ -85,8 +85,9 @@ def register(sub) -> None:
                         "shorter ones tend to put it low")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
-    o.add_argument("--write", metavar="PLAN.toml", help="write a plan with the recommended rank, alpha and rate, and the per-module "
-                        "rank_pattern when the ladder checked it on your data")
+    o.add_argument("--write", metavar="PLAN.toml",
+                   help="write a plan with the recommended rank, alpha and rate, and the per-module rank_pattern "
+                        "when the ladder checked it on your data")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
     pat = o.add_mutually_exclusive_group()
     pat.add_argument("--apply-pattern", action="store_true",
