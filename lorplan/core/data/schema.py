@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -15,6 +16,7 @@ _DETECT_ROWS = 200
 _SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user",
                    "assistant": "assistant", "tool": "tool", "function_call": "assistant", "observation": "tool"}
 _LABEL_COLUMN = "label"
+_INTEGER = re.compile(r"-?[0-9]+")
 
 
 def schema_of_columns(columns: Iterable[str]) -> str | None:
@@ -133,8 +135,14 @@ def _label(row: dict) -> int | str | None:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
+        # digits alone are a class id ("3", " -1 "); "²" or "--1" pass str.isdigit but are no int: names
         text = value.strip()
-        return int(text) if text.lstrip("-").isdigit() else text or None
+        if _INTEGER.fullmatch(text):
+            try:
+                return int(text)
+            except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits): a name
+                pass
+        return text or None
     return None
 
 

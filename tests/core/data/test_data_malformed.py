@@ -197,3 +197,14 @@ def test_unreadable_file_and_folder_are_one_line_errors():
         for path in (secret, locked / "data.jsonl"):
             message = _error_without_root(lambda p=path: profile_dataset(p))
             assert message == f"BadInput: --data {path}: cannot read (Permission denied)"
+
+
+def test_label_text_that_only_looks_like_an_integer_stays_a_name(tmp_path):
+    """A label is an integer (a class id) when it is written as one: 3, "3", " 3 ", "-1"; "--1" or "²" (which
+    str.isdigit accepts and int() does not) are names, not a ValueError traceback."""
+    from lorplan.core.data import load_examples
+
+    texts = ['"--1"', '"²"', '" 3 "', '"-1"', "7", '"spam"']
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join(f'{{"text": "row {i}", "label": {t}}}\n' for i, t in enumerate(texts)))
+    assert [e.label for e in load_examples(path)] == ["--1", "²", 3, -1, 7, "spam"]
