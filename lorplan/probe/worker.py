@@ -98,16 +98,17 @@ def build_probe(run, probe_id: str, device: str):
     spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)
     examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing")
     task = detect_task(spec, examples)
-    labels = num_labels(examples) if task == "sequence-classification" else None
+    where = f"--data {run.data}" if run.data is not None else None
+    labels = num_labels(examples, where) if task == "sequence-classification" else None
     base = settings_plan(run, ModelSection(path=str(folder)), spec, task, labels)
     return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
 
 
-def num_labels(examples: list) -> int:
+def num_labels(examples: list, where: str | None = None) -> int:
     """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids), at least two."""
     from lorplan.train.data import class_ids
 
-    ids = class_ids(examples)
+    ids = class_ids(examples, where)
     if len(ids) < 2:
         raise BadInput("--data: sequence classification needs at least two distinct values of 'label'")
     return max(2, max(ids.values()) + 1)

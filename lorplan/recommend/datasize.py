@@ -135,14 +135,17 @@ def data_size_from_profile(
 ) -> DataSize:
     """A DataSize from a lorplan.core.data.DataProfile (its trained tokens already follow train_on).
 
-    Classification: label_counts (count_labels) gives the entropy; num_labels defaults to the number of
-    distinct labels seen (at least 2).
+    Classification: label_counts (count_labels) gives the entropy, over the classes the labels hold;
+    num_labels, the head's outputs, is at least what lorplan train's class ids need
+    (lorplan.core.data.labels.classes_needed: labels 0, 5 and "spam" are 3 classes on a head of 7).
     """
     entropy = None
     if task == "sequence-classification":
         if label_counts:
+            from lorplan.core.data.labels import classes_needed
+
             entropy = label_entropy(label_counts)
-            num_labels = max(num_labels or 0, len(label_counts), 2)
+            num_labels = max(num_labels or 0, classes_needed(label_counts, f"--data {profile.path}"))
         elif num_labels is None:
             num_labels = 2
     return DataSize(

@@ -208,6 +208,7 @@ def demo_ladder(examples: list) -> Ladder:
     training per probe; no halving, refinement or learning-rate check: the classic exercise, on CPU."""
     from collections import Counter
 
+    from lorplan.core.data.labels import classes_needed
     from lorplan.core.lora import LoraTargets, peft_target_modules
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.model.head import with_labels
@@ -230,12 +231,13 @@ def demo_ladder(examples: list) -> Ladder:
     source = resolve_model(DEMO_MODEL_NAME)
     folder = model_folder(source)
     counts = Counter(e.label for e in examples)
-    spec = with_labels(load_spec(source), max(2, len(counts)))
+    head = classes_needed(counts)  # the head lorplan train builds for these labels (their class ids)
+    spec = with_labels(load_spec(source), head)
     targets = LoraTargets(modules=("all-linear",))
     resolved = peft_target_modules(spec, targets)
     defaults = task_defaults(task, spec.id, spec.total_params)
     held = min(DEMO_EVAL_EXAMPLES, round(len(examples) * PROBE_EVAL_SPLIT))
-    data = DataSize(task=task, examples=len(examples) - held, num_labels=max(2, len(counts)),
+    data = DataSize(task=task, examples=len(examples) - held, num_labels=head,
                     label_entropy_bits=label_entropy(counts), entropy_counted=True,
                     source="lorplan's generated demo sentences")
     lspec = LadderSpec(

@@ -39,12 +39,13 @@ class Item:
         return sum(1 for v in self.labels if v != IGNORE_INDEX)
 
 
-def class_ids(examples) -> dict:
-    """Label value -> class id: integer labels are their own ids; other values are numbered in sorted order."""
-    values = sorted({ex.label for ex in examples if ex.label is not None}, key=str)
-    if not values:
-        raise BadInput("sequence classification needs a label column in the data")
-    return {v: (int(v) if isinstance(v, int) else i) for i, v in enumerate(values)}
+def class_ids(examples, where: str | None = None) -> dict:
+    """Label value -> class id (lorplan.core.data.labels.class_ids, the rule every head lorplan plans follows):
+    integer labels are their own ids; names are numbered in sorted order after the largest integer.
+    BadInput (starting with `where` when given) for data without labels or with ambiguous ones."""
+    from lorplan.core.data.labels import class_ids as ids
+
+    return ids((ex.label for ex in examples), where)
 
 
 def _has_target(labels: tuple[int, ...]) -> bool:
@@ -52,13 +53,15 @@ def _has_target(labels: tuple[int, ...]) -> bool:
     return any(v != IGNORE_INDEX for v in labels[1:])
 
 
-def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool, mask_prompt: bool = True) -> list[Item]:
+def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool, mask_prompt: bool = True,
+             where: str | None = None) -> list[Item]:
     """Items ready for batching (see the module docstring for the masking, packing and dropping rules).
 
-    mask_prompt=False (a plan's `train_on = "all"`) puts the loss on every token, prompts included.
+    mask_prompt=False (a plan's `train_on = "all"`) puts the loss on every token, prompts included. `where`
+    (e.g. "data d.jsonl") starts the error for labels that are no classes.
     """
     if task == "sequence-classification":
-        index = class_ids(examples)
+        index = class_ids(examples, where)
         items = []
         for ex in examples:
             if ex.label is None:

@@ -124,7 +124,7 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=Non
         path = resolve_path(plan.data.path, plan_path)
         examples = load_examples(path, schema=None if plan.data.schema == "auto" else plan.data.schema)
     items = D.tokenize(examples, tok, task=plan.model.task, seq_len=seq_len, packing=t.packing,
-                       mask_prompt=plan.data.train_on != "all")
+                       mask_prompt=plan.data.train_on != "all", where=f"data {plan.data.path}")
     if plan.model.task == "sequence-classification":
         n = plan.model.num_labels or 2
         if any(x.label >= n or x.label < 0 for x in items):

@@ -163,6 +163,31 @@ def test_a_cli_plan_for_the_minilm_classifier_learns(tmp_path, capsys, monkeypat
     assert result["steps"] == 60 and result["eval_accuracy"] >= 0.85, result
 
 
+@pytest.mark.slow
+def test_a_plan_for_mixed_integer_and_name_labels_trains_every_class_apart(tmp_path, capsys, monkeypatch):
+    """Labels 0, 2 and "a": `lorplan plan --write --data` wrote a 3-output head and lorplan train gave "a" id 2,
+    so two classes were trained as one; 0, 5 and "spam" got a 3-output head that lorplan train refused (ids 0, 2
+    and 5). Now names take the ids after the largest integer, everywhere: 0, 2, 3 on a head of 4."""
+    from safetensors import safe_open
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    data = _rows(tmp_path / "mixed.jsonl", [{"text": f"review {i}", "label": [0, 2, "a"][i % 3]} for i in range(60)])
+    plan = tmp_path / "mixed.toml"
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "2", "--seq-len", "16", "--micro-batch", "4",
+                 "--data", str(data), "--write", str(plan)]) == 0
+    assert read_plan(plan).model.num_labels == 4
+    assert main(["train", str(plan), "--max-steps", "1", "--output", str(tmp_path / "run"), "--no-progress"]) == 0
+    capsys.readouterr()
+    with safe_open(str(tmp_path / "run" / "adapter" / "adapter_model.safetensors"), "pt") as f:
+        heads = {k: f.get_slice(k).get_shape() for k in f.keys() if "classifier" in k and k.endswith("weight")}
+    assert list(heads.values()) == [[4, 384]], heads
+    from lorplan.core.data import load_examples
+    from lorplan.train.data import class_ids
+
+    assert class_ids(load_examples(data)) == {0: 0, 2: 2, "a": 3}  # the ids the run trained
+
+
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -173,7 +198,8 @@ def _head_priced(rank: int, head: int) -> int:
     return trainable_params(load_spec(MINILM), LoraTargets(), rank) - (384 * 2 + 2) + 384 * head + head
 
 
-@pytest.mark.parametrize(("labels", "head"), [([0, 5], 6), (["neg", "neu", "pos"], 3), ([0, 1], 2)])
+@pytest.mark.parametrize(("labels", "head"), [([0, 5], 6), (["neg", "neu", "pos"], 3), ([0, 1], 2),
+                                             ([0, 5, "spam"], 7), ([1, "a"], 3)])
 def test_write_with_data_prices_the_head_it_writes(tmp_path, capsys, monkeypatch, labels, head):
     """The written num_labels, the written estimate and the --json table describe the same classifier head:
     the one lorplan train builds for the labels (integer labels are class ids: 0 and 5 need 6 outputs)."""
@@ -197,8 +223,10 @@ def test_write_with_data_prices_the_head_it_writes(tmp_path, capsys, monkeypatch
 
 @pytest.mark.parametrize(("labels", "message"), [
     ([0, -1], "label -1 is negative; integer labels are class ids, 0 and up"),
-    ([0, 2_000_000], "its labels need 2,000,001 classes (integer labels are class ids: the largest + 1; else the "
-                     "distinct labels), more than lorplan plans (1,048,576); number the classes from 0"),
+    ([0, 2_000_000], "its labels need 2,000,001 classes (integer labels are class ids: the largest + 1; names "
+                     "take the ids after them), more than lorplan plans (1,048,576); number the classes from 0"),
+    ([0, "1.0"], "label '1.0' reads as a number but is a name beside integer class ids such as 0; write every "
+                 "label as a whole number, or every label as a name"),
 ])
 def test_write_with_data_refuses_labels_that_are_no_head(tmp_path, capsys, monkeypatch, labels, message):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

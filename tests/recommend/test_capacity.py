@@ -137,6 +137,23 @@ def test_label_entropy_and_counting(tmp_path):
         count_labels(plain)
 
 
+def test_mixed_labels_size_the_head_and_keep_the_entropy_of_their_classes(tmp_path):
+    """Labels 0, 5 and "spam": a head of 7 outputs (ids 0 to 5, then "spam" at 6, as lorplan train numbers
+    them), but the entropy the capacity prior counts is over the 3 classes the file holds."""
+    from lorplan.core.data import profile_dataset
+    from lorplan.recommend.datasize import data_size_from_profile
+
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps({"text": f"t{i}", "label": [0, 5, "spam"][i % 3]}) + "\n"
+                            for i in range(90)), encoding="utf-8")
+    counts = count_labels(path)
+    assert counts == {0: 30, 5: 30, "spam": 30}
+    size = data_size_from_profile(profile_dataset(path), task="sequence-classification", label_counts=counts)
+    assert size.num_labels == 7  # was 3: the distinct labels, a head lorplan train cannot use
+    assert size.label_entropy_bits == pytest.approx(math.log2(3)) and size.entropy_counted
+    assert size.label_bits == pytest.approx(90 * math.log2(3))
+
+
 def test_power_of_two_rounding():
     assert [power_of_two_at_least(x) for x in (0.2, 1, 1.01, 3, 4, 5, 300)] == [1, 1, 2, 4, 4, 8, 256]
 

@@ -336,6 +336,7 @@ def test_the_write_target_is_checked_before_the_ladder_starts(tiny_llama, lm_dat
     ([0, 5], "8", 8),  # --num-labels may add classes this file lacks
     (["a", "b", "c"], "5", 5),
     (["a", "b", "c"], None, 3),
+    ([0, 5, "spam"], None, 7),  # a name beside integer ids takes the id after the largest: "spam" is 6
 ])
 def test_the_written_head_is_the_head_the_estimate_priced(tmp_path, capsys, labels, num_labels, head):
     """The plan's model.num_labels and its estimate's trainable parameters describe the same classifier head:
@@ -361,7 +362,7 @@ def test_num_labels_fewer_than_the_data_needs_is_refused(tmp_path, capsys, label
     assert rc == 2 and cap.out == ""
     assert cap.err.strip().splitlines() == [f"lorplan: error: --num-labels: {num_labels} is too few for --data {data}, "
                                             f"whose labels need {needed} classes (integer labels are class ids: the "
-                                            "largest + 1; else the distinct labels)"]
+                                            "largest + 1; names take the ids after them)"]
 
 
 def test_skipped_rows_of_the_data_are_said(tmp_path, capsys):

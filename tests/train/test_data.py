@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lorplan.core.data.example import Example
+from lorplan.core.errors import BadInput
 from lorplan.train.data import collate, split, tokenize
 
 
@@ -80,6 +81,22 @@ def test_classification_labels_and_collate(tok):
     batch = collate(items, pad_id=0)
     assert batch["labels"].tolist() == [1, 0]
     assert batch["attention_mask"].sum().item() == sum(len(x.input_ids) for x in items)
+
+
+def test_mixed_integer_and_name_labels_are_distinct_classes(tok):
+    """Integer labels are their own class ids and names take the ids after the largest: 1 and "a" were both
+    trained as class 1, and "spam" beside 0 and 5 became class 2 (no head lorplan plans had room for 5)."""
+    def ids(labels):
+        examples = [Example(i + 1, "text", text=f"row {i}", label=v) for i, v in enumerate(labels)]
+        return [x.label for x in tokenize(examples, tok, task="sequence-classification", seq_len=8,
+                                          packing=False)]
+
+    assert ids([1, "a", 1, "a"]) == [1, 2, 1, 2]
+    assert ids([0, 5, "spam"]) == [0, 5, 6]
+    assert ids(["pos", 0, "neg"]) == [2, 0, 1]
+    with pytest.raises(BadInput, match=r"^--data d.jsonl: .*'1.0'"):
+        tokenize([Example(1, "text", text="x", label=1), Example(2, "text", text="y", label="1.0")], tok,
+                 task="sequence-classification", seq_len=8, packing=False, where="--data d.jsonl")
 
 
 def test_split_is_deterministic_and_keeps_training_data():

@@ -215,29 +215,30 @@ def data_section(profile, train_on: str = TrainOn.COMPLETION.value, path: str | 
                        train_on=train_on)
 
 
-def class_count(labels) -> int:
-    """Classes a head needs for these labels (a profile's LabelBalance): the largest integer label + 1 when
-    every label is an integer (they are their own class ids in lorplan train), else the number of distinct
-    labels; at least 2."""
-    values = [label for label, _ in labels.counts]
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return max(2, max(values) + 1)
-    return max(2, len(values))
+def class_count(labels, where: str | None = None) -> int:
+    """Outputs a head needs for these labels (a profile's LabelBalance), by lorplan train's class ids
+    (lorplan.core.data.labels): integer labels are their own ids and names take the ids after the largest
+    integer, so labels 0 and 5 need 6 and 0, 5 and "spam" need 7; at least 2. BadInput (starting with `where`)
+    for integer ids beside a name that reads as a number."""
+    from lorplan.core.data.labels import classes_needed
+
+    return classes_needed((label for label, _ in labels.counts), where)
 
 
 # Why a head is what it is, for the errors that name the data's need.
-_CLASS_RULE = "integer labels are class ids: the largest + 1; else the distinct labels"
+_CLASS_RULE = "integer labels are class ids: the largest + 1; names take the ids after them"
 
 
 def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str | None = None):
     """The spec to price a plan trained on the profiled data: for a sequence classifier, the spec with the head
-    lorplan train builds for these labels (class_count: labels 0 and 5 need 6 outputs), or with num_labels
-    outputs when given (--num-labels may add classes the file lacks, never drop one); any other spec as it is.
+    lorplan train builds for these labels (class_count: labels 0 and 5 need 6 outputs; 0, 5 and "spam" 7), or
+    with num_labels outputs when given (--num-labels may add classes the file lacks, never drop one); any other
+    spec as it is.
     `lorplan plan --write --data`, `lorplan recommend --data` and the planner price, write and probe this head.
 
     BadInput, naming the file (`data`, as the user typed it; else the profile's path): a classifier's data
-    without labels, a negative integer label (no class id), num_labels below what the labels need, or a
-    head beyond lorplan.core.limits.MAX_NUM_LABELS."""
+    without labels, a negative integer label (no class id), integer ids beside a name that reads as a number
+    ("1.0"), num_labels below what the labels need, or a head beyond lorplan.core.limits.MAX_NUM_LABELS."""
     from lorplan.core.limits import MAX_NUM_LABELS
     from lorplan.core.model.head import with_labels
 
@@ -250,7 +251,7 @@ def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str |
     ints = [v for v, _ in profile.labels.counts if isinstance(v, int) and not isinstance(v, bool)]
     if ints and min(ints) < 0:  # lorplan train refuses it too, after loading the model: say it now
         raise BadInput(f"--data {where}: label {min(ints)} is negative; integer labels are class ids, 0 and up")
-    needed = class_count(profile.labels)
+    needed = class_count(profile.labels, f"--data {where}")
     if needed > MAX_NUM_LABELS:
         raise BadInput(f"--data {where}: its labels need {needed:,} classes ({_CLASS_RULE}), more than lorplan "
                        f"plans ({MAX_NUM_LABELS:,}); number the classes from 0")
@@ -270,7 +271,7 @@ def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, 
         if profile.labels is None:
             raise BadInput(f"--data {profile.path}: {model.source} is a sequence classifier and needs rows with a "
                            f"'label'; these {profile.schema} rows have none")
-        needed = class_count(profile.labels)
+        needed = class_count(profile.labels, f"--data {profile.path}")
         if model.num_labels is None or model.num_labels < needed:
             model = replace(model, num_labels=needed)
     return replace(plan, model=model, data=data_section(profile, train_on, path))

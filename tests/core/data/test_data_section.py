@@ -39,6 +39,50 @@ def test_class_count_follows_the_engines_class_ids():
     assert class_count(label_balance({0: 5, 4: 5})) == 5  # integer labels are their own class ids
     assert class_count(label_balance({"neg": 5, "neu": 5, "pos": 5})) == 3
     assert class_count(label_balance({1: 9})) == 2
+    # names beside integer ids take the ids after the largest integer, as lorplan train numbers them
+    assert class_count(label_balance({0: 5, 5: 5, "spam": 5})) == 7
+    assert class_count(label_balance({1: 5, "a": 5})) == 3
+    assert class_count(label_balance({"neg": 5, "pos": 5, 1: 5})) == 4
+
+
+@pytest.mark.parametrize(("labels", "ids"), [
+    ({0, 5, "spam"}, {0: 0, 5: 5, "spam": 6}),
+    ({1, "a"}, {1: 1, "a": 2}),  # was {1: 1, "a": 1}: two classes trained as one
+    ({0, 2, "a", "b"}, {0: 0, 2: 2, "a": 3, "b": 4}),
+    ({"neg", "pos", 1}, {1: 1, "neg": 2, "pos": 3}),
+    ({"pos", "neg"}, {"neg": 0, "pos": 1}),  # names alone: numbered from 0 in sorted order
+    ({3, 0}, {0: 0, 3: 3}),  # integers alone: their own ids
+])
+def test_class_ids_give_every_class_its_own_id(labels, ids):
+    from lorplan.core.data.labels import class_ids, classes_needed
+
+    got = class_ids(labels)
+    assert got == ids
+    assert len(set(got.values())) == len(labels)  # no two classes share an id
+    assert classes_needed(labels) == max(2, max(ids.values()) + 1)
+
+
+@pytest.mark.parametrize("name", ["1.0", "+1", "2e0", "-0.5"])
+def test_class_ids_refuse_a_number_written_as_a_name_beside_integer_ids(name):
+    from lorplan.core.data.labels import class_ids
+
+    with pytest.raises(BadInput) as err:
+        class_ids([0, 1, name], where="--data d.jsonl")
+    msg = str(err.value)
+    assert "\n" not in msg and msg.startswith("--data d.jsonl: ")
+    assert repr(name) in msg and "0" in msg  # an example of each kind
+    assert class_ids(["0.5", "1.0"]) == {"0.5": 0, "1.0": 1}  # names alone that read as numbers are names
+
+
+def test_with_profile_gives_mixed_labels_the_head_training_needs(tmp_path):
+    plan = read_plan(SAMPLES / "minilm-classification.toml")
+    mixed = profile_dataset(_rows(tmp_path / "m.jsonl", [{"text": f"t{i}", "label": [0, 5, "spam"][i % 3]}
+                                                         for i in range(60)]))
+    assert with_profile(replace(plan, model=replace(plan.model, num_labels=2)), mixed).model.num_labels == 7
+    ambiguous = profile_dataset(_rows(tmp_path / "a.jsonl", [{"text": f"t{i}", "label": [0, 1, "1.0"][i % 3]}
+                                                             for i in range(60)]))
+    with pytest.raises(BadInput, match=f"^--data {tmp_path / 'a.jsonl'}: .*'1.0'"):
+        with_profile(plan, ambiguous)
 
 
 def test_with_profile_sets_a_classifiers_labels_and_refuses_unlabelled_data(tmp_path):
@@ -63,6 +107,7 @@ def _labelled(tmp_path, labels, name="cls.jsonl"):
     ([0, 5], None, 6),  # integer labels are class ids: lorplan train builds a head of the largest + 1
     ([0, 5], 8, 8),  # num_labels (--num-labels) may add classes the file lacks
     (["neg", "pos", "neu"], None, 3),
+    ([0, 5, "spam"], None, 7),  # a name beside integer ids: the id after the largest, 6
     ([0, 1], None, 2),  # the config's own head: the spec as it is
 ])
 def test_classifier_spec_has_the_head_the_labels_need_and_the_plan_prices_it(tmp_path, labels, num_labels, head):

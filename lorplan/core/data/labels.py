@@ -1,0 +1,66 @@
+"""Classification labels as class ids: the one rule that lorplan train, its probes, the head every plan prices
+(lorplan.core.plan.classifier_spec / class_count) and the recommender's head share.
+
+An integer label is its own class id (labels 0 and 5 need a head of 6 outputs). Names (string labels) are
+numbered in sorted order after the largest integer label, from 0 when there is none: {0, 5, "spam"} gives
+"spam" id 6, a head of 7. No two classes ever share an id.
+
+A file that mixes integer ids with a name that reads as a number ("1.0", "+1", "2e0") is refused: whether "1.0"
+is class 1 or a class of its own cannot be told, and guessing trains the wrong classes. (Digits alone, "3" or
+" 3 ", are read as the integer 3 when the row is parsed: lorplan.core.data.schema.) Pure Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from lorplan.core.errors import BadInput
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def is_class_id(label) -> bool:
+    """An integer label (a class id), not a name; bool is neither (the parser drops it)."""
+    return isinstance(label, int) and not isinstance(label, bool)
+
+
+def class_ids(labels: Iterable, where: str | None = None) -> dict:
+    """Label value -> class id for the distinct values in `labels` (see the module docstring).
+
+    BadInput, one line starting with `where` (e.g. "--data d.jsonl") when given: integer labels beside a name
+    that reads as a number, with an example of each; no label at all."""
+    values = set(labels)
+    values.discard(None)
+    prefix = f"{where}: " if where else ""
+    if not values:
+        raise BadInput(f"{prefix}sequence classification needs a label column in the data")
+    ints = sorted(v for v in values if is_class_id(v))
+    names = sorted((v for v in values if not is_class_id(v)), key=str)
+    if ints and names:
+        numeric = next((n for n in names if _NUMBER.fullmatch(str(n).strip())), None)
+        if numeric is not None:
+            raise BadInput(f"{prefix}label {numeric!r} reads as a number but is a name beside integer class ids "
+                           f"such as {ints[0]}; write every label as a whole number, or every label as a name")
+    start = max(ints[-1] + 1, 0) if ints else 0
+    ids: dict = {v: v for v in ints}
+    ids.update((name, start + i) for i, name in enumerate(names))
+    return ids
+
+
+def classes_needed(labels: Iterable, where: str | None = None) -> int:
+    """Outputs a classifier head needs for these labels: the largest class id + 1, at least 2."""
+    return max(2, max(class_ids(labels, where).values()) + 1)
+
+
+def mixed_note(labels: Iterable) -> str | None:
+    """A sentence for a report when the labels mix integer class ids and names (which ids the names take and
+    the head that needs), else None. Raises BadInput as class_ids does."""
+    ids = class_ids(labels)
+    ints = [v for v in ids if is_class_id(v)]
+    names = [v for v in ids if not is_class_id(v)]
+    if not ints or not names:
+        return None
+    shown = ", ".join(f"{n!r} → {ids[n]}" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+    return (f"labels mix integer class ids and names: integers are their own ids and names take the ids after "
+            f"the largest ({shown}), a head of {classes_needed(ids)} outputs")
