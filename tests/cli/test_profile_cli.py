@@ -124,6 +124,24 @@ def test_numeric_labels_read_as_label_then_count(tmp_path, capsys):
     assert "warning: labels are imbalanced: 1 has 8 examples, 0 has 1 (8.0 to 1)" in out
 
 
+def test_mixed_integer_and_name_labels_say_the_ids_and_head_they_get(tmp_path, capsys):
+    """Labels 0, 5 and "spam" are 3 classes on a head of 7 (the ids lorplan train gives them); labels 0, 1 and
+    "1.0" are refused by plan and train, and the profile says so first."""
+    mixed = _write(tmp_path / "mixed.jsonl", [{"text": f"t{i}", "label": [0, 5, "spam"][i % 3]} for i in range(30)])
+    assert main(["profile", "--data", str(mixed)]) == 0
+    out = capsys.readouterr().out
+    assert "labels           3 classes: 0 → 10 (33%), 5 → 10 (33%), 'spam' → 10 (33%)" in out
+    assert ("note: labels mix integer class ids and names: integers are their own ids and names take the ids after "
+            "the largest ('spam' → 6), a head of 7 outputs") in out.splitlines()
+    odd = _write(tmp_path / "odd.jsonl", [{"text": f"t{i}", "label": [0, 1, "1.0"][i % 3]} for i in range(30)])
+    assert main(["profile", "--data", str(odd)]) == 0
+    out = capsys.readouterr().out
+    assert ("warning: label '1.0' reads as a number but is a name beside integer class ids such as 0; write every "
+            "label as a whole number, or every label as a name; lorplan plan and train refuse these labels for a "
+            "classifier") in out.splitlines()
+    assert "note: labels mix" not in out
+
+
 @pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", "meta-llama/Llama-3.1-8B"])
 def test_seq_len_beyond_the_models_context_is_refused_as_plan_refuses_it(tmp_path, capsys, monkeypatch, model):
     """profile noted MiniLM's 512-token limit and still reported truncation and padding at 100,000."""
