@@ -487,7 +487,6 @@ def _write_plan(args, spec, setup, rec, budget, profile):
 
     from lorplan.core.plan import write_plan
 
-    plan = _plan(args, spec, setup, rec.rank, rec.alpha, rec.learning_rate, budget, profile)
     # a pattern the ladder's check kept is written; an unchecked one only when asked for (measured.PATTERN_OFFERED)
     wanted = not args.no_pattern and (args.apply_pattern or rec.pattern_checked)
     pattern = dict(rec.rank_pattern) if wanted else {}
@@ -497,8 +496,12 @@ def _write_plan(args, spec, setup, rec, budget, profile):
     elif pattern and not args.apply_pattern:
         print(f"note: the plan has the per-module rank_pattern the ladder checked on your data ({len(pattern)} "
               "module names); --no-pattern writes one rank for every module", file=sys.stderr)
-    lora = replace(plan.lora, use_rslora=rec.use_rslora, rank_pattern=MappingProxyType(pattern))
-    return write_plan(replace(plan, lora=lora), args.write, force=bool(args.force))
+    # the pattern goes into the setup the plan is priced with, so its [estimate] (trainable parameters, adapter,
+    # optimizer state, activations) is the one of the per-module ranks it trains
+    setup = replace(setup, targets=replace(setup.targets, rank_pattern=MappingProxyType(pattern)))
+    plan = _plan(args, spec, setup, rec.rank, rec.alpha, rec.learning_rate, budget, profile)
+    return write_plan(replace(plan, lora=replace(plan.lora, use_rslora=rec.use_rslora)), args.write,
+                      force=bool(args.force))
 
 
 def render_text(rec, spec, setup, data) -> str:

@@ -260,6 +260,50 @@ def test_write_keeps_one_rank_unless_the_pattern_is_asked_for_or_checked(tmp_pat
         parser.parse_args(["recommend", "--write", "x.toml", "--apply-pattern", "--no-pattern"])
 
 
+@pytest.mark.filterwarnings("ignore:The PEFT config's `base_model_name_or_path` was renamed")
+def test_an_applied_pattern_is_priced_and_trained_as_written(tmp_path, capsys):
+    """--write --apply-pattern: the written plan's [estimate] is priced with the per-module ranks (it was priced
+    at one rank for every module), and the peft model `lorplan train` builds from the plan (its LoraConfig, on the
+    meta device) has exactly those ranks and the estimate's trainable-parameter count."""
+    import argparse
+
+    import torch
+    import transformers
+    from peft import get_peft_model
+
+    from lorplan.cli import recommend as cli
+    from lorplan.cli.plan_args import setup_from_args
+    from lorplan.core.model import model_folder
+    from lorplan.train.model import lora_config
+
+    parser = argparse.ArgumentParser()
+    cli.register(parser.add_subparsers())
+    pattern = {r"layer\.\d+\.attention\.self\.query": 16, r"layer\.5\.attention\.self\.value": 2}
+    obj = {"rank": 8, "alpha": 32, "learning_rate": 3e-3, "use_rslora": False, "rank_pattern": pattern}
+    spec = load_spec(MINILM)
+    path = tmp_path / "plan.toml"
+    args = parser.parse_args(["recommend", "--model", MINILM, "--examples", "100", "--json", "--write", str(path),
+                              "--apply-pattern"])
+    setup = setup_from_args(args)
+    assert cli._print_ladder(args, obj, spec=spec, setup=setup) == 0
+    capsys.readouterr()
+    plan = read_plan(path)
+    assert dict(plan.lora.rank_pattern) == pattern
+    patterned = LoraTargets(modules=setup.targets.modules, rank_pattern=pattern)
+    assert plan.estimate.trainable_params == trainable_params(spec, patterned, 8) != trainable_params(
+        spec, setup.targets, 8)
+    config = transformers.AutoConfig.from_pretrained(str(model_folder(MINILM)), num_labels=plan.model.num_labels or 2)
+    with torch.device("meta"):
+        model = get_peft_model(transformers.AutoModelForSequenceClassification.from_config(config),
+                               lora_config(plan, spec))
+    ranks = {name.removeprefix("base_model.model."): m.lora_A["default"].out_features
+             for name, m in model.named_modules() if hasattr(m, "lora_A") and "default" in m.lora_A}
+    assert ranks["bert.encoder.layer.0.attention.self.query"] == ranks["bert.encoder.layer.5.attention.self.query"] == 16
+    assert ranks["bert.encoder.layer.5.attention.self.value"] == 2
+    assert ranks["bert.encoder.layer.4.attention.self.value"] == ranks["bert.encoder.layer.0.output.dense"] == 8
+    assert model.get_nb_trainable_parameters()[0] == plan.estimate.trainable_params
+
+
 @pytest.mark.parametrize(("budget", "longer"), [(None, True), ("4", False)])
 def test_a_budget_with_room_to_spare_lengthens_the_probes(tiny_llama, lm_data, state_home, monkeypatch, capsys,
                                                            budget, longer):
