@@ -25,21 +25,24 @@ def register(subparsers) -> None:
 
 def check_context(plan, plan_path: str) -> None:
     """Refuse (BadInput, one line) a plan whose training.seq_len is beyond its model's context and
-    model.rope_scaling's reach (core.plan.context, the rule of `lorplan plan`). The model's config.json is read
-    offline (catalog, folder or Hugging Face cache, no model code); a model this machine cannot read is not
-    checked, and a warning says so."""
+    model.rope_scaling's reach, or whose LoRA settings match nothing on its model (a rank_pattern or alpha_pattern
+    key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`). The
+    model's config.json is read offline (catalog, folder or Hugging Face cache, no model code); a model this
+    machine cannot read is not checked, and a warning says so."""
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec
-    from lorplan.core.plan.context import check_plan_context
+    from lorplan.core.plan.context import check_plan_context, check_plan_targets
     from lorplan.train.paths import resolve_path
 
     source = str(resolve_path(plan.model.path, plan_path)) if plan.model.path is not None else plan.model.source
     try:
         spec = load_spec(source, trust_remote_code=plan.model.trust_remote_code, allow_fallback=False)
     except BadInput as exc:
-        print(f"warning: training.seq_len not checked against the model's context: {exc}", file=sys.stderr)
+        print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
+              file=sys.stderr)
         return
     check_plan_context(plan, spec, plan_path)
+    check_plan_targets(plan, spec, plan_path)
 
 
 def run(args: argparse.Namespace) -> int:

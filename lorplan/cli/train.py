@@ -46,15 +46,17 @@ def train_args(args: argparse.Namespace) -> list[str]:
 def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
     this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
-    context or model.rope_scaling's reach (core.plan.context, the rule of `lorplan plan`), the data readable with
-    usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder that can be
-    made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming the plan's key, otherwise."""
+    context or model.rope_scaling's reach, LoRA settings that adapt what they name (every rank_pattern and
+    alpha_pattern key matches an adapted module) (core.plan.context, the rules of `lorplan plan`), the data
+    readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
+    that can be made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming
+    the plan's key, otherwise."""
     from pathlib import Path
 
     from lorplan.core.data import UnknownSchema, peek_examples
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, model_folder
-    from lorplan.core.plan.context import check_plan_context
+    from lorplan.core.plan.context import check_plan_context, check_plan_targets
     from lorplan.train.paths import output_folder_problem, resolve_path
 
     where = plan.model.path if plan.model.path is not None else plan.model.id
@@ -63,8 +65,11 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
         model_folder(model)
     except BadInput as exc:
         raise BadInput(f"{plan_path}: {exc}") from None
-    # a hand-edited seq_len beyond the model's context: refused as `lorplan plan` refuses it (config.json only)
-    check_plan_context(plan, load_spec(model, trust_remote_code=plan.model.trust_remote_code), plan_path)
+    # a hand-edited seq_len beyond the model's context, or LoRA settings that match nothing (a rank_pattern key
+    # peft would ignore): refused as `lorplan plan` refuses them (config.json only)
+    spec = load_spec(model, trust_remote_code=plan.model.trust_remote_code)
+    check_plan_context(plan, spec, plan_path)
+    check_plan_targets(plan, spec, plan_path)
     data = resolve_path(plan.data.path, plan_path)
     if not data.exists():
         raise BadInput(f"{plan_path}: data.path {plan.data.path}: no such file or folder (looked in the working "

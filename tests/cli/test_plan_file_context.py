@@ -119,5 +119,5 @@ def test_export_of_a_model_this_machine_cannot_read_says_it_was_not_checked(tmp_
     out = tmp_path / "axolotl.yaml"
     assert main(["export", str(plan), "--to", "axolotl", "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    assert "warning: training.seq_len not checked against the model's context: " in err
+    assert "warning: training.seq_len and the LoRA targets not checked against the model: " in err
     assert out.exists()

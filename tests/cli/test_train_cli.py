@@ -101,3 +101,51 @@ def test_a_plans_output_dir_that_is_a_file_names_the_plans_key(tmp_path, capsys,
     assert main(["train", str(plan)]) == 2
     assert capsys.readouterr().err.strip() == (f"lorplan: error: {plan}: training.output_dir {data}: exists and is "
                                               "not a folder: choose another --output")
+
+
+def _with_patterns(plan: Path, rank: str = "", alpha: str = "") -> Path:
+    """The plan with these lines in its [lora.rank_pattern] / [lora.alpha_pattern] tables, as a user edits it."""
+    text = plan.read_text()
+    for table, lines in (("[lora.rank_pattern]\n", rank), ("[lora.alpha_pattern]\n", alpha)):
+        assert table in text
+        text = text.replace(table, table + lines)
+    plan.write_text(text)
+    return plan
+
+
+@pytest.mark.parametrize("rank, alpha, expected", [
+    ("query = 4\nqeury = 16\n", "", "lora.rank_pattern: 'qeury' matches no module the targets adapt (dense, key, "
+                                    "query, value)"),
+    ("", 'query = 16\n"layer\\\\.9\\\\.value" = 8\n',
+     "lora.alpha_pattern: 'layer\\\\.9\\\\.value' matches no module the targets adapt (dense, key, query, value)"),
+    ("query = 0\n", "", "lora.rank_pattern: 'query' = 0: a rank must be at least 1"),
+    ("", "value = -2\n", "lora.alpha_pattern: 'value' = -2: an alpha must be positive"),
+    ("key = 2.5\n", "", "lora.rank_pattern: 'key' = 2.5: must be an integer, not a number"),
+    ("query = 1000\n", "", "lora.rank_pattern: rank 1000 for bert.encoder.layer.0.attention.self.query (key "
+                           "'query') is above its smallest dimension (384)"),
+])
+def test_a_hand_written_pattern_that_would_not_train_as_written_is_one_line(tmp_path, capsys, rank, alpha,
+                                                                             expected):
+    """peft ignores a rank_pattern / alpha_pattern key that matches no module (every module then trains at
+    lora.r): `lorplan train` and `lorplan export` refuse it, and a rank below 1, naming the plan and the key."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _with_patterns(_plan(tmp_path, "all-MiniLM-L6-v2", str(data)), rank, alpha)
+    capsys.readouterr()
+    assert main(["train", str(plan), "--output", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"lorplan: error: {plan}: {expected}\n"
+    out = tmp_path / "peft"
+    assert main(["export", str(plan), "--to", "peft", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"lorplan: error: {plan}: {expected}\n"
+    assert not out.exists() and not (tmp_path / "run").exists()
+
+
+def test_a_pattern_key_matching_nothing_is_refused_before_torch(tmp_path, capsys):
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _with_patterns(_plan(tmp_path, "all-MiniLM-L6-v2", str(data)), rank="q_proj = 16\n")
+    capsys.readouterr()
+    got, err = _train_in_child(plan, tmp_path)
+    assert got == {"rc": 2, "torch": False, "transformers": False}
+    assert err.strip() == (f"lorplan: error: {plan}: lora.rank_pattern: 'q_proj' matches no module the targets "
+                           "adapt (dense, key, query, value)")

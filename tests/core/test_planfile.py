@@ -226,8 +226,20 @@ def test_rank_pattern_rules():
     base = edit("bias = \"none\"", "bias = \"none\"\nrank_pattern = { q_proj = 0, \"(\" = 4 }")
     base = base.replace("[lora.rank_pattern]\n", "")
     lines = problems(base)
-    assert any("lora.rank_pattern: every rank must be at least 1" in x for x in lines)
+    assert any(x.endswith("lora.rank_pattern: 'q_proj' = 0: a rank must be at least 1") for x in lines)
     assert any("lora.rank_pattern: '(' is not a valid regular expression" in x for x in lines)
+
+
+def test_a_pattern_value_of_the_wrong_type_names_its_key():
+    base = edit("bias = \"none\"", "bias = \"none\"\nrank_pattern = { q_proj = 8, v_proj = 2.5, k_proj = \"4\" }"
+                "\nalpha_pattern = { q_proj = 0, v_proj = true }")
+    base = base.replace("[lora.rank_pattern]\n", "").replace("[lora.alpha_pattern]\n", "")
+    lines = problems(base)
+    assert [x.split(": ", 1)[1] for x in lines] == [
+        "lora.rank_pattern: 'v_proj' = 2.5: must be an integer, not a number",
+        "lora.rank_pattern: 'k_proj' = '4': must be an integer, not a string",
+        "lora.alpha_pattern: 'v_proj' = True: must be a number, not a boolean",
+    ]
 
 
 def test_layers_to_transform_needs_explicit_targets():

@@ -273,3 +273,30 @@ def test_plan_write_then_train_from_another_folder(tmp_path, tiny_llama, monkeyp
     assert main(["train", str(work / "p.toml"), "--max-steps", "2", "--output", "run", "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "measured/planned" in out and (tmp_path / "run" / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_a_plan_with_a_rank_pattern_trains_exactly_its_ranks(tmp_path, tiny_llama, monkeypatch, capsys):
+    """`lorplan plan --rank-pattern … --write`, then `lorplan train`: every module of the saved adapter has the rank
+    the pattern gives it (a regex key included), the others lora.r, and the adapter's size is the plan's
+    trainable-parameter count."""
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "data.jsonl")
+    pattern = r"q_proj=8,layers\.1\.mlp\.down_proj=2"
+    assert main(["plan", "--model", str(tiny_llama), "--rank", "4", "--seq-len", "64", "--kernels", "cpu",
+                 "--rank-pattern", pattern, "--data", "data.jsonl", "--write", "p.toml"]) == 0
+    plan = read_plan(tmp_path / "p.toml")
+    assert dict(plan.lora.rank_pattern) == {"q_proj": 8, r"layers\.1\.mlp\.down_proj": 2}
+    assert main(["train", "p.toml", "--max-steps", "1", "--output", "run", "--no-progress"]) == 0
+    capsys.readouterr()
+    adapter = tmp_path / "run" / "adapter"
+    assert json.loads((adapter / "adapter_config.json").read_text())["rank_pattern"] == dict(plan.lora.rank_pattern)
+    saved = lora_tensors(adapter)
+    ranks = {re.sub(r"^base_model\.model\.model\.|\.lora_A\.weight$", "", k): v.shape[0]
+             for k, v in saved.items() if k.endswith("lora_A.weight")}
+    want = {f"layers.{i}.{m}": 4 for i in (0, 1) for m in ("self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                                          "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")}
+    want.update({"layers.0.self_attn.q_proj": 8, "layers.1.self_attn.q_proj": 8, "layers.1.mlp.down_proj": 2})
+    assert ranks == want
+    assert sum(v.numel() for v in saved.values()) == plan.estimate.trainable_params

@@ -126,17 +126,32 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
                    + names.extend_rope.format(setting=names.set(rope, str(need)), factor=need))
 
 
-def check_layers(spec: ModelSpec, targets: LoraTargets) -> None:
+@dataclass(frozen=True)
+class TargetNames:
+    """What check_targets' messages call the LoRA settings on one surface: `lorplan plan`'s flags or a plan file's
+    keys (a hand-edited plan is checked before `lorplan train` or `lorplan export` acts on it)."""
+
+    targets: str
+    layers: str
+    rank_pattern: str
+    alpha_pattern: str
+
+
+TARGET_FLAGS = TargetNames("--targets", "--layers", "--rank-pattern", "alpha_pattern")
+TARGET_KEYS = TargetNames("lora.target_modules", "lora.layers_to_transform", "lora.rank_pattern", "lora.alpha_pattern")
+
+
+def check_layers(spec: ModelSpec, targets: LoraTargets, names: TargetNames = TARGET_FLAGS) -> None:
     """BadInput when --layers names blocks the model does not have."""
     if targets.layers_to_transform is None:
         return
     blocks = sorted({m.layer for m in spec.linears if m.layer is not None})
     if not blocks:
-        raise BadInput(f"--layers: {spec.id} has no numbered blocks to choose from")
+        raise BadInput(f"{names.layers}: {spec.id} has no numbered blocks to choose from")
     missing = [i for i in targets.layers_to_transform if i not in set(blocks)]
     if missing:
         shown = ", ".join(map(str, missing[:6])) + (", …" if len(missing) > 6 else "")
-        raise BadInput(f"--layers: block{'s' if len(missing) > 1 else ''} {shown} "
+        raise BadInput(f"{names.layers}: block{'s' if len(missing) > 1 else ''} {shown} "
                        f"{'do' if len(missing) > 1 else 'does'} not exist: {spec.id} has {len(blocks)} blocks "
                        f"({blocks[0]}-{blocks[-1]})")
 
@@ -162,22 +177,27 @@ def rank_limit(spec: ModelSpec, targets: LoraTargets) -> int:
     return max((use for _, use, fixed in _modules(spec, targets) if fixed is None), default=0)
 
 
-def check_targets(spec: ModelSpec, targets: LoraTargets) -> None:
-    """BadInput when the targets adapt nothing, or a --rank-pattern rank exceeds its module's dimensions."""
-    check_layers(spec, targets)
+def check_targets(spec: ModelSpec, targets: LoraTargets, names: TargetNames = TARGET_FLAGS) -> None:
+    """BadInput when the targets adapt nothing, a rank_pattern rank exceeds its module's dimensions, or a
+    rank_pattern / alpha_pattern key matches no adapted module (peft ignores such a key: a typo would go
+    unnoticed). `names`: what the messages call the settings (TARGET_FLAGS, TARGET_KEYS)."""
+    check_layers(spec, targets, names)
     modules = _modules(spec, targets)
     if not modules and not targets.modules_to_save:
-        where = " in --layers" if targets.layers_to_transform is not None else ""
-        raise BadInput(f"--targets {','.join(targets.modules)}: no module of {spec.id} matches{where}, so "
+        where = f" in {names.layers}" if targets.layers_to_transform is not None else ""
+        raise BadInput(f"{names.targets} {','.join(targets.modules)}: no module of {spec.id} matches{where}, so "
                        "nothing would be trained")
     for path, use, fixed in modules:
         if fixed is not None and fixed > use:
-            raise BadInput(f"--rank-pattern: rank {fixed} for {path} is above its smallest dimension ({use})")
+            key = next(k for k in targets.rank_pattern if pattern_value({k: 1}, path))
+            raise BadInput(f"{names.rank_pattern}: rank {fixed} for {path} (key {key!r}) is above its smallest "
+                           f"dimension ({use})")
     paths = [path.removesuffix(".weight") for path, _, _ in modules]
-    for key in targets.rank_pattern:  # peft ignores a key that matches nothing: a typo would go unnoticed
-        if not any(pattern_value({key: 1}, path) for path in paths):
-            raise BadInput(f"--rank-pattern: {key!r} matches no module the targets adapt "
-                           f"({', '.join(sorted({p.rsplit('.', 1)[-1] for p in paths}))})")
+    for pattern, name in ((targets.rank_pattern, names.rank_pattern), (targets.alpha_pattern, names.alpha_pattern)):
+        for key in pattern:
+            if not any(pattern_value({key: 1}, path) for path in paths):
+                raise BadInput(f"{name}: {key!r} matches no module the targets adapt "
+                               f"({', '.join(sorted({p.rsplit('.', 1)[-1] for p in paths}))})")
 
 
 def check_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int], flag: str = "--ranks") -> None:

@@ -1,6 +1,7 @@
-"""A plan file against its model's context: the sequence length it trains at must be within the model's
-context, or within the reach of the plan's model.rope_scaling. The rule is lorplan plan's and the planner's
-(core.memory.bounds.check_context), applied to a plan that may have been edited by hand since it was planned,
+"""A plan file against its model: the sequence length it trains at must be within the model's context, or within
+the reach of the plan's model.rope_scaling, and its LoRA settings must adapt what they name (targets, blocks,
+rank_pattern and alpha_pattern keys). The rules are lorplan plan's and the planner's (core.memory.bounds
+check_context and check_targets), applied to a plan that may have been edited by hand since it was planned,
 before `lorplan train` or `lorplan export` acts on it.
 """
 
@@ -23,3 +24,31 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
         check_context(spec, setup, PLAN_KEYS)
     except BadInput as exc:
         raise BadInput(f"{plan_path}: {exc}") from None
+
+
+# lorplan.core.lora names the flags of `lorplan plan` in its messages; a plan file has keys instead
+_FLAG_KEYS = (("--targets:", "lora.target_modules:"), ("--modules-to-save:", "lora.modules_to_save:"))
+
+
+def check_plan_targets(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
+    """BadInput "PLAN: lora.rank_pattern: 'q_prj' matches no module the targets adapt (…)" (one line, naming the
+    plan and its key) when the plan's LoRA settings would not train what they say on this model: a target or
+    modules_to_save name that matches no module, blocks the model does not have, a rank_pattern rank above its
+    module's smallest dimension, or a rank_pattern / alpha_pattern key that matches no adapted module (peft
+    ignores such a key, so a typo in a hand-edited plan would train every module at lora.r). The rule is
+    `lorplan plan`'s (core.memory.bounds.check_targets)."""
+    from lorplan.core.lora import saved_params
+    from lorplan.core.memory.bounds import TARGET_KEYS, check_targets
+    from lorplan.core.plan.build import plan_to_setup
+
+    targets = plan_to_setup(plan)[1].targets
+    try:
+        check_targets(spec, targets, TARGET_KEYS)
+        if targets.modules_to_save:
+            saved_params(spec, targets)
+    except BadInput as exc:
+        message = str(exc)
+        for flag, key in _FLAG_KEYS:
+            if message.startswith(flag):
+                message = key + message[len(flag):]
+        raise BadInput(f"{plan_path}: {message}") from None

@@ -146,6 +146,17 @@ def _pattern_regexes(p: Problems, sec: Sections) -> None:
                 p.add(f"lora.{key}", f"{pattern!r} is not a valid regular expression ({exc})")
 
 
+def _pattern_values(p: Problems, sec: Sections) -> None:
+    """Each rank_pattern rank at least 1 and each alpha_pattern alpha positive, the key named."""
+    lo = sec.get("lora", {})
+    for key, bad, what in (("rank_pattern", lambda v: v < 1, "a rank must be at least 1"),
+                           ("alpha_pattern", lambda v: v <= 0, "an alpha must be positive")):
+        pattern = lo.get(key)
+        for name, value in pattern.items() if isinstance(pattern, MappingProxyType) else ():
+            if bad(value):
+                p.add(f"lora.{key}", f"{name!r} = {value}: {what}")
+
+
 def _init_method(p: Problems, sec: Sections) -> None:
     init = sec.get("lora", {}).get("init_lora_weights")
     if isinstance(init, str) and init not in LoraInit.values() and not re.fullmatch(r"pissa_niter_\d+", init):
@@ -196,8 +207,7 @@ CHECKS: tuple[Check, ...] = (
     _target_names,
     _rule("lora", "layers_to_transform", lambda v: any(x < 0 for x in v), "layer indices must be ≥ 0"),
     _layers_need_explicit_targets,
-    _rule("lora", "rank_pattern", lambda v: any(x < 1 for x in v.values()), "every rank must be at least 1"),
-    _rule("lora", "alpha_pattern", lambda v: any(x <= 0 for x in v.values()), "every alpha must be positive"),
+    _pattern_values,
     _pattern_regexes,
     _init_method,
     _rule("training", "learning_rate", _not_positive, "must be positive (got {v})"),

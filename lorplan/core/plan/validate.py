@@ -148,6 +148,11 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
     raise AssertionError(kind)
 
 
+# the value each kind of table holds: (what the message calls it, the test of one value)
+_MAP_VALUES = {"str_int_map": ("an integer", is_int), "int_map": ("an integer", is_int),
+               "str_num_map": ("a number", _is_num)}
+
+
 def _type_name(v: Any) -> str:
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
     return names.get(type(v), type(v).__name__)
@@ -185,6 +190,11 @@ def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any
         ok, converted = _convert(kind, v)
         if ok:
             out[key] = converted
+        elif kind in _MAP_VALUES and isinstance(v, dict):  # a table with a wrong value: name its key
+            what, good = _MAP_VALUES[kind]
+            for entry, value in v.items():
+                if not good(value):
+                    p.add(f"{name}.{key}", f"{entry!r} = {value!r}: must be {what}, not {_type_name(value)}")
         else:
             p.add(f"{name}.{key}", f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
     for key, (_, required) in FIELDS[name].items():
