@@ -359,6 +359,15 @@ def profiled_plan(snapshot: PlanSnapshot, data: PlanData) -> Plan:
     return with_profile(plan, data.profile, data.train_on, path=data.path) if data.profile is not None else plan
 
 
+def pattern_words(pattern) -> str:
+    """rank_pattern in a few words: "none", or "q_proj 8, v_proj 16" (at most 4 named)."""
+    items = list(dict(pattern).items())
+    if not items:
+        return "none"
+    words = ", ".join(f"{k} {v}" for k, v in items[:4])
+    return words + (f" and {len(items) - 4} more" if len(items) > 4 else "")
+
+
 def with_rank_pattern(setup: TrainingSetup, rank_pattern) -> TrainingSetup:
     """The setup with peft's rank_pattern (module-name regex -> rank) on its targets, so the table prices it.
     Raises BadInput for a rank below 1."""

@@ -257,6 +257,8 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         plan = app.main.plan
         assert plan.rank == 12 and plan.tuning.alpha == 32 and plan.tuning.learning_rate == 5e-4
         assert dict(plan.setup.targets.rank_pattern) == {"q_proj": 24}
+        assert any("rank_pattern q_proj 24 (from the" in n.message for n in app._notifications)
+        assert "alpha 32, lr 0.0005, rank_pattern q_proj 24 from the" in _text(app, "#plan-summary")
         assert app.screen.query_one("#f-custom_rank", Input).value == "12"  # 12 is not one of the table's ranks
         assert app.screen.query_one(RankTable).selected_rank == 12
         await pilot.press("u")  # one rank everywhere

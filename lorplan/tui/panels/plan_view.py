@@ -450,7 +450,7 @@ class PlanView(VerticalScroll):
             parts.append("pick a GPU or type a budget to see what fits")
         tuning = self.state.tuning
         if tuning is not None:
-            pattern = f", rank_pattern {len(tuning.rank_pattern)} names" if tuning.rank_pattern else ""
+            pattern = f", rank_pattern {bridge.pattern_words(tuning.rank_pattern)}" if tuning.rank_pattern else ""
             parts.append(f"alpha {tuning.alpha:g}, lr {tuning.learning_rate:g}{pattern} from the {tuning.source}")
         text = " · ".join(parts)
         peak = bridge.peak_view(spec, self.state.setup, row.rank)

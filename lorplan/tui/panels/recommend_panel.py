@@ -31,7 +31,7 @@ from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import format_bytes, format_count
-from lorplan.tui import recommend_bridge
+from lorplan.tui import bridge, recommend_bridge
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
@@ -81,15 +81,6 @@ def row_cells(row: recommend_bridge.LadderRow) -> tuple:
     )
 
 
-def pattern_words(pattern) -> str:
-    """rank_pattern in a few words: "none", or "q_proj 8, v_proj 16" (at most 4 named)."""
-    items = list(dict(pattern).items())
-    if not items:
-        return "none"
-    words = ", ".join(f"{k} {v}" for k, v in items[:4])
-    return words + (f" and {len(items) - 4} more" if len(items) > 4 else "")
-
-
 def decided_by(rec) -> str:
     """What decided a ladder's rank, in words: the prior (no knee yet), the knee, or the knee and its noise
     (recommend.knee.likely_rank took the next rank up)."""
@@ -110,7 +101,7 @@ def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
         band += "; one seed per rank: seed noise estimated, not measured"
     lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
-             f"rank_pattern: {pattern_words(rec.rank_pattern)}", where]
+             f"rank_pattern: {bridge.pattern_words(rec.rank_pattern)}", where]
     if rec.fits is not None:
         lines.append(f"memory: {rec.fits.explanation}")
     return "\n".join(lines)

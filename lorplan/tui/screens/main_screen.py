@@ -132,7 +132,7 @@ class MainScreen(Screen):
         message.stop()
         self.query_one(PlanView).apply_tuning(message.rank, message.tuning)
         t = message.tuning
-        pattern = f", rank_pattern for {len(t.rank_pattern)} module names" if t.rank_pattern else ""
+        pattern = f", rank_pattern {bridge.pattern_words(t.rank_pattern)}" if t.rank_pattern else ""
         self.notify(f"The plan now trains rank {message.rank}, alpha {t.alpha:g}, learning rate "
                     f"{t.learning_rate:g}{' with rsLoRA' if t.use_rslora else ''}{pattern} (from the {t.source}).",
                     title="Recommendation applied")
