@@ -184,7 +184,7 @@ def model_limit(model: str | None, rope_scaling: float | None = None,
     scaled = f" × --rope-scaling {rope_scaling:g}" if rope_scaling else ""
     if model:
         from lorplan.core.model import load_spec, resolve_model
-        from lorplan.core.model.fallback import CONTEXT_KEYS, config_context
+        from lorplan.core.model.fallback import config_context, config_context_key
         from lorplan.core.model.sources import read_config
 
         try:  # no fallback build: it imports torch in a child process and takes seconds
@@ -197,7 +197,7 @@ def model_limit(model: str | None, rope_scaling: float | None = None,
             except (LorplanError, OSError):
                 cfg = {}
             tokens = scaled_context(config_context(cfg), rope_scaling)
-            key = next((k for k in CONTEXT_KEYS if k in cfg), "")
+            key = config_context_key(cfg)
         if tokens is not None:
             return ModelLimit(tokens, f"{key} of the model's config{scaled}")
     tokens = scaled_context(tokenizer_max or 0, rope_scaling)

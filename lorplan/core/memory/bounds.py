@@ -7,7 +7,7 @@ Pure Python over a ModelSpec; raises BadInput naming the flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
@@ -20,6 +20,7 @@ from lorplan.core.lora import (
     resolve_targets,
 )
 from lorplan.core.memory.types import MAX_ROPE_SCALING, TrainingSetup
+from lorplan.core.model.fallback import config_context_key
 from lorplan.core.model.spec import ModelSpec
 
 
@@ -53,15 +54,9 @@ def scaled_context(positions: int, rope_scaling: float | None = None) -> int | N
 
 def context_key(spec: ModelSpec) -> str:
     """The config.json key the model's context comes from, for messages: GPT-2 says n_positions (as do the
-    fallback's other aliases), most models max_position_embeddings."""
-    from lorplan.core.model.fallback import CONTEXT_KEYS
-
-    config = spec.config or {}
-    for cfg in (config, config.get("text_config") or {}):
-        for key in CONTEXT_KEYS:
-            if isinstance(cfg, Mapping) and key in cfg:
-                return key
-    return "max_position_embeddings"
+    fallback's other aliases), most models max_position_embeddings; a multimodal config's text_config is read too
+    (fallback.config_context_key, as the data profile reads it)."""
+    return config_context_key(spec.config or {}) or "max_position_embeddings"
 
 
 DEFAULT_SEQ_LEN = 2048

@@ -29,10 +29,31 @@ _ALIASES = {
 CONTEXT_KEYS = _ALIASES["max_position_embeddings"]  # the config keys a model's context is read from, in order
 
 
+def _context_entry(cfg: Mapping[str, Any]) -> tuple[str, int]:
+    """The first of CONTEXT_KEYS that holds a whole number, at the config's top level and then inside its
+    text_config (a multimodal config keeps its language model's context there), with its value; ("", 0) when
+    none does."""
+    for part in (cfg, cfg.get("text_config")):
+        if isinstance(part, Mapping):
+            for key in CONTEXT_KEYS:
+                value = part.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    return key, value
+    return "", 0
+
+
+def config_context_key(cfg: Mapping[str, Any]) -> str:
+    """The config.json key a model's context is read from (max_position_embeddings, GPT-2's n_positions, ...,
+    looked for in text_config too), "" when none says. The one reading every caller shares: the fallback spec
+    (config_context), the memory bounds' messages (bounds.context_key) and the data profile's limit
+    (profile.model_limit)."""
+    return _context_entry(cfg)[0]
+
+
 def config_context(cfg: Mapping[str, Any]) -> int:
-    """The context a fallback spec takes from a config.json (the first of CONTEXT_KEYS), 0 when none says; the
+    """The context a fallback spec takes from a config.json (config_context_key's value), 0 when none says; the
     data profile reads an unsupported architecture's context with it without building the model."""
-    return _first(cfg, CONTEXT_KEYS)
+    return _context_entry(cfg)[1]
 
 
 def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> int:

@@ -166,3 +166,31 @@ def test_limit_of_an_architecture_the_fast_path_does_not_know_is_its_configs(tmp
     tokenizer_only = copy_tokenizer(minilm_dir, tmp_path / "tok")
     assert profile_dataset(path, model=str(tokenizer_only)).seq_len == 512  # MiniLM's model_max_length
     assert model_limit(None) is None and model_limit("no-such-model-anywhere") is None
+
+
+def test_a_context_only_in_text_config_is_read_as_the_memory_bounds_read_it(tmp_path, minilm_dir):
+    """A multimodal config the fast path does not know keeps its context in text_config: the profile's limit is
+    that context, under the key bounds.context_key names in messages and the figure the fallback spec prices
+    (one reading, fallback.config_context_key), not the tokenizer's model_max_length."""
+    from dataclasses import replace
+
+    from lorplan.core.data.profile import model_limit
+    from lorplan.core.memory.bounds import context_key
+    from lorplan.core.model import load_spec
+    from lorplan.core.model.fallback import config_context, config_context_key
+
+    folder = copy_tokenizer(minilm_dir, tmp_path / "mystery-vl")
+    cfg = {"model_type": "mystery-vl", "vision_config": {"hidden_size": 32, "image_size": 64},
+           "text_config": {"model_type": "mystery-lm", "hidden_size": 32, "n_positions": 80}}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    cfg = json.loads((folder / "config.json").read_text())
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps({"text": "word " * 300}) + "\n")
+    p = profile_dataset(path, model=str(folder))
+    assert p.seq_len == 80 and p.suggested_seq_len == 80  # not MiniLM's 512
+    assert profile_dataset(path, model=str(folder), seq_len=81).notes[-1] == (
+        "--seq-len 81 is beyond the model's maximum of 80 (n_positions of the model's config)")
+    assert model_limit(str(folder)).tokens == 80
+    assert config_context(cfg) == 80 and config_context_key(cfg) == "n_positions"
+    assert context_key(replace(load_spec("gpt2"), config=cfg)) == "n_positions"
+    assert config_context_key({"text_config": {}}) == "" and config_context({}) == 0
