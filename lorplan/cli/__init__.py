@@ -2,7 +2,8 @@
 
 Command modules import heavy libraries (torch, transformers, textual) inside `run`, never at module level, so
 `lorplan --help` and `lorplan plan` stay fast.
-Exit codes: 0 success, 1 does not fit / check failed, 2 bad input (one line on stderr).
+Exit codes: 0 success, 1 does not fit / check failed, 2 bad input (one line on stderr, `lorplan COMMAND: error:
+...` as argparse's own checks say it).
 """
 
 from __future__ import annotations
@@ -31,6 +32,24 @@ class _Parser(argparse.ArgumentParser):
             message = match.group(2)
         self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        # Remember the innermost (sub)command's prog ("lorplan probe start"): a subcommand's parser returns
+        # before its parents', so the first to set it is the command that runs. main() names it in lorplan's own
+        # errors as argparse names it in its own ("lorplan plan: error: ...").
+        namespace, extras = super().parse_known_args(args, namespace)
+        if getattr(namespace, "command_prog", None) is None:
+            namespace.command_prog = self.prog
+        return namespace, extras
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        # argparse reports a subcommand's unknown arguments from the top parser ("lorplan: error: ..."); name the
+        # subcommand that did not know them, as every other error does.
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            prog = getattr(namespace, "command_prog", None) or self.prog
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)}\n")
+        return namespace
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
@@ -55,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(OFFLINE_ENV)  # every command, the planner and the processes they start: no hub requests
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = getattr(args, "command_prog", None) or parser.prog  # "lorplan recommend", as argparse's errors say
     try:
         if args.command is None:
             from lorplan.tui import launch
@@ -62,13 +82,13 @@ def main(argv: list[str] | None = None) -> int:
             return launch(theme=args.theme, model=args.tui_model)
         return int(args.run(args) or 0)
     except BadInput as exc:
-        print(f"lorplan: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except LorplanError as exc:
-        print(f"lorplan: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("lorplan: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `lorplan models | head`: the reader went away; silence the flush at exit too.

@@ -135,6 +135,6 @@ def run(args: argparse.Namespace) -> int:
         run_training(plan, plan_path=args.plan, output_dir=args.output, max_steps=args.max_steps,
                      resume=args.resume, progress=not args.no_progress)
     except TrainingInterrupted as exc:
-        print(f"lorplan: {exc}", file=sys.stderr)
+        print(f"lorplan train: {exc}", file=sys.stderr)
         return 128 + int(exc.signum)
     return 0

@@ -4,6 +4,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from lorplan.cli import main
+
 
 def test_broken_pipe_is_quiet():
     # `lorplan models | head -1`: the reader is gone before lorplan writes; no traceback may reach the user.
@@ -43,3 +47,39 @@ def test_argparse_errors_are_one_line_naming_the_flag():
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1, out.stderr
         assert expected in lines[0] and "argument --" not in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(("command", "argparse_argv", "lorplan_argv"), [
+    ("plan", [], ["--model", "no-such-model"]),
+    ("profile", [], ["--data", "{tmp}/missing.jsonl"]),
+    ("probe start", ["--ranks", "0"], ["--ranks", "4,1000", "--device", "cpu"]),
+    ("probe cancel", [], ["nosuch"]),
+    ("probe status", ["--bogus"], ["nosuch"]),
+    ("recommend", ["--bogus"], ["--model", "no-such-model", "--trained-tokens", "1000"]),
+    ("export", [], ["{tmp}/missing.toml", "--to", "peft"]),
+    ("train", [], ["{tmp}/missing.toml"]),
+    ("models", ["--bogus"], None),
+    ("gpus", ["--bogus"], None),
+])
+def test_every_error_names_its_subcommand_as_argparse_does(command, argparse_argv, lorplan_argv, capsys,
+                                                           state_home, tmp_path):
+    """argparse's own checks said `lorplan recommend: error: ...` and lorplan's `lorplan: error: ...`: both name
+    the subcommand now (exit 2, one line), unknown arguments of a subcommand too."""
+    prefix = f"lorplan {command}: error: "
+    for argv in (argparse_argv, lorplan_argv):
+        if argv is None:
+            continue
+        argv = [*command.split(), *(a.format(tmp=tmp_path) for a in argv)]
+        try:
+            rc = main(argv)
+        except SystemExit as exc:  # argparse's checks exit from parse_args
+            rc = exc.code
+        err = capsys.readouterr().err
+        assert rc == 2 and err.startswith(prefix) and err.count("\n") == 1, (argv, err)
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+def test_the_planner_and_lorplan_itself_keep_the_bare_prefix(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--bogus"])
+    assert exc.value.code == 2 and capsys.readouterr().err == "lorplan: error: unrecognized arguments: --bogus\n"

@@ -114,7 +114,8 @@ class Session:
         assert proc.returncode == code, f"{where}: exit {proc.returncode}, documented {code}\n{proc.stderr}"
         if code == 2:
             lines = proc.stderr.strip().splitlines()
-            assert len(lines) == 1 and lines[0].startswith("lorplan: error: "), f"{where}:\n{proc.stderr}"
+            command = " ".join(args[:2] if args[0] == "probe" else args[:1])  # "probe start", "plan"
+            assert len(lines) == 1 and lines[0].startswith(f"lorplan {command}: error: "), f"{where}:\n{proc.stderr}"
         return proc
 
 

@@ -38,7 +38,7 @@ def planned(capsys, *argv) -> dict:
 @pytest.mark.parametrize(("model", "seq", "context"), [(GPT2, 4096, 1024), (MINILM, 2048, 512)])
 def test_learned_positions_end_at_the_context(capsys, model, seq, context):
     line = refused(capsys, "--model", model, "--seq-len", str(seq), "--gpu", "T4")
-    assert line.startswith("lorplan: error: --seq-len") and f"{context:,} tokens" in line
+    assert line.startswith("lorplan plan: error: --seq-len") and f"{context:,} tokens" in line
     line = refused(capsys, "--model", model, "--seq-len", str(seq), "--rope-scaling", "4")
     assert "--rope-scaling" in line and "learned position embeddings" in line
     out = planned(capsys, "--model", model, "--seq-len", str(context), "--ranks", "8", "--gpu", "T4")
@@ -78,7 +78,7 @@ def test_default_sequence_is_the_context_when_shorter(capsys):
 
 def test_layers_the_model_lacks(capsys):
     line = refused(capsys, "--model", GPT2, "--layers", "50-60")
-    assert line.startswith("lorplan: error: --layers") and "12 blocks (0-11)" in line
+    assert line.startswith("lorplan plan: error: --layers") and "12 blocks (0-11)" in line
     assert "12, 13" in refused(capsys, "--model", GPT2, "--layers", "10-13")
     assert "nothing would be trained" in refused(capsys, "--model", GPT2, "--targets", "wte", "--layers", "3")
 

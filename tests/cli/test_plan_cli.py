@@ -101,7 +101,7 @@ def test_write_only_flags_without_write_are_refused(capsys, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     (tmp_path / "train.jsonl").write_text('{"text": "hello"}\n')
     rc, cap = plan(capsys, "--model", SMOL, "--ranks", "8", *flags)
-    assert (rc, cap.out, cap.err) == (2, "", f"lorplan: error: {expected}\n")
+    assert (rc, cap.out, cap.err) == (2, "", f"lorplan plan: error: {expected}\n")
     rc, cap = plan(capsys, "--model", SMOL, "--rank", "8", *flags, "--write", "p.toml")
     assert rc == 0 and "wrote p.toml" in cap.out
 

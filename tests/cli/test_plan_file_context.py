@@ -42,7 +42,7 @@ def test_train_refuses_a_seq_len_beyond_the_shipped_minilms_context_before_torch
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert err.strip() == (f"lorplan: error: {plan}: training.seq_len = 1,024 is beyond "
+    assert err.strip() == (f"lorplan train: error: {plan}: training.seq_len = 1,024 is beyond "
                            "sentence-transformers/all-MiniLM-L6-v2's context of 512 tokens (learned position "
                            "embeddings, max_position_embeddings); use sequences of at most that length")
     assert not (tmp_path / "outputs").exists()
@@ -72,7 +72,7 @@ def test_train_allows_it_with_rope_scaling_and_refuses_beyond_the_factor(tmp_pat
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
     assert got["rc"] == 2 and not got["torch"]
-    assert err.strip() == (f"lorplan: error: {plan}: training.seq_len = 512 is beyond {folder}'s context of 128 "
+    assert err.strip() == (f"lorplan train: error: {plan}: training.seq_len = 512 is beyond {folder}'s context of 128 "
                            "tokens (max_position_embeddings); shorten the sequences, or extend RoPE with "
                            "model.rope_scaling = 4 (linear position interpolation, which the plan and its exports "
                            "carry)")
@@ -92,7 +92,7 @@ def test_export_refuses_the_same_plan_and_writes_it_with_rope_scaling(tmp_path, 
     out = tmp_path / "axolotl.yaml"
     assert main(["export", str(plan), "--to", "axolotl", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == (f"lorplan: error: {plan}: training.seq_len = 40,000 is beyond {QWEN}'s context of "
+    assert err.strip() == (f"lorplan export: error: {plan}: training.seq_len = 40,000 is beyond {QWEN}'s context of "
                            "32,768 tokens (max_position_embeddings); shorten the sequences, or extend RoPE with "
                            "model.rope_scaling = 2 (linear position interpolation, which the plan and its exports "
                            "carry)")
@@ -107,7 +107,7 @@ def test_export_refuses_rope_scaling_on_learned_positions(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(plan), "--to", "peft", "-o", str(tmp_path / "peft")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == (f"lorplan: error: {plan}: model.rope_scaling: openai-community/gpt2 has learned position "
+    assert err == (f"lorplan export: error: {plan}: model.rope_scaling: openai-community/gpt2 has learned position "
                    "embeddings (1,024 rows), not RoPE; its sequences cannot be longer than 1,024 tokens")
     assert not (tmp_path / "peft").exists()
 

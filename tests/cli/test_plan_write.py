@@ -234,5 +234,5 @@ def test_write_with_data_refuses_labels_that_are_no_head(tmp_path, capsys, monke
     path = tmp_path / "p.toml"
     assert main(["plan", "--model", MINILM, "--rank", "1", "--data", str(data), "--write", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines() == [f"lorplan: error: --data {data}: {message}"]
+    assert err.splitlines() == [f"lorplan plan: error: --data {data}: {message}"]
     assert not path.exists()

@@ -74,7 +74,7 @@ def test_data_of_no_known_schema_suggests_only_a_flag_the_command_has(tmp_path, 
     path = _write(tmp_path / "noschema.jsonl", [{"question": "q", "score": 1}])
     assert main([*command, "--data", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err == (f"lorplan: error: --data {path}: no known schema in columns (question, score); expected text, "
+    assert err == (f"lorplan {command[0]}: error: --data {path}: no known schema in columns (question, score); expected text, "
                    f"prompt+completion, instruction+output, messages or input_ids{hint}\n")
     assert not (tmp_path / "x.toml").exists()
 
@@ -151,8 +151,8 @@ def test_seq_len_beyond_the_models_context_is_refused_as_plan_refuses_it(tmp_pat
     plan_err = capsys.readouterr().err
     assert main(["profile", "--data", str(path), "--model", model, "--seq-len", "300000"]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err == plan_err and err.count("\n") == 1
-    assert err.startswith("lorplan: error: --seq-len 300,000 is beyond ")
+    assert out == "" and err == plan_err.replace("lorplan plan:", "lorplan profile:", 1) and err.count("\n") == 1
+    assert err.startswith("lorplan profile: error: --seq-len 300,000 is beyond ")
     assert main(["profile", "--data", str(path), "--model", "all-MiniLM-L6-v2", "--seq-len", "512"]) == 0
     assert "at seq len 512:" in capsys.readouterr().out
 
@@ -185,7 +185,7 @@ def test_profile_counts_against_the_plans_context_not_the_tokenizers(tmp_path, c
         assert main(["plan", *flags, "--seq-len", str(context + 1)]) == 2
         plan_err = capsys.readouterr().err
         assert main(["profile", "--data", data, *flags, "--seq-len", str(context + 1)]) == 2
-        assert capsys.readouterr().err == plan_err
+        assert capsys.readouterr().err == plan_err.replace("lorplan plan:", "lorplan profile:", 1)
         assert main(["profile", "--data", data, *flags, "--seq-len", str(context)]) == 0
         capsys.readouterr()
         p = profile_dataset(data, model=model, seq_len=600, rope_scaling=setup.rope_scaling)

@@ -43,7 +43,7 @@ def test_a_model_not_on_disk_is_one_line_at_once_and_nothing_is_created(tmp_path
     before = sorted(p.name for p in tmp_path.iterdir())
     got, err = _train_in_child(plan, tmp_path)
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert err.strip() == (f"lorplan: error: {plan}: model openai-community/gpt2 is not on disk: lorplan knows its "
+    assert err.strip() == (f"lorplan train: error: {plan}: model openai-community/gpt2 is not on disk: lorplan knows its "
                            "shape from the catalog but has no weights; download it with `hf download "
                            "openai-community/gpt2` or give a local folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no outputs/ folder, no cache
@@ -64,7 +64,7 @@ def test_missing_or_unusable_data_names_the_plans_data_path(tmp_path, capsys, co
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
     assert got["rc"] == 2 and not got["torch"]
-    assert err.startswith(f"lorplan: error: {plan}: ") and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"lorplan train: error: {plan}: ") and len(err.strip().splitlines()) == 1
     assert expected.format(data=data) in err and "--data" not in err and "--schema" not in err
     assert not (tmp_path / "outputs").exists()
 
@@ -85,7 +85,7 @@ def test_an_output_that_cannot_be_a_folder_is_one_line_before_torch(tmp_path, ca
                           text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert proc.stderr.strip() == f"lorplan: error: --output {output}: {problem}: choose another --output"
+    assert proc.stderr.strip() == f"lorplan train: error: --output {output}: {problem}: choose another --output"
     assert blocker.read_text() == "keep me\n"
     assert not (tmp_path / "outputs").exists()
 
@@ -99,7 +99,7 @@ def test_a_plans_output_dir_that_is_a_file_names_the_plans_key(tmp_path, capsys,
     plan.write_text(text.replace(line, f"output_dir = {json.dumps(str(data))}", 1))
     capsys.readouterr()
     assert main(["train", str(plan)]) == 2
-    assert capsys.readouterr().err.strip() == (f"lorplan: error: {plan}: training.output_dir {data}: exists and is "
+    assert capsys.readouterr().err.strip() == (f"lorplan train: error: {plan}: training.output_dir {data}: exists and is "
                                               "not a folder: choose another --output")
 
 
@@ -133,10 +133,10 @@ def test_a_hand_written_pattern_that_would_not_train_as_written_is_one_line(tmp_
     plan = _with_patterns(_plan(tmp_path, "all-MiniLM-L6-v2", str(data)), rank, alpha)
     capsys.readouterr()
     assert main(["train", str(plan), "--output", str(tmp_path / "run")]) == 2
-    assert capsys.readouterr().err == f"lorplan: error: {plan}: {expected}\n"
+    assert capsys.readouterr().err == f"lorplan train: error: {plan}: {expected}\n"
     out = tmp_path / "peft"
     assert main(["export", str(plan), "--to", "peft", "-o", str(out)]) == 2
-    assert capsys.readouterr().err == f"lorplan: error: {plan}: {expected}\n"
+    assert capsys.readouterr().err == f"lorplan export: error: {plan}: {expected}\n"
     assert not out.exists() and not (tmp_path / "run").exists()
 
 
@@ -147,5 +147,5 @@ def test_a_pattern_key_matching_nothing_is_refused_before_torch(tmp_path, capsys
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert err.strip() == (f"lorplan: error: {plan}: lora.rank_pattern: 'q_proj' matches no module the targets "
+    assert err.strip() == (f"lorplan train: error: {plan}: lora.rank_pattern: 'q_proj' matches no module the targets "
                            "adapt (dense, key, query, value)")

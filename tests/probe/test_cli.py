@@ -88,7 +88,7 @@ def test_a_seeded_run_over_two_rates_lists_each_rank_once_and_aligns_long_ids(st
                                       run="20260101-000000-cccc"), state_home)
     assert max(len(p.id) for p in run.plan().probes) == len("r4-lr0.00033-s0")
     assert main(["probe", "cancel", run.id, "--rank", "99"]) == 2
-    assert capsys.readouterr().err.strip() == (f"lorplan: error: --rank 99: run {run.id} has no probe at that rank "
+    assert capsys.readouterr().err.strip() == (f"lorplan probe cancel: error: --rank 99: run {run.id} has no probe at that rank "
                                                "(its ranks: 0, 4, 8)")
     assert main(["probe", "cancel", run.id]) == 0  # nothing queued: status starts no scheduler
     capsys.readouterr()

@@ -57,7 +57,7 @@ def files(tmp_path):
 def test_start_refuses_a_run_that_cannot_train(state_home, capsys, files, case, extra, expected):
     assert main(["probe", "start", "--data", files[case], "--device", "cpu", *extra]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("lorplan: error: ")
+    assert len(err.splitlines()) == 1 and err.startswith("lorplan probe start: error: ")
     assert expected.format(**files) in err, err
     assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
 
@@ -117,9 +117,9 @@ def test_start_refuses_a_rank_no_module_can_use_as_plan_does(state_home, capsys)
     plan_err = capsys.readouterr().err.strip()
     assert main(["probe", "start", "--ranks", "4,1000", "--device", "cpu"]) == 2
     probe_err = capsys.readouterr().err.strip()
-    assert probe_err == plan_err == ("lorplan: error: --ranks: rank 1,000 is above 384, the largest rank a module "
-                                     "it adapts can use (min(in, out) of sentence-transformers/all-MiniLM-L6-v2's "
-                                     "widest adapted module)")
+    line = ("--ranks: rank 1,000 is above 384, the largest rank a module it adapts can use (min(in, out) of "
+            "sentence-transformers/all-MiniLM-L6-v2's widest adapted module)")
+    assert (plan_err, probe_err) == (f"lorplan plan: error: {line}", f"lorplan probe start: error: {line}")
     assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
 
 
@@ -128,7 +128,7 @@ def test_start_refuses_an_alpha_plan_refuses(state_home, capsys, alpha):
     """--alpha -1 started a run that trained with negative scaling; both commands share one check now
     (lorplan.cli._common.parse_positive_float)."""
     assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--alpha", alpha]) == 2
-    assert f"lorplan: error: --alpha: '{alpha}' must be a positive number" in capsys.readouterr().err
+    assert f"lorplan plan: error: --alpha: '{alpha}' must be a positive number" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["probe", "start", "--alpha", alpha, "--device", "cpu"])
     err = capsys.readouterr().err.strip()
@@ -175,12 +175,14 @@ def _tiny_gpt2(folder: Path) -> Path:
 
 
 def _refused_like_plan(capsys, model: str, data: str, *argv: str) -> str:
-    """The one line `probe start` refuses argv with, asserted to be the line `lorplan plan` prints for it."""
+    """The one line `probe start` refuses argv with, asserted to be the line `lorplan plan` prints for it (each
+    named by its command)."""
     assert main(["plan", "--model", model, "--rank", "4", *argv]) == 2
     plan_err = capsys.readouterr().err.strip()
     assert main(["probe", "start", "--model", model, "--data", data, "--device", "cpu", *argv]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == plan_err and len(err.splitlines()) == 1, (err, plan_err)
+    assert err == plan_err.replace("lorplan plan:", "lorplan probe start:", 1) and len(err.splitlines()) == 1, (
+        err, plan_err)
     return err
 
 
@@ -193,7 +195,7 @@ def test_start_checks_the_context_as_plan_does_with_n_positions(state_home, caps
     err = _refused_like_plan(capsys, model, files["chat"], "--seq-len", "100")
     assert "--seq-len 100 is beyond" in err and "context of 64 tokens (learned position embeddings, n_positions)" in err
     err = _refused_like_plan(capsys, model, files["chat"], "--rope-scaling", "2")
-    assert err.startswith("lorplan: error: --rope-scaling: ") and "learned position embeddings (64 rows)" in err
+    assert err.startswith("lorplan probe start: error: --rope-scaling: ") and "learned position embeddings (64 rows)" in err
     assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
     assert main(["probe", "start", "--model", model, "--data", files["chat"], "--seq-len", "64", "--ranks", "4",
                  "--device", "cpu", "--json"]) == 0
@@ -214,7 +216,7 @@ def test_start_trains_with_rope_scaling_beyond_a_rope_models_context(state_home,
     err = _refused_like_plan(capsys, model, data, "--seq-len", "300", "--rope-scaling", "2")
     assert "is beyond 256 tokens" in err
     err = _refused_like_plan(capsys, model, data, "--rope-scaling", "0.5")
-    assert err == "lorplan: error: --rope-scaling must be a factor above 1 and at most 64, got 0.5"
+    assert err == "lorplan probe start: error: --rope-scaling must be a factor above 1 and at most 64, got 0.5"
     assert not state_home.exists() or not any(state_home.iterdir())
     assert main(["probe", "start", "--model", model, "--data", data, "--seq-len", "200", "--rope-scaling", "2",
                  "--ranks", "4", "--steps", "1", "--device", "cpu", "--json"]) == 0

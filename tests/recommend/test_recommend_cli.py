@@ -371,7 +371,7 @@ def test_the_write_target_is_checked_before_the_ladder_starts(tiny_llama, lm_dat
     except subprocess.TimeoutExpired:
         pytest.fail("the ladder started: --write was checked only after it")
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        f"lorplan: error: {existing} already exists; pass --force to overwrite it"), proc.stderr
+        f"lorplan recommend: error: {existing} already exists; pass --force to overwrite it"), proc.stderr
     assert existing.read_text() == "# mine\n" and not any(state_home.glob("*/ladder.json"))
 
 
@@ -404,7 +404,7 @@ def test_num_labels_fewer_than_the_data_needs_is_refused(tmp_path, capsys, label
     data = write_jsonl(tmp_path / "cls.jsonl", rows)
     rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none", "--num-labels", num_labels)
     assert rc == 2 and cap.out == ""
-    assert cap.err.strip().splitlines() == [f"lorplan: error: --num-labels: {num_labels} is too few for --data {data}, "
+    assert cap.err.strip().splitlines() == [f"lorplan recommend: error: --num-labels: {num_labels} is too few for --data {data}, "
                                             f"whose labels need {needed} classes (integer labels are class ids: the "
                                             "largest + 1; names take the ids after them)"]
 
@@ -431,7 +431,7 @@ def test_run_that_is_not_there_is_named_as_the_flag(state_home, capsys):
     is alone in the folder; a plain probe run is not a ladder."""
     rc, cap = recommend(capsys, "--run", "nosuch")
     assert rc == 2 and cap.err.strip().splitlines() == [
-        f"lorplan: error: --run nosuch: no such probe run; {state_home} holds none yet (lorplan recommend --model M "
+        f"lorplan recommend: error: --run nosuch: no such probe run; {state_home} holds none yet (lorplan recommend --model M "
         "--data FILE starts a probe ladder)"]
     from lorplan.probe import runner
     from lorplan.probe.runs import create_run
@@ -483,7 +483,7 @@ def test_num_labels_beyond_the_limit_is_refused(tmp_path, capsys, extra):
     path = tmp_path / "plan.toml"
     rc, cap = recommend(capsys, "--model", MINILM, *extra, "--num-labels", "100000000", "--write", str(path))
     assert rc == 2 and cap.out == "" and not path.exists()
-    assert cap.err.splitlines() == ["lorplan: error: --num-labels: 100000000 is more than 1,048,576 classes "
+    assert cap.err.splitlines() == ["lorplan recommend: error: --num-labels: 100000000 is more than 1,048,576 classes "
                                     "(lorplan's limit: a head that large is a typo, not a classifier)"]
     rc, cap = recommend(capsys, "--model", MINILM, *extra, "--num-labels", str(1 << 20), "--write", str(path))
     assert rc == 0, cap.err
