@@ -133,7 +133,8 @@ TOPICS: tuple[HelpTopic, ...] = (
     HelpTopic(
         "custom_rank",
         "Custom rank",
-        "Add one rank of your own to the table (for example 12 or 96). Leave empty for none.",
+        "Add one rank of your own to the table (for example 12 or 96): its row is selected as you type, the "
+        "cursor staying in the field. Leave empty for none.",
     ),
     HelpTopic(
         "data",

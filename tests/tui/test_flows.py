@@ -21,6 +21,10 @@ pytestmark = pytest.mark.anyio
 SIZE = (120, 40)
 
 
+def view_errors(app) -> dict[str, str]:
+    return app.screen.query_one(PlanView).state.errors
+
+
 def expected_rows(model: str, setup: TrainingSetup, budget: int | None, ranks=DEFAULT_RANKS) -> dict[int, dict]:
     spec = load_spec(model)
     return {row["rank"]: row for row in plan_json(spec, rank_table(spec, setup, ranks, budget))["rows"]}
@@ -120,14 +124,40 @@ async def test_custom_rank_row_and_selection_survive_recompute(make_app):
         rows = table_rows(app)
         assert rows[12]["rank"] == "12*"
         table = app.screen.query_one("#rank-table")
+        assert table.selected_rank == 12  # the typed rank's row
         table.focus()
-        assert table.selected_rank == 16  # the default selection
-        await pilot.press("up", "up")  # 16 -> 12* -> 8
+        await pilot.press("up", "up")  # 12* -> 8 -> 4
         await pilot.pause()
-        assert table.selected_rank == 8
-        await type_into(pilot, "#f-seq_len", "512")
-        assert table.selected_rank == 8
-        assert "rank 8:" in str(app.screen.query_one("#plan-summary").render())
+        assert table.selected_rank == 4
+        await type_into(pilot, "#f-seq_len", "512")  # another field: the user's selection stays
+        assert table.selected_rank == 4
+        assert "rank 4:" in str(app.screen.query_one("#plan-summary").render())
+
+
+async def test_a_typed_custom_rank_selects_its_row_and_keeps_the_focus(make_app):
+    """Selecting a row set the rank, but typing a rank left the selection where it was (the summary, the export
+    and the other tabs kept rank 16): the typed rank's row is selected, while the cursor stays in the field."""
+    from lorplan.tui.state import PlanSnapshot
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.screen.query_one("#rank-table")
+        summary = app.screen.query_one("#plan-summary")
+        assert table.selected_rank == 16
+        await type_into(pilot, "#f-custom_rank", "64")  # a rank the table already has
+        field = app.screen.query_one("#f-custom_rank")
+        assert table.selected_rank == 64 and app.focused is field and field.value == "64"
+        assert "rank 64:" in str(summary.render())
+        snapshot = app.screen.plan
+        assert isinstance(snapshot, PlanSnapshot) and snapshot.rank == 64  # what the export and other tabs get
+        await pilot.press("backspace", "backspace", "1", "2")  # 6, (empty), 1, 12 as typed
+        await pilot.pause()
+        assert table.selected_rank == 12 and table.ranks.count(12) == 1 and app.focused is field
+        assert "rank 12:" in str(summary.render())
+        await type_into(pilot, "#f-custom_rank", "5000")  # 5, 50, 500, then refused: the last valid row stays
+        assert table.selected_rank == 500 and "custom_rank" in view_errors(app) and app.focused is field
+        await type_into(pilot, "#f-custom_rank", "")  # no custom row any more: the default selection
+        assert 12 not in table.ranks and table.selected_rank == 16
 
 
 async def test_local_folder_loads_in_a_worker_and_missing_path_is_inline(make_app, tmp_path):

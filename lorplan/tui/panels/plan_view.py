@@ -317,8 +317,9 @@ class PlanView(VerticalScroll):
     @on(SetupChanged)
     def _on_setup_changed(self, event: SetupChanged) -> None:
         event.stop()
+        typed_rank = event.values.custom_rank != self.state.form.custom_rank
         self.state.form = event.values
-        self.recompute()
+        self.recompute(select_custom=typed_rank)
 
     @on(BudgetChanged)
     def _on_budget_changed(self, event: BudgetChanged) -> None:
@@ -368,8 +369,10 @@ class PlanView(VerticalScroll):
             made = self._priced_for = (spec, data, priced)
         return made[2]
 
-    def recompute(self) -> None:
-        """Validate the form and price every rank; on bad input keep the last table and say why."""
+    def recompute(self, select_custom: bool = False) -> None:
+        """Validate the form and price every rank; on bad input keep the last table and say why. select_custom:
+        the custom rank field was just typed, so its row is selected (the focus stays in the field); otherwise
+        the selection is kept."""
         setup_panel = self.query_one(SetupPanel)
         if self.state.spec is None:
             return
@@ -394,6 +397,8 @@ class PlanView(VerticalScroll):
                 peaks = {row.rank: bridge.peak_view(spec, setup, row.rank) for row in table.rows}
                 self.state.reference = bridge.full_finetune_view(spec, setup, table.budget_bytes)
                 self.table.show(table, spec.total_params, result.custom_rank, peaks, self.state.reference)
+                if select_custom and result.custom_rank is not None:
+                    self.table.select_rank(result.custom_rank)
                 self._update_summary()
                 self._announce()
                 return
