@@ -59,8 +59,9 @@ def parse_rope_scaling(text) -> float | None:
 
 def check_write_target(text: str | None, force: bool, data: str | None = None) -> None:
     """--write PLAN.toml checked before anything slow runs (a profile, a probe ladder of minutes): a file name
-    was given, no file (or, without `force`, nothing) is in the way, the folder it goes in is not a file, and it
-    is not the --data file the plan trains on (which --force would replace with the plan). BadInput naming it."""
+    was given, no file (or, without `force`, nothing) is in the way, the folder it goes in exists (a typo in a
+    folder name is an error, not a new folder) and is not a file, and it is not the --data file the plan trains
+    on (which --force would replace with the plan). BadInput naming it."""
     if text is None:
         return
     from lorplan.core.export.files import check_free
@@ -74,6 +75,8 @@ def check_write_target(text: str | None, force: bool, data: str | None = None) -
         parent = parent.parent
     if not parent.is_dir():
         raise BadInput(f"--write {text}: {parent} is a file, not a folder")
+    if parent != target.parent:
+        raise BadInput(f"--write {text}: folder {target.parent} does not exist; create it first")
     if data is not None and target.exists() and Path(data).exists() and os.path.samefile(target, data):
         raise BadInput(f"--write {text}: that is the --data file; writing the plan there would replace your data")
 

@@ -340,16 +340,19 @@ def test_the_default_sequence_stays_within_the_context_so_the_written_plan_train
     assert main(["export", str(plan_file), "--to", "peft", "--output", str(tmp_path / "peft")]) == 0
 
 
-@pytest.mark.parametrize("target", ["data", "empty", "under-a-file"])
+@pytest.mark.parametrize("target", ["data", "empty", "under-a-file", "missing-folder"])
 def test_a_write_target_that_cannot_be_written_is_refused_and_the_data_kept(tmp_path, capsys, target):
     """--write naming the --data file (even with --force: the plan would replace the data it was made from), an
-    empty name (it used to mean no --write at all: exit 0, nothing written), a folder under a file."""
+    empty name (it used to mean no --write at all: exit 0, nothing written), a folder under a file, a folder
+    that does not exist (it was created: a typo made a stray folder)."""
     rows = [{"prompt": f"question {i}?", "completion": " answer " * 5} for i in range(100)]
     data = write_jsonl(tmp_path / "sft.jsonl", rows)
     before = (tmp_path / "sft.jsonl").read_text()
     write, said = {"data": (data, f"--write {data}: that is the --data file"),
                    "empty": ("", "--write: give a file name"),
                    "under-a-file": (f"{data}/plan.toml", f"--write {data}/plan.toml: {data} is a file, not a folder"),
+                   "missing-folder": (f"{tmp_path}/typo/plans/plan.toml", f"--write {tmp_path}/typo/plans/plan.toml: "
+                                      f"folder {tmp_path}/typo/plans does not exist; create it first"),
                    }[target]
     rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--probes", "none", "--write", write, "--force")
     assert rc == 2 and said in cap.err and len(cap.err.strip().splitlines()) == 1, cap.err
@@ -357,6 +360,7 @@ def test_a_write_target_that_cannot_be_written_is_refused_and_the_data_kept(tmp_
     assert main(["plan", "--model", QWEN, "--rank", "8", "--data", data, "--write", write, "--force"]) == 2
     cap = capsys.readouterr()
     assert said in cap.err and (tmp_path / "sft.jsonl").read_text() == before  # lorplan plan --write: the same
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sft.jsonl"]  # no folder, no plan
 
 
 def test_the_write_target_is_checked_before_the_ladder_starts(tiny_llama, lm_data, state_home, tmp_path):
