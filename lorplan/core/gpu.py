@@ -2,8 +2,14 @@
 
 NVML is initialised lazily on the first query (as nvitop does). No driver, no library or no device gives an empty
 list and a one-line reason, never an exception. CUDA_VISIBLE_DEVICES is honoured: devices are listed in the order
-and subset the CUDA runtime would expose (indices, GPU UUID prefixes or MIG ids; parse_visible_devices is the
-one reading of that variable in lorplan).
+and subset it exposes (indices, GPU UUID prefixes or MIG ids; parse_visible_devices is the one reading of that
+variable in lorplan).
+
+Numbering. An index, here and in CUDA_VISIBLE_DEVICES, is NVML's: PCI bus order, as nvidia-smi numbers. The CUDA
+runtime numbers devices fastest first unless CUDA_DEVICE_ORDER=PCI_BUS_ID (CUDA programming guide, "CUDA
+Environment Variables"), so on a machine with different GPUs a bare index can open another GPU in a CUDA program.
+lorplan therefore never hands a child process an index: child_devices gives each device's UUID (or MIG id),
+which names one device whatever the order; order_note says when a user's own indices may differ.
 """
 
 from __future__ import annotations
@@ -116,6 +122,9 @@ def select_visible(devices: list[tuple[int, str]], visible: list[str] | None) ->
     devices: (nvml_index, uuid) of every device; visible: parse_visible_devices' list. An index beyond the
     device count, an unknown or ambiguous UUID prefix, or a MIG id ends the list (CUDA ignores everything from
     the first bad entry; MIG ids name MIG devices, see visible_handles); the same device twice hides all.
+    An index is read as NVML's (PCI bus order), as CUDA reads it with CUDA_DEVICE_ORDER=PCI_BUS_ID; CUDA's
+    default fastest-first order is a driver heuristic NVML cannot reproduce, so where it may differ (different
+    GPUs) order_note says so, and children are given UUIDs (child_devices).
     """
     if visible is None:
         return [i for i, _ in devices]
@@ -228,17 +237,60 @@ def list_gpus() -> tuple[list[GpuInfo], str | None]:
     return gpus, None
 
 
-def visible_entries(value: str | None) -> list[str]:
-    """The CUDA_VISIBLE_DEVICES entries (parse_visible_devices) that name a device CUDA would expose, each
-    usable alone as a child process's CUDA_VISIBLE_DEVICES; unset: every device's index. Checked against NVML
-    when it answers; without NVML the parsed entries as they are (unset: none)."""
+@dataclass(frozen=True)
+class ChildDevice:
+    """One visible device as a child process is given it. cuda_visible: the child's whole CUDA_VISIBLE_DEVICES,
+    which makes CUDA expose exactly this device as cuda:0 whatever CUDA_DEVICE_ORDER says (the GPU's UUID from
+    NVML, or the MIG id). label: how people name it: NVML's index, as nvidia-smi numbers it (the MIG id for a MIG
+    device). Without NVML both are the entry as the user wrote it."""
+
+    cuda_visible: str
+    label: str
+
+
+def child_devices(value: str | None) -> list[ChildDevice]:
+    """The devices CUDA_VISIBLE_DEVICES = `value` exposes (parse_visible_devices), in its order, each as a child
+    process is given it (ChildDevice). Unset: every device. Checked against NVML when it answers; without NVML
+    the parsed entries as they are (unset: none): the child then reads them as the user's own programs do."""
     visible = parse_visible_devices(value)
     try:
         nv = _nvml()
         order = visible_handles(nv, visible)
+        if visible and visible[0].startswith("MIG-"):
+            return [ChildDevice(tok, tok) for tok in visible[: len(order)]]
+        return [ChildDevice(_text(nv.nvmlDeviceGetUUID(handle)), str(i)) for i, handle in order]
     except Exception:  # no driver or library: nothing to check against, as nvitop reports it
-        return visible or []
-    return [str(i) for i, _ in order] if visible is None else visible[: len(order)]
+        return [ChildDevice(tok, tok) for tok in visible or []]
+
+
+def visible_entries(value: str | None) -> list[str]:
+    """child_devices' CUDA_VISIBLE_DEVICES values: each names one device, usable alone as a child's
+    CUDA_VISIBLE_DEVICES (a GPU UUID or a MIG id when NVML answers, never an index)."""
+    return [d.cuda_visible for d in child_devices(value)]
+
+
+def order_note(env=None) -> str | None:
+    """One line when CUDA programs may number this machine's GPUs otherwise than lorplan does: CUDA_DEVICE_ORDER
+    is not PCI_BUS_ID (CUDA then numbers them fastest first), CUDA_VISIBLE_DEVICES is unset or holds indices,
+    and NVML names more than one kind of GPU. None otherwise, and when NVML does not answer."""
+    env = os.environ if env is None else env
+    if env.get("CUDA_DEVICE_ORDER") == "PCI_BUS_ID":
+        return None
+    visible = parse_visible_devices(env.get("CUDA_VISIBLE_DEVICES"))
+    if visible is not None and not any(tok.isdigit() for tok in visible):
+        return None
+    try:
+        nv = _nvml()
+        handles = [nv.nvmlDeviceGetHandleByIndex(i) for i in range(nv.nvmlDeviceGetCount())]
+        names = {_text(nv.nvmlDeviceGetName(h)) for h in handles}
+    except Exception:
+        return None
+    if len(names) < 2:
+        return None
+    return ("note: these GPUs differ and CUDA_DEVICE_ORDER is not PCI_BUS_ID, so CUDA programs number them "
+            "fastest first, not as lorplan and nvidia-smi do (PCI bus order, which is also how lorplan reads indices "
+            "in CUDA_VISIBLE_DEVICES); lorplan's probes get each GPU's UUID; export CUDA_DEVICE_ORDER=PCI_BUS_ID "
+            "to number them alike everywhere")
 
 
 def resolve_gpu(text: str) -> tuple[str, int]:

@@ -94,30 +94,39 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def visible_gpus(env: dict[str, str] | None = None) -> list[str]:
-    """The GPUs probes may use, as CUDA_VISIBLE_DEVICES entries (each one a child's whole CUDA_VISIBLE_DEVICES):
-    that variable's entries as lorplan.core.gpu.parse_visible_devices reads them ("" or "-1" = none), checked
-    against NVML when it answers; unset, every device NVML counts. No driver or no NVML: none."""
-    from lorplan.core.gpu import visible_entries
+def _child_devices(env: dict[str, str] | None) -> list:
+    from lorplan.core.gpu import child_devices
 
     env = os.environ if env is None else env
-    return visible_entries(env.get("CUDA_VISIBLE_DEVICES"))
+    return child_devices(env.get("CUDA_VISIBLE_DEVICES"))
 
 
-def _slot_name(entry: str, k: int) -> str:
-    """A file-name-safe name for the k-th slot on GPU `entry` (an index, a UUID or a MIG id)."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in entry)
+def visible_gpus(env: dict[str, str] | None = None) -> list[str]:
+    """The GPUs probes may use, each as a child's whole CUDA_VISIBLE_DEVICES (lorplan.core.gpu.child_devices):
+    the devices that variable exposes as parse_visible_devices reads it ("" or "-1" = none; unset, every device
+    NVML counts), named by UUID (or MIG id) when NVML answers, so that CUDA's device order cannot swap them.
+    No driver or no NVML: the entries as written (unset: none)."""
+    return [d.cuda_visible for d in _child_devices(env)]
+
+
+def _slot_name(label: str, k: int) -> str:
+    """A file-name-safe name for the k-th slot on the GPU `label` (NVML's index, a MIG id, or without NVML the
+    entry as written)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
     return f"cuda-{safe}-{k}"
 
 
 def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | None = None) -> list[dict]:
-    """The places probes run at the same time: [{"device": "cuda:0"|"cpu", "cuda_visible": "3"|"", "name":
-    "cpu-0"|"cuda-3-0"}]. `name` is the machine-wide slot: runs that name the same slot take turns on it.
+    """The places probes run at the same time: [{"device": "cuda:0"|"cpu", "cuda_visible": "GPU-<uuid>"|"",
+    "name": "cpu-0"|"cuda-3-0"}]. cuda_visible is the probe's whole CUDA_VISIBLE_DEVICES (one GPU, by UUID);
+    `name` is the machine-wide slot, numbered as nvidia-smi numbers the GPU: runs that name the same slot take
+    turns on it.
 
     "auto": one slot per visible GPU (max_parallel spreads more probes round-robin over them), or one CPU slot
-    when there is none. "cpu": max_parallel CPU slots (default 1). "cuda:N": the N-th visible GPU only.
+    when there is none. "cpu": max_parallel CPU slots (default 1). "cuda:N": the N-th visible GPU only (the
+    [N] of `lorplan gpus`).
     """
-    gpus = visible_gpus(env)
+    gpus = _child_devices(env)
     if device == "cpu" or (device == "auto" and not gpus):
         return [{"device": "cpu", "cuda_visible": "", "name": f"cpu-{i}"} for i in range(max_parallel or 1)]
     if device == "auto":
@@ -130,8 +139,8 @@ def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | No
     else:
         raise BadInput(f"--device {device!r}: use cpu, cuda or cuda:N")
     n = max_parallel or len(chosen)
-    return [{"device": "cuda:0", "cuda_visible": chosen[i % len(chosen)],
-             "name": _slot_name(chosen[i % len(chosen)], i // len(chosen))} for i in range(n)]
+    return [{"device": "cuda:0", "cuda_visible": chosen[i % len(chosen)].cuda_visible,
+             "name": _slot_name(chosen[i % len(chosen)].label, i // len(chosen))} for i in range(n)]
 
 
 def try_lock(path: Path, note: str = "") -> int | None:

@@ -234,11 +234,12 @@ def test_probe_slots_use_the_same_reading(fake_nvml, monkeypatch):
     from lorplan.probe.backend import device_slots, visible_gpus
 
     fake_nvml(FakeNVML(DEVS))
-    assert visible_gpus({}) == ["0", "1"]  # unset: every device NVML counts
+    assert visible_gpus({}) == ["GPU-aaaa", "GPU-bbbb"]  # unset: every device NVML counts, by UUID
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-bbbb,5,0"}) == ["GPU-bbbb"]  # 5 does not exist: CUDA stops
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "1,GPU-bbbb"}) == []  # one device twice
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "-1"}) == []
-    assert [s["cuda_visible"] for s in device_slots("auto", None, {"CUDA_VISIBLE_DEVICES": "1,0"})] == ["1", "0"]
+    slots = device_slots("auto", None, {"CUDA_VISIBLE_DEVICES": "1,0"})
+    assert [(s["cuda_visible"], s["name"]) for s in slots] == [("GPU-bbbb", "cuda-1-0"), ("GPU-aaaa", "cuda-0-0")]
     fake_nvml(FakeNVML([], fail_init="Driver Not Loaded"))  # no driver: the entries as written
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-x, 3,3"}) == []
     assert visible_gpus({"CUDA_VISIBLE_DEVICES": "GPU-x, 3"}) == ["GPU-x", "3"]

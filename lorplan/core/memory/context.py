@@ -120,14 +120,11 @@ def cached_context(index: int) -> Measured | None:
 def measure_context(index: int, timeout: float = 180.0) -> Measured:
     """Measure the CUDA context of the visible GPU `index` (a child process; seconds) and cache it. BadInput
     with the reason when there is no GPU, no CUDA build of torch, or NVML cannot see the child's memory."""
-    from lorplan.core import gpu
     from lorplan.core.atomic import replace_text
 
     nv, handle, info, driver = _device(index)
-    env = dict(os.environ)
-    entries = gpu.visible_entries(os.environ.get("CUDA_VISIBLE_DEVICES"))
-    if index < len(entries):
-        env["CUDA_VISIBLE_DEVICES"] = entries[index]
+    # the device by its UUID (or MIG id), not an index: CUDA may number devices otherwise than NVML does
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": info.uuid}
     before = info.used_bytes
     child = subprocess.Popen([sys.executable, "-c", _CHILD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=env)
