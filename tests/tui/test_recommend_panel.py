@@ -247,6 +247,7 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         assert (rec.rank, rec.learning_rate, dict(rec.rank_pattern)) == (12, 5e-4, {"q_proj": 24})
         assert app.focused is panel  # f8 focuses the panel, so its key works at once
         assert not rec.pattern_checked  # offered unchecked: a leaves it out
+        assert "rank_pattern: q_proj 24 (unchecked: p applies it)" in _text(app, "#rec-head")
         await pilot.press("a")  # rank, alpha, learning rate: one rank for every module
         await pilot.pause()
         plan = app.main.plan
@@ -271,6 +272,7 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         checked = {**_recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default")), "pattern_checked": True}
         _write(run / "recommendation.json", checked)
         await wait_until(pilot, lambda: panel.shown is not None and panel.shown.pattern_checked)
+        await wait_until(pilot, lambda: "q_proj 24 (checked on your data: a applies it)" in _text(app, "#rec-head"))
         await pilot.press("u")
         await pilot.pause()
         assert not app.main.plan.setup.targets.rank_pattern

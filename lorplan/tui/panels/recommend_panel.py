@@ -93,6 +93,14 @@ def decided_by(rec) -> str:
             "knee and twice it")
 
 
+def _pattern_status(rec: recommend_bridge.Recommendation) -> str:
+    """Whether the a key applies the pattern: " (checked on your data: a applies it)", " (unchecked: p applies
+    it)", or "" with no pattern."""
+    if not rec.rank_pattern:
+        return ""
+    return " (checked on your data: a applies it)" if rec.pattern_checked else " (unchecked: p applies it)"
+
+
 def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
     """The recommendation in three lines: the numbers, where they come from, the memory verdict."""
     low, high = rec.confidence
@@ -101,7 +109,7 @@ def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
         band += "; one seed per rank: seed noise estimated, not measured"
     lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
-             f"rank_pattern: {bridge.pattern_words(rec.rank_pattern)}", where]
+             f"rank_pattern: {bridge.pattern_words(rec.rank_pattern)}{_pattern_status(rec)}", where]
     if rec.fits is not None:
         lines.append(f"memory: {rec.fits.explanation}")
     return "\n".join(lines)
