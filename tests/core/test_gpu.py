@@ -167,6 +167,26 @@ DEVS = [
 ]
 
 
+class DriverNVML(FakeNVML):
+    """FakeNVML with a driver version (what the --cuda-context measuring child and the order checks read)."""
+
+    def nvmlSystemGetDriverVersion(self):
+        return b"550.54.15"
+
+
+def driver_nvml(monkeypatch, tmp_path, devices):
+    """Install a DriverNVML over `devices` as pynvml, with a clean lorplan cache and no CUDA_VISIBLE_DEVICES or
+    CUDA_DEVICE_ORDER; yields it (a fixture body: the reading is reset after)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    fake = DriverNVML(devices)
+    monkeypatch.setitem(__import__("sys").modules, "pynvml", fake)
+    gpu.reset()
+    yield fake
+    gpu.reset()
+
+
 @pytest.fixture
 def fake_nvml(monkeypatch):
     def install(fake):

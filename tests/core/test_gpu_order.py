@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from test_gpu import FakeNVML
+from test_gpu import DriverNVML, driver_nvml
 
 from lorplan.core import gpu
 
@@ -23,21 +23,9 @@ WORKSTATION = [
 ]
 
 
-class DriverNVML(FakeNVML):
-    def nvmlSystemGetDriverVersion(self):
-        return b"550.54.15"
-
-
 @pytest.fixture
 def workstation(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    fake = DriverNVML(WORKSTATION)
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
-    gpu.reset()
-    yield fake
-    gpu.reset()
+    yield from driver_nvml(monkeypatch, tmp_path / "cache", WORKSTATION)
 
 
 def test_probe_slots_name_the_gpu_by_uuid_and_show_nvidia_smi_numbers(workstation):

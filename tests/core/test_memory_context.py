@@ -8,7 +8,7 @@ import json
 import sys
 
 import pytest
-from test_gpu import DEVS, FakeNVML
+from test_gpu import DEVS, driver_nvml
 
 from lorplan.cli import build_parser
 from lorplan.cli.plan_args import cuda_context_from_args, setup_from_args
@@ -18,20 +18,9 @@ from lorplan.core.memory import DEFAULT_CUDA_CONTEXT_BYTES
 from lorplan.core.memory.context import cache_file, cached_context, measure_context
 
 
-class DriverNVML(FakeNVML):
-    def nvmlSystemGetDriverVersion(self):
-        return b"550.54.15"
-
-
 @pytest.fixture
 def nvml(monkeypatch, tmp_path):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    fake = DriverNVML(DEVS)
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
-    gpu.reset()
-    yield fake
-    gpu.reset()
+    yield from driver_nvml(monkeypatch, tmp_path, DEVS)
 
 
 def _choice(*flags: str):
