@@ -134,7 +134,10 @@ def render_text(p) -> str:
         rows.append(f"labels           {len(p.labels.counts)} classes: {shown}{more}")
         if p.labels.warning:
             rows.append(f"warning: {p.labels.warning}")
-        rows += _mixed_labels(p.labels)
+        if p.labels.note:
+            rows.append(f"note: {p.labels.note}")
+    if (refusal := p.label_refusal()) is not None:
+        rows.append(f"warning: {refusal}; lorplan plan and train refuse these labels for a classifier")
     rows += [f"note: {n}" for n in p.notes]
     for prob in p.problems[:20]:
         rows.append(f"skipped line {prob.line}: {prob.reason}")
@@ -142,15 +145,3 @@ def render_text(p) -> str:
         rows.append(f"... and {p.skipped - 20:,} more skipped rows (see --json)")
     return "\n".join(rows)
 
-
-def _mixed_labels(balance) -> list[str]:
-    """A note when the labels mix integer class ids and names (the ids the names take, the head that needs), or
-    a warning when a classifier would refuse them (a name that reads as a number beside integer ids)."""
-    from lorplan.core.data.labels import mixed_note
-    from lorplan.core.errors import BadInput
-
-    try:
-        note = mixed_note(label for label, _ in balance.counts)
-    except BadInput as exc:
-        return [f"warning: {exc}; lorplan plan and train refuse these labels for a classifier"]
-    return [f"note: {note}"] if note else []

@@ -101,6 +101,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
             raise BadInput(f"--data {data}: no such file or folder")
         peek = peek_examples(Path(data).expanduser())
     labelled = peek is None or bool(peek.labels)
+    if model is None and peek is not None and peek.bad_label is not None:  # the shipped encoder classifies
+        raise BadInput(f"--data {data}: {peek.bad_label}")
     if model is None and not labelled:
         raise BadInput(f"--model: {data} holds {peek.schema} rows without a 'label', which train a causal LM: "
                        "give one on this machine with --model (the shipped all-MiniLM-L6-v2 only classifies "
@@ -112,6 +114,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     spec = load_spec(str(folder), trust_remote_code=trust_remote_code)
     if source.kind != "folder":  # messages name the model as the user knows it, not its cache folder
         spec = replace(spec, id=source.id)
+    if spec.task == Task.SEQUENCE_CLASSIFICATION and peek is not None and peek.bad_label is not None:
+        raise BadInput(f"--data {data}: {peek.bad_label}")  # a label that is no class label (2.5, NaN, true)
     if spec.task == Task.SEQUENCE_CLASSIFICATION and not labelled:
         seen = "" if peek.complete else f" in its first {peek.examples + peek.skipped:,} rows"
         raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "

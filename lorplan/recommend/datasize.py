@@ -31,12 +31,15 @@ def label_entropy(counts: Mapping[object, int]) -> float:
 def count_labels(path: str | os.PathLike[str], *, schema: str | None = None) -> Counter:
     """How many examples carry each label (the rows' `label` column), streaming the file once.
 
-    Raises BadInput naming the file when no usable row has a label.
+    Raises BadInput naming the file when no usable row has a label, or naming the line of a label that is no
+    class label (2.5, NaN, true).
     """
     from lorplan.core.data import iter_examples
 
     counts: Counter = Counter()
     for ex in iter_examples(path, schema=schema):
+        if ex.label_problem is not None:
+            raise BadInput(f"--data {path}: line {ex.line}: {ex.label_problem}")
         if ex.label is not None:
             counts[ex.label] += 1
     if not counts:

@@ -42,9 +42,14 @@ class Item:
 def class_ids(examples, where: str | None = None) -> dict:
     """Label value -> class id (lorplan.core.data.labels.class_ids, the rule every head lorplan plans follows):
     integer labels are their own ids; names are numbered in sorted order after the largest integer.
-    BadInput (starting with `where` when given) for data without labels or with ambiguous ones."""
+    BadInput (starting with `where` when given) for data without labels or with ambiguous ones, or a row whose
+    label is no class label (2.5, NaN, true), naming its line."""
     from lorplan.core.data.labels import class_ids as ids
 
+    examples = list(examples)
+    bad = next((ex for ex in examples if getattr(ex, "label_problem", None) is not None), None)
+    if bad is not None:
+        raise BadInput(f"{where + ': ' if where else ''}line {bad.line}: {bad.label_problem}")
     return ids((ex.label for ex in examples), where)
 
 

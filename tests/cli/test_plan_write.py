@@ -221,6 +221,31 @@ def test_write_with_data_prices_the_head_it_writes(tmp_path, capsys, monkeypatch
     assert row["trainable_params"] == _head_priced(1, head)
 
 
+def test_write_with_data_reads_whole_float_labels_as_class_ids_and_names_a_bad_one(tmp_path, capsys, monkeypatch):
+    """pandas writes 0.0, 1.0 and 4.0 for an integer column with missing values: those rows were unlabelled, so
+    `plan --write --data` refused a classifier's file as having no 'label'; a label 2.5 left its row out."""
+    pd = pytest.importorskip("pandas")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(60)], "label": [[0, 1, 4, None][i % 4] for i in range(60)]})
+    for name, write in (("d.jsonl", lambda p: frame.to_json(p, orient="records", lines=True)),
+                        ("d.csv", lambda p: frame.to_csv(p, index=False))):
+        data = tmp_path / name
+        write(data)
+        path = tmp_path / f"{name}.toml"
+        assert main(["plan", "--model", MINILM, "--rank", "1", "--data", str(data), "--write", str(path)]) == 0
+        capsys.readouterr()
+        assert read_plan(path).model.num_labels == 5, name  # class ids 0, 1 and 4
+    bad = _rows(tmp_path / "bad.jsonl", [{"text": f"t{i}", "label": [0.0, 1.0, 2.5][i % 3]} for i in range(60)])
+    path = tmp_path / "bad.toml"
+    assert main(["plan", "--model", MINILM, "--rank", "1", "--data", str(bad), "--write", str(path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"lorplan: error: --data {bad}: 20 rows have a label that is no class label, the first line 3: label 2.5 "
+        "is not a whole number; a class label is a whole number (its class id) or a name"]
+    assert not path.exists()
+    assert main(["plan", "--model", "gpt2", "--rank", "1", "--data", str(bad), "--write", str(path)]) == 0  # a
+    assert path.exists()  # causal LM has no use for the label column: its plan is written
+
+
 @pytest.mark.parametrize(("labels", "message"), [
     ([0, -1], "label -1 is negative; integer labels are class ids, 0 and up"),
     ([0, 2_000_000], "its labels need 2,000,001 classes (integer labels are class ids: the largest + 1; names "

@@ -142,6 +142,38 @@ def test_mixed_integer_and_name_labels_say_the_ids_and_head_they_get(tmp_path, c
     assert "note: labels mix" not in out
 
 
+def test_labels_that_are_no_class_are_counted_named_and_in_the_json(tmp_path, capsys):
+    """A label 2.5 (or NaN, true) made its row unlabelled without a word; 1.0 was no label either. Whole floats
+    are class ids now, and the rest is one warning naming the first line, with every row in --json."""
+    rows = [{"text": f"t{i}", "label": [0.0, 1.0, 2.5, 1.0][i % 4]} for i in range(8)] + [{"text": "x", "label": True}]
+    path = _write(tmp_path / "floats.jsonl", rows)
+    assert main(["profile", "--data", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "labels           2 classes: 1 → 4 (67%), 0 → 2 (33%)" in lines
+    assert ("warning: 3 rows have a label that is no class label, the first line 3: label 2.5 is not a whole "
+            "number; a class label is a whole number (its class id) or a name; lorplan plan and train refuse "
+            "these labels for a classifier") in lines
+    assert main(["profile", "--data", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["examples"] == 9 and out["skipped"] == 0 and out["bad_labels"] == 3
+    assert [p["line"] for p in out["label_problems"]] == [3, 7, 9]
+    assert out["label_problems"][2]["reason"].startswith("label true is a boolean; ")
+    assert out["labels"]["note"] is None and out["labels"]["refused"] is None
+
+
+def test_the_json_labels_carry_the_mixed_note_and_the_refusal(tmp_path, capsys):
+    mixed = _write(tmp_path / "mixed.jsonl", [{"text": f"t{i}", "label": [0, 5, "spam"][i % 3]} for i in range(30)])
+    assert main(["profile", "--data", str(mixed), "--json"]) == 0
+    labels = json.loads(capsys.readouterr().out)["labels"]
+    assert labels["note"] == ("labels mix integer class ids and names: integers are their own ids and names take "
+                              "the ids after the largest ('spam' → 6), a head of 7 outputs")
+    assert labels["refused"] is None
+    odd = _write(tmp_path / "odd.jsonl", [{"text": f"t{i}", "label": [0, 1, "1.0"][i % 3]} for i in range(30)])
+    assert main(["profile", "--data", str(odd), "--json"]) == 0
+    labels = json.loads(capsys.readouterr().out)["labels"]
+    assert labels["note"] is None and labels["refused"].startswith("label '1.0' reads as a number but is a name")
+
+
 @pytest.mark.parametrize("model", ["all-MiniLM-L6-v2", "meta-llama/Llama-3.1-8B"])
 def test_seq_len_beyond_the_models_context_is_refused_as_plan_refuses_it(tmp_path, capsys, monkeypatch, model):
     """profile noted MiniLM's 512-token limit and still reported truncation and padding at 100,000."""

@@ -37,6 +37,7 @@ def files(tmp_path):
         "bad_rows": _jsonl(tmp_path / "bad.jsonl", [{"text": ""}, {"text": 7}]),
         "labelled": _jsonl(tmp_path / "labelled.jsonl",
                            [{"text": f"s {i}", "label": i % 2} for i in range(40)]),
+        "half_labels": _jsonl(tmp_path / "half.jsonl", [{"text": f"s {i}", "label": i / 2} for i in range(40)]),
     }
 
 
@@ -50,6 +51,9 @@ def files(tmp_path):
      "--data {text}: sentence-transformers/all-MiniLM-L6-v2 is an encoder (sequence classification) and needs "
      "rows with a 'label'"),
     ("one_label", [], "sequence classification needs at least two distinct values of 'label' (every row has 1)"),
+    ("half_labels", [], "--data {half_labels}: line 2: label 0.5 is not a whole number; a class label is a whole "
+     "number (its class id) or a name"),
+    ("half_labels", ["--model", "all-MiniLM-L6-v2"], "--data {half_labels}: line 2: label 0.5 is not a whole"),
     ("labelled", ["--targets", "q_proj"], "--targets: 'q_proj' matches no module"),
     ("labelled", ["--seq-len", "1024"], "--seq-len 1,024 is beyond sentence-transformers/all-MiniLM-L6-v2's "
      "context of 512 tokens"),

@@ -99,6 +99,23 @@ def test_mixed_integer_and_name_labels_are_distinct_classes(tok):
                  task="sequence-classification", seq_len=8, packing=False, where="--data d.jsonl")
 
 
+def test_a_label_that_is_no_class_stops_classification_naming_its_line(tok, tmp_path):
+    """Read from a real file: 1.0 is class 1 (it was no label, and the row was left out of training); 2.5 stops
+    the run with its line (it was left out without a word). A causal LM ignores the column."""
+    from lorplan.core.data import load_examples
+
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"text": "good", "label": 1.0}\n{"text": "bad", "label": 0}\n{"text": "meh", "label": 2.5}\n')
+    examples = load_examples(path)
+    with pytest.raises(BadInput) as err:
+        tokenize(examples, tok, task="sequence-classification", seq_len=8, packing=False, where=f"data {path}")
+    assert str(err.value) == (f"data {path}: line 3: label 2.5 is not a whole number; a class label is a whole "
+                              "number (its class id) or a name")
+    items = tokenize(examples[:2], tok, task="sequence-classification", seq_len=8, packing=False)
+    assert [x.label for x in items] == [1, 0]
+    assert len(tokenize(examples, tok, task="causal-lm", seq_len=8, packing=False)) == 3
+
+
 def test_split_is_deterministic_and_keeps_training_data():
     items = list(range(50))
     train, held = split(items, 0.1, seed=3)

@@ -29,6 +29,8 @@ class Example:
           "human"/"gpt" are mapped to "user"/"assistant").
     input_ids / labels: "tokenized"; labels may be None (every token is trained); -100 marks a masked token.
     label: a classification label when the row has a `label` column (int or str), else None.
+    label_problem: why the row's `label` is no class label (2.5, NaN, true, a list), else None; the row is still
+          an example (a causal LM ignores the column), but a classifier refuses it, naming the line.
     """
 
     line: int
@@ -40,6 +42,7 @@ class Example:
     input_ids: tuple[int, ...] | None = None
     labels: tuple[int, ...] | None = None
     label: int | str | None = None
+    label_problem: str | None = None
 
     def plain_text(self) -> str:
         """The example as one plain string (no chat template): what a character-based estimate counts."""

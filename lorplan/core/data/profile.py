@@ -91,6 +91,18 @@ class DataProfile:
     sample: SampleInfo | None = None
     length_hist: tuple[tuple[int, int], ...] = ()  # (tokens, examples), sorted; for histograms
     labels: LabelBalance | None = None  # examples per `label` value (classification data), else None
+    bad_labels: int = 0  # examples whose `label` is no class label (2.5, NaN, true): counted, not in `labels`
+    label_problems: tuple[Problem, ...] = ()  # the first MAX_PROBLEMS of them: line and why
+
+    def label_refusal(self) -> str | None:
+        """Why a classifier cannot train on these labels, in one line, else None: the first row whose label is
+        no class label (its line, and how many such rows), or a name that reads as a number beside integer ids."""
+        if self.label_problems:
+            first = self.label_problems[0]
+            rows = f"{self.bad_labels:,} rows have a label that is no class label, the first " \
+                if self.bad_labels > 1 else ""
+            return f"{rows}line {first.line}: {first.reason}"
+        return self.labels.refused if self.labels is not None else None
 
     def at_seq_len(self, seq_len: int) -> DataProfile:
         """The same profile at another sequence length: truncation and padding recomputed from the length
@@ -125,6 +137,8 @@ class DataProfile:
             "split": asdict(self.split),
             "notes": list(self.notes),
             "labels": self.labels.to_json() if self.labels is not None else None,
+            "bad_labels": self.bad_labels,
+            "label_problems": [asdict(p) for p in self.label_problems],
         }
         if self.sample is not None:
             out["sample"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.sample).items()}
@@ -279,6 +293,8 @@ class _Tally:
     skipped: int = 0
     examples: int = 0
     labels: Counter = field(default_factory=Counter)  # examples per `label` value
+    bad_labels: int = 0  # examples whose `label` is no class label
+    label_problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS of them
 
     def absorb(self, counts: list[tuple[int, int]]) -> None:
         """Add (tokens, trained tokens) pairs from counter.count."""
@@ -332,6 +348,10 @@ def _read(records, source, counter: TokenCounter, tally: _Tally, reservoir: Rese
                 tally.hashes.append(_digest(rec))
                 if rec.label is not None:
                     tally.labels[rec.label] += 1
+                elif rec.label_problem is not None:
+                    tally.bad_labels += 1
+                    if len(tally.label_problems) < MAX_PROBLEMS:
+                        tally.label_problems.append(Problem(line, rec.label_problem))
                 keep(rec)
             else:
                 tally.skip(line, rec.reason)
@@ -388,4 +408,5 @@ def _profile(path, fmt: str, schema: str, tally: _Tally, totals: _Totals, seq_le
         tokenizer=choice.path or (EXACT_IDS if exact_ids else f"estimate ({choice.chars_per_token:g} chars/token)"),
         notes=tuple(notes), sample=sample, length_hist=tuple(sorted(tally.hist.items())),
         labels=label_balance(tally.labels) if tally.labels else None,
+        bad_labels=tally.bad_labels, label_problems=tuple(tally.label_problems),
     )

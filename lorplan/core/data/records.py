@@ -35,7 +35,8 @@ def open_records(
         rows = chain(head, rows)
     else:
         schema = check_schema(schema)
-    return source, schema, ((line, to_example(line, row, schema)) for line, row in rows)
+    text_cells = source.format in ("csv", "tsv")  # every cell is text: a label "1.0" is the number 1
+    return source, schema, ((line, to_example(line, row, schema, text_cells=text_cells)) for line, row in rows)
 
 
 def detect_schema(path: str | os.PathLike[str]) -> str:
@@ -56,13 +57,15 @@ def iter_examples(path: str | os.PathLike[str], *, schema: str | None = None) ->
 @dataclass(frozen=True)
 class DataPeek:
     """What the first rows of a dataset hold: its schema, the usable examples and skipped rows among them, and
-    how many of those examples carry each `label` value. complete: every row of the file was read."""
+    how many of those examples carry each `label` value. complete: every row of the file was read. bad_label: the
+    first label that is no class label (2.5, NaN, true) as "line N: why", else None."""
 
     schema: str
     examples: int
     skipped: int
     labels: Counter
     complete: bool
+    bad_label: str | None = None
 
 
 def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, rows: int = 20_000) -> DataPeek:
@@ -75,6 +78,7 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
     examples = skipped = 0
     labels: Counter = Counter()
     first_bad = ""
+    bad_label = None
     complete = True
     for line, rec in records:
         if examples + skipped >= rows:
@@ -84,13 +88,15 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
             examples += 1
             if rec.label is not None:
                 labels[rec.label] += 1
+            elif rec.label_problem is not None and bad_label is None:
+                bad_label = f"line {line}: {rec.label_problem}"
         else:
             skipped += 1
             first_bad = first_bad or f"; line {line}: {rec.reason}"
     if examples == 0:
         where = "" if complete else f" in its first {rows:,} rows"
         raise BadInput(f"--data {path}: no usable row{where} ({skipped} skipped{first_bad})")
-    return DataPeek(schema, examples, skipped, labels, complete)
+    return DataPeek(schema, examples, skipped, labels, complete, bad_label)
 
 
 class Reservoir:

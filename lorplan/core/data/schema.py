@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
@@ -17,6 +19,8 @@ _SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "use
                    "assistant": "assistant", "tool": "tool", "function_call": "assistant", "observation": "tool"}
 _LABEL_COLUMN = "label"
 _INTEGER = re.compile(r"-?[0-9]+")
+_WHOLE_DECIMAL = re.compile(r"-?[0-9]+\.0*")  # "1.0": pandas' integer with missing values, in a CSV cell
+_LABEL_RULE = "a class label is a whole number (its class id) or a name"
 
 
 def schema_of_columns(columns: Iterable[str]) -> str | None:
@@ -68,24 +72,28 @@ def check_schema(name: str) -> str:
     return name
 
 
-def to_example(line: int, row: Any, schema: str) -> Example | Bad:
-    """Normalise one row for `schema`, or say why it is unusable (missing field, wrong type, empty)."""
+def to_example(line: int, row: Any, schema: str, *, text_cells: bool = False) -> Example | Bad:
+    """Normalise one row for `schema`, or say why it is unusable (missing field, wrong type, empty).
+
+    text_cells: every value of the row is text (CSV, TSV), so a `label` cell such as "1.0" is the number pandas
+    wrote for an integer column with missing values (read_label)."""
     if isinstance(row, Bad):
         return row
     try:
-        label = _label(row)
+        label, problem = read_label(row.get(_LABEL_COLUMN), text_cells=text_cells)
+        lab = {"label": label, "label_problem": problem}
         if schema == "text":
-            return Example(line, schema, text=_text(row, "text"), label=label)
+            return Example(line, schema, text=_text(row, "text"), **lab)
         if schema == "prompt-completion":
             prompt = _text(row, "prompt", allow_empty=True)
-            return Example(line, schema, prompt=prompt, completion=_text(row, "completion"), label=label)
+            return Example(line, schema, prompt=prompt, completion=_text(row, "completion"), **lab)
         if schema == "alpaca":
             instruction = _text(row, "instruction")
             input_text = _text(row, "input", allow_empty=True, optional=True)
             return Example(line, schema, prompt=alpaca_prompt(instruction, input_text),
-                           completion=_text(row, "output"), label=label)
+                           completion=_text(row, "output"), **lab)
         if schema == "messages":
-            return Example(line, schema, messages=_messages(row), label=label)
+            return Example(line, schema, messages=_messages(row), **lab)
         if schema == "tokenized":
             ids = _int_list(row, "input_ids")
             if not ids:
@@ -93,7 +101,7 @@ def to_example(line: int, row: Any, schema: str) -> Example | Bad:
             labels = _int_list(row, "labels", optional=True)
             if labels is not None and len(labels) != len(ids):
                 return Bad(f"labels has {len(labels)} items, input_ids has {len(ids)}")
-            return Example(line, schema, input_ids=ids, labels=labels, label=label)
+            return Example(line, schema, input_ids=ids, labels=labels, **lab)
     except _RowError as exc:
         return Bad(str(exc))
     raise BadInput(f"--schema {schema!r}: expected one of {', '.join(SCHEMAS)}")
@@ -128,22 +136,39 @@ def _check_unicode(text: str, what: str) -> None:
         raise _RowError(f"{what} holds a lone surrogate (invalid Unicode)")
 
 
-def _label(row: dict) -> int | str | None:
-    value = row.get(_LABEL_COLUMN)
-    if isinstance(value, bool) or value is None:
-        return None
+def read_label(value: Any, *, text_cells: bool = False) -> tuple[int | str | None, str | None]:
+    """(label, problem) for a row's `label` value: an integer is a class id; a whole float (1.0, what pandas
+    writes for an integer column with missing values) is that integer; a string of digits (" 3 ") is the integer,
+    in a CSV cell a whole decimal ("1.0") too, any other text a name; null, an empty string or no column: no label.
+    Any other value is no class label and comes back as (None, the reason): a number that is not whole (2.5), NaN
+    or infinity, a boolean, a list or an object."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, f"label {json.dumps(value)} is a boolean; {_LABEL_RULE}"
     if isinstance(value, int):
-        return value
+        return value, None
+    if isinstance(value, (float, Decimal)):
+        if math.isfinite(value) and value == int(value):
+            return int(value), None
+        return None, f"label {_number(value)} is not a whole number; {_LABEL_RULE}"
     if isinstance(value, str):
         # digits alone are a class id ("3", " -1 "); "²" or "--1" pass str.isdigit but are no int: names
         text = value.strip()
-        if _INTEGER.fullmatch(text):
+        if _INTEGER.fullmatch(text) or (text_cells and _WHOLE_DECIMAL.fullmatch(text)):
             try:
-                return int(text)
+                return int(text.split(".")[0]), None
             except ValueError:  # more digits than int() reads (sys.get_int_max_str_digits): a name
                 pass
-        return text or None
-    return None
+        return text or None, None
+    return None, f"label is {_type_name(value)}; {_LABEL_RULE}"
+
+
+def _number(value: float | Decimal) -> str:
+    """A number as the file spells it (JSON's NaN and Infinity, Python's repr otherwise)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)
+    return str(value)
 
 
 def _maybe_json(value: Any) -> Any:

@@ -10,6 +10,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lorplan.core.data.labels import mixed_note
+from lorplan.core.errors import BadInput
+
 
 @dataclass(frozen=True)
 class Lengths:
@@ -60,17 +63,22 @@ class LabelBalance:
     majority_fraction: the share of the largest class, i.e. the accuracy of always predicting it.
     imbalance_ratio: largest class / smallest class. warning: a sentence when the ratio is at least
     IMBALANCE_RATIO or there is a single label value, else None.
+    note: when integer class ids and names mix, which ids the names take and the head that needs
+    (lorplan.core.data.labels.mixed_note), else None. refused: why a classifier refuses these labels (a name that
+    reads as a number beside integer ids, the error lorplan plan and train stop with), else None.
     """
 
     counts: tuple[tuple[int | str, int], ...]
     majority_fraction: float
     imbalance_ratio: float
     warning: str | None
+    note: str | None = None
+    refused: str | None = None
 
     def to_json(self) -> dict:
         return {"counts": [{"label": label, "count": n} for label, n in self.counts],
                 "majority_fraction": self.majority_fraction, "imbalance_ratio": self.imbalance_ratio,
-                "warning": self.warning}
+                "warning": self.warning, "note": self.note, "refused": self.refused}
 
 
 def label_count(label: int | str, n: int) -> str:
@@ -92,7 +100,12 @@ def label_balance(counts: Mapping[int | str, int]) -> LabelBalance:
         warning = (f"labels are imbalanced: {top!r} has {most:,} examples, {low!r} has {least:,} "
                    f"({ratio:.1f} to 1); always answering {top!r} scores {most / total:.1%} accuracy, so "
                    "compare accuracies with that, or balance the classes")
-    return LabelBalance(ordered, round(most / total, 4), round(ratio, 2), warning)
+    note = refused = None
+    try:
+        note = mixed_note(counts)
+    except BadInput as exc:
+        refused = str(exc)
+    return LabelBalance(ordered, round(most / total, 4), round(ratio, 2), warning, note, refused)
 
 
 def percentile(hist: Mapping[int, int], q: float) -> int:

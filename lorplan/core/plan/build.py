@@ -229,6 +229,14 @@ def class_count(labels, where: str | None = None) -> int:
 _CLASS_RULE = "integer labels are class ids: the largest + 1; names take the ids after them"
 
 
+def _check_labels(profile, where) -> None:
+    """BadInput naming the file when a classifier cannot train on the profile's labels: a row whose label is no
+    class label (2.5, NaN, true: its line), or a name that reads as a number beside integer ids."""
+    refusal = profile.label_refusal()
+    if refusal is not None:
+        raise BadInput(f"--data {where}: {refusal}")
+
+
 def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str | None = None):
     """The spec to price a plan trained on the profiled data: for a sequence classifier, the spec with the head
     lorplan train builds for these labels (class_count: labels 0 and 5 need 6 outputs; 0, 5 and "spam" 7), or
@@ -237,14 +245,16 @@ def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str |
     `lorplan plan --write --data`, `lorplan recommend --data` and the planner price, write and probe this head.
 
     BadInput, naming the file (`data`, as the user typed it; else the profile's path): a classifier's data
-    without labels, a negative integer label (no class id), integer ids beside a name that reads as a number
-    ("1.0"), num_labels below what the labels need, or a head beyond lorplan.core.limits.MAX_NUM_LABELS."""
+    without labels, a row whose label is no class label (2.5, NaN, true), a negative integer label (no class id),
+    integer ids beside a name that reads as a number ("1.0"), num_labels below what the labels need, or a head
+    beyond lorplan.core.limits.MAX_NUM_LABELS."""
     from lorplan.core.limits import MAX_NUM_LABELS
     from lorplan.core.model.head import with_labels
 
     if _task(spec) != Task.SEQUENCE_CLASSIFICATION:
         return spec
     where = data if data is not None else profile.path
+    _check_labels(profile, where)
     if profile.labels is None:
         raise BadInput(f"--data {where}: {spec.id} is a sequence classifier and needs rows with a 'label'; "
                        f"these {profile.schema} rows have none")
@@ -268,6 +278,7 @@ def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, 
     BadInput, naming the file, when a classifier's data has no 'label'."""
     model = plan.model
     if model.task == Task.SEQUENCE_CLASSIFICATION:
+        _check_labels(profile, profile.path)
         if profile.labels is None:
             raise BadInput(f"--data {profile.path}: {model.source} is a sequence classifier and needs rows with a "
                            f"'label'; these {profile.schema} rows have none")
