@@ -468,3 +468,22 @@ def label_count(label: int | str, n: int) -> str:
     from lorplan.core.data.stats import label_count as core_label_count
 
     return core_label_count(label, n)
+
+
+def mixed_label_ids(balance) -> tuple[list[tuple[str, int]], int, int]:
+    """For labels that mix integer class ids and names (a LabelBalance with a `note`): each name with the class id
+    lorplan train gives it, in order, the largest integer label, and the head they need
+    (core.data.labels.class_ids / classes_needed)."""
+    from lorplan.core.data.labels import class_ids, classes_needed, is_class_id
+
+    ids = class_ids(label for label, _ in balance.counts)
+    names = [(v, i) for v, i in ids.items() if not is_class_id(v)]
+    return names, max(v for v in ids if is_class_id(v)), classes_needed(ids)
+
+
+def ambiguous_label(balance) -> str | None:
+    """The name that reads as a number beside integer class ids ("1.0" beside 1), which a classifier refuses
+    (core.data.labels.ambiguous_name), else None."""
+    from lorplan.core.data.labels import ambiguous_name
+
+    return ambiguous_name(label for label, _ in balance.counts)

@@ -453,3 +453,44 @@ async def test_at_120x24_the_skipped_rows_beside_the_histogram_can_be_scrolled_t
         await _until(pilot, lambda: left.max_scroll_y == 0 and not left.allow_focus())
         for line in problems:
             await _until(pilot, lambda line=line: " ".join(line.split()) in _column_text(app, left))
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_label_notes_of_the_profile_show_on_one_line(tmp_path, size):
+    """`lorplan profile` says which ids mixed integer and name labels take, and warns of labels a classifier
+    refuses (a name that reads as a number beside integer ids, a label 2.5); the Data tab showed neither. Each is
+    one line, beside the histogram (120 columns) and over it (80)."""
+    from lorplan.tui.textshot import screen_text
+
+    def write(name, labels):
+        path = tmp_path / name
+        path.write_text("".join(json.dumps({"text": f"review {i}", "label": labels[i % len(labels)]}) + "\n"
+                                for i in range(30)))
+        return path
+
+    cases = [
+        (write("mixed.jsonl", [0, 5, "spam"]), "class ids  'spam' → 6: names follow integer 5 · head of 7"),
+        (write("two.jsonl", [0, "a", "b"]), "class ids  'a' → 1 … 'b' → 2: names follow integer 0 · head of 3"),
+        # 'ham' → 2 … 'spam' → 3 would take 68 columns: the range of ids they take
+        (write("names.jsonl", [0, 1, "ham", "spam"]), "class ids  2 names take 2–3, after integer 1 · head of 4"),
+        (write("odd.jsonl", [0, 1, "1.0"]), "⚠ refused: name '1.0' reads as a number beside integer ids"),
+        (write("floats.jsonl", [0.0, 1.0, 2.5]), "⚠ refused: line 3: label 2.5 is not a whole number (10 rows)"),
+    ]
+    app = PanelApp()
+    async with app.run_test(size=size) as pilot:
+        panel = app.query_one(DataPanel)
+        for path, line in cases:
+            await _profile(pilot, path)
+            figures = text_of(app, "#data-figures").splitlines()
+            assert line in figures, figures
+            await pilot.pause()
+            region = app.query_one("#data-figures").region
+            rows = [row[region.x:region.right].strip() for row in screen_text(app).splitlines()[region.y:region.bottom]]
+            assert line in rows, "\n".join(rows)  # whole, on one row of the screen
+        assert panel.profile.labels.counts == ((0, 10), (1, 10))  # 1.0 is class 1; 2.5 is no class
+    plain = write("plain.jsonl", [0, 1])
+    app = PanelApp()
+    async with app.run_test(size=size) as pilot:
+        await _profile(pilot, plain)
+        figures = text_of(app, "#data-figures")
+        assert "class ids" not in figures and "refused" not in figures

@@ -38,7 +38,7 @@ def class_ids(labels: Iterable, where: str | None = None) -> dict:
     ints = sorted(v for v in values if is_class_id(v))
     names = sorted((v for v in values if not is_class_id(v)), key=str)
     if ints and names:
-        numeric = next((n for n in names if _NUMBER.fullmatch(str(n).strip())), None)
+        numeric = ambiguous_name(values)
         if numeric is not None:
             raise BadInput(f"{prefix}label {numeric!r} reads as a number but is a name beside integer class ids "
                            f"such as {ints[0]}; write every label as a whole number, or every label as a name")
@@ -46,6 +46,16 @@ def class_ids(labels: Iterable, where: str | None = None) -> dict:
     ids: dict = {v: v for v in ints}
     ids.update((name, start + i) for i, name in enumerate(names))
     return ids
+
+
+def ambiguous_name(labels: Iterable) -> str | None:
+    """The first name (in sorted order) that reads as a number ("1.0", "+1", "2e0") when integer class ids are
+    among the labels: what class_ids refuses. None otherwise."""
+    values = [v for v in set(labels) if v is not None]
+    if not any(is_class_id(v) for v in values):
+        return None
+    names = sorted((v for v in values if not is_class_id(v)), key=str)
+    return next((n for n in names if _NUMBER.fullmatch(str(n).strip())), None)
 
 
 def classes_needed(labels: Iterable, where: str | None = None) -> int:

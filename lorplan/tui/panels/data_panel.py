@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
 HIST_BINS = 30
 LABELS_SHOWN = 6  # classes named in the figures; the rest are counted
+NOTE_WIDTH = 64  # the label notes fit the figures column beside the histogram (66, less a scrollbar) on one line
 
 
 class _Cancelled(Exception):
@@ -76,6 +77,40 @@ def labels_text(balance, narrow: bool = False) -> list[str]:
     return lines
 
 
+def _fit(line: str) -> str:
+    """A line cut to NOTE_WIDTH with an ellipsis (a long label value; `lorplan profile` prints it whole)."""
+    return line if len(line) <= NOTE_WIDTH else line[: NOTE_WIDTH - 1] + "…"
+
+
+def ids_line(balance) -> str | None:
+    """When the labels mix integer class ids and names, the ids the names take and the head that needs in one
+    line (core's note, `lorplan profile`'s `note: labels mix …`): `class ids  'spam' → 6: names follow integer 5
+    · head of 7`. None for labels of one kind."""
+    if balance.note is None:
+        return None
+    names, top, head = bridge.mixed_label_ids(balance)
+    (first, lo), (last, hi) = names[0], names[-1]
+    shown = f"{first!r} → {lo:,}" + (f" … {last!r} → {hi:,}" if len(names) > 1 else "")
+    line = f"class ids  {shown}: names follow integer {top:,} · head of {head:,}"
+    if len(line) > NOTE_WIDTH and len(names) > 1:  # long names, or two of them: the range of ids they take
+        line = f"class ids  {len(names):,} names take {lo:,}–{hi:,}, after integer {top:,} · head of {head:,}"
+    return _fit(line)
+
+
+def refusal_line(p: bridge.DataProfile) -> str | None:
+    """Why a classifier refuses the profile's labels (core's DataProfile.label_refusal, which lorplan plan and
+    train stop with) in one line: the first label that is no class label, with its line and how many rows have
+    one, or a name that reads as a number beside integer ids. None when a classifier takes them."""
+    if p.label_problems:
+        first = p.label_problems[0]
+        rows = f" ({p.bad_labels:,} rows)" if p.bad_labels > 1 else ""
+        return _fit(f"⚠ refused: line {first.line}: {first.reason.split('; ')[0]}{rows}")
+    if p.labels is not None and p.labels.refused is not None:
+        name = bridge.ambiguous_label(p.labels)
+        return _fit(f"⚠ refused: name {name!r} reads as a number beside integer ids")
+    return None
+
+
 def figures_text(p: bridge.DataProfile, narrow: bool = False) -> str:
     """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns)."""
     est = " (est.)" if p.estimated else ""
@@ -95,6 +130,10 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False) -> str:
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
     if p.labels is not None:  # a classification dataset
         lines += labels_text(p.labels, narrow)
+        if (ids := ids_line(p.labels)) is not None:
+            lines.append(ids)
+    if (refused := refusal_line(p)) is not None:
+        lines.append(refused)
     return "\n".join(lines)
 
 
