@@ -239,7 +239,7 @@ def test_write_with_data_reads_whole_float_labels_as_class_ids_and_names_a_bad_o
     path = tmp_path / "bad.toml"
     assert main(["plan", "--model", MINILM, "--rank", "1", "--data", str(bad), "--write", str(path)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"lorplan: error: --data {bad}: 20 rows have a label that is no class label, the first line 3: label 2.5 "
+        f"lorplan plan: error: --data {bad}: 20 rows have a label that is no class label, the first line 3: label 2.5 "
         "is not a whole number; a class label is a whole number (its class id) or a name"]
     assert not path.exists()
     assert main(["plan", "--model", "gpt2", "--rank", "1", "--data", str(bad), "--write", str(path)]) == 0  # a
