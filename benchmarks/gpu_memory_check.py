@@ -7,7 +7,8 @@ checkpointing. The model is SmolLM2-135M's architecture from the built-in catalo
 network, no tokenizer: random token ids). For each variant it prints
   torch.cuda.max_memory_allocated  vs  the estimate's allocated peak (total - context - reserve),
   torch.cuda.max_memory_reserved   vs  allocated peak + allocator reserve,
-  NVML (this process)              vs  the estimate's total, with the CUDA context measured through NVML.
+  NVML (this process)              vs  the estimate's total, with the CUDA context measured through NVML
+(read as `lorplan train`'s meter reads it: the NVML device with torch's UUID, which it checks and prints).
 Then the terms issue 13 added, each on a random-weight model from the catalog's config: the model's own
 dropout (GPT-2's 0.1), an encoder classifier (all-MiniLM-L6-v2), full fine-tuning (fp32 master weights under
 bf16 autocast), Liger's fused linear cross-entropy and Apple's cut cross-entropy (when installed), each printed
@@ -28,17 +29,36 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def _nvml_process_bytes(index: int) -> int | None:
+    """NVML's figure for this process on torch's device `index`, read as `lorplan train`'s meter reads it."""
+    try:
+        from lorplan.train.memory import nvml_process_bytes
+
+        return nvml_process_bytes(index)
+    except Exception:  # NVML is optional here: no library or no permission gives "n/a"
+        return None
+
+
+def _meter_device(index: int) -> str:
+    """Whether the meter's NVML device (found by torch's UUID) is the GPU torch runs on: NVML's UUID of the
+    handle it found against torch's own."""
+    import torch
+
+    from lorplan.train.memory import cuda_uuid, nvml_handle_by_uuid
+
+    torch_uuid = str(torch.cuda.get_device_properties(index).uuid)
     try:
         import pynvml
 
         pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-        for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle):
-            if p.pid == os.getpid() and p.usedGpuMemory is not None:
-                return int(p.usedGpuMemory)
-        return None
-    except Exception:  # NVML is optional here: no library or no permission gives "n/a"
-        return None
+        uuid = cuda_uuid(index)
+        handle = nvml_handle_by_uuid(pynvml, uuid) if uuid else None
+        found = None if handle is None else pynvml.nvmlDeviceGetUUID(handle)
+        found = found.decode() if isinstance(found, bytes) else found
+    except Exception as exc:
+        return f"memory meter's NVML device: n/a ({type(exc).__name__}: {exc})"
+    same = found is not None and found.split("-", 1)[1] == torch_uuid
+    return (f"memory meter's NVML device {found}, torch cuda:{index} {torch_uuid}: "
+            f"{'same GPU' if same else 'NOT THE SAME GPU'}")
 
 
 def _fmt(n: int | None) -> str:
@@ -268,6 +288,7 @@ def main() -> int:
     context = _nvml_process_bytes(torch.cuda.current_device())
     print(f"{torch.cuda.get_device_name()}  torch {torch.__version__}  model {spec.id} (random weights)")
     print(f"CUDA context measured through NVML: {_fmt(context)}")
+    print(_meter_device(torch.cuda.current_device()))
     with tempfile.TemporaryDirectory() as tmp:
         for quant in ("none", "nf4"):
             for gc_on in (False, True):

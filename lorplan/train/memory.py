@@ -30,13 +30,55 @@ def rss_peak_bytes() -> int:
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
-def nvml_process_bytes(cuda_index: int) -> int | None:
-    """GPU memory NVML attributes to this process on the CUDA device `cuda_index` (visible-device order),
-    or None when NVML, the device or the per-process figure is unavailable (containers often hide pids)."""
-    from lorplan.core.gpu import list_gpus
+def cuda_uuid(cuda_index: int) -> str | None:
+    """NVML's name of torch's CUDA device `cuda_index` ("GPU-" + the UUID torch reads from CUDA; CUDA's own
+    string has no prefix), or None when torch does not say (no CUDA, no such device, a build without it)."""
+    try:
+        import torch
 
-    gpus, _ = list_gpus()
-    if cuda_index >= len(gpus):
+        raw = str(getattr(torch.cuda.get_device_properties(cuda_index), "uuid", "") or "").strip().lower()
+    except Exception:  # no CUDA, an index torch refuses: the meter then says nothing rather than guess
+        return None
+    if raw.startswith(("gpu-", "mig-")):
+        raw = raw[4:]
+    return f"GPU-{raw}" if len(raw) == 36 and raw.count("-") == 4 else None
+
+
+def nvml_handle_by_uuid(nv, uuid: str):
+    """NVML's handle of the device CUDA calls `uuid` (cuda_uuid's "GPU-..."), or None when NVML does not know it.
+    A MIG instance's CUDA UUID is NVML's "MIG-..." of the same digits (drivers from R470), hence the second try."""
+    for name in (uuid, "MIG-" + uuid[4:]):
+        try:
+            return nv.nvmlDeviceGetHandleByUUID(name)
+        except Exception:
+            continue
+    return None
+
+
+def nvml_process_bytes(cuda_index: int, uuid: str | None = None) -> int | None:
+    """GPU memory NVML attributes to this process on the CUDA device `cuda_index` (torch's index), or None when
+    NVML, the device or the per-process figure is unavailable (containers often hide pids).
+
+    The device is found by its UUID (`uuid`, else cuda_uuid(cuda_index)): torch's index i is not NVML's i
+    when CUDA numbers GPUs fastest first (its default) or CUDA_VISIBLE_DEVICES selects some. Only when torch
+    gives no UUID is the index looked up as lorplan reads CUDA_VISIBLE_DEVICES (list_gpus), and then only
+    where CUDA numbers the GPUs alike (order_note is None): a missing figure is better than another GPU's."""
+    from lorplan.core import gpu
+
+    uuid = uuid or cuda_uuid(cuda_index)
+    try:
+        nv = gpu._nvml()
+    except RuntimeError:
+        return None
+    if uuid is not None:
+        handle = nvml_handle_by_uuid(nv, uuid)
+        if handle is None:
+            return None
+        used = [int(p.usedGpuMemory) for p in nv.nvmlDeviceGetComputeRunningProcesses(handle)
+                if p.pid == os.getpid() and isinstance(getattr(p, "usedGpuMemory", None), int) and p.usedGpuMemory]
+        return max(used) if used else None
+    gpus, _ = gpu.list_gpus()
+    if cuda_index >= len(gpus) or (len(gpus) > 1 and gpu.order_note() is not None):
         return None
     used = [p.used_bytes for p in gpus[cuda_index].processes if p.pid == os.getpid() and p.used_bytes]
     return max(used) if used else None
@@ -73,6 +115,7 @@ class MemoryMeter:
         self.cuda_index = cuda_index
         self.rss_before = 0
         self.nvml_peak: int | None = None
+        self.uuid: str | None = None  # the device's NVML UUID once sampled ("" when torch does not give it)
 
     def start(self) -> None:
         import torch
@@ -86,7 +129,9 @@ class MemoryMeter:
         if self.device != "cuda":
             return
         try:
-            used = nvml_process_bytes(self.cuda_index)
+            if self.uuid is None:  # asked once: torch's UUID of the device does not change during a run
+                self.uuid = cuda_uuid(self.cuda_index) or ""
+            used = nvml_process_bytes(self.cuda_index, self.uuid or None)
         except Exception:  # NVML refusing mid-run must not end a training
             used = None
         if used is not None:

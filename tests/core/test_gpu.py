@@ -142,6 +142,9 @@ class FakeNVML:
 
     def nvmlDeviceGetHandleByUUID(self, uuid):
         for d in self.devices:
+            if d["uuid"] == uuid:
+                return d
+        for d in self.devices:
             for mig in d.get("migs", ()):
                 if mig["uuid"] == uuid:
                     return {**mig, "parent": d}

@@ -131,3 +131,101 @@ def test_gpus_command_says_it(workstation, monkeypatch, capsys):
     monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
     assert main(["gpus"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+class CudaUUID:
+    """What torch.cuda.get_device_properties(i).uuid is: an object whose str() is CUDA's UUID, without NVML's
+    "GPU-" prefix (torch/csrc/cuda/Module.cpp, _CUuuid.__str__)."""
+
+    def __init__(self, nvml_uuid: str):
+        self.text = nvml_uuid.split("-", 1)[1]
+
+    def __str__(self):
+        return self.text
+
+
+def fake_cuda(monkeypatch, *nvml_uuids: str) -> None:
+    """torch.cuda's device properties as CUDA numbers the devices: cuda:i is the GPU of nvml_uuids[i]."""
+    from types import SimpleNamespace
+
+    import torch
+
+    def props(i):
+        if not 0 <= i < len(nvml_uuids):
+            raise AssertionError("Invalid device id")
+        return SimpleNamespace(name="?", uuid=CudaUUID(nvml_uuids[i]))
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", props)
+
+
+UMIG = "MIG-5c3e0b1e-aaaa-bbbb-cccc-ddddeeeeffff"
+
+
+@pytest.fixture
+def busy_workstation(monkeypatch, tmp_path):
+    """The workstation with this process on both GPUs: 5 GiB on the 4090, 300 MiB (a stray context) on the 3060,
+    so reading the wrong GPU gives a wrong figure, not a missing one."""
+    import os
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    me = os.getpid()
+    mig = {"name": "MIG 1g.5gb", "uuid": UMIG, "total": 5 * gpu.GiB, "used": 0, "reserved": 0,
+           "procs": [(me, 2 * gpu.GiB)]}
+    fake = DriverNVML([{**WORKSTATION[0], "procs": [(me, 300 * gpu.MiB), (1, 7 * gpu.GiB)]},
+                       {**WORKSTATION[1], "procs": [(1, 9 * gpu.GiB), (me, 5 * gpu.GiB)], "migs": [mig]}])
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    gpu.reset()
+    yield fake
+    gpu.reset()
+
+
+def test_the_memory_meter_reads_the_gpu_torch_trains_on(busy_workstation, monkeypatch):
+    """CUDA's default order makes the 4090 cuda:0; NVML calls it 1. The meter finds it by torch's UUID."""
+    pytest.importorskip("torch")
+    from lorplan.train.memory import MemoryMeter, cuda_uuid, nvml_process_bytes
+
+    fake_cuda(monkeypatch, U4090, U3060)  # fastest first
+    assert cuda_uuid(0) == U4090 and cuda_uuid(1) == U3060 and cuda_uuid(2) is None
+    assert nvml_process_bytes(0) == 5 * gpu.GiB
+    assert nvml_process_bytes(1) == 300 * gpu.MiB
+    meter = MemoryMeter("cuda", 0)
+    meter.sample()
+    assert (meter.uuid, meter.nvml_peak) == (U4090, 5 * gpu.GiB)
+    # a subset: CUDA_VISIBLE_DEVICES=1 makes the 4090 cuda:0 in every order
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    fake_cuda(monkeypatch, U4090)
+    assert nvml_process_bytes(0) == 5 * gpu.GiB
+    # a MIG instance: CUDA's UUID is NVML's MIG-<same digits>
+    fake_cuda(monkeypatch, "GPU-" + UMIG[4:])
+    assert nvml_process_bytes(0) == 2 * gpu.GiB
+    # a device NVML does not know: nothing, not another GPU's figure
+    fake_cuda(monkeypatch, "GPU-00000000-0000-0000-0000-000000000000")
+    assert nvml_process_bytes(0) is None
+
+
+def test_without_torchs_uuid_the_meter_reads_an_index_only_where_cuda_numbers_alike(busy_workstation, monkeypatch):
+    """This torch has no CUDA: get_device_properties raises, as it does where the UUID is unavailable."""
+    pytest.importorskip("torch")
+    from lorplan.train.memory import MemoryMeter, cuda_uuid, nvml_process_bytes
+
+    assert cuda_uuid(0) is None
+    assert nvml_process_bytes(0) is None  # different GPUs, CUDA's own order: cuda:0 may be either
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    assert nvml_process_bytes(0) == 300 * gpu.MiB and nvml_process_bytes(1) == 5 * gpu.GiB
+    monkeypatch.delenv("CUDA_DEVICE_ORDER")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", U4090)  # one device named by UUID: no order involved
+    assert nvml_process_bytes(0) == 5 * gpu.GiB
+    # NVML failing mid-run: the meter records nothing and does not raise
+    fake_cuda(monkeypatch, U4090)
+
+    def refuse(handle):
+        raise busy_workstation.NVMLError("GPU is lost")
+
+    monkeypatch.setattr(busy_workstation, "nvmlDeviceGetComputeRunningProcesses", refuse, raising=False)
+    meter = MemoryMeter("cuda", 0)
+    meter.sample()
+    assert meter.nvml_peak is None
+    monkeypatch.setitem(sys.modules, "pynvml", DriverNVML([], fail_init="Driver Not Loaded"))
+    gpu.reset()
+    assert nvml_process_bytes(0) is None
