@@ -45,10 +45,12 @@ class GpuView:
 
 @dataclass(frozen=True)
 class GpuReport:
-    """What NVML said: the devices, or none and the reason in one line."""
+    """What NVML said: the devices, or none and the reason in one line; note: lorplan.core.gpu.order_note (CUDA
+    programs may number these GPUs otherwise), as `lorplan gpus` prints it, or None."""
 
     gpus: tuple[GpuView, ...]
     reason: str = ""
+    note: str | None = None
 
 
 GpuSource = Callable[[], GpuReport]
@@ -56,13 +58,13 @@ GpuSource = Callable[[], GpuReport]
 
 def query_gpus() -> GpuReport:
     """The GPUs NVML sees now (honouring CUDA_VISIBLE_DEVICES), or none and why. Never raises."""
-    from lorplan.core.gpu import list_gpus
+    from lorplan.core.gpu import list_gpus, order_note
 
     devices, reason = list_gpus()
     views = tuple(
         GpuView(d.cuda_index, d.name, d.total_bytes, d.used_bytes, d.free_bytes) for d in devices
     )
-    return GpuReport(views, reason or ("" if views else "NVML sees no GPU"))
+    return GpuReport(views, reason or ("" if views else "NVML sees no GPU"), order_note() if views else None)
 
 
 def no_gpu(reason: str = "no GPU on this machine") -> GpuSource:

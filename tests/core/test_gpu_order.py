@@ -133,6 +133,17 @@ def test_gpus_command_says_it(workstation, monkeypatch, capsys):
     assert len(capsys.readouterr().out.splitlines()) == 2
 
 
+def test_the_planners_gpu_report_carries_the_note(workstation, monkeypatch):
+    from lorplan.tui import bridge
+
+    report = bridge.query_gpus()
+    assert [g.name for g in report.gpus] == ["NVIDIA GeForce RTX 3060", "NVIDIA GeForce RTX 4090"]
+    assert report.note == gpu.order_note({}) and report.note
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    assert bridge.query_gpus().note is None
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert bridge.query_gpus() == bridge.GpuReport((), "CUDA_VISIBLE_DEVICES hides every device", None)
+
 class CudaUUID:
     """What torch.cuda.get_device_properties(i).uuid is: an object whose str() is CUDA's UUID, without NVML's
     "GPU-" prefix (torch/csrc/cuda/Module.cpp, _CUuuid.__str__)."""

@@ -205,6 +205,30 @@ async def test_gpu_list_when_nvml_sees_devices(make_app):
         assert "8.00 GiB is free now" in str(app.screen.query_one("#plan-summary").render())
 
 
+async def test_gpu_panel_says_when_cuda_may_number_the_gpus_otherwise(make_app):
+    """The report's note (lorplan.core.gpu.order_note, as `lorplan gpus` prints it): one muted line under the
+    usage, the whole note in its tooltip; gone when the next report has none."""
+    from lorplan.tui.bridge import GpuReport, GpuView
+
+    gib = 1024**3
+    note = ("note: these GPUs differ and CUDA_DEVICE_ORDER is not PCI_BUS_ID, so CUDA programs number them fastest "
+            "first; export CUDA_DEVICE_ORDER=PCI_BUS_ID to number them alike everywhere")
+    gpus = (GpuView(0, "NVIDIA GeForce RTX 3060", 12 * gib, 1 * gib, 11 * gib),
+            GpuView(1, "NVIDIA GeForce RTX 4090", 24 * gib, 2 * gib, 22 * gib))
+    reports = [GpuReport(gpus, "", note)]
+    app = make_app(gpu_source=lambda: reports[-1])
+    async with app.run_test(size=SIZE) as pilot:
+        shown = app.screen.query_one("#gpu-note")
+        usage = app.screen.query_one("#gpu-usage")
+        assert shown.display and shown.region.height == 1 and shown.region.y > usage.region.y
+        assert str(shown.render()).startswith("note: these GPUs differ") and shown.tooltip == note
+        assert app.screen.query_one("#gpu-panel").region.contains_region(shown.region)
+        reports.append(GpuReport(gpus))
+        app.screen.query_one("#gpu-panel").refresh_gpus()
+        await wait_until(pilot, lambda: not shown.display)
+        assert shown.region.height == 0
+
+
 async def test_typing_several_gpus_picks_ddp_as_the_cli_does_and_one_gpu_puts_none_back(make_app):
     """`lorplan plan --gpus 2` defaults sharding to ddp: the form does the same instead of an error, and undoes
     it on one GPU; a sharding chosen by hand is left alone."""

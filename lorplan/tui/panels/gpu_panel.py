@@ -47,6 +47,7 @@ class GpuPanel(Vertical):
         yield Static("Reading GPUs through NVML …", id="gpu-banner")
         yield SelectionList[int](id="gpu-list", compact=True)
         yield Static("", id="gpu-usage")
+        yield Static("", id="gpu-note")  # order_note: CUDA programs may number these GPUs otherwise
         with Horizontal(id="gpu-budget-row"):
             yield Select(
                 [(f"{label} ({format_bytes(size, 0)})" if "GiB" not in label and "GB" not in label else label, i)
@@ -85,6 +86,10 @@ class GpuPanel(Vertical):
             self.set_interval(REFRESH_SECONDS if report.gpus else NO_GPU_REFRESH_SECONDS, self.refresh_gpus)
         self._report = report
         self.has_gpu = bool(report.gpus)
+        note = self.query_one("#gpu-note", Static)  # one line, cut to the panel's width; whole in its tooltip
+        note.update(report.note or "")
+        note.tooltip = report.note
+        note.display = bool(report.gpus and report.note)
         if report.gpus:
             names = tuple(f"{g.index}: {g.name}" for g in report.gpus)
             if names != self._names:
