@@ -45,6 +45,19 @@ def check_context(plan, plan_path: str) -> None:
     check_plan_targets(plan, spec, plan_path)
 
 
+def _check_folder(output: str) -> None:
+    """-o's folder must exist (peft's output is itself a folder, made here, but not the folders above it): a typo
+    in a folder name is an error, not a stray folder tree, as `lorplan plan --write` refuses it."""
+    from pathlib import Path
+
+    from lorplan.core.errors import BadInput
+
+    parent = Path(output).parent
+    if not parent.is_dir():
+        what = "is a file, not a folder" if parent.exists() else "does not exist; create it first"
+        raise BadInput(f"-o {output}: folder {parent} {what}")
+
+
 def run(args: argparse.Namespace) -> int:
     from lorplan.core.export import default_output, export_plan, write_export
     from lorplan.core.plan import read_plan
@@ -53,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     check_context(plan, args.plan)
     result = export_plan(plan, args.to)
     out = args.output or default_output(args.plan, args.to)
+    if args.output:
+        _check_folder(args.output)
     written = write_export(result, out, force=args.force)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)

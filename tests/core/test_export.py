@@ -321,3 +321,17 @@ def test_axolotl_enables_the_loss_kernel_the_plan_was_priced_with(loss, plugin, 
         assert "plugins" not in cfg and "liger_fused_linear_cross_entropy" not in cfg and "cut_cross_entropy" not in cfg
     else:
         assert cfg["plugins"] == [plugin] and cfg[switch] is True
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cli_export_into_a_folder_that_does_not_exist_is_refused(tmp_path, capsys, fmt):
+    """-o with a typo in a folder name made the missing folders (a stray folder tree); `lorplan plan --write`
+    refuses the same typo. For peft the output is a folder itself: it is made, but not the folders above it."""
+    plan_path = tmp_path / "p.toml"
+    write_plan(sample("smollm2-135m-cpu"), plan_path)
+    target = tmp_path / "typo" / "exports" / ("peft" if fmt == "peft" else "x.yaml")
+    assert main(["export", str(plan_path), "--to", fmt, "-o", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"lorplan export: error: -o {target}: folder {target.parent} does not exist; create it first")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.toml"]  # nothing made
+    assert main(["export", str(plan_path), "--to", fmt, "-o", str(tmp_path / target.name)]) == 0  # its folder exists
