@@ -265,6 +265,9 @@ def _recommend(args) -> int:
     if args.micro_batch is None:
         args.micro_batch = str(micro_batch(task))
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
+    # lorplan train right-pads several sequences per step (no packing here), so the plan is priced with the
+    # padding mask, as `lorplan plan --write` prices a classifier's 16 rows
+    setup = replace(setup, padding_mask=setup.micro_batch > 1)
     check_context(spec, setup)  # and --seq-len / --rope-scaling against the model's positions
     adapter_size(spec, setup.targets)  # and so are the targets
     blocked = None

@@ -523,3 +523,21 @@ def test_the_text_output_keeps_a_hyphenated_model_folder_on_one_line(tmp_path, c
         on_one_line = sum(str(folder) in line for line in cap.out.splitlines())
         mentions = re.sub(r"-\n +", "-", cap.out).count(str(folder))  # a line broken after a hyphen, mended
         assert on_one_line == mentions >= 2, (pad, cap.out)  # the headline and the token rule's evidence
+
+
+def test_a_classifier_plan_written_by_recommend_is_priced_as_lorplan_plan_prices_it(tmp_path, capsys):
+    """lorplan train right-pads a classifier's 16 rows per step, so `lorplan plan --write` prices the padding
+    mask; `recommend --write` priced the same plan without it (a smaller estimate for the same training)."""
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta"]
+    rows = [{"text": " ".join(words[(i + k) % 6] for k in range(3 + i % 20)), "label": i % 3} for i in range(300)]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none",
+                        "--write", str(tmp_path / "rec.toml"))
+    assert rc == 0, cap.err
+    rec = read_plan(tmp_path / "rec.toml")
+    assert rec.training.micro_batch == 16 and rec.estimate.padding_mask is True
+    assert main(["plan", "--model", MINILM, "--rank", str(rec.lora.r), "--seq-len", str(rec.training.seq_len),
+                 "--data", data, "--write", str(tmp_path / "plan.toml")]) == 0
+    plan = read_plan(tmp_path / "plan.toml")
+    assert plan.training.micro_batch == 16 and plan.model.num_labels == rec.model.num_labels == 3
+    assert rec.estimate.total_bytes == plan.estimate.total_bytes
