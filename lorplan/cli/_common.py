@@ -81,6 +81,24 @@ def check_write_target(text: str | None, force: bool, data: str | None = None) -
         raise BadInput(f"--write {text}: that is the --data file; writing the plan there would replace your data")
 
 
+def first_skipped(profile) -> str:
+    """A data profile's first skipped row as `line N: reason` ("" when none was skipped)."""
+    first = profile.problems[0] if profile.problems else None
+    return f"line {first.line}: {first.reason}" if first is not None else ""
+
+
+def skipped_note(what: str, path, skipped: int, examples: int, first: str, uses: str) -> str:
+    """The rows of a data file that were skipped (broken JSON, missing fields, ...), in one line: what uses the
+    data counts or trains without them, which the user should know (`lorplan profile` lists them all).
+    what: the data as the command names it (`--data d.jsonl`); first: the first skipped row's `line N: reason`;
+    uses: what goes without them ("the recommendation counts")."""
+    from lorplan.core.units import counted
+
+    where = f" ({first})" if first and skipped == 1 else (f" (the first, {first})" if first else "")
+    return (f"note: {what}: {counted(skipped, 'row')} skipped{where}; {uses} the {examples:,} usable examples; "
+            f"`lorplan profile --data {path}` lists the skipped rows")
+
+
 def add_rope_scaling(group, carried: str) -> None:
     """Add --rope-scaling FACTOR to an argparse group, with the help `lorplan plan` gives it; `carried` says
     what the command does with it (the plan it writes, the probes it trains, the lengths it counts). Parsed by

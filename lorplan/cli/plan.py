@@ -7,9 +7,10 @@ line). Choices are checked by TrainingSetup, not argparse, so that errors stay o
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from lorplan.cli._common import add_rope_scaling
+from lorplan.cli._common import add_rope_scaling, first_skipped, skipped_note
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import (
@@ -206,6 +207,9 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     lines = []
     if isinstance(data, str):
         profile = profile if profile is not None else _profile(data)
+        if profile.skipped:
+            print(skipped_note(f"--data {data}", data, profile.skipped, profile.examples, first_skipped(profile),
+                               "the plan counts"), file=sys.stderr)
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
     task_batch = micro_batch(spec.task)
     if not getattr(args, "micro_batch_given", True) and setup.micro_batch != task_batch:

@@ -17,9 +17,11 @@ import textwrap
 from lorplan.cli._common import (
     add_rope_scaling,
     check_write_target,
+    first_skipped,
     parse_int,
     positive_float,
     positive_int,
+    skipped_note,
     vocab_metavar,
 )
 from lorplan.core.errors import BadInput
@@ -216,18 +218,6 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
                                   num_labels=labels), profile, spec
 
 
-def _skipped_note(path: str, profile) -> str:
-    """The rows of --data the profile skipped (broken JSON, missing fields, ...), in one line: the prior counted
-    and the probes train without them, which the user should know (`lorplan profile` lists them all)."""
-    from lorplan.core.units import counted
-
-    first = profile.problems[0] if profile.problems else None
-    where = f" (line {first.line}: {first.reason})" if first is not None and profile.skipped == 1 else (
-        f" (the first, line {first.line}: {first.reason})" if first is not None else "")
-    return (f"note: --data {path}: {counted(profile.skipped, 'row')} skipped{where}; the recommendation counts "
-            f"the {profile.examples:,} usable examples; `lorplan profile --data {path}` lists the skipped rows")
-
-
 def run(args) -> int:
     _check_flags(args)
     if args.run_id is not None:
@@ -277,7 +267,8 @@ def _recommend(args) -> int:
             raise BadInput(f"--probes auto: {blocked.reason}")
     data, profile, spec = _data_size(args, spec, task, seq_len, setup.rope_scaling)
     if profile is not None and profile.skipped:
-        print(_skipped_note(args.data, profile), file=sys.stderr)
+        print(skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
+                           first_skipped(profile), "the recommendation counts"), file=sys.stderr)
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
         spec = with_labels(spec, data.num_labels)  # without --data: --num-labels, else the model's own head
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)

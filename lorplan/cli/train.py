@@ -43,14 +43,15 @@ def train_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None:
+def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> str | None:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
     this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
     context or model.rope_scaling's reach, LoRA settings that adapt what they name (every rank_pattern and
     alpha_pattern key matches an adapted module) (core.plan.context, the rules of `lorplan plan`), the data
     readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
     that can be made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming
-    the plan's key, otherwise."""
+    the plan's key, otherwise. Returns a note on the data rows that were skipped (broken lines, missing fields),
+    or None."""
     from pathlib import Path
 
     from lorplan.core.data import UnknownSchema, peek_examples
@@ -75,7 +76,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
         raise BadInput(f"{plan_path}: data.path {plan.data.path}: no such file or folder (looked in the working "
                        f"folder and beside the plan); write your dataset's path there")
     try:
-        peek_examples(data, schema=None if plan.data.schema == "auto" else plan.data.schema)
+        peek = peek_examples(data, schema=None if plan.data.schema == "auto" else plan.data.schema)
     except BadInput as exc:
         hint = " (or set the plan's data.schema)" if isinstance(exc, UnknownSchema) else ""
         raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}{hint}") from None
@@ -86,6 +87,16 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> None
         raise BadInput(f"{where} {out}: {problem}: choose another --output")
     if (out / "adapter").exists():
         raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
+    if peek.skipped:
+        from lorplan.cli._common import skipped_note
+
+        # the rows a broken line or a missing field leaves out: training goes without them, which the user should
+        # know (counted in the rows read here, the first 20,000)
+        uses = ("training uses" if peek.complete else
+                f"training uses the rest; the first {peek.examples + peek.skipped:,} rows hold")
+        return skipped_note(f"{plan_path}: data.path {plan.data.path}", plan.data.path, peek.skipped, peek.examples,
+                            peek.first_skipped, uses)
+    return None
 
 
 def _cpu_threads(plan) -> None:
@@ -118,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     plan = read_plan(args.plan)
-    check_inputs(plan, args.plan, args.output, args.resume)
+    note = check_inputs(plan, args.plan, args.output, args.resume)
+    if note is not None:
+        print(note, file=sys.stderr)
     if needs_launcher(plan):
         out = Path(args.output or plan.training.output_dir)
         config = write_accelerate_config(plan, out)

@@ -261,3 +261,20 @@ def test_write_with_data_refuses_labels_that_are_no_head(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert err.splitlines() == [f"lorplan plan: error: --data {data}: {message}"]
     assert not path.exists()
+
+
+def test_write_says_which_rows_of_the_data_it_skipped(tmp_path, capsys):
+    """A broken JSON line was dropped without a word (`recommend` and `profile` say so): the plan's split and
+    head count the usable rows only, and `lorplan train` trains without the row."""
+    data = tmp_path / "d.jsonl"
+    rows = [json.dumps({"text": f"row {i}", "label": i % 3}) for i in range(60)]
+    rows[4] = '{"text": "broken, "label": 1'
+    data.write_text("\n".join(rows) + "\n")
+    path = tmp_path / "p.toml"
+    assert main(["plan", "--model", "sentence-transformers/all-MiniLM-L6-v2", "--rank", "8", "--data", str(data),
+                 "--write", str(path)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"note: --data {data}: 1 row skipped (line 5: invalid JSON (Expecting ',' delimiter at column "
+                   f"20)); the plan counts the 59 usable examples; `lorplan profile --data {data}` lists the "
+                   "skipped rows"]
+    assert path.exists()

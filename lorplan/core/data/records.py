@@ -66,6 +66,7 @@ class DataPeek:
     labels: Counter
     complete: bool
     bad_label: str | None = None
+    first_skipped: str = ""  # the first skipped row as `line N: reason`
 
 
 def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, rows: int = 20_000) -> DataPeek:
@@ -92,11 +93,12 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
                 bad_label = f"line {line}: {rec.label_problem}"
         else:
             skipped += 1
-            first_bad = first_bad or f"; line {line}: {rec.reason}"
+            first_bad = first_bad or f"line {line}: {rec.reason}"
     if examples == 0:
         where = "" if complete else f" in its first {rows:,} rows"
-        raise BadInput(f"--data {path}: no usable row{where} ({skipped} skipped{first_bad})")
-    return DataPeek(schema, examples, skipped, labels, complete, bad_label)
+        first = f"; {first_bad}" if first_bad else ""
+        raise BadInput(f"--data {path}: no usable row{where} ({skipped} skipped{first})")
+    return DataPeek(schema, examples, skipped, labels, complete, bad_label, first_bad)
 
 
 class Reservoir:
