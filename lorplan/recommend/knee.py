@@ -257,6 +257,9 @@ def find_knee(
     if low < noise_low:
         gap = f"Rank {low} was" if noise_low // 2 <= low else f"Ranks {low}-{noise_low // 2} were"
         text += f" {gap} not measured, so the knee may lie there."
+    if len(ranks) > 1 and knee.rank == ranks[-1].rank:  # the knee at the ladder's top edge: it is also the best
+        text += (f" Rank {knee.rank} is the largest rank measured and still the best, so a larger rank was not ruled "
+                 f"out: it could do better and put the knee above {knee.rank}.")
     return Knee(knee.rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, high, ranks, True, text)
 
 

@@ -205,3 +205,14 @@ def test_a_recommendation_takes_the_likely_rank_and_says_why():
     sources = [e.source for e in rec.evidence]
     assert sources.index("ladder") < sources.index("knee noise")  # the knee first, then why the rank moved
     assert next(e for e in rec.evidence if e.source == "ladder").rank == 4
+
+
+def test_a_knee_at_the_largest_rank_measured_says_a_larger_one_was_not_ruled_out():
+    """The knee is measured against the best rank: when the best is the largest rank the ladder measured (a short
+    budget cut the rank above it), the knee sits at the ladder's edge, and the evidence said nothing of it."""
+    k = find_knee(sweep({1: 0.60, 4: 0.63, 16: 0.40, 64: 0.33}), 1.11)
+    assert k.rank == k.best_rank == 64
+    assert ("Rank 64 is the largest rank measured and still the best, so a larger rank was not ruled out: it "
+            "could do better and put the knee above 64.") in k.explanation
+    inside = find_knee(sweep({4: 2.5, 16: 2.02, 64: 2.0}), 3.0)  # knee 16 below the largest: nothing to say
+    assert inside.rank == 16 and "largest rank measured" not in inside.explanation
