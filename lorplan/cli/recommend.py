@@ -42,7 +42,7 @@ def register(sub) -> None:
     a = p.add_argument
     a("--model", metavar="M", help="catalog id, folder or config.json path, or a cached hub id")
     a("--run", dest="run_id", metavar="RUN", help="re-attach to a probe ladder started earlier (its run id, or a unique prefix): "
-      "print what it knows; restarts its driver if it was killed")
+      "print what it knows (--write: its plan, once the ladder is done); restarts its driver if it was killed")
     a("--wait", action="store_true", help="with --run: wait until the ladder is done")
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     d = p.add_argument_group("data (a file, or its size)")
@@ -125,12 +125,13 @@ def _check_flags(args) -> None:
         raise BadInput(f"--num-labels: {args.num_labels} is more than {MAX_NUM_LABELS:,} classes (lorplan's limit: "
                        "a head that large is a typo, not a classifier)")
     if args.run_id is not None:
-        given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--write", args.write),
-                                ("--seeds", args.seeds), ("--probe-steps", args.probe_steps),
-                                ("--budget-minutes", args.budget_minutes)) if v is not None]
+        given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--seeds", args.seeds),
+                                ("--probe-steps", args.probe_steps), ("--budget-minutes", args.budget_minutes))
+                 if v is not None]
         if given:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
                            "settings")
+        check_write_target(args.write, bool(args.force))  # --write: the plan the ladder recommends
         return
     if args.model is None:
         if args.data is not None or args.trained_tokens is not None or args.examples is not None:
@@ -346,7 +347,15 @@ def _attach(args) -> int:
     from lorplan.recommend.ladder_spec import LadderFiles
 
     run = _find_ladder_run(args.run_id)
-    LadderFiles(run).spec()  # BadInput for a plain probe run
+    files = LadderFiles(run)
+    spec = files.spec()  # BadInput for a plain probe run
+    if args.write is not None:
+        if spec.kind == "demo":
+            raise BadInput(f"--write: run {run.id} is the demo ladder, whose plan is not yours to train; a ladder "
+                           "on your --model and --data writes one")
+        if not args.wait and not files.state().done:
+            raise BadInput(f"--write: the ladder of run {run.id} is still running, so its recommendation may "
+                           f"change; add --wait to write the plan when it ends")
     restart_stalled(run)
     if ensure_driver(run):
         print(f"probe ladder {run.id}: its driver had stopped; started it again", file=sys.stderr)
@@ -356,7 +365,7 @@ def _attach(args) -> int:
         print(f"\nstopped waiting; the ladder keeps running: lorplan recommend --run {run.id} --wait",
               file=sys.stderr)
         return 130
-    return _print_ladder(args, obj)
+    return _print_ladder(args, obj, run=run)
 
 
 def _find_ladder_run(run_id: str):
@@ -437,18 +446,23 @@ def _probe_line(p: dict, obj: dict) -> str:
     return f"  {what}: {p['state']} at step {p['step']}, {loss}{acc}{t}"
 
 
-def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profile=None) -> int:
+def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profile=None, run=None) -> int:
+    """Print a ladder's recommendation.json object; with --write, write its plan: from the model, setup and
+    profile at hand (the ladder was started by this command), else from the run's base plan (--run RUN)."""
     from types import SimpleNamespace
 
     from lorplan.cli._common import print_json
     from lorplan.recommend.table import render_ladder
 
     written = None
-    if args.write and spec is not None:
+    if args.write:
         rec = SimpleNamespace(rank=obj["rank"], alpha=obj["alpha"], learning_rate=obj["learning_rate"],
                               use_rslora=obj["use_rslora"], rank_pattern=obj.get("rank_pattern") or {},
                               pattern_checked=bool(obj.get("pattern_checked")))
-        written = _write_plan(args, spec, setup, rec, budget, profile)
+        if spec is not None:
+            written = _write_plan(args, spec, setup, rec, budget, profile)
+        elif run is not None:
+            written = _write_run_plan(args, run, rec)
     if args.json:
         print_json({**obj, "plan_file": str(written)} if written is not None else obj)
     else:
@@ -475,13 +489,9 @@ def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, pro
     return plan
 
 
-def _write_plan(args, spec, setup, rec, budget, profile):
-    from dataclasses import replace
-    from types import MappingProxyType
-
-    from lorplan.core.plan import write_plan
-
-    # a pattern the ladder's check kept is written; an unchecked one only when asked for (measured.PATTERN_OFFERED)
+def _written_pattern(args, rec) -> dict:
+    """The rank_pattern --write writes, saying why on stderr: a pattern the ladder's check kept; an unchecked one
+    only when asked for (measured.PATTERN_OFFERED); none with --no-pattern."""
     wanted = not args.no_pattern and (args.apply_pattern or rec.pattern_checked)
     pattern = dict(rec.rank_pattern) if wanted else {}
     if args.apply_pattern and not pattern:
@@ -490,6 +500,36 @@ def _write_plan(args, spec, setup, rec, budget, profile):
     elif pattern and not args.apply_pattern:
         print(f"note: the plan has the per-module rank_pattern the ladder checked on your data ({len(pattern)} "
               "module names); --no-pattern writes one rank for every module", file=sys.stderr)
+    return pattern
+
+
+def _write_run_plan(args, run, rec):
+    """--run RUN --write: the ladder's base plan (what its probes were short runs of: model, data, setup) at the
+    recommended rank, alpha, scaling, learning rate and pattern, priced anew: the plan `lorplan recommend
+    --write` writes when it waits for the ladder itself."""
+    from lorplan.core.plan import at_rank, write_plan
+    from lorplan.recommend.driver import base_model
+    from lorplan.recommend.ladder_spec import LadderFiles
+
+    spec = LadderFiles(run).spec()
+    known = base_model(spec, run)
+    if known is None:
+        raise BadInput(f"--write: run {run.id} holds no base plan to write from (its plan.json has none); start "
+                       "the ladder again with lorplan recommend --model M --data FILE --write PLAN.toml")
+    base, model, _ = known
+    plan = at_rank(base, model, rec.rank, rec.alpha, rank_pattern=_written_pattern(args, rec),
+                   use_rslora=rec.use_rslora, budget_bytes=spec.budget_bytes,
+                   training={"learning_rate": rec.learning_rate})
+    return write_plan(plan, args.write, force=bool(args.force))
+
+
+def _write_plan(args, spec, setup, rec, budget, profile):
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from lorplan.core.plan import write_plan
+
+    pattern = _written_pattern(args, rec)
     # the pattern goes into the setup the plan is priced with, so its [estimate] (trainable parameters, adapter,
     # optimizer state, activations) is the one of the per-module ranks it trains
     setup = replace(setup, targets=replace(setup.targets, rank_pattern=MappingProxyType(pattern)))

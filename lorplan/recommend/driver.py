@@ -103,12 +103,11 @@ def ensure_driver(run) -> bool:
     return True
 
 
-def price_for(spec: LadderSpec, run):
-    """The memory verdict for a rank (recommend.fit.price_fit) for the run's plan, or None (the demo, or a
-    run without a plan)."""
+def base_model(spec: LadderSpec, run):
+    """(base plan, ModelSpec with the plan's head, TrainingSetup) of a ladder's run: what its probes are short
+    runs of and what a recommended rank is priced and written with; None for a run without a plan (the demo)."""
     from lorplan.core.model.head import with_labels
     from lorplan.probe.plans import base_plan
-    from lorplan.recommend.fit import price_fit
 
     plan = run.plan()
     if plan.base is None:
@@ -116,11 +115,24 @@ def price_for(spec: LadderSpec, run):
     from lorplan.core.model import load_spec
     from lorplan.core.plan import plan_to_setup
 
-    source, setup, _ = plan_to_setup(base_plan(plan))
+    base = base_plan(plan)
+    _, setup, _ = plan_to_setup(base)
     model = load_spec(spec.spec_source, trust_remote_code=spec.trust_remote_code)
-    labels = base_plan(plan).model.num_labels
+    labels = base.model.num_labels
     if spec.task == "sequence-classification" and labels:
         model = with_labels(model, labels)
+    return base, model, setup
+
+
+def price_for(spec: LadderSpec, run):
+    """The memory verdict for a rank (recommend.fit.price_fit) for the run's plan, or None (the demo, or a
+    run without a plan)."""
+    from lorplan.recommend.fit import price_fit
+
+    known = base_model(spec, run)
+    if known is None:
+        return None
+    _, model, setup = known
     return lambda rank: price_fit(model, setup, rank, spec.budget_bytes, spec.gpu)
 
 

@@ -23,7 +23,8 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     row = table.rows[0]
     total = row.memory.total
     where = gpu or "the budget"
-    shape = f" at --seq-len {setup.seq_len}, --micro-batch {setup.micro_batch}"
+    # the setup's shape in words, not as flags: it may be the profile's suggestion or a default, not a flag typed
+    shape = f" at micro-batch {setup.micro_batch} × {setup.seq_len} tokens"
     if budget_bytes is None:
         return Fit(rank, total, None, gpu, None, None, (),
                    f"rank {rank} needs {format_bytes(total)} per GPU{shape}; no GPU budget was given "

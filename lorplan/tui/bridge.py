@@ -196,7 +196,7 @@ def _context_names():
 
 def form_words(message: str) -> str:
     """A core message in the planner's words: each `lorplan plan` flag it names becomes the label of the field
-    that sets it ("--seq-len 4,096 is beyond…" -> "Sequence length 4,096 is beyond…"); a flag with no field
+    that sets it ("--seq-len 4096 is beyond…" -> "Sequence length 4096 is beyond…"); a flag with no field
     becomes "`lorplan plan --flag`", so the user knows where that setting lives."""
     import re
 

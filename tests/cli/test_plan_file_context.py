@@ -42,13 +42,13 @@ def test_train_refuses_a_seq_len_beyond_the_shipped_minilms_context_before_torch
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert err.strip() == (f"lorplan train: error: {plan}: training.seq_len = 1,024 is beyond "
+    assert err.strip() == (f"lorplan train: error: {plan}: training.seq_len = 1024 is beyond "
                            "sentence-transformers/all-MiniLM-L6-v2's context of 512 tokens (learned position "
                            "embeddings, max_position_embeddings); use sequences of at most that length")
     assert not (tmp_path / "outputs").exists()
     # the same words `lorplan plan` prints for the flag
     assert main(["plan", "--model", "all-MiniLM-L6-v2", "--seq-len", "1024"]) == 2
-    assert "--seq-len 1,024 is beyond sentence-transformers/all-MiniLM-L6-v2's context of 512 tokens (learned " \
+    assert "--seq-len 1024 is beyond sentence-transformers/all-MiniLM-L6-v2's context of 512 tokens (learned " \
            "position embeddings, max_position_embeddings); use sequences of at most that length" in \
            capsys.readouterr().err
 
@@ -92,7 +92,7 @@ def test_export_refuses_the_same_plan_and_writes_it_with_rope_scaling(tmp_path, 
     out = tmp_path / "axolotl.yaml"
     assert main(["export", str(plan), "--to", "axolotl", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == (f"lorplan export: error: {plan}: training.seq_len = 40,000 is beyond {QWEN}'s context of "
+    assert err.strip() == (f"lorplan export: error: {plan}: training.seq_len = 40000 is beyond {QWEN}'s context of "
                            "32,768 tokens (max_position_embeddings); shorten the sequences, or extend RoPE with "
                            "model.rope_scaling = 2 (linear position interpolation, which the plan and its exports "
                            "carry)")

@@ -184,7 +184,7 @@ def test_seq_len_beyond_the_models_context_is_refused_as_plan_refuses_it(tmp_pat
     assert main(["profile", "--data", str(path), "--model", model, "--seq-len", "300000"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err == plan_err.replace("lorplan plan:", "lorplan profile:", 1) and err.count("\n") == 1
-    assert err.startswith("lorplan profile: error: --seq-len 300,000 is beyond ")
+    assert err.startswith("lorplan profile: error: --seq-len 300000 is beyond ")
     assert main(["profile", "--data", str(path), "--model", "all-MiniLM-L6-v2", "--seq-len", "512"]) == 0
     assert "at seq len 512:" in capsys.readouterr().out
 

@@ -55,7 +55,7 @@ def files(tmp_path):
      "number (its class id) or a name"),
     ("half_labels", ["--model", "all-MiniLM-L6-v2"], "--data {half_labels}: line 2: label 0.5 is not a whole"),
     ("labelled", ["--targets", "q_proj"], "--targets: 'q_proj' matches no module"),
-    ("labelled", ["--seq-len", "1024"], "--seq-len 1,024 is beyond sentence-transformers/all-MiniLM-L6-v2's "
+    ("labelled", ["--seq-len", "1024"], "--seq-len 1024 is beyond sentence-transformers/all-MiniLM-L6-v2's "
      "context of 512 tokens"),
 ])
 def test_start_refuses_a_run_that_cannot_train(state_home, capsys, files, case, extra, expected):

@@ -65,12 +65,17 @@ def _check_done(out: dict, runs) -> dict:
 
 
 @pytest.mark.slow
-def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, capsys):
+def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, capsys):
     rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj",
-                        "--probe-steps", "60", "--json")
+                        "--probe-steps", "60", "--json", "--write", str(tmp_path / "plan.toml"))
     assert rc == 0, cap.err
     out = json.loads(cap.out)
+    assert out.pop("plan_file") == str(tmp_path / "plan.toml")
     _check_done(out, state_home)
+    # the plan re-attaching writes from the run folder (after a dropped session) is the one this command wrote
+    rc, cap2 = recommend(capsys, "--run", out["run"], "--write", str(tmp_path / "again.toml"))
+    assert rc == 0, cap2.err
+    assert (tmp_path / "again.toml").read_text() == (tmp_path / "plan.toml").read_text()
     assert f"--run {out['run']} --wait" in cap.err  # how to re-attach is said at the start
     # every probe trained the asked 60 steps of the planned run (one halving stops early), and the note says so
     assert {r["steps"] for r in out["ladder"] if r["state"] == "finished"} == {60}
@@ -316,3 +321,85 @@ def test_cancelling_the_whole_run_ends_the_ladder_without_a_next_pass(state_home
     rec = files.recommendation()
     assert rec["state"] == "done"
     assert any("cancelled by the user" in e["explanation"] for e in rec["evidence"])
+
+
+def test_run_write_writes_the_ladders_plan_after_the_terminal_is_gone(state_home, tiny_llama, lm_data, tmp_path,
+                                                                      capsys):
+    """`lorplan recommend --run RUN --write PLAN.toml`: after a dropped SSH session the ladder's plan is written
+    from its run folder (the base plan its probes were short runs of) at the recommended rank, alpha and rate,
+    priced anew, as `--write` on the command that started it would have written it; refused while the ladder
+    runs (without --wait), for the demo, and over an existing file without --force."""
+    from dataclasses import replace
+
+    from lorplan.core.plan import plan_from_setup, plan_to_setup, read_plan
+    from lorplan.probe.plans import plan_settings
+    from lorplan.probe.runs import ProbeSpec, RunPlan
+    from lorplan.recommend.decide import first_pass
+
+    # the plan the ladder's probes are short runs of: what `lorplan recommend --write` writes at the prior's rank
+    prior = tmp_path / "prior.toml"
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj",
+                        "--probes", "none", "--write", str(prior))
+    assert rc == 0, cap.err
+    base = read_plan(prior)
+    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
+                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000,
+                                                        "examples": 500},
+                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=400, probe_steps=80, seeds=(0,),
+                      ranks=(1, 4, 16), max_rank=16, halving=False, refine=False, extra_learning_rates=False,
+                      budget_bytes=base.estimate.budget_bytes)
+    first = first_pass(spec)
+    plan = RunPlan(run="written", created=time.time(), eval_every=10, steps=80,
+                   probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs),
+                   **{k: v for k, v in plan_settings(base).items() if v is not None})
+    run = create_run(plan, state_home)
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(first,)))
+    target = tmp_path / "plan.toml"
+    rc, cap = recommend(capsys, "--run", run.id, "--write", str(target))  # still running: refused, nothing written
+    assert rc == 2 and "still running" in cap.err and "--wait" in cap.err and not target.exists()
+    loss = {0: 3.0, 1: 2.6, 4: 2.0, 16: 1.98}  # rank 4 is the knee: 98% of rank 16's gain over the base
+    assert sorted(d["rank"] for d in first.specs) == sorted(loss)
+    for d in first.specs:
+        _finished(run, d["id"], d["rank"], [(s, loss[d["rank"]]) for s in range(10, 81, 10)], 0)
+    driver = Driver(run)
+    for _ in range(5):
+        if driver.step():
+            break
+    final = files.recommendation()
+    assert final["state"] == "done" and final["rank"] == 4, final["rank"]
+    rc, cap = recommend(capsys, "--run", run.id, "--write", str(target), "--json")
+    assert rc == 0, cap.err
+    out = json.loads(cap.out)
+    assert out["plan_file"] == str(target) and out["rank"] == 4
+    written = read_plan(target)
+    assert (written.lora.r, written.lora.alpha, written.training.learning_rate) == (
+        final["rank"], final["alpha"], final["learning_rate"])
+    assert written.training.output_dir.endswith("-r4") and written.data == base.data and written.model == base.model
+    # priced anew: the [estimate] is the one plan_from_setup makes for the same setup at rank 4
+    _, setup, _ = plan_to_setup(base)
+    fresh = plan_from_setup(load_spec(str(tiny_llama)), setup, 4, final["alpha"],
+                            budget_bytes=base.estimate.budget_bytes).estimate
+    assert replace(written.estimate, lorplan_version="") == replace(fresh, lorplan_version="")
+    assert written.estimate.trainable_params == trainable_params(load_spec(str(tiny_llama)),
+                                                                 LoraTargets(modules=("q_proj",)), 4)
+    # an existing file needs --force, checked before the run is read
+    rc, cap = recommend(capsys, "--run", run.id, "--write", str(target))
+    assert rc == 2 and "--force" in cap.err and len(cap.err.strip().splitlines()) == 1
+    rc, cap = recommend(capsys, "--run", run.id, "--write", str(target), "--force")
+    assert rc == 0 and f"wrote {target}" in cap.out
+
+
+def test_run_write_refuses_the_demo(state_home, tmp_path, capsys):
+    from lorplan.probe.demo import demo_examples
+    from lorplan.recommend.launch import demo_ladder
+
+    ladder = demo_ladder(demo_examples())
+    run = create_run(ladder.plan, state_home)
+    LadderFiles(run).write_spec(ladder.spec)
+    LadderFiles(run).write_state(LadderState(passes=(ladder.first,)))
+    rc, cap = recommend(capsys, "--run", run.id, "--wait", "--write", str(tmp_path / "p.toml"))
+    assert rc == 2 and "demo" in cap.err and len(cap.err.strip().splitlines()) == 1
+    assert not (tmp_path / "p.toml").exists()

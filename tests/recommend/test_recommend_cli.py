@@ -175,7 +175,7 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
         (["--model", QWEN, "--data", "x.jsonl", "--probes", "none", "--budget-minutes", "5"], "--budget-minutes: it is"),
         (["--budget-minutes", "5"], "--budget-minutes: the demo trains a fixed ladder"),
         (["--run", "x", "--budget-minutes", "5"], "--budget-minutes: --run RUN re-attaches"),
-        (["--model", "gpt2", "--trained-tokens", "5", "--seq-len", "4096"], "--seq-len 4,096 is beyond"),
+        (["--model", "gpt2", "--trained-tokens", "5", "--seq-len", "4096"], "--seq-len 4096 is beyond"),
         (["--model", MINILM, "--examples", "100", "--seq-len", "100000"], "context of 512 tokens"),
     ],
 )
@@ -212,10 +212,10 @@ def test_sequence_length_comes_from_the_profile_and_setup_flags_are_checked_firs
     data = write_jsonl(tmp_path / "short.jsonl", rows)
     rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--gpu-memory", "8GiB", "--json")
     assert rc == 0, cap.err
-    assert "at --seq-len 64," in json.loads(cap.out)["fits"]["explanation"]  # p99 rounded up to 64
+    assert "× 64 tokens" in json.loads(cap.out)["fits"]["explanation"]  # p99 rounded up to 64
     rc, cap = recommend(capsys, "--model", QWEN, "--data", data, "--seq-len", "512", "--gpu-memory", "8GiB",
                         "--json")
-    assert "at --seq-len 512," in json.loads(cap.out)["fits"]["explanation"]
+    assert "× 512 tokens" in json.loads(cap.out)["fits"]["explanation"]
     # a bad setup flag is reported before the (missing) data file is read
     rc, cap = recommend(capsys, "--model", QWEN, "--data", str(tmp_path / "missing.jsonl"), "--targets", "nope")
     assert rc == 2 and "--targets: 'nope'" in cap.err
@@ -337,7 +337,7 @@ def test_the_default_sequence_stays_within_the_context_so_the_written_plan_train
     plan_file = tmp_path / "gpt2.toml"
     rc, cap = recommend(capsys, "--model", "gpt2", "--trained-tokens", "5000", "--write", str(plan_file))
     assert rc == 0, cap.err
-    assert "at --seq-len 1024" in cap.out and read_plan(plan_file).training.seq_len == 1024
+    assert "× 1024 tokens" in cap.out and read_plan(plan_file).training.seq_len == 1024
     assert main(["export", str(plan_file), "--to", "peft", "--output", str(tmp_path / "peft")]) == 0
 
 

@@ -226,7 +226,7 @@ async def test_core_messages_name_the_planner_s_fields_not_cli_flags(make_app):
         await type_into(pilot, "#f-seq_len", "40000")
         await wait_until(pilot, lambda: view.state.stale)
         assert message_text(app, "#setup-errors") == (
-            "Sequence length 40,000 is beyond Qwen/Qwen2.5-0.5B-Instruct's context of 32,768 tokens "
+            "Sequence length 40000 is beyond Qwen/Qwen2.5-0.5B-Instruct's context of 32,768 tokens "
             "(max_position_embeddings); shorten the sequences, or extend RoPE with `lorplan plan --rope-scaling 2` "
             "(the planner has no RoPE field: that command plans and writes it)")
         assert app.screen.query_one("#f-seq_len").has_class("-invalid")

@@ -75,7 +75,7 @@ class ContextNames:
 
     seq_len: str
     rope_scaling: str
-    assign: str = "{name} {value}"  # a setting with its value: "--seq-len 4,096", "training.seq_len = 4,096"
+    assign: str = "{name} {value}"  # a setting with its value: "--seq-len 4096", "training.seq_len = 4096"
     extend_rope: str = ("extend RoPE with {setting} (linear position interpolation, which the plan and its exports "
                         "carry)")  # {setting}: rope_scaling set to the factor needed, {factor}: the factor alone
 
@@ -104,7 +104,7 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
         return
-    asked = names.set(seq, f"{setup.seq_len:,}")
+    asked = names.set(seq, str(setup.seq_len))  # as the user typed it (no thousands comma: 4096, not 4,096)
     if setup.rope_scaling is not None:
         raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
                        f"× {names.set(rope, f'{setup.rope_scaling:g}')}; raise the factor (at most "

@@ -44,12 +44,12 @@ def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> list[str]:
     ctx = spec.max_position_embeddings
     if setup.rope_scaling is not None and ctx > 0:
         if setup.seq_len > ctx:
-            notes.append(f"--seq-len {setup.seq_len:,} is beyond {spec.id}'s context of {ctx:,} tokens: priced with "
+            notes.append(f"--seq-len {setup.seq_len} is beyond {spec.id}'s context of {ctx:,} tokens: priced with "
                          f"--rope-scaling {setup.rope_scaling:g} (linear position interpolation, positions / "
                          f"{setup.rope_scaling:g}, up to {context_tokens(spec, setup):,} tokens), which the plan "
                          "and its exports set on the model config; RoPE scaling adds no memory term")
         else:
-            notes.append(f"--rope-scaling {setup.rope_scaling:g} is not needed: --seq-len {setup.seq_len:,} is "
+            notes.append(f"--rope-scaling {setup.rope_scaling:g} is not needed: --seq-len {setup.seq_len} is "
                          f"within {spec.id}'s context of {ctx:,} tokens (the plan still carries it)")
     return notes
 

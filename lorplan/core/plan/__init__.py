@@ -4,6 +4,7 @@ plan from a planning setup, and the `lorplan plan` line for a setup.
 
 from lorplan.core.plan.build import (
     PLACEHOLDER_DATA_PATH,
+    at_rank,
     class_count,
     classifier_spec,
     data_section,
@@ -35,6 +36,7 @@ __all__ = [
     "Plan",
     "QuantizationSection",
     "TrainingSection",
+    "at_rank",
     "class_count",
     "classifier_spec",
     "data_section",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -286,6 +287,28 @@ def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, 
         if model.num_labels is None or model.num_labels < needed:
             model = replace(model, num_labels=needed)
     return replace(plan, model=model, data=data_section(profile, train_on, path))
+
+
+def at_rank(plan: Plan, spec, rank: int, alpha: int | float, *, rank_pattern: Mapping[str, int] | None = None,
+            use_rslora: bool | None = None, budget_bytes: int | None = None,
+            training: dict[str, Any] | None = None) -> Plan:
+    """`plan` trained at another rank: [lora] r, alpha, rank_pattern (None: no pattern) and use_rslora (None:
+    the plan's), the output folder's `-rN` suffix, `training` overrides (learning_rate ...), and an [estimate]
+    priced anew for `spec` (the model the plan names, with its head), as plan_from_setup prices one: the plan a
+    probe ladder's recommendation writes from its base plan (lorplan recommend --run RUN --write)."""
+    if rank < 1:
+        raise BadInput(f"--rank: {rank} must be at least 1")
+    pattern = MappingProxyType(dict(rank_pattern or {}))
+    _, setup, old = plan_to_setup(plan)
+    setup = replace(setup, targets=replace(setup.targets, rank_pattern=pattern))
+    lora = replace(plan.lora, r=rank, alpha=alpha, rank_pattern=pattern,
+                   use_rslora=plan.lora.use_rslora if use_rslora is None else use_rslora)
+    t = plan.training
+    out = t.output_dir
+    if out.endswith(f"-r{old}"):
+        out = out[: -len(f"-r{old}")] + f"-r{rank}"
+    t = replace(t, output_dir=out, **(training or {}))
+    return replace(plan, lora=lora, training=t, estimate=_estimate_section(spec, setup, rank, budget_bytes))
 
 
 def plan_to_setup(plan: Plan):

@@ -13,7 +13,7 @@ from lorplan.core.plan.schema import Plan
 
 
 def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
-    """BadInput "PLAN: training.seq_len = 4,096 is beyond <model>'s context of 1,024 tokens …" (one line, naming
+    """BadInput "PLAN: training.seq_len = 4096 is beyond <model>'s context of 1,024 tokens …" (one line, naming
     the plan and its keys) when plan.training.seq_len (tokens) is beyond spec's context and model.rope_scaling
     does not reach it, or when model.rope_scaling cannot apply to this model."""
     from lorplan.core.memory.bounds import PLAN_KEYS, check_context
