@@ -270,6 +270,12 @@ def _recommend(args) -> int:
     if profile is not None and profile.skipped:
         print(skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
                            first_skipped(profile), "the recommendation counts"), file=sys.stderr)
+    if task == "sequence-classification" and profile is not None and profile.labels is not None:
+        # what `lorplan profile` says of the labels (imbalance, one class, which ids names take), since the
+        # ladder's losses and accuracies are read against them
+        for kind, text in (("warning", profile.labels.warning), ("note", profile.labels.note)):
+            if text:
+                print(f"{kind}: --data {args.data}: {text}", file=sys.stderr)
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
         spec = with_labels(spec, data.num_labels)  # without --data: --num-labels, else the model's own head
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)

@@ -81,6 +81,22 @@ def test_one_bit_of_label_entropy_is_singular(tmp_path, capsys):
     assert "400 examples × 1 bit of label entropy (measured from the labels) = 400 bits" in bits["explanation"]
 
 
+def test_label_warnings_of_the_profile_are_said(tmp_path, capsys):
+    """recommend says what `lorplan profile` says of the labels (the ladder's accuracies are read against the
+    majority class; names beside integer ids take the ids after them), on stderr: stdout stays the JSON."""
+    rows = [{"text": f"review {i}", "label": 1 if i % 10 else "spam"} for i in range(400)]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", data, "--probes", "none", "--json")
+    assert rc == 0, cap.err
+    json.loads(cap.out)
+    err = cap.err.strip().splitlines()
+    assert any(line.startswith(f"warning: --data {data}: labels are imbalanced: 1 has 360 examples") for line in err)
+    assert any(line.startswith(f"note: --data {data}: ") and "'spam'" in line for line in err), err
+    balanced = write_jsonl(tmp_path / "ok.jsonl", [{"text": f"r {i}", "label": i % 2} for i in range(400)])
+    rc, cap = recommend(capsys, "--model", MINILM, "--data", balanced, "--probes", "none", "--json")
+    assert rc == 0 and "warning" not in cap.err and "note:" not in cap.err, cap.err
+
+
 def test_write_plan(tmp_path, capsys):
     path = tmp_path / "plan.toml"
     rc, cap = recommend(capsys, "--model", MINILM, "--examples", "300000", "--task", "sequence-classification",
