@@ -37,3 +37,18 @@ def tiny_llama(folder: Path, *, hidden: int = 32, layers: int = 2, context: int 
                       tie_word_embeddings=tied, **ids)
     LlamaForCausalLM(cfg).save_pretrained(folder)
     return folder
+
+
+def tiny_bert(folder: Path, *, head: int | None = None) -> Path:
+    """A 2-layer BERT (hidden 32) saved in `folder` with MiniLM's tokenizer: the bare encoder (BertModel, no
+    classifier in the checkpoint, as a pretrained encoder is published) or, with `head`, a sequence classifier
+    with that many outputs."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertModel
+
+    copy_tokenizer(folder)
+    torch.manual_seed(0)
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                     num_attention_heads=4, max_position_embeddings=128, num_labels=head or 2)
+    (BertForSequenceClassification(cfg) if head else BertModel(cfg)).save_pretrained(folder)
+    return folder

@@ -159,7 +159,7 @@ def total_steps(plan, n_train_items: int, world: int = 1, max_steps: int | None 
 
 def build_engine(plan, *, plan_path: str | None = None, examples: list | None = None,
                  max_steps: int | None = None, max_eval: int | None = None, split_seed: int | None = None,
-                 train_adapters: bool = True) -> Engine:
+                 train_adapters: bool = True, load_bar: bool = False) -> Engine:
     """Build the run of `plan`: device (CUDA when available and hardware.gpus > 0), data (`examples` instead
     of reading data.path when given; at most max_eval held out), model + LoRA, optimizer and schedule over
     max_steps (else the plan's length), all prepared by accelerate. Seeds with training.seed first, so two
@@ -168,7 +168,7 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
     split_seed: the seed of the held-out split (default training.seed), so runs that differ only in their
     training seed can be evaluated on the same examples. train_adapters=False freezes the LoRA weights at
     their start (B = 0, so they add nothing): only the rest trains, e.g. a classifier head alone, the base a
-    rank is compared with."""
+    rank is compared with. load_bar: show transformers' "Loading weights" bar (`lorplan train` on a terminal)."""
     import transformers
 
     from lorplan.core.model import load_spec
@@ -185,7 +185,7 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
     tok = load_tokenizer(plan, folder)
     train, held, seq_len, classes = _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    model = build_model(plan, folder, spec, device, pad_id, notes)
+    model = build_model(plan, folder, spec, device, pad_id, notes, load_bar)
     if not train_adapters:
         _freeze_adapters(model)
     optimizer = build_optimizer(plan, model, device, notes)

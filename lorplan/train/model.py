@@ -8,9 +8,12 @@ base dtype, as the memory model assumes (peft's autocast_adapter_dtype does it f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
@@ -159,8 +162,10 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict):
     return config
 
 
-def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[str]):
-    """The peft model of the plan, loaded from `folder` onto `device`, adapters in fp32. Seed first."""
+def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[str], load_bar: bool = False):
+    """The peft model of the plan, loaded from `folder` onto `device`, adapters in fp32. Seed first.
+    transformers' load report is replaced by lorplan's lines in `notes` (load_notes); load_bar: show its
+    "Loading weights" bar."""
     import torch
     import transformers
     from peft import get_peft_model
@@ -174,18 +179,158 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     if getattr(plan.model, "rope_scaling", None) is not None:  # lorplan plan --rope-scaling
         kwargs["config"] = rope_scaled_config(plan, folder, kwargs)
         notes.append(f"RoPE scaled linearly by {plan.model.rope_scaling:g} (rope_parameters)")
+    # shapes are checked below, against what the adapter trains: a checkpoint's head of another size is replaced
+    kwargs.update(output_loading_info=True, ignore_mismatched_sizes=True)
     try:
-        model = cls.from_pretrained(str(folder), **kwargs)
+        with quiet_loading(load_bar):
+            model, info = cls.from_pretrained(str(folder), **kwargs)
     except OSError as exc:
         raise BadInput(f"model {plan.model.source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = pad_id
     model = _enable_checkpointing(model, "quantization_config" in kwargs, plan.training.gradient_checkpointing)
     model = get_peft_model(model, lora_config(plan, spec))
+    notes.extend(load_notes(plan, info, saved_modules(model)))
     for p in model.parameters():
         if p.requires_grad and p.dtype != torch.float32:
             p.data = p.data.float()
     return model
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+KEYS_SHOWN = 4  # weight names a load note lists before "… (N in all)"
+
+
+class _Held(logging.Handler):
+    """Keeps transformers' log records while a model loads."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _is_load_report(record: logging.LogRecord) -> bool:
+    return " LOAD REPORT" in str(record.msg)
+
+
+@contextlib.contextmanager
+def quiet_loading(load_bar: bool = False) -> Iterator[None]:
+    """Load a model without transformers' chatter. transformers 5 logs a "LOAD REPORT" table (as a warning,
+    with ANSI bold whether or not the output is a terminal, transformers/utils/loading_report.py) of every
+    missing, unexpected or resized weight, which for LoRA classification always lists the head that is
+    trained from scratch as MISSING; lorplan says that in plain words instead (load_notes). The report is
+    dropped; anything else transformers logs meanwhile is passed on afterwards, without terminal escape codes.
+    If loading fails, the report is written to stderr (plain) before the error, since transformers' error
+    points at it. The "Loading weights" bar is shown only with load_bar. TRANSFORMERS_VERBOSITY set in the
+    environment leaves transformers' logging as it is."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    if bars and not load_bar:
+        hf_logging.disable_progress_bar()
+    if os.environ.get("TRANSFORMERS_VERBOSITY"):
+        try:
+            yield
+        finally:
+            if bars and not load_bar:
+                hf_logging.enable_progress_bar()
+        return
+    root = hf_logging.get_logger()  # transformers' library logger, configured (its stderr handler added)
+    held = _Held()
+    handlers, propagate = root.handlers[:], root.propagate
+    root.handlers, root.propagate = [held], False
+    failed = False
+    try:
+        yield
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        root.handlers, root.propagate = handlers, propagate
+        if bars and not load_bar:
+            hf_logging.enable_progress_bar()
+        for record in held.records:
+            if _is_load_report(record) and not failed:
+                continue
+            record.msg, record.args = _ANSI.sub("", record.getMessage()), None
+            root.handle(record)
+
+
+def _under(key: str, modules: tuple[str, ...]) -> bool:
+    return any(key == m or key.startswith(m + ".") for m in modules)
+
+
+def _keys(keys) -> str:
+    """Weight names, layer indices folded (`layers.*.mlp.up_proj.weight (24)`), at most KEYS_SHOWN of them."""
+    groups: dict[str, list[str]] = {}
+    for k in sorted(keys):
+        groups.setdefault(re.sub(r"(?<=\.)\d+(?=\.|$)", "*", k), []).append(k)
+    shown = [f"{p} ({len(ks)})" if len(ks) > 1 else ks[0] for p, ks in list(groups.items())[:KEYS_SHOWN]]
+    more = f", … ({len(keys):,} in all)" if len(groups) > KEYS_SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def saved_modules(model) -> tuple[str, ...]:
+    """Names (in the base model's terms) of the modules peft trains in full (modules_to_save, the head)."""
+    from peft.utils.other import ModulesToSaveWrapper
+
+    from lorplan.core.lora import model_path
+
+    return tuple(sorted(model_path(n) for n, m in model.named_modules() if isinstance(m, ModulesToSaveWrapper)))
+
+
+def load_notes(plan, info: dict, saved: tuple[str, ...]) -> list[str]:
+    """What loading the checkpoint means for this run, in plain lines (transformers' load report, read from
+    from_pretrained's output_loading_info): the classifier head, new or from the checkpoint; weights in modules
+    peft trains in full (`saved`) that the checkpoint lacks or has in another shape, trained from scratch;
+    weights the checkpoint lacks elsewhere (left at random and frozen); checkpoint weights the model
+    has no place for. BadInput when a weight that is not trained has another shape in the checkpoint."""
+    from lorplan.core.lora import SEQ_CLS_HEADS
+
+    missing = set(info.get("missing_keys") or ())
+    resized = {k: (tuple(a), tuple(b)) for k, a, b in info.get("mismatched_keys") or ()}
+    unexpected = set(info.get("unexpected_keys") or ())
+    broken = {k: v for k, v in resized.items() if not _under(k, saved)}
+    if broken:
+        k, (ckpt, model) = sorted(broken.items())[0]
+        more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+        raise BadInput(f"model {plan.model.source!r}: the checkpoint's {k} has shape {list(ckpt)} where the model "
+                       f"needs {list(model)}{more}; only a trained module (the classifier head, modules_to_save) "
+                       "may differ")
+    notes = []
+    head = tuple(m for m in saved if m.rsplit(".", 1)[-1] in SEQ_CLS_HEADS) \
+        if plan.model.task == "sequence-classification" else ()
+    new = sorted((k for k in missing | set(resized) if _under(k, saved)),
+                 key=lambda k: (k.rsplit(".", 1)[0], k.endswith(".bias"), k))  # a module's weight before its bias
+    new_head = [k for k in new if _under(k, head)]
+    if head:
+        if new_head:
+            why = ""
+            for k in new_head:
+                if k in resized:
+                    why = (f" (the checkpoint's has {resized[k][0][0]} outputs, the plan's num_labels is "
+                           f"{resized[k][1][0]})")
+                    break
+            notes.append(f"classifier head ({', '.join(new_head)}): new{why}, trained from scratch with the adapter "
+                         "(modules_to_save)")
+        else:
+            notes.append(f"classifier head ({', '.join(head)}): from the checkpoint, trained further with the adapter "
+                         "(modules_to_save)")
+    other_new = [k for k in new if k not in new_head]
+    if other_new:
+        notes.append(f"not in the checkpoint, trained from scratch with the adapter (modules_to_save): "
+                     f"{_keys(other_new)}")
+    frozen = sorted(k for k in missing if not _under(k, saved))
+    if frozen:
+        notes.append(f"{len(frozen):,} weight(s) not in the checkpoint stay at their random initial values and "
+                     f"are not trained: {_keys(frozen)}")
+    if unexpected:
+        notes.append(f"{len(unexpected):,} checkpoint weight(s) unused by {plan.model.task} (left out): "
+                     f"{_keys(unexpected)}")
+    return notes
 
 
 def adapted_modules(model) -> list[str]:

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -190,7 +191,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
     out = Path(output_dir or plan.training.output_dir).expanduser()
     latest = check_output(out, resume)
-    engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps)
+    engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
+                          load_bar=progress and sys.stderr.isatty())
     if engine.accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
