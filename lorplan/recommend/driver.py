@@ -147,6 +147,7 @@ class Driver:
         self.spec = self.files.spec()
         self.observer = RunObserver(run, self.spec.learning_rate)
         self.price = price_for(self.spec, run)
+        self._run_seed = run.plan().seed  # what a one-seed ladder's probes train with
         self._written: str | None = None
         self._checked = 0.0
         self._measure: subprocess.Popen | None = None
@@ -276,7 +277,7 @@ class Driver:
         from lorplan.recommend import measured
 
         out = measured.recommendation_json(self.spec, obs, state, self.price, run_id=self.run.id,
-                                           signals=self.files.signals())
+                                           signals=self.files.signals(), run_seed=self._run_seed)
         text = json.dumps(out, sort_keys=True)
         if text != self._written:
             out["updated"] = round(time.time(), 3)

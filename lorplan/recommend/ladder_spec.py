@@ -96,6 +96,15 @@ class LadderSpec:
         return cls(**kw)
 
 
+def trained_seeds(seeds, run_seed: int | None) -> list[int]:
+    """The training seeds a ladder's probes trained with, from its spec's `seeds`: with several, those; with
+    one, the probes name no seed of their own and train with the run's (`run_seed`, the plan's
+    training.seed). Ladders written before lorplan stored that seed kept 0 there, so one seed is always
+    read from the run when its seed is known."""
+    seeds = list(seeds)
+    return [run_seed] if len(seeds) == 1 and run_seed is not None else seeds
+
+
 @dataclass(frozen=True)
 class Pass:
     """One pass of the ladder: "first" (the base and ranks ×4 apart), "refine" (×2 around the knee), "learning
@@ -243,9 +252,17 @@ class LadderFiles:
         atomic_write_json(self.state_path, state.to_json())
 
     def recommendation(self) -> dict | None:
+        """recommendation.json, its "seeds" the ones the probes trained with (trained_seeds: a one-seed
+        ladder written before lorplan recorded the seed says 0 on disk)."""
         from lorplan.probe.runs import read_json
 
-        return read_json(self.recommendation_path)
+        obj = read_json(self.recommendation_path)
+        if isinstance(obj, dict) and len(obj.get("seeds") or ()) == 1:
+            try:
+                obj["seeds"] = trained_seeds(obj["seeds"], self.run.plan().seed)
+            except BadInput:  # no plan.json: the file as it is
+                pass
+        return obj
 
     def write_recommendation(self, obj: dict) -> None:
         from lorplan.probe.runs import atomic_write_json

@@ -172,7 +172,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         kind="data", model=spec.id, spec_source=str(model_folder(source)),
         task=data.task, target_modules=tuple(target_modules), data=asdict(data), adapter=asdict(adapter),
         learning_rate=learning_rate[0], learning_rate_why=learning_rate[1], planned_steps=planned,
-        probe_steps=steps, seeds=train_seeds if seeds > 1 else (0,), ranks=lp.ranks, max_rank=top,
+        probe_steps=steps, seeds=train_seeds, ranks=lp.ranks, max_rank=top,
         refine=lp.refine > 0,
         extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
         parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,

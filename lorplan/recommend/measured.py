@@ -17,7 +17,7 @@ from lorplan.recommend.combine import combine
 from lorplan.recommend.curves import MIN_POINTS, extrapolate
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.knee import Knee, find_knee
-from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass
+from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, trained_seeds
 from lorplan.recommend.observe import ProbeObs, rank_probes
 from lorplan.recommend.types import Evidence, Fit, LadderRow, Recommendation
 
@@ -380,18 +380,20 @@ def recommendation(
 
 def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: LadderState,
                         price: Callable[[int], Fit] | None = None, *, run_id: str = "",
-                        signals: dict | None = None) -> dict:
+                        signals: dict | None = None, run_seed: int | None = None) -> dict:
     """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
     own keys: run, state (running / done), kind, ladder_learning_rate (the rate every rank was compared at),
-    base_loss and base, planned and probe steps, seeds, budget,
-    passes, halving stops, and every probe as observed (its curve included)."""
+    base_loss and base, planned and probe steps, seeds (those the probes trained with: run_seed, the run's
+    seed, for a one-seed ladder), budget, passes, halving stops, and every probe as observed (its curve
+    included)."""
+
     rec, base = recommendation(spec, obs, state, price, signals)
     out = rec.to_json()
     out.update({
         "run": run_id, "state": "done" if state.done else "running", "kind": spec.kind,
         "ladder_learning_rate": state.ladder_rate(spec),
         "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,
-        "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": list(spec.seeds),
+        "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": trained_seeds(spec.seeds, run_seed),
         "budget_seconds": spec.budget_seconds, "passes": [p.to_json() for p in state.passes],
         "stops": [s.to_json() for s in state.stops], "probes": [o.to_json() for o in obs],
     })

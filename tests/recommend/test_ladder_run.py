@@ -115,6 +115,7 @@ def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_b
     base = next(p for p in out["probes"] if p["rank"] == 0)
     assert base["state"] == "finished" and base["trainable_params"] == 32 * 2 + 2  # the head alone: 2 × 32 + 2
     assert base["step"] > 0 and base["eval_accuracy"] is not None
+    assert out["seeds"] == [base["seed"]] == [42]  # one seed: the plan's training.seed, which the probes train with
     rows = [r for r in out["ladder"] if r["eval_loss"] is not None]
     assert rows and all(r["eval_accuracy"] is not None and r["trainable_params"] > 66 for r in rows)
     assert "head trained alone" in out["base"]["explanation"]

@@ -347,6 +347,53 @@ def test_a_budget_with_room_to_spare_lengthens_the_probes(tiny_llama, lm_data, s
         assert spec.probe_steps == PROBE_STEPS and "room for longer" not in note and "--probe-steps up to" in note
 
 
+def test_a_one_seed_ladder_reports_the_seed_its_probes_train_with(tiny_llama, lm_data, state_home, monkeypatch,
+                                                                  capsys):
+    """The real ladder data_ladder plans (caught before its probes start): with one seed its probes name none and
+    train with the run's, the plan's training.seed (42), and the spec and the JSON say 42, not 0."""
+    import lorplan.cli.recommend as cli_recommend
+    from lorplan.recommend.ladder_spec import LadderState
+    from lorplan.recommend.measured import recommendation_json
+
+    seen = {}
+    monkeypatch.setattr(cli_recommend, "_run_ladder", lambda args, ladder, **kw: seen.setdefault("ladder", ladder)
+                        and 0)
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj")
+    assert rc == 0, cap.err
+    ladder = seen["ladder"]
+    trained = {p.seed if p.seed is not None else ladder.plan.seed for p in ladder.plan.probes}
+    assert trained == {42} and ladder.spec.seeds == (42,)
+    assert recommendation_json(ladder.spec, [], LadderState(), run_seed=ladder.plan.seed)["seeds"] == [42]
+
+
+@pytest.mark.parametrize(("stored", "read"), [([0], [42]), ([42], [42]), ([42, 43], [42, 43])])
+def test_a_ladder_folder_written_with_seed_0_reads_as_the_seed_it_trained(state_home, stored, read):
+    """Ladders written before the seed was recorded say "seeds": [0] for one seed (ladder.json and
+    recommendation.json); their probes trained with the run's seed, and that is what is read back and what the
+    driver writes from such a spec. Several seeds are the probes' own and stay as written."""
+    from lorplan.probe import runner
+    from lorplan.probe.runs import create_run
+    from lorplan.recommend.driver import Driver
+    from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState
+
+    run = create_run(runner.make_plan((1, 4), seeds=(42,), steps=10, device="cpu"), state_home)
+    assert run.plan().seed == 42
+    files = LadderFiles(run)
+    files.write_spec(LadderSpec(kind="data", model="tiny", spec_source="/nowhere", task="causal-lm",
+                                target_modules=("q_proj",), learning_rate=1e-3,
+                                data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
+                                adapter={"model": "tiny", "targets": "q_proj", "per_rank": 1000, "fixed": 0,
+                                         "min_dim": 64},
+                                learning_rate_why="test", planned_steps=10, probe_steps=10, seeds=tuple(stored),
+                                ranks=(1, 4)))
+    files.write_recommendation({"rank": 4, "seeds": stored})
+    assert files.recommendation() == {"rank": 4, "seeds": read}
+    assert json.loads(files.recommendation_path.read_text())["seeds"] == stored  # the folder is left as it was
+    driver = Driver(run)
+    driver._write([], LadderState())
+    assert json.loads(files.recommendation_path.read_text())["seeds"] == read
+
+
 def test_the_default_sequence_stays_within_the_context_so_the_written_plan_trains(tmp_path, capsys):
     """gpt2's context is 1,024 tokens: the recommendation is priced there (not at 2,048), and the plan it
     writes is one `lorplan export` (and train) accept."""
