@@ -419,13 +419,42 @@ def has_placeholder_data(plan: Plan) -> bool:
     return plan.data.path == PLACEHOLDER_DATA_PATH
 
 
+_CLASSES_CACHE: dict = {}
+
+
+def _export_classes(plan: Plan, fmt: str) -> dict:
+    """The peft export's `classes` / `classes_problem` for a sequence classifier: its data's class ids and
+    labels (core.data.data_classes, read once per file version), else why they are unknown."""
+    from lorplan.core.vocab import Task
+
+    if fmt != "peft" or plan.model.task != Task.SEQUENCE_CLASSIFICATION:
+        return {}
+    if has_placeholder_data(plan):
+        return {"classes_problem": "no dataset profiled in the Data tab"}
+    from lorplan.core.data import data_classes
+
+    path = Path(plan.data.path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return {"classes_problem": f"data.path {plan.data.path}: no such file or folder"}
+    key = (str(path), stat.st_mtime_ns, stat.st_size, plan.data.schema)
+    if key not in _CLASSES_CACHE:
+        try:
+            schema = None if plan.data.schema == "auto" else plan.data.schema
+            _CLASSES_CACHE[key] = {"classes": data_classes(path, schema=schema, where=f"data.path {plan.data.path}")}
+        except BadInput as exc:
+            _CLASSES_CACHE[key] = {"classes_problem": str(exc)}
+    return _CLASSES_CACHE[key]
+
+
 def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
     """What `fmt` cannot express of this plan, one line each (the plan file expresses everything)."""
     if fmt == "plan":
         return ()
     from lorplan.core.export import export_plan
 
-    return tuple(export_plan(plan, fmt).warnings)
+    return tuple(export_plan(plan, fmt, **_export_classes(plan, fmt)).warnings)
 
 
 def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
@@ -434,7 +463,7 @@ def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
         return [target]
     from lorplan.core.export import export_plan, output_paths
 
-    return output_paths(export_plan(plan, fmt), target)
+    return output_paths(export_plan(plan, fmt, **_export_classes(plan, fmt)), target)
 
 
 def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Path]:
@@ -447,7 +476,7 @@ def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Pat
     from lorplan.core.export import export_plan
     from lorplan.core.export import write_export as core_write_export
 
-    return core_write_export(export_plan(plan, fmt), target, force=force)
+    return core_write_export(export_plan(plan, fmt, **_export_classes(plan, fmt)), target, force=force)
 
 
 # -- data -----------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from lorplan.core.data.example import SCHEMAS, Example
 from lorplan.core.data.profile import DataProfile, Problem, profile_dataset
 from lorplan.core.data.records import (
     DataPeek,
+    data_classes,
     detect_schema,
     iter_examples,
     load_examples,
@@ -22,7 +23,7 @@ from lorplan.core.data.records import (
 from lorplan.core.errors import UnknownSchema
 
 __all__ = [
-    "SCHEMAS", "DataPeek", "DataProfile", "EncodedExample", "Example", "Problem", "detect_schema",
+    "SCHEMAS", "DataPeek", "DataProfile", "EncodedExample", "data_classes", "Example", "Problem", "detect_schema",
     "encode_example", "iter_examples", "load_examples", "open_records", "peek_examples", "profile_dataset",
     "UnknownSchema",
 ]

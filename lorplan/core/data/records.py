@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from lorplan.core.data.example import Example
+from lorplan.core.data.labels import class_ids
 from lorplan.core.data.readers import Bad, RowSource
 from lorplan.core.data.schema import check_schema, detect_from_rows, to_example
 from lorplan.core.errors import BadInput
@@ -120,6 +121,23 @@ class Reservoir:
         j = self._rng.randint(0, self._seen - 1)
         if j < self.size:
             self.items[j] = item
+
+
+def data_classes(path: str | os.PathLike[str], *, schema: str | None = None, where: str | None = None) -> dict:
+    """Class id -> the label as the data writes it, for every `label` value of the file, in id order: the
+    head `lorplan train` builds from it (lorplan.core.data.labels.class_ids), and what its result.json calls
+    `classes`. Streams the file once, without tokenizing. BadInput, one line starting with `where` (the data as
+    the command names it) when given: a row whose label is no class label (its line), ambiguous labels, no
+    label at all, or what open_records refuses."""
+    _, _, records = open_records(path, schema=schema)
+    labels: set = set()
+    for line, rec in records:
+        if not isinstance(rec, Example):
+            continue
+        if rec.label_problem is not None:
+            raise BadInput(f"{where + ': ' if where else ''}line {line}: {rec.label_problem}")
+        labels.add(rec.label)
+    return {i: label for label, i in sorted(class_ids(labels, where).items(), key=lambda kv: kv[1])}
 
 
 def load_examples(

@@ -31,10 +31,18 @@ class ExportResult:
     folder: bool = False  # True when the output path names a folder (peft)
 
 
-def export_plan(plan, fmt: str) -> ExportResult:
-    """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate")."""
+def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None
+                ) -> ExportResult:
+    """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate").
+
+    classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
+    names the head's outputs in the peft export; classes_problem says why they are unknown (a warning)."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
+    if fmt == ExportFormat.PEFT:
+        from lorplan.core.export.peft import export_peft
+
+        return export_peft(plan, classes, classes_problem)
     # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
     module = importlib.import_module(f"lorplan.core.export.{fmt}")
     return getattr(module, f"export_{fmt}")(plan)

