@@ -448,19 +448,35 @@ def _export_classes(plan: Plan, fmt: str) -> dict:
     return _CLASSES_CACHE[key]
 
 
+def export_refusal(plan: Plan, fmt: str) -> str | None:
+    """Why `fmt` cannot carry this plan at all (a sequence classifier for axolotl or LLaMA-Factory), else None."""
+    if fmt == "plan":
+        return None
+    from lorplan.core.export.common import classifier_refusal
+
+    return classifier_refusal(plan, fmt)
+
+
 def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
-    """What `fmt` cannot express of this plan, one line each (the plan file expresses everything)."""
+    """What `fmt` cannot express of this plan, one line each (the plan file expresses everything); a format
+    that cannot carry the plan at all gives its refusal, as "not written: …"."""
     if fmt == "plan":
         return ()
+    refusal = export_refusal(plan, fmt)
+    if refusal is not None:
+        return (f"not written: {refusal}",)
     from lorplan.core.export import export_plan
 
     return tuple(export_plan(plan, fmt, **_export_classes(plan, fmt)).warnings)
 
 
 def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
-    """The files `write_export` would write for `fmt` at `target` (a file, or a folder for peft)."""
+    """The files `write_export` would write for `fmt` at `target` (a file, or a folder for peft); none for a
+    format that refuses the plan (export_refusal)."""
     if fmt == "plan":
         return [target]
+    if export_refusal(plan, fmt) is not None:
+        return []
     from lorplan.core.export import export_plan, output_paths
 
     return output_paths(export_plan(plan, fmt, **_export_classes(plan, fmt)), target)
@@ -473,6 +489,9 @@ def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Pat
         from lorplan.core.plan import write_plan
 
         return [write_plan(plan, target, force=force)]
+    refusal = export_refusal(plan, fmt)
+    if refusal is not None:
+        raise BadInput(refusal)
     from lorplan.core.export import export_plan
     from lorplan.core.export import write_export as core_write_export
 

@@ -205,8 +205,12 @@ def test_first_hour_session_is_offline_and_keeps_its_exit_codes(session, tmp_pat
     out = s.run("plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--data", "reviews.jsonl", "--write",
                 "cls.toml").stdout
     assert "data reviews.jsonl: schema text, 200 examples, eval_split 0.1" in out
-    for tool in ("peft", "axolotl", "llamafactory", "accelerate"):
+    for tool in ("peft", "accelerate"):
         s.run("export", "cls.toml", "--to", tool)
+    assert (tmp_path / "cls-peft" / "classifier_config.json").exists()
+    for tool in ("axolotl", "llamafactory"):  # they train no classifier: refused, nothing written
+        s.run("export", "cls.toml", "--to", tool, code=2)
+        assert not (tmp_path / f"cls-{tool}.yaml").exists()
     # train: a model that is not on disk is refused at once and nothing is created; the shipped sample runs
     s.run("plan", "--model", "gpt2", "--rank", "8", "--data", "chat.jsonl", "--write", "gpt2.toml")
     before = sorted(p.name for p in tmp_path.iterdir())

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from lorplan.cli import main
+from lorplan.core.errors import BadInput
 from lorplan.core.export import FORMATS, default_output, export_plan, write_export
 from lorplan.core.plan import (
     HardwareSection,
@@ -24,6 +25,8 @@ from lorplan.core.plan import (
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.toml"))
+# axolotl and LLaMA-Factory train causal LMs only: a classifier's plan is refused (test_export_classifier.py)
+CAUSAL_FILES = [p for p in SAMPLE_FILES if read_plan(p).model.task == "causal-lm"]
 
 
 def sample(name: str):
@@ -81,7 +84,7 @@ def _yaml(plan, fmt: str) -> tuple[dict, str]:
     return yaml.safe_load(text), text
 
 
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CAUSAL_FILES, ids=lambda p: p.stem)
 def test_axolotl_holds_every_mapped_field(path):
     plan = read_plan(path)
     cfg, _ = _yaml(plan, "axolotl")
@@ -114,7 +117,7 @@ def test_axolotl_holds_every_mapped_field(path):
                                 "paged-adamw-8bit": "paged_adamw_8bit"}.get(t.optimizer, "sgd")
 
 
-@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", CAUSAL_FILES, ids=lambda p: p.stem)
 def test_llamafactory_holds_every_mapped_field(path):
     plan = read_plan(path)
     cfg, text = _yaml(plan, "llamafactory")
@@ -213,7 +216,7 @@ def test_own_schema_llamafactory():
     parser_mod = pytest.importorskip("llamafactory.hparams.parser")
     from transformers import HfArgumentParser
 
-    for path in SAMPLE_FILES:
+    for path in CAUSAL_FILES:
         plan = read_plan(path)
         cfg = _yaml(plan, "llamafactory")[0]
         # no GPU here: bf16 off; transformers >= 5 spells warmup_ratio as a float warmup_steps
@@ -229,7 +232,9 @@ def test_own_schema_llamafactory():
 
     @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
     @given(plans())
-    def check(plan):  # any valid plan
+    def check(plan):  # any valid causal-LM plan
+        if plan.model.task != "causal-lm":
+            return
         cfg = _yaml(plan, "llamafactory")[0]
         cfg = {**{k: v for k, v in cfg.items() if k != "warmup_ratio"}, "warmup_steps": cfg["warmup_ratio"],
                "bf16": False, "fp16": False, "deepspeed": None}
@@ -294,6 +299,13 @@ def test_every_valid_plan_exports_to_configs_the_tools_accept():
         d = json.loads(export_plan(plan, "peft").files["adapter_config.json"])
         config = peft.LoraConfig(**d)
         assert (config.r, config.lora_alpha, config.use_dora) == (plan.lora.r, plan.lora.alpha, plan.lora.use_dora)
+        acc, _ = _yaml(plan, "accelerate")
+        assert acc["num_processes"] == max(1, plan.hardware.gpus)
+        if plan.model.task != "causal-lm":  # refused by the trainers that train causal LMs only
+            for fmt in ("axolotl", "llamafactory"):
+                with pytest.raises(BadInput, match="trains no sequence classifier"):
+                    export_plan(plan, fmt)
+            return
         ax, _ = _yaml(plan, "axolotl")
         lf, _ = _yaml(plan, "llamafactory")
         assert (lf["lora_rank"], lf["lora_alpha"]) == (plan.lora.r, plan.lora.alpha)
@@ -302,8 +314,6 @@ def test_every_valid_plan_exports_to_configs_the_tools_accept():
             assert ax["lora_alpha"] == plan.lora.alpha
         else:  # axolotl types alpha as int: rounded, and said so
             assert any("integer lora_alpha" in w for w in export_plan(plan, "axolotl").warnings)
-        acc, _ = _yaml(plan, "accelerate")
-        assert acc["num_processes"] == max(1, plan.hardware.gpus)
 
     check()
 

@@ -110,3 +110,35 @@ def test_the_planners_export_names_the_classes_too(tmp_path):
     bridge.write_export(plan, "peft", tmp_path / "peft", force=False)
     head = json.loads((tmp_path / "peft" / "classifier_config.json").read_text())
     assert head["id2label"] == {"0": "eggs", "1": "ham", "2": "spam"}
+
+
+@pytest.mark.parametrize("fmt, tool", [("axolotl", "axolotl"), ("llamafactory", "LLaMA-Factory")])
+def test_trainers_that_train_no_classifier_refuse_a_classifiers_plan(tmp_path, capsys, fmt, tool):
+    """axolotl and LLaMA-Factory only warned, then wrote a config that trains a causal LM on the text."""
+    plan_path = _classifier_plan(tmp_path, ["spam", "ham"])
+    out = tmp_path / f"{fmt}.yaml"
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", fmt, "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"lorplan export: error: --to {fmt}: {tool} trains no sequence classifier from its config (it would train "
+        "the model as a causal language model on the text); a classifier's plan exports --to peft, or trains with "
+        "`lorplan train`\n")
+    assert not out.exists()
+    assert main(["export", str(plan_path), "--to", "accelerate", "-o", str(tmp_path / "acc.yaml")]) == 0
+
+
+def test_the_planners_export_dialog_says_the_refusal_and_writes_nothing(tmp_path):
+    from lorplan.core.errors import BadInput
+    from lorplan.core.plan import read_plan
+    from lorplan.tui import bridge
+
+    plan = read_plan(_classifier_plan(tmp_path, ["spam", "ham"]))
+    refusal = ("axolotl trains no sequence classifier from its config (it would train the model as a causal "
+               "language model on the text); a classifier's plan exports --to peft, or trains with `lorplan train`")
+    assert bridge.export_refusal(plan, "axolotl") == refusal
+    assert bridge.export_refusal(plan, "peft") is None
+    assert bridge.export_warnings(plan, "axolotl") == (f"not written: {refusal}",)
+    assert bridge.export_paths(plan, "axolotl", tmp_path / "ax.yaml") == []
+    with pytest.raises(BadInput, match="axolotl trains no sequence classifier"):
+        bridge.write_export(plan, "axolotl", tmp_path / "ax.yaml", force=False)
+    assert not (tmp_path / "ax.yaml").exists()

@@ -240,3 +240,24 @@ async def test_export_refuses_while_the_form_shows_errors(make_app, tmp_path, mo
         assert isinstance(app.screen, ExportDialog)
         assert app.screen.plan.training.micro_batch == 8
     assert not list(tmp_path.glob("*/plan.toml"))  # nothing was written
+
+
+@pytest.mark.anyio
+async def test_a_classifier_is_not_written_for_a_trainer_that_trains_no_classifier(tmp_path):
+    """axolotl ticked for the MiniLM classifier: the dialog said a warning and wrote a YAML that trains a causal
+    LM; it now says the refusal and writes nothing (not even the other formats) until axolotl is unticked."""
+    app = Host(plan_of("minilm-classification"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        await click(pilot, "#fmt-axolotl")
+        warnings = str(dialog.query_one("#export-warnings", Static).render())
+        assert "axolotl YAML: not written: axolotl trains no sequence classifier" in warnings
+        await type_into(pilot, "#export-folder", str(tmp_path / "out"))
+        await click(pilot, "#export-write")
+        status = str(dialog.query_one("#export-status", Static).render())
+        assert status.startswith("Not written: axolotl YAML: axolotl trains no sequence classifier"), status
+        assert not (tmp_path / "out").exists()
+        await click(pilot, "#fmt-axolotl")
+        await click(pilot, "#export-write")
+    assert {p.name for p in app.result} >= {"adapter_config.json", "classifier_config.json", "plan.toml"}

@@ -34,11 +34,17 @@ class ExportResult:
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None
                 ) -> ExportResult:
     """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate").
+    BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl, LLaMA-Factory).
 
     classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
     names the head's outputs in the peft export; classes_problem says why they are unknown (a warning)."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
+    from lorplan.core.export.common import classifier_refusal
+
+    refusal = classifier_refusal(plan, fmt)
+    if refusal is not None:
+        raise BadInput(f"--to {fmt}: {refusal}")
     if fmt == ExportFormat.PEFT:
         from lorplan.core.export.peft import export_peft
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lorplan.core.vocab import LoraBias, Optimizer, Task
+from lorplan.core.vocab import ExportFormat, LoraBias, Optimizer, Task
 
 
 def optimizer_warnings(plan, tool: str) -> list[str]:
@@ -48,6 +48,19 @@ def common_lora_warnings(plan, tool: str, *, patterns: bool, layers: bool, bias:
                    f"{list(lo.layers_to_transform)}")
     if not bias and lo.bias != LoraBias.NONE:
         out.append(f"{tool} always uses bias=\"none\": lora.bias = {lo.bias!r} is not applied")
-    if plan.model.task != Task.CAUSAL_LM:
-        out.append(f"{tool} trains causal language models; this plan is {plan.model.task}")
     return out
+
+
+# The trainers whose config trains a causal language model only (axolotl's and LLaMA-Factory's SFT configs: a
+# `label` column and num_labels have no key there), so a classifier's plan would train something else
+CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory"}
+
+
+def classifier_refusal(plan, fmt: str) -> str | None:
+    """Why `fmt` cannot carry this plan (a sequence classifier for a trainer that trains causal LMs only), in one
+    sentence naming the formats that do carry it, else None."""
+    if plan.model.task == Task.CAUSAL_LM or fmt not in CAUSAL_ONLY:
+        return None
+    return (f"{CAUSAL_ONLY[ExportFormat(fmt)]} trains no sequence classifier from its config (it would train the "
+            "model as a causal language model on the text); a classifier's plan exports --to peft, or trains with "
+            "`lorplan train`")

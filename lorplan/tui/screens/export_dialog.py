@@ -129,6 +129,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         if not self.query_one("#export-folder", Input).value.strip():
             self._status("Give an output folder.")
             return
+        refused = [f"{TITLES[fmt]}: {why}" for fmt in self.chosen()
+                   if (why := bridge.export_refusal(self.plan, fmt)) is not None]
+        if refused:  # nothing is written, not even the other formats: the user unticks what cannot be written
+            self._status("Not written: " + " · ".join(refused))
+            return
         existing = [p for paths in self.targets().values() for p in paths if p.exists()]
         if existing:
             self._confirming = existing
