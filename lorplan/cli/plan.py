@@ -231,9 +231,11 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     if isinstance(data, str):
         plan = with_profile(plan, profile, train_on, path=data)  # the path as typed: found beside the plan too
         d = plan.data
+        # a classifier trains one label per example (data.train_on chooses no tokens there): its head instead
+        what = (f"num_labels {plan.model.num_labels}" if plan.model.num_labels is not None
+                else f"train_on {d.train_on}")
         lines.append(f"data {data}: schema {d.schema}, {counted(profile.examples, 'example')}, eval_split "
-                     f"{d.eval_split:g} ({profile.split.reason}), train_on {d.train_on}"
-                     + (f", num_labels {plan.model.num_labels}" if plan.model.num_labels is not None else ""))
+                     f"{d.eval_split:g} ({profile.split.reason}), {what}")
     path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
     return path, "\n".join(lines) or None
 

@@ -82,8 +82,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(profile.to_json())
     else:
-        print(render_text(profile))
+        print(render_text(profile, classifier=args.model is not None and is_classifier(args.model)))
     return 0
+
+
+def is_classifier(model: str) -> bool:
+    """Whether lorplan plans `model` as a sequence classifier (an encoder such as BERT: its spec's task), read
+    from its config.json; False for a model lorplan has no config for (a tokenizer-only folder)."""
+    from lorplan.core.errors import LorplanError
+    from lorplan.core.model import load_spec
+    from lorplan.core.vocab import Task
+
+    try:
+        return load_spec(model, allow_fallback=False).task == Task.SEQUENCE_CLASSIFICATION
+    except LorplanError:
+        return False
 
 
 def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = None) -> None:
@@ -104,29 +117,32 @@ def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = 
     check_context(spec, TrainingSetup(seq_len=seq_len or default_seq_len(spec), rope_scaling=rope_scaling))
 
 
-def render_text(p) -> str:
-    """The profile as a short human-readable report."""
+def render_text(p, *, classifier: bool = False) -> str:
+    """The profile as a short human-readable report. classifier: the data is for a sequence classifier (one
+    label per example, each example its own right-padded sequence): the lines that only mean something for a
+    causal LM (trained tokens, packing) are left out."""
     from lorplan.core.data.stats import label_count
 
     est = " (estimated)" if p.estimated else ""
+    packing = (f", packing into {counted(p.padding.packed_sequences, 'sequence')} wastes "
+               f"{counted(p.padding.packing_waste_tokens, 'token')}")
     rows = [
         f"{p.path}: {p.format}, schema {p.schema}, tokenizer {p.tokenizer}",
         f"examples         {p.examples:,}  (skipped {p.skipped:,}, exact duplicates {p.duplicates:,})",
         f"tokens           {p.tokens:,}{est}",
-        f"trained tokens   {p.trained_tokens:,}{est}",
+        *([] if classifier else [f"trained tokens   {p.trained_tokens:,}{est}"]),
         f"lengths          p50 {p.lengths.p50:,}  p90 {p.lengths.p90:,}  p95 {p.lengths.p95:,}  "
         f"p99 {p.lengths.p99:,}  max {p.lengths.max:,}",
         f"at seq len {p.seq_len:,}: {counted(p.truncated_tokens, 'token')} truncated; padding wastes "
-        f"{p.padding.pad_fraction:.1%}, packing into {counted(p.padding.packed_sequences, 'sequence')} wastes "
-        f"{counted(p.padding.packing_waste_tokens, 'token')}",
+        f"{p.padding.pad_fraction:.1%}{'' if classifier else packing}",
         f"suggested        seq len {p.suggested_seq_len:,}; split {p.split.train:,} train / {p.split.eval:,} eval "
         f"({p.split.reason})",
     ]
     if p.sample is not None:
         s = p.sample
+        trained = "" if classifier else f", trained {s.trained_interval[0]:,}-{s.trained_interval[1]:,}"
         rows.append(f"sample           {s.size:,} of {s.population:,} (seed {s.seed}); 95% intervals: tokens "
-                    f"{s.tokens_interval[0]:,}-{s.tokens_interval[1]:,}, trained "
-                    f"{s.trained_interval[0]:,}-{s.trained_interval[1]:,}")
+                    f"{s.tokens_interval[0]:,}-{s.tokens_interval[1]:,}{trained}")
     if p.labels is not None:
         total = sum(n for _, n in p.labels.counts)
         shown = ", ".join(f"{label_count(label, n)} ({n / total:.0%})" for label, n in p.labels.counts[:10])
@@ -138,7 +154,11 @@ def render_text(p) -> str:
             rows.append(f"note: {p.labels.note}")
     if (refusal := p.label_refusal()) is not None:
         rows.append(f"warning: {refusal}; lorplan plan and train refuse these labels for a classifier")
-    rows += [f"note: {n}" for n in p.notes]
+    notes = p.notes
+    if classifier:  # a classifier packs nothing: the sample note names only what it scales for one
+        notes = tuple(n.replace("token totals, padding and packing scaled", "token totals and padding scaled")
+                      for n in notes)
+    rows += [f"note: {n}" for n in notes]
     for prob in p.problems[:20]:
         rows.append(f"skipped line {prob.line}: {prob.reason}")
     if p.skipped > 20:

@@ -213,7 +213,9 @@ def test_write_with_data_prices_the_head_it_writes(tmp_path, capsys, monkeypatch
     plan = read_plan(path)
     assert plan.model.num_labels == head
     assert plan.estimate.trainable_params == _head_priced(1, head)
-    assert out.splitlines()[-1].endswith(f", train_on completion, num_labels {head}")  # said, not only written
+    said = out.splitlines()[-1]
+    assert said.endswith(f"at most 2,000 examples), num_labels {head}"), said  # said, not only written
+    assert "train_on" not in said  # a classifier trains one label per example: no tokens to choose
     source, setup, rank = plan_to_setup(plan)  # the memory too is what the written plan's head costs
     assert estimate(with_labels(load_spec(source), head), setup, rank).total == plan.estimate.total_bytes
     assert main([*argv, "--force", "--json"]) == 0

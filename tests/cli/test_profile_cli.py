@@ -228,3 +228,24 @@ def test_profile_counts_against_the_plans_context_not_the_tokenizers(tmp_path, c
     p = profile_dataset(data, tokenizer=model, seq_len=600)
     assert p.seq_len == 600 and p.notes == (
         "--seq-len 600 is beyond the model's maximum of 512 (the tokenizer's model_max_length)",)
+
+
+def test_a_classifiers_profile_prints_no_causal_lm_lines(tmp_path, capsys, minilm):
+    """For a sequence classifier (--model an encoder) every example is one sequence with one label: the report
+    printed `trained tokens` (every token, as if a language model learned them) and what packing would waste,
+    which lorplan never does for a classifier."""
+    rows = [{"text": f"review number {i}", "label": "pos" if i % 2 else "neg"} for i in range(40)]
+    path = _write(tmp_path / "reviews.jsonl", rows)
+    assert main(["profile", "--data", str(path), "--model", minilm, "--sample", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "trained" not in out and "packing" not in out, out
+    seq = next(line for line in out.splitlines() if line.startswith("at seq len"))
+    assert seq.endswith("tokens truncated; padding wastes " + seq.rsplit("padding wastes ", 1)[1])
+    assert seq.rsplit("padding wastes ", 1)[1].endswith("%")
+    assert "labels           2 classes: 'neg' → 20 (50%), 'pos' → 20 (50%)" in out
+    sample = next(line for line in out.splitlines() if line.startswith("sample"))
+    assert "95% intervals: tokens " in sample
+    # the same rows for a causal LM keep them: there they are what the loss is on
+    assert main(["profile", "--data", str(path), "--model", "gpt2", "--sample", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "trained tokens" in out and "packing into" in out and ", trained " in out
