@@ -43,21 +43,22 @@ def train_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> str | None:
+def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list[str]:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
     this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
     context or model.rope_scaling's reach, LoRA settings that adapt what they name (every rank_pattern and
     alpha_pattern key matches an adapted module) (core.plan.context, the rules of `lorplan plan`), the data
     readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
     that can be made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming
-    the plan's key, otherwise. Returns a note on the data rows that were skipped (broken lines, missing fields),
-    or None."""
+    the plan's key, otherwise. Returns the `note:` lines on the data rows training goes without: rows skipped
+    (broken lines, missing fields) and, for a classifier, rows without a label (null or missing)."""
     from pathlib import Path
 
     from lorplan.core.data import UnknownSchema, peek_examples
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, model_folder
     from lorplan.core.plan.context import check_plan_context, check_plan_targets
+    from lorplan.core.vocab import Task
     from lorplan.train.paths import output_folder_problem, resolve_path
 
     where = plan.model.path if plan.model.path is not None else plan.model.id
@@ -87,16 +88,20 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> str 
         raise BadInput(f"{where} {out}: {problem}: choose another --output")
     if (out / "adapter").exists():
         raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
-    if peek.skipped:
+    notes = []
+    # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
+    uses = ("training uses" if peek.complete else
+            f"training uses the rest; the first {peek.examples + peek.skipped:,} rows hold")
+    what = f"{plan_path}: data.path {plan.data.path}"
+    if peek.skipped:  # a broken line or a missing field
         from lorplan.cli._common import skipped_note
 
-        # the rows a broken line or a missing field leaves out: training goes without them, which the user should
-        # know (counted in the rows read here, the first 20,000)
-        uses = ("training uses" if peek.complete else
-                f"training uses the rest; the first {peek.examples + peek.skipped:,} rows hold")
-        return skipped_note(f"{plan_path}: data.path {plan.data.path}", plan.data.path, peek.skipped, peek.examples,
-                            peek.first_skipped, uses)
-    return None
+        notes.append(skipped_note(what, plan.data.path, peek.skipped, peek.examples, peek.first_skipped, uses))
+    if plan.model.task == Task.SEQUENCE_CLASSIFICATION and peek.unlabelled:  # a label that is null or missing
+        from lorplan.core.data.labels import unlabelled_note
+
+        notes.append("note: " + unlabelled_note(what, peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
+    return notes
 
 
 def _cpu_threads(plan) -> None:
@@ -129,8 +134,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     plan = read_plan(args.plan)
-    note = check_inputs(plan, args.plan, args.output, args.resume)
-    if note is not None:
+    for note in check_inputs(plan, args.plan, args.output, args.resume):
         print(note, file=sys.stderr)
     if needs_launcher(plan):
         out = Path(args.output or plan.training.output_dir)

@@ -127,6 +127,13 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)
+    if spec.task == Task.SEQUENCE_CLASSIFICATION and peek is not None and peek.unlabelled:
+        from lorplan.core.data.labels import unlabelled_note
+
+        # a label that is null or missing: the probes' classifier trains without those rows
+        uses = ("the probes use" if peek.complete else
+                f"the probes use the rest; the first {peek.examples + peek.skipped:,} rows hold")
+        notes.append(unlabelled_note(f"--data {data}", peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
     lora_targets = LoraTargets(modules=tuple(targets) or ("all-linear",))
     peft_target_modules(spec, lora_targets)  # BadInput naming --targets
     check_ranks(spec, lora_targets, ranks, ranks_flag)

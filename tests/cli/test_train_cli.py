@@ -188,3 +188,24 @@ def test_a_classifier_with_named_labels_says_which_output_is_which_name(tmp_path
     said = capsys.readouterr().out
     assert "classes: 0 = 'eggs', 1 = 'ham', 2 = 'spam' (the head's outputs; result.json: classes)" in said, said
     assert json.loads((out / "result.json").read_text())["classes"] == {"0": "eggs", "1": "ham", "2": "spam"}
+
+
+def test_a_classifiers_rows_without_a_label_are_named_before_it_trains(tmp_path, capsys):
+    """A row whose label is null or missing was left out of a classifier's training without a word."""
+    from lorplan.cli.train import check_inputs
+    from lorplan.core.plan import read_plan
+
+    data = tmp_path / "d.jsonl"
+    rows = [{"text": f"row number {i}", "label": i % 2} for i in range(40)]
+    rows[3]["label"] = None
+    del rows[10]["label"]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
+    assert notes == [f"note: {plan}: data.path {data}: 2 rows without a label skipped (the first, line 4); "
+                     "training uses the 38 labelled examples"]
+    rows[3]["label"] = 0
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False) == [
+        f"note: {plan}: data.path {data}: 1 row without a label skipped (line 11); training uses the 39 labelled "
+        "examples"]

@@ -248,3 +248,14 @@ def test_start_refuses_stacking_rope_scaling_on_a_config_that_scales(state_home,
     assert "already scales RoPE (llama3 ×8.0, to 128 tokens)" in err
     err = _refused_like_plan(capsys, str(folder), files["chat"], "--seq-len", "200")
     assert "context of 128 tokens" in err
+
+
+def test_a_classifiers_rows_without_a_label_are_named_at_start(tmp_path):
+    """Probes trained a classifier without the rows whose label is null or missing, without a word."""
+    from lorplan.probe.runner import check_start
+
+    rows = [{"text": f"s {i}", "label": i % 2} for i in range(40)]
+    rows[5]["label"] = None
+    data = _jsonl(tmp_path / "some.jsonl", rows)
+    notes = check_start(None, data).notes
+    assert f"--data {data}: 1 row without a label skipped (line 6); the probes use the 39 labelled examples" in notes

@@ -76,3 +76,13 @@ def mixed_note(labels: Iterable) -> str | None:
     shown = ", ".join(f"{n!r} → {ids[n]}" for n in names[:3]) + (", ..." if len(names) > 3 else "")
     return (f"labels mix integer class ids and names: integers are their own ids and names take the ids after "
             f"the largest ({shown}), a head of {classes_needed(ids)} outputs")
+
+
+def unlabelled_note(what: str, rows: int, first_line: int, labelled: int, uses: str) -> str:
+    """One line on a classifier's rows whose label is null or missing, which it trains without (as the note on
+    skipped rows says of those): `what` names the data as the command does; `uses` says what goes on without
+    them ("training uses"). Without "note: ", which the caller adds where it prints."""
+    from lorplan.core.units import counted
+
+    where = f"line {first_line}" if rows == 1 else f"the first, line {first_line}"
+    return f"{what}: {counted(rows, 'row')} without a label skipped ({where}); {uses} the {labelled:,} labelled examples"

@@ -68,6 +68,13 @@ class DataPeek:
     complete: bool
     bad_label: str | None = None
     first_skipped: str = ""  # the first skipped row as `line N: reason`
+    unlabelled: int = 0  # usable examples with no label (null or missing: a classifier trains without them)
+    first_unlabelled: int | None = None  # the line of the first of them
+
+    @property
+    def labelled(self) -> int:
+        """Examples with a class label among the rows read."""
+        return sum(self.labels.values())
 
 
 def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, rows: int = 20_000) -> DataPeek:
@@ -81,6 +88,7 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
     labels: Counter = Counter()
     first_bad = ""
     bad_label = None
+    unlabelled, first_unlabelled = 0, None
     complete = True
     for line, rec in records:
         if examples + skipped >= rows:
@@ -90,8 +98,11 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
             examples += 1
             if rec.label is not None:
                 labels[rec.label] += 1
-            elif rec.label_problem is not None and bad_label is None:
-                bad_label = f"line {line}: {rec.label_problem}"
+            elif rec.label_problem is not None:
+                bad_label = bad_label or f"line {line}: {rec.label_problem}"
+            else:
+                unlabelled += 1
+                first_unlabelled = first_unlabelled or line
         else:
             skipped += 1
             first_bad = first_bad or f"line {line}: {rec.reason}"
@@ -99,7 +110,7 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
         where = "" if complete else f" in its first {rows:,} rows"
         first = f"; {first_bad}" if first_bad else ""
         raise BadInput(f"--data {path}: no usable row{where} ({skipped} skipped{first})")
-    return DataPeek(schema, examples, skipped, labels, complete, bad_label, first_bad)
+    return DataPeek(schema, examples, skipped, labels, complete, bad_label, first_bad, unlabelled, first_unlabelled)
 
 
 class Reservoir:
