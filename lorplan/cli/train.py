@@ -81,6 +81,8 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
     except BadInput as exc:
         hint = " (or set the plan's data.schema)" if isinstance(exc, UnknownSchema) else ""
         raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}{hint}") from None
+    if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
+        check_labels(plan, peek)
     out = Path(output or plan.training.output_dir).expanduser()
     problem = output_folder_problem(out)
     if problem is not None:
@@ -102,6 +104,26 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
 
         notes.append("note: " + unlabelled_note(what, peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
     return notes
+
+
+def check_labels(plan, peek) -> None:
+    """Refuse, before torch is imported, the labels a classifier's run would refuse once its tokenizer is
+    loaded (lorplan.train.engine), with the same line: a label that is no class label (2.5, NaN, true), a name
+    that reads as a number beside integer class ids, class ids beyond model.num_labels. Read from the rows
+    `peek` holds (lorplan.core.data.peek_examples): what they refuse, the whole file refuses too (more rows only
+    add classes and raise the names' ids)."""
+    from lorplan.core.data.labels import class_ids
+    from lorplan.core.errors import BadInput
+
+    where = f"data {plan.data.path}"
+    if peek.bad_label is not None:
+        raise BadInput(f"{where}: {peek.bad_label}")
+    if not peek.labels:
+        return  # the engine says that there is no label at all, or the rows beyond the peek hold them
+    ids = sorted(set(class_ids(peek.labels, where).values()))
+    n = plan.model.num_labels or 2
+    if ids[0] < 0 or ids[-1] >= n:
+        raise BadInput(f"{where}: class ids {ids} do not fit model.num_labels = {n}")
 
 
 def _cpu_threads(plan) -> None:

@@ -209,3 +209,23 @@ def test_a_classifiers_rows_without_a_label_are_named_before_it_trains(tmp_path,
     assert check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False) == [
         f"note: {plan}: data.path {data}: 1 row without a label skipped (line 11); training uses the 39 labelled "
         "examples"]
+
+
+@pytest.mark.parametrize("bad, expected", [
+    (2.5, "data {data}: line 5: label 2.5 is not a whole number; a class label is a whole number (its class id) or "
+          "a name"),
+    ("1.0", "data {data}: label '1.0' reads as a number but is a name beside integer class ids such as 0; write "
+            "every label as a whole number, or every label as a name"),
+    (7, "data {data}: class ids [0, 1, 7] do not fit model.num_labels = 2"),
+])
+def test_labels_a_classifier_refuses_are_refused_before_torch(tmp_path, bad, expected):
+    """A label that is no class (2.5) was refused only after torch, transformers and the tokenizer had loaded."""
+    data = tmp_path / "d.jsonl"
+    rows = [{"text": f"row number {i}", "label": i % 2} for i in range(30)]
+    rows[4]["label"] = bad
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    got, err = _train_in_child(plan, tmp_path)
+    assert got == {"rc": 2, "torch": False, "transformers": False}
+    assert err.strip() == f"lorplan train: error: {expected.format(data=data)}"
+    assert not (tmp_path / "outputs").exists()
