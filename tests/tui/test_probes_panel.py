@@ -526,3 +526,42 @@ async def test_v_compares_the_ranks_with_intervals_over_seeds(tmp_path):
         await pilot.press("v")
         await pilot.pause()
         assert panel.query_one("#probes-body").display
+
+
+async def test_a_ladder_run_with_its_base_probe_is_shown_not_a_crash(tmp_path):
+    """A probe ladder (lorplan recommend, the Recommend tab's l) has a base probe at rank 0: no adapter, the
+    classifier's head alone. The Probes tab names it `base` and compares the ranks against it as a line: a
+    log2 rank axis has no place for rank 0 (it used to end the app with a math domain error)."""
+    from dataclasses import replace
+
+    from lorplan.probe.runs import ProbeSpec
+
+    plan = runner.make_plan((4, 16), steps=12, device="cpu", run="20261204-100000-ba5e")
+    run = create_run(replace(plan, probes=(ProbeSpec("base", 0), *plan.probes)), tmp_path)
+    for pid, loss in (("base", 1.37), ("r4", 0.29), ("r16", 0.16)):
+        atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+        for s in range(1, 13):
+            append_event(run.events_path(pid), {"type": "step", "step": s, "loss": loss + 0.1, "seconds": 0.1})
+        atomic_write_json(run.result_path(pid), {"state": "finished", "step": 12, "eval_loss": loss,
+                                                 "eval_accuracy": 0.5 if pid == "base" else 1.0,
+                                                 "train_seconds": 5.0, "load_seconds": 10.0})
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        await wait_until(pilot, lambda: len(panel.ranks) == 3)
+        await pilot.pause()
+        table = panel.query_one("#probes-table", DataTable)
+        assert str(_row(table, "base")[0]) == "base"
+        curves = re.sub(r"\x1b\[[0-9;]*m", "", panel.query_one("#probes-plot").plt.build())
+        assert " base" in curves and " r0" not in curves
+        panel.query_one("#probes-table").focus()
+        await pilot.press("v")
+        await pilot.pause()
+        text = str(panel.query_one("#probes-compare-table", Static).content)
+        assert [line.split()[0] for line in text.splitlines()[1:4]] == ["base", "4", "16"]
+        plt = panel.query_one("#probes-compare-plot").plt
+        plot = re.sub(r"\x1b\[[0-9;]*m", "", plt.build())
+        assert "base 1.37" in plot  # the base's eval loss, as a labelled line across the ranks
+        xs = sorted(x for xs in plt.monitor.x for x in xs)
+        assert min(xs) <= 2 and max(xs) >= 4  # the ranks' points at log2(4) and log2(16)
+    assert app.return_code in (None, 0)

@@ -25,10 +25,16 @@ def curves_title(weight: float = probe_bridge.EMA_WEIGHT) -> str:
     return f"train loss, smoothed (EMA {weight:g}) · {EVAL_MARKER} eval loss"
 
 
+def rank_name(rank: int) -> str:
+    """A probe's rank as tables and plots name it: `r8`, or `base` for a ladder's rank 0 (no adapter: a causal
+    LM before training, a classifier's head alone)."""
+    return "base" if rank == 0 else f"r{rank}"
+
+
 def rank_label(p) -> str:
     """A probe's name on the plot: its rank, and its learning rate and seed when the run varies them."""
     suffix = p.id.split("-", 1)[1] if "-" in p.id else ""
-    return f"r{p.rank}" + (f" {suffix}" if suffix else "")
+    return rank_name(p.rank) + (f" {suffix}" if suffix else "")
 
 
 def draw_curves(plt, probes, curves) -> None:
@@ -75,7 +81,7 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
     cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
              + ["eval loss", "accuracy", "train", "load", "peak mem"]]
     for r in rows:
-        cells.append([str(r.rank)] + ([f"{r.lr:g}" if r.lr is not None else "-"] if several_lrs else [])
+        cells.append(["base" if r.rank == 0 else str(r.rank)] + ([f"{r.lr:g}" if r.lr is not None else "-"] if several_lrs else [])
                      + ([str(r.seeds)] if seeds else [])
                      + [probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                         probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
@@ -89,14 +95,20 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
 
 def draw_comparison(plt, rows: tuple[probe_bridge.RankRow, ...]) -> None:
     """Final eval loss against rank (log2 axis) with the 95% intervals as error bars; accuracy on the right
-    axis when the probes measured it."""
+    axis when the probes measured it. A ladder's base (rank 0: no adapter) has no place on a log2 axis: its
+    eval loss is a gray line across the ranks, labelled."""
     plt.clear_data()
     rows = tuple(r for r in rows if r.eval_loss is not None)
+    base = next((r for r in rows if r.rank == 0), None)
+    rows = tuple(r for r in rows if r.rank > 0)
     plt.title("final eval loss by rank" + (" (bars: 95% interval)" if any(r.eval_loss_interval for r in rows)
-                                           else ""))
+                                           else "") + (" · gray: the base" if base is not None else ""))
     if not rows:
         return
     xs = [math.log2(r.rank) for r in rows]
+    if base is not None:
+        plt.horizontal_line(base.eval_loss, color="gray")
+        plt.text(f"base {base.eval_loss:.4g}", x=min(xs), y=base.eval_loss, color="gray", alignment="left")
     # each interval as a vertical bar from its low to its high end: plotext's error() centres a bar on the point,
     # and an interval clipped at loss 0 (lorplan.probe.compare) is not centred on its mean
     for x, r in zip(xs, rows, strict=True):

@@ -211,7 +211,7 @@ class ProbesPanel(Widget, can_focus=True):
     @staticmethod
     def _cells(p: probe_bridge.ProbeStatus) -> tuple:
         return (
-            Text(f"r{p.rank}" + (f" lr {p.lr:g}" if p.lr is not None and "-lr" in p.id else "")),
+            Text(probe_plot.rank_name(p.rank) + (f" lr {p.lr:g}" if p.lr is not None and "-lr" in p.id else "")),
             Text(p.state, style=_RICH_STYLE.get(p.state, "")),
             f"{p.step}/{p.steps}",
             _num(p.loss, ".4f"),
