@@ -337,14 +337,28 @@ def _run_ladder(args, ladder, **plan_args) -> int:
 
     run = start_ladder(ladder.spec, ladder.plan, ladder.first)
     print(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
-          f"terminal goes away, `lorplan recommend --run {run.id} --wait` picks it up again", file=sys.stderr)
+          f"terminal goes away, `{reattach_command(args, run.id)}` picks it up again", file=sys.stderr)
     try:
         obj = _wait(run)
     except KeyboardInterrupt:
-        print(f"\nstopped waiting; the ladder keeps running: lorplan recommend --run {run.id} --wait",
-              file=sys.stderr)
+        print(f"\nstopped waiting; the ladder keeps running: {reattach_command(args, run.id)}", file=sys.stderr)
         return 130
     return _print_ladder(args, obj, **plan_args)
+
+
+def reattach_command(args, run_id: str) -> str:
+    """The command that picks this ladder up again and finishes what this one was asked for: waits, and
+    writes the plan (--write, with --force and the pattern flag as given) and prints JSON when this did."""
+    import shlex
+
+    words = ["lorplan", "recommend", "--run", run_id, "--wait"]
+    if args.json:
+        words.append("--json")
+    if args.write is not None:
+        words += ["--write", args.write]
+        words += [flag for flag, given in (("--force", args.force), ("--apply-pattern", args.apply_pattern),
+                                           ("--no-pattern", args.no_pattern)) if given]
+    return shlex.join(words)
 
 
 def _attach(args) -> int:
@@ -368,8 +382,7 @@ def _attach(args) -> int:
     try:
         obj = _wait(run) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
-        print(f"\nstopped waiting; the ladder keeps running: lorplan recommend --run {run.id} --wait",
-              file=sys.stderr)
+        print(f"\nstopped waiting; the ladder keeps running: {reattach_command(args, run.id)}", file=sys.stderr)
         return 130
     return _print_ladder(args, obj, run=run)
 

@@ -404,3 +404,34 @@ def test_run_write_refuses_the_demo(state_home, tmp_path, capsys):
     rc, cap = recommend(capsys, "--run", run.id, "--wait", "--write", str(tmp_path / "p.toml"))
     assert rc == 2 and "demo" in cap.err and len(cap.err.strip().splitlines()) == 1
     assert not (tmp_path / "p.toml").exists()
+
+
+@pytest.mark.slow
+def test_the_reattach_hint_finishes_what_the_killed_command_was_asked(state_home, tiny_llama, lm_data, tmp_path,
+                                                                      capsys):
+    """`lorplan recommend --model M --data D --write PLAN.toml` prints how to pick the ladder up again; its terminal
+    is then killed (SIGKILL, its detached ladder lives on). The command it printed, run as printed, waits for the
+    ladder and writes PLAN.toml: the hint carries --write (it used to say `--run RUN --wait`, which writes nothing)."""
+    import shlex
+
+    target = tmp_path / "my plan.toml"  # a space: the hint must quote it
+    cli = subprocess.Popen([sys.executable, "-m", "lorplan", "recommend", "--model", str(tiny_llama), "--data",
+                            str(lm_data), "--targets", "q_proj", "--probe-steps", "10", "--budget-minutes", "1",
+                            "--write", str(target), "--force"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                           text=True)
+    try:
+        line = cli.stderr.readline()
+        while line and not line.startswith("probe ladder "):
+            line = cli.stderr.readline()
+    finally:
+        cli.kill()  # the terminal goes away; the ladder's driver and scheduler are not its children to wait for
+        cli.wait()
+    hint = line.split("`")[1]
+    assert hint.startswith("lorplan recommend --run ") and shlex.quote(str(target)) in hint, line
+    words = shlex.split(hint)
+    assert words[4:] == ["--wait", "--write", str(target), "--force"]
+    rc, cap = recommend(capsys, *words[2:])
+    assert rc == 0, cap.err
+    written = __import__("lorplan.core.plan", fromlist=["read_plan"]).read_plan(target)
+    assert f"wrote {target}" in cap.out and "run " + words[3] in cap.out
+    assert written.lora.target_modules == ("q_proj",) and written.data.path == str(lm_data)
