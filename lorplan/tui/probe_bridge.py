@@ -146,6 +146,15 @@ def run_folders(runs_dir: Path | None) -> tuple[Path, ...]:
     return tuple(run.path for run in list_runs(runs_dir))
 
 
+def run_data(folder: Path) -> str | None:
+    """The data file a run's probes train on (its plan.json's `data`), or None: none (the demo generates its
+    rows) or a plan.json that cannot be read."""
+    try:
+        return RunDir(Path(folder)).plan().data
+    except (LorplanError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 # -- actions (each one short, in a thread worker) -------------------------------------------------------------
 def probe_model(source: str) -> str:
     """The local folder with the weights of the plan's model. Raises BadInput when it is only a config (a

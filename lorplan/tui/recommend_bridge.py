@@ -182,10 +182,11 @@ def read_recommendation(path: Path) -> LadderFile:
 class LadderRead:
     """One look at the run folders for a ladder's recommendation.json.
 
-    requested / model: what the read was asked for (the run followed, or None: the newest run whose
-    recommendation is for `model`). run_id: the run shown (None: none yet). recommendation, base_loss, state:
-    the file's (LadderFile), None while the run has written none. problem: one line when the file could not
-    be read."""
+    requested / model / data: what the read was asked for (the run followed, or None: the newest run whose
+    recommendation is for `model` and, when `data` is given, whose probes trained on that file). run_id: the
+    run shown (None: none yet). recommendation, base_loss, state: the file's (LadderFile), None while the run
+    has written none. run_data: the data file the shown run's probes trained on (None: not known). problem:
+    one line when the file could not be read."""
 
     requested: str | None
     model: str | None
@@ -194,6 +195,18 @@ class LadderRead:
     base_loss: float | None = None
     state: str | None = None
     problem: str | None = None
+    data: str | None = None
+    run_data: str | None = None
+
+
+def same_file(a: str | None, b: str | None) -> bool:
+    """Whether two data paths name the same file (relative paths, links and `..` resolved)."""
+    if a is None or b is None:
+        return False
+    try:
+        return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
+    except (OSError, RuntimeError):
+        return a == b
 
 
 class LadderFeed:
@@ -204,6 +217,12 @@ class LadderFeed:
         self.runs_dir = runs_dir
         self._lock = threading.Lock()
         self._parsed: dict[Path, tuple[tuple[int, int], LadderFile | str]] = {}
+        self._data: dict[Path, str | None] = {}  # a run's data file (plan.json does not change)
+
+    def _run_data(self, folder: Path) -> str | None:
+        if folder not in self._data:
+            self._data[folder] = probe_bridge.run_data(folder)
+        return self._data[folder]
 
     def _load(self, path: Path) -> LadderFile | str:
         try:
@@ -221,28 +240,32 @@ class LadderFeed:
         self._parsed[path] = (key, value)
         return value
 
-    def read(self, run_id: str | None, model: str | None) -> LadderRead:
-        """The followed run's recommendation, or the newest one for `model`. Never raises LorplanError."""
+    def read(self, run_id: str | None, model: str | None, data: str | None = None) -> LadderRead:
+        """The followed run's recommendation, or the newest one for `model` (a ladder started in an earlier
+        session, or from the command line), on the file `data` when one is given: a ladder that measured other
+        data is not this data's recommendation. Never raises LorplanError."""
         with self._lock:
             folders = probe_bridge.run_folders(self.runs_dir)
             if run_id is not None:
                 folder = next((f for f in folders if f.name == run_id), None)
                 path = folder / RECOMMENDATION_FILE if folder is not None else None
                 if path is None or not path.is_file():  # started, nothing written yet (or the run is gone)
-                    return LadderRead(run_id, model, run_id if folder is not None else None)
+                    return LadderRead(run_id, model, run_id if folder is not None else None, data=data)
+                run_data = self._run_data(folder)
                 loaded = self._load(path)
                 if isinstance(loaded, str):
-                    return LadderRead(run_id, model, run_id, problem=loaded)
-                return LadderRead(run_id, model, run_id, loaded.recommendation, loaded.base_loss, loaded.state)
+                    return LadderRead(run_id, model, run_id, problem=loaded, data=data, run_data=run_data)
+                return LadderRead(run_id, model, run_id, loaded.recommendation, loaded.base_loss, loaded.state,
+                                  data=data, run_data=run_data)
             for folder in reversed(folders):
                 path = folder / RECOMMENDATION_FILE
-                if not path.is_file():
+                if not path.is_file() or (data is not None and not same_file(self._run_data(folder), data)):
                     continue
                 loaded = self._load(path)
                 if not isinstance(loaded, str) and loaded.recommendation.model == model:
                     return LadderRead(None, model, folder.name, loaded.recommendation, loaded.base_loss,
-                                      loaded.state)
-            return LadderRead(None, model)
+                                      loaded.state, data=data, run_data=self._run_data(folder))
+            return LadderRead(None, model, data=data)
 
 
 # -- what the plot shows ---------------------------------------------------------------------------------------

@@ -202,7 +202,8 @@ async def test_ladder_rows_appear_as_the_run_rewrites_its_recommendation(make_ap
         head = _text(app, "#rec-head")
         # knee: base 2.4, best 1.62 (rank 8); rank 4 reaches (2.4-2.0)/(2.4-1.62) = 51% < 95%
         assert head.startswith("rank 8 ")
-        assert "from probe ladder run 20261128-100000-aaaa (running): 2 of 4 probes ended, 1m00s of training" in head
+        assert ("from probe ladder run 20261128-100000-aaaa (running: provisional until it is done): 2 of 4 probes "
+                "ended, 1m00s of training") in head
         plot = recommend_bridge.ladder_plot(panel.shown, panel.ladder.base_loss)
         assert (plot.knee, plot.ranks, plot.threshold) == (8, (4, 8), pytest.approx(2.4 - 0.95 * (2.4 - 1.62)))
         note = _text(app, "#rec-plot-note")
@@ -235,7 +236,8 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
     rows = [LadderRow(**{**r.__dict__, "learning_rate": 5e-4}) for r in rows]
     pattern = RankPattern({"q_proj": 24}, "pattern", "q_proj's signal rank is twice the others'")
     run = _ladder_run(isolated_home, "20261128-120000-cccc")
-    _write(run / "recommendation.json", _recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default")))
+    _write(run / "recommendation.json", _recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default"),
+                                                        state="done"))
     app = make_app()
     async with app.run_test(size=(150, 45)) as pilot:
         await _plan_ready(pilot)
@@ -269,7 +271,8 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         await pilot.pause()
         assert not app.main.plan.setup.targets.rank_pattern
         # the ladder's check keeps the pattern: a applies it, u still leaves it out
-        checked = {**_recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default")), "pattern_checked": True}
+        checked = {**_recommendation(LLAMA, rows, 2.4, pattern, lr=(3e-4, "the default"), state="done"),
+                   "pattern_checked": True}
         _write(run / "recommendation.json", checked)
         await wait_until(pilot, lambda: panel.shown is not None and panel.shown.pattern_checked)
         await wait_until(pilot, lambda: "q_proj 24 (checked on your data: a applies it)" in _text(app, "#rec-head"))
@@ -301,6 +304,59 @@ async def test_apply_keys_set_rank_alpha_lr_and_the_pattern_of_the_exported_plan
         app.screen.query_one(PlanView).choose_model(MINILM)
         await wait_until(pilot, lambda: app.main.plan.spec.id == MINILM)
         assert app.main.plan.tuning is None and not app.main.plan.setup.targets.rank_pattern
+
+
+async def test_a_reopened_tab_finds_the_ladder_of_the_profiled_data_and_applies_it_once_done(make_app,
+                                                                                             isolated_home):
+    """Ladders outlive the planner: a new session (or one started from the command line) is found again, as the
+    newest ladder for the plan's model, and only one that measured the Data tab's file (the newest ladder for
+    the model on other data is not this data's recommendation). While it runs its rank is provisional: a
+    refuses, as `lorplan recommend --run RUN --write` does without --wait; once it is done a applies it."""
+    files = {}
+    for name, topic in (("topics.jsonl", "sport"), ("moods.jsonl", "mood"), ("fresh.jsonl", "new")):
+        files[name] = isolated_home / name
+        files[name].write_text("".join(json.dumps({"text": f"{topic} sentence {i}", "label": f"{topic}{i % 3}"})
+                                       + "\n" for i in range(120)))
+    root = _runs_root(isolated_home)
+    topics = create_run(runner.make_plan((4, 16), steps=12, device="cpu", run="20261204-100000-aaaa",
+                                         data=str(files["topics.jsonl"])), root).path
+    moods = create_run(runner.make_plan((4, 16), steps=12, device="cpu", run="20261204-110000-bbbb",
+                                        data=str(files["moods.jsonl"])), root).path  # newer, other data
+    rows = [_row(4, 0.9), _row(16, None, "running")]
+    _write(topics / "recommendation.json", _recommendation(MINILM, rows, base_loss=1.4))
+    _write(moods / "recommendation.json", _recommendation(MINILM, [_row(4, 0.5), _row(16, 0.49)], base_loss=1.1,
+                                                          state="done"))
+    app = make_app(model=MINILM)
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        await _profile(pilot, files["topics.jsonl"])
+        panel = await _open_recommend(pilot)
+        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
+        assert panel.ladder.run_id == "20261204-100000-aaaa"
+        head = _text(app, "#rec-head")
+        assert "from probe ladder run 20261204-100000-aaaa on topics.jsonl (running: provisional until it is done)" \
+            in head
+        before = app.main.plan
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.main.plan is before
+        assert any("is still running (1 of 2 probes ended)" in n.message for n in app._notifications)
+        done = [_row(4, 0.9), _row(16, 0.3)]
+        _write(topics / "recommendation.json", _recommendation(MINILM, done, base_loss=1.4, state="done"))
+        await wait_until(pilot, lambda: panel.ladder.state == "done")
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.main.plan.rank == 16 and "20261204-100000-aaaa" in app.main.plan.tuning.source
+        # the other file's ladder is followed once that file is profiled; a file no ladder measured has the prior
+        await _profile(pilot, files["moods.jsonl"])
+        await pilot.press("f8")
+        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.run_id == "20261204-110000-bbbb")
+        assert "on moods.jsonl (done)" in _text(app, "#rec-head")
+        await _profile(pilot, files["fresh.jsonl"])
+        await pilot.press("f8")
+        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.data == str(files["fresh.jsonl"]))
+        await pilot.pause(0.5)
+        assert panel.ladder.run_id is None and "from the capacity prior" in _text(app, "#rec-head")
 
 
 async def test_apply_without_a_recommendation_changes_nothing(make_app):

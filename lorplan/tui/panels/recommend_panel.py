@@ -5,12 +5,13 @@ At once: the capacity prior of the plan the screen hands down (`show_plan`: its 
 budget) and the Data tab's profile, or a data size typed here; it is arithmetic, computed inline. Then the
 probe ladder: a run whose driver rewrites recommendation.json in its run folder as probes finish. A thread
 worker reads the run folders every `poll_seconds` through recommend_bridge.LadderFeed (the run started here,
-else the newest ladder for this model) and posts a replaceable LadderUpdated; the handler only draws it: the
-ladder's rows, the evidence sentences and a plot of eval loss (accuracy for classification) against rank on
-a log2 axis with the knee and the band of ranks the evidence cannot tell apart. `l` starts a ladder for the
-plan on screen on the Data tab's dataset (in a thread worker; the panel then follows it). `a` applies rank, alpha,
-learning rate and pattern to the plan on screen: the panel posts RecommendationApplied and the screen hands
-it to the Plan tab (no widget writes another's fields). Never imports torch.
+else the newest ladder for this model, on the Data tab's file when one is profiled: ladders outlive the
+planner) and posts a replaceable LadderUpdated; the handler only draws it: the ladder's rows, the evidence
+sentences and a plot of eval loss (accuracy for classification) against rank on a log2 axis with the knee and
+the band of ranks the evidence cannot tell apart. `l` starts a ladder for the plan on screen on the Data tab's
+dataset (in a thread worker; the panel then follows it). `a` applies rank, alpha, learning rate and pattern to
+the plan on screen (a ladder's once it is done): the panel posts RecommendationApplied and the screen hands it
+to the Plan tab (no widget writes another's fields). Never imports torch.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ COLUMNS = (("rank", "rank"), ("lr", "lr"), ("seed", "seed"), ("state", "state"),
            ("steps", "steps"), ("early", "stopped early"))
 _STATE_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                 "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
+
+
+def _data_path(data: PlanData | None) -> str | None:
+    """The Data tab's profiled file: a ladder followed without being started here must have measured it."""
+    return data.path if data is not None and data.profile is not None else None
 
 
 def _optional(parse, default):
@@ -143,7 +149,7 @@ class RecommendPanel(Widget, can_focus=True):
         self.data: PlanData | None = None
         self.prior: recommend_bridge.PriorRead | None = None
         self.ladder: recommend_bridge.LadderRead | None = None  # the last read for this model / followed run
-        self.follow: str | None = None  # the ladder run followed (None: the newest for the plan's model)
+        self.follow: str | None = None  # the ladder run followed (None: the newest for the plan's model and data)
         self.typed_size: int | None = None  # trained tokens / examples typed here (no profile)
         self._prior_key: tuple | None = None
         self._feed = recommend_bridge.LadderFeed(self.runs_dir)
@@ -202,10 +208,12 @@ class RecommendPanel(Widget, can_focus=True):
     def show_plan(self, plan: PlanSnapshot | None, data: PlanData | None) -> None:
         """The plan on screen and the Data tab's profile changed: recompute the prior when what it weighs did."""
         model = plan.spec.id if plan is not None else None
-        if model != (self.plan.spec.id if self.plan is not None else None):
-            self.follow, self.ladder = None, None  # another model: its own ladder, if it has one
-            self.poll()
+        changed = (model != (self.plan.spec.id if self.plan is not None else None)
+                   or _data_path(data) != _data_path(self.data))
         self.plan, self.data = plan, data
+        if changed:
+            self.follow, self.ladder = None, None  # another model or dataset: its own ladder, if it has one
+            self.poll()
         self._update_prior()
 
     def _update_prior(self) -> None:
@@ -238,29 +246,30 @@ class RecommendPanel(Widget, can_focus=True):
         if not self.is_mounted:
             return
         model = self.plan.spec.id if self.plan is not None else None
-        self._reading = self._read(self._feed, self.follow, model)
+        self._reading = self._read(self._feed, self.follow, model, _data_path(self.data))
 
     def _tick(self) -> None:
         if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
             self.poll()
 
     @work(thread=True, exclusive=True, group="recommend-read", exit_on_error=False)
-    def _read(self, feed: recommend_bridge.LadderFeed, run_id: str | None, model: str | None) -> None:
+    def _read(self, feed: recommend_bridge.LadderFeed, run_id: str | None, model: str | None,
+              data: str | None) -> None:
         # Worker thread: lists run folders and parses a changed recommendation.json; never touches a widget.
-        read = feed.read(run_id, model)
+        read = feed.read(run_id, model, data)
         if not get_current_worker().is_cancelled:
             self.post_message(LadderUpdated(read))
 
     def on_ladder_updated(self, message: LadderUpdated) -> None:
         read = message.read
         model = self.plan.spec.id if self.plan is not None else None
-        if (read.requested, read.model) != (self.follow, model):
-            return  # read before the user switched model or started a ladder
+        if (read.requested, read.model, read.data) != (self.follow, model, _data_path(self.data)):
+            return  # read before the user switched model or dataset, or started a ladder
         if read.problem is not None and read.problem != self._problem:
             self.notify(read.problem, severity="error")
         self._problem = read.problem
         if read.requested is None and read.run_id is not None:
-            self.follow = read.run_id  # the newest ladder for this model: follow it from now on
+            self.follow = read.run_id  # the newest ladder for this model and data: follow it from now on
             read = replace(read, requested=read.run_id)
         last = self.ladder
         if read.problem is not None and last is not None and last.run_id == read.run_id:
@@ -297,8 +306,9 @@ class RecommendPanel(Widget, can_focus=True):
         done = sum(1 for r in rows if r.state not in ("queued", "running"))
         decided = decided_by(rec)
         model = f" for {rec.model}" if self.plan is not None and rec.model != self.plan.spec.id else ""
-        state = {"running": "running", "done": "done"}.get(ladder.state or "", "")
-        return (f"from probe ladder run {ladder.run_id}{model}{f' ({state})' if state else ''}: {done} of "
+        state = {"running": "running: provisional until it is done", "done": "done"}.get(ladder.state or "", "")
+        on = f" on {Path(ladder.run_data).name}" if ladder.run_data else ""
+        return (f"from probe ladder run {ladder.run_id}{model}{on}{f' ({state})' if state else ''}: {done} of "
                 f"{len(rows)} probes ended, {_seconds(rec.cost_seconds)} of training; {decided}")
 
     def _draw(self) -> None:
@@ -410,8 +420,15 @@ class RecommendPanel(Widget, can_focus=True):
                         severity="warning")
             return
         ladder = self.ladder
-        source = (f"probe ladder run {ladder.run_id}" if ladder is not None and ladder.recommendation is rec
-                  else "capacity prior")
+        from_ladder = ladder is not None and ladder.recommendation is rec
+        if from_ladder and ladder.state == "running":
+            # as lorplan recommend --run RUN --write refuses without --wait: the next probe may move the rank
+            ended = sum(1 for r in rec.ladder if r.state not in ("queued", "running"))
+            self.notify(f"Probe ladder run {ladder.run_id} is still running ({ended} of {len(rec.ladder)} probes "
+                        "ended): its recommendation may still change. Apply it once it is done; the ladder goes "
+                        "on if you close lorplan, and this tab finds it again.", severity="warning", timeout=10)
+            return
+        source = f"probe ladder run {ladder.run_id}" if from_ladder else "capacity prior"
         if pattern_mode == "pattern" and not rec.rank_pattern:
             self.notify("This recommendation has no per-module pattern: one rank for every module.")
         wanted = pattern_mode == "pattern" or (pattern_mode == "checked" and rec.pattern_checked)
