@@ -561,7 +561,7 @@ async def test_a_ladder_run_with_its_base_probe_is_shown_not_a_crash(tmp_path):
         assert [line.split()[0] for line in text.splitlines()[1:4]] == ["base", "4", "16"]
         plt = panel.query_one("#probes-compare-plot").plt
         plot = re.sub(r"\x1b\[[0-9;]*m", "", plt.build())
-        assert "base 1.37" in plot  # the base's eval loss, as a labelled line across the ranks
+        assert "gray line: the base 1.37" in plot  # its eval loss, drawn as a line across the ranks
         xs = sorted(x for xs in plt.monitor.x for x in xs)
         assert min(xs) <= 2 and max(xs) >= 4  # the ranks' points at log2(4) and log2(16)
     assert app.return_code in (None, 0)

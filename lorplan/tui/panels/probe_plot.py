@@ -102,13 +102,13 @@ def draw_comparison(plt, rows: tuple[probe_bridge.RankRow, ...]) -> None:
     base = next((r for r in rows if r.rank == 0), None)
     rows = tuple(r for r in rows if r.rank > 0)
     plt.title("final eval loss by rank" + (" (bars: 95% interval)" if any(r.eval_loss_interval for r in rows)
-                                           else "") + (" · gray: the base" if base is not None else ""))
+                                           else "")
+              + (f" · gray line: the base {base.eval_loss:.4g}" if base is not None else ""))
     if not rows:
         return
     xs = [math.log2(r.rank) for r in rows]
-    if base is not None:
+    if base is not None:  # named in the title: a label inside the plot lands on the legend or the points
         plt.horizontal_line(base.eval_loss, color="gray")
-        plt.text(f"base {base.eval_loss:.4g}", x=min(xs), y=base.eval_loss, color="gray", alignment="left")
     # each interval as a vertical bar from its low to its high end: plotext's error() centres a bar on the point,
     # and an interval clipped at loss 0 (lorplan.probe.compare) is not centred on its mean
     for x, r in zip(xs, rows, strict=True):
