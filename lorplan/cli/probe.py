@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from pathlib import Path
 
 from lorplan.cli._common import (
@@ -186,7 +187,36 @@ def _fmt(v, spec: str = "") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _print_table(st, restarted: bool = False) -> None:
+def _ladder_state(run) -> str | None:
+    """For a probe ladder's run (lorplan recommend, the Recommend tab): "done", "running", or "stopped" (not done
+    and its driver is gone); None for a plain probe run."""
+    from lorplan.recommend.driver import driver_alive
+    from lorplan.recommend.ladder_spec import LadderFiles
+
+    files = LadderFiles(run)
+    if not files.spec_path.is_file():
+        return None
+    if files.state().done:
+        return "done"
+    return "running" if driver_alive(run) else "stopped"
+
+
+def _ladder_note(run) -> str | None:
+    """Where a ladder's recommendation is: its probes are only what its driver started so far."""
+    state = _ladder_state(run)
+    if state is None:
+        return None
+    if state == "done":
+        text = f"run {run.id} is a probe ladder (done): `lorplan recommend --run {run.id}` prints its recommendation"
+    else:
+        stopped = " (it has stopped: re-attaching starts it again)" if state == "stopped" else ""
+        text = (f"run {run.id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
+                f"`lorplan recommend --run {run.id} --wait` waits for its recommendation")
+    return "\n".join(textwrap.wrap(f"note: {text}", 110, subsequent_indent="  ", break_on_hyphens=False,
+                                   break_long_words=False))
+
+
+def _print_table(st, restarted: bool = False, run=None) -> None:
     from lorplan.core.units import format_bytes
 
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
@@ -205,6 +235,9 @@ def _print_table(st, restarted: bool = False) -> None:
     _print_ranks(st)
     for note, ids in st.notes():
         print(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""))
+    ladder = _ladder_note(run) if run is not None else None
+    if ladder is not None:
+        print(ladder)
     for p in st.probes:
         for w in p.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -226,7 +259,7 @@ def _print_ranks(st) -> None:
     cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
              + ["eval loss", "accuracy", "train s", "load s", "peak mem"]]
     for r in rows:
-        cells.append([str(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
+        cells.append(["base" if r.rank == 0 else str(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
                      + [interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                         interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
                         _fmt(r.train_seconds, ".1f"), _fmt(r.load_seconds, ".1f"),
@@ -250,7 +283,7 @@ def run_status(args) -> int:
     if args.json:
         print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {})})
     else:
-        _print_table(st, restarted)
+        _print_table(st, restarted, run)
     return 0
 
 
@@ -258,11 +291,12 @@ def run_wait(args) -> int:
     from lorplan.probe import runner
     from lorplan.probe.runs import find_run
 
-    st = runner.wait(find_run(args.run_id), timeout=args.timeout)
+    run = find_run(args.run_id)
+    st = runner.wait(run, timeout=args.timeout)
     if args.json:
         print_json(st.to_json())
     else:
-        _print_table(st)
+        _print_table(st, run=run)
     return 0 if all(p.state == "finished" for p in st.probes) else 1
 
 
@@ -287,9 +321,15 @@ def run_list(args) -> int:
     if not rows:
         print(f"no probe runs yet in {runs_dir()} (start one: lorplan probe start)")
         return 0
+    from lorplan.probe.runs import RunDir
+
     for r in rows:
         counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
-        print(f"{r['run']}  {r['state']:<8} ranks {','.join(map(str, r['ranks']))}  {counts}  {r['model']}")
+        ranks = ",".join("base" if rank == 0 else str(rank) for rank in r["ranks"])
+        # a ladder's probes ending is not the ladder's end: its driver adds the next pass
+        ladder = _ladder_state(RunDir(Path(r["path"])))
+        state, what = (r["state"], "ranks") if ladder is None else (ladder, "ladder, ranks")
+        print(f"{r['run']}  {state:<8} {what} {ranks}  {counts}  {r['model']}")
     return 0
 
 

@@ -101,6 +101,6 @@ def test_a_seeded_run_over_two_rates_lists_each_rank_once_and_aligns_long_ids(st
     assert len(messages) == 18 and all(m.index("cancelled") == state_at for m in messages)  # under the state
     assert all(r[:step_end].endswith("0/100") for r in rows), lines  # the step column ends under its header
     assert main(["probe", "list"]) == 0
-    assert " ranks 0,4,8 " in capsys.readouterr().out
+    assert " ranks base,4,8 " in capsys.readouterr().out  # rank 0 trains no adapter: the base
     assert main(["probe", "list", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["runs"][0]["ranks"] == [0, 4, 8]

@@ -172,3 +172,47 @@ def test_intervals_are_clipped_to_what_accuracy_and_loss_can_take(state_home, ca
     ranks = {r["rank"]: r for r in json.loads(capsys.readouterr().out)["ranks"]}
     assert ranks[4]["eval_accuracy_interval"][1] == 1.0 and ranks[8]["eval_loss_interval"][0] == 0.0
     assert t_interval([0.96, 0.90, 0.97])[1] > 1  # unclipped without bounds: the statistic itself is unchanged
+
+
+def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home, capsys):
+    """A probe ladder's run (lorplan recommend, the Recommend tab) is a probe run too, so `lorplan probe list`,
+    `status` and `wait` show it; its rank 0 is the base (no adapter), named `base`, and they say that the
+    ladder's driver adds probes as passes end and that `lorplan recommend --run RUN` has the recommendation:
+    `probe wait` returns when the probes started so far ended, which is not the ladder's end."""
+    from dataclasses import replace
+
+    from lorplan.probe.runs import ProbeSpec
+    from lorplan.recommend.decide import probe_specs
+    from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+
+    plan = runner.make_plan((4,), steps=10, device="cpu", run="20261204-100000-1add")
+    run = create_run(replace(plan, probes=(ProbeSpec("base", 0), *plan.probes)), state_home)
+    spec = LadderSpec(kind="data", model="tiny", spec_source="tiny", task="causal-lm", target_modules=("q_proj",),
+                      data={"task": "causal-lm", "trained_tokens": 750, "examples": 150},
+                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 32},
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=10, seeds=(0,),
+                      ranks=(4, 16), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
+    first = Pass("first", probe_specs((0, 4), spec), (4,))
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(first,)))
+    _finish(run, "base", eval_loss=2.0, acc=None)
+    _finish(run, "r4", eval_loss=1.5, acc=None)
+    assert main(["probe", "status", run.id]) == 0
+    out = capsys.readouterr().out
+    ranks = out[out.index("by rank:"):].splitlines()
+    assert [line.split()[0] for line in ranks[2:4]] == ["base", "4"]
+    # no driver runs here: the note says so, and that re-attaching starts it again
+    said = (f"run {run.id} is a probe ladder: its driver adds probes as the ones before end (it has stopped: "
+            f"re-attaching starts it again); `lorplan recommend --run {run.id} --wait` waits for its recommendation")
+    assert said in out.replace("\n  ", " ")
+    assert main(["probe", "wait", run.id, "--timeout", "5"]) == 0
+    assert said in capsys.readouterr().out.replace("\n  ", " ")
+    assert main(["probe", "list"]) == 0
+    assert f"{run.id}  stopped  ladder, ranks base,4  2 finished" in capsys.readouterr().out
+    files.write_state(LadderState(passes=(first,), done=True))
+    assert main(["probe", "status", run.id]) == 0
+    assert (f"run {run.id} is a probe ladder (done): `lorplan recommend --run {run.id}` prints its recommendation"
+            in capsys.readouterr().out.replace("\n  ", " "))
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == run.id  # the JSON stays the run's
