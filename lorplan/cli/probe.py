@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import textwrap
 from pathlib import Path
 
 from lorplan.cli._common import (
@@ -212,8 +211,7 @@ def _ladder_note(run) -> str | None:
         stopped = " (it has stopped: re-attaching starts it again)" if state == "stopped" else ""
         text = (f"run {run.id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
                 f"`lorplan recommend --run {run.id} --wait` waits for its recommendation")
-    return "\n".join(textwrap.wrap(f"note: {text}", 110, subsequent_indent="  ", break_on_hyphens=False,
-                                   break_long_words=False))
+    return f"note: {text}"  # one line, as the other notes: a command cut in two is not one to copy
 
 
 def _print_table(st, restarted: bool = False, run=None) -> None:
