@@ -145,8 +145,8 @@ CLASSES_SHOWN = 20  # named classes printed after a run (result.json holds them 
 
 
 def _report(result: TrainResult, plan) -> None:
-    for line in result.notes:
-        print(f"note: {line}")
+    """The summary after the run. The set-up's notes are not in it: run_training printed them before the first
+    step (result.json keeps them)."""
     if result.trained_tokens is not None:
         print(f"trained on {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss per "
               f"epoch (data.train_on = {plan.data.train_on!r})")
@@ -194,6 +194,10 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
                           load_bar=progress and sys.stderr.isatty())
     if engine.accelerator.is_main_process:
+        # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
+        # the CPU changes (flushed, so they come before the progress bar on stderr)
+        for line in engine.notes:
+            print(f"note: {line}", flush=True)
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
     start = _resume(engine, latest, out, resume, engine.accelerator.is_main_process)

@@ -60,6 +60,29 @@ def test_train_prints_one_plain_head_line_and_no_load_report(tmp_path, encoder):
     assert NEW_HEAD in json.loads((tmp_path / "out" / "result.json").read_text())["notes"]
 
 
+def test_train_prints_its_setup_notes_before_the_first_step_and_only_once(tmp_path, encoder):
+    """A user starting a long run learns at once that the head is new (random): every note of the set-up
+    (the model load, the CPU changes) is printed before the progress bar's first line, on stdout as before,
+    and not again in the summary at the end; result.json still lists them all. stderr is merged into stdout
+    so the order the user sees is the order here."""
+    plan = cls_plan(tmp_path, encoder)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
+           "TOKENIZERS_PARALLELISM": "false"}
+    env.pop("TRANSFORMERS_VERBOSITY", None)
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "train", str(plan), "--max-steps", "2"], cwd=tmp_path,
+                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.replace("\r", "\n").splitlines()
+    notes = json.loads((tmp_path / "out" / "result.json").read_text())["notes"]
+    assert NEW_HEAD in notes
+    first_step = next(i for i, line in enumerate(lines) if line.startswith("training:"))
+    for note in notes:
+        at = [i for i, line in enumerate(lines) if line == f"note: {note}"]
+        assert len(at) == 1, (note, proc.stdout)
+        assert at[0] < first_step, (note, proc.stdout)
+    assert lines[-1].startswith("adapter saved to"), proc.stdout
+
+
 def _edit_checkpoint(folder: Path, edit) -> None:
     path = folder / "model.safetensors"
     tensors = load_file(str(path))
