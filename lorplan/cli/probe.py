@@ -100,7 +100,8 @@ def register(subparsers) -> None:
     st.add_argument("--json", action="store_true")
     st.set_defaults(run=run_status)
 
-    w = sub.add_parser("wait", help="wait until no probe of the run is queued or running (default: the newest run)")
+    w = sub.add_parser("wait", help="wait until no probe of the run is queued or running, and a probe "
+                         "ladder's run until the ladder is done (default: the newest run)")
     w.add_argument("run_id", nargs="?", metavar="RUN")
     w.add_argument("--timeout", type=float, help="give up after S seconds (exit 1)")
     w.add_argument("--json", action="store_true")
@@ -195,9 +196,16 @@ def _ladder_state(run) -> str | None:
     files = LadderFiles(run)
     if not files.spec_path.is_file():
         return None
+    alive = driver_alive(run)  # before reading done: a driver that marks the ladder done and exits is not stopped
     if files.state().done:
         return "done"
-    return "running" if driver_alive(run) else "stopped"
+    return "running" if alive else "stopped"
+
+
+def _ladder_json(run) -> dict | None:
+    """`"ladder"` of status/wait/list --json: {"state": running|done|stopped} for a ladder's run, else None."""
+    state = _ladder_state(run)
+    return None if state is None else {"state": state}
 
 
 def _ladder_note(run) -> str | None:
@@ -279,10 +287,34 @@ def run_status(args) -> int:
         print(f"note: the run's scheduler had stopped with {queued} probe(s) queued: started a new one",
               file=sys.stderr)
     if args.json:
-        print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {})})
+        print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {}), "ladder": _ladder_json(run)})
     else:
         _print_table(st, restarted, run)
     return 0
+
+
+def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0):
+    """Block until a ladder's run is over: its probes have ended and the ladder is done, or its driver is gone
+    (nothing will add probes; `lorplan recommend --run RUN` starts it again). While the driver lives, probes
+    that all ended are only a pass: the driver is about to add the next. Restarts a stalled scheduler as
+    runner.wait does; LorplanError after `timeout` seconds. Returns (RunStatus, ladder state)."""
+    import time
+
+    from lorplan.core.errors import LorplanError
+    from lorplan.probe import runner
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        st = runner.status(run)
+        ladder = _ladder_state(run)
+        if st.done and ladder != "running":
+            return st, ladder
+        runner.restart_stalled(run, st)
+        if deadline is not None and time.monotonic() >= deadline:
+            left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
+            raise LorplanError(f"run {run.id}: timed out after {timeout:g} s (the probe ladder is still running"
+                               + (f": {left}" if left else ", its driver about to add probes") + ")")
+        time.sleep(poll_s)
 
 
 def run_wait(args) -> int:
@@ -290,12 +322,18 @@ def run_wait(args) -> int:
     from lorplan.probe.runs import find_run
 
     run = find_run(args.run_id)
-    st = runner.wait(run, timeout=args.timeout)
+    ladder = _ladder_state(run)
+    if ladder is None:
+        st = runner.wait(run, timeout=args.timeout)
+        ok = all(p.state == "finished" for p in st.probes)
+    else:  # a ladder's probes ending is not its end: wait for the ladder (0 when it is done)
+        st, ladder = _wait_ladder(run, args.timeout)
+        ok = ladder == "done"
     if args.json:
-        print_json(st.to_json())
+        print_json({**st.to_json(), "ladder": None if ladder is None else {"state": ladder}})
     else:
         _print_table(st, run=run)
-    return 0 if all(p.state == "finished" for p in st.probes) else 1
+    return 0 if ok else 1
 
 
 def run_cancel(args) -> int:
@@ -313,20 +351,21 @@ def run_list(args) -> int:
     from lorplan.probe.runs import runs_dir
 
     rows = runner.summaries()
+    from lorplan.probe.runs import RunDir
+
+    for r in rows:  # a ladder's probes ending is not the ladder's end: its driver adds the next pass
+        r["ladder"] = _ladder_json(RunDir(Path(r["path"])))
     if args.json:
         print_json({"runs_dir": str(runs_dir()), "runs": rows})
         return 0
     if not rows:
         print(f"no probe runs yet in {runs_dir()} (start one: lorplan probe start)")
         return 0
-    from lorplan.probe.runs import RunDir
-
     for r in rows:
         counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
         ranks = ",".join("base" if rank == 0 else str(rank) for rank in r["ranks"])
-        # a ladder's probes ending is not the ladder's end: its driver adds the next pass
-        ladder = _ladder_state(RunDir(Path(r["path"])))
-        state, what = (r["state"], "ranks") if ladder is None else (ladder, "ladder, ranks")
+        ladder = r["ladder"]
+        state, what = (r["state"], "ranks") if ladder is None else (ladder["state"], "ladder, ranks")
         print(f"{r['run']}  {state:<8} {what} {ranks}  {counts}  {r['model']}")
     return 0
 

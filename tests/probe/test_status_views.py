@@ -4,10 +4,13 @@ scheduler restarted by status itself."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import statistics
+import threading
 import time
 
 from lorplan.cli import main
@@ -174,18 +177,15 @@ def test_intervals_are_clipped_to_what_accuracy_and_loss_can_take(state_home, ca
     assert t_interval([0.96, 0.90, 0.97])[1] > 1  # unclipped without bounds: the statistic itself is unchanged
 
 
-def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home, capsys):
-    """A probe ladder's run (lorplan recommend, the Recommend tab) is a probe run too, so `lorplan probe list`,
-    `status` and `wait` show it; its rank 0 is the base (no adapter), named `base`, and they say that the
-    ladder's driver adds probes as passes end and that `lorplan recommend --run RUN` has the recommendation:
-    `probe wait` returns when the probes started so far ended, which is not the ladder's end."""
+def _ladder_run(state_home, run_id="20261204-100000-1add"):
+    """A probe ladder's run on disk after its first pass (the base and rank 4 finished), not done; no driver."""
     from dataclasses import replace
 
     from lorplan.probe.runs import ProbeSpec
     from lorplan.recommend.decide import probe_specs
     from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
 
-    plan = runner.make_plan((4,), steps=10, device="cpu", run="20261204-100000-1add")
+    plan = runner.make_plan((4,), steps=10, device="cpu", run=run_id)
     run = create_run(replace(plan, probes=(ProbeSpec("base", 0), *plan.probes)), state_home)
     spec = LadderSpec(kind="data", model="tiny", spec_source="tiny", task="causal-lm", target_modules=("q_proj",),
                       data={"task": "causal-lm", "trained_tokens": 750, "examples": 150},
@@ -198,6 +198,28 @@ def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home,
     files.write_state(LadderState(passes=(first,)))
     _finish(run, "base", eval_loss=2.0, acc=None)
     _finish(run, "r4", eval_loss=1.5, acc=None)
+    return run, files, first
+
+
+@contextlib.contextmanager
+def _driver_lock(files):
+    """Hold the ladder's lock as a live driver does (lorplan.recommend.driver.drive), so driver_alive is True."""
+    fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home, capsys):
+    """A probe ladder's run (lorplan recommend, the Recommend tab) is a probe run too, so `lorplan probe list`,
+    `status` and `wait` show it; its rank 0 is the base (no adapter), named `base`, and they say that the
+    ladder's driver adds probes as passes end and that `lorplan recommend --run RUN` has the recommendation.
+    A ladder whose driver is gone before it was done: `probe wait` returns once its probes ended, with exit 1."""
+    from lorplan.recommend.ladder_spec import LadderState
+
+    run, files, first = _ladder_run(state_home)
     assert main(["probe", "status", run.id]) == 0
     out = capsys.readouterr().out
     ranks = out[out.index("by rank:"):].splitlines()
@@ -206,7 +228,7 @@ def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home,
     said = (f"run {run.id} is a probe ladder: its driver adds probes as the ones before end (it has stopped: "
             f"re-attaching starts it again); `lorplan recommend --run {run.id} --wait` waits for its recommendation")
     assert said in out.replace("\n  ", " ")
-    assert main(["probe", "wait", run.id, "--timeout", "5"]) == 0
+    assert main(["probe", "wait", run.id, "--timeout", "5"]) == 1  # the ladder was not done
     assert said in capsys.readouterr().out.replace("\n  ", " ")
     assert main(["probe", "list"]) == 0
     assert f"{run.id}  stopped  ladder, ranks base,4  2 finished" in capsys.readouterr().out
@@ -216,3 +238,58 @@ def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home,
             in capsys.readouterr().out.replace("\n  ", " "))
     assert main(["probe", "status", run.id, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["run"] == run.id  # the JSON stays the run's
+
+
+def test_probe_wait_on_a_ladder_waits_for_the_ladder_not_the_probes_started_so_far(state_home, capsys):
+    """Every probe of the first pass has ended but the driver is alive (it is about to add the next pass):
+    `probe wait` goes on waiting until the ladder is done, then exits 0; with --timeout it gives up (exit 1)
+    naming the ladder."""
+    from lorplan.recommend.ladder_spec import LadderState
+
+    run, files, first = _ladder_run(state_home)
+    with _driver_lock(files):
+        t0 = time.monotonic()
+        assert main(["probe", "wait", run.id, "--timeout", "1.5"]) == 1
+        assert time.monotonic() - t0 >= 1.5
+        err = capsys.readouterr().err
+        assert f"run {run.id}: timed out after 1.5 s (the probe ladder is still running" in err
+
+        def finish_later():
+            time.sleep(2.0)
+            files.write_state(LadderState(passes=(first,), done=True))
+
+        thread = threading.Thread(target=finish_later)
+        thread.start()
+        t0 = time.monotonic()
+        try:
+            assert main(["probe", "wait", run.id, "--json", "--timeout", "30"]) == 0
+        finally:
+            thread.join()
+        assert time.monotonic() - t0 >= 2.0  # not at once: the ladder was done only then
+    obj = json.loads(capsys.readouterr().out)
+    assert obj["run"] == run.id and obj["ladder"] == {"state": "done"}
+
+
+def test_list_and_status_json_mark_a_ladder_run_with_its_state(state_home, capsys):
+    """The state the text shows (running, done, stopped) is in --json too: "ladder": {"state": ...}, and
+    null for a plain probe run."""
+    from lorplan.recommend.ladder_spec import LadderState
+
+    plain = create_run(runner.make_plan((8,), steps=10, device="cpu", run="20261204-090000-aaaa"), state_home)
+    _finish(plain, "r8", eval_loss=0.4, acc=None)
+    run, files, first = _ladder_run(state_home)
+
+    def ladders() -> tuple[dict, dict]:
+        assert main(["probe", "list", "--json"]) == 0
+        rows = {r["run"]: r for r in json.loads(capsys.readouterr().out)["runs"]}
+        assert rows[plain.id]["ladder"] is None
+        assert main(["probe", "status", run.id, "--json"]) == 0
+        return rows[run.id]["ladder"], json.loads(capsys.readouterr().out)["ladder"]
+
+    assert ladders() == ({"state": "stopped"}, {"state": "stopped"})
+    with _driver_lock(files):
+        assert ladders() == ({"state": "running"}, {"state": "running"})
+    files.write_state(LadderState(passes=(first,), done=True))
+    assert ladders() == ({"state": "done"}, {"state": "done"})
+    assert main(["probe", "status", plain.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ladder"] is None
