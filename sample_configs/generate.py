@@ -194,7 +194,7 @@ def build(name: str):
         spec, TrainingSetup(**setup_kw), rank, alpha, source=model,
         budget_bytes=parse_size(budget) if budget else None,
         data_path=data, data_schema=schema, eval_split=eval_split,
-        train_on="all" if name in TRAIN_ON_ALL else "completion",
+        train_on="all" if name in TRAIN_ON_ALL else None,  # None: the task's (a classifier has none)
         training={"output_dir": f"outputs/{name}", **training},
     )
     if name.endswith("-cpu"):

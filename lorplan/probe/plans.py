@@ -27,7 +27,7 @@ from lorplan.core.plan import (
     TrainingSection,
 )
 from lorplan.core.plan.schema import plan_to_dict
-from lorplan.core.vocab import FOUR_BIT_QUANTS, DType, Quant, Scheduler, Task
+from lorplan.core.vocab import FOUR_BIT_QUANTS, DType, Quant, Scheduler, Task, TrainOn
 
 PROBE_EVAL_SPLIT = 0.1
 PROBE_WARMUP_RATIO = 0.05
@@ -61,7 +61,7 @@ def plan_settings(plan: Plan, plan_path: str | None = None) -> dict:
         "micro_batch": t.micro_batch, "seq_len": t.seq_len, "quant": quant,
         "double_quant": q.bnb_4bit_use_double_quant and quant in FOUR_BIT_QUANTS, "optimizer": t.optimizer,
         "grad_checkpointing": t.gradient_checkpointing, "attention": t.attention,
-        "grouping": "packing" if t.packing else "length", "train_on": plan.data.train_on,
+        "grouping": "packing" if t.packing else "length", "train_on": plan.data.train_on or TrainOn.COMPLETION.value,
         "targets": tuple(lo.target_modules), "lora_dropout": lo.dropout,
         "trust_remote_code": plan.model.trust_remote_code, "rope_scaling": plan.model.rope_scaling,
     }
@@ -104,7 +104,8 @@ def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | N
             packing=run.grouping == "packing" and task == Task.CAUSAL_LM,
             gradient_checkpointing=run.grad_checkpointing, optimizer=run.optimizer, precision=DType.BF16.value,
             attention=run.attention, seed=run.seed),
-        data=DataSection(path=run.data or DEMO_DATA, eval_split=PROBE_EVAL_SPLIT, train_on=run.train_on),
+        data=DataSection(path=run.data or DEMO_DATA, eval_split=PROBE_EVAL_SPLIT,
+                         train_on=run.train_on if task == Task.CAUSAL_LM else None),
     )
 
 

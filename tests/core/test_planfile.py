@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -94,7 +95,7 @@ def plans(draw) -> Plan:
         epochs=None if steps else draw(pos_float),
         max_steps=draw(pos_int) if steps else None,
         seq_len=draw(pos_int),
-        packing=draw(st.booleans()),
+        packing=task == "causal-lm" and draw(st.booleans()),  # a classifier packs nothing (rules.py)
         gradient_checkpointing=draw(st.booleans()),
         optimizer=draw(st.sampled_from(Optimizer.values())),
         precision=draw(st.sampled_from(DType.values())),
@@ -106,7 +107,9 @@ def plans(draw) -> Plan:
         logging_steps=draw(pos_int),
     )
     data = DataSection(path=draw(text).strip() or "d", schema=draw(st.sampled_from(DataSchema.values())),
-                       eval_split=draw(fraction), train_on=draw(st.sampled_from(TrainOn.values())))
+                       eval_split=draw(fraction),
+                       # a classifier chooses no tokens: no train_on (None, not written)
+                       train_on=draw(st.sampled_from(TrainOn.values())) if task == "causal-lm" else None)
     gpus = draw(st.integers(0, 64))
     hardware = HardwareSection(gpus=gpus, sharding="none" if gpus == 0 else draw(st.sampled_from(Sharding.values())))
     estimate = None
@@ -220,6 +223,50 @@ def test_a_plan_without_train_on_trains_completions():
     assert "train_on" not in text
     assert loads_plan(text, "p.toml").data.train_on == "completion"
     assert loads_plan(edit('train_on = "completion"', 'train_on = "all"'), "p.toml").data.train_on == "all"
+
+
+def _classifier(plan: Plan | None = None) -> Plan:
+    plan = plan or good()
+    return replace(plan, model=replace(plan.model, id="sentence-transformers/all-MiniLM-L6-v2",
+                                       task="sequence-classification", num_labels=2),
+                   lora=replace(plan.lora, target_modules=("all-linear",)))
+
+
+def _estimate(loss: str) -> EstimateSection:
+    return EstimateSection(16, 100, 1, 2, 3, 4, 5, 6, total_bytes=21, loss=loss)
+
+
+@pytest.mark.parametrize(("old", "new", "expected"), [
+    ('train_on = "completion"', 'train_on = "all"', 'p.toml: data.train_on: "all" only applies to task = '
+     '"causal-lm": a sequence classifier trains one label per example, there are no prompt tokens to train'),
+    ("packing = false", "packing = true", 'p.toml: training.packing: only applies to task = "causal-lm": a '
+     "sequence classifier trains one label per example"),
+    ('loss = "standard"', 'loss = "fused-linear-ce"', 'p.toml: estimate.loss: fused-linear-ce only applies to task '
+     '= "causal-lm": it fuses the output head\'s loss over the vocabulary, and a sequence classifier\'s loss is over '
+     "its num_labels classes"),
+    ('loss = "standard"', 'loss = "cut-ce"', 'p.toml: estimate.loss: cut-ce only applies to task = "causal-lm"'),
+])
+def test_a_classifier_plan_refuses_what_only_a_causal_lm_trains_by(old, new, expected):
+    """train_on = "all", packing = true and a fused loss kernel were accepted in a classifier's plan, which lorplan
+    train then ignored: each is now refused, named; the causal LM's plan keeps them."""
+    old_style = dumps_plan(replace(_classifier(), data=replace(good().data, train_on="completion"),
+                                   estimate=_estimate("standard")))
+    assert old in old_style
+    lines = problems(old_style.replace(old, new, 1))
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
+    causal = dumps_plan(replace(good(), estimate=_estimate("standard")))
+    assert loads_plan(causal.replace(old, new, 1), "p.toml")  # a causal LM trains by them
+
+
+def test_an_old_classifier_plan_with_train_on_completion_still_reads():
+    """Every classifier plan written before said train_on = "completion" (one label per example: it chose
+    nothing). It still loads, as no train_on; a plan written now leaves the key out, a causal LM's keeps it."""
+    old_style = dumps_plan(replace(_classifier(), data=replace(good().data, train_on="completion")))
+    assert 'train_on = "completion"' in old_style
+    plan = loads_plan(old_style, "p.toml")
+    assert plan.data.train_on is None and plan.training.packing is False
+    assert "train_on" not in dumps_plan(plan)
+    assert loads_plan(edit('train_on = "completion"\n', ""), "p.toml").data.train_on == "completion"
 
 
 def test_rank_pattern_rules():

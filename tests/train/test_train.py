@@ -222,6 +222,41 @@ def test_classification_sample_trains(tmp_path, capsys):
     assert "eval loss" in capsys.readouterr().out
 
 
+def test_an_old_classifier_plan_still_trains_and_a_causal_lm_setting_is_refused(tmp_path, capsys):
+    """Classifier plans written before said data.train_on = "completion" (meaningless for one label per example):
+    such a file still trains. train_on = "all" and packing = true, which lorplan train ignored for a classifier,
+    are refused by train and export (one line naming the key, exit 2) before anything is created."""
+    from model_builders import tiny_bert
+
+    from lorplan.core.plan import dumps_plan
+
+    model = tiny_bert(tmp_path / "bert", head=2)
+    rows = [{"text": f"{'great' if i % 2 else 'awful'} film {i}", "label": i % 2} for i in range(24)]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    plan = read_plan(SAMPLES / "minilm-classification.toml")
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(model)), estimate=None,
+                   data=replace(plan.data, path=str(tmp_path / "labels.jsonl")),
+                   training=replace(plan.training, epochs=None, max_steps=2, micro_batch=4, seq_len=32,
+                                    output_dir=str(tmp_path / "out")),
+                   hardware=replace(plan.hardware, gpus=0))
+    text = dumps_plan(plan)
+    assert "train_on" not in text and "packing = false" in text  # what lorplan writes for a classifier now
+    old = tmp_path / "old.toml"
+    old.write_text(text.replace("[data]\n", '[data]\ntrain_on = "completion"\n', 1))
+    assert main(["train", str(old), "--no-progress"]) == 0
+    assert (tmp_path / "out" / "adapter" / "adapter_config.json").exists()
+    assert "eval loss" in capsys.readouterr().out
+    for name, edited, key in (("all.toml", text.replace("[data]\n", '[data]\ntrain_on = "all"\n', 1), "data.train_on"),
+                              ("packed.toml", text.replace("packing = false", "packing = true"), "training.packing")):
+        path = tmp_path / name
+        path.write_text(edited.replace(str(tmp_path / "out"), str(tmp_path / name[:-5])))
+        for command in (["train", str(path), "--no-progress"], ["export", str(path), "--to", "peft"]):
+            assert main(command) == 2
+            err = capsys.readouterr().err
+            assert f"{path}: {key}: " in err and "only applies to task = \"causal-lm\"" in err, err
+        assert not (tmp_path / name[:-5]).exists() and not (tmp_path / f"{name[:-5]}-peft").exists()
+
+
 def test_qlora_sample_on_cpu_with_checkpointing_packing_and_chat_data(tmp_path, tiny_llama, capsys):
     """The 24 GB QLoRA sample (gradient checkpointing, paged 8-bit AdamW, chat rows) runs on CPU, and says what
     it changed for the CPU."""

@@ -58,6 +58,18 @@ def _task(spec) -> str:
     return spec.task if spec.task in Task.values() else Task.CAUSAL_LM.value
 
 
+def _train_on(task: str, train_on: str | None, who: str) -> str | None:
+    """A plan's data.train_on for its task: a causal LM's choice (default "completion"); None for a sequence
+    classifier, which trains one label per example and so has no tokens to choose (BadInput when one is asked
+    for: lorplan train would ignore it)."""
+    if task == Task.SEQUENCE_CLASSIFICATION:
+        if train_on is not None:
+            raise BadInput(f"--train-on {train_on}: {who} is a sequence classifier, which trains one label per "
+                           "example; --train-on chooses the tokens a causal LM trains")
+        return None
+    return train_on or TrainOn.COMPLETION.value
+
+
 def _model_section(spec, source: str | None, revision: str, trust_remote_code: bool) -> ModelSection:
     task = _task(spec)
     num_labels = None
@@ -176,7 +188,7 @@ def plan_from_setup(
     data_path: str = PLACEHOLDER_DATA_PATH,
     data_schema: str = DataSchema.AUTO.value,
     eval_split: float = defaults.EVAL_SPLIT,
-    train_on: str = TrainOn.COMPLETION.value,
+    train_on: str | None = None,
     revision: str = "main",
     trust_remote_code: bool = False,
     training: dict[str, Any] | None = None,
@@ -184,8 +196,9 @@ def plan_from_setup(
     """Build a Plan from a ModelSpec, a TrainingSetup and a rank, with its memory estimate.
 
     Unset values come from lorplan.core.plan.defaults for the model's task: alpha (32, with alpha / r
-    scaling), the learning rate, schedule and warmup, and the held-out share eval_split (10%; with_profile
-    replaces it by the profile's suggestion). `training` overrides fields of TrainingSection (learning_rate,
+    scaling), the learning rate, schedule and warmup, the held-out share eval_split (10%; with_profile
+    replaces it by the profile's suggestion) and train_on ("completion" for a causal LM; a sequence classifier
+    has none, and BadInput when one is given). `training` overrides fields of TrainingSection (learning_rate,
     epochs, max_steps, output_dir, ...). The estimate is
     lorplan.core.memory.estimate(spec, setup, rank) and the trainable count lorplan.core.lora.trainable_params,
     so the plan carries exactly what `lorplan plan` printed for the same setup.
@@ -199,13 +212,14 @@ def plan_from_setup(
         lora=_lora_section(spec, setup, rank, alpha),
         training=_training_section(spec, setup, rank, training,
                                    source if source is not None and not Path(source).exists() else None),
-        data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split, train_on=train_on),
+        data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split,
+                         train_on=_train_on(_task(spec), train_on, source or spec.id)),
         hardware=HardwareSection(gpus=setup.gpus, sharding=setup.sharding),
         estimate=_estimate_section(spec, setup, rank, budget_bytes),
     )
 
 
-def data_section(profile, train_on: str = TrainOn.COMPLETION.value, path: str | None = None) -> DataSection:
+def data_section(profile, train_on: str | None = TrainOn.COMPLETION.value, path: str | None = None) -> DataSection:
     """A plan's [data] table for a profiled dataset (a lorplan.core.data.DataProfile): the file's path (`path`
     as the user wrote it, else the profile's made absolute), the schema the profile detected, `train_on`, and
     the profile's suggested held-out fraction as eval_split (its split: 10%, 20 to 2,000 examples; none below
@@ -272,9 +286,10 @@ def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str |
     return with_labels(spec, num_labels or needed)
 
 
-def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, path: str | None = None) -> Plan:
+def with_profile(plan: Plan, profile, train_on: str | None = None, path: str | None = None) -> Plan:
     """`plan` with its [data] table from `profile` (data_section; `path` as written by the user, else the
-    profile's absolute path). A sequence classifier's num_labels is the plan's own when it holds the labels
+    profile's absolute path; train_on as plan_from_setup takes it: a causal LM's, "completion" by default, and
+    none for a sequence classifier). A sequence classifier's num_labels is the plan's own when it holds the labels
     (a plan built from classifier_spec's spec: the head its estimate priced), else the labels' class_count.
     BadInput, naming the file, when a classifier's data has no 'label'."""
     model = plan.model
@@ -286,7 +301,8 @@ def with_profile(plan: Plan, profile, train_on: str = TrainOn.COMPLETION.value, 
         needed = class_count(profile.labels, f"--data {profile.path}")
         if model.num_labels is None or model.num_labels < needed:
             model = replace(model, num_labels=needed)
-    return replace(plan, model=model, data=data_section(profile, train_on, path))
+    return replace(plan, model=model,
+                   data=data_section(profile, _train_on(model.task, train_on, model.source), path))
 
 
 def at_rank(plan: Plan, spec, rank: int, alpha: int | float, *, rank_pattern: Mapping[str, int] | None = None,

@@ -106,6 +106,25 @@ def _num_labels_need_classification(p: Problems, sec: Sections) -> None:
         p.add("model.num_labels", "only applies to task = \"sequence-classification\"")
 
 
+def _causal_lm_only(p: Problems, sec: Sections) -> None:
+    """A sequence classifier's plan refuses the settings that only a causal LM trains by, each named: lorplan
+    train would ignore them, so a plan that sets them promises what it does not do. The values lorplan wrote into
+    every classifier plan before (train_on "completion", packing false, loss "standard") stay accepted."""
+    if sec.get("model", {}).get("task") != Task.SEQUENCE_CLASSIFICATION:
+        return
+    why = "a sequence classifier trains one label per example"
+    if sec.get("data", {}).get("train_on") == TrainOn.ALL:
+        p.add("data.train_on", f"\"all\" only applies to task = \"causal-lm\": {why}, there are no prompt tokens "
+              "to train (remove the key)")
+    if sec.get("training", {}).get("packing") is True:
+        p.add("training.packing", f"only applies to task = \"causal-lm\": {why}, not blocks of packed tokens "
+              "(set it to false)")
+    loss = sec.get("estimate", {}).get("loss")
+    if loss is not None and loss != LossKernel.STANDARD:
+        p.add("estimate.loss", f"{loss} only applies to task = \"causal-lm\": it fuses the output head's loss over "
+              f"the vocabulary, and a sequence classifier's loss is over its num_labels classes (write \"standard\")")
+
+
 def _one_bit_width(p: Problems, sec: Sections) -> None:
     q = sec.get("quantization", {})
     if q.get("load_in_4bit") is True and q.get("load_in_8bit") is True:
@@ -200,6 +219,7 @@ CHECKS: tuple[Check, ...] = (
     # the bounds of lorplan plan --rope-scaling (core.memory.types.MAX_ROPE_SCALING)
     _rule("model", "rope_scaling", lambda v: not 1.0 < v <= 64.0, "must be a factor above 1 and at most 64 (got {v})"),
     _num_labels_need_classification,
+    _causal_lm_only,
     _one_bit_width,
     _rule("lora", "r", _below_one, "rank must be at least 1 (got {v})"),
     _rule("lora", "alpha", _not_positive, "must be positive (got {v})"),

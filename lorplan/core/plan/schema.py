@@ -127,13 +127,16 @@ class DataSection:
     """Training data: a file or folder lorplan.core.data reads; eval_split is the held-out fraction.
 
     train_on "completion" puts the loss on completions, assistant turns and the EOS (the prompt is masked; plain
-    text and pre-tokenized labels are trained as they are); "all" trains every token, prompts included.
+    text and pre-tokenized labels are trained as they are); "all" trains every token, prompts included. None for
+    a sequence classifier (not written): it trains one label per example, so there are no tokens to choose (a
+    classifier plan written before read "completion", which is still accepted and read as None; "all" is refused,
+    rules.py).
     """
 
     path: str = ""
     schema: str = "auto"
     eval_split: float = 0.0
-    train_on: str = "completion"
+    train_on: str | None = "completion"
 
 
 @dataclass(frozen=True)

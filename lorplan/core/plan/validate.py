@@ -18,6 +18,7 @@ from typing import Any
 from lorplan.core.errors import BadInput
 from lorplan.core.plan import schema as ps
 from lorplan.core.plan.rules import CHECKS, is_int
+from lorplan.core.vocab import Task
 
 _KIND_NAMES = {
     "str": "a string",
@@ -232,6 +233,9 @@ def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
         err.problems = list(p.lines)  # type: ignore[attr-defined]
         raise err
 
+    if sec["model"].get("task") == Task.SEQUENCE_CLASSIFICATION:
+        # a classifier chooses no tokens to train: the "completion" every classifier plan held before reads as none
+        sec["data"] = {**sec["data"], "train_on": None}
     built = {name: ps.SECTIONS[name](**values) for name, values in sec.items()}
     if "epochs" not in sec["training"] and "max_steps" in sec["training"]:
         built["training"] = ps.TrainingSection(**{**sec["training"], "epochs": None})
