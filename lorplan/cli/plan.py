@@ -72,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{HELP[Kernels]} (default cuda)")
     t.add_argument("--loss", default=LossKernel.STANDARD.value, metavar=_names(LossKernel),
                    help=f"{HELP[LossKernel]}: transformers' fp32 logits (default), Liger's fused linear "
-                   "cross-entropy or Apple's cut cross-entropy")
+                   "cross-entropy or Apple's cut cross-entropy (a causal LM's; not for a sequence classifier)")
     t.add_argument("--padding-mask", action="store_true",
                    help="batches are padded (a padding collator): SDPA keeps K/V repeated and a mask per layer")
     h = p.add_argument_group("hardware")
@@ -92,7 +92,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
     o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
     o.add_argument("--train-on", choices=TrainOn.values(),
-                   help=f"with --write: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
+                   help=f"with --write, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a "
+                   "sequence classifier trains one label per example and takes none)")
     p.set_defaults(run=run)
 
 
@@ -115,6 +116,16 @@ def _check_flags(args) -> None:
             raise BadInput(f"{flag}: only with --write PLAN.toml ({what})")
 
 
+def _check_task_flags(args, spec) -> None:
+    """The flags only a causal LM trains by, refused for a sequence classifier before anything is priced (--loss
+    by core.memory.bounds.check_loss, with the setup)."""
+    from lorplan.core.vocab import Task
+
+    if spec.task == Task.SEQUENCE_CLASSIFICATION and args.train_on is not None:
+        raise BadInput(f"--train-on {args.train_on}: {spec.id} is a sequence classifier, which trains one label per "
+                       "example; --train-on chooses the tokens a causal LM trains")
+
+
 def run(args) -> int:
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import (
@@ -131,6 +142,7 @@ def run(args) -> int:
     spec = load_spec(source, trust_remote_code=args.trust_remote_code)
     if source.kind != "folder":
         args.model = source.id  # a written plan names the model by its published id, not the name typed
+    _check_task_flags(args, spec)
     notes: list[str] = []
     if args.seq_len is None:
         from lorplan.core.memory.bounds import DEFAULT_SEQ_LEN, default_seq_len
@@ -203,7 +215,7 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
         raise BadInput("--write needs --rank R (the rank to write the plan for)")
     source = getattr(args, "model", None)
     data = getattr(args, "data", None)
-    train_on = getattr(args, "train_on", None) or TrainOn.COMPLETION.value
+    train_on = getattr(args, "train_on", None)  # None: the task's (completion; a classifier has none)
     lines = []
     if isinstance(data, str):
         profile = profile if profile is not None else _profile(data)

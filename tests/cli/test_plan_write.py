@@ -122,6 +122,49 @@ def test_write_with_data_for_a_classifier_counts_its_classes_and_needs_labels(tm
     assert not (tmp_path / "x.toml").exists() and not (tmp_path / "y.toml").exists()
 
 
+MINILM_REFUSES = "sentence-transformers/all-MiniLM-L6-v2 is a sequence classifier"
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--loss", "fused-linear-ce", "--ranks", "8"], f"--loss fused-linear-ce: {MINILM_REFUSES}, whose loss is a "
+     "cross-entropy over its labels; the loss kernels replace a causal LM's cross-entropy over the vocabulary"),
+    (["--loss", "cut-ce", "--rank", "8", "--write", "{plan}"], f"--loss cut-ce: {MINILM_REFUSES}"),
+    (["--rank", "8", "--write", "{plan}", "--train-on", "all"], f"--train-on all: {MINILM_REFUSES}, which trains "
+     "one label per example; --train-on chooses the tokens a causal LM trains"),
+    (["--rank", "8", "--write", "{plan}", "--train-on", "completion", "--data", "{data}"],
+     f"--train-on completion: {MINILM_REFUSES}"),
+])
+def test_a_classifier_refuses_the_causal_lm_flags(tmp_path, capsys, monkeypatch, flags, said):
+    """--loss (a fused cross-entropy over the vocabulary) and --train-on (which tokens carry the loss) were
+    accepted for the MiniLM classifier: the table priced nothing for them and the plan file recorded them."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    plan, data = tmp_path / "cls.toml", _rows(tmp_path / "d.jsonl", [{"text": f"t{i}", "label": i % 2}
+                                                                     for i in range(60)])
+    argv = [f.format(plan=plan, data=data) for f in flags]
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lorplan plan: error: {said}"), err
+    assert len(err.strip().splitlines()) == 1 and not plan.exists(), err
+
+
+def test_a_classifier_plan_writes_no_causal_lm_setting(tmp_path, capsys, monkeypatch):
+    """A classifier's plan left out train_on (it wrote "completion", meaningless for one label per example), with
+    or without --data; packing stays false and the loss standard; a causal LM's plan keeps all three."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    data = _rows(tmp_path / "d.jsonl", [{"text": f"t{i}", "label": i % 2} for i in range(60)])
+    for name, extra in (("bare.toml", []), ("data.toml", ["--data", str(data)])):
+        path = tmp_path / name
+        assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", *extra, "--write", str(path)]) == 0
+        text = path.read_text()
+        assert "train_on" not in text and "packing = false" in text and 'loss = "standard"' in text, name
+        assert read_plan(path).data.train_on is None
+    gpt2 = tmp_path / "gpt2.toml"
+    assert main(["plan", "--model", "gpt2", "--rank", "8", "--loss", "fused-linear-ce", "--train-on", "all",
+                 "--write", str(gpt2)]) == 0
+    plan = read_plan(gpt2)
+    assert (plan.data.train_on, plan.estimate.loss) == ("all", "fused-linear-ce")
+
+
 def test_write_takes_the_task_defaults_that_train(tmp_path, capsys, monkeypatch):
     """lr, alpha, schedule and (for a classifier, unless --micro-batch) the micro-batch come from
     lorplan.core.plan.defaults: a MiniLM classifier plan had lr 2e-4 and micro-batch 1 and stayed at chance."""

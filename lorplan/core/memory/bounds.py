@@ -211,10 +211,21 @@ def plannable_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int])
     return kept or tuple(ranks)[:1]
 
 
+def check_loss(spec: ModelSpec, setup: TrainingSetup) -> None:
+    """BadInput when a causal-LM loss kernel (--loss fused-linear-ce / cut-ce) is asked for a model that is no
+    causal LM: those kernels fuse the output head's cross-entropy over the vocabulary, and a sequence classifier's
+    loss is over its labels (activations.loss_buffer_bytes prices nothing for them), so the flag would change
+    nothing but the plan file's claim."""
+    if spec.task != "causal-lm" and setup.loss != "standard":
+        raise BadInput(f"--loss {setup.loss}: {spec.id} is a sequence classifier, whose loss is a cross-entropy "
+                       "over its labels; the loss kernels replace a causal LM's cross-entropy over the vocabulary")
+
+
 def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] = (), flag: str = "--ranks",
                     names: ContextNames = FLAG_NAMES) -> None:
     """Every check above for one setup and the ranks asked for explicitly (`flag` and `names`: what the messages
     call the ranks and the context settings)."""
+    check_loss(spec, setup)
     check_context(spec, setup, names)
     check_targets(spec, setup.targets)
     check_ranks(spec, setup.targets, ranks, flag)
