@@ -19,7 +19,7 @@ from lorplan.cli._common import (
     positive_int,
     print_json,
 )
-from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, TrainOn
+from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
 def _float_list(text: str) -> tuple[float, ...]:
@@ -87,8 +87,8 @@ def register(subparsers) -> None:
     s.add_argument("--grad-checkpointing", action="store_true")
     s.add_argument("--attention", choices=Attention.values(), default=Attention.SDPA.value)
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
-    s.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
-                   help=f"causal LM: {HELP[TrainOn]}")
+    s.add_argument("--train-on", choices=TrainOn.values(),
+                   help=f"causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
     s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
     s.add_argument("--alpha", type=positive_float("--alpha"), help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
@@ -128,6 +128,12 @@ def _check_inputs(args):
                           seq_len=args.seq_len, rope_scaling=args.rope_scaling, ranks=args.ranks)
     args.model = checked.model
     args.task = checked.task
+    if args.task == Task.SEQUENCE_CLASSIFICATION:  # labelled rows: a classifier trains one label per example
+        what = "the demo's rows" if args.data is None else f"the labelled rows of {args.data}"
+        for flag, given in (("--packing", args.packing), (f"--train-on {args.train_on}", args.train_on is not None)):
+            if given:
+                raise BadInput(f"{flag}: the probes classify {what}, one label per example; {flag.split()[0]} "
+                               "is for a causal LM's tokens")
     for note in checked.notes:
         print(f"note: {note}", file=sys.stderr)
     return checked
@@ -170,7 +176,7 @@ def run_start(args) -> int:
         seq_len=checked.seq_len(args.seq_len, DEMO_SEQ_LEN if demo else 512), eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,
         quant=args.quant, double_quant=args.double_quant, optimizer=args.optimizer, grad_checkpointing=args.grad_checkpointing,
         attention=args.attention, grouping="packing" if args.packing else "length", targets=targets,
-        train_on=args.train_on,
+        train_on=args.train_on or TrainOn.COMPLETION.value,
         alpha=args.alpha if args.alpha is not None else defaults.ALPHA, trust_remote_code=args.trust_remote_code,
         rope_scaling=args.rope_scaling,
     )

@@ -31,7 +31,8 @@ def register(sub) -> None:
                    help="tokenize a random sample of N examples and scale the totals (with 95%% intervals)")
     p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     p.add_argument("--train-on-all", action="store_true",
-                   help="count every token as trained (no loss masking of prompts / non-assistant turns)")
+                   help="count every token as trained (no loss masking of prompts / non-assistant turns; a "
+                   "causal LM's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -68,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("--rope-scaling: only with --model (it extends that model's context)")
     if args.model is not None and (args.seq_len is not None or rope_scaling is not None):
         check_seq_len(args.model, args.seq_len, rope_scaling)
+    classifier = args.model is not None and is_classifier(args.model)
+    if classifier and args.train_on_all:  # the report leaves trained tokens out for a classifier
+        raise BadInput(f"--train-on-all: {args.model} is a sequence classifier, which trains one label per example; "
+                       "--train-on-all counts the tokens a causal LM trains")
     bar = _Bar()
     try:
         profile = profile_dataset(
@@ -82,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(profile.to_json())
     else:
-        print(render_text(profile, classifier=args.model is not None and is_classifier(args.model)))
+        print(render_text(profile, classifier=classifier))
     return 0
 
 

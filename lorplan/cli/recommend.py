@@ -47,8 +47,9 @@ def register(sub) -> None:
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     d = p.add_argument_group("data (a file, or its size)")
     d.add_argument("--data", metavar="FILE", help="the training data (profiled with the model's tokenizer)")
-    d.add_argument("--train-on", choices=TrainOn.values(), default=TrainOn.COMPLETION.value,
-                   help=f"with --data: {HELP[TrainOn]}")
+    d.add_argument("--train-on", choices=TrainOn.values(),
+                   help=f"with --data, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a sequence "
+                   "classifier trains one label per example and takes none)")
     d.add_argument("--trained-tokens", type=positive_int("--trained-tokens"), metavar="N",
                    help="instead of --data: tokens with a loss, counted once over the dataset")
     d.add_argument("--examples", type=positive_int("--examples"), metavar="N", help="instead of --data: examples")
@@ -125,7 +126,8 @@ def _check_flags(args) -> None:
         raise BadInput(f"--num-labels: {args.num_labels} is more than {MAX_NUM_LABELS:,} classes (lorplan's limit: "
                        "a head that large is a typo, not a classifier)")
     if args.run_id is not None:
-        given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--seeds", args.seeds),
+        given = [f for f, v in (("--model", args.model), ("--data", args.data), ("--train-on", args.train_on),
+                                ("--seeds", args.seeds),
                                 ("--probe-steps", args.probe_steps), ("--budget-minutes", args.budget_minutes))
                  if v is not None]
         if given:
@@ -137,6 +139,9 @@ def _check_flags(args) -> None:
         if args.data is not None or args.trained_tokens is not None or args.examples is not None:
             raise BadInput("--model: give a model (catalog id, folder or cached hub id) with --data or the data's "
                            "size; with neither, lorplan recommend runs the embedded demo")
+        if args.train_on is not None:
+            raise BadInput(f"--train-on {args.train_on}: the demo is a classification task, which trains one label "
+                           "per example; --train-on chooses the tokens a causal LM trains")
         if args.probes == "none":
             raise BadInput("--probes none: the demo (no model and no data) is a probe ladder; give --model and "
                            "--data for the capacity prior alone")
@@ -178,6 +183,9 @@ def _spec_for(args):
                        f"sequence classification for BERT-style encoders")
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")
+    if args.train_on is not None and task == "sequence-classification":
+        raise BadInput(f"--train-on {args.train_on}: {spec.id} is a sequence classifier, which trains one label per "
+                       "example; --train-on chooses the tokens a causal LM trains")
     if args.trained_tokens is not None and args.examples is not None and task == "sequence-classification":
         # the rules count one trained label per example: the figure would be printed and change nothing (alone,
         # DataSize asks for --examples)

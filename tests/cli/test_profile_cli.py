@@ -249,3 +249,16 @@ def test_a_classifiers_profile_prints_no_causal_lm_lines(tmp_path, capsys, minil
     assert main(["profile", "--data", str(path), "--model", "gpt2", "--sample", "20"]) == 0
     out = capsys.readouterr().out
     assert "trained tokens" in out and "packing into" in out and ", trained " in out
+
+
+def test_train_on_all_is_refused_for_a_classifier(tmp_path, capsys, minilm):
+    """--train-on-all counts a causal LM's prompts as trained; for a classifier the report shows no trained tokens,
+    so the flag was accepted and changed nothing."""
+    path = _write(tmp_path / "reviews.jsonl", [{"text": f"review {i}", "label": i % 2} for i in range(40)])
+    assert main(["profile", "--data", str(path), "--model", minilm, "--train-on-all"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"lorplan profile: error: --train-on-all: {minilm} is a sequence classifier, which trains "
+                          "one label per example") and len(err.strip().splitlines()) == 1, err
+    assert main(["profile", "--data", str(path), "--model", "gpt2", "--train-on-all", "--json"]) == 0
+    everything = json.loads(capsys.readouterr().out)
+    assert everything["trained_tokens"] == everything["tokens"]  # a causal LM trains every token with it

@@ -43,15 +43,21 @@ def test_list_cancel_and_status_of_a_prepared_run(state_home, capsys):
     assert "r8" in capsys.readouterr().out
 
 
-def test_start_records_train_on_in_the_run(state_home, capsys):
-
-
-    assert main(["probe", "start", "--ranks", "4", "--steps", "1", "--device", "cpu", "--train-on", "all",
-                 "--json"]) == 0
+def test_start_records_train_on_in_the_run(state_home, capsys, tiny_llama, tmp_path):
+    data = tmp_path / "pc.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) + "\n" for i in range(30)))
+    assert main(["probe", "start", "--model", str(tiny_llama), "--data", str(data), "--ranks", "4", "--steps", "1",
+                 "--device", "cpu", "--train-on", "all", "--json"]) == 0
+    started = json.loads(capsys.readouterr().out)
+    try:
+        assert RunDir(Path(started["path"])).plan().train_on == "all"
+    finally:
+        assert main(["probe", "cancel", started["run"]]) == 0
+    capsys.readouterr()
+    assert main(["probe", "start", "--ranks", "4", "--steps", "1", "--device", "cpu", "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     try:
         plan = RunDir(Path(started["path"])).plan()
-        assert plan.train_on == "all"
         # no data: the demo, at its own learning rate and row length (lorplan.probe.demo)
         assert plan.probes[0].lr == DEMO_LEARNING_RATE and plan.seq_len == DEMO_SEQ_LEN
     finally:
@@ -59,6 +65,25 @@ def test_start_records_train_on_in_the_run(state_home, capsys):
     with pytest.raises(SystemExit) as exited:
         main(["probe", "start", "--train-on", "prompts"])
     assert exited.value.code == 2 and "--train-on: invalid choice" in capsys.readouterr().err
+
+
+def test_start_refuses_causal_lm_flags_for_a_classifier(state_home, capsys, tmp_path):
+    """--train-on and --packing choose a causal LM's tokens; probes that classify (the demo, or labelled rows
+    on the shipped MiniLM) took them and trained exactly as without them."""
+    labelled = tmp_path / "labels.jsonl"
+    labelled.write_text("".join(json.dumps({"text": f"t{i}", "label": i % 2}) + "\n" for i in range(40)))
+    for argv, said in (
+        (["--train-on", "all"], "--train-on all: the probes classify the demo's rows, one label per example; "
+         "--train-on is for a causal LM's tokens"),
+        (["--packing"], "--packing: the probes classify the demo's rows"),
+        (["--data", str(labelled), "--packing"], f"--packing: the probes classify the labelled rows of {labelled}"),
+        (["--data", str(labelled), "--train-on", "completion"], "--train-on completion: the probes classify"),
+    ):
+        assert main(["probe", "start", "--ranks", "4", "--steps", "1", "--device", "cpu", *argv]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"lorplan probe start: error: {said}") and len(err.strip().splitlines()) == 1, err
+    assert main(["probe", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"] == []  # no run was created
 
 
 def test_start_names_the_shipped_model_and_refuses_one_without_weights(state_home, capsys, tmp_path):

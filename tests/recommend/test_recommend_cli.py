@@ -108,6 +108,8 @@ def test_write_plan(tmp_path, capsys):
     assert plan.lora.r == 8 and plan.lora.alpha == 32 and plan.lora.use_rslora is False
     assert plan.training.learning_rate == 1e-3 and plan.training.epochs == 2
     assert plan.model.num_labels == 4
+    # a classifier trains one label per example: no data.train_on is written (it was "completion")
+    assert plan.data.train_on is None and "train_on" not in path.read_text()
     spec = load_spec(MINILM)
     head4 = 384 * 4 + 4
     assert plan.estimate.trainable_params == trainable_params(spec, LoraTargets(), 8) - (384 * 2 + 2) + head4
@@ -193,6 +195,13 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
         (["--run", "x", "--budget-minutes", "5"], "--budget-minutes: --run RUN re-attaches"),
         (["--model", "gpt2", "--trained-tokens", "5", "--seq-len", "4096"], "--seq-len 4096 is beyond"),
         (["--model", MINILM, "--examples", "100", "--seq-len", "100000"], "context of 512 tokens"),
+        # a classifier trains one label per example: --train-on (a causal LM's tokens) was accepted and ignored
+        (["--model", MINILM, "--examples", "100", "--train-on", "all"], "--train-on all: sentence-transformers/"
+         "all-MiniLM-L6-v2 is a sequence classifier, which trains one label per example"),
+        (["--model", MINILM, "--examples", "100", "--train-on", "completion"], "--train-on completion: "
+         "sentence-transformers/all-MiniLM-L6-v2 is a sequence classifier"),
+        (["--train-on", "all"], "--train-on all: the demo is a classification task"),
+        (["--run", "x", "--train-on", "all"], "--train-on: --run RUN re-attaches"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_flag(capsys, argv, expected):
