@@ -325,7 +325,8 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Pla
 
     kw = {}
     if data is not None:
-        kw = dict(data_path=data.path, data_schema=data.schema, train_on=data.train_on, eval_split=data.eval_split)
+        kw = dict(data_path=data.path, data_schema=data.schema, train_on=data_train_on(snapshot.spec, data),
+                  eval_split=data.eval_split)
     tuning = snapshot.tuning
     if tuning is not None:  # applied from the Recommend tab (its rank_pattern is already in the setup's targets)
         kw.update(alpha=tuning.alpha, training={"learning_rate": tuning.learning_rate})
@@ -358,7 +359,17 @@ def profiled_plan(snapshot: PlanSnapshot, data: PlanData) -> Plan:
     from lorplan.core.plan import with_profile
 
     plan = plan_from_setup(snapshot, data)
-    return with_profile(plan, data.profile, data.train_on, path=data.path) if data.profile is not None else plan
+    if data.profile is None:
+        return plan
+    return with_profile(plan, data.profile, data_train_on(snapshot.spec, data), path=data.path)
+
+
+def data_train_on(spec: ModelSpec, data: PlanData) -> str | None:
+    """The Data tab's masking rule as a plan's data.train_on: a causal LM's; none for a sequence classifier,
+    which trains one label per example (the Data tab hides its checkbox then; core.plan refuses one)."""
+    from lorplan.core.vocab import Task
+
+    return None if spec.task == Task.SEQUENCE_CLASSIFICATION else data.train_on
 
 
 def pattern_words(pattern) -> str:

@@ -215,6 +215,47 @@ async def test_the_plan_takes_the_dataset_profiled_in_the_data_tab(make_app, tmp
 
 
 @pytest.mark.anyio
+async def test_a_classifier_is_not_offered_the_choice_of_trained_tokens(make_app, tmp_path, monkeypatch):
+    """The Data tab offered "train on prompts too" for the MiniLM classifier, and its export wrote data.train_on =
+    "all" (or "completion"), which lorplan train ignores for one label per example and now refuses: the checkbox
+    is hidden for a classifier, shown again for a causal LM, and a classifier's export writes no train_on."""
+    import json
+
+    from lorplan.tui.panels.data_panel import DataPanel
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "labels.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review {i}", "label": i % 2}) + "\n" for i in range(60)))
+    app = make_app(model="all-MiniLM-L6-v2")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")  # the Data tab
+        await pilot.pause()
+        panel = app.screen.query_one(DataPanel)
+        box = panel.query_one("#data-train-all", Checkbox)
+        assert panel.classifier and not box.display
+        box.value = True  # ticked for a causal LM before: a classifier still trains no tokens
+        await type_into(pilot, "#data-path", str(data), submit=True)
+        for _ in range(400):
+            await pilot.pause(0.05)
+            if panel.profile is not None and not panel.has_class("-running"):
+                break
+        assert panel.profile is not None and panel.train_all is False
+        await pilot.press("f5", "ctrl+e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        assert dialog.plan.model.task == "sequence-classification" and dialog.plan.data.train_on is None
+        assert "one label per example" in str(dialog.query_one("#export-summary", Static).content)
+        await click(pilot, "#export-write")
+        await pilot.pause()
+        panel.set_context(None, 512, False)  # no classifier (a causal LM's context): the choice is offered again
+        assert box.display and panel.train_all is True
+        await app.workers.wait_for_complete()
+    written = tmp_path / default_folder(dialog.plan) / "plan.toml"
+    assert "train_on" not in written.read_text() and read_plan(written).data.train_on is None
+
+
+@pytest.mark.anyio
 async def test_export_refuses_while_the_form_shows_errors(make_app, tmp_path, monkeypatch):
     """The plan kept while a field is bad is the last valid one: ctrl+e says which fields to fix and writes
     nothing, instead of writing that older setup without a word; once fixed it exports again."""

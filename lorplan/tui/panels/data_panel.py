@@ -1,9 +1,9 @@
 """The Data tab: pick a dataset, profile it in a thread worker, see its figures and a length histogram.
 
-The screen calls `set_context(model_source, seq_len)` when the plan's model or sequence length changes: a new
-model re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and padding from
-the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with every token
-trained. After each profile the panel posts DatasetProfiled with what an exported plan's [data] table takes
+The screen calls `set_context(model_source, seq_len, classifier)` when the plan's model or sequence length
+changes: a new model re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and
+padding from the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with
+every token trained; it is hidden for a sequence classifier, which trains one label per example. After each profile the panel posts DatasetProfiled with what an exported plan's [data] table takes
 (`plan_data()`). Profiling runs in a thread worker (exclusive: a new run cancels the previous one) that posts
 replaceable progress messages; it never touches widgets. Imports no torch/transformers: the tokenizer is loaded
 inside the worker.
@@ -210,6 +210,7 @@ class DataPanel(Widget):
         self._initial_path = initial_path
         self.model_source: str | None = None
         self.seq_len: int | None = None
+        self.classifier = False  # the planner's model is a sequence classifier (set_context)
         self.profile: bridge.DataProfile | None = None
         self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
         self._profiled_train_all = False  # the masking rule of self.profile
@@ -250,10 +251,14 @@ class DataPanel(Widget):
             "do by default. On: every token is trained. Exported plans say which (data.train_on).")
 
     # -- public API used by the screen --------------------------------------------------------------------
-    def set_context(self, model_source: str | None, seq_len: int) -> None:
-        """The planner's model and sequence length changed: re-profile for a new model, re-cut for a seq len."""
+    def set_context(self, model_source: str | None, seq_len: int, classifier: bool = False) -> None:
+        """The planner's model and sequence length changed: re-profile for a new model, re-cut for a seq len.
+        `classifier`: the model is a sequence classifier, which trains one label per example, so the choice of
+        trained tokens (the train-on-prompts checkbox) is not offered."""
         model_changed = model_source != self.model_source
         self.model_source, self.seq_len = model_source, seq_len
+        self.classifier = classifier
+        self.query_one("#data-train-all", Checkbox).display = not classifier
         if self.profile is None:
             return
         if model_changed and self._profiled is not None:
@@ -263,7 +268,8 @@ class DataPanel(Widget):
 
     @property
     def train_all(self) -> bool:
-        return bool(self.query_one("#data-train-all", Checkbox).value)
+        """Every token trained (the checkbox, a causal LM's choice); never for a classifier."""
+        return not self.classifier and bool(self.query_one("#data-train-all", Checkbox).value)
 
     def plan_data(self) -> PlanData | None:
         """The last profile as a plan's [data] table (absolute path, detected schema), or None before one."""

@@ -60,9 +60,10 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             d = p.data
             if bridge.has_placeholder_data(p):
                 summary += f"\ndata: {d.path} (a placeholder: profile your dataset in the Data tab, or edit the file)"
-            else:  # the dataset profiled in the Data tab
-                summary += (f"\ndata: {d.path} · {d.schema} · loss on "
-                            f"{'every token' if d.train_on == 'all' else 'completions'} · eval split {d.eval_split:g}")
+            else:  # the dataset profiled in the Data tab (a classifier chooses no tokens: one label per example)
+                trains = ("one label per example" if d.train_on is None else
+                          f"loss on {'every token' if d.train_on == 'all' else 'completions'}")
+                summary += f"\ndata: {d.path} · {d.schema} · {trains} · eval split {d.eval_split:g}"
             yield Static(summary, id="export-summary")
             for fmt in FORMATS:
                 default = fmt in ("plan", "peft") or (fmt == "accelerate" and p.hardware.gpus > 1)

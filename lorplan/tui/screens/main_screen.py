@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Header, Static, TabbedContent, TabPane
 
+from lorplan.core.vocab import Task
 from lorplan.tui import bridge
 from lorplan.tui.messages import DatasetProfiled, PlanChanged, RecommendationApplied
 from lorplan.tui.panels.gpu_panel import GpuPanel
@@ -59,7 +60,7 @@ class MainScreen(Screen):
         self.plan: PlanSnapshot | None = None
         self.data: PlanData | None = None
         self._panels: dict[str, object] = {}
-        self._data_context: tuple[str, int] | None = None
+        self._data_context: tuple[str, int, bool] | None = None
         self._focus_pending: str | None = None  # the tab show_tab will focus once it is shown (and mounted)
 
     def compose(self) -> ComposeResult:
@@ -122,7 +123,7 @@ class MainScreen(Screen):
         data_panel = self._panels.get("data")
         if data_panel is None or self.plan is None:
             return
-        context = (self.plan.source, self.plan.setup.seq_len)
+        context = (self.plan.source, self.plan.setup.seq_len, self.plan.spec.task == Task.SEQUENCE_CLASSIFICATION)
         if context != self._data_context:
             self._data_context = context
             data_panel.set_context(*context)
