@@ -25,7 +25,7 @@ async def test_the_probes_keys_work_right_after_f7(make_app, size, before):
     async with app.run_test(size=size) as pilot:
         await press_each(pilot, *before, "f7")
         await pilot.press("p")  # no dataset profiled: the panel says so instead of starting anything
-        await wait_until(pilot, lambda: notified(app, "Profile your dataset in the Data tab first"), timeout=5)
+        await wait_until(pilot, lambda: notified(app, "Profile your dataset in the Data tab first"))
         pane = app.screen.query_one("#probes")
         assert app.focused is not None and pane in app.focused.ancestors
 
@@ -36,5 +36,5 @@ async def test_the_recommend_tab_has_the_focus_right_after_f8(make_app, size, be
     app = make_app()
     async with app.run_test(size=size) as pilot:
         await press_each(pilot, *before, "f8")
-        await wait_until(pilot, lambda: app.focused is not None, timeout=5)
+        await wait_until(pilot, lambda: app.focused is not None)
         assert app.screen.query_one("#recommend") in app.focused.ancestors
