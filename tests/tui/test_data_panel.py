@@ -494,3 +494,32 @@ async def test_the_label_notes_of_the_profile_show_on_one_line(tmp_path, size):
         await _profile(pilot, plain)
         figures = text_of(app, "#data-figures")
         assert "class ids" not in figures and "refused" not in figures
+
+
+async def test_a_classifiers_figures_leave_out_trained_tokens_and_packing(make_app, isolated_home, dataset):
+    """`lorplan profile --model <an encoder>` leaves out trained tokens and packing (a classifier trains one label
+    per example, each example one right-padded sequence); the Data tab still showed `trained` and `packing:` for
+    MiniLM's labelled rows. A causal LM's figures keep both."""
+    data = isolated_home / "labels.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review number {i}", "label": i % 2}) + "\n" for i in range(40)))
+    app = make_app(model="all-MiniLM-L6-v2")
+    async with app.run_test(size=SIZE) as pilot:
+        panel = await _data_tab(pilot)
+        assert panel.classifier
+        await _profile(pilot, data)
+        assert panel.profile.examples == 40 and panel.profile.estimated is False  # MiniLM's own tokenizer
+        figures = str(panel.query_one("#data-figures", Static).content)
+        lines = figures.splitlines()
+        assert not any(line.startswith("trained") for line in lines), figures
+        assert "packing" not in figures, figures
+        padding = next(line for line in lines if line.startswith("padding"))
+        assert padding == f"padding    {panel.profile.padding.pad_fraction:.1%} wasted padded", figures
+        assert "labels     2 classes: 0 → 20 · 1 → 20" in figures
+    app = make_app()  # a causal LM: trained tokens and packing stay
+    async with app.run_test(size=SIZE) as pilot:
+        panel = await _data_tab(pilot)
+        assert not panel.classifier
+        await _profile(pilot, dataset)
+        figures = str(panel.query_one("#data-figures", Static).content)
+        assert f"trained    {panel.profile.trained_tokens:,}" in figures
+        assert f"packing: {panel.profile.padding.packed_sequences:,} sequence" in figures

@@ -3,8 +3,9 @@
 The screen calls `set_context(model_source, seq_len, classifier)` when the plan's model or sequence length
 changes: a new model re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and
 padding from the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with
-every token trained; it is hidden for a sequence classifier, which trains one label per example. After each profile the panel posts DatasetProfiled with what an exported plan's [data] table takes
-(`plan_data()`). Profiling runs in a thread worker (exclusive: a new run cancels the previous one) that posts
+every token trained; it is hidden for a sequence classifier, which trains one label per example, and so are the
+figures only a causal LM trains by (trained tokens, packing). After each profile the panel posts DatasetProfiled
+with what an exported plan's [data] table takes (`plan_data()`). Profiling runs in a thread worker (exclusive: a new run cancels the previous one) that posts
 replaceable progress messages; it never touches widgets. Imports no torch/transformers: the tokenizer is loaded
 inside the worker.
 """
@@ -111,18 +112,21 @@ def refusal_line(p: bridge.DataProfile) -> str | None:
     return None
 
 
-def figures_text(p: bridge.DataProfile, narrow: bool = False) -> str:
-    """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns)."""
+def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool = False) -> str:
+    """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns). `classifier`:
+    the data is for a sequence classifier (one label per example, each example its own right-padded sequence):
+    the lines only a causal LM trains by (trained tokens, packing) are left out, as `lorplan profile` does."""
     est = " (est.)" if p.estimated else ""
+    packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
     lines = [
         f"schema     {p.schema} · {p.format}",
         f"examples   {p.examples:,}  skipped {p.skipped:,}  duplicates {p.duplicates:,}",
         f"tokens     {p.tokens:,}{est}",
-        f"trained    {p.trained_tokens:,}{est}",
+        *([] if classifier else [f"trained    {p.trained_tokens:,}{est}"]),
         f"lengths    p50 {p.lengths.p50:,} · p90 {p.lengths.p90:,} · p95 {p.lengths.p95:,} · "
         f"p99 {p.lengths.p99:,} · max {p.lengths.max:,}",
         f"seq len    {p.seq_len:,}: {counted(p.truncated_tokens, 'token')} truncated{est}",
-        f"padding    {p.padding.pad_fraction:.1%} wasted padded; packing: {counted(p.padding.packed_sequences, 'sequence')}",
+        f"padding    {p.padding.pad_fraction:.1%} wasted padded{'' if classifier else packing}",
         f"suggested  seq len {p.suggested_seq_len:,} · split {p.split.train:,} train / {p.split.eval:,} eval",
     ]
     if p.sample is not None and p.sample.size < p.sample.population:
@@ -257,8 +261,11 @@ class DataPanel(Widget):
         trained tokens (the train-on-prompts checkbox) is not offered."""
         model_changed = model_source != self.model_source
         self.model_source, self.seq_len = model_source, seq_len
+        redraw = classifier != self.classifier and self._shown is not None
         self.classifier = classifier
         self.query_one("#data-train-all", Checkbox).display = not classifier
+        if redraw:  # the causal-LM-only lines come or go with the kind of model
+            self._draw_figures(self._shown)
         if self.profile is None:
             return
         if model_changed and self._profiled is not None:
@@ -384,7 +391,7 @@ class DataPanel(Widget):
 
     def _draw_figures(self, p: bridge.DataProfile) -> None:
         self._shown = p
-        self.query_one("#data-figures", Static).update(figures_text(p, self.has_class("-narrow")))
+        self.query_one("#data-figures", Static).update(figures_text(p, self.has_class("-narrow"), self.classifier))
 
     def _draw_histogram(self, p: bridge.DataProfile) -> None:
         plot = self.query_one("#data-hist", LengthHistogram)
