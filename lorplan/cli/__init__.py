@@ -47,8 +47,41 @@ class _Parser(argparse.ArgumentParser):
         namespace, extras = self.parse_known_args(args, namespace)
         if extras:
             prog = getattr(namespace, "command_prog", None) or self.prog
-            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)}\n")
+            hint = _closest_options(self._command_parser(prog), extras)
+            self.exit(2, f"{prog}: error: unrecognized arguments: {' '.join(extras)}{hint}\n")
         return namespace
+
+    def _command_parser(self, prog: str) -> argparse.ArgumentParser:
+        """The (sub)command parser named `prog` ("lorplan probe start") under this one; this one if none is."""
+        if self.prog == prog:
+            return self
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    if prog == sub.prog or prog.startswith(sub.prog + " "):
+                        return sub._command_parser(prog) if isinstance(sub, _Parser) else sub
+        return self
+
+
+def _closest_options(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """" (did you mean --output?)" for the unknown options among `extras` that are close to an option of
+    `parser` (difflib over its option strings, hidden ones left out); "" when none is."""
+    import difflib
+
+    options = [o for a in parser._actions if a.help != argparse.SUPPRESS for o in a.option_strings]
+    pairs = []
+    for extra in extras:
+        typed = extra.split("=", 1)[0]
+        if not typed.startswith("-") or typed in options:
+            continue  # a value, or a known option's value that fell out with it
+        close = difflib.get_close_matches(typed, options, n=1)
+        if close:
+            pairs.append((typed, close[0]))
+    if not pairs:
+        return ""
+    if len(pairs) == 1:
+        return f" (did you mean {pairs[0][1]}?)"
+    return f" (did you mean {', '.join(f'{option} for {typed}' for typed, option in pairs)}?)"
 
 
 def build_parser() -> argparse.ArgumentParser:

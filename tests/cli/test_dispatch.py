@@ -83,3 +83,29 @@ def test_the_planner_and_lorplan_itself_keep_the_bare_prefix(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--bogus"])
     assert exc.value.code == 2 and capsys.readouterr().err == "lorplan: error: unrecognized arguments: --bogus\n"
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["train", "plan.toml", "--output-dir", "x"],
+     "lorplan train: error: unrecognized arguments: --output-dir x (did you mean --output?)"),
+    (["plan", "--model", "gpt2", "--seqlen", "512"],
+     "lorplan plan: error: unrecognized arguments: --seqlen 512 (did you mean --seq-len?)"),
+    (["profile", "--data", "f.jsonl", "--sample-size=100"],
+     "lorplan profile: error: unrecognized arguments: --sample-size=100 (did you mean --sample?)"),
+    (["probe", "start", "--model", "gpt2", "--rank-list", "4", "--devce", "cpu"],
+     "lorplan probe start: error: unrecognized arguments: --rank-list 4 --devce cpu "
+     "(did you mean --ranks for --rank-list, --device for --devce?)"),
+    (["probe", "cancel", "RUN", "--ranks", "4"],  # `probe cancel` takes --rank: that subcommand's options
+     "lorplan probe cancel: error: unrecognized arguments: --ranks 4 (did you mean --rank?)"),
+    (["models", "--jsn"], "lorplan models: error: unrecognized arguments: --jsn (did you mean --json?)"),
+    # nothing close: argparse's words alone
+    (["gpus", "--frobnicate"], "lorplan gpus: error: unrecognized arguments: --frobnicate"),
+])
+def test_an_unknown_option_names_the_closest_option_of_its_subcommand(argv, expected, capsys, state_home):
+    """`lorplan train plan.toml --output-dir x` said only `unrecognized arguments: --output-dir x`; the line now
+    names the subcommand's closest option (one line, exit 2), and nothing runs."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err == expected + "\n", err
+    assert not state_home.exists() or not any(state_home.iterdir())
