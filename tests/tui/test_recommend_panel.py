@@ -559,3 +559,46 @@ async def test_ladder_fields_are_checked_as_typed(make_app):
         await type_into(pilot, "#rec-steps", "30")
         assert _text(app, "#rec-ladder-error") == ""
         assert panel.ladder_settings() == (2.5, 2, 30)
+
+
+async def test_a_ladder_started_here_names_the_model_by_its_resolved_id_as_lorplan_recommend_does(
+        make_app, isolated_home, monkeypatch, capsys):
+    """The planner opened on `all-MiniLM-L6-v2` recorded the ladder's model as typed, while `lorplan recommend
+    --model all-MiniLM-L6-v2` records `sentence-transformers/all-MiniLM-L6-v2`, so `lorplan probe list` named one
+    model two ways. The TUI's run now names the resolved id too, and the tab still follows its ladder."""
+    from lorplan.cli import main
+    from lorplan.core.model import resolve_model
+
+    monkeypatch.setenv("LORPLAN_PROBE_THREADS", "1")
+    data = isolated_home / "labels.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review number {i} says {('bad', 'good')[i % 2]}",
+                                        "label": i % 2}) + "\n" for i in range(150)))
+    runs = _runs_root(isolated_home)
+    app = make_app(model="all-MiniLM-L6-v2")
+    try:
+        async with app.run_test(size=(150, 45)) as pilot:
+            await _plan_ready(pilot)
+            assert app.main.plan.source == "all-MiniLM-L6-v2"  # as typed: the planner keeps it
+            await _profile(pilot, data)
+            panel = await _open_recommend(pilot)
+            await type_into(pilot, "#rec-steps", "2")
+            panel.focus()
+            await pilot.press("l")
+            await wait_until(pilot, lambda: panel.follow is not None, timeout=60)
+            run = runs / panel.follow
+            resolved = resolve_model("all-MiniLM-L6-v2").id
+            assert resolved == MINILM
+            plan = json.loads((run / "plan.json").read_text())
+            assert plan["model"] == MINILM and plan["base"]["model"]["id"] == MINILM
+            assert json.loads((run / "ladder.json").read_text())["model"] == MINILM == app.main.plan.spec.id
+            # the tab matches ladders to the plan on screen by its spec id: it still follows this one
+            await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None,
+                             timeout=60)
+            assert panel.ladder.run_id == run.name and panel.ladder.recommendation.model == MINILM
+            assert f"from probe ladder run {run.name}" in _text(app, "#rec-head")
+    finally:
+        _reap(runs)
+    capsys.readouterr()
+    assert main(["probe", "list"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(run.name))
+    assert line.endswith(f"  {MINILM}"), line
