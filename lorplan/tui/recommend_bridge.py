@@ -131,7 +131,10 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     if small is not None:
         raise BadInput(small)
     spec = bridge.data_spec(spec, data)  # a classifier's head is trained in full: the one its labels need counts
-    source = ladder_source(source)
+    # the run records the model (its plan's model.source, which `lorplan probe list` names) by its published id,
+    # as `lorplan recommend` does, whatever name the planner was opened with (`all-MiniLM-L6-v2`); a folder as
+    # typed. The Recommend tab matches ladders by the spec's id, which is that id already.
+    source = bridge.model_choice(source)
     setup = _one_rank(plan.setup)
     adapter = adapter_size(spec, setup.targets)
     prior = capacity_prior(size, adapter)
@@ -146,17 +149,6 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     if ladder.spec is None:
         raise BadInput(f"No probe ladder: {ladder.blocked}")
     return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id
-
-
-def ladder_source(source: str) -> str:
-    """The model as a ladder's run records it (its plan's model.source, which `lorplan probe list` names): the
-    published id of a catalog, cached or shipped model, as `lorplan recommend` records it, whatever name the
-    planner was opened with (`all-MiniLM-L6-v2` is `sentence-transformers/all-MiniLM-L6-v2`); a folder as typed.
-    The Recommend tab matches ladders by the spec's id, which is that id already."""
-    from lorplan.core.model import resolve_model
-
-    resolved = resolve_model(source)
-    return source if resolved.kind == "folder" else resolved.id
 
 
 # -- a ladder's recommendation.json ----------------------------------------------------------------------------
