@@ -144,6 +144,16 @@ def model_choice(text: str, listed: tuple[str, ...] = ()) -> str:
     return text.strip() if source.kind == "folder" else source.id
 
 
+def published_source(text: str) -> str:
+    """The model name a written plan carries for what the planner was opened on: the published id of a short
+    name (`all-MiniLM-L6-v2` -> `sentence-transformers/all-MiniLM-L6-v2`), as `lorplan plan --write` writes it,
+    or the folder as typed; the text itself when it resolves to nothing (the plan's check then says so)."""
+    try:
+        return model_choice(text)
+    except BadInput:
+        return text
+
+
 # -- setup, table, plan ---------------------------------------------------------------------------------------
 def training_setup(*, targets: tuple[str, ...], dora: bool, **fields) -> TrainingSetup:
     """The core TrainingSetup for validated form values (`fields`: TrainingSetup's own field names).
@@ -331,7 +341,7 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Pla
     if tuning is not None:  # applied from the Recommend tab (its rank_pattern is already in the setup's targets)
         kw.update(alpha=tuning.alpha, training={"learning_rate": tuning.learning_rate})
     plan = core_plan_from_setup(data_spec(snapshot.spec, data), snapshot.setup, snapshot.rank,
-                                source=snapshot.source, budget_bytes=snapshot.budget_bytes, **kw)
+                                source=published_source(snapshot.source), budget_bytes=snapshot.budget_bytes, **kw)
     if tuning is not None and tuning.use_rslora:
         from dataclasses import replace
 

@@ -602,3 +602,16 @@ async def test_a_ladder_started_here_names_the_model_by_its_resolved_id_as_lorpl
     assert main(["probe", "list"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(run.name))
     assert line.endswith(f"  {MINILM}"), line
+
+
+async def test_the_exported_plan_names_the_model_by_its_published_id(make_app):
+    """The export dialog (ctrl+e) of a planner opened on `all-MiniLM-L6-v2` wrote model.id as typed, while `lorplan
+    plan --write` writes the published id: the plan it writes now names `sentence-transformers/all-MiniLM-L6-v2`."""
+    from lorplan.tui import bridge
+
+    app = make_app(model="all-MiniLM-L6-v2")
+    async with app.run_test(size=(150, 45)) as pilot:
+        await _plan_ready(pilot)
+        assert app.main.plan.source == "all-MiniLM-L6-v2"
+        assert bridge.plan_from_setup(app.main.plan, None).model.id == MINILM
+    assert bridge.published_source("no-such-model-anywhere") == "no-such-model-anywhere"
