@@ -119,11 +119,9 @@ def _check_flags(args) -> None:
 def _check_task_flags(args, spec) -> None:
     """The flags only a causal LM trains by, refused for a sequence classifier before anything is priced (--loss
     by core.memory.bounds.check_loss, with the setup)."""
-    from lorplan.core.vocab import Task
+    from lorplan.core.plan import plan_train_on
 
-    if spec.task == Task.SEQUENCE_CLASSIFICATION and args.train_on is not None:
-        raise BadInput(f"--train-on {args.train_on}: {spec.id} is a sequence classifier, which trains one label per "
-                       "example; --train-on chooses the tokens a causal LM trains")
+    plan_train_on(spec.task, args.train_on, spec.id)
 
 
 def run(args) -> int:

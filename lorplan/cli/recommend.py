@@ -170,6 +170,7 @@ def _check_flags(args) -> None:
 
 def _spec_for(args):
     from lorplan.core.model import load_spec, resolve_model
+    from lorplan.core.plan import plan_train_on
 
     source = resolve_model(args.model)
     spec = load_spec(source, trust_remote_code=args.trust_remote_code)
@@ -183,9 +184,7 @@ def _spec_for(args):
                        f"sequence classification for BERT-style encoders")
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")
-    if args.train_on is not None and task == "sequence-classification":
-        raise BadInput(f"--train-on {args.train_on}: {spec.id} is a sequence classifier, which trains one label per "
-                       "example; --train-on chooses the tokens a causal LM trains")
+    plan_train_on(task, args.train_on, spec.id)  # --train-on: a causal LM's; refused for a classifier
     if args.trained_tokens is not None and args.examples is not None and task == "sequence-classification":
         # the rules count one trained label per example: the figure would be printed and change nothing (alone,
         # DataSize asks for --examples)

@@ -10,6 +10,7 @@ from lorplan.core.plan.build import (
     data_section,
     plan_from_setup,
     plan_to_setup,
+    plan_train_on,
     with_profile,
 )
 from lorplan.core.plan.schema import (
@@ -44,6 +45,7 @@ __all__ = [
     "loads_plan",
     "plan_from_setup",
     "plan_to_setup",
+    "plan_train_on",
     "read_plan",
     "with_profile",
     "write_plan",

@@ -58,7 +58,7 @@ def _task(spec) -> str:
     return spec.task if spec.task in Task.values() else Task.CAUSAL_LM.value
 
 
-def _train_on(task: str, train_on: str | None, who: str) -> str | None:
+def plan_train_on(task: str, train_on: str | None, who: str) -> str | None:
     """A plan's data.train_on for its task: a causal LM's choice (default "completion"); None for a sequence
     classifier, which trains one label per example and so has no tokens to choose (BadInput when one is asked
     for: lorplan train would ignore it)."""
@@ -213,7 +213,7 @@ def plan_from_setup(
         training=_training_section(spec, setup, rank, training,
                                    source if source is not None and not Path(source).exists() else None),
         data=DataSection(path=data_path, schema=data_schema, eval_split=eval_split,
-                         train_on=_train_on(_task(spec), train_on, source or spec.id)),
+                         train_on=plan_train_on(_task(spec), train_on, source or spec.id)),
         hardware=HardwareSection(gpus=setup.gpus, sharding=setup.sharding),
         estimate=_estimate_section(spec, setup, rank, budget_bytes),
     )
@@ -302,7 +302,7 @@ def with_profile(plan: Plan, profile, train_on: str | None = None, path: str | N
         if model.num_labels is None or model.num_labels < needed:
             model = replace(model, num_labels=needed)
     return replace(plan, model=model,
-                   data=data_section(profile, _train_on(model.task, train_on, model.source), path))
+                   data=data_section(profile, plan_train_on(model.task, train_on, model.source), path))
 
 
 def at_rank(plan: Plan, spec, rank: int, alpha: int | float, *, rank_pattern: Mapping[str, int] | None = None,
