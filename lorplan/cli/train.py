@@ -112,7 +112,7 @@ def check_labels(plan, peek) -> None:
     that reads as a number beside integer class ids, class ids beyond model.num_labels. Read from the rows
     `peek` holds (lorplan.core.data.peek_examples): what they refuse, the whole file refuses too (more rows only
     add classes and raise the names' ids)."""
-    from lorplan.core.data.labels import class_ids
+    from lorplan.core.data.labels import check_head, class_ids
     from lorplan.core.errors import BadInput
 
     where = f"data {plan.data.path}"
@@ -120,10 +120,7 @@ def check_labels(plan, peek) -> None:
         raise BadInput(f"{where}: {peek.bad_label}")
     if not peek.labels:
         return  # the engine says that there is no label at all, or the rows beyond the peek hold them
-    ids = sorted(set(class_ids(peek.labels, where).values()))
-    n = plan.model.num_labels or 2
-    if ids[0] < 0 or ids[-1] >= n:
-        raise BadInput(f"{where}: class ids {ids} do not fit model.num_labels = {n}")
+    check_head(class_ids(peek.labels, where).values(), plan.model.num_labels or 2, where)
 
 
 def _cpu_threads(plan) -> None:

@@ -128,11 +128,10 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=Non
                        mask_prompt=plan.data.train_on != "all", where=f"data {plan.data.path}")
     classes = {}
     if plan.model.task == "sequence-classification":
-        classes = {i: label for label, i in sorted(D.class_ids(examples).items(), key=lambda kv: kv[1])}
-        n = plan.model.num_labels or 2
-        if any(x.label >= n or x.label < 0 for x in items):
-            raise BadInput(f"data {plan.data.path}: class ids {sorted({x.label for x in items})} do not fit "
-                           f"model.num_labels = {n}")
+        from lorplan.core.data.labels import by_id, check_head
+
+        classes = by_id(D.class_ids(examples))
+        check_head((x.label for x in items), plan.model.num_labels or 2, f"data {plan.data.path}")
     train, held = D.split(items, plan.data.eval_split, t.seed if split_seed is None else split_seed, max_eval)
     if not train:
         raise BadInput(f"data {plan.data.path}: no usable training examples")

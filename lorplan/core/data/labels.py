@@ -60,6 +60,20 @@ def ambiguous_name(labels: Iterable) -> str | None:
     return next((n for n in names if _NUMBER.fullmatch(str(n).strip())), None)
 
 
+def by_id(ids: dict) -> dict:
+    """class_ids' mapping turned around: class id -> the label as the data writes it, in id order (what `lorplan
+    train`'s result.json calls `classes`)."""
+    return {i: label for label, i in sorted(ids.items(), key=lambda kv: kv[1])}
+
+
+def check_head(ids: Iterable[int], num_labels: int, where: str) -> None:
+    """BadInput "{where}: class ids [...] do not fit model.num_labels = N" when a class id lies outside a head of
+    `num_labels` outputs (what `lorplan train` refuses, before and after its tokenizer loads)."""
+    ids = sorted(set(ids))
+    if ids and (ids[0] < 0 or ids[-1] >= num_labels):
+        raise BadInput(f"{where}: class ids {ids} do not fit model.num_labels = {num_labels}")
+
+
 def classes_needed(labels: Iterable, where: str | None = None) -> int:
     """Outputs a classifier head needs for these labels: the largest class id + 1, at least 2."""
     return max(2, max(class_ids(labels, where).values()) + 1)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from lorplan.core.data.example import Example
-from lorplan.core.data.labels import class_ids
+from lorplan.core.data.labels import by_id, class_ids
 from lorplan.core.data.readers import Bad, RowSource
 from lorplan.core.data.schema import check_schema, detect_from_rows, to_example
 from lorplan.core.errors import BadInput
@@ -148,7 +148,7 @@ def data_classes(path: str | os.PathLike[str], *, schema: str | None = None, whe
         if rec.label_problem is not None:
             raise BadInput(f"{where + ': ' if where else ''}line {line}: {rec.label_problem}")
         labels.add(rec.label)
-    return {i: label for label, i in sorted(class_ids(labels, where).items(), key=lambda kv: kv[1])}
+    return by_id(class_ids(labels, where))
 
 
 def load_examples(
