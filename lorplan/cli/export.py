@@ -62,21 +62,13 @@ def plan_classes(plan, plan_path: str) -> tuple[dict | None, str | None]:
     """A sequence classifier's class id -> label, read from the plan's data as `lorplan train` numbers them
     (lorplan.core.data.data_classes), and None with the reason when the data cannot be read here; (None, None)
     for any other plan."""
-    from lorplan.core.data import data_classes
-    from lorplan.core.errors import BadInput
+    from lorplan.core.export.peft import read_classes
     from lorplan.core.vocab import Task
     from lorplan.train.paths import resolve_path
 
     if plan.model.task != Task.SEQUENCE_CLASSIFICATION:
         return None, None
-    path = resolve_path(plan.data.path, plan_path)
-    if not path.exists():
-        return None, f"data.path {plan.data.path}: no such file or folder"
-    try:
-        return data_classes(path, schema=None if plan.data.schema == "auto" else plan.data.schema,
-                            where=f"data.path {plan.data.path}"), None
-    except BadInput as exc:
-        return None, str(exc).replace(f"--data {path}", f"data.path {plan.data.path}")
+    return read_classes(plan, resolve_path(plan.data.path, plan_path))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -452,20 +452,17 @@ def _export_classes(plan: Plan, fmt: str) -> dict:
         return {}
     if has_placeholder_data(plan):
         return {"classes_problem": "no dataset profiled in the Data tab"}
-    from lorplan.core.data import data_classes
+    from lorplan.core.export.peft import read_classes
 
     path = Path(plan.data.path)
     try:
         stat = path.stat()
     except OSError:
-        return {"classes_problem": f"data.path {plan.data.path}: no such file or folder"}
-    key = (str(path), stat.st_mtime_ns, stat.st_size, plan.data.schema)
+        stat = None  # read_classes says so
+    key = (str(path), stat and stat.st_mtime_ns, stat and stat.st_size, plan.data.schema)
     if key not in _CLASSES_CACHE:
-        try:
-            schema = None if plan.data.schema == "auto" else plan.data.schema
-            _CLASSES_CACHE[key] = {"classes": data_classes(path, schema=schema, where=f"data.path {plan.data.path}")}
-        except BadInput as exc:
-            _CLASSES_CACHE[key] = {"classes_problem": str(exc)}
+        classes, problem = read_classes(plan, path)
+        _CLASSES_CACHE[key] = {"classes": classes} if classes is not None else {"classes_problem": problem}
     return _CLASSES_CACHE[key]
 
 

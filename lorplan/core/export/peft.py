@@ -93,6 +93,24 @@ def classifier_kwargs(plan, classes: Mapping | None) -> dict[str, Any]:
     return out
 
 
+def read_classes(plan, path) -> tuple[dict | None, str | None]:
+    """(classes, None) for a sequence classifier's data at `path` (its plan's data.path, resolved): class id ->
+    label as `lorplan train` numbers them (lorplan.core.data.data_classes); (None, why) when the file cannot be
+    read or its labels cannot train, in one line naming data.path as the plan writes it."""
+    from pathlib import Path
+
+    from lorplan.core.data import data_classes
+
+    path = Path(path)
+    if not path.exists():
+        return None, f"data.path {plan.data.path}: no such file or folder"
+    try:
+        return data_classes(path, schema=None if plan.data.schema == "auto" else plan.data.schema,
+                            where=f"data.path {plan.data.path}"), None
+    except BadInput as exc:
+        return None, str(exc).replace(f"--data {path}", f"data.path {plan.data.path}")
+
+
 def export_peft(plan, classes: Mapping | None = None, classes_problem: str | None = None) -> ExportResult:
     """classes: a classifier's class id -> label (see classifier_kwargs); classes_problem: why they are
     unknown (the data could not be read), said in a warning."""
