@@ -259,7 +259,7 @@ def _print_ranks(st) -> None:
     """The finished ranks side by side (lorplan.probe.compare): eval loss and accuracy (mean [95% interval]
     over seeds when several ran, clipped to what the value can take), training and loading time, peak memory."""
     from lorplan.core.units import format_bytes
-    from lorplan.probe.compare import compare_ranks, interval_text
+    from lorplan.probe.compare import compare_ranks, interval_text, rank_text
 
     rows = compare_ranks(st.probes)
     if not rows:
@@ -271,7 +271,7 @@ def _print_ranks(st) -> None:
     cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
              + ["eval loss", "accuracy", "train s", "load s", "peak mem"]]
     for r in rows:
-        cells.append(["base" if r.rank == 0 else str(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
+        cells.append([rank_text(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
                      + [interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                         interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
                         _fmt(r.train_seconds, ".1f"), _fmt(r.load_seconds, ".1f"),
@@ -354,6 +354,7 @@ def run_cancel(args) -> int:
 
 def run_list(args) -> int:
     from lorplan.probe import runner
+    from lorplan.probe.compare import rank_text
     from lorplan.probe.runs import runs_dir
 
     rows = runner.summaries()
@@ -369,7 +370,7 @@ def run_list(args) -> int:
         return 0
     for r in rows:
         counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
-        ranks = ",".join("base" if rank == 0 else str(rank) for rank in r["ranks"])
+        ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
         state, what = (r["state"], "ranks") if ladder is None else (ladder["state"], "ladder, ranks")
         print(f"{r['run']}  {state:<8} {what} {ranks}  {counts}  {r['model']}")

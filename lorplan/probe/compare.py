@@ -38,6 +38,12 @@ def t_interval(values: list[float], bounds: tuple[float, float] = UNBOUNDED) -> 
     return max(bounds[0], mean - half), min(bounds[1], mean + half)
 
 
+def rank_text(rank: int) -> str:
+    """A rank as comparison tables and run lists name it: `8`, or `base` for a ladder's rank 0 (no adapter: a
+    causal LM before training, a classifier's head alone)."""
+    return "base" if rank == 0 else str(rank)
+
+
 def interval_text(value: float | None, interval: tuple[float, float] | None, spec: str) -> str:
     """ "0.943 [0.849, 1.000]": a mean and its (clipped) interval; the value alone without one; "-" for None."""
     if value is None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from lorplan.core.errors import LorplanError
 from lorplan.probe import runner
-from lorplan.probe.compare import RankRow, compare_ranks, interval_text  # noqa: F401 (the panels' door)
+from lorplan.probe.compare import RankRow, compare_ranks, interval_text, rank_text  # noqa: F401 (the panels' door)
 from lorplan.probe.demo import (
     DEMO_EVAL_EVERY,
     DEMO_EVAL_EXAMPLES,

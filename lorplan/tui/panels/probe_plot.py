@@ -81,7 +81,7 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
     cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
              + ["eval loss", "accuracy", "train", "load", "peak mem"]]
     for r in rows:
-        cells.append(["base" if r.rank == 0 else str(r.rank)] + ([f"{r.lr:g}" if r.lr is not None else "-"] if several_lrs else [])
+        cells.append([probe_bridge.rank_text(r.rank)] + ([f"{r.lr:g}" if r.lr is not None else "-"] if several_lrs else [])
                      + ([str(r.seeds)] if seeds else [])
                      + [probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                         probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
