@@ -27,7 +27,7 @@ def replay_passes(spec, state, probes: dict, lookup: Callable[[dict], object | N
         rec, base = measured.recommendation(spec, tuple(probes.values()), state)
         knee = measured.ladder_knee(rec.ladder, base)
         nxt = next_pass(spec, state, tuple(probes.values()), knee.rank if knee is not None else None, now=0.0,
-                        best_rank=knee.best_rank if knee is not None else None)
+                        best_rank=knee.best_rank if knee is not None else None, band_low=rec.confidence[0])
         if nxt is None:
             break
         added, lost = {}, []

@@ -215,11 +215,12 @@ def sizes(base: dict, runs: list[dict]):
 
 
 def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: float | None = None,
-           seeds: tuple[int, ...] = SEEDS, rate_first: bool = True) -> dict:
+           seeds: tuple[int, ...] = SEEDS, rate_first: bool = True, second: bool = True) -> dict:
     """lorplan's ladder replayed from the recorded curves (see the module docstring): rate_first (lorplan's
     ladder) tries three rates at the reference rank and compares ranks at the best; without it, ranks are
     compared at `lr` (default: the sweep's middle rate) and other rates tried at the leading rank last.
-    `seeds`: the training seeds each probe averages. Returns its rank, learning rate, the ranks it probed, its
+    `seeds`: the training seeds each probe averages; with one and `second` (lorplan's ladder), the "second seed"
+    pass replays the other recorded seed. Returns its rank, learning rate, the ranks it probed, its
     training seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
     from lorplan.recommend.decide import first_pass
     from lorplan.recommend.ladder import coarse_ladder
@@ -235,7 +236,9 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
                       target_modules=tuple(base["modules"]), data=asdict(data), adapter=asdict(adapter),
                       learning_rate=lr or lrs[1], learning_rate_why="the sweep's rate: benchmark setting",
                       planned_steps=steps, probe_steps=steps // 2, seeds=tuple(seeds), ranks=ranks,
-                      max_rank=cap, halving=False, started=0.0, rate_first=rate_first)
+                      max_rank=cap, halving=False, started=0.0, rate_first=rate_first,
+                      second_seed=(next(x for x in SEEDS if x != seeds[0]) if second and rate_first
+                                   and len(seeds) == 1 else None))
     recorded = {(r["rank"], r["seed"], r["lr"]): r for r in runs}
 
     def obs_for(d: dict) -> ProbeObs | None:

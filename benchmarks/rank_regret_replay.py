@@ -154,11 +154,18 @@ def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
     return tuple((int(s), float(v)) for s, v in curve if s <= steps)
 
 
+def second_seed_of(seeds: Sequence[int], all_seeds: Sequence[int] = SEEDS) -> int:
+    """The recorded seed a one-seed ladder's "second seed" pass replays: the one after the ladder's own
+    (cyclically over the recorded seeds; lorplan trains the seed after the plan's)."""
+    return all_seeds[(list(all_seeds).index(seeds[0]) + 1) % len(all_seeds)]
+
+
 def ladder_spec(task, prior_rank: int, data: dict, adapter: dict, seeds: Sequence[int] = (0,),
-                rate_first: bool = True, probe_steps: int | None = None):
+                rate_first: bool = True, probe_steps: int | None = None, second: bool = True):
     """The LadderSpec lorplan builds for the task: first-pass ranks ×4 around the prior (recommend.ladder.
     coarse_ladder, 1 to 64), the middle learning rate, probes half the planned steps (`probe_steps` when
-    given: the reference rows' probes at the full planned length)."""
+    given: the reference rows' probes at the full planned length); with one seed and `second` (lorplan's
+    ladder), the "second seed" pass last (second_seed_of)."""
     from lorplan.recommend.ladder import coarse_ladder
     from lorplan.recommend.ladder_spec import LadderSpec
 
@@ -167,7 +174,8 @@ def ladder_spec(task, prior_rank: int, data: dict, adapter: dict, seeds: Sequenc
                       learning_rate_why="the benchmark's middle learning rate", planned_steps=task.steps,
                       probe_steps=probe_steps or task.steps // 2, seeds=tuple(seeds),
                       ranks=coarse_ladder(prior_rank, low=1, high=max(RANKS)), max_rank=max(RANKS), started=0.0,
-                      rate_first=rate_first, extra_learning_rates=True)
+                      rate_first=rate_first, extra_learning_rates=True,
+                      second_seed=second_seed_of(seeds) if second and rate_first and len(seeds) == 1 else None)
 
 
 def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
@@ -210,7 +218,7 @@ def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
 
 def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
                   seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True,
-                  probe_steps: int | None = None) -> Replay:
+                  probe_steps: int | None = None, second: bool = True) -> Replay:
     """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
     refine ×2 around the knee; with rate_first (lorplan's ladder) three learning rates at the reference rank
     first, else two more at the leading rank last; recommend.measured: the knee on the measured losses, the
@@ -223,7 +231,7 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     the rank)."""
     from lorplan.recommend.observe import ProbeObs
 
-    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first, probe_steps)
+    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first, probe_steps, second)
     probe_steps = spec.probe_steps
     cls = task.kind == "sequence-classification"
     index = {}
@@ -307,9 +315,12 @@ def prior(rows: Sequence[dict], task):
 
 
 def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False, seed: int = 0,
-               rate_first: bool = True, probe_steps: int | None = None, seeds: Sequence[int] = ()) -> Replay:
+               rate_first: bool = True, probe_steps: int | None = None, seeds: Sequence[int] = (),
+               second: bool = True) -> Replay:
     """lorplan's ladder replayed on the task with one training seed per probe (`seed`; every probe with each of
-    `seeds` when given; probes `probe_steps` long when given, else half the planned steps)."""
+    `seeds` when given; probes `probe_steps` long when given, else half the planned steps; without its "second
+    seed" pass when not `second`)."""
     p = prior(rows, task)
     return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task), seeds=tuple(seeds) or (seed,),
-                         allow_missing_lr=allow_missing_lr, rate_first=rate_first, probe_steps=probe_steps)
+                         allow_missing_lr=allow_missing_lr, rate_first=rate_first, probe_steps=probe_steps,
+                         second=second)

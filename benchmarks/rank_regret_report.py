@@ -27,6 +27,7 @@ from rank_regret_replay import (
 
 LADDER = "lorplan prior + ladder (replay)"
 NO_RATE_PASS = "ablation: ladder without the rate pass"
+NO_SECOND = "ablation: ladder without its second-seed pass"
 ONE_SEED = "reference: the whole sweep, one seed"
 LONG = "reference: the ladder, probes the full planned length"
 THREE_QUARTERS = "the ladder, probes 3/4 of the planned length (--probe-steps)"
@@ -90,6 +91,16 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
                               f"{r.knee_low}-{r.knee_high}" if got else ""), band=(r.knee_low, r.knee_high))
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed))
+    # the ladder as it was before its last pass, which trains the ranks that can still be the knee with a
+    # second seed (recommend.decide._second_seed)
+    for seed in SEEDS:
+        try:
+            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, second=False)
+        except KeyError:
+            continue
+        scored(f"{NO_SECOND} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
+               compute_fraction(r.steps, total), f"the first pass and the refinement alone, one seed; band "
+               f"{r.knee_low}-{r.knee_high}", band=(r.knee_low, r.knee_high))
     for seed in SEEDS:
         try:
             r = ladder_for(rows, task, seed=seed, rate_first=False, allow_missing_lr=True)
@@ -233,7 +244,7 @@ def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, se
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, TRAINED, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS, PAIRED):
+    for head in (LADDER, TRAINED, NO_SECOND, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS, PAIRED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name

@@ -4,7 +4,8 @@
 
 Passes, with rate_first (recommend.ladder explains why): "learning rate" (the base, and the reference rank at
 the policy's rate / 3, × 1 and × 3), "first" (the other first-pass ranks at the best of those rates),
-"refine" (×2 around the knee, at that rate). Ladders written before rate_first: "first" at the policy's
+"refine" (×2 around the knee, at that rate), "second seed" (a one-seed ladder's ranks that can still be the knee,
+once more with another seed). Ladders written before rate_first: "first" at the policy's
 rate, "refine", then "learning rate" (two more rates at the leading rank).
 """
 
@@ -20,8 +21,9 @@ from lorplan.recommend.ladder import LR_FACTOR, halving_rungs, halving_step, ref
 from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
 from lorplan.recommend.observe import ProbeObs
 
+SECOND_SEED = "second seed"
 PASS_ORDER = ("first", "refine", "learning rate")
-RATE_FIRST_ORDER = ("learning rate", "first", "refine")
+RATE_FIRST_ORDER = ("learning rate", "first", "refine", SECOND_SEED)
 
 
 def probe_id(rank: int, seed: int, seeds: int, lr: float | None = None) -> str:
@@ -157,7 +159,7 @@ def budget(spec: LadderSpec, obs: Sequence[ProbeObs], now: float) -> Budget:
 
 
 def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], knee_rank: int | None,
-              now: float, *, best_rank: int | None = None) -> Pass | None:
+              now: float, *, best_rank: int | None = None, band_low: int | None = None) -> Pass | None:
     """The pass after the last one in `state` once every probe has ended (None: wait, or nothing is left; the
     driver tells these apart with `remaining_passes`). A pass the budget or the evidence does not allow is
     returned with `skipped` set and no probes. knee_rank / best_rank: the knee of what was measured and its
@@ -174,6 +176,8 @@ def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], kne
             return _refine(spec, obs, knee_rank, budget(spec, obs, now), state.ladder_rate(spec), best_rank)
         if name == "learning rate" and spec.extra_learning_rates and not spec.rate_first:
             return _learning_rates(spec, knee_rank, budget(spec, obs, now))
+        if name == SECOND_SEED and spec.second_seed is not None:
+            return _second_seed(spec, state, obs, knee_rank, band_low, budget(spec, obs, now))
     return None
 
 
@@ -230,3 +234,28 @@ def _learning_rates(spec: LadderSpec, knee_rank: int | None, b: Budget) -> Pass:
         return Pass("learning rate", skipped=f"the budget left ({b.left or 0:,.0f} s) does not buy {len(specs)} "
                                              f"more probes at rank {knee_rank}")
     return Pass("learning rate", specs=specs, ranks=(knee_rank,))
+
+
+def _second_seed(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], knee_rank: int | None,
+                 band_low: int | None, b: Budget) -> Pass:
+    """A one-seed ladder's last pass: every rank measured at the ladder's rate from the band's low end up (the
+    ranks that can still be the knee or above it) once more with spec.second_seed, nearest the knee first (the
+    budget cuts from the end), so that those ranks compare means of two seeds and the band rests on a measured
+    seed spread. Ranks below the band cannot be the knee whatever their noise, and a rank already trained with
+    that seed (the top rank's second pattern probe) is not trained again. Why: replayed on lorplan's benchmarks
+    it raised the ladder's hit rate (README, How well it works)."""
+    if knee_rank is None:
+        return Pass(SECOND_SEED, skipped="the ladder found no knee whose ranks a second seed could check")
+    rate = state.ladder_rate(spec)
+    at_rate = [o for o in obs if o.rank >= 1 and math.isclose(o.lr, rate, rel_tol=1e-9)]
+    twice = {o.rank for o in at_rate if o.seed == spec.second_seed}
+    low = band_low if band_low is not None else knee_rank
+    ranks = sorted({o.rank for o in at_rate if o.state == "finished" and o.rank >= low}
+                   - twice - state.stopped_ranks, key=lambda r: (abs(math.log2(r / knee_rank)), r))
+    if not ranks:
+        return Pass(SECOND_SEED, skipped=f"every rank from {low} up already ran with a second seed")
+    specs = tuple({"id": probe_id(r, 1, 2), "rank": r, "lr": rate, "seed": spec.second_seed} for r in ranks)
+    kept, why = _cut(specs, len(ranks), spec, b, f"a second seed at ranks {', '.join(map(str, sorted(ranks)))}")
+    if not kept:
+        return Pass(SECOND_SEED, skipped=why)
+    return Pass(SECOND_SEED, specs=kept, ranks=tuple(sorted(d["rank"] for d in kept)))

@@ -197,7 +197,7 @@ class Driver:
             rec, base = measured.recommendation(spec, obs, state, self.price, signals)
             knee = measured.ladder_knee(rec.ladder, base)
             nxt = next_pass(spec, state, rank_probes(obs), knee.rank if knee is not None else None, now,
-                            best_rank=knee.best_rank if knee is not None else None)
+                            best_rank=knee.best_rank if knee is not None else None, band_low=rec.confidence[0])
             if nxt is None and not measuring and signals and "signals" in signals:
                 # the last pass: the pattern trained once beside the one-rank probe it would replace
                 nxt = measured.pattern_check_pass(spec, state, obs, rec, now)

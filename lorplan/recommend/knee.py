@@ -310,8 +310,9 @@ def likely_rank(knee: Knee, *, base_stderr: float = 0.0, draws: int = DRAWS) -> 
         rank = knee.rank
     text = ""  # the knee's own rank needs no more words than the knee's
     if rank != knee.rank:
+        fmt = ".0%" if f"{hit(rank):.0%}" != f"{at_knee:.0%}" else ".1%"  # 99.9% against 100%, not 100% twice
         text = (f"rank {rank}: redrawing the losses within their errors ({draws:,} draws), rank {rank} lies "
-                f"between the knee and twice it in {hit(rank):.0%} of them, the measured knee's rank "
-                f"{knee.rank} in {at_knee:.0%}; the evidence cannot rule out a knee above {knee.rank}, and a rank "
+                f"between the knee and twice it in {hit(rank):{fmt}} of them, the measured knee's rank "
+                f"{knee.rank} in {at_knee:{fmt}}; the evidence cannot rule out a knee above {knee.rank}, and a rank "
                 "above the knee costs memory where one below it costs quality")
     return LikelyRank(rank, hit(rank), knee.rank, at_knee, text)

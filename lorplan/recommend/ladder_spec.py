@@ -41,7 +41,9 @@ class LadderSpec:
     budget_bytes / gpu: the memory budget the recommended rank is priced against. notes: evidence (JSON of
     recommend.Evidence) known at the start. pattern_probes: the probes (same rank and learning rate, other
     seeds) that save their adapters for the per-module pattern (recommend.pattern); pattern_why: why there are
-    none, or fewer than two.
+    none, or fewer than two. second_seed: a one-seed ladder's last pass trains the ranks that can still be the
+    knee once more with this seed (recommend.decide); None in ladders with several seeds and those written
+    before the pass existed.
     """
 
     kind: str
@@ -72,6 +74,7 @@ class LadderSpec:
     pattern_why: str = ""
     rate_first: bool = False
     pattern_seed: int | None = None  # the second pattern probe's training seed (rate_first: added with the ranks)
+    second_seed: int | None = None  # the "second seed" pass's training seed (None: no such pass; recommend.decide)
     version: int = VERSION
 
     @property

@@ -177,7 +177,10 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         extra_learning_rates=lp.extra_learning_rates > 0, halving=True, budget_seconds=budget_s,
         parallel=len(slots), budget_bytes=budget_bytes, gpu=gpu, trust_remote_code=trust_remote_code,
         notes=tuple(notes), pattern_probes=pattern_probes, pattern_why=pattern_why,
-        rate_first=lp.extra_learning_rates > 0, pattern_seed=pattern_seed)
+        rate_first=lp.extra_learning_rates > 0, pattern_seed=pattern_seed,
+        # a one-seed ladder's last pass: its ranks that can still be the knee, once more with the seed after the
+        # plan's (the second pattern probe's, so the top rank is not trained twice with it)
+        second_seed=t.seed + 1 if seeds == 1 and lp.extra_learning_rates > 0 else None)
     first = first_pass(lspec)
     run_plan = _run_plan(RunPlan, new_run_id(), first, plan_settings(plan), steps=steps, eval_every=eval_every,
                          eval_examples=EVAL_EXAMPLES)

@@ -101,8 +101,9 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     assert s["ladder"] == [4, 4] and s["ladder_hits"] == 2
     assert s["ladder_lr"] == [pr.LRS["llama"][1]] * 2
     # probes are half as long as the sweep's runs: 3 rates at rank 8 + ranks 2 and 32 + 2 refinements = 7
-    # probes of 5 s, against 7 x 3 x 2 = 42 runs of 10 s
-    assert s["ladder_seconds"] == pytest.approx(7 * 5.0)
+    # probes, then the other seed at ranks 4, 8, 16 and 32 (the band's low end, 4, and up) = 11 probes of 5 s,
+    # against 7 x 3 x 2 = 42 runs of 10 s
+    assert s["ladder_seconds"] == pytest.approx(11 * 5.0)
     assert s["sweep_seconds"] == pytest.approx(42 * 10.0)
     # without the rate pass: 5 ranks x 2 seeds at the middle rate + 2 rates x 2 seeds at rank 4 = 14 probes
     assert s["ladder_old"] == 4 and s["ladder_old_hit"]
@@ -113,7 +114,7 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     assert "prior alone in [knee, 2×knee]: 0/1 = 0% (target ≥ 80%: NOT met)" in text
     assert "prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: 2/2 = 100% (target ≥ " \
            "80%: met)" in text
-    assert "ladder cost: 8% of the sweeps' training seconds (mean over the seeded replays; largest 8%)" in text
+    assert "ladder cost: 13% of the sweeps' training seconds (mean over the seeded replays; largest 13%)" in text
     assert all(lo <= 4 <= hi for lo, hi in s["ladder_bands"]) and s["ladder_band_held"] == 2
     assert "holds the knee in 2/2" in text
     assert "without the rate pass (ranks compared at the middle rate, two seeds per probe): 1/1 = 100%" in text

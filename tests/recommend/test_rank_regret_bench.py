@@ -80,11 +80,22 @@ def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
     assert all(p[3] == 20 for p in rep.probes if p[0] > 0)  # probes are half the planned 40 steps
     # the rate pass: the reference rank (4, the middle of 1-64) at 1e-3, 3e-3 and 9e-3 (replayed by 1e-2) first;
     # 3e-3 wins there, and every other rank ran at it
-    assert sorted(p[1] for p in rep.probes if p[0] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
+    assert sorted(p[1] for p in rep.probes if p[0] == 4 and p[2] == 0) == pytest.approx([1e-3, 3e-3, 9e-3])
     assert all(p[1] == 3e-3 for p in rep.probes if p[0] not in (0, 4))
+    # the last pass: the ranks measured at 3e-3 from the band's low end (4) up, again with the next seed (1);
+    # ranks 1 and 2 lie below the band and keep one seed
+    assert sorted(p[0] for p in rep.probes if p[2] == 1) == [4, 8, 16, 64]
+    assert all(p[1] == 3e-3 and p[3] == 20 for p in rep.probes if p[2] == 1)
     assert rep.steps == sum(p[3] for p in rep.probes)
     assert 0 < rp.compute_fraction(rep.steps, rp.sweep_steps(TASK)) < 0.1
-    assert (rep.rank, rep.learning_rate) == (4, 3e-3) and rep.knee_low <= rep.rank <= rep.knee_high
+    # rank 4 reaches exactly 95% of the best improvement; the second seed (0.004 above the first at every rank)
+    # measures a spread that could put the knee at 8, so knee.likely_rank takes 8, which lies in [knee, 2 × knee]
+    # whether the knee is 4 or 8; the band holds both
+    assert (rep.rank, rep.learning_rate) == (8, 3e-3) and (rep.knee_low, rep.knee_high) == (4, 8)
+    one = rp.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
+                           {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64},
+                           second=False)
+    assert {p[2] for p in one.probes} == {0} and one.rank == 4 and one.steps == rep.steps - 4 * 20
     # without the rate pass the ranks run at 3e-3 and the other rates are tried at the knee last
     old = rp.replay_ladder(rs, TASK, 4, {"task": "causal-lm", "trained_tokens": 30000, "examples": 500},
                            {"model": "toy", "targets": "q_proj", "per_rank": 100, "fixed": 0, "min_dim": 64},
@@ -101,7 +112,7 @@ def test_the_sweep_cut_at_a_step_and_the_ladder_at_full_length():
     k = (20 ** -0.5 - 40 ** -0.5) / (1 - 40 ** -0.5)
     assert cut.rank == 4 and cut.best_loss == pytest.approx(4.0 + k * (BASE - 4.0), abs=1e-5)
     full = rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), probe_steps=40)
-    assert all(p[3] == 40 for p in full.probes if p[0] > 0) and full.rank == 4
+    assert all(p[3] == 40 for p in full.probes if p[0] > 0) and full.rank == 8  # 8: as the half-length ladder
 
 
 def test_replay_without_a_recorded_run_says_so():
@@ -154,11 +165,18 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     text = rep_.report(rs, [TASK])
     assert "KNEE = rank 4" in text and "REPLAY" in text
     # one replay per training seed, counted together against the target
-    for seed, rank in ((0, 4), (1, 4), (2, 8)):  # seed 2's +0.004 puts rank 4 just short of the threshold
-        assert f"| lorplan prior + ladder (replay, seed {seed}) | {rank} | yes |" in text
+    # the second seed's spread puts every seed's ladder at 8 (test above)
+    for seed in (0, 1, 2):
+        assert f"| lorplan prior + ladder (replay, seed {seed}) | 8 | yes |" in text
     assert "| lorplan prior + ladder (replay) [every seed] | 100% (3/3) |" in text
-    # the toy's losses never rise with rank, so each band is its knee alone: seed 2's 8 does not hold 4
-    assert "band 4-4 |" in text and "band 8-8 |" in text and "holds the sweep's knee in 2/3" in text
+    assert "band 4-8 |" in text and "band 2-8 |" in text and "holds the sweep's knee in 3/3" in text
+    # without that pass: the toy's losses never rise with rank, so each band is its knee alone, and seed 2's
+    # +0.004 puts rank 4 just short of the threshold (8, which does not hold 4)
+    for seed, rank, band in ((0, 4, "4-4"), (1, 4, "4-4"), (2, 8, "8-8")):
+        line = next(x for x in text.splitlines()
+                    if x.startswith(f"| ablation: ladder without its second-seed pass (seed {seed}) |"))
+        assert f"| {rank} | yes |" in line and f"band {band} |" in line
+    assert "| ablation: ladder without its second-seed pass [every seed] | 100% (3/3) |" in text
     assert "from rank 4 up it stays put on 1 of 1 tasks (the same rate from rank toy-lm 1 up)" in text
     # the reference: every rank and rate at full length with one seed, a third of the sweep
     assert "| reference: the whole sweep, one seed (seed 0) | 4 | yes | 4.0500 | +0.0500 | 33.3% |" in text
@@ -167,7 +185,7 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     long0 = next(x for x in text.splitlines() if x.startswith("| reference: the ladder, probes the full planned "
                                                                "length (seed 0) |"))
     half0 = next(x for x in text.splitlines() if x.startswith("| lorplan prior + ladder (replay, seed 0) |"))
-    assert "| 4 | yes |" in long0 and "(40 steps, not half)" in long0
+    assert "| 8 | yes |" in long0 and "(40 steps, not half)" in long0
     share = [float(x.split("|")[6].strip().rstrip("%")) for x in (long0, half0)]
     assert share[0] == pytest.approx(2 * share[1], rel=0.2)
     # probes 3/4 of the planned length (--probe-steps): cut at step 30, between the two in compute
@@ -184,7 +202,11 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     # three seeds measure seed 2's +0.004 as noise that could put the knee at 8: knee.likely_rank takes rank 8,
     # which lies in [4, 8] whether the knee is 4 or 8
     assert "| 8 | yes |" in seeded and "seeds 0, 1, 2 (mean)" in seeded
-    assert float(seeded.split("|")[6].strip().rstrip("%")) == pytest.approx(3 * share[1], rel=0.2)
+    # three times the compute of the one-seed ladder before its second-seed pass
+    plain0 = next(x for x in text.splitlines()
+                  if x.startswith("| ablation: ladder without its second-seed pass (seed 0) |"))
+    assert float(seeded.split("|")[6].strip().rstrip("%")) == pytest.approx(
+        3 * float(plain0.split("|")[6].strip().rstrip("%")), rel=0.2)
     pairs = [x for x in text.splitlines() if x.startswith("| reference: the ladder, two seeds per probe (seeds ")]
     assert len(pairs) == 3 and "| reference: the ladder, two seeds per probe [every seed] |" in text
     line = next(x for x in text.splitlines() if x.startswith("| QLoRA r=64 α=16 |"))
@@ -239,12 +261,14 @@ def test_trained_ladder_trains_each_probe_once_at_the_rate_it_asked_and_resumes_
     keys = [rpp.probe_key(j) for j in trained]
     assert len(keys) == len(set(keys)) == len(rpp.read_probes(path))  # one row per probe, none twice
     # the rate pass at the reference rank: 9e-3 is trained as 9e-3 (no sweep grid), every probe seed 1
-    assert sorted(j["lr"] for j in trained if j["rank"] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
-    assert {j["seed"] for j in trained} == {1}
+    assert sorted(j["lr"] for j in trained if j["rank"] == 4 and j["seed"] == 1) == pytest.approx([1e-3, 3e-3, 9e-3])
+    # and the last pass trains the ranks from the band's low end up with the next seed, at the ladder's rate
+    assert {j["seed"] for j in trained} == {1, 2}
+    assert sorted((j["rank"], j["lr"]) for j in trained if j["seed"] == 2) == [(r, 3e-3) for r in (4, 8, 16, 64)]
     # rank probes train half the planned 40 steps; the causal LM's base is its step-0 eval (0 steps)
     assert {j["steps"] for j in trained if j["rank"] > 0} == {20}
     assert [(j["kind"], j["steps"]) for j in trained if j["rank"] == 0] == [("base", 0)]
-    assert (rep.rank, rep.learning_rate) == (4, 3e-3) and rep.steps == 20 * (len(trained) - 1)
+    assert (rep.rank, rep.learning_rate) == (8, 3e-3) and rep.steps == 20 * (len(trained) - 1)
     # resumed: everything is looked up in the file, nothing trains again, the same ladder
     again = rpp.trained_ladder(rows(), rpp.read_probes(path), TASK, seed=1, train=lambda job: 1 / 0)
     assert again == rep
@@ -270,7 +294,7 @@ def test_report_rows_of_the_trained_ladder_from_a_hand_made_probes_file(tmp_path
     lines = text.splitlines()
     row0 = next(x for x in lines if x.startswith("| lorplan prior + ladder (trained probes, seed 0) |"))
     compute = sum(p["steps"] for p in probes) / rp.sweep_steps(TASK)
-    assert row0.startswith(f"| lorplan prior + ladder (trained probes, seed 0) | 4 | yes | 4.0500 | +0.0500 | "
+    assert row0.startswith(f"| lorplan prior + ladder (trained probes, seed 0) | 8 | yes | 4.0200 | +0.0200 | "
                            f"{compute:.1%} | lr 0.003, 3 seeds; ladder's lr 0.003; {len(probes)} probes trained, "
                            f"{sum(p['wall_s'] for p in probes):.0f} s |")
     for seed in (1, 2):  # never trained: no rank, no hit, no figure

@@ -171,3 +171,78 @@ def test_the_refinement_looks_above_a_best_rank_at_the_top_of_the_ladder():
     assert [d["rank"] for d in refine.specs] == [4, 16, 64]
     without = next_pass(s, state, obs, knee.rank, now=0.0)
     assert without.ranks == (4, 16)
+
+
+def _through_refine(s: LadderSpec, finals: dict[int, float]):
+    """The ladder on `s` through its refinement, every rank falling toward finals[rank] at the middle rate
+    (the rate pass's winner), the base at 3.0. Returns (state, obs, the knee after the refinement)."""
+    state, obs = _run_lr_pass(s, {LO: finals[4] + 0.3, LR: finals[4], HI: finals[4] + 0.2})
+    first = next_pass(s, state, obs, None, now=0.0)
+    state = state.with_pass(first)
+    obs += [probe(d, finals[d["rank"]]) for d in first.specs]
+    rec, base = measured.recommendation(s, obs, state)
+    knee = measured.ladder_knee(rec.ladder, base)
+    refine = next_pass(s, state, obs, knee.rank, now=0.0, best_rank=knee.best_rank)
+    state = state.with_pass(refine)
+    obs += [probe(d, finals[d["rank"]]) for d in refine.specs]
+    rec, base = measured.recommendation(s, obs, state)
+    return state, obs, rec, measured.ladder_knee(rec.ladder, base)
+
+
+# the first pass (1, 4, 16, 64) puts the knee at 16, the refinement (8, 32) at 8: rank 8 reaches 97% of the best
+# improvement at the probes' length, rank 4 70%; the losses never rise with rank, so the band is the knee alone
+FINALS = {1: 2.9, 2: 2.6, 4: 2.3, 8: 2.03, 16: 2.01, 32: 2.0, 64: 2.0}
+
+
+def test_a_one_seed_ladder_ends_with_a_second_seed_at_the_ranks_that_can_still_be_the_knee():
+    s = spec(second_seed=43)
+    state, obs, rec, knee = _through_refine(s, FINALS)
+    assert knee.rank == 8 and rec.confidence[0] == 8
+    last = next_pass(s, state, obs, knee.rank, now=0.0, best_rank=knee.best_rank, band_low=rec.confidence[0])
+    assert last.name == "second seed" and not last.skipped
+    # every rank measured at the ladder's rate from the band's low end (8) up, nearest the knee first (the budget
+    # cuts from the end), each with the second seed at that rate; ranks 1-4 lie below the band
+    assert [d["rank"] for d in last.specs] == [8, 16, 32, 64] and last.ranks == (8, 16, 32, 64)
+    assert {(d["lr"], d["seed"]) for d in last.specs} == {(LR, 43)}
+    assert [d["id"] for d in last.specs] == ["r8-s1", "r16-s1", "r32-s1", "r64-s1"]
+    # the band's low end comes from the caller: from 2 up, rank 4 is checked too (2 was never measured)
+    wider = next_pass(s, state, obs, knee.rank, now=0.0, best_rank=knee.best_rank, band_low=2)
+    assert [d["rank"] for d in wider.specs] == [8, 4, 16, 32, 64]
+    # once those probes ran, the ladder is done, and the knee compares means of two seeds there
+    state = state.with_pass(last)
+    obs += [probe(d, FINALS[d["rank"]] + 0.01) for d in last.specs]
+    assert next_pass(s, state, obs, 8, now=0.0, band_low=8) is None
+    rec, base = measured.recommendation(s, obs, state)
+    two = [r for r in rec.ladder if r.rank == 16 and math.isclose(r.learning_rate, LR)]
+    assert sorted(r.seed for r in two) == [0, 43]
+    knee_words = next(e.explanation for e in rec.evidence if e.explanation.startswith("knee at rank"))
+    assert "Ranks 1, 4 ran with one seed" in knee_words
+
+
+def test_no_second_seed_pass_without_a_second_seed_a_knee_a_rank_to_check_or_the_budget():
+    finals = FINALS
+    # ladders with several seeds per probe, and those written before the pass existed, have no second_seed
+    s = spec()
+    state, obs, rec, knee = _through_refine(s, finals)
+    assert next_pass(s, state, obs, knee.rank, now=0.0, band_low=rec.confidence[0]) is None
+    s = spec(second_seed=43)
+    state, obs, rec, knee = _through_refine(s, finals)
+    none = next_pass(s, state, obs, None, now=0.0)
+    assert none.name == "second seed" and not none.specs and "no knee" in none.skipped
+    # a rank the second seed already trained (the top rank's second pattern probe) is not trained again
+    obs2 = obs + [probe({"id": "r64-s1", "rank": 64, "lr": LR, "seed": 43}, 2.0)]
+    again = next_pass(s, state, obs2, knee.rank, now=0.0, band_low=8)
+    assert [d["rank"] for d in again.specs] == [8, 16, 32]
+    # a stopped rank is not checked
+    from lorplan.recommend.ladder_spec import Stop
+
+    stopped = LadderState(passes=state.passes, stops=(Stop(16, 40, "test"),))
+    assert [d["rank"] for d in next_pass(s, stopped, obs, knee.rank, now=0.0, band_low=8).specs] == [8, 32, 64]
+    # the budget: 10 s per probe, 25 s left buys the two ranks nearest the knee; 5 s left buys none, and says so
+    s = spec(second_seed=43, budget_seconds=100.0)
+    cut = next_pass(s, state, obs, knee.rank, now=75.0, band_low=8)
+    assert [d["rank"] for d in cut.specs] == [8, 16]
+    spent = next_pass(s, state, obs, knee.rank, now=95.0, band_low=8)
+    assert not spent.specs and "does not buy" in spent.skipped and "second seed at ranks 8, 16, 32, 64" in spent.skipped
+    words = [e.explanation for e in measured.recommendation(s, obs, state.with_pass(spent))[0].evidence]
+    assert any(w.startswith("no second seed pass: the budget left") for w in words)

@@ -447,6 +447,7 @@ async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_h
             spec = json.loads((run / "ladder.json").read_text())
             assert spec["model"] == app.main.plan.spec.id and spec["kind"] == "data"
             assert len(spec["seeds"]) == 2 and spec["pattern_seed"] is None and spec["probe_steps"] == 30
+            assert spec["second_seed"] is None
             # the driver writes recommendation.json at once; the panel shows its rows (the first pass, queued)
             table = app.screen.query_one("#rec-ladder", DataTable)
             await wait_until(pilot, lambda: table.row_count > 0, timeout=60)
