@@ -111,6 +111,9 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
         if len(by_kind) > 1:
             for kind, got in by_kind.items():
                 lines += ["", f"{kind} tasks only:", ""] + report_of.overall_table(got)[0]
+        independent = report_of.held_out_second_seed(rows, [t for t in tasks if t.name in per_task])
+        if independent:
+            lines += ["", independent.removeprefix("- ")[:1].upper() + independent.removeprefix("- ")[1:] + "."]
     return "\n".join(lines) + "\n"
 
 

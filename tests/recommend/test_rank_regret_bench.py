@@ -177,6 +177,13 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
                     if x.startswith(f"| ablation: ladder without its second-seed pass (seed {seed}) |"))
         assert f"| {rank} | yes |" in line and f"band {band} |" in line
     assert "| ablation: ladder without its second-seed pass [every seed] | 100% (3/3) |" in text
+    # the pass scored against the knee of the seed neither the ladder nor its second seed trained: seed 0 (-0.004)
+    # and seed 1 alone put the knee at 4, seed 2 (+0.004) alone at 8; with the pass every ladder says 8, a hit
+    # whatever that knee; without it seeds 0 and 1 say 4, which misses seed 2's knee of 8 (seed 0's ladder, held
+    # out seed 2)
+    assert ("- the second-seed pass against a knee independent of it (the one seed neither the ladder nor its "
+            "second seed trained, every rank and rate at full length): 3/3 hits with it, 2/3 without (replayed)"
+            ) in text
     assert "from rank 4 up it stays put on 1 of 1 tasks (the same rate from rank toy-lm 1 up)" in text
     # the reference: every rank and rate at full length with one seed, a third of the sweep
     assert "| reference: the whole sweep, one seed (seed 0) | 4 | yes | 4.0500 | +0.0500 | 33.3% |" in text
