@@ -25,6 +25,9 @@ from lorplan.recommend.knee import KNEE_FRACTION, Z
 SPACING = 4
 REFINE_PROBES = 2  # knee / 2 and knee × 2
 EXTRA_LR_PROBES = 2  # the reference rank at a third and at three times the learning rate
+# a one-seed ladder's last pass (recommend.decide._second_seed): the ranks from its band's low end up with a second
+# seed; on lorplan's benchmarks it trained 3-5 (benchmarks/results/rank_regret.md: 6.0% -> 9.0% of a sweep)
+SECOND_SEED_PROBES = 4
 MIN_RATE_RANKS = 3  # first-pass ranks worth choosing a rate for: fewer, and the budget goes to the ranks
 LR_FACTOR = 3.0
 SPARE_SHARE = 0.5  # of the budget, the most that lengthened probes are planned to take (estimates can be off 2×)
@@ -96,7 +99,8 @@ class LadderPlan:
     """What a probe budget buys. ranks: the first pass; extra_learning_rates: the two more rates at the
     reference rank, tried before the ranks are compared (0: every rank runs at the policy's rate); refine:
     probes reserved for the second pass; base_probe: the rank-0 run that measures the base loss (a causal LM
-    before training; a classifier's head trained alone)."""
+    before training; a classifier's head trained alone); second_seed: probes reserved for a one-seed ladder's
+    last pass, a second seed at the ranks that can still be the knee (recommend.decide)."""
 
     ranks: tuple[int, ...]
     refine: int
@@ -106,6 +110,7 @@ class LadderPlan:
     seconds: float
     explanation: str
     reference: int | None = None
+    second_seed: int = 0
 
 
 def _thin(ranks: tuple[int, ...], n: int, centre: float) -> tuple[int, ...]:
@@ -129,8 +134,9 @@ def plan_ladder(
     """How many probes of probe_seconds each fit in budget_seconds (wall clock, `parallel` probes at a time),
     spent in this order: the base probe when needed, at least 2 first-pass ranks, two more learning rates at
     the reference rank (run before the ranks) once MIN_RATE_RANKS ranks are bought, the rest of the first pass
-    (thinned around the prior when the budget is short), then the refinement. seeds: training seeds per probe;
-    every one of these runs that many times (LadderPlan.probes counts them all)."""
+    (thinned around the prior when the budget is short), then the refinement, then (one seed per probe, with
+    the rates tried) up to SECOND_SEED_PROBES second seeds. seeds: training seeds per probe; every one of these
+    but the second seeds runs that many times (LadderPlan.probes counts them all)."""
     if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1 or seeds < 1:
         raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s, parallel "
                        f"{parallel!r} and seeds {seeds!r} must be positive")
@@ -153,7 +159,8 @@ def plan_ladder(
         ranks = _thin(ranks, keep, centre)
     left -= len(ranks) + extra
     refine = min(REFINE_PROBES, left)
-    probes = ((1 if base_probe else 0) + len(ranks) + refine + extra) * seeds
+    second = min(SECOND_SEED_PROBES, left - refine) if seeds == 1 and extra else 0
+    probes = ((1 if base_probe else 0) + len(ranks) + refine + extra) * seeds + second
     seconds = math.ceil(probes / parallel) * probe_seconds
     ref = reference_rank(ranks) if extra else None
     each = f"; each of the following with {seeds} training seeds, their mean eval loss compared" if seeds > 1 else ""
@@ -167,10 +174,13 @@ def plan_ladder(
     if refine:
         text += (f", then {refine} to refine ×2 around the knee (and one more above the best rank when it is the "
                  "largest measured, if the budget left buys it)")
+    if second:
+        text += (f", then up to {second} with a second seed at the ranks that can still be the knee (as many as the "
+                 "budget left buys)")
     if base_probe:
         text += ("; one more measures the base loss (rank 0: the model before training, or for classification "
                  "its new head trained alone)")
-    return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text, ref)
+    return LadderPlan(ranks, refine, extra, base_probe, probes, float(seconds), text, ref, second)
 
 
 def lengthen_probes(steps: int, planned: int, budget_seconds: float, probes: int, parallel: int,

@@ -19,6 +19,7 @@ from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.decide import first_pass, probe_id, probe_specs
 from lorplan.recommend.ladder import (
     REFINE_PROBES,
+    SECOND_SEED_PROBES,
     SPARE_SHARE,
     coarse_ladder,
     estimate_probe_seconds,
@@ -135,7 +136,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
 
     lp = ladder_at(steps)
     whole = (lp.refine == REFINE_PROBES and lp.extra_learning_rates > 0
-             and lp.ranks == coarse_ladder(prior.rank, high=top))
+             and lp.ranks == coarse_ladder(prior.rank, high=top)
+             and (seeds > 1 or lp.second_seed == SECOND_SEED_PROBES))
     if probe_steps is None and whole:  # the budget buys the whole ladder: its spare time goes to probe length
         longer = lengthen_probes(steps, planned, budget_s, lp.probes + seeds, len(slots), seconds_at)
         if longer > steps:

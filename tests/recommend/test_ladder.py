@@ -56,11 +56,15 @@ def test_planned_steps_and_rungs():
 def test_budget_buys_probes_in_order():
     full = plan_ladder(600, 60)
     assert full.ranks == (1, 4, 16, 64, 256) and (full.refine, full.extra_learning_rates) == (2, 2)
-    assert full.probes == 9 and full.seconds == 540
+    # 10 probes: 5 ranks, 2 more rates, 2 refinements, and the one left for a second seed (up to 4)
+    assert full.probes == 10 and full.seconds == 600 and full.second_seed == 1
+    assert "then up to 1 with a second seed at the ranks that can still be the knee" in full.explanation
+    roomy = plan_ladder(1200, 60)  # 20 probes: the second seeds take 4, the rest is not spent
+    assert roomy.probes == 13 and roomy.second_seed == 4
     short = plan_ladder(150, 60, prior_rank=8)  # 2 probes: the prior and its nearest neighbour
     assert short.ranks == (2, 8) and short.probes == 2 and short.refine == 0
     parallel = plan_ladder(300, 60, parallel=2)  # 10 probe slots on 2 GPUs
-    assert parallel.probes == 9 and parallel.seconds == 300
+    assert parallel.probes == 10 and parallel.seconds == 300
     with_base = plan_ladder(180, 60, base_probe=True)
     assert with_base.ranks == (4, 16) and with_base.probes == 3
     none = plan_ladder(60, 60)
@@ -73,7 +77,9 @@ def test_seeds_multiply_every_probe_the_budget_buys():
     one = plan_ladder(600, 60)
     three = plan_ladder(1800, 60, seeds=3)  # three times the budget buys the same ladder, each probe thrice
     assert (three.ranks, three.refine, three.extra_learning_rates) == (one.ranks, one.refine, one.extra_learning_rates)
-    assert three.probes == 3 * one.probes == 27 and three.seconds == 1620
+    # with several seeds there is no second-seed pass: one seed's ladder spends one probe more on it
+    assert three.probes == 3 * (one.probes - one.second_seed) == 27 and three.seconds == 1620
+    assert three.second_seed == 0 and "second seed" not in three.explanation
     assert "27 probes" in three.explanation and "each of the following with 3 training seeds" in three.explanation
     thin = plan_ladder(600, 60, seeds=3)  # 10 probes buy 3 of one seed: fewer ranks, no other rates
     assert len(thin.ranks) == 3 and thin.extra_learning_rates == 0 and thin.probes == 9
