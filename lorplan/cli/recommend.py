@@ -464,8 +464,13 @@ def _probe_line(p: dict, obj: dict) -> str:
     if p["rank"] != 0 and p.get("lr") and (len(rates) > 1
                                            or abs(p["lr"] - obj.get("learning_rate", p["lr"])) > 1e-12):
         what += f" lr {p['lr']:g}"
-    if len(obj.get("seeds", ())) > 1 and p.get("seed") is not None:
+    seeds = obj.get("seeds", ())
+    if len(seeds) > 1 and p.get("seed") is not None:
         what += f" seed {p['seed']}"
+    elif seeds and p.get("seed") is not None and p["seed"] not in seeds and not p.get("pattern"):
+        # a one-seed ladder's second seed (its last pass, or the top rank's second pattern probe): a second line
+        # for the rank, which says so
+        what += f", second seed ({p['seed']})"
     loss = f"eval loss {p['curve'][-1][1]:.4f}" if p.get("curve") else "no eval"
     acc = f", accuracy {p['eval_accuracy']:.3f}" if p.get("eval_accuracy") is not None else ""
     t = f", {p['train_seconds']:.1f} s training" if p.get("train_seconds") else ""

@@ -551,6 +551,19 @@ def test_the_probe_line_of_the_pattern_check_says_so():
                      "  rank 16 with the pattern (its check): finished at step 100, eval loss 10.0000"]
 
 
+def test_the_probe_line_of_a_second_seed_says_so():
+    """A one-seed ladder's last pass trains ranks again with the seed after the plan's: its line is not a second,
+    identical 'rank 64' line."""
+    from lorplan.cli.recommend import _probe_line
+
+    probes = [{"id": "r64", "rank": 64, "lr": 3e-3, "seed": 42}, {"id": "r64-s1", "rank": 64, "lr": 3e-3, "seed": 43}]
+    for p in probes:
+        p.update(state="finished", step=100, curve=[[100, 10.0]])
+    lines = [_probe_line(p, {"learning_rate": 3e-3, "probes": probes, "seeds": [42]}) for p in probes]
+    assert lines == ["  rank 64: finished at step 100, eval loss 10.0000",
+                     "  rank 64, second seed (43): finished at step 100, eval loss 10.0000"]
+
+
 @pytest.mark.parametrize("extra", [["--examples", "100"], ["--data", "DATA", "--probes", "none"]])
 def test_num_labels_beyond_the_limit_is_refused(tmp_path, capsys, extra):
     """A typo of a head (100000000 classes would price 38.5 billion parameters) is one line naming the flag,
