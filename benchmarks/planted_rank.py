@@ -265,6 +265,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
     obs = list(probes.values())
     return {"rank": rec.rank, "lr": rec.learning_rate, "band": list(rec.confidence),
             "probed": sorted({o.rank for o in obs if o.rank >= 1}), "probes": len(obs) - 1,
+            "second": sorted({o.rank for o in obs if o.rank >= 1 and o.seed == spec.second_seed}),
             "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing + more}
 
 
@@ -369,6 +370,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "prior": prior.rank, "prior_hit": hit(prior.rank, knee.rank),
             "ladder": [x["rank"] for x in lads], "ladder_lr": [x["lr"] for x in lads],
             "ladder_hits": sum(hit(x["rank"], knee.rank) for x in lads), "ladder_probed": lad["probed"],
+            "ladder_second": lad.get("second", []),
             "ladder_bands": [list(x["band"]) for x in lads],
             "ladder_band_held": sum(x["band"][0] <= knee.rank <= x["band"][1] for x in lads),
             "ladder_seconds": sum(x["seconds"] for x in lads) / len(lads), "ladder_old": old["rank"],
@@ -416,7 +418,8 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
         f"prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: {lad_hits}/{lad_n} = "
         f"{lad_hits / lad_n:.0%} (target ≥ 80%: {'met' if lad_hits >= 0.8 * lad_n else 'NOT met'})",
-        f"the ladder's band (the ranks it cannot tell apart; one seed: noise estimated from how far its losses rise "
+        f"the ladder's band (the ranks it cannot tell apart; noise from its second-seed pass, or estimated from how "
+        f"far its losses rise "
         f"with rank) holds the knee in {sum(s['ladder_band_held'] for s in summaries)}/{lad_n}, "
         f"{sum(math.log2(b[1] / b[0]) for s in summaries for b in s['ladder_bands']) / lad_n:.2f} doublings wide "
         "on average",

@@ -232,23 +232,29 @@ def checked(rows: list[dict], case: str, summary: dict, rank: int, mid: float) -
     half = uni[pr.SEEDS[0]]["curve"][-1][0] // 2
     ladder = [LadderRow(rank=rk, learning_rate=summary["ladder_lr"][0], eval_loss=_cut(runs[(rk, 0)], half), seed=0)
               for rk in summary["ladder_probed"] if (rk, 0) in runs]
-    # the ladder's second pattern probe: the first pass's top rank with seed 1 at the ladder's rate
-    # (decide._pattern_second), which gives the rank errors a measured seed spread
+    # the ladder's second pattern probe (the first pass's top rank with seed 1 at the ladder's rate,
+    # decide._pattern_second) and its second-seed pass (seed 1 at the ranks from its band's low end up,
+    # decide._second_seed), which give the rank errors a measured seed spread
     base = next(r for r in rows if r["case"] == case and r.get("kind") == "base")
     top = first_pass_top(base, [r for r in rows if r["case"] == case and r.get("kind", "run") == "run"])
-    if (top, 1) in runs:
-        ladder.append(LadderRow(rank=top, learning_rate=summary["ladder_lr"][0], eval_loss=_cut(runs[(top, 1)], half),
-                                seed=1))
+    for rk in sorted({top, *summary.get("ladder_second", ())}):
+        if (rk, 1) in runs:
+            ladder.append(LadderRow(rank=rk, learning_rate=summary["ladder_lr"][0],
+                                    eval_loss=_cut(runs[(rk, 1)], half), seed=1))
     error = one_seed_spread(ladder, summary["ladder_lr"][0])
-    kept, losses = 0, []
+    kept, losses, helped, missed = 0, [], 0, 0
     for seed in pr.SEEDS:
         if not pats[seed]["pattern"]:  # an empty pattern is one rank: nothing to check
             losses.append(uni[seed]["eval_loss"])
             continue
         v = pattern_check(_cut(pats[seed], half), _cut(uni[seed], half), error, rank)
         kept += v.keep
+        better = pats[seed]["eval_loss"] < uni[seed]["eval_loss"]  # at full length
+        helped += v.keep and better
+        missed += (not v.keep) and better
         losses.append(pats[seed]["eval_loss"] if v.keep else uni[seed]["eval_loss"])
-    return {"kept": kept, "loss": _mean(losses), "empty": not pats[pr.SEEDS[0]]["pattern"]}
+    return {"kept": kept, "loss": _mean(losses), "empty": not pats[pr.SEEDS[0]]["pattern"], "helped": helped,
+            "missed": missed}
 
 
 def render(items: list[dict]) -> list[str]:
@@ -291,12 +297,15 @@ def render(items: list[dict]) -> list[str]:
         raw = [it["variants"][CHECKED_VARIANT]["loss"] / it["uniform"] - 1 for it in got]
         checks = [it for it in got if not it["checked"]["empty"]]
         kept = sum(it["checked"]["kept"] for it in checks)
+        helped = sum(it["checked"].get("helped", 0) for it in checks)
+        missed = sum(it["checked"].get("missed", 0) for it in checks)
         lines.append(f"checked ({CHECKED_VARIANT} as lorplan's ladder checks it: recommend.measured.pattern_check "
                      "replayed per seed on the pattern run and the one-rank run cut at half the steps, the one-seed "
-                     "spread from the seed-0 ladder's probes and its second pattern probe; the outcome is what the "
-                     "check keeps): kept the "
+                     "spread from the seed-0 ladder's probes, its second pattern probe and its second-seed pass; the "
+                     "outcome is what the check keeps): kept the "
                      f"pattern in {kept}/{2 * len(checks)} case-seeds ({len(got) - len(checks)} empty patterns need "
-                     f"no check); beats uniform in {sum(d < 0 for d in diffs)}/{len(got)} cases, mean loss change "
+                     f"no check), of which {helped} helped at full length; of the {2 * len(checks) - kept} it dropped, "
+                     f"{missed} would have helped; beats uniform in {sum(d < 0 for d in diffs)}/{len(got)} cases, mean loss change "
                      f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}; the pattern unchecked "
                      f"{sum(raw) / len(raw):+.1%})")
     return lines
