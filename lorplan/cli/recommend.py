@@ -2,9 +2,10 @@
 
 Evidence: the capacity prior (free; from a data file profiled with the model's tokenizer, or from sizes the
 user gives: `--trained-tokens N [--examples N]`) and the probe ladder (`--probes auto`, the default when the
-model's weights are on this machine and a data file is given): short trainings at ranks ×4 apart, stopped by
-successive halving when they cannot win, refined ×2 around the knee, two more learning rates at the leading
-rank, as an ordinary probe run whose driver writes recommendation.json into the run folder; `--run RUN`
+model's weights are on this machine and a data file is given): short trainings, first a reference rank at three
+learning rates, then ranks ×4 apart at the best of them, stopped by successive halving when they cannot win,
+refined ×2 around the knee, and with one seed per probe a second seed at the ranks that can still be the knee,
+as an ordinary probe run whose driver writes recommendation.json into the run folder; `--run RUN`
 re-attaches to it. With no model and no data: the embedded demo ladder on MiniLM. Exit 0 with a
 recommendation, 2 for bad input (one line naming the flag). Heavy imports happen inside run().
 """
@@ -80,7 +81,8 @@ def register(sub) -> None:
     r.add_argument("--seeds", type=positive_int("--seeds"), metavar="N",
                    help="training seeds per probe (default 1, at most 5): each multiplies the probes, so "
                         "the budget buys fewer ranks, but the knee compares means and its band is the seeds' "
-                        "measured noise")
+                        "measured noise (with 1, the ladder ends with a second seed at the ranks that can still "
+                        "be the knee, as the budget allows)")
     r.add_argument("--probe-steps", type=positive_int("--probe-steps"), metavar="N",
                    help="optimizer steps per probe (default 100, or the planned run when shorter; longer, up to "
                         "the planned run, when the budget buys the whole ladder in half its time): longer probes "
