@@ -92,6 +92,19 @@ def test_peft_export_refuses_labels_that_do_not_fit_the_plans_head(tmp_path, cap
     assert not out.exists()
 
 
+def test_peft_export_refuses_a_negative_class_id_as_train_does(tmp_path, capsys):
+    """A negative integer label fits no head output: `lorplan train` refused it, the export wrote a config."""
+    plan_path = _classifier_plan(tmp_path, [0, 1])
+    with open(tmp_path / "d.jsonl", "a") as fh:
+        fh.write(json.dumps({"text": "new", "label": -1}) + "\n")
+    out = tmp_path / "peft"
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == (f"lorplan export: error: data {tmp_path / 'd.jsonl'}: class ids [-1, 0, 1] "
+                                       "do not fit model.num_labels = 2\n")
+    assert not out.exists()
+
+
 def test_a_causal_lm_export_has_no_classifier_file():
     from lorplan.core.export import export_plan
     from lorplan.core.plan import read_plan

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from lorplan.core.data.labels import check_head
 from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
@@ -83,8 +84,7 @@ def classifier_kwargs(plan, classes: Mapping | None) -> dict[str, Any]:
     out: dict[str, Any] = {"num_labels": n}
     if not classes:
         return out
-    if max(classes) >= n:
-        raise BadInput(f"data {plan.data.path}: class ids {sorted(classes)} do not fit model.num_labels = {n}")
+    check_head(classes, n, f"data {plan.data.path}")  # as lorplan train: ids below 0 or from n up
     if any(isinstance(v, str) for v in classes.values()):
         # JSON keys are text; transformers turns a config file's id2label keys into ints, not a keyword's
         id2label = {str(i): str(classes[i]) if i in classes else f"LABEL_{i}" for i in range(n)}
