@@ -79,29 +79,20 @@ def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsy
     assert said in (out / "LORPLAN_WARNINGS.txt").read_text()
 
 
-def test_peft_export_refuses_labels_that_do_not_fit_the_plans_head(tmp_path, capsys):
-    """The data grew a class after the plan was written: `lorplan train` refuses it, so does the export."""
-    plan_path = _classifier_plan(tmp_path, ["spam", "ham"])
+@pytest.mark.parametrize(("labels", "extra", "ids"), [
+    (["spam", "ham"], "eggs", "[0, 1, 2]"),  # the data grew a class after the plan was written
+    ([0, 1], -1, "[-1, 0, 1]"),  # a negative class id fits no output (the export used to write a config)
+])
+def test_peft_export_refuses_labels_that_do_not_fit_the_plans_head(tmp_path, capsys, labels, extra, ids):
+    """`lorplan train` refuses class ids outside the plan's head, and so does the export."""
+    plan_path = _classifier_plan(tmp_path, labels)
     with open(tmp_path / "d.jsonl", "a") as fh:
-        fh.write(json.dumps({"text": "new", "label": "eggs"}) + "\n")
+        fh.write(json.dumps({"text": "new", "label": extra}) + "\n")
     out = tmp_path / "peft"
     capsys.readouterr()
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 2
-    assert capsys.readouterr().err == (f"lorplan export: error: data {tmp_path / 'd.jsonl'}: class ids [0, 1, 2] do "
+    assert capsys.readouterr().err == (f"lorplan export: error: data {tmp_path / 'd.jsonl'}: class ids {ids} do "
                                        "not fit model.num_labels = 2\n")
-    assert not out.exists()
-
-
-def test_peft_export_refuses_a_negative_class_id_as_train_does(tmp_path, capsys):
-    """A negative integer label fits no head output: `lorplan train` refused it, the export wrote a config."""
-    plan_path = _classifier_plan(tmp_path, [0, 1])
-    with open(tmp_path / "d.jsonl", "a") as fh:
-        fh.write(json.dumps({"text": "new", "label": -1}) + "\n")
-    out = tmp_path / "peft"
-    capsys.readouterr()
-    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 2
-    assert capsys.readouterr().err == (f"lorplan export: error: data {tmp_path / 'd.jsonl'}: class ids [-1, 0, 1] "
-                                       "do not fit model.num_labels = 2\n")
     assert not out.exists()
 
 
