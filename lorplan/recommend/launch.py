@@ -156,14 +156,15 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                       ).to_json()]
     # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
     # the most directions) saves its adapter, and a second seed there runs with the first-pass ranks when the
-    # budget buys one probe more than the ladder plans
+    # budget buys one probe more than the ladder plans, or when it plans a second-seed pass (whose probe at that
+    # rank it then is: decide._second_seed skips a rank that ran with its seed)
     top_rank = max(lp.ranks)
     affordable = int(budget_s * len(slots) // guess)
     train_seeds = tuple(t.seed + i for i in range(seeds))
     if seeds > 1:  # the top rank's first two seeds are in the ladder already
         pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, train_seeds[0], seeds),
                                                      probe_id(top_rank, train_seeds[1], seeds)), None, ""
-    elif affordable >= lp.probes + 1:
+    elif affordable >= lp.probes + (0 if lp.second_seed else 1):  # the second-seed pass counts it as its own
         pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, 0, 1), probe_id(top_rank, 1, 2)), t.seed + 1, ""
     else:
         pattern_probes, pattern_seed = (), None
