@@ -384,8 +384,8 @@ def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: Ladder
     """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
     own keys: run, state (running / done), kind, ladder_learning_rate (the rate every rank was compared at),
     base_loss and base, planned and probe steps, seeds (those the probes trained with: run_seed, the run's
-    seed, for a one-seed ladder), budget, passes, halving stops, and every probe as observed (its curve
-    included)."""
+    seed, for a one-seed ladder), second_seed (the seed of a one-seed ladder's last pass, else None), budget,
+    passes, halving stops, and every probe as observed (its curve included)."""
 
     rec, base = recommendation(spec, obs, state, price, signals)
     out = rec.to_json()
@@ -394,7 +394,7 @@ def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: Ladder
         "ladder_learning_rate": state.ladder_rate(spec),
         "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,
         "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": trained_seeds(spec.seeds, run_seed),
-        "budget_seconds": spec.budget_seconds, "passes": [p.to_json() for p in state.passes],
+        "second_seed": spec.second_seed, "budget_seconds": spec.budget_seconds, "passes": [p.to_json() for p in state.passes],
         "stops": [s.to_json() for s in state.stops], "probes": [o.to_json() for o in obs],
     })
     return out

@@ -106,7 +106,7 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, 
     # one seed per probe: the last pass trains the ranks that can still be the knee again with the seed after the
     # plan's (43), or says why not
     spec_l = LadderFiles(find_run(out["run"], state_home)).spec()
-    assert spec_l.second_seed == 43 and out["seeds"] == [42]
+    assert spec_l.second_seed == out["second_seed"] == 43 and out["seeds"] == [42]
     second = passes["second seed"]
     if second["skipped"]:
         assert any(e["explanation"].startswith("no second seed pass: ") for e in out["evidence"])
@@ -153,7 +153,7 @@ def test_a_seeded_ladder_trains_every_probe_with_each_seed(state_home, tiny_bert
     top = max(spec.ranks)
     assert spec.pattern_probes == (f"r{top}-s{spec.seeds[0]}", f"r{top}-s{spec.seeds[1]}")
     assert spec.pattern_seed is None
-    assert spec.second_seed is None  # the second-seed pass is for one-seed ladders
+    assert spec.second_seed is None and out["second_seed"] is None  # the pass is for one-seed ladders
     probes_note = next(e for e in out["evidence"] if e["source"] == "probes")
     assert "with 2 training seeds" in probes_note["explanation"]
     knee = next(e for e in out["evidence"] if e["source"] == "ladder" and e["rank"] is not None)
