@@ -64,12 +64,14 @@ def probe_obs(row: dict, d: dict):
 
 
 def trained_ladder(rows: Sequence[dict], probe_rows: Sequence[dict], task, seed: int = 0,
-                   train: Callable[[dict], dict] | None = None):
+                   train: Callable[[dict], dict] | None = None, second: bool = True):
     """lorplan's ladder on `task` with one training seed (rank_regret_replay.Replay), every probe from the
     probes file; one not there is trained by train(job) -> row when given (it appends the row), else
-    MissingProbe. `rows` (the sweep's) give only the prior's data size; no sweep curve is read."""
+    MissingProbe. Without its second-seed pass when not `second`. `rows` (the sweep's) give only the prior's
+    data size; no sweep curve is read."""
     p = replay.prior(rows, task)
-    spec = replay.ladder_spec(task, p.rank, replay.data_size(rows, task), replay.adapter_of(task), seeds=(seed,))
+    spec = replay.ladder_spec(task, p.rank, replay.data_size(rows, task), replay.adapter_of(task), seeds=(seed,),
+                              second=second)
     index = {probe_key(r): r for r in probe_rows if r["task"] == task.name}
 
     def probe_of(d: dict):

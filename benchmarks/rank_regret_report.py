@@ -29,6 +29,7 @@ from rank_regret_replay import (
 LADDER = "lorplan prior + ladder (replay)"
 NO_RATE_PASS = "ablation: ladder without the rate pass"
 NO_SECOND = "ablation: ladder without its second-seed pass"
+NO_SECOND_TRAINED = "ablation: the ladder on trained probes without its second-seed pass"
 ONE_SEED = "reference: the whole sweep, one seed"
 LONG = "reference: the ladder, probes the full planned length"
 THREE_QUARTERS = "the ladder, probes 3/4 of the planned length (--probe-steps)"
@@ -92,6 +93,8 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
                               f"{r.knee_low}-{r.knee_high}" if got else ""), band=(r.knee_low, r.knee_high))
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed))
+    for seed in SEEDS:
+        out.append(trained_outcome(rows, probes, task, knee, seed, second=False))
     # the ladder as it was before its last pass, which trains the ranks that can still be the knee with a
     # second seed (recommend.decide._second_seed)
     for seed in SEEDS:
@@ -227,12 +230,14 @@ def pattern_checked(rows: Sequence[dict], task, rep) -> tuple[float, int, str] |
             + ", ".join(f"{x:+.1%}" for x in rel) + f"; one-seed spread {error or 0:.2g}); lr {mid:g}")
 
 
-def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, seed: int) -> Outcome:
+def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, seed: int,
+                    second: bool = True) -> Outcome:
     """The ladder with trained probes (rank_regret_probes.trained_ladder) on `task` with one training seed: its
-    rank scored at the sweep's best lr like the replay's; "not run" while a probe it asks for is not trained."""
-    name = f"{TRAINED.removesuffix(')')}, seed {seed})"
+    rank scored at the sweep's best lr like the replay's; "not run" while a probe it asks for is not trained.
+    Without its second-seed pass (the ablation row) when not `second`."""
+    name = f"{TRAINED.removesuffix(')')}, seed {seed})" if second else f"{NO_SECOND_TRAINED} (seed {seed})"
     try:
-        r = trained_ladder(rows, probes, task, seed)
+        r = trained_ladder(rows, probes, task, seed, second=second)
     except MissingProbe as exc:
         return Outcome(name, None, None, None, None, None, f"not run: probe {exc.args[0]} not trained yet")
     got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
@@ -270,7 +275,8 @@ def held_out_second_seed(rows: Sequence[dict], tasks: Sequence) -> str | None:
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, TRAINED, NO_SECOND, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS, PAIRED):
+    for head in (LADDER, TRAINED, NO_SECOND_TRAINED, NO_SECOND, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS,
+                 PAIRED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name

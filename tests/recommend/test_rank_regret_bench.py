@@ -304,6 +304,10 @@ def test_report_rows_of_the_trained_ladder_from_a_hand_made_probes_file(tmp_path
     assert row0.startswith(f"| lorplan prior + ladder (trained probes, seed 0) | 8 | yes | 4.0200 | +0.0200 | "
                            f"{compute:.1%} | lr 0.003, 3 seeds; ladder's lr 0.003; {len(probes)} probes trained, "
                            f"{sum(p['wall_s'] for p in probes):.0f} s |")
+    # the same probes without the ladder's last pass: the one-seed knee, 4 (the probes it skips are in the file)
+    plain = next(x for x in lines if x.startswith("| ablation: the ladder on trained probes without its second-seed "
+                                                  "pass (seed 0) |"))
+    assert "| 4 | yes | 4.0500 | +0.0500 |" in plain and f"{len(probes) - 4} probes trained" in plain
     for seed in (1, 2):  # never trained: no rank, no hit, no figure
         row = next(x for x in lines if x.startswith(f"| lorplan prior + ladder (trained probes, seed {seed}) |"))
         assert f"| - | - | - | - | - | not run: probe r0 lr 0.003 seed {seed} (0 steps) not trained yet |" in row
