@@ -182,6 +182,13 @@ class RecommendationApplied(Message):
     tuning: Tuning
 
 
+@dataclass
+class SeqLenChosen(Message):
+    """The user took the Data tab's suggested sequence length: the plan on screen uses it."""
+
+    seq_len: int
+
+
 # -- any panel ------------------------------------------------------------------------------------------------
 @dataclass
 class WorkerFailed(Message):

@@ -523,3 +523,26 @@ async def test_a_classifiers_figures_leave_out_trained_tokens_and_packing(make_a
         figures = str(panel.query_one("#data-figures", Static).content)
         assert f"trained    {panel.profile.trained_tokens:,}" in figures
         assert f"packing: {panel.profile.padding.packed_sequences:,} sequence" in figures
+
+
+async def test_the_suggested_seq_len_is_one_press_from_the_plan(make_app, dataset):
+    """The Data tab said `suggested seq len N` while the plan (and a ladder started from the Recommend tab, which
+    trains the plan on screen) kept its own, often the model's whole context: the user had to retype it."""
+    from textual.widgets import Button, Input
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = await _data_tab(pilot)
+        before = app.main.plan.setup.seq_len
+        await _profile(pilot, dataset)
+        want = panel.profile.suggested_seq_len
+        assert want != before  # the fixture's short rows suggest far less than the plan's default
+        use = panel.query_one("#data-use-seq", Button)
+        assert use.display and str(use.label) == f"Use seq len {want:,} in the plan (it has {before:,})"
+        await _until(pilot, lambda: use.region.area > 0)
+        use.press()
+        await _until(pilot, lambda: app.main.plan.setup.seq_len == want)
+        assert app.main.query_one("#f-seq_len", Input).value == str(want)  # the Plan tab's field shows it
+        # the figures are re-cut for the new length, and the button goes: nothing left to take
+        figures = panel.query_one("#data-figures", Static)
+        await _until(pilot, lambda: f"seq len    {want:,}:" in str(figures.content) and not use.display)

@@ -27,7 +27,7 @@ from lorplan.core.errors import BadInput, UnknownSchema
 from lorplan.core.units import counted
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
-from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed
+from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed, SeqLenChosen
 from lorplan.tui.plot_ticks import nice_ticks, tick_label
 from lorplan.tui.state import PlanData
 from lorplan.tui.widgets.checkbox import Checkbox
@@ -236,6 +236,8 @@ class DataPanel(Widget):
             with DataLeft(id="data-left"):
                 yield Static("", id="data-figures")
                 yield Static("", id="data-problems")
+                # shown when the profile suggests another sequence length than the plan's: one press takes it
+                yield Button("", id="data-use-seq", compact=True)
             yield LengthHistogram(id="data-hist")
 
     NARROW_BELOW = 110  # columns: below this the histogram goes under the figures, at the panel's width
@@ -272,6 +274,8 @@ class DataPanel(Widget):
             self.start_profile()
         elif seq_len != self.profile.seq_len:
             self._show(self.profile.at_seq_len(seq_len))
+        elif self._shown is not None:  # the suggestion's button follows the plan's seq len
+            self._draw_figures(self._shown)
 
     @property
     def train_all(self) -> bool:
@@ -392,6 +396,15 @@ class DataPanel(Widget):
     def _draw_figures(self, p: bridge.DataProfile) -> None:
         self._shown = p
         self.query_one("#data-figures", Static).update(figures_text(p, self.has_class("-narrow"), self.classifier))
+        use = self.query_one("#data-use-seq", Button)
+        use.display = self.seq_len is not None and p.suggested_seq_len != self.seq_len
+        if use.display:
+            use.label = f"Use seq len {p.suggested_seq_len:,} in the plan (it has {self.seq_len:,})"
+
+    @on(Button.Pressed, "#data-use-seq")
+    def _use_suggested_seq_len(self) -> None:
+        if self._shown is not None:
+            self.post_message(SeqLenChosen(self._shown.suggested_seq_len))
 
     def _draw_histogram(self, p: bridge.DataProfile) -> None:
         plot = self.query_one("#data-hist", LengthHistogram)

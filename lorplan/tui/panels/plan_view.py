@@ -490,6 +490,15 @@ class PlanView(VerticalScroll):
                                                        row.rank, self.state.table, self.state.tuning),
                                           self.state.form))
 
+    def apply_seq_len(self, tokens: int) -> None:
+        """Take a sequence length chosen elsewhere (the Data tab's suggestion): shown in the field, cut to the
+        model's context as a typed one is, and re-planned once."""
+        self._seq_clamp = None
+        self.state.form = self.query_one(SetupPanel).show_seq_len(tokens)
+        if self.state.spec is not None:
+            self._fit_seq_len(self.state.spec)
+        self.recompute()
+
     def apply_tuning(self, rank: int, tuning: Tuning) -> None:
         """Take a recommendation (the screen hands it down from the Recommend tab): select `rank`, typed into
         the custom rank field when the table has no such row, and keep `tuning` (alpha, learning rate, scaling,

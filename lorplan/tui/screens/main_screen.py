@@ -17,7 +17,7 @@ from textual.widgets import Header, Static, TabbedContent, TabPane
 
 from lorplan.core.vocab import Task
 from lorplan.tui import bridge
-from lorplan.tui.messages import DatasetProfiled, PlanChanged, RecommendationApplied
+from lorplan.tui.messages import DatasetProfiled, PlanChanged, RecommendationApplied, SeqLenChosen
 from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.panels.setup_form import FormValues
@@ -127,6 +127,14 @@ class MainScreen(Screen):
         if context != self._data_context:
             self._data_context = context
             data_panel.set_context(*context)
+
+    def on_seq_len_chosen(self, message: SeqLenChosen) -> None:
+        """The Data tab's button: the Plan tab takes the suggested sequence length (its next snapshot carries it,
+        which re-cuts the Data tab's figures)."""
+        message.stop()
+        self.query_one(PlanView).apply_seq_len(message.seq_len)
+        self.notify(f"The plan now uses sequences of {message.seq_len:,} tokens (the data's suggestion).",
+                    title="Seq len applied")
 
     def on_recommendation_applied(self, message: RecommendationApplied) -> None:
         """The Recommend tab's key: the Plan tab takes the rank and tuning (its next snapshot carries them)."""
