@@ -27,7 +27,13 @@ from lorplan.core.errors import BadInput, UnknownSchema
 from lorplan.core.units import counted
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
-from lorplan.tui.messages import DatasetProfiled, ProfileFailed, ProfileFinished, ProfileProgressed, SeqLenChosen
+from lorplan.tui.messages import (
+    DatasetProfiled,
+    ProfileFailed,
+    ProfileFinished,
+    ProfileProgressed,
+    SeqLenChosen,
+)
 from lorplan.tui.plot_ticks import nice_ticks, tick_label
 from lorplan.tui.state import PlanData
 from lorplan.tui.widgets.checkbox import Checkbox
