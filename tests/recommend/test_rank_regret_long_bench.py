@@ -133,3 +133,17 @@ def test_the_overall_table_is_also_split_by_task_kind(toy_sizes):
     assert "| reference: the whole sweep, one seed [every seed] | 100% (6/6) | +0.0367 | 31.3% | 6 |" in overall
     lm = overall.split("causal-lm tasks only:")[1]
     assert "| reference: the whole sweep, one seed [every seed] | 100% (3/3) | +0.0400 | 33.3% | 3 |" in lm
+
+
+def test_the_second_seed_pass_is_scored_against_an_independent_seed_group(toy_sizes):
+    """knee_length also trained seeds 3-5 at lr 1e-2 on the language-model tasks: their three-seed knee shares no
+    seed with a ladder (its own seed and its second seed are among 0-2), so the report scores the pass there."""
+    group = [{**r, "seed": s, "curve": curve(FINAL[r["rank"]] + extra(r["lr"]), rl.STEPS)}
+             for r in runs() if r["lr"] == 1e-2 and r["seed"] == 0 for s in rl.HELD_SEEDS]  # no jitter: knee 4
+    rows = rl.sweep_rows(runs() + group)
+    assert rp.sweep_knee([r for r in rows if r["seed"] in rl.HELD_SEEDS], TASK.name).rank == 4
+    # with the pass seed 2's ladder says 8 (test above), the others 4; without it every ladder says 4: all in [4, 8]
+    line = rl.independent_seed_group(rows, [TASK])
+    assert line is not None and line.endswith("the replayed ladder hits 3/3 with its second-seed pass, 3/3 without.")
+    assert rl.independent_seed_group(rl.sweep_rows(runs()), [TASK]) is None  # no seeds 3-5: no line
+    assert "Against a knee measured with other seeds" in rl.report(runs() + group, [], [TASK])
