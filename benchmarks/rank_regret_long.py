@@ -86,24 +86,18 @@ def independent_seed_group(rows: Sequence[dict], tasks: Sequence) -> str | None:
     """The ladder (seeds 0-2 only: its own and its second seed) with and without its second-seed pass, scored
     against the three-seed knee of seeds 3-5, which share nothing with it (knee_length trained them at lr 1e-2
     only, on the language-model tasks). None when no task has those runs."""
-    from results_file import hit
-
-    got = [0, 0, 0]
-    own = [r for r in rows if r["seed"] in replay.SEEDS]
+    cases = []
     for task in tasks:
         held = [r for r in rows if r["task"] == task.name and r["seed"] in HELD_SEEDS]
-        if task.kind != "causal-lm" or {r["seed"] for r in held} != set(HELD_SEEDS):
-            continue
-        knee = replay.sweep_knee(held, task.name).rank
-        for seed in replay.SEEDS:
-            got[0] += hit(replay.ladder_for(own, task, seed=seed, allow_missing_lr=True).rank, knee)
-            got[1] += hit(replay.ladder_for(own, task, seed=seed, allow_missing_lr=True, second=False).rank, knee)
-            got[2] += 1
-    if not got[2]:
+        if task.kind == "causal-lm" and {r["seed"] for r in held} == set(HELD_SEEDS):
+            knee = replay.sweep_knee(held, task.name).rank
+            cases += [(task, seed, knee) for seed in replay.SEEDS]
+    with_, without, n = report_of.second_seed_tally([r for r in rows if r["seed"] in replay.SEEDS], cases)
+    if not n:
         return None
     return (f"Against a knee measured with other seeds (the three-seed knee of seeds 3-5 at lr 1e-2, which neither "
-            f"the ladder nor its second seed trained; the language-model tasks): the replayed ladder hits {got[0]}/"
-            f"{got[2]} with its second-seed pass, {got[1]}/{got[2]} without.")
+            f"the ladder nor its second seed trained; the language-model tasks): the replayed ladder hits {with_}/"
+            f"{n} with its second-seed pass, {without}/{n} without.")
 
 
 def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | None = None) -> str:

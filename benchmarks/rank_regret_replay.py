@@ -12,7 +12,7 @@ import math
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -148,6 +148,9 @@ class Replay:
     explanation: str
     first_ranks: tuple[int, ...] = ()
     probe_steps: int = 0
+    # the ladder as it ended: (LadderSpec, LadderState, ProbeObs by id), for variants built on it
+    # (benchmarks/second_seed_variants.py); not part of the outcome
+    final: tuple = field(default=(), compare=False, repr=False)
 
 
 def _truncate(curve, steps: int) -> tuple[tuple[int, float], ...]:
@@ -213,7 +216,39 @@ def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
     used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
     text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
     return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],
-                  rec.confidence[1], text, tuple(spec.ranks), spec.probe_steps)
+                  rec.confidence[1], text, tuple(spec.ranks), spec.probe_steps, (spec, state, dict(probes)))
+
+
+def recorded_probe(rows: Sequence[dict], task, seed: int, probe_steps: int):
+    """probe spec (id, rank, lr, seed) -> finished ProbeObs: the recorded sweep run of that rank, rate and seed
+    (`seed` when the spec names none: a one-seed ladder's) cut at `probe_steps`; a rate off the sweep's grid
+    is replayed by the nearest recorded one. KeyError for a run not recorded."""
+    from lorplan.recommend.observe import ProbeObs
+
+    cls = task.kind == "sequence-classification"
+    index = {}
+    for r in rows:
+        if r["task"] == task.name and r["kind"] in ("sweep", "base"):
+            index[(r["rank"], round(r["lr"], 12), r["seed"])] = r
+
+    def on_grid(lr: float) -> float:
+        # the learning-rate pass tries lr / 3 and lr × 3 (recommend.ladder.LR_FACTOR); the sweep's grid is
+        # 1e-3, 3e-3, 1e-2, so 9e-3 is replayed by the recorded 1e-2 (the nearest rate, 11% apart)
+        return min(task.lrs, key=lambda g: abs(math.log(g / lr)))
+
+    def obs_of(d: dict) -> ProbeObs:
+        rank, run_seed = d["rank"], d["seed"] if d["seed"] is not None else seed
+        lr = on_grid(d["lr"])  # the recorded run; the probe keeps the rate the ladder asked for
+        if not cls and rank == 0:  # a causal LM's base probe only evaluates the model before training
+            rec = index[(1, round(lr, 12), run_seed)]
+            curve = _truncate(rec["curve"], 0)
+        else:
+            rec = index[(rank, round(lr, 12), run_seed)]
+            curve = _truncate(rec["curve"], probe_steps)
+        return ProbeObs(id=d["id"], rank=rank, lr=d["lr"], seed=run_seed, state="finished", step=curve[-1][0],
+                        curve=curve, trainable_params=rec.get("trainable"))
+
+    return obs_of
 
 
 def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
@@ -229,33 +264,8 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     decay over its own length instead: benchmarks/rank_regret_probes.py trains them). Missing recorded runs
     raise KeyError, except the learning-rate pass's with allow_missing_lr (it changes the learning rate, never
     the rank)."""
-    from lorplan.recommend.observe import ProbeObs
-
     spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first, probe_steps, second)
-    probe_steps = spec.probe_steps
-    cls = task.kind == "sequence-classification"
-    index = {}
-    for r in rows:
-        if r["task"] == task.name and r["kind"] in ("sweep", "base"):
-            index[(r["rank"], round(r["lr"], 12), r["seed"])] = r
-
-    def on_grid(lr: float) -> float:
-        # the learning-rate pass tries lr / 3 and lr × 3 (recommend.ladder.LR_FACTOR); the sweep's grid is
-        # 1e-3, 3e-3, 1e-2, so 9e-3 is replayed by the recorded 1e-2 (the nearest rate, 11% apart)
-        return min(task.lrs, key=lambda g: abs(math.log(g / lr)))
-
-    def obs_of(d: dict) -> ProbeObs:
-        rank, seed = d["rank"], d["seed"] if d["seed"] is not None else seeds[0]
-        lr = on_grid(d["lr"])  # the recorded run; the probe keeps the rate the ladder asked for
-        if not cls and rank == 0:  # a causal LM's base probe only evaluates the model before training
-            rec = index[(1, round(lr, 12), seed)]
-            curve = _truncate(rec["curve"], 0)
-        else:
-            rec = index[(rank, round(lr, 12), seed)]
-            curve = _truncate(rec["curve"], probe_steps)
-        return ProbeObs(id=d["id"], rank=rank, lr=d["lr"], seed=seed, state="finished", step=curve[-1][0],
-                        curve=curve, trainable_params=rec.get("trainable"))
-
+    obs_of = recorded_probe(rows, task, seeds[0], spec.probe_steps)
     return walk_ladder(spec, task, obs_of, optional=("learning rate",) if allow_missing_lr else ())
 
 

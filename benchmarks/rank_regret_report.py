@@ -248,28 +248,37 @@ def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, se
                    note)
 
 
+def second_seed_tally(rows: Sequence[dict], cases: Sequence[tuple]) -> tuple[int, int, int]:
+    """(hits with the second-seed pass, hits without it, ladders) of the ladders replayed on `rows`, one per
+    (task, training seed, the knee it is scored against) in `cases`."""
+    with_ = without = 0
+    for task, seed, knee in cases:
+        with_ += hit(ladder_for(rows, task, seed=seed, allow_missing_lr=True).rank, knee)
+        without += hit(ladder_for(rows, task, seed=seed, allow_missing_lr=True, second=False).rank, knee)
+    return with_, without, len(cases)
+
+
 def held_out_second_seed(rows: Sequence[dict], tasks: Sequence) -> str | None:
     """The second-seed pass scored against a knee that shares no seed with it: each one-seed ladder (replayed)
     with and without the pass, against the knee of the one recorded seed that neither the ladder nor its second
     seed trained (a noisier truth than three seeds, but independent of both, where the three-seed knee shares
     the second seed's noise). None when no task has the runs."""
-    got = [0, 0, 0]  # with, without, ladders
+    cases = []
     for task in tasks:
         for seed in SEEDS:
             held = [s for s in SEEDS if s not in (seed, second_seed_of((seed,)))]
             try:
-                knee = sweep_knee(rows, task.name, seed=held[0]).rank
-                with_ = ladder_for(rows, task, seed=seed, allow_missing_lr=True)
-                without = ladder_for(rows, task, seed=seed, allow_missing_lr=True, second=False)
-            except (KeyError, ValueError, StopIteration, IndexError):
+                cases.append((task, seed, sweep_knee(rows, task.name, seed=held[0]).rank))
+            except (ValueError, StopIteration, IndexError):
                 continue
-            got[0] += hit(with_.rank, knee)
-            got[1] += hit(without.rank, knee)
-            got[2] += 1
-    if not got[2]:
+    try:
+        with_, without, n = second_seed_tally(rows, cases)
+    except KeyError:  # a run the ladder needs is not recorded
+        return None
+    if not n:
         return None
     return (f"- the second-seed pass against a knee independent of it (the one seed neither the ladder nor its second "
-            f"seed trained, every rank and rate at full length): {got[0]}/{got[2]} hits with it, {got[1]}/{got[2]} "
+            f"seed trained, every rank and rate at full length): {with_}/{n} hits with it, {without}/{n} "
             f"without (replayed)")
 
 

@@ -328,3 +328,21 @@ def test_one_real_probe_trains_its_own_length_and_is_appended(tmp_path):
     assert [s for s, _ in row["curve"]] == [0, 2]  # stopped at its own length (evaluated after the last step)
     assert row["lr"] == 9e-3 and row["alpha"] == 32 and row["trainable"] > 0
     assert [rpp.probe_key(r) for r in rpp.read_probes(path)] == [rpp.probe_key(job)]
+
+
+def test_second_seed_variants_rebuild_the_ladders_own_pass(toy_sizes):
+    """benchmarks/second_seed_variants.py adds the second seed to the ladder without its pass; its "lorplan" variant
+    must be the ladder's own pass (same rank, same steps), and the others pick other ranks of what was measured."""
+    import second_seed_variants as ssv
+
+    rs = rows()
+    for seed in rp.SEEDS:
+        own = rp.ladder_for(rs, TASK, seed=seed, allow_missing_lr=True)
+        assert ssv.with_second_seed(rs, TASK, seed, ssv.VARIANTS["lorplan: the band's low end and up"]) == (
+            own.rank, own.steps)
+        plain = rp.ladder_for(rs, TASK, seed=seed, allow_missing_lr=True, second=False)
+        assert ssv.with_second_seed(rs, TASK, seed, lambda measured, rec, knee: []) == (plain.rank, plain.steps)
+        _, two = ssv.with_second_seed(rs, TASK, seed, ssv.VARIANTS["at most 2 ranks"])
+        assert two == plain.steps + 2 * plain.probe_steps
+    text = ssv.render(ssv.table(rs, [TASK]))
+    assert "| lorplan: the band's low end and up | 3/3 |" in text and "| at most 2 ranks |" in text
