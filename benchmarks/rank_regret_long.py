@@ -5,7 +5,7 @@ At the sweep's own length the three-seed knee moves between seed groups (benchma
 independent halves: seeds 0-2 and 3-5 agree at 160 steps on every LM task, at 40 steps not), so rank_regret's
 hit rate there measures seed noise as much as the recommender. This benchmark asks the same question at 160
 steps: the ground-truth sweep is knee_length.jsonl's 160-step runs (ranks 1-64 × lrs 1e-3, 3e-3, 1e-2 × seeds
-0-2, the classifiers' head trained alone as their base), every task of rank_regret_tasks.TASKS with
+0-2, and seeds 3-5 too at 1e-2 on the language-model tasks; the classifiers' head trained alone as their base), every task of rank_regret_tasks.TASKS with
 steps = 160, and lorplan's ladder (rank_regret_replay.ladder_spec: probes half the planned length, 80 steps)
 is
 
@@ -108,7 +108,8 @@ def report(runs: Sequence[dict], probe_rows: Sequence[dict], tasks: Sequence | N
     lines = ["# The rank-regret tasks planned at 160 steps", "",
              "Made by `python benchmarks/rank_regret_long.py report --write` from "
              "benchmarks/results/knee_length.jsonl (the 160-step runs: ranks 1-64 × lrs 1e-3, 3e-3, 1e-2 × seeds "
-             "0-2, alpha 32; a classifier's base is its head trained alone as long) and "
+             "0-2, and seeds 3-5 too at 1e-2 on the language-model tasks, so their knee averages six seeds there; "
+             "alpha 32; a classifier's base is its head trained alone as long) and "
              "benchmarks/results/rank_regret_long_probes.jsonl (the ladder's probes, trained 80 steps with their "
              "own schedule). The rows are benchmarks/rank_regret.py's (rank_regret_report.outcomes) without the "
              "fixed defaults, pattern and EVA rows, which were not trained at this length. Knee: the smallest "
