@@ -208,27 +208,29 @@ def _ladder_state(run) -> str | None:
     return "running" if alive else "stopped"
 
 
-def _ladder_json(run) -> dict | None:
-    """`"ladder"` of status/wait/list --json: {"state": running|done|stopped} for a ladder's run, else None."""
-    state = _ladder_state(run)
+def _ladder_json(state: str | None) -> dict | None:
+    """`"ladder"` of status/wait/list --json for a run whose _ladder_state is `state`: {"state":
+    running|done|stopped} for a ladder's run, else None."""
     return None if state is None else {"state": state}
 
 
-def _ladder_note(run) -> str | None:
-    """Where a ladder's recommendation is: its probes are only what its driver started so far."""
-    state = _ladder_state(run)
+def _ladder_note(run_id: str, state: str | None) -> str | None:
+    """Where a ladder's recommendation is (`state`: the run's _ladder_state): its probes are only what its
+    driver started so far. None for a plain probe run."""
     if state is None:
         return None
     if state == "done":
-        text = f"run {run.id} is a probe ladder (done): `lorplan recommend --run {run.id}` prints its recommendation"
+        text = f"run {run_id} is a probe ladder (done): `lorplan recommend --run {run_id}` prints its recommendation"
     else:
         stopped = " (it has stopped: re-attaching starts it again)" if state == "stopped" else ""
-        text = (f"run {run.id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
-                f"`lorplan recommend --run {run.id} --wait` waits for its recommendation")
+        text = (f"run {run_id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
+                f"`lorplan recommend --run {run_id} --wait` waits for its recommendation")
     return f"note: {text}"  # one line, as the other notes: a command cut in two is not one to copy
 
 
-def _print_table(st, restarted: bool = False, run=None) -> None:
+def _print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
+    """The run's probes, its ranks compared, its notes, and the ladder note when `ladder` (its _ladder_state)
+    says it is a ladder's run."""
     from lorplan.core.units import format_bytes
 
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
@@ -247,9 +249,9 @@ def _print_table(st, restarted: bool = False, run=None) -> None:
     _print_ranks(st)
     for note, ids in st.notes():
         print(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""))
-    ladder = _ladder_note(run) if run is not None else None
-    if ladder is not None:
-        print(ladder)
+    note = _ladder_note(st.run, ladder)
+    if note is not None:
+        print(note)
     for p in st.probes:
         for w in p.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -292,10 +294,11 @@ def run_status(args) -> int:
         queued = sum(1 for p in st.probes if p.state == "queued")
         print(f"note: the run's scheduler had stopped with {queued} probe(s) queued: started a new one",
               file=sys.stderr)
+    ladder = _ladder_state(run)
     if args.json:
-        print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {}), "ladder": _ladder_json(run)})
+        print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {}), "ladder": _ladder_json(ladder)})
     else:
-        _print_table(st, restarted, run)
+        _print_table(st, restarted, ladder)
     return 0
 
 
@@ -336,9 +339,9 @@ def run_wait(args) -> int:
         st, ladder = _wait_ladder(run, args.timeout)
         ok = ladder == "done"
     if args.json:
-        print_json({**st.to_json(), "ladder": None if ladder is None else {"state": ladder}})
+        print_json({**st.to_json(), "ladder": _ladder_json(ladder)})
     else:
-        _print_table(st, run=run)
+        _print_table(st, ladder=ladder)
     return 0 if ok else 1
 
 
@@ -355,13 +358,11 @@ def run_cancel(args) -> int:
 def run_list(args) -> int:
     from lorplan.probe import runner
     from lorplan.probe.compare import rank_text
-    from lorplan.probe.runs import runs_dir
+    from lorplan.probe.runs import RunDir, runs_dir
 
     rows = runner.summaries()
-    from lorplan.probe.runs import RunDir
-
     for r in rows:  # a ladder's probes ending is not the ladder's end: its driver adds the next pass
-        r["ladder"] = _ladder_json(RunDir(Path(r["path"])))
+        r["ladder"] = _ladder_json(_ladder_state(RunDir(Path(r["path"]))))
     if args.json:
         print_json({"runs_dir": str(runs_dir()), "runs": rows})
         return 0
