@@ -92,8 +92,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
         raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
     notes = []
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
-    uses = ("training uses" if peek.complete else
-            f"training uses the rest; the first {peek.examples + peek.skipped:,} rows hold")
+    uses = peek.uses("training uses")
     what = f"{plan_path}: data.path {plan.data.path}"
     if peek.skipped:  # a broken line or a missing field
         from lorplan.cli._common import skipped_note

@@ -117,7 +117,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     if spec.task == Task.SEQUENCE_CLASSIFICATION and peek is not None and peek.bad_label is not None:
         raise BadInput(f"--data {data}: {peek.bad_label}")  # a label that is no class label (2.5, NaN, true)
     if spec.task == Task.SEQUENCE_CLASSIFICATION and not labelled:
-        seen = "" if peek.complete else f" in its first {peek.examples + peek.skipped:,} rows"
+        seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
         raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
                        f"'label'; these {peek.schema} rows have none{seen}")
     if peek is not None and peek.labels:
@@ -131,9 +131,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         from lorplan.core.data.labels import unlabelled_note
 
         # a label that is null or missing: the probes' classifier trains without those rows
-        uses = ("the probes use" if peek.complete else
-                f"the probes use the rest; the first {peek.examples + peek.skipped:,} rows hold")
-        notes.append(unlabelled_note(f"--data {data}", peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
+        notes.append(unlabelled_note(f"--data {data}", peek.unlabelled, peek.first_unlabelled, peek.labelled,
+                                     peek.uses("the probes use")))
     lora_targets = LoraTargets(modules=tuple(targets) or ("all-linear",))
     peft_target_modules(spec, lora_targets)  # BadInput naming --targets
     check_ranks(spec, lora_targets, ranks, ranks_flag)

@@ -76,6 +76,16 @@ class DataPeek:
         """Examples with a class label among the rows read."""
         return sum(self.labels.values())
 
+    @property
+    def rows_read(self) -> int:
+        """Rows the peek read: usable examples and skipped rows."""
+        return self.examples + self.skipped
+
+    def uses(self, subject: str) -> str:
+        """What goes on without some rows, for a note on them: `subject` ("training uses") when the peek read the
+        whole file, else `subject` "the rest", beside the counts of the rows read."""
+        return subject if self.complete else f"{subject} the rest; the first {self.rows_read:,} rows hold"
+
 
 def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, rows: int = 20_000) -> DataPeek:
     """Read up to `rows` rows of a dataset without tokenizing: enough to accept or refuse it before work starts.
