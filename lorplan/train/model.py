@@ -228,17 +228,25 @@ def quiet_loading(load_bar: bool = False) -> Iterator[None]:
     environment leaves transformers' logging as it is."""
     from transformers.utils import logging as hf_logging
 
-    bars = hf_logging.is_progress_bar_enabled()
-    if bars and not load_bar:
+    hide_bar = hf_logging.is_progress_bar_enabled() and not load_bar
+    if hide_bar:
         hf_logging.disable_progress_bar()
-    if os.environ.get("TRANSFORMERS_VERBOSITY"):
-        try:
+    try:
+        if os.environ.get("TRANSFORMERS_VERBOSITY"):
             yield
-        finally:
-            if bars and not load_bar:
-                hf_logging.enable_progress_bar()
-        return
-    root = hf_logging.get_logger()  # transformers' library logger, configured (its stderr handler added)
+        else:
+            with _held_log(hf_logging.get_logger()):
+                yield
+    finally:
+        if hide_bar:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def _held_log(root: logging.Logger) -> Iterator[None]:
+    """quiet_loading's logging: `root` (transformers' library logger, configured: its stderr handler added)
+    holds its records while the block runs; then the load report is dropped (kept when the block failed) and
+    the rest passed on without terminal escape codes."""
     held = _Held()
     handlers, propagate = root.handlers[:], root.propagate
     root.handlers, root.propagate = [held], False
@@ -250,8 +258,6 @@ def quiet_loading(load_bar: bool = False) -> Iterator[None]:
         raise
     finally:
         root.handlers, root.propagate = handlers, propagate
-        if bars and not load_bar:
-            hf_logging.enable_progress_bar()
         for record in held.records:
             if _is_load_report(record) and not failed:
                 continue
