@@ -186,6 +186,7 @@ def run_new_terms(args, context: int) -> None:
 
     from lorplan.core.memory import TrainingSetup, estimate
     from lorplan.core.memory.full_finetune import full_finetune
+    from lorplan.core.memory.types import CUBLAS_WORKSPACE_BYTES
     from lorplan.core.model import load_spec
 
     def lora(model, task):
@@ -233,7 +234,9 @@ def run_new_terms(args, context: int) -> None:
         model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32, attn_implementation="sdpa").cuda().train()
         measured = _measure(model, list(model.parameters()), lambda: {"input_ids": ids, "labels": ids}, args.steps)
         f = full_finetune(spec, TrainingSetup(micro_batch=mb, seq_len=seq, cuda_context_bytes=context))
-        report(f"full fine-tuning fp32+bf16 autocast, mb{mb} s{seq}", measured, f.total - f.overhead)
+        # allocated = total less the context and the reserve (overhead also holds the cuBLAS workspaces)
+        alloc = f.total - f.overhead + CUBLAS_WORKSPACE_BYTES
+        report(f"full fine-tuning fp32+bf16 autocast, mb{mb} s{seq}", measured, alloc)
         del model
         torch.cuda.empty_cache()
     except Exception as exc:

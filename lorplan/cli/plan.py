@@ -83,8 +83,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal) (overrides --gpu)")
     h.add_argument("--cuda-context", metavar="SIZE|measure",
                    help="CUDA context per GPU: a size (500M = 500MiB), or 'measure' to measure this machine's GPU through NVML "
-                   "(cached per GPU, driver and torch; used from then on); default: a cached measurement, else 500MiB")
-    h.add_argument("--reserve-fraction", metavar="F", help="allocator reserve as a fraction of the peak")
+                   "(cached per GPU, driver and torch; used from then on); default: a cached measurement, else 750MiB")
+    h.add_argument("--reserve-fraction", metavar="F", help="allocator reserve: 512MiB plus F times the allocated peak (default 0.05)")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the plan as JSON (shape in the README)")
     # --write: write_plan_from_cli below builds the plan and writes it atomically

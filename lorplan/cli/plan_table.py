@@ -6,7 +6,7 @@ from __future__ import annotations
 LEGEND = (
     "weights, adapter, optim: the static state; grads, activ: the adapter gradients and everything else (saved "
     "activations, logits, temporaries) alive at the step's peak moment ('peak at': none of the gradients exist "
-    "yet at the loss, all of them at the optimizer step); overhead: CUDA context + allocator reserve. Each row "
+    "yet at the loss, all of them at the optimizer step); overhead: CUDA context + cuBLAS workspaces + allocator reserve. Each row "
     "adds up to total, per GPU."
 )
 

@@ -168,7 +168,7 @@ TOPICS: tuple[HelpTopic, ...] = (
         "the frozen base model. adapter: LoRA weights. optim: optimizer state. grads and activ are taken at the "
         "step's peak moment (the summary under the table names it): grads, the adapter gradients alive then (none yet at "
         "the loss, all of them at the optimizer step); activ, everything else alive then (saved activations, "
-        "logits, temporaries). other: CUDA context and allocator reserve. total: peak per GPU, the sum of the "
+        "logits, temporaries). other: CUDA context, cuBLAS workspaces and allocator reserve. total: peak per GPU, the sum of the "
         "row. The bar compares the total with the GPU's memory; fits says whether it fits; max mb is the "
         "largest micro-batch that fits. The last row, full, is full fine-tuning with the same setup for "
         "reference (every parameter trained: fp32 master weights, fp32 gradients and optimizer states under "

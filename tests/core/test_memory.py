@@ -66,6 +66,24 @@ def test_components_sum_and_static_terms_for_llama_8b():
     assert m.details["logits"] == 12 * 128256 * 2048
 
 
+def test_overhead_is_context_workspaces_and_a_based_reserve_on_cuda_and_nothing_on_cpu():
+    """On CUDA the allocated peak holds two cuBLAS workspaces (32 MiB each on Hopper: the forward's and autograd's
+    backward thread's), and the reserve is 512 MiB + 5% of the allocated peak (fitted on an H200 run and peft's
+    MetaMathQA reserved figures); the CPU kernels have neither, nor a context."""
+    from lorplan.core.memory.types import CUBLAS_WORKSPACE_BYTES, RESERVE_BASE_BYTES
+
+    m = estimate(SPEC, TrainingSetup(cuda_context_bytes=700 * 1024**2), 16)
+    d = m.details
+    assert d["cublas_workspace"] == CUBLAS_WORKSPACE_BYTES == 64 * 1024**2
+    assert d["allocated"] == m.weights + m.adapter + m.optimizer + d["in_step_peak"] + CUBLAS_WORKSPACE_BYTES
+    assert d["allocator_reserve"] == RESERVE_BASE_BYTES + int(0.05 * d["allocated"])
+    assert m.overhead == 700 * 1024**2 + CUBLAS_WORKSPACE_BYTES + d["allocator_reserve"]
+    assert m.total == d["allocated"] + d["allocator_reserve"] + 700 * 1024**2
+    cpu = estimate(SPEC, TrainingSetup(kernels="cpu"), 16)
+    assert cpu.details["cublas_workspace"] == 0 and cpu.details["cuda_context"] == 0
+    assert cpu.details["allocator_reserve"] == int(0.05 * cpu.details["allocated"])
+
+
 def test_qlora_weights_match_the_worked_example():
     # memory.md §3: Llama-3-8B NF4+DQ linear 3.60 GB + embed/head fp32 4.20 GB = 7.80 GB
     m = estimate(SPEC, TrainingSetup(quant="nf4", double_quant=True), 8)

@@ -18,7 +18,13 @@ from dataclasses import dataclass, replace
 from lorplan.core.memory.activations import activation_model
 from lorplan.core.memory.lora_saved import LoraSaved
 from lorplan.core.memory.optimizer import optimizer_states
-from lorplan.core.memory.overhead import allocator_reserve_bytes, cuda_context_bytes, shard
+from lorplan.core.memory.overhead import (
+    allocator_reserve_bytes,
+    cublas_workspace_bytes,
+    cuda_context_bytes,
+    reserve_base_bytes,
+    shard,
+)
 from lorplan.core.memory.phases import GRADIENTS, phase_pieces, step_phases
 from lorplan.core.memory.precision import activation_bytes, autocast_on
 from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
@@ -134,6 +140,8 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
     name, peak = phases[best].name, at[best]
     # the gradients alive at that moment (the pieces phases[best] sums), the rest of the peak is activations
     alive = int(round(sum(p.const for p in phase_pieces(am, ls, ref, grads)[best][1] if p.label == GRADIENTS)))
-    static = weights + opt_alloc + opt_paged
-    overhead = cuda_context_bytes(setup) + allocator_reserve_bytes(static + peak, float(setup.reserve_fraction))
+    workspace = cublas_workspace_bytes(setup)
+    static = weights + opt_alloc + opt_paged + workspace
+    overhead = (cuda_context_bytes(setup) + workspace
+                + allocator_reserve_bytes(static + peak, float(setup.reserve_fraction), reserve_base_bytes(setup)))
     return FullFinetune(params, weights, alive, opt_alloc + opt_paged, peak - alive, overhead, name, grads)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from lorplan.core.memory.types import DEFAULT_CUDA_CONTEXT_BYTES, TrainingSetup
+from lorplan.core.memory.types import (
+    CUBLAS_WORKSPACE_BYTES,
+    DEFAULT_CUDA_CONTEXT_BYTES,
+    RESERVE_BASE_BYTES,
+    TrainingSetup,
+)
 
 
 def cuda_context_bytes(setup: TrainingSetup) -> int:
@@ -18,16 +23,29 @@ def cuda_context_bytes(setup: TrainingSetup) -> int:
     return DEFAULT_CUDA_CONTEXT_BYTES
 
 
-def allocator_reserve_bytes(allocated: int, fraction: float) -> int:
-    """Bytes the caching allocator reserves beyond the allocated peak (a heuristic fraction of it)."""
+def cublas_workspace_bytes(setup: TrainingSetup) -> int:
+    """cuBLAS workspaces a CUDA training step holds in the caching allocator (types.CUBLAS_WORKSPACE_BYTES: the
+    forward thread's and autograd's backward thread's); 0 on CPU."""
+    return 0 if setup.kernels == "cpu" else CUBLAS_WORKSPACE_BYTES
+
+
+def reserve_base_bytes(setup: TrainingSetup) -> int:
+    """The part of the allocator reserve that does not grow with the peak (types.RESERVE_BASE_BYTES); 0 on CPU,
+    where no caching allocator keeps freed blocks."""
+    return 0 if setup.kernels == "cpu" else RESERVE_BASE_BYTES
+
+
+def allocator_reserve_bytes(allocated: int, fraction: float, base: int = 0) -> int:
+    """Bytes the caching allocator reserves beyond the allocated peak: `base` plus a fraction of the peak
+    (heuristic, types.DEFAULT_RESERVE_FRACTION and RESERVE_BASE_BYTES say what it was fitted on)."""
     # torch/cuda/memory.py (memory_reserved >= memory_allocated): the caching allocator rounds blocks up and
-    # keeps freed segments; for fixed-shape steps the gap is taken as a fraction of the allocated peak
-    return int(allocated * fraction)
+    # keeps freed segments for reuse
+    return int(allocated * fraction) + base
 
 
-def allocatable_room(budget: int, context: int, fraction: float) -> float:
+def allocatable_room(budget: int, context: int, fraction: float, base: int = 0) -> float:
     """The largest allocated peak that fits `budget` once the context and allocator_reserve_bytes are added."""
-    return (budget - context) / (1.0 + fraction)
+    return (budget - context - base) / (1.0 + fraction)
 
 
 class Sharded(NamedTuple):

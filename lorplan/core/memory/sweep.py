@@ -20,7 +20,14 @@ from lorplan.core.memory.adapter import adapter_bytes, adapter_tensors, gradient
 from lorplan.core.memory.bounds import context_tokens
 from lorplan.core.memory.lora_saved import LoraSaved, lora_saved, lora_saved_at
 from lorplan.core.memory.optimizer import optimizer_states, states_affine_in_rank
-from lorplan.core.memory.overhead import allocatable_room, allocator_reserve_bytes, cuda_context_bytes, shard
+from lorplan.core.memory.overhead import (
+    allocatable_room,
+    allocator_reserve_bytes,
+    cublas_workspace_bytes,
+    cuda_context_bytes,
+    reserve_base_bytes,
+    shard,
+)
 from lorplan.core.memory.phases import GRADIENTS, phase_coeffs, phase_details, phase_pieces
 from lorplan.core.memory.precision import unquantized_param_bytes
 from lorplan.core.memory.targets import MemoryTargets, memory_targets
@@ -54,7 +61,9 @@ class _Prepared:
     extra_bytes: int  # bytes per parameter of modules_to_save / task heads (peft copies them in their dtype)
     weight_total: int
     context: int
+    workspace: int  # cuBLAS workspaces (overhead.cublas_workspace_bytes)
     reserve: float
+    reserve_base: int  # overhead.reserve_base_bytes
     layer_weight_bytes: int  # one block's weights (FSDP / ZeRO-3 all-gather unit)
     opt_affine: tuple[int, int, int] | None  # (allocated at rank 0, per rank, step counters) when affine
 
@@ -123,7 +132,8 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
                      layer_weight_bytes=layer_w, lora0=t0, lora_per_rank=t1,
                      saved0=ls0, saved1=ls1, n_tensors=n_tensors, coeffs=tuple(phase_coeffs(act, ls0, ls1, setup)),
                      pbytes=pbytes, weight_total=sum(w.values()), extra_bytes=extra_bytes,
-                     context=cuda_context_bytes(setup), reserve=float(setup.reserve_fraction), opt_affine=opt_affine)
+                     context=cuda_context_bytes(setup), workspace=cublas_workspace_bytes(setup),
+                     reserve=float(setup.reserve_fraction), reserve_base=reserve_base_bytes(setup), opt_affine=opt_affine)
     if len(_CACHE) > 256:
         _CACHE.clear()
     _CACHE[key] = prep
@@ -132,12 +142,14 @@ def _prepare(spec: ModelSpec, setup: TrainingSetup) -> _Prepared:
 
 class _Priced(NamedTuple):
     trainable: int
-    static: int  # weights + adapter + optimizer (allocator + paged), per GPU
+    static: int  # weights + adapter + optimizer (allocator + paged) + cuBLAS workspaces, per GPU
     breakdown_parts: tuple[int, int, int, int]  # weights, adapter, gradients, optimizer
     phases: tuple  # (name, const, per_token, per_bs2) per phase
     details: tuple  # (prepared, lora saved, paged, step counters, ddp buckets, gathered weights): see _Details
     context: int
     reserve_fraction: float
+    workspace: int
+    reserve_base: int
 
 
 def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
@@ -162,8 +174,9 @@ def _price(prep: _Prepared, setup: TrainingSetup, rank: int) -> _Priced:
     phases = tuple([(name, c0 + rank * dc + grads * dg + extra, t0 + rank * dt, q)
                     for name, c0, dc, dg, t0, dt, q in prep.coeffs])
     optimizer = opt_alloc + opt_paged
-    return _Priced(trainable, weights + adapter + optimizer, (weights, adapter, grads, optimizer), phases,
-                   (prep, rank, opt_paged, steps, buckets, gathered), prep.context, prep.reserve)
+    return _Priced(trainable, weights + adapter + optimizer + prep.workspace, (weights, adapter, grads, optimizer),
+                   phases, (prep, rank, opt_paged, steps, buckets, gathered), prep.context, prep.reserve,
+                   prep.workspace, prep.reserve_base)
 
 
 def _at(phase: tuple, b: int, s: int) -> int:
@@ -207,7 +220,8 @@ class _Details(Mapping):
             d["in_step_peak"] = peak
             d["allocated"] = allocated
             d["cuda_context"] = p.context
-            d["allocator_reserve"] = allocator_reserve_bytes(allocated, p.reserve_fraction)
+            d["cublas_workspace"] = p.workspace
+            d["allocator_reserve"] = allocator_reserve_bytes(allocated, p.reserve_fraction, p.reserve_base)
             d["peak_phase_" + best] = peak
             self._d = d
         return self._d
@@ -234,8 +248,8 @@ def _breakdown(p: _Priced, micro_batch: int, seq_len: int) -> MemoryBreakdown:
         v = int(c + pt * t + pb * ts)
         if v > peak:
             peak = v
-    reserve = allocator_reserve_bytes(p.static + peak, p.reserve_fraction)
-    return MemoryBreakdown(weights, adapter, grads, optimizer, peak - grads, p.context + reserve,
+    reserve = allocator_reserve_bytes(p.static + peak, p.reserve_fraction, p.reserve_base)
+    return MemoryBreakdown(weights, adapter, grads, optimizer, peak - grads, p.context + p.workspace + reserve,
                            _Details(p, micro_batch, seq_len))
 
 
@@ -244,8 +258,8 @@ def estimate(spec: ModelSpec, setup: TrainingSetup, rank: int) -> MemoryBreakdow
 
     weights/adapter/optimizer: static state (weights.py, adapter.py, optimizer.py). gradients: the adapter
     gradients. activations: the rest of the in-step peak (phases.py over activations.py and lora_saved.py), so
-    that gradients + activations is the predicted in-step peak. overhead: CUDA context + allocator reserve
-    (overhead.py). Sharding divides the static state (overhead.shard).
+    that gradients + activations is the predicted in-step peak. overhead: CUDA context + cuBLAS workspaces +
+    allocator reserve (overhead.py). Sharding divides the static state (overhead.shard).
     """
     return _breakdown(_price(_prepare(spec, setup), setup, rank), setup.micro_batch, setup.seq_len)
 
@@ -254,7 +268,7 @@ class PeakMoment(NamedTuple):
     """What one rank's step holds at its peak moment, per GPU.
 
     phase: the phase that peaks (phases.PHASE_WORDS says it in words). terms: (label, bytes) of everything
-    allocated then (static state, the phase's named pieces, CUDA context, allocator reserve); they add up to
+    allocated then (static state, the phase's named pieces, cuBLAS workspaces, CUDA context, allocator reserve); they add up to
     MemoryBreakdown.total exactly. gradients: the adapter gradients alive then (none at the loss, all of them in
     the optimizer step); in_step: the in-step peak (gradients + the rest)."""
 
@@ -286,14 +300,15 @@ def peak_moment(spec: ModelSpec, setup: TrainingSetup, rank: int) -> PeakMoment:
     if named:  # the pieces are evaluated directly, the phase from its rank coefficients: fold the rounding in
         largest = max(named, key=named.get)
         named[largest] += peak - sum(named.values())
-    reserve = allocator_reserve_bytes(p.static + peak, p.reserve_fraction)
+    reserve = allocator_reserve_bytes(p.static + peak, p.reserve_fraction, p.reserve_base)
     terms = [("base weights", weights), ("adapter weights", adapter), ("optimizer states", optimizer),
-             *named.items(), ("CUDA context", p.context), ("allocator reserve", reserve)]
+             *named.items(), ("cuBLAS workspaces", p.workspace), ("CUDA context", p.context),
+             ("allocator reserve", reserve)]
     return PeakMoment(name, tuple((k, int(v)) for k, v in terms if v > 0), named.get(GRADIENTS, 0), peak)
 
 
 def _room(p: _Priced, budget: int) -> float:
-    return allocatable_room(budget, p.context, p.reserve_fraction) - p.static
+    return allocatable_room(budget, p.context, p.reserve_fraction, p.reserve_base) - p.static
 
 
 def _fits(p: _Priced, budget: int, b: int, s: int) -> bool:
