@@ -284,15 +284,22 @@ CPU_FLOPS = 5e10
 GPU_FLOPS = 1e14
 LOAD_BYTES_PER_SECOND = 5e8  # reading weights from disk into memory
 START_SECONDS = 15.0  # process start, imports (torch, transformers, peft), tokenizer
+# A GPU step of a small model waits on kernel launches and Python, not on FLOPs: on an H200 the ladder's probes of
+# an 8-layer Llama (4 x 82 tokens) and of MiniLM (16 x 6) took 65-90 ms a training step (benchmarks/results/
+# gpu_h200_recommend.log), where FLOPs alone said under 1 ms; the first ladder there planned 7 probes and its
+# budget ran out after 3.
+GPU_STEP_SECONDS = 0.08
 
 
 def estimate_probe_seconds(total_params: int, tokens_per_step: int, steps: int, *, gpu: bool,
                            eval_tokens: int = 0, evals: int = 0) -> float:
     """Wall seconds of one probe, estimated: loading (weights at LOAD_BYTES_PER_SECOND, bf16 on a GPU, fp32
     on CPU) plus 6 · params · tokens FLOPs per training step and 2 · params · tokens per eval token
-    (Kaplan et al. 2020, arXiv 2001.08361, C ≈ 6N per token), at CPU_FLOPS or GPU_FLOPS. Only sizes the
-    first pass; the driver times real probes for the rest."""
+    (Kaplan et al. 2020, arXiv 2001.08361, C ≈ 6N per token), at CPU_FLOPS or GPU_FLOPS, and on a GPU at least
+    GPU_STEP_SECONDS a training step. Only sizes the first pass; the driver times real probes for the rest."""
     flops = GPU_FLOPS if gpu else CPU_FLOPS
     load = START_SECONDS + total_params * (2 if gpu else 4) / LOAD_BYTES_PER_SECOND
-    work = 6 * total_params * tokens_per_step * steps + 2 * total_params * eval_tokens * evals
-    return load + work / flops
+    train = 6 * total_params * tokens_per_step * steps / flops
+    if gpu:
+        train = max(train, GPU_STEP_SECONDS * steps)
+    return load + train + 2 * total_params * eval_tokens * evals / flops

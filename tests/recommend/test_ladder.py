@@ -137,3 +137,20 @@ def test_spare_budget_lengthens_probes_up_to_the_planned_run_within_half_the_bud
     assert lengthen_probes(100, 1000, 1000, 10, 2, seconds_at) == 100  # 5 × 110 s > 500 s: as asked
     assert lengthen_probes(100, 100, 10**6, 10, 2, seconds_at) == 100  # already the planned length
     assert lengthen_probes(100, 1000, 2060, 10, 2, seconds_at) == 190  # 196 fits; rounded down to a tenth
+
+
+def test_probe_seconds_small_model_on_gpu_is_bound_by_steps_not_flops():
+    """A 157M-parameter probe of 100 steps at 4 x 82 tokens: FLOPs alone say 0.03 s of training on a GPU, but the
+    H200 run took 6.5-8.5 s (kernel launches and Python); the estimate keeps GPU_STEP_SECONDS a step. An 8B model
+    is bound by its FLOPs, and the CPU estimate has no floor."""
+    from lorplan.recommend.ladder import GPU_STEP_SECONDS, START_SECONDS, estimate_probe_seconds
+
+    small = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=True)
+    load = START_SECONDS + 157_000_000 * 2 / 5e8
+    assert small == pytest.approx(load + 100 * GPU_STEP_SECONDS)
+    assert 20 < small < 30  # the probes' wall time there was 20-26 s each (load 10-14 s + training)
+    big = estimate_probe_seconds(8_000_000_000, 4 * 2048, 100, gpu=True)
+    flops_only = START_SECONDS + 8e9 * 2 / 5e8 + 6 * 8e9 * 4 * 2048 * 100 / 1e14
+    assert big == pytest.approx(flops_only)
+    cpu = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=False)
+    assert cpu == pytest.approx(START_SECONDS + 157_000_000 * 4 / 5e8 + 6 * 157e6 * 4 * 82 * 100 / 5e10)
