@@ -43,9 +43,34 @@ def _prior_evidence(prior: CapacityPrior) -> list[Evidence]:
     return out
 
 
+# How a probe that did not finish ended, in words (one probe; END_WORDS_MANY for several)
+END_WORDS = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was cancelled", "died": "died"}
+END_WORDS_MANY = {"failed": "failed", "oom": "ran out of memory", "cancelled": "were cancelled", "died": "died"}
+
+
 def _unfinished_words(rows: Sequence[LadderRow]) -> str:
-    words = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was cancelled", "died": "died"}
-    return ", ".join(f"rank {r.rank} {words[r.state]}" for r in rows)
+    """What became of the probes that did not finish, a rank named once per way they ended: "rank 4 was
+    cancelled", "ranks 4 and 8 were cancelled (2 probes each)", "rank 16 ran out of memory (2 probes)"."""
+    parts = []
+    for state in dict.fromkeys(r.state for r in rows):
+        counts: dict[int, int] = {}
+        for r in rows:
+            if r.state == state:
+                counts[r.rank] = counts.get(r.rank, 0) + 1
+        ranks = sorted(counts)
+        if len(ranks) == 1:
+            n = counts[ranks[0]]
+            parts.append(f"rank {ranks[0]} {(END_WORDS_MANY if n > 1 else END_WORDS)[state]}"
+                         + (f" ({n} probes)" if n > 1 else ""))
+            continue
+        names = ", ".join(map(str, ranks[:-1])) + f" and {ranks[-1]}"
+        if len(set(counts.values())) == 1:
+            n = counts[ranks[0]]
+            parts.append(f"ranks {names} {END_WORDS_MANY[state]}" + (f" ({n} probes each)" if n > 1 else ""))
+        else:
+            names = ", ".join(f"{r}" + (f" ({counts[r]} probes)" if counts[r] > 1 else "") for r in ranks)
+            parts.append(f"ranks {names} {END_WORDS_MANY[state]}")
+    return "; ".join(parts)
 
 
 def _learning_rate(knee: Knee, default: tuple[float, str]) -> tuple[float, Evidence]:

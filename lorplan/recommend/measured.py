@@ -13,15 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from lorplan.recommend.capacity import AdapterSize, capacity_prior
-from lorplan.recommend.combine import combine
+from lorplan.recommend.combine import END_WORDS, combine
 from lorplan.recommend.curves import MIN_POINTS, extrapolate
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.knee import Knee, find_knee
 from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, trained_seeds
 from lorplan.recommend.observe import ProbeObs, rank_probes
 from lorplan.recommend.types import Evidence, Fit, LadderRow, Recommendation
-
-WORDS = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was cancelled", "died": "died"}
 
 
 @dataclass(frozen=True)
@@ -139,8 +137,11 @@ def _extrapolation_evidence(rows: Sequence[LadderRow], spec: LadderSpec) -> Evid
     done = [r for r in rows if r.predicted_loss is not None]
     if not done:
         return None
-    parts = [f"rank {r.rank}{f' (seed {r.seed})' if len(spec.seeds) > 1 else ''}: {r.eval_loss:.4g} at step "
-             f"{r.steps} -> {r.predicted_loss:.4g} ± {r.predicted_error:.2g}" for r in done[:8]]
+    rates = len({r.learning_rate for r in done}) > 1  # the rate pass: one rank at several rates
+    seeds = len({r.seed for r in done}) > 1
+    parts = [f"rank {r.rank}{f' at lr {r.learning_rate:g}' if rates else ''}{f' (seed {r.seed})' if seeds else ''}: "
+             f"{r.eval_loss:.4g} at step {r.steps} -> {r.predicted_loss:.4g} ± {r.predicted_error:.2g}"
+             for r in done[:8]]
     more = f" and {len(done) - 8} more" if len(done) > 8 else ""
     return Evidence("extrapolation", None,
                     f"the planned training is {spec.planned_steps:,} steps and the probes ran {spec.probe_steps:,}, "
@@ -294,7 +295,7 @@ def _check_verdict(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeObs
         return PatternCheck(True, math.nan, math.nan, 0.0, f"being checked: probe {passed.probes[0]} trains the "
                                                            "pattern")
     if probe.state != "finished" or probe.eval_loss is None or twin is None:
-        why = WORDS.get(probe.state, probe.state) if probe.state != "finished" else "measured no eval loss"
+        why = END_WORDS.get(probe.state, probe.state) if probe.state != "finished" else "measured no eval loss"
         return PatternCheck(True, math.nan, math.nan, 0.0, f"not checked: the pattern probe {probe.id} {why}")
     return pattern_check(probe.eval_loss, twin.eval_loss, one_seed_spread(rec.ladder, rec.learning_rate), rec.rank)
 
@@ -451,7 +452,7 @@ def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow]) -> str:
     base = [o for o in obs if o.rank == 0]
     lost = [o for o in base if o.ended and o.eval_loss is None]
     if base and len(lost) == len(base):
-        states = ", ".join(sorted({WORDS.get(o.state, o.state) for o in lost}))
+        states = ", ".join(sorted({END_WORDS.get(o.state, o.state) for o in lost}))
         return (f"the base probe {states}, so no rank's improvement over the base can be measured: the rank is "
                 "the capacity prior's")
     if not usable:

@@ -91,6 +91,23 @@ def test_unfinished_probes_widen_the_band():
     assert "rank 64 ran out of memory" in lost.explanation and "band reaches up to it" in lost.explanation
 
 
+def test_unfinished_probes_name_each_rank_once():
+    """A ladder cut short with two seeds per rank (as gpu_recommend_check's demo was on the H200) names each rank
+    once, not "rank 4 was cancelled, rank 4 was cancelled, …"."""
+    lost = [LadderRow(r, 1e-3, None, seed=s, state="cancelled") for s in (1, 2) for r in (4, 8, 16, 32)]
+    rows = ladder({4: 2.5, 16: 2.02}) + lost + [LadderRow(64, 1e-3, None, state="oom"),
+                                                 LadderRow(64, 1e-3, None, seed=1, state="oom"),
+                                                 LadderRow(2, 1e-3, None, state="failed")]
+    rec = combine(prior(), default_lr=LR, ladder=rows, base_loss=3.0)
+    (words,) = [e.explanation for e in rec.evidence if e.source == "ladder" and "did not finish" in e.explanation]
+    assert ("11 probe(s) did not finish (ranks 4, 8, 16 and 32 were cancelled (2 probes each); rank 64 ran out of "
+            "memory (2 probes); rank 2 failed)") in words
+    uneven = [LadderRow(4, 1e-3, None, state="cancelled"), LadderRow(8, 1e-3, None, state="cancelled"),
+              LadderRow(8, 1e-3, None, seed=1, state="cancelled")]
+    rec = combine(prior(), default_lr=LR, ladder=ladder({4: 2.5, 16: 2.02}) + uneven, base_loss=3.0)
+    assert any("ranks 4, 8 (2 probes) were cancelled" in e.explanation for e in rec.evidence)
+
+
 def test_pattern_and_price_are_carried():
     spec = load_spec(QWEN)
     setup = TrainingSetup(seq_len=512)

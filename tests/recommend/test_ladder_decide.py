@@ -10,6 +10,7 @@ from lorplan.recommend import measured
 from lorplan.recommend.decide import Budget, halving, next_pass, probe_specs, rank_curves
 from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
 from lorplan.recommend.observe import ProbeObs
+from lorplan.recommend.types import LadderRow
 
 LR = 1e-3
 
@@ -184,3 +185,20 @@ def test_a_budget_spent_before_any_probe_started_says_the_device_was_busy():
                     curve=((0, 3.0), (80, 2.9))), *waited[1:]]
     rec, _ = measured.recommendation(s, ran, state)
     assert "no probe ever started" not in " | ".join(e.explanation for e in rec.evidence)
+
+
+def test_extrapolation_names_the_rate_and_seed_where_a_rank_has_several():
+    """The rate pass trains one rank at three rates, and the second-seed pass a rank again: the extrapolation's
+    words tell those probes apart (the H200 run printed "rank 4: …; rank 4: …; rank 4: …")."""
+    from lorplan.recommend.measured import _extrapolation_evidence
+
+    def row(lr, seed=0):
+        return LadderRow(4, lr, 2.0, steps=80, seed=seed, predicted_loss=1.9, predicted_error=0.01)
+
+    words = _extrapolation_evidence([row(3e-4), row(1e-3), row(3e-3)], spec()).explanation
+    assert "rank 4 at lr 0.0003: 2 at step 80" in words and "rank 4 at lr 0.003:" in words
+    words = _extrapolation_evidence([row(1e-3), row(1e-3, seed=1)], spec()).explanation
+    assert "rank 4 (seed 0):" in words and "rank 4 (seed 1):" in words and "at lr" not in words
+    words = _extrapolation_evidence([row(1e-3), LadderRow(16, 1e-3, 1.9, steps=80, predicted_loss=1.8,
+                                                          predicted_error=0.01)], spec()).explanation
+    assert "rank 4: 2 at step 80" in words and "seed" not in words
