@@ -33,13 +33,16 @@ WINDOW=${GPU_WINDOW_S:-525}  # seconds since this script started, for every chec
     timeout 170 $PY benchmarks/gpu_probe_check.py "${tok[@]}" --timeout 75
     echo "exit $?"
     echo "== benchmarks/gpu_recommend_check.py"
-    # about 3 minutes on an H200; its --deadline stops the ladders and prints what ended, before timeout kills it
+    # both ladders whole took 263 s on an H200 with 5 demo probes at a time (results/gpu_h200_recommend.log; the
+    # first run, 3 at a time with 175 s, stopped the demo after 6 of 15 probes); the memory and probe checks
+    # before it took about 200 s. Its --deadline stops the ladders and prints what ended, before timeout kills it
     left=$((WINDOW - SECONDS - 20))
-    deadline=$((left < 175 ? left : 175))
+    deadline=$((left < 330 ? left : 330))
     if [ "$deadline" -lt 60 ]; then
         echo "skipped: ${left} s left of the ${WINDOW} s window"
     else
-        timeout $((deadline + 20)) $PY benchmarks/gpu_recommend_check.py "${tok[@]}" --deadline "$deadline"
+        timeout $((deadline + 20)) $PY benchmarks/gpu_recommend_check.py "${tok[@]}" --deadline "$deadline" \
+            --demo-parallel 5
         echo "exit $?"
     fi
 } 2>&1 | tee "$LOG"
