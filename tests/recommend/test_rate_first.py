@@ -246,3 +246,32 @@ def test_no_second_seed_pass_without_a_second_seed_a_knee_a_rank_to_check_or_the
     assert not spent.specs and "does not buy" in spent.skipped and "second seed at ranks 8, 16, 32, 64" in spent.skipped
     words = [e.explanation for e in measured.recommendation(s, obs, state.with_pass(spent))[0].evidence]
     assert any(w.startswith("no second seed pass: the budget left") for w in words)
+
+
+def test_the_ranks_pass_buys_what_the_timed_rate_probes_say_the_budget_left_affords():
+    """On the H200 a 2-minute ladder's rate probes took 25 s each where the first estimate said 16: the ranks
+    queued after them were all cancelled half-way. The ranks pass now keeps what the measured probe time
+    affords, the ranks nearest the reference first (the larger of two as near), and says so when none fits."""
+    s = spec(budget_seconds=100.0)
+    state, obs = _run_lr_pass(s, {LO: 2.5, LR: 2.2, HI: 2.1})  # every probe took 10 s of wall time
+
+    def ranks_at(now):
+        return next_pass(s, state, obs, knee_rank=None, now=now)
+
+    assert [d["rank"] for d in ranks_at(0.0).specs] == [64, 16, 1]  # the budget is whole: every rank
+    assert [d["rank"] for d in ranks_at(75.0).specs] == [16, 1]  # 25 s left: two probes of 10 s
+    one = ranks_at(85.0)  # 15 s: one, the larger of the two ranks ×4 from the reference
+    assert [d["rank"] for d in one.specs] == [16] and one.ranks == (16,) and math.isclose(one.learning_rate, HI)
+    none = ranks_at(95.0)
+    assert none.name == "first" and not none.specs and math.isclose(none.learning_rate, HI)
+    assert "the budget left (5 s) does not buy ranks 1, 16, 64 at learning rate" in none.skipped
+    assert "about 10 s a probe, measured" in none.skipped
+    # the recommendation then rests on the reference rank and says why no other rank was measured
+    state = state.with_pass(none)
+    assert math.isclose(state.ladder_rate(s), HI)
+    rec, _ = measured.recommendation(s, obs, state)
+    assert rec.rank == 4 and any("no first pass: the budget left" in e.explanation for e in rec.evidence)
+    # without a budget nothing is cut
+    free = spec(budget_seconds=None)
+    state, obs = _run_lr_pass(free, {LO: 2.5, LR: 2.2, HI: 2.1})
+    assert [d["rank"] for d in next_pass(free, state, obs, None, now=1e6).specs] == [64, 16, 1]
