@@ -39,44 +39,57 @@ def _err(est: float, meas: float) -> str:
     return f"{100 * (est - meas) / meas:+6.1f}%"
 
 
-def _row(name: str, m, measured) -> None:
-    a, r, n = measured
-    ea = m.details["allocated"] / GIB
-    er = ea + m.details["allocator_reserve"] / GIB
-    en = m.total / GIB
-    print(f"{name:<22} {a:7.3f} {ea:7.3f} {_err(ea, a)}   {r:7.3f} {er:7.3f} {_err(er, r)}   {n:7.3f} {en:7.3f} "
-          f"{_err(en, n)}")
-
-
-def main() -> None:
+def reprice() -> list[tuple[str, tuple[float, float, float], tuple[float, float, float]]]:
+    """(case, measured (allocated, reserved, NVML), estimate (allocated, allocated + reserve, total)) in GiB for
+    every case of the memory and probe checks, priced with today's memory model."""
     import gpu_probe_check
 
     from lorplan.core.memory import TrainingSetup, estimate
-    from lorplan.core.memory.types import CUBLAS_WORKSPACE_BYTES
     from lorplan.core.model import load_spec
 
-    print(f"{'case (GiB)':<22} {'alloc':>7} {'est':>7} {'':>7}   {'reserv':>7} {'est':>7} {'':>7}   {'NVML':>7} "
-          f"{'est':>7}")
+    def est(m) -> tuple[float, float, float]:
+        alloc = m.details["allocated"] / GIB
+        return alloc, alloc + m.details["allocator_reserve"] / GIB, m.total / GIB
+
+    rows = []
     spec = load_spec("HuggingFaceTB/SmolLM2-135M-Instruct")
     for (quant, gc), measured in MEMORY_CHECK.items():
         setup = TrainingSetup(quant=quant, double_quant=quant != "none", micro_batch=4, seq_len=1024,
                               grad_checkpointing=gc, cuda_context_bytes=int(MEMORY_CHECK_CONTEXT * GIB))
-        _row(f"{'bf16' if quant == 'none' else 'nf4+dq'}{' +GC' if gc else ''} (memory)", estimate(spec, setup, 16),
-             measured)
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "llama"
-        folder.mkdir()
-        tok = Path(".gpu/tokenizer")
-        gpu_probe_check.make_model(folder, str(tok) if tok.is_dir() else None)
-        llama = load_spec(str(folder))
-        for quant, measured in PROBE_CHECK.items():
-            setup = TrainingSetup(quant=quant, micro_batch=4, seq_len=512)
-            _row(f"{'bf16' if quant == 'none' else 'nf4'} (probe)", estimate(llama, setup, 16), measured)
+        name = f"{'bf16' if quant == 'none' else 'nf4+dq'}{' +GC' if gc else ''} (memory)"
+        rows.append((name, measured, est(estimate(spec, setup, 16))))
+    with tempfile.TemporaryDirectory() as tmp:  # the probe check's model: its config is all the estimate reads
+        from transformers import LlamaConfig
+
+        config = LlamaConfig(**gpu_probe_check.CONFIG)
+        config.dtype = "bfloat16"  # make_model saves its random weights in bf16
+        config.save_pretrained(tmp)
+        llama = load_spec(tmp)
+    for quant, measured in PROBE_CHECK.items():
+        setup = TrainingSetup(quant=quant, micro_batch=4, seq_len=512)
+        rows.append((f"{'bf16' if quant == 'none' else 'nf4'} (probe)", measured, est(estimate(llama, setup, 16))))
+    return rows
+
+
+def ladder_now() -> list[tuple[str, float, float, float]]:
+    """(probe, measured MiB, the estimate printed then, the estimate with the cuBLAS workspaces priced since)."""
+    from lorplan.core.memory.types import CUBLAS_WORKSPACE_BYTES
+
+    return [(name, meas, then, then + CUBLAS_WORKSPACE_BYTES / MIB) for name, (meas, then) in LADDER.items()]
+
+
+def main() -> None:
+    from lorplan.core.memory.types import CUBLAS_WORKSPACE_BYTES
+
+    print(f"{'case (GiB)':<22} {'alloc':>7} {'est':>7} {'':>7}   {'reserv':>7} {'est':>7} {'':>7}   {'NVML':>7} "
+          f"{'est':>7}")
+    for name, (a, r, n), (ea, er, en) in reprice():
+        print(f"{name:<22} {a:7.3f} {ea:7.3f} {_err(ea, a)}   {r:7.3f} {er:7.3f} {_err(er, r)}   {n:7.3f} "
+              f"{en:7.3f} {_err(en, n)}")
     print(f"\nladder probes (MiB): measured max_memory_allocated / the estimate printed then, and with the "
           f"{CUBLAS_WORKSPACE_BYTES // MIB} MiB of cuBLAS workspaces priced since")
-    for name, (meas, est) in LADDER.items():
-        now = est + CUBLAS_WORKSPACE_BYTES / MIB
-        print(f"  {name:<14} {meas:7.1f}  then {est:7.1f} ({meas / est:.3f}x)  now {now:7.1f} ({meas / now:.3f}x)")
+    for name, meas, then, now in ladder_now():
+        print(f"  {name:<14} {meas:7.1f}  then {then:7.1f} ({meas / then:.3f}x)  now {now:7.1f} ({meas / now:.3f}x)")
 
 
 if __name__ == "__main__":
