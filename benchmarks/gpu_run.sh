@@ -2,7 +2,8 @@
 # The GPU checks in one command, on the lent GPU machine (prepared by benchmarks/gpu_prepare.sh):
 #     run(command="bash benchmarks/gpu_run.sh", carry=[".gpu"], timeout_s=540)
 # Installs the carried wheels into /tmp/site, then runs gpu_memory_check.py (bf16 and QLoRA NF4, with and
-# without gradient checkpointing), gpu_probe_check.py (an NF4 and a bf16 probe through the real scheduler) and
+# without gradient checkpointing), gpu_probe_check.py (probes through the real scheduler and lorplan's engine:
+# NF4, bf16, and what the first H200 run left unchecked, LLM.int8, FP4, 8-bit and paged 8-bit AdamW) and
 # gpu_recommend_check.py (the demo ladder and a causal-LM ladder of `lorplan recommend`), printing measured peak
 # memory beside the estimate. Each check has a time cap and the last gets what is left of WINDOW seconds, so the
 # whole run ends inside the call's 540 s. The log is also written to $OUT/gpu.log when $OUT is set.
@@ -30,7 +31,9 @@ WINDOW=${GPU_WINDOW_S:-525}  # seconds since this script started, for every chec
     echo "== benchmarks/gpu_probe_check.py"
     tok=()
     [ -d .gpu/tokenizer ] && tok=(--tokenizer .gpu/tokenizer)
-    timeout 170 $PY benchmarks/gpu_probe_check.py "${tok[@]}" --timeout 75
+    # about 25-30 s a probe on an H200 (load 10-15 s)
+    timeout 250 $PY benchmarks/gpu_probe_check.py "${tok[@]}" --timeout 75 \
+        --variants nf4,none,int8,fp4,nf4-dq-paged8,bf16-adamw8
     echo "exit $?"
     echo "== benchmarks/gpu_recommend_check.py"
     # both ladders whole took 263 s on an H200 with 5 demo probes at a time (results/gpu_h200_recommend.log; the
@@ -41,8 +44,12 @@ WINDOW=${GPU_WINDOW_S:-525}  # seconds since this script started, for every chec
     if [ "$deadline" -lt 60 ]; then
         echo "skipped: ${left} s left of the ${WINDOW} s window"
     else
+        # short of the 263 s both ladders took, the causal-LM ladder alone (the demo's ran whole on the first run;
+        # the causal-LM one then had its ranks pass cancelled by its budget, which it now cuts to fit)
+        only=()
+        [ "$deadline" -lt 250 ] && only=(--only lm)
         timeout $((deadline + 20)) $PY benchmarks/gpu_recommend_check.py "${tok[@]}" --deadline "$deadline" \
-            --demo-parallel 5
+            --demo-parallel 5 "${only[@]}"
         echo "exit $?"
     fi
 } 2>&1 | tee "$LOG"
