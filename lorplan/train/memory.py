@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import resource
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -149,8 +150,13 @@ class MemoryMeter:
             rss_peak_bytes(), self.rss_before, int(stats.get("active_bytes.all.peak", 0)), self.nvml_peak)
 
 
-def report_lines(measured: MeasuredMemory, estimate_total: int | None) -> list[str]:
-    """Human lines comparing measured peak memory with the plan's estimate."""
+def report_lines(measured: MeasuredMemory, estimate_total: int | None,
+                 details: Mapping[str, int] | None = None) -> list[str]:
+    """Human lines comparing measured peak memory with the plan's estimate. On CUDA, with the estimate's
+    details (plans since the memory model priced the cuBLAS workspaces): torch's allocated peak against the
+    estimate's allocated peak, its reserved peak against allocated + allocator reserve, and NVML's figure for the
+    process against the total (the only one holding the CUDA context), as benchmarks/gpu_memory_check.py compares
+    them; without details, the reserved peak against the total."""
     from lorplan.core.units import format_bytes
 
     lines = []
@@ -164,9 +170,19 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None) -> list[s
         lines.append(f"peak memory (CPU RSS): {format_bytes(measured.peak_rss_bytes)}, of which "
                      f"{format_bytes(measured.comparable_bytes)} since the model was loaded "
                      "(RSS includes libraries; the plan estimates one GPU)")
-    if estimate_total:
-        ratio = measured.comparable_bytes / estimate_total
-        lines.append(f"planned: {format_bytes(estimate_total)}; measured/planned = {ratio:.2f}")
-    else:
+    if not estimate_total:
         lines.append("planned: the plan has no [estimate] to compare with")
+        return lines
+    d = details or {}
+    if measured.device == "cuda" and "allocated" in d and "allocator_reserve" in d:
+        allocated, reserved = d["allocated"], d["allocated"] + d["allocator_reserve"]
+        pairs = [("allocated", measured.peak_allocated_bytes, allocated),
+                 ("reserved", measured.peak_reserved_bytes, reserved),
+                 ("process (NVML)", measured.peak_nvml_bytes, estimate_total)]
+        ratios = ", ".join(f"{name} {got / want:.2f}" for name, got, want in pairs if got and want)
+        lines.append(f"planned: allocated {format_bytes(allocated)}, reserved {format_bytes(reserved)}, total "
+                     f"{format_bytes(estimate_total)} (with the CUDA context); measured/planned: {ratios}")
+        return lines
+    ratio = measured.comparable_bytes / estimate_total
+    lines.append(f"planned: {format_bytes(estimate_total)}; measured/planned = {ratio:.2f}")
     return lines

@@ -158,7 +158,8 @@ def _report(result: TrainResult, plan) -> None:
     if result.eval_loss is not None:
         accuracy = f", accuracy {result.eval_accuracy:.3f}" if result.eval_accuracy is not None else ""
         print(f"eval loss: {result.eval_loss:.4f}{accuracy}")
-    for line in report_lines(result.memory, result.estimate_total_bytes):
+    for line in report_lines(result.memory, result.estimate_total_bytes,
+                             plan.estimate.details if plan.estimate is not None else None):
         print(line)
     print(f"adapter saved to {result.adapter_dir}")
 
