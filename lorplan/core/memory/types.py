@@ -33,23 +33,24 @@ DTYPE_BYTES = {DType.BF16: 2, DType.FP16: 2, DType.FP32: 4}
 DEFAULT_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 # CUDA context + loaded kernels as NVML sees them before the first tensor. transformers'
 # model_memory_anatomy.md measured 1.3 GB (V100, CUDA 11.2); lazy module loading (CUDA >= 11.7) lowers it.
-# benchmarks/gpu_memory_check.py measured 0.693-0.738 GiB on an H200 (driver 580, CUDA 13, torch 2.11; results in
-# benchmarks/results/gpu_h200.md), above the 500 MiB this default was before, so it is 750 MiB.
+# benchmarks/gpu_memory_check.py measured 0.693-0.738 GiB on an H200 (driver 580, CUDA 13, torch 2.11;
+# benchmarks/results/gpu_h200_run.log), above the 500 MiB this default was before, so it is 750 MiB.
 # Used when no GPU is present to measure it (lorplan.core.gpu measures it through NVML when one is).
 DEFAULT_CUDA_CONTEXT_BYTES = 750 * 1024**2
 # Caching-allocator reserve over allocated for fixed-shape steps (heuristic; reported separately): a base plus a
 # fraction of the allocated peak. A fraction alone fitted either large models or small ones: against peft's
 # MetaMathQA max_memory_reserved (Llama-3.2-3B, 21-35 GB allocated) 5% was within 2%, but on an H200
-# (benchmarks/results/gpu_h200.md: six LoRA/QLoRA steps of 1.8-6.7 GiB) the gap was 0.41-1.39 GiB, 10-29% of the
-# allocated peak, and the 5% left the reserved peak 18% short. 512 MiB + 5% is within 8.5% of all ten (4.2% mean).
+# (benchmarks/results/gpu_h200_run.log, re-priced by benchmarks/gpu_h200_reprice.py: six LoRA/QLoRA steps of
+# 1.8-6.7 GiB) the gap was 0.41-1.39 GiB, 10-29% of the allocated peak, and the 5% left the reserved peak 18%
+# short. 512 MiB + 5% is within 8.5% of all ten (4.2% mean).
 DEFAULT_RESERVE_FRACTION = 0.05
 RESERVE_BASE_BYTES = 512 * 1024**2
 # cuBLAS workspaces: PyTorch gives each (cuBLAS handle, stream) its own workspace from the caching allocator, so it
 # counts in max_memory_allocated (aten/src/ATen/cuda/CublasHandlePool.cpp: 32 MiB on compute capability 9-12,
 # Hopper and Blackwell; ":4096:2:16:8" = 8.125 MiB before them), and handles are per thread: the forward pass and
 # autograd's backward thread hold one each. The H200 checks measured a constant 64.8 MiB of max_memory_allocated
-# beyond the traced tensors on every small model (benchmarks/results/gpu_h200.md). Priced at the Hopper size,
-# which older GPUs hold 48 MiB less of.
+# beyond the traced tensors on every small model (benchmarks/results/gpu_h200_recommend.log). Priced at the
+# Hopper size, which older GPUs hold 48 MiB less of.
 CUBLAS_WORKSPACE_BYTES = 2 * 32 * 1024**2
 MAX_CUDA_CONTEXT_BYTES = 64 * 1024**3
 MAX_RESERVE_FRACTION = 1.0  # a reserve as large as the whole allocated peak
