@@ -41,7 +41,7 @@ DEFAULT_CUDA_CONTEXT_BYTES = 750 * 1024**2
 # fraction of the allocated peak. A fraction alone fitted either large models or small ones: against peft's
 # MetaMathQA max_memory_reserved (Llama-3.2-3B, 21-35 GB allocated) 5% was within 2%, but on an H200
 # (benchmarks/results/gpu_h200_run.log, re-priced by benchmarks/gpu_h200_reprice.py: six LoRA/QLoRA steps of
-# 1.8-6.7 GiB) the gap was 0.41-1.39 GiB, 10-29% of the allocated peak, and the 5% left the reserved peak 18%
+# 1.8-6.7 GiB) the gap was 0.41-1.39 GiB, 10-29% of the allocated peak, and the 5% left the reserved peak up to 20%
 # short. 512 MiB + 5% is within 8.5% of all ten (4.2% mean).
 DEFAULT_RESERVE_FRACTION = 0.05
 RESERVE_BASE_BYTES = 512 * 1024**2
