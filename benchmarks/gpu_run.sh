@@ -25,6 +25,11 @@ WINDOW=${GPU_WINDOW_S:-525}  # seconds since this script started, for every chec
     $PY -c "import torch, transformers, peft; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), \
 'transformers', transformers.__version__, 'peft', peft.__version__)"
     $PY -c "import bitsandbytes; print('bitsandbytes', bitsandbytes.__version__)" || echo "bitsandbytes: not importable"
+    echo "== lorplan gpus; lorplan plan --gpu 0 --cuda-context measure (the CLI's NVML paths, a few seconds)"
+    timeout 60 $PY -m lorplan gpus
+    timeout 120 $PY -m lorplan plan --model HuggingFaceTB/SmolLM2-135M-Instruct --ranks 16 --micro-batch 4 \
+        --seq-len 1024 --gpu 0 --cuda-context measure
+    echo "exit $?"
     echo "== benchmarks/gpu_memory_check.py"
     timeout 210 $PY benchmarks/gpu_memory_check.py
     echo "exit $?"
