@@ -45,7 +45,7 @@ def _prior_evidence(prior: CapacityPrior) -> list[Evidence]:
 
 # How a probe that did not finish ended, in words (one probe; END_WORDS_MANY for several)
 END_WORDS = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was cancelled", "died": "died"}
-END_WORDS_MANY = {"failed": "failed", "oom": "ran out of memory", "cancelled": "were cancelled", "died": "died"}
+END_WORDS_MANY = {**END_WORDS, "cancelled": "were cancelled"}
 
 
 def _unfinished_words(rows: Sequence[LadderRow]) -> str:

@@ -181,28 +181,26 @@ def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], kne
     return None
 
 
-def _ranks_at_rate(spec: LadderSpec, obs: Sequence[ProbeObs], b: Budget | None = None) -> Pass:
+def _ranks_at_rate(spec: LadderSpec, obs: Sequence[ProbeObs], b: Budget) -> Pass:
     """rate_first's "first" pass: the first-pass ranks but the reference (measured at every rate already),
     largest first, at the learning-rate pass's best rate; and the second pattern probe. When the learning-rate
     pass's timed probes say the budget left cannot buy them all (the first estimate of a probe's time was too
-    low), the pattern probe goes first, then the ranks farthest from the reference (the larger of two as far
-    kept): a rank the budget would cancel half-way measures nothing."""
+    low), the pattern probe is dropped and _cut keeps the ranks nearest the reference (the larger of two as near):
+    a rank the budget would cancel half-way measures nothing."""
     rate, _ = chosen_rate(spec, obs)
     ranks = sorted((r for r in spec.ranks if r != spec.reference_rank), reverse=True)
-    pattern = _pattern_second(spec, rate)
     specs = probe_specs(ranks, spec, rate=rate)
-    if b is not None and b.per_probe is not None and ranks:
-        fit = b.affordable(len(specs) + len(pattern), spec.parallel)
-        if fit < len(specs) + len(pattern):
-            pattern = ()
-            ref = spec.reference_rank or ranks[-1]
-            near = sorted(ranks, key=lambda r: (abs(math.log(r / ref)), -r))[:fit // len(spec.seeds)]
-            if not near:
-                return Pass("first", skipped=f"the budget left ({b.left or 0:,.0f} s) does not buy ranks "
-                                             f"{', '.join(map(str, sorted(ranks)))} at learning rate {rate:g} "
-                                             f"(about {b.per_probe:,.0f} s a probe, measured)", learning_rate=rate)
-            ranks = sorted(near, reverse=True)
-            specs = probe_specs(ranks, spec, rate=rate)
+    pattern = _pattern_second(spec, rate)
+    wanted = len(specs) + len(pattern)
+    if ranks and b.per_probe is not None and b.affordable(wanted, spec.parallel) < wanted:
+        ref = spec.reference_rank or ranks[-1]
+        near = sorted(ranks, key=lambda r: (abs(math.log(r / ref)), -r))
+        kept, why = _cut(probe_specs(near, spec, rate=rate), len(near), spec, b,
+                         f"ranks {', '.join(map(str, sorted(ranks)))} at learning rate {rate:g}")
+        if not kept:
+            return Pass("first", skipped=why, learning_rate=rate)
+        ranks = sorted({d["rank"] for d in kept}, reverse=True)
+        specs, pattern = probe_specs(ranks, spec, rate=rate), ()
     return Pass("first", specs=specs + pattern, ranks=tuple(sorted(ranks)), learning_rate=rate)
 
 

@@ -264,8 +264,8 @@ def test_the_ranks_pass_buys_what_the_timed_rate_probes_say_the_budget_left_affo
     assert [d["rank"] for d in one.specs] == [16] and one.ranks == (16,) and math.isclose(one.learning_rate, HI)
     none = ranks_at(95.0)
     assert none.name == "first" and not none.specs and math.isclose(none.learning_rate, HI)
-    assert "the budget left (5 s) does not buy ranks 1, 16, 64 at learning rate" in none.skipped
-    assert "about 10 s a probe, measured" in none.skipped
+    assert "the budget left (5 s) does not buy the ranks 1, 16, 64 at learning rate" in none.skipped
+    assert "(3 probe(s), about 10 s each)" in none.skipped
     # the recommendation then rests on the reference rank and says why no other rank was measured
     state = state.with_pass(none)
     assert math.isclose(state.ladder_rate(s), HI)
