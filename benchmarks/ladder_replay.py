@@ -11,11 +11,13 @@ from dataclasses import replace
 
 
 def replay_passes(spec, state, probes: dict, lookup: Callable[[dict], object | None], *,
-                  optional: Collection[str] = ()):
+                  optional: Collection[str] = (), clock: Callable[[dict], float] | None = None):
     """Run the ladder's passes after those in `state` (whose probes are in `probes`, id -> ProbeObs) until it
     asks for none, each probe spec (id, rank, lr, seed) replayed by lookup(spec) -> ProbeObs. lookup returns
     None for a probe it cannot replay (left out and listed as missing) or raises KeyError, which stops the
-    replay unless the pass is named in `optional` (then the pass is recorded as skipped).
+    replay unless the pass is named in `optional` (then the pass is recorded as skipped). clock(probes) -> the
+    seconds since the ladder started, as the driver's `now` (every pass asked at 0.0 when None: no time passes,
+    so a spec's budget is never spent).
 
     Returns (the final recommendation, the final LadderState, probes, missing probe ids)."""
     from lorplan.recommend import measured
@@ -26,7 +28,8 @@ def replay_passes(spec, state, probes: dict, lookup: Callable[[dict], object | N
     while True:
         rec, base = measured.recommendation(spec, tuple(probes.values()), state)
         knee = measured.ladder_knee(rec.ladder, base)
-        nxt = next_pass(spec, state, tuple(probes.values()), knee.rank if knee is not None else None, now=0.0,
+        nxt = next_pass(spec, state, tuple(probes.values()), knee.rank if knee is not None else None,
+                        now=clock(probes) if clock is not None else 0.0,
                         best_rank=knee.best_rank if knee is not None else None, band_low=rec.confidence[0])
         if nxt is None:
             break

@@ -64,14 +64,16 @@ def probe_obs(row: dict, d: dict):
 
 
 def trained_ladder(rows: Sequence[dict], probe_rows: Sequence[dict], task, seed: int = 0,
-                   train: Callable[[dict], dict] | None = None, second: bool = True):
+                   train: Callable[[dict], dict] | None = None, second: bool = True,
+                   budget: float | None = None):
     """lorplan's ladder on `task` with one training seed (rank_regret_replay.Replay), every probe from the
     probes file; one not there is trained by train(job) -> row when given (it appends the row), else
-    MissingProbe. Without its second-seed pass when not `second`. `rows` (the sweep's) give only the prior's
-    data size; no sweep curve is read."""
+    MissingProbe. Without its second-seed pass when not `second`; with a budget of `budget` × the sweep's steps
+    (None: none; the clock is walk_ladder's, a second a step, not the probes' recorded wall time). `rows` (the
+    sweep's) give only the prior's data size; no sweep curve is read."""
     p = replay.prior(rows, task)
     spec = replay.ladder_spec(task, p.rank, replay.data_size(rows, task), replay.adapter_of(task), seeds=(seed,),
-                              second=second)
+                              second=second, budget_steps=replay.budget_steps(task, budget))
     index = {probe_key(r): r for r in probe_rows if r["task"] == task.name}
 
     def probe_of(d: dict):
@@ -132,8 +134,9 @@ def run_probes(rows: Sequence[dict], tasks: Sequence, seeds: Sequence[int], path
 
     for seed in seeds:
         for task in tasks:
-            rep = trained_ladder(rows, read_probes(path), task, seed, train=train)
-            log(f"ladder {task.name} seed {seed}: rank {rep.rank}, lr {rep.learning_rate:g}, "
-                f"{len(rep.probes)} probes, {rep.steps} steps")
+            for share in (replay.BUDGET_SHARE, None):  # the report's ladder rows, with the budget and without
+                rep = trained_ladder(rows, read_probes(path), task, seed, train=train, budget=share)
+                log(f"ladder {task.name} seed {seed} (budget {share or 'none'}): rank {rep.rank}, lr "
+                    f"{rep.learning_rate:g}, {len(rep.probes)} probes, {rep.steps} steps")
     log(f"probes complete ({n} trained)")
     return n

@@ -12,7 +12,7 @@ import math
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +25,9 @@ from results_file import hit  # noqa: E402, F401  (the target's test, used by th
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 SEEDS = (0, 1, 2)
 ALPHA = 32
+# the budget the ladder rows are given, as a share of the task's sweep (the issue's compute target): what
+# `lorplan recommend --budget-minutes` does, on a clock where one optimizer step takes one second
+BUDGET_SHARE = 0.10
 
 
 # ---------------------------------------------------------------- analysis (pure)
@@ -164,11 +167,13 @@ def second_seed_of(seeds: Sequence[int], all_seeds: Sequence[int] = SEEDS) -> in
 
 
 def ladder_spec(task, prior_rank: int, data: dict, adapter: dict, seeds: Sequence[int] = (0,),
-                rate_first: bool = True, probe_steps: int | None = None, second: bool = True):
+                rate_first: bool = True, probe_steps: int | None = None, second: bool = True,
+                budget_steps: float | None = None):
     """The LadderSpec lorplan builds for the task: first-pass ranks ×4 around the prior (recommend.ladder.
     coarse_ladder, 1 to 64), the middle learning rate, probes half the planned steps (`probe_steps` when
     given: the reference rows' probes at the full planned length); with one seed and `second` (lorplan's
-    ladder), the "second seed" pass last (second_seed_of)."""
+    ladder), the "second seed" pass last (second_seed_of). budget_steps: the ladder's budget in optimizer
+    steps (its budget_seconds on walk_ladder's clock, one second a step; None: no budget)."""
     from lorplan.recommend.ladder import coarse_ladder
     from lorplan.recommend.ladder_spec import LadderSpec
 
@@ -178,22 +183,42 @@ def ladder_spec(task, prior_rank: int, data: dict, adapter: dict, seeds: Sequenc
                       probe_steps=probe_steps or task.steps // 2, seeds=tuple(seeds),
                       ranks=coarse_ladder(prior_rank, low=1, high=max(RANKS)), max_rank=max(RANKS), started=0.0,
                       rate_first=rate_first, extra_learning_rates=True,
-                      second_seed=second_seed_of(seeds) if second and rate_first and len(seeds) == 1 else None)
+                      second_seed=second_seed_of(seeds) if second and rate_first and len(seeds) == 1 else None,
+                      budget_seconds=budget_steps)
+
+
+def budget_steps(task, share: float | None = BUDGET_SHARE) -> float | None:
+    """The ladder's budget: `share` of the task's sweep, in optimizer steps (None when share is None)."""
+    return None if share is None else share * sweep_steps(task)
+
+
+def steps_used(probes, cls: bool) -> int:
+    """Optimizer steps the ladder's probes trained: every rank probe's, and a classifier's base (the head alone,
+    trained as long); a causal LM's base only evaluates."""
+    return sum(o.step for o in probes if cls or o.rank > 0)
 
 
 def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
     """lorplan's ladder decisions on `spec`, each probe spec (id, rank, lr, seed) turned into a finished ProbeObs
     by probe_of(spec) (a recorded run replayed, or a probe trained): the first pass, successive halving at each
-    rung the probes pass, then ladder_replay.replay_passes until the ladder asks for nothing more."""
+    rung the probes pass, then ladder_replay.replay_passes until the ladder asks for nothing more.
+    Time, for spec.budget_seconds, is a clock on which one optimizer step takes one second: a probe's wall time is
+    its steps, and the driver's `now` the steps trained so far (one probe at a time), so the budget's cuts
+    (recommend.decide._cut) act as they would on a machine where every step costs the same."""
     from lorplan.recommend.decide import first_pass, halving, rungs
     from lorplan.recommend.ladder_spec import LadderState, Stop
     from lorplan.recommend.measured import recommendation
     from lorplan.recommend.observe import ProbeObs
 
     cls = task.kind == "sequence-classification"
+
+    def timed(d: dict) -> ProbeObs | None:
+        o = probe_of(d)
+        return None if o is None else replace(o, wall_seconds=float(o.step) if (cls or o.rank > 0) else 0.0)
+
     first = first_pass(spec)
     state = LadderState().with_pass(first)
-    probes: dict[str, ProbeObs] = {d["id"]: probe_of(d) for d in first.specs}
+    probes: dict[str, ProbeObs] = {d["id"]: timed(d) for d in first.specs}
     # successive halving at each rung the probes pass (none when a probe is shorter than a fitted curve needs)
     eval_every = task.eval_every
     for g in rungs(spec, eval_every):
@@ -212,7 +237,8 @@ def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
                 if o.rank == s.rank:
                     probes[pid] = ProbeObs(**{**o.__dict__, "curve": _truncate(o.curve, s.step), "step": s.step,
                                               "state": "cancelled"})
-    rec, state, probes, _ = replay_passes(spec, state, probes, probe_of, optional=optional)
+    rec, state, probes, _ = replay_passes(spec, state, probes, timed, optional=optional,
+                                          clock=lambda ps: float(steps_used(ps.values(), cls)))
     used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
     text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
     return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],
@@ -253,7 +279,7 @@ def recorded_probe(rows: Sequence[dict], task, seed: int, probe_steps: int):
 
 def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapter: dict,
                   seeds: Sequence[int] = (0,), allow_missing_lr: bool = False, rate_first: bool = True,
-                  probe_steps: int | None = None, second: bool = True) -> Replay:
+                  probe_steps: int | None = None, second: bool = True, budget: float | None = None) -> Replay:
     """The probe ladder lorplan runs (recommend.decide: first pass ×4 around the prior, successive halving,
     refine ×2 around the knee; with rate_first (lorplan's ladder) three learning rates at the reference rank
     first, else two more at the leading rank last; recommend.measured: the knee on the measured losses, the
@@ -263,8 +289,9 @@ def replay_ladder(rows: Sequence[dict], task, prior_rank: int, data: dict, adapt
     is the start of the planned run, which the ladder's extrapolation predicts (a real probe's schedule would
     decay over its own length instead: benchmarks/rank_regret_probes.py trains them). Missing recorded runs
     raise KeyError, except the learning-rate pass's with allow_missing_lr (it changes the learning rate, never
-    the rank)."""
-    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first, probe_steps, second)
+    the rank). budget: the ladder's budget as a share of the sweep (budget_steps; None: none)."""
+    spec = ladder_spec(task, prior_rank, data, adapter, seeds, rate_first, probe_steps, second,
+                       budget_steps(task, budget))
     obs_of = recorded_probe(rows, task, seeds[0], spec.probe_steps)
     return walk_ladder(spec, task, obs_of, optional=("learning rate",) if allow_missing_lr else ())
 
@@ -326,11 +353,11 @@ def prior(rows: Sequence[dict], task):
 
 def ladder_for(rows: Sequence[dict], task, allow_missing_lr: bool = False, seed: int = 0,
                rate_first: bool = True, probe_steps: int | None = None, seeds: Sequence[int] = (),
-               second: bool = True) -> Replay:
+               second: bool = True, budget: float | None = None) -> Replay:
     """lorplan's ladder replayed on the task with one training seed per probe (`seed`; every probe with each of
     `seeds` when given; probes `probe_steps` long when given, else half the planned steps; without its "second
-    seed" pass when not `second`)."""
+    seed" pass when not `second`; with a budget of `budget` × the sweep's steps when given)."""
     p = prior(rows, task)
     return replay_ladder(rows, task, p.rank, data_size(rows, task), adapter_of(task), seeds=tuple(seeds) or (seed,),
                          allow_missing_lr=allow_missing_lr, rate_first=rate_first, probe_steps=probe_steps,
-                         second=second)
+                         second=second, budget=budget)

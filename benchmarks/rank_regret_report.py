@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from rank_regret_probes import MissingProbe, probe_wall, trained_ladder
 from rank_regret_replay import (
     ALPHA,
+    BUDGET_SHARE,
     RANKS,
     SEEDS,
     compute_fraction,
@@ -37,6 +38,7 @@ CUT = "reference: the whole sweep cut at the probe length, three seeds"
 SEEDED = "reference: the ladder, three seeds per probe"
 PAIRED = "reference: the ladder, two seeds per probe"
 TRAINED = "lorplan prior + ladder (trained probes)"
+BUDGETED = f"the ladder given a budget of {BUDGET_SHARE:.0%} of the sweep"
 CHECKED = "lorplan + pattern, checked by a probe"
 
 
@@ -93,6 +95,18 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
                               f"{r.knee_low}-{r.knee_high}" if got else ""), band=(r.knee_low, r.knee_high))
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed))
+    # the same ladders given a budget of BUDGET_SHARE of the sweep, as `--budget-minutes` gives one: the
+    # driver's cuts (recommend.decide._cut) on a clock where a step takes a second (rank_regret_replay.walk_ladder)
+    for seed in SEEDS:
+        try:
+            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, budget=BUDGET_SHARE)
+        except KeyError:
+            continue
+        scored(f"{BUDGETED} (replay, seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
+               compute_fraction(r.steps, total), f"{len(r.probes)} probes; band {r.knee_low}-{r.knee_high}",
+               band=(r.knee_low, r.knee_high))
+    for seed in SEEDS:
+        out.append(trained_outcome(rows, probes, task, knee, seed, budget=BUDGET_SHARE))
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed, second=False))
     # the ladder as it was before its last pass, which trains the ranks that can still be the knee with a
@@ -231,13 +245,15 @@ def pattern_checked(rows: Sequence[dict], task, rep) -> tuple[float, int, str] |
 
 
 def trained_outcome(rows: Sequence[dict], probes: Sequence[dict], task, knee, seed: int,
-                    second: bool = True) -> Outcome:
+                    second: bool = True, budget: float | None = None) -> Outcome:
     """The ladder with trained probes (rank_regret_probes.trained_ladder) on `task` with one training seed: its
     rank scored at the sweep's best lr like the replay's; "not run" while a probe it asks for is not trained.
-    Without its second-seed pass (the ablation row) when not `second`."""
-    name = f"{TRAINED.removesuffix(')')}, seed {seed})" if second else f"{NO_SECOND_TRAINED} (seed {seed})"
+    Without its second-seed pass (the ablation row) when not `second`; with a budget of `budget` × the sweep
+    when given (the budgeted row)."""
+    name = (f"{BUDGETED} (trained probes, seed {seed})" if budget is not None
+            else f"{TRAINED.removesuffix(')')}, seed {seed})" if second else f"{NO_SECOND_TRAINED} (seed {seed})")
     try:
-        r = trained_ladder(rows, probes, task, seed, second=second)
+        r = trained_ladder(rows, probes, task, seed, second=second, budget=budget)
     except MissingProbe as exc:
         return Outcome(name, None, None, None, None, None, f"not run: probe {exc.args[0]} not trained yet")
     got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
@@ -284,8 +300,8 @@ def held_out_second_seed(rows: Sequence[dict], tasks: Sequence) -> str | None:
 
 def _group(name: str) -> str:
     """The overall table's row for a recommender: the seeded ladder replays count together."""
-    for head in (LADDER, TRAINED, NO_SECOND_TRAINED, NO_SECOND, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS,
-                 PAIRED):
+    for head in (LADDER, TRAINED, f"{BUDGETED} (replay)", f"{BUDGETED} (trained probes)", NO_SECOND_TRAINED,
+                 NO_SECOND, NO_RATE_PASS, ONE_SEED, LONG, THREE_QUARTERS, PAIRED):
         if name.startswith(head.removesuffix(")")):
             return head + " [every seed]"
     return name
@@ -365,7 +381,11 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
              "The trained-probe ladder rows run the same decisions on probes TRAINED for the probe length "
              "(benchmarks/rank_regret_probes.py, `rank_regret.py probes`): each with its learning-rate schedule "
              "over its own length, at exactly the rate the ladder asked for (9e-3 stays 9e-3), as lorplan's "
-             "probe worker trains one; their rank is scored against the sweep like the replay's.",
+             "probe worker trains one; their rank is scored against the sweep like the replay's. The budgeted "
+             f"ladder rows give the same ladders a budget of {BUDGET_SHARE:.0%} of the sweep's steps, as "
+             "`lorplan recommend --budget-minutes` gives one: the driver's own cuts (recommend.decide._cut: a pass "
+             "keeps the ranks nearest its centre that what is left affords, timed by the probes that finished) on "
+             "a clock where one optimizer step takes one second, so a probe costs its steps.",
              "Setup: every run goes through lorplan's engine (build_engine/run_steps/evaluate) on one CPU thread, "
              "alpha 32 at every rank (lorplan's policy), linear decay after 5% warmup, eval on a fixed held-out "
              "split. Learning rates 1e-3, 3e-3, 1e-2; the ladder's rate pass is centred on the middle one, 3e-3 "
@@ -453,6 +473,16 @@ def report(rows: Sequence[dict], tasks: Sequence, probes: Sequence[dict] = ()) -
                          f"({len(runs) - len(hits)} of {len(runs)} ladders not run yet); the replay: "
                          f"{sum(replayed)}/{len(replayed)}; the trained ladder's hit rate ≥ 80% and above every "
                          f"fixed default: {met(None if not hits else sum(hits) / len(hits) >= 0.8 and above)}")
+        for kind in ("replay", "trained probes"):
+            runs = [o for res in per_task.values() for o in res
+                    if o.name.startswith(f"{BUDGETED} ({kind},") and o.hit is not None]
+            if not runs:
+                continue
+            rate, cost = sum(o.hit for o in runs) / len(runs), max(o.compute for o in runs)
+            lines.append(f"- {BUDGETED} ({kind}; `--budget-minutes`, the driver cutting passes to what is left): "
+                         f"{sum(o.hit for o in runs)}/{len(runs)} hits at {cost:.1%} of the sweep at most; hit rate "
+                         f"≥ 80% and above every fixed default with compute ≤ 10%: "
+                         f"{met(rate >= 0.8 and all(rate > f for f in fixed) and cost <= 0.10)}")
         lines.append(f"- prior alone above r=16's hit rate: {met(None if pr is None or r16 is None else pr > r16)} "
                      f"({_fmt(pr, '.0%')} vs {_fmt(r16, '.0%')})")
         refs = {name: summary.get(name, (None, []))[0] for name in (ONE_SEED + " [every seed]", LONG + " [every seed]",

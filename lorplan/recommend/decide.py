@@ -269,7 +269,7 @@ def _second_seed(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], 
     if not ranks:
         return Pass(SECOND_SEED, skipped=f"every rank from {low} up already ran with a second seed")
     specs = tuple({"id": probe_id(r, 1, 2), "rank": r, "lr": rate, "seed": spec.second_seed} for r in ranks)
-    kept, why = _cut(specs, len(ranks), spec, b, f"a second seed at ranks {', '.join(map(str, sorted(ranks)))}")
+    kept, why = _cut(specs, len(ranks), spec, b, f"second seed at ranks {', '.join(map(str, sorted(ranks)))}")
     if not kept:
         return Pass(SECOND_SEED, skipped=why)
     return Pass(SECOND_SEED, specs=kept, ranks=tuple(sorted(d["rank"] for d in kept)))

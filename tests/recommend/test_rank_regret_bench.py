@@ -103,6 +103,28 @@ def test_ladder_replay_probes_half_length_and_costs_a_fraction_of_the_sweep():
     assert old.rank == 4 and sorted(p[1] for p in old.probes if p[0] == 4) == pytest.approx([1e-3, 3e-3, 9e-3])
 
 
+def test_a_budget_cuts_the_replayed_ladder_from_its_last_pass_and_is_never_exceeded():
+    rs = rows()
+    total = rp.sweep_steps(TASK)  # 2520 steps; the unbudgeted ladder trains 240 of them (12 probes of 20)
+    free = rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER))
+    assert free.steps == 240 and rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), budget=None) == free
+    assert rp.budget_steps(TASK) == pytest.approx(rp.BUDGET_SHARE * total) and rp.budget_steps(TASK, None) is None
+    for share in (0.10, 0.09, 0.08, 0.07, 0.05):
+        cut = rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), budget=share)
+        assert cut.steps <= share * total  # the driver's cuts keep the ladder inside its budget
+        assert set(cut.probes) <= set(free.probes)  # a cut drops probes, it adds none
+    # 10% (252 steps) buys every probe; 9% (226.8) one second-seed probe less: the one farthest from the knee (64)
+    assert rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), budget=0.10).probes == free.probes
+    nine = rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), budget=0.09)
+    assert set(free.probes) - set(nine.probes) == {(64, 3e-3, 1, 20)} and nine.steps == 220
+    # 7% (176.4 steps) leaves 16 s after the first passes: the second-seed pass is skipped, saying why
+    spec, state, _ = rp.replay_ladder(rs, TASK, 4, dict(DATA), dict(ADAPTER), budget=0.07).final
+    last = state.passes[-1]
+    assert last.name == "second seed" and not last.specs
+    assert last.skipped.startswith("the budget left (16 s) does not buy the second seed at ranks 4, 8, 16, 64 (4 ")
+    assert spec.budget_seconds == pytest.approx(0.07 * total)
+
+
 def test_the_sweep_cut_at_a_step_and_the_ladder_at_full_length():
     rs = rows()
     assert rp.loss_at(rs[0], 20) == rs[0]["curve"][4][1] and rp.loss_at(rs[0]) == rs[0]["curve"][-1][1]
