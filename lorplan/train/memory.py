@@ -156,7 +156,9 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None,
     details (plans since the memory model priced the cuBLAS workspaces): torch's allocated peak against the
     estimate's allocated peak, its reserved peak against allocated + allocator reserve, and NVML's figure for the
     process against the total (the only one holding the CUDA context), as benchmarks/gpu_memory_check.py compares
-    them; without details, the reserved peak against the total."""
+    them; without details, the reserved peak against the total. On CPU the RSS growth since the model was loaded
+    against the estimate's tensors (its allocated peak less the cuBLAS workspaces; the total when the plan has no
+    details), since a CPU run holds no CUDA context, workspaces or allocator reserve."""
     from lorplan.core.units import format_bytes
 
     lines = []
@@ -183,6 +185,16 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None,
         lines.append(f"planned: allocated {format_bytes(allocated)}, reserved {format_bytes(reserved)}, total "
                      f"{format_bytes(estimate_total)} (with the CUDA context); measured/planned: {ratios}")
         return lines
+    if measured.device != "cuda" and "allocated" in d:
+        # RSS growth holds the tensors alone: no CUDA context, cuBLAS workspaces or caching allocator's reserve
+        tensors = d["allocated"] - d.get("cublas_workspace", 0)
+        if tensors > 0:
+            extra = (f"; its total {format_bytes(estimate_total)} adds the CUDA context, workspaces and allocator "
+                     "reserve, which a CPU run does not have" if estimate_total > tensors else "")
+            lines.append(f"planned: tensors {format_bytes(tensors)} (weights, adapter, optimizer, gradients and "
+                         f"activations at the step's peak{extra}); measured/planned = "
+                         f"{measured.comparable_bytes / tensors:.2f}")
+            return lines
     ratio = measured.comparable_bytes / estimate_total
     lines.append(f"planned: {format_bytes(estimate_total)}; measured/planned = {ratio:.2f}")
     return lines
