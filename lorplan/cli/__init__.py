@@ -30,7 +30,8 @@ class _Parser(argparse.ArgumentParser):
         match = re.match(r"argument (\S+?)(?:/\S+)?: (\1: .*)", message, re.S)
         if match:
             message = match.group(2)
-        self.exit(2, f"{self.prog}: error: {message.splitlines()[0] if message else message}\n")
+        message = message.splitlines()[0] if message else message
+        self.exit(2, f"{self.prog}: error: {message}{_closest_choice(message)}\n")
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         # Remember the innermost (sub)command's prog ("lorplan probe start"): a subcommand's parser returns
@@ -82,6 +83,20 @@ def _closest_options(parser: argparse.ArgumentParser, extras: list[str]) -> str:
     if len(pairs) == 1:
         return f" (did you mean {pairs[0][1]}?)"
     return f" (did you mean {', '.join(f'{option} for {typed}' for typed, option in pairs)}?)"
+
+
+def _closest_choice(message: str) -> str:
+    """" (did you mean recommend?)" for argparse's "invalid choice: 'recomend' (choose from ...)" when one of the
+    choices is close to what was typed (difflib); "" otherwise."""
+    import difflib
+
+    match = re.search(r"invalid choice: (?P<typed>.+?) \(choose from (?P<choices>.+)\)$", message)
+    if not match:
+        return ""
+    typed = match.group("typed").strip("'\"")
+    choices = [c.strip().strip("'\"") for c in match.group("choices").split(",")]
+    close = difflib.get_close_matches(typed, choices, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -109,3 +109,20 @@ def test_an_unknown_option_names_the_closest_option_of_its_subcommand(argv, expe
     err = capsys.readouterr().err
     assert exc.value.code == 2 and err == expected + "\n", err
     assert not state_home.exists() or not any(state_home.iterdir())
+
+
+@pytest.mark.parametrize(("argv", "close"), [
+    (["recomend"], "recommend"),
+    (["model"], "models"),
+    (["probe", "strat"], "start"),
+    (["frobnicate"], None),  # nothing close: argparse's words alone
+])
+def test_a_mistyped_command_names_the_closest_one(argv, close, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and f"invalid choice: '{argv[-1]}'" in err
+    if close is None:
+        assert "did you mean" not in err
+    else:
+        assert err.endswith(f" (did you mean {close}?)\n"), err
