@@ -71,6 +71,19 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         out.append(Outcome(name, rank, hit(rank, knee.rank), loss, regret(loss, best), compute,
                            note or f"lr {lr:g}, {n} seed{'s' if n > 1 else ''}", band))
 
+    def each_seed(name: str, note, banded: bool = False, **kw) -> None:
+        """The ladder replayed with each training seed (ladder_for's keywords `kw`, the learning-rate pass
+        optional), scored as `name` with "seed N" in place of {seed}; note(replay) -> its note. A seed whose
+        runs are missing is left out."""
+        for seed in SEEDS:
+            try:
+                r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, **kw)
+            except KeyError:
+                continue
+            got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
+            scored(name.format(seed=f"seed {seed}"), r.rank, got, compute_fraction(r.steps, total),
+                   note(r) if got else "", band=(r.knee_low, r.knee_high) if banded else None)
+
     p = prior(rows, task)
     scored("lorplan prior", p.rank, config_loss(rows, task.name, "sweep", p.rank, ALPHA), 0.0)
     rep = None
@@ -97,36 +110,18 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
         out.append(trained_outcome(rows, probes, task, knee, seed))
     # the same ladders given a budget of BUDGET_SHARE of the sweep, as `--budget-minutes` gives one: the
     # driver's cuts (recommend.decide._cut) on a clock where a step takes a second (rank_regret_replay.walk_ladder)
-    for seed in SEEDS:
-        try:
-            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, budget=BUDGET_SHARE)
-        except KeyError:
-            continue
-        scored(f"{BUDGETED} (replay, seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
-               compute_fraction(r.steps, total), f"{len(r.probes)} probes; band {r.knee_low}-{r.knee_high}",
-               band=(r.knee_low, r.knee_high))
+    each_seed(f"{BUDGETED} (replay, {{seed}})", lambda r: f"{len(r.probes)} probes; band {r.knee_low}-{r.knee_high}",
+              banded=True, budget=BUDGET_SHARE)
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed, budget=BUDGET_SHARE))
     for seed in SEEDS:
         out.append(trained_outcome(rows, probes, task, knee, seed, second=False))
     # the ladder as it was before its last pass, which trains the ranks that can still be the knee with a
     # second seed (recommend.decide._second_seed)
-    for seed in SEEDS:
-        try:
-            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, second=False)
-        except KeyError:
-            continue
-        scored(f"{NO_SECOND} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
-               compute_fraction(r.steps, total), f"the first pass and the refinement alone, one seed; band "
-               f"{r.knee_low}-{r.knee_high}", band=(r.knee_low, r.knee_high))
-    for seed in SEEDS:
-        try:
-            r = ladder_for(rows, task, seed=seed, rate_first=False, allow_missing_lr=True)
-        except KeyError:
-            continue
-        got = config_loss(rows, task.name, "sweep", r.rank, ALPHA)
-        scored(f"{NO_RATE_PASS} (seed {seed})", r.rank, got, compute_fraction(r.steps, total),
-               f"ranks compared at {task.lrs[1]:g}, rates tried at the knee last" if got else "")
+    each_seed(f"{NO_SECOND} ({{seed}})", lambda r: f"the first pass and the refinement alone, one seed; band "
+              f"{r.knee_low}-{r.knee_high}", banded=True, second=False)
+    each_seed(f"{NO_RATE_PASS} ({{seed}})", lambda r: f"ranks compared at {task.lrs[1]:g}, rates tried at the knee "
+              "last", rate_first=False)
     # every rank and rate of the sweep that each seed completed
     complete = {seed: n for seed in SEEDS
                 if (n := sum(r["task"] == task.name and r["kind"] == "sweep" and r["seed"] == seed for r in rows))
@@ -137,24 +132,12 @@ def outcomes(rows: Sequence[dict], task, knee, probes: Sequence[dict] = ()) -> l
                compute_fraction(n * task.steps, total), "every rank and rate, full length, this seed alone")
     # what limits the ladder: its probes' length (the same decisions on the whole recorded runs), or its one
     # seed (every rank, rate and seed of the sweep, cut where the ladder's probes stop)
-    for seed in SEEDS:
-        try:
-            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, probe_steps=task.steps)
-        except KeyError:
-            continue
-        scored(f"{LONG} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
-               compute_fraction(r.steps, total), f"the ladder's decisions on the whole recorded runs ({task.steps} "
-               "steps, not half)")
+    each_seed(f"{LONG} ({{seed}})", lambda r: f"the ladder's decisions on the whole recorded runs ({task.steps} "
+              "steps, not half)", probe_steps=task.steps)
     # the longest probes whose ladder stays within the compute target (10% of the sweep): 3/4 of the planned run,
     # what `lorplan recommend --probe-steps` buys (replayed: recorded runs cut there, mid-schedule)
-    for seed in SEEDS:
-        try:
-            r = ladder_for(rows, task, seed=seed, allow_missing_lr=True, probe_steps=task.steps * 3 // 4)
-        except KeyError:
-            continue
-        scored(f"{THREE_QUARTERS} (seed {seed})", r.rank, config_loss(rows, task.name, "sweep", r.rank, ALPHA),
-               compute_fraction(r.steps, total), f"recorded runs cut at step {task.steps * 3 // 4}; band "
-               f"{r.knee_low}-{r.knee_high}")
+    each_seed(f"{THREE_QUARTERS} ({{seed}})", lambda r: f"recorded runs cut at step {task.steps * 3 // 4}; band "
+              f"{r.knee_low}-{r.knee_high}", probe_steps=task.steps * 3 // 4)
     for pair in itertools.combinations(SEEDS, 2):
         try:
             r = ladder_for(rows, task, allow_missing_lr=True, seeds=pair)
