@@ -51,6 +51,7 @@ REPORT = HERE / "results" / "planted_rank.md"
 ADAPTERS = Path(os.environ.get("LORPLAN_BENCH_CACHE", Path.home() / ".cache" / "lorplan-bench")) / "planted_rank"
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 SEEDS = (0, 1)
+BUDGET_SHARE = 0.10  # the budgeted ladder's: the issue's compute target for rank_regret (rank_regret_replay's too)
 # Three rates a factor 3 apart (the ladder's LR_FACTOR); the middle one is the ladder's. The lowest is lorplan's
 # policy rate (1e-3, lorplan.core.plan.defaults): in 96 steps both students learn their planted change too
 # slowly at 1e-3 (measured before the sweep: MiniLM r=4 reached 0.00062 at 1e-3 and 0.00043 at 3e-3 from a
@@ -215,13 +216,16 @@ def sizes(base: dict, runs: list[dict]):
 
 
 def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: float | None = None,
-           seeds: tuple[int, ...] = SEEDS, rate_first: bool = True, second: bool = True) -> dict:
+           seeds: tuple[int, ...] = SEEDS, rate_first: bool = True, second: bool = True,
+           budget: float | None = None) -> dict:
     """lorplan's ladder replayed from the recorded curves (see the module docstring): rate_first (lorplan's
     ladder) tries three rates at the reference rank and compares ranks at the best; without it, ranks are
     compared at `lr` (default: the sweep's middle rate) and other rates tried at the leading rank last.
     `seeds`: the training seeds each probe averages; with one and `second` (lorplan's ladder), the "second seed"
-    pass replays the other recorded seed. Returns its rank, learning rate, the ranks it probed, its
-    training seconds and the probes it asked for that the sweep did not record (a rate outside the sweep's)."""
+    pass replays the other recorded seed. `budget`: the ladder's budget as a share of the sweep's training
+    seconds (None: none), spent on the replayed probes' recorded seconds as the driver spends wall time.
+    Returns its rank, learning rate, the ranks it probed, its training seconds and the probes it asked for
+    that the sweep did not record (a rate outside the sweep's)."""
     from lorplan.recommend.decide import first_pass
     from lorplan.recommend.ladder import coarse_ladder
     from lorplan.recommend.ladder_spec import LadderSpec, LadderState
@@ -237,6 +241,7 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
                       learning_rate=lr or lrs[1], learning_rate_why="the sweep's rate: benchmark setting",
                       planned_steps=steps, probe_steps=steps // 2, seeds=tuple(seeds), ranks=ranks,
                       max_rank=cap, halving=False, started=0.0, rate_first=rate_first,
+                      budget_seconds=None if budget is None else budget * sum(r["train_seconds"] for r in runs),
                       second_seed=(next(x for x in SEEDS if x != seeds[0]) if second and rate_first
                                    and len(seeds) == 1 else None))
     recorded = {(r["rank"], r["seed"], r["lr"]): r for r in runs}
@@ -261,7 +266,8 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
     for d in first.specs:
         o = obs_for(d)
         (probes.__setitem__(d["id"], o) if o else missing.append(d["id"]))
-    rec, _, probes, more = replay_passes(spec, LadderState(passes=(first,)), probes, obs_for)
+    rec, _, probes, more = replay_passes(spec, LadderState(passes=(first,)), probes, obs_for,
+                                         clock=lambda ps: sum(o.train_seconds or 0.0 for o in ps.values()))
     obs = list(probes.values())
     return {"rank": rec.rank, "lr": rec.learning_rate, "band": list(rec.confidence),
             "probed": sorted({o.rank for o in obs if o.rank >= 1}), "probes": len(obs) - 1,
@@ -354,6 +360,8 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
     prior = capacity_prior(data, adapter)
     # lorplan's ladder trains one seed per probe: replayed once with each recorded seed
     lads = [replay(base, runs, prior.rank, data, adapter, seeds=(seed,)) for seed in SEEDS]
+    # the same ladders given a budget of BUDGET_SHARE of the sweep's training seconds (`--budget-minutes`)
+    capped = [replay(base, runs, prior.rank, data, adapter, seeds=(seed,), budget=BUDGET_SHARE) for seed in SEEDS]
     lad = lads[0]
     share, pat, signal, dirs = pattern_share(base, runs, lad["rank"])
     order = planted_order(base["modules"], base["planted"], pat, lad["rank"]) if pat is not None else None
@@ -374,11 +382,30 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "ladder_bands": [list(x["band"]) for x in lads],
             "ladder_band_held": sum(x["band"][0] <= knee.rank <= x["band"][1] for x in lads),
             "ladder_seconds": sum(x["seconds"] for x in lads) / len(lads), "ladder_old": old["rank"],
+            "budgeted": [x["rank"] for x in capped], "budgeted_hits": sum(hit(x["rank"], knee.rank) for x in capped),
+            "budgeted_seconds": [x["seconds"] for x in capped],
             "ladder_old_hit": hit(old["rank"], knee.rank), "ladder_old_seconds": old["seconds"],
             "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat, "pattern_order": order,
             "signal_share": signal, "planted_directions": dirs,
             "uniform_share": share_planted(base["modules"], base["planted"], {}, 1),
             "knee_is_k": knee.rank == s["k"]}
+
+
+def budgeted_lines(summaries: list[dict]) -> list[str]:
+    """The report's line on the ladders given a budget of BUDGET_SHARE of the sweep (none in summaries saved
+    before they were replayed)."""
+    withb = [s for s in summaries if "budgeted" in s]
+    if not withb:
+        return []
+    hits, n = sum(s["budgeted_hits"] for s in withb), sum(len(s["budgeted"]) for s in withb)
+    costs = [x / s["sweep_seconds"] for s in withb for x in s["budgeted_seconds"]]
+    changed = [f"{s['case']} {a}→{b}" for s in withb for a, b in zip(s["ladder"], s["budgeted"], strict=True) if a != b]
+    return [f"prior + ladder given a budget of {BUDGET_SHARE:.0%} of the sweep's training seconds (`--budget-minutes`: "
+            f"the driver's cuts, timed by the replayed probes' recorded seconds): {hits}/{n} = {hits / n:.0%} in "
+            f"[knee, 2×knee], cost {sum(costs) / len(costs):.0%} (largest {max(costs):.0%}: a pass is cut by the mean "
+            "time of the probes that finished, and a larger rank's probe takes longer; the driver would cancel what "
+            "still runs when the budget is spent, which the replay does not model); ranks that changed against the "
+            f"ladder without a budget: {', '.join(changed) or 'none'}"]
 
 
 def render(summaries: list[dict], rows: list[dict]) -> str:
@@ -429,6 +456,7 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         f"ladder cost: {sum(s['ladder_seconds'] for s in summaries) / sum(s['sweep_seconds'] for s in summaries):.0%}"
         " of the sweeps' training seconds (mean over the seeded replays; largest "
         f"{max(s['ladder_seconds'] / s['sweep_seconds'] for s in summaries):.0%})",
+        *budgeted_lines(summaries),
         "pattern share to the planted modules: " + (", ".join(shares) if shares else
                                                     "not run (the sweep's saved adapters are not on this machine: "
                                                     f"{ADAPTERS})"),

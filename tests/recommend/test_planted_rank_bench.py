@@ -108,6 +108,9 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     # without the rate pass: 5 ranks x 2 seeds at the middle rate + 2 rates x 2 seeds at rank 4 = 14 probes
     assert s["ladder_old"] == 4 and s["ladder_old_hit"]
     assert s["ladder_old_seconds"] == pytest.approx(14 * 5.0)
+    # given a budget of 10% of the sweep (42 s): the same seven probes (35 s), then what is left (7 s) buys one
+    # second-seed probe of the four, the one at the knee: 8 probes, 40 s, the same rank
+    assert s["budgeted"] == [4, 4] and s["budgeted_hits"] == 2 and s["budgeted_seconds"] == pytest.approx([40.0] * 2)
     assert s["pattern_share"] == s["signal_share"] == "not run"  # the hand-made rows have no adapters
     text = pr.render([s], rows)
     assert "| llama-v-k4 | llama | v_proj | 4 | 4 (" in text
@@ -117,6 +120,9 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     assert "ladder cost: 13% of the sweeps' training seconds (mean over the seeded replays; largest 13%)" in text
     assert all(lo <= 4 <= hi for lo, hi in s["ladder_bands"]) and s["ladder_band_held"] == 2
     assert "holds the knee in 2/2" in text
+    assert ("prior + ladder given a budget of 10% of the sweep's training seconds (`--budget-minutes`: the driver's "
+            "cuts, timed by the replayed probes' recorded seconds): 2/2 = 100% in [knee, 2×knee], cost 10%") in text
+    assert text.count("ranks that changed against the ladder without a budget: none") == 1
     assert "without the rate pass (ranks compared at the middle rate, two seeds per probe): 1/1 = 100%" in text
 
 
