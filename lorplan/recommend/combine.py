@@ -112,7 +112,7 @@ def combine(
     rows = tuple(ladder)
     evidence: list[Evidence] = []
     small = too_small(prior.data)
-    usable = [r for r in rows if r.eval_loss is not None]
+    usable = [r for r in rows if r.usable]
     knee: Knee | None = None
     if small:
         evidence.append(Evidence("data", None, small))
@@ -130,7 +130,7 @@ def combine(
         evidence.append(Evidence("ladder", knee.rank, knee.explanation))
         if likely.rank != knee.rank:
             evidence.append(Evidence("knee noise", likely.rank, likely.explanation))
-        lost = [r for r in rows if r.state in UNFINISHED and r.eval_loss is None]
+        lost = [r for r in rows if r.state in UNFINISHED and not r.usable]
         if lost:
             above = [r.rank for r in lost if r.rank > knee.best_rank]
             if above:

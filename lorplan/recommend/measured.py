@@ -127,7 +127,7 @@ def ladder_rows(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -
 
 def ladder_knee(rows: Sequence[LadderRow], base: Base | None) -> Knee | None:
     """The knee of the rows measured so far (None without a base or a measured rank)."""
-    usable = [r for r in rows if r.eval_loss is not None]
+    usable = [r for r in rows if r.usable]
     if base is None or not usable:
         return None
     return find_knee(usable, base.loss, base_stderr=base.stderr or 0.0)
@@ -274,7 +274,7 @@ def one_seed_spread(rows: Sequence[LadderRow], rate: float) -> float | None:
     two one-seed losses, so this is a standard deviation, not the standard error of a rank's mean."""
     from lorplan.recommend.knee import one_seed_noise, seed_spread, summarize
 
-    ranks = summarize(r for r in rows if r.eval_loss is not None
+    ranks = summarize(r for r in rows if r.usable
                       and math.isclose(r.learning_rate, rate, rel_tol=1e-6))
     found = [v for v in (seed_spread(ranks)[0], one_seed_noise(ranks)) if v is not None]
     return max(found) if found else None
@@ -361,10 +361,10 @@ def recommendation(
         notes.append(extra)
     cost = sum(o.wall_seconds or 0.0 for o in every)
     default_lr = (spec.learning_rate, spec.learning_rate_why)
-    usable = [r for r in rows if r.eval_loss is not None]
+    usable = [r for r in rows if r.usable]
     rate = state.ladder_rate(spec)
     common = [r for r in rows if math.isclose(r.learning_rate, rate, rel_tol=1e-9)]
-    if base is not None and any(r.eval_loss is not None for r in common):
+    if base is not None and any(r.usable for r in common):
         notes.insert(0, Evidence("base", None, base.explanation))
         # the knee compares ranks at the rate every rank was tried at; the other rates (tried at one rank only)
         # would favour that rank otherwise

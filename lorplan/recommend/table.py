@@ -40,7 +40,7 @@ def _common(obj: dict) -> float | None:
 def _usable(obj: dict, rows: list[LadderRow]) -> list[LadderRow]:
     """The rows the knee compares: measured, at the rate every rank was tried at."""
     lr = _common(obj)
-    return [r for r in rows if r.eval_loss is not None and (lr is None or math.isclose(r.learning_rate, lr))]
+    return [r for r in rows if r.usable and (lr is None or math.isclose(r.learning_rate, lr))]
 
 
 def _knee(obj: dict, rows: list[LadderRow]) -> Knee | None:

@@ -86,13 +86,18 @@ class LadderRow:
         planned length) is shown beside it and not used: replayed on benchmarks/planted_rank.py's and
         benchmarks/rank_regret.py's recorded sweeps, the extrapolations from a probe's few evals moved the knee
         away from the sweep's more often than the measured losses did (planted: 26 of 32 seeded replays in
-        [knee, 2×knee] against 30 of 32). A probe stopped early by halving keeps its last (higher) loss."""
-        return self.eval_loss
+        [knee, 2×knee] against 30 of 32). A probe stopped early by halving keeps its last (higher) loss: it lost
+        where it stopped. Any other probe that has not finished (still running, or cancelled by the budget or the
+        user, or died, after a few evals) has none: its loss is from fewer steps than the others' and would make
+        its rank look worse than it is, so the knee rests on what finished and counts it among what did not."""
+        if self.state == "finished" or self.stopped_early:
+            return self.eval_loss
+        return None
 
     @property
     def usable(self) -> bool:
-        """A measured eval loss the knee can use (a probe stopped by halving still measured its loss)."""
-        return self.eval_loss is not None
+        """A loss the knee can use (knee_loss): a finished probe's, or one stopped by halving."""
+        return self.knee_loss is not None
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -302,7 +302,7 @@ def one_seed_per_rank(rec: Recommendation) -> bool:
 
 def ladder_plot(rec: Recommendation, base_loss: float | None = None) -> LadderPlot:
     """The points, knee, band and threshold of the Recommend tab's plot."""
-    usable = [r for r in rec.ladder if r.eval_loss is not None]
+    usable = [r for r in rec.ladder if r.usable]
     by_rank = summarize(usable)
     accuracy = rec.task == CLASSIFICATION and any(r.eval_accuracy is not None for r in usable)
     if accuracy:

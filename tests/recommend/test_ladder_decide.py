@@ -128,6 +128,33 @@ def test_a_spent_budget_and_halving_stops_are_in_the_evidence():
     assert "extrapolated" in words
 
 
+def test_a_probe_cut_short_by_the_budget_is_not_compared_at_its_shorter_length():
+    """Rank 16 was cancelled by the budget at step 40 of 80: its loss there (2.23) is from half the steps the
+    others trained, and compared with them it made rank 16 look worse than rank 4 (2.02 at step 80). The knee
+    rests on what finished; rank 16 counts among what did not, and since it might have done better the band
+    reaches it. A rank stopped by halving keeps its loss (it lost where it stopped)."""
+    s = spec(budget_seconds=60.0)
+    cut = obs(16, state="cancelled", upto=40, c=curve(1.9, k=0.03))  # it would have reached 1.99 at step 80
+    assert cut.eval_loss > 2.2  # what the cut curve reached, above rank 4's finished 2.02
+    seen = [base_obs(), obs(1, 2.6, state="cancelled", upto=40), obs(4, 2.02), cut]
+    state = LadderState(stops=(Stop(1, 40, "cannot reach the knee"),), budget_spent=61.0, done=True)
+    rec, _ = measured.recommendation(s, seen, state)
+    r16 = next(r for r in rec.ladder if r.rank == 16)
+    assert r16.eval_loss == cut.eval_loss and r16.knee_loss is None and not r16.usable
+    r1 = next(r for r in rec.ladder if r.rank == 1)
+    assert r1.stopped_early and r1.knee_loss == r1.eval_loss  # halving's stop is a verdict: its loss counts
+    assert rec.rank == 4 and rec.confidence[1] == 16
+    words = " | ".join(e.explanation for e in rec.evidence)
+    assert "1 probe(s) did not finish (rank 16 was cancelled): the knee comes from what finished, and rank 16 " \
+           "might have done better, so the band reaches up to it" in words
+    knee_words = next(e.explanation for e in rec.evidence if e.source == "ladder" and e.rank == 4)
+    assert "16:" not in knee_words.split("eval loss by rank")[1]  # the knee's own list leaves rank 16 out
+    # a probe still running is not compared either: the provisional recommendation uses what finished
+    running, _ = measured.recommendation(s, [base_obs(), obs(1, 2.6), obs(4, 2.02), obs(16, 1.9, state="running",
+                                                                                        upto=40)], LadderState())
+    assert running.rank == 4 and not next(r for r in running.ladder if r.rank == 16).usable
+
+
 def test_without_a_base_the_prior_decides_and_says_why():
     s = spec()
     failed_base = ProbeObs(id="base", rank=0, lr=LR, seed=0, state="oom", step=0, message="does not fit")
