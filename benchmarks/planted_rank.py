@@ -223,7 +223,8 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
     compared at `lr` (default: the sweep's middle rate) and other rates tried at the leading rank last.
     `seeds`: the training seeds each probe averages; with one and `second` (lorplan's ladder), the "second seed"
     pass replays the other recorded seed. `budget`: the ladder's budget as a share of the sweep's training
-    seconds (None: none), spent on the replayed probes' recorded seconds as the driver spends wall time.
+    seconds (None: none), spent on the replayed probes' recorded seconds as the driver spends wall time (the
+    probe running when it runs out is cancelled there).
     Returns its rank, learning rate, the ranks it probed, its training seconds and the probes it asked for
     that the sweep did not record (a rate outside the sweep's)."""
     from lorplan.recommend.decide import first_pass
@@ -402,10 +403,10 @@ def budgeted_lines(summaries: list[dict]) -> list[str]:
     changed = [f"{s['case']} {a}→{b}" for s in withb for a, b in zip(s["ladder"], s["budgeted"], strict=True) if a != b]
     return [f"prior + ladder given a budget of {BUDGET_SHARE:.0%} of the sweep's training seconds (`--budget-minutes`: "
             f"the driver's cuts, timed by the replayed probes' recorded seconds): {hits}/{n} = {hits / n:.0%} in "
-            f"[knee, 2×knee], cost {sum(costs) / len(costs):.0%} (largest {max(costs):.0%}: a pass is cut by the mean "
-            "time of the probes that finished, and a larger rank's probe takes longer; the driver would cancel what "
-            "still runs when the budget is spent, which the replay does not model); ranks that changed against the "
-            f"ladder without a budget: {', '.join(changed) or 'none'}"]
+            f"[knee, 2×knee], cost {sum(costs) / len(costs):.1%} (largest {max(costs):.1%}: a pass is cut by the mean "
+            "time of the probes that finished, and the probe still running when the budget runs out is cancelled "
+            "there, as the driver does; ladder_replay.replay_passes); ranks that changed against the ladder "
+            f"without a budget: {', '.join(changed) or 'none'}"]
 
 
 def render(summaries: list[dict], rows: list[dict]) -> str:

@@ -121,7 +121,7 @@ def test_report_arithmetic_on_a_handmade_results_file(tmp_path):
     assert all(lo <= 4 <= hi for lo, hi in s["ladder_bands"]) and s["ladder_band_held"] == 2
     assert "holds the knee in 2/2" in text
     assert ("prior + ladder given a budget of 10% of the sweep's training seconds (`--budget-minutes`: the driver's "
-            "cuts, timed by the replayed probes' recorded seconds): 2/2 = 100% in [knee, 2×knee], cost 10%") in text
+            "cuts, timed by the replayed probes' recorded seconds): 2/2 = 100% in [knee, 2×knee], cost 9.5%") in text
     assert text.count("ranks that changed against the ladder without a budget: none") == 1
     assert "without the rate pass (ranks compared at the middle rate, two seeds per probe): 1/1 = 100%" in text
 

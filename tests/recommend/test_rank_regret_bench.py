@@ -125,6 +125,42 @@ def test_a_budget_cuts_the_replayed_ladder_from_its_last_pass_and_is_never_excee
     assert spec.budget_seconds == pytest.approx(0.07 * total)
 
 
+def test_the_probe_running_when_the_budget_runs_out_is_cancelled_there_as_the_driver_does():
+    from dataclasses import replace
+
+    import ladder_replay
+
+    from lorplan.recommend.decide import first_pass
+    from lorplan.recommend.ladder_spec import LadderState
+
+    rs = rows()
+    spec = rp.ladder_spec(TASK, 4, dict(DATA), dict(ADAPTER), budget_steps=100)
+    recorded = rp.recorded_probe(rs, TASK, 0, spec.probe_steps)
+
+    def lookup(d):  # rank 16's probe takes three times as long as the others (60 s for its 20 steps)
+        o = recorded(d)
+        return replace(o, wall_seconds=float(o.step) * (3 if o.rank == 16 else 1))
+
+    first = first_pass(spec)
+    probes = {d["id"]: lookup(d) for d in first.specs}
+    rec, state, probes, _ = ladder_replay.replay_passes(
+        spec, LadderState().with_pass(first), probes, lookup,
+        clock=lambda ps: sum(o.wall_seconds or 0.0 for o in ps.values()))
+    # the rate pass took 60 s of 100; the ranks pass, cut to the two ranks 40 s buy at the 20 s a probe took so
+    # far (16 and 1, nearest the reference 4), starts rank 16, which the budget stops after 40 of its 60 s
+    r16 = probes["r16"]
+    assert (r16.state, r16.step, r16.wall_seconds) == ("cancelled", 13, 40.0)
+    assert all(t <= 13 for t, _ in r16.curve) and r16.curve
+    assert "r1" not in probes and state.budget_spent == 100 and state.done
+    assert [p.name for p in state.passes] == ["learning rate", "first"]
+    assert sum(o.wall_seconds or 0.0 for o in probes.values()) == spec.budget_seconds
+    # what finished decides; the cut probe is listed as one that did not finish
+    assert rec.rank == 4 and not next(r for r in rec.ladder if r.rank == 16).usable
+    assert any("rank 16 was cancelled" in e.explanation for e in rec.evidence)
+    cut = ladder_replay.cut_short(recorded({"id": "x", "rank": 8, "lr": 3e-3, "seed": 0}), 0.5)
+    assert (cut.state, cut.step) == ("cancelled", 10) and cut.curve[-1][0] == 10
+
+
 def test_the_sweep_cut_at_a_step_and_the_ladder_at_full_length():
     rs = rows()
     assert rp.loss_at(rs[0], 20) == rs[0]["curve"][4][1] and rp.loss_at(rs[0]) == rs[0]["curve"][-1][1]
