@@ -578,7 +578,7 @@ def render_text(rec, spec, setup, data) -> str:
     from lorplan.recommend.table import pattern_line
 
     low, high = rec.confidence
-    measured = "probe ladder" if any(r.eval_loss is not None for r in rec.ladder) else "capacity prior only"
+    measured = "probe ladder" if any(r.usable for r in rec.ladder) else "capacity prior only"
     rows = [
         f"lorplan recommend: {spec.id} ({rec.task}), targets {', '.join(rec.target_modules)}",
         "",
