@@ -150,7 +150,32 @@ def test_probe_seconds_small_model_on_gpu_is_bound_by_steps_not_flops():
     assert small == pytest.approx(load + 100 * GPU_STEP_SECONDS)
     assert 20 < small < 30  # the probes' wall time there was 20-26 s each (load 10-14 s + training)
     big = estimate_probe_seconds(8_000_000_000, 4 * 2048, 100, gpu=True)
-    flops_only = START_SECONDS + 8e9 * 2 / 5e8 + 6 * 8e9 * 4 * 2048 * 100 / 1e14
+    # a LoRA step: 2N forward + 2N backward through the frozen weights (no weight gradient for them)
+    flops_only = START_SECONDS + 8e9 * 2 / 5e8 + 4 * 8e9 * 4 * 2048 * 100 / 1e14
     assert big == pytest.approx(flops_only)
+    # gradient checkpointing recomputes the forward: 6N
+    assert estimate_probe_seconds(8_000_000_000, 4 * 2048, 100, gpu=True, recompute=True) == pytest.approx(
+        START_SECONDS + 8e9 * 2 / 5e8 + 6 * 8e9 * 4 * 2048 * 100 / 1e14)
     cpu = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=False)
-    assert cpu == pytest.approx(START_SECONDS + 157_000_000 * 4 / 5e8 + 6 * 157e6 * 4 * 82 * 100 / 5e10)
+    assert cpu == pytest.approx(START_SECONDS + 157_000_000 * 4 / 5e8 + 4 * 157e6 * 4 * 82 * 100 / 5e10)
+    # only the weights a token multiplies through cost FLOPs; loading reads them all
+    lean = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=False, matmul_params=100_000_000, eval_tokens=50,
+                                  evals=10)
+    assert lean == pytest.approx(START_SECONDS + 157_000_000 * 4 / 5e8 + 4 * 1e8 * 4 * 82 * 100 / 5e10
+                                 + 2 * 1e8 * 50 * 10 / 5e10)
+
+
+def test_matmul_params_leave_out_embedding_lookups_and_count_the_experts_a_token_uses():
+    from lorplan.core.model import load_spec
+
+    minilm = load_spec("all-MiniLM-L6-v2")  # BERT: half its parameters are the word embeddings, a lookup
+    assert minilm.matmul_params == sum(m.params for m in minilm.linears) == 10_786_178
+    assert minilm.total_params - minilm.matmul_params >= minilm.vocab_size * minilm.hidden_size
+    qwen = load_spec("Qwen/Qwen2.5-0.5B-Instruct")  # tied: the head's matmul uses the embedding's weight
+    assert qwen.tie_word_embeddings and qwen.matmul_params == sum(m.params for m in (*qwen.linears,
+                                                                                    *qwen.tied_linears))
+    llama = load_spec("meta-llama/Llama-3.1-8B-Instruct")  # untied: the head counts, the input embedding not
+    assert llama.total_params - llama.matmul_params == llama.vocab_size * llama.hidden_size + sum(
+        t.numel for t in llama.tensors if t.kind == "norm")
+    mixtral = load_spec("mistralai/Mixtral-8x7B-v0.1")  # 2 of 8 experts a token: about 12.9B of 46.7B
+    assert 12.5e9 < mixtral.matmul_params < 13.0e9 < mixtral.total_params

@@ -136,6 +136,22 @@ class ModelSpec:
         return sum(m.params for m in self.linears) + sum(t.numel for t in self.tensors)
 
     @property
+    def matmul_params(self) -> int:
+        """The weights one text token multiplies through: Kaplan et al. 2020's (arXiv 2001.08361) non-embedding
+        N, plus a tied head (its weight is the embedding's). Every linear but a vision tower's, tied heads, and
+        experts at the share a token is routed to (num_experts_per_tok / num_experts); embeddings, position
+        tables and norms are lookups or elementwise and cost no matmul."""
+        share = self.num_experts_per_tok / self.num_experts if self.num_experts else 1.0
+        n = 0.0
+        for m in (*self.linears, *self.tied_linears):
+            if m.role != "vision":
+                n += m.params * (share if m.role == "expert" else 1.0)
+        for t in self.tensors:
+            if t.kind in ("experts", "head"):
+                n += t.numel * (share if t.kind == "experts" else 1.0)
+        return int(n)
+
+    @property
     def layer_linear_names(self) -> tuple[str, ...]:
         """Leaf names of the linear modules inside the blocks, in model order, each once."""
         seen: dict[str, None] = {}
