@@ -192,10 +192,15 @@ def budget_steps(task, share: float | None = BUDGET_SHARE) -> float | None:
     return None if share is None else share * sweep_steps(task)
 
 
+def trained_steps(o, cls: bool) -> int:
+    """Optimizer steps probe `o` trained: a rank probe's, and a classifier's base (the head alone, trained as
+    long); a causal LM's base only evaluates (0)."""
+    return o.step if cls or o.rank > 0 else 0
+
+
 def steps_used(probes, cls: bool) -> int:
-    """Optimizer steps the ladder's probes trained: every rank probe's, and a classifier's base (the head alone,
-    trained as long); a causal LM's base only evaluates."""
-    return sum(o.step for o in probes if cls or o.rank > 0)
+    """Optimizer steps the ladder's probes trained (trained_steps of each)."""
+    return sum(trained_steps(o, cls) for o in probes)
 
 
 def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
@@ -214,7 +219,7 @@ def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
 
     def timed(d: dict) -> ProbeObs | None:
         o = probe_of(d)
-        return None if o is None else replace(o, wall_seconds=float(o.step) if (cls or o.rank > 0) else 0.0)
+        return None if o is None else replace(o, wall_seconds=float(trained_steps(o, cls)))
 
     first = first_pass(spec)
     state = LadderState().with_pass(first)
@@ -239,7 +244,7 @@ def walk_ladder(spec, task, probe_of, optional: Sequence[str] = ()) -> Replay:
                                               "state": "cancelled"})
     rec, state, probes, _ = replay_passes(spec, state, probes, timed, optional=optional,
                                           clock=lambda ps: float(steps_used(ps.values(), cls)))
-    used = tuple((o.rank, o.lr, o.seed, o.step if (cls or o.rank > 0) else 0) for o in probes.values())
+    used = tuple((o.rank, o.lr, o.seed, trained_steps(o, cls)) for o in probes.values())
     text = "; ".join(e.explanation for e in rec.evidence if e.source in ("ladder", "knee", "learning rate"))
     return Replay(rec.rank, rec.learning_rate, used, sum(u[3] for u in used), rec.confidence[0],
                   rec.confidence[1], text, tuple(spec.ranks), spec.probe_steps, (spec, state, dict(probes)))

@@ -123,11 +123,13 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     def every(n: int) -> int:  # steps between a probe's evals
         return max(1, n // EVAL_POINTS)
 
+    # the spec's parameter counts walk its modules: once, not at every length lengthen_probes tries
+    total, matmul = spec.total_params, spec.matmul_params
+    recompute = bool(plan.training.gradient_checkpointing)
+
     def seconds_at(n: int) -> float:
-        return estimate_probe_seconds(spec.total_params, tokens_per_step, n, gpu=on_gpu,
-                                      eval_tokens=eval_n * per_example, evals=math.ceil(n / every(n)),
-                                      matmul_params=spec.matmul_params,
-                                      recompute=bool(plan.training.gradient_checkpointing))
+        return estimate_probe_seconds(total, tokens_per_step, n, gpu=on_gpu, eval_tokens=eval_n * per_example,
+                                      evals=math.ceil(n / every(n)), matmul_params=matmul, recompute=recompute)
 
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
     top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
