@@ -9,6 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import replace
 
+# The budget the benchmarks' budgeted ladder rows are given, as a share of their sweep (issue 11's compute
+# target), as `lorplan recommend --budget-minutes` gives one
+BUDGET_SHARE = 0.10
+
 
 def replay_passes(spec, state, probes: dict, lookup: Callable[[dict], object | None], *,
                   optional: Collection[str] = (), clock: Callable[[dict], float] | None = None):

@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import planted_rank_pattern  # noqa: E402
-from ladder_replay import replay_passes  # noqa: E402
+from ladder_replay import BUDGET_SHARE, replay_passes  # noqa: E402
 from planted_rank_tasks import SEQ, Case  # noqa: E402
 from results_file import append_row, hit, read_unique  # noqa: E402
 
@@ -51,7 +51,6 @@ REPORT = HERE / "results" / "planted_rank.md"
 ADAPTERS = Path(os.environ.get("LORPLAN_BENCH_CACHE", Path.home() / ".cache" / "lorplan-bench")) / "planted_rank"
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 SEEDS = (0, 1)
-BUDGET_SHARE = 0.10  # the budgeted ladder's: the compute target for rank_regret (rank_regret_replay's too)
 # Three rates a factor 3 apart (the ladder's LR_FACTOR); the middle one is the ladder's. The lowest is lorplan's
 # policy rate (1e-3, lorplan.core.plan.defaults): in 96 steps both students learn their planted change too
 # slowly at 1e-3 (measured before the sweep: MiniLM r=4 reached 0.00062 at 1e-3 and 0.00043 at 3e-3 from a

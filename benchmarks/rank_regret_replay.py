@@ -19,15 +19,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from ladder_replay import replay_passes  # noqa: E402
+from ladder_replay import BUDGET_SHARE, replay_passes  # noqa: E402  (spent on walk_ladder's clock of a second a step)
 from results_file import hit  # noqa: E402, F401  (the target's test, used by the report and the tests)
 
 RANKS = (1, 2, 4, 8, 16, 32, 64)
 SEEDS = (0, 1, 2)
 ALPHA = 32
-# the budget the ladder rows are given, as a share of the task's sweep (the compute target): what
-# `lorplan recommend --budget-minutes` does, on a clock where one optimizer step takes one second
-BUDGET_SHARE = 0.10
 
 
 # ---------------------------------------------------------------- analysis (pure)
