@@ -46,7 +46,10 @@ def test_catalog_id_and_aliases(hub):
     assert json.loads(src.config_path.read_text())["model_type"] == "llama"
     # An alias with an organisation is another model (the base one): it keeps its own id.
     assert resolve_model("meta-llama/Llama-3.1-8B").id == "meta-llama/Llama-3.1-8B"
-    assert load_spec("meta-llama/Llama-3.1-8B").id == "meta-llama/Llama-3.1-8B-Instruct"  # same shapes
+    # the entry's shapes under the id typed: headers, plan files and probes name the weights the user chose
+    sibling, entry = load_spec("meta-llama/Llama-3.1-8B"), load_spec("meta-llama/Llama-3.1-8B-Instruct")
+    assert sibling.id == "meta-llama/Llama-3.1-8B" and entry.id == "meta-llama/Llama-3.1-8B-Instruct"
+    assert (sibling.total_params, sibling.num_layers) == (entry.total_params, entry.num_layers)
     # A legacy name without organisation is the same repository under its current id.
     assert resolve_model("gpt2").id == "openai-community/gpt2"
 

@@ -24,7 +24,8 @@ def write(tmp_path, cfg, name="config.json"):
 def test_catalog_id_alias_and_case():
     spec = load_spec("meta-llama/Llama-3.1-8B-Instruct")
     assert spec.source == "catalog" and spec.total_params == 8_030_261_248
-    assert load_spec("meta-llama/llama-3.1-8b").id == "meta-llama/Llama-3.1-8B-Instruct"
+    base = load_spec("meta-llama/llama-3.1-8b")  # the base model: the entry's shapes, its own id, hub spelling
+    assert base.id == "meta-llama/Llama-3.1-8B" and base.total_params == spec.total_params
     assert spec.layer_linear_names == ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     assert load_spec("meta-llama/Llama-3.1-8B-Instruct") is spec  # cached
 

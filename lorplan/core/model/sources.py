@@ -34,6 +34,10 @@ def load_spec(source: str | ModelSource, *, trust_remote_code: bool = False,
     entry = catalog.find(src.id) if src.kind in ("catalog", "shipped") else None
     if entry is not None:
         spec = _catalog_spec(entry.id)
+        if src.id != entry.id:  # a sibling alias (base vs instruct): the entry's shapes, under the id typed
+            from dataclasses import replace
+
+            spec = replace(spec, id=src.id)
     elif src.kind == "folder":
         spec = from_config_file(src.config_path, "folder", trust_remote_code, allow_fallback)
     else:
