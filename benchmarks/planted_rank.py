@@ -275,19 +275,20 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
             "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing + more}
 
 
-def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str, float | None]:
+def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str, float | None, str]:
     """From pattern_from_adapters on the two seeds' adapters at `rank` (middle learning rate): the share of the
     pattern's LoRA parameters in the planted modules ("empty pattern": every module keeps `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
     pattern.module_signals) that sits in the planted modules, and the mean number of directions the runs share
-    (above the split-half noise floor) per planted module. "not run" when lorplan.recommend.pattern is
-    missing or the adapters are not on this machine."""
+    (above the split-half noise floor) per planted module, and the module outside the planted ones with the
+    largest share of that signal ("L1.o_proj 6%"). "not run" when lorplan.recommend.pattern is missing or the
+    adapters are not on this machine."""
     try:
         from lorplan.recommend.pattern import load_adapter, module_signals, pattern_from_signals
     except ImportError:
-        return "not run", None, "not run", None
+        return "not run", None, "not run", None, "not run"
     paths = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
     if len(paths) < 2 or not all(Path(p).is_dir() for p in paths):
-        return "not run", None, "not run", None
+        return "not run", None, "not run", None, "not run"
     import torch
 
     torch.set_num_threads(1)  # on a shared CPU, more threads made the SVDs 100× slower here
@@ -301,8 +302,15 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
     total = sum(shared.values())
     sig = sum(v for n, v in shared.items() if n in planted) / total if total > 0 else 0.0
     dirs = [s.directions for s in signals if s.name in planted]
+    others = [(v, n) for n, v in shared.items() if n not in planted]
+    if others and total > 0:
+        v, n = max(others)
+        layer = next((f"L{p} " for p in n.split(".") if p.isdigit()), "")
+        other = f"{layer}{n.split('.')[-1] if 'layers.' in n else n.split('layer.', 1)[-1].split('.', 1)[-1]} {v / total:.0%}"
+    else:
+        other = "none"
     return (f"{share:.0%}" + ("" if pat else " (empty pattern)"), pat, f"{sig:.0%}",
-            sum(dirs) / len(dirs) if dirs else None)
+            sum(dirs) / len(dirs) if dirs else None, other)
 
 
 def rank_in(pattern: dict, name: str, default: int) -> int:
@@ -363,7 +371,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
     # the same ladders given a budget of BUDGET_SHARE of the sweep's training seconds (`--budget-minutes`)
     capped = [replay(base, runs, prior.rank, data, adapter, seeds=(seed,), budget=BUDGET_SHARE) for seed in SEEDS]
     lad = lads[0]
-    share, pat, signal, dirs = pattern_share(base, runs, lad["rank"])
+    share, pat, signal, dirs, other = pattern_share(base, runs, lad["rank"])
     order = planted_order(base["modules"], base["planted"], pat, lad["rank"]) if pat is not None else None
     # the ablation: the same code without the rate pass (ranks compared at the middle rate, both seeds per
     # probe, other rates at the knee last), as the ladder ran before the rate pass
@@ -386,7 +394,7 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "budgeted_seconds": [x["seconds"] for x in capped],
             "ladder_old_hit": hit(old["rank"], knee.rank), "ladder_old_seconds": old["seconds"],
             "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat, "pattern_order": order,
-            "signal_share": signal, "planted_directions": dirs,
+            "signal_share": signal, "planted_directions": dirs, "signal_elsewhere": other,
             "uniform_share": share_planted(base["modules"], base["planted"], {}, 1),
             "knee_is_k": knee.rank == s["k"]}
 
@@ -461,6 +469,9 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
                                                     "not run (the sweep's saved adapters are not on this machine: "
                                                     f"{ADAPTERS})"),
         "share of the two seeds' shared signal in the planted modules: " + (", ".join(signals) or "not run"),
+        "the module outside the planted ones with the most of that signal: "
+        + (", ".join(f"{s['case']} {s['signal_elsewhere']}" for s in summaries
+                     if s.get("signal_elsewhere", "not run") != "not run") or "not run"),
     ]
     orders = [s["pattern_order"] for s in summaries if s.get("pattern_order")]
     if orders:
@@ -471,7 +482,12 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
                      f"below it in {count['below']}/{len(orders)}; every planted module at its full rank (its smaller "
                      f"dimension: more parameters cannot go there, so the budget's rest goes elsewhere) in "
                      f"{full}/{len(orders)}")
-    return "\n".join(lines + planted_rank_pattern.render(planted_rank_pattern.compare(rows, summaries)))
+    items = planted_rank_pattern.compare(rows, summaries)
+    if shares:
+        most = sum(float(x.split("%")[0]) > 50 for x in shares)
+        lines.append(f"the pattern gives most of its LoRA parameters (> 50%) to the planted modules in {most}/{len(shares)} "
+                     f"(target: {'met' if most > len(shares) / 2 else 'NOT met'}){planted_rank_pattern.oracle_words(items)}")
+    return "\n".join(lines + planted_rank_pattern.render(items))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,6 +54,15 @@ VARIANTS: dict[str, tuple[dict, str]] = {
     "keep": ({**_OLD, "signal_floor": 1.0, "max_rank_factor": 4, "extend_factor": None},
              "as cap4 but groups with signal keep the uniform rank: only modules without signal beyond chance "
              "give up rank (down to 1), and it goes to the modules with the most signal per parameter"),
+    # not lorplan's: the allocation the issue's target describes, made knowing the planted modules
+    "oracle": ({"oracle": True},
+               "not from the adapters: the planted modules (known by construction) at the largest power of two "
+               "that uniform rank's budget and their smaller dimension allow, every other module at rank 1, as "
+               "the largest-share column; what giving most of the rank to the planted modules does to the loss"),
+    "oracle-most": ({"oracle": "most"},
+                    "as oracle, but every other module at the largest rank that keeps the planted modules' share of "
+                    "the parameters above half, within the budget: the target's constraint with the rest of the "
+                    "budget spent evenly"),
 }
 
 
@@ -127,7 +136,8 @@ def run_patterns(cases: list, variants: list[str], until: float | None, path: Pa
         if not left:
             continue
         measured = {}
-        for probe in {first_pass_top(base, runs) if VARIANTS[v][0].get("from_top") else rank for v, _ in left}:
+        for probe in {first_pass_top(base, runs) if VARIANTS[v][0].get("from_top") else rank for v, _ in left
+                      if not VARIANTS[v][0].get("oracle")}:
             adapters = [r["adapter"] for r in runs if r["rank"] == probe and r.get("adapter")]
             measured[probe] = signals_for(case.name, probe, adapters)
         if any(v is None for v in measured.values()):
@@ -138,7 +148,11 @@ def run_patterns(cases: list, variants: list[str], until: float | None, path: Pa
             if until is not None and time.time() >= until:
                 return n
             probe = first_pass_top(base, runs) if VARIANTS[variant][0].get("from_top") else rank
-            pat = pattern_for(measured[probe], rank, variant, probe)
+            if VARIANTS[variant][0].get("oracle"):
+                pat = oracle_pattern(base["modules"], base["planted"], rank,
+                                     most=VARIANTS[variant][0]["oracle"] == "most")
+            else:
+                pat = pattern_for(measured[probe], rank, variant, probe)
             t0 = time.perf_counter()
             out = tasks.train(case, data, rank, mid, seed, rank_pattern=pat)
             share = pr.share_planted(base["modules"], base["planted"], pat, rank)
@@ -151,10 +165,9 @@ def run_patterns(cases: list, variants: list[str], until: float | None, path: Pa
     return n
 
 
-def max_share(modules: dict, planted: list[str], rank: int) -> float:
-    """The largest share of the LoRA parameters a pattern at uniform `rank`'s budget can give the planted
-    modules: every other module at rank 1, the planted ones at the largest power of two that the budget and
-    their smaller dimension allow."""
+def _oracle_rank(modules: dict, planted: list[str], rank: int) -> tuple[int, int, int]:
+    """(r, the planted modules' cost per rank, the others'): r is the largest power of two that uniform `rank`'s
+    budget allows the planted modules with every other module at rank 1, within their smaller dimension."""
     cost = {n: sum(d) for n, d in modules.items()}
     mine = sum(c for n, c in cost.items() if n in set(planted))
     rest = sum(cost.values()) - mine
@@ -162,7 +175,31 @@ def max_share(modules: dict, planted: list[str], rank: int) -> float:
     r = 1
     while r * 2 <= limit and r * 2 * mine + rest <= budget:
         r *= 2
+    return r, mine, rest
+
+
+def max_share(modules: dict, planted: list[str], rank: int) -> float:
+    """The largest share of the LoRA parameters a pattern at uniform `rank`'s budget can give the planted
+    modules: every other module at rank 1, the planted ones at the largest power of two that the budget and
+    their smaller dimension allow."""
+    r, mine, rest = _oracle_rank(modules, planted, rank)
     return r * mine / (r * mine + rest)
+
+
+def oracle_pattern(modules: dict, planted: list[str], rank: int, most: bool = False) -> dict[str, int]:
+    """The pattern behind max_share: the planted modules at its rank, every other module at rank 1 (full module
+    names as peft's rank_pattern keys, which match a key at the end of a module's name). most: every other
+    module at the largest rank that keeps the planted modules' share above half and the total within uniform
+    `rank`'s budget."""
+    import re
+
+    r, mine, rest = _oracle_rank(modules, planted, rank)
+    other = 1
+    if most:
+        budget = rank * (mine + rest)
+        while (other + 1) * rest < r * mine and r * mine + (other + 1) * rest <= budget:
+            other += 1
+    return {re.escape(n): r if n in set(planted) else other for n in modules}
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -257,6 +294,41 @@ def checked(rows: list[dict], case: str, summary: dict, rank: int, mid: float) -
             "missed": missed}
 
 
+def _against_default(items: list[dict], variant: str) -> str:
+    """"; against lorplan's pattern: lower loss in a/b cases, ..." for a variant other than the default, over
+    the cases both were trained on (equal losses, to 1e-4, and cases where both patterns are the one rank are ties, left out)."""
+    if variant == CHECKED_VARIANT:
+        return ""
+    both = [it for it in items if CHECKED_VARIANT in it["variants"]
+            and not (it["variants"][variant]["empty"] and it["variants"][CHECKED_VARIANT]["empty"])
+            and not math.isclose(it["variants"][variant]["loss"], it["variants"][CHECKED_VARIANT]["loss"],
+                                    rel_tol=1e-4)]
+    if not both:
+        return ""
+    lower = sum(it["variants"][variant]["loss"] < it["variants"][CHECKED_VARIANT]["loss"] for it in both)
+    change = [it["variants"][variant]["loss"] / it["variants"][CHECKED_VARIANT]["loss"] - 1 for it in both]
+    return (f"; against lorplan's pattern ({CHECKED_VARIANT}) where they differ: lower loss in {lower}/{len(both)} "
+            f"cases, loss change {statistics.mean(change):+.1%} on average (median {statistics.median(change):+.1%})")
+
+
+def oracle_words(items: list[dict]) -> str:
+    """What the allocations that meet the share target did when trained (the oracle variants against lorplan's
+    default pattern), as a clause for the target line; "" before they are trained."""
+    parts = []
+    for v in ("oracle", "oracle-most"):
+        both = [it for it in items if v in it["variants"] and CHECKED_VARIANT in it["variants"]
+                and not math.isclose(it["variants"][v]["loss"], it["variants"][CHECKED_VARIANT]["loss"], rel_tol=1e-4)]
+        if both:
+            worse = sum(it["variants"][v]["loss"] > it["variants"][CHECKED_VARIANT]["loss"] for it in both)
+            parts.append(f"{v} {worse}/{len(both)}")
+    if not parts:
+        return ""
+    return ("; the allocations that meet it, made knowing the planted modules and trained at the same budget (the "
+            "oracle rows below), reach a higher eval loss than lorplan's pattern in " + " and ".join(parts)
+            + " of the cases where the two differ: part of the signal the two seeds' adapters share lies outside "
+            "the planted modules (the lines above), and taking rank from those modules costs loss")
+
+
 def render(items: list[dict]) -> list[str]:
     """The trained-pattern table and one summary line per variant."""
     if not items:
@@ -290,7 +362,8 @@ def render(items: list[dict]) -> list[str]:
                      f"{sum(diffs) / len(diffs):+.1%} (median {statistics.median(diffs):+.1%}); "
                      f"share to the planted modules > 50% in {most}/{len(got)}; the planted modules' ranks above "
                      f"every other module's in {above}/{len(got)} (equal to the largest other in {tied}); more "
-                     f"parameters than uniform in {over}/{len(got)}; parameters {ratio:.0%} of uniform's on average")
+                     f"parameters than uniform in {over}/{len(got)}; parameters {ratio:.0%} of uniform's on average"
+                     + _against_default(got, v))
     got = [it for it in items if it.get("checked") is not None and CHECKED_VARIANT in it["variants"]]
     if got:
         diffs = [it["checked"]["loss"] / it["uniform"] - 1 for it in got]

@@ -223,3 +223,45 @@ def test_a_rank_pattern_reaches_peft_with_alpha_over_each_modules_own_rank(tmp_p
     ad = load_adapter(tmp_path / "a")
     scale = {name.rsplit(".", 1)[-1]: s for name, (s, _, _) in ad.modules.items()}
     assert scale["v_proj"] == pytest.approx(32 / 8) and scale["q_proj"] == pytest.approx(32 / 2)
+
+
+def test_oracle_patterns_give_the_planted_modules_most_of_the_budget():
+    """The allocations the share target describes (benchmarks/planted_rank_pattern.py "oracle" and
+    "oracle-most"): within uniform rank's budget, the planted modules at the largest power of two, the rest at
+    rank 1 or at the largest rank that keeps the planted share above half; keys that peft matches by name."""
+    import planted_rank_pattern as prp
+
+    from lorplan.core.lora import pattern_value
+
+    # the tiny Llama's two layers: v_proj 128×128 (256 per rank unit), the other six 1,920 per layer together
+    modules = {f"model.layers.{i}.{m}": d for i in range(2) for m, d in (
+        ("self_attn.q_proj", [128, 128]), ("self_attn.k_proj", [128, 128]), ("self_attn.v_proj", [128, 128]),
+        ("self_attn.o_proj", [128, 128]), ("mlp.gate_proj", [128, 256]), ("mlp.up_proj", [128, 256]),
+        ("mlp.down_proj", [256, 128]))}
+    planted = ["model.layers.0.self_attn.v_proj", "model.layers.1.self_attn.v_proj"]
+    cost = {n: sum(d) for n, d in modules.items()}
+
+    def params(pat, rank):
+        return sum(cost[n] * (pattern_value(pat, n) or rank) for n in modules)
+
+    for rank in (2, 8, 64):
+        budget = rank * sum(cost.values())
+        for most in (False, True):
+            pat = prp.oracle_pattern(modules, planted, rank, most=most)
+            assert params(pat, rank) <= budget
+            assert pr.share_planted(modules, planted, pat, rank) > 0.5
+            assert {pattern_value(pat, n) for n in planted} == {prp._oracle_rank(modules, planted, rank)[0]}
+        low = prp.oracle_pattern(modules, planted, rank)
+        assert {pattern_value(low, n) for n in modules if n not in planted} == {1}
+        assert pr.share_planted(modules, planted, low, rank) == pytest.approx(prp.max_share(modules, planted, rank))
+    # at rank 64 v_proj is already at its full rank (128 is its smaller dimension): the rest gets rank 17, the
+    # largest that keeps 2·256·128 = 65,536 planted parameters above 12 modules' 3,840·17 = 65,280
+    most = prp.oracle_pattern(modules, planted, 64, most=True)
+    assert pattern_value(most, "model.layers.1.self_attn.v_proj") == 128
+    assert pattern_value(most, "model.layers.0.mlp.up_proj") == 17
+    # the target line's clause counts the cases where an oracle's loss is above lorplan's pattern's (ties left out)
+    items = [{"variants": {"oracle": {"loss": 0.6}, "top-shared": {"loss": 0.5}}},
+             {"variants": {"oracle": {"loss": 0.4}, "top-shared": {"loss": 0.5}}},
+             {"variants": {"oracle": {"loss": 0.5}, "top-shared": {"loss": 0.5}}}]
+    assert "lorplan's pattern in oracle 1/2 of the cases" in prp.oracle_words(items)
+    assert prp.oracle_words([]) == ""
