@@ -283,7 +283,11 @@ def halving_step(
 CPU_FLOPS = 5e10
 GPU_FLOPS = 1e14
 LOAD_BYTES_PER_SECOND = 5e8  # reading weights from disk into memory
-START_SECONDS = 15.0  # process start, imports (torch, transformers, peft), tokenizer
+# Process start, imports (torch, transformers, peft), tokenizer; on a GPU also the CUDA context: the H200's probes
+# loaded in 10-14 s (benchmarks/results/gpu_h200_recommend.log); on a 2-core CPU MiniLM's in 2.7 s of the 13.1-13.4 s
+# its probes took, with about 4 s besides loading and training (start-up, evals, results).
+START_SECONDS = 15.0
+CPU_START_SECONDS = 6.0
 # A GPU step of a small model waits on kernel launches and Python, not on FLOPs: on an H200 the ladder's probes of
 # an 8-layer Llama (4 x 82 tokens) and of MiniLM (16 x 6) took 65-90 ms a training step (benchmarks/results/
 # gpu_h200_recommend.log), where FLOPs alone said under 1 ms; the first ladder there planned 7 probes and its
@@ -302,10 +306,11 @@ def estimate_probe_seconds(total_params: int, tokens_per_step: int, steps: int, 
     training step. N: matmul_params (ModelSpec.matmul_params: no embedding lookups), total_params when None.
     Only sizes the first pass; the driver times real probes for the rest. Measured on a 2-core CPU (MiniLM,
     45 steps × 8 examples × 32 tokens): probes took 13.1-13.4 s of wall time (2.7 s loading, 6.7 s training)
-    where the estimate with every parameter at 6·N said about 63 s, and says 33 s with these terms."""
+    where the estimate with every parameter at 6·N said about 63 s, 33 s with these terms and 15 s of start-up,
+    and says 24 s with CPU_START_SECONDS."""
     flops = GPU_FLOPS if gpu else CPU_FLOPS
     n = total_params if matmul_params is None else matmul_params
-    load = START_SECONDS + total_params * (2 if gpu else 4) / LOAD_BYTES_PER_SECOND
+    load = (START_SECONDS if gpu else CPU_START_SECONDS) + total_params * (2 if gpu else 4) / LOAD_BYTES_PER_SECOND
     train = (6 if recompute else 4) * n * tokens_per_step * steps / flops
     if gpu:
         train = max(train, GPU_STEP_SECONDS * steps)

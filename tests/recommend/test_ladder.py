@@ -143,7 +143,12 @@ def test_probe_seconds_small_model_on_gpu_is_bound_by_steps_not_flops():
     """A 157M-parameter probe of 100 steps at 4 x 82 tokens: FLOPs alone say 0.03 s of training on a GPU, but the
     H200 run took 6.5-8.5 s (kernel launches and Python); the estimate keeps GPU_STEP_SECONDS a step. An 8B model
     is bound by its FLOPs, and the CPU estimate has no floor."""
-    from lorplan.recommend.ladder import GPU_STEP_SECONDS, START_SECONDS, estimate_probe_seconds
+    from lorplan.recommend.ladder import (
+        CPU_START_SECONDS,
+        GPU_STEP_SECONDS,
+        START_SECONDS,
+        estimate_probe_seconds,
+    )
 
     small = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=True)
     load = START_SECONDS + 157_000_000 * 2 / 5e8
@@ -157,11 +162,11 @@ def test_probe_seconds_small_model_on_gpu_is_bound_by_steps_not_flops():
     assert estimate_probe_seconds(8_000_000_000, 4 * 2048, 100, gpu=True, recompute=True) == pytest.approx(
         START_SECONDS + 8e9 * 2 / 5e8 + 6 * 8e9 * 4 * 2048 * 100 / 1e14)
     cpu = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=False)
-    assert cpu == pytest.approx(START_SECONDS + 157_000_000 * 4 / 5e8 + 4 * 157e6 * 4 * 82 * 100 / 5e10)
+    assert cpu == pytest.approx(CPU_START_SECONDS + 157_000_000 * 4 / 5e8 + 4 * 157e6 * 4 * 82 * 100 / 5e10)
     # only the weights a token multiplies through cost FLOPs; loading reads them all
     lean = estimate_probe_seconds(157_000_000, 4 * 82, 100, gpu=False, matmul_params=100_000_000, eval_tokens=50,
                                   evals=10)
-    assert lean == pytest.approx(START_SECONDS + 157_000_000 * 4 / 5e8 + 4 * 1e8 * 4 * 82 * 100 / 5e10
+    assert lean == pytest.approx(CPU_START_SECONDS + 157_000_000 * 4 / 5e8 + 4 * 1e8 * 4 * 82 * 100 / 5e10
                                  + 2 * 1e8 * 50 * 10 / 5e10)
 
 
