@@ -330,12 +330,12 @@ def test_an_applied_pattern_is_priced_and_trained_as_written(tmp_path, capsys):
     assert model.get_nb_trainable_parameters()[0] == plan.estimate.trainable_params
 
 
-@pytest.mark.parametrize(("budget", "longer"), [(None, True), ("4", False)])
+@pytest.mark.parametrize(("budget", "longer"), [(None, True), ("2.5", False)])
 def test_a_budget_with_room_to_spare_lengthens_the_probes(tiny_llama, lm_data, state_home, monkeypatch, capsys,
                                                            budget, longer):
     """The real ladder data_ladder plans for the tiny Llama on 150 examples (planned run longer than 100
     steps), caught before its probes start: the default budget buys the whole ladder in well under half its
-    time, so probes train the planned run's length; 4 minutes buy the whole ladder but not within half, so they
+    time, so probes train the planned run's length; 2.5 minutes buy the whole ladder but not within half, so they
     keep the default."""
     import lorplan.cli.recommend as cli_recommend
     from lorplan.recommend.launch import PROBE_STEPS
