@@ -22,6 +22,31 @@ def parse_int(flag: str, text: str, minimum: int = 1) -> int:
     return value
 
 
+_SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
+
+
+def parse_count(flag: str, text: str, minimum: int = 1) -> int:
+    """A count of at least `minimum` as people write large ones: 250000, 250,000, 250_000, 2.5e5, 250k, 2.5M,
+    1B; it must be a whole number (2.5k is 2,500; 1.0001k is refused). BadInput naming the flag otherwise."""
+    raw = str(text).strip()
+    t = raw.replace(",", "").replace("_", "").lower()
+    scale = 1
+    if t and t[-1] in _SCALE:
+        t, scale = t[:-1], _SCALE[t[-1]]
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(t) * scale
+    except InvalidOperation:
+        raise BadInput(f"{flag}: {raw!r} is not a count (e.g. 250000, 250k, 2.5M, 1e6)") from None
+    if not d.is_finite() or d != d.to_integral_value():
+        raise BadInput(f"{flag}: {raw!r} is not a whole number")
+    value = int(d)
+    if value < minimum:
+        raise BadInput(f"{flag}: {raw} must be at least {minimum}")
+    return value
+
+
 def parse_positive_float(flag: str, text: str) -> float:
     """A finite number above 0 (--alpha, --epochs, ...), or BadInput naming the flag."""
     try:
@@ -130,6 +155,12 @@ def positive_int(flag: str, minimum: int = 1):
     """argparse type for an integer of at least `minimum` (1 unless the flag's least value is higher), or a
     one-line error naming the flag."""
     return _argparse_type(lambda text: parse_int(flag, text, minimum))
+
+
+def count(flag: str, minimum: int = 1):
+    """argparse type for a count written as people write large ones (parse_count: 250k, 2.5M, 1e6, 250,000),
+    or a one-line error naming the flag."""
+    return _argparse_type(lambda text: parse_count(flag, text, minimum))
 
 
 def positive_float(flag: str):

@@ -18,6 +18,7 @@ import textwrap
 from lorplan.cli._common import (
     add_rope_scaling,
     check_write_target,
+    count,
     first_skipped,
     parse_int,
     positive_float,
@@ -51,9 +52,10 @@ def register(sub) -> None:
     d.add_argument("--train-on", choices=TrainOn.values(),
                    help=f"with --data, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a sequence "
                    "classifier trains one label per example and takes none)")
-    d.add_argument("--trained-tokens", type=positive_int("--trained-tokens"), metavar="N",
-                   help="instead of --data: tokens with a loss, counted once over the dataset")
-    d.add_argument("--examples", type=positive_int("--examples"), metavar="N", help="instead of --data: examples")
+    d.add_argument("--trained-tokens", type=count("--trained-tokens"), metavar="N",
+                   help="instead of --data: tokens with a loss, counted once over the dataset (250000, 250k, 2.5M, "
+                   "1e6)")
+    d.add_argument("--examples", type=count("--examples"), metavar="N", help="instead of --data: examples")
     d.add_argument("--task", choices=TASKS, help="causal-lm or sequence-classification (default: the model's)")
     d.add_argument("--num-labels", type=positive_int("--num-labels", 2), metavar="K",
                    help="classification: number of labels (default: counted from --data, else the model's)")

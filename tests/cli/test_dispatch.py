@@ -126,3 +126,27 @@ def test_a_mistyped_command_names_the_closest_one(argv, close, capsys):
         assert "did you mean" not in err
     else:
         assert err.endswith(f" (did you mean {close}?)\n"), err
+
+
+@pytest.mark.parametrize(("text", "value"), [("250000", 250_000), ("250,000", 250_000), ("250_000", 250_000),
+                                             ("2.5e5", 250_000), ("250k", 250_000), ("2.5M", 2_500_000),
+                                             ("1B", 10**9), (" 12 ", 12)])
+def test_counts_read_as_people_write_large_ones(text, value):
+    from lorplan.cli._common import parse_count
+
+    assert parse_count("--trained-tokens", text) == value
+
+
+@pytest.mark.parametrize(("text", "message"), [("1.0001k", "'1.0001k' is not a whole number"),
+                                               ("0.5", "'0.5' is not a whole number"),
+                                               ("inf", "'inf' is not a whole number"),
+                                               ("abc", "'abc' is not a count (e.g. 250000, 250k, 2.5M, 1e6)"),
+                                               ("k", "'k' is not a count"), ("0", "0 must be at least 1")])
+def test_a_count_that_is_not_one_is_a_line_naming_the_flag(text, message, capsys):
+    """`lorplan recommend --trained-tokens X`: the flag's one-line error (exit 2), before anything is loaded."""
+    try:
+        rc = main(["recommend", "--model", "gpt2", "--trained-tokens", text])
+    except SystemExit as exc:
+        rc = exc.code
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and f"--trained-tokens: {message}" in err, err
