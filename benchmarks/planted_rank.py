@@ -451,6 +451,8 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
         f"knee equals the planted k: {rate('knee_is_k')}",
         f"prior alone in [knee, 2×knee]: {rate('prior_hit')} (target ≥ 80%: "
         f"{'met' if sum(s['prior_hit'] for s in summaries) >= 0.8 * n else 'NOT met'})",
+        "a fixed rank in [knee, 2×knee] (the defaults people copy; a property of the rank, as the prior's hit): "
+        + ", ".join(f"r={r} {sum(s['knee'] <= r <= 2 * s['knee'] for s in summaries)}/{n}" for r in (8, 16, 64)),
         f"prior + ladder (replay, one seed per probe, each seed once) in [knee, 2×knee]: {lad_hits}/{lad_n} = "
         f"{lad_hits / lad_n:.0%} (target ≥ 80%: {'met' if lad_hits >= 0.8 * lad_n else 'NOT met'})",
         f"the ladder's band (the ranks it cannot tell apart; noise from its second-seed pass, or estimated from how "
