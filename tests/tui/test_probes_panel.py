@@ -565,3 +565,22 @@ async def test_a_ladder_run_with_its_base_probe_is_shown_not_a_crash(tmp_path):
         xs = sorted(x for xs in plt.monitor.x for x in xs)
         assert min(xs) <= 2 and max(xs) >= 4  # the ranks' points at log2(4) and log2(16)
     assert app.return_code in (None, 0)
+
+
+async def test_a_lost_focus_comes_back_to_the_panel_on_screen(tmp_path):
+    """The focus the Probes tab gives could be lost under load (Widget.focus is deferred, and the first read
+    hid the table it was meant for): the panel's keys then did nothing. Focus is set at once now, and a panel on
+    screen with nothing focused takes the focus back at its next read: the table with a run, itself without."""
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        for has_run in (False, True):
+            if has_run:
+                make_run(tmp_path)
+            await wait_until(pilot, lambda has_run=has_run: panel.has_class("-empty") != has_run)
+            app.screen.set_focus(None)
+            want = app.query_one("#probes-table", DataTable) if has_run else panel
+            await wait_until(pilot, lambda want=want: app.focused is want)
+        app.screen.set_focus(None)
+        panel.focus_default()  # at once, not at a later message
+        assert app.focused is app.query_one("#probes-table", DataTable)

@@ -121,12 +121,18 @@ class ProbesPanel(Widget, can_focus=True):
         self.set_interval(self.poll_seconds, self._tick)
 
     def focus_default(self) -> None:
-        """Focus the probe table, or the panel while there is no run (a hidden table would drop the focus)."""
-        (self if self.has_class("-empty") else self.query_one("#probes-table", DataTable)).focus()
+        """Focus the probe table, or the panel while there is no run (a hidden table would drop the focus). Set at
+        once: Widget.focus defers it to a later message, by which time the first read may have hidden the table
+        the focus was meant for, and the focus was lost (seen under load)."""
+        self.screen.set_focus(self if self.has_class("-empty") else self.query_one("#probes-table", DataTable))
 
     def _focus_what_is_shown(self) -> None:
+        """Move the focus to what is shown (the table, or the panel while it has no run), and take it back when
+        it was lost while this panel is on screen: its keys (p, s, c, ...) work only with the focus in it."""
         focused, table = self.screen.focused, self.query_one("#probes-table", DataTable)
         if (focused is table and self.has_class("-empty")) or (focused is self and not self.has_class("-empty")):
+            self.focus_default()
+        elif focused is None and self.is_on_screen:
             self.focus_default()
 
     # -- reading (a thread worker) ---------------------------------------------------------------------
