@@ -70,8 +70,8 @@ def replay_passes(spec, state, probes: dict, lookup: Callable[[dict], object | N
 def cut_short(o, share: float):
     """ProbeObs `o` cancelled after `share` (0-1) of its steps: its eval curve up to there, its steps and seconds
     scaled by the share."""
-    step = int(o.step * max(0.0, share))
     scale = max(0.0, share)
+    step = int(o.step * scale)
     return replace(o, state="cancelled", step=step, curve=tuple(p for p in o.curve if p[0] <= step),
                    train_seconds=None if o.train_seconds is None else o.train_seconds * scale,
                    wall_seconds=None if o.wall_seconds is None else o.wall_seconds * scale)

@@ -275,20 +275,21 @@ def replay(base: dict, runs: list[dict], prior_rank: int, data, adapter, lr: flo
             "seconds": sum(o.train_seconds or 0.0 for o in obs), "missing": missing + more}
 
 
-def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | None, str, float | None, str]:
+def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[float | None, dict | None, str, float | None,
+                                                                    str]:
     """From pattern_from_adapters on the two seeds' adapters at `rank` (middle learning rate): the share of the
-    pattern's LoRA parameters in the planted modules ("empty pattern": every module keeps `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
+    pattern's LoRA parameters in the planted modules (0-1; an empty pattern keeps every module at `rank`), the pattern, and the share of the signal the two runs share (⟨ΔW₁, ΔW₂⟩_F, negatives as 0,
     pattern.module_signals) that sits in the planted modules, and the mean number of directions the runs share
     (above the split-half noise floor) per planted module, and the module outside the planted ones with the
-    largest share of that signal ("L1.o_proj 6%"). "not run" when lorplan.recommend.pattern is missing or the
-    adapters are not on this machine."""
+    largest share of that signal ("L1.o_proj 6%"). None and "not run" when lorplan.recommend.pattern is missing
+    or the adapters are not on this machine."""
     try:
         from lorplan.recommend.pattern import load_adapter, module_signals, pattern_from_signals
     except ImportError:
-        return "not run", None, "not run", None, "not run"
+        return None, None, "not run", None, "not run"
     paths = [r["adapter"] for r in runs if r["rank"] == rank and r.get("adapter")]
     if len(paths) < 2 or not all(Path(p).is_dir() for p in paths):
-        return "not run", None, "not run", None, "not run"
+        return None, None, "not run", None, "not run"
     import torch
 
     torch.set_num_threads(1)  # on a shared CPU, more threads made the SVDs 100× slower here
@@ -309,8 +310,7 @@ def pattern_share(base: dict, runs: list[dict], rank: int) -> tuple[str, dict | 
         other = f"{layer}{n.split('.')[-1] if 'layers.' in n else n.split('layer.', 1)[-1].split('.', 1)[-1]} {v / total:.0%}"
     else:
         other = "none"
-    return (f"{share:.0%}" + ("" if pat else " (empty pattern)"), pat, f"{sig:.0%}",
-            sum(dirs) / len(dirs) if dirs else None, other)
+    return share, pat, f"{sig:.0%}", sum(dirs) / len(dirs) if dirs else None, other
 
 
 def rank_in(pattern: dict, name: str, default: int) -> int:
@@ -393,7 +393,8 @@ def summarize_case(base: dict, runs: list[dict], find_knee, capacity_prior) -> d
             "budgeted": [x["rank"] for x in capped], "budgeted_hits": sum(hit(x["rank"], knee.rank) for x in capped),
             "budgeted_seconds": [x["seconds"] for x in capped],
             "ladder_old_hit": hit(old["rank"], knee.rank), "ladder_old_seconds": old["seconds"],
-            "sweep_seconds": sweep_s, "pattern_share": share, "pattern": pat, "pattern_order": order,
+            "sweep_seconds": sweep_s, "planted_share": share, "pattern": pat, "pattern_order": order,
+            "pattern_share": "not run" if share is None else f"{share:.0%}" + ("" if pat else " (empty pattern)"),
             "signal_share": signal, "planted_directions": dirs, "signal_elsewhere": other,
             "uniform_share": share_planted(base["modules"], base["planted"], {}, 1),
             "knee_is_k": knee.rank == s["k"]}
@@ -485,10 +486,11 @@ def render(summaries: list[dict], rows: list[dict]) -> str:
                      f"dimension: more parameters cannot go there, so the budget's rest goes elsewhere) in "
                      f"{full}/{len(orders)}")
     items = planted_rank_pattern.compare(rows, summaries)
-    if shares:
-        most = sum(float(x.split("%")[0]) > 50 for x in shares)
-        lines.append(f"the pattern gives most of its LoRA parameters (> 50%) to the planted modules in {most}/{len(shares)} "
-                     f"(target: {'met' if most > len(shares) / 2 else 'NOT met'}){planted_rank_pattern.oracle_words(items)}")
+    planted = [s["planted_share"] for s in summaries if s.get("planted_share") is not None]
+    if planted:
+        most = sum(x > 0.5 for x in planted)
+        lines.append(f"the pattern gives most of its LoRA parameters (> 50%) to the planted modules in {most}/{len(planted)} "
+                     f"(target: {'met' if most > len(planted) / 2 else 'NOT met'}){planted_rank_pattern.oracle_words(items)}")
     return "\n".join(lines + planted_rank_pattern.render(items))
 
 

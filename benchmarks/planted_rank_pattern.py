@@ -294,15 +294,23 @@ def checked(rows: list[dict], case: str, summary: dict, rank: int, mid: float) -
             "missed": missed}
 
 
+def _differing(items: list[dict], variant: str) -> list[dict]:
+    """The cases where `variant` and lorplan's default pattern were both trained and differ: equal losses (to
+    1e-4) and cases where both patterns are the one rank are ties, left out."""
+    def differ(it: dict) -> bool:
+        mine, default = it["variants"][variant], it["variants"][CHECKED_VARIANT]
+        return not (mine.get("empty") and default.get("empty")) and not math.isclose(mine["loss"], default["loss"],
+                                                                                     rel_tol=1e-4)
+
+    return [it for it in items if variant in it["variants"] and CHECKED_VARIANT in it["variants"] and differ(it)]
+
+
 def _against_default(items: list[dict], variant: str) -> str:
     """"; against lorplan's pattern: lower loss in a/b cases, ..." for a variant other than the default, over
-    the cases both were trained on (equal losses, to 1e-4, and cases where both patterns are the one rank are ties, left out)."""
+    the cases where the two differ (_differing)."""
     if variant == CHECKED_VARIANT:
         return ""
-    both = [it for it in items if CHECKED_VARIANT in it["variants"]
-            and not (it["variants"][variant]["empty"] and it["variants"][CHECKED_VARIANT]["empty"])
-            and not math.isclose(it["variants"][variant]["loss"], it["variants"][CHECKED_VARIANT]["loss"],
-                                    rel_tol=1e-4)]
+    both = _differing(items, variant)
     if not both:
         return ""
     lower = sum(it["variants"][variant]["loss"] < it["variants"][CHECKED_VARIANT]["loss"] for it in both)
@@ -313,11 +321,10 @@ def _against_default(items: list[dict], variant: str) -> str:
 
 def oracle_words(items: list[dict]) -> str:
     """What the allocations that meet the share target did when trained (the oracle variants against lorplan's
-    default pattern), as a clause for the target line; "" before they are trained."""
+    default pattern, where the two differ), as a clause for the target line; "" before they are trained."""
     parts = []
     for v in ("oracle", "oracle-most"):
-        both = [it for it in items if v in it["variants"] and CHECKED_VARIANT in it["variants"]
-                and not math.isclose(it["variants"][v]["loss"], it["variants"][CHECKED_VARIANT]["loss"], rel_tol=1e-4)]
+        both = _differing(items, v)
         if both:
             worse = sum(it["variants"][v]["loss"] > it["variants"][CHECKED_VARIANT]["loss"] for it in both)
             parts.append(f"{v} {worse}/{len(both)}")

@@ -129,10 +129,8 @@ class ProbesPanel(Widget, can_focus=True):
     def _focus_what_is_shown(self) -> None:
         """Move the focus to what is shown (the table, or the panel while it has no run), and take it back when
         it was lost while this panel is on screen: its keys (p, s, c, ...) work only with the focus in it."""
-        focused, table = self.screen.focused, self.query_one("#probes-table", DataTable)
-        if (focused is table and self.has_class("-empty")) or (focused is self and not self.has_class("-empty")):
-            self.focus_default()
-        elif focused is None and self.is_on_screen:
+        focused, table, empty = self.screen.focused, self.query_one("#probes-table", DataTable), self.has_class("-empty")
+        if (focused is table and empty) or (focused is self and not empty) or (focused is None and self.is_on_screen):
             self.focus_default()
 
     # -- reading (a thread worker) ---------------------------------------------------------------------
