@@ -609,3 +609,30 @@ async def test_the_full_finetune_row_is_a_reference_not_a_choice(make_app):
         await pilot.pause()
         assert table.selected_rank == table.ranks[1]
         assert f"rank {table.ranks[1]}:" in str(app.screen.query_one("#plan-summary").render())
+
+
+async def test_a_probes_read_landing_as_the_tab_changes_does_not_pull_the_tabs_back(make_app):
+    """Switching tabs drops the focus and changes the active tab before the screen is redrawn. The Probes panel
+    takes back a focus lost while its tab is shown; judged by what the last redraw showed, a read landing just
+    after F5 took the focus and the tabs followed it back to Probes (a CI run of the F5/F6/F7 test failed so)."""
+    from textual.widgets import TabbedContent
+    from tui_helpers import wait_until
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.screen.query_one(TabbedContent)
+        app.action_show_tab("probes")
+        await wait_until(pilot, lambda: any(p.is_mounted for p in app.screen.query("ProbesPanel")))
+        panel = app.screen.query_one("ProbesPanel")
+        await wait_until(pilot, lambda: panel.has_focus_within)
+        app.action_show_tab("plan")
+        panel._focus_what_is_shown()  # the read's handler, before any redraw
+        await pilot.pause()
+        assert tabs.active == "plan" and not panel.has_focus_within
+        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#rank-table"))
+        # and on its own tab a lost focus still comes back
+        app.action_show_tab("probes")
+        await wait_until(pilot, lambda: panel.has_focus_within)
+        app.screen.set_focus(None)
+        panel._focus_what_is_shown()
+        assert panel.has_focus_within and tabs.active == "probes"

@@ -128,10 +128,22 @@ class ProbesPanel(Widget, can_focus=True):
 
     def _focus_what_is_shown(self) -> None:
         """Move the focus to what is shown (the table, or the panel while it has no run), and take it back when
-        it was lost while this panel is on screen: its keys (p, s, c, ...) work only with the focus in it."""
+        it was lost while this panel's tab is the one shown: its keys (p, s, c, ...) work only with the focus in
+        it."""
         focused, table, empty = self.screen.focused, self.query_one("#probes-table", DataTable), self.has_class("-empty")
-        if (focused is table and empty) or (focused is self and not empty) or (focused is None and self.is_on_screen):
+        if (focused is table and empty) or (focused is self and not empty) or (focused is None and self._tab_shown()):
             self.focus_default()
+
+    def _tab_shown(self) -> bool:
+        """Whether the tab holding this panel is the active one (True outside tabs). The tab, not what the last
+        screen update drew: switching tabs drops the focus and changes the active tab at once, before the screen
+        is redrawn, and a panel that took the focus then would pull the tabs back to its own (a focused widget's
+        tab is shown)."""
+        from textual.widgets import TabbedContent, TabPane
+
+        pane = next((a for a in self.ancestors if isinstance(a, TabPane)), None)
+        tabs = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
+        return pane is None or tabs is None or tabs.active == pane.id
 
     # -- reading (a thread worker) ---------------------------------------------------------------------
 
