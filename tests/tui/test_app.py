@@ -636,3 +636,27 @@ async def test_a_probes_read_landing_as_the_tab_changes_does_not_pull_the_tabs_b
         app.screen.set_focus(None)
         panel._focus_what_is_shown()
         assert panel.has_focus_within and tabs.active == "probes"
+
+
+async def test_a_stale_tab_focus_message_does_not_switch_tabs(make_app):
+    """Textual shows the tab of a focused widget through messages (Focus, DescendantFocus, TabPane.Focused). A
+    focus set in the Probes tab just before F5 had its message arrive after the switch, under load, and the
+    tabs went back to Probes; the message now switches tabs only while its pane still holds the focus."""
+    from textual.widgets import TabbedContent, TabPane
+    from tui_helpers import wait_until
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        tabs = app.screen.query_one(TabbedContent)
+        app.action_show_tab("probes")
+        await wait_until(pilot, lambda: any(p.is_mounted for p in app.screen.query("ProbesPanel")))
+        app.action_show_tab("plan")
+        await wait_until(pilot, lambda: app.focused is app.screen.query_one("#rank-table"))
+        probes = app.screen.query_one("#probes", TabPane)
+        probes.post_message(TabPane.Focused(probes))  # what a focus set there before the switch sends late
+        await pilot.pause()
+        await pilot.pause()
+        assert tabs.active == "plan" and app.focused is app.screen.query_one("#rank-table")
+        # a focus that is really in the pane still shows its tab
+        app.screen.set_focus(app.screen.query_one("ProbesPanel"))
+        await wait_until(pilot, lambda: tabs.active == "probes")

@@ -39,6 +39,19 @@ _FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path", "probes": "#probes-
                 "recommend": "RecommendPanel"}  # else a tab's first focusable widget
 
 
+class _Tabs(TabbedContent):
+    """TabbedContent that shows the tab of a focused widget only while that widget still has the focus. Textual
+    tells it through messages (Focus, DescendantFocus, TabPane.Focused), so a focus set in one tab just before
+    F5/F6/F7 switched to another arrived after the switch, under load, and pulled the tabs back to the first."""
+
+    def _on_tab_pane_focused(self, event: TabPane.Focused) -> None:
+        # Textual calls each class's handler along the MRO (this one first), until one prevents the default
+        focused = self.screen.focused
+        if focused is None or event.tab_pane not in focused.ancestors:  # the focus has moved on since: stale
+            event.prevent_default()
+            event.stop()
+
+
 class MainScreen(Screen):
     """Header, the three tabs, footer. Owns the plan on screen (`plan`) and the profiled dataset (`data`)."""
 
@@ -65,7 +78,7 @@ class MainScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")
-        with TabbedContent(id="tabs", initial="plan"):
+        with _Tabs(id="tabs", initial="plan"):
             with TabPane("Plan", id="plan"):
                 yield PlanView(self._gpu_source, self._initial_model, initial_form=self._last_setup,
                                id="plan-view")
