@@ -151,6 +151,30 @@ def test_a_pattern_key_matching_nothing_is_refused_before_torch(tmp_path, capsys
                            "adapt (dense, key, query, value)")
 
 
+def test_a_rank_no_module_can_use_is_refused_before_torch(tmp_path, capsys):
+    """A hand-edited lora.r was never checked against the model: r = 100000 on MiniLM (384 wide) loaded torch,
+    built adapters of billions of parameters and the kernel killed the run for memory; `lorplan export` wrote
+    it. Both refuse it now, as `lorplan plan --ranks 100000` does, naming the plan's key."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    plan.write_text(plan.read_text().replace("\nr = 8\n", "\nr = 100000\n", 1).replace("rank = 8\n", "rank = 100000\n"))
+    expected = (f"{plan}: lora.r: rank 100,000 is above 384, the largest rank a module it adapts can use (min(in, "
+                "out) of sentence-transformers/all-MiniLM-L6-v2's widest adapted module)")
+    capsys.readouterr()
+    got, err = _train_in_child(plan, tmp_path)
+    assert got == {"rc": 2, "torch": False, "transformers": False}
+    assert err.strip() == f"lorplan train: error: {expected}"
+    out = tmp_path / "peft"
+    assert main(["export", str(plan), "--to", "peft", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"lorplan export: error: {expected}\n"
+    assert not out.exists()
+    # the largest usable rank still trains and exports: the bound is the model's, not a round number
+    plan.write_text(plan.read_text().replace("\nr = 100000\n", "\nr = 384\n", 1).replace("rank = 100000\n", "rank = 384\n"))
+    assert main(["export", str(plan), "--to", "peft", "-o", str(out)]) == 0
+    assert json.loads((out / "adapter_config.json").read_text())["r"] == 384
+
+
 @pytest.mark.slow
 def test_training_says_which_rows_of_the_data_it_skips(tmp_path, capsys):
     """A broken JSON line was dropped without a word: the run trained on fewer rows than the file holds."""

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lorplan.core.errors import BadInput
+from lorplan.core.limits import MAX_MICRO_BATCH, MAX_SEQ_LEN
 from lorplan.core.plan import (
     DataSection,
     EstimateSection,
@@ -90,11 +91,11 @@ def plans(draw) -> Plan:
         learning_rate=draw(pos_float),
         lr_scheduler=draw(st.sampled_from(Scheduler.values())),
         warmup_ratio=draw(fraction),
-        micro_batch=draw(pos_int),
+        micro_batch=draw(st.integers(1, MAX_MICRO_BATCH)),
         gradient_accumulation=draw(pos_int),
         epochs=None if steps else draw(pos_float),
         max_steps=draw(pos_int) if steps else None,
-        seq_len=draw(pos_int),
+        seq_len=draw(st.integers(1, MAX_SEQ_LEN)),
         packing=task == "causal-lm" and draw(st.booleans()),  # a classifier packs nothing (rules.py)
         gradient_checkpointing=draw(st.booleans()),
         optimizer=draw(st.sampled_from(Optimizer.values())),
@@ -187,8 +188,15 @@ def edit(old: str, new: str) -> str:
         ('dropout = 0.0', 'dropout = 1.0', "p.toml: lora.dropout: must be in [0, 1) (got 1.0)"),
         ('dropout = 0.0', 'dropout = -0.1', "p.toml: lora.dropout: must be in [0, 1)"),
         ('learning_rate = 0.0002', 'learning_rate = 0.0', "p.toml: training.learning_rate: must be positive"),
-        ('learning_rate = 0.0002', 'learning_rate = nan', "p.toml: training.learning_rate: must be a number"),
+        ('learning_rate = 0.0002', 'learning_rate = nan', "p.toml: training.learning_rate: must be a number, not nan"),
+        ('learning_rate = 0.0002', 'learning_rate = -inf', "p.toml: training.learning_rate: must be a number, not -inf"),
         ('micro_batch = 1', 'micro_batch = 0', "p.toml: training.micro_batch: must be at least 1"),
+        # beyond lorplan plan's bounds: the plan's key is named, where TrainingSetup named the flag --micro-batch
+        ('micro_batch = 1', 'micro_batch = 100000000',
+         "p.toml: training.micro_batch: must be at most 1,048,576 (got 100000000)"),
+        ('seq_len = 2048', 'seq_len = 99999999999', "p.toml: training.seq_len: must be at most 16,777,216"),
+        ('gpus = 1\nsharding = "none"', 'gpus = 70000\nsharding = "ddp"',
+         "p.toml: hardware.gpus: must be at most 65,536 (got 70000)"),
         ('seq_len = 2048', 'seq_len = -5', "p.toml: training.seq_len: must be at least 1"),
         ('warmup_ratio = 0.03', 'warmup_ratio = 1.5', "p.toml: training.warmup_ratio: must be in [0, 1)"),
         ('eval_split = 0.0', 'eval_split = 1.0', "p.toml: data.eval_split: must be in [0, 1)"),

@@ -34,16 +34,20 @@ def check_plan_targets(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
     """BadInput "PLAN: lora.rank_pattern: 'q_prj' matches no module the targets adapt (…)" (one line, naming the
     plan and its key) when the plan's LoRA settings would not train what they say on this model: a target or
     modules_to_save name that matches no module, blocks the model does not have, a rank_pattern rank above its
-    module's smallest dimension, or a rank_pattern / alpha_pattern key that matches no adapted module (peft
-    ignores such a key, so a typo in a hand-edited plan would train every module at lora.r). The rule is
-    `lorplan plan`'s (core.memory.bounds.check_targets)."""
+    module's smallest dimension, a lora.r above the largest rank any adapted module can use, or a rank_pattern /
+    alpha_pattern key that matches no adapted module (peft ignores such a key, so a typo in a hand-edited plan
+    would train every module at lora.r). The rules are `lorplan plan`'s (core.memory.bounds.check_targets,
+    check_ranks)."""
     from lorplan.core.lora import saved_params
-    from lorplan.core.memory.bounds import TARGET_KEYS, check_targets
+    from lorplan.core.memory.bounds import TARGET_KEYS, check_ranks, check_targets
     from lorplan.core.plan.build import plan_to_setup
 
     targets = plan_to_setup(plan)[1].targets
     try:
         check_targets(spec, targets, TARGET_KEYS)
+        # lora.r above every adapted module's min(in, out) only adds parameters; a typo such as r = 100000 built
+        # adapters of billions of parameters and ran the machine out of memory before a word was said
+        check_ranks(spec, targets, (plan.lora.r,), "lora.r")
         if targets.modules_to_save:
             saved_params(spec, targets)
     except BadInput as exc:

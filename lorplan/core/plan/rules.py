@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from lorplan.core.limits import MAX_NUM_LABELS
+from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_NUM_LABELS, MAX_SEQ_LEN
 from lorplan.core.plan import schema as ps
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
@@ -234,6 +234,11 @@ CHECKS: tuple[Check, ...] = (
     _rule("training", "warmup_ratio", _not_a_fraction, "must be in [0, 1)"),
     *(_rule("training", key, _below_one, "must be at least 1 (got {v})")
       for key in ("micro_batch", "gradient_accumulation", "seq_len", "max_steps", "save_steps", "logging_steps")),
+    # lorplan plan's bounds (lorplan.core.limits): beyond them the value is a typo, and TrainingSetup would refuse
+    # it naming the flag (--micro-batch), not the plan's key
+    *(_rule(section, key, lambda v, top=top: v > top, f"must be at most {top:,} (got {{v}})")
+      for section, key, top in (("training", "micro_batch", MAX_MICRO_BATCH), ("training", "seq_len", MAX_SEQ_LEN),
+                                ("hardware", "gpus", MAX_GPUS))),
     _rule("training", "epochs", _not_positive, "must be positive (got {v})"),
     _rule("training", "seed", _negative, "must be ≥ 0"),
     _rule("training", "weight_decay", _negative, "must be ≥ 0"),

@@ -155,6 +155,8 @@ _MAP_VALUES = {"str_int_map": ("an integer", is_int), "int_map": ("an integer", 
 
 
 def _type_name(v: Any) -> str:
+    if isinstance(v, float) and not math.isfinite(v):  # TOML's nan and inf are floats but not numbers a plan takes
+        return repr(v)
     names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
     return names.get(type(v), type(v).__name__)
 
