@@ -72,6 +72,12 @@ def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: 
     return 0
 
 
+def progress_line(s: StepStats, total: int, seconds: float) -> str:
+    """The plain progress line printed instead of the bar when stderr is not a terminal."""
+    return (f"training: step {s.step}/{total}, loss {s.loss:.4f}, lr {s.lr:.2e}, epoch {s.epoch}, "
+            f"{seconds:.0f} s")
+
+
 class _Loop:
     """What `lorplan train` does around each engine step: log, progress bar, checkpoints, stop on a signal."""
 
@@ -86,8 +92,12 @@ class _Loop:
         self.saved_at: int | None = None
         self.train_seconds = 0.0
         self.stop = StopRequest()
+        # the bar redraws itself in place, which only a terminal shows as one line: into a file or a pipe
+        # (`2>log`) every frame would be kept, so there a plain progress line is printed at each logging step
+        terminal = sys.stderr.isatty()
+        self.lines = progress and self.main and not terminal
         self.bar = tqdm(total=engine.total_steps, initial=start, desc="training", unit="step",
-                        disable=not (progress and self.main), dynamic_ncols=True)
+                        disable=not (progress and self.main and terminal), dynamic_ncols=True)
 
     def _save(self, step: int) -> None:
         e = self.engine
@@ -102,10 +112,13 @@ class _Loop:
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{s.loss:.4f}", lr=f"{s.lr:.2e}", epoch=s.epoch)
         if self.main and (s.step % t.logging_steps == 0 or s.step == self.engine.total_steps):
+            seconds = time.monotonic() - self.t0
             record = {"step": s.step, "loss": s.loss, "lr": s.lr, "epoch": s.epoch, "tokens": s.tokens,
-                      "seconds": round(time.monotonic() - self.t0, 3)}
+                      "seconds": round(seconds, 3)}
             with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
+            if self.lines:
+                print(progress_line(s, self.engine.total_steps, seconds), file=sys.stderr, flush=True)
         if s.step % t.save_steps == 0 and s.step < self.engine.total_steps:
             self._save(s.step)
 

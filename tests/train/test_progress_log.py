@@ -1,0 +1,86 @@
+"""`lorplan train PLAN 2>log`: off a terminal the progress bar is not drawn (every redraw would be kept in the
+file); a plain progress line is printed at each logging step instead. On a terminal (a real pseudo-terminal
+here) the bar is drawn and no plain lines are."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+from pathlib import Path
+
+import pytest
+
+from lorplan.train.engine import StepStats
+from lorplan.train.runner import progress_line
+
+from .test_train import tiny_plan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "OMP_NUM_THREADS": "1",
+           "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
+    env.pop("TRANSFORMERS_VERBOSITY", None)
+    return env
+
+
+def test_progress_line_says_step_total_loss_lr_epoch_and_time():
+    s = StepStats(step=20, loss=0.41274, lr=7.1e-4, epoch=0, tokens=100, seconds=0.5, micro_batch=2, seq_len=48)
+    assert progress_line(s, 57, 17.4) == "training: step 20/57, loss 0.4127, lr 7.10e-04, epoch 0, 17 s"
+
+
+def test_stderr_into_a_file_gets_plain_progress_lines_not_bar_frames(tmp_path, tiny_llama):
+    plan = tiny_plan(tmp_path, tiny_llama, max_steps=5, save_steps=100, logging_steps=2)
+    log = tmp_path / "log"
+    with open(log, "w") as err:
+        proc = subprocess.run([sys.executable, "-m", "lorplan", "train", str(plan)], cwd=tmp_path,
+                              env=_env(tmp_path), stdout=subprocess.PIPE, stderr=err, text=True, timeout=300)
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert "\r" not in text and "\x1b" not in text and "%|" not in text, text
+    steps = [line for line in text.splitlines() if line.startswith("training: step ")]
+    # every logging step (2, 4) and the last step (5), as log.jsonl records them
+    assert [line.split(",")[0] for line in steps] == ["training: step 2/5", "training: step 4/5",
+                                                      "training: step 5/5"], text
+    assert all(", loss " in line and ", lr " in line and line.endswith(" s") for line in steps), steps
+
+
+def test_no_progress_prints_no_progress_lines(tmp_path, tiny_llama):
+    plan = tiny_plan(tmp_path, tiny_llama, max_steps=2, save_steps=100, logging_steps=1)
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "train", str(plan), "--no-progress"], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "training:" not in proc.stdout + proc.stderr, proc.stderr
+
+
+def test_stderr_on_a_terminal_gets_the_bar(tmp_path, tiny_llama):
+    plan = tiny_plan(tmp_path, tiny_llama, max_steps=3, save_steps=100, logging_steps=1)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a new one is 0 columns wide
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "lorplan", "train", str(plan)], cwd=tmp_path,
+                                env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=slave)
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal's last handle
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=300) == 0
+    finally:
+        os.close(master)
+    text = b"".join(chunks).decode("utf-8", "replace")
+    assert "training:" in text and "3/3" in text and "\r" in text, text  # tqdm's bar, redrawn in place
+    assert "training: step " not in text, text
