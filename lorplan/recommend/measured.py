@@ -329,13 +329,21 @@ def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeO
                f"rank {rec.rank}")
     else:
         by_id = {o.id: o for o in obs}
+        ended = state is not None and state.done
         waiting = [p for p in spec.pattern_probes if p in by_id and not by_id[p].ended]
         lost = [p for p in spec.pattern_probes if p in by_id and by_id[p].ended and by_id[p].state != "finished"]
+        # a later pass's pattern probes are not in the run until the driver adds them: a ladder that ended first
+        # (cancelled, budget spent) never will
+        never = [p for p in spec.pattern_probes if p not in by_id and ended]
         if waiting:
             why = f"per-module pattern: waiting for probes {', '.join(waiting)} to save their adapters"
-        elif len(spec.pattern_probes) - len(lost) < 2:
-            why = (f"no per-module pattern: probe(s) {', '.join(lost)} did not finish, so fewer than two adapters "
-                   f"can be compared; every module keeps rank {rec.rank}")
+        elif len(spec.pattern_probes) - len(lost) - len(never) < 2:
+            what = [f"probe(s) {', '.join(lost)} did not finish"] if lost else []
+            what += [f"the ladder ended before probe(s) {', '.join(never)} ran"] if never else []
+            why = (f"no per-module pattern: {' and '.join(what)}, so fewer than two adapters can be compared; every "
+                   f"module keeps rank {rec.rank}")
+        elif any(p not in by_id for p in spec.pattern_probes):
+            why = "per-module pattern: waiting for the ladder to run its pattern probes"
         else:
             why = "per-module pattern: comparing the pattern probes' adapters"
     return replace(rec, evidence=rec.evidence + (Evidence("pattern", None, why),))
@@ -364,6 +372,14 @@ def recommendation(
     usable = [r for r in rows if r.usable]
     rate = state.ladder_rate(spec)
     common = [r for r in rows if math.isclose(r.learning_rate, rate, rel_tol=1e-9)]
+    if base is not None and state.done and usable and not any(r.usable for r in common):
+        # the ladder ended (cancelled, its budget spent) before a probe at the rate it compares ranks at
+        # finished, e.g. during the rate pass: compare what finished at the rate with the lowest loss among them
+        rate = min(usable, key=lambda r: r.knee_loss).learning_rate
+        common = [r for r in rows if math.isclose(r.learning_rate, rate, rel_tol=1e-9)]
+        notes.append(Evidence("ladder", None, f"the ladder ended before a probe at learning rate "
+                                              f"{state.ladder_rate(spec):g} finished, so the ranks that finished are "
+                                              f"compared at {rate:g}, the rate of the lowest eval loss among them"))
     if base is not None and any(r.usable for r in common):
         notes.insert(0, Evidence("base", None, base.explanation))
         # the knee compares ranks at the rate every rank was tried at; the other rates (tried at one rank only)
@@ -373,7 +389,7 @@ def recommendation(
                       notes=notes)
         return pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec, rate), spec, every, signals,
                                 state), base
-    why = _no_knee(obs, usable)
+    why = _no_knee(obs, usable, rate)
     rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, price=price,
                   cost_seconds=cost, notes=[Evidence("ladder", None, why), *notes])
     return pattern_evidence(replace(rec, ladder=rows), spec, every, signals, state), base
@@ -448,7 +464,7 @@ def _edge(best: float, tried: Sequence[float]) -> str:
     return f"; it is the {end} rate tried, so the best rate may lie beyond it"
 
 
-def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow]) -> str:
+def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow], rate: float) -> str:
     base = [o for o in obs if o.rank == 0]
     lost = [o for o in base if o.ended and o.eval_loss is None]
     if base and len(lost) == len(base):
@@ -459,4 +475,7 @@ def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow]) -> str:
         if obs and all(o.ended for o in obs):
             return "no rank probe measured an eval loss, so there is no knee: the rank is the capacity prior's"
         return "no rank probe has measured an eval loss yet: the rank is the capacity prior's for now"
+    if base and all(o.eval_loss is not None for o in base if o.ended) and any(o.ended for o in base):
+        return (f"no probe at learning rate {rate:g}, the rate the ladder compares ranks at, has measured an eval "
+                "loss yet: the rank is the capacity prior's for now")
     return "the base's eval loss is not measured yet: the rank is the capacity prior's for now"

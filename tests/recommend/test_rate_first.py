@@ -5,6 +5,7 @@ the probes measured. Pure: ProbeObs values built from known curves, as recommend
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from test_ladder_decide import LR, curve
@@ -275,3 +276,29 @@ def test_the_ranks_pass_buys_what_the_timed_rate_probes_say_the_budget_left_affo
     free = spec(budget_seconds=None)
     state, obs = _run_lr_pass(free, {LO: 2.5, LR: 2.2, HI: 2.1})
     assert [d["rank"] for d in next_pass(free, state, obs, None, now=1e6).specs] == [64, 16, 1]
+
+
+def test_a_ladder_cancelled_during_the_rate_pass_compares_what_finished_at_its_best_rate():
+    """A user cancelled a ladder while the rate pass ran: the probe at the policy's rate was cancelled, the
+    other two had finished. The recommendation fell back to the capacity prior and said "the base's eval loss
+    is not measured yet" beside a table showing the base measured; and its pattern line still said it was
+    comparing adapters, of pattern probes the ladder would never run."""
+    s = spec(pattern_probes=("r64", "r64-s1"))
+    state, obs = _run_lr_pass(s, {LO: 2.5, HI: 2.1})
+    obs = [replace(o, state="cancelled", step=0, curve=()) if o.rank and o.lr == MID else o for o in obs]
+    rec, base = measured.recommendation(s, obs, state)  # still running: the prior, saying what it waits for
+    assert base is not None and rec.rank == 64  # the prior: 50,000 tokens / 1,000 parameters per rank
+    ladder_words = next(e.explanation for e in rec.evidence if e.source == "ladder")
+    assert ladder_words.startswith(f"no probe at learning rate {MID:g}, the rate the ladder compares ranks at")
+    assert next(e.explanation for e in rec.evidence if e.source == "pattern") == (
+        "per-module pattern: waiting for the ladder to run its pattern probes")
+    done = replace(state, done=True, cancelled=7.0)
+    rec, base = measured.recommendation(s, obs, done)
+    assert rec.rank == 4 and math.isclose(rec.learning_rate, HI)
+    words = [e.explanation for e in rec.evidence]
+    assert any(w.startswith(f"the ladder ended before a probe at learning rate {MID:g} finished, so the ranks that "
+                            f"finished are compared at {HI:g}") for w in words)
+    assert not any("not measured yet" in w for w in words)
+    assert next(e.explanation for e in rec.evidence if e.source == "pattern") == (
+        "no per-module pattern: the ladder ended before probe(s) r64, r64-s1 ran, so fewer than two adapters can "
+        "be compared; every module keeps rank 4")
