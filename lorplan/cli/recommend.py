@@ -344,8 +344,11 @@ def _demo(args) -> int:
 
 def _run_ladder(args, ladder, **plan_args) -> int:
     """Start the ladder (detached), say how to re-attach, wait for it, print the recommendation."""
+    import time
+
     from lorplan.recommend.driver import start_ladder
 
+    t0 = time.monotonic()  # the ladder's wall time, which its cost (summed over probes run at once) is not
     run = start_ladder(ladder.spec, ladder.plan, ladder.first)
     print(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
           f"terminal goes away, `{reattach_command(args, run.id)}` picks it up again", file=sys.stderr)
@@ -354,7 +357,7 @@ def _run_ladder(args, ladder, **plan_args) -> int:
     except KeyboardInterrupt:
         print(f"\nstopped waiting; the ladder keeps running: {reattach_command(args, run.id)}", file=sys.stderr)
         return 130
-    return _print_ladder(args, obj, **plan_args)
+    return _print_ladder(args, obj, parallel=ladder.spec.parallel, wall_seconds=time.monotonic() - t0, **plan_args)
 
 
 def reattach_command(args, run_id: str) -> str:
@@ -395,7 +398,7 @@ def _attach(args) -> int:
     except KeyboardInterrupt:
         print(f"\nstopped waiting; the ladder keeps running: {reattach_command(args, run.id)}", file=sys.stderr)
         return 130
-    return _print_ladder(args, obj, run=run)
+    return _print_ladder(args, obj, run=run, parallel=spec.parallel)
 
 
 def _find_ladder_run(run_id: str):
@@ -481,9 +484,12 @@ def _probe_line(p: dict, obj: dict) -> str:
     return f"  {what}: {p['state']} at step {p['step']}, {loss}{acc}{t}"
 
 
-def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profile=None, run=None) -> int:
+def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profile=None, run=None,
+                  parallel: int | None = None, wall_seconds: float | None = None) -> int:
     """Print a ladder's recommendation.json object; with --write, write its plan: from the model, setup and
-    profile at hand (the ladder was started by this command), else from the run's base plan (--run RUN)."""
+    profile at hand (the ladder was started by this command), else from the run's base plan (--run RUN).
+    parallel, wall_seconds: the probes run at a time and the ladder's wall time, for the cost line (None: not
+    known)."""
     from types import SimpleNamespace
 
     from lorplan.cli._common import print_json
@@ -501,7 +507,7 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
     if args.json:
         print_json({**obj, "plan_file": str(written)} if written is not None else obj)
     else:
-        print(render_ladder(obj))
+        print(render_ladder(obj, parallel=parallel, wall_seconds=wall_seconds))
         if written is not None:
             print(f"\nwrote {written}")
     return 0

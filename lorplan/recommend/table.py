@@ -178,8 +178,23 @@ def pattern_line(pattern: dict, checked: bool) -> str | None:
     return "  rank pattern    " + ", ".join(f"{k}={v}" for k, v in pattern.items()) + f" ({how})"
 
 
-def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
-    """The whole text: the recommendation, the table, the doublings, the evidence."""
+def cost_text(cost_seconds: float, *, parallel: int | None = None, wall_seconds: float | None = None) -> str:
+    """What the probes cost: each probe's time (loading and training), summed over the probes. With several
+    probes at a time that is more than the wall time the ladder took, so the line says how many ran at once
+    and, when it is known (the command that started the ladder waited for it), the wall time."""
+    if wall_seconds is not None:
+        how = f"{wall_seconds:,.0f} s of wall time" + (f", {parallel} at a time" if parallel and parallel > 1 else "")
+    elif parallel == 1:
+        how = "one probe at a time"
+    else:
+        how = "summed over probes" + (f", {parallel} at a time" if parallel else "")
+    return f"probes cost {cost_seconds:,.0f} s of probe time ({how})"
+
+
+def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None = None,
+                  wall_seconds: float | None = None) -> str:
+    """The whole text: the recommendation, the table, the doublings, the evidence. parallel: the probes the
+    ladder ran at a time; wall_seconds: the time the ladder took, start to end (each None when not known)."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
     # with one seed per rank the band holds the ranks the ladder did not measure and noise estimated from how far
     # the losses rise with rank (recommend.knee.one_seed_noise), not measured: say so beside it
@@ -192,7 +207,8 @@ def render_ladder(obj: dict, *, with_evidence: bool = True) -> str:
         "",
         f"  rank            {obj['rank']:<10} band {low}-{high}{band_note}",
         f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
-        f"  learning rate   {obj['learning_rate']:<10.3g} probes cost {obj.get('cost_seconds', 0):,.0f} s of wall time",
+        f"  learning rate   {obj['learning_rate']:<10.3g} "
+        f"{cost_text(obj.get('cost_seconds') or 0.0, parallel=parallel, wall_seconds=wall_seconds)}",
     ]
     pattern = pattern_line(dict(obj.get("rank_pattern") or {}), bool(obj.get("pattern_checked")))
     lines += [pattern, ""] if pattern else [""]
