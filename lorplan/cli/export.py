@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from lorplan.cli.paths import check_plan_file, nonempty_path
 from lorplan.core.vocab import HELP, ExportFormat
 
 
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("plan", metavar="PLAN.toml", help="a plan written by `lorplan plan --write` or the TUI")
     p.add_argument("--to", required=True, choices=ExportFormat.values(), help=HELP[ExportFormat])
-    p.add_argument("-o", "--output", metavar="PATH",
+    p.add_argument("-o", "--output", metavar="PATH", type=nonempty_path("-o/--output"),
                    help="output file (a folder for peft); default: next to the plan, named after it")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(run=run)
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     from lorplan.core.export import default_output, export_plan, write_export
     from lorplan.core.plan import read_plan
 
+    check_plan_file(args.plan)
     plan = read_plan(args.plan)
     check_context(plan, args.plan)
     classes, problem = plan_classes(plan, args.plan) if args.to == "peft" else (None, None)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lorplan.cli._common import add_rope_scaling, first_skipped, skipped_note
 from lorplan.cli._common import vocab_metavar as _names
+from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import (
     HELP,
@@ -90,7 +91,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     # --write: write_plan_from_cli below builds the plan and writes it atomically
     o.add_argument("--write", metavar="PLAN.toml", help="write the plan for --rank to a TOML plan file")
     o.add_argument("--force", action="store_true", help="with --write: replace an existing file")
-    o.add_argument("--data", metavar="FILE", help="with --write: the training data path recorded in the plan")
+    o.add_argument("--data", metavar="FILE", type=nonempty_path("--data"),
+                   help="with --write: the training data path recorded in the plan")
     o.add_argument("--train-on", choices=TrainOn.values(),
                    help=f"with --write, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a "
                    "sequence classifier trains one label per example and takes none)")

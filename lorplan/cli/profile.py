@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from lorplan.cli._common import add_rope_scaling, parse_rope_scaling, positive_int, print_json
+from lorplan.cli.paths import nonempty_path
 from lorplan.core.units import counted
 from lorplan.core.vocab import HELP, DataSchema
 
@@ -18,9 +19,10 @@ def register(sub) -> None:
         "save_to_disk folder): examples, tokens, trained tokens, length percentiles, truncation at --seq-len, "
         "padding vs packing, duplicates, skipped rows with line numbers, a suggested sequence length and split.",
     )
-    p.add_argument("--data", required=True, metavar="FILE", help="dataset file or folder")
+    p.add_argument("--data", required=True, metavar="FILE", type=nonempty_path("--data"),
+                   help="dataset file or folder")
     p.add_argument("--model", metavar="M", help="catalog id, model folder or cached hub id (for its tokenizer)")
-    p.add_argument("--tokenizer", metavar="PATH", help="a folder with tokenizer files (overrides --model's)")
+    p.add_argument("--tokenizer", metavar="PATH", type=nonempty_path("--tokenizer"), help="a folder with tokenizer files (overrides --model's)")
     p.add_argument("--schema", choices=DataSchema.values(), default=DataSchema.AUTO.value,
                    help=f"{HELP[DataSchema]} (default: detect)")
     p.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N",

@@ -26,6 +26,7 @@ from lorplan.cli._common import (
     skipped_note,
     vocab_metavar,
 )
+from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
@@ -48,7 +49,8 @@ def register(sub) -> None:
     a("--wait", action="store_true", help="with --run: wait until the ladder is done")
     a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
     d = p.add_argument_group("data (a file, or its size)")
-    d.add_argument("--data", metavar="FILE", help="the training data (profiled with the model's tokenizer)")
+    d.add_argument("--data", metavar="FILE", type=nonempty_path("--data"),
+                   help="the training data (profiled with the model's tokenizer)")
     d.add_argument("--train-on", choices=TrainOn.values(),
                    help=f"with --data, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a sequence "
                    "classifier trains one label per example and takes none)")

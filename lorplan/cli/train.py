@@ -10,6 +10,7 @@ import os
 import sys
 
 from lorplan.cli._common import positive_int
+from lorplan.cli.paths import check_plan_file, nonempty_path
 
 
 def register(subparsers) -> None:
@@ -24,7 +25,8 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     p.add_argument("--max-steps", type=positive_int("--max-steps"), metavar="N",
                    help="stop after N optimizer steps (overrides the plan)")
-    p.add_argument("--output", metavar="DIR", help="output folder (default: training.output_dir of the plan)")
+    p.add_argument("--output", metavar="DIR", type=nonempty_path("--output"),
+                   help="output folder (default: training.output_dir of the plan)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -151,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         write_accelerate_config,
     )
 
+    check_plan_file(args.plan)
     plan = read_plan(args.plan)
     for note in check_inputs(plan, args.plan, args.output, args.resume):
         print(note, file=sys.stderr)
