@@ -25,26 +25,42 @@ def parse_int(flag: str, text: str, minimum: int = 1) -> int:
 _SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
 
 
-def parse_count(flag: str, text: str, minimum: int = 1) -> int:
+def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
     """A count of at least `minimum` as people write large ones: 250000, 250,000, 250_000, 2.5e5, 250k, 2.5M,
-    1B; it must be a whole number (2.5k is 2,500; 1.0001k is refused). BadInput naming the flag otherwise."""
+    1B; it must be a whole number (2.5k is 2,500; 1.0001k is refused) and at most `maximum` (default
+    lorplan.core.limits.MAX_COUNT, 10^15: more than any training set; 1e400 overflowed the recommender's floats).
+    BadInput naming the flag otherwise."""
+    from decimal import MAX_EMAX, MIN_EMIN, Decimal, InvalidOperation, localcontext
+
+    from lorplan.core.limits import MAX_COUNT
+
+    maximum = MAX_COUNT if maximum is None else maximum
     raw = str(text).strip()
     t = raw.replace(",", "").replace("_", "").lower()
     scale = 1
     if t and t[-1] in _SCALE:
         t, scale = t[:-1], _SCALE[t[-1]]
-    from decimal import Decimal, InvalidOperation
-
     try:
-        d = Decimal(t) * scale
+        d = Decimal(t)
     except InvalidOperation:
         raise BadInput(f"{flag}: {raw!r} is not a count (e.g. 250000, 250k, 2.5M, 1e6)") from None
-    if not d.is_finite() or d != d.to_integral_value():
+    if not d.is_finite():
         raise BadInput(f"{flag}: {raw!r} is not a whole number")
-    value = int(d)
-    if value < minimum:
+    # compared before the exact product (1e999999999 would be a billion-digit integer), which keeps every digit
+    # typed (2.5000000000000000000000000001k is not whole, though the default 28 digits would round it so)
+    if d > Decimal(maximum) / scale:
+        short = f"{maximum:.0e}".replace("e+", "e")  # 1e15
+        bound = f"{maximum:,}" + (f" = {short}" if Decimal(short) == maximum else "")
+        raise BadInput(f"{flag}: {raw!r} is more than any training set (at most {bound})")
+    with localcontext() as ctx:
+        ctx.prec = len(d.as_tuple().digits) + 20
+        ctx.Emin, ctx.Emax = MIN_EMIN, MAX_EMAX
+        d *= scale
+        if d != d.to_integral_value():
+            raise BadInput(f"{flag}: {raw!r} is not a whole number")
+    if d < minimum:  # as a Decimal: int() of -1e999999999 would be a billion digits
         raise BadInput(f"{flag}: {raw} must be at least {minimum}")
-    return value
+    return int(d)
 
 
 def parse_positive_float(flag: str, text: str) -> float:

@@ -16,3 +16,7 @@ MAX_GPUS = 1 << 16
 # file): the largest public single-model label sets (extreme classification, e.g. Amazon-670K) stay below a
 # million, while a typo such as 100000000 would price a head of billions of parameters without a word.
 MAX_NUM_LABELS = 1 << 20
+# A data-size count (`lorplan recommend --trained-tokens`, `--examples`): 10^15 is more than any training set
+# (the largest published pretraining corpora are tens of trillions of tokens, 10^13), while 1e30 read as a count
+# printed a 31-digit token count and 1e400 overflowed the recommender's float arithmetic (a traceback).
+MAX_COUNT = 10**15
