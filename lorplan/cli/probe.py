@@ -18,6 +18,7 @@ from lorplan.cli._common import (
     positive_float,
     positive_int,
     print_json,
+    vocab_metavar,
 )
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
@@ -47,7 +48,21 @@ def _seed_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"--seeds: {text!r} is not a list of integers") from None
     if not seeds:
         raise argparse.ArgumentTypeError("--seeds: give at least one seed")
+    negative = [seed for seed in seeds if seed < 0]
+    if negative:  # a plan's training.seed must be ≥ 0: the probe would fail in the background
+        raise argparse.ArgumentTypeError(f"--seeds: {negative[0]} must be at least 0")
     return seeds
+
+
+def _seconds(text: str) -> float:
+    """--timeout S: a finite number of seconds, 0 or more (-1 "timed out after -1 s" at once)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--timeout: {text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"--timeout: {text!r} must be a number of seconds, 0 or more")
+    return value
 
 
 def _device(text: str) -> str:
@@ -56,64 +71,73 @@ def _device(text: str) -> str:
     raise argparse.ArgumentTypeError(f"--device: {text!r} is not auto, cpu, cuda or cuda:N")
 
 
+_RUN_HELP = "the run id, or a unique prefix of it (lorplan probe list; default: the newest run)"
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("probe", help="short LoRA trainings at several ranks, in the background",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
 
     s = sub.add_parser("start", help="start a probe run and print its id (returns at once)")
-    s.add_argument("--model", help="a model on this machine: folder, config.json, catalog or hub id in the local "
+    s.add_argument("--model", metavar="M", help="a model on this machine: folder, config.json, catalog or hub id in the local "
                    "HF cache, or all-MiniLM-L6-v2 (the default, with demo data)")
-    s.add_argument("--data", help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
-    s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), help="ranks to probe (default 4,8,16,32)")
-    s.add_argument("--steps", type=positive_int("--steps"), help="optimizer steps per probe (100; the demo: 60)")
-    s.add_argument("--lr", type=_float_list, default=(), help="learning rate(s); several = one probe per rank × lr "
+    s.add_argument("--data", metavar="FILE", help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
+    s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), metavar="4,8,16", help="ranks to probe (default 4,8,16,32)")
+    s.add_argument("--steps", type=positive_int("--steps"), metavar="N", help="optimizer steps per probe (100; the demo: 60)")
+    s.add_argument("--lr", type=_float_list, default=(), metavar="LR[,LR...]", help="learning rate(s); several = one probe per rank × lr "
                    "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification; the demo: 3e-3)")
-    s.add_argument("--device", type=_device, default="auto", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
-    s.add_argument("--max-parallel", type=positive_int("--max-parallel"), help="probes at once (default: one per GPU; 1 on CPU)")
-    s.add_argument("--micro-batch", type=positive_int("--micro-batch"),
+    s.add_argument("--device", type=_device, default="auto", metavar="auto|cpu|cuda|cuda:N", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
+    s.add_argument("--max-parallel", type=positive_int("--max-parallel"), metavar="N", help="probes at once (default: one per GPU; 1 on CPU)")
+    s.add_argument("--micro-batch", type=positive_int("--micro-batch"), metavar="N",
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
-    s.add_argument("--seq-len", type=positive_int("--seq-len"), help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
+    s.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N", help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
     add_rope_scaling(s, "the probes train with it, as `lorplan train` trains a plan that has it")
-    s.add_argument("--eval-every", type=positive_int("--eval-every"), help="steps between evals (20; the demo: 10)")
-    s.add_argument("--eval-examples", type=positive_int("--eval-examples"),
+    s.add_argument("--eval-every", type=positive_int("--eval-every"), metavar="N", help="steps between evals (20; the demo: 10)")
+    s.add_argument("--eval-examples", type=positive_int("--eval-examples"), metavar="N",
                    help="held-out examples, at most (200; the demo: 100)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=positive_int("--seed", 0), default=0, metavar="N",
+                   help="the run's seed: the data sample, the held-out split, and training unless --seeds "
+                   "gives each probe its own (default 0)")
     s.add_argument("--seeds", type=_seed_list, default=(), metavar="0,1,2",
                    help="repeat every probe with each seed (the comparison then gives 95%% intervals)")
-    s.add_argument("--quant", choices=Quant.values(), default=Quant.NONE.value, help="bitsandbytes loading (CUDA only)")
+    s.add_argument("--quant", choices=Quant.values(), default=Quant.NONE.value, metavar=vocab_metavar(Quant), help="bitsandbytes loading (CUDA only)")
     s.add_argument("--double-quant", action="store_true", help="NF4/FP4 with double quantization")
-    s.add_argument("--optimizer", choices=Optimizer.values(), default=Optimizer.ADAMW.value)
-    s.add_argument("--grad-checkpointing", action="store_true")
-    s.add_argument("--attention", choices=Attention.values(), default=Attention.SDPA.value)
+    s.add_argument("--optimizer", choices=Optimizer.values(), default=Optimizer.ADAMW.value, metavar="NAME",
+                   help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
+    s.add_argument("--grad-checkpointing", action="store_true",
+                   help="gradient checkpointing: recompute activations in the backward pass (less memory, slower)")
+    s.add_argument("--attention", choices=Attention.values(), default=Attention.SDPA.value,
+                   metavar=vocab_metavar(Attention), help=f"{HELP[Attention]} (default {Attention.SDPA.value})")
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
-    s.add_argument("--train-on", choices=TrainOn.values(),
+    s.add_argument("--train-on", choices=TrainOn.values(), metavar=vocab_metavar(TrainOn),
                    help=f"causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
-    s.add_argument("--targets", default="all-linear", help="all-linear, attention, mlp or module names a,b,c")
-    s.add_argument("--alpha", type=positive_float("--alpha"), help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
+    s.add_argument("--targets", default="all-linear", metavar="T", help="all-linear, attention, mlp or module names a,b,c")
+    s.add_argument("--alpha", type=positive_float("--alpha"), metavar="N", help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
     s.add_argument("--json", action="store_true", help='print {"run", "path", "probes"} instead of the id')
     s.set_defaults(run=run_start)
 
     st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)")
-    st.add_argument("run_id", nargs="?", metavar="RUN")
-    st.add_argument("--json", action="store_true")
+    st.add_argument("run_id", nargs="?", metavar="RUN", help=_RUN_HELP)
+    st.add_argument("--json", action="store_true", help="print the run's state and probes as JSON")
     st.set_defaults(run=run_status)
 
     w = sub.add_parser("wait", help="wait until no probe of the run is queued or running, and a probe "
                          "ladder's run until the ladder is done (default: the newest run)")
-    w.add_argument("run_id", nargs="?", metavar="RUN")
-    w.add_argument("--timeout", type=float, help="give up after S seconds (exit 1)")
-    w.add_argument("--json", action="store_true")
+    w.add_argument("run_id", nargs="?", metavar="RUN", help=_RUN_HELP)
+    w.add_argument("--timeout", type=_seconds, metavar="S", help="give up after S seconds, 0 or more (exit 1)")
+    w.add_argument("--json", action="store_true", help="print the run's state and probes as JSON when it ends")
     w.set_defaults(run=run_wait)
 
     c = sub.add_parser("cancel", help="cancel a run, or one rank of it")
-    c.add_argument("run_id", metavar="RUN")
-    c.add_argument("--rank", type=int, help="only the probe(s) at this rank")
+    c.add_argument("run_id", metavar="RUN", help="the run id, or a unique prefix of it (lorplan probe list)")
+    c.add_argument("--rank", type=positive_int("--rank", 0), metavar="R",
+                   help="only the probe(s) at this rank (default: every probe of the run)")
     c.set_defaults(run=run_cancel)
 
     ls = sub.add_parser("list", help="every probe run, oldest first")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="print the runs as JSON")
     ls.set_defaults(run=run_list)
 
 

@@ -3,11 +3,12 @@ traceback, and before anything is priced, trained or written."""
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import pytest
 
-from lorplan.cli import main
+from lorplan.cli import build_parser, main
 from lorplan.cli._common import parse_count
 from lorplan.core.limits import MAX_COUNT
 
@@ -66,3 +67,52 @@ def test_counts_with_extreme_exponents_or_digits_are_refused_quickly(text, messa
     with pytest.raises(BadInput) as err:
         parse_count("--examples", text)
     assert str(err.value) == f"--examples: {message}" or message in str(err.value), str(err.value)
+
+
+# 2. probe subcommands: --timeout -1 "timed out after -1 s"; options without help or with argparse's metavars
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("-1", "--timeout: '-1' must be a number of seconds, 0 or more"),
+    ("nan", "--timeout: 'nan' must be a number of seconds, 0 or more"),
+    ("abc", "--timeout: 'abc' is not a number of seconds"),
+])
+def test_probe_wait_refuses_a_timeout_that_is_no_wait(value, message, capsys, state_home):
+    err = _refused(capsys, ["probe", "wait", "--timeout", value], message)
+    assert err.startswith("lorplan probe wait: error: --timeout")  # argparse's check, before any run is read
+    assert not state_home.exists() or not any(state_home.iterdir())
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["probe", "start", "--seed", "-1"], "--seed: -1 must be at least 0"),  # a plan's training.seed is ≥ 0
+    (["probe", "start", "--seeds", "0,-1"], "--seeds: -1 must be at least 0"),
+    (["probe", "start", "--seed", "x"], "--seed: 'x' is not an integer"),
+    (["probe", "cancel", "RUN", "--rank", "x"], "--rank: 'x' is not an integer"),
+])
+def test_probe_seeds_and_ranks_are_refused_naming_the_flag(argv, message, capsys, state_home):
+    err = _refused(capsys, argv, message)
+    assert "argument --" not in err
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+def _probe_parsers() -> dict[str, argparse.ArgumentParser]:
+    def subparsers(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    return {name: p for name, p in subparsers(subparsers(build_parser())["probe"]).items()}
+
+
+@pytest.mark.parametrize("command", ["start", "status", "wait", "cancel", "list"])
+def test_every_probe_option_has_help_and_a_readable_metavar(command):
+    """`lorplan probe start --help` listed --seed, --optimizer, --attention and --grad-checkpointing with no word,
+    and metavars such as MAX_PARALLEL and EVAL_EXAMPLES (the option's name shouted back)."""
+    parser = _probe_parsers()[command]
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        name = action.option_strings[0] if action.option_strings else action.dest
+        assert action.help and action.help.strip(), f"probe {command} {name}: no help"
+        if action.nargs != 0:  # an option with a value
+            assert action.metavar is not None, f"probe {command} {name}: argparse's metavar"
+    usage = parser.format_usage()
+    assert "MAX_PARALLEL" not in usage and "EVAL_EXAMPLES" not in usage and "{" not in usage, usage
