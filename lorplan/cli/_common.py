@@ -75,11 +75,16 @@ def parse_positive_float(flag: str, text: str) -> float:
 
 
 def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
-    """ "4,8,16" -> (4, 8, 16); each at least 1, at least one; else BadInput naming the flag."""
-    ranks = tuple(parse_int(flag, part) for part in str(text).split(",") if part.strip())
-    if not ranks:
+    """ "4,8,16" -> (4, 8, 16); each at least 1, at least one; else BadInput naming the flag. An empty item
+    ("8,,16", "8,16,") is refused: a rank typed between the commas was lost, and skipping it priced the others
+    without a word."""
+    raw = str(text).strip()
+    if not raw:
         raise BadInput(f"{flag}: give at least one rank")
-    return ranks
+    parts = raw.split(",")
+    if any(not part.strip() for part in parts):
+        raise BadInput(f"{flag}: {raw!r} has an empty item between commas (write ranks as 4,8,16)")
+    return tuple(parse_int(flag, part) for part in parts)
 
 
 def parse_rope_scaling(text) -> float | None:

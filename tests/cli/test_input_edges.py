@@ -116,3 +116,17 @@ def test_every_probe_option_has_help_and_a_readable_metavar(command):
             assert action.metavar is not None, f"probe {command} {name}: argparse's metavar"
     usage = parser.format_usage()
     assert "MAX_PARALLEL" not in usage and "EVAL_EXAMPLES" not in usage and "{" not in usage, usage
+
+
+# 3. lists and sizes: --ranks 8,,16 priced 8 and 16 without a word; --gpu-memory -5G was "expected one argument"
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", "--model", "gpt2", "--ranks", "8,,16"],
+    ["plan", "--model", "gpt2", "--ranks", "8,16,"],
+    ["probe", "start", "--ranks", "4,,8", "--device", "cpu"],  # the same parser
+])
+def test_an_empty_rank_between_commas_is_refused(argv, capsys, state_home):
+    text = argv[argv.index("--ranks") + 1]
+    _refused(capsys, argv, f"--ranks: {text!r} has an empty item between commas (write ranks as 4,8,16)")
+    assert not state_home.exists() or not any(state_home.iterdir())
