@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -153,6 +154,15 @@ def add_rope_scaling(group, carried: str) -> None:
     group.add_argument("--rope-scaling", metavar="FACTOR",
                        help=f"train beyond a RoPE model's context: linear position interpolation by FACTOR "
                        f"({carried}); --seq-len may then reach FACTOR × the context")
+
+
+def read_minus_values(parser: argparse.ArgumentParser) -> None:
+    """Let a value that starts with a minus and a digit follow its option as a value: `--gpu-memory -5G` then
+    reaches the flag's own check ("--gpu-memory: '-5G' must be a positive size") where argparse took -5G for an
+    unknown option and said only "argument --gpu-memory: expected one argument". Python 3.11's argparse reads
+    only -5 and -.5 so; this is Python 3.13's rule (a minus, a dot or not, a digit). For a parser none of whose
+    options looks like a negative number (the command's options are all --words)."""
+    parser._negative_number_matcher = re.compile(r"-\.?\d")
 
 
 def _argparse_type(parse):

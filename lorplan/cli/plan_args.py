@@ -135,7 +135,8 @@ def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
 def budget_from_args(args) -> tuple[int | None, str | None]:
     """(budget bytes per GPU, GPU name) from --gpu-memory or --gpu; (None, None) without either. --gpu-memory
     overrides --gpu's budget, and then no GPU is named: the budget is not that card's."""
-    from lorplan.core.units import parse_size
+    from lorplan.core.limits import MAX_GPU_MEMORY_BYTES
+    from lorplan.core.units import format_bytes, parse_size
 
     name = None
     budget = None
@@ -145,6 +146,9 @@ def budget_from_args(args) -> tuple[int | None, str | None]:
         name, budget = resolve_gpu(args.gpu)
     if args.gpu_memory is not None:
         budget, name = parse_size(args.gpu_memory, "--gpu-memory"), None
+        if budget > MAX_GPU_MEMORY_BYTES:  # as the planner's budget field refuses it (65TiB priced without a word)
+            raise BadInput(f"--gpu-memory: {str(args.gpu_memory).strip()!r} is more than any GPU has (at most "
+                           f"{format_bytes(MAX_GPU_MEMORY_BYTES, 0)})")
     return budget, name
 
 

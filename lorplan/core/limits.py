@@ -20,3 +20,6 @@ MAX_NUM_LABELS = 1 << 20
 # (the largest published pretraining corpora are tens of trillions of tokens, 10^13), while 1e30 read as a count
 # printed a 31-digit token count and 1e400 overflowed the recommender's float arithmetic (a traceback).
 MAX_COUNT = 10**15
+# A GPU memory budget (`--gpu-memory`; the planner's budget field keeps its own copy of it): no accelerator has
+# anywhere near 64 TiB, so 65TiB is a typo, not a plan.
+MAX_GPU_MEMORY_BYTES = 64 * 1024**4

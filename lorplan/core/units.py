@@ -22,7 +22,8 @@ _UNITS = {
     **{f"{p}{suffix}": 1024**power for power, p in enumerate("kmgt", start=1) for suffix in ("", "i", "ib")},
 }
 UNIT_CHOICES = "K/M/G/T or KiB/MiB/GiB/TiB, binary: 24G = 24GiB; KB/MB/GB/TB, decimal: 80GB = 80e9 bytes"
-_SIZE_RE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
+# the sign is read so that "-5G" is refused as negative (it was "not a memory size", as "abc" is)
+_SIZE_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(text: str, what: str = "size") -> int:

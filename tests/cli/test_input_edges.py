@@ -10,7 +10,7 @@ import pytest
 
 from lorplan.cli import build_parser, main
 from lorplan.cli._common import parse_count
-from lorplan.core.limits import MAX_COUNT
+from lorplan.core.limits import MAX_COUNT, MAX_GPU_MEMORY_BYTES
 
 
 def _run(capsys, *argv):
@@ -130,3 +130,30 @@ def test_an_empty_rank_between_commas_is_refused(argv, capsys, state_home):
     text = argv[argv.index("--ranks") + 1]
     _refused(capsys, argv, f"--ranks: {text!r} has an empty item between commas (write ranks as 4,8,16)")
     assert not state_home.exists() or not any(state_home.iterdir())
+
+
+@pytest.mark.parametrize("argv", [
+    ["plan", "--model", "gpt2", "--gpu-memory=-5G"],
+    ["plan", "--model", "gpt2", "--gpu-memory", "-5G"],  # argparse read -5G as an unknown option
+    ["plan", "--model", "gpt2", "--gpu-memory", "-5"],
+    ["recommend", "--model", "gpt2", "--trained-tokens", "1M", "--gpu-memory", "-5G"],
+])
+def test_a_negative_gpu_memory_is_refused_as_negative(argv, capsys, state_home):
+    text = argv[-1].split("=", 1)[-1]
+    err = _refused(capsys, argv, f"--gpu-memory: {text!r} must be a positive size")
+    assert "expected one argument" not in err
+
+
+@pytest.mark.parametrize("command", [["plan", "--model", "gpt2"],
+                                     ["recommend", "--model", "gpt2", "--trained-tokens", "1M"]])
+def test_a_gpu_memory_beyond_any_gpu_is_refused_as_the_planner_refuses_it(command, capsys, state_home):
+    """The README's planner refuses a GPU budget of 65TiB; `lorplan plan --gpu-memory 65TiB` priced it."""
+    from lorplan.core.errors import BadInput
+    from lorplan.tui.panels.setup_form import parse_budget
+
+    _refused(capsys, [*command, "--gpu-memory", "65TiB"], "--gpu-memory: '65TiB' is more than any GPU has (at most 64 TiB)")
+    with pytest.raises(BadInput):
+        parse_budget("65TiB")  # the planner's field agrees
+    assert parse_budget("64TiB") == MAX_GPU_MEMORY_BYTES
+    rc, out, err = _run(capsys, *command, "--gpu-memory", "64TiB", "--json")
+    assert rc == 0 and json.loads(out), err
