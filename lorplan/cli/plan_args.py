@@ -107,10 +107,29 @@ def setup_from_args(args):
     )
 
 
+def check_layer_targets(spec, targets) -> None:
+    """BadInput naming --layers and --targets when --layers comes with "all-linear" targets: peft refuses
+    layers_to_transform with the "all-linear" string, so the plan --write writes (and lorplan train) would be
+    refused, naming a key of a file not yet written. The example lists the leaf names all-linear adapts in
+    `spec`'s chosen blocks, which select the same modules."""
+    if targets.layers_to_transform is None or "all-linear" not in targets.modules:
+        return
+    from dataclasses import replace
+
+    from lorplan.core.lora import resolve_targets
+
+    chosen = resolve_targets(spec, replace(targets, modules=("all-linear",)))
+    leaves = ",".join(dict.fromkeys(m.path.rsplit(".", 1)[-1] for m in chosen))
+    example = f"; e.g. --targets {leaves}" if leaves else ""
+    raise BadInput(f"--layers: needs explicit --targets (peft refuses layers_to_transform with \"all-linear\")"
+                   f"{example}")
+
+
 def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
     """--ranks (with --rank added when it is not among them), else --rank alone, else the default sweep up to the
     largest rank an adapted module can use. Validates --rank and --alpha; with the spec and setup, also that the
-    setup can run on the model (lorplan.core.memory.bounds: context, --layers, ranks), naming the flag."""
+    setup can run on the model (lorplan.core.memory.bounds: context, --layers, ranks; check_layer_targets), naming
+    the flag."""
     from lorplan.core.memory import DEFAULT_RANKS
 
     rank = _int("--rank", args.rank) if args.rank is not None else None
@@ -129,6 +148,7 @@ def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
     from lorplan.core.memory.bounds import check_plannable, plannable_ranks
 
     check_plannable(spec, setup, ranks, "--ranks" if args.ranks is not None else "--rank")
+    check_layer_targets(spec, setup.targets)  # after check_plannable's "--layers: block 50 does not exist"
     return ranks or plannable_ranks(spec, setup.targets, DEFAULT_RANKS)
 
 

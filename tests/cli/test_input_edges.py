@@ -11,6 +11,9 @@ import pytest
 from lorplan.cli import build_parser, main
 from lorplan.cli._common import parse_count
 from lorplan.core.limits import MAX_COUNT, MAX_GPU_MEMORY_BYTES
+from lorplan.core.plan import read_plan
+
+QWEN = "Qwen/Qwen3-8B"
 
 
 def _run(capsys, *argv):
@@ -157,3 +160,36 @@ def test_a_gpu_memory_beyond_any_gpu_is_refused_as_the_planner_refuses_it(comman
     assert parse_budget("64TiB") == MAX_GPU_MEMORY_BYTES
     rc, out, err = _run(capsys, *command, "--gpu-memory", "64TiB", "--json")
     assert rc == 0 and json.loads(out), err
+
+
+# 4. --layers with all-linear targets: priced silently, then --write named a key of a file not yet written
+
+
+def test_layers_with_all_linear_targets_are_refused_before_anything_is_priced(tmp_path, capsys, state_home):
+    target = tmp_path / "qw.toml"
+    expected = ('--layers: needs explicit --targets (peft refuses layers_to_transform with "all-linear"); '
+                "e.g. --targets q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj")
+    for extra in ([], ["--write", str(target)], ["--targets", "all-linear", "--json"]):
+        err = _refused(capsys, ["plan", "--model", QWEN, "--rank", "16", "--layers", "0-3", *extra], expected)
+        assert "qw.toml" not in err and "lora." not in err
+    assert not target.exists()
+
+
+def test_the_suggested_targets_write_a_plan_on_those_layers(tmp_path, capsys, state_home):
+    rc, _, err = _run(capsys, "plan", "--model", "gpt2", "--layers", "0-3")
+    suggested = err.rsplit("--targets ", 1)[1].strip()
+    assert rc == 2 and suggested == "c_attn,c_proj,c_fc", err
+    target = tmp_path / "g.toml"
+    rc, out, err = _run(capsys, "plan", "--model", "gpt2", "--rank", "8", "--layers", "0-3", "--targets", suggested,
+                        "--write", str(target))
+    assert rc == 0 and out.startswith(f"wrote {target}"), err
+    plan = read_plan(target)
+    assert plan.lora.layers_to_transform == (0, 1, 2, 3)
+    assert plan.lora.target_modules == ("c_attn", "c_proj", "c_fc")
+
+
+def test_layers_with_a_preset_that_becomes_module_names_still_plans(capsys, state_home):
+    rc, out, err = _run(capsys, "plan", "--model", QWEN, "--rank", "16", "--layers", "0-3", "--targets", "attention",
+                        "--json")
+    assert rc == 0, err
+    assert json.loads(out)["setup"]["targets"]["layers_to_transform"] == [0, 1, 2, 3]

@@ -169,7 +169,8 @@ def test_write_hook(tmp_path, capsys):
 
 
 def test_setup_line_names_every_targets_setting_that_changes_the_count(capsys):
+    # --layers needs explicit targets (all-linear with --layers is refused: peft refuses it)
     rc, cap = plan(capsys, "--model", SMOL, "--ranks", "8", "--layers", "0-1", "--rank-pattern", "q_proj=16",
-                   "--dora", "--modules-to-save", "lm_head")
+                   "--dora", "--modules-to-save", "lm_head", "--targets", "q_proj,v_proj")
     setup = " ".join(line.strip() for line in cap.out.splitlines()[1:3])
     assert rc == 0 and "layers 0,1, rank pattern q_proj=16, DoRA, trained in full lm_head," in setup
