@@ -154,7 +154,8 @@ def render_text(p, *, classifier: bool = False) -> str:
         total = sum(n for _, n in p.labels.counts)
         shown = ", ".join(f"{label_count(label, n)} ({n / total:.0%})" for label, n in p.labels.counts[:10])
         more = f", ... {len(p.labels.counts) - 10} more" if len(p.labels.counts) > 10 else ""
-        rows.append(f"labels           {len(p.labels.counts)} classes: {shown}{more}")
+        n = len(p.labels.counts)
+        rows.append(f"labels           {n} class{'' if n == 1 else 'es'}: {shown}{more}")
         if p.labels.warning:
             rows.append(f"warning: {p.labels.warning}")
         if p.labels.note:

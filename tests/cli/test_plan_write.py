@@ -257,7 +257,7 @@ def test_write_with_data_prices_the_head_it_writes(tmp_path, capsys, monkeypatch
     assert plan.model.num_labels == head
     assert plan.estimate.trainable_params == _head_priced(1, head)
     said = out.splitlines()[-1]
-    assert said.endswith(f"at most 2,000 examples), num_labels {head}"), said  # said, not only written
+    assert said.endswith(f"but at least 20, so 20.0%), num_labels {head}"), said  # said, not only written
     assert "train_on" not in said  # a classifier trains one label per example: no tokens to choose
     source, setup, rank = plan_to_setup(plan)  # the memory too is what the written plan's head costs
     assert estimate(with_labels(load_spec(source), head), setup, rank).total == plan.estimate.total_bytes

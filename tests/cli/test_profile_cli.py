@@ -98,7 +98,7 @@ def test_text_shows_label_balance_and_a_flat_split_reason(tmp_path, capsys):
     assert "labels           2 classes: 'pos' → 80 (80%), 'neg' → 20 (20%)" in out
     assert "warning: labels are imbalanced: 'pos' has 80 examples, 'neg' has 20 (4.0 to 1)" in out
     split = next(line for line in out.splitlines() if line.startswith("suggested"))
-    assert split.count("(") == 1 and split.endswith("at most 2,000 examples)"), split
+    assert split.count("(") == 1 and split.endswith("10% of the rows but at least 20, so 20.0%)"), split
 
 
 def test_pretokenized_header_names_the_data_ids_not_an_estimate(tmp_path, capsys):

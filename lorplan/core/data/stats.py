@@ -146,12 +146,20 @@ def suggest_seq_len(lengths: Lengths, model_max: int | None, multiple: int = 64)
 
 
 def suggest_split(examples: int) -> Split:
-    """Hold out 10% for evaluation, at least 20 and at most 2,000 examples; none below 50 examples."""
+    """Hold out 10% for evaluation, at least 20 and at most 2,000 examples; none below 50 examples. The reason
+    says which part of that rule decided: where the floor or the cap did, the share held out is not 10%."""
     if examples < 50:
         return Split(examples, 0, "fewer than 50 examples: train on all of them and watch the training loss")
-    held = min(2000, max(20, round(examples * 0.1)))
-    return Split(examples - held, held,
-                 f"{held:,} of {examples:,} held out for evaluation: 10%, at least 20 and at most 2,000 examples")
+    tenth = round(examples * 0.1)
+    held = min(2000, max(20, tenth))
+    head = f"{held:,} of {examples:,} held out for evaluation"
+    if held > tenth:
+        reason = f"{head}: 10% of the rows but at least 20, so {held / examples:.1%}"
+    elif held < tenth:
+        reason = f"{head}: 10% of the rows but at most 2,000, so {held / examples:.1%}"
+    else:
+        reason = f"{head}: 10%, at least 20 and at most 2,000 examples"
+    return Split(examples - held, held, reason)
 
 
 def interval(values: list[int], population: int, z: float = 1.96) -> tuple[float, float, float]:

@@ -77,7 +77,8 @@ def labels_text(balance, narrow: bool = False) -> list[str]:
     one-line form when `narrow`)."""
     shown = " · ".join(bridge.label_count(label, n) for label, n in balance.counts[:LABELS_SHOWN])
     more = len(balance.counts) - LABELS_SHOWN
-    lines = [f"labels     {len(balance.counts)} classes: {shown}{f' · … {more} more' if more > 0 else ''} "
+    n = len(balance.counts)
+    lines = [f"labels     {n} class{'' if n == 1 else 'es'}: {shown}{f' · … {more} more' if more > 0 else ''} "
              f"(largest {balance.majority_fraction:.1%})"]
     if balance.warning:
         lines.append(f"⚠ {short_warning(balance) if narrow else balance.warning}")
