@@ -128,6 +128,8 @@ def _exact(text: str) -> ModelSource | None:
         return _from_catalog(text, entry)
     path = Path(os.path.expanduser(text))
     if path.exists():
+        if path.is_file() and path.suffix.lower() != ".json":  # a data file (pc.jsonl) given as the model
+            raise BadInput(f"model path {text} is a file, not a model folder or a config.json")
         config = path / "config.json" if path.is_dir() else path
         if not config.is_file():
             raise BadInput(f"model folder {text} has no config.json")

@@ -62,12 +62,14 @@ def read_config(path: Path) -> dict[str, Any]:
         raw = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
+    # a file of another name was given as the model's config.json: say that it may be no config at all
+    what = f"config.json at {path}" if path.name == "config.json" else f"{path} (given as a model's config.json)"
     try:
         cfg = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise BadInput(f"config.json at {path} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+        raise BadInput(f"{what} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(cfg, dict):
-        raise BadInput(f"config.json at {path} is not a JSON object")
+        raise BadInput(f"{what} is not a JSON object")
     return cfg
 
 
