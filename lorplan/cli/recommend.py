@@ -587,14 +587,14 @@ def render_text(rec, spec, setup, data) -> str:
     """The recommendation as a short table and the evidence sentences."""
     from lorplan.core.lora import trainable_params
     from lorplan.core.units import format_bytes
-    from lorplan.recommend.table import pattern_line
+    from lorplan.recommend.table import band_text, pattern_line
 
     low, high = rec.confidence
     measured = "probe ladder" if any(r.usable for r in rec.ladder) else "capacity prior only"
     rows = [
         f"lorplan recommend: {spec.id} ({rec.task}), targets {', '.join(rec.target_modules)}",
         "",
-        f"  rank            {rec.rank:<10} band {low}-{high} ({measured})",
+        f"  rank            {rec.rank:<10} {band_text(low, high)} ({measured})",
         f"  alpha           {rec.alpha:<10g} scale alpha/{'sqrt(r)' if rec.use_rslora else 'r'} = "
         f"{rec.alpha / (rec.rank ** 0.5 if rec.use_rslora else rec.rank):g}",
         f"  learning rate   {rec.learning_rate:<10g} epochs {data.epochs:g}",

@@ -387,12 +387,21 @@ def recommendation(
         rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, ladder=common,
                       base_loss=base.loss, base_stderr=base.stderr or 0.0, price=price, cost_seconds=cost,
                       notes=notes)
-        return pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec, rate), spec, every, signals,
-                                state), base
+        return _on_whose_data(pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec, rate), spec, every,
+                                               signals, state), spec), base
     why = _no_knee(obs, usable, rate)
     rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, price=price,
                   cost_seconds=cost, notes=[Evidence("ladder", None, why), *notes])
-    return pattern_evidence(replace(rec, ladder=rows), spec, every, signals, state), base
+    return _on_whose_data(pattern_evidence(replace(rec, ladder=rows), spec, every, signals, state), spec), base
+
+
+def _on_whose_data(rec: Recommendation, spec: LadderSpec) -> Recommendation:
+    """The demo ladder trains on data it generated, not the user's: its evidence says "the demo's data" where
+    every other ladder's says "your data" ("checked on your data", "the ladder measured your data")."""
+    if spec.kind != "demo":
+        return rec
+    return replace(rec, evidence=tuple(replace(e, explanation=e.explanation.replace("your data", "the demo's data"))
+                                       for e in rec.evidence))
 
 
 def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: LadderState,

@@ -168,12 +168,14 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
     return out
 
 
-def pattern_line(pattern: dict, checked: bool) -> str | None:
+def pattern_line(pattern: dict, checked: bool, demo: bool = False) -> str | None:
     """The recommendation's rank_pattern in one line and whether `--write` writes it (a pattern the ladder's
-    check kept is written; an unchecked one only with --apply-pattern), or None without a pattern."""
+    check kept is written; an unchecked one only with --apply-pattern), or None without a pattern. demo: the
+    demo ladder's, checked on its generated data (and it writes no plan)."""
     if not pattern:
         return None
-    how = ("checked on your data: --write writes it, --no-pattern does not" if checked else
+    how = ("checked on the demo's data" if checked and demo else
+           "checked on your data: --write writes it, --no-pattern does not" if checked else
            "offered unchecked: --write writes it only with --apply-pattern")
     return "  rank pattern    " + ", ".join(f"{k}={v}" for k, v in pattern.items()) + f" ({how})"
 
@@ -191,6 +193,11 @@ def cost_text(cost_seconds: float, *, parallel: int | None = None, wall_seconds:
     return f"probes cost {cost_seconds:,.0f} s of probe time ({how})"
 
 
+def band_text(low: int, high: int) -> str:
+    """The ranks the evidence cannot tell apart: "band 8-16", or "band: rank 8 only" (not "band 8-8")."""
+    return f"band {low}-{high}" if low != high else f"band: rank {low} only"
+
+
 def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None = None,
                   wall_seconds: float | None = None) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence. parallel: the probes the
@@ -205,12 +212,13 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
     lines = [
         f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",
         "",
-        f"  rank            {obj['rank']:<10} band {low}-{high}{band_note}",
+        f"  rank            {obj['rank']:<10} {band_text(low, high)}{band_note}",
         f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
         f"  learning rate   {obj['learning_rate']:<10.3g} "
         f"{cost_text(obj.get('cost_seconds') or 0.0, parallel=parallel, wall_seconds=wall_seconds)}",
     ]
-    pattern = pattern_line(dict(obj.get("rank_pattern") or {}), bool(obj.get("pattern_checked")))
+    pattern = pattern_line(dict(obj.get("rank_pattern") or {}), bool(obj.get("pattern_checked")),
+                           obj.get("kind") == "demo")
     lines += [pattern, ""] if pattern else [""]
     table = ladder_table(obj)
     if table:

@@ -68,7 +68,8 @@ def test_render_says_whether_write_writes_the_pattern():
     obj = {**demo_like(), "rank_pattern": {"q_proj": 32, "v_proj": 8}}
     line = next(x for x in render_ladder(obj).splitlines() if x.strip().startswith("rank pattern"))
     assert "q_proj=32, v_proj=8" in line and "offered unchecked: --write writes it only with --apply-pattern" in line
-    line = next(x for x in render_ladder({**obj, "pattern_checked": True}).splitlines() if "rank pattern" in x)
+    line = next(x for x in render_ladder({**obj, "kind": "data", "pattern_checked": True}).splitlines()
+                if "rank pattern" in x)
     assert "checked on your data: --write writes it, --no-pattern does not" in line
 
 
