@@ -114,22 +114,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _need_terminal() -> None:
-    """BadInput unless stdin and stdout are terminals: the planner draws with escape codes and reads keys, so
-    with output into a file or a pipe (`lorplan > f`, cron, CI) it wrote escape codes there and waited for keys
-    until killed. A Textual driver named in TEXTUAL_DRIVER (textual serve's web driver) brings its own."""
-    import os
-
-    if os.environ.get("TEXTUAL_DRIVER"):
-        return
-    away = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
-            if stream is None or not stream.isatty()]
-    if away:
-        raise BadInput(f"the planner needs a terminal ({' and '.join(away)} {'is' if len(away) == 1 else 'are'} "
-                       "not one); without one use the text commands: lorplan plan, lorplan recommend (lorplan "
-                       "--help lists them all)")
-
-
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -143,7 +127,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from lorplan.tui import launch
 
-            _need_terminal()
             return launch(theme=args.theme, model=args.tui_model)
         return int(args.run(args) or 0)
     except BadInput as exc:
