@@ -408,7 +408,8 @@ def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: Ladder
                         price: Callable[[int], Fit] | None = None, *, run_id: str = "",
                         signals: dict | None = None, run_seed: int | None = None) -> dict:
     """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
-    own keys: run, state (running / done), kind, ladder_learning_rate (the rate every rank was compared at),
+    own keys: run, state (running / done), cancelled_after (seconds from the start to the user's cancel, None
+    when not cancelled), kind, ladder_learning_rate (the rate every rank was compared at),
     base_loss and base, planned and probe steps, seeds (those the probes trained with: run_seed, the run's
     seed, for a one-seed ladder), second_seed (the seed of a one-seed ladder's last pass, else None), budget,
     passes, halving stops, and every probe as observed (its curve included)."""
@@ -416,7 +417,8 @@ def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: Ladder
     rec, base = recommendation(spec, obs, state, price, signals)
     out = rec.to_json()
     out.update({
-        "run": run_id, "state": "done" if state.done else "running", "kind": spec.kind,
+        "run": run_id, "state": "done" if state.done else "running", "cancelled_after": state.cancelled,
+        "kind": spec.kind,
         "ladder_learning_rate": state.ladder_rate(spec),
         "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,
         "planned_steps": spec.planned_steps, "probe_steps": spec.probe_steps, "seeds": trained_seeds(spec.seeds, run_seed),

@@ -208,6 +208,8 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
     one_seed = seeds_per_rank(_usable(obj, rows_from_json(obj))) == 1
     band_note = "  (one seed per rank: seed noise estimated, not measured)" if one_seed else ""
     state = "done" if obj.get("state") == "done" else "still running (provisional)"
+    if obj.get("state") == "done" and obj.get("cancelled_after") is not None:  # `lorplan probe cancel RUN`
+        state = f"cancelled by the user after {obj['cancelled_after']:,.0f} s (the recommendation rests on what finished)"
     scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
     lines = [
         f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",

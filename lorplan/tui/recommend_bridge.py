@@ -155,8 +155,8 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
 @dataclass(frozen=True)
 class LadderFile:
     """What a ladder's recommendation.json says: the recommendation; the base model's eval loss (a causal LM
-    before training, a classifier's head alone) once measured; the driver's state ("running", "done"; None
-    when the file does not say)."""
+    before training, a classifier's head alone) once measured; the driver's state ("running", "done",
+    "cancelled": done because the user cancelled the run; None when the file does not say)."""
 
     recommendation: Recommendation
     base_loss: float | None = None
@@ -178,6 +178,8 @@ def read_recommendation(path: Path) -> LadderFile:
         what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"{path}: not a recommendation ({what})") from None
     base, state = obj.get("base_loss"), obj.get("state")
+    if state == "done" and isinstance(obj.get("cancelled_after"), (int, float)):  # the user cancelled the run
+        state = "cancelled"
     return LadderFile(rec, float(base) if isinstance(base, (int, float)) and math.isfinite(base) else None,
                       state if isinstance(state, str) else None)
 

@@ -302,3 +302,13 @@ def test_a_ladder_cancelled_during_the_rate_pass_compares_what_finished_at_its_b
     assert next(e.explanation for e in rec.evidence if e.source == "pattern") == (
         "no per-module pattern: the ladder ended before probe(s) r64, r64-s1 ran, so fewer than two adapters can "
         "be compared; every module keeps rank 4")
+    # the JSON keeps when the user cancelled, and the text says so where it said only "done"
+    from lorplan.recommend.table import render_ladder
+
+    out = measured.recommendation_json(s, obs, done, run_id="R")
+    assert out["state"] == "done" and out["cancelled_after"] == 7.0
+    assert render_ladder(out).splitlines()[0].endswith(
+        "run R: cancelled by the user after 7 s (the recommendation rests on what finished)")
+    assert measured.recommendation_json(s, obs, replace(done, cancelled=None))["cancelled_after"] is None
+    assert render_ladder(measured.recommendation_json(s, obs, replace(done, cancelled=None), run_id="R")
+                         ).splitlines()[0].endswith("run R: done")

@@ -475,6 +475,11 @@ def test_a_recommendation_json_reads_back_as_the_recommendation(tmp_path):
     path.write_text(json.dumps({**rec.to_json(), "base_loss": 1.1, "state": "done"}))
     read = recommend_bridge.read_recommendation(path)
     assert read.recommendation == rec and (read.base_loss, read.state) == (1.1, "done")
+    # a run the user cancelled reads as cancelled, not done (the panel's head said "done")
+    path.write_text(json.dumps({**rec.to_json(), "base_loss": 1.1, "state": "done", "cancelled_after": 7.0}))
+    assert recommend_bridge.read_recommendation(path).state == "cancelled"
+    path.write_text(json.dumps({**rec.to_json(), "base_loss": 1.1, "state": "done", "cancelled_after": None}))
+    read = recommend_bridge.read_recommendation(path)
     # classification: the plot shows accuracy, each rank at the learning rate the knee compares (mean of seeds)
     plot = recommend_bridge.ladder_plot(read.recommendation, read.base_loss)
     assert plot.metric == "eval accuracy" and plot.ranks == (4, 16)

@@ -306,7 +306,8 @@ class RecommendPanel(Widget, can_focus=True):
         done = sum(1 for r in rows if r.state not in ("queued", "running"))
         decided = decided_by(rec)
         model = f" for {rec.model}" if self.plan is not None and rec.model != self.plan.spec.id else ""
-        state = {"running": "running: provisional until it is done", "done": "done"}.get(ladder.state or "", "")
+        state = {"running": "running: provisional until it is done", "done": "done",
+                 "cancelled": "cancelled: it rests on the probes that finished"}.get(ladder.state or "", "")
         on = f" on {Path(ladder.run_data).name}" if ladder.run_data else ""
         return (f"from probe ladder run {ladder.run_id}{model}{on}{f' ({state})' if state else ''}: {done} of "
                 f"{len(rows)} probes ended, {_seconds(rec.cost_seconds)} of training; {decided}")
