@@ -134,7 +134,9 @@ def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | No
     elif device.startswith("cuda"):
         index = int(device.split(":", 1)[1]) if ":" in device else 0
         if index >= len(gpus):
-            raise BadInput(f"--device {device}: only {len(gpus)} GPU(s) visible (CUDA_VISIBLE_DEVICES / NVML)")
+            seen = ("no GPU is visible" if not gpus else
+                    f"only {len(gpus)} GPU{'s are' if len(gpus) > 1 else ' is'} visible (cuda:0-cuda:{len(gpus) - 1})")
+            raise BadInput(f"--device {device}: {seen} (CUDA_VISIBLE_DEVICES / NVML); --device cpu runs on the CPU")
         chosen = [gpus[index]]
     else:
         raise BadInput(f"--device {device!r}: use cpu, cuda or cuda:N")

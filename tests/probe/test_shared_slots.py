@@ -33,6 +33,19 @@ def test_slots_have_machine_wide_names():
     assert [s["name"] for s in device_slots("auto", 4, env)] == ["cuda-2-0", "cuda-5-0", "cuda-2-1", "cuda-5-1"]
 
 
+def test_a_gpu_index_beyond_the_visible_ones_says_how_many_there_are():
+    """It said "only 0 GPU(s) visible" on a machine without one."""
+    from lorplan.core.errors import BadInput
+
+    with pytest.raises(BadInput) as none:
+        device_slots("cuda:0", None, {"CUDA_VISIBLE_DEVICES": ""})
+    assert str(none.value) == ("--device cuda:0: no GPU is visible (CUDA_VISIBLE_DEVICES / NVML); --device cpu runs "
+                               "on the CPU")
+    with pytest.raises(BadInput, match=r"^--device cuda:2: only 2 GPUs are visible \(cuda:0-cuda:1\)"):
+        device_slots("cuda:2", None, {"CUDA_VISIBLE_DEVICES": "4,5"})
+    assert [s["name"] for s in device_slots("cuda:1", None, {"CUDA_VISIBLE_DEVICES": "4,5"})] == ["cuda-5-0"]
+
+
 def test_a_second_run_waits_for_the_cpu_slot_another_run_holds(state_home, monkeypatch):
     small = dict(steps=3, micro_batch=4, eval_every=3, eval_examples=8, device="cpu")
     monkeypatch.setenv("LORPLAN_PROBE_INJECT", "hang@1")  # the first run's probe stays on its slot
