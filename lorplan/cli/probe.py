@@ -20,6 +20,7 @@ from lorplan.cli._common import (
     print_json,
     vocab_metavar,
 )
+from lorplan.cli.paths import nonempty_path
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
@@ -82,7 +83,7 @@ def register(subparsers) -> None:
     s = sub.add_parser("start", help="start a probe run and print its id (returns at once)")
     s.add_argument("--model", metavar="M", help="a model on this machine: folder, config.json, catalog or hub id in the local "
                    "HF cache, or all-MiniLM-L6-v2 (the default, with demo data)")
-    s.add_argument("--data", metavar="FILE", help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
+    s.add_argument("--data", metavar="FILE", type=nonempty_path("--data"), help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), metavar="4,8,16", help="ranks to probe (default 4,8,16,32)")
     s.add_argument("--steps", type=positive_int("--steps"), metavar="N", help="optimizer steps per probe (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), metavar="LR[,LR...]", help="learning rate(s); several = one probe per rank × lr "

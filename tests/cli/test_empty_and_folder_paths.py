@@ -40,6 +40,7 @@ def one_line_error(capsys, argv, expected: str) -> str:
     (["plan", "--model", MINILM, "--data", "", "--write", "p.toml"], "lorplan plan: error: --data: empty path"),
     (["train", "plan.toml", "--output", ""], "lorplan train: error: --output: empty path"),
     (["export", "plan.toml", "--to", "peft", "-o", ""], "lorplan export: error: -o/--output: empty path"),
+    (["probe", "start", "--ranks", "4", "--data", ""], "lorplan probe start: error: --data: empty path"),
 ])
 def test_an_empty_path_is_refused_naming_the_flag(txt_folder, capsys, argv, expected):
     one_line_error(capsys, argv, expected)
