@@ -92,6 +92,12 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
         raise BadInput(f"{where} {out}: {problem}: choose another --output")
     if (out / "adapter").exists():
         raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
+    from lorplan.train.checkpoint import latest_checkpoint  # stdlib only: no torch yet
+
+    latest = latest_checkpoint(out)
+    if not resume and latest is not None:  # the runner's refusal (train.runner.check_output), before torch
+        raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
+                       "or --output to start elsewhere")
     notes = []
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")

@@ -90,6 +90,22 @@ def test_an_output_that_cannot_be_a_folder_is_one_line_before_torch(tmp_path, ca
     assert not (tmp_path / "outputs").exists()
 
 
+def test_an_earlier_runs_checkpoint_is_refused_before_torch(tmp_path):
+    """The refusal came from the runner, after torch was imported and a 'note: CPU run on N threads' line."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    out = tmp_path / "run"
+    (out / "checkpoint-5").mkdir(parents=True)
+    (out / "checkpoint-5" / "state.json").write_text("{}")
+    probe = PROBE.replace("main(['train', sys.argv[1]])", "main(['train', sys.argv[1], '--output', sys.argv[2]])")
+    proc = subprocess.run([sys.executable, "-c", probe, str(plan), str(out)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 2, "torch": False, "transformers": False}
+    assert proc.stderr == (f"lorplan train: error: {out} holds checkpoint-5 of an earlier run: pass --resume to "
+                           "continue it, or --output to start elsewhere\n")
+
+
 def test_a_plans_output_dir_that_is_a_file_names_the_plans_key(tmp_path, capsys, monkeypatch):
     data = tmp_path / "train.jsonl"
     data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
