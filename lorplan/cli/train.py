@@ -164,6 +164,15 @@ def run(args: argparse.Namespace) -> int:
     for note in check_inputs(plan, args.plan, args.output, args.resume):
         print(note, file=sys.stderr)
     if needs_launcher(plan):
+        from lorplan.core.errors import BadInput
+        from lorplan.probe.backend import visible_gpus
+
+        seen = len(visible_gpus())
+        if seen < plan.hardware.gpus:  # accelerate would start the processes on the CPU, or fail in each of them
+            have = "no GPU is visible" if not seen else f"only {seen} GPU{'s are' if seen > 1 else ' is'} visible"
+            raise BadInput(f"{args.plan}: hardware.gpus = {plan.hardware.gpus}, but {have} here "
+                           "(CUDA_VISIBLE_DEVICES / NVML): set hardware.gpus to the GPUs this machine has (0 trains "
+                           "on the CPU)")
         out = Path(args.output or plan.training.output_dir)
         config = write_accelerate_config(plan, out)
         cmd = accelerate_command(plan, args.plan, config, train_args(args))

@@ -106,6 +106,23 @@ def test_an_earlier_runs_checkpoint_is_refused_before_torch(tmp_path):
                            "continue it, or --output to start elsewhere\n")
 
 
+def test_a_plan_for_more_gpus_than_the_machine_shows_is_refused_before_torch(tmp_path):
+    """hardware.gpus = 2 on a machine without a GPU started two CPU processes under accelerate launch."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    text = plan.read_text()
+    assert 'gpus = 1\nsharding = "none"' in text
+    plan.write_text(text.replace('gpus = 1\nsharding = "none"', 'gpus = 2\nsharding = "ddp"'))
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(plan)], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""})
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 2, "torch": False, "transformers": False}
+    assert proc.stderr == (f"lorplan train: error: {plan}: hardware.gpus = 2, but no GPU is visible here "
+                           "(CUDA_VISIBLE_DEVICES / NVML): set hardware.gpus to the GPUs this machine has (0 trains "
+                           "on the CPU)\n")
+    assert not (tmp_path / "outputs").exists()
+
+
 def test_a_plans_output_dir_that_is_a_file_names_the_plans_key(tmp_path, capsys, monkeypatch):
     data = tmp_path / "train.jsonl"
     data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")

@@ -31,6 +31,8 @@ def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
     plan_path = write_plan(plan, tmp_path / "plan.toml")
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.delenv(launch.UNDER_LAUNCH_ENV, raising=False)
+    # two GPUs to launch on: without NVML (no driver here) lorplan counts the entries as written
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     calls = []
 
     def fake_call(cmd, env):
