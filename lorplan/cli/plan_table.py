@@ -18,8 +18,11 @@ def _say(text: str) -> None:
     import re
     import textwrap
 
+    from lorplan.core.units import text_width
+
     glued = re.sub(r"(\d) (?=[KMGT]?i?B\b|tokens\b)", "\\1\u00a0", text)  # "13.84 GiB" stays on one line
-    wrapped = textwrap.fill(glued, WIDTH, subsequent_indent="  ", break_on_hyphens=False, break_long_words=False)
+    wrapped = textwrap.fill(glued, text_width(WIDTH), subsequent_indent="  ", break_on_hyphens=False,
+                            break_long_words=False)
     print(wrapped.replace("\u00a0", " "))
 
 

@@ -586,7 +586,7 @@ def _write_plan(args, spec, setup, rec, budget, profile):
 def render_text(rec, spec, setup, data) -> str:
     """The recommendation as a short table and the evidence sentences."""
     from lorplan.core.lora import trainable_params
-    from lorplan.core.units import format_bytes
+    from lorplan.core.units import format_bytes, text_width
     from lorplan.recommend.table import band_text, pattern_line
 
     low, high = rec.confidence
@@ -610,7 +610,7 @@ def render_text(rec, spec, setup, data) -> str:
     if pattern:
         rows.append(pattern)
     rows += ["", "evidence"]
-    width = 110
+    width = text_width(110)
     for e in rec.evidence:
         rank = f" (rank {e.rank})" if e.rank is not None else ""
         # "learning rate: learning rate 0.001: ..." says it twice

@@ -86,3 +86,19 @@ def format_count(n: int) -> str:
         if abs(n) >= size:
             return f"{n / size:.2f}{suffix}"
     return str(n)
+
+
+def text_width(default: int = 110, minimum: int = 60) -> int:
+    """Where printed sentences wrap: `default` columns, or the terminal's width when standard output is a
+    narrower terminal (an 80-column SSH window wrapped every 110-column line of evidence in two). Output to a
+    file or a pipe keeps `default`, so what a script reads does not depend on the window it ran in."""
+    import shutil
+    import sys
+
+    try:
+        if not sys.stdout.isatty():
+            return default
+    except (AttributeError, ValueError):  # a closed or replaced stdout
+        return default
+    columns = shutil.get_terminal_size((default + 1, 24)).columns
+    return max(minimum, min(default, columns - 1))

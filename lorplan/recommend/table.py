@@ -11,7 +11,7 @@ import statistics
 import textwrap
 from collections import defaultdict
 
-from lorplan.core.units import format_bytes
+from lorplan.core.units import format_bytes, text_width
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
 from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
 from lorplan.recommend.types import LadderRow
@@ -163,7 +163,7 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
             d = gb["peak"] - ga["peak"]
             cost.append(f"{'+' if d >= 0 else '-'}{format_bytes(abs(d))} of peak memory")
         text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}"
-        out += textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="      ",
+        out += textwrap.wrap(text, text_width(WIDTH), initial_indent="  ", subsequent_indent="      ",
                              break_on_hyphens=False, break_long_words=False)
     return out
 
@@ -230,6 +230,6 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
         for e in obj.get("evidence", ()):
             rank = f" (rank {e['rank']})" if e.get("rank") is not None else ""
             head = f"  {e['source']}{rank}: " if not e["explanation"].startswith(e["source"]) else "  "
-            lines += textwrap.wrap(e["explanation"], WIDTH, initial_indent=head, subsequent_indent="      ",
+            lines += textwrap.wrap(e["explanation"], text_width(WIDTH), initial_indent=head, subsequent_indent="      ",
                                    break_on_hyphens=False, break_long_words=False)
     return "\n".join(lines)
