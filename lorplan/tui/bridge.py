@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from lorplan.core.errors import BadInput
 
 # The setup limits `lorplan plan` applies (a light module), for the form to apply the same ones as it is typed.
-from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN  # noqa: F401
+from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN  # noqa: F401
 
 if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations only
     from lorplan.core.data.profile import DataProfile
