@@ -8,6 +8,7 @@ never torch, transformers or peft (tests/tui/test_tui_import_hygiene.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from lorplan.tui.config import (
     load_config,
     save_config,
 )
-from lorplan.tui.messages import DatasetProfiled, ModelLoaded, PlanChanged, WorkerFailed
+from lorplan.tui.messages import DatasetProfiled, ModelLoaded, PlanChanged, SetupInvalid, WorkerFailed
 from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
@@ -167,6 +168,11 @@ class LorplanApp(App[int]):
         self._gpu_source = gpu_source or bridge.query_gpus
         self._ansi16 = Ansi16()
         self._setup_timer: Timer | None = None  # saves the setup once typing pauses (not per keystroke)
+        # the field being typed (one form field changed from one valid plan to the next) and the valid form before
+        # its typing began: a field that goes bad is remembered as it was then (on_setup_invalid)
+        self._last_valid_form = None
+        self._editing: str | None = None
+        self._before_edit = None
         self._initial_model = model or self.user_config.last_model
         self._apply_keymap(self.user_config.keymap)
 
@@ -246,8 +252,30 @@ class LorplanApp(App[int]):
         """Remember the setup of each valid plan, written SETUP_SAVE_DELAY seconds after the last change (and at
         exit), so typing "4096" writes the file once."""
         form = message.form
-        if form is None or form == self.user_config.setup:
+        if form is None:
             return
+        last = self._last_valid_form
+        if last is not None and form != last:
+            changed = {f.name for f in fields(form) if getattr(form, f.name) != getattr(last, f.name)}
+            if changed != {self._editing}:  # a new field is being typed: keep what it held before
+                self._editing = next(iter(changed)) if len(changed) == 1 else None
+                self._before_edit = last
+        self._last_valid_form = form
+        if form == self.user_config.setup:
+            return
+        self._remember_setup(form)
+
+    def on_setup_invalid(self, message: SetupInvalid) -> None:
+        """A field went bad while typed: remember it as it was before the typing began, not the last valid
+        prefix the table was priced with ("99999999" left micro_batch = 999999 in the config)."""
+        form, before = self.user_config.setup, self._before_edit
+        if form is None or before is None or self._editing not in message.fields:
+            return
+        kept = replace(form, **{self._editing: getattr(before, self._editing)})
+        if kept != form:
+            self._remember_setup(kept)
+
+    def _remember_setup(self, form) -> None:
         self.user_config = self.user_config.with_setup(form)
         if self._setup_timer is not None:
             self._setup_timer.stop()
@@ -355,8 +383,12 @@ class LorplanApp(App[int]):
         command = bridge.plan_command(plan)
         self.copy_to_clipboard(command)
         bad = self.main.bad_fields()  # the table shown is then the last valid one, and so is its command
-        title = "Copied (if your terminal passes OSC 52 on)" + (
-            f": the last valid table's; fix {', '.join(bad)} for the form's" if bad else "")
+        title = "Copied (if your terminal passes OSC 52 on)"
+        if bad:
+            names, are, them = (bad[0], "is", "it") if len(bad) == 1 else (
+                f"{', '.join(bad[:-1])} and {bad[-1]}", "are", "them")
+            title = (f"Copied the command of the last valid table (if your terminal passes OSC 52 on); {names} "
+                     f"{are} not valid yet: fix {them} to copy the form's setup")
         self.notify(command, title=title, timeout=20, severity="warning" if bad else "information")
 
     def action_focus_model(self) -> None:

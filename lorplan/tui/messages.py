@@ -106,6 +106,15 @@ class PlanChanged(Message):
     form: FormValues | None = None
 
 
+@dataclass
+class SetupInvalid(Message):
+    """The setup form has bad fields (`fields`: FormValues names, and others such as gpu_budget): the table on
+    screen is the last valid one. The app then remembers those fields as they were before they were typed, not
+    the last valid prefix of a number still being typed (99999999 saved 999999 to the config)."""
+
+    fields: tuple[str, ...]
+
+
 # -- Data tab -------------------------------------------------------------------------------------------------
 @dataclass
 class ProfileProgressed(_Replaceable):

@@ -470,7 +470,9 @@ async def test_copy_as_command_gives_the_cli_line_of_the_table_on_screen(make_ap
         app.action_copy_command()
         await pilot.pause()
         assert app.clipboard == command
-        assert list(app._notifications)[-1].title.endswith(": the last valid table's; fix micro-batch for the form's")
+        assert list(app._notifications)[-1].title == ("Copied the command of the last valid table (if your terminal "
+                                                      "passes OSC 52 on); micro-batch is not valid yet: fix it to "
+                                                      "copy the form's setup")
     capsys.readouterr()
     assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
     assert json.loads(capsys.readouterr().out)["rows"] == shown["rows"]
@@ -543,6 +545,28 @@ async def test_the_footer_fits_on_every_tab(make_app, size):
                                      f"focus {app.focused!r}") from None
         if size[0] >= 120:  # room for the tab keys on every tab
             assert "f5 f6 f7 f8 Tabs" in screen_text(app).splitlines()[-1]
+
+
+async def test_a_field_left_bad_is_remembered_as_it_was_before_it_was_typed(make_app, tmp_path):
+    """Typing 99999999 into Micro-batch: 999999, after the sixth key, was the last valid plan, and the app saved
+    it, so the next start opened on a 16,000 TiB table with no red field. A field left bad is remembered as it
+    was before its typing began; the other fields' valid changes are kept."""
+    config_path = tmp_path / "cfg" / "config.toml"
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        before = app.screen.query_one("#f-micro_batch").value
+        await type_into(pilot, "#f-seq_len", "1024")
+        await type_into(pilot, "#f-micro_batch", "99999999")
+        assert app.screen.query_one("#f-micro_batch").has_class("-invalid")
+        await pilot.press("ctrl+q")
+    saved = load_config(config_path)[0].setup
+    assert saved.micro_batch == before != "999999" and saved.seq_len == "1024"
+    # a value typed and left valid is remembered as typed
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await type_into(pilot, "#f-micro_batch", "12")
+        await pilot.press("ctrl+q")
+    assert load_config(config_path)[0].setup.micro_batch == "12"
 
 
 async def test_the_setup_is_remembered_and_a_bad_saved_value_is_dropped_with_a_note(make_app, tmp_path):
