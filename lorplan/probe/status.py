@@ -5,14 +5,17 @@
     launched, process gone, no result       -> died (cancelled when a cancel was asked), at its last step
     not launched                            -> queued (cancelled when a cancel was asked)
 
-`RunWatcher` keeps one incremental reader per event log, so the TUI re-reads only what was appended.
+`RunWatcher` keeps one incremental reader per event log, so the TUI re-reads only what was appended, and
+follows the run's plan.json: a probe ladder's driver adds probes to it as its passes start (runs.add_probes).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
+from lorplan.core.errors import LorplanError
 from lorplan.probe.backend import Backend, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.events import EventTail
@@ -167,18 +170,46 @@ def _stderr_tail(run: RunDir, probe_id: str, lines: int = 15) -> str | None:
     return "\n".join(tail) or None
 
 
+def plan_stamp(run: RunDir) -> tuple[int, int, int] | None:
+    """(inode, mtime in ns, size) of the run's plan.json, None when it is missing: a new one means the plan was
+    rewritten (runs.add_probes replaces the file), so a reader that keeps the plan reads it again. One stat."""
+    try:
+        st = os.stat(run.plan_path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 class RunWatcher:
     """Reads one run folder incrementally: `refresh()` returns the current RunStatus, `curves[probe_id]` the
-    plotted series so far."""
+    plotted series so far. Each refresh stats plan.json and reads it again when it changed, so probes added to
+    the run later (a ladder's next pass) are shown too; the probes read so far keep their readers."""
 
     def __init__(self, run: RunDir, backend: Backend | None = None) -> None:
         self.run = run
+        self._stamp = plan_stamp(run)  # before the read: a rewrite between the two is read at the next refresh
         self.plan = run.plan()
         self.backend = backend or get_backend(self.plan.backend)
         self._tails = {p.id: EventTail(run.events_path(p.id)) for p in self.plan.probes}
         self.curves = {p.id: Curves() for p in self.plan.probes}
 
+    def _follow_plan(self) -> None:
+        """Read plan.json again when it changed since the last read (kept as it was when it cannot be read)."""
+        stamp = plan_stamp(self.run)
+        if stamp is None or stamp == self._stamp:
+            return
+        try:
+            plan = self.run.plan()
+        except (LorplanError, TypeError, ValueError):  # damaged: the plan read before stays
+            return
+        self._stamp, self.plan = stamp, plan
+        for p in plan.probes:
+            if p.id not in self._tails:
+                self._tails[p.id] = EventTail(self.run.events_path(p.id))
+                self.curves[p.id] = Curves()
+
     def refresh(self) -> RunStatus:
+        self._follow_plan()
         probes = tuple(self._probe(p.id) for p in self.plan.probes)
         return RunStatus(self.run.id, self.plan, probes, self.backend.scheduler_alive(self.run))
 

@@ -27,7 +27,7 @@ from lorplan.probe.demo import (
 )
 from lorplan.probe.plans import plan_settings
 from lorplan.probe.runs import RunDir, list_runs
-from lorplan.probe.status import RunWatcher
+from lorplan.probe.status import RunWatcher, plan_stamp
 
 if TYPE_CHECKING:
     from lorplan.probe.backend import Backend
@@ -114,7 +114,9 @@ class ProbeFeed:
         self.runs_dir = runs_dir
         self.backend = backend
         self._lock = threading.Lock()
-        self._labels: dict[str, str] = {}  # run id -> label (a run's plan.json is written once)
+        # run id -> (plan.json's stamp, label): a ladder's driver adds probes to plan.json, so a label is made
+        # again when the file changed (one stat per run and read, as list_runs makes)
+        self._labels: dict[str, tuple[tuple[int, int, int] | None, str]] = {}
         self._watcher: RunWatcher | None = None
 
     def read(self, run_id: str | None) -> ProbesRead:
@@ -122,9 +124,10 @@ class ProbeFeed:
         with self._lock:
             runs = list_runs(self.runs_dir)
             for run in runs:
-                if run.id not in self._labels:
-                    self._labels[run.id] = _run_label(run)
-            listing = tuple((run.id, self._labels[run.id]) for run in runs)
+                stamp = plan_stamp(run)
+                if run.id not in self._labels or self._labels[run.id][0] != stamp:
+                    self._labels[run.id] = (stamp, _run_label(run))
+            listing = tuple((run.id, self._labels[run.id][1]) for run in runs)
             run = next((r for r in runs if r.id == run_id), runs[-1] if runs else None)
             if run is None:
                 return ProbesRead(listing, run_id)

@@ -1,0 +1,84 @@
+"""The Probes tab follows a probe ladder's run as its driver adds probes (lorplan.probe.runs.add_probes, as
+lorplan.recommend.driver does when a pass starts).
+
+Before: the tab read a run's plan.json once, so it stayed on the first pass ("r0,16,16,16 · 4 finished · done",
+and `v` compared those four) while the Recommend tab and `lorplan probe list` counted 8 probes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable, Static
+from tui_helpers import wait_until
+
+from lorplan.probe import runner
+from lorplan.probe.backend import LocalProcessBackend
+from lorplan.probe.events import append_event
+from lorplan.probe.runs import ProbeSpec, add_probes, atomic_write_json, create_run
+from lorplan.tui.panels.probes_panel import ProbesPanel
+from lorplan.tui.textshot import screen_text
+
+pytestmark = pytest.mark.anyio
+
+RUN = "20261204-100000-1add"
+
+
+class NoSpawnBackend(LocalProcessBackend):
+    """The local backend without launching a scheduler process (the one boundary faked here)."""
+
+    def submit(self, run):
+        pass
+
+
+class PanelApp(App):
+    def __init__(self, runs_dir):
+        super().__init__()
+        self.runs_dir = runs_dir
+
+    def compose(self) -> ComposeResult:
+        yield ProbesPanel(self.runs_dir, backend=NoSpawnBackend(), poll_seconds=0.2, id="probes")
+
+
+def _finished(run, pid, eval_loss):
+    atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+    for s in range(1, 4):
+        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": eval_loss + 0.1, "seconds": 0.1})
+    atomic_write_json(run.result_path(pid), {"state": "finished", "step": 3, "eval_loss": eval_loss,
+                                             "eval_accuracy": 0.9, "train_seconds": 1.0, "load_seconds": 2.0})
+
+
+def _summary(panel) -> str:
+    return str(panel.query_one("#probes-summary", Static).render())
+
+
+async def test_probes_a_ladder_adds_later_are_shown_labelled_counted_and_compared(tmp_path):
+    plan = runner.make_plan((16,), seeds=(0, 1, 2), steps=3, device="cpu", run=RUN)
+    run = create_run(replace(plan, probes=(ProbeSpec("base", 0), *plan.probes)), tmp_path)  # the first pass
+    for pid in ("base", "r16-s0", "r16-s1", "r16-s2"):
+        _finished(run, pid, 0.5)
+    app = PanelApp(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        table = panel.query_one("#probes-table", DataTable)
+        await wait_until(pilot, lambda: "4 finished" in _summary(panel) and len(panel.ranks) == 2)
+        assert f"{RUN} · demo · r0,16,16,16" in screen_text(app)
+
+        # the driver's next pass (driver._specs -> runs.add_probes): four more ranks, queued
+        add_probes(run, [ProbeSpec(f"r{r}-s0", r, None, 0) for r in (1, 4, 64, 256)])
+        await wait_until(pilot, lambda: table.row_count == 8)
+        await wait_until(pilot, lambda: f"{RUN} · demo · r0,16,16,16,1,4,64,256" in screen_text(app))
+        await wait_until(pilot, lambda: "4 queued, 4 finished" in _summary(panel))
+        assert "done" not in _summary(panel)
+
+        for pid, loss in (("r1-s0", 0.9), ("r4-s0", 0.6), ("r64-s0", 0.3), ("r256-s0", 0.31)):
+            _finished(run, pid, loss)
+        await wait_until(pilot, lambda: "8 finished" in _summary(panel) and "done" in _summary(panel))
+        await wait_until(pilot, lambda: [r.rank for r in panel.ranks] == [0, 1, 4, 16, 64, 256])
+        table.focus()
+        await pilot.press("v")
+        await pilot.pause()
+        text = str(panel.query_one("#probes-compare-table", Static).content)
+        assert [line.split()[0] for line in text.splitlines()[1:7]] == ["base", "1", "4", "16", "64", "256"]
+
