@@ -281,7 +281,7 @@ class PlanView(VerticalScroll):
         note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
         self.query_one(ModelPicker).show_loaded(
             f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
-            f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}"
+            f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}", spec.id
         )
         self._summary_height = -1  # the summary may shrink to the new model's text
         self._fit_seq_len(spec)

@@ -23,6 +23,7 @@ class ModelPicker(Vertical):
         super().__init__(id=id)
         self._catalog = catalog + cached
         self._cached = set(cached)
+        self._planned: str | None = None  # the model the table is for (show_loaded)
         self.border_title = "Model"
 
     def compose(self) -> ComposeResult:
@@ -71,10 +72,16 @@ class ModelPicker(Vertical):
         self.set_class(False, "-error")
         self.query_one("#model-status", Static).update(f"loading {source} …")
 
-    def show_loaded(self, text: str) -> None:
+    def show_loaded(self, text: str, model_id: str | None = None) -> None:
+        """The loaded model's line; model_id: the model the table is now for (an error later names it)."""
         self.set_class(False, "-error")
         self.query_one("#model-status", Static).update(text)
+        if model_id is not None:
+            self._planned = model_id
 
     def show_error(self, message: str) -> None:
+        """The error, and which model the table (kept as it was) is still for: the error replaced the line that
+        named it, and nothing else on the tab said which model was priced."""
         self.set_class(True, "-error")
-        self.query_one("#model-status", Static).update(message)
+        kept = f" · the table is still for {self._planned}" if self._planned else ""
+        self.query_one("#model-status", Static).update(message + kept)
