@@ -3,13 +3,11 @@ wrapped every line of `lorplan recommend`'s evidence in two. Output to a pipe ke
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
+
+from pty_output import run_in_pty
 
 ARGS = [sys.executable, "-m", "lorplan", "recommend", "--model", "all-MiniLM-L6-v2", "--examples", "900",
         "--num-labels", "6"]
@@ -21,24 +19,9 @@ def _env(tmp_path) -> dict:
 
 
 def _in_terminal(tmp_path, columns: int) -> str:
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    try:
-        proc = subprocess.Popen(ARGS, cwd=tmp_path, env=_env(tmp_path), stdout=slave, stderr=subprocess.DEVNULL)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal's last handle
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert proc.wait(timeout=120) == 0
-    finally:
-        os.close(master)
-    return b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    rc, text = run_in_pty(ARGS, columns=columns, cwd=tmp_path, env=_env(tmp_path), timeout=120)
+    assert rc == 0
+    return text.replace("\r\n", "\n")
 
 
 def _evidence(text: str) -> list[str]:

@@ -15,8 +15,10 @@ FIGURES = {0: [(1.50, 0.40), (1.52, 0.42), (1.48, 0.44)], 4: [(0.50, 0.85), (0.5
            32: [(0.21, 0.99), (0.20, 0.99), (0.20, 0.98)]}
 
 
-def demo_like(figures: dict | None = None) -> dict:
-    spec = LadderSpec(kind="demo", model="sentence-transformers/all-MiniLM-L6-v2", spec_source="/x",
+def demo_like(figures: dict | None = None, kind: str = "demo") -> dict:
+    """A three-seed MiniLM ladder of ranks 4-32 (knee 16, the capacity prior's rank 1); kind "data" for one on the
+    user's data."""
+    spec = LadderSpec(kind=kind, model="sentence-transformers/all-MiniLM-L6-v2", spec_source="/x",
                       task="sequence-classification", target_modules=("query", "key", "value", "dense"),
                       data={"task": "sequence-classification", "examples": 900, "num_labels": 6,
                             "label_entropy_bits": 2.58, "entropy_counted": True},

@@ -4,16 +4,13 @@ here) the bar is drawn and no plain lines are."""
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
+from pty_output import run_in_pty
 
 from lorplan.train.engine import StepStats
 from lorplan.train.runner import progress_line
@@ -63,24 +60,8 @@ def test_no_progress_prints_no_progress_lines(tmp_path, tiny_llama):
 
 def test_stderr_on_a_terminal_gets_the_bar(tmp_path, tiny_llama):
     plan = tiny_plan(tmp_path, tiny_llama, max_steps=3, save_steps=100, logging_steps=1)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))  # a new one is 0 columns wide
-    try:
-        proc = subprocess.Popen([sys.executable, "-m", "lorplan", "train", str(plan)], cwd=tmp_path,
-                                env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=slave)
-        os.close(slave)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:  # EIO: the child closed the terminal's last handle
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        assert proc.wait(timeout=300) == 0
-    finally:
-        os.close(master)
-    text = b"".join(chunks).decode("utf-8", "replace")
+    rc, text = run_in_pty([sys.executable, "-m", "lorplan", "train", str(plan)], stream="stderr", cwd=tmp_path,
+                          env=_env(tmp_path))
+    assert rc == 0
     assert "training:" in text and "3/3" in text and "\r" in text, text  # tqdm's bar, redrawn in place
     assert "training: step " not in text, text
