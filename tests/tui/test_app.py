@@ -246,12 +246,14 @@ async def test_a_panels_binding_remapped_in_the_keymap_works_once_the_panel_is_s
         await wait_until(pilot, shown)
         panel.focus()
         await wait_until(pilot, lambda: panel.has_focus_within)
-        before = panel.has_class("-compare")
+        def said() -> bool:  # no run yet: compare says why it does nothing (it used to toggle a hidden view)
+            return any(n.message.startswith("No probe run yet") for n in app._notifications)
+
         await pilot.press("v")  # the default key no longer
         await pilot.pause()
-        assert panel.has_class("-compare") == before
+        assert not said()
         await pilot.press("x")
-        await wait_until(pilot, lambda: panel.has_class("-compare") != before)
+        await wait_until(pilot, said)
 
 
 @pytest.mark.parametrize(("keymap", "refused"), [

@@ -1,8 +1,9 @@
 """The Probes tab follows a probe ladder's run as its driver adds probes (lorplan.probe.runs.add_probes, as
-lorplan.recommend.driver does when a pass starts).
+lorplan.recommend.driver does when a pass starts), and its keys say why they do nothing while there is no run.
 
 Before: the tab read a run's plan.json once, so it stayed on the first pass ("r0,16,16,16 · 4 finished · done",
-and `v` compared those four) while the Recommend tab and `lorplan probe list` counted 8 probes."""
+and `v` compared those four) while the Recommend tab and `lorplan probe list` counted 8 probes; and with no run
+c, C, t and v did nothing without a word."""
 
 from __future__ import annotations
 
@@ -82,3 +83,18 @@ async def test_probes_a_ladder_adds_later_are_shown_labelled_counted_and_compare
         text = str(panel.query_one("#probes-compare-table", Static).content)
         assert [line.split()[0] for line in text.splitlines()[1:7]] == ["base", "1", "4", "16", "64", "256"]
 
+
+@pytest.mark.parametrize("key", ["c", "C", "t", "v"])
+async def test_keys_that_need_a_run_say_so_while_there_is_none(tmp_path, key):
+    app = PanelApp(tmp_path / "nothing")
+    async with app.run_test(size=(100, 30)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        await wait_until(pilot, lambda: panel.has_class("-empty") and app.focused is panel)
+        await pilot.press(key)
+        await wait_until(pilot, lambda: list(app._notifications))
+        await pilot.pause(0.3)
+        notes = list(app._notifications)
+        assert len(notes) == 1 and notes[0].severity == "warning"
+        assert notes[0].message.startswith("No probe run yet") and "press p" in notes[0].message
+        assert "lorplan probe start" in notes[0].message
+        assert not panel.has_class("-compare")  # v changed nothing it would show later

@@ -36,6 +36,8 @@ from lorplan.tui.state import PlanData, PlanSnapshot
 POLL_SECONDS = 1.0
 COLUMNS = (("rank", "rank"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval loss"),
            ("acc", "accuracy"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
+# what c, C, t and v say while there is no run to act on (they did nothing without a word)
+NO_RUN = "No probe run yet: press p to probe this plan, s to start the demo, or start one with lorplan probe start"
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
 
@@ -290,12 +292,25 @@ class ProbesPanel(Widget, can_focus=True):
         widget.refresh()
 
     def action_toggle_compare(self) -> None:
+        if self._run is None:
+            self.notify(NO_RUN, severity="warning")
+            return
         self.toggle_class("-compare")
 
     # -- actions ---------------------------------------------------------------------------------------
 
-    def action_cancel_probe(self) -> None:
+    def _target(self, what: str) -> probe_bridge.ProbeStatus | None:
+        """The highlighted probe, or None after one warning saying why there is none to `what`."""
+        if self._run is None:
+            self.notify(NO_RUN, severity="warning")
+            return None
         p = self.selected()
+        if p is None:  # a run whose plan could not be read (its problem was notified), or no probe yet
+            self.notify(f"Run {self._run.id} has no probe to {what}", severity="warning")
+        return p
+
+    def action_cancel_probe(self) -> None:
+        p = self._target("cancel")
         if p is None or self._run is None:
             return
         if p.state not in ("queued", "running"):
@@ -304,8 +319,10 @@ class ProbesPanel(Widget, can_focus=True):
         self._cancel(self._run, p.id, self.backend)
 
     def action_cancel_run(self) -> None:
-        if self._run is not None:
-            self._cancel(self._run, None, self.backend)
+        if self._run is None:
+            self.notify(NO_RUN, severity="warning")
+            return
+        self._cancel(self._run, None, self.backend)
 
     @work(thread=True, exclusive=False, group="probe-actions", exit_on_error=False)
     def _cancel(self, run: probe_bridge.RunDir, probe_id: str | None, backend: probe_bridge.Backend | None) -> None:
@@ -317,7 +334,7 @@ class ProbesPanel(Widget, can_focus=True):
         self.post_message(ProbeActionFinished(f"cancelled {', '.join(done)}" if done else "nothing left to cancel"))
 
     def action_retry_probe(self) -> None:
-        p = self.selected()
+        p = self._target("retry")
         if p is None or self._run is None:
             return
         if p.state in ("queued", "running"):
