@@ -1,7 +1,7 @@
 """Run folders on disk: where a probe run lives and how its files are named and written.
 
     $XDG_STATE_HOME/lorplan/runs/<run-id>/          (~/.local/state/... when XDG_STATE_HOME is unset)
-        plan.json               the run's plan (RunPlan), written once, atomically
+        plan.json               the run's plan (RunPlan), written atomically; a ladder adds probes (add_probes)
         scheduler.lock          held (flock) by the run's scheduler process while it lives
         waiting.json            while queued probes wait for a device slot another run holds
         queue.lock              short critical sections: launch / cancel / retry of one probe
