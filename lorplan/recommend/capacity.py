@@ -184,6 +184,8 @@ def capacity_prior(
     d = data
 
     def counted_once(unit: str) -> str:
+        if d.epochs == 1:  # "epochs (1) add" reads as a slip: there is nothing to repeat
+            return f"repeating the data over epochs adds no information, so each {unit} counts once"
         return f"epochs ({d.epochs:g}) add no information, so each {unit} counts once"
 
     dup = f", {counted(d.duplicates, 'exact duplicate')} left out" if d.duplicates else ""
