@@ -513,7 +513,8 @@ async def test_a_classifiers_figures_leave_out_trained_tokens_and_packing(make_a
         assert not any(line.startswith("trained") for line in lines), figures
         assert "packing" not in figures, figures
         padding = next(line for line in lines if line.startswith("padding"))
-        assert padding == f"padding    {panel.profile.padding.pad_fraction:.1%} wasted padded", figures
+        share = panel.profile.padding.pad_fraction
+        assert padding == f"padding    {share:.1%} of the padded tokens are padding", figures
         assert "labels     2 classes: 0 → 20 · 1 → 20" in figures
     app = make_app()  # a causal LM: trained tokens and packing stay
     async with app.run_test(size=SIZE) as pilot:

@@ -133,7 +133,7 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
         f"lengths    p50 {p.lengths.p50:,} · p90 {p.lengths.p90:,} · p95 {p.lengths.p95:,} · "
         f"p99 {p.lengths.p99:,} · max {p.lengths.max:,}",
         f"seq len    {p.seq_len:,}: {counted(p.truncated_tokens, 'token')} truncated{est}",
-        f"padding    {p.padding.pad_fraction:.1%} wasted padded{'' if classifier else packing}",
+        f"padding    {p.padding.pad_fraction:.1%} of the padded tokens are padding{'' if classifier else packing}",
         f"suggested  seq len {p.suggested_seq_len:,} · split {p.split.train:,} train / {p.split.eval:,} eval",
     ]
     if p.sample is not None and p.sample.size < p.sample.population:
