@@ -95,8 +95,17 @@ class ExportDialog(ModalScreen[list[Path] | None]):
     def _refresh_warnings(self) -> None:
         lines = [f"{TITLES[fmt]}: {w}" for fmt in self.chosen() for w in bridge.export_warnings(self.plan, fmt)]
         box = self.query_one("#export-warnings", Static)
-        box.update("\n".join(f"• {line}" for line in lines) if lines else "Every setting is expressed as is.")
+        box.update("\n".join(f"• {line}" for line in lines) if lines else self._no_warnings())
         box.set_class(bool(lines), "-warn")
+
+    def _no_warnings(self) -> str:
+        """What the warnings box says when no chosen format leaves a setting out or changes one."""
+        chosen = self.chosen()
+        if not chosen:
+            return "No format chosen."
+        if len(chosen) == 1:
+            return "This format carries every setting of the plan."
+        return "Each chosen format carries every setting of the plan."
 
     def _status(self, text: str) -> None:
         status = self.query_one("#export-status", Static)
