@@ -32,7 +32,7 @@ from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import format_bytes, format_count
-from lorplan.tui import bridge, recommend_bridge
+from lorplan.tui import bridge, numbers, recommend_bridge
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
@@ -51,6 +51,16 @@ def _data_path(data: PlanData | None) -> str | None:
     return data.path if data is not None and data.profile is not None else None
 
 
+def parse_count(text: str, label: str, low: int, high: int) -> int:
+    """A whole number in [low, high] as the setup form reads it (setup_form.parse_int), but a number typed far
+    outside [low, high] is named as typed, not spelled out in a hundred digits over several lines
+    ("1e99 is too large (at most 10^15)", numbers.out_of_range)."""
+    try:
+        return parse_int(text, label, low, high)
+    except BadInput as exc:
+        raise BadInput(numbers.out_of_range(label, text, low, high) or str(exc)) from None
+
+
 def _optional(parse, default):
     """An empty field means the default; anything else must parse."""
     return lambda text: parse(text) if str(text).strip() else default
@@ -59,8 +69,8 @@ def _optional(parse, default):
 # The probe ladder's fields (id -> parser of what is typed there): `l` and the as-you-type check both use these.
 _LADDER_FIELDS = {
     "rec-budget": _optional(lambda t: parse_positive_float(t, "Ladder budget", "minutes"), None),
-    "rec-seeds": _optional(lambda t: parse_int(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
-    "rec-steps": _optional(lambda t: parse_int(t, "Steps per probe", 1, 10**9), None),
+    "rec-seeds": _optional(lambda t: parse_count(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
+    "rec-steps": _optional(lambda t: parse_count(t, "Steps per probe", 1, 10**9), None),
 }
 
 
@@ -233,7 +243,7 @@ class RecommendPanel(Widget, can_focus=True):
             try:
                 # named as the field's label is ("Trained tokens", "Labelled examples")
                 what = recommend_bridge.size_wanted(self.plan.spec.task) if self.plan is not None else "data size"
-                size = parse_int(event.value, what.capitalize(), 1, MAX_TYPED_SIZE)
+                size = parse_count(event.value, what.capitalize(), 1, MAX_TYPED_SIZE)
             except BadInput as exc:  # no size, so no prior: a figure from a half-typed number would mislead
                 problem = str(exc)
         self.query_one("#rec-size-error", Static).update(problem)
