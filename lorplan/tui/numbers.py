@@ -1,5 +1,6 @@
-"""Numbers in the planner's messages, short enough to read: a limit such as 10^15, and a number typed far beyond
-a limit echoed as typed, not as the hundred digits of its float ("1e99 is too large (at most 10^15)").
+"""Numbers in the planner's messages and tables, short enough to read: a learning rate to 3 significant digits
+(as `lorplan recommend`'s tables print it), a limit such as 10^15, and a number typed far beyond a limit echoed
+as typed, not as the hundred digits of its float ("1e99 is too large (at most 10^15)").
 
 Plain Python (no Textual).
 """
@@ -10,6 +11,11 @@ import math
 
 LONGEST_COUNT = len("1,000,000,000,000")  # a count longer than this with separators is written shorter
 LONGEST_ECHO = 20  # what was typed is echoed as typed up to this many characters
+
+
+def lr_text(lr: float) -> str:
+    """A learning rate in a table cell: 3 significant digits, as lorplan recommend's tables (0.000333)."""
+    return f"{lr:.3g}"
 
 
 def count_text(n: float) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from lorplan.core.units import format_bytes
-from lorplan.tui import probe_bridge
+from lorplan.tui import numbers, probe_bridge
 from lorplan.tui.plot_ticks import nice_ticks, tick_label
 
 LINE_MARKERS = ("o", "x", "+", "*", "%", "#", "=", "~")  # one per rank, in rank order (ASCII: any terminal)
@@ -81,8 +81,8 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
     cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
              + ["eval loss", "accuracy", "train", "load", "peak mem"]]
     for r in rows:
-        cells.append([probe_bridge.rank_text(r.rank)] + ([f"{r.lr:g}" if r.lr is not None else "-"] if several_lrs else [])
-                     + ([str(r.seeds)] if seeds else [])
+        lr = [numbers.lr_text(r.lr) if r.lr is not None else "-"] if several_lrs else []  # as lorplan recommend
+        cells.append([probe_bridge.rank_text(r.rank)] + lr + ([str(r.seeds)] if seeds else [])
                      + [probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                         probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
                         seconds_text(r.train_seconds), seconds_text(r.load_seconds),

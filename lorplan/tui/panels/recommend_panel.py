@@ -88,7 +88,7 @@ def _seconds(v: float | None) -> str:
 def row_cells(row: recommend_bridge.LadderRow) -> tuple:
     """One ladder row as the table shows it."""
     return (
-        Text(f"r{row.rank}", style="bold"), f"{row.learning_rate:g}", str(row.seed),
+        Text(f"r{row.rank}", style="bold"), numbers.lr_text(row.learning_rate), str(row.seed),
         Text(row.state, style=_STATE_STYLE.get(row.state, "")), _num(row.eval_loss, ".4f"),
         _num(row.eval_accuracy, ".3f"), _seconds(row.train_seconds),
         format_count(row.trainable_params) if row.trainable_params else "-",
