@@ -89,7 +89,9 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
                         format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    note = "mean [95% interval] over seeds" if seeds else "one seed per rank: no interval (probe with --seeds)"
+    note = ("mean [95% interval] over seeds" if seeds
+            # two short lines: the table's widest line sets how much room the plot beside it keeps
+            else "one seed per rank: no interval\n(Recommend tab: seeds/probe 2 or more gives one)")
     return "\n".join([*lines, "", note])
 
 

@@ -127,7 +127,7 @@ def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
              f"rank_pattern: {bridge.pattern_words(rec.rank_pattern)}{_pattern_status(rec)}", where]
     if rec.fits is not None:
-        lines.append(f"memory: {rec.fits.explanation}")
+        lines.append(f"memory: {recommend_bridge.fit_words(rec.fits)}")
     return "\n".join(lines)
 
 
@@ -364,7 +364,8 @@ class RecommendPanel(Widget, can_focus=True):
             if lines:
                 lines.append("\n")
             lines.append(e.source + (f" → rank {e.rank}" if e.rank is not None else ""), style="bold")
-            lines.append(f": {e.explanation}")
+            memory = rec.fits is not None and e.source == "memory" and e.explanation == rec.fits.explanation
+            lines.append(f": {recommend_bridge.fit_words(rec.fits) if memory else e.explanation}")
         self.query_one("#rec-evidence", Static).update(lines)
 
     def _plot(self, rec: recommend_bridge.Recommendation | None, base: float | None) -> None:
