@@ -53,15 +53,27 @@ NO_PROBES = ("no probe has run yet: the rank rests on the capacity prior, a rule
 # -- the capacity prior ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PriorRead:
-    """The prior's recommendation for the plan on screen, or None and what it needs (one line)."""
+    """The prior's recommendation for the plan on screen, or None and what it needs (one line, as the Recommend
+    tab's head shows it, above the size field). needs_size: what it needs is the size of the data (size_needed:
+    a pop-up says where to type it)."""
 
     recommendation: Recommendation | None
     needs: str | None = None
+    needs_size: bool = False
 
 
 def size_wanted(task: str) -> str:
     """What a user types when there is no profile: trained tokens (causal LM) or labelled examples."""
     return "labelled examples" if task == CLASSIFICATION else "trained tokens"
+
+
+def size_needed(task: str, *, popup: bool = False) -> str:
+    """What the capacity prior needs without a profile. The Recommend tab's head has the size field below it; a
+    pop-up (`popup`) has nothing below it, so it names the field and its tab."""
+    what = size_wanted(task)
+    where = f"in the Recommend tab's {what.capitalize()} field" if popup else "below"
+    return (f"The capacity prior needs the size of your data: profile a dataset in the Data tab, or type its "
+            f"{what} {where}.")
 
 
 def data_size(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -> DataSize | None:
@@ -90,8 +102,7 @@ def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -
     try:
         size = data_size(plan, data, typed)
         if size is None:
-            return PriorRead(None, f"The capacity prior needs the size of your data: profile a dataset in the Data "
-                                   f"tab, or type its {size_wanted(task)} below.")
+            return PriorRead(None, size_needed(task), needs_size=True)
         spec, setup = bridge.data_spec(plan.spec, data), _one_rank(plan.setup)  # a classifier's head: its data's
         rec = combine(capacity_prior(size, adapter_size(spec, setup.targets)),
                       default_lr=default_learning_rate(spec.id, task, spec.total_params),

@@ -424,8 +424,10 @@ class RecommendPanel(Widget, can_focus=True):
             self.notify("Choose a model in the Plan tab first.", severity="warning")
             return
         if rec is None:
-            self.notify("Nothing to apply yet: " + (self.prior.needs if self.prior and self.prior.needs else ""),
-                        severity="warning")
+            needs = self.prior.needs if self.prior and self.prior.needs else ""
+            if self.prior is not None and self.prior.needs_size:  # a pop-up has no size field below it
+                needs = recommend_bridge.size_needed(self.plan.spec.task, popup=True)
+            self.notify(f"Nothing to apply yet. {needs}".strip(), severity="warning")
             return
         if rec.model and rec.model != self.plan.spec.id:
             self.notify(f"This recommendation is for {rec.model}; the plan on screen is {self.plan.spec.id}.",
