@@ -107,8 +107,9 @@ def schedule(run: RunDir) -> None:
             busy: set[int] = set()
             running = 0
             for p in plan.probes:
-                if run.result_path(p.id).exists():
-                    continue
+                # a probe holds its slot until its process exits, which can be seconds after its result is
+                # written (torch's teardown): counted busy until then, or its slot would look taken by
+                # another run (waiting.json) while the run waits for its own ended probe
                 proc = read_json(run.proc_path(p.id))
                 if proc is not None and backend.probe_alive(run, p.id):
                     busy.add(int(proc.get("slot", -1)))
@@ -137,10 +138,14 @@ def schedule(run: RunDir) -> None:
 
 
 def _note_waiting(run: RunDir, taken: list[str]) -> None:
-    """waiting.json names the device slots other runs hold while this run's queued probes wait for them."""
+    """waiting.json names the device slots other runs hold while this run's queued probes wait for them,
+    rewritten when they change (a slot taken since by this run's own probe is no longer waited for); "since"
+    is when the wait began."""
     if taken:
-        if read_json(run.waiting_path) is None:
-            atomic_write_json(run.waiting_path, {"slots": taken, "since": round(time.time(), 3)})
+        waiting = read_json(run.waiting_path)
+        if waiting is None or waiting.get("slots") != taken:
+            since = waiting.get("since") if waiting is not None else None
+            atomic_write_json(run.waiting_path, {"slots": taken, "since": since or round(time.time(), 3)})
     elif run.waiting_path.exists():
         run.waiting_path.unlink(missing_ok=True)
 

@@ -210,10 +210,12 @@ class RunWatcher:
 
     def refresh(self) -> RunStatus:
         self._follow_plan()
-        probes = tuple(self._probe(p.id) for p in self.plan.probes)
-        return RunStatus(self.run.id, self.plan, probes, self.backend.scheduler_alive(self.run))
+        scheduler = self.backend.scheduler_alive(self.run)
+        waiting = self._waiting(scheduler)
+        probes = tuple(self._probe(p.id, waiting) for p in self.plan.probes)
+        return RunStatus(self.run.id, self.plan, probes, scheduler)
 
-    def _probe(self, probe_id: str) -> ProbeStatus:
+    def _probe(self, probe_id: str, waiting: str | None = None) -> ProbeStatus:
         run, spec = self.run, self.plan.probe(probe_id)
         result = read_json(run.result_path(probe_id))
         launched = run.proc_path(probe_id).exists()
@@ -282,12 +284,14 @@ class RunWatcher:
                                wall_seconds=wall, message=msg, error=_stderr_tail(run, probe_id), **common)
         state = "cancelled" if cancel_asked else "queued"
         return ProbeStatus(state=state, step=0, tokens_per_second=None, peak_memory_bytes=None,
-                           wall_seconds=None, message=self._waiting() if state == "queued" else None, **common)
+                           wall_seconds=None, message=waiting if state == "queued" else None, **common)
 
-    def _waiting(self) -> str | None:
-        """Why a queued probe waits when its run's scheduler found its device slots held by other runs."""
+    def _waiting(self, scheduler_alive: bool) -> str | None:
+        """Why the queued probes wait when the run's scheduler found device slots held by other runs: the
+        slots of waiting.json still held, each by whom. A slot this run's own probe holds now (launched since, or
+        ended and still exiting) is not waited for."""
         waiting = read_json(self.run.waiting_path)
-        if not waiting or not self.backend.scheduler_alive(self.run):
+        if not waiting or not scheduler_alive:
             return None
         holders = []
         for name in waiting.get("slots", []):
@@ -297,6 +301,8 @@ class RunWatcher:
                     holder = path.read_text().split()
                 except OSError:
                     holder = []
+                if len(holder) == 2 and holder[0] == self.run.id:
+                    continue
                 holders.append(f"{name} (run {holder[0]}, probe {holder[1]})" if len(holder) == 2 else name)
         return f"waiting for {', '.join(holders)}" if holders else None
 
