@@ -51,23 +51,22 @@ class ProbeObs:
 
 
 class RunObserver:
-    """Reads a probe run incrementally (lorplan.probe.status.RunWatcher), starting over when probes were added
-    to its plan. `default_lr` stands in for a probe whose learning rate is not recorded yet (queued)."""
+    """Reads a probe run incrementally through one lorplan.probe.status.RunWatcher, which follows the probes
+    added to its plan (a ladder's passes) and keeps reading only what each log appended. `default_lr` stands
+    in for a probe whose learning rate is not recorded yet (queued)."""
 
     def __init__(self, run, default_lr: float) -> None:
         self.run = run
         self.default_lr = default_lr
         self._watcher = None
-        self._ids: tuple[str, ...] = ()
 
     def observe(self) -> tuple[ProbeObs, ...]:
         from lorplan.probe.status import RunWatcher
 
-        plan = self.run.plan()
-        ids = tuple(p.id for p in plan.probes)
-        if self._watcher is None or ids != self._ids:
-            self._watcher, self._ids = RunWatcher(self.run), ids
+        if self._watcher is None:
+            self._watcher = RunWatcher(self.run)
         st = self._watcher.refresh()
+        plan = st.plan  # the plan the probes were read with (one read of plan.json, not a second that may differ)
         out = []
         for p in st.probes:
             c = self._watcher.curves[p.id]
