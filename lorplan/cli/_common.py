@@ -75,17 +75,24 @@ def parse_positive_float(flag: str, text: str) -> float:
     return value
 
 
-def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
-    """ "4,8,16" -> (4, 8, 16); each at least 1, at least one; else BadInput naming the flag. An empty item
-    ("8,,16", "8,16,") is refused: a rank typed between the commas was lost, and skipping it priced the others
-    without a word."""
+def split_list(flag: str, text, one: str, written: str) -> tuple[str, ...]:
+    """The items of a comma-separated list flag, stripped: " q_proj, v_proj" -> ("q_proj", "v_proj"). BadInput
+    naming the flag for a list of no item ("give at least one {one}") or with an empty one ("8,,16", "8,16,",
+    ",8"): whatever was typed between those commas was lost, and skipping the gap planned, priced or trained the
+    others without a word. `written` says how the list is written: "ranks as 4,8,16"."""
     raw = str(text).strip()
     if not raw:
-        raise BadInput(f"{flag}: give at least one rank")
-    parts = raw.split(",")
-    if any(not part.strip() for part in parts):
-        raise BadInput(f"{flag}: {raw!r} has an empty item between commas (write ranks as 4,8,16)")
-    return tuple(parse_int(flag, part) for part in parts)
+        raise BadInput(f"{flag}: give at least one {one}")
+    parts = tuple(part.strip() for part in raw.split(","))
+    if not all(parts):
+        raise BadInput(f"{flag}: {raw!r} has an empty item between commas (write {written})")
+    return parts
+
+
+def parse_ranks(flag: str, text: str) -> tuple[int, ...]:
+    """ "4,8,16" -> (4, 8, 16); each at least 1, at least one, no empty item (split_list); else BadInput naming
+    the flag."""
+    return tuple(parse_int(flag, part) for part in split_list(flag, text, "rank", "ranks as 4,8,16"))
 
 
 def parse_rope_scaling(text) -> float | None:
@@ -210,4 +217,4 @@ def print_json(obj) -> None:
 
 
 __all__ = ["BadInput", "add_rope_scaling", "check_write_target", "int_list", "parse_positive_float", "parse_rope_scaling", "positive_float",
-           "positive_int", "print_json"]
+           "positive_int", "print_json", "split_list"]

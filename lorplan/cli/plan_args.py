@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from lorplan.cli._common import parse_int as _int
-from lorplan.cli._common import parse_positive_float, parse_ranks, parse_rope_scaling
+from lorplan.cli._common import parse_positive_float, parse_ranks, parse_rope_scaling, split_list
 from lorplan.core.errors import BadInput
 
 
@@ -16,22 +16,20 @@ def _float(flag: str, text: str) -> float:
         raise BadInput(f"{flag}: {text!r} is not a number") from None
 
 
+# How each name list is written, for split_list's "has an empty item" line.
+_NAMES_WRITTEN = {"--targets": "targets as q_proj,v_proj", "--modules-to-save": "modules as lm_head,embed_tokens"}
+
+
 def _names(flag: str, text: str | None) -> tuple[str, ...]:
     if text is None:
         return ()
-    names = tuple(n.strip() for n in text.split(",") if n.strip())
-    if not names:
-        raise BadInput(f"{flag}: give at least one name")
-    return names
+    return split_list(flag, text, "name", _NAMES_WRITTEN[flag])
 
 
 def parse_layers(text: str) -> tuple[int, ...]:
-    """ "0-3,8" -> (0, 1, 2, 3, 8)."""
+    """ "0-3,8" -> (0, 1, 2, 3, 8); no empty item ("0,,3": split_list)."""
     out: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
+    for part in split_list("--layers", text, "block index", "layers as 0-3,8"):
         if "-" in part[1:]:
             lo, hi = part.split("-", 1)
             a, b = _int("--layers", lo, 0), _int("--layers", hi, 0)
@@ -40,22 +38,18 @@ def parse_layers(text: str) -> tuple[int, ...]:
             out.extend(range(a, b + 1))
         else:
             out.append(_int("--layers", part, 0))
-    if not out:
-        raise BadInput("--layers: give at least one block index")
     return tuple(dict.fromkeys(out))
 
 
 def parse_rank_pattern(text: str) -> dict[str, int]:
-    """ "q_proj=16,v_proj=8" -> {"q_proj": 16, "v_proj": 8}."""
+    """ "q_proj=16,v_proj=8" -> {"q_proj": 16, "v_proj": 8}; no empty item (split_list)."""
     out: dict[str, int] = {}
-    for part in text.split(","):
-        if not part.strip():
-            continue
+    for part in split_list("--rank-pattern", text, "NAME=RANK", "the pattern as q_proj=16,v_proj=8"):
         if "=" not in part:
-            raise BadInput(f"--rank-pattern: {part.strip()!r} is not NAME=RANK")
+            raise BadInput(f"--rank-pattern: {part!r} is not NAME=RANK")
         key, value = part.split("=", 1)
         if not key.strip():
-            raise BadInput(f"--rank-pattern: {part.strip()!r} has no module name")
+            raise BadInput(f"--rank-pattern: {part!r} has no module name")
         out[key.strip()] = _int(f"--rank-pattern {key.strip()}", value)
     return out
 
@@ -69,8 +63,8 @@ def setup_from_args(args):
 
     targets = LoraTargets(
         modules=_names("--targets", args.targets),
-        layers_to_transform=parse_layers(args.layers) if args.layers else None,
-        rank_pattern=MappingProxyType(parse_rank_pattern(args.rank_pattern) if args.rank_pattern else {}),
+        layers_to_transform=parse_layers(args.layers) if args.layers is not None else None,
+        rank_pattern=MappingProxyType(parse_rank_pattern(args.rank_pattern) if args.rank_pattern is not None else {}),
         use_dora=bool(args.dora),
         modules_to_save=_names("--modules-to-save", args.modules_to_save),
     )

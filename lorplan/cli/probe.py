@@ -14,10 +14,13 @@ from lorplan.cli._common import (
     BadInput,
     add_rope_scaling,
     int_list,
+    parse_int,
+    parse_positive_float,
     parse_rope_scaling,
     positive_float,
     positive_int,
     print_json,
+    split_list,
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
@@ -25,34 +28,21 @@ from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quan
 
 
 def _float_list(text: str) -> tuple[float, ...]:
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            value = float(part)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"--lr: {part!r} is not a number") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"--lr: {value} must be positive")
-        out.append(value)
-    if not out:
-        raise argparse.ArgumentTypeError("--lr: give a learning rate")
-    return tuple(out)
+    """--lr 1e-4,3e-4: finite numbers above 0 (inf trained at an infinite rate), no empty item (split_list)."""
+    try:
+        return tuple(parse_positive_float("--lr", part)
+                     for part in split_list("--lr", text, "learning rate", "learning rates as 1e-4,3e-4"))
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
+    """--seeds 0,1,2: integers of at least 0 (a plan's training.seed is: the probe would fail in the background),
+    no empty item (split_list)."""
     try:
-        seeds = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds: {text!r} is not a list of integers") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("--seeds: give at least one seed")
-    negative = [seed for seed in seeds if seed < 0]
-    if negative:  # a plan's training.seed must be ≥ 0: the probe would fail in the background
-        raise argparse.ArgumentTypeError(f"--seeds: {negative[0]} must be at least 0")
-    return seeds
+        return tuple(parse_int("--seeds", part, 0) for part in split_list("--seeds", text, "seed", "seeds as 0,1,2"))
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:
@@ -165,7 +155,9 @@ def _check_inputs(args):
 
 
 def _targets(args) -> tuple[str, ...]:
-    return tuple(t.strip() for t in args.targets.split(",") if t.strip()) or ("all-linear",)
+    """--targets as names; "" or an empty item ("q_proj,,v_proj") is refused (split_list), not read as all-linear
+    or skipped."""
+    return split_list("--targets", args.targets, "name", "targets as q_proj,v_proj")
 
 
 def run_start(args) -> int:

@@ -193,3 +193,53 @@ def test_layers_with_a_preset_that_becomes_module_names_still_plans(capsys, stat
                         "--json")
     assert rc == 0, err
     assert json.loads(out)["setup"]["targets"]["layers_to_transform"] == [0, 1, 2, 3]
+
+
+# 5. every list flag: an empty item (--layers 0,,3, --lr 1e-3,,3e-3, --seeds 0,,1, ...) was skipped without a word
+
+
+@pytest.mark.parametrize(("argv", "flag", "written"), [
+    (["plan", "--model", "gpt2", "--targets", "c_attn", "--layers", "0,,3"], "--layers", "layers as 0-3,8"),
+    (["plan", "--model", "gpt2", "--targets", "c_attn", "--layers", "0-3,"], "--layers", "layers as 0-3,8"),
+    (["plan", "--model", "gpt2", "--targets", "c_attn,,c_proj"], "--targets", "targets as q_proj,v_proj"),
+    (["plan", "--model", "gpt2", "--targets", ",c_attn"], "--targets", "targets as q_proj,v_proj"),
+    (["plan", "--model", "gpt2", "--modules-to-save", "lm_head,"], "--modules-to-save",
+     "modules as lm_head,embed_tokens"),
+    (["plan", "--model", "gpt2", "--rank-pattern", "c_attn=8,,c_fc=4"], "--rank-pattern",
+     "the pattern as q_proj=16,v_proj=8"),
+    (["recommend", "--model", "gpt2", "--trained-tokens", "1M", "--targets", "c_attn,,c_fc"], "--targets",
+     "targets as q_proj,v_proj"),
+    (["probe", "start", "--device", "cpu", "--lr", "1e-3,,3e-3"], "--lr", "learning rates as 1e-4,3e-4"),
+    (["probe", "start", "--device", "cpu", "--seeds", "0,,1"], "--seeds", "seeds as 0,1,2"),
+    (["probe", "start", "--device", "cpu", "--targets", "query,,value"], "--targets", "targets as q_proj,v_proj"),
+])
+def test_an_empty_item_of_any_list_flag_is_refused_naming_it(argv, flag, written, capsys, state_home):
+    text = argv[argv.index(flag) + 1]
+    _refused(capsys, argv, f"{flag}: {text!r} has an empty item between commas (write {written})")
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["plan", "--model", "gpt2", "--targets", "c_attn", "--layers", " "], "--layers: give at least one block index"),
+    (["plan", "--model", "gpt2", "--rank-pattern", ""], "--rank-pattern: give at least one NAME=RANK"),
+    (["probe", "start", "--device", "cpu", "--targets", ""], "--targets: give at least one name"),  # was all-linear
+    (["probe", "start", "--device", "cpu", "--lr", ""], "--lr: give at least one learning rate"),
+    (["probe", "start", "--device", "cpu", "--seeds", ","], "--seeds: ',' has an empty item"),
+    (["probe", "start", "--device", "cpu", "--lr", "inf"], "--lr: 'inf' must be a positive number"),  # trained inf
+    (["probe", "start", "--device", "cpu", "--lr", "3e-4,nan"], "--lr: 'nan' must be a positive number"),
+    (["probe", "start", "--device", "cpu", "--seeds", "0,x"], "--seeds: 'x' is not an integer"),
+])
+def test_an_empty_or_unusable_list_is_refused_naming_the_flag(argv, message, capsys, state_home):
+    _refused(capsys, argv, message)
+    assert not state_home.exists() or not any(state_home.iterdir())
+
+
+def test_lists_with_spaces_around_their_items_still_read():
+    from lorplan.cli import probe
+    from lorplan.cli.plan_args import parse_layers, parse_rank_pattern
+
+    assert parse_layers(" 0-2, 5 ") == (0, 1, 2, 5)
+    assert parse_rank_pattern("q_proj=16, v_proj = 8") == {"q_proj": 16, "v_proj": 8}
+    assert probe._float_list("1e-4, 3e-4") == (1e-4, 3e-4)
+    assert probe._seed_list("0, 1,2") == (0, 1, 2)
+
