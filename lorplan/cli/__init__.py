@@ -111,7 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"lorplan.cli.{name}").register(sub)
+    _read_minus_values_everywhere(parser)
     return parser
+
+
+def _read_minus_values_everywhere(parser: argparse.ArgumentParser) -> None:
+    """read_minus_values on `parser` and every (sub)command parser under it: `probe start --lr -1e-3`, `probe wait
+    --timeout -inf`, `train --max-steps -1e3` were argparse's "expected one argument" where `plan --gpu-memory
+    -5G` reached the flag's own check."""
+    from lorplan.cli._common import read_minus_values
+
+    read_minus_values(parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # an alias maps to its parser once more
+                _read_minus_values_everywhere(sub)
 
 
 def main(argv: list[str] | None = None) -> int:

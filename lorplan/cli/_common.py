@@ -164,12 +164,18 @@ def add_rope_scaling(group, carried: str) -> None:
 
 
 def read_minus_values(parser: argparse.ArgumentParser) -> None:
-    """Let a value that starts with a minus and a digit follow its option as a value: `--gpu-memory -5G` then
-    reaches the flag's own check ("--gpu-memory: '-5G' must be a positive size") where argparse took -5G for an
-    unknown option and said only "argument --gpu-memory: expected one argument". Python 3.11's argparse reads
-    only -5 and -.5 so; this is Python 3.13's rule (a minus, a dot or not, a digit). For a parser none of whose
-    options looks like a negative number (the command's options are all --words)."""
-    parser._negative_number_matcher = re.compile(r"-\.?\d")
+    """Let a value that starts with a minus and a digit, or is -inf or -nan, follow its option as a value:
+    `--gpu-memory -5G`, `--lr -1e-3`, `--seeds -1,2`, `--trained-tokens -inf` then reach the flag's own check
+    ("--gpu-memory: '-5G' must be a positive size") where argparse took the value for an unknown option and said
+    only "argument --gpu-memory: expected one argument". Python 3.11's argparse reads only -5 and -.5 so; this is
+    Python 3.13's rule (a minus, a dot or not, a digit) plus the words float() reads. build_parser applies it to
+    every (sub)command's parser; it holds for a parser none of whose options looks like such a value (lorplan's
+    options are all --words), and raises ValueError for one that has such an option."""
+    matcher = re.compile(r"-(\.?\d|inf|nan)", re.IGNORECASE)
+    clash = [o for action in parser._actions for o in action.option_strings if matcher.match(o)]
+    if clash:  # argparse would then read -1 as that option, or the option as a value
+        raise ValueError(f"{parser.prog}: option {clash[0]} looks like a negative number")
+    parser._negative_number_matcher = matcher
 
 
 def _argparse_type(parse):

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lorplan.cli._common import add_rope_scaling, first_skipped, read_minus_values, skipped_note
+from lorplan.cli._common import add_rope_scaling, first_skipped, skipped_note
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
@@ -97,7 +97,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"with --write, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a "
                    "sequence classifier trains one label per example and takes none)")
     p.set_defaults(run=run)
-    read_minus_values(p)  # --gpu-memory -5G: refused as negative, not "expected one argument"
 
 
 # The flags that only say something about the plan --write writes, and what each does there.

@@ -23,7 +23,6 @@ from lorplan.cli._common import (
     parse_int,
     positive_float,
     positive_int,
-    read_minus_values,
     skipped_note,
     vocab_metavar,
 )
@@ -112,7 +111,6 @@ def register(sub) -> None:
                    adapter_dtype="fp32", attention="sdpa", lora_dropout="0", gpus="1", sharding=None,
                    no_autocast=False, no_prepare_kbit=False, kernels="cuda", no_foreach=False, padding_mask=False,
                    cuda_context=None, reserve_fraction=None)
-    read_minus_values(p)  # --gpu-memory -5G: refused as negative, not "expected one argument"
 
 
 def _check_flags(args) -> None:

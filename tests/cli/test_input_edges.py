@@ -243,3 +243,41 @@ def test_lists_with_spaces_around_their_items_still_read():
     assert probe._float_list("1e-4, 3e-4") == (1e-4, 3e-4)
     assert probe._seed_list("0, 1,2") == (0, 1, 2)
 
+
+# 8. every command: a value that starts with a minus (-1e3, -inf, -1,2) was argparse's "expected one argument"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["plan", "--model", "gpt2", "--alpha", "-inf"], "--alpha: '-inf' must be a positive number"),
+    (["plan", "--model", "gpt2", "--gpu-memory", "-inf"], "--gpu-memory: '-inf' is not a finite size"),
+    (["probe", "start", "--lr", "-1e-3"], "--lr: '-1e-3' must be a positive number"),
+    (["probe", "start", "--seeds", "-1,2"], "--seeds: -1 must be at least 0"),
+    (["probe", "start", "--seed", "-1e3"], "--seed: '-1e3' is not an integer"),
+    (["probe", "start", "--steps", "-1e3"], "--steps: '-1e3' is not an integer"),
+    (["probe", "start", "--ranks", "-4,8"], "--ranks: -4 must be at least 1"),
+    (["probe", "wait", "--timeout", "-1e3"], "--timeout: '-1e3' must be a number of seconds, 0 or more"),
+    (["probe", "wait", "--timeout", "-inf"], "--timeout: '-inf' must be a number of seconds, 0 or more"),
+    (["probe", "cancel", "RUN", "--rank", "-1e3"], "--rank: '-1e3' is not an integer"),
+    (["profile", "--data", "d.jsonl", "--sample", "-1e3"], "--sample"),
+    (["train", "p.toml", "--max-steps", "-1e3"], "--max-steps"),
+])
+def test_a_value_that_starts_with_a_minus_reaches_its_flags_check(argv, message, capsys, state_home):
+    err = _refused(capsys, argv, message)
+    assert "expected one argument" not in err
+
+
+def test_no_parser_has_an_option_that_looks_like_a_negative_number():
+    """Every (sub)command reads -5G, -1e3 and -inf as values (read_minus_values); that holds only while no option
+    of theirs is itself a minus and a digit (argparse would then read -1 as that option)."""
+    def walk(parser):
+        yield parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from walk(sub)
+
+    parsers = list(walk(build_parser()))
+    assert len(parsers) > 10
+    for parser in parsers:
+        assert parser._negative_number_matcher.match("-inf") and parser._negative_number_matcher.match("-5G")
+        assert not parser._has_negative_number_optionals, parser.prog
