@@ -45,8 +45,8 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
         d = Decimal(t)
     except InvalidOperation:
         raise BadInput(f"{flag}: {raw!r} is not a count (e.g. 250000, 250k, 2.5M, 1e6)") from None
-    if not d.is_finite():
-        raise BadInput(f"{flag}: {raw!r} is not a whole number")
+    if not d.is_finite():  # inf, nan, -Infinity: no count at all, so not "not a whole number"
+        raise BadInput(f"{flag}: {raw!r} is not a finite number (give a count such as 250000, 250k, 2.5M or 1e6)")
     # compared before the exact product (1e999999999 would be a billion-digit integer), which keeps every digit
     # typed (2.5000000000000000000000000001k is not whole, though the default 28 digits would round it so)
     if d > Decimal(maximum) / scale:

@@ -139,7 +139,7 @@ def test_counts_read_as_people_write_large_ones(text, value):
 
 @pytest.mark.parametrize(("text", "message"), [("1.0001k", "'1.0001k' is not a whole number"),
                                                ("0.5", "'0.5' is not a whole number"),
-                                               ("inf", "'inf' is not a whole number"),
+                                               ("inf", "'inf' is not a finite number"),
                                                ("abc", "'abc' is not a count (e.g. 250000, 250k, 2.5M, 1e6)"),
                                                ("k", "'k' is not a count"), ("0", "0 must be at least 1")])
 def test_a_count_that_is_not_one_is_a_line_naming_the_flag(text, message, capsys):

@@ -62,7 +62,7 @@ def test_the_count_bound_itself_is_accepted_and_recommends_without_overflow(caps
     ("999999999999999.99999999999999999999", "is not a whole number"),
     ("-1e999999999", "-1e999999999 must be at least 1"),  # compared as a Decimal, never a billion-digit int
     ("1e-999999999", "'1e-999999999' is not a whole number"),
-    ("nan", "'nan' is not a whole number"),
+    ("nan", "'nan' is not a finite number (give a count such as 250000, 250k, 2.5M or 1e6)"),
 ])
 def test_counts_with_extreme_exponents_or_digits_are_refused_quickly(text, message):
     from lorplan.core.errors import BadInput
@@ -242,6 +242,18 @@ def test_lists_with_spaces_around_their_items_still_read():
     assert parse_rank_pattern("q_proj=16, v_proj = 8") == {"q_proj": 16, "v_proj": 8}
     assert probe._float_list("1e-4, 3e-4") == (1e-4, 3e-4)
     assert probe._seed_list("0, 1,2") == (0, 1, 2)
+
+
+# 6. a count that is no finite number: --trained-tokens -inf was "expected one argument", inf "not a whole number"
+
+
+@pytest.mark.parametrize(("flag", "text"), [("--trained-tokens", "inf"), ("--trained-tokens", "nan"),
+                                            ("--trained-tokens", "-inf"), ("--trained-tokens", "Infinity"),
+                                            ("--examples", "-inf"), ("--examples", "-nan")])
+def test_a_count_that_is_no_finite_number_is_refused_as_such(flag, text, capsys, state_home):
+    err = _refused(capsys, ["recommend", "--model", "gpt2", flag, text],
+                   f"{flag}: {text!r} is not a finite number (give a count such as 250000, 250k, 2.5M or 1e6)")
+    assert "expected one argument" not in err
 
 
 # 8. every command: a value that starts with a minus (-1e3, -inf, -1,2) was argparse's "expected one argument"
