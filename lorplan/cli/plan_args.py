@@ -54,11 +54,23 @@ def parse_rank_pattern(text: str) -> dict[str, int]:
     return out
 
 
+def _cuda_context(text: str) -> int:
+    """--cuda-context SIZE in bytes, at most TrainingSetup's bound, as typed in the error (1e300 named a 301-digit
+    byte count)."""
+    from lorplan.core.memory.types import MAX_CUDA_CONTEXT_BYTES
+    from lorplan.core.units import format_bytes, parse_size
+
+    size = parse_size(text, "--cuda-context")
+    if size > MAX_CUDA_CONTEXT_BYTES:
+        raise BadInput(f"--cuda-context: {str(text).strip()!r} is more than a CUDA context takes (at most "
+                       f"{format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)})")
+    return size
+
+
 def setup_from_args(args):
     """The TrainingSetup the flags describe (validated by TrainingSetup itself)."""
     from lorplan.core.lora import LoraTargets
     from lorplan.core.memory import TrainingSetup
-    from lorplan.core.units import parse_size
     from lorplan.core.vocab import default_sharding
 
     targets = LoraTargets(
@@ -72,7 +84,7 @@ def setup_from_args(args):
     sharding = args.sharding or default_sharding(gpus).value
     kw = {}
     if args.cuda_context is not None and str(args.cuda_context).strip().lower() != "measure":
-        kw["cuda_context_bytes"] = parse_size(args.cuda_context, "--cuda-context")
+        kw["cuda_context_bytes"] = _cuda_context(args.cuda_context)
     if args.reserve_fraction is not None:
         kw["reserve_fraction"] = _float("--reserve-fraction", args.reserve_fraction)
     if getattr(args, "rope_scaling", None) is not None:

@@ -256,6 +256,30 @@ def test_a_count_that_is_no_finite_number_is_refused_as_such(flag, text, capsys,
     assert "expected one argument" not in err
 
 
+# 7. --cuda-context: 1e300 named a 301-digit byte count; 65GiB named bytes, not what was typed
+
+
+@pytest.mark.parametrize("text", ["65GiB", "1e300", "1TiB", "1e20"])
+def test_a_cuda_context_beyond_any_is_refused_as_typed(text, capsys, state_home):
+    err = _refused(capsys, ["plan", "--model", "gpt2", "--cuda-context", text],
+                   f"--cuda-context: {text!r} is more than a CUDA context takes (at most 64 GiB)")
+    assert len(err) < 200, err
+
+
+@pytest.mark.parametrize("text", ["-1G", "-500MiB", "-inf", "nan"])
+def test_a_negative_or_non_finite_cuda_context_is_refused_naming_the_flag(text, capsys, state_home):
+    err = _refused(capsys, ["plan", "--model", "gpt2", "--cuda-context", text], f"--cuda-context: {text!r} ")
+    assert "expected one argument" not in err
+
+
+@pytest.mark.parametrize(("text", "shown"), [("500MiB", "500.00 MiB"), ("64GiB", "64.00 GiB"), (" 1G ", "1.00 GiB")])
+def test_a_cuda_context_within_the_bound_is_priced(text, shown, capsys, state_home):
+    rc, out, err = _run(capsys, "plan", "--model", "gpt2", "--rank", "8", "--cuda-context", text, "--json")
+    assert rc == 0, err
+    assert json.loads(out)["cuda_context"]["bytes"] == int(shown.split()[0].split(".")[0]) * {
+        "MiB": 1024**2, "GiB": 1024**3}[shown.split()[1]]
+
+
 # 8. every command: a value that starts with a minus (-1e3, -inf, -1,2) was argparse's "expected one argument"
 
 

@@ -93,7 +93,7 @@ def test_layers_the_model_lacks(capsys):
     (["--gpus", "1000000", "--sharding", "ddp"], "--gpus must be at most"),
     (["--reserve-fraction", "5"], "--reserve-fraction must be from 0 to 1"),
     (["--reserve-fraction", "nan"], "--reserve-fraction"),
-    (["--cuda-context", "1TiB"], "--cuda-context must be a size from 0 to 64 GiB"),
+    (["--cuda-context", "1TiB"], "--cuda-context: '1TiB' is more than a CUDA context takes (at most 64 GiB)"),
     (["--alpha", "inf"], "--alpha"),
 ])
 def test_absurd_values(capsys, argv, needle):
