@@ -12,6 +12,7 @@ from dataclasses import fields, replace
 from functools import partial
 from pathlib import Path
 
+from textual.actions import SkipAction
 from textual.app import App
 from textual.binding import Binding
 from textual.filter import LineFilter
@@ -68,7 +69,8 @@ _TABS_WITH_TOPICS = ("data", "probes", "recommend")
 
 SETUP_SAVE_DELAY = 1.0  # seconds
 TABS = Binding.Group("Tabs")  # one footer entry for the tab keys: "f5 f6 f7 Tabs"
-_MAIN_SCREEN_ACTIONS = {"export", "focus_model", "focus_setup", "focus_table", "show_tab", "refresh_gpus"}
+_MAIN_SCREEN_ACTIONS = {"export", "focus_model", "focus_setup", "focus_table", "show_tab", "refresh_gpus",
+                        "leave_field"}
 
 
 def _typed_character(key: str) -> str | None:
@@ -137,6 +139,10 @@ class LorplanApp(App[int]):
         Binding("f8", "show_tab('recommend')", "Recommend tab", id="tab-recommend", priority=True, group=TABS),
         Binding("ctrl+t", "next_theme", "Next theme", id="next-theme", show=False),
         Binding("ctrl+r", "refresh_gpus", "Refresh GPUs", id="refresh-gpus", show=False),
+        # Not priority: an open drop-down, the help and the export dialog close on Esc first.
+        Binding("escape", "leave_field", "Leave the field", id="leave-field", show=False,
+                tooltip="Move the focus from a field to its panel, whose keys then work (a, l on the Recommend "
+                        "tab)"),
     ]
 
     def __init__(
@@ -399,6 +405,10 @@ class LorplanApp(App[int]):
 
     def action_focus_table(self) -> None:
         self.main.focus_table()
+
+    def action_leave_field(self) -> None:
+        if not self.main.leave_field():
+            raise SkipAction()  # not in a field: Esc is free for whoever else binds it
 
     def action_show_tab(self, tab_id: str) -> None:
         self.main.show_tab(tab_id)

@@ -13,7 +13,19 @@ from pathlib import Path
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
-from textual.widgets import Header, Static, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import (
+    Button,
+    Checkbox,
+    Header,
+    Input,
+    OptionList,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+    Tabs,
+)
 
 from lorplan.core.vocab import Task
 from lorplan.tui import bridge
@@ -35,6 +47,9 @@ LAZY_TABS = {"data": "Dataset profiles", "probes": "Probe trainings", "recommend
 # Probes and Recommend tabs): the jumps back into the Plan tab, export, the palette's hint, the tab keys (the tab
 # bar is on screen), Quit. A tab's own keys and Help always stay; a hidden key still works.
 FOOTER_DROP_ORDER = ("focus_table", "focus_model", "export", "command_palette", "Tabs", "quit")
+# What Esc leaves (leave_field): text fields, drop-downs, check boxes, buttons and the model list; not a table or
+# a panel, which are where the focus goes.
+_FIELDS = (Input, Select, Checkbox, Button, OptionList)
 _FOCUS_FIRST = {"plan": "#rank-table", "data": "#data-path", "probes": "#probes-table",
                 "recommend": "RecommendPanel"}  # else a tab's first focusable widget
 
@@ -203,6 +218,17 @@ class MainScreen(Screen):
         target = (preferred or chain or [None])[0]
         if target is not None:
             target.focus()
+
+    def leave_field(self) -> bool:
+        """Esc: move the focus from the field it is in to the panel around it (the Recommend tab's, whose keys
+        then work; the Plan tab's view, which scrolls with the arrows), or to the tab bar where the field has
+        none (the Data tab). False when the focus is not in a field."""
+        focused = self.focused
+        if not isinstance(focused, _FIELDS):
+            return False
+        panel = next((w for w in focused.ancestors if isinstance(w, Widget) and w.focusable), None)
+        (panel or self.query_one(TabbedContent).query_one(Tabs)).focus()
+        return True
 
     @property
     def active_tab(self) -> str:
