@@ -21,7 +21,7 @@ NUMBER_FIELDS = {
     "#f-gpus": "1",
     "#f-custom_rank": "",
 }
-VALID_ANYWAY = {("#f-custom_rank", "  "), ("#f-lora_dropout", "0"), ("#f-lora_dropout", "  ")}
+VALID_ANYWAY = {("#f-custom_rank", "  "), ("#f-lora_dropout", "0")}  # an empty dropout is refused as micro-batch's is
 
 
 def message_text(app, selector: str) -> str:
@@ -250,3 +250,19 @@ def test_form_words_names_fields_and_points_elsewhere_for_the_rest():
     assert form_words("--data /x/a.jsonl: no such file or folder") == "Dataset /x/a.jsonl: no such file or folder"
     assert form_words("a well-known --seq-len, not-a--flag") == "a well-known Sequence length, not-a--flag"
     assert error_field(form_words("--micro-batch must be at most 1,048,576, got 2")) == "micro_batch"
+
+
+async def test_an_emptied_lora_dropout_is_marked_as_an_emptied_micro_batch_is(make_app):
+    """An empty dropout field was read as 0 without a word, while an empty micro-batch was refused: both are
+    refused now, each with its one line, and the table on screen stays the last valid one."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        valid = table_rows(app)
+        for selector, words in (("#f-micro_batch", "Micro-batch: type a whole number"),
+                                ("#f-lora_dropout", "LoRA dropout: type a number (0 for no dropout")):
+            await type_into(pilot, selector, "")
+            assert_rejected(app, view, selector, "", valid)
+            assert words in message_text(app, "#setup-errors")
+            await type_into(pilot, selector, NUMBER_FIELDS[selector])
+            assert not view.state.stale

@@ -30,6 +30,9 @@ def test_defaults_build_the_core_default_setup():
         ("lora_dropout", "x", "not a number"),
         ("lora_dropout", "1", "below 1"),
         ("lora_dropout", "-0.1", "at least 0"),
+        # empty was read as 0 without a word; the other required fields refuse it too
+        ("lora_dropout", "", "type a number (0 for no dropout"),
+        ("lora_dropout", "   ", "type a number (0 for no dropout"),
         ("custom_rank", "0", "too small"),
         ("custom_rank", "ten", "not a number"),
     ],

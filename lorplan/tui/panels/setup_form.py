@@ -66,7 +66,11 @@ def parse_positive_float(text: str, label: str, unit: str = "") -> float:
 
 
 def parse_dropout(text: str) -> float:
-    raw = str(text).strip() or "0"
+    """LoRA dropout in [0, 1). Empty is refused as the other required fields refuse it (it was read as 0
+    without a word)."""
+    raw = str(text).strip()
+    if not raw:
+        raise BadInput("LoRA dropout: type a number (0 for no dropout, e.g. 0.05)")
     try:
         value = float(raw)
     except ValueError:
