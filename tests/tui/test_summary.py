@@ -50,3 +50,19 @@ async def test_summary_shows_peak_terms_notes_and_hints(make_app):
         assert "peak at the loss" in text and "largest then:" in text
         assert "note: nf4: peft's prepare_model_for_kbit_training" in text
         assert "to fit:" in text and "gradient checkpointing:" in text and "4-bit" not in text.split("to fit:")[1]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("typed", "said"), [("80GB", " in 80 GB = 74.51 GiB ·"),
+                                             ("80 gb", " in 80 GB = 74.51 GiB ·"),
+                                             ("24GiB", " in 24.00 GiB ·"), ("24", " in 24.00 GiB ·")])
+async def test_a_typed_budget_says_how_its_units_relate_to_the_tables(make_app, typed, said):
+    """A budget typed as 80GB (decimal, as GPU vendors write it) was summed up as "74.51 GiB (75 GiB)": two
+    figures and no 80. It now says what was typed and what that is in the table's binary units; a budget typed
+    in GiB is said once."""
+    app = make_app()
+    async with app.run_test(size=(140, 50)) as pilot:
+        await type_into(pilot, "#gpu-budget", typed)
+        text = str(app.screen.query_one("#plan-summary", Static).render()).replace("\n", " ")
+        assert said in text
+        assert "(75 GiB)" not in text and "(24 GiB)" not in text

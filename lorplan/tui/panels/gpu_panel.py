@@ -15,7 +15,7 @@ from lorplan.core.units import format_bytes
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import BudgetChanged, BudgetRejected, GpuReportReceived, WorkerFailed
-from lorplan.tui.panels.setup_form import parse_budget
+from lorplan.tui.panels.setup_form import budget_words, parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
 
 REFRESH_SECONDS = 3.0
@@ -173,7 +173,7 @@ class GpuPanel(Vertical):
                 return
             typed.remove_class("-invalid")
             error.update("")
-            self._post_budget(BudgetChanged(size, None, format_bytes(size, 0)))
+            self._post_budget(BudgetChanged(size, None, budget_words(typed.value, size)))
             return
         typed.remove_class("-invalid")
         error.update("")

@@ -51,6 +51,13 @@ def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str], dict[str, tupl
     return spec.layer_linear_names, roles, bridge.preset_members(spec)
 
 
+def budget_named(budget_bytes: int, label: str) -> str:
+    """The budget as the summary names it: "24.00 GiB (RTX-3090)" for a GPU or a preset; a typed budget's label
+    already holds its size ("80 GB = 74.51 GiB", setup_form.budget_words), which is not said twice."""
+    shown = format_bytes(budget_bytes)
+    return label if shown in label else f"{shown} ({label})"
+
+
 @dataclass
 class PlanState:
     """What the plan view currently holds (the last valid values)."""
@@ -440,7 +447,7 @@ class PlanView(VerticalScroll):
                           f"({format_bytes(ref.total)}, the last row)")
         if self.state.table.budget_bytes:
             verdict = "fits" if row.fits else "does NOT fit"
-            parts.append(f"{verdict} in {format_bytes(self.state.table.budget_bytes)} ({self.state.budget_label})")
+            parts.append(f"{verdict} in {budget_named(self.state.table.budget_bytes, self.state.budget_label)}")
             if row.fits is False:
                 hints = bridge.fit_hints(spec, self.state.setup, row, self.state.table.budget_bytes)
                 parts.append("to fit: " + ("; ".join(hints) if hints else

@@ -6,11 +6,12 @@ is wrong and shows these messages next to the fields.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import parse_size
+from lorplan.core.units import format_bytes, parse_size
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge
 from lorplan.tui.bridge import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
@@ -89,6 +90,20 @@ def parse_budget(text: str) -> int:
     if size > MAX_BUDGET_BYTES:
         raise BadInput(f"GPU memory: {text.strip()!r} is more than any GPU has (at most 64 TiB)")
     return size
+
+
+_DECIMAL_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt])b\s*$", re.IGNORECASE)
+
+
+def budget_words(text: str, size: int) -> str:
+    """A typed budget as the plan's summary names it: in the table's binary units, and for one typed in decimal
+    units (80GB, as GPU vendors write it) what was typed too, so "80 GB = 74.51 GiB" says why the table's figure
+    is not 80. `size`: parse_budget(text)."""
+    shown = format_bytes(size)
+    decimal = _DECIMAL_SIZE.match(str(text))
+    if decimal is None:
+        return shown
+    return f"{decimal.group(1)} {decimal.group(2).upper()}B = {shown}"
 
 
 @dataclass(frozen=True)
