@@ -584,7 +584,7 @@ def test_the_rules_count_one_token_and_one_parameter_in_the_singular(capsys):
     rc, cap = recommend(capsys, "--model", QWEN, "--trained-tokens", "1")
     assert rc == 0, cap.err
     text = " ".join(cap.out.split())  # the evidence wraps
-    assert "token rule (rank 1): 1 trained token; epochs" in text
+    assert "token rule (rank 1): 1 trained token; repeating the data over epochs" in text
     assert "already covers the 1 parameter this asks for" in text
     assert "1 trained tokens" not in text and "1 parameters" not in text
     rc, cap = recommend(capsys, "--model", MINILM, "--examples", "1")
