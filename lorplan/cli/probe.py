@@ -211,8 +211,9 @@ def _fmt(v, spec: str = "") -> str:
 
 
 def _ladder_state(run) -> str | None:
-    """For a probe ladder's run (lorplan recommend, the Recommend tab): "done", "running", or "stopped" (not done
-    and its driver is gone); None for a plain probe run."""
+    """For a probe ladder's run (lorplan recommend, the Recommend tab): "done", "running", "cancelled" (the user
+    cancelled the run: its driver adds nothing more) or "stopped" (not done and its driver is gone); None for a
+    plain probe run."""
     from lorplan.recommend.driver import driver_alive
     from lorplan.recommend.ladder_spec import LadderFiles
 
@@ -220,14 +221,18 @@ def _ladder_state(run) -> str | None:
     if not files.spec_path.is_file():
         return None
     alive = driver_alive(run)  # before reading done: a driver that marks the ladder done and exits is not stopped
-    if files.state().done:
-        return "done"
-    return "running" if alive else "stopped"
+    state = files.state()
+    if state.done:
+        return "cancelled" if state.cancelled is not None else "done"
+    if alive:
+        return "running"
+    # a driver killed before it saw the cancel would only mark the ladder cancelled when started again
+    return "cancelled" if run.run_cancel_marker.exists() else "stopped"
 
 
 def _ladder_json(state: str | None) -> dict | None:
     """`"ladder"` of status/wait/list --json for a run whose _ladder_state is `state`: {"state":
-    running|done|stopped} for a ladder's run, else None."""
+    running|done|cancelled|stopped} for a ladder's run, else None."""
     return None if state is None else {"state": state}
 
 
@@ -236,8 +241,9 @@ def _ladder_note(run_id: str, state: str | None) -> str | None:
     driver started so far. None for a plain probe run."""
     if state is None:
         return None
-    if state == "done":
-        text = f"run {run_id} is a probe ladder (done): `lorplan recommend --run {run_id}` prints its recommendation"
+    if state in ("done", "cancelled"):
+        text = (f"run {run_id} is a probe ladder ({state}): `lorplan recommend --run {run_id}` prints its "
+                "recommendation")
     else:
         stopped = " (it has stopped: re-attaching starts it again)" if state == "stopped" else ""
         text = (f"run {run_id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
@@ -245,13 +251,19 @@ def _ladder_note(run_id: str, state: str | None) -> str | None:
     return f"note: {text}"  # one line, as the other notes: a command cut in two is not one to copy
 
 
+def _run_state(st, ladder: str | None) -> str:
+    """The run's state word as list and status show it: a ladder's own (_ladder_state), else the run's
+    (RunStatus.state: running, done or cancelled)."""
+    return ladder if ladder is not None else st.state
+
+
 def _print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
-    """The run's probes, its ranks compared, its notes, and the ladder note when `ladder` (its _ladder_state)
-    says it is a ladder's run."""
+    """The run's state, its probes, its ranks compared, its notes, and the ladder note when `ladder` (its
+    _ladder_state) says it is a ladder's run."""
     from lorplan.core.units import format_bytes
 
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
-    print(f"run {st.run}  scheduler {scheduler}  "
+    print(f"run {st.run}  {_run_state(st, ladder)}  scheduler {scheduler}  "
           f"model {st.to_json()['model']}")
     w = max([10, *(len(p.id) for p in st.probes)])  # the id column fits the longest id (r4-lr0.00033-s2)
     print(f"{'probe':<{w}} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} "
@@ -333,7 +345,7 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0):
     while True:
         st = runner.status(run)
         ladder = _ladder_state(run)
-        if st.done and ladder != "running":
+        if st.probes_ended and ladder != "running":  # the ladder's own state: done before its driver exits
             return st, ladder
         runner.restart_stalled(run, st)
         if deadline is not None and time.monotonic() >= deadline:
@@ -391,7 +403,7 @@ def run_list(args) -> int:
         ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
         state, what = (r["state"], "ranks") if ladder is None else (ladder["state"], "ladder, ranks")
-        print(f"{r['run']}  {state:<8} {what} {ranks}  {counts}  {r['model']}")
+        print(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {r['model']}")
     return 0
 
 

@@ -202,8 +202,9 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
 
 
 def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend: Backend | None = None) -> RunStatus:
-    """Block until no probe is queued or running. A run whose scheduler was killed while probes were still
-    queued is handed to a new scheduler (restart_stalled). Raises LorplanError after `timeout` seconds."""
+    """Block until the run is done (RunStatus.done: no probe is queued or running, and no ladder's driver lives
+    to add more). A run whose scheduler was killed while probes were still queued is handed to a new scheduler
+    (restart_stalled). Raises LorplanError after `timeout` seconds."""
     backend = backend or get_backend(run.plan().backend)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -213,7 +214,7 @@ def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend
         restart_stalled(run, st, backend)
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
-            raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left})")
+            raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left or 'its driver about to add probes'})")
         time.sleep(poll_s)
 
 
@@ -314,7 +315,7 @@ def summaries(root: Path | None = None, backend: Backend | None = None) -> list[
             "model": st.to_json()["model"],
             "ranks": plan_ranks(st.plan),
             "steps": st.plan.steps,
-            "state": "running" if not st.done else "done",
+            "state": st.state,  # running, done or cancelled (RunStatus.state)
             "scheduler": "running" if st.scheduler_alive else "stopped",
             "counts": st.counts(),
             "path": str(run.path),

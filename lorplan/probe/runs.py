@@ -3,6 +3,8 @@
     $XDG_STATE_HOME/lorplan/runs/<run-id>/          (~/.local/state/... when XDG_STATE_HOME is unset)
         plan.json               the run's plan (RunPlan), written atomically; a ladder adds probes (add_probes)
         scheduler.lock          held (flock) by the run's scheduler process while it lives
+        ladder.lock             held (flock) by a probe ladder's driver while it lives: it adds probes in passes
+        cancelled               present when the user cancelled the whole run
         waiting.json            while queued probes wait for a device slot another run holds
         queue.lock              short critical sections: launch / cancel / retry of one probe
         scheduler.log           the scheduler's stdout and stderr
@@ -205,6 +207,13 @@ class RunDir:
         """Written when the user cancels the whole run: whatever drives it (a recommendation ladder) adds
         nothing more. Removed when a probe is retried."""
         return self.path / "cancelled"
+
+    @property
+    def driver_lock(self) -> Path:
+        """Held (flock) by the process that drives the run while it lives (a probe ladder's driver,
+        lorplan.recommend.driver): it adds probes to the plan in passes, so probes that all ended are not the
+        run's end while it lives."""
+        return self.path / "ladder.lock"
 
     @property
     def scheduler_lock(self) -> Path:

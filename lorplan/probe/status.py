@@ -5,6 +5,9 @@
     launched, process gone, no result       -> died (cancelled when a cancel was asked), at its last step
     not launched                            -> queued (cancelled when a cancel was asked)
 
+The run is "running" until no probe is queued or running and no driver lives that adds probes (a probe
+ladder's, holding RunDir.driver_lock), then "cancelled" (the user cancelled the run, or every probe) or "done".
+
 `RunWatcher` keeps one incremental reader per event log, so the TUI re-reads only what was appended, and
 follows the run's plan.json: a probe ladder's driver adds probes to it as its passes start (runs.add_probes).
 """
@@ -112,14 +115,37 @@ class ProbeStatus:
 
 @dataclass(frozen=True)
 class RunStatus:
+    """A run as read now. driver_alive: a driver that adds probes to the run (a probe ladder's) lives, so probes
+    that all ended are only a pass. cancel_asked: the user cancelled the whole run (RunDir.run_cancel_marker)."""
+
     run: str
     plan: RunPlan
     probes: tuple[ProbeStatus, ...]
     scheduler_alive: bool
+    driver_alive: bool = False
+    cancel_asked: bool = False
+
+    @property
+    def probes_ended(self) -> bool:
+        """No probe is queued or running (a driver may still add more)."""
+        return all(p.state not in ("queued", "running") for p in self.probes)
 
     @property
     def done(self) -> bool:
-        return all(p.state not in ("queued", "running") for p in self.probes)
+        """No probe is queued or running, and no driver lives to add more."""
+        return self.probes_ended and not self.driver_alive
+
+    @property
+    def state(self) -> str:
+        """The run's state word, as `lorplan probe list` and `status` show it: "running" until it is done, then
+        "cancelled" when probes ended cancelled because the user cancelled the run (a cancel after every probe
+        had ended cancels nothing: done), or every probe ended cancelled; else "done"."""
+        if not self.done:
+            return "running"
+        cancelled = sum(p.state == "cancelled" for p in self.probes)
+        if cancelled and (self.cancel_asked or cancelled == len(self.probes)):
+            return "cancelled"
+        return "done"
 
     @property
     def stalled(self) -> bool:
@@ -146,6 +172,7 @@ class RunStatus:
     def to_json(self) -> dict:
         return {
             "run": self.run,
+            "state": self.state,
             "probes": [p.to_json() for p in self.probes],
             "scheduler": "running" if self.scheduler_alive else "stopped",
             "model": self.plan.model or "all-MiniLM-L6-v2 (embedded demo)",
@@ -211,9 +238,10 @@ class RunWatcher:
     def refresh(self) -> RunStatus:
         self._follow_plan()
         scheduler = self.backend.scheduler_alive(self.run)
+        driver = lock_held(self.run.driver_lock)  # a ladder's driver: it may add probes (RunStatus.done)
         waiting = self._waiting(scheduler)
         probes = tuple(self._probe(p.id, waiting) for p in self.plan.probes)
-        return RunStatus(self.run.id, self.plan, probes, scheduler)
+        return RunStatus(self.run.id, self.plan, probes, scheduler, driver, self.run.run_cancel_marker.exists())
 
     def _probe(self, probe_id: str, waiting: str | None = None) -> ProbeStatus:
         run, spec = self.run, self.plan.probe(probe_id)

@@ -209,7 +209,7 @@ class LadderFiles:
 
     @property
     def lock_path(self) -> Path:
-        return self.run.path / "ladder.lock"
+        return self.run.driver_lock  # where the probe layer looks for a live driver (RunStatus.driver_alive)
 
     @property
     def log_path(self) -> Path:

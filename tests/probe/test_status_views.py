@@ -231,7 +231,7 @@ def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home,
     assert main(["probe", "wait", run.id, "--timeout", "5"]) == 1  # the ladder was not done
     assert said in capsys.readouterr().out.replace("\n  ", " ")
     assert main(["probe", "list"]) == 0
-    assert f"{run.id}  stopped  ladder, ranks base,4  2 finished" in capsys.readouterr().out
+    assert f"{run.id}  stopped   ladder, ranks base,4  2 finished" in capsys.readouterr().out
     files.write_state(LadderState(passes=(first,), done=True))
     assert main(["probe", "status", run.id]) == 0
     assert (f"run {run.id} is a probe ladder (done): `lorplan recommend --run {run.id}` prints its recommendation"

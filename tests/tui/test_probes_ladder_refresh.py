@@ -98,3 +98,32 @@ async def test_keys_that_need_a_run_say_so_while_there_is_none(tmp_path, key):
         assert notes[0].message.startswith("No probe run yet") and "press p" in notes[0].message
         assert "lorplan probe start" in notes[0].message
         assert not panel.has_class("-compare")  # v changed nothing it would show later
+
+
+async def test_the_summary_says_the_ladder_runs_between_its_passes_and_cancelled_once_cancelled(tmp_path):
+    """Every probe of a pass has ended and the scheduler has exited, but the ladder's driver lives (it holds
+    the run's driver lock and is about to add the next pass): the summary said "done"; it says "ladder running",
+    "done" once the driver is gone (one probe the ladder stopped), and "cancelled" for a run the user
+    cancelled."""
+    import fcntl
+    import os
+
+    plan = runner.make_plan((16,), seeds=(0, 1, 2), steps=3, device="cpu", run=RUN)
+    run = create_run(replace(plan, probes=(ProbeSpec("base", 0), *plan.probes)), tmp_path)
+    for pid in ("base", "r16-s0", "r16-s1"):
+        _finished(run, pid, 0.5)
+    atomic_write_json(run.result_path("r16-s2"), {"state": "cancelled", "step": 1, "message": "stopped by the ladder"})
+    fd = os.open(run.driver_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    app = PanelApp(tmp_path)
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        try:
+            await wait_until(pilot, lambda: "3 finished, 1 cancelled" in _summary(panel))
+            await pilot.pause(0.5)  # a few polls
+            assert "ladder running" in _summary(panel) and "done" not in _summary(panel)
+        finally:
+            os.close(fd)
+        await wait_until(pilot, lambda: "1 cancelled  ·  done" in _summary(panel))
+        run.run_cancel_marker.write_text("1.0\n")
+        await wait_until(pilot, lambda: "1 cancelled  ·  cancelled" in _summary(panel))

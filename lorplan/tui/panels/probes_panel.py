@@ -221,7 +221,14 @@ class ProbesPanel(Widget, can_focus=True):
         counts = st.counts()
         order = ("running", "queued", "finished", "failed", "oom", "died", "cancelled")
         parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
-        sched = "scheduler running" if st.scheduler_alive else ("stalled" if st.stalled else "done" if st.done else "")
+        if st.scheduler_alive:
+            sched = "scheduler running"
+        elif st.stalled:
+            sched = "stalled"
+        elif st.driver_alive:  # a ladder between passes: its driver is about to add probes
+            sched = "ladder running"
+        else:
+            sched = st.state  # done, cancelled, or running (probes a killed scheduler left)
         self.query_one("#probes-summary", Static).update(f"{', '.join(parts)}  ·  {sched}  ·  {st.plan.steps} steps")
         self._show_detail()
         self._plot(st, curves)
