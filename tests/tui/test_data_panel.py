@@ -547,3 +547,19 @@ async def test_the_suggested_seq_len_is_one_press_from_the_plan(make_app, datase
         # the figures are re-cut for the new length, and the button goes: nothing left to take
         figures = panel.query_one("#data-figures", Static)
         await _until(pilot, lambda: f"seq len    {want:,}:" in str(figures.content) and not use.display)
+
+
+async def test_the_empty_path_field_says_what_to_type_whole_at_80x24():
+    """At 80 columns the path field is about 37 wide and its hint ("dataset file or folder (JSONL, CSV, Parquet,
+    .txt folder, save_to_disk)") was cut after "CSV,". The field's hint fits it; the formats are in the status
+    line under it, which wraps."""
+    from lorplan.tui.textshot import screen_text
+
+    app = PanelApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        field = app.query_one("#data-path")
+        assert len(field.placeholder) < field.content_region.width
+        status = " ".join(line.strip("│ ") for line in screen_text(app).splitlines()[3:8])
+        for fmt in ("JSONL", "CSV", "Parquet", ".txt", "save_to_disk"):
+            assert fmt in status, fmt

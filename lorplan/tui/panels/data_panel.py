@@ -230,7 +230,7 @@ class DataPanel(Widget):
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-row"):
             yield Input(self._initial_path or "",
-                        placeholder="dataset file or folder (JSONL, CSV, Parquet, .txt folder, save_to_disk)",
+                        placeholder="dataset file or folder ⏎",  # the formats: in the status line (it wraps)
                         id="data-path", compact=True)
             yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema", compact=True)
             yield Button("Profile", id="data-run", variant="primary", compact=True)
@@ -238,7 +238,9 @@ class DataPanel(Widget):
                        id="data-train-all", compact=True)
         yield ProgressBar(total=100, show_eta=False, id="data-progress")
         yield Static(f"Last time: {self._initial_path}. Press Profile (or Enter in the field) to profile it again."
-                     if self._initial_path else "Pick a dataset and press Profile.", id="data-status")
+                     if self._initial_path else
+                     ("Pick a dataset and press Profile: a JSONL, CSV or Parquet file, a folder of .txt files or a "
+                      "datasets save_to_disk folder."), id="data-status")
         with DataBody(id="data-body"):
             with DataLeft(id="data-left"):
                 yield Static("", id="data-figures")
