@@ -495,6 +495,7 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
     from types import SimpleNamespace
 
     from lorplan.cli._common import print_json
+    from lorplan.core.units import terminal_limit
     from lorplan.recommend.table import render_ladder
 
     written = None
@@ -509,7 +510,7 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
     if args.json:
         print_json({**obj, "plan_file": str(written)} if written is not None else obj)
     else:
-        print(render_ladder(obj, parallel=parallel, wall_seconds=wall_seconds))
+        print(render_ladder(obj, parallel=parallel, wall_seconds=wall_seconds, limit=terminal_limit()))
         if written is not None:
             print(f"\nwrote {written}")
     return 0
@@ -583,30 +584,33 @@ def _write_plan(args, spec, setup, rec, budget, profile):
 
 def render_text(rec, spec, setup, data) -> str:
     """The recommendation as a short table and the evidence sentences."""
+    from lorplan.core.columns import fit_line
     from lorplan.core.lora import trainable_params
-    from lorplan.core.units import format_bytes, text_width
+    from lorplan.core.units import format_bytes, terminal_limit, text_width
     from lorplan.recommend.table import band_text, pattern_line
 
     low, high = rec.confidence
     measured = "probe ladder" if any(r.usable for r in rec.ladder) else "capacity prior only"
-    rows = [
-        f"lorplan recommend: {spec.id} ({rec.task}), targets {', '.join(rec.target_modules)}",
-        "",
-        f"  rank            {rec.rank:<10} {band_text(low, high)} ({measured})",
-        f"  alpha           {rec.alpha:<10g} scale alpha/{'sqrt(r)' if rec.use_rslora else 'r'} = "
-        f"{rec.alpha / (rec.rank ** 0.5 if rec.use_rslora else rec.rank):g}",
-        f"  learning rate   {rec.learning_rate:<10g} epochs {data.epochs:g}",
-        f"  trainable       {trainable_params(spec, setup.targets, rec.rank):,} parameters",
+    top = [  # (line, where it continues on a narrow terminal: under the value it broke in)
+        (f"lorplan recommend: {spec.id} ({rec.task}), targets {', '.join(rec.target_modules)}", "  "),
+        ("", ""),
+        (f"  rank            {rec.rank:<10} {band_text(low, high)} ({measured})", " " * 29),
+        (f"  alpha           {rec.alpha:<10g} scale alpha/{'sqrt(r)' if rec.use_rslora else 'r'} = "
+         f"{rec.alpha / (rec.rank ** 0.5 if rec.use_rslora else rec.rank):g}", " " * 29),
+        (f"  learning rate   {rec.learning_rate:<10g} epochs {data.epochs:g}", " " * 29),
+        (f"  trainable       {trainable_params(spec, setup.targets, rec.rank):,} parameters", " " * 18),
     ]
     if rec.fits is not None:
         f = rec.fits
         verdict = {True: "fits", False: "does not fit", None: "no budget given"}[f.fits]
         where = f" of {format_bytes(f.budget_bytes)}" if f.budget_bytes else ""
         where += f" ({f.gpu})" if f.gpu else ""
-        rows.append(f"  memory          {format_bytes(f.total_bytes)}{where} per GPU: {verdict}")
+        top.append((f"  memory          {format_bytes(f.total_bytes)}{where} per GPU: {verdict}", " " * 18))
     pattern = pattern_line(dict(rec.rank_pattern), rec.pattern_checked)
     if pattern:
-        rows.append(pattern)
+        top.append((pattern, " " * 18))
+    limit = terminal_limit()
+    rows = [part for line, indent in top for part in fit_line(line, limit, indent)]
     rows += ["", "evidence"]
     width = text_width(110)
     for e in rec.evidence:

@@ -92,13 +92,21 @@ def text_width(default: int = 110, minimum: int = 60) -> int:
     """Where printed sentences wrap: `default` columns, or the terminal's width when standard output is a
     narrower terminal (an 80-column SSH window wrapped every 110-column line of evidence in two). Output to a
     file or a pipe keeps `default`, so what a script reads does not depend on the window it ran in."""
+    limit = terminal_limit(default + 1)
+    return default if limit is None else max(minimum, min(default, limit))
+
+
+def terminal_limit(fallback: int = 0) -> int | None:
+    """The longest line standard output's terminal shows on one row (its width less one column, the one a
+    terminal may wrap at), or None when standard output is a file or a pipe, whose text must not depend on
+    the window it ran in. fallback: the width to assume when a terminal does not say (0: None)."""
     import shutil
     import sys
 
     try:
         if not sys.stdout.isatty():
-            return default
+            return None
     except (AttributeError, ValueError):  # a closed or replaced stdout
-        return default
-    columns = shutil.get_terminal_size((default + 1, 24)).columns
-    return max(minimum, min(default, columns - 1))
+        return None
+    columns = shutil.get_terminal_size((fallback, 24)).columns
+    return columns - 1 if columns > 0 else None

@@ -11,12 +11,16 @@ import statistics
 import textwrap
 from collections import defaultdict
 
+from lorplan.core.columns import Column, fit_line, fit_tables
 from lorplan.core.units import format_bytes, text_width
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
 from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
 from lorplan.recommend.types import LadderRow
 
 WIDTH = 110
+# The mark beside a rank recommended above the knee (recommend.knee.likely_rank); a narrow table keeps only
+# NOISE_MARK and says the rest under the table.
+NOISE_MARK, NOISE_WHY = "<- recommended", "(the knee's noise)"
 
 
 def rows_from_json(obj: dict) -> list[LadderRow]:
@@ -89,8 +93,10 @@ def _base_row(obj: dict) -> dict | None:
     }
 
 
-def ladder_table(obj: dict) -> list[str]:
-    """The table lines (empty when the ladder has no probe)."""
+def ladder_table(obj: dict, limit: int | None = None) -> list[str]:
+    """The table lines (empty when the ladder has no probe). limit: the columns of a terminal narrower than
+    the table (None: a file, a pipe or a wide terminal), which the lines are then laid out to fit
+    (narrow_table)."""
     rows = rows_from_json(obj)
     groups = _groups(obj, rows)
     base = _base_row(obj)
@@ -101,7 +107,7 @@ def ladder_table(obj: dict) -> list[str]:
     common = _common(obj)
     cls = obj.get("task") == "sequence-classification"
     loss_head = "eval loss"  # as measured at the probes' length: what the knee compares (LadderRow.knee_loss)
-    cells = []  # (label, lr, params, accuracy, eval loss, train s, peak, probes + mark)
+    cells = []  # (label, lr, params, accuracy, eval loss, train s, peak, probes + mark, mark)
 
     def add(label: str, lr: str, g: dict, mark: str = "") -> None:
         # intervals that would cross what the quantity can take are clipped, as [low, high] (compare.pm_text)
@@ -110,7 +116,7 @@ def ladder_table(obj: dict) -> list[str]:
         peak = format_bytes(g["peak"]) if g["peak"] else "-"
         probes = f"{g['n']}/{g['of']}" + (f" ({', '.join(g['states'])})" if g["states"] else "")
         cells.append((label, lr, params, acc, pm_text(*g["loss"], ".4f", LOSS_RANGE),
-                      pm_text(*g["train"], ".1f", LOSS_RANGE), peak, probes + mark))
+                      pm_text(*g["train"], ".1f", LOSS_RANGE), peak, probes + mark, mark.strip()))
 
     if base is not None:
         add("base", "", base, "  (head alone)" if cls else "  (before training)")
@@ -119,25 +125,61 @@ def ladder_table(obj: dict) -> list[str]:
         mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and at_common else ""
         if (knee is not None and knee.improved and at_common and rank != knee.rank and rank == obj.get("rank")
                 and any(e.get("source") == "knee noise" for e in obj.get("evidence", ()))):
-            mark = "  <- recommended (the knee's noise)"  # recommend.knee.likely_rank moved the rank up
+            mark = f"  {NOISE_MARK} {NOISE_WHY}"  # recommend.knee.likely_rank moved the rank up
         add(str(rank), f"{lr:.3g}" if len(lrs) > 1 else "", g, mark)
     # the columns keep their usual widths and widen for a clipped [low, high] cell
     wa, wl, wt = (max([w, *(len(c[i]) + 2 for c in cells)]) for i, w in ((3, 15), (4, 22), (5, 14)))
     out = [f"  {'rank':<10}{'lr' if len(lrs) > 1 else '':<9}{'trainable':>11}  {'accuracy' if cls else '':<{wa}}"
            f"{loss_head:<{wl}}{'train s':<{wt}}{'peak mem':>10}  probes"]
     out += [f"  {label:<10}{lr:<9}{params:>11}  {acc:<{wa}}{loss:<{wl}}{train:<{wt}}{peak:>10}  {probes}"
-            for label, lr, params, acc, loss, train, peak, probes in cells]
+            for label, lr, params, acc, loss, train, peak, probes, _ in cells]
+    if limit is not None and max(map(len, out)) > limit:
+        out = narrow_table(cells, limit, lr=len(lrs) > 1, cls=cls)
     seeds = max((g["of"] for g in groups.values()), default=1)
-    out.append(f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
-               "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)")
+    legend = [f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
+              "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)"]
     if any("[" in cell for c in cells for cell in c[3:6]):
-        out.append("  [low, high]: that interval clipped to what the value can take (accuracy 0-1, loss at least 0)")
-    out += doublings(groups, common, knee, cls)
+        legend.append("  [low, high]: that interval clipped to what the value can take (accuracy 0-1, loss at least 0)")
+    noise = next((c[0] for c in cells if c[8].startswith(NOISE_MARK)), None)
+    if noise is not None and not any(NOISE_WHY in line for line in out):  # a narrow table's short mark
+        legend.append(f"  {NOISE_MARK}: rank {noise}, recommended above the knee for the knee's noise (evidence: "
+                      "knee noise)")
+    out += [part for line in legend for part in fit_line(line, limit, "    ")]
+    out += doublings(groups, common, knee, cls, width=_wrap_width(limit))
     return out
 
 
-def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> list[str]:
-    """What each step up the ladder (at the default learning rate) buys and costs, in words."""
+def narrow_table(cells: list[tuple], limit: int, *, lr: bool, cls: bool) -> list[str]:
+    """The ladder's table laid out to fit `limit` columns: every column as wide as its widest cell, and where one
+    table does not fit, two led by the rank: what each rank measured (accuracy, eval loss, the knee's mark) and
+    what it cost (training time, trainable parameters, peak memory, the probes that finished)."""
+    def column(i: int, head: str, right: bool = False) -> Column:
+        return Column(head, tuple(c[i] for c in cells), right)
+
+    key = [column(0, "rank"), *([column(1, "lr")] if lr else [])]
+    acc = [column(3, "accuracy")] if cls else []
+    wide = [column(2, "trainable", True), *acc, column(4, "eval loss"), column(5, "train s"),
+            column(6, "peak mem", True), column(7, "probes")]  # the probes cell ends with the mark
+    one = fit_tables(key, wide, limit, indent="  ")
+    if len(one) == len(cells) + 1 and max(map(len, one)) <= limit:
+        return one
+    measured = fit_tables(key, [*acc, column(4, "eval loss"), column(8, "")], limit, indent="  ")
+    if len(measured) > len(cells) + 1 or max(map(len, measured)) > limit:  # the long mark, said under the table
+        marks = Column("", tuple(NOISE_MARK if c[8].startswith(NOISE_MARK) else c[8] for c in cells), right=False)
+        measured = fit_tables(key, [*acc, column(4, "eval loss"), marks], limit, indent="  ")
+    probes = Column("probes", tuple(c[7][:len(c[7]) - len(c[8])].rstrip() for c in cells), right=False)
+    return measured + fit_tables(key, [column(5, "train s"), column(2, "trainable", True),
+                                       column(6, "peak mem", True), probes], limit, indent="  ")
+
+
+def _wrap_width(limit: int | None) -> int:
+    """Where sentences wrap: WIDTH, or a narrower terminal's `limit` (not below 60, as units.text_width)."""
+    return text_width(WIDTH) if limit is None else max(60, min(WIDTH, limit))
+
+
+def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool, width: int | None = None) -> list[str]:
+    """What each step up the ladder (at the default learning rate) buys and costs, in words, wrapped at
+    `width` columns (default: units.text_width's)."""
     at = sorted(((rank, g) for (rank, rlr), g in groups.items() if lr is None or math.isclose(rlr, lr)),
                 key=lambda x: x[0])
     out = []
@@ -163,7 +205,7 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool) -> l
             d = gb["peak"] - ga["peak"]
             cost.append(f"{'+' if d >= 0 else '-'}{format_bytes(abs(d))} of peak memory")
         text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}"
-        out += textwrap.wrap(text, text_width(WIDTH), initial_indent="  ", subsequent_indent="      ",
+        out += textwrap.wrap(text, width or text_width(WIDTH), initial_indent="  ", subsequent_indent="      ",
                              break_on_hyphens=False, break_long_words=False)
     return out
 
@@ -199,9 +241,10 @@ def band_text(low: int, high: int) -> str:
 
 
 def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None = None,
-                  wall_seconds: float | None = None) -> str:
+                  wall_seconds: float | None = None, limit: int | None = None) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence. parallel: the probes the
-    ladder ran at a time; wall_seconds: the time the ladder took, start to end (each None when not known)."""
+    ladder ran at a time; wall_seconds: the time the ladder took, start to end (each None when not known);
+    limit: the columns of a narrower terminal, which the lines then fit (core.units.terminal_limit)."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
     # with one seed per rank the band holds the ranks the ladder did not measure and noise estimated from how far
     # the losses rise with rank (recommend.knee.one_seed_noise), not measured: say so beside it
@@ -211,18 +254,22 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
     if obj.get("state") == "done" and obj.get("cancelled_after") is not None:  # `lorplan probe cancel RUN`
         state = f"cancelled by the user after {obj['cancelled_after']:,.0f} s (the recommendation rests on what finished)"
     scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
-    lines = [
-        f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",
-        "",
-        f"  rank            {obj['rank']:<10} {band_text(low, high)}{band_note}",
-        f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
-        f"  learning rate   {obj['learning_rate']:<10.3g} "
-        f"{cost_text(obj.get('cost_seconds') or 0.0, parallel=parallel, wall_seconds=wall_seconds)}",
+    # (line, where it continues on a narrow terminal: under the value it broke in)
+    top = [
+        (f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",
+         "  "),
+        ("", ""),
+        (f"  rank            {obj['rank']:<10} {band_text(low, high)}{band_note}", " " * 29),
+        (f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
+         " " * 29),
+        (f"  learning rate   {obj['learning_rate']:<10.3g} "
+         f"{cost_text(obj.get('cost_seconds') or 0.0, parallel=parallel, wall_seconds=wall_seconds)}", " " * 29),
     ]
     pattern = pattern_line(dict(obj.get("rank_pattern") or {}), bool(obj.get("pattern_checked")),
                            obj.get("kind") == "demo")
-    lines += [pattern, ""] if pattern else [""]
-    table = ladder_table(obj)
+    top += [(pattern, " " * 18), ("", "")] if pattern else [("", "")]
+    lines = [part for line, indent in top for part in fit_line(line, limit, indent)]
+    table = ladder_table(obj, limit)
     if table:
         lines += table + [""]
     if with_evidence:
@@ -230,6 +277,6 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
         for e in obj.get("evidence", ()):
             rank = f" (rank {e['rank']})" if e.get("rank") is not None else ""
             head = f"  {e['source']}{rank}: " if not e["explanation"].startswith(e["source"]) else "  "
-            lines += textwrap.wrap(e["explanation"], text_width(WIDTH), initial_indent=head, subsequent_indent="      ",
+            lines += textwrap.wrap(e["explanation"], _wrap_width(limit), initial_indent=head, subsequent_indent="      ",
                                    break_on_hyphens=False, break_long_words=False)
     return "\n".join(lines)
