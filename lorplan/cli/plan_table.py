@@ -26,6 +26,34 @@ def _say(text: str) -> None:
     print(wrapped.replace("\u00a0", " "))
 
 
+def _fit(line: str, indent: str = "  ") -> None:
+    """Print a line as it is, or broken at the width of a narrower terminal."""
+    from lorplan.core.columns import fit_line
+    from lorplan.core.units import terminal_limit
+
+    print("\n".join(fit_line(line, terminal_limit(), indent)))
+
+
+# The widths of the table's columns in a file, a pipe or a wide terminal: rank, trainable, the GiB columns,
+# peak at, then with a budget fits, max mb, max seq.
+WIDE = (5, 10, 8, 8, 8, 8, 8, 8, 8, 13, 5, 6, 7)
+
+
+def table_text(head: list[str], rows: list[list[str]]) -> list[str]:
+    """The table's lines: at the widths of WIDE, or, on a terminal narrower than that, each column as wide as
+    its widest cell, split into two tables led by the rank where one does not fit (core.columns)."""
+    from lorplan.core.columns import Column, fit_tables
+    from lorplan.core.units import terminal_limit
+
+    lines = [" ".join(f"{cell:>{w}}" for cell, w in zip(row, WIDE, strict=False)) for row in [head, *rows]]
+    lines[0] += "   (GiB)"
+    limit = terminal_limit()
+    if limit is None or max(map(len, lines)) <= limit:
+        return lines
+    columns = [Column(h, tuple(row[i] for row in rows)) for i, h in enumerate(head)]
+    return fit_tables(columns[:1], columns[1:], limit, indent=" ", suffix="  (GiB)")
+
+
 def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...] = ()) -> None:
     """Print the table of a core RankTable, its legend, the notes (`notes` first: the command's own), where
     the noted rank peaks and what it holds then, and priced hints for the smallest rank that does not fit."""
@@ -35,9 +63,9 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
     from lorplan.core.units import format_bytes, format_count
 
     s = table.setup
-    print(f"{spec.id}  ({spec.architecture}, {format_count(spec.total_params)} parameters, source {spec.source})")
+    _fit(f"{spec.id}  ({spec.architecture}, {format_count(spec.total_params)} parameters, source {spec.source})")
     for note in spec.notes:
-        print(f"  note: {note}")
+        _fit(f"  note: {note}", "      ")
     quant = s.quant + (" + double quant" if s.double_quant else "")
     rope = f", rope scaling ×{s.rope_scaling:g}" if s.rope_scaling is not None else ""
     t = s.targets
@@ -52,24 +80,25 @@ def print_table(spec, table, gpu_name: str | None = None, notes: tuple[str, ...]
          f"checkpointing {'on' if s.grad_checkpointing else 'off'}, "
          + ("1 GPU" if s.gpus == 1 else f"{s.gpus} GPUs ({s.sharding})"))
     if table.budget_bytes is not None:
-        print(f"budget: {format_bytes(table.budget_bytes)} per GPU" + (f" ({gpu_name})" if gpu_name else ""))
+        _fit(f"budget: {format_bytes(table.budget_bytes)} per GPU" + (f" ({gpu_name})" if gpu_name else ""))
 
     def gib(n: int) -> str:
         return f"{n / 1024**3:.2f}"
 
-    head = f"{'rank':>5} {'trainable':>10} {'weights':>8} {'adapter':>8} {'grads':>8} {'optim':>8} {'activ':>8} " \
-           f"{'overhead':>8} {'total':>8} {'peak at':>13}"
+    head = ["rank", "trainable", "weights", "adapter", "grads", "optim", "activ", "overhead", "total", "peak at"]
     if table.budget_bytes is not None:
-        head += f" {'fits':>5} {'max mb':>6} {'max seq':>7}"
-    print(head + "   (GiB)")
+        head += ["fits", "max mb", "max seq"]
+    rows = []
     for r in table.rows:
         m = r.memory
         pm = peak_moment(spec, s, r.rank)
-        line = (f"{r.rank:>5} {format_count(r.trainable_params):>10} {gib(m.weights):>8} {gib(m.adapter):>8} "
-                f"{gib(pm.gradients):>8} {gib(m.optimizer):>8} {gib(pm.in_step - pm.gradients):>8} "
-                f"{gib(m.overhead):>8} {gib(m.total):>8} {PHASE_SHORT.get(pm.phase, pm.phase):>13}")
+        row = [str(r.rank), format_count(r.trainable_params), gib(m.weights), gib(m.adapter), gib(pm.gradients),
+               gib(m.optimizer), gib(pm.in_step - pm.gradients), gib(m.overhead), gib(m.total),
+               PHASE_SHORT.get(pm.phase, pm.phase)]
         if table.budget_bytes is not None:
-            line += f" {'yes' if r.fits else 'NO':>5} {r.max_micro_batch:>6} {r.max_seq_len:>7}"
+            row += ["yes" if r.fits else "NO", str(r.max_micro_batch), str(r.max_seq_len)]
+        rows.append(row)
+    for line in table_text(head, rows):
         print(line)
     _say(LEGEND)
     rank = note_rank(table)

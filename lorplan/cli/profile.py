@@ -89,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(profile.to_json())
     else:
-        print(render_text(profile, classifier=classifier))
+        from lorplan.core.units import terminal_limit
+
+        print(render_text(profile, classifier=classifier, limit=terminal_limit()))
     return 0
 
 
@@ -124,10 +126,12 @@ def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = 
     check_context(spec, TrainingSetup(seq_len=seq_len or default_seq_len(spec), rope_scaling=rope_scaling))
 
 
-def render_text(p, *, classifier: bool = False) -> str:
+def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str:
     """The profile as a short human-readable report. classifier: the data is for a sequence classifier (one
     label per example, each example its own right-padded sequence): the lines that only mean something for a
-    causal LM (trained tokens, packing) are left out."""
+    causal LM (trained tokens, packing) are left out. limit: the columns of a narrower terminal, where a longer
+    line continues under its value (None: a file, a pipe or a wide terminal, which get each line whole)."""
+    from lorplan.core.columns import fit_line
     from lorplan.core.data.stats import label_count
 
     est = " (estimated)" if p.estimated else ""
@@ -171,5 +175,6 @@ def render_text(p, *, classifier: bool = False) -> str:
         rows.append(f"skipped line {prob.line}: {prob.reason}")
     if p.skipped > 20:
         rows.append(f"... and {p.skipped - 20:,} more skipped rows (see --json)")
-    return "\n".join(rows)
+    # a figure's row ("examples         1,000 ...") continues under its value; the others indent by two
+    return "\n".join(part for row in rows for part in fit_line(row, limit, " " * 17 if "  " in row[:17] else "  "))
 
