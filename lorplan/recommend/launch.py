@@ -96,6 +96,18 @@ def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
     return steps, ""
 
 
+def effective_batch(plan) -> int:
+    """Examples per optimizer step of a plan: micro-batch × gradient accumulation × GPUs."""
+    t = plan.training
+    return t.micro_batch * t.gradient_accumulation * max(1, plan.hardware.gpus)
+
+
+def planned_run_steps(plan, profile, epochs: float) -> int:
+    """Optimizer steps of the planned training on a profiled dataset, which no probe exceeds (probe_length): its
+    training examples (the train split's when it has one) × epochs over the plan's effective batch."""
+    return planned_steps(profile.split.train or profile.examples, epochs, effective_batch(plan))
+
+
 def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: CapacityPrior, adapter: AdapterSize,
                 *, target_modules: tuple[str, ...], learning_rate: tuple[float, str], epochs: float,
                 budget_minutes: float | None, budget_bytes: int | None, gpu: str | None,
@@ -110,9 +122,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     from lorplan.probe.runs import RunPlan, new_run_id
 
     t = plan.training
-    batch = t.micro_batch * t.gradient_accumulation * max(1, plan.hardware.gpus)
-    examples = profile.split.train or profile.examples
-    planned = planned_steps(examples, epochs, batch)
+    batch = effective_batch(plan)
+    planned = planned_run_steps(plan, profile, epochs)
     steps, length_note = probe_length(planned, probe_steps)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.vocab import Optimizer, Quant, Sharding
 from lorplan.recommend import (
     DataSize,
@@ -36,7 +36,13 @@ from lorplan.recommend import (
     seeds_per_rank,
     summarize,
 )
-from lorplan.recommend.launch import BUDGET_MINUTES, MAX_SEEDS, PROBE_STEPS  # noqa: F401  (the panel's ladder settings)
+from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settings)
+    BUDGET_MINUTES,
+    MAX_SEEDS,
+    PROBE_STEPS,
+    planned_run_steps,
+    probe_length,
+)
 from lorplan.recommend.policy import scaling_policy
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.state import Tuning
@@ -169,6 +175,23 @@ def _one_rank(setup):
 
 
 # -- starting a ladder -----------------------------------------------------------------------------------------
+LADDER_EPOCHS = 1.0  # the planned training a ladder started here measures (lorplan recommend's default)
+
+
+def probe_steps(plan: PlanSnapshot, data: PlanData | None, asked: int | None) -> tuple[int, int] | None:
+    """(steps per probe, the planned training's steps) of a ladder started now with `asked` steps per probe
+    (None: the default), as start_ladder caps them (recommend.launch.probe_length: never longer than the
+    planned run); None without a profiled dataset or when the plan cannot be built (start_ladder says why)."""
+    if data is None or data.profile is None:
+        return None
+    try:
+        profiled = bridge.profiled_plan(replace(plan, setup=_one_rank(plan.setup)), data)
+    except LorplanError:
+        return None
+    planned = planned_run_steps(profiled, data.profile, LADDER_EPOCHS)
+    return probe_length(planned, asked)[0], planned
+
+
 def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | None,
                  budget_minutes: float | None = None, seeds: int = 1, probe_steps: int | None = None) -> str:
     """Start a probe ladder for the plan on screen on the Data tab's profiled dataset, as `lorplan recommend
@@ -205,7 +228,7 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
                        tuning=Tuning(scaling.alpha, lr[0], scaling.use_rslora, source="scaling policy"))
     ladder = data_ladder(spec, source, setup, bridge.profiled_plan(at_prior, data), data.profile, size, prior,
                          adapter, target_modules=bridge.peft_targets(spec, setup.targets), learning_rate=lr,
-                         epochs=1.0, budget_minutes=budget_minutes, budget_bytes=plan.budget_bytes, gpu=None,
+                         epochs=LADDER_EPOCHS, budget_minutes=budget_minutes, budget_bytes=plan.budget_bytes, gpu=None,
                          seeds=seeds, probe_steps=probe_steps)
     if ladder.spec is None:
         raise BadInput(f"No probe ladder: {ladder.blocked}")

@@ -621,3 +621,29 @@ async def test_the_exported_plan_names_the_model_by_its_published_id(make_app):
         assert app.main.plan.source == "all-MiniLM-L6-v2"
         assert bridge.plan_from_setup(app.main.plan, None).model.id == MINILM
     assert bridge.published_source("no-such-model-anywhere") == "no-such-model-anywhere"
+
+
+async def test_steps_per_probe_capped_at_the_planned_training_say_so(make_app, isolated_home):
+    """A ladder's probes never train longer than the planned run (recommend.launch.probe_length): with 12 planned
+    steps, 20 typed in steps/probe (or the default, 100) became 12 with no word on screen. The line under the
+    fields says so as it is typed; a length within the planned run says nothing."""
+    from lorplan.recommend.launch import PROBE_STEPS
+
+    data = isolated_home / "few.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": f" a{i}"}) + "\n" for i in range(12)))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _plan_ready(pilot)
+        await _profile(pilot, data)
+        panel = await _open_recommend(pilot)
+        profile = app.main.data.profile
+        planned = profile.split.train or profile.examples  # micro-batch 1, one GPU, one epoch
+        assert 1 < planned < 20
+        note = app.screen.query_one("#rec-ladder-note", Static)
+        said = f"the planned training has {planned} steps"
+        assert f"Steps per probe: {planned}, not the default {PROBE_STEPS}: {said}" in _text(app, "#rec-ladder-note")
+        await type_into(pilot, "#rec-steps", "20")
+        assert f"Steps per probe: {planned}, not the 20 typed: {said}" in _text(app, "#rec-ladder-note")
+        assert note.display and note.region.height >= 1 and panel.region.contains_region(note.region)
+        await type_into(pilot, "#rec-steps", str(planned - 1))
+        assert _text(app, "#rec-ladder-note") == "" and not note.display

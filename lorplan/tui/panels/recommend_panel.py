@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.core.units import format_bytes, format_count
+from lorplan.core.units import counted, format_bytes, format_count
 from lorplan.tui import bridge, numbers, recommend_bridge
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
@@ -167,6 +167,7 @@ class RecommendPanel(Widget, can_focus=True):
         self._drawn: tuple | None = None  # what the table, evidence and plot show (redrawn only on change)
         self._problem: str | None = None
         self._read_error: str | None = None
+        self._steps_for: tuple | None = None  # (plan, data, steps typed) the steps note was written for
 
     def compose(self) -> ComposeResult:
         yield Static("Choose a model in the Plan tab.", id="rec-head")
@@ -181,6 +182,7 @@ class RecommendPanel(Widget, can_focus=True):
             yield Input(placeholder="1", id="rec-seeds", compact=True)
             yield Label("steps/probe", classes="rec-ladder-label")
             yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
+        yield Static("", id="rec-ladder-note")  # steps per probe capped at the planned run's
         yield Static("", id="rec-ladder-error", classes="field-error")
         table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
         for key, label in COLUMNS:
@@ -221,6 +223,7 @@ class RecommendPanel(Widget, can_focus=True):
         changed = (model != (self.plan.spec.id if self.plan is not None else None)
                    or _data_path(data) != _data_path(self.data))
         self.plan, self.data = plan, data
+        self._show_steps_note()
         if changed:
             self.follow, self.ladder = None, None  # another model or dataset: its own ladder, if it has one
             self.poll()
@@ -493,6 +496,34 @@ class RecommendPanel(Widget, can_focus=True):
         for field_id in _LADDER_FIELDS:
             self.query_one(f"#{field_id}", Input).set_class(field_id in errors, "-invalid")
         self.query_one("#rec-ladder-error", Static).update("\n".join(errors.values()))
+        self._show_steps_note()
+
+    def _show_steps_note(self) -> None:
+        """Say when the probes will train fewer steps than typed (or than the default): a ladder's probes never
+        train longer than the planned run (recommend_bridge.probe_steps), and the rows showed fewer steps without
+        a word. Recomputed only when the plan, the data or the field changed."""
+        if not self.is_mounted:
+            return
+        try:
+            asked = _LADDER_FIELDS["rec-steps"](self.query_one("#rec-steps", Input).value)
+        except BadInput:
+            asked = False  # the error line says what is wrong with it
+        last = self._steps_for
+        if last is not None and last[0] is self.plan and last[1] is self.data and last[2] == asked:
+            return
+        self._steps_for = (self.plan, self.data, asked)
+        text = ""
+        shown = None if self.plan is None or asked is False else recommend_bridge.probe_steps(self.plan, self.data,
+                                                                                                asked)
+        wanted = recommend_bridge.PROBE_STEPS if asked is None else asked
+        if shown is not None and shown[0] < wanted:
+            steps, planned = shown
+            which = f"the default {wanted:,}" if asked is None else f"the {wanted:,} typed"
+            text = (f"Steps per probe: {steps:,}, not {which}: the planned training has {counted(planned, 'step')} "
+                    "(a probe never trains longer than the run)")
+        note = self.query_one("#rec-ladder-note", Static)
+        note.update(text)
+        note.display = bool(text)
 
     @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
     def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None, budget: float | None = None,
