@@ -257,3 +257,35 @@ async def test_left_and_right_move_the_table_a_column_at_a_time_at_80x24(make_ap
         await pilot.press("shift+left")
         await wait_until(pilot, lambda: scrolled().startswith(labels[1]), timeout=10)
         assert table.selected_rank == 16  # the keys scroll; they select nothing
+
+
+async def test_a_column_cut_by_the_tables_edge_is_not_drawn_in_part_at_80x24(make_app):
+    """At 80 columns the table's right edge cut a column through its header and figures ("weight│", "op│",
+    "16.2│"), and scrolled to the end, its left edge too ("ry" of "vs GPU memory"). Only whole columns are
+    drawn; the scrolling reaches the others."""
+    import re
+
+    from lorplan.tui.textshot import screen_text
+    from lorplan.tui.widgets.rank_table import COLUMNS
+
+    labels = {label for _key, label in COLUMNS}
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = app.screen.query_one(RankTable)
+        await pilot.press("f4")
+        await wait_until(pilot, lambda: app.focused is table, timeout=10)
+        seen = set()
+        for _ in range(len(COLUMNS)):
+            await pilot.pause()
+            rows = screen_text(app).splitlines()
+            header = rows[table.content_region.y][table.content_region.x:table.content_region.right]
+            shown = [w for w in re.split(r" {2,}", header.strip()) if w]
+            assert set(shown) <= labels, header  # no label drawn in part
+            seen.update(shown)
+            row16 = rows[table.content_region.y + 1 + table.ranks.index(16)][table.content_region.x:
+                                                                               table.content_region.right]
+            cells = {table.cell_text(16, key) for key, label in COLUMNS if label in shown}
+            assert all(cell.strip() in row16 for cell in cells)
+            assert len(re.split(r" {2,}", row16.strip())) == len(shown), row16  # no figure drawn in part
+            await pilot.press("right")
+        assert seen == labels  # every column shows whole at some scroll position

@@ -258,8 +258,21 @@ class RankTable(ScrollView, can_focus=True):
         # figures on screen keep the rank they belong to. The scroll range is unchanged (the scrolled part
         # starts after the rank column and is that much narrower), so scroll_x 0 draws the same line as before.
         fixed = min(self.fixed_width, width)
-        strip = Strip.join([strip.crop(0, fixed), strip.crop(fixed + scroll_x, scroll_x + width)])
+        # Only whole columns: one cut by either edge showed as "weight│" or "16.2│", a label or a figure in part.
+        left, right = self._whole_columns(fixed + scroll_x, scroll_x + width)
+        strip = Strip.join([strip.crop(0, fixed), Strip.blank(left - fixed - scroll_x, style),
+                            strip.crop(left, right), Strip.blank(scroll_x + width - right, style)])
         return strip.apply_style(base)  # the widget's colours under the row's (cell styles stay on top)
+
+    def _whole_columns(self, start: int, end: int) -> tuple[int, int]:
+        """The cells [left, right) of a line (leading space at 0) that hold the columns after the rank lying
+        whole within [start, end); left == right when none does."""
+        x, spans = self.fixed_width, []
+        for width in self._widths[1:]:
+            if start <= x and x + width <= end:
+                spans.append((x, x + width))
+            x += width + GAP
+        return (spans[0][0], spans[-1][1]) if spans else (start, start)
 
     @property
     def fixed_width(self) -> int:
