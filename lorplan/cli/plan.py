@@ -83,7 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
     h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal) (overrides --gpu)")
     h.add_argument("--cuda-context", metavar="SIZE|measure",
-                   help="CUDA context per GPU: a size (500M = 500MiB), or 'measure' to measure this machine's GPU through NVML "
+                   help="CUDA context per GPU: a size (500M = 500MiB; 0 prices none), or 'measure' to measure this machine's GPU through NVML "
                    "(cached per GPU, driver and torch; used from then on); default: a cached measurement, else 750MiB")
     h.add_argument("--reserve-fraction", metavar="F", help="allocator reserve: 512MiB plus F times the allocated peak (default 0.05)")
     o = p.add_argument_group("output")

@@ -55,12 +55,13 @@ def parse_rank_pattern(text: str) -> dict[str, int]:
 
 
 def _cuda_context(text: str) -> int:
-    """--cuda-context SIZE in bytes, at most TrainingSetup's bound, as typed in the error (1e300 named a 301-digit
-    byte count)."""
-    from lorplan.core.memory.types import MAX_CUDA_CONTEXT_BYTES
+    """--cuda-context SIZE in bytes, from 0 (priced without the context, as a plan may be and as the planner's
+    copy-command writes it: 0GiB) to TrainingSetup's bound, as typed in the error (1e300 named a 301-digit byte
+    count)."""
+    from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES
     from lorplan.core.units import format_bytes, parse_size
 
-    size = parse_size(text, "--cuda-context")
+    size = parse_size(text, "--cuda-context", zero=True)
     if size > MAX_CUDA_CONTEXT_BYTES:
         raise BadInput(f"--cuda-context: {str(text).strip()!r} is more than a CUDA context takes (at most "
                        f"{format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)})")

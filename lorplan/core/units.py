@@ -26,7 +26,7 @@ UNIT_CHOICES = "K/M/G/T or KiB/MiB/GiB/TiB, binary: 24G = 24GiB; KB/MB/GB/TB, de
 _SIZE_RE = re.compile(r"^\s*([-+]?[0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
 
 
-def parse_size(text: str, what: str = "size") -> int:
+def parse_size(text: str, what: str = "size", zero: bool = False) -> int:
     """Parse a memory size such as "24GiB", "24G", "80GB", "16000 MiB" or "3e10" into bytes.
 
     Units, any case: K, M, G, T and Ki, Mi, Gi, Ti and KiB, MiB, GiB, TiB are binary ("24G" == 24 GiB, as lorplan's
@@ -34,7 +34,8 @@ def parse_size(text: str, what: str = "size") -> int:
 
     A bare number is taken as GiB when it is below 4096 (people type "24" meaning 24 GiB) and as bytes from
     1 GiB's worth of bytes up; one in between ("16000": MiB? bytes?) is refused as ambiguous, so a typed
-    budget never silently becomes kibibytes. Raises BadInput naming `what` when the text is not a positive size.
+    budget never silently becomes kibibytes. Raises BadInput naming `what` when the text is not a positive size
+    (with `zero`, a size of 0 or more: "0", "0GiB").
     """
     raw = str(text).strip()
     m = _SIZE_RE.match(raw)
@@ -57,7 +58,9 @@ def parse_size(text: str, what: str = "size") -> int:
         raise BadInput(f"{what}: {text!r} has no unit and is too large for GiB and too small for bytes: write "
                        f"it with one (e.g. {raw}MiB or 24GiB)")
     size = int(value * _UNITS[unit])
-    if size <= 0:
+    if zero and value < 0:
+        raise BadInput(f"{what}: {text!r} is negative (give a size of 0 or more, e.g. 750MiB)")
+    if size <= 0 and not zero:
         raise BadInput(f"{what}: {text!r} must be a positive size")
     return size
 

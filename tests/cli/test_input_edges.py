@@ -280,6 +280,40 @@ def test_a_cuda_context_within_the_bound_is_priced(text, shown, capsys, state_ho
         "MiB": 1024**2, "GiB": 1024**3}[shown.split()[1]]
 
 
+@pytest.mark.parametrize("text", ["0", "0GiB", "0B", " 0MiB "])
+def test_a_cuda_context_of_zero_is_priced(text, capsys, state_home):
+    """A setup priced without the CUDA context (TrainingSetup and plan files take 0, and the planner's
+    copy-command writes it as --cuda-context 0GiB, which the flag refused as 'must be a positive size')."""
+    rc, out, err = _run(capsys, "plan", "--model", "gpt2", "--rank", "8", "--cuda-context", text, "--json")
+    assert rc == 0, err
+    priced = json.loads(out)
+    assert priced["cuda_context"]["bytes"] == 0 and priced["cuda_context"]["source"] == "given"
+    assert priced["rows"][0]["memory"]["details"]["cuda_context"] == 0
+    rc, out, err = _run(capsys, "plan", "--model", "gpt2", "--rank", "8", "--cuda-context", "500MiB", "--json")
+    with_context = json.loads(out)["rows"][0]["memory"]["overhead"]
+    assert priced["rows"][0]["memory"]["overhead"] == with_context - 500 * 1024**2
+
+
+@pytest.mark.parametrize("text", ["-1G", "-0.5", "-500MiB"])
+def test_a_negative_cuda_context_is_refused_as_negative(text, capsys, state_home):
+    _refused(capsys, ["plan", "--model", "gpt2", "--cuda-context", text],
+             f"--cuda-context: {text!r} is negative (give a size of 0 or more, e.g. 750MiB)")
+
+
+def test_a_plan_file_cuda_context_beyond_any_is_named_by_its_key(tmp_path, capsys, state_home):
+    """A hand-edited estimate.cuda_context_bytes above 64 GiB was refused naming the flag --cuda-context, which
+    was not typed, and a byte count; 0 is a plan's own (priced without the context) and exports."""
+    plan = tmp_path / "p.toml"
+    assert main(["plan", "--model", "gpt2", "--rank", "8", "--cuda-context", "0", "--write", str(plan)]) == 0
+    assert "cuda_context_bytes = 0\n" in plan.read_text()
+    capsys.readouterr()
+    assert main(["export", str(plan), "--to", "peft", "-o", str(tmp_path / "out")]) == 0
+    plan.write_text(plan.read_text().replace("cuda_context_bytes = 0\n", "cuda_context_bytes = 1099511627776\n"))
+    capsys.readouterr()
+    _refused(capsys, ["export", str(plan), "--to", "peft", "-o", str(tmp_path / "out2")],
+             f"{plan}: estimate.cuda_context_bytes: must be at most 68,719,476,736 (64 GiB; got 1.00 TiB)")
+
+
 # 8. every command: a value that starts with a minus (-1e3, -inf, -1,2) was argparse's "expected one argument"
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from lorplan.cli import build_parser, main
 from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
+from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
 from lorplan.core.model import load_spec
@@ -44,7 +45,8 @@ def setups(draw) -> TrainingSetup:
         attention=draw(st.sampled_from(("sdpa", "eager", "flash"))),
         lora_dropout=draw(st.sampled_from((0.0, 0.05, 0.1, 1 / 3))),
         gpus=gpus, sharding="none" if gpus == 1 else draw(st.sampled_from(("ddp", "fsdp", "zero2", "zero3"))),
-        cuda_context_bytes=draw(st.one_of(st.none(), st.integers(1, 4 << 30))),
+        cuda_context_bytes=draw(st.one_of(st.none(), st.just(0), st.just(MAX_CUDA_CONTEXT_BYTES),
+                                             st.integers(1, MAX_CUDA_CONTEXT_BYTES))),
         autocast=draw(st.booleans()), prepare_kbit=draw(st.booleans()),
         kernels=draw(st.sampled_from(("cuda", "cpu"))), foreach=draw(st.booleans()),
         reserve_fraction=draw(st.sampled_from((0.05, 0.0, 0.125))),
@@ -84,3 +86,14 @@ def test_running_the_command_prints_the_same_table(capsys):
     assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
     spec = load_spec("meta-llama/Llama-3.1-8B")
     assert json.loads(capsys.readouterr().out) == plan_json(spec, rank_table(spec, setup, ranks, budget))
+
+
+def test_a_setup_priced_without_the_cuda_context_reads_back(capsys):
+    """0 bytes of CUDA context (a plan may carry it) is written as --cuda-context 0GiB, which the flag took
+    for no size at all and refused."""
+    setup = TrainingSetup(cuda_context_bytes=0)
+    command = command_for("openai-community/gpt2", setup, (8,))
+    assert command.endswith("--cuda-context 0GiB --ranks 8")
+    assert setup_from_args(parsed(command)) == setup
+    assert main([*shlex.split(command)[1:], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cuda_context"]["bytes"] == 0

@@ -10,6 +10,7 @@ import pytest
 from memspecs import llama_spec
 
 from lorplan.core.errors import BadInput
+from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import (
     DEFAULT_RANKS,
@@ -45,6 +46,17 @@ SPEC = llama_spec()  # Llama-3.1-8B shapes, built by hand
 def test_bad_setups_name_the_flag(kwargs, flag):
     with pytest.raises(BadInput, match=flag):
         TrainingSetup(**kwargs)
+
+
+@pytest.mark.parametrize(("value", "shown"), [(65 * 1024**3, "65.00 GiB"), (1 << 40, "1.00 TiB"),
+                                             (-1, "-1 B"), (1.5, "1.5")])
+def test_a_cuda_context_beyond_the_bound_is_named_readably(value, shown):
+    """It named a byte count (69793218560); the bound is lorplan.core.limits' one."""
+    with pytest.raises(BadInput) as info:
+        TrainingSetup(cuda_context_bytes=value)
+    assert str(info.value) == f"--cuda-context must be a size from 0 to 64 GiB, got {shown}"
+    assert TrainingSetup(cuda_context_bytes=0).cuda_context_bytes == 0
+    assert TrainingSetup(cuda_context_bytes=MAX_CUDA_CONTEXT_BYTES).cuda_context_bytes == 64 * 1024**3
 
 
 def test_bad_rank_and_budget_are_bad_input():

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lorplan.core.errors import BadInput
-from lorplan.core.limits import MAX_MICRO_BATCH, MAX_SEQ_LEN
+from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES, MAX_MICRO_BATCH, MAX_SEQ_LEN
 from lorplan.core.plan import (
     DataSection,
     EstimateSection,
@@ -45,7 +45,9 @@ from lorplan.core.vocab import (
 
 # ids and paths must not be blank (plan validation refuses "model.path: must not be empty"; "\r" was drawn)
 text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(lambda s: s.strip())
-names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(lambda s: s.strip())
+# not lorplan's presets ("mlp", "attention"), which a plan refuses as module names
+names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(
+    lambda s: s.strip() and s not in ("attention", "mlp"))
 pos_int = st.integers(1, 2**40)
 nonneg = st.integers(0, 2**50)
 fraction = st.floats(0.0, 1.0, exclude_max=True, allow_nan=False)
@@ -126,7 +128,7 @@ def plans(draw) -> Plan:
             kernels=draw(st.one_of(st.none(), st.sampled_from(Kernels.values()))),
             foreach=draw(st.one_of(st.none(), st.booleans())),
             reserve_fraction=draw(st.one_of(st.none(), st.floats(0, 5))),
-            cuda_context_bytes=draw(st.one_of(st.none(), nonneg)),
+            cuda_context_bytes=draw(st.one_of(st.none(), st.integers(0, MAX_CUDA_CONTEXT_BYTES))),
             padding_mask=draw(st.one_of(st.none(), st.booleans())),
         )
     return Plan(model=model, quantization=quant, lora=lora, training=training, data=data, hardware=hardware,

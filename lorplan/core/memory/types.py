@@ -13,7 +13,7 @@ from lorplan.core.errors import BadInput
 
 # Bounds beyond which a value is a typo, not a setup (the model-dependent ones are in bounds.py); the planner's
 # form reads the same ones.
-from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
+from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
 from lorplan.core.lora import LoraTargets
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
@@ -52,7 +52,6 @@ RESERVE_BASE_BYTES = 512 * 1024**2
 # beyond the traced tensors on every small model (benchmarks/results/gpu_h200_recommend.log). Priced at the
 # Hopper size, which older GPUs hold 48 MiB less of.
 CUBLAS_WORKSPACE_BYTES = 2 * 32 * 1024**2
-MAX_CUDA_CONTEXT_BYTES = 64 * 1024**3
 MAX_RESERVE_FRACTION = 1.0  # a reserve as large as the whole allocated peak
 MAX_ROPE_SCALING = 64.0  # longest published linear/YaRN extensions are ×32 (YaRN, arXiv 2309.00071)
 
@@ -152,7 +151,12 @@ class TrainingSetup:
             isinstance(self.cuda_context_bytes, bool) or not isinstance(self.cuda_context_bytes, int)
             or not 0 <= self.cuda_context_bytes <= MAX_CUDA_CONTEXT_BYTES
         ):
-            raise BadInput(f"--cuda-context must be a size from 0 to 64 GiB, got {self.cuda_context_bytes!r}")
+            from lorplan.core.units import format_bytes
+
+            value = self.cuda_context_bytes  # as a size (a count of bytes named 69793218560), unless no integer
+            got = format_bytes(value) if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+            raise BadInput(f"--cuda-context must be a size from 0 to {format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)}, "
+                           f"got {got}")
         if not 0.0 <= float(self.reserve_fraction) <= MAX_RESERVE_FRACTION:
             raise BadInput(f"--reserve-fraction must be from 0 to {MAX_RESERVE_FRACTION:g} (a fraction of the "
                            f"allocated peak; default {DEFAULT_RESERVE_FRACTION:g}), got {self.reserve_fraction}")

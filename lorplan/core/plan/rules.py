@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from lorplan.core.limits import MAX_GPUS, MAX_MICRO_BATCH, MAX_NUM_LABELS, MAX_SEQ_LEN
+from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_NUM_LABELS, MAX_SEQ_LEN
 from lorplan.core.plan import schema as ps
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
@@ -203,6 +203,15 @@ def _estimate_adds_up(p: Problems, sec: Sections) -> None:
         p.add("estimate.rank", f"is {e['rank']} but lora.r is {lo['r']}: the estimate was planned for another rank")
 
 
+def _cuda_context_bound(p: Problems, s: Sections) -> None:
+    from lorplan.core.units import format_bytes
+
+    v = s.get("estimate", {}).get("cuda_context_bytes")
+    if isinstance(v, int) and not isinstance(v, bool) and v > MAX_CUDA_CONTEXT_BYTES:
+        p.add("estimate.cuda_context_bytes", f"must be at most {MAX_CUDA_CONTEXT_BYTES:,} "
+              f"({format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)}; got {format_bytes(v)})")
+
+
 _ESTIMATE_COUNTS = ("rank", "trainable_params", *(f"{c}_bytes" for c in ps.COMPONENTS), "total_bytes", "budget_bytes")
 
 # Impossible values and cross-field rules, run in this order on values that already have the right type (the
@@ -252,5 +261,7 @@ CHECKS: tuple[Check, ...] = (
     _rule("estimate", "details", lambda v: any(x < 0 for x in v.values()), "every figure must be ≥ 0"),
     _rule("estimate", "reserve_fraction", _negative, "must be ≥ 0"),
     _rule("estimate", "cuda_context_bytes", _negative, "must be ≥ 0"),
+    # lorplan plan --cuda-context's bound, named here by the plan's key (TrainingSetup names the flag)
+    _cuda_context_bound,
     _estimate_adds_up,
 )
