@@ -84,7 +84,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
         hint = " (or set the plan's data.schema)" if isinstance(exc, UnknownSchema) else ""
         raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}{hint}") from None
     if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
-        check_labels(plan, peek)
+        check_labels(plan, peek, plan_path)
     out = Path(output or plan.training.output_dir).expanduser()
     problem = output_folder_problem(out)
     if problem is not None:
@@ -113,12 +113,12 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
     return notes
 
 
-def check_labels(plan, peek) -> None:
+def check_labels(plan, peek, plan_path: str) -> None:
     """Refuse, before torch is imported, the labels a classifier's run would refuse once its tokenizer is
     loaded (lorplan.train.engine), with the same line: a label that is no class label (2.5, NaN, true), a name
-    that reads as a number beside integer class ids, class ids beyond model.num_labels. Read from the rows
-    `peek` holds (lorplan.core.data.peek_examples): what they refuse, the whole file refuses too (more rows only
-    add classes and raise the names' ids)."""
+    that reads as a number beside integer class ids, class ids beyond model.num_labels, and no label at all
+    when the peek read the whole file. Read from the rows `peek` holds (lorplan.core.data.peek_examples): what
+    they refuse, the whole file refuses too (more rows only add classes and raise the names' ids)."""
     from lorplan.core.data.labels import check_head, class_ids
     from lorplan.core.errors import BadInput
 
@@ -126,7 +126,10 @@ def check_labels(plan, peek) -> None:
     if peek.bad_label is not None:
         raise BadInput(f"{where}: {peek.bad_label}")
     if not peek.labels:
-        return  # the engine says that there is no label at all, or the rows beyond the peek hold them
+        if peek.complete:  # else the rows beyond the peek may hold them (the engine says so if they do not)
+            raise BadInput(f"{plan_path}: data.path {plan.data.path}: model.task is sequence-classification, which "
+                           f"needs rows with a 'label'; these {peek.schema} rows have none")
+        return
     check_head(class_ids(peek.labels, where).values(), plan.model.num_labels or 2, where)
 
 

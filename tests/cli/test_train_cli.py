@@ -286,3 +286,16 @@ def test_labels_a_classifier_refuses_are_refused_before_torch(tmp_path, bad, exp
     assert got == {"rc": 2, "torch": False, "transformers": False}
     assert err.strip() == f"lorplan train: error: {expected.format(data=data)}"
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_classifiers_data_without_any_label_is_refused_before_torch(tmp_path):
+    """Data with no label at all passed the checks with a note that training "uses the 0 labelled examples",
+    then loaded torch, transformers and the model to stop with a line that named neither the plan nor its key."""
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row number {i}"}) + "\n" for i in range(30)))
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    got, err = _train_in_child(plan, tmp_path)
+    assert got == {"rc": 2, "torch": False, "transformers": False}
+    assert err.strip() == (f"lorplan train: error: {plan}: data.path {data}: model.task is sequence-classification, "
+                           "which needs rows with a 'label'; these text rows have none")
+    assert not (tmp_path / "outputs").exists()
