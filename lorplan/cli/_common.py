@@ -65,12 +65,21 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
 
 
 def parse_positive_float(flag: str, text: str) -> float:
-    """A finite number above 0 (--alpha, --epochs, ...), or BadInput naming the flag."""
+    """A finite number above 0 (--alpha, --epochs, ...), or BadInput naming the flag: inf and nan are not finite
+    (they read "must be a positive number", as if below 0), 1e400 is too large (float reads it as inf)."""
+    import math
+
+    raw = str(text).strip()
     try:
-        value = float(str(text).strip())
+        value = float(raw)
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not a number") from None
-    if not 0 < value < float("inf"):
+    if not math.isfinite(value):
+        if raw.lstrip("+-").lower() in ("inf", "infinity", "nan"):
+            raise BadInput(f"{flag}: {raw!r} is not a finite number")
+        if value > 0:
+            raise BadInput(f"{flag}: {raw!r} is too large a number")
+    if not value > 0:  # -1e400 (-inf as a float) too
         raise BadInput(f"{flag}: {text!r} must be a positive number")
     return value
 

@@ -51,7 +51,10 @@ def _seconds(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--timeout: {text!r} is not a number of seconds") from None
-    if not 0 <= value < float("inf"):
+    if value != value or value in (float("inf"), float("-inf")):  # inf read "must be ... 0 or more"
+        raise argparse.ArgumentTypeError(f"--timeout: {str(text).strip()!r} is not a finite number (leave "
+                                         "--timeout out to wait as long as it takes)")
+    if value < 0:
         raise argparse.ArgumentTypeError(f"--timeout: {text!r} must be a number of seconds, 0 or more")
     return value
 

@@ -77,7 +77,7 @@ def test_counts_with_extreme_exponents_or_digits_are_refused_quickly(text, messa
 
 @pytest.mark.parametrize(("value", "message"), [
     ("-1", "--timeout: '-1' must be a number of seconds, 0 or more"),
-    ("nan", "--timeout: 'nan' must be a number of seconds, 0 or more"),
+    ("nan", "--timeout: 'nan' is not a finite number (leave --timeout out to wait as long as it takes)"),
     ("abc", "--timeout: 'abc' is not a number of seconds"),
 ])
 def test_probe_wait_refuses_a_timeout_that_is_no_wait(value, message, capsys, state_home):
@@ -225,8 +225,8 @@ def test_an_empty_item_of_any_list_flag_is_refused_naming_it(argv, flag, written
     (["probe", "start", "--device", "cpu", "--targets", ""], "--targets: give at least one name"),  # was all-linear
     (["probe", "start", "--device", "cpu", "--lr", ""], "--lr: give at least one learning rate"),
     (["probe", "start", "--device", "cpu", "--seeds", ","], "--seeds: ',' has an empty item"),
-    (["probe", "start", "--device", "cpu", "--lr", "inf"], "--lr: 'inf' must be a positive number"),  # trained inf
-    (["probe", "start", "--device", "cpu", "--lr", "3e-4,nan"], "--lr: 'nan' must be a positive number"),
+    (["probe", "start", "--device", "cpu", "--lr", "inf"], "--lr: 'inf' is not a finite number"),  # trained inf
+    (["probe", "start", "--device", "cpu", "--lr", "3e-4,nan"], "--lr: 'nan' is not a finite number"),
     (["probe", "start", "--device", "cpu", "--seeds", "0,x"], "--seeds: 'x' is not an integer"),
 ])
 def test_an_empty_or_unusable_list_is_refused_naming_the_flag(argv, message, capsys, state_home):
@@ -254,6 +254,35 @@ def test_a_count_that_is_no_finite_number_is_refused_as_such(flag, text, capsys,
     err = _refused(capsys, ["recommend", "--model", "gpt2", flag, text],
                    f"{flag}: {text!r} is not a finite number (give a count such as 250000, 250k, 2.5M or 1e6)")
     assert "expected one argument" not in err
+
+
+# 6b. a number that is no finite one: --alpha inf read "'inf' must be a positive number", as if it were below 0
+
+
+@pytest.mark.parametrize("argv", [["plan", "--model", "gpt2", "--alpha"], ["probe", "start", "--device", "cpu", "--alpha"],
+                                  ["probe", "start", "--device", "cpu", "--lr"],
+                                  ["recommend", "--model", "gpt2", "--trained-tokens", "1M", "--epochs"]])
+@pytest.mark.parametrize("text", ["inf", "nan", "-inf", "Infinity", " -NaN "])
+def test_a_number_that_is_no_finite_one_is_refused_as_such(argv, text, capsys, state_home):
+    flag = argv[-1]
+    err = _refused(capsys, [*argv, text], f"{flag}: {text.strip()!r} is not a finite number")
+    assert "positive" not in err and "expected one argument" not in err
+    assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
+
+
+@pytest.mark.parametrize("text", ["inf", "nan", "-inf"])
+def test_a_wait_timeout_that_is_no_finite_number_says_how_to_wait_without_one(text, capsys, state_home):
+    _refused(capsys, ["probe", "wait", "--timeout", text],
+             f"--timeout: {text!r} is not a finite number (leave --timeout out to wait as long as it takes)")
+
+
+@pytest.mark.parametrize(("text", "message"), [("1e400", "'1e400' is too large a number"),
+                                               ("-1e400", "'-1e400' must be a positive number"),
+                                               ("-1", "'-1' must be a positive number"),
+                                               ("0", "'0' must be a positive number"),
+                                               ("x", "'x' is not a number")])
+def test_other_numbers_a_positive_flag_refuses_say_why(text, message, capsys, state_home):
+    _refused(capsys, ["plan", "--model", "gpt2", "--alpha", text], f"--alpha: {message}")
 
 
 # 7. --cuda-context: 1e300 named a 301-digit byte count; 65GiB named bytes, not what was typed
@@ -318,7 +347,7 @@ def test_a_plan_file_cuda_context_beyond_any_is_named_by_its_key(tmp_path, capsy
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["plan", "--model", "gpt2", "--alpha", "-inf"], "--alpha: '-inf' must be a positive number"),
+    (["plan", "--model", "gpt2", "--alpha", "-inf"], "--alpha: '-inf' is not a finite number"),
     (["plan", "--model", "gpt2", "--gpu-memory", "-inf"], "--gpu-memory: '-inf' is not a finite size"),
     (["probe", "start", "--lr", "-1e-3"], "--lr: '-1e-3' must be a positive number"),
     (["probe", "start", "--seeds", "-1,2"], "--seeds: -1 must be at least 0"),
@@ -326,7 +355,7 @@ def test_a_plan_file_cuda_context_beyond_any_is_named_by_its_key(tmp_path, capsy
     (["probe", "start", "--steps", "-1e3"], "--steps: '-1e3' is not an integer"),
     (["probe", "start", "--ranks", "-4,8"], "--ranks: -4 must be at least 1"),
     (["probe", "wait", "--timeout", "-1e3"], "--timeout: '-1e3' must be a number of seconds, 0 or more"),
-    (["probe", "wait", "--timeout", "-inf"], "--timeout: '-inf' must be a number of seconds, 0 or more"),
+    (["probe", "wait", "--timeout", "-inf"], "--timeout: '-inf' is not a finite number"),
     (["probe", "cancel", "RUN", "--rank", "-1e3"], "--rank: '-1e3' is not an integer"),
     (["profile", "--data", "d.jsonl", "--sample", "-1e3"], "--sample"),
     (["train", "p.toml", "--max-steps", "-1e3"], "--max-steps"),

@@ -127,16 +127,17 @@ def test_start_refuses_a_rank_no_module_can_use_as_plan_does(state_home, capsys)
     assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
 
 
-@pytest.mark.parametrize("alpha", ["-1", "0", "nan", "inf"])
-def test_start_refuses_an_alpha_plan_refuses(state_home, capsys, alpha):
+@pytest.mark.parametrize(("alpha", "why"), [("-1", "must be a positive number"), ("0", "must be a positive number"),
+                                            ("nan", "is not a finite number"), ("inf", "is not a finite number")])
+def test_start_refuses_an_alpha_plan_refuses(state_home, capsys, alpha, why):
     """--alpha -1 started a run that trained with negative scaling; both commands share one check now
     (lorplan.cli._common.parse_positive_float)."""
     assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--alpha", alpha]) == 2
-    assert f"lorplan plan: error: --alpha: '{alpha}' must be a positive number" in capsys.readouterr().err
+    assert f"lorplan plan: error: --alpha: '{alpha}' {why}" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["probe", "start", "--alpha", alpha, "--device", "cpu"])
     err = capsys.readouterr().err.strip()
-    assert exited.value.code == 2 and err.endswith(f"error: --alpha: '{alpha}' must be a positive number"), err
+    assert exited.value.code == 2 and err.endswith(f"error: --alpha: '{alpha}' {why}"), err
     assert "Traceback" not in err and not state_home.exists()
 
 
