@@ -59,6 +59,18 @@ def check_output(out: Path, resume: bool) -> tuple[int, Path] | None:
     return latest if resume else None
 
 
+def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> None:
+    """BadInput when the checkpoint was saved by a run of another length than this one (another --max-steps,
+    or a plan edited to other epochs, max_steps or data): the schedule, built over this run's length, would
+    put the resumed steps at other learning rates than the run they continue. Before anything is written."""
+    step, folder = latest
+    was = json.loads((folder / "state.json").read_text()).get("total")
+    if was is not None and int(was) != total:
+        raise BadInput(f"--resume: checkpoint-{step} in {out} is step {step} of a {was}-step run, and this one "
+                       f"would run {total} steps: its learning-rate schedule would change mid-run; pass "
+                       f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
+
+
 def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: bool, main: bool) -> int:
     if latest is not None:
         state = ckpt.load_checkpoint(latest[1], engine.model, engine.optimizer, engine.scheduler,
@@ -207,6 +219,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     latest = check_output(out, resume)
     engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
                           load_bar=progress and sys.stderr.isatty())
+    if latest is not None:
+        check_resumed_length(latest, engine.total_steps, out)
     if engine.accelerator.is_main_process:
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
         # the CPU changes (flushed, so they come before the progress bar on stderr)

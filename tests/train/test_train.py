@@ -335,3 +335,26 @@ def test_a_plan_with_a_rank_pattern_trains_exactly_its_ranks(tmp_path, tiny_llam
     want.update({"layers.0.self_attn.q_proj": 8, "layers.1.self_attn.q_proj": 8, "layers.1.mlp.down_proj": 2})
     assert ranks == want
     assert sum(v.numel() for v in saved.values()) == plan.estimate.trainable_params
+
+
+def test_resume_with_another_length_is_refused_and_says_the_runs_length(tmp_path, tiny_llama, capsys):
+    """`--resume` with another --max-steps (or a plan edited to another length) went on silently with the
+    schedule of the new length: the learning rate jumped mid-run and the run ended at another step."""
+    import shutil
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    run_training(read_plan(plan_path), plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    capsys.readouterr()
+    out = str(tmp_path / "b")
+    assert main(["train", str(plan_path), "--no-progress", "--resume", "--output", out, "--max-steps", "10"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the CPU threads' note, on a busy machine
+    assert err == (f"lorplan train: error: --resume: checkpoint-3 in {out} is step 3 of a 6-step run, and "
+                   "this one would run 10 steps: its learning-rate schedule would change mid-run; pass "
+                   "--max-steps 6 to continue it as it started, or --output to start elsewhere")
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["checkpoint-3"]  # nothing written
+    assert main(["train", str(plan_path), "--no-progress", "--resume", "--output", out, "--max-steps", "6"]) == 0
+    assert json.loads((tmp_path / "b" / "result.json").read_text())["resumed_from"] == 3
