@@ -239,6 +239,12 @@ def _ladder_json(state: str | None) -> dict | None:
     return None if state is None else {"state": state}
 
 
+def _status_json(st, ladder: str | None) -> dict:
+    """status/wait --json: the run's status with "state" the word the text prints (_run_state: a cancelled ladder
+    whose probes all finished said "done" beside "ladder": {"state": "cancelled"}) and "ladder"."""
+    return {**st.to_json(), "state": _run_state(st, ladder), "ladder": _ladder_json(ladder)}
+
+
 def _ladder_note(run_id: str, state: str | None) -> str | None:
     """Where a ladder's recommendation is (`state`: the run's _ladder_state): its probes are only what its
     driver started so far. None for a plain probe run."""
@@ -328,7 +334,7 @@ def run_status(args) -> int:
               file=sys.stderr)
     ladder = _ladder_state(run)
     if args.json:
-        print_json({**st.to_json(), **({"scheduler": "restarted"} if restarted else {}), "ladder": _ladder_json(ladder)})
+        print_json({**_status_json(st, ladder), **({"scheduler": "restarted"} if restarted else {})})
     else:
         _print_table(st, restarted, ladder)
     return 0
@@ -371,7 +377,7 @@ def run_wait(args) -> int:
         st, ladder = _wait_ladder(run, args.timeout)
         ok = ladder == "done"
     if args.json:
-        print_json({**st.to_json(), "ladder": _ladder_json(ladder)})
+        print_json(_status_json(st, ladder))
     else:
         _print_table(st, ladder=ladder)
     return 0 if ok else 1
@@ -395,6 +401,8 @@ def run_list(args) -> int:
     rows = runner.summaries()
     for r in rows:  # a ladder's probes ending is not the ladder's end: its driver adds the next pass
         r["ladder"] = _ladder_json(_ladder_state(RunDir(Path(r["path"]))))
+        if r["ladder"] is not None:  # "state" says what the line does: the ladder's word, as status
+            r["state"] = r["ladder"]["state"]
     if args.json:
         print_json({"runs_dir": str(runs_dir()), "runs": rows})
         return 0
@@ -405,7 +413,7 @@ def run_list(args) -> int:
         counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
         ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
-        state, what = (r["state"], "ranks") if ladder is None else (ladder["state"], "ladder, ranks")
+        state, what = r["state"], "ranks" if ladder is None else "ladder, ranks"
         print(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {r['model']}")
     return 0
 

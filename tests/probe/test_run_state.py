@@ -102,7 +102,11 @@ def test_a_ladder_between_passes_is_running_while_its_driver_lives(state_home, c
     st = runner.status(run)
     assert st.done and st.state == "done" and not st.driver_alive
     line, row = _listed(capsys)
-    assert row["state"] == "done" and row["ladder"] == {"state": "stopped"}
+    # --json's "state" is the word the line shows: the ladder's own (its probes ended, its driver is gone)
+    assert row["state"] == "stopped" and row["ladder"] == {"state": "stopped"}
+    assert line.startswith(f"{run.id}  stopped   ladder, ranks base,4"), line
+    header, obj = _status(capsys, run.id)
+    assert header.startswith(f"run {run.id}  stopped  ") and obj["state"] == "stopped", (header, obj["state"])
 
 
 def test_a_cancelled_ladder_is_listed_cancelled_not_done(state_home, capsys):
@@ -114,13 +118,18 @@ def test_a_cancelled_ladder_is_listed_cancelled_not_done(state_home, capsys):
     run.run_cancel_marker.write_text("1.0\n")
     line, row = _listed(capsys)
     assert line.startswith(f"{run.id}  cancelled ladder, ranks base,4"), line
-    assert row["ladder"] == {"state": "cancelled"}  # "state" is the probes': both finished, the run is done
+    # both probes finished, but the run is the ladder's, which was cancelled: --json says what the line says
+    assert row["state"] == "cancelled" and row["ladder"] == {"state": "cancelled"}
     files.write_state(LadderState(passes=(first,), done=True, cancelled=12.5))
     line, row = _listed(capsys)
     assert row["ladder"] == {"state": "cancelled"} and " cancelled ladder, " in line
     header, obj = _status(capsys, run.id)
     assert header.startswith(f"run {run.id}  cancelled  scheduler stopped"), header
-    assert obj["ladder"] == {"state": "cancelled"}
+    assert obj["ladder"] == {"state": "cancelled"} and obj["state"] == "cancelled"
     assert main(["probe", "status", run.id]) == 0
     assert f"note: run {run.id} is a probe ladder (cancelled): `lorplan recommend --run {run.id}`" in capsys.readouterr().out
     assert main(["probe", "wait", run.id, "--timeout", "5"]) == 1  # ended, but not done: exit 1
+    capsys.readouterr()
+    assert main(["probe", "wait", run.id, "--timeout", "5", "--json"]) == 1
+    waited = json.loads(capsys.readouterr().out)
+    assert waited["state"] == "cancelled" and waited["ladder"] == {"state": "cancelled"}
