@@ -59,6 +59,23 @@ def _check_folder(output: str) -> None:
         raise BadInput(f"-o {output}: folder {parent} {what}")
 
 
+def _check_sources(paths, output: str, plan, plan_path: str) -> None:
+    """No file of the export may be the plan itself or the data it trains on: --force would replace it with the
+    export (as `lorplan plan --write` refuses its --data file). Checked with or without --force, since the
+    error for an existing file says to pass it."""
+    import os
+
+    from lorplan.core.errors import BadInput
+    from lorplan.train.paths import resolve_path
+
+    sources = [(plan_path, "the plan file", "plan"),
+               (str(resolve_path(plan.data.path, plan_path)), "the plan's data.path", "data")]
+    for path in paths:
+        for source, what, yours in sources:
+            if os.path.exists(path) and os.path.exists(source) and os.path.samefile(path, source):
+                raise BadInput(f"-o {output}: that is {what}; writing the export there would replace your {yours}")
+
+
 def plan_classes(plan, plan_path: str) -> tuple[dict | None, str | None]:
     """A sequence classifier's class id -> label, read from the plan's data as `lorplan train` numbers them
     (lorplan.core.data.data_classes), and None with the reason when the data cannot be read here; (None, None)
@@ -73,7 +90,7 @@ def plan_classes(plan, plan_path: str) -> tuple[dict | None, str | None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lorplan.core.export import default_output, export_plan, write_export
+    from lorplan.core.export import default_output, export_plan, output_paths, write_export
     from lorplan.core.plan import read_plan
 
     check_plan_file(args.plan)
@@ -84,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.output or default_output(args.plan, args.to)
     if args.output:
         _check_folder(args.output)
+    _check_sources(output_paths(result, out), out, plan, args.plan)
     written = write_export(result, out, force=args.force)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
