@@ -1,15 +1,21 @@
 """What the Probes tab draws with plotext: the loss curves of a run's ranks, and its ranks side by side.
 
 Each rank's line has its own marker and a label at its end, so the lines can be told apart without colour;
-the train loss is its moving average (probe_bridge.ema), which the title says; eval losses are points. The
-comparison is a text table (final eval loss and accuracy, with their 95% intervals when several seeds ran,
-training and loading time, peak memory) and a plot of eval loss against rank on a log2 axis with the intervals
-as error bars. Pure drawing: the values come frozen from the feed's read.
+the train loss is its moving average (probe_bridge.ema), which the title says; eval losses are points. Its
+legend (marker: rank) is text for beside the plot: plotext draws one over the plot's top left corner, where a
+short line (a probe a few steps in) ends and its label is. The comparison is a text table (final eval loss and
+accuracy, with their 95% intervals when several seeds ran, training and loading time, peak memory) and a plot
+of eval loss against rank on a log2 axis with the intervals as error bars; a table too wide to leave the plot
+its room is two tables led by the rank (compare_layout). Pure drawing: the values come frozen from the feed's
+read; the widths are the widgets' own.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
+
+from rich.text import Text
 
 from lorplan.core.units import format_bytes
 from lorplan.tui import numbers, probe_bridge
@@ -17,8 +23,14 @@ from lorplan.tui.plot_ticks import nice_ticks, tick_label
 
 LINE_MARKERS = ("o", "x", "+", "*", "%", "#", "=", "~")  # one per rank, in rank order (ASCII: any terminal)
 EVAL_MARKER = "◆"
-COLOURS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
-LABEL_ROOM = 0.12  # of the x range, kept right of the last step for the labels at the lines' ends
+# plotext's colour names (it has no "yellow": "orange+" is its bright yellow) and the same colours for the legend
+COLOURS = ("cyan", "orange", "green", "magenta", "orange+", "blue", "red", "white")
+_ANSI = {"cyan": 6, "orange": 3, "green": 2, "magenta": 5, "orange+": 11, "blue": 4, "red": 1, "white": 15}
+LABEL_ROOM = 0.12  # of the x range, kept right of the last step for the labels at the lines' ends (at least)
+Y_TICKS_WIDTH = 8  # what plotext's left axis (ticks like 0.882 and the ┤) and the borders take of a plot's width
+COMPARE_PLOT_MIN_WIDTH = 40  # below this the comparison plot's two axes leave its points no room
+TABLE_PADDING = 2  # the comparison table's padding, left and right (probes_panel.tcss)
+NOTE_WIDTH = 30  # the split table's notes wrap at its width, or this when it is narrower
 
 
 def curves_title(weight: float = probe_bridge.EMA_WEIGHT) -> str:
@@ -37,13 +49,26 @@ def rank_label(p) -> str:
     return rank_name(p.rank) + (f" {suffix}" if suffix else "")
 
 
-def draw_curves(plt, probes, curves) -> None:
-    """The loss plot of a run: per probe the smoothed train loss (its own marker, a label at its end) and its
-    eval losses as points, in the probe's colour."""
+def label_room(probes, width: int | None) -> float:
+    """The share of the x range kept right of the last step for the lines' end labels: LABEL_ROOM, or more when
+    a plot `width` columns wide would cut the longest label at its right border."""
+    if not width or not probes:
+        return LABEL_ROOM
+    columns = max(width - Y_TICKS_WIDTH, 10)  # the data's columns
+    longest = max(len(rank_label(p)) for p in probes) + 2  # its leading space, and the marker it starts on
+    share = longest / columns  # of the whole axis, which is the steps' range times (1 + room)
+    return max(LABEL_ROOM, min(share / (1 - share), 1.0) if share < 1 else 1.0)
+
+
+def draw_curves(plt, probes, curves, width: int | None = None) -> None:
+    """The loss plot of a run, `width` columns wide (None: unknown): per probe the smoothed train loss (its own
+    marker, a label at its end) and its eval losses as points, in the probe's colour. No legend inside the plot
+    (legend_text is drawn beside it)."""
     plt.clear_data()
     plt.title(curves_title())
     plt.xlabel("step")
     last = 0
+    shown = [p for p in probes if curves.get(p.id) is not None]
     for i, p in enumerate(probes):
         c = curves.get(p.id)
         if c is None:
@@ -52,16 +77,36 @@ def draw_curves(plt, probes, curves) -> None:
         line = [(s, y) for s, y in zip(c.steps, c.smoothed or c.loss, strict=False) if y == y]
         if line:
             xs, ys = zip(*line, strict=True)
-            plt.plot(list(xs), list(ys), marker=marker, color=colour, label=rank_label(p))
+            plt.plot(list(xs), list(ys), marker=marker, color=colour)
             plt.text(f" {rank_label(p)}", x=xs[-1], y=ys[-1], color=colour, alignment="left")
             last = max(last, xs[-1])
         if c.eval_steps:
             plt.scatter(list(c.eval_steps), list(c.eval_loss), marker=EVAL_MARKER, color=colour)
             last = max(last, c.eval_steps[-1])
     if last:
-        plt.xlim(0, last * (1 + LABEL_ROOM) + 1)  # room for the end labels
+        plt.xlim(0, last * (1 + label_room(shown, width)) + 1)  # room for the end labels
         ticks = nice_ticks(last)
         plt.xticks(ticks, [tick_label(t) for t in ticks])
+
+
+def legend_text(probes, curves, width: int) -> Text:
+    """The loss plot's legend, for beside it: each plotted probe's marker in its colour and its name, as many to
+    a line as fit in `width` columns (an entry is never split)."""
+    entries = []
+    for i, p in enumerate(probes):
+        if curves.get(p.id) is None:
+            continue
+        colour = COLOURS[i % len(COLOURS)]
+        entries.append(Text.assemble((LINE_MARKERS[i % len(LINE_MARKERS)] * 2, f"color({_ANSI[colour]})"),
+                                     f" {rank_label(p)}"))
+    lines: list[Text] = []
+    for entry in entries:
+        if lines and len(lines[-1]) + 2 + len(entry) <= width:
+            lines[-1].append("  ")
+            lines[-1].append_text(entry)
+        else:
+            lines.append(entry)
+    return Text("\n").join(lines)
 
 
 def seconds_text(v: float | None) -> str:
@@ -72,32 +117,66 @@ def seconds_text(v: float | None) -> str:
     return f"{m}m{s:02d}s" if m else f"{v:.1f}s"
 
 
-def comparison_text(rows: tuple[probe_bridge.RankRow, ...]) -> str:
-    """The finished ranks as an aligned text table (the `lorplan probe status` comparison)."""
+def comparison_text(rows: tuple[probe_bridge.RankRow, ...], split: bool = False) -> str:
+    """The finished ranks as an aligned text table (the `lorplan probe status` comparison). `split`: as two
+    tables led by the rank, what each rank measured (eval loss, accuracy) and what it cost (train and load time,
+    peak memory), with the notes wrapped to their width: about half as wide, for a narrow terminal."""
+    empty = "No probe has finished yet: the ranks are compared here once they do."
     if not rows:
-        return "No probe has finished yet: the ranks are compared here once they do."
+        return textwrap.fill(empty, NOTE_WIDTH) if split else empty
     several_lrs = len({r.lr for r in rows}) > 1
     seeds = max(r.seeds for r in rows) > 1
-    cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
-             + ["eval loss", "accuracy", "train", "load", "peak mem"]]
+    lead = [["rank"] + (["lr"] if several_lrs else [])]
+    measured = [["eval loss", "accuracy"]]
+    cost = [["train", "load", "peak mem"]]
     for r in rows:
         lr = [numbers.lr_text(r.lr) if r.lr is not None else "-"] if several_lrs else []  # as lorplan recommend
-        cells.append([probe_bridge.rank_text(r.rank)] + lr + ([str(r.seeds)] if seeds else [])
-                     + [probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
-                        probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
-                        seconds_text(r.train_seconds), seconds_text(r.load_seconds),
-                        format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+        lead.append([probe_bridge.rank_text(r.rank)] + lr)
+        measured.append([probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
+                         probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f")])
+        cost.append([seconds_text(r.train_seconds), seconds_text(r.load_seconds),
+                     format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
+    counts = [["seeds"]] + [[str(r.seeds)] for r in rows] if seeds else [[] for _ in lead]
+    if split:
+        tables = [_aligned([a + b + c for a, b, c in zip(lead, counts, measured, strict=True)]),
+                  _aligned([a + c for a, c in zip(lead, cost, strict=True)])]
+        width = max(NOTE_WIDTH, *(len(line) for table in tables for line in table))
+        note = textwrap.fill("mean [95% interval] over seeds" if seeds else
+                             "one seed per rank: no interval (Recommend tab: seeds/probe 2 or more gives one)", width)
+        return "\n".join([*tables[0], "", *tables[1], "", note])
+    lines = _aligned([a + b + c + d for a, b, c, d in zip(lead, counts, measured, cost, strict=True)])
     note = ("mean [95% interval] over seeds" if seeds
             # two short lines: the table's widest line sets how much room the plot beside it keeps
             else "one seed per rank: no interval\n(Recommend tab: seeds/probe 2 or more gives one)")
     return "\n".join([*lines, "", note])
 
 
+def _aligned(cells: list[list[str]]) -> list[str]:
+    """Rows of cells as lines, each column right-aligned to its widest cell, two spaces apart."""
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    return ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+
+
+def compare_layout(rows: tuple[probe_bridge.RankRow, ...], width: int) -> tuple[str, bool]:
+    """The comparison table for a view `width` columns wide, and whether the plot fits beside it (else it goes
+    under it): the whole table when it leaves the plot COMPARE_PLOT_MIN_WIDTH columns, else the split one; under
+    the plot, the whole table when it fits the width."""
+    room = width - TABLE_PADDING - COMPARE_PLOT_MIN_WIDTH
+    whole, split = comparison_text(rows), comparison_text(rows, split=True)
+    for text in (whole, split):
+        if text_width(text) <= room:
+            return text, True
+    return (whole if text_width(whole) <= width - TABLE_PADDING else split), False
+
+
+def text_width(text: str) -> int:
+    """The widest line of a text, in columns."""
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
 def draw_comparison(plt, rows: tuple[probe_bridge.RankRow, ...]) -> None:
     """Final eval loss against rank (log2 axis) with the 95% intervals as error bars; accuracy on the right
-    axis when the probes measured it. A ladder's base (rank 0: no adapter) has no place on a log2 axis: its
+    axis when the probes measured it, each axis's label led by its points' marker. A ladder's base (rank 0: no adapter) has no place on a log2 axis: its
     eval loss is a gray line across the ranks, labelled."""
     plt.clear_data()
     rows = tuple(r for r in rows if r.eval_loss is not None)
@@ -116,17 +195,18 @@ def draw_comparison(plt, rows: tuple[probe_bridge.RankRow, ...]) -> None:
     for x, r in zip(xs, rows, strict=True):
         if r.eval_loss_interval:
             plt.plot([x, x], list(r.eval_loss_interval), marker="│", color=COLOURS[0])
-    plt.scatter(xs, [r.eval_loss for r in rows], marker=LINE_MARKERS[0], color=COLOURS[0], label="eval loss")
+    plt.scatter(xs, [r.eval_loss for r in rows], marker=LINE_MARKERS[0], color=COLOURS[0])
     accuracy = [(x, r.eval_accuracy) for x, r in zip(xs, rows, strict=True) if r.eval_accuracy is not None]
     if accuracy:
         ax, ay = zip(*accuracy, strict=True)
-        plt.scatter(list(ax), list(ay), marker=LINE_MARKERS[1], color=COLOURS[1], yside="right",
-                    label="accuracy")
+        plt.scatter(list(ax), list(ay), marker=LINE_MARKERS[1], color=COLOURS[1], yside="right")
     ticks = sorted(set(xs))
     plt.xticks(ticks, [str(2 ** round(x)) if float(2 ** x).is_integer() else f"{2 ** x:g}" for x in ticks])
     plt.xlabel("rank")
-    plt.ylabel("eval loss", yside="left")
+    # the axes' labels name the markers: a legend inside the plot covers its top left point (the smallest rank,
+    # whose loss is the highest)
+    plt.ylabel(f"{LINE_MARKERS[0]} eval loss", yside="left")
     if accuracy:
-        plt.ylabel("accuracy", yside="right")
+        plt.ylabel(f"{LINE_MARKERS[1]} accuracy", yside="right")
     pad = 0.5
     plt.xlim(min(xs) - pad, max(xs) + pad)

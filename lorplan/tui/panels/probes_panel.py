@@ -20,7 +20,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -34,6 +34,8 @@ from lorplan.tui.panels import probe_plot
 from lorplan.tui.state import PlanData, PlanSnapshot
 
 POLL_SECONDS = 1.0
+# below this height (80x24 leaves the panel 20 rows) the probe table shows fewer rows: the plot keeps its x axis
+SHORT_HEIGHT = 26
 COLUMNS = (("rank", "rank"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval loss"),
            ("acc", "accuracy"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
 # what c, C, t and v say while there is no run to act on (they did nothing without a word)
@@ -97,6 +99,8 @@ class ProbesPanel(Widget, can_focus=True):
         self._run: probe_bridge.RunDir | None = None  # the run on screen
         self._problem: str | None = None  # the last problem notified (once, not every second)
         self._read_error: str | None = None
+        self._curves: dict = {}  # the curves last plotted (drawn again when the plot's width changes)
+        self._plot_width = 0  # the plot's width when it was last drawn
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="probes-top"):
@@ -108,9 +112,13 @@ class ProbesPanel(Widget, can_focus=True):
         yield table
         with Horizontal(id="probes-body"):
             yield PlotextPlot(id="probes-plot")
-            yield Static("", id="probes-detail")
-        with Horizontal(id="probes-compare"):
-            yield Static(probe_plot.comparison_text(()), id="probes-compare-table")
+            with Vertical(id="probes-side"):
+                yield Static("", id="probes-legend")
+                yield Static("", id="probes-detail")
+        # the table and its plot side by side, or one under the other when the plot has no room beside it
+        # (-stacked); what is taller than the view scrolls (Tab reaches it, for the keys)
+        with ScrollableContainer(id="probes-compare"):
+            yield Static(Text(probe_plot.comparison_text(())), id="probes-compare-table")
             yield PlotextPlot(id="probes-compare-plot")
         yield Static("No probe runs yet. Press p to probe the plan on your profiled dataset (the model must be "
                      "a local folder or in your Hugging Face cache), s to start the embedded demo "
@@ -121,6 +129,11 @@ class ProbesPanel(Widget, can_focus=True):
         self.border_title = "Probes"
         self.poll()
         self.set_interval(self.poll_seconds, self._tick)
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.height < SHORT_HEIGHT, "-short")
+        self._fit_compare()
+        self.call_after_refresh(self._fit_curves)  # once the plot and the legend beside it have their new widths
 
     def focus_default(self) -> None:
         """Focus the probe table, or the panel while there is no run (a hidden table would drop the focus). Set at
@@ -284,19 +297,38 @@ class ProbesPanel(Widget, can_focus=True):
         counts = {pid: c.points for pid, c in curves.items()}
         if counts == self.plotted:
             return
-        self.plotted = counts
+        self.plotted, self._curves = counts, curves
+        self._draw_curves()
+
+    def _draw_curves(self) -> None:
+        """The loss plot, its end labels' room sized to the plot's width, and its legend to the column beside."""
         widget = self.query_one("#probes-plot", PlotextPlot)
-        probe_plot.draw_curves(widget.plt, st.probes, curves)
+        probes = self.status.probes if self.status is not None else ()
+        self._plot_width = widget.size.width
+        probe_plot.draw_curves(widget.plt, probes, self._curves, widget.size.width)
         widget.refresh()
+        legend = self.query_one("#probes-legend", Static)
+        legend.update(probe_plot.legend_text(probes, self._curves, max(legend.content_size.width, 10)))
+
+    def _fit_curves(self) -> None:
+        if self.query_one("#probes-plot", PlotextPlot).size.width != self._plot_width:
+            self._draw_curves()
 
     def _compare(self, rows: tuple[probe_bridge.RankRow, ...]) -> None:
         if rows == self.ranks and rows:
             return
         self.ranks = rows
-        self.query_one("#probes-compare-table", Static).update(probe_plot.comparison_text(rows))
+        self._fit_compare()
         widget = self.query_one("#probes-compare-plot", PlotextPlot)
         probe_plot.draw_comparison(widget.plt, rows)
         widget.refresh()
+
+    def _fit_compare(self) -> None:
+        """The comparison table for the panel's width, with the plot beside it or, when that leaves the plot too
+        little room, under it."""
+        text, beside = probe_plot.compare_layout(self.ranks, self.size.width)
+        self.set_class(not beside, "-stacked")
+        self.query_one("#probes-compare-table", Static).update(Text(text))  # "[95% interval]" is no markup
 
     def action_toggle_compare(self) -> None:
         if self._run is None:

@@ -1,0 +1,204 @@
+"""The Probes tab in an 80x24 terminal (an SSH window), and at 120x40.
+
+Found in a walkthrough at 80x24: the tab was 26 rows tall in the 20 it has, so the loss plot's x axis was cut off
+below the screen; plotext's legend, drawn over the plot's top left corner, covered the label at the end of a
+short line (a probe a few steps in); the comparison plot ran past the screen's right edge (its right axis's
+figures and its "accuracy" label cut off), and with several seeds the comparison table wrapped each rank over two
+lines, its note losing "[95% interval]" to markup. These tests read the screen as the user sees it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from textual.widgets import Static
+from tui_helpers import wait_until
+
+from lorplan.probe import runner
+from lorplan.probe.events import append_event
+from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.tui.panels.probes_panel import ProbesPanel
+from lorplan.tui.textshot import screen_text
+
+pytestmark = pytest.mark.anyio
+
+RANKS = (4, 8, 16, 32)
+
+
+def _probe(run, pid, rank, steps, result):
+    atomic_write_json(run.proc_path(pid), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
+    for s in range(1, steps + 1):
+        append_event(run.events_path(pid), {"type": "step", "step": s, "loss": 0.95 - 0.01 * s - 0.002 * rank,
+                                            "seconds": 0.1})
+        if s % 20 == 0:
+            append_event(run.events_path(pid), {"type": "eval", "step": s, "eval_loss": 0.6 - 0.001 * rank,
+                                                "eval_accuracy": 0.7})
+    atomic_write_json(run.result_path(pid), {"state": "finished", "step": steps, **result})
+
+
+def finished_run(root, seeds=(0,), short=None):
+    """Ranks 4-32 trained 40 steps (with `seeds`: each seed a probe); `short`: that rank stopped at step 3 (its
+    line ends at the plot's top left)."""
+    plan = runner.make_plan(RANKS, seeds=seeds, steps=40, device="cpu",
+                            run="20261201-100000-d00d")
+    run = create_run(plan, root)
+    for i, p in enumerate(run.plan().probes):
+        loss = 0.5 - 0.003 * p.rank + 0.01 * (i % 3)
+        _probe(run, p.id, p.rank, 3 if p.rank == short else 40,
+               {"eval_loss": loss, "eval_accuracy": 0.7 + 0.005 * p.rank, "peak_memory_bytes": p.rank * 100 * 2**20,
+                "load_seconds": 10.0, "train_seconds": 75.0})
+    return run
+
+
+async def probes_tab(pilot, ranks: int):
+    """Open the Probes tab and wait for the run's comparison (`ranks` rows) and plot to be drawn."""
+    app = pilot.app
+    await pilot.press("f7")
+    panel = app.screen.query_one(ProbesPanel)
+    await wait_until(pilot, lambda: len(panel.ranks) == ranks and panel.plotted)
+    await pilot.pause()
+    return panel
+
+
+def rows_of(app, widget) -> list[str]:
+    """The screen's text in a widget's region, row by row."""
+    r = widget.region
+    return [line[r.x:r.right].rstrip() for line in screen_text(app).splitlines()[r.y:r.bottom]]
+
+
+def shown(widget) -> bool:
+    return widget.display and all(a.display for a in widget.ancestors if hasattr(a, "display"))
+
+
+def assert_fits(app, panel) -> None:
+    """The panel and everything shown in it are inside the screen: no line runs past its right edge, and the
+    panel ends above the footer."""
+    screen = app.screen.region
+    assert panel.region.right <= screen.right and panel.region.bottom <= screen.bottom - 1, panel.region
+    for widget in panel.query("*"):
+        if shown(widget) and widget.region:
+            assert widget.region.right <= screen.right, (widget, widget.region)
+
+
+async def test_the_loss_plot_has_its_x_axis_and_its_legend_beside_it_at_80x24(make_app, isolated_home):
+    """Three seeds of four ranks: twelve probes, the probe table's twelve rows took the plot's room; rank 32 was
+    stopped at step 3, so its lines end at the plot's top left, where plotext drew its legend."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3), short=32)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        plot = panel.query_one("#probes-plot")
+        assert_fits(app, panel)
+        assert panel.region.contains_region(plot.region)  # the plot's last rows were below the screen
+        rows = rows_of(app, plot)
+        assert "train loss, smoothed" in rows[0]
+        assert rows[-1].strip() == "step" and rows[-2].split()[0] == "0" and "└" in rows[-3]  # the x axis, whole
+        assert len(rows) >= 12  # title, 8 rows of data at least, the axis
+        drawn = "\n".join(rows)
+        # no legend at the plot's left edge (the long lines' names there could only be the legend's)
+        assert not re.search(r"[┤│] (oo|xx|\+\+|\*\*|%%|##|==|~~) r(4|8|16) ", drawn)
+        assert re.search(r"[┤│] +\S+ r32 s3", drawn)  # so the short lines' end label is there, not under it
+        legend = "\n".join(rows_of(app, panel.query_one("#probes-legend")))
+        markers = "ox+*%#=~"
+        for i, p in enumerate(panel.status.probes):  # every probe's marker and name, beside the plot
+            assert f"{markers[i % 8] * 2} r{p.rank} s{p.id[-1]}" in legend, legend
+        assert not plot.region.overlaps(panel.query_one("#probes-legend").region)
+
+
+@pytest.mark.parametrize("seeds", [(0,), (1, 2, 3)])
+async def test_the_comparison_fits_80x24_with_every_row_on_one_line(make_app, isolated_home, seeds):
+    """One seed: the table (what each rank measured, then what it cost) and the plot beside it. Several: the
+    table's rows are as wide as the screen allows, and the plot is under it (the view scrolls to it)."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=seeds)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        panel.query_one("#probes-table").focus()
+        await pilot.press("v")
+        await pilot.pause()
+        assert_fits(app, panel)
+        table = panel.query_one("#probes-compare-table", Static)
+        text = "\n".join(rows_of(app, table))
+        for r in panel.ranks:  # each rank's figures on one line
+            loss = f"{r.eval_loss:.4f}" + (f" [{r.eval_loss_interval[0]:.4f}, {r.eval_loss_interval[1]:.4f}]"
+                                           if r.eval_loss_interval else "")
+            acc = f"{r.eval_accuracy:.3f}" + (f" [{r.eval_accuracy_interval[0]:.3f}, "
+                                              f"{r.eval_accuracy_interval[1]:.3f}]" if r.eval_accuracy_interval else "")
+            assert re.search(rf"^ +{r.rank} .*{re.escape(loss)} +{re.escape(acc)}$", text, re.M), (loss, acc, text)
+            assert re.search(rf"^ +{r.rank} +1m15s +10\.0s +{r.rank * 100 if r.rank < 16 else ''}", text, re.M)
+        compare = panel.query_one("#probes-compare")
+        if len(seeds) > 1:
+            assert "mean [95% interval] over seeds" in screen_text(app)  # the note as written, not as markup
+            compare.focus()
+            await pilot.press("end")  # scrolled to the plot under the table
+            await wait_until(pilot, lambda: compare.scroll_offset.y == compare.max_scroll_y > 0)
+            await pilot.pause()
+        plot = panel.query_one("#probes-compare-plot")
+        assert compare.region.contains_region(plot.region)
+        rows = rows_of(app, plot)
+        assert rows[0].strip().startswith("final eval loss by rank")
+        assert re.search(r"o eval loss +rank +x accuracy", rows[-1]), rows[-1]  # both axes' labels
+        assert re.search(r"┤ .* ├0\.\d{3}$", "\n".join(rows), re.M)  # the right axis's figures, whole
+        assert rows[-2].split() == ["4", "8", "16", "32"]
+
+
+async def test_at_120x40_the_tab_stays_as_it_was(make_app, isolated_home):
+    """One seed per rank: a probe table of every row, the loss plot 80 columns wide, the whole comparison table
+    beside its plot."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        plot = panel.query_one("#probes-plot")
+        assert panel.query_one("#probes-table").region.height == 1 + len(RANKS)
+        assert plot.region.width == 80 and plot.region.height >= 22 and rows_of(app, plot)[-1].strip() == "step"
+        panel.query_one("#probes-table").focus()
+        await pilot.press("v")
+        await pilot.pause()
+        assert_fits(app, panel)
+        table = "\n".join(rows_of(app, panel.query_one("#probes-compare-table")))
+        assert re.search(r"rank +eval loss +accuracy +train +load +peak mem", table)  # one table
+        compare_plot = panel.query_one("#probes-compare-plot")
+        assert compare_plot.region.width >= 60 and "accuracy" in rows_of(app, compare_plot)[-1]
+
+
+async def test_at_120x40_several_seeds_no_longer_wrap_the_comparison(make_app, isolated_home):
+    """Three seeds per rank: the whole table is 86 columns, it had 84 and wrapped each rank over two lines. It
+    is what each rank measured, then what it cost, with the plot beside it."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3))
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        panel.query_one("#probes-table").focus()
+        await pilot.press("v")
+        await pilot.pause()
+        assert_fits(app, panel)
+        table = "\n".join(rows_of(app, panel.query_one("#probes-compare-table")))
+        for r in panel.ranks:
+            assert re.search(rf"^ +{r.rank} +3 +{r.eval_loss:.4f} \[.*\] +{r.eval_accuracy:.3f} \[.*\]$", table, re.M)
+            assert re.search(rf"^ +{r.rank} +1m15s +10\.0s +\d+\.\d\d [MG]iB$", table, re.M)
+        assert "mean [95% interval] over seeds" in table
+        compare_plot = panel.query_one("#probes-compare-plot")
+        assert compare_plot.region.x >= 60 and compare_plot.region.width >= 40  # beside the table
+        assert "accuracy" in rows_of(app, compare_plot)[-1]
+
+
+def test_the_comparison_table_is_laid_out_for_the_width_it_has():
+    from lorplan.probe.compare import RankRow
+    from lorplan.tui.panels.probe_plot import COMPARE_PLOT_MIN_WIDTH, compare_layout, text_width
+
+    def rows(seeds):
+        interval = (0.46, 0.52) if seeds > 1 else None
+        return tuple(RankRow(r, None, seeds, (f"r{r}",), 0.5, interval, 0.72, interval and (0.7, 0.74), 75.0, 10.0,
+                             r * 100 * 2**20) for r in RANKS)
+
+    whole, beside = compare_layout(rows(3), 140)
+    assert beside and text_width(whole) > 78 and whole.splitlines()[0].endswith("peak mem")  # one table
+    split, beside = compare_layout(rows(3), 120)  # what was measured, then what it cost: the plot keeps 60
+    assert beside and text_width(split) <= 120 - 2 - COMPARE_PLOT_MIN_WIDTH
+    assert [line.split()[0] for line in split.splitlines() if line.strip().startswith("rank")] == ["rank", "rank"]
+    assert all(figure in split for figure in ("0.5000 [0.4600, 0.5200]", "0.720 [0.700, 0.740]", "3.12 GiB"))
+    under, beside = compare_layout(rows(3), 80)
+    assert not beside and under == split and text_width(under) <= 78
+    one, beside = compare_layout(rows(1), 80)  # one seed: narrow enough for the plot beside it
+    assert beside and text_width(one) <= 80 - 2 - COMPARE_PLOT_MIN_WIDTH and "no interval" in one
