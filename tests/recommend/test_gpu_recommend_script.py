@@ -6,6 +6,7 @@ in one line and exits 0."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -72,9 +73,17 @@ def test_both_ladders_print_measured_memory_beside_the_estimate(tmp_path):
             # the batch that peaks is no wider than the plan's sequence length, so its estimate is no larger
             rows_, width = (int(x) for x in r["shape"].split("x"))
             assert rows_ >= 1 and width >= 1 and est <= plan_est
-        if len(trained) > 1:  # a larger rank trains more parameters: its estimate is larger
-            by_rank = sorted(trained, key=lambda r: int(r["rank"]))
-            assert float(by_rank[0]["est_MiB"]) < float(by_rank[-1]["est_MiB"])
+        # a larger rank trains more parameters: its estimate at the plan's length is larger, by at least its
+        # extra adapter weights (fp32 on CPU) where that shows at the printed 0.1 MiB. est_MiB is priced at each
+        # probe's own peaking batch, and two probes can share a rank at different learning rates (a CI run
+        # compared r4-lr0.00033 with r4-lr0.001, both 80.0), so the check takes one row per rank, at plan_est_MiB
+        by_rank = {int(r["rank"]): float(r["plan_est_MiB"]) for r in trained}
+        demo_part, lm_part = out.split("== causal-LM ladder", 1)
+        section = lm_part if ladder == "causal-lm" else demo_part
+        per_unit = int(re.search(r"holds ([\d,]+)\s+LoRA\s+parameters\s+per\s+rank\s+unit", section)[1].replace(",", ""))
+        for low, high in itertools.pairwise(sorted(by_rank)):
+            extra_mib = (high - low) * per_unit * 4 / 2**20
+            assert by_rank[high] >= by_rank[low] + (extra_mib if extra_mib >= 0.1 else 0) - 0.05, (ladder, by_rank)
         m = re.search(rf"^{ladder} recommendation \(done\): rank (\d+), band (\d+)-(\d+), ", out, re.M)
         assert m, f"{ladder}: no recommendation line"
         rank, low, high = map(int, m.groups())
