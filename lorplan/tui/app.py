@@ -31,7 +31,7 @@ from lorplan.tui.config import (
     load_config,
     save_config,
 )
-from lorplan.tui.messages import DatasetProfiled, ModelLoaded, PlanChanged, SetupInvalid, WorkerFailed
+from lorplan.tui.messages import DatasetProfiled, ModelLoaded, PlanChanged, SetupRejected, WorkerFailed
 from lorplan.tui.panels.setup_panel import SHORTCUTS
 from lorplan.tui.screens.help_screen import HelpScreen
 from lorplan.tui.screens.main_screen import MainScreen
@@ -175,7 +175,7 @@ class LorplanApp(App[int]):
         self._ansi16 = Ansi16()
         self._setup_timer: Timer | None = None  # saves the setup once typing pauses (not per keystroke)
         # the field being typed (one form field changed from one valid plan to the next) and the valid form before
-        # its typing began: a field that goes bad is remembered as it was then (on_setup_invalid)
+        # its typing began: a field that goes bad is remembered as it was then (on_setup_rejected)
         self._last_valid_form = None
         self._editing: str | None = None
         self._before_edit = None
@@ -271,7 +271,7 @@ class LorplanApp(App[int]):
             return
         self._remember_setup(form)
 
-    def on_setup_invalid(self, message: SetupInvalid) -> None:
+    def on_setup_rejected(self, message: SetupRejected) -> None:
         """A field went bad while typed: remember it as it was before the typing began, not the last valid
         prefix the table was priced with ("99999999" left micro_batch = 999999 in the config)."""
         form, before = self.user_config.setup, self._before_edit

@@ -107,7 +107,7 @@ class PlanChanged(Message):
 
 
 @dataclass
-class SetupInvalid(Message):
+class SetupRejected(Message):
     """The setup form has bad fields (`fields`: FormValues names, and others such as gpu_budget): the table on
     screen is the last valid one. The app then remembers those fields as they were before they were typed, not
     the last valid prefix of a number still being typed (99999999 saved 999999 to the config)."""

@@ -28,7 +28,7 @@ from lorplan.tui.messages import (
     PlanChanged,
     RankSelected,
     SetupChanged,
-    SetupInvalid,
+    SetupRejected,
     SpecFailed,
     SpecLoaded,
     WorkerFailed,
@@ -413,7 +413,7 @@ class PlanView(VerticalScroll):
         setup_panel.show_errors({k: v for k, v in errors.items() if k != "gpu_budget"})  # shown by the GPU panel
         self.state.stale, self.state.errors = True, errors
         self._update_summary()
-        self.post_message(SetupInvalid(tuple(errors)))
+        self.post_message(SetupRejected(tuple(errors)))
 
     def bad_fields(self) -> tuple[str, ...]:
         """The fields the form shows as bad (their labels, in the form's order); empty when the table on screen
