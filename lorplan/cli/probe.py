@@ -209,10 +209,6 @@ def run_start(args) -> int:
     return 0
 
 
-def _fmt(v, spec: str = "") -> str:
-    return "-" if v is None else format(v, spec)
-
-
 def _ladder_state(run) -> str | None:
     """For a probe ladder's run (lorplan recommend, the Recommend tab): "done", "running", "cancelled" (the user
     cancelled the run: its driver adds nothing more) or "stopped" (not done and its driver is gone); None for a
@@ -240,85 +236,11 @@ def _ladder_json(state: str | None) -> dict | None:
 
 
 def _status_json(st, ladder: str | None) -> dict:
-    """status/wait --json: the run's status with "state" the word the text prints (_run_state: a cancelled ladder
+    """status/wait --json: the run's status with "state" the word the text prints (probe_table.run_state: a cancelled ladder
     whose probes all finished said "done" beside "ladder": {"state": "cancelled"}) and "ladder"."""
-    return {**st.to_json(), "state": _run_state(st, ladder), "ladder": _ladder_json(ladder)}
+    from lorplan.cli.probe_table import run_state
 
-
-def _ladder_note(run_id: str, state: str | None) -> str | None:
-    """Where a ladder's recommendation is (`state`: the run's _ladder_state): its probes are only what its
-    driver started so far. None for a plain probe run."""
-    if state is None:
-        return None
-    if state in ("done", "cancelled"):
-        text = (f"run {run_id} is a probe ladder ({state}): `lorplan recommend --run {run_id}` prints its "
-                "recommendation")
-    else:
-        stopped = " (it has stopped: re-attaching starts it again)" if state == "stopped" else ""
-        text = (f"run {run_id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
-                f"`lorplan recommend --run {run_id} --wait` waits for its recommendation")
-    return f"note: {text}"  # one line, as the other notes: a command cut in two is not one to copy
-
-
-def _run_state(st, ladder: str | None) -> str:
-    """The run's state word as list and status show it: a ladder's own (_ladder_state), else the run's
-    (RunStatus.state: running, done or cancelled)."""
-    return ladder if ladder is not None else st.state
-
-
-def _print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
-    """The run's state, its probes, its ranks compared, its notes, and the ladder note when `ladder` (its
-    _ladder_state) says it is a ladder's run."""
-    from lorplan.core.units import format_bytes
-
-    scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
-    print(f"run {st.run}  {_run_state(st, ladder)}  scheduler {scheduler}  "
-          f"model {st.to_json()['model']}")
-    w = max([10, *(len(p.id) for p in st.probes)])  # the id column fits the longest id (r4-lr0.00033-s2)
-    print(f"{'probe':<{w}} {'state':<10} {'step':>9} {'loss':>8} {'eval':>8} {'acc':>6} {'tok/s':>8} "
-          f"{'load s':>7} {'train s':>8} {'peak mem':>11}")
-    for p in st.probes:
-        mem = format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-"
-        print(f"{p.id:<{w}} {p.state:<10} {f'{p.step}/{p.steps}':>9} {_fmt(p.loss, '.4f'):>8} "
-              f"{_fmt(p.eval_loss, '.4f'):>8} {_fmt(p.eval_accuracy, '.3f'):>6} {_fmt(p.tokens_per_second, '.0f'):>8} "
-              f"{_fmt(p.load_seconds, '.1f'):>7} {_fmt(p.train_seconds, '.1f'):>8} {mem:>11}")
-        if p.message and p.state != "finished":
-            print(f"{'':<{w}} {p.message}")
-    _print_ranks(st)
-    for note, ids in st.notes():
-        print(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""))
-    note = _ladder_note(st.run, ladder)
-    if note is not None:
-        print(note)
-    for p in st.probes:
-        for w in p.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-
-
-def _print_ranks(st) -> None:
-    """The finished ranks side by side (lorplan.probe.compare): eval loss and accuracy (mean [95% interval]
-    over seeds when several ran, clipped to what the value can take), training and loading time, peak memory."""
-    from lorplan.core.units import format_bytes
-    from lorplan.probe.compare import compare_ranks, interval_text, rank_text
-
-    rows = compare_ranks(st.probes)
-    if not rows:
-        return
-    several_lrs = len({r.lr for r in rows}) > 1
-    seeds = max(r.seeds for r in rows) > 1
-    print()
-    print("by rank" + (" (mean [95% interval] over seeds)" if seeds else "") + ":")
-    cells = [["rank"] + (["lr"] if several_lrs else []) + (["seeds"] if seeds else [])
-             + ["eval loss", "accuracy", "train s", "load s", "peak mem"]]
-    for r in rows:
-        cells.append([rank_text(r.rank)] + ([_fmt(r.lr, "g")] if several_lrs else []) + ([str(r.seeds)] if seeds else [])
-                     + [interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
-                        interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
-                        _fmt(r.train_seconds, ".1f"), _fmt(r.load_seconds, ".1f"),
-                        format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    for row in cells:
-        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+    return {**st.to_json(), "state": run_state(st, ladder), "ladder": _ladder_json(ladder)}
 
 
 def run_status(args) -> int:
@@ -336,7 +258,9 @@ def run_status(args) -> int:
     if args.json:
         print_json({**_status_json(st, ladder), **({"scheduler": "restarted"} if restarted else {})})
     else:
-        _print_table(st, restarted, ladder)
+        from lorplan.cli.probe_table import print_table
+
+        print_table(st, restarted, ladder)
     return 0
 
 
@@ -379,7 +303,9 @@ def run_wait(args) -> int:
     if args.json:
         print_json(_status_json(st, ladder))
     else:
-        _print_table(st, ladder=ladder)
+        from lorplan.cli.probe_table import print_table
+
+        print_table(st, ladder=ladder)
     return 0 if ok else 1
 
 
@@ -409,12 +335,18 @@ def run_list(args) -> int:
     if not rows:
         print(f"no probe runs yet in {runs_dir()} (start one: lorplan probe start)")
         return 0
+    from lorplan.core.columns import fit_line
+    from lorplan.core.units import terminal_limit
+
+    limit = terminal_limit()
     for r in rows:
         counts = ", ".join(f"{n} {s}" for s, n in r["counts"].items())
         ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
         state, what = r["state"], "ranks" if ladder is None else "ladder, ranks"
-        print(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {r['model']}")
+        # on a terminal narrower than the line (119 columns with a long model id), broken at its width
+        for line in fit_line(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {r['model']}", limit):
+            print(line)
     return 0
 
 
