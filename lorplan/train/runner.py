@@ -84,6 +84,25 @@ def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: 
     return 0
 
 
+def trim_log(path: Path, start: int) -> None:
+    """Keep only the log lines of steps up to `start`, the step this run continues from (0: none), so that the
+    log holds each step once: a resumed run logs again the steps after its checkpoint that a killed run had
+    logged, and a run started over replaces the lines of one killed before its first checkpoint. Atomic."""
+    if not path.exists():
+        return
+    from lorplan.core.atomic import replace_text
+
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+        try:
+            step = json.loads(line).get("step")
+        except (ValueError, AttributeError):
+            continue  # a line cut by a kill
+        if isinstance(step, int) and step <= start:
+            kept.append(line if line.endswith("\n") else line + "\n")
+    replace_text(path, "".join(kept))
+
+
 def progress_line(s: StepStats, total: int, seconds: float) -> str:
     """The plain progress line printed instead of the bar when stderr is not a terminal."""
     return (f"training: step {s.step}/{total}, loss {s.loss:.4f}, lr {s.lr:.2e}, epoch {s.epoch}, "
@@ -229,6 +248,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
     start = _resume(engine, latest, out, resume, engine.accelerator.is_main_process)
+    if engine.accelerator.is_main_process:
+        trim_log(out / "log.jsonl", start)
     loop = _Loop(engine, out, start, progress)
     with loop.stop:
         last = run_steps(engine, start=start, on_step=loop.on_step, on_eval=loop.on_eval,

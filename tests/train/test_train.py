@@ -358,3 +358,29 @@ def test_resume_with_another_length_is_refused_and_says_the_runs_length(tmp_path
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == ["checkpoint-3"]  # nothing written
     assert main(["train", str(plan_path), "--no-progress", "--resume", "--output", out, "--max-steps", "6"]) == 0
     assert json.loads((tmp_path / "b" / "result.json").read_text())["resumed_from"] == 3
+
+
+def test_the_log_holds_each_step_once_after_a_resume_or_a_restart(tmp_path, tiny_llama):
+    """log.jsonl was appended to: a run resumed from checkpoint-3 after a kill at step 6 logged steps 4-6 twice,
+    and a run started over in a folder whose run was killed before its first checkpoint kept that run's lines,
+    from another schedule, in front of its own."""
+    import shutil
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    plan = read_plan(plan_path)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    killed = (tmp_path / "a" / "log.jsonl").read_text()
+    assert [json.loads(x)["step"] for x in killed.splitlines()] == [1, 2, 3, 4, 5, 6]
+    (tmp_path / "b").mkdir()  # killed after step 6, before its adapter was saved: checkpoint-3 is the newest
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    (tmp_path / "b" / "log.jsonl").write_text(killed)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "b"), resume=True, progress=False)
+    log = [json.loads(x) for x in (tmp_path / "b" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
+    (tmp_path / "c").mkdir()  # killed before its first checkpoint
+    (tmp_path / "c" / "log.jsonl").write_text(json.dumps({"step": 1, "loss": 9.0, "lr": 1.0}) + "\n")
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "c"), progress=False)
+    log = [json.loads(x) for x in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and log[0]["loss"] != 9.0
