@@ -71,6 +71,60 @@ def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> Non
                        f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
 
 
+# peft's LoraConfig field -> the plan's key, for a checkpoint saved under another [lora] than the plan's now
+_ADAPTER_KEYS = {"base_model_name_or_path": "model", "r": "lora.r", "lora_alpha": "lora.alpha",
+                 "target_modules": "lora.target_modules (the modules adapted)",
+                 "layers_to_transform": "lora.layers_to_transform", "rank_pattern": "lora.rank_pattern",
+                 "alpha_pattern": "lora.alpha_pattern", "use_rslora": "lora.use_rslora", "use_dora": "lora.use_dora"}
+
+
+def _adapter_value(field: str, value):
+    if field == "target_modules" and value is not None and not isinstance(value, str):
+        return sorted(value)
+    if field in ("rank_pattern", "alpha_pattern"):
+        return dict(value or {})
+    if field == "layers_to_transform" and isinstance(value, int):
+        return [value]
+    return value
+
+
+def check_resumed_adapter(latest: tuple[int, Path], engine: Engine, out: Path, plan_path: str | None) -> None:
+    """BadInput when the checkpoint's adapter is not the one this plan builds (its [lora] or model edited since the
+    run was stopped): another rank's or module's weights do not load (a traceback of size mismatches), and
+    another alpha would continue the run at another scale. Compared field by field with the checkpoint's
+    adapter_config.json, then tensor by tensor. Before anything is written; sharded checkpoints (FSDP, ZeRO)
+    keep no adapter folder and are not compared."""
+    step, folder = latest
+    config = folder / "adapter" / "adapter_config.json"
+    if not config.is_file():
+        return
+    saved = json.loads(config.read_text())
+    model = engine.accelerator.unwrap_model(engine.model)
+    live = model.peft_config["default"]
+    problem = None
+    for field, key in _ADAPTER_KEYS.items():
+        there, here = _adapter_value(field, saved.get(field)), _adapter_value(field, getattr(live, field, None))
+        if there != here:
+            problem = f"{key} is {there} there and {here} here"
+            break
+    if problem is None:
+        from peft import get_peft_model_state_dict
+        from safetensors import safe_open
+
+        want = {k: tuple(v.shape) for k, v in get_peft_model_state_dict(model).items()}
+        with safe_open(str(folder / "adapter" / "adapter_model.safetensors"), framework="pt") as fh:
+            have = {k: tuple(fh.get_slice(k).get_shape()) for k in fh.keys()}  # noqa: SIM118 (not a dict)
+        for name in sorted(set(want) | set(have)):
+            if want.get(name) != have.get(name):
+                problem = f"{name} is {have.get(name, 'absent')} there and {want.get(name, 'absent')} here"
+                break
+    if problem is not None:
+        plan = f"{plan_path}'s" if plan_path else "the plan's"
+        raise BadInput(f"--resume: checkpoint-{step} in {out} was saved with another adapter than {plan} "
+                       f"({problem}): the plan was edited since that run; restore it to continue the run, or "
+                       "give --output to start elsewhere")
+
+
 def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: bool, main: bool) -> int:
     if latest is not None:
         state = ckpt.load_checkpoint(latest[1], engine.model, engine.optimizer, engine.scheduler,
@@ -248,6 +302,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
                           load_bar=progress and sys.stderr.isatty())
     if latest is not None:
         check_resumed_length(latest, engine.total_steps, out)
+        check_resumed_adapter(latest, engine, out, plan_path)
     if engine.accelerator.is_main_process:
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
         # the CPU changes (flushed, so they come before the progress bar on stderr)

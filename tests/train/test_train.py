@@ -414,3 +414,31 @@ def test_a_classifiers_adapter_loads_with_the_head_its_folder_describes(tmp_path
     assert model.config.id2label[0] == "eggs"
     with torch.no_grad():
         assert model(input_ids=torch.tensor([[101, 102]])).logits.shape == (1, 3)
+
+
+@pytest.mark.parametrize("edit, said", [
+    ({"r": 4}, "lora.r is 8 there and 4 here"),
+    ({"alpha": 64}, "lora.alpha is 16 there and 64 here"),
+])
+def test_resume_under_an_edited_adapter_is_refused_in_one_line(tmp_path, tiny_llama, capsys, edit, said):
+    """A plan edited to another rank since its run was killed: `--resume` ended in a traceback of size mismatches
+    (exit 1); another alpha continued silently at another scale than the steps before."""
+    import shutil
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    plan = read_plan(plan_path)
+    assert (plan.lora.r, plan.lora.alpha) == (8, 16)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    edited = write_plan(replace(plan, lora=replace(plan.lora, **edit), estimate=None), tmp_path / "edited.toml")
+    capsys.readouterr()
+    out = tmp_path / "b"
+    assert main(["train", str(edited), "--no-progress", "--resume", "--output", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"lorplan train: error: --resume: checkpoint-3 in {out} was saved with another adapter than "
+                   f"{edited}'s ({said}): the plan was edited since that run; restore it to continue the run, or "
+                   "give --output to start elsewhere")
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-3"]
