@@ -287,7 +287,9 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
                          round(loop.train_seconds, 3),
                          {str(i): v for i, v in engine.classes.items()} if engine.classification else None)
     if loop.main:
-        (out / "result.json").write_text(json.dumps(asdict(result), indent=2))
+        from lorplan.core.atomic import replace_text
+
+        replace_text(out / "result.json", json.dumps(asdict(result), indent=2))  # whole or absent, read by scripts
         _report(result, plan)
     return result
 
