@@ -27,3 +27,6 @@ MAX_GPU_MEMORY_BYTES = 64 * 1024**4
 # (core.memory.types.DEFAULT_CUDA_CONTEXT_BYTES); 64 GiB leaves room for any driver, while 1e300 read as a size
 # priced a 301-digit context. 0 is a context: a setup priced without it (as torch.cuda.max_memory_allocated counts).
 MAX_CUDA_CONTEXT_BYTES = 64 * 1024**3
+# A training seed (a plan's training.seed): transformers.set_seed seeds numpy, whose legacy seeding takes 32 bits;
+# 2**32 ended `lorplan train` in a traceback after the model had loaded.
+MAX_SEED = 2**32 - 1

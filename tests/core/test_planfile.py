@@ -200,6 +200,8 @@ def edit(old: str, new: str) -> str:
         ('gpus = 1\nsharding = "none"', 'gpus = 70000\nsharding = "ddp"',
          "p.toml: hardware.gpus: must be at most 65,536 (got 70000)"),
         ('seq_len = 2048', 'seq_len = -5', "p.toml: training.seq_len: must be at least 1"),
+        # numpy's seeding (transformers.set_seed) takes 32 bits: lorplan train ended in a traceback
+        ('seed = 42', 'seed = 4294967296', "p.toml: training.seed: must be at most 4,294,967,295 (got 4294967296)"),
         ('warmup_ratio = 0.03', 'warmup_ratio = 1.5', "p.toml: training.warmup_ratio: must be in [0, 1)"),
         ('eval_split = 0.0', 'eval_split = 1.0', "p.toml: data.eval_split: must be in [0, 1)"),
         ('train_on = "completion"', 'train_on = "prompts"', "p.toml: data.train_on: must be one of completion, all"),

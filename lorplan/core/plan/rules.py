@@ -11,7 +11,14 @@ from collections.abc import Callable
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_NUM_LABELS, MAX_SEQ_LEN
+from lorplan.core.limits import (
+    MAX_CUDA_CONTEXT_BYTES,
+    MAX_GPUS,
+    MAX_MICRO_BATCH,
+    MAX_NUM_LABELS,
+    MAX_SEED,
+    MAX_SEQ_LEN,
+)
 from lorplan.core.plan import schema as ps
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
@@ -250,6 +257,7 @@ CHECKS: tuple[Check, ...] = (
                                 ("hardware", "gpus", MAX_GPUS))),
     _rule("training", "epochs", _not_positive, "must be positive (got {v})"),
     _rule("training", "seed", _negative, "must be ≥ 0"),
+    _rule("training", "seed", lambda v: v > MAX_SEED, f"must be at most {MAX_SEED:,} (got {{v}})"),
     _rule("training", "weight_decay", _negative, "must be ≥ 0"),
     _rule("training", "output_dir", _blank, "must not be empty"),
     _epochs_or_steps,
