@@ -24,7 +24,8 @@ def register(subparsers) -> None:
     p.add_argument("plan", metavar="PLAN.toml")
     p.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
     p.add_argument("--max-steps", type=positive_int("--max-steps"), metavar="N",
-                   help="stop after N optimizer steps (overrides the plan)")
+                   help="a run of N optimizer steps in place of the plan's length (the learning-rate "
+                   "schedule spans them)")
     p.add_argument("--output", metavar="DIR", type=nonempty_path("--output"),
                    help="output folder (default: training.output_dir of the plan)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
