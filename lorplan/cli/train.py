@@ -66,10 +66,14 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
 
     where = plan.model.path if plan.model.path is not None else plan.model.id
     model = str(resolve_path(where, plan_path)) if plan.model.path is not None else where
+    if plan.model.path is not None and not Path(model).expanduser().exists():  # not read as a hub id either
+        raise BadInput(f"{plan_path}: model.path {plan.model.path}: no such file or folder (looked in the working "
+                       "folder and beside the plan)")
     try:
         model_folder(model)
-    except BadInput as exc:
-        raise BadInput(f"{plan_path}: {exc}") from None
+    except BadInput as exc:  # named by the plan's key, as every other problem of the plan is
+        key = "model.path" if plan.model.path is not None else "model.id"
+        raise BadInput(f"{plan_path}: {key}: {exc}") from None
     # a hand-edited seq_len beyond the model's context, or LoRA settings that match nothing (a rank_pattern key
     # peft would ignore): refused as `lorplan plan` refuses them (config.json only)
     spec = load_spec(model, trust_remote_code=plan.model.trust_remote_code)

@@ -43,8 +43,8 @@ def test_a_model_not_on_disk_is_one_line_at_once_and_nothing_is_created(tmp_path
     before = sorted(p.name for p in tmp_path.iterdir())
     got, err = _train_in_child(plan, tmp_path)
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert err.strip() == (f"lorplan train: error: {plan}: model openai-community/gpt2 is not on disk: lorplan knows its "
-                           "shape from the catalog but has no weights; download it with `hf download "
+    assert err.strip() == (f"lorplan train: error: {plan}: model.id: model openai-community/gpt2 is not on disk: lorplan "
+                           "knows its shape from the catalog but has no weights; download it with `hf download "
                            "openai-community/gpt2` or give a local folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no outputs/ folder, no cache
 
@@ -299,3 +299,21 @@ def test_a_classifiers_data_without_any_label_is_refused_before_torch(tmp_path):
     assert err.strip() == (f"lorplan train: error: {plan}: data.path {data}: model.task is sequence-classification, "
                            "which needs rows with a 'label'; these text rows have none")
     assert not (tmp_path / "outputs").exists()
+
+
+def test_a_model_path_that_does_not_exist_names_the_plans_key(tmp_path, capsys):
+    """The plan's key was not named, and a relative model.path that is nowhere was read as a hub id: 'p.toml:
+    unknown model 'gone/model': not in the catalog (see `lorplan models`), not a folder, ...'."""
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i}", "label": i % 2}) + "\n" for i in range(30)))
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    text = plan.read_text().replace('id = "sentence-transformers/all-MiniLM-L6-v2"', 'path = "gone/model"')
+    plan.write_text(text)
+    capsys.readouterr()
+    assert main(["train", str(plan), "--output", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip() == (f"lorplan train: error: {plan}: model.path gone/model: no such file or "
+                                               "folder (looked in the working folder and beside the plan)")
+    plan.write_text(text.replace('path = "gone/model"', 'id = "nobody/nothing"'))
+    assert main(["train", str(plan), "--output", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.startswith(f"lorplan train: error: {plan}: model.id: unknown model 'nobody/nothing'")
+    assert not (tmp_path / "out").exists()
