@@ -107,9 +107,9 @@ def schedule(run: RunDir) -> None:
             busy: set[int] = set()
             running = 0
             for p in plan.probes:
-                # a probe holds its slot until its process exits, which can be seconds after its result is
-                # written (torch's teardown): counted busy until then, or its slot would look taken by
-                # another run (waiting.json) while the run waits for its own ended probe
+                # a probe holds its slot until its process exits, a moment after its result is written
+                # (lorplan.probe.worker.exit_promptly): counted busy until then, or its slot would look taken
+                # by another run (waiting.json) while the run waits for its own ended probe
                 proc = read_json(run.proc_path(p.id))
                 if proc is not None and backend.probe_alive(run, p.id):
                     busy.add(int(proc.get("slot", -1)))
