@@ -71,8 +71,9 @@ def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> Non
                        f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
 
 
-# peft's LoraConfig field -> the plan's key, for a checkpoint saved under another [lora] than the plan's now
-_ADAPTER_KEYS = {"base_model_name_or_path": "model", "r": "lora.r", "lora_alpha": "lora.alpha",
+# peft's LoraConfig field -> the plan's key, for a checkpoint saved under another [lora] than the plan's now. Not
+# the model's folder: the same weights moved elsewhere are the same base; another model's tensors do not fit.
+_ADAPTER_KEYS = {"r": "lora.r", "lora_alpha": "lora.alpha",
                  "target_modules": "lora.target_modules (the modules adapted)",
                  "layers_to_transform": "lora.layers_to_transform", "rank_pattern": "lora.rank_pattern",
                  "alpha_pattern": "lora.alpha_pattern", "use_rslora": "lora.use_rslora", "use_dora": "lora.use_dora"}

@@ -442,3 +442,22 @@ def test_resume_under_an_edited_adapter_is_refused_in_one_line(tmp_path, tiny_ll
                    f"{edited}'s ({said}): the plan was edited since that run; restore it to continue the run, or "
                    "give --output to start elsewhere")
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-3"]
+
+
+def test_resume_after_the_model_folder_moved_continues(tmp_path, tiny_llama, capsys):
+    """The same weights in another folder (a venv rebuilt, a model copied to a faster disk) are the same adapter's
+    base: --resume continues, where a different model's tensors would not fit and are refused."""
+    import shutil
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    plan = read_plan(plan_path)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    (tmp_path / "b").mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", tmp_path / "b" / "checkpoint-3")
+    moved = shutil.copytree(tiny_llama, tmp_path / "moved" / "tiny-llama")
+    plan = replace(plan, model=replace(plan.model, path=str(moved)))
+    result = run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "b"), resume=True,
+                          progress=False)
+    assert result.resumed_from == 3 and result.steps == 6
