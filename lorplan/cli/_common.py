@@ -12,14 +12,16 @@ from pathlib import Path
 from lorplan.core.errors import BadInput
 
 
-def parse_int(flag: str, text: str, minimum: int = 1) -> int:
-    """An integer of at least `minimum`, or BadInput naming the flag."""
+def parse_int(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
+    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag."""
     try:
         value = int(str(text).strip())
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not an integer") from None
     if value < minimum:
         raise BadInput(f"{flag}: {value} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise BadInput(f"{flag}: {value} must be at most {maximum:,}")
     return value
 
 
@@ -204,10 +206,18 @@ def int_list(flag: str):
     return _argparse_type(lambda text: parse_ranks(flag, text))
 
 
-def positive_int(flag: str, minimum: int = 1):
-    """argparse type for an integer of at least `minimum` (1 unless the flag's least value is higher), or a
-    one-line error naming the flag."""
-    return _argparse_type(lambda text: parse_int(flag, text, minimum))
+def positive_int(flag: str, minimum: int = 1, maximum: int | None = None):
+    """argparse type for an integer from `minimum` (1 unless the flag's least value is higher) to `maximum`
+    (none if None), or a one-line error naming the flag."""
+    return _argparse_type(lambda text: parse_int(flag, text, minimum, maximum))
+
+
+def seed(flag: str):
+    """argparse type for a training seed: 0 to lorplan.core.limits.MAX_SEED (2^32 - 1), the range numpy's seed
+    takes (transformers.set_seed seeds numpy: 2^32 ended a probe in its traceback, in the background)."""
+    from lorplan.core.limits import MAX_SEED
+
+    return positive_int(flag, 0, MAX_SEED)
 
 
 def count(flag: str, minimum: int = 1):

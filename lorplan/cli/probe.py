@@ -20,10 +20,12 @@ from lorplan.cli._common import (
     positive_float,
     positive_int,
     print_json,
+    seed,
     split_list,
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
+from lorplan.core.limits import MAX_SEED
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
@@ -40,7 +42,7 @@ def _seed_list(text: str) -> tuple[int, ...]:
     """--seeds 0,1,2: integers of at least 0 (a plan's training.seed is: the probe would fail in the background),
     no empty item (split_list)."""
     try:
-        return tuple(parse_int("--seeds", part, 0) for part in split_list("--seeds", text, "seed", "seeds as 0,1,2"))
+        return tuple(parse_int("--seeds", part, 0, MAX_SEED) for part in split_list("--seeds", text, "seed", "seeds as 0,1,2"))
     except BadInput as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -90,7 +92,7 @@ def register(subparsers) -> None:
     s.add_argument("--eval-every", type=positive_int("--eval-every"), metavar="N", help="steps between evals (20; the demo: 10)")
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"), metavar="N",
                    help="held-out examples, at most (200; the demo: 100)")
-    s.add_argument("--seed", type=positive_int("--seed", 0), default=0, metavar="N",
+    s.add_argument("--seed", type=seed("--seed"), default=0, metavar="N",
                    help="the run's seed: the data sample, the held-out split, and training unless --seeds "
                    "gives each probe its own (default 0)")
     s.add_argument("--seeds", type=_seed_list, default=(), metavar="0,1,2",

@@ -90,6 +90,9 @@ def test_probe_wait_refuses_a_timeout_that_is_no_wait(value, message, capsys, st
     (["probe", "start", "--seed", "-1"], "--seed: -1 must be at least 0"),  # a plan's training.seed is ≥ 0
     (["probe", "start", "--seeds", "0,-1"], "--seeds: -1 must be at least 0"),
     (["probe", "start", "--seed", "x"], "--seed: 'x' is not an integer"),
+    # numpy's seed range (transformers.set_seed seeds numpy): 2**32 failed inside the probe, in the background
+    (["probe", "start", "--seed", str(2**32)], "--seed: 4294967296 must be at most 4,294,967,295"),
+    (["probe", "start", "--seeds", f"0,{2**32}"], "--seeds: 4294967296 must be at most 4,294,967,295"),
     (["probe", "cancel", "RUN", "--rank", "x"], "--rank: 'x' is not an integer"),
 ])
 def test_probe_seeds_and_ranks_are_refused_naming_the_flag(argv, message, capsys, state_home):
