@@ -528,7 +528,8 @@ def test_the_headline_says_when_the_knees_noise_moved_the_rank():
 LADDER_GARBAGE = (
     ("#rec-budget", "abc", "Ladder budget: 'abc' is not a number of minutes"),
     ("#rec-budget", "-1", "Ladder budget: '-1' must be a positive number of minutes"),
-    ("#rec-budget", "nan", "Ladder budget: 'nan' must be a positive number of minutes"),
+    ("#rec-budget", "nan", "Ladder budget: 'nan' is not a finite number of minutes"),
+    ("#rec-budget", "inf", "Ladder budget: 'inf' is not a finite number of minutes"),
     ("#rec-seeds", "0", "Seeds per probe: 0 is too small (at least 1)"),
     ("#rec-seeds", "9", f"Seeds per probe: 9 is too large (at most {recommend_bridge.MAX_SEEDS})"),
     ("#rec-seeds", "x", "Seeds per probe: 'x' is not a number"),

@@ -6,6 +6,7 @@ is wrong and shows these messages next to the fields.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -61,7 +62,9 @@ def parse_positive_float(text: str, label: str, unit: str = "") -> float:
         value = float(raw)
     except ValueError:
         raise BadInput(f"{label}: {text.strip()!r} is not a number{of}") from None
-    if not 0 < value < float("inf"):
+    if math.isnan(value) or math.isinf(value):  # as the CLI says it: "'nan' must be a positive number" read oddly
+        raise BadInput(f"{label}: {text.strip()!r} is not a finite number{of}")
+    if value <= 0:
         raise BadInput(f"{label}: {text.strip()!r} must be a positive number{of}")
     return value
 
