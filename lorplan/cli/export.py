@@ -89,6 +89,24 @@ def plan_classes(plan, plan_path: str) -> tuple[dict | None, str | None]:
     return read_classes(plan, resolve_path(plan.data.path, plan_path))
 
 
+def plan_paths_found(plan, plan_path: str) -> dict[str, str | None]:
+    """model.path (when the model is one) and data.path -> the absolute path lorplan reads for it (from the
+    working folder, else beside the plan: lorplan.train.paths.resolve_path, as `lorplan train` reads them), or
+    None when neither has it. Absolute without resolving links: the name the user gave a linked file stays."""
+    import os
+
+    from lorplan.train.paths import resolve_path
+
+    typed = {"data.path": plan.data.path}
+    if plan.model.path is not None:
+        typed["model.path"] = plan.model.path
+    found: dict[str, str | None] = {}
+    for key, path in typed.items():
+        where = resolve_path(path, plan_path)
+        found[key] = os.path.abspath(where) if where.exists() else None
+    return found
+
+
 def run(args: argparse.Namespace) -> int:
     from lorplan.core.export import default_output, export_plan, output_paths, write_export
     from lorplan.core.plan import read_plan
@@ -97,12 +115,15 @@ def run(args: argparse.Namespace) -> int:
     plan = read_plan(args.plan)
     check_context(plan, args.plan)
     classes, problem = plan_classes(plan, args.plan) if args.to == "peft" else (None, None)
-    result = export_plan(plan, args.to, classes=classes, classes_problem=problem)
+    result = export_plan(plan, args.to, classes=classes, classes_problem=problem,
+                         found=plan_paths_found(plan, args.plan))
     out = args.output or default_output(args.plan, args.to)
     if args.output:
         _check_folder(args.output)
     _check_sources(output_paths(result, out), out, plan, args.plan)
     written = write_export(result, out, force=args.force)
+    for n in result.notes:
+        print(f"note: {n}", file=sys.stderr)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
     for path in written:

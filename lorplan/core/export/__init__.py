@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
@@ -29,15 +29,20 @@ class ExportResult:
     files: Mapping[str, str]
     warnings: tuple[str, ...] = ()
     folder: bool = False  # True when the output path names a folder (peft)
+    notes: tuple[str, ...] = ()  # what the export did that is no problem (a plan path written absolute)
 
 
-def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None
-                ) -> ExportResult:
+def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
+                found: Mapping[str, str | None] | None = None) -> ExportResult:
     """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate").
     BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl, LLaMA-Factory).
 
     classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
-    names the head's outputs in the peft export; classes_problem says why they are unknown (a warning)."""
+    names the head's outputs in the peft export; classes_problem says why they are unknown (a warning).
+
+    found ("model.path" / "data.path" -> the absolute path lorplan reads, None when it finds nothing): the plan's
+    paths are written as the tool will find them (lorplan.core.export.paths), with notes; None writes them as the
+    plan has them."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     from lorplan.core.export.common import classifier_refusal
@@ -45,13 +50,26 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     refusal = classifier_refusal(plan, fmt)
     if refusal is not None:
         raise BadInput(f"--to {fmt}: {refusal}")
+    notes: list[str] = []
+    path_warnings: list[str] = []
+    if found is not None:
+        from lorplan.core.export.paths import export_paths
+
+        plan, notes, path_warnings = export_paths(plan, fmt, found)
     if fmt == ExportFormat.PEFT:
         from lorplan.core.export.peft import export_peft
 
-        return export_peft(plan, classes, classes_problem)
-    # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
-    module = importlib.import_module(f"lorplan.core.export.{fmt}")
-    return getattr(module, f"export_{fmt}")(plan)
+        result = export_peft(plan, classes, classes_problem)
+    else:
+        # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
+        module = importlib.import_module(f"lorplan.core.export.{fmt}")
+        result = getattr(module, f"export_{fmt}")(plan)
+    if not notes and not path_warnings:
+        return result
+    from lorplan.core.export.paths import with_path_lines
+
+    return replace(result, files=with_path_lines(result.files, result.folder, notes, path_warnings),
+                   warnings=(*path_warnings, *result.warnings), notes=tuple(notes))
 
 
 def output_name(fmt: str) -> str:

@@ -108,14 +108,16 @@ def _data(plan, warnings: list[str]) -> dict[str, Any]:
     d, t = plan.data, plan.training
     data_path = Path(d.path)
     schema = d.schema if d.schema != DataSchema.AUTO else DataSchema.TEXT
+    dataset_dir = str(data_path.parent) if str(data_path.parent) else "."
     entry = {"file_name": data_path.name, **copy.deepcopy(_COLUMNS[schema])}
-    warnings.append("register the data in dataset_dir/dataset_info.json as " + json.dumps({"lorplan_train": entry}))
+    warnings.append(f"register the data in {dataset_dir}/dataset_info.json as "
+                    + json.dumps({"lorplan_train": entry}))
     if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
         warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry")
     warnings.append("template: set your model's chat template (llama3, qwen, mistral, ...) instead of default")
     return {
         "dataset": "lorplan_train",
-        "dataset_dir": str(data_path.parent) if str(data_path.parent) else ".",
+        "dataset_dir": dataset_dir,
         "template": "default",
         # LLaMA-Factory's DataArguments.__post_init__ takes one token off cutoff_len when packing
         "cutoff_len": t.seq_len + 1 if t.packing else t.seq_len,

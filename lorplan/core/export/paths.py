@@ -1,0 +1,77 @@
+"""The plan's local paths as an export writes them: where the exported tool will find them.
+
+lorplan reads a relative model.path or data.path from the working folder, else from the plan's folder
+(lorplan.train.paths.resolve_path). The tools read one from the folder they run in: axolotl `datasets[].path`
+and `base_model` (axolotl utils/data: `Path(dataset_config.path)`), LLaMA-Factory `dataset_dir` and
+`model_name_or_path` (dataset_dir "data" is the working folder's data/), peft `base_model_name_or_path`
+(from_pretrained). None reads a path from its config file's folder, so an export writes the path lorplan reads,
+absolute. A hub id (model.id) is no path and is written as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+from lorplan.core.vocab import ExportFormat
+
+MODEL_PATH, DATA_PATH = "model.path", "data.path"
+
+# The plan paths each format writes (accelerate's config names no file of the plan)
+WRITTEN_PATHS: dict[ExportFormat, tuple[str, ...]] = {
+    ExportFormat.PEFT: (MODEL_PATH,),
+    ExportFormat.AXOLOTL: (MODEL_PATH, DATA_PATH),
+    ExportFormat.LLAMAFACTORY: (MODEL_PATH, DATA_PATH),
+    ExportFormat.ACCELERATE: (),
+}
+TOOL = {ExportFormat.PEFT: "peft", ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory"}
+
+
+def typed_path(plan, key: str) -> str | None:
+    """The plan's model.path or data.path as the plan has it (None: the model is a hub id)."""
+    return plan.model.path if key == MODEL_PATH else plan.data.path
+
+
+def export_paths(plan, fmt: str, found: Mapping[str, str | None]) -> tuple[object, list[str], list[str]]:
+    """(plan with the paths `fmt` writes made absolute, notes, warnings).
+
+    found: "model.path" / "data.path" -> the absolute path lorplan reads for it, or None when lorplan finds
+    nothing there; a key left out is not touched. A path found elsewhere than typed is written as found, with a
+    note; one not found is written as typed, with a one-line warning (the export stays usable: the user may
+    create the file, or run the tool where it is)."""
+    notes: list[str] = []
+    warnings: list[str] = []
+    tool = TOOL.get(ExportFormat(fmt), fmt)
+    for key in WRITTEN_PATHS[ExportFormat(fmt)]:
+        typed = typed_path(plan, key)
+        if typed is None or key not in found:
+            continue
+        where = found[key]
+        if where is None:
+            beside = "" if Path(typed).expanduser().is_absolute() else " in the working folder nor beside the plan"
+            warnings.append(f"{key} {typed}: not found{beside}; written as typed, so {tool} looks for it from the "
+                            "folder it runs in")
+        elif where != typed:
+            notes.append(f"{key} {typed} is written as {where}, the one lorplan reads ({tool} reads a relative "
+                         "path from the folder it runs in, not from the plan's)")
+            plan = (replace(plan, model=replace(plan.model, path=where)) if key == MODEL_PATH
+                    else replace(plan, data=replace(plan.data, path=where)))
+    return plan, notes, warnings
+
+
+def with_path_lines(files: Mapping[str, str], folder: bool, notes: list[str], warnings: list[str]) -> dict[str, str]:
+    """The export's files with the path notes and warnings written in: a YAML file's comment lines under its
+    header line, peft's LORPLAN_WARNINGS.txt (JSON holds no comment) before the warnings already there."""
+    files = dict(files)
+    if not notes and not warnings:
+        return files
+    lines = [f"NOTE: {n}" for n in notes] + [f"WARNING: {w}" for w in warnings]
+    if folder:
+        name = "LORPLAN_WARNINGS.txt"
+        files[name] = "".join(f"{line}\n" for line in lines) + files.get(name, "")
+        return files
+    ((name, text),) = files.items()
+    header, _, rest = text.partition("\n")
+    files[name] = header + "\n" + "".join(f"# lorplan: {line}\n" for line in lines) + rest
+    return files
