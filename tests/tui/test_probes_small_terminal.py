@@ -202,3 +202,95 @@ def test_the_comparison_table_is_laid_out_for_the_width_it_has():
     assert not beside and under == split and text_width(under) <= 78
     one, beside = compare_layout(rows(1), 80)  # one seed: narrow enough for the plot beside it
     assert beside and text_width(one) <= 80 - 2 - COMPARE_PLOT_MIN_WIDTH and "no interval" in one
+
+
+# -- the probe table: every figure whole, every probe named -------------------------------------------------
+# Found at 80x24: the table was 85 columns wide, so its right edge cut the peak memory column mid-figure
+# ("400."), and with several seeds its rank column read "r4", "r4", "r4" without saying which seed each row was.
+
+HEADINGS = ["probe", "state", "step", "loss", "eval", "acc", "tok/s", "train", "load", "peak MiB"]
+
+
+def expected_cells(p, name: str) -> list[str]:
+    """What the table's row for probe `p` says (the fixture's probes report no tokens per second)."""
+    return [name, "finished", f"{p.step}/{p.steps}", f"{p.loss:.4f}", f"{p.eval_loss:.4f}", f"{p.eval_accuracy:.3f}",
+            "-", "1m15s", "10.0s", f"{p.peak_memory_bytes / 2**20:,.0f}"]
+
+
+def table_lines(app, panel) -> tuple[list[str], list[list[str]]]:
+    """The probe table as seen: its heading's words and each shown row's cells (runs of 2+ spaces apart)."""
+    table = panel.query_one("#probes-table")
+    r = table.region  # less its scrollbars
+    right = r.right - (table.scrollbar_size_vertical if table.show_vertical_scrollbar else 0)
+    bottom = r.bottom - (table.scrollbar_size_horizontal if table.show_horizontal_scrollbar else 0)
+    lines = [line[r.x:right].strip() for line in screen_text(app).splitlines()[r.y:bottom]]
+    cells = [re.split(r"\s{2,}", line) for line in lines if line]
+    return cells[0], cells[1:]
+
+
+def by_name(panel, names) -> dict:
+    return {names[p.id]: p for p in panel.status.probes}
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_probe_table_names_each_seed_and_shows_every_figure_whole(make_app, isolated_home, size):
+    """Three seeds of four ranks: each row says its rank and seed, as the plot's legend does, and the whole row,
+    the peak memory too, is on screen without scrolling sideways."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3))
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        table = panel.query_one("#probes-table")
+        assert_fits(app, panel)
+        names = {p.id: f"r{p.rank} s{p.id[-1]}" for p in panel.status.probes}
+        probes = by_name(panel, names)
+        seen = set()
+        for _ in range(3):  # the rows on screen, then the later ones (a short terminal shows five)
+            heading, rows = table_lines(app, panel)
+            assert heading == HEADINGS
+            assert rows
+            for cells in rows:
+                assert cells[0] in probes, cells  # "r4 s2", not "r4"
+                assert cells == expected_cells(probes[cells[0]], cells[0])
+                seen.add(cells[0])
+            table.focus()
+            await pilot.press("pagedown")
+            await pilot.pause()
+        assert table.max_scroll_x == 0  # nothing is left to the right of the screen
+        if size[1] >= 40:
+            assert len(rows) >= 11
+        assert seen == set(names.values()) or size[1] < 40 and len(seen) >= 10
+
+
+async def test_a_table_wider_than_the_screen_scrolls_by_whole_columns(make_app, isolated_home):
+    """Two learning rates and two seeds: a probe is named "r16 lr0.0002 s2", and the table is wider than 80
+    columns. The name stays at the left; the other columns scroll sideways a whole column at a time, and no
+    column shows cut at either edge."""
+    plan = runner.make_plan(RANKS, (2e-4, 1e-3), seeds=(1, 2), steps=40, device="cpu", run="20261201-100000-beef")
+    run = create_run(plan, isolated_home / "state" / "lorplan" / "runs")
+    for p in run.plan().probes:
+        _probe(run, p.id, p.rank, 40, {"eval_loss": 0.5, "eval_accuracy": 0.7, "peak_memory_bytes": p.rank * 100 * 2**20,
+                                       "load_seconds": 10.0, "train_seconds": 75.0})
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await probes_tab(pilot, 2 * len(RANKS))  # a rank at each rate
+        table = panel.query_one("#probes-table")
+        assert_fits(app, panel)
+        names = {p.id: p.id.replace("-", " ") for p in panel.status.probes}  # "r4 lr0.0002 s1"
+        probes = by_name(panel, names)
+        table.focus()
+        shown: set[str] = set()
+        for _ in range(len(HEADINGS)):
+            heading, rows = table_lines(app, panel)
+            assert heading[0] == "probe" and " ".join(heading[1:]) in " ".join(HEADINGS[1:]), heading
+            for cells in rows:
+                expected = expected_cells(probes[cells[0]], cells[0])
+                assert " ".join(cells[1:]) in " ".join(expected[1:]), (cells, expected)  # whole cells, in a run
+                assert len(cells) > 1 and all(c in expected for c in cells), (cells, expected)
+            shown.update(heading)
+            if table.scroll_offset.x == table.max_scroll_x:
+                break
+            await pilot.press("right")
+            await pilot.pause()
+        assert table.max_scroll_x > 0 and table.scroll_offset.x == table.max_scroll_x
+        assert shown == set(HEADINGS)  # every column was reached, each whole

@@ -13,6 +13,7 @@ read; the widths are the widgets' own.
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 
 from rich.text import Text
@@ -44,9 +45,11 @@ def rank_name(rank: int) -> str:
 
 
 def rank_label(p) -> str:
-    """A probe's name on the plot: its rank, and its learning rate and seed when the run varies them."""
+    """A probe's name in its table row and on the plot: its rank, then what its id adds, a word each (its
+    learning rate and seed when the run varies them, a ladder's pattern probe): `r8`, `r8 s1`,
+    `r8 lr0.0002 s1`, `r32 pattern s2`."""
     suffix = p.id.split("-", 1)[1] if "-" in p.id else ""
-    return rank_name(p.rank) + (f" {suffix}" if suffix else "")
+    return " ".join([rank_name(p.rank), *re.findall(r"lr[\d.]+(?:e[+-]?\d+)?|[^-]+", suffix)])
 
 
 def label_room(probes, width: int | None) -> float:

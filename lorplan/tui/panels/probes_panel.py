@@ -1,6 +1,7 @@
 """The Probes tab: pick a run, see its queue and per-probe state, live loss and eval curves of every rank on
-one plot (the train loss smoothed, each rank's line with its own marker and label), the final table (rank, eval
-loss / accuracy, training and loading time, peak memory), the ranks compared side by side (`v`), cancel and
+one plot (the train loss smoothed, each rank's line with its own marker and label), the final table (each probe
+named as its line is, with its seed when the run repeats ranks over seeds; eval loss / accuracy, training and
+loading time, peak memory in MiB), the ranks compared side by side (`v`), cancel and
 retry.
 
 The panel only reads the run folders, so closing lorplan never stops a probe and opening it again shows the
@@ -27,17 +28,19 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import LorplanError
-from lorplan.core.units import format_bytes
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
 from lorplan.tui.state import PlanData, PlanSnapshot
+from lorplan.tui.widgets.whole_column_table import WholeColumnTable
 
 POLL_SECONDS = 1.0
 # below this height (80x24 leaves the panel 20 rows) the probe table shows fewer rows: the plot keeps its x axis
 SHORT_HEIGHT = 26
-COLUMNS = (("rank", "rank"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval loss"),
-           ("acc", "accuracy"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
+# Short headings, the unit in the heading: 79 columns for 3 seeds of 4 ranks (80x24 keeps a 1-cell scrollbar).
+# A run whose table is still wider (learning rates in the names, 1000/1000 steps) scrolls by whole columns.
+COLUMNS = (("rank", "probe"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval"),
+           ("acc", "acc"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak MiB"))
 # what c, C, t and v say while there is no run to act on (they did nothing without a word)
 NO_RUN = "No probe run yet: press p to probe this plan, s to start the demo, or start one with lorplan probe start"
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
@@ -106,7 +109,8 @@ class ProbesPanel(Widget, can_focus=True):
         with Horizontal(id="probes-top"):
             yield Select([], prompt="probe run", allow_blank=True, id="probes-run", compact=True)
             yield Static("", id="probes-summary")
-        table = DataTable(id="probes-table", cursor_type="row", zebra_stripes=True)
+        # the probe's name stays at the left while a table wider than the view scrolls by whole columns
+        table = WholeColumnTable(id="probes-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
         for key, label in COLUMNS:
             table.add_column(label, key=key)
         yield table
@@ -249,7 +253,7 @@ class ProbesPanel(Widget, can_focus=True):
     @staticmethod
     def _cells(p: probe_bridge.ProbeStatus) -> tuple:
         return (
-            Text(probe_plot.rank_name(p.rank) + (f" lr {p.lr:g}" if p.lr is not None and "-lr" in p.id else "")),
+            Text(probe_plot.rank_label(p)),  # "r4 s2": the name the plot's legend gives its line
             Text(p.state, style=_RICH_STYLE.get(p.state, "")),
             f"{p.step}/{p.steps}",
             _num(p.loss, ".4f"),
@@ -258,7 +262,7 @@ class ProbesPanel(Widget, can_focus=True):
             _num(p.tokens_per_second, ".0f"),
             _seconds(p.train_seconds),
             "loading" if p.state == "running" and p.load_seconds is None else _seconds(p.load_seconds),
-            format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-",
+            f"{p.peak_memory_bytes / 2**20:,.0f}" if p.peak_memory_bytes else "-",  # MiB, as the heading says
         )
 
     def selected(self) -> probe_bridge.ProbeStatus | None:
