@@ -15,7 +15,8 @@ from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.tui.messages import ProbeRunUpdated
-from lorplan.tui.panels.probes_panel import ProbesPanel, rank_ladder
+from lorplan.tui.panels.probe_work import rank_ladder
+from lorplan.tui.panels.probes_panel import ProbesPanel
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,8 @@ retry.
 The panel only reads the run folders, so closing lorplan never stops a probe and opening it again shows the
 same run. Reading (listing runs, event logs read incrementally, process-liveness locks) happens in a thread
 worker every `poll_seconds`, through probe_bridge.ProbeFeed; the worker posts a replaceable ProbeRunUpdated
-with a frozen read and the handler only draws it. Start, cancel and retry run in thread workers too. `p`
+with a frozen read and the handler only draws it. Start, cancel and retry run in thread workers too; the
+workers are in probe_work.py, this module draws what they post and checks what an action needs first. `p`
 probes the plan on screen, exactly as the export would write it (bridge.plan_from_setup of the Plan tab's
 snapshot and the Data tab's profile, which the screen hands down as `plan` and `data`), at ranks around the
 selected one; the tab then follows the new run. Never imports torch.
@@ -18,19 +19,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from lorplan.core.errors import LorplanError
-from lorplan.tui import bridge, probe_bridge
+from lorplan.tui import probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
+from lorplan.tui.panels.probe_work import ProbeWork
 from lorplan.tui.state import PlanData, PlanSnapshot
 from lorplan.tui.widgets.whole_column_table import WholeColumnTable
 
@@ -47,11 +48,6 @@ _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "fa
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
 
 
-def rank_ladder(rank: int) -> tuple[int, ...]:
-    """Ranks probed around the selected one: a quarter, a half, itself and double (16 -> 4, 8, 16, 32)."""
-    return tuple(sorted({max(1, rank // 4), max(1, rank // 2), rank, rank * 2}))
-
-
 def _num(v, fmt: str) -> str:
     return "-" if v is None else format(v, fmt)
 
@@ -59,7 +55,7 @@ def _num(v, fmt: str) -> str:
 _seconds = probe_plot.seconds_text
 
 
-class ProbesPanel(Widget, can_focus=True):
+class ProbesPanel(ProbeWork, Widget, can_focus=True):
     """Probe runs read from `runs_dir` (default: $XDG_STATE_HOME/lorplan/runs).
 
     The panel itself takes the focus while it has no run (its table is hidden then), so its keys (p, s, ...)
@@ -164,22 +160,7 @@ class ProbesPanel(Widget, can_focus=True):
         tabs = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
         return pane is None or tabs is None or tabs.active == pane.id
 
-    # -- reading (a thread worker) ---------------------------------------------------------------------
-
-    def poll(self) -> None:
-        """Read the run folders now, in a thread worker (a newer read cancels an older one)."""
-        self._reading = self._read(self._feed, self._chosen)
-
-    def _tick(self) -> None:
-        if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
-            self.poll()
-
-    @work(thread=True, exclusive=True, group="probes-read", exit_on_error=False)
-    def _read(self, feed: probe_bridge.ProbeFeed, run_id: str | None) -> None:
-        # Worker thread: lists runs, reads event logs, takes liveness locks; never touches a widget.
-        read = feed.read(run_id)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ProbeRunUpdated(read))
+    # -- what the read shows (read by ProbeWork's thread worker) ----------------------------------------
 
     def on_probe_run_updated(self, message: ProbeRunUpdated) -> None:
         read = message.read
@@ -367,15 +348,6 @@ class ProbesPanel(Widget, can_focus=True):
             return
         self._cancel(self._run, None, self.backend)
 
-    @work(thread=True, exclusive=False, group="probe-actions", exit_on_error=False)
-    def _cancel(self, run: probe_bridge.RunDir, probe_id: str | None, backend: probe_bridge.Backend | None) -> None:
-        try:
-            done = probe_bridge.cancel(run, probe_id, backend)
-        except LorplanError as exc:
-            self.post_message(ProbeActionFinished(str(exc), "error"))
-            return
-        self.post_message(ProbeActionFinished(f"cancelled {', '.join(done)}" if done else "nothing left to cancel"))
-
     def action_retry_probe(self) -> None:
         p = self._target("retry")
         if p is None or self._run is None:
@@ -384,15 +356,6 @@ class ProbesPanel(Widget, can_focus=True):
             self.notify(f"{p.id} is {p.state}; cancel it before retrying", severity="warning")
             return
         self._retry(self._run, p.id, self.backend)
-
-    @work(thread=True, exclusive=False, group="probe-actions", exit_on_error=False)
-    def _retry(self, run: probe_bridge.RunDir, probe_id: str, backend: probe_bridge.Backend | None) -> None:
-        try:
-            probe_bridge.retry(run, probe_id, backend)
-        except LorplanError as exc:
-            self.post_message(ProbeActionFinished(str(exc), "error"))
-            return
-        self.post_message(ProbeActionFinished(f"{probe_id} queued again"))
 
     def action_start_plan(self) -> None:
         if self.plan is None:
@@ -403,35 +366,8 @@ class ProbesPanel(Widget, can_focus=True):
             return
         self._start_plan(self.plan, self.data, self.runs_dir, self.backend)
 
-    @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
-    def _start_plan(self, snapshot: PlanSnapshot, data: PlanData, runs_dir: Path | None,
-                    backend: probe_bridge.Backend | None) -> None:
-        try:
-            plan = bridge.plan_from_setup(snapshot, data)  # the plan the export writes, every setting of it
-            # what `lorplan probe start` checks, before anything starts; ranks no targeted module can use left out
-            ranks, notes = probe_bridge.check_start(plan, snapshot.rank, rank_ladder(snapshot.rank))
-        except LorplanError as exc:
-            self.post_message(ProbeActionFinished(f"Cannot probe this plan: {exc}", "warning", 10))
-            return
-        try:
-            run = probe_bridge.start_plan(ranks, plan, runs_dir=runs_dir, backend=backend)
-        except LorplanError as exc:
-            self.post_message(ProbeActionFinished(str(exc), "error"))
-            return
-        text = f"started run {run.id}: ranks {', '.join(map(str, ranks))}"
-        self.post_message(ProbeActionFinished("\n".join([text, *notes]), run_id=run.id))
-
     def action_start_demo(self) -> None:
         self._start_demo(self.runs_dir, self.backend)
-
-    @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
-    def _start_demo(self, runs_dir: Path | None, backend: probe_bridge.Backend | None) -> None:
-        try:
-            run = probe_bridge.start_demo(runs_dir=runs_dir, backend=backend)
-        except LorplanError as exc:
-            self.post_message(ProbeActionFinished(str(exc), "error"))
-            return
-        self.post_message(ProbeActionFinished(f"started demo run {run.id}", run_id=run.id))
 
     def on_probe_action_finished(self, message: ProbeActionFinished) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)
