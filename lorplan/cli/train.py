@@ -8,9 +8,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
+from lorplan import __version__
 from lorplan.cli._common import positive_int
 from lorplan.cli.paths import check_plan_file, nonempty_path
+
+if TYPE_CHECKING:
+    from lorplan.core.plan import Plan
 
 
 def register(subparsers) -> None:
@@ -46,15 +51,17 @@ def train_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list[str]:
+def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> tuple[Plan, list[str]]:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
     this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
     context or model.rope_scaling's reach, LoRA settings that adapt what they name (every rank_pattern and
     alpha_pattern key matches an adapted module) (core.plan.context, the rules of `lorplan plan`), the data
     readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
     that can be made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming
-    the plan's key, otherwise. Returns the `note:` lines on the data rows training goes without: rows skipped
-    (broken lines, missing fields) and, for a classifier, rows without a label (null or missing)."""
+    the plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
+    prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
+    and the data rows training goes without: rows skipped (broken lines, missing fields) and, for a classifier,
+    rows without a label (null or missing)."""
     from pathlib import Path
 
     from lorplan.core.data import UnknownSchema, peek_examples
@@ -103,7 +110,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
     if not resume and latest is not None:  # the runner's refusal (train.runner.check_output), before torch
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
                        "or --output to start elsewhere")
-    notes = []
+    plan, notes = check_estimate(plan, spec, plan_path)
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")
     what = f"{plan_path}: data.path {plan.data.path}"
@@ -115,7 +122,39 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> list
         from lorplan.core.data.labels import unlabelled_note
 
         notes.append("note: " + unlabelled_note(what, peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
-    return notes
+    return plan, notes
+
+
+def check_estimate(plan, spec, plan_path: str) -> tuple[Plan, list[str]]:
+    """The plan with an [estimate] that prices it as it stands, and the `note:` lines that say what the file's
+    [estimate] does not price. A hand-edited priced key (micro_batch, seq_len, quantization, targets, ...) keeps
+    the estimate of the old value, and the run's measured/planned would compare with that: the plan is re-priced
+    (core.plan.build.priced_anew, pure Python, milliseconds) and a note gives both totals. lora.bias, which
+    `lorplan plan` never sets, trains bias vectors no estimate prices: said, not priced. A plan without an
+    [estimate] is left as it is (the run then compares with nothing)."""
+    from dataclasses import replace
+
+    from lorplan.core.plan.build import priced_anew
+    from lorplan.core.units import format_bytes
+    from lorplan.core.vocab import LoraBias
+
+    notes = []
+    if plan.estimate is not None:
+        anew = priced_anew(plan, spec)
+        if (anew.total_bytes, anew.trainable_params) != (plan.estimate.total_bytes, plan.estimate.trainable_params):
+            old, new = format_bytes(plan.estimate.total_bytes), format_bytes(anew.total_bytes)
+            if old == new:  # a few bytes apart (another sharding's buckets, a head of another size)
+                old, new = f"{plan.estimate.total_bytes:,} bytes", f"{anew.total_bytes:,} bytes"
+            by = plan.estimate.lorplan_version
+            why = "edited since it was planned" + (f", or priced by lorplan {by}" if by and by != __version__ else "")
+            notes.append(f"note: {plan_path}: [estimate] does not price the plan as it stands ({old} there, {new} for "
+                         f"its settings now: {why}); measured/planned compares with {new}")
+            plan = replace(plan, estimate=anew)
+    if plan.lora.bias != LoraBias.NONE:
+        notes.append(f"note: {plan_path}: lora.bias = {plan.lora.bias!r} trains bias vectors too, which [estimate] "
+                     "does not price (lorplan plan has no bias setting): their gradients and optimizer state come on "
+                     "top of it")
+    return plan, notes
 
 
 def check_labels(plan, peek, plan_path: str) -> None:
@@ -127,7 +166,7 @@ def check_labels(plan, peek, plan_path: str) -> None:
     from lorplan.core.data.labels import check_head, class_ids
     from lorplan.core.errors import BadInput
 
-    where = f"data {plan.data.path}"
+    where = f"{plan_path}: data.path {plan.data.path}"  # named by the plan's key, as its other problems are
     if peek.bad_label is not None:
         raise BadInput(f"{where}: {peek.bad_label}")
     if not peek.labels:
@@ -168,8 +207,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_plan_file(args.plan)
-    plan = read_plan(args.plan)
-    for note in check_inputs(plan, args.plan, args.output, args.resume):
+    plan, notes = check_inputs(read_plan(args.plan), args.plan, args.output, args.resume)
+    for note in notes:  # every note on stderr, as the run's own and the progress: stdout is the summary
         print(note, file=sys.stderr)
     if needs_launcher(plan):
         from lorplan.core.errors import BadInput

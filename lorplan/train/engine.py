@@ -121,20 +121,22 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=Non
     if reach is not None and seq_len > reach:
         seq_len = reach
         notes.append(f"seq_len {t.seq_len} cut to the model's {seq_len} positions")
+    # named by the plan's key under `lorplan train`, as its other problems are (probes give the examples)
+    where = f"{plan_path}: data.path {plan.data.path}" if plan_path else f"data {plan.data.path}"
     if examples is None:
         path = resolve_path(plan.data.path, plan_path)
         examples = load_examples(path, schema=None if plan.data.schema == "auto" else plan.data.schema)
     items = D.tokenize(examples, tok, task=plan.model.task, seq_len=seq_len, packing=t.packing,
-                       mask_prompt=plan.data.train_on != "all", where=f"data {plan.data.path}")
+                       mask_prompt=plan.data.train_on != "all", where=where)
     classes = {}
     if plan.model.task == "sequence-classification":
         from lorplan.core.data.labels import by_id, check_head
 
         classes = by_id(D.class_ids(examples))
-        check_head((x.label for x in items), plan.model.num_labels or 2, f"data {plan.data.path}")
+        check_head((x.label for x in items), plan.model.num_labels or 2, where)
     train, held = D.split(items, plan.data.eval_split, t.seed if split_seed is None else split_seed, max_eval)
     if not train:
-        raise BadInput(f"data {plan.data.path}: no usable training examples")
+        raise BadInput(f"{where}: no usable training examples")
     return train, held, seq_len, classes
 
 

@@ -126,36 +126,47 @@ def check_resumed_adapter(latest: tuple[int, Path], engine: Engine, out: Path, p
                        "give --output to start elsewhere")
 
 
-def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: bool, main: bool) -> int:
+def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: bool,
+            main: bool) -> tuple[int, float | None]:
+    """(the step this run starts after, the run's training seconds at that step when its checkpoint kept them).
+    Said on stderr with the set-up's notes: stdout is the summary."""
     if latest is not None:
         state = ckpt.load_checkpoint(latest[1], engine.model, engine.optimizer, engine.scheduler,
                                      engine.accelerator)
         start = int(state["step"])
         if main:
-            print(f"resumed from checkpoint-{start} (step {start} of {engine.total_steps})", flush=True)
-        return start
+            print(f"resumed from checkpoint-{start} (step {start} of {engine.total_steps})", file=sys.stderr,
+                  flush=True)
+        seconds = state.get("seconds")  # absent from checkpoints saved before it was kept
+        return start, float(seconds) if isinstance(seconds, (int, float)) else None
     if resume and main:
-        print(f"no checkpoint in {out}: starting from step 0", flush=True)
-    return 0
+        print(f"no checkpoint in {out}: starting from step 0", file=sys.stderr, flush=True)
+    return 0, None
 
 
-def trim_log(path: Path, start: int) -> None:
+def trim_log(path: Path, start: int) -> float | None:
     """Keep only the log lines of steps up to `start`, the step this run continues from (0: none), so that the
     log holds each step once: a resumed run logs again the steps after its checkpoint that a killed run had
-    logged, and a run started over replaces the lines of one killed before its first checkpoint. Atomic."""
+    logged, and a run started over replaces the lines of one killed before its first checkpoint. Atomic.
+    Returns the `seconds` of the last line kept (None: none kept), where the log of a checkpoint that did not
+    keep its time goes on from."""
     if not path.exists():
-        return
+        return None
     from lorplan.core.atomic import replace_text
 
-    kept = []
+    kept, seconds = [], None
     for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
         try:
-            step = json.loads(line).get("step")
+            record = json.loads(line)
+            step = record.get("step")
         except (ValueError, AttributeError):
             continue  # a line cut by a kill
         if isinstance(step, int) and step <= start:
             kept.append(line if line.endswith("\n") else line + "\n")
+            if isinstance(record.get("seconds"), (int, float)):
+                seconds = float(record["seconds"])
     replace_text(path, "".join(kept))
+    return seconds
 
 
 def progress_line(s: StepStats, total: int, seconds: float) -> str:
@@ -167,12 +178,14 @@ def progress_line(s: StepStats, total: int, seconds: float) -> str:
 class _Loop:
     """What `lorplan train` does around each engine step: log, progress bar, checkpoints, stop on a signal."""
 
-    def __init__(self, engine: Engine, out: Path, start: int, progress: bool) -> None:
+    def __init__(self, engine: Engine, out: Path, start: int, progress: bool, seconds_before: float = 0.0) -> None:
         from tqdm.auto import tqdm
 
         self.engine, self.out = engine, out
         self.main = engine.accelerator.is_main_process
-        self.t0 = time.monotonic()
+        # log.jsonl's `seconds` is the run's training time, counted on across resumes: the time up to the
+        # checkpoint this run continues from, then this loop's
+        self.t0 = time.monotonic() - seconds_before
         self.loss: float | None = None
         self.eval: EvalStats | None = None
         self.saved_at: int | None = None
@@ -187,7 +200,8 @@ class _Loop:
 
     def _save(self, step: int) -> None:
         e = self.engine
-        ckpt.save_checkpoint(self.out, step, e.model, e.optimizer, e.scheduler, {"total": e.total_steps},
+        ckpt.save_checkpoint(self.out, step, e.model, e.optimizer, e.scheduler,
+                             {"total": e.total_steps, "seconds": round(time.monotonic() - self.t0, 3)},
                              e.accelerator)
         self.saved_at = step
 
@@ -308,15 +322,17 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         check_resumed_adapter(latest, engine, out, plan_path)
     if engine.accelerator.is_main_process:
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
-        # the CPU changes (flushed, so they come before the progress bar on stderr)
+        # the CPU changes; on stderr, before the progress, as every note of the set-up: stdout is the summary
         for line in engine.notes:
-            print(f"note: {line}", flush=True)
+            print(f"note: {line}", file=sys.stderr, flush=True)
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
-    start = _resume(engine, latest, out, resume, engine.accelerator.is_main_process)
+    start, seconds = _resume(engine, latest, out, resume, engine.accelerator.is_main_process)
     if engine.accelerator.is_main_process:
-        trim_log(out / "log.jsonl", start)
-    loop = _Loop(engine, out, start, progress)
+        logged = trim_log(out / "log.jsonl", start)
+        if seconds is None and start:
+            seconds = logged
+    loop = _Loop(engine, out, start, progress, seconds or 0.0)
     with loop.stop:
         last = run_steps(engine, start=start, on_step=loop.on_step, on_eval=loop.on_eval,
                          should_stop=loop.should_stop)

@@ -117,9 +117,11 @@ def test_a_plan_for_more_gpus_than_the_machine_shows_is_refused_before_torch(tmp
     proc = subprocess.run([sys.executable, "-c", PROBE, str(plan)], cwd=tmp_path, capture_output=True, text=True,
                           timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""})
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 2, "torch": False, "transformers": False}
-    assert proc.stderr == (f"lorplan train: error: {plan}: hardware.gpus = 2, but no GPU is visible here "
-                           "(CUDA_VISIBLE_DEVICES / NVML): set hardware.gpus to the GPUs this machine has (0 trains "
-                           "on the CPU)\n")
+    note, error = proc.stderr.splitlines()  # two GPUs under DDP are priced anew (its gradient buckets)
+    assert note.startswith(f"note: {plan}: [estimate] does not price the plan as it stands ("), note
+    assert error == (f"lorplan train: error: {plan}: hardware.gpus = 2, but no GPU is visible here "
+                     "(CUDA_VISIBLE_DEVICES / NVML): set hardware.gpus to the GPUs this machine has (0 trains "
+                     "on the CPU)")
     assert not (tmp_path / "outputs").exists()
 
 
@@ -258,22 +260,22 @@ def test_a_classifiers_rows_without_a_label_are_named_before_it_trains(tmp_path,
     del rows[10]["label"]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
-    notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
+    _, notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
     assert notes == [f"note: {plan}: data.path {data}: 2 rows without a label skipped (the first, line 4); "
                      "training uses the 38 labelled examples"]
     rows[3]["label"] = 0
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    assert check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False) == [
+    assert check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)[1] == [
         f"note: {plan}: data.path {data}: 1 row without a label skipped (line 11); training uses the 39 labelled "
         "examples"]
 
 
 @pytest.mark.parametrize("bad, expected", [
-    (2.5, "data {data}: line 5: label 2.5 is not a whole number; a class label is a whole number (its class id) or "
+    (2.5, "{plan}: data.path {data}: line 5: label 2.5 is not a whole number; a class label is a whole number (its class id) or "
           "a name"),
-    ("1.0", "data {data}: label '1.0' reads as a number but is a name beside integer class ids such as 0; write "
+    ("1.0", "{plan}: data.path {data}: label '1.0' reads as a number but is a name beside integer class ids such as 0; write "
             "every label as a whole number, or every label as a name"),
-    (7, "data {data}: class ids [0, 1, 7] do not fit model.num_labels = 2"),
+    (7, "{plan}: data.path {data}: class ids [0, 1, 7] do not fit model.num_labels = 2"),
 ])
 def test_labels_a_classifier_refuses_are_refused_before_torch(tmp_path, bad, expected):
     """A label that is no class (2.5) was refused only after torch, transformers and the tokenizer had loaded."""
@@ -284,7 +286,7 @@ def test_labels_a_classifier_refuses_are_refused_before_torch(tmp_path, bad, exp
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     got, err = _train_in_child(plan, tmp_path)
     assert got == {"rc": 2, "torch": False, "transformers": False}
-    assert err.strip() == f"lorplan train: error: {expected.format(data=data)}"
+    assert err.strip() == f"lorplan train: error: {expected.format(plan=plan, data=data)}"
     assert not (tmp_path / "outputs").exists()
 
 
@@ -317,3 +319,47 @@ def test_a_model_path_that_does_not_exist_names_the_plans_key(tmp_path, capsys):
     assert main(["train", str(plan), "--output", str(tmp_path / "out")]) == 2
     assert capsys.readouterr().err.startswith(f"lorplan train: error: {plan}: model.id: unknown model 'nobody/nothing'")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_hand_edited_priced_key_is_re_priced_and_said_before_torch(tmp_path):
+    """A micro_batch edited by hand after `lorplan plan --write` kept the [estimate] of the old one, and the run's
+    measured/planned compared with it without a word. `lorplan train` re-prices the plan as it stands (the figures
+    `lorplan plan` gives for its settings) and says so in one note; an unedited plan is left as it is."""
+    from lorplan.cli.train import check_inputs
+    from lorplan.core.plan import read_plan
+    from lorplan.core.units import format_bytes
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row number {i}", "label": i % 2}) + "\n" for i in range(40)))
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    as_planned = read_plan(plan)
+    assert as_planned.training.micro_batch == 16
+    checked, notes = check_inputs(as_planned, str(plan), str(tmp_path / "out"), False)
+    assert notes == [] and checked.estimate == as_planned.estimate
+    plan.write_text(plan.read_text().replace("\nmicro_batch = 16\n", "\nmicro_batch = 32\n", 1))
+    checked, notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
+    wide = tmp_path / "wide.toml"
+    assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--micro-batch", "32", "--padding-mask", "--write",
+                 str(wide)]) == 0
+    priced = read_plan(wide).estimate
+    assert checked.estimate.total_bytes == priced.total_bytes > as_planned.estimate.total_bytes
+    assert dict(checked.estimate.details) == dict(priced.details)
+    old, new = format_bytes(as_planned.estimate.total_bytes), format_bytes(priced.total_bytes)
+    assert notes == [f"note: {plan}: [estimate] does not price the plan as it stands ({old} there, {new} for its "
+                     f"settings now: edited since it was planned); measured/planned compares with {new}"]
+
+
+def test_a_hand_set_lora_bias_is_said_to_be_unpriced(tmp_path):
+    """lora.bias = "all" trains bias vectors that no estimate prices (lorplan plan has no such setting)."""
+    from lorplan.cli.train import check_inputs
+    from lorplan.core.plan import read_plan
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row number {i}", "label": i % 2}) + "\n" for i in range(40)))
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    assert '\nbias = "none"\n' in plan.read_text()
+    plan.write_text(plan.read_text().replace('\nbias = "none"\n', '\nbias = "all"\n', 1))
+    checked, notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
+    assert notes == [f"note: {plan}: lora.bias = 'all' trains bias vectors too, which [estimate] does not price "
+                     "(lorplan plan has no bias setting): their gradients and optimizer state come on top of it"]
+    assert checked.estimate == read_plan(plan).estimate

@@ -60,27 +60,30 @@ def test_train_prints_one_plain_head_line_and_no_load_report(tmp_path, encoder):
     assert NEW_HEAD in json.loads((tmp_path / "out" / "result.json").read_text())["notes"]
 
 
-def test_train_prints_its_setup_notes_before_the_first_step_and_only_once(tmp_path, encoder):
+def test_train_prints_its_setup_notes_on_stderr_before_the_first_step_and_only_once(tmp_path, encoder):
     """A user starting a long run learns at once that the head is new (random): every note of the set-up
-    (the model load, the CPU changes) is printed before the progress bar's first line, on stdout as before,
-    and not again in the summary at the end; result.json still lists them all. stderr is merged into stdout
-    so the order the user sees is the order here."""
+    (the model load, the data, the CPU changes and threads) is printed before the first progress line, and not
+    again in the summary at the end; result.json still lists them all. The notes go to stderr with the progress
+    and the summary alone to stdout: the model's notes went to stdout and the data's and the threads' to
+    stderr, so `> run.txt` kept some notes and not the others."""
     plan = cls_plan(tmp_path, encoder)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
            "TOKENIZERS_PARALLELISM": "false"}
     env.pop("TRANSFORMERS_VERBOSITY", None)
     proc = subprocess.run([sys.executable, "-m", "lorplan", "train", str(plan), "--max-steps", "2"], cwd=tmp_path,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout
-    lines = proc.stdout.replace("\r", "\n").splitlines()
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    err = proc.stderr.replace("\r", "\n").splitlines()
     notes = json.loads((tmp_path / "out" / "result.json").read_text())["notes"]
     assert NEW_HEAD in notes
-    first_step = next(i for i, line in enumerate(lines) if line.startswith("training:"))
+    first_step = next(i for i, line in enumerate(err) if line.startswith("training:"))
     for note in notes:
-        at = [i for i, line in enumerate(lines) if line == f"note: {note}"]
-        assert len(at) == 1, (note, proc.stdout)
-        assert at[0] < first_step, (note, proc.stdout)
-    assert lines[-1].startswith("adapter saved to"), proc.stdout
+        at = [i for i, line in enumerate(err) if line == f"note: {note}"]
+        assert len(at) == 1, (note, proc.stderr)
+        assert at[0] < first_step, (note, proc.stderr)
+    assert "note:" not in proc.stdout, proc.stdout
+    assert proc.stdout.splitlines()[0].startswith("eval loss: "), proc.stdout  # the summary, and only it
+    assert proc.stdout.splitlines()[-1].startswith("adapter saved to"), proc.stdout
 
 
 def _edit_checkpoint(folder: Path, edit) -> None:

@@ -53,7 +53,8 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
 
     plan_path = tiny_plan(tmp_path, tiny_llama)
     assert main(["train", str(plan_path), "--no-progress"]) == 0
-    out = capsys.readouterr().out
+    said = capsys.readouterr()
+    out = said.out
     assert "peak memory (CPU RSS)" in out and "measured/planned = " in out
     adapter = tmp_path / "out" / "adapter"
     result = json.loads((tmp_path / "out" / "result.json").read_text())
@@ -61,7 +62,15 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
     assert result["memory"]["peak_rss_bytes"] > 0
     assert 0 < result["trained_tokens"] and result["train_examples"] > 0
     assert "tokens with loss per epoch (data.train_on = 'completion')" in out
-    assert result["estimate_total_bytes"] == read_plan(plan_path).estimate.total_bytes
+    # the sample's [estimate] prices SmolLM2-135M, and this plan trains the tiny model: the run compares with the
+    # tiny model's estimate, priced anew, and says so before it starts
+    from lorplan.core.model import load_spec
+    from lorplan.core.plan.build import priced_anew
+
+    plan = read_plan(plan_path)
+    anew = priced_anew(plan, load_spec(str(tiny_llama))).total_bytes
+    assert result["estimate_total_bytes"] == anew < plan.estimate.total_bytes
+    assert f"note: {plan_path}: [estimate] does not price the plan as it stands (" in said.err
     logged = [json.loads(line) for line in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logged] == [1, 2, 3, 4, 5, 6]
     # an untrained random model guesses about uniformly: its first loss is near ln(vocabulary size)
@@ -147,7 +156,8 @@ def test_resumes_after_sigkill_and_after_sigterm(tmp_path, tiny_llama):
     start = ckpt.latest_checkpoint(out)  # after the kill, maybe newer checkpoints
     result = json.loads((out / "result.json").read_text())
     assert result["resumed_from"] is not None and result["resumed_from"] >= killed_at
-    assert f"resumed from checkpoint-{result['resumed_from']} (step {result['resumed_from']} of 24)" in stdout
+    # said with the set-up's notes, on stderr: stdout is the summary
+    assert f"resumed from checkpoint-{result['resumed_from']} (step {result['resumed_from']} of 24)" in stderr
     assert result["steps"] == 24
     assert "measured/planned" in stdout
     steps = [json.loads(line)["step"] for line in (out / "log.jsonl").read_text().splitlines()]
@@ -384,6 +394,38 @@ def test_the_log_holds_each_step_once_after_a_resume_or_a_restart(tmp_path, tiny
     run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "c"), progress=False)
     log = [json.loads(x) for x in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and log[0]["loss"] != 9.0
+
+
+def test_the_logs_seconds_go_on_from_the_checkpoint_after_a_resume(tmp_path, tiny_llama):
+    """log.jsonl's `seconds` started again at 0 in a resumed run: step 4 logged less time than step 3. A checkpoint
+    keeps the run's training time (state.json `seconds`) and the resumed run counts on from it; a checkpoint
+    saved before it kept that goes on from the log's last line at or before its step."""
+    import shutil
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    plan = read_plan(plan_path)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    log_a = [json.loads(x) for x in (tmp_path / "a" / "log.jsonl").read_text().splitlines()]
+    state = json.loads((tmp_path / "a" / "checkpoint-3" / "state.json").read_text())
+    assert log_a[2]["seconds"] <= state["seconds"] <= log_a[3]["seconds"]  # taken after step 3, before step 4
+    for name, saved, logged in (("b", 1000.0, None), ("c", None, 500.0)):
+        folder = tmp_path / name
+        folder.mkdir()
+        shutil.copytree(tmp_path / "a" / "checkpoint-3", folder / "checkpoint-3")
+        edited = {k: v for k, v in state.items() if k != "seconds"}
+        if saved is not None:
+            edited["seconds"] = saved
+        (folder / "checkpoint-3" / "state.json").write_text(json.dumps(edited))
+        lines = [dict(r, seconds=logged) if logged is not None and r["step"] == 3 else r for r in log_a]
+        (folder / "log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+        run_training(plan, plan_path=str(plan_path), output_dir=str(folder), resume=True, progress=False)
+        log = [json.loads(x) for x in (folder / "log.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6]
+        floor = saved if saved is not None else logged
+        resumed = [r["seconds"] for r in log[3:]]
+        assert floor < resumed[0] <= resumed[1] <= resumed[2] < floor + 120, (name, log)
 
 
 def test_a_classifiers_adapter_loads_with_the_head_its_folder_describes(tmp_path, capsys):

@@ -375,3 +375,18 @@ def plan_to_setup(plan: Plan):
         **assumed,
     )
     return plan.model.source, setup, lo.r
+
+
+def priced_anew(plan: Plan, spec) -> EstimateSection:
+    """The [estimate] `plan` prices as it stands on `spec` (its model's spec; a sequence classifier's is re-headed
+    to model.num_labels outputs, else 2, the head lorplan train builds), priced as plan_from_setup prices it,
+    with the assumptions and budget its own [estimate] records: equal to that [estimate] unless a priced key
+    (micro_batch, seq_len, quantization, targets, ...) or the model was edited since it was planned, or another
+    lorplan version's memory model priced it. Bytes per GPU, as every [estimate]."""
+    from lorplan.core.model.head import with_labels
+
+    _, setup, rank = plan_to_setup(plan)
+    if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
+        spec = with_labels(spec, plan.model.num_labels or 2)
+    budget = plan.estimate.budget_bytes if plan.estimate is not None else None
+    return _estimate_section(spec, setup, rank, budget)
