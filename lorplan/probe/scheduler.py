@@ -5,6 +5,10 @@ scheduler.lock while it lives; a second scheduler for the same run waits for tha
 to do (or the probes a retry queued meanwhile) — so "start another one" is always safe. It exits when no probe
 is queued or running. Probes launched by an earlier scheduler still occupy their slot (read from proc.json).
 
+It looks again every POLL_S seconds (plan.json too: probes added to the run meanwhile are launched by this
+scheduler), and at once when a probe it launched exits: each child holds the write end of a pipe, whose read
+end the scheduler waits on, so a freed slot gets its next probe without waiting out the poll.
+
 Stdlib only: python -m lorplan.probe.scheduler RUN_DIR
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -34,14 +39,14 @@ def probe_queued(run: RunDir, probe_id: str) -> bool:
 
 
 def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads: int,
-           slot_fd: int | None = None) -> subprocess.Popen:
+           slot_fd: int | None = None, exit_fd: int | None = None) -> subprocess.Popen:
     """Start one probe in its own session with its alive.lock held (and slot_fd, the machine-wide lock of its
-    device slot, which it then holds until it exits), and record it in proc.json.
-    Call with the run's queue.lock held."""
+    device slot, and exit_fd, the write end of a pipe the scheduler waits on, which it then holds until it
+    exits; both are closed here), and record it in proc.json. Call with the run's queue.lock held."""
     pdir = run.probe_dir(probe_id)
     pdir.mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(run.alive_lock(probe_id), os.O_RDWR | os.O_CREAT, 0o644)
-    held = (lock_fd,) if slot_fd is None else (lock_fd, slot_fd)
+    held = (lock_fd, *(fd for fd in (slot_fd, exit_fd) if fd is not None))
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         env = child_env(
@@ -100,41 +105,81 @@ def schedule(run: RunDir) -> None:
     plan = run.plan()
     slots = device_slots(plan.device, plan.max_parallel)
     cpu_slots = sum(1 for s in slots if s["device"] == "cpu")
-    children: list[subprocess.Popen] = []
-    while True:
-        children = [c for c in children if c.poll() is None]  # reap our own children (no zombies)
-        with exclusive(run.queue_lock):
-            busy: set[int] = set()
-            running = 0
-            for p in plan.probes:
-                # a probe holds its slot until its process exits, a moment after its result is written
-                # (lorplan.probe.worker.exit_promptly): counted busy until then, or its slot would look taken
-                # by another run (waiting.json) while the run waits for its own ended probe
-                proc = read_json(run.proc_path(p.id))
-                if proc is not None and backend.probe_alive(run, p.id):
-                    busy.add(int(proc.get("slot", -1)))
-                    running += 1
-            queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
-            free = [i for i in range(len(slots)) if i not in busy]
-            taken: list[str] = []  # machine-wide slots another run holds
-            for slot_index in free:
-                if not queued:
+    children: dict[int, subprocess.Popen] = {}  # the read end of each child's exit pipe -> the child
+    lingering: list[subprocess.Popen] = []  # children that closed their pipe yet live on
+    try:
+        while True:
+            lingering[:] = [c for c in lingering if c.poll() is None]  # reap them (no zombies)
+            with exclusive(run.queue_lock):
+                plan = run.plan()  # probes added since (a ladder's next pass) are launched too
+                if not _launch_queued(run, plan, slots, cpu_slots, backend, children):
                     break
-                probe_id = queued[0]
-                fd = try_lock(run.slot_lock(slots[slot_index]["name"]), f"{run.id} {probe_id}\n")
-                if fd is None:
-                    taken.append(slots[slot_index]["name"])
-                    continue
-                queued.pop(0)
-                children.append(launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots), fd))
-                print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)
-                running += 1
-            _note_waiting(run, taken if queued else [])
-            if running == 0 and not queued:
-                break
-        time.sleep(POLL_S)
-    for c in children:
-        c.wait()  # nothing is left running when we get here; this only reaps
+            _wait_for_exit(children, lingering, POLL_S)
+    finally:
+        for fd, child in children.items():
+            os.close(fd)
+            lingering.append(child)
+        for child in lingering:
+            child.wait()  # nothing is left running when we get here; this only reaps
+
+
+def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subprocess.Popen],
+                   timeout_s: float) -> None:
+    """Sleep until one of our children exits (its pipe's write end closed: EOF on the read end) or timeout_s
+    passes. An exited child is reaped and forgotten: waitpid returns once its descriptors, alive.lock's
+    included, are released, so the next look sees its slot free."""
+    if not children:
+        time.sleep(timeout_s)
+        return
+    ready, _, _ = select.select(list(children), [], [], timeout_s)
+    for fd in ready:
+        if os.read(fd, 1):
+            continue  # a child wrote to it (none does): still alive as far as the pipe tells
+        child = children.pop(fd)
+        os.close(fd)
+        try:
+            child.wait(timeout=timeout_s)  # a moment: the pipe closed as the process exited
+        except subprocess.TimeoutExpired:
+            lingering.append(child)  # it closed the pipe itself: its alive.lock says when it ends
+
+
+def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend: LocalProcessBackend,
+                   children: dict[int, subprocess.Popen]) -> bool:
+    """Launch queued probes of `plan` on its free slots, adding each child's exit pipe to `children`; False
+    when no probe is queued or running (the scheduler is done). Call with the run's queue.lock held."""
+    busy: set[int] = set()
+    running = 0
+    for p in plan.probes:
+        # a probe holds its slot until its process exits, a moment after its result is written
+        # (lorplan.probe.worker.exit_promptly): counted busy until then, or its slot would look taken by another
+        # run (waiting.json) while the run waits for its own ended probe
+        proc = read_json(run.proc_path(p.id))
+        if proc is not None and backend.probe_alive(run, p.id):
+            busy.add(int(proc.get("slot", -1)))
+            running += 1
+    queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
+    free = [i for i in range(len(slots)) if i not in busy]
+    taken: list[str] = []  # machine-wide slots another run holds
+    for slot_index in free:
+        if not queued:
+            break
+        probe_id = queued[0]
+        fd = try_lock(run.slot_lock(slots[slot_index]["name"]), f"{run.id} {probe_id}\n")
+        if fd is None:
+            taken.append(slots[slot_index]["name"])
+            continue
+        queued.pop(0)
+        exited, exit_fd = os.pipe()
+        try:
+            child = launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots), fd, exit_fd)
+        except BaseException:
+            os.close(exited)
+            raise
+        children[exited] = child
+        print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)
+        running += 1
+    _note_waiting(run, taken if queued else [])
+    return running > 0 or bool(queued)
 
 
 def _note_waiting(run: RunDir, taken: list[str]) -> None:
