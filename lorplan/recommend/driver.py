@@ -5,9 +5,11 @@ terminal) with the ladder's files beside it (recommend.ladder_spec), and starts 
 session: python -m lorplan.recommend.driver RUN_DIR. The driver holds ladder.lock while it lives and, every
 POLL_S seconds, reads the probes, stops ranks that cannot win at halving rungs (lorplan.probe.runner.cancel),
 cancels what is left when the budget is spent, adds the next pass when a pass has ended, and rewrites
-recommendation.json from what is known. Each decision is written to ladder-state.json before it is acted
-on, and acting on it again is harmless, so a driver killed at any moment is simply started again
-(`ensure_driver`, which `lorplan recommend --run RUN` calls). Never imports torch.
+recommendation.json from what is known. It looks at once, without waiting out POLL_S, when a probe it saw
+running exits or its pattern measurement ends (`Driver.wait`): the pass's last probe ending is what the next
+pass waits for. Each decision is written to ladder-state.json before it is acted on, and acting on it again is
+harmless, so a driver killed at any moment is simply started again (`ensure_driver`, which
+`lorplan recommend --run RUN` calls). Never imports torch.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -83,8 +86,6 @@ def launch_driver(run) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "lorplan.recommend.driver", str(run.path)],
                                 start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, env=child_env(), cwd=run.path)
-    import threading
-
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits; liveness is the lock
 
 
@@ -151,6 +152,9 @@ class Driver:
         self._written: str | None = None
         self._checked = 0.0
         self._measure: subprocess.Popen | None = None
+        self._running: tuple[str, ...] = ()  # the probes the last step saw running
+        self._watched: set[object] = set()  # probe ids and the measurement whose end wakes `wait`
+        self._woken = threading.Event()
 
     def step(self, now: float | None = None) -> bool:
         """Read the probes, decide, act, write recommendation.json. True when the ladder is done."""
@@ -216,6 +220,21 @@ class Driver:
         self._write(obs, state)
         return state.done
 
+    def wait(self, timeout_s: float) -> None:
+        """Sleep until a probe the last step saw running exits, the pattern measurement ends, or timeout_s
+        passes. One thread per probe blocks on a shared flock of its alive.lock, which the probe's process holds
+        exclusively until it exits (lorplan.probe.backend); a probe is watched once, so nothing spins."""
+        for pid in self._running:
+            if pid not in self._watched:
+                self._watched.add(pid)
+                threading.Thread(target=_await_unlock, args=(self.run.alive_lock(pid), self._woken),
+                                 daemon=True).start()
+        if self._measure is not None and self._measure not in self._watched:
+            self._watched.add(self._measure)
+            threading.Thread(target=_await_exit, args=(self._measure, self._woken), daemon=True).start()
+        self._woken.wait(timeout_s)
+        self._woken.clear()  # before the next step reads the run: what woke us is seen there
+
     def _pattern(self, obs) -> bool:
         """Start the pattern measurement once every pattern probe has ended and two saved adapters; True while
         it runs (the ladder waits for it). A measurement that died without a word gets its error written."""
@@ -278,11 +297,30 @@ class Driver:
 
         out = measured.recommendation_json(self.spec, obs, state, self.price, run_id=self.run.id,
                                            signals=self.files.signals(), run_seed=self._run_seed)
+        self._running = tuple(o.id for o in obs if o.state == "running")
         text = json.dumps(out, sort_keys=True)
         if text != self._written:
             out["updated"] = round(time.time(), 3)
             self.files.write_recommendation(out)
             self._written = text
+
+
+def _await_unlock(path: Path, woken: threading.Event) -> None:
+    """Set `woken` once no process holds `path`'s exclusive flock (at once when none does now)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # no lock file: nothing to wait for; the poll sees the probe
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)  # releases our shared lock at once
+    woken.set()
+
+
+def _await_exit(proc: subprocess.Popen, woken: threading.Event) -> None:
+    proc.wait()
+    woken.set()
 
 
 def drive(run, poll_s: float = POLL_S) -> int:
@@ -301,7 +339,7 @@ def drive(run, poll_s: float = POLL_S) -> int:
         print(f"{time.strftime('%H:%M:%S')} driver {os.getpid()} for run {run.id}", flush=True)
         driver = Driver(run)
         while not driver.step():
-            time.sleep(poll_s)
+            driver.wait(poll_s)
         print(f"{time.strftime('%H:%M:%S')} ladder done", flush=True)
         return 0
     finally:
