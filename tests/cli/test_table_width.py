@@ -101,7 +101,10 @@ def test_profile_and_recommend_fit_80_columns(tmp_path):
         piped = _piped(argv, tmp_path)
         assert max(map(len, piped.splitlines())) > 80  # lines a pipe gets whole
         narrow = _terminal(argv, tmp_path, 80)
-        assert max(map(len, narrow.splitlines())) <= 79, narrow
+        # a word longer than the terminal (the tokenizer's folder: 85 characters under CI's venv in /tmp) stands
+        # on a line of its own, unbroken, so it can be copied; every other line fits
+        lines = narrow.splitlines()
+        assert [line for line in lines if len(line) > 79 and len(line.split()) != 1] == [], narrow
         assert narrow.split() == piped.split()  # the same words, the long lines broken
         # a terminal wider than the longest line prints what the pipe gets
         assert _terminal(argv, tmp_path, max(map(len, piped.splitlines())) + 1) == piped
