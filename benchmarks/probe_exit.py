@@ -19,7 +19,6 @@ back.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import os
 import statistics
@@ -36,17 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 def lock_held(path: Path) -> bool | None:
     """True while a process holds `path`'s flock, False once none does, None before the file exists."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    from lorplan.probe.backend import lock_held as held
+
+    return held(path) if path.exists() else None
 
 
 def cpu_seconds(lock: Path) -> tuple[int, float] | None:

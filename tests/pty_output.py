@@ -34,3 +34,16 @@ def run_in_pty(argv: list[str], *, stream: str = "stdout", columns: int = 120, r
     finally:
         os.close(master)
     return rc, b"".join(chunks).decode("utf-8", "replace")
+
+
+def piped_and_in_terminal(argv: list[str], *, cwd, env: dict, columns: int | None = None,
+                          timeout: float = 120) -> str:
+    """What `argv` writes to its standard output when that is a pipe (`columns` None) or a terminal `columns`
+    wide (line ends as a file would hold them); it must exit 0."""
+    if columns is None:
+        proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+    rc, text = run_in_pty(argv, columns=columns, cwd=cwd, env=env, timeout=timeout)
+    assert rc == 0, text
+    return text.replace("\r\n", "\n")

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
-from pty_output import run_in_pty
+from pty_output import piped_and_in_terminal
 
 from lorplan.core.columns import Column, fit_line, fit_tables
 
@@ -26,15 +25,11 @@ def _env(tmp_path) -> dict:
 
 
 def _piped(argv, tmp_path) -> str:
-    proc = subprocess.run(argv, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return piped_and_in_terminal(argv, cwd=tmp_path, env=_env(tmp_path))
 
 
 def _terminal(argv, tmp_path, columns: int) -> str:
-    rc, text = run_in_pty(argv, columns=columns, cwd=tmp_path, env=_env(tmp_path), timeout=120)
-    assert rc == 0, text
-    return text.replace("\r\n", "\n")
+    return piped_and_in_terminal(argv, cwd=tmp_path, env=_env(tmp_path), columns=columns)
 
 
 def _table(text: str) -> tuple[int, int]:

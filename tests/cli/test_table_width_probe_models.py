@@ -7,12 +7,11 @@ cell stays. Output to a pipe keeps the wide layout byte for byte."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from pty_output import run_in_pty
+from pty_output import piped_and_in_terminal
 
 LORPLAN = [sys.executable, "-m", "lorplan"]
 RUN = "20261205-120000-abcd"
@@ -25,15 +24,11 @@ def _env(tmp_path) -> dict:
 
 
 def _piped(argv, tmp_path) -> str:
-    proc = subprocess.run(argv, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout
+    return piped_and_in_terminal(argv, cwd=tmp_path, env=_env(tmp_path))
 
 
 def _terminal(argv, tmp_path, columns: int) -> str:
-    rc, text = run_in_pty(argv, columns=columns, cwd=tmp_path, env=_env(tmp_path), timeout=120)
-    assert rc == 0, text
-    return text.replace("\r\n", "\n")
+    return piped_and_in_terminal(argv, cwd=tmp_path, env=_env(tmp_path), columns=columns)
 
 
 def _probe_run(tmp_path: Path) -> None:
