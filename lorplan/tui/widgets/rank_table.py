@@ -20,6 +20,7 @@ from textual.strip import Strip
 from lorplan.core.units import format_count
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import RankSelected
+from lorplan.tui.widgets.whole_column_table import column_spans, scroll_stops, whole_span
 
 # The answer (total, bar, fits) comes before the breakdown, so an 80-column terminal shows it without scrolling.
 COLUMNS = (
@@ -259,20 +260,14 @@ class RankTable(ScrollView, can_focus=True):
         # starts after the rank column and is that much narrower), so scroll_x 0 draws the same line as before.
         fixed = min(self.fixed_width, width)
         # Only whole columns: one cut by either edge showed as "weight│" or "16.2│", a label or a figure in part.
-        left, right = self._whole_columns(fixed + scroll_x, scroll_x + width)
+        left, right = whole_span(self._spans(), fixed + scroll_x, scroll_x + width)
         strip = Strip.join([strip.crop(0, fixed), Strip.blank(left - fixed - scroll_x, style),
                             strip.crop(left, right), Strip.blank(scroll_x + width - right, style)])
         return strip.apply_style(base)  # the widget's colours under the row's (cell styles stay on top)
 
-    def _whole_columns(self, start: int, end: int) -> tuple[int, int]:
-        """The cells [left, right) of a line (leading space at 0) that hold the columns after the rank lying
-        whole within [start, end); left == right when none does."""
-        x, spans = self.fixed_width, []
-        for width in self._widths[1:]:
-            if start <= x and x + width <= end:
-                spans.append((x, x + width))
-            x += width + GAP
-        return (spans[0][0], spans[-1][1]) if spans else (start, start)
+    def _spans(self) -> list[tuple[int, int]]:
+        """The [start, end) cells of each column after the rank in a line (leading space at 0), gaps left out."""
+        return column_spans(self._widths[1:], self.fixed_width, GAP)
 
     @property
     def fixed_width(self) -> int:
@@ -283,11 +278,7 @@ class RankTable(ScrollView, can_focus=True):
     def column_stops(self) -> list[int]:
         """The scroll_x of each column after the rank, from the first: its left edge at the fixed rank column's
         right (the scrolled part starts there), capped at max_scroll_x (the last columns then all show)."""
-        stops, x = [], 0
-        for width in self._widths[1:]:
-            stops.append(min(x, self.max_scroll_x))
-            x += width + GAP
-        return sorted(set(stops))
+        return scroll_stops(self._spans(), self.fixed_width, self.max_scroll_x)
 
     def action_column(self, step: int) -> None:
         """Scroll one column left (-1) or right (1). A cell at a time took about 40 presses to reach the last

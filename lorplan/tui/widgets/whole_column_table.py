@@ -4,14 +4,42 @@ DataTable scrolls sideways a cell at a time and cuts the column at either edge, 
 ("400." of "400.00 MiB", a heading's first letters) and read as another figure. Here the first `fixed_columns`
 stay put (the row keeps its name on screen), a column that does not lie whole in the view is drawn blank (its
 row's colours kept, its text not), and ←/→ with a row cursor scroll a whole column at a time, as the Plan tab's
-rank table does (widgets/rank_table.py).
+rank table does (widgets/rank_table.py). Which columns lie whole in a view is one pure function, `whole_span`,
+that both tables call; they differ only in how they blank the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.segment import Segment
 from textual.strip import Strip
 from textual.widgets import DataTable
+
+Span = tuple[int, int]  # [start, end) cells of a column in the unscrolled line
+
+
+def column_spans(widths: Sequence[int], start: int, gap: int = 0) -> list[Span]:
+    """The [start, end) cells of columns `widths` wide laid out from cell `start`, `gap` cells apart."""
+    spans, x = [], start
+    for width in widths:
+        spans.append((x, x + width))
+        x += width + gap
+    return spans
+
+
+def whole_span(spans: Sequence[Span], start: int, end: int) -> Span:
+    """The cells [left, right) from the first to the last of `spans` lying whole within [start, end) (what a
+    view from `start` to `end` draws; the columns cut by either edge, and those beyond, are left out), or
+    (start, start) when none does. Spans in order, as a line lays them out."""
+    whole = [(a, b) for a, b in spans if start <= a and b <= end]
+    return (whole[0][0], whole[-1][1]) if whole else (start, start)
+
+
+def scroll_stops(spans: Sequence[Span], origin: int, max_scroll_x: int) -> list[int]:
+    """The scroll_x that puts each span's left edge at cell `origin` of the view (the fixed columns' right
+    edge), capped at max_scroll_x (where the last columns all show); ascending, each once."""
+    return sorted({min(a - origin, max_scroll_x) for a, _b in spans})
 
 
 def _blank(strip: Strip) -> Strip:
@@ -26,11 +54,7 @@ class WholeColumnTable(DataTable):
         """The fixed columns' width and the [start, end) cells of every other column in the unscrolled line."""
         widths = [column.get_render_width(self) for column in self.ordered_columns]
         fixed = sum(widths[: self.fixed_columns]) + self._row_label_column_width
-        spans, x = [], fixed
-        for width in widths[self.fixed_columns:]:
-            spans.append((x, x + width))
-            x += width
-        return fixed, spans
+        return fixed, column_spans(widths[self.fixed_columns:], fixed)
 
     def render_line(self, y: int) -> Strip:
         strip = super().render_line(y)
@@ -39,8 +63,7 @@ class WholeColumnTable(DataTable):
         scroll_x, width = self.scroll_offset.x, self.size.width
         fixed, spans = self._spans()
         fixed = min(fixed, width)
-        whole = [(a, b) for a, b in spans if fixed + scroll_x <= a and b <= scroll_x + width]
-        left, right = (whole[0][0] - scroll_x, whole[-1][1] - scroll_x) if whole else (fixed, fixed)
+        left, right = (x - scroll_x for x in whole_span(spans, fixed + scroll_x, scroll_x + width))
         return Strip.join([strip.crop(0, fixed), _blank(strip.crop(fixed, left)), strip.crop(left, right),
                            _blank(strip.crop(right, width))])
 
@@ -48,7 +71,7 @@ class WholeColumnTable(DataTable):
         """The scroll_x that puts each scrolled column's left edge at the fixed columns' right edge, capped at
         max_scroll_x (where the last columns all show)."""
         fixed, spans = self._spans()
-        return sorted({min(a - fixed, self.max_scroll_x) for a, _b in spans})
+        return scroll_stops(spans, fixed, self.max_scroll_x)
 
     def _scroll_column(self, step: int) -> None:
         x = self.scroll_offset.x
