@@ -86,7 +86,7 @@ def plan_classes(plan, plan_path: str) -> tuple[dict | None, str | None]:
 
     if plan.model.task != Task.SEQUENCE_CLASSIFICATION:
         return None, None
-    return read_classes(plan, resolve_path(plan.data.path, plan_path))
+    return read_classes(plan, resolve_path(plan.data.path, plan_path), plan_path)
 
 
 def plan_paths_found(plan, plan_path: str) -> dict[str, str | None]:
@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     check_context(plan, args.plan)
     classes, problem = plan_classes(plan, args.plan) if args.to == "peft" else (None, None)
     result = export_plan(plan, args.to, classes=classes, classes_problem=problem,
-                         found=plan_paths_found(plan, args.plan))
+                         found=plan_paths_found(plan, args.plan), plan_file=args.plan)
     out = args.output or default_output(args.plan, args.to)
     if args.output:
         _check_folder(args.output)

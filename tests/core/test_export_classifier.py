@@ -71,7 +71,8 @@ def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsy
     capsys.readouterr()
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
     err = capsys.readouterr().err
-    said = (f"peft: the data's labels were not read (data.path {tmp_path / 'd.jsonl'}: no such file or folder): "
+    said = (f"peft: the data's labels were not read ({plan_path}: data.path {tmp_path / 'd.jsonl'}: no such file or "
+            "folder): "
             "classifier_config.json holds num_labels 3 without label names (transformers calls the outputs "
             "LABEL_0, …)")
     assert err == f"warning: {said}\n"
@@ -84,16 +85,33 @@ def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsy
     ([0, 1], -1, "[-1, 0, 1]"),  # a negative class id fits no output (the export used to write a config)
 ])
 def test_peft_export_refuses_labels_that_do_not_fit_the_plans_head(tmp_path, capsys, labels, extra, ids):
-    """`lorplan train` refuses class ids outside the plan's head, and so does the export."""
+    """`lorplan train` refuses class ids outside the plan's head, and so does the export, in the same words: the
+    plan file and its key (the export said `data /…/d.jsonl:` where train says `p.toml: data.path /…/d.jsonl:`)."""
     plan_path = _classifier_plan(tmp_path, labels)
     with open(tmp_path / "d.jsonl", "a") as fh:
         fh.write(json.dumps({"text": "new", "label": extra}) + "\n")
     out = tmp_path / "peft"
     capsys.readouterr()
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 2
-    assert capsys.readouterr().err == (f"lorplan export: error: data {tmp_path / 'd.jsonl'}: class ids {ids} do "
-                                       "not fit model.num_labels = 2\n")
+    said = f"{plan_path}: data.path {tmp_path / 'd.jsonl'}: class ids {ids} do not fit model.num_labels = 2\n"
+    assert capsys.readouterr().err == f"lorplan export: error: {said}"
     assert not out.exists()
+    assert main(["train", str(plan_path), "--output", str(tmp_path / "run")]) == 2  # refused before torch loads
+    assert capsys.readouterr().err == f"lorplan train: error: {said}"
+    assert not (tmp_path / "run").exists()
+
+
+def test_peft_export_names_the_plan_key_of_a_label_it_cannot_read(tmp_path, capsys):
+    """A label that is no class (2.5) leaves the head unnamed, with a warning naming the plan file and its key
+    and the line, as `lorplan train` names them when it refuses the row."""
+    plan_path = _classifier_plan(tmp_path, ["spam", "ham"])
+    with open(tmp_path / "d.jsonl", "a") as fh:
+        fh.write(json.dumps({"text": "new", "label": 2.5}) + "\n")
+    capsys.readouterr()
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(tmp_path / "peft")]) == 0
+    warning = capsys.readouterr().err
+    assert warning.startswith(f"warning: peft: the data's labels were not read ({plan_path}: data.path "
+                              f"{tmp_path / 'd.jsonl'}: line 31: "), warning
 
 
 def test_a_causal_lm_export_has_no_classifier_file():

@@ -33,7 +33,7 @@ class ExportResult:
 
 
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
-                found: Mapping[str, str | None] | None = None) -> ExportResult:
+                found: Mapping[str, str | None] | None = None, plan_file: str | None = None) -> ExportResult:
     """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate").
     BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl, LLaMA-Factory).
 
@@ -42,7 +42,10 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
 
     found ("model.path" / "data.path" -> the absolute path lorplan reads, None when it finds nothing): the plan's
     paths are written as the tool will find them (lorplan.core.export.paths), with notes; None writes them as the
-    plan has them."""
+    plan has them.
+
+    plan_file: the plan's file as the user named it (`lorplan export p.toml`), which a refusal of the data's
+    labels names with its key, as `lorplan train` does: "p.toml: data.path d.jsonl: …"."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     from lorplan.core.export.common import classifier_refusal
@@ -59,7 +62,7 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     if fmt == ExportFormat.PEFT:
         from lorplan.core.export.peft import export_peft
 
-        result = export_peft(plan, classes, classes_problem)
+        result = export_peft(plan, classes, classes_problem, plan_file)
     else:
         # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
         module = importlib.import_module(f"lorplan.core.export.{fmt}")

@@ -74,17 +74,24 @@ def bnb_config_kwargs(plan) -> dict[str, Any] | None:
     }
 
 
-def classifier_kwargs(plan, classes: Mapping | None) -> dict[str, Any]:
+def data_key(plan, plan_file: str | None = None) -> str:
+    """The plan's data as a message names it, by the plan file and its key as `lorplan train` does:
+    "p.toml: data.path d.jsonl" (a plan with no file, the planner's: "data.path d.jsonl")."""
+    return f"{plan_file + ': ' if plan_file else ''}data.path {plan.data.path}"
+
+
+def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = None) -> dict[str, Any]:
     """AutoModelForSequenceClassification.from_pretrained arguments for a classifier plan's head: num_labels as
     `lorplan train` builds it (model.num_labels, else 2) and, when the data's labels hold a name, id2label and
     label2id over every output (an id no label takes is transformers' LABEL_i). `classes`: class id -> the label
     as the data writes it (lorplan.core.data.data_classes, result.json's `classes`), or None when unknown.
-    BadInput when a class id does not fit the head, as `lorplan train` refuses it."""
+    BadInput when a class id does not fit the head, as `lorplan train` refuses it, naming the plan's data
+    (data_key: `plan_file` is the plan's file as the user gave it, if it has one)."""
     n = plan.model.num_labels or 2
     out: dict[str, Any] = {"num_labels": n}
     if not classes:
         return out
-    check_head(classes, n, f"data {plan.data.path}")  # as lorplan train: ids below 0 or from n up
+    check_head(classes, n, data_key(plan, plan_file))  # as lorplan train: ids below 0 or from n up
     if any(isinstance(v, str) for v in classes.values()):
         # JSON keys are text; transformers turns a config file's id2label keys into ints, not a keyword's
         id2label = {str(i): str(classes[i]) if i in classes else f"LABEL_{i}" for i in range(n)}
@@ -93,34 +100,38 @@ def classifier_kwargs(plan, classes: Mapping | None) -> dict[str, Any]:
     return out
 
 
-def read_classes(plan, path) -> tuple[dict | None, str | None]:
+def read_classes(plan, path, plan_file: str | None = None) -> tuple[dict | None, str | None]:
     """(classes, None) for a sequence classifier's data at `path` (its plan's data.path, resolved): class id ->
     label as `lorplan train` numbers them (lorplan.core.data.data_classes); (None, why) when the file cannot be
-    read or its labels cannot train, in one line naming data.path as the plan writes it."""
+    read or its labels cannot train, in one line naming the plan file and data.path as the plan writes it
+    (data_key)."""
     from pathlib import Path
 
     from lorplan.core.data import data_classes
 
     path = Path(path)
+    where = data_key(plan, plan_file)
     if not path.exists():
-        return None, f"data.path {plan.data.path}: no such file or folder"
+        return None, f"{where}: no such file or folder"
     try:
         return data_classes(path, schema=None if plan.data.schema == "auto" else plan.data.schema,
-                            where=f"data.path {plan.data.path}"), None
+                            where=where), None
     except BadInput as exc:
-        return None, str(exc).replace(f"--data {path}", f"data.path {plan.data.path}")
+        return None, str(exc).replace(f"--data {path}", where)
 
 
-def export_peft(plan, classes: Mapping | None = None, classes_problem: str | None = None) -> ExportResult:
+def export_peft(plan, classes: Mapping | None = None, classes_problem: str | None = None,
+                plan_file: str | None = None) -> ExportResult:
     """classes: a classifier's class id -> label (see classifier_kwargs); classes_problem: why they are
-    unknown (the data could not be read), said in a warning."""
+    unknown (the data could not be read), said in a warning. plan_file: the plan's file as the user named it,
+    which a refusal of its labels names (data_key)."""
     files = {"adapter_config.json": json.dumps(lora_config_kwargs(plan), indent=2) + "\n"}
     bnb = bnb_config_kwargs(plan)
     if bnb is not None:
         files["bnb_config.json"] = json.dumps(bnb, indent=2) + "\n"
     warnings: list[str] = []
     if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
-        head = classifier_kwargs(plan, classes)
+        head = classifier_kwargs(plan, classes, plan_file)
         files[CLASSIFIER_FILE] = json.dumps(head, indent=2) + "\n"
         if not classes:
             why = f" ({classes_problem})" if classes_problem else ""
