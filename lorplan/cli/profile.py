@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lorplan.cli._common import add_rope_scaling, parse_rope_scaling, positive_int, print_json
+from lorplan.cli._common import add_rope_scaling, parse_rope_scaling, positive_int, print_json, seed
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.units import counted
 from lorplan.core.vocab import HELP, DataSchema
@@ -31,7 +31,8 @@ def register(sub) -> None:
     add_rope_scaling(p, "as `lorplan plan --rope-scaling` trains it: lengths are counted against that reach")
     p.add_argument("--sample", type=positive_int("--sample"), metavar="N",
                    help="tokenize a random sample of N examples and scale the totals (with 95%% intervals)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    p.add_argument("--seed", type=seed("--seed"), default=0, metavar="N",
+                   help="seed of --sample, 0 to 2^32 - 1 as a probe's (default 0)")
     p.add_argument("--train-on-all", action="store_true",
                    help="count every token as trained (no loss masking of prompts / non-assistant turns; a "
                    "causal LM's)")

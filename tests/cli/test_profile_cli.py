@@ -262,3 +262,19 @@ def test_train_on_all_is_refused_for_a_classifier(tmp_path, capsys, minilm):
     assert main(["profile", "--data", str(path), "--model", "gpt2", "--train-on-all", "--json"]) == 0
     everything = json.loads(capsys.readouterr().out)
     assert everything["trained_tokens"] == everything["tokens"]  # a causal LM trains every token with it
+
+
+@pytest.mark.parametrize(("seed", "message"), [
+    ("x", "--seed: 'x' is not an integer"),  # argparse said "argument --seed: invalid int value: 'x'"
+    ("-1", "--seed: -1 must be at least 0"),  # was accepted, a seed no probe or plan takes
+    (str(2**32), "--seed: 4294967296 must be at most 4,294,967,295"),  # probe --seed's range (MAX_SEED)
+])
+def test_a_sample_seed_out_of_range_is_refused_as_probe_seed_is(tmp_path, capsys, seed, message):
+    path = _write(tmp_path / "d.jsonl", [{"text": f"row {i}"} for i in range(20)])
+    with pytest.raises(SystemExit) as exited:  # argparse's check, as every other flag's
+        main(["profile", "--data", str(path), "--sample", "5", "--seed", seed])
+    assert exited.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"lorplan profile: error: {message}\n" and captured.out == ""
+    assert main(["profile", "--data", str(path), "--sample", "5", "--seed", str(2**32 - 1), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sample"]["seed"] == 2**32 - 1
