@@ -84,11 +84,12 @@ async def test_panel_shows_states_table_curves_and_traceback(tmp_path):
         assert app.query_one("#probes-run", Select).value == run.id
         assert table.row_count == 4
         # training and model loading apart (the wall time, 75 s, counted both and the waiting)
-        assert _row(table, "r4") == ["r4", "finished", "20/20", "0.5000", "0.4100", "0.875", "412", "1m02s", "9.5s",
-                                     "600"]  # peak MiB
-        assert _row(table, "r8")[1:3] == ["failed", "2/20"]
+        assert _row(table, "r4") == ["r4", "finished", "20", "0.5000", "0.4100", "0.875", "412", "1m02s", "9.5s",
+                                     "600 MiB"]  # the step of the summary's 20; peak memory as the comparison
+        assert "20 steps" in str(app.query_one("#probes-summary", Static).render())
+        assert _row(table, "r8")[1:3] == ["failed", "2"]
         assert _row(table, "r16")[1] == "oom"
-        assert _row(table, "r32")[1:3] == ["queued", "0/20"]
+        assert _row(table, "r32")[1:3] == ["queued", "0"]
         assert panel.plotted["r4"] == 22  # 20 train points and 2 eval points on the plot
         table.move_cursor(row=1)
         await pilot.pause()
@@ -115,7 +116,7 @@ async def test_cancel_a_queued_probe_and_retry_a_failed_one(tmp_path):
         await pilot.press("t")
         await app.workers.wait_for_complete()
         await pilot.pause(0.5)
-        assert _row(table, "r8")[1:3] == ["queued", "0/20"]
+        assert _row(table, "r8")[1:3] == ["queued", "0"]
         assert backend.submitted == [run.id]
         assert (run.probe_dir("r8") / "attempt-1" / "result.json").exists()
 
@@ -143,14 +144,14 @@ async def test_live_probe_updates_row_and_curve(tmp_path):
             await pilot.pause(0.3)
             panel = app.query_one(ProbesPanel)
             table = app.query_one("#probes-table", DataTable)
-            assert _row(table, "r32")[1:3] == ["running", "3/20"]
+            assert _row(table, "r32")[1:3] == ["running", "3"]
             assert _row(table, "r32")[7:9] == ["9.3s", "9.5s"]  # 3 steps of 3.1 s; loaded in 9.5 s
             assert panel.plotted["r32"] == 3
             for s in range(4, 9):
                 append_event(run.events_path("r32"), {"type": "step", "step": s, "loss": 0.5, "tokens_per_second": 300.0})
             append_event(run.events_path("r32"), {"type": "eval", "step": 8, "eval_loss": 0.45, "eval_accuracy": 0.7})
             await pilot.pause(0.6)
-            assert _row(table, "r32")[1:6] == ["running", "8/20", "0.5000", "0.4500", "0.700"]
+            assert _row(table, "r32")[1:6] == ["running", "8", "0.5000", "0.4500", "0.700"]
             assert panel.plotted["r32"] == 9
     finally:
         os.close(fd)
@@ -518,6 +519,7 @@ async def test_v_compares_the_ranks_with_intervals_over_seeds(tmp_path):
         assert f"{sum(losses[4]) / 3:.4f} [{lo:.4f}, {hi:.4f}]" in text  # mean [95% interval] over 3 seeds
         assert "mean [95% interval] over seeds" in text and "seeds" in text.splitlines()[0]
         assert "19.0s" in text and "12.0s" in text and "8.00 MiB" in text  # train 15+4, load 10+2, 8 MiB
+        assert re.search(r"peak mem\n.*  4\.00 MiB$", text, re.M)  # as the probe table writes it
         assert panel.ranks == tuple(compare_ranks(panel.status.probes))
         plot = re.sub(r"\x1b\[[0-9;]*m", "", panel.query_one("#probes-compare-plot").plt.build())
         assert "final eval loss by rank (bars: 95% interval)" in plot

@@ -36,15 +36,14 @@ def _probe(run, pid, rank, steps, result):
     atomic_write_json(run.result_path(pid), {"state": "finished", "step": steps, **result})
 
 
-def finished_run(root, seeds=(0,), short=None):
-    """Ranks 4-32 trained 40 steps (with `seeds`: each seed a probe); `short`: that rank stopped at step 3 (its
-    line ends at the plot's top left)."""
-    plan = runner.make_plan(RANKS, seeds=seeds, steps=40, device="cpu",
-                            run="20261201-100000-d00d")
+def finished_run(root, seeds=(0,), short=None, steps=40, lrs=()):
+    """Ranks 4-32 trained `steps` steps (with `seeds`: each seed a probe; with learning rates `lrs`: each rate a
+    probe too); `short`: that rank stopped at step 3 (its line ends at the plot's top left)."""
+    plan = runner.make_plan(RANKS, lrs, seeds=seeds, steps=steps, device="cpu", run="20261201-100000-d00d")
     run = create_run(plan, root)
     for i, p in enumerate(run.plan().probes):
         loss = 0.5 - 0.003 * p.rank + 0.01 * (i % 3)
-        _probe(run, p.id, p.rank, 3 if p.rank == short else 40,
+        _probe(run, p.id, p.rank, 3 if p.rank == short else steps,
                {"eval_loss": loss, "eval_accuracy": 0.7 + 0.005 * p.rank, "peak_memory_bytes": p.rank * 100 * 2**20,
                 "load_seconds": 10.0, "train_seconds": 75.0})
     return run
@@ -176,7 +175,8 @@ async def test_at_120x40_several_seeds_no_longer_wrap_the_comparison(make_app, i
         table = "\n".join(rows_of(app, panel.query_one("#probes-compare-table")))
         for r in panel.ranks:
             assert re.search(rf"^ +{r.rank} +3 +{r.eval_loss:.4f} \[.*\] +{r.eval_accuracy:.3f} \[.*\]$", table, re.M)
-            assert re.search(rf"^ +{r.rank} +1m15s +10\.0s +\d+\.\d\d [MG]iB$", table, re.M)
+            mem = f"{r.rank * 100} MiB" if r.rank < 16 else f"{r.rank * 100 / 1024:.2f} GiB"  # as the probe table
+            assert re.search(rf"^ +{r.rank} +1m15s +10\.0s +{re.escape(mem)}$", table, re.M)
         assert "mean [95% interval] over seeds" in table
         compare_plot = panel.query_one("#probes-compare-plot")
         assert compare_plot.region.x >= 60 and compare_plot.region.width >= 40  # beside the table
@@ -208,13 +208,14 @@ def test_the_comparison_table_is_laid_out_for_the_width_it_has():
 # Found at 80x24: the table was 85 columns wide, so its right edge cut the peak memory column mid-figure
 # ("400."), and with several seeds its rank column read "r4", "r4", "r4" without saying which seed each row was.
 
-HEADINGS = ["probe", "state", "step", "loss", "eval", "acc", "tok/s", "train", "load", "peak MiB"]
+HEADINGS = ["probe", "state", "step", "loss", "eval", "acc", "tok/s", "train", "load", "peak mem"]
 
 
 def expected_cells(p, name: str) -> list[str]:
     """What the table's row for probe `p` says (the fixture's probes report no tokens per second)."""
-    return [name, "finished", f"{p.step}/{p.steps}", f"{p.loss:.4f}", f"{p.eval_loss:.4f}", f"{p.eval_accuracy:.3f}",
-            "-", "1m15s", "10.0s", f"{p.peak_memory_bytes / 2**20:,.0f}"]
+    mem = f"{p.rank * 100} MiB" if p.rank < 16 else f"{p.rank * 100 / 1024:.2f} GiB"  # as the comparison writes it
+    return [name, "finished", str(p.step), f"{p.loss:.4f}", f"{p.eval_loss:.4f}", f"{p.eval_accuracy:.3f}",
+            "-", "1m15s", "10.0s", mem]
 
 
 def table_lines(app, panel) -> tuple[list[str], list[list[str]]]:
@@ -232,11 +233,12 @@ def by_name(panel, names) -> dict:
     return {names[p.id]: p for p in panel.status.probes}
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_the_probe_table_names_each_seed_and_shows_every_figure_whole(make_app, isolated_home, size):
+@pytest.mark.parametrize(("size", "steps"), [((80, 24), 40), ((80, 24), 100), ((120, 40), 40)])
+async def test_the_probe_table_names_each_seed_and_shows_every_figure_whole(make_app, isolated_home, size, steps):
     """Three seeds of four ranks: each row says its rank and seed, as the plot's legend does, and the whole row,
-    the peak memory too, is on screen without scrolling sideways."""
-    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3))
+    the peak memory too, is on screen without scrolling sideways. At 100 steps the table was 81 columns at 80x24
+    ("100/100" in the step column) and the peak memory went out of view."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3), steps=steps)
     app = make_app()
     async with app.run_test(size=size) as pilot:
         panel = await probes_tab(pilot, len(RANKS))
@@ -266,11 +268,7 @@ async def test_a_table_wider_than_the_screen_scrolls_by_whole_columns(make_app, 
     """Two learning rates and two seeds: a probe is named "r16 lr0.0002 s2", and the table is wider than 80
     columns. The name stays at the left; the other columns scroll sideways a whole column at a time, and no
     column shows cut at either edge."""
-    plan = runner.make_plan(RANKS, (2e-4, 1e-3), seeds=(1, 2), steps=40, device="cpu", run="20261201-100000-beef")
-    run = create_run(plan, isolated_home / "state" / "lorplan" / "runs")
-    for p in run.plan().probes:
-        _probe(run, p.id, p.rank, 40, {"eval_loss": 0.5, "eval_accuracy": 0.7, "peak_memory_bytes": p.rank * 100 * 2**20,
-                                       "load_seconds": 10.0, "train_seconds": 75.0})
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2), lrs=(2e-4, 1e-3))
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         panel = await probes_tab(pilot, 2 * len(RANKS))  # a rank at each rate

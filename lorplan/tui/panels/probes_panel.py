@@ -1,7 +1,7 @@
 """The Probes tab: pick a run, see its queue and per-probe state, live loss and eval curves of every rank on
 one plot (the train loss smoothed, each rank's line with its own marker and label), the final table (each probe
 named as its line is, with its seed when the run repeats ranks over seeds; eval loss / accuracy, training and
-loading time, peak memory in MiB), the ranks compared side by side (`v`), cancel and
+loading time, peak memory as the comparison writes it), the ranks compared side by side (`v`), cancel and
 retry.
 
 The panel only reads the run folders, so closing lorplan never stops a probe and opening it again shows the
@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from lorplan.tui import probe_bridge
+from lorplan.tui import numbers, probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
 from lorplan.tui.panels.probe_work import ProbeWork
@@ -38,10 +38,12 @@ from lorplan.tui.widgets.whole_column_table import WholeColumnTable
 POLL_SECONDS = 1.0
 # below this height (80x24 leaves the panel 20 rows) the probe table shows fewer rows: the plot keeps its x axis
 SHORT_HEIGHT = 26
-# Short headings, the unit in the heading: 79 columns for 3 seeds of 4 ranks (80x24 keeps a 1-cell scrollbar).
-# A run whose table is still wider (learning rates in the names, 1000/1000 steps) scrolls by whole columns.
+# Short headings: 78 columns for 3 seeds of 4 ranks at any number of steps below 10,000 (80x24 keeps a 1-cell
+# scrollbar). The step column shows the step alone: every probe of a run has the summary's number of steps, and
+# "100/100" made the table 81 columns. A run whose table is still wider (learning rates in the names, 10 seeds)
+# scrolls by whole columns.
 COLUMNS = (("rank", "probe"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval"),
-           ("acc", "acc"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak MiB"))
+           ("acc", "acc"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
 # what c, C, t and v say while there is no run to act on (they did nothing without a word)
 NO_RUN = "No probe run yet: press p to probe this plan, s to start the demo, or start one with lorplan probe start"
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
@@ -236,14 +238,14 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         return (
             Text(probe_plot.rank_label(p)),  # "r4 s2": the name the plot's legend gives its line
             Text(p.state, style=_RICH_STYLE.get(p.state, "")),
-            f"{p.step}/{p.steps}",
+            str(p.step),  # of the summary's "100 steps"
             _num(p.loss, ".4f"),
             _num(p.eval_loss, ".4f"),
             _num(p.eval_accuracy, ".3f"),
             _num(p.tokens_per_second, ".0f"),
             _seconds(p.train_seconds),
             "loading" if p.state == "running" and p.load_seconds is None else _seconds(p.load_seconds),
-            f"{p.peak_memory_bytes / 2**20:,.0f}" if p.peak_memory_bytes else "-",  # MiB, as the heading says
+            numbers.memory_text(p.peak_memory_bytes) if p.peak_memory_bytes else "-",  # as the comparison
         )
 
     def selected(self) -> probe_bridge.ProbeStatus | None:
