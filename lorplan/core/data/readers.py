@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lorplan.core.errors import BadInput
+from lorplan.core.jsontext import loads_json
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-folder", "arrow-folder")
 _EXTENSIONS = {
@@ -115,7 +116,7 @@ class RowSource:
             first_line = fh.readline()
         if first_line.lstrip().startswith(b"{"):
             try:
-                first = json.loads(first_line)
+                first = loads_json(first_line)
             except ValueError:
                 first = None  # a pretty-printed object: read it whole below
             if isinstance(first, dict) and not _holds_rows(first):
@@ -124,7 +125,7 @@ class RowSource:
                 return
         try:
             with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
+                data = loads_json(fh.read())
         except UnicodeDecodeError:
             raise BadInput(f"--data {self.path}: not valid UTF-8") from None
         except json.JSONDecodeError as exc:
@@ -237,14 +238,20 @@ class RowSource:
 
         folder = self.path
         if (folder / "dataset_dict.json").is_file():
-            splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
+            try:
+                splits = loads_json((folder / "dataset_dict.json").read_bytes())["splits"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise BadInput(f"--data {folder}: dataset_dict.json is not a DatasetDict's "
+                               f"({exc.__class__.__name__}: {exc})") from None
+            if not isinstance(splits, list) or not all(isinstance(x, str) for x in splits):
+                raise BadInput(f"--data {folder}: dataset_dict.json: splits is not a list of split names")
             if not splits:
                 raise BadInput(f"--data {folder}: dataset_dict.json lists no splits")
             split = "train" if "train" in splits else splits[0]
             self.note = f"DatasetDict with splits {', '.join(splits)}: profiled split {split!r}"
             folder = folder / split
         try:
-            state = json.loads((folder / "state.json").read_text())
+            state = loads_json((folder / "state.json").read_bytes())
             files = [folder / f["filename"] for f in state["_data_files"]]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BadInput(f"--data {folder}: not a dataset saved with save_to_disk ({exc})") from None
@@ -269,7 +276,7 @@ def parse_json_line(raw: bytes) -> Any:
     as Python's json module reports it for the line alone (parsed with its line break, an error at the end
     of the line would be "line 2, column 1")."""
     try:
-        row = json.loads(raw.rstrip(b"\r\n"))
+        row = loads_json(raw.rstrip(b"\r\n"))
     except UnicodeDecodeError:
         return Bad("not valid UTF-8")
     except ValueError as exc:

@@ -62,23 +62,33 @@ class Layout:
         self.tensors.append(Tensor(path, tuple(int(d) for d in shape), kind, layer))
 
 
+# The largest size, count or length a config key may hold: every dimension of a released model is far below it
+# (vocabularies ~10^5-10^6, contexts ~10^7), while 10^26 hidden units priced 8·10^40 parameters without a word.
+MAX_CONFIG_INT = 2**31 - 1
+
+
 def req(cfg: Mapping[str, Any], key: str, *alts: str) -> int:
-    """A required positive integer config key (or one of its aliases)."""
+    """A required positive integer config key (or one of its aliases), at most MAX_CONFIG_INT."""
     for k in (key, *alts):
         if k in cfg and cfg[k] is not None:
             v = cfg[k]
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise MissingField(f"{k!r} must be a positive integer, not {v!r}")
+            if v > MAX_CONFIG_INT:
+                raise MissingField(f"{k!r} must be a positive integer of at most {MAX_CONFIG_INT:,}, not {v:.3g}")
             return v
     raise MissingField(f"missing {key!r}")
 
 
 def opt_int(cfg: Mapping[str, Any], key: str, default: int) -> int:
+    """An optional non-negative integer config key (`default` when absent or null), at most MAX_CONFIG_INT."""
     v = cfg.get(key)
     if v is None:
         return default
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise MissingField(f"{key!r} must be a non-negative integer, not {v!r}")
+    if v > MAX_CONFIG_INT:
+        raise MissingField(f"{key!r} must be a non-negative integer of at most {MAX_CONFIG_INT:,}, not {v:.3g}")
     return v
 
 

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from lorplan.core.errors import BadInput
+from lorplan.core.jsontext import loads_json
 from lorplan.core.model import archs, catalog
 from lorplan.core.model.resolve import ModelSource, resolve_model
 from lorplan.core.model.spec import ModelSpec, SpecSource
@@ -59,15 +60,21 @@ def _catalog_spec(entry_id: str) -> ModelSpec:
 def read_config(path: Path) -> dict[str, Any]:
     """Read a config.json as a dict; BadInput naming the file when unreadable or malformed."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
     # a file of another name was given as the model's config.json: say that it may be no config at all
     what = f"config.json at {path}" if path.name == "config.json" else f"{path} (given as a model's config.json)"
     try:
-        cfg = json.loads(raw)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{what} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
+    try:
+        cfg = loads_json(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{what} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except ValueError as exc:  # nested too deeply, an integer of thousands of digits
+        raise BadInput(f"{what} is not valid JSON ({exc})") from None
     if not isinstance(cfg, dict):
         raise BadInput(f"{what} is not a JSON object")
     return cfg
