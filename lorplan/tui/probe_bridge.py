@@ -9,6 +9,7 @@ Never imports torch: the probe processes do.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,13 +98,30 @@ def _curve(c: Curves) -> Curve:
                  smoothed)
 
 
+def ranks_text(ranks) -> str:
+    """A run's probed ranks for its line in the run list, each rank once, with its number of probes when the run
+    repeats it (over seeds or learning rates): `r4,8,16,32`, `r4,8,16,32 ×3` (three of each), `r4×3,8` (three
+    of rank 4, one of 8), `base, r4,8 ×2` (a ladder's base probe). "r4,4,4,8,8,8,16,…" was cut off in the
+    list before it said the ranks."""
+    counts = Counter(ranks)
+    repeats = set(counts.values())
+    each = "" if len(repeats) != 1 or repeats == {1} else f" ×{repeats.pop()}"  # the same count for every rank
+
+    def name(rank: int) -> str:
+        return rank_text(rank) + (f"×{counts[rank]}" if not each and counts[rank] > 1 else "")
+
+    numbered = [name(r) for r in sorted(counts) if r > 0]
+    words = ([name(0)] if 0 in counts else []) + (["r" + ",".join(numbered)] if numbered else [])
+    return ", ".join(words) + each
+
+
 def _run_label(run: RunDir) -> str:
     try:
         plan = run.plan()
     except LorplanError:
         return run.id
     model = Path(plan.model).name if plan.model else "demo"
-    return f"{run.id} · {model} · r{','.join(str(p.rank) for p in plan.probes)}"
+    return f"{run.id} · {model} · {ranks_text(p.rank for p in plan.probes)}"
 
 
 class ProbeFeed:

@@ -204,6 +204,33 @@ def test_the_comparison_table_is_laid_out_for_the_width_it_has():
     assert beside and text_width(one) <= 80 - 2 - COMPARE_PLOT_MIN_WIDTH and "no interval" in one
 
 
+@pytest.mark.parametrize(("ranks", "text"), [
+    ((4, 8, 16, 32), "r4,8,16,32"),
+    ((4, 4, 4, 8, 8, 8, 16, 16, 16, 32, 32, 32), "r4,8,16,32 ×3"),  # was r4,4,4,8,8,8,16,16,16,32,32,32
+    ((4, 8, 4, 8), "r4,8 ×2"),  # in rank order, whatever the plan's order
+    ((4, 4, 4, 8), "r4×3,8"),
+    ((0, 16, 16, 16, 1, 4), "base, r1,4,16×3"),  # a ladder: its base probe, then two passes
+    ((0,), "base"),
+])
+def test_the_run_list_names_each_rank_once_with_its_count(ranks, text):
+    from lorplan.tui.probe_bridge import ranks_text
+
+    assert ranks_text(ranks) == text
+
+
+async def test_the_run_selector_says_the_ranks_and_seeds_at_80x24(make_app, isolated_home):
+    """Three seeds of four ranks: the run's line in the list read "r4,4,4,8,8,8,16,…", cut off by the list's
+    width before it named rank 32, and said the seeds only by repeating the ranks."""
+    run = finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        select = panel.query_one("#probes-run")
+        assert_fits(app, panel)
+        shown = " ".join(rows_of(app, select))
+        assert f"{run.id} · demo · r4,8,16,32 ×3" in shown, shown
+
+
 # -- the probe table: every figure whole, every probe named -------------------------------------------------
 # Found at 80x24: the table was 85 columns wide, so its right edge cut the peak memory column mid-figure
 # ("400."), and with several seeds its rank column read "r4", "r4", "r4" without saying which seed each row was.

@@ -38,7 +38,7 @@ from lorplan.tui.widgets.whole_column_table import WholeColumnTable
 POLL_SECONDS = 1.0
 # below this height (80x24 leaves the panel 20 rows) the probe table shows fewer rows: the plot keeps its x axis
 SHORT_HEIGHT = 26
-# Short headings: 78 columns for 3 seeds of 4 ranks at any number of steps below 10,000 (80x24 keeps a 1-cell
+# Short headings: 79 columns (the DataTable's width) for 3 seeds of 4 ranks at any number of steps below 10,000 (80x24 keeps a 1-cell
 # scrollbar). The step column shows the step alone: every probe of a run has the summary's number of steps, and
 # "100/100" made the table 81 columns. A run whose table is still wider (learning rates in the names, 10 seeds)
 # scrolls by whole columns.
@@ -229,7 +229,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             sched = "ladder running"
         else:
             sched = st.state  # done, cancelled, or running (probes a killed scheduler left)
-        self.query_one("#probes-summary", Static).update(f"{', '.join(parts)}  ·  {sched}  ·  {st.plan.steps} steps")
+        # " · " as the run's label beside it: the label keeps 4 more columns at 80 (its ranks, "r4,8,16,32 ×3")
+        self.query_one("#probes-summary", Static).update(f"{', '.join(parts)} · {sched} · {st.plan.steps} steps")
         self._show_detail()
         self._plot(st, curves)
 
