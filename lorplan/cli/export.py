@@ -92,19 +92,11 @@ def plan_classes(plan, plan_path: str) -> tuple[dict | None, str | None]:
 def plan_paths_found(plan, plan_path: str) -> dict[str, str | None]:
     """model.path (when the model is one) and data.path -> the absolute path lorplan reads for it (from the
     working folder, else beside the plan: lorplan.train.paths.resolve_path, as `lorplan train` reads them), or
-    None when neither has it. Absolute without resolving links: the name the user gave a linked file stays."""
-    import os
-
+    None when neither has it (lorplan.core.export.paths.found_paths, which the planner's export uses too)."""
+    from lorplan.core.export.paths import found_paths
     from lorplan.train.paths import resolve_path
 
-    typed = {"data.path": plan.data.path}
-    if plan.model.path is not None:
-        typed["model.path"] = plan.model.path
-    found: dict[str, str | None] = {}
-    for key, path in typed.items():
-        where = resolve_path(path, plan_path)
-        found[key] = os.path.abspath(where) if where.exists() else None
-    return found
+    return found_paths(plan, lambda path: resolve_path(path, plan_path))
 
 
 def run(args: argparse.Namespace) -> int:

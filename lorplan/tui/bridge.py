@@ -475,6 +475,20 @@ def export_refusal(plan: Plan, fmt: str) -> str | None:
     return classifier_refusal(plan, fmt)
 
 
+def _export(plan: Plan, fmt: str):
+    """The export of `plan` for a trainer format (core.export.export_plan), its classifier's classes read from
+    its data, and its model.path and data.path written as `lorplan export` writes them: where the tool finds them,
+    absolute (core.export.paths, from the working folder: the planner's plan has no file yet), with the same
+    notes and warnings. The placeholder data path is left as it is: the dialog says it is one."""
+    from lorplan.core.export import export_plan
+    from lorplan.core.export.paths import DATA_PATH, found_paths
+
+    found = found_paths(plan)
+    if has_placeholder_data(plan):
+        del found[DATA_PATH]
+    return export_plan(plan, fmt, **_export_classes(plan, fmt), found=found)
+
+
 def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
     """What `fmt` cannot express of this plan, one line each (the plan file expresses everything); a format
     that cannot carry the plan at all gives its refusal, as "not written: …"."""
@@ -483,9 +497,16 @@ def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
     refusal = export_refusal(plan, fmt)
     if refusal is not None:
         return (f"not written: {refusal}",)
-    from lorplan.core.export import export_plan
+    return tuple(_export(plan, fmt).warnings)
 
-    return tuple(export_plan(plan, fmt, **_export_classes(plan, fmt)).warnings)
+
+def export_notes(plan: Plan, fmt: str) -> tuple[str, ...]:
+    """What the export of `fmt` does that is no problem, one line each, as `lorplan export` prints them after
+    `note:`: a relative model.path written absolute ("model.path models/smol is written as /home/you/models/smol,
+    the one lorplan reads (…)"). None for the plan file, or a format that refuses the plan."""
+    if fmt == "plan" or export_refusal(plan, fmt) is not None:
+        return ()
+    return tuple(_export(plan, fmt).notes)
 
 
 def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
@@ -495,9 +516,9 @@ def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
         return [target]
     if export_refusal(plan, fmt) is not None:
         return []
-    from lorplan.core.export import export_plan, output_paths
+    from lorplan.core.export import output_paths
 
-    return output_paths(export_plan(plan, fmt, **_export_classes(plan, fmt)), target)
+    return output_paths(_export(plan, fmt), target)
 
 
 def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Path]:
@@ -510,10 +531,9 @@ def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Pat
     refusal = export_refusal(plan, fmt)
     if refusal is not None:
         raise BadInput(refusal)
-    from lorplan.core.export import export_plan
     from lorplan.core.export import write_export as core_write_export
 
-    return core_write_export(export_plan(plan, fmt, **_export_classes(plan, fmt)), target, force=force)
+    return core_write_export(_export(plan, fmt), target, force=force)
 
 
 # -- data -----------------------------------------------------------------------------------------------------

@@ -302,3 +302,46 @@ async def test_a_classifier_is_not_written_for_a_trainer_that_trains_no_classifi
         await click(pilot, "#fmt-axolotl")
         await click(pilot, "#export-write")
     assert {p.name for p in app.result} >= {"adapter_config.json", "classifier_config.json", "plan.toml"}
+
+
+@pytest.mark.anyio
+async def test_a_relative_model_folder_is_exported_where_the_tools_find_it(make_app, tmp_path, monkeypatch):
+    """The planner opened on `models/smol` (a folder in the working folder) exported `base_model: models/smol`,
+    which axolotl, LLaMA-Factory and peft read from the folder they run in, while `lorplan export` writes the
+    path lorplan reads, absolute, with a note. The dialog's export now does the same and shows the note."""
+    import json
+    import shutil
+
+    from lorplan.tui.screens.export_dialog import TITLES
+
+    catalog = Path(__file__).resolve().parents[2] / "lorplan" / "core" / "model" / "catalog"
+    folder = tmp_path / "models" / "smol"
+    folder.mkdir(parents=True)
+    shutil.copy(catalog / "HuggingFaceTB__SmolLM2-135M-Instruct.json", folder / "config.json")
+    monkeypatch.chdir(tmp_path)
+    note = f"model.path models/smol is written as {folder}, the one lorplan reads"
+    app = make_app(model="models/smol")
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.1)
+            if app.main.plan is not None:
+                break
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog)
+        assert dialog.plan.model.path == "models/smol"  # the plan keeps the folder as typed
+        await click(pilot, "#fmt-axolotl")
+        shown = str(dialog.query_one("#export-warnings", Static).render())
+        assert f"• {TITLES['peft']}: note: {note}" in shown and f"• {TITLES['axolotl']}: note: {note}" in shown
+        assert "data.path" not in shown  # the placeholder data path, which the summary names as one
+        out = tmp_path / "out"
+        await type_into(pilot, "#export-folder", str(out))
+        await click(pilot, "#export-write")
+    text = (out / "axolotl.yaml").read_text()
+    axolotl = yaml.safe_load(text)
+    assert axolotl["base_model"] == str(folder) and f"# lorplan: NOTE: {note}" in text
+    assert axolotl["datasets"][0]["path"] == "data/train.jsonl"  # a placeholder, left as it is
+    assert json.loads((out / "peft" / "adapter_config.json").read_text())["base_model_name_or_path"] == str(folder)
+    assert f"NOTE: {note}" in (out / "peft" / "LORPLAN_WARNINGS.txt").read_text()
+    assert read_plan(out / "plan.toml").model.path == "models/smol"  # lorplan's own file, read as lorplan reads it

@@ -40,12 +40,13 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
     names the head's outputs in the peft export; classes_problem says why they are unknown (a warning).
 
-    found ("model.path" / "data.path" -> the absolute path lorplan reads, None when it finds nothing): the plan's
-    paths are written as the tool will find them (lorplan.core.export.paths), with notes; None writes them as the
-    plan has them.
+    found ("model.path" / "data.path" -> the absolute path lorplan reads, None when it finds nothing:
+    lorplan.core.export.paths.found_paths): the plan's paths are written as the tool will find them
+    (lorplan.core.export.paths), with notes; None writes them as the plan has them.
 
     plan_file: the plan's file as the user named it (`lorplan export p.toml`), which a refusal of the data's
-    labels names with its key, as `lorplan train` does: "p.toml: data.path d.jsonl: …"."""
+    labels names with its key, as `lorplan train` does: "p.toml: data.path d.jsonl: …"; None for a plan with no
+    file (the planner's), whose relative paths were looked for in the working folder alone."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     from lorplan.core.export.common import classifier_refusal
@@ -58,7 +59,7 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     if found is not None:
         from lorplan.core.export.paths import export_paths
 
-        plan, notes, path_warnings = export_paths(plan, fmt, found)
+        plan, notes, path_warnings = export_paths(plan, fmt, found, beside_plan=plan_file is not None)
     if fmt == ExportFormat.PEFT:
         from lorplan.core.export.peft import export_peft
 

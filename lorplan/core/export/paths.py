@@ -10,7 +10,8 @@ absolute. A hub id (model.id) is no path and is written as it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,23 +34,42 @@ def typed_path(plan, key: str) -> str | None:
     return plan.model.path if key == MODEL_PATH else plan.data.path
 
 
-def export_paths(plan, fmt: str, found: Mapping[str, str | None]) -> tuple[object, list[str], list[str]]:
+def found_paths(plan, resolve: Callable[[str], Path] | None = None) -> dict[str, str | None]:
+    """model.path (when the model is one) and data.path -> the absolute path lorplan reads for it, or None when
+    it finds nothing there: what export_paths takes. resolve: a plan path -> where lorplan looks for it (`lorplan
+    export` passes lorplan.train.paths.resolve_path: the working folder, else beside the plan file); None: the
+    working folder alone, the planner's, whose plan has no file yet. Absolute without resolving links: the name
+    the user gave a linked file stays."""
+    typed = {DATA_PATH: plan.data.path}
+    if plan.model.path is not None:
+        typed[MODEL_PATH] = plan.model.path
+    found: dict[str, str | None] = {}
+    for key, path in typed.items():
+        where = resolve(path) if resolve is not None else Path(path).expanduser()
+        found[key] = os.path.abspath(where) if where.exists() else None
+    return found
+
+
+def export_paths(plan, fmt: str, found: Mapping[str, str | None], *,
+                 beside_plan: bool = True) -> tuple[object, list[str], list[str]]:
     """(plan with the paths `fmt` writes made absolute, notes, warnings).
 
     found: "model.path" / "data.path" -> the absolute path lorplan reads for it, or None when lorplan finds
-    nothing there; a key left out is not touched. A path found elsewhere than typed is written as found, with a
-    note; one not found is written as typed, with a one-line warning (the export stays usable: the user may
-    create the file, or run the tool where it is)."""
+    nothing there (found_paths); a key left out is not touched. A path found elsewhere than typed is written as
+    found, with a note; one not found is written as typed, with a one-line warning (the export stays usable: the
+    user may create the file, or run the tool where it is). beside_plan: a relative path was looked for beside
+    a plan file too (False: the planner's plan, which has none), as the warning says."""
     notes: list[str] = []
     warnings: list[str] = []
     tool = TOOL.get(ExportFormat(fmt), fmt)
+    looked = " in the working folder" + (" nor beside the plan" if beside_plan else "")
     for key in WRITTEN_PATHS[ExportFormat(fmt)]:
         typed = typed_path(plan, key)
         if typed is None or key not in found:
             continue
         where = found[key]
         if where is None:
-            beside = "" if Path(typed).expanduser().is_absolute() else " in the working folder nor beside the plan"
+            beside = "" if Path(typed).expanduser().is_absolute() else looked
             warnings.append(f"{key} {typed}: not found{beside}; written as typed, so {tool} looks for it from the "
                             "folder it runs in")
         elif where != typed:

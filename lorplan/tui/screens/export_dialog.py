@@ -94,8 +94,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
 
     def _refresh_warnings(self) -> None:
         lines = [f"{TITLES[fmt]}: {w}" for fmt in self.chosen() for w in bridge.export_warnings(self.plan, fmt)]
+        # what `lorplan export` says in note: lines (a relative model.path written absolute), after the warnings
+        notes = [f"{TITLES[fmt]}: note: {n}" for fmt in self.chosen() for n in bridge.export_notes(self.plan, fmt)]
         box = self.query_one("#export-warnings", Static)
-        box.update("\n".join(f"• {line}" for line in lines) if lines else self._no_warnings())
+        box.update("\n".join([f"• {line}" for line in lines] if lines else [self._no_warnings()])
+                   + "".join(f"\n• {note}" for note in notes))
         box.set_class(bool(lines), "-warn")
 
     def _no_warnings(self) -> str:
