@@ -44,7 +44,9 @@ from lorplan.core.vocab import (
 )
 
 # ids and paths must not be blank (plan validation refuses "model.path: must not be empty"; "\r" was drawn)
-text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20).filter(lambda s: s.strip())
+# no NUL: a plan refuses one in any string (no path, model id or module name holds it; test_planfile_text.py)
+text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1,
+               max_size=20).filter(lambda s: s.strip())
 # not lorplan's presets ("mlp", "attention"), which a plan refuses as module names
 names = st.text("abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=12).filter(
     lambda s: s.strip() and s not in ("attention", "mlp"))

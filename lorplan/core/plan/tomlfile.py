@@ -32,9 +32,12 @@ def dumps_plan(plan: Plan) -> str:
 def loads_plan(text: str, file: str = "plan") -> Plan:
     """Parse and validate TOML text; BadInput lists every problem as "FILE: dotted.key: what is wrong"."""
     try:
-        doc = tomllib.loads(text)
+        doc = tomllib.loads(text.removeprefix("\ufeff"))  # a byte order mark (Windows editors) is no statement
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{file}: not valid TOML ({exc})") from None
+    except RecursionError:  # tomllib recurses per nesting level: "x = [[[[...]]]]"
+        raise BadInput(f"{file}: not valid TOML (tables or arrays nested too deeply for Python's TOML reader)"
+                       ) from None
     return plan_from_dict(doc, file)
 
 
@@ -42,11 +45,16 @@ def read_plan(path: str | os.PathLike) -> Plan:
     """Read and validate a plan file. Raises BadInput naming the file (missing, unreadable, invalid)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise BadInput(f"{p}: no such plan file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{p}: cannot read the plan ({exc.__class__.__name__})") from None
+    except OSError as exc:  # a folder, no permission, a symlink loop, ...: as the OS says it
+        raise BadInput(f"{p}: cannot read the plan ({exc.strerror or exc.__class__.__name__})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise BadInput(f"{p}: not UTF-8 text (line {line}: byte {raw[exc.start:exc.start + 1]!r})") from None
     return loads_plan(text, str(p))
 
 

@@ -161,6 +161,23 @@ def _type_name(v: Any) -> str:
     return names.get(type(v), type(v).__name__)
 
 
+def _holds_nul(v: Any) -> bool:
+    """A string with a NUL character, or a list or table holding one (keys included)."""
+    if isinstance(v, str):
+        return "\0" in v
+    if isinstance(v, list):
+        return any(_holds_nul(x) for x in v)
+    if isinstance(v, dict):
+        return any(_holds_nul(k) or _holds_nul(x) for k, x in v.items())
+    return False
+
+
+def _short(v: Any, limit: int = 60) -> str:
+    """repr(v), cut to `limit` characters: a wrong value that is a whole table is named, not printed whole."""
+    text = repr(v)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 class _Problems:
     def __init__(self, file: str) -> None:
         self.file = file
@@ -191,13 +208,15 @@ def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any
             continue
         kind, _ = FIELDS[name][key]
         ok, converted = _convert(kind, v)
-        if ok:
+        if ok and _holds_nul(v):  # no path, model id or module name holds one; the OS would refuse it later
+            p.add(f"{name}.{key}", "contains a NUL character (\\u0000)")
+        elif ok:
             out[key] = converted
         elif kind in _MAP_VALUES and isinstance(v, dict):  # a table with a wrong value: name its key
             what, good = _MAP_VALUES[kind]
             for entry, value in v.items():
                 if not good(value):
-                    p.add(f"{name}.{key}", f"{entry!r} = {value!r}: must be {what}, not {_type_name(value)}")
+                    p.add(f"{name}.{key}", f"{entry!r} = {_short(value)}: must be {what}, not {_type_name(value)}")
         else:
             p.add(f"{name}.{key}", f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
     for key, (_, required) in FIELDS[name].items():
