@@ -17,6 +17,7 @@ from tui_helpers import wait_until
 from lorplan.probe import runner
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.tui.panels import probe_plot
 from lorplan.tui.panels.probes_panel import ProbesPanel
 from lorplan.tui.textshot import screen_text
 
@@ -95,13 +96,44 @@ async def test_the_loss_plot_has_its_x_axis_and_its_legend_beside_it_at_80x24(ma
         assert len(rows) >= 12  # title, 8 rows of data at least, the axis
         drawn = "\n".join(rows)
         # no legend at the plot's left edge (the long lines' names there could only be the legend's)
-        assert not re.search(r"[┤│] (oo|xx|\+\+|\*\*|%%|##|==|~~) r(4|8|16) ", drawn)
+        doubled = "|".join(re.escape(m * 2) for m in probe_plot.LINE_MARKERS)
+        assert not re.search(rf"[┤│] ({doubled}) r(4|8|16) ", drawn)
         assert re.search(r"[┤│] +\S+ r32 s3", drawn)  # so the short lines' end label is there, not under it
         legend = "\n".join(rows_of(app, panel.query_one("#probes-legend")))
-        markers = "ox+*%#=~"
         for i, p in enumerate(panel.status.probes):  # every probe's marker and name, beside the plot
-            assert f"{markers[i % 8] * 2} r{p.rank} s{p.id[-1]}" in legend, legend
+            assert f"{probe_plot.line_style(i)[0] * 2} r{p.rank} s{p.id[-1]}" in legend, legend
         assert not plot.region.overlaps(panel.query_one("#probes-legend").region)
+
+
+async def test_twelve_probes_have_twelve_markers_and_no_line_looks_like_another(make_app, isolated_home):
+    """Three seeds of four ranks: the ninth probe on took the first ones' marker and colour again ("oo r4 s1" and
+    "oo r16 s3" alike, on the plot and in its legend). Each of the twelve has its own marker now, so the legend
+    tells them apart without colour, and each line's marker and colour together are its own."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        plt = panel.query_one("#probes-plot").plt
+        lines = [(marks[0], colours[0]) for xs, marks, colours
+                 in zip(plt.monitor.x, plt.monitor.marker, plt.monitor.color, strict=True)
+                 if len(xs) > 2 and marks[0] != "◆"]  # the loss lines, not the eval points
+        assert len(lines) == 12 and len(set(lines)) == 12, lines
+        assert len({marker for marker, _colour in lines}) == 12
+        legend = "\n".join(rows_of(app, panel.query_one("#probes-legend")))
+        entries = re.findall(r"(\S)\1 (r\d+ s\d)", legend)
+        assert len(entries) == 12 and len({marker for marker, _name in entries}) == 12, legend
+        # the legend's marker is the one drawn on that probe's line (the lines are drawn in the probes' order)
+        drawn = dict(zip([probe_plot.rank_label(p) for p in panel.status.probes], lines, strict=True))
+        assert {name: drawn[name][0] for _marker, name in entries} == {name: marker for marker, name in entries}
+
+
+def test_line_styles_stay_apart_well_past_the_markers():
+    """The marker comes round again after len(LINE_MARKERS) probes, then with another colour: a marker and a
+    colour together name one probe of the first 96."""
+    styles = [probe_plot.line_style(i) for i in range(96)]
+    assert len(set(styles)) == 96
+    assert [marker for marker, _colour in styles[:len(probe_plot.LINE_MARKERS)]] == list(probe_plot.LINE_MARKERS)
+    assert all(colour in probe_plot.COLOURS for _marker, colour in styles)
 
 
 @pytest.mark.parametrize("seeds", [(0,), (1, 2, 3)])

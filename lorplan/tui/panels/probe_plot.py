@@ -1,7 +1,7 @@
 """What the Probes tab draws with plotext: the loss curves of a run's ranks, and its ranks side by side.
 
-Each rank's line has its own marker and a label at its end, so the lines can be told apart without colour;
-the train loss is its moving average (probe_bridge.ema), which the title says; eval losses are points. Its
+Each probe's line has its own marker (line_style) and a label at its end, so the lines can be told apart
+without colour; the train loss is its moving average (probe_bridge.ema), which the title says; eval losses are points. Its
 legend (marker: rank) is text for beside the plot: plotext draws one over the plot's top left corner, where a
 short line (a probe a few steps in) ends and its label is. The comparison is a text table (final eval loss and
 accuracy, with their 95% intervals when several seeds ran, training and loading time, peak memory) and a plot
@@ -21,7 +21,8 @@ from rich.text import Text
 from lorplan.tui import numbers, probe_bridge
 from lorplan.tui.plot_ticks import nice_ticks, tick_label
 
-LINE_MARKERS = ("o", "x", "+", "*", "%", "#", "=", "~")  # one per rank, in rank order (ASCII: any terminal)
+# one per probe, in the run's order (ASCII: any terminal); twelve, for 3 seeds of 4 ranks (line_style)
+LINE_MARKERS = ("o", "x", "+", "*", "%", "#", "=", "~", "@", "&", "$", "^")
 EVAL_MARKER = "◆"
 # plotext's colour names (it has no "yellow": "orange+" is its bright yellow) and the same colours for the legend
 COLOURS = ("cyan", "orange", "green", "magenta", "orange+", "blue", "red", "white")
@@ -62,6 +63,14 @@ def label_room(probes, width: int | None) -> float:
     return max(LABEL_ROOM, min(share / (1 - share), 1.0) if share < 1 else 1.0)
 
 
+def line_style(index: int) -> tuple[str, str]:
+    """The marker and colour of the run's `index`-th probe: its own marker for the first len(LINE_MARKERS), and
+    after that a marker again with another colour than its first time (the colour steps on one more each round),
+    so no two of the first 96 probes look alike. With 8 markers the ninth took the first's marker and colour."""
+    rounds, i = divmod(index, len(LINE_MARKERS))
+    return LINE_MARKERS[i], COLOURS[(index + rounds) % len(COLOURS)]
+
+
 def draw_curves(plt, probes, curves, width: int | None = None) -> None:
     """The loss plot of a run, `width` columns wide (None: unknown): per probe the smoothed train loss (its own
     marker, a label at its end) and its eval losses as points, in the probe's colour. No legend inside the plot
@@ -75,7 +84,7 @@ def draw_curves(plt, probes, curves, width: int | None = None) -> None:
         c = curves.get(p.id)
         if c is None:
             continue
-        marker, colour = LINE_MARKERS[i % len(LINE_MARKERS)], COLOURS[i % len(COLOURS)]
+        marker, colour = line_style(i)
         line = [(s, y) for s, y in zip(c.steps, c.smoothed or c.loss, strict=False) if y == y]
         if line:
             xs, ys = zip(*line, strict=True)
@@ -98,9 +107,8 @@ def legend_text(probes, curves, width: int) -> Text:
     for i, p in enumerate(probes):
         if curves.get(p.id) is None:
             continue
-        colour = COLOURS[i % len(COLOURS)]
-        entries.append(Text.assemble((LINE_MARKERS[i % len(LINE_MARKERS)] * 2, f"color({_ANSI[colour]})"),
-                                     f" {rank_label(p)}"))
+        marker, colour = line_style(i)
+        entries.append(Text.assemble((marker * 2, f"color({_ANSI[colour]})"), f" {rank_label(p)}"))
     lines: list[Text] = []
     for entry in entries:
         if lines and len(lines[-1]) + 2 + len(entry) <= width:
