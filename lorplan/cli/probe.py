@@ -25,7 +25,7 @@ from lorplan.cli._common import (
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
-from lorplan.core.limits import MAX_SEED
+from lorplan.core.limits import MAX_MICRO_BATCH, MAX_PARALLEL_PROBES, MAX_SEED
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
@@ -84,8 +84,8 @@ def register(subparsers) -> None:
     s.add_argument("--lr", type=_float_list, default=(), metavar="LR[,LR...]", help="learning rate(s); several = one probe per rank × lr "
                    "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification; the demo: 3e-3)")
     s.add_argument("--device", type=_device, default="auto", metavar="auto|cpu|cuda|cuda:N", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
-    s.add_argument("--max-parallel", type=positive_int("--max-parallel"), metavar="N", help="probes at once (default: one per GPU; 1 on CPU)")
-    s.add_argument("--micro-batch", type=positive_int("--micro-batch"), metavar="N",
+    s.add_argument("--max-parallel", type=positive_int("--max-parallel", 1, MAX_PARALLEL_PROBES), metavar="N", help="probes at once (default: one per GPU; 1 on CPU)")
+    s.add_argument("--micro-batch", type=positive_int("--micro-batch", 1, MAX_MICRO_BATCH), metavar="N",
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
     s.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N", help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
     add_rope_scaling(s, "the probes train with it, as `lorplan train` trains a plan that has it")

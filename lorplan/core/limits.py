@@ -12,6 +12,9 @@ from __future__ import annotations
 MAX_MICRO_BATCH = 1 << 20
 MAX_SEQ_LEN = 1 << 24  # no released model's context reaches it
 MAX_GPUS = 1 << 16
+# Probes at once (`lorplan probe start --max-parallel`): each is a process holding a model, so a thousand is
+# beyond any machine; 99999999999999 built as many device slots and hung `probe start` until memory ran out.
+MAX_PARALLEL_PROBES = 1024
 # A classifier head's classes (--num-labels, a plan's model.num_labels, the largest integer label + 1 of a data
 # file): the largest public single-model label sets (extreme classification, e.g. Amazon-670K) stay below a
 # million, while a typo such as 100000000 would price a head of billions of parameters without a word.

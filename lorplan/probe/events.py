@@ -17,6 +17,8 @@ import time
 import warnings
 from pathlib import Path
 
+from lorplan.core.jsontext import loads_json
+
 
 class CorruptEventWarning(UserWarning):
     """An event-log line that is not a JSON object was skipped (e.g. a line cut short by a crash)."""
@@ -39,8 +41,8 @@ def _parse(line: bytes, where: str, problems: list[str]) -> dict | None:
     if not text:
         return None
     try:
-        obj = json.loads(text.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        obj = loads_json(text.decode("utf-8"))
+    except ValueError:  # not UTF-8, not JSON, nested too deeply (a RecursionError from json itself)
         obj = None
     if not isinstance(obj, dict):
         problems.append(f"{where}: ignored a corrupt event line ({text[:60]!r})")

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from lorplan.core.atomic import replace_text
 from lorplan.core.errors import BadInput
+from lorplan.core.jsontext import loads_json
 
 STATES = ("queued", "running", "finished", "failed", "oom", "cancelled", "died")
 TERMINAL_STATES = frozenset({"finished", "failed", "oom", "cancelled", "died"})
@@ -155,11 +156,12 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path) -> dict | None:
-    """The JSON object in `path`, or None when the file is missing or unreadable."""
+    """The JSON object in `path`, or None when the file is missing or unreadable (a folder, not JSON, not
+    UTF-8, nested deeper than the json module reads)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh)
-    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        with open(path, "rb") as fh:
+            obj = loads_json(fh.read())
+    except (OSError, ValueError):
         return None
     return obj if isinstance(obj, dict) else None
 
@@ -182,7 +184,13 @@ class RunDir:
         obj = read_json(self.plan_path)
         if obj is None:
             raise BadInput(f"run {self.id}: {self.plan_path} is missing or unreadable")
-        return RunPlan.from_json(obj)
+        try:
+            return RunPlan.from_json(obj)
+        except (TypeError, ValueError, AttributeError) as exc:  # a hand-edited or damaged plan.json
+            if isinstance(exc, BadInput):
+                raise BadInput(f"run {self.id}: plan.json is not a probe run's plan ({exc})") from None
+            raise BadInput(f"run {self.id}: plan.json is not a probe run's plan ({exc.__class__.__name__}: "
+                           f"{exc})") from None
 
     def probe_dir(self, probe_id: str) -> Path:
         return self.path / "probes" / probe_id
