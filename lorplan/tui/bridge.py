@@ -24,7 +24,7 @@ from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH,
 if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations only
     from lorplan.core.data.profile import DataProfile
     from lorplan.core.memory import RankTable, TrainingSetup
-    from lorplan.core.model import ModelSpec
+    from lorplan.core.model import ModelSource, ModelSpec
     from lorplan.core.plan import Plan
     from lorplan.tui.state import PlanData, PlanSnapshot
 
@@ -130,18 +130,32 @@ def model_choice(text: str, listed: tuple[str, ...] = ()) -> str:
     unambiguous), or the folder as typed. Several words ("qwen 0.5b"), or a name like no model, pick the first
     of `listed` (the matches on screen), if any. Raises BadInput: an ambiguous name (listing the candidates),
     a missing path, or nothing like the name."""
-    from lorplan.core.model import resolve_model
     from lorplan.core.model.names import UnknownModel
 
     if len(text.split()) > 1 and listed:  # a search, not a name
         return listed[0]
     try:
-        source = resolve_model(text)
+        source = model_source(text)
     except UnknownModel:
         if listed:
             return listed[0]
         raise
-    return text.strip() if source.kind == "folder" else source.id
+    return published_name(source)
+
+
+def model_source(text: str) -> ModelSource:
+    """What the model name `text` means (core.model.resolve_model: catalog, folder, Hugging Face cache). Slow-ish
+    for a folder or a cached hub id (it looks on disk): resolve once and pass the ModelSource on (model_folder and
+    published_name take it). Raises BadInput."""
+    from lorplan.core.model import resolve_model
+
+    return resolve_model(text)
+
+
+def published_name(source: ModelSource) -> str:
+    """The name a written plan or a run carries for a resolved model: its published id (a catalog or cached
+    model's), or a folder as it was typed."""
+    return source.text.strip() if source.kind == "folder" else source.id
 
 
 def published_source(text: str) -> str:
@@ -325,12 +339,13 @@ def fit_hints(spec: ModelSpec, setup: TrainingSetup, row, budget_bytes: int | No
     return tuple(format_hint(h, budget_bytes) for h in core_hints(spec, setup, row, budget_bytes))
 
 
-def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Plan:
+def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None, *, published: str | None = None) -> Plan:
     """The plan (lorplan.core.plan.Plan) of the selected rank, for the export dialog. Raises BadInput.
 
     `data` (the dataset profiled in the Data tab) fills the [data] table, and a classifier's head (num_labels
     and the estimate) is the one its labels need (data_spec); without it the plan names the placeholder data
-    path for the user to replace."""
+    path for the user to replace. published: the model's published name when the caller has resolved it
+    (published_name), else it is resolved from the snapshot's source (published_source)."""
     from lorplan.core.plan import plan_from_setup as core_plan_from_setup
 
     kw = {}
@@ -341,7 +356,8 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None) -> Pla
     if tuning is not None:  # applied from the Recommend tab (its rank_pattern is already in the setup's targets)
         kw.update(alpha=tuning.alpha, training={"learning_rate": tuning.learning_rate})
     plan = core_plan_from_setup(data_spec(snapshot.spec, data), snapshot.setup, snapshot.rank,
-                                source=published_source(snapshot.source), budget_bytes=snapshot.budget_bytes, **kw)
+                                source=published if published is not None else published_source(snapshot.source),
+                                budget_bytes=snapshot.budget_bytes, **kw)
     if tuning is not None and tuning.use_rslora:
         from dataclasses import replace
 
@@ -362,13 +378,13 @@ def data_spec(spec: ModelSpec, data: PlanData | None) -> ModelSpec:
     return classifier_spec(spec, profile, data=data.path)
 
 
-def profiled_plan(snapshot: PlanSnapshot, data: PlanData) -> Plan:
+def profiled_plan(snapshot: PlanSnapshot, data: PlanData, *, published: str | None = None) -> Plan:
     """The snapshot's plan with its [data] table, and a classifier's num_labels, from the Data tab's profile
     (core.plan.with_profile, as `lorplan recommend` builds the plan a probe ladder's probes are short runs of).
-    Raises BadInput (a classifier's data without labels)."""
+    published: as plan_from_setup's. Raises BadInput (a classifier's data without labels)."""
     from lorplan.core.plan import with_profile
 
-    plan = plan_from_setup(snapshot, data)
+    plan = plan_from_setup(snapshot, data, published=published)
     if data.profile is None:
         return plan
     return with_profile(plan, data.profile, data_train_on(snapshot.spec, data), path=data.path)

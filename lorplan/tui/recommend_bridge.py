@@ -206,8 +206,14 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
 
     if data is None or data.profile is None:
         raise BadInput("The probe ladder trains on your data: profile a dataset in the Data tab first.")
-    spec, source, task = plan.spec, plan.source, plan.spec.task
-    blocked = probe_blocker(spec, source)
+    spec, task = plan.spec, plan.spec.task
+    # the model is looked up on disk once (a folder, or the Hugging Face cache: slow-ish) and the ModelSource
+    # passed on: probe_blocker and data_ladder find its folder in it, the run's name is its published name
+    try:
+        found = bridge.model_source(plan.source)
+    except BadInput as exc:  # gone since the planner loaded it
+        raise BadInput(f"The probe ladder cannot run here: {exc}") from None
+    blocked = probe_blocker(spec, found)
     if blocked is not None:
         raise BadInput(f"The probe ladder cannot run here: {blocked.reason}")
     size = data_size(plan, data)
@@ -218,7 +224,7 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     # the run records the model (its plan's model.source, which `lorplan probe list` names) by its published id,
     # as `lorplan recommend` does, whatever name the planner was opened with (`all-MiniLM-L6-v2`); a folder as
     # typed. The Recommend tab matches ladders by the spec's id, which is that id already.
-    source = bridge.model_choice(source)
+    source = bridge.published_name(found)
     setup = _one_rank(plan.setup)
     adapter = adapter_size(spec, setup.targets)
     prior = capacity_prior(size, adapter)
@@ -226,10 +232,10 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     scaling = scaling_policy(prior.rank)
     at_prior = replace(plan, spec=spec, source=source, setup=setup, rank=prior.rank,
                        tuning=Tuning(scaling.alpha, lr[0], scaling.use_rslora, source="scaling policy"))
-    ladder = data_ladder(spec, source, setup, bridge.profiled_plan(at_prior, data), data.profile, size, prior,
-                         adapter, target_modules=bridge.peft_targets(spec, setup.targets), learning_rate=lr,
-                         epochs=LADDER_EPOCHS, budget_minutes=budget_minutes, budget_bytes=plan.budget_bytes, gpu=None,
-                         seeds=seeds, probe_steps=probe_steps)
+    ladder = data_ladder(spec, found, setup, bridge.profiled_plan(at_prior, data, published=source), data.profile,
+                         size, prior, adapter, target_modules=bridge.peft_targets(spec, setup.targets),
+                         learning_rate=lr, epochs=LADDER_EPOCHS, budget_minutes=budget_minutes,
+                         budget_bytes=plan.budget_bytes, gpu=None, seeds=seeds, probe_steps=probe_steps)
     if ladder.spec is None:
         raise BadInput(f"No probe ladder: {ladder.blocked}")
     return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id

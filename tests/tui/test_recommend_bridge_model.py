@@ -1,0 +1,70 @@
+"""Starting a probe ladder from the Recommend tab looks the model up on disk once.
+
+recommend_bridge.start_ladder resolved the plan's model three times (probe_blocker, the run's published name,
+the probes' plan) and data_ladder a fourth: for a hub id each lookup walks the Hugging Face cache (refs/main, the
+snapshots). It now resolves once and passes the ModelSource on. Counted with a real side effect: the opens of the
+cached model's refs/main file, seen by an audit hook in a child Python (nothing is replaced or mocked)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from model_builders import tiny_llama
+
+SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from lorplan.core.errors import BadInput
+from lorplan.tui import bridge, recommend_bridge
+from lorplan.tui.state import PlanData, PlanSnapshot
+
+model, data_path, runs = sys.argv[1:4]
+spec = bridge.load_spec(model)
+setup = bridge.training_setup(targets=("q_proj", "v_proj"), dora=False, seq_len=64)
+snapshot = PlanSnapshot(model, spec, setup, 8, bridge.rank_table(spec, setup, None))
+profile = bridge.profile_dataset(data_path, model=model, schema=None, seq_len=64, mask=True,
+                                 progress=lambda *args: None)
+data = PlanData(path=data_path, schema=profile.schema, train_on="completion", eval_split=0.1, profile=profile)
+
+opened = []
+sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open" and
+                 str(args[0]).endswith("refs/main") else None)
+bridge.model_source(model)
+once = len(opened)
+opened.clear()
+said = None
+for budget in (0.001, None):  # too short for one probe (BadInput after the prior), then the whole start
+    try:
+        recommend_bridge.start_ladder(snapshot, data, runs_dir=Path(runs), budget_minutes=budget, probe_steps=1)
+    except BadInput as exc:
+        said = str(exc)
+    print(json.dumps({"once": once, "opened": len(opened), "said": said}), flush=True)
+    opened.clear()
+    said = None
+"""
+
+
+def test_a_ladder_started_from_the_tab_looks_the_model_up_once(tmp_path, state_home):
+    hub = tmp_path / "hub"
+    repo = hub / "models--tiny--llama"
+    tiny_llama(repo / "snapshots" / "abc123")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    data = tmp_path / "sums.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"Question {i}: what is {i} plus {i}?",
+                                        "completion": f" It is {2 * i}."}) + "\n" for i in range(150)))
+    env = {**os.environ, "HF_HUB_CACHE": str(hub)}  # state_home's XDG_STATE_HOME: the fixture reaps the ladder
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, "tiny/llama", str(data), str(state_home)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    short, started = (json.loads(line) for line in proc.stdout.splitlines())
+    assert short["once"] >= 1  # one lookup of a cached hub id reads its refs/main
+    assert short["said"].startswith("No probe ladder: "), short  # refused as before, after the lookup
+    assert short["opened"] == short["once"], short  # was three lookups
+    assert started["said"] is None and started["opened"] == started["once"], started  # was four
+    (run,) = (spec.parent for spec in state_home.glob("*/ladder.json"))
+    assert json.loads((run / "ladder.json").read_text())["spec_source"] == str(repo / "snapshots" / "abc123")
+    assert json.loads((run / "plan.json").read_text())["model"] == "tiny/llama"  # the published name
