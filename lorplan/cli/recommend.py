@@ -31,6 +31,40 @@ from lorplan.core.errors import BadInput
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
+NBSP = "\N{NO-BREAK SPACE}"  # glues a command's words while a line is wrapped (textwrap breaks at ASCII space)
+
+
+def stderr_limit() -> int | None:
+    """The longest line standard error's terminal shows on one row (its width less one, as
+    core.units.terminal_limit measures standard output's; COLUMNS wins, as there), or None when standard error is
+    a file or a pipe, which gets every line whole."""
+    import os
+
+    try:
+        if not sys.stderr.isatty():
+            return None
+        columns = int(os.environ.get("COLUMNS") or 0) or os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):  # a replaced stderr, a bad COLUMNS
+        return None
+    return columns - 1 if columns > 0 else None
+
+
+def say(text: str, indent: str = "  ", whole: tuple[str, ...] = ()) -> None:
+    """Print a progress line or a note on stderr: on a terminal narrower than a line, its words wrapped at the
+    terminal's width (core.columns.fit_line, the lines after the first indented by `indent`), each text of
+    `whole` (a command to copy) kept on one line; into a file or a pipe as it is."""
+    from lorplan.core.columns import fit_line
+
+    limit = stderr_limit()
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if limit is None or not line:
+            lines.append(line)
+            continue
+        for keep in whole:
+            line = line.replace(keep, keep.replace(" ", NBSP))
+        lines += [part.replace(NBSP, " ") for part in fit_line(line, limit, indent)]
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def register(sub) -> None:
@@ -183,7 +217,7 @@ def _spec_for(args):
     if source.kind != "folder":
         args.model = source.id  # a written plan names the model by its published id, not the name typed
     if source.note:
-        print(f"note: {source.note}", file=sys.stderr)
+        say(f"note: {source.note}")
     task = args.task or spec.task
     if task != spec.task:
         raise BadInput(f"--task: {spec.id} is planned as {spec.task} ({spec.architecture}); lorplan plans "
@@ -281,14 +315,14 @@ def _recommend(args) -> int:
             raise BadInput(f"--probes auto: {blocked.reason}")
     data, profile, spec = _data_size(args, spec, task, seq_len, setup.rope_scaling)
     if profile is not None and profile.skipped:
-        print(skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
-                           first_skipped(profile), "the recommendation counts"), file=sys.stderr)
+        say(skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
+                         first_skipped(profile), "the recommendation counts"))
     if task == "sequence-classification" and profile is not None and profile.labels is not None:
         # what `lorplan profile` says of the labels (imbalance, one class, which ids names take), since the
         # ladder's losses and accuracies are read against them
         for kind, text in (("warning", profile.labels.warning), ("note", profile.labels.note)):
             if text:
-                print(f"{kind}: --data {args.data}: {text}", file=sys.stderr)
+                say(f"{kind}: --data {args.data}: {text}")
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
         spec = with_labels(spec, data.num_labels)  # without --data: --num-labels, else the model's own head
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)
@@ -352,12 +386,14 @@ def _run_ladder(args, ladder, **plan_args) -> int:
 
     t0 = time.monotonic()  # the ladder's wall time, which its cost (summed over probes run at once) is not
     run = start_ladder(ladder.spec, ladder.plan, ladder.first)
-    print(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
-          f"terminal goes away, `{reattach_command(args, run.id)}` picks it up again", file=sys.stderr)
+    command = reattach_command(args, run.id)
+    say(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
+        f"terminal goes away, `{command}` picks it up again", whole=(command,))
     try:
         obj = _wait(run)
     except KeyboardInterrupt:
-        print(f"\nstopped waiting; the ladder keeps running: {reattach_command(args, run.id)}", file=sys.stderr)
+        command = reattach_command(args, run.id)
+        say(f"\nstopped waiting; the ladder keeps running: {command}", whole=(command,))
         return 130
     return _print_ladder(args, obj, parallel=ladder.spec.parallel, wall_seconds=time.monotonic() - t0, **plan_args)
 
@@ -394,11 +430,12 @@ def _attach(args) -> int:
                            f"change; add --wait to write the plan when it ends")
     restart_stalled(run)
     if ensure_driver(run):
-        print(f"probe ladder {run.id}: its driver had stopped; started it again", file=sys.stderr)
+        say(f"probe ladder {run.id}: its driver had stopped; started it again")
     try:
         obj = _wait(run) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
-        print(f"\nstopped waiting; the ladder keeps running: {reattach_command(args, run.id)}", file=sys.stderr)
+        command = reattach_command(args, run.id)
+        say(f"\nstopped waiting; the ladder keeps running: {command}", whole=(command,))
         return 130
     return _print_ladder(args, obj, run=run, parallel=spec.parallel)
 
@@ -454,7 +491,7 @@ def _wait(run, poll_s: float = 1.0) -> dict:
             for p in obj.get("probes", ()):
                 if p["state"] in ("finished", "failed", "oom", "cancelled", "died") and p["id"] not in told:
                     told.add(p["id"])
-                    print(_probe_line(p, obj), file=sys.stderr, flush=True)
+                    say(_probe_line(p, obj), indent="      ")
             if obj.get("state") == "done":
                 return obj
         if time.monotonic() - checked > 5:
@@ -539,11 +576,11 @@ def _written_pattern(args, rec) -> dict:
     wanted = not args.no_pattern and (args.apply_pattern or rec.pattern_checked)
     pattern = dict(rec.rank_pattern) if wanted else {}
     if args.apply_pattern and not pattern:
-        print("note: --apply-pattern: the recommendation has no per-module pattern, so every module keeps rank "
-              f"{rec.rank}", file=sys.stderr)
+        say("note: --apply-pattern: the recommendation has no per-module pattern, so every module keeps rank "
+            f"{rec.rank}")
     elif pattern and not args.apply_pattern:
-        print(f"note: the plan has the per-module rank_pattern the ladder checked on your data ({len(pattern)} "
-              "module names); --no-pattern writes one rank for every module", file=sys.stderr)
+        say(f"note: the plan has the per-module rank_pattern the ladder checked on your data ({len(pattern)} "
+            "module names); --no-pattern writes one rank for every module")
     return pattern
 
 
