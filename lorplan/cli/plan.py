@@ -23,6 +23,7 @@ from lorplan.core.vocab import (
     Optimizer,
     Quant,
     Sharding,
+    Task,
     TrainOn,
 )
 
@@ -224,11 +225,14 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
                                "the plan counts"), file=sys.stderr)
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
     task_batch = micro_batch(spec.task)
-    if not getattr(args, "micro_batch_given", True) and setup.micro_batch != task_batch:
-        # a plan trains at its task's micro-batch (lorplan.core.plan.defaults) unless --micro-batch was given;
-        # several sequences per step are right-padded by lorplan train, so the estimate prices the padding mask
-        setup = replace(setup, micro_batch=task_batch, padding_mask=task_batch > 1 or setup.padding_mask)
+    defaulted = not getattr(args, "micro_batch_given", True) and setup.micro_batch != task_batch
+    if defaulted:  # a plan trains at its task's micro-batch (lorplan.core.plan.defaults) unless --micro-batch was given
+        setup = replace(setup, micro_batch=task_batch)
         lines.append(f"micro-batch {task_batch}: the default for {spec.task} (--micro-batch N to choose)")
+    if setup.micro_batch > 1 and (defaulted or spec.task == Task.SEQUENCE_CLASSIFICATION):
+        # lorplan train right-pads the rows of a step, and never packs a classifier's: the estimate prices the
+        # padding mask, the same for the task's micro-batch and for one given with --micro-batch
+        setup = replace(setup, padding_mask=True)
     plan = plan_from_setup(
         spec,
         setup,

@@ -188,6 +188,26 @@ def test_write_takes_the_task_defaults_that_train(tmp_path, capsys, monkeypatch)
     assert (q.training.learning_rate, q.training.micro_batch, q.data.eval_split) == (1e-3, 1, 0.1)
 
 
+def test_a_classifier_plan_prices_its_padding_whether_its_micro_batch_is_given_or_the_default(tmp_path, capsys,
+                                                                                               monkeypatch):
+    """`--micro-batch 16` wrote padding_mask = false where the default of 16 rows wrote true: the same training
+    priced two ways. lorplan train right-pads a classifier's rows (it never packs them), so its plan prices the
+    mask at any micro-batch above 1, as `--padding-mask` does."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    written = {}
+    for name, flags in (("default", []), ("16", ["--micro-batch", "16"]), ("4", ["--micro-batch", "4"]),
+                        ("4 masked", ["--micro-batch", "4", "--padding-mask"]), ("1", ["--micro-batch", "1"])):
+        path = tmp_path / f"{name.replace(' ', '-')}.toml"
+        assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", *flags, "--write", str(path)]) == 0
+        written[name] = read_plan(path)
+    capsys.readouterr()
+    assert written["16"].estimate.padding_mask is True
+    assert (written["16"].training, written["16"].estimate) == (written["default"].training,
+                                                               written["default"].estimate)
+    assert written["4"].estimate == written["4 masked"].estimate and written["4"].estimate.padding_mask
+    assert written["1"].estimate.padding_mask is False  # one row per step: nothing is padded
+
+
 @pytest.mark.slow
 def test_a_cli_plan_for_the_minilm_classifier_learns(tmp_path, capsys, monkeypatch):
     """The first hour's failure: `lorplan plan --write` for MiniLM, then `lorplan train` for 60 steps, scored
