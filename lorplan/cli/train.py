@@ -186,12 +186,14 @@ def _cpu_threads(plan) -> None:
     if os.environ.get("OMP_NUM_THREADS") or (torch.cuda.is_available() and plan.hardware.gpus > 0):
         return
     from lorplan.probe.scheduler import cpu_threads
+    from lorplan.train.launch import process_rank
 
     threads = cpu_threads(1)
     if threads != torch.get_num_threads():
         torch.set_num_threads(threads)
-        print(f"note: CPU run on {threads} thread{'s' if threads > 1 else ''} (the idle cores; OMP_NUM_THREADS "
-              "sets another count)", file=sys.stderr)
+        if process_rank() == 0:  # said once, by the main process of a run of several
+            print(f"note: CPU run on {threads} thread{'s' if threads > 1 else ''} (the idle cores; "
+                  "OMP_NUM_THREADS sets another count)", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,12 +205,15 @@ def run(args: argparse.Namespace) -> int:
         accelerate_command,
         needs_launcher,
         run_forwarding,
+        says_input_notes,
         write_accelerate_config,
     )
 
     check_plan_file(args.plan)
     plan, notes = check_inputs(read_plan(args.plan), args.plan, args.output, args.resume)
-    for note in notes:  # every note on stderr, as the run's own and the progress: stdout is the summary
+    # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
+    # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
+    for note in notes if says_input_notes() else ():
         print(note, file=sys.stderr)
     if needs_launcher(plan):
         from lorplan.core.errors import BadInput

@@ -18,6 +18,23 @@ def under_launcher() -> bool:
     return bool(os.environ.get(UNDER_LAUNCH_ENV)) or "LOCAL_RANK" in os.environ
 
 
+def process_rank() -> int:
+    """This process's rank among a run's processes: RANK (torchrun and accelerate launch set it, with LOCAL_RANK),
+    else LOCAL_RANK; 0 outside a launcher."""
+    for name in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 0
+
+
+def says_input_notes() -> bool:
+    """Whether this process prints the `note:` lines of `lorplan train`'s input checks, so that a run says each
+    once: not in the processes our own re-execution started (the `lorplan train` that launched them said them),
+    and of those torchrun or accelerate launch started directly, rank 0 alone."""
+    return not os.environ.get(UNDER_LAUNCH_ENV) and process_rank() == 0
+
+
 def needs_launcher(plan) -> bool:
     return plan.hardware.gpus > 1 and not under_launcher()
 
