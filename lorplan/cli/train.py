@@ -27,7 +27,9 @@ def register(subparsers) -> None:
         "format and compares the measured peak memory with the plan's estimate.",
     )
     p.add_argument("plan", metavar="PLAN.toml")
-    p.add_argument("--resume", action="store_true", help="continue from the newest complete checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest complete checkpoint; with more steps (a larger --max-steps, or "
+                   "the plan's length after a --max-steps trial), train a finished run on")
     p.add_argument("--max-steps", type=positive_int("--max-steps"), metavar="N",
                    help="a run of N optimizer steps in place of the plan's length (the learning-rate "
                    "schedule spans them)")
@@ -51,13 +53,16 @@ def train_args(args: argparse.Namespace) -> list[str]:
     return out
 
 
-def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> tuple[Plan, list[str]]:
+def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
+                 max_steps: int | None = None) -> tuple[Plan, list[str]]:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
     this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
     context or model.rope_scaling's reach, LoRA settings that adapt what they name (every rank_pattern and
     alpha_pattern key matches an adapted module) (core.plan.context, the rules of `lorplan plan`), the data
     readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
-    that can be made (not a file, nor under one) and holds no earlier run's adapter. BadInput, one line naming
+    that can be made (not a file, nor under one) and holds no earlier run's adapter (with --resume, a finished run
+    that can train on, when the run's length is known here: max_steps, else the plan's; lorplan.train.checkpoint.
+    check_finished and check_longer). BadInput, one line naming
     the plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
     prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
     and the data rows training goes without: rows skipped (broken lines, missing fields) and, for a classifier,
@@ -102,12 +107,14 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool) -> tupl
     if problem is not None:
         where = "--output" if output else f"{plan_path}: training.output_dir"
         raise BadInput(f"{where} {out}: {problem}: choose another --output")
-    if (out / "adapter").exists():
-        raise BadInput(f"{out} holds a finished run (its adapter is in {out / 'adapter'}): choose another --output")
-    from lorplan.train.checkpoint import latest_checkpoint  # stdlib only: no torch yet
+    # stdlib only: no torch yet
+    from lorplan.train.checkpoint import check_finished, check_longer, latest_checkpoint
 
+    finished = check_finished(out, resume)  # the runner's refusals (train.runner.check_output), before torch
+    if finished is not None and (max_steps or plan.training.max_steps):  # else epochs: the data decides
+        check_longer(finished, max_steps or plan.training.max_steps, out)
     latest = latest_checkpoint(out)
-    if not resume and latest is not None:  # the runner's refusal (train.runner.check_output), before torch
+    if not resume and latest is not None:
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
                        "or --output to start elsewhere")
     plan, notes = check_estimate(plan, spec, plan_path)
@@ -210,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_plan_file(args.plan)
-    plan, notes = check_inputs(read_plan(args.plan), args.plan, args.output, args.resume)
+    plan, notes = check_inputs(read_plan(args.plan), args.plan, args.output, args.resume, args.max_steps)
     # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
     # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
     for note in notes if says_input_notes() else ():

@@ -2,7 +2,8 @@
 
 A checkpoint is written into a hidden temporary folder (`.checkpoint-N.tmp`) and renamed to `checkpoint-N`
 only when complete (adapter weights, optimizer, scheduler, RNG states and `state.json`, all fsynced), so a
-folder named `checkpoint-N` is always whole; leftovers of a killed save are ignored and removed.
+folder named `checkpoint-N` is always whole; leftovers of a killed save are ignored and removed. A run saves
+one at its last step too (state.json's `step` = `total`), from which `--resume` trains a finished run on.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import os
 import random
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
+from lorplan.core.errors import BadInput
 from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
@@ -35,6 +38,77 @@ def latest_checkpoint(out: Path) -> tuple[int, Path] | None:
     """The newest complete checkpoint (step, folder), or None."""
     found = list_checkpoints(out)
     return found[-1] if found else None
+
+
+def read_state(folder: Path) -> dict:
+    """A checkpoint's state.json: `step`, `total` (the run's length), `seconds` (its training time at `step`) and
+    `schedules` (see schedules())."""
+    return json.loads((folder / "state.json").read_text())
+
+
+def schedules(state: dict) -> list[dict]:
+    """The learning-rate schedules a run's steps followed up to this checkpoint, in order: each
+    {"from_step": S, "total": T} means steps S+1 on were trained on a schedule built over T steps. One, unless
+    the run trains on a finished run (--resume with more steps). Checkpoints saved before it was kept: one."""
+    kept = state.get("schedules")
+    if isinstance(kept, list) and kept:
+        return [dict(s) for s in kept]
+    return [{"from_step": 0, "total": state.get("total")}]
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A run that ended in an output folder: its adapter is in `adapter/`."""
+
+    steps: int | None  # its length (None: not known, no result.json or checkpoint says it)
+    final: tuple[int, Path] | None  # the checkpoint of its last step, from which it can train on (None: none kept)
+
+
+def finished_run(out: Path) -> FinishedRun | None:
+    """The finished run in `out`, or None when it holds none: no adapter, or an adapter that a run training on
+    from it (--resume with more steps, stopped before its end) has not replaced yet."""
+    if not (out / "adapter").exists():
+        return None
+    latest = latest_checkpoint(out)
+    if latest is not None:
+        state = read_state(latest[1])
+        total = state.get("total")
+        if isinstance(total, int) and int(state.get("step", -1)) == total:
+            return FinishedRun(total, latest)
+        if len(schedules(state)) > 1:  # the run that trains on it, stopped: --resume continues that one
+            return None
+    try:
+        steps = json.loads((out / "result.json").read_text()).get("steps")
+    except (OSError, ValueError, AttributeError):
+        steps = None
+    return FinishedRun(steps if isinstance(steps, int) else None, None)
+
+
+def check_finished(out: Path, resume: bool) -> FinishedRun | None:
+    """The finished run in `out` that --resume trains on (None: `out` holds none). BadInput, one line saying what
+    to do, without --resume (a finished run's adapter is never trained over by accident), and for a run whose
+    last step has no checkpoint (saved by an earlier lorplan, which kept only the adapter: its optimizer state
+    is gone). Stdlib only: `lorplan train` asks before torch is imported."""
+    run = finished_run(out)
+    if run is None:
+        return None
+    what = f"{out} holds a finished {run.steps}-step run" if run.steps else f"{out} holds a finished run"
+    where = f"its adapter is in {out / 'adapter'}"
+    if run.final is None:
+        raise BadInput(f"{what} ({where}) without a checkpoint of its last step (an earlier lorplan kept only the "
+                       "adapter), so it cannot train on: choose another --output")
+    if not resume:
+        raise BadInput(f"{what} ({where}): pass --resume with more steps (a larger --max-steps, or the plan's "
+                       "length) to train it on, or --output to start elsewhere")
+    return run
+
+
+def check_longer(run: FinishedRun, total: int, out: Path) -> None:
+    """BadInput unless this run (`total` steps) is longer than the finished one it would train on."""
+    if run.steps is not None and total <= run.steps:
+        too = " too" if total == run.steps else ""
+        raise BadInput(f"--resume: {out} holds a finished {run.steps}-step run, and this one would run {total} steps"
+                       f"{too}: pass a --max-steps above {run.steps} to train it on, or --output to start elsewhere")
 
 
 def _sharded(accelerator) -> bool:

@@ -69,6 +69,28 @@ def build_scheduler(plan, optimizer, total_steps: int):
                                       num_training_steps=total_steps)
 
 
+def multipliers(plan, total_steps: int, upto: int) -> list[float]:
+    """The learning-rate multipliers (of training.learning_rate) the plan's schedule over total_steps gives steps
+    1 .. upto + 1: item k is step k + 1's, as the engine reads the rate before it steps the schedule."""
+    import torch
+
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=plan.training.learning_rate)
+    (f,) = build_scheduler(plan, probe, total_steps).lr_lambdas  # a LambdaLR, as for every Scheduler name
+    return [float(f(k)) for k in range(upto + 1)]
+
+
+def move_schedule(scheduler, step: int) -> list[float]:
+    """Put `scheduler` (a LambdaLR over the run's length, loaded from a shorter run's checkpoint) at `step`: its
+    optimizer's learning rates become the ones it gives step + 1, which the loaded optimizer state had from the
+    shorter schedule. Returns them."""
+    lrs = [base * f(step) for base, f in zip(scheduler.base_lrs, scheduler.lr_lambdas, strict=True)]
+    scheduler.last_epoch = step
+    for group, lr in zip(scheduler.optimizer.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    scheduler._last_lr = list(lrs)
+    return lrs
+
+
 def group_settings(optimizer) -> list[dict]:
     """Each parameter group's hyper-parameters (everything but the parameters), for comparisons and logs."""
     return [{k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups]

@@ -2,12 +2,15 @@
 resume, a graceful stop on signals, the final adapter in peft's format, and measured memory.
 
 Data order is a pure function of (seed, step), so a resumed run sees exactly the micro-batches the stopped run
-would have seen next. Several GPUs: run under `accelerate launch` (see lorplan.train.launch).
+would have seen next. A finished run's last step is checkpointed too, so `--resume` with more steps trains it on
+(train_on says how its learning-rate schedule was kept). Several GPUs: run under `accelerate launch` (see
+lorplan.train.launch).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -41,22 +44,25 @@ class TrainResult:
     load_seconds: float = 0.0  # data, model and optimizer set-up
     train_seconds: float = 0.0  # the optimizer steps of this process's run (not those before a resume)
     classes: dict | None = None  # sequence classification: class id (as text) -> the label as the data writes it
+    # the learning-rate schedules its steps followed (checkpoint.schedules): one, unless it trained a finished run on
+    schedules: tuple[dict, ...] = ()
 
 
-def check_output(out: Path, resume: bool) -> tuple[int, Path] | None:
-    """The checkpoint to resume from; BadInput when `out` cannot be a folder (a file, or under one), holds a
-    finished run, or an earlier run's checkpoint without --resume."""
+def check_output(out: Path, resume: bool) -> tuple[tuple[int, Path] | None, ckpt.FinishedRun | None]:
+    """(the checkpoint to resume from, the finished run it ends when --resume trains one on); BadInput when
+    `out` cannot be a folder (a file, or under one), holds a finished run without --resume (or one that cannot
+    train on, lacking its last step's checkpoint), or an earlier run's checkpoint without --resume."""
     problem = output_folder_problem(out)
     if problem is not None:
         raise BadInput(f"output folder {out}: {problem}: choose another --output")
+    finished = ckpt.check_finished(out, resume)  # a finished run's adapter is never trained over by accident
+    if finished is not None:
+        return finished.final, finished
     latest = ckpt.latest_checkpoint(out)
-    adapter_dir = out / "adapter"
-    if adapter_dir.exists():  # --resume too: a finished run's adapter is never trained over
-        raise BadInput(f"{out} holds a finished run (its adapter is in {adapter_dir}): choose another --output")
     if not resume and latest is not None:
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
                        "or --output to start elsewhere")
-    return latest if resume else None
+    return (latest if resume else None), None
 
 
 def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> None:
@@ -64,7 +70,7 @@ def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> Non
     or a plan edited to other epochs, max_steps or data): the schedule, built over this run's length, would
     put the resumed steps at other learning rates than the run they continue. Before anything is written."""
     step, folder = latest
-    was = json.loads((folder / "state.json").read_text()).get("total")
+    was = ckpt.read_state(folder).get("total")
     if was is not None and int(was) != total:
         raise BadInput(f"--resume: checkpoint-{step} in {out} is step {step} of a {was}-step run, and this one "
                        f"would run {total} steps: its learning-rate schedule would change mid-run; pass "
@@ -126,10 +132,9 @@ def check_resumed_adapter(latest: tuple[int, Path], engine: Engine, out: Path, p
                        "give --output to start elsewhere")
 
 
-def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: bool,
-            main: bool) -> tuple[int, float | None]:
-    """(the step this run starts after, the run's training seconds at that step when its checkpoint kept them).
-    Said on stderr with the set-up's notes: stdout is the summary."""
+def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: bool, main: bool) -> dict:
+    """The state.json of the checkpoint this run continues from, loaded into the engine ({}: none). Said on
+    stderr with the set-up's notes: stdout is the summary."""
     if latest is not None:
         state = ckpt.load_checkpoint(latest[1], engine.model, engine.optimizer, engine.scheduler,
                                      engine.accelerator)
@@ -137,11 +142,52 @@ def _resume(engine: Engine, latest: tuple[int, Path] | None, out: Path, resume: 
         if main:
             print(f"resumed from checkpoint-{start} (step {start} of {engine.total_steps})", file=sys.stderr,
                   flush=True)
-        seconds = state.get("seconds")  # absent from checkpoints saved before it was kept
-        return start, float(seconds) if isinstance(seconds, (int, float)) else None
+        return state
     if resume and main:
         print(f"no checkpoint in {out}: starting from step 0", file=sys.stderr, flush=True)
-    return 0, None
+    return {}
+
+
+def _span(first: int, last: int) -> str:
+    return f"step {first}" if first == last else f"steps {first}-{last}"
+
+
+def _took(schedules: list[dict], upto: int) -> str:
+    """Whose learning rates steps 1..upto took, in words: "steps 1-3 took the 3-step run's"."""
+    ends = [s["from_step"] for s in schedules[1:]] + [upto]
+    said = [(_span(s["from_step"] + 1, end), f"the {s['total']}-step run's") for s, end in zip(schedules, ends,
+                                                                                               strict=True)]
+    return f"{said[0][0]} took {said[0][1]}" + "".join(f", {span} {whose}" for span, whose in said[1:])
+
+
+def train_on(engine: Engine, state: dict, out: Path) -> tuple[list[dict], str]:
+    """A finished run trains on to engine.total_steps: the schedule, built over the new length and loaded with
+    the finished run's state (which ends its own schedule), is put at the finished step, so the steps from
+    there take the new length's learning rates. Returns the run's schedules (checkpoint.schedules) and the
+    `note:` that says what was done: whether the steps already trained took the learning rates a run of the new
+    length gives them (as a constant schedule does: this is that run), or not (the adapter is not a full run's)."""
+    from lorplan.train.optim import move_schedule, multipliers
+
+    plan, total, step = engine.plan, engine.total_steps, int(state["step"])
+    before = ckpt.schedules(state)
+    lr = move_schedule(engine.scheduler, step)[0]
+    full = multipliers(plan, total, step)
+    ends = [s["from_step"] for s in before[1:]] + [step]
+    same = all(math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
+               for s, end in zip(before, ends, strict=True)
+               for got, want in zip(multipliers(plan, s["total"], end)[s["from_step"]:end], full[s["from_step"]:end],
+                                    strict=True))
+    take = "takes" if step + 1 == total else "take"
+    head = (f"--resume: the finished {step}-step run in {out} trains on from checkpoint-{step}: "
+            f"{_span(step + 1, total)} {take} the {total}-step run's learning rates "
+            f"({plan.training.lr_scheduler} schedule; {lr:.2e} at step {step + 1})")
+    if same:
+        note = f"{head}, and {_took(before, step)}, the same, so this is the {total}-step run"
+    else:
+        was = engine.scheduler.base_lrs[0] * multipliers(plan, before[-1]["total"], step)[step - 1]
+        note = (f"{head}, but {_took(before, step)} ({was:.2e} at step {step}), so the adapter is not what "
+                f"training {total} steps from the start gives (--output elsewhere does that)")
+    return [*before, {"from_step": step, "total": total}], note
 
 
 def trim_log(path: Path, start: int) -> float | None:
@@ -178,10 +224,12 @@ def progress_line(s: StepStats, total: int, seconds: float) -> str:
 class _Loop:
     """What `lorplan train` does around each engine step: log, progress bar, checkpoints, stop on a signal."""
 
-    def __init__(self, engine: Engine, out: Path, start: int, progress: bool, seconds_before: float = 0.0) -> None:
+    def __init__(self, engine: Engine, out: Path, start: int, progress: bool, seconds_before: float = 0.0,
+                 schedules: list[dict] | None = None) -> None:
         from tqdm.auto import tqdm
 
         self.engine, self.out = engine, out
+        self.schedules = schedules or [{"from_step": 0, "total": engine.total_steps}]
         self.main = engine.accelerator.is_main_process
         # log.jsonl's `seconds` is the run's training time, counted on across resumes: the time up to the
         # checkpoint this run continues from, then this loop's
@@ -201,7 +249,8 @@ class _Loop:
     def _save(self, step: int) -> None:
         e = self.engine
         ckpt.save_checkpoint(self.out, step, e.model, e.optimizer, e.scheduler,
-                             {"total": e.total_steps, "seconds": round(time.monotonic() - self.t0, 3)},
+                             {"total": e.total_steps, "seconds": round(time.monotonic() - self.t0, 3),
+                              "schedules": self.schedules},
                              e.accelerator)
         self.saved_at = step
 
@@ -219,7 +268,8 @@ class _Loop:
                 fh.write(json.dumps(record) + "\n")
             if self.lines:
                 print(progress_line(s, self.engine.total_steps, seconds), file=sys.stderr, flush=True)
-        if s.step % t.save_steps == 0 and s.step < self.engine.total_steps:
+        # the last step's too: --resume with more steps trains a finished run on from it (optimizer, RNG, schedule)
+        if s.step % t.save_steps == 0 or s.step == self.engine.total_steps:
             self._save(s.step)
 
     def on_eval(self, step: int, result: EvalStats) -> None:
@@ -249,8 +299,10 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
     """save_pretrained into a temporary folder, then rename: the adapter folder is whole or absent. A
     classifier's folder also holds classifier_config.json, the AutoModelForSequenceClassification arguments of
     its head (num_labels, and id2label / label2id when the labels are names), as `lorplan export --to peft`
-    writes it: the base model's default head (two outputs) cannot load another head's adapter."""
+    writes it: the base model's default head (two outputs) cannot load another head's adapter. The adapter of
+    the finished run this one trained on is replaced (it stays in that run's last checkpoint while it is kept)."""
     tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp")
+    old = adapter_dir.with_name(f".{adapter_dir.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp), state_dict=state_dict)
     tok.save_pretrained(str(tmp))
@@ -259,7 +311,11 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
 
         head = classifier_kwargs(engine.plan, engine.classes)
         (tmp / CLASSIFIER_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+    if adapter_dir.exists():  # a folder replaces no folder that holds files: the old one steps aside first
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(adapter_dir, old)
     os.replace(tmp, adapter_dir)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 CLASSES_SHOWN = 20  # named classes printed after a run (result.json holds them all)
@@ -300,7 +356,8 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
                          ev.loss if ev else None, measured, est, tuple(engine.notes), len(engine.train_items),
                          engine.trained_tokens, ev.accuracy if ev else None, round(engine.load_seconds, 3),
                          round(loop.train_seconds, 3),
-                         {str(i): v for i, v in engine.classes.items()} if engine.classification else None)
+                         {str(i): v for i, v in engine.classes.items()} if engine.classification else None,
+                         tuple(loop.schedules))
     if loop.main:
         from lorplan.core.atomic import replace_text
 
@@ -314,25 +371,37 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     """Train the plan; see the module docstring. Raises BadInput for anything the user can fix, and
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
     out = Path(output_dir or plan.training.output_dir).expanduser()
-    latest = check_output(out, resume)
+    latest, finished = check_output(out, resume)
     engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
                           load_bar=progress and sys.stderr.isatty())
-    if latest is not None:
+    if finished is not None:
+        ckpt.check_longer(finished, engine.total_steps, out)
+    elif latest is not None:
         check_resumed_length(latest, engine.total_steps, out)
+    if latest is not None:
         check_resumed_adapter(latest, engine, out, plan_path)
-    if engine.accelerator.is_main_process:
+    main = engine.accelerator.is_main_process
+    if main:
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
         # the CPU changes; on stderr, before the progress, as every note of the set-up: stdout is the summary
         for line in engine.notes:
             print(f"note: {line}", file=sys.stderr, flush=True)
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
-    start, seconds = _resume(engine, latest, out, resume, engine.accelerator.is_main_process)
-    if engine.accelerator.is_main_process:
+    state = _resume(engine, latest, out, resume, main)
+    start = int(state.get("step", 0))
+    schedules = ckpt.schedules(state) if state else None
+    if finished is not None:
+        schedules, note = train_on(engine, state, out)
+        if main:
+            print(f"note: {note}", file=sys.stderr, flush=True)
+    seconds = state.get("seconds")  # absent from checkpoints saved before it was kept
+    seconds = float(seconds) if isinstance(seconds, (int, float)) else None
+    if main:
         logged = trim_log(out / "log.jsonl", start)
         if seconds is None and start:
             seconds = logged
-    loop = _Loop(engine, out, start, progress, seconds or 0.0)
+    loop = _Loop(engine, out, start, progress, seconds or 0.0, schedules)
     with loop.stop:
         last = run_steps(engine, start=start, on_step=loop.on_step, on_eval=loop.on_eval,
                          should_stop=loop.should_stop)

@@ -87,11 +87,11 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
     # all-linear on Llama: 7 projections × 2 layers × (A, B)
     assert len(saved) == 7 * 2 * 2
     assert (adapter / "tokenizer.json").exists()
-    # the finished output folder is never trained over, with or without --resume
+    # the finished output folder is never trained over; --resume trains it on only with more steps
     assert main(["train", str(plan_path), "--no-progress"]) == 2
-    assert "holds a finished run" in capsys.readouterr().err
+    assert "holds a finished 6-step run" in capsys.readouterr().err
     assert main(["train", str(plan_path), "--no-progress", "--resume"]) == 2
-    assert "holds a finished run" in capsys.readouterr().err
+    assert "holds a finished 6-step run, and this one would run 6 steps too" in capsys.readouterr().err
 
 
 def test_train_on_all_puts_the_loss_on_the_prompts(tmp_path, tiny_llama, capsys):
@@ -503,3 +503,112 @@ def test_resume_after_the_model_folder_moved_continues(tmp_path, tiny_llama, cap
     result = run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "b"), resume=True,
                           progress=False)
     assert result.resumed_from == 3 and result.steps == 6
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def test_a_finished_trial_trains_on_to_the_plans_length(tmp_path, tiny_llama, capsys):
+    """A run of `--max-steps 3` (a trial) could not go on: `--resume` said "holds a finished run: choose another
+    --output", and the finished run kept no checkpoint of its last step. Its last step is checkpointed now, and
+    --resume with more steps trains it on: the new steps take the longer run's learning rates, and since the
+    linear schedule gave the trial's steps other rates than the 6-step run gives them, the note says so."""
+    import shutil
+
+    import torch
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=4)
+    full, out = tmp_path / "full", tmp_path / "out"
+    assert main(["train", str(plan_path), "--no-progress", "--output", str(full)]) == 0
+    assert main(["train", str(plan_path), "--no-progress", "--max-steps", "3"]) == 0
+    state = json.loads((out / "checkpoint-3" / "state.json").read_text())
+    assert (state["step"], state["total"], state["schedules"]) == (3, 3, [{"from_step": 0, "total": 3}])
+    shutil.copytree(out, tmp_path / "trial")
+    capsys.readouterr()
+    # what to do, one line, before torch: without --resume, and with --resume to no more steps
+    assert main(["train", str(plan_path), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"lorplan train: error: {out} holds a finished 3-step run (its adapter is in {out / 'adapter'}): pass "
+        "--resume with more steps (a larger --max-steps, or the plan's length) to train it on, or --output to start "
+        "elsewhere\n")
+    assert main(["train", str(plan_path), "--no-progress", "--resume", "--max-steps", "2"]) == 2
+    assert capsys.readouterr().err == (
+        f"lorplan train: error: --resume: {out} holds a finished 3-step run, and this one would run 2 steps: pass a "
+        "--max-steps above 3 to train it on, or --output to start elsewhere\n")
+
+    assert main(["train", str(plan_path), "--no-progress", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resumed from checkpoint-3 (step 3 of 6)" in err
+    ran, trial = _log(out), _log(tmp_path / "trial")
+    assert (f"note: --resume: the finished 3-step run in {out} trains on from checkpoint-3: steps 4-6 take the "
+            f"6-step run's learning rates (linear schedule; {ran[3]['lr']:.2e} at step 4), but steps 1-3 took the "
+            f"3-step run's ({trial[2]['lr']:.2e} at step 3), so the adapter is not what training 6 steps from the "
+            "start gives (--output elsewhere does that)") in err
+    whole = _log(full)
+    assert [r["step"] for r in ran] == [1, 2, 3, 4, 5, 6]
+    assert ran[:3] == trial  # the trial's steps, kept
+    # steps 4-6 at the 6-step schedule's rates, which the trial's steps did not have
+    assert [r["lr"] for r in ran[3:]] == pytest.approx([r["lr"] for r in whole[3:]], rel=1e-9)
+    assert [r["lr"] for r in ran[:3]] != pytest.approx([r["lr"] for r in whole[:3]], rel=1e-3)
+    assert ran[3]["seconds"] >= trial[2]["seconds"]
+    result = json.loads((out / "result.json").read_text())
+    assert (result["steps"], result["resumed_from"]) == (6, 3)
+    assert result["schedules"] == [{"from_step": 0, "total": 3}, {"from_step": 3, "total": 6}]
+    assert (out / "checkpoint-6").is_dir() and not any(p.name.startswith(".adapter") for p in out.iterdir())
+    a, b = lora_tensors(full / "adapter"), lora_tensors(out / "adapter")
+    assert a.keys() == b.keys() and any(not torch.allclose(a[k], b[k]) for k in a)
+
+    # stopped after the extension's checkpoint-4 (the trial's adapter still in place): --resume goes on with it
+    stopped = tmp_path / "stopped"
+    shutil.copytree(tmp_path / "trial", stopped)
+    shutil.copytree(out / "checkpoint-4", stopped / "checkpoint-4")
+    capsys.readouterr()
+    assert main(["train", str(plan_path), "--no-progress", "--output", str(stopped), "--resume", "--max-steps",
+                 "8"]) == 2
+    assert "checkpoint-4 in" in capsys.readouterr().err  # of a 6-step run: the schedule would change mid-run
+    assert main(["train", str(plan_path), "--no-progress", "--output", str(stopped), "--resume"]) == 0
+    assert "resumed from checkpoint-4 (step 4 of 6)" in capsys.readouterr().err
+    c = lora_tensors(stopped / "adapter")
+    for k in b:
+        torch.testing.assert_close(c[k], b[k], rtol=1e-4, atol=1e-6)
+    assert json.loads((stopped / "result.json").read_text())["schedules"] == result["schedules"]
+
+
+def test_a_trial_on_a_constant_schedule_trains_on_to_the_full_run(tmp_path, tiny_llama, capsys):
+    """A constant schedule gives a trial's steps the rates of the longer run: trained on, the trial is that run,
+    the adapter an uninterrupted run gives, and the note says so."""
+    import torch
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=100, lr_scheduler="constant",
+                          warmup_ratio=0.0)
+    plan = read_plan(plan_path)
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "full"), progress=False)
+    run_training(plan, plan_path=str(plan_path), max_steps=3, progress=False)
+    capsys.readouterr()
+    result = run_training(plan, plan_path=str(plan_path), max_steps=6, resume=True, progress=False)
+    assert result.resumed_from == 3
+    assert (f"trains on from checkpoint-3: steps 4-6 take the 6-step run's learning rates (constant schedule; "
+            f"{plan.training.learning_rate:.2e} at step 4), and steps 1-3 took the 3-step run's, the same, so this is "
+            "the 6-step run") in capsys.readouterr().err
+    a, b = lora_tensors(tmp_path / "full" / "adapter"), lora_tensors(tmp_path / "out" / "adapter")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-6)
+
+
+def test_a_finished_run_without_its_last_steps_checkpoint_is_one_line(tmp_path, tiny_llama, capsys):
+    """A run finished by an earlier lorplan kept its adapter, not its last step's optimizer state: it cannot
+    train on, and --resume says so before torch is imported, with nothing written."""
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6)
+    out = tmp_path / "out"
+    (out / "adapter").mkdir(parents=True)
+    (out / "result.json").write_text(json.dumps({"steps": 4}))
+    assert main(["train", str(plan_path), "--no-progress", "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"lorplan train: error: {out} holds a finished 4-step run (its adapter is in {out / 'adapter'}) without a "
+        "checkpoint of its last step (an earlier lorplan kept only the adapter), so it cannot train on: choose "
+        "another --output\n")
+    assert sorted(p.name for p in out.iterdir()) == ["adapter", "result.json"]
