@@ -27,6 +27,9 @@ from lorplan.core.vocab import (
     TrainOn,
 )
 
+# The micro-batch `lorplan plan` prices without --micro-batch (a written plan takes its task's instead).
+TABLE_MICRO_BATCH = 1
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -154,7 +157,7 @@ def run(args) -> int:
                          "beyond it)")
     args.micro_batch_given = args.micro_batch is not None
     if not args.micro_batch_given:
-        args.micro_batch = "1"
+        args.micro_batch = str(TABLE_MICRO_BATCH)
     setup = setup_from_args(args)
     setup, context = cuda_context_from_args(args, setup)
     ranks = ranks_from_args(args, spec, setup)
@@ -166,6 +169,8 @@ def run(args) -> int:
         profile = _profile(args.data)
         # a classifier's head is the one its labels need: the table (--json) and the written plan price it
         spec = classifier_spec(spec, profile, data=args.data)
+    if args.write:  # the table printed is the plan written: its micro-batch and padding mask
+        setup, _ = written_setup(args, spec, setup)
     table = rank_table(spec, setup, ranks, budget)
     if args.write:
         path, data_line = write_plan_from_cli(args, spec, setup, table, profile)
@@ -198,9 +203,9 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     the profile (lorplan.core.plan.with_profile: schema, held-out fraction, train_on); a classifier's head, its
     num_labels and the estimate, is the one its labels need (lorplan.core.plan.classifier_spec). Returns the path
     written and the lines saying what the plan took from the task's defaults and the profile (None when nothing).
+    The setup is written_setup's (run() prices its table with the same); a causal LM's plan of several rows
+    priced without the padding mask says on stderr what the mask lorplan train keeps would add.
     """
-    from dataclasses import replace
-
     from lorplan.core.plan import (
         PLACEHOLDER_DATA_PATH,
         classifier_spec,
@@ -208,7 +213,6 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
         with_profile,
         write_plan,
     )
-    from lorplan.core.plan.defaults import micro_batch
     from lorplan.core.units import counted
 
     rank = _number(getattr(args, "rank", None), "--rank", integer=True)
@@ -224,15 +228,8 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
             print(skipped_note(f"--data {data}", data, profile.skipped, profile.examples, first_skipped(profile),
                                "the plan counts"), file=sys.stderr)
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
-    task_batch = micro_batch(spec.task)
-    defaulted = not getattr(args, "micro_batch_given", True) and setup.micro_batch != task_batch
-    if defaulted:  # a plan trains at its task's micro-batch (lorplan.core.plan.defaults) unless --micro-batch was given
-        setup = replace(setup, micro_batch=task_batch)
-        lines.append(f"micro-batch {task_batch}: the default for {spec.task} (--micro-batch N to choose)")
-    if setup.micro_batch > 1 and (defaulted or spec.task == Task.SEQUENCE_CLASSIFICATION):
-        # lorplan train right-pads the rows of a step, and never packs a classifier's: the estimate prices the
-        # padding mask, the same for the task's micro-batch and for one given with --micro-batch
-        setup = replace(setup, padding_mask=True)
+    setup, said = written_setup(args, spec, setup)
+    lines += said
     plan = plan_from_setup(
         spec,
         setup,
@@ -253,7 +250,52 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
         lines.append(f"data {data}: schema {d.schema}, {counted(profile.examples, 'example')}, eval_split "
                      f"{d.eval_split:g} ({profile.split.reason}), {what}")
     path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
+    note = _padding_note(spec, setup, rank, plan.estimate.total_bytes)
+    if note:
+        print(note, file=sys.stderr)
     return path, "\n".join(lines) or None
+
+
+def written_setup(args, spec, setup):
+    """The setup a plan written by `lorplan plan --write` trains and prices, and the lines saying what it took
+    from the task's defaults: without --micro-batch (args.micro_batch_given False) the task's micro-batch (16 for
+    a sequence classifier; lorplan.core.plan.defaults), and the padding mask for the rows lorplan train right-pads
+    (a classifier's at any micro-batch above 1, a causal LM's at a defaulted one; --padding-mask chooses
+    otherwise). The same for a setup it has already made, so run() prices the table it prints with it."""
+    from dataclasses import replace
+
+    from lorplan.core.plan.defaults import micro_batch
+
+    task_batch = micro_batch(spec.task)
+    defaulted = not getattr(args, "micro_batch_given", True) and task_batch != TABLE_MICRO_BATCH
+    lines = []
+    if defaulted:  # a plan trains at its task's micro-batch (lorplan.core.plan.defaults) unless --micro-batch was given
+        setup = replace(setup, micro_batch=task_batch)
+        lines.append(f"micro-batch {task_batch}: the default for {spec.task} (--micro-batch N to choose)")
+    if setup.micro_batch > 1 and (defaulted or spec.task == Task.SEQUENCE_CLASSIFICATION):
+        # lorplan train right-pads the rows of a step, and never packs a classifier's: the estimate prices the
+        # padding mask, the same for the task's micro-batch and for one given with --micro-batch
+        setup = replace(setup, padding_mask=True)
+    return setup, lines
+
+
+def _padding_note(spec, setup, rank: int, total_bytes: int) -> str | None:
+    """The note for a causal LM's plan of several rows priced without the padding mask (the --json table's
+    default): lorplan train right-pads those rows, and this is what the mask adds per GPU. None when the mask is
+    priced, a step has one row, or the mask costs nothing (flash-attention keeps none)."""
+    from dataclasses import replace
+
+    from lorplan.core.memory import estimate
+    from lorplan.core.units import format_bytes
+
+    if spec.task != Task.CAUSAL_LM or setup.micro_batch <= 1 or setup.padding_mask:
+        return None
+    more = estimate(spec, replace(setup, padding_mask=True), rank).total - total_bytes
+    if more <= 0:
+        return None
+    return (f"note: lorplan train right-pads batches of several sequences (micro-batch {setup.micro_batch}); "
+            f"this plan is priced without the padding mask: +{format_bytes(more)} per GPU with --padding-mask "
+            "(pass it to price the mask lorplan train keeps)")
 
 
 def _profile(data: str):
