@@ -37,9 +37,9 @@ def run_state(st, ladder: str | None) -> str:
 def print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
     """The run's state, its probes, its ranks compared, its notes, and the ladder note when `ladder` (its
     _ladder_state) says it is a ladder's run. On a terminal narrower than its tables they fit it (core.columns:
-    the probe table's 99 columns wrapped each row in two in an 80-column window); a pipe gets the wide layout."""
+    the probe table's 97 columns wrapped each row in two in an 80-column window); a pipe gets the wide layout."""
     from lorplan.core.columns import fit_line
-    from lorplan.core.units import format_bytes, terminal_limit
+    from lorplan.core.units import memory_text, terminal_limit
 
     limit = terminal_limit()
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
@@ -49,15 +49,15 @@ def print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
     heads = ("probe", "state", "step", "loss", "eval", "acc", "tok/s", "load s", "train s", "peak mem")
     rows = [(p.id, p.state, f"{p.step}/{p.steps}", _fmt(p.loss, ".4f"), _fmt(p.eval_loss, ".4f"),
              _fmt(p.eval_accuracy, ".3f"), _fmt(p.tokens_per_second, ".0f"), _fmt(p.load_seconds, ".1f"),
-             _fmt(p.train_seconds, ".1f"), format_bytes(p.peak_memory_bytes) if p.peak_memory_bytes else "-")
+             _fmt(p.train_seconds, ".1f"), memory_text(p.peak_memory_bytes) if p.peak_memory_bytes else "-")
             for p in st.probes]
     messages = [(p.id, p.message) for p in st.probes if p.message and p.state != "finished"]
     w = max([10, *(len(p.id) for p in st.probes)])  # the id column fits the longest id (r4-lr0.00033-s2)
     wide = [f"{heads[0]:<{w}} {heads[1]:<10} " + " ".join(f"{h:>{n}}" for h, n in zip(
-        heads[2:], (9, 8, 8, 6, 8, 7, 8, 11), strict=True))]
+        heads[2:], (9, 8, 8, 6, 8, 7, 8, 9), strict=True))]
     for p, row in zip(st.probes, rows, strict=True):
         wide.append(f"{row[0]:<{w}} {row[1]:<10} " + " ".join(f"{c:>{n}}" for c, n in zip(
-            row[2:], (9, 8, 8, 6, 8, 7, 8, 11), strict=True)))
+            row[2:], (9, 8, 8, 6, 8, 7, 8, 9), strict=True)))
         if p.message and p.state != "finished":
             wide.append(f"{'':<{w}} {p.message}")
     if limit is not None and max(map(len, wide)) > limit:
@@ -95,7 +95,7 @@ def _print_ranks(st, limit: int | None = None) -> None:
     over seeds when several ran, clipped to what the value can take), training and loading time, peak memory;
     on a terminal `limit` columns wide, as tables that fit it, each led by the rank (and its lr)."""
     from lorplan.core.columns import Column, fit_tables
-    from lorplan.core.units import format_bytes
+    from lorplan.core.units import memory_text
     from lorplan.probe.compare import compare_ranks, interval_text, rank_text
 
     rows = compare_ranks(st.probes)
@@ -112,7 +112,7 @@ def _print_ranks(st, limit: int | None = None) -> None:
                      + [interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                         interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f"),
                         _fmt(r.train_seconds, ".1f"), _fmt(r.load_seconds, ".1f"),
-                        format_bytes(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
+                        memory_text(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
     if limit is not None and max(map(len, lines)) > limit:

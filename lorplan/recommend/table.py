@@ -12,7 +12,7 @@ import textwrap
 from collections import defaultdict
 
 from lorplan.core.columns import Column, fit_line, fit_tables
-from lorplan.core.units import format_bytes, text_width
+from lorplan.core.units import memory_text, text_width
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
 from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
 from lorplan.recommend.types import LadderRow
@@ -113,7 +113,7 @@ def ladder_table(obj: dict, limit: int | None = None) -> list[str]:
         # intervals that would cross what the quantity can take are clipped, as [low, high] (compare.pm_text)
         params = f"{g['params']:,}" if g["params"] is not None else "-"
         acc = pm_text(*g["acc"], ".3f", ACCURACY_RANGE) if cls else ""
-        peak = format_bytes(g["peak"]) if g["peak"] else "-"
+        peak = memory_text(g["peak"]) if g["peak"] else "-"  # as probe status and the planner write it
         probes = f"{g['n']}/{g['of']}" + (f" ({', '.join(g['states'])})" if g["states"] else "")
         cells.append((label, lr, params, acc, pm_text(*g["loss"], ".4f", LOSS_RANGE),
                       pm_text(*g["train"], ".1f", LOSS_RANGE), peak, probes + mark, mark.strip()))
@@ -203,7 +203,7 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool, widt
             cost.append(f"{d:+.1f} s of training ({d / ga['train'][0]:+.0%})")
         if ga["peak"] and gb["peak"]:
             d = gb["peak"] - ga["peak"]
-            cost.append(f"{'+' if d >= 0 else '-'}{format_bytes(abs(d))} of peak memory")
+            cost.append(f"{'+' if d >= 0 else '-'}{memory_text(abs(d))} of peak memory")
         text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}"
         out += textwrap.wrap(text, width or text_width(WIDTH), initial_indent="  ", subsequent_indent="      ",
                              break_on_hyphens=False, break_long_words=False)

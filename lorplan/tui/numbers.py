@@ -55,18 +55,3 @@ def out_of_range(label: str, text: str, low: int, high: int) -> str | None:
         return f"{label}: {shown} is too small (at least {count_text(low)})"
     return None
 
-
-def memory_text(n_bytes: int) -> str:
-    """Bytes in a table cell, to 3 significant digits in binary units: 419430400 -> "400 MiB", 1677721600 ->
-    "1.56 GiB", 97517568 -> "93.0 MiB", 1048576000 -> "0.98 GiB" (not "1000 MiB"). The Probes tab's probe
-    table and its comparison both write peak memory so: a measured peak read to 0.5 %, in 8 characters, not
-    "1600.00 MiB" (11 of an 80-column row)."""
-    n = max(int(n_bytes), 0)
-    if n < 1024:
-        return f"{n} B"
-    for unit, size in (("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40)):
-        value = n / size
-        if value < 999.5 or unit == "TiB":  # from 999.5 the next unit: "0.98 GiB", 3 digits still
-            break
-    digits = 2 if value < 9.995 else 1 if value < 99.95 else 0  # the limits where rounding adds a digit
-    return f"{value:.{digits}f} {unit}"

@@ -3,7 +3,7 @@
 import pytest
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import counted, format_bytes, format_count, parse_size
+from lorplan.core.units import counted, format_bytes, format_count, memory_text, parse_size
 
 
 @pytest.mark.parametrize(
@@ -78,3 +78,25 @@ def test_counted_is_singular_only_when_the_number_reads_as_one():
     assert [counted(n, "token") for n in (0, 2, 2048)] == ["0 tokens", "2 tokens", "2,048 tokens"]
     assert counted(1.0, "bit", ".3g") == "1 bit" and counted(1.5, "bit", ".3g") == "1.5 bits"
     assert counted(1.0004, "bit", ".3g") == "1 bit" and counted(0.9996, "bit", ",.0f") == "1 bit"
+
+
+MiB, GiB = 2**20, 2**30
+
+
+@pytest.mark.parametrize(("n", "text"), [
+    (400 * MiB, "400 MiB"),  # was "400" under "peak MiB" in the probe table, "400.00 MiB" in the comparison
+    (1600 * MiB, "1.56 GiB"),  # was "1,600" and "1.56 GiB"
+    (93 * MiB, "93.0 MiB"),
+    (8 * MiB, "8.00 MiB"),
+    (1000 * MiB, "0.98 GiB"),  # not "1000 MiB": 3 digits, the next unit
+    (int(9.996 * GiB), "10.0 GiB"),  # rounding up to a new digit drops a decimal
+    (int(99.96 * GiB), "100 GiB"),
+    (80 * GiB, "80.0 GiB"),
+    (512, "512 B"),
+    (2048, "2.00 KiB"),
+])
+def test_memory_text_has_three_significant_digits_in_eight_characters(n, text):
+    """Peak memory as every table of probes writes it: the Probes tab's, `lorplan probe status`, the Recommend
+    tab's ladder and `lorplan recommend`'s."""
+    assert memory_text(n) == text
+    assert len(memory_text(n)) <= 8  # a probe table column no wider than its heading, "peak mem"

@@ -59,6 +59,24 @@ def test_status_shows_loading_and_training_time_apart(state_home, capsys):
     assert (probe["load_seconds"], probe["train_seconds"], probe["wall_seconds"]) == (9.5, 2.5, 12.5)
 
 
+def test_status_writes_peak_memory_as_the_planner_does(state_home, capsys):
+    """One probe's memory reads the same everywhere: `probe status` wrote "400.00 MiB" and "1600.00 MiB" where
+    the Probes tab wrote "400 MiB" and "1.56 GiB" (core.units.memory_text), in the probe table and by rank."""
+    run = create_run(runner.make_plan((4, 16), steps=10, device="cpu"), state_home)
+    _finish(run, "r4", eval_loss=0.5, acc=0.8, peak=400 * 2**20)
+    _finish(run, "r16", eval_loss=0.4, acc=0.9, peak=1600 * 2**20)
+    assert main(["probe", "status", run.id]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    by_rank = lines.index("by rank:")
+    probes = {ln.split()[0]: ln for ln in lines[:by_rank] if ln.startswith("r")}
+    ranks = {ln.split()[0]: ln for ln in lines[by_rank + 2:] if ln.strip()}
+    assert probes["r4"].endswith(" 400 MiB") and probes["r16"].endswith(" 1.56 GiB"), probes
+    assert ranks["4"].endswith(" 400 MiB") and ranks["16"].endswith(" 1.56 GiB"), ranks
+    assert main(["probe", "status", run.id, "--json"]) == 0  # the numbers stay bytes
+    peaks = [p["peak_memory_bytes"] for p in json.loads(capsys.readouterr().out)["probes"]]
+    assert peaks == [400 * 2**20, 1600 * 2**20]
+
+
 def test_a_running_probe_reports_load_seconds_and_its_steps_time(state_home):
     run = create_run(runner.make_plan((4,), steps=10, device="cpu"), state_home)
     append_event(run.events_path("r4"), {"type": "started", "load_seconds": 7.25})

@@ -46,6 +46,8 @@ def test_the_table_marks_the_knee_and_says_what_each_doubling_buys():
     assert len(knee) == 1 and knee[0].split()[0] == "16"
     base = next(ln for ln in lines if ln.split()[0] == "base")
     assert "2,310" in base and "0.420 ± 0.050" in base and "(head alone)" in base
+    # peak memory as probe status and the planner write it (core.units.memory_text), not "476.84 MiB"
+    assert "  477 MiB  3/3" in base and "  507 MiB  3/3" in next(ln for ln in lines if ln.split()[0] == "32")
     row8 = next(ln for ln in lines if ln.split()[0] == "8")
     # accuracy 0.94 ± t(0.975, 2) x 0.01 / sqrt(3) = 0.025; eval loss 0.30 ± 0.025
     assert "334,086" in row8 and "0.940 ± 0.025" in row8 and "0.3000 ± 0.0248" in row8 and "3/3" in row8

@@ -227,6 +227,9 @@ def test_learning_rates_in_the_tables_have_three_significant_digits():
     assert numbers.lr_text(1e-3) == "0.001"
     cells = row_cells(LadderRow(rank=8, learning_rate=1 / 3000, eval_loss=1.0, state="finished"))
     assert str(cells[1]) == "0.000333"  # was 0.000333333
+    big = row_cells(LadderRow(rank=8, learning_rate=1e-3, eval_loss=1.0, peak_memory_bytes=1600 * 2**20))
+    small = row_cells(LadderRow(rank=4, learning_rate=1e-3, eval_loss=1.0, peak_memory_bytes=400 * 2**20))
+    assert (big[8], small[8]) == ("1.56 GiB", "400 MiB")  # as the Probes tab and probe status (was 400.00 MiB)
     rows = tuple(RankRow(8, lr, 1, ("r8",), 1.0, None, None, None, 5.0, 1.0, None) for lr in (1 / 3000, 1e-3))
     table = comparison_text(rows)
     assert "0.000333 " in table and "0.000333333" not in table

@@ -18,6 +18,7 @@ import textwrap
 
 from rich.text import Text
 
+from lorplan.core.units import memory_text
 from lorplan.tui import numbers, probe_bridge
 from lorplan.tui.plot_ticks import nice_ticks, tick_label
 
@@ -145,7 +146,7 @@ def comparison_text(rows: tuple[probe_bridge.RankRow, ...], split: bool = False)
         measured.append([probe_bridge.interval_text(r.eval_loss, r.eval_loss_interval, ".4f"),
                          probe_bridge.interval_text(r.eval_accuracy, r.eval_accuracy_interval, ".3f")])
         cost.append([seconds_text(r.train_seconds), seconds_text(r.load_seconds),
-                     numbers.memory_text(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
+                     memory_text(r.peak_memory_bytes) if r.peak_memory_bytes else "-"])
     counts = [["seeds"]] + [[str(r.seeds)] for r in rows] if seeds else [[] for _ in lead]
     if split:
         tables = [_aligned([a + b + c for a, b, c in zip(lead, counts, measured, strict=True)]),

@@ -28,7 +28,8 @@ from textual.widgets import DataTable, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from lorplan.tui import numbers, probe_bridge
+from lorplan.core.units import memory_text
+from lorplan.tui import probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
 from lorplan.tui.panels.probe_work import ProbeWork
@@ -246,7 +247,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             _num(p.tokens_per_second, ".0f"),
             _seconds(p.train_seconds),
             "loading" if p.state == "running" and p.load_seconds is None else _seconds(p.load_seconds),
-            numbers.memory_text(p.peak_memory_bytes) if p.peak_memory_bytes else "-",  # as the comparison
+            memory_text(p.peak_memory_bytes) if p.peak_memory_bytes else "-",  # as the comparison
         )
 
     def selected(self) -> probe_bridge.ProbeStatus | None:

@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.core.units import counted, format_bytes, format_count
+from lorplan.core.units import counted, format_count, memory_text
 from lorplan.tui import bridge, numbers, recommend_bridge
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
@@ -92,7 +92,7 @@ def row_cells(row: recommend_bridge.LadderRow) -> tuple:
         Text(row.state, style=_STATE_STYLE.get(row.state, "")), _num(row.eval_loss, ".4f"),
         _num(row.eval_accuracy, ".3f"), _seconds(row.train_seconds),
         format_count(row.trainable_params) if row.trainable_params else "-",
-        format_bytes(row.peak_memory_bytes) if row.peak_memory_bytes else "-",
+        memory_text(row.peak_memory_bytes) if row.peak_memory_bytes else "-",  # as the Probes tab and probe status
         "-" if row.steps is None else str(row.steps), "yes" if row.stopped_early else "",
     )
 
