@@ -116,12 +116,15 @@ def ranks_text(ranks) -> str:
 
 
 def _run_label(run: RunDir) -> str:
+    """A run's line in the run list: its id, its ranks, then its model by the last part of its name (`20261201-
+    100000-d00d · r4,8,16,32 ×3 · Qwen2.5-0.5B-Instruct`). The ranks come before the model: a line wider than
+    the list is cut at its end, and a real model's name after the ranks cut off what tells the runs apart."""
     try:
         plan = run.plan()
     except LorplanError:
         return run.id
     model = Path(plan.model).name if plan.model else "demo"
-    return f"{run.id} · {model} · {ranks_text(p.rank for p in plan.probes)}"
+    return f"{run.id} · {ranks_text(p.rank for p in plan.probes)} · {model}"
 
 
 class ProbeFeed:

@@ -64,12 +64,12 @@ async def test_probes_a_ladder_adds_later_are_shown_labelled_counted_and_compare
         panel = app.query_one(ProbesPanel)
         table = panel.query_one("#probes-table", DataTable)
         await wait_until(pilot, lambda: "4 finished" in _summary(panel) and len(panel.ranks) == 2)
-        assert f"{RUN} · demo · base, r16×3" in screen_text(app)  # was r0,16,16,16
+        assert f"{RUN} · base, r16×3 · demo" in screen_text(app)  # was r0,16,16,16
 
         # the driver's next pass (driver._specs -> runs.add_probes): four more ranks, queued
         add_probes(run, [ProbeSpec(f"r{r}-s0", r, None, 0) for r in (1, 4, 64, 256)])
         await wait_until(pilot, lambda: table.row_count == 8)
-        await wait_until(pilot, lambda: f"{RUN} · demo · base, r1,4,16×3,64,256" in screen_text(app))
+        await wait_until(pilot, lambda: f"{RUN} · base, r1,4,16×3,64,256 · demo" in screen_text(app))
         await wait_until(pilot, lambda: "4 queued, 4 finished" in _summary(panel))
         assert "done" not in _summary(panel)
 

@@ -37,10 +37,12 @@ def _probe(run, pid, rank, steps, result):
     atomic_write_json(run.result_path(pid), {"state": "finished", "step": steps, **result})
 
 
-def finished_run(root, seeds=(0,), short=None, steps=40, lrs=()):
+def finished_run(root, seeds=(0,), short=None, steps=40, lrs=(), model=None):
     """Ranks 4-32 trained `steps` steps (with `seeds`: each seed a probe; with learning rates `lrs`: each rate a
-    probe too); `short`: that rank stopped at step 3 (its line ends at the plot's top left)."""
-    plan = runner.make_plan(RANKS, lrs, seeds=seeds, steps=steps, device="cpu", run="20261201-100000-d00d")
+    probe too); `short`: that rank stopped at step 3 (its line ends at the plot's top left); `model`: the model
+    the plan names (None: the demo's)."""
+    plan = runner.make_plan(RANKS, lrs, seeds=seeds, steps=steps, device="cpu", run="20261201-100000-d00d",
+                            model=model)
     run = create_run(plan, root)
     for i, p in enumerate(run.plan().probes):
         loss = 0.5 - 0.003 * p.rank + 0.01 * (i % 3)
@@ -260,7 +262,23 @@ async def test_the_run_selector_says_the_ranks_and_seeds_at_80x24(make_app, isol
         select = panel.query_one("#probes-run")
         assert_fits(app, panel)
         shown = " ".join(rows_of(app, select))
-        assert f"{run.id} · demo · r4,8,16,32 ×3" in shown, shown
+        assert f"{run.id} · r4,8,16,32 ×3 · demo" in shown, shown
+
+
+async def test_the_run_selector_keeps_the_ranks_beside_a_long_model_name_at_80x24(make_app, isolated_home):
+    """A run of a real model: "20261201-100000-d00d · Qwen2.5-0.5B-Instruct · r4,8,16,32 ×3" is wider than the
+    selector at 80 columns, and the ranks at its end, what tells this run's probes apart, were cut off. The ranks
+    now come before the model, which is named by the last part of its id."""
+    run = finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3),
+                       model="Qwen/Qwen2.5-0.5B-Instruct")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        select = panel.query_one("#probes-run")
+        assert_fits(app, panel)
+        shown = " ".join(rows_of(app, select))
+        assert f"{run.id} · r4,8,16,32 ×3 · Qwen" in shown, shown  # the model's name may be cut, not the ranks
+        assert "Qwen/" not in shown
 
 
 # -- the probe table: every figure whole, every probe named -------------------------------------------------
