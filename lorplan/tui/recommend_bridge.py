@@ -178,14 +178,32 @@ def _one_rank(setup):
 LADDER_EPOCHS = 1.0  # the planned training a ladder started here measures (lorplan recommend's default)
 
 
-def probe_steps(plan: PlanSnapshot, data: PlanData | None, asked: int | None) -> tuple[int, int] | None:
+class ModelNames:
+    """The published name of the plan's model (bridge.published_source), looked up on disk once per model field.
+    probe_steps runs whenever the plan, the data or the steps field changes, and a lookup of a cached hub id walks
+    the Hugging Face cache (refs/main, the snapshots): the Recommend tab keeps one ModelNames and passes it on.
+    Keyed on the model field's text: another model is looked up anew, and so is the first one again after it."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str] | None = None  # (the model field, its published name)
+
+    def published(self, source: str) -> str:
+        if self._last is None or self._last[0] != source:
+            self._last = (source, bridge.published_source(source))
+        return self._last[1]
+
+
+def probe_steps(plan: PlanSnapshot, data: PlanData | None, asked: int | None,
+                names: ModelNames | None = None) -> tuple[int, int] | None:
     """(steps per probe, the planned training's steps) of a ladder started now with `asked` steps per probe
     (None: the default), as start_ladder caps them (recommend.launch.probe_length: never longer than the
-    planned run); None without a profiled dataset or when the plan cannot be built (start_ladder says why)."""
+    planned run); None without a profiled dataset or when the plan cannot be built (start_ladder says why).
+    names: the caller's ModelNames, so the model is not looked up on disk at each call (None: looked up)."""
     if data is None or data.profile is None:
         return None
     try:
-        profiled = bridge.profiled_plan(replace(plan, setup=_one_rank(plan.setup)), data)
+        published = (names or ModelNames()).published(plan.source)
+        profiled = bridge.profiled_plan(replace(plan, setup=_one_rank(plan.setup)), data, published=published)
     except LorplanError:
         return None
     planned = planned_run_steps(profiled, data.profile, LADDER_EPOCHS)

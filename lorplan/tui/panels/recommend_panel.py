@@ -168,6 +168,7 @@ class RecommendPanel(Widget, can_focus=True):
         self._problem: str | None = None
         self._read_error: str | None = None
         self._steps_for: tuple | None = None  # (plan, data, steps typed) the steps note was written for
+        self._model_names = recommend_bridge.ModelNames()  # the steps note's model lookup, once per model field
 
     def compose(self) -> ComposeResult:
         yield Static("Choose a model in the Plan tab.", id="rec-head")
@@ -513,8 +514,8 @@ class RecommendPanel(Widget, can_focus=True):
             return
         self._steps_for = (self.plan, self.data, asked)
         text = ""
-        shown = None if self.plan is None or asked is False else recommend_bridge.probe_steps(self.plan, self.data,
-                                                                                                asked)
+        shown = None if self.plan is None or asked is False else recommend_bridge.probe_steps(
+            self.plan, self.data, asked, names=self._model_names)
         wanted = recommend_bridge.PROBE_STEPS if asked is None else asked
         if shown is not None and shown[0] < wanted:
             steps, planned = shown
