@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static
-from tui_helpers import wait_until
+from tui_helpers import PanelApp, wait_until
 
 from lorplan.probe import runner
-from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import ProbeSpec, add_probes, atomic_write_json, create_run
 from lorplan.tui.panels.probes_panel import ProbesPanel
@@ -24,22 +22,6 @@ from lorplan.tui.textshot import screen_text
 pytestmark = pytest.mark.anyio
 
 RUN = "20261204-100000-1add"
-
-
-class NoSpawnBackend(LocalProcessBackend):
-    """The local backend without launching a scheduler process (the one boundary faked here)."""
-
-    def submit(self, run):
-        pass
-
-
-class PanelApp(App):
-    def __init__(self, runs_dir):
-        super().__init__()
-        self.runs_dir = runs_dir
-
-    def compose(self) -> ComposeResult:
-        yield ProbesPanel(self.runs_dir, backend=NoSpawnBackend(), poll_seconds=0.2, id="probes")
 
 
 def _finished(run, pid, eval_loss):

@@ -6,12 +6,10 @@ import re
 
 import pytest
 from model_builders import tiny_llama as tiny_llama_folder
-from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Select, Static
-from tui_helpers import wait_until
+from tui_helpers import NoSpawnBackend, PanelApp, wait_until
 
 from lorplan.probe import runner
-from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.tui.messages import ProbeRunUpdated
@@ -21,25 +19,6 @@ from lorplan.tui.panels.probes_panel import ProbesPanel
 pytestmark = pytest.mark.anyio
 
 TRACEBACK = "Traceback (most recent call last):\n  File \"worker.py\", line 9, in run\nRuntimeError: injected failure at step 2"
-
-
-class NoSpawnBackend(LocalProcessBackend):
-    """The local backend without launching a scheduler process (the one boundary faked here)."""
-
-    def __init__(self):
-        self.submitted = []
-
-    def submit(self, run):
-        self.submitted.append(run.id)
-
-
-class PanelApp(App):
-    def __init__(self, runs_dir, backend):
-        super().__init__()
-        self.runs_dir, self.backend = runs_dir, backend
-
-    def compose(self) -> ComposeResult:
-        yield ProbesPanel(self.runs_dir, backend=self.backend, poll_seconds=0.2, id="probes")
 
 
 def _launched(run, pid, steps, evals=()):

@@ -1,10 +1,36 @@
-"""Pilot helpers: type like a user, pick from a Select with the keyboard, read the rank table."""
+"""Pilot helpers: type like a user, pick from a Select with the keyboard, read the rank table, and the Probes
+tab alone in an app (PanelApp) whose backend starts no scheduler process (NoSpawnBackend)."""
 
 from __future__ import annotations
 
+from textual.app import App, ComposeResult
 from textual.widgets import Input, Select
 
+from lorplan.probe.backend import LocalProcessBackend
+from lorplan.tui.panels.probes_panel import ProbesPanel
 from lorplan.tui.widgets.rank_table import COLUMNS, RankTable
+
+
+class NoSpawnBackend(LocalProcessBackend):
+    """The local backend without launching a scheduler process (the one boundary faked here): the ids of the
+    runs it was given are in `submitted`."""
+
+    def __init__(self):
+        self.submitted = []
+
+    def submit(self, run):
+        self.submitted.append(run.id)
+
+
+class PanelApp(App):
+    """The Probes tab alone, reading `runs_dir` every 0.2 s, its runs given to `backend` (None: a NoSpawnBackend)."""
+
+    def __init__(self, runs_dir, backend=None):
+        super().__init__()
+        self.runs_dir, self.backend = runs_dir, backend if backend is not None else NoSpawnBackend()
+
+    def compose(self) -> ComposeResult:
+        yield ProbesPanel(self.runs_dir, backend=self.backend, poll_seconds=0.2, id="probes")
 
 
 async def type_into(pilot, selector: str, text: str, *, clear: bool = True, submit: bool = False) -> None:
