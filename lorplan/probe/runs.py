@@ -30,7 +30,7 @@ import json
 import os
 import secrets
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from lorplan.core.atomic import replace_text
@@ -126,11 +126,70 @@ class RunPlan:
 
     @classmethod
     def from_json(cls, obj: dict) -> RunPlan:
+        """The plan a plan.json holds. Raises BadInput naming the first key of the wrong type (keys it does not
+        know are left out: a newer lorplan's)."""
+        _check_fields(cls, obj, "")
+        probes = obj.get("probes", ())
+        if not isinstance(probes, list):
+            raise BadInput(f"probes is {_kind(probes)}, not a list of probes")
+        for i, p in enumerate(probes):
+            if not isinstance(p, dict):
+                raise BadInput(f"probes[{i}] is {_kind(p)}, not a probe (an object with an id and a rank)")
+            _check_fields(ProbeSpec, p, f"probes[{i}].")
+            if p["rank"] < 0:  # ProbeSpec's own words name `--ranks`, which a plan.json has not
+                raise BadInput(f"probes[{i}].rank is {p['rank']}, not a rank (0 for the base, else at least 1)")
+            if p.get("lr") is not None and not p["lr"] > 0:
+                raise BadInput(f"probes[{i}].lr is {_shown(p['lr'])}, not a positive number")
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in obj.items() if k in known}
-        kw["probes"] = tuple(ProbeSpec(**p) for p in obj.get("probes", ()))
+        known_probe = {f.name for f in fields(ProbeSpec)}
+        kw["probes"] = tuple(ProbeSpec(**{k: v for k, v in p.items() if k in known_probe}) for p in probes)
         kw["targets"] = tuple(kw.get("targets", ("all-linear",)))
         return cls(**kw)
+
+
+# What each field of a plan.json (RunPlan, ProbeSpec) must hold, by its annotation: a hand-edited or damaged file
+# was refused in Python's words ("ProbeSpec() argument after ** must be a mapping").
+_KINDS = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "dict": (dict,),
+          "tuple[str, ...]": (list,), "tuple[ProbeSpec, ...]": (list,)}
+_WORDS = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false",
+          "dict": "an object", "tuple[str, ...]": "a list of text", "tuple[ProbeSpec, ...]": "a list of probes"}
+
+
+def _kind(value) -> str:
+    """A JSON value's kind in JSON's words: "a string", "an array"."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), "a number")
+
+
+def _shown(value) -> str:
+    """A value as a message quotes it: a scalar as JSON writes it (at most 40 characters), else its kind."""
+    return _kind(value) if isinstance(value, (list, dict)) else json.dumps(value)[:40]
+
+
+def _check_fields(cls, obj: dict, prefix: str) -> None:
+    """Raise BadInput for the first field of dataclass `cls` that `obj` lacks (one without a default) or holds
+    with a value of the wrong kind, named `prefix` + its key."""
+    for f in fields(cls):
+        optional = f.type.endswith(" | None")
+        kind = f.type.removesuffix(" | None")
+        if f.name not in obj:
+            if f.default is MISSING and f.default_factory is MISSING:
+                raise BadInput(f"{prefix}{f.name} is missing")
+            continue
+        value = obj[f.name]
+        if value is None and optional:
+            continue
+        ok = isinstance(value, _KINDS[kind]) and (kind == "bool" or not isinstance(value, bool))
+        if not ok:
+            raise BadInput(f"{prefix}{f.name} is {_shown(value)}, not {_WORDS[kind]}" + (" or null" if optional else ""))
+        if kind == "tuple[str, ...]":
+            for i, v in enumerate(value):
+                if not isinstance(v, str):
+                    raise BadInput(f"{prefix}{f.name}[{i}] is {_shown(v)}, not text")
 
 
 def probe_id_for(rank: int, lr: float | None = None, several_lrs: bool = False, seed: int | None = None) -> str:
@@ -186,11 +245,8 @@ class RunDir:
             raise BadInput(f"run {self.id}: {self.plan_path} is missing or unreadable")
         try:
             return RunPlan.from_json(obj)
-        except (TypeError, ValueError, AttributeError) as exc:  # a hand-edited or damaged plan.json
-            if isinstance(exc, BadInput):
-                raise BadInput(f"run {self.id}: plan.json is not a probe run's plan ({exc})") from None
-            raise BadInput(f"run {self.id}: plan.json is not a probe run's plan ({exc.__class__.__name__}: "
-                           f"{exc})") from None
+        except BadInput as exc:  # a hand-edited or damaged plan.json
+            raise BadInput(f"run {self.id}: {self.plan_path} is not a probe run's plan: {exc}") from None
 
     def probe_dir(self, probe_id: str) -> Path:
         return self.path / "probes" / probe_id

@@ -22,6 +22,7 @@ from lorplan.core.errors import LorplanError
 from lorplan.probe.backend import Backend, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.events import EventTail
+from lorplan.probe.result import checked_fields, read_result
 from lorplan.probe.runs import RunDir, RunPlan, read_json
 
 
@@ -40,23 +41,34 @@ class Curves:
     last_t: float | None = None
     train_seconds: float = 0.0  # the steps' own time, summed (model loading excluded)
 
+    problems: list[str] = field(default_factory=list)  # events whose fields were of the wrong type
+
     def add(self, ev: dict) -> None:
+        """Take one event in. A field of the wrong type (a string loss) counts as missing, said once in
+        `problems`; the worker never writes one, a hand edit or a damaged disk may."""
         kind = ev.get("type")
-        self.last_t = ev.get("t", self.last_t)
+        ev, wrong = checked_fields(ev)
+        if wrong and not self.problems:
+            self.problems.append(f"an event of type {str(kind)[:20]!r} read as missing: {', '.join(wrong)}")
+        self.last_t = ev.get("t") or self.last_t
         if kind == "loading":
             self.loading_t = ev.get("t")
         elif kind == "started":
             self.started = ev
-        elif kind == "step" and isinstance(ev.get("step"), int):
+        elif kind == "step" and ev.get("step") is not None:
             self.steps.append(ev["step"])
-            self.loss.append(float(ev.get("loss", float("nan"))))
-            self.tokens_per_second.append(float(ev.get("tokens_per_second") or 0.0))
-            self.train_seconds += float(ev.get("seconds") or 0.0)
-        elif kind == "eval" and isinstance(ev.get("step"), int):
+            self.loss.append(_or_nan(ev.get("loss")))
+            self.tokens_per_second.append(ev.get("tokens_per_second") or 0.0)
+            self.train_seconds += ev.get("seconds") or 0.0
+        elif kind == "eval" and ev.get("step") is not None:
             self.eval_steps.append(ev["step"])
-            self.eval_loss.append(float(ev.get("eval_loss", float("nan"))))
+            self.eval_loss.append(_or_nan(ev.get("eval_loss")))
             if ev.get("eval_accuracy") is not None:
-                self.eval_accuracy.append(float(ev["eval_accuracy"]))
+                self.eval_accuracy.append(ev["eval_accuracy"])
+
+
+def _or_nan(x: float | None) -> float:
+    return float("nan") if x is None else x
 
 
 @dataclass(frozen=True)
@@ -245,7 +257,7 @@ class RunWatcher:
 
     def _probe(self, probe_id: str, waiting: str | None = None) -> ProbeStatus:
         run, spec = self.run, self.plan.probe(probe_id)
-        result = read_json(run.result_path(probe_id))
+        result = read_result(run.result_path(probe_id))
         launched = run.proc_path(probe_id).exists()
         alive = launched and result is None and self.backend.probe_alive(run, probe_id)
         tail = self._tails[probe_id]
@@ -257,57 +269,63 @@ class RunWatcher:
             curves.add(ev)
         cancel_asked = run.cancel_marker(probe_id).exists()
         proc = read_json(run.proc_path(probe_id)) or {}
+        device = proc.get("device") if isinstance(proc.get("device"), str) else None
         started = curves.started or {}
         step = curves.steps[-1] if curves.steps else 0
         common = dict(
             id=probe_id,
             rank=spec.rank,
-            lr=started.get("lr", spec.lr),
+            lr=started.get("lr") or spec.lr,
             steps=self.plan.steps,
             loss=curves.loss[-1] if curves.loss else None,
             eval_loss=curves.eval_loss[-1] if curves.eval_loss else None,
             eval_accuracy=curves.eval_accuracy[-1] if curves.eval_accuracy else None,
-            device=started.get("device") or proc.get("device"),
+            device=started.get("device") or device,
             trainable_params=started.get("trainable_params"),
-            warnings=tuple(tail.problems),
+            warnings=(*tail.problems, *(f"{run.events_path(probe_id)}: {w}" for w in curves.problems),
+                      *(result.problems if result is not None else ())),
             load_seconds=started.get("load_seconds"),
             train_seconds=round(curves.train_seconds, 3) if curves.steps else None,
             seed=spec.seed,
-            notes=tuple(str(n) for n in started.get("notes") or ()),
+            notes=started.get("notes") or (),
             pattern=bool(spec.rank_pattern),
         )
-        if result is not None:
+        if result is not None and result.damaged is None:
+            got = result.values
             common.update(
-                step=int(result.get("step", step)),
-                eval_loss=result.get("eval_loss", common["eval_loss"]),
-                eval_accuracy=result.get("eval_accuracy", common["eval_accuracy"]),
-                trainable_params=result.get("trainable_params", common["trainable_params"]),
-                device=result.get("device", common["device"]),
-                lr=result.get("lr") or common["lr"],
-                load_seconds=result.get("load_seconds", common["load_seconds"]),
-                train_seconds=result.get("train_seconds", common["train_seconds"]),
-                notes=tuple(str(n) for n in result.get("notes") or ()) or common["notes"],
+                step=got.get("step") if got.get("step") is not None else step,
+                eval_loss=got.get("eval_loss", common["eval_loss"]),
+                eval_accuracy=got.get("eval_accuracy", common["eval_accuracy"]),
+                trainable_params=got.get("trainable_params", common["trainable_params"]),
+                device=got.get("device", common["device"]),
+                lr=got.get("lr") or common["lr"],
+                load_seconds=got.get("load_seconds", common["load_seconds"]),
+                train_seconds=got.get("train_seconds", common["train_seconds"]),
+                notes=got.get("notes") or common["notes"],
             )
             return ProbeStatus(
-                state=str(result.get("state", "failed")),
-                tokens_per_second=result.get("tokens_per_second"),
-                peak_memory_bytes=result.get("peak_memory_bytes"),
-                wall_seconds=result.get("wall_seconds"),
-                message=result.get("message"),
-                error=result.get("traceback") or result.get("error"),
+                state=got.get("state") or "failed",
+                tokens_per_second=got.get("tokens_per_second"),
+                peak_memory_bytes=got.get("peak_memory_bytes"),
+                wall_seconds=got.get("wall_seconds"),
+                message=got.get("message"),
+                error=got.get("traceback") or got.get("error"),
                 **common,
             )
         recent = curves.tokens_per_second[-10:]
         tps = round(sum(recent) / len(recent), 1) if recent else None
-        t0 = curves.loading_t or proc.get("launched")
+        launched_t = proc.get("launched")
+        t0 = curves.loading_t or (launched_t if checked_fields({"t": launched_t})[0].get("t") else None)
         if alive:
             wall = round(time.time() - t0, 1) if t0 else None
             return ProbeStatus(state="running", step=step, tokens_per_second=tps, peak_memory_bytes=None,
                                wall_seconds=wall, **common)
-        if launched:
+        if launched or result is not None:  # a damaged result: the probe ended (the worker writes it last)
             wall = round(curves.last_t - t0, 1) if (t0 and curves.last_t) else None
             state = "cancelled" if cancel_asked else "died"
             msg = f"process ended without a result at step {step}" if state == "died" else None
+            if result is not None:
+                msg = f"ended at step {step}, but {result.damaged}"
             return ProbeStatus(state=state, step=step, tokens_per_second=tps, peak_memory_bytes=None,
                                wall_seconds=wall, message=msg, error=_stderr_tail(run, probe_id), **common)
         state = "cancelled" if cancel_asked else "queued"
