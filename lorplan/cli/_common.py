@@ -66,9 +66,10 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
     return int(d)
 
 
-def parse_positive_float(flag: str, text: str) -> float:
-    """A finite number above 0 (--alpha, --epochs, ...), or BadInput naming the flag: inf and nan are not finite
-    (they read "must be a positive number", as if below 0), 1e400 is too large (float reads it as inf)."""
+def parse_positive_float(flag: str, text: str, maximum: float | None = None) -> float:
+    """A finite number above 0 (--alpha, --epochs, ...) and at most `maximum` (no bound if None), or BadInput
+    naming the flag: inf and nan are not finite (they read "must be a positive number", as if below 0), 1e400 is
+    too large (float reads it as inf)."""
     import math
 
     raw = str(text).strip()
@@ -83,6 +84,8 @@ def parse_positive_float(flag: str, text: str) -> float:
             raise BadInput(f"{flag}: {raw!r} is too large a number")
     if not value > 0:  # -1e400 (-inf as a float) too
         raise BadInput(f"{flag}: {text!r} must be a positive number")
+    if maximum is not None and value > maximum:
+        raise BadInput(f"{flag}: {raw} must be at most {maximum:,}")
     return value
 
 
@@ -226,9 +229,17 @@ def count(flag: str, minimum: int = 1):
     return _argparse_type(lambda text: parse_count(flag, text, minimum))
 
 
-def positive_float(flag: str):
-    """argparse type for a finite number above 0, or a one-line error naming the flag."""
-    return _argparse_type(lambda text: parse_positive_float(flag, text))
+def positive_float(flag: str, maximum: float | None = None):
+    """argparse type for a finite number above 0 and at most `maximum` (no bound if None), or a one-line error
+    naming the flag."""
+    return _argparse_type(lambda text: parse_positive_float(flag, text, maximum))
+
+
+def step_count(flag: str):
+    """argparse type for a count of optimizer steps: 1 to lorplan.core.limits.MAX_STEPS (10^9; more is a typo)."""
+    from lorplan.core.limits import MAX_STEPS
+
+    return positive_int(flag, 1, MAX_STEPS)
 
 
 def vocab_metavar(vocab) -> str:

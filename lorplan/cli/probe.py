@@ -22,10 +22,11 @@ from lorplan.cli._common import (
     print_json,
     seed,
     split_list,
+    step_count,
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
-from lorplan.core.limits import MAX_MICRO_BATCH, MAX_PARALLEL_PROBES, MAX_SEED
+from lorplan.core.limits import MAX_MICRO_BATCH, MAX_PARALLEL_PROBES, MAX_SEED, MAX_SEQ_LEN
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
@@ -80,16 +81,16 @@ def register(subparsers) -> None:
                    "HF cache, or all-MiniLM-L6-v2 (the default, with demo data)")
     s.add_argument("--data", metavar="FILE", type=nonempty_path("--data"), help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), metavar="4,8,16", help="ranks to probe (default 4,8,16,32)")
-    s.add_argument("--steps", type=positive_int("--steps"), metavar="N", help="optimizer steps per probe (100; the demo: 60)")
+    s.add_argument("--steps", type=step_count("--steps"), metavar="N", help="optimizer steps per probe (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), metavar="LR[,LR...]", help="learning rate(s); several = one probe per rank × lr "
                    "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification; the demo: 3e-3)")
     s.add_argument("--device", type=_device, default="auto", metavar="auto|cpu|cuda|cuda:N", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
     s.add_argument("--max-parallel", type=positive_int("--max-parallel", 1, MAX_PARALLEL_PROBES), metavar="N", help="probes at once (default: one per GPU; 1 on CPU)")
     s.add_argument("--micro-batch", type=positive_int("--micro-batch", 1, MAX_MICRO_BATCH), metavar="N",
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
-    s.add_argument("--seq-len", type=positive_int("--seq-len"), metavar="N", help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
+    s.add_argument("--seq-len", type=positive_int("--seq-len", 1, MAX_SEQ_LEN), metavar="N", help="tokens per row at most (512 or the model's context when shorter; the demo: 6)")
     add_rope_scaling(s, "the probes train with it, as `lorplan train` trains a plan that has it")
-    s.add_argument("--eval-every", type=positive_int("--eval-every"), metavar="N", help="steps between evals (20; the demo: 10)")
+    s.add_argument("--eval-every", type=step_count("--eval-every"), metavar="N", help="steps between evals (20; the demo: 10)")
     s.add_argument("--eval-examples", type=positive_int("--eval-examples"), metavar="N",
                    help="held-out examples, at most (200; the demo: 100)")
     s.add_argument("--seed", type=seed("--seed"), default=0, metavar="N",

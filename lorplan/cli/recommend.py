@@ -24,10 +24,12 @@ from lorplan.cli._common import (
     positive_float,
     positive_int,
     skipped_note,
+    step_count,
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
+from lorplan.core.limits import MAX_EPOCHS
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
@@ -95,7 +97,7 @@ def register(sub) -> None:
     d.add_argument("--task", choices=TASKS, help="causal-lm or sequence-classification (default: the model's)")
     d.add_argument("--num-labels", type=positive_int("--num-labels", 2), metavar="K",
                    help="classification: number of labels (default: counted from --data, else the model's)")
-    d.add_argument("--epochs", type=positive_float("--epochs"), default=1.0, metavar="N",
+    d.add_argument("--epochs", type=positive_float("--epochs", MAX_EPOCHS), default=1.0, metavar="N",
                    help="planned passes over the data (default 1; written to the plan, adds no information)")
     t = p.add_argument_group("training setup (for the memory check and --write)")
     t.add_argument("--targets", default="all-linear", metavar="T",
@@ -121,7 +123,7 @@ def register(sub) -> None:
                         "the budget buys fewer ranks, but the knee compares means and its band is the seeds' "
                         "measured noise (with 1, the ladder ends with a second seed at the ranks that can still "
                         "be the knee, as the budget allows)")
-    r.add_argument("--probe-steps", type=positive_int("--probe-steps"), metavar="N",
+    r.add_argument("--probe-steps", type=step_count("--probe-steps"), metavar="N",
                    help="optimizer steps per probe (default 100, or the planned run when shorter; longer, up to "
                         "the planned run, when the budget buys the whole ladder in half its time): longer probes "
                         "cost proportionally more time, but a probe measures the knee at its own length and "

@@ -33,3 +33,15 @@ MAX_CUDA_CONTEXT_BYTES = 64 * 1024**3
 # A training seed (a plan's training.seed): transformers.set_seed seeds numpy, whose legacy seeding takes 32 bits;
 # 2**32 ended `lorplan train` in a traceback after the model had loaded.
 MAX_SEED = 2**32 - 1
+# Optimizer steps (a plan's training.max_steps, save_steps and logging_steps; `probe start --steps` and
+# `--eval-every`, `recommend --probe-steps`): 10^9 steps is three years at ten steps a second, more than a tiny
+# model manages, so more is a typo; `probe start --steps 99999999999999999999999` started a run and a plan's
+# max_steps = 9.2e18 loaded and exported.
+MAX_STEPS = 10**9
+# Passes over the data (a plan's training.epochs, `recommend --epochs`): fine-tuning recipes train 1 to 10 epochs
+# and experiments that overfit a few examples some hundreds; 10^4 leaves room for those, while epochs = 1e308
+# loaded and exported.
+MAX_EPOCHS = 10**4
+# Micro-batches accumulated per optimizer step (a plan's training.gradient_accumulation): 2^16 reaches the largest
+# batches published (65,536 sequences, You et al. 2020, LAMB) at micro-batch 1 on one GPU.
+MAX_GRADIENT_ACCUMULATION = 1 << 16

@@ -10,7 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lorplan.core.errors import BadInput
-from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES, MAX_MICRO_BATCH, MAX_SEQ_LEN
+from lorplan.core.limits import (
+    MAX_CUDA_CONTEXT_BYTES,
+    MAX_EPOCHS,
+    MAX_GRADIENT_ACCUMULATION,
+    MAX_MICRO_BATCH,
+    MAX_SEQ_LEN,
+    MAX_STEPS,
+)
 from lorplan.core.plan import (
     DataSection,
     EstimateSection,
@@ -96,9 +103,9 @@ def plans(draw) -> Plan:
         lr_scheduler=draw(st.sampled_from(Scheduler.values())),
         warmup_ratio=draw(fraction),
         micro_batch=draw(st.integers(1, MAX_MICRO_BATCH)),
-        gradient_accumulation=draw(pos_int),
-        epochs=None if steps else draw(pos_float),
-        max_steps=draw(pos_int) if steps else None,
+        gradient_accumulation=draw(st.integers(1, MAX_GRADIENT_ACCUMULATION)),
+        epochs=None if steps else draw(st.floats(1e-12, MAX_EPOCHS)),
+        max_steps=draw(st.integers(1, MAX_STEPS)) if steps else None,
         seq_len=draw(st.integers(1, MAX_SEQ_LEN)),
         packing=task == "causal-lm" and draw(st.booleans()),  # a classifier packs nothing (rules.py)
         gradient_checkpointing=draw(st.booleans()),
@@ -108,8 +115,8 @@ def plans(draw) -> Plan:
         seed=draw(st.integers(0, 2**31)),
         weight_decay=draw(st.floats(0, 10)),
         output_dir=draw(text).strip() or "out",
-        save_steps=draw(pos_int),
-        logging_steps=draw(pos_int),
+        save_steps=draw(st.integers(1, MAX_STEPS)),
+        logging_steps=draw(st.integers(1, MAX_STEPS)),
     )
     data = DataSection(path=draw(text).strip() or "d", schema=draw(st.sampled_from(DataSchema.values())),
                        eval_split=draw(fraction),
@@ -202,6 +209,15 @@ def edit(old: str, new: str) -> str:
         ('gpus = 1\nsharding = "none"', 'gpus = 70000\nsharding = "ddp"',
          "p.toml: hardware.gpus: must be at most 65,536 (got 70000)"),
         ('seq_len = 2048', 'seq_len = -5', "p.toml: training.seq_len: must be at least 1"),
+        # lorplan.core.limits' bounds on how long a run trains: 9.2e18 steps and 1e308 epochs loaded and exported
+        ('epochs = 1.0\n', 'max_steps = 9200000000000000000\n',
+         "p.toml: training.max_steps: must be at most 1,000,000,000 (got 9200000000000000000)"),
+        ('epochs = 1.0', 'epochs = 1e308', "p.toml: training.epochs: must be at most 10,000 (got 1e+308)"),
+        ('save_steps = 100', 'save_steps = 1000000001', "p.toml: training.save_steps: must be at most 1,000,000,000"),
+        ('logging_steps = 10', 'logging_steps = 1000000001',
+         "p.toml: training.logging_steps: must be at most 1,000,000,000"),
+        ('gradient_accumulation = 1', 'gradient_accumulation = 9200000000000000000',
+         "p.toml: training.gradient_accumulation: must be at most 65,536 (got 9200000000000000000)"),
         # numpy's seeding (transformers.set_seed) takes 32 bits: lorplan train ended in a traceback
         ('seed = 42', 'seed = 4294967296', "p.toml: training.seed: must be at most 4,294,967,295 (got 4294967296)"),
         ('warmup_ratio = 0.03', 'warmup_ratio = 1.5', "p.toml: training.warmup_ratio: must be in [0, 1)"),

@@ -13,11 +13,14 @@ from typing import Any, Protocol
 
 from lorplan.core.limits import (
     MAX_CUDA_CONTEXT_BYTES,
+    MAX_EPOCHS,
     MAX_GPUS,
+    MAX_GRADIENT_ACCUMULATION,
     MAX_MICRO_BATCH,
     MAX_NUM_LABELS,
     MAX_SEED,
     MAX_SEQ_LEN,
+    MAX_STEPS,
 )
 from lorplan.core.plan import schema as ps
 from lorplan.core.vocab import (
@@ -254,8 +257,11 @@ CHECKS: tuple[Check, ...] = (
     # it naming the flag (--micro-batch), not the plan's key
     *(_rule(section, key, lambda v, top=top: v > top, f"must be at most {top:,} (got {{v}})")
       for section, key, top in (("training", "micro_batch", MAX_MICRO_BATCH), ("training", "seq_len", MAX_SEQ_LEN),
-                                ("hardware", "gpus", MAX_GPUS))),
+                                ("hardware", "gpus", MAX_GPUS),
+                                ("training", "gradient_accumulation", MAX_GRADIENT_ACCUMULATION),
+                                *(("training", key, MAX_STEPS) for key in ("max_steps", "save_steps", "logging_steps")))),
     _rule("training", "epochs", _not_positive, "must be positive (got {v})"),
+    _rule("training", "epochs", lambda v: v > MAX_EPOCHS, f"must be at most {MAX_EPOCHS:,} (got {{v}})"),
     _rule("training", "seed", _negative, "must be ≥ 0"),
     _rule("training", "seed", lambda v: v > MAX_SEED, f"must be at most {MAX_SEED:,} (got {{v}})"),
     _rule("training", "weight_decay", _negative, "must be ≥ 0"),
