@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -66,3 +67,23 @@ def test_a_config_json_is_still_read_and_a_broken_one_named_as_before(tmp_path, 
     (tmp_path / "config.json").write_text("{oops")
     assert main(["plan", "--model", str(tmp_path / "config.json")]) == 2
     assert f"config.json at {tmp_path / 'config.json'} is not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("special", ["device", "named pipe"])
+@pytest.mark.parametrize("command", [["plan"], ["probe", "start", "--data", "{data}"], ["profile", "--data", "{data}"],
+                                     ["recommend", "--trained-tokens", "1M"]],
+                         ids=["plan", "probe-start", "profile", "recommend"])
+def test_a_path_that_is_no_folder_nor_file_is_named_so(tmp_path, state_home, capsys, special, command):
+    # /dev/null read "model folder /dev/null has no config.json" (plan, probe start, recommend) and `profile`
+    # counted "no tokenizer files in /dev/null" with exit 0
+    data = write_jsonl(tmp_path / "rows.jsonl", [{"text": "a b"}, {"text": "c d"}])
+    path = "/dev/null"
+    if special == "named pipe":
+        path = str(tmp_path / "pipe")
+        os.mkfifo(path)
+    args = [a.format(data=data) for a in command]
+    assert main([*args, "--model", path]) == 2
+    err = capsys.readouterr().err
+    assert err == f"lorplan {' '.join(command[:2]) if command[0] == 'probe' else command[0]}: error: model path " \
+                  f"{path} is a {special}, not a model folder or a config.json\n", err
+    assert not state_home.exists() or not any(state_home.iterdir())

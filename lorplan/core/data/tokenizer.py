@@ -88,7 +88,9 @@ def resolve_tokenizer(model: str | None = None, tokenizer: str | None = None) ->
     if not model:
         return TokenizerChoice(None, "none", f"no --model given: token counts {ratio}")
     candidate = Path(model).expanduser()
-    if candidate.exists():  # a folder with tokenizer files needs no config.json
+    # a folder with tokenizer files needs no config.json; a device or a pipe (/dev/null) goes on to resolve_model,
+    # which names it (it read "no tokenizer files in /dev/null" and counted on, exit 0)
+    if candidate.is_dir() or candidate.is_file():
         folder = candidate.parent if candidate.is_file() else candidate
         if has_tokenizer_files(folder):
             return TokenizerChoice(str(folder), model)
