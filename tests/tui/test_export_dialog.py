@@ -39,6 +39,18 @@ async def click(pilot, selector: str) -> None:
     await pilot.pause()
 
 
+async def open_export(app, pilot) -> ExportDialog:
+    """Wait for the planner's first plan, press ctrl+e and return the export dialog it opens."""
+    for _ in range(50):
+        await pilot.pause(0.1)
+        if app.main.plan is not None:
+            break
+    await pilot.press("ctrl+e")
+    await pilot.pause()
+    assert isinstance(app.screen, ExportDialog)
+    return app.screen
+
+
 @pytest.mark.anyio
 async def test_writes_chosen_formats_and_shows_warnings(tmp_path):
     plan = plan_of("qwen3-8b-qlora-rank-pattern-24gb")
@@ -138,14 +150,7 @@ async def test_app_export_binding_opens_the_dialog(make_app, tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(50):
-            await pilot.pause(0.1)
-            if app.main.plan is not None:
-                break
-        await pilot.press("ctrl+e")
-        await pilot.pause()
-        assert isinstance(app.screen, ExportDialog)
-        plan = app.screen.plan
+        plan = (await open_export(app, pilot)).plan
         await click(pilot, "#export-write")
     assert read_plan(tmp_path / default_folder(plan) / "plan.toml") == plan
     assert (tmp_path / default_folder(plan) / "peft" / "adapter_config.json").exists()
@@ -322,14 +327,7 @@ async def test_a_relative_model_folder_is_exported_where_the_tools_find_it(make_
     note = f"model.path models/smol is written as {folder}, the one lorplan reads"
     app = make_app(model="models/smol")
     async with app.run_test(size=(120, 40)) as pilot:
-        for _ in range(50):
-            await pilot.pause(0.1)
-            if app.main.plan is not None:
-                break
-        await pilot.press("ctrl+e")
-        await pilot.pause()
-        dialog = app.screen
-        assert isinstance(dialog, ExportDialog)
+        dialog = await open_export(app, pilot)
         assert dialog.plan.model.path == "models/smol"  # the plan keeps the folder as typed
         await click(pilot, "#fmt-axolotl")
         shown = str(dialog.query_one("#export-warnings", Static).render())

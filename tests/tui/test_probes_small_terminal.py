@@ -252,32 +252,21 @@ def test_the_run_list_names_each_rank_once_with_its_count(ranks, text):
     assert ranks_text(ranks) == text
 
 
-async def test_the_run_selector_says_the_ranks_and_seeds_at_80x24(make_app, isolated_home):
+@pytest.mark.parametrize(("model", "shown_as"), [(None, "demo"), ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen")])
+async def test_the_run_selector_says_the_ranks_and_seeds_at_80x24(make_app, isolated_home, model, shown_as):
     """Three seeds of four ranks: the run's line in the list read "r4,4,4,8,8,8,16,…", cut off by the list's
-    width before it named rank 32, and said the seeds only by repeating the ranks."""
-    run = finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3))
+    width before it named rank 32, and said the seeds only by repeating the ranks. With a real model,
+    "20261201-100000-d00d · Qwen2.5-0.5B-Instruct · r4,8,16,32 ×3" was wider than the selector at 80 columns, and
+    the ranks at its end, what tells this run's probes apart, were cut off: the ranks now come before the model,
+    which is named by the last part of its id (it may be cut, not the ranks)."""
+    run = finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3), model=model)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         panel = await probes_tab(pilot, len(RANKS))
         select = panel.query_one("#probes-run")
         assert_fits(app, panel)
         shown = " ".join(rows_of(app, select))
-        assert f"{run.id} · r4,8,16,32 ×3 · demo" in shown, shown
-
-
-async def test_the_run_selector_keeps_the_ranks_beside_a_long_model_name_at_80x24(make_app, isolated_home):
-    """A run of a real model: "20261201-100000-d00d · Qwen2.5-0.5B-Instruct · r4,8,16,32 ×3" is wider than the
-    selector at 80 columns, and the ranks at its end, what tells this run's probes apart, were cut off. The ranks
-    now come before the model, which is named by the last part of its id."""
-    run = finished_run(isolated_home / "state" / "lorplan" / "runs", seeds=(1, 2, 3),
-                       model="Qwen/Qwen2.5-0.5B-Instruct")
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        panel = await probes_tab(pilot, len(RANKS))
-        select = panel.query_one("#probes-run")
-        assert_fits(app, panel)
-        shown = " ".join(rows_of(app, select))
-        assert f"{run.id} · r4,8,16,32 ×3 · Qwen" in shown, shown  # the model's name may be cut, not the ranks
+        assert f"{run.id} · r4,8,16,32 ×3 · {shown_as}" in shown, shown
         assert "Qwen/" not in shown
 
 

@@ -14,14 +14,14 @@ import sys
 
 from model_builders import tiny_llama
 
-SCRIPT = r"""
+# What both child scripts do first: the plan and the profiled data of the tab (argv: model, data, then each
+# script's own), an audit hook counting the opens of a refs/main file, and `once`: the opens of one lookup.
+SETUP = r"""
 import json, sys
-from pathlib import Path
-from lorplan.core.errors import BadInput
 from lorplan.tui import bridge, recommend_bridge
 from lorplan.tui.state import PlanData, PlanSnapshot
 
-model, data_path, runs = sys.argv[1:4]
+model, data_path = sys.argv[1:3]
 spec = bridge.load_spec(model)
 setup = bridge.training_setup(targets=("q_proj", "v_proj"), dora=False, seq_len=64)
 snapshot = PlanSnapshot(model, spec, setup, 8, bridge.rank_table(spec, setup, None))
@@ -34,6 +34,13 @@ sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open" a
                  str(args[0]).endswith("refs/main") else None)
 bridge.model_source(model)
 once = len(opened)
+"""
+
+SCRIPT = SETUP + r"""
+from pathlib import Path
+from lorplan.core.errors import BadInput
+
+runs = sys.argv[3]
 opened.clear()
 said = None
 for budget in (0.001, None):  # too short for one probe (BadInput after the prior), then the whole start
@@ -70,25 +77,10 @@ def test_a_ladder_started_from_the_tab_looks_the_model_up_once(tmp_path, state_h
     assert json.loads((run / "plan.json").read_text())["model"] == "tiny/llama"  # the published name
 
 
-STEPS_SCRIPT = r"""
-import json, sys
+STEPS_SCRIPT = SETUP + r"""
 from dataclasses import replace
-from lorplan.tui import bridge, recommend_bridge
-from lorplan.tui.state import PlanData, PlanSnapshot
 
-model, folder, data_path = sys.argv[1:4]
-spec = bridge.load_spec(model)
-setup = bridge.training_setup(targets=("q_proj", "v_proj"), dora=False, seq_len=64)
-snapshot = PlanSnapshot(model, spec, setup, 8, bridge.rank_table(spec, setup, None))
-profile = bridge.profile_dataset(data_path, model=model, schema=None, seq_len=64, mask=True,
-                                 progress=lambda *args: None)
-data = PlanData(path=data_path, schema=profile.schema, train_on="completion", eval_split=0.1, profile=profile)
-
-opened = []
-sys.addaudithook(lambda event, args: opened.append(args[0]) if event == "open" and
-                 str(args[0]).endswith("refs/main") else None)
-bridge.model_source(model)
-once = len(opened)
+folder = sys.argv[3]
 
 def count(calls):
     opened.clear()
@@ -124,7 +116,7 @@ def test_the_steps_note_looks_the_model_up_once_per_model_field(tmp_path):
     data.write_text("".join(json.dumps({"prompt": f"Question {i}: what is {i} plus {i}?",
                                         "completion": f" It is {2 * i}."}) + "\n" for i in range(150)))
     env = {**os.environ, "HF_HUB_CACHE": str(hub)}
-    proc = subprocess.run([sys.executable, "-c", STEPS_SCRIPT, "tiny/llama", str(snapshot), str(data)],
+    proc = subprocess.run([sys.executable, "-c", STEPS_SCRIPT, "tiny/llama", str(data), str(snapshot)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
