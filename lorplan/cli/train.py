@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from lorplan import __version__
-from lorplan.cli._common import positive_int
+from lorplan.cli._common import step_count
 from lorplan.cli.paths import check_plan_file, nonempty_path
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest complete checkpoint; with more steps (a larger --max-steps, or "
                    "the plan's length after a --max-steps trial), train a finished run on")
-    p.add_argument("--max-steps", type=positive_int("--max-steps"), metavar="N",
+    p.add_argument("--max-steps", type=step_count("--max-steps"), metavar="N",
                    help="a run of N optimizer steps in place of the plan's length (the learning-rate "
                    "schedule spans them)")
     p.add_argument("--output", metavar="DIR", type=nonempty_path("--output"),

@@ -363,3 +363,21 @@ def test_a_hand_set_lora_bias_is_said_to_be_unpriced(tmp_path):
     assert notes == [f"note: {plan}: lora.bias = 'all' trains bias vectors too, which [estimate] does not price "
                      "(lorplan plan has no bias setting): their gradients and optimizer state come on top of it"]
     assert checked.estimate == read_plan(plan).estimate
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", "1000000001"])
+def test_max_steps_beyond_the_limit_is_one_line_naming_the_flag(tmp_path, capsys, value):
+    from lorplan.core.limits import MAX_STEPS
+
+    # the plan is not there either: the flag is refused first, as the probe and recommend flags are
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(tmp_path / "p.toml"), "--max-steps", value])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err == f"lorplan train: error: --max-steps: {value} must be at most {MAX_STEPS:,}\n"
+
+
+def test_max_steps_at_the_limit_is_taken(tmp_path, capsys):
+    from lorplan.core.limits import MAX_STEPS
+
+    assert main(["train", str(tmp_path / "p.toml"), "--max-steps", str(MAX_STEPS)]) == 2  # the missing plan
+    assert "--max-steps" not in capsys.readouterr().err
