@@ -234,7 +234,7 @@ def demo_ladder(examples: list) -> Ladder:
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.model.head import with_labels
     from lorplan.core.plan.defaults import task_defaults
-    from lorplan.probe.backend import visible_gpus
+    from lorplan.probe.backend import device_slots, visible_gpus
     from lorplan.probe.demo import (
         DEMO_EVAL_EXAMPLES,
         DEMO_LEARNING_RATE,
@@ -258,6 +258,7 @@ def demo_ladder(examples: list) -> Ladder:
     resolved = peft_target_modules(spec, targets)
     defaults = task_defaults(task, spec.id, spec.total_params)
     held = min(DEMO_EVAL_EXAMPLES, round(len(examples) * PROBE_EVAL_SPLIT))
+    max_parallel = None if visible_gpus() else cpu_parallel()
     data = DataSize(task=task, examples=len(examples) - held, num_labels=head,
                     label_entropy_bits=label_entropy(counts), entropy_counted=True,
                     source="lorplan's generated demo sentences")
@@ -267,6 +268,7 @@ def demo_ladder(examples: list) -> Ladder:
         adapter=asdict(adapter_size(spec, targets)), learning_rate=DEMO_LEARNING_RATE,
         learning_rate_why=DEMO_LEARNING_RATE_WHY, planned_steps=DEMO_STEPS, probe_steps=DEMO_STEPS, seeds=DEMO_SEEDS,
         ranks=DEMO_RANKS, refine=False, extra_learning_rates=False, halving=False, budget_seconds=None,
+        parallel=len(device_slots("auto", max_parallel)),  # the cost line's "N at a time", as the scheduler runs them
         pattern_probes=tuple(probe_id(max(DEMO_RANKS), s, len(DEMO_SEEDS)) for s in DEMO_SEEDS),
         notes=(Evidence("demo", None, f"the embedded demo: {spec.id} learning lorplan's generated task "
                                       f"({len(examples):,} examples, {len(counts)} classes, {held} held out), ranks {', '.join(map(str, DEMO_RANKS))} and "
@@ -276,5 +278,5 @@ def demo_ladder(examples: list) -> Ladder:
     # one eval, after the last step: the demo compares final figures, and each eval costs a second on a CPU
     settings = {"steps": DEMO_STEPS, "eval_every": DEMO_STEPS, "eval_examples": DEMO_EVAL_EXAMPLES,
                 "micro_batch": defaults.micro_batch, "seq_len": DEMO_SEQ_LEN, "targets": ("all-linear",),
-                "seed": 0, "max_parallel": None if visible_gpus() else cpu_parallel()}
+                "seed": 0, "max_parallel": max_parallel}
     return Ladder(lspec, _run_plan(RunPlan, new_run_id(), first, settings), first)

@@ -59,3 +59,15 @@ def test_a_ladder_run_prints_its_wall_time_and_a_reattach_how_many_ran_at_once(s
     assert re.search(r"probes cost [\d,]+ s of probe time \((one probe at a time|summed over probes, \d+ at a "
                      r"time)\)", cap.out), cap.out
     assert "of wall time" not in cap.out
+
+
+def test_the_demo_ladder_records_the_probes_it_runs_at_a_time():
+    # the demo's run plan runs max_parallel probes at once (one per core on a CPU); its LadderSpec said 1, so the
+    # finished demo's cost line left out "2 at a time" and `--run DEMO` said "one probe at a time"
+    from lorplan.probe.backend import device_slots
+    from lorplan.probe.demo import demo_examples
+    from lorplan.recommend.launch import demo_ladder
+
+    ladder = demo_ladder(demo_examples())
+    slots = device_slots(ladder.plan.device, ladder.plan.max_parallel)  # what the scheduler starts (scheduler.py)
+    assert ladder.spec.parallel == len(slots)
