@@ -478,6 +478,7 @@ def _first_recommendation(run, timeout_s: float = 10.0) -> dict:
 def _wait(run, poll_s: float = 1.0) -> dict:
     """Wait for the ladder to be done, saying on stderr what each ended probe measured; restarts a driver or
     a scheduler that was killed meanwhile. Returns the final recommendation.json object."""
+    import re
     import time
 
     from lorplan.probe.runner import restart_stalled
@@ -493,7 +494,9 @@ def _wait(run, poll_s: float = 1.0) -> dict:
             for p in obj.get("probes", ()):
                 if p["state"] in ("finished", "failed", "oom", "cancelled", "died") and p["id"] not in told:
                     told.add(p["id"])
-                    say(_probe_line(p, obj), indent="      ")
+                    line = _probe_line(p, obj)
+                    # a wrapped line never parts the training time from its unit ("28.1" / "s training")
+                    say(line, indent="      ", whole=tuple(re.findall(r"[\d.]+ s training", line)))
             if obj.get("state") == "done":
                 return obj
         if time.monotonic() - checked > 5:

@@ -67,3 +67,22 @@ def test_progress_lines_on_a_narrow_terminal_wrap_at_its_width(tmp_path):
     first = next(i for i, ln in enumerate(lines) if ln.startswith("  rank 16 lr 0.003 seed 1:"))
     assert lines[first + 1].startswith("      ") and not lines[first + 1].startswith("       ")
     assert any(f"`{COMMAND}`" in ln for ln in lines), text  # the command to copy, on one line
+
+
+def test_a_probes_training_time_is_not_split_from_its_unit(tmp_path):
+    # an 80-column terminal broke `lorplan recommend --data sentiment.jsonl`'s line after "28.1", leaving "s training"
+    # to start the next row
+    ladder = {"state": "done", "learning_rate": 3e-3, "seeds": [0, 1], "probes": [
+        {"id": "r16-lr1", "rank": 16, "lr": 1e-3, "seed": 0, "state": "finished", "step": 57,
+         "curve": [[57, 0.0014]], "eval_accuracy": 1.0, "train_seconds": 28.1},
+        {"id": "r16", "rank": 16, "lr": 3e-3, "seed": 0, "state": "finished", "step": 57,
+         "curve": [[57, 0.0016]], "eval_accuracy": 1.0, "train_seconds": 27.6}]}
+    (tmp_path / "recommendation.json").write_text(json.dumps(ladder))
+    # 88 columns: each line's "28.1" ends at the 87th column, where the line must break (seeds [0, 1] add " seed 0")
+    rc, text = run_in_pty([sys.executable, "-c", SCRIPT, str(tmp_path)], stream="stderr", columns=88, env=_env(),
+                          timeout=120)
+    assert rc == 0, text
+    lines = text.replace("\r\n", "\n").splitlines()
+    assert max(map(len, lines)) <= 87, text
+    assert sum("28.1 s training" in ln for ln in lines) == 1, text
+    assert sum("27.6 s training" in ln for ln in lines) == 1, text
