@@ -62,7 +62,8 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
     that can be made (not a file, nor under one) and holds no earlier run's adapter (with --resume, a finished run
     that can train on, when the run's length is known here: max_steps, else the plan's; lorplan.train.checkpoint.
-    check_finished and check_longer). BadInput, one line naming
+    check_finished and check_longer; and the learning rate, schedule and optimizer the checkpoint was trained
+    with: check_resumed_training). BadInput, one line naming
     the plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
     prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
     and the data rows training goes without: rows skipped (broken lines, missing fields) and, for a classifier,
@@ -108,7 +109,12 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         where = "--output" if output else f"{plan_path}: training.output_dir"
         raise BadInput(f"{where} {out}: {problem}: choose another --output")
     # stdlib only: no torch yet
-    from lorplan.train.checkpoint import check_finished, check_longer, latest_checkpoint
+    from lorplan.train.checkpoint import (
+        check_finished,
+        check_longer,
+        check_resumed_training,
+        latest_checkpoint,
+    )
 
     finished = check_finished(out, resume)  # the runner's refusals (train.runner.check_output), before torch
     if finished is not None and (max_steps or plan.training.max_steps):  # else epochs: the data decides
@@ -117,6 +123,9 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     if not resume and latest is not None:
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
                        "or --output to start elsewhere")
+    resumed = finished.final if finished is not None else (latest if resume else None)
+    if resumed is not None:  # an edited learning rate, schedule or optimizer would be the checkpoint's
+        check_resumed_training(resumed, plan, out, plan_path)
     plan, notes = check_estimate(plan, spec, plan_path)
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")

@@ -111,6 +111,54 @@ def check_longer(run: FinishedRun, total: int, out: Path) -> None:
                        f"{too}: pass a --max-steps above {run.steps} to train it on, or --output to start elsewhere")
 
 
+# The plan's [training] keys a resumed run cannot follow once edited: the optimizer's state (its learning rate and
+# weight decay, the optimizer's own kind) and the scheduler's (base learning rates, warmup and shape, built over
+# the run's length) come back from the checkpoint, so an edited value would be ignored without a word.
+TRAINING_KEYS = ("learning_rate", "weight_decay", "warmup_ratio", "lr_scheduler", "optimizer")
+
+
+def training_settings(plan) -> dict:
+    """The plan's TRAINING_KEYS as plain JSON values, kept in a checkpoint's state.json (`training`)."""
+    return {key: json.loads(json.dumps(getattr(plan.training, key))) for key in TRAINING_KEYS}
+
+
+def resumed_training_problem(kept: dict, plan) -> str | None:
+    """The first of TRAINING_KEYS whose value in a checkpoint (`kept`, its state.json `training`) is not the
+    plan's, in words ("training.learning_rate is 0.0003 there and 0.003 here"); None when all agree."""
+    now = training_settings(plan)
+    for key in TRAINING_KEYS:
+        if key in kept and kept[key] != now[key]:
+            return f"training.{key} is {json.dumps(kept[key])} there and {json.dumps(now[key])} here"
+    return None
+
+
+def resumed_training_error(latest: tuple[int, Path], out: Path, plan_path: str | None, problem: str) -> BadInput:
+    """The one line that refuses --resume under edited training settings (resumed_training_problem)."""
+    plan = f"{plan_path}'s" if plan_path else "the plan's"
+    return BadInput(f"--resume: checkpoint-{latest[0]} in {out} was trained with other settings than {plan} "
+                    f"({problem}): the plan was edited since that run, and a resumed run goes on with the "
+                    "checkpoint's optimizer and learning-rate schedule; restore it to continue the run, or give "
+                    "--output to start elsewhere")
+
+
+def check_resumed_training(latest: tuple[int, Path], plan, out: Path, plan_path: str | None) -> bool:
+    """BadInput when the plan's learning rate, weight decay, warmup, schedule or optimizer was edited since the
+    checkpoint `latest` was saved (TRAINING_KEYS): --resume would go on with the checkpoint's. Stdlib only
+    (`lorplan train` asks before torch is imported). Returns False for a checkpoint saved by an earlier lorplan,
+    which kept no `training` (runner.check_resumed_rate compares its learning rate)."""
+    try:
+        state = read_state(latest[1])
+    except (OSError, ValueError):  # damaged: loading it says so
+        return False
+    kept = state.get("training") if isinstance(state, dict) else None
+    if not isinstance(kept, dict):
+        return False
+    problem = resumed_training_problem(kept, plan)
+    if problem is not None:
+        raise resumed_training_error(latest, out, plan_path, problem)
+    return True
+
+
 def _sharded(accelerator) -> bool:
     """FSDP and DeepSpeed keep the training state in shards that accelerate saves from every process."""
     types = {ACCELERATE_DISTRIBUTED_TYPE[s] for s in SHARDED}

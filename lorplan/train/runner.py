@@ -77,6 +77,23 @@ def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> Non
                        f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
 
 
+def check_resumed_rate(latest: tuple[int, Path], plan, out: Path, plan_path: str | None) -> None:
+    """checkpoint.check_resumed_training, and for a checkpoint saved before state.json kept the training settings
+    the learning rate its scheduler was built with (scheduler.pt's base_lrs), which it would restore."""
+    if ckpt.check_resumed_training(latest, plan, out, plan_path):
+        return
+    import torch
+
+    try:
+        base = torch.load(latest[1] / "scheduler.pt", weights_only=False).get("base_lrs") or []
+    except (OSError, ValueError, RuntimeError, AttributeError):  # damaged: loading the checkpoint says so
+        return
+    if base and not math.isclose(float(base[0]), plan.training.learning_rate, rel_tol=1e-9):
+        problem = ckpt.resumed_training_problem({"learning_rate": float(base[0])}, plan)
+        if problem is not None:
+            raise ckpt.resumed_training_error(latest, out, plan_path, problem)
+
+
 # peft's LoraConfig field -> the plan's key, for a checkpoint saved under another [lora] than the plan's now. Not
 # the model's folder: the same weights moved elsewhere are the same base; another model's tensors do not fit.
 _ADAPTER_KEYS = {"r": "lora.r", "lora_alpha": "lora.alpha",
@@ -250,7 +267,7 @@ class _Loop:
         e = self.engine
         ckpt.save_checkpoint(self.out, step, e.model, e.optimizer, e.scheduler,
                              {"total": e.total_steps, "seconds": round(time.monotonic() - self.t0, 3),
-                              "schedules": self.schedules},
+                              "schedules": self.schedules, "training": ckpt.training_settings(e.plan)},
                              e.accelerator)
         self.saved_at = step
 
@@ -372,6 +389,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
     out = Path(output_dir or plan.training.output_dir).expanduser()
     latest, finished = check_output(out, resume)
+    if latest is not None:  # an edited learning rate (or schedule) would be the checkpoint's: before the model loads
+        check_resumed_rate(latest, plan, out, plan_path)
     engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
                           load_bar=progress and sys.stderr.isatty())
     if finished is not None:

@@ -106,6 +106,33 @@ def test_an_earlier_runs_checkpoint_is_refused_before_torch(tmp_path):
                            "continue it, or --output to start elsewhere\n")
 
 
+def test_resume_under_an_edited_learning_rate_is_refused_before_torch(tmp_path):
+    """The checkpoint's state.json keeps the training settings its optimizer and schedule were built with; an
+    edited one is refused before torch is imported (tests/train/test_train.py trains the real run)."""
+    data = tmp_path / "train.jsonl"
+    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
+    from lorplan.core.plan import read_plan
+    from lorplan.train.checkpoint import training_settings
+
+    kept = {**training_settings(read_plan(plan)), "learning_rate": 0.5}
+    out = tmp_path / "run"
+    (out / "checkpoint-5").mkdir(parents=True)
+    (out / "checkpoint-5" / "state.json").write_text(json.dumps({"step": 5, "total": 10, "training": kept}))
+    probe = PROBE.replace("main(['train', sys.argv[1]])",
+                          "main(['train', sys.argv[1], '--output', sys.argv[2], '--resume'])")
+    proc = subprocess.run([sys.executable, "-c", probe, str(plan), str(out)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 2, "torch": False, "transformers": False}
+    now = json.dumps(read_plan(plan).training.learning_rate)
+    assert proc.stderr == (f"lorplan train: error: --resume: checkpoint-5 in {out} was trained with other settings "
+                           f"than {plan}'s (training.learning_rate is 0.5 there and {now} here): the plan was edited "
+                           "since that run, and a resumed run goes on with the checkpoint's optimizer and "
+                           "learning-rate schedule; restore it to continue the run, or give --output to start "
+                           "elsewhere\n")
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-5"]
+
+
 def test_a_plan_for_more_gpus_than_the_machine_shows_is_refused_before_torch(tmp_path):
     """hardware.gpus = 2 on a machine without a GPU started two CPU processes under accelerate launch."""
     data = tmp_path / "train.jsonl"

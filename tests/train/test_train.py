@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from lorplan.cli import main
+from lorplan.core.errors import BadInput
 from lorplan.core.plan import DataSection, read_plan, write_plan
 from lorplan.train import checkpoint as ckpt
 
@@ -612,3 +613,54 @@ def test_a_finished_run_without_its_last_steps_checkpoint_is_one_line(tmp_path, 
         "checkpoint of its last step (an earlier lorplan kept only the adapter), so it cannot train on: choose "
         "another --output\n")
     assert sorted(p.name for p in out.iterdir()) == ["adapter", "result.json"]
+
+
+def test_resume_under_edited_training_settings_is_refused_in_one_line(tmp_path, tiny_llama, capsys):
+    """A plan edited to another learning rate (weight decay, warmup, schedule, optimizer) since its run was
+    stopped: `--resume` went on silently at the checkpoint's, since the optimizer's and the scheduler's state it
+    restores carry the old rate and decay. Refused as an edited [lora] is, naming the key and both values, before
+    anything is written; the plan as it was continues."""
+    import shutil
+
+    from lorplan.train.runner import run_training
+
+    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=6, save_steps=3)
+    plan = read_plan(plan_path)
+    t = plan.training
+    assert (t.learning_rate, t.weight_decay, t.warmup_ratio, t.lr_scheduler, t.optimizer) == (
+        0.0003, 0.0, 0.05, "linear", "adamw")
+    run_training(plan, plan_path=str(plan_path), output_dir=str(tmp_path / "a"), progress=False)
+    out = tmp_path / "b"
+    out.mkdir()
+    shutil.copytree(tmp_path / "a" / "checkpoint-3", out / "checkpoint-3")
+    for edit, said in [({"learning_rate": 0.003}, "training.learning_rate is 0.0003 there and 0.003 here"),
+                       ({"weight_decay": 0.1}, "training.weight_decay is 0.0 there and 0.1 here"),
+                       ({"warmup_ratio": 0.5}, "training.warmup_ratio is 0.05 there and 0.5 here"),
+                       ({"lr_scheduler": "cosine"}, 'training.lr_scheduler is "linear" there and "cosine" here'),
+                       ({"optimizer": "sgd"}, 'training.optimizer is "adamw" there and "sgd" here')]:
+        edited = write_plan(replace(plan, training=replace(t, **edit), estimate=None), tmp_path / "edited.toml",
+                            force=True)
+        capsys.readouterr()
+        assert main(["train", str(edited), "--no-progress", "--resume", "--output", str(out)]) == 2, edit
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert err == (f"lorplan train: error: --resume: checkpoint-3 in {out} was trained with other settings than "
+                       f"{edited}'s ({said}): the plan was edited since that run, and a resumed run goes on with the "
+                       "checkpoint's optimizer and learning-rate schedule; restore it to continue the run, or give "
+                       "--output to start elsewhere"), edit
+        assert sorted(p.name for p in out.iterdir()) == ["checkpoint-3"]
+    # the runner refuses it too (a caller of run_training without the command's checks)
+    edited = replace(plan, training=replace(t, learning_rate=0.003), estimate=None)
+    with pytest.raises(BadInput, match=r"training.learning_rate is 0.0003 there and 0.003 here"):
+        run_training(edited, plan_path=str(plan_path), output_dir=str(out), resume=True, progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-3"]
+    # a checkpoint of an earlier lorplan kept no training settings: its scheduler's learning rate is compared
+    state = out / "checkpoint-3" / "state.json"
+    kept = json.loads(state.read_text())
+    state.write_text(json.dumps({k: v for k, v in kept.items() if k != "training"}))
+    with pytest.raises(BadInput, match=r"training.learning_rate is 0.0003 there and 0.003 here"):
+        run_training(edited, plan_path=str(plan_path), output_dir=str(out), resume=True, progress=False)
+    state.write_text(json.dumps(kept))
+    # the plan as it was continues, to the same adapter as the uninterrupted run
+    assert main(["train", str(plan_path), "--no-progress", "--resume", "--output", str(out)]) == 0
+    assert json.loads((out / "result.json").read_text())["resumed_from"] == 3
+    assert [(r["step"], r["lr"]) for r in _log(out)] == [(r["step"], r["lr"]) for r in _log(tmp_path / "a")][3:]
