@@ -247,10 +247,21 @@ def vocab_metavar(vocab) -> str:
     return "|".join(vocab.values())
 
 
+def say(text: str, indent: str = "  ", whole: tuple[str, ...] = ()) -> None:
+    """Print a note, a warning or a progress line on stderr: on a terminal narrower than a line, its words
+    wrapped at the terminal's width (core.columns.fit_text: the lines after the first indented by `indent`,
+    each text of `whole`, a command to copy, kept on one row, a path never broken); into a file or a pipe as it
+    is, byte for byte."""
+    from lorplan.core.columns import fit_text
+    from lorplan.core.units import stderr_limit
+
+    print(fit_text(text, stderr_limit(), indent, whole), file=sys.stderr, flush=True)
+
+
 def print_json(obj) -> None:
     json.dump(obj, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
 
 
 __all__ = ["BadInput", "add_rope_scaling", "check_write_target", "int_list", "parse_positive_float", "parse_rope_scaling", "positive_float",
-           "positive_int", "print_json", "split_list"]
+           "positive_int", "print_json", "say", "split_list"]

@@ -7,10 +7,9 @@ line). Choices are checked by TrainingSetup, not argparse, so that errors stay o
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from lorplan.cli._common import add_rope_scaling, first_skipped, skipped_note
+from lorplan.cli._common import add_rope_scaling, first_skipped, say, skipped_note
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
@@ -225,8 +224,8 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     if isinstance(data, str):
         profile = profile if profile is not None else _profile(data)
         if profile.skipped:
-            print(skipped_note(f"--data {data}", data, profile.skipped, profile.examples, first_skipped(profile),
-                               "the plan counts"), file=sys.stderr)
+            say(skipped_note(f"--data {data}", data, profile.skipped, profile.examples, first_skipped(profile),
+                             "the plan counts"))
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
     setup, said = written_setup(args, spec, setup)
     lines += said
@@ -252,7 +251,7 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
     note = _padding_note(spec, setup, rank, plan.estimate.total_bytes)
     if note:
-        print(note, file=sys.stderr)
+        say(note)
     return path, "\n".join(lines) or None
 
 

@@ -12,7 +12,6 @@ recommendation, 2 for bad input (one line naming the flag). Heavy imports happen
 
 from __future__ import annotations
 
-import sys
 import textwrap
 
 from lorplan.cli._common import (
@@ -23,6 +22,7 @@ from lorplan.cli._common import (
     parse_int,
     positive_float,
     positive_int,
+    say,
     skipped_note,
     step_count,
     vocab_metavar,
@@ -33,40 +33,6 @@ from lorplan.core.limits import MAX_EPOCHS
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
-NBSP = "\N{NO-BREAK SPACE}"  # glues a command's words while a line is wrapped (textwrap breaks at ASCII space)
-
-
-def stderr_limit() -> int | None:
-    """The longest line standard error's terminal shows on one row (its width less one, as
-    core.units.terminal_limit measures standard output's; COLUMNS wins, as there), or None when standard error is
-    a file or a pipe, which gets every line whole."""
-    import os
-
-    try:
-        if not sys.stderr.isatty():
-            return None
-        columns = int(os.environ.get("COLUMNS") or 0) or os.get_terminal_size(sys.stderr.fileno()).columns
-    except (AttributeError, ValueError, OSError):  # a replaced stderr, a bad COLUMNS
-        return None
-    return columns - 1 if columns > 0 else None
-
-
-def say(text: str, indent: str = "  ", whole: tuple[str, ...] = ()) -> None:
-    """Print a progress line or a note on stderr: on a terminal narrower than a line, its words wrapped at the
-    terminal's width (core.columns.fit_line, the lines after the first indented by `indent`), each text of
-    `whole` (a command to copy) kept on one line; into a file or a pipe as it is."""
-    from lorplan.core.columns import fit_line
-
-    limit = stderr_limit()
-    lines: list[str] = []
-    for line in text.split("\n"):
-        if limit is None or not line:
-            lines.append(line)
-            continue
-        for keep in whole:
-            line = line.replace(keep, keep.replace(" ", NBSP))
-        lines += [part.replace(NBSP, " ") for part in fit_line(line, limit, indent)]
-    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 def register(sub) -> None:

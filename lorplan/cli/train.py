@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from lorplan import __version__
-from lorplan.cli._common import step_count
+from lorplan.cli._common import say, step_count
 from lorplan.cli.paths import check_plan_file, nonempty_path
 
 if TYPE_CHECKING:
@@ -208,8 +208,8 @@ def _cpu_threads(plan) -> None:
     if threads != torch.get_num_threads():
         torch.set_num_threads(threads)
         if process_rank() == 0:  # said once, by the main process of a run of several
-            print(f"note: CPU run on {threads} thread{'s' if threads > 1 else ''} (the idle cores; "
-                  "OMP_NUM_THREADS sets another count)", file=sys.stderr)
+            say(f"note: CPU run on {threads} thread{'s' if threads > 1 else ''} (the idle cores; "
+                "OMP_NUM_THREADS sets another count)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace) -> int:
     # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
     # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
     for note in notes if says_input_notes() else ():
-        print(note, file=sys.stderr)
+        say(note)
     if needs_launcher(plan):
         from lorplan.core.errors import BadInput
         from lorplan.probe.backend import visible_gpus

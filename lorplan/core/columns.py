@@ -83,4 +83,23 @@ def fit_line(line: str, limit: int | None, indent: str = "  ") -> list[str]:
     return textwrap.wrap(line, limit, subsequent_indent=indent, break_on_hyphens=False, break_long_words=False)
 
 
-__all__ = ["Column", "fit_line", "fit_tables", "table_lines"]
+NBSP = "\N{NO-BREAK SPACE}"  # glues a command's words while a line is wrapped (textwrap breaks at ASCII space)
+
+
+def fit_text(text: str, limit: int | None, indent: str = "  ", whole: tuple[str, ...] = ()) -> str:
+    """`text` (lines split at newlines) with each line longer than `limit` wrapped by fit_line, each text of
+    `whole` (a command to copy) kept on one row; as it is when `limit` is None (a file or a pipe)."""
+    if limit is None:
+        return text
+    lines: list[str] = []
+    for line in text.split("\n"):
+        if not line:
+            lines.append(line)
+            continue
+        for keep in whole:
+            line = line.replace(keep, keep.replace(" ", NBSP))
+        lines += [part.replace(NBSP, " ") for part in fit_line(line, limit, indent)]
+    return "\n".join(lines)
+
+
+__all__ = ["Column", "fit_line", "fit_tables", "fit_text", "table_lines"]

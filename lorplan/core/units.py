@@ -130,3 +130,19 @@ def terminal_limit(fallback: int = 0) -> int | None:
         return None
     columns = shutil.get_terminal_size((fallback, 24)).columns
     return columns - 1 if columns > 0 else None
+
+
+def stderr_limit() -> int | None:
+    """The longest line standard error's terminal shows on one row (its width less one, as terminal_limit
+    measures standard output's; COLUMNS wins, as there), or None when standard error is a file or a pipe, which
+    gets every line whole."""
+    import os
+    import sys
+
+    try:
+        if not sys.stderr.isatty():
+            return None
+        columns = int(os.environ.get("COLUMNS") or 0) or os.get_terminal_size(sys.stderr.fileno()).columns
+    except (AttributeError, ValueError, OSError):  # a replaced stderr, a bad COLUMNS
+        return None
+    return columns - 1 if columns > 0 else None
