@@ -7,6 +7,7 @@ line). Choices are checked by TrainingSetup, not argparse, so that errors stay o
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from lorplan.cli._common import add_rope_scaling, first_skipped, say, skipped_note
@@ -172,11 +173,14 @@ def run(args) -> int:
         setup, _ = written_setup(args, spec, setup)
     table = rank_table(spec, setup, ranks, budget)
     if args.write:
-        path, data_line = write_plan_from_cli(args, spec, setup, table, profile)
+        path, data_line, said = write_plan_from_cli(args, spec, setup, table, profile)
         if not args.json:
             print(f"wrote {path}")
             if data_line:
                 print(data_line)
+            sys.stdout.flush()  # what was written before the notes about it, also when both go to one pipe
+        for note in said:
+            say(note)
     if args.json:
         out = plan_json(spec, table, context)
         out["notes"] = notes + out["notes"]
@@ -192,7 +196,7 @@ def run(args) -> int:
     return 0
 
 
-def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, str | None]:
+def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, str | None, list[str]]:
     """`lorplan plan … --rank R --write PLAN.toml`: build the plan for args.rank and write it atomically.
 
     Reads args.rank, args.alpha, args.write, args.force, and when present args.model (the source the user
@@ -201,9 +205,10 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     With --data the file is profiled (or `profile`, its profile, is used) and the plan's [data] table comes from
     the profile (lorplan.core.plan.with_profile: schema, held-out fraction, train_on); a classifier's head, its
     num_labels and the estimate, is the one its labels need (lorplan.core.plan.classifier_spec). Returns the path
-    written and the lines saying what the plan took from the task's defaults and the profile (None when nothing).
-    The setup is written_setup's (run() prices its table with the same); a causal LM's plan of several rows
-    priced without the padding mask says on stderr what the mask lorplan train keeps would add.
+    written, the lines saying what the plan took from the task's defaults and the profile (None when nothing),
+    and the `note:` lines for stderr, which the caller prints after `wrote PATH`: the data rows skipped, and for a
+    causal LM's plan of several rows priced without the padding mask what the mask lorplan train keeps would add.
+    The setup is written_setup's (run() prices its table with the same).
     """
     from lorplan.core.plan import (
         PLACEHOLDER_DATA_PATH,
@@ -220,12 +225,12 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     source = getattr(args, "model", None)
     data = getattr(args, "data", None)
     train_on = getattr(args, "train_on", None)  # None: the task's (completion; a classifier has none)
-    lines = []
+    lines, notes = [], []
     if isinstance(data, str):
         profile = profile if profile is not None else _profile(data)
         if profile.skipped:
-            say(skipped_note(f"--data {data}", data, profile.skipped, profile.examples, first_skipped(profile),
-                             "the plan counts"))
+            notes.append(skipped_note(f"--data {data}", data, profile.skipped, profile.examples,
+                                      first_skipped(profile), "the plan counts"))
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
     setup, said = written_setup(args, spec, setup)
     lines += said
@@ -251,8 +256,8 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
     note = _padding_note(spec, setup, rank, plan.estimate.total_bytes)
     if note:
-        say(note)
-    return path, "\n".join(lines) or None
+        notes.append(note)
+    return path, "\n".join(lines) or None, notes
 
 
 def written_setup(args, spec, setup):

@@ -69,3 +69,19 @@ def test_train_writes_notes_wrapped_on_a_narrow_terminal_and_whole_into_a_pipe(t
     assert any(n.startswith("note: p.toml: data.path d.jsonl: 1 row") for n in notes), piped
     assert any("trained from scratch" in n for n in notes), piped
     _check(piped, rows, "p.toml:", "d.jsonl:")
+
+
+def test_plan_write_says_what_it_wrote_before_its_notes(tmp_path):
+    """The notes were printed while the plan was being built, so a terminal showed them before `wrote PATH`,
+    notes about a plan not yet named; now `wrote PATH` and its data line come first (stdout flushed), then the
+    notes on stderr."""
+    (tmp_path / "d.jsonl").write_text(json.dumps({"prompt": "a", "completion": "b"}) + "\n{broken\n")
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "plan", "--model", "meta-llama/Llama-3.2-1B", "--rank",
+                           "8", "--seq-len", "1024", "--micro-batch", "4", "--data", "d.jsonl", "--write", "p.toml"],
+                          cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    lines = proc.stdout.splitlines()
+    assert [line.split(" ")[0] for line in lines] == ["wrote", "data", "note:", "note:"], lines
+    assert lines[0] == "wrote p.toml" and lines[2].startswith("note: --data d.jsonl: 1 row skipped")
+    assert lines[3].startswith("note: lorplan train right-pads batches")
