@@ -149,6 +149,20 @@ def seeds_per_rank(rows: Iterable[LadderRow]) -> int:
     return max((s.seeds for s in summarize(rows)), default=0)
 
 
+def band_note(rows: Iterable[LadderRow]) -> str:
+    """What a one-seed ladder's band rests on, in words for beside it ("" when a rank ran several seeds, or none
+    was measured): seed noise estimated from how far the losses rise with rank (single_seed_error, from 3
+    ranks), else not known at all, which the headline must not call estimated."""
+    if seeds_per_rank(rows) != 1:
+        return ""
+    ranks = summarize(rows)
+    if single_seed_error(ranks)[0] is not None:
+        return "one seed per rank: seed noise estimated, not measured"
+    if len(ranks) == 1:
+        return f"only rank {ranks[0].rank} measured, with one seed: its noise is not known"
+    return f"one seed per rank, {len(ranks)} ranks: seed noise not known"
+
+
 def _below(rank: int, measured: list[int], floor: int) -> int:
     """The smallest rank the band may reach down to when ranks under `rank` were not measured: the next power
     of two above the measured rank just below it (or `floor` when none is below)."""
@@ -257,7 +271,10 @@ def find_knee(
     if low < noise_low:
         gap = f"Rank {low} was" if noise_low // 2 <= low else f"Ranks {low}-{noise_low // 2} were"
         text += f" {gap} not measured, so the knee may lie there."
-    if len(ranks) > 1 and knee.rank == ranks[-1].rank:  # the knee at the ladder's top edge: it is also the best
+    if len(ranks) == 1:  # the ladder ended after its reference rank (a short budget): the "knee" compared nothing
+        text += (f" Rank {knee.rank} is the only rank measured, so no other was compared with it: a smaller rank may "
+                 "do as well and a larger one better.")
+    elif knee.rank == ranks[-1].rank:  # the knee at the ladder's top edge: it is also the best
         text += (f" Rank {knee.rank} is the largest rank measured and still the best, so a larger rank was not ruled "
                  f"out: it could do better and put the knee above {knee.rank}.")
     return Knee(knee.rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, high, ranks, True, text)

@@ -14,7 +14,7 @@ from collections import defaultdict
 from lorplan.core.columns import Column, fit_line, fit_tables
 from lorplan.core.units import memory_text, text_width
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
-from lorplan.recommend.knee import Knee, find_knee, seeds_per_rank
+from lorplan.recommend.knee import Knee, band_note, find_knee
 from lorplan.recommend.types import LadderRow
 
 WIDTH = 110
@@ -247,9 +247,9 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
     limit: the columns of a narrower terminal, which the lines then fit (core.units.terminal_limit)."""
     low, high = obj["confidence"]["low"], obj["confidence"]["high"]
     # with one seed per rank the band holds the ranks the ladder did not measure and noise estimated from how far
-    # the losses rise with rank (recommend.knee.one_seed_noise), not measured: say so beside it
-    one_seed = seeds_per_rank(_usable(obj, rows_from_json(obj))) == 1
-    band_note = "  (one seed per rank: seed noise estimated, not measured)" if one_seed else ""
+    # the losses rise with rank (recommend.knee.one_seed_noise), not measured, or none at all: say so beside it
+    note = band_note(_usable(obj, rows_from_json(obj)))
+    note = f"  ({note})" if note else ""
     state = "done" if obj.get("state") == "done" else "still running (provisional)"
     if obj.get("state") == "done" and obj.get("cancelled_after") is not None:  # `lorplan probe cancel RUN`
         state = f"cancelled by the user after {obj['cancelled_after']:,.0f} s (the recommendation rests on what finished)"
@@ -259,7 +259,7 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
         (f"lorplan recommend: {obj.get('model', '')} ({obj.get('task', '')}), run {obj.get('run', '')}: {state}",
          "  "),
         ("", ""),
-        (f"  rank            {obj['rank']:<10} {band_text(low, high)}{band_note}", " " * 29),
+        (f"  rank            {obj['rank']:<10} {band_text(low, high)}{note}", " " * 29),
         (f"  alpha           {obj['alpha']:<10g} scale alpha/{'sqrt(r)' if obj.get('use_rslora') else 'r'} = {scale:g}",
          " " * 29),
         (f"  learning rate   {obj['learning_rate']:<10.3g} "

@@ -27,13 +27,13 @@ from lorplan.recommend import (
     Evidence,
     Recommendation,
     adapter_size,
+    band_note,
     capacity_prior,
     combine,
     data_size_from_profile,
     default_learning_rate,
     find_knee,
     price_fit,
-    seeds_per_rank,
     summarize,
 )
 from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settings)
@@ -404,10 +404,10 @@ def ladder_knee(rec: Recommendation) -> int | None:
     return next((e.rank for e in rec.evidence if e.source == "ladder" and e.rank is not None), None)
 
 
-def one_seed_per_rank(rec: Recommendation) -> bool:
-    """True when the ladder measured each rank with one seed: its band then holds unmeasured ranks and noise
-    estimated from how far the losses rise with rank, not measured seed noise (lorplan.recommend.knee)."""
-    return seeds_per_rank(rec.ladder) == 1
+def band_words(rec: Recommendation) -> str:
+    """What the band rests on when the ladder measured each rank with one seed (recommend.knee.band_note: noise
+    estimated from how far the losses rise with rank, or not known at all); "" when a rank ran several."""
+    return band_note(rec.ladder)
 
 
 def ladder_plot(rec: Recommendation, base_loss: float | None = None) -> LadderPlot:

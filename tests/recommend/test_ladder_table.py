@@ -145,3 +145,17 @@ def test_a_hyphenated_model_path_is_never_split_across_lines():
                      "explanation": "x" * pad + f" all-linear on {path} holds 42,240 LoRA parameters per rank unit"}]
         text = render_ladder({**obj, "model": path, "evidence": evidence})
         assert sum(path in line for line in text.splitlines()) == 2, (pad, text)  # the headline and the evidence
+
+
+def test_the_band_of_a_ladder_that_measured_one_rank_with_one_seed_says_no_noise_was_estimated():
+    # a 4-minute budget on a busy 2-core machine bought the learning-rate pass alone (rank 16 at three rates): the
+    # headline said "seed noise estimated, not measured" where the evidence said "no interval from seed noise"
+    obj = demo_like({0: [(1.50, 0.40)], 16: [(0.21, 0.99)]}, kind="data")
+    line = render_ladder(obj).splitlines()[2]
+    assert "seed noise estimated" not in line
+    assert line.endswith("(only rank 16 measured, with one seed: its noise is not known)"), line
+    evidence = " ".join(render_ladder(obj).split())
+    assert ("Rank 16 is the only rank measured, so no other was compared with it: a smaller rank may do as well "
+            "and a larger one better.") in evidence
+    two = demo_like({0: [(1.50, 0.40)], 4: [(0.50, 0.85)], 16: [(0.21, 0.99)]}, kind="data")
+    assert render_ladder(two).splitlines()[2].endswith("(one seed per rank, 2 ranks: seed noise not known)")

@@ -648,3 +648,16 @@ async def test_steps_per_probe_capped_at_the_planned_training_say_so(make_app, i
         assert note.display and note.region.height >= 1 and panel.region.contains_region(note.region)
         await type_into(pilot, "#rec-steps", str(planned - 1))
         assert _text(app, "#rec-ladder-note") == "" and not note.display
+
+
+def test_the_headline_of_a_one_rank_ladder_says_its_noise_is_not_known():
+    from lorplan.tui.panels.recommend_panel import headline
+
+    spec = load_spec(MINILM)
+    prior = capacity_prior(DataSize(task="sequence-classification", examples=5000, num_labels=3),
+                           adapter_size(spec, LoraTargets()))
+    rows = [LadderRow(rank=16, learning_rate=lr, eval_loss=loss, seed=0, train_seconds=5.0)
+            for lr, loss in ((3.3e-4, 0.63), (1e-3, 0.01), (3e-3, 0.75))]
+    rec = combine(prior, default_lr=(1e-3, "default"), ladder=rows, base_loss=0.69)
+    first = headline(rec, "from the ladder").splitlines()[0]
+    assert "seed noise estimated" not in first and "only rank 16 measured, with one seed: its noise is not known" in first

@@ -121,8 +121,9 @@ def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
     """The recommendation in three lines: the numbers, where they come from, the memory verdict."""
     low, high = rec.confidence
     band = f"band {low}–{high}" if low != high else "no band"
-    if recommend_bridge.one_seed_per_rank(rec):
-        band += "; one seed per rank: seed noise estimated, not measured"
+    note = recommend_bridge.band_words(rec)  # one seed per rank: noise estimated, or not known
+    if note:
+        band += f"; {note}"
     lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
              f"rank_pattern: {bridge.pattern_words(rec.rank_pattern)}{_pattern_status(rec)}", where]
