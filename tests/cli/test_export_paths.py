@@ -118,8 +118,9 @@ def test_a_path_lorplan_cannot_find_is_kept_as_typed_with_one_warning(tmp_path, 
     text = (tmp_path / "ax.yaml").read_text()
     assert yaml.safe_load(text)["datasets"][0]["path"] == "missing/train.jsonl"
     lines = [line for line in err.splitlines() if "missing/train.jsonl" in line]
-    assert lines == ["warning: data.path missing/train.jsonl: not found in the working folder nor beside the plan; "
-                     "written as typed, so axolotl looks for it from the folder it runs in"]
+    # named by the plan file and its key, as the export's other problems and lorplan train's are (data_key)
+    assert lines == [f"warning: {plan}: data.path missing/train.jsonl: not found in the working folder nor beside "
+                     "the plan; written as typed, so axolotl looks for it from the folder it runs in"]
     assert f"# lorplan: WARNING: {lines[0].removeprefix('warning: ')}" in text
 
 

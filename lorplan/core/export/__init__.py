@@ -59,7 +59,7 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     if found is not None:
         from lorplan.core.export.paths import export_paths
 
-        plan, notes, path_warnings = export_paths(plan, fmt, found, beside_plan=plan_file is not None)
+        plan, notes, path_warnings = export_paths(plan, fmt, found, plan_file=plan_file)
     if fmt == ExportFormat.PEFT:
         from lorplan.core.export.peft import export_peft
 

@@ -51,18 +51,20 @@ def found_paths(plan, resolve: Callable[[str], Path] | None = None) -> dict[str,
 
 
 def export_paths(plan, fmt: str, found: Mapping[str, str | None], *,
-                 beside_plan: bool = True) -> tuple[object, list[str], list[str]]:
+                 plan_file: str | None = None) -> tuple[object, list[str], list[str]]:
     """(plan with the paths `fmt` writes made absolute, notes, warnings).
 
     found: "model.path" / "data.path" -> the absolute path lorplan reads for it, or None when lorplan finds
     nothing there (found_paths); a key left out is not touched. A path found elsewhere than typed is written as
     found, with a note; one not found is written as typed, with a one-line warning (the export stays usable: the
-    user may create the file, or run the tool where it is). beside_plan: a relative path was looked for beside
-    a plan file too (False: the planner's plan, which has none), as the warning says."""
+    user may create the file, or run the tool where it is), named by the plan file and its key as lorplan train
+    names them ("p.toml: data.path d.jsonl: not found …"). plan_file: the plan's file, beside which a relative
+    path was looked for too (None: the planner's plan, which has none), as the warning says."""
     notes: list[str] = []
     warnings: list[str] = []
     tool = TOOL.get(ExportFormat(fmt), fmt)
-    looked = " in the working folder" + (" nor beside the plan" if beside_plan else "")
+    looked = " in the working folder" + (" nor beside the plan" if plan_file is not None else "")
+    named = f"{plan_file}: " if plan_file else ""
     for key in WRITTEN_PATHS[ExportFormat(fmt)]:
         typed = typed_path(plan, key)
         if typed is None or key not in found:
@@ -70,7 +72,7 @@ def export_paths(plan, fmt: str, found: Mapping[str, str | None], *,
         where = found[key]
         if where is None:
             beside = "" if Path(typed).expanduser().is_absolute() else looked
-            warnings.append(f"{key} {typed}: not found{beside}; written as typed, so {tool} looks for it from the "
+            warnings.append(f"{named}{key} {typed}: not found{beside}; written as typed, so {tool} looks for it from the "
                             "folder it runs in")
         elif where != typed:
             notes.append(f"{key} {typed} is written as {where}, the one lorplan reads ({tool} reads a relative "
