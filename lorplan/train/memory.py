@@ -152,17 +152,20 @@ class MemoryMeter:
 
 def report_lines(measured: MeasuredMemory, estimate_total: int | None,
                  details: Mapping[str, int] | None = None) -> list[str]:
-    """Human lines comparing measured peak memory with the plan's estimate. On CUDA, with the estimate's
-    details (plans since the memory model priced the cuBLAS workspaces): torch's allocated peak against the
-    estimate's allocated peak, its reserved peak against allocated + allocator reserve, and NVML's figure for the
-    process against the total (the only one holding the CUDA context), as benchmarks/gpu_memory_check.py compares
-    them; without details, the reserved peak against the total. On CPU the RSS growth since the model was loaded
-    against the estimate's tensors (its allocated peak less the cuBLAS workspaces; the total when the plan has no
-    details), since a CPU run holds no CUDA context, workspaces or allocator reserve."""
+    """Human lines comparing measured peak memory with the plan's estimate: what was measured, what was planned,
+    then `measured/planned:` naming what each ratio compares. On CUDA, with the estimate's details (plans since
+    the memory model priced the cuBLAS workspaces): torch's allocated peak against the estimate's allocated
+    peak, its reserved peak against allocated + allocator reserve, and NVML's figure for the process against the
+    total (the only one holding the CUDA context), as benchmarks/gpu_memory_check.py compares them; without
+    details, the reserved peak against the total. On CPU the RSS growth since just before the model was loaded
+    (its weights are in it, as in the estimate) against the estimate's tensors (its allocated peak less the
+    cuBLAS workspaces; the total when the plan has no details), since a CPU run holds no CUDA context,
+    workspaces or allocator reserve."""
     from lorplan.core.units import format_bytes
 
+    cuda = measured.device == "cuda"
     lines = []
-    if measured.device == "cuda":
+    if cuda:
         nvml = (f", process (NVML) {format_bytes(measured.peak_nvml_bytes)}"
                 if measured.peak_nvml_bytes is not None else "")
         lines.append(f"peak memory (CUDA): allocated {format_bytes(measured.peak_allocated_bytes)}, "
@@ -170,31 +173,37 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None,
                      f"{format_bytes(measured.peak_active_bytes)}{nvml}")
     else:
         lines.append(f"peak memory (CPU RSS): {format_bytes(measured.peak_rss_bytes)}, of which "
-                     f"{format_bytes(measured.comparable_bytes)} since the model was loaded "
-                     "(RSS includes libraries; the plan estimates one GPU)")
+                     f"{format_bytes(measured.comparable_bytes)} since before the model was loaded "
+                     "(the plan estimates one GPU)")
     if not estimate_total:
         lines.append("planned: the plan has no [estimate] to compare with")
         return lines
     d = details or {}
-    if measured.device == "cuda" and "allocated" in d and "allocator_reserve" in d:
+    if cuda and "allocated" in d and "allocator_reserve" in d:
         allocated, reserved = d["allocated"], d["allocated"] + d["allocator_reserve"]
         pairs = [("allocated", measured.peak_allocated_bytes, allocated),
                  ("reserved", measured.peak_reserved_bytes, reserved),
                  ("process (NVML)", measured.peak_nvml_bytes, estimate_total)]
         ratios = ", ".join(f"{name} {got / want:.2f}" for name, got, want in pairs if got and want)
         lines.append(f"planned: allocated {format_bytes(allocated)}, reserved {format_bytes(reserved)}, total "
-                     f"{format_bytes(estimate_total)} (with the CUDA context); measured/planned: {ratios}")
+                     f"{format_bytes(estimate_total)} (with the CUDA context)")
+        lines.append(f"measured/planned: {ratios}")
         return lines
-    if measured.device != "cuda" and "allocated" in d:
+    got = measured.comparable_bytes
+    what = "reserved peak" if cuda else "RSS growth since before the model was loaded"
+    caveat = "" if cuda else " (CPU: RSS counts the allocator's, Python's and the libraries' memory too)"
+    if not cuda and "allocated" in d:
         # RSS growth holds the tensors alone: no CUDA context, cuBLAS workspaces or caching allocator's reserve
         tensors = d["allocated"] - d.get("cublas_workspace", 0)
         if tensors > 0:
             extra = (f"; its total {format_bytes(estimate_total)} adds the CUDA context, workspaces and allocator "
                      "reserve, which a CPU run does not have" if estimate_total > tensors else "")
             lines.append(f"planned: tensors {format_bytes(tensors)} (weights, adapter, optimizer, gradients and "
-                         f"activations at the step's peak{extra}); measured/planned = "
-                         f"{measured.comparable_bytes / tensors:.2f}")
+                         f"activations at the step's peak{extra})")
+            lines.append(f"measured/planned: {format_bytes(got)} {what} / {format_bytes(tensors)} of tensors "
+                         f"planned = {got / tensors:.2f}{caveat}")
             return lines
-    ratio = measured.comparable_bytes / estimate_total
-    lines.append(f"planned: {format_bytes(estimate_total)}; measured/planned = {ratio:.2f}")
+    lines.append(f"planned: {format_bytes(estimate_total)} in all (the plan's [estimate] gives no finer figure)")
+    lines.append(f"measured/planned: {format_bytes(got)} {what} / {format_bytes(estimate_total)} planned in all = "
+                 f"{got / estimate_total:.2f}{caveat}")
     return lines

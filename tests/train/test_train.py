@@ -56,7 +56,7 @@ def test_trains_from_sample_plan_and_adapter_loads_in_peft(tmp_path, tiny_llama,
     assert main(["train", str(plan_path), "--no-progress"]) == 0
     said = capsys.readouterr()
     out = said.out
-    assert "peak memory (CPU RSS)" in out and "measured/planned = " in out
+    assert "peak memory (CPU RSS)" in out and "\nmeasured/planned: " in out and " of tensors planned = " in out
     adapter = tmp_path / "out" / "adapter"
     result = json.loads((tmp_path / "out" / "result.json").read_text())
     assert result["steps"] == 6 and result["resumed_from"] is None
