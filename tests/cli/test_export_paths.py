@@ -55,13 +55,15 @@ def test_axolotl_dataset_path_is_the_file_lorplan_reads_written_absolute(tmp_pat
     plan, project = _plan(tmp_path, monkeypatch)
     out = tmp_path / "out"
     out.mkdir()
-    _, err = _export(Path(rel) if rel else plan, "axolotl", out / "ax.yaml", capsys)
+    typed = Path(rel) if rel else plan
+    _, err = _export(typed, "axolotl", out / "ax.yaml", capsys)
     text = (out / "ax.yaml").read_text()
     path = yaml.safe_load(text)["datasets"][0]["path"]
     assert path == str(project / "data" / "train.jsonl")
     monkeypatch.chdir(out)  # axolotl runs wherever the user runs it: the path does not depend on that
     assert Path(path).is_absolute() and Path(path).read_text() == ROWS
-    note = f"data.path data/train.jsonl is written as {path}"
+    # named by the plan file as the user typed it, as the warning for a path found nowhere is
+    note = f"{typed}: data.path data/train.jsonl is written as {path}"
     assert f"note: {note}" in err
     assert f"# lorplan: NOTE: {note}" in text
 
@@ -76,7 +78,7 @@ def test_llamafactory_dataset_dir_holds_the_data_lorplan_reads(tmp_path, monkeyp
     # the dataset_info.json entry the warning gives names the file in that folder
     assert (Path(cfg["dataset_dir"]) / "train.jsonl").read_text() == ROWS
     assert f"register the data in {project / 'data'}/dataset_info.json" in text
-    assert f"note: data.path data/train.jsonl is written as {project / 'data' / 'train.jsonl'}" in err
+    assert f"note: {plan}: data.path data/train.jsonl is written as {project / 'data' / 'train.jsonl'}" in err
 
 
 def test_the_working_folders_file_wins_as_lorplan_train_reads_it(tmp_path, monkeypatch, capsys):
@@ -98,9 +100,10 @@ def test_a_relative_model_path_is_written_absolute(tmp_path, monkeypatch, capsys
     text = (out / "adapter_config.json" if to == "peft" else out).read_text()
     source = json.loads(text)[key] if to == "peft" else yaml.safe_load(text)[key]
     assert source == str(project / "models" / "smol") and (Path(source) / "config.json").is_file()
-    assert f"note: model.path models/smol is written as {source}" in err
+    note = f"{plan}: model.path models/smol is written as {source}"
+    assert f"note: {note}" in err
     if to == "peft":  # JSON holds no comment: the note is in the folder's notes file
-        assert f"NOTE: model.path models/smol is written as {source}" in (out / "LORPLAN_WARNINGS.txt").read_text()
+        assert f"NOTE: {note}" in (out / "LORPLAN_WARNINGS.txt").read_text()
 
 
 def test_a_hub_id_is_written_untouched(tmp_path, monkeypatch, capsys):

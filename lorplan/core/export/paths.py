@@ -57,8 +57,9 @@ def export_paths(plan, fmt: str, found: Mapping[str, str | None], *,
     found: "model.path" / "data.path" -> the absolute path lorplan reads for it, or None when lorplan finds
     nothing there (found_paths); a key left out is not touched. A path found elsewhere than typed is written as
     found, with a note; one not found is written as typed, with a one-line warning (the export stays usable: the
-    user may create the file, or run the tool where it is), named by the plan file and its key as lorplan train
-    names them ("p.toml: data.path d.jsonl: not found …"). plan_file: the plan's file, beside which a relative
+    user may create the file, or run the tool where it is); both are named by the plan file and its key as
+    lorplan train names them ("p.toml: data.path d.jsonl: not found …", "p.toml: data.path d.jsonl is written
+    as /abs/d.jsonl, …"). plan_file: the plan's file, beside which a relative
     path was looked for too (None: the planner's plan, which has none), as the warning says."""
     notes: list[str] = []
     warnings: list[str] = []
@@ -72,11 +73,11 @@ def export_paths(plan, fmt: str, found: Mapping[str, str | None], *,
         where = found[key]
         if where is None:
             beside = "" if Path(typed).expanduser().is_absolute() else looked
-            warnings.append(f"{named}{key} {typed}: not found{beside}; written as typed, so {tool} looks for it from the "
-                            "folder it runs in")
+            warnings.append(f"{named}{key} {typed}: not found{beside}; written as typed, so {tool} looks for it "
+                            "from the folder it runs in")
         elif where != typed:
-            notes.append(f"{key} {typed} is written as {where}, the one lorplan reads ({tool} reads a relative "
-                         "path from the folder it runs in, not from the plan's)")
+            notes.append(f"{named}{key} {typed} is written as {where}, the one lorplan reads ({tool} reads a "
+                         "relative path from the folder it runs in, not from the plan's)")
             plan = (replace(plan, model=replace(plan.model, path=where)) if key == MODEL_PATH
                     else replace(plan, data=replace(plan.data, path=where)))
     return plan, notes, warnings
