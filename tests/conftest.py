@@ -49,3 +49,15 @@ def state_home(tmp_path, monkeypatch):
     yield runs
     if runs.exists():
         reap_runs(runs)
+
+
+@pytest.fixture(autouse=True)
+def idle_cpu(monkeypatch):
+    """A ladder's first estimate of a probe's time allows for the CPU's load (recommend.launch.cpu_load): tests
+    see an idle machine, so the ladders they plan do not depend on what else runs beside them."""
+    import os
+
+    from lorplan.recommend import launch
+    from lorplan.recommend.ladder import CpuLoad
+
+    monkeypatch.setattr(launch, "cpu_load", lambda: CpuLoad(os.cpu_count() or 1, 0.0))

@@ -136,10 +136,12 @@ def halving(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], base_
 
 @dataclass(frozen=True)
 class Budget:
-    """seconds left (None: no limit) and the measured wall seconds of one probe (None: none ended yet)."""
+    """seconds left (None: no limit), the measured wall seconds of one probe (None: none ended yet) and the
+    seconds the ladder has run (None: not known)."""
 
     left: float | None
     per_probe: float | None
+    spent: float | None = None
 
     def affordable(self, probes: int, parallel: int) -> int:
         """How many of `probes` fit in what is left (all when there is no limit)."""
@@ -155,7 +157,7 @@ def budget(spec: LadderSpec, obs: Sequence[ProbeObs], now: float) -> Budget:
     walls = [o.wall_seconds for o in obs if o.rank >= 1 and o.state == "finished" and o.wall_seconds]
     per = sum(walls) / len(walls) if walls else None
     left = None if spec.budget_seconds is None else max(0.0, spec.budget_seconds - (now - spec.started))
-    return Budget(left, per)
+    return Budget(left, per, max(0.0, now - spec.started))
 
 
 def next_pass(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], knee_rank: int | None,
@@ -198,10 +200,22 @@ def _ranks_at_rate(spec: LadderSpec, obs: Sequence[ProbeObs], b: Budget) -> Pass
         kept, why = _cut(probe_specs(near, spec, rate=rate), len(near), spec, b,
                          f"ranks {', '.join(map(str, sorted(ranks)))} at learning rate {rate:g}")
         if not kept:
-            return Pass("first", skipped=why, learning_rate=rate)
+            return _one_rank_only(spec, b, len(specs), why, rate)
         ranks = sorted({d["rank"] for d in kept}, reverse=True)
         specs, pattern = probe_specs(ranks, spec, rate=rate), ()
     return Pass("first", specs=specs + pattern, ranks=tuple(sorted(ranks)), learning_rate=rate)
+
+
+def _one_rank_only(spec: LadderSpec, b: Budget, probes: int, why: str, rate: float) -> Pass:
+    """The ranks pass skipped because the budget left buys none of its ranks: the ladder ends with the reference
+    rank alone, which the pass says plainly, with the --budget-minutes that would have bought the pass (the time
+    the ladder has run so far and these probes' at their measured time, rounded up to a minute)."""
+    need = (b.spent or 0.0) + math.ceil(probes / max(1, spec.parallel)) * (b.per_probe or 0.0)
+    minutes = max(1, math.ceil(need / 60))
+    text = (f"only rank {spec.reference_rank} was measured, so no other rank was compared with it: {why}; "
+            f"--budget-minutes {minutes} would buy them ({b.spent or 0.0:,.0f} s to here and "
+            f"{need - (b.spent or 0.0):,.0f} s for these probes at their measured time)")
+    return Pass("first", skipped=text, learning_rate=rate, budget_minutes=minutes)
 
 
 def _cut(specs: tuple[dict, ...], n_ranks: int, spec: LadderSpec, b: Budget, what: str) -> tuple[tuple[dict, ...], str]:

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
+from lorplan.core.units import counted
 from lorplan.recommend.curves import extrapolate
 from lorplan.recommend.knee import KNEE_FRACTION, Z
 
@@ -130,13 +131,15 @@ def plan_ladder(
     parallel: int = 1,
     spacing: int = SPACING,
     seeds: int = 1,
+    load: str = "",
 ) -> LadderPlan:
     """How many probes of probe_seconds each fit in budget_seconds (wall clock, `parallel` probes at a time),
     spent in this order: the base probe when needed, at least 2 first-pass ranks, two more learning rates at
     the reference rank (run before the ranks) once MIN_RATE_RANKS ranks are bought, the rest of the first pass
     (thinned around the prior when the budget is short), then the refinement, then (one seed per probe, with
     the rates tried) up to SECOND_SEED_PROBES second seeds. seeds: training seeds per probe; every one of these
-    but the second seeds runs that many times (LadderPlan.probes counts them all)."""
+    but the second seeds runs that many times (LadderPlan.probes counts them all). load: what probe_seconds
+    allowed for the CPU's load, in words ("2 cores, load 5.1": CpuLoad.words), said beside it; "" for none."""
     if not budget_seconds >= 0 or not probe_seconds > 0 or parallel < 1 or seeds < 1:
         raise BadInput(f"ladder: budget {budget_seconds!r} s, probe time {probe_seconds!r} s, parallel "
                        f"{parallel!r} and seeds {seeds!r} must be positive")
@@ -147,7 +150,7 @@ def plan_ladder(
     if left < 2:
         return LadderPlan((), 0, 0, base_probe, 0, 0.0,
                           f"the budget ({budget_seconds:,.0f} s) buys {bought} probe(s) of about {probe_seconds:,.0f} "
-                          f"s; a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}"
+                          f"s{f' (allowing for the load: {load})' if load else ''}; a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}"
                           f"{f', each with {seeds} seeds' if seeds > 1 else ''}, so the recommendation rests on the "
                           "capacity prior alone")
     # the rates before the full first pass: compared at a rate too low for the probes, ranks measure learning
@@ -164,7 +167,9 @@ def plan_ladder(
     seconds = math.ceil(probes / parallel) * probe_seconds
     ref = reference_rank(ranks) if extra else None
     each = f"; each of the following with {seeds} training seeds, their mean eval loss compared" if seeds > 1 else ""
-    text = (f"{probes} probes of about {probe_seconds:,.0f} s ({seconds:,.0f} s of the {budget_seconds:,.0f} s "
+    allowed = f"allowing for the load: {load}; " if load else ""
+    text = (f"{probes} probes of about {probe_seconds:,.0f} s{' each' if load else ''} ({allowed}{seconds:,.0f} s of "
+            f"the {budget_seconds:,.0f} s "
             f"budget{f', {parallel} at a time' if parallel > 1 else ''}{each}): ")
     if extra:
         text += (f"rank {ref} at three learning rates first, then ranks "
@@ -293,6 +298,29 @@ CPU_START_SECONDS = 6.0
 # gpu_h200_recommend.log), where FLOPs alone said under 1 ms; the first ladder there planned 7 probes and its
 # budget ran out after 3.
 GPU_STEP_SECONDS = 0.08
+
+
+@dataclass(frozen=True)
+class CpuLoad:
+    """How busy the CPU is when a ladder's first pass is sized: its cores (os.cpu_count, as the probes' threads
+    count them: lorplan.probe.scheduler.cpu_threads) and the 1-minute load average (runnable tasks)."""
+
+    cores: int
+    load: float
+
+    def slowdown(self, probes_at_once: int = 1) -> float:
+        """How many times longer a CPU probe takes than estimate_probe_seconds says (at least 1). A rough model,
+        not a measurement of this machine: a small model's probe keeps about one core busy (its steps use few
+        threads well), and the scheduler shares the cores among every runnable task, so with `load` tasks besides
+        `probes_at_once` probes each probe gets cores / (load + probes_at_once) of a core when that is less than
+        one. Seen on a shared 2-core machine (MiniLM, sentiment.jsonl, 57 steps, estimated 20 s idle): at load
+        1.5 the probes took 29-30 s (the model says 25 s), and at load 5.1 about 54 s (it says 61 s)."""
+        share = self.cores / max(1e-9, self.load + max(1, probes_at_once))
+        return max(1.0, 1.0 / share)
+
+    def words(self) -> str:
+        """"2 cores, load 5.1": what the plan's probe time allowed for."""
+        return f"{counted(self.cores, 'core')}, load {self.load:.1f}"
 
 
 def estimate_probe_seconds(total_params: int, tokens_per_step: int, steps: int, *, gpu: bool,

@@ -114,7 +114,8 @@ class Pass:
     rate" (three rates at the reference rank before the first pass, or two more at the leading rank after the
     refinement in ladders without rate_first). specs: the probes it added, as ProbeSpec fields (id, rank, lr,
     seed); skipped: why it did not run (empty when it ran); learning_rate: the rate its rank probes use, when
-    the ladder chose it (rate_first's "first" pass).
+    the ladder chose it (rate_first's "first" pass); budget_minutes: the --budget-minutes that would have bought
+    it, by the probes' measured time, when the budget left did not (None otherwise).
     """
 
     name: str
@@ -122,6 +123,7 @@ class Pass:
     ranks: tuple[int, ...] = ()
     skipped: str = ""
     learning_rate: float | None = None
+    budget_minutes: int | None = None
 
     @property
     def probes(self) -> tuple[str, ...]:
@@ -129,12 +131,13 @@ class Pass:
 
     def to_json(self) -> dict:
         return {"name": self.name, "specs": [dict(d) for d in self.specs], "ranks": list(self.ranks),
-                "skipped": self.skipped, "learning_rate": self.learning_rate}
+                "skipped": self.skipped, "learning_rate": self.learning_rate,
+                **({"budget_minutes": self.budget_minutes} if self.budget_minutes is not None else {})}
 
     @classmethod
     def from_json(cls, obj: dict) -> Pass:
         return cls(obj["name"], tuple(dict(d) for d in obj.get("specs", ())), tuple(obj.get("ranks", ())),
-                   obj.get("skipped", ""), obj.get("learning_rate"))
+                   obj.get("skipped", ""), obj.get("learning_rate"), obj.get("budget_minutes"))
 
 
 @dataclass(frozen=True)

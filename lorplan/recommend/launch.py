@@ -21,6 +21,7 @@ from lorplan.recommend.ladder import (
     REFINE_PROBES,
     SECOND_SEED_PROBES,
     SPARE_SHARE,
+    CpuLoad,
     coarse_ladder,
     estimate_probe_seconds,
     lengthen_probes,
@@ -96,6 +97,18 @@ def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
     return steps, ""
 
 
+def cpu_load() -> CpuLoad | None:
+    """The CPU's cores and 1-minute load average now, as lorplan.probe.scheduler.cpu_threads reads them for the
+    probes' threads; None where the load average is not available."""
+    import os
+
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # no load average on this platform
+        return None
+    return CpuLoad(os.cpu_count() or 1, load)
+
+
 def effective_batch(plan) -> int:
     """Examples per optimizer step of a plan: micro-batch × gradient accumulation × GPUs."""
     t = plan.training
@@ -138,16 +151,22 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     total, matmul = spec.total_params, spec.matmul_params
     recompute = bool(plan.training.gradient_checkpointing)
 
+    # CPU probes share the cores with whatever else keeps them busy (a GPU's probe does not wait on the load)
+    busy = None if on_gpu else cpu_load()
+    slower = busy.slowdown(len(slots)) if busy is not None else 1.0
+    load_words = busy.words() if busy is not None and slower > 1 else ""
+
     def seconds_at(n: int) -> float:
-        return estimate_probe_seconds(total, tokens_per_step, n, gpu=on_gpu, eval_tokens=eval_n * per_example,
-                                      evals=math.ceil(n / every(n)), matmul_params=matmul, recompute=recompute)
+        return slower * estimate_probe_seconds(total, tokens_per_step, n, gpu=on_gpu, eval_tokens=eval_n * per_example,
+                                               evals=math.ceil(n / every(n)), matmul_params=matmul,
+                                               recompute=recompute)
 
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
     top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
 
     def ladder_at(n: int):
         return plan_ladder(budget_s, seconds_at(n), prior_rank=prior.rank, high=top, base_probe=True,
-                           parallel=len(slots), seeds=seeds)
+                           parallel=len(slots), seeds=seeds, load=load_words)
 
     lp = ladder_at(steps)
     whole = (lp.refine == REFINE_PROBES and lp.extra_learning_rates > 0
@@ -164,10 +183,10 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     guess = seconds_at(steps)
     if not lp.ranks:
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
-                      "size; give more --budget-minutes to probe)")
+                      f"size{' and the load' if load_words else ''}; give more --budget-minutes to probe)")
     notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {steps} steps of the "
-                                      f"planned {planned:,} (the probe time is estimated from the model's size "
-                                      "until probes are timed)" + (f"; {length_note}" if length_note else "")
+                                      f"planned {planned:,} (the probe time is estimated from the model's size"
+                                      f"{' and the load' if load_words else ''} until probes are timed)" + (f"; {length_note}" if length_note else "")
                       ).to_json()]
     # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
     # the most directions) saves its adapter, and a second seed there runs with the first-pass ranks when the

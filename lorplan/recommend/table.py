@@ -21,6 +21,9 @@ WIDTH = 110
 # The mark beside a rank recommended above the knee (recommend.knee.likely_rank); a narrow table keeps only
 # NOISE_MARK and says the rest under the table.
 NOISE_MARK, NOISE_WHY = "<- recommended", "(the knee's noise)"
+# The mark of a ladder that measured one rank (its budget ended after the learning-rate pass): no knee was found,
+# as nothing was compared with it
+ONLY_WHY = "(the only rank measured)"
 
 
 def rows_from_json(obj: dict) -> list[LadderRow]:
@@ -123,6 +126,8 @@ def ladder_table(obj: dict, limit: int | None = None) -> list[str]:
     for (rank, lr), g in groups.items():
         at_common = common is None or math.isclose(lr, common)
         mark = "  <- knee" if knee is not None and knee.improved and rank == knee.rank and at_common else ""
+        if mark and len(knee.ranks) == 1:
+            mark = f"  {NOISE_MARK} {ONLY_WHY}"
         if (knee is not None and knee.improved and at_common and rank != knee.rank and rank == obj.get("rank")
                 and any(e.get("source") == "knee noise" for e in obj.get("evidence", ()))):
             mark = f"  {NOISE_MARK} {NOISE_WHY}"  # recommend.knee.likely_rank moved the rank up
@@ -140,10 +145,13 @@ def ladder_table(obj: dict, limit: int | None = None) -> list[str]:
               "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)"]
     if any("[" in cell for c in cells for cell in c[3:6]):
         legend.append("  [low, high]: that interval clipped to what the value can take (accuracy 0-1, loss at least 0)")
-    noise = next((c[0] for c in cells if c[8].startswith(NOISE_MARK)), None)
+    noise = next((c[0] for c in cells if c[8] == f"{NOISE_MARK} {NOISE_WHY}"), None)
     if noise is not None and not any(NOISE_WHY in line for line in out):  # a narrow table's short mark
         legend.append(f"  {NOISE_MARK}: rank {noise}, recommended above the knee for the knee's noise (evidence: "
                       "knee noise)")
+    only = next((c[0] for c in cells if c[8] == f"{NOISE_MARK} {ONLY_WHY}"), None)
+    if only is not None and not any(ONLY_WHY in line for line in out):
+        legend.append(f"  {NOISE_MARK}: rank {only}, the only rank measured")
     out += [part for line in legend for part in fit_line(line, limit, "    ")]
     out += doublings(groups, common, knee, cls, width=_wrap_width(limit))
     return out
@@ -235,6 +243,19 @@ def cost_text(cost_seconds: float, *, parallel: int | None = None, wall_seconds:
     return f"probes cost {cost_seconds:,.0f} s of probe time ({how})"
 
 
+def one_rank_budget(obj: dict) -> str:
+    """When the budget left after the learning-rate pass bought no other rank (recommend.decide._one_rank_only)
+    and one rank was measured: that, and the --budget-minutes that buys the ranks pass; else ""."""
+    minutes = next((p.get("budget_minutes") for p in obj.get("passes", ()) if p.get("budget_minutes")), None)
+    ranks = sorted({r.rank for r in _usable(obj, rows_from_json(obj))})
+    if minutes is None or len(ranks) != 1:
+        return ""
+    budget = obj.get("budget_seconds")
+    spent = f"the {budget / 60:.3g}-minute budget" if budget else "the budget"
+    return (f"{spent} bought rank {ranks[0]} alone (the learning-rate pass); --budget-minutes {minutes} buys the "
+            "ranks pass, at the probes' measured time")
+
+
 def band_text(low: int, high: int) -> str:
     """The ranks the evidence cannot tell apart: "band 8-16", or "band: rank 8 only" (not "band 8-8")."""
     return f"band {low}-{high}" if low != high else f"band: rank {low} only"
@@ -265,6 +286,9 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
         (f"  learning rate   {obj['learning_rate']:<10.3g} "
          f"{cost_text(obj.get('cost_seconds') or 0.0, parallel=parallel, wall_seconds=wall_seconds)}", " " * 29),
     ]
+    short = one_rank_budget(obj)
+    if short:
+        top.append((f"  budget          {short}", " " * 18))
     pattern = pattern_line(dict(obj.get("rank_pattern") or {}), bool(obj.get("pattern_checked")),
                            obj.get("kind") == "demo")
     top += [(pattern, " " * 18), ("", "")] if pattern else [("", "")]

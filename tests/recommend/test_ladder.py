@@ -184,3 +184,22 @@ def test_matmul_params_leave_out_embedding_lookups_and_count_the_experts_a_token
         t.numel for t in llama.tensors if t.kind == "norm")
     mixtral = load_spec("mistralai/Mixtral-8x7B-v0.1")  # 2 of 8 experts a token: about 12.9B of 46.7B
     assert 12.5e9 < mixtral.matmul_params < 13.0e9 < mixtral.total_params
+
+
+def test_a_busy_cpu_slows_the_estimated_probe_and_the_plan_says_it_allowed_for_it():
+    """On a busy 2-core machine (load 5.1) a 4-minute ladder planned 11 probes of about 20 s from the idle
+    estimate; they took about 54 s, so only the learning-rate pass ran. The estimate now allows for the load
+    (a rough model: one more runnable task among the load's, CpuLoad.slowdown) and the plan says so."""
+    from lorplan.recommend.ladder import CpuLoad
+
+    assert CpuLoad(2, 0.0).slowdown() == 1.0 and CpuLoad(2, 1.0).slowdown() == 1.0  # a core to itself
+    assert CpuLoad(2, 5.1).slowdown() == pytest.approx(3.05)  # 20 s -> 61 s (54 s measured)
+    assert CpuLoad(2, 1.5).slowdown() == pytest.approx(1.25)  # 20 s -> 25 s (29-30 s measured)
+    assert CpuLoad(2, 5.1).slowdown(2) == pytest.approx(3.55)  # two probes at once share the cores too
+    busy = CpuLoad(2, 5.1)
+    plan = plan_ladder(240, 20 * busy.slowdown(), base_probe=True, load=busy.words())
+    assert plan.explanation.startswith("3 probes of about 61 s each (allowing for the load: 2 cores, load 5.1; "
+                                       "183 s of the 240 s budget)"), plan.explanation
+    assert "allowing for the load" not in plan_ladder(240, 20, base_probe=True).explanation
+    short = plan_ladder(130, 61, base_probe=True, load=busy.words())
+    assert "buys 2 probe(s) of about 61 s (allowing for the load: 2 cores, load 5.1)" in short.explanation

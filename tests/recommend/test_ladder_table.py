@@ -159,3 +159,16 @@ def test_the_band_of_a_ladder_that_measured_one_rank_with_one_seed_says_no_noise
             "and a larger one better.") in evidence
     two = demo_like({0: [(1.50, 0.40)], 4: [(0.50, 0.85)], 16: [(0.21, 0.99)]}, kind="data")
     assert render_ladder(two).splitlines()[2].endswith("(one seed per rank, 2 ranks: seed noise not known)")
+
+
+def test_the_only_rank_measured_is_marked_recommended_not_the_knee():
+    # that ladder's table marked rank 16 "<- knee", a knee of one rank compared with nothing; narrow, the mark
+    # keeps its first words and the legend says the rest
+    obj = demo_like({0: [(1.50, 0.40)], 16: [(0.21, 0.99)]}, kind="data")
+    row = next(ln for ln in ladder_table(obj) if ln.split()[0] == "16")
+    assert row.endswith("<- recommended (the only rank measured)") and "knee" not in row, row
+    narrow = ladder_table(obj, limit=60)
+    assert "  <- recommended: rank 16, the only rank measured" in narrow or any(
+        "(the only rank measured)" in ln for ln in narrow), narrow
+    two = demo_like({0: [(1.50, 0.40)], 4: [(0.50, 0.85)], 16: [(0.21, 0.99)]}, kind="data")
+    assert any(ln.endswith("<- knee") for ln in ladder_table(two))

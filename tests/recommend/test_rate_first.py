@@ -271,7 +271,7 @@ def test_the_ranks_pass_buys_what_the_timed_rate_probes_say_the_budget_left_affo
     state = state.with_pass(none)
     assert math.isclose(state.ladder_rate(s), HI)
     rec, _ = measured.recommendation(s, obs, state)
-    assert rec.rank == 4 and any("no first pass: the budget left" in e.explanation for e in rec.evidence)
+    assert rec.rank == 4 and any("no first pass: only rank 4 was measured" in e.explanation for e in rec.evidence)
     # without a budget nothing is cut
     free = spec(budget_seconds=None)
     state, obs = _run_lr_pass(free, {LO: 2.5, LR: 2.2, HI: 2.1})
@@ -312,3 +312,35 @@ def test_a_ladder_cancelled_during_the_rate_pass_compares_what_finished_at_its_b
     assert measured.recommendation_json(s, obs, replace(done, cancelled=None))["cancelled_after"] is None
     assert render_ladder(measured.recommendation_json(s, obs, replace(done, cancelled=None), run_id="R")
                          ).splitlines()[0].endswith("run R: done")
+
+
+def test_a_ladder_whose_budget_bought_one_rank_says_so_and_what_budget_buys_the_ranks():
+    """A 4-minute ladder on a busy 2-core machine (sentiment.jsonl) bought the learning-rate pass alone: rank 16 at
+    three rates. The table marked rank 16 "<- knee" though nothing was compared with it, and nothing said what
+    budget would have bought the ranks. Now the ranks pass says only the reference rank was measured and the
+    --budget-minutes that buys it from the measured probe time, the headline says it, and the table marks the
+    rank recommended as the only one measured."""
+    from lorplan.recommend.table import render_ladder
+
+    s = spec(budget_seconds=100.0)
+    state, obs = _run_lr_pass(s, {LO: 2.5, LR: 2.2, HI: 2.1})  # every probe took 10 s of wall time
+    none = next_pass(s, state, obs, knee_rank=None, now=95.0)  # 5 s left; 3 probes of 10 s: 95 + 30 s = 3 minutes
+    assert none.budget_minutes == 3 and not none.specs
+    assert none.skipped.startswith("only rank 4 was measured, so no other rank was compared with it: the budget "
+                                   "left (5 s) does not buy the ranks 1, 16, 64"), none.skipped
+    assert none.skipped.endswith("; --budget-minutes 3 would buy them (95 s to here and 30 s for these probes at "
+                                 "their measured time)"), none.skipped
+    done = replace(state.with_pass(none), done=True)
+    obj = measured.recommendation_json(s, obs, done)
+    assert obj["passes"][-1]["budget_minutes"] == 3
+    text = render_ladder(obj)
+    lines = text.splitlines()
+    assert lines[5] == ("  budget          the 1.67-minute budget bought rank 4 alone (the learning-rate pass); "
+                        "--budget-minutes 3 buys the ranks pass, at the probes' measured time"), text
+    assert "--budget-minutes 3 buys the ranks pass" in " ".join(text.split())
+    row = next(ln for ln in lines if ln.split()[:2] == ["4", f"{HI:.3g}"])
+    assert row.endswith("<- recommended (the only rank measured)"), row
+    assert "<- knee" not in text
+    # a ladder that measured several ranks has no such line
+    full = next_pass(s, state, obs, knee_rank=None, now=0.0)
+    assert full.budget_minutes is None and "budget_minutes" not in full.to_json()

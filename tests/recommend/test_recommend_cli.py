@@ -626,3 +626,27 @@ def test_a_classifier_plan_written_by_recommend_is_priced_as_lorplan_plan_prices
     plan = read_plan(tmp_path / "plan.toml")
     assert plan.training.micro_batch == 16 and plan.model.num_labels == rec.model.num_labels == 3
     assert rec.estimate.total_bytes == plan.estimate.total_bytes
+
+
+def test_the_first_estimate_of_a_cpu_probe_allows_for_the_load(tiny_llama, lm_data, state_home, monkeypatch, capsys):
+    """The real ladder data_ladder plans (caught before its probes start) on a CPU kept busy by other work: its
+    probes are estimated CpuLoad.slowdown times longer than on an idle one, so the budget buys fewer, and the
+    probes' note says what it allowed for (a GPU's probes would not wait on the load; this machine has none)."""
+    import lorplan.cli.recommend as cli_recommend
+    from lorplan.recommend import launch
+    from lorplan.recommend.ladder import CpuLoad
+
+    plans = {}
+    for load in (0.0, 5.1):
+        monkeypatch.setattr(launch, "cpu_load", lambda load=load: CpuLoad(2, load))
+        monkeypatch.setattr(cli_recommend, "_run_ladder", lambda args, ladder, load=load, **kw: plans.setdefault(load, ladder)
+                            and 0)
+        rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj",
+                            "--budget-minutes", "2", "--probe-steps", "20")
+        assert rc == 0, cap.err
+    idle, busy = ({n["source"]: n["explanation"] for n in plans[x].spec.notes}["probes"] for x in (0.0, 5.1))
+    assert "allowing for the load" not in idle and "estimated from the model's size until" in idle, idle
+    assert "each (allowing for the load: 2 cores, load 5.1; " in busy, busy
+    assert "estimated from the model's size and the load until probes are timed" in busy, busy
+    each = [float(re.search(r"probes of about ([\d,.]+) s", t).group(1).replace(",", "")) for t in (idle, busy)]
+    assert each[1] == pytest.approx(each[0] * 3.05, abs=1.5), each
