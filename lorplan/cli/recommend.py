@@ -480,7 +480,7 @@ def _probe_line(p: dict, obj: dict) -> str:
     rates = {q.get("lr") for q in obj.get("probes", ()) if q.get("rank") == p["rank"] and not q.get("pattern")}
     if p["rank"] != 0 and p.get("lr") and (len(rates) > 1
                                            or abs(p["lr"] - obj.get("learning_rate", p["lr"])) > 1e-12):
-        what += f" lr {p['lr']:g}"
+        what += f" lr {p['lr']:.3g}"  # as the ladder table writes it (lorplan.recommend.table)
     seeds = obj.get("seeds", ())
     if len(seeds) > 1 and p.get("seed") is not None:
         what += f" seed {p['seed']}"

@@ -536,6 +536,8 @@ def test_the_probe_lines_tell_the_learning_rate_pass_apart():
     assert lines["r4-lr0.001"].startswith("  rank 4 lr 0.001: finished")
     assert lines["r4-lr0.003"].startswith("  rank 4 lr 0.003: finished")
     assert lines["r16"].startswith("  rank 16: finished") and lines["base"].startswith("  base: finished")
+    # a third of the policy's rate to 3 significant digits, as the ladder table writes it (it said 0.000333333)
+    assert lines["r4-lr0.00033"].startswith("  rank 4 lr 0.000333: finished")
 
 
 def test_the_probe_line_of_the_pattern_check_says_so():
