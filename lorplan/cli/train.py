@@ -187,7 +187,7 @@ def check_labels(plan, peek, plan_path: str) -> None:
         raise BadInput(f"{where}: {peek.bad_label}")
     if not peek.labels:
         if peek.complete:  # else the rows beyond the peek may hold them (the engine says so if they do not)
-            raise BadInput(f"{plan_path}: data.path {plan.data.path}: model.task is sequence-classification, which "
+            raise BadInput(f"{where}: model.task is sequence-classification, which "
                            f"needs rows with a 'label'; these {peek.schema} rows have none")
         return
     check_head(class_ids(peek.labels, where).values(), plan.model.num_labels or 2, where)
