@@ -153,9 +153,9 @@ def band_note(rows: Iterable[LadderRow]) -> str:
     """What a one-seed ladder's band rests on, in words for beside it ("" when a rank ran several seeds, or none
     was measured): seed noise estimated from how far the losses rise with rank (single_seed_error, from 3
     ranks), else not known at all, which the headline must not call estimated."""
-    if seeds_per_rank(rows) != 1:
+    ranks = summarize(rows)  # once: seeds_per_rank would summarize the rows again
+    if max((s.seeds for s in ranks), default=0) != 1:
         return ""
-    ranks = summarize(rows)
     if single_seed_error(ranks)[0] is not None:
         return "one seed per rank: seed noise estimated, not measured"
     if len(ranks) == 1:
