@@ -54,4 +54,3 @@ def out_of_range(label: str, text: str, low: int, high: int) -> str | None:
     if value < low and (math.isinf(value) or value.is_integer()):
         return f"{label}: {shown} is too small (at least {count_text(low)})"
     return None
-
