@@ -128,10 +128,8 @@ class RunPlan:
     def from_json(cls, obj: dict) -> RunPlan:
         """The plan a plan.json holds. Raises BadInput naming the first key of the wrong type (keys it does not
         know are left out: a newer lorplan's)."""
-        _check_fields(cls, obj, "")
-        probes = obj.get("probes", ())
-        if not isinstance(probes, list):
-            raise BadInput(f"probes is {_kind(probes)}, not a list of probes")
+        _check_fields(cls, obj, "")  # probes (no default) is there and a list
+        probes = obj["probes"]
         for i, p in enumerate(probes):
             if not isinstance(p, dict):
                 raise BadInput(f"probes[{i}] is {_kind(p)}, not a probe (an object with an id and a rank)")
