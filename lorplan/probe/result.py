@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lorplan.core.jsontext import loads_json
+from lorplan.probe.runs import _kind  # a JSON value's kind in JSON's words, as plan.json's problems say it
 
 # The states a result can record (runs.TERMINAL_STATES; "died" is a status of a probe without a result, but a
 # result that says it is read as it says).
@@ -127,8 +128,7 @@ def read_result(path: Path) -> ProbeResult | None:
     except ValueError as exc:  # not JSON, not UTF-8, nested too deeply
         return ProbeResult(damaged=f"its result {path} is damaged (not JSON: {str(exc)[:80]})")
     if not isinstance(obj, dict):
-        kind = {list: "an array", str: "a string", bool: "true or false"}.get(type(obj), "a number")
-        return ProbeResult(damaged=f"its result {path} is damaged ({'null' if obj is None else kind}, not a JSON object)")
+        return ProbeResult(damaged=f"its result {path} is damaged ({_kind(obj)}, not a JSON object)")
     good, wrong = checked_fields(obj)
     problems = (f"{path}: read as missing: {', '.join(wrong)}",) if wrong else ()
     return ProbeResult(good, problems)
