@@ -269,7 +269,9 @@ class RunWatcher:
             curves.add(ev)
         cancel_asked = run.cancel_marker(probe_id).exists()
         proc = read_json(run.proc_path(probe_id)) or {}
-        device = proc.get("device") if isinstance(proc.get("device"), str) else None
+        # proc.json's device (text) and launch time (a number), read through the result's field checks
+        launched_at, _ = checked_fields({"device": proc.get("device"), "t": proc.get("launched")})
+        device = launched_at.get("device")
         started = curves.started or {}
         step = curves.steps[-1] if curves.steps else 0
         common = dict(
@@ -314,8 +316,7 @@ class RunWatcher:
             )
         recent = curves.tokens_per_second[-10:]
         tps = round(sum(recent) / len(recent), 1) if recent else None
-        launched_t = proc.get("launched")
-        t0 = curves.loading_t or (launched_t if checked_fields({"t": launched_t})[0].get("t") else None)
+        t0 = curves.loading_t or launched_at.get("t")
         if alive:
             wall = round(time.time() - t0, 1) if t0 else None
             return ProbeStatus(state="running", step=step, tokens_per_second=tps, peak_memory_bytes=None,
