@@ -192,10 +192,10 @@ def train_on(engine: Engine, state: dict, out: Path) -> tuple[list[dict], str]:
     lr = move_schedule(engine.scheduler, step)[0]
     full = multipliers(plan, total, step)
     ends = [s["from_step"] for s in before[1:]] + [step]
+    took = [multipliers(plan, s["total"], end) for s, end in zip(before, ends, strict=True)]
     same = all(math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
-               for s, end in zip(before, ends, strict=True)
-               for got, want in zip(multipliers(plan, s["total"], end)[s["from_step"]:end], full[s["from_step"]:end],
-                                    strict=True))
+               for s, m, end in zip(before, took, ends, strict=True)
+               for got, want in zip(m[s["from_step"]:end], full[s["from_step"]:end], strict=True))
     take = "takes" if step + 1 == total else "take"
     head = (f"--resume: the finished {step}-step run in {out} trains on from checkpoint-{step}: "
             f"{_span(step + 1, total)} {take} the {total}-step run's learning rates "
@@ -203,7 +203,7 @@ def train_on(engine: Engine, state: dict, out: Path) -> tuple[list[dict], str]:
     if same:
         note = f"{head}, and {_took(before, step)}, the same, so this is the {total}-step run"
     else:
-        was = engine.scheduler.base_lrs[0] * multipliers(plan, before[-1]["total"], step)[step - 1]
+        was = engine.scheduler.base_lrs[0] * took[-1][step - 1]
         note = (f"{head}, but {_took(before, step)} ({was:.2e} at step {step}), so the adapter is not what "
                 f"training {total} steps from the start gives (--output elsewhere does that)")
     return [*before, {"from_step": step, "total": total}], note
