@@ -20,7 +20,7 @@ from textual.strip import Strip
 from lorplan.core.units import format_count
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import RankSelected
-from lorplan.tui.widgets.whole_column_table import column_spans, scroll_stops, whole_span
+from lorplan.tui.widgets.whole_column_table import column_spans, next_stop, scroll_stops, whole_span
 
 # The answer (total, bar, fits) comes before the breakdown, so an 80-column terminal shows it without scrolling.
 COLUMNS = (
@@ -285,13 +285,11 @@ class RankTable(ScrollView, can_focus=True):
         column at 80 columns. From a position the mouse left between two columns, the next column either way."""
         if not self.allow_horizontal_scroll:
             raise SkipAction()  # everything shows: the key is free for whoever else binds it
-        x = self.scroll_offset.x
-        stops = self.column_stops()
-        ahead = [stop for stop in stops if stop > x] if step > 0 else [stop for stop in reversed(stops) if stop < x]
-        if ahead:
+        stop = next_stop(self.column_stops(), self.scroll_offset.x, step)
+        if stop is not None:
             # not animated: an animation in flight would leave scroll_x short of its target, and a quick second
             # press would then aim for the column the first was already going to
-            self.scroll_to(x=ahead[min(abs(step), len(ahead)) - 1], animate=False)
+            self.scroll_to(x=stop, animate=False)
 
     def action_column_to(self, index: int) -> None:
         """Scroll to the first column after the rank (0) or to the end (-1)."""

@@ -42,6 +42,13 @@ def scroll_stops(spans: Sequence[Span], origin: int, max_scroll_x: int) -> list[
     return sorted({min(a - origin, max_scroll_x) for a, _b in spans})
 
 
+def next_stop(stops: Sequence[int], x: int, step: int) -> int | None:
+    """The stop `step` columns right (positive) or left (negative) of scroll_x `x`, the last one that way when
+    there are fewer; None when none lies that way. From an x between two stops, the next stop either way."""
+    ahead = [s for s in stops if s > x] if step > 0 else [s for s in reversed(stops) if s < x]
+    return ahead[min(abs(step), len(ahead)) - 1] if ahead else None
+
+
 def _blank(strip: Strip) -> Strip:
     """The strip's cells as spaces in their own styles (a cursor row or a zebra stripe keeps its background)."""
     return Strip([Segment(" " * seg.cell_length, seg.style) for seg in strip if not seg.control], strip.cell_length)
@@ -74,11 +81,9 @@ class WholeColumnTable(DataTable):
         return scroll_stops(spans, fixed, self.max_scroll_x)
 
     def _scroll_column(self, step: int) -> None:
-        x = self.scroll_offset.x
-        stops = self.column_stops()
-        ahead = [s for s in stops if s > x] if step > 0 else [s for s in reversed(stops) if s < x]
-        if ahead:
-            self.scroll_to(x=ahead[0], animate=False)  # not animated: a quick second press aims from the first
+        stop = next_stop(self.column_stops(), self.scroll_offset.x, step)
+        if stop is not None:
+            self.scroll_to(x=stop, animate=False)  # not animated: a quick second press aims from the first
 
     def action_cursor_right(self) -> None:
         if self.show_cursor and self.cursor_type in ("cell", "column"):
