@@ -505,24 +505,24 @@ def _export(plan: Plan, fmt: str):
     return export_plan(plan, fmt, **_export_classes(plan, fmt), found=found)
 
 
-def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
-    """What `fmt` cannot express of this plan, one line each (the plan file expresses everything); a format
-    that cannot carry the plan at all gives its refusal, as "not written: …"."""
+def export_messages(plan: Plan, fmt: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(warnings, notes) of exporting `plan` as `fmt`, from one export: the warnings are what `fmt` cannot express
+    of this plan, one line each (the plan file expresses everything; a format that cannot carry the plan at all
+    gives its refusal, as "not written: …"); the notes what the export does that is no problem, as `lorplan
+    export` prints them after `note:`: a relative model.path written absolute ("model.path models/smol is written
+    as /home/you/models/smol, the one lorplan reads (…)"), none for the plan file or a refused format."""
     if fmt == "plan":
-        return ()
+        return (), ()
     refusal = export_refusal(plan, fmt)
     if refusal is not None:
-        return (f"not written: {refusal}",)
-    return tuple(_export(plan, fmt).warnings)
+        return (f"not written: {refusal}",), ()
+    result = _export(plan, fmt)
+    return tuple(result.warnings), tuple(result.notes)
 
 
-def export_notes(plan: Plan, fmt: str) -> tuple[str, ...]:
-    """What the export of `fmt` does that is no problem, one line each, as `lorplan export` prints them after
-    `note:`: a relative model.path written absolute ("model.path models/smol is written as /home/you/models/smol,
-    the one lorplan reads (…)"). None for the plan file, or a format that refuses the plan."""
-    if fmt == "plan" or export_refusal(plan, fmt) is not None:
-        return ()
-    return tuple(_export(plan, fmt).notes)
+def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
+    """The warnings of export_messages."""
+    return export_messages(plan, fmt)[0]
 
 
 def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:

@@ -93,9 +93,10 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         return Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
 
     def _refresh_warnings(self) -> None:
-        lines = [f"{TITLES[fmt]}: {w}" for fmt in self.chosen() for w in bridge.export_warnings(self.plan, fmt)]
+        said = {fmt: bridge.export_messages(self.plan, fmt) for fmt in self.chosen()}  # one export per format
+        lines = [f"{TITLES[fmt]}: {w}" for fmt, (warnings, _) in said.items() for w in warnings]
         # what `lorplan export` says in note: lines (a relative model.path written absolute), after the warnings
-        notes = [f"{TITLES[fmt]}: note: {n}" for fmt in self.chosen() for n in bridge.export_notes(self.plan, fmt)]
+        notes = [f"{TITLES[fmt]}: note: {n}" for fmt, (_, found) in said.items() for n in found]
         box = self.query_one("#export-warnings", Static)
         box.update("\n".join([f"• {line}" for line in lines] if lines else [self._no_warnings()])
                    + "".join(f"\n• {note}" for note in notes))
