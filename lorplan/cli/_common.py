@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+from lorplan.core.columns import say
 from lorplan.core.errors import BadInput
 
 
@@ -245,17 +246,6 @@ def step_count(flag: str):
 def vocab_metavar(vocab) -> str:
     """A lorplan.core.vocab vocabulary as a metavar that lists its names: "none|int8|nf4|fp4"."""
     return "|".join(vocab.values())
-
-
-def say(text: str, indent: str = "  ", whole: tuple[str, ...] = ()) -> None:
-    """Print a note, a warning or a progress line on stderr: on a terminal narrower than a line, its words
-    wrapped at the terminal's width (core.columns.fit_text: the lines after the first indented by `indent`,
-    each text of `whole`, a command to copy, kept on one row, a path never broken); into a file or a pipe as it
-    is, byte for byte."""
-    from lorplan.core.columns import fit_text
-    from lorplan.core.units import stderr_limit
-
-    print(fit_text(text, stderr_limit(), indent, whole), file=sys.stderr, flush=True)
 
 
 def print_json(obj) -> None:

@@ -102,4 +102,16 @@ def fit_text(text: str, limit: int | None, indent: str = "  ", whole: tuple[str,
     return "\n".join(lines)
 
 
-__all__ = ["Column", "fit_line", "fit_tables", "fit_text", "table_lines"]
+def say(text: str, indent: str = "  ", whole: tuple[str, ...] = ()) -> None:
+    """Print a note, a warning or a progress line on stderr: on a terminal narrower than a line, its words
+    wrapped at the terminal's width (fit_text: the lines after the first indented by `indent`, each text of
+    `whole`, a command to copy, kept on one row, a path never broken); into a file or a pipe as it is, byte for
+    byte. For the commands (lorplan.cli._common takes it from here) and the training engine's notes alike."""
+    import sys
+
+    from lorplan.core.units import stderr_limit
+
+    print(fit_text(text, stderr_limit(), indent, whole), file=sys.stderr, flush=True)
+
+
+__all__ = ["Column", "fit_line", "fit_tables", "fit_text", "say", "table_lines"]

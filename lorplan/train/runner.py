@@ -19,9 +19,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lorplan.core.columns import fit_text
+from lorplan.core.columns import say
 from lorplan.core.errors import BadInput
-from lorplan.core.units import stderr_limit
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
 from lorplan.train.memory import MeasuredMemory, report_lines
@@ -406,7 +405,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
         # the CPU changes; on stderr, before the progress, as every note of the set-up: stdout is the summary
         for line in engine.notes:
-            print(fit_text(f"note: {line}", stderr_limit()), file=sys.stderr, flush=True)
+            say(f"note: {line}")
         out.mkdir(parents=True, exist_ok=True)
         ckpt.clean_partial(out)
     state = _resume(engine, latest, out, resume, main)
@@ -415,7 +414,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     if finished is not None:
         schedules, note = train_on(engine, state, out)
         if main:
-            print(fit_text(f"note: {note}", stderr_limit()), file=sys.stderr, flush=True)
+            say(f"note: {note}")
     seconds = state.get("seconds")  # absent from checkpoints saved before it was kept
     seconds = float(seconds) if isinstance(seconds, (int, float)) else None
     if main:
