@@ -73,7 +73,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     from lorplan.core.data import UnknownSchema, peek_examples
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, model_folder
-    from lorplan.core.plan.context import check_plan_context, check_plan_targets
+    from lorplan.core.plan.context import check_plan_context, check_plan_targets, data_key
     from lorplan.core.vocab import Task
     from lorplan.train.paths import output_folder_problem, resolve_path
 
@@ -94,7 +94,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     check_plan_targets(plan, spec, plan_path)
     data = resolve_path(plan.data.path, plan_path)
     if not data.exists():
-        raise BadInput(f"{plan_path}: data.path {plan.data.path}: no such file or folder (looked in the working "
+        raise BadInput(f"{data_key(plan, plan_path)}: no such file or folder (looked in the working "
                        f"folder and beside the plan); write your dataset's path there")
     try:
         peek = peek_examples(data, schema=None if plan.data.schema == "auto" else plan.data.schema)
@@ -129,7 +129,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     plan, notes = check_estimate(plan, spec, plan_path)
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")
-    what = f"{plan_path}: data.path {plan.data.path}"
+    what = data_key(plan, plan_path)
     if peek.skipped:  # a broken line or a missing field
         from lorplan.cli._common import skipped_note
 
@@ -181,8 +181,9 @@ def check_labels(plan, peek, plan_path: str) -> None:
     they refuse, the whole file refuses too (more rows only add classes and raise the names' ids)."""
     from lorplan.core.data.labels import check_head, class_ids
     from lorplan.core.errors import BadInput
+    from lorplan.core.plan.context import data_key
 
-    where = f"{plan_path}: data.path {plan.data.path}"  # named by the plan's key, as its other problems are
+    where = data_key(plan, plan_path)  # named by the plan's key, as its other problems are
     if peek.bad_label is not None:
         raise BadInput(f"{where}: {peek.bad_label}")
     if not peek.labels:

@@ -21,6 +21,7 @@ from lorplan.core.data.labels import check_head
 from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
+from lorplan.core.plan.context import data_key
 from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit, Task
 
 CLASSIFIER_FILE = "classifier_config.json"
@@ -72,12 +73,6 @@ def bnb_config_kwargs(plan) -> dict[str, Any] | None:
         "bnb_4bit_use_double_quant": q.bnb_4bit_use_double_quant,
         "bnb_4bit_compute_dtype": q.bnb_4bit_compute_dtype,
     }
-
-
-def data_key(plan, plan_file: str | None = None) -> str:
-    """The plan's data as a message names it, by the plan file and its key as `lorplan train` does:
-    "p.toml: data.path d.jsonl" (a plan with no file, the planner's: "data.path d.jsonl")."""
-    return f"{plan_file + ': ' if plan_file else ''}data.path {plan.data.path}"
 
 
 def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = None) -> dict[str, Any]:

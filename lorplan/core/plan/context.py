@@ -56,3 +56,10 @@ def check_plan_targets(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
             if message.startswith(flag):
                 message = key + message[len(flag):]
         raise BadInput(f"{plan_path}: {message}") from None
+
+
+def data_key(plan: Plan, plan_file: str | None = None) -> str:
+    """The plan's data as a message names it, by the plan file and its key: "p.toml: data.path d.jsonl" (a plan
+    with no file, the planner's: "data.path d.jsonl"), as `lorplan train` and `lorplan export` name it."""
+    return f"{plan_file + ': ' if plan_file else ''}data.path {plan.data.path}"
+
