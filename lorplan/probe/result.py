@@ -42,10 +42,10 @@ def _non_negative(v) -> float:
     return x
 
 
-def _positive(v) -> float:
+def _rate(v) -> float:
     x = _number(v)
-    if not (x > 0 and math.isfinite(x)):
-        raise _Wrong("not a positive number")
+    if not (x >= 0 and math.isfinite(x)):  # a step's scheduled rate is 0 at the first warmup step
+        raise _Wrong("not a number of at least 0")
     return x
 
 
@@ -80,7 +80,7 @@ FIELDS: dict[str, Callable] = {
     "state": _state, "step": _count, "loss": _number, "eval_loss": _number, "eval_accuracy": _number,
     "tokens_per_second": _non_negative, "peak_memory_bytes": _count, "wall_seconds": _non_negative,
     "load_seconds": _non_negative, "train_seconds": _non_negative, "seconds": _non_negative,
-    "trainable_params": _count, "device": _text, "lr": _positive, "message": _text, "traceback": _text,
+    "trainable_params": _count, "device": _text, "lr": _rate, "message": _text, "traceback": _text,
     "error": _text, "notes": _texts, "t": _number,
 }
 
