@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -44,6 +45,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
     probe_length,
 )
 from lorplan.recommend.policy import scaling_policy
+from lorplan.recommend.table import ONLY_WHY, one_rank_budget
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.state import Tuning
 
@@ -264,11 +266,15 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
 class LadderFile:
     """What a ladder's recommendation.json says: the recommendation; the base model's eval loss (a causal LM
     before training, a classifier's head alone) once measured; the driver's state ("running", "done",
-    "cancelled": done because the user cancelled the run; None when the file does not say)."""
+    "cancelled": done because the user cancelled the run; None when the file does not say); budget_note: when
+    the budget bought one rank alone, that and the budget that buys the ranks pass (recommend.table's
+    one_rank_budget, the `budget` line of `lorplan recommend`, in the planner's words: budget_words), else
+    ""."""
 
     recommendation: Recommendation
     base_loss: float | None = None
     state: str | None = None
+    budget_note: str = ""
 
 
 def read_recommendation(path: Path) -> LadderFile:
@@ -282,6 +288,7 @@ def read_recommendation(path: Path) -> LadderFile:
         raise BadInput(f"{path}: not a recommendation (a JSON object was expected)")
     try:
         rec = Recommendation.from_json(obj)
+        budget_note = one_rank_budget(obj)
     except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:
         what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"{path}: not a recommendation ({what})") from None
@@ -289,7 +296,25 @@ def read_recommendation(path: Path) -> LadderFile:
     if state == "done" and isinstance(obj.get("cancelled_after"), (int, float)):  # the user cancelled the run
         state = "cancelled"
     return LadderFile(rec, float(base) if isinstance(base, (int, float)) and math.isfinite(base) else None,
-                      state if isinstance(state, str) else None)
+                      state if isinstance(state, str) else None, budget_words(budget_note))
+
+
+def budget_words(text: str) -> str:
+    """The recommender's words with its --budget-minutes N in the planner's: the Recommend tab's minutes field."""
+    return re.sub(r"--budget-minutes (\d+)", r"a ladder budget of \1 minutes (the minutes field)", text)
+
+
+def only_rank(rec: Recommendation) -> int | None:
+    """The rank a ladder recommends when it is the only rank it measured (a budget that bought one rank): no
+    other was compared with it, so it is no knee; None otherwise (the prior decides, or several ranks ran)."""
+    ranks = {r.rank for r in rec.ladder if r.usable and r.rank >= 1}
+    knee = ladder_knee(rec)
+    return knee if knee is not None and ranks == {knee} else None
+
+
+def only_rank_words(rank: int) -> str:
+    """"rank 4 recommended (the only rank measured)", as `lorplan recommend`'s table marks it."""
+    return f"rank {rank} recommended {ONLY_WHY}"
 
 
 @dataclass(frozen=True)
@@ -300,7 +325,7 @@ class LadderRead:
     recommendation is for `model` and, when `data` is given, whose probes trained on that file). run_id: the
     run shown (None: none yet). recommendation, base_loss, state: the file's (LadderFile), None while the run
     has written none. run_data: the data file the shown run's probes trained on (None: not known). problem:
-    one line when the file could not be read."""
+    one line when the file could not be read. budget_note: the file's (LadderFile), in the planner's words."""
 
     requested: str | None
     model: str | None
@@ -311,6 +336,7 @@ class LadderRead:
     problem: str | None = None
     data: str | None = None
     run_data: str | None = None
+    budget_note: str = ""
 
 
 def same_file(a: str | None, b: str | None) -> bool:
@@ -370,7 +396,7 @@ class LadderFeed:
                 if isinstance(loaded, str):
                     return LadderRead(run_id, model, run_id, problem=loaded, data=data, run_data=run_data)
                 return LadderRead(run_id, model, run_id, loaded.recommendation, loaded.base_loss, loaded.state,
-                                  data=data, run_data=run_data)
+                                  data=data, run_data=run_data, budget_note=loaded.budget_note)
             for folder in reversed(folders):
                 path = folder / RECOMMENDATION_FILE
                 if not path.is_file() or (data is not None and not same_file(self._run_data(folder), data)):
@@ -378,7 +404,8 @@ class LadderFeed:
                 loaded = self._load(path)
                 if not isinstance(loaded, str) and loaded.recommendation.model == model:
                     return LadderRead(None, model, folder.name, loaded.recommendation, loaded.base_loss,
-                                      loaded.state, data=data, run_data=self._run_data(folder))
+                                      loaded.state, data=data, run_data=self._run_data(folder),
+                                      budget_note=loaded.budget_note)
             return LadderRead(None, model, data=data)
 
 

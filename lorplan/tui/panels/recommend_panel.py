@@ -99,10 +99,14 @@ def row_cells(row: recommend_bridge.LadderRow) -> tuple:
 
 def decided_by(rec) -> str:
     """What decided a ladder's rank, in words: the prior (no knee yet), the knee, or the knee and its noise
-    (recommend.knee.likely_rank took the next rank up)."""
+    (recommend.knee.likely_rank took the next rank up); the only rank measured (a budget that bought one rank)
+    is no knee."""
     knee = recommend_bridge.ladder_knee(rec)
     if knee is None:
         return "the capacity prior still decides the rank"
+    only = recommend_bridge.only_rank(rec)
+    if only is not None:  # a knee of one rank compared nothing (`lorplan recommend`'s table says the same)
+        return recommend_bridge.only_rank_words(only)
     if knee == rec.rank:
         return "its knee decides the rank"
     return (f"its knee is rank {knee}; with the noise around it, rank {rec.rank} is likelier to lie between the "
@@ -117,8 +121,9 @@ def _pattern_status(rec: recommend_bridge.Recommendation) -> str:
     return " (checked on your data: a applies it)" if rec.pattern_checked else " (unchecked: p applies it)"
 
 
-def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
-    """The recommendation in three lines: the numbers, where they come from, the memory verdict."""
+def headline(rec: recommend_bridge.Recommendation, where: str, budget: str = "") -> str:
+    """The recommendation in three lines: the numbers, where they come from, the memory verdict; and `budget`
+    (a ladder's LadderRead.budget_note: the budget bought one rank alone) on a line of its own."""
     low, high = rec.confidence
     band = f"band {low}–{high}" if low != high else "no band"
     note = recommend_bridge.band_words(rec)  # one seed per rank: noise estimated, or not known
@@ -127,6 +132,8 @@ def headline(rec: recommend_bridge.Recommendation, where: str) -> str:
     lines = [f"rank {rec.rank} ({band}) · alpha {rec.alpha:g} with "
              f"{'rsLoRA scaling alpha/√r' if rec.use_rslora else 'alpha/r'} · learning rate {rec.learning_rate:g} · "
              f"rank_pattern: {bridge.pattern_words(rec.rank_pattern)}{_pattern_status(rec)}", where]
+    if budget:
+        lines.append(f"budget: {budget}")
     if rec.fits is not None:
         lines.append(f"memory: {recommend_bridge.fit_words(rec.fits)}")
     return "\n".join(lines)
@@ -289,7 +296,8 @@ class RecommendPanel(Widget, can_focus=True):
         last = self.ladder
         if read.problem is not None and last is not None and last.run_id == read.run_id:
             # keep the last good reading on screen
-            read = replace(read, recommendation=last.recommendation, base_loss=last.base_loss, state=last.state)
+            read = replace(read, recommendation=last.recommendation, base_loss=last.base_loss, state=last.state,
+                           budget_note=last.budget_note)
         if read != self.ladder:
             self.ladder = read
             self._draw()
@@ -344,7 +352,7 @@ class RecommendPanel(Widget, can_focus=True):
         elif rec is None:
             head.update(self.prior.needs if self.prior is not None and self.prior.needs else "")
         else:
-            head.update(headline(rec, self._where(rec)))
+            head.update(headline(rec, self._where(rec), self.ladder.budget_note if from_ladder else ""))
         head.set_class(rec is None and self.plan is not None, "-needs")
         self.set_class(rec is None, "-empty")  # no evidence and nothing to plot yet
         base = self.ladder.base_loss if from_ladder else None
@@ -370,7 +378,8 @@ class RecommendPanel(Widget, can_focus=True):
                 lines.append("\n")
             lines.append(e.source + (f" → rank {e.rank}" if e.rank is not None else ""), style="bold")
             memory = rec.fits is not None and e.source == "memory" and e.explanation == rec.fits.explanation
-            lines.append(f": {recommend_bridge.fit_words(rec.fits) if memory else e.explanation}")
+            words = recommend_bridge.fit_words(rec.fits) if memory else recommend_bridge.budget_words(e.explanation)
+            lines.append(f": {words}")
         self.query_one("#rec-evidence", Static).update(lines)
 
     def _plot(self, rec: recommend_bridge.Recommendation | None, base: float | None) -> None:
@@ -408,7 +417,10 @@ class RecommendPanel(Widget, can_focus=True):
                          "knee compares them")
         else:
             words.append("no probe has finished yet")
-        if p.knee is not None:
+        only = recommend_bridge.only_rank(rec)
+        if only is not None:
+            words.append(f"green: rank {only}, recommended {recommend_bridge.ONLY_WHY}")
+        elif p.knee is not None:
             words.append(f"green: the knee, rank {p.knee}")
         band = "the prior's band" if p.knee is None else "the band"
         words.append(f"gray: {band} {low}–{high} (ranks the evidence cannot tell apart)" if low != high
