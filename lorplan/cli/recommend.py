@@ -360,10 +360,20 @@ def _run_ladder(args, ladder, **plan_args) -> int:
     try:
         obj = _wait(run)
     except KeyboardInterrupt:
-        command = reattach_command(args, run.id)
-        say(f"\nstopped waiting; the ladder keeps running: {command}", whole=(command,))
-        return 130
+        return _stopped_waiting(args, run)
     return _print_ladder(args, obj, parallel=ladder.spec.parallel, wall_seconds=time.monotonic() - t0, **plan_args)
+
+
+def _stopped_waiting(args, run) -> int:
+    """Ctrl-C while waiting for a ladder: this command stops, the ladder does not (it runs in its own
+    processes); say so, and how to pick it up again or stop it. Exit 130, as an interrupted command."""
+    import shlex
+
+    command = reattach_command(args, run.id)
+    cancel = shlex.join(["lorplan", "probe", "cancel", run.id])
+    say(f"\nstopped waiting; the ladder keeps running in the background: `{command}` picks it up again, "
+        f"`{cancel}` stops it", whole=(command, cancel))
+    return 130
 
 
 def reattach_command(args, run_id: str) -> str:
@@ -402,9 +412,7 @@ def _attach(args) -> int:
     try:
         obj = _wait(run) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
-        command = reattach_command(args, run.id)
-        say(f"\nstopped waiting; the ladder keeps running: {command}", whole=(command,))
-        return 130
+        return _stopped_waiting(args, run)
     return _print_ladder(args, obj, run=run, parallel=spec.parallel)
 
 
