@@ -434,7 +434,8 @@ class PlanView(VerticalScroll):
         row = self._selected_row()
         self.set_class(self.state.stale, "-stale")
         if row is None:
-            self._set_summary(summary, "Fix the marked field to see the table." if self.state.stale else "")
+            self._set_summary(summary, f"Fix the marked field to see the table: {self._first_error()}"
+                              if self.state.stale else "")
             return
         spec, m = self.state.priced or self.state.spec, row.memory  # the spec the table's row was priced with
         pct = 100.0 * row.trainable_params / spec.total_params if spec.total_params else 0.0
@@ -473,8 +474,22 @@ class PlanView(VerticalScroll):
         for note in bridge.setup_notes(spec, self.state.setup, row.rank):
             text += f"\nnote: {note}"
         if self.state.stale:
-            text = "⚠ showing the last valid table: fix the field marked in red.\n" + text
+            text = f"⚠ showing the last valid table: {self._first_error()}\n" + text
         self._set_summary(summary, text)
+
+    def _first_error(self) -> str:
+        """The message of the bad field being typed (else the first), which names it, and how many more are
+        marked: said in the summary, beside the table, because at 80×24 the line under the field is off screen
+        while the table is docked."""
+        errors = self.state.errors
+        focused = self.app.focused
+        key = (focused.id or "") if focused is not None else ""
+        key = key[2:] if key.startswith("f-") else key.replace("-", "_")  # f-micro_batch, gpu-budget
+        messages = list(dict.fromkeys([*([errors[key]] if key in errors else []), *errors.values()]))
+        if not messages:
+            return "fix the field marked in red."
+        more = f" (and {len(messages) - 1} more marked in red)" if len(messages) > 1 else ""
+        return messages[0] + more
 
     def _set_summary(self, summary: Static, text: str) -> None:
         """Update the summary; re-layout the screen only when it needs more lines than it has (not per keystroke):

@@ -1,0 +1,47 @@
+"""A first walk through the planner at 80×24 over SSH: what a user sees after bad input, read off the screen as
+text (textshot.screen_text), not from widget state."""
+
+from __future__ import annotations
+
+import pytest
+from tui_helpers import type_into, wait_until
+
+from lorplan.tui.textshot import screen_text
+
+pytestmark = pytest.mark.anyio
+
+
+def on_screen(app) -> str:
+    """The terminal's text with each line's box edges dropped, the lines joined by spaces (wrapped text reads
+    as one sentence)."""
+    return " ".join(" ".join(line.strip("│ ").split()) for line in screen_text(app).splitlines())
+
+
+@pytest.mark.parametrize(("field", "typed", "said"), [
+    ("#f-micro_batch", "abc", "Micro-batch: 'abc' is not a number"),
+    ("#f-custom_rank", "-5", "Custom rank: -5 is too small (at least 1)"),
+    ("#gpu-budget", "foo", "GPU memory: 'foo' is not a memory size"),
+])
+async def test_a_bad_field_s_message_is_on_screen_at_80x24(make_app, field, typed, said):
+    """The message under a setup field is below the terminal's last row at 80×24 while the table is docked for
+    editing: the summary beside the table said only "fix the field marked in red", so a user never learnt
+    what was wrong with 'abc'. It names the field and the problem now."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        await type_into(pilot, field, typed)
+        await pilot.pause()
+        assert app.main.bad_fields()
+        assert said in on_screen(app), screen_text(app)
+        assert typed in on_screen(app)  # what was typed stays in the field
+
+
+async def test_the_message_of_the_field_being_typed_comes_first(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        await type_into(pilot, "#f-micro_batch", "abc")
+        await type_into(pilot, "#f-seq_len", "0")
+        text = on_screen(app)
+        assert "showing the last valid table: Sequence length: 0 is too small" in text, screen_text(app)
+        assert "(and 1 more marked in red)" in text
