@@ -407,13 +407,23 @@ def _attach(args) -> int:
             raise BadInput(f"--write: the ladder of run {run.id} is still running, so its recommendation may "
                            f"change; add --wait to write the plan when it ends")
     restart_stalled(run)
-    if ensure_driver(run):
-        say(f"probe ladder {run.id}: its driver had stopped; started it again")
+    _restarted_note(run, ensure_driver(run))
     try:
         obj = _wait(run) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
         return _stopped_waiting(args, run)
     return _print_ladder(args, obj, run=run, parallel=spec.parallel)
+
+
+def _restarted_note(run, restarted) -> None:
+    """Say that a ladder's driver was started again (recommend.driver.ensure_driver's Restarted; nothing for
+    None), and which probes cut short with it run again."""
+    if restarted is None:
+        return
+    again = (f", and queued again the probe(s) whose process had ended with it, without a result (the machine "
+             f"restarted, or its processes were killed): {', '.join(restarted.requeued)}"
+             if restarted.requeued else "")
+    say(f"probe ladder {run.id}: its driver had stopped; started it again{again}")
 
 
 def _find_ladder_run(run_id: str):
@@ -475,7 +485,7 @@ def _wait(run, poll_s: float = 1.0) -> dict:
                 return obj
         if time.monotonic() - checked > 5:
             checked = time.monotonic()
-            ensure_driver(run)
+            _restarted_note(run, ensure_driver(run))
             restart_stalled(run)
         time.sleep(poll_s)
 

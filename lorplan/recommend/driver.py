@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
@@ -95,13 +95,43 @@ def driver_alive(run) -> bool:
     return lock_held(LadderFiles(run).lock_path)
 
 
-def ensure_driver(run) -> bool:
-    """Start a driver for a ladder that is not done and has none (it was killed). True when one was started."""
+@dataclass(frozen=True)
+class Restarted:
+    """ensure_driver started a driver again; `requeued`: the probes queued again first (requeue_cut_short)."""
+
+    requeued: tuple[str, ...] = ()
+
+
+def ensure_driver(run) -> Restarted | None:
+    """Start a driver for a ladder that is not done and has none (it was killed, or the machine restarted),
+    after queueing again the probes cut short with it (requeue_cut_short). None when none was started."""
     files = LadderFiles(run)
     if files.state().done or driver_alive(run):
-        return False
+        return None
+    requeued = requeue_cut_short(run)
     launch_driver(run)
-    return True
+    return Restarted(tuple(requeued))
+
+
+def requeue_cut_short(run) -> list[str]:
+    """Queue again, once each, the probes whose process ended without a result, found as a stopped driver is
+    started again: what a machine restart or a kill of every lorplan process leaves (a probe killed
+    mid-training reads 'died', and the driver went on without it, the base or one of the rates included). A
+    probe that dies again is left died. Not for a run the user cancelled, nor once the ladder's budget is spent
+    (the driver would cancel them). Returns their ids."""
+    from lorplan.probe.runner import attempts, retry
+    from lorplan.probe.status import run_status
+
+    spec = LadderFiles(run).spec()
+    if run.run_cancel_marker.exists():
+        return []
+    if spec.budget_seconds is not None and time.time() - spec.started >= spec.budget_seconds:
+        return []
+    died = [p.id for p in run_status(run).probes  # not a damaged result.json: that probe ended
+            if p.state == "died" and not run.result_path(p.id).exists() and attempts(run, p.id) == 0]
+    for pid in died:
+        retry(run, pid)
+    return died
 
 
 def base_model(spec: LadderSpec, run):

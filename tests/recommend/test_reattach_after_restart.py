@@ -1,0 +1,86 @@
+"""The machine restarts mid-ladder: every lorplan process (the waiting command, the driver, the scheduler, the
+probe training) is killed with SIGKILL, then the user re-attaches with `lorplan recommend --run RUN`. The
+driver was started again, but the probe that was training read 'died' and the ladder went on without it (the
+base, or one of the learning rates, lost for good). Now re-attaching queues it again, once, and says so."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from lorplan.cli import main
+from lorplan.probe.backend import lock_held
+from lorplan.probe.runner import attempts
+from lorplan.probe.runs import find_run, list_runs
+
+
+def _kill_everything(run) -> None:
+    """SIGKILL the run's driver, scheduler and probes, each in its own process group (their locks name them)."""
+    groups = [int(lock.read_text().strip()) for lock in (run.path / "ladder.lock", run.path / "scheduler.lock")
+              if lock_held(lock) and lock.read_text().strip().isdigit()]
+    groups += [json.loads(proc.read_text())["pgid"] for proc in run.path.glob("probes/*/proc.json")
+               if lock_held(proc.parent / "alive.lock")]
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _first_running_probe(state_home, timeout_s: float):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for run in list_runs(state_home):
+            if (run.path / "ladder.json").exists() and lock_held(run.path / "ladder.lock"):  # its driver started
+                for p in run.plan().probes:
+                    if lock_held(run.alive_lock(p.id)):
+                        return run, p.id
+        time.sleep(0.1)
+    raise AssertionError("no probe started")
+
+
+def test_a_probe_killed_with_the_machine_runs_again_on_reattach(state_home, tiny_bert, cls_data, tmp_path, capsys):
+    log = tmp_path / "first-terminal.log"
+    with open(log, "wb") as out:
+        first = subprocess.Popen([sys.executable, "-m", "lorplan", "recommend", "--model", str(tiny_bert), "--data",
+                                  str(cls_data), "--budget-minutes", "2", "--probe-steps", "20"],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        run, cut = _first_running_probe(state_home, 180)
+    finally:
+        first.kill()  # the terminal's command, then every process of the run: SIGKILL, as a power cut
+        first.wait()
+    _kill_everything(run)
+    deadline = time.monotonic() + 10
+    while lock_held(run.alive_lock(cut)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not lock_held(run.path / "ladder.lock") and not run.result_path(cut).exists()
+
+    assert main(["recommend", "--run", run.id]) == 0
+    said = " ".join(capsys.readouterr().err.split())
+    assert (f"probe ladder {run.id}: its driver had stopped; started it again, and queued again the probe(s) whose "
+            f"process had ended with it, without a result (the machine restarted, or its processes were killed): "
+            f"{cut}") in said
+    assert attempts(run, cut) == 1
+    deadline = time.monotonic() + 240
+    while not run.result_path(cut).exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert json.loads(run.result_path(cut).read_text())["state"] == "finished"
+    # the driver counts it (recommendation.json follows the result within its poll), and a second re-attach
+    # leaves it alone: it ran again once
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert main(["recommend", "--run", run.id, "--json"]) == 0
+        rec = json.loads(capsys.readouterr().out)
+        if {p["id"]: p["state"] for p in rec["probes"]}[cut] == "finished":
+            break
+        time.sleep(0.5)
+    assert {p["id"]: p["state"] for p in rec["probes"]}[cut] == "finished"
+    assert attempts(run, cut) == 1
+    assert main(["probe", "cancel", run.id]) == 0
+    assert find_run(run.id, state_home) == run
