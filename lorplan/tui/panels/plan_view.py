@@ -316,7 +316,8 @@ class PlanView(VerticalScroll):
         if shown < wanted:
             self._seq_clamp = (wanted, shown)
             if str(shown) != typed:
-                self.app.notify(f"Seq len {wanted:,} is beyond {spec.id}'s context: {shown:,} while it is chosen",
+                self.app.notify(f"Seq len {wanted:,} is beyond {spec.id}'s context of {shown:,} tokens: the plan "
+                                f"uses {shown:,} while this model is chosen, and {wanted:,} again with a longer one",
                                 timeout=6)
         else:
             self._seq_clamp = None
