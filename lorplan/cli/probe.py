@@ -317,8 +317,14 @@ def run_cancel(args) -> int:
     from lorplan.probe.runs import find_run
 
     run = find_run(args.run_id)
+    # a whole ladder's run: its driver starts no further pass (one between passes has no probe to cancel)
+    ladder = _ladder_state(run) in ("running", "stopped") if args.rank is None else False
     done = runner.cancel(run, rank=args.rank)
-    print(f"cancelled {', '.join(done)}" if done else "nothing to cancel: those probes had already ended")
+    if done or not ladder:
+        print(f"cancelled {', '.join(done)}" if done else "nothing to cancel: those probes had already ended")
+    if ladder:
+        print(f"the probe ladder stops: no further pass starts; `lorplan recommend --run {run.id}` prints its "
+              "recommendation from the probes that finished")
     return 0
 
 
