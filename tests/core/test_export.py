@@ -190,14 +190,27 @@ def test_alpha_and_all_linear_are_written_explicitly():
     assert json.loads(export_plan(plan, "peft").files["adapter_config.json"])["target_modules"] == "all-linear"
 
 
+def _axolotl_keys(model) -> set[str]:
+    """The top-level keys an axolotl pydantic model reads: its fields and their aliases."""
+    return {name for n, f in model.model_fields.items() for name in (n, f.alias) if name}
+
+
 def test_own_schema_axolotl():
-    """axolotl's pydantic schema accepts the export (runs where axolotl is importable)."""
+    """axolotl's pydantic schema accepts the export, and reads every key it holds: pydantic drops an unknown key
+    without a word (runs where axolotl is importable). Last checked with axolotl 0.21.0 (transformers 5.20.1,
+    peft 0.21.2, pydantic 2.13.5) on Python 3.11; the plugins' switches (liger_fused_linear_cross_entropy,
+    cut_cross_entropy) are the plugins' own arguments, read once `plugins` names them."""
     schema = pytest.importorskip("axolotl.utils.schemas.config")
+    from lorplan.core.vocab import AXOLOTL_LOSS_PLUGIN
+
+    known = _axolotl_keys(schema.AxolotlInputConfig) | {pair[1] for pair in AXOLOTL_LOSS_PLUGIN.values() if pair}
     for path in SAMPLE_FILES:
         plan = read_plan(path)
         if plan.model.task != "causal-lm":
             continue
-        cfg = schema.AxolotlInputConfig(**_yaml(plan, "axolotl")[0])
+        written = _yaml(plan, "axolotl")[0]
+        assert set(written) <= known, set(written) - known
+        cfg = schema.AxolotlInputConfig(**written)
         assert cfg.lora_r == plan.lora.r
     from hypothesis import HealthCheck, given, settings
     from test_planfile import plans
@@ -206,22 +219,24 @@ def test_own_schema_axolotl():
     @given(plans())
     def check(plan):  # any valid causal-LM plan
         if plan.model.task == "causal-lm":
-            assert schema.AxolotlInputConfig(**_yaml(plan, "axolotl")[0]).lora_r == plan.lora.r
+            written = _yaml(plan, "axolotl")[0]
+            assert set(written) <= known, set(written) - known
+            assert schema.AxolotlInputConfig(**written).lora_r == plan.lora.r
 
     check()
 
 
 def test_own_schema_llamafactory():
-    """LLaMA-Factory's argument dataclasses accept the export (runs where llamafactory is importable)."""
+    """LLaMA-Factory's argument dataclasses accept the export, every key read (allow_extra_keys=False; runs where
+    llamafactory is importable). Last checked with LLaMA-Factory 0.9.5 on transformers 5.6.0, the newest it
+    allows: warmup_ratio is still a TrainingArguments field there (deprecated), as on transformers 4."""
     parser_mod = pytest.importorskip("llamafactory.hparams.parser")
     from transformers import HfArgumentParser
 
     for path in CAUSAL_FILES:
         plan = read_plan(path)
         cfg = _yaml(plan, "llamafactory")[0]
-        # no GPU here: bf16 off; transformers >= 5 spells warmup_ratio as a float warmup_steps
-        cfg = {**{k: v for k, v in cfg.items() if k != "warmup_ratio"}, "warmup_steps": cfg["warmup_ratio"],
-               "bf16": False, "deepspeed": None}
+        cfg = {**cfg, "bf16": False, "deepspeed": None}  # no GPU nor DeepSpeed here
         model_args, data_args, train_args, ft_args, _ = HfArgumentParser(parser_mod._TRAIN_ARGS).parse_dict(
             cfg, allow_extra_keys=False)
         assert ft_args.lora_rank == plan.lora.r and ft_args.lora_alpha == plan.lora.alpha
@@ -236,8 +251,7 @@ def test_own_schema_llamafactory():
         if plan.model.task != "causal-lm":
             return
         cfg = _yaml(plan, "llamafactory")[0]
-        cfg = {**{k: v for k, v in cfg.items() if k != "warmup_ratio"}, "warmup_steps": cfg["warmup_ratio"],
-               "bf16": False, "fp16": False, "deepspeed": None}
+        cfg = {**cfg, "bf16": False, "fp16": False, "deepspeed": None}
         parsed = HfArgumentParser(parser_mod._TRAIN_ARGS).parse_dict(cfg, allow_extra_keys=False)
         assert parsed[3].lora_rank == plan.lora.r
 

@@ -102,12 +102,18 @@ def write_export(result: ExportResult, out: str | os.PathLike, *, force: bool = 
     return write_files_atomic(dict(zip(paths, result.files.values(), strict=True)), force=force)
 
 
+def _printable(text: str) -> str:
+    """`text` with each character YAML cannot hold in a comment (a control character: ESC, a line break that would
+    end the comment) written as its Python escape, so the file still parses."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def warning_comment(warnings: tuple[str, ...] | list[str]) -> str:
     """YAML comment block that lists what the target tool could not express."""
     if not warnings:
         return ""
     lines = ["# lorplan: notes on what this tool cannot express, or needs from you:"]
-    lines += [f"# lorplan: WARNING: {w}" for w in warnings]
+    lines += [f"# lorplan: WARNING: {_printable(w)}" for w in warnings]
     return "\n".join(lines) + "\n"
 
 

@@ -2,6 +2,8 @@
 
 axolotl spells all-linear as `lora_target_linear: true`, QLoRA as `adapter: qlora` + `load_in_4bit: true`, and
 fixes nf4 + double quantization unless `bnb_config_kwargs` overrides them: we write them all explicitly.
+Checked against axolotl 0.21.0 (transformers 5.20.1, peft 0.21.2) through its own loader's validation
+(prepare_plugins + validate_config) and the code that reads each key (loaders/adapter.py, loaders/utils.py).
 The config is built table by table (model, LoRA, data, training, sharding), in the order axolotl's examples
 use; each part appends what axolotl cannot express to the shared warnings.
 """
@@ -16,6 +18,7 @@ from lorplan.core.export.common import (
     ROPE_SCALING_TYPE,
     common_lora_warnings,
     is_json_file,
+    model_rope_theta,
     optimizer_warnings,
 )
 from lorplan.core.vocab import (
@@ -27,6 +30,7 @@ from lorplan.core.vocab import (
     DType,
     ExportFormat,
     LoraInit,
+    LossKernel,
     Optimizer,
     Sharding,
     TrainOn,
@@ -78,7 +82,25 @@ def _int_alpha(value, what: str, warnings: list[str]):
     return value
 
 
-def _model(plan) -> dict[str, Any]:
+def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any]:
+    """The plan's linear RoPE scaling as axolotl's overrides_of_model_config, which it applies by setattr on the
+    loaded model config (loaders/utils.py load_model_config). transformers 5 reads RoPE from rope_parameters alone:
+    setting rope_scaling there replaces the whole dict, and a dict without rope_type and rope_theta fails the
+    model's build (KeyError 'rope_type', then None ** tensor). So rope_parameters is written whole, with the model's
+    own rope_theta, after rope_scaling (the key transformers 4 reads; on 5 the later key wins)."""
+    factor = plan.model.rope_scaling
+    params: dict[str, Any] = {"rope_type": ROPE_SCALING_TYPE, "factor": factor}
+    theta = model_rope_theta(plan)
+    if theta is not None:
+        params["rope_theta"] = theta
+    else:
+        warnings.append(f"overrides_of_model_config.rope_parameters: add rope_theta (the base model's, from its "
+                        f"config.json; lorplan found no config for {plan.model.source!r}): transformers 5 fails to "
+                        "build the model without it")
+    return {"rope_scaling": {"type": ROPE_SCALING_TYPE, "factor": factor}, "rope_parameters": params}
+
+
+def _model(plan, warnings: list[str]) -> dict[str, Any]:
     """The base model and its bitsandbytes loading."""
     q = plan.quantization
     cfg: dict[str, Any] = {
@@ -90,8 +112,7 @@ def _model(plan) -> dict[str, Any]:
         "adapter": "qlora" if q.load_in_4bit else "lora",
     }
     if plan.model.rope_scaling is not None:  # axolotl sets these on the model config before loading
-        cfg["overrides_of_model_config"] = {"rope_scaling": {"type": ROPE_SCALING_TYPE,
-                                                             "factor": plan.model.rope_scaling}}
+        cfg["overrides_of_model_config"] = _rope_overrides(plan, warnings)
     if q.load_in_4bit:
         cfg["bnb_config_kwargs"] = {
             "bnb_4bit_quant_type": q.bnb_4bit_quant_type,
@@ -126,6 +147,9 @@ def _lora(plan, warnings: list[str]) -> dict[str, Any]:
     cfg["peft_use_rslora"] = lo.use_rslora
     cfg["peft_use_dora"] = lo.use_dora
     cfg["peft_init_lora_weights"] = lo.init_lora_weights
+    if lo.init_lora_weights is False:  # loaders/adapter.py passes it to peft only `if cfg.peft_init_lora_weights`
+        warnings.append("axolotl drops peft_init_lora_weights: false (it passes only a true value on to peft): "
+                        "the adapter starts from peft's default init (B = 0), not the plan's random B")
     if lo.init_lora_weights == LoraInit.LOFTQ:
         cfg["peft"] = {"loftq_config": {"loftq_bits": 4}}
     return cfg
@@ -177,12 +201,17 @@ def _training(plan, warnings: list[str]) -> dict[str, Any]:
     return cfg
 
 
-def _loss(plan) -> dict[str, Any]:
+def _loss(plan, warnings: list[str]) -> dict[str, Any]:
     """The plugin that computes the loss the plan was priced with (plan.estimate.loss): Liger's fused linear
     cross-entropy or Apple's cut cross-entropy; nothing for the standard loss."""
     kernel = plan.estimate.loss if plan.estimate is not None else None
     pair = AXOLOTL_LOSS_PLUGIN.get(kernel) if kernel else None
     if pair is None:
+        return {}
+    if kernel == LossKernel.CUT_CE and plan.training.precision == DType.FP32:
+        # CutCrossEntropyArgs.check_dtype_is_half refuses the whole config otherwise
+        warnings.append("axolotl's cut cross-entropy needs bf16 or fp16 training: not enabled for this fp32 plan, "
+                        "so the standard loss runs, with more memory than the plan priced")
         return {}
     plugin, switch = pair
     return {"plugins": [plugin], switch: True}
@@ -218,8 +247,8 @@ def export_axolotl(plan) -> ExportResult:
     warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
     warnings += optimizer_warnings(plan, "axolotl")
     # the parts run in this order, so the warnings come out in the order of the keys they concern
-    cfg = {**_model(plan), **_lora(plan, warnings), **_data(plan, warnings), **_training(plan, warnings),
-           **_loss(plan), **_sharding(plan, warnings)}
+    cfg = {**_model(plan, warnings), **_lora(plan, warnings), **_data(plan, warnings),
+           **_training(plan, warnings), **_loss(plan, warnings), **_sharding(plan, warnings)}
     fmt = ExportFormat.AXOLOTL
     text = dump_yaml("axolotl config written by lorplan", cfg, warnings)
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

@@ -22,6 +22,32 @@ def optimizer_warnings(plan, tool: str) -> list[str]:
 ROPE_SCALING_TYPE = "linear"
 
 
+def model_rope_theta(plan) -> float | None:
+    """The plan's model's RoPE base (config.json's rope_theta, or rope_parameters.rope_theta as transformers 5
+    writes it), read offline from the catalog, the model's folder or the Hugging Face cache; None when lorplan
+    finds no config naming the model exactly (a misspelled name that only resolves approximately counts as none)
+    or the config has no rope_theta."""
+    from lorplan.core.errors import BadInput
+    from lorplan.core.model.resolve import resolve_model
+    from lorplan.core.model.sources import read_config
+
+    try:
+        source = resolve_model(plan.model.source)
+        if source.note is not None:
+            return None
+        cfg = read_config(source.config_path)
+    except (BadInput, OSError, ValueError):  # a name no file system takes (a NUL byte, too long): no config
+        return None
+    for where in (cfg, cfg.get("text_config")):
+        if not isinstance(where, dict):
+            continue
+        params = where.get("rope_parameters")
+        theta = where.get("rope_theta", params.get("rope_theta") if isinstance(params, dict) else None)
+        if isinstance(theta, (int, float)) and not isinstance(theta, bool):
+            return float(theta)
+    return None
+
+
 def rope_scaling_warning(plan, tool: str, how: str) -> list[str]:
     """One line when the plan extends RoPE and `tool` takes it in its own way (`how`)."""
     factor = plan.model.rope_scaling

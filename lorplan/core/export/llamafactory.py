@@ -5,6 +5,8 @@ true, and turns gradient checkpointing off with `disable_gradient_checkpointing`
 It has no rank_pattern, alpha_pattern, layer subset or LoRA bias: those become warnings.
 The config is built table by table (model and LoRA, quantization, data, training, sharding); each part appends
 what LLaMA-Factory cannot express to the shared warnings.
+Checked against LLaMA-Factory 0.9.5 through its own hparams.get_train_args, with the newest transformers it
+allows (5.6.0, what pip installs beside it).
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         cfg["rope_scaling"] = ROPE_SCALING_TYPE
         warnings += rope_scaling_warning(plan, "LLaMA-Factory", "it sets the factor itself, to ceil(cutoff_len / "
                                          "the model's max_position_embeddings), which may differ from the plan's")
+        # configure_rope sets max_position_embeddings to old * float factor, which transformers 5's typed configs
+        # refuse (StrictDataclassFieldValidationError: expected int, got float), and replaces rope_parameters
+        # without rope_theta
+        warnings.append("LLaMA-Factory 0.9.5 fails to load the model with rope_scaling on transformers 5 (it sets "
+                        "a float max_position_embeddings): train this plan with transformers < 5 (it takes 4.55 and "
+                        "up), or drop rope_scaling and shorten cutoff_len")
     if lo.modules_to_save:
         cfg["additional_target"] = ",".join(lo.modules_to_save)
     cfg["use_rslora"] = lo.use_rslora
@@ -137,8 +145,10 @@ def _training(plan, warnings: list[str]) -> dict[str, Any]:
         "lr_scheduler_type": t.lr_scheduler,
         "warmup_ratio": t.warmup_ratio,
     }
-    warnings.append(f"with transformers >= 5, which dropped warmup_ratio, write warmup_steps: {t.warmup_ratio} "
-                    "(a float below 1 is a ratio there)")
+    # transformers 5.0 to 5.6 (the newest LLaMA-Factory 0.9.5 allows) still read warmup_ratio, with a deprecation
+    # warning, and 4.x reads it alone (its warmup_steps is an int), so warmup_ratio is the key every version takes
+    warnings.append(f"on a transformers without warmup_ratio (removed after 5.6), write warmup_steps: "
+                    f"{t.warmup_ratio} instead (a float below 1 is a ratio there)")
     if t.max_steps is not None:
         cfg["max_steps"] = t.max_steps
     else:
