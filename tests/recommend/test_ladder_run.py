@@ -40,6 +40,17 @@ def recommend(capsys, *argv):
     return rc, capsys.readouterr()
 
 
+def busy_cpu(monkeypatch, load: float) -> None:
+    """Size the ladder's first pass as for a 2-core CPU at `load` (recommend.launch.cpu_load; tests/conftest.py
+    makes it idle): a busy CPU makes a probe's estimate longer, so the budget buys a smaller ladder of the same
+    kind. For the classifier tests, whose checks hold for any ladder: an idle CPU's ladder there is 12-16 probes
+    in four passes (about 2 minutes each of CI time); the probes themselves take seconds, far inside the budget."""
+    from lorplan.recommend import launch
+    from lorplan.recommend.ladder import CpuLoad
+
+    monkeypatch.setattr(launch, "cpu_load", lambda: CpuLoad(2, load))
+
+
 def _check_done(out: dict, runs) -> dict:
     """What every finished ladder must satisfy; returns the run's recommendation.json."""
     assert all(k in out for k in CONTRACT)
@@ -116,12 +127,14 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, 
 
 
 @pytest.mark.slow
-def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_bert, cls_data, capsys):
+def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_bert, cls_data, capsys, monkeypatch):
+    busy_cpu(monkeypatch, 15.0)  # one pass: the base and ranks 1, 4, 16 (the passes after it: the causal LM's test)
     rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "4",
                         "--json")
     assert rc == 0, cap.err
     out = json.loads(cap.out)
     _check_done(out, state_home)
+    assert sorted(p["rank"] for p in out["probes"]) == [0, 1, 4, 16]
     base = next(p for p in out["probes"] if p["rank"] == 0)
     assert base["state"] == "finished" and base["trainable_params"] == 32 * 2 + 2  # the head alone: 2 × 32 + 2
     assert base["step"] > 0 and base["eval_accuracy"] is not None
@@ -133,14 +146,15 @@ def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_b
 
 
 @pytest.mark.slow
-def test_a_seeded_ladder_trains_every_probe_with_each_seed(state_home, tiny_bert, cls_data, capsys):
+def test_a_seeded_ladder_trains_every_probe_with_each_seed(state_home, tiny_bert, cls_data, capsys, monkeypatch):
+    busy_cpu(monkeypatch, 8.0)  # the base and ranks 1 and 4, each with both seeds (an idle CPU's: 16 probes)
     rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "3",
                         "--seeds", "2", "--json")
     assert rc == 0, cap.err
     out = json.loads(cap.out)
     _check_done(out, state_home)
     spec = LadderFiles(find_run(out["run"], state_home)).spec()
-    assert len(spec.seeds) == 2 and spec.seeds[1] == spec.seeds[0] + 1
+    assert len(spec.seeds) == 2 and spec.seeds[1] == spec.seeds[0] + 1 and spec.ranks == (1, 4)
     # every probe the ladder started ran with both seeds, and their ids say which
     by = {}
     for p in out["probes"]:
