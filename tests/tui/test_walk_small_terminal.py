@@ -88,3 +88,20 @@ async def test_a_seq_len_cut_to_the_model_s_context_says_what_the_plan_uses(make
         assert len(said) == 1 and said[0].endswith(
             "model's context of 512 tokens: the plan uses 512 while this model is chosen, and 2,048 again with a "
             "longer one"), said
+
+
+async def test_emptying_the_model_field_after_an_error_names_the_model_of_the_table_again(make_app):
+    """An unknown name's error stayed under the model field after the field was emptied (and Enter pressed): it
+    spoke of a name no longer there, where the line of the model the table is for had been."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        status = app.screen.query_one("#model-status")
+        loaded = str(status.render())
+        assert loaded.startswith("meta-llama/Llama-3.1-8B-Instruct · llama")
+        await type_into(pilot, "#model-input", "zzzzqqq", submit=True)
+        await wait_until(pilot, lambda: "unknown model 'zzzzqqq'" in str(status.render()))
+        assert "the table is still for meta-llama/Llama-3.1-8B-Instruct" in str(status.render())
+        await type_into(pilot, "#model-input", "", submit=True)
+        assert str(status.render()) == loaded
+        assert not app.screen.query_one("#model-picker").has_class("-error")

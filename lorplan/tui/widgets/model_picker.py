@@ -24,6 +24,7 @@ class ModelPicker(Vertical):
         self._catalog = catalog + cached
         self._cached = set(cached)
         self._planned: str | None = None  # the model the table is for (show_loaded)
+        self._loaded = ""  # its line, shown again when the field that failed is emptied
         self.border_title = "Model"
 
     def compose(self) -> ComposeResult:
@@ -47,6 +48,8 @@ class ModelPicker(Vertical):
         matches.set_options(self._options(event.value))
         if matches.option_count:
             matches.highlighted = 0
+        if not event.value.strip() and self.has_class("-error") and self._loaded:
+            self.show_loaded(self._loaded)  # the error was about what the field held
 
     @on(Input.Submitted, "#model-input")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -77,7 +80,7 @@ class ModelPicker(Vertical):
         self.set_class(False, "-error")
         self.query_one("#model-status", Static).update(text)
         if model_id is not None:
-            self._planned = model_id
+            self._planned, self._loaded = model_id, text
 
     def show_error(self, message: str) -> None:
         """The error, and which model the table (kept as it was) is still for: the error replaced the line that
