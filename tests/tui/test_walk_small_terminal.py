@@ -105,3 +105,23 @@ async def test_emptying_the_model_field_after_an_error_names_the_model_of_the_ta
         await type_into(pilot, "#model-input", "", submit=True)
         assert str(status.render()) == loaded
         assert not app.screen.query_one("#model-picker").has_class("-error")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_the_export_dialog_opens_with_the_first_format_focused(make_app, size):
+    """The dialog's box became a scroll container (00cb791), which took the focus when it opened: Space then
+    ticked nothing. The first format's checkbox has it, as before."""
+    from lorplan.tui.screens.export_dialog import ExportDialog
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
+        assert app.focused is app.screen.query_one("#fmt-plan")
+        await pilot.press("space")
+        assert app.screen.query_one("#fmt-plan").value is False
+        for _ in range(12):  # Tab goes round the dialog's fields and buttons, never onto the box
+            await pilot.press("tab")
+            assert app.focused is not None and app.focused.id != "export-box"

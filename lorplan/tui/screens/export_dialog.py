@@ -52,8 +52,10 @@ class ExportDialog(ModalScreen[list[Path] | None]):
     def compose(self) -> ComposeResult:
         p = self.plan
         # the box scrolls on a short terminal, its status and buttons docked at its foot: at 80x24 a status that
-        # lists the files to replace pushed the Overwrite button below the box's edge
-        with VerticalScroll(id="export-box") as box:
+        # lists the files to replace pushed the Overwrite button below the box's edge. The box takes no focus:
+        # the first format's checkbox has it when the dialog opens (Space ticks it), and a focused field scrolls
+        # into view
+        with VerticalScroll(id="export-box", can_focus=False) as box:
             box.border_title = "Export plan"
             box.border_subtitle = "Space ticks · Enter writes · Esc cancels"
             summary = f"{p.model.source} · r={p.lora.r} · alpha={p.lora.alpha}"
