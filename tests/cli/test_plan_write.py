@@ -110,7 +110,7 @@ def test_write_with_data_for_a_classifier_counts_its_classes_and_needs_labels(tm
                  str(path)]) == 0
     plan = read_plan(path)
     assert (plan.model.task, plan.model.num_labels, plan.data.schema) == ("sequence-classification", 3, "text")
-    assert plan.data.eval_split == round(20 / 90, 4)  # at least 20 held out
+    assert plan.data.eval_split == 0.2223  # at least 20 held out: int(90 × 0.2223) is 20 (0.2222 held out 19)
     plain = _rows(tmp_path / "plain.jsonl", [{"text": "no label"}] * 10)
     capsys.readouterr()
     assert main(["plan", "--model", "all-MiniLM-L6-v2", "--rank", "8", "--data", str(plain), "--write",

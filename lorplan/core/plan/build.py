@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -226,8 +227,23 @@ def data_section(profile, train_on: str | None = TrainOn.COMPLETION.value, path:
     50 examples). What `lorplan plan --write --data` and the planner's export write."""
     total = profile.split.train + profile.split.eval
     return DataSection(path=path if path is not None else str(Path(profile.path).expanduser().resolve()),
-                       schema=profile.schema, eval_split=round(profile.split.eval / total, 4) if total else 0.0,
+                       schema=profile.schema, eval_split=held_out_fraction(profile.split.eval, total),
                        train_on=train_on)
+
+
+def held_out_fraction(held: int, examples: int) -> float:
+    """The eval_split that holds out `held` of `examples` under lorplan train's rule (train.data.split: the
+    whole part of examples × eval_split): the fraction rounded to 4 decimals when that holds out `held`, else
+    to the fewest more decimals that do (1/3 of 60 rounds to 0.3333, which holds out 19; 0.3334 holds out 20)."""
+    if held <= 0 or examples <= 0:
+        return 0.0
+    exact = held / examples
+    for places in range(4, 18):
+        scale = 10**places
+        for value in (round(exact, places), math.ceil(exact * scale) / scale):
+            if int(examples * value) == held:
+                return value
+    return exact
 
 
 def class_count(labels, where: str | None = None) -> int:
