@@ -150,6 +150,13 @@ class MemoryMeter:
             rss_peak_bytes(), self.rss_before, int(stats.get("active_bytes.all.peak", 0)), self.nvml_peak)
 
 
+def _priced_for_cpu(details: Mapping[str, int] | None) -> bool:
+    """Whether the estimate's details are the CPU kernels' (lorplan plan --kernels cpu, a CPU sample): no CUDA
+    context and no cuBLAS workspaces. Details written before they named the context read as a GPU's."""
+    d = details or {}
+    return "cuda_context" in d and not d["cuda_context"] and not d.get("cublas_workspace", 0)
+
+
 def report_lines(measured: MeasuredMemory, estimate_total: int | None,
                  details: Mapping[str, int] | None = None) -> list[str]:
     """Human lines comparing measured peak memory with the plan's estimate: what was measured, what was planned,
@@ -172,9 +179,9 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None,
                      f"reserved {format_bytes(measured.peak_reserved_bytes)}, active "
                      f"{format_bytes(measured.peak_active_bytes)}{nvml}")
     else:
+        gpu = "" if _priced_for_cpu(details) else " (the plan estimates one GPU)"
         lines.append(f"peak memory (CPU RSS): {format_bytes(measured.peak_rss_bytes)}, of which "
-                     f"{format_bytes(measured.comparable_bytes)} since before the model was loaded "
-                     "(the plan estimates one GPU)")
+                     f"{format_bytes(measured.comparable_bytes)} since before the model was loaded{gpu}")
     if not estimate_total:
         lines.append("planned: the plan has no [estimate] to compare with")
         return lines
@@ -196,8 +203,13 @@ def report_lines(measured: MeasuredMemory, estimate_total: int | None,
         # RSS growth holds the tensors alone: no CUDA context, cuBLAS workspaces or caching allocator's reserve
         tensors = d["allocated"] - d.get("cublas_workspace", 0)
         if tensors > 0:
-            extra = (f"; its total {format_bytes(estimate_total)} adds the CUDA context, workspaces and allocator "
-                     "reserve, which a CPU run does not have" if estimate_total > tensors else "")
+            extra = ""
+            if estimate_total > tensors and _priced_for_cpu(d):
+                extra = (f"; its total {format_bytes(estimate_total)} adds an allocator reserve of "
+                         f"{format_bytes(estimate_total - tensors)}, left out here")
+            elif estimate_total > tensors:
+                extra = (f"; its total {format_bytes(estimate_total)} adds the CUDA context, workspaces and "
+                         "allocator reserve, which a CPU run does not have")
             lines.append(f"planned: tensors {format_bytes(tensors)} (weights, adapter, optimizer, gradients and "
                          f"activations at the step's peak{extra})")
             lines.append(f"measured/planned: {format_bytes(got)} {what} / {format_bytes(tensors)} of tensors "
