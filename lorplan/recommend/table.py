@@ -143,8 +143,10 @@ def ladder_table(obj: dict, limit: int | None = None) -> list[str]:
     seeds = max((g["of"] for g in groups.values()), default=1)
     legend = [f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
               "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)"]
-    if any("[" in cell for c in cells for cell in c[3:6]):
-        legend.append("  [low, high]: that interval clipped to what the value can take (accuracy 0-1, loss at least 0)")
+    bounds = [bound for i, bound in ((3, "accuracy 0-1"), (4, "eval loss at least 0"), (5, "train s at least 0"))
+              if any("[" in c[i] for c in cells)]  # the columns whose cells were clipped, by their headers
+    if bounds:
+        legend.append(f"  [low, high]: that interval clipped to what the value can take ({', '.join(bounds)})")
     noise = next((c[0] for c in cells if c[8] == f"{NOISE_MARK} {NOISE_WHY}"), None)
     if noise is not None and not any(NOISE_WHY in line for line in out):  # a narrow table's short mark
         legend.append(f"  {NOISE_MARK}: rank {noise}, recommended above the knee for the knee's noise (evidence: "
