@@ -148,6 +148,7 @@ def run(args) -> int:
         args.model = source.id  # a written plan names the model by its published id, not the name typed
     _check_task_flags(args, spec)
     notes: list[str] = []
+    args.seq_len_given = args.seq_len is not None
     if args.seq_len is None:
         from lorplan.core.memory.bounds import DEFAULT_SEQ_LEN, default_seq_len
 
@@ -253,11 +254,29 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
                 else f"train_on {d.train_on}")
         lines.append(f"data {data}: schema {d.schema}, {counted(profile.examples, 'example')}, eval_split "
                      f"{d.eval_split:g} ({profile.split.reason}), {what}")
+        note = _seq_len_note(args, spec, setup, profile, data)
+        if note:
+            notes.append(note)
     path = write_plan(plan, args.write, force=bool(getattr(args, "force", False)))
     note = _padding_note(spec, setup, rank, plan.estimate.total_bytes)
     if note:
         notes.append(note)
     return path, "\n".join(lines) or None, notes
+
+
+def _seq_len_note(args, spec, setup, profile, data: str) -> str | None:
+    """For a causal LM's plan at the default sequence length (no --seq-len: args.seq_len_given False), when
+    --data's examples are much shorter: the seq len its profile suggests, which lorplan recommend --write writes (the plan is priced at the
+    default's activations and logits). None otherwise."""
+    from lorplan.core.units import counted
+
+    suggested = profile.suggested_seq_len
+    if getattr(args, "seq_len_given", True) or spec.task != Task.CAUSAL_LM or suggested >= setup.seq_len:
+        return None
+    how = " (estimated at 4 characters per token)" if profile.estimated else ""
+    return (f"note: seq len {setup.seq_len:,} is the default; --data {data}'s longest example is "
+            f"{counted(profile.lengths.max, 'token')}{how}: --seq-len {suggested} (its suggested seq len, p99 "
+            "rounded up to a multiple of 64) prices the plan for this data, as lorplan recommend --write does")
 
 
 def written_setup(args, spec, setup):

@@ -1,0 +1,59 @@
+"""`lorplan plan --write --data` for a causal LM, as the README's causal-LM walk does it (a tiny Llama from a
+config): a plan left at the default sequence length over short data says which --seq-len its profile suggests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from model_builders import tiny_bert, tiny_llama
+
+from lorplan.cli import main
+from lorplan.core.plan import read_plan
+
+ARITHMETIC = Path(__file__).resolve().parents[2] / "sample_configs" / "data" / "arithmetic.jsonl"
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory) -> Path:
+    return tiny_llama(tmp_path_factory.mktemp("walk") / "llama", context=4096)
+
+
+def _write(model: Path, tmp_path: Path, *extra: str) -> Path:
+    path = tmp_path / "p.toml"
+    assert main(["plan", "--model", str(model), "--rank", "4", "--data", str(ARITHMETIC), "--write", str(path),
+                 "--force", *extra]) == 0
+    return path
+
+
+def test_a_default_seq_len_over_short_data_names_the_suggested_one(llama, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    plan = read_plan(_write(llama, tmp_path))
+    err = capsys.readouterr().err
+    assert plan.training.seq_len == 2048  # the plan itself keeps the default
+    note = next(line for line in err.splitlines() if line.startswith("note: seq len 2,048 is the default"))
+    assert f"--data {ARITHMETIC}'s longest example is " in note and "--seq-len 64 (its suggested seq len" in note
+    # following it gives a plan priced for this data, with no note
+    smaller = read_plan(_write(llama, tmp_path, "--seq-len", "64"))
+    assert smaller.training.seq_len == 64 and smaller.estimate.total_bytes < plan.estimate.total_bytes
+    assert "note: seq len" not in capsys.readouterr().err
+
+
+def test_a_given_seq_len_or_a_json_table_keeps_the_note_only_where_it_applies(llama, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    _write(llama, tmp_path, "--seq-len", "2048")
+    assert "note: seq len" not in capsys.readouterr().err  # chosen, not defaulted
+    _write(llama, tmp_path, "--json")
+    out, err = capsys.readouterr()
+    assert json.loads(out)["rows"] and "note: seq len 2,048 is the default" in err
+
+
+def test_a_classifier_plan_gets_no_seq_len_note(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = tiny_bert(tmp_path / "bert", head=2)
+    data = tmp_path / "cls.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i}", "label": i % 2}) + "\n" for i in range(60)))
+    path = tmp_path / "c.toml"
+    assert main(["plan", "--model", str(model), "--rank", "4", "--data", str(data), "--write", str(path)]) == 0
+    assert "note: seq len" not in capsys.readouterr().err
