@@ -339,12 +339,20 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
 CLASSES_SHOWN = 20  # named classes printed after a run (result.json holds them all)
 
 
-def _report(result: TrainResult, plan) -> None:
+def _report(result: TrainResult, plan, processes: int = 1) -> None:
     """The summary after the run. The set-up's notes are not in it: run_training printed them before the first
-    step (result.json keeps them)."""
+    step (result.json keeps them). A run shorter than an epoch (a --max-steps trial) says how many of the
+    epoch's sequences its steps trained on, rather than that it trained on all of them."""
     if result.trained_tokens is not None:
-        print(f"trained on {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss per "
-              f"epoch (data.train_on = {plan.data.train_on!r})")
+        t = plan.training
+        seen = result.steps * t.micro_batch * t.gradient_accumulation * processes
+        if seen < result.train_examples:
+            print(f"one epoch holds {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss "
+                  f"(data.train_on = {plan.data.train_on!r}); this run's {result.steps:,} steps trained on "
+                  f"{seen:,} of them ({seen / result.train_examples:.2g} epoch)")
+        else:
+            print(f"trained on {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss per "
+                  f"epoch (data.train_on = {plan.data.train_on!r})")
     named = result.classes and any(isinstance(v, str) for v in result.classes.values())
     if named:  # integer labels are their own ids; names were numbered in sorted order (core.data.labels)
         shown = [f"{i} = {v!r}" for i, v in list(result.classes.items())[:CLASSES_SHOWN]]
@@ -380,7 +388,7 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
         from lorplan.core.atomic import replace_text
 
         replace_text(out / "result.json", json.dumps(asdict(result), indent=2))  # whole or absent, read by scripts
-        _report(result, plan)
+        _report(result, plan, acc.num_processes)
     return result
 
 
