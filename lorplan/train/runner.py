@@ -344,12 +344,14 @@ def _report(result: TrainResult, plan, processes: int = 1) -> None:
     step (result.json keeps them). A run shorter than an epoch (a --max-steps trial) says how many of the
     epoch's sequences its steps trained on, rather than that it trained on all of them."""
     if result.trained_tokens is not None:
+        from lorplan.core.units import counted
+
         t = plan.training
         seen = result.steps * t.micro_batch * t.gradient_accumulation * processes
         if seen < result.train_examples:
-            print(f"one epoch holds {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss "
-                  f"(data.train_on = {plan.data.train_on!r}); this run's {result.steps:,} steps trained on "
-                  f"{seen:,} of them ({seen / result.train_examples:.2g} epoch)")
+            print(f"trained on {seen:,} of an epoch's {result.train_examples:,} sequences ({counted(result.steps, 'step')}, "
+                  f"{seen / result.train_examples:.2g} epoch); {result.trained_tokens:,} tokens with loss per epoch "
+                  f"(data.train_on = {plan.data.train_on!r})")
         else:
             print(f"trained on {result.train_examples:,} sequences, {result.trained_tokens:,} tokens with loss per "
                   f"epoch (data.train_on = {plan.data.train_on!r})")

@@ -50,8 +50,8 @@ def test_the_cpu_sample_trains_with_its_completions_masked_and_a_cpu_memory_repo
     trained = _completion_tokens(tiny_llama, rows)
     assert 0 < trained < sum(len(r["prompt"]) for r in rows) / 4  # the prompts are masked: far fewer
     # 2 steps of 8 rows: a trial, which trained on 16 of the epoch's sequences, not on all of them
-    assert (f"one epoch holds 200 sequences, {trained:,} tokens with loss (data.train_on = 'completion'); this "
-            "run's 2 steps trained on 16 of them (0.08 epoch)") in out
+    assert (f"trained on 16 of an epoch's 200 sequences (2 steps, 0.08 epoch); {trained:,} tokens with loss per "
+            "epoch (data.train_on = 'completion')") in out
     result = json.loads((tmp_path / "outputs" / "smollm2-135m-arithmetic-cpu" / "result.json").read_text())
     assert (result["train_examples"], result["trained_tokens"]) == (200, trained)
     # the sample is a CPU plan (hardware.gpus 0, estimate.kernels cpu): no GPU or CUDA context to explain

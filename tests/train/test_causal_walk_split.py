@@ -30,7 +30,7 @@ def test_written_eval_split_holds_out_what_plan_said(tiny_llama, tmp_path, capsy
     assert read_plan(plan_path).data.eval_split == written
     assert main(["train", str(plan_path), "--max-steps", "1", "--no-progress", "--output",
                  str(tmp_path / "out")]) == 0
-    assert "one epoch holds 40 sequences" in capsys.readouterr().out
+    assert "trained on 1 of an epoch's 40 sequences (1 step, 0.025 epoch)" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / "result.json").read_text())["train_examples"] == 40
 
 
