@@ -349,7 +349,8 @@ def _report(result: TrainResult, plan, processes: int = 1) -> None:
         t = plan.training
         seen = result.steps * t.micro_batch * t.gradient_accumulation * processes
         if seen < result.train_examples:
-            print(f"trained on {seen:,} of an epoch's {result.train_examples:,} sequences ({counted(result.steps, 'step')}, "
+            steps = counted(result.steps, "step")
+            print(f"trained on {seen:,} of an epoch's {result.train_examples:,} sequences ({steps}, "
                   f"{seen / result.train_examples:.2g} epoch); {result.trained_tokens:,} tokens with loss per epoch "
                   f"(data.train_on = {plan.data.train_on!r})")
         else:
