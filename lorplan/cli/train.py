@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--output", metavar="DIR", type=nonempty_path("--output"),
                    help="output folder (default: training.output_dir of the plan)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="run the model folder's own Python code (its auto_map), for a plan that asks for it "
+                   "(model.trust_remote_code = true); without it such a plan is refused")
     p.set_defaults(run=run)
 
 
@@ -50,7 +53,28 @@ def train_args(args: argparse.Namespace) -> list[str]:
         out += ["--output", args.output]
     if args.no_progress:
         out.append("--no-progress")
+    if args.trust_remote_code:
+        out.append("--trust-remote-code")
     return out
+
+
+def check_remote_code(plan, plan_path: str, allowed: bool) -> tuple[Plan, str | None]:
+    """The model's own Python files (transformers' auto_map: modeling_*.py, tokenization_*.py) can do anything
+    the user can, and run only when the user typed --trust-remote-code (`allowed`). A plan is data and may come
+    from someone else: its model.trust_remote_code = true alone is refused (BadInput). Returns the plan to train
+    (trust_remote_code as the user asked) and, when code may run, the `note:` line that says so."""
+    from dataclasses import replace
+
+    from lorplan.core.errors import BadInput
+
+    if not allowed:
+        if plan.model.trust_remote_code:
+            raise BadInput(f"{plan_path}: model.trust_remote_code = true asks to run the model's own Python code "
+                           f"({plan.model.source}): lorplan runs it only when you ask for it: pass "
+                           "--trust-remote-code if you trust that code, or set model.trust_remote_code = false")
+        return plan, None
+    plan = replace(plan, model=replace(plan.model, trust_remote_code=True))
+    return plan, f"note: --trust-remote-code: the model's own Python code ({plan.model.source}) may run"
 
 
 def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
@@ -227,7 +251,9 @@ def run(args: argparse.Namespace) -> int:
     )
 
     check_plan_file(args.plan)
-    plan, notes = check_inputs(read_plan(args.plan), args.plan, args.output, args.resume, args.max_steps)
+    plan, remote = check_remote_code(read_plan(args.plan), args.plan, args.trust_remote_code)  # before any load
+    plan, notes = check_inputs(plan, args.plan, args.output, args.resume, args.max_steps)
+    notes = ([remote] if remote else []) + notes
     # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
     # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
     for note in notes if says_input_notes() else ():

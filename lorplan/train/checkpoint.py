@@ -226,9 +226,33 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
     return final
 
 
-def load_checkpoint(folder: Path, model, optimizer, scheduler, accelerator=None) -> dict:
-    """Restore adapter weights, optimizer, scheduler and RNG from a checkpoint; returns its state.json."""
+def load_pt(path: Path):
+    """A checkpoint's torch.save file (optimizer, scheduler or RNG state), read as data: torch's weights-only
+    unpickler, which takes tensors, numbers, strings and containers, plus the numpy arrays of numpy's RNG state.
+    A checkpoint can come from someone else (a run folder handed over to --resume), and a full unpickle runs
+    whatever code the file names; a file that needs more is refused (BadInput naming it), never loaded."""
+    import pickle
+
+    import numpy as np
     import torch
+
+    reconstruct = np._core.multiarray._reconstruct if hasattr(np, "_core") else np.core.multiarray._reconstruct
+    allowed = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), reconstruct,
+               (reconstruct, "numpy.core.multiarray._reconstruct"), (reconstruct, "numpy._core.multiarray._reconstruct")]
+    try:
+        with torch.serialization.safe_globals(allowed):
+            return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        named = re.search(r"GLOBAL ([\w.]+)|got <class '([\w.]+)'>", str(exc))  # what it asked to import
+        detail = f"it names {named.group(1) or named.group(2)}" if named else "not weights-only"
+        raise BadInput(f"--resume: {path} holds more than tensors and numbers ({detail}): "
+                       "lorplan does not load it, since unpickling such a file can run any code; a checkpoint "
+                       "lorplan train saved loads as data") from None
+
+
+def load_checkpoint(folder: Path, model, optimizer, scheduler, accelerator=None) -> dict:
+    """Restore adapter weights, optimizer, scheduler and RNG from a checkpoint; returns its state.json. The
+    torch.save files are read weights-only (load_pt)."""
     from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
@@ -238,9 +262,9 @@ def load_checkpoint(folder: Path, model, optimizer, scheduler, accelerator=None)
     else:
         unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
         set_peft_model_state_dict(unwrapped, load_file(str(folder / "adapter" / "adapter_model.safetensors")))
-        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=False))
-        set_rng_state(torch.load(folder / "rng.pt", weights_only=False))
-    scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=False))
+        optimizer.load_state_dict(load_pt(folder / "optimizer.pt"))
+        set_rng_state(load_pt(folder / "rng.pt"))
+    scheduler.load_state_dict(load_pt(folder / "scheduler.pt"))
     return json.loads((folder / "state.json").read_text())
 
 

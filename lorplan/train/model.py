@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pickle
 import re
 import warnings
 from collections.abc import Iterator
@@ -186,6 +187,9 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
             model, info = cls.from_pretrained(str(folder), **kwargs)
     except OSError as exc:
         raise BadInput(f"model {plan.model.source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
+    except pickle.UnpicklingError:  # transformers reads a .bin checkpoint weights-only: it named other objects
+        raise BadInput(f"model {plan.model.source!r}: its PyTorch .bin weights hold more than tensors, which lorplan "
+                       "does not load (unpickling it could run any code); a model.safetensors copy loads") from None
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = pad_id
     model = _enable_checkpointing(model, "quantization_config" in kwargs, plan.training.gradient_checkpointing)

@@ -83,10 +83,10 @@ def check_resumed_rate(latest: tuple[int, Path], plan, out: Path, plan_path: str
     the learning rate its scheduler was built with (scheduler.pt's base_lrs), which it would restore."""
     if ckpt.check_resumed_training(latest, plan, out, plan_path):
         return
-    import torch
-
     try:
-        base = torch.load(latest[1] / "scheduler.pt", weights_only=False).get("base_lrs") or []
+        base = ckpt.load_pt(latest[1] / "scheduler.pt").get("base_lrs") or []
+    except BadInput:  # not weights-only: refused, not read
+        raise
     except (OSError, ValueError, RuntimeError, AttributeError):  # damaged: loading the checkpoint says so
         return
     if base and not math.isclose(float(base[0]), plan.training.learning_rate, rel_tol=1e-9):

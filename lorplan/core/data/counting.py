@@ -83,9 +83,15 @@ class RealTokenizer:
         from transformers import AutoTokenizer
 
         try:
-            self.tok = AutoTokenizer.from_pretrained(choice.path, local_files_only=True)
+            # trust_remote_code=False, not transformers' None: None asks "Do you wish to run the custom code?" on
+            # a terminal, and a "y" (typed, or piped in) runs the folder's Python files
+            self.tok = AutoTokenizer.from_pretrained(choice.path, local_files_only=True, trust_remote_code=False)
         except Exception as exc:  # transformers raises OSError, ValueError, JSON errors... for a broken folder
-            raise BadInput(f"tokenizer at {choice.path}: cannot load ({str(exc).splitlines()[0]})") from None
+            reason = str(exc).splitlines()[0]
+            if "contains custom code" in reason:
+                reason = ("its config.json or tokenizer_config.json names Python code of its own (auto_map), "
+                          "which lorplan does not run when counting tokens")
+            raise BadInput(f"tokenizer at {choice.path}: cannot load ({reason})") from None
         self.mask = mask
         self.encoder = Encoder(self.tok, mask_prompt=mask, fast=True)
         self.has_chat_template = self.encoder.has_chat_template

@@ -76,6 +76,10 @@ def run_child(config_path: Path, trust_remote_code: bool) -> dict:
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
+        if not trust_remote_code and "contains custom code" in reason:  # transformers' refusal of auto_map
+            raise BadInput(f"config.json at {config_path}: the model needs its own Python code (auto_map in "
+                           "config.json), which lorplan runs only when asked: --trust-remote-code on the command "
+                           "line, if you trust that code")
         raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
