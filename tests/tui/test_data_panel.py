@@ -563,3 +563,17 @@ async def test_the_empty_path_field_says_what_to_type_whole_at_80x24():
         status = " ".join(line.strip("│ ") for line in screen_text(app).splitlines()[3:8])
         for fmt in ("JSONL", "CSV", "Parquet", ".txt", "save_to_disk"):
             assert fmt in status, fmt
+
+
+async def test_the_plan_data_holds_out_what_the_profile_said(dataset):
+    # 60 rows hold out 20 (the 20-example floor): a 4-decimal 0.3333 made lorplan train hold out 19
+    from lorplan.train.data import split
+
+    app = PanelApp()
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(DataPanel)
+        await _profile(pilot, dataset)
+        held, total = panel.profile.split.eval, panel.profile.split.train + panel.profile.split.eval
+        assert (held, total) == (20, 60)
+        fraction = panel.plan_data().eval_split
+        assert len(split(list(range(total)), fraction, seed=0)[1]) == held

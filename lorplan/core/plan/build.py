@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import fields, replace
 from pathlib import Path
@@ -234,13 +233,15 @@ def data_section(profile, train_on: str | None = TrainOn.COMPLETION.value, path:
 def held_out_fraction(held: int, examples: int) -> float:
     """The eval_split that holds out `held` of `examples` under lorplan train's rule (train.data.split: the
     whole part of examples × eval_split): the fraction rounded to 4 decimals when that holds out `held`, else
-    to the fewest more decimals that do (1/3 of 60 rounds to 0.3333, which holds out 19; 0.3334 holds out 20)."""
+    to the fewest more decimals that do (1/3 of 60 rounds to 0.3333, which holds out 19; 0.3334 holds out 20;
+    29 of 100 is 0.2901, since 100 × 0.29 is 28.999999999999996 in floating point)."""
     if held <= 0 or examples <= 0:
         return 0.0
     exact = held / examples
     for places in range(4, 18):
-        scale = 10**places
-        for value in (round(exact, places), math.ceil(exact * scale) / scale):
+        near = round(exact, places)
+        # the next value up too: examples × value is a float product, 100 × 0.29 = 28.999999999999996 holds out 28
+        for value in (near, round(near + 10**-places, places)):
             if int(examples * value) == held:
                 return value
     return exact
