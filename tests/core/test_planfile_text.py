@@ -82,3 +82,16 @@ def test_a_wrong_value_inside_a_table_is_quoted_short(tmp_path, good):
     (line,) = [ln for ln in str(exc.value).splitlines() if "estimate.details" in ln]
     assert line.startswith(f"{path}: estimate.details: 'all_gradients' = {{'x': ") and len(line) < len(str(path)) + 140, line
     assert line.endswith(": must be an integer, not a table"), line
+
+
+def test_the_header_names_the_flag_a_plan_asking_for_remote_code_needs(tmp_path, good):
+    # lorplan train refuses a plan with model.trust_remote_code = true unless the user types --trust-remote-code:
+    # the header's command must be one that runs
+    from dataclasses import replace
+
+    path = tmp_path / "p.toml"
+    path.write_text(good)
+    plan = read_plan(path)
+    assert dumps_plan(plan).splitlines()[0].endswith("Train it: lorplan train THIS.toml")
+    asking = replace(plan, model=replace(plan.model, trust_remote_code=True))
+    assert dumps_plan(asking).splitlines()[0].endswith("Train it: lorplan train --trust-remote-code THIS.toml")

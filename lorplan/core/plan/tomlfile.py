@@ -19,14 +19,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-_HEADER = f"# lorplan plan, schema version {PLAN_VERSION}. Train it: lorplan train THIS.toml\n"
+_HEADER = "# lorplan plan, schema version {version}. Train it: lorplan train {flag}THIS.toml\n"
 
 
 def dumps_plan(plan: Plan) -> str:
-    """The plan as TOML text (every set value written explicitly)."""
+    """The plan as TOML text (every set value written explicitly). The header's command carries
+    --trust-remote-code when the plan asks for the model's own code: lorplan train refuses such a plan without it."""
     import tomli_w
 
-    return _HEADER + tomli_w.dumps(plan_to_dict(plan))
+    flag = "--trust-remote-code " if plan.model.trust_remote_code else ""
+    return _HEADER.format(version=PLAN_VERSION, flag=flag) + tomli_w.dumps(plan_to_dict(plan))
 
 
 def loads_plan(text: str, file: str = "plan") -> Plan:
