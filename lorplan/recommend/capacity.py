@@ -128,11 +128,32 @@ def largest_power_of_two_at_most(x: int) -> int:
     return 1 << (int(x).bit_length() - 1)
 
 
+def model_name(model: str) -> str:
+    """How the evidence names a model: a catalog or hub id as it is; a folder (a spec's id is its absolute path)
+    by the published id of what it holds when lorplan knows it (the shipped all-MiniLM-L6-v2, a Hugging Face
+    cache snapshot models--ORG--NAME/snapshots/REV), else by the folder's name. The full path is printed once
+    where the user needs it (the header line, a command to rerun): in each rule's sentence it wrapped over
+    several rows of an 80-column terminal."""
+    from pathlib import Path
+
+    path = Path(model)
+    if not path.is_absolute():
+        return model
+    from lorplan.core.model.resolve import SHIPPED_ID, shipped_folder
+
+    if path == shipped_folder():
+        return SHIPPED_ID
+    if len(path.parts) >= 3 and path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
+        return path.parent.parent.name.removeprefix("models--").replace("--", "/")
+    return path.name or model
+
+
 def _rule_sentence(what: str, need: int, adapter: AdapterSize, units: float, raw: int, rank: int,
                    rule: str, limit: str) -> str:
     """"12,400 trained tokens; all-linear on M holds C LoRA parameters per rank unit; ... → rank R by the rule"."""
     c = adapter.per_rank
-    head = f"{what}; {adapter.targets} on {adapter.model} holds {counted(c, 'LoRA parameter')} per rank unit"
+    head = (f"{what}; {adapter.targets} on {model_name(adapter.model)} holds {counted(c, 'LoRA parameter')} per "
+            "rank unit")
     if need <= c:
         body = (f"one rank unit already covers the {counted(need, 'parameter')} this asks for → rank {rank} by the "
                 f"{rule}")
