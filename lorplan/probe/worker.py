@@ -111,6 +111,35 @@ def build_probe(run, probe_id: str, device: str):
     return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
 
 
+# True in the probe's own process (main): only there may a probe hide a module from the whole process (tests
+# and other callers of run_worker in their own process keep theirs)
+_OWN_PROCESS = False
+
+
+def hide_bitsandbytes(plan, modules: dict) -> bool:
+    """Make bitsandbytes unimportable in this process (modules["bitsandbytes"] = None: `import` raises
+    ImportError and importlib.util.find_spec says None, which is how peft, transformers and accelerate ask) when
+    `plan` trains on the CPU from a checkpoint that is not quantized. There lorplan.train uses none of it (its
+    quantization and 8-bit optimizers are skipped on the CPU), but peft imports it whenever it is installed:
+    about 1.4 s of CPU at every probe's start on 2 cores (more when they are busy), a ladder's probes each
+    paying it. A checkpoint whose config.json has a quantization_config keeps it (transformers loads those with
+    bitsandbytes' CPU backend); so does a process that has imported it already. True when it was hidden."""
+    import json
+
+    from lorplan.train.model import model_folder
+
+    if "bitsandbytes" in modules:
+        return False
+    try:
+        config = json.loads((model_folder(plan.model) / "config.json").read_text())
+    except Exception:  # the engine's own load says what is wrong with the model
+        return False
+    if not isinstance(config, dict) or "quantization_config" in config:
+        return False
+    modules["bitsandbytes"] = None
+    return True
+
+
 def num_labels(examples: list, where: str | None = None) -> int:
     """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids), at least two."""
     from lorplan.train.data import class_ids
@@ -167,6 +196,8 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
     if device == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS") and not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
     plan, examples = build_probe(rp, probe_id, device)
+    if device == "cpu" and _OWN_PROCESS:
+        hide_bitsandbytes(plan, sys.modules)
     # rank 0 is the base the ladder compares ranks with: a classifier trains its head alone (adapters frozen);
     # a causal LM is only evaluated, before any step (LoRA's B starts at 0, so that is the base model)
     base_only = rp.probe(probe_id).rank == 0
@@ -312,6 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped terminal is not a reason to stop
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
     result = run_worker(argv[0], argv[1])
     return 0 if result["state"] == "finished" else 1
 

@@ -8,6 +8,7 @@ takes now is printed by benchmarks/probe_exit.py, not asserted here."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -58,24 +59,39 @@ def test_exit_promptly_keeps_what_a_normal_exit_keeps(tmp_path):
     assert proc.stderr == b""
 
 
-def _worker(run, probe_id: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    """The probe's process as the scheduler starts it (its logs in its folder), waited for."""
+# what the process had imported when it ended (exit_promptly runs the atexit handlers)
+SITECUSTOMIZE = """
+import atexit, os, sys
+atexit.register(lambda: open(os.environ["LORPLAN_TEST_MODULES"], "w").write(
+    "\\n".join(name for name, module in sys.modules.items() if module is not None)))
+"""
+
+
+def _worker(run, probe_id: str, env_extra: dict | None = None, hooks=None) -> subprocess.CompletedProcess:
+    """The probe's process as the scheduler starts it (its logs in its folder), waited for; with `hooks`, a
+    folder holding a sitecustomize module, that module is loaded first."""
     folder = run.probe_dir(probe_id)
     folder.mkdir(parents=True, exist_ok=True)
     env = child_env({"LORPLAN_PROBE_DEVICE": "cpu", **(env_extra or {})})
+    if hooks is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(hooks), env["PYTHONPATH"]])
     with open(folder / "stdout.log", "ab") as out, open(folder / "stderr.log", "ab") as err:
         return subprocess.run([sys.executable, "-m", "lorplan.probe.worker", str(run.path), probe_id],
                               stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=folder, timeout=300)
 
 
 @pytest.mark.slow
-def test_a_finished_worker_has_written_everything_when_its_process_exits(state_home):
+def test_a_finished_worker_has_written_everything_when_its_process_exits(state_home, tmp_path, monkeypatch):
     """A probe marked to save its adapter: when its process has exited (status 0), result.json, the event log
-    ending in "finished" and the whole adapter are there."""
+    ending in "finished" and the whole adapter are there. It never imported bitsandbytes, which a CPU probe does
+    not use (lorplan.probe.worker.hide_bitsandbytes; peft imported it, 1.4 s of CPU per probe)."""
     run = create_run(runner.make_plan((4,), steps=3, micro_batch=4, eval_every=3, eval_examples=8, device="cpu"),
                      state_home)
     mark_save_adapter(run, "r4")
-    proc = _worker(run, "r4")
+    (tmp_path / "hooks").mkdir()
+    (tmp_path / "hooks" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    monkeypatch.setenv("LORPLAN_TEST_MODULES", str(tmp_path / "modules.txt"))
+    proc = _worker(run, "r4", hooks=tmp_path / "hooks")
     assert proc.returncode == 0, run.probe_dir("r4").joinpath("stderr.log").read_text()
     result = json.loads(run.result_path("r4").read_text())
     assert result["state"] == "finished" and result["step"] == 3 and result["eval_loss"] is not None
@@ -90,6 +106,8 @@ def test_a_finished_worker_has_written_everything_when_its_process_exits(state_h
     from safetensors.torch import load_file
 
     assert any("lora_A" in name for name in load_file(saved / "adapter_model.safetensors"))
+    modules = (tmp_path / "modules.txt").read_text().split()
+    assert "peft" in modules and not any(m.split(".")[0] == "bitsandbytes" for m in modules)
 
 
 @pytest.mark.slow
