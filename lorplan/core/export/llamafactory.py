@@ -58,7 +58,7 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         "model_name_or_path": plan.model.source,
         "model_revision": plan.model.revision,
         "trust_remote_code": plan.model.trust_remote_code,
-        "stage": "sft",
+        "stage": _stage(plan),
         "do_train": True,
         "finetuning_type": "lora",
         "lora_rank": lo.r,
@@ -111,6 +111,55 @@ def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
     }
 
 
+def _stage(plan) -> str:
+    """LLaMA-Factory's stage: pt for text (and auto, written as text), sft for the rest. Its sft drops a row
+    without a response ("Dropped invalid example"), so text rows trained with sft trained nothing."""
+    return "pt" if plan.data.schema in (DataSchema.TEXT, DataSchema.AUTO) else "sft"
+
+
+# Checked token for token against lorplan's encoder (lorplan.core.data.encode) through LLaMA-Factory 0.9.5's own
+# get_dataset (tests/core/test_export_llamafactory_data.py). Its `default` template wraps a prompt as
+# "Human: ...</s>\nAssistant:" and a completion as "...</s>\n": not what lorplan trains.
+_TEXT_STAGE_NOTE = (
+    "stage: pt trains each text then EOS on every token, as lorplan does, but starts it with BOS only when the "
+    "tokenizer's add_bos_token is set (Llama 2, Mistral): a tokenizer whose post-processor adds BOS (Llama 3) "
+    "trains without it there; packed, it cuts the concatenated texts into cutoff_len blocks as lorplan does")
+_PROMPT_COMPLETION_NOTE = (
+    "template: empty trains the prompt's tokens then the completion's, loss on the completion "
+    "(train_on_prompt: every token), with no text of its own, but adds no EOS, which lorplan appends and trains "
+    "(so the model learns to stop), and no BOS, which lorplan keeps where the tokenizer adds one (Llama): for "
+    "lorplan's tokens, end each completion with the EOS token's text (e.g. </s>, <|endoftext|>) and start each "
+    "prompt with the BOS token's where the tokenizer adds one. LLaMA-Factory tokenizes prompt and completion "
+    "apart, lorplan as one string: they differ only where a token would span the join")
+_ALPACA_NOTE = (
+    "template: alpaca frames rows like lorplan's Stanford Alpaca prompt, with three differences: a newline after "
+    "\"### Response:\", the input appended to the instruction on a new line (no \"### Input:\" block, and the "
+    "shorter task sentence), and \"\\n\\n\" trained after the EOS; for lorplan's exact text, write rows as "
+    "prompt/completion (the rendered prompt, the output) with data.schema = \"prompt-completion\"")
+_MESSAGES_NOTE = (
+    "template is unset: LLaMA-Factory builds one from the tokenizer's chat template (parse_template), as lorplan "
+    "renders chats; name LLaMA-Factory's own (llama3, qwen, mistral, ...) if its parse fails. A tokenizer without "
+    "a chat template gets the empty template there (the turns' text run together, no EOS), where lorplan writes "
+    "\"<|role|>\\n\" before each turn")
+
+
+def _template(schema: DataSchema, warnings: list[str]) -> str | None:
+    """The chat template that trains the plan's text (None: LLaMA-Factory parses the tokenizer's own)."""
+    if schema == DataSchema.TEXT:
+        warnings.append(_TEXT_STAGE_NOTE)
+        return "empty"  # pt reads no template; empty keeps LLaMA-Factory from parsing or replacing one
+    if schema == DataSchema.PROMPT_COMPLETION:
+        warnings.append(_PROMPT_COMPLETION_NOTE)
+        return "empty"
+    if schema == DataSchema.ALPACA:
+        warnings.append(_ALPACA_NOTE)
+        return "alpaca"
+    if schema == DataSchema.MESSAGES:
+        warnings.append(_MESSAGES_NOTE)
+        return None
+    return "empty"  # pre-tokenized: LLaMA-Factory needs text columns (warned)
+
+
 def _data(plan, warnings: list[str]) -> dict[str, Any]:
     """The dataset (registered by hand in dataset_info.json: the warning gives the entry), template and cutoff."""
     d, t = plan.data, plan.training
@@ -122,17 +171,18 @@ def _data(plan, warnings: list[str]) -> dict[str, Any]:
                     + json.dumps({"lorplan_train": entry}))
     if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
         warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry")
-    warnings.append("template: set your model's chat template (llama3, qwen, mistral, ...) instead of default")
-    return {
+    cfg = {
         "dataset": "lorplan_train",
         "dataset_dir": dataset_dir,
-        "template": "default",
+        "template": _template(schema, warnings),
         # LLaMA-Factory's DataArguments.__post_init__ takes one token off cutoff_len when packing
         "cutoff_len": t.seq_len + 1 if t.packing else t.seq_len,
         "packing": t.packing,
         "val_size": d.eval_split,
-        "train_on_prompt": d.train_on == TrainOn.ALL,
     }
+    if _stage(plan) == "sft":  # pt trains every token and refuses train_on_prompt (get_train_args: "except SFT")
+        cfg["train_on_prompt"] = d.train_on == TrainOn.ALL
+    return cfg
 
 
 def _training(plan, warnings: list[str]) -> dict[str, Any]:
