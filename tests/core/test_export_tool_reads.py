@@ -114,3 +114,55 @@ def test_a_warning_naming_a_path_with_control_characters_keeps_the_yaml_readable
     assert yaml.safe_load(text)["dataset_dir"] == "\x1b\nodd"
     comments = [line for line in text.splitlines() if line.startswith("# lorplan: WARNING: register the data")]
     assert comments and "\\x1b\\nodd/dataset_info.json" in comments[0]
+
+
+KERNEL_FLAGS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel")
+
+
+def _kernel_cases():
+    plan = sample("smollm2-135m-cpu")
+    lora_8bit = replace(plan, quantization=replace(plan.quantization, load_in_8bit=True))
+    return {
+        "dropout 0": (plan, None),
+        "dropout 0, DoRA, rank pattern": (replace(plan, lora=replace(plan.lora, use_dora=True, target_modules=(
+            "q_proj", "v_proj"), rank_pattern={"q_proj": 4})), None),
+        "dropout 0.05": (replace(plan, lora=replace(plan.lora, dropout=0.05)), False),
+        "8-bit LoRA": (lora_8bit, False),
+    }
+
+
+@pytest.mark.parametrize("case", list(_kernel_cases()))
+def test_axolotl_lora_kernels_are_said_or_switched_off(case):
+    """axolotl 0.21 turns its fused LoRA kernels on when the lora_*_kernel flags are unset; the export said
+    nothing. With dropout 0 they are left on and the file says so (the plan's memory, priced with peft's layers,
+    an upper bound); with dropout their MLP kernel drops no input of down_proj's LoRA and shares masks, so they
+    are written false, with the reason."""
+    plan, written = _kernel_cases()[case]
+    result = export_plan(plan, "axolotl")
+    (text,) = result.files.values()
+    cfg = yaml.safe_load(text)
+    assert {cfg.get(flag) for flag in KERNEL_FLAGS} == {written}
+    on = any("axolotl turns on its fused Triton LoRA kernels" in w and "upper bound" in w for w in result.warnings)
+    off = any("lora_*_kernel: false" in w and "down_proj" in w for w in result.warnings)
+    assert (on, off) == (written is None, case == "dropout 0.05")
+    assert ("# lorplan: WARNING: lora_*_kernel" in text) is (on or off)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("case", list(_kernel_cases()))
+def test_axolotl_validation_turns_the_kernels_on_only_where_the_export_leaves_them(case):
+    """axolotl's own validate_config (0.21.0) on the export: every flag true where the export left them unset,
+    false where it wrote false (and no ValueError for 8-bit LoRA, which refuses kernels)."""
+    pytest.importorskip("axolotl.utils.config")
+    from axolotl.integrations.base import PluginManager
+    from axolotl.utils.config import prepare_plugins, validate_config
+    from axolotl.utils.dict import DictDefault
+
+    plan, written = _kernel_cases()[case]
+    PluginManager._instance = None
+    cfg = DictDefault(copy.deepcopy(_axolotl(plan)))
+    prepare_plugins(cfg)
+    out = validate_config(cfg, capabilities={"bf16": True, "fp8": False, "n_gpu": 1, "n_node": 1,
+                                             "compute_capability": "sm_90"},
+                          env_capabilities={"torch_version": "2.13.0"})
+    assert {bool(out[flag]) for flag in KERNEL_FLAGS} == {written is None}

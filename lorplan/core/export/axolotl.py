@@ -152,7 +152,35 @@ def _lora(plan, warnings: list[str]) -> dict[str, Any]:
                         "the adapter starts from peft's default init (B = 0), not the plan's random B")
     if lo.init_lora_weights == LoraInit.LOFTQ:
         cfg["peft"] = {"loftq_config": {"loftq_bits": 4}}
+    cfg.update(_lora_kernels(plan, warnings))
     return cfg
+
+
+# axolotl 0.21's fused Triton LoRA kernels (monkeypatch/lora_kernels.py, kernels/lora.py), which it turns on
+# when these are unset (utils/schemas/validation.py lora_kernels_auto_enable), except for 8-bit LoRA and
+# trust_remote_code models
+LORA_KERNEL_FLAGS = ("lora_mlp_kernel", "lora_qkv_kernel", "lora_o_kernel", "lora_embedding_kernel")
+
+
+def _lora_kernels(plan, warnings: list[str]) -> dict[str, Any]:
+    """The LoRA kernel flags: left unset (axolotl turns the kernels on, with a note) when they compute the plan's
+    LoRA, written false when they would not. They take bias, DoRA and per-module ranks and alphas (each module's
+    own A, B and scaling), but with dropout their MLP kernel feeds down_proj's LoRA the undropped hidden state and
+    gate/up (and q/k/v) share one dropout mask, where peft draws one per module: another regulariser."""
+    lo, q = plan.lora, plan.quantization
+    if (q.load_in_8bit and not q.load_in_4bit) or plan.model.trust_remote_code:
+        return dict.fromkeys(LORA_KERNEL_FLAGS, False)  # axolotl leaves them off here; said, not left to it
+    if lo.dropout > 0:
+        warnings.append(f"lora_*_kernel: false: axolotl's fused LoRA kernels (on by default) apply lora.dropout = "
+                        f"{lo.dropout:g} differently from peft (none on down_proj's LoRA input, one mask shared by "
+                        "gate/up and by q/k/v), so they are off; the plan's memory is then what it priced. With "
+                        "dropout 0 the kernels would be on")
+        return dict.fromkeys(LORA_KERNEL_FLAGS, False)
+    warnings.append("lora_*_kernel left unset: axolotl turns on its fused Triton LoRA kernels (MLP, QKV, O, "
+                    "embedding) where it supports the model; they compute the same LoRA as peft's layers (dropout "
+                    "0) and keep fewer activations, so the plan's memory, priced with peft's layers, should be an "
+                    "upper bound (lorplan has not measured them). Set them to false to train what the plan priced")
+    return {}
 
 
 def _data(plan, warnings: list[str]) -> dict[str, Any]:
