@@ -567,6 +567,14 @@ def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len
         raise
 
 
+def held_out_fraction(held: int, examples: int) -> float:
+    """The eval_split that makes lorplan train hold out `held` of `examples`, as `plan --write --data` writes it
+    (core.plan.build.held_out_fraction: 20 of 60 is 0.3334, since 0.3333 holds out 19)."""
+    from lorplan.core.plan.build import held_out_fraction as core_held_out_fraction
+
+    return core_held_out_fraction(held, examples)
+
+
 def label_count(label: int | str, n: int) -> str:
     """One class and its examples as every report shows them (core.data.stats.label_count: `'pos' → 80`)."""
     from lorplan.core.data.stats import label_count as core_label_count

@@ -24,7 +24,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput, UnknownSchema
-from lorplan.core.plan.build import held_out_fraction
 from lorplan.core.units import counted
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
@@ -300,7 +299,7 @@ class DataPanel(Widget):
         total = p.split.train + p.split.eval
         return PlanData(path=str(Path(p.path).expanduser().resolve()), schema=p.schema,
                         train_on="all" if self._profiled_train_all else "completion",
-                        eval_split=held_out_fraction(p.split.eval, total), profile=p)
+                        eval_split=bridge.held_out_fraction(p.split.eval, total), profile=p)
 
     def start_profile(self) -> None:
         """Profile the path in the input with the chosen schema, model and sequence length."""
