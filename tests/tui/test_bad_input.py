@@ -215,7 +215,8 @@ async def test_micro_batch_limit_is_the_cli_one(make_app):
         app.screen.query_one("#f-micro_batch", Input).value = "1048577"  # pasted: its prefixes are valid batches
         await pilot.pause()
         assert_rejected(app, view, "#f-micro_batch", "1048577", valid)
-        assert "Micro-batch: 1,048,577 is too large (at most 1,048,576)" in message_text(app, "#setup-errors")
+        # echoed as pasted, the limit with separators (the CLI's figure)
+        assert "Micro-batch: 1048577 is too large (at most 1,048,576)" in message_text(app, "#setup-errors")
 
 
 async def test_core_messages_name_the_planner_s_fields_not_cli_flags(make_app):

@@ -52,13 +52,9 @@ def _data_path(data: PlanData | None) -> str | None:
 
 
 def parse_count(text: str, label: str, low: int, high: int) -> int:
-    """A whole number in [low, high] as the setup form reads it (setup_form.parse_int), but a number typed far
-    outside [low, high] is named as typed, not spelled out in a hundred digits over several lines
-    ("1e99 is too large (at most 10^15)", numbers.out_of_range)."""
-    try:
-        return parse_int(text, label, low, high)
-    except BadInput as exc:
-        raise BadInput(numbers.out_of_range(label, text, low, high) or str(exc)) from None
+    """A whole number in [low, high] as the setup form reads it (setup_form.parse_int: a number typed far
+    outside the range is named as typed, "1e99 is too large (at most 10^15)")."""
+    return parse_int(text, label, low, high)
 
 
 def _optional(parse, default):

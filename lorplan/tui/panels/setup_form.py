@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes, parse_size
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
-from lorplan.tui import bridge
+from lorplan.tui import bridge, numbers
 from lorplan.tui.bridge import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
 
 # Limits beyond which a value is a typo, not a plan: micro-batch, sequence length, GPUs and the budget (64 TiB per
@@ -30,25 +30,27 @@ SHARDING_CHOICES = Sharding.options()
 
 
 def parse_int(text: str, label: str, low: int, high: int) -> int:
-    """An integer in [low, high], or BadInput naming the field in plain words."""
+    """An integer in [low, high], or BadInput naming the field in plain words. A value out of range is echoed
+    as typed ("Sequence length: 1e9 is too large (at most 16,777,216)", numbers.out_of_range): the figure the
+    user reads is the one they typed, not 1,000,000,000 for 1e9."""
     raw = str(text).strip().replace("_", "").replace(",", "")
     if not raw:
         raise BadInput(f"{label}: type a whole number")
     try:
-        value = int(raw)
+        value: float = int(raw)
     except ValueError:
         try:
-            as_float = float(raw)
+            value = float(raw)
         except ValueError:
             raise BadInput(f"{label}: {text.strip()!r} is not a number") from None
-        if not as_float.is_integer():
-            raise BadInput(f"{label}: {text.strip()!r} must be a whole number") from None
-        value = int(as_float)
-    if value < low:
-        raise BadInput(f"{label}: {value} is too small (at least {low})")
-    if value > high:
-        raise BadInput(f"{label}: {value:,} is too large (at most {high:,})")
-    return value
+        if math.isnan(value):
+            raise BadInput(f"{label}: {text.strip()!r} is not a number") from None
+    beyond = numbers.out_of_range(label, str(text), low, high)  # 1e999 too: beyond the range, not a fraction
+    if beyond is not None:
+        raise BadInput(beyond)
+    if not float(value).is_integer():
+        raise BadInput(f"{label}: {text.strip()!r} must be a whole number")
+    return int(value)
 
 
 def parse_positive_float(text: str, label: str, unit: str = "") -> float:
