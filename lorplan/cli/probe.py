@@ -69,6 +69,8 @@ def _device(text: str) -> str:
 
 
 _RUN_HELP = "the run id, or a unique prefix of it (lorplan probe list; default: the newest run)"
+_TRUST_HELP = ("a run that asks to run the model's own code (probe start --trust-remote-code) whose scheduler "
+               "stopped: start it again, running that code; without it such a run is left as it is")
 
 
 def register(subparsers) -> None:
@@ -111,13 +113,15 @@ def register(subparsers) -> None:
                    help=f"causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
     s.add_argument("--targets", default="all-linear", metavar="T", help="all-linear, attention, mlp or module names a,b,c")
     s.add_argument("--alpha", type=positive_float("--alpha"), metavar="N", help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
-    s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default)")
+    s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default); "
+                   "the run's own processes keep it, a later command that starts them again needs it again")
     s.add_argument("--json", action="store_true", help='print {"run", "path", "probes"} instead of the id')
     s.set_defaults(run=run_start)
 
     st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)")
     st.add_argument("run_id", nargs="?", metavar="RUN", help=_RUN_HELP)
     st.add_argument("--json", action="store_true", help="print the run's state and probes as JSON")
+    st.add_argument("--trust-remote-code", action="store_true", help=_TRUST_HELP)
     st.set_defaults(run=run_status)
 
     w = sub.add_parser("wait", help="wait until no probe of the run is queued or running, and a probe "
@@ -125,6 +129,7 @@ def register(subparsers) -> None:
     w.add_argument("run_id", nargs="?", metavar="RUN", help=_RUN_HELP)
     w.add_argument("--timeout", type=_seconds, metavar="S", help="give up after S seconds, 0 or more (exit 1)")
     w.add_argument("--json", action="store_true", help="print the run's state and probes as JSON when it ends")
+    w.add_argument("--trust-remote-code", action="store_true", help=_TRUST_HELP)
     w.set_defaults(run=run_wait)
 
     c = sub.add_parser("cancel", help="cancel a run, or one rank of it")
@@ -248,11 +253,17 @@ def _status_json(st, ladder: str | None) -> dict:
 
 def run_status(args) -> int:
     from lorplan.probe import runner
+    from lorplan.probe.consent import RemoteCodeRefused
     from lorplan.probe.runs import find_run
 
     run = find_run(args.run_id)
     st = runner.status(run)
-    restarted = runner.restart_stalled(run, st)
+    try:
+        restarted = runner.restart_stalled(run, st, trust_remote_code=args.trust_remote_code,
+                                           resume=_resume("status", run, args))
+    except RemoteCodeRefused as exc:  # the status is still worth printing; this line says why nothing runs
+        print(f"note: {exc}", file=sys.stderr)
+        restarted = False
     if restarted:
         queued = sum(1 for p in st.probes if p.state == "queued")
         print(f"note: the run's scheduler had stopped with {queued} probe(s) queued: started a new one",
@@ -267,15 +278,27 @@ def run_status(args) -> int:
     return 0
 
 
-def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0):
+def _resume(command: str, run, args) -> str:
+    """The command that picks the run up again with the user's consent (lorplan.probe.consent)."""
+    import shlex
+
+    return shlex.join(["lorplan", "probe", command, run.id, *(["--json"] if args.json else []),
+                       "--trust-remote-code"])
+
+
+def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0, *, trust_remote_code: bool = False,
+                 resume: str | None = None):
     """Block until a ladder's run is over: its probes have ended and the ladder is done, or its driver is gone
     (nothing will add probes; `lorplan recommend --run RUN` starts it again). While the driver lives, probes
     that all ended are only a pass: the driver is about to add the next. Restarts a stalled scheduler as
-    runner.wait does; LorplanError after `timeout` seconds. Returns (RunStatus, ladder state)."""
+    runner.wait does (trust_remote_code, resume: as runner.wait; a live driver, which restarts its run's
+    scheduler with the consent it was started with, is left to do it); LorplanError after `timeout` seconds.
+    Returns (RunStatus, ladder state)."""
     import time
 
     from lorplan.core.errors import LorplanError
     from lorplan.probe import runner
+    from lorplan.probe.consent import RemoteCodeRefused
 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -283,7 +306,11 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0):
         ladder = _ladder_state(run)
         if st.probes_ended and ladder != "running":  # the ladder's own state: done before its driver exits
             return st, ladder
-        runner.restart_stalled(run, st)
+        try:
+            runner.restart_stalled(run, st, trust_remote_code=trust_remote_code, resume=resume)
+        except RemoteCodeRefused:
+            if ladder != "running":
+                raise
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
             raise LorplanError(f"run {run.id}: timed out after {timeout:g} s (the probe ladder is still running"
@@ -297,11 +324,12 @@ def run_wait(args) -> int:
 
     run = find_run(args.run_id)
     ladder = _ladder_state(run)
+    trusted, resume = args.trust_remote_code, _resume("wait", run, args)
     if ladder is None:
-        st = runner.wait(run, timeout=args.timeout)
+        st = runner.wait(run, timeout=args.timeout, trust_remote_code=trusted, resume=resume)
         ok = all(p.state == "finished" for p in st.probes)
     else:  # a ladder's probes ending is not its end: wait for the ladder (0 when it is done)
-        st, ladder = _wait_ladder(run, args.timeout)
+        st, ladder = _wait_ladder(run, args.timeout, trust_remote_code=trusted, resume=resume)
         ok = ladder == "done"
     if args.json:
         print_json(_status_json(st, ladder))

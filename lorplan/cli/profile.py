@@ -36,6 +36,9 @@ def register(sub) -> None:
     p.add_argument("--train-on-all", action="store_true",
                    help="count every token as trained (no loss masking of prompts / non-assistant turns; a "
                    "causal LM's)")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="count with a tokenizer that needs its own Python code (auto_map in its folder), running "
+                   "that code; without it such a tokenizer is refused")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -82,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             args.data, model=args.model, tokenizer=args.tokenizer,
             schema=None if args.schema == DataSchema.AUTO else args.schema, seq_len=args.seq_len, sample=args.sample,
             seed=args.seed, mask=not args.train_on_all, progress=bar, rope_scaling=rope_scaling,
+            trust_remote_code=args.trust_remote_code,
         )
     except UnknownSchema as exc:
         raise BadInput(f"{exc} (or pass --schema)") from None

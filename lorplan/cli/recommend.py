@@ -49,7 +49,9 @@ def register(sub) -> None:
     a("--run", dest="run_id", metavar="RUN", help="re-attach to a probe ladder started earlier (its run id, or a unique prefix): "
       "print what it knows (--write: its plan, once the ladder is done); restarts its driver if it was killed")
     a("--wait", action="store_true", help="with --run: wait until the ladder is done")
-    a("--trust-remote-code", action="store_true", help="allow the fallback to run the model's own code")
+    a("--trust-remote-code", action="store_true",
+      help="allow the model's own code (its auto_map): to read its config, count tokens with its tokenizer and "
+      "train the probes; with --run, to start again a ladder that asks for it (its driver and probes)")
     d = p.add_argument_group("data (a file, or its size)")
     d.add_argument("--data", metavar="FILE", type=nonempty_path("--data"),
                    help="the training data (profiled with the model's tokenizer)")
@@ -218,7 +220,7 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
     from lorplan.core.data import profile_dataset
 
     profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all",
-                              rope_scaling=rope_scaling)
+                              rope_scaling=rope_scaling, trust_remote_code=bool(args.trust_remote_code))
     counts = None
     if task == "sequence-classification":
         from lorplan.core.model.head import head_labels
@@ -358,7 +360,7 @@ def _run_ladder(args, ladder, **plan_args) -> int:
     say(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
         f"terminal goes away, `{command}` picks it up again", whole=(command,))
     try:
-        obj = _wait(run)
+        obj = _wait(run, args=args)
     except KeyboardInterrupt:
         return _stopped_waiting(args, run)
     return _print_ladder(args, obj, parallel=ladder.spec.parallel, wall_seconds=time.monotonic() - t0, **plan_args)
@@ -376,14 +378,18 @@ def _stopped_waiting(args, run) -> int:
     return 130
 
 
-def reattach_command(args, run_id: str) -> str:
+def reattach_command(args, run_id: str, trusted: bool = False) -> str:
     """The command that picks this ladder up again and finishes what this one was asked for: waits, and
-    writes the plan (--write, with --force and the pattern flag as given) and prints JSON when this did."""
+    writes the plan (--write, with --force and the pattern flag as given) and prints JSON when this did;
+    with --trust-remote-code when this command had it, or `trusted` (the command that resumes a ladder which
+    asks for its model's own code)."""
     import shlex
 
     words = ["lorplan", "recommend", "--run", run_id, "--wait"]
     if args.json:
         words.append("--json")
+    if args.trust_remote_code or trusted:  # the ladder runs the model's own code: starting it again needs the user's word
+        words.append("--trust-remote-code")
     if args.write is not None:
         words += ["--write", args.write]
         words += [flag for flag, given in (("--force", args.force), ("--apply-pattern", args.apply_pattern),
@@ -391,9 +397,30 @@ def reattach_command(args, run_id: str) -> str:
     return shlex.join(words)
 
 
-def _attach(args) -> int:
+def _restart(args, run, *, waiting: bool) -> None:
+    """Start again what of a ladder was killed: its driver (ensure_driver), then a stalled scheduler, which a
+    live driver also restarts itself. A ladder that asks for its model's own code is started again only with
+    this command's --trust-remote-code: without it, RemoteCodeRefused (one line, with the command that resumes
+    it) when waiting, else that line as a note (what the ladder knows is still printed)."""
+    from lorplan.probe.consent import RemoteCodeRefused
     from lorplan.probe.runner import restart_stalled
-    from lorplan.recommend.driver import ensure_driver
+    from lorplan.recommend.driver import driver_alive, ensure_driver
+
+    trusted, resume = bool(args.trust_remote_code), reattach_command(args, run.id, trusted=True)
+    try:
+        _restarted_note(run, ensure_driver(run, trust_remote_code=trusted, resume=resume))
+        try:
+            restart_stalled(run, trust_remote_code=trusted, resume=resume)
+        except RemoteCodeRefused:
+            if not driver_alive(run):  # a live driver has the consent it was started with, and restarts it
+                raise
+    except RemoteCodeRefused as exc:
+        if waiting:
+            raise
+        say(f"note: {exc}", whole=(resume,))
+
+
+def _attach(args) -> int:
     from lorplan.recommend.ladder_spec import LadderFiles
 
     run = _find_ladder_run(args.run_id)
@@ -406,10 +433,9 @@ def _attach(args) -> int:
         if not args.wait and not files.state().done:
             raise BadInput(f"--write: the ladder of run {run.id} is still running, so its recommendation may "
                            f"change; add --wait to write the plan when it ends")
-    restart_stalled(run)
-    _restarted_note(run, ensure_driver(run))
+    _restart(args, run, waiting=args.wait)
     try:
-        obj = _wait(run) if args.wait else _first_recommendation(run)
+        obj = _wait(run, args=args) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
         return _stopped_waiting(args, run)
     return _print_ladder(args, obj, run=run, parallel=spec.parallel)
@@ -459,14 +485,14 @@ def _first_recommendation(run, timeout_s: float = 10.0) -> dict:
     return obj
 
 
-def _wait(run, poll_s: float = 1.0) -> dict:
+def _wait(run, poll_s: float = 1.0, *, args) -> dict:
     """Wait for the ladder to be done, saying on stderr what each ended probe measured; restarts a driver or
-    a scheduler that was killed meanwhile. Returns the final recommendation.json object."""
+    a scheduler that was killed meanwhile (_restart: RemoteCodeRefused, rather than waiting forever, for a
+    ladder that asks for its model's own code without this command's --trust-remote-code). Returns the final
+    recommendation.json object."""
     import re
     import time
 
-    from lorplan.probe.runner import restart_stalled
-    from lorplan.recommend.driver import ensure_driver
     from lorplan.recommend.ladder_spec import LadderFiles
 
     files = LadderFiles(run)
@@ -485,8 +511,7 @@ def _wait(run, poll_s: float = 1.0) -> dict:
                 return obj
         if time.monotonic() - checked > 5:
             checked = time.monotonic()
-            _restarted_note(run, ensure_driver(run))
-            restart_stalled(run)
+            _restart(args, run, waiting=True)
         time.sleep(poll_s)
 
 
@@ -582,7 +607,7 @@ def _write_run_plan(args, run, rec):
     from lorplan.recommend.ladder_spec import LadderFiles
 
     spec = LadderFiles(run).spec()
-    known = base_model(spec, run)
+    known = base_model(spec, run, trust_remote_code=bool(args.trust_remote_code))
     if known is None:
         raise BadInput(f"--write: run {run.id} holds no base plan to write from (its plan.json has none); start "
                        "the ladder again with lorplan recommend --model M --data FILE --write PLAN.toml")

@@ -32,6 +32,9 @@ class Backend(ABC):
     """How probes of a run are scheduled, observed and ended."""
 
     name = "abstract"
+    # the user's --trust-remote-code, which the scheduler this backend starts hands to its probes
+    # (lorplan.probe.consent); never read from the run folder
+    trust_remote_code = False
 
     @abstractmethod
     def submit(self, run: RunDir) -> None:
@@ -166,12 +169,19 @@ class LocalProcessBackend(Backend):
 
     name = "local"
 
+    def __init__(self, trust_remote_code: bool = False) -> None:
+        self.trust_remote_code = trust_remote_code
+
     def submit(self, run: RunDir) -> None:
+        """Start a scheduler for the run, with TRUST_FLAG when this backend holds the user's consent: without it
+        the scheduler launches no probe of a run that asks for its model's own code (lorplan.probe.consent)."""
+        from lorplan.probe.consent import flag
+
         log = open(run.scheduler_log, "ab")
         os.utime(run.scheduler_log)  # when a scheduler was last asked for (runner.restart_stalled waits after)
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "lorplan.probe.scheduler", str(run.path)],
+                [sys.executable, "-m", "lorplan.probe.scheduler", str(run.path), *flag(self.trust_remote_code)],
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -211,8 +221,9 @@ class LocalProcessBackend(Backend):
 BACKENDS: dict[str, type[Backend]] = {"local": LocalProcessBackend}
 
 
-def get_backend(name: str = "local") -> Backend:
+def get_backend(name: str = "local", trust_remote_code: bool = False) -> Backend:
+    """The backend `name`; trust_remote_code: the user typed --trust-remote-code on this command's line."""
     try:
-        return BACKENDS[name]()
+        return BACKENDS[name](trust_remote_code=trust_remote_code)
     except KeyError:
         raise BadInput(f"backend {name!r}: unknown (known: {', '.join(BACKENDS)})") from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe.backend import Backend, exclusive, get_backend
+from lorplan.probe.consent import asks_remote_code, check_consent
 from lorplan.probe.runs import (
     ProbeSpec,
     RunDir,
@@ -170,10 +171,16 @@ def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tup
 
 
 def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = None) -> RunDir:
-    """Write the run folder and hand it to the backend's scheduler. Returns at once."""
+    """Write the run folder and hand it to the backend's scheduler. Returns at once. `plan` is the caller's
+    own (built from what the user gave: `probe start --trust-remote-code`, the planner's plan), never read
+    from a folder, so the default backend's scheduler gets the consent the plan asks for."""
     run = create_run(plan, root)
-    (backend or get_backend(plan.backend)).submit(run)
+    (backend or get_backend(plan.backend, trust_remote_code=asks_remote_code(plan) is not None)).submit(run)
     return run
+
+
+def _resume(run: RunDir, command: str | None) -> str:
+    return command or f"lorplan probe status {run.id} --trust-remote-code"
 
 
 def status(run: RunDir, backend: Backend | None = None) -> RunStatus:
@@ -184,10 +191,14 @@ RESTART_GRACE_S = 10.0  # a scheduler asked for this recently may still be start
 
 
 def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend | None = None,
-                    grace_s: float = RESTART_GRACE_S) -> bool:
+                    grace_s: float = RESTART_GRACE_S, *, trust_remote_code: bool = False,
+                    resume: str | None = None) -> bool:
     """Start a new scheduler for a run whose probes are queued with none to launch them (its scheduler was
-    killed), unless one was asked for in the last grace_s seconds. True when one was started."""
-    backend = backend or get_backend(run.plan().backend)
+    killed), unless one was asked for in the last grace_s seconds. True when one was started.
+    A run that asks for its model's own code is started again only with the user's consent: trust_remote_code
+    (the --trust-remote-code of the current command), or that of the given backend; else RemoteCodeRefused,
+    whose line names `resume` (default: `lorplan probe status RUN --trust-remote-code`)."""
+    backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     st = st if st is not None else run_status(run, backend)
     if not st.stalled:
         return False
@@ -197,21 +208,24 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
         asked = 0.0
     if time.time() - asked < grace_s:
         return False
+    check_consent(run, backend.trust_remote_code, _resume(run, resume), "its probes", plan=st.plan)
     backend.submit(run)
     return True
 
 
-def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend: Backend | None = None) -> RunStatus:
+def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend: Backend | None = None, *,
+         trust_remote_code: bool = False, resume: str | None = None) -> RunStatus:
     """Block until the run is done (RunStatus.done: no probe is queued or running, and no ladder's driver lives
     to add more). A run whose scheduler was killed while probes were still queued is handed to a new scheduler
-    (restart_stalled). Raises LorplanError after `timeout` seconds."""
-    backend = backend or get_backend(run.plan().backend)
+    (restart_stalled, with trust_remote_code and resume: RemoteCodeRefused, at once, for a run that asks for
+    its model's own code without the user's consent). Raises LorplanError after `timeout` seconds."""
+    backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         st = run_status(run, backend)
         if st.done:
             return st
-        restart_stalled(run, st, backend)
+        restart_stalled(run, st, backend, resume=resume)
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
             raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left or 'its driver about to add probes'})")
@@ -277,9 +291,12 @@ def _write_cancelled(run: RunDir, probe_id: str, step: int, wall: float | None =
     })
 
 
-def retry(run: RunDir, probe_id: str, backend: Backend | None = None) -> None:
-    """Queue an ended probe again: its files move to attempt-<n>/ and the run's scheduler is (re)started."""
-    backend = backend or get_backend(run.plan().backend)
+def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_remote_code: bool = False) -> None:
+    """Queue an ended probe again: its files move to attempt-<n>/ and the run's scheduler is (re)started. A
+    run that asks for its model's own code needs the user's consent (trust_remote_code, or the given
+    backend's): else RemoteCodeRefused, and nothing is moved."""
+    backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
+    check_consent(run, backend.trust_remote_code, None, f"probe {probe_id}")
     run.plan().probe(probe_id)
     with exclusive(run.queue_lock):
         launched = run.proc_path(probe_id).exists()

@@ -9,7 +9,11 @@ It looks again every POLL_S seconds (plan.json too: probes added to the run mean
 scheduler), and at once when a probe it launched exits: each child holds the write end of a pipe, whose read
 end the scheduler waits on, so a freed slot gets its next probe without waiting out the poll.
 
-Stdlib only: python -m lorplan.probe.scheduler RUN_DIR
+A run that asks for its model's own Python code gets probes only from a scheduler started with
+--trust-remote-code (the user's, handed down by the command that started it: lorplan.probe.consent), which it
+hands to each probe; one started without it launches none of them, leaves them queued and exits.
+
+Stdlib only: python -m lorplan.probe.scheduler RUN_DIR [--trust-remote-code]
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+from lorplan.probe import consent
 from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive, try_lock
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
 
@@ -39,10 +44,11 @@ def probe_queued(run: RunDir, probe_id: str) -> bool:
 
 
 def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads: int,
-           slot_fd: int | None = None, exit_fd: int | None = None) -> subprocess.Popen:
+           slot_fd: int | None = None, exit_fd: int | None = None, trusted: bool = False) -> subprocess.Popen:
     """Start one probe in its own session with its alive.lock held (and slot_fd, the machine-wide lock of its
     device slot, and exit_fd, the write end of a pipe the scheduler waits on, which it then holds until it
-    exits; both are closed here), and record it in proc.json. Call with the run's queue.lock held."""
+    exits; both are closed here), and record it in proc.json; `trusted`: hand the probe the user's
+    --trust-remote-code. Call with the run's queue.lock held."""
     pdir = run.probe_dir(probe_id)
     pdir.mkdir(parents=True, exist_ok=True)
     lock_fd = os.open(run.alive_lock(probe_id), os.O_RDWR | os.O_CREAT, 0o644)
@@ -58,7 +64,7 @@ def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads:
         )
         with open(pdir / "stdout.log", "ab") as out, open(pdir / "stderr.log", "ab") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "lorplan.probe.worker", str(run.path), probe_id],
+                [sys.executable, "-m", "lorplan.probe.worker", str(run.path), probe_id, *consent.flag(trusted)],
                 start_new_session=True,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -99,8 +105,10 @@ def cpu_threads(cpu_slots: int) -> int:
     return max(1, min(cores, idle) // max(1, cpu_slots))
 
 
-def schedule(run: RunDir) -> None:
-    """Launch queued probes as slots free up; return when none is queued or running."""
+def schedule(run: RunDir, trusted: bool = False) -> None:
+    """Launch queued probes as slots free up; return when none is queued or running, or at once (nothing
+    launched) when the run asks for its model's own code and `trusted` (the user's --trust-remote-code, handed
+    to this process) is False."""
     backend = LocalProcessBackend()
     plan = run.plan()
     slots = device_slots(plan.device, plan.max_parallel)
@@ -112,7 +120,13 @@ def schedule(run: RunDir) -> None:
             lingering[:] = [c for c in lingering if c.poll() is None]  # reap them (no zombies)
             with exclusive(run.queue_lock):
                 plan = run.plan()  # probes added since (a ladder's next pass) are launched too
-                if not _launch_queued(run, plan, slots, cpu_slots, backend, children):
+                model = consent.asks_remote_code(plan)  # read each time: plan.json may have changed
+                if model is not None and not trusted:
+                    print(f"{time.strftime('%H:%M:%S')} launched nothing: "
+                          + consent.refusal(run.id, model, f"lorplan probe status {run.id} {consent.TRUST_FLAG}"),
+                          flush=True)
+                    break
+                if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted):
                     break
             _wait_for_exit(children, lingering, POLL_S)
     finally:
@@ -144,7 +158,7 @@ def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subpro
 
 
 def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend: LocalProcessBackend,
-                   children: dict[int, subprocess.Popen]) -> bool:
+                   children: dict[int, subprocess.Popen], trusted: bool = False) -> bool:
     """Launch queued probes of `plan` on its free slots, adding each child's exit pipe to `children`; False
     when no probe is queued or running (the scheduler is done). Call with the run's queue.lock held."""
     busy: set[int] = set()
@@ -171,7 +185,8 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
         queued.pop(0)
         exited, exit_fd = os.pipe()
         try:
-            child = launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots), fd, exit_fd)
+            child = launch(run, probe_id, slot_index, slots[slot_index], cpu_threads(cpu_slots), fd, exit_fd,
+                           trusted)
         except BaseException:
             os.close(exited)
             raise
@@ -198,11 +213,12 @@ def _note_waiting(run: RunDir, taken: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     run = RunDir(Path(argv[0]))
+    trusted = consent.TRUST_FLAG in argv[1:]  # given by the command the user typed it on, never by the folder
     with exclusive(run.scheduler_lock) as fd:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         print(f"{time.strftime('%H:%M:%S')} scheduler {os.getpid()} for run {run.id}", flush=True)
-        schedule(run)
+        schedule(run, trusted)
         print(f"{time.strftime('%H:%M:%S')} scheduler done", flush=True)
     return 0
 

@@ -180,15 +180,19 @@ class ProbeState:
 
 
 def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: str = "cpu", inject=None,
-              should_stop=None) -> dict:
+              should_stop=None, trust_remote_code: bool = False) -> dict:
     """Train one probe through the engine; return the facts of the result (state and memory are added by
-    the caller)."""
+    the caller). A run that asks for its model's own code is refused (BadInput) unless trust_remote_code (the
+    user's flag, handed down by the scheduler: lorplan.probe.consent), before anything is loaded."""
+    from lorplan.probe.consent import check_consent
+
+    rp = run.plan()
+    check_consent(run, trust_remote_code, f"lorplan probe status {run.id} --trust-remote-code", plan=rp)
     import torch
 
     from lorplan.train.data import digest
     from lorplan.train.engine import build_engine, run_steps
 
-    rp = run.plan()
     if device_name.startswith("cuda") and not torch.cuda.is_available():
         raise BadInput(f"--device {device_name}: torch sees no CUDA device")
     device = "cuda" if device_name.startswith("cuda") else "cpu"
@@ -255,9 +259,10 @@ def _oom_message(state: ProbeState) -> str:
     return "does not fit: out of memory while loading the model"
 
 
-def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = None) -> dict:
+def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = None,
+               trust_remote_code: bool = False) -> dict:
     """Run one probe to its end and write its result file; returns the result. Never raises for a training
-    problem: that is the result."""
+    problem: that is the result. trust_remote_code: the user's --trust-remote-code reached this process."""
     run = RunDir(Path(run_dir))
     events = run.events_path(probe_id)
     events.parent.mkdir(parents=True, exist_ok=True)
@@ -273,7 +278,8 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
     end, message, tb = "finished", None, None
     try:
         facts = run_probe(run, probe_id, emit, state, device_name,
-                          inject=injector(probe_id, os.environ.get("LORPLAN_PROBE_INJECT")))
+                          inject=injector(probe_id, os.environ.get("LORPLAN_PROBE_INJECT")),
+                          trust_remote_code=trust_remote_code)
     except Cancelled:
         cancelled = run.cancel_marker(probe_id).exists()
         end = "cancelled" if cancelled else "failed"
@@ -345,7 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped terminal is not a reason to stop
     global _OWN_PROCESS
     _OWN_PROCESS = True
-    result = run_worker(argv[0], argv[1])
+    from lorplan.probe.consent import TRUST_FLAG
+
+    result = run_worker(argv[0], argv[1], trust_remote_code=TRUST_FLAG in argv[2:])  # from the scheduler
     return 0 if result["state"] == "finished" else 1
 
 

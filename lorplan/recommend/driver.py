@@ -10,6 +10,12 @@ running exits or its pattern measurement ends (`Driver.wait`): the pass's last p
 pass waits for. Each decision is written to ladder-state.json before it is acted on, and acting on it again is
 harmless, so a driver killed at any moment is simply started again (`ensure_driver`, which
 `lorplan recommend --run RUN` calls). Never imports torch.
+
+A ladder whose run asks for the model's own Python code (`lorplan recommend --trust-remote-code`): the driver
+is started with --trust-remote-code on its command line by the command the user typed it on, and hands it to
+every scheduler it starts (its next passes, a killed scheduler) and to its own model loads. A driver started
+without it (ensure_driver from a `lorplan recommend --run RUN` without the flag does not even start one) steps
+no such ladder: its files are data anyone could have written (lorplan.probe.consent).
 """
 
 from __future__ import annotations
@@ -40,18 +46,41 @@ def _specs(p: Pass):
 
 def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
     """Create the probe run of `plan` (a lorplan.probe.runs.RunPlan whose probes are the first pass), write
-    the ladder's files, start the run's scheduler and the driver. Returns the RunDir at once."""
+    the ladder's files, start the run's scheduler and the driver. Returns the RunDir at once. `spec` and `plan`
+    are the caller's own (built from the user's flags, never read from a folder): the scheduler and the driver
+    get the consent they ask for (lorplan recommend --trust-remote-code)."""
     from lorplan.probe.backend import get_backend
+    from lorplan.probe.consent import asks_remote_code
     from lorplan.probe.runs import create_run
 
+    trusted = spec.trust_remote_code or asks_remote_code(plan) is not None
     run = create_run(plan, root)
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(first,)))
     mark_pattern_probes(run, spec)
-    get_backend(plan.backend).submit(run)
-    launch_driver(run)
+    get_backend(plan.backend, trust_remote_code=trusted).submit(run)
+    launch_driver(run, trust_remote_code=trusted)
     return run
+
+
+def ladder_asks_remote_code(run, spec: LadderSpec | None = None) -> str | None:
+    """The model whose own code a ladder's run asks to run (its plan.json, its base plan, its ladder-spec.json),
+    or None."""
+    from lorplan.probe.consent import asks_remote_code
+
+    spec = spec if spec is not None else LadderFiles(run).spec()
+    return asks_remote_code(run.plan()) or ((spec.spec_source or spec.model) if spec.trust_remote_code else None)
+
+
+def check_ladder_consent(run, trusted: bool, resume: str | None, what: str = "its driver and probes") -> None:
+    """RemoteCodeRefused (lorplan.probe.consent) when the ladder's run asks for its model's own code and
+    `trusted` (the user's --trust-remote-code, reached this process) is False."""
+    from lorplan.probe.consent import RemoteCodeRefused, refusal
+
+    model = ladder_asks_remote_code(run)
+    if model is not None and not trusted:
+        raise RemoteCodeRefused(refusal(run.id, model, resume, what))
 
 
 def mark_pattern_probes(run, spec: LadderSpec) -> None:
@@ -76,14 +105,16 @@ def launch_pattern_measure(run) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, env=child_env(), cwd=run.path)
 
 
-def launch_driver(run) -> None:
+def launch_driver(run, trust_remote_code: bool = False) -> None:
     """Start the driver for `run` in its own session (it outlives the terminal); it exits at once when
-    another driver holds the run's ladder.lock."""
+    another driver holds the run's ladder.lock. trust_remote_code: the user's consent, on its command line."""
     from lorplan.probe.backend import child_env
+    from lorplan.probe.consent import flag
 
     files = LadderFiles(run)
     with open(files.log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lorplan.recommend.driver", str(run.path)],
+        proc = subprocess.Popen([sys.executable, "-m", "lorplan.recommend.driver", str(run.path),
+                                 *flag(trust_remote_code)],
                                 start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, env=child_env(), cwd=run.path)
     threading.Thread(target=proc.wait, daemon=True).start()  # reap it when it exits; liveness is the lock
@@ -102,18 +133,21 @@ class Restarted:
     requeued: tuple[str, ...] = ()
 
 
-def ensure_driver(run) -> Restarted | None:
+def ensure_driver(run, *, trust_remote_code: bool = False, resume: str | None = None) -> Restarted | None:
     """Start a driver for a ladder that is not done and has none (it was killed, or the machine restarted),
-    after queueing again the probes cut short with it (requeue_cut_short). None when none was started."""
+    after queueing again the probes cut short with it (requeue_cut_short). None when none was started.
+    A ladder that asks for its model's own code is started again only with trust_remote_code (the current
+    command's --trust-remote-code): else RemoteCodeRefused naming `resume`, with nothing queued or started."""
     files = LadderFiles(run)
     if files.state().done or driver_alive(run):
         return None
-    requeued = requeue_cut_short(run)
-    launch_driver(run)
+    check_ladder_consent(run, trust_remote_code, resume)
+    requeued = requeue_cut_short(run, trust_remote_code=trust_remote_code)
+    launch_driver(run, trust_remote_code=trust_remote_code)
     return Restarted(tuple(requeued))
 
 
-def requeue_cut_short(run) -> list[str]:
+def requeue_cut_short(run, *, trust_remote_code: bool = False) -> list[str]:
     """Queue again, once each, the probes whose process ended without a result, found as a stopped driver is
     started again: what a machine restart or a kill of every lorplan process leaves (a probe killed
     mid-training reads 'died', and the driver went on without it, the base or one of the rates included). A
@@ -130,13 +164,14 @@ def requeue_cut_short(run) -> list[str]:
     died = [p.id for p in run_status(run).probes  # not a damaged result.json: that probe ended
             if p.state == "died" and not run.result_path(p.id).exists() and attempts(run, p.id) == 0]
     for pid in died:
-        retry(run, pid)
+        retry(run, pid, trust_remote_code=trust_remote_code)
     return died
 
 
-def base_model(spec: LadderSpec, run):
+def base_model(spec: LadderSpec, run, trust_remote_code: bool = False):
     """(base plan, ModelSpec with the plan's head, TrainingSetup) of a ladder's run: what its probes are short
-    runs of and what a recommended rank is priced and written with; None for a run without a plan (the demo)."""
+    runs of and what a recommended rank is priced and written with; None for a run without a plan (the demo).
+    The model's own code runs only when the spec asks and trust_remote_code (the user's consent) allows."""
     from lorplan.core.model.head import with_labels
     from lorplan.probe.plans import base_plan
 
@@ -148,19 +183,19 @@ def base_model(spec: LadderSpec, run):
 
     base = base_plan(plan)
     _, setup, _ = plan_to_setup(base)
-    model = load_spec(spec.spec_source, trust_remote_code=spec.trust_remote_code)
+    model = load_spec(spec.spec_source, trust_remote_code=spec.trust_remote_code and trust_remote_code)
     labels = base.model.num_labels
     if spec.task == "sequence-classification" and labels:
         model = with_labels(model, labels)
     return base, model, setup
 
 
-def price_for(spec: LadderSpec, run):
+def price_for(spec: LadderSpec, run, trust_remote_code: bool = False):
     """The memory verdict for a rank (recommend.fit.price_fit) for the run's plan, or None (the demo, or a
     run without a plan)."""
     from lorplan.recommend.fit import price_fit
 
-    known = base_model(spec, run)
+    known = base_model(spec, run, trust_remote_code)
     if known is None:
         return None
     _, model, setup = known
@@ -170,14 +205,15 @@ def price_for(spec: LadderSpec, run):
 class Driver:
     """One ladder's decisions, one `step()` at a time (the process loops over it; tests may call it)."""
 
-    def __init__(self, run) -> None:
+    def __init__(self, run, trust_remote_code: bool = False) -> None:
         from lorplan.recommend.observe import RunObserver
 
         self.run = run
+        self.trusted = trust_remote_code  # the user's consent, on this process's command line
         self.files = LadderFiles(run)
         self.spec = self.files.spec()
         self.observer = RunObserver(run, self.spec.learning_rate)
-        self.price = price_for(self.spec, run)
+        self.price = price_for(self.spec, run, trust_remote_code)
         self._run_seed = run.plan().seed  # what a one-seed ladder's probes train with
         self._written: str | None = None
         self._checked = 0.0
@@ -197,10 +233,15 @@ class Driver:
         spec, state = self.spec, self.files.state()
         self._apply(state)
         if time.monotonic() - self._checked > RESTART_CHECK_S:
+            from lorplan.probe.consent import RemoteCodeRefused
             from lorplan.probe.runner import restart_stalled
 
             self._checked = time.monotonic()
-            restart_stalled(self.run)  # a killed scheduler leaves probes queued: start another
+            try:  # a killed scheduler leaves probes queued: start another
+                restart_stalled(self.run, trust_remote_code=self.trusted,
+                                resume=f"lorplan recommend --run {self.run.id} --trust-remote-code")
+            except RemoteCodeRefused as exc:  # plan.json asks for it since this driver started without it
+                print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
         obs = self.observer.observe()
         if not state.done and self.run.run_cancel_marker.exists():  # `lorplan probe cancel RUN`, the TUI's C
             state = replace(state, done=True, cancelled=round(now - spec.started, 1))
@@ -245,7 +286,7 @@ class Driver:
                 self.files.write_state(state)
                 if nxt.specs:
                     add_probes(self.run, _specs(nxt))
-                    get_backend(self.run.plan().backend).submit(self.run)
+                    get_backend(self.run.plan().backend, trust_remote_code=self.trusted).submit(self.run)
                 obs = self.observer.observe()
         self._write(obs, state)
         return state.done
@@ -305,7 +346,7 @@ class Driver:
                 added += add_probes(self.run, _specs(p))
             mark_pattern_probes(self.run, self.spec)
             if added:
-                get_backend(self.run.plan().backend).submit(self.run)
+                get_backend(self.run.plan().backend, trust_remote_code=self.trusted).submit(self.run)
         for p in self.run.plan().probes:
             why = self._stop_reason(state, p.rank)
             if why and not self.run.result_path(p.id).exists():
@@ -353,9 +394,17 @@ def _await_exit(proc: subprocess.Popen, woken: threading.Event) -> None:
     woken.set()
 
 
-def drive(run, poll_s: float = POLL_S) -> int:
+def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
     """Hold the run's ladder.lock and step until the ladder is done (0), or return 3 at once when another
-    driver holds the lock."""
+    driver holds the lock, 4 (nothing done) when the ladder asks for its model's own code and this process
+    was not given the user's consent (trust_remote_code)."""
+    from lorplan.probe.consent import RemoteCodeRefused
+
+    try:
+        check_ladder_consent(run, trust_remote_code, f"lorplan recommend --run {run.id} --trust-remote-code")
+    except RemoteCodeRefused as exc:
+        print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
+        return 4
     files = LadderFiles(run)
     fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -367,7 +416,7 @@ def drive(run, poll_s: float = POLL_S) -> int:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         print(f"{time.strftime('%H:%M:%S')} driver {os.getpid()} for run {run.id}", flush=True)
-        driver = Driver(run)
+        driver = Driver(run, trust_remote_code)
         while not driver.step():
             driver.wait(poll_s)
         print(f"{time.strftime('%H:%M:%S')} ladder done", flush=True)
@@ -380,8 +429,11 @@ def main(argv: list[str] | None = None) -> int:
     from lorplan.probe.runs import RunDir
 
     argv = sys.argv[1:] if argv is None else argv
+    from lorplan.probe.consent import TRUST_FLAG
+
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a dropped terminal is not a reason to stop
-    return drive(RunDir(Path(argv[0])))
+    # the consent comes from the command that started this process, never from the run folder
+    return drive(RunDir(Path(argv[0])), trust_remote_code=TRUST_FLAG in argv[1:])
 
 
 if __name__ == "__main__":

@@ -75,17 +75,20 @@ def _tokenized(ex: Example) -> tuple[int, int]:
 
 class RealTokenizer:
     """Counts with a Hugging Face fast tokenizer loaded from a local folder (local_files_only=True): the lengths
-    and trained positions of lorplan.core.data.encode.Encoder, the rule `lorplan train` and probes use."""
+    and trained positions of lorplan.core.data.encode.Encoder, the rule `lorplan train` and probes use.
+    trust_remote_code: the user typed --trust-remote-code, so a tokenizer with its own Python code (auto_map)
+    may run it; without it such a tokenizer is refused (BadInput)."""
 
     estimated = False
 
-    def __init__(self, choice: TokenizerChoice, *, mask: bool = True):
+    def __init__(self, choice: TokenizerChoice, *, mask: bool = True, trust_remote_code: bool = False):
         from transformers import AutoTokenizer
 
         try:
-            # trust_remote_code=False, not transformers' None: None asks "Do you wish to run the custom code?" on
-            # a terminal, and a "y" (typed, or piped in) runs the folder's Python files
-            self.tok = AutoTokenizer.from_pretrained(choice.path, local_files_only=True, trust_remote_code=False)
+            # True or False, never transformers' None: None asks "Do you wish to run the custom code?" on a
+            # terminal, and a "y" (typed, or piped in) runs the folder's Python files
+            self.tok = AutoTokenizer.from_pretrained(choice.path, local_files_only=True,
+                                                     trust_remote_code=trust_remote_code is True)
         except Exception as exc:  # transformers raises OSError, ValueError, JSON errors... for a broken folder
             reason = str(exc).splitlines()[0]
             if "contains custom code" in reason:
@@ -103,8 +106,10 @@ class RealTokenizer:
         return self.encoder.count_many(examples)
 
 
-def make_counter(choice: TokenizerChoice, *, mask: bool = True) -> CharEstimate | RealTokenizer:
-    """A counter for `choice`: the real tokenizer when it has a folder, else the character estimate."""
+def make_counter(choice: TokenizerChoice, *, mask: bool = True,
+                 trust_remote_code: bool = False) -> CharEstimate | RealTokenizer:
+    """A counter for `choice`: the real tokenizer when it has a folder (trust_remote_code: RealTokenizer's),
+    else the character estimate."""
     if choice.estimated:
         return CharEstimate(choice, mask=mask)
-    return RealTokenizer(choice, mask=mask)
+    return RealTokenizer(choice, mask=mask, trust_remote_code=trust_remote_code)

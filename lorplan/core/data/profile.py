@@ -230,6 +230,7 @@ def profile_dataset(
     mask: bool = True,
     progress: Progress | None = None,
     rope_scaling: float | None = None,
+    trust_remote_code: bool = False,
 ) -> DataProfile:
     """Profile a dataset file or folder (see readers.py for formats, counting.py for what a token counts as).
 
@@ -242,6 +243,8 @@ def profile_dataset(
     factor × it, the reach core.memory.bounds.context_tokens gives a plan (the default and suggested lengths
     may go that far, and only a --seq-len beyond it gets a note naming the limit and where it comes from).
     progress(done, total, unit) is called a few times a second; it may raise to stop the profile.
+    trust_remote_code: the user's --trust-remote-code: a tokenizer with its own Python code (auto_map) runs it
+    (else it is refused).
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
     """
     if sample is not None and sample < 1:
@@ -249,7 +252,7 @@ def profile_dataset(
     if seq_len is not None and seq_len < 1:
         raise BadInput(f"--seq-len {seq_len}: must be at least 1")
     choice = resolve_tokenizer(model, tokenizer)
-    counter = make_counter(choice, mask=mask)
+    counter = make_counter(choice, mask=mask, trust_remote_code=trust_remote_code)
     source, schema, records = open_records(path, schema=schema)
     limit = model_limit(model, rope_scaling, counter.model_max_length)
     model_max = limit.tokens if limit is not None else None
