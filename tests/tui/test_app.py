@@ -246,14 +246,21 @@ async def test_a_panels_binding_remapped_in_the_keymap_works_once_the_panel_is_s
         await wait_until(pilot, shown)
         panel.focus()
         await wait_until(pilot, lambda: panel.has_focus_within)
-        def said() -> bool:  # no run yet: compare says why it does nothing (it used to toggle a hidden view)
-            return any(n.message.startswith("No probe run yet") for n in app._notifications)
+        # no run yet: compare is not offered; once a run is shown, x toggles the comparison and v does not
+        assert not any(a.binding.id == "probes.compare" for a in app.screen.active_bindings.values())
+        from lorplan.probe import runner
+        from lorplan.probe.runs import create_run
 
+        create_run(runner.make_plan((4, 8), steps=3, device="cpu", run="20261205-100000-ab12"), panel.runs_dir)
+        await wait_until(pilot, lambda: not panel.has_class("-empty"))
+        await wait_until(pilot, lambda: app.screen.active_bindings.get("x") is not None)
+        assert app.screen.active_bindings["x"].binding.id == "probes.compare"
+        panel.focus()
         await pilot.press("v")  # the default key no longer
         await pilot.pause()
-        assert not said()
+        assert not panel.has_class("-compare")
         await pilot.press("x")
-        await wait_until(pilot, said)
+        await wait_until(pilot, lambda: panel.has_class("-compare"))
 
 
 @pytest.mark.parametrize(("keymap", "refused"), [
@@ -505,10 +512,31 @@ async def test_tab_keys_work_from_every_panel_and_the_footer_lists_them(make_app
         assert all(key in footer.lower() for key in ("f5", "f6", "f7")) and "Tabs" in footer
 
 
+def _run_offering_every_key(runs_root, model: str) -> None:
+    """A ladder run for `model` with every tab key in use: one probe ended (t), one queued (c), a run to
+    compare (v), and a recommendation with a per-module pattern (p, u)."""
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.model import load_spec
+    from lorplan.probe import runner
+    from lorplan.probe.runs import atomic_write_json, create_run
+    from lorplan.recommend import DataSize, LadderRow, RankPattern, adapter_size, capacity_prior, combine
+
+    run = create_run(runner.make_plan((4, 8), steps=3, device="cpu", run="20261205-100000-f00d"), runs_root)
+    atomic_write_json(run.result_path("r4"), {"state": "finished", "step": 3, "eval_loss": 1.2, "train_seconds": 1.0})
+    prior = capacity_prior(DataSize(task="causal-lm", trained_tokens=2_000_000),
+                           adapter_size(load_spec(model), LoraTargets()))
+    rows = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=loss, state="finished", train_seconds=3.0,
+                      trainable_params=r * 1000, steps=3) for r, loss in ((4, 1.2), (8, 1.1))]
+    rec = combine(prior, default_lr=(1e-3, "the default"), ladder=rows, base_loss=2.4,
+                  pattern=RankPattern({"q_proj": 8}, "pattern", "q_proj's signal rank is twice the others'"))
+    atomic_write_json(run.path / "recommendation.json", {**rec.to_json(), "base_loss": 2.4, "state": "done"})
+
+
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)])
-async def test_the_footer_fits_on_every_tab(make_app, size):
+async def test_the_footer_fits_on_every_tab(make_app, size, tmp_path):
     """On the Probes and Recommend tabs the footer's keys ran off the screen: at 80 columns Quit and Help were
-    gone, at 120 an entry was cut in half. Every entry shown is whole now, with the tab's own keys and Help."""
+    gone, at 120 an entry was cut in half. Every entry shown is whole now, with the tab's own keys and Help (in
+    a state where each of them can act: a key that cannot is not offered)."""
     from textual.widgets import Footer
     from textual.widgets._footer import FooterKey
     from tui_helpers import wait_until
@@ -518,6 +546,8 @@ async def test_the_footer_fits_on_every_tab(make_app, size):
     own = {"plan": (), "data": (), "probes": ("Cancel probe", "Retry probe", "Probe this plan", "Compare ranks"),
            "recommend": ("Apply to plan", "With pattern", "One rank", "Probe ladder")}
     panels = {"probes": "ProbesPanel", "recommend": "RecommendPanel"}
+    # make_app's model, in isolated_home's state folder
+    _run_offering_every_key(tmp_path / "state" / "lorplan" / "runs", "meta-llama/Llama-3.1-8B-Instruct")
     app = make_app()
     async with app.run_test(size=size) as pilot:
         footer = app.screen.query_one(Footer)

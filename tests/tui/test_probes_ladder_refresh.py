@@ -1,9 +1,9 @@
 """The Probes tab follows a probe ladder's run as its driver adds probes (lorplan.probe.runs.add_probes, as
-lorplan.recommend.driver does when a pass starts), and its keys say why they do nothing while there is no run.
+lorplan.recommend.driver does when a pass starts), and hides the keys that need a run while there is none.
 
 Before: the tab read a run's plan.json once, so it stayed on the first pass ("r0,16,16,16 · 4 finished · done",
 and `v` compared those four) while the Recommend tab and `lorplan probe list` counted 8 probes; and with no run
-c, C, t and v did nothing without a word."""
+c, C, t and v did nothing without a word (then said only "No probe run yet"; now they are not offered)."""
 
 from __future__ import annotations
 
@@ -66,20 +66,30 @@ async def test_probes_a_ladder_adds_later_are_shown_labelled_counted_and_compare
         assert [line.split()[0] for line in text.splitlines()[1:7]] == ["base", "1", "4", "16", "64", "256"]
 
 
-@pytest.mark.parametrize("key", ["c", "C", "t", "v"])
-async def test_keys_that_need_a_run_say_so_while_there_is_none(tmp_path, key):
-    app = PanelApp(tmp_path / "nothing")
+def _offered(app) -> set[str]:
+    """The keys the footer offers (shown bindings whose check_action allows them)."""
+    return {key for key, active in app.screen.active_bindings.items() if active.binding.show and active.enabled}
+
+
+async def test_keys_that_need_a_run_are_not_offered_while_there_is_none(tmp_path):
+    """c, t and v were in the footer with no run, each answering only "No probe run yet"; they are hidden
+    until a run is shown (c while a probe is queued or running, t once one has ended)."""
+    app = PanelApp(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         panel = app.query_one(ProbesPanel)
         await wait_until(pilot, lambda: panel.has_class("-empty") and app.focused is panel)
-        await pilot.press(key)
-        await wait_until(pilot, lambda: list(app._notifications))
+        assert "p" in _offered(app) and not _offered(app) & {"c", "t", "v"}, _offered(app)
+        for key in ("c", "C", "t", "v"):
+            await pilot.press(key)
         await pilot.pause(0.3)
-        notes = list(app._notifications)
-        assert len(notes) == 1 and notes[0].severity == "warning"
-        assert notes[0].message.startswith("No probe run yet") and "press p" in notes[0].message
-        assert "lorplan probe start" in notes[0].message
-        assert not panel.has_class("-compare")  # v changed nothing it would show later
+        assert not list(app._notifications) and not panel.has_class("-compare")  # nothing acted
+        assert "No probe runs yet. Press p" in screen_text(app)  # the panel says what to do instead
+        run = create_run(runner.make_plan((4, 8), steps=3, device="cpu", run=RUN), tmp_path)
+        await wait_until(pilot, lambda: {"c", "v"} <= _offered(app))
+        assert "t" not in _offered(app)  # every probe is queued: none to retry
+        _finished(run, "r4", 1.2)
+        _finished(run, "r8", 1.1)
+        await wait_until(pilot, lambda: {"t", "v"} <= _offered(app) and "c" not in _offered(app))  # none to cancel
 
 
 async def test_the_summary_says_the_ladder_runs_between_its_passes_and_cancelled_once_cancelled(tmp_path):

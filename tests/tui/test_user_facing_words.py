@@ -66,3 +66,44 @@ def test_nan_is_not_a_number_and_a_fraction_not_a_whole_number():
             parse_int(typed, "Sequence length", 1, 16_777_216)
         assert str(exc.value) == said
     assert parse_int("1e3", "Sequence length", 1, 16_777_216) == 1000
+
+
+def _offered(app) -> set[str]:
+    return {key for key, active in app.screen.active_bindings.items() if active.binding.show and active.enabled}
+
+
+async def test_p_and_u_are_offered_only_for_a_recommendation_with_a_pattern(make_app, isolated_home):
+    """Without a per-module pattern p and u apply what a applies: they are not in the footer then (at 80
+    columns it held a, p, u, l, quit and help)."""
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.model import load_spec
+    from lorplan.probe import runner
+    from lorplan.probe.runs import atomic_write_json, create_run
+    from lorplan.recommend import DataSize, LadderRow, RankPattern, adapter_size, capacity_prior, combine
+    from lorplan.tui.panels.recommend_panel import RecommendPanel
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        await pilot.press("f8")
+        panel = app.screen.query_one(RecommendPanel)
+        await type_into(pilot, "#rec-size", "2000000")
+        await wait_until(pilot, lambda: panel.shown is not None)
+        panel.focus()
+        await pilot.pause()
+        assert not panel.shown.rank_pattern
+        assert {"a", "l"} <= _offered(app) and not _offered(app) & {"p", "u"}, _offered(app)
+        assert "p: with" not in str(app.screen.query_one("#rec-keys", Static).render())
+        # a ladder's recommendation with a pattern: p and u choose what a does not
+        spec = load_spec(app.main.plan.spec.id)
+        prior = capacity_prior(DataSize(task="causal-lm", trained_tokens=2_000_000), adapter_size(spec, LoraTargets()))
+        rows = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=loss, state="finished", train_seconds=30.0,
+                          trainable_params=r * 1000, steps=20) for r, loss in ((6, 2.0), (12, 1.61), (24, 1.59))]
+        rec = combine(prior, default_lr=(1e-3, "the default"), ladder=rows, base_loss=2.4,
+                      pattern=RankPattern({"q_proj": 24}, "pattern", "q_proj's signal rank is twice the others'"))
+        root = isolated_home / "state" / "lorplan" / "runs"
+        run = create_run(runner.make_plan((6, 12, 24), steps=20, device="cpu", run="20261205-100000-fade"), root)
+        atomic_write_json(run.path / "recommendation.json", {**rec.to_json(), "base_loss": 2.4, "state": "done"})
+        await wait_until(pilot, lambda: panel.shown is not None and bool(panel.shown.rank_pattern))
+        await wait_until(pilot, lambda: {"a", "p", "u", "l"} <= _offered(app))
+        assert "p: with the per-module pattern" in str(app.screen.query_one("#rec-keys", Static).render())

@@ -45,7 +45,7 @@ SHORT_HEIGHT = 26
 # scrolls by whole columns.
 COLUMNS = (("rank", "probe"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval"),
            ("acc", "acc"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
-# what c, C, t and v say while there is no run to act on (they did nothing without a word)
+# what c, C, t and v say while there is no run to act on (hidden from the footer then: check_action)
 NO_RUN = "No probe run yet: press p to probe this plan, s to start the demo, or start one with lorplan probe start"
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
@@ -103,6 +103,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._read_error: str | None = None
         self._curves: dict = {}  # the curves last plotted (drawn again when the plot's width changes)
         self._plot_width = 0  # the plot's width when it was last drawn
+        self._can: frozenset[str] = frozenset()  # the run keys that can act now (check_action)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="probes-top"):
@@ -190,6 +191,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if read.status is not None:
             self._show(read.status, read.curves)
             self._compare(read.ranks)
+        self._offer_keys()
 
     @on(Select.Changed, "#probes-run")
     def _run_chosen(self, event: Select.Changed) -> None:
@@ -318,6 +320,37 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         text, beside = probe_plot.compare_layout(self.ranks, self.size.width)
         self.set_class(not beside, "-stacked")
         self.query_one("#probes-compare-table", Static).update(Text(text))  # "[95% interval]" is no markup
+
+    # -- which keys the footer offers ----------------------------------------------------------------
+
+    _RUN_ACTIONS = frozenset({"cancel_probe", "cancel_run", "retry_probe", "toggle_compare"})
+
+    def _keys_that_act(self) -> frozenset[str]:
+        """The run keys that can act on the run on screen: none without a run (they would only say "No probe
+        run yet"), c while a probe is queued or running, t once one has ended."""
+        if self._run is None:
+            return frozenset()
+        can = {"cancel_run", "toggle_compare"}
+        states = {p.state for p in self.status.probes} if self.status is not None else None
+        if states is None or states & {"queued", "running"}:
+            can.add("cancel_probe")
+        if states is None or states - {"queued", "running"}:
+            can.add("retry_probe")
+        return frozenset(can)
+
+    def _offer_keys(self) -> None:
+        """Redraw the footer when the keys that can act change (not at every read: a footer redraw a second)."""
+        can = self._keys_that_act()
+        if can != self._can:
+            self._can = can
+            self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A run key that cannot act is hidden from the footer (and does nothing): the empty panel says how
+        to start a run."""
+        if action in self._RUN_ACTIONS:
+            return action in self._can
+        return True
 
     def action_toggle_compare(self) -> None:
         if self._run is None:

@@ -57,6 +57,16 @@ def parse_count(text: str, label: str, low: int, high: int) -> int:
     return parse_int(text, label, low, high)
 
 
+def _keys_line(pattern: bool) -> str:
+    """The keys' line under the evidence: p and u only for a recommendation with a per-module pattern."""
+    if not pattern:
+        return ("a: apply the recommendation to the plan · l: run a probe ladder on the profiled data (minutes; it "
+                "keeps running if you quit)")
+    return ("a: apply the recommendation to the plan (a pattern only when checked) · p: with the per-module "
+            "pattern · u: one rank everywhere · l: run a probe ladder on the profiled data (minutes; it keeps "
+            "running if you quit)")
+
+
 def _optional(parse, default):
     """An empty field means the default; anything else must parse."""
     return lambda text: parse(text) if str(text).strip() else default
@@ -173,6 +183,7 @@ class RecommendPanel(Widget, can_focus=True):
         self._read_error: str | None = None
         self._steps_for: tuple | None = None  # (plan, data, steps typed) the steps note was written for
         self._model_names = recommend_bridge.ModelNames()  # the steps note's model lookup, once per model field
+        self._has_pattern = False  # the recommendation on screen has a per-module pattern (p and u offered)
 
     def compose(self) -> ComposeResult:
         yield Static("Choose a model in the Plan tab.", id="rec-head")
@@ -199,9 +210,7 @@ class RecommendPanel(Widget, can_focus=True):
             with Vertical(id="rec-right"):
                 yield PlotextPlot(id="rec-plot")
                 yield Static("", id="rec-plot-note")
-        yield Static("a: apply the recommendation to the plan (a pattern only when checked) · p: with the "
-                     "per-module pattern · u: one rank everywhere · l: run a probe ladder on the profiled data "
-                     "(minutes; it keeps running if you quit)", id="rec-keys")
+        yield Static(_keys_line(False), id="rec-keys")
 
     def on_mount(self) -> None:
         self.border_title = "Recommendation"
@@ -331,11 +340,23 @@ class RecommendPanel(Widget, can_focus=True):
         return (f"from probe ladder run {ladder.run_id}{model}{on}{f' ({state})' if state else ''}: {done} of "
                 f"{len(rows)} probes ended, {_seconds(rec.cost_seconds)} of training; {decided}")
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """p and u are offered only for a recommendation with a per-module pattern: without one they would
+        apply what a applies (hidden from the footer, as its 80 columns have no room to spare)."""
+        if action == "apply" and parameters in (("pattern",), ("uniform",)):
+            return self._has_pattern
+        return True
+
     def _draw(self) -> None:
         if not self.is_mounted:
             return
         head = self.query_one("#rec-head", Static)
         rec = self.shown
+        has_pattern = rec is not None and bool(rec.rank_pattern)
+        if has_pattern != self._has_pattern:
+            self._has_pattern = has_pattern
+            self.query_one("#rec-keys", Static).update(_keys_line(has_pattern))
+            self.refresh_bindings()
         from_ladder = self.ladder is not None and rec is not None and self.ladder.recommendation is rec
         # the size field stands in for a profile, for the prior only
         wants_size = self.plan is not None and (self.data is None or self.data.profile is None) and not from_ladder
