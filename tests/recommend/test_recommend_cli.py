@@ -607,9 +607,10 @@ def test_the_text_output_keeps_a_hyphenated_model_folder_on_one_line(tmp_path, c
         (folder / "config.json").write_text(config.read_text(encoding="utf-8"))
         rc, cap = recommend(capsys, "--model", str(folder), "--trained-tokens", "2000000")
         assert rc == 0, cap.err
-        on_one_line = sum(str(folder) in line for line in cap.out.splitlines())
-        mentions = re.sub(r"-\n +", "-", cap.out).count(str(folder))  # a line broken after a hyphen, mended
-        assert on_one_line == mentions >= 2, (pad, cap.out)  # the headline and the token rule's evidence
+        mended = re.sub(r"-\n +", "-", cap.out)  # a line broken after a hyphen, mended
+        for name, count in ((str(folder), 1), ("on qwen-two-half holds", 1)):  # the headline; the token rule's
+            on_one_line = sum(name in line for line in cap.out.splitlines())  # evidence names the folder's name
+            assert on_one_line == mended.count(name) == count, (pad, name, cap.out)
 
 
 def test_a_classifier_plan_written_by_recommend_is_priced_as_lorplan_plan_prices_it(tmp_path, capsys):
