@@ -52,3 +52,32 @@ def tiny_bert(folder: Path, *, head: int | None = None) -> Path:
                      num_attention_heads=4, max_position_embeddings=128, num_labels=head or 2)
     (BertForSequenceClassification(cfg) if head else BertModel(cfg)).save_pretrained(folder)
     return folder
+
+
+def remote_code_model(folder: Path, marker: Path, **tiny) -> Path:
+    """A tiny Llama whose config.json and tokenizer_config.json name Python files of their own (auto_map): each
+    appends its module name to `marker` when imported (the security tests: it must never appear
+    unless the user typed --trust-remote-code). `tiny`: tiny_llama's sizes."""
+    tiny_llama(folder, **tiny)
+    on_import = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
+    (folder / "configuration_evil.py").write_text(
+        on_import + "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n"
+        "    model_type = 'evil_llama'\n")
+    (folder / "modeling_evil.py").write_text(
+        on_import + "from transformers import LlamaForCausalLM\n\nfrom .configuration_evil import EvilConfig\n\n\n"
+        "class EvilForCausalLM(LlamaForCausalLM):\n    config_class = EvilConfig\n")
+    (folder / "tokenization_evil.py").write_text(
+        on_import + "from transformers import BertTokenizerFast\n\n\nclass EvilTokenizer(BertTokenizerFast):\n"
+        "    pass\n")
+    import json
+
+    config = json.loads((folder / "config.json").read_text())
+    config.update(model_type="evil_llama", architectures=["EvilForCausalLM"],
+                  auto_map={"AutoConfig": "configuration_evil.EvilConfig",
+                            "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"})
+    (folder / "config.json").write_text(json.dumps(config))
+    tok = json.loads((folder / "tokenizer_config.json").read_text())
+    tok.update(tokenizer_class="EvilTokenizer",
+               auto_map={"AutoTokenizer": ["tokenization_evil.EvilTokenizer", "tokenization_evil.EvilTokenizer"]})
+    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
+    return folder

@@ -15,37 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from model_builders import tiny_llama
+from model_builders import remote_code_model
 
 from lorplan.probe import runner
 from lorplan.probe.backend import lock_held
 from lorplan.probe.runs import ProbeSpec, RunDir, create_run, read_json
-
-
-def _remote_code_model(folder: Path, marker: Path) -> Path:
-    """A tiny Llama whose config.json and tokenizer_config.json name Python files of their own (auto_map): each
-    appends its module name to `marker` when imported."""
-    tiny_llama(folder, hidden=16, layers=1)
-    on_import = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
-    (folder / "configuration_evil.py").write_text(
-        on_import + "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n"
-        "    model_type = 'evil_llama'\n")
-    (folder / "modeling_evil.py").write_text(
-        on_import + "from transformers import LlamaForCausalLM\n\nfrom .configuration_evil import EvilConfig\n\n\n"
-        "class EvilForCausalLM(LlamaForCausalLM):\n    config_class = EvilConfig\n")
-    (folder / "tokenization_evil.py").write_text(
-        on_import + "from transformers import BertTokenizerFast\n\n\nclass EvilTokenizer(BertTokenizerFast):\n"
-        "    pass\n")
-    config = json.loads((folder / "config.json").read_text())
-    config.update(model_type="evil_llama", architectures=["EvilForCausalLM"],
-                  auto_map={"AutoConfig": "configuration_evil.EvilConfig",
-                            "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"})
-    (folder / "config.json").write_text(json.dumps(config))
-    tok = json.loads((folder / "tokenizer_config.json").read_text())
-    tok.update(tokenizer_class="EvilTokenizer",
-               auto_map={"AutoTokenizer": ["tokenization_evil.EvilTokenizer", "tokenization_evil.EvilTokenizer"]})
-    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
-    return folder
 
 
 @pytest.fixture
@@ -55,7 +29,7 @@ def evil(tmp_path, state_home):
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"What is {i}+{i}?", "completion": f" {2 * i}."}) + "\n"
                             for i in range(48)))
-    return _remote_code_model(tmp_path / "evil", marker), marker, data, state_home
+    return remote_code_model(tmp_path / "evil", marker, hidden=16, layers=1), marker, data, state_home
 
 
 def _lorplan(*args: str, timeout: float = 120, stdin: str | None = None) -> subprocess.CompletedProcess:

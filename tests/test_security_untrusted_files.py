@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from model_builders import tiny_llama
+from model_builders import remote_code_model, tiny_llama
 
 from lorplan.cli import main
 
@@ -69,32 +69,6 @@ def _plan(folder: Path, model: Path, data: Path, name: str = "plan.toml", **edit
         text = text.replace(old.replace("__", " = "), new)
     plan.write_text(text)
     return plan
-
-
-def _remote_code_model(folder: Path, marker: Path) -> Path:
-    """A tiny Llama whose config.json and tokenizer_config.json name Python files of their own (auto_map): each
-    appends its name to `marker` when imported."""
-    tiny_llama(folder)
-    on_import = f"open({str(marker)!r}, 'a').write(__name__ + '\\n')\n"
-    (folder / "configuration_evil.py").write_text(
-        on_import + "from transformers import LlamaConfig\n\n\nclass EvilConfig(LlamaConfig):\n"
-        "    model_type = 'evil_llama'\n")
-    (folder / "modeling_evil.py").write_text(
-        on_import + "from transformers import LlamaForCausalLM\n\nfrom .configuration_evil import EvilConfig\n\n\n"
-        "class EvilForCausalLM(LlamaForCausalLM):\n    config_class = EvilConfig\n")
-    (folder / "tokenization_evil.py").write_text(
-        on_import + "from transformers import BertTokenizerFast\n\n\nclass EvilTokenizer(BertTokenizerFast):\n"
-        "    pass\n")
-    config = json.loads((folder / "config.json").read_text())
-    config.update(model_type="evil_llama", architectures=["EvilForCausalLM"],
-                  auto_map={"AutoConfig": "configuration_evil.EvilConfig",
-                            "AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"})
-    (folder / "config.json").write_text(json.dumps(config))
-    tok = json.loads((folder / "tokenizer_config.json").read_text())
-    tok.update(tokenizer_class="EvilTokenizer",
-               auto_map={"AutoTokenizer": ["tokenization_evil.EvilTokenizer", "tokenization_evil.EvilTokenizer"]})
-    (folder / "tokenizer_config.json").write_text(json.dumps(tok))
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -181,7 +155,7 @@ def test_pickled_bin_weights_are_refused_in_one_line(tmp_path):
 @pytest.fixture
 def remote(tmp_path):
     marker = tmp_path / "PWNED"
-    return _remote_code_model(tmp_path / "remote", marker), marker, _data(tmp_path)
+    return remote_code_model(tmp_path / "remote", marker), marker, _data(tmp_path)
 
 
 def test_the_marker_of_remote_code_works(remote, tmp_path):
