@@ -266,8 +266,8 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
 
 def _seq_len_note(args, spec, setup, profile, data: str) -> str | None:
     """For a causal LM's plan at the default sequence length (no --seq-len: args.seq_len_given False), when
-    --data's examples are much shorter: the seq len its profile suggests, which lorplan recommend --write writes (the plan is priced at the
-    default's activations and logits). None otherwise."""
+    --data's profile suggests a shorter one: that seq len, which lorplan recommend --write writes (the plan is
+    priced at the default's activations and logits). None otherwise."""
     from lorplan.core.units import counted
 
     suggested = profile.suggested_seq_len

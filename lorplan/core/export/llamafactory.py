@@ -111,10 +111,15 @@ def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
     }
 
 
+def _schema(plan) -> DataSchema:
+    """The schema the export writes the data as: the plan's, with auto written as text."""
+    return DataSchema.TEXT if plan.data.schema == DataSchema.AUTO else plan.data.schema
+
+
 def _stage(plan) -> str:
     """LLaMA-Factory's stage: pt for text (and auto, written as text), sft for the rest. Its sft drops a row
     without a response ("Dropped invalid example"), so text rows trained with sft trained nothing."""
-    return "pt" if plan.data.schema in (DataSchema.TEXT, DataSchema.AUTO) else "sft"
+    return "pt" if _schema(plan) == DataSchema.TEXT else "sft"
 
 
 # Checked token for token against lorplan's encoder (lorplan.core.data.encode) through LLaMA-Factory 0.9.5's own
@@ -164,7 +169,7 @@ def _data(plan, warnings: list[str]) -> dict[str, Any]:
     """The dataset (registered by hand in dataset_info.json: the warning gives the entry), template and cutoff."""
     d, t = plan.data, plan.training
     data_path = Path(d.path)
-    schema = d.schema if d.schema != DataSchema.AUTO else DataSchema.TEXT
+    schema = _schema(plan)
     dataset_dir = str(data_path.parent) if str(data_path.parent) else "."
     entry = {"file_name": data_path.name, **copy.deepcopy(_COLUMNS[schema])}
     warnings.append(f"register the data in {dataset_dir}/dataset_info.json as "
