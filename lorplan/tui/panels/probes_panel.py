@@ -45,8 +45,6 @@ SHORT_HEIGHT = 26
 # scrolls by whole columns.
 COLUMNS = (("rank", "probe"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval"),
            ("acc", "acc"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
-# what c, C, t and v say while there is no run to act on (hidden from the footer then: check_action)
-NO_RUN = "No probe run yet: press p to probe this plan, s to start the demo, or start one with lorplan probe start"
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
 
@@ -353,17 +351,16 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         return True
 
     def action_toggle_compare(self) -> None:
-        if self._run is None:
-            self.notify(NO_RUN, severity="warning")
+        if self._run is None:  # not offered without a run (check_action)
             return
         self.toggle_class("-compare")
 
     # -- actions ---------------------------------------------------------------------------------------
 
     def _target(self, what: str) -> probe_bridge.ProbeStatus | None:
-        """The highlighted probe, or None after one warning saying why there is none to `what`."""
+        """The highlighted probe, or None after one warning saying why there is none to `what` (None without a
+        warning without a run: check_action offers c and t only with one)."""
         if self._run is None:
-            self.notify(NO_RUN, severity="warning")
             return None
         p = self.selected()
         if p is None:  # a run whose plan could not be read (its problem was notified), or no probe yet
@@ -380,8 +377,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._cancel(self._run, p.id, self.backend)
 
     def action_cancel_run(self) -> None:
-        if self._run is None:
-            self.notify(NO_RUN, severity="warning")
+        if self._run is None:  # not offered without a run (check_action)
             return
         self._cancel(self._run, None, self.backend)
 
