@@ -207,3 +207,31 @@ def test_token_counts_use_a_custom_tokenizer_only_with_the_flag(evil):
     assert proc.returncode == 0, proc.stderr
     assert "tokenization_evil" in marker.read_text()
     assert json.loads(proc.stdout)["rank"] >= 1
+
+
+def test_probe_status_leaves_a_live_ladders_stalled_scheduler_to_its_driver(evil):
+    """A ladder started with the flag whose scheduler was killed with a probe queued: its driver lives and holds
+    the consent, so it starts the scheduler again itself. `probe status RUN` without the flag said the run's
+    probes start again only with `lorplan probe status RUN --trust-remote-code`, as of a run nobody drives;
+    now it prints the status without that note (as `probe wait` and `recommend --run` leave it to the driver),
+    and starts nothing."""
+    import fcntl
+
+    from lorplan.recommend.ladder_spec import LadderFiles, LadderState
+
+    model, marker, data, runs = evil
+    run = create_run(_run_plan(model, data), runs)
+    spec, first = _ladder(run.plan(), model, runs)
+    files = LadderFiles(run)
+    files.write_spec(spec)
+    files.write_state(LadderState(passes=(first,)))
+    fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)  # the live driver's lock
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        proc = _lorplan("probe", "status", run.id)
+    finally:
+        os.close(fd)
+    assert proc.returncode == 0, proc.stderr
+    assert "asks to run the model's own Python code" not in proc.stderr, proc.stderr
+    assert "r2" in proc.stdout
+    assert not run.scheduler_log.exists() and not marker.exists()

@@ -262,7 +262,8 @@ def run_status(args) -> int:
         restarted = runner.restart_stalled(run, st, trust_remote_code=args.trust_remote_code,
                                            resume=_resume("status", run, args))
     except RemoteCodeRefused as exc:  # the status is still worth printing; this line says why nothing runs
-        print(f"note: {exc}", file=sys.stderr)
+        if _ladder_state(run) != "running":  # a live driver restarts it with the consent it was started with
+            print(f"note: {exc}", file=sys.stderr)
         restarted = False
     if restarted:
         queued = sum(1 for p in st.probes if p.state == "queued")
