@@ -30,7 +30,8 @@ from lorplan.recommend import (
 from lorplan.tui import numbers, recommend_bridge
 from lorplan.tui.panels.data_panel import figures_text
 from lorplan.tui.panels.probe_plot import comparison_text
-from lorplan.tui.panels.recommend_panel import RecommendPanel, headline, parse_count, row_cells
+from lorplan.tui.panels.recommend_panel import RecommendPanel, headline, row_cells
+from lorplan.tui.panels.setup_form import parse_int
 from lorplan.tui.screens.export_dialog import ExportDialog
 from lorplan.tui.textshot import screen_text
 
@@ -60,22 +61,22 @@ def test_a_count_in_a_message_stays_short():
 
 def test_a_number_far_beyond_the_limit_is_echoed_as_typed():
     with pytest.raises(BadInput) as exc:
-        parse_count("1e99", "Labelled examples", 1, 10**15)
+        parse_int("1e99", "Labelled examples", 1, 10**15)
     assert str(exc.value) == "Labelled examples: 1e99 is too large (at most 10^15)"
     with pytest.raises(BadInput, match=r"^Trained tokens: 1e999 is too large \(at most 10\^15\)$"):
-        parse_count("1e999", "Trained tokens", 1, 10**15)  # infinity: was "must be a whole number"
+        parse_int("1e999", "Trained tokens", 1, 10**15)  # infinity: was "must be a whole number"
     with pytest.raises(BadInput, match=r"^Trained tokens: -1e99 is too small \(at least 1\)$"):
-        parse_count("-1e99", "Trained tokens", 1, 10**15)
+        parse_int("-1e99", "Trained tokens", 1, 10**15)
     long = "1" + "0" * 40  # too long to echo: written short
     with pytest.raises(BadInput, match=r"^Trained tokens: 1e\+40 is too large \(at most 10\^15\)$"):
-        parse_count(long, "Trained tokens", 1, 10**15)
+        parse_int(long, "Trained tokens", 1, 10**15)
     # what parse_int says otherwise is kept, and numbers in range parse
     with pytest.raises(BadInput, match="'1.5' must be a whole number"):
-        parse_count("1.5", "Seeds per probe", 1, 5)
+        parse_int("1.5", "Seeds per probe", 1, 5)
     with pytest.raises(BadInput, match="'x' is not a number"):
-        parse_count("x", "Seeds per probe", 1, 5)
-    assert parse_count("20,000", "Labelled examples", 1, 10**15) == 20_000
-    assert parse_count("1e15", "Labelled examples", 1, 10**15) == 10**15
+        parse_int("x", "Seeds per probe", 1, 5)
+    assert parse_int("20,000", "Labelled examples", 1, 10**15) == 20_000
+    assert parse_int("1e15", "Labelled examples", 1, 10**15) == 10**15
 
 
 @pytest.mark.anyio

@@ -51,12 +51,6 @@ def _data_path(data: PlanData | None) -> str | None:
     return data.path if data is not None and data.profile is not None else None
 
 
-def parse_count(text: str, label: str, low: int, high: int) -> int:
-    """A whole number in [low, high] as the setup form reads it (setup_form.parse_int: a number typed far
-    outside the range is named as typed, "1e99 is too large (at most 10^15)")."""
-    return parse_int(text, label, low, high)
-
-
 def _keys_line(pattern: bool) -> str:
     """The keys' line under the evidence: p and u only for a recommendation with a per-module pattern."""
     if not pattern:
@@ -75,8 +69,8 @@ def _optional(parse, default):
 # The probe ladder's fields (id -> parser of what is typed there): `l` and the as-you-type check both use these.
 _LADDER_FIELDS = {
     "rec-budget": _optional(lambda t: parse_positive_float(t, "Ladder budget", "minutes"), None),
-    "rec-seeds": _optional(lambda t: parse_count(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
-    "rec-steps": _optional(lambda t: parse_count(t, "Steps per probe", 1, 10**9), None),
+    "rec-seeds": _optional(lambda t: parse_int(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
+    "rec-steps": _optional(lambda t: parse_int(t, "Steps per probe", 1, 10**9), None),
 }
 
 
@@ -260,7 +254,7 @@ class RecommendPanel(Widget, can_focus=True):
             try:
                 # named as the field's label is ("Trained tokens", "Labelled examples")
                 what = recommend_bridge.size_wanted(self.plan.spec.task) if self.plan is not None else "data size"
-                size = parse_count(event.value, what.capitalize(), 1, MAX_TYPED_SIZE)
+                size = parse_int(event.value, what.capitalize(), 1, MAX_TYPED_SIZE)
             except BadInput as exc:  # no size, so no prior: a figure from a half-typed number would mislead
                 problem = str(exc)
         self.query_one("#rec-size-error", Static).update(problem)
