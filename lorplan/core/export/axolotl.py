@@ -4,20 +4,19 @@ axolotl spells all-linear as `lora_target_linear: true`, QLoRA as `adapter: qlor
 fixes nf4 + double quantization unless `bnb_config_kwargs` overrides them: we write them all explicitly.
 Checked against axolotl 0.21.0 (transformers 5.20.1, peft 0.21.2) through its own loader's validation
 (prepare_plugins + validate_config) and the code that reads each key (loaders/adapter.py, loaders/utils.py).
-The config is built table by table (model, LoRA, data, training, sharding), in the order axolotl's examples
-use; each part appends what axolotl cannot express to the shared warnings.
+The config is built table by table (model, LoRA, data (axolotl_data), training, sharding), in the order
+axolotl's examples use; each part appends what axolotl cannot express to the shared warnings.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export.axolotl_data import data_config
 from lorplan.core.export.common import (
     ROPE_SCALING_TYPE,
     common_lora_warnings,
-    is_json_file,
     model_rope_theta,
     optimizer_warnings,
 )
@@ -26,49 +25,16 @@ from lorplan.core.vocab import (
     AXOLOTL_LOSS_PLUGIN,
     HF_OPTIM,
     ZERO_STAGE,
-    DataSchema,
     DType,
     ExportFormat,
     LoraInit,
     LossKernel,
     Optimizer,
     Sharding,
-    TrainOn,
 )
 
-# The dataset entry's type fields per schema (axolotl utils/schemas/datasets.py). Pre-tokenized data has none:
-# axolotl reads input_ids / labels when no type is given.
-_DATASET_TYPE: dict[DataSchema, dict[str, Any]] = {
-    DataSchema.TEXT: {"type": "completion", "field": "text"},
-    DataSchema.PROMPT_COMPLETION: {
-        "type": {
-            "field_instruction": "prompt",
-            "field_output": "completion",
-            "format": "{instruction}",
-            "no_input_format": "{instruction}",
-        },
-    },
-    DataSchema.ALPACA: {"type": "alpaca"},
-    DataSchema.MESSAGES: {"type": "chat_template", "field_messages": "messages"},
-    DataSchema.TOKENIZED: {},
-}
 # axolotl: FSDP2 cannot shard bitsandbytes' 8-bit AdamW; torchao's 8-bit AdamW is its replacement there.
 _FSDP_ADAMW_8BIT = "adamw_torch_8bit"
-
-
-def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
-    d = plan.data
-    entry: dict[str, Any] = {"path": d.path}
-    if is_json_file(d.path):
-        entry["ds_type"] = "json"
-    schema = d.schema
-    if schema == DataSchema.AUTO:
-        warnings.append("data.schema is auto: written as type completion (field text); set the real type")
-        schema = DataSchema.TEXT
-    if schema == DataSchema.TOKENIZED:
-        warnings.append("pre-tokenized data: axolotl reads input_ids/labels when no dataset type is given")
-    entry.update(copy.deepcopy(_DATASET_TYPE[schema]))
-    return entry
 
 
 def _int_alpha(value, what: str, warnings: list[str]):
@@ -183,19 +149,6 @@ def _lora_kernels(plan, warnings: list[str]) -> dict[str, Any]:
     return {}
 
 
-def _data(plan, warnings: list[str]) -> dict[str, Any]:
-    """The dataset, its split and loss masking, and how sequences are cut and packed."""
-    t = plan.training
-    return {
-        "datasets": [_dataset(plan, warnings)],
-        "val_set_size": plan.data.eval_split,
-        "train_on_inputs": plan.data.train_on == TrainOn.ALL,
-        "sequence_len": t.seq_len,
-        "sample_packing": t.packing,
-        "pad_to_sequence_len": t.packing,
-    }
-
-
 def _training(plan, warnings: list[str]) -> dict[str, Any]:
     """Batch, schedule, optimizer, precision, attention and checkpointing."""
     t = plan.training
@@ -275,7 +228,7 @@ def export_axolotl(plan) -> ExportResult:
     warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
     warnings += optimizer_warnings(plan, "axolotl")
     # the parts run in this order, so the warnings come out in the order of the keys they concern
-    cfg = {**_model(plan, warnings), **_lora(plan, warnings), **_data(plan, warnings),
+    cfg = {**_model(plan, warnings), **_lora(plan, warnings), **data_config(plan, warnings),
            **_training(plan, warnings), **_loss(plan, warnings), **_sharding(plan, warnings)}
     fmt = ExportFormat.AXOLOTL
     text = dump_yaml("axolotl config written by lorplan", cfg, warnings)

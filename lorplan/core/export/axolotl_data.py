@@ -1,0 +1,55 @@
+"""The axolotl export's data part: the dataset entry per schema (its type fields), the split, loss masking,
+and how sequences are cut and packed (lorplan.core.export.axolotl writes the rest of the config)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from lorplan.core.export.common import is_json_file
+from lorplan.core.vocab import DataSchema, TrainOn
+
+# The dataset entry's type fields per schema (axolotl utils/schemas/datasets.py). Pre-tokenized data has none:
+# axolotl reads input_ids / labels when no type is given.
+_DATASET_TYPE: dict[DataSchema, dict[str, Any]] = {
+    DataSchema.TEXT: {"type": "completion", "field": "text"},
+    DataSchema.PROMPT_COMPLETION: {
+        "type": {
+            "field_instruction": "prompt",
+            "field_output": "completion",
+            "format": "{instruction}",
+            "no_input_format": "{instruction}",
+        },
+    },
+    DataSchema.ALPACA: {"type": "alpaca"},
+    DataSchema.MESSAGES: {"type": "chat_template", "field_messages": "messages"},
+    DataSchema.TOKENIZED: {},
+}
+
+
+def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
+    d = plan.data
+    entry: dict[str, Any] = {"path": d.path}
+    if is_json_file(d.path):
+        entry["ds_type"] = "json"
+    schema = d.schema
+    if schema == DataSchema.AUTO:
+        warnings.append("data.schema is auto: written as type completion (field text); set the real type")
+        schema = DataSchema.TEXT
+    if schema == DataSchema.TOKENIZED:
+        warnings.append("pre-tokenized data: axolotl reads input_ids/labels when no dataset type is given")
+    entry.update(copy.deepcopy(_DATASET_TYPE[schema]))
+    return entry
+
+
+def data_config(plan, warnings: list[str]) -> dict[str, Any]:
+    """The dataset, its split and loss masking, and how sequences are cut and packed."""
+    t = plan.training
+    return {
+        "datasets": [_dataset(plan, warnings)],
+        "val_set_size": plan.data.eval_split,
+        "train_on_inputs": plan.data.train_on == TrainOn.ALL,
+        "sequence_len": t.seq_len,
+        "sample_packing": t.packing,
+        "pad_to_sequence_len": t.packing,
+    }
