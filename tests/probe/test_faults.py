@@ -38,7 +38,7 @@ def step_of(run, probe_id):
 
 def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home, capsys):
     # The parent: `lorplan probe start` then a long sleep, in its own process group (as a terminal would be).
-    # 4 steps: the probes outlive their parent whether it is killed mid-run or after they finished
+    # 4 steps: the parent is killed as soon as both probe processes exist, while they still load the model
     code = ("import sys, time; from lorplan.cli import main; "
             f"main(['probe', 'start', '--ranks', '4,8', '--steps', '4', '--max-parallel', '2', *{SMALL!r}]); "
             "sys.stdout.flush(); time.sleep(600)")
@@ -50,7 +50,8 @@ def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home
         wait_for(lambda: all(run.proc_path(p).exists() for p in ("r4", "r8")), what="probes launched")
         os.killpg(parent.pid, signal.SIGKILL)  # kill -9 the whole terminal group
         parent.wait(10)
-        assert {p.state for p in run_status(run).probes} <= {"running", "finished"}
+        states = {p.state for p in run_status(run).probes}
+        assert "running" in states and states <= {"running", "finished"}  # a probe outlived its parent's kill
     finally:
         if parent.poll() is None:
             os.killpg(parent.pid, signal.SIGKILL)
