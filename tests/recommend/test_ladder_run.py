@@ -147,7 +147,7 @@ def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_b
 
 @pytest.mark.slow
 def test_a_seeded_ladder_trains_every_probe_with_each_seed(state_home, tiny_bert, cls_data, capsys, monkeypatch):
-    busy_cpu(monkeypatch, 11.0)  # the base and ranks 1 and 4, each with both seeds (an idle CPU's: 16 probes)
+    busy_cpu(monkeypatch, 11.0)  # the base and ranks 1 and 4, each with both seeds (checked: spec.ranks)
     rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "4",
                         "--seeds", "2", "--json")
     assert rc == 0, cap.err
