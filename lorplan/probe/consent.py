@@ -50,9 +50,14 @@ def check_consent(run, trusted: bool, resume: str | None, what: str = "its probe
         raise RemoteCodeRefused(refusal(run.id, model, resume, what))
 
 
+def status_command(run_id: str) -> str:
+    """The command that starts a run's probes again with the user's consent (the default `resume`)."""
+    return f"lorplan probe status {run_id} {TRUST_FLAG}"
+
+
 def flag(trusted: bool) -> list[str]:
     """The command-line words that hand the consent to a child process lorplan starts."""
     return [TRUST_FLAG] if trusted else []
 
 
-__all__ = ["TRUST_FLAG", "RemoteCodeRefused", "asks_remote_code", "check_consent", "flag", "refusal"]
+__all__ = ["TRUST_FLAG", "RemoteCodeRefused", "asks_remote_code", "check_consent", "flag", "refusal", "status_command"]

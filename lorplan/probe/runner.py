@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe.backend import Backend, exclusive, get_backend
-from lorplan.probe.consent import asks_remote_code, check_consent
+from lorplan.probe.consent import asks_remote_code, check_consent, status_command
 from lorplan.probe.runs import (
     ProbeSpec,
     RunDir,
@@ -180,7 +180,7 @@ def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = Non
 
 
 def _resume(run: RunDir, command: str | None) -> str:
-    return command or f"lorplan probe status {run.id} --trust-remote-code"
+    return command or status_command(run.id)
 
 
 def status(run: RunDir, backend: Backend | None = None) -> RunStatus:

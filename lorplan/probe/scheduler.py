@@ -123,7 +123,7 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                 model = consent.asks_remote_code(plan)  # read each time: plan.json may have changed
                 if model is not None and not trusted:
                     print(f"{time.strftime('%H:%M:%S')} launched nothing: "
-                          + consent.refusal(run.id, model, f"lorplan probe status {run.id} {consent.TRUST_FLAG}"),
+                          + consent.refusal(run.id, model, consent.status_command(run.id)),
                           flush=True)
                     break
                 if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted):

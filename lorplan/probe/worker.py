@@ -184,10 +184,10 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
     """Train one probe through the engine; return the facts of the result (state and memory are added by
     the caller). A run that asks for its model's own code is refused (BadInput) unless trust_remote_code (the
     user's flag, handed down by the scheduler: lorplan.probe.consent), before anything is loaded."""
-    from lorplan.probe.consent import check_consent
+    from lorplan.probe.consent import check_consent, status_command
 
     rp = run.plan()
-    check_consent(run, trust_remote_code, f"lorplan probe status {run.id} --trust-remote-code", plan=rp)
+    check_consent(run, trust_remote_code, status_command(run.id), plan=rp)
     import torch
 
     from lorplan.train.data import digest
