@@ -81,7 +81,7 @@ async def test_a_ladder_whose_budget_bought_one_rank_says_so_and_the_budget_that
         # the one rank is the recommendation, not a knee: nothing was compared with it
         assert "rank 4 recommended (the only rank measured)" in head and "knee decides" not in head, head
         note = " ".join(_text(app, "#rec-plot-note").split())
-        assert "green: rank 4, recommended (the only rank measured)" in note and "green: the knee" not in note, note
+        assert "green: rank 4 recommended (the only rank measured)" in note and "green: the knee" not in note, note
         evidence = " ".join(_text(app, "#rec-evidence").split())
         assert "a ladder budget of 3 minutes (the minutes field) would buy them" in evidence, evidence
         assert "--budget-minutes" not in evidence

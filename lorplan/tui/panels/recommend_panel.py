@@ -430,7 +430,7 @@ class RecommendPanel(Widget, can_focus=True):
             words.append("no probe has finished yet")
         only = recommend_bridge.only_rank(rec)
         if only is not None:
-            words.append(f"green: rank {only}, recommended {recommend_bridge.ONLY_WHY}")
+            words.append(f"green: {recommend_bridge.only_rank_words(only)}")
         elif p.knee is not None:
             words.append(f"green: the knee, rank {p.knee}")
         band = "the prior's band" if p.knee is None else "the band"
