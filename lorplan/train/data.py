@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lorplan.core.data.encode import IGNORE_INDEX, Encoder, eos_id
+from lorplan.core.data.stats import held_out_count
 from lorplan.core.errors import BadInput
 
 
@@ -93,7 +94,7 @@ def split(items: list, eval_split: float, seed: int, max_eval: int | None = None
         return items, []
     order = list(range(len(items)))
     random.Random(seed).shuffle(order)
-    n_eval = min(len(items) - 1, max(1, int(len(items) * eval_split)))
+    n_eval = min(len(items) - 1, max(1, held_out_count(len(items), eval_split)))
     if max_eval is not None:
         n_eval = min(n_eval, max(1, max_eval))
     held = set(order[:n_eval])

@@ -162,6 +162,13 @@ def suggest_split(examples: int) -> Split:
     return Split(examples - held, held, reason)
 
 
+def held_out_count(examples: int, eval_split: float) -> int:
+    """How many of `examples` a plan's data.eval_split holds out, before lorplan train's bounds (at least one,
+    never all, at most its max_eval): the whole part of examples × eval_split (train.data.split's rule, which
+    core.plan.build.held_out_fraction writes a share for)."""
+    return int(examples * eval_split)
+
+
 def interval(values: list[int], population: int, z: float = 1.96) -> tuple[float, float, float]:
     """Scaled total of a simple random sample: (estimate, low, high) of a 95% normal interval, with the
     finite-population correction (Cochran, Sampling Techniques, 3rd ed., eq. 2.19)."""

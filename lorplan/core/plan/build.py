@@ -237,12 +237,14 @@ def held_out_fraction(held: int, examples: int) -> float:
     29 of 100 is 0.2901, since 100 × 0.29 is 28.999999999999996 in floating point)."""
     if held <= 0 or examples <= 0:
         return 0.0
+    from lorplan.core.data.stats import held_out_count
+
     exact = held / examples
     for places in range(4, 18):
         near = round(exact, places)
         # the next value up too: examples × value is a float product, 100 × 0.29 = 28.999999999999996 holds out 28
         for value in (near, round(near + 10**-places, places)):
-            if int(examples * value) == held:
+            if held_out_count(examples, value) == held:
                 return value
     return exact
 
