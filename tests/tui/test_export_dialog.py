@@ -22,6 +22,11 @@ class Host(App):
         super().__init__()
         self.plan = plan
         self.result = "not dismissed"
+        self.said: list[str] = []
+
+    def notify(self, message, **kwargs) -> None:  # what the user is told on the way out, kept for the tests
+        self.said.append(str(message))
+        super().notify(message, **kwargs)
 
     def on_mount(self) -> None:
         self.push_screen(ExportDialog(self.plan), self._done)
@@ -69,6 +74,7 @@ async def test_writes_chosen_formats_and_shows_warnings(tmp_path):
     written = app.result
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == [
         "llamafactory.yaml", "peft/adapter_config.json", "peft/bnb_config.json", "plan.toml"]
+    assert app.said == [f"Wrote 4 files to {tmp_path / 'out'}"]  # the folder chosen, not the first file's
     assert read_plan(tmp_path / "out" / "plan.toml") == plan
     text = (tmp_path / "out" / "llamafactory.yaml").read_text()
     assert "# lorplan: WARNING: LLaMA-Factory has no rank_pattern" in text

@@ -179,5 +179,5 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         except (LorplanError, OSError) as exc:
             self._status(f"Not written: {exc}")
             return
-        self.app.notify(f"Wrote {len(written)} file(s) to {written[0].parent if written else ''}")
+        self.app.notify(f"Wrote {counted(len(written), 'file')} to {folder}")  # peft's go in a folder under it
         self.dismiss(written)
