@@ -143,9 +143,10 @@ def model_name(model: str) -> str:
 
     if path == shipped_folder():
         return SHIPPED_ID
-    if len(path.parts) >= 3 and path.parent.name == "snapshots" and path.parent.parent.name.startswith("models--"):
-        return path.parent.parent.name.removeprefix("models--").replace("--", "/")
-    return path.name or model
+    from lorplan.core.model.hfcache import repo_hub_id
+
+    cached = repo_hub_id(path.parent.parent.name) if path.parent.name == "snapshots" else None
+    return cached or path.name or model
 
 
 def _rule_sentence(what: str, need: int, adapter: AdapterSize, units: float, raw: int, rank: int,

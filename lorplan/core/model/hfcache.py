@@ -63,6 +63,13 @@ def find_config(hub_id: str, revision: str = "main") -> Path | None:
     return snapshot / "config.json" if snapshot is not None else None
 
 
+def repo_hub_id(folder_name: str) -> str | None:
+    """The hub id a cache repo folder stands for ("models--ORG--NAME" -> "ORG/NAME"), or None for another name."""
+    if not folder_name.startswith("models--"):
+        return None
+    return "/".join(folder_name.removeprefix("models--").split("--"))
+
+
 def cached_models() -> list[str]:
     """Hub ids of the models in the cache that have a config.json (sorted)."""
     root = hub_cache_dir()
@@ -70,8 +77,7 @@ def cached_models() -> list[str]:
         return []
     out = []
     for d in root.iterdir():
-        if d.name.startswith("models--"):
-            hub_id = "/".join(d.name[len("models--") :].split("--"))
-            if find_config(hub_id) is not None:
-                out.append(hub_id)
+        hub_id = repo_hub_id(d.name)
+        if hub_id is not None and find_config(hub_id) is not None:
+            out.append(hub_id)
     return sorted(out)
