@@ -27,8 +27,8 @@ SCRIPT = f"""
 import sys, types
 from pathlib import Path
 from lorplan.cli.recommend import _wait, reattach_command, say
-_wait(types.SimpleNamespace(path=Path(sys.argv[1]), id={RUN_ID!r}))
-args = types.SimpleNamespace(json=False, write=None)
+args = types.SimpleNamespace(json=False, write=None, trust_remote_code=False)
+_wait(types.SimpleNamespace(path=Path(sys.argv[1]), id={RUN_ID!r}), args=args)
 command = reattach_command(args, {RUN_ID!r})
 say(f"probe ladder {RUN_ID}: 15 probes to start with, in the background; if this terminal goes away, "
     f"`{{command}}` picks it up again", whole=(command,))
