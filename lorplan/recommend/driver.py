@@ -73,6 +73,13 @@ def ladder_asks_remote_code(run, spec: LadderSpec | None = None) -> str | None:
     return asks_remote_code(run.plan()) or ((spec.spec_source or spec.model) if spec.trust_remote_code else None)
 
 
+def ladder_resume(run_id: str) -> str:
+    """The command that starts a ladder's driver and probes again with the user's consent."""
+    from lorplan.probe.consent import TRUST_FLAG
+
+    return f"lorplan recommend --run {run_id} {TRUST_FLAG}"
+
+
 def check_ladder_consent(run, trusted: bool, resume: str | None, what: str = "its driver and probes") -> None:
     """RemoteCodeRefused (lorplan.probe.consent) when the ladder's run asks for its model's own code and
     `trusted` (the user's --trust-remote-code, reached this process) is False."""
@@ -239,7 +246,7 @@ class Driver:
             self._checked = time.monotonic()
             try:  # a killed scheduler leaves probes queued: start another
                 restart_stalled(self.run, trust_remote_code=self.trusted,
-                                resume=f"lorplan recommend --run {self.run.id} --trust-remote-code")
+                                resume=ladder_resume(self.run.id))
             except RemoteCodeRefused as exc:  # plan.json asks for it since this driver started without it
                 print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
         obs = self.observer.observe()
@@ -401,7 +408,7 @@ def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
     from lorplan.probe.consent import RemoteCodeRefused
 
     try:
-        check_ladder_consent(run, trust_remote_code, f"lorplan recommend --run {run.id} --trust-remote-code")
+        check_ladder_consent(run, trust_remote_code, ladder_resume(run.id))
     except RemoteCodeRefused as exc:
         print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
         return 4
