@@ -13,7 +13,13 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe.backend import Backend, exclusive, get_backend
-from lorplan.probe.consent import asks_remote_code, check_consent, status_command
+from lorplan.probe.consent import (
+    TRUST_FLAG,
+    RemoteCodeRefused,
+    asks_remote_code,
+    check_consent,
+    status_command,
+)
 from lorplan.probe.runs import (
     ProbeSpec,
     RunDir,
@@ -291,12 +297,14 @@ def _write_cancelled(run: RunDir, probe_id: str, step: int, wall: float | None =
     })
 
 
-def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_remote_code: bool = False) -> None:
-    """Queue an ended probe again: its files move to attempt-<n>/ and the run's scheduler is (re)started. A
-    run that asks for its model's own code needs the user's consent (trust_remote_code, or the given
-    backend's): else RemoteCodeRefused, and nothing is moved."""
+def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_remote_code: bool = False,
+          submit: bool = True) -> None:
+    """Queue an ended probe again: its files move to attempt-<n>/ and the run's scheduler is (re)started
+    (submit=False: not, for a caller that queues several and starts one scheduler after). A run that asks for
+    its model's own code needs the user's consent (trust_remote_code, or the given backend's): else
+    RemoteCodeRefused, and nothing is moved."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
-    check_consent(run, backend.trust_remote_code, None, f"probe {probe_id}")
+    _check_retry_consent(run, probe_id, backend.trust_remote_code)
     run.plan().probe(probe_id)
     with exclusive(run.queue_lock):
         launched = run.proc_path(probe_id).exists()
@@ -315,7 +323,22 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
             if (pdir / name).exists():
                 shutil.move(str(pdir / name), str(dest / name))
         run.run_cancel_marker.unlink(missing_ok=True)  # the user took the run up again
-    backend.submit(run)
+    if submit:
+        backend.submit(run)
+
+
+def _check_retry_consent(run: RunDir, probe_id: str, trusted: bool) -> None:
+    """RemoteCodeRefused for a retry, without the user's consent, of a probe of a run that asks for its model's
+    own code. No command takes an ended probe up again with --trust-remote-code (the TUI's retry key passes no
+    flag; `lorplan probe status RUN --trust-remote-code` restarts only queued probes), so the line says what does
+    work: a new run started with the flag."""
+    model = asks_remote_code(run.plan())
+    if model is not None and not trusted:
+        raise RemoteCodeRefused(
+            f"run {run.id} asks to run the model's own Python code ({model}), which lorplan runs only when you ask: "
+            f"probe {probe_id} cannot be queued again without that consent, and a retry cannot give it; start a new "
+            f"run with {TRUST_FLAG} (`lorplan probe start --model {model} ... {TRUST_FLAG}`, or for a ladder "
+            f"`lorplan recommend ... {TRUST_FLAG}`), if you trust that code")
 
 
 def summaries(root: Path | None = None, backend: Backend | None = None) -> list[dict]:

@@ -154,12 +154,14 @@ def ensure_driver(run, *, trust_remote_code: bool = False, resume: str | None = 
     return Restarted(tuple(requeued))
 
 
-def requeue_cut_short(run, *, trust_remote_code: bool = False) -> list[str]:
+def requeue_cut_short(run, *, trust_remote_code: bool = False, backend=None) -> list[str]:
     """Queue again, once each, the probes whose process ended without a result, found as a stopped driver is
     started again: what a machine restart or a kill of every lorplan process leaves (a probe killed
     mid-training reads 'died', and the driver went on without it, the base or one of the rates included). A
     probe that dies again is left died. Not for a run the user cancelled, nor once the ladder's budget is spent
-    (the driver would cancel them). Returns their ids."""
+    (the driver would cancel them). Every one is queued before the run's scheduler is started, once (backend:
+    the probe backend that starts it; default: the run's, with trust_remote_code). Returns their ids."""
+    from lorplan.probe.backend import get_backend
     from lorplan.probe.runner import attempts, retry
     from lorplan.probe.status import run_status
 
@@ -170,8 +172,12 @@ def requeue_cut_short(run, *, trust_remote_code: bool = False) -> list[str]:
         return []
     died = [p.id for p in run_status(run).probes  # not a damaged result.json: that probe ended
             if p.state == "died" and not run.result_path(p.id).exists() and attempts(run, p.id) == 0]
-    for pid in died:
-        retry(run, pid, trust_remote_code=trust_remote_code)
+    if not died:
+        return died
+    backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
+    for pid in died:  # one scheduler for all: started once per probe, all but one exited at the queue's lock
+        retry(run, pid, backend, submit=False)
+    backend.submit(run)
     return died
 
 
