@@ -94,8 +94,11 @@ async def test_garbage_budget_and_model_are_inline(make_app):
             await pilot.pause()
             picker = app.screen.query_one("#model-picker")
             assert picker.has_class("-error"), garbage
-            # the error says which model the kept table is for (it replaced the line that named it)
-            assert message_text(app, "#model-status").endswith(f"the table is still for {view.state.spec.id}"), garbage
+            # the error names the value pasted, and says which model the kept table is for (it replaced the line
+            # that named it)
+            said = message_text(app, "#model-status")
+            assert garbage in said, (garbage, said)
+            assert said.endswith(f"the table is still for {view.state.spec.id}"), garbage
             assert table_rows(app) == valid
         assert app.is_running
 
