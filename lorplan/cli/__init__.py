@@ -136,6 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(OFFLINE_ENV)  # every command, the planner and the processes they start: no hub requests
     parser = build_parser()
     args = parser.parse_args(argv)
+    # main() reads the process's own command line (the `lorplan` script, python -m lorplan): only then may a
+    # command change the whole process (lorplan.cli.train hides bitsandbytes); a caller of main(argv) keeps it
+    args.own_process = argv is None
     prog = getattr(args, "command_prog", None) or parser.prog  # "lorplan recommend", as argparse's errors say
     try:
         if args.command is None:

@@ -116,30 +116,6 @@ def build_probe(run, probe_id: str, device: str):
 _OWN_PROCESS = False
 
 
-def hide_bitsandbytes(plan, modules: dict) -> bool:
-    """Make bitsandbytes unimportable in this process (modules["bitsandbytes"] = None: `import` raises
-    ImportError and importlib.util.find_spec says None, which is how peft, transformers and accelerate ask) when
-    `plan` trains on the CPU from a checkpoint that is not quantized. There lorplan.train uses none of it (its
-    quantization and 8-bit optimizers are skipped on the CPU), but peft imports it whenever it is installed:
-    about 1.4 s of CPU at every probe's start on 2 cores (more when they are busy), a ladder's probes each
-    paying it. A checkpoint whose config.json has a quantization_config keeps it (transformers loads those with
-    bitsandbytes' CPU backend); so does a process that has imported it already. True when it was hidden."""
-    import json
-
-    from lorplan.train.model import model_folder
-
-    if "bitsandbytes" in modules:
-        return False
-    try:
-        config = json.loads((model_folder(plan.model) / "config.json").read_text())
-    except Exception:  # the engine's own load says what is wrong with the model
-        return False
-    if not isinstance(config, dict) or "quantization_config" in config:
-        return False
-    modules["bitsandbytes"] = None
-    return True
-
-
 def num_labels(examples: list, where: str | None = None) -> int:
     """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids), at least two."""
     from lorplan.train.data import class_ids
@@ -201,6 +177,8 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
     plan, examples = build_probe(rp, probe_id, device)
     if device == "cpu" and _OWN_PROCESS:
+        from lorplan.train.model import hide_bitsandbytes
+
         hide_bitsandbytes(plan, sys.modules)
     # rank 0 is the base the ladder compares ranks with: a classifier trains its head alone (adapters frozen);
     # a causal LM is only evaluated, before any step (LoRA's B starts at 0, so that is the base model)

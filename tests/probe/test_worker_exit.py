@@ -84,7 +84,7 @@ def _worker(run, probe_id: str, env_extra: dict | None = None, hooks=None) -> su
 def test_a_finished_worker_has_written_everything_when_its_process_exits(state_home, tmp_path, monkeypatch):
     """A probe marked to save its adapter: when its process has exited (status 0), result.json, the event log
     ending in "finished" and the whole adapter are there. It never imported bitsandbytes, which a CPU probe does
-    not use (lorplan.probe.worker.hide_bitsandbytes; peft imported it, 1.4 s of CPU per probe)."""
+    not use (lorplan.train.model.hide_bitsandbytes; peft imported it, 1.4 s of CPU per probe)."""
     run = create_run(runner.make_plan((4,), steps=3, micro_batch=4, eval_every=3, eval_examples=8, device="cpu"),
                      state_home)
     mark_save_adapter(run, "r4")
