@@ -114,18 +114,26 @@ def _ladder(run_plan, model: Path, runs: Path, first_ranks=(2,)):
     return spec, Pass("first", probe_specs(first_ranks, spec), first_ranks)
 
 
-def test_a_handed_over_ladder_is_not_started_again_without_the_flag(evil):
-    """A ladder's run folder whose driver is gone: `lorplan recommend --run RUN --wait` started its driver and
-    scheduler (ensure_driver, restart_stalled), which ran the model's code. Now it says how to resume it, in one
-    line, and starts nothing; `probe status` on it says the same of its probes."""
+def _handed_over_ladder(model: Path, data: Path, runs: Path):
+    """A ladder's run folder as someone could hand it over: its plan, spec and first pass written, no driver or
+    scheduler started. (run, its LadderFiles)."""
     from lorplan.recommend.ladder_spec import LadderFiles, LadderState
 
-    model, marker, data, runs = evil
     run = create_run(_run_plan(model, data), runs)
     spec, first = _ladder(run.plan(), model, runs)
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(first,)))
+    return run, files
+
+
+def test_a_handed_over_ladder_is_not_started_again_without_the_flag(evil):
+    """A ladder's run folder whose driver is gone: `lorplan recommend --run RUN --wait` started its driver and
+    scheduler (ensure_driver, restart_stalled), which ran the model's code. Now it says how to resume it, in one
+    line, and starts nothing; `probe status` on it says the same of its probes."""
+
+    model, marker, data, runs = evil
+    run, files = _handed_over_ladder(model, data, runs)
 
     proc = _lorplan("recommend", "--run", run.id, "--wait")
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -217,14 +225,9 @@ def test_probe_status_leaves_a_live_ladders_stalled_scheduler_to_its_driver(evil
     and starts nothing."""
     import fcntl
 
-    from lorplan.recommend.ladder_spec import LadderFiles, LadderState
 
     model, marker, data, runs = evil
-    run = create_run(_run_plan(model, data), runs)
-    spec, first = _ladder(run.plan(), model, runs)
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(first,)))
+    run, files = _handed_over_ladder(model, data, runs)
     fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)  # the live driver's lock
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
