@@ -224,7 +224,9 @@ def _cpu_threads(plan) -> None:
     threads waiting for each other. OMP_NUM_THREADS, when set, decides instead."""
     import torch
 
-    if os.environ.get("OMP_NUM_THREADS") or (torch.cuda.is_available() and plan.hardware.gpus > 0):
+    from lorplan.train.engine import run_device
+
+    if os.environ.get("OMP_NUM_THREADS") or run_device(plan) == "cuda":
         return
     from lorplan.probe.scheduler import cpu_threads
     from lorplan.train.launch import process_rank
@@ -242,9 +244,9 @@ def _hide_bitsandbytes(plan, plan_path: str) -> None:
     from peft, which imports it whenever it is installed though a CPU run uses none of it: 1.1-1.4 s of CPU at
     every `lorplan train` start on 2 cores (lorplan.train.model.hide_bitsandbytes; a quantized checkpoint keeps
     it). Only in the command's own process (lorplan.cli.main read sys.argv)."""
-    import torch
+    from lorplan.train.engine import run_device
 
-    if plan.hardware.gpus > 1 or (torch.cuda.is_available() and plan.hardware.gpus > 0):  # the engine's device
+    if plan.hardware.gpus > 1 or run_device(plan) == "cuda":
         return
     from lorplan.train.model import hide_bitsandbytes
 

@@ -92,7 +92,9 @@ class Engine:
                                acc.num_processes, acc.process_index)
 
 
-def _device(plan) -> str:
+def run_device(plan) -> str:
+    """Where `plan` trains: "cuda" when torch sees a GPU and the plan asks for one (hardware.gpus > 0), else
+    "cpu" (lorplan train's CPU settings decide by it too: threads, bitsandbytes)."""
     import torch
 
     return "cuda" if torch.cuda.is_available() and plan.hardware.gpus > 0 else "cpu"
@@ -176,7 +178,7 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
 
     t0 = time.monotonic()
     notes: list[str] = []
-    device = _device(plan)
+    device = run_device(plan)
     accelerator = _accelerator(plan, device)
     meter = MemoryMeter(device, accelerator.local_process_index)
     meter.start()
