@@ -45,9 +45,13 @@ def check_consent(run, trusted: bool, resume: str | None, what: str = "its probe
     """Raise RemoteCodeRefused when `run` (a RunDir) asks for its model's own code and the current process was
     not given the user's consent (`trusted`). `resume`: the command that resumes it (ending in TRUST_FLAG);
     plan: the run's plan as already read (default: read now)."""
-    model = asks_remote_code(plan if plan is not None else run.plan())
+    refuse_untrusted(run.id, asks_remote_code(plan if plan is not None else run.plan()), trusted, resume, what)
+
+
+def refuse_untrusted(run_id: str, model: str | None, trusted: bool, resume: str | None, what: str) -> None:
+    """RemoteCodeRefused (refusal's line) when the run asks for `model`'s own code (not None) without `trusted`."""
     if model is not None and not trusted:
-        raise RemoteCodeRefused(refusal(run.id, model, resume, what))
+        raise RemoteCodeRefused(refusal(run_id, model, resume, what))
 
 
 def status_command(run_id: str) -> str:
@@ -60,4 +64,5 @@ def flag(trusted: bool) -> list[str]:
     return [TRUST_FLAG] if trusted else []
 
 
-__all__ = ["TRUST_FLAG", "RemoteCodeRefused", "asks_remote_code", "check_consent", "flag", "refusal", "status_command"]
+__all__ = ["TRUST_FLAG", "RemoteCodeRefused", "asks_remote_code", "check_consent", "flag", "refusal", "refuse_untrusted",
+           "status_command"]

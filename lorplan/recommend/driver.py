@@ -83,11 +83,9 @@ def ladder_resume(run_id: str) -> str:
 def check_ladder_consent(run, trusted: bool, resume: str | None, what: str = "its driver and probes") -> None:
     """RemoteCodeRefused (lorplan.probe.consent) when the ladder's run asks for its model's own code and
     `trusted` (the user's --trust-remote-code, reached this process) is False."""
-    from lorplan.probe.consent import RemoteCodeRefused, refusal
+    from lorplan.probe.consent import refuse_untrusted
 
-    model = ladder_asks_remote_code(run)
-    if model is not None and not trusted:
-        raise RemoteCodeRefused(refusal(run.id, model, resume, what))
+    refuse_untrusted(run.id, ladder_asks_remote_code(run), trusted, resume, what)
 
 
 def mark_pattern_probes(run, spec: LadderSpec) -> None:
