@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lorplan {__version__}")
     parser.add_argument("--theme", help="TUI theme (dark, light, high-contrast); remembered in your config")
     parser.add_argument("--model", dest="tui_model", metavar="M", help="TUI: open with this model selected")
+    parser.add_argument("--trust-remote-code", dest="tui_trust_remote_code", action="store_true",
+                        help="TUI: let this session run a model's own Python code (auto_map), and the profiles, "
+                        "probes and ladders it starts; only if you trust that code")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMANDS:
         importlib.import_module(f"lorplan.cli.{name}").register(sub)
@@ -144,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from lorplan.tui import launch
 
-            return launch(theme=args.theme, model=args.tui_model)
+            return launch(theme=args.theme, model=args.tui_model, trust_remote_code=args.tui_trust_remote_code)
+        if args.tui_trust_remote_code:  # `lorplan --trust-remote-code plan ...` would grant this command nothing
+            raise BadInput("--trust-remote-code before the command is the planner's (`lorplan --trust-remote-code` "
+                           "with no command); a command that may run a model's code takes it after its name")
         return int(args.run(args) or 0)
     except BadInput as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

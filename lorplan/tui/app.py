@@ -153,8 +153,12 @@ class LorplanApp(App[int]):
         gpu_source: bridge.GpuSource | None = None,
         config_path: Path | None = None,
         save_settings: bool = True,
+        trust_remote_code: bool = False,
     ) -> None:
         super().__init__()
+        # the user's `lorplan --trust-remote-code`: this session may run a model's own Python code (auto_map) and
+        # hands that consent to what it starts (the profile's tokenizer, probe runs, ladders); never remembered
+        self.trust_remote_code = trust_remote_code is True
         self.config_path = config_path or default_config_path()
         self.user_config, self.config_problems = load_config(self.config_path)
         self._save_settings = save_settings

@@ -114,14 +114,47 @@ def default_model(ids: tuple[str, ...]) -> str | None:
     return ids[0] if ids else None
 
 
-def load_spec(source: str) -> ModelSpec:
-    """Load a model spec (catalog id, folder, config.json or cached hub id). Raises BadInput."""
+def load_spec(source: str, trust_remote_code: bool = False) -> ModelSpec:
+    """Load a model spec (catalog id, folder, config.json or cached hub id). trust_remote_code: the session's
+    consent (`lorplan --trust-remote-code`) to run the model's own code. Raises BadInput (a refusal of that code
+    in consent_words)."""
     from lorplan.core.model import load_spec as core_load_spec
 
     source = source.strip()
     if not source:
         raise BadInput("Model: type a catalog id, a folder with config.json, or a cached hub id")
-    return core_load_spec(source)
+    try:
+        return core_load_spec(source, trust_remote_code=trust_remote_code is True)
+    except BadInput as exc:
+        exc.args = (consent_words(str(exc)),)
+        raise
+
+
+# -- the model's own code -------------------------------------------------------------------------------------
+TRUST_COMMAND = "lorplan --trust-remote-code"  # how the user gives the planner consent to run a model's own code
+_ASK = f"start the planner with `{TRUST_COMMAND}`, if you trust that code"
+# the core's refusals of a model's own code (auto_map) end by naming the command-line flag of the command that
+# refused: in the planner they name the planner's own (it is given once, when the planner starts)
+_REFUSAL_ENDS = (("--trust-remote-code on the command line, if you trust that code", _ASK),  # core.model.fallback
+                 ("which lorplan does not run when counting tokens",  # core.data.counting: the profile's tokenizer
+                  f"which lorplan runs only when asked: {_ASK}"))
+
+
+def asks_own_code(spec: ModelSpec) -> bool:
+    """True when the model's config.json names Python code of its own (auto_map): a plan of it asks for
+    model.trust_remote_code, which the planner writes only with the session's consent."""
+    return bool((spec.config or {}).get("auto_map"))
+
+
+def consent_words(message: str) -> str:
+    """A core refusal to run a model's own Python code in the planner's words: what the user does is start the
+    planner with TRUST_COMMAND ("config.json at m/config.json: the model needs its own Python code (auto_map in
+    config.json), which lorplan runs only when asked: start the planner with `lorplan --trust-remote-code`, if
+    you trust that code"); any other message as it is."""
+    for end, words in _REFUSAL_ENDS:
+        if end in message:
+            return message.replace(end, words)
+    return message
 
 
 def model_choice(text: str, listed: tuple[str, ...] = ()) -> str:
@@ -357,7 +390,8 @@ def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None, *, pub
         kw.update(alpha=tuning.alpha, training={"learning_rate": tuning.learning_rate})
     plan = core_plan_from_setup(data_spec(snapshot.spec, data), snapshot.setup, snapshot.rank,
                                 source=published if published is not None else published_source(snapshot.source),
-                                budget_bytes=snapshot.budget_bytes, **kw)
+                                budget_bytes=snapshot.budget_bytes, trust_remote_code=snapshot.trust_remote_code,
+                                **kw)
     if tuning is not None and tuning.use_rslora:
         from dataclasses import replace
 
@@ -554,16 +588,17 @@ def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Pat
 
 # -- data -----------------------------------------------------------------------------------------------------
 def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len: int | None, mask: bool,
-                    progress: Callable[[int, int, str], None]) -> DataProfile:
+                    progress: Callable[[int, int, str], None], trust_remote_code: bool = False) -> DataProfile:
     """Profile a dataset (slow: call it from a thread worker). `progress(done, total, unit)` is called as it
-    reads; an exception it raises stops the profile. Raises BadInput naming the file or line."""
+    reads; an exception it raises stops the profile. trust_remote_code: the session's consent, so a tokenizer
+    with its own code (auto_map) runs it. Raises BadInput naming the file or line."""
     from lorplan.core.data import profile_dataset as core_profile_dataset
 
     try:
         return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len,
-                                    mask=mask, progress=progress)
+                                    mask=mask, progress=progress, trust_remote_code=trust_remote_code is True)
     except BadInput as exc:  # "--data x.jsonl: …" in the Data tab's words; the type (UnknownSchema) is kept
-        exc.args = (form_words(str(exc)),)
+        exc.args = (consent_words(form_words(str(exc))),)
         raise
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from lorplan.core.errors import LorplanError
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe import runner
 from lorplan.probe.compare import RankRow, compare_ranks, interval_text, rank_text  # noqa: F401 (the panels' door)
+from lorplan.probe.consent import RemoteCodeRefused, asks_remote_code
 from lorplan.probe.demo import (
     DEMO_EVAL_EVERY,
     DEMO_EVAL_EXAMPLES,
@@ -29,6 +30,7 @@ from lorplan.probe.demo import (
 from lorplan.probe.plans import plan_settings
 from lorplan.probe.runs import RunDir, list_runs
 from lorplan.probe.status import RunWatcher, plan_stamp
+from lorplan.tui.bridge import TRUST_COMMAND, consent_words
 
 if TYPE_CHECKING:
     from lorplan.probe.backend import Backend
@@ -194,10 +196,14 @@ def check_start(plan: Plan, selected: int, ladder: tuple[int, ...]) -> tuple[tup
     use: core.memory.bounds.check_ranks, as `--ranks`). The ranks of
     `ladder` derived from it above that limit are left out, with a note, as the Plan tab's table leaves them
     out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong."""
-    checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
-                                 trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,
-                                 rope_scaling=plan.model.rope_scaling, ranks=(selected,),
-                                 ranks_flag="selected rank", plan_keys=True)
+    try:
+        checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
+                                     trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,
+                                     rope_scaling=plan.model.rope_scaling, ranks=(selected,),
+                                     ranks_flag="selected rank", plan_keys=True)
+    except BadInput as exc:  # a refusal of the model's own code names the planner's flag
+        exc.args = (consent_words(str(exc)),)
+        raise
     limit = checked.rank_limit
     ranks = tuple(r for r in ladder if not limit or r <= limit)
     dropped = [r for r in ladder if r not in ranks]
@@ -227,6 +233,15 @@ def cancel(run: RunDir, probe_id: str | None, backend: Backend | None) -> list[s
     return runner.cancel(run, probe_id=probe_id, backend=backend)
 
 
-def retry(run: RunDir, probe_id: str, backend: Backend | None) -> None:
-    """Queue an ended probe again (its earlier attempt is kept aside)."""
-    runner.retry(run, probe_id, backend=backend)
+def retry(run: RunDir, probe_id: str, backend: Backend | None, trusted: bool = False) -> None:
+    """Queue an ended probe again (its earlier attempt is kept aside). trusted: the session's consent
+    (`lorplan --trust-remote-code`) for a run that asks for its model's own code; without it such a run is
+    refused in one line naming that command."""
+    try:
+        runner.retry(run, probe_id, backend=backend, trust_remote_code=trusted)
+    except RemoteCodeRefused:
+        model = asks_remote_code(run.plan()) or "its model"
+        raise RemoteCodeRefused(
+            f"run {run.id} asks to run the model's own Python code ({model}), which lorplan runs only when you ask: "
+            f"to queue probe {probe_id} again, start the planner with `{TRUST_COMMAND}`, if you trust that code"
+        ) from None

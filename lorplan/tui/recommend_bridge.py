@@ -235,7 +235,7 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
         raise BadInput(f"The probe ladder cannot run here: {exc}") from None
     blocked = probe_blocker(spec, found)
     if blocked is not None:
-        raise BadInput(f"The probe ladder cannot run here: {blocked.reason}")
+        raise BadInput(f"The probe ladder cannot run here: {bridge.consent_words(blocked.reason)}")
     size = data_size(plan, data)
     small = too_small(size)
     if small is not None:
@@ -255,7 +255,8 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     ladder = data_ladder(spec, found, setup, bridge.profiled_plan(at_prior, data, published=source), data.profile,
                          size, prior, adapter, target_modules=bridge.peft_targets(spec, setup.targets),
                          learning_rate=lr, epochs=LADDER_EPOCHS, budget_minutes=budget_minutes,
-                         budget_bytes=plan.budget_bytes, gpu=None, seeds=seeds, probe_steps=probe_steps)
+                         budget_bytes=plan.budget_bytes, gpu=None, trust_remote_code=plan.trust_remote_code,
+                         seeds=seeds, probe_steps=probe_steps)
     if ladder.spec is None:
         raise BadInput(f"No probe ladder: {ladder.blocked}")
     return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id

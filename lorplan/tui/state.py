@@ -37,7 +37,9 @@ class PlanSnapshot:
     """The plan on screen: the model as typed (`source`), its spec, the validated setup, the selected rank and
     the whole rank table (its budget included), and the applied `tuning` (None: the plan's defaults). Only
     valid plans are snapshotted. `spec` is the model's; a classifier's table is priced with the head the Data
-    tab's labels need (bridge.data_spec), the head the export re-derives from `spec` and the profile."""
+    tab's labels need (bridge.data_spec), the head the export re-derives from `spec` and the profile.
+    trust_remote_code: the planner was started with `lorplan --trust-remote-code` (the plan's
+    model.trust_remote_code, so its exports, probes and ladders may run the model's own code)."""
 
     source: str
     spec: bridge.ModelSpec
@@ -45,6 +47,7 @@ class PlanSnapshot:
     rank: int
     table: bridge.RankTable
     tuning: Tuning | None = None
+    trust_remote_code: bool = False
 
     @property
     def budget_bytes(self) -> int | None:

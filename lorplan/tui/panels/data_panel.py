@@ -312,11 +312,14 @@ class DataPanel(Widget):
         self.query_one("#data-progress", ProgressBar).update(total=100, progress=0)
         self._status(f"Profiling {path} …")
         self._profiled = (path, schema, self.model_source)
-        self._run(path, schema, self.model_source, self.seq_len, not self.train_all)
+        # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
+        self._run(path, schema, self.model_source, self.seq_len, not self.train_all,
+                  getattr(self.app, "trust_remote_code", False) is True)
 
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")
-    def _run(self, path: str, schema: str, model: str | None, seq_len: int | None, mask: bool = True) -> None:
+    def _run(self, path: str, schema: str, model: str | None, seq_len: int | None, mask: bool = True,
+             trusted: bool = False) -> None:
         worker = get_current_worker()
 
         def progress(done: int, total: int, unit: str) -> None:
@@ -326,7 +329,8 @@ class DataPanel(Widget):
 
         try:
             profile = bridge.profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
-                                             seq_len=seq_len, mask=mask, progress=progress)
+                                             seq_len=seq_len, mask=mask, progress=progress,
+                                             trust_remote_code=trusted)
         except _Cancelled:
             return
         except BadInput as exc:

@@ -242,6 +242,11 @@ class PlanView(VerticalScroll):
             self.query_one(ModelPicker).show_error("The catalog is empty: type a folder with a config.json.")
 
     # -- model -----------------------------------------------------------------------------------------------
+    @property
+    def _trusted(self) -> bool:
+        """The session's consent to run a model's own code (`lorplan --trust-remote-code`, LorplanApp)."""
+        return getattr(self.app, "trust_remote_code", False) is True
+
     @on(ModelChosen)
     def _on_model_chosen(self, event: ModelChosen) -> None:
         event.stop()
@@ -261,12 +266,12 @@ class PlanView(VerticalScroll):
             self.call_later(self._apply_spec, source, spec)
             return
         picker.show_loading(source)
-        self._load_in_thread(self._generation, source)
+        self._load_in_thread(self._generation, source, self._trusted)
 
     @work(thread=True, exclusive=True, group="spec", exit_on_error=False)
-    def _load_in_thread(self, generation: int, source: str) -> None:
+    def _load_in_thread(self, generation: int, source: str, trusted: bool = False) -> None:
         try:
-            spec = bridge.load_spec(source)
+            spec = bridge.load_spec(source, trust_remote_code=trusted)
         except LorplanError as exc:  # bad input, or a fallback build that failed and says why
             self.post_message(SpecFailed(generation, source, str(exc)))
             return
@@ -511,8 +516,10 @@ class PlanView(VerticalScroll):
     def _announce(self) -> None:
         row = self._selected_row()
         if row is not None and not self.state.stale:
-            self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", self.state.spec, self.state.setup,
-                                                       row.rank, self.state.table, self.state.tuning),
+            spec = self.state.spec
+            trust = self._trusted and bridge.asks_own_code(spec)  # only a model whose code is needed asks for it
+            self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", spec, self.state.setup,
+                                                       row.rank, self.state.table, self.state.tuning, trust),
                                           self.state.form))
 
     def apply_seq_len(self, tokens: int) -> None:

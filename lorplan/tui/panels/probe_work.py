@@ -63,9 +63,10 @@ class ProbeWork:
         self.post_message(ProbeActionFinished(f"cancelled {', '.join(done)}" if done else "nothing left to cancel"))
 
     @work(thread=True, exclusive=False, group="probe-actions", exit_on_error=False)
-    def _retry(self, run: probe_bridge.RunDir, probe_id: str, backend: probe_bridge.Backend | None) -> None:
+    def _retry(self, run: probe_bridge.RunDir, probe_id: str, backend: probe_bridge.Backend | None,
+               trusted: bool = False) -> None:
         try:
-            probe_bridge.retry(run, probe_id, backend)
+            probe_bridge.retry(run, probe_id, backend, trusted)
         except LorplanError as exc:
             self.post_message(ProbeActionFinished(str(exc), "error"))
             return

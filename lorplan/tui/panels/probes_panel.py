@@ -388,7 +388,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if p.state in ("queued", "running"):
             self.notify(f"{p.id} is {p.state}; cancel it before retrying", severity="warning")
             return
-        self._retry(self._run, p.id, self.backend)
+        self._retry(self._run, p.id, self.backend, getattr(self.app, "trust_remote_code", False) is True)
 
     def action_start_plan(self) -> None:
         if self.plan is None:
