@@ -221,7 +221,7 @@ def _ladder_state(run) -> str | None:
     """For a probe ladder's run (lorplan recommend, the Recommend tab): "done", "running", "cancelled" (the user
     cancelled the run: its driver adds nothing more) or "stopped" (not done and its driver is gone); None for a
     plain probe run."""
-    from lorplan.recommend.driver import driver_alive
+    from lorplan.probe.runner import driver_alive
     from lorplan.recommend.ladder_spec import LadderFiles
 
     files = LadderFiles(run)
@@ -258,12 +258,11 @@ def run_status(args) -> int:
 
     run = find_run(args.run_id)
     st = runner.status(run)
-    try:
+    try:  # a ladder's live driver restarts it with the consent it was started with (restart_stalled)
         restarted = runner.restart_stalled(run, st, trust_remote_code=args.trust_remote_code,
                                            resume=_resume("status", run, args))
     except RemoteCodeRefused as exc:  # the status is still worth printing; this line says why nothing runs
-        if _ladder_state(run) != "running":  # a live driver restarts it with the consent it was started with
-            print(f"note: {exc}", file=sys.stderr)
+        print(f"note: {exc}", file=sys.stderr)
         restarted = False
     if restarted:
         queued = sum(1 for p in st.probes if p.state == "queued")
@@ -299,7 +298,6 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0, *, trust_remot
 
     from lorplan.core.errors import LorplanError
     from lorplan.probe import runner
-    from lorplan.probe.consent import RemoteCodeRefused
 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -307,11 +305,7 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0, *, trust_remot
         ladder = _ladder_state(run)
         if st.probes_ended and ladder != "running":  # the ladder's own state: done before its driver exits
             return st, ladder
-        try:
-            runner.restart_stalled(run, st, trust_remote_code=trust_remote_code, resume=resume)
-        except RemoteCodeRefused:
-            if ladder != "running":
-                raise
+        runner.restart_stalled(run, st, trust_remote_code=trust_remote_code, resume=resume)
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
             raise LorplanError(f"run {run.id}: timed out after {timeout:g} s (the probe ladder is still running"

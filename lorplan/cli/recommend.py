@@ -404,16 +404,12 @@ def _restart(args, run, *, waiting: bool) -> None:
     it) when waiting, else that line as a note (what the ladder knows is still printed)."""
     from lorplan.probe.consent import RemoteCodeRefused
     from lorplan.probe.runner import restart_stalled
-    from lorplan.recommend.driver import driver_alive, ensure_driver
+    from lorplan.recommend.driver import ensure_driver
 
     trusted, resume = bool(args.trust_remote_code), reattach_command(args, run.id, trusted=True)
     try:
         _restarted_note(run, ensure_driver(run, trust_remote_code=trusted, resume=resume))
-        try:
-            restart_stalled(run, trust_remote_code=trusted, resume=resume)
-        except RemoteCodeRefused:
-            if not driver_alive(run):  # a live driver has the consent it was started with, and restarts it
-                raise
+        restart_stalled(run, trust_remote_code=trusted, resume=resume)  # left to a live driver without consent
     except RemoteCodeRefused as exc:
         if waiting:
             raise

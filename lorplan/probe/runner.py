@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.probe.backend import Backend, exclusive, get_backend
+from lorplan.probe.backend import Backend, exclusive, get_backend, lock_held
 from lorplan.probe.consent import (
     TRUST_FLAG,
     RemoteCodeRefused,
@@ -196,14 +196,23 @@ def status(run: RunDir, backend: Backend | None = None) -> RunStatus:
 RESTART_GRACE_S = 10.0  # a scheduler asked for this recently may still be starting: leave it that long
 
 
+def driver_alive(run: RunDir) -> bool:
+    """A process that drives the run lives: a probe ladder's driver (lorplan.recommend.driver), which holds
+    RunDir.driver_lock while it lives, adds probes in passes and restarts the run's stalled scheduler itself, with
+    the consent it was started with."""
+    return lock_held(run.driver_lock)
+
+
 def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend | None = None,
                     grace_s: float = RESTART_GRACE_S, *, trust_remote_code: bool = False,
-                    resume: str | None = None) -> bool:
+                    resume: str | None = None, by_driver: bool = False) -> bool:
     """Start a new scheduler for a run whose probes are queued with none to launch them (its scheduler was
     killed), unless one was asked for in the last grace_s seconds. True when one was started.
     A run that asks for its model's own code is started again only with the user's consent: trust_remote_code
     (the --trust-remote-code of the current command), or that of the given backend; else RemoteCodeRefused,
-    whose line names `resume` (default: `lorplan probe status RUN --trust-remote-code`)."""
+    whose line names `resume` (default: `lorplan probe status RUN --trust-remote-code`) — unless a live driver
+    drives the run (driver_alive): it restarts the scheduler with the consent it was started with, so nothing
+    is started here and False is returned. by_driver: the caller is that driver, which gets the refusal."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     st = st if st is not None else run_status(run, backend)
     if not st.stalled:
@@ -214,7 +223,12 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
         asked = 0.0
     if time.time() - asked < grace_s:
         return False
-    check_consent(run, backend.trust_remote_code, _resume(run, resume), "its probes", plan=st.plan)
+    try:
+        check_consent(run, backend.trust_remote_code, _resume(run, resume), "its probes", plan=st.plan)
+    except RemoteCodeRefused:
+        if by_driver or not driver_alive(run):
+            raise
+        return False  # the live driver restarts it
     backend.submit(run)
     return True
 
@@ -224,7 +238,7 @@ def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend
     """Block until the run is done (RunStatus.done: no probe is queued or running, and no ladder's driver lives
     to add more). A run whose scheduler was killed while probes were still queued is handed to a new scheduler
     (restart_stalled, with trust_remote_code and resume: RemoteCodeRefused, at once, for a run that asks for
-    its model's own code without the user's consent). Raises LorplanError after `timeout` seconds."""
+    its model's own code without the user's consent and has no live driver to restart it). Raises LorplanError after `timeout` seconds."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
@@ -368,5 +382,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["StartCheck", "attempts", "cancel", "check_start", "make_plan", "plan_ranks", "restart_stalled", "retry",
+__all__ = ["StartCheck", "attempts", "cancel", "check_start", "driver_alive", "make_plan", "plan_ranks", "restart_stalled", "retry",
            "start", "status", "summaries", "wait"]

@@ -126,9 +126,10 @@ def launch_driver(run, trust_remote_code: bool = False) -> None:
 
 
 def driver_alive(run) -> bool:
-    from lorplan.probe.backend import lock_held
+    """A driver holds the run's ladder.lock (lorplan.probe.runner.driver_alive: the probe layer knows the lock)."""
+    from lorplan.probe.runner import driver_alive as alive
 
-    return lock_held(LadderFiles(run).lock_path)
+    return alive(run)
 
 
 @dataclass(frozen=True)
@@ -250,7 +251,7 @@ class Driver:
             self._checked = time.monotonic()
             try:  # a killed scheduler leaves probes queued: start another
                 restart_stalled(self.run, trust_remote_code=self.trusted,
-                                resume=ladder_resume(self.run.id))
+                                resume=ladder_resume(self.run.id), by_driver=True)
             except RemoteCodeRefused as exc:  # plan.json asks for it since this driver started without it
                 print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
         obs = self.observer.observe()
