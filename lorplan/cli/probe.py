@@ -237,6 +237,22 @@ def _ladder_state(run) -> str | None:
     return "cancelled" if run.run_cancel_marker.exists() else "stopped"
 
 
+def _ladder_resume(run, state: str | None) -> str | None:
+    """The command that starts a stopped ladder's driver again (`state`: its _ladder_state; None otherwise):
+    `lorplan recommend --run RUN`, with --trust-remote-code for a ladder that asks for its model's own code,
+    which its driver runs only with that consent. The probe commands restart a stalled scheduler, never the
+    driver: without it no rank is stopped early, no budget kept and no next pass started."""
+    if state != "stopped":
+        return None
+    from lorplan.recommend.driver import ladder_asks_remote_code, ladder_resume
+
+    try:
+        asks = ladder_asks_remote_code(run)
+    except BadInput:  # a damaged ladder.json or plan.json: the command without the flag
+        asks = None
+    return ladder_resume(run.id) if asks else f"lorplan recommend --run {run.id}"
+
+
 def _ladder_json(state: str | None) -> dict | None:
     """`"ladder"` of status/wait/list --json for a run whose _ladder_state is `state`: {"state":
     running|done|cancelled|stopped} for a ladder's run, else None."""
@@ -274,7 +290,7 @@ def run_status(args) -> int:
     else:
         from lorplan.cli.probe_table import print_table
 
-        print_table(st, restarted, ladder)
+        print_table(st, restarted, ladder, _ladder_resume(run, ladder))
     return 0
 
 
@@ -324,6 +340,10 @@ def run_wait(args) -> int:
         st = runner.wait(run, timeout=args.timeout, trust_remote_code=trusted, resume=resume)
         ok = all(p.state == "finished" for p in st.probes)
     else:  # a ladder's probes ending is not its end: wait for the ladder (0 when it is done)
+        if ladder == "stopped" and not runner.status(run).probes_ended:  # said now, not only after the wait
+            from lorplan.cli.probe_table import ladder_note
+
+            print(ladder_note(run.id, ladder, _ladder_resume(run, ladder)), file=sys.stderr)
         st, ladder = _wait_ladder(run, args.timeout, trust_remote_code=trusted, resume=resume)
         ok = ladder == "done"
     if args.json:
@@ -331,7 +351,7 @@ def run_wait(args) -> int:
     else:
         from lorplan.cli.probe_table import print_table
 
-        print_table(st, ladder=ladder)
+        print_table(st, ladder=ladder, resume=_ladder_resume(run, ladder))
     return 0 if ok else 1
 
 

@@ -13,17 +13,22 @@ def _fmt(v, spec: str = "") -> str:
     return "-" if v is None else format(v, spec)
 
 
-def _ladder_note(run_id: str, state: str | None) -> str | None:
+def ladder_note(run_id: str, state: str | None, resume: str | None = None) -> str | None:
     """Where a ladder's recommendation is (`state`: the run's _ladder_state): its probes are only what its
-    driver started so far. None for a plain probe run."""
+    driver started so far; a stopped ladder's driver (the machine restarted, its process was killed) is
+    started again only by `resume` (default `lorplan recommend --run RUN`), which the probe commands never run.
+    None for a plain probe run."""
     if state is None:
         return None
     if state in ("done", "cancelled"):
         text = (f"run {run_id} is a probe ladder ({state}): `lorplan recommend --run {run_id}` prints its "
                 "recommendation")
+    elif state == "stopped":
+        text = (f"run {run_id} is a probe ladder whose driver has stopped (the machine restarted, or its process "
+                "was killed): no rank is stopped early, no budget kept and no next pass started until "
+                f"`{resume or f'lorplan recommend --run {run_id}'}` starts it again")
     else:
-        stopped = " (it has stopped: re-attaching starts it again)" if state == "stopped" else ""
-        text = (f"run {run_id} is a probe ladder: its driver adds probes as the ones before end{stopped}; "
+        text = (f"run {run_id} is a probe ladder: its driver adds probes as the ones before end; "
                 f"`lorplan recommend --run {run_id} --wait` waits for its recommendation")
     return f"note: {text}"  # one line, as the other notes: a command cut in two is not one to copy
 
@@ -34,9 +39,9 @@ def run_state(st, ladder: str | None) -> str:
     return ladder if ladder is not None else st.state
 
 
-def print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
+def print_table(st, restarted: bool = False, ladder: str | None = None, resume: str | None = None) -> None:
     """The run's state, its probes, its ranks compared, its notes, and the ladder note when `ladder` (its
-    _ladder_state) says it is a ladder's run. On a terminal narrower than its tables they fit it (core.columns:
+    _ladder_state) says it is a ladder's run (resume: the command that starts a stopped ladder's driver again). On a terminal narrower than its tables they fit it (core.columns:
     the probe table's 97 columns wrapped each row in two in an 80-column window); a pipe gets the wide layout."""
     from lorplan.core.columns import fit_line
     from lorplan.core.units import memory_text, terminal_limit
@@ -68,7 +73,7 @@ def print_table(st, restarted: bool = False, ladder: str | None = None) -> None:
     for note, ids in st.notes():
         for line in fit_line(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""), limit):
             print(line)
-    note = _ladder_note(st.run, ladder)
+    note = ladder_note(st.run, ladder, resume)
     if note is not None:
         for line in fit_line(note, limit):
             print(line)
@@ -123,4 +128,4 @@ def _print_ranks(st, limit: int | None = None) -> None:
         print(line)
 
 
-__all__ = ["print_table", "run_state"]
+__all__ = ["ladder_note", "print_table", "run_state"]

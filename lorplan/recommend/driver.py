@@ -4,8 +4,9 @@
 terminal) with the ladder's files beside it (recommend.ladder_spec), and starts this process in its own
 session: python -m lorplan.recommend.driver RUN_DIR. The driver holds ladder.lock while it lives and, every
 POLL_S seconds, reads the probes, stops ranks that cannot win at halving rungs (lorplan.probe.runner.cancel),
-cancels what is left when the budget is spent, adds the next pass when a pass has ended, and rewrites
-recommendation.json from what is known. It looks at once, without waiting out POLL_S, when a probe it saw
+cancels what is left when the budget is spent (the budget counts the time the ladder ran with a live driver,
+LadderFiles.driven_seconds, not the time since it started: a ladder resumed after a reboot goes on with what was
+left), adds the next pass when a pass has ended, and rewrites recommendation.json from what is known. It looks at once, without waiting out POLL_S, when a probe it saw
 running exits or its pattern measurement ends (`Driver.wait`): the pass's last probe ending is what the next
 pass waits for. Each decision is written to ladder-state.json before it is acted on, and acting on it again is
 harmless, so a driver killed at any moment is simply started again (`ensure_driver`, which
@@ -36,6 +37,7 @@ from lorplan.recommend.observe import rank_probes
 
 POLL_S = 1.0
 RESTART_CHECK_S = 10.0
+CLOCK_S = 5.0  # how often the driver writes the seconds it has driven the ladder (ladder-clock.json)
 
 
 def _specs(p: Pass):
@@ -167,7 +169,7 @@ def requeue_cut_short(run, *, trust_remote_code: bool = False, backend=None) -> 
     spec = LadderFiles(run).spec()
     if run.run_cancel_marker.exists():
         return []
-    if spec.budget_seconds is not None and time.time() - spec.started >= spec.budget_seconds:
+    if spec.budget_seconds is not None and LadderFiles(run).driven_seconds() >= spec.budget_seconds:
         return []
     died = [p.id for p in run_status(run).probes  # not a damaged result.json: that probe ended
             if p.state == "died" and not run.result_path(p.id).exists() and attempts(run, p.id) == 0]
@@ -229,13 +231,23 @@ class Driver:
         self._run_seed = run.plan().seed  # what a one-seed ladder's probes train with
         self._written: str | None = None
         self._checked = 0.0
+        self._t0 = time.time()  # this driver's start: its time is added to what earlier drivers ran
+        self._ran0 = self.files.driven_seconds()
+        self._clocked = 0.0  # time.monotonic() of the last ladder-clock.json
         self._measure: subprocess.Popen | None = None
         self._running: tuple[str, ...] = ()  # the probes the last step saw running
         self._watched: set[object] = set()  # probe ids and the measurement whose end wakes `wait`
         self._woken = threading.Event()
 
+    def ran(self, now: float) -> float:
+        """The seconds the ladder has run at `now`: what earlier drivers ran (LadderFiles.driven_seconds) and
+        this one's time since it started. The budget counts this, not the time since spec.started."""
+        return self._ran0 + max(0.0, now - self._t0)
+
     def step(self, now: float | None = None) -> bool:
-        """Read the probes, decide, act, write recommendation.json. True when the ladder is done."""
+        """Read the probes, decide, act, write recommendation.json. True when the ladder is done. The ladder's
+        time is its running time (`ran`); what decides by the clock (the budget, the passes it buys) is given
+        `clock`: spec.started plus that time, the time it would be had the ladder never stopped."""
         from lorplan.probe.backend import get_backend
         from lorplan.probe.runs import add_probes
         from lorplan.recommend import measured
@@ -243,6 +255,11 @@ class Driver:
 
         now = time.time() if now is None else now
         spec, state = self.spec, self.files.state()
+        ran = self.ran(now)
+        clock = spec.started + ran
+        if time.monotonic() - self._clocked >= CLOCK_S:
+            self._clocked = time.monotonic()
+            self.files.write_driven(ran)
         self._apply(state)
         if time.monotonic() - self._checked > RESTART_CHECK_S:
             from lorplan.probe.consent import RemoteCodeRefused
@@ -256,14 +273,15 @@ class Driver:
                 print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
         obs = self.observer.observe()
         if not state.done and self.run.run_cancel_marker.exists():  # `lorplan probe cancel RUN`, the TUI's C
-            state = replace(state, done=True, cancelled=round(now - spec.started, 1))
+            state = replace(state, done=True, cancelled=round(ran, 1))
+            self.files.write_driven(ran)
             self.files.write_state(state)
             self._apply(state)  # a pass added while the user cancelled: its probes too
             self._write(self.observer.observe(), state)
             return True
         budget = spec.budget_seconds
-        if not state.done and budget is not None and state.budget_spent is None and now - spec.started >= budget:
-            state = replace(state, budget_spent=round(now - spec.started, 1))
+        if not state.done and budget is not None and state.budget_spent is None and ran >= budget:
+            state = replace(state, budget_spent=round(ran, 1))
             self.files.write_state(state)
             self._apply(state)
             obs = self.observer.observe()
@@ -283,16 +301,17 @@ class Driver:
             signals = self.files.signals()
             rec, base = measured.recommendation(spec, obs, state, self.price, signals)
             knee = measured.ladder_knee(rec.ladder, base)
-            nxt = next_pass(spec, state, rank_probes(obs), knee.rank if knee is not None else None, now,
+            nxt = next_pass(spec, state, rank_probes(obs), knee.rank if knee is not None else None, clock,
                             best_rank=knee.best_rank if knee is not None else None, band_low=rec.confidence[0])
             if nxt is None and not measuring and signals and "signals" in signals:
                 # the last pass: the pattern trained once beside the one-rank probe it would replace
-                nxt = measured.pattern_check_pass(spec, state, obs, rec, now)
+                nxt = measured.pattern_check_pass(spec, state, obs, rec, clock)
             if nxt is None and measuring:
                 pass  # the ladder is done once the pattern's measurement has written its file
             elif nxt is None:
                 state = replace(state, done=True)
                 self.files.write_state(state)
+                self.files.write_driven(ran)
             else:
                 state = state.with_pass(nxt)
                 self.files.write_state(state)

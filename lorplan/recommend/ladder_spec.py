@@ -7,6 +7,8 @@
     recommendation.json  the recommendation from what is known, rewritten as evidence arrives
     pattern-signals.json what the pattern probes' adapters share per module (recommend.pattern, in a child
                          process of the driver), once they have ended
+    ladder-clock.json    the seconds the ladder has been driven (a driver lived), rewritten every few seconds
+                         by the driver: what its budget counts (LadderFiles.driven_seconds)
     ladder.lock          held (flock) by the driver process while it lives
 
 Everything the driver decides is written before it is acted on, so a driver killed at any moment and started
@@ -37,7 +39,9 @@ class LadderSpec:
     written before rate_first existed). planned_steps: the
     optimizer steps of the planned training (examples × epochs / batch), where curves are extrapolated to;
     probe_steps: steps per probe. seeds: training seeds per probe (the held-out split stays the run's).
-    ranks: the first pass. budget_seconds: wall-clock time the ladder may spend (None: no limit).
+    ranks: the first pass. budget_seconds: the wall-clock seconds the ladder may spend running (None: no
+    limit), counted while a driver lives (LadderFiles.driven_seconds): a ladder resumed after the machine was off
+    goes on with what was left. started: when the ladder started (the time since is not what the budget counts).
     budget_bytes / gpu: the memory budget the recommended rank is priced against. notes: evidence (JSON of
     recommend.Evidence) known at the start. pattern_probes: the probes (same rank and learning rate, other
     seeds) that save their adapters for the per-module pattern (recommend.pattern); pattern_why: why there are
@@ -155,8 +159,8 @@ class Stop:
 @dataclass(frozen=True)
 class LadderState:
     """The driver's decisions so far. judged: "rank@rung" keys already compared; budget_spent: when the
-    budget ran out (seconds since the start), None while it lasts; cancelled: when the user cancelled the whole
-    run (seconds since the start); done: nothing more will run."""
+    budget ran out (the seconds the ladder had run, LadderFiles.driven_seconds), None while it lasts; cancelled:
+    when the user cancelled the whole run (the same count); done: nothing more will run."""
 
     passes: tuple[Pass, ...] = ()
     stops: tuple[Stop, ...] = ()
@@ -217,6 +221,37 @@ class LadderFiles:
     @property
     def log_path(self) -> Path:
         return self.run.path / "ladder.log"
+
+    @property
+    def clock_path(self) -> Path:
+        return self.run.path / "ladder-clock.json"
+
+    def driven_seconds(self) -> float:
+        """The seconds the ladder has run, as its driver last wrote them (ladder-clock.json, every few seconds
+        while a driver lives, so a driver killed loses at most those): the time it had a live driver, which
+        is what its budget (LadderSpec.budget_seconds) counts. The time the machine was off, or no driver ran
+        (killed, not yet re-attached), is not counted, nor are probes that trained on meanwhile without a
+        driver. A ladder written before the clock: the time from its start to its driver's last
+        recommendation.json ("updated"); 0 before it wrote any."""
+        from lorplan.probe.runs import read_json
+
+        obj = read_json(self.clock_path)
+        seconds = obj.get("driven_seconds") if isinstance(obj, dict) else None
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and 0 <= seconds < float("inf"):
+            return float(seconds)
+        rec = read_json(self.recommendation_path)
+        updated = rec.get("updated") if isinstance(rec, dict) else None
+        if isinstance(updated, (int, float)) and not isinstance(updated, bool) and self.spec_path.is_file():
+            try:
+                return max(0.0, float(updated) - self.spec().started)
+            except (BadInput, TypeError, ValueError):
+                return 0.0
+        return 0.0
+
+    def write_driven(self, seconds: float) -> None:
+        from lorplan.probe.runs import atomic_write_json
+
+        atomic_write_json(self.clock_path, {"driven_seconds": round(seconds, 1), "updated": round(time.time(), 3)})
 
     @property
     def signals_path(self) -> Path:

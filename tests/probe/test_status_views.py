@@ -242,9 +242,10 @@ def test_a_ladder_run_names_its_base_and_where_its_recommendation_is(state_home,
     out = capsys.readouterr().out
     ranks = out[out.index("by rank:"):].splitlines()
     assert [line.split()[0] for line in ranks[2:4]] == ["base", "4"]
-    # no driver runs here: the note says so, and that re-attaching starts it again
-    said = (f"run {run.id} is a probe ladder: its driver adds probes as the ones before end (it has stopped: "
-            f"re-attaching starts it again); `lorplan recommend --run {run.id} --wait` waits for its recommendation")
+    # no driver runs here: the note says so, what does not happen without it, and the command that resumes it
+    said = (f"run {run.id} is a probe ladder whose driver has stopped (the machine restarted, or its process was "
+            "killed): no rank is stopped early, no budget kept and no next pass started until "
+            f"`lorplan recommend --run {run.id}` starts it again")
     assert said in out.replace("\n  ", " ")
     assert main(["probe", "wait", run.id, "--timeout", "5"]) == 1  # the ladder was not done
     assert said in capsys.readouterr().out.replace("\n  ", " ")
