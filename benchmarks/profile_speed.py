@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/profile_speed.py                 # 1 GB and 100 MB files (minutes)
     .venv/bin/python benchmarks/profile_speed.py --size 200MB --small 20MB --baseline-rows 50000 --pairs 1
+    .venv/bin/python benchmarks/profile_speed.py --startup-only            # the start-up lines alone (seconds)
 
 Writes synthetic JSONL files (random English-like words, ~1.5 KB per row) in a temporary folder and deletes
 them at the end. Each measurement runs in a fresh child process, so peak RSS (getrusage ru_maxrss) is that
@@ -9,6 +10,10 @@ run's own. Prints rows/s and tokens/s of profile_dataset with the real MiniLM to
 single-process loop `json.loads(line); len(tokenizer(text)["input_ids"])` (the baseline, timed on the first
 --baseline-rows rows and labelled as such), their ratio (also as the median of --pairs back-to-back runs on the
 small file, which is fairer when other work shares the machine), and peak RSS of the profile at both sizes.
+First it times start-up: a whole `lorplan profile --model <MiniLM folder> --data <1,000 rows>` process, with the
+tokenizer.json read by the tokenizers library alone (lorplan.core.data.fast_tokenizer) and with transformers'
+AutoTokenizer forced (as before that path existed: transformers and torch imported), alternating, --startup-runs
+times each; it prints the medians and their ratio.
 """
 
 from __future__ import annotations
@@ -89,6 +94,43 @@ def child_baseline(path: str, max_rows: int) -> dict:
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
+def child_startup(path: str, way: str) -> None:
+    """`lorplan profile --model <MiniLM> --data path` in this process; way "transformers" forces AutoTokenizer."""
+    if way == "transformers":
+        from lorplan.core.data import fast_tokenizer
+
+        fast_tokenizer.load_fast = lambda _folder: None
+    from lorplan.cli import main
+
+    with open(os.devnull, "w") as sink:
+        sys.stdout = sink
+        rc = main(["profile", "--model", _minilm(), "--data", path])
+    sys.stdout = sys.__stdout__
+    if rc != 0 or ("transformers" in sys.modules) != (way == "transformers"):
+        raise SystemExit(f"startup child ({way}): exit {rc}, transformers imported: {'transformers' in sys.modules}")
+
+
+def startup(tmp: str, runs: int) -> None:
+    """Median wall-clock seconds of whole `lorplan profile --model` processes, both ways, alternating."""
+    path = os.path.join(tmp, "startup.jsonl")
+    generate(path, 3_000_000)  # ~2,000 rows of ~1.5 KB; the first 1,000 are kept
+    with open(path, encoding="utf-8") as fh:
+        rows = [line for _, line in zip(range(1000), fh, strict=False)]
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(rows)
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    seconds: dict[str, list[float]] = {"transformers": [], "tokenizers": []}
+    for _ in range(runs):
+        for way in seconds:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, __file__, "--child", "startup", path, way], check=True, env=env)
+            seconds[way].append(time.perf_counter() - start)
+    before, after = (statistics.median(seconds[w]) for w in ("transformers", "tokenizers"))
+    print(f"startup   lorplan profile --model MiniLM --data {len(rows):,} rows, whole process, median of {runs}: "
+          f"before (transformers' AutoTokenizer) {before:.2f} s, after (tokenizers alone) {after:.2f} s; "
+          f"{before / after:.1f}x faster")
+
+
 def run_child(*args: str) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, env=env)
@@ -107,10 +149,16 @@ def main() -> None:
                     help="rows the baseline loop tokenizes (its rate is extrapolated; default 100000)")
     ap.add_argument("--pairs", type=int, default=3,
                     help="paired baseline/profile runs on the small file for the ratio (default 3)")
+    ap.add_argument("--startup-runs", type=int, default=5,
+                    help="whole-process `lorplan profile --model` runs each way for the start-up line (default 5)")
+    ap.add_argument("--startup-only", action="store_true", help="print the start-up line only")
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         kind, path, *rest = args.child
+        if kind == "startup":
+            child_startup(path, rest[0])
+            return
         result = child_profile(path) if kind == "profile" else child_baseline(path, int(rest[0]))
         print(json.dumps(result))
         return
@@ -118,6 +166,9 @@ def main() -> None:
     big, small = parse_size(args.size, "--size"), parse_size(args.small, "--small")
     tmp = tempfile.mkdtemp(prefix="lorplan-bench-")
     try:
+        startup(tmp, args.startup_runs)
+        if args.startup_only:
+            return
         small_path, big_path = os.path.join(tmp, "small.jsonl"), os.path.join(tmp, "big.jsonl")
         t = time.perf_counter()
         small_rows = generate(small_path, small)

@@ -74,32 +74,45 @@ def _tokenized(ex: Example) -> tuple[int, int]:
 
 
 class RealTokenizer:
-    """Counts with a Hugging Face fast tokenizer loaded from a local folder (local_files_only=True): the lengths
-    and trained positions of lorplan.core.data.encode.Encoder, the rule `lorplan train` and probes use.
+    """Counts with a local folder's fast tokenizer: its tokenizer.json through the tokenizers library when that
+    tokenizes as transformers would (fast_tokenizer.load_fast), else transformers' AutoTokenizer
+    (local_files_only=True). The counts are the lengths and trained positions of lorplan.core.data.encode.Encoder,
+    the rule `lorplan train` and probes use.
     trust_remote_code: the user typed --trust-remote-code, so a tokenizer with its own Python code (auto_map)
     may run it; without it such a tokenizer is refused (BadInput)."""
 
     estimated = False
 
     def __init__(self, choice: TokenizerChoice, *, mask: bool = True, trust_remote_code: bool = False):
+        from lorplan.core.data.fast_tokenizer import load_fast
+
+        # tokenizer.json read by the tokenizers library alone where transformers would tokenize exactly as it
+        # does (fast_tokenizer's docstring lists what goes to transformers): no transformers and torch import,
+        # about 3 s of every profile
+        self.tok = load_fast(choice.path)
+        if self.tok is None:
+            self.tok = self._auto_tokenizer(choice, trust_remote_code)
+        self.mask = mask
+        self.encoder = Encoder(self.tok, mask_prompt=mask, fast=True)
+        self.has_chat_template = self.encoder.has_chat_template
+        limit = getattr(self.tok, "model_max_length", None)
+        self.model_max_length = int(limit) if isinstance(limit, int) and 0 < limit < 10**7 else None
+
+    @staticmethod
+    def _auto_tokenizer(choice: TokenizerChoice, trust_remote_code: bool):
         from transformers import AutoTokenizer
 
         try:
             # True or False, never transformers' None: None asks "Do you wish to run the custom code?" on a
             # terminal, and a "y" (typed, or piped in) runs the folder's Python files
-            self.tok = AutoTokenizer.from_pretrained(choice.path, local_files_only=True,
-                                                     trust_remote_code=trust_remote_code is True)
+            return AutoTokenizer.from_pretrained(choice.path, local_files_only=True,
+                                                 trust_remote_code=trust_remote_code is True)
         except Exception as exc:  # transformers raises OSError, ValueError, JSON errors... for a broken folder
             reason = str(exc).splitlines()[0]
             if "contains custom code" in reason:
                 reason = ("its config.json or tokenizer_config.json names Python code of its own (auto_map), "
                           "which lorplan does not run when counting tokens")
             raise BadInput(f"tokenizer at {choice.path}: cannot load ({reason})") from None
-        self.mask = mask
-        self.encoder = Encoder(self.tok, mask_prompt=mask, fast=True)
-        self.has_chat_template = self.encoder.has_chat_template
-        limit = getattr(self.tok, "model_max_length", None)
-        self.model_max_length = int(limit) if isinstance(limit, int) and 0 < limit < 10**7 else None
 
     def count(self, examples: Sequence[Example]) -> list[tuple[int, int]]:
         """(tokens, trained tokens) of each example, trained counted before the causal shift."""
