@@ -89,9 +89,9 @@ class ExportDialog(ModalScreen[list[Path] | None]):
     def chosen(self) -> list[str]:
         return [f for f in FORMATS if self.query_one(f"#fmt-{f}", SpaceCheckbox).value]
 
-    def targets(self) -> dict[str, list[Path]]:
-        """format -> the files it would write in the chosen folder."""
-        folder = self._folder_path()
+    def targets(self, folder: Path | None = None) -> dict[str, list[Path]]:
+        """format -> the files it would write in `folder` (None: the chosen folder)."""
+        folder = folder if folder is not None else self._folder_path()
         return {fmt: bridge.export_paths(self.plan, fmt, folder / OUTPUT_NAMES[fmt]) for fmt in self.chosen()}
 
     def _folder_path(self) -> Path:
@@ -153,26 +153,25 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         if refused:  # nothing is written, not even the other formats: the user unticks what cannot be written
             self._status("Not written: " + " · ".join(refused))
             return
-        existing = [p for paths in self.targets().values() for p in paths if p.exists()]
+        folder = self._folder_path()  # read once: what is checked for existing files is what is written
+        existing = [p for paths in self.targets(folder).values() for p in paths if p.exists()]
         if existing:
             self._confirming = existing
             # what to do first, the folder once: at 80x24 the status has four lines
-            folder = self._folder_path()
             names = ", ".join(str(p.relative_to(folder)) if p.is_relative_to(folder) else str(p) for p in existing)
             self._status(f"{counted(len(existing), 'file')} would be replaced: press Overwrite to replace "
                          f"{'it' if len(existing) == 1 else 'them'}, or choose another folder. In {folder}: {names}")
             self.query_one("#export-overwrite").set_class(False, "-hidden")
             return
-        self._do_write(force=False)
+        self._do_write(folder, force=False)
 
     @on(Button.Pressed, "#export-overwrite")
     def _overwrite(self) -> None:
         if self._confirming:
-            self._do_write(force=True)
+            self._do_write(self._folder_path(), force=True)
 
-    def _do_write(self, force: bool) -> None:
+    def _do_write(self, folder: Path, force: bool) -> None:
         written: list[Path] = []
-        folder = self._folder_path()
         try:
             for fmt in self.chosen():
                 written += bridge.write_export(self.plan, fmt, folder / OUTPUT_NAMES[fmt], force=force)
