@@ -40,11 +40,13 @@ def typed_value(text: str) -> float | None:
         return None
 
 
-def out_of_range(label: str, text: str, low: int, high: int) -> str | None:
+def out_of_range(label: str, text: str, low: int, high: int, value: float | None = None) -> str | None:
     """The message for a whole number typed outside [low, high] ("Labelled examples: 1e99 is too large (at most
     10^15)"): what was typed, as typed when short, else written short (count_text), never the hundred digits of
-    its float; None when `text` holds no such number (not a number, a fraction in range, nan)."""
-    value = typed_value(text)
+    its float; None when `text` holds no such number (not a number, a fraction in range, nan). value: `text`'s
+    typed_value when the caller has read it already (None: read here)."""
+    if value is None:
+        value = typed_value(text)
     if value is None or math.isnan(value):
         return None
     typed = str(text).strip()

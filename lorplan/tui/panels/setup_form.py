@@ -33,23 +33,19 @@ def parse_int(text: str, label: str, low: int, high: int) -> int:
     """An integer in [low, high], or BadInput naming the field in plain words. A value out of range is echoed
     as typed ("Sequence length: 1e9 is too large (at most 16,777,216)", numbers.out_of_range): the figure the
     user reads is the one they typed, not 1,000,000,000 for 1e9."""
-    raw = str(text).strip().replace("_", "").replace(",", "")
-    if not raw:
+    typed = str(text).strip()
+    if not typed.replace("_", "").replace(",", ""):
         raise BadInput(f"{label}: type a whole number")
-    try:
-        value: float = int(raw)
-    except ValueError:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise BadInput(f"{label}: {text.strip()!r} is not a number") from None
-        if math.isnan(value):
-            raise BadInput(f"{label}: {text.strip()!r} is not a number") from None
-    beyond = numbers.out_of_range(label, str(text), low, high)  # 1e999 too: beyond the range, not a fraction
+    # read once (numbers.typed_value: the form's separators ignored); every limit here is below 2**53, so a
+    # whole number in range is exact as a float
+    value = numbers.typed_value(typed)
+    if value is None or math.isnan(value):
+        raise BadInput(f"{label}: {typed!r} is not a number")
+    beyond = numbers.out_of_range(label, typed, low, high, value)  # 1e999 too: beyond the range, not a fraction
     if beyond is not None:
         raise BadInput(beyond)
-    if not float(value).is_integer():
-        raise BadInput(f"{label}: {text.strip()!r} must be a whole number")
+    if not value.is_integer():
+        raise BadInput(f"{label}: {typed!r} must be a whole number")
     return int(value)
 
 
