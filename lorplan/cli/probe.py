@@ -253,18 +253,22 @@ def _ladder_resume(run, state: str | None) -> str | None:
     return ladder_resume(run.id) if asks else f"lorplan recommend --run {run.id}"
 
 
-def _ladder_json(state: str | None) -> dict | None:
-    """`"ladder"` of status/wait/list --json for a run whose _ladder_state is `state`: {"state":
-    running|done|cancelled|stopped} for a ladder's run, else None."""
-    return None if state is None else {"state": state}
+def _ladder_json(run, state: str | None) -> dict | None:
+    """`"ladder"` of status/wait/list --json for `run`, whose _ladder_state is `state`: {"state":
+    running|done|cancelled|stopped} for a ladder's run, a stopped one's with "resume", the command that starts
+    its driver again, as the text's note names it (_ladder_resume); else None."""
+    if state is None:
+        return None
+    resume = _ladder_resume(run, state)
+    return {"state": state, **({"resume": resume} if resume is not None else {})}
 
 
-def _status_json(st, ladder: str | None) -> dict:
+def _status_json(run, st, ladder: str | None) -> dict:
     """status/wait --json: the run's status with "state" the word the text prints (probe_table.run_state: a cancelled ladder
     whose probes all finished said "done" beside "ladder": {"state": "cancelled"}) and "ladder"."""
     from lorplan.cli.probe_table import run_state
 
-    return {**st.to_json(), "state": run_state(st, ladder), "ladder": _ladder_json(ladder)}
+    return {**st.to_json(), "state": run_state(st, ladder), "ladder": _ladder_json(run, ladder)}
 
 
 def run_status(args) -> int:
@@ -286,7 +290,7 @@ def run_status(args) -> int:
               file=sys.stderr)
     ladder = _ladder_state(run)
     if args.json:
-        print_json({**_status_json(st, ladder), **({"scheduler": "restarted"} if restarted else {})})
+        print_json({**_status_json(run, st, ladder), **({"scheduler": "restarted"} if restarted else {})})
     else:
         from lorplan.cli.probe_table import print_table
 
@@ -347,7 +351,7 @@ def run_wait(args) -> int:
         st, ladder = _wait_ladder(run, args.timeout, trust_remote_code=trusted, resume=resume)
         ok = ladder == "done"
     if args.json:
-        print_json(_status_json(st, ladder))
+        print_json(_status_json(run, st, ladder))
     else:
         from lorplan.cli.probe_table import print_table
 
@@ -378,7 +382,8 @@ def run_list(args) -> int:
 
     rows = runner.summaries()
     for r in rows:  # a ladder's probes ending is not the ladder's end: its driver adds the next pass
-        r["ladder"] = _ladder_json(_ladder_state(RunDir(Path(r["path"]))))
+        run = RunDir(Path(r["path"]))
+        r["ladder"] = _ladder_json(run, _ladder_state(run))
         if r["ladder"] is not None:  # "state" says what the line does: the ladder's word, as status
             r["state"] = r["ladder"]["state"]
     if args.json:

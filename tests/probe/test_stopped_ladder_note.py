@@ -65,3 +65,31 @@ def test_a_ladder_without_remote_code_names_plain_recommend(state_home, capsys):
     run.scheduler_log.write_text("")  # a scheduler was just asked for: status starts none (a test boundary)
     assert main(["probe", "status", run.id]) == 0
     assert _note(run, f"lorplan recommend --run {run.id}") in capsys.readouterr().out.splitlines()
+
+
+def test_json_of_a_stopped_ladder_carries_the_command_that_resumes_it(state_home, capsys):
+    """status/wait/list --json said only {"state": "stopped"}: a script had no way to the command the text's
+    note names; "resume" carries it, with --trust-remote-code for a ladder that asks for its model's code."""
+    import json
+
+    run = _stopped_ladder(state_home)
+    resume = f"lorplan recommend --run {run.id} --trust-remote-code"
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ladder"] == {"state": "stopped", "resume": resume}
+
+    for probe in ("r2", "r4"):  # the probes ended (cancelled one by one): wait returns at once, the driver gone
+        run.cancel_marker(probe).write_text("")
+    assert main(["probe", "wait", run.id, "--json", "--timeout", "5"]) == 1
+    assert json.loads(capsys.readouterr().out)["ladder"] == {"state": "stopped", "resume": resume}
+    assert main(["probe", "list", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["runs"]
+    assert row["ladder"] == {"state": "stopped", "resume": resume}
+
+
+def test_json_of_a_ladder_that_is_not_stopped_has_no_resume(state_home, capsys):
+    import json
+
+    run = _stopped_ladder(state_home)
+    LadderFiles(run).write_state(LadderState(passes=LadderFiles(run).state().passes, done=True))
+    assert main(["probe", "status", run.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ladder"] == {"state": "done"}
