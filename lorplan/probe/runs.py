@@ -312,8 +312,8 @@ def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
 
 def add_probes(run: RunDir, probes: tuple[ProbeSpec, ...] | list[ProbeSpec]) -> list[str]:
     """Append probes to a run's plan (ids it already has are skipped); returns the ids added. plan.json is
-    rewritten atomically under queue.lock; a scheduler reads the plan when it starts, so submit the run again
-    (Backend.submit) for the new probes to launch."""
+    rewritten atomically under queue.lock (a new file: a living scheduler sees its stamp change and launches
+    them); submit the run again (Backend.submit) for a run whose scheduler has exited."""
     from lorplan.probe.backend import exclusive
 
     with exclusive(run.queue_lock):

@@ -5,9 +5,11 @@ scheduler.lock while it lives; a second scheduler for the same run waits for tha
 to do (or the probes a retry queued meanwhile) — so "start another one" is always safe. It exits when no probe
 is queued or running. Probes launched by an earlier scheduler still occupy their slot (read from proc.json).
 
-It looks again every POLL_S seconds (plan.json too: probes added to the run meanwhile are launched by this
-scheduler), and at once when a probe it launched exits: each child holds the write end of a pipe, whose read
-end the scheduler waits on, so a freed slot gets its next probe without waiting out the poll.
+It looks again every POLL_S seconds, and at once when a probe it launched exits: each child holds the write end
+of a pipe, whose read end the scheduler waits on, so a freed slot gets its next probe without waiting out the
+poll. At each look it reads the probes' files (a retried probe is queued again by them), and plan.json only when
+its stamp (inode, mtime, size) changed: probes added to the run meanwhile (a ladder's next pass) are launched by
+this scheduler.
 
 A run that asks for its model's own Python code gets probes only from a scheduler started with
 --trust-remote-code (the user's, handed down by the command that started it: lorplan.probe.consent), which it
@@ -30,6 +32,7 @@ from pathlib import Path
 from lorplan.probe import consent
 from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive, try_lock
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
+from lorplan.probe.status import plan_stamp
 
 POLL_S = 0.5
 
@@ -110,7 +113,9 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
     launched) when the run asks for its model's own code and `trusted` (the user's --trust-remote-code, handed
     to this process) is False."""
     backend = LocalProcessBackend()
+    read_stamp = plan_stamp(run)  # before the read: a rewrite between the two is read at the next look
     plan = run.plan()
+    model = consent.asks_remote_code(plan)
     slots = device_slots(plan.device, plan.max_parallel)
     cpu_slots = sum(1 for s in slots if s["device"] == "cpu")
     children: dict[int, subprocess.Popen] = {}  # the read end of each child's exit pipe -> the child
@@ -119,8 +124,13 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
         while True:
             lingering[:] = [c for c in lingering if c.poll() is None]  # reap them (no zombies)
             with exclusive(run.queue_lock):
-                plan = run.plan()  # probes added since (a ladder's next pass) are launched too
-                model = consent.asks_remote_code(plan)  # read each time: plan.json may have changed
+                # plan.json changes only when probes are added (runs.add_probes: a ladder's next pass, written
+                # under queue.lock, replacing the file); a retry moves a probe's files and leaves it as it is,
+                # and probe_queued reads those files at every look. So read the plan again only when it changed.
+                stamp = plan_stamp(run)
+                if stamp != read_stamp:
+                    read_stamp, plan = stamp, run.plan()
+                    model = consent.asks_remote_code(plan)
                 if model is not None and not trusted:
                     print(f"{time.strftime('%H:%M:%S')} launched nothing: "
                           + consent.refusal(run.id, model, consent.status_command(run.id)),
