@@ -193,8 +193,8 @@ def test_profile_never_asks_to_run_a_tokenizer_s_code(remote, tmp_path):
         assert not marker.exists(), (flag, marker.read_text())
         assert "Do you wish to run the custom code" not in proc.stdout + proc.stderr
         assert line == (f"lorplan profile: error: tokenizer at {folder}: cannot load (its config.json or "
-                        "tokenizer_config.json names Python code of its own (auto_map), which lorplan does not run "
-                        "when counting tokens)"), line
+                        "tokenizer_config.json names Python code of its own (auto_map), which lorplan runs only when "
+                        "asked: --trust-remote-code on the command line, if you trust that code)"), line
 
 
 def test_a_plan_that_asks_for_remote_code_needs_the_flag_from_the_user(remote, tmp_path):

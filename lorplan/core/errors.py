@@ -18,5 +18,15 @@ class UnknownSchema(BadInput):
     way to name the schema (`lorplan profile --schema`, a plan's data.schema, the Data tab's list) adds it."""
 
 
+OWN_CODE_FLAG = "--trust-remote-code on the command line"  # how a command gives consent to a model's own code
+
+
+def own_code_refusal(subject: str, how: str = OWN_CODE_FLAG) -> str:
+    """The one wording of a refusal to run a model's own Python code (transformers' auto_map): `subject` names
+    what asks for it, `how` how the user consents (a front end with another way, the planner's start-up flag,
+    replaces OWN_CODE_FLAG with its own words)."""
+    return f"{subject}, which lorplan runs only when asked: {how}, if you trust that code"
+
+
 class DoesNotFit(LorplanError):
     """A setup that can never fit the chosen memory (exit code 1 where a check was asked for)."""

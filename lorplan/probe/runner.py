@@ -343,8 +343,9 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
 
 def _check_retry_consent(run: RunDir, probe_id: str, trusted: bool) -> None:
     """RemoteCodeRefused for a retry, without the user's consent, of a probe of a run that asks for its model's
-    own code. No command takes an ended probe up again with --trust-remote-code (the TUI's retry key passes no
-    flag; `lorplan probe status RUN --trust-remote-code` restarts only queued probes), so the line says what does
+    own code. No command takes an ended probe up again with --trust-remote-code (`lorplan probe status RUN
+    --trust-remote-code` restarts only queued probes; the planner's retry key passes the consent of a planner
+    started with `lorplan --trust-remote-code`, and says so itself when it has none), so the line says what does
     work: a new run started with the flag."""
     model = asks_remote_code(run.plan())
     if model is not None and not trusted:

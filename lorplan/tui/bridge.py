@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import OWN_CODE_FLAG, BadInput, own_code_refusal
 
 # The setup limits `lorplan plan` applies (a light module), for the form to apply the same ones as it is typed.
 from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN  # noqa: F401
@@ -132,12 +132,9 @@ def load_spec(source: str, trust_remote_code: bool = False) -> ModelSpec:
 
 # -- the model's own code -------------------------------------------------------------------------------------
 TRUST_COMMAND = "lorplan --trust-remote-code"  # how the user gives the planner consent to run a model's own code
-_ASK = f"start the planner with `{TRUST_COMMAND}`, if you trust that code"
-# the core's refusals of a model's own code (auto_map) end by naming the command-line flag of the command that
-# refused: in the planner they name the planner's own (it is given once, when the planner starts)
-_REFUSAL_ENDS = (("--trust-remote-code on the command line, if you trust that code", _ASK),  # core.model.fallback
-                 ("which lorplan does not run when counting tokens",  # core.data.counting: the profile's tokenizer
-                  f"which lorplan runs only when asked: {_ASK}"))
+_ASK = f"start the planner with `{TRUST_COMMAND}`"
+# the core's refusals of a model's own code (auto_map; core.errors.own_code_refusal) name the command-line flag
+# of the command that refused: in the planner they name the planner's own (it is given once, when it starts)
 
 
 def asks_own_code(spec: ModelSpec) -> bool:
@@ -151,10 +148,7 @@ def consent_words(message: str) -> str:
     planner with TRUST_COMMAND ("config.json at m/config.json: the model needs its own Python code (auto_map in
     config.json), which lorplan runs only when asked: start the planner with `lorplan --trust-remote-code`, if
     you trust that code"); any other message as it is."""
-    for end, words in _REFUSAL_ENDS:
-        if end in message:
-            return message.replace(end, words)
-    return message
+    return message.replace(own_code_refusal("", OWN_CODE_FLAG), own_code_refusal("", _ASK))
 
 
 def model_choice(text: str, listed: tuple[str, ...] = ()) -> str:
@@ -598,7 +592,7 @@ def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len
         return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len,
                                     mask=mask, progress=progress, trust_remote_code=trust_remote_code is True)
     except BadInput as exc:  # "--data x.jsonl: …" in the Data tab's words; the type (UnknownSchema) is kept
-        exc.args = (consent_words(form_words(str(exc))),)
+        exc.args = (form_words(consent_words(str(exc))),)
         raise
 
 

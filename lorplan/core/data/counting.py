@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from lorplan.core.data.encode import IGNORE_INDEX, Encoder, plain_render
 from lorplan.core.data.example import Example
 from lorplan.core.data.tokenizer import TokenizerChoice
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, own_code_refusal
 
 # The EOS (else SEP) encode.Encoder appends: `lorplan train` refuses a tokenizer without one (train/data.py), so
 # every trained row has it, unlike a BOS / [CLS], and the estimate can count it without knowing the tokenizer.
@@ -110,8 +110,8 @@ class RealTokenizer:
         except Exception as exc:  # transformers raises OSError, ValueError, JSON errors... for a broken folder
             reason = str(exc).splitlines()[0]
             if "contains custom code" in reason:
-                reason = ("its config.json or tokenizer_config.json names Python code of its own (auto_map), "
-                          "which lorplan does not run when counting tokens")
+                reason = own_code_refusal("its config.json or tokenizer_config.json names Python code of its own "
+                                          "(auto_map)")
             raise BadInput(f"tokenizer at {choice.path}: cannot load ({reason})") from None
 
     def count(self, examples: Sequence[Example]) -> list[tuple[int, int]]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, own_code_refusal
 from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 TIMEOUT_S = 600
@@ -77,9 +77,8 @@ def run_child(config_path: Path, trust_remote_code: bool) -> dict:
         lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         if not trust_remote_code and "contains custom code" in reason:  # transformers' refusal of auto_map
-            raise BadInput(f"config.json at {config_path}: the model needs its own Python code (auto_map in "
-                           "config.json), which lorplan runs only when asked: --trust-remote-code on the command "
-                           "line, if you trust that code")
+            raise BadInput(own_code_refusal(f"config.json at {config_path}: the model needs its own Python code "
+                                            "(auto_map in config.json)"))
         raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
