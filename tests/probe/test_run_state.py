@@ -103,7 +103,8 @@ def test_a_ladder_between_passes_is_running_while_its_driver_lives(state_home, c
     assert st.done and st.state == "done" and not st.driver_alive
     line, row = _listed(capsys)
     # --json's "state" is the word the line shows: the ladder's own (its probes ended, its driver is gone)
-    assert row["state"] == "stopped" and row["ladder"] == {"state": "stopped"}
+    assert row["state"] == "stopped"
+    assert row["ladder"] == {"state": "stopped", "resume": f"lorplan recommend --run {run.id}"}
     assert line.startswith(f"{run.id}  stopped   ladder, ranks base,4"), line
     header, obj = _status(capsys, run.id)
     assert header.startswith(f"run {run.id}  stopped  ") and obj["state"] == "stopped", (header, obj["state"])

@@ -305,7 +305,8 @@ def test_list_and_status_json_mark_a_ladder_run_with_its_state(state_home, capsy
         assert main(["probe", "status", run.id, "--json"]) == 0
         return rows[run.id]["ladder"], json.loads(capsys.readouterr().out)["ladder"]
 
-    assert ladders() == ({"state": "stopped"}, {"state": "stopped"})
+    stopped = {"state": "stopped", "resume": f"lorplan recommend --run {run.id}"}  # what starts its driver again
+    assert ladders() == (stopped, stopped)
     with _driver_lock(files):
         assert ladders() == ({"state": "running"}, {"state": "running"})
     files.write_state(LadderState(passes=(first,), done=True))
