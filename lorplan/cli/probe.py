@@ -394,6 +394,7 @@ def run_list(args) -> int:
         return 0
     from lorplan.core.columns import fit_line
     from lorplan.core.units import terminal_limit
+    from lorplan.recommend.capacity import model_name
 
     limit = terminal_limit()
     for r in rows:
@@ -401,8 +402,9 @@ def run_list(args) -> int:
         ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
         state, what = r["state"], "ranks" if ladder is None else "ladder, ranks"
-        # on a terminal narrower than the line (119 columns with a long model id), broken at its width
-        for line in fit_line(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {r['model']}", limit):
+        # a folder by its short name (model_name: the shipped MiniLM's path inside site-packages made each line
+        # 130 columns; --json keeps the full path); on a terminal narrower than the line, broken at its width
+        for line in fit_line(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {model_name(r['model'])}", limit):
             print(line)
     return 0
 

@@ -45,11 +45,14 @@ def print_table(st, restarted: bool = False, ladder: str | None = None, resume: 
     the probe table's 97 columns wrapped each row in two in an 80-column window); a pipe gets the wide layout."""
     from lorplan.core.columns import fit_line
     from lorplan.core.units import memory_text, terminal_limit
+    from lorplan.recommend.capacity import model_name
 
     limit = terminal_limit()
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
+    # a folder by its short name, as the planner shows it (the shipped MiniLM's path inside site-packages
+    # wrapped the line on an 80-column terminal); --json keeps the full path
     for line in fit_line(f"run {st.run}  {run_state(st, ladder)}  scheduler {scheduler}  "
-                         f"model {st.to_json()['model']}", limit):
+                         f"model {model_name(st.to_json()['model'])}", limit):
         print(line)
     heads = ("probe", "state", "step", "loss", "eval", "acc", "tok/s", "load s", "train s", "peak mem")
     rows = [(p.id, p.state, f"{p.step}/{p.steps}", _fmt(p.loss, ".4f"), _fmt(p.eval_loss, ".4f"),

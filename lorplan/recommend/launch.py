@@ -67,13 +67,14 @@ def probe_blocker(spec, source) -> Blocker | None:
     from lorplan.core.errors import BadInput
     from lorplan.core.model import model_folder
     from lorplan.probe.backend import visible_gpus
+    from lorplan.recommend.capacity import model_name
 
     try:
         model_folder(source)
-    except BadInput as exc:
+    except BadInput as exc:  # names the folder or id it looked for, in full: the user fixes that
         return Blocker(str(exc), True)
-    if spec.total_params > CPU_PARAMS_LIMIT and not visible_gpus():
-        return Blocker(f"{spec.id} has {spec.total_params / 1e9:.1f}B parameters and no GPU is visible: a probe on "
+    if spec.total_params > CPU_PARAMS_LIMIT and not visible_gpus():  # the model by its short name, as the evidence
+        return Blocker(f"{model_name(spec.id)} has {spec.total_params / 1e9:.1f}B parameters and no GPU is visible: a probe on "
                        f"the CPU would take hours (lorplan probes on the CPU up to {CPU_PARAMS_LIMIT / 1e9:.0f}B "
                        "parameters)", False)
     return None
