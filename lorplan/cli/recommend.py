@@ -357,9 +357,9 @@ def _run_ladder(args, ladder, **plan_args) -> int:
     t0 = time.monotonic()  # the ladder's wall time, which its cost (summed over probes run at once) is not
     run = start_ladder(ladder.spec, ladder.plan, ladder.first)
     command = reattach_command(args, run.id)
-    say(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
-        f"terminal goes away, `{command}` picks it up again", whole=(command,))
-    try:
+    try:  # from here on the ladder runs: a Ctrl-C even while this line prints says how to pick it up again
+        say(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
+            f"terminal goes away, `{command}` picks it up again", whole=(command,))
         obj = _wait(run, args=args)
     except KeyboardInterrupt:
         return _stopped_waiting(args, run)
