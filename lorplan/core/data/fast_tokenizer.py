@@ -16,6 +16,9 @@ transformers (5.x) changes on load, and why each case goes to it:
 - a named special token (eos_token, sep_token...) that is not an added special, unnormalized token of
   tokenizer.json, or an added_tokens_decoder entry that differs from it (transformers adds or redefines it,
   which changes how text splits);
+- a config.json model_type transformers lists as naming the wrong tokenizer class on the Hub
+  (MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS, copied as HUB_CLASS_OVERRIDDEN): for Qwen2 and others it loads
+  its own class (Qwen2Tokenizer), which rebuilds the backend whatever tokenizer_class says;
 - a vocabulary over 100,000 tokens (transformers may patch a Mistral pre-tokenizer regex);
 - no tokenizer.json, or one the tokenizers library cannot read (transformers converts or names the error).
 tests/core/data/test_fast_tokenizer.py profiles the same data both ways and compares every count.
@@ -33,6 +36,16 @@ SPECIAL_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token"
 PRESENT_KEYS = ("add_bos_token", "add_eos_token", "add_prefix_space")
 SET_KEYS = ("split_special_tokens", "additional_special_tokens", "extra_special_tokens", "auto_map", "chat_template")
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json", "additional_chat_templates", "added_tokens.json")
+# transformers' MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS (5.x, models/auto/tokenization_auto.py): for these
+# config.json model types AutoTokenizer loads its registered class instead of tokenizer_config's (Qwen2Tokenizer
+# for qwen2), which rebuilds the backend; tests check that transformers' set is inside this one
+HUB_CLASS_OVERRIDDEN = frozenset({
+    "arctic", "chatlm", "cohere_asr", "ernie4_5", "ernie4_5_moe", "fuyu", "h2ovl_chat", "hyperclovax",
+    "hyperclovax_vision_v2", "hyperclovax_vlm", "internlm2", "internlm3", "iquestcoder", "jamba", "llava",
+    "llava_next", "minicpm3", "minicpmv", "minimax_m2", "modernbert", "modernbert-decoder", "molmo", "molmo2",
+    "nemotron", "nvfp4", "opencua", "openvla", "paddleocr_vl", "phi3", "phi3_v", "phimoe", "qwen2", "qwen3_5",
+    "qwen3_5_moe", "qwen3_5_moe_text", "qwen4_exp", "siglip2", "smolvlm", "step3_vl", "vipllava",
+})
 MISTRAL_PATCH_VOCAB = 100_000  # transformers' _patch_mistral_regex looks at vocabularies above this size
 VERY_LARGE = 10**7  # a model_max_length at or above this is transformers' "no limit" placeholder
 
@@ -170,8 +183,11 @@ def load_fast(folder: str | Path) -> FastTokenizer | None:
     if any((folder / name).exists() for name in TEMPLATE_FILES):
         return None
     model_config = folder / "config.json"
-    if model_config.exists() and ((_read_json(model_config) or {"auto_map": True}).get("auto_map")):
-        return None
+    if model_config.exists():
+        model = _read_json(model_config)
+        named = {model.get(k) for k in ("model_type", "model_name") if isinstance(model.get(k), str)} if model else ()
+        if model is None or model.get("auto_map") or HUB_CLASS_OVERRIDDEN.intersection(named):
+            return None
     specials = _specials(config, folder)
     tokenizer_json = _read_json(tokenizer_file)
     if specials is None or tokenizer_json is None or not _added_tokens_match(tokenizer_json, config, specials):

@@ -202,3 +202,25 @@ def test_profile_with_a_tokenizer_json_imports_neither_transformers_nor_torch(mi
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stderr.strip().splitlines()[-1]) == [0, False, False]
     assert json.loads(out.stdout)["tokens"] > 0
+
+
+def test_model_type_whose_tokenizer_class_transformers_overrides_goes_to_transformers(tmp_path, monkeypatch):
+    """For a config.json model_type in transformers' MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS (qwen2),
+    AutoTokenizer loads Qwen2Tokenizer whatever tokenizer_config.json names, and it splits digits one by one
+    where tokenizer.json's BPE merges them: the fast path counted otherwise before."""
+    from transformers.models.auto.tokenization_auto import MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS
+
+    assert set(MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS) <= fast_tokenizer.HUB_CLASS_OVERRIDDEN
+    folder = _bpe_folder(tmp_path / "qwen", bos=False)
+    (folder / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+    assert load_fast(folder) is None
+    from tokenizers import Tokenizer
+
+    raw = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    ours, theirs = _both_ways(folder, monkeypatch)
+    text = "Hello world, 1234567 cats!"
+    assert raw.encode(text).ids != theirs.tok(text)["input_ids"]  # why the fast path stays out
+    example = [Example(0, "text", text=text)]
+    assert ours.count(example) == theirs.count(example)
+    (folder / "config.json").write_text(json.dumps({"model_type": ["qwen2"]}))  # odd JSON: no raise
+    assert isinstance(load_fast(folder), FastTokenizer)
