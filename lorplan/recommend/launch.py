@@ -36,6 +36,9 @@ EVAL_POINTS = 8  # evals per probe: enough to fit and check a curve (curves.MIN_
 EVAL_EXAMPLES = 200
 BUDGET_MINUTES = 15.0
 MAX_SEEDS = 5  # training seeds per probe a ladder may ask for (each trains every probe again)
+# a ladder's budget, at most: a week (a ladder of short probes spends hours at most; beyond this a budget is a typo,
+# and near float's limit its seconds overflow to inf, which plan_ladder cannot divide)
+MAX_BUDGET_MINUTES = 7 * 24 * 60
 CPU_PARAMS_LIMIT = 1_000_000_000  # without a GPU, larger models are not probed (minutes per step on CPU)
 DEMO_SEEDS = (0, 1, 2)
 DEMO_RANKS = (4, 8, 16, 32)
