@@ -533,7 +533,11 @@ def _probe_line(p: dict, obj: dict) -> str:
     loss = f"eval loss {p['curve'][-1][1]:.4f}" if p.get("curve") else "no eval"
     acc = f", accuracy {p['eval_accuracy']:.3f}" if p.get("eval_accuracy") is not None else ""
     t = f", {p['train_seconds']:.1f} s training" if p.get("train_seconds") else ""
-    return f"  {what}: {p['state']} at step {p['step']}, {loss}{acc}{t}"
+    why = ""
+    if p["state"] in ("failed", "oom", "died") and p.get("message"):  # what went wrong, as probe status says it
+        first = next((ln.strip() for ln in str(p["message"]).splitlines() if ln.strip()), "")
+        why = f": {first[:157] + '...' if len(first) > 160 else first}" if first else ""
+    return f"  {what}: {p['state']} at step {p['step']}, {loss}{acc}{t}{why}"
 
 
 def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profile=None, run=None,

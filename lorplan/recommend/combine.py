@@ -48,7 +48,7 @@ END_WORDS = {"failed": "failed", "oom": "ran out of memory", "cancelled": "was c
 END_WORDS_MANY = {**END_WORDS, "cancelled": "were cancelled"}
 
 
-def _unfinished_words(rows: Sequence[LadderRow]) -> str:
+def unfinished_words(rows: Sequence[LadderRow]) -> str:
     """What became of the probes that did not finish, a rank named once per way they ended: "rank 4 was
     cancelled", "ranks 4 and 8 were cancelled (2 probes each)", "rank 16 ran out of memory (2 probes)"."""
     parts = []
@@ -135,7 +135,7 @@ def combine(
             above = [r.rank for r in lost if r.rank > knee.best_rank]
             if above:
                 high = max(high, max(above))
-            evidence.append(Evidence("ladder", None, f"{len(lost)} probe(s) did not finish ({_unfinished_words(lost)}): "
+            evidence.append(Evidence("ladder", None, f"{len(lost)} probe(s) did not finish ({unfinished_words(lost)}): "
                                      f"the knee comes from what finished"
                                      + (f", and rank {max(above)} might have done better, so the band reaches "
                                         f"up to it" if above else "")))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from lorplan.recommend.capacity import AdapterSize, capacity_prior
-from lorplan.recommend.combine import END_WORDS, combine
+from lorplan.recommend.combine import END_WORDS, unfinished_words, combine
 from lorplan.recommend.curves import MIN_POINTS, extrapolate
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.knee import Knee, find_knee
@@ -475,6 +475,20 @@ def _edge(best: float, tried: Sequence[float]) -> str:
     return f"; it is the {end} rate tried, so the best rate may lie beyond it"
 
 
+def _how_lost(obs: Sequence[ProbeObs]) -> str:
+    """How the rank probes that did not finish ended, and the first error among them: " (ranks 1, 4 and 16
+    failed; the first error: RuntimeError: ...)"; "" when none is unfinished."""
+    lost = [o for o in obs if o.rank > 0 and o.ended and o.state != "finished"]
+    if not lost:
+        return ""
+    errors = (next((ln.strip() for ln in str(o.message).splitlines() if ln.strip()), "")
+              for o in lost if o.state in ("failed", "oom", "died") and o.message)
+    first = next((e for e in errors if e), "")
+    if len(first) > 200:
+        first = first[:197] + "..."
+    return f" ({unfinished_words(lost)}{f'; the first error: {first}' if first else ''})"
+
+
 def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow], rate: float) -> str:
     base = [o for o in obs if o.rank == 0]
     lost = [o for o in base if o.ended and o.eval_loss is None]
@@ -484,7 +498,8 @@ def _no_knee(obs: Sequence[ProbeObs], usable: Sequence[LadderRow], rate: float) 
                 "the capacity prior's")
     if not usable:
         if obs and all(o.ended for o in obs):
-            return "no rank probe measured an eval loss, so there is no knee: the rank is the capacity prior's"
+            return ("no rank probe measured an eval loss" + _how_lost(obs)
+                    + ", so there is no knee: the rank is the capacity prior's")
         return "no rank probe has measured an eval loss yet: the rank is the capacity prior's for now"
     if base and all(o.eval_loss is not None for o in base if o.ended) and any(o.ended for o in base):
         return (f"no probe at learning rate {rate:g}, the rate the ladder compares ranks at, has measured an eval "

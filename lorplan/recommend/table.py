@@ -272,6 +272,10 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
     # with one seed per rank the band holds the ranks the ladder did not measure and noise estimated from how far
     # the losses rise with rank (recommend.knee.one_seed_noise), not measured, or none at all: say so beside it
     note = band_note(_usable(obj, rows_from_json(obj)))
+    # no knee (every rank probe failed, or none has finished yet): the rank and band are the prior's, as
+    # render_text says of a recommendation without probes
+    if not any(e.get("source") == "ladder" and e.get("rank") is not None for e in obj.get("evidence", ())):
+        note = "capacity prior only"
     note = f"  ({note})" if note else ""
     state = "done" if obj.get("state") == "done" else "still running (provisional)"
     if obj.get("state") == "done" and obj.get("cancelled_after") is not None:  # `lorplan probe cancel RUN`

@@ -30,3 +30,41 @@ def test_a_week_is_still_a_budget():
     from lorplan.recommend.launch import MAX_BUDGET_MINUTES
 
     assert MAX_BUDGET_MINUTES == 10_080
+
+
+def test_a_ladder_whose_probes_all_fail_says_why(tiny_llama, lm_data, state_home, capsys, monkeypatch):
+    """Every rank probe raises at its first step (a real ladder, real probe processes): the recommendation is
+    the prior's and says so in the header, the evidence names how the probes ended and the first error, and each
+    failed probe's progress line carries its error. Before: 'band 1-2' (as if measured), 'no rank probe measured
+    an eval loss' (not why), and 'failed at step 1, eval loss ...' (no error anywhere in the output)."""
+    from lorplan.recommend.table import render_ladder
+
+    monkeypatch.setenv("LORPLAN_PROBE_INJECT", "raise@1")
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--probe-steps", "4", "--json")
+    assert rc == 0, cap.err
+    assert "Traceback" not in cap.err
+    import json
+
+    obj = json.loads(cap.out)
+    ranks = [r for r in obj["ladder"] if r["rank"] > 0]
+    assert ranks and all(r["state"] == "failed" and r["eval_loss"] is None for r in ranks)
+    why = next(e["explanation"] for e in obj["evidence"] if e["source"] == "ladder"
+               and e["explanation"].startswith("no rank probe measured"))
+    assert "failed" in why and "the first error: RuntimeError: injected failure at step 1" in why, why
+    assert obj["rank"] == obj["capacity"]["rank"] and obj["confidence"] == {"low": obj["capacity"]["low"], "high": obj["capacity"]["high"]}
+    text = render_ladder(obj)
+    assert "(capacity prior only)" in text.splitlines()[2], text.splitlines()[2]
+    failed = [ln for ln in cap.err.splitlines() if ": failed at step" in ln]
+    assert failed and all("RuntimeError: injected failure at step 1" in ln for ln in failed), cap.err
+
+
+def test_a_failed_probe_line_names_its_error():
+    from lorplan.cli.recommend import _probe_line
+
+    p = {"id": "r4", "rank": 4, "lr": 1e-3, "seed": 42, "state": "oom", "step": 3, "curve": [[2, 9.5]],
+         "train_seconds": 1.25, "message": "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\nmore"}
+    line = _probe_line(p, {"probes": [p], "learning_rate": 1e-3, "seeds": [42]})
+    assert line == ("  rank 4: oom at step 3, eval loss 9.5000, 1.2 s training: OutOfMemoryError: CUDA out of "
+                    "memory. Tried to allocate 2.00 GiB")
+    done = {**p, "state": "finished", "message": None}
+    assert _probe_line(done, {"probes": [done], "learning_rate": 1e-3, "seeds": [42]}).endswith("1.2 s training")
