@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from lorplan.recommend.capacity import AdapterSize, capacity_prior
-from lorplan.recommend.combine import END_WORDS, unfinished_words, combine
+from lorplan.recommend.combine import END_WORDS, UNFINISHED, combine, unfinished_words
 from lorplan.recommend.curves import MIN_POINTS, extrapolate
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.knee import Knee, find_knee
@@ -440,7 +440,8 @@ def _checked_rate(rec: Recommendation, spec: LadderSpec, rate: float) -> Recomme
             return rec
         text = (f"learning rate {rate:g}: the lowest eval loss at rank {spec.reference_rank} of "
                 f"{', '.join(f'{lr:g}' for lr in tried)}, tried before the ranks were compared; every rank ran at "
-                f"it (alpha/r scaling keeps the best rate close across ranks)" + _edge(rate, tried))
+                f"it (alpha/r scaling keeps the best rate close across ranks)" + _edge(rate, tried)
+                + _lost_rates(rec.ladder, spec.reference_rank, tried))
         evidence = tuple(Evidence("learning rate", spec.reference_rank, text) if e.source == "learning rate" else e
                          for e in rec.evidence)
         return replace(rec, learning_rate=rate, evidence=evidence)
@@ -460,10 +461,26 @@ def _checked_rate(rec: Recommendation, spec: LadderSpec, rate: float) -> Recomme
         text += "; tried before the ranks were compared, and every rank ran at it"
     else:
         text += "; the policy's rate stands"
-    text += _edge(best, sorted(means))
+    text += _edge(best, sorted(means)) + _lost_rates(rec.ladder, rec.rank, means)
     evidence = tuple(Evidence("learning rate", rec.rank, text) if e.source == "learning rate" else e
                      for e in rec.evidence)
     return replace(rec, learning_rate=best, evidence=evidence)
+
+
+def _lost_rates(rows: Sequence[LadderRow], rank: int, measured) -> str:
+    """"; 0.001 (failed) ended without a result there, so it is not compared" for the rates at `rank` whose
+    probes all ended without a result (failed, out of memory, cancelled, died), else "": the rates compared are
+    only the ones measured, and a rate that failed must not vanish from the words."""
+    lost: dict[float, str] = {}
+    for r in rows:
+        if r.rank == rank and r.knee_loss is None and r.state in UNFINISHED and not any(
+                math.isclose(r.learning_rate, m, rel_tol=1e-9) for m in measured):
+            lost.setdefault(r.learning_rate, END_WORDS.get(r.state, r.state))
+    if not lost:
+        return ""
+    parts = [f"{lr:g} ({how})" for lr, how in sorted(lost.items())]
+    return (f"; {' and '.join(parts)} ended without a result there, so "
+            f"{'it is' if len(parts) == 1 else 'they are'} not compared")
 
 
 def _edge(best: float, tried: Sequence[float]) -> str:

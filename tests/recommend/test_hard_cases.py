@@ -68,3 +68,34 @@ def test_a_failed_probe_line_names_its_error():
                     "memory. Tried to allocate 2.00 GiB")
     done = {**p, "state": "finished", "message": None}
     assert _probe_line(done, {"probes": [done], "learning_rate": 1e-3, "seeds": [42]}).endswith("1.2 s training")
+
+
+@pytest.mark.parametrize("how, words", [("failed", "failed"), ("oom", "ran out of memory")])
+def test_a_learning_rate_whose_probe_failed_is_named_in_the_rate_evidence(how, words):
+    """The learning-rate pass at rank 4: the policy's rate LR ends without a result, LO and HI finish. The rate
+    evidence named only the two compared ('0.000333: 2.6, 0.003: 2.03 ... the highest rate tried'), as if LR had
+    never been tried; now it says LR ended without a result there (the real case: a ladder whose rank-4
+    probe at 0.001 raised, LORPLAN_PROBE_INJECT=raise@2:r4-lr0.001)."""
+    from dataclasses import replace
+
+    from test_rate_first import HI, LO, LR, _run_lr_pass, probe, spec
+
+    from lorplan.recommend import measured
+    from lorplan.recommend.decide import next_pass
+
+    s = spec()
+    state, obs = _run_lr_pass(s, {LO: 2.6, LR: 2.3, HI: 2.03})
+    obs = [replace(o, state=how, curve=((0, 3.0),), step=3) if o.rank == 4 and o.lr == LR else o for o in obs]
+    nxt = next_pass(s, state, obs, None, now=0.0)
+    state = state.with_pass(nxt)
+    obs += [probe(d, {64: 2.0, 16: 2.0, 1: 2.6}[d["rank"]]) for d in nxt.specs]
+    rec, _ = measured.recommendation(s, obs, state)
+    lr_words = next(e.explanation for e in rec.evidence if e.source == "learning rate")
+    assert f"; {LR:g} ({words}) ended without a result there, so it is not compared" in lr_words, lr_words
+    assert f"{LO:g}" in lr_words and f"{HI:g}" in lr_words
+    # a rate that finished is not named as lost
+    state2, obs2 = _run_lr_pass(s, {LO: 2.6, LR: 2.3, HI: 2.03})
+    nxt2 = next_pass(s, state2, obs2, None, now=0.0)
+    obs2 += [probe(d, {64: 2.0, 16: 2.0, 1: 2.6}[d["rank"]]) for d in nxt2.specs]
+    rec2, _ = measured.recommendation(s, obs2, state2.with_pass(nxt2))
+    assert "ended without a result" not in next(e.explanation for e in rec2.evidence if e.source == "learning rate")
