@@ -53,10 +53,12 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
     get the consent they ask for (lorplan recommend --trust-remote-code)."""
     from lorplan.probe.backend import get_backend
     from lorplan.probe.consent import asks_remote_code
+    from lorplan.probe.runner import mark_driver_launched
     from lorplan.probe.runs import create_run
 
     trusted = spec.trust_remote_code or asks_remote_code(plan) is not None
     run = create_run(plan, root)
+    mark_driver_launched(run)  # before ladder.json makes it a ladder: its driver is on its way (launch_driver)
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(first,)))
@@ -114,11 +116,15 @@ def launch_pattern_measure(run) -> subprocess.Popen:
 
 def launch_driver(run, trust_remote_code: bool = False) -> None:
     """Start the driver for `run` in its own session (it outlives the terminal); it exits at once when
-    another driver holds the run's ladder.lock. trust_remote_code: the user's consent, on its command line."""
+    another driver holds the run's ladder.lock. trust_remote_code: the user's consent, on its command line.
+    The launch is stamped first (lorplan.probe.runner.mark_driver_launched): until the driver holds the lock,
+    after its imports, driver_alive counts it as starting."""
     from lorplan.probe.backend import child_env
     from lorplan.probe.consent import flag
+    from lorplan.probe.runner import mark_driver_launched
 
     files = LadderFiles(run)
+    mark_driver_launched(run)
     with open(files.log_path, "ab") as log:
         proc = subprocess.Popen([sys.executable, "-m", "lorplan.recommend.driver", str(run.path),
                                  *flag(trust_remote_code)],
@@ -128,7 +134,8 @@ def launch_driver(run, trust_remote_code: bool = False) -> None:
 
 
 def driver_alive(run) -> bool:
-    """A driver holds the run's ladder.lock (lorplan.probe.runner.driver_alive: the probe layer knows the lock)."""
+    """A driver holds the run's ladder.lock, or was launched moments ago and is starting (lorplan.probe.runner.
+    driver_alive: the probe layer decides it)."""
     from lorplan.probe.runner import driver_alive as alive
 
     return alive(run)
@@ -142,7 +149,8 @@ class Restarted:
 
 
 def ensure_driver(run, *, trust_remote_code: bool = False, resume: str | None = None) -> Restarted | None:
-    """Start a driver for a ladder that is not done and has none (it was killed, or the machine restarted),
+    """Start a driver for a ladder that is not done and has none (it was killed, or the machine restarted; one
+    launched moments ago that is still starting counts as one: driver_alive),
     after queueing again the probes cut short with it (requeue_cut_short). None when none was started.
     A ladder that asks for its model's own code is started again only with trust_remote_code (the current
     command's --trust-remote-code): else RemoteCodeRefused naming `resume`, with nothing queued or started."""
@@ -430,11 +438,14 @@ def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
     driver holds the lock, 4 (nothing done) when the ladder asks for its model's own code and this process
     was not given the user's consent (trust_remote_code)."""
     from lorplan.probe.consent import RemoteCodeRefused
+    from lorplan.probe.runner import driver_launch_stamp
 
+    stamp = driver_launch_stamp(run)  # its launch, which counts as a live driver until this one decides
     try:
         check_ladder_consent(run, trust_remote_code, ladder_resume(run.id))
     except RemoteCodeRefused as exc:
         print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
+        stamp.unlink(missing_ok=True)
         return 4
     files = LadderFiles(run)
     fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -443,7 +454,9 @@ def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             print(f"{time.strftime('%H:%M:%S')} another driver holds {files.lock_path.name}", flush=True)
+            stamp.unlink(missing_ok=True)  # that one lives: the lock says so
             return 3
+        stamp.unlink(missing_ok=True)  # the lock says it from now on, and its release that this driver is gone
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         print(f"{time.strftime('%H:%M:%S')} driver {os.getpid()} for run {run.id}", flush=True)
