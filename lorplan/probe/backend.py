@@ -68,6 +68,36 @@ def lock_held(path: Path) -> bool:
     return False
 
 
+DRIVER_START_GRACE_S = 30.0  # a driver launched this recently may still be importing, before it takes its lock
+
+
+def driver_launch_stamp(run: RunDir) -> Path:
+    """Touched by whatever launches the run's driver (lorplan.recommend.driver.launch_driver), just before it
+    does; the driver removes it once it holds RunDir.driver_lock, or exits without it (driver_alive)."""
+    return run.path / "ladder.launched"
+
+
+def mark_driver_launched(run: RunDir) -> None:
+    """Stamp the launch of the run's driver now (driver_launch_stamp)."""
+    driver_launch_stamp(run).touch()  # an existing stamp's time is set to now
+
+
+def driver_alive(run: RunDir, grace_s: float = DRIVER_START_GRACE_S) -> bool:
+    """A process that drives the run lives: a probe ladder's driver (lorplan.recommend.driver), which holds
+    RunDir.driver_lock while it lives, adds probes in passes and restarts the run's stalled scheduler itself, with
+    the consent it was started with. A driver launched in the last grace_s seconds (driver_launch_stamp) counts
+    too: it takes the lock only after its imports (seconds on a busy machine), and until then it is starting,
+    not gone: nothing may report its ladder stopped, nor start another. One that never took the lock within
+    grace_s is gone."""
+    if lock_held(run.driver_lock):
+        return True
+    try:
+        launched = driver_launch_stamp(run).stat().st_mtime
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return abs(time.time() - launched) < grace_s  # a clock set back: a stamp from the future, as long as it is near
+
+
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[int]:
     """Hold an exclusive flock on `path` (created if missing) for the duration of the block."""

@@ -12,7 +12,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.probe.backend import Backend, exclusive, get_backend, lock_held
+from lorplan.probe.backend import (  # driver liveness is backend's (status.py reads it too), re-exported here
+    DRIVER_START_GRACE_S,
+    Backend,
+    driver_alive,
+    driver_launch_stamp,
+    exclusive,
+    get_backend,
+    mark_driver_launched,
+)
 from lorplan.probe.consent import (
     TRUST_FLAG,
     RemoteCodeRefused,
@@ -196,36 +204,6 @@ def status(run: RunDir, backend: Backend | None = None) -> RunStatus:
 RESTART_GRACE_S = 10.0  # a scheduler asked for this recently may still be starting: leave it that long
 
 
-DRIVER_START_GRACE_S = 30.0  # a driver launched this recently may still be importing, before it takes its lock
-
-
-def driver_launch_stamp(run: RunDir) -> Path:
-    """Touched by whatever launches the run's driver (lorplan.recommend.driver.launch_driver), just before it
-    does; the driver removes it once it holds RunDir.driver_lock, or exits without it (driver_alive)."""
-    return run.path / "ladder.launched"
-
-
-def mark_driver_launched(run: RunDir) -> None:
-    """Stamp the launch of the run's driver now (driver_launch_stamp)."""
-    driver_launch_stamp(run).touch()  # an existing stamp's time is set to now
-
-
-def driver_alive(run: RunDir, grace_s: float = DRIVER_START_GRACE_S) -> bool:
-    """A process that drives the run lives: a probe ladder's driver (lorplan.recommend.driver), which holds
-    RunDir.driver_lock while it lives, adds probes in passes and restarts the run's stalled scheduler itself, with
-    the consent it was started with. A driver launched in the last grace_s seconds (driver_launch_stamp) counts
-    too: it takes the lock only after its imports (seconds on a busy machine), and until then it is starting,
-    not gone: nothing may report its ladder stopped, nor start another. One that never took the lock within
-    grace_s is gone."""
-    if lock_held(run.driver_lock):
-        return True
-    try:
-        launched = driver_launch_stamp(run).stat().st_mtime
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return abs(time.time() - launched) < grace_s  # a clock set back: a stamp from the future, as long as it is near
-
-
 def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend | None = None,
                     grace_s: float = RESTART_GRACE_S, *, trust_remote_code: bool = False,
                     resume: str | None = None, by_driver: bool = False) -> bool:
@@ -406,5 +384,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry",
+__all__ = ["DRIVER_START_GRACE_S", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry",
            "start", "status", "summaries", "wait"]

@@ -4,6 +4,8 @@
         plan.json               the run's plan (RunPlan), written atomically; a ladder adds probes (add_probes)
         scheduler.lock          held (flock) by the run's scheduler process while it lives
         ladder.lock             held (flock) by a probe ladder's driver while it lives: it adds probes in passes
+        ladder.launched         touched when a driver is launched, removed once it holds ladder.lock (a driver
+                                still importing counts as alive for a while: backend.driver_alive)
         cancelled               present when the user cancelled the whole run
         waiting.json            while queued probes wait for a device slot another run holds
         queue.lock              short critical sections: launch / cancel / retry of one probe

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import LorplanError
-from lorplan.probe.backend import Backend, get_backend, lock_held
+from lorplan.probe.backend import Backend, driver_alive, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.events import EventTail
 from lorplan.probe.result import checked_fields, read_result
@@ -250,7 +250,7 @@ class RunWatcher:
     def refresh(self) -> RunStatus:
         self._follow_plan()
         scheduler = self.backend.scheduler_alive(self.run)
-        driver = lock_held(self.run.driver_lock)  # a ladder's driver: it may add probes (RunStatus.done)
+        driver = driver_alive(self.run)  # a ladder's driver, or one just launched: it may add probes (RunStatus.done)
         waiting = self._waiting(scheduler)
         probes = tuple(self._probe(p.id, waiting) for p in self.plan.probes)
         return RunStatus(self.run.id, self.plan, probes, scheduler, driver, self.run.run_cancel_marker.exists())

@@ -119,3 +119,14 @@ def test_a_driver_that_exits_without_the_lock_removes_its_stamp(state_home):
     finally:
         os.close(fd)
     assert not runner.driver_alive(run)
+
+
+def test_the_run_status_counts_a_starting_driver_as_the_commands_do(state_home):
+    # RunStatus.driver_alive decides RunStatus.done (probe wait's end): it read the lock alone, so a ladder whose
+    # driver was just started again between passes (every probe ended) read "done" until the driver took the lock
+    run = _stopped_ladder(state_home)
+    assert runner.status(run).driver_alive is False
+    runner.mark_driver_launched(run)
+    assert runner.status(run).driver_alive is True
+    _stamp_age(run, runner.DRIVER_START_GRACE_S + 1)
+    assert runner.status(run).driver_alive is False
