@@ -147,6 +147,7 @@ def _check_flags(args) -> None:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
                            "settings")
         check_write_target(args.write, bool(args.force))  # --write: the plan the ladder recommends
+        _check_writable(args.write)
         return
     if args.model is None:
         if args.data is not None or args.trained_tokens is not None or args.examples is not None:
@@ -179,6 +180,26 @@ def _check_flags(args) -> None:
             raise BadInput(f"{flag}: it is for the probe ladder, which needs --data FILE (and not --probes none)")
     # here, not when the plan is written: a ladder's plan is written after minutes of probes
     check_write_target(args.write, bool(args.force), args.data)
+    _check_writable(args.write)
+
+
+def _check_writable(text: str | None) -> None:
+    """--write's folder takes a file (BadInput naming --write when not: a read-only folder, /proc): tried with a
+    file created and removed there, since a ladder writes its plan after minutes of probes and would otherwise
+    fail only then, its recommendation unprinted. check_write_target has checked the folder exists."""
+    if text is None:
+        return
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(text).parent
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".lorplan-write-check-")
+    except OSError as exc:
+        raise BadInput(f"--write {text}: cannot write in folder {folder} ({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _spec_for(args):

@@ -99,3 +99,25 @@ def test_a_learning_rate_whose_probe_failed_is_named_in_the_rate_evidence(how, w
     obs2 += [probe(d, {64: 2.0, 16: 2.0, 1: 2.6}[d["rank"]]) for d in nxt2.specs]
     rec2, _ = measured.recommendation(s, obs2, state2.with_pass(nxt2))
     assert "ended without a result" not in next(e.explanation for e in rec2.evidence if e.source == "learning rate")
+
+
+def test_write_into_a_folder_that_takes_no_file_is_refused_before_the_ladder(tiny_llama, lm_data, state_home,
+                                                                            capsys):
+    """--write /proc/plan.toml (a folder that exists and takes no file; a read-only folder for a user) passed the
+    early check, started a ladder of minutes and failed only when the plan was written, the recommendation
+    unprinted; now it is refused at once, one line naming --write, and no ladder starts."""
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--write", "/proc/plan.toml",
+                        "--probe-steps", "4", "--json")
+    assert rc == 2 and cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lorplan recommend: error: --write /proc/plan.toml: cannot write "
+                                                   "in folder /proc"), cap.err
+    assert not state_home.exists() or not any(state_home.rglob("ladder.json"))
+
+
+def test_write_check_leaves_no_file_behind(tmp_path, capsys):
+    out = tmp_path / "plan.toml"
+    rc, cap = recommend(capsys, "--model", "sentence-transformers/all-MiniLM-L6-v2", "--examples", "500",
+                        "--write", str(out))
+    assert rc == 0, cap.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
