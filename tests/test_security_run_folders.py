@@ -44,8 +44,8 @@ def _run_plan(model: Path, data: Path, ranks=(2,), **kw):
 
 
 def _refusal(run: RunDir, model: Path, resume: str, what: str = "its probes") -> str:
-    return (f"run {run.id} asks to run the model's own Python code ({model}), which lorplan runs only when you "
-            f"ask: {what} start again with `{resume}`, if you trust that code")
+    return (f"run {run.id} asks to run the model's own Python code ({model}), which lorplan runs only when "
+            f"asked: {what} start again with `{resume}`, if you trust that code")
 
 
 def _states(run: RunDir) -> dict[str, str]:

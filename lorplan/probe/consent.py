@@ -12,7 +12,7 @@ started without it (a `lorplan probe status` that restarts a killed scheduler, a
 
 from __future__ import annotations
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, own_code_refusal
 
 TRUST_FLAG = "--trust-remote-code"
 
@@ -33,12 +33,17 @@ def asks_remote_code(plan) -> str | None:
     return None
 
 
+def run_refusal(run_id: str, model: str, how: str) -> str:
+    """The one wording of a refusal to run a run's model's own code (core.errors.own_code_refusal, as a model's or
+    a tokenizer's): `how` says what the user does to give the consent."""
+    return own_code_refusal(f"run {run_id} asks to run the model's own Python code ({model})", how)
+
+
 def refusal(run_id: str, model: str, resume: str | None, what: str = "its probes") -> str:
     """The one line that says a run asks for the model's own code and how the user resumes it: `what` starts
     again with the command `resume` (None: from a command given TRUST_FLAG)."""
     how = f"with `{resume}`" if resume else f"only from a command given {TRUST_FLAG}"
-    return (f"run {run_id} asks to run the model's own Python code ({model}), which lorplan runs only when you "
-            f"ask: {what} start again {how}, if you trust that code")
+    return run_refusal(run_id, model, f"{what} start again {how}")
 
 
 def check_consent(run, trusted: bool, resume: str | None, what: str = "its probes", plan=None) -> None:
@@ -64,5 +69,5 @@ def flag(trusted: bool) -> list[str]:
     return [TRUST_FLAG] if trusted else []
 
 
-__all__ = ["TRUST_FLAG", "RemoteCodeRefused", "asks_remote_code", "check_consent", "flag", "refusal", "refuse_untrusted",
+__all__ = ["TRUST_FLAG", "RemoteCodeRefused", "asks_remote_code", "check_consent", "flag", "refusal", "refuse_untrusted", "run_refusal",
            "status_command"]

@@ -26,6 +26,7 @@ from lorplan.probe.consent import (
     RemoteCodeRefused,
     asks_remote_code,
     check_consent,
+    run_refusal,
     status_command,
 )
 from lorplan.probe.runs import (
@@ -350,11 +351,10 @@ def _check_retry_consent(run: RunDir, probe_id: str, trusted: bool) -> None:
     work: a new run started with the flag."""
     model = asks_remote_code(run.plan())
     if model is not None and not trusted:
-        raise RemoteCodeRefused(
-            f"run {run.id} asks to run the model's own Python code ({model}), which lorplan runs only when you ask: "
-            f"probe {probe_id} cannot be queued again without that consent, and a retry cannot give it; start a new "
-            f"run with {TRUST_FLAG} (`lorplan probe start --model {model} ... {TRUST_FLAG}`, or for a ladder "
-            f"`lorplan recommend ... {TRUST_FLAG}`), if you trust that code")
+        raise RemoteCodeRefused(run_refusal(
+            run.id, model, f"probe {probe_id} cannot be queued again without that consent, and a retry cannot give "
+            f"it; start a new run with {TRUST_FLAG} (`lorplan probe start --model {model} ... {TRUST_FLAG}`, or for "
+            f"a ladder `lorplan recommend ... {TRUST_FLAG}`)"))
 
 
 def summaries(root: Path | None = None, backend: Backend | None = None) -> list[dict]:

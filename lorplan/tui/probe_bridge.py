@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe import runner
 from lorplan.probe.compare import RankRow, compare_ranks, interval_text, rank_text  # noqa: F401 (the panels' door)
-from lorplan.probe.consent import RemoteCodeRefused, asks_remote_code
+from lorplan.probe.consent import RemoteCodeRefused, asks_remote_code, run_refusal
 from lorplan.probe.demo import (
     DEMO_EVAL_EVERY,
     DEMO_EVAL_EXAMPLES,
@@ -241,7 +241,5 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None, trusted: bool = F
         runner.retry(run, probe_id, backend=backend, trust_remote_code=trusted)
     except RemoteCodeRefused:
         model = asks_remote_code(run.plan()) or "its model"
-        raise RemoteCodeRefused(
-            f"run {run.id} asks to run the model's own Python code ({model}), which lorplan runs only when you ask: "
-            f"to queue probe {probe_id} again, start the planner with `{TRUST_COMMAND}`, if you trust that code"
-        ) from None
+        raise RemoteCodeRefused(run_refusal(
+            run.id, model, f"to queue probe {probe_id} again, start the planner with `{TRUST_COMMAND}`")) from None

@@ -117,7 +117,7 @@ def test_a_retry_in_a_session_without_the_flag_names_it(remote, tmp_path):
     with pytest.raises(BadInput) as err:
         probe_bridge.retry(run, probe_id, backend=None, trusted=False)
     assert str(err.value) == (f"run {run.id} asks to run the model's own Python code ({folder}), which lorplan runs "
-                              f"only when you ask: to queue probe {probe_id} again, start the planner with "
+                              f"only when asked: to queue probe {probe_id} again, start the planner with "
                               "`lorplan --trust-remote-code`, if you trust that code")
     assert not marker.exists()
 
