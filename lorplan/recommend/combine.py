@@ -83,7 +83,7 @@ def _learning_rate(knee: Knee, default: tuple[float, str]) -> tuple[float, Evide
     if abs(at.learning_rate - default[0]) > 1e-12 * default[0]:
         return at.learning_rate, Evidence("learning rate", knee.rank,
                                           f"learning rate {at.learning_rate:g}: the one the ladder used at rank "
-                                          f"{knee.rank} (only one was tried there)")
+                                          f"{knee.rank} (the only one measured there)")
     return default[0], Evidence("learning rate", None, default[1] + " (the ladder tried no other at the knee)")
 
 

@@ -163,9 +163,14 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
     if state.budget_spent is not None:
         cut = [o for o in obs if o.state == "cancelled" and o.rank not in state.stopped_ranks]
         never = all(o.step == 0 and o.wall_seconds is None and not o.curve for o in obs)
+        # with no rank probe finished there is nothing to rest on but the prior, whose band is its own
+        rests = ("the recommendation rests on what finished and its band is wider"
+                 if any(o.rank > 0 and o.curve and (o.state == "finished" or o.rank in state.stopped_ranks)
+                        for o in obs) else
+                 "no rank probe finished and the recommendation is the capacity prior's, with its band")
         out.append(Evidence("budget", None, f"the probe budget ({spec.budget_seconds:,.0f} s) was spent after "
                                             f"{state.budget_spent:,.0f} s: {len(cut)} probe(s) were cancelled, so "
-                                            "the recommendation rests on what finished and its band is wider"
+                                            + rests
                             + ("; no probe ever started: the device slots were busy all that time, most likely "
                                "with another probe run (`lorplan probe list` shows the runs; the budget counts "
                                "from the ladder's start)" if never and obs else "")))
@@ -436,8 +441,10 @@ def _checked_rate(rec: Recommendation, spec: LadderSpec, rate: float) -> Recomme
     if spec.rate_first and len({r.learning_rate for r in at}) < 2:
         ref = [r for r in rec.ladder if r.rank == spec.reference_rank and r.knee_loss is not None]
         tried = sorted({r.learning_rate for r in ref})
-        if len(tried) < 2:
-            return rec
+        if len(tried) < 2:  # the rates whose probes ended without a result are still named
+            lost = _lost_rates(rec.ladder, spec.reference_rank, tried)
+            return replace(rec, evidence=tuple(replace(e, explanation=e.explanation + lost)
+                                               if e.source == "learning rate" else e for e in rec.evidence))
         text = (f"learning rate {rate:g}: the lowest eval loss at rank {spec.reference_rank} of "
                 f"{', '.join(f'{lr:g}' for lr in tried)}, tried before the ranks were compared; every rank ran at "
                 f"it (alpha/r scaling keeps the best rate close across ranks)" + _edge(rate, tried)

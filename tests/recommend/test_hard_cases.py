@@ -121,3 +121,46 @@ def test_write_check_leaves_no_file_behind(tmp_path, capsys):
                         "--write", str(out))
     assert rc == 0, cap.err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.toml"]
+
+
+def _lr_pass_ended(how: dict, **state_kw):
+    """The rate-first learning-rate pass (test_rate_first's ladder: rank 4 at LO, LR, HI, and the base) with
+    each rate's probe ending as `how` says (a final loss: finished; a state: ended without a result), and the
+    ladder done with `state_kw` (budget_spent=..., cancelled=...)."""
+    from dataclasses import replace
+
+    from test_rate_first import _run_lr_pass, spec
+
+    from lorplan.recommend import measured
+
+    s = spec(budget_seconds=60.0)
+    state, obs = _run_lr_pass(s, {lr: v for lr, v in how.items() if not isinstance(v, str)})
+    obs = [replace(o, state=how[o.lr], curve=(), step=0) if o.rank and isinstance(how[o.lr], str) else o
+           for o in obs]
+    rec, _ = measured.recommendation(s, obs, replace(state, done=True, **state_kw))
+    return {e.source: e.explanation for e in rec.evidence if e.source in ("budget", "learning rate")}
+
+
+def test_a_spent_budget_with_no_rank_finished_does_not_claim_a_wider_band():
+    """The budget ran out before any rank probe finished (a real ladder: LORPLAN_PROBE_INJECT=hang@3,
+    --budget-minutes 1): the budget evidence said 'the recommendation rests on what finished and its band is
+    wider', where nothing finished and the band is the prior's own."""
+    from test_rate_first import HI, LO, LR
+
+    words = _lr_pass_ended({LO: "cancelled", LR: "cancelled", HI: "cancelled"}, budget_spent=60.0)
+    assert "no rank probe finished and the recommendation is the capacity prior's" in words["budget"], words
+    assert "wider" not in words["budget"]
+    some = _lr_pass_ended({LO: 2.6, LR: "cancelled", HI: "cancelled"}, budget_spent=60.0)
+    assert "rests on what finished and its band is wider" in some["budget"], some
+
+
+def test_the_only_rate_measured_is_not_called_the_only_one_tried():
+    """The user cancelled the ladder while rank 4 ran at its three rates, and only LO finished (a real ladder,
+    `lorplan probe cancel RUN` after 30 s): the rate evidence said 'the one the ladder used at rank 4 (only one
+    was tried there)'; LR and HI were tried and cancelled."""
+    from test_rate_first import HI, LO, LR
+
+    words = _lr_pass_ended({LO: 2.6, LR: "cancelled", HI: "cancelled"}, cancelled=29.0)["learning rate"]
+    assert "only one was tried" not in words and "(the only one measured there)" in words, words
+    assert words.endswith(f"; {LR:g} (was cancelled) and {HI:g} (was cancelled) ended without a result there, so "
+                          "they are not compared"), words
