@@ -120,6 +120,12 @@ def _thin(ranks: tuple[int, ...], n: int, centre: float) -> tuple[int, ...]:
     return tuple(sorted(pick))
 
 
+def _seconds(s: float) -> str:
+    """A budget in seconds as the ladder's words give it: whole seconds, but a budget under 10 s (--budget-minutes
+    0.01 is 0.6 s) with two digits, since "the budget (1 s)" would round 0.6 s up."""
+    return f"{s:,.0f}" if s >= 10 else f"{s:.2g}"
+
+
 def plan_ladder(
     budget_seconds: float,
     probe_seconds: float,
@@ -149,7 +155,7 @@ def plan_ladder(
     left = n - (1 if base_probe else 0)
     if left < 2:
         return LadderPlan((), 0, 0, base_probe, 0, 0.0,
-                          f"the budget ({budget_seconds:,.0f} s) buys {bought} probe(s) of about {probe_seconds:,.0f} "
+                          f"the budget ({_seconds(budget_seconds)} s) buys {bought} probe(s) of about {probe_seconds:,.0f} "
                           f"s{f' (allowing for the load: {load})' if load else ''}; a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}"
                           f"{f', each with {seeds} seeds' if seeds > 1 else ''}, so the recommendation rests on the "
                           "capacity prior alone")
@@ -169,7 +175,7 @@ def plan_ladder(
     each = f"; each of the following with {seeds} training seeds, their mean eval loss compared" if seeds > 1 else ""
     allowed = f"allowing for the load: {load}; " if load else ""
     text = (f"{probes} probes of about {probe_seconds:,.0f} s{' each' if load else ''} ({allowed}{seconds:,.0f} s of "
-            f"the {budget_seconds:,.0f} s "
+            f"the {_seconds(budget_seconds)} s "
             f"budget{f', {parallel} at a time' if parallel > 1 else ''}{each}): ")
     if extra:
         text += (f"rank {ref} at three learning rates first, then ranks "

@@ -164,3 +164,12 @@ def test_the_only_rate_measured_is_not_called_the_only_one_tried():
     assert "only one was tried" not in words and "(the only one measured there)" in words, words
     assert words.endswith(f"; {LR:g} (was cancelled) and {HI:g} (was cancelled) ended without a result there, so "
                           "they are not compared"), words
+
+
+def test_a_budget_under_a_second_is_not_rounded_up():
+    """--budget-minutes 0.01 is 0.6 s; the ladder's words said 'the budget (1 s) buys 0 probe(s)'."""
+    from lorplan.recommend.ladder import plan_ladder
+
+    lp = plan_ladder(0.6, 8.0, prior_rank=1, high=16, base_probe=True)
+    assert lp.ranks == () and "the budget (0.6 s) buys 0 probe(s) of about 8 s" in lp.explanation, lp.explanation
+    assert "the budget (600 s)" in plan_ladder(600, 800.0, prior_rank=1, high=16).explanation
