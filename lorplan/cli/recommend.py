@@ -126,7 +126,8 @@ def _check_flags(args) -> None:
             raise BadInput(f"{flag}: only with --write PLAN.toml (it says what the written plan holds)")
     if args.force and args.write is None:
         raise BadInput("--force: only with --write PLAN.toml (it lets --write replace an existing file)")
-    from lorplan.recommend.launch import MAX_BUDGET_MINUTES, MAX_SEEDS  # here: every command builds this parser
+    # here, not at import: every command builds this parser
+    from lorplan.recommend.launch import MAX_BUDGET_MINUTES, MAX_SEEDS
 
     if args.seeds is not None and args.seeds > MAX_SEEDS:
         raise BadInput(f"--seeds: {args.seeds} is more than {MAX_SEEDS} (each seed trains every probe again)")
