@@ -132,7 +132,13 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     """The ladder for the user's model and data. `plan` is the plan at the prior's rank (with its [data]
     table from the profile); probes are short runs of it. seeds: training seeds per probe (the plan's seed and
     the ones after it); with two or more the knee compares means over seeds and its band is their noise.
-    probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's)."""
+    probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's). A budget
+    above MAX_BUDGET_MINUTES is BadInput (the CLI refuses it first; the planner's minutes field lands here)."""
+    if budget_minutes is not None and not 0 < budget_minutes <= MAX_BUDGET_MINUTES:
+        from lorplan.core.errors import BadInput
+
+        raise BadInput(f"ladder budget: {budget_minutes:g} minutes is not between 0 and {MAX_BUDGET_MINUTES:,} (a "
+                       "week; a probe ladder spends hours at most)")
     from lorplan.core.model import model_folder
     from lorplan.probe.backend import device_slots
     from lorplan.probe.plans import plan_settings

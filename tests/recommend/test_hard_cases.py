@@ -173,3 +173,16 @@ def test_a_budget_under_a_second_is_not_rounded_up():
     lp = plan_ladder(0.6, 8.0, prior_rank=1, high=16, base_probe=True)
     assert lp.ranks == () and "the budget (0.6 s) buys 0 probe(s) of about 8 s" in lp.explanation, lp.explanation
     assert "the budget (600 s)" in plan_ladder(600, 800.0, prior_rank=1, high=16).explanation
+
+
+@pytest.mark.parametrize("minutes", [1e308, float("nan"), 0.0, 20_000.0])
+def test_the_ladder_refuses_a_budget_the_cli_would(minutes):
+    """The planner's minutes field reaches recommend.launch.data_ladder without the CLI's check: 1e308 minutes
+    raised ValueError in plan_ladder (int(inf // s)) inside the planner's worker, which shows no error; now
+    BadInput, which the Recommend tab shows as a warning."""
+    from lorplan.core.errors import BadInput
+    from lorplan.recommend.launch import data_ladder
+
+    with pytest.raises(BadInput, match=r"^ladder budget: .* minutes is not between 0 and 10,080"):
+        data_ladder(None, None, None, None, None, None, None, None, target_modules=(), learning_rate=(1e-3, ""),
+                    epochs=1.0, budget_minutes=minutes, budget_bytes=None, gpu=None)
