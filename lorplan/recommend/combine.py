@@ -50,7 +50,7 @@ END_WORDS_MANY = {**END_WORDS, "cancelled": "were cancelled"}
 
 def unfinished_words(rows: Sequence[LadderRow]) -> str:
     """What became of the probes that did not finish, a rank named once per way they ended: "rank 4 was
-    cancelled", "ranks 4 and 8 were cancelled (2 probes each)", "rank 16 ran out of memory (2 probes)"."""
+    cancelled (3 probes)", "ranks 4 and 8 were cancelled (2 probes each)", "rank 16 ran out of memory (2 probes)"."""
     parts = []
     for state in dict.fromkeys(r.state for r in rows):
         counts: dict[int, int] = {}
@@ -60,7 +60,8 @@ def unfinished_words(rows: Sequence[LadderRow]) -> str:
         ranks = sorted(counts)
         if len(ranks) == 1:
             n = counts[ranks[0]]
-            parts.append(f"rank {ranks[0]} {(END_WORDS_MANY if n > 1 else END_WORDS)[state]}"
+            # the rank is the subject, one however many probes it ran: "rank 4 was cancelled (3 probes)"
+            parts.append(f"rank {ranks[0]} {END_WORDS[state]}"
                          + (f" ({n} probes)" if n > 1 else ""))
             continue
         names = ", ".join(map(str, ranks[:-1])) + f" and {ranks[-1]}"

@@ -186,3 +186,14 @@ def test_the_ladder_refuses_a_budget_the_cli_would(minutes):
     with pytest.raises(BadInput, match=r"^ladder budget: .* minutes is not between 0 and 10,080"):
         data_ladder(None, None, None, None, None, None, None, None, target_modules=(), learning_rate=(1e-3, ""),
                     epochs=1.0, budget_minutes=minutes, budget_bytes=None, gpu=None)
+
+
+def test_one_rank_cut_short_several_times_reads_in_the_singular():
+    """The budget ran out while rank 4 ran at its three rates (a real ladder: hang@3, --budget-minutes 1): the
+    evidence said 'rank 4 were cancelled (3 probes)'."""
+    from lorplan.recommend.combine import unfinished_words
+    from lorplan.recommend.types import LadderRow
+
+    rows = [LadderRow(4, lr, None, state="cancelled") for lr in (3e-4, 1e-3, 3e-3)]
+    assert unfinished_words(rows) == "rank 4 was cancelled (3 probes)"
+    assert unfinished_words(rows + [LadderRow(8, 1e-3, None, state="cancelled")]) == "ranks 4 (3 probes), 8 were cancelled"
