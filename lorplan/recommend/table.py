@@ -141,8 +141,11 @@ def ladder_table(obj: dict, limit: int | None = None) -> list[str]:
     if limit is not None and max(map(len, out)) > limit:
         out = narrow_table(cells, limit, lr=len(lrs) > 1, cls=cls)
     seeds = max((g["of"] for g in groups.values()), default=1)
+    # the ± legend only where a cell has an interval (a ladder whose every probe failed has none)
+    spread = any("±" in c[i] or "[" in c[i] for c in cells for i in (3, 4, 5))
     legend = [f"  ± : 95% t interval of the mean over {seeds} seeds; train s: the optimizer steps alone (model "
-              "loading excluded)" if seeds > 1 else "  train s: the optimizer steps alone (model loading excluded)"]
+              "loading excluded)" if seeds > 1 and spread else
+              "  train s: the optimizer steps alone (model loading excluded)"]
     bounds = [bound for i, bound in ((3, "accuracy 0-1"), (4, "eval loss at least 0"), (5, "train s at least 0"))
               if any("[" in c[i] for c in cells)]  # the columns whose cells were clipped, by their headers
     if bounds:

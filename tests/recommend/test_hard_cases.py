@@ -54,6 +54,7 @@ def test_a_ladder_whose_probes_all_fail_says_why(tiny_llama, lm_data, state_home
     assert obj["rank"] == obj["capacity"]["rank"] and obj["confidence"] == {"low": obj["capacity"]["low"], "high": obj["capacity"]["high"]}
     text = render_ladder(obj)
     assert "(capacity prior only)" in text.splitlines()[2], text.splitlines()[2]
+    assert "±" not in text  # no cell has an interval, so no legend for one
     failed = [ln for ln in cap.err.splitlines() if ": failed at step" in ln]
     assert failed and all("RuntimeError: injected failure at step 1" in ln for ln in failed), cap.err
 
