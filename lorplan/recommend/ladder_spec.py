@@ -18,12 +18,16 @@ again (lorplan recommend --run RUN) carries on where it stopped. Stdlib only.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
 
 VERSION = 1
+
+
+# the spec's tuples, which LadderSpec.from_json reads as empty when a ladder.json lacks them
+TUPLE_FIELDS = ("target_modules", "seeds", "ranks", "notes", "pattern_probes")
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ class LadderSpec:
     def from_json(cls, obj: dict) -> LadderSpec:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in obj.items() if k in known}
-        for key in ("target_modules", "seeds", "ranks", "notes", "pattern_probes"):
+        for key in TUPLE_FIELDS:
             kw[key] = tuple(kw.get(key, ()))
         return cls(**kw)
 
@@ -271,10 +275,23 @@ class LadderFiles:
         from lorplan.probe.runs import read_json
 
         obj = read_json(self.spec_path)
+        damaged = (f"--run {self.run.id}: its {self.spec_path.name} is damaged, so the ladder cannot be read or "
+                   f"picked up again (`lorplan probe status {self.run.id}` shows its probes)")
         if obj is None:
+            if self.spec_path.exists():  # there, but not a JSON object
+                raise BadInput(f"{damaged}: not a JSON object")
             raise BadInput(f"--run {self.run.id}: not a recommend run (no {self.spec_path.name}; "
                            "lorplan probe status shows a plain probe run)")
-        return LadderSpec.from_json(obj)
+        missing = [f.name for f in fields(LadderSpec)
+                   if f.default is MISSING and f.default_factory is MISSING and f.name not in obj
+                   and f.name not in TUPLE_FIELDS]
+        if missing:
+            raise BadInput(f"{damaged}: it lacks {', '.join(missing)}")
+        try:
+            return LadderSpec.from_json(obj)
+        except (TypeError, ValueError, AttributeError) as exc:  # fields of the wrong kind
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise BadInput(f"{damaged}: {why[:200]}") from None
 
     def write_spec(self, spec: LadderSpec) -> None:
         from lorplan.probe.runs import atomic_write_json

@@ -198,3 +198,22 @@ def test_one_rank_cut_short_several_times_reads_in_the_singular():
     rows = [LadderRow(4, lr, None, state="cancelled") for lr in (3e-4, 1e-3, 3e-3)]
     assert unfinished_words(rows) == "rank 4 was cancelled (3 probes)"
     assert unfinished_words(rows + [LadderRow(8, 1e-3, None, state="cancelled")]) == "ranks 4 (3 probes), 8 were cancelled"
+
+
+@pytest.mark.parametrize("content, why", [('{"x": 1}', "it lacks kind, model, spec_source"),
+                                          ("[1, 2]", "not a JSON object"), ("{", "not a JSON object")])
+def test_a_damaged_ladder_json_is_one_line(content, why, state_home, capsys):
+    """A run folder whose ladder.json was damaged (cut short by a full disk, edited by hand): `--run RUN` printed
+    a TypeError traceback (LadderSpec.__init__() missing 10 required positional arguments), and a file that is
+    not JSON said 'not a recommend run (no ladder.json ...)' though the file is there; now one line each."""
+    import time
+
+    from lorplan.probe.runs import ProbeSpec, RunPlan, create_run
+
+    run = create_run(RunPlan(run="damaged", created=time.time(), eval_every=10, steps=10,
+                             probes=(ProbeSpec("r4", 4, 1e-3, 0),)), state_home)
+    (run.path / "ladder.json").write_text(content, encoding="utf-8")
+    rc, cap = recommend(capsys, "--run", run.id, "--json")
+    assert rc == 2 and cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and f"--run {run.id}: its ladder.json is damaged" in lines[0] and why in lines[0], cap.err
