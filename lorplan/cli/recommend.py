@@ -459,7 +459,20 @@ def _attach(args) -> int:
         obj = _wait(run, args=args) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
         return _stopped_waiting(args, run)
-    return _print_ladder(args, obj, run=run, parallel=spec.parallel)
+    return _print_ladder(args, _whole(obj, run), run=run, parallel=spec.parallel)
+
+
+REC_KEYS = ("rank", "alpha", "learning_rate", "confidence", "evidence", "ladder", "state")  # what printing reads
+
+
+def _whole(obj: dict, run) -> dict:
+    """recommendation.json as the driver writes it, else BadInput naming --run (a file damaged by hand or a
+    full disk): printing one that lacks its keys was a KeyError traceback, and --json printed it as it was."""
+    missing = [k for k in REC_KEYS if k not in obj]
+    if missing:
+        raise BadInput(f"--run {run.id}: its recommendation.json is damaged (it lacks {', '.join(missing)}); "
+                       f"`lorplan probe status {run.id}` shows its probes")
+    return obj
 
 
 def _restarted_note(run, restarted) -> None:
@@ -498,6 +511,8 @@ def _first_recommendation(run, timeout_s: float = 10.0) -> dict:
     files = LadderFiles(run)
     deadline = time.monotonic() + timeout_s
     obj = files.recommendation()
+    if obj is None and files.state().done and files.recommendation_path.exists():
+        _whole({}, run)  # there but unreadable, and no driver will write it again
     while obj is None and time.monotonic() < deadline:
         time.sleep(0.2)
         obj = files.recommendation()
@@ -521,6 +536,9 @@ def _wait(run, poll_s: float = 1.0, *, args) -> dict:
     checked = time.monotonic()
     while True:
         obj = files.recommendation()
+        if (obj is None or "state" not in obj) and files.state().done and files.recommendation_path.exists():
+            # a done ladder's driver writes no more: waiting for a damaged file to say "done" would never end
+            _whole(obj or {}, run)
         if obj is not None:
             for p in obj.get("probes", ()):
                 if p["state"] in ("finished", "failed", "oom", "cancelled", "died") and p["id"] not in told:

@@ -217,3 +217,30 @@ def test_a_damaged_ladder_json_is_one_line(content, why, state_home, capsys):
     assert rc == 2 and cap.out == ""
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and f"--run {run.id}: its ladder.json is damaged" in lines[0] and why in lines[0], cap.err
+
+
+@pytest.mark.parametrize("content", ['{"x": 1}', "{"])
+@pytest.mark.parametrize("flags", [(), ("--json",), ("--wait",)])
+def test_a_done_ladder_with_a_damaged_recommendation_is_one_line(content, flags, state_home, capsys):
+    """A done ladder whose recommendation.json was damaged: `--run RUN` printed a KeyError traceback ({"x": 1}),
+    --json printed the damaged object with exit 0, --wait waited forever (no driver writes a done ladder's file
+    again), and an unreadable file said 'the ladder has written no recommendation yet' after 10 s; now one line
+    naming --run, at once."""
+    import time
+
+    from test_ladder_decide import spec
+
+    from lorplan.probe.runs import ProbeSpec, RunPlan, create_run
+    from lorplan.recommend.ladder_spec import LadderFiles, LadderState
+
+    run = create_run(RunPlan(run="damaged-rec", created=time.time(), eval_every=10, steps=10,
+                             probes=(ProbeSpec("r4", 4, 1e-3, 0),)), state_home)
+    files = LadderFiles(run)
+    files.write_spec(spec())
+    files.write_state(LadderState(done=True))
+    files.recommendation_path.write_text(content, encoding="utf-8")
+    t0 = time.monotonic()
+    rc, cap = recommend(capsys, "--run", run.id, *flags)
+    assert rc == 2 and cap.out == "" and time.monotonic() - t0 < 8
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and f"--run {run.id}: its recommendation.json is damaged" in lines[0], cap.err
