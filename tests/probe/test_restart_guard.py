@@ -10,22 +10,11 @@ import fcntl
 import os
 
 import pytest
+from test_retry_consent import NoSpawnBackend  # the local backend minus the scheduler's launch
 
 from lorplan.probe import runner
-from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.consent import RemoteCodeRefused
 from lorplan.probe.runs import create_run
-
-
-class NoSpawnBackend(LocalProcessBackend):
-    """The local backend minus the scheduler's launch (a test boundary): records submit calls."""
-
-    def __init__(self, trust_remote_code: bool = False) -> None:
-        super().__init__(trust_remote_code)
-        self.submitted: list[str] = []
-
-    def submit(self, run) -> None:
-        self.submitted.append(run.id)
 
 
 def _stalled_run(state_home):

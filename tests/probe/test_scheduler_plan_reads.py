@@ -14,21 +14,11 @@ import sys
 import threading
 import time
 
+from test_scheduler_wake import HOLD, _until  # a process holding a lock; polling a condition
+
 from lorplan.probe import runner, scheduler
 from lorplan.probe.backend import get_backend
 from lorplan.probe.runs import ProbeSpec, RunDir, add_probes, atomic_write_json, create_run, read_json
-
-HOLD = ("import fcntl, os, sys, time\n"
-        "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
-        "print('held', flush=True)\ntime.sleep(120)\n")
-
-
-def _until(check, timeout_s: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while not check() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return bool(check())
 
 
 def _running_r4(run):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import time
 
+from test_requeue_cut_short import CountingBackend  # the local backend minus the scheduler's launch
+
 from lorplan.probe import runner
-from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.probe.status import run_status
@@ -17,17 +18,6 @@ from lorplan.recommend.driver import Driver, requeue_cut_short
 from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState
 
 HOUR = 3600.0
-
-
-class CountingBackend(LocalProcessBackend):
-    """The local backend minus the scheduler's launch (a test boundary): counts the launches asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.launches = 0
-
-    def submit(self, run) -> None:
-        self.launches += 1
 
 
 def _ladder(state_home, *, started: float, budget: float = 600.0):
