@@ -575,8 +575,10 @@ def _probe_line(p: dict, obj: dict) -> str:
     t = f", {p['train_seconds']:.1f} s training" if p.get("train_seconds") else ""
     why = ""
     if p["state"] in ("failed", "oom", "died") and p.get("message"):  # what went wrong, as probe status says it
-        first = next((ln.strip() for ln in str(p["message"]).splitlines() if ln.strip()), "")
-        why = f": {first[:157] + '...' if len(first) > 160 else first}" if first else ""
+        from lorplan.recommend.measured import error_line
+
+        first = error_line(p["message"], 160)
+        why = f": {first}" if first else ""
     return f"  {what}: {p['state']} at step {p['step']}, {loss}{acc}{t}{why}"
 
 

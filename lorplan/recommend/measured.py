@@ -499,17 +499,21 @@ def _edge(best: float, tried: Sequence[float]) -> str:
     return f"; it is the {end} rate tried, so the best rate may lie beyond it"
 
 
+def error_line(message, width: int) -> str:
+    """A probe's error message as one line: its first non-blank line, cut to `width` characters ("..." at the
+    end of a cut one); "" for none."""
+    first = next((ln.strip() for ln in str(message or "").splitlines() if ln.strip()), "")
+    return first[:width - 3] + "..." if len(first) > width else first
+
+
 def _how_lost(obs: Sequence[ProbeObs]) -> str:
     """How the rank probes that did not finish ended, and the first error among them: " (ranks 1, 4 and 16
     failed; the first error: RuntimeError: ...)"; "" when none is unfinished."""
     lost = [o for o in obs if o.rank > 0 and o.ended and o.state != "finished"]
     if not lost:
         return ""
-    errors = (next((ln.strip() for ln in str(o.message).splitlines() if ln.strip()), "")
-              for o in lost if o.state in ("failed", "oom", "died") and o.message)
+    errors = (error_line(o.message, 200) for o in lost if o.state in ("failed", "oom", "died") and o.message)
     first = next((e for e in errors if e), "")
-    if len(first) > 200:
-        first = first[:197] + "..."
     return f" ({unfinished_words(lost)}{f'; the first error: {first}' if first else ''})"
 
 
