@@ -137,6 +137,12 @@ _ASK = f"start the planner with `{TRUST_COMMAND}`"
 # of the command that refused: in the planner they name the planner's own (it is given once, when it starts)
 
 
+def session_trusts(app) -> bool:
+    """The planner session's consent to run a model's own code: LorplanApp.trust_remote_code, given by
+    `lorplan --trust-remote-code` (False for any other app, as a widget's test harness)."""
+    return getattr(app, "trust_remote_code", False) is True
+
+
 def asks_own_code(spec: ModelSpec) -> bool:
     """True when the model's config.json names Python code of its own (auto_map): a plan of it asks for
     model.trust_remote_code, which the planner writes only with the session's consent."""

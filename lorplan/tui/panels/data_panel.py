@@ -314,7 +314,7 @@ class DataPanel(Widget):
         self._profiled = (path, schema, self.model_source)
         # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
         self._run(path, schema, self.model_source, self.seq_len, not self.train_all,
-                  getattr(self.app, "trust_remote_code", False) is True)
+                  bridge.session_trusts(self.app))
 
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")

@@ -245,7 +245,7 @@ class PlanView(VerticalScroll):
     @property
     def _trusted(self) -> bool:
         """The session's consent to run a model's own code (`lorplan --trust-remote-code`, LorplanApp)."""
-        return getattr(self.app, "trust_remote_code", False) is True
+        return bridge.session_trusts(self.app)
 
     @on(ModelChosen)
     def _on_model_chosen(self, event: ModelChosen) -> None:

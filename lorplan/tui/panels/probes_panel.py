@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from lorplan.core.units import memory_text
-from lorplan.tui import probe_bridge
+from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
 from lorplan.tui.panels.probe_work import ProbeWork
@@ -388,7 +388,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if p.state in ("queued", "running"):
             self.notify(f"{p.id} is {p.state}; cancel it before retrying", severity="warning")
             return
-        self._retry(self._run, p.id, self.backend, getattr(self.app, "trust_remote_code", False) is True)
+        self._retry(self._run, p.id, self.backend, bridge.session_trusts(self.app))
 
     def action_start_plan(self) -> None:
         if self.plan is None:
