@@ -125,6 +125,18 @@ def planned_run_steps(plan, profile, epochs: float) -> int:
     return planned_steps(profile.split.train or profile.examples, epochs, effective_batch(plan))
 
 
+def check_budget_minutes(minutes: float, label: str) -> float:
+    """A ladder's budget in minutes, above 0 and at most MAX_BUDGET_MINUTES (nan is neither), or BadInput in one
+    line led by `label`, the name the user knows it by (`--budget-minutes`, the planner's "Ladder budget"): the
+    CLI, the planner and data_ladder refuse it with the same words."""
+    if not 0 < minutes <= MAX_BUDGET_MINUTES:
+        from lorplan.core.errors import BadInput
+
+        raise BadInput(f"{label}: {minutes:,g} minutes is not between 0 and {MAX_BUDGET_MINUTES:,} minutes (a "
+                       "week; a probe ladder spends hours at most)")
+    return minutes
+
+
 def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: CapacityPrior, adapter: AdapterSize,
                 *, target_modules: tuple[str, ...], learning_rate: tuple[float, str], epochs: float,
                 budget_minutes: float | None, budget_bytes: int | None, gpu: str | None,
@@ -133,12 +145,10 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     table from the profile); probes are short runs of it. seeds: training seeds per probe (the plan's seed and
     the ones after it); with two or more the knee compares means over seeds and its band is their noise.
     probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's). A budget
-    above MAX_BUDGET_MINUTES is BadInput (the CLI refuses it first; the planner's minutes field lands here)."""
-    if budget_minutes is not None and not 0 < budget_minutes <= MAX_BUDGET_MINUTES:
-        from lorplan.core.errors import BadInput
-
-        raise BadInput(f"ladder budget: {budget_minutes:g} minutes is not between 0 and {MAX_BUDGET_MINUTES:,} (a "
-                       "week; a probe ladder spends hours at most)")
+    outside 0 to MAX_BUDGET_MINUTES is BadInput (check_budget_minutes; the CLI and the planner's minutes field
+    refuse it first, with their own names for it)."""
+    if budget_minutes is not None:
+        check_budget_minutes(budget_minutes, "ladder budget")
     from lorplan.core.model import model_folder
     from lorplan.probe.backend import device_slots
     from lorplan.probe.plans import plan_settings

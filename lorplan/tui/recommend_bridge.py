@@ -41,6 +41,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
     BUDGET_MINUTES,
     MAX_SEEDS,
     PROBE_STEPS,
+    check_budget_minutes,
     planned_run_steps,
     probe_length,
 )

@@ -68,7 +68,10 @@ def _optional(parse, default):
 
 # The probe ladder's fields (id -> parser of what is typed there): `l` and the as-you-type check both use these.
 _LADDER_FIELDS = {
-    "rec-budget": _optional(lambda t: parse_positive_float(t, "Ladder budget", "minutes"), None),
+    # the bound (a week) is the CLI's and the ladder's (recommend_bridge.check_budget_minutes): checked here, it is
+    # the field's line as typed; left to the ladder, 20000 was refused only by a toast when `l` started it
+    "rec-budget": _optional(lambda t: recommend_bridge.check_budget_minutes(
+        parse_positive_float(t, "Ladder budget", "minutes"), "Ladder budget"), None),
     "rec-seeds": _optional(lambda t: parse_int(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
     "rec-steps": _optional(lambda t: parse_int(t, "Steps per probe", 1, 10**9), None),
 }
