@@ -130,15 +130,19 @@ def check_write_target(text: str | None, force: bool, data: str | None = None) -
     """--write PLAN.toml checked before anything slow runs (a profile, a probe ladder of minutes): a file name
     was given, no file (or, without `force`, nothing) is in the way, the folder it goes in exists (a typo in a
     folder name is an error, not a new folder) and is not a file, and it is not the --data file the plan trains
-    on (which --force would replace with the plan). BadInput naming it."""
+    on (which --force would replace with the plan). BadInput led by `--write TEXT`: a command line may name several
+    paths (--data, --model), and "plan.toml already exists" did not say which argument was meant. (`lorplan plan`
+    and `recommend` call it; `export` checks its -o folder itself.)"""
     if text is None:
         return
-    from lorplan.core.export.files import check_free
-
     if not str(text).strip():
         raise BadInput("--write: give a file name, e.g. --write plan.toml")
     target = Path(text)
-    check_free(target, force)
+    # core.export.files.check_free's two refusals, led by the flag
+    if target.is_dir():
+        raise BadInput(f"--write {text}: that is a folder; give a file name")
+    if target.exists() and not force:
+        raise BadInput(f"--write {text}: that file already exists; pass --force to overwrite it")
     parent = target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

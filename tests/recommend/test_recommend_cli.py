@@ -448,7 +448,7 @@ def test_the_write_target_is_checked_before_the_ladder_starts(tiny_llama, lm_dat
     except subprocess.TimeoutExpired:
         pytest.fail("the ladder started: --write was checked only after it")
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        f"lorplan recommend: error: {existing} already exists; pass --force to overwrite it"), proc.stderr
+        f"lorplan recommend: error: --write {existing}: that file already exists; pass --force to overwrite it"), proc.stderr
     assert existing.read_text() == "# mine\n" and not any(state_home.glob("*/ladder.json"))
 
 
