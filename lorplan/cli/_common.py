@@ -168,7 +168,7 @@ def skipped_note(what: str, path, skipped: int, examples: int, first: str, uses:
     from lorplan.core.units import counted
 
     where = f" ({first})" if first and skipped == 1 else (f" (the first, {first})" if first else "")
-    return (f"note: {what}: {counted(skipped, 'row')} skipped{where}; {uses} the {examples:,} usable examples; "
+    return (f"note: {what}: {counted(skipped, 'row')} skipped{where}; {uses} the {counted(examples, 'usable example')}; "
             f"`lorplan profile --data {path}` lists the skipped rows")
 
 

@@ -30,6 +30,7 @@ from lorplan.cli._common import (
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
 from lorplan.core.limits import MAX_EPOCHS
+from lorplan.core.units import counted
 from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
@@ -382,7 +383,7 @@ def _run_ladder(args, ladder, **plan_args) -> int:
     run = start_ladder(ladder.spec, ladder.plan, ladder.first)
     command = reattach_command(args, run.id)
     try:  # from here on the ladder runs: a Ctrl-C even while this line prints says how to pick it up again
-        say(f"probe ladder {run.id}: {len(ladder.first.specs)} probes to start with, in the background; if this "
+        say(f"probe ladder {run.id}: {counted(len(ladder.first.specs), 'probe')} to start with, in the background; if this "
             f"terminal goes away, `{command}` picks it up again", whole=(command,))
         obj = _wait(run, args=args)
     except KeyboardInterrupt:
@@ -637,8 +638,8 @@ def _written_pattern(args, rec) -> dict:
         say("note: --apply-pattern: the recommendation has no per-module pattern, so every module keeps rank "
             f"{rec.rank}")
     elif pattern and not args.apply_pattern:
-        say(f"note: the plan has the per-module rank_pattern the ladder checked on your data ({len(pattern)} "
-            "module names); --no-pattern writes one rank for every module")
+        say(f"note: the plan has the per-module rank_pattern the ladder checked on your data "
+            f"({counted(len(pattern), 'module name')}); --no-pattern writes one rank for every module")
     return pattern
 
 

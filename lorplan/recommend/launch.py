@@ -204,8 +204,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     if not lp.ranks:
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
                       f"size{' and the load' if load_words else ''}; give more --budget-minutes to probe)")
-    notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {steps} steps of the "
-                                      f"planned {planned:,} (the probe time is estimated from the model's size"
+    notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {counted(steps, 'step')} of "
+                                      f"the planned {planned:,} (the probe time is estimated from the model's size"
                                       f"{' and the load' if load_words else ''} until probes are timed)" + (f"; {length_note}" if length_note else "")
                       ).to_json()]
     # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
