@@ -336,8 +336,12 @@ def _recommend(args) -> int:
         why = "no data file was given, only its size: nothing was measured, so the rank rests on the capacity prior"
     elif blocked is not None:
         why = f"no probes were run: {blocked.reason}; the rank rests on the capacity prior"
+        _unused_probe_flags(args, "the model's weights are not on this machine (see probes)" if blocked.not_on_disk
+                            else "the model is too large to probe here (see probes)")
     elif too_small(data) is not None:
         why = "no probes were run: the dataset is too small to measure (see data); the rank rests on the capacity prior"
+        _unused_probe_flags(args, f"{counted(data.examples, 'example')} {'is' if data.examples == 1 else 'are'} too "
+                                  "few to measure (see data)")
     else:
         plan = _plan(args, spec, setup, prior.rank, ALPHA, lr[0], budget, profile)
         ladder = data_ladder(spec, source, setup, plan, profile, data, prior, adapter, target_modules=target_modules,
@@ -362,6 +366,19 @@ def _recommend(args) -> int:
         if written is not None:
             print(f"\nwrote {written}")
     return 0
+
+
+def _unused_probe_flags(args, reason: str) -> None:
+    """The probe ladder's flags given for an answer no probe runs for, which only the profile could tell (a
+    dataset too small to measure, a model too large for the hardware): one note naming them and why, since the
+    answer is the prior's all the same. Where it is known before the profile (no --data, --probes none) they are
+    refused in _check_flags."""
+    given = [f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
+             for flag, value in (("--probes", args.probes), ("--budget-minutes", args.budget_minutes),
+                                 ("--seeds", args.seeds), ("--probe-steps", args.probe_steps)) if value is not None]
+    if given:
+        flags = given[0] if len(given) == 1 else ", ".join(given[:-1]) + f" and {given[-1]}"
+        say(f"note: {flags} {'is' if len(given) == 1 else 'are'} not used: no probe runs, since {reason}")
 
 
 def _demo(args) -> int:
