@@ -1,9 +1,14 @@
 """The Plan each probe trains: the run's base plan at the probe's rank, briefly. No torch here.
 
-A probe of rank r is the base plan with lora.r = r, alpha (and rank_pattern / alpha_pattern) scaled by r / the
-base rank so alpha / r stays the plan's, the probe's learning rate, max_steps = the run's steps, a held-out
-split to evaluate on (the plan's eval_split, else 10%; at most the run's eval_examples), and the device the
-scheduler gave it. `lorplan train` of that plan builds the same model and sees the same first batches.
+A probe of rank r is the base plan with lora.r = r; alpha the run's own at every rank when it fixes one (a
+recommend ladder: 32, the alpha `lorplan recommend --write` writes), else scaled by r / the base rank so
+alpha/r stays the plan's; rank_pattern / alpha_pattern scaled by r / the base rank (a probe with a pattern of
+its own, a ladder's pattern check, trains that one); the probe's learning rate and seed, max_steps = the run's
+steps, a held-out split to evaluate on (the plan's eval_split, else 10%; at most the run's eval_examples,
+drawn with the run's seed), and the device the scheduler gave it. `lorplan train` of that plan builds the same
+model and takes the same steps, losses included, when the data file fits in the probe's seeded sample (run
+steps × micro_batch × gradient_accumulation + eval_examples examples, lorplan.probe.worker); from a larger
+file the probe reads that sample, so its split and batches are other examples than `lorplan train` sees.
 
 Runs started without a plan (`lorplan probe start --model M --data D`, the demo) describe their plan with
 RunPlan's fields; `settings_plan` turns them into one: the task from the data (labels: sequence
