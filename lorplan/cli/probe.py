@@ -86,7 +86,7 @@ def register(subparsers) -> None:
     s.add_argument("--steps", type=step_count("--steps"), metavar="N", help="optimizer steps per probe (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), metavar="LR[,LR...]", help="learning rate(s); several = one probe per rank × lr "
                    "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification; the demo: 3e-3)")
-    s.add_argument("--device", type=_device, default="auto", metavar="auto|cpu|cuda|cuda:N", help="auto (one probe per GPU, else CPU), cpu, cuda:N")
+    s.add_argument("--device", type=_device, default="auto", metavar="auto|cpu|cuda|cuda:N", help="auto (the default: one probe per GPU, else CPU), cpu, cuda:N (cuda alone: cuda:0)")
     s.add_argument("--max-parallel", type=positive_int("--max-parallel", 1, MAX_PARALLEL_PROBES), metavar="N", help="probes at once (default: one per GPU; 1 on CPU)")
     s.add_argument("--micro-batch", type=positive_int("--micro-batch", 1, MAX_MICRO_BATCH), metavar="N",
                    help="sequences per step (default: the task's, 16 for classification, 1 for a causal LM)")
@@ -100,7 +100,7 @@ def register(subparsers) -> None:
                    "gives each probe its own (default 0)")
     s.add_argument("--seeds", type=_seed_list, default=(), metavar="0,1,2",
                    help="repeat every probe with each seed (the comparison then gives 95%% intervals)")
-    s.add_argument("--quant", choices=Quant.values(), default=Quant.NONE.value, metavar=vocab_metavar(Quant), help="bitsandbytes loading (CUDA only)")
+    s.add_argument("--quant", choices=Quant.values(), default=Quant.NONE.value, metavar=vocab_metavar(Quant), help="bitsandbytes loading (CUDA only; default none)")
     s.add_argument("--double-quant", action="store_true", help="NF4/FP4 with double quantization")
     s.add_argument("--optimizer", choices=Optimizer.values(), default=Optimizer.ADAMW.value, metavar="NAME",
                    help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
@@ -111,11 +111,11 @@ def register(subparsers) -> None:
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
     s.add_argument("--train-on", choices=TrainOn.values(), metavar=vocab_metavar(TrainOn),
                    help=f"causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
-    s.add_argument("--targets", default="all-linear", metavar="T", help="all-linear, attention, mlp or module names a,b,c")
+    s.add_argument("--targets", default="all-linear", metavar="T", help="all-linear (the default), attention, mlp or module names a,b,c")
     s.add_argument("--alpha", type=positive_float("--alpha"), metavar="N", help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default); "
                    "the run's own processes keep it, a later command that starts them again needs it again")
-    s.add_argument("--json", action="store_true", help='print {"run", "path", "probes"} instead of the id')
+    s.add_argument("--json", action="store_true", help='print {"run", "path", "probes", "devices"} instead of the id')
     s.set_defaults(run=run_start)
 
     st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)")
@@ -392,9 +392,9 @@ def run_list(args) -> int:
     if not rows:
         print(f"no probe runs yet in {runs_dir()} (start one: lorplan probe start)")
         return 0
-    from lorplan.cli.probe_table import run_model_name
     from lorplan.core.columns import fit_line
     from lorplan.core.units import terminal_limit
+    from lorplan.recommend.capacity import model_name
 
     limit = terminal_limit()
     for r in rows:
@@ -402,9 +402,9 @@ def run_list(args) -> int:
         ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
         state, what = r["state"], "ranks" if ladder is None else "ladder, ranks"
-        # a folder by its short name (run_model_name: the shipped MiniLM's path inside site-packages made each line
+        # a folder by its short name (recommend.capacity.model_name: the shipped MiniLM's path inside site-packages made each line
         # 130 columns; --json keeps the full path); on a terminal narrower than the line, broken at its width
-        for line in fit_line(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {run_model_name(r['model'])}", limit):
+        for line in fit_line(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {model_name(r['model'])}", limit):
             print(line)
     return 0
 

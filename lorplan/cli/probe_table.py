@@ -6,35 +6,7 @@ or the rank). A pipe or a file gets the wide layout byte for byte.
 
 from __future__ import annotations
 
-import re
 import sys
-
-# a folder's last part that names no model by itself: a checkpoint's or an export's generic name, or a revision
-# hash (a snapshot folder outside a Hugging Face cache)
-_GENERIC_FOLDER = re.compile(r"models?|checkpoints?|ckpts?|final|best|latest|last|output|outputs|snapshots?|"
-                             r"weights|merged|hf|main|"
-                             r"(checkpoint|ckpt|step|epoch|global_step)[-_]?\d+|[0-9a-f]{7,}", re.IGNORECASE)
-MAX_NAME_PARTS = 3
-
-
-def run_model_name(model: str) -> str:
-    """How `probe list` and `probe status` name a run's model: as the evidence does (recommend.capacity.model_name:
-    an id as it is, the shipped MiniLM and a cache snapshot by their published ids, another folder by its name),
-    but a folder whose name is generic (model, checkpoint-500, final, a hash) with the folders above it until one
-    is not, at most MAX_NAME_PARTS parts: /tmp/x/model was listed as `model`, which names no run's model; now
-    `x/model`. --json keeps the full path."""
-    from pathlib import PurePath
-
-    from lorplan.recommend.capacity import model_name
-
-    name = model_name(model)
-    parts = PurePath(model).parts
-    if not parts or name != parts[-1]:  # an id, or a folder lorplan knows by its published id
-        return name
-    shown = [parts[-1]]
-    while _GENERIC_FOLDER.fullmatch(shown[0]) and len(shown) < min(MAX_NAME_PARTS, len(parts) - 1):
-        shown.insert(0, parts[-1 - len(shown)])
-    return "/".join(shown)
 
 
 def _fmt(v, spec: str = "") -> str:
@@ -73,13 +45,14 @@ def print_table(st, restarted: bool = False, ladder: str | None = None, resume: 
     the probe table's 97 columns wrapped each row in two in an 80-column window); a pipe gets the wide layout."""
     from lorplan.core.columns import fit_line
     from lorplan.core.units import memory_text, terminal_limit
+    from lorplan.recommend.capacity import model_name
 
     limit = terminal_limit()
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")
     # a folder by its short name, as the planner shows it (the shipped MiniLM's path inside site-packages
     # wrapped the line on an 80-column terminal); --json keeps the full path
     for line in fit_line(f"run {st.run}  {run_state(st, ladder)}  scheduler {scheduler}  "
-                         f"model {run_model_name(st.to_json()['model'])}", limit):
+                         f"model {model_name(st.to_json()['model'])}", limit):
         print(line)
     heads = ("probe", "state", "step", "loss", "eval", "acc", "tok/s", "load s", "train s", "peak mem")
     rows = [(p.id, p.state, f"{p.step}/{p.steps}", _fmt(p.loss, ".4f"), _fmt(p.eval_loss, ".4f"),
@@ -158,4 +131,4 @@ def _print_ranks(st, limit: int | None = None) -> None:
         print(line)
 
 
-__all__ = ["ladder_note", "print_table", "run_model_name", "run_state"]
+__all__ = ["ladder_note", "print_table", "run_state"]

@@ -71,14 +71,14 @@ def register(sub) -> None:
     t = p.add_argument_group("training setup (for the memory check and --write)")
     t.add_argument("--targets", default="all-linear", metavar="T",
                    help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
-    t.add_argument("--quant", default=Quant.NONE.value, metavar=vocab_metavar(Quant), help=HELP[Quant])
+    t.add_argument("--quant", default=Quant.NONE.value, metavar=vocab_metavar(Quant), help=f"{HELP[Quant]} (default {Quant.NONE.value})")
     t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
     t.add_argument("--micro-batch", metavar="N", help="sequences per step (default: 16 for classification, 1 for "
                    "a causal LM; lorplan.core.plan.defaults)")
-    t.add_argument("--seq-len", metavar="N", help="tokens per sequence (default: the profile's suggestion, else 2048)")
+    t.add_argument("--seq-len", metavar="N", help="tokens per sequence (default: the profile's suggestion, else 2048 or the model's context when shorter)")
     add_rope_scaling(t, "the written plan and the probes carry it")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
-    t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
+    t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
     t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
     t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal) (overrides --gpu)")
     r = p.add_argument_group("evidence")

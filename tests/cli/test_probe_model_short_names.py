@@ -9,7 +9,7 @@ import json
 import pytest
 
 from lorplan.cli import main
-from lorplan.cli.probe_table import run_model_name
+from lorplan.recommend.capacity import model_name
 
 RUN = "20261205-120000-abcd"
 
@@ -25,14 +25,14 @@ RUN = "20261205-120000-abcd"
     ("Qwen/Qwen2.5-0.5B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct"),
     ("/cache/hub/models--tiny--llama/snapshots/abc1234", "tiny/llama"),  # a cache snapshot: its hub id
 ])
-def test_run_model_name(model, shown):
-    assert run_model_name(model) == shown
+def test_model_name(model, shown):
+    assert model_name(model) == shown
 
 
 def test_the_shipped_minilm_keeps_its_published_id():
     from lorplan.core.model.resolve import SHIPPED_ID, shipped_folder
 
-    assert shipped_folder().name == "model" and run_model_name(str(shipped_folder())) == SHIPPED_ID
+    assert shipped_folder().name == "model" and model_name(str(shipped_folder())) == SHIPPED_ID
 
 
 def test_probe_list_and_status_show_the_short_name_and_json_the_path(tmp_path, monkeypatch, capsys):

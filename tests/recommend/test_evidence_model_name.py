@@ -44,3 +44,14 @@ def test_model_name_of_ids_and_cache_snapshots(tmp_path):
     snapshot = tmp_path / "hub" / "models--tiny--llama" / "snapshots" / "abc123"
     assert model_name(str(snapshot)) == "tiny/llama"
     assert model_name(str(tmp_path / "my-model")) == "my-model"
+
+
+def test_a_generic_folder_name_is_named_with_the_folder_above(tiny_llama, tmp_path, capsys):
+    # the evidence said "all-linear on model holds …" for /…/x/model; probe list already said `x/model`
+    import shutil
+
+    folder = tmp_path / "sft-7" / "model"
+    shutil.copytree(tiny_llama, folder)
+    assert main(["recommend", "--model", str(folder), "--trained-tokens", "20000", "--json"]) == 0
+    rules = _rules(json.loads(capsys.readouterr().out))
+    assert rules and all(" on sft-7/model holds " in r for r in rules), rules
