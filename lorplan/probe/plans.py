@@ -2,7 +2,8 @@
 
 A probe of rank r is the base plan with lora.r = r; alpha the run's own at every rank when it fixes one (a
 recommend ladder: 32, the alpha `lorplan recommend --write` writes), else scaled by r / the base rank so
-alpha/r stays the plan's; rank_pattern / alpha_pattern scaled by r / the base rank (a probe with a pattern of
+alpha/r stays the plan's; rank_pattern scaled by r / the base rank, and alpha_pattern too unless alpha is
+fixed, when each module's alpha stays as well (a probe with a pattern of
 its own, a ladder's pattern check, trains that one); the probe's learning rate and seed, max_steps = the run's
 steps, a held-out split to evaluate on (the plan's eval_split, else 10%; at most the run's eval_examples,
 drawn with the run's seed), and the device the scheduler gave it. `lorplan train` of that plan builds the same
@@ -139,7 +140,8 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     pattern = (MappingProxyType(dict(probe.rank_pattern)) if probe.rank_pattern
                else _scaled(lo.rank_pattern, factor, True))
     lora = replace(lo, r=rank, alpha=int(alpha) if float(alpha).is_integer() else alpha, rank_pattern=pattern,
-                   alpha_pattern=_scaled(lo.alpha_pattern, factor, False))
+                   alpha_pattern=lo.alpha_pattern if fixed_alpha is not None else _scaled(lo.alpha_pattern, factor,
+                                                                                          False))
     training = replace(t, learning_rate=probe.lr if probe.lr is not None else t.learning_rate,
                        max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed)
     data = base.data if base.data.eval_split > 0 else replace(base.data, eval_split=PROBE_EVAL_SPLIT)

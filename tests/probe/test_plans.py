@@ -34,6 +34,9 @@ def test_probe_plan_scales_the_plan_to_the_probe_rank():
     assert (big.lora.r, big.lora.alpha, big.hardware.gpus) == (64, 128, 0)
     fixed = probe_plan(base_plan(run), run, ProbeSpec("r8", 8), "cpu", fixed_alpha=16)
     assert (fixed.lora.alpha, fixed.training.learning_rate) == (16, plan.training.learning_rate)
+    # alpha fixed at every rank (a ladder's 32): a module's own alpha stays too, as the plan gave it (it was
+    # scaled with the rank, so module v_proj's alpha went 64 -> 32 at rank 8 while every other module kept 16)
+    assert dict(fixed.lora.alpha_pattern) == {"v_proj": 64} and dict(fixed.lora.rank_pattern) == {"v_proj": 16}
 
 
 def test_a_run_of_a_plan_file_stores_it_with_absolute_paths(tmp_path, monkeypatch):
