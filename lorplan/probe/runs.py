@@ -305,10 +305,22 @@ def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
     """Make the run folder with its plan.json and one empty folder per probe. Returns its RunDir."""
     root = Path(root) if root is not None else runs_dir()
     run = RunDir(root / plan.run)
-    run.path.mkdir(parents=True, exist_ok=False)
-    for p in plan.probes:
-        run.probe_dir(p.id).mkdir(parents=True)
-    atomic_write_json(run.plan_path, plan.to_json())
+    made = False
+    try:
+        run.path.mkdir(parents=True, exist_ok=False)
+        made = True
+        for p in plan.probes:
+            run.probe_dir(p.id).mkdir(parents=True)
+        atomic_write_json(run.plan_path, plan.to_json())
+    except FileExistsError:
+        raise
+    except OSError as exc:  # a full disk or quota, a read-only folder: nothing half-made is left to list
+        if made:
+            import shutil
+
+            shutil.rmtree(run.path, ignore_errors=True)
+        raise BadInput(f"cannot make the probe run's folder {run.path} ({exc.strerror or exc}); free space there "
+                       "or point XDG_STATE_HOME at a folder that can be written") from None
     return run
 
 
