@@ -16,11 +16,42 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 KEEP = 2  # complete checkpoints kept on disk (older ones are removed after a newer one is complete)
+
+
+class NotSaved(LorplanError):
+    """A write into the run's output folder failed (a full disk or quota, a read-only folder): one line naming
+    what was not saved and where, and what is kept (exit 1)."""
+
+
+def write_failure(exc: BaseException, folder: Path) -> str:
+    """Why a write into `folder` failed, in the OS's words. torch.save's writer raises RuntimeError and
+    safetensors its own error, neither an OSError: safetensors names the OS error in its text, torch does not,
+    so a folder with no space left is said to have none."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    m = re.search(r"os error (\d+)", str(exc))
+    if m:
+        return os.strerror(int(m.group(1)))
+    try:
+        if shutil.disk_usage(folder).free == 0:
+            return os.strerror(28)  # ENOSPC: "No space left on device"
+    except OSError:
+        pass
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+
+
+def kept_line(out: Path) -> str:
+    """What --resume continues from after a failed save: the newest complete checkpoint, or none."""
+    latest = latest_checkpoint(out)
+    if latest is None:
+        return "no checkpoint was saved before it; free space there and start again"
+    return (f"checkpoint-{latest[0]}, the last complete one, is kept: free space there and continue with "
+            "--resume")
 
 
 def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
@@ -210,15 +241,20 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
     if sharded:
         accelerator.save_state(str(tmp / "accelerate"))
     if main:
-        if not sharded:  # sharded weights are in accelerate's state, gathered by every process
-            unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
-            unwrapped.save_pretrained(str(tmp / "adapter"))
-            torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-            torch.save(rng_state(), tmp / "rng.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        (tmp / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2))
-        _fsync_tree(tmp)
-        os.replace(tmp, final)
+        try:
+            if not sharded:  # sharded weights are in accelerate's state, gathered by every process
+                unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
+                unwrapped.save_pretrained(str(tmp / "adapter"))
+                torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+                torch.save(rng_state(), tmp / "rng.pt")
+            torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+            (tmp / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2))
+            _fsync_tree(tmp)
+            os.replace(tmp, final)
+        except Exception as exc:  # OSError, torch's RuntimeError, SafetensorError: each only a failed write here
+            shutil.rmtree(tmp, ignore_errors=True)  # the space it took is the user's again
+            raise NotSaved(f"could not save checkpoint-{step} in {out} ({write_failure(exc, out)}); "
+                           f"{kept_line(out)}") from None
         for _, old in list_checkpoints(out)[:-KEEP]:
             shutil.rmtree(old, ignore_errors=True)
     if accelerator is not None:

@@ -282,8 +282,12 @@ class _Loop:
             seconds = time.monotonic() - self.t0
             record = {"step": s.step, "loss": s.loss, "lr": s.lr, "epoch": s.epoch, "tokens": s.tokens,
                       "seconds": round(seconds, 3)}
-            with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            try:
+                with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            except OSError as exc:  # a full disk or quota: said in one line, with what --resume continues from
+                raise ckpt.NotSaved(f"could not write {self.out / 'log.jsonl'} at step {s.step} "
+                                    f"({ckpt.write_failure(exc, self.out)}); {ckpt.kept_line(self.out)}") from None
             if self.lines:
                 print(progress_line(s, self.engine.total_steps, seconds), file=sys.stderr, flush=True)
         # the last step's too: --resume with more steps trains a finished run on from it (optimizer, RNG, schedule)
@@ -322,13 +326,19 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
     tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp")
     old = adapter_dir.with_name(f".{adapter_dir.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(str(tmp), state_dict=state_dict)
-    tok.save_pretrained(str(tmp))
-    if engine.classification:
-        from lorplan.core.export.peft import CLASSIFIER_FILE, classifier_kwargs
+    try:
+        model.save_pretrained(str(tmp), state_dict=state_dict)
+        tok.save_pretrained(str(tmp))
+        if engine.classification:
+            from lorplan.core.export.peft import CLASSIFIER_FILE, classifier_kwargs
 
-        head = classifier_kwargs(engine.plan, engine.classes)
-        (tmp / CLASSIFIER_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+            head = classifier_kwargs(engine.plan, engine.classes)
+            (tmp / CLASSIFIER_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
+    except Exception as exc:  # OSError, SafetensorError: a full disk or quota; the old adapter stays as it was
+        shutil.rmtree(tmp, ignore_errors=True)
+        out = adapter_dir.parent
+        raise ckpt.NotSaved(f"could not save the adapter in {adapter_dir} ({ckpt.write_failure(exc, out)}); "
+                            f"{ckpt.kept_line(out)}") from None
     if adapter_dir.exists():  # a folder replaces no folder that holds files: the old one steps aside first
         shutil.rmtree(old, ignore_errors=True)
         os.replace(adapter_dir, old)
@@ -390,7 +400,11 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
     if loop.main:
         from lorplan.core.atomic import replace_text
 
-        replace_text(out / "result.json", json.dumps(asdict(result), indent=2))  # whole or absent, read by scripts
+        try:
+            replace_text(out / "result.json", json.dumps(asdict(result), indent=2))  # whole or absent, for scripts
+        except OSError as exc:
+            raise ckpt.NotSaved(f"could not write {out / 'result.json'} ({ckpt.write_failure(exc, out)}); the "
+                                f"adapter is saved in {adapter_dir}") from None
         _report(result, plan, acc.num_processes)
     return result
 
