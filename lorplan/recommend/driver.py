@@ -246,6 +246,7 @@ class Driver:
         self._running: tuple[str, ...] = ()  # the probes the last step saw running
         self._watched: set[object] = set()  # probe ids and the measurement whose end wakes `wait`
         self._woken = threading.Event()
+        self._write_failed: str | None = None  # the line said for a write that failed, until one succeeds
 
     def ran(self, now: float) -> float:
         """The seconds the ladder has run at `now`: what earlier drivers ran (LadderFiles.driven_seconds) and
@@ -329,6 +330,29 @@ class Driver:
                 obs = self.observer.observe()
         self._write(obs, state)
         return state.done
+
+    def try_step(self) -> bool:
+        """step(), through a write that fails (a full disk or quota, a folder made read-only): its files are
+        written whole or not at all, so the next step reads the decisions as they stand and makes the rest.
+        Says so once in ladder.log (if that can be written) until a step succeeds; False, as a step not done."""
+        try:
+            done = self.step()
+        except OSError as exc:
+            line = f"could not write in {self.run.path} ({exc.strerror or exc}); the ladder goes on once it can"
+            if line != self._write_failed:
+                self._write_failed = line
+                try:
+                    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+                except OSError:  # ladder.log is on the same full disk
+                    pass
+            return False
+        if self._write_failed is not None:
+            self._write_failed = None
+            try:
+                print(f"{time.strftime('%H:%M:%S')} writing again", flush=True)
+            except OSError:
+                pass
+        return done
 
     def wait(self, timeout_s: float) -> None:
         """Sleep until a probe the last step saw running exits, the pattern measurement ends, or timeout_s
@@ -461,7 +485,7 @@ def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
         os.write(fd, f"{os.getpid()}\n".encode())
         print(f"{time.strftime('%H:%M:%S')} driver {os.getpid()} for run {run.id}", flush=True)
         driver = Driver(run, trust_remote_code)
-        while not driver.step():
+        while not driver.try_step():  # a full disk stops no ladder: it waits for space, probes go on
             driver.wait(poll_s)
         print(f"{time.strftime('%H:%M:%S')} ladder done", flush=True)
         return 0
