@@ -16,19 +16,35 @@ def replace_text(path: str | os.PathLike, text: str, *, mode: int = 0o644) -> Pa
 
     The parent folder must exist. Raises OSError as the OS reports it. Returns the path written.
     """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    return replace_texts({Path(path): text}, mode=mode)[0]
+
+
+def replace_texts(files: dict[Path, str], *, mode: int = 0o644) -> list[Path]:
+    """Write several files as one: every text goes to its temporary name first (flushed, fsynced), and only when
+    all are written are they moved over their targets, so a write that fails (a full disk) leaves every target
+    as it was, not some old and some new. The parent folders must exist. Raises OSError as the OS reports it."""
+    staged: list[tuple[str, Path]] = []
     try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        for path, text in files.items():
+            target = Path(path)
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+                staged.append((tmp, target))
+                os.fchmod(fd, mode)
+                with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                    fh.write(text)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:  # named by the file the user asked for, not its temporary name (or none)
+                exc.filename = str(target)
+                raise
+        for tmp, target in staged:
+            os.replace(tmp, target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:  # already moved over its target
+                pass
         raise
-    return target
+    return [target for _, target in staged]

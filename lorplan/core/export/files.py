@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lorplan.core.atomic import replace_text
+from lorplan.core.atomic import replace_texts
 from lorplan.core.errors import BadInput
 
 
@@ -27,17 +27,28 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False
 
     Creates missing parent folders. Returns the path written. A folder that cannot be written is BadInput.
     """
-    target = Path(path)
-    check_free(target, force)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return replace_text(target, text)
-    except OSError as exc:
-        raise BadInput(f"{target}: cannot write there ({exc.strerror or exc})") from None
+    return write_files_atomic({Path(path): text}, force=force)[0]
 
 
 def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[Path]:
-    """Write several files; checks every target first so that nothing is written when one would be refused."""
-    for path in files:
-        check_free(Path(path), force)
-    return [write_text_atomic(path, text, force=force) for path, text in files.items()]
+    """Write several files as one (core.atomic.replace_texts): every target is checked first, so nothing is
+    written when one would be refused, and a write that fails (a full disk, a read-only folder) leaves the old
+    files as they were and no folder it made: BadInput naming the file."""
+    targets = {Path(path): text for path, text in files.items()}
+    for path in targets:
+        check_free(path, force)
+    made: list[Path] = []
+    try:
+        for folder in dict.fromkeys(path.parent for path in targets):
+            missing = [p for p in (folder, *folder.parents) if not p.exists()]
+            folder.mkdir(parents=True, exist_ok=True)
+            made.extend(missing)
+        return replace_texts(targets)
+    except OSError as exc:
+        for folder in made:  # deepest first, as mkdir made them from the top: rmdir only what is still empty
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        where = Path(exc.filename) if exc.filename else next(iter(targets))
+        raise BadInput(f"{where}: cannot write there ({exc.strerror or exc})") from None
