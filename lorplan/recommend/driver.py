@@ -58,11 +58,20 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
 
     trusted = spec.trust_remote_code or asks_remote_code(plan) is not None
     run = create_run(plan, root)
-    mark_driver_launched(run)  # before ladder.json makes it a ladder: its driver is on its way (launch_driver)
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(first,)))
-    mark_pattern_probes(run, spec)
+    try:
+        mark_driver_launched(run)  # before ladder.json makes it a ladder: its driver is on its way (launch_driver)
+        files = LadderFiles(run)
+        files.write_spec(spec)
+        files.write_state(LadderState(passes=(first,)))
+        mark_pattern_probes(run, spec)
+    except OSError as exc:  # a disk that filled after create_run: a run without its ladder files would list as a
+        import shutil  # plain probe run, and `probe status` would start its probes with no driver to decide
+
+        from lorplan.core.errors import BadInput
+
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise BadInput(f"cannot write the ladder's files in {run.path} ({exc.strerror or exc}); free space there "
+                       "or point XDG_STATE_HOME at a folder that can be written") from None
     get_backend(plan.backend, trust_remote_code=trusted).submit(run)
     launch_driver(run, trust_remote_code=trusted)
     return run
