@@ -131,6 +131,18 @@ def _read_minus_values_everywhere(parser: argparse.ArgumentParser) -> None:
                 _read_minus_values_everywhere(sub)
 
 
+def _storage_errnos() -> dict[int, str]:
+    import errno
+
+    space = "free space there and run the command again"
+    denied = "that place cannot be written: choose another folder, or fix its permissions"
+    return {errno.ENOSPC: space, errno.EDQUOT: space, errno.EFBIG: space, errno.EROFS: denied,
+            errno.EACCES: denied, errno.EPERM: denied, errno.EIO: "the disk reported an error"}
+
+
+_STORAGE_ERRNOS = _storage_errnos()
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -168,3 +180,11 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:
+        # a disk or folder that fails a command part-way (full, over quota, read-only, not ours) where no command
+        # said so in its own words: one line naming the file, not a traceback; any other OSError is a bug to see
+        if exc.errno not in _STORAGE_ERRNOS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"{prog}: {exc.strerror or exc}{where}; {_STORAGE_ERRNOS[exc.errno]}", file=sys.stderr)
+        return 1
