@@ -1,7 +1,9 @@
 """The probe event log (append-only JSON lines) and the result file.
 
 Writers append one complete line per event with a single os.write on an O_APPEND descriptor, so lines from one
-writer never interleave and a crash can only leave the *last* line partial. Readers skip any line that is not
+writer never interleave and a crash can only leave the *last* line partial. A disk that fills mid-line makes the
+write short: the part written is cut off again (the event raises the OS's error), so the line after it, written
+once space is back, is whole. Readers skip any line that is not
 a JSON object (in practice: a partial last line after a crash) and say so with a warning instead of failing.
 
 Event types, in order: "loading" (process up, before heavy imports), "started" (model and data ready),
@@ -31,7 +33,15 @@ def append_event(path: Path, event: dict) -> None:
     data = (json.dumps(event, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(fd, data)
+        start = os.fstat(fd).st_size
+        written = 0
+        try:
+            while written < len(data):  # a disk that fills writes part of the line, then refuses the rest
+                written += os.write(fd, data[written:])
+        except OSError:
+            if written:  # no half line left behind: the next event (once there is space) starts a line
+                os.ftruncate(fd, start)
+            raise
     finally:
         os.close(fd)
 

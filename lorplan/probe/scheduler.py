@@ -15,6 +15,14 @@ A run that asks for its model's own Python code gets probes only from a schedule
 --trust-remote-code (the user's, handed down by the command that started it: lorplan.probe.consent), which it
 hands to each probe; one started without it launches none of them, leaves them queued and exits.
 
+A probe that failed for want of space (its result says out_of_space: the disk or quota of the run folder filled)
+stops the launching: the next probe would fail the same way on the same disk. The probes still running go on,
+the queued ones stay queued, and the scheduler exits when the running ones end, saying why in scheduler.log
+(as the disk lets it). Nor is a probe launched onto a disk with less than twice the worker's reserve free
+(lorplan.probe.result.RESERVE_BYTES): a scheduler restarted on a disk still full launches nothing. A write of
+proc.json that finds no space stops it the same way, the probe it had just
+started stopped and queued again. `lorplan probe status`, once there is space, starts a scheduler for them.
+
 Stdlib only: python -m lorplan.probe.scheduler RUN_DIR [--trust-remote-code]
 """
 
@@ -23,6 +31,8 @@ from __future__ import annotations
 import fcntl
 import os
 import select
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +41,7 @@ from pathlib import Path
 
 from lorplan.probe import consent
 from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive, try_lock
+from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
 from lorplan.probe.status import plan_stamp
 
@@ -79,6 +90,20 @@ def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads:
     finally:
         for fd in held:
             os.close(fd)  # the child's copies keep the locks until it exits
+    try:
+        _write_proc(run, probe_id, proc, slot_index, slot)
+    except OSError:  # untracked, the probe would run unseen and be launched again: stopped, it stays queued
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        run.events_path(probe_id).unlink(missing_ok=True)
+        raise
+    return proc
+
+
+def _write_proc(run: RunDir, probe_id: str, proc: subprocess.Popen, slot_index: int, slot: dict) -> None:
     atomic_write_json(
         run.proc_path(probe_id),
         {
@@ -93,7 +118,6 @@ def launch(run: RunDir, probe_id: str, slot_index: int, slot: dict, cpu_threads:
             "scheduler_pid": os.getpid(),
         },
     )
-    return proc
 
 
 def cpu_threads(cpu_slots: int) -> int:
@@ -120,6 +144,7 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
     cpu_slots = sum(1 for s in slots if s["device"] == "cpu")
     children: dict[int, subprocess.Popen] = {}  # the read end of each child's exit pipe -> the child
     lingering: list[subprocess.Popen] = []  # children that closed their pipe yet live on
+    launched: list[str] = []  # the probes this scheduler launched, whose results it reads as they end
     try:
         while True:
             lingering[:] = [c for c in lingering if c.poll() is None]  # reap them (no zombies)
@@ -136,7 +161,21 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                           + consent.refusal(run.id, model, consent.status_command(run.id)),
                           flush=True)
                     break
-                if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted):
+                full = _out_of_space(run, launched) or _disk_full(run, plan)
+                if full is not None:
+                    queued = sum(probe_queued(run, p.id) for p in plan.probes)
+                    _say(f"launched nothing more: {full}; {queued} probe(s) stay queued: free space there, then "
+                         f"`lorplan probe status {run.id}` starts them")
+                    break
+                try:
+                    if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted, launched):
+                        break
+                except OSError as exc:
+                    if exc.errno not in OUT_OF_SPACE:
+                        raise
+                    _say(f"launched nothing more: could not write {exc.filename or run.path} "
+                         f"({exc.strerror or exc}); the probes not started stay queued: free space there, then "
+                         f"`lorplan probe status {run.id}` starts them")
                     break
             _wait_for_exit(children, lingering, POLL_S)
     finally:
@@ -145,6 +184,39 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
             lingering.append(child)
         for child in lingering:
             child.wait()  # nothing is left running when we get here; this only reaps
+
+
+def _say(line: str) -> None:
+    """A line in scheduler.log (its stdout), unless the disk it is on is full: the probes' results say why."""
+    try:
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+    except OSError:
+        pass
+
+
+def _out_of_space(run: RunDir, launched: list[str]) -> str | None:
+    """Why launching stops, when a probe this scheduler launched failed for want of space; else None. Only
+    this scheduler's probes count: one that failed so before a restart (the user freed space since, and
+    asked again) does not stop the probes it left queued."""
+    for probe_id in launched:
+        result = read_json(run.result_path(probe_id))
+        if result is not None and result.get("out_of_space") is True:
+            return f"probe {probe_id} found no space left in {run.path}"
+    return None
+
+
+def _disk_full(run: RunDir, plan) -> str | None:
+    """Why no probe is launched when a probe is queued and the run folder's disk has less than two reserves
+    free; else None."""
+    if not any(probe_queued(run, p.id) for p in plan.probes):
+        return None
+    try:
+        free = shutil.disk_usage(run.path).free
+    except OSError:
+        return None
+    if free >= 2 * RESERVE_BYTES:
+        return None
+    return f"{run.path} has {free // 1024} KiB free, less than a probe needs ({2 * RESERVE_BYTES // 1024} KiB)"
 
 
 def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subprocess.Popen],
@@ -168,9 +240,11 @@ def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subpro
 
 
 def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend: LocalProcessBackend,
-                   children: dict[int, subprocess.Popen], trusted: bool = False) -> bool:
-    """Launch queued probes of `plan` on its free slots, adding each child's exit pipe to `children`; False
-    when no probe is queued or running (the scheduler is done). Call with the run's queue.lock held."""
+                   children: dict[int, subprocess.Popen], trusted: bool = False,
+                   launched: list[str] | None = None) -> bool:
+    """Launch queued probes of `plan` on its free slots, adding each child's exit pipe to `children` (and each
+    probe's id to `launched`); False when no probe is queued or running (the scheduler is done). Call with the
+    run's queue.lock held. OSError when a launch's files cannot be written (that probe stays queued)."""
     busy: set[int] = set()
     running = 0
     for p in plan.probes:
@@ -201,6 +275,8 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
             os.close(exited)
             raise
         children[exited] = child
+        if launched is not None:
+            launched.append(probe_id)
         print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)
         running += 1
     _note_waiting(run, taken if queued else [])

@@ -6,6 +6,12 @@ sample of the data, writing events as it goes. However it ends, it writes result
 final event: finished, failed (with the traceback tail), oom ("does not fit at micro-batch N"), or cancelled
 (SIGTERM after a cancel was asked).
 
+A disk (or quota) that fills mid-probe fails the probe with the OS's reason in its result ("could not write
+in RUN (No space left on device): ..."), and the result is still written: at its start the worker sets aside
+RESERVE_BYTES of the disk (result.reserve, in the probe's folder) and gives them back just before it writes
+result.json and its final event. The result then says `out_of_space`, which stops the run's scheduler from
+launching the next probe onto the same full disk (lorplan.probe.scheduler).
+
 Once result.json and the final event are written the process ends at once (exit_promptly): what is left of a
 normal exit is the interpreter tearing down every module torch and transformers imported, 1.3-2.1 s of CPU
 on 2 shared cores (more under load), while the probe's slot stays held until the process exits.
@@ -31,6 +37,7 @@ from lorplan.core.errors import BadInput
 from lorplan.core.plan import ModelSection
 from lorplan.probe.adapters import save_adapter, wants_adapter
 from lorplan.probe.events import append_event
+from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES
 from lorplan.probe.runs import RunDir, atomic_write_json
 
 TRACEBACK_LINES = 20
@@ -230,6 +237,45 @@ def _memory(state: ProbeState, device_name: str) -> dict:
     return asdict(meter.measure())
 
 
+def reserve_space(path: Path) -> bool:
+    """Take RESERVE_BYTES of the disk under `path` (a file of that size, its blocks allocated), so the result
+    can be written when the disk fills meanwhile; False when it could not be taken (the disk is full already,
+    or the file system allocates nothing ahead: the result is then written as space allows)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError:
+        return False
+    try:
+        try:
+            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+        except OSError as exc:
+            if exc.errno in OUT_OF_SPACE:
+                raise
+            os.write(fd, bytes(RESERVE_BYTES))  # a file system without fallocate (EOPNOTSUPP): zeros take it
+        return True
+    except OSError:
+        os.close(fd)
+        fd = -1
+        path.unlink(missing_ok=True)
+        return False
+    finally:
+        if fd >= 0:
+            os.close(fd)
+
+
+def out_of_space(exc: BaseException) -> str | None:
+    """The OS's reason when `exc` is a write that found no space (disk, quota or file size): an OSError, or the
+    error torch.save or safetensors raise around one (their text names it, or the disk has no space left)."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        if isinstance(e, OSError) and e.errno in OUT_OF_SPACE:
+            return e.strerror or os.strerror(e.errno)
+    text = str(exc)
+    for code in OUT_OF_SPACE:
+        if f"os error {code})" in text or os.strerror(code) in text:
+            return os.strerror(code)
+    return None
+
+
 def _oom_message(state: ProbeState) -> str:
     rows, width = state.engine.batch_shape if state.engine is not None else (0, 0)
     if rows:
@@ -250,11 +296,14 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
         append_event(events, ev)
 
     t0 = time.time()
-    emit({"type": "loading", "probe": probe_id, "pid": os.getpid(), "t": round(t0, 3)})
+    reserve = run.probe_dir(probe_id) / "result.reserve"
     state = ProbeState()
     facts: dict = {}
     end, message, tb = "finished", None, None
+    no_space = None
     try:
+        emit({"type": "loading", "probe": probe_id, "pid": os.getpid(), "t": round(t0, 3)})
+        reserve_space(reserve)
         facts = run_probe(run, probe_id, emit, state, device_name,
                           inject=injector(probe_id, os.environ.get("LORPLAN_PROBE_INJECT")),
                           trust_remote_code=trust_remote_code)
@@ -263,14 +312,23 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
         end = "cancelled" if cancelled else "failed"
         message = "cancelled by the user" if cancelled else "terminated by SIGTERM"
     except BaseException as exc:  # the result must say what happened, whatever it was
+        no_space = out_of_space(exc)
         if _is_oom(exc):
             end, message = "oom", _oom_message(state)
+        elif no_space is not None:
+            end = "failed"
+            message = (f"could not write in {run.path} ({no_space}) at step {state.step}: free space there, "
+                       "then retry the probe")
         else:
             end, message = "failed", f"{type(exc).__name__}: {exc}".strip()
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)).splitlines()[-TRACEBACK_LINES:]
         tb = "\n".join(tb)
-        if end == "failed":
+    reserve.unlink(missing_ok=True)  # its space is the result's now
+    if end == "failed" and tb:
+        try:
             print(tb, file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # stderr.log is on the full disk too: the result holds the traceback
+            pass
     if signal.getsignal(signal.SIGTERM) is _on_sigterm:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the result is written; let nothing cut it short
     try:
@@ -297,8 +355,13 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
         "micro_batch": state.engine.plan.training.micro_batch if state.engine is not None else 0,
         "notes": state.notes, "message": message, "traceback": tb, **facts,
     }
+    if no_space is not None:
+        result["out_of_space"] = True
     atomic_write_json(run.result_path(probe_id), result)
-    emit({"type": end, "step": state.step, "message": message})
+    try:
+        emit({"type": end, "step": state.step, "message": message})
+    except OSError:  # a disk full even after the reserve: the result, written, is what status reads
+        pass
     return result
 
 
