@@ -45,6 +45,21 @@ def write_failure(exc: BaseException, folder: Path) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
+def agree(accelerator, error: NotSaved | None, follower: str) -> None:
+    """Raise on every process of a run when a write failed on any: `error` where it failed, NotSaved(`follower`)
+    where it did not. Each process calls it at the same point: a process that raised alone left the others
+    waiting for it at their next collective (gloo ends that wait when the failed process exits, with a
+    traceback; NCCL not before its timeout, or the launcher's). One process: raises `error`, if any."""
+    if accelerator is not None and accelerator.num_processes > 1:
+        import torch
+
+        flag = torch.tensor([0 if error is None else 1], device=accelerator.device)
+        if accelerator.reduce(flag, reduction="max").item() and error is None:
+            error = NotSaved(follower)
+    if error is not None:
+        raise error
+
+
 def kept_line(out: Path) -> str:
     """What --resume continues from after a failed save: the newest complete checkpoint, or none."""
     latest = latest_checkpoint(out)
@@ -233,15 +248,26 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
     tmp = out / f".checkpoint-{step}.tmp"
     sharded = _sharded(accelerator)
     main = accelerator is None or accelerator.is_main_process
+    error: NotSaved | None = None
+
+    def failed(exc: BaseException) -> NotSaved:
+        shutil.rmtree(tmp, ignore_errors=True)  # the space it took is the user's again
+        return NotSaved(f"could not save checkpoint-{step} in {out} ({write_failure(exc, out)}); {kept_line(out)}")
+
+    # every process agrees on each failure (agree, also the barrier between the parts), so all stop together
+    follower = (f"checkpoint-{step} was not saved in {out}: another process of the run could not write its part "
+                f"(its line says why); {kept_line(out)}")
     if main:
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
-    if sharded:
-        accelerator.save_state(str(tmp / "accelerate"))
-    if main:
         try:
+            tmp.mkdir(parents=True)
+        except OSError as exc:
+            error = failed(exc)
+    agree(accelerator, error, follower)
+    try:
+        if sharded:
+            accelerator.save_state(str(tmp / "accelerate"))
+        if main:
             if not sharded:  # sharded weights are in accelerate's state, gathered by every process
                 unwrapped = accelerator.unwrap_model(model) if accelerator is not None else model
                 unwrapped.save_pretrained(str(tmp / "adapter"))
@@ -250,15 +276,25 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
             torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
             (tmp / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2))
             _fsync_tree(tmp)
+    except Exception as exc:  # OSError, torch's RuntimeError, SafetensorError: each only a failed write here
+        error = failed(exc) if main else NotSaved(
+            f"could not save this process's part of checkpoint-{step} in {out} ({write_failure(exc, out)}); "
+            f"{kept_line(out)}")
+    try:
+        agree(accelerator, error, follower)
+    except NotSaved:
+        if main:
+            shutil.rmtree(tmp, ignore_errors=True)  # another process's part is missing: no checkpoint
+        raise
+    if main:
+        try:
             os.replace(tmp, final)
-        except Exception as exc:  # OSError, torch's RuntimeError, SafetensorError: each only a failed write here
-            shutil.rmtree(tmp, ignore_errors=True)  # the space it took is the user's again
-            raise NotSaved(f"could not save checkpoint-{step} in {out} ({write_failure(exc, out)}); "
-                           f"{kept_line(out)}") from None
-        for _, old in list_checkpoints(out)[:-KEEP]:
-            shutil.rmtree(old, ignore_errors=True)
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
+        except OSError as exc:
+            error = failed(exc)
+        else:
+            for _, old in list_checkpoints(out)[:-KEEP]:
+                shutil.rmtree(old, ignore_errors=True)
+    agree(accelerator, error, follower)
     return final
 
 

@@ -278,16 +278,22 @@ class _Loop:
         self.train_seconds += s.seconds
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{s.loss:.4f}", lr=f"{s.lr:.2e}", epoch=s.epoch)
-        if self.main and (s.step % t.logging_steps == 0 or s.step == self.engine.total_steps):
+        if s.step % t.logging_steps == 0 or s.step == self.engine.total_steps:
             seconds = time.monotonic() - self.t0
-            record = {"step": s.step, "loss": s.loss, "lr": s.lr, "epoch": s.epoch, "tokens": s.tokens,
-                      "seconds": round(seconds, 3)}
-            try:
-                with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(record) + "\n")
-            except OSError as exc:  # a full disk or quota: said in one line, with what --resume continues from
-                raise ckpt.NotSaved(f"could not write {self.out / 'log.jsonl'} at step {s.step} "
-                                    f"({ckpt.write_failure(exc, self.out)}); {ckpt.kept_line(self.out)}") from None
+            error = None
+            if self.main:
+                record = {"step": s.step, "loss": s.loss, "lr": s.lr, "epoch": s.epoch, "tokens": s.tokens,
+                          "seconds": round(seconds, 3)}
+                try:
+                    with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
+                        fh.write(json.dumps(record) + "\n")
+                except OSError as exc:  # a full disk or quota: one line, with what --resume continues from
+                    error = ckpt.NotSaved(f"could not write {self.out / 'log.jsonl'} at step {s.step} "
+                                          f"({ckpt.write_failure(exc, self.out)}); {ckpt.kept_line(self.out)}")
+            # every process stops with the main one: alone, it left them waiting at the next step's collective
+            ckpt.agree(self.engine.accelerator, error,
+                       f"stopped at step {s.step}: the main process could not write {self.out / 'log.jsonl'} "
+                       f"(its line says why); {ckpt.kept_line(self.out)}")
             if self.lines:
                 print(progress_line(s, self.engine.total_steps, seconds), file=sys.stderr, flush=True)
         # the last step's too: --resume with more steps trains a finished run on from it (optimizer, RNG, schedule)
@@ -387,8 +393,14 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
     adapter_dir = out / "adapter"
     # every process takes part in gathering a sharded (FSDP / ZeRO-3) state dict; only the main one writes
     state = acc.get_state_dict(engine.model)
+    error = None
     if loop.main:
-        _save_adapter(acc.unwrap_model(engine.model), engine.tokenizer, adapter_dir, state, engine)
+        try:
+            _save_adapter(acc.unwrap_model(engine.model), engine.tokenizer, adapter_dir, state, engine)
+        except ckpt.NotSaved as exc:
+            error = exc
+    ckpt.agree(acc, error, f"the main process could not save the adapter in {adapter_dir} (its line says why); "
+                           f"{ckpt.kept_line(out)}")
     est = plan.estimate.total_bytes if plan.estimate is not None else None
     ev = loop.eval
     result = TrainResult(str(out), str(adapter_dir), engine.total_steps, resumed_from, loop.loss,
