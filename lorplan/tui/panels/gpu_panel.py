@@ -6,7 +6,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
-from textual.widgets import Input, Select, SelectionList, Static
+from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
 
@@ -17,6 +17,7 @@ from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import BudgetChanged, BudgetRejected, GpuReportReceived, WorkerFailed
 from lorplan.tui.panels.setup_form import budget_words, parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
+from lorplan.tui.widgets.select import Select
 
 REFRESH_SECONDS = 3.0
 NO_GPU_REFRESH_SECONDS = 15.0
@@ -45,7 +46,8 @@ class GpuPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("Reading GPUs through NVML …", id="gpu-banner")
-        yield SelectionList[int](id="gpu-list", compact=True)
+        # the GPU list (#gpu-list) is mounted here when NVML first reports GPUs (_gpu_list): without a driver,
+        # the common case over SSH, it is never shown
         yield Static("", id="gpu-usage")
         yield Static("", id="gpu-note")  # order_note: CUDA programs may number these GPUs otherwise
         with Horizontal(id="gpu-budget-row"):
@@ -67,10 +69,19 @@ class GpuPanel(Vertical):
     def on_mount(self) -> None:
         self.query_one("#gpu-preset").tooltip = tooltip("gpu")
         self.query_one("#gpu-budget").tooltip = tooltip("gpu")
-        self.query_one("#gpu-list").tooltip = tooltip("gpu")
         # The first query runs in the worker too: initialising NVML can take a while on a GPU machine and the
         # first frame should not wait for it.
         self.refresh_gpus()
+
+    def _gpu_list(self) -> SelectionList[int]:
+        """The list of GPUs to pick, mounted under the banner the first time it is needed."""
+        found = self.query("#gpu-list")
+        if found:
+            return found.first(SelectionList)
+        selections = SelectionList[int](id="gpu-list", compact=True)
+        selections.tooltip = tooltip("gpu")
+        self.mount(selections, after="#gpu-banner")
+        return selections
 
     def watch_has_gpu(self, has_gpu: bool) -> None:
         self.set_class(not has_gpu, "-no-gpu")
@@ -94,7 +105,7 @@ class GpuPanel(Vertical):
             names = tuple(f"{g.index}: {g.name}" for g in report.gpus)
             if names != self._names:
                 self._names = names
-                selections = self.query_one("#gpu-list", SelectionList)
+                selections = self._gpu_list()
                 selections.clear_options()
                 selections.add_options(
                     Selection(name, gpu.index, i == 0) for i, (name, gpu) in enumerate(zip(names, report.gpus, strict=True))
@@ -120,7 +131,7 @@ class GpuPanel(Vertical):
     def _emit_gpu_selection(self) -> None:
         if self._report is None:
             return
-        chosen = set(self.query_one("#gpu-list", SelectionList).selected)
+        chosen = set(self._gpu_list().selected)
         gpus = [g for g in self._report.gpus if g.index in chosen]
         if not gpus:
             self._post_budget(BudgetChanged(None, None, "no GPU picked"))

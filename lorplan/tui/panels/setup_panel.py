@@ -12,7 +12,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Input, Label, Static
 
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import FOUR_BIT_QUANTS
@@ -30,6 +30,7 @@ from lorplan.tui.panels.setup_form import (
 )
 from lorplan.tui.widgets.checkbox import Checkbox
 from lorplan.tui.widgets.field_input import FieldInput
+from lorplan.tui.widgets.select import Select
 
 SHORTCUTS = ("all-linear", "attention", "mlp")
 
@@ -74,7 +75,9 @@ class SetupPanel(Vertical):
             yield from _field("Batches", Checkbox("padding mask", v.padding_mask, id="f-padding_mask", compact=True), "padding_mask")
         with Horizontal(id="options-row"):
             yield Label("Options", classes="field-label")
-            yield Checkbox("double quant", v.double_quant, id="f-double_quant", compact=True)
+            # disabled from the start as on_mount's _sync_double_quant leaves it (a change after mount restyles it)
+            yield Checkbox("double quant", v.double_quant, id="f-double_quant", compact=True,
+                           disabled=v.quant not in FOUR_BIT_QUANTS)
             yield Checkbox("grad checkpointing", v.grad_checkpointing, id="f-grad_checkpointing", compact=True)
             yield Checkbox("DoRA", v.dora, id="f-dora", compact=True)
         with Horizontal(id="targets-row"):

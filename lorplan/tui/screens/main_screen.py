@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
@@ -90,6 +90,16 @@ class MainScreen(Screen):
         self._panels: dict[str, object] = {}
         self._data_context: tuple[str, int, bool] | None = None
         self._focus_pending: str | None = None  # the tab show_tab will focus once it is shown (and mounted)
+        self._resumed_once = False  # see on_screen_resume
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        """The first time this screen is shown every widget was styled as it was mounted (and again on each change
+        of its classes since): Textual's restyle of the whole screen on resume (~120 widgets) would repeat it
+        before the first frame. Called before Screen's own handler, which reads the flag; later resumes (after a
+        dialog, the help, a change of theme) restyle as Textual does."""
+        if not self._resumed_once:
+            self._resumed_once = True
+            event.refresh_styles = False
 
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False, icon="◆")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey, FooterLabel, KeyGroup
@@ -22,6 +23,16 @@ class FittingFooter(Footer):
     def __init__(self, *, drop_order: Sequence[str], **kwargs) -> None:
         super().__init__(**kwargs)
         self.drop_order = tuple(drop_order)
+
+    def compose(self) -> ComposeResult:
+        """Textual's keys, each made with the compact value it is bound to (the footer's). A FooterKey starts
+        compact (its own default) and takes the footer's value when mounted: both changes restyled the key,
+        twice per key at every recompose (each change of tab or focus), with the same classes in the end."""
+        for widget in super().compose():
+            bound = widget._reactive_connect or {}
+            if isinstance(widget, FooterKey) and "compact" in bound:
+                widget.set_reactive(FooterKey.compact, self.compact)
+            yield widget
 
     async def recompose(self) -> None:
         await super().recompose()  # the bindings changed (another tab, another focused widget)
