@@ -24,6 +24,7 @@ Fault injection for tests (inside the real loop, before the step): LORPLAN_PROBE
 from __future__ import annotations
 
 import atexit
+import errno
 import os
 import signal
 import sys
@@ -246,12 +247,16 @@ def reserve_space(path: Path) -> bool:
     except OSError:
         return False
     try:
+        allocate = getattr(os, "posix_fallocate", None)  # not in macOS's Python
         try:
-            os.posix_fallocate(fd, 0, RESERVE_BYTES)
+            if allocate is None:
+                raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+            allocate(fd, 0, RESERVE_BYTES)
         except OSError as exc:
             if exc.errno in OUT_OF_SPACE:
                 raise
-            os.write(fd, bytes(RESERVE_BYTES))  # a file system without fallocate (EOPNOTSUPP): zeros take it
+            # macOS, or a file system without fallocate (EOPNOTSUPP, EINVAL): zeros take the space
+            os.write(fd, bytes(RESERVE_BYTES))
         return True
     except OSError:
         os.close(fd)
