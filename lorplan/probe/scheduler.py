@@ -207,14 +207,16 @@ def _out_of_space(run: RunDir, launched: list[str]) -> str | None:
 
 def _disk_full(run: RunDir, plan) -> str | None:
     """Why no probe is launched when a probe is queued and the run folder's disk has less than two reserves
-    free; else None."""
+    free; else None (also when the disk's size is unknown: statvfs failed, or reports a size of 0)."""
     if not any(probe_queued(run, p.id) for p in plan.probes):
         return None
     try:
-        free = shutil.disk_usage(run.path).free
+        usage = shutil.disk_usage(run.path)
     except OSError:
         return None
-    if free >= 2 * RESERVE_BYTES:
+    free = usage.free
+    # a file system that reports no size at all (a FUSE one without statfs: every count 0) tells nothing
+    if usage.total == 0 or free >= 2 * RESERVE_BYTES:
         return None
     return f"{run.path} has {free // 1024} KiB free, less than a probe needs ({2 * RESERVE_BYTES // 1024} KiB)"
 
