@@ -131,16 +131,21 @@ def _read_minus_values_everywhere(parser: argparse.ArgumentParser) -> None:
                 _read_minus_values_everywhere(sub)
 
 
-def _storage_errnos() -> dict[int, str]:
+def _storage_errnos() -> tuple[dict[int, str], frozenset[int]]:
+    """What to do after each storage error, and the errors that are one only with a file named: a permission
+    refused or an I/O error also come from a signal to another user's process, a socket or a terminal."""
     import errno
 
     space = "free space there and run the command again"
-    denied = "that place cannot be written: choose another folder, or fix its permissions"
-    return {errno.ENOSPC: space, errno.EDQUOT: space, errno.EFBIG: space, errno.EROFS: denied,
-            errno.EACCES: denied, errno.EPERM: denied, errno.EIO: "the disk reported an error"}
+    return ({errno.ENOSPC: space, errno.EDQUOT: space, errno.EFBIG: space,
+             errno.EROFS: "that place cannot be written: choose another folder",
+             errno.EACCES: "check its permissions, or choose another place",
+             errno.EPERM: "check its permissions, or choose another place",
+             errno.EIO: "the disk or device reported an error"},
+            frozenset((errno.EACCES, errno.EPERM, errno.EIO)))
 
 
-_STORAGE_ERRNOS = _storage_errnos()
+_STORAGE_ERRNOS, _NAMED_ONLY = _storage_errnos()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         # a disk or folder that fails a command part-way (full, over quota, read-only, not ours) where no command
         # said so in its own words: one line naming the file, not a traceback; any other OSError is a bug to see
-        if exc.errno not in _STORAGE_ERRNOS:
+        if exc.errno not in _STORAGE_ERRNOS or (exc.errno in _NAMED_ONLY and not exc.filename):
             raise
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"{prog}: {exc.strerror or exc}{where}; {_STORAGE_ERRNOS[exc.errno]}", file=sys.stderr)
