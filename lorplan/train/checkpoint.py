@@ -28,6 +28,11 @@ class NotSaved(LorplanError):
     what was not saved and where, and what is kept (exit 1)."""
 
 
+# torch.save's writer on a failed write: '[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534'
+# (its context: 'basic_ios::clear: iostream error'), or 'PytorchStreamWriter failed writing file ...'
+_TORCH_WRITER = re.compile(r"inline_container\.cc|PytorchStreamWriter|iostream error")
+
+
 def write_failure(exc: BaseException, folder: Path) -> str:
     """Why a write into `folder` failed, in the OS's words. torch.save's writer raises RuntimeError and
     safetensors its own error, neither an OSError: safetensors names the OS error in its text, torch does not,
@@ -45,11 +50,23 @@ def write_failure(exc: BaseException, folder: Path) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
 
 
-def agree(accelerator, error: NotSaved | None, follower: str) -> None:
-    """Raise on every process of a run when a write failed on any: `error` where it failed, NotSaved(`follower`)
-    where it did not. Each process calls it at the same point: a process that raised alone left the others
-    waiting for it at their next collective (gloo ends that wait when the failed process exits, with a
-    traceback; NCCL not before its timeout, or the launcher's). One process: raises `error`, if any."""
+def storage_failure(exc: BaseException, folder: Path) -> str | None:
+    """write_failure(exc, folder) when `exc` is a write that failed (an OSError; torch.save's writer error or
+    safetensors' error around one); None for any other error, a bug in the save ('Some tensors share memory',
+    a pickling error), which is raised as it is, not said to want free space."""
+    texts = [str(e) for e in (exc, exc.__context__, exc.__cause__) if e is not None]
+    if not (isinstance(exc, OSError) or any(re.search(r"os error \d+", t) or _TORCH_WRITER.search(t)
+                                             for t in texts)):
+        return None
+    return write_failure(exc, folder)
+
+
+def agree(accelerator, error: BaseException | None, follower: str) -> None:
+    """Raise on every process of a run when a write failed on any: `error` where it failed (NotSaved, or the
+    error of a save that failed for another reason), NotSaved(`follower`) where it did not. Each process calls
+    it at the same point: a process that raised alone left the others waiting for it at their next collective
+    (gloo ends that wait when the failed process exits, with a traceback; NCCL not before its timeout, or the
+    launcher's). One process: raises `error`, if any."""
     if accelerator is not None and accelerator.num_processes > 1:
         import torch
 
@@ -248,11 +265,14 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
     tmp = out / f".checkpoint-{step}.tmp"
     sharded = _sharded(accelerator)
     main = accelerator is None or accelerator.is_main_process
-    error: NotSaved | None = None
+    error: BaseException | None = None
 
-    def failed(exc: BaseException) -> NotSaved:
+    def failed(exc: BaseException) -> BaseException:
         shutil.rmtree(tmp, ignore_errors=True)  # the space it took is the user's again
-        return NotSaved(f"could not save checkpoint-{step} in {out} ({write_failure(exc, out)}); {kept_line(out)}")
+        why = storage_failure(exc, out)
+        if why is None:  # not a write that failed: a bug to see, with its traceback
+            return exc
+        return NotSaved(f"could not save checkpoint-{step} in {out} ({why}); {kept_line(out)}")
 
     # every process agrees on each failure (agree, also the barrier between the parts), so all stop together
     follower = (f"checkpoint-{step} was not saved in {out}: another process of the run could not write its part "
@@ -276,10 +296,13 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
             torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
             (tmp / "state.json").write_text(json.dumps({"step": step, **meta}, indent=2))
             _fsync_tree(tmp)
-    except Exception as exc:  # OSError, torch's RuntimeError, SafetensorError: each only a failed write here
-        error = failed(exc) if main else NotSaved(
-            f"could not save this process's part of checkpoint-{step} in {out} ({write_failure(exc, out)}); "
-            f"{kept_line(out)}")
+    except Exception as exc:  # OSError, torch's RuntimeError, SafetensorError: a failed write (else a bug)
+        if main:
+            error = failed(exc)
+        else:
+            why = storage_failure(exc, out)
+            error = exc if why is None else NotSaved(
+                f"could not save this process's part of checkpoint-{step} in {out} ({why}); {kept_line(out)}")
     try:
         agree(accelerator, error, follower)
     except NotSaved:

@@ -343,8 +343,10 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
     except Exception as exc:  # OSError, SafetensorError: a full disk or quota; the old adapter stays as it was
         shutil.rmtree(tmp, ignore_errors=True)
         out = adapter_dir.parent
-        raise ckpt.NotSaved(f"could not save the adapter in {adapter_dir} ({ckpt.write_failure(exc, out)}); "
-                            f"{ckpt.kept_line(out)}") from None
+        why = ckpt.storage_failure(exc, out)
+        if why is None:  # not a write that failed: a bug to see, with its traceback
+            raise
+        raise ckpt.NotSaved(f"could not save the adapter in {adapter_dir} ({why}); {ckpt.kept_line(out)}") from None
     if adapter_dir.exists():  # a folder replaces no folder that holds files: the old one steps aside first
         shutil.rmtree(old, ignore_errors=True)
         os.replace(adapter_dir, old)
@@ -397,7 +399,7 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
     if loop.main:
         try:
             _save_adapter(acc.unwrap_model(engine.model), engine.tokenizer, adapter_dir, state, engine)
-        except ckpt.NotSaved as exc:
+        except Exception as exc:  # NotSaved, or a bug: every process stops, this one with it
             error = exc
     ckpt.agree(acc, error, f"the main process could not save the adapter in {adapter_dir} (its line says why); "
                            f"{ckpt.kept_line(out)}")
