@@ -268,8 +268,8 @@ def save_checkpoint(out: Path, step: int, model, optimizer, scheduler, meta: dic
     error: BaseException | None = None
 
     def failed(exc: BaseException) -> BaseException:
+        why = storage_failure(exc, out)  # before the space comes back: torch's error says nothing of it
         shutil.rmtree(tmp, ignore_errors=True)  # the space it took is the user's again
-        why = storage_failure(exc, out)
         if why is None:  # not a write that failed: a bug to see, with its traceback
             return exc
         return NotSaved(f"could not save checkpoint-{step} in {out} ({why}); {kept_line(out)}")

@@ -341,9 +341,9 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
             head = classifier_kwargs(engine.plan, engine.classes)
             (tmp / CLASSIFIER_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
     except Exception as exc:  # OSError, SafetensorError: a full disk or quota; the old adapter stays as it was
-        shutil.rmtree(tmp, ignore_errors=True)
         out = adapter_dir.parent
-        why = ckpt.storage_failure(exc, out)
+        why = ckpt.storage_failure(exc, out)  # before the space comes back: a full disk is said to be full
+        shutil.rmtree(tmp, ignore_errors=True)
         if why is None:  # not a write that failed: a bug to see, with its traceback
             raise
         raise ckpt.NotSaved(f"could not save the adapter in {adapter_dir} ({why}); {ckpt.kept_line(out)}") from None
