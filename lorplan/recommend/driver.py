@@ -341,12 +341,19 @@ class Driver:
         return state.done
 
     def try_step(self) -> bool:
-        """step(), through a write that fails (a full disk or quota, a folder made read-only): its files are
+        """step(), through a write that fails for want of space or a folder made read-only (other OSErrors, too many
+        open files or a process that could not start, are raised as before): its files are
         written whole or not at all, so the next step reads the decisions as they stand and makes the rest.
         Says so once in ladder.log (if that can be written) until a step succeeds; False, as a step not done."""
+        import errno
+
+        from lorplan.probe.result import OUT_OF_SPACE
+
         try:
             done = self.step()
         except OSError as exc:
+            if exc.errno not in (*OUT_OF_SPACE, errno.EROFS):  # not a write that may work later: a bug to see
+                raise
             line = f"could not write in {self.run.path} ({exc.strerror or exc}); the ladder goes on once it can"
             if line != self._write_failed:
                 self._write_failed = line

@@ -35,3 +35,19 @@ def test_a_full_disk_mid_ladder_is_one_line_and_the_driver_goes_on(state_home, m
     assert driver.try_step() is False  # the ladder is not done: its probes are queued
     assert capsys.readouterr().out.strip().endswith("writing again")
     assert json.loads(files.recommendation_path.read_text())["state"]
+
+
+def test_another_os_error_is_not_retried_as_a_full_disk(state_home, monkeypatch):
+    # too many open files is no full disk: retrying it forever said "could not write ..." and hid the cause
+    import pytest
+
+    run, _ = _ladder(state_home, started=time.time())
+    driver = Driver(run)
+
+    def no_files(fd):
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr("lorplan.core.atomic.os.fsync", no_files)
+    with pytest.raises(OSError) as caught:
+        driver.try_step()
+    assert caught.value.errno == errno.EMFILE
