@@ -58,3 +58,18 @@ def test_a_failed_export_removes_the_folder_it_made(tmp_path, monkeypatch, capsy
     assert _export(tmp_path) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert not (tmp_path / "peft").exists()  # was: peft/ left with the first file in it
+
+
+def test_folders_made_for_several_targets_are_all_removed(tmp_path, monkeypatch):
+    from lorplan.core.errors import BadInput
+    from lorplan.core.export.files import write_files_atomic
+
+    _fail_on(monkeypatch, 2)
+    top = tmp_path / "new"
+    try:
+        write_files_atomic({top / "a" / "x.json": "{}", top / "b" / "y.json": "{}"})
+    except BadInput:
+        pass
+    else:
+        raise AssertionError("the second write should fail")
+    assert not top.exists()  # was: new/ left behind, removed before its second child

@@ -45,7 +45,7 @@ def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[P
             made.extend(missing)
         return replace_texts(targets)
     except OSError as exc:
-        for folder in made:  # deepest first, as mkdir made them from the top: rmdir only what is still empty
+        for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # deepest first; only what is empty
             try:
                 folder.rmdir()
             except OSError:
