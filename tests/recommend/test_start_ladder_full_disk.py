@@ -8,27 +8,16 @@ from __future__ import annotations
 
 import errno
 import os
-import time
 
 import pytest
+from test_driver_launch_window import tiny_ladder
 
 from lorplan.core.errors import BadInput
-from lorplan.probe.runs import ProbeSpec, RunPlan
-from lorplan.recommend.decide import probe_specs
 from lorplan.recommend.driver import start_ladder
-from lorplan.recommend.ladder_spec import LadderSpec, Pass
 
 
 def test_a_disk_full_after_the_run_folder_leaves_no_half_ladder(state_home, tiny_llama, lm_data, monkeypatch):
-    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 150},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 32},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=4, seeds=(0,),
-                      ranks=(1, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
-    first = Pass("first", probe_specs((0, 1, 4), spec), (1, 4))
-    plan = RunPlan(run="full", created=time.time(), model=str(tiny_llama), data=str(lm_data), steps=4,
-                   eval_every=2, eval_examples=8, micro_batch=2, seq_len=32, targets=("q_proj",), alpha=32,
-                   device="cpu", probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
+    spec, plan, first = tiny_ladder(tiny_llama, lm_data, "full")
     real, calls = os.fsync, {"n": 0}
 
     def fsync(fd):  # plan.json (the first atomic write) lands; the next write finds the disk full
