@@ -142,3 +142,17 @@ async def test_the_gpu_list_appears_with_the_first_gpus_and_follows_later_report
         await wait_until(pilot, lambda: panel.has_gpu)
         await pilot.pause()
         assert list(panel.query("#gpu-list")) == [listed] and listed.region.height == 2
+
+
+def test_another_textual_minor_gets_textuals_own_select():
+    # the subclass re-implements Textual 8.2's private Select code: on another 8.x it must not be used (a fresh
+    # interpreter, so this process's classes stay the ones its widgets were made with)
+    import subprocess
+    import sys
+
+    code = ("import textual; from textual.widgets import Select as T; real = textual.__version__; "
+            "textual.__version__ = '{}'; from lorplan.tui.widgets.select import Select; "
+            "print(real, Select is T)")
+    for version, textuals in (("8.2.8", "False"), ("8.3.0", "True")):
+        out = subprocess.run([sys.executable, "-c", code.format(version)], capture_output=True, text=True, check=True)
+        assert out.stdout.split()[1] == textuals, (version, out.stdout, out.stderr)

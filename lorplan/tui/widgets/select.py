@@ -9,6 +9,7 @@ from then on it is Textual's Select.
 
 from __future__ import annotations
 
+import textual
 from textual.css.query import NoMatches
 from textual.widgets import Select as TextualSelect
 from textual.widgets._select import SelectCurrent, SelectOverlay
@@ -83,3 +84,10 @@ class Select(TextualSelect):
                 select_current.update(self.NULL)
             return
         super()._watch_prompt(prompt)
+
+
+# The subclass re-implements parts of Textual's private Select code as Textual 8.2 has it (pyproject allows any
+# 8.x): on another minor version, whose Select may differ inside, lorplan uses Textual's Select as it is and only
+# gives up the start-up saving.
+if not textual.__version__.startswith("8.2."):
+    Select = TextualSelect  # type: ignore[misc]  # noqa: F811
