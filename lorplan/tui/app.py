@@ -167,6 +167,7 @@ class LorplanApp(App[int]):
         self.config_problems += [str(p) for p in theme_problems]
         # a file that cannot be parsed is never written over (save_config): said once, at start or at first save
         self._told_left_as_is = any(LEFT_AS_IS in p for p in self.config_problems)
+        self._told_save_failed: str | None = None  # the reason a settings save last failed (_remember)
         for registered in themes.values():
             self.register_theme(registered)
         if theme is not None and theme not in self.available_themes:
@@ -268,7 +269,14 @@ class LorplanApp(App[int]):
                 self._told_left_as_is = True
                 self.notify(str(exc), title="lorplan config", severity="warning", timeout=10)
         except OSError as exc:
-            self.notify(f"could not save settings to {self.config_path}: {exc}", severity="warning")
+            # once for each reason until a save works again: a full disk failed every theme, model or setup change
+            reason = exc.strerror or str(exc)
+            if reason != self._told_save_failed:
+                self._told_save_failed = reason
+                self.notify(f"could not save settings to {self.config_path} ({reason}); this session keeps them",
+                            title="lorplan config", severity="warning", timeout=10)
+        else:
+            self._told_save_failed = None
 
     def _on_theme_changed(self, theme) -> None:
         if theme.name != self.user_config.theme:
