@@ -320,17 +320,27 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0, *, trust_remot
     from lorplan.probe import runner
 
     deadline = None if timeout is None else time.monotonic() + timeout
+    spaced = runner.SpaceWaitNotes(_say_space_wait)
     while True:
         st = runner.status(run)
         ladder = _ladder_state(run)
         if st.probes_ended and ladder != "running":  # the ladder's own state: done before its driver exits
             return st, ladder
+        spaced.see(st)
         runner.restart_stalled(run, st, trust_remote_code=trust_remote_code, resume=resume)
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
             raise LorplanError(f"run {run.id}: timed out after {timeout:g} s (the probe ladder is still running"
-                               + (f": {left}" if left else ", its driver about to add probes") + ")")
+                               + (f": {left}" if left else ", its driver about to add probes") + ")"
+                               + runner.timeout_space_note(st))
         time.sleep(poll_s)
+
+
+def _say_space_wait(space_wait: dict) -> None:
+    """probe wait's line, on stderr, when the probes it waits for begin to wait for disk space."""
+    from lorplan.cli.probe_table import wait_space_note
+
+    print(wait_space_note(space_wait), file=sys.stderr, flush=True)
 
 
 def run_wait(args) -> int:
@@ -341,7 +351,8 @@ def run_wait(args) -> int:
     ladder = _ladder_state(run)
     trusted, resume = args.trust_remote_code, _resume("wait", run, args)
     if ladder is None:
-        st = runner.wait(run, timeout=args.timeout, trust_remote_code=trusted, resume=resume)
+        st = runner.wait(run, timeout=args.timeout, trust_remote_code=trusted, resume=resume,
+                         on_space_wait=_say_space_wait)
         ok = all(p.state == "finished" for p in st.probes)
     else:  # a ladder's probes ending is not its end: wait for the ladder (0 when it is done)
         if ladder == "stopped" and not runner.status(run).probes_ended:  # said now, not only after the wait

@@ -33,9 +33,21 @@ def ladder_note(run_id: str, state: str | None, resume: str | None = None) -> st
     return f"note: {text}"  # one line, as the other notes: a command cut in two is not one to copy
 
 
+def space_note(st) -> str | None:
+    """The note for queued probes that wait for disk space (RunStatus.space_wait: why, where, what starts them),
+    one line; None when they do not."""
+    return None if st.space_wait is None else f"note: {st.space_wait['message']}"
+
+
+def wait_space_note(space_wait: dict) -> str:
+    """What `probe wait` says when the probes it waits for begin to wait for disk space: it goes on waiting."""
+    return (f"note: {space_wait['message']}; this wait goes on and starts them itself once there is space "
+            "(--timeout gives up)")
+
+
 def run_state(st, ladder: str | None) -> str:
     """The run's state word as list and status show it: a ladder's own (_ladder_state), else the run's
-    (RunStatus.state: running, done or cancelled)."""
+    (RunStatus.state: running, waiting for disk space, done or cancelled)."""
     return ladder if ladder is not None else st.state
 
 
@@ -76,10 +88,10 @@ def print_table(st, restarted: bool = False, ladder: str | None = None, resume: 
     for note, ids in st.notes():
         for line in fit_line(f"note: {note}" + (f" ({', '.join(ids)})" if ids else ""), limit):
             print(line)
-    note = ladder_note(st.run, ladder, resume)
-    if note is not None:
-        for line in fit_line(note, limit):
-            print(line)
+    for note in (space_note(st), ladder_note(st.run, ladder, resume)):
+        if note is not None:
+            for line in fit_line(note, limit):
+                print(line)
     for p in st.probes:
         for w in p.warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -131,4 +143,4 @@ def _print_ranks(st, limit: int | None = None) -> None:
         print(line)
 
 
-__all__ = ["ladder_note", "print_table", "run_state"]
+__all__ = ["ladder_note", "print_table", "run_state", "space_note", "wait_space_note"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -209,7 +210,8 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
                     grace_s: float = RESTART_GRACE_S, *, trust_remote_code: bool = False,
                     resume: str | None = None, by_driver: bool = False) -> bool:
     """Start a new scheduler for a run whose probes are queued with none to launch them (its scheduler was
-    killed), unless one was asked for in the last grace_s seconds. True when one was started.
+    killed), unless one was asked for in the last grace_s seconds. True when one was started. Not for probes
+    that wait for disk space (RunStatus.space_wait: a scheduler would launch nothing): once there is space.
     A run that asks for its model's own code is started again only with the user's consent: trust_remote_code
     (the --trust-remote-code of the current command), or that of the given backend; else RemoteCodeRefused,
     whose line names `resume` (default: `lorplan probe status RUN --trust-remote-code`) — unless a live driver
@@ -236,22 +238,50 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
 
 
 def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend: Backend | None = None, *,
-         trust_remote_code: bool = False, resume: str | None = None) -> RunStatus:
+         trust_remote_code: bool = False, resume: str | None = None,
+         on_space_wait: Callable[[dict], None] | None = None) -> RunStatus:
     """Block until the run is done (RunStatus.done: no probe is queued or running, and no ladder's driver lives
     to add more). A run whose scheduler was killed while probes were still queued is handed to a new scheduler
     (restart_stalled, with trust_remote_code and resume: RemoteCodeRefused, at once, for a run that asks for
-    its model's own code without the user's consent and has no live driver to restart it). Raises LorplanError after `timeout` seconds."""
+    its model's own code without the user's consent and has no live driver to restart it). Queued probes that
+    wait for disk space (RunStatus.space_wait) are waited for: a scheduler starts them once space is freed;
+    on_space_wait gets the space_wait each time such a wait begins. Raises LorplanError after `timeout` seconds
+    (naming the wait for space)."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     deadline = None if timeout is None else time.monotonic() + timeout
+    spaced = SpaceWaitNotes(on_space_wait)
     while True:
         st = run_status(run, backend)
         if st.done:
             return st
+        spaced.see(st)
         restart_stalled(run, st, backend, resume=resume)
         if deadline is not None and time.monotonic() >= deadline:
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
-            raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left or 'its driver about to add probes'})")
+            raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left or 'its driver about to add probes'})"
+                               + timeout_space_note(st))
         time.sleep(poll_s)
+
+
+class SpaceWaitNotes:
+    """Hands each wait for disk space (RunStatus.space_wait) to `say` once, when it begins."""
+
+    def __init__(self, say: Callable[[dict], None] | None) -> None:
+        self.say = say
+        self.waiting = False
+
+    def see(self, st: RunStatus) -> None:
+        if st.space_wait is not None and not self.waiting and self.say is not None:
+            self.say(st.space_wait)
+        self.waiting = st.space_wait is not None
+
+
+def timeout_space_note(st: RunStatus) -> str:
+    """What a wait's timeout adds when the queued probes wait for disk space: where, and what starts them."""
+    w = st.space_wait
+    if w is None:
+        return ""
+    return f"; the queued probes wait for disk space in {w['path']}: free space there, then `{w['resume']}` starts them"
 
 
 def plan_ranks(plan) -> list[int]:
@@ -371,8 +401,9 @@ def summaries(root: Path | None = None, backend: Backend | None = None) -> list[
             "model": st.to_json()["model"],
             "ranks": plan_ranks(st.plan),
             "steps": st.plan.steps,
-            "state": st.state,  # running, done or cancelled (RunStatus.state)
+            "state": st.state,  # running, waiting (for disk space), done or cancelled (RunStatus.state)
             "scheduler": "running" if st.scheduler_alive else "stopped",
+            "waiting": st.space_wait,  # queued probes that wait for disk space (RunStatus.space_wait), else None
             "counts": st.counts(),
             "path": str(run.path),
         })
@@ -384,5 +415,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["DRIVER_START_GRACE_S", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry",
-           "start", "status", "summaries", "wait"]
+__all__ = ["DRIVER_START_GRACE_S", "SpaceWaitNotes", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry",
+           "start", "status", "summaries", "timeout_space_note", "wait"]

@@ -21,7 +21,9 @@ the queued ones stay queued, and the scheduler exits when the running ones end, 
 (as the disk lets it). Nor is a probe launched onto a disk with less than twice the worker's reserve free
 (lorplan.probe.result.RESERVE_BYTES): a scheduler restarted on a disk still full launches nothing. A write of
 proc.json that finds no space stops it the same way, the probe it had just
-started stopped and queued again. `lorplan probe status`, once there is space, starts a scheduler for them.
+started stopped and queued again. Each stop is also written in no_space.json (lorplan.probe.status.note_space_wait,
+as the disk lets it), which `lorplan probe status` and `wait` read to say that the run waits for space; a
+launch removes it. `lorplan probe status`, once there is space, starts a scheduler for them.
 
 Stdlib only: python -m lorplan.probe.scheduler RUN_DIR [--trust-remote-code]
 """
@@ -31,7 +33,6 @@ from __future__ import annotations
 import fcntl
 import os
 import select
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,9 +42,9 @@ from pathlib import Path
 
 from lorplan.probe import consent
 from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive, try_lock
-from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES
+from lorplan.probe.result import OUT_OF_SPACE
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
-from lorplan.probe.status import plan_stamp
+from lorplan.probe.status import clear_space_wait, note_space_wait, plan_stamp, space_short
 
 POLL_S = 0.5
 
@@ -166,6 +167,7 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                     queued = sum(probe_queued(run, p.id) for p in plan.probes)
                     _say(f"launched nothing more: {full}; {queued} probe(s) stay queued: free space there, then "
                          f"`lorplan probe status {run.id}` starts them")
+                    note_space_wait(run, full)
                     break
                 try:
                     if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted, launched):
@@ -173,9 +175,10 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                 except OSError as exc:
                     if exc.errno not in OUT_OF_SPACE:
                         raise
-                    _say(f"launched nothing more: could not write {exc.filename or run.path} "
-                         f"({exc.strerror or exc}); the probes not started stay queued: free space there, then "
-                         f"`lorplan probe status {run.id}` starts them")
+                    reason = f"could not write {exc.filename or run.path} ({exc.strerror or exc})"
+                    _say(f"launched nothing more: {reason}; the probes not started stay queued: free space there, "
+                         f"then `lorplan probe status {run.id}` starts them")
+                    note_space_wait(run, reason)
                     break
             _wait_for_exit(children, lingering, POLL_S)
     finally:
@@ -207,18 +210,12 @@ def _out_of_space(run: RunDir, launched: list[str]) -> str | None:
 
 def _disk_full(run: RunDir, plan) -> str | None:
     """Why no probe is launched when a probe is queued and the run folder's disk has less than two reserves
-    free; else None (also when the disk's size is unknown: statvfs failed, or reports a size of 0)."""
+    free (lorplan.probe.status.space_short, which `probe status` reads too); else None (also when the disk's
+    size is unknown: statvfs failed, or reports a size of 0)."""
     if not any(probe_queued(run, p.id) for p in plan.probes):
         return None
-    try:
-        usage = shutil.disk_usage(run.path)
-    except OSError:
-        return None
-    free = usage.free
-    # a file system that reports no size at all (a FUSE one without statfs: every count 0) tells nothing
-    if usage.total == 0 or free >= 2 * RESERVE_BYTES:
-        return None
-    return f"{run.path} has {free // 1024} KiB free, less than a probe needs ({2 * RESERVE_BYTES // 1024} KiB)"
+    short = space_short(run.path)
+    return None if short is None else short[0]
 
 
 def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subprocess.Popen],
@@ -277,6 +274,7 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
             os.close(exited)
             raise
         children[exited] = child
+        clear_space_wait(run)
         if launched is not None:
             launched.append(probe_id)
         print(f"{time.strftime('%H:%M:%S')} launched {probe_id} on {slots[slot_index]['device']}", flush=True)

@@ -7,6 +7,9 @@
 
 The run is "running" until no probe is queued or running and no driver lives that adds probes (a probe
 ladder's, holding RunDir.driver_lock), then "cancelled" (the user cancelled the run, or every probe) or "done".
+It is "waiting" while its queued probes wait for disk space (RunStatus.space_wait): the scheduler launches no
+probe onto a disk with under MIN_FREE_BYTES free (space_short), nor after one of its probes found no space, and
+says so in no_space.json (note_space_wait); `lorplan probe status` starts them once there is space.
 
 `RunWatcher` keeps one incremental reader per event log, so the TUI re-reads only what was appended, and
 follows the run's plan.json: a probe ladder's driver adds probes to it as its passes start (runs.add_probes).
@@ -15,15 +18,58 @@ follows the run's plan.json: a probe ladder's driver adds probes to it as its pa
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lorplan.core.errors import LorplanError
 from lorplan.probe.backend import Backend, driver_alive, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.events import EventTail
-from lorplan.probe.result import checked_fields, read_result
-from lorplan.probe.runs import RunDir, RunPlan, read_json
+from lorplan.probe.result import RESERVE_BYTES, checked_fields, read_result
+from lorplan.probe.runs import RunDir, RunPlan, atomic_write_json, read_json
+
+# The scheduler launches no probe onto a disk with less free: twice what a probe's worker sets aside at its start.
+MIN_FREE_BYTES = 2 * RESERVE_BYTES
+
+
+def space_short(path: Path) -> tuple[str, int] | None:
+    """(why, free bytes) when the disk of `path` has less than MIN_FREE_BYTES free, so the scheduler launches
+    no probe there; None when it has more, or its size is unknown (statvfs failed, or a file system without
+    statfs, a FUSE one, answers every count 0)."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return None
+    if usage.total == 0 or usage.free >= MIN_FREE_BYTES:
+        return None
+    return (f"{path} has {usage.free // 1024} KiB free, less than a probe needs ({MIN_FREE_BYTES // 1024} KiB)",
+            usage.free)
+
+
+def space_marker(run: RunDir) -> Path:
+    """no_space.json: the scheduler that stopped launching for want of space, and why."""
+    return run.path / "no_space.json"
+
+
+def note_space_wait(run: RunDir, reason: str) -> None:
+    """Record that this scheduler launches nothing more for want of space (`reason`, the line scheduler.log
+    says), for `lorplan probe status` to say. As the full disk lets it: without the file, status reads the
+    disk itself once the scheduler has exited (RunWatcher._space_wait)."""
+    try:
+        atomic_write_json(space_marker(run), {"reason": reason, "scheduler_pid": os.getpid(),
+                                              "since": round(time.time(), 3)})
+    except OSError:
+        pass
+
+
+def clear_space_wait(run: RunDir) -> None:
+    """A probe was launched: the run no longer waits for space."""
+    try:
+        space_marker(run).unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 @dataclass
@@ -136,6 +182,10 @@ class RunStatus:
     scheduler_alive: bool
     driver_alive: bool = False
     cancel_asked: bool = False
+    # queued probes that no scheduler launches until the run folder's disk has space again: {"for": "disk
+    # space", "message" (one line: why, where, what to do), "reason", "path", "free_bytes" (None: unknown),
+    # "queued", "resume" (the command that starts them once there is space)}; None otherwise
+    space_wait: dict | None = None
 
     @property
     def probes_ended(self) -> bool:
@@ -149,11 +199,12 @@ class RunStatus:
 
     @property
     def state(self) -> str:
-        """The run's state word, as `lorplan probe list` and `status` show it: "running" until it is done, then
-        "cancelled" when probes ended cancelled because the user cancelled the run (a cancel after every probe
-        had ended cancels nothing: done), or every probe ended cancelled; else "done"."""
+        """The run's state word, as `lorplan probe list` and `status` show it: "running" until it is done
+        ("waiting" while its queued probes wait for disk space: space_wait), then "cancelled" when probes ended
+        cancelled because the user cancelled the run (a cancel after every probe had ended cancels nothing:
+        done), or every probe ended cancelled; else "done"."""
         if not self.done:
-            return "running"
+            return "waiting" if self.space_wait is not None else "running"
         cancelled = sum(p.state == "cancelled" for p in self.probes)
         if cancelled and (self.cancel_asked or cancelled == len(self.probes)):
             return "cancelled"
@@ -161,8 +212,10 @@ class RunStatus:
 
     @property
     def stalled(self) -> bool:
-        """Queued probes with nothing left to launch them (the scheduler was killed)."""
-        return not self.scheduler_alive and any(p.state == "queued" for p in self.probes)
+        """Queued probes with nothing left to launch them (the scheduler was killed), on a disk with room for
+        them: a scheduler started while they wait for space (space_wait) would launch nothing."""
+        return (not self.scheduler_alive and self.space_wait is None
+                and any(p.state == "queued" for p in self.probes))
 
     def notes(self) -> list[tuple[str, tuple[str, ...]]]:
         """Each distinct note of the run's probes once, in order, with the ids of the probes that gave it
@@ -187,6 +240,7 @@ class RunStatus:
             "state": self.state,
             "probes": [p.to_json() for p in self.probes],
             "scheduler": "running" if self.scheduler_alive else "stopped",
+            "waiting": self.space_wait,
             "model": self.plan.model or "all-MiniLM-L6-v2 (embedded demo)",
             "data": self.plan.data or "generated counting demo",
             "steps": self.plan.steps,
@@ -253,7 +307,37 @@ class RunWatcher:
         driver = driver_alive(self.run)  # a ladder's driver, or one just launched: it may add probes (RunStatus.done)
         waiting = self._waiting(scheduler)
         probes = tuple(self._probe(p.id, waiting) for p in self.plan.probes)
-        return RunStatus(self.run.id, self.plan, probes, scheduler, driver, self.run.run_cancel_marker.exists())
+        return RunStatus(self.run.id, self.plan, probes, scheduler, driver, self.run.run_cancel_marker.exists(),
+                         self._space_wait(probes, scheduler))
+
+    def _space_wait(self, probes: tuple[ProbeStatus, ...], scheduler_alive: bool) -> dict | None:
+        """RunStatus.space_wait: queued probes that wait for disk space. A live scheduler that stopped launching
+        for want of space said so in no_space.json (it exits when its running probes end); with none alive, the
+        disk is read as a new scheduler would read it (space_short), the file's reason kept when there is one
+        (the probe that found no space)."""
+        queued = sum(p.state == "queued" for p in probes)
+        if not queued:
+            return None
+        marker = read_json(space_marker(self.run))
+        reason = marker.get("reason") if marker is not None and isinstance(marker.get("reason"), str) else None
+        free = None
+        if scheduler_alive:
+            if reason is None or marker.get("scheduler_pid") != _scheduler_pid(self.run):
+                return None  # launching, or a new scheduler that has not looked yet
+        else:
+            short = space_short(self.run.path)
+            if short is None:
+                return None  # a new scheduler launches them
+            live, free = short
+            if reason is None or f"{self.run.path} has " in reason:
+                reason = live  # the disk as it is now
+            else:
+                reason = f"{reason}; it has {free // 1024} KiB free now, a probe needs {MIN_FREE_BYTES // 1024} KiB"
+        resume = f"lorplan probe status {self.run.id}"
+        message = (f"run {self.run.id} waits for disk space: {reason}; {queued} probe(s) stay queued: free space there, "
+                   f"then `{resume}` starts them")
+        return {"for": "disk space", "message": message, "reason": reason, "path": str(self.run.path),
+                "free_bytes": free, "queued": queued, "resume": resume}
 
     def _probe(self, probe_id: str, waiting: str | None = None) -> ProbeStatus:
         run, spec = self.run, self.plan.probe(probe_id)
@@ -352,6 +436,14 @@ class RunWatcher:
                     continue
                 holders.append(f"{name} (run {holder[0]}, probe {holder[1]})" if len(holder) == 2 else name)
         return f"waiting for {', '.join(holders)}" if holders else None
+
+
+def _scheduler_pid(run: RunDir) -> int | None:
+    """The pid the run's live scheduler wrote into scheduler.lock (lorplan.probe.scheduler.main)."""
+    try:
+        return int(run.scheduler_lock.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run_status(run: RunDir, backend: Backend | None = None) -> RunStatus:
