@@ -38,10 +38,11 @@ def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[P
     for path in targets:
         check_free(path, force)
     made: list[Path] = []
+    where = next(iter(targets), None)  # the file named when a folder for it cannot be made
     try:
-        for folder in dict.fromkeys(path.parent for path in targets):
-            missing = [p for p in (folder, *folder.parents) if not p.exists()]
-            folder.mkdir(parents=True, exist_ok=True)
+        for where in targets:
+            missing = [p for p in (where.parent, *where.parent.parents) if not p.exists()]
+            where.parent.mkdir(parents=True, exist_ok=True)
             made.extend(missing)
         return replace_texts(targets)
     except OSError as exc:
@@ -50,5 +51,6 @@ def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[P
                 folder.rmdir()
             except OSError:
                 pass
-        where = Path(exc.filename) if exc.filename else next(iter(targets))
+        if exc.filename is not None and Path(exc.filename) in targets:  # replace_texts names the file it wrote
+            where = Path(exc.filename)
         raise BadInput(f"{where}: cannot write there ({exc.strerror or exc})") from None
