@@ -228,6 +228,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             sched = "stalled"
         elif st.driver_alive:  # a ladder between passes: its driver is about to add probes
             sched = "ladder running"
+        elif st.space_wait is not None:  # its queued probes wait for disk space: the detail says where
+            sched = "waiting for disk space"
         else:
             sched = st.state  # done, cancelled, or running (probes a killed scheduler left)
         # " · " as the run's label beside it: the label keeps 4 more columns at 80 (its ranks, "r4,8,16,32 ×3")
@@ -267,6 +269,9 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             detail.update("")
             return
         head = f"{p.id}: {p.state}" + (f" — {p.message}" if p.message else "")
+        wait = self.status.space_wait if self.status is not None else None
+        if p.state == "queued" and wait is not None:  # as `lorplan probe status` says it
+            head += f" — {wait['message']}"
         facts = [f"lr {p.lr:g}" if p.lr else None, p.device,
                  f"{p.trainable_params:,} trainable" if p.trainable_params else None]
         lines = [head, " · ".join(f for f in facts if f)]
