@@ -256,11 +256,15 @@ class Driver:
         self._watched: set[object] = set()  # probe ids and the measurement whose end wakes `wait`
         self._woken = threading.Event()
         self._write_failed: str | None = None  # the line said for a write that failed, until one succeeds
+        self._paused = 0.0  # the seconds this driver's run waited for disk space with no probe running
+        self._space_since: float | None = None  # when the wait now going on began (the `now` of that step)
 
     def ran(self, now: float) -> float:
         """The seconds the ladder has run at `now`: what earlier drivers ran (LadderFiles.driven_seconds) and
-        this one's time since it started. The budget counts this, not the time since spec.started."""
-        return self._ran0 + max(0.0, now - self._t0)
+        this one's time since it started. The budget counts this, not the time since spec.started, nor the time
+        the run waited for disk space with no probe running (_space_wait): the probes that wait are not run."""
+        waited = self._paused + (max(0.0, now - self._space_since) if self._space_since is not None else 0.0)
+        return self._ran0 + max(0.0, now - self._t0 - waited)
 
     def step(self, now: float | None = None) -> bool:
         """Read the probes, decide, act, write recommendation.json. True when the ladder is done. The ladder's
@@ -290,6 +294,7 @@ class Driver:
             except RemoteCodeRefused as exc:  # plan.json asks for it since this driver started without it
                 print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
         obs = self.observer.observe()
+        self._space_wait(obs, now)
         if not state.done and self.run.run_cancel_marker.exists():  # `lorplan probe cancel RUN`, the TUI's C
             state = replace(state, done=True, cancelled=round(ran, 1))
             self.files.write_driven(ran)
@@ -339,6 +344,27 @@ class Driver:
                 obs = self.observer.observe()
         self._write(obs, state)
         return state.done
+
+    def _space_wait(self, obs, now: float) -> None:
+        """Stop the ladder's clock (`ran`) while its run waits for disk space: probes queued, none running, and
+        the run folder's disk too short for the scheduler to launch one (lorplan.probe.status.space_short, what
+        `lorplan probe status` reads then); start it again once a probe runs or there is space. Said once per wait
+        in ladder.log. The pass's probes have not ended, so no next pass is added meanwhile."""
+        from lorplan.probe.status import space_short
+
+        short = None
+        if any(o.state == "queued" for o in obs) and not any(o.state == "running" for o in obs):
+            short = space_short(self.run.path)
+        if short is not None and self._space_since is None:
+            self._space_since = now
+            try:
+                print(f"{time.strftime('%H:%M:%S')} run {self.run.id} waits for disk space: {short[0]}; the "
+                      "budget's clock stops until there is space", flush=True)
+            except OSError:  # ladder.log is on the same full disk
+                pass
+        elif short is None and self._space_since is not None:
+            self._paused += max(0.0, now - self._space_since)
+            self._space_since = None
 
     def try_step(self) -> bool:
         """step(), through a write that fails for want of space or a folder made read-only (other OSErrors, too many
