@@ -27,25 +27,55 @@ from lorplan.core.errors import LorplanError
 from lorplan.probe.backend import Backend, driver_alive, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.events import EventTail
-from lorplan.probe.result import RESERVE_BYTES, checked_fields, read_result
+from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES, checked_fields, read_result
 from lorplan.probe.runs import RunDir, RunPlan, atomic_write_json, read_json
 
 # The scheduler launches no probe onto a disk with less free: twice what a probe's worker sets aside at its start.
 MIN_FREE_BYTES = 2 * RESERVE_BYTES
 
 
-def space_short(path: Path) -> tuple[str, int] | None:
+def space_short(path: Path) -> tuple[str, int | None] | None:
     """(why, free bytes) when the disk of `path` has less than MIN_FREE_BYTES free, so the scheduler launches
     no probe there; None when it has more, or its size is unknown (statvfs failed, or a file system without
-    statfs, a FUSE one, answers every count 0)."""
+    statfs, a FUSE one, answers every count 0). A disk whose statvfs shows room is asked for the space itself:
+    a full quota (EDQUOT), which statvfs does not count, refuses MIN_FREE_BYTES allocated in `path`
+    (_allocates), and is short too, its free bytes None (unknown)."""
     try:
         usage = shutil.disk_usage(path)
     except OSError:
         return None
-    if usage.total == 0 or usage.free >= MIN_FREE_BYTES:
+    if usage.total != 0 and usage.free < MIN_FREE_BYTES:
+        return (f"{path} has {usage.free // 1024} KiB free, less than a probe needs ({MIN_FREE_BYTES // 1024} KiB)",
+                usage.free)
+    refused = _allocates(path)
+    if refused is None:
         return None
-    return (f"{path} has {usage.free // 1024} KiB free, less than a probe needs ({MIN_FREE_BYTES // 1024} KiB)",
-            usage.free)
+    return f"could not set aside {MIN_FREE_BYTES // 1024} KiB in {path} ({refused}), what a probe needs", None
+
+
+def _allocates(path: Path) -> str | None:
+    """The OS's reason when MIN_FREE_BYTES cannot be allocated in the folder `path` for want of space (no space,
+    quota, file size); None when they can, or when it cannot tell (no fallocate there, a folder it cannot
+    write, no such folder). The file, .space-check-PID, is removed at once."""
+    allocate = getattr(os, "posix_fallocate", None)  # not in macOS's Python: it cannot tell
+    if allocate is None:
+        return None
+    check = Path(path) / f".space-check-{os.getpid()}"
+    try:
+        fd = os.open(check, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    except OSError as exc:
+        return (exc.strerror or os.strerror(exc.errno)) if exc.errno in OUT_OF_SPACE else None
+    try:
+        allocate(fd, 0, MIN_FREE_BYTES)
+    except OSError as exc:
+        return (exc.strerror or os.strerror(exc.errno)) if exc.errno in OUT_OF_SPACE else None
+    finally:
+        os.close(fd)
+        try:
+            check.unlink()
+        except OSError:
+            pass
+    return None
 
 
 def space_marker(run: RunDir) -> Path:
@@ -329,7 +359,7 @@ class RunWatcher:
             if short is None:
                 return None  # a new scheduler launches them
             live, free = short
-            if reason is None or f"{self.run.path} has " in reason:
+            if reason is None or free is None or f"{self.run.path} has " in reason:
                 reason = live  # the disk as it is now
             else:
                 reason = f"{reason}; it has {free // 1024} KiB free now, a probe needs {MIN_FREE_BYTES // 1024} KiB"
