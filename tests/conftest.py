@@ -61,3 +61,17 @@ def idle_cpu(monkeypatch):
     from lorplan.recommend.ladder import CpuLoad
 
     monkeypatch.setattr(launch, "cpu_load", lambda: CpuLoad(os.cpu_count() or 1, 0.0))
+
+
+@pytest.fixture
+def nearly_full(monkeypatch):
+    """A disk short of space at the OS boundary: os.statvfs answers 64 KiB free (under the 128 KiB a probe
+    needs); calling the fixture's value puts the real one back (space freed)."""
+    statvfs = os.statvfs
+
+    def short(path):
+        st = statvfs(path)
+        return os.statvfs_result((4096, 4096, st.f_blocks, 16, 16, *tuple(st)[5:]))
+
+    monkeypatch.setattr(os, "statvfs", short)
+    return lambda: monkeypatch.setattr(os, "statvfs", statvfs)

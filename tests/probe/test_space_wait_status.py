@@ -27,19 +27,6 @@ def _demo_run(state_home, run_id, ranks=(4,)):
                                        max_parallel=1, run=run_id), state_home)
 
 
-@pytest.fixture
-def nearly_full(monkeypatch):
-    """os.statvfs answers 64 KiB free; calling the fixture's value puts the real one back (space freed)."""
-    statvfs = os.statvfs
-
-    def short(path):
-        st = statvfs(path)
-        return os.statvfs_result((4096, 4096, st.f_blocks, 16, 16, *tuple(st)[5:]))
-
-    monkeypatch.setattr(os, "statvfs", short)
-    return lambda: monkeypatch.setattr(os, "statvfs", statvfs)
-
-
 def _note(run, reason, queued=1):
     return (f"note: run {run.id} waits for disk space: {reason}; {queued} probe(s) stay queued: free space there, "
             f"then `lorplan probe status {run.id}` starts them")

@@ -7,7 +7,6 @@ boundary: os.statvfs answers 64 KiB free, under the 128 KiB a probe needs."""
 
 from __future__ import annotations
 
-import os
 import time
 
 from test_budget_counts_running_time import _ladder
@@ -16,19 +15,8 @@ from lorplan.probe.status import run_status
 from lorplan.recommend.driver import Driver
 
 
-def _short(monkeypatch):
-    statvfs = os.statvfs
-
-    def short(path):
-        st = statvfs(path)
-        return os.statvfs_result((4096, 4096, st.f_blocks, 16, 16, *tuple(st)[5:]))
-
-    monkeypatch.setattr(os, "statvfs", short)
-
-
-def test_a_wait_for_disk_space_does_not_spend_the_budget(state_home, monkeypatch, capsys):
+def test_a_wait_for_disk_space_does_not_spend_the_budget(state_home, nearly_full, capsys):
     run, files = _ladder(state_home, started=time.time())
-    _short(monkeypatch)
     driver = Driver(run)
     t0 = driver._t0
     assert driver.step(now=t0 + 10.0) is False  # the driver sees the run wait for space
@@ -42,7 +30,7 @@ def test_a_wait_for_disk_space_does_not_spend_the_budget(state_home, monkeypatch
     assert driver.ran(t0 + 700.0) == 10.0
     assert capsys.readouterr().out == ""  # said once
 
-    monkeypatch.undo()  # space freed: the clock goes on from where it stopped
+    nearly_full()  # space freed: the clock goes on from where it stopped
     assert driver.step(now=t0 + 710.0) is False
     assert driver.ran(t0 + 720.0) == 30.0 - 10.0
     assert files.state().budget_spent is None

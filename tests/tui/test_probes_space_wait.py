@@ -5,8 +5,6 @@ tests/probe/test_space_wait_status.py."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from textual.widgets import DataTable, Static
 from tui_helpers import NoSpawnBackend, PanelApp, wait_until
@@ -17,15 +15,8 @@ from lorplan.probe.runs import create_run
 pytestmark = pytest.mark.anyio
 
 
-async def test_the_summary_and_a_queued_probe_say_the_run_waits_for_space(tmp_path, monkeypatch):
+async def test_the_summary_and_a_queued_probe_say_the_run_waits_for_space(tmp_path, nearly_full):
     run = create_run(runner.make_plan((4, 8), steps=3, device="cpu", run="20261205-090000-abcd"), tmp_path)
-    statvfs = os.statvfs
-
-    def short(path):
-        st = statvfs(path)
-        return os.statvfs_result((4096, 4096, st.f_blocks, 16, 16, *tuple(st)[5:]))
-
-    monkeypatch.setattr(os, "statvfs", short)
     app = PanelApp(tmp_path, NoSpawnBackend())
     async with app.run_test(size=(140, 40)) as pilot:
         summary = app.query_one("#probes-summary", Static)
