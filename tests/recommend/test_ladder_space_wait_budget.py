@@ -43,3 +43,28 @@ def test_the_clock_counts_while_the_disk_has_room(state_home):
     assert driver.step(now=t0 + 10.0) is False
     assert driver.step(now=t0 + 700.0) is True  # nothing waits for space: 700 s spend the 600 s budget
     assert files.state().budget_spent is not None
+
+
+def test_recommend_run_says_the_ladder_waits_for_space(state_home, nearly_full, capsys):
+    # `lorplan recommend --run RUN` on such a ladder printed its table with the probes queued and no word of why:
+    # only ladder.log said it waits for disk space
+    from lorplan.cli import main
+    from lorplan.probe.runner import mark_driver_launched
+
+    run, _ = _ladder(state_home, started=time.time())
+    Driver(run).step()  # its recommendation.json, as the driver writes it
+    mark_driver_launched(run)  # a driver on its way: --run starts none
+    capsys.readouterr()
+    assert main(["recommend", "--run", run.id]) == 0
+    err = capsys.readouterr().err
+    assert f"note: run {run.id} waits for disk space" in err and "free space there" in err, err
+    # said once while it waits (a --wait polls it every 5 s), and again if it waits again after space came back
+    from lorplan.cli.recommend import _space_note
+
+    told: set = set()
+    _space_note(run, told)
+    _space_note(run, told)
+    assert capsys.readouterr().err.count("waits for disk space") == 1
+    nearly_full()
+    _space_note(run, told)
+    assert told == set() and capsys.readouterr().err == ""
