@@ -26,6 +26,15 @@ class CorruptEventWarning(UserWarning):
     """An event-log line that is not a JSON object was skipped (e.g. a line cut short by a crash)."""
 
 
+def log_line(line: str) -> None:
+    """A time-stamped line in this process's log (its stdout: a scheduler's scheduler.log, a ladder driver's
+    ladder.log), left out when that log's disk is full: the run's files say what happened."""
+    try:
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+    except OSError:
+        pass
+
+
 def append_event(path: Path, event: dict) -> None:
     """Append one event as one JSON line. Adds "t" (unix seconds) when the event has none."""
     if "t" not in event:

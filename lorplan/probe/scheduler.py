@@ -42,9 +42,10 @@ from pathlib import Path
 
 from lorplan.probe import consent
 from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, exclusive, try_lock
+from lorplan.probe.events import log_line
 from lorplan.probe.result import OUT_OF_SPACE
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
-from lorplan.probe.status import clear_space_wait, note_space_wait, plan_stamp, space_short
+from lorplan.probe.status import clear_space_wait, note_space_wait, plan_stamp, space_resume, space_short
 
 POLL_S = 0.5
 
@@ -164,10 +165,7 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                     break
                 full = _out_of_space(run, launched) or _disk_full(run, plan)
                 if full is not None:
-                    queued = sum(probe_queued(run, p.id) for p in plan.probes)
-                    _say(f"launched nothing more: {full}; {queued} probe(s) stay queued: free space there, then "
-                         f"`lorplan probe status {run.id}` starts them")
-                    note_space_wait(run, full)
+                    _stop_for_space(run, full, f"{sum(probe_queued(run, p.id) for p in plan.probes)} probe(s)")
                     break
                 try:
                     if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted, launched):
@@ -175,10 +173,8 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                 except OSError as exc:
                     if exc.errno not in OUT_OF_SPACE:
                         raise
-                    reason = f"could not write {exc.filename or run.path} ({exc.strerror or exc})"
-                    _say(f"launched nothing more: {reason}; the probes not started stay queued: free space there, "
-                         f"then `lorplan probe status {run.id}` starts them")
-                    note_space_wait(run, reason)
+                    _stop_for_space(run, f"could not write {exc.filename or run.path} ({exc.strerror or exc})",
+                                    "the probes not started")
                     break
             _wait_for_exit(children, lingering, POLL_S)
     finally:
@@ -189,12 +185,12 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
             child.wait()  # nothing is left running when we get here; this only reaps
 
 
-def _say(line: str) -> None:
-    """A line in scheduler.log (its stdout), unless the disk it is on is full: the probes' results say why."""
-    try:
-        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
-    except OSError:
-        pass
+def _stop_for_space(run: RunDir, reason: str, queued: str) -> None:
+    """Say in scheduler.log, and in no_space.json for `probe status`, that this scheduler launches nothing more
+    for want of space (`reason`) and that `queued` stay queued until there is space."""
+    log_line(f"launched nothing more: {reason}; {queued} stay queued: free space there, then "
+             f"`{space_resume(run.id)}` starts them")
+    note_space_wait(run, reason)
 
 
 def _out_of_space(run: RunDir, launched: list[str]) -> str | None:

@@ -78,6 +78,11 @@ def _allocates(path: Path) -> str | None:
     return None
 
 
+def space_resume(run_id: str) -> str:
+    """The command that starts a run's queued probes once there is disk space again."""
+    return f"lorplan probe status {run_id}"
+
+
 def space_marker(run: RunDir) -> Path:
     """no_space.json: the scheduler that stopped launching for want of space, and why."""
     return run.path / "no_space.json"
@@ -363,7 +368,7 @@ class RunWatcher:
                 reason = live  # the disk as it is now
             else:
                 reason = f"{reason}; it has {free // 1024} KiB free now, a probe needs {MIN_FREE_BYTES // 1024} KiB"
-        resume = f"lorplan probe status {self.run.id}"
+        resume = space_resume(self.run.id)
         message = (f"run {self.run.id} waits for disk space: {reason}; {queued} probe(s) stay queued: free space there, "
                    f"then `{resume}` starts them")
         return {"for": "disk space", "message": message, "reason": reason, "path": str(self.run.path),

@@ -350,6 +350,7 @@ class Driver:
         the run folder's disk too short for the scheduler to launch one (lorplan.probe.status.space_short, what
         `lorplan probe status` reads then); start it again once a probe runs or there is space. Said once per wait
         in ladder.log. The pass's probes have not ended, so no next pass is added meanwhile."""
+        from lorplan.probe.events import log_line
         from lorplan.probe.status import space_short
 
         short = None
@@ -357,11 +358,8 @@ class Driver:
             short = space_short(self.run.path)
         if short is not None and self._space_since is None:
             self._space_since = now
-            try:
-                print(f"{time.strftime('%H:%M:%S')} run {self.run.id} waits for disk space: {short[0]}; the "
-                      "budget's clock stops until there is space", flush=True)
-            except OSError:  # ladder.log is on the same full disk
-                pass
+            log_line(f"run {self.run.id} waits for disk space: {short[0]}; the budget's clock stops until there "
+                     "is space")
         elif short is None and self._space_since is not None:
             self._paused += max(0.0, now - self._space_since)
             self._space_since = None
@@ -373,6 +371,7 @@ class Driver:
         Says so once in ladder.log (if that can be written) until a step succeeds; False, as a step not done."""
         import errno
 
+        from lorplan.probe.events import log_line
         from lorplan.probe.result import OUT_OF_SPACE
 
         try:
@@ -383,17 +382,11 @@ class Driver:
             line = f"could not write in {self.run.path} ({exc.strerror or exc}); the ladder goes on once it can"
             if line != self._write_failed:
                 self._write_failed = line
-                try:
-                    print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
-                except OSError:  # ladder.log is on the same full disk
-                    pass
+                log_line(line)  # as ladder.log's disk lets it
             return False
         if self._write_failed is not None:
             self._write_failed = None
-            try:
-                print(f"{time.strftime('%H:%M:%S')} writing again", flush=True)
-            except OSError:
-                pass
+            log_line("writing again")
         return done
 
     def wait(self, timeout_s: float) -> None:
