@@ -21,16 +21,18 @@ from lorplan.recommend.driver import ensure_driver, start_ladder
 from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, Pass
 
 
-def tiny_ladder(tiny_llama, lm_data, run_id: str) -> tuple[LadderSpec, RunPlan, Pass]:
-    """A two-rank ladder of 4-step probes on the tiny llama, as start_ladder takes it: (spec, plan, first pass)."""
+def tiny_ladder(tiny_llama, lm_data, run_id: str, *, steps: int = 4, halving: bool = False, eval_every: int = 2,
+                eval_examples: int = 8, seq_len: int = 32) -> tuple[LadderSpec, RunPlan, Pass]:
+    """A ladder of the base and ranks 1 and 4, probes of `steps` steps on the tiny llama, as start_ladder takes
+    it: (spec, plan, first pass)."""
     spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
                       target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 150},
                       adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 32},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=4, seeds=(0,),
-                      ranks=(1, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
+                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=steps, seeds=(0,),
+                      ranks=(1, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=halving)
     first = Pass("first", probe_specs((0, 1, 4), spec), (1, 4))
-    plan = RunPlan(run=run_id, created=time.time(), model=str(tiny_llama), data=str(lm_data), steps=4,
-                   eval_every=2, eval_examples=8, micro_batch=2, seq_len=32, targets=("q_proj",), alpha=32,
+    plan = RunPlan(run=run_id, created=time.time(), model=str(tiny_llama), data=str(lm_data), steps=steps,
+                   eval_every=eval_every, eval_examples=eval_examples, micro_batch=2, seq_len=seq_len, targets=("q_proj",), alpha=32,
                    device="cpu", probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
     return spec, plan, first
 

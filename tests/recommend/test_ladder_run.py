@@ -21,9 +21,8 @@ from lorplan.probe.backend import lock_held
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run, find_run
 from lorplan.recommend import measured
-from lorplan.recommend.decide import probe_specs
 from lorplan.recommend.driver import Driver, price_for
-from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState
 from lorplan.recommend.observe import observe
 
 CONTRACT = ("rank", "alpha", "use_rslora", "learning_rate", "target_modules", "rank_pattern", "tolerance",
@@ -260,18 +259,12 @@ def test_reattach_after_the_driver_and_the_terminal_are_killed(state_home, tiny_
     """A ladder of three probes (the base, ranks 1 and 4) started as `lorplan recommend` starts one; its driver
     is SIGKILLed once a probe has finished; `lorplan recommend --run RUN --wait` starts it again and ends with
     the recommendation the evidence on disk gives."""
-    from lorplan.probe.runs import ProbeSpec, RunPlan
+    from test_driver_launch_window import tiny_ladder
+
     from lorplan.recommend.driver import start_ladder
 
-    spec = LadderSpec(kind="data", model="tiny", spec_source=str(tiny_llama), task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 150},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 32},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=20, seeds=(0,),
-                      ranks=(1, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=True)
-    first = Pass("first", probe_specs((0, 1, 4), spec), (1, 4))
-    plan = RunPlan(run="reattach", created=time.time(), model=str(tiny_llama), data=str(lm_data), steps=20,
-                   eval_every=5, eval_examples=20, micro_batch=2, seq_len=64, targets=("q_proj",), alpha=32,
-                   device="cpu", probes=tuple(ProbeSpec(d["id"], d["rank"], d["lr"], d["seed"]) for d in first.specs))
+    spec, plan, first = tiny_ladder(tiny_llama, lm_data, "reattach", steps=20, halving=True, eval_every=5,
+                                    eval_examples=20, seq_len=64)
     run = start_ladder(spec, plan, first, root=state_home)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
