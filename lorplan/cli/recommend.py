@@ -439,13 +439,16 @@ def reattach_command(args, run_id: str, trusted: bool = False) -> str:
     return shlex.join(words)
 
 
-def _restart(args, run, *, waiting: bool, told: set | None = None) -> None:
+def _restart(args, run, *, waiting: bool, notes=None) -> None:
     """Start again what of a ladder was killed: its driver (ensure_driver), then a stalled scheduler, which a
     live driver also restarts itself. A ladder that asks for its model's own code is started again only with
     this command's --trust-remote-code: without it, RemoteCodeRefused (one line, with the command that resumes
-    it) when waiting, else that line as a note (what the ladder knows is still printed)."""
+    it) when waiting, else that line as a note (what the ladder knows is still printed). Then, through `notes`
+    (space_notes: once per wait), that the ladder's queued probes wait for disk space, as `lorplan probe status`
+    says it: the ladder's log alone said so, and a wait went on without a word of why nothing ran."""
     from lorplan.probe.consent import RemoteCodeRefused
     from lorplan.probe.runner import restart_stalled
+    from lorplan.probe.status import run_status
     from lorplan.recommend.driver import ensure_driver
 
     trusted, resume = bool(args.trust_remote_code), reattach_command(args, run.id, trusted=True)
@@ -456,21 +459,14 @@ def _restart(args, run, *, waiting: bool, told: set | None = None) -> None:
         if waiting:
             raise
         say(f"note: {exc}", whole=(resume,))
-    _space_note(run, set() if told is None else told)
+    (notes or space_notes()).see(run_status(run))
 
 
-def _space_note(run, told: set) -> None:
-    """Say once (`told` holds the run's id once said) that the ladder's queued probes wait for disk space, as
-    `lorplan probe status` says it (RunStatus.space_wait): the ladder's log alone said so, and a wait went on
-    without a word of why nothing ran; said again if the run waits again after it ran on."""
-    from lorplan.probe.status import run_status
+def space_notes():
+    """probe.runner.SpaceWaitNotes saying each wait for disk space once, as a note on stderr."""
+    from lorplan.probe.runner import SpaceWaitNotes
 
-    wait = run_status(run).space_wait
-    if wait is None:
-        told.discard(run.id)
-    elif run.id not in told:
-        told.add(run.id)
-        say(f"note: {wait['message']}")
+    return SpaceWaitNotes(lambda wait: say(f"note: {wait['message']}"))
 
 
 def _attach(args) -> int:
@@ -486,10 +482,10 @@ def _attach(args) -> int:
         if not args.wait and not files.state().done:
             raise BadInput(f"--write: the ladder of run {run.id} is still running, so its recommendation may "
                            f"change; add --wait to write the plan when it ends")
-    told: set = set()  # the space note, said once
-    _restart(args, run, waiting=args.wait, told=told)
+    notes = space_notes()  # the space note, said once
+    _restart(args, run, waiting=args.wait, notes=notes)
     try:
-        obj = _wait(run, args=args, told=told) if args.wait else _first_recommendation(run)
+        obj = _wait(run, args=args, notes=notes) if args.wait else _first_recommendation(run)
     except KeyboardInterrupt:
         return _stopped_waiting(args, run)
     return _print_ladder(args, _whole(obj, run), run=run, parallel=spec.parallel)
@@ -554,7 +550,7 @@ def _first_recommendation(run, timeout_s: float = 10.0) -> dict:
     return obj
 
 
-def _wait(run, poll_s: float = 1.0, *, args, told: set | None = None) -> dict:
+def _wait(run, poll_s: float = 1.0, *, args, notes=None) -> dict:
     """Wait for the ladder to be done, saying on stderr what each ended probe measured; restarts a driver or
     a scheduler that was killed meanwhile (_restart: RemoteCodeRefused, rather than waiting forever, for a
     ladder that asks for its model's own code without this command's --trust-remote-code). Returns the final
@@ -566,7 +562,7 @@ def _wait(run, poll_s: float = 1.0, *, args, told: set | None = None) -> dict:
 
     files = LadderFiles(run)
     told: set[str] = set()
-    told_space: set = set() if told is None else told
+    notes = notes or space_notes()
     checked = time.monotonic()
     while True:
         obj = files.recommendation()
@@ -584,7 +580,7 @@ def _wait(run, poll_s: float = 1.0, *, args, told: set | None = None) -> dict:
                 return obj
         if time.monotonic() - checked > 5:
             checked = time.monotonic()
-            _restart(args, run, waiting=True, told=told_space)
+            _restart(args, run, waiting=True, notes=notes)
         time.sleep(poll_s)
 
 

@@ -59,12 +59,12 @@ def test_recommend_run_says_the_ladder_waits_for_space(state_home, nearly_full, 
     err = capsys.readouterr().err
     assert f"note: run {run.id} waits for disk space" in err and "free space there" in err, err
     # said once while it waits (a --wait polls it every 5 s), and again if it waits again after space came back
-    from lorplan.cli.recommend import _space_note
+    from lorplan.cli.recommend import space_notes
 
-    told: set = set()
-    _space_note(run, told)
-    _space_note(run, told)
+    notes = space_notes()
+    notes.see(run_status(run))
+    notes.see(run_status(run))
     assert capsys.readouterr().err.count("waits for disk space") == 1
     nearly_full()
-    _space_note(run, told)
-    assert told == set() and capsys.readouterr().err == ""
+    notes.see(run_status(run))
+    assert notes.waiting is False and capsys.readouterr().err == ""
