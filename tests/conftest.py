@@ -45,6 +45,7 @@ def state_home(tmp_path, monkeypatch):
     monkeypatch.setenv("LORPLAN_PROBE_THREADS", "1")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     monkeypatch.delenv("LORPLAN_PROBE_INJECT", raising=False)
+    monkeypatch.delenv("LORPLAN_PROBE_HOLD", raising=False)
     runs = home / "lorplan" / "runs"
     yield runs
     if runs.exists():

@@ -17,8 +17,9 @@ normal exit is the interpreter tearing down every module torch and transformers 
 on 2 shared cores (more under load), while the probe's slot stays held until the process exits.
 
 Fault injection for tests (inside the real loop, before the step): LORPLAN_PROBE_INJECT="oom@3",
-"raise@2:r8" or "hang@3:r16" (kind@step, optionally only for one probe id; several separated by commas).
-"hang" keeps the probe mid-run until it is killed or cancelled, so fault tests do not race a fast machine.
+"raise@2:r8", "hang@3:r16" or "hold@5:r4" (kind@step, optionally only for one probe id; several separated by
+commas). "hang" keeps the probe mid-run until it is killed or cancelled, so fault tests do not race a fast
+machine; "hold" keeps it there while the file LORPLAN_PROBE_HOLD names exists, so a test can let it go on.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ def injector(probe_id: str, spec: str | None):
                 raise RuntimeError(f"injected failure at step {step} (LORPLAN_PROBE_INJECT)")
             while step == at and kind == "hang":  # stay mid-run until killed or cancelled
                 time.sleep(0.5)
+            gate = os.environ.get("LORPLAN_PROBE_HOLD")
+            while step == at and kind == "hold" and gate and os.path.exists(gate):  # until the test lets go
+                time.sleep(0.2)
 
     return hook
 

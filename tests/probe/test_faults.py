@@ -69,8 +69,14 @@ def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home
         assert result["state"] == "finished" and result["trainable_params"] > 0 and result["memory"]["peak_rss_bytes"] > 0
 
 
-def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_home, monkeypatch):
-    monkeypatch.setenv("LORPLAN_PROBE_INJECT", "hang@3:r8")  # r8 stays mid-run (after step 2) until killed
+def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_home, monkeypatch, tmp_path):
+    # r8 stays mid-run (after step 2) until killed; r4 stays after step 4 while the gate file exists, so it
+    # cannot finish and free its slot for r16 before the scheduler is killed (on a loaded machine r4 once
+    # trained all 6 steps while r8 was still loading, and the scheduler launched r16)
+    gate = tmp_path / "hold-r4"
+    gate.touch()
+    monkeypatch.setenv("LORPLAN_PROBE_INJECT", "hang@3:r8,hold@5:r4")
+    monkeypatch.setenv("LORPLAN_PROBE_HOLD", str(gate))
     # 6 steps: past r8's hang at step 3; r4 and r16 train them all (30 steps cost CPU, not a check: r4's
     # competed with r8's start, r16's came after the restart)
     plan = runner.make_plan((4, 8, 16), steps=6, micro_batch=4, eval_every=3, eval_examples=16, device="cpu",
@@ -84,6 +90,7 @@ def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_ho
     wait_for(lambda: {p.id: p.state for p in run_status(run).probes}["r8"] == "died", timeout=30, what="r8 died")
     st = run_status(run)
     assert st.stalled and {p.id: p.state for p in st.probes}["r16"] == "queued"
+    gate.unlink()
     last = step_of(run, "r8")
     st = runner.wait(run, timeout=240)  # hands the queued probe to a new scheduler
     by = {p.id: p for p in st.probes}
