@@ -165,7 +165,8 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                     break
                 full = _out_of_space(run, launched) or _disk_full(run, plan)
                 if full is not None:
-                    _stop_for_space(run, full, f"{sum(probe_queued(run, p.id) for p in plan.probes)} probe(s)")
+                    _stop_for_space(run, full, f"{sum(probe_queued(run, p.id) for p in plan.probes)} probe(s)",
+                                    model)
                     break
                 try:
                     if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted, launched):
@@ -174,7 +175,7 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                     if exc.errno not in OUT_OF_SPACE:
                         raise
                     _stop_for_space(run, f"could not write {exc.filename or run.path} ({exc.strerror or exc})",
-                                    "the probes not started")
+                                    "the probes not started", model)
                     break
             _wait_for_exit(children, lingering, POLL_S)
     finally:
@@ -185,11 +186,12 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
             child.wait()  # nothing is left running when we get here; this only reaps
 
 
-def _stop_for_space(run: RunDir, reason: str, queued: str) -> None:
+def _stop_for_space(run: RunDir, reason: str, queued: str, own_code: str | None) -> None:
     """Say in scheduler.log, and in no_space.json for `probe status`, that this scheduler launches nothing more
-    for want of space (`reason`) and that `queued` stay queued until there is space."""
+    for want of space (`reason`) and that `queued` stay queued until there is space (own_code: the model whose
+    own code the run asks to run, if any: space_resume names the command that starts them)."""
     log_line(f"launched nothing more: {reason}; {queued} stay queued: free space there, then "
-             f"`{space_resume(run.id)}` starts them")
+             f"`{space_resume(run.id, own_code)}` starts them")
     note_space_wait(run, reason)
 
 

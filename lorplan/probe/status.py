@@ -26,6 +26,7 @@ from pathlib import Path
 from lorplan.core.errors import LorplanError
 from lorplan.probe.backend import Backend, driver_alive, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
+from lorplan.probe.consent import asks_remote_code, status_command
 from lorplan.probe.events import EventTail
 from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES, checked_fields, read_result
 from lorplan.probe.runs import RunDir, RunPlan, atomic_write_json, read_json
@@ -78,9 +79,11 @@ def _allocates(path: Path) -> str | None:
     return None
 
 
-def space_resume(run_id: str) -> str:
-    """The command that starts a run's queued probes once there is disk space again."""
-    return f"lorplan probe status {run_id}"
+def space_resume(run_id: str, own_code: str | None = None) -> str:
+    """The command that starts a run's queued probes once there is disk space again. own_code: the model whose
+    own code the run asks to run (consent.asks_remote_code), when it does: then only the command given the
+    user's --trust-remote-code starts them (consent.status_command); the plain one would refuse."""
+    return status_command(run_id) if own_code is not None else f"lorplan probe status {run_id}"
 
 
 def space_marker(run: RunDir) -> Path:
@@ -368,7 +371,7 @@ class RunWatcher:
                 reason = live  # the disk as it is now
             else:
                 reason = f"{reason}; it has {free // 1024} KiB free now, a probe needs {MIN_FREE_BYTES // 1024} KiB"
-        resume = space_resume(self.run.id)
+        resume = space_resume(self.run.id, asks_remote_code(self.plan))
         message = (f"run {self.run.id} waits for disk space: {reason}; {queued} probe(s) stay queued: free space there, "
                    f"then `{resume}` starts them")
         return {"for": "disk space", "message": message, "reason": reason, "path": str(self.run.path),
