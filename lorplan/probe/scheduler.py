@@ -19,7 +19,9 @@ A probe that failed for want of space (its result says out_of_space: the disk or
 stops the launching: the next probe would fail the same way on the same disk. The probes still running go on,
 the queued ones stay queued, and the scheduler exits when the running ones end, saying why in scheduler.log
 (as the disk lets it). Nor is a probe launched onto a disk with less than twice the worker's reserve free
-(lorplan.probe.result.RESERVE_BYTES): a scheduler restarted on a disk still full launches nothing. A write of
+(lorplan.probe.result.RESERVE_BYTES): a scheduler restarted on a disk still full launches nothing. The disk is
+asked (lorplan.probe.status.space_short, which sets that much aside for a moment) only when a slot is free for a
+queued probe, just before its launch: a run whose slots are all busy does not touch the disk for it. A write of
 proc.json that finds no space stops it the same way, the probe it had just
 started stopped and queued again. Each stop is also written in no_space.json (lorplan.probe.status.note_space_wait,
 as the disk lets it), which `lorplan probe status` and `wait` read to say that the run waits for space; a
@@ -163,7 +165,7 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                           + consent.refusal(run.id, model, consent.status_command(run.id)),
                           flush=True)
                     break
-                full = _out_of_space(run, launched) or _disk_full(run, plan)
+                full = _out_of_space(run, launched)
                 if full is not None:
                     _stop_for_space(run, full, f"{sum(probe_queued(run, p.id) for p in plan.probes)} probe(s)",
                                     model)
@@ -171,6 +173,9 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                 try:
                     if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted, launched):
                         break
+                except _SpaceShort as short:
+                    _stop_for_space(run, short.reason, f"{short.queued} probe(s)", model)
+                    break
                 except OSError as exc:
                     if exc.errno not in OUT_OF_SPACE:
                         raise
@@ -206,14 +211,13 @@ def _out_of_space(run: RunDir, launched: list[str]) -> str | None:
     return None
 
 
-def _disk_full(run: RunDir, plan) -> str | None:
-    """Why no probe is launched when a probe is queued and the run folder's disk has less than two reserves
-    free (lorplan.probe.status.space_short, which `probe status` reads too); else None (also when the disk's
-    size is unknown: statvfs failed, or reports a size of 0)."""
-    if not any(probe_queued(run, p.id) for p in plan.probes):
-        return None
-    short = space_short(run.path)
-    return None if short is None else short[0]
+class _SpaceShort(Exception):
+    """_launch_queued had a slot for a queued probe, and the run folder's disk has no room for it (`reason`, from
+    lorplan.probe.status.space_short, which `probe status` reads too); `queued` probes stay queued."""
+
+    def __init__(self, reason: str, queued: int) -> None:
+        super().__init__(reason)
+        self.reason, self.queued = reason, queued
 
 
 def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subprocess.Popen],
@@ -241,7 +245,9 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
                    launched: list[str] | None = None) -> bool:
     """Launch queued probes of `plan` on its free slots, adding each child's exit pipe to `children` (and each
     probe's id to `launched`); False when no probe is queued or running (the scheduler is done). Call with the
-    run's queue.lock held. OSError when a launch's files cannot be written (that probe stays queued)."""
+    run's queue.lock held. OSError when a launch's files cannot be written (that probe stays queued);
+    _SpaceShort, nothing launched, when a slot is free for a probe and the disk has no room for one (asked then
+    only, once per call: a run whose slots are all busy does not touch the disk for it)."""
     busy: set[int] = set()
     running = 0
     for p in plan.probes:
@@ -255,6 +261,7 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
     queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
     free = [i for i in range(len(slots)) if i not in busy]
     taken: list[str] = []  # machine-wide slots another run holds
+    asked = False  # the disk, for room for a probe
     for slot_index in free:
         if not queued:
             break
@@ -263,6 +270,12 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
         if fd is None:
             taken.append(slots[slot_index]["name"])
             continue
+        if not asked:
+            asked = True
+            short = space_short(run.path)  # also when the size is unknown (statvfs failed, or a size of 0): None
+            if short is not None:
+                os.close(fd)  # the slot stays free
+                raise _SpaceShort(short[0], len(queued))
         queued.pop(0)
         exited, exit_fd = os.pipe()
         try:
