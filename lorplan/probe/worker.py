@@ -274,15 +274,12 @@ def reserve_space(path: Path) -> bool:
 
 def out_of_space(exc: BaseException) -> str | None:
     """The OS's reason when `exc` is a write that found no space (disk, quota or file size): an OSError, or the
-    error torch.save or safetensors raise around one (their text names it, or the disk has no space left)."""
-    for e in (exc, exc.__cause__, exc.__context__):
-        if isinstance(e, OSError) and e.errno in OUT_OF_SPACE:
-            return e.strerror or os.strerror(e.errno)
-    text = str(exc)
-    for code in OUT_OF_SPACE:
-        if f"os error {code})" in text or os.strerror(code) in text:
-            return os.strerror(code)
-    return None
+    error torch.save or safetensors raise around one whose text names it (lorplan.train.write_error, as
+    `lorplan train`'s checkpoints read it)."""
+    from lorplan.train.write_error import write_error
+
+    found = write_error(exc)
+    return found.reason if found is not None and found.no_space else None
 
 
 def _oom_message(state: ProbeState) -> str:

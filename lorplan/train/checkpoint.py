@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
+from lorplan.train.write_error import first_line, write_error
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 KEEP = 2  # complete checkpoints kept on disk (older ones are removed after a newer one is complete)
@@ -28,37 +29,21 @@ class NotSaved(LorplanError):
     what was not saved and where, and what is kept (exit 1)."""
 
 
-# torch.save's writer on a failed write: '[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534'
-# (its context: 'basic_ios::clear: iostream error'), or 'PytorchStreamWriter failed writing file ...'
-_TORCH_WRITER = re.compile(r"inline_container\.cc|PytorchStreamWriter|iostream error")
-
-
 def write_failure(exc: BaseException, folder: Path) -> str:
-    """Why a write into `folder` failed, in the OS's words. torch.save's writer raises RuntimeError and
-    safetensors its own error, neither an OSError: safetensors names the OS error in its text, torch does not,
-    so a folder with no space left is said to have none."""
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    m = re.search(r"os error (\d+)", str(exc))
-    if m:
-        return os.strerror(int(m.group(1)))
-    try:
-        if shutil.disk_usage(folder).free == 0:
-            return os.strerror(28)  # ENOSPC: "No space left on device"
-    except OSError:
-        pass
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    """Why a write into `folder` failed, in the OS's words (lorplan.train.write_error: an OSError's own, the OS
+    error safetensors' text names, no space left for torch's writer error on a disk with none free), else the
+    error's first line."""
+    found = write_error(exc, folder)
+    return found.reason if found is not None else first_line(exc)
 
 
 def storage_failure(exc: BaseException, folder: Path) -> str | None:
-    """write_failure(exc, folder) when `exc` is a write that failed (an OSError; torch.save's writer error or
-    safetensors' error around one); None for any other error, a bug in the save ('Some tensors share memory',
-    a pickling error), which is raised as it is, not said to want free space."""
-    texts = [str(e) for e in (exc, exc.__context__, exc.__cause__) if e is not None]
-    if not (isinstance(exc, OSError) or any(re.search(r"os error \d+", t) or _TORCH_WRITER.search(t)
-                                             for t in texts)):
-        return None
-    return write_failure(exc, folder)
+    """Why a write into `folder` failed (write_failure) when `exc` is a write that failed (an OSError; torch.save's
+    writer error or safetensors' error around one: lorplan.train.write_error); None for any other error, a bug in
+    the save ('Some tensors share memory', a pickling error), which is raised as it is, not said to want free
+    space."""
+    found = write_error(exc, folder)
+    return None if found is None else found.reason
 
 
 def agree(accelerator, error: BaseException | None, follower: str) -> None:
