@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from run_processes import kill_run
 
 from lorplan.probe.backend import lock_held
 
@@ -23,16 +24,21 @@ def _kill_group(pid: int) -> None:
 
 def reap_runs(root: Path) -> None:
     """Kill the ladder driver, the scheduler and every probe of every run under `root` that still holds its
-    lock."""
+    lock, then every process still naming a run folder (a probe its scheduler was starting, not yet in a
+    proc.json: run_processes.kill_run)."""
     for run in sorted(root.glob("*")):
+        alive = False
         for lock in (run / "ladder.lock", run / "scheduler.lock"):
             if lock_held(lock):
+                alive = True
                 text = lock.read_text().strip()
                 if text.isdigit():
                     _kill_group(int(text))
         for proc in run.glob("probes/*/proc.json"):
             if lock_held(proc.parent / "alive.lock"):
                 _kill_group(int(json.loads(proc.read_text())["pgid"]))
+        if alive or any(lock_held(lock) for lock in run.glob("probes/*/alive.lock")):
+            kill_run(run)
 
 
 @pytest.fixture

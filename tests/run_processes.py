@@ -1,0 +1,43 @@
+"""Ending every process of a probe run (its ladder driver, scheduler, probes and the driver's pattern measure)
+for a test, however far each had got.
+
+Each of them runs `python -m lorplan.… RUN_FOLDER …` in its own session. Their locks do not name them all: the
+scheduler takes a probe's alive.lock before it starts the process and writes the probe's proc.json (its
+process group) after, so a scheduler killed between the two leaves a probe that no file names, which trained
+on. So every process whose command line names the run folder is killed, by group, again and again until none
+is left (a scheduler killed in one sweep launches nothing after it)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+
+
+def run_processes(run_path: Path) -> list[int]:
+    """The pids of the live processes whose command line has the run folder as one of its words."""
+    folder = str(run_path)
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if p.pid != os.getpid() and p.info["status"] != psutil.STATUS_ZOMBIE and folder in (p.info["cmdline"] or ()):
+            found.append(p.pid)
+    return found
+
+
+def kill_run(run_path: Path, timeout_s: float = 30.0) -> list[int]:
+    """SIGKILL every process of the run in `run_path` by process group until none is left (or timeout_s has
+    passed); returns the pids that were still there at the end (none when it worked)."""
+    own = os.getpgrp()
+    deadline = time.monotonic() + timeout_s
+    while (left := run_processes(run_path)) and time.monotonic() < deadline:
+        for pid in left:
+            try:
+                pgid = os.getpgid(pid)
+                os.killpg(pgid, signal.SIGKILL) if pgid != own else os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.1)
+    return left
