@@ -66,11 +66,15 @@ def test_a_slot_freed_by_the_schedulers_own_probe_gets_the_next_probe(state_home
                                       max_parallel=1, run="20261205-050000-bbbb"), state_home)
     backend = get_backend()
     backend.submit(run)
+
+    def running(pid: str) -> bool:  # the scheduler takes alive.lock before it starts the process, writes proc.json after
+        return backend.probe_alive(run, pid) and run.proc_path(pid).exists()
+
     try:
-        assert _until(lambda: backend.probe_alive(run, "r4"))
+        assert _until(lambda: running("r4"))
         assert not run.proc_path("r8").exists()  # one slot: r8 waits for it
         assert runner.cancel(run, probe_id="r4", grace_s=1.0) == ["r4"]
-        assert _until(lambda: backend.probe_alive(run, "r8"))
+        assert _until(lambda: running("r8"))
         first, second = read_json(run.proc_path("r4")), read_json(run.proc_path("r8"))
         assert second["slot"] == first["slot"] == 0
         assert second["scheduler_pid"] == first["scheduler_pid"]
