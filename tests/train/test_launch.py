@@ -84,8 +84,16 @@ def test_launcher_gets_the_signal_and_its_exit_code_is_returned(tmp_path):
               "from lorplan.train.launch import run_forwarding\n"
               f"sys.exit(run_forwarding([sys.executable, '-c', {child!r}, {str(ready)!r}], dict(os.environ)))\n")
     proc = subprocess.Popen([sys.executable, "-c", parent])
+
+    def forwards_sigterm() -> bool:
+        """run_forwarding catches SIGTERM (/proc's SigCgt mask): it starts the launcher first and sets its
+        handlers after, so a child that starts faster than a busy parent gets there is ready too soon."""
+        with open(f"/proc/{proc.pid}/status") as status:
+            caught = next(line for line in status if line.startswith("SigCgt:")).split()[1]
+        return bool(int(caught, 16) & (1 << (signal.SIGTERM - 1)))
+
     deadline = time.monotonic() + 60
-    while not ready.exists():
+    while not (ready.exists() and forwards_sigterm()):
         assert proc.poll() is None and time.monotonic() < deadline
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGTERM)
