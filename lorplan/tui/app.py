@@ -235,6 +235,19 @@ class LorplanApp(App[int]):
             self.notify(problem, title="lorplan config", severity="warning", timeout=10)
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
 
+    def refresh_css(self, animate: bool = True) -> None:
+        """Textual parses every stylesheet again when the theme is set (this app sets it in __init__, so once just
+        after Load), into a copy that keeps its parse cache: the first widget registered made the stylesheet
+        parse them all a second time (about 8 ms of start-up). Before the first screen nothing is styled yet, so
+        the stylesheet is parsed in place with the theme's variables, and later parses reuse that work. With a
+        screen (a change of theme) the refresh is Textual's, which keeps the old rules if the new ones fail."""
+        if self.screen_stack:
+            super().refresh_css(animate=animate)
+            return
+        self.stylesheet.set_variables(self.get_css_variables())
+        self.stylesheet.parse()
+        self.stylesheet.update(self, animate=animate)
+
     def update_styles(self, node, animate: bool = True) -> None:
         """Textual restyles a widget whenever its classes change, also one not yet mounted (a Checkbox ticked, a
         compact Input, in its __init__): that work is thrown away, since each widget is styled when it is mounted

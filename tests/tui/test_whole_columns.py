@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lorplan.tui.widgets.whole_column_table import column_spans, scroll_stops, whole_span
+from lorplan.tui.widgets.whole_columns import column_spans, scroll_stops, whole_span
 
 # the rank table's way: a leading space and the rank column (5 cells with its gap) fixed, columns 2 cells apart
 GAPPED = column_spans([9, 7, 6], 5, gap=2)

@@ -20,7 +20,7 @@ from textual.strip import Strip
 from lorplan.core.units import format_count
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import RankSelected
-from lorplan.tui.widgets.whole_column_table import column_spans, next_stop, scroll_stops, whole_span
+from lorplan.tui.widgets.whole_columns import column_spans, next_stop, scroll_stops, whole_span
 
 # The answer (total, bar, fits) comes before the breakdown, so an 80-column terminal shows it without scrolling.
 COLUMNS = (

@@ -9,6 +9,9 @@ from then on it is Textual's Select.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import textual
 from textual.css.query import NoMatches
 from textual.widgets import Select as TextualSelect
@@ -86,8 +89,27 @@ class Select(TextualSelect):
         super()._watch_prompt(prompt)
 
 
+def textual_version() -> str:
+    """The installed Textual's version. textual.__version__ asks importlib.metadata, whose import (email, zipfile,
+    csv, ...) took about 15 ms of the planner's start-up and nothing else there loads it; the version is also the
+    name of the one metadata folder installed beside the package (`textual-8.2.8.dist-info`, a name with no other
+    dash), read here. Without exactly one such folder, or once textual.__version__ is set, Textual's answer."""
+    told = vars(textual).get("__version__")  # the module's __getattr__ computes it anew on each read otherwise
+    if told is not None:
+        return str(told)
+    folder = Path(textual.__file__).parent.parent
+    try:
+        names = [name[len("textual-"):-len(".dist-info")] for name in os.listdir(folder)
+                 if name.startswith("textual-") and name.endswith(".dist-info")]
+    except OSError:
+        names = []
+    if len(names) == 1 and "-" not in names[0] and names[0][:1].isdigit():
+        return names[0]
+    return textual.__version__
+
+
 # The subclass re-implements parts of Textual's private Select code as Textual 8.2 has it (pyproject allows any
 # 8.x): on another minor version, whose Select may differ inside, lorplan uses Textual's Select as it is and only
 # gives up the start-up saving.
-if not textual.__version__.startswith("8.2."):
+if not textual_version().startswith("8.2."):
     Select = TextualSelect  # type: ignore[misc]  # noqa: F811
