@@ -65,12 +65,17 @@ def run_forwarding(cmd: list[str], env: dict[str, str]) -> int:
     """Run the launcher and wait for it without dying first on a stop signal, so the training processes can
     stop after their current step and save a checkpoint. SIGTERM (sent to this process alone) is passed on;
     SIGINT and SIGHUP come from the terminal to the whole process group, so the workers already have them and
-    passing them on would count as a second Ctrl-C. Returns the launcher's exit code."""
-    proc = subprocess.Popen(cmd, env=env)
+    passing them on would count as a second Ctrl-C. The handlers are set before the launcher starts: a signal
+    that arrives before it exists is passed on to it once it does (it was in no group the terminal signalled).
+    Returns the launcher's exit code."""
+    proc: subprocess.Popen | None = None
+    early: list[int] = []
     previous = {}
 
     def forward(signum, frame) -> None:
-        if signum == signal.SIGTERM and proc.poll() is None:
+        if proc is None:
+            early.append(signum)
+        elif signum == signal.SIGTERM and proc.poll() is None:
             proc.send_signal(signum)
 
     for name in ("SIGINT", "SIGTERM", "SIGHUP"):
@@ -81,6 +86,10 @@ def run_forwarding(cmd: list[str], env: dict[str, str]) -> int:
             except ValueError:  # not the main thread
                 pass
     try:
+        proc = subprocess.Popen(cmd, env=env)
+        for signum in dict.fromkeys(early):
+            if proc.poll() is None:
+                proc.send_signal(signum)
         return proc.wait()
     finally:
         for sig, handler in previous.items():

@@ -100,6 +100,32 @@ def test_launcher_gets_the_signal_and_its_exit_code_is_returned(tmp_path):
     assert proc.wait(timeout=30) == 7
 
 
+def test_a_sigterm_before_the_launcher_exists_is_passed_on_once_it_does(tmp_path):
+    """A SIGTERM that reaches `lorplan train` while it is starting the launcher (here: at the moment Popen is
+    called) is not lost and does not kill `lorplan train` by its default action: the launcher gets it once it
+    exists and stops. Before, run_forwarding set its handlers after starting the launcher, so such a signal
+    killed it (-15) and left the launcher running, orphaned."""
+    import signal
+    import subprocess
+
+    child = ("import signal, sys, time\n"
+             "signal.signal(signal.SIGTERM, lambda *a: sys.exit(7))\n"
+             "time.sleep(60)\n")
+    parent = ("import os, signal, subprocess, sys\n"
+              "from lorplan.train.launch import run_forwarding\n"
+              "real = subprocess.Popen\n"
+              "def popen(*a, **k):\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    return real(*a, **k)\n"
+              "subprocess.Popen = popen\n"
+              f"code = run_forwarding([sys.executable, '-c', {child!r}], dict(os.environ))\n"
+              "print('launcher exit', code)\n")
+    out = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    # the signal reached the launcher before or after its handler: it stopped either way, not after 60 s
+    assert out.stdout.strip() in ("launcher exit 7", f"launcher exit {-signal.SIGTERM}")
+
+
 def _free_port() -> int:
     import socket
 
