@@ -9,7 +9,6 @@ is a damaged result: the probe ended (the worker writes result.json last, atomic
 
 from __future__ import annotations
 
-import errno
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,14 +16,16 @@ from pathlib import Path
 
 from lorplan.core.jsontext import loads_json
 from lorplan.probe.runs import _kind  # a JSON value's kind in JSON's words, as plan.json's problems say it
+from lorplan.train.write_error import NO_SPACE
 
 # The states a result can record (runs.TERMINAL_STATES; "died" is a status of a probe without a result, but a
 # result that says it is read as it says).
 RESULT_STATES = ("finished", "failed", "oom", "cancelled", "died")
 
-# The OS's errors for a write that found no space: the disk, the user's quota, the largest file allowed. A
-# probe that failed on one says so in its result ("out_of_space": true), and its run launches no more probes.
-OUT_OF_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+# The OS's errors for a write that found no space: the disk, the user's quota, the largest file allowed (the
+# training engine's, which reads them out of torch's and safetensors' errors too). A probe that failed on one
+# says so in its result ("out_of_space": true), and its run launches no more probes.
+OUT_OF_SPACE = NO_SPACE
 # Disk a probe's worker sets aside at its start for its result.json and final event, should the disk fill
 # meanwhile (a result with its 20-line traceback, memory figures and notes is 3-6 KB, written beside its final
 # name before the rename). The scheduler launches no probe onto a disk with less than twice this free.

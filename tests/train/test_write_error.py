@@ -19,10 +19,9 @@ import sys
 
 import pytest
 
-from lorplan.probe.result import OUT_OF_SPACE
 from lorplan.probe.worker import out_of_space
 from lorplan.train.checkpoint import storage_failure, write_failure
-from lorplan.train.write_error import NO_SPACE, write_error
+from lorplan.train.write_error import write_error
 
 NO_SPACE_WORDS = os.strerror(errno.ENOSPC)
 QUOTA_WORDS = os.strerror(errno.EDQUOT)
@@ -125,7 +124,3 @@ def test_torchs_writer_error_on_a_full_disk_is_no_space(tmp_path, monkeypatch):
     assert write_error(exc, tmp_path).reason == NO_SPACE_WORDS and write_error(exc, tmp_path).no_space
     assert storage_failure(exc, tmp_path) == NO_SPACE_WORDS
     assert out_of_space(exc) is None
-
-
-def test_the_probe_and_the_engine_count_the_same_errors_as_no_space():
-    assert set(OUT_OF_SPACE) == set(NO_SPACE)
