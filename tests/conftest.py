@@ -4,41 +4,10 @@ its own process group, so they are killed by group, one by one)."""
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-from pathlib import Path
 
 import pytest
-from run_processes import kill_run
-
-from lorplan.probe.backend import lock_held
-
-
-def _kill_group(pid: int) -> None:
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def reap_runs(root: Path) -> None:
-    """Kill the ladder driver, the scheduler and every probe of every run under `root` that still holds its
-    lock, then every process still naming a run folder (a probe its scheduler was starting, not yet in a
-    proc.json: run_processes.kill_run)."""
-    for run in sorted(root.glob("*")):
-        alive = False
-        for lock in (run / "ladder.lock", run / "scheduler.lock"):
-            if lock_held(lock):
-                alive = True
-                text = lock.read_text().strip()
-                if text.isdigit():
-                    _kill_group(int(text))
-        for proc in run.glob("probes/*/proc.json"):
-            if lock_held(proc.parent / "alive.lock"):
-                _kill_group(int(json.loads(proc.read_text())["pgid"]))
-        if alive or any(lock_held(lock) for lock in run.glob("probes/*/alive.lock")):
-            kill_run(run)
+from run_processes import reap_runs
 
 
 @pytest.fixture

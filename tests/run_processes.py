@@ -9,12 +9,15 @@ is left (a scheduler killed in one sweep launches nothing after it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from pathlib import Path
 
 import psutil
+
+from lorplan.probe.backend import lock_held
 
 
 def run_processes(run_path: Path) -> list[int]:
@@ -41,3 +44,29 @@ def kill_run(run_path: Path, timeout_s: float = 30.0) -> list[int]:
                 pass
         time.sleep(0.1)
     return left
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def reap_runs(root: Path) -> None:
+    """Kill the ladder driver, the scheduler and every probe of every run under `root` that still holds its
+    lock, then every process still naming a run folder (a probe its scheduler was starting, not yet in a
+    proc.json: run_processes.kill_run)."""
+    for run in sorted(root.glob("*")):
+        alive = False
+        for lock in (run / "ladder.lock", run / "scheduler.lock"):
+            if lock_held(lock):
+                alive = True
+                text = lock.read_text().strip()
+                if text.isdigit():
+                    _kill_group(int(text))
+        for proc in run.glob("probes/*/proc.json"):
+            if lock_held(proc.parent / "alive.lock"):
+                _kill_group(int(json.loads(proc.read_text())["pgid"]))
+        if alive or any(lock_held(lock) for lock in run.glob("probes/*/alive.lock")):
+            kill_run(run)

@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from run_processes import reap_runs
 
 pytestmark = pytest.mark.slow
 
@@ -139,25 +140,8 @@ def session(tmp_path):
     try:
         yield s
     finally:
-        _reap(tmp_path / "state" / "lorplan" / "runs")
+        reap_runs(tmp_path / "state" / "lorplan" / "runs")
         listener.close()
-
-
-def _reap(runs: Path) -> None:
-    """Kill, group by group, every scheduler and probe of the session that still holds its lock."""
-    import signal
-
-    from lorplan.probe.backend import lock_held
-
-    for lock in [*runs.glob("*/scheduler.lock"), *runs.glob("*/probes/*/alive.lock")]:
-        if not lock_held(lock):
-            continue
-        proc = lock.with_name("proc.json")
-        pid = json.loads(proc.read_text())["pgid"] if proc.exists() else lock.read_text().strip()
-        try:
-            os.killpg(int(pid), signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, ValueError):
-            pass
 
 
 def test_the_network_watch_sees_a_hub_request(session):

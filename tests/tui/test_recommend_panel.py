@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 from pathlib import Path
 
 import pytest
 from model_builders import tiny_llama as tiny_llama_folder
+from run_processes import reap_runs
 from textual.widgets import DataTable, Input, Static
 from tui_helpers import type_into, wait_until
 
@@ -21,7 +21,6 @@ from lorplan.core.lora import LoraTargets, trainable_params
 from lorplan.core.model import load_spec
 from lorplan.core.plan import read_plan
 from lorplan.probe import runner
-from lorplan.probe.backend import lock_held
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.recommend import (
     DataSize,
@@ -377,21 +376,6 @@ def tiny_llama(tmp_path) -> Path:
     return tiny_llama_folder(tmp_path / "tiny-llama")
 
 
-def _reap(runs: Path) -> None:
-    """End the driver, scheduler and probes of every run under `runs` (each leads its own process group)."""
-    groups = []
-    for run in runs.glob("*"):
-        groups += [int(t) for lock in (run / "ladder.lock", run / "scheduler.lock")
-                   if lock_held(lock) and (t := lock.read_text().strip()).isdigit()]
-        groups += [json.loads(proc.read_text())["pgid"] for proc in run.glob("probes/*/proc.json")
-                   if lock_held(proc.parent / "alive.lock")]
-    for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-
-
 async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
     app = make_app()  # Llama-3.1-8B: a catalog entry, its weights are not on this machine
     async with app.run_test(size=(150, 45)) as pilot:
@@ -458,7 +442,7 @@ async def test_ladder_key_starts_a_ladder_the_panel_follows(make_app, isolated_h
             assert f"from probe ladder run {run.name}" in _text(app, "#rec-head")
             assert written["capacity"]["rank"] == prior.rank  # the ladder starts from the prior shown
     finally:
-        _reap(runs)
+        reap_runs(runs)
 
 
 def test_a_recommendation_json_reads_back_as_the_recommendation(tmp_path):
@@ -604,7 +588,7 @@ async def test_a_ladder_started_here_names_the_model_by_its_resolved_id_as_lorpl
             assert panel.ladder.run_id == run.name and panel.ladder.recommendation.model == MINILM
             assert f"from probe ladder run {run.name}" in _text(app, "#rec-head")
     finally:
-        _reap(runs)
+        reap_runs(runs)
     capsys.readouterr()
     assert main(["probe", "list"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(run.name))
