@@ -266,16 +266,22 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
         if not queued:
             break
         probe_id = queued[0]
-        fd = try_lock(run.slot_lock(slots[slot_index]["name"]), f"{run.id} {probe_id}\n")
+        # the lock file's note ("RUN PROBE", for probe status) is written once the disk has room: on a disk with
+        # nothing free that write fails, and the lock it was for must not stay held
+        fd = try_lock(run.slot_lock(slots[slot_index]["name"]))
         if fd is None:
             taken.append(slots[slot_index]["name"])
             continue
-        if not asked:
-            asked = True
-            short = space_short(run.path)  # also when the size is unknown (statvfs failed, or a size of 0): None
-            if short is not None:
-                os.close(fd)  # the slot stays free
-                raise _SpaceShort(short[0], len(queued))
+        try:
+            if not asked:
+                asked = True
+                short = space_short(run.path)  # also when the size is unknown (statvfs failed, a size of 0): None
+                if short is not None:
+                    raise _SpaceShort(short[0], len(queued))  # the slot stays free
+            os.pwrite(fd, f"{run.id} {probe_id}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
         queued.pop(0)
         exited, exit_fd = os.pipe()
         try:
