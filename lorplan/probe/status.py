@@ -46,12 +46,67 @@ def space_short(path: Path) -> tuple[str, int | None] | None:
     except OSError:
         return None
     if usage.total != 0 and usage.free < MIN_FREE_BYTES:
-        return (f"{path} has {usage.free // 1024} KiB free, less than a probe needs ({MIN_FREE_BYTES // 1024} KiB)",
-                usage.free)
-    refused = _allocates(path)
-    if refused is None:
+        return _too_little(path, usage.free)
+    return _refused(path, _allocates(path))
+
+
+# How long a poller takes the allocation's answer for one run folder as it stands (polled_space_short).
+SPACE_RECHECK_S = 30.0
+
+# run folder -> (time.monotonic(), statvfs's free bytes, no_space.json's stamp, the allocation's refusal or None)
+# of polled_space_short's last allocation there, in this process
+_asked: dict[str, tuple[float, int, tuple[int, int] | None, str | None]] = {}
+
+
+def polled_space_short(run: RunDir) -> tuple[str, int | None] | None:
+    """space_short(run.path) for a look that is repeated while the run's probes wait (the ladder's driver every
+    POLL_S, `probe wait` every second, `recommend --run --wait`, the Probes tab): statvfs at every look, a disk
+    it shows short answered at once; MIN_FREE_BYTES allocated and removed at most once per SPACE_RECHECK_S per
+    run folder, its answer taken as it stands in between. Asked again sooner when a scheduler has written
+    no_space.json since (it found no room where the answer said room), or, after a refusal, once the disk has
+    MIN_FREE_BYTES more free than then (files deleted: the quota may have room). A new process asks at once."""
+    path = run.path
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
         return None
-    return f"could not set aside {MIN_FREE_BYTES // 1024} KiB in {path} ({refused}), what a probe needs", None
+    if usage.total != 0 and usage.free < MIN_FREE_BYTES:
+        return _too_little(path, usage.free)
+    asked = _asked.get(str(path))
+    marker = _stamp(space_marker(run))
+    if asked is None or _stale(asked, usage.free, marker):
+        asked = (time.monotonic(), usage.free, marker, _allocates(path))  # the stamp before: a later one asks again
+        _asked[str(path)] = asked
+    return _refused(path, asked[3])
+
+
+def _stale(asked: tuple[float, int, tuple[int, int] | None, str | None], free: int,
+           marker: tuple[int, int] | None) -> bool:
+    """Whether polled_space_short allocates again rather than take `asked`, its last answer for a run folder
+    whose disk has `free` bytes free now and whose no_space.json has the stamp `marker` (None: none)."""
+    when, free_then, marker_then, refusal = asked
+    return (time.monotonic() - when >= SPACE_RECHECK_S
+            or (marker is not None and marker != marker_then)
+            or (refusal is not None and free - free_then >= MIN_FREE_BYTES))
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(inode, mtime in ns) of a file, None when there is none: a rewrite (atomic_write_json) changes both."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _too_little(path: Path, free: int) -> tuple[str, int]:
+    return (f"{path} has {free // 1024} KiB free, less than a probe needs ({MIN_FREE_BYTES // 1024} KiB)", free)
+
+
+def _refused(path: Path, refusal: str | None) -> tuple[str, None] | None:
+    if refusal is None:
+        return None
+    return f"could not set aside {MIN_FREE_BYTES // 1024} KiB in {path} ({refusal}), what a probe needs", None
 
 
 def _allocates(path: Path) -> str | None:
@@ -351,8 +406,9 @@ class RunWatcher:
     def _space_wait(self, probes: tuple[ProbeStatus, ...], scheduler_alive: bool) -> dict | None:
         """RunStatus.space_wait: queued probes that wait for disk space. A live scheduler that stopped launching
         for want of space said so in no_space.json (it exits when its running probes end); with none alive, the
-        disk is read as a new scheduler would read it (space_short), the file's reason kept when there is one
-        (the probe that found no space)."""
+        disk is read as a new scheduler would read it (space_short, through polled_space_short: the allocation
+        at most once per SPACE_RECHECK_S), the file's reason kept when there is one (the probe that found no
+        space)."""
         queued = sum(p.state == "queued" for p in probes)
         if not queued:
             return None
@@ -363,7 +419,7 @@ class RunWatcher:
             if reason is None or marker.get("scheduler_pid") != _scheduler_pid(self.run):
                 return None  # launching, or a new scheduler that has not looked yet
         else:
-            short = space_short(self.run.path)
+            short = polled_space_short(self.run)  # asked at every refresh: the allocation once in a while
             if short is None:
                 return None  # a new scheduler launches them
             live, free = short

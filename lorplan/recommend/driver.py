@@ -348,14 +348,15 @@ class Driver:
     def _space_wait(self, obs, now: float) -> None:
         """Stop the ladder's clock (`ran`) while its run waits for disk space: probes queued, none running, and
         the run folder's disk too short for the scheduler to launch one (lorplan.probe.status.space_short, what
-        `lorplan probe status` reads then); start it again once a probe runs or there is space. Said once per wait
+        `lorplan probe status` reads then, through polled_space_short: statvfs at every look, the allocation at
+        most once per SPACE_RECHECK_S); start it again once a probe runs or there is space. Said once per wait
         in ladder.log. The pass's probes have not ended, so no next pass is added meanwhile."""
         from lorplan.probe.events import log_line
-        from lorplan.probe.status import space_short
+        from lorplan.probe.status import polled_space_short
 
         short = None
         if any(o.state == "queued" for o in obs) and not any(o.state == "running" for o in obs):
-            short = space_short(self.run.path)
+            short = polled_space_short(self.run)
         if short is not None and self._space_since is None:
             self._space_since = now
             log_line(f"run {self.run.id} waits for disk space: {short[0]}; the budget's clock stops until there "
