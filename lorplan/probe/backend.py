@@ -180,7 +180,8 @@ def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | No
 
 def try_lock(path: Path, note: str = "") -> int | None:
     """Take an exclusive flock on `path` (created, with its folder) without waiting: the open descriptor, with
-    `note` written in the file for readers, or None when another process holds it."""
+    `note` written in the file for readers, or None when another process holds it. Any other failure (the
+    note's write on a full disk) raises OSError with the descriptor closed, so the lock is not left held."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -188,8 +189,15 @@ def try_lock(path: Path, note: str = "") -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, note.encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, note.encode(), 0)
+    except BaseException:
+        os.close(fd)  # also lets the lock go
+        raise
     return fd
 
 
