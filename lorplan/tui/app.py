@@ -171,6 +171,9 @@ class LorplanApp(App[int]):
         for registered in themes.values():
             self.register_theme(registered)
         if theme is not None and theme not in self.available_themes:
+            unusable = next((p for p in theme_problems if p.name == theme), None)
+            if unusable is not None:
+                raise BadInput(f"--theme: theme {theme!r} in {unusable.path} could not be used: {unusable.message}")
             raise BadInput(f"--theme: unknown theme {theme!r} (try {', '.join(sorted(themes))})")
         chosen = theme or self.user_config.theme or DEFAULT_THEME
         if chosen not in self.available_themes:

@@ -7,8 +7,10 @@ them; the top-level `themes/` of the repository is a link to that folder. Users 
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -16,6 +18,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from textual.color import Color, ColorParseError
+from textual.css.stylesheet import Stylesheet, StylesheetParseError
+from textual.css.tokenizer import TokenError
 from textual.theme import Theme
 
 PACKAGE_THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
@@ -42,35 +47,56 @@ _ALLOWED = {"name", "dark", "luminosity_spread", "text_alpha", "variables", *_CO
 
 @dataclass(frozen=True)
 class ThemeProblem:
-    """A theme file that could not be used: which file, and why (one line)."""
+    """A theme file that could not be used: which file, and why (one line); `name` is the theme it names (its
+    file's stem when the name could not be read), so `--theme NAME` can say why NAME is missing."""
 
     path: Path
     message: str
+    name: str = ""
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
 
 
+class BadTheme(ValueError):
+    """A theme file lorplan cannot use; `name` is the theme it names (its file's stem when unreadable)."""
+
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 def theme_from_toml(path: Path) -> Theme:
-    """Parse one theme file. Raises ValueError with a message naming the key at fault."""
+    """Parse one theme file, checking every value the way Textual will use it when the theme is applied.
+    Raises BadTheme (a ValueError) with a message naming the key or variable at fault."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"not valid TOML ({exc})") from None
+        raise BadTheme(f"not valid TOML ({exc})", path.stem) from None
     unknown = sorted(set(data) - _ALLOWED)
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_ALLOWED))})")
+        raise BadTheme(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_ALLOWED))})", path.stem)
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name:
-        raise ValueError("'name' must be a non-empty string")
+        raise BadTheme("'name' must be a non-empty string", path.stem)
+    try:
+        return _theme(name, data)
+    except ValueError as exc:
+        raise BadTheme(str(exc), name) from None
+
+
+def _theme(name: str, data: dict) -> Theme:
     if not isinstance(data.get("primary"), str):
         raise ValueError("'primary' colour is required")
     for key in _COLOUR_KEYS:
         if key in data and not isinstance(data[key], str):
             raise ValueError(f"{key!r} must be a colour string such as \"#1A1B26\"")
     variables = data.get("variables", {})
-    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
-        raise ValueError("[variables] must map names to colour strings")
+    if not isinstance(variables, dict):
+        raise ValueError("[variables] must be a table of names and values (colours or text styles)")
+    for key, value in variables.items():
+        if not isinstance(value, str):
+            raise ValueError(f"[variables] {key} must be a string, such as \"#1A1B26\" or \"bold\"")
     kwargs = {key: data[key] for key in _COLOUR_KEYS if key in data}
     for key in ("luminosity_spread", "text_alpha"):
         if key in data:
@@ -82,7 +108,96 @@ def theme_from_toml(path: Path) -> Theme:
         theme.to_color_system()  # parses every colour now, so a typo names its file
     except Exception as exc:  # Textual raises ColorParseError (a ValueError subclass) or similar
         raise ValueError(f"bad colour ({exc})") from None
+    problem = _variables_problem(variables)
+    if problem:
+        raise ValueError(f"[variables] {problem}")
+    if not all(_plain_colour(value) for value in variables.values()):
+        # Textual derives some colours from variables (Color.parse of $background-darken-1), which takes plain
+        # colours only: with every value one (the shipped themes) that cannot fail, and is not paid for here
+        try:
+            theme.to_color_system().generate()  # what Textual does when the theme is applied
+        except Exception:  # ColorParseError: a shade Textual derives others from, given as "red 50%"
+            raise ValueError(f"[variables] {_underived(theme)}") from None
     return theme
+
+
+# What Textual does with a theme's variables: each becomes a CSS variable ($footer-key-foreground) that its
+# widgets' stylesheets use as a property's value, parsed when the theme is applied; a value that property cannot
+# take fails the whole stylesheet (StylesheetParseError, the app stops). So each value is parsed here, in the
+# property Textual uses that variable for: text styles in text-style / link-style, colours of text in `color`
+# (which also takes "auto 87%", a colour that contrasts with what is behind it), every other colour in
+# `background`, the strictest place Textual puts one (borders, tints and scrollbars take the same colours).
+_TEXT_COLOURS = frozenset({"text", "text-muted", "text-disabled", "foreground-muted", "foreground-disabled"})
+_EXAMPLES = {
+    "color": 'a colour Textual can use (e.g. "#1A1B26", "red 50%", "auto 87%")',
+    "background": 'a colour Textual can use (e.g. "#1A1B26", "red 50%", "transparent")',
+    "text-style": 'a text style Textual can use (e.g. "bold", "bold not underline", "none")',
+    "link-style": 'a text style Textual can use (e.g. "underline", "bold not underline")',
+}
+
+
+def _css_property(name: str) -> str:
+    if name.endswith("text-style"):
+        return "text-style"
+    if name.startswith("link-style"):
+        return "link-style"
+    if name in _TEXT_COLOURS or name.endswith(("-foreground", "-color", "-color-hover")):
+        return "color"
+    return "background"
+
+
+@cache
+def _textual_variables() -> frozenset[str]:
+    """The variable names Textual derives from a theme (and reads in its widgets' stylesheets)."""
+    return frozenset(Theme(name="probe", primary="#000000").to_color_system().generate())
+
+
+def _underived(theme: Theme) -> str:
+    """Which of the theme's variables Textual failed to derive its other colours from (generate() raised)."""
+    for name, value in theme.variables.items():
+        alone = Theme(name=theme.name, primary=theme.primary, dark=theme.dark, variables={name: value})
+        try:
+            alone.to_color_system().generate()
+        except Exception:
+            return f'{name} = {value!r} must be a plain colour (e.g. "#1A1B26"): Textual derives others from it'
+    return "Textual could not derive the theme's colours"
+
+
+def _plain_colour(value: str) -> bool:
+    try:
+        Color.parse(value)
+    except ColorParseError:
+        return False
+    return True
+
+
+def _parses(variables: dict[str, str]) -> bool:
+    """Whether Textual's stylesheet parser takes every variable in the property it is used for."""
+    stylesheet = Stylesheet(variables=variables)
+    rules = "".join(f"  {_css_property(name)}: ${name};\n" for name in variables)
+    stylesheet.add_source(f"Screen {{\n{rules}}}\n", read_from=("theme", "variables"))
+    try:
+        stylesheet.parse()
+    except (StylesheetParseError, TokenError):  # TokenError: a value that does not even tokenize ("{")
+        return False
+    return True
+
+
+def _variables_problem(variables: dict[str, str]) -> str | None:
+    """Why Textual could not use one of `variables` (one line naming it), or None. One parse for the lot; the
+    variable at fault is looked for only when that fails."""
+    known = _textual_variables()
+    for name in variables:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else " (not one Textual uses)"
+            return f"unknown variable {name!r}{hint}"
+    if not variables or _parses(variables):
+        return None
+    for name, value in variables.items():
+        if not _parses({name: value}):
+            return f"{name} = {value!r} is not {_EXAMPLES[_css_property(name)]}"
+    return "Textual could not parse them"  # only together: not seen, kept so a failure is never passed over
 
 
 def load_themes(*dirs: Path) -> tuple[dict[str, Theme], list[ThemeProblem]]:
@@ -95,8 +210,8 @@ def load_themes(*dirs: Path) -> tuple[dict[str, Theme], list[ThemeProblem]]:
         for path in sorted(folder.glob("*.toml")):
             try:
                 theme = theme_from_toml(path)
-            except (OSError, ValueError) as exc:
-                problems.append(ThemeProblem(path, str(exc)))
+            except (OSError, ValueError) as exc:  # ValueError: BadTheme, or a file that is not UTF-8
+                problems.append(ThemeProblem(path, str(exc), exc.name if isinstance(exc, BadTheme) else path.stem))
                 continue
             themes[theme.name] = theme
     return themes, problems
