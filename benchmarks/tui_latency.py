@@ -28,33 +28,36 @@ from pathlib import Path
 FIRST_FRAME_CHILD = r"""
 import asyncio, time
 t0, c0 = time.perf_counter(), time.process_time()
-from lorplan.tui import bridge
-from lorplan.tui.app import LorplanApp
-from lorplan.tui.screens.main_screen import MainScreen
-t_import = time.perf_counter()
-marks = {}
+from lorplan.tui import start_up_gc_pause
 
-class TimedApp(LorplanApp):
-    def _display(self, screen, renderable):
-        # Textual throws away frames painted inside a batch update (start-up is one): count only real ones.
-        if renderable is not None and isinstance(screen, MainScreen) and not self._batch_count:
-            if hasattr(renderable, "render_segments"):
-                renderable.render_segments(self.console)
-            now = (time.perf_counter(), time.process_time())
-            marks.setdefault("first", now)
-            if screen.query("#rank-table") and screen.query_one("#rank-table").row_count:
-                marks.setdefault("table", now)
-        super()._display(screen, renderable)
+with start_up_gc_pause():  # as launch() opens the planner: the collector paused from the import to the first frame
+    from lorplan.tui import bridge
+    from lorplan.tui.app import LorplanApp
+    from lorplan.tui.screens.main_screen import MainScreen
+    t_import = time.perf_counter()
+    marks = {}
 
-async def run():
-    app = TimedApp(gpu_source=bridge.no_gpu("benchmark"), save_settings=False)
-    async with app.run_test(size=(120, 40)):
-        while "table" not in marks:
-            await asyncio.sleep(0.001)
-    first, table = marks["first"], marks["table"]
-    print(f"{t_import - t0:.4f} {first[0] - t0:.4f} {table[0] - t0:.4f} {table[1] - c0:.4f}")
+    class TimedApp(LorplanApp):
+        def _display(self, screen, renderable):
+            # Textual throws away frames painted inside a batch update (start-up is one): count only real ones.
+            if renderable is not None and isinstance(screen, MainScreen) and not self._batch_count:
+                if hasattr(renderable, "render_segments"):
+                    renderable.render_segments(self.console)
+                now = (time.perf_counter(), time.process_time())
+                marks.setdefault("first", now)
+                if screen.query("#rank-table") and screen.query_one("#rank-table").row_count:
+                    marks.setdefault("table", now)
+            super()._display(screen, renderable)
 
-asyncio.run(run())
+    async def run():
+        app = TimedApp(gpu_source=bridge.no_gpu("benchmark"), save_settings=False)
+        async with app.run_test(size=(120, 40)):
+            while "table" not in marks:
+                await asyncio.sleep(0.001)
+        first, table = marks["first"], marks["table"]
+        print(f"{t_import - t0:.4f} {first[0] - t0:.4f} {table[0] - t0:.4f} {table[1] - c0:.4f}")
+
+    asyncio.run(run())
 """
 
 
@@ -71,9 +74,11 @@ def first_frame(runs: int = 5) -> dict[str, list[float]]:
 
 
 PTY_CHILD = r"""
-from lorplan.tui import bridge
-from lorplan.tui.app import LorplanApp
-LorplanApp(gpu_source=bridge.no_gpu("benchmark"), save_settings=False).run()
+from lorplan.tui import start_up_gc_pause
+with start_up_gc_pause():  # as launch() runs the app
+    from lorplan.tui import bridge
+    from lorplan.tui.app import LorplanApp
+    LorplanApp(gpu_source=bridge.no_gpu("benchmark"), save_settings=False).run()
 """
 
 

@@ -20,7 +20,7 @@ from textual.filter import LineFilter
 from textual.timer import Timer
 
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.tui import bridge
+from lorplan.tui import bridge, take_start_up_gc_pause
 from lorplan.tui.ansi16 import Ansi16
 from lorplan.tui.commands import LorplanCommands
 from lorplan.tui.config import (
@@ -218,8 +218,11 @@ class LorplanApp(App[int]):
     def on_load(self) -> None:
         # Start-up makes ~100,000 objects (widgets, styles, strips) and little garbage, yet Python's cyclic
         # collector runs hundreds of times over them before the first frame (about 30 ms of it on a 2-core
-        # machine). It is paused until the first frame is painted, and resumed at the latest when the app ends.
-        self._gc_paused = gc.isenabled()
+        # machine). It is paused until the first frame is painted, and resumed at the latest when the app ends;
+        # launch() paused it before importing this module already (lorplan.tui.start_up_gc_pause): that pause
+        # is this one, resumed at the same moment.
+        handed_over = take_start_up_gc_pause()
+        self._gc_paused = gc.isenabled() or handed_over
         gc.disable()
 
     def _resume_gc(self) -> None:
