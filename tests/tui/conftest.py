@@ -20,6 +20,17 @@ def isolated_home(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def collector_back_on():
+    """The planner pauses the cyclic garbage collector from its import to its first frame
+    (lorplan.tui.start_up_gc_pause, LorplanApp.on_load): whatever a test did with the app, it is on again after."""
+    import gc
+
+    assert gc.isenabled(), "the garbage collector was off before the test"
+    yield
+    assert gc.isenabled(), "the planner left the garbage collector off"
+
+
 @pytest.fixture
 def make_app(tmp_path):
     """Build a LorplanApp with no GPU, a config file in tmp_path, and a fixed model.
