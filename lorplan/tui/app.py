@@ -170,14 +170,20 @@ class LorplanApp(App[int]):
         self._told_save_failed: str | None = None  # the reason a settings save last failed (_remember)
         for registered in themes.values():
             self.register_theme(registered)
+        chosen = theme or self.user_config.theme or DEFAULT_THEME
+        # a theme whose file was skipped as bad is installed but unusable: said with the file's problem
+        unusable = next((p for p in theme_problems if p.name == chosen), None)
         if theme is not None and theme not in self.available_themes:
-            unusable = next((p for p in theme_problems if p.name == theme), None)
             if unusable is not None:
                 raise BadInput(f"--theme: theme {theme!r} in {unusable.path} could not be used: {unusable.message}")
             raise BadInput(f"--theme: unknown theme {theme!r} (try {', '.join(sorted(themes))})")
-        chosen = theme or self.user_config.theme or DEFAULT_THEME
         if chosen not in self.available_themes:
-            self.config_problems.append(f"{self.config_path}: theme {chosen!r} is not installed; using {DEFAULT_THEME}")
+            if unusable is not None:  # one notice in place of the file's own, not a second "not installed"
+                self.config_problems[self.config_problems.index(str(unusable))] = (
+                    f"theme {chosen!r} in {unusable.path} could not be used: {unusable.message}; using {DEFAULT_THEME}")
+            else:
+                self.config_problems.append(
+                    f"{self.config_path}: theme {chosen!r} is not installed; using {DEFAULT_THEME}")
             chosen = DEFAULT_THEME
         self.theme = chosen
         self._gpu_source = gpu_source or bridge.query_gpus
