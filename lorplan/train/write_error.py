@@ -38,27 +38,34 @@ class WriteError:
 
 
 def write_error(exc: BaseException, folder: Path | None = None) -> WriteError | None:
-    """The WriteError `exc` is, read from it, its __cause__ and its __context__ in this order: an OSError of no
-    space among them; `exc` an OSError with an error number; 'os error N' in their text; the words of a no-space
-    error in their text ('No space left on device'); `exc` an OSError with none; torch's writer error in their
+    """The WriteError `exc` is, read from it, its __cause__ and its __context__ in this order: the evidence of no
+    space anywhere among them (an OSError of no space; 'os error N' with N a no-space error; the words of one,
+    'No space left on device'), before any other error number; then `exc` an OSError with an error number; 'os
+    error N' in their text; `exc` an OSError with none; torch's writer error in their
     text, which is said to be no space left when the disk of `folder` has none free (given: asked now, so
     before the caller frees what the failed write took), else its first line. None for any other error (a bug
     in what was written, such as a pickling error or 'Some tensors share memory'), which is no write that
     failed."""
     chain = [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+    texts = [str(e) for e in chain]
+    # the evidence of no space first, wherever it is in the chain: another error number beside it (a file not
+    # found in the context of a write that found no space) is not why the write failed
     for e in chain:
         if isinstance(e, OSError) and e.errno in NO_SPACE:
             return WriteError(e.errno, _words(e))
+    for text in texts:
+        for m in _OS_ERROR.finditer(text):
+            if int(m.group(1)) in NO_SPACE:
+                return WriteError(int(m.group(1)), os.strerror(int(m.group(1))))
+    for code in NO_SPACE:
+        if any(os.strerror(code) in text for text in texts):
+            return WriteError(code, os.strerror(code))
     if isinstance(exc, OSError) and exc.errno is not None:
         return WriteError(exc.errno, _words(exc))
-    texts = [str(e) for e in chain]
     for text in texts:
         m = _OS_ERROR.search(text)
         if m:
             return WriteError(int(m.group(1)), os.strerror(int(m.group(1))))
-    for code in NO_SPACE:
-        if any(os.strerror(code) in text for text in texts):
-            return WriteError(code, os.strerror(code))
     if isinstance(exc, OSError):
         return WriteError(None, _words(exc))
     if any(_TORCH_WRITER.search(text) for text in texts):

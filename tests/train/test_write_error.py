@@ -124,3 +124,42 @@ def test_torchs_writer_error_on_a_full_disk_is_no_space(tmp_path, monkeypatch):
     assert write_error(exc, tmp_path).reason == NO_SPACE_WORDS and write_error(exc, tmp_path).no_space
     assert storage_failure(exc, tmp_path) == NO_SPACE_WORDS
     assert out_of_space(exc) is None
+
+
+NOT_FOUND_WORDS = os.strerror(errno.ENOENT)
+
+# the evidence of no space wins wherever it is in the chain, before any other error number: an unrelated
+# '(os error 2)' or a FileNotFoundError beside it read as 'No such file or directory'
+NO_SPACE_FIRST = {
+    "words in the error, 'os error 2' in its context": (
+        _raised(RuntimeError(f"Error while serializing: {NO_SPACE_WORDS}"),
+                context=RuntimeError(f"I/O error: {NOT_FOUND_WORDS} (os error {errno.ENOENT})")),
+        errno.ENOSPC),
+    "'os error 2' in the cause, 'os error 122' in the context": (
+        _raised(RuntimeError("Error while serializing"), cause=RuntimeError("I/O error: (os error 2)"),
+                context=RuntimeError(f"I/O error: {QUOTA_WORDS} (os error {errno.EDQUOT})")),
+        errno.EDQUOT),
+    "an OSError not found, the words of no space in its context": (
+        _raised(FileNotFoundError(errno.ENOENT, NOT_FOUND_WORDS, "/out/adapter.tmp"),
+                context=RuntimeError(f"unable to write: {NO_SPACE_WORDS}")),
+        errno.ENOSPC),
+    "one text with both 'os error 2' and 'os error 28'": (
+        RuntimeError("rename failed (os error 2) after write failed (os error 28)"), errno.ENOSPC),
+}
+
+
+@pytest.mark.parametrize("case", NO_SPACE_FIRST)
+def test_the_evidence_of_no_space_wins_wherever_it_is(case, tmp_path):
+    exc, code = NO_SPACE_FIRST[case]
+    found = write_error(exc)
+    assert found is not None and found.errno == code and found.no_space, found
+    assert storage_failure(exc, tmp_path) == os.strerror(code)
+    assert out_of_space(exc) == os.strerror(code)
+
+
+def test_another_error_number_alone_is_kept(tmp_path):
+    exc = _raised(RuntimeError("Error while serializing"), context=RuntimeError("I/O error (os error 2)"))
+    assert write_error(exc).errno == errno.ENOENT and not write_error(exc).no_space
+    assert out_of_space(exc) is None
+    exc = FileNotFoundError(errno.ENOENT, NOT_FOUND_WORDS)
+    assert write_error(exc).errno == errno.ENOENT and out_of_space(exc) is None
