@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,13 +42,7 @@ def space_short(path: Path) -> tuple[str, int | None] | None:
     statfs, a FUSE one, answers every count 0). A disk whose statvfs shows room is asked for the space itself:
     a full quota (EDQUOT), which statvfs does not count, refuses MIN_FREE_BYTES allocated in `path`
     (_allocates), and is short too, its free bytes None (unknown)."""
-    try:
-        usage = shutil.disk_usage(path)
-    except OSError:
-        return None
-    if usage.total != 0 and usage.free < MIN_FREE_BYTES:
-        return _too_little(path, usage.free)
-    return _refused(path, _allocates(path))
+    return _short(path, lambda free: _allocates(path))
 
 
 # How long a poller takes the allocation's answer for one run folder as it stands (polled_space_short).
@@ -66,18 +61,28 @@ def polled_space_short(run: RunDir) -> tuple[str, int | None] | None:
     no_space.json since (it found no room where the answer said room), or, after a refusal, once the disk has
     MIN_FREE_BYTES more free than then (files deleted: the quota may have room). A new process asks at once."""
     path = run.path
+
+    def allocation(free: int) -> str | None:
+        asked = _asked.get(str(path))
+        marker = _stamp(space_marker(run))
+        if asked is None or _stale(asked, free, marker):
+            asked = (time.monotonic(), free, marker, _allocates(path))  # the stamp before: a later one asks again
+            _asked[str(path)] = asked
+        return asked[3]
+
+    return _short(path, allocation)
+
+
+def _short(path: Path, allocation: Callable[[int], str | None]) -> tuple[str, int | None] | None:
+    """space_short's answer, with `allocation(free bytes)` giving the refusal of MIN_FREE_BYTES set aside in
+    `path` (None: it could be) once statvfs shows room or cannot tell (a FUSE disk answering 0)."""
     try:
         usage = shutil.disk_usage(path)
     except OSError:
         return None
     if usage.total != 0 and usage.free < MIN_FREE_BYTES:
         return _too_little(path, usage.free)
-    asked = _asked.get(str(path))
-    marker = _stamp(space_marker(run))
-    if asked is None or _stale(asked, usage.free, marker):
-        asked = (time.monotonic(), usage.free, marker, _allocates(path))  # the stamp before: a later one asks again
-        _asked[str(path)] = asked
-    return _refused(path, asked[3])
+    return _refused(path, allocation(usage.free))
 
 
 def _stale(asked: tuple[float, int, tuple[int, int] | None, str | None], free: int,

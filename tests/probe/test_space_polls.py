@@ -59,9 +59,9 @@ def test_probe_wait_on_a_full_quota_allocates_once_per_recheck(state_home, monke
     disk.quota = True
     said = []
     with pytest.raises(LorplanError, match="wait for disk space"):
-        runner.wait(run, timeout=1.0, poll_s=0.05, on_space_wait=said.append)  # ~20 looks
+        runner.wait(run, timeout=1.0, poll_s=0.05, on_space_wait=said.append)  # ~20 looks on an idle machine
     looks = disk.statvfs_calls
-    assert looks >= 10  # statvfs at every look
+    assert looks >= 3  # statvfs at every look (a loaded machine gets through fewer looks in the second)
     assert disk.fallocate_calls == 1  # was one per look
     reason = f"could not set aside 128 KiB in {run.path} (Disk quota exceeded), what a probe needs"
     assert len(said) == 1 and said[0]["reason"] == reason and said[0]["path"] == str(run.path)
