@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import errno
 import os
+import re
 import signal
 import sys
 import threading
@@ -275,11 +276,38 @@ def reserve_space(path: Path) -> bool:
 def out_of_space(exc: BaseException) -> str | None:
     """The OS's reason when `exc` is a write that found no space (disk, quota or file size): an OSError, or the
     error torch.save or safetensors raise around one whose text names it (lorplan.train.write_error, as
-    `lorplan train`'s checkpoints read it)."""
+    `lorplan train`'s checkpoints read it). None for shared memory that had no room (shared_memory_full): that
+    is no disk of the run folder's."""
     from lorplan.train.write_error import write_error
 
+    if shared_memory_full(exc) is not None:
+        return None
     found = write_error(exc)
     return found.reason if found is not None and found.no_space else None
+
+
+# torch's shared memory: its allocator's files (MapAllocator: "/torch_PID_N_N" in /dev/shm, "/torch_PID_N" in older
+# torch) are named in its errors ('unable to allocate shared memory(shm) for file </torch_9_8_0>: No space left on
+# device (28)', 'unable to resize file </torch_9_8_0> to the right size: File too large (27)'), and a DataLoader
+# worker killed by a bus error (what writing into a full /dev/shm does) is said to be 'out of shared memory'.
+_TORCH_SHM_FILE = re.compile(r"</torch_\d+(?:_\d+)+>|shared memory\(shm\)")
+_DATALOADER_SHM = re.compile(r"out of shared memory|insufficient shared memory")
+
+
+def shared_memory_full(exc: BaseException) -> str | None:
+    """The reason when `exc` is shared memory (/dev/shm) with no room: torch's shared-memory allocator or an
+    OSError on a file in /dev/shm that found no space, or a DataLoader worker torch says ran out of it; else
+    None."""
+    from lorplan.train.write_error import write_error
+
+    chain = [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
+    in_shm = any(isinstance(e, OSError) and str(e.filename or "").startswith("/dev/shm/") for e in chain)
+    if in_shm or any(_TORCH_SHM_FILE.search(str(e)) for e in chain):
+        found = write_error(exc)
+        return found.reason if found is not None and found.no_space else None
+    if any(_DATALOADER_SHM.search(str(e)) for e in chain):
+        return "a DataLoader worker was killed by a bus error"
+    return None
 
 
 def _oom_message(state: ProbeState) -> str:
@@ -319,8 +347,13 @@ def run_worker(run_dir: str | Path, probe_id: str, device_name: str | None = Non
         message = "cancelled by the user" if cancelled else "terminated by SIGTERM"
     except BaseException as exc:  # the result must say what happened, whatever it was
         no_space = out_of_space(exc)
+        shm_full = shared_memory_full(exc) if no_space is None else None
         if _is_oom(exc):
             end, message = "oom", _oom_message(state)
+        elif shm_full is not None:  # not the run folder's disk: the run goes on launching probes
+            end = "failed"
+            message = (f"shared memory (/dev/shm) is full ({shm_full}) at step {state.step}: free space there or "
+                       "give it more (e.g. docker run --shm-size), then retry the probe")
         elif no_space is not None:
             end = "failed"
             message = (f"could not write in {run.path} ({no_space}) at step {state.step}: free space there, "
