@@ -23,9 +23,13 @@ def _counted(monkeypatch, quota: list[bool]) -> dict[str, int]:
     calls = {"statvfs": 0, "posix_fallocate": 0}
     statvfs, fallocate = os.statvfs, os.posix_fallocate
 
+    frozen = []
+
     def counted_statvfs(path):
         calls["statvfs"] += 1
-        return statvfs(path)
+        st = statvfs(path)  # free space as at the first look: other processes' files come and go meanwhile, and
+        frozen[:] = frozen or [st.f_bfree, st.f_bavail]  # 128 KiB more free after a refusal is asked again
+        return os.statvfs_result((*tuple(st)[:3], *frozen, *tuple(st)[5:]))
 
     def counted_fallocate(fd, offset, length):
         calls["posix_fallocate"] += 1
