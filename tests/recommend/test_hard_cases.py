@@ -37,10 +37,18 @@ def test_a_ladder_whose_probes_all_fail_says_why(tiny_llama, lm_data, state_home
     the prior's and says so in the header, the evidence names how the probes ended and the first error, and each
     failed probe's progress line carries its error. Before: 'band 1-2' (as if measured), 'no rank probe measured
     an eval loss' (not why), and 'failed at step 1, eval loss ...' (no error anywhere in the output)."""
+    from lorplan.recommend import launch
+    from lorplan.recommend.ladder import CpuLoad
     from lorplan.recommend.table import render_ladder
 
+    # each probe costs ~6 s of process start and model load whether it fails or not: the first estimate of a
+    # probe's time as for a 2-core CPU at load 15 makes the 4-minute budget buy the base and ranks 1, 4, 16 (4
+    # probes, ~25 s) instead of the idle machine's rate-first ladder (7 probes, ~39 s); the real probes end far
+    # inside the budget, so none is cancelled by it. The rate pass with nothing finished: test_rate_first.py.
+    monkeypatch.setattr(launch, "cpu_load", lambda: CpuLoad(2, 15.0))
     monkeypatch.setenv("LORPLAN_PROBE_INJECT", "raise@1")
-    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--probe-steps", "4", "--json")
+    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--probe-steps", "4",
+                        "--budget-minutes", "4", "--json")
     assert rc == 0, cap.err
     assert "Traceback" not in cap.err
     import json
@@ -48,6 +56,7 @@ def test_a_ladder_whose_probes_all_fail_says_why(tiny_llama, lm_data, state_home
     obj = json.loads(cap.out)
     ranks = [r for r in obj["ladder"] if r["rank"] > 0]
     assert ranks and all(r["state"] == "failed" and r["eval_loss"] is None for r in ranks)
+    assert sorted(r["rank"] for r in ranks) == [1, 4, 16]  # every rank the ladder planned ran, and failed
     why = next(e["explanation"] for e in obj["evidence"] if e["source"] == "ladder"
                and e["explanation"].startswith("no rank probe measured"))
     assert "failed" in why and "the first error: RuntimeError: injected failure at step 1" in why, why
