@@ -127,13 +127,15 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, 
 
 @pytest.mark.slow
 def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_bert, cls_data, capsys, monkeypatch):
-    busy_cpu(monkeypatch, 15.0)  # one pass: the base and ranks 1, 4, 16 (the passes after it: the causal LM's test)
+    # one pass of the fewest probes a ladder starts with, the base and ranks 1, 4 (each probe is ~6 s of process
+    # start and load; the passes after it: the causal LM's test)
+    busy_cpu(monkeypatch, 20.0)
     rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "4",
                         "--json")
     assert rc == 0, cap.err
     out = json.loads(cap.out)
     _check_done(out, state_home)
-    assert sorted(p["rank"] for p in out["probes"]) == [0, 1, 4, 16]
+    assert sorted(p["rank"] for p in out["probes"]) == [0, 1, 4]
     base = next(p for p in out["probes"] if p["rank"] == 0)
     assert base["state"] == "finished" and base["trainable_params"] == 32 * 2 + 2  # the head alone: 2 × 32 + 2
     assert base["step"] > 0 and base["eval_accuracy"] is not None
