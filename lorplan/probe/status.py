@@ -122,20 +122,19 @@ def _allocates(path: Path) -> str | None:
     if allocate is None:
         return None
     check = Path(path) / f".space-check-{os.getpid()}"
+    fd = None
     try:
         fd = os.open(check, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    except OSError as exc:
-        return (exc.strerror or os.strerror(exc.errno)) if exc.errno in OUT_OF_SPACE else None
-    try:
         allocate(fd, 0, MIN_FREE_BYTES)
     except OSError as exc:
         return (exc.strerror or os.strerror(exc.errno)) if exc.errno in OUT_OF_SPACE else None
     finally:
-        os.close(fd)
-        try:
-            check.unlink()
-        except OSError:
-            pass
+        if fd is not None:
+            os.close(fd)
+            try:
+                check.unlink()
+            except OSError:
+                pass
     return None
 
 
