@@ -79,8 +79,16 @@ def find_preset(text: str) -> tuple[str, int] | None:
     for name, size in PRESETS.items():
         if _norm(name) == key:
             return name, size
-    hits = [(n, s) for n, s in PRESETS.items() if key in _norm(n)]
-    return hits[0] if len(hits) == 1 or (hits and key.isdigit()) else None
+    hits = preset_matches(text)
+    # a number may name presets of one size ("6000": RTX-A6000 and RTX-6000-Ada); "100" (V100-16GB ... H100-80GB)
+    # names no one budget
+    return hits[0] if len(hits) == 1 or (hits and key.isdigit() and len({s for _, s in hits}) == 1) else None
+
+
+def preset_matches(text: str) -> list[tuple[str, int]]:
+    """Every preset whose name holds `text` (case, spaces and dashes aside), in PRESETS order."""
+    key = _norm(text)
+    return [(n, s) for n, s in PRESETS.items() if key and key in _norm(n)]
 
 
 def _ordinal(token: str) -> int:
@@ -302,7 +310,11 @@ def resolve_gpu(text: str) -> tuple[str, int]:
         if idx < len(gpus):
             return gpus[idx].name, gpus[idx].total_bytes
         raise BadInput(f"--gpu {t}: no such GPU ({reason or f'{len(gpus)} visible'})")
+    if t.startswith("-") and t[1:].strip().isdigit():  # "-1" read as the preset number "1" was V100-16GB
+        raise BadInput(f"--gpu {t}: a device index is 0 or more (lorplan gpus lists them), or give a preset name")
     found = find_preset(t)
+    if found is None and len(hits := preset_matches(t)) > 1:
+        raise BadInput(f"--gpu: {t!r} matches several GPU presets ({', '.join(n for n, _ in hits)}); give one")
     if found is None:
         raise BadInput(f"--gpu: unknown GPU {t!r} (presets: {', '.join(PRESETS)}; or a device index)")
     return found
