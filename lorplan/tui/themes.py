@@ -8,6 +8,7 @@ them; the top-level `themes/` of the repository is a link to that folder. Users 
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from dataclasses import dataclass
 from functools import cache
@@ -122,11 +123,14 @@ def _theme(name: str, data: dict) -> Theme:
 
 
 # What Textual does with a theme's variables: each becomes a CSS variable ($footer-key-foreground) that its
-# widgets' stylesheets use as a property's value, parsed when the theme is applied; a value that property cannot
-# take fails the whole stylesheet (StylesheetParseError, the app stops). So each value is parsed here, in the
-# property Textual uses that variable for: text styles in text-style / link-style, colours of text in `color`
-# (which also takes "auto 87%", a colour that contrasts with what is behind it), every other colour in
-# `background`, the strictest place Textual puts one (borders, tints and scrollbars take the same colours).
+# widgets' stylesheets use in a property's value, parsed when the theme is applied or a widget first mounted; a
+# value a declaration cannot take fails the whole stylesheet (StylesheetParseError, the app stops). So each value
+# is parsed as Textual will use it. A plain colour ("#1A1B26", "red") fits any colour slot, and a text style only
+# its text-style / link-style property, so those are checked by the property the name says. Any other value
+# ("auto 87%", "red 50%") fits some declarations only: it is parsed in every declaration that uses the variable
+# in Textual's and lorplan's stylesheets (text-primary = "auto 87%" fits `color: $text-primary` but not Markdown's
+# `border-left: outer $text-primary 50%`; text-accent = "auto 87%", used only in `color`, fits); a variable no
+# stylesheet uses is parsed in `background`, the strictest place Textual puts a colour.
 _TEXT_COLOURS = frozenset({"text", "text-muted", "text-disabled", "foreground-muted", "foreground-disabled"})
 _EXAMPLES = {
     "color": 'a colour Textual can use (e.g. "#1A1B26", "red 50%", "auto 87%")',
@@ -144,6 +148,53 @@ def _css_property(name: str) -> str:
     if name in _TEXT_COLOURS or name.endswith(("-foreground", "-color", "-color-hover")):
         return "color"
     return "background"
+
+
+def _by_name(name: str, value: str) -> bool:
+    """Whether the property `name` says is enough to check `value`: a text style, or a plain colour."""
+    return _css_property(name) in ("text-style", "link-style") or _plain_colour(value)
+
+
+_DECLARATION = re.compile(r"(?<![\w$-])([a-z][a-z-]*)\s*:\s*([^;{}\n\"']*\$[a-z][\w-]*[^;{}\n\"']*)")
+_VARIABLE = re.compile(r"\$([a-z][\w-]*)")
+
+
+@cache
+def _declarations() -> dict[str, tuple[str, ...]]:
+    """Variable name -> the declarations ("border-left: outer $text-primary 50%") that use it in the stylesheets
+    of Textual's widgets and lorplan's own. Read from their source files on the first theme that needs it (about
+    0.2 s), never at start-up for plain colours."""
+    import textual
+    from textual.css._styles_builder import StylesBuilder
+
+    properties = {name[len("process_"):].replace("_", "-") for name in dir(StylesBuilder)
+                  if name.startswith("process_")}
+    known = _textual_variables()
+    textual_dir = Path(textual.__file__).resolve().parent
+    sources = [path for path in textual_dir.rglob("*") if path.suffix in (".py", ".tcss")
+               and "demo" not in path.relative_to(textual_dir).parts]  # the demo app is no widget's style
+    sources += [path for path in Path(__file__).resolve().parent.rglob("*") if path.suffix in (".py", ".tcss")]
+    found: dict[str, set[str]] = {}
+    for path in sources:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if "$" not in text:
+            continue
+        for match in _DECLARATION.finditer(text):
+            prop, value = match.group(1), " ".join(match.group(2).replace("!important", "").split())
+            named = _VARIABLE.findall(value)
+            if prop in properties and all(variable in known for variable in named):  # not a stylesheet's own
+                for variable in named:
+                    found.setdefault(variable, set()).add(f"{prop}: {value}")
+    return {variable: tuple(sorted(uses)) for variable, uses in found.items()}
+
+
+def _uses(name: str, value: str) -> tuple[str, ...]:
+    """The declarations `value` of variable `name` is parsed in (see above)."""
+    if not _by_name(name, value):
+        uses = _declarations().get(name)
+        if uses:
+            return uses
+    return (f"{_css_property(name)}: ${name}",)
 
 
 @cache
@@ -171,16 +222,24 @@ def _plain_colour(value: str) -> bool:
     return True
 
 
-def _parses(variables: dict[str, str]) -> bool:
-    """Whether Textual's stylesheet parser takes every variable in the property it is used for."""
+def _parses(variables: dict[str, str], uses: dict[str, tuple[str, ...]]) -> bool:
+    """Whether Textual's stylesheet parser takes every variable in the declarations `uses` names for it (the other
+    variables a declaration names hold Textual's own values)."""
+    if any(u != (f"{_css_property(name)}: ${name}",) for name, u in uses.items()):
+        variables = {**_textual_defaults(), **variables}
     stylesheet = Stylesheet(variables=variables)
-    rules = "".join(f"  {_css_property(name)}: ${name};\n" for name in variables)
+    rules = "".join(f"  {use};\n" for name in uses for use in uses[name])
     stylesheet.add_source(f"Screen {{\n{rules}}}\n", read_from=("theme", "variables"))
     try:
         stylesheet.parse()
     except (StylesheetParseError, TokenError):  # TokenError: a value that does not even tokenize ("{")
         return False
     return True
+
+
+@cache
+def _textual_defaults() -> dict[str, str]:
+    return dict(Theme(name="probe", primary="#000000").to_color_system().generate())
 
 
 def _variables_problem(variables: dict[str, str]) -> str | None:
@@ -192,11 +251,18 @@ def _variables_problem(variables: dict[str, str]) -> str | None:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else " (not one Textual uses)"
             return f"unknown variable {name!r}{hint}"
-    if not variables or _parses(variables):
+    uses = {name: _uses(name, value) for name, value in variables.items()}
+    if not variables or _parses(variables, uses):
         return None
     for name, value in variables.items():
-        if not _parses({name: value}):
-            return f"{name} = {value!r} is not {_EXAMPLES[_css_property(name)]}"
+        for use in uses[name]:
+            if _parses({name: value}, {name: (use,)}):
+                continue
+            prop = _css_property(name)
+            if use == f"{prop}: ${name}":
+                return f"{name} = {value!r} is not {_EXAMPLES[prop]}"
+            return (f"{name} = {value!r} is not a colour Textual can use in `{use}` (a plain colour such as "
+                    f"\"#1A1B26\" fits everywhere)")
     return "Textual could not parse them"  # only together: not seen, kept so a failure is never passed over
 
 
