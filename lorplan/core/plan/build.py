@@ -22,7 +22,7 @@ from lorplan.core.plan.schema import (
     QuantizationSection,
     TrainingSection,
 )
-from lorplan.core.vocab import FOUR_BIT_QUANTS, TORCH_DTYPE, DataSchema, Quant, Task, TrainOn
+from lorplan.core.vocab import FOUR_BIT_QUANTS, TORCH_DTYPE, DataSchema, Quant, Sharding, Task, TrainOn
 
 # The data path a plan names when none was given: the user replaces it (the TUI's export dialog says so).
 PLACEHOLDER_DATA_PATH = "data/train.jsonl"
@@ -390,7 +390,10 @@ def plan_to_setup(plan: Plan):
         attention=t.attention,
         lora_dropout=lo.dropout,
         gpus=max(1, plan.hardware.gpus),
-        sharding=plan.hardware.sharding,
+        # several GPUs and no sharding: lorplan train starts one process per GPU and the accelerate export writes
+        # data parallel, so it is priced as ddp (TrainingSetup refused it in words for lorplan plan's flags)
+        sharding=(Sharding.DDP if plan.hardware.gpus > 1 and plan.hardware.sharding == Sharding.NONE
+                  else plan.hardware.sharding),
         **assumed,
     )
     return plan.model.source, setup, lo.r

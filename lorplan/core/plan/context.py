@@ -42,7 +42,13 @@ def check_plan_targets(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
     from lorplan.core.memory.bounds import TARGET_KEYS, check_ranks, check_targets
     from lorplan.core.plan.build import plan_to_setup
 
-    targets = plan_to_setup(plan)[1].targets
+    try:
+        targets = plan_to_setup(plan)[1].targets
+    except BadInput as exc:  # TrainingSetup's rules, in lorplan plan's flags: "--sharding fsdp needs --gpus ≥ 2"
+        hw = plan.hardware
+        message = (f"hardware.sharding: {hw.sharding} shards over several GPUs, but hardware.gpus is {hw.gpus} (give "
+                   'gpus of 2 or more, or sharding = "none")' if str(exc).startswith("--sharding ") else str(exc))
+        raise BadInput(f"{plan_path}: {message}") from None
     try:
         check_targets(spec, targets, TARGET_KEYS)
         # lora.r above every adapted module's min(in, out) only adds parameters; a typo such as r = 100000 built
