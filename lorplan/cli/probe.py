@@ -48,6 +48,15 @@ def _seed_list(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _run_id(text: str) -> str:
+    """argparse type for RUN: an empty id is a prefix of every run id, so `lorplan probe cancel ""` cancelled the
+    one run there was (with several it said "ambiguous")."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("RUN: empty run id (give a run id or a unique prefix of it; lorplan probe "
+                                         "list shows them)")
+    return text
+
+
 def _seconds(text: str) -> float:
     """--timeout S: a finite number of seconds, 0 or more (-1 "timed out after -1 s" at once)."""
     try:
@@ -119,21 +128,21 @@ def register(subparsers) -> None:
     s.set_defaults(run=run_start)
 
     st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)")
-    st.add_argument("run_id", nargs="?", metavar="RUN", help=_RUN_HELP)
+    st.add_argument("run_id", nargs="?", type=_run_id, metavar="RUN", help=_RUN_HELP)
     st.add_argument("--json", action="store_true", help="print the run's state and probes as JSON")
     st.add_argument("--trust-remote-code", action="store_true", help=_TRUST_HELP)
     st.set_defaults(run=run_status)
 
     w = sub.add_parser("wait", help="wait until no probe of the run is queued or running, and a probe "
                          "ladder's run until the ladder is done (default: the newest run)")
-    w.add_argument("run_id", nargs="?", metavar="RUN", help=_RUN_HELP)
+    w.add_argument("run_id", nargs="?", type=_run_id, metavar="RUN", help=_RUN_HELP)
     w.add_argument("--timeout", type=_seconds, metavar="S", help="give up after S seconds, 0 or more (exit 1)")
     w.add_argument("--json", action="store_true", help="print the run's state and probes as JSON when it ends")
     w.add_argument("--trust-remote-code", action="store_true", help=_TRUST_HELP)
     w.set_defaults(run=run_wait)
 
     c = sub.add_parser("cancel", help="cancel a run, or one rank of it")
-    c.add_argument("run_id", metavar="RUN", help="the run id, or a unique prefix of it (lorplan probe list)")
+    c.add_argument("run_id", type=_run_id, metavar="RUN", help="the run id, or a unique prefix of it (lorplan probe list)")
     c.add_argument("--rank", type=positive_int("--rank", 0), metavar="R",
                    help="only the probe(s) at this rank (default: every probe of the run)")
     c.set_defaults(run=run_cancel)
