@@ -87,7 +87,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     that can be made (not a file, nor under one) and holds no earlier run's adapter (with --resume, a finished run
     that can train on, when the run's length is known here: max_steps, else the plan's; lorplan.train.checkpoint.
     check_finished and check_longer; and the learning rate, schedule and optimizer the checkpoint was trained
-    with: check_resumed_training). BadInput, one line naming
+    with: check_resumed_training; and its files whole: check_checkpoint). BadInput, one line naming
     the plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
     prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
     and the data rows training goes without: rows skipped (broken lines, missing fields) and, for a classifier,
@@ -134,6 +134,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         raise BadInput(f"{where} {out}: {problem}: choose another --output")
     # stdlib only: no torch yet
     from lorplan.train.checkpoint import (
+        check_checkpoint,
         check_finished,
         check_longer,
         check_resumed_training,
@@ -150,6 +151,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     resumed = finished.final if finished is not None else (latest if resume else None)
     if resumed is not None:  # an edited learning rate, schedule or optimizer would be the checkpoint's
         check_resumed_training(resumed, plan, out, plan_path)
+        check_checkpoint(resumed, out)  # a damaged file: before torch, not a traceback once the model loaded
     plan, notes = check_estimate(plan, spec, plan_path)
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
+from lorplan.train.checkpoint_files import checkpoint_problem, state_problem
 from lorplan.train.write_error import first_line, write_error
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
@@ -119,6 +120,9 @@ def finished_run(out: Path) -> FinishedRun | None:
         return None
     latest = latest_checkpoint(out)
     if latest is not None:
+        problem = state_problem(latest[1] / "state.json")
+        if problem is not None:  # whether it ended there cannot be told: a traceback from json before
+            raise damaged_error(latest, out, latest[1] / "state.json", problem)
         state = read_state(latest[1])
         total = state.get("total")
         if isinstance(total, int) and int(state.get("step", -1)) == total:
@@ -149,6 +153,29 @@ def check_finished(out: Path, resume: bool) -> FinishedRun | None:
         raise BadInput(f"{what} ({where}): pass --resume with more steps (a larger --max-steps, or the plan's "
                        "length) to train it on, or --output to start elsewhere")
     return run
+
+
+def damaged_error(latest: tuple[int, Path], out: Path, path: Path, problem: str) -> BadInput:
+    """The one line that refuses a checkpoint whose file `path` is damaged (`problem`: lorplan.train.
+    checkpoint_files), with what to do: remove it to resume from the complete one before it (a run that is not
+    finished: a finished run's last checkpoint is the only one it trains on from), or start elsewhere."""
+    step, folder = latest
+    found = list_checkpoints(out)
+    before = [c for c in found if c[0] < step]
+    if before and not (out / "adapter").exists():
+        fix = f"remove {folder} to resume from checkpoint-{before[-1][0]}, the one before it, or give --output"
+    else:
+        fix = "give --output"
+    return BadInput(f"checkpoint-{step} in {out} is damaged: {path} {problem}; {fix} to start elsewhere")
+
+
+def check_checkpoint(latest: tuple[int, Path], out: Path) -> None:
+    """BadInput (damaged_error) when a file of checkpoint `latest` that --resume loads is missing, cut short or
+    garbled (lorplan.train.checkpoint_files: headers and zip directories, stdlib only, so `lorplan train` asks
+    before torch is imported; loading such a file was a traceback after the model had loaded)."""
+    found = checkpoint_problem(latest[1])
+    if found is not None:
+        raise damaged_error(latest, out, *found)
 
 
 def check_longer(run: FinishedRun, total: int, out: Path) -> None:

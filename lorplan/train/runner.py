@@ -429,7 +429,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
     out = Path(output_dir or plan.training.output_dir).expanduser()
     latest, finished = check_output(out, resume)
-    if latest is not None:  # an edited learning rate (or schedule) would be the checkpoint's: before the model loads
+    if latest is not None:  # a damaged file, or an edited learning rate (or schedule): before the model loads
+        ckpt.check_checkpoint(latest, out)
         check_resumed_rate(latest, plan, out, plan_path)
     engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
                           load_bar=progress and sys.stderr.isatty())
