@@ -144,6 +144,18 @@ def _check_flags(args) -> None:
                                 ("--seeds", args.seeds),
                                 ("--probe-steps", args.probe_steps), ("--budget-minutes", args.budget_minutes))
                  if v is not None]
+        # the data's size and the training setup: the ladder's own are used, so these were taken and ignored
+        # (`--run R --gpu-memory 24G --quant nf4` printed the ladder's recommendation, exit 0)
+        given += [f for f, v in (("--trained-tokens", args.trained_tokens), ("--examples", args.examples),
+                                 ("--task", args.task), ("--num-labels", args.num_labels),
+                                 ("--micro-batch", args.micro_batch), ("--seq-len", args.seq_len),
+                                 ("--rope-scaling", args.rope_scaling), ("--gpu", args.gpu),
+                                 ("--gpu-memory", args.gpu_memory), ("--probes", args.probes))
+                  if v is not None]
+        given += [f for f, on in (("--epochs", args.epochs != 1.0), ("--targets", args.targets != "all-linear"),
+                                  ("--quant", args.quant != Quant.NONE.value), ("--double-quant", args.double_quant),
+                                  ("--grad-checkpointing", args.grad_checkpointing),
+                                  ("--optimizer", args.optimizer != Optimizer.ADAMW.value)) if on]
         if given:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
                            "settings")
