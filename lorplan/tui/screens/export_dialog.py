@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from lorplan.core.errors import LorplanError
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import counted, format_bytes
 from lorplan.core.vocab import ExportFormat
 from lorplan.tui import bridge
@@ -95,7 +95,15 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         return {fmt: bridge.export_paths(self.plan, fmt, folder / OUTPUT_NAMES[fmt]) for fmt in self.chosen()}
 
     def _folder_path(self) -> Path:
-        return Path(self.query_one("#export-folder", Input).value.strip()).expanduser()
+        """The folder typed, `~` expanded; BadInput for one no file can be written under (a NUL character, the
+        home folder of a user who does not exist), which stopped the planner with ValueError / RuntimeError."""
+        typed = self.query_one("#export-folder", Input).value.strip()
+        if "\x00" in typed:
+            raise BadInput("Output folder: a path cannot hold a NUL character")
+        try:
+            return Path(typed).expanduser()
+        except RuntimeError:  # "~nobody/plans": Python cannot find that user's home folder
+            raise BadInput(f"Output folder: {typed!r} starts with the home folder of an unknown user") from None
 
     def _refresh_warnings(self) -> None:
         said = {fmt: bridge.export_messages(self.plan, fmt) for fmt in self.chosen()}  # one export per format
@@ -153,7 +161,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         if refused:  # nothing is written, not even the other formats: the user unticks what cannot be written
             self._status("Not written: " + " · ".join(refused))
             return
-        folder = self._folder_path()  # read once: what is checked for existing files is what is written
+        try:
+            folder = self._folder_path()  # read once: what is checked for existing files is what is written
+        except BadInput as exc:
+            self._status(f"Not written: {exc}")
+            return
         existing = [p for paths in self.targets(folder).values() for p in paths if p.exists()]
         if existing:
             self._confirming = existing
