@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lorplan.core.errors import LorplanError
@@ -48,9 +48,25 @@ def space_short(path: Path) -> tuple[str, int | None] | None:
 # How long a poller takes the allocation's answer for one run folder as it stands (polled_space_short).
 SPACE_RECHECK_S = 30.0
 
-# run folder -> (time.monotonic(), statvfs's free bytes, no_space.json's stamp, the allocation's refusal or None)
-# of polled_space_short's last allocation there, in this process
-_asked: dict[str, tuple[float, int, tuple[int, int] | None, str | None]] = {}
+# The run folders whose allocation a process remembers (polled_space_short): the longest asked ago are forgotten
+# past it, as are folders removed since, so a process that polls run after run (the TUI) keeps no more.
+ASKED_MAX = 64
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """polled_space_short's last allocation in one run folder, in this process."""
+
+    when: float  # time.monotonic() then
+    free_bytes: int  # statvfs's free bytes then
+    marker: tuple[int, int] | None  # no_space.json's stamp then (_stamp)
+    refusal: str | None  # the allocation's refusal, None: it could be made
+    most_free_bytes: int  # the most free bytes statvfs showed at a look since (free_bytes at first)
+    grew: bool = False  # asked because the disk showed more free after a refusal (_stale)
+
+
+# run folder -> its _Asked, the most recently allocated last
+_asked: dict[str, _Asked] = {}
 
 
 def polled_space_short(run: RunDir) -> tuple[str, int | None] | None:
@@ -59,18 +75,36 @@ def polled_space_short(run: RunDir) -> tuple[str, int | None] | None:
     it shows short answered at once; MIN_FREE_BYTES allocated and removed at most once per SPACE_RECHECK_S per
     run folder, its answer taken as it stands in between. Asked again sooner when a scheduler has written
     no_space.json since (it found no room where the answer said room), or, after a refusal, once the disk has
-    MIN_FREE_BYTES more free than then (files deleted: the quota may have room). A new process asks at once."""
+    MIN_FREE_BYTES more free than at any look since (files deleted: the quota may have room; other processes'
+    files that come and go on a busy disk, back to where they were, are no sign of it), that at most once per
+    SPACE_RECHECK_S. A new process asks at once. Remembered for at most ASKED_MAX run folders that still exist."""
     path = run.path
+    key = str(path)
 
     def allocation(free: int) -> str | None:
-        asked = _asked.get(str(path))
+        asked = _asked.get(key)
         marker = _stamp(space_marker(run))
-        if asked is None or _stale(asked, free, marker):
-            asked = (time.monotonic(), free, marker, _allocates(path))  # the stamp before: a later one asks again
-            _asked[str(path)] = asked
-        return asked[3]
+        if asked is not None and not _stale(asked, free, marker):
+            if free > asked.most_free_bytes:
+                _asked[key] = replace(asked, most_free_bytes=free)
+            return asked.refusal
+        grew = asked is not None and _grew(asked, free) and not _timed_out(asked) and marker in (None, asked.marker)
+        refusal = _allocates(path)  # the stamp read before it: a later one asks again
+        _asked.pop(key, None)
+        _asked[key] = _Asked(time.monotonic(), free, marker, refusal, free, grew)
+        _forget(key)
+        return refusal
 
     return _short(path, allocation)
+
+
+def _forget(kept: str) -> None:
+    """Drop from _asked the run folders removed since, then the longest asked ago past ASKED_MAX (`kept` stays)."""
+    for key in [k for k in _asked if k != kept and not os.path.isdir(k)]:
+        del _asked[key]
+    for key in list(_asked)[:max(0, len(_asked) - ASKED_MAX)]:
+        if key != kept:
+            del _asked[key]
 
 
 def _short(path: Path, allocation: Callable[[int], str | None]) -> tuple[str, int | None] | None:
@@ -85,14 +119,24 @@ def _short(path: Path, allocation: Callable[[int], str | None]) -> tuple[str, in
     return _refused(path, allocation(usage.free))
 
 
-def _stale(asked: tuple[float, int, tuple[int, int] | None, str | None], free: int,
-           marker: tuple[int, int] | None) -> bool:
+def _stale(asked: _Asked, free: int, marker: tuple[int, int] | None) -> bool:
     """Whether polled_space_short allocates again rather than take `asked`, its last answer for a run folder
     whose disk has `free` bytes free now and whose no_space.json has the stamp `marker` (None: none)."""
-    when, free_then, marker_then, refusal = asked
-    return (time.monotonic() - when >= SPACE_RECHECK_S
-            or (marker is not None and marker != marker_then)
-            or (refusal is not None and free - free_then >= MIN_FREE_BYTES))
+    return (_timed_out(asked)
+            or (marker is not None and marker != asked.marker)
+            or (_grew(asked, free) and not asked.grew))
+
+
+def _timed_out(asked: _Asked) -> bool:
+    return time.monotonic() - asked.when >= SPACE_RECHECK_S
+
+
+def _grew(asked: _Asked, free: int) -> bool:
+    """After a refusal, whether the disk shows MIN_FREE_BYTES more free than at any look since. Counted from the
+    refusal's own level, a busy disk (another process's files deleted, written again, deleted) asked again at
+    each new high, every few looks rather than once per SPACE_RECHECK_S: one such ask per SPACE_RECHECK_S
+    (asked.grew says the last was one)."""
+    return asked.refusal is not None and free - asked.most_free_bytes >= MIN_FREE_BYTES
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
