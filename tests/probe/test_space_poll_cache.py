@@ -20,7 +20,7 @@ from disk_fakes import Disk
 
 from lorplan.probe import runner, status
 from lorplan.probe.runs import create_run
-from lorplan.probe.status import MIN_FREE_BYTES, run_status
+from lorplan.probe.status import run_status
 
 MIB = 1024 * 1024
 
