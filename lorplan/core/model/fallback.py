@@ -64,6 +64,40 @@ def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> i
     return default
 
 
+def _transformers_knows(model_type: str) -> bool | None:
+    """Whether the installed transformers names `model_type` in its AutoConfig tables, read as text (its
+    models/auto/configuration_auto.py and auto_mappings.py) without importing it, which takes seconds; None when
+    those files cannot be read or do not look like the tables (no "llama" in them): then only the child can say."""
+    import importlib.util
+
+    found = importlib.util.find_spec("transformers")
+    if found is None or not found.submodule_search_locations:
+        return None
+    text = ""
+    for folder in found.submodule_search_locations:
+        for name in ("configuration_auto.py", "auto_mappings.py"):
+            try:
+                text += (Path(folder) / "models" / "auto" / name).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                pass
+    if '"llama"' not in text:
+        return None
+    return f'"{model_type}"' in text
+
+
+def check_known_type(config_path: Path, cfg: Mapping[str, Any]) -> None:
+    """BadInput at once for a config.json whose model_type transformers does not know and which brings no code
+    of its own (no auto_map): the child would import torch and transformers (about 4 s) to say the same."""
+    model_type = cfg.get("model_type")
+    if "auto_map" in cfg or not isinstance(model_type, str) or _transformers_knows(model_type) is not False:
+        return
+    from importlib.metadata import version
+
+    raise BadInput(f"config.json at {config_path}: transformers cannot build it (model_type {model_type!r} is not "
+                   f"one transformers {version('transformers')} knows: check its spelling, or a newer transformers "
+                   "may know it)")
+
+
 def run_child(config_path: Path, trust_remote_code: bool) -> dict:
     """Run the child builder; BadInput with the child's one-line reason when it fails."""
     cmd = [sys.executable, "-m", "lorplan.core.model._fallback_child", str(config_path)]
@@ -98,6 +132,7 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
     """A ModelSpec from the child's report (source="fallback", with a note saying so)."""
     from lorplan.core.lora import peft_layer_index
 
+    check_known_type(path, cfg)
     data = run_child(path, trust_remote_code)
     linears, tied = [], []
     layers: set[int] = set()
