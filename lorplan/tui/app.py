@@ -100,6 +100,28 @@ LATE_BINDING_IDS = (
 )
 
 
+_MODIFIERS = frozenset({"ctrl", "alt", "shift", "super", "meta", "hyper"})
+
+
+def _key_name_problem(keys: str) -> str | None:
+    """Why a keymap's `keys` ("ctrl+e,f9", after Textual's normalisation) names a key no key press sends, or
+    None. Textual takes any string and binds it, so "ctrl+e," or ",,," left the binding on no key at all, and
+    "Ctrl+E", "control+e" or "f99" on a key that never comes: the action silently had no key."""
+    from textual.keys import Keys, key_to_character
+
+    for key in keys.split(","):
+        if not key:
+            return f"{keys!r} has an empty key (a stray comma)"
+        *modifiers, base = key.split("+")
+        unknown = next((m for m in modifiers if m not in _MODIFIERS), None)
+        if unknown is not None:
+            return f"{key!r}: {unknown!r} is not a modifier (ctrl, alt, shift, super, meta, hyper)"
+        named = base in {k.value.rsplit("+", 1)[-1] for k in Keys} or key_to_character(base) is not None
+        if len(base) != 1 and not named:
+            return f"{key!r}: {base!r} is not a key name (e.g. ctrl+e, f9, escape, question_mark)"
+    return None
+
+
 def _text_key_problem(binding: Binding, keys: str) -> str | None:
     """Why `keys` cannot be `binding`'s, or None. A priority binding is checked before the focused widget sees the
     key, so a key that types a character would never reach a text field again (`quit = "q"` quits on the q of
@@ -210,6 +232,12 @@ class LorplanApp(App[int]):
         applied = {}
         for binding_id, keys in keymap.items():
             binding = bindings.get(binding_id)
+            if binding_id in known:
+                named = _key_name_problem(self._normalize_keymap({binding_id: keys})[binding_id])
+                if named:
+                    kept = f", {binding.key} kept" if binding is not None else ", its own key kept"
+                    self.config_problems.append(f"{self.config_path}: keymap.{binding_id}: {named}; ignored{kept}")
+                    continue
             if binding is None:
                 if binding_id in LATE_BINDING_IDS:  # a panel's or the dialog's: none has priority over a field
                     applied[binding_id] = keys

@@ -1,0 +1,42 @@
+"""A keymap entry naming no key a press can send is refused at start, naming the file, the binding and the key,
+and the binding keeps its own key. Before, Textual bound whatever string it was given: `export = "ctrl+e,"` or
+`",,,"` left Export on no key at all, and `focus-table = "Ctrl+4"`, `"control+e"` or `"f99"` on a key that never
+comes; the planner said nothing and the action silently had no key."""
+
+from __future__ import annotations
+
+import pytest
+from test_app import SIZE, written_config
+
+from lorplan.tui.screens.export_dialog import ExportDialog
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_keys_no_press_sends_are_refused_and_the_defaults_kept(make_app, tmp_path):
+    config_path = written_config(tmp_path, '[keymap]\nexport = ",,,"\nfocus-table = "Ctrl+4"\n'
+                                           '"probes.start_plan" = "f99"\nnext-theme = "f10, ctrl+n"\n')
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        said = [n.message for n in app._notifications if "keymap" in n.message]
+        assert sorted(said) == [
+            f"{config_path}: keymap.export: ',,,' has an empty key (a stray comma); ignored, ctrl+e kept",
+            f"{config_path}: keymap.focus-table: 'Ctrl+4': 'Ctrl' is not a modifier (ctrl, alt, shift, super, "
+            "meta, hyper); ignored, f4 kept",
+            f"{config_path}: keymap.probes.start_plan: 'f99': 'f99' is not a key name (e.g. ctrl+e, f9, escape, "
+            "question_mark); ignored, its own key kept",
+        ], said
+        await pilot.press("ctrl+n")  # a good entry beside them still applies (the space after the comma too)
+        await pilot.pause()
+        assert app.theme == "light"
+        await pilot.press("f4")
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "rank-table"
+        for _ in range(50):
+            if app.main.plan is not None:
+                break
+            await pilot.pause(0.1)
+        await pilot.press("ctrl+e")
+        await pilot.pause()
+        assert isinstance(app.screen, ExportDialog)
