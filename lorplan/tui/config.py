@@ -115,6 +115,10 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
             for binding_id, keys in value.items():
                 if isinstance(keys, str) and keys.strip():
                     keymap[binding_id] = keys.strip()
+                elif isinstance(keys, dict) and keys:  # probes.start_plan = "p": TOML read a table "probes"
+                    dotted = f"{binding_id}.{next(iter(keys))}"
+                    problems.append(f"{path}: keymap.{dotted}{_line_of(text, dotted)}: a binding id with a dot is "
+                                    f"quoted in TOML (\"{dotted}\" = \"...\"); ignored")
                 else:
                     problems.append(f"{path}: keymap.{binding_id}{_line_of(text, binding_id)}: must be a key string; ignored")
             values["keymap"] = MappingProxyType(keymap)

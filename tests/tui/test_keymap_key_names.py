@@ -40,3 +40,15 @@ async def test_keys_no_press_sends_are_refused_and_the_defaults_kept(make_app, t
         await pilot.press("ctrl+e")
         await pilot.pause()
         assert isinstance(app.screen, ExportDialog)
+
+
+def test_an_unquoted_dotted_binding_id_says_to_quote_it(tmp_path):
+    """`probes.start_plan = "f9"` is a table "probes" in TOML: before, the notice said "keymap.probes: must be a
+    key string", naming no binding the user wrote; now it names the binding and how to write it."""
+    from lorplan.tui.config import parse_config
+
+    path = tmp_path / "config.toml"
+    config, problems = parse_config('[keymap]\nprobes.start_plan = "f9"\nhelp = "f1"\n', path)
+    assert dict(config.keymap) == {"help": "f1"}
+    assert problems == [f'{path}: keymap.probes.start_plan (line 2): a binding id with a dot is quoted in TOML '
+                        '("probes.start_plan" = "..."); ignored']
