@@ -79,7 +79,7 @@ def parse_dropout(text: str) -> float:
         raise BadInput(f"LoRA dropout: {text.strip()!r} is not a number (try 0.05)") from None
     if not 0.0 <= value < 1.0:
         raise BadInput(f"LoRA dropout: {raw} must be at least 0 and below 1")
-    return value
+    return value + 0.0  # "-0" is no dropout, written 0.0 (a plan said lora_dropout = -0.0)
 
 
 def parse_budget(text: str) -> int:
