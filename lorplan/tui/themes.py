@@ -157,6 +157,9 @@ def _by_name(name: str, value: str) -> bool:
 
 _DECLARATION = re.compile(r"(?<![\w$-])([a-z][a-z-]*)\s*:\s*([^;{}\n\"']*\$[a-z][\w-]*[^;{}\n\"']*)")
 _VARIABLE = re.compile(r"\$([a-z][\w-]*)")
+# In a .py file only its DEFAULT_CSS / CSS strings are a stylesheet: a comment or docstring quoting one (this
+# module's own, above) is not, and read as declarations it refused values that fit every real use.
+_CSS_STRING = re.compile(r"\b(?:DEFAULT_CSS|CSS)\b[^=\n]*=\s*[rRfF]?(\"\"\"|''')(.*?)\1", re.S)
 
 
 @cache
@@ -165,7 +168,11 @@ def _declarations() -> dict[str, tuple[str, ...]]:
     of Textual's widgets and lorplan's own. Read from their source files on the first theme that needs it (about
     0.2 s), never at start-up for plain colours."""
     import textual
-    from textual.css._styles_builder import StylesBuilder
+
+    try:
+        from textual.css._styles_builder import StylesBuilder
+    except ImportError:  # a Textual that moved it: each value is checked in the property its name says
+        return {}
 
     properties = {name[len("process_"):].replace("_", "-") for name in dir(StylesBuilder)
                   if name.startswith("process_")}
@@ -176,7 +183,12 @@ def _declarations() -> dict[str, tuple[str, ...]]:
     sources += [path for path in Path(__file__).resolve().parent.rglob("*") if path.suffix in (".py", ".tcss")]
     found: dict[str, set[str]] = {}
     for path in sources:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:  # unreadable: its uses go unknown, which only makes the check less strict
+            continue
+        if path.suffix == ".py":
+            text = "\n".join(match.group(2) for match in _CSS_STRING.finditer(text))
         if "$" not in text:
             continue
         for match in _DECLARATION.finditer(text):

@@ -56,3 +56,35 @@ async def test_the_planner_runs_every_tab_with_an_auto_text_accent(make_app, tmp
         await pilot.pause()
         assert app.is_running
     assert app.return_code in (None, 0)
+
+
+def test_every_use_found_is_a_declaration_textual_parses_with_its_own_values():
+    # a comment in lorplan's themes.py quoting "`color: $text-primary` but not Markdown's" was read as two
+    # declarations ending in a backtick, which no value parses in: every non-plain text-primary was refused
+    from lorplan.tui.themes import _declarations, _parses, _textual_defaults
+
+    defaults = _textual_defaults()
+    bad = [(name, use) for name, uses in _declarations().items() for use in uses
+           if not _parses({name: defaults[name]}, {name: (use,)})]
+    assert bad == []
+    assert "border-left: outer $text-primary 50%" in _declarations()["text-primary"]
+
+
+@pytest.mark.parametrize("value", ["red 50%", "#fff 50%"])
+async def test_a_value_that_fits_every_real_use_loads_and_textual_takes_it(tmp_path, value):
+    from textual.app import App
+
+    themes, problems = load_themes(_write(tmp_path, f'text-primary = "{value}"\n').parent)
+    assert problems == [] and themes["mine"].variables == {"text-primary": value}
+
+    class Quoting(App):
+        def compose(self):
+            yield Markdown("> quoted `code`")  # `border-left: outer $text-primary 50%`
+
+    app = Quoting()
+    app.register_theme(themes["mine"])
+    app.theme = "mine"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.is_running
+    assert app.return_code in (None, 0)
