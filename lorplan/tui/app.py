@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from dataclasses import fields, replace
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 
 from textual.actions import SkipAction
@@ -103,11 +103,27 @@ LATE_BINDING_IDS = (
 _MODIFIERS = frozenset({"ctrl", "alt", "shift", "super", "meta", "hyper"})
 
 
+@cache
+def _key_names() -> frozenset[str]:
+    """The names Textual gives key presses beyond single characters: its Keys ("escape", "f24"), the names it gives
+    +, -, / and @ ("plus", "minus", "slash", "at": unicodedata's names, which key_to_character reads, are "plus
+    sign", "hyphen-minus", ...) and the keys a terminal with the kitty keyboard protocol sends ("f35", "menu",
+    "pause", "print_screen", "media_play")."""
+    from textual.keys import KEY_NAME_REPLACEMENTS, Keys
+
+    names = {key.value.rsplit("+", 1)[-1] for key in Keys} | set(KEY_NAME_REPLACEMENTS.values())
+    try:
+        from textual._keyboard_protocol import FUNCTIONAL_KEYS
+    except ImportError:  # a Textual without it: those keys are refused, the rest checked as before
+        return frozenset(names)
+    return frozenset(names | set(FUNCTIONAL_KEYS.values()))
+
+
 def _key_name_problem(keys: str) -> str | None:
     """Why a keymap's `keys` ("ctrl+e,f9", after Textual's normalisation) names a key no key press sends, or
     None. Textual takes any string and binds it, so "ctrl+e," or ",,," left the binding on no key at all, and
     "Ctrl+E", "control+e" or "f99" on a key that never comes: the action silently had no key."""
-    from textual.keys import Keys, key_to_character
+    from textual.keys import key_to_character
 
     for key in keys.split(","):
         if not key:
@@ -116,8 +132,7 @@ def _key_name_problem(keys: str) -> str | None:
         unknown = next((m for m in modifiers if m not in _MODIFIERS), None)
         if unknown is not None:
             return f"{key!r}: {unknown!r} is not a modifier (ctrl, alt, shift, super, meta, hyper)"
-        named = base in {k.value.rsplit("+", 1)[-1] for k in Keys} or key_to_character(base) is not None
-        if len(base) != 1 and not named:
+        if len(base) != 1 and base not in _key_names() and key_to_character(base) is None:
             return f"{key!r}: {base!r} is not a key name (e.g. ctrl+e, f9, escape, question_mark)"
     return None
 

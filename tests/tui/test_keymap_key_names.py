@@ -52,3 +52,31 @@ def test_an_unquoted_dotted_binding_id_says_to_quote_it(tmp_path):
     assert dict(config.keymap) == {"help": "f1"}
     assert problems == [f'{path}: keymap.probes.start_plan (line 2): a binding id with a dot is quoted in TOML '
                         '("probes.start_plan" = "..."); ignored']
+
+
+@pytest.mark.parametrize("keys", ["plus", "minus", "slash", "at", "+", "-", "/", "@", "ctrl+slash", "ctrl+minus",
+                                  "f30", "menu", "pause", "print_screen", "media_play_pause", "ctrl+shift+e",
+                                  "escape", "f12", "question_mark", "comma", "space", "ctrl+left_square_bracket",
+                                  "home", "pagedown", "?", "1", "A", "é", "euro_sign"])
+def test_names_textual_gives_key_presses_are_keys(keys):
+    # "plus", "minus", "slash" and "at" are what Textual calls +, -, / and @ (and what it turns them into when
+    # written as the character); f13-f35, menu, pause, print_screen and the media keys come from terminals with
+    # the kitty keyboard protocol. Each was refused as "not a key name".
+    from textual.app import App
+
+    from lorplan.tui.app import _key_name_problem
+
+    assert _key_name_problem(App._normalize_keymap({"x": keys})["x"]) is None
+
+
+async def test_a_plus_key_binding_applies_and_fires(make_app, tmp_path):
+    config_path = written_config(tmp_path, '[keymap]\nnext-theme = "+"\nrefresh-gpus = "ctrl+r,f30,menu"\n')
+    app = make_app(config_path=config_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert [n.message for n in app._notifications if "keymap" in n.message] == []
+        await pilot.press("f4")  # out of any text field, which would take the + as typing
+        await pilot.pause()
+        await pilot.press("plus")  # what Textual sends for +
+        await pilot.pause()
+        assert app.theme == "light"
