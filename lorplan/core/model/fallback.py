@@ -8,6 +8,7 @@ imports torch. trust_remote_code is passed only when the user asked for it.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -64,25 +65,68 @@ def _first(cfg: Mapping[str, Any], keys: tuple[str, ...], default: int = 0) -> i
     return default
 
 
-def _transformers_knows(model_type: str) -> bool | None:
-    """Whether the installed transformers names `model_type` in its AutoConfig tables, read as text (its
-    models/auto/configuration_auto.py and auto_mappings.py) without importing it, which takes seconds; None when
-    those files cannot be read or do not look like the tables (no "llama" in them): then only the child can say."""
+# configuration_auto.py's imports (`from .auto_mappings import CONFIG_MAPPING_NAMES, ...`, parenthesised or not)
+_IMPORT = re.compile(r"^from\s+\.(\w+)\s+import\s+(\([^)]*\)|[^\n]*)", re.M)
+# Llama's entry in the AutoConfig table (a tuple in an OrderedDict's list, or a dict item): the text read holds the
+# table itself, not another one keyed by model type (the modeling tables name llama too)
+_LLAMA_ENTRY = re.compile(r'\(\s*"llama"\s*,\s*"LlamaConfig"\s*\)|"llama"\s*:\s*"LlamaConfig"')
+_VERSION = re.compile(r"""^__version__\s*=\s*["']([^"']+)["']""", re.M)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _transformers_folders() -> list[Path]:
+    """The folders of the transformers the child would import (the first on sys.path), without importing it."""
     import importlib.util
 
-    found = importlib.util.find_spec("transformers")
-    if found is None or not found.submodule_search_locations:
-        return None
+    try:
+        found = importlib.util.find_spec("transformers")
+    except (ImportError, ValueError):  # a module without __spec__ in sys.modules
+        return []
+    return [Path(f) for f in (found.submodule_search_locations or ())] if found is not None else []
+
+
+def _config_table_text(folders: list[Path]) -> str | None:
+    """The text of transformers' AutoConfig table (CONFIG_MAPPING_NAMES): models/auto/configuration_auto.py and the
+    modules it imports that name from (auto_mappings.py in 5.x; none in 4.x, which holds the table itself); None
+    when Llama's entry is not in it (the table moved where this does not look, or the files are unreadable)."""
     text = ""
-    for folder in found.submodule_search_locations:
-        for name in ("configuration_auto.py", "auto_mappings.py"):
-            try:
-                text += (Path(folder) / "models" / "auto" / name).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                pass
-    if '"llama"' not in text:
+    for folder in folders:
+        auto = folder / "models" / "auto"
+        own = _read(auto / "configuration_auto.py")
+        text += own
+        for module, names in _IMPORT.findall(own):
+            if re.search(r"\bCONFIG_MAPPING_NAMES\b", names):
+                text += _read(auto / f"{module}.py")
+    return text if _LLAMA_ENTRY.search(text) else None
+
+
+def _transformers_knows(model_type: str) -> bool | None:
+    """Whether the transformers on this path names `model_type` in its AutoConfig table, read as text
+    (_config_table_text) without importing it, which takes seconds; None when the table is not found: then only
+    the child can say."""
+    text = _config_table_text(_transformers_folders())
+    return None if text is None else f'"{model_type}"' in text
+
+
+def _transformers_version(folders: list[Path]) -> str | None:
+    """The version of the transformers read: its __init__.py's __version__ (a checkout on PYTHONPATH may shadow
+    the installed distribution), else the installed distribution's; None when neither says."""
+    for folder in folders:
+        found = _VERSION.search(_read(folder / "__init__.py"))
+        if found:
+            return found.group(1)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("transformers")
+    except PackageNotFoundError:
         return None
-    return f'"{model_type}"' in text
 
 
 def check_known_type(config_path: Path, cfg: Mapping[str, Any]) -> None:
@@ -91,11 +135,10 @@ def check_known_type(config_path: Path, cfg: Mapping[str, Any]) -> None:
     model_type = cfg.get("model_type")
     if "auto_map" in cfg or not isinstance(model_type, str) or _transformers_knows(model_type) is not False:
         return
-    from importlib.metadata import version
-
+    found = _transformers_version(_transformers_folders())
+    which = f"transformers {found}" if found else "the transformers on this path"
     raise BadInput(f"config.json at {config_path}: transformers cannot build it (model_type {model_type!r} is not "
-                   f"one transformers {version('transformers')} knows: check its spelling, or a newer transformers "
-                   "may know it)")
+                   f"one {which} knows: check its spelling, or a newer transformers may know it)")
 
 
 def run_child(config_path: Path, trust_remote_code: bool) -> dict:
