@@ -38,3 +38,26 @@ async def test_an_unusable_folder_is_one_line_in_the_dialog(tmp_path, monkeypatc
         await pilot.pause()
     assert app.result and all(p.exists() and p.is_relative_to(tmp_path / "out") for p in app.result)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+async def test_a_folder_whose_name_is_too_long_is_one_line_in_the_dialog(tmp_path, monkeypatch):
+    # Path.exists() raises for a name over 255 bytes (ENAMETOOLONG) and for a folder that may not be looked in:
+    # the check for files to replace stopped the planner with "OSError: [Errno 36] File name too long"
+    monkeypatch.chdir(tmp_path)
+    typed = "p" * 300
+    app = Host(plan_of("mistral-7b-fsdp-2gpu"))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        field = dialog.query_one("#export-folder", Input)
+        field.value = typed
+        field.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.is_running and app.screen is dialog
+        assert str(dialog.query_one("#export-status", Static).render()) == (
+            f"Not written: Output folder: cannot look in {typed} (File name too long)")
+        field.value = str(tmp_path / "out")
+        await pilot.press("enter")
+        await pilot.pause()
+    assert app.result and all(p.exists() and p.is_relative_to(tmp_path / "out") for p in app.result)

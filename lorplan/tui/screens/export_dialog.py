@@ -166,7 +166,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         except BadInput as exc:
             self._status(f"Not written: {exc}")
             return
-        existing = [p for paths in self.targets(folder).values() for p in paths if p.exists()]
+        try:
+            existing = [p for paths in self.targets(folder).values() for p in paths if p.exists()]
+        except OSError as exc:  # a name over 255 bytes, a folder that may not be looked in: exists() raises
+            self._status(f"Not written: Output folder: cannot look in {folder} ({exc.strerror or exc})")
+            return
         if existing:
             self._confirming = existing
             # what to do first, the folder once: at 80x24 the status has four lines
