@@ -29,7 +29,7 @@ Imports nothing from Textual so it is cheap to test.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -92,6 +92,15 @@ def _line_of(text: str, key: str) -> str:
     return ""
 
 
+def _dotted_ids(prefix: str, table: dict) -> Iterator[str]:
+    """The dotted ids TOML read as nested tables under `prefix` ("probes.start_plan", "a.b.c")."""
+    for key, value in table.items():
+        if isinstance(value, dict) and value:
+            yield from _dotted_ids(f"{prefix}.{key}", value)
+        else:
+            yield f"{prefix}.{key}"
+
+
 def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
     """Parse config text. Returns the config (defaults where a value was wrong) and the problems found."""
     problems: list[str] = []
@@ -116,9 +125,9 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
                 if isinstance(keys, str) and keys.strip():
                     keymap[binding_id] = keys.strip()
                 elif isinstance(keys, dict) and keys:  # probes.start_plan = "p": TOML read a table "probes"
-                    dotted = f"{binding_id}.{next(iter(keys))}"
-                    problems.append(f"{path}: keymap.{dotted}{_line_of(text, dotted)}: a binding id with a dot is "
-                                    f"quoted in TOML (\"{dotted}\" = \"...\"); ignored")
+                    for dotted in _dotted_ids(binding_id, keys):  # each one written, however deep
+                        problems.append(f"{path}: keymap.{dotted}{_line_of(text, dotted)}: a binding id with a dot "
+                                        f"is quoted in TOML (\"{dotted}\" = \"...\"); ignored")
                 else:
                     problems.append(f"{path}: keymap.{binding_id}{_line_of(text, binding_id)}: must be a key string; ignored")
             values["keymap"] = MappingProxyType(keymap)

@@ -80,3 +80,22 @@ async def test_a_plus_key_binding_applies_and_fires(make_app, tmp_path):
         await pilot.press("plus")  # what Textual sends for +
         await pilot.pause()
         assert app.theme == "light"
+
+
+def test_every_unquoted_dotted_binding_id_is_named(tmp_path):
+    # two under one table ("probes") or one nested deeper: only the table's first entry was named, so
+    # probes.cancel_run went unbound without a word, and a.b.c was named "a.b"
+    from lorplan.tui.config import parse_config
+
+    path = tmp_path / "config.toml"
+    text = '[keymap]\nprobes.start_plan = "f9"\nprobes.cancel_run = "f10"\nexport.x.y = "f11"\nhelp = "f1"\n'
+    config, problems = parse_config(text, path)
+    assert dict(config.keymap) == {"help": "f1"}
+    assert problems == [
+        f'{path}: keymap.probes.start_plan (line 2): a binding id with a dot is quoted in TOML '
+        '("probes.start_plan" = "..."); ignored',
+        f'{path}: keymap.probes.cancel_run (line 3): a binding id with a dot is quoted in TOML '
+        '("probes.cancel_run" = "..."); ignored',
+        f'{path}: keymap.export.x.y (line 4): a binding id with a dot is quoted in TOML ("export.x.y" = "..."); '
+        'ignored',
+    ]
