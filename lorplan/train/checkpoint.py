@@ -18,7 +18,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
-from lorplan.train.checkpoint_files import checkpoint_problem, state_problem
+from lorplan.train.checkpoint_files import checkpoint_problem, state_problem, unreadable
 from lorplan.train.write_error import first_line, write_error
 
 _NAME = re.compile(r"^checkpoint-(\d+)$")
@@ -158,8 +158,13 @@ def check_finished(out: Path, resume: bool) -> FinishedRun | None:
 def damaged_error(latest: tuple[int, Path], out: Path, path: Path, problem: str) -> BadInput:
     """The one line that refuses a checkpoint whose file `path` is damaged (`problem`: lorplan.train.
     checkpoint_files), with what to do: remove it to resume from the complete one before it (a run that is not
-    finished: a finished run's last checkpoint is the only one it trains on from), or start elsewhere."""
+    finished: a finished run's last checkpoint is the only one it trains on from), or start elsewhere. A file
+    the OS would not let lorplan read (no access: a run folder handed over by another user) is not said to be
+    damaged, nor its checkpoint to be removed: it may be whole once it can be read."""
     step, folder = latest
+    if unreadable(problem):
+        return BadInput(f"checkpoint-{step} in {out} could not be checked: {path} {problem}; make it readable "
+                        "to resume from it, or give --output to start elsewhere")
     found = list_checkpoints(out)
     before = [c for c in found if c[0] < step]
     if before and not (out / "adapter").exists():

@@ -24,15 +24,17 @@ MAX_HEADER_BYTES = 100_000_000  # safetensors refuses a longer header
 def checkpoint_problem(folder: Path) -> tuple[Path, str] | None:
     """(the file, what is wrong with it: "is missing", "is cut short (...)", ...) for the first damaged file of
     checkpoint `folder` that --resume reads, in the order it reads them; None when all are whole. A sharded
-    checkpoint (an `accelerate` folder, no `adapter`) is read as accelerate's: state.json and scheduler.pt."""
+    checkpoint (an `accelerate` folder) is read as accelerate's: state.json and scheduler.pt, and its adapter
+    when it has one (lorplan releases before 2026-11-28 saved one beside accelerate's state, with no
+    optimizer.pt or rng.pt: --resume compares it with the plan's, then loads accelerate's state)."""
     state = folder / "state.json"
     problem = state_problem(state)
     if problem is not None:
         return state, problem
-    sharded = (folder / "accelerate").is_dir() and not (folder / "adapter").exists()
+    sharded = (folder / "accelerate").is_dir()
     checks = [(folder / name, torch_file_problem) for name in (SHARDED_TORCH_FILES if sharded else TORCH_FILES)]
-    if not sharded:
-        adapter = folder / "adapter"
+    adapter = folder / "adapter"
+    if not sharded or adapter.is_dir():
         checks = [(adapter / "adapter_config.json", json_object_problem),
                   (adapter / "adapter_model.safetensors", safetensors_problem), *checks]
     for path, check in checks:
@@ -42,6 +44,15 @@ def checkpoint_problem(folder: Path) -> tuple[Path, str] | None:
     return None
 
 
+UNREADABLE = "cannot be read"  # how a problem begins when the OS refused the read (no access, an I/O error)
+
+
+def unreadable(problem: str) -> bool:
+    """Whether `problem` (checkpoint_problem's) is a file the OS would not let lorplan read, not a damaged one:
+    a folder handed over by another user, or a disk's error, where the checkpoint may well be whole."""
+    return problem.startswith(UNREADABLE)
+
+
 def _read(path: Path) -> bytes | str:
     """The file's bytes, or what stops them being read ("is missing", the OS's words)."""
     try:
@@ -49,7 +60,7 @@ def _read(path: Path) -> bytes | str:
     except FileNotFoundError:
         return "is missing"
     except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+        return f"{UNREADABLE} ({exc.strerror or exc})"
 
 
 def _json(path: Path) -> object:
@@ -110,7 +121,7 @@ def safetensors_problem(path: Path) -> str | None:
     except FileNotFoundError:
         return "is missing"
     except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+        return f"{UNREADABLE} ({exc.strerror or exc})"
     except ValueError:
         return "is not a safetensors file (its header is not JSON)"
     if not isinstance(header, dict):
@@ -142,7 +153,7 @@ def torch_file_problem(path: Path) -> str | None:
     except FileNotFoundError:
         return "is missing"
     except OSError as exc:
-        return f"cannot be read ({exc.strerror or exc})"
+        return f"{UNREADABLE} ({exc.strerror or exc})"
     except (zipfile.BadZipFile, ValueError, EOFError):  # the directory at a zip's end: a cut file has none
         return f"is cut short or not a file torch.save wrote ({size:,} bytes without a whole zip directory)"
     if not any(info.filename.rsplit("/", 1)[-1] == "data.pkl" for info in infos):
@@ -153,4 +164,4 @@ def torch_file_problem(path: Path) -> str | None:
 
 
 __all__ = ["checkpoint_problem", "json_object_problem", "safetensors_problem", "state_problem",
-           "torch_file_problem"]
+           "torch_file_problem", "unreadable"]
