@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lorplan.core.errors import LorplanError
@@ -61,8 +61,6 @@ class _Asked:
     free_bytes: int  # statvfs's free bytes then
     marker: tuple[int, int] | None  # no_space.json's stamp then (_stamp)
     refusal: str | None  # the allocation's refusal, None: it could be made
-    most_free_bytes: int  # the most free bytes statvfs showed at a look since (free_bytes at first)
-    grew: bool = False  # asked because the disk showed more free after a refusal (_stale)
 
 
 # run folder -> its _Asked, the most recently allocated last
@@ -74,10 +72,11 @@ def polled_space_short(run: RunDir) -> tuple[str, int | None] | None:
     POLL_S, `probe wait` every second, `recommend --run --wait`, the Probes tab): statvfs at every look, a disk
     it shows short answered at once; MIN_FREE_BYTES allocated and removed at most once per SPACE_RECHECK_S per
     run folder, its answer taken as it stands in between. Asked again sooner when a scheduler has written
-    no_space.json since (it found no room where the answer said room), or, after a refusal, once the disk has
-    MIN_FREE_BYTES more free than at any look since (files deleted: the quota may have room; other processes'
-    files that come and go on a busy disk, back to where they were, are no sign of it), that at most once per
-    SPACE_RECHECK_S. A new process asks at once. Remembered for at most ASKED_MAX run folders that still exist."""
+    no_space.json since (it found no room where the answer said room), or, after a refusal, at the first look
+    where the disk has MIN_FREE_BYTES more free than at that allocation (files deleted: the quota may have room;
+    other processes' files that come and go on a busy disk, back to where they were, ask no more, since a refused
+    ask at their high is the new level). A new process asks at once. Remembered for at most ASKED_MAX run folders
+    that still exist."""
     path = run.path
     key = str(path)
 
@@ -85,13 +84,10 @@ def polled_space_short(run: RunDir) -> tuple[str, int | None] | None:
         asked = _asked.get(key)
         marker = _stamp(space_marker(run))
         if asked is not None and not _stale(asked, free, marker):
-            if free > asked.most_free_bytes:
-                _asked[key] = replace(asked, most_free_bytes=free)
             return asked.refusal
-        grew = asked is not None and _grew(asked, free) and not _timed_out(asked) and marker in (None, asked.marker)
         refusal = _allocates(path)  # the stamp read before it: a later one asks again
         _asked.pop(key, None)
-        _asked[key] = _Asked(time.monotonic(), free, marker, refusal, free, grew)
+        _asked[key] = _Asked(time.monotonic(), free, marker, refusal)
         _forget(key)
         return refusal
 
@@ -122,21 +118,18 @@ def _short(path: Path, allocation: Callable[[int], str | None]) -> tuple[str, in
 def _stale(asked: _Asked, free: int, marker: tuple[int, int] | None) -> bool:
     """Whether polled_space_short allocates again rather than take `asked`, its last answer for a run folder
     whose disk has `free` bytes free now and whose no_space.json has the stamp `marker` (None: none)."""
-    return (_timed_out(asked)
+    return (time.monotonic() - asked.when >= SPACE_RECHECK_S
             or (marker is not None and marker != asked.marker)
-            or (_grew(asked, free) and not asked.grew))
-
-
-def _timed_out(asked: _Asked) -> bool:
-    return time.monotonic() - asked.when >= SPACE_RECHECK_S
+            or _grew(asked, free))
 
 
 def _grew(asked: _Asked, free: int) -> bool:
-    """After a refusal, whether the disk shows MIN_FREE_BYTES more free than at any look since. Counted from the
-    refusal's own level, a busy disk (another process's files deleted, written again, deleted) asked again at
-    each new high, every few looks rather than once per SPACE_RECHECK_S: one such ask per SPACE_RECHECK_S
-    (asked.grew says the last was one)."""
-    return asked.refusal is not None and free - asked.most_free_bytes >= MIN_FREE_BYTES
+    """After a refusal, whether the disk shows MIN_FREE_BYTES more free than at that allocation: files deleted,
+    asked at the next look. Not counted from the most free seen at any look since, which a disk freed a little
+    at a time (under MIN_FREE_BYTES a look) followed without ever asking, nor limited to once per
+    SPACE_RECHECK_S: a user who deleted files, was still refused and deleted more then waited up to 30 s. Each
+    ask is a new level, so highs that come back to it (a busy disk) ask no more."""
+    return asked.refusal is not None and free - asked.free_bytes >= MIN_FREE_BYTES
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
