@@ -182,6 +182,7 @@ def _declarations() -> dict[str, tuple[str, ...]]:
                and "demo" not in path.relative_to(textual_dir).parts]  # the demo app is no widget's style
     sources += [path for path in Path(__file__).resolve().parent.rglob("*") if path.suffix in (".py", ".tcss")]
     found: dict[str, set[str]] = {}
+    textual_read = False
     for path in sources:
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -197,6 +198,11 @@ def _declarations() -> dict[str, tuple[str, ...]]:
             if prop in properties and all(variable in known for variable in named):  # not a stylesheet's own
                 for variable in named:
                     found.setdefault(variable, set()).add(f"{prop}: {value}")
+                textual_read = textual_read or path.is_relative_to(textual_dir)
+    if not textual_read:
+        # no Textual source to read (a zipped or compiled install): lorplan's uses alone would let
+        # warning = "auto 87%" through, used in lorplan only in `color` but in Textual's widgets as a background
+        return {}
     return {variable: tuple(sorted(uses)) for variable, uses in found.items()}
 
 

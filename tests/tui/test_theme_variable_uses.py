@@ -88,3 +88,23 @@ async def test_a_value_that_fits_every_real_use_loads_and_textual_takes_it(tmp_p
         await pilot.pause()
         assert app.is_running
     assert app.return_code in (None, 0)
+
+
+def test_without_textual_sources_each_value_is_checked_by_its_name(tmp_path, monkeypatch):
+    # a Textual installed zipped or compiled has no stylesheet sources to read: lorplan's own uses alone let
+    # warning = "auto 87%" through (lorplan puts $warning only in `color`; a warning Button has it as background),
+    # a theme that would stop the app; the check by name refuses it, as before the uses were read
+    import textual
+
+    from lorplan.tui import themes
+
+    monkeypatch.setattr(textual, "__file__", str(tmp_path / "site.zip" / "textual" / "__init__.py"))
+    themes._declarations.cache_clear()
+    try:
+        assert themes._declarations() == {}
+        path = _write(tmp_path, 'warning = "auto 87%"\n')
+        assert [p.message for p in load_themes(path.parent)[1]] == [
+            "[variables] warning = 'auto 87%' is not a colour Textual can use (e.g. \"#1A1B26\", \"red 50%\", "
+            "\"transparent\")"]
+    finally:
+        themes._declarations.cache_clear()
