@@ -28,6 +28,7 @@ _EXTENSIONS = {
     ".parquet": "parquet", ".pq": "parquet", ".txt": "txt",
 }
 _SNIFF_BYTES = 8192
+BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: Notepad and Excel write it; it is no text
 _BATCH_ROWS = 1024
 
 
@@ -68,7 +69,7 @@ def detect_format(path: Path) -> str:
         if head.startswith(b"PAR1"):
             fmt = "parquet"
         else:
-            first = head.lstrip()[:1]
+            first = head.removeprefix(BOM).lstrip()[:1]
             fmt = {b"[": "json", b"{": "jsonl"}.get(first, "txt")
     if fmt != "parquet" and b"\x00" in head:
         raise BadInput(f"--data {path}: looks like a binary file (NUL bytes), not {fmt.upper()} text")
@@ -113,18 +114,21 @@ class RowSource:
 
     def _json(self) -> Iterator[tuple[int, Any]]:
         with open(self.path, "rb") as fh:
-            first_line = fh.readline()
+            first_line = fh.readline().removeprefix(BOM)
+            more = any(line.strip() for line in fh)  # stops at the second non-blank line
         if first_line.lstrip().startswith(b"{"):
             try:
                 first = loads_json(first_line)
             except ValueError:
                 first = None  # a pretty-printed object: read it whole below
-            if isinstance(first, dict) and not _holds_rows(first):
+            # a whole object on the first line and more after it is JSONL (one JSON value has no second line);
+            # alone, it is a row unless it holds the rows ({"version": 1, "data": [...]} written on one line)
+            if isinstance(first, dict) and (more or not _holds_rows(first)):
                 self.format = "jsonl"
                 yield from self._jsonl()
                 return
         try:
-            with open(self.path, encoding="utf-8") as fh:
+            with open(self.path, encoding="utf-8-sig") as fh:  # a BOM (Windows editors write one) is no JSON
                 data = loads_json(fh.read())
         except UnicodeDecodeError:
             raise BadInput(f"--data {self.path}: not valid UTF-8") from None
@@ -133,6 +137,8 @@ class RowSource:
                            ) from None
         except ValueError as exc:
             raise BadInput(f"--data {self.path}: invalid JSON ({exc})") from None
+        if isinstance(data, dict) and _schema_of(data) is not None:
+            data = [data]  # one row, pretty-printed: {"messages": [...]} holds a chat, not rows
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list)]
             if len(lists) != 1:
@@ -185,6 +191,8 @@ class RowSource:
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self.done += len(raw)
+                if lineno == 1:
+                    raw = raw.removeprefix(BOM)
                 if not raw.strip():
                     continue
                 try:
@@ -200,7 +208,7 @@ class RowSource:
             self.done = i
             rel = file.relative_to(self.path)
             try:
-                data = file.read_bytes()
+                data = file.read_bytes().removeprefix(BOM)
             except OSError as exc:
                 yield i, Bad(f"{rel}: cannot read ({exc.strerror})")
                 continue
@@ -289,11 +297,18 @@ def parse_json_line(raw: bytes) -> Any:
 
 
 def _holds_rows(obj: dict) -> bool:
-    """A one-key object whose value is a list of objects: {"data": [{...}, ...]} is a container, not a row."""
-    if len(obj) != 1:
+    """An object that holds the rows rather than being one: no schema's column ({"messages": [...]} is a chat
+    row), and one value that is a list of objects ({"data": [{...}, ...]}, beside other keys such as "version")."""
+    if _schema_of(obj) is not None:
         return False
-    value = next(iter(obj.values()))
-    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+    lists = [v for v in obj.values() if isinstance(v, list)]
+    return len(lists) == 1 and bool(lists[0]) and all(isinstance(v, dict) for v in lists[0])
+
+
+def _schema_of(obj: dict) -> str | None:
+    from lorplan.core.data.schema import schema_of_columns  # schema imports this module
+
+    return schema_of_columns(obj)
 
 
 def _kind(value: Any) -> str:
