@@ -169,6 +169,16 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str
             rows.append(f"warning: {p.labels.warning}")
         if p.labels.note:
             rows.append(f"note: {p.labels.note}")
+    if classifier:  # `lorplan train` trains a classifier on the labelled rows alone, and refuses data without any
+        labelled = sum(n for _, n in p.labels.counts) if p.labels is not None else 0
+        unlabelled = p.examples - labelled - p.bad_labels
+        if labelled == 0 and not p.bad_labels:
+            rows.append("warning: no row has a label; a sequence classifier needs a label column, and lorplan train "
+                        "refuses this data")
+        elif unlabelled:
+            rows.append(f"note: {counted(unlabelled, 'example')} without a label (null, empty or no column), which a "
+                        f"classifier does not train on: it trains on the {labelled:,} labelled (the figures above "
+                        "count every example)")
     if (refusal := p.label_refusal()) is not None:
         rows.append(f"warning: {refusal}; lorplan plan and train refuse these labels for a classifier")
     notes = p.notes
