@@ -1,4 +1,4 @@
-"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate [-o PATH] [--force]`."""
+"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate|trl [-o PATH] [--force]`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lorplan.core.vocab import HELP, ExportFormat
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export",
-        help="write a plan for peft, axolotl, LLaMA-Factory or accelerate",
+        help="write a plan for peft, axolotl, LLaMA-Factory, accelerate or TRL",
         description="Write the plan in another tool's format. Anything the tool cannot express is printed as a "
         "warning and written into the output as a comment. Existing files are kept unless --force.",
     )

@@ -208,6 +208,7 @@ class ExportFormat(Vocab):
     AXOLOTL = "axolotl", "axolotl YAML"
     LLAMAFACTORY = "llamafactory", "LLaMA-Factory YAML"
     ACCELERATE = "accelerate", "accelerate config YAML"
+    TRL = "trl", "TRL sft YAML"
 
     @property
     def file_name(self) -> str:

@@ -34,8 +34,9 @@ class ExportResult:
 
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
                 found: Mapping[str, str | None] | None = None, plan_file: str | None = None) -> ExportResult:
-    """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate").
-    BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl, LLaMA-Factory).
+    """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate",
+    "trl"). BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl,
+    LLaMA-Factory, TRL).
 
     classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
     names the head's outputs in the peft export; classes_problem says why they are unknown (a warning).

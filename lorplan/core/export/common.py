@@ -77,9 +77,9 @@ def common_lora_warnings(plan, tool: str, *, patterns: bool, layers: bool, bias:
     return out
 
 
-# The trainers whose config trains a causal language model only (axolotl's and LLaMA-Factory's SFT configs: a
-# `label` column and num_labels have no key there), so a classifier's plan would train something else
-CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory"}
+# The trainers whose config trains a causal language model only (axolotl's, LLaMA-Factory's and TRL's SFT configs:
+# a `label` column and num_labels have no key there), so a classifier's plan would train something else
+CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory", ExportFormat.TRL: "TRL"}
 
 
 def classifier_refusal(plan, fmt: str) -> str | None:

@@ -3,8 +3,8 @@
 lorplan reads a relative model.path or data.path from the working folder, else from the plan's folder
 (lorplan.train.paths.resolve_path). The tools read one from the folder they run in: axolotl `datasets[].path`
 and `base_model` (axolotl utils/data: `Path(dataset_config.path)`), LLaMA-Factory `dataset_dir` and
-`model_name_or_path` (dataset_dir "data" is the working folder's data/), peft `base_model_name_or_path`
-(from_pretrained). None reads a path from its config file's folder, so an export writes the path lorplan reads,
+`model_name_or_path` (dataset_dir "data" is the working folder's data/), TRL `datasets[].data_files` and
+`model_name_or_path` (datasets.load_dataset, from_pretrained), peft `base_model_name_or_path` (from_pretrained). None reads a path from its config file's folder, so an export writes the path lorplan reads,
 absolute. A hub id (model.id) is no path and is written as it is.
 """
 
@@ -25,8 +25,10 @@ WRITTEN_PATHS: dict[ExportFormat, tuple[str, ...]] = {
     ExportFormat.AXOLOTL: (MODEL_PATH, DATA_PATH),
     ExportFormat.LLAMAFACTORY: (MODEL_PATH, DATA_PATH),
     ExportFormat.ACCELERATE: (),
+    ExportFormat.TRL: (MODEL_PATH, DATA_PATH),
 }
-TOOL = {ExportFormat.PEFT: "peft", ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory"}
+TOOL = {ExportFormat.PEFT: "peft", ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory",
+        ExportFormat.TRL: "TRL"}
 
 
 def typed_path(plan, key: str) -> str | None:

@@ -1,0 +1,253 @@
+"""TRL SFT YAML export: the file `trl sft --config THIS.yaml` reads (huggingface/trl trl/scripts/sft.py, whose
+parser takes ScriptArguments, SFTConfig (a transformers TrainingArguments), ModelConfig and DatasetMixtureConfig).
+
+TRL's defaults differ from lorplan's and from transformers': ModelConfig loads the base in float32, SFTConfig turns
+gradient checkpointing and bf16 on and truncates at 1024 tokens, LoRA defaults to r=16, alpha=32, dropout 0.05 on
+the attention projections; so every value is written out. `trl sft` hands a key no dataclass reads to
+`accelerate launch` (an error there), and its script run alone drops it without a word: every key written here is
+a field of one of the four (tests/core/test_export_trl.py parses the file with TRL's own parser).
+TRL has no rank_pattern, alpha_pattern, layer subset, LoRA bias, named initialisation or sequence classifier, and
+no sharding of its own (that is accelerate's config): those become warnings, a classifier's plan a refusal.
+Checked against TRL 1.16.0 with transformers 5.25.0 and peft 0.21.2.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export.common import common_lora_warnings, rope_scaling_warning
+from lorplan.core.vocab import (
+    ATTN_IMPLEMENTATION,
+    HF_OPTIM,
+    PEFT_TASK_TYPE,
+    TORCH_DTYPE,
+    WEIGHT_SHARDED,
+    DataSchema,
+    DType,
+    ExportFormat,
+    LossKernel,
+    Optimizer,
+    Sharding,
+    Task,
+    TrainOn,
+)
+
+# datasets.load_dataset's builder for each file type lorplan reads (DatasetConfig.path with data_files).
+_BUILDER = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
+            ".pq": "parquet", ".txt": "text"}
+# lorplan.train.optim's SGD momentum, which transformers' sgd takes through optim_args.
+_SGD_MOMENTUM = 0.9
+
+
+def _number(value):
+    """An integral float as an int (ModelConfig types lora_alpha as int), others as they are."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _targets(modules: tuple[str, ...], warnings: list[str]):
+    """lora_target_modules as TRL hands it to peft: ModelConfig.__post_init__ turns a one-item list into its string,
+    which peft matches as a regular expression against the whole module name ("q_proj" then matches no module), so
+    one module is written as the regex that matches what the list would."""
+    if tuple(modules) == ("all-linear",):
+        return "all-linear"
+    if len(modules) == 1:
+        (name,) = modules
+        pattern = rf"(?:.*\.)?{re.escape(name)}"
+        warnings.append(f"lora_target_modules: {pattern} is the one module {name!r} as a regular expression: TRL "
+                        "turns a one-item list into a string, which peft reads as a regex of the whole module name")
+        return pattern
+    return list(modules)
+
+
+def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
+    """ModelConfig: the base model, its dtype and attention, and the adapter."""
+    lo, t = plan.lora, plan.training
+    if plan.model.rope_scaling is not None:
+        warnings += rope_scaling_warning(plan, "TRL", "TRL's config has no rope_scaling: the model trains with its "
+                                         "own RoPE (write the scaling into the model's config.json to train it)")
+    if lo.init_lora_weights is not True:
+        warnings.append(f"TRL cannot set init_lora_weights = {lo.init_lora_weights!r}; it uses peft's default "
+                        "(True)")
+    cfg: dict[str, Any] = {
+        "model_name_or_path": plan.model.source,
+        "model_revision": plan.model.revision,
+        # ModelConfig loads the base in float32 unless told; lorplan train loads it in the training precision
+        "dtype": TORCH_DTYPE[DType(t.precision)],
+        "attn_implementation": ATTN_IMPLEMENTATION[t.attention],
+        "use_peft": True,
+        "lora_task_type": PEFT_TASK_TYPE[Task.CAUSAL_LM],
+        "lora_r": lo.r,
+        "lora_alpha": _number(lo.alpha),
+        "lora_dropout": lo.dropout,
+        "lora_target_modules": _targets(lo.target_modules, warnings),
+        "lora_modules_to_save": list(lo.modules_to_save) or None,
+        "use_rslora": lo.use_rslora,
+        "use_dora": lo.use_dora,
+    }
+    return cfg
+
+
+def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
+    """bitsandbytes loading (trl get_quantization_config): the 4-bit compute dtype is ModelConfig's dtype."""
+    q, t = plan.quantization, plan.training
+    dtype = TORCH_DTYPE[DType(t.precision)]
+    if q.load_in_4bit and q.bnb_4bit_compute_dtype != dtype:
+        warnings.append(f"TRL takes the 4-bit compute dtype from dtype ({dtype}, the training precision), not "
+                        f"{q.bnb_4bit_compute_dtype}")
+    if q.load_in_4bit or q.load_in_8bit:
+        warnings.append("TRL casts the LoRA weights to bf16 on a quantized base (lorplan keeps them in fp32): the "
+                        "adapter, its gradients and its optimizer state take about half the plan's bytes")
+    # a 4-bit base sharded with its weights stores them in the compute dtype, as lorplan train loads it
+    storage = dtype if q.load_in_4bit and plan.hardware.sharding in WEIGHT_SHARDED else None
+    return {
+        "load_in_4bit": q.load_in_4bit,
+        "load_in_8bit": q.load_in_8bit,
+        "bnb_4bit_quant_type": q.bnb_4bit_quant_type,
+        "use_bnb_nested_quant": q.bnb_4bit_use_double_quant,
+        "bnb_4bit_quant_storage": storage,
+    }
+
+
+def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
+    """The data file as a one-dataset mixture (DatasetMixtureConfig: datasets.load_dataset(path, data_files=...))
+    and its held-out split."""
+    d = plan.data
+    suffix = Path(d.path).suffix.lower()
+    builder = _BUILDER.get(suffix)
+    entry: dict[str, Any] = {"path": builder, "data_files": d.path, "split": "train"}
+    if builder is None:
+        entry = {"path": d.path, "split": "train"}
+        warnings.append(f"datasets: {d.path} is read by datasets.load_dataset({d.path!r}), which guesses the "
+                        "format from its files (a save_to_disk folder is not one it reads: save it as Parquet or "
+                        "JSONL); a TSV needs a .csv copy with commas")
+    elif suffix == ".txt":
+        warnings.append("datasets' text builder makes each line a row, blank lines too (lorplan skips them): "
+                        "TRL trains those as EOS alone")
+    cfg: dict[str, Any] = {"datasets": [entry], "streaming": False,
+                           "dataset_train_split": "train", "dataset_test_split": "test"}
+    if d.eval_split > 0:
+        cfg["test_split_size"] = d.eval_split
+        cfg["eval_strategy"] = "steps"
+        cfg["eval_steps"] = plan.training.save_steps
+        warnings.append(f"test_split_size: {d.eval_split:g} holds out rows at random (datasets' "
+                        "train_test_split, no seed), not lorplan's held-out rows, and TRL evaluates them at each "
+                        "save (eval_steps = save_steps); lorplan train evaluates once, after the last step")
+    else:
+        cfg["test_split_size"] = None
+        cfg["eval_strategy"] = "no"
+    return cfg
+
+
+_PROMPT_COMPLETION_NOTE = (
+    "TRL tokenizes the prompt alone and prompt + completion + EOS, and trains from the first token where they "
+    "differ; lorplan counts the completion's tokens as the length difference: the same tokens except where a "
+    "token spans the join")
+_ALPACA_NOTE = (
+    "TRL reads no alpaca columns (instruction/input/output) and stops on these rows: write them as "
+    "prompt/completion (lorplan's rendered Stanford prompt, the output), data.schema = \"prompt-completion\"; the "
+    "loss settings here already fit those rows")
+_MESSAGES_NOTE = (
+    "assistant_only_loss: TRL masks by the chat template's {% generation %} markers, swapping in its own training "
+    "template for the families it knows (Llama 3, Qwen, Gemma, ...) and stopping with a ValueError for others; "
+    "lorplan trains the tokens each assistant turn adds to the rendered chat, its end-of-turn marker included: the "
+    "same where the markers cover that marker")
+_NO_TEMPLATE_NOTE = (
+    "a tokenizer without a chat template stops TRL on chat rows (set chat_template_path), where lorplan writes "
+    "\"<|role|>\\n\" before each turn")
+
+
+def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
+    """data.schema and data.train_on as SFTConfig's text column and loss masks: completion_only_loss for
+    prompt-completion rows (TRL refuses it on others), assistant_only_loss for chats (TRL refuses it on others)."""
+    d = plan.data
+    masked = d.train_on != TrainOn.ALL
+    schema = DataSchema(d.schema)
+    completion_only: bool | None = False
+    assistant_only = False
+    if schema in (DataSchema.PROMPT_COMPLETION, DataSchema.ALPACA):
+        completion_only = masked
+        warnings.append(_ALPACA_NOTE if schema == DataSchema.ALPACA else _PROMPT_COMPLETION_NOTE)
+    elif schema == DataSchema.MESSAGES:
+        assistant_only = masked
+        warnings.append(f"{_MESSAGES_NOTE}; {_NO_TEMPLATE_NOTE}" if masked else _NO_TEMPLATE_NOTE)
+    elif schema == DataSchema.AUTO:
+        completion_only = None if masked else False  # None: TRL masks prompt-completion rows, trains text whole
+        warnings.append("data.schema is auto: TRL finds text and prompt/completion columns itself; chat rows "
+                        "train on every token unless assistant_only_loss is true (which refuses other rows): set "
+                        "data.schema")
+    return {"dataset_text_field": "text", "completion_only_loss": completion_only,
+            "assistant_only_loss": assistant_only}
+
+
+def _training(plan, warnings: list[str]) -> dict[str, Any]:
+    """SFTConfig: sequence length and packing, batch, schedule, optimizer, checkpointing, precision and output."""
+    t = plan.training
+    cfg: dict[str, Any] = {"max_length": t.seq_len, "packing": t.packing}
+    if t.packing:
+        cfg["packing_strategy"] = "wrapped"
+        cfg["padding_free"] = False
+        warnings.append("packing_strategy: wrapped concatenates the rows and cuts them into max_length blocks "
+                        "across which they attend, as lorplan does; it keeps the short last block of each batch "
+                        "of rows it maps, which lorplan drops")
+    cfg.update({
+        "per_device_train_batch_size": t.micro_batch,
+        "gradient_accumulation_steps": t.gradient_accumulation,
+        "learning_rate": t.learning_rate,
+        "lr_scheduler_type": t.lr_scheduler,
+        # transformers 5 reads a warmup_steps below 1 as a ratio (warmup_ratio is gone after 5.6)
+        "warmup_steps": t.warmup_ratio,
+    })
+    if t.warmup_ratio:
+        warnings.append(f"warmup_steps: {t.warmup_ratio:g} is a ratio on transformers 5; on transformers 4 (TRL "
+                        f"takes 4.56 and up) write warmup_ratio: {t.warmup_ratio:g} instead")
+    if t.max_steps is not None:
+        cfg["max_steps"] = t.max_steps
+    else:
+        cfg["num_train_epochs"] = t.epochs
+        cfg["max_steps"] = -1
+    cfg["optim"] = HF_OPTIM[Optimizer(t.optimizer)]
+    if t.optimizer == Optimizer.SGD_MOMENTUM:
+        cfg["optim_args"] = f"momentum={_SGD_MOMENTUM}"
+    cfg["weight_decay"] = t.weight_decay
+    cfg["max_grad_norm"] = 1.0  # lorplan train clips at 1.0
+    cfg["gradient_checkpointing"] = t.gradient_checkpointing  # TRL's default is true
+    if t.gradient_checkpointing:
+        cfg["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    cfg["bf16"] = t.precision == DType.BF16  # TRL's default is true unless fp16
+    cfg["fp16"] = t.precision == DType.FP16
+    cfg["use_liger_kernel"] = False
+    loss = plan.estimate.loss if plan.estimate is not None else None
+    if loss is not None and loss != LossKernel.STANDARD:
+        warnings.append(f"TRL has no switch for the plan's {loss} loss; its own chunked LM head (always on) "
+                        "likewise never holds the whole logits")
+    cfg["use_cpu"] = plan.hardware.gpus == 0
+    cfg["trust_remote_code"] = plan.model.trust_remote_code
+    cfg["seed"] = t.seed
+    cfg["output_dir"] = t.output_dir
+    cfg["save_steps"] = t.save_steps
+    cfg["logging_steps"] = t.logging_steps
+    return cfg
+
+
+def _sharding(plan, warnings: list[str]) -> None:
+    """TRL's config has no GPU count or sharding: `trl sft` launches through accelerate, whose config carries it."""
+    hw = plan.hardware
+    if hw.gpus > 1 or hw.sharding != Sharding.NONE:
+        warnings.append(f"TRL's config holds no GPU count or sharding ({hw.gpus} GPUs, {hw.sharding}): write them "
+                        "with lorplan export --to accelerate and run trl sft --config THIS.yaml "
+                        "--accelerate_config ACCELERATE.yaml")
+
+
+def export_trl(plan) -> ExportResult:
+    """The plan as a TRL SFT config (`trl sft --config THIS.yaml`), with what TRL cannot express as warnings."""
+    warnings = common_lora_warnings(plan, "TRL", patterns=False, layers=False, bias=False)
+    # the parts run in this order, so the warnings come out in the order of the keys they concern
+    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings), **_dataset(plan, warnings),
+           **_loss_masking(plan, warnings), **_training(plan, warnings)}
+    _sharding(plan, warnings)
+    fmt = ExportFormat.TRL
+    text = dump_yaml("TRL SFT config written by lorplan (trl sft --config THIS.yaml)", cfg, warnings)
+    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))
