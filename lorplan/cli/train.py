@@ -256,9 +256,32 @@ def _hide_bitsandbytes(plan, plan_path: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """`lorplan train`: the inputs checked, then the run, with its output folder locked throughout
+    (lorplan.train.lock): a second `lorplan train` there is refused while this one lives. One lock per run: the
+    processes a run on several GPUs launches take none (the `lorplan train` that launched them holds it)."""
     from pathlib import Path
 
     from lorplan.core.plan import read_plan
+    from lorplan.train.lock import OutputLock, takes_output_lock
+
+    check_plan_file(args.plan)
+    plan, remote = check_remote_code(read_plan(args.plan), args.plan, args.trust_remote_code)  # before any load
+    out = Path(args.output or plan.training.output_dir).expanduser()
+    locks = takes_output_lock()
+    with OutputLock(out, f"--output {out}" if args.output else f"{args.plan}: training.output_dir {out}") as lock:
+        if locks:  # before its checkpoints are read: another run may be writing them
+            lock.take(make=False)  # a folder not made yet is made only once the inputs pass
+        plan, notes = check_inputs(plan, args.plan, args.output, args.resume, args.max_steps)
+        if locks:
+            lock.take(make=True)
+        notes = ([remote] if remote else []) + notes + ([lock.note] if lock.note else [])
+        return _train(args, plan, notes)
+
+
+def _train(args: argparse.Namespace, plan, notes: list[str]) -> int:
+    """The run of a checked plan (run): launched on several GPUs, or trained in this process."""
+    from pathlib import Path
+
     from lorplan.train.launch import (
         UNDER_LAUNCH_ENV,
         accelerate_command,
@@ -268,10 +291,6 @@ def run(args: argparse.Namespace) -> int:
         write_accelerate_config,
     )
 
-    check_plan_file(args.plan)
-    plan, remote = check_remote_code(read_plan(args.plan), args.plan, args.trust_remote_code)  # before any load
-    plan, notes = check_inputs(plan, args.plan, args.output, args.resume, args.max_steps)
-    notes = ([remote] if remote else []) + notes
     # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
     # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
     for note in notes if says_input_notes() else ():

@@ -1,0 +1,153 @@
+"""One `lorplan train` per output folder: an exclusive flock on a lock file inside it, held for the whole run.
+
+Two runs in one folder (the same plan started in two SSH sessions, a `--resume` while the first still trains)
+would write over each other's checkpoints and log.jsonl, and one would read the other's half-written files as
+damaged. The kernel drops a flock when its holder exits, however it exits (kill -9, the OOM killer), so a killed
+run never leaves a stale lock: the next run takes the lock file over. The file holds the holder's pid and host,
+for the line that refuses a second run. A run that ends removes it (while still holding it), so a finished run's
+folder holds its outputs alone; a taker checks that the file it locked is still the one at the path, since a
+holder may remove it between the taker's open and its lock. Stdlib only: taken before torch is imported.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import socket
+import time
+from pathlib import Path
+
+from lorplan.core.errors import BadInput
+
+LOCK_NAME = ".lorplan-train.lock"
+# a flock the file system cannot take (some network file systems): the run goes on unlocked, and says so
+UNLOCKABLE = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS)
+PID_WAIT_S = 0.5  # how long a refused run waits for the holder's pid, written just after it took the lock
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file of output folder `out`."""
+    return Path(out) / LOCK_NAME
+
+
+def holder(path: Path, wait_s: float = PID_WAIT_S) -> str:
+    """Who holds the lock at `path`, as its file says: "pid 123" (", on host h" when it is another host's), or
+    "pid not known" when the file holds none (still being written after `wait_s`, or gone)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace").split()
+        except OSError:
+            text = []
+        if text and text[0].isdigit():
+            host = text[1] if len(text) > 1 else ""
+            return f"pid {text[0]}" + (f", on host {host}" if host and host != socket.gethostname() else "")
+        if time.monotonic() >= deadline:
+            return "pid not known"
+        time.sleep(0.02)
+
+
+class OutputLock:
+    """The exclusive lock of one output folder, for `lorplan train`'s whole run. take() once the folder's place
+    is known; release() (or the with-block's end) when the run ends. Unix only (fcntl.flock)."""
+
+    def __init__(self, out: Path, where: str) -> None:
+        self.out = Path(out)
+        self.where = where  # how the refusal names the folder: "--output OUT" or "PLAN: training.output_dir OUT"
+        self.fd: int | None = None
+        self.made: list[Path] = []  # the folders take() made, deepest first: removed again if still empty
+        self.note: str | None = None  # said when the folder cannot be locked (its file system has no flock)
+
+    def __enter__(self) -> OutputLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def take(self, make: bool) -> None:
+        """Hold the folder's lock. With `make`, the folder is made first when missing (without, a missing folder
+        is left to a later take: no run is in it, and a command refused before it starts makes nothing).
+        BadInput, one line naming the folder and the holder's pid, when another process holds it; also when the
+        lock file cannot be made there (a read-only folder: the run could write nothing there either)."""
+        if self.fd is not None or self.note is not None:
+            return
+        if not self.out.is_dir():
+            if not make:
+                return
+            missing = [p for p in (self.out, *self.out.parents) if not p.exists()]
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.made = missing
+        path = lock_path(self.out)
+        while True:
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                self._drop_made()
+                raise BadInput(f"{self.where}: cannot write there ({exc.strerror or exc}): make it writable, "
+                               "or choose another --output") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise BadInput(f"{self.where} is in use by another lorplan train ({holder(path)}): wait for it "
+                               "to end (or stop it), or give --output to train elsewhere") from None
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno in UNLOCKABLE:
+                    self.note = (f"note: {self.where}: its file system takes no lock ({exc.strerror or exc}), so "
+                                 "another lorplan train started there would not be stopped")
+                    return
+                raise
+            try:  # the file this run locked is the one at the path: a run that ended may have removed it
+                same = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        self.fd = fd
+        try:  # in place, not atomically: readers must find the locked file itself. Only said in a refusal
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+        except OSError:  # a full disk: the lock holds all the same; a refusal says "pid not known"
+            pass
+
+    def release(self) -> None:
+        """Remove the lock file (still holding it, so no taker locks a file that is then removed) and let the
+        lock go; the folders take() made are removed again when the run left nothing in them."""
+        if self.fd is not None:
+            fd, self.fd = self.fd, None
+            try:
+                path = lock_path(self.out)
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    path.unlink()
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+        self._drop_made()
+
+    def _drop_made(self) -> None:
+        for folder in self.made:
+            try:
+                folder.rmdir()
+            except OSError:  # the run wrote there (or another process did): kept
+                break
+        self.made = []
+
+
+def takes_output_lock() -> bool:
+    """Whether this process takes its run's output lock: one per run. Not the processes that `lorplan train`
+    launched itself (the `lorplan train` that launched them holds it, lorplan.train.launch.UNDER_LAUNCH_ENV);
+    under your own torchrun / accelerate launch, rank 0 alone (the launcher ends the others when it exits)."""
+    from lorplan.train.launch import UNDER_LAUNCH_ENV, process_rank
+
+    return not os.environ.get(UNDER_LAUNCH_ENV) and process_rank() == 0
+
+
+__all__ = ["LOCK_NAME", "OutputLock", "holder", "lock_path", "takes_output_lock"]
