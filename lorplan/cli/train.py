@@ -87,8 +87,9 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     that can be made (not a file, nor under one) and holds no earlier run's adapter (with --resume, a finished run
     that can train on, when the run's length is known here: max_steps, else the plan's; lorplan.train.checkpoint.
     check_finished and check_longer; and the learning rate, schedule and optimizer the checkpoint was trained
-    with: check_resumed_training; and its files whole: check_checkpoint). BadInput, one line naming
-    the plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
+    with: check_resumed_training; its layout, sharded or not, one the plan's hardware loads: lorplan.train.
+    checkpoint_sharding.check_sharding; and its files whole: check_checkpoint). BadInput, one line naming the
+    plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
     prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
     and the data rows training goes without: rows skipped (broken lines, missing fields) and, for a classifier,
     rows without a label (null or missing)."""
@@ -150,7 +151,10 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
                        "or --output to start elsewhere")
     resumed = finished.final if finished is not None else (latest if resume else None)
     if resumed is not None:  # an edited learning rate, schedule or optimizer would be the checkpoint's
+        from lorplan.train.checkpoint_sharding import check_sharding
+
         check_resumed_training(resumed, plan, out, plan_path)
+        check_sharding(resumed, plan, out, plan_path)  # a sharded state the plan's run cannot load, or the reverse
         check_checkpoint(resumed, out)  # a damaged file: before torch, not a traceback once the model loaded
     plan, notes = check_estimate(plan, spec, plan_path)
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)

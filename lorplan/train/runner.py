@@ -22,6 +22,7 @@ from pathlib import Path
 from lorplan.core.columns import say
 from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
+from lorplan.train.checkpoint_sharding import HARDWARE_KEY, check_sharding, hardware_state
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
 from lorplan.train.memory import MeasuredMemory, report_lines
 from lorplan.train.paths import output_folder_problem
@@ -268,7 +269,8 @@ class _Loop:
         e = self.engine
         ckpt.save_checkpoint(self.out, step, e.model, e.optimizer, e.scheduler,
                              {"total": e.total_steps, "seconds": round(time.monotonic() - self.t0, 3),
-                              "schedules": self.schedules, "training": ckpt.training_settings(e.plan)},
+                              "schedules": self.schedules, "training": ckpt.training_settings(e.plan),
+                              HARDWARE_KEY: hardware_state(e.plan)},
                              e.accelerator)
         self.saved_at = step
 
@@ -429,7 +431,8 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
     out = Path(output_dir or plan.training.output_dir).expanduser()
     latest, finished = check_output(out, resume)
-    if latest is not None:  # a damaged file, or an edited learning rate (or schedule): before the model loads
+    if latest is not None:  # a damaged file, another sharding, an edited learning rate: before the model loads
+        check_sharding(latest, plan, out, plan_path)
         ckpt.check_checkpoint(latest, out)
         check_resumed_rate(latest, plan, out, plan_path)
     engine = build_engine(plan, plan_path=plan_path, max_steps=max_steps,
