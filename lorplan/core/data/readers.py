@@ -71,6 +71,9 @@ def detect_format(path: Path) -> str:
         else:
             first = head.removeprefix(BOM).lstrip()[:1]
             fmt = {b"[": "json", b"{": "jsonl"}.get(first, "txt")
+    if fmt != "parquet" and (wide := wide_encoding(head)) is not None:
+        raise BadInput(f"--data {path}: {wide} text, which lorplan does not read; save it as UTF-8 (an editor's "
+                       f"Save As, or iconv -f {wide} -t UTF-8)")
     if fmt != "parquet" and b"\x00" in head:
         raise BadInput(f"--data {path}: looks like a binary file (NUL bytes), not {fmt.upper()} text")
     if fmt == "parquet" and not head.startswith(b"PAR1"):
@@ -108,15 +111,15 @@ class RowSource:
         with open(self.path, "rb") as fh:
             for lineno, raw in enumerate(fh, 1):
                 self.done += len(raw)
+                if lineno == 1:
+                    raw = raw.removeprefix(BOM)  # else a BOM before a blank first line is a broken row
                 if not raw.strip():
                     continue
                 yield lineno, parse_json_line(raw)
 
     def _json(self) -> Iterator[tuple[int, Any]]:
-        with open(self.path, "rb") as fh:
-            first_line = fh.readline().removeprefix(BOM)
-            more = any(line.strip() for line in fh)  # stops at the second non-blank line
-        if first_line.lstrip().startswith(b"{"):
+        first_line, more = _first_object_line(self.path)
+        if first_line is not None:
             try:
                 first = loads_json(first_line)
             except ValueError:
@@ -137,7 +140,7 @@ class RowSource:
                            ) from None
         except ValueError as exc:
             raise BadInput(f"--data {self.path}: invalid JSON ({exc})") from None
-        if isinstance(data, dict) and _schema_of(data) is not None:
+        if isinstance(data, dict) and _schema_of(data) is not None and not _holds_rows(data):
             data = [data]  # one row, pretty-printed: {"messages": [...]} holds a chat, not rows
         if isinstance(data, dict):
             lists = [v for v in data.values() if isinstance(v, list)]
@@ -211,6 +214,9 @@ class RowSource:
                 data = file.read_bytes().removeprefix(BOM)
             except OSError as exc:
                 yield i, Bad(f"{rel}: cannot read ({exc.strerror})")
+                continue
+            if (wide := wide_encoding(data[:_SNIFF_BYTES])) is not None:
+                yield i, Bad(f"{rel}: {wide} text, not UTF-8")
                 continue
             if b"\x00" in data[:_SNIFF_BYTES]:
                 yield i, Bad(f"{rel}: binary file")
@@ -296,13 +302,34 @@ def parse_json_line(raw: bytes) -> Any:
     return row
 
 
+def _first_object_line(path: Path) -> tuple[bytes | None, bool]:
+    """The first non-blank line of a .json file when it starts with "{" (else None), without a BOM, and whether
+    a non-blank line follows it. A line that starts otherwise ("[" of an array on one line, however long) is
+    not read past its first _SNIFF_BYTES: the whole file is read once more as JSON."""
+    with open(path, "rb") as fh:
+        chunks = iter(lambda: fh.readline(_SNIFF_BYTES), b"")  # a long line comes in pieces
+        line = next(chunks, b"").removeprefix(BOM)
+        while line and not line.strip():  # blank lines (or a long run of spaces) before the first value
+            line = next(chunks, b"")
+        if not line.lstrip().startswith(b"{"):
+            return None, False
+        if not line.endswith(b"\n"):
+            line += fh.readline()  # the rest of a long first row
+        more = any(chunk.strip() for chunk in chunks)  # stops at the first piece of a second non-blank line
+    return line, more
+
+
 def _holds_rows(obj: dict) -> bool:
-    """An object that holds the rows rather than being one: no schema's column ({"messages": [...]} is a chat
-    row), and one value that is a list of objects ({"data": [{...}, ...]}, beside other keys such as "version")."""
-    if _schema_of(obj) is not None:
-        return False
+    """An object that holds the rows rather than being one: one value that is a list of objects ({"data":
+    [{...}, ...]}, beside other keys such as "version"), and no schema's column ({"messages": [...]} is a chat
+    row) unless that list's objects are rows themselves ({"conversations": [{"messages": [...]}, ...]}, rows
+    under a key that a schema names), not chat messages."""
     lists = [v for v in obj.values() if isinstance(v, list)]
-    return len(lists) == 1 and bool(lists[0]) and all(isinstance(v, dict) for v in lists[0])
+    if len(lists) != 1 or not lists[0] or not all(isinstance(v, dict) for v in lists[0]):
+        return False
+    if _schema_of(obj) is None:
+        return True
+    return all(_schema_of(v) is not None and "role" not in v and "from" not in v for v in lists[0])
 
 
 def _schema_of(obj: dict) -> str | None:
@@ -315,6 +342,25 @@ def _kind(value: Any) -> str:
     return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
         type(value), "a number"
     )
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """"UTF-16" or "UTF-32" when the first bytes of a file are text in that encoding (what Windows PowerShell's
+    `>` and Notepad's "Unicode" write), by its byte order mark; without one, "UTF-16LE" or "UTF-16BE" when NUL
+    bytes fill one side of the byte pairs (the ASCII that JSON, CSV and most text are made of), else None. Read
+    as UTF-8 it would be NUL bytes or garbage."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    pairs = len(head) // 2
+    if pairs < 2:
+        return None
+    even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
+    # ASCII puts a NUL on one side of each pair; a few characters (U+4E00 一, emoji) put one on the other
+    if max(even, odd) * 4 >= pairs and min(even, odd) * 10 <= max(even, odd):
+        return "UTF-16LE" if odd > even else "UTF-16BE"  # named so, iconv reads it without a byte order mark
+    return None
 
 
 def has_lone_surrogates(text: str) -> bool:
