@@ -172,10 +172,10 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str
     if classifier:  # `lorplan train` trains a classifier on the labelled rows alone, and refuses data without any
         labelled = sum(n for _, n in p.labels.counts) if p.labels is not None else 0
         unlabelled = p.examples - labelled - p.bad_labels
-        if labelled == 0 and not p.bad_labels:
-            rows.append("warning: no row has a label; a sequence classifier needs a label column, and lorplan train "
-                        "refuses this data")
-        elif unlabelled:
+        if labelled == 0 and not p.bad_labels:  # the class is read from "label" alone ("labels", "class": not)
+            rows.append('warning: no row has a label; a sequence classifier reads its class from a column named '
+                        '"label", and lorplan train refuses this data')
+        elif unlabelled and labelled:  # with none labelled the refusal below says it all: train stops
             rows.append(f"note: {counted(unlabelled, 'example')} without a label (null, empty or no column), which a "
                         f"classifier does not train on: it trains on the {labelled:,} labelled (the figures above "
                         "count every example)")

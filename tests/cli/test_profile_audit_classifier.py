@@ -31,10 +31,28 @@ def test_data_without_labels_is_warned(tmp_path, capsys, monkeypatch):
     # plain text for a classifier: the report was clean, and lorplan train then stopped ("sequence
     # classification needs a label column in the data")
     lines = _profile(tmp_path, capsys, monkeypatch, [{"text": "a"}, {"text": "b"}])
-    assert ("warning: no row has a label; a sequence classifier needs a label column, and lorplan train refuses "
-            "this data") in lines
+    assert ('warning: no row has a label; a sequence classifier reads its class from a column named "label", and '
+            "lorplan train refuses this data") in lines
 
 
 def test_labelled_data_gets_neither_line(tmp_path, capsys, monkeypatch):
     lines = _profile(tmp_path, capsys, monkeypatch, [{"text": "a", "label": 0}, {"text": "b", "label": 1}])
     assert not [x for x in lines if "without a label" in x or "no row has a label" in x]
+
+
+def test_a_label_column_by_another_name_is_named(tmp_path, capsys, monkeypatch):
+    # lorplan reads the class from "label" alone: data with "labels" was told it 'needs a label column', which it
+    # seems to have
+    lines = _profile(tmp_path, capsys, monkeypatch, [{"text": "a", "labels": 0}, {"text": "b", "labels": 1}])
+    assert ('warning: no row has a label; a sequence classifier reads its class from a column named "label", and '
+            "lorplan train refuses this data") in lines
+
+
+def test_labels_zero_false_and_null(tmp_path, capsys, monkeypatch):
+    # label 0 is a label: neither line
+    lines = _profile(tmp_path, capsys, monkeypatch, [{"text": "a", "label": 0}, {"text": "b", "label": 0}])
+    assert not [x for x in lines if "without a label" in x or "no row has a label" in x]
+    # false is no class label (refused), and beside a null the note said 'it trains on the 0 labelled'
+    lines = _profile(tmp_path, capsys, monkeypatch, [{"text": "a", "label": False}, {"text": "b", "label": None}])
+    assert not [x for x in lines if "without a label" in x or "no row has a label" in x]
+    assert [x for x in lines if x.startswith("warning: line 1: label false is a boolean")], lines
