@@ -7,6 +7,7 @@ Llama on CPU."""
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -77,7 +78,8 @@ def test_trl_reads_every_key_and_every_value(path, tmp_path):
     assert sft.per_device_train_batch_size == t.micro_batch
     assert sft.gradient_accumulation_steps == t.gradient_accumulation
     assert sft.learning_rate == t.learning_rate and str(sft.lr_scheduler_type.value) == t.lr_scheduler
-    assert sft.warmup_steps == t.warmup_ratio  # a ratio below 1 on transformers 5
+    # with max_steps the steps themselves (any transformers), over epochs the ratio (transformers 5)
+    assert sft.warmup_steps == (math.ceil(t.warmup_ratio * t.max_steps) if t.max_steps else t.warmup_ratio)
     assert sft.max_steps == (t.max_steps if t.max_steps is not None else -1)
     if t.max_steps is None:
         assert sft.num_train_epochs == t.epochs
@@ -107,7 +109,8 @@ def test_trl_reads_every_key_and_every_value(path, tmp_path):
 def test_quantization_round_trips_through_trl(quant, expected, tmp_path):
     from trl import get_quantization_config
 
-    plan = replace(sample("smollm2-135m-cpu"), quantization=quant)
+    # on one GPU: a CPU plan loads no bitsandbytes, as lorplan train runs it (test_export_trl_as_lorplan_trains.py)
+    plan = replace(sample("smollm2-135m-cpu"), quantization=quant, hardware=HardwareSection(gpus=1))
     _, _, model, _ = trl_parse(plan, tmp_path)
     bnb = get_quantization_config(model)
     if expected == "int8":
@@ -124,7 +127,7 @@ def test_training_settings_round_trip_through_trl(tmp_path):
     plan = replace(plan, training=replace(plan.training, max_steps=None, epochs=3.0, lr_scheduler="cosine",
                                           warmup_ratio=0.1, gradient_checkpointing=True, precision="bf16",
                                           packing=True, optimizer="sgd-momentum", attention="eager"),
-                   data=replace(plan.data, eval_split=0.0, train_on="all"))
+                   data=replace(plan.data, eval_split=0.0, train_on="all"), hardware=HardwareSection(gpus=1))
     _, sft, model, mixture = trl_parse(plan, tmp_path)
     assert (sft.num_train_epochs, sft.max_steps) == (3.0, -1)
     assert str(sft.lr_scheduler_type.value) == "cosine" and sft.warmup_steps == 0.1

@@ -8,11 +8,15 @@ the attention projections; so every value is written out. `trl sft` hands a key 
 a field of one of the four (tests/core/test_export_trl.py parses the file with TRL's own parser).
 TRL has no rank_pattern, alpha_pattern, layer subset, LoRA bias, named initialisation or sequence classifier, and
 no sharding of its own (that is accelerate's config): those become warnings, a classifier's plan a refusal.
+A plan without GPUs is written as lorplan train runs it on the CPU (fp32, no bitsandbytes, torch AdamW, SDPA), and
+where TRL trains otherwise than lorplan train (loss masks, the loss over accumulated micro-batches, the dtype of
+modules_to_save and of a quantized base's other weights) a warning says so.
 Checked against TRL 1.16.0 with transformers 5.25.0 and peft 0.21.2.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -21,10 +25,12 @@ from lorplan.core.export import ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import common_lora_warnings, rope_scaling_warning
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
+    EIGHT_BIT_OPTIMIZERS,
     HF_OPTIM,
     PEFT_TASK_TYPE,
     TORCH_DTYPE,
     WEIGHT_SHARDED,
+    Attention,
     DataSchema,
     DType,
     ExportFormat,
@@ -40,6 +46,36 @@ _BUILDER = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv",
             ".pq": "parquet", ".txt": "text"}
 # lorplan.train.optim's SGD momentum, which transformers' sgd takes through optim_args.
 _SGD_MOMENTUM = 0.9
+
+
+def _on_cpu(plan) -> bool:
+    """A plan without GPUs: lorplan train runs it on the CPU in fp32, without bitsandbytes (lorplan.train.model
+    load_kwargs, lorplan.train.optim), and so does the export."""
+    return plan.hardware.gpus == 0
+
+
+def _dtype(plan) -> str:
+    """ModelConfig.dtype: the training precision, fp32 on the CPU (lorplan train's CPU run)."""
+    return TORCH_DTYPE[DType.FP32 if _on_cpu(plan) else DType(plan.training.precision)]
+
+
+def _cpu_warnings(plan) -> list[str]:
+    """What a CPU plan (hardware.gpus = 0) names that lorplan train replaces on the CPU, written as replaced."""
+    if not _on_cpu(plan):
+        return []
+    t, q = plan.training, plan.quantization
+    changed = []
+    if t.precision != DType.FP32:
+        changed.append(f"fp32 weights and compute, not {t.precision} (dtype float32, bf16 and fp16 false)")
+    if q.load_in_4bit or q.load_in_8bit:
+        changed.append(f"no bitsandbytes quantization ({'4' if q.load_in_4bit else '8'}-bit off)")
+    if t.optimizer in EIGHT_BIT_OPTIMIZERS:
+        changed.append(f"torch AdamW (adamw_torch) for {t.optimizer}")
+    if t.attention == Attention.FLASH:
+        changed.append("SDPA for flash-attention")
+    if not changed:
+        return []
+    return [f"hardware.gpus = 0: written as lorplan train runs the plan on the CPU: {'; '.join(changed)}"]
 
 
 def _number(value):
@@ -65,6 +101,7 @@ def _targets(modules: tuple[str, ...], warnings: list[str]):
 def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
     """ModelConfig: the base model, its dtype and attention, and the adapter."""
     lo, t = plan.lora, plan.training
+    warnings += _cpu_warnings(plan)
     if plan.model.rope_scaling is not None:
         warnings += rope_scaling_warning(plan, "TRL", "TRL's config has no rope_scaling: the model trains with its "
                                          "own RoPE (write the scaling into the model's config.json to train it)")
@@ -75,8 +112,9 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         "model_name_or_path": plan.model.source,
         "model_revision": plan.model.revision,
         # ModelConfig loads the base in float32 unless told; lorplan train loads it in the training precision
-        "dtype": TORCH_DTYPE[DType(t.precision)],
-        "attn_implementation": ATTN_IMPLEMENTATION[t.attention],
+        "dtype": _dtype(plan),
+        "attn_implementation": ATTN_IMPLEMENTATION[Attention.SDPA if _on_cpu(plan) and t.attention ==
+                                                   Attention.FLASH else t.attention],
         "use_peft": True,
         "lora_task_type": PEFT_TASK_TYPE[Task.CAUSAL_LM],
         "lora_r": lo.r,
@@ -87,19 +125,30 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         "use_rslora": lo.use_rslora,
         "use_dora": lo.use_dora,
     }
+    quantized = (plan.quantization.load_in_4bit or plan.quantization.load_in_8bit) and not _on_cpu(plan)
+    if lo.modules_to_save and (quantized or cfg["dtype"] != TORCH_DTYPE[DType.FP32]):
+        # peft upcasts LoRA layers alone (cast_adapter_dtype); TRL casts every trained weight to bf16 when quantized
+        dtype = "bfloat16" if quantized else cfg["dtype"]
+        warnings.append(f"lora_modules_to_save: TRL trains {', '.join(lo.modules_to_save)} in {dtype}, with "
+                        f"optimizer state in {dtype} (lorplan trains them in fp32)")
     return cfg
 
 
 def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
     """bitsandbytes loading (trl get_quantization_config): the 4-bit compute dtype is ModelConfig's dtype."""
-    q, t = plan.quantization, plan.training
-    dtype = TORCH_DTYPE[DType(t.precision)]
+    q = plan.quantization
+    if _on_cpu(plan):  # lorplan train loads no bitsandbytes on the CPU (_cpu_warnings says so)
+        return {"load_in_4bit": False, "load_in_8bit": False, "bnb_4bit_quant_type": q.bnb_4bit_quant_type,
+                "use_bnb_nested_quant": False, "bnb_4bit_quant_storage": None}
+    dtype = _dtype(plan)
     if q.load_in_4bit and q.bnb_4bit_compute_dtype != dtype:
         warnings.append(f"TRL takes the 4-bit compute dtype from dtype ({dtype}, the training precision), not "
                         f"{q.bnb_4bit_compute_dtype}")
     if q.load_in_4bit or q.load_in_8bit:
         warnings.append("TRL casts the LoRA weights to bf16 on a quantized base (lorplan keeps them in fp32): the "
-                        "adapter, its gradients and its optimizer state take about half the plan's bytes")
+                        "adapter, its gradients and its optimizer state take about half the plan's bytes; and it "
+                        "leaves the base's unquantized weights (embeddings, norms, LM head) in dtype, which lorplan "
+                        "train (peft's prepare_model_for_kbit_training) upcasts to fp32")
     # a 4-bit base sharded with its weights stores them in the compute dtype, as lorplan train loads it
     storage = dtype if q.load_in_4bit and plan.hardware.sharding in WEIGHT_SHARDED else None
     return {
@@ -156,7 +205,9 @@ _MESSAGES_NOTE = (
     "same where the markers cover that marker")
 _NO_TEMPLATE_NOTE = (
     "a tokenizer without a chat template stops TRL on chat rows (set chat_template_path), where lorplan writes "
-    "\"<|role|>\\n\" before each turn")
+    "\"<|role|>\\n\" before each turn; "
+    "TRL reads chats from a messages column of {role, content} turns: ShareGPT rows (conversations of "
+    "{from, value}, human / gpt), which lorplan reads too, stop it until written that way")
 
 
 def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
@@ -182,6 +233,22 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
             "assistant_only_loss": assistant_only}
 
 
+def _warmup_steps(plan, warnings: list[str]) -> int | float:
+    """SFTConfig.warmup_steps. With max_steps, the steps lorplan train warms up (ceil(ratio x steps), as
+    TrainingArguments.get_warmup_steps computes it), which every transformers reads alike. Over epochs the run's
+    length waits for the data, so the ratio: transformers 5 (training_args.py get_warmup_steps) reads a
+    warmup_steps below 1 as a ratio of the run, transformers 4 as that many steps."""
+    t = plan.training
+    if t.max_steps:
+        return math.ceil(t.warmup_ratio * t.max_steps)
+    if t.warmup_ratio:
+        warnings.append(f"warmup_steps: {t.warmup_ratio:g} is a ratio of the run's steps on transformers 5; "
+                        f"transformers 4 (TRL takes 4.56 and up) reads it as {t.warmup_ratio:g} steps, which is no "
+                        f"warmup and a first step at learning rate 0: there write warmup_ratio: "
+                        f"{t.warmup_ratio:g} in its place")
+    return t.warmup_ratio
+
+
 def _training(plan, warnings: list[str]) -> dict[str, Any]:
     """SFTConfig: sequence length and packing, batch, schedule, optimizer, checkpointing, precision and output."""
     t = plan.training
@@ -197,27 +264,31 @@ def _training(plan, warnings: list[str]) -> dict[str, Any]:
         "gradient_accumulation_steps": t.gradient_accumulation,
         "learning_rate": t.learning_rate,
         "lr_scheduler_type": t.lr_scheduler,
-        # transformers 5 reads a warmup_steps below 1 as a ratio (warmup_ratio is gone after 5.6)
-        "warmup_steps": t.warmup_ratio,
+        "warmup_steps": _warmup_steps(plan, warnings),
     })
-    if t.warmup_ratio:
-        warnings.append(f"warmup_steps: {t.warmup_ratio:g} is a ratio on transformers 5; on transformers 4 (TRL "
-                        f"takes 4.56 and up) write warmup_ratio: {t.warmup_ratio:g} instead")
-    if t.max_steps is not None:
+    if t.max_steps:
         cfg["max_steps"] = t.max_steps
     else:
         cfg["num_train_epochs"] = t.epochs
         cfg["max_steps"] = -1
-    cfg["optim"] = HF_OPTIM[Optimizer(t.optimizer)]
+    eight_bit_on_cpu = _on_cpu(plan) and t.optimizer in EIGHT_BIT_OPTIMIZERS
+    cfg["optim"] = HF_OPTIM[Optimizer.ADAMW if eight_bit_on_cpu else Optimizer(t.optimizer)]
     if t.optimizer == Optimizer.SGD_MOMENTUM:
         cfg["optim_args"] = f"momentum={_SGD_MOMENTUM}"
+        warnings.append(f"optim_args: momentum={_SGD_MOMENTUM} reaches transformers 5's sgd; transformers 4's "
+                        "Trainer ignores optim_args for sgd and trains plain SGD")
     cfg["weight_decay"] = t.weight_decay
     cfg["max_grad_norm"] = 1.0  # lorplan train clips at 1.0
     cfg["gradient_checkpointing"] = t.gradient_checkpointing  # TRL's default is true
     if t.gradient_checkpointing:
         cfg["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
-    cfg["bf16"] = t.precision == DType.BF16  # TRL's default is true unless fp16
-    cfg["fp16"] = t.precision == DType.FP16
+    cfg["bf16"] = not _on_cpu(plan) and t.precision == DType.BF16  # TRL's default is true unless fp16
+    cfg["fp16"] = not _on_cpu(plan) and t.precision == DType.FP16
+    if t.gradient_accumulation > 1 or plan.hardware.gpus > 1:
+        warnings.append("the loss: TRL divides the summed loss of the gradient_accumulation_steps micro-batches (of "
+                        "every GPU) by their trained tokens, so each token weighs the same; lorplan train averages "
+                        "each micro-batch's mean loss: the same step where the micro-batches hold as many trained "
+                        "tokens")
     cfg["use_liger_kernel"] = False
     loss = plan.estimate.loss if plan.estimate is not None else None
     if loss is not None and loss != LossKernel.STANDARD:
