@@ -23,6 +23,7 @@ from lorplan.core.errors import BadInput
 LOCK_NAME = ".lorplan-train.lock"
 # a flock the file system cannot take (some network file systems): the run goes on unlocked, and says so
 UNLOCKABLE = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS)
+RETRIES = 3  # a folder removed under a taker (by a run refused there) is made again, at most this often
 PID_WAIT_S = 0.5  # how long a refused run waits for the holder's pid, written just after it took the lock
 
 
@@ -76,16 +77,22 @@ class OutputLock:
         lock file cannot be made there (a read-only folder: the run could write nothing there either)."""
         if self.fd is not None or self.note is not None:
             return
-        if not self.out.is_dir():
-            if not make:
-                return
-            missing = [p for p in (self.out, *self.out.parents) if not p.exists()]
-            self.out.mkdir(parents=True, exist_ok=True)
-            self.made = missing
         path = lock_path(self.out)
+        gone = 0
         while True:
+            if not self._is_dir():
+                if not make:
+                    return
+                self._make()
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except FileNotFoundError as exc:  # the folder went since it was seen: a refused run removed its own
+                gone += 1
+                if gone < RETRIES:
+                    continue
+                self._drop_made()
+                raise BadInput(f"{self.where}: cannot write there ({exc.strerror or exc}): make it writable, "
+                               "or choose another --output") from None
             except OSError as exc:
                 self._drop_made()
                 raise BadInput(f"{self.where}: cannot write there ({exc.strerror or exc}): make it writable, "
@@ -99,6 +106,10 @@ class OutputLock:
             except OSError as exc:
                 os.close(fd)
                 if exc.errno in UNLOCKABLE:
+                    try:  # a file no run can lock says nothing: not left in the folder (nor keeping one made)
+                        path.unlink()
+                    except OSError:
+                        pass
                     self.note = (f"note: {self.where}: its file system takes no lock ({exc.strerror or exc}), so "
                                  "another lorplan train started there would not be stopped")
                     return
@@ -131,6 +142,36 @@ class OutputLock:
             finally:
                 os.close(fd)
         self._drop_made()
+
+    def _is_dir(self) -> bool:
+        try:
+            return self.out.is_dir()
+        except OSError as exc:  # a name too long for the file system (pathlib ignores only the missing)
+            raise BadInput(f"{self.where}: cannot look there ({exc.strerror or exc}), or choose another "
+                           "--output") from None
+
+    def _make(self) -> None:
+        """Make the output folder and the missing ones above it, remembered (deepest first) to remove again. A
+        folder that cannot be made (a link to a place that is not there, no permission, a full disk) is BadInput,
+        and what was made of it is removed."""
+        missing = [p for p in (self.out, *self.out.parents) if not p.exists() and not p.is_symlink()]
+        self.made = list(dict.fromkeys([*missing, *self.made]))
+        why = "removed again as it was made"
+        for _ in range(RETRIES):  # a folder above it removed meanwhile by a refused run (its _drop_made): again
+            try:
+                self.out.mkdir(parents=True, exist_ok=True)
+                return
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                why = exc.strerror or str(exc)
+                break
+        self._drop_made()
+        if self.out.is_symlink() and not self.out.exists():
+            why = f"it is a link to {os.readlink(self.out)}, which is not there: make that folder"
+        else:
+            why = f"cannot make that folder ({why})"
+        raise BadInput(f"{self.where}: {why}, or choose another --output")
 
     def _drop_made(self) -> None:
         for folder in self.made:
