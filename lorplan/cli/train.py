@@ -100,7 +100,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     from lorplan.core.model import load_spec, model_folder
     from lorplan.core.plan.context import check_plan_context, check_plan_targets, data_key
     from lorplan.core.vocab import Task
-    from lorplan.train.paths import output_folder_problem, resolve_path
+    from lorplan.train.paths import output_folder, output_folder_problem, resolve_path
 
     where = plan.model.path if plan.model.path is not None else plan.model.id
     model = str(resolve_path(where, plan_path)) if plan.model.path is not None else where
@@ -128,7 +128,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}{hint}") from None
     if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
         check_labels(plan, peek, plan_path)
-    out = Path(output or plan.training.output_dir).expanduser()
+    out = output_folder(output, plan)
     problem = output_folder_problem(out)
     if problem is not None:
         where = "--output" if output else f"{plan_path}: training.output_dir"
@@ -263,14 +263,13 @@ def run(args: argparse.Namespace) -> int:
     """`lorplan train`: the inputs checked, then the run, with its output folder locked throughout
     (lorplan.train.lock): a second `lorplan train` there is refused while this one lives. One lock per run: the
     processes a run on several GPUs launches take none (the `lorplan train` that launched them holds it)."""
-    from pathlib import Path
-
     from lorplan.core.plan import read_plan
     from lorplan.train.lock import OutputLock, takes_output_lock
+    from lorplan.train.paths import output_folder
 
     check_plan_file(args.plan)
     plan, remote = check_remote_code(read_plan(args.plan), args.plan, args.trust_remote_code)  # before any load
-    out = Path(args.output or plan.training.output_dir).expanduser()
+    out = output_folder(args.output, plan)
     locks = takes_output_lock()
     with OutputLock(out, f"--output {out}" if args.output else f"{args.plan}: training.output_dir {out}") as lock:
         if locks:  # before its checkpoints are read: another run may be writing them
@@ -282,18 +281,20 @@ def run(args: argparse.Namespace) -> int:
         return _train(args, plan, notes)
 
 
+def launch_command(args: argparse.Namespace, plan) -> list[str]:
+    """The `accelerate launch` command of a run on several GPUs, its accelerate_config.yaml written first into
+    the run's output folder: the folder the lock and the input checks named (`~` expanded, as the training
+    processes expand it), not a literal ./~ beside the working folder."""
+    from lorplan.train.launch import accelerate_command, write_accelerate_config
+    from lorplan.train.paths import output_folder
+
+    config = write_accelerate_config(plan, output_folder(args.output, plan))
+    return accelerate_command(plan, args.plan, config, train_args(args))
+
+
 def _train(args: argparse.Namespace, plan, notes: list[str]) -> int:
     """The run of a checked plan (run): launched on several GPUs, or trained in this process."""
-    from pathlib import Path
-
-    from lorplan.train.launch import (
-        UNDER_LAUNCH_ENV,
-        accelerate_command,
-        needs_launcher,
-        run_forwarding,
-        says_input_notes,
-        write_accelerate_config,
-    )
+    from lorplan.train.launch import UNDER_LAUNCH_ENV, needs_launcher, run_forwarding, says_input_notes
 
     # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
     # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
@@ -309,9 +310,7 @@ def _train(args: argparse.Namespace, plan, notes: list[str]) -> int:
             raise BadInput(f"{args.plan}: hardware.gpus = {plan.hardware.gpus}, but {have} here "
                            "(CUDA_VISIBLE_DEVICES / NVML): set hardware.gpus to the GPUs this machine has (0 trains "
                            "on the CPU)")
-        out = Path(args.output or plan.training.output_dir)
-        config = write_accelerate_config(plan, out)
-        cmd = accelerate_command(plan, args.plan, config, train_args(args))
+        cmd = launch_command(args, plan)
         print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
         return run_forwarding(cmd, {**os.environ, UNDER_LAUNCH_ENV: "1"})
 

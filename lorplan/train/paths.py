@@ -14,12 +14,23 @@ def resolve_path(path: str, plan_path: str | None) -> Path:
     return beside if beside.exists() else p
 
 
+def output_folder(output: str | None, plan) -> Path:
+    """The run's output folder: `output` (--output) when given, else the plan's training.output_dir, with `~`
+    expanded. One resolution for the lock, the input checks and the accelerate config of a run on several GPUs,
+    so each names the folder the training processes write."""
+    return Path(output or plan.training.output_dir).expanduser()
+
+
 def output_folder_problem(out: Path) -> str | None:
     """Why no output folder can be made at `out` (it exists and is not a folder, or a folder above it is a
-    file), or None when it can. Checked before anything heavy is loaded, so the user hears it at once."""
-    if out.exists() and not out.is_dir():
-        return "exists and is not a folder"
-    for parent in out.parents:
-        if parent.exists():
-            return None if parent.is_dir() else f"{parent} is a file, so no folder can be made under it"
+    file, or the name cannot be looked up: too long for the file system), or None when it can.
+    Checked before anything heavy is loaded, so the user hears it at once."""
+    try:
+        if out.exists() and not out.is_dir():
+            return "exists and is not a folder"
+        for parent in out.parents:
+            if parent.exists():
+                return None if parent.is_dir() else f"{parent} is a file, so no folder can be made under it"
+    except OSError as exc:  # pathlib ignores only a missing name: File name too long, Permission denied
+        return f"cannot look there ({exc.strerror or exc})"
     return None
