@@ -232,6 +232,12 @@ def _spec_for(args):
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")
     plan_train_on(task, args.train_on, spec.id)  # --train-on: a causal LM's; refused for a classifier
+    if args.train_on is not None and args.data is None and args.write is None:
+        # as `lorplan plan` refuses it (after a classifier's refusal, which says more): --trained-tokens is the
+        # count already, and no plan is written to carry it
+        raise BadInput("--train-on: only with --data FILE or --write PLAN.toml (it says which tokens the data's "
+                       "profile counts and the written plan trains; --trained-tokens N is already a count of trained "
+                       "tokens)")
     if args.trained_tokens is not None and args.examples is not None and task == "sequence-classification":
         # the rules count one trained label per example: the figure would be printed and change nothing (alone,
         # DataSize asks for --examples)
