@@ -33,9 +33,14 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False
 def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[Path]:
     """Write several files as one (core.atomic.replace_texts): every target is checked first, so nothing is
     written when one would be refused, and a write that fails (a full disk, a read-only folder) leaves the old
-    files as they were and no folder it made: BadInput naming the file."""
+    files as they were and no folder it made: BadInput naming the file. A name with a NUL byte is BadInput too,
+    before anything is made."""
     targets = {Path(path): text for path, text in files.items()}
     for path in targets:
+        if "\x00" in str(path):  # else ValueError (embedded null byte) from pathlib or os, and a traceback
+            shown = str(path).replace("\x00", "\\x00")  # the byte itself would print as nothing, or garble
+            raise BadInput(f"{shown}: cannot write there (the name holds a NUL byte, \\x00, which no file system "
+                           "takes): choose another name")
         check_free(path, force)
     made: list[Path] = []
     where = next(iter(targets), None)  # the file named when a folder for it cannot be made
