@@ -26,7 +26,8 @@ class Example:
     prompt / completion: "prompt-completion", and "alpaca" (prompt rendered with the Alpaca template,
           completion = output).
     messages: "messages": a tuple of (role, content) pairs; roles are "system", "user", "assistant" (ShareGPT
-          "human"/"gpt" are mapped to "user"/"assistant").
+          "human"/"gpt" are mapped to "user"/"assistant", OpenAI's "developer" to "system"); content is a string
+          (a content given as a list of text parts is their texts joined with nothing between).
     input_ids / labels: "tokenized"; labels may be None (every token is trained); -100 marks a masked token.
     label: a classification label when the row has a `label` column (int or str), else None.
     label_problem: why the row's `label` is no class label (2.5, NaN, true, a list), else None; the row is still

@@ -15,8 +15,14 @@ from lorplan.core.data.readers import Bad, has_lone_surrogates
 from lorplan.core.errors import BadInput, UnknownSchema
 
 _DETECT_ROWS = 200
+# "developer" is OpenAI's newer name for the system message: the chat templates that know it (gpt-oss, Gemma 4)
+# render a leading one exactly as a system message; those that do not drop it (Qwen2.5, Qwen3, Phi-3) or write a
+# role header the model never saw (Llama 3), so it is read as "system".
 _SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user",
-                   "assistant": "assistant", "tool": "tool", "function_call": "assistant", "observation": "tool"}
+                   "assistant": "assistant", "tool": "tool", "function_call": "assistant", "observation": "tool",
+                   "developer": "system"}
+_TEXT_PART = 'expected {"type": "text", "text": ...}'
+_CALL_KEYS = ("tool_calls", "function_call")  # OpenAI's assistant tool call, and its older single-function form
 _LABEL_COLUMN = "label"
 _INTEGER = re.compile(r"-?[0-9]+")
 _WHOLE_DECIMAL = re.compile(r"-?[0-9]+\.0*")  # "1.0": pandas' integer with missing values, in a CSV cell
@@ -209,12 +215,41 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
         content = msg.get("content", msg.get("value"))
         if not isinstance(role, str) or role.lower() not in _SHAREGPT_ROLES:
             raise _RowError(f"message {i} has no known role (got {role!r})")
-        if not isinstance(content, str):
+        if isinstance(content, (list, tuple)):
+            content = _text_parts(content, i)
+        elif content is None and (call := next((k for k in _CALL_KEYS if msg.get(k)), None)):
+            # rendering the call is each template's own format (Qwen2.5: <tool_call> JSON); lorplan has none for it
+            raise _RowError(f"message {i} is a tool call ({call}) without content, which lorplan does not train on")
+        elif not isinstance(content, str):
             raise _RowError(f"message {i} content is {_type_name(content)}, expected a string")
-        _check_unicode(content, f"message {i} content")
+        else:
+            _check_unicode(content, f"message {i} content")
         out.append((_SHAREGPT_ROLES[role.lower()], content))
     if not out:
         raise _RowError("no messages")
     if not any(role == "assistant" for role, _ in out):
         raise _RowError("no assistant message")
     return tuple(out)
+
+
+def _text_parts(parts: list | tuple, i: int) -> str:
+    """Message `i`'s content given as OpenAI-style parts ([{"type": "text", "text": ...}, ...]) as one string: the
+    texts one after another, as the chat templates that take parts write them (Qwen2.5-VL's; Gemma 3's trims each
+    part too). A part of another type (image_url, input_audio, refusal) makes the row unusable."""
+    texts = []
+    for j, part in enumerate(parts):
+        what = f"message {i} content part {j}"
+        if not isinstance(part, dict):
+            raise _RowError(f"{what} is {_type_name(part)}, {_TEXT_PART}")
+        kind = part.get("type")
+        if kind is None:
+            raise _RowError(f"{what} has no type, {_TEXT_PART}")
+        if kind != "text":
+            article = "an" if str(kind)[:1].lower() in ("a", "e", "i", "o", "u") else "a"
+            raise _RowError(f"{what} is {article} {kind!r} part; lorplan trains on text parts only")
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise _RowError(f"{what} text is {_type_name(text)}, expected a string")
+        _check_unicode(text, what)
+        texts.append(text)
+    return "".join(texts)
