@@ -169,16 +169,8 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str
             rows.append(f"warning: {p.labels.warning}")
         if p.labels.note:
             rows.append(f"note: {p.labels.note}")
-    if classifier:  # `lorplan train` trains a classifier on the labelled rows alone, and refuses data without any
-        labelled = sum(n for _, n in p.labels.counts) if p.labels is not None else 0
-        unlabelled = p.examples - labelled - p.bad_labels
-        if labelled == 0 and not p.bad_labels:  # the class is read from "label" alone ("labels", "class": not)
-            rows.append('warning: no row has a label; a sequence classifier reads its class from a column named '
-                        '"label", and lorplan train refuses this data')
-        elif unlabelled and labelled:  # with none labelled the refusal below says it all: train stops
-            rows.append(f"note: {counted(unlabelled, 'example')} without a label (null, empty or no column), which a "
-                        f"classifier does not train on: it trains on the {labelled:,} labelled (the figures above "
-                        "count every example)")
+    if classifier and (line := p.unlabelled_line()) is not None:  # train trains on the labelled rows alone
+        rows.append(f"{line[0]}: {line[1]}")
     if (refusal := p.label_refusal()) is not None:
         rows.append(f"warning: {refusal}; lorplan plan and train refuse these labels for a classifier")
     notes = p.notes

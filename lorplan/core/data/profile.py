@@ -104,6 +104,25 @@ class DataProfile:
             return f"{rows}line {first.line}: {first.reason}"
         return self.labels.refused if self.labels is not None else None
 
+    def unlabelled_line(self) -> tuple[str, str] | None:
+        """For a sequence classifier, which `lorplan train` trains on the labelled rows alone and refuses data
+        without any: ("warning", line) when no row has a label (the class is read from "label" alone: "labels"
+        or "class" is none), ("note", line) naming the rows without one (null, empty or no column), else None.
+        None too when no row is labelled but some label is refused: label_refusal says it, and training stops.
+        The line has no "warning: " / "note: " prefix; `lorplan profile` and the planner's Data tab show it."""
+        from lorplan.core.units import counted
+
+        labelled = sum(n for _, n in self.labels.counts) if self.labels is not None else 0
+        unlabelled = self.examples - labelled - self.bad_labels
+        if labelled == 0 and not self.bad_labels:
+            return ("warning", 'no row has a label; a sequence classifier reads its class from a column named '
+                    '"label", and lorplan train refuses this data')
+        if unlabelled and labelled:
+            return ("note", f"{counted(unlabelled, 'example')} without a label (null, empty or no column), which a "
+                    f"classifier does not train on: it trains on the {labelled:,} labelled (the figures above "
+                    "count every example)")
+        return None
+
     def at_seq_len(self, seq_len: int) -> DataProfile:
         """The same profile at another sequence length: truncation and padding recomputed from the length
         histogram, no re-tokenizing (a sample's figures scaled as in profile_dataset)."""

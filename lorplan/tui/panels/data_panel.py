@@ -122,7 +122,8 @@ def refusal_line(p: bridge.DataProfile) -> str | None:
 def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool = False) -> str:
     """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns). `classifier`:
     the data is for a sequence classifier (one label per example, each example its own right-padded sequence):
-    the lines only a causal LM trains by (trained tokens, packing) are left out, as `lorplan profile` does."""
+    the lines only a causal LM trains by (trained tokens, packing) are left out, as `lorplan profile` does, and
+    the rows a classifier trains without (no label) are named, or data with no label at all is warned of."""
     est = " (est.)" if p.estimated else ""
     packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
     lines = [
@@ -143,6 +144,9 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
         lines += labels_text(p.labels, narrow)
         if (ids := ids_line(p.labels)) is not None:
             lines.append(ids)
+    if classifier and (gap := p.unlabelled_line()) is not None:  # as `lorplan profile` says it, whole (wrapped)
+        kind, line = gap
+        lines.append(f"⚠ {line}" if kind == "warning" else f"note: {line}")
     if (refused := refusal_line(p)) is not None:
         lines.append(refused)
     return "\n".join(lines)
