@@ -23,6 +23,8 @@ _SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "use
                    "developer": "system"}
 _TEXT_PART = 'expected {"type": "text", "text": ...}'
 _CALL_KEYS = ("tool_calls", "function_call")  # OpenAI's assistant tool call, and its older single-function form
+# Chat Completions' text part, and the Responses API's (input_text in a user turn, output_text in an assistant's)
+_TEXT_KINDS = ("text", "input_text", "output_text")
 _LABEL_COLUMN = "label"
 _INTEGER = re.compile(r"-?[0-9]+")
 _WHOLE_DECIMAL = re.compile(r"-?[0-9]+\.0*")  # "1.0": pandas' integer with missing values, in a CSV cell
@@ -215,11 +217,13 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
         content = msg.get("content", msg.get("value"))
         if not isinstance(role, str) or role.lower() not in _SHAREGPT_ROLES:
             raise _RowError(f"message {i} has no known role (got {role!r})")
+        if call := next((k for k in _CALL_KEYS if msg.get(k)), None):
+            # rendering the call is each template's own format (Qwen2.5: <tool_call> JSON); lorplan has none for it,
+            # and reading the content alone would train a turn without its call ("" or [] a turn of nothing)
+            said = "without content" if content in (None, "", [], ()) else "beside its content"
+            raise _RowError(f"message {i} is a tool call ({call}) {said}, which lorplan does not train on")
         if isinstance(content, (list, tuple)):
             content = _text_parts(content, i)
-        elif content is None and (call := next((k for k in _CALL_KEYS if msg.get(k)), None)):
-            # rendering the call is each template's own format (Qwen2.5: <tool_call> JSON); lorplan has none for it
-            raise _RowError(f"message {i} is a tool call ({call}) without content, which lorplan does not train on")
         elif not isinstance(content, str):
             raise _RowError(f"message {i} content is {_type_name(content)}, expected a string")
         else:
@@ -235,7 +239,8 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
 def _text_parts(parts: list | tuple, i: int) -> str:
     """Message `i`'s content given as OpenAI-style parts ([{"type": "text", "text": ...}, ...]) as one string: the
     texts one after another, as the chat templates that take parts write them (Qwen2.5-VL's; Gemma 3's trims each
-    part too). A part of another type (image_url, input_audio, refusal) makes the row unusable."""
+    part too). The Responses API's input_text and output_text parts are text parts too. A part of another type
+    (image_url, input_audio, refusal) makes the row unusable."""
     texts = []
     for j, part in enumerate(parts):
         what = f"message {i} content part {j}"
@@ -244,7 +249,7 @@ def _text_parts(parts: list | tuple, i: int) -> str:
         kind = part.get("type")
         if kind is None:
             raise _RowError(f"{what} has no type, {_TEXT_PART}")
-        if kind != "text":
+        if kind not in _TEXT_KINDS:
             article = "an" if str(kind)[:1].lower() in ("a", "e", "i", "o", "u") else "a"
             raise _RowError(f"{what} is {article} {kind!r} part; lorplan trains on text parts only")
         text = part.get("text")
