@@ -128,7 +128,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         raise BadInput(f"{plan_path}: data.path {str(exc).removeprefix('--data ')}{hint}") from None
     if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
         check_labels(plan, peek, plan_path)
-    out = output_folder(output, plan)
+    out = output_folder(output, plan, plan_path)
     problem = output_folder_problem(out)
     if problem is not None:
         where = "--output" if output else f"{plan_path}: training.output_dir"
@@ -269,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_plan_file(args.plan)
     plan, remote = check_remote_code(read_plan(args.plan), args.plan, args.trust_remote_code)  # before any load
-    out = output_folder(args.output, plan)
+    out = output_folder(args.output, plan, args.plan)
     locks = takes_output_lock()
     with OutputLock(out, f"--output {out}" if args.output else f"{args.plan}: training.output_dir {out}") as lock:
         if locks:  # before its checkpoints are read: another run may be writing them
@@ -288,7 +288,7 @@ def launch_command(args: argparse.Namespace, plan) -> list[str]:
     from lorplan.train.launch import accelerate_command, write_accelerate_config
     from lorplan.train.paths import output_folder
 
-    config = write_accelerate_config(plan, output_folder(args.output, plan))
+    config = write_accelerate_config(plan, output_folder(args.output, plan, args.plan))
     return accelerate_command(plan, args.plan, config, train_args(args))
 
 

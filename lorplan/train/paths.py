@@ -14,11 +14,27 @@ def resolve_path(path: str, plan_path: str | None) -> Path:
     return beside if beside.exists() else p
 
 
-def output_folder(output: str | None, plan) -> Path:
+def output_folder(output: str | None, plan, plan_path: str | None = None) -> Path:
     """The run's output folder: `output` (--output) when given, else the plan's training.output_dir, with `~`
-    expanded. One resolution for the lock, the input checks and the accelerate config of a run on several GPUs,
-    so each names the folder the training processes write."""
-    return Path(output or plan.training.output_dir).expanduser()
+    expanded. One resolution for the lock, the input checks, the training itself (train.runner.run_training) and
+    the accelerate config of a run on several GPUs, so each names the folder the training processes write.
+    BadInput, naming --output or the plan's key, for a name no folder can have: `~user` of no user here, or a
+    NUL byte (a caller's string; argv holds none)."""
+    from lorplan.core.errors import BadInput
+
+    text = output or plan.training.output_dir
+    where = "--output" if output else f"{plan_path or 'the plan'}: training.output_dir"
+    if "\0" in text:
+        shown = text.replace("\0", "\\x00")  # the byte itself would print as nothing, or garble the line
+        raise BadInput(f"{where} {shown}: the name holds a NUL byte, \\x00, which no file system takes: choose "
+                       "another --output")
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # pathlib: "Could not determine home directory." for ~user of no user (or no HOME)
+        user = text[1:].split("/", 1)[0]
+        whose = f"no user named {user} here" if user else "no home folder here (HOME is not set)"
+        raise BadInput(f"{where} {text}: {whose} to expand ~{user} to: give the folder in full, or choose another "
+                       "--output") from None
 
 
 def output_folder_problem(out: Path) -> str | None:

@@ -25,7 +25,7 @@ from lorplan.train import checkpoint as ckpt
 from lorplan.train.checkpoint_sharding import HARDWARE_KEY, check_sharding, hardware_state
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
 from lorplan.train.memory import MeasuredMemory, report_lines
-from lorplan.train.paths import output_folder_problem
+from lorplan.train.paths import output_folder, output_folder_problem
 from lorplan.train.stop import StopRequest, TrainingInterrupted
 
 
@@ -429,7 +429,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
                  max_steps: int | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train the plan; see the module docstring. Raises BadInput for anything the user can fix, and
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
-    out = Path(output_dir or plan.training.output_dir).expanduser()
+    out = output_folder(output_dir, plan, plan_path)  # the folder the lock and the input checks named
     latest, finished = check_output(out, resume)
     if latest is not None:  # a damaged file, another sharding, an edited learning rate: before the model loads
         check_sharding(latest, plan, out, plan_path)
