@@ -54,7 +54,11 @@ def _check_folder(output: str) -> None:
     from lorplan.core.errors import BadInput
 
     parent = Path(output).parent
-    if not parent.is_dir():
+    if not parent.is_dir():  # False, not ValueError, for a name with a NUL byte (a caller's string; argv has none)
+        if "\x00" in output:  # no folder made would let it be written: say so first (as write_files_atomic does)
+            shown = output.replace("\x00", "\\x00")  # the byte itself would print as nothing, or garble the line
+            raise BadInput(f"-o {shown}: cannot write there (the name holds a NUL byte, \\x00, which no file "
+                           "system takes): choose another name")
         what = "is a file, not a folder" if parent.exists() else "does not exist; create it first"
         raise BadInput(f"-o {output}: folder {parent} {what}")
 

@@ -36,3 +36,17 @@ def test_export_prints_one_line_and_exits_2(tmp_path, capsys, to, name, written)
     assert (rc, cap.out) == (2, "")
     assert cap.err == f"lorplan export: error: {tmp_path}/{written}: {WHY}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["missing/a\x00b.yaml", "missing\x00dir/a.yaml"], ids=["file", "folder"])
+def test_a_missing_folder_with_a_nul_in_the_name_shows_the_byte_escaped(tmp_path, capsys, name):
+    """-o's folder is checked before write_files_atomic sees the name: its refusal printed the NUL byte itself
+    ('-o /tmp/missing/a<NUL>b.yaml: folder ... does not exist'), which a terminal shows as nothing, and no folder
+    made would let the name be written."""
+    rc = main(["export", str(SAMPLES / "mistral-7b-fsdp-2gpu.toml"), "--to", "axolotl", "-o", str(tmp_path / name)])
+    cap = capsys.readouterr()
+    assert (rc, cap.out) == (2, "")
+    shown = str(tmp_path / name).replace("\x00", "\\x00")
+    assert cap.err == f"lorplan export: error: -o {shown}: {WHY}\n"
+    assert "\x00" not in cap.err
+    assert list(tmp_path.iterdir()) == []
