@@ -13,8 +13,12 @@ SFTTrainer masks the prompts of prompt-completion data by default, and chats onl
 - messages without a template: turns rendered as "<|role|>\\ncontent\\n", tokenized with special tokens, then
   EOS; trained as above, the generation prompt being "<|assistant|>\\n"; the closing special tokens and EOS
   are trained when the last turn is the assistant's.
+- messages whose assistant turn carries OpenAI's "weight": 0 (Example.untrained_turns): that turn is rendered as
+  context and never trained; its span (measured as above) is left out, and the closing special tokens and EOS with
+  it when it is the last turn.
 - tokenized (input_ids): kept as given; trained = labels != -100 (every token without labels). No EOS.
-mask_prompt=False trains every token (pre-tokenized labels are still kept); a plan's data.train_on = "all". EOS is the tokenizer's eos token,
+mask_prompt=False trains every token (pre-tokenized labels and weight-0 turns are still kept masked: the data's own
+marks are more specific than a plan-wide setting); a plan's data.train_on = "all". EOS is the tokenizer's eos token,
 else its SEP token; it is not added twice when the sequence already ends with it (BERT-style tokenizers end
 with [SEP]).
 
@@ -127,12 +131,18 @@ class Encoder:
             elif ex.messages is not None:
                 start = len(texts)
                 texts.append(self.render(ex.messages))
-                turns = [i for i, (role, _) in enumerate(ex.messages) if role == "assistant"]
-                for i in turns if self.mask_prompt else ():
+                # the turns whose spans are measured: the trained ones, or under mask_prompt=False the weight-0
+                # ones, masked out of the whole (a turn the data marks untrained stays so whatever train_on says,
+                # as a tokenized row's labels are kept)
+                untrained = set(getattr(ex, "untrained_turns", ()))
+                turns = [i for i, (role, _) in enumerate(ex.messages)
+                         if role == "assistant" and (i in untrained) != self.mask_prompt]
+                for i in turns:
                     texts.append(self.render(ex.messages[: i + 1]))
                     texts.append(self.render(ex.messages[:i], generation_prompt=True))
-                last_is_assistant = bool(ex.messages) and ex.messages[-1][0] == "assistant"
-                plans.append(("chat", start, len(turns) if self.mask_prompt else 0, last_is_assistant))
+                # the closing special tokens and EOS after a final assistant turn go with that turn
+                closes = bool(turns) and turns[-1] == len(ex.messages) - 1
+                plans.append(("chat", start, len(turns), closes))
             elif ex.prompt is not None:
                 plans.append(("pc", len(texts)))
                 texts.append(ex.prompt + (ex.completion or ""))
@@ -208,13 +218,14 @@ class Encoder:
     def _spans(self, plan: tuple, lens: list[int], total: int) -> list[tuple[int, int]]:
         """The trained positions of a planned example as sorted, disjoint [begin, end) spans over `total`."""
         kind = plan[0]
-        if not self.mask_prompt or kind == "text":
-            return [(0, total)] if total else []
+        whole = [(0, total)] if total else []
+        if kind == "text" or (not self.mask_prompt and (kind != "chat" or not plan[2])):
+            return whole
         if kind == "pc":
             body = lens[plan[1]]
             begin = len(self.pre) + min(lens[plan[1] + 1], body)
             return [(begin, total)] if begin < total else []
-        _, start, pairs, last_is_assistant = plan
+        _, start, pairs, closes = plan
         framed = not self.has_chat_template
         offset = len(self.pre) if framed else 0
         limit = offset + lens[start] if framed else total
@@ -224,7 +235,7 @@ class Encoder:
             begin = min(lens[start + 2 + 2 * k] + offset, end)
             if begin < end:
                 spans.append((begin, end))
-        if framed and last_is_assistant and limit < total:
+        if framed and closes and limit < total:
             spans.append((limit, total))  # closing special tokens and EOS after a final assistant turn
         merged: list[tuple[int, int]] = []
         for begin, end in sorted(spans):
@@ -232,7 +243,11 @@ class Encoder:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], end))
             else:
                 merged.append((begin, end))
-        return merged
+        if self.mask_prompt:
+            return merged
+        # every token but the weight-0 turns'
+        bounds = [0] + [b for span in merged for b in span] + [total]
+        return [(bounds[k], bounds[k + 1]) for k in range(0, len(bounds), 2) if bounds[k] < bounds[k + 1]]
 
 
 def encode_example(tokenizer, example, *, mask_prompt: bool = True, add_eos: bool = True) -> EncodedExample:

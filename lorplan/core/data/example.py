@@ -32,6 +32,8 @@ class Example:
     label: a classification label when the row has a `label` column (int or str), else None.
     label_problem: why the row's `label` is no class label (2.5, NaN, true, a list), else None; the row is still
           an example (a causal LM ignores the column), but a classifier refuses it, naming the line.
+    untrained_turns: "messages": the indices (into messages) of the assistant turns marked "weight": 0 (OpenAI's
+          "do not train on this turn"): rendered as context, never trained, whatever the plan's train_on.
     """
 
     line: int
@@ -44,6 +46,7 @@ class Example:
     labels: tuple[int, ...] | None = None
     label: int | str | None = None
     label_problem: str | None = None
+    untrained_turns: tuple[int, ...] = ()
 
     def plain_text(self) -> str:
         """The example as one plain string (no chat template): what a character-based estimate counts."""

@@ -25,6 +25,9 @@ _TEXT_PART = 'expected {"type": "text", "text": ...}'
 _CALL_KEYS = ("tool_calls", "function_call")  # OpenAI's assistant tool call, and its older single-function form
 # Chat Completions' text part, and the Responses API's (input_text in a user turn, output_text in an assistant's)
 _TEXT_KINDS = ("text", "input_text", "output_text")
+# OpenAI's fine-tuning guide ("multi-turn chat examples"): an assistant message's "weight" is 0 (do not train on
+# this turn) or 1 (train on it, as with no weight); its API puts the key on assistant messages only.
+_WEIGHT_RULE = "OpenAI's weight is 0 (do not train on this assistant turn) or 1, on assistant messages only"
 _LABEL_COLUMN = "label"
 _INTEGER = re.compile(r"-?[0-9]+")
 _WHOLE_DECIMAL = re.compile(r"-?[0-9]+\.0*")  # "1.0": pandas' integer with missing values, in a CSV cell
@@ -101,7 +104,8 @@ def to_example(line: int, row: Any, schema: str, *, text_cells: bool = False) ->
             return Example(line, schema, prompt=alpaca_prompt(instruction, input_text),
                            completion=_text(row, "output"), **lab)
         if schema == "messages":
-            return Example(line, schema, messages=_messages(row), **lab)
+            messages, untrained = _messages(row)
+            return Example(line, schema, messages=messages, untrained_turns=untrained, **lab)
         if schema == "tokenized":
             ids = _int_list(row, "input_ids")
             if not ids:
@@ -202,7 +206,8 @@ def _int_list(row: dict, key: str, *, optional: bool = False) -> tuple[int, ...]
     return tuple(value)
 
 
-def _messages(row: dict) -> tuple[tuple[str, str], ...]:
+def _messages(row: dict) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
+    """The row's (role, content) pairs, and the indices of the assistant messages whose weight is 0."""
     key = "messages" if "messages" in row else "conversations"
     if key not in row:
         raise _RowError("missing field 'messages'")
@@ -210,6 +215,7 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, (list, tuple)):
         raise _RowError(f"field {key!r} is {_type_name(value)}, expected a list of messages")
     out = []
+    untrained = []
     for i, msg in enumerate(value):
         if not isinstance(msg, dict):
             raise _RowError(f"message {i} is {_type_name(msg)}, expected an object")
@@ -222,6 +228,8 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
             # and reading the content alone would train a turn without its call ("" or [] a turn of nothing)
             said = "without content" if content in (None, "", [], ()) else "beside its content"
             raise _RowError(f"message {i} is a tool call ({call}) {said}, which lorplan does not train on")
+        if _weight(msg, i, _SHAREGPT_ROLES[role.lower()], role) == 0:
+            untrained.append(i)
         if isinstance(content, (list, tuple)):
             content = _text_parts(content, i)
         elif not isinstance(content, str):
@@ -231,9 +239,32 @@ def _messages(row: dict) -> tuple[tuple[str, str], ...]:
         out.append((_SHAREGPT_ROLES[role.lower()], content))
     if not out:
         raise _RowError("no messages")
-    if not any(role == "assistant" for role, _ in out):
+    assistant = [i for i, (r, _) in enumerate(out) if r == "assistant"]
+    if not assistant:
         raise _RowError("no assistant message")
-    return tuple(out)
+    if len(untrained) == len(assistant):
+        # as a row with no assistant message: nothing of it is a reply to learn (train_on "all" masks them too)
+        raise _RowError("every assistant message has weight 0 (do not train on it): no assistant turn to train on")
+    return tuple(out), tuple(untrained)
+
+
+def _weight(msg: dict, i: int, role: str, written_role: str) -> int | None:
+    """Message `i`'s OpenAI weight: 0, 1, or None when it has none. null is no weight: a Parquet file gives
+    every message of a column the same fields, so the messages without a weight read as null."""
+    weight = msg.get("weight")
+    if weight is None:
+        return None
+    if role != "assistant":
+        raise _RowError(f"message {i} ({written_role}) has a weight; {_WEIGHT_RULE}")
+    if isinstance(weight, bool) or not isinstance(weight, int) or weight not in (0, 1):  # 1.0, "0", true: no
+        if isinstance(weight, (float, Decimal)):
+            shown = _number(weight)
+        elif isinstance(weight, (bool, int, str)):
+            shown = json.dumps(weight)
+        else:
+            shown = _type_name(weight)
+        raise _RowError(f"message {i} weight is {shown}; {_WEIGHT_RULE}")
+    return weight
 
 
 def _text_parts(parts: list | tuple, i: int) -> str:
