@@ -53,10 +53,17 @@ class CharEstimate:
             # encode.Encoder appends EOS to each of these three kinds (a chat only without a chat template, as
             # the estimate renders it) and trains it after a text, a completion or a final assistant turn
             if ex.messages is not None:
+                # an assistant turn of "weight" 0 (Example.untrained_turns) is never trained, under "all" too,
+                # and when it is the last turn the EOS after it goes untrained with it (encode.Encoder)
+                skip = set(ex.untrained_turns)
+                last = len(ex.messages) - 1
                 total = self._n(plain_render(ex.messages)) + EOS_TOKENS
                 last_is_assistant = bool(ex.messages) and ex.messages[-1][0] == "assistant"
-                trained = sum(self._n(c) for r, c in ex.messages if r == "assistant") + (
-                    EOS_TOKENS if last_is_assistant else 0)
+                trained = sum(self._n(c) for i, (r, c) in enumerate(ex.messages) if r == "assistant"
+                              and i not in skip) + (EOS_TOKENS if last_is_assistant and last not in skip else 0)
+                untrained = sum(self._n(ex.messages[i][1]) for i in skip) + (EOS_TOKENS if last in skip else 0)
+                out.append((total, trained if self.mask else total - untrained))
+                continue
             elif ex.prompt is not None:
                 total = self._n(ex.prompt + (ex.completion or "")) + EOS_TOKENS
                 trained = self._n(ex.completion or "") + EOS_TOKENS
