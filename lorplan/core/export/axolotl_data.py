@@ -22,9 +22,32 @@ _DATASET_TYPE: dict[DataSchema, dict[str, Any]] = {
         },
     },
     DataSchema.ALPACA: {"type": "alpaca"},
-    DataSchema.MESSAGES: {"type": "chat_template", "field_messages": "messages"},
+    DataSchema.MESSAGES: {
+        "type": "chat_template",
+        "field_messages": "messages",
+        # axolotl src/axolotl/prompt_strategies/chat_template.py: ChatTemplatePrompter maps each message's role
+        # through `roles` (target: [sources]), which replaces its default table (human/user, assistant/gpt,
+        # system, tool) and passes an unlisted role on as written: this is lorplan's table (lorplan.core.data
+        # .schema), so a developer message reaches the template as system, as lorplan renders it
+        "roles": {
+            "system": ["system", "developer"],
+            "user": ["user", "human"],
+            "assistant": ["assistant", "gpt", "function_call"],
+            "tool": ["tool", "observation"],
+        },
+        # the same file: get_conversation_thread reads message_field_training from each message, and a value that
+        # is not null decides that turn alone (should_train = it, over roles_to_train and train_on_inputs): an
+        # assistant turn with OpenAI's "weight": 0 is then not trained, whatever train_on_inputs says, as in lorplan
+        "message_field_training": "weight",
+    },
     DataSchema.TOKENIZED: {},
 }
+# The same file's transform_message passes a message's content on as the file writes it, and axolotl has no key
+# that joins text parts (it refuses message_field_training_detail on a content that is not a string)
+_PARTS_NOTE = (
+    "chat rows: axolotl hands a message's content to the chat template as the file writes it, where lorplan joins "
+    "a content of text parts into one string: a text-only template fails on the list (Qwen2.5's with a TypeError) "
+    "or writes it otherwise; write such content as one string for axolotl to train what lorplan does")
 
 
 def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
@@ -39,6 +62,8 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     if schema == DataSchema.TOKENIZED:
         warnings.append("pre-tokenized data: axolotl reads input_ids/labels when no dataset type is given")
     entry.update(copy.deepcopy(_DATASET_TYPE[schema]))
+    if schema == DataSchema.MESSAGES:
+        warnings.append(_PARTS_NOTE)
     return entry
 
 

@@ -148,6 +148,17 @@ _MESSAGES_NOTE = (
     "\"<|role|>\\n\" before each turn")
 
 
+# LLaMA-Factory src/llamafactory/data/parser.py (DatasetAttr): a sharegpt entry's tags name one string per role
+# and no per-message field; data/converter.py (SharegptDatasetConverter) takes a leading system_tag message as the
+# system and skips a row holding any other role ("Invalid role tag", "Skipping this abnormal example."), and
+# passes content on as written, which data/formatter.py (StringFormatter.apply) refuses when it is no string
+_CHAT_ROWS_NOTE = (
+    "chat rows: LLaMA-Factory's sharegpt reader skips a row with a developer message (lorplan reads it as "
+    "system; the entry has one system_tag), trains an assistant turn marked \"weight\": 0 (lorplan does not: the "
+    "entry has no per-message field) and stops on a content of text parts (its formatter expects a string; "
+    "lorplan joins the texts): write such rows with string content, role system and no weight-0 turns")
+
+
 def _template(schema: DataSchema, warnings: list[str]) -> str | None:
     """The chat template that trains the plan's text (None: LLaMA-Factory parses the tokenizer's own)."""
     if schema == DataSchema.TEXT:
@@ -161,6 +172,7 @@ def _template(schema: DataSchema, warnings: list[str]) -> str | None:
         return "alpaca"
     if schema == DataSchema.MESSAGES:
         warnings.append(_MESSAGES_NOTE)
+        warnings.append(_CHAT_ROWS_NOTE)
         return None
     return "empty"  # pre-tokenized: LLaMA-Factory needs text columns (warned)
 

@@ -21,6 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import common_lora_warnings, rope_scaling_warning
 from lorplan.core.vocab import (
@@ -208,6 +209,30 @@ _NO_TEMPLATE_NOTE = (
     "\"<|role|>\\n\" before each turn; "
     "TRL reads chats from a messages column of {role, content} turns: ShareGPT rows (conversations of "
     "{from, value}, human / gpt), which lorplan reads too, stop it until written that way")
+# trl/trainer/sft_trainer.py (_prepare_dataset's tokenize_fn) hands each row's messages to the tokenizer's
+# apply_chat_template as the file writes them (trl/data_utils.py _tokenize): SFTConfig has no key that joins text
+# parts, renames a role or reads a per-message weight, so these readings of lorplan's are a warning
+_CHAT_ROWS_NOTE = (
+    "chat rows: TRL hands each message to the chat template as the file writes it, where lorplan joins a content "
+    "of text parts into one string (a text-only template fails on the list: Qwen2.5's with a TypeError), reads "
+    "role developer as system (Qwen2.5's template drops a developer message, Llama 3's writes a developer header) "
+    "and trains no assistant turn marked \"weight\": 0 (TRL trains it): write such rows with string content, role "
+    "system and no weight-0 turns for TRL to train what lorplan does")
+
+
+def _is_chat(plan) -> bool:
+    """Whether the plan's data is chat rows: data.schema = "messages", or auto with a data file whose first rows
+    lorplan reads as messages (TRL finds a messages column itself). A file lorplan cannot read says no: the auto
+    warning already asks for data.schema."""
+    schema = DataSchema(plan.data.schema)
+    if schema != DataSchema.AUTO:
+        return schema == DataSchema.MESSAGES
+    from lorplan.core.data import detect_schema
+
+    try:
+        return detect_schema(plan.data.path) == DataSchema.MESSAGES
+    except (BadInput, OSError, ValueError):  # missing, unreadable, no schema, a name no file system takes
+        return False
 
 
 def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
@@ -229,6 +254,8 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append("data.schema is auto: TRL finds text and prompt/completion columns itself; chat rows "
                         "train on every token unless assistant_only_loss is true (which refuses other rows): set "
                         "data.schema")
+    if _is_chat(plan):
+        warnings.append(_CHAT_ROWS_NOTE)
     return {"dataset_text_field": "text", "completion_only_loss": completion_only,
             "assistant_only_loss": assistant_only}
 
