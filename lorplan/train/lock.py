@@ -86,14 +86,11 @@ class OutputLock:
                 self._make()
             try:
                 fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-            except FileNotFoundError as exc:  # the folder went since it was seen: a refused run removed its own
-                gone += 1
-                if gone < RETRIES:
-                    continue
-                self._drop_made()
-                raise BadInput(f"{self.where}: cannot write there ({exc.strerror or exc}): make it writable, "
-                               "or choose another --output") from None
             except OSError as exc:
+                if isinstance(exc, FileNotFoundError):  # the folder went since it was seen: a refused run
+                    gone += 1                           # removed its own; made again, at most RETRIES times
+                    if gone < RETRIES:
+                        continue
                 self._drop_made()
                 raise BadInput(f"{self.where}: cannot write there ({exc.strerror or exc}): make it writable, "
                                "or choose another --output") from None
