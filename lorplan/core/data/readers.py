@@ -23,7 +23,7 @@ from lorplan.core.errors import BadInput
 from lorplan.core.jsontext import loads_json
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-folder", "arrow-folder")
-_EXTENSIONS = {
+EXTENSIONS = {  # a file's suffix -> the format lorplan reads it as (detect_format)
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "tsv", ".tab": "tsv",
     ".parquet": "parquet", ".pq": "parquet", ".txt": "txt",
 }
@@ -64,7 +64,7 @@ def detect_format(path: Path) -> str:
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise BadInput(f"--data {path}: cannot read ({exc.strerror or exc})") from None
-    fmt = _EXTENSIONS.get(path.suffix.lower())
+    fmt = EXTENSIONS.get(path.suffix.lower())
     if fmt is None:
         if head.startswith(b"PAR1"):
             fmt = "parquet"

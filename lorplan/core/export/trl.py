@@ -42,9 +42,9 @@ from lorplan.core.vocab import (
     TrainOn,
 )
 
-# datasets.load_dataset's builder for each file type lorplan reads (DatasetConfig.path with data_files).
-_BUILDER = {".jsonl": "json", ".ndjson": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
-            ".pq": "parquet", ".txt": "text"}
+# datasets.load_dataset's builder (DatasetConfig.path with data_files) for each format lorplan reads a file's
+# suffix as (lorplan.core.data.readers.EXTENSIONS); TSV has none: datasets' csv builder takes no separator here
+_BUILDER = {"jsonl": "json", "json": "json", "csv": "csv", "parquet": "parquet", "txt": "text"}
 # lorplan.train.optim's SGD momentum, which transformers' sgd takes through optim_args.
 _SGD_MOMENTUM = 0.9
 
@@ -165,8 +165,10 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     """The data file as a one-dataset mixture (DatasetMixtureConfig: datasets.load_dataset(path, data_files=...))
     and its held-out split."""
     d = plan.data
+    from lorplan.core.data.readers import EXTENSIONS
+
     suffix = Path(d.path).suffix.lower()
-    builder = _BUILDER.get(suffix)
+    builder = _BUILDER.get(EXTENSIONS.get(suffix, ""))
     entry: dict[str, Any] = {"path": builder, "data_files": d.path, "split": "train"}
     if builder is None:
         entry = {"path": d.path, "split": "train"}
@@ -321,7 +323,7 @@ def _training(plan, warnings: list[str]) -> dict[str, Any]:
     if loss is not None and loss != LossKernel.STANDARD:
         warnings.append(f"TRL has no switch for the plan's {loss} loss; its own chunked LM head (always on) "
                         "likewise never holds the whole logits")
-    cfg["use_cpu"] = plan.hardware.gpus == 0
+    cfg["use_cpu"] = _on_cpu(plan)
     cfg["trust_remote_code"] = plan.model.trust_remote_code
     cfg["seed"] = t.seed
     cfg["output_dir"] = t.output_dir
