@@ -218,7 +218,7 @@ def _uses(name: str, value: str) -> tuple[str, ...]:
 @cache
 def _textual_variables() -> frozenset[str]:
     """The variable names Textual derives from a theme (and reads in its widgets' stylesheets)."""
-    return frozenset(Theme(name="probe", primary="#000000").to_color_system().generate())
+    return frozenset(_textual_defaults())
 
 
 def _underived(theme: Theme) -> str:
@@ -257,6 +257,8 @@ def _parses(variables: dict[str, str], uses: dict[str, tuple[str, ...]]) -> bool
 
 @cache
 def _textual_defaults() -> dict[str, str]:
+    """Every variable Textual derives from a theme, with its value for a plain one (the values a declaration's
+    other variables hold when one variable is parsed, _parses)."""
     return dict(Theme(name="probe", primary="#000000").to_color_system().generate())
 
 
