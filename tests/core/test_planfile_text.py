@@ -45,6 +45,12 @@ def test_a_symlink_loop_is_one_line(tmp_path, capsys):
     assert rc == 2 and "Traceback" not in err and err.count("\n") == 1, err
 
 
+def test_a_nul_byte_in_the_file_name_is_one_line_naming_it():
+    """read_plan("a\\x00b.toml") raised Python's bare ValueError("embedded null byte") to its Python callers."""
+    with pytest.raises(BadInput, match=r"'a\\x00b\.toml': not a file name \(it holds a NUL byte\)"):
+        read_plan("a\x00b.toml")
+
+
 def test_bytes_that_are_not_utf8_name_the_byte(tmp_path):
     path = tmp_path / "latin1.toml"
     path.write_bytes(b"version = 1\n# caf\xe9\n")

@@ -52,6 +52,8 @@ def read_plan(path: str | os.PathLike) -> Plan:
         raise BadInput(f"{p}: no such plan file") from None
     except OSError as exc:  # a folder, no permission, a symlink loop, ...: as the OS says it
         raise BadInput(f"{p}: cannot read the plan ({exc.strerror or exc.__class__.__name__})") from None
+    except ValueError:  # the OS is never asked: a NUL byte in the name ("embedded null byte")
+        raise BadInput(f"{str(p)!r}: not a file name (it holds a NUL byte)") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
