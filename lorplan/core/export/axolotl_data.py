@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lorplan.core.export.common import is_json_file
+from lorplan.core.export.common import ChatLayout, chat_layout, is_json_file
 from lorplan.core.vocab import DataSchema, TrainOn
 
 # The dataset entry's type fields per schema (axolotl utils/schemas/datasets.py). Pre-tokenized data has none:
@@ -24,7 +24,12 @@ _DATASET_TYPE: dict[DataSchema, dict[str, Any]] = {
     DataSchema.ALPACA: {"type": "alpaca"},
     DataSchema.MESSAGES: {
         "type": "chat_template",
+        # the column and message keys are the data file's (_chat_fields): axolotl src/axolotl/utils/schemas
+        # /datasets.py reads message_property_mappings ({template key: the message's key}; the older
+        # message_field_role / message_field_content are still taken, deprecated, and folded into it), and
+        # prompt_strategies/chat_template.py's transform_message builds each turn from it
         "field_messages": "messages",
+        "message_property_mappings": {"role": "role", "content": "content"},
         # axolotl src/axolotl/prompt_strategies/chat_template.py: ChatTemplatePrompter maps each message's role
         # through `roles` (target: [sources]), which replaces its default table (human/user, assistant/gpt,
         # system, tool) and passes an unlisted role on as written: this is lorplan's table (lorplan.core.data
@@ -50,6 +55,21 @@ _PARTS_NOTE = (
     "or writes it otherwise; write such content as one string for axolotl to train what lorplan does")
 
 
+def _chat_fields(entry: dict[str, Any], layout: ChatLayout, warnings: list[str]) -> None:
+    """field_messages and message_property_mappings as the data file writes its chats (ShareGPT's conversations
+    of {from, value}, OpenAI's messages of {role, content}); `roles` already reads human and gpt."""
+    entry["field_messages"] = layout.column
+    entry["message_property_mappings"] = {"role": layout.role_key, "content": layout.content_key}
+    if layout.problem is not None:
+        warnings.append(f"chat rows: {layout.problem}: written for OpenAI-style rows (field_messages: messages, "
+                        "message_property_mappings role: role, content: content); for ShareGPT rows write "
+                        "field_messages: conversations and message_property_mappings role: from, content: value")
+    elif layout.mixed is not None:
+        warnings.append(f"chat rows: {layout.mixed}: axolotl reads {layout.column} with {layout.role_key} / "
+                        f"{layout.content_key} alone (a row without the column stops it: \"Messages is null\"; "
+                        "a message without the keys is a turn without role or content): write every row one way")
+
+
 def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     d = plan.data
     entry: dict[str, Any] = {"path": d.path}
@@ -63,6 +83,7 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append("pre-tokenized data: axolotl reads input_ids/labels when no dataset type is given")
     entry.update(copy.deepcopy(_DATASET_TYPE[schema]))
     if schema == DataSchema.MESSAGES:
+        _chat_fields(entry, chat_layout(d.path), warnings)
         warnings.append(_PARTS_NOTE)
     return entry
 

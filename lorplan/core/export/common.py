@@ -5,6 +5,9 @@ How each tool spells an optimizer, dtype or attention implementation is in lorpl
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lorplan.core.vocab import ExportFormat, LoraBias, Optimizer, Task
@@ -58,6 +61,96 @@ def rope_scaling_warning(plan, tool: str, how: str) -> list[str]:
 
 def is_json_file(path: str) -> bool:
     return Path(path).suffix.lower() in (".json", ".jsonl")
+
+
+# The rows chat_layout reads: those lorplan's schema detection reads (lorplan.core.data.schema)
+CHAT_LAYOUT_ROWS = 200
+# lorplan reads a row's chats from `messages`, else `conversations`, and each message's role from `role`, else
+# `from`, its content from `content`, else `value` (lorplan.core.data.schema._messages)
+_CHAT_KEYS = {"column": ("messages", "conversations"), "role": ("role", "from"), "content": ("content", "value")}
+
+
+@dataclass(frozen=True)
+class ChatLayout:
+    """How a chat data file writes its rows, from its first rows as lorplan reads them: the column holding the
+    messages, each message's role and content keys, and the role values as written (most common first).
+    problem: why no chat row was read (the layout is then OpenAI's, the exports' default); mixed: the other
+    columns or keys some rows use, which one tool entry cannot read beside the first (None when all agree);
+    rows: the chat rows read."""
+
+    column: str = "messages"
+    role_key: str = "role"
+    content_key: str = "content"
+    roles: tuple[str, ...] = ()
+    rows: int = 0
+    problem: str | None = None
+    mixed: str | None = None
+    messages: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # each row's role values, in order
+
+    @property
+    def sharegpt(self) -> bool:
+        """Whether the messages are ShareGPT's {from, value} (else OpenAI's {role, content})."""
+        return self.role_key == "from"
+
+
+def _first_key(obj: dict, keys: tuple[str, str]) -> str | None:
+    return next((k for k in keys if k in obj), None)
+
+
+def chat_layout(path: str) -> ChatLayout:
+    """The chat layout of the data file at `path`, from its first CHAT_LAYOUT_ROWS rows read by lorplan's own
+    readers (the keys lorplan reads, in its order); never raises: a file lorplan cannot read, or one without a
+    chat row among them, gives the default layout with `problem` saying why."""
+    from lorplan.core.data.readers import Bad, RowSource
+    from lorplan.core.errors import BadInput
+
+    counts: dict[str, Counter] = {what: Counter() for what in (*_CHAT_KEYS, "roles")}
+    messages: list[tuple[str, ...]] = []
+    try:
+        for n, (_, row) in enumerate(RowSource(path).rows()):
+            if n >= CHAT_LAYOUT_ROWS:
+                break
+            if isinstance(row, Bad) or not isinstance(row, dict):
+                continue
+            column = _first_key(row, _CHAT_KEYS["column"])
+            value = row.get(column) if column else None
+            if isinstance(value, str):  # a CSV cell holds the list as JSON text
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    continue
+            if not isinstance(value, list):
+                continue
+            counts["column"][column] += 1
+            said = []
+            for msg in value:
+                if not isinstance(msg, dict):
+                    continue
+                for what in ("role", "content"):
+                    if key := _first_key(msg, _CHAT_KEYS[what]):
+                        counts[what][key] += 1
+                role = msg.get("role", msg.get("from"))
+                if isinstance(role, str):
+                    counts["roles"][role] += 1
+                    said.append(role)
+            messages.append(tuple(said))
+    except (BadInput, OSError, ValueError) as exc:  # missing, unreadable, binary, a name no file system takes
+        return ChatLayout(problem=str(exc).removeprefix("--data ").splitlines()[0])
+    if not messages:
+        return ChatLayout(problem=f"{path}: no chat row (messages or conversations) in its first "
+                                  f"{CHAT_LAYOUT_ROWS} rows")
+    first = {what: (c.most_common(1)[0][0] if c else _CHAT_KEYS[what][0])
+             for what, c in counts.items() if what != "roles"}
+    others = [f"{what} {key!r} in {n} {'rows' if what == 'column' else 'messages'}"
+              for what, c in counts.items() if what != "roles"
+              for key, n in c.items() if key != first[what]]
+    mixed = None
+    if others:
+        mixed = (f"the first {len(messages)} chat rows of {path} mostly use column {first['column']!r} of "
+                 f"{{{first['role']}, {first['content']}}} messages, but also " + ", ".join(others))
+    return ChatLayout(first["column"], first["role"], first["content"],
+                      tuple(r for r, _ in counts["roles"].most_common()), len(messages), None, mixed,
+                      tuple(messages))
 
 
 def common_lora_warnings(plan, tool: str, *, patterns: bool, layers: bool, bias: bool) -> list[str]:

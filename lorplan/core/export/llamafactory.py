@@ -20,6 +20,8 @@ from typing import Any
 from lorplan.core.export import ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import (
     ROPE_SCALING_TYPE,
+    ChatLayout,
+    chat_layout,
     common_lora_warnings,
     optimizer_warnings,
     rope_scaling_warning,
@@ -36,19 +38,78 @@ from lorplan.core.vocab import (
     TrainOn,
 )
 
-# The dataset_info.json entry's columns per schema (LLaMA-Factory data/README.md); auto is written as text.
+# The dataset_info.json entry's columns per schema (LLaMA-Factory data/README.md); auto is written as text, and
+# chats as the data file writes them (_chat_entry).
 _COLUMNS: dict[DataSchema, dict[str, Any]] = {
     DataSchema.TEXT: {"formatting": "alpaca", "columns": {"prompt": "text"}},
     DataSchema.PROMPT_COMPLETION: {"formatting": "alpaca", "columns": {"prompt": "prompt", "response": "completion"}},
     DataSchema.ALPACA: {"formatting": "alpaca"},
-    DataSchema.MESSAGES: {
-        "formatting": "sharegpt",
-        "columns": {"messages": "messages"},
-        "tags": {"role_tag": "role", "content_tag": "content", "user_tag": "user", "assistant_tag": "assistant",
-                 "system_tag": "system"},
-    },
+    DataSchema.MESSAGES: {"formatting": "sharegpt"},  # columns and tags: _chat_entry
     DataSchema.TOKENIZED: {},
 }
+# The sharegpt entry's tag for each role value lorplan reads (lower-cased; lorplan.core.data.schema): the tags name
+# one value each (src/llamafactory/data/parser.py, DatasetAttr), and data/converter.py (SharegptDatasetConverter)
+# skips a row holding a value no tag names. developer has none: the entry's one system_tag is system.
+_ROLE_TAG = {"human": "user_tag", "user": "user_tag", "gpt": "assistant_tag", "assistant": "assistant_tag",
+             "system": "system_tag", "observation": "observation_tag", "tool": "observation_tag",
+             "function_call": "function_tag"}
+# The values the entry names where the file shows none: ShareGPT's (LLaMA-Factory's own defaults, data/README.md)
+# or OpenAI's. observation_tag and function_tag are written only for a file that uses them: unwritten, they are
+# LLaMA-Factory's observation and function_call.
+_DEFAULT_TAGS = {True: {"user_tag": "human", "assistant_tag": "gpt", "system_tag": "system"},
+                 False: {"user_tag": "user", "assistant_tag": "assistant", "system_tag": "system"}}
+
+
+def _chat_entry(layout: ChatLayout, warnings: list[str]) -> dict[str, Any]:
+    """The sharegpt entry's columns and tags as the data file writes its chats: the messages column, the role and
+    content keys, and the role values its first rows use (the most common one where several name one role)."""
+    seen: dict[str, list[str]] = {}
+    for value in layout.roles:  # most common first
+        if (tag := _ROLE_TAG.get(value.lower())) is not None:
+            seen.setdefault(tag, []).append(value)
+    tags = {"role_tag": layout.role_key, "content_tag": layout.content_key, **_DEFAULT_TAGS[layout.sharegpt]}
+    tags.update({tag: values[0] for tag, values in seen.items()})
+    if layout.problem is not None:
+        warnings.append(f"chat rows: {layout.problem}: the entry is written for OpenAI-style rows (columns "
+                        "messages: messages, tags role/content, user/assistant/system); for ShareGPT rows write "
+                        "columns messages: conversations and tags role_tag from, content_tag value, user_tag "
+                        "human, assistant_tag gpt, system_tag system")
+    unread = [value for values in seen.values() for value in values[1:]]
+    if layout.mixed is not None or unread:
+        said = [layout.mixed] if layout.mixed is not None else []
+        if unread:
+            said.append(f"role values {', '.join(map(repr, unread))} beside the ones the tags name")
+        warnings.append(f"chat rows: {'; '.join(said)}: the entry reads column {layout.column} with "
+                        f"{layout.role_key} / {layout.content_key} and one value per role tag, and LLaMA-Factory "
+                        "stops on a row or message without them and skips a row with a role no tag names: write "
+                        "every row one way")
+    return {"columns": {"messages": layout.column}, "tags": tags}
+
+
+def _skipped_by_turns(layout: ChatLayout, tags: dict[str, str]) -> int:
+    """The chat rows read that LLaMA-Factory's sharegpt reader skips (data/converter.py, SharegptDatasetConverter):
+    after a leading system_tag message, user or observation turns must alternate with assistant or function turns,
+    from the first to an even count (a role no tag names fails the same test)."""
+    firsts = {tags["user_tag"], tags.get("observation_tag", "observation")}
+    seconds = {tags["assistant_tag"], tags.get("function_tag", "function_call")}
+    skipped = 0
+    for roles in layout.messages:
+        turns = roles[1:] if roles and roles[0] == tags["system_tag"] else roles
+        alternate = all(role in (firsts if i % 2 == 0 else seconds) for i, role in enumerate(turns))
+        skipped += not (alternate and len(turns) % 2 == 0)
+    return skipped
+
+
+def _turns_note(layout: ChatLayout, tags: dict[str, str]) -> str:
+    """The line on the rows LLaMA-Factory skips for their turns, with their count among the rows read."""
+    counted = ""
+    if layout.problem is None:
+        counted = f" (here: {_skipped_by_turns(layout, tags)} of the data file's first {layout.rows} chat rows)"
+    return ("chat rows whose turns do not alternate: LLaMA-Factory's sharegpt reader skips such a row (logging "
+            "\"Skipping this abnormal example.\"): after a leading system message, user (or observation) and "
+            "assistant (or function_call) turns must alternate from a user turn to an assistant turn (not two user "
+            "turns in a row, a system turn later on or a user turn last), where lorplan trains the row's assistant "
+            "turns" + counted)
 
 
 def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
@@ -184,8 +245,14 @@ def _data(plan, warnings: list[str]) -> dict[str, Any]:
     schema = _schema(plan)
     dataset_dir = str(data_path.parent) if str(data_path.parent) else "."
     entry = {"file_name": data_path.name, **copy.deepcopy(_COLUMNS[schema])}
+    chat_notes: list[str] = []
+    if schema == DataSchema.MESSAGES:
+        layout = chat_layout(d.path)
+        entry.update(_chat_entry(layout, chat_notes))
+        chat_notes.append(_turns_note(layout, entry["tags"]))
     warnings.append(f"register the data in {dataset_dir}/dataset_info.json as "
                     + json.dumps({"lorplan_train": entry}))
+    warnings += chat_notes
     if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
         warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry")
     cfg = {
