@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 
 from lorplan.core.errors import BadInput
 from lorplan.core.plan import read_plan
-from lorplan.train.checkpoint_sharding import saved_sharding
+from lorplan.train.checkpoint_sharding import saved_deepspeed, saved_sharding
 from lorplan.train.runner import run_training
 
 from .conftest import write_jsonl
@@ -61,10 +61,12 @@ def _scheduler(path: Path) -> None:
     torch.save(torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0).state_dict(), path)
 
 
-def _checkpoint(out: Path, kind: str, hardware: dict | None = None) -> Path:
+def _checkpoint(out: Path, kind: str, hardware: dict | None = None, stage: str = "zero3", gpus: int = 2) -> Path:
     """checkpoint-2 of a stopped 4-step run as a `kind` run saves it: "fsdp" and "deepspeed" in accelerate's
     folder (accelerate's names: pytorch_model_fsdp_0 / optimizer_0, DeepSpeed's pytorch_model folder of
-    shards), "plain" with its adapter, optimizer.pt and rng.pt; scheduler.pt and state.json in each."""
+    shards: ZeRO-3's model states and ZeRO-2's optimizer states one file per GPU, ZeRO-2's model states one
+    file, as DeepSpeed 0.19's engine.py names them), "plain" with its adapter, optimizer.pt and rng.pt;
+    scheduler.pt and state.json in each."""
     folder = out / "checkpoint-2"
     state = folder / "accelerate"
     if kind == "fsdp":
@@ -73,7 +75,10 @@ def _checkpoint(out: Path, kind: str, hardware: dict | None = None) -> Path:
         (state / "optimizer_0").mkdir()
     elif kind == "deepspeed":
         (state / "pytorch_model").mkdir(parents=True)
-        for name in ("mp_rank_00_model_states.pt", "zero_pp_rank_0_mp_rank_00_optim_states.pt"):
+        names = [f"bf16_zero_pp_rank_{r}_mp_rank_00_optim_states.pt" for r in range(gpus)]
+        names += ([f"zero_pp_rank_{r}_mp_rank_00_model_states.pt" for r in range(gpus)] if stage == "zero3"
+                  else ["mp_rank_00_model_states.pt"])
+        for name in names:
             torch.save({"w": torch.zeros(2)}, state / "pytorch_model" / name)
     else:
         (folder / "adapter").mkdir(parents=True)
@@ -166,3 +171,63 @@ def test_accelerate_files_name_the_sharding(tmp_path):
     assert saved_sharding(_checkpoint(tmp_path / "c", "plain")) is None
     (tmp_path / "d" / "checkpoint-2" / "accelerate").mkdir(parents=True)  # files of neither: sharded, kind unknown
     assert saved_sharding(tmp_path / "d" / "checkpoint-2") == "sharded"
+
+
+def _plan(plans: dict[str, Path], root: Path, sharding: str, gpus: int) -> Path:
+    """A plan of the module's model and data on `gpus` GPUs with `sharding`: the zero3 plan's hardware edited."""
+    plan = root / f"{sharding}-{gpus}.toml"
+    plan.write_text(plans["zero3"].read_text().replace('sharding = "zero3"', f'sharding = "{sharding}"')
+                    .replace("gpus = 2", f"gpus = {gpus}"))
+    assert read_plan(str(plan)).hardware.gpus == gpus and str(read_plan(str(plan)).hardware.sharding) == sharding
+    return plan
+
+
+DEEPSPEED_REFUSED = [
+    # (saved stage, saved GPUs, the plan's stage and GPUs): the run the line names, what to restore. DeepSpeed
+    # 0.19: another stage finds no model-states file of its own name (state_dict_factory's assert), another GPU
+    # count is _load_zero_checkpoint's ZeRORuntimeException (its DP world size)
+    ("zero3", 2, "zero2", 2, "a DeepSpeed ZeRO-3 run on 2 GPUs", 'hardware.sharding = "zero3" and gpus = 2'),
+    ("zero2", 2, "zero3", 2, "a DeepSpeed ZeRO-2 run on 2 GPUs", 'hardware.sharding = "zero2" and gpus = 2'),
+    ("zero3", 4, "zero3", 2, "a DeepSpeed ZeRO-3 run on 4 GPUs", 'hardware.sharding = "zero3" and gpus = 4'),
+    ("zero2", 2, "zero2", 4, "a DeepSpeed ZeRO-2 run on 2 GPUs", 'hardware.sharding = "zero2" and gpus = 2'),
+]
+
+
+@pytest.mark.parametrize("stage, gpus, now, now_gpus, run, fix", DEEPSPEED_REFUSED)
+def test_a_deepspeed_checkpoint_of_another_stage_or_gpu_count_is_one_line_before_torch(plans, tmp_path, stage, gpus,
+                                                                                      now, now_gpus, run, fix):
+    """Before: accepted by the layout check (DeepSpeed under DeepSpeed), then DeepSpeed's traceback once the model
+    had loaded on every GPU."""
+    out = tmp_path / "run"
+    _checkpoint(out, "deepspeed", stage=stage, gpus=gpus)
+    plan = _plan(plans, tmp_path, now, now_gpus)
+    got, err = _resume(plan, out, tmp_path)
+    assert got == {"rc": 2, "torch": False, "transformers": False, "peft": False}
+    assert err == (f"lorplan train: error: --resume: checkpoint-2 in {out} was saved by {run}, which {plan}'s "
+                   f'hardware.sharding = "{now}", gpus = {now_gpus} cannot load (DeepSpeed loads its shards only '
+                   f"under the ZeRO stage and GPU count that saved them): restore {fix} to continue the run, or "
+                   "give --output to start elsewhere\n")
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint-2"]
+
+
+@pytest.mark.parametrize("kind, stage, saved_gpus, sharding, gpus", [
+    ("deepspeed", "zero2", 4, "zero2", 4),  # its own stage and count
+    ("fsdp", "", 4, "fsdp", 2),  # FSDP's SHARDED_STATE_DICT: torch.distributed.checkpoint reshards on load
+])
+def test_a_sharded_checkpoint_its_hardware_loads_goes_on(plans, tmp_path, kind, stage, saved_gpus, sharding, gpus):
+    out = tmp_path / "run"
+    _checkpoint(out, kind, {"sharding": stage or sharding, "gpus": saved_gpus}, stage=stage, gpus=saved_gpus)
+    got, err = _resume(_plan(plans, tmp_path, sharding, gpus), out, tmp_path)
+    assert got["rc"] == 2 and not got["torch"]
+    assert f"hardware.gpus = {gpus}, but no GPU is visible here" in err, err
+
+
+def test_deepspeed_s_files_name_its_stage_and_gpus_and_state_json_what_they_do_not(tmp_path):
+    assert saved_deepspeed(_checkpoint(tmp_path / "a", "deepspeed", stage="zero3", gpus=3)) == ("zero3", 3)
+    assert saved_deepspeed(_checkpoint(tmp_path / "b", "deepspeed", stage="zero2", gpus=8)) == ("zero2", 8)
+    folder = _checkpoint(tmp_path / "c", "deepspeed", {"sharding": "zero3", "gpus": 4})
+    for shard in (folder / "accelerate" / "pytorch_model").iterdir():
+        shard.unlink()
+    assert saved_deepspeed(folder) == ("zero3", 4)
+    (folder / "state.json").write_text(json.dumps({"step": 2, "total": 4}))
+    assert saved_deepspeed(folder) == (None, None)
