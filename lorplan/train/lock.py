@@ -7,6 +7,15 @@ run never leaves a stale lock: the next run takes the lock file over. The file h
 for the line that refuses a second run. A run that ends removes it (while still holding it), so a finished run's
 folder holds its outputs alone; a taker checks that the file it locked is still the one at the path, since a
 holder may remove it between the taker's open and its lock. Stdlib only: taken before torch is imported.
+
+A run on several GPUs: the flock is the launching `lorplan train`'s, and the processes it launches (through
+accelerate launch and torch's elastic agent, which start each in its own session and pass it no descriptor)
+do not inherit it. Killed with kill -9, the launcher let the folder go while they trained on. So each launched
+process holds a shared flock on the output folder itself (join) while it runs, and a taker, once it holds the
+lock file, takes the folder's exclusive flock for a moment: refused while any launched process lives. A
+process that joins after its launcher was killed could miss a taker that looked before it: the launcher writes
+a token of its own into the lock file (and passes it on in TOKEN_ENV), a taker writes its own before it looks
+at the folder, and a joining process that finds another run's token there stops.
 """
 
 from __future__ import annotations
@@ -14,8 +23,10 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import secrets
 import socket
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
@@ -25,6 +36,7 @@ LOCK_NAME = ".lorplan-train.lock"
 UNLOCKABLE = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL, errno.ENOSYS)
 RETRIES = 3  # a folder removed under a taker (by a run refused there) is made again, at most this often
 PID_WAIT_S = 0.5  # how long a refused run waits for the holder's pid, written just after it took the lock
+TOKEN_ENV = "LORPLAN_TRAIN_LOCK_TOKEN"  # the holder's token, for the processes it launches (join)
 
 
 def lock_path(out: Path) -> Path:
@@ -118,18 +130,32 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
+        token = secrets.token_hex(8)
+        try:
+            before = os.pread(fd, 4096, 0)
+        except OSError:
+            before = b""
+        _write(fd, f"{os.getpid()} {socket.gethostname()} {token}\n".encode())
+        if not _folder_free(self.out):  # a launched run's processes, their launcher gone: the file was theirs
+            _write(fd, before)
+            if not before:  # made by this taker: not left behind
+                try:
+                    path.unlink()
+                except OSError:
+                    pass
+            os.close(fd)
+            raise BadInput(f"{self.where} is in use by the training processes of another lorplan train, whose "
+                           "own process has ended: wait for them to end (or stop them), or give --output to "
+                           "train elsewhere")
         self.fd = fd
-        try:  # in place, not atomically: readers must find the locked file itself. Only said in a refusal
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
-        except OSError:  # a full disk: the lock holds all the same; a refusal says "pid not known"
-            pass
+        os.environ[TOKEN_ENV] = token  # for the processes this run launches
 
     def release(self) -> None:
         """Remove the lock file (still holding it, so no taker locks a file that is then removed) and let the
         lock go; the folders take() made are removed again when the run left nothing in them."""
         if self.fd is not None:
             fd, self.fd = self.fd, None
+            os.environ.pop(TOKEN_ENV, None)
             try:
                 path = lock_path(self.out)
                 if os.stat(path).st_ino == os.fstat(fd).st_ino:
@@ -179,6 +205,71 @@ class OutputLock:
         self.made = []
 
 
+def _write(fd: int, data: bytes) -> None:
+    """The lock file's text, in place, not atomically: readers must find the locked file itself."""
+    try:
+        os.ftruncate(fd, 0)
+        if data:
+            os.pwrite(fd, data, 0)
+    except OSError:  # a full disk: the lock holds all the same; a refusal says "pid not known"
+        pass
+
+
+def _folder_free(out: Path) -> bool:
+    """Whether no process a run launched holds the folder (their shared flock, join): its exclusive flock is
+    taken and let go at once (a process joining meanwhile waits for that moment)."""
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return True  # not there: nothing in it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without flock: the lock file's own was taken, so not seen here
+        return True
+    finally:
+        os.close(fd)  # lets the flock go
+    return True
+
+
+@contextmanager
+def joined(out: Path):
+    """Held by each process that a `lorplan train` launched (UNDER_LAUNCH_ENV and TOKEN_ENV set) for its whole
+    run: a shared flock on output folder `out`, so a second `lorplan train` there is refused while any of them
+    lives, its launcher killed or not. BadInput when the lock file is gone or names another run than the
+    launcher's (the launcher ended, and another run took the folder before this process joined). Elsewhere
+    (one process, your own torchrun) nothing: that process holds the lock file's own flock."""
+    from lorplan.train.launch import UNDER_LAUNCH_ENV
+
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token or not os.environ.get(UNDER_LAUNCH_ENV):
+        yield
+        return
+    gone = BadInput(f"{out}: the lorplan train that launched this process has ended, and another run took the "
+                    "folder: this process stops (start the run again once that one has ended)")
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise gone from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits out a taker's moment of looking (_folder_free)
+        except OSError as exc:
+            if exc.errno not in UNLOCKABLE:
+                raise
+        try:
+            words = lock_path(out).read_text(encoding="utf-8", errors="replace").split()
+            ours = len(words) < 3 or words[2] == token  # a line still being written: its taker looks after
+        except FileNotFoundError:
+            ours = False
+        if not ours:
+            raise gone
+        yield
+    finally:
+        os.close(fd)
+
+
 def takes_output_lock() -> bool:
     """Whether this process takes its run's output lock: one per run. Not the processes that `lorplan train`
     launched itself (the `lorplan train` that launched them holds it, lorplan.train.launch.UNDER_LAUNCH_ENV);
@@ -188,4 +279,4 @@ def takes_output_lock() -> bool:
     return not os.environ.get(UNDER_LAUNCH_ENV) and process_rank() == 0
 
 
-__all__ = ["LOCK_NAME", "OutputLock", "holder", "lock_path", "takes_output_lock"]
+__all__ = ["LOCK_NAME", "TOKEN_ENV", "OutputLock", "holder", "joined", "lock_path", "takes_output_lock"]

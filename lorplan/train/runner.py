@@ -24,6 +24,7 @@ from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.checkpoint_sharding import HARDWARE_KEY, check_sharding, hardware_state
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
+from lorplan.train.lock import joined
 from lorplan.train.memory import MeasuredMemory, report_lines
 from lorplan.train.paths import output_folder, output_folder_problem
 from lorplan.train.stop import StopRequest, TrainingInterrupted
@@ -428,8 +429,15 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
 def run_training(plan, *, plan_path: str | None = None, output_dir: str | None = None,
                  max_steps: int | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train the plan; see the module docstring. Raises BadInput for anything the user can fix, and
-    TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after)."""
+    TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after). A process that
+    `lorplan train` launched holds the output folder's shared lock meanwhile (lorplan.train.lock.joined)."""
     out = output_folder(output_dir, plan, plan_path)  # the folder the lock and the input checks named
+    with joined(out):
+        return _run_training(plan, out, plan_path, max_steps, resume, progress)
+
+
+def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None, resume: bool,
+                  progress: bool) -> TrainResult:
     latest, finished = check_output(out, resume)
     if latest is not None:  # a damaged file, another sharding, an edited learning rate: before the model loads
         check_sharding(latest, plan, out, plan_path)
