@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lorplan.core.columns import say
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.checkpoint_sharding import HARDWARE_KEY, check_sharding, hardware_state
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
@@ -28,6 +28,7 @@ from lorplan.train.lock import joined
 from lorplan.train.memory import MeasuredMemory, report_lines
 from lorplan.train.paths import output_folder, output_folder_problem
 from lorplan.train.stop import StopRequest, TrainingInterrupted
+from lorplan.train.write_error import nccl_shm_failure
 
 
 @dataclass(frozen=True)
@@ -426,6 +427,11 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
     return result
 
 
+class SharedMemoryFull(LorplanError):
+    """NCCL found no room in /dev/shm for the GPUs' processes to talk through (lorplan.train.write_error
+    .nccl_shm_failure): one line saying what to do, exit 1, not torch's DistBackendError."""
+
+
 def run_training(plan, *, plan_path: str | None = None, output_dir: str | None = None,
                  max_steps: int | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
     """Train the plan; see the module docstring. Raises BadInput for anything the user can fix, and
@@ -433,7 +439,17 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
     `lorplan train` launched holds the output folder's shared lock meanwhile (lorplan.train.lock.joined)."""
     out = output_folder(output_dir, plan, plan_path)  # the folder the lock and the input checks named
     with joined(out):
-        return _run_training(plan, out, plan_path, max_steps, resume, progress)
+        try:
+            return _run_training(plan, out, plan_path, max_steps, resume, progress)
+        except Exception as exc:
+            segment = nccl_shm_failure(exc)
+            if segment is None:
+                raise
+            raise SharedMemoryFull(
+                f"NCCL could not make its shared memory segment {segment} between the GPUs' processes: /dev/shm "
+                "is full or too small (a docker container's is 64 MB unless started with --shm-size, e.g. "
+                "--shm-size=16g); give it room, or set NCCL_SHM_DISABLE=1 to go without it (slower)"
+                + (", and continue with --resume" if ckpt.latest_checkpoint(out) else "")) from None
 
 
 def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None, resume: bool,

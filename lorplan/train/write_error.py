@@ -5,6 +5,9 @@ An OSError says it itself. torch.save's writer raises RuntimeError ('[enforce fa
 raises its own error whose text does ('Error while serializing: I/O error: File too large (os error 27)'). Both
 `lorplan train`'s checkpoints (lorplan.train.checkpoint) and a probe's worker (whether its probe ended for want
 of space: lorplan.probe.worker.out_of_space) read them here.
+
+NCCL's shared memory in /dev/shm (a docker container's is 64 MB by default) is no write into the run's folder,
+though newer NCCL says 'No space left on device' of it: nccl_shm_failure, not write_error.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 _OS_ERROR = re.compile(r"os error (\d+)")  # Rust's io::Error, as safetensors says it
 # torch.save's writer on a failed write (see above), or 'PytorchStreamWriter failed writing file ...'
 _TORCH_WRITER = re.compile(r"inline_container\.cc|PytorchStreamWriter|iostream error")
+# NCCL's shared memory segment it could not make, as torch's DistBackendError says (NCCL 2.21.5: 'NCCL error in:
+# .../NCCLUtils.hpp:268, unhandled system error ... Last error:\nError while creating shared memory segment
+# /dev/shm/nccl-LeXlEJ (size 9637888)'; newer NCCL's misc/shmutils.cc adds ', error: No space left on device (28)')
+_NCCL_SHM = re.compile(r"Error while creating shared memory segment (\S+ \(size \d+\))")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,8 @@ def write_error(exc: BaseException, folder: Path | None = None) -> WriteError | 
     before the caller frees what the failed write took), else its first line. None for any other error (a bug
     in what was written, such as a pickling error or 'Some tensors share memory'), which is no write that
     failed."""
+    if nccl_shm_failure(exc) is not None:  # /dev/shm, not the folder written to
+        return None
     chain = [e for e in (exc, exc.__cause__, exc.__context__) if e is not None]
     texts = [str(e) for e in chain]
     # the evidence of no space first, wherever it is in the chain: another error number beside it (a file not
@@ -75,6 +84,16 @@ def write_error(exc: BaseException, folder: Path | None = None) -> WriteError | 
     return None
 
 
+def nccl_shm_failure(exc: BaseException) -> str | None:
+    """The shared memory segment NCCL could not make ("/dev/shm/nccl-LeXlEJ (size 9637888)") when `exc`, its
+    __cause__ or its __context__ is that failure (_NCCL_SHM), else None."""
+    for e in (exc, exc.__cause__, exc.__context__):
+        m = _NCCL_SHM.search(str(e)) if e is not None else None
+        if m:
+            return m.group(1)
+    return None
+
+
 def first_line(exc: BaseException) -> str:
     """An error's first line, at most 200 characters (its type's name when it has no text)."""
     return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
@@ -91,4 +110,4 @@ def _disk_full(folder: Path) -> bool:
         return False
 
 
-__all__ = ["NO_SPACE", "WriteError", "first_line", "write_error"]
+__all__ = ["NO_SPACE", "WriteError", "first_line", "nccl_shm_failure", "write_error"]
