@@ -138,8 +138,8 @@ def test_the_processes_of_a_launched_run_train_holding_the_folder(tmp_path, tiny
     from .test_train import tiny_plan
 
     plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=2, save_steps=2, logging_steps=1, gradient_accumulation=1)
-    plan = read_plan(plan_path)
-    write_plan(replace(plan, hardware=replace(plan.hardware, gpus=2, sharding="ddp")), plan_path, force=True)
+    two = read_plan(plan_path)
+    write_plan(replace(two, hardware=replace(two.hardware, gpus=2, sharding="ddp")), plan_path, force=True)
     out = tmp_path / "out"
     with OutputLock(out, "the launcher") as lock:
         lock.take(make=True)
