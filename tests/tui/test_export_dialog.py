@@ -8,7 +8,7 @@ import pytest
 import yaml
 from textual.app import App
 from textual.widgets import Checkbox, Input, Static
-from tui_helpers import type_into
+from tui_helpers import paste_into, type_into
 
 from lorplan.core.plan import read_plan
 from lorplan.tui.screens.export_dialog import ExportDialog, default_folder
@@ -69,7 +69,7 @@ async def test_writes_chosen_formats_and_shows_warnings(tmp_path):
         assert dialog.chosen() == ["plan", "peft", "llamafactory"]
         warnings = str(dialog.query_one("#export-warnings", Static).render())
         assert "LLaMA-Factory has no rank_pattern" in warnings
-        await type_into(pilot, "#export-folder", str(tmp_path / "out"))
+        await paste_into(pilot, "#export-folder", str(tmp_path / "out"))
         await click(pilot, "#export-write")
     written = app.result
     assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in written) == [
@@ -90,7 +90,7 @@ async def test_asks_before_overwriting(tmp_path):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         dialog = app.screen
-        await type_into(pilot, "#export-folder", str(out))
+        await paste_into(pilot, "#export-folder", str(out))
         await click(pilot, "#export-write")
         status = str(dialog.query_one("#export-status", Static).render())
         assert "would be replaced" in status and "plan.toml" in status
@@ -204,7 +204,7 @@ async def test_the_plan_takes_the_dataset_profiled_in_the_data_tab(make_app, tmp
                     return
             raise AssertionError("the profile never finished")
 
-        await type_into(pilot, "#data-path", str(data), submit=True)
+        await paste_into(pilot, "#data-path", str(data), submit=True)
         await profiled(False)
         masked = panel.profile.trained_tokens
         await pilot.click("#data-train-all")  # every token trained: the profile is taken again
@@ -246,7 +246,7 @@ async def test_a_classifier_is_not_offered_the_choice_of_trained_tokens(make_app
         box = panel.query_one("#data-train-all", Checkbox)
         assert panel.classifier and not box.display
         box.value = True  # ticked for a causal LM before: a classifier still trains no tokens
-        await type_into(pilot, "#data-path", str(data), submit=True)
+        await paste_into(pilot, "#data-path", str(data), submit=True)
         for _ in range(400):
             await pilot.pause(0.05)
             if panel.profile is not None and not panel.has_class("-running"):
@@ -306,7 +306,7 @@ async def test_a_classifier_is_not_written_for_a_trainer_that_trains_no_classifi
         await click(pilot, "#fmt-axolotl")
         warnings = str(dialog.query_one("#export-warnings", Static).render())
         assert "axolotl YAML: not written: axolotl trains no sequence classifier" in warnings
-        await type_into(pilot, "#export-folder", str(tmp_path / "out"))
+        await paste_into(pilot, "#export-folder", str(tmp_path / "out"))
         await click(pilot, "#export-write")
         status = str(dialog.query_one("#export-status", Static).render())
         assert status.startswith("Not written: axolotl YAML: axolotl trains no sequence classifier"), status
@@ -341,7 +341,7 @@ async def test_a_relative_model_folder_is_exported_where_the_tools_find_it(make_
         assert f"• {TITLES['peft']}: note: {note}" in shown and f"• {TITLES['axolotl']}: note: {note}" in shown
         assert "data.path" not in shown  # the placeholder data path, which the summary names as one
         out = tmp_path / "out"
-        await type_into(pilot, "#export-folder", str(out))
+        await paste_into(pilot, "#export-folder", str(out))
         await click(pilot, "#export-write")
     text = (out / "axolotl.yaml").read_text()
     axolotl = yaml.safe_load(text)

@@ -14,7 +14,7 @@ import pytest
 from model_builders import tiny_llama as tiny_llama_folder
 from run_processes import reap_runs
 from textual.widgets import DataTable, Input, Static
-from tui_helpers import type_into, wait_until
+from tui_helpers import paste_into, type_into, wait_until
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets, trainable_params
@@ -54,20 +54,11 @@ async def _plan_ready(pilot) -> None:
 
 
 async def _profile(pilot, data: Path, timeout: float = 60) -> None:
-    """Profile `data` on the Data tab (F6) and wait until the screen holds its figures: its path pasted into the
-    emptied field (Input's own paste handler) and Enter pressed. Typed key by key it cost ~80 ms a character at
-    150x45, ~6 s a tmp path; test_prior_shows_at_once_from_the_data_tab_profile types one as a user does."""
-    from textual import events
-
+    """Profile `data` on the Data tab (F6) and wait until the screen holds its figures: its path pasted
+    (tui_helpers.paste_into: typed key by key it cost ~6 s a tmp path) and Enter pressed;
+    test_prior_shows_at_once_from_the_data_tab_profile types one as a user does."""
     await pilot.press("f6")
-    field = pilot.app.screen.query_one("#data-path", Input)
-    field.focus()
-    field.value = ""
-    await pilot.pause()
-    field.post_message(events.Paste(str(data)))
-    await pilot.pause()
-    assert field.value == str(data)
-    await pilot.press("enter")
+    await paste_into(pilot, "#data-path", str(data), submit=True)
     await wait_until(pilot, lambda: pilot.app.main.data is not None, timeout=timeout)
 
 

@@ -4,7 +4,7 @@ text (textshot.screen_text), not from widget state."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import type_into, wait_until
+from tui_helpers import paste_into, type_into, wait_until
 
 from lorplan.tui.textshot import screen_text
 
@@ -62,7 +62,7 @@ async def test_the_export_dialog_s_overwrite_button_is_on_screen_at_80x24(make_a
             await pilot.press("ctrl+e")
             await pilot.pause()
             assert isinstance(app.screen, ExportDialog)
-            await type_into(pilot, "#export-folder", str(out), submit=True)
+            await paste_into(pilot, "#export-folder", str(out), submit=True)
             await pilot.pause()
         dialog = app.screen
         assert isinstance(dialog, ExportDialog), "the second export should ask before overwriting"
