@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from tui_helpers import choose, model_settled, table_rows, type_into, wait_until
+from tui_helpers import choose, model_settled, paste_into, table_rows, type_into, wait_until
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
@@ -171,12 +171,12 @@ async def test_local_folder_loads_in_a_worker_and_missing_path_is_inline(make_ap
     async with app.run_test(size=SIZE) as pilot:
         view = app.screen.query_one(PlanView)
         before = table_rows(app)
-        await type_into(pilot, "#model-input", str(tmp_path / "does-not-exist"), submit=True)
+        await paste_into(pilot, "#model-input", str(tmp_path / "does-not-exist"), submit=True)
         await wait_until(pilot, lambda: model_settled(app))
         await pilot.pause()
         assert app.screen.query_one("#model-picker").has_class("-error")
         assert table_rows(app) == before  # the last valid table stays
-        await type_into(pilot, "#model-input", str(folder), submit=True)
+        await paste_into(pilot, "#model-input", str(folder), submit=True)
         await wait_until(pilot, lambda: model_settled(app))
         await pilot.pause()
         assert view.state.source == str(folder)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import type_into
+from tui_helpers import paste_into
 
 from lorplan.core.errors import BadInput
 from lorplan.core.plan import read_plan
@@ -41,7 +41,7 @@ async def test_a_write_reads_the_folder_field_once(tmp_path, monkeypatch, existi
     app = Host()
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.pause()
-        await type_into(pilot, "#export-folder", str(out))
+        await paste_into(pilot, "#export-folder", str(out))
         reads.clear()
         await pilot.click("#export-write")
         await pilot.pause()

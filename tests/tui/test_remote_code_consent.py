@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/model_builders.py
 from model_builders import remote_code_model  # noqa: E402
-from tui_helpers import type_into  # noqa: E402
+from tui_helpers import paste_into  # noqa: E402
 
 from lorplan.cli import main  # noqa: E402
 from lorplan.core.errors import BadInput  # noqa: E402
@@ -38,11 +38,11 @@ async def until(pilot, predicate, timeout: float = 60.0) -> None:
 
 
 async def _choose(make_app, folder: Path, **kwargs):
-    """Type the folder into the model field of a fresh planner; (the app's model line, its latest snapshot)."""
+    """Paste the folder into the model field of a fresh planner; (the app's model line, its latest snapshot)."""
     app = make_app(**kwargs)
     async with app.run_test(size=(120, 40)) as pilot:
         before = app.screen.plan
-        await type_into(pilot, "#model-input", str(folder), submit=True)
+        await paste_into(pilot, "#model-input", str(folder), submit=True)
         picker = app.screen.query_one("#model-picker")
         await until(pilot, lambda: picker.has_class("-error") or (app.screen.plan is not before
                                                                   and app.screen.plan.spec.id != before.spec.id))

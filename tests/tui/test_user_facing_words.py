@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Static
-from tui_helpers import type_into, wait_until
+from tui_helpers import paste_into, type_into, wait_until
 
 from lorplan.core.model.resolve import SHIPPED_ID, shipped_folder
 
@@ -22,7 +22,7 @@ async def test_recommend_evidence_names_a_folder_model_by_its_short_name(make_ap
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.main.plan is not None)
         await pilot.press("f6")
-        await type_into(pilot, "#data-path", str(DATA), submit=True)
+        await paste_into(pilot, "#data-path", str(DATA), submit=True)
         await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
         await pilot.press("f8")
         await pilot.pause()
