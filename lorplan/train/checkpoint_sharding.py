@@ -60,16 +60,32 @@ def plan_sharding(plan) -> str | None:
     return FSDP if s == Sharding.FSDP else DEEPSPEED
 
 
-def _saved_hardware(folder: Path) -> str | None:
-    """The run's own hardware as its state.json keeps it (`hardware.sharding = "fsdp" and gpus = 4`), or None."""
+def _kept_hardware(folder: Path) -> tuple[str | None, int | None]:
+    """The run's own sharding and GPUs as its state.json keeps them (HARDWARE_KEY); None for what it does not."""
     try:
         kept = json.loads((folder / "state.json").read_text(encoding="utf-8")).get(HARDWARE_KEY)
-        sharding, gpus = kept["sharding"], kept["gpus"]
-    except (OSError, ValueError, AttributeError, KeyError, TypeError):
-        return None
-    if not isinstance(sharding, str) or not isinstance(gpus, int) or isinstance(gpus, bool):
-        return None
-    return f'hardware.sharding = "{sharding}" and gpus = {gpus}'
+    except (OSError, ValueError, AttributeError):
+        return None, None
+    if not isinstance(kept, dict):
+        return None, None
+    sharding, gpus = kept.get("sharding"), kept.get("gpus")
+    return (sharding if isinstance(sharding, str) else None,
+            gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else None)
+
+
+def _restore(saved: str, folder: Path) -> str:
+    """What to restore for sharded checkpoint `folder` (its layout `saved`: FSDP, DeepSpeed or "sharded"): FSDP
+    on any GPU count (torch's distributed checkpoint reshards its state), DeepSpeed with the ZeRO stage and GPUs
+    its files (or its state.json) name, else the sharding and GPUs its state.json keeps."""
+    kept, gpus = _kept_hardware(folder)
+    if saved == FSDP or (saved != DEEPSPEED and kept == "fsdp"):
+        return ('hardware.sharding = "fsdp" (on any number of GPUs: torch\'s distributed checkpoint reshards its '
+                "state)")
+    if saved == DEEPSPEED or kept in ("zero2", "zero3"):
+        stage, gpus = saved_deepspeed(folder) if saved == DEEPSPEED else (kept, gpus)
+        return ((f'hardware.sharding = "{stage}"' if stage else 'hardware.sharding = "zero2" or "zero3"')
+                + (f" and gpus = {gpus}" if gpus else " with the GPUs it ran on"))
+    return 'hardware.sharding ("fsdp", "zero2" or "zero3") with the GPUs it ran on'
 
 
 def saved_deepspeed(folder: Path) -> tuple[str | None, int | None]:
@@ -84,16 +100,11 @@ def saved_deepspeed(folder: Path) -> tuple[str | None, int | None]:
     ranks = {m.group(1) for m in map(OPTIMIZER_SHARD.fullmatch, names) if m}
     gpus = len(ranks) or None
     if stage is None or gpus is None:
-        try:
-            kept = json.loads((folder / "state.json").read_text(encoding="utf-8")).get(HARDWARE_KEY) or {}
-        except (OSError, ValueError, AttributeError):
-            kept = {}
-        if not isinstance(kept, dict):
-            kept = {}
-        if stage is None and kept.get("sharding") in ("zero2", "zero3"):
-            stage = kept["sharding"]
-        if gpus is None and isinstance(kept.get("gpus"), int) and not isinstance(kept["gpus"], bool):
-            gpus = kept["gpus"]
+        kept, kept_gpus = _kept_hardware(folder)
+        if stage is None and kept in ("zero2", "zero3"):
+            stage = kept
+        if gpus is None:
+            gpus = kept_gpus
     return stage, gpus
 
 
@@ -117,7 +128,7 @@ def check_sharding(latest: tuple[int, Path], plan, out: Path, plan_path: str | N
     """BadInput, one line naming the checkpoint and the plan's hardware.sharding and gpus, when the plan's run
     cannot load checkpoint `latest`: saved sharded and the plan is not, saved unsharded and the plan is sharded,
     or saved by FSDP and the plan is DeepSpeed (or the other way round). What to do: restore the plan's
-    sharding (a sharded run's own, with its GPUs, when its state.json keeps them), or give --output to start
+    sharding (_restore: FSDP on any GPU count, DeepSpeed with its stage and GPUs), or give --output to start
     elsewhere. Also a DeepSpeed checkpoint under DeepSpeed with another ZeRO stage or GPU count."""
     step, folder = latest
     saved, now = saved_sharding(folder), plan_sharding(plan)
@@ -133,9 +144,7 @@ def check_sharding(latest: tuple[int, Path], plan, out: Path, plan_path: str | N
     else:
         kind = "FSDP or DeepSpeed" if saved == "sharded" else saved
         what = f"a sharded run ({kind}: its training state is in {folder / 'accelerate'})"
-        fix = {FSDP: 'hardware.sharding = "fsdp"', DEEPSPEED: 'hardware.sharding = "zero2" or "zero3"'}.get(
-            saved, 'hardware.sharding ("fsdp", "zero2" or "zero3")') + " with the GPUs it ran on"
-        fix = _saved_hardware(folder) or fix  # the run's own GPUs too: a sharded state is split over them
+        fix = _restore(saved, folder)
     raise BadInput(f"--resume: checkpoint-{step} in {out} was saved by {what}, which {whose} {hardware} cannot "
                    f"load: restore {fix} to continue the run, or give --output to start elsewhere")
 

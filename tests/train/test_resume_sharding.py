@@ -102,19 +102,22 @@ def _resume(plan: Path, out: Path, cwd: Path) -> tuple[dict, str]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stderr
 
 
+# an FSDP checkpoint (SHARDED_STATE_DICT) loads on any GPU count: torch.distributed.checkpoint reshards it
+FSDP_ANY_GPUS = ('hardware.sharding = "fsdp" (on any number of GPUs: torch\'s distributed checkpoint reshards its '
+                 "state)")
 REFUSED = {
     # (checkpoint kind, the plan's sharding): what the line says the checkpoint is, and what to restore
     ("fsdp", "none"): ("a sharded run (FSDP: its training state is in {folder}/accelerate)",
-                       'hardware.sharding = "none", gpus = 1', 'hardware.sharding = "fsdp" with the GPUs it ran on'),
+                       'hardware.sharding = "none", gpus = 1', FSDP_ANY_GPUS),
     ("deepspeed", "none"): ("a sharded run (DeepSpeed: its training state is in {folder}/accelerate)",
                             'hardware.sharding = "none", gpus = 1',
-                            'hardware.sharding = "zero2" or "zero3" with the GPUs it ran on'),
+                            'hardware.sharding = "zero3" and gpus = 2'),  # DeepSpeed's files say both
     ("plain", "fsdp"): ("a run that was not sharded (its training state in adapter/, optimizer.pt and rng.pt)",
                         'hardware.sharding = "fsdp", gpus = 2', 'hardware.sharding = "none" (or "ddp")'),
     ("plain", "zero3"): ("a run that was not sharded (its training state in adapter/, optimizer.pt and rng.pt)",
                          'hardware.sharding = "zero3", gpus = 2', 'hardware.sharding = "none" (or "ddp")'),
     ("fsdp", "zero3"): ("a sharded run (FSDP: its training state is in {folder}/accelerate)",
-                        'hardware.sharding = "zero3", gpus = 2', 'hardware.sharding = "fsdp" with the GPUs it ran on'),
+                        'hardware.sharding = "zero3", gpus = 2', FSDP_ANY_GPUS),
 }
 
 
@@ -131,14 +134,42 @@ def test_a_checkpoint_the_plans_hardware_cannot_load_is_one_line_before_torch(pl
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-2"]  # nothing written
 
 
-def test_the_run_s_own_hardware_is_named_when_its_checkpoint_keeps_it(plans, tmp_path):
+def test_an_fsdp_checkpoint_asks_for_fsdp_alone_not_its_gpu_count(plans, tmp_path):
+    """Before: 'restore hardware.sharding = "fsdp" and gpus = 4' (its state.json's), though FSDP's sharded state
+    loads on any GPU count (torch.distributed.checkpoint reshards it; the DeepSpeed rule alone needs the count)."""
     out = tmp_path / "run"
     folder = _checkpoint(out, "fsdp", {"sharding": "fsdp", "gpus": 4})
     got, err = _resume(plans["none"], out, tmp_path)
     assert got["rc"] == 2 and not got["torch"]
     assert err.endswith(f"FSDP: its training state is in {folder}/accelerate), which {plans['none']}'s "
-                        'hardware.sharding = "none", gpus = 1 cannot load: restore hardware.sharding = "fsdp" and '
-                        "gpus = 4 to continue the run, or give --output to start elsewhere\n"), err
+                        f'hardware.sharding = "none", gpus = 1 cannot load: restore {FSDP_ANY_GPUS} to continue '
+                        "the run, or give --output to start elsewhere\n"), err
+
+
+@pytest.mark.parametrize("stage, gpus", [("zero2", 4), ("zero3", 8)])
+def test_a_deepspeed_checkpoint_under_one_device_names_the_stage_and_gpus_its_files_say(plans, tmp_path, stage, gpus):
+    """Before: 'restore hardware.sharding = "zero2" or "zero3" with the GPUs it ran on' for a checkpoint of the
+    previous version (no hardware in state.json), though DeepSpeed's files name both and load under no other."""
+    out = tmp_path / "run"
+    _checkpoint(out, "deepspeed", stage=stage, gpus=gpus)
+    got, err = _resume(plans["none"], out, tmp_path)
+    assert got["rc"] == 2 and not got["torch"]
+    assert f'cannot load: restore hardware.sharding = "{stage}" and gpus = {gpus} to continue the run' in err, err
+
+
+@pytest.mark.parametrize("kept, fix", [
+    ({"sharding": "fsdp", "gpus": 4}, FSDP_ANY_GPUS),
+    ({"sharding": "zero2", "gpus": 4}, 'hardware.sharding = "zero2" and gpus = 4'),
+    (None, 'hardware.sharding ("fsdp", "zero2" or "zero3") with the GPUs it ran on'),
+])
+def test_a_sharded_checkpoint_of_unknown_files_asks_for_what_its_state_json_keeps(tmp_path, plans, kept, fix):
+    from lorplan.train.checkpoint_sharding import check_sharding
+
+    folder = _checkpoint(tmp_path / "run", "plain", kept)
+    (folder / "accelerate").mkdir()  # accelerate's folder, files of neither kind
+    with pytest.raises(BadInput, match=r"cannot load: restore (.*) to continue the run") as caught:
+        check_sharding((2, folder), read_plan(str(plans["none"])), tmp_path / "run", None)
+    assert f"cannot load: restore {fix} to continue the run" in str(caught.value)
 
 
 @pytest.mark.parametrize("kind, sharding", [("fsdp", "fsdp"), ("deepspeed", "zero3"), ("plain", "none")])
