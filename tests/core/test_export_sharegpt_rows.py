@@ -42,6 +42,10 @@ TOOLS = [  # ShareGPT with a function call and its result, as LLaMA-Factory's ow
     {"conversations": [{"from": "human", "value": "Weather?"}, {"from": "function_call", "value": "{}"},
                        {"from": "observation", "value": "sunny"}, {"from": "gpt", "value": "Sunny."}]},
 ]
+CAPITALISED = [  # lorplan reads roles lower-cased
+    {"conversations": [{"from": "System", "value": "Be brief."}, {"from": "Human", "value": "Hi"},
+                       {"from": "GPT", "value": "Hello."}]},
+]
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -216,7 +220,8 @@ def _llamafactory_converter():
 
 
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("rows", [SHAREGPT, OPENAI, TOOLS], ids=["sharegpt", "openai", "tools"])
+@pytest.mark.parametrize("rows", [SHAREGPT, OPENAI, TOOLS, CAPITALISED],
+                         ids=["sharegpt", "openai", "tools", "capitalised"])
 def test_llamafactory_converts_the_rows_the_entry_names(rows, tmp_path):
     """LLaMA-Factory's own parser reads the entry, and its sharegpt converter turns each alternating row into a
     prompt and a response, skipping the rows the turns line counts."""
@@ -236,7 +241,7 @@ def test_llamafactory_converts_the_rows_the_entry_names(rows, tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("rows", [SHAREGPT, OPENAI], ids=["sharegpt", "openai"])
+@pytest.mark.parametrize("rows", [SHAREGPT, OPENAI, CAPITALISED], ids=["sharegpt", "openai", "capitalised"])
 def test_axolotl_schema_takes_the_entry_and_its_strategy_builds_every_turn(rows, tmp_path):
     pytest.importorskip("axolotl")
     from axolotl.prompt_strategies.chat_template import ChatTemplatePrompter, ChatTemplateStrategy
@@ -256,3 +261,129 @@ def test_axolotl_schema_takes_the_entry_and_its_strategy_builds_every_turn(rows,
         messages = next(iter(row.values()))
         assert [t["content"] for t in turns] == [m.get("content", m.get("value")) for m in messages]
         assert {t["role"] for t in turns} <= {"system", "user", "assistant"}
+
+
+# ---- role spellings, files the tools load otherwise, and how much of the file is read ----
+
+
+def test_axolotl_roles_take_the_file_s_capitalised_spellings(tmp_path):
+    entry, _, _ = _axolotl(_write(tmp_path / "caps.jsonl", CAPITALISED))
+    roles = {source: target for target, sources in entry["roles"].items() for source in sources}
+    assert (roles["System"], roles["Human"], roles["GPT"]) == ("system", "user", "assistant")
+    assert roles["human"] == "user" and roles["developer"] == "system"  # lorplan's table is kept
+
+
+def test_llamafactory_tags_name_the_capitalised_spellings(tmp_path):
+    entry, warnings, _ = _llamafactory(_write(tmp_path / "caps.jsonl", CAPITALISED))
+    assert {k: entry["tags"][k] for k in ("user_tag", "assistant_tag", "system_tag")} == {
+        "user_tag": "Human", "assistant_tag": "GPT", "system_tag": "System"}
+    (line,) = [w for w in warnings if w.startswith(TURNS)]
+    assert line.endswith("(here: 0 of the data file's first 1 chat rows)")
+
+
+def test_rows_lorplan_does_not_train_are_not_counted(tmp_path):
+    """A row with a role lorplan does not know is dropped by lorplan too: it is no row LLaMA-Factory skips where
+    lorplan trains, nor a layout to write."""
+    bot = {"messages": [{"role": "bot", "content": "x"}, {"role": "user", "content": "y"}]}
+    _, warnings, _ = _llamafactory(_write(tmp_path / "d.jsonl", SHAREGPT[:2] + [bot]))
+    (line,) = [w for w in warnings if w.startswith(TURNS)]
+    assert line.endswith("(here: 0 of the data file's first 2 chat rows)")
+    assert not _chat_lines(warnings)  # the dropped row's messages column is no second layout
+
+
+def _csv(path: Path, column: str, rows: list[dict]) -> Path:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([column])
+    for row in rows:
+        writer.writerow([json.dumps(row[column])])
+    path.write_text(buf.getvalue())
+    return path
+
+
+def test_chats_in_csv_cells_are_one_llamafactory_line_and_none_for_axolotl(tmp_path):
+    path = _csv(tmp_path / "chat.csv", "conversations", SHAREGPT)
+    entry, warnings, _ = _llamafactory(path)
+    assert entry["columns"] == {"messages": "conversations"}
+    (line,) = [w for w in warnings if "JSON text in a cell" in w]
+    assert str(path) in line and "string indices must be integers" in line and "JSONL or Parquet" in line
+    ax_entry, ax_warnings, _ = _axolotl(path)  # axolotl's chat_template parses a string of messages itself
+    assert ax_entry["field_messages"] == "conversations"
+    assert not [w for w in ax_warnings if "JSON text in a cell" in w]
+
+
+def test_rows_under_a_json_object_s_key_are_one_line(tmp_path):
+    path = tmp_path / "rows.json"
+    path.write_text(json.dumps({"conversations": OPENAI}))  # lorplan's rows; datasets' json loader: one row
+    entry, warnings, _ = _llamafactory(path)
+    assert entry["columns"] == {"messages": "messages"}
+    (line,) = [w for w in warnings if "one JSON object whose list holds the rows" in w]
+    assert "LLaMA-Factory (datasets' json loader) as one row" in line and "JSON array or as JSONL" in line
+    _, ax_warnings, _ = _axolotl(path)
+    assert len([w for w in ax_warnings if "one JSON object whose list holds the rows" in w]) == 1
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(OPENAI[0], indent=2))  # one chat, pretty-printed: datasets reads it as that row
+    assert not [w for w in _llamafactory(one)[1] if "one JSON object" in w]
+
+
+def test_a_json_array_is_read_to_its_first_rows_alone(tmp_path, monkeypatch):
+    """A JSON array's first rows, decoded a piece at a time (pieces of 7 characters here, so rows and numbers
+    are cut): a break past them (or the rest of a 2 GB file) is not read. lorplan's reader reads the array
+    whole, and said the file was invalid JSON."""
+    from lorplan.core.export import common
+
+    monkeypatch.setattr(common, "_JSON_HEAD_CHARS", 7)
+    rows = [*SHAREGPT, 12345, *SHAREGPT] * 50  # 350 items, a number among them: no row
+    path = tmp_path / "big.json"
+    path.write_text(" \n" + json.dumps(rows, indent=1)[:-1] + ", {broken")
+    layout = common.chat_layout(str(path))
+    assert layout.problem is None and layout.column == "conversations" and layout.role_key == "from"
+    assert layout.rows == 171  # the first 200 items: 28 groups of 7 (6 rows each), then 3 rows and 12345
+    head = common._json_array_head(path, 400)
+    assert head is None  # the break is reached: lorplan's reader reads the file and says why
+
+
+def test_a_changed_file_is_read_again(tmp_path):
+    path = _write(tmp_path / "d.jsonl", SHAREGPT)
+    assert _axolotl(path)[0]["field_messages"] == "conversations"
+    _write(path, OPENAI)
+    assert _axolotl(path)[0]["field_messages"] == "messages"
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_llamafactory_stops_on_a_csv_cell_and_reads_a_json_object_s_rows_as_one_row(tmp_path):
+    """What the two lines say, through datasets' csv and json loaders (LLaMA-Factory's loader calls them by the
+    file's extension) and its sharegpt converter."""
+    get_dataset_list, converter = _llamafactory_converter()
+    from datasets import load_dataset
+
+    path = _csv(tmp_path / "chat.csv", "conversations", SHAREGPT)
+    entry, _, _ = _llamafactory(path)
+    (attr,) = get_dataset_list(["lorplan_train"], {"lorplan_train": entry})
+    row = load_dataset("csv", data_files=str(path), split="train", cache_dir=str(tmp_path / "c"))[0]
+    assert isinstance(row["conversations"], str)
+    with pytest.raises(TypeError, match="string indices must be integers"):
+        converter(attr, None)(row)
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps({"conversations": OPENAI}))
+    loaded = load_dataset("json", data_files=str(rows), split="train", cache_dir=str(tmp_path / "j"))
+    assert loaded.num_rows == 1 and loaded.column_names == ["conversations"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_axolotl_strategy_parses_a_csv_cell_of_messages(tmp_path):
+    pytest.importorskip("axolotl")
+    from axolotl.prompt_strategies.chat_template import ChatTemplatePrompter, ChatTemplateStrategy
+
+    path = _csv(tmp_path / "chat.csv", "conversations", SHAREGPT)
+    entry, _, _ = _axolotl(path)
+    prompter = ChatTemplatePrompter(None, "{% for m in messages %}{{ m['content'] }}{% endfor %}",
+                                    message_property_mappings=entry["message_property_mappings"],
+                                    field_messages=entry["field_messages"], roles=entry["roles"])
+    strategy = object.__new__(ChatTemplateStrategy)
+    strategy.prompter, strategy.split_thinking = prompter, False
+    turns = strategy.get_conversation_thread({"conversations": json.dumps(SHAREGPT[0]["conversations"])})
+    assert [t["role"] for t in turns] == ["system", "user", "assistant"]

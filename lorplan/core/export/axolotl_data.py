@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lorplan.core.export.common import ChatLayout, chat_layout, is_json_file
+from lorplan.core.export.common import ChatLayout, chat_file_notes, chat_layout, is_json_file
 from lorplan.core.vocab import DataSchema, TrainOn
 
 # The dataset entry's type fields per schema (axolotl utils/schemas/datasets.py). Pre-tokenized data has none:
@@ -57,9 +57,15 @@ _PARTS_NOTE = (
 
 def _chat_fields(entry: dict[str, Any], layout: ChatLayout, warnings: list[str]) -> None:
     """field_messages and message_property_mappings as the data file writes its chats (ShareGPT's conversations
-    of {from, value}, OpenAI's messages of {role, content}); `roles` already reads human and gpt."""
+    of {from, value}, OpenAI's messages of {role, content}); `roles` reads human and gpt, and each role value
+    the file spells otherwise than lorplan's table (Human, GPT: lorplan reads roles lower-cased, axolotl's roles
+    match them as written and pass an unlisted one on to the template as it is written)."""
     entry["field_messages"] = layout.column
     entry["message_property_mappings"] = {"role": layout.role_key, "content": layout.content_key}
+    for value in layout.roles:
+        target = next((t for t, sources in entry["roles"].items() if value.lower() in sources), None)
+        if target is not None and value not in entry["roles"][target]:
+            entry["roles"][target].append(value)
     if layout.problem is not None:
         warnings.append(f"chat rows: {layout.problem}: written for OpenAI-style rows (field_messages: messages, "
                         "message_property_mappings role: role, content: content); for ShareGPT rows write "
@@ -83,7 +89,9 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append("pre-tokenized data: axolotl reads input_ids/labels when no dataset type is given")
     entry.update(copy.deepcopy(_DATASET_TYPE[schema]))
     if schema == DataSchema.MESSAGES:
-        _chat_fields(entry, chat_layout(d.path), warnings)
+        layout = chat_layout(d.path)
+        _chat_fields(entry, layout, warnings)
+        warnings += chat_file_notes(layout, d.path, "axolotl", text_cells=None)  # its chat_template parses JSON text
         warnings.append(_PARTS_NOTE)
     return entry
 

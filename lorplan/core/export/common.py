@@ -68,15 +68,19 @@ CHAT_LAYOUT_ROWS = 200
 # lorplan reads a row's chats from `messages`, else `conversations`, and each message's role from `role`, else
 # `from`, its content from `content`, else `value` (lorplan.core.data.schema._messages)
 _CHAT_KEYS = {"column": ("messages", "conversations"), "role": ("role", "from"), "content": ("content", "value")}
+# How much of a JSON array file chat_layout decodes at a time while it reads the array's first rows
+_JSON_HEAD_CHARS = 1 << 20
 
 
 @dataclass(frozen=True)
 class ChatLayout:
-    """How a chat data file writes its rows, from its first rows as lorplan reads them: the column holding the
-    messages, each message's role and content keys, and the role values as written (most common first).
-    problem: why no chat row was read (the layout is then OpenAI's, the exports' default); mixed: the other
-    columns or keys some rows use, which one tool entry cannot read beside the first (None when all agree);
-    rows: the chat rows read."""
+    """How a chat data file writes its rows, from its first rows that lorplan trains (as its readers and schema
+    read them): the column holding the messages, each message's role and content keys, and the role values as
+    written (most common first). problem: why no chat row was read (the layout is then OpenAI's, the exports'
+    default); mixed: the other columns or keys some rows use, which one tool entry cannot read beside the first
+    (None when all agree); rows: the chat rows read; text_cells: the chats are JSON text in the cells of a CSV or
+    TSV file (lorplan parses them); under_key: the file is one JSON object whose single list holds the rows
+    ({"data": [...]}), which datasets' json loader reads as one row."""
 
     column: str = "messages"
     role_key: str = "role"
@@ -86,6 +90,8 @@ class ChatLayout:
     problem: str | None = None
     mixed: str | None = None
     messages: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # each row's role values, in order
+    text_cells: bool = False
+    under_key: bool = False
 
     @property
     def sharegpt(self) -> bool:
@@ -97,19 +103,110 @@ def _first_key(obj: dict, keys: tuple[str, str]) -> str | None:
     return next((k for k in keys if k in obj), None)
 
 
+def _json_array_head(path: Path, limit: int) -> list[tuple[int, object]] | None:
+    """The first `limit` items of the JSON array in the file at `path`, decoded a piece at a time rather than the
+    whole file (the json module reads an array whole: a 2 GB file would be seconds and gigabytes for 200 rows),
+    as (item number, item); None when the file is no JSON array or breaks before `limit` items (lorplan's own
+    reader then reads it, and says why)."""
+    decoder = json.JSONDecoder()
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            text, pos = fh.read(_JSON_HEAD_CHARS), 0
+            while text[pos:pos + 1].isspace():
+                pos += 1
+            if text[pos:pos + 1] != "[":
+                return None
+            pos += 1
+            items: list[tuple[int, object]] = []
+            expect_comma = False
+            while len(items) < limit:
+                while pos < len(text) and text[pos].isspace():
+                    pos += 1
+                if pos >= len(text):
+                    more = fh.read(_JSON_HEAD_CHARS)
+                    if not more:
+                        return None
+                    text, pos = text[pos:] + more, 0
+                    continue
+                if text[pos] == "]":
+                    break
+                if expect_comma:
+                    if text[pos] != ",":
+                        return None
+                    pos, expect_comma = pos + 1, False
+                    continue
+                try:
+                    item, end = decoder.raw_decode(text, pos)
+                    cut = end == len(text) and not isinstance(item, (dict, list, str))  # "12" of "123"
+                except json.JSONDecodeError:
+                    item, end, cut = None, pos, True
+                if cut:  # an item cut at the piece's end: read as much again (a broken one: on to the end)
+                    more = fh.read(max(_JSON_HEAD_CHARS, len(text) - pos))
+                    if more:
+                        text, pos = text[pos:] + more, 0
+                        continue
+                    if item is None:
+                        return None
+                items.append((len(items) + 1, item))
+                pos, expect_comma = end, True
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return items
+
+
+def _rows(path: str) -> tuple[list[tuple[int, object]], bool]:
+    """The first CHAT_LAYOUT_ROWS rows of the data file as (line, row) pairs from lorplan's own reader (RowSource),
+    the head of a JSON array decoded without reading the rest, and whether the file is one JSON object whose list
+    holds the rows (RowSource reads such a file as rows; more than one row tells it from a single chat object)."""
+    from lorplan.core.data.readers import Bad, RowSource
+
+    source = RowSource(path)
+    if source.format == "json" and (head := _json_array_head(source.path, CHAT_LAYOUT_ROWS)) is not None:
+        return [(n, row if isinstance(row, dict) else Bad("not an object")) for n, row in head], False
+    rows = []
+    for n, item in enumerate(source.rows()):
+        if n >= CHAT_LAYOUT_ROWS:
+            break
+        rows.append(item)
+    under_key = source.format == "json" and source.unit == "rows" and source.total > 1
+    return rows, under_key
+
+
+_LAYOUTS: dict[tuple, ChatLayout] = {}  # (path, its size and mtime) -> its layout: the planner exports per keypress
+_LAYOUTS_KEPT = 8
+
+
 def chat_layout(path: str) -> ChatLayout:
     """The chat layout of the data file at `path`, from its first CHAT_LAYOUT_ROWS rows read by lorplan's own
-    readers (the keys lorplan reads, in its order); never raises: a file lorplan cannot read, or one without a
-    chat row among them, gives the default layout with `problem` saying why."""
-    from lorplan.core.data.readers import Bad, RowSource
+    readers, counting the rows lorplan trains as chats (the keys lorplan reads, in its order); never raises: a
+    file lorplan cannot read, or one without a chat row among them, gives the default layout with `problem` saying
+    why. Kept per file version: the planner's export dialog exports each format at every change."""
+    try:
+        stat = Path(path).stat()
+        key: tuple | None = (str(path), stat.st_size, stat.st_mtime_ns)
+    except (OSError, ValueError):
+        key = None
+    if key is not None and key in _LAYOUTS:
+        return _LAYOUTS[key]
+    layout = _read_chat_layout(path)
+    if key is not None:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            _LAYOUTS.pop(next(iter(_LAYOUTS)))
+        _LAYOUTS[key] = layout
+    return layout
+
+
+def _read_chat_layout(path: str) -> ChatLayout:
+    from lorplan.core.data.readers import Bad
+    from lorplan.core.data.schema import to_example
     from lorplan.core.errors import BadInput
 
     counts: dict[str, Counter] = {what: Counter() for what in (*_CHAT_KEYS, "roles")}
     messages: list[tuple[str, ...]] = []
+    text_cells = False
     try:
-        for n, (_, row) in enumerate(RowSource(path).rows()):
-            if n >= CHAT_LAYOUT_ROWS:
-                break
+        rows, under_key = _rows(path)
+        for line, row in rows:
             if isinstance(row, Bad) or not isinstance(row, dict):
                 continue
             column = _first_key(row, _CHAT_KEYS["column"])
@@ -119,20 +216,18 @@ def chat_layout(path: str) -> ChatLayout:
                     value = json.loads(value)
                 except ValueError:
                     continue
-            if not isinstance(value, list):
-                continue
+                text_cells = True
+            if not isinstance(value, list) or isinstance(to_example(line, row, "messages"), Bad):
+                continue  # no chat, or one lorplan does not train (an unknown role, no assistant turn)
             counts["column"][column] += 1
             said = []
             for msg in value:
-                if not isinstance(msg, dict):
-                    continue
                 for what in ("role", "content"):
                     if key := _first_key(msg, _CHAT_KEYS[what]):
                         counts[what][key] += 1
                 role = msg.get("role", msg.get("from"))
-                if isinstance(role, str):
-                    counts["roles"][role] += 1
-                    said.append(role)
+                counts["roles"][role] += 1
+                said.append(role)
             messages.append(tuple(said))
     except (BadInput, OSError, ValueError) as exc:  # missing, unreadable, binary, a name no file system takes
         return ChatLayout(problem=str(exc).removeprefix("--data ").splitlines()[0])
@@ -150,7 +245,22 @@ def chat_layout(path: str) -> ChatLayout:
                  f"{{{first['role']}, {first['content']}}} messages, but also " + ", ".join(others))
     return ChatLayout(first["column"], first["role"], first["content"],
                       tuple(r for r, _ in counts["roles"].most_common()), len(messages), None, mixed,
-                      tuple(messages))
+                      tuple(messages), text_cells, under_key)
+
+
+def chat_file_notes(layout: ChatLayout, path: str, tool: str, *, text_cells: str | None) -> list[str]:
+    """What `tool`, loading the data file with datasets' json or csv loader, reads otherwise than lorplan: one
+    JSON object whose list holds the rows (datasets reads it as one row), chats written as JSON text in CSV cells
+    (datasets reads a string; `text_cells` says what the tool then does, None where it parses the text itself)."""
+    notes = []
+    if layout.under_key:
+        notes.append(f"chat rows: {path} is one JSON object whose list holds the rows, which lorplan reads row by "
+                     f"row and {tool} (datasets' json loader) as one row of that list: write the rows as a JSON "
+                     "array or as JSONL")
+    if layout.text_cells and text_cells is not None:
+        notes.append(f"chat rows: {path} holds each chat as JSON text in a cell, which lorplan parses and {tool} "
+                     f"(datasets' csv loader) reads as a string: {text_cells}; save the rows as JSONL or Parquet")
+    return notes
 
 
 def common_lora_warnings(plan, tool: str, *, patterns: bool, layers: bool, bias: bool) -> list[str]:

@@ -21,6 +21,7 @@ from lorplan.core.export import ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import (
     ROPE_SCALING_TYPE,
     ChatLayout,
+    chat_file_notes,
     chat_layout,
     common_lora_warnings,
     optimizer_warnings,
@@ -84,6 +85,10 @@ def _chat_entry(layout: ChatLayout, warnings: list[str]) -> dict[str, Any]:
                         "stops on a row or message without them and skips a row with a role no tag names: write "
                         "every row one way")
     return {"columns": {"messages": layout.column}, "tags": tags}
+
+
+# data/converter.py (SharegptDatasetConverter) indexes the column's value as a list of messages
+_TEXT_CELLS = "its sharegpt converter stops on it (TypeError: string indices must be integers)"
 
 
 def _skipped_by_turns(layout: ChatLayout, tags: dict[str, str]) -> int:
@@ -250,6 +255,7 @@ def _data(plan, warnings: list[str]) -> dict[str, Any]:
         layout = chat_layout(d.path)
         entry.update(_chat_entry(layout, chat_notes))
         chat_notes.append(_turns_note(layout, entry["tags"]))
+        chat_notes += chat_file_notes(layout, d.path, "LLaMA-Factory", text_cells=_TEXT_CELLS)
     warnings.append(f"register the data in {dataset_dir}/dataset_info.json as "
                     + json.dumps({"lorplan_train": entry}))
     warnings += chat_notes
