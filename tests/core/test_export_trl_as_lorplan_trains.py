@@ -135,6 +135,12 @@ def test_sgd_momentum_says_transformers_4_drops_it():
     assert any("transformers 4" in w and "plain SGD" in w for w in export_plan(plan, "trl").warnings)
 
 
-def test_chat_rows_say_trl_reads_messages_not_sharegpt():
-    plan = replace(sample(), data=DataSection(path="d.jsonl", schema="messages", train_on="completion"))
-    assert any("ShareGPT" in w and "messages column" in w for w in export_plan(plan, "trl").warnings)
+def test_sharegpt_chat_rows_say_trl_keeps_their_role_values(tmp_path):
+    """TRL converts ShareGPT rows itself (tests/core/test_export_trl_sharegpt.py runs its functions); what it
+    keeps, human and gpt, is the line. A file it cannot read says nothing of ShareGPT."""
+    path = tmp_path / "sg.jsonl"
+    path.write_text('{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}\n')
+    plan = replace(sample(), data=DataSection(path=str(path), schema="messages", train_on="completion"))
+    assert any("keeps the role values" in w and "roles 'human', 'gpt'" in w for w in export_plan(plan, "trl").warnings)
+    missing = replace(plan, data=replace(plan.data, path=str(tmp_path / "missing.jsonl")))
+    assert not any("ShareGPT" in w for w in export_plan(missing, "trl").warnings)

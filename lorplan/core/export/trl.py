@@ -23,7 +23,13 @@ from typing import Any
 
 from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult, dump_yaml, output_name
-from lorplan.core.export.common import common_lora_warnings, rope_scaling_warning
+from lorplan.core.export.common import (
+    ChatLayout,
+    chat_file_notes,
+    chat_layout,
+    common_lora_warnings,
+    rope_scaling_warning,
+)
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
     EIGHT_BIT_OPTIMIZERS,
@@ -208,9 +214,7 @@ _MESSAGES_NOTE = (
     "same where the markers cover that marker")
 _NO_TEMPLATE_NOTE = (
     "a tokenizer without a chat template stops TRL on chat rows (set chat_template_path), where lorplan writes "
-    "\"<|role|>\\n\" before each turn; "
-    "TRL reads chats from a messages column of {role, content} turns: ShareGPT rows (conversations of "
-    "{from, value}, human / gpt), which lorplan reads too, stop it until written that way")
+    "\"<|role|>\\n\" before each turn")
 # trl/trainer/sft_trainer.py (_prepare_dataset's tokenize_fn) hands each row's messages to the tokenizer's
 # apply_chat_template as the file writes them (trl/data_utils.py _tokenize): SFTConfig has no key that joins text
 # parts, renames a role or reads a per-message weight, so these readings of lorplan's are a warning
@@ -220,6 +224,49 @@ _CHAT_ROWS_NOTE = (
     "role developer as system (Qwen2.5's template drops a developer message, Llama 3's writes a developer header) "
     "and trains no assistant turn marked \"weight\": 0 (TRL trains it): write such rows with string content, role "
     "system and no weight-0 turns for TRL to train what lorplan does")
+
+
+# The role values chat templates know; lorplan reads the others it takes as these (lorplan.core.data.schema:
+# human as user, gpt and function_call as assistant, observation as tool, any capitalised spelling), except
+# developer, which _CHAT_ROWS_NOTE names
+_TEMPLATE_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+                   "function_call": "assistant", "system": "system", "tool": "tool", "observation": "tool"}
+
+
+# trl/data_utils.py is_conversational: a messages value that is a string is no chat, so the row is text, and
+# tokenize_fn reads dataset_text_field from it
+_TEXT_CELLS = "no chat there, and it stops on the missing text column (KeyError: 'text')"
+
+
+def _layout_notes(layout: ChatLayout, path: str) -> list[str]:
+    """What TRL 1.16 reads otherwise than lorplan in the data file's chat layout. SFTTrainer._prepare_dataset
+    (trl/trainer/sft_trainer.py) looks at the first row alone: when it is ShareGPT's (data_utils
+    is_conversational_from_value: a conversations list of {from, value}) it maps every row through
+    maybe_convert_to_chatml, which renames conversations, from and value to messages, role and content and keeps
+    the role values; a conversations column of {role, content} is no chat there (no text column either)."""
+    if layout.problem is not None:
+        return []
+    notes = []
+    if layout.mixed is not None and "but also column " in layout.mixed:  # rows of either column, not keys
+        notes.append(f"chat rows: {layout.mixed}: TRL converts ShareGPT rows to messages of {{role, content}} "
+                     "only when the first row is one, and then every row, so a file mixing layouts loses one "
+                     "kind's chats there: write every row one way")
+    if layout.column == "conversations" and not layout.sharegpt:
+        notes.append(f"chat rows: TRL reads a conversations column as chats only of ShareGPT's {{from, value}} "
+                     f"messages; the {{{layout.role_key}, {layout.content_key}}} messages of {path} are no chat "
+                     "there and it stops on them (no text column): name the column messages")
+    renamed = [v for v in layout.roles if _TEMPLATE_ROLES.get(v.lower(), v) != v]
+    if renamed:
+        who = ("TRL renames ShareGPT's conversations, from and value to messages, role and content and keeps the "
+               "role values: it" if layout.sharegpt else "TRL")
+        as_read = ", ".join(f"{v} as {_TEMPLATE_ROLES[v.lower()]}" for v in renamed)
+        notes.append(f"chat rows: {who} hands roles {', '.join(map(repr, renamed))} to the chat template as "
+                     f"written, where lorplan reads {as_read}: a template that knows user and assistant drops "
+                     "such turns (Qwen2.5's) or writes a header of that name (Llama 3's), and with "
+                     "assistant_only_loss TRL finds no assistant turn and stops (its "
+                     "RuntimeError \"at least one example has no assistant tokens\"): write roles user, assistant "
+                     "and system (and tool) for TRL to train what lorplan does")
+    return notes
 
 
 def _is_chat(plan) -> bool:
@@ -258,6 +305,9 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
                         "data.schema")
     if _is_chat(plan):
         warnings.append(_CHAT_ROWS_NOTE)
+        layout = chat_layout(d.path)
+        warnings += _layout_notes(layout, d.path)
+        warnings += chat_file_notes(layout, d.path, "TRL", text_cells=_TEXT_CELLS)
     return {"dataset_text_field": "text", "completion_only_loss": completion_only,
             "assistant_only_loss": assistant_only}
 
