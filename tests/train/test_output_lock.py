@@ -32,7 +32,8 @@ HOLDER = ("import sys, time; from pathlib import Path; from lorplan.train.lock i
 
 
 def _env(cwd: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "LORPLAN_UNDER_ACCELERATE")}
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RANK", "LOCAL_RANK", "LORPLAN_UNDER_ACCELERATE", "LORPLAN_TRAIN_LOCK_TOKEN")}
     return {**env, "HF_HUB_OFFLINE": "1", "HF_HOME": str(cwd / "hf"), "XDG_STATE_HOME": str(cwd / "state"), **extra}
 
 

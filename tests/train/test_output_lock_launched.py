@@ -94,6 +94,7 @@ def test_a_training_process_left_after_its_launcher_ended_keeps_the_folder(tmp_p
         assert sorted(out.iterdir()) == []
     finally:
         _kill(launched)
+        first.release()  # a failed assertion above leaves no token in this process's environment for the next
 
 
 def test_a_process_not_launched_by_a_run_keeps_nothing(tmp_path):
