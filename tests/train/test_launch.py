@@ -6,6 +6,7 @@ launcher is tested with real processes."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 from lorplan.cli import main
 from lorplan.core.plan import read_plan, write_plan
 from lorplan.train import launch
+from lorplan.train.lock import TOKEN_ENV, lock_path
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 
@@ -39,14 +41,16 @@ def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
     calls = []
 
     def fake_call(cmd, env):
-        calls.append((cmd, env))
+        calls.append((cmd, env, lock_path(tmp_path / "out").read_text()))
         return 0
 
     monkeypatch.setattr(launch, "run_forwarding", fake_call)
     assert main(["train", str(plan_path), "--resume", "--max-steps", "7"]) == 0
-    (cmd, env), = calls
+    (cmd, env, held), = calls
     assert cmd[:3] == [sys.executable, "-m", "accelerate.commands.launch"]
     assert env[launch.UNDER_LAUNCH_ENV] == "1"
+    # the launched processes get the token the held lock file names: they join this run's folder (lock.joined)
+    assert held.split()[2] == env[TOKEN_ENV] and TOKEN_ENV not in os.environ
     args = launch_command_parser().parse_args(cmd[3:])
     assert args.num_processes == 2 and args.module is True
     assert args.training_script == "lorplan"
