@@ -1,7 +1,8 @@
 """The axolotl export and OpenAI-style chat rows. axolotl's chat_template dataset maps roles through `roles` and
 reads a per-message training field (src/axolotl/prompt_strategies/chat_template.py): the export maps developer to
-system with lorplan's whole role table and reads OpenAI's weight as that field. Text parts it hands to the template
-unjoined, which the export says in one line, for chat data alone."""
+system with lorplan's whole role table and reads OpenAI's weight as that field. Text parts it
+joins as lorplan joins them (axolotl 0.21's _convert_content_parts) but with parts of any type, where lorplan skips
+a row with an image or audio part: the export says so in one line, for chat data alone."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from lorplan.core.export import export_plan
 from lorplan.core.plan import read_plan
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
-PARTS = "chat rows: axolotl hands a message's content to the chat template as the file writes it"
+PARTS = "chat rows: axolotl joins a content of text parts into one string as lorplan does"
 
 
 def _plan(schema: str):
@@ -57,3 +58,18 @@ def test_other_schemas_get_neither_the_keys_nor_the_line(schema):
     entry, warnings, _ = _export(schema)
     assert "roles" not in entry and "message_field_training" not in entry
     assert not [w for w in warnings if w.startswith(PARTS)]
+
+
+def test_axolotl_joins_text_parts_as_lorplan_does_and_reads_an_image_part_as_no_text():
+    """What the line says, against axolotl's own code (runs where axolotl is installed)."""
+    pytest.importorskip("axolotl")
+    from axolotl.prompt_strategies.chat_template import ChatTemplateStrategy
+
+    from lorplan.core.data.schema import _text_parts
+
+    parts = [{"type": "text", "text": "Two "}, {"type": "input_text", "text": "parts."}]
+    assert ChatTemplateStrategy._convert_content_parts(parts) == (_text_parts(parts, 0), None)
+    image = [{"type": "image_url", "image_url": {"url": "x.png"}}, {"type": "text", "text": "and text"}]
+    assert ChatTemplateStrategy._convert_content_parts(image) == ("and text", None)
+    with pytest.raises(Exception, match="image_url"):
+        _text_parts(image, 0)

@@ -47,12 +47,13 @@ _DATASET_TYPE: dict[DataSchema, dict[str, Any]] = {
     },
     DataSchema.TOKENIZED: {},
 }
-# The same file's transform_message passes a message's content on as the file writes it, and axolotl has no key
-# that joins text parts (it refuses message_field_training_detail on a content that is not a string)
+# The same file: axolotl 0.21's get_conversation_thread joins a content of parts through _convert_content_parts,
+# each dict part's text (or content, or value) one after another, as lorplan joins text parts; it takes a part of
+# any type, so an image or audio part is read as no text where lorplan skips the row with a reason
 _PARTS_NOTE = (
-    "chat rows: axolotl hands a message's content to the chat template as the file writes it, where lorplan joins "
-    "a content of text parts into one string: a text-only template fails on the list (Qwen2.5's with a TypeError) "
-    "or writes it otherwise; write such content as one string for axolotl to train what lorplan does")
+    "chat rows: axolotl joins a content of text parts into one string as lorplan does (axolotl 0.21; older versions "
+    "hand the list to the chat template as the file writes it), but trains a row with an image or audio part, that "
+    "part read as no text, where lorplan skips the row with a reason")
 
 
 def _chat_fields(entry: dict[str, Any], layout: ChatLayout, warnings: list[str]) -> None:
