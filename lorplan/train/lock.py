@@ -14,8 +14,8 @@ do not inherit it. Killed with kill -9, the launcher let the folder go while the
 process holds a shared flock on the output folder itself (join) while it runs, and a taker, once it holds the
 lock file, takes the folder's exclusive flock for a moment: refused while any launched process lives. A
 process that joins after its launcher was killed could miss a taker that looked before it: the launcher writes
-a token of its own into the lock file (and passes it on in TOKEN_ENV), a taker writes its own before it looks
-at the folder, and a joining process that finds another run's token there stops.
+a token of its own into the lock file (and passes it on in TOKEN_ENV), a taker writes its own while it holds the
+folder's flock (a refused one writes nothing), and a joining process that finds another run's token there stops.
 """
 
 from __future__ import annotations
@@ -131,18 +131,13 @@ class OutputLock:
                 break
             os.close(fd)
         token = secrets.token_hex(8)
-        try:
-            before = os.pread(fd, 4096, 0)
-        except OSError:
-            before = b""
-        _write(fd, f"{os.getpid()} {socket.gethostname()} {token}\n".encode())
-        if not _folder_free(self.out):  # a launched run's processes, their launcher gone: the file was theirs
-            _write(fd, before)
-            if not before:  # made by this taker: not left behind
-                try:
+        if not _claim(fd, self.out, f"{os.getpid()} {socket.gethostname()} {token}\n".encode()):
+            # a launched run's processes, their launcher gone: the file, left as it was, is theirs
+            try:
+                if os.fstat(fd).st_size == 0:  # made by this taker: not left behind
                     path.unlink()
-                except OSError:
-                    pass
+            except OSError:
+                pass
             os.close(fd)
             raise BadInput(f"{self.where} is in use by the training processes of another lorplan train, whose "
                            "own process has ended: wait for them to end (or stop them), or give --output to "
@@ -215,22 +210,26 @@ def _write(fd: int, data: bytes) -> None:
         pass
 
 
-def _folder_free(out: Path) -> bool:
-    """Whether no process a run launched holds the folder (their shared flock, join): its exclusive flock is
-    taken and let go at once (a process joining meanwhile waits for that moment)."""
+def _claim(fd: int, out: Path, line: bytes) -> bool:
+    """Write `line` into the lock file `fd` holding output folder `out`'s exclusive flock, which no process a run
+    launched holds meanwhile (their shared flock, joined): False, nothing written, while any of them does. A
+    process joining meanwhile waits for the flock to go, then reads this line."""
     try:
-        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return True  # not there: nothing in it
+        folder = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # not there: nothing in it
+        _write(fd, line)
+        return True
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    except OSError:  # a file system without flock: the lock file's own was taken, so not seen here
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        except OSError:  # a file system without flock: the lock file's own was taken, so not seen here
+            pass
+        _write(fd, line)
         return True
     finally:
-        os.close(fd)  # lets the flock go
-    return True
+        os.close(folder)  # lets the flock go
 
 
 @contextmanager
@@ -254,13 +253,13 @@ def joined(out: Path):
         raise gone from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)  # waits out a taker's moment of looking (_folder_free)
+            fcntl.flock(fd, fcntl.LOCK_SH)  # waits out a taker's moment of writing its line (_claim)
         except OSError as exc:
             if exc.errno not in UNLOCKABLE:
                 raise
         try:
             words = lock_path(out).read_text(encoding="utf-8", errors="replace").split()
-            ours = len(words) < 3 or words[2] == token  # a line still being written: its taker looks after
+            ours = len(words) < 3 or words[2] == token  # no token: a line the launcher could not write (a full disk)
         except FileNotFoundError:
             ours = False
         if not ours:

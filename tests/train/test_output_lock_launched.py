@@ -159,3 +159,43 @@ def test_the_processes_of_a_launched_run_train_holding_the_folder(tmp_path, tiny
         assert [p.returncode for p in procs] == [0, 0], said
         assert lock_path(out).read_text().split()[2] == os.environ[TOKEN_ENV]  # still the launcher's
     assert (out / "adapter").is_dir()
+
+
+def test_a_refused_taker_stops_no_process_of_the_run_joining_meanwhile(tmp_path, monkeypatch):
+    """Its launcher killed, one of its processes holding the folder, another joining just as a second run looks at
+    the folder: the second run is refused, and the joining process, which finds its launcher's line in the lock
+    file, trains on. Before, the taker wrote its own token into the file before it looked, and put the launcher's
+    back after: a process joining in that moment read the taker's token and stopped, though the taker was then
+    refused (the joining process is started at the taker's look at the folder, its flock of it)."""
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    launcher = _start(LAUNCHER, out, tmp_path)
+    procs = [launcher]
+    try:
+        token = launcher.stdout.readline().strip()
+        assert token, launcher.stderr.read()
+        held = lock_path(out).read_text()
+        procs.append(_start(LAUNCHED, out, tmp_path, **{UNDER_LAUNCH_ENV: "1", TOKEN_ENV: token}))
+        assert procs[1].stdout.readline() == "joined\n", procs[1].stderr.read()
+        _kill(launcher)
+        flock, said = fcntl.flock, []
+
+        def flock_joining_meanwhile(fd: int, op: int) -> None:
+            if op & fcntl.LOCK_EX and os.path.isdir(f"/proc/self/fd/{fd}") and not said:  # the taker's look
+                procs.append(_start(LAUNCHED, out, tmp_path, **{UNDER_LAUNCH_ENV: "1", TOKEN_ENV: token}))
+                said.append(procs[2].stdout.readline() or procs[2].stderr.read())
+            flock(fd, op)
+
+        monkeypatch.setattr(fcntl, "flock", flock_joining_meanwhile)
+        with pytest.raises(BadInput, match=r"^second is in use by the training processes of another lorplan "):
+            OutputLock(out, "second").take(make=False)
+        monkeypatch.undo()
+        assert said == ["joined\n"]
+        assert lock_path(out).read_text() == held
+    finally:
+        monkeypatch.undo()
+        for proc in procs:
+            if proc.poll() is None:
+                _kill(proc)
