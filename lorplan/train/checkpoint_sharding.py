@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
-from lorplan.core.vocab import SHARDED, Sharding
+from lorplan.core.vocab import SHARDED, ZERO_STAGE, Sharding
 
 FSDP, DEEPSPEED = "FSDP", "DeepSpeed"
 FSDP_PREFIX = "pytorch_model_fsdp"  # accelerate's FSDP_MODEL_NAME: the model's file or folder of an FSDP state
@@ -33,6 +33,7 @@ HARDWARE_KEY = "hardware"  # state.json: the sharding and GPUs of the run that s
 ZERO3_MODEL = re.compile(r"zero_pp_rank_\d+_mp_rank_\d+_model_states\.pt")  # one per GPU: ZeRO-3
 ZERO2_MODEL = re.compile(r"mp_rank_\d+_model_states\.pt")  # the whole model's: ZeRO-1/2
 OPTIMIZER_SHARD = re.compile(r"(?:bf16_)?zero_pp_rank_(\d+)_mp_rank_\d+_?optim_states\.pt")  # one per GPU
+ZERO = tuple(str(s) for s in ZERO_STAGE)  # the plan's DeepSpeed shardings, as state.json keeps them
 
 
 def saved_sharding(folder: Path) -> str | None:
@@ -77,15 +78,19 @@ def _restore(saved: str, folder: Path) -> str:
     """What to restore for sharded checkpoint `folder` (its layout `saved`: FSDP, DeepSpeed or "sharded"): FSDP
     on any GPU count (torch's distributed checkpoint reshards its state), DeepSpeed with the ZeRO stage and GPUs
     its files (or its state.json) name, else the sharding and GPUs its state.json keeps."""
-    kept, gpus = _kept_hardware(folder)
+    kept, _ = _kept_hardware(folder)
     if saved == FSDP or (saved != DEEPSPEED and kept == "fsdp"):
         return ('hardware.sharding = "fsdp" (on any number of GPUs: torch\'s distributed checkpoint reshards its '
                 "state)")
-    if saved == DEEPSPEED or kept in ("zero2", "zero3"):
-        stage, gpus = saved_deepspeed(folder) if saved == DEEPSPEED else (kept, gpus)
-        return ((f'hardware.sharding = "{stage}"' if stage else 'hardware.sharding = "zero2" or "zero3"')
-                + (f" and gpus = {gpus}" if gpus else " with the GPUs it ran on"))
+    if saved == DEEPSPEED or kept in ZERO:
+        return _restore_deepspeed(*saved_deepspeed(folder))
     return 'hardware.sharding ("fsdp", "zero2" or "zero3") with the GPUs it ran on'
+
+
+def _restore_deepspeed(stage: str | None, gpus: int | None) -> str:
+    """What to restore for a DeepSpeed checkpoint of ZeRO stage `stage` on `gpus` GPUs (None: not known)."""
+    return ((f'hardware.sharding = "{stage}"' if stage else 'hardware.sharding = "zero2" or "zero3"')
+            + (f" and gpus = {gpus}" if gpus else " with the GPUs it ran on"))
 
 
 def saved_deepspeed(folder: Path) -> tuple[str | None, int | None]:
@@ -101,7 +106,7 @@ def saved_deepspeed(folder: Path) -> tuple[str | None, int | None]:
     gpus = len(ranks) or None
     if stage is None or gpus is None:
         kept, kept_gpus = _kept_hardware(folder)
-        if stage is None and kept in ("zero2", "zero3"):
+        if stage is None and kept in ZERO:
             stage = kept
         if gpus is None:
             gpus = kept_gpus
@@ -115,10 +120,9 @@ def _check_deepspeed(latest: tuple[int, Path], plan, out: Path, whose: str, hard
     stage, gpus = saved_deepspeed(folder)
     if (stage is None or stage == str(plan.hardware.sharding)) and (gpus is None or gpus == plan.hardware.gpus):
         return
-    run = "a DeepSpeed " + (f"ZeRO-{stage[-1]} run" if stage else "run") + (
+    run = "a DeepSpeed " + (f"{Sharding(stage).label} run" if stage else "run") + (
         f" on {gpus} GPU{'s' if gpus != 1 else ''}" if gpus else "")
-    fix = (f'hardware.sharding = "{stage}"' if stage else "its ZeRO stage") + (
-        f" and gpus = {gpus}" if gpus else " with the GPUs it ran on")
+    fix = _restore_deepspeed(stage, gpus)
     raise BadInput(f"--resume: checkpoint-{step} in {out} was saved by {run}, which {whose} {hardware} cannot "
                    "load (DeepSpeed loads its shards only under the ZeRO stage and GPU count that saved them): "
                    f"restore {fix} to continue the run, or give --output to start elsewhere")
