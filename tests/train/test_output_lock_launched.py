@@ -168,6 +168,7 @@ def test_a_refused_taker_stops_no_process_of_the_run_joining_meanwhile(tmp_path,
     back after: a process joining in that moment read the taker's token and stopped, though the taker was then
     refused (the joining process is started at the taker's look at the folder, its flock of it)."""
     import fcntl
+    import stat
 
     out = tmp_path / "run"
     out.mkdir()
@@ -183,7 +184,7 @@ def test_a_refused_taker_stops_no_process_of_the_run_joining_meanwhile(tmp_path,
         flock, said = fcntl.flock, []
 
         def flock_joining_meanwhile(fd: int, op: int) -> None:
-            if op & fcntl.LOCK_EX and os.path.isdir(f"/proc/self/fd/{fd}") and not said:  # the taker's look
+            if op & fcntl.LOCK_EX and stat.S_ISDIR(os.fstat(fd).st_mode) and not said:  # the taker's look
                 procs.append(_start(LAUNCHED, out, tmp_path, **{UNDER_LAUNCH_ENV: "1", TOKEN_ENV: token}))
                 said.append(procs[2].stdout.readline() or procs[2].stderr.read())
             flock(fd, op)
