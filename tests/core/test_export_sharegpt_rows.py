@@ -329,20 +329,19 @@ def test_rows_under_a_json_object_s_key_are_one_line(tmp_path):
     assert not [w for w in _llamafactory(one)[1] if "one JSON object" in w]
 
 
-def test_a_json_array_is_read_to_its_first_rows_alone(tmp_path, monkeypatch):
-    """A JSON array's first rows, decoded a piece at a time (pieces of 7 characters here, so rows and numbers
-    are cut): a break past them (or the rest of a 2 GB file) is not read. lorplan's reader reads the array
-    whole, and said the file was invalid JSON."""
+def test_a_json_array_is_read_to_its_first_rows_alone(tmp_path):
+    """A JSON array's first rows (RowSource.head, through ijson): a break past them (or the rest of a 2 GB file)
+    is not read. lorplan's reader reads the array whole, and said the file was invalid JSON."""
+    from lorplan.core.data.readers import json_array_head
     from lorplan.core.export import common
 
-    monkeypatch.setattr(common, "_JSON_HEAD_CHARS", 7)
     rows = [*SHAREGPT, 12345, *SHAREGPT] * 50  # 350 items, a number among them: no row
     path = tmp_path / "big.json"
     path.write_text(" \n" + json.dumps(rows, indent=1)[:-1] + ", {broken")
     layout = common.chat_layout(str(path))
     assert layout.problem is None and layout.column == "conversations" and layout.role_key == "from"
     assert layout.rows == 171  # the first 200 items: 28 groups of 7 (6 rows each), then 3 rows and 12345
-    head = common._json_array_head(path, 400)
+    head = json_array_head(path, 400)
     assert head is None  # the break is reached: lorplan's reader reads the file and says why
 
 

@@ -1,10 +1,11 @@
 """Streaming row readers: JSONL/JSON, CSV/TSV, Parquet, a folder of .txt files, a `datasets` save_to_disk folder.
 
 Every reader yields `(line, row)` where row is a dict or a `Bad` (the reason the row is unusable), and never
-holds more than one batch of rows in memory (JSON arrays are the exception: the json module cannot stream them).
+holds more than one batch of rows in memory (JSON arrays are the exception: rows() reads one whole, as the json
+module does; `RowSource.head` reads only an array's first rows, with ijson).
 `line` is the 1-based line in the file for line formats, else the 1-based row number.
 Progress is `RowSource.done` out of `RowSource.total` in `RowSource.unit` ("bytes" or "rows").
-pyarrow is imported inside the Parquet and Arrow readers only.
+pyarrow is imported inside the Parquet and Arrow readers only, ijson inside json_array_head.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,13 @@ EXTENSIONS = {  # a file's suffix -> the format lorplan reads it as (detect_form
 _SNIFF_BYTES = 8192
 BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: Notepad and Excel write it; it is no text
 _BATCH_ROWS = 1024
+# Nesting json_array_head reads; deeper (json refuses past about 1000 levels, ijson's prefixes grow with the
+# square of the depth: 100000 levels took over 4 GB) goes to the full reader, which reads it or says why not
+_HEAD_DEPTH = 100
+# A "\\uXXXX" escape of a lone UTF-16 surrogate: json keeps it (to_example refuses such a row), ijson's C parser
+# writes "?" instead, so a head holding one goes to the full reader
+_LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                             rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,17 @@ class RowSource:
         self.unit = "bytes"
         self.total = 0
         self.done = 0
+        self.under_key = False  # the rows are the list of one JSON object ({"data": [...]}), not the file's own
         if self.path.is_file():
             self.total = self.path.stat().st_size
+
+    def head(self, limit: int) -> list[tuple[int, Any]]:
+        """The first `limit` rows as rows() yields them, reading no further: a JSON array through
+        json_array_head (rows() reads an array whole: seconds and gigabytes for a 2 GB file), else rows().
+        Call it instead of rows(); it raises what rows() raises."""
+        if self.format == "json" and (rows := json_array_head(self.path, limit)) is not None:
+            return rows
+        return list(islice(self.rows(), limit))
 
     def rows(self) -> Iterator[tuple[int, Any]]:
         reader = {
@@ -147,6 +166,7 @@ class RowSource:
             if len(lists) != 1:
                 raise BadInput(f"--data {self.path}: expected a JSON array of rows (or an object holding one)")
             data = lists[0]
+            self.under_key = True
         if not isinstance(data, list):
             raise BadInput(f"--data {self.path}: expected a JSON array of rows, got {type(data).__name__}")
         self.unit, self.total, self.done = "rows", len(data), 0
@@ -300,6 +320,69 @@ def parse_json_line(raw: bytes) -> Any:
     if not isinstance(row, dict):
         return Bad(f"expected a JSON object, got {_kind(row)}")
     return row
+
+
+def json_array_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
+    """The first `limit` items of the JSON array in the file at `path` as rows() yields them ((item number, the
+    object or a Bad)), read by ijson's streaming parser, which stops there: the rest of the file is neither read
+    nor checked. Numbers come as json reads them (an int, else a float). None where ijson would read otherwise
+    than lorplan's reader, which then reads the file or says why not in its own words: no array (an object, a
+    BOM-less blank start past 8 KB), a break before `limit` items or past the array's end, NaN or Infinity, an
+    integer past 64 bits or a float past 1e308, an escape of a lone surrogate, nesting deeper than _HEAD_DEPTH."""
+    import ijson  # 20 ms, for the few callers that read an array's head
+    from ijson.common import ObjectBuilder
+
+    items: list[tuple[int, Any]] = []
+    try:
+        with open(path, "rb") as fh:
+            start = fh.read(_SNIFF_BYTES)
+            body = start.removeprefix(BOM)
+            if not body.lstrip().startswith(b"["):
+                return None
+            fh.seek(len(start) - len(body))
+            tape = _Tape(fh)
+            events = ijson.basic_parse(tape, use_float=True)
+            next(events)  # start_array
+            depth, builder = 0, ObjectBuilder()
+            for event, value in events:
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                    if depth > _HEAD_DEPTH:
+                        return None
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                    if depth < 0:  # the array's end
+                        break
+                builder.event(event, value)
+                if depth == 0:
+                    row = builder.value
+                    items.append((len(items) + 1, row if isinstance(row, dict) else
+                                  Bad(f"expected a JSON object, got {_kind(row)}")))
+                    if len(items) >= limit:
+                        break
+                    builder = ObjectBuilder()
+            else:
+                return None  # no end: ijson raises on a cut array, this is a guard
+            if len(items) < limit:
+                next(events, None)  # the whole array was read: ijson checks what follows it
+    except (OSError, ValueError, ijson.JSONError):  # a break, an overflow, NaN: the full reader's words
+        return None
+    if _LONE_SURROGATE.search(b"".join(tape.chunks)):
+        return None
+    return items
+
+
+class _Tape:
+    """A binary file that keeps the bytes read from it: those ijson parsed, for json_array_head's checks."""
+
+    def __init__(self, fh: io.BufferedReader):
+        self.fh = fh
+        self.chunks: list[bytes] = []
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self.fh.read(size)
+        self.chunks.append(chunk)
+        return chunk
 
 
 def _first_object_line(path: Path) -> tuple[bytes | None, bool]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -11,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
-from lorplan.core.data.readers import Bad, has_lone_surrogates
+from lorplan.core.data.readers import Bad, RowSource, has_lone_surrogates
 from lorplan.core.errors import BadInput, UnknownSchema
 
 _DETECT_ROWS = 200
@@ -75,6 +76,12 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
         f"--data {where}: no known schema in columns ({cols}); expected text, prompt+completion, "
         "instruction+output, messages or input_ids"
     )
+
+
+def detect_from_file(path: str | os.PathLike[str]) -> str:
+    """The schema of the data file or folder at `path`, from its first rows as detect_from_rows votes, read by
+    RowSource.head: a JSON array is not read past them. Raises BadInput as RowSource and detect_from_rows do."""
+    return detect_from_rows(RowSource(path).head(_DETECT_ROWS), str(path))
 
 
 def check_schema(name: str) -> str:

@@ -68,8 +68,6 @@ CHAT_LAYOUT_ROWS = 200
 # lorplan reads a row's chats from `messages`, else `conversations`, and each message's role from `role`, else
 # `from`, its content from `content`, else `value` (lorplan.core.data.schema._messages)
 _CHAT_KEYS = {"column": ("messages", "conversations"), "role": ("role", "from"), "content": ("content", "value")}
-# How much of a JSON array file chat_layout decodes at a time while it reads the array's first rows
-_JSON_HEAD_CHARS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -103,73 +101,15 @@ def _first_key(obj: dict, keys: tuple[str, str]) -> str | None:
     return next((k for k in keys if k in obj), None)
 
 
-def _json_array_head(path: Path, limit: int) -> list[tuple[int, object]] | None:
-    """The first `limit` items of the JSON array in the file at `path`, decoded a piece at a time rather than the
-    whole file (the json module reads an array whole: a 2 GB file would be seconds and gigabytes for 200 rows),
-    as (item number, item); None when the file is no JSON array or breaks before `limit` items (lorplan's own
-    reader then reads it, and says why)."""
-    decoder = json.JSONDecoder()
-    try:
-        with open(path, encoding="utf-8-sig") as fh:
-            text, pos = fh.read(_JSON_HEAD_CHARS), 0
-            while text[pos:pos + 1].isspace():
-                pos += 1
-            if text[pos:pos + 1] != "[":
-                return None
-            pos += 1
-            items: list[tuple[int, object]] = []
-            expect_comma = False
-            while len(items) < limit:
-                while pos < len(text) and text[pos].isspace():
-                    pos += 1
-                if pos >= len(text):
-                    more = fh.read(_JSON_HEAD_CHARS)
-                    if not more:
-                        return None
-                    text, pos = text[pos:] + more, 0
-                    continue
-                if text[pos] == "]":
-                    break
-                if expect_comma:
-                    if text[pos] != ",":
-                        return None
-                    pos, expect_comma = pos + 1, False
-                    continue
-                try:
-                    item, end = decoder.raw_decode(text, pos)
-                    cut = end == len(text) and not isinstance(item, (dict, list, str))  # "12" of "123"
-                except json.JSONDecodeError:
-                    item, end, cut = None, pos, True
-                if cut:  # an item cut at the piece's end: read as much again (a broken one: on to the end)
-                    more = fh.read(max(_JSON_HEAD_CHARS, len(text) - pos))
-                    if more:
-                        text, pos = text[pos:] + more, 0
-                        continue
-                    if item is None:
-                        return None
-                items.append((len(items) + 1, item))
-                pos, expect_comma = end, True
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    return items
-
-
 def _rows(path: str) -> tuple[list[tuple[int, object]], bool]:
-    """The first CHAT_LAYOUT_ROWS rows of the data file as (line, row) pairs from lorplan's own reader (RowSource),
-    the head of a JSON array decoded without reading the rest, and whether the file is one JSON object whose list
-    holds the rows (RowSource reads such a file as rows; more than one row tells it from a single chat object)."""
-    from lorplan.core.data.readers import Bad, RowSource
+    """The first CHAT_LAYOUT_ROWS rows of the data file as (line, row) pairs from lorplan's own reader (RowSource's
+    head: a JSON array is not read past them), and whether the file is one JSON object whose list holds the rows
+    (RowSource reads such a file as rows; more than one row tells it from a single chat object)."""
+    from lorplan.core.data.readers import RowSource
 
     source = RowSource(path)
-    if source.format == "json" and (head := _json_array_head(source.path, CHAT_LAYOUT_ROWS)) is not None:
-        return [(n, row if isinstance(row, dict) else Bad("not an object")) for n, row in head], False
-    rows = []
-    for n, item in enumerate(source.rows()):
-        if n >= CHAT_LAYOUT_ROWS:
-            break
-        rows.append(item)
-    under_key = source.format == "json" and source.unit == "rows" and source.total > 1
-    return rows, under_key
+    rows = source.head(CHAT_LAYOUT_ROWS)
+    return rows, source.under_key and source.total > 1
 
 
 _LAYOUTS: dict[tuple, ChatLayout] = {}  # (path, its size and mtime) -> its layout: the planner exports per keypress
