@@ -53,7 +53,9 @@ def read_plan(path: str | os.PathLike) -> Plan:
     except OSError as exc:  # a folder, no permission, a symlink loop, ...: as the OS says it
         raise BadInput(f"{p}: cannot read the plan ({exc.strerror or exc.__class__.__name__})") from None
     except ValueError:  # the OS is never asked: a NUL byte in the name ("embedded null byte")
-        raise BadInput(f"{str(p)!r}: not a file name (it holds a NUL byte)") from None
+        shown = str(p).replace("\0", "\\x00")  # the byte itself would print as nothing, or garble the line
+        raise BadInput(f"{shown}: cannot read the plan (the name holds a NUL byte, \\x00, which no file system "
+                       "takes)") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
