@@ -276,10 +276,10 @@ def _is_chat(plan) -> bool:
     schema = DataSchema(plan.data.schema)
     if schema != DataSchema.AUTO:
         return schema == DataSchema.MESSAGES
-    from lorplan.core.data import detect_schema
+    from lorplan.core.data.schema import detect_from_file  # a JSON array's first rows, not the whole file
 
     try:
-        return detect_schema(plan.data.path) == DataSchema.MESSAGES
+        return detect_from_file(plan.data.path) == DataSchema.MESSAGES
     except (BadInput, OSError, ValueError):  # missing, unreadable, no schema, a name no file system takes
         return False
 
