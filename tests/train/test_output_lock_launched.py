@@ -200,3 +200,27 @@ def test_a_refused_taker_stops_no_process_of_the_run_joining_meanwhile(tmp_path,
         for proc in procs:
             if proc.poll() is None:
                 _kill(proc)
+
+
+@pytest.mark.parametrize("left", ["no lock file", "no folder"])
+def test_a_launched_process_whose_runs_lock_file_is_gone_stops(tmp_path, monkeypatch, left):
+    """Its launcher ended and its lock file went (removed by a run that took the folder and ended, or the folder
+    itself removed) before this process joined: it stops in one line naming the folder, not training unlocked."""
+    from lorplan.train.lock import joined
+
+    out = tmp_path / "run"
+    if left == "no lock file":
+        out.mkdir()
+    monkeypatch.setenv(UNDER_LAUNCH_ENV, "1")
+    monkeypatch.setenv(TOKEN_ENV, "0123456789abcdef")
+    entered = []
+    with pytest.raises(BadInput) as caught:
+        with joined(out):
+            entered.append(True)
+    assert not entered
+    assert str(caught.value) == (f"{out}: the lorplan train that launched this process has ended, and another run "
+                                 "took the folder: this process stops (start the run again once that one has ended)")
+    monkeypatch.delenv(TOKEN_ENV)
+    with joined(out):  # no token (your own torchrun): nothing looked at
+        entered.append(True)
+    assert entered == [True]
