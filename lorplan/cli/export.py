@@ -1,4 +1,4 @@
-"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate|trl [-o PATH] [--force]`."""
+"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate|trl|unsloth [-o PATH] [--force]`."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from lorplan.core.vocab import HELP, ExportFormat
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "export",
-        help="write a plan for peft, axolotl, LLaMA-Factory, accelerate or TRL",
+        help="write a plan for peft, axolotl, LLaMA-Factory, accelerate, TRL or Unsloth (a training script)",
         description="Write the plan in another tool's format. Anything the tool cannot express is printed as a "
         "warning and written into the output as a comment. Existing files are kept unless --force.",
     )
     p.add_argument("plan", metavar="PLAN.toml", help="a plan written by `lorplan plan --write` or the TUI")
     p.add_argument("--to", required=True, choices=ExportFormat.values(), help=HELP[ExportFormat])
     p.add_argument("-o", "--output", metavar="PATH", type=nonempty_path("-o/--output"),
-                   help="output file (a folder for peft); default: next to the plan, named after it")
+                   help="output file (a folder for peft); default: next to the plan, named after it "
+                   "(PLAN-axolotl.yaml, PLAN-unsloth_train.py)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(run=run)
 

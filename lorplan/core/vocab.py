@@ -209,11 +209,14 @@ class ExportFormat(Vocab):
     LLAMAFACTORY = "llamafactory", "LLaMA-Factory YAML"
     ACCELERATE = "accelerate", "accelerate config YAML"
     TRL = "trl", "TRL sft YAML"
+    UNSLOTH = "unsloth", "Unsloth training script"
 
     @property
     def file_name(self) -> str:
-        """What the export writes (peft: a folder of files): "peft", "axolotl.yaml", ..."""
-        return self.value if self is ExportFormat.PEFT else f"{self.value}.yaml"
+        """What the export writes (peft: a folder of files): "peft", "axolotl.yaml", ..., "unsloth_train.py"."""
+        if self is ExportFormat.PEFT:
+            return self.value
+        return "unsloth_train.py" if self is ExportFormat.UNSLOTH else f"{self.value}.yaml"
 
 
 # One-line help of a vocabulary where the CLI shows one (a flag may add its own context around it).

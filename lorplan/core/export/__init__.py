@@ -35,8 +35,8 @@ class ExportResult:
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
                 found: Mapping[str, str | None] | None = None, plan_file: str | None = None) -> ExportResult:
     """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate",
-    "trl"). BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl,
-    LLaMA-Factory, TRL).
+    "trl", "unsloth"). BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl,
+    LLaMA-Factory, TRL, Unsloth).
 
     classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
     names the head's outputs in the peft export; classes_problem says why they are unknown (a warning).
@@ -46,8 +46,9 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     (lorplan.core.export.paths), with notes; None writes them as the plan has them.
 
     plan_file: the plan's file as the user named it (`lorplan export p.toml`), which a refusal of the data's
-    labels names with its key, as `lorplan train` does: "p.toml: data.path d.jsonl: …"; None for a plan with no
-    file (the planner's), whose relative paths were looked for in the working folder alone."""
+    labels names with its key, as `lorplan train` does: "p.toml: data.path d.jsonl: …", and the Unsloth script's
+    header names; None for a plan with no file (the planner's), whose relative paths were looked for in the working
+    folder alone."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     from lorplan.core.export.common import classifier_refusal
@@ -65,6 +66,10 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
         from lorplan.core.export.peft import export_peft
 
         result = export_peft(plan, classes, classes_problem, plan_file)
+    elif fmt == ExportFormat.UNSLOTH:  # its script's header names the plan file
+        from lorplan.core.export.unsloth import export_unsloth
+
+        result = export_unsloth(plan, plan_file)
     else:
         # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
         module = importlib.import_module(f"lorplan.core.export.{fmt}")
@@ -73,7 +78,10 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
         return result
     from lorplan.core.export.paths import with_path_lines
 
-    return replace(result, files=with_path_lines(result.files, result.folder, notes, path_warnings),
+    # a path holding a line break would end its comment line: in the Unsloth script the rest would be code
+    lines = with_path_lines(result.files, result.folder, [_printable(n) for n in notes],
+                            [_printable(w) for w in path_warnings])
+    return replace(result, files=lines,
                    warnings=(*path_warnings, *result.warnings), notes=tuple(notes))
 
 

@@ -220,9 +220,11 @@ def common_lora_warnings(plan, tool: str, *, patterns: bool, layers: bool, bias:
     return out
 
 
-# The trainers whose config trains a causal language model only (axolotl's, LLaMA-Factory's and TRL's SFT configs:
+# The trainers whose config trains a causal language model only (axolotl's, LLaMA-Factory's and TRL's SFT configs,
+# and the Unsloth script, whose trainer is TRL's SFTTrainer:
 # a `label` column and num_labels have no key there), so a classifier's plan would train something else
-CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory", ExportFormat.TRL: "TRL"}
+CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory", ExportFormat.TRL: "TRL",
+               ExportFormat.UNSLOTH: "Unsloth"}
 
 
 def classifier_refusal(plan, fmt: str) -> str | None:

@@ -4,7 +4,8 @@ lorplan reads a relative model.path or data.path from the working folder, else f
 (lorplan.train.paths.resolve_path). The tools read one from the folder they run in: axolotl `datasets[].path`
 and `base_model` (axolotl utils/data: `Path(dataset_config.path)`), LLaMA-Factory `dataset_dir` and
 `model_name_or_path` (dataset_dir "data" is the working folder's data/), TRL `datasets[].data_files` and
-`model_name_or_path` (datasets.load_dataset, from_pretrained), peft `base_model_name_or_path` (from_pretrained). None reads a path from its config file's folder, so an export writes the path lorplan reads,
+`model_name_or_path` (datasets.load_dataset, from_pretrained), the Unsloth script `load_dataset(data_files=...)` and
+`FastLanguageModel.from_pretrained(model_name=...)`, peft `base_model_name_or_path` (from_pretrained). None reads a path from its config file's folder, so an export writes the path lorplan reads,
 absolute. A hub id (model.id) is no path and is written as it is.
 """
 
@@ -26,9 +27,10 @@ WRITTEN_PATHS: dict[ExportFormat, tuple[str, ...]] = {
     ExportFormat.LLAMAFACTORY: (MODEL_PATH, DATA_PATH),
     ExportFormat.ACCELERATE: (),
     ExportFormat.TRL: (MODEL_PATH, DATA_PATH),
+    ExportFormat.UNSLOTH: (MODEL_PATH, DATA_PATH),
 }
 TOOL = {ExportFormat.PEFT: "peft", ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaMA-Factory",
-        ExportFormat.TRL: "TRL"}
+        ExportFormat.TRL: "TRL", ExportFormat.UNSLOTH: "the Unsloth script"}
 
 
 def typed_path(plan, key: str) -> str | None:

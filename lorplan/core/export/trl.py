@@ -391,12 +391,35 @@ def _sharding(plan, warnings: list[str]) -> None:
                         "--accelerate_config ACCELERATE.yaml")
 
 
+def sft_dataset(plan, warnings: list[str]) -> dict[str, Any]:
+    """How TRL reads the plan's data: {"datasets": [datasets.load_dataset's arguments: the builder ("json", "csv",
+    ...) as path, data_files, split], "test_split_size": the held-out fraction or None, and SFTConfig's
+    eval_strategy (and eval_steps)}, with what TRL reads otherwise than lorplan added to `warnings`. The TRL export
+    writes it as its datasets: entry, the Unsloth script (lorplan.core.export.unsloth) as its load_dataset call."""
+    return _dataset(plan, warnings)
+
+
+def sft_config(plan, warnings: list[str]) -> dict[str, Any]:
+    """SFTConfig's arguments for the plan, in key order: the loss masks (dataset_text_field,
+    completion_only_loss, assistant_only_loss), then sequence length and packing, batch, schedule, optimizer,
+    checkpointing, precision, seed and output; what TRL trains otherwise than lorplan train added to `warnings`.
+    The one mapping of the plan's training values to TRL: the TRL export writes it into its YAML, the Unsloth
+    script passes it to SFTConfig(...)."""
+    return {**_loss_masking(plan, warnings), **_training(plan, warnings)}
+
+
+def cpu_changes(plan) -> list[str]:
+    """One line, for a plan without GPUs, naming what lorplan train (and the export) replace on the CPU; none
+    otherwise."""
+    return _cpu_warnings(plan)
+
+
 def export_trl(plan) -> ExportResult:
     """The plan as a TRL SFT config (`trl sft --config THIS.yaml`), with what TRL cannot express as warnings."""
     warnings = common_lora_warnings(plan, "TRL", patterns=False, layers=False, bias=False)
     # the parts run in this order, so the warnings come out in the order of the keys they concern
-    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings), **_dataset(plan, warnings),
-           **_loss_masking(plan, warnings), **_training(plan, warnings)}
+    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings), **sft_dataset(plan, warnings),
+           **sft_config(plan, warnings)}
     _sharding(plan, warnings)
     fmt = ExportFormat.TRL
     text = dump_yaml("TRL SFT config written by lorplan (trl sft --config THIS.yaml)", cfg, warnings)

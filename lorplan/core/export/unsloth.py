@@ -1,0 +1,252 @@
+"""Unsloth export: a training script, `unsloth_train.py`, since Unsloth reads no config file. It loads the base with
+FastLanguageModel.from_pretrained, adds the adapter with FastLanguageModel.get_peft_model, trains with TRL's
+SFTTrainer (which Unsloth patches) and saves the adapter into training.output_dir.
+
+The trainer's arguments and the data loading are the TRL export's (lorplan.core.export.trl sft_config and
+sft_dataset): one mapping of the plan's training values, with its warnings. The keyword names are Unsloth
+2026.10.9's (unsloth/models/loader.py FastLanguageModel.from_pretrained, unsloth/models/llama.py
+FastLlamaModel.get_peft_model); what they cannot say is a warning, written into the script as a comment.
+
+Plans are data: every plan value is written as a Python literal (repr, read back with ast.literal_eval before it
+is written), never pasted into code, and the script runs nothing when imported (its work is in main()).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from typing import Any
+
+from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
+from lorplan.core.export.common import common_lora_warnings, rope_scaling_warning
+from lorplan.core.export.trl import cpu_changes, sft_config, sft_dataset
+from lorplan.core.vocab import TORCH_DTYPE, Attention, DType, ExportFormat, LoraBias, LoraInit, Sharding
+
+UNSLOTH_VERSION = "2026.10.9"
+# get_peft_model's accepted_modules (unsloth/models/llama.py): the projections its fused LoRA kernels patch; any
+# other name trains through peft's own layers ("Unsloth hasn't optimized for this")
+FAST_TARGETS = ("lm_head", "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# _redirect_embedding_targets (unsloth/models/_utils.py): these targets become modules_to_save, trained whole
+EMBEDDINGS = ("embed_tokens", "lm_head")
+
+
+class _Code(str):
+    """A piece of code the exporter writes itself (never plan text): `torch.bfloat16`."""
+
+
+_DTYPE_CODE = {name: _Code(f"torch.{name}") for name in TORCH_DTYPE.values()}
+
+
+def _plain(value: Any) -> Any:
+    """`value` with a vocabulary member as its spelling (a str), tuples as lists and mappings as dicts."""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "items"):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _literal(value: Any) -> str:
+    """`value` as a Python literal: repr, checked by reading it back with ast.literal_eval, so that no plan text
+    (a model id with quotes, a newline, `__import__('os')`) can become code. Tuples and mappings are written as
+    lists and dicts."""
+    if isinstance(value, _Code):
+        assert value in _DTYPE_CODE.values(), value
+        return str(value)
+    value = _plain(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"no Python literal for {value!r}")
+    text = repr(value)
+    if ast.literal_eval(text) != value or type(ast.literal_eval(text)) is not type(value):
+        raise ValueError(f"no Python literal for {value!r}")
+    return text
+
+
+def _call(callee: str, args: dict[str, Any], indent: str, *, first: str | None = None) -> str:
+    """`callee(first, key=literal, ...)` one argument a line; keys are the exporter's own identifiers."""
+    lines = [f"{callee}("]
+    if first is not None:
+        lines.append(f"{indent}    {first},")
+    for key, value in args.items():
+        assert key.isidentifier(), key
+        lines.append(f"{indent}    {key}={_literal(value)},")
+    lines.append(f"{indent})")
+    return "\n".join(lines)
+
+
+def _precision(plan) -> DType:
+    """The dtype the script loads and trains in: fp32 on the CPU, as lorplan train runs it (and the TRL export)."""
+    return DType.FP32 if plan.hardware.gpus == 0 else DType(plan.training.precision)
+
+
+def _from_pretrained(plan, warnings: list[str]) -> dict[str, Any]:
+    """FastLanguageModel.from_pretrained's arguments. Unsloth's load_in_4bit defaults to True, so each flag is
+    written; its 4-bit is always NF4 with double quantization (loader.py's BitsAndBytesConfig)."""
+    q, t = plan.quantization, plan.training
+    cpu = plan.hardware.gpus == 0
+    four, eight = q.load_in_4bit and not cpu, q.load_in_8bit and not cpu
+    precision = _precision(plan)
+    if four and q.bnb_4bit_quant_type != "nf4":
+        warnings.append(f"Unsloth's 4-bit is always nf4 with double quantization: the plan's "
+                        f"{q.bnb_4bit_quant_type} is trained as nf4")
+    elif four and not q.bnb_4bit_use_double_quant:
+        warnings.append("Unsloth's 4-bit always uses double quantization: its quantization constants take a little "
+                        "less memory than the plan counts")
+    if four and q.bnb_4bit_compute_dtype != TORCH_DTYPE[precision]:
+        warnings.append(f"Unsloth computes 4-bit layers in dtype ({TORCH_DTYPE[precision]}, the training "
+                        f"precision), not {q.bnb_4bit_compute_dtype}")
+    if precision == DType.FP32 and not (four or eight):
+        warnings.append("float32 base weights: Unsloth skips its fused LoRA kernels on them and trains through "
+                        "peft's layers")
+    if t.attention != Attention.SDPA:
+        warnings.append(f"Unsloth chooses its attention kernels itself (flash-attention, xformers or SDPA, as "
+                        f"installed); the plan's {t.attention} is not written")
+    args: dict[str, Any] = {
+        "model_name": plan.model.source,
+        "max_seq_length": t.seq_len,
+        "dtype": _DTYPE_CODE[TORCH_DTYPE[precision]],
+        "load_in_4bit": four,
+        "load_in_8bit": eight,
+        "load_in_16bit": not (four or eight) and precision != DType.FP32,
+        "full_finetuning": False,
+        "revision": plan.model.revision,
+        "trust_remote_code": plan.model.trust_remote_code is True,
+        "random_state": t.seed,
+    }
+    if plan.model.rope_scaling is not None:
+        args["rope_scaling"] = {"rope_type": "linear", "factor": plan.model.rope_scaling}
+        warnings += rope_scaling_warning(plan, "Unsloth", "written as from_pretrained's rope_scaling (Unsloth "
+                                         "also scales RoPE itself when max_seq_length is beyond the model's context)")
+    return args
+
+
+def _targets(modules: tuple[str, ...], warnings: list[str]) -> str | list[str]:
+    if tuple(modules) == ("all-linear",):
+        return "all-linear"
+    embeddings = [m for m in modules if m.rsplit(".", 1)[-1] in EMBEDDINGS]
+    if embeddings:
+        warnings.append(f"target_modules {', '.join(embeddings)}: Unsloth moves embedding targets to "
+                        "modules_to_save and trains the whole matrix, not a LoRA on it (more memory than planned)")
+    slow = [m for m in modules if m not in FAST_TARGETS and m not in embeddings]
+    if slow:
+        warnings.append(f"target_modules {', '.join(slow)}: Unsloth has fused LoRA kernels for "
+                        f"{', '.join(FAST_TARGETS)} alone; these train through peft's layers, slower")
+    return list(modules)
+
+
+def _init(value: bool | str, warnings: list[str]) -> bool | str:
+    """init_lora_weights as FastLanguageModel takes it: bools and peft's names (validate_init_lora_weights),
+    except eva, which its fused LoRA path refuses (NotImplementedError)."""
+    if value == LoraInit.EVA:
+        warnings.append("init_lora_weights = \"eva\": Unsloth's FastLanguageModel refuses it (NotImplementedError); "
+                        "written as true (peft's default initialisation)")
+        return True
+    return value
+
+
+def _get_peft_model(plan, warnings: list[str]) -> dict[str, Any]:
+    """FastLanguageModel.get_peft_model's arguments (after the model)."""
+    lo, t = plan.lora, plan.training
+    if lo.bias != LoraBias.NONE:
+        warnings.append(f"bias = {lo.bias!r}: Unsloth's fused LoRA kernels take bias \"none\" alone; it trains "
+                        "through peft's layers, slower")
+    others = [m for m in lo.modules_to_save if m not in EMBEDDINGS and "norm" not in m.lower()]
+    if others:
+        warnings.append(f"modules_to_save {', '.join(others)}: Unsloth's FastLanguageModel trains only lm_head, "
+                        "embed_tokens and normalisation layers whole and stops on others (TypeError); train them "
+                        "with lorplan train")
+    args: dict[str, Any] = {
+        "r": lo.r,
+        "target_modules": _targets(lo.target_modules, warnings),
+        "lora_alpha": int(lo.alpha) if isinstance(lo.alpha, float) and lo.alpha.is_integer() else lo.alpha,
+        "lora_dropout": lo.dropout,
+        "bias": str(lo.bias),
+        "layers_to_transform": list(lo.layers_to_transform) or None,
+        "use_gradient_checkpointing": t.gradient_checkpointing,
+        "random_state": t.seed,
+        "use_rslora": lo.use_rslora,
+        "modules_to_save": list(lo.modules_to_save) or None,
+        "init_lora_weights": _init(lo.init_lora_weights, warnings),
+    }
+    if lo.use_dora:  # no parameter of its own: get_peft_model hands **kwargs to peft's LoraConfig
+        args["use_dora"] = True
+        warnings.append("use_dora: Unsloth trains DoRA through peft's own layers, not its fused LoRA kernels")
+    return args
+
+
+def _hardware(plan, warnings: list[str]) -> None:
+    hw = plan.hardware
+    if hw.gpus == 0:
+        warnings.append("hardware.gpus = 0: Unsloth trains without a GPU through its CPU backend (transformers, "
+                        "peft and TRL as they are), not its kernels")
+    if hw.gpus > 1 or hw.sharding != Sharding.NONE:
+        warnings.append(f"the script is one process: the plan's {hw.gpus} GPUs and {hw.sharding} sharding are not "
+                        "in it; launch it with `accelerate launch --config_file ACCELERATE.yaml unsloth_train.py` "
+                        "(lorplan export --to accelerate) where Unsloth supports that setup")
+
+
+_MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code paths; Unsloth's kernels (fused LoRA, "
+                "its gradient checkpointing and cross-entropy) use less, so the plan's bytes are an upper bound here")
+
+_DOC = '''"""Train the plan's LoRA adapter with Unsloth and TRL's SFTTrainer, then save it into OUTPUT_DIR.
+
+Run: python unsloth_train.py (importing it runs nothing). Written by lorplan for unsloth {version}; the warnings
+above name "TRL" for TRL's SFTTrainer, which Unsloth patches and this script trains with.
+"""'''
+
+
+def script(plan, warnings: list[str], plan_file: str | None) -> str:
+    """The text of unsloth_train.py for `plan`; adds to `warnings` what Unsloth cannot say."""
+    warnings += common_lora_warnings(plan, "Unsloth", patterns=False, layers=True, bias=True)
+    warnings += cpu_changes(plan)
+    _hardware(plan, warnings)
+    load = _from_pretrained(plan, warnings)
+    peft = _get_peft_model(plan, warnings)
+    data = sft_dataset(plan, warnings)
+    sft = sft_config(plan, warnings)
+    for key in ("eval_strategy", "eval_steps"):  # SFTConfig's; sft_dataset gives them with the held-out split
+        if key in data:
+            sft[key] = data[key]
+    warnings.append(_MEMORY_NOTE)
+    (source,) = data["datasets"]
+    split = data["test_split_size"]
+    where = f"plan {_printable(plan_file)}" if plan_file else "the planner's plan"
+    ind = "    "
+    held_out = (f"{ind}held_out = dataset.train_test_split(test_size={_literal(split)})\n"
+                f"{ind}dataset, eval_dataset = held_out[\"train\"], held_out[\"test\"]\n"
+                if split else f"{ind}eval_dataset = None\n")
+    return (
+        f"# Unsloth training script written by lorplan from {where} (python unsloth_train.py)\n"
+        + warning_comment(warnings)
+        + _DOC.format(version=UNSLOTH_VERSION) + "\n\n"
+        + f"OUTPUT_DIR = {_literal(plan.training.output_dir)}\n\n\n"
+        + "def main():\n"
+        + f"{ind}from unsloth import FastLanguageModel  # first: Unsloth patches transformers and TRL as it loads\n\n"
+        + f"{ind}import torch\n"
+        + f"{ind}from datasets import load_dataset\n"
+        + f"{ind}from trl import SFTConfig, SFTTrainer\n\n"
+        + f"{ind}model, tokenizer = " + _call("FastLanguageModel.from_pretrained", load, ind) + "\n"
+        + f"{ind}model = " + _call("FastLanguageModel.get_peft_model", peft, ind, first="model") + "\n"
+        + f"{ind}dataset = " + _call("load_dataset", dict(source), ind) + "\n"
+        + held_out
+        + f"{ind}config = " + _call("SFTConfig", sft, ind) + "\n"
+        + f"{ind}trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=dataset,\n"
+        + f"{ind}                     eval_dataset=eval_dataset, args=config)\n"
+        + f"{ind}trainer.train()\n"
+        + f"{ind}model.save_pretrained(OUTPUT_DIR)  # the adapter\n"
+        + f"{ind}tokenizer.save_pretrained(OUTPUT_DIR)\n\n\n"
+        + "if __name__ == \"__main__\":\n"
+        + f"{ind}main()\n"
+    )
+
+
+def export_unsloth(plan, plan_file: str | None = None) -> ExportResult:
+    """The plan as an Unsloth training script (unsloth_train.py), with what Unsloth cannot express as warnings
+    (also its header's `# lorplan: WARNING:` lines). plan_file: the plan's file name for the header (None: the
+    planner's plan)."""
+    warnings: list[str] = []
+    text = script(plan, warnings, plan_file)
+    fmt = ExportFormat.UNSLOTH
+    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))
