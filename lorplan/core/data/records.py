@@ -12,7 +12,7 @@ from itertools import chain
 from lorplan.core.data.example import Example
 from lorplan.core.data.labels import by_id, class_ids
 from lorplan.core.data.readers import Bad, RowSource
-from lorplan.core.data.schema import check_schema, detect_from_rows, to_example
+from lorplan.core.data.schema import DETECT_ROWS, check_schema, detect_from_file, detect_from_rows, to_example
 from lorplan.core.errors import BadInput
 
 
@@ -30,7 +30,7 @@ def open_records(
         head = []
         for item in rows:
             head.append(item)
-            if len(head) >= 200:
+            if len(head) >= DETECT_ROWS:
                 break
         schema = detect_from_rows(head, str(path))
         rows = chain(head, rows)
@@ -42,8 +42,8 @@ def open_records(
 
 def detect_schema(path: str | os.PathLike[str]) -> str:
     """The schema of a dataset ("text", "prompt-completion", "alpaca", "messages" or "tokenized"),
-    from the columns of its first rows. Raises BadInput when none fits."""
-    return open_records(path)[1]
+    from the columns of its first rows (a JSON array is not read past them). Raises BadInput when none fits."""
+    return detect_from_file(path)
 
 
 def iter_examples(path: str | os.PathLike[str], *, schema: str | None = None) -> Iterator[Example]:

@@ -15,7 +15,7 @@ from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
 from lorplan.core.data.readers import Bad, RowSource, has_lone_surrogates
 from lorplan.core.errors import BadInput, UnknownSchema
 
-_DETECT_ROWS = 200
+DETECT_ROWS = 200  # the rows schema detection reads (open_records, detect_from_file)
 # "developer" is OpenAI's newer name for the system message: the chat templates that know it (gpt-oss, Gemma 4)
 # render a leading one exactly as a system message; those that do not drop it (Qwen2.5, Qwen3, Phi-3) or write a
 # role header the model never saw (Llama 3), so it is read as "system".
@@ -58,7 +58,7 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
     seen_columns: Counter[str] = Counter()
     first_bad = ""
     for n, (line, row) in enumerate(rows):
-        if n >= _DETECT_ROWS:
+        if n >= DETECT_ROWS:
             break
         if isinstance(row, Bad):
             first_bad = first_bad or f"; line {line}: {row.reason}"
@@ -70,7 +70,7 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
     if votes:
         return votes.most_common(1)[0][0]
     if not seen_columns:
-        raise BadInput(f"--data {where}: no readable row in the first {_DETECT_ROWS} rows{first_bad}")
+        raise BadInput(f"--data {where}: no readable row in the first {DETECT_ROWS} rows{first_bad}")
     cols = ", ".join(c for c, _ in seen_columns.most_common(8))
     raise UnknownSchema(
         f"--data {where}: no known schema in columns ({cols}); expected text, prompt+completion, "
@@ -81,7 +81,7 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
 def detect_from_file(path: str | os.PathLike[str]) -> str:
     """The schema of the data file or folder at `path`, from its first rows as detect_from_rows votes, read by
     RowSource.head: a JSON array is not read past them. Raises BadInput as RowSource and detect_from_rows do."""
-    return detect_from_rows(RowSource(path).head(_DETECT_ROWS), str(path))
+    return detect_from_rows(RowSource(path).head(DETECT_ROWS), str(path))
 
 
 def check_schema(name: str) -> str:

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from lorplan.core.data import detect_schema
 from lorplan.core.data.readers import BOM, Bad, RowSource, json_array_head
 from lorplan.core.data.schema import detect_from_file
 from lorplan.core.errors import BadInput
@@ -53,6 +54,7 @@ def test_a_tail_that_is_no_json_is_not_read(tmp_path):
     source = RowSource(path)
     assert source.head(200) == [(i + 1, row) for i, row in enumerate(ROWS[:200])]
     assert detect_from_file(path) == "text"
+    assert detect_schema(path) == "text"  # lorplan.core.data's entry point is the same detection
     with pytest.raises(BadInput, match=r"invalid JSON \(Expecting"):
         list(RowSource(path).rows())
 
