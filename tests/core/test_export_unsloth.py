@@ -181,7 +181,8 @@ def test_warnings_are_header_comments_and_say_what_unsloth_does_otherwise():
     result = export_plan(plan, "unsloth", plan_file="q.toml")
     text = result.files[SCRIPT]
     header = text.split('"""', 1)[0].splitlines()
-    assert header[0] == "# Unsloth training script written by lorplan from plan q.toml (python unsloth_train.py)"
+    assert header[0] == ("# Unsloth training script written by lorplan (coding: utf-8) from plan q.toml "
+                         "(python unsloth_train.py)")
     for w in result.warnings:
         assert f"# lorplan: WARNING: {w}" in header
     said = "\n".join(result.warnings)
@@ -218,6 +219,36 @@ def test_plan_text_is_only_ever_a_literal(tmp_path):
         assert all(line.startswith("#") for line in text.split('"""', 1)[0].splitlines())
         if kwargs:
             assert any("not found" in w for w in result.warnings)
+
+
+def test_no_plan_text_names_the_scripts_encoding(tmp_path):
+    """Python reads the first `coding:` / `coding=` in a file's first two lines as its encoding (PEP 263): a plan
+    file in a folder named coding:utf-7 made the script utf-7, in which "+ACI-" inside a model id's literal is a
+    quote that ends it (and a data path's not-found line, the second line, could do the same); the first line now
+    says utf-8 before any plan text."""
+    import tokenize
+
+    plan = read_plan(SAMPLES / "smollm2-135m-cpu.toml")
+    plan = replace(plan, model=replace(plan.model, id="a+ACI-+ACk-+ADs-__import__(+ACI-os+ACI-)+ADs-x(+ACI-"),
+                   data=DataSection(path="coding=latin-1.jsonl", schema="prompt-completion"))
+    for kwargs in ({"plan_file": "coding:utf-7/p.toml"}, {"found": {"data.path": None}}):
+        data = _script(plan, **kwargs).encode("utf-8")
+        assert tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)[0] == "utf-8"
+        tree = ast.parse(data)  # bytes: compile reads the coding declaration as python does
+        assert _calls(tree)["FastLanguageModel.from_pretrained"]["model_name"] == plan.model.id
+        assert "__import__" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def test_gradient_checkpointing_is_unsloths_own():
+    """The plan's gradient checkpointing is written as Unsloth's ("unsloth", offloaded, the memory note counts on
+    it) to both calls, not True (transformers' own, which turns Unsloth's off); none is False to both."""
+    plan = read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml")
+    for on, written in ((True, "unsloth"), (False, False)):
+        p = replace(plan, training=replace(plan.training, gradient_checkpointing=on))
+        calls = _calls(ast.parse(_script(p)))
+        assert calls["FastLanguageModel.from_pretrained"]["use_gradient_checkpointing"] == written
+        assert calls["FastLanguageModel.get_peft_model"]["use_gradient_checkpointing"] == written
+        assert calls["SFTConfig"]["gradient_checkpointing"] is on
 
 
 def test_trust_remote_code_only_when_the_plan_asks():

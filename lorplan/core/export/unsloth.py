@@ -81,6 +81,14 @@ def _precision(plan) -> DType:
     return DType.FP32 if plan.hardware.gpus == 0 else DType(plan.training.precision)
 
 
+def _checkpointing(plan) -> str | bool:
+    """use_gradient_checkpointing for from_pretrained and get_peft_model: Unsloth's own ("unsloth", its default:
+    activations offloaded to CPU memory, plain checkpointing below 512 tokens, _utils.py
+    apply_unsloth_gradient_checkpointing) where the plan checkpoints, which _MEMORY_NOTE counts on; True would
+    switch it off for transformers' checkpointing."""
+    return "unsloth" if plan.training.gradient_checkpointing else False
+
+
 def _from_pretrained(plan, warnings: list[str]) -> dict[str, Any]:
     """FastLanguageModel.from_pretrained's arguments. Unsloth's load_in_4bit defaults to True, so each flag is
     written; its 4-bit is always NF4 with double quantization (loader.py's BitsAndBytesConfig)."""
@@ -113,6 +121,7 @@ def _from_pretrained(plan, warnings: list[str]) -> dict[str, Any]:
         "full_finetuning": False,
         "revision": plan.model.revision,
         "trust_remote_code": plan.model.trust_remote_code is True,
+        "use_gradient_checkpointing": _checkpointing(plan),
         "random_state": t.seed,
     }
     if plan.model.rope_scaling is not None:
@@ -164,7 +173,7 @@ def _get_peft_model(plan, warnings: list[str]) -> dict[str, Any]:
         "lora_dropout": lo.dropout,
         "bias": str(lo.bias),
         "layers_to_transform": list(lo.layers_to_transform) or None,
-        "use_gradient_checkpointing": t.gradient_checkpointing,
+        "use_gradient_checkpointing": _checkpointing(plan),
         "random_state": t.seed,
         "use_rslora": lo.use_rslora,
         "modules_to_save": list(lo.modules_to_save) or None,
@@ -218,7 +227,10 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
                 f"{ind}dataset, eval_dataset = held_out[\"train\"], held_out[\"test\"]\n"
                 if split else f"{ind}eval_dataset = None\n")
     return (
-        f"# Unsloth training script written by lorplan from {where} (python unsloth_train.py)\n"
+        # "coding: utf-8" first: Python reads the first "coding:" or "coding=" in lines 1-2 as the file's encoding
+        # (PEP 263), and the plan's file name here or a path in the line below could name another (utf-7 turns
+        # "+ACI-" in a literal into a quote)
+        f"# Unsloth training script written by lorplan (coding: utf-8) from {where} (python unsloth_train.py)\n"
         + warning_comment(warnings)
         + _DOC.format(version=UNSLOTH_VERSION) + "\n\n"
         + f"OUTPUT_DIR = {_literal(plan.training.output_dir)}\n\n\n"
