@@ -239,6 +239,24 @@ def test_no_plan_text_names_the_scripts_encoding(tmp_path):
         assert "__import__" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
+@pytest.mark.parametrize(("init", "four_bit", "r", "written"), [
+    ("corda", False, 16, True), ("pissa", True, 16, True), ("pissa_niter_4", True, 16, True),
+    ("loftq", True, 16, True), ("orthogonal", False, 15, True), ("orthogonal", False, 16, "orthogonal"),
+    ("pissa", False, 16, "pissa"), ("olora", True, 16, "olora"), ("gaussian", True, 16, "gaussian")])
+def test_an_initialisation_get_peft_model_stops_on_is_written_as_true(init, four_bit, r, written):
+    """unsloth's validate_init_lora_weights raises (after the base has loaded) for corda without peft's
+    preprocess_corda, for pissa / corda / loftq / orthogonal over a bitsandbytes base and orthogonal at an odd rank:
+    the script wrote them as the plan had them and stopped there; they are now true, with a warning."""
+    plan = read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml")
+    plan = replace(plan, quantization=replace(plan.quantization, load_in_4bit=four_bit),
+                   lora=replace(plan.lora, init_lora_weights=init, r=r))
+    result = export_plan(plan, "unsloth")
+    peft = _calls(ast.parse(result.files[SCRIPT]))["FastLanguageModel.get_peft_model"]
+    assert peft["init_lora_weights"] == written
+    said = [w for w in result.warnings if w.startswith(f'init_lora_weights = "{init}"')]
+    assert len(said) == (written is True)
+
+
 def test_gradient_checkpointing_is_unsloths_own():
     """The plan's gradient checkpointing is written as Unsloth's ("unsloth", offloaded, the memory note counts on
     it) to both calls, not True (transformers' own, which turns Unsloth's off); none is False to both."""

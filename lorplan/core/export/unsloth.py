@@ -145,14 +145,32 @@ def _targets(modules: tuple[str, ...], warnings: list[str]) -> str | list[str]:
     return list(modules)
 
 
-def _init(value: bool | str, warnings: list[str]) -> bool | str:
-    """init_lora_weights as FastLanguageModel takes it: bools and peft's names (validate_init_lora_weights),
-    except eva, which its fused LoRA path refuses (NotImplementedError)."""
+# validate_init_lora_weights (unsloth/models/_utils.py): the initialisations it refuses on a bitsandbytes base
+_DENSE_ONLY_INITS = ("pissa", "corda", "loftq", "orthogonal")
+
+
+def _init(plan, warnings: list[str]) -> bool | str:
+    """init_lora_weights as FastLanguageModel takes it: bools and peft's names (validate_init_lora_weights), except
+    what get_peft_model stops on (after the base has loaded): eva (its fused LoRA path, NotImplementedError), corda
+    (needs peft's preprocess_corda run first, which the script does not), pissa / corda / loftq / orthogonal on a
+    quantized base and orthogonal at an odd rank (ValueError); those are written as true, with a warning."""
+    value, r = plan.lora.init_lora_weights, plan.lora.r
+    q = plan.quantization
+    quantized = (q.load_in_4bit or q.load_in_8bit) and plan.hardware.gpus > 0
+    base = value.split("_niter_")[0] if isinstance(value, str) else None
+    why = None
     if value == LoraInit.EVA:
-        warnings.append("init_lora_weights = \"eva\": Unsloth's FastLanguageModel refuses it (NotImplementedError); "
-                        "written as true (peft's default initialisation)")
-        return True
-    return value
+        why = "Unsloth's FastLanguageModel refuses it (NotImplementedError)"
+    elif base == LoraInit.CORDA:
+        why = "Unsloth's get_peft_model stops on it unless peft's preprocess_corda ran first (ValueError)"
+    elif quantized and base in _DENSE_ONLY_INITS:
+        why = "Unsloth's get_peft_model stops on it over a quantized base (ValueError)"
+    elif base == LoraInit.ORTHOGONAL and r % 2:
+        why = f"Unsloth's get_peft_model stops on it at an odd rank, r = {r} (ValueError)"
+    if why is None:
+        return value
+    warnings.append(f"init_lora_weights = \"{value}\": {why}; written as true (peft's default initialisation)")
+    return True
 
 
 def _get_peft_model(plan, warnings: list[str]) -> dict[str, Any]:
@@ -177,7 +195,7 @@ def _get_peft_model(plan, warnings: list[str]) -> dict[str, Any]:
         "random_state": t.seed,
         "use_rslora": lo.use_rslora,
         "modules_to_save": list(lo.modules_to_save) or None,
-        "init_lora_weights": _init(lo.init_lora_weights, warnings),
+        "init_lora_weights": _init(plan, warnings),
     }
     if lo.use_dora:  # no parameter of its own: get_peft_model hands **kwargs to peft's LoraConfig
         args["use_dora"] = True
