@@ -52,14 +52,12 @@ def _check_folder(output: str) -> None:
     in a folder name is an error, not a stray folder tree, as `lorplan plan --write` refuses it."""
     from pathlib import Path
 
-    from lorplan.core.errors import BadInput
+    from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 
     parent = Path(output).parent
     if not parent.is_dir():  # False, not ValueError, for a name with a NUL byte (a caller's string; argv has none)
         if "\x00" in output:  # no folder made would let it be written: say so first (as write_files_atomic does)
-            shown = output.replace("\x00", "\\x00")  # the byte itself would print as nothing, or garble the line
-            raise BadInput(f"-o {shown}: cannot write there (the name holds a NUL byte, \\x00, which no file "
-                           "system takes): choose another name")
+            raise BadInput(f"-o {shown_name(output)}: cannot write there ({NUL_NAME}): choose another name")
         what = "is a file, not a folder" if parent.exists() else "does not exist; create it first"
         raise BadInput(f"-o {output}: folder {parent} {what}")
 

@@ -18,6 +18,14 @@ class UnknownSchema(BadInput):
     way to name the schema (`lorplan profile --schema`, a plan's data.schema, the Data tab's list) adds it."""
 
 
+NUL_NAME = "the name holds a NUL byte, \\x00, which no file system takes"  # why a name with one is refused
+
+
+def shown_name(name: object) -> str:
+    """A file name as a message shows it: a NUL byte (which prints as nothing, or garbles the line) as \\x00."""
+    return str(name).replace("\0", "\\x00")
+
+
 OWN_CODE_FLAG = "--trust-remote-code on the command line"  # how a command gives consent to a model's own code
 
 

@@ -20,14 +20,12 @@ def output_folder(output: str | None, plan, plan_path: str | None = None) -> Pat
     the accelerate config of a run on several GPUs, so each names the folder the training processes write.
     BadInput, naming --output or the plan's key, for a name no folder can have: `~user` of no user here, or a
     NUL byte (a caller's string; argv holds none)."""
-    from lorplan.core.errors import BadInput
+    from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 
     text = output or plan.training.output_dir
     where = "--output" if output else f"{plan_path or 'the plan'}: training.output_dir"
     if "\0" in text:
-        shown = text.replace("\0", "\\x00")  # the byte itself would print as nothing, or garble the line
-        raise BadInput(f"{where} {shown}: the name holds a NUL byte, \\x00, which no file system takes: choose "
-                       "another --output")
+        raise BadInput(f"{where} {shown_name(text)}: {NUL_NAME}: choose another --output")
     try:
         return Path(text).expanduser()
     except RuntimeError:  # pathlib: "Could not determine home directory." for ~user of no user (or no HOME)

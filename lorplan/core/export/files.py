@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from lorplan.core.atomic import replace_texts
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 
 
 def check_free(path: Path, force: bool) -> None:
@@ -38,9 +38,7 @@ def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[P
     targets = {Path(path): text for path, text in files.items()}
     for path in targets:
         if "\x00" in str(path):  # else ValueError (embedded null byte) from pathlib or os, and a traceback
-            shown = str(path).replace("\x00", "\\x00")  # the byte itself would print as nothing, or garble
-            raise BadInput(f"{shown}: cannot write there (the name holds a NUL byte, \\x00, which no file system "
-                           "takes): choose another name")
+            raise BadInput(f"{shown_name(path)}: cannot write there ({NUL_NAME}): choose another name")
         check_free(path, force)
     made: list[Path] = []
     where = next(iter(targets), None)  # the file named when a folder for it cannot be made

@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 from lorplan.core.export.files import write_text_atomic
 from lorplan.core.plan.schema import PLAN_VERSION, Plan, plan_to_dict
 from lorplan.core.plan.validate import plan_from_dict
@@ -53,9 +53,7 @@ def read_plan(path: str | os.PathLike) -> Plan:
     except OSError as exc:  # a folder, no permission, a symlink loop, ...: as the OS says it
         raise BadInput(f"{p}: cannot read the plan ({exc.strerror or exc.__class__.__name__})") from None
     except ValueError:  # the OS is never asked: a NUL byte in the name ("embedded null byte")
-        shown = str(p).replace("\0", "\\x00")  # the byte itself would print as nothing, or garble the line
-        raise BadInput(f"{shown}: cannot read the plan (the name holds a NUL byte, \\x00, which no file system "
-                       "takes)") from None
+        raise BadInput(f"{shown_name(p)}: cannot read the plan ({NUL_NAME})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
