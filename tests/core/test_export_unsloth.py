@@ -335,3 +335,16 @@ def test_the_planners_export_dialog_offers_it():
 
     assert "unsloth" in FORMATS and OUTPUT_NAMES["unsloth"] == SCRIPT
     assert bridge.export_titles()["unsloth"] == "Unsloth training script"
+
+
+def test_the_held_out_split_takes_the_plans_seed_and_the_line_says_so():
+    """The script can give datasets' train_test_split a seed, which TRL's YAML has no key for: it passes the plan's
+    (the same rows at every run), and its line does not repeat the TRL export's "no seed"."""
+    plan = read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml")
+    plan = replace(plan, training=replace(plan.training, seed=7))
+    result = export_plan(plan, "unsloth")
+    calls = _calls(ast.parse(result.files[SCRIPT]))
+    assert calls["dataset.train_test_split"] == {"test_size": plan.data.eval_split, "seed": 7}
+    (line,) = [w for w in result.warnings if "train_test_split" in w]
+    assert "with the plan's seed" in line and "no seed" not in line
+    assert any("no seed" in w for w in export_plan(plan, "trl").warnings)  # the YAML's, unchanged

@@ -214,6 +214,12 @@ def _hardware(plan, warnings: list[str]) -> None:
                         "(lorplan export --to accelerate) where Unsloth supports that setup")
 
 
+# sft_dataset's line for a held-out split (TRL's YAML: datasets' train_test_split with no seed), and this script's
+_TRL_SPLIT = "test_split_size: "
+_SEEDED_SPLIT = (
+    "held-out rows: {split:g} of the rows at random (datasets' train_test_split with the plan's seed), not lorplan's "
+    "held-out rows, and the trainer evaluates them at each save (eval_steps = save_steps); lorplan train evaluates "
+    "once, after the last step")
 _MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code paths; Unsloth's kernels (fused LoRA, "
                 "its gradient checkpointing and cross-entropy) use less, so the plan's bytes are an upper bound here")
 
@@ -239,9 +245,12 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     warnings.append(_MEMORY_NOTE)
     (source,) = data["datasets"]
     split = data["test_split_size"]
+    if split:  # the script splits with the plan's seed, which TRL's YAML has no key for: say so, not "no seed"
+        warnings[:] = [_SEEDED_SPLIT.format(split=split) if w.startswith(_TRL_SPLIT) else w for w in warnings]
     where = f"plan {_printable(plan_file)}" if plan_file else "the planner's plan"
     ind = "    "
-    held_out = (f"{ind}held_out = dataset.train_test_split(test_size={_literal(split)})\n"
+    held_out = (f"{ind}held_out = dataset.train_test_split(test_size={_literal(split)}, "
+                f"seed={_literal(plan.training.seed)})\n"
                 f"{ind}dataset, eval_dataset = held_out[\"train\"], held_out[\"test\"]\n"
                 if split else f"{ind}eval_dataset = None\n")
     return (
