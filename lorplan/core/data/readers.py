@@ -37,7 +37,10 @@ _BATCH_ROWS = 1024
 # square of the depth: 100000 levels took over 4 GB) goes to the full reader, which reads it or says why not
 _HEAD_DEPTH = 100
 # A "\\uXXXX" escape of a lone UTF-16 surrogate: json keeps it (to_example refuses such a row), ijson's C parser
-# writes "?" instead, so a head holding one goes to the full reader
+# writes "?" for a lone high one and joins it with a next escape that is no low one, so a head holding one goes
+# to the full reader. Searched where each escaped backslash ("\\\\ud83d" is text) is first made "__"
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_ESCAPED_BACKSLASH = re.compile(rb"\\\\")
 _LONE_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
                              rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
@@ -328,48 +331,51 @@ def json_array_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
     nor checked. Numbers come as json reads them (an int, else a float). None where ijson would read otherwise
     than lorplan's reader, which then reads the file or says why not in its own words: no array (an object, a
     BOM-less blank start past 8 KB), a break before `limit` items or past the array's end, NaN or Infinity, an
-    integer past 64 bits or a float past 1e308, an escape of a lone surrogate, nesting deeper than _HEAD_DEPTH."""
+    integer past 64 bits or a float past 1e308, an escape of a lone surrogate, a vertical tab or form feed
+    (whitespace to ijson, not to json), nesting deeper than _HEAD_DEPTH. The checks of the bytes look at all
+    ijson read (up to 64 KB past the rows), so such a byte just after them also sends the head to the full reader."""
     import ijson  # 20 ms, for the few callers that read an array's head
-    from ijson.common import ObjectBuilder
 
-    items: list[tuple[int, Any]] = []
     try:
         with open(path, "rb") as fh:
             start = fh.read(_SNIFF_BYTES)
             body = start.removeprefix(BOM)
-            if not body.lstrip().startswith(b"["):
+            if not body.lstrip(b" \t\r\n").startswith(b"["):
                 return None
             fh.seek(len(start) - len(body))
             tape = _Tape(fh)
-            events = ijson.basic_parse(tape, use_float=True)
-            next(events)  # start_array
-            depth, builder = 0, ObjectBuilder()
-            for event, value in events:
-                if event in ("start_map", "start_array"):
-                    depth += 1
-                    if depth > _HEAD_DEPTH:
-                        return None
-                elif event in ("end_map", "end_array"):
-                    depth -= 1
-                    if depth < 0:  # the array's end
-                        break
-                builder.event(event, value)
-                if depth == 0:
-                    row = builder.value
-                    items.append((len(items) + 1, row if isinstance(row, dict) else
-                                  Bad(f"expected a JSON object, got {_kind(row)}")))
-                    if len(items) >= limit:
-                        break
-                    builder = ObjectBuilder()
-            else:
-                return None  # no end: ijson raises on a cut array, this is a guard
-            if len(items) < limit:
-                next(events, None)  # the whole array was read: ijson checks what follows it
-    except (OSError, ValueError, ijson.JSONError):  # a break, an overflow, NaN: the full reader's words
+            events = _depth_limited(ijson.basic_parse(tape, use_float=True))
+            # fewer rows than asked: the items ran out, ijson read the whole file and checked what follows the array
+            rows = list(islice(ijson.items(ijson.parse(events), "item"), limit))
+    except (OSError, ValueError, ijson.JSONError):  # a break, an overflow, NaN, too deep: the full reader's words
         return None
-    if _LONE_SURROGATE.search(b"".join(tape.chunks)):
+    read = b"".join(tape.chunks)
+    if b"\x0b" in read or b"\x0c" in read or _lone_surrogate_escape(read):
         return None
-    return items
+    return [(n, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}"))
+            for n, row in enumerate(rows, 1)]
+
+
+def _depth_limited(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """ijson's basic_parse events, ValueError past _HEAD_DEPTH levels inside the array (ijson.parse's paths grow
+    with the square of the depth)."""
+    depth = 0
+    for event, value in events:
+        if event in ("start_map", "start_array"):
+            depth += 1
+            if depth > _HEAD_DEPTH + 1:  # the array itself is the first level
+                raise ValueError("nested too deeply")
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        yield event, value
+
+
+def _lone_surrogate_escape(data: bytes) -> bool:
+    """Whether JSON text holds an escape of a UTF-16 surrogate that is not a high one followed at once by a low one
+    ("\\ud83d\\ude00" is one character). A backslash pair is text, not the start of an escape."""
+    if _SURROGATE_ESCAPE.search(data) is None:  # most files
+        return False
+    return _LONE_SURROGATE.search(_ESCAPED_BACKSLASH.sub(b"__", data)) is not None
 
 
 class _Tape:
