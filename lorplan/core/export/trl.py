@@ -229,7 +229,7 @@ _CHAT_ROWS_NOTE = (
 # The role values chat templates know; lorplan reads the others it takes as these (lorplan.core.data.schema:
 # human as user, gpt and function_call as assistant, observation as tool, any capitalised spelling), except
 # developer, which _CHAT_ROWS_NOTE names
-_TEMPLATE_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
+TEMPLATE_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                    "function_call": "assistant", "system": "system", "tool": "tool", "observation": "tool"}
 
 
@@ -251,25 +251,45 @@ def _layout_notes(layout: ChatLayout, path: str) -> list[str]:
         notes.append(f"chat rows: {layout.mixed}: TRL converts ShareGPT rows to messages of {{role, content}} "
                      "only when the first row is one, and then every row, so a file mixing layouts loses one "
                      "kind's chats there: write every row one way")
-    if layout.column == "conversations" and not layout.sharegpt:
-        notes.append(f"chat rows: TRL reads a conversations column as chats only of ShareGPT's {{from, value}} "
-                     f"messages; the {{{layout.role_key}, {layout.content_key}}} messages of {path} are no chat "
-                     "there and it stops on them (no text column): name the column messages")
-    renamed = [v for v in layout.roles if _TEMPLATE_ROLES.get(v.lower(), v) != v]
-    if renamed:
-        who = ("TRL renames ShareGPT's conversations, from and value to messages, role and content and keeps the "
-               "role values: it" if layout.sharegpt else "TRL")
-        as_read = ", ".join(f"{v} as {_TEMPLATE_ROLES[v.lower()]}" for v in renamed)
-        notes.append(f"chat rows: {who} hands roles {', '.join(map(repr, renamed))} to the chat template as "
-                     f"written, where lorplan reads {as_read}: a template that knows user and assistant drops "
-                     "such turns (Qwen2.5's) or writes a header of that name (Llama 3's), and with "
-                     "assistant_only_loss TRL finds no assistant turn and stops (its "
-                     "RuntimeError \"at least one example has no assistant tokens\"): write roles user, assistant "
-                     "and system (and tool) for TRL to train what lorplan does")
+    if note := conversations_note(layout, path):
+        notes.append(note)
+    if note := renamed_roles_note(layout):
+        notes.append(note)
     return notes
 
 
-def _is_chat(plan) -> bool:
+def conversations_note(layout: ChatLayout, path: str) -> str | None:
+    """The line on a conversations column of {role, content} messages, which TRL reads as no chat; else None."""
+    if layout.column != "conversations" or layout.sharegpt:
+        return None
+    return (f"chat rows: TRL reads a conversations column as chats only of ShareGPT's {{from, value}} "
+            f"messages; the {{{layout.role_key}, {layout.content_key}}} messages of {path} are no chat "
+            "there and it stops on them (no text column): name the column messages")
+
+
+def renamed_roles(layout: ChatLayout) -> list[str]:
+    """The role values of the data file's first chat rows (as written, most common first) that lorplan reads as
+    another role than the one they spell (human as user, gpt as assistant, User as user: TEMPLATE_ROLES)."""
+    return [v for v in layout.roles if TEMPLATE_ROLES.get(v.lower(), v) != v]
+
+
+def renamed_roles_note(layout: ChatLayout) -> str | None:
+    """The line on the role values TRL hands to the chat template as written (renamed_roles), None when none."""
+    renamed = renamed_roles(layout)
+    if not renamed:
+        return None
+    who = ("TRL renames ShareGPT's conversations, from and value to messages, role and content and keeps the "
+           "role values: it" if layout.sharegpt else "TRL")
+    as_read = ", ".join(f"{v} as {TEMPLATE_ROLES[v.lower()]}" for v in renamed)
+    return (f"chat rows: {who} hands roles {', '.join(map(repr, renamed))} to the chat template as "
+            f"written, where lorplan reads {as_read}: a template that knows user and assistant drops "
+            "such turns (Qwen2.5's) or writes a header of that name (Llama 3's), and with "
+            "assistant_only_loss TRL finds no assistant turn and stops (its "
+            "RuntimeError \"at least one example has no assistant tokens\"): write roles user, assistant "
+            "and system (and tool) for TRL to train what lorplan does")
+
+
+def is_chat(plan) -> bool:
     """Whether the plan's data is chat rows: data.schema = "messages", or auto with a data file whose first rows
     lorplan reads as messages (TRL finds a messages column itself). A file lorplan cannot read says no: the auto
     warning already asks for data.schema."""
@@ -303,7 +323,7 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append("data.schema is auto: TRL finds text and prompt/completion columns itself; chat rows "
                         "train on every token unless assistant_only_loss is true (which refuses other rows): set "
                         "data.schema")
-    if _is_chat(plan):
+    if is_chat(plan):
         warnings.append(_CHAT_ROWS_NOTE)
         layout = chat_layout(d.path)
         warnings += _layout_notes(layout, d.path)

@@ -18,8 +18,16 @@ import math
 from typing import Any
 
 from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
-from lorplan.core.export.common import common_lora_warnings, rope_scaling_warning
-from lorplan.core.export.trl import cpu_changes, sft_config, sft_dataset
+from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning
+from lorplan.core.export.trl import (
+    TEMPLATE_ROLES,
+    conversations_note,
+    cpu_changes,
+    is_chat,
+    renamed_roles_note,
+    sft_config,
+    sft_dataset,
+)
 from lorplan.core.vocab import TORCH_DTYPE, Attention, DType, ExportFormat, LoraBias, LoraInit, Sharding
 
 UNSLOTH_VERSION = "2026.10.9"
@@ -220,6 +228,39 @@ _SEEDED_SPLIT = (
     "held-out rows: {split:g} of the rows at random (datasets' train_test_split with the plan's seed), not lorplan's "
     "held-out rows, and the trainer evaluates them at each save (eval_steps = save_steps); lorplan train evaluates "
     "once, after the last step")
+_CHAT_MESSAGES = '''# lorplan reads these role values as the chat template's roles, where TRL hands them to the template as
+# written (a Llama 3 or Qwen template knows no human or gpt turn): the rows become messages of these roles
+ROLES = {roles}
+
+
+def chat_messages(row):
+    """The row's chat as messages of {{role, content}}, each role as lorplan reads it (ROLES)."""
+    return {{"messages": [{{"role": ROLES.get(str(message.get({role})).lower(), message.get({role})),
+                           "content": message.get({content})}} for message in row[{column}]]}}
+'''
+
+
+def _chat_roles(plan, warnings: list[str]) -> tuple[str, str]:
+    """For chat rows whose role values lorplan reads as other roles (ShareGPT's human and gpt, a capitalised
+    User), or held in a conversations column of {role, content} messages (no chat to TRL): the script's
+    chat_messages function, which writes them as lorplan reads them into a messages column of {role, content},
+    and its dataset.map line, with TRL's lines on them (which a YAML cannot change) taken out of `warnings`;
+    ("", "") for other data, and for rows one map cannot read alike: a file mixing layouts, chats as JSON text
+    in CSV cells, rows under one JSON object's key (each has its own line)."""
+    if not is_chat(plan):
+        return "", ""
+    layout = chat_layout(plan.data.path)
+    if layout.problem or layout.mixed or layout.text_cells or layout.under_key:
+        return "", ""
+    said = [n for n in (renamed_roles_note(layout), conversations_note(layout, plan.data.path)) if n is not None]
+    if not said:  # messages TRL reads as lorplan does
+        return "", ""
+    warnings[:] = [w for w in warnings if w not in said]
+    code = _CHAT_MESSAGES.format(roles=_literal(dict(TEMPLATE_ROLES)), role=_literal(layout.role_key),
+                                 content=_literal(layout.content_key), column=_literal(layout.column))
+    return code + "\n\n", f"    dataset = dataset.map(chat_messages, remove_columns=[{_literal(layout.column)}])\n"
+
+
 _MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code paths; Unsloth's kernels (fused LoRA, "
                 "its gradient checkpointing and cross-entropy) use less, so the plan's bytes are an upper bound here")
 
@@ -242,6 +283,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     for key in ("eval_strategy", "eval_steps"):  # SFTConfig's; sft_dataset gives them with the held-out split
         if key in data:
             sft[key] = data[key]
+    chat_code, chat_map = _chat_roles(plan, warnings)
     warnings.append(_MEMORY_NOTE)
     (source,) = data["datasets"]
     split = data["test_split_size"]
@@ -261,6 +303,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         + warning_comment(warnings)
         + _DOC.format(version=UNSLOTH_VERSION) + "\n\n"
         + f"OUTPUT_DIR = {_literal(plan.training.output_dir)}\n\n\n"
+        + chat_code
         + "def main():\n"
         + f"{ind}from unsloth import FastLanguageModel  # first: Unsloth patches transformers and TRL as it loads\n\n"
         + f"{ind}import torch\n"
@@ -269,6 +312,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         + f"{ind}model, tokenizer = " + _call("FastLanguageModel.from_pretrained", load, ind) + "\n"
         + f"{ind}model = " + _call("FastLanguageModel.get_peft_model", peft, ind, first="model") + "\n"
         + f"{ind}dataset = " + _call("load_dataset", dict(source), ind) + "\n"
+        + chat_map
         + held_out
         + f"{ind}config = " + _call("SFTConfig", sft, ind) + "\n"
         + f"{ind}trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=dataset,\n"
