@@ -29,6 +29,13 @@ TITLES = bridge.export_titles()
 OUTPUT_NAMES = {"plan": "plan.toml", **{f.value: f.file_name for f in ExportFormat}}
 
 
+def choice_label(fmt: str) -> str:
+    """A format's checkbox label: its title and the name it writes in the folder, so that the Unsloth choice shows
+    its script, unsloth_train.py, beside the YAML names (peft's files go in a folder, peft/)."""
+    name = OUTPUT_NAMES[fmt] + ("/" if fmt == ExportFormat.PEFT else "")
+    return TITLES[fmt] if name in TITLES[fmt] else f"{TITLES[fmt]} ({name})"
+
+
 def default_folder(plan) -> str:
     name = plan.model.source.rstrip("/").split("/")[-1] or "model"
     return f"lorplan-{name}-r{plan.lora.r}"
@@ -71,7 +78,7 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             yield Static(summary, id="export-summary")
             for fmt in FORMATS:
                 default = fmt in ("plan", "peft") or (fmt == "accelerate" and p.hardware.gpus > 1)
-                yield SpaceCheckbox(TITLES[fmt], value=default, id=f"fmt-{fmt}")
+                yield SpaceCheckbox(choice_label(fmt), value=default, id=f"fmt-{fmt}")
             yield Label("Output folder")
             yield Input(self._folder, id="export-folder", placeholder="folder for the files")
             with VerticalScroll(id="export-warnings-scroll"):
