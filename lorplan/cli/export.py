@@ -62,6 +62,19 @@ def _check_folder(output: str) -> None:
         raise BadInput(f"-o {output}: folder {parent} {what}")
 
 
+def _check_not_folder(output: str, fmt: str, folder_export: bool) -> None:
+    """A one-file export's -o naming a folder is refused naming the flag and a file name to give there (the
+    writer's own line, for the planner too, names neither)."""
+    from pathlib import Path
+
+    from lorplan.core.errors import BadInput
+    from lorplan.core.export import output_name
+
+    if not folder_export and Path(output).is_dir():
+        raise BadInput(f"-o {output}: that is a folder; give a file name, such as "
+                       f"{Path(output) / output_name(fmt)}")
+
+
 def _check_sources(paths, output: str, plan, plan_path: str) -> None:
     """No file of the export may be the plan itself or the data it trains on: --force would replace it with the
     export (as `lorplan plan --write` refuses its --data file). Checked with or without --force, since the
@@ -115,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.output or default_output(args.plan, args.to)
     if args.output:
         _check_folder(args.output)
+        _check_not_folder(args.output, args.to, result.folder)
     _check_sources(output_paths(result, out), out, plan, args.plan)
     written = write_export(result, out, force=args.force)
     for n in result.notes:
