@@ -4,12 +4,15 @@ as JSON text by hand (number spellings json.dumps never writes, duplicate keys, 
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import random
 import re
 
 import pytest
 
+from lorplan.core.data import readers
 from lorplan.core.data.readers import RowSource, json_array_head
 from lorplan.core.errors import BadInput
 
@@ -145,3 +148,135 @@ def test_the_text_of_a_surrogate_escape_is_no_escape(tmp_path):
         path.write_text(f'[{{"text": {lone}}}]', encoding="utf-8")
         assert json_array_head(path, 200) is None, lone
         assert _same(RowSource(path).head(200), list(RowSource(path).rows())), lone
+
+
+# -- rows() of a large array: streamed by ijson in two passes (count and check, then the rows) ------------------
+
+# The surrogate rule as json_array_head applied it to all the bytes it read, before _Tape looked at them piece by
+# piece: the oracle the pieces are checked against
+_OLD_LONE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+                       rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+
+
+def _old_lone_surrogate(data: bytes) -> bool:
+    return _OLD_LONE.search(re.sub(rb"\\\\", b"__", data)) is not None
+
+
+def _rows_both_ways(path, monkeypatch):
+    """rows() of `path` read whole (json) and streamed (ijson), each as (rows or the refusal, unit, total, done)."""
+    out = []
+    for threshold in (1 << 62, 0):
+        monkeypatch.setattr(readers, "_STREAM_BYTES", threshold)
+        source = RowSource(path)
+        try:
+            got = list(source.rows())
+        except BadInput as exc:
+            got = str(exc)
+        out.append((repr(got), source.unit, source.total, source.done))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4, 5])
+def test_the_streamed_rows_of_generated_arrays_are_json_s(tmp_path, monkeypatch, seed):
+    """All rows, the row count (`total`, unit "rows") and the progress at the end, by repr: streamed as read whole."""
+    path = tmp_path / "rows.json"
+    path.write_text(_array_text(seed, 300), encoding="utf-8")
+    with open(path, "rb") as fh:
+        checked = readers._checked_array(fh)
+    assert checked is not None and checked.items == 300  # streamed, not the fallback
+    whole, streamed = _rows_both_ways(path, monkeypatch)
+    assert whole[1:] == ("rows", 300, 300)
+    assert streamed == whole
+
+
+@pytest.mark.parametrize("text", [
+    b'[{"a": NaN}]', b'[{"a": -Infinity}]', b'[{"a": 123456789012345678901234567890}]', b'[{"a": 1e400}]',
+    b'[{"a": -9223372036854775808}]', b'[{"a": "x\\ud800y"}]', b'[{"a": "\\udc00"}, 1]', b'[{"a":\x0b1}]',
+    b'[{"a": 1}]\x0c', b'[{"a": 1}] x', b'[{"a": 1}] []', b'[{"a": 1},]', b'[{"a": 1}', b'[{"a": "\xff"}]',
+    b'[{"a": "\xed\xa0\x80"}]', b'[{"a": "tab\there"}]', b'[{"a": 01}]', b'[{"a": [' + b"[" * 150 + b"]" * 150 + b"]}]",
+    b'[' + b"[" * 5000 + b"]" * 5000 + b"]", b'\xef\xbb\xbf \n[{"a": 1}, 2, null]\n',
+])
+def test_what_json_reads_otherwise_is_read_whole(tmp_path, monkeypatch, text):
+    """NaN, Infinity, big integers (and -2**63, which ijson's yajl calls an overflow), floats past 1e308, lone
+    surrogate escapes, a vertical tab or form feed, a break, junk after the array, invalid UTF-8, deep nesting:
+    the streamed reader gives the whole-file reader's rows or its refusal, word for word."""
+    path = tmp_path / "odd.json"
+    path.write_bytes(text)
+    whole, streamed = _rows_both_ways(path, monkeypatch)
+    assert streamed == whole
+
+
+def test_the_streamed_rows_hold_no_whole_array(tmp_path, monkeypatch):
+    """rows() of a large array parses it with ijson (json.loads is never called on it), and at the first row the
+    count of all rows is known."""
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([{"text": f"row {i}"} for i in range(3000)]), encoding="utf-8")
+    monkeypatch.setattr(readers, "_STREAM_BYTES", 0)
+
+    def refuse(text):
+        raise AssertionError("read whole")
+
+    monkeypatch.setattr(readers, "loads_json", refuse)
+    source = RowSource(path)
+    rows = source.rows()
+    assert next(rows) == (1, {"text": "row 0"})
+    assert (source.unit, source.total, source.done) == ("rows", 3000, 1)
+    assert sum(1 for _ in rows) == 2999 and source.done == 3000
+
+
+@pytest.mark.parametrize("change", ["grown", "replaced in place", "cut"])
+def test_a_file_changed_between_the_passes_is_refused(tmp_path, monkeypatch, change):
+    """Rows of the counted text have been handed out when the second pass finds another file: refused, naming it."""
+    path = tmp_path / "moving.json"
+    rows = [{"text": f"row {i}"} for i in range(50)]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    monkeypatch.setattr(readers, "_STREAM_BYTES", 0)
+    source = RowSource(path)
+    it = source.rows()
+    assert next(it) == (1, rows[0]) and source.total == 50
+    text = {"grown": json.dumps(rows + rows), "replaced in place": json.dumps([{"text": f"ROW {i}"} for i in range(50)]),
+            "cut": json.dumps(rows)[:-200]}[change]
+    with open(path, "r+", encoding="utf-8") as fh:  # the same file, rewritten (an editor's save, a copy over it)
+        fh.write(text)
+        fh.truncate()
+    os.utime(path, ns=(0, 10**18))
+    with pytest.raises(BadInput, match=rf"^--data {re.escape(str(path))}: the file changed while lorplan read it"):
+        list(it)
+
+
+def test_a_file_changed_during_the_count_is_read_whole(tmp_path, monkeypatch):
+    path = tmp_path / "moving.json"
+    path.write_text(json.dumps([{"text": "a"}, {"text": "b"}]), encoding="utf-8")
+    monkeypatch.setattr(readers, "_STREAM_BYTES", 0)
+    stamps = iter([(1, 1), (2, 2)])
+    monkeypatch.setattr(readers, "_stamp", lambda fh: next(stamps))
+    with open(path, "rb") as fh:
+        assert readers._checked_array(fh) is None
+    monkeypatch.setattr(readers, "_stamp", lambda fh: (3, 3))
+    assert list(RowSource(path).rows()) == [(1, {"text": "a"}), (2, {"text": "b"})]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_surrogate_check_piece_by_piece_is_the_check_of_all_bytes(seed):
+    """_Tape looks at what ijson reads in pieces, cut anywhere: it finds a lone surrogate escape exactly where the
+    rule applied to all the bytes at once finds one, escaped backslashes and pairs across the cuts included."""
+    rng = random.Random(seed)
+    atoms = [b"\\ud83d", b"\\ude00", b"\\uD800", b"\\uDC00", b"\\\\", b"\\n", b"\\u0041", b"u", b"d83d", b"x", b" ",
+             b'"', b"\\"]
+    found = 0
+    for _ in range(400):
+        data = b"".join(rng.choice(atoms) for _ in range(rng.randrange(1, 12)))
+        expected = _old_lone_surrogate(data)
+        found += expected
+        assert readers._lone_surrogate_escape(data) == expected, data
+        sizes = [rng.randrange(1, 8) for _ in range(40)]
+        for _ in range(2):
+            pieces = io.BytesIO(data)
+            tape = readers._Tape(pieces, 0)
+            for size in sizes:
+                tape.read(size)
+            while tape.read(3):
+                pass
+            assert tape.json_differs() == expected, (data, sizes)
+            sizes = [1] * len(data)
+    assert 50 < found < 350  # both answers are tested
