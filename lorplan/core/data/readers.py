@@ -15,15 +15,14 @@ import csv
 import io
 import json
 import os
-import re
 import sys
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from lorplan.core.data.json_array import BOM, CheckedArray, array_head, checked_array, stamp
 from lorplan.core.errors import BadInput
 from lorplan.core.jsontext import loads_json
 
@@ -33,24 +32,12 @@ EXTENSIONS = {  # a file's suffix -> the format lorplan reads it as (detect_form
     ".parquet": "parquet", ".pq": "parquet", ".txt": "txt",
 }
 _SNIFF_BYTES = 8192
-BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: Notepad and Excel write it; it is no text
 _BATCH_ROWS = 1024
-# Nesting json_array_head reads; deeper (json refuses past about 1000 levels, ijson's prefixes grow with the
-# square of the depth: 100000 levels took over 4 GB) goes to the full reader, which reads it or says why not
-_HEAD_DEPTH = 100
 # A JSON array file of this size and up is streamed by rows(), smaller ones read whole. json.loads holds about 7
 # times the file (`lorplan profile` of a 44 MB chat array: 2.3-2.6 s, 342 MB peak; 200 MB: 9.7 s, 1.48 GB), the
 # two ijson passes about 20 MB whatever the size (44 MB: 2.8-2.9 s, 48 MB; 200 MB: 12.2 s, 49 MB; 2 GB: 127 s,
 # 64 MB) but take longer: 1 MB read in 15-20 ms whole, 33-49 ms streamed, where the memory saved is nothing
 _STREAM_BYTES = 16 * 2**20
-# A "\\uXXXX" escape of a lone UTF-16 surrogate: json keeps it (to_example refuses such a row), ijson's C parser
-# writes "?" for a lone high one and joins it with a next escape that is no low one, so a head holding one goes
-# to the full reader. Searched once escaped backslashes ("\\\\ud83d" is text) and surrogate pairs are set aside
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-# An escaped backslash or a surrogate pair's escape, either of which the surrogate check sets aside
-_PAIRED = re.compile(rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
-# The bytes of those, and of other escapes' starts: JSON text cut at another byte cuts none of them
-_ESCAPE_BYTES = b"\\u0123456789abcdefABCDEF"
 
 
 @dataclass(frozen=True)
@@ -162,7 +149,7 @@ class RowSource:
                 return
         if self.total >= _STREAM_BYTES:
             with open(self.path, "rb") as fh:
-                if (checked := _checked_array(fh)) is not None:
+                if (checked := checked_array(fh)) is not None:
                     yield from self._json_streamed(fh, checked)
                     return
         try:
@@ -190,8 +177,8 @@ class RowSource:
             self.done = i
             yield i, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}")
 
-    def _json_streamed(self, fh: io.BufferedReader, checked: _CheckedArray) -> Iterator[tuple[int, Any]]:
-        """The items of the array in `fh` that _checked_array counted, as the whole-file reader yields them, read
+    def _json_streamed(self, fh: io.BufferedReader, checked: CheckedArray) -> Iterator[tuple[int, Any]]:
+        """The items of the array in `fh` that checked_array counted, as the whole-file reader yields them, read
         again by ijson. A file that changed since (another size or modification time, another item count, a
         break) is refused: rows of its old text may have been handed out."""
         import ijson
@@ -210,7 +197,7 @@ class RowSource:
                 break
             self.done = n
             yield n, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}")
-        if n != 0 or self.done != checked.items or _stamp(fh) != checked.stamp:
+        if n != 0 or self.done != checked.items or stamp(fh) != checked.stamp:
             raise BadInput(f"--data {self.path}: the file changed while lorplan read it; run again")
 
     def _csv(self) -> Iterator[tuple[int, Any]]:
@@ -363,138 +350,13 @@ def parse_json_line(raw: bytes) -> Any:
 
 def json_array_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
     """The first `limit` items of the JSON array in the file at `path` as rows() yields them ((item number, the
-    object or a Bad)), read by ijson's streaming parser, which stops there: the rest of the file is neither read
-    nor checked. Numbers come as json reads them (an int, else a float). None where ijson would read otherwise
-    than lorplan's reader, which then reads the file or says why not in its own words: no array (an object, a
-    BOM-less blank start past 8 KB), a break before `limit` items or past the array's end, NaN or Infinity, an
-    integer past 64 bits or a float past 1e308, an escape of a lone surrogate, a vertical tab or form feed
-    (whitespace to ijson, not to json), nesting deeper than _HEAD_DEPTH. The checks of the bytes look at all
-    ijson read (up to 64 KB past the rows), so such a byte just after them also sends the head to the full reader."""
-    import ijson  # 20 ms, for the few callers that read an array's head
-
-    try:
-        with open(path, "rb") as fh:
-            if (tape := _array_tape(fh)) is None:
-                return None
-            events = _depth_limited(ijson.basic_parse(tape, use_float=True))
-            # fewer rows than asked: the items ran out, ijson read the whole file and checked what follows the array
-            rows = list(islice(ijson.items(ijson.parse(events), "item"), limit))
-    except (OSError, ValueError, ijson.JSONError):  # a break, an overflow, NaN, too deep: the full reader's words
-        return None
-    if tape.json_differs():
+    object or a Bad)), the rest of the file neither read nor checked; None where lorplan's reader must read the
+    file (lorplan.core.data.json_array.array_head says when)."""
+    if (items := array_head(path, limit)) is None:
         return None
     return [(n, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}"))
-            for n, row in enumerate(rows, 1)]
+            for n, row in enumerate(items, 1)]
 
-
-@dataclass(frozen=True)
-class _CheckedArray:
-    """A JSON array file that json reads as ijson does: where the array starts (past a BOM), its item count, and
-    the file's size and modification time when it was counted."""
-
-    start: int
-    items: int
-    stamp: tuple[int, int]
-
-
-def _checked_array(fh: io.BufferedReader) -> _CheckedArray | None:
-    """The JSON array in the open file `fh` read through by ijson, with json_array_head's checks over every byte;
-    None where json reads the file otherwise than ijson (what json_array_head falls back on, anything past the
-    array) or the file changed while it was read: the whole-file reader then reads it or says why not."""
-    import ijson
-
-    stamp = _stamp(fh)
-    counted = [0]
-    try:
-        if (tape := _array_tape(fh)) is None:
-            return None
-        deque(_depth_limited(ijson.basic_parse(tape, use_float=True), counted), maxlen=0)
-    except (ValueError, ijson.JSONError):
-        return None
-    if tape.json_differs() or _stamp(fh) != stamp:
-        return None
-    return _CheckedArray(tape.start, counted[0], stamp)
-
-
-def _stamp(fh: io.BufferedReader) -> tuple[int, int]:
-    st = os.fstat(fh.fileno())
-    return st.st_size, st.st_mtime_ns
-
-
-def _array_tape(fh: io.BufferedReader) -> _Tape | None:
-    """`fh` at the "[" that starts the file (past a BOM and whitespace in its first _SNIFF_BYTES), read through a
-    _Tape; None where the file starts otherwise."""
-    head = fh.read(_SNIFF_BYTES)
-    body = head.removeprefix(BOM)
-    if not body.lstrip(b" \t\r\n").startswith(b"["):
-        return None
-    fh.seek(len(head) - len(body))
-    return _Tape(fh, len(head) - len(body))
-
-
-def _depth_limited(events: Iterator[tuple[str, Any]], counted: list[int] | None = None
-                   ) -> Iterator[tuple[str, Any]]:
-    """ijson's basic_parse events, ValueError past _HEAD_DEPTH levels inside the array (ijson.parse's paths grow
-    with the square of the depth; json refuses past about 1000). counted[0], when given, counts the array's items
-    read so far."""
-    depth = 0
-    for event, value in events:
-        if event in ("start_map", "start_array"):
-            if depth == 1 and counted is not None:
-                counted[0] += 1
-            depth += 1
-            if depth > _HEAD_DEPTH + 1:  # the array itself is the first level
-                raise ValueError("nested too deeply")
-        elif event in ("end_map", "end_array"):
-            depth -= 1
-        elif depth == 1 and counted is not None:
-            counted[0] += 1
-        yield event, value
-
-
-def _lone_surrogate_escape(data: bytes) -> bool:
-    """Whether JSON text holds an escape of a UTF-16 surrogate that is not a high one followed at once by a low one
-    ("\\ud83d\\ude00" is one character). A backslash pair is text, not the start of an escape."""
-    if _SURROGATE_ESCAPE.search(data) is None:  # most files
-        return False
-    # read left to right, a backslash run pairs up from its start: what is left of a surrogate escape is lone
-    return _SURROGATE_ESCAPE.search(_PAIRED.sub(b"", data)) is not None
-
-
-class _Tape:
-    """A binary file that looks at each piece read from it (by ijson) for what json reads otherwise than ijson: a
-    vertical tab or form feed (whitespace to ijson, an error to json) and a lone surrogate escape, as
-    _lone_surrogate_escape finds one in all the bytes read, holding back no more than a run of _ESCAPE_BYTES at
-    the end of them. `start` is where reading began."""
-
-    def __init__(self, fh: io.BufferedReader, start: int):
-        self.fh, self.start = fh, start
-        self.differs = False
-        self._held = b""  # the end of the bytes read, from where an escaped backslash or surrogate pair may go on
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self.fh.read(size)
-        self._look(chunk, last=not chunk)
-        return chunk
-
-    def json_differs(self) -> bool:
-        """Whether the bytes read so far hold what json reads otherwise than ijson (their end taken as the end of
-        the text)."""
-        self._look(b"", last=True)
-        return self.differs
-
-    def _look(self, chunk: bytes, last: bool) -> None:
-        if self.differs:
-            return
-        if b"\x0b" in chunk or b"\x0c" in chunk:
-            self.differs = True
-            return
-        cut = len(chunk) if last else len(chunk.rstrip(_ESCAPE_BYTES))
-        if cut == 0 and not last:  # no byte to cut at: wait for the next piece
-            self._held += chunk
-            return
-        piece, self._held = self._held + chunk[:cut], chunk[cut:]
-        self.differs = _lone_surrogate_escape(piece)
 
 def _first_object_line(path: Path) -> tuple[bytes | None, bool]:
     """The first non-blank line of a .json file when it starts with "{" (else None), without a BOM, and whether

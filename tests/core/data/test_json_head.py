@@ -89,7 +89,7 @@ def test_what_ijson_reads_otherwise_goes_to_the_full_reader(tmp_path):
 
 
 def test_deep_nesting(tmp_path):
-    """ijson's paths grow with the square of the depth (100000 levels: over 4 GB); past _HEAD_DEPTH the full
+    """ijson's paths grow with the square of the depth (100000 levels: over 4 GB); past json_array.HEAD_DEPTH the full
     reader reads it, or refuses as json does."""
     ok = _write(tmp_path / "deep.json", b'[{"a": ' + b"[" * 150 + b"]" * 150 + b"}]")
     assert json_array_head(ok, 200) is None

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from lorplan.core.data import readers
+from lorplan.core.data import json_array, readers
 from lorplan.core.data.readers import RowSource, json_array_head
 from lorplan.core.errors import BadInput
 
@@ -152,7 +152,7 @@ def test_the_text_of_a_surrogate_escape_is_no_escape(tmp_path):
 
 # -- rows() of a large array: streamed by ijson in two passes (count and check, then the rows) ------------------
 
-# The surrogate rule as json_array_head applied it to all the bytes it read, before _Tape looked at them piece by
+# The surrogate rule as json_array_head applied it to all the bytes it read, before json_array.Tape looked at them piece by
 # piece: the oracle the pieces are checked against
 _OLD_LONE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
                        rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
@@ -182,7 +182,7 @@ def test_the_streamed_rows_of_generated_arrays_are_json_s(tmp_path, monkeypatch,
     path = tmp_path / "rows.json"
     path.write_text(_array_text(seed, 300), encoding="utf-8")
     with open(path, "rb") as fh:
-        checked = readers._checked_array(fh)
+        checked = json_array.checked_array(fh)
     assert checked is not None and checked.items == 300  # streamed, not the fallback
     whole, streamed = _rows_both_ways(path, monkeypatch)
     assert whole[1:] == ("rows", 300, 300)
@@ -249,16 +249,17 @@ def test_a_file_changed_during_the_count_is_read_whole(tmp_path, monkeypatch):
     path.write_text(json.dumps([{"text": "a"}, {"text": "b"}]), encoding="utf-8")
     monkeypatch.setattr(readers, "_STREAM_BYTES", 0)
     stamps = iter([(1, 1), (2, 2)])
-    monkeypatch.setattr(readers, "_stamp", lambda fh: next(stamps))
+    monkeypatch.setattr(json_array, "stamp", lambda fh: next(stamps))
     with open(path, "rb") as fh:
-        assert readers._checked_array(fh) is None
-    monkeypatch.setattr(readers, "_stamp", lambda fh: (3, 3))
+        assert json_array.checked_array(fh) is None
+    for module in (json_array, readers):
+        monkeypatch.setattr(module, "stamp", lambda fh: (3, 3))
     assert list(RowSource(path).rows()) == [(1, {"text": "a"}), (2, {"text": "b"})]
 
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_surrogate_check_piece_by_piece_is_the_check_of_all_bytes(seed):
-    """_Tape looks at what ijson reads in pieces, cut anywhere: it finds a lone surrogate escape exactly where the
+    """json_array.Tape looks at what ijson reads in pieces, cut anywhere: it finds a lone surrogate escape exactly where the
     rule applied to all the bytes at once finds one, escaped backslashes and pairs across the cuts included."""
     rng = random.Random(seed)
     atoms = [b"\\ud83d", b"\\ude00", b"\\uD800", b"\\uDC00", b"\\\\", b"\\n", b"\\u0041", b"u", b"d83d", b"x", b" ",
@@ -268,11 +269,11 @@ def test_the_surrogate_check_piece_by_piece_is_the_check_of_all_bytes(seed):
         data = b"".join(rng.choice(atoms) for _ in range(rng.randrange(1, 12)))
         expected = _old_lone_surrogate(data)
         found += expected
-        assert readers._lone_surrogate_escape(data) == expected, data
+        assert json_array.lone_surrogate_escape(data) == expected, data
         sizes = [rng.randrange(1, 8) for _ in range(40)]
         for _ in range(2):
             pieces = io.BytesIO(data)
-            tape = readers._Tape(pieces, 0)
+            tape = json_array.Tape(pieces, 0)
             for size in sizes:
                 tape.read(size)
             while tape.read(3):
