@@ -140,7 +140,9 @@ class Tape:
     def __init__(self, fh: io.BufferedReader, start: int):
         self.fh, self.start = fh, start
         self.differs = False
-        self._held = b""  # the end of the bytes read, from where an escaped backslash or surrogate pair may go on
+        # the end of the bytes read, from where an escaped backslash or surrogate pair may go on: a bytearray, as
+        # a run of _ESCAPE_BYTES (a hex string of megabytes) grows by a piece at a time, which bytes would copy whole
+        self._held = bytearray()
 
     def read(self, size: int = -1) -> bytes:
         chunk = self.fh.read(size)
@@ -163,5 +165,6 @@ class Tape:
         if cut == 0 and not last:  # no byte to cut at: wait for the next piece
             self._held += chunk
             return
-        piece, self._held = self._held + chunk[:cut], chunk[cut:]
+        self._held += chunk[:cut]
+        piece, self._held = bytes(self._held), bytearray(chunk[cut:])
         self.differs = lone_surrogate_escape(piece)
