@@ -23,6 +23,10 @@ _BLANK_START = 8192  # what is read for the "[" that starts an array (a BOM and 
 # Nesting array_head reads; deeper (json refuses past about 1000 levels, ijson's prefixes grow with the
 # square of the depth: 100000 levels took over 4 GB) goes to the full reader, which reads it or says why not
 HEAD_DEPTH = 100
+# ijson's read size for a whole array (checked_array, RowSource's second pass): its default, 64 KB, makes a string
+# longer than that slow to parse (one of 32 MB: 6.5 s for both passes, 0.7 s at 1 MB; a 55 MB chat array of short
+# strings: 0.35 s at either size)
+STREAM_BUF = 2**20
 # A "\\uXXXX" escape of a lone UTF-16 surrogate: json keeps it (to_example refuses such a row), ijson's C parser
 # writes "?" for a lone high one and joins it with a next escape that is no low one, so a head holding one goes
 # to the full reader. Searched once escaped backslashes ("\\\\ud83d" is text) and surrogate pairs are set aside
@@ -78,7 +82,7 @@ def checked_array(fh: io.BufferedReader) -> CheckedArray | None:
     try:
         if (tape := array_tape(fh)) is None:
             return None
-        deque(depth_limited(ijson.basic_parse(tape, use_float=True), counted), maxlen=0)
+        deque(depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), counted), maxlen=0)
     except (ValueError, ijson.JSONError):
         return None
     if tape.json_differs() or stamp(fh) != before:

@@ -22,7 +22,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.data.json_array import BOM, CheckedArray, array_head, checked_array, stamp
+from lorplan.core.data.json_array import BOM, STREAM_BUF, CheckedArray, array_head, checked_array, stamp
 from lorplan.core.errors import BadInput
 from lorplan.core.jsontext import loads_json
 
@@ -185,7 +185,7 @@ class RowSource:
 
         self.unit, self.total, self.done = "rows", checked.items, 0
         fh.seek(checked.start)
-        items = enumerate(ijson.items(fh, "item", use_float=True), 1)  # the nesting was checked: no depth guard
+        items = enumerate(ijson.items(fh, "item", use_float=True, buf_size=STREAM_BUF), 1)  # the nesting was checked: no depth guard
         end = (0, None)
         n = 0
         while True:

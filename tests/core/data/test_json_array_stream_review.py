@@ -1,13 +1,12 @@
 """rows() of a large JSON array, streamed by ijson in two passes (lorplan.core.data.json_array.checked_array, then
-RowSource._json_streamed): a long run of the bytes an escape is made of is checked in linear time, and the second
-pass's branches (a consumer that stops, more items than counted, a break) end as they say."""
+RowSource._json_streamed): a long run of the bytes an escape is made of is checked right (its speed:
+benchmarks/json_array_stream.py), and the second pass's branches (a consumer that stops, more items than counted, a break) end as they say."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
-import time
 
 import pytest
 
@@ -16,19 +15,17 @@ from lorplan.core.data.readers import RowSource
 from lorplan.core.errors import BadInput
 
 
-def test_a_long_run_of_escape_bytes_is_checked_in_linear_time():
+def test_a_long_run_of_escape_bytes_is_checked_right():
     """The surrogate check holds back the bytes at the end of a piece that an escape may go on from (a backslash,
     "u", hex digits). A string of 32 MB of hex digits (a hash or a hex dump in a data set) was all held back,
     copied once more with each 64 KB piece ijson reads: 7 s in the check alone, quadratic in the run (64 MB:
-    about 30 s), beside ijson's own parse; now its bytes are copied once (a tenth of a second)."""
+    about 30 s), beside ijson's own parse; now its bytes are copied once (benchmarks/json_array_stream.py times
+    it). What is held back is still looked at as one run."""
     data = b'[{"text": "' + b"0123456789abcdef" * (2 * 2**20) + b'\\ud800"}, {"text": "\\ud800"}]'
     tape = json_array.Tape(io.BytesIO(data), 0)
-    start = time.perf_counter()
     while tape.read(2**16):
         pass
-    took = time.perf_counter() - start
     assert tape.json_differs()  # the lone surrogate after the run is still found
-    assert took < 2, f"{took:.1f} s"
     for text, lone in ((b"\\\\" * 2**17 + b"\\ud83d\\ude00", False), (b"\\\\" * 2**17 + b"\\\\ud800", False),
                        (b"\\\\" * 2**17 + b"\\\\\\ud800", True)):
         tape = json_array.Tape(io.BytesIO(text), 0)
@@ -82,7 +79,7 @@ def test_a_break_in_the_second_pass_is_refused_as_a_change(tmp_path, streamed):
     """The count pass read the whole array; a break in the second pass means other bytes (a rewrite at the same
     size within the file system's time resolution): refused, never a traceback."""
     path = tmp_path / "rows.json"
-    rows = [{"text": f"row {i}"} for i in range(20000)]  # past the 64 KB ijson reads at once
+    rows = [{"text": f"row {i}"} for i in range(json_array.STREAM_BUF // 5)]  # past what ijson reads at once
     _write(path, rows)
     before = os.stat(path)
     source = RowSource(path)
