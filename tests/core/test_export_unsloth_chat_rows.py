@@ -29,6 +29,10 @@ LAYOUTS = {
     "openai-capitalised": lambda i: {"messages": [{"role": "System", "content": SYSTEM},
                                                   {"role": "Human", "content": f"{USER} {i}"},
                                                   {"role": "GPT", "content": f"{ASSISTANT} {i}"}]},
+    # OpenAI's newer name for the system message, which lorplan reads as system (TRL hands it on as written)
+    "openai-developer": lambda i: {"messages": [{"role": "developer", "content": SYSTEM},
+                                                {"role": "user", "content": f"{USER} {i}"},
+                                                {"role": "assistant", "content": f"{ASSISTANT} {i}"}]},
     "conversations-of-role": lambda i: {"conversations": [{"role": "system", "content": SYSTEM},
                                                           {"role": "user", "content": f"{USER} {i}"},
                                                           {"role": "assistant", "content": f"{ASSISTANT} {i}"}]},
@@ -84,7 +88,8 @@ def test_the_script_trains_every_row_an_assistant_turn(tmp_path, layout):
                                              return_assistant_tokens_mask=True)
         assert sum(said["assistant_masks"]) > 0  # TRL's "no assistant tokens" RuntimeError is when this is 0
     # TRL's lines on these rows are gone from the script: it renames them
-    assert not [w for w in result.warnings if "as written, where lorplan reads" in w or "conversations column" in w]
+    assert not [w for w in result.warnings if "as written, where lorplan reads" in w or "conversations column" in w
+                or "reads role developer as system" in w]
     assert "chat_messages" in result.files["unsloth_train.py"]
 
 

@@ -218,19 +218,31 @@ _NO_TEMPLATE_NOTE = (
 # trl/trainer/sft_trainer.py (_prepare_dataset's tokenize_fn) hands each row's messages to the tokenizer's
 # apply_chat_template as the file writes them (trl/data_utils.py _tokenize): SFTConfig has no key that joins text
 # parts, renames a role or reads a per-message weight, so these readings of lorplan's are a warning
-_CHAT_ROWS_NOTE = (
-    "chat rows: TRL hands each message to the chat template as the file writes it, where lorplan joins a content "
-    "of text parts into one string (a text-only template fails on the list: Qwen2.5's with a TypeError), reads "
-    "role developer as system (Qwen2.5's template drops a developer message, Llama 3's writes a developer header) "
-    "and trains no assistant turn marked \"weight\": 0 (TRL trains it): write such rows with string content, role "
-    "system and no weight-0 turns for TRL to train what lorplan does")
+_JOINED_PARTS = ("where lorplan joins a content of text parts into one string (a text-only template fails on the "
+                 "list: Qwen2.5's with a TypeError)")
+_WEIGHT_0 = "trains no assistant turn marked \"weight\": 0 (TRL trains it)"
 
 
-# The role values chat templates know; lorplan reads the others it takes as these (lorplan.core.data.schema:
-# human as user, gpt and function_call as assistant, observation as tool, any capitalised spelling), except
-# developer, which _CHAT_ROWS_NOTE names
-TEMPLATE_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
-                   "function_call": "assistant", "system": "system", "tool": "tool", "observation": "tool"}
+def chat_rows_note(roles_renamed: bool = False) -> str:
+    """The line on what TRL hands the chat template otherwise than lorplan reads it; roles_renamed: for rows whose
+    roles were renamed as lorplan reads them before TRL saw them (the Unsloth script's chat_messages), so that
+    developer is system there too."""
+    if roles_renamed:
+        return (f"chat rows: TRL hands each message's content to the chat template as the file writes it (the "
+                f"script renames the roles alone, as lorplan reads them), {_JOINED_PARTS}, and {_WEIGHT_0}: write "
+                "such rows with string content and no weight-0 turns for TRL to train what lorplan does")
+    return (f"chat rows: TRL hands each message to the chat template as the file writes it, {_JOINED_PARTS}, reads "
+            "role developer as system (Qwen2.5's template drops a developer message, Llama 3's writes a developer "
+            f"header) and {_WEIGHT_0}: write such rows with string content, role system and no weight-0 turns for "
+            "TRL to train what lorplan does")
+
+
+def lorplan_roles() -> dict[str, str]:
+    """How lorplan reads a chat message's role value, lowercased (lorplan.core.data.schema's table: human as user,
+    gpt and function_call as assistant, observation as tool, developer as system)."""
+    from lorplan.core.data.schema import _SHAREGPT_ROLES  # the data modules load when an export reads data
+
+    return dict(_SHAREGPT_ROLES)
 
 
 # trl/data_utils.py is_conversational: a messages value that is a string is no chat, so the row is text, and
@@ -267,20 +279,24 @@ def conversations_note(layout: ChatLayout, path: str) -> str | None:
             "there and it stops on them (no text column): name the column messages")
 
 
-def renamed_roles(layout: ChatLayout) -> list[str]:
+def renamed_roles(layout: ChatLayout, *, developer: bool = False) -> list[str]:
     """The role values of the data file's first chat rows (as written, most common first) that lorplan reads as
-    another role than the one they spell (human as user, gpt as assistant, User as user: TEMPLATE_ROLES)."""
-    return [v for v in layout.roles if TEMPLATE_ROLES.get(v.lower(), v) != v]
+    another role than the one they spell (human as user, gpt as assistant, User as user: lorplan_roles); developer
+    (read as system) among them only if `developer`, as chat_rows_note names it otherwise."""
+    roles = lorplan_roles()
+    return [v for v in layout.roles if roles.get(v.lower(), v) != v and (developer or v.lower() != "developer")]
 
 
 def renamed_roles_note(layout: ChatLayout) -> str | None:
-    """The line on the role values TRL hands to the chat template as written (renamed_roles), None when none."""
+    """The line on the role values TRL hands to the chat template as written (renamed_roles, developer aside: the
+    chat rows line names it), None when none."""
     renamed = renamed_roles(layout)
     if not renamed:
         return None
+    roles = lorplan_roles()
     who = ("TRL renames ShareGPT's conversations, from and value to messages, role and content and keeps the "
            "role values: it" if layout.sharegpt else "TRL")
-    as_read = ", ".join(f"{v} as {TEMPLATE_ROLES[v.lower()]}" for v in renamed)
+    as_read = ", ".join(f"{v} as {roles[v.lower()]}" for v in renamed)
     return (f"chat rows: {who} hands roles {', '.join(map(repr, renamed))} to the chat template as "
             f"written, where lorplan reads {as_read}: a template that knows user and assistant drops "
             "such turns (Qwen2.5's) or writes a header of that name (Llama 3's), and with "
@@ -324,7 +340,7 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
                         "train on every token unless assistant_only_loss is true (which refuses other rows): set "
                         "data.schema")
     if is_chat(plan):
-        warnings.append(_CHAT_ROWS_NOTE)
+        warnings.append(chat_rows_note())
         layout = chat_layout(d.path)
         warnings += _layout_notes(layout, d.path)
         warnings += chat_file_notes(layout, d.path, "TRL", text_cells=_TEXT_CELLS)

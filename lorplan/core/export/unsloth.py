@@ -20,10 +20,12 @@ from typing import Any
 from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
 from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning
 from lorplan.core.export.trl import (
-    TEMPLATE_ROLES,
+    chat_rows_note,
     conversations_note,
     cpu_changes,
     is_chat,
+    lorplan_roles,
+    renamed_roles,
     renamed_roles_note,
     sft_config,
     sft_dataset,
@@ -242,10 +244,10 @@ def chat_messages(row):
 
 def _chat_roles(plan, warnings: list[str]) -> tuple[str, str]:
     """For chat rows whose role values lorplan reads as other roles (ShareGPT's human and gpt, a capitalised
-    User), or held in a conversations column of {role, content} messages (no chat to TRL): the script's
-    chat_messages function, which writes them as lorplan reads them into a messages column of {role, content},
-    and its dataset.map line, with TRL's lines on them (which a YAML cannot change) taken out of `warnings`;
-    ("", "") for other data, and for rows one map cannot read alike: a file mixing layouts, chats as JSON text
+    User, OpenAI's developer as system), or held in a conversations column of {role, content} messages (no chat
+    to TRL): the script's chat_messages function, which writes them as lorplan reads them into a messages column
+    of {role, content}, and its dataset.map line, with TRL's lines on them (which a YAML cannot change) taken out
+    of `warnings` and its chat rows line saying the roles are renamed; ("", "") for other data, and for rows one map cannot read alike: a file mixing layouts, chats as JSON text
     in CSV cells, rows under one JSON object's key (each has its own line)."""
     if not is_chat(plan):
         return "", ""
@@ -253,10 +255,11 @@ def _chat_roles(plan, warnings: list[str]) -> tuple[str, str]:
     if layout.problem or layout.mixed or layout.text_cells or layout.under_key:
         return "", ""
     said = [n for n in (renamed_roles_note(layout), conversations_note(layout, plan.data.path)) if n is not None]
-    if not said:  # messages TRL reads as lorplan does
+    if not said and not renamed_roles(layout, developer=True):  # messages TRL reads as lorplan does
         return "", ""
-    warnings[:] = [w for w in warnings if w not in said]
-    code = _CHAT_MESSAGES.format(roles=_literal(dict(TEMPLATE_ROLES)), role=_literal(layout.role_key),
+    warnings[:] = [chat_rows_note(roles_renamed=True) if w == chat_rows_note() else w
+                   for w in warnings if w not in said]
+    code = _CHAT_MESSAGES.format(roles=_literal(lorplan_roles()), role=_literal(layout.role_key),
                                  content=_literal(layout.content_key), column=_literal(layout.column))
     return code + "\n\n", f"    dataset = dataset.map(chat_messages, remove_columns=[{_literal(layout.column)}])\n"
 
