@@ -182,7 +182,7 @@ def test_warnings_are_header_comments_and_say_what_unsloth_does_otherwise():
     text = result.files[SCRIPT]
     header = text.split('"""', 1)[0].splitlines()
     assert header[0] == ("# Unsloth training script written by lorplan (coding: utf-8) from plan q.toml "
-                         "(python unsloth_train.py)")
+                         "(python THIS.py)")
     for w in result.warnings:
         assert f"# lorplan: WARNING: {w}" in header
     said = "\n".join(result.warnings)

@@ -220,7 +220,7 @@ def _hardware(plan, warnings: list[str]) -> None:
                         "peft and TRL as they are), not its kernels")
     if hw.gpus > 1 or hw.sharding != Sharding.NONE:
         warnings.append(f"the script is one process: the plan's {hw.gpus} GPUs and {hw.sharding} sharding are not "
-                        "in it; launch it with `accelerate launch --config_file ACCELERATE.yaml unsloth_train.py` "
+                        "in it; launch it with `accelerate launch --config_file ACCELERATE.yaml THIS.py` "
                         "(lorplan export --to accelerate) where Unsloth supports that setup")
 
 
@@ -269,7 +269,7 @@ _MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code 
 
 _DOC = '''"""Train the plan's LoRA adapter with Unsloth and TRL's SFTTrainer, then save it into OUTPUT_DIR.
 
-Run: python unsloth_train.py (importing it runs nothing). Written by lorplan for unsloth {version}; the warnings
+Run: python THIS.py (importing it runs nothing). Written by lorplan for unsloth {version}; the warnings
 above name "TRL" for TRL's SFTTrainer, which Unsloth patches and this script trains with.
 """'''
 
@@ -302,7 +302,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         # "coding: utf-8" first: Python reads the first "coding:" or "coding=" in lines 1-2 as the file's encoding
         # (PEP 263), and the plan's file name here or a path in the line below could name another (utf-7 turns
         # "+ACI-" in a literal into a quote)
-        f"# Unsloth training script written by lorplan (coding: utf-8) from {where} (python unsloth_train.py)\n"
+        f"# Unsloth training script written by lorplan (coding: utf-8) from {where} (python THIS.py)\n"
         + warning_comment(warnings)
         + _DOC.format(version=UNSLOTH_VERSION) + "\n\n"
         + f"OUTPUT_DIR = {_literal(plan.training.output_dir)}\n\n\n"
