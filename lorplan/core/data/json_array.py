@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import os
 import re
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -35,6 +36,20 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _PAIRED = re.compile(rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 # The bytes of those, and of other escapes' starts: JSON text cut at another byte cuts none of them
 _ESCAPE_BYTES = b"\\u0123456789abcdefABCDEF"
+# Seconds between two calls of checked_array's progress callback (lorplan.core.data.profile reports as often)
+REPORT_EVERY = 0.1
+
+Progress = Callable[[int, int, str], None]  # (done, total, unit): lorplan.core.data.profile.Progress
+
+
+class Stopped(BaseException):
+    """What a progress callback raised while ijson read the file (a cancel, an interrupt), carried past the
+    except clauses between it and RowSource.rows, which raises it again as it was: a ValueError there is ijson
+    saying the file breaks (the whole-file reader is then asked), an OSError a read that failed."""
+
+    def __init__(self, error: BaseException):
+        super().__init__(error)
+        self.error = error
 
 
 def array_head(path: Path, limit: int) -> list[Any] | None:
@@ -71,16 +86,18 @@ class CheckedArray:
     stamp: tuple[int, int]
 
 
-def checked_array(fh: io.BufferedReader) -> CheckedArray | None:
+def checked_array(fh: io.BufferedReader, progress: Progress | None = None) -> CheckedArray | None:
     """The JSON array in the open file `fh` read through by ijson, with array_head's checks over every byte;
     None where json reads the file otherwise than ijson (what array_head falls back on, anything past the
-    array) or the file changed while it was read: the whole-file reader then reads it or says why not."""
+    array) or the file changed while it was read: the whole-file reader then reads it or says why not.
+    progress(bytes read, file size, "bytes"), when given, is called at the first read and then at most every
+    REPORT_EVERY seconds; what it raises stops the reading at once and comes out as Stopped."""
     import ijson
 
     before = stamp(fh)
     counted = [0]
     try:
-        if (tape := array_tape(fh)) is None:
+        if (tape := array_tape(fh, progress)) is None:
             return None
         deque(depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), counted), maxlen=0)
     except (ValueError, ijson.JSONError):
@@ -95,15 +112,15 @@ def stamp(fh: io.BufferedReader) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def array_tape(fh: io.BufferedReader) -> Tape | None:
+def array_tape(fh: io.BufferedReader, progress: Progress | None = None) -> Tape | None:
     """`fh` at the "[" that starts the file (past a BOM and whitespace in its first _BLANK_START), read through a
-    Tape; None where the file starts otherwise."""
+    Tape (which reports to `progress`); None where the file starts otherwise."""
     head = fh.read(_BLANK_START)
     body = head.removeprefix(BOM)
     if not body.lstrip(b" \t\r\n").startswith(b"["):
         return None
     fh.seek(len(head) - len(body))
-    return Tape(fh, len(head) - len(body))
+    return Tape(fh, len(head) - len(body), progress)
 
 
 def depth_limited(events: Iterator[tuple[str, Any]], counted: list[int] | None = None
@@ -139,11 +156,15 @@ class Tape:
     """A binary file that looks at each piece read from it (by ijson) for what json reads otherwise than ijson: a
     vertical tab or form feed (whitespace to ijson, an error to json) and a lone surrogate escape, as
     lone_surrogate_escape finds one in all the bytes read, holding back no more than a run of _ESCAPE_BYTES at
-    the end of them. `start` is where reading began."""
+    the end of them. `start` is where reading began. progress, when given, hears of the bytes read as
+    checked_array says; what it raises is raised as Stopped (ijson passes it on as it is)."""
 
-    def __init__(self, fh: io.BufferedReader, start: int):
+    def __init__(self, fh: io.BufferedReader, start: int, progress: Progress | None = None):
         self.fh, self.start = fh, start
         self.differs = False
+        self._progress = progress
+        self._size = os.fstat(fh.fileno()).st_size if progress is not None else 0
+        self._reported = float("-inf")  # time.monotonic() of the last report: the first read reports
         # the end of the bytes read, from where an escaped backslash or surrogate pair may go on: a bytearray, as
         # a run of _ESCAPE_BYTES (a hex string of megabytes) grows by a piece at a time, which bytes would copy whole
         self._held = bytearray()
@@ -151,6 +172,15 @@ class Tape:
     def read(self, size: int = -1) -> bytes:
         chunk = self.fh.read(size)
         self._look(chunk, last=not chunk)
+        # every REPORT_EVERY seconds from the first read (ijson's, of 0 bytes, sees whether the file is binary) and
+        # at the end of the file, so a bar fills
+        if self._progress is not None and ((now := time.monotonic()) - self._reported >= REPORT_EVERY
+                                           or (not chunk and size != 0)):
+            self._reported = now
+            try:
+                self._progress(self.fh.tell(), self._size, "bytes")
+            except BaseException as exc:  # a cancel or an interrupt: not a break in the file
+                raise Stopped(exc) from None
         return chunk
 
     def json_differs(self) -> bool:

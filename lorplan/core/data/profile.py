@@ -261,7 +261,8 @@ def profile_dataset(
     rope_scaling: the linear RoPE scaling the training will use (--rope-scaling): the model's maximum is then
     factor × it, the reach core.memory.bounds.context_tokens gives a plan (the default and suggested lengths
     may go that far, and only a --seq-len beyond it gets a note naming the limit and where it comes from).
-    progress(done, total, unit) is called a few times a second; it may raise to stop the profile.
+    progress(done, total, unit) is called a few times a second; it may raise to stop the profile. A large JSON
+    array is read twice: first checked and counted (unit "bytes" of the file), then its rows (unit "rows").
     trust_remote_code: the user's --trust-remote-code: a tokenizer with its own Python code (auto_map) runs it
     (else it is refused).
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
@@ -272,7 +273,7 @@ def profile_dataset(
         raise BadInput(f"--seq-len {seq_len}: must be at least 1")
     choice = resolve_tokenizer(model, tokenizer)
     counter = make_counter(choice, mask=mask, trust_remote_code=trust_remote_code)
-    source, schema, records = open_records(path, schema=schema)
+    source, schema, records = open_records(path, schema=schema, progress=progress)  # the first pass of a large JSON array
     limit = model_limit(model, rope_scaling, counter.model_max_length)
     model_max = limit.tokens if limit is not None else None
     if seq_len is None:

@@ -5,7 +5,8 @@ holds more than one batch of rows in memory (a JSON array under _STREAM_BYTES, a
 read whole, as the json module does; a larger array is streamed with ijson, twice: once to check and count it,
 once for the rows. `RowSource.head` reads only an array's first rows).
 `line` is the 1-based line in the file for line formats, else the 1-based row number.
-Progress is `RowSource.done` out of `RowSource.total` in `RowSource.unit` ("bytes" or "rows").
+Progress is `RowSource.done` out of `RowSource.total` in `RowSource.unit` ("bytes" or "rows"); the first pass
+over a streamed array, which rows() makes before its first row, reports to RowSource's `progress` callback.
 pyarrow is imported inside the Parquet and Arrow readers only, ijson inside the JSON array streaming.
 """
 
@@ -22,7 +23,16 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.data.json_array import BOM, STREAM_BUF, CheckedArray, array_head, checked_array, stamp
+from lorplan.core.data.json_array import (
+    BOM,
+    STREAM_BUF,
+    CheckedArray,
+    Progress,
+    Stopped,
+    array_head,
+    checked_array,
+    stamp,
+)
 from lorplan.core.errors import BadInput
 from lorplan.core.jsontext import loads_json
 
@@ -90,10 +100,16 @@ def detect_format(path: Path) -> str:
 
 
 class RowSource:
-    """The rows of one dataset file or folder, read lazily. Iterate `rows()` once."""
+    """The rows of one dataset file or folder, read lazily. Iterate `rows()` once.
 
-    def __init__(self, path: str | os.PathLike[str]):
+    progress(done, total, unit), when given, hears of the first pass over a JSON array rows() streams (bytes
+    read out of the file's size, unit "bytes", every json_array.REPORT_EVERY seconds), which is made before the
+    first row comes; what it raises stops the pass and comes out of rows() as it was raised. Other reading does
+    not call it: the caller reports done, total and unit as the rows come."""
+
+    def __init__(self, path: str | os.PathLike[str], progress: Progress | None = None):
         self.path = Path(path)
+        self.progress = progress
         self.format = detect_format(self.path)
         self.note: str | None = None
         self.unit = "bytes"
@@ -111,6 +127,16 @@ class RowSource:
             return rows
         return list(islice(self.rows(), limit))
 
+    def first(self, limit: int) -> Iterator[tuple[int, Any]]:
+        """rows() up to `limit` rows: a JSON array rows() would stream (_STREAM_BYTES and up) through
+        json_array_head, so its first pass does not read the whole file for them (done, total and unit are then
+        left as they were); else, or where json_array_head gives None, rows() (its first pass reports to
+        `progress`). Smaller arrays are read whole as rows() reads them, which refuses a break past the rows."""
+        if (self.format == "json" and self.total >= _STREAM_BYTES
+                and (rows := json_array_head(self.path, limit)) is not None):
+            return iter(rows)
+        return islice(self.rows(), limit)
+
     def rows(self) -> Iterator[tuple[int, Any]]:
         reader = {
             "jsonl": self._jsonl, "json": self._json, "csv": self._csv, "tsv": self._csv,
@@ -119,6 +145,8 @@ class RowSource:
         }[self.format]
         try:
             yield from reader()
+        except Stopped as stop:  # the progress callback's own exception, as it raised it
+            raise stop.error from None
         except OSError as exc:
             raise BadInput(f"--data {self.path}: cannot read ({exc.strerror or exc})") from None
         self.done = self.total
@@ -149,7 +177,7 @@ class RowSource:
                 return
         if self.total >= _STREAM_BYTES:
             with open(self.path, "rb") as fh:
-                if (checked := checked_array(fh)) is not None:
+                if (checked := checked_array(fh, self.progress)) is not None:
                     yield from self._json_streamed(fh, checked)
                     return
         try:

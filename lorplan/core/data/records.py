@@ -11,21 +11,26 @@ from itertools import chain
 
 from lorplan.core.data.example import Example
 from lorplan.core.data.labels import by_id, class_ids
-from lorplan.core.data.readers import Bad, RowSource
+from lorplan.core.data.readers import Bad, Progress, RowSource
 from lorplan.core.data.schema import DETECT_ROWS, check_schema, detect_from_file, detect_from_rows, to_example
 from lorplan.core.errors import BadInput
 
 
 def open_records(
-    path: str | os.PathLike[str], *, schema: str | None = None
+    path: str | os.PathLike[str], *, schema: str | None = None, progress: Progress | None = None,
+    limit: int | None = None,
 ) -> tuple[RowSource, str, Iterator[tuple[int, Example | Bad]]]:
     """Open `path` and return (source, schema, records): records yields (line, Example or Bad) lazily.
 
     schema None or "auto" detects it from the first rows (which are then replayed, not read twice).
+    progress: RowSource's, told of the first pass over a large JSON array (bytes), which comes before the first
+    row (so here, when the schema is detected); what it raises comes out as raised.
+    limit: no more than this many rows, for a caller that stops there (RowSource.first: the head of a large
+    JSON array is read without its first pass over the whole file).
     Raises BadInput naming the file when it is missing, empty, binary or has no known schema.
     """
-    source = RowSource(path)
-    rows = source.rows()
+    source = RowSource(path, progress=progress)
+    rows = source.rows() if limit is None else source.first(limit)
     if schema in (None, "auto"):
         head = []
         for item in rows:
@@ -92,8 +97,12 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
 
     Raises BadInput, one line naming the file, as profile_dataset does: a missing, unreadable, empty or binary
     file, columns of no known schema, or no usable example among the rows read (with the first row's reason).
+    A JSON array of readers._STREAM_BYTES and up is read no further than its first rows (RowSource.first), so a
+    break past them is found when the whole file is read, not here.
     """
-    _, schema, records = open_records(path, schema=schema)
+    # one row past `rows` says whether there are more (and the schema is read from as many rows as ever): a large
+    # JSON array's rest is not read
+    _, schema, records = open_records(path, schema=schema, limit=max(rows + 1, DETECT_ROWS))
     examples = skipped = 0
     labels: Counter = Counter()
     first_bad = ""
