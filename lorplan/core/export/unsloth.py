@@ -156,7 +156,7 @@ def _targets(modules: tuple[str, ...], warnings: list[str]) -> str | list[str]:
 
 
 # validate_init_lora_weights (unsloth/models/_utils.py): the initialisations it refuses on a bitsandbytes base
-_DENSE_ONLY_INITS = ("pissa", "corda", "loftq", "orthogonal")
+_DENSE_ONLY_INITS = (LoraInit.PISSA, LoraInit.CORDA, LoraInit.LOFTQ, LoraInit.ORTHOGONAL)
 
 
 def _init(plan, warnings: list[str]) -> bool | str:
