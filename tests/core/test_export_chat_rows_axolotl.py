@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lorplan.core.data.schema import _SHAREGPT_ROLES
+from lorplan.core.data.schema import CHAT_ROLES
 from lorplan.core.export import export_plan
 from lorplan.core.plan import read_plan
 
@@ -37,7 +37,7 @@ def test_developer_reads_as_system_with_lorplans_whole_role_table():
     # axolotl inverts {target: [sources]} into source -> target and replaces its default table with it
     as_axolotl_maps = {source: target for target, sources in roles.items() for source in sources}
     assert as_axolotl_maps["developer"] == "system"
-    assert as_axolotl_maps == _SHAREGPT_ROLES  # every role lorplan reads, read alike
+    assert as_axolotl_maps == CHAT_ROLES  # every role lorplan reads, read alike
     assert entry["type"] == "chat_template" and entry["field_messages"] == "messages"
 
 

@@ -18,8 +18,9 @@ from lorplan.core.errors import BadInput, UnknownSchema
 DETECT_ROWS = 200  # the rows schema detection reads (open_records, detect_from_file)
 # "developer" is OpenAI's newer name for the system message: the chat templates that know it (gpt-oss, Gemma 4)
 # render a leading one exactly as a system message; those that do not drop it (Qwen2.5, Qwen3, Phi-3) or write a
-# role header the model never saw (Llama 3), so it is read as "system".
-_SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user",
+# role header the model never saw (Llama 3), so it is read as "system". A chat message's role value, lowercased, ->
+# the role lorplan reads (the exports compare the tools' readings with it).
+CHAT_ROLES = {"human": "user", "gpt": "assistant", "system": "system", "user": "user",
                    "assistant": "assistant", "tool": "tool", "function_call": "assistant", "observation": "tool",
                    "developer": "system"}
 _TEXT_PART = 'expected {"type": "text", "text": ...}'
@@ -228,14 +229,14 @@ def _messages(row: dict) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
             raise _RowError(f"message {i} is {_type_name(msg)}, expected an object")
         role = msg.get("role", msg.get("from"))
         content = msg.get("content", msg.get("value"))
-        if not isinstance(role, str) or role.lower() not in _SHAREGPT_ROLES:
+        if not isinstance(role, str) or role.lower() not in CHAT_ROLES:
             raise _RowError(f"message {i} has no known role (got {role!r})")
         if call := next((k for k in _CALL_KEYS if msg.get(k)), None):
             # rendering the call is each template's own format (Qwen2.5: <tool_call> JSON); lorplan has none for it,
             # and reading the content alone would train a turn without its call ("" or [] a turn of nothing)
             said = "without content" if content in (None, "", [], ()) else "beside its content"
             raise _RowError(f"message {i} is a tool call ({call}) {said}, which lorplan does not train on")
-        if _weight(msg, i, _SHAREGPT_ROLES[role.lower()], role) == 0:
+        if _weight(msg, i, CHAT_ROLES[role.lower()], role) == 0:
             untrained.append(i)
         if isinstance(content, (list, tuple)):
             content = _text_parts(content, i)
@@ -243,7 +244,7 @@ def _messages(row: dict) -> tuple[tuple[tuple[str, str], ...], tuple[int, ...]]:
             raise _RowError(f"message {i} content is {_type_name(content)}, expected a string")
         else:
             _check_unicode(content, f"message {i} content")
-        out.append((_SHAREGPT_ROLES[role.lower()], content))
+        out.append((CHAT_ROLES[role.lower()], content))
     if not out:
         raise _RowError("no messages")
     assistant = [i for i, (r, _) in enumerate(out) if r == "assistant"]

@@ -240,9 +240,9 @@ def chat_rows_note(roles_renamed: bool = False) -> str:
 def lorplan_roles() -> dict[str, str]:
     """How lorplan reads a chat message's role value, lowercased (lorplan.core.data.schema's table: human as user,
     gpt and function_call as assistant, observation as tool, developer as system)."""
-    from lorplan.core.data.schema import _SHAREGPT_ROLES  # the data modules load when an export reads data
+    from lorplan.core.data.schema import CHAT_ROLES  # the data modules load when an export reads data
 
-    return dict(_SHAREGPT_ROLES)
+    return dict(CHAT_ROLES)
 
 
 # trl/data_utils.py is_conversational: a messages value that is a string is no chat, so the row is text, and
