@@ -132,9 +132,8 @@ class RowSource:
         json_array_head, so its first pass does not read the whole file for them (done, total and unit are then
         left as they were); else, or where json_array_head gives None, rows() (its first pass reports to
         `progress`). Smaller arrays are read whole as rows() reads them, which refuses a break past the rows."""
-        if (self.format == "json" and self.total >= _STREAM_BYTES
-                and (rows := json_array_head(self.path, limit)) is not None):
-            return iter(rows)
+        if self.format == "json" and self.total >= _STREAM_BYTES:
+            return iter(self.head(limit))
         return islice(self.rows(), limit)
 
     def rows(self) -> Iterator[tuple[int, Any]]:
