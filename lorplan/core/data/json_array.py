@@ -39,7 +39,7 @@ _ESCAPE_BYTES = b"\\u0123456789abcdefABCDEF"
 # Seconds between two calls of checked_array's progress callback (lorplan.core.data.profile reports as often)
 REPORT_EVERY = 0.1
 
-Progress = Callable[[int, int, str], None]  # (done, total, unit): lorplan.core.data.profile.Progress
+Progress = Callable[[int, int, str], None]  # (done, total, unit "bytes" | "rows"): RowSource's and profile_dataset's
 
 
 class Stopped(BaseException):

@@ -12,12 +12,12 @@ import os
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 
 from lorplan.core.data.counting import CharEstimate, RealTokenizer, make_counter
 from lorplan.core.data.example import Example
+from lorplan.core.data.readers import Progress  # (done, total, unit "bytes" | "rows")
 from lorplan.core.data.records import Reservoir, open_records
 from lorplan.core.data.stats import (
     LabelBalance,
@@ -40,7 +40,6 @@ MAX_PROBLEMS = 1000  # problems listed; `skipped` counts all of them
 CHUNK = 2048  # examples per tokenizer batch
 EXACT_IDS = "none (counts from the data's own token ids)"  # `tokenizer` of pre-tokenized rows without one
 
-Progress = Callable[[int, int, str], None]  # (done, total, unit "bytes" | "rows")
 TokenCounter = CharEstimate | RealTokenizer
 
 
