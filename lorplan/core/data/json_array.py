@@ -53,13 +53,14 @@ class Stopped(BaseException):
 
 
 def array_head(path: Path, limit: int) -> list[Any] | None:
-    """The first `limit` items of the JSON array in the file at `path`, read by ijson's streaming parser, which
-    stops there: the rest of the file is neither read nor checked. Numbers come as json reads them (an int, else a float). None where ijson would read otherwise
-    than lorplan's reader, which then reads the file or says why not in its own words: no array (an object, a
-    BOM-less blank start past 8 KB), a break before `limit` items or past the array's end, NaN or Infinity, an
-    integer past 64 bits or a float past 1e308, an escape of a lone surrogate, a vertical tab or form feed
-    (whitespace to ijson, not to json), nesting deeper than HEAD_DEPTH. The checks of the bytes look at all
-    ijson read (up to 64 KB past the rows), so such a byte just after them also sends the head to the full reader."""
+    """The first `limit` items of the JSON array in the file at `path`, read by ijson's streaming parser, which stops
+    there: the rest of the file is neither read nor checked. Numbers come as json reads them (an int, else a float).
+    None where ijson would read otherwise than lorplan's reader, which then reads the file or says why not in its
+    own words: no array (an object, a BOM-less blank start past 8 KB), a break before `limit` items or past the
+    array's end, NaN or Infinity, an integer past 64 bits or a float past 1e308, an escape of a lone surrogate, a
+    vertical tab or form feed (whitespace to ijson, not to json), nesting deeper than HEAD_DEPTH. The checks of the
+    bytes look at all ijson read (up to 64 KB past the rows), so such a byte just after them also sends the head to
+    the full reader."""
     import ijson  # 20 ms, for the few callers that read an array's head
 
     try:
