@@ -111,6 +111,8 @@ def _structure(tree: ast.Module) -> list[str]:
 
 
 TOP_LEVEL = ["Expr", "Assign", "FunctionDef", "If"]  # docstring, OUTPUT_DIR, main, the __main__ guard
+# alpaca rows: their columns and prompt pieces, and the functions that write them as prompt/completion
+ALPACA_TOP_LEVEL = ["Expr", "Assign", "Assign", "Assign", "Assign", "FunctionDef", "FunctionDef", "FunctionDef", "If"]
 
 
 @pytest.mark.parametrize("path", CAUSAL_FILES, ids=lambda p: p.stem)
@@ -122,7 +124,7 @@ def test_every_sample_exports_a_script_of_real_keywords_and_the_plans_values(pat
     text = _script(plan)
     assert text.startswith("# Unsloth training script written by lorplan")
     tree = ast.parse(text)
-    assert _structure(tree) == TOP_LEVEL
+    assert _structure(tree) == (ALPACA_TOP_LEVEL if plan.data.schema == "alpaca" else TOP_LEVEL)
     guard = tree.body[-1]
     assert ast.unparse(guard) == "if __name__ == '__main__':\n    main()"
     calls = _calls(tree)
@@ -159,7 +161,10 @@ def test_every_sample_exports_a_script_of_real_keywords_and_the_plans_values(pat
     trl_cfg = yaml.safe_load(export_plan(plan, "trl").files["trl.yaml"])
     assert calls["load_dataset"] == trl_cfg["datasets"][0]
     assert set(calls["load_dataset"]) <= set(inspect.signature(datasets.load_dataset).parameters)
-    # one mapping: every SFTConfig value is the TRL export's
+    # one mapping: every SFTConfig value is the TRL export's, but the text column of prompt/completion rows (alpaca
+    # rows become those), which Unsloth would look for in them
+    pc_rows = plan.data.schema in ("prompt-completion", "alpaca")
+    assert sft.pop("dataset_text_field") == (None if pc_rows else trl_cfg["dataset_text_field"])
     assert {k: trl_cfg[k] for k in sft} == sft
 
 

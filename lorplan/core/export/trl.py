@@ -199,14 +199,17 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     return cfg
 
 
-_PROMPT_COMPLETION_NOTE = (
+PROMPT_COMPLETION_NOTE = (
     "TRL tokenizes the prompt alone and prompt + completion + EOS, and trains from the first token where they "
     "differ; lorplan counts the completion's tokens as the length difference: the same tokens except where a "
     "token spans the join")
-_ALPACA_NOTE = (
+# the TRL YAML's line on alpaca rows; the Unsloth script converts them (lorplan.core.export.unsloth)
+ALPACA_NOTE = (
     "TRL reads no alpaca columns (instruction/input/output) and stops on these rows: write them as "
     "prompt/completion (lorplan's rendered Stanford prompt, the output), data.schema = \"prompt-completion\"; the "
     "loss settings here already fit those rows")
+AUTO_NOTE = ("data.schema is auto: TRL finds text and prompt/completion columns itself; chat rows train on every "
+             "token unless assistant_only_loss is true (which refuses other rows): set data.schema")
 _MESSAGES_NOTE = (
     "assistant_only_loss: TRL masks by the chat template's {% generation %} markers, swapping in its own training "
     "template for the families it knows (Llama 3, Qwen, Gemma, ...) and stopping with a ValueError for others; "
@@ -330,15 +333,13 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
     assistant_only = False
     if schema in (DataSchema.PROMPT_COMPLETION, DataSchema.ALPACA):
         completion_only = masked
-        warnings.append(_ALPACA_NOTE if schema == DataSchema.ALPACA else _PROMPT_COMPLETION_NOTE)
+        warnings.append(ALPACA_NOTE if schema == DataSchema.ALPACA else PROMPT_COMPLETION_NOTE)
     elif schema == DataSchema.MESSAGES:
         assistant_only = masked
         warnings.append(f"{_MESSAGES_NOTE}; {_NO_TEMPLATE_NOTE}" if masked else _NO_TEMPLATE_NOTE)
     elif schema == DataSchema.AUTO:
         completion_only = None if masked else False  # None: TRL masks prompt-completion rows, trains text whole
-        warnings.append("data.schema is auto: TRL finds text and prompt/completion columns itself; chat rows "
-                        "train on every token unless assistant_only_loss is true (which refuses other rows): set "
-                        "data.schema")
+        warnings.append(AUTO_NOTE)
     if is_chat(plan):
         warnings.append(chat_rows_note())
         layout = chat_layout(d.path)

@@ -20,6 +20,9 @@ from typing import Any
 from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
 from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning
 from lorplan.core.export.trl import (
+    ALPACA_NOTE,
+    AUTO_NOTE,
+    PROMPT_COMPLETION_NOTE,
     chat_rows_note,
     conversations_note,
     cpu_changes,
@@ -30,7 +33,17 @@ from lorplan.core.export.trl import (
     sft_config,
     sft_dataset,
 )
-from lorplan.core.vocab import TORCH_DTYPE, Attention, DType, ExportFormat, LoraBias, LoraInit, Sharding
+from lorplan.core.vocab import (
+    TORCH_DTYPE,
+    Attention,
+    DataSchema,
+    DType,
+    ExportFormat,
+    LoraBias,
+    LoraInit,
+    Sharding,
+    TrainOn,
+)
 
 UNSLOTH_VERSION = "2026.10.9"
 # get_peft_model's accepted_modules (unsloth/models/llama.py): the projections its fused LoRA kernels patch; any
@@ -45,6 +58,8 @@ class _Code(str):
 
 
 _DTYPE_CODE = {name: _Code(f"torch.{name}") for name in TORCH_DTYPE.values()}
+_ALPACA_CELLS = _Code("ALPACA_CELLS")  # the script's own table of CSV converters (_ALPACA_ROWS)
+_CODE = (*_DTYPE_CODE.values(), _ALPACA_CELLS)
 
 
 def _plain(value: Any) -> Any:
@@ -63,7 +78,7 @@ def _literal(value: Any) -> str:
     (a model id with quotes, a newline, `__import__('os')`) can become code. Tuples and mappings are written as
     lists and dicts."""
     if isinstance(value, _Code):
-        assert value in _DTYPE_CODE.values(), value
+        assert value in _CODE, value
         return str(value)
     value = _plain(value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -264,6 +279,102 @@ def _chat_roles(plan, warnings: list[str]) -> tuple[str, str]:
     return code + "\n\n", f"    dataset = dataset.map(chat_messages, remove_columns=[{_literal(layout.column)}])\n"
 
 
+_ALPACA_ROWS = """# lorplan reads alpaca rows (instruction, input, output) as its Stanford Alpaca prompt and the output as the
+# completion, and trains none of the rows it cannot read so; TRL reads no alpaca columns: the rows become
+# prompt/completion here, as lorplan reads them
+ALPACA_COLUMNS = ("instruction", "input", "output")
+# the prompt's text before, between and after the instruction and the input (a row whose input is missing, null
+# or empty has none)
+PROMPT_WITH_INPUT = {with_input}
+PROMPT_WITHOUT_INPUT = {without_input}
+{cells}
+
+def alpaca_usable(row):
+    \"\"\"Whether lorplan trains the row: an instruction and an output of more than whitespace, strings, and an
+    input that is missing, null or a string.\"\"\"
+    instruction, text, output = row.get("instruction"), row.get("input"), row.get("output")
+    return (isinstance(instruction, str) and instruction.strip() != "" and isinstance(output, str)
+            and output.strip() != "" and (text is None or isinstance(text, str)))
+
+
+def alpaca_prompt_completion(row):
+    \"\"\"The row as lorplan reads it: its Stanford Alpaca prompt, and the output as the completion.\"\"\"
+    text = row.get("input")
+    if text:
+        before, between, after = PROMPT_WITH_INPUT
+        prompt = before + row["instruction"] + between + text + after
+    else:
+        before, after = PROMPT_WITHOUT_INPUT
+        prompt = before + row["instruction"] + after
+    return {{"prompt": prompt, "completion": row["output"]}}
+"""
+# pandas (datasets' csv builder) reads a column of numbers as numbers (007 as 7) and NA, null, None or an empty
+# cell as null; lorplan reads every cell as its text
+_CSV_CELLS = """# CSV cells as their text, as lorplan reads them (pandas would read 007 as 7, and NA or None as null)
+ALPACA_CELLS = {"instruction": str, "input": str, "output": str}
+"""
+_ALPACA_MAP = (
+    "    dataset = dataset.filter(alpaca_usable)\n"
+    "    dataset = dataset.map(alpaca_prompt_completion,\n"
+    "                          remove_columns=[c for c in dataset.column_names if c in ALPACA_COLUMNS])\n")
+
+
+# Unsloth 2026.10.9 (unsloth/models/rl_replacements.py sft_trainer_prepare_dataset) opens SFTTrainer's
+# _prepare_dataset with a look at the first row's dataset_text_field column whenever that is set, so prompt/completion
+# rows stop there on SFTConfig's "text" (KeyError: 'text'); with None it reads their prompt and completion, and TRL
+# reads no text column of such rows
+_PROMPT_COMPLETION_ROWS = (DataSchema.PROMPT_COMPLETION, DataSchema.ALPACA)
+
+
+def _schema(plan) -> DataSchema:
+    """The plan's data.schema, or for auto the schema lorplan reads in the data file's first rows (auto where it
+    cannot read them: the auto warning asks for data.schema)."""
+    schema = DataSchema(plan.data.schema)
+    if schema != DataSchema.AUTO:
+        return schema
+    from lorplan.core.data.schema import detect_from_file  # a JSON array's first rows, not the whole file
+    from lorplan.core.errors import BadInput
+
+    try:
+        return DataSchema(detect_from_file(plan.data.path))
+    except (BadInput, OSError, ValueError):  # missing, unreadable, no schema, a name no file system takes
+        return DataSchema.AUTO
+
+
+def _alpaca_pieces() -> tuple[tuple[str, str, str], tuple[str, str]]:
+    """lorplan's Stanford Alpaca prompt (lorplan.core.data.example.alpaca_prompt) as the text around the
+    instruction and input: (before, between, after) for a row with an input, (before, after) without."""
+    from lorplan.core.data.example import alpaca_prompt
+
+    instruction, text = "\x00instruction\x00", "\x00input\x00"
+    before, rest = alpaca_prompt(instruction, text).split(instruction)
+    between, after = rest.split(text)
+    plain_before, plain_after = alpaca_prompt(instruction, None).split(instruction)
+    return (before, between, after), (plain_before, plain_after)
+
+
+def _alpaca_rows(plan, schema: DataSchema, source: dict[str, Any], sft: dict[str, Any],
+                 warnings: list[str]) -> tuple[str, str]:
+    """For alpaca rows (data.schema alpaca, or auto on a file lorplan reads as alpaca), which TRL stops on: the
+    script's functions that write them as prompt/completion as lorplan reads them (its rendered prompt, the output;
+    the rows lorplan skips left out) and its dataset lines; CSV cells read as text (`source`, load_dataset's
+    arguments, gains the converters). The rows are then TRL's prompt-completion rows: the loss mask is the plan's
+    train_on (completion_only_loss) and TRL's line on alpaca rows (or on auto) becomes the prompt-completion
+    rows' line. schema: _schema(plan). ("", "") for other data."""
+    if schema != DataSchema.ALPACA:
+        return "", ""
+    sft["completion_only_loss"] = plan.data.train_on != TrainOn.ALL
+    note = ALPACA_NOTE if DataSchema(plan.data.schema) == DataSchema.ALPACA else AUTO_NOTE
+    warnings[:] = [PROMPT_COMPLETION_NOTE if w == note else w for w in warnings]
+    csv = source.get("path") == "csv"
+    if csv:
+        source.update(keep_default_na=False, converters=_ALPACA_CELLS)
+    with_input, without_input = _alpaca_pieces()
+    code = _ALPACA_ROWS.format(with_input=_literal(with_input), without_input=_literal(without_input),
+                               cells=_CSV_CELLS if csv else "")
+    return code + "\n\n", _ALPACA_MAP
+
+
 _MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code paths; Unsloth's kernels (fused LoRA, "
                 "its gradient checkpointing and cross-entropy) use less, so the plan's bytes are an upper bound here")
 
@@ -287,8 +398,13 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         if key in data:
             sft[key] = data[key]
     chat_code, chat_map = _chat_roles(plan, warnings)
-    warnings.append(_MEMORY_NOTE)
     (source,) = data["datasets"]
+    source = dict(source)
+    schema = _schema(plan)
+    alpaca_code, alpaca_map = _alpaca_rows(plan, schema, source, sft, warnings)
+    if schema in _PROMPT_COMPLETION_ROWS:
+        sft["dataset_text_field"] = None
+    warnings.append(_MEMORY_NOTE)
     split = data["test_split_size"]
     if split:  # the script splits with the plan's seed, which TRL's YAML has no key for: say so, not "no seed"
         warnings[:] = [_SEEDED_SPLIT.format(split=split) if w.startswith(_TRL_SPLIT) else w for w in warnings]
@@ -307,6 +423,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         + _DOC.format(version=UNSLOTH_VERSION) + "\n\n"
         + f"OUTPUT_DIR = {_literal(plan.training.output_dir)}\n\n\n"
         + chat_code
+        + alpaca_code
         + "def main():\n"
         + f"{ind}from unsloth import FastLanguageModel  # first: Unsloth patches transformers and TRL as it loads\n\n"
         + f"{ind}import torch\n"
@@ -314,8 +431,9 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         + f"{ind}from trl import SFTConfig, SFTTrainer\n\n"
         + f"{ind}model, tokenizer = " + _call("FastLanguageModel.from_pretrained", load, ind) + "\n"
         + f"{ind}model = " + _call("FastLanguageModel.get_peft_model", peft, ind, first="model") + "\n"
-        + f"{ind}dataset = " + _call("load_dataset", dict(source), ind) + "\n"
+        + f"{ind}dataset = " + _call("load_dataset", source, ind) + "\n"
         + chat_map
+        + alpaca_map
         + held_out
         + f"{ind}config = " + _call("SFTConfig", sft, ind) + "\n"
         + f"{ind}trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=dataset,\n"
