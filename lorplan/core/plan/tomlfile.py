@@ -40,7 +40,18 @@ def loads_plan(text: str, file: str = "plan") -> Plan:
     except RecursionError:  # tomllib recurses per nesting level: "x = [[[[...]]]]"
         raise BadInput(f"{file}: not valid TOML (tables or arrays nested too deeply for Python's TOML reader)"
                        ) from None
+    except ValueError:  # int() past sys.get_int_max_str_digits ("x = 999...9"), which is no TOMLDecodeError
+        raise BadInput(f"{file}: not valid TOML ({_long_integer(text)}an integer of more than "
+                       f"{sys.get_int_max_str_digits():,} digits, more than Python reads)") from None
     return plan_from_dict(doc, file)
+
+
+def _long_integer(text: str) -> str:
+    """"line N: " of the first run of digits longer than Python's int() reads ("" when none is found)."""
+    import re
+
+    match = re.search(rf"[0-9][0-9_]{{{sys.get_int_max_str_digits()},}}", text)
+    return f"line {text.count(chr(10), 0, match.start()) + 1}: " if match else ""
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
