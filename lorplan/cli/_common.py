@@ -141,8 +141,11 @@ def check_write_target(text: str | None, force: bool, data: str | None = None) -
     # core.export.files.check_free's two refusals, led by the flag
     if target.is_dir():
         raise BadInput(f"--write {text}: that is a folder; give a file name")
-    if target.exists() and not force:
-        raise BadInput(f"--write {text}: that file already exists; pass --force to overwrite it")
+    if (target.exists() or target.is_symlink()) and not force:
+        from lorplan.core.export.files import link_to_nothing
+
+        raise BadInput(f"--write {text}: that file already exists{link_to_nothing(target)}; pass --force to "
+                       "overwrite it")
     parent = target.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

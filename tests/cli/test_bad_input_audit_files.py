@@ -37,3 +37,26 @@ def test_an_integer_too_long_to_read_in_a_plan_is_refused_naming_the_file(tmp_pa
     plan.write_text("version = " + "9" * 5000 + "\n")
     _refused(capsys, [*command, str(plan)],
              f"{plan}: not valid TOML (line 1: an integer of more than 4,300 digits, more than Python reads)")
+
+
+# 2. a symbolic link to nothing (a dangling link, a link loop) where the output goes: Path.exists() follows the
+#    link and said "not there", so the write replaced the user's link with a file, without --force
+
+
+@pytest.mark.parametrize("loop", [False, True])
+def test_an_export_or_plan_onto_a_link_to_nothing_needs_force(tmp_path, capsys, plan_file, loop):
+    link = tmp_path / "out.yaml"
+    if loop:
+        (tmp_path / "other").symlink_to(link)
+        link.symlink_to(tmp_path / "other")
+    else:
+        link.symlink_to(tmp_path / "unmounted" / "out.yaml")
+    target = str(link.readlink())
+    _refused(capsys, ["export", "--to", "axolotl", str(plan_file), "-o", str(link)],
+             f"{link} already exists (a link to {target}, which is not there); pass --force to overwrite it")
+    _refused(capsys, ["plan", "--model", QWEN, "--rank", "8", "--write", str(link)],
+             f"--write {link}: that file already exists (a link to {target}, which is not there); "
+             "pass --force to overwrite it")
+    assert link.is_symlink() and str(link.readlink()) == target  # the link is as it was
+    rc, _, err = _run(capsys, "export", "--to", "axolotl", str(plan_file), "-o", str(link), "--force")
+    assert rc == 0 and link.is_file() and not link.is_symlink(), err

@@ -15,11 +15,20 @@ from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 
 
 def check_free(path: Path, force: bool) -> None:
-    """Raise BadInput when `path` exists and `force` is false (one line naming the path)."""
+    """Raise BadInput when `path` exists and `force` is false (one line naming the path). A symbolic link to
+    nothing (a dangling link, a loop) is there too: os.replace would put the file in the link's place."""
     if path.is_dir():
         raise BadInput(f"{path} is a folder; give a file name")
-    if path.exists() and not force:
-        raise BadInput(f"{path} already exists; pass --force to overwrite it")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise BadInput(f"{path} already exists{link_to_nothing(path)}; pass --force to overwrite it")
+
+
+def link_to_nothing(path: Path) -> str:
+    """" (a link to TARGET, which is not there)" when `path` is a symbolic link that leads to no file (a dangling
+    link or a loop), which Path.exists() reads as no file at all; "" otherwise."""
+    if path.is_symlink() and not path.exists():
+        return f" (a link to {os.readlink(path)}, which is not there)"
+    return ""
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
