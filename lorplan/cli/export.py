@@ -19,8 +19,9 @@ def register(subparsers) -> None:
     p.add_argument("plan", metavar="PLAN.toml", help="a plan written by `lorplan plan --write` or the TUI")
     p.add_argument("--to", required=True, choices=ExportFormat.values(), help=HELP[ExportFormat])
     p.add_argument("-o", "--output", metavar="PATH", type=nonempty_path("-o/--output"),
-                   help="output file (a folder for peft); default: next to the plan, named after it "
-                   "(PLAN-axolotl.yaml, PLAN-unsloth_train.py)")
+                   help="output file (a folder for peft; LLaMA-Factory's dataset_info.json goes beside it, in "
+                   "NAME-data/); default: next to the plan, named after it (PLAN-axolotl.yaml, "
+                   "PLAN-unsloth_train.py)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(run=run)
 

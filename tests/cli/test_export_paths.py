@@ -69,15 +69,18 @@ def test_axolotl_dataset_path_is_the_file_lorplan_reads_written_absolute(tmp_pat
 
 
 def test_llamafactory_dataset_dir_holds_the_data_lorplan_reads(tmp_path, monkeypatch, capsys):
-    """`dataset_dir: data` was read from the folder llamafactory-cli runs in, not the plan's."""
+    """`dataset_dir: data` was read from the folder llamafactory-cli runs in, not the plan's; and the data was
+    registered by hand. dataset_dir is now the export's own folder beside the YAML, whose dataset_info.json names
+    the data lorplan reads, absolute."""
     plan, project = _plan(tmp_path, monkeypatch)
-    _, err = _export(plan, "llamafactory", tmp_path / "lf.yaml", capsys)
+    out, err = _export(plan, "llamafactory", tmp_path / "lf.yaml", capsys)
     text = (tmp_path / "lf.yaml").read_text()
     cfg = yaml.safe_load(text)
-    assert cfg["dataset_dir"] == str(project / "data")
-    # the dataset_info.json entry the warning gives names the file in that folder
-    assert (Path(cfg["dataset_dir"]) / "train.jsonl").read_text() == ROWS
-    assert f"register the data in {project / 'data'}/dataset_info.json" in text
+    assert cfg["dataset_dir"] == str(tmp_path / "lf-data")
+    info = json.loads((tmp_path / "lf-data" / "dataset_info.json").read_text())
+    assert Path(info[cfg["dataset"]]["file_name"]).read_text() == ROWS
+    assert "register the data" not in text + err
+    assert out.split() == [str(tmp_path / "lf.yaml"), str(tmp_path / "lf-data" / "dataset_info.json")]
     assert f"note: {plan}: data.path data/train.jsonl is written as {project / 'data' / 'train.jsonl'}" in err
 
 

@@ -98,7 +98,8 @@ def test_write_with_data_profiles_it_into_the_data_table(tmp_path, capsys, monke
     capsys.readouterr()
     assert "type: chat_template" in axolotl.read_text() and "val_set_size: 0.1" in axolotl.read_text()
     assert "type: completion" not in axolotl.read_text()
-    assert '"formatting": "sharegpt"' in factory.read_text() and '"alpaca"' not in factory.read_text()
+    registered = (tmp_path / "f-data" / "dataset_info.json").read_text()  # the export's own, beside the YAML
+    assert '"formatting": "sharegpt"' in registered and '"alpaca"' not in registered
     assert "val_size: 0.1" in factory.read_text()
 
 

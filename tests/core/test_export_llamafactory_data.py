@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from lorplan.core.data.schema import to_example
-from lorplan.core.export import export_plan
+from lorplan.core.export import export_plan, write_export
 from lorplan.core.plan import read_plan
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_configs" / "smollm2-135m-cpu.toml"
@@ -97,15 +97,14 @@ def _tokenizer(bos: bool):
     return PreTrainedTokenizerFast(tokenizer_object=t, eos_token=EOS, **({"bos_token": BOS} if bos else {}))
 
 
-def _llamafactory_tokens(plan, warnings, rows, bos: bool, tmp_path: Path) -> list[tuple[list, list]]:
-    """input_ids and labels as LLaMA-Factory builds them from the exported config (pt: labels = input_ids)."""
+def _llamafactory_tokens(plan, rows, bos: bool, tmp_path: Path) -> list[tuple[list, list]]:
+    """input_ids and labels as LLaMA-Factory builds them from the exported config as `lorplan export` writes it
+    (the YAML and the dataset_info.json beside it, which its dataset_dir names; pt: labels = input_ids)."""
     get_train_args, get_template, get_dataset = _llamafactory()
-    cfg = yaml.safe_load(next(iter(export_plan(plan, "llamafactory").files.values())))
-    data = Path(cfg["dataset_dir"]) / "lf.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    entry = next(json.loads(w.split(" as ", 1)[1]) for w in warnings if w.startswith("register the data"))
-    entry["lorplan_train"]["file_name"] = data.name
-    (data.parent / "dataset_info.json").write_text(json.dumps(entry))
+    Path(plan.data.path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_export(export_plan(plan, "llamafactory"), tmp_path / "lf.yaml", force=True)
+    cfg = yaml.safe_load((tmp_path / "lf.yaml").read_text())
+    assert (Path(cfg["dataset_dir"]) / "dataset_info.json").is_file()
     _tokenizer(bos).save_pretrained(tmp_path / "tok")
     cfg.update(model_name_or_path=str(tmp_path / "tok"), output_dir=str(tmp_path / "out"), bf16=False,
                overwrite_cache=True, report_to="none", flash_attn="auto")
@@ -133,18 +132,16 @@ def test_text_trains_lorplans_tokens(train_on, packing, tmp_path):
     rows = ROWS["text"] * (8 if packing else 1)
     plan = _plan("text", train_on, tmp_path / "d.jsonl", packing=packing)
     plan = replace(plan, training=replace(plan.training, seq_len=16 if packing else 96))
-    warnings = _exported(plan)[1]
     ours = _lorplan_tokens(plan, rows, bos=False)
     assert len(ours) >= (5 if packing else 2)
-    assert _llamafactory_tokens(plan, warnings, rows, False, tmp_path) == ours
+    assert _llamafactory_tokens(plan, rows, False, tmp_path) == ours
 
 
 @pytest.mark.filterwarnings("ignore")
 def test_text_without_add_bos_token_loses_the_bos_as_warned(tmp_path):
     plan = _plan("text", "all", tmp_path / "d.jsonl")
-    warnings = _exported(plan)[1]
     ours = _lorplan_tokens(plan, ROWS["text"], bos=True)
-    theirs = _llamafactory_tokens(plan, warnings, ROWS["text"], True, tmp_path)
+    theirs = _llamafactory_tokens(plan, ROWS["text"], True, tmp_path)
     bos_id = _tokenizer(True).bos_token_id
     assert [(ids[1:], labels[1:]) for ids, labels in ours] == theirs and all(ids[0] == bos_id for ids, _ in ours)
 
@@ -156,14 +153,13 @@ def test_prompt_completion_trains_lorplans_tokens_with_the_warned_eos_and_bos(tr
     """template empty: prompt then completion, the loss masked as lorplan masks it. Without EOS (and BOS) in the
     data LLaMA-Factory trains one token fewer (two); with them written as the warning says, the same tokens."""
     plan = _plan("prompt-completion", train_on, tmp_path / "d.jsonl")
-    warnings = _exported(plan)[1]
     ours = _lorplan_tokens(plan, ROWS["prompt-completion"], bos)
-    as_is = _llamafactory_tokens(plan, warnings, ROWS["prompt-completion"], bos, tmp_path)
+    as_is = _llamafactory_tokens(plan, ROWS["prompt-completion"], bos, tmp_path)
     lead = 1 if bos else 0
     assert as_is == [(ids[lead:-1], labels[lead:-1]) for ids, labels in ours]
     warned = [{"prompt": (BOS if bos else "") + r["prompt"], "completion": r["completion"] + EOS}
               for r in ROWS["prompt-completion"]]
-    assert _llamafactory_tokens(plan, warnings, warned, bos, tmp_path) == ours
+    assert _llamafactory_tokens(plan, warned, bos, tmp_path) == ours
 
 
 @pytest.mark.filterwarnings("ignore")
@@ -173,9 +169,8 @@ def test_alpaca_differs_from_lorplans_prompt_as_warned(tmp_path):
 
     plan = _plan("alpaca", "all", tmp_path / "d.jsonl")
     plan = replace(plan, training=replace(plan.training, seq_len=512))
-    warnings = _exported(plan)[1]
     tok = _tokenizer(False)
-    theirs = [tok.decode(ids) for ids, _ in _llamafactory_tokens(plan, warnings, ROWS["alpaca"], False, tmp_path)]
+    theirs = [tok.decode(ids) for ids, _ in _llamafactory_tokens(plan, ROWS["alpaca"], False, tmp_path)]
     head = "Below is an instruction that describes a task. Write a response that appropriately completes the request."
     for row, text in zip(ROWS["alpaca"], theirs, strict=True):
         joined = "\n".join(x for x in (row["instruction"], row["input"]) if x)  # the input on a new line

@@ -67,9 +67,14 @@ def _axolotl(path: Path):
 
 
 def _llamafactory(path: Path):
-    _, warnings, text = _export(path, "llamafactory")
-    (register,) = [w for w in warnings if w.startswith("register the data")]
-    return json.loads(register.split(" as ", 1)[1])["lorplan_train"], warnings, text
+    """The dataset_info.json entry the export writes beside its YAML (the data path is absolute), its warnings and
+    the YAML."""
+    plan = read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml")
+    plan = replace(plan, data=replace(plan.data, path=str(path), schema="messages"))
+    result = export_plan(plan, "llamafactory")
+    (text,) = result.files.values()
+    assert not [w for w in result.warnings if w.startswith("register the data")]
+    return json.loads(result.data_files["dataset_info.json"])["lorplan_train"], list(result.warnings), text
 
 
 def _chat_lines(warnings: list[str]) -> list[str]:
@@ -134,8 +139,7 @@ def test_llamafactory_entry_tags_function_calls_and_observations_the_file_uses(t
     entry, warnings, _ = _llamafactory(_write(tmp_path / "tools.jsonl", TOOLS))
     assert entry["tags"]["function_tag"] == "function_call"
     assert entry["tags"]["observation_tag"] == "observation"
-    (line,) = [w for w in warnings if w.startswith(TURNS)]
-    assert line.endswith("(here: 0 of the data file's first 1 chat rows)")  # human, call, result, reply alternate
+    assert not [w for w in warnings if w.startswith(TURNS)]  # human, call, result, reply alternate: none skipped
 
 
 def test_llamafactory_says_which_rows_its_reader_skips_for_their_turns(tmp_path):
@@ -144,6 +148,15 @@ def test_llamafactory_says_which_rows_its_reader_skips_for_their_turns(tmp_path)
     assert "two user turns in a row" in line and "lorplan trains" in line and "\n" not in line
     assert line.endswith("(here: 1 of the data file's first 3 chat rows)")
     assert f"# lorplan: WARNING: {line}\n" in text
+
+
+def test_llamafactory_says_nothing_of_turns_when_every_row_read_alternates(tmp_path):
+    """The line counted 0 skipped rows, and was written all the same; now it stands only where some row is one."""
+    _, warnings, text = _export(_write(tmp_path / "oa.jsonl", OPENAI), "llamafactory")
+    assert not [w for w in warnings if w.startswith(TURNS)]
+    assert "turns do not alternate" not in text
+    _, warnings, _ = _export(_write(tmp_path / "sg.jsonl", SHAREGPT), "llamafactory")  # row 3: two user turns
+    assert len([w for w in warnings if w.startswith(TURNS)]) == 1
 
 
 # ---- mixed and unreadable files ----
@@ -231,8 +244,9 @@ def test_llamafactory_converts_the_rows_the_entry_names(rows, tmp_path):
     convert = converter(attr, None)
     out = [convert(row) for row in rows]
     skipped = sum(not o["_response"] for o in out)
-    (line,) = [w for w in warnings if w.startswith(TURNS)]
-    assert line.endswith(f"(here: {skipped} of the data file's first {len(rows)} chat rows)")
+    lines = [w for w in warnings if w.startswith(TURNS)]
+    assert lines == ([] if not skipped else [lines[0]])  # said only where the reader skips a row
+    assert all(line.endswith(f"(here: {skipped} of the data file's first {len(rows)} chat rows)") for line in lines)
     for row, o in zip(rows, out, strict=True):
         if o["_response"]:
             assert o["_response"][-1]["role"] == "assistant"
@@ -277,8 +291,7 @@ def test_llamafactory_tags_name_the_capitalised_spellings(tmp_path):
     entry, warnings, _ = _llamafactory(_write(tmp_path / "caps.jsonl", CAPITALISED))
     assert {k: entry["tags"][k] for k in ("user_tag", "assistant_tag", "system_tag")} == {
         "user_tag": "Human", "assistant_tag": "GPT", "system_tag": "System"}
-    (line,) = [w for w in warnings if w.startswith(TURNS)]
-    assert line.endswith("(here: 0 of the data file's first 1 chat rows)")
+    assert not [w for w in warnings if w.startswith(TURNS)]
 
 
 def test_rows_lorplan_does_not_train_are_not_counted(tmp_path):
@@ -286,8 +299,7 @@ def test_rows_lorplan_does_not_train_are_not_counted(tmp_path):
     lorplan trains, nor a layout to write."""
     bot = {"messages": [{"role": "bot", "content": "x"}, {"role": "user", "content": "y"}]}
     _, warnings, _ = _llamafactory(_write(tmp_path / "d.jsonl", SHAREGPT[:2] + [bot]))
-    (line,) = [w for w in warnings if w.startswith(TURNS)]
-    assert line.endswith("(here: 0 of the data file's first 2 chat rows)")
+    assert not [w for w in warnings if w.startswith(TURNS)]  # the two rows read alternate; bot's is not counted
     assert not _chat_lines(warnings)  # the dropped row's messages column is no second layout
 
 

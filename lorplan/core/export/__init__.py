@@ -8,9 +8,10 @@ anything the target tool cannot express (also written into the output as a comme
 from __future__ import annotations
 
 import importlib
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
@@ -30,6 +31,14 @@ class ExportResult:
     warnings: tuple[str, ...] = ()
     folder: bool = False  # True when the output path names a folder (peft)
     notes: tuple[str, ...] = ()  # what the export did that is no problem (a plan path written absolute)
+    # files written in a folder beside the output file, named after it (data_folder), whose absolute path the
+    # output's text names where it holds DATA_FOLDER (placed_files): LLaMA-Factory's dataset_info.json
+    data_files: Mapping[str, str] = field(default_factory=dict)
+
+
+# Stands in an export's text for the absolute path of the folder its data_files go to, which depends on where the
+# export is written; placed_files writes the path as a JSON string, which YAML reads as its double-quoted string
+DATA_FOLDER = "LORPLAN_DATA_FOLDER"
 
 
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
@@ -96,19 +105,35 @@ def default_output(plan_path: str | os.PathLike, fmt: str) -> Path:
     return p.with_name(f"{p.stem}-{output_name(fmt)}")
 
 
-def output_paths(result: ExportResult, out: str | os.PathLike) -> list[Path]:
-    """The files write_export would write for this result at `out`."""
+def data_folder(out: str | os.PathLike) -> Path:
+    """The folder beside an output file that its data_files go to, named after it: "x.yaml" -> "x-data"."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}-data")
+
+
+def placed_files(result: ExportResult, out: str | os.PathLike) -> dict[Path, str]:
+    """The files write_export writes for this result at `out` (a file, or peft's folder) -> their text: the data
+    files in data_folder(out), whose absolute path the output's text names in place of DATA_FOLDER."""
     out = Path(out)
     if result.folder:
-        return [out / name for name in result.files]
-    assert len(result.files) == 1, result.files.keys()
-    return [out]
+        return {out / name: text for name, text in result.files.items()}
+    ((_, text),) = result.files.items()
+    if not result.data_files:
+        return {out: text}
+    folder = data_folder(out)
+    placed = {out: text.replace(DATA_FOLDER, json.dumps(os.path.abspath(folder)))}
+    return placed | {folder / name: data for name, data in result.data_files.items()}
+
+
+def output_paths(result: ExportResult, out: str | os.PathLike) -> list[Path]:
+    """The files write_export would write for this result at `out`."""
+    return list(placed_files(result, out))
 
 
 def write_export(result: ExportResult, out: str | os.PathLike, *, force: bool = False) -> list[Path]:
-    """Write an export atomically; refuses (BadInput) to replace any existing file unless force."""
-    paths = output_paths(result, out)
-    return write_files_atomic(dict(zip(paths, result.files.values(), strict=True)), force=force)
+    """Write an export atomically, its data files with it; refuses (BadInput) to replace any existing file unless
+    force."""
+    return write_files_atomic(placed_files(result, out), force=force)
 
 
 def _printable(text: str) -> str:
@@ -134,5 +159,5 @@ def dump_yaml(header: str, data: dict, warnings: tuple[str, ...] | list[str]) ->
     return f"# {header}\n" + warning_comment(warnings) + body
 
 
-__all__ = ["FORMATS", "LABELS", "ExportResult", "default_output", "export_plan", "output_name", "output_paths",
-           "write_export"]
+__all__ = ["DATA_FOLDER", "FORMATS", "LABELS", "ExportResult", "data_folder", "default_output", "export_plan",
+           "output_name", "output_paths", "placed_files", "write_export"]

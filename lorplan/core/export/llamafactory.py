@@ -3,6 +3,7 @@
 LLaMA-Factory spells all-linear as `lora_target: all`, defaults alpha to 2·rank and double quantization to
 true, and turns gradient checkpointing off with `disable_gradient_checkpointing`; every value is written out.
 It has no rank_pattern, alpha_pattern, layer subset or LoRA bias: those become warnings.
+It reads the data through a dataset_info.json entry: the export writes its own, in a folder beside the YAML (_data).
 The config is built table by table (model and LoRA, quantization, data, training, sharding); each part appends
 what LLaMA-Factory cannot express to the shared warnings.
 Checked against LLaMA-Factory 0.9.5 through its own hparams.get_train_args, with the newest transformers it
@@ -17,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export import DATA_FOLDER, ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import (
     ROPE_SCALING_TYPE,
     ChatLayout,
@@ -39,6 +40,7 @@ from lorplan.core.vocab import (
     TrainOn,
 )
 
+DATASET, DATASET_INFO = "lorplan_train", "dataset_info.json"  # the dataset's name, and the file naming it
 # The dataset_info.json entry's columns per schema (LLaMA-Factory data/README.md); auto is written as text, and
 # chats as the data file writes them (_chat_entry).
 _COLUMNS: dict[DataSchema, dict[str, Any]] = {
@@ -105,11 +107,14 @@ def _skipped_by_turns(layout: ChatLayout, tags: dict[str, str]) -> int:
     return skipped
 
 
-def _turns_note(layout: ChatLayout, tags: dict[str, str]) -> str:
-    """The line on the rows LLaMA-Factory skips for their turns, with their count among the rows read."""
+def _turns_note(layout: ChatLayout, tags: dict[str, str]) -> str | None:
+    """The line on the rows LLaMA-Factory skips for their turns, with their count among the rows read; None when
+    none of those rows is one (the line stands, uncounted, for a file whose rows were not read)."""
     counted = ""
     if layout.problem is None:
-        counted = f" (here: {_skipped_by_turns(layout, tags)} of the data file's first {layout.rows} chat rows)"
+        if not (skipped := _skipped_by_turns(layout, tags)):
+            return None
+        counted = f" (here: {skipped} of the data file's first {layout.rows} chat rows)"
     return ("chat rows whose turns do not alternate: LLaMA-Factory's sharegpt reader skips such a row (logging "
             "\"Skipping this abnormal example.\"): after a leading system message, user (or observation) and "
             "assistant (or function_call) turns must alternate from a user turn to an assistant turn (not two user "
@@ -243,26 +248,40 @@ def _template(schema: DataSchema, warnings: list[str]) -> str | None:
     return "empty"  # pre-tokenized: LLaMA-Factory needs text columns (warned)
 
 
-def _data(plan, warnings: list[str]) -> dict[str, Any]:
-    """The dataset (registered by hand in dataset_info.json: the warning gives the entry), template and cutoff."""
+def _data(plan, warnings: list[str], data_files: dict[str, str]) -> dict[str, Any]:
+    """The dataset, template and cutoff. LLaMA-Factory reads a dataset by its name in dataset_dir's
+    dataset_info.json, and the data at os.path.join(dataset_dir, file_name) (data/parser.py get_dataset_list,
+    data/loader.py _load_single_dataset): a data path lorplan reads (absolute, lorplan.core.export.paths) is
+    registered in a dataset_info.json of the export's own, in data_files (written in a folder beside the YAML, which
+    dataset_dir names: DATA_FOLDER), never in one of the user's; a path found nowhere, written as typed, stays
+    relative to the folder LLaMA-Factory runs in, so dataset_dir is its folder and a warning gives the entry to
+    register there."""
     d, t = plan.data, plan.training
     data_path = Path(d.path)
     schema = _schema(plan)
-    dataset_dir = str(data_path.parent) if str(data_path.parent) else "."
-    entry = {"file_name": data_path.name, **copy.deepcopy(_COLUMNS[schema])}
+    ours = data_path.is_absolute()
+    if ours:
+        dataset_dir = DATA_FOLDER
+    else:
+        dataset_dir = str(data_path.parent) if str(data_path.parent) else "."
+    entry = {"file_name": d.path if ours else data_path.name, **copy.deepcopy(_COLUMNS[schema])}
     chat_notes: list[str] = []
     if schema == DataSchema.MESSAGES:
         layout = chat_layout(d.path)
         entry.update(_chat_entry(layout, chat_notes))
-        chat_notes.append(_turns_note(layout, entry["tags"]))
+        if (turns := _turns_note(layout, entry["tags"])) is not None:
+            chat_notes.append(turns)
         chat_notes += chat_file_notes(layout, d.path, "LLaMA-Factory", text_cells=_TEXT_CELLS)
-    warnings.append(f"register the data in {dataset_dir}/dataset_info.json as "
-                    + json.dumps({"lorplan_train": entry}))
+    if ours:  # ASCII JSON: LLaMA-Factory opens the file in the locale's encoding
+        data_files[DATASET_INFO] = json.dumps({DATASET: entry}, indent=2) + "\n"
+    else:
+        warnings.append(f"register the data in {dataset_dir}/{DATASET_INFO} as " + json.dumps({DATASET: entry}))
     warnings += chat_notes
     if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
-        warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry")
+        warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry in "
+                        f"{DATASET_INFO}")
     cfg = {
-        "dataset": "lorplan_train",
+        "dataset": DATASET,
         "dataset_dir": dataset_dir,
         "template": _template(schema, warnings),
         # LLaMA-Factory's DataArguments.__post_init__ takes one token off cutoff_len when packing
@@ -323,8 +342,9 @@ def export_llamafactory(plan) -> ExportResult:
     warnings = common_lora_warnings(plan, "LLaMA-Factory", patterns=False, layers=False, bias=False)
     warnings += optimizer_warnings(plan, "LLaMA-Factory")
     # the parts run in this order, so the warnings come out in the order of the keys they concern
-    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings), **_data(plan, warnings),
-           **_training(plan, warnings), **_sharding(plan, warnings)}
+    data_files: dict[str, str] = {}
+    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings),
+           **_data(plan, warnings, data_files), **_training(plan, warnings), **_sharding(plan, warnings)}
     fmt = ExportFormat.LLAMAFACTORY
     text = dump_yaml("LLaMA-Factory config written by lorplan (llamafactory-cli train THIS.yaml)", cfg, warnings)
-    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))
+    return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings), data_files=data_files)
