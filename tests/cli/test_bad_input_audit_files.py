@@ -60,3 +60,23 @@ def test_an_export_or_plan_onto_a_link_to_nothing_needs_force(tmp_path, capsys, 
     assert link.is_symlink() and str(link.readlink()) == target  # the link is as it was
     rc, _, err = _run(capsys, "export", "--to", "axolotl", str(plan_file), "-o", str(link), "--force")
     assert rc == 0 and link.is_file() and not link.is_symlink(), err
+
+
+# 3. a named pipe (or a device) given as the plan: read_plan read it to its end, so with no writer at the other end
+#    export and train waited forever, and /dev/null read as an empty plan (five lines of missing tables)
+
+
+@pytest.mark.parametrize("command", [["export", "--to", "peft"], ["train"]])
+def test_a_named_pipe_or_a_device_as_the_plan_is_refused_without_waiting(tmp_path, command, state_home):
+    import os
+    import subprocess
+    import sys
+
+    pipe = tmp_path / "plan.toml"
+    os.mkfifo(pipe)
+    for path, kind in ((str(pipe), "a named pipe"), ("/dev/null", "a device")):
+        proc = subprocess.run([sys.executable, "-m", "lorplan", *command, path], capture_output=True, text=True,
+                              timeout=60, stdin=subprocess.DEVNULL)
+        prog = f"lorplan {command[0]}"
+        assert proc.returncode == 2 and proc.stderr == f"{prog}: error: {path}: {kind}, not a plan file (give the " \
+                                                       "plan's .toml file)\n", proc.stderr

@@ -57,6 +57,9 @@ def _long_integer(text: str) -> str:
 def read_plan(path: str | os.PathLike) -> Plan:
     """Read and validate a plan file. Raises BadInput naming the file (missing, unreadable, invalid)."""
     p = Path(path)
+    special = _special_kind(p)
+    if special:  # a pipe with no writer would keep read_bytes waiting; /dev/null reads as an empty plan
+        raise BadInput(f"{p}: {special}, not a plan file (give the plan's .toml file)")
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
@@ -71,6 +74,22 @@ def read_plan(path: str | os.PathLike) -> Plan:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise BadInput(f"{p}: not UTF-8 text (line {line}: byte {raw[exc.start:exc.start + 1]!r})") from None
     return loads_plan(text, str(p))
+
+
+def _special_kind(path: Path) -> str:
+    """"a named pipe", "a device", "a socket" for a path that is there but neither a file nor a folder; "" for
+    anything else (a missing or unreadable path is left to the read, which says so)."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except (OSError, ValueError):
+        return ""
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else ""
 
 
 def write_plan(plan: Plan, path: str | os.PathLike, *, force: bool = False) -> Path:
