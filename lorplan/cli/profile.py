@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lorplan.cli._common import add_rope_scaling, parse_rope_scaling, positive_int, print_json, seed
 from lorplan.cli.paths import nonempty_path
@@ -44,25 +45,43 @@ def register(sub) -> None:
 
 
 class _Bar:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal. Its label names the pass: a large
+    JSON file is read twice, "checking FILE" (its bytes: json_array.CHECKING) and then "reading rows"; other
+    files once, "profiling"."""
 
-    def __init__(self) -> None:
+    WIDTH = 30
+
+    def __init__(self, data: str | Path = "") -> None:
+        from lorplan.core.data.json_array import CHECKING
+
+        self.checking = CHECKING
         self.on = sys.stderr.isatty()
         self.last = -1
+        self.name = Path(data).name
+        if len(self.name) > 24:
+            self.name = self.name[:10] + "..." + self.name[-11:]
+        self.label = "profiling"
+        self.drawn = 0  # the width of the line on screen
 
     def __call__(self, done: int, total: int, unit: str) -> None:
         if not self.on or total <= 0:
             return
+        if unit == self.checking:
+            label = f"checking {self.name}"
+        else:
+            label = "reading rows" if self.label != "profiling" else "profiling"
         pct = min(100, done * 100 // total)
-        if pct != self.last:
-            self.last = pct
-            filled = pct * 30 // 100
-            sys.stderr.write(f"\rprofiling [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
+        if pct != self.last or label != self.label:
+            self.last, self.label = pct, label
+            filled = pct * self.WIDTH // 100
+            line = f"{label} [{'#' * filled}{'.' * (self.WIDTH - filled)}] {pct:3d}%"
+            sys.stderr.write("\r" + line.ljust(self.drawn))
+            self.drawn = max(self.drawn, len(line))
             sys.stderr.flush()
 
     def close(self) -> None:
         if self.on and self.last >= 0:
-            sys.stderr.write("\r" + " " * 50 + "\r")
+            sys.stderr.write("\r" + " " * self.drawn + "\r")
             sys.stderr.flush()
 
 
@@ -79,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if classifier and args.train_on_all:  # the report leaves trained tokens out for a classifier
         raise BadInput(f"--train-on-all: {args.model} is a sequence classifier, which trains one label per example; "
                        "--train-on-all counts the tokens a causal LM trains")
-    bar = _Bar()
+    bar = _Bar(args.data)
     try:
         profile = profile_dataset(
             args.data, model=args.model, tokenizer=args.tokenizer,

@@ -118,10 +118,16 @@ class SetupRejected(Message):
 # -- Data tab -------------------------------------------------------------------------------------------------
 @dataclass
 class ProfileProgressed(_Replaceable):
-    """The profiling worker read `done` of `total` (bytes or rows)."""
+    """The profiling worker read `done` of `total` in `unit` (the profile's progress units: bytes, rows, or the
+    bytes of the first of a large JSON file's two passes)."""
 
     done: int
     total: int
+    unit: str = "bytes"
+
+    def can_replace(self, message: Message) -> bool:
+        # one of the other pass stays: the Data tab's status names the pass from it
+        return isinstance(message, ProfileProgressed) and message.unit == self.unit
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""A JSON array file read by ijson's streaming parser where json would read it the same: its first items
-(array_head) without the rest of the file, or all of it checked and counted (checked_array) and then streamed
-(lorplan.core.data.readers.RowSource), so a 2 GB array is not held in memory. Where ijson reads otherwise than
-json (NaN, integers past 64 bits, lone surrogate escapes, a vertical tab, deep nesting, anything after the
-array), these give None and the whole-file reader reads the file or says why not, in its own words.
+"""A JSON array file, or a JSON object file whose one list holds the rows ({"data": [...]}), read by ijson's
+streaming parser where json would read it the same: an array's first items (array_head) or an object's
+(object_head) without the rest of the file, or all of it checked and counted (checked_array, checked_object)
+and then streamed (lorplan.core.data.readers.RowSource), so a 2 GB file is not held in memory. Where ijson reads
+otherwise than json (NaN, integers past 64 bits, lone surrogate escapes, a vertical tab, deep nesting, anything
+after the value), these give None and the whole-file reader reads the file or says why not, in its own words.
 ijson is imported by the functions that parse.
 """
 
@@ -14,7 +15,7 @@ import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,11 @@ _ESCAPE_BYTES = b"\\u0123456789abcdefABCDEF"
 # Seconds between two calls of checked_array's progress callback (lorplan.core.data.profile reports as often)
 REPORT_EVERY = 0.1
 
-Progress = Callable[[int, int, str], None]  # (done, total, unit "bytes" | "rows"): RowSource's and profile_dataset's
+# (done, total, unit): RowSource's and profile_dataset's. unit: CHECKING for the first of the two passes over a
+# streamed JSON file (bytes read out of its size, before any row), "bytes" for rows read from a file's bytes
+# (JSONL, CSV, ...), "rows" for rows counted out of a known number (the second pass, Parquet, ...)
+Progress = Callable[[int, int, str], None]
+CHECKING = "bytes checked"
 
 
 class Stopped(BaseException):
@@ -79,19 +84,21 @@ def array_head(path: Path, limit: int) -> list[Any] | None:
 
 @dataclass(frozen=True)
 class CheckedArray:
-    """A JSON array file that json reads as ijson does: where the array starts (past a BOM), its item count, and
-    the file's size and modification time when it was counted."""
+    """A JSON file that json reads as ijson does: where its value starts (past a BOM), the number of rows, the
+    file's size and modification time when they were counted, and the ijson prefix of the rows ("item": the
+    array's items; "data.item": those of the list under the object's key "data")."""
 
     start: int
     items: int
     stamp: tuple[int, int]
+    prefix: str = "item"
 
 
 def checked_array(fh: io.BufferedReader, progress: Progress | None = None) -> CheckedArray | None:
     """The JSON array in the open file `fh` read through by ijson, with array_head's checks over every byte;
     None where json reads the file otherwise than ijson (what array_head falls back on, anything past the
     array) or the file changed while it was read: the whole-file reader then reads it or says why not.
-    progress(bytes read, file size, "bytes"), when given, is called at the first read and then at most every
+    progress(bytes read, file size, CHECKING), when given, is called at the first read and then at most every
     REPORT_EVERY seconds; what it raises stops the reading at once and comes out as Stopped."""
     import ijson
 
@@ -108,34 +115,168 @@ def checked_array(fh: io.BufferedReader, progress: Progress | None = None) -> Ch
     return CheckedArray(tape.start, counted[0], before)
 
 
+@dataclass
+class ObjectSurvey:
+    """What ijson's events of a JSON object file say about the rows it may hold under one key: its keys in order,
+    the one whose value is a list (list_key, None without one), that list's items read (items; their values in
+    `rows` where they were built), whether each of them is an object (all_dicts) and passes the reader's row
+    test on its keys (all_row_like), and whether the whole object was read (complete) or its first items only."""
+
+    keys: list[str] = field(default_factory=list)
+    list_key: str | None = None
+    items: int = 0
+    all_dicts: bool = True
+    all_row_like: bool = True
+    complete: bool = False
+    rows: list[Any] | None = None
+
+
+def survey_object(events: Iterator[tuple[str, Any]], row_like: Callable[[set[str]], bool],
+                  limit: int | None = None, build: bool = False) -> ObjectSurvey | None:
+    """The ObjectSurvey of the JSON object whose basic_parse `events` these are, read to its end (ijson then
+    checks that nothing follows it), or to the end of the list's `limit`-th item. row_like(an item's keys) is the
+    reader's test of an item; build: the items' values are kept in `rows`. None where the value is no object, a
+    key comes twice (json keeps its last value) or a second value is a list: no object holding rows."""
+    import ijson
+
+    if next(events, (None, None))[0] != "start_map":
+        return None
+    survey = ObjectSurvey(rows=[] if build else None)
+    seen: set[str] = set()
+    depth, in_list = 1, False  # containers open; inside the list's own level
+    item_keys: set[str] | None = None  # the keys of the item object being read
+    builder = None
+    for event, value in events:
+        if depth == 1:  # the object's keys and the starts of its values
+            if event == "end_map":
+                depth = 0
+                break
+            if event == "map_key":
+                if value in seen:
+                    return None
+                seen.add(value)
+                survey.keys.append(value)
+            elif event == "start_array":
+                if survey.list_key is not None:
+                    return None
+                survey.list_key, in_list, depth = survey.keys[-1], True, 2
+            elif event == "start_map":
+                depth = 2
+            continue
+        if in_list and depth == 2:  # an item starts, or the list ends
+            if event == "end_array":
+                in_list, depth = False, 1
+                continue
+            if build:
+                builder = ijson.ObjectBuilder()
+                builder.event(event, value)
+            if event == "start_map":
+                item_keys, depth = set(), 3
+                continue
+            survey.all_dicts = False
+            if event == "start_array":
+                depth = 3
+                continue
+        else:  # inside an item or another value
+            if builder is not None:
+                builder.event(event, value)
+            if event == "map_key" and depth == 3 and item_keys is not None:
+                item_keys.add(value)
+            if event in ("start_map", "start_array"):
+                depth += 1
+                continue
+            if event in ("end_map", "end_array"):
+                depth -= 1
+            if depth != 2 or not in_list:
+                continue
+        # an item ended
+        survey.items += 1
+        if item_keys is not None and not row_like(item_keys):
+            survey.all_row_like = False
+        if builder is not None and survey.rows is not None:
+            survey.rows.append(builder.value)
+        item_keys, builder = None, None
+        if limit is not None and survey.items >= limit:
+            return survey
+    if depth != 0:
+        return None
+    deque(events, maxlen=0)  # ijson reads on to the end: a second value or junk after the object is an error
+    survey.complete = True
+    return survey
+
+
+def object_head(path: Path, limit: int, row_like: Callable[[set[str]], bool]) -> ObjectSurvey | None:
+    """The object in the file at `path` read by ijson to the end of its list's `limit`-th item (ObjectSurvey,
+    the items built in `rows`), the rest of the file neither read nor checked; None where survey_object gives
+    None or ijson would read the bytes read otherwise than json (what array_head checks)."""
+    import ijson
+
+    try:
+        with open(path, "rb") as fh:
+            if (tape := array_tape(fh, opener=b"{")) is None:
+                return None
+            events = depth_limited(ijson.basic_parse(tape, use_float=True), outer=2)
+            survey = survey_object(events, row_like, limit, build=True)
+    except (OSError, ValueError, ijson.JSONError):
+        return None
+    if survey is None or tape.json_differs():
+        return None
+    return survey
+
+
+def checked_object(fh: io.BufferedReader, row_like: Callable[[set[str]], bool], progress: Progress | None = None
+                   ) -> tuple[ObjectSurvey, CheckedArray] | None:
+    """The JSON object in the open file `fh` read through by ijson as checked_array reads an array (the same
+    checks, progress and Stopped), its ObjectSurvey, and where it starts, its list's item count and ijson prefix
+    for RowSource's second pass. None where checked_array would give None, survey_object gives None or finds
+    no list, or that prefix would also match another key's values ("a.item" beside a key "a.item")."""
+    import ijson
+
+    before = stamp(fh)
+    try:
+        if (tape := array_tape(fh, progress, opener=b"{")) is None:
+            return None
+        events = depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), outer=2)
+        survey = survey_object(events, row_like)
+    except (ValueError, ijson.JSONError):
+        return None
+    if survey is None or survey.list_key is None or tape.json_differs() or stamp(fh) != before:
+        return None
+    key = survey.list_key
+    prefix = f"{key}.item"
+    if not key or any(k != key and (prefix == k or prefix.startswith(k + ".")) for k in survey.keys):
+        return None
+    return survey, CheckedArray(tape.start, survey.items, before, prefix)
+
+
 def stamp(fh: io.BufferedReader) -> tuple[int, int]:
     st = os.fstat(fh.fileno())
     return st.st_size, st.st_mtime_ns
 
 
-def array_tape(fh: io.BufferedReader, progress: Progress | None = None) -> Tape | None:
-    """`fh` at the "[" that starts the file (past a BOM and whitespace in its first _BLANK_START), read through a
-    Tape (which reports to `progress`); None where the file starts otherwise."""
+def array_tape(fh: io.BufferedReader, progress: Progress | None = None, opener: bytes = b"[") -> Tape | None:
+    """`fh` at the "[" (or `opener`) that starts the file (past a BOM and whitespace in its first _BLANK_START),
+    read through a Tape (which reports to `progress`); None where the file starts otherwise."""
     head = fh.read(_BLANK_START)
     body = head.removeprefix(BOM)
-    if not body.lstrip(b" \t\r\n").startswith(b"["):
+    if not body.lstrip(b" \t\r\n").startswith(opener):
         return None
     fh.seek(len(head) - len(body))
     return Tape(fh, len(head) - len(body), progress)
 
 
-def depth_limited(events: Iterator[tuple[str, Any]], counted: list[int] | None = None
+def depth_limited(events: Iterator[tuple[str, Any]], counted: list[int] | None = None, outer: int = 1
                    ) -> Iterator[tuple[str, Any]]:
-    """ijson's basic_parse events, ValueError past HEAD_DEPTH levels inside the array (ijson.parse's paths grow
-    with the square of the depth; json refuses past about 1000). counted[0], when given, counts the array's items
-    read so far."""
+    """ijson's basic_parse events, ValueError past HEAD_DEPTH levels inside the rows, which `outer` levels hold
+    (the array; an object and its list) (ijson.parse's paths grow with the square of the depth; json refuses past
+    about 1000). counted[0], when given, counts the array's items read so far."""
     depth = 0
     for event, value in events:
         if event in ("start_map", "start_array"):
             if depth == 1 and counted is not None:
                 counted[0] += 1
             depth += 1
-            if depth > HEAD_DEPTH + 1:  # the array itself is the first level
+            if depth > HEAD_DEPTH + outer:  # the array itself is the first level
                 raise ValueError("nested too deeply")
         elif event in ("end_map", "end_array"):
             depth -= 1
@@ -179,7 +320,7 @@ class Tape:
                                            or (not chunk and size != 0)):
             self._reported = now
             try:
-                self._progress(self.fh.tell(), self._size, "bytes")
+                self._progress(self.fh.tell(), self._size, CHECKING)
             except BaseException as exc:  # a cancel or an interrupt: not a break in the file
                 raise Stopped(exc) from None
         return chunk

@@ -261,7 +261,9 @@ def profile_dataset(
     factor × it, the reach core.memory.bounds.context_tokens gives a plan (the default and suggested lengths
     may go that far, and only a --seq-len beyond it gets a note naming the limit and where it comes from).
     progress(done, total, unit) is called a few times a second; it may raise to stop the profile. A large JSON
-    array is read twice: first checked and counted (unit "bytes" of the file), then its rows (unit "rows").
+    file (an array, or an object whose list holds the rows) is read twice: first checked and counted (the file's
+    bytes, unit json_array.CHECKING, "bytes checked", which a bar labels as that pass), then its rows (unit
+    "rows"); other files once, in "bytes" or "rows".
     trust_remote_code: the user's --trust-remote-code: a tokenizer with its own Python code (auto_map) runs it
     (else it is refused).
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.

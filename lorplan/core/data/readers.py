@@ -1,12 +1,14 @@
 """Streaming row readers: JSONL/JSON, CSV/TSV, Parquet, a folder of .txt files, a `datasets` save_to_disk folder.
 
 Every reader yields `(line, row)` where row is a dict or a `Bad` (the reason the row is unusable), and never
-holds more than one batch of rows in memory (a JSON array under _STREAM_BYTES, and an object holding rows, are
-read whole, as the json module does; a larger array is streamed with ijson, twice: once to check and count it,
-once for the rows. `RowSource.head` reads only an array's first rows).
+holds more than one batch of rows in memory (a JSON file under _STREAM_BYTES is read whole, as the json module
+does; a larger array, or object whose one list holds the rows ({"data": [...]}), is streamed with ijson, twice:
+once to check and count it, once for the rows. `RowSource.head` reads only the first rows of an array, and of
+such an object of _STREAM_BYTES and up).
 `line` is the 1-based line in the file for line formats, else the 1-based row number.
 Progress is `RowSource.done` out of `RowSource.total` in `RowSource.unit` ("bytes" or "rows"); the first pass
-over a streamed array, which rows() makes before its first row, reports to RowSource's `progress` callback.
+over a streamed JSON file, which rows() makes before its first row, reports to RowSource's `progress` callback
+in unit json_array.CHECKING.
 pyarrow is imported inside the Parquet and Arrow readers only, ijson inside the JSON array streaming.
 """
 
@@ -27,10 +29,13 @@ from lorplan.core.data.json_array import (
     BOM,
     STREAM_BUF,
     CheckedArray,
+    ObjectSurvey,
     Progress,
     Stopped,
     array_head,
     checked_array,
+    checked_object,
+    object_head,
     stamp,
 )
 from lorplan.core.errors import BadInput
@@ -43,8 +48,9 @@ EXTENSIONS = {  # a file's suffix -> the format lorplan reads it as (detect_form
 }
 _SNIFF_BYTES = 8192
 _BATCH_ROWS = 1024
-# A JSON array file of this size and up is streamed by rows(), smaller ones read whole. json.loads holds about 7
-# times the file (`lorplan profile` of a 44 MB chat array: 2.3-2.6 s, 342 MB peak; 200 MB: 9.7 s, 1.48 GB), the
+# A JSON array file (or object holding the rows) of this size and up is streamed by rows(), smaller ones read
+# whole. json.loads holds about 7 times the file (`lorplan profile` of a 44 MB chat array: 2.3-2.6 s, 342 MB
+# peak; 200 MB: 9.7 s, 1.48 GB; rows under a key on one line were parsed twice, first line and file), the
 # two ijson passes about 20 MB whatever the size (44 MB: 2.8-2.9 s, 48 MB; 200 MB: 12.2 s, 49 MB; 2 GB: 127 s,
 # 64 MB) but take longer: 1 MB read in 15-20 ms whole, 33-49 ms streamed, where the memory saved is nothing
 _STREAM_BYTES = 16 * 2**20
@@ -102,10 +108,10 @@ def detect_format(path: Path) -> str:
 class RowSource:
     """The rows of one dataset file or folder, read lazily. Iterate `rows()` once.
 
-    progress(done, total, unit), when given, hears of the first pass over a JSON array rows() streams (bytes
-    read out of the file's size, unit "bytes", every json_array.REPORT_EVERY seconds), which is made before the
-    first row comes; what it raises stops the pass and comes out of rows() as it was raised. Other reading does
-    not call it: the caller reports done, total and unit as the rows come."""
+    progress(done, total, unit), when given, hears of the first pass over a JSON file rows() streams (bytes
+    read out of the file's size, unit json_array.CHECKING, every json_array.REPORT_EVERY seconds), which is made
+    before the first row comes; what it raises stops the pass and comes out of rows() as it was raised. Other
+    reading does not call it: the caller reports done, total and unit as the rows come."""
 
     def __init__(self, path: str | os.PathLike[str], progress: Progress | None = None):
         self.path = Path(path)
@@ -121,17 +127,22 @@ class RowSource:
 
     def head(self, limit: int) -> list[tuple[int, Any]]:
         """The first `limit` rows as rows() yields them, reading no further: a JSON array through
-        json_array_head (rows() reads an array whole: seconds and gigabytes for a 2 GB file), else rows().
-        Call it instead of rows(); it raises what rows() raises."""
-        if self.format == "json" and (rows := json_array_head(self.path, limit)) is not None:
-            return rows
+        json_array_head, an object of _STREAM_BYTES and up whose list holds the rows through json_object_head
+        (which sets under_key) (rows() reads the whole file, once or twice: seconds, and gigabytes read whole, for
+        a 2 GB file), else rows(). Call it instead of rows(); it raises what rows() raises."""
+        if self.format == "json":
+            if (rows := json_array_head(self.path, limit)) is not None:
+                return rows
+            if self.total >= _STREAM_BYTES and (rows := json_object_head(self.path, limit)) is not None:
+                self.under_key = True
+                return rows
         return list(islice(self.rows(), limit))
 
     def first(self, limit: int) -> Iterator[tuple[int, Any]]:
-        """rows() up to `limit` rows: a JSON array rows() would stream (_STREAM_BYTES and up) through
-        json_array_head, so its first pass does not read the whole file for them (done, total and unit are then
-        left as they were); else, or where json_array_head gives None, rows() (its first pass reports to
-        `progress`). Smaller arrays are read whole as rows() reads them, which refuses a break past the rows."""
+        """rows() up to `limit` rows: a JSON file rows() would stream (_STREAM_BYTES and up) through head, so its
+        first pass does not read the whole file for them (done, total and unit are then left as they were); else,
+        or where head finds no rows to read so, rows() (its first pass reports to `progress`). Smaller files are
+        read whole as rows() reads them, which refuses a break past the rows."""
         if self.format == "json" and self.total >= _STREAM_BYTES:
             return iter(self.head(limit))
         return islice(self.rows(), limit)
@@ -162,6 +173,19 @@ class RowSource:
                 yield lineno, parse_json_line(raw)
 
     def _json(self) -> Iterator[tuple[int, Any]]:
+        if self.total >= _STREAM_BYTES:
+            with open(self.path, "rb") as fh:
+                checked = checked_array(fh, self.progress)
+                if checked is None:
+                    fh.seek(0)
+                    found = checked_object(fh, _row_like, self.progress)
+                    # one object and nothing after it, holding the rows: the whole read below gives its list's
+                    # items (its first line, whole or not, is no JSONL row)
+                    if found is not None and _surveyed_holds_rows(found[0]):
+                        checked = found[1]
+                if checked is not None:
+                    yield from self._json_streamed(fh, checked)
+                    return
         first_line, more = _first_object_line(self.path)
         if first_line is not None:
             try:
@@ -174,11 +198,6 @@ class RowSource:
                 self.format = "jsonl"
                 yield from self._jsonl()
                 return
-        if self.total >= _STREAM_BYTES:
-            with open(self.path, "rb") as fh:
-                if (checked := checked_array(fh, self.progress)) is not None:
-                    yield from self._json_streamed(fh, checked)
-                    return
         try:
             with open(self.path, encoding="utf-8-sig") as fh:  # a BOM (Windows editors write one) is no JSON
                 data = loads_json(fh.read())
@@ -205,14 +224,16 @@ class RowSource:
             yield i, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}")
 
     def _json_streamed(self, fh: io.BufferedReader, checked: CheckedArray) -> Iterator[tuple[int, Any]]:
-        """The items of the array in `fh` that checked_array counted, as the whole-file reader yields them, read
-        again by ijson. A file that changed since (another size or modification time, another item count, a
+        """The rows in `fh` that checked_array (or checked_object) counted, as the whole-file reader yields them,
+        read again by ijson. A file that changed since (another size or modification time, another item count, a
         break) is refused: rows of its old text may have been handed out."""
         import ijson
 
         self.unit, self.total, self.done = "rows", checked.items, 0
+        self.under_key = checked.prefix != "item"
         fh.seek(checked.start)
-        items = enumerate(ijson.items(fh, "item", use_float=True, buf_size=STREAM_BUF), 1)  # the nesting was checked: no depth guard
+        # the nesting was checked: no depth guard
+        items = enumerate(ijson.items(fh, checked.prefix, use_float=True, buf_size=STREAM_BUF), 1)
         end = (0, None)
         n = 0
         while True:
@@ -385,6 +406,48 @@ def json_array_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
             for n, row in enumerate(items, 1)]
 
 
+def json_object_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
+    """The first `limit` rows of a JSON object file whose one list holds them ({"data": [...]}) as rows() yields
+    them, read by ijson no further than them (json_array.object_head), the rest of the file taken to be what
+    they show: the rule of _holds_rows applied to the keys before the list's end and the items read. The first
+    line's end is looked for (bytes, not parsed): a first line that is a whole object with more lines after it is
+    JSONL to rows(). None where rows() must read the file: no such object, ijson reads it otherwise than json,
+    or a first line of over _STREAM_BUF bytes with more after it (whether it is one object is not known)."""
+    survey = object_head(path, limit, _row_like)
+    if survey is None or survey.rows is None or not _surveyed_holds_rows(survey) or not _not_jsonl(path):
+        return None
+    return list(enumerate(survey.rows, 1))  # every row an object, by _holds_rows
+
+
+def _not_jsonl(path: Path) -> bool:
+    """Whether _json does not take the file for JSONL by its first non-blank line (a whole object with another
+    non-blank line after it), that line's end found by its line break alone; False where it cannot tell without
+    reading a first line longer than STREAM_BUF whole."""
+    line, ended, more = bytearray(), False, False
+    with open(path, "rb") as fh:
+        head = fh.read(_SNIFF_BYTES)
+        fh.seek(len(head) - len(head.removeprefix(BOM).lstrip()))
+        for chunk in iter(lambda: fh.read(STREAM_BUF), b""):
+            if not ended:
+                end = chunk.find(b"\n")
+                if len(line) <= STREAM_BUF:
+                    line += chunk if end < 0 else chunk[:end]
+                if end < 0:
+                    continue
+                ended, chunk = True, chunk[end + 1:]
+            if chunk.strip():
+                more = True
+                break
+    if not more:
+        return True
+    if len(line) > STREAM_BUF:
+        return False
+    try:
+        return not isinstance(loads_json(bytes(line)), dict)
+    except ValueError:
+        return True
+
+
 def _first_object_line(path: Path) -> tuple[bytes | None, bool]:
     """The first non-blank line of a .json file when it starts with "{" (else None), without a BOM, and whether
     a non-blank line follows it. A line that starts otherwise ("[" of an array on one line, however long) is
@@ -412,10 +475,23 @@ def _holds_rows(obj: dict) -> bool:
         return False
     if _schema_of(obj) is None:
         return True
-    return all(_schema_of(v) is not None and "role" not in v and "from" not in v for v in lists[0])
+    return all(_row_like(v) for v in lists[0])
 
 
-def _schema_of(obj: dict) -> str | None:
+def _surveyed_holds_rows(survey: ObjectSurvey) -> bool:
+    """_holds_rows of an object read by ijson (json_array.survey_object), from its keys and what each item of its
+    one list was: the same rule."""
+    if survey.list_key is None or not survey.items or not survey.all_dicts:
+        return False
+    return _schema_of(survey.keys) is None or survey.all_row_like
+
+
+def _row_like(item: dict | set[str]) -> bool:
+    """An item of the list a schema's key names is a row, not a chat message (_holds_rows); `item` or its keys."""
+    return _schema_of(item) is not None and "role" not in item and "from" not in item
+
+
+def _schema_of(obj: dict | list[str] | set[str]) -> str | None:
     from lorplan.core.data.schema import schema_of_columns  # schema imports this module
 
     return schema_of_columns(obj)

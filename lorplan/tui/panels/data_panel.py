@@ -230,6 +230,7 @@ class DataPanel(Widget):
         self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
         self._profiled_train_all = False  # the masking rule of self.profile
         self._shown: bridge.DataProfile | None = None  # the profile the figures show (self.profile re-cut)
+        self._pass = ""  # the status of the pass a run is in, where a large JSON file is read in two
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="data-row"):
@@ -315,6 +316,7 @@ class DataPanel(Widget):
         self.set_class(True, "-running")
         self.query_one("#data-progress", ProgressBar).update(total=100, progress=0)
         self._status(f"Profiling {path} …")
+        self._pass = ""
         self._profiled = (path, schema, self.model_source)
         # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
         self._run(path, schema, self.model_source, self.seq_len, not self.train_all,
@@ -329,7 +331,7 @@ class DataPanel(Widget):
         def progress(done: int, total: int, unit: str) -> None:
             if worker.is_cancelled:
                 raise _Cancelled
-            self.post_message(ProfileProgressed(done, total))
+            self.post_message(ProfileProgressed(done, total, unit))
 
         try:
             profile = bridge.profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
@@ -353,6 +355,18 @@ class DataPanel(Widget):
     def on_profile_progressed(self, message: ProfileProgressed) -> None:
         if message.total > 0:
             self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
+        # a large JSON file is read twice and the bar fills twice: the status names the pass. The first pass's
+        # unit is the core's json_array.CHECKING (the TUI reaches the core through bridge only)
+        path = self._profiled[0] if self._profiled else ""
+        if message.unit == "bytes checked":
+            text = f"Profiling {path} … checking the file (pass 1 of 2)"
+        elif self._pass:
+            text = f"Profiling {path} … reading rows (pass 2 of 2)"
+        else:
+            return
+        if text != self._pass and self.has_class("-running"):
+            self._pass = text
+            self._status(text)
 
     @on(Checkbox.Changed, "#data-train-all")
     def _train_all_changed(self) -> None:

@@ -44,7 +44,7 @@ def test_the_first_pass_reports_bytes_then_the_rows_pass_rows(big, streamed, mon
     calls = []
     profile = profile_dataset(big, progress=lambda *call: calls.append(call))
     size = big.stat().st_size
-    in_bytes = [c for c in calls if c[2] == "bytes"]
+    in_bytes = [c for c in calls if c[2] == json_array.CHECKING]
     assert calls[: len(in_bytes)] == in_bytes  # every bytes call comes before the rows
     assert len(in_bytes) >= 4  # ijson's first read (0 bytes), three pieces and the end
     assert all(total == size for _, total, _ in in_bytes)
@@ -59,8 +59,8 @@ def test_the_throttle_keeps_the_first_and_last_report(big, streamed):
     calls = []
     profile_dataset(big, progress=lambda *call: calls.append(call))
     size = big.stat().st_size
-    in_bytes = [c for c in calls if c[2] == "bytes"]
-    assert in_bytes[0] == (0, size, "bytes") and in_bytes[-1] == (size, size, "bytes")
+    in_bytes = [c for c in calls if c[2] == json_array.CHECKING]
+    assert in_bytes[0] == (0, size, json_array.CHECKING) and in_bytes[-1] == (size, size, json_array.CHECKING)
 
 
 @pytest.mark.parametrize("error", [Cancel("stop"), BadInput("--data x: stop"), KeyboardInterrupt()])
@@ -80,7 +80,7 @@ def test_a_raise_during_the_first_pass_stops_it_and_comes_out_as_raised(big, str
     with pytest.raises(type(error)) as raised:
         profile_dataset(big, progress=progress)
     assert raised.value is error
-    assert len(calls) == 2 and calls[1][2] == "bytes" and 0 < calls[1][0] < big.stat().st_size
+    assert len(calls) == 2 and calls[1][2] == json_array.CHECKING and 0 < calls[1][0] < big.stat().st_size
 
 
 def test_ctrl_c_during_the_first_pass_says_interrupted(big, streamed, monkeypatch, capsys):
@@ -89,7 +89,7 @@ def test_ctrl_c_during_the_first_pass_says_interrupted(big, streamed, monkeypatc
     from lorplan.cli import profile as profile_cli
 
     def interrupt(self, done, total, unit):
-        if unit == "bytes" and done > 0:
+        if unit == json_array.CHECKING and done > 0:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(json_array, "REPORT_EVERY", 0)
