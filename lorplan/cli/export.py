@@ -65,7 +65,7 @@ def _check_folder(output: str) -> None:
 
 def _check_not_folder(output: str, fmt: str, folder_export: bool) -> None:
     """A one-file export's -o naming a folder is refused naming the flag and a file name to give there (the
-    writer's own line, for the planner too, names neither)."""
+    writer's own line, for the planner too, names neither); so is a folder export's (peft's) -o naming a file."""
     from pathlib import Path
 
     from lorplan.core.errors import BadInput
@@ -74,6 +74,11 @@ def _check_not_folder(output: str, fmt: str, folder_export: bool) -> None:
     if not folder_export and Path(output).is_dir():
         raise BadInput(f"-o {output}: that is a folder; give a file name, such as "
                        f"{Path(output) / output_name(fmt)}")
+    if folder_export and Path(output).exists() and not Path(output).is_dir():
+        # else mkdir's "FILE/adapter_config.json: cannot write there (File exists)"
+        what = "a named pipe" if Path(output).is_fifo() else "a file"
+        raise BadInput(f"-o {output}: that is {what}; --to {fmt} writes a folder (adapter_config.json in it): "
+                       "give a folder name")
 
 
 def _check_sources(paths, output: str, plan, plan_path: str) -> None:

@@ -80,3 +80,22 @@ def test_a_named_pipe_or_a_device_as_the_plan_is_refused_without_waiting(tmp_pat
         prog = f"lorplan {command[0]}"
         assert proc.returncode == 2 and proc.stderr == f"{prog}: error: {path}: {kind}, not a plan file (give the " \
                                                        "plan's .toml file)\n", proc.stderr
+
+
+# 4. a file (or a pipe) named as peft's -o, whose export is a folder: the folder could not be made there, and the
+#    refusal was "FILE/adapter_config.json: cannot write there (File exists)", naming neither the flag nor the fault
+
+
+@pytest.mark.parametrize("kind", ["file", "pipe"])
+def test_a_file_as_peft_output_folder_is_refused_naming_the_flag(tmp_path, capsys, plan_file, kind):
+    import os
+
+    out = tmp_path / "adapter"
+    if kind == "file":
+        out.write_text("mine\n")
+    else:
+        os.mkfifo(out)
+    _refused(capsys, ["export", "--to", "peft", str(plan_file), "-o", str(out)],
+             f"lorplan export: error: -o {out}: that is a {'file' if kind == 'file' else 'named pipe'}; --to peft "
+             "writes a folder (adapter_config.json in it): give a folder name")
+    assert kind != "file" or out.read_text() == "mine\n"
