@@ -240,3 +240,24 @@ def test_trl_sft_trains_the_plans_lora_on_cpu(tmp_path, monkeypatch):
     assert set(adapter["target_modules"]) == {"q_proj", "v_proj"}
     state = json.loads((tmp_path / "out" / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
+
+
+@pytest.mark.parametrize("train_on", ["completion", "all"])
+def test_auto_on_an_alpaca_file_says_trl_stops_on_its_rows(tmp_path, train_on):
+    """data.schema auto on a file lorplan reads as alpaca gets the alpaca line (TRL reads no instruction/output
+    columns), as data.schema = "alpaca" does, not the auto line on the columns TRL finds itself; other files'
+    auto keep theirs."""
+    from lorplan.core.export.trl import ALPACA_NOTE, AUTO_NOTE
+
+    alpaca = tmp_path / "alpaca.json"  # a JSON array: detection reads its first rows
+    alpaca.write_text(json.dumps([{"instruction": "Add.", "input": "2 and 3", "output": "5"}]), encoding="utf-8")
+    pc = tmp_path / "pc.jsonl"
+    pc.write_text(json.dumps({"prompt": "2+3=", "completion": "5"}) + "\n", encoding="utf-8")
+    plan = sample("smollm2-135m-cpu")
+    for path, said, unsaid in ((alpaca, ALPACA_NOTE, AUTO_NOTE), (pc, AUTO_NOTE, ALPACA_NOTE)):
+        p = replace(plan, data=DataSection(path=str(path), schema="auto", train_on=train_on))
+        result = export_plan(p, "trl")
+        assert said in result.warnings and unsaid not in result.warnings, path.name
+        assert said.split(":")[0] in result.files["trl.yaml"]
+        cfg = yaml.safe_load(result.files["trl.yaml"])
+        assert cfg["completion_only_loss"] is (None if train_on == "completion" else False)

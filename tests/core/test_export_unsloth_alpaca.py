@@ -138,11 +138,11 @@ def test_csv_cells_are_read_as_their_text(tmp_path):
 
 def test_the_warnings_say_what_is_still_different(tmp_path):
     data = _jsonl(tmp_path / "a.jsonl", ROWS)
-    for schema, trl_note in (("alpaca", ALPACA_NOTE), ("auto", AUTO_NOTE)):
+    for schema in ("alpaca", "auto"):
         plan = _plan(tmp_path, data, schema)
         said = export_plan(plan, "unsloth").warnings
-        assert trl_note not in said and PROMPT_COMPLETION_NOTE in said
-        assert trl_note in export_plan(plan, "trl").warnings  # a YAML cannot convert rows: its line stays
+        assert ALPACA_NOTE not in said and AUTO_NOTE not in said and PROMPT_COMPLETION_NOTE in said
+        assert ALPACA_NOTE in export_plan(plan, "trl").warnings  # a YAML cannot convert rows: its line stays
 
 
 @pytest.mark.parametrize(("schema", "train_on", "masked"), [

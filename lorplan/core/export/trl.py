@@ -308,19 +308,25 @@ def renamed_roles_note(layout: ChatLayout) -> str | None:
             "and system (and tool) for TRL to train what lorplan does")
 
 
-def is_chat(plan) -> bool:
-    """Whether the plan's data is chat rows: data.schema = "messages", or auto with a data file whose first rows
-    lorplan reads as messages (TRL finds a messages column itself). A file lorplan cannot read says no: the auto
-    warning already asks for data.schema."""
+def rows_schema(plan) -> DataSchema:
+    """The schema of the plan's rows: its data.schema, or for auto the schema lorplan reads in the data file's
+    first rows (TRL finds text, prompt/completion and messages columns itself). Auto where lorplan cannot read
+    them: the auto warning asks for data.schema."""
     schema = DataSchema(plan.data.schema)
     if schema != DataSchema.AUTO:
-        return schema == DataSchema.MESSAGES
+        return schema
     from lorplan.core.data.schema import detect_from_file  # a JSON array's first rows, not the whole file
 
     try:
-        return detect_from_file(plan.data.path) == DataSchema.MESSAGES
+        return DataSchema(detect_from_file(plan.data.path))
     except (BadInput, OSError, ValueError):  # missing, unreadable, no schema, a name no file system takes
-        return False
+        return DataSchema.AUTO
+
+
+def is_chat(plan) -> bool:
+    """Whether the plan's data is chat rows: data.schema = "messages", or auto on a file lorplan reads as
+    messages (rows_schema)."""
+    return rows_schema(plan) == DataSchema.MESSAGES
 
 
 def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
@@ -339,7 +345,8 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append(f"{_MESSAGES_NOTE}; {_NO_TEMPLATE_NOTE}" if masked else _NO_TEMPLATE_NOTE)
     elif schema == DataSchema.AUTO:
         completion_only = None if masked else False  # None: TRL masks prompt-completion rows, trains text whole
-        warnings.append(AUTO_NOTE)
+        # alpaca rows stop TRL whatever it finds, so their line, not the one on the columns TRL finds itself
+        warnings.append(ALPACA_NOTE if rows_schema(plan) == DataSchema.ALPACA else AUTO_NOTE)
     if is_chat(plan):
         warnings.append(chat_rows_note())
         layout = chat_layout(d.path)

@@ -21,7 +21,6 @@ from lorplan.core.export import ExportResult, _printable, output_name, warning_c
 from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning
 from lorplan.core.export.trl import (
     ALPACA_NOTE,
-    AUTO_NOTE,
     PROMPT_COMPLETION_NOTE,
     chat_rows_note,
     conversations_note,
@@ -30,6 +29,7 @@ from lorplan.core.export.trl import (
     lorplan_roles,
     renamed_roles,
     renamed_roles_note,
+    rows_schema,
     sft_config,
     sft_dataset,
 )
@@ -326,21 +326,6 @@ _ALPACA_MAP = (
 _PROMPT_COMPLETION_ROWS = (DataSchema.PROMPT_COMPLETION, DataSchema.ALPACA)
 
 
-def _schema(plan) -> DataSchema:
-    """The plan's data.schema, or for auto the schema lorplan reads in the data file's first rows (auto where it
-    cannot read them: the auto warning asks for data.schema)."""
-    schema = DataSchema(plan.data.schema)
-    if schema != DataSchema.AUTO:
-        return schema
-    from lorplan.core.data.schema import detect_from_file  # a JSON array's first rows, not the whole file
-    from lorplan.core.errors import BadInput
-
-    try:
-        return DataSchema(detect_from_file(plan.data.path))
-    except (BadInput, OSError, ValueError):  # missing, unreadable, no schema, a name no file system takes
-        return DataSchema.AUTO
-
-
 def _alpaca_pieces() -> tuple[tuple[str, str, str], tuple[str, str]]:
     """lorplan's Stanford Alpaca prompt (lorplan.core.data.example.alpaca_prompt) as the text around the
     instruction and input: (before, between, after) for a row with an input, (before, after) without."""
@@ -359,13 +344,12 @@ def _alpaca_rows(plan, schema: DataSchema, source: dict[str, Any], sft: dict[str
     script's functions that write them as prompt/completion as lorplan reads them (its rendered prompt, the output;
     the rows lorplan skips left out) and its dataset lines; CSV cells read as text (`source`, load_dataset's
     arguments, gains the converters). The rows are then TRL's prompt-completion rows: the loss mask is the plan's
-    train_on (completion_only_loss) and TRL's line on alpaca rows (or on auto) becomes the prompt-completion
-    rows' line. schema: _schema(plan). ("", "") for other data."""
+    train_on (completion_only_loss) and TRL's line on alpaca rows becomes the prompt-completion rows' line.
+    schema: rows_schema(plan). ("", "") for other data."""
     if schema != DataSchema.ALPACA:
         return "", ""
     sft["completion_only_loss"] = plan.data.train_on != TrainOn.ALL
-    note = ALPACA_NOTE if DataSchema(plan.data.schema) == DataSchema.ALPACA else AUTO_NOTE
-    warnings[:] = [PROMPT_COMPLETION_NOTE if w == note else w for w in warnings]
+    warnings[:] = [PROMPT_COMPLETION_NOTE if w == ALPACA_NOTE else w for w in warnings]
     csv = source.get("path") == "csv"
     if csv:
         source.update(keep_default_na=False, converters=_ALPACA_CELLS)
@@ -400,7 +384,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     chat_code, chat_map = _chat_roles(plan, warnings)
     (source,) = data["datasets"]
     source = dict(source)
-    schema = _schema(plan)
+    schema = rows_schema(plan)
     alpaca_code, alpaca_map = _alpaca_rows(plan, schema, source, sft, warnings)
     if schema in _PROMPT_COMPLETION_ROWS:
         sft["dataset_text_field"] = None
