@@ -128,3 +128,25 @@ def test_llamafactory_reads_the_rows_from_the_yaml_alone(tmp_path, monkeypatch, 
                        training_arguments(output_dir=str(tmp_path / "o"), report_to="none"))
     assert [r["_prompt"][0]["content"] for r in rows] == [r["prompt"] for r in ROWS]
     assert [r["_response"][0]["content"] for r in rows] == [r["completion"] for r in ROWS]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_llamafactory_reads_the_rows_through_a_folder_of_any_name(tmp_path, monkeypatch, capsys):
+    """The YAML read as `llamafactory-cli train lf.yaml` reads it (read_args: OmegaConf from sys.argv), written in a
+    folder named with a space, quotes, a backslash, an accent and a character beyond U+FFFF, which the dataset_dir
+    written as a JSON string lost (YAML reads its escape as two lone surrogates)."""
+    get_dataset_list, load_single, data_arguments, model_arguments, training_arguments = _llamafactory()
+    from llamafactory.hparams.parser import read_args
+
+    plan = _project(tmp_path, monkeypatch)
+    out = tmp_path / "ü 😀 \"q\" 's' \\ #x"
+    out.mkdir()
+    assert _export(capsys, str(plan), "-o", str(out / "lf 😀.yaml"))[0] == 0
+    monkeypatch.setattr(sys, "argv", ["llamafactory-cli", str(out / "lf 😀.yaml")])
+    cfg = read_args()
+    assert cfg["dataset_dir"] == str(out / "lf 😀-data")
+    (attr,) = get_dataset_list([cfg["dataset"]], cfg["dataset_dir"])
+    data_args = data_arguments(dataset=cfg["dataset"], dataset_dir=cfg["dataset_dir"], cutoff_len=cfg["cutoff_len"])
+    rows = load_single(attr, model_arguments(model_name_or_path="unused"), data_args,
+                       training_arguments(output_dir=str(tmp_path / "o"), report_to="none"))
+    assert [r["_prompt"][0]["content"] for r in rows] == [r["prompt"] for r in ROWS]

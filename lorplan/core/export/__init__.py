@@ -8,7 +8,6 @@ anything the target tool cannot express (also written into the output as a comme
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -32,13 +31,13 @@ class ExportResult:
     folder: bool = False  # True when the output path names a folder (peft)
     notes: tuple[str, ...] = ()  # what the export did that is no problem (a plan path written absolute)
     # files written in a folder beside the output file, named after it (data_folder), whose absolute path the
-    # output's text names where it holds DATA_FOLDER (placed_files): LLaMA-Factory's dataset_info.json
+    # output's text gives as DATA_FOLDER_KEY's value (placed_files): LLaMA-Factory's dataset_info.json
     data_files: Mapping[str, str] = field(default_factory=dict)
 
 
-# Stands in an export's text for the absolute path of the folder its data_files go to, which depends on where the
-# export is written; placed_files writes the path as a JSON string, which YAML reads as its double-quoted string
-DATA_FOLDER = "LORPLAN_DATA_FOLDER"
+# The YAML key whose value is the folder an export's data_files go to, which depends on where the export is
+# written: the export writes DATA_FOLDER there, and placed_files that line, the key's alone, with the folder
+DATA_FOLDER_KEY, DATA_FOLDER = "dataset_dir", "LORPLAN_DATA_FOLDER"
 
 
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
@@ -121,8 +120,19 @@ def placed_files(result: ExportResult, out: str | os.PathLike) -> dict[Path, str
     if not result.data_files:
         return {out: text}
     folder = data_folder(out)
-    placed = {out: text.replace(DATA_FOLDER, json.dumps(os.path.abspath(folder)))}
+    placed = {out: _with_data_folder(text, os.path.abspath(folder))}
     return placed | {folder / name: data for name, data in result.data_files.items()}
+
+
+def _with_data_folder(text: str, folder: str) -> str:
+    """The export's YAML text with DATA_FOLDER_KEY's value the folder, dumped as dump_yaml dumps a value (YAML's
+    own quoting: a character beyond U+FFFF, written as a JSON escape, would be read as two lone surrogates)."""
+    import yaml
+
+    placeholder = f"\n{DATA_FOLDER_KEY}: {DATA_FOLDER}\n"
+    assert text.count(placeholder) == 1, "the export names its data folder once"
+    line = yaml.safe_dump({DATA_FOLDER_KEY: folder}, default_flow_style=False, allow_unicode=True)
+    return text.replace(placeholder, "\n" + line)
 
 
 def output_paths(result: ExportResult, out: str | os.PathLike) -> list[Path]:
@@ -159,5 +169,5 @@ def dump_yaml(header: str, data: dict, warnings: tuple[str, ...] | list[str]) ->
     return f"# {header}\n" + warning_comment(warnings) + body
 
 
-__all__ = ["DATA_FOLDER", "FORMATS", "LABELS", "ExportResult", "data_folder", "default_output", "export_plan",
+__all__ = ["DATA_FOLDER", "DATA_FOLDER_KEY", "FORMATS", "LABELS", "ExportResult", "data_folder", "default_output", "export_plan",
            "output_name", "output_paths", "placed_files", "write_export"]
