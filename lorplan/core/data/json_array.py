@@ -134,7 +134,8 @@ class ObjectSurvey:
 def survey_object(events: Iterator[tuple[str, Any]], row_like: Callable[[set[str]], bool],
                   limit: int | None = None, build: bool = False) -> ObjectSurvey | None:
     """The ObjectSurvey of the JSON object whose basic_parse `events` these are, read to its end (ijson then
-    checks that nothing follows it), or to the end of the list's `limit`-th item. row_like(an item's keys) is the
+    checks that nothing follows it), or to the end of the list's `limit`-th item where another item follows it
+    (complete: the list's items all read, `items` its length). row_like(an item's keys) is the
     reader's test of an item; build: the items' values are kept in `rows`. None where the value is no object, a
     key comes twice (json keeps its last value) or a second value is a list: no object holding rows."""
     import ijson
@@ -197,7 +198,11 @@ def survey_object(events: Iterator[tuple[str, Any]], row_like: Callable[[set[str
             survey.rows.append(builder.value)
         item_keys, builder = None, None
         if limit is not None and survey.items >= limit:
-            return survey
+            # the list may end with this item: then its row count is known (RowSource.head's total), and the
+            # object is read to its end as where the list ends before the limit
+            if next(events, (None, None))[0] != "end_array":
+                return survey
+            in_list, depth = False, 1
     if depth != 0:
         return None
     deque(events, maxlen=0)  # ijson reads on to the end: a second value or junk after the object is an error

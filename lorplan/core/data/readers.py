@@ -122,28 +122,33 @@ class RowSource:
         self.total = 0
         self.done = 0
         self.under_key = False  # the rows are the list of one JSON object ({"data": [...]}), not the file's own
+        self.size = 0  # the file's size in bytes (0 for a folder): which way a JSON file is read
         if self.path.is_file():
-            self.total = self.path.stat().st_size
+            self.total = self.size = self.path.stat().st_size
 
     def head(self, limit: int) -> list[tuple[int, Any]]:
         """The first `limit` rows as rows() yields them, reading no further: a JSON array through
         json_array_head, an object of _STREAM_BYTES and up whose list holds the rows through json_object_head
-        (which sets under_key) (rows() reads the whole file, once or twice: seconds, and gigabytes read whole, for
-        a 2 GB file), else rows(). Call it instead of rows(); it raises what rows() raises."""
+        (which sets under_key, and where the list ends within them its row count as rows() leaves it) (rows()
+        reads the whole file, once or twice: seconds, and gigabytes read whole, for a 2 GB file), else rows().
+        Call it instead of rows(); it raises what rows() raises."""
         if self.format == "json":
             if (rows := json_array_head(self.path, limit)) is not None:
                 return rows
-            if self.total >= _STREAM_BYTES and (rows := json_object_head(self.path, limit)) is not None:
+            if self.size >= _STREAM_BYTES and (found := json_object_head(self.path, limit)) is not None:
+                rows, counted = found
                 self.under_key = True
+                if counted is not None:  # the whole list read: its row count, as rows() leaves it
+                    self.unit, self.total, self.done = "rows", counted, counted
                 return rows
         return list(islice(self.rows(), limit))
 
     def first(self, limit: int) -> Iterator[tuple[int, Any]]:
         """rows() up to `limit` rows: a JSON file rows() would stream (_STREAM_BYTES and up) through head, so its
-        first pass does not read the whole file for them (done, total and unit are then left as they were); else,
+        first pass does not read the whole file for them (done, total and unit are then as head leaves them); else,
         or where head finds no rows to read so, rows() (its first pass reports to `progress`). Smaller files are
         read whole as rows() reads them, which refuses a break past the rows."""
-        if self.format == "json" and self.total >= _STREAM_BYTES:
+        if self.format == "json" and self.size >= _STREAM_BYTES:
             return iter(self.head(limit))
         return islice(self.rows(), limit)
 
@@ -173,7 +178,7 @@ class RowSource:
                 yield lineno, parse_json_line(raw)
 
     def _json(self) -> Iterator[tuple[int, Any]]:
-        if self.total >= _STREAM_BYTES:
+        if self.size >= _STREAM_BYTES:
             with open(self.path, "rb") as fh:
                 checked = checked_array(fh, self.progress)
                 if checked is None:
@@ -406,17 +411,19 @@ def json_array_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
             for n, row in enumerate(items, 1)]
 
 
-def json_object_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
+def json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int | None] | None:
     """The first `limit` rows of a JSON object file whose one list holds them ({"data": [...]}) as rows() yields
     them, read by ijson no further than them (json_array.object_head), the rest of the file taken to be what
-    they show: the rule of _holds_rows applied to the keys before the list's end and the items read. The first
+    they show: the rule of _holds_rows applied to the keys before the list's end and the items read; and the
+    list's length where it ends with them (the whole object read), else None. The first
     line's end is looked for (bytes, not parsed): a first line that is a whole object with more lines after it is
     JSONL to rows(). None where rows() must read the file: no such object, ijson reads it otherwise than json,
     or a first line of over _STREAM_BUF bytes with more after it (whether it is one object is not known)."""
     survey = object_head(path, limit, _row_like)
     if survey is None or survey.rows is None or not _surveyed_holds_rows(survey) or not _not_jsonl(path):
         return None
-    return list(enumerate(survey.rows, 1))  # every row an object, by _holds_rows
+    rows = list(enumerate(survey.rows, 1))  # every row an object, by _holds_rows
+    return rows, (survey.items if survey.complete else None)
 
 
 def _not_jsonl(path: Path) -> bool:
