@@ -169,5 +169,5 @@ def dump_yaml(header: str, data: dict, warnings: tuple[str, ...] | list[str]) ->
     return f"# {header}\n" + warning_comment(warnings) + body
 
 
-__all__ = ["DATA_FOLDER", "DATA_FOLDER_KEY", "FORMATS", "LABELS", "ExportResult", "data_folder", "default_output", "export_plan",
-           "output_name", "output_paths", "placed_files", "write_export"]
+__all__ = ["DATA_FOLDER", "DATA_FOLDER_KEY", "FORMATS", "LABELS", "ExportResult", "data_folder", "default_output",
+           "export_plan", "output_name", "output_paths", "placed_files", "write_export"]
