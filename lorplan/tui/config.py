@@ -16,31 +16,27 @@ seq_len = 4096
 grad_checkpointing = true
 ```
 
-Read with tomllib, written atomically (temp file in the same folder + os.replace). The schema is strict: an
-unknown key or a wrong type is reported with the file and the dotted key, and the default is used; the TUI
-still opens. Saving edits the file in place with tomlkit and updates only the keys lorplan owns: the user's
-comments, blank lines and key order stay, and what lorplan reported and could not use stays as the user wrote
-it, for them to fix. A [setup] value the form would refuse (a quantization lorplan does not know, a sequence
-length of 0) is dropped the same way. A file that is not valid TOML (or cannot be read) is reported too, and is
-never written over: save_config raises ConfigLeftAsIs instead, so the user's other settings are not lost.
+Read with tomllib (through lorplan.core.tomltext, as plans are), written atomically (temp file in the same
+folder + os.replace). The schema is strict: an unknown key or a wrong type is reported with the file and the
+dotted key, and the default is used; the TUI still opens. Saving edits the file in place with tomlkit and updates
+only the keys lorplan owns: the user's comments, blank lines and key order stay, and what lorplan reported and
+could not use stays as the user wrote it, for them to fix. A [setup] value the form would refuse (a quantization
+lorplan does not know, a sequence length of 0) is dropped the same way. A file that is not valid TOML (or cannot
+be read) is reported too, and is never written over: save_config raises ConfigLeftAsIs instead, so the user's
+other settings are not lost.
 Imports nothing from Textual so it is cheap to test.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
 from lorplan.core.atomic import replace_text
+from lorplan.core.tomltext import NotToml, loads_toml
 from lorplan.tui.panels.setup_form import SAVED_FIELDS, FormValues, read_saved_setup, saved_setup
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 CONFIG_NAME = "config.toml"
 LEFT_AS_IS = "lorplan leaves the file as it is (settings are not saved) until it is fixed"
@@ -105,9 +101,9 @@ def parse_config(text: str, path: Path) -> tuple[UserConfig, list[str]]:
     """Parse config text. Returns the config (defaults where a value was wrong) and the problems found."""
     problems: list[str] = []
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return UserConfig(), [f"{path}: not valid TOML ({exc}); using defaults, and {LEFT_AS_IS}"]
+        data = loads_toml(text)
+    except NotToml as exc:
+        return UserConfig(), [f"{path}: {exc}; using defaults, and {LEFT_AS_IS}"]
     values: dict = {}
     for key, value in data.items():
         where = f"{path}: {key}{_line_of(text, key)}"
@@ -161,13 +157,13 @@ def _read_for_update(path: Path) -> tuple[str, dict]:
     but cannot be read or is not valid TOML: writing over it would lose the user's settings in it."""
     try:
         text = path.read_text(encoding="utf-8")
-        return text, tomllib.loads(text)
+        return text, loads_toml(text)
     except FileNotFoundError:
         return "", {}
     except (OSError, UnicodeDecodeError) as exc:
         why = f"cannot be read ({exc})"
-    except tomllib.TOMLDecodeError as exc:
-        why = f"not valid TOML ({exc})"
+    except NotToml as exc:
+        why = str(exc)
     raise ConfigLeftAsIs(f"{path}: {why}; settings not saved: fix the file (or remove it) to save them")
 
 
@@ -259,8 +255,8 @@ def _reads_as(text: str, data: dict) -> bool:
         return type(a) is type(b) and a == b
 
     try:
-        return same(data, tomllib.loads(text))
-    except tomllib.TOMLDecodeError:
+        return same(data, loads_toml(text))
+    except NotToml:
         return False
 
 

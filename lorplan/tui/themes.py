@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import difflib
 import re
-import sys
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 from textual.color import Color, ColorParseError
 from textual.css.stylesheet import Stylesheet, StylesheetParseError
 from textual.css.tokenizer import TokenError
 from textual.theme import Theme
+
+from lorplan.core.tomltext import NotToml, loads_toml
 
 PACKAGE_THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
 DEFAULT_THEME = "dark"
@@ -71,9 +67,9 @@ def theme_from_toml(path: Path) -> Theme:
     """Parse one theme file, checking every value the way Textual will use it when the theme is applied.
     Raises BadTheme (a ValueError) with a message naming the key or variable at fault."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise BadTheme(f"not valid TOML ({exc})", path.stem) from None
+        data = loads_toml(path.read_text(encoding="utf-8"))
+    except NotToml as exc:
+        raise BadTheme(str(exc), path.stem) from None
     unknown = sorted(set(data) - _ALLOWED)
     if unknown:
         raise BadTheme(f"unknown key {unknown[0]!r} (allowed: {', '.join(sorted(_ALLOWED))})", path.stem)

@@ -1,4 +1,4 @@
-"""Plan files as TOML: read (tomllib) and validate, write (tomli-w) atomically.
+"""Plan files as TOML: read (lorplan.core.tomltext) and validate, write (tomli-w) atomically.
 
 A plan is data: loading one never imports or runs anything it names.
 """
@@ -6,18 +6,13 @@ A plan is data: loading one never imports or runs anything it names.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 from lorplan.core.export.files import write_text_atomic
 from lorplan.core.plan.schema import PLAN_VERSION, Plan, plan_to_dict
 from lorplan.core.plan.validate import plan_from_dict
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from lorplan.core.tomltext import NotToml, loads_toml
 
 _HEADER = "# lorplan plan, schema version {version}. Train it: lorplan train {flag}THIS.toml\n"
 
@@ -34,24 +29,10 @@ def dumps_plan(plan: Plan) -> str:
 def loads_plan(text: str, file: str = "plan") -> Plan:
     """Parse and validate TOML text; BadInput lists every problem as "FILE: dotted.key: what is wrong"."""
     try:
-        doc = tomllib.loads(text.removeprefix("\ufeff"))  # a byte order mark (Windows editors) is no statement
-    except tomllib.TOMLDecodeError as exc:
-        raise BadInput(f"{file}: not valid TOML ({exc})") from None
-    except RecursionError:  # tomllib recurses per nesting level: "x = [[[[...]]]]"
-        raise BadInput(f"{file}: not valid TOML (tables or arrays nested too deeply for Python's TOML reader)"
-                       ) from None
-    except ValueError:  # int() past sys.get_int_max_str_digits ("x = 999...9"), which is no TOMLDecodeError
-        raise BadInput(f"{file}: not valid TOML ({_long_integer(text)}an integer of more than "
-                       f"{sys.get_int_max_str_digits():,} digits, more than Python reads)") from None
+        doc = loads_toml(text.removeprefix("\ufeff"))  # a byte order mark (Windows editors) is no statement
+    except NotToml as exc:
+        raise BadInput(f"{file}: {exc}") from None
     return plan_from_dict(doc, file)
-
-
-def _long_integer(text: str) -> str:
-    """"line N: " of the first run of digits longer than Python's int() reads ("" when none is found)."""
-    import re
-
-    match = re.search(rf"[0-9][0-9_]{{{sys.get_int_max_str_digits()},}}", text)
-    return f"line {text.count(chr(10), 0, match.start()) + 1}: " if match else ""
 
 
 def read_plan(path: str | os.PathLike) -> Plan:
