@@ -25,8 +25,9 @@ _BLANK_START = 8192  # what is read for the "[" that starts an array (a BOM and 
 # Nesting array_head reads; deeper (json refuses past about 1000 levels, ijson's prefixes grow with the
 # square of the depth: 100000 levels took over 4 GB) goes to the full reader, which reads it or says why not
 HEAD_DEPTH = 100
-# ijson's read size for a whole array (checked_array, RowSource's second pass): its default, 64 KB, makes a string
-# longer than that slow to parse (one of 32 MB: 6.5 s for both passes, 0.7 s at 1 MB; a 55 MB chat array of short
+# ijson's read size for the heads and the two passes (array_head, object_head, checked_array, checked_object,
+# RowSource's second pass): its default, 64 KB, makes a string longer than that slow to parse (one of 32 MB: 6.5 s
+# for both passes, 0.7 s at 1 MB; the head of its file 3.4-3.6 s, 0.4-0.5 s at 1 MB; a 55 MB chat array of short
 # strings: 0.35 s at either size)
 STREAM_BUF = 2**20
 # A "\\uXXXX" escape of a lone UTF-16 surrogate: json keeps it (to_example refuses such a row), ijson's C parser
@@ -64,15 +65,15 @@ def array_head(path: Path, limit: int) -> list[Any] | None:
     own words: no array (an object, a BOM-less blank start past 8 KB), a break before `limit` items or past the
     array's end, NaN or Infinity, an integer past 64 bits or a float past 1e308, an escape of a lone surrogate, a
     vertical tab or form feed (whitespace to ijson, not to json), nesting deeper than HEAD_DEPTH. The checks of the
-    bytes look at all ijson read (up to 64 KB past the rows), so such a byte just after them also sends the head to
-    the full reader."""
+    bytes look at all ijson read (up to STREAM_BUF past the rows), so such a byte just after them also sends the
+    head to the full reader."""
     import ijson  # 20 ms, for the few callers that read an array's head
 
     try:
         with open(path, "rb") as fh:
             if (tape := array_tape(fh)) is None:
                 return None
-            events = depth_limited(ijson.basic_parse(tape, use_float=True))
+            events = depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF))
             # fewer rows than asked: the items ran out, ijson read the whole file and checked what follows the array
             rows = list(islice(ijson.items(ijson.parse(events), "item"), limit))
     except (OSError, ValueError, ijson.JSONError):  # a break, an overflow, NaN, too deep: the full reader's words
@@ -220,7 +221,7 @@ def object_head(path: Path, limit: int, row_like: Callable[[set[str]], bool]) ->
         with open(path, "rb") as fh:
             if (tape := array_tape(fh, opener=b"{")) is None:
                 return None
-            events = depth_limited(ijson.basic_parse(tape, use_float=True), outer=2)
+            events = depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), outer=2)
             survey = survey_object(events, row_like, limit, build=True)
     except (OSError, ValueError, ijson.JSONError):
         return None
