@@ -602,6 +602,14 @@ def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len
         raise
 
 
+def checking_pass(unit: str) -> bool:
+    """Whether profile progress in `unit` is the first of a large JSON file's two passes, which checks and counts
+    its bytes before any row is read (lorplan.core.data.json_array.CHECKING); the rows come in the second."""
+    from lorplan.core.data.json_array import CHECKING
+
+    return unit == CHECKING
+
+
 def held_out_fraction(held: int, examples: int) -> float:
     """The eval_split that makes lorplan train hold out `held` of `examples`, as `plan --write --data` writes it
     (core.plan.build.held_out_fraction: 20 of 60 is 0.3334, since 0.3333 holds out 19)."""

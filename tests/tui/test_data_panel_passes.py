@@ -68,3 +68,19 @@ def test_a_progress_message_of_one_pass_does_not_replace_one_of_the_other():
     assert not checking.can_replace(ProfileProgressed(1, 10, "rows"))
     assert not ProfileProgressed(1, 10, "rows").can_replace(checking)
     assert ProfileProgressed(6, 10, json_array.CHECKING).can_replace(checking)
+
+
+async def test_the_first_pass_is_told_by_the_core_s_unit_not_a_copy_of_it(monkeypatch):
+    """The status names the checking pass from json_array.CHECKING as the core spells it (through bridge), so a
+    new spelling there is followed here. Before, the panel compared the unit to its own literal "bytes checked"."""
+    monkeypatch.setattr(json_array, "CHECKING", "bytes read to check")
+    app = PanelApp()
+    async with app.run_test(size=(120, 40)):
+        panel = app.query_one(DataPanel)
+        panel.set_class(True, "-running")
+        panel._profiled = ("rows.json", "auto", None)
+        panel._status("Profiling rows.json …")
+        panel.on_profile_progressed(ProfileProgressed(10, 100, "bytes checked"))
+        assert str(panel.query_one("#data-status", Static).content) == "Profiling rows.json …"
+        panel.on_profile_progressed(ProfileProgressed(10, 100, "bytes read to check"))
+        assert str(panel.query_one("#data-status", Static).content).endswith("checking the file (pass 1 of 2)")

@@ -355,10 +355,9 @@ class DataPanel(Widget):
     def on_profile_progressed(self, message: ProfileProgressed) -> None:
         if message.total > 0:
             self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
-        # a large JSON file is read twice and the bar fills twice: the status names the pass. The first pass's
-        # unit is the core's json_array.CHECKING (the TUI reaches the core through bridge only)
+        # a large JSON file is read twice and the bar fills twice: the status names the pass
         path = self._profiled[0] if self._profiled else ""
-        if message.unit == "bytes checked":
+        if bridge.checking_pass(message.unit):
             text = f"Profiling {path} … checking the file (pass 1 of 2)"
         elif self._pass:
             text = f"Profiling {path} … reading rows (pass 2 of 2)"
