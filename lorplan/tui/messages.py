@@ -127,7 +127,7 @@ class ProfileProgressed(_Replaceable):
 
     def can_replace(self, message: Message) -> bool:
         # one of the other pass stays: the Data tab's status names the pass from it
-        return isinstance(message, ProfileProgressed) and message.unit == self.unit
+        return super().can_replace(message) and message.unit == self.unit
 
 
 @dataclass

@@ -38,7 +38,8 @@ _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 _PAIRED = re.compile(rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 # The bytes of those, and of other escapes' starts: JSON text cut at another byte cuts none of them
 _ESCAPE_BYTES = b"\\u0123456789abcdefABCDEF"
-# Seconds between two calls of checked_array's progress callback (lorplan.core.data.profile reports as often)
+# Seconds between two calls of checked_array's (and checked_object's) progress callback (lorplan.core.data.profile
+# reports as often)
 REPORT_EVERY = 0.1
 
 # (done, total, unit): RowSource's and profile_dataset's. unit: CHECKING for the first of the two passes over a

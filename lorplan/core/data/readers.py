@@ -415,10 +415,10 @@ def json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int
     """The first `limit` rows of a JSON object file whose one list holds them ({"data": [...]}) as rows() yields
     them, read by ijson no further than them (json_array.object_head), the rest of the file taken to be what
     they show: the rule of _holds_rows applied to the keys before the list's end and the items read; and the
-    list's length where it ends with them (the whole object read), else None. The first
-    line's end is looked for (bytes, not parsed): a first line that is a whole object with more lines after it is
-    JSONL to rows(). None where rows() must read the file: no such object, ijson reads it otherwise than json,
-    or a first line of over _STREAM_BUF bytes with more after it (whether it is one object is not known)."""
+    list's length where it ends with them (the whole object read), else None. The first line's end is looked for
+    (bytes, not parsed): a first line that is a whole object with more lines after it is JSONL to rows(). None
+    where rows() must read the file: no such object, ijson reads it otherwise than json, or a first line of over
+    json_array.STREAM_BUF bytes with more after it (whether it is one object is not known)."""
     survey = object_head(path, limit, _row_like)
     if survey is None or survey.rows is None or not _surveyed_holds_rows(survey) or not _not_jsonl(path):
         return None
