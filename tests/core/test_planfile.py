@@ -15,6 +15,7 @@ from lorplan.core.limits import (
     MAX_EPOCHS,
     MAX_GRADIENT_ACCUMULATION,
     MAX_MICRO_BATCH,
+    MAX_RANK,
     MAX_SEQ_LEN,
     MAX_STEPS,
 )
@@ -84,7 +85,7 @@ def plans(draw) -> Plan:
     )
     all_linear = draw(st.booleans())
     lora = LoraSection(
-        r=draw(pos_int),
+        r=draw(st.integers(1, MAX_RANK)),
         alpha=draw(st.one_of(pos_int, pos_float)),
         dropout=draw(fraction),
         target_modules=("all-linear",) if all_linear else tuple(draw(st.lists(names, min_size=1, max_size=7))),

@@ -18,6 +18,7 @@ from lorplan.core.limits import (
     MAX_GRADIENT_ACCUMULATION,
     MAX_MICRO_BATCH,
     MAX_NUM_LABELS,
+    MAX_RANK,
     MAX_SEED,
     MAX_SEQ_LEN,
     MAX_STEPS,
@@ -63,6 +64,8 @@ CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
 class Problems(Protocol):
     def add(self, key: str, what: str) -> None: ...
 
+    def refused(self, *keys: str) -> bool: ...
+
 
 Sections = dict[str, dict[str, Any]]
 Check = Callable[[Problems, Sections], None]
@@ -106,13 +109,14 @@ def _not_a_fraction(v) -> bool:
 
 def _one_source(p: Problems, sec: Sections) -> None:
     m = sec.get("model", {})
-    if "model" in sec and ("id" in m) == ("path" in m):
+    if "model" in sec and ("id" in m) == ("path" in m) and not p.refused("model.id", "model.path"):
         p.add("model", "give exactly one of id (hub or catalog id) or path (local folder)")
 
 
 def _num_labels_need_classification(p: Problems, sec: Sections) -> None:
     m = sec.get("model", {})
-    if "num_labels" in m and m.get("task", Task.CAUSAL_LM) != Task.SEQUENCE_CLASSIFICATION:
+    if ("num_labels" in m and m.get("task", Task.CAUSAL_LM) != Task.SEQUENCE_CLASSIFICATION
+            and not p.refused("model.task")):
         p.add("model.num_labels", "only applies to task = \"sequence-classification\"")
 
 
@@ -194,7 +198,8 @@ def _init_method(p: Problems, sec: Sections) -> None:
 
 def _epochs_or_steps(p: Problems, sec: Sections) -> None:
     t = sec.get("training", {})
-    if "training" in sec and ("epochs" in t) == ("max_steps" in t):
+    if "training" in sec and ("epochs" in t) == ("max_steps" in t) and not p.refused("training.epochs",
+                                                                                         "training.max_steps"):
         p.add("training", "give exactly one of epochs or max_steps")
 
 
@@ -205,11 +210,15 @@ def _sharding_needs_gpus(p: Problems, sec: Sections) -> None:
 
 
 def _estimate_adds_up(p: Problems, sec: Sections) -> None:
+    """The estimate's total is its components' sum, and it was planned for lora.r; neither is said where one of
+    the figures was refused already (a negative one, a rank out of range)."""
     e, lo = sec.get("estimate", {}), sec.get("lora", {})
     parts = [e.get(f"{c}_bytes") for c in ps.COMPONENTS]
-    if all(is_int(x) for x in parts) and is_int(e.get("total_bytes")) and sum(parts) != e["total_bytes"]:
+    if (all(is_int(x) for x in parts) and is_int(e.get("total_bytes")) and sum(parts) != e["total_bytes"]
+            and not p.refused("estimate.total_bytes", *(f"estimate.{c}_bytes" for c in ps.COMPONENTS))):
         p.add("estimate.total_bytes", f"is {e['total_bytes']} but the components add up to {sum(parts)}")
-    if is_int(e.get("rank")) and is_int(lo.get("r")) and e["rank"] != lo["r"]:
+    if (is_int(e.get("rank")) and is_int(lo.get("r")) and e["rank"] != lo["r"]
+            and not p.refused("estimate.rank", "lora.r")):
         p.add("estimate.rank", f"is {e['rank']} but lora.r is {lo['r']}: the estimate was planned for another rank")
 
 
@@ -241,6 +250,8 @@ CHECKS: tuple[Check, ...] = (
     _causal_lm_only,
     _one_bit_width,
     _rule("lora", "r", _below_one, "rank must be at least 1 (got {v})"),
+    # lorplan.core.limits: no model lorplan plans has a module that wide (the model's own bound is the planner's)
+    _rule("lora", "r", lambda v: v > MAX_RANK, f"rank must be at most {MAX_RANK:,} (got {{v}})"),
     _rule("lora", "alpha", _not_positive, "must be positive (got {v})"),
     _rule("lora", "dropout", _not_a_fraction, "must be in [0, 1) (got {v})"),
     _target_names,
@@ -272,6 +283,7 @@ CHECKS: tuple[Check, ...] = (
     _rule("hardware", "gpus", _negative, "must be ≥ 0 (0 = CPU; got {v})"),
     _sharding_needs_gpus,
     *(_rule("estimate", key, _negative, "must be ≥ 0") for key in _ESTIMATE_COUNTS),
+    _rule("estimate", "rank", lambda v: v > MAX_RANK, f"must be at most {MAX_RANK:,} (got {{v}})"),
     _rule("estimate", "details", lambda v: any(x < 0 for x in v.values()), "every figure must be ≥ 0"),
     _rule("estimate", "reserve_fraction", _negative, "must be ≥ 0"),
     _rule("estimate", "cuda_context_bytes", _negative, "must be ≥ 0"),

@@ -182,9 +182,16 @@ class _Problems:
     def __init__(self, file: str) -> None:
         self.file = file
         self.lines: list[str] = []
+        self.keys: set[str] = set()
 
     def add(self, key: str, what: str) -> None:
         self.lines.append(f"{self.file}: {key}: {what}")
+        self.keys.add(key)
+
+    def refused(self, *keys: str) -> bool:
+        """Whether a problem was already said about any of `keys` (dotted): a rule across keys says nothing
+        then, as its line would only follow from that value ("epochs = nan" is no second source of length)."""
+        return not self.keys.isdisjoint(keys)
 
 
 def _check_version(p: _Problems, doc: dict[str, Any]) -> None:
