@@ -26,14 +26,15 @@ from lorplan.cli._common import (
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
-from lorplan.core.limits import MAX_MICRO_BATCH, MAX_PARALLEL_PROBES, MAX_SEED, MAX_SEQ_LEN
+from lorplan.core.limits import MAX_LEARNING_RATE, MAX_MICRO_BATCH, MAX_PARALLEL_PROBES, MAX_SEED, MAX_SEQ_LEN
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
 def _float_list(text: str) -> tuple[float, ...]:
-    """--lr 1e-4,3e-4: finite numbers above 0 (inf trained at an infinite rate), no empty item (split_list)."""
+    """--lr 1e-4,3e-4: finite numbers above 0 (inf trained at an infinite rate) and at most MAX_LEARNING_RATE, as a
+    plan's learning_rate; no empty item (split_list)."""
     try:
-        return tuple(parse_positive_float("--lr", part)
+        return tuple(parse_positive_float("--lr", part, MAX_LEARNING_RATE)
                      for part in split_list("--lr", text, "learning rate", "learning rates as 1e-4,3e-4"))
     except BadInput as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

@@ -49,3 +49,7 @@ MAX_GRADIENT_ACCUMULATION = 1 << 16
 # widest public models' hidden sizes stay below 2^15 (Llama 3.1 405B: 16,384); the planner's setup form allows
 # ranks up to 65,536 too, while a plan's r = 99999999999999999999 was reported only as not the estimate's rank.
 MAX_RANK = 1 << 16
+# A learning rate (a plan's training.learning_rate, `probe start --lr`): LoRA trains at about 1e-5 to 1e-3 (peft's
+# and transformers' examples use 1e-4 to 3e-4) and even plain SGD stays at or below 1, while learning_rate = 1e300
+# in a plan was exported and trained at.
+MAX_LEARNING_RATE = 1.0

@@ -14,6 +14,7 @@ from lorplan.core.limits import (
     MAX_CUDA_CONTEXT_BYTES,
     MAX_EPOCHS,
     MAX_GRADIENT_ACCUMULATION,
+    MAX_LEARNING_RATE,
     MAX_MICRO_BATCH,
     MAX_RANK,
     MAX_SEQ_LEN,
@@ -100,7 +101,7 @@ def plans(draw) -> Plan:
     )
     steps = draw(st.booleans())
     training = TrainingSection(
-        learning_rate=draw(pos_float),
+        learning_rate=draw(st.floats(1e-12, MAX_LEARNING_RATE)),
         lr_scheduler=draw(st.sampled_from(Scheduler.values())),
         warmup_ratio=draw(fraction),
         micro_batch=draw(st.integers(1, MAX_MICRO_BATCH)),

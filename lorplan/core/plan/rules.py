@@ -16,6 +16,7 @@ from lorplan.core.limits import (
     MAX_EPOCHS,
     MAX_GPUS,
     MAX_GRADIENT_ACCUMULATION,
+    MAX_LEARNING_RATE,
     MAX_MICRO_BATCH,
     MAX_NUM_LABELS,
     MAX_RANK,
@@ -261,6 +262,8 @@ CHECKS: tuple[Check, ...] = (
     _pattern_regexes,
     _init_method,
     _rule("training", "learning_rate", _not_positive, "must be positive (got {v})"),
+    _rule("training", "learning_rate", lambda v: v > MAX_LEARNING_RATE,
+          f"must be at most {MAX_LEARNING_RATE:,} (got {{v}})"),
     _rule("training", "warmup_ratio", _not_a_fraction, "must be in [0, 1)"),
     *(_rule("training", key, _below_one, "must be at least 1 (got {v})")
       for key in ("micro_batch", "gradient_accumulation", "seq_len", "max_steps", "save_steps", "logging_steps")),

@@ -1,0 +1,41 @@
+"""A learning rate above lorplan.core.limits.MAX_LEARNING_RATE (1): LoRA trains at about 1e-5 to 1e-3 (peft's and
+transformers' examples use 1e-4 to 3e-4; even plain SGD stays at or below 1), so learning_rate = 1e300 in a plan
+is a typo, which export wrote out and train would have trained at. The plan's key is named; probe start's --lr
+has the same bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.core.limits import MAX_LEARNING_RATE
+from lorplan.core.plan.tomlfile import read_plan
+from tests.cli.test_bad_input_audit_files import _refused, plan_file  # noqa: F401 (a fixture)
+
+
+@pytest.mark.parametrize("command", [["export", "--to", "peft"], ["train"]])
+@pytest.mark.parametrize("rate", ["1e300", "1.5"])
+def test_a_plan_with_a_learning_rate_above_one_is_refused_naming_the_key(tmp_path, capsys, plan_file, command,
+                                                                          rate):
+    text = plan_file.read_text()
+    assert "learning_rate = " in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text("\n".join(f"learning_rate = {rate}" if line.startswith("learning_rate = ") else line
+                             for line in text.splitlines()) + "\n")
+    _refused(capsys, [*command, str(bad)],
+             f"{bad}: training.learning_rate: must be at most {MAX_LEARNING_RATE:,} (got {float(rate)})")
+
+
+def test_a_learning_rate_of_one_is_still_a_plan(tmp_path, plan_file):
+    text = plan_file.read_text()
+    ok = tmp_path / "ok.toml"
+    ok.write_text("\n".join("learning_rate = 1.0" if line.startswith("learning_rate = ") else line
+                            for line in text.splitlines()) + "\n")
+    assert read_plan(ok).training.learning_rate == 1.0
+
+
+def test_probe_start_refuses_the_same_rates(state_home, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["probe", "start", "--lr", "1e-4,2"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err == f"lorplan probe start: error: --lr: 2 must be at most {MAX_LEARNING_RATE:,}\n"
