@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorplan.core.errors import BadInput, LorplanError
+from lorplan.core.units import counted
 from lorplan.core.vocab import ACCELERATE_DISTRIBUTED_TYPE, SHARDED
 from lorplan.train.checkpoint_files import checkpoint_problem, state_problem, unreadable
 from lorplan.train.write_error import first_line, write_error
@@ -187,8 +188,9 @@ def check_longer(run: FinishedRun, total: int, out: Path) -> None:
     """BadInput unless this run (`total` steps) is longer than the finished one it would train on."""
     if run.steps is not None and total <= run.steps:
         too = " too" if total == run.steps else ""
-        raise BadInput(f"--resume: {out} holds a finished {run.steps}-step run, and this one would run {total} steps"
-                       f"{too}: pass a --max-steps above {run.steps} to train it on, or --output to start elsewhere")
+        raise BadInput(f"--resume: {out} holds a finished {run.steps}-step run, and this one would run "
+                       f"{counted(total, 'step')}{too}: pass a --max-steps above {run.steps} to train it on, or "
+                       "--output to start elsewhere")
 
 
 # The plan's [training] keys a resumed run cannot follow once edited: the optimizer's state (its learning rate and

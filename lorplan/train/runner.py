@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lorplan.core.columns import say
 from lorplan.core.errors import BadInput, LorplanError
+from lorplan.core.units import counted
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.checkpoint_sharding import HARDWARE_KEY, check_sharding, hardware_state
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
@@ -77,7 +78,7 @@ def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> Non
     was = ckpt.read_state(folder).get("total")
     if was is not None and int(was) != total:
         raise BadInput(f"--resume: checkpoint-{step} in {out} is step {step} of a {was}-step run, and this one "
-                       f"would run {total} steps: its learning-rate schedule would change mid-run; pass "
+                       f"would run {counted(total, 'step')}: its learning-rate schedule would change mid-run; pass "
                        f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
 
 
