@@ -30,6 +30,16 @@ from lorplan.core.limits import MAX_LEARNING_RATE, MAX_MICRO_BATCH, MAX_PARALLEL
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
+def _once(flag: str, values: tuple, what: str) -> tuple:
+    """`values` with each one once, in order; a note names the flag and the values given more than once (a probe
+    per value: "--seeds 1,1" is one seed, not two repeats)."""
+    kept = tuple(dict.fromkeys(values))
+    if len(kept) < len(values):
+        twice = ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in kept if values.count(v) > 1)
+        print(f"note: {flag}: {twice} given more than once; each {what} is probed once", file=sys.stderr)
+    return kept
+
+
 def _float_list(text: str) -> tuple[float, ...]:
     """--lr 1e-4,3e-4: finite numbers above 0 (inf trained at an infinite rate) and at most MAX_LEARNING_RATE, as a
     plan's learning_rate; no empty item (split_list)."""
@@ -204,11 +214,13 @@ def run_start(args) -> int:
         print(f"note: --quant {args.quant}: bitsandbytes needs CUDA and these probes run on the CPU, so they "
               "load the model unquantized", file=sys.stderr)
     targets = _targets(args)
+    ranks, lrs, seeds = (_once(flag, values, what) for flag, values, what in (
+        ("--ranks", args.ranks, "rank"), ("--lr", args.lr, "rate"), ("--seeds", args.seeds, "seed")))
     plan = runner.make_plan(
-        args.ranks, args.lr or ((DEMO_LEARNING_RATE,) if demo else ()),
+        ranks, lrs or ((DEMO_LEARNING_RATE,) if demo else ()),
         model=args.model,  # resolved by _check_inputs
         data=str(Path(args.data).expanduser().resolve()) if args.data else None,
-        seeds=args.seeds,
+        seeds=seeds,
         steps=steps, device=args.device, max_parallel=args.max_parallel,
         micro_batch=args.micro_batch or defaults.micro_batch(args.task),
         seq_len=checked.seq_len(args.seq_len, DEMO_SEQ_LEN if demo else 512), eval_every=eval_every, eval_examples=eval_examples, seed=args.seed,

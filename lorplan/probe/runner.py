@@ -172,7 +172,7 @@ def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tup
     settings: any RunPlan field (model, data, steps, device, ...); None values keep the defaults."""
     if not ranks:
         raise BadInput("--ranks: give at least one rank")
-    lr_list = list(lrs) or [None]
+    lr_list = list(dict.fromkeys(lrs)) or [None]  # a rate named twice is one probe (two made one id twice)
     several = len(lr_list) > 1
     seed_list: list[int | None] = list(dict.fromkeys(seeds)) if len(set(seeds)) > 1 else [None]
     if len(seed_list) == 1 and seeds:
