@@ -10,7 +10,10 @@ import pytest
 from lorplan.cli import main
 from lorplan.core.limits import MAX_LEARNING_RATE
 from lorplan.core.plan.tomlfile import read_plan
-from tests.cli.test_bad_input_audit_files import _refused, plan_file  # noqa: F401 (a fixture)
+from tests.cli import test_bad_input_audit_files as audit
+from tests.cli.test_bad_input_audit_files import _refused
+
+plan_file = audit.plan_file  # the fixture: a plan `lorplan plan --write` wrote for a catalog model
 
 
 @pytest.mark.parametrize("command", [["export", "--to", "peft"], ["train"]])
