@@ -68,3 +68,23 @@ def test_independent_problems_are_all_still_listed(written):
     assert lines[0] == "training: give exactly one of epochs or max_steps", lines
     assert lines[1].startswith("estimate.total_bytes: is 1 but the components add up to "), lines
     assert lines[2:] == ["estimate.rank: is 8 but lora.r is 16: the estimate was planned for another rank"]
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    # both lengths given, one of them refused: "give exactly one" is a second fault of its own, not a knock-on
+    ("epochs", "epochs = 0\nmax_steps = 5",
+     ["training.epochs: must be positive (got 0.0)", "training: give exactly one of epochs or max_steps"]),
+    ("epochs", "epochs = nan\nmax_steps = 5",
+     ["training.epochs: must be a number, not nan", "training: give exactly one of epochs or max_steps"]),
+    ("epochs", "epochs = 1.0\nmax_steps = 0",
+     ["training.max_steps: must be at least 1 (got 0)", "training: give exactly one of epochs or max_steps"]),
+    # both sources given, the path refused
+    ("id", 'id = "Qwen/Qwen3-8B"\npath = 7',
+     ["model.path: must be a string, not an integer",
+      "model: give exactly one of id (hub or catalog id) or path (local folder)"]),
+    ("id", 'id = "Qwen/Qwen3-8B"\npath = "a\\u0000b"',
+     ["model.path: contains a NUL character (\\u0000)",
+      "model: give exactly one of id (hub or catalog id) or path (local folder)"]),
+])
+def test_two_independent_faults_in_keys_a_rule_compares_are_both_listed(written, key, value, expected):
+    assert _problems(_set(written, key, value)) == expected

@@ -108,9 +108,20 @@ def _not_a_fraction(v) -> bool:
     return not 0.0 <= v < 1.0
 
 
+def _given(p: Problems, sec: Sections, section: str, key: str) -> bool:
+    """Whether the plan gives section.key: a value that passed its type check, or one refused there (which is
+    left out of `sec`, but was written all the same)."""
+    return key in sec.get(section, {}) or p.refused(f"{section}.{key}")
+
+
+def _not_exactly_one(p: Problems, sec: Sections, section: str, a: str, b: str) -> bool:
+    """Whether `section` gives both of a and b, or neither. A refused value counts as given: "epochs = nan"
+    alone is no missing length (its own line says what is wrong), and "epochs = 0" beside max_steps is still two."""
+    return section in sec and _given(p, sec, section, a) == _given(p, sec, section, b)
+
+
 def _one_source(p: Problems, sec: Sections) -> None:
-    m = sec.get("model", {})
-    if "model" in sec and ("id" in m) == ("path" in m) and not p.refused("model.id", "model.path"):
+    if _not_exactly_one(p, sec, "model", "id", "path"):
         p.add("model", "give exactly one of id (hub or catalog id) or path (local folder)")
 
 
@@ -198,9 +209,7 @@ def _init_method(p: Problems, sec: Sections) -> None:
 
 
 def _epochs_or_steps(p: Problems, sec: Sections) -> None:
-    t = sec.get("training", {})
-    if "training" in sec and ("epochs" in t) == ("max_steps" in t) and not p.refused("training.epochs",
-                                                                                         "training.max_steps"):
+    if _not_exactly_one(p, sec, "training", "epochs", "max_steps"):
         p.add("training", "give exactly one of epochs or max_steps")
 
 

@@ -190,7 +190,8 @@ class _Problems:
 
     def refused(self, *keys: str) -> bool:
         """Whether a problem was already said about any of `keys` (dotted): a rule across keys says nothing
-        then, as its line would only follow from that value ("epochs = nan" is no second source of length)."""
+        then, as its line would only follow from that value ("r = -8" is no second rank beside the estimate's),
+        and a refused value still counts as given ("epochs = nan" is no missing length)."""
         return not self.keys.isdisjoint(keys)
 
 
