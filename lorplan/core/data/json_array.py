@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 BOM = b"\xef\xbb\xbf"  # UTF-8 byte order mark: Notepad and Excel write it; it is no text
 _BLANK_START = 8192  # what is read for the "[" that starts an array (a BOM and blank lines may come first)
@@ -47,6 +47,8 @@ REPORT_EVERY = 0.1
 # (JSONL, CSV, ...), "rows" for rows counted out of a known number (the second pass, Parquet, ...)
 Progress = Callable[[int, int, str], None]
 CHECKING = "bytes checked"
+Events = Iterator[tuple[str, Any]]  # ijson's basic_parse events, (event, value), as the passes and heads read them
+_T = TypeVar("_T")  # what a pass or a head makes of the events (_parsed's `read`)
 
 
 class Stopped(BaseException):
@@ -70,25 +72,16 @@ def array_head(path: Path, limit: int) -> list[Any] | None:
     head to the full reader."""
     import ijson  # 20 ms, for the few callers that read an array's head
 
-    try:
-        with open(path, "rb") as fh:
-            if (tape := array_tape(fh)) is None:
-                return None
-            events = depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF))
-            # fewer rows than asked: the items ran out, ijson read the whole file and checked what follows the array
-            rows = list(islice(ijson.items(ijson.parse(events), "item"), limit))
-    except (OSError, ValueError, ijson.JSONError):  # a break, an overflow, NaN, too deep: the full reader's words
-        return None
-    if tape.json_differs():
-        return None
-    return rows
+    # fewer rows than asked: the items ran out, ijson read the whole file and checked what follows the array
+    return _head(path, b"[", lambda events: list(islice(ijson.items(ijson.parse(events), "item"), limit)))
 
 
 @dataclass(frozen=True)
-class CheckedArray:
-    """A JSON file that json reads as ijson does: where its value starts (past a BOM), the number of rows, the
-    file's size and modification time when they were counted, and the ijson prefix of the rows ("item": the
-    array's items; "data.item": those of the list under the object's key "data")."""
+class CheckedRows:
+    """A JSON file holding rows (an array, or an object whose one list holds them) that json reads as ijson does:
+    where its value starts (past a BOM), the number of rows, the file's size and modification time when they were
+    counted, and the ijson prefix of the rows ("item": the array's items; "data.item": those of the list under
+    the object's key "data")."""
 
     start: int
     items: int
@@ -96,25 +89,25 @@ class CheckedArray:
     prefix: str = "item"
 
 
-def checked_array(fh: io.BufferedReader, progress: Progress | None = None) -> CheckedArray | None:
+CheckedArray = CheckedRows  # the name readers.py imports, from when only an array was checked
+
+
+def checked_array(fh: io.BufferedReader, progress: Progress | None = None) -> CheckedRows | None:
     """The JSON array in the open file `fh` read through by ijson, with array_head's checks over every byte;
     None where json reads the file otherwise than ijson (what array_head falls back on, anything past the
     array) or the file changed while it was read: the whole-file reader then reads it or says why not.
     progress(bytes read, file size, CHECKING), when given, is called at the first read and then at most every
     REPORT_EVERY seconds; what it raises stops the reading at once and comes out as Stopped."""
-    import ijson
+    counted = [0]  # depth_limited counts the array's items as ijson reads them
 
-    before = stamp(fh)
-    counted = [0]
-    try:
-        if (tape := array_tape(fh, progress)) is None:
-            return None
-        deque(depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), counted), maxlen=0)
-    except (ValueError, ijson.JSONError):
+    def read_through(events: Events) -> int:
+        deque(events, maxlen=0)
+        return counted[0]
+
+    if (found := _checked(fh, b"[", read_through, progress, counted)) is None:
         return None
-    if tape.json_differs() or stamp(fh) != before:
-        return None
-    return CheckedArray(tape.start, counted[0], before)
+    items, start, before = found
+    return CheckedRows(start, items, before)
 
 
 @dataclass
@@ -133,7 +126,7 @@ class ObjectSurvey:
     rows: list[Any] | None = None
 
 
-def survey_object(events: Iterator[tuple[str, Any]], row_like: Callable[[set[str]], bool],
+def survey_object(events: Events, row_like: Callable[[set[str]], bool],
                   limit: int | None = None, build: bool = False) -> ObjectSurvey | None:
     """The ObjectSurvey of the JSON object whose basic_parse `events` these are, read to its end (ijson then
     checks that nothing follows it), or to the end of the list's `limit`-th item where another item follows it
@@ -144,7 +137,8 @@ def survey_object(events: Iterator[tuple[str, Any]], row_like: Callable[[set[str
 
     if next(events, (None, None))[0] != "start_map":
         return None
-    survey = ObjectSurvey(rows=[] if build else None)
+    built: list[Any] = []  # the items' values, where build
+    survey = ObjectSurvey(rows=built if build else None)
     seen: set[str] = set()
     depth, in_list = 1, False  # containers open; inside the list's own level
     item_keys: set[str] | None = None  # the keys of the item object being read
@@ -196,8 +190,8 @@ def survey_object(events: Iterator[tuple[str, Any]], row_like: Callable[[set[str
         survey.items += 1
         if item_keys is not None and not row_like(item_keys):
             survey.all_row_like = False
-        if builder is not None and survey.rows is not None:
-            survey.rows.append(builder.value)
+        if builder is not None:
+            built.append(builder.value)
         item_keys, builder = None, None
         if limit is not None and survey.items >= limit:
             # the list may end with this item: then its row count is known (RowSource.head's total), and the
@@ -216,44 +210,66 @@ def object_head(path: Path, limit: int, row_like: Callable[[set[str]], bool]) ->
     """The object in the file at `path` read by ijson to the end of its list's `limit`-th item (ObjectSurvey,
     the items built in `rows`), the rest of the file neither read nor checked; None where survey_object gives
     None or ijson would read the bytes read otherwise than json (what array_head checks)."""
-    import ijson
-
-    try:
-        with open(path, "rb") as fh:
-            if (tape := array_tape(fh, opener=b"{")) is None:
-                return None
-            events = depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), outer=2)
-            survey = survey_object(events, row_like, limit, build=True)
-    except (OSError, ValueError, ijson.JSONError):
-        return None
-    if survey is None or tape.json_differs():
-        return None
-    return survey
+    return _head(path, b"{", lambda events: survey_object(events, row_like, limit, build=True))
 
 
 def checked_object(fh: io.BufferedReader, row_like: Callable[[set[str]], bool], progress: Progress | None = None
-                   ) -> tuple[ObjectSurvey, CheckedArray] | None:
+                   ) -> tuple[ObjectSurvey, CheckedRows] | None:
     """The JSON object in the open file `fh` read through by ijson as checked_array reads an array (the same
     checks, progress and Stopped), its ObjectSurvey, and where it starts, its list's item count and ijson prefix
     for RowSource's second pass. None where checked_array would give None, survey_object gives None or finds
     no list, or that prefix would also match another key's values ("a.item" beside a key "a.item")."""
-    import ijson
-
-    before = stamp(fh)
-    try:
-        if (tape := array_tape(fh, progress, opener=b"{")) is None:
-            return None
-        events = depth_limited(ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF), outer=2)
-        survey = survey_object(events, row_like)
-    except (ValueError, ijson.JSONError):
+    if (found := _checked(fh, b"{", lambda events: survey_object(events, row_like), progress)) is None:
         return None
-    if survey is None or survey.list_key is None or tape.json_differs() or stamp(fh) != before:
-        return None
-    key = survey.list_key
+    survey, start, before = found
+    key = survey.list_key  # None: no list
     prefix = f"{key}.item"
     if not key or any(k != key and (prefix == k or prefix.startswith(k + ".")) for k in survey.keys):
         return None
-    return survey, CheckedArray(tape.start, survey.items, before, prefix)
+    return survey, CheckedRows(start, survey.items, before, prefix)
+
+
+def _head(path: Path, opener: bytes, read: Callable[[Events], _T | None]) -> _T | None:
+    """What _parsed gives of the file at `path` (array_head's, object_head's): read's value alone, the file read
+    no further than `read` reads; None also where the file cannot be opened or read."""
+    try:
+        with open(path, "rb") as fh:
+            found = _parsed(fh, opener, read)
+    except OSError:
+        return None
+    return None if found is None else found[0]
+
+
+def _checked(fh: io.BufferedReader, opener: bytes, read: Callable[[Events], _T | None], progress: Progress | None,
+             counted: list[int] | None = None) -> tuple[_T, int, tuple[int, int]] | None:
+    """What _parsed gives of the open file `fh` (checked_array's, checked_object's), and the file's size and
+    modification time before it was read; None also where they changed while it was read."""
+    before = stamp(fh)
+    if (found := _parsed(fh, opener, read, progress, counted)) is None or stamp(fh) != before:
+        return None
+    return found[0], found[1], before
+
+
+def _parsed(fh: io.BufferedReader, opener: bytes, read: Callable[[Events], _T | None], progress: Progress | None = None,
+            counted: list[int] | None = None) -> tuple[_T, int] | None:
+    """read(the events of the JSON value that starts `fh` with `opener`: "[" an array, whose items are the rows;
+    "{" an object, whose list holds them) and where that value starts. The events are ijson's, STREAM_BUF read at
+    a time through a Tape (which reports to `progress`) and depth_limited (`counted` as there). None where the
+    file starts otherwise (array_tape), ijson finds a break, a number past its range or nesting too deep, read
+    gives None, or the bytes ijson read hold what json reads otherwise (Tape.json_differs): the whole-file reader
+    then reads the file or says why not. An OSError, and Stopped, come out as raised."""
+    import ijson
+
+    try:
+        if (tape := array_tape(fh, progress, opener)) is None:
+            return None
+        events = ijson.basic_parse(tape, use_float=True, buf_size=STREAM_BUF)
+        value = read(depth_limited(events, counted, outer=1 if opener == b"[" else 2))
+    except (ValueError, ijson.JSONError):  # a break, an overflow, NaN, too deep: the full reader's words
+        return None
+    if value is None or tape.json_differs():
+        return None
+    return value, tape.start
 
 
 def stamp(fh: io.BufferedReader) -> tuple[int, int]:
@@ -272,8 +288,7 @@ def array_tape(fh: io.BufferedReader, progress: Progress | None = None, opener: 
     return Tape(fh, len(head) - len(body), progress)
 
 
-def depth_limited(events: Iterator[tuple[str, Any]], counted: list[int] | None = None, outer: int = 1
-                   ) -> Iterator[tuple[str, Any]]:
+def depth_limited(events: Events, counted: list[int] | None = None, outer: int = 1) -> Events:
     """ijson's basic_parse events, ValueError past HEAD_DEPTH levels inside the rows, which `outer` levels hold
     (the array; an object and its list) (ijson.parse's paths grow with the square of the depth; json refuses past
     about 1000). counted[0], when given, counts the array's items read so far."""

@@ -23,10 +23,11 @@ def open_records(
     """Open `path` and return (source, schema, records): records yields (line, Example or Bad) lazily.
 
     schema None or "auto" detects it from the first rows (which are then replayed, not read twice).
-    progress: RowSource's, told of the first pass over a large JSON array (bytes), which comes before the first
-    row (so here, when the schema is detected); what it raises comes out as raised.
-    limit: no more than this many rows, for a caller that stops there (RowSource.first: the head of a large
-    JSON array is read without its first pass over the whole file).
+    progress: RowSource's, told of the first pass over a large JSON file (an array, or an object whose list holds
+    the rows), in unit json_array.CHECKING ("bytes checked"), which comes before the first row (so here, when the
+    schema is detected); what it raises comes out as raised.
+    limit: no more than this many rows, for a caller that stops there (RowSource.first: the head of such a file
+    is read without its first pass over the whole file).
     Raises BadInput naming the file when it is missing, empty, binary or has no known schema.
     """
     source = RowSource(path, progress=progress)
@@ -47,7 +48,8 @@ def open_records(
 
 def detect_schema(path: str | os.PathLike[str]) -> str:
     """The schema of a dataset ("text", "prompt-completion", "alpaca", "messages" or "tokenized"),
-    from the columns of its first rows (a JSON array is not read past them). Raises BadInput when none fits."""
+    from the columns of its first rows (a JSON array, or an object of readers._STREAM_BYTES and up whose list holds
+    the rows, is not read past them). Raises BadInput when none fits."""
     return detect_from_file(path)
 
 
@@ -97,11 +99,12 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
 
     Raises BadInput, one line naming the file, as profile_dataset does: a missing, unreadable, empty or binary
     file, columns of no known schema, or no usable example among the rows read (with the first row's reason).
-    A JSON array of readers._STREAM_BYTES and up is read no further than its first rows (RowSource.first), so a
-    break past them is found when the whole file is read, not here.
+    A JSON file of readers._STREAM_BYTES and up (an array, or an object whose list holds the rows) is read no
+    further than its first rows (RowSource.first), so a break past them is found when the whole file is read, not
+    here.
     """
-    # one row past `rows` says whether there are more (and the schema is read from as many rows as ever): a large
-    # JSON array's rest is not read
+    # one row past `rows` says whether there are more (and the schema is read from as many rows as ever): the rest
+    # of a large JSON file (an array, or an object holding the rows) is not read
     _, schema, records = open_records(path, schema=schema, limit=max(rows + 1, DETECT_ROWS))
     examples = skipped = 0
     labels: Counter = Counter()
