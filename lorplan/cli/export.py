@@ -76,11 +76,10 @@ def _check_not_folder(output: str, fmt: str, folder_export: bool) -> None:
                        f"{Path(output) / output_name(fmt)}")
     if folder_export and Path(output).exists() and not Path(output).is_dir():
         # else mkdir's "FILE/adapter_config.json: cannot write there (File exists)"
-        out = Path(output)
-        what = "a named pipe" if out.is_fifo() else "a device" if out.is_char_device() or out.is_block_device() \
-            else "a file"
-        raise BadInput(f"-o {output}: that is {what}; give a folder name (--to {fmt} writes a folder, "
-                       "adapter_config.json in it)")
+        from lorplan.core.filekind import special_kind
+
+        raise BadInput(f"-o {output}: that is {special_kind(output) or 'a file'}; give a folder name (--to {fmt} "
+                       "writes a folder, adapter_config.json in it)")
 
 
 def _check_sources(paths, output: str, plan, plan_path: str) -> None:

@@ -86,19 +86,25 @@ def test_a_named_pipe_or_a_device_as_the_plan_is_refused_without_waiting(tmp_pat
 #    refusal was "FILE/adapter_config.json: cannot write there (File exists)", naming neither the flag nor the fault
 
 
-@pytest.mark.parametrize("kind", ["file", "named pipe", "device"])
+@pytest.mark.parametrize("kind", ["file", "named pipe", "device", "socket"])
 def test_a_file_as_peft_output_folder_is_refused_naming_the_flag(tmp_path, capsys, plan_file, kind):
     import os
+    import socket
+    import tempfile
 
     out = tmp_path / "adapter"
-    if kind == "file":
-        out.write_text("mine\n")
-    elif kind == "named pipe":
-        os.mkfifo(out)
-    else:
-        out = "/dev/null"
-    # worded as a one-file export's -o naming a folder is ("-o X: that is a folder; give a file name, ...")
-    _refused(capsys, ["export", "--to", "peft", str(plan_file), "-o", str(out)],
-             f"lorplan export: error: -o {out}: that is a {kind}; give a folder name (--to peft writes a folder, "
-             "adapter_config.json in it)\n")
+    with tempfile.TemporaryDirectory(dir="/tmp") as short, socket.socket(socket.AF_UNIX) as sock:
+        if kind == "file":
+            out.write_text("mine\n")
+        elif kind == "named pipe":
+            os.mkfifo(out)
+        elif kind == "device":
+            out = "/dev/null"
+        else:  # named by lorplan.core.filekind as the plan reader names it (this said "a file")
+            out = os.path.join(short, "s")  # an AF_UNIX name is at most 107 bytes
+            sock.bind(out)
+        # worded as a one-file export's -o naming a folder is ("-o X: that is a folder; give a file name, ...")
+        _refused(capsys, ["export", "--to", "peft", str(plan_file), "-o", str(out)],
+                 f"lorplan export: error: -o {out}: that is a {kind}; give a folder name (--to peft writes a folder, "
+                 "adapter_config.json in it)\n")
     assert kind != "file" or out.read_text() == "mine\n"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from lorplan.core.errors import BadInput
+from lorplan.core.filekind import special_kind
 from lorplan.core.model import catalog, hfcache, names
 
 SourceKind = Literal["catalog", "folder", "cache", "shipped"]
@@ -131,7 +132,8 @@ def _exact(text: str) -> ModelSource | None:
         if path.is_file() and path.suffix.lower() != ".json":  # a data file (pc.jsonl) given as the model
             raise BadInput(f"model path {text} is a file, not a model folder or a config.json")
         if not path.is_dir() and not path.is_file():  # /dev/null read "model folder /dev/null has no config.json"
-            raise BadInput(f"model path {text} is {_special_kind(path)}, not a model folder or a config.json")
+            raise BadInput(f"model path {text} is {special_kind(path) or 'not a regular file'}, not a model "
+                           "folder or a config.json")
         config = path / "config.json" if path.is_dir() else path
         if not config.is_file():
             raise BadInput(f"model folder {text} has no config.json")
@@ -167,18 +169,6 @@ def _cached_folder(hub_names: tuple[str, ...]) -> Path | None:
         if snapshot is not None:
             return snapshot
     return None
-
-
-def _special_kind(path: Path) -> str:
-    """What a path that is neither a folder nor a regular file is, in words: "a device", "a named pipe"."""
-    import stat
-
-    mode = path.stat().st_mode
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
 
 
 def _looks_like_path(text: str) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lorplan.core.errors import NUL_NAME, BadInput, shown_name
 from lorplan.core.export.files import write_text_atomic
+from lorplan.core.filekind import special_kind
 from lorplan.core.plan.schema import PLAN_VERSION, Plan, plan_to_dict
 from lorplan.core.plan.validate import plan_from_dict
 from lorplan.core.tomltext import NotToml, loads_toml
@@ -38,7 +39,7 @@ def loads_plan(text: str, file: str = "plan") -> Plan:
 def read_plan(path: str | os.PathLike) -> Plan:
     """Read and validate a plan file. Raises BadInput naming the file (missing, unreadable, invalid)."""
     p = Path(path)
-    special = _special_kind(p)
+    special = special_kind(p)
     if special:  # a pipe with no writer would keep read_bytes waiting; /dev/null reads as an empty plan
         raise BadInput(f"{p}: {special}, not a plan file (give the plan's .toml file)")
     try:
@@ -55,22 +56,6 @@ def read_plan(path: str | os.PathLike) -> Plan:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise BadInput(f"{p}: not UTF-8 text (line {line}: byte {raw[exc.start:exc.start + 1]!r})") from None
     return loads_plan(text, str(p))
-
-
-def _special_kind(path: Path) -> str:
-    """"a named pipe", "a device", "a socket" for a path that is there but neither a file nor a folder; "" for
-    anything else (a missing or unreadable path is left to the read, which says so)."""
-    import stat
-
-    try:
-        mode = path.stat().st_mode
-    except (OSError, ValueError):
-        return ""
-    if stat.S_ISFIFO(mode):
-        return "a named pipe"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "a socket" if stat.S_ISSOCK(mode) else ""
 
 
 def write_plan(plan: Plan, path: str | os.PathLike, *, force: bool = False) -> Path:
