@@ -5,7 +5,8 @@ raising BadInput. The rule, checked by import-linter (pyproject.toml): inside lo
 imports lorplan.core, except the core's vocabulary, which any TUI module may use directly: the exception types
 (lorplan.core.errors), the byte and count formatters and parsers (lorplan.core.units) and the closed sets of
 names (lorplan.core.vocab); and tui.config writes the settings file with lorplan.core.atomic, as every lorplan
-file is written. The probe layer has its own door, lorplan.tui.probe_bridge. GPU queries never raise: no driver
+file is written, and reads it (as tui.themes reads a theme) with lorplan.core.tomltext, as every lorplan TOML file
+is read. The probe layer has its own door, lorplan.tui.probe_bridge. GPU queries never raise: no driver
 or no GPU is an empty list and a reason, like `lorplan gpus`.
 """
 
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from lorplan.core.errors import OWN_CODE_FLAG, BadInput, own_code_refusal
 
 # The setup limits `lorplan plan` applies (a light module), for the form to apply the same ones as it is typed.
-from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN  # noqa: F401
+from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_RANK, MAX_SEQ_LEN  # noqa: F401
 
 if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations only
     from lorplan.core.data.profile import DataProfile

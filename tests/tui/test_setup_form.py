@@ -102,3 +102,15 @@ def test_parse_positive_float_refuses_naming_the_field(text):
 def test_parse_positive_float_reads_numbers():
     assert parse_positive_float(" 2.5 ", "Ladder budget", "minutes") == 2.5
     assert parse_positive_float("1_000", "x") == 1000.0
+
+
+def test_the_custom_rank_bound_is_the_plan_readers():
+    """The form's custom rank stops where a plan's lora.r does (lorplan.core.limits.MAX_RANK, through the
+    bridge): one bound from one place, not a copy of its number."""
+    from lorplan.core import limits
+    from lorplan.tui.panels import setup_form
+
+    assert setup_form.MAX_RANK is limits.MAX_RANK  # the core's own value, not an equal literal
+    assert build_setup(FormValues(custom_rank=f"{limits.MAX_RANK:,}")).custom_rank == limits.MAX_RANK
+    result = build_setup(FormValues(custom_rank=str(limits.MAX_RANK + 1)))
+    assert result.setup is None and f"{limits.MAX_RANK:,}" in result.errors["custom_rank"], result.errors

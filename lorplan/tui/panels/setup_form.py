@@ -15,11 +15,11 @@ from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes, parse_size
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge, numbers
-from lorplan.tui.bridge import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_SEQ_LEN
+from lorplan.tui.bridge import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_RANK, MAX_SEQ_LEN
 
-# Limits beyond which a value is a typo, not a plan: micro-batch, sequence length, GPUs and the budget (64 TiB per
-# GPU) are core's (the same rule as `lorplan plan`'s, from one place); the rank is the form's own.
-MAX_RANK = 65536
+# Limits beyond which a value is a typo, not a plan: micro-batch, sequence length, GPUs, the rank (a plan's lora.r
+# above it is refused) and the budget (64 TiB per GPU) are core's (the same rule as `lorplan plan`'s and the plan
+# reader's, from one place).
 MAX_BUDGET_BYTES = MAX_GPU_MEMORY_BYTES
 
 # (label, value) options of the Select fields: lorplan.core.vocab's names and labels
