@@ -566,3 +566,13 @@ async def test_a_lost_focus_comes_back_to_the_panel_on_screen(tmp_path):
         app.screen.set_focus(None)
         panel.focus_default()  # at once, not at a later message
         assert app.focused is app.query_one("#probes-table", DataTable)
+
+
+async def test_a_run_of_one_step_is_counted_in_the_singular(tmp_path):
+    run = create_run(runner.make_plan((4,), steps=1, device="cpu", run="20261206-100000-0001"), tmp_path)
+    _launched(run, "r4", 1)
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        summary = str(app.query_one("#probes-summary", Static).render())
+        assert summary.endswith(" · 1 step"), summary  # was "1 steps"

@@ -28,7 +28,7 @@ from textual.widgets import DataTable, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from lorplan.core.units import memory_text
+from lorplan.core.units import counted, memory_text
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
@@ -233,7 +233,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         else:
             sched = st.state  # done, cancelled, or running (probes a killed scheduler left)
         # " · " as the run's label beside it: the label keeps 4 more columns at 80 (its ranks, "r4,8,16,32 ×3")
-        self.query_one("#probes-summary", Static).update(f"{', '.join(parts)} · {sched} · {st.plan.steps} steps")
+        self.query_one("#probes-summary", Static).update(f"{', '.join(parts)} · {sched} · {counted(st.plan.steps, 'step')}")
         self._show_detail()
         self._plot(st, curves)
 
