@@ -45,9 +45,9 @@ MAX_EPOCHS = 10**4
 # Micro-batches accumulated per optimizer step (a plan's training.gradient_accumulation): 2^16 reaches the largest
 # batches published (65,536 sequences, You et al. 2020, LAMB) at micro-batch 1 on one GPU.
 MAX_GRADIENT_ACCUMULATION = 1 << 16
-# A LoRA rank (a plan's lora.r and estimate.rank): a rank is at most min(in, out) of an adapted module, and the
-# widest public models' hidden sizes stay below 2^15 (Llama 3.1 405B: 16,384); the planner's setup form allows
-# ranks up to 65,536 too, while a plan's r = 99999999999999999999 was reported only as not the estimate's rank.
+# A LoRA rank (a plan's lora.r, its rank_pattern ranks and estimate.rank; the planner's custom rank): a rank is at
+# most min(in, out) of an adapted module, and the widest public models' hidden sizes stay below 2^15 (Llama 3.1
+# 405B: 16,384), while a plan's r = 99999999999999999999 was reported only as not the estimate's rank.
 MAX_RANK = 1 << 16
 # A learning rate (a plan's training.learning_rate, `probe start --lr`): LoRA trains at about 1e-5 to 1e-3 (peft's
 # and transformers' examples use 1e-4 to 3e-4) and even plain SGD stays at or below 1, while learning_rate = 1e300

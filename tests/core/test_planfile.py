@@ -91,7 +91,7 @@ def plans(draw) -> Plan:
         dropout=draw(fraction),
         target_modules=("all-linear",) if all_linear else tuple(draw(st.lists(names, min_size=1, max_size=7))),
         layers_to_transform=() if all_linear else tuple(draw(st.lists(st.integers(0, 200), max_size=5))),
-        rank_pattern=draw(st.dictionaries(names, pos_int, max_size=3)),
+        rank_pattern=draw(st.dictionaries(names, st.integers(1, MAX_RANK), max_size=3)),
         alpha_pattern=draw(st.dictionaries(names, st.one_of(pos_int, pos_float), max_size=3)),
         use_rslora=draw(st.booleans()),
         use_dora=draw(st.booleans()),
@@ -307,6 +307,15 @@ def test_rank_pattern_rules():
     lines = problems(base)
     assert any(x.endswith("lora.rank_pattern: 'q_proj' = 0: a rank must be at least 1") for x in lines)
     assert any("lora.rank_pattern: '(' is not a valid regular expression" in x for x in lines)
+
+
+def test_a_rank_pattern_rank_has_lora_rs_bound():
+    """rank_pattern = { q_proj = 99999999999999999999 } was accepted (only ranks below 1 were refused) and exported,
+    while lora.r that large is refused; each names its entry."""
+    base = edit("bias = \"none\"", "bias = \"none\"\nrank_pattern = { q_proj = 99999999999999999999, v_proj = 65536 }")
+    lines = problems(base.replace("[lora.rank_pattern]\n", ""))
+    assert [x.split(": ", 1)[1] for x in lines] == [
+        "lora.rank_pattern: 'q_proj' = 99999999999999999999: a rank must be at most 65,536"], lines
 
 
 def test_a_pattern_value_of_the_wrong_type_names_its_key():

@@ -192,9 +192,11 @@ def _pattern_regexes(p: Problems, sec: Sections) -> None:
 
 
 def _pattern_values(p: Problems, sec: Sections) -> None:
-    """Each rank_pattern rank at least 1 and each alpha_pattern alpha positive, the key named."""
+    """Each rank_pattern rank at least 1 and at most MAX_RANK (as lora.r), and each alpha_pattern alpha positive,
+    the key named."""
     lo = sec.get("lora", {})
     for key, bad, what in (("rank_pattern", lambda v: v < 1, "a rank must be at least 1"),
+                           ("rank_pattern", lambda v: v > MAX_RANK, f"a rank must be at most {MAX_RANK:,}"),
                            ("alpha_pattern", lambda v: v <= 0, "an alpha must be positive")):
         pattern = lo.get(key)
         for name, value in pattern.items() if isinstance(pattern, MappingProxyType) else ():
