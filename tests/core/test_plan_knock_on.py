@@ -62,6 +62,14 @@ def test_a_refused_value_gives_its_own_line_only(written, key, value, expected):
     assert _problems(_set(written, key, value)) == expected
 
 
+def test_a_sharding_outside_the_list_over_no_gpu_gives_its_own_line_only(written):
+    # was also "hardware.sharding: fsdp2 needs GPUs, but hardware.gpus is 0"
+    assert _problems(_set(_set(written, "gpus", "0"), "sharding", '"fsdp2"')) == [
+        "hardware.sharding: must be one of none, ddp, fsdp, zero2, zero3"]
+    assert _problems(_set(_set(written, "gpus", "0"), "sharding", '"fsdp"')) == [
+        "hardware.sharding: fsdp needs GPUs, but hardware.gpus is 0"]
+
+
 def test_independent_problems_are_all_still_listed(written):
     text = _set(_set(_set(written, "r", "16"), "epochs", "epochs = 1.0\nmax_steps = 5"), "total_bytes", "1")
     lines = _problems(text)

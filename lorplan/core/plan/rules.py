@@ -217,7 +217,7 @@ def _epochs_or_steps(p: Problems, sec: Sections) -> None:
 
 def _sharding_needs_gpus(p: Problems, sec: Sections) -> None:
     h = sec.get("hardware", {})
-    if h.get("gpus") == 0 and "sharding" in h and h["sharding"] != Sharding.NONE:
+    if h.get("gpus") == 0 and "sharding" in h and h["sharding"] != Sharding.NONE and not p.refused("hardware.sharding"):
         p.add("hardware.sharding", f"{h['sharding']} needs GPUs, but hardware.gpus is 0")
 
 
