@@ -332,10 +332,10 @@ def test_rows_under_a_json_object_s_key_are_one_line(tmp_path):
     path.write_text(json.dumps({"conversations": OPENAI}))  # lorplan's rows; datasets' json loader: one row
     entry, warnings, _ = _llamafactory(path)
     assert entry["columns"] == {"messages": "messages"}
-    (line,) = [w for w in warnings if "one JSON object whose list holds the rows" in w]
-    assert "LLaMA-Factory (datasets' json loader) as one row" in line and "JSON array or as JSONL" in line
+    (line,) = [w for w in warnings if "one JSON object whose list under 'conversations' holds the rows" in w]
+    assert "LLaMA-Factory (datasets' json builder) as one row" in line and "top-level JSON array" in line
     _, ax_warnings, _ = _axolotl(path)
-    assert len([w for w in ax_warnings if "one JSON object whose list holds the rows" in w]) == 1
+    assert len([w for w in ax_warnings if "one JSON object whose list under 'conversations'" in w]) == 1
     one = tmp_path / "one.json"
     one.write_text(json.dumps(OPENAI[0], indent=2))  # one chat, pretty-printed: datasets reads it as that row
     assert not [w for w in _llamafactory(one)[1] if "one JSON object" in w]

@@ -122,6 +122,7 @@ class RowSource:
         self.total = 0
         self.done = 0
         self.under_key = False  # the rows are the list of one JSON object ({"data": [...]}), not the file's own
+        self.list_key: str | None = None  # where under_key, the object's key whose list holds the rows ("data")
         self.size = 0  # the file's size in bytes (0 for a folder): which way a JSON file is read
         if self.path.is_file():
             self.total = self.size = self.path.stat().st_size
@@ -135,8 +136,8 @@ class RowSource:
         if self.format == "json":
             if (rows := json_array_head(self.path, limit)) is not None:
                 return rows
-            if self.size >= _STREAM_BYTES and (found := json_object_head(self.path, limit)) is not None:
-                rows, counted = found
+            if self.size >= _STREAM_BYTES and (found := _json_object_head(self.path, limit)) is not None:
+                rows, counted, self.list_key = found
                 self.under_key = True
                 if counted is not None:  # the whole list read: its row count, as rows() leaves it
                     self.unit, self.total, self.done = "rows", counted, counted
@@ -216,10 +217,10 @@ class RowSource:
         if isinstance(data, dict) and _schema_of(data) is not None and not _holds_rows(data):
             data = [data]  # one row, pretty-printed: {"messages": [...]} holds a chat, not rows
         if isinstance(data, dict):
-            lists = [v for v in data.values() if isinstance(v, list)]
+            lists = [(k, v) for k, v in data.items() if isinstance(v, list)]
             if len(lists) != 1:
                 raise BadInput(f"--data {self.path}: expected a JSON array of rows (or an object holding one)")
-            data = lists[0]
+            ((self.list_key, data),) = lists
             self.under_key = True
         if not isinstance(data, list):
             raise BadInput(f"--data {self.path}: expected a JSON array of rows, got {type(data).__name__}")
@@ -236,6 +237,8 @@ class RowSource:
 
         self.unit, self.total, self.done = "rows", checked.items, 0
         self.under_key = checked.prefix != "item"
+        if self.under_key:  # checked_object's prefix: the key, then ".item"
+            self.list_key = checked.prefix.removesuffix(".item")
         fh.seek(checked.start)
         # the nesting was checked: no depth guard
         items = enumerate(ijson.items(fh, checked.prefix, use_float=True, buf_size=STREAM_BUF), 1)
@@ -419,11 +422,18 @@ def json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int
     (bytes, not parsed): a first line that is a whole object with more lines after it is JSONL to rows(). None
     where rows() must read the file: no such object, ijson reads it otherwise than json, or a first line of over
     json_array.STREAM_BUF bytes with more after it (whether it is one object is not known)."""
+    found = _json_object_head(path, limit)
+    return None if found is None else found[:2]
+
+
+def _json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int | None, str] | None:
+    """json_object_head, and the key whose list holds the rows."""
     survey = object_head(path, limit, _row_like)
     if survey is None or survey.rows is None or not _surveyed_holds_rows(survey) or not _not_jsonl(path):
         return None
     rows = list(enumerate(survey.rows, 1))  # every row an object, by _holds_rows
-    return rows, (survey.items if survey.complete else None)
+    assert survey.list_key is not None  # by _surveyed_holds_rows
+    return rows, (survey.items if survey.complete else None), survey.list_key
 
 
 def _not_jsonl(path: Path) -> bool:

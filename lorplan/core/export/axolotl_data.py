@@ -6,7 +6,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from lorplan.core.export.common import ChatLayout, chat_file_notes, chat_layout, is_json_file
+from lorplan.core.export.common import (
+    ChatLayout,
+    chat_file_notes,
+    chat_layout,
+    is_json_file,
+    rows_key,
+    rows_key_note,
+)
 from lorplan.core.vocab import DataSchema, TrainOn
 
 # The dataset entry's type fields per schema (axolotl utils/schemas/datasets.py). Pre-tokenized data has none:
@@ -56,6 +63,13 @@ _PARTS_NOTE = (
     "part read as no text, where lorplan skips the row with a reason")
 
 
+# axolotl 0.21 utils/data/shared.py load_dataset_with_config hands datasets.load_dataset a local file's path as
+# data_files and its split, name, streaming and trust_remote_code alone; the entry's `field` is a completion
+# dataset's text column (prompt_strategies/completion.py), not datasets' json builder's
+_NO_FIELD = ("axolotl's dataset entry passes no key to datasets' `field`, which names the list (its own field is a "
+             "completion dataset's text column)")
+
+
 def _chat_fields(entry: dict[str, Any], layout: ChatLayout, warnings: list[str]) -> None:
     """field_messages and message_property_mappings as the data file writes its chats (ShareGPT's conversations
     of {from, value}, OpenAI's messages of {role, content}); `roles` reads human and gpt, and each role value
@@ -82,6 +96,8 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     entry: dict[str, Any] = {"path": d.path}
     if is_json_file(d.path):
         entry["ds_type"] = "json"
+        if (key := rows_key(d.path)) is not None:
+            warnings.append(rows_key_note(d.path, key, "axolotl", _NO_FIELD))
     schema = d.schema
     if schema == DataSchema.AUTO:
         warnings.append("data.schema is auto: written as type completion (field text); set the real type")

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lorplan.core.vocab import ExportFormat, LoraBias, Optimizer, Task
 
@@ -77,8 +79,7 @@ class ChatLayout:
     written (most common first). problem: why no chat row was read (the layout is then OpenAI's, the exports'
     default); mixed: the other columns or keys some rows use, which one tool entry cannot read beside the first
     (None when all agree); rows: the chat rows read; text_cells: the chats are JSON text in the cells of a CSV or
-    TSV file (lorplan parses them); under_key: the file is one JSON object whose single list holds the rows
-    ({"data": [...]}), which datasets' json loader reads as one row."""
+    TSV file (lorplan parses them). A file whose rows are the list of one JSON object is rows_key's."""
 
     column: str = "messages"
     role_key: str = "role"
@@ -89,7 +90,6 @@ class ChatLayout:
     mixed: str | None = None
     messages: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # each row's role values, in order
     text_cells: bool = False
-    under_key: bool = False
 
     @property
     def sharegpt(self) -> bool:
@@ -101,19 +101,34 @@ def _first_key(obj: dict, keys: tuple[str, str]) -> str | None:
     return next((k for k in keys if k in obj), None)
 
 
-def _rows(path: str) -> tuple[list[tuple[int, object]], bool]:
+def _rows(path: str) -> list[tuple[int, object]]:
     """The first CHAT_LAYOUT_ROWS rows of the data file as (line, row) pairs from lorplan's own reader (RowSource's
-    head: a JSON array is not read past them), and whether the file is one JSON object whose list holds the rows
-    (RowSource reads such a file as rows; more than one row tells it from a single chat object)."""
+    head: a JSON array is not read past them)."""
     from lorplan.core.data.readers import RowSource
 
-    source = RowSource(path)
-    rows = source.head(CHAT_LAYOUT_ROWS)
-    return rows, source.under_key and source.total > 1
+    return RowSource(path).head(CHAT_LAYOUT_ROWS)
 
 
 _LAYOUTS: dict[tuple, ChatLayout] = {}  # (path, its size and mtime) -> its layout: the planner exports per keypress
-_LAYOUTS_KEPT = 8
+_ROWS_KEYS: dict[tuple, str | None] = {}  # the same for rows_key
+_KEPT = 8
+
+
+def _per_version(kept: dict[tuple, Any], path: str, read: Callable[[str], Any]) -> Any:
+    """read(path), kept in `kept` per file version (its size and modification time; the last _KEPT versions)."""
+    try:
+        stat = Path(path).stat()
+        key: tuple | None = (str(path), stat.st_size, stat.st_mtime_ns)
+    except (OSError, ValueError):
+        key = None
+    if key is not None and key in kept:
+        return kept[key]
+    value = read(path)
+    if key is not None:
+        if len(kept) >= _KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = value
+    return value
 
 
 def chat_layout(path: str) -> ChatLayout:
@@ -121,19 +136,38 @@ def chat_layout(path: str) -> ChatLayout:
     readers, counting the rows lorplan trains as chats (the keys lorplan reads, in its order); never raises: a
     file lorplan cannot read, or one without a chat row among them, gives the default layout with `problem` saying
     why. Kept per file version: the planner's export dialog exports each format at every change."""
+    return _per_version(_LAYOUTS, path, _read_chat_layout)
+
+
+def rows_key(path: str) -> str | None:
+    """The key of the one JSON object whose list holds the rows of the .json data file at `path` ({"data": [...]}
+    or {"version": 1, "data": [...]}: "data"), which lorplan reads row by row, however many, and datasets' json
+    builder as one row of the object's keys unless its `field` names the key; None for any other file (a JSON
+    array, JSONL, a JSON object that is one row such as a pretty-printed chat) and one lorplan cannot read. From
+    RowSource's head: a JSON array or JSONL is not read past its first row. Kept per file version, as chat_layout
+    is."""
+    if Path(path).suffix.lower() != ".json":
+        return None
+    return _per_version(_ROWS_KEYS, path, _read_rows_key)
+
+
+def _read_rows_key(path: str) -> str | None:
+    from lorplan.core.data.readers import RowSource
+    from lorplan.core.errors import BadInput
+
     try:
-        stat = Path(path).stat()
-        key: tuple | None = (str(path), stat.st_size, stat.st_mtime_ns)
-    except (OSError, ValueError):
-        key = None
-    if key is not None and key in _LAYOUTS:
-        return _LAYOUTS[key]
-    layout = _read_chat_layout(path)
-    if key is not None:
-        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
-            _LAYOUTS.pop(next(iter(_LAYOUTS)))
-        _LAYOUTS[key] = layout
-    return layout
+        source = RowSource(path)
+        source.head(1)
+    except (BadInput, OSError, ValueError):  # missing, unreadable, binary, a name no file system takes
+        return None
+    return source.list_key if source.under_key else None
+
+
+def rows_key_note(path: str, key: str, tool: str, why: str) -> str:
+    """The line for an export whose tool cannot be told rows_key's `key` (`why`): it reads none of lorplan's rows."""
+    return (f"data: {path} is one JSON object whose list under {key!r} holds the rows, which lorplan reads row by "
+            f"row and {tool} (datasets' json builder) as one row of the object's keys, so it trains none of "
+            f"lorplan's rows: {why}; write the rows as JSONL or as a top-level JSON array")
 
 
 def _read_chat_layout(path: str) -> ChatLayout:
@@ -145,7 +179,7 @@ def _read_chat_layout(path: str) -> ChatLayout:
     messages: list[tuple[str, ...]] = []
     text_cells = False
     try:
-        rows, under_key = _rows(path)
+        rows = _rows(path)
         for line, row in rows:
             if isinstance(row, Bad) or not isinstance(row, dict):
                 continue
@@ -185,18 +219,14 @@ def _read_chat_layout(path: str) -> ChatLayout:
                  f"{{{first['role']}, {first['content']}}} messages, but also " + ", ".join(others))
     return ChatLayout(first["column"], first["role"], first["content"],
                       tuple(r for r, _ in counts["roles"].most_common()), len(messages), None, mixed,
-                      tuple(messages), text_cells, under_key)
+                      tuple(messages), text_cells)
 
 
 def chat_file_notes(layout: ChatLayout, path: str, tool: str, *, text_cells: str | None) -> list[str]:
-    """What `tool`, loading the data file with datasets' json or csv loader, reads otherwise than lorplan: one
-    JSON object whose list holds the rows (datasets reads it as one row), chats written as JSON text in CSV cells
-    (datasets reads a string; `text_cells` says what the tool then does, None where it parses the text itself)."""
+    """What `tool`, loading the data file with datasets' csv loader, reads otherwise than lorplan: chats written as
+    JSON text in CSV cells (datasets reads a string; `text_cells` says what the tool then does, None where it parses
+    the text itself). Rows under a JSON object's key, whatever their schema, are rows_key's."""
     notes = []
-    if layout.under_key:
-        notes.append(f"chat rows: {path} is one JSON object whose list holds the rows, which lorplan reads row by "
-                     f"row and {tool} (datasets' json loader) as one row of that list: write the rows as a JSON "
-                     "array or as JSONL")
     if layout.text_cells and text_cells is not None:
         notes.append(f"chat rows: {path} holds each chat as JSON text in a cell, which lorplan parses and {tool} "
                      f"(datasets' csv loader) reads as a string: {text_cells}; save the rows as JSONL or Parquet")

@@ -27,6 +27,8 @@ from lorplan.core.export.common import (
     common_lora_warnings,
     optimizer_warnings,
     rope_scaling_warning,
+    rows_key,
+    rows_key_note,
 )
 from lorplan.core.vocab import (
     HF_OPTIM,
@@ -248,6 +250,12 @@ def _template(schema: DataSchema, warnings: list[str]) -> str | None:
     return "empty"  # pre-tokenized: LLaMA-Factory needs text columns (warned)
 
 
+# data/loader.py _load_single_dataset hands datasets.load_dataset a file's builder, data_files and split (name and
+# data_dir are a hub dataset's) and no builder keyword; dataset_info.json's entry (data/parser.py DatasetAttr) has
+# columns, tags, split and the like, none naming a list inside the file
+_NO_FIELD = "dataset_info.json has no key for datasets' `field`, which names the list, and its loader passes none"
+
+
 def _data(plan, warnings: list[str], data_files: dict[str, str]) -> dict[str, Any]:
     """The dataset, template and cutoff. LLaMA-Factory reads a dataset by its name in dataset_dir's
     dataset_info.json, and the data at os.path.join(dataset_dir, file_name) (data/parser.py get_dataset_list,
@@ -277,6 +285,8 @@ def _data(plan, warnings: list[str], data_files: dict[str, str]) -> dict[str, An
     else:
         warnings.append(f"register the data in {dataset_dir}/{DATASET_INFO} as " + json.dumps({DATASET: entry}))
     warnings += chat_notes
+    if (key := rows_key(d.path)) is not None:
+        warnings.append(rows_key_note(d.path, key, "LLaMA-Factory", _NO_FIELD))
     if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
         warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry in "
                         f"{DATASET_INFO}")

@@ -29,6 +29,8 @@ from lorplan.core.export.common import (
     chat_layout,
     common_lora_warnings,
     rope_scaling_warning,
+    rows_key,
+    rows_key_note,
 )
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
@@ -184,6 +186,8 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     elif suffix == ".txt":
         warnings.append("datasets' text builder makes each line a row, blank lines too (lorplan skips them): "
                         "TRL trains those as EOS alone")
+    elif builder == "json" and (key := rows_key(d.path)) is not None:
+        warnings.append(unread_rows_note(d.path, key))
     cfg: dict[str, Any] = {"datasets": [entry], "streaming": False,
                            "dataset_train_split": "train", "dataset_test_split": "test"}
     if d.eval_split > 0:
@@ -197,6 +201,14 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
         cfg["test_split_size"] = None
         cfg["eval_strategy"] = "no"
     return cfg
+
+
+def unread_rows_note(path: str, key: str) -> str:
+    """The line on a .json file whose rows are the list under one JSON object's `key` (common.rows_key), which TRL
+    reads as one row: trl/scripts/utils.py get_dataset hands load_dataset a DatasetConfig's path, name, data_dir,
+    data_files and split alone, and DatasetConfig (a dataclass: another key is a TypeError) has no field."""
+    return rows_key_note(path, key, "TRL", "TRL's datasets entry (DatasetConfig) has no key for datasets' `field`, "
+                         "which names the list")
 
 
 PROMPT_COMPLETION_NOTE = (

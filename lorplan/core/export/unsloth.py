@@ -18,7 +18,7 @@ import math
 from typing import Any
 
 from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
-from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning
+from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning, rows_key
 from lorplan.core.export.trl import (
     ALPACA_NOTE,
     PROMPT_COMPLETION_NOTE,
@@ -32,6 +32,7 @@ from lorplan.core.export.trl import (
     rows_schema,
     sft_config,
     sft_dataset,
+    unread_rows_note,
 )
 from lorplan.core.vocab import (
     TORCH_DTYPE,
@@ -262,12 +263,12 @@ def _chat_roles(plan, warnings: list[str]) -> tuple[str, str]:
     User, OpenAI's developer as system), or held in a conversations column of {role, content} messages (no chat
     to TRL): the script's chat_messages function, which writes them as lorplan reads them into a messages column
     of {role, content}, and its dataset.map line, with TRL's lines on them (which a YAML cannot change) taken out
-    of `warnings` and its chat rows line saying the roles are renamed; ("", "") for other data, and for rows one map cannot read alike: a file mixing layouts, chats as JSON text
-    in CSV cells, rows under one JSON object's key (each has its own line)."""
+    of `warnings` and its chat rows line saying the roles are renamed; ("", "") for other data, and for rows one
+    map cannot read alike: a file mixing layouts, chats as JSON text in CSV cells (each has its own line)."""
     if not is_chat(plan):
         return "", ""
     layout = chat_layout(plan.data.path)
-    if layout.problem or layout.mixed or layout.text_cells or layout.under_key:
+    if layout.problem or layout.mixed or layout.text_cells:
         return "", ""
     said = [n for n in (renamed_roles_note(layout), conversations_note(layout, plan.data.path)) if n is not None]
     if not said and not renamed_roles(layout, developer=True):  # messages TRL reads as lorplan does
@@ -359,6 +360,18 @@ def _alpaca_rows(plan, schema: DataSchema, source: dict[str, Any], sft: dict[str
     return code + "\n\n", _ALPACA_MAP
 
 
+def _rows_under_key(plan, source: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    """load_dataset's arguments (`source`), with field naming the key where the .json data file's rows are the list
+    under one JSON object's key (common.rows_key, whatever their schema and count): datasets' json builder
+    (packaged_modules/json/json.py) then reads that list's items as the rows, as lorplan does, where it reads the
+    file as one row of the object's keys unless told. TRL's line on the YAML, which has no key for it, goes."""
+    key = rows_key(plan.data.path) if source.get("path") == "json" else None
+    if key is None:
+        return source
+    warnings[:] = [w for w in warnings if w != unread_rows_note(plan.data.path, key)]
+    return {**source, "field": key}
+
+
 _MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code paths; Unsloth's kernels (fused LoRA, "
                 "its gradient checkpointing and cross-entropy) use less, so the plan's bytes are an upper bound here")
 
@@ -383,7 +396,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
             sft[key] = data[key]
     chat_code, chat_map = _chat_roles(plan, warnings)
     (source,) = data["datasets"]
-    source = dict(source)
+    source = _rows_under_key(plan, dict(source), warnings)
     schema = rows_schema(plan)
     alpaca_code, alpaca_map = _alpaca_rows(plan, schema, source, sft, warnings)
     if schema in _PROMPT_COMPLETION_ROWS:

@@ -116,15 +116,15 @@ def test_an_object_file_is_read_by_the_full_reader(tmp_path):
 
 
 def test_an_array_with_nan_is_not_rows_under_a_key(tmp_path):
-    """A JSON array the full reader reads (NaN in it) is no object holding rows: chat_layout's datasets line on
-    {"data": [...]} files is not written for it."""
-    from lorplan.core.export.common import chat_layout
+    """A JSON array the full reader reads (NaN in it) is no object holding rows: the exports' datasets line on
+    {"data": [...]} files (rows_key) is not written for it."""
+    from lorplan.core.export.common import chat_layout, rows_key
 
     chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], "w": 1}
     text = json.dumps([chat, chat, {**chat, "w": float("nan")}])
     path = _write(tmp_path / "nan.json", text.encode())
     layout = chat_layout(str(path))
-    assert layout.rows == 3 and not layout.under_key
+    assert layout.rows == 3 and rows_key(str(path)) is None
 
 
 def test_importing_the_readers_and_exports_does_not_import_ijson():

@@ -251,11 +251,10 @@ def test_a_raise_during_the_first_pass_over_rows_under_a_key_comes_out_as_raised
 
 @pytest.mark.parametrize("count", [1, 2, 3])
 def test_the_head_and_the_whole_read_agree_on_a_short_list_under_a_key(tmp_path, monkeypatch, count):
-    """A list of one row is a row under a key to the whole read with a row count of 1, which the exports'
-    chat_layout takes for no rows under a key (source.under_key and source.total > 1): the head, asked for that
-    many rows or more, gives the same under_key and row count. Before, a file of _STREAM_BYTES and up gave the
-    head under_key with the file's size in bytes as its total, so chat_layout said "under a key" where the whole
-    read said not."""
+    """A list of one row is a row under a key to the whole read with a row count of 1, as the exports' rows_key
+    takes it (whatever the count): the head, asked for that many rows or more, gives the same under_key, key and
+    row count. Before, a file of _STREAM_BYTES and up gave the head under_key with the file's size in bytes as its
+    total, so the exports said "under a key" where the whole read said not."""
     from lorplan.core.export import common
 
     chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
@@ -263,13 +262,14 @@ def test_the_head_and_the_whole_read_agree_on_a_short_list_under_a_key(tmp_path,
     path.write_text(json.dumps({"version": 1, "conversations": [chat] * count}))
     whole, _ = _both_ways(path, monkeypatch)
     assert whole[1:] == ("rows", count, count, True)
-    layouts = []
+    keys = []
     for threshold in (1 << 62, 0):  # read whole (under the streaming size), and as a file over it
         monkeypatch.setattr(readers, "_STREAM_BYTES", threshold)
         for limit in range(count, count + 2):
             source = RowSource(path)
             assert source.head(limit) == [(i, chat) for i in range(1, count + 1)]
             assert (source.unit, source.total, source.under_key) == ("rows", count, True), (threshold, limit)
-        common._LAYOUTS.clear()
-        layouts.append(common.chat_layout(str(path)).under_key)
-    assert layouts == [count > 1] * 2
+            assert source.list_key == "conversations"
+        common._ROWS_KEYS.clear()
+        keys.append(common.rows_key(str(path)))
+    assert keys == ["conversations"] * 2
