@@ -49,7 +49,9 @@ MAX_GRADIENT_ACCUMULATION = 1 << 16
 # most min(in, out) of an adapted module, and the widest public models' hidden sizes stay below 2^15 (Llama 3.1
 # 405B: 16,384), while a plan's r = 99999999999999999999 was reported only as not the estimate's rank.
 MAX_RANK = 1 << 16
-# A learning rate (a plan's training.learning_rate, `probe start --lr`): LoRA trains at about 1e-5 to 1e-3 (peft's
-# and transformers' examples use 1e-4 to 3e-4) and even plain SGD stays at or below 1, while learning_rate = 1e300
-# in a plan was exported and trained at.
-MAX_LEARNING_RATE = 1.0
+# A learning rate (a plan's training.learning_rate, `probe start --lr`): LoRA with AdamW trains at about 1e-5 to
+# 1e-3 (peft's and transformers' examples use 1e-4 to 3e-4), but SGD takes larger rates (3.2 at batch 8k, Goyal et
+# al. 2017, arXiv 1706.02677), and under LoRA's alpha/r scaling an SGD step on the adapted weight shrinks by about
+# (alpha/r)^2, so a plan with optimizer = "sgd" may want a rate above 1. 100 leaves room for those while
+# learning_rate = 1e300, which was exported and trained at, is refused as the typo it is.
+MAX_LEARNING_RATE = 100.0
