@@ -23,9 +23,10 @@ class NotToml(ValueError):
 
 
 def loads_toml(text: str) -> dict:
-    """tomllib.loads(text), or NotToml ("not valid TOML (...)") for anything it cannot read."""
+    """tomllib.loads(text), or NotToml ("not valid TOML (...)") for anything it cannot read. A leading byte order
+    mark (Windows editors write one) is no statement: it is skipped, where tomllib refuses it."""
     try:
-        return tomllib.loads(text)
+        return tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as exc:
         raise NotToml(f"not valid TOML ({exc})") from None
     except RecursionError:  # tomllib recurses per nesting level

@@ -4,6 +4,8 @@ the plan, the TUI's settings and its themes each say the same one line, "FILE: n
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from lorplan.core.errors import BadInput
@@ -50,3 +52,23 @@ async def test_the_planner_opens_with_a_settings_file_it_cannot_read_and_says_wh
         assert any(m.startswith(f"{config_path}: not valid TOML (line 2: an integer of more than 4,300 digits")
                    for m in messages), messages
         assert app.theme == "dark"  # the defaults
+
+
+def test_a_byte_order_mark_is_read_past_in_every_toml_file(tmp_path):
+    """Windows editors save UTF-8 with a byte order mark, which tomllib refuses ("Invalid statement"): the plan
+    reader skipped it, the settings and the themes said "not valid TOML" and the settings were never saved."""
+    settings = tmp_path / "config.toml"
+    settings.write_text('\ufefftheme = "light"\n', encoding="utf-8")
+    config, problems = load_config(settings)
+    assert problems == [] and config.theme == "light"
+    save_config(config.with_last_model("openai-community/gpt2"), settings)
+    again, problems = load_config(settings)
+    assert problems == [] and again.theme == "light" and again.last_model == "openai-community/gpt2"
+
+    themes = tmp_path / "themes"
+    themes.mkdir()
+    dark = Path(__file__).resolve().parents[2] / "themes" / "dark.toml"
+    (themes / "bom.toml").write_text("\ufeff" + dark.read_text().replace('name = "dark"', 'name = "bom"'),
+                                     encoding="utf-8")
+    loaded, theme_problems = load_themes(themes)
+    assert "bom" in loaded and theme_problems == []

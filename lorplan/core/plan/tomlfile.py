@@ -30,7 +30,7 @@ def dumps_plan(plan: Plan) -> str:
 def loads_plan(text: str, file: str = "plan") -> Plan:
     """Parse and validate TOML text; BadInput lists every problem as "FILE: dotted.key: what is wrong"."""
     try:
-        doc = loads_toml(text.removeprefix("\ufeff"))  # a byte order mark (Windows editors) is no statement
+        doc = loads_toml(text)
     except NotToml as exc:
         raise BadInput(f"{file}: {exc}") from None
     return plan_from_dict(doc, file)
