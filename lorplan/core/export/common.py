@@ -101,18 +101,21 @@ def _first_key(obj: dict, keys: tuple[str, str]) -> str | None:
     return next((k for k in keys if k in obj), None)
 
 
-def _rows(path: str) -> list[tuple[int, object]]:
-    """The first CHAT_LAYOUT_ROWS rows of the data file as (line, row) pairs from lorplan's own reader (RowSource's
-    head: a JSON array is not read past them)."""
-    from lorplan.core.data.readers import RowSource
+@dataclass(frozen=True)
+class DataHead:
+    """What the exports read in the data file's first rows, all from one RowSource.head (a JSON array, and a JSON
+    object of 16 MiB and up whose list holds the rows, are not read past them): the chat layout of the first
+    CHAT_LAYOUT_ROWS (chat_layout), the key of the JSON object whose list holds the rows (RowSource.list_key,
+    rows_key) and the schema lorplan detects in them (lorplan.core.data.schema.detect_from_rows, as
+    detect_from_file; None where none fits or the file cannot be read)."""
 
-    return RowSource(path).head(CHAT_LAYOUT_ROWS)
+    layout: ChatLayout
+    list_key: str | None = None
+    schema: str | None = None
 
 
-_LAYOUTS: dict[tuple, ChatLayout] = {}  # (path, its size and mtime) -> its layout: the planner exports per keypress
-_ROWS_KEYS: dict[tuple, str | None] = {}  # the same for rows_key
+_HEADS: dict[tuple, DataHead] = {}  # (path, its size and mtime) -> its head: the planner exports per keypress
 _KEPT = 8
-
 
 def _per_version(kept: dict[tuple, Any], path: str, read: Callable[[str], Any]) -> Any:
     """read(path), kept in `kept` per file version (its size and modification time; the last _KEPT versions)."""
@@ -131,12 +134,18 @@ def _per_version(kept: dict[tuple, Any], path: str, read: Callable[[str], Any]) 
     return value
 
 
+def data_head(path: str) -> DataHead:
+    """The DataHead of the data file at `path`; never raises. Kept per file version: the planner's export dialog
+    exports each format at every change, and one export asks for the layout, the key and the schema."""
+    return _per_version(_HEADS, path, _read_head)
+
+
 def chat_layout(path: str) -> ChatLayout:
     """The chat layout of the data file at `path`, from its first CHAT_LAYOUT_ROWS rows read by lorplan's own
     readers, counting the rows lorplan trains as chats (the keys lorplan reads, in its order); never raises: a
     file lorplan cannot read, or one without a chat row among them, gives the default layout with `problem` saying
-    why. Kept per file version: the planner's export dialog exports each format at every change."""
-    return _per_version(_LAYOUTS, path, _read_chat_layout)
+    why. From data_head."""
+    return data_head(path).layout
 
 
 def rows_key(path: str) -> str | None:
@@ -144,23 +153,27 @@ def rows_key(path: str) -> str | None:
     or {"version": 1, "data": [...]}: "data"), which lorplan reads row by row, however many, and datasets' json
     builder as one row of the object's keys unless its `field` names the key; None for any other file (a JSON
     array, JSONL, a JSON object that is one row such as a pretty-printed chat) and one lorplan cannot read. From
-    RowSource's head: a JSON array or JSONL is not read past its first row. Kept per file version, as chat_layout
-    is."""
+    data_head."""
     if Path(path).suffix.lower() != ".json":
         return None
-    return _per_version(_ROWS_KEYS, path, _read_rows_key)
+    return data_head(path).list_key
 
 
-def _read_rows_key(path: str) -> str | None:
+def _read_head(path: str) -> DataHead:
     from lorplan.core.data.readers import RowSource
+    from lorplan.core.data.schema import DETECT_ROWS, detect_from_rows
     from lorplan.core.errors import BadInput
 
     try:
         source = RowSource(path)
-        source.head(1)
-    except (BadInput, OSError, ValueError):  # missing, unreadable, binary, a name no file system takes
-        return None
-    return source.list_key if source.under_key else None
+        rows = source.head(max(CHAT_LAYOUT_ROWS, DETECT_ROWS))
+    except (BadInput, OSError, ValueError) as exc:  # missing, unreadable, binary, a name no file system takes
+        return DataHead(ChatLayout(problem=str(exc).removeprefix("--data ").splitlines()[0]))
+    try:
+        schema: str | None = detect_from_rows(rows, str(path))  # as detect_from_file reads the file
+    except BadInput:
+        schema = None
+    return DataHead(_chat_layout_of(rows[:CHAT_LAYOUT_ROWS], path), source.list_key, schema)
 
 
 def rows_key_note(path: str, key: str, tool: str, why: str) -> str:
@@ -170,41 +183,37 @@ def rows_key_note(path: str, key: str, tool: str, why: str) -> str:
             f"lorplan's rows: {why}; write the rows as JSONL or as a top-level JSON array")
 
 
-def _read_chat_layout(path: str) -> ChatLayout:
+def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
+    """The ChatLayout of the data file at `path` from its first rows as RowSource.head reads them."""
     from lorplan.core.data.readers import Bad
     from lorplan.core.data.schema import to_example
-    from lorplan.core.errors import BadInput
 
     counts: dict[str, Counter] = {what: Counter() for what in (*_CHAT_KEYS, "roles")}
     messages: list[tuple[str, ...]] = []
     text_cells = False
-    try:
-        rows = _rows(path)
-        for line, row in rows:
-            if isinstance(row, Bad) or not isinstance(row, dict):
+    for line, row in rows:
+        if isinstance(row, Bad) or not isinstance(row, dict):
+            continue
+        column = _first_key(row, _CHAT_KEYS["column"])
+        value = row.get(column) if column else None
+        if isinstance(value, str):  # a CSV cell holds the list as JSON text
+            try:
+                value = json.loads(value)
+            except ValueError:
                 continue
-            column = _first_key(row, _CHAT_KEYS["column"])
-            value = row.get(column) if column else None
-            if isinstance(value, str):  # a CSV cell holds the list as JSON text
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    continue
-                text_cells = True
-            if not isinstance(value, list) or isinstance(to_example(line, row, "messages"), Bad):
-                continue  # no chat, or one lorplan does not train (an unknown role, no assistant turn)
-            counts["column"][column] += 1
-            said = []
-            for msg in value:
-                for what in ("role", "content"):
-                    if key := _first_key(msg, _CHAT_KEYS[what]):
-                        counts[what][key] += 1
-                role = msg.get("role", msg.get("from"))
-                counts["roles"][role] += 1
-                said.append(role)
-            messages.append(tuple(said))
-    except (BadInput, OSError, ValueError) as exc:  # missing, unreadable, binary, a name no file system takes
-        return ChatLayout(problem=str(exc).removeprefix("--data ").splitlines()[0])
+            text_cells = True
+        if not isinstance(value, list) or isinstance(to_example(line, row, "messages"), Bad):
+            continue  # no chat, or one lorplan does not train (an unknown role, no assistant turn)
+        counts["column"][column] += 1
+        said = []
+        for msg in value:
+            for what in ("role", "content"):
+                if key := _first_key(msg, _CHAT_KEYS[what]):
+                    counts[what][key] += 1
+            role = msg.get("role", msg.get("from"))
+            counts["roles"][role] += 1
+            said.append(role)
+        messages.append(tuple(said))
     if not messages:
         return ChatLayout(problem=f"{path}: no chat row (messages or conversations) in its first "
                                   f"{CHAT_LAYOUT_ROWS} rows")

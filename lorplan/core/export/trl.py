@@ -21,13 +21,13 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import (
     ChatLayout,
     chat_file_notes,
     chat_layout,
     common_lora_warnings,
+    data_head,
     rope_scaling_warning,
     rows_key,
     rows_key_note,
@@ -327,12 +327,8 @@ def rows_schema(plan) -> DataSchema:
     schema = DataSchema(plan.data.schema)
     if schema != DataSchema.AUTO:
         return schema
-    from lorplan.core.data.schema import detect_from_file  # a JSON array's first rows, not the whole file
-
-    try:
-        return DataSchema(detect_from_file(plan.data.path))
-    except (BadInput, OSError, ValueError):  # missing, unreadable, no schema, a name no file system takes
-        return DataSchema.AUTO
+    found = data_head(plan.data.path).schema  # missing, unreadable, no schema: None
+    return DataSchema.AUTO if found is None else DataSchema(found)
 
 
 def is_chat(plan) -> bool:

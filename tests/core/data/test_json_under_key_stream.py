@@ -270,6 +270,6 @@ def test_the_head_and_the_whole_read_agree_on_a_short_list_under_a_key(tmp_path,
             assert source.head(limit) == [(i, chat) for i in range(1, count + 1)]
             assert (source.unit, source.total, source.under_key) == ("rows", count, True), (threshold, limit)
             assert source.list_key == "conversations"
-        common._ROWS_KEYS.clear()
+        common._HEADS.clear()
         keys.append(common.rows_key(str(path)))
     assert keys == ["conversations"] * 2
