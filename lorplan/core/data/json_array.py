@@ -89,8 +89,6 @@ class CheckedRows:
     prefix: str = "item"
 
 
-CheckedArray = CheckedRows  # the name readers.py imports, from when only an array was checked
-
 
 def checked_array(fh: io.BufferedReader, progress: Progress | None = None) -> CheckedRows | None:
     """The JSON array in the open file `fh` read through by ijson, with array_head's checks over every byte;

@@ -28,7 +28,7 @@ from typing import Any
 from lorplan.core.data.json_array import (
     BOM,
     STREAM_BUF,
-    CheckedArray,
+    CheckedRows,
     ObjectSurvey,
     Progress,
     Stopped,
@@ -121,24 +121,27 @@ class RowSource:
         self.unit = "bytes"
         self.total = 0
         self.done = 0
-        self.under_key = False  # the rows are the list of one JSON object ({"data": [...]}), not the file's own
-        self.list_key: str | None = None  # where under_key, the object's key whose list holds the rows ("data")
+        self.list_key: str | None = None  # where the rows are the list of one JSON object, its key ("data")
         self.size = 0  # the file's size in bytes (0 for a folder): which way a JSON file is read
         if self.path.is_file():
             self.total = self.size = self.path.stat().st_size
 
+    @property
+    def under_key(self) -> bool:
+        """Whether the rows read are the list of one JSON object ({"data": [...]}, list_key), not the file's own."""
+        return self.list_key is not None
+
     def head(self, limit: int) -> list[tuple[int, Any]]:
         """The first `limit` rows as rows() yields them, reading no further: a JSON array through
         json_array_head, an object of _STREAM_BYTES and up whose list holds the rows through json_object_head
-        (which sets under_key, and where the list ends within them its row count as rows() leaves it) (rows()
+        (which sets list_key, and where the list ends within them its row count as rows() leaves it) (rows()
         reads the whole file, once or twice: seconds, and gigabytes read whole, for a 2 GB file), else rows().
         Call it instead of rows(); it raises what rows() raises."""
         if self.format == "json":
             if (rows := json_array_head(self.path, limit)) is not None:
                 return rows
-            if self.size >= _STREAM_BYTES and (found := _json_object_head(self.path, limit)) is not None:
+            if self.size >= _STREAM_BYTES and (found := json_object_head(self.path, limit)) is not None:
                 rows, counted, self.list_key = found
-                self.under_key = True
                 if counted is not None:  # the whole list read: its row count, as rows() leaves it
                     self.unit, self.total, self.done = "rows", counted, counted
                 return rows
@@ -221,7 +224,6 @@ class RowSource:
             if len(lists) != 1:
                 raise BadInput(f"--data {self.path}: expected a JSON array of rows (or an object holding one)")
             ((self.list_key, data),) = lists
-            self.under_key = True
         if not isinstance(data, list):
             raise BadInput(f"--data {self.path}: expected a JSON array of rows, got {type(data).__name__}")
         self.unit, self.total, self.done = "rows", len(data), 0
@@ -229,15 +231,14 @@ class RowSource:
             self.done = i
             yield i, row if isinstance(row, dict) else Bad(f"expected a JSON object, got {_kind(row)}")
 
-    def _json_streamed(self, fh: io.BufferedReader, checked: CheckedArray) -> Iterator[tuple[int, Any]]:
+    def _json_streamed(self, fh: io.BufferedReader, checked: CheckedRows) -> Iterator[tuple[int, Any]]:
         """The rows in `fh` that checked_array (or checked_object) counted, as the whole-file reader yields them,
         read again by ijson. A file that changed since (another size or modification time, another item count, a
         break) is refused: rows of its old text may have been handed out."""
         import ijson
 
         self.unit, self.total, self.done = "rows", checked.items, 0
-        self.under_key = checked.prefix != "item"
-        if self.under_key:  # checked_object's prefix: the key, then ".item"
+        if checked.prefix != "item":  # checked_object's: the key, then ".item"
             self.list_key = checked.prefix.removesuffix(".item")
         fh.seek(checked.start)
         # the nesting was checked: no depth guard
@@ -414,20 +415,14 @@ def json_array_head(path: Path, limit: int) -> list[tuple[int, Any]] | None:
             for n, row in enumerate(items, 1)]
 
 
-def json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int | None] | None:
+def json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int | None, str] | None:
     """The first `limit` rows of a JSON object file whose one list holds them ({"data": [...]}) as rows() yields
     them, read by ijson no further than them (json_array.object_head), the rest of the file taken to be what
     they show: the rule of _holds_rows applied to the keys before the list's end and the items read; and the
-    list's length where it ends with them (the whole object read), else None. The first line's end is looked for
-    (bytes, not parsed): a first line that is a whole object with more lines after it is JSONL to rows(). None
-    where rows() must read the file: no such object, ijson reads it otherwise than json, or a first line of over
+    list's length where it ends with them (the whole object read), else None; and the object's key whose list holds
+    them (RowSource.list_key). The first line's end is looked for (bytes, not parsed): a first line that is a whole
+    object with more lines after it is JSONL to rows(). None where rows() must read the file: no such object, ijson reads it otherwise than json, or a first line of over
     json_array.STREAM_BUF bytes with more after it (whether it is one object is not known)."""
-    found = _json_object_head(path, limit)
-    return None if found is None else found[:2]
-
-
-def _json_object_head(path: Path, limit: int) -> tuple[list[tuple[int, Any]], int | None, str] | None:
-    """json_object_head, and the key whose list holds the rows."""
     survey = object_head(path, limit, _row_like)
     if survey is None or survey.rows is None or not _surveyed_holds_rows(survey) or not _not_jsonl(path):
         return None

@@ -81,7 +81,8 @@ def detect_from_rows(rows: Iterable[tuple[int, Any]], where: str) -> str:
 
 def detect_from_file(path: str | os.PathLike[str]) -> str:
     """The schema of the data file or folder at `path`, from its first rows as detect_from_rows votes, read by
-    RowSource.head: a JSON array is not read past them. Raises BadInput as RowSource and detect_from_rows do."""
+    RowSource.head: a JSON array, and a JSON object of 16 MiB and up whose list holds the rows ({"data": [...]}),
+    are not read past them. Raises BadInput as RowSource and detect_from_rows do."""
     return detect_from_rows(RowSource(path).head(DETECT_ROWS), str(path))
 
 

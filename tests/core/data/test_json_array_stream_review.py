@@ -65,7 +65,7 @@ def test_more_items_than_counted_are_refused_before_the_extra_row(tmp_path, stre
     rows = [{"text": f"row {i}"} for i in range(5)]
     _write(path, rows)
     real = readers.checked_array
-    monkeypatch.setattr(readers, "checked_array", lambda fh, progress=None: json_array.CheckedArray(
+    monkeypatch.setattr(readers, "checked_array", lambda fh, progress=None: json_array.CheckedRows(
         (c := real(fh, progress)).start, c.items - 2, c.stamp))
     source = RowSource(path)
     got = []

@@ -300,5 +300,5 @@ def test_the_head_reads_in_the_passes_pieces(tmp_path, monkeypatch):
     assert json_array_head(array, 1) == [(1, {"text": "x" * 100_000})]
     under_key = tmp_path / "under_key.json"
     under_key.write_text(json.dumps({"data": [{"text": "x" * 100_000}, {"text": "y"}]}))
-    assert readers.json_object_head(under_key, 1) == ([(1, {"text": "x" * 100_000})], None)
+    assert readers.json_object_head(under_key, 1) == ([(1, {"text": "x" * 100_000})], None, "data")
     assert asked and {size for size in asked if size} == {json_array.STREAM_BUF}

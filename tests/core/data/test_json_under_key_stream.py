@@ -189,9 +189,9 @@ def test_a_first_line_that_is_a_whole_object_with_more_lines_is_jsonl_to_the_hea
             (1, json.loads(line)), (2, {"text": "second"})]
     lone = tmp_path / "lone.json"
     lone.write_text(json.dumps({"data": [{"text": "a"}, {"text": "b"}]}) + "\n\n \n")
-    assert json_object_head(lone, 5) == ([(1, {"text": "a"}), (2, {"text": "b"})], 2)
-    assert json_object_head(lone, 2) == ([(1, {"text": "a"}), (2, {"text": "b"})], 2)
-    assert json_object_head(lone, 1) == ([(1, {"text": "a"})], None)
+    assert json_object_head(lone, 5) == ([(1, {"text": "a"}), (2, {"text": "b"})], 2, "data")
+    assert json_object_head(lone, 2) == ([(1, {"text": "a"}), (2, {"text": "b"})], 2, "data")
+    assert json_object_head(lone, 1) == ([(1, {"text": "a"})], None, "data")
 
 
 # -- the progress of the two passes, and its label --------------------------------------------------------------
