@@ -232,3 +232,18 @@ def test_llamafactorys_dataset_entry_and_loader_pass_no_field():
     assert calls and all({k.arg for k in call.keywords} == {"path", "name", "data_dir", "data_files", "split",
                                                            "cache_dir", "token", "num_proc", "streaming"}
                          for call in calls)
+
+
+@pytest.mark.parametrize("rows", [ROWS["messages"][:1], SHAREGPT[:1]], ids=["openai", "sharegpt"])
+def test_one_chat_row_under_the_key_its_schema_names_is_read_as_a_row(tmp_path, rows):
+    """{"messages": [{"messages": [...]}]}: the key is the chat column's own name, and the list one row long, yet
+    the list's item is a row (no role or from), not a message: lorplan reads one row under the key, and the script
+    passes field so that datasets does too (without it, one row whose column holds that list)."""
+    column = next(iter(rows[0]))
+    data = tmp_path / "chat.json"
+    data.write_text(json.dumps({column: rows}, indent=2))
+    assert rows_key(str(data)) == column
+    text = export_plan(_plan(tmp_path, data, "messages"), "unsloth").files[SCRIPT]
+    assert re.search(rf"^ +field='{column}',$", text, re.M)
+    dataset = _script_dataset(text, tmp_path)
+    assert [_as_read("messages", row) for row in dataset] == _lorplan("messages", data) and len(dataset) == 1
