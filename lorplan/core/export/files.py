@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lorplan.core.atomic import replace_texts
 from lorplan.core.errors import NUL_NAME, BadInput, shown_name
+from lorplan.core.filekind import special_kind
 
 
 def check_free(path: Path, force: bool) -> None:
@@ -31,6 +32,21 @@ def link_to_nothing(path: Path) -> str:
     return ""
 
 
+def folder_blocked(folder: Path) -> str | None:
+    """Why no folder can be made at `folder`: the nearest of it and the folders above it that is there is not a
+    folder ("lf-data is a file, not a folder"; a named pipe, a device; a link to nothing), or None when that one
+    is a folder, none is there, or the OS will not say (the write that follows reports it)."""
+    try:
+        for above in (folder, *folder.parents):
+            if above.is_symlink() and not above.exists():  # a dangling link or a loop: mkdir says File exists
+                return f"{above} is a link to {os.readlink(above)}, which is not there"
+            if above.exists():
+                return None if above.is_dir() else f"{above} is {special_kind(above) or 'a file'}, not a folder"
+    except OSError:  # a folder that may not be looked in, a name too long
+        return None
+    return None
+
+
 def write_text_atomic(path: str | os.PathLike, text: str, *, force: bool = False) -> Path:
     """Write `text` (UTF-8) to `path` atomically; refuse to replace an existing file unless `force`.
 
@@ -48,6 +64,11 @@ def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[P
     for path in targets:
         if "\x00" in str(path):  # else ValueError (embedded null byte) from pathlib or os, and a traceback
             raise BadInput(f"{shown_name(path)}: cannot write there ({NUL_NAME}): choose another name")
+        # before check_free's "pass --force": no --force gets past a file where a folder must be
+        blocked = folder_blocked(path.parent)
+        if blocked is not None:  # else mkdir's "PATH: cannot write there (File exists)", naming no file
+            raise BadInput(f"{path}: cannot write there: {blocked}")
+    for path in targets:
         check_free(path, force)
     made: list[Path] = []
     where = next(iter(targets), None)  # the file named when a folder for it cannot be made
