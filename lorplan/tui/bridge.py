@@ -575,16 +575,37 @@ def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
 def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Path]:
     """Write `fmt` at `target` atomically; an existing file is replaced only with `force`. Returns the paths.
     Raises BadInput (or OSError) naming the file."""
-    if fmt == "plan":
-        from lorplan.core.plan import write_plan
+    return write_exports(plan, {fmt: target}, force=force)
 
-        return [write_plan(plan, target, force=force)]
+
+def write_exports(plan: Plan, targets: dict[str, Path], *, force: bool) -> list[Path]:
+    """Write each format of `targets` (format -> where, as write_export takes it) as one atomic write: every
+    file of every format, or none (core.export.files.write_files_atomic), so a failure at a later format (its
+    folder a file, a full disk) leaves no earlier one written. An existing file is replaced only with `force`.
+    Returns the paths in the order of `targets`. Raises BadInput naming the format refused or the file."""
+    from lorplan.core.export.files import write_files_atomic
+
+    files: dict[Path, str] = {}
+    for fmt, target in targets.items():
+        files |= _export_files(plan, fmt, target)
+    return write_files_atomic(files, force=force)
+
+
+def _export_files(plan: Plan, fmt: str, target: Path) -> dict[Path, str]:
+    """The files `fmt` writes at `target` -> their text (the plan file: checked to read back, as write_plan
+    does). BadInput for a format that refuses the plan (export_refusal)."""
+    if fmt == "plan":
+        from lorplan.core.plan import dumps_plan, loads_plan
+
+        text = dumps_plan(plan)
+        loads_plan(text, str(target))  # never write a file we would refuse to read
+        return {Path(target): text}
     refusal = export_refusal(plan, fmt)
     if refusal is not None:
         raise BadInput(refusal)
-    from lorplan.core.export import write_export as core_write_export
+    from lorplan.core.export import placed_files
 
-    return core_write_export(_export(plan, fmt), target, force=force)
+    return placed_files(_export(plan, fmt), target)
 
 
 # -- data -----------------------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Pushed by the app with a plan (bridge.Plan). The user ticks formats, names an output folder, reads what each
 tool cannot express (the warnings), and writes. Existing files are listed and replaced only after an explicit
-"Overwrite". Every file is written atomically (bridge.write_export). Dismisses with the list of paths written
-(None when cancelled). Imports no torch: the plan file writer and the exporters are pure Python.
+"Overwrite". The chosen formats are written as one atomic write, all or none (bridge.write_exports). Dismisses
+with the list of paths written (None when cancelled). Imports no torch: the plan file writer and the exporters are pure Python.
 """
 
 from __future__ import annotations
@@ -194,10 +194,11 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             self._do_write(self._folder_path(), force=True)
 
     def _do_write(self, folder: Path, force: bool) -> None:
-        written: list[Path] = []
+        # every chosen format in one atomic write: a failure at the second (its folder a file, a full disk) leaves
+        # the first unwritten too, so "Not written" is true of them all and a retry starts from what was there
         try:
-            for fmt in self.chosen():
-                written += bridge.write_export(self.plan, fmt, folder / OUTPUT_NAMES[fmt], force=force)
+            written = bridge.write_exports(self.plan, {fmt: folder / OUTPUT_NAMES[fmt] for fmt in self.chosen()},
+                                           force=force)
         except (LorplanError, OSError) as exc:
             self._status(f"Not written: {exc}")
             return
