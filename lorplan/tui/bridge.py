@@ -595,11 +595,9 @@ def _export_files(plan: Plan, fmt: str, target: Path) -> dict[Path, str]:
     """The files `fmt` writes at `target` -> their text (the plan file: checked to read back, as write_plan
     does). BadInput for a format that refuses the plan (export_refusal)."""
     if fmt == "plan":
-        from lorplan.core.plan import dumps_plan, loads_plan
+        from lorplan.core.plan import checked_plan_text
 
-        text = dumps_plan(plan)
-        loads_plan(text, str(target))  # never write a file we would refuse to read
-        return {Path(target): text}
+        return {Path(target): checked_plan_text(plan, target)}
     refusal = export_refusal(plan, fmt)
     if refusal is not None:
         raise BadInput(refusal)

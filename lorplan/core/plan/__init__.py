@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         QuantizationSection,
         TrainingSection,
     )
-    from lorplan.core.plan.tomlfile import dumps_plan, loads_plan, read_plan, write_plan
+    from lorplan.core.plan.tomlfile import checked_plan_text, dumps_plan, loads_plan, read_plan, write_plan
 
 # name -> the submodule that defines it
 _HOMES = {
@@ -42,7 +42,7 @@ _HOMES = {
                      "plan_from_setup", "plan_to_setup", "plan_train_on", "with_profile"), "build"),
     **dict.fromkeys(("PLAN_VERSION", "DataSection", "EstimateSection", "HardwareSection", "LoraSection",
                      "ModelSection", "Plan", "QuantizationSection", "TrainingSection"), "schema"),
-    **dict.fromkeys(("dumps_plan", "loads_plan", "read_plan", "write_plan"), "tomlfile"),
+    **dict.fromkeys(("checked_plan_text", "dumps_plan", "loads_plan", "read_plan", "write_plan"), "tomlfile"),
 }
 # The submodules this file used to import eagerly, so `lorplan.core.plan.schema` after `import lorplan.core.plan`
 # still finds its module.
@@ -60,6 +60,7 @@ __all__ = [
     "QuantizationSection",
     "TrainingSection",
     "at_rank",
+    "checked_plan_text",
     "class_count",
     "classifier_spec",
     "data_section",

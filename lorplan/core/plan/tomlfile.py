@@ -58,8 +58,14 @@ def read_plan(path: str | os.PathLike) -> Plan:
     return loads_plan(text, str(p))
 
 
+def checked_plan_text(plan: Plan, path: str | os.PathLike) -> str:
+    """The plan's TOML text for the file `path`, read back first: never write a file we would refuse to read
+    (BadInput naming `path`)."""
+    text = dumps_plan(plan)
+    loads_plan(text, str(path))
+    return text
+
+
 def write_plan(plan: Plan, path: str | os.PathLike, *, force: bool = False) -> Path:
     """Write the plan atomically; an existing file is replaced only with force=True (else BadInput)."""
-    text = dumps_plan(plan)
-    loads_plan(text, str(path))  # never write a file we would refuse to read
-    return write_text_atomic(path, text, force=force)
+    return write_text_atomic(path, checked_plan_text(plan, path), force=force)
