@@ -27,3 +27,37 @@ async def test_the_recommend_tab_s_evidence_never_runs_into_the_plot_beside_it(m
         gap = plot.x - 1
         assert all(len(rows[y]) <= gap or rows[y][gap] == " " for y in range(plot.y, plot.bottom)), "\n".join(
             rows[plot.y:plot.bottom])
+
+
+def gpu_rows(app) -> str:
+    panel = app.screen.query_one("#gpu-panel").region
+    rows = screen_text(app).splitlines()[panel.y:panel.bottom]
+    return "\n".join(row[panel.x:panel.right] for row in rows)
+
+
+def summary(app) -> str:
+    return " ".join(str(app.screen.query_one("#plan-summary").render()).split())
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_a_typed_gpu_budget_is_not_shown_beside_a_preset_it_replaced(make_app, size):
+    """Without a GPU, typing 12GiB planned against 12 GiB while the preset's line still read "RTX-3090
+    (24 GiB)" beside it: which of the two the table used could not be told. The preset shows its prompt while a
+    budget is typed, and its card again once the field is emptied."""
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        app.screen.query_one("#gpu-budget").focus()  # at 80×24 the panel is below the table until then
+        await pilot.pause()
+        assert "RTX-3090 (24 GiB)" in gpu_rows(app), screen_text(app)
+        await type_into(pilot, "#gpu-budget", "12GiB")
+        await wait_until(pilot, lambda: "fits in 12.00 GiB" in summary(app) or "in 12.00 GiB" in summary(app))
+        shown = gpu_rows(app)
+        assert "RTX-3090" not in shown and "preset GPU" in shown and "12GiB" in shown, shown
+        await type_into(pilot, "#gpu-budget", "")
+        await wait_until(pilot, lambda: "24.00 GiB (RTX-3090)" in summary(app))
+        assert "RTX-3090 (24 GiB)" in gpu_rows(app), gpu_rows(app)
+        await type_into(pilot, "#gpu-budget", "80GB")  # a preset picked after typing still wins
+        app.screen.query_one("#gpu-panel").select_preset("RTX-4090")
+        await wait_until(pilot, lambda: "(RTX-4090)" in summary(app))
+        assert app.screen.query_one("#gpu-budget").value == ""
+        assert "RTX-4090" in gpu_rows(app)

@@ -42,6 +42,7 @@ class GpuPanel(Vertical):
         self._report: bridge.GpuReport | None = None  # None until the first NVML answer
         self._names: tuple[str, ...] = ()
         self._last_budget: BudgetChanged | None = None
+        self._preset_behind: int | None = None  # the preset a typed budget replaced (_show_preset_in_use)
         self.border_title = "GPU"
 
     def compose(self) -> ComposeResult:
@@ -163,8 +164,23 @@ class GpuPanel(Vertical):
         self._emit_budget()
 
     @on(Input.Changed, "#gpu-budget")
-    def _on_budget_typed(self) -> None:
+    def _on_budget_typed(self, event: Input.Changed) -> None:
+        self._show_preset_in_use(bool(event.value.strip()))
         self._emit_budget()
+
+    def _show_preset_in_use(self, typed: bool) -> None:
+        """A typed budget replaces the preset: the preset's line then shows its prompt, not a card the plan no
+        longer uses (it read "RTX-3090 (24 GiB)" beside a typed 12GiB); emptying the field brings the card back."""
+        preset = self.query_one("#gpu-preset", Select)
+        if typed and preset.value is not Select.NULL:
+            self._preset_behind = preset.value
+            with preset.prevent(Select.Changed):
+                preset.value = Select.NULL
+        elif not typed and preset.value is Select.NULL and self._preset_behind is not None:
+            with preset.prevent(Select.Changed):
+                preset.value = self._preset_behind
+        if not typed:
+            self._preset_behind = None
 
     def _emit_budget(self) -> None:
         if self._report is None or self.has_gpu:
