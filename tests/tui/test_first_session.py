@@ -61,3 +61,19 @@ async def test_a_typed_gpu_budget_is_not_shown_beside_a_preset_it_replaced(make_
         await wait_until(pilot, lambda: "(RTX-4090)" in summary(app))
         assert app.screen.query_one("#gpu-budget").value == ""
         assert "RTX-4090" in gpu_rows(app)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)])
+async def test_the_first_key_a_new_user_presses_moves_through_the_ranks(make_app, size):
+    """The planner opened with the focus on the tab bar, where ↑ and ↓ do nothing and ← → leave the Plan tab:
+    a user reading the table had to find F4 (or Tab twice) first. It opens on the rank table, as F5 shows it."""
+    from lorplan.tui.widgets.rank_table import RankTable
+
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        table = app.screen.query_one(RankTable)
+        assert app.focused is table
+        assert summary(app).startswith("rank 16:")
+        await pilot.press("down")
+        await wait_until(pilot, lambda: summary(app).startswith("rank 32:"))
+        assert app.screen.active_tab == "plan"

@@ -70,6 +70,10 @@ class _Tabs(TabbedContent):
 class MainScreen(Screen):
     """Header, the three tabs, footer. Owns the plan on screen (`plan`) and the profiled dataset (`data`)."""
 
+    # Opened on the rank table, as F5 shows the Plan tab: Textual's default (the first focusable widget) is the
+    # tab bar, where the first arrow a user presses does nothing or leaves the table for another tab.
+    AUTO_FOCUS = "#rank-table"
+
     # Its stylesheets (main_screen.tcss and the widgets') are the app's CSS_PATH: read once at start-up, instead
     # of parsing every stylesheet a second time when this screen is pushed.
     CSS_FILES = [HERE / "main_screen.tcss", *css_paths("panels/gpu_panel", "widgets/model_picker",
