@@ -77,3 +77,38 @@ async def test_the_first_key_a_new_user_presses_moves_through_the_ranks(make_app
         await pilot.press("down")
         await wait_until(pilot, lambda: summary(app).startswith("rank 32:"))
         assert app.screen.active_tab == "plan"
+
+
+async def test_the_export_dialog_says_plain_text_trains_every_token(make_app, tmp_path):
+    """sample_configs/data/sentiment.jsonl (a "text" column) profiled for a causal LM: the Data tab counted every
+    token as trained (plain text has no prompt to mask), and the export dialog said 'text · loss on completions'.
+    It says 'loss on every token' now; a prompt-completion file still says completions."""
+    import json
+
+    from textual.widgets import Static
+
+    from lorplan.tui.panels.data_panel import DataPanel
+    from lorplan.tui.screens.export_dialog import ExportDialog
+
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text("".join(json.dumps({"text": f"the review number {i} was fine"}) + "\n" for i in range(40)))
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": f"say {i}", "completion": f"{i}"}) + "\n" for i in range(40)))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        for data, schema, said in ((plain, "text", "loss on every token"), (pairs, "prompt-completion",
+                                                                            "loss on completions")):
+            await pilot.press("f6")
+            await wait_until(pilot, lambda: bool(app.screen.query(DataPanel)))
+            panel = app.screen.query_one(DataPanel)
+            await paste_into(pilot, "#data-path", str(data), submit=True)
+            await wait_until(pilot, lambda: panel.profile is not None and panel.profile.path == str(data)
+                             and not panel.has_class("-running") and app.main.data is not None
+                             and app.main.data.path == str(data))
+            assert (panel.profile.trained_tokens == panel.profile.tokens) == (schema == "text")
+            await pilot.press("f5", "ctrl+e")
+            await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog))
+            text = " ".join(str(app.screen.query_one("#export-summary", Static).content).split())
+            assert f"· {schema} · {said} ·" in text, text
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, ExportDialog))

@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import counted, format_bytes
-from lorplan.core.vocab import ExportFormat
+from lorplan.core.vocab import DataSchema, ExportFormat, TrainOn
 from lorplan.tui import bridge
 from lorplan.tui.widgets.checkbox import SpaceCheckbox
 
@@ -40,6 +40,18 @@ def default_folder(plan) -> str:
     name = plan.model.source.rstrip("/").split("/")[-1] or "model"
     return f"lorplan-{name}-r{plan.lora.r}"
 
+
+def trained_words(schema: str, train_on: str | None) -> str:
+    """Which tokens the plan's data trains, as the dialog's data line says it: a classifier one label per
+    example; plain text has no prompt to mask, so every token whatever train_on says (the Data tab's profile
+    counts them all); pre-tokenized rows as their labels mask them."""
+    if train_on is None:
+        return "one label per example"
+    if train_on == TrainOn.ALL or schema == DataSchema.TEXT:
+        return "loss on every token"
+    if schema == DataSchema.TOKENIZED:
+        return "loss where its labels say"
+    return "loss on completions"
 
 class ExportDialog(ModalScreen[list[Path] | None]):
     """Modal export of `plan` (see module docstring)."""
@@ -71,9 +83,8 @@ class ExportDialog(ModalScreen[list[Path] | None]):
             d = p.data
             if bridge.has_placeholder_data(p):
                 summary += f"\ndata: {d.path} (a placeholder: profile your dataset in the Data tab, or edit the file)"
-            else:  # the dataset profiled in the Data tab (a classifier chooses no tokens: one label per example)
-                trains = ("one label per example" if d.train_on is None else
-                          f"loss on {'every token' if d.train_on == 'all' else 'completions'}")
+            else:  # the dataset profiled in the Data tab
+                trains = trained_words(d.schema, d.train_on)
                 summary += f"\ndata: {d.path} · {d.schema} · {trains} · eval split {d.eval_split:g}"
             yield Static(summary, id="export-summary")
             for fmt in FORMATS:
