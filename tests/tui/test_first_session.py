@@ -102,9 +102,9 @@ async def test_the_export_dialog_says_plain_text_trains_every_token(make_app, tm
             await wait_until(pilot, lambda: bool(app.screen.query(DataPanel)))
             panel = app.screen.query_one(DataPanel)
             await paste_into(pilot, "#data-path", str(data), submit=True)
-            await wait_until(pilot, lambda: panel.profile is not None and panel.profile.path == str(data)
-                             and not panel.has_class("-running") and app.main.data is not None
-                             and app.main.data.path == str(data))
+            await wait_until(pilot, lambda panel=panel, data=data: (
+                panel.profile is not None and panel.profile.path == str(data) and not panel.has_class("-running")
+                and app.main.data is not None and app.main.data.path == str(data)))
             assert (panel.profile.trained_tokens == panel.profile.tokens) == (schema == "text")
             await pilot.press("f5", "ctrl+e")
             await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog))
