@@ -112,3 +112,25 @@ async def test_the_export_dialog_says_plain_text_trains_every_token(make_app, tm
             assert f"· {schema} · {said} ·" in text, text
             await pilot.press("escape")
             await wait_until(pilot, lambda: not isinstance(app.screen, ExportDialog))
+
+
+async def test_the_length_histogram_names_its_unit_at_120x40(make_app):
+    """sample_configs/data/sentiment.jsonl at 120×40, its examples all far under the plan's 2,048 tokens: the
+    histogram's title was the shortest one, "seq len 2,048: beyond every example", so the numbers under its
+    axis (0 … 30) said nothing of what they count. A title that keeps "length (tokens)" fits that width."""
+    from pathlib import Path
+
+    from lorplan.tui.panels.data_panel import DataPanel
+
+    sentiment = Path(__file__).resolve().parents[2] / "sample_configs" / "data" / "sentiment.jsonl"
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        await wait_until(pilot, lambda: bool(app.screen.query(DataPanel)))
+        panel = app.screen.query_one(DataPanel)
+        await paste_into(pilot, "#data-path", str(sentiment), submit=True)
+        await wait_until(pilot, lambda: panel.profile is not None and not panel.has_class("-running"))
+        plot = app.screen.query_one("#data-hist").region
+        await wait_until(pilot, lambda: "seq len 2,048" in screen_text(app).splitlines()[plot.y])
+        title = screen_text(app).splitlines()[plot.y][plot.x:plot.right]
+        assert "length (tokens)" in title and "seq len 2,048" in title, title

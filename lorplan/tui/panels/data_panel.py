@@ -159,8 +159,8 @@ def histogram_titles(seq_len: int, on_chart: bool) -> tuple[str, ...]:
         return (f"example length (tokens); red line: seq len {n}", f"length (tokens); red line: seq len {n}",
                 f"red line: seq len {n}", f"seq len {n}")
     return (f"example length (tokens); seq len {n} is off the chart, beyond every example",
-            f"length (tokens); seq len {n} is beyond every example", f"seq len {n}: beyond every example",
-            f"seq len {n} (off chart)")
+            f"length (tokens); seq len {n} is beyond every example", f"length (tokens); seq len {n} off chart",
+            f"seq len {n}: beyond every example", f"seq len {n} (off chart)")
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
