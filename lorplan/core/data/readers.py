@@ -19,7 +19,7 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -203,7 +203,7 @@ class RowSource:
                 first = None  # a pretty-printed object: read it whole below
             # a whole object on the first line and more after it is JSONL (one JSON value has no second line);
             # alone, it is a row unless it holds the rows ({"version": 1, "data": [...]} written on one line)
-            if isinstance(first, dict) and (more or not _holds_rows(first)):
+            if isinstance(first, dict) and (more or not _object_holds_rows(first)):
                 self.format = "jsonl"
                 yield from self._jsonl()
                 return
@@ -217,7 +217,7 @@ class RowSource:
                            ) from None
         except ValueError as exc:
             raise BadInput(f"--data {self.path}: invalid JSON ({exc})") from None
-        if isinstance(data, dict) and _schema_of(data) is not None and not _holds_rows(data):
+        if isinstance(data, dict) and _schema_of(data) is not None and not _object_holds_rows(data):
             data = [data]  # one row, pretty-printed: {"messages": [...]} holds a chat, not rows
         if isinstance(data, dict):
             lists = [(k, v) for k, v in data.items() if isinstance(v, list)]
@@ -477,25 +477,34 @@ def _first_object_line(path: Path) -> tuple[bytes | None, bool]:
     return line, more
 
 
-def _holds_rows(obj: dict) -> bool:
-    """An object that holds the rows rather than being one: one value that is a list of objects ({"data":
-    [{...}, ...]}, beside other keys such as "version"), and no schema's column ({"messages": [...]} is a chat
-    row) unless that list's objects are rows themselves ({"conversations": [{"messages": [...]}, ...]}, rows
-    under a key that a schema names), not chat messages."""
-    lists = [v for v in obj.values() if isinstance(v, list)]
-    if len(lists) != 1 or not lists[0] or not all(isinstance(v, dict) for v in lists[0]):
+def _holds_rows(keys: Iterable[str], lists: int, items: int, all_dicts: bool,
+                all_row_like: Callable[[], bool]) -> bool:
+    """Whether a JSON object holds the rows rather than being one, from its `keys`, the number of its values
+    that are lists, and of the one list the number of `items`, whether each is an object (all_dicts) and
+    whether each is a row to _row_like (asked only where it decides: reading a parsed list for it costs a test
+    per item). It holds them with one value that is a list of objects ({"data": [{...}, ...]}, beside other
+    keys such as "version"), and no schema's column ({"messages": [...]} is a chat row) unless that list's
+    objects are rows themselves ({"conversations": [{"messages": [...]}, ...]}, rows under a key that a schema
+    names), not chat messages. The whole read asks it of a parsed object (_object_holds_rows), the streamed
+    reads of what ijson's events showed (_surveyed_holds_rows): one rule for both."""
+    if lists != 1 or not items or not all_dicts:
         return False
-    if _schema_of(obj) is None:
-        return True
-    return all(_row_like(v) for v in lists[0])
+    return _schema_of(keys) is None or all_row_like()
+
+
+def _object_holds_rows(obj: dict) -> bool:
+    """_holds_rows of an object json parsed."""
+    lists = [v for v in obj.values() if isinstance(v, list)]
+    rows = lists[0] if len(lists) == 1 else []
+    return _holds_rows(obj, len(lists), len(rows), all(isinstance(v, dict) for v in rows),
+                       lambda: all(_row_like(v) for v in rows))
 
 
 def _surveyed_holds_rows(survey: ObjectSurvey) -> bool:
-    """_holds_rows of an object read by ijson (json_array.survey_object), from its keys and what each item of its
-    one list was: the same rule."""
-    if survey.list_key is None or not survey.items or not survey.all_dicts:
-        return False
-    return _schema_of(survey.keys) is None or survey.all_row_like
+    """_holds_rows of an object read by ijson (json_array.survey_object, which gives None for one with a second
+    list), from its keys and what each item of its list read was."""
+    return _holds_rows(survey.keys, int(survey.list_key is not None), survey.items, survey.all_dicts,
+                       lambda: survey.all_row_like)
 
 
 def _row_like(item: dict | set[str]) -> bool:
