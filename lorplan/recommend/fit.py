@@ -24,7 +24,7 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     total = row.memory.total
     where = gpu or "the budget"
     # the setup's shape in words, not as flags: it may be the profile's suggestion or a default, not a flag typed
-    shape = f" at micro-batch {setup.micro_batch} × {setup.seq_len} tokens"
+    shape = f" at micro-batch {setup.micro_batch} × {setup.seq_len:,} tokens"
     if budget_bytes is None:
         return Fit(rank, total, None, gpu, None, None, (),
                    f"rank {rank} needs {format_bytes(total)} per GPU{shape}; no GPU budget was given "

@@ -409,7 +409,7 @@ def test_the_default_sequence_stays_within_the_context_so_the_written_plan_train
     plan_file = tmp_path / "gpt2.toml"
     rc, cap = recommend(capsys, "--model", "gpt2", "--trained-tokens", "5000", "--write", str(plan_file))
     assert rc == 0, cap.err
-    assert "× 1024 tokens" in cap.out and read_plan(plan_file).training.seq_len == 1024
+    assert "× 1,024 tokens" in cap.out and read_plan(plan_file).training.seq_len == 1024
     assert main(["export", str(plan_file), "--to", "peft", "--output", str(tmp_path / "peft")]) == 0
 
 
