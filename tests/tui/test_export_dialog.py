@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 from textual.app import App
-from textual.widgets import Checkbox, Input, Static
-from tui_helpers import paste_into, type_into
+from textual.widgets import Button, Checkbox, Input, Static
+from tui_helpers import click_button, paste_into, type_into
 
 from lorplan.core.plan import read_plan
 from lorplan.tui.screens.export_dialog import ExportDialog, default_folder
@@ -40,8 +40,15 @@ def plan_of(name: str):
 
 
 async def click(pilot, selector: str) -> None:
+    """Click a button (pressed once, even soon after its last press) or a checkbox (ticked or unticked by it)."""
+    widget = pilot.app.screen.query_one(selector)
+    if isinstance(widget, Button):
+        await click_button(pilot, selector)
+        return
+    before = widget.value
     await pilot.click(selector)
     await pilot.pause()
+    assert widget.value is not before, f"{selector}: the click left it {before}"
 
 
 async def open_export(app, pilot) -> ExportDialog:

@@ -36,7 +36,6 @@ async def test_a_second_format_that_cannot_be_written_leaves_the_first_unwritten
         assert sorted(p.name for p in out.iterdir()) == ["peft"]  # was: plan.toml written beside it
         assert (out / "peft").read_text() == "mine"
         (out / "peft").unlink()  # the user moves the file away: the same Write writes both
-        await pilot.pause(0.3)  # a Button takes no click while its pressed look lasts (0.2 s)
         await click(pilot, "#export-write")
     assert sorted(p.relative_to(out).as_posix() for p in app.result) == ["peft/adapter_config.json", "plan.toml"]
     assert read_plan(out / "plan.toml") == plan

@@ -1,10 +1,10 @@
-"""Pilot helpers: type like a user, pick from a Select with the keyboard, read the rank table, and the Probes
-tab alone in an app (PanelApp) whose backend starts no scheduler process (NoSpawnBackend)."""
+"""Pilot helpers: type like a user, click a Button so that it is pressed, pick from a Select with the keyboard, read
+the rank table, and the Probes tab alone in an app (PanelApp) whose backend starts no scheduler process (NoSpawnBackend)."""
 
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.widgets import Input, Select
+from textual.widgets import Button, Input, Select
 
 from lorplan.probe.backend import LocalProcessBackend
 from lorplan.tui.panels.probes_panel import ProbesPanel
@@ -100,6 +100,30 @@ async def wait_until(pilot, predicate, timeout: float = 20.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await pilot.pause(0.02)
+
+
+async def click_button(pilot, selector: str, timeout: float = 20.0) -> None:
+    """Click the Button `selector` with the mouse and fail unless that click pressed it.
+
+    Textual's Button takes no click while the pressed look of its last press lasts (0.2 s, its "-active" class):
+    a second click sooner is dropped without a word, and one on a button not laid out yet lands elsewhere. So
+    this waits for the button to be laid out and pressable, and counts the presses the click makes."""
+    button = pilot.app.screen.query_one(selector, Button)
+    await wait_until(pilot, lambda: button.region.area > 0 and not button.has_class("-active"), timeout)
+    pressed: list[bool] = []
+    real = button.press
+
+    def press():
+        pressed.append(not button.disabled and button.display)  # press() posts Button.Pressed only then
+        return real()
+
+    button.press = press  # Button._on_click calls self.press()
+    try:
+        await pilot.click(selector)
+    finally:
+        del button.press
+    assert pressed == [True], f"{selector}: the click pressed the button {pressed.count(True)} times, not once"
+    await pilot.pause()
 
 
 def model_settled(app) -> bool:
