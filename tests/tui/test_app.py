@@ -649,7 +649,16 @@ async def test_screenshots_for_the_docs_ignore_the_remembered_setup(isolated_hom
     assert "Seq length    2048" in text and "4096" not in text
 
 
-async def test_the_full_finetune_row_is_a_reference_not_a_choice(make_app):
+async def test_the_full_finetune_row_is_a_reference_not_a_choice(make_app, monkeypatch):
+    from lorplan.tui.textshot import screen_text
+    from lorplan.tui.widgets.rank_table import RankTable
+
+    # the click on the full fine-tuning row changes nothing on screen, so the rows the table was clicked on are
+    # counted: a click that missed it (or never came) would pass the same assertions
+    clicked: list[int] = []
+    real = RankTable.on_click
+    monkeypatch.setattr(RankTable, "on_click", lambda self, event: (
+        clicked.append(event.get_content_offset(self).y + self.scroll_offset.y), real(self, event))[-1])
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.screen.query_one("#rank-table")
@@ -661,8 +670,12 @@ async def test_the_full_finetune_row_is_a_reference_not_a_choice(make_app):
         await pilot.click("#rank-table", offset=(3, 2))  # a rank row: selected
         await pilot.pause()
         assert table.selected_rank == table.ranks[1]
-        await pilot.click("#rank-table", offset=(3, len(table.ranks) + 1))  # the full fine-tuning row: not
+        reference = len(table.ranks) + 1  # the header, the ranks, then the full fine-tuning row
+        line = screen_text(app).splitlines()[table.content_region.y + reference]
+        assert line[table.content_region.x:].split()[0] == "full", line
+        await pilot.click("#rank-table", offset=(3, reference))  # the full fine-tuning row: not
         await pilot.pause()
+        assert clicked == [2, reference]
         assert table.selected_rank == table.ranks[1]
         assert f"rank {table.ranks[1]}:" in str(app.screen.query_one("#plan-summary").render())
 

@@ -78,6 +78,7 @@ async def test_the_blank_preset_of_a_never_opened_list_and_typing_to_search(make
         assert view.state.budget_bytes is None
         await pilot.press("enter")  # open again: the blank is highlighted, the line marked as Textual marks it
         await pilot.pause()
+        assert preset.expanded  # the list made by the first opening stays: only this says Enter opened it again
         assert preset.query_one(SelectOverlay).highlighted == 0 and not current.has_class("-has-value")
         await pilot.press("escape")
         attention = screen.query_one("#f-attention")
