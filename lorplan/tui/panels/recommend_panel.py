@@ -11,7 +11,8 @@ sentences and a plot of eval loss (accuracy for classification) against rank on 
 the band of ranks the evidence cannot tell apart. `l` starts a ladder for the plan on screen on the Data tab's
 dataset (in a thread worker; the panel then follows it). `a` applies rank, alpha, learning rate and pattern to
 the plan on screen (a ladder's once it is done): the panel posts RecommendationApplied and the screen hands it
-to the Plan tab (no widget writes another's fields). Never imports torch.
+to the Plan tab (no widget writes another's fields). Below 110 columns the plot goes under the evidence and the
+content above the keys' line scrolls (the panel's arrow, page, home and end keys). Never imports torch.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -142,7 +144,29 @@ def headline(rec: recommend_bridge.Recommendation, where: str, budget: str = "")
     return "\n".join(lines)
 
 
-class RecommendPanel(Widget, can_focus=True):
+class RecommendScroll(VerticalScroll, can_focus=False):
+    """Everything but the keys' line. Wide, it fits and the body fills what is left; narrow (80x24), the plot goes
+    under the evidence and this scrolls: the panel, which F8 focuses, scrolls it with the arrow and page keys."""
+
+
+class ScrollKeys(Widget):
+    """The arrow, page, home and end keys of a panel that holds the focus itself scroll its RecommendScroll. Plain
+    scroll keys, bound as Textual's ScrollableContainer binds them for its subclasses: hidden, no id to remap, and
+    out of the help's list of the tab's own keys (which reads RecommendPanel.BINDINGS, not its bases')."""
+
+    BINDINGS = [Binding(key, f"scroll_body('{key}')", f"Scroll {key}", show=False)
+                for key in ("up", "down", "pageup", "pagedown", "home", "end")]
+
+    def action_scroll_body(self, how: str) -> None:
+        """Scroll the content above the keys' line: at 80x24 the plot lies under the evidence."""
+        scroll = self.query_one(RecommendScroll)
+        if not scroll.allow_vertical_scroll:
+            raise SkipAction()  # nothing to scroll: the key goes on to the screen's bindings
+        {"up": scroll.scroll_up, "down": scroll.scroll_down, "pageup": scroll.scroll_page_up,
+         "pagedown": scroll.scroll_page_down, "home": scroll.scroll_home, "end": scroll.scroll_end}[how]()
+
+
+class RecommendPanel(ScrollKeys, can_focus=True):
     """The recommendation for the plan on screen; ladder runs read from `runs_dir` (default: the runs folder)."""
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")
@@ -183,31 +207,37 @@ class RecommendPanel(Widget, can_focus=True):
         self._has_pattern = False  # the recommendation on screen has a per-module pattern (p and u offered)
 
     def compose(self) -> ComposeResult:
-        yield Static("Choose a model in the Plan tab.", id="rec-head")
-        with Horizontal(id="rec-size-row"):
-            yield Label("", id="rec-size-label")
-            yield Input(placeholder="e.g. 2,000,000", id="rec-size", compact=True)
-            yield Static("", id="rec-size-error")
-        with Horizontal(id="rec-ladder-row"):
-            yield Label("probe ladder (l): minutes", classes="rec-ladder-label")
-            yield Input(placeholder=f"{recommend_bridge.BUDGET_MINUTES:g}", id="rec-budget", compact=True)
-            yield Label("seeds/probe", classes="rec-ladder-label")
-            yield Input(placeholder="1", id="rec-seeds", compact=True)
-            yield Label("steps/probe", classes="rec-ladder-label")
-            yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
-        yield Static("", id="rec-ladder-note")  # steps per probe capped at the planned run's
-        yield Static("", id="rec-ladder-error", classes="field-error")
-        table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
-        for key, label in COLUMNS:
-            table.add_column(label, key=key)
-        yield table
-        with Horizontal(id="rec-body"):
-            with VerticalScroll(id="rec-evidence-box"):
-                yield Static("", id="rec-evidence")
-            with Vertical(id="rec-right"):
-                yield PlotextPlot(id="rec-plot")
-                yield Static("", id="rec-plot-note")
+        with RecommendScroll(id="rec-scroll"):
+            yield Static("Choose a model in the Plan tab.", id="rec-head")
+            with Horizontal(id="rec-size-row"):
+                yield Label("", id="rec-size-label")
+                yield Input(placeholder="e.g. 2,000,000", id="rec-size", compact=True)
+                yield Static("", id="rec-size-error")
+            with Horizontal(id="rec-ladder-row"):
+                yield Label("probe ladder (l): minutes", classes="rec-ladder-label")
+                yield Input(placeholder=f"{recommend_bridge.BUDGET_MINUTES:g}", id="rec-budget", compact=True)
+                yield Label("seeds/probe", classes="rec-ladder-label")
+                yield Input(placeholder="1", id="rec-seeds", compact=True)
+                yield Label("steps/probe", classes="rec-ladder-label")
+                yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
+            yield Static("", id="rec-ladder-note")  # steps per probe capped at the planned run's
+            yield Static("", id="rec-ladder-error", classes="field-error")
+            table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
+            for key, label in COLUMNS:
+                table.add_column(label, key=key)
+            yield table
+            with Horizontal(id="rec-body"):
+                with VerticalScroll(id="rec-evidence-box"):
+                    yield Static("", id="rec-evidence")
+                with Vertical(id="rec-right"):
+                    yield PlotextPlot(id="rec-plot")
+                    yield Static("", id="rec-plot-note")
         yield Static(_keys_line(False), id="rec-keys")
+
+    NARROW_BELOW = 110  # columns, as the Plan and Data tabs: below this the plot goes under the evidence
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < self.NARROW_BELOW, "-narrow")
 
     def on_mount(self) -> None:
         self.border_title = "Recommendation"
