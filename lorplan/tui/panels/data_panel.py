@@ -4,7 +4,8 @@ The screen calls `set_context(model_source, seq_len, classifier)` when the plan'
 changes: a new model re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and
 padding from the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with
 every token trained; it is hidden for a sequence classifier, which trains one label per example, and so are the
-figures only a causal LM trains by (trained tokens, packing). After each profile the panel posts DatasetProfiled
+figures only a causal LM trains by (trained tokens, packing); it is disabled, saying why, once the profile finds
+plain text or tokenized rows, where it changes no trained token. After each profile the panel posts DatasetProfiled
 with what an exported plan's [data] table takes (`plan_data()`). Profiling runs in a thread worker (exclusive: a new run cancels the previous one) that posts
 replaceable progress messages; it never touches widgets. Imports no torch/transformers: the tokenizer is loaded
 inside the worker.
@@ -43,6 +44,19 @@ SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
 HIST_BINS = 30
 LABELS_SHOWN = 6  # classes named in the figures; the rest are counted
 NOTE_WIDTH = 64  # the label notes fit the figures column beside the histogram (66, less a scrollbar) on one line
+TRAIN_ALL_LABEL = "train on prompts too (off: loss on completions and assistant turns)"
+# Schemas whose trained tokens the checkbox cannot change (core.data.encode): plain text has no prompt, every token
+# is trained; pre-tokenized rows keep their own labels either way. (label while disabled, tooltip)
+NO_TRAIN_ALL_CHOICE = {
+    DataSchema.TEXT: ("train on prompts too: plain text has no prompt (every token trains)",
+                      "Plain text has no prompt to mask: every token is trained whichever way this is set."),
+    DataSchema.TOKENIZED: ("train on prompts too: tokenized rows' labels decide what trains",
+                           "Pre-tokenized rows keep their own labels (-100 is never trained; no labels, every "
+                           "token is) whichever way this is set."),
+}
+TRAIN_ALL_TOOLTIP = (
+    "Off: the loss is on completions and assistant turns (prompts masked), as axolotl and LLaMA-Factory "
+    "do by default. On: every token is trained. Exported plans say which (data.train_on).")
 
 
 class _Cancelled(Exception):
@@ -239,8 +253,7 @@ class DataPanel(Widget):
                         id="data-path", compact=True)
             yield Select(SCHEMA_OPTIONS, value="auto", allow_blank=False, id="data-schema", compact=True)
             yield Button("Profile", id="data-run", variant="primary", compact=True)
-        yield Checkbox("train on prompts too (off: loss on completions and assistant turns)", False,
-                       id="data-train-all", compact=True)
+        yield Checkbox(TRAIN_ALL_LABEL, False, id="data-train-all", compact=True)
         yield ProgressBar(total=100, show_eta=False, id="data-progress")
         yield Static(f"Last time: {self._initial_path}. Press Profile (or Enter in the field) to profile it again."
                      if self._initial_path else
@@ -266,9 +279,7 @@ class DataPanel(Widget):
     def on_mount(self) -> None:
         self.border_title = "Dataset"
         self.query_one("#data-path").tooltip = "A file or folder; Enter profiles it"
-        self.query_one("#data-train-all").tooltip = (
-            "Off: the loss is on completions and assistant turns (prompts masked), as axolotl and LLaMA-Factory "
-            "do by default. On: every token is trained. Exported plans say which (data.train_on).")
+        self.query_one("#data-train-all").tooltip = TRAIN_ALL_TOOLTIP
 
     # -- public API used by the screen --------------------------------------------------------------------
     def set_context(self, model_source: str | None, seq_len: int, classifier: bool = False) -> None:
@@ -377,11 +388,20 @@ class DataPanel(Widget):
         self.set_class(False, "-running", "-stale")
         self.profile = message.profile
         self._profiled_train_all = message.train_all
+        self._offer_train_all(message.profile.schema)
         data = self.plan_data()
         if data is not None:
             self.post_message(DatasetProfiled(data))
         self._show(message.profile)
         self.query_one(DataLeft).scroll_home(animate=False)  # a new file's figures open at their top
+
+    def _offer_train_all(self, schema: str) -> None:
+        """The checkbox is disabled, saying why, for a file whose trained tokens it cannot change (plain text,
+        tokenized rows), and offered again for another; its value is kept for that one."""
+        box = self.query_one("#data-train-all", Checkbox)
+        label, tooltip = NO_TRAIN_ALL_CHOICE.get(schema, (TRAIN_ALL_LABEL, TRAIN_ALL_TOOLTIP))
+        box.disabled = schema in NO_TRAIN_ALL_CHOICE
+        box.label, box.tooltip = label, tooltip
 
     def on_profile_failed(self, message: ProfileFailed) -> None:
         self._failed(message.path, message.error)
