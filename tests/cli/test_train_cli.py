@@ -216,12 +216,14 @@ def test_a_pattern_key_matching_nothing_is_refused_before_torch(tmp_path, capsys
 def test_a_rank_no_module_can_use_is_refused_before_torch(tmp_path, capsys):
     """A hand-edited lora.r was never checked against the model: r = 100000 on MiniLM (384 wide) loaded torch,
     built adapters of billions of parameters and the kernel killed the run for memory; `lorplan export` wrote
-    it. Both refuse it now, as `lorplan plan --ranks 100000` does, naming the plan's key."""
+    it. A rank that large is now refused by the plan's own bound (lorplan.core.limits.MAX_RANK, 65,536); one
+    within it but above the model's widths (1000 here) is refused as `lorplan plan --ranks 1000` refuses it,
+    naming the plan's key."""
     data = tmp_path / "train.jsonl"
     data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
-    plan.write_text(plan.read_text().replace("\nr = 8\n", "\nr = 100000\n", 1).replace("rank = 8\n", "rank = 100000\n"))
-    expected = (f"{plan}: lora.r: rank 100,000 is above 384, the largest rank a module it adapts can use (min(in, "
+    plan.write_text(plan.read_text().replace("\nr = 8\n", "\nr = 1000\n", 1).replace("rank = 8\n", "rank = 1000\n"))
+    expected = (f"{plan}: lora.r: rank 1,000 is above 384, the largest rank a module it adapts can use (min(in, "
                 "out) of sentence-transformers/all-MiniLM-L6-v2's widest adapted module)")
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
@@ -232,7 +234,7 @@ def test_a_rank_no_module_can_use_is_refused_before_torch(tmp_path, capsys):
     assert capsys.readouterr().err == f"lorplan export: error: {expected}\n"
     assert not out.exists()
     # the largest usable rank still trains and exports: the bound is the model's, not a round number
-    plan.write_text(plan.read_text().replace("\nr = 100000\n", "\nr = 384\n", 1).replace("rank = 100000\n", "rank = 384\n"))
+    plan.write_text(plan.read_text().replace("\nr = 1000\n", "\nr = 384\n", 1).replace("rank = 1000\n", "rank = 384\n"))
     assert main(["export", str(plan), "--to", "peft", "-o", str(out)]) == 0
     assert json.loads((out / "adapter_config.json").read_text())["r"] == 384
 

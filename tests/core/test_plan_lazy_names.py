@@ -18,7 +18,7 @@ HOMES = {
             "plan_to_setup", "plan_train_on", "with_profile"),
     schema: ("PLAN_VERSION", "DataSection", "EstimateSection", "HardwareSection", "LoraSection", "ModelSection",
              "Plan", "QuantizationSection", "TrainingSection"),
-    tomlfile: ("dumps_plan", "loads_plan", "read_plan", "write_plan"),
+    tomlfile: ("checked_plan_text", "dumps_plan", "loads_plan", "read_plan", "write_plan"),
 }
 
 
