@@ -28,6 +28,7 @@ from lorplan.core.errors import BadInput, UnknownSchema
 from lorplan.core.units import counted
 from lorplan.core.vocab import DataSchema
 from lorplan.tui import bridge
+from lorplan.tui.layout import narrow_terminal
 from lorplan.tui.messages import (
     DatasetProfiled,
     ProfileFailed,
@@ -267,10 +268,8 @@ class DataPanel(Widget):
                 yield Button("", id="data-use-seq", compact=True)
             yield LengthHistogram(id="data-hist")
 
-    NARROW_BELOW = 110  # columns: below this the histogram goes under the figures, at the panel's width
-
     def on_resize(self) -> None:
-        narrow = self.size.width < self.NARROW_BELOW
+        narrow = narrow_terminal(self)  # the histogram goes under the figures, at the panel's width
         if narrow != self.has_class("-narrow"):
             self.set_class(narrow, "-narrow")
             if self._shown is not None:  # the label warning has a shorter form for the narrow layout

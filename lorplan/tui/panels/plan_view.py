@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState
 from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
+from lorplan.tui.layout import narrow_terminal
 from lorplan.tui.messages import (
     BudgetChanged,
     BudgetRejected,
@@ -139,10 +140,8 @@ class PlanView(VerticalScroll):
             made = self._architecture_for = (spec, _architecture(spec))
         return made[1]
 
-    NARROW_BELOW = 110  # columns: below this the GPU/model column stacks above the setup
-
     def on_resize(self) -> None:
-        self._layout_for(self.size.width)
+        self._layout()
         self._summary_height = -1  # the summary wraps at another width: measure it again
         # a terminal resized while a field is edited: the mode follows the new size, and the field is kept in
         # view after the next layout (_keep_in_view)
@@ -155,9 +154,10 @@ class PlanView(VerticalScroll):
         if field:
             self._kept_in_view, self._kept_geometry = focused, None
 
-    def _layout_for(self, width: int) -> None:
-        """Narrow terminals stack the panels with the rank table first (the answer before the questions)."""
-        narrow = width < self.NARROW_BELOW
+    def _layout(self) -> None:
+        """Narrow terminals stack the panels (the GPU/model column above the setup) with the rank table first (the
+        answer before the questions)."""
+        narrow = narrow_terminal(self)
         if narrow == self.has_class("-narrow"):
             return
         self.set_class(narrow, "-narrow")
@@ -179,8 +179,7 @@ class PlanView(VerticalScroll):
     def short_terminal(self) -> bool:
         """The terminal is too short for the whole view. Only its size counts: an error line under a field or
         the custom rank's row must not switch the view into its short-terminal mode at 120x40."""
-        width, height = self.app.size
-        return height < self.SHORT_BELOW[width < self.NARROW_BELOW]
+        return self.app.size.height < self.SHORT_BELOW[narrow_terminal(self)]
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """While a field above the table is edited on a terminal too short for the whole view, the table keeps
@@ -240,7 +239,7 @@ class PlanView(VerticalScroll):
             self.post_message(WorkerFailed(event.worker.name, event.worker.error))
 
     def on_mount(self) -> None:
-        self._layout_for(self.app.size.width)
+        self._layout()
         self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout, immediate=True)
         if self._preloaded is not None:
             self._generation += 1

@@ -35,6 +35,7 @@ from textual_plotext import PlotextPlot
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import counted, format_count, memory_text
 from lorplan.tui import bridge, numbers, recommend_bridge
+from lorplan.tui.layout import narrow_terminal
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
@@ -234,10 +235,8 @@ class RecommendPanel(ScrollKeys, can_focus=True):
                     yield Static("", id="rec-plot-note")
         yield Static(_keys_line(False), id="rec-keys")
 
-    NARROW_BELOW = 110  # columns, as the Plan and Data tabs: below this the plot goes under the evidence
-
     def on_resize(self) -> None:
-        self.set_class(self.size.width < self.NARROW_BELOW, "-narrow")
+        self.set_class(narrow_terminal(self), "-narrow")  # the plot goes under the evidence
 
     def on_mount(self) -> None:
         self.border_title = "Recommendation"
