@@ -44,14 +44,16 @@ def default_folder(plan) -> str:
 def trained_words(schema: str, train_on: str | None) -> str:
     """Which tokens the plan's data trains, as the dialog's data line says it: a classifier one label per
     example; plain text has no prompt to mask, so every token whatever train_on says (the Data tab's profile
-    counts them all); pre-tokenized rows as their labels mask them."""
+    counts them all); pre-tokenized rows as their labels mask them, whatever train_on says (core.data.encode
+    keeps them)."""
     if train_on is None:
         return "one label per example"
-    if train_on == TrainOn.ALL or schema == DataSchema.TEXT:
-        return "loss on every token"
     if schema == DataSchema.TOKENIZED:
         return "loss where its labels say"
+    if train_on == TrainOn.ALL or schema == DataSchema.TEXT:
+        return "loss on every token"
     return "loss on completions"
+
 
 class ExportDialog(ModalScreen[list[Path] | None]):
     """Modal export of `plan` (see module docstring)."""
