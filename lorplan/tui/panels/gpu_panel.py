@@ -156,6 +156,9 @@ class GpuPanel(Vertical):
 
     @on(Select.Changed, "#gpu-preset")
     def _on_preset(self, event: Select.Changed) -> None:
+        # the user's pick (the blank one too) replaces the preset a typed budget hid: emptying the field later
+        # must not bring that one back (_show_preset_in_use changes the value without this message)
+        self._preset_behind = None
         if event.value is not Select.NULL:
             budget = self.query_one("#gpu-budget", Input)
             if budget.value:
