@@ -11,6 +11,7 @@ from lorplan.core.export.common import (
     chat_file_notes,
     chat_layout,
     is_json_file,
+    padded_header_note,
     rows_key,
     rows_key_note,
 )
@@ -98,6 +99,7 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
         entry["ds_type"] = "json"
         if (key := rows_key(d.path)) is not None:
             warnings.append(rows_key_note(d.path, key, "axolotl", _NO_FIELD))
+    warnings += padded_header_note(d.path, "axolotl")
     schema = d.schema
     if schema == DataSchema.AUTO:
         warnings.append("data.schema is auto: written as type completion (field text); set the real type")

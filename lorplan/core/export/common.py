@@ -176,6 +176,54 @@ def _read_head(path: str) -> DataHead:
     return DataHead(_chat_layout_of(rows[:CHAT_LAYOUT_ROWS], path), source.list_key, schema)
 
 
+_HEADERS: dict[tuple, tuple[str, ...]] = {}  # (path, its size and mtime) -> its CSV header as written
+
+
+def csv_header(path: str) -> tuple[str, ...]:
+    """The names in the header (first record) of the CSV or TSV data file at `path` as written, surrounding spaces
+    kept; () for any other file, and one whose header cannot be read or is not UTF-8. lorplan's reader
+    (RowSource) strips the names, so its rows carry no raw header: this reads the first record alone, kept per file
+    version as data_head is."""
+    from lorplan.core.data.readers import EXTENSIONS
+
+    fmt = EXTENSIONS.get(Path(path).suffix.lower())
+    if fmt not in ("csv", "tsv"):
+        return ()
+    return _per_version(_HEADERS, path, lambda p: _read_csv_header(p, "\t" if fmt == "tsv" else ","))
+
+
+def _read_csv_header(path: str, delimiter: str) -> tuple[str, ...]:
+    import csv
+    import io
+
+    try:
+        with open(path, "rb") as raw:  # as lorplan's reader opens it (a BOM is no part of the first name)
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+            header = tuple(next(csv.reader(text, delimiter=delimiter)))
+    except (OSError, ValueError, csv.Error, StopIteration):  # missing, a folder, not UTF-8, malformed, empty
+        return ()
+    return header
+
+
+def padded_names(path: str) -> dict[str, str]:
+    """Each name in the CSV or TSV header of the data file at `path` (csv_header) that has spaces around it, as
+    written -> as lorplan reads it (stripped); datasets' csv builder (pandas) keeps the spaces, so a tool reading
+    the file through it finds no column of lorplan's name. A name of spaces alone is left out (no column to
+    name). {} for other files and headers without such names."""
+    return {name: name.strip() for name in csv_header(path) if name != name.strip() and name.strip()}
+
+
+def padded_header_note(path: str, tool: str) -> list[str]:
+    """One line for a CSV or TSV data file whose header has names with spaces around them (padded_names), which
+    `tool` reads with the spaces; none otherwise."""
+    padded = padded_names(path)
+    if not padded:
+        return []
+    return [f"data: the header of {path} writes {', '.join(map(repr, padded))} with spaces around the names; "
+            f"lorplan reads them as {', '.join(map(repr, padded.values()))}, {tool} (datasets' csv builder) with "
+            f"the spaces, so it finds no such columns: write the header without the spaces"]
+
+
 def rows_key_note(path: str, key: str, tool: str, why: str) -> str:
     """The line for an export whose tool cannot be told rows_key's `key` (`why`): it reads none of lorplan's rows."""
     return (f"data: {path} is one JSON object whose list under {key!r} holds the rows, which lorplan reads row by "

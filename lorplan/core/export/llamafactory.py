@@ -26,6 +26,7 @@ from lorplan.core.export.common import (
     chat_layout,
     common_lora_warnings,
     optimizer_warnings,
+    padded_header_note,
     rope_scaling_warning,
     rows_key,
     rows_key_note,
@@ -287,6 +288,7 @@ def _data(plan, warnings: list[str], data_files: dict[str, str]) -> dict[str, An
     warnings += chat_notes
     if (key := rows_key(d.path)) is not None:
         warnings.append(rows_key_note(d.path, key, "LLaMA-Factory", _NO_FIELD))
+    warnings += padded_header_note(d.path, "LLaMA-Factory")
     if d.schema in (DataSchema.AUTO, DataSchema.TOKENIZED):
         warnings.append(f"data.schema {d.schema!r}: LLaMA-Factory needs text columns; check the entry in "
                         f"{DATASET_INFO}")

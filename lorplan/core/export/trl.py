@@ -28,6 +28,7 @@ from lorplan.core.export.common import (
     chat_layout,
     common_lora_warnings,
     data_head,
+    padded_header_note,
     rope_scaling_warning,
     rows_key,
     rows_key_note,
@@ -188,6 +189,7 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
                         "TRL trains those as EOS alone")
     elif builder == "json" and (key := rows_key(d.path)) is not None:
         warnings.append(unread_rows_note(d.path, key))
+    warnings += padded_header_note(d.path, "TRL")
     cfg: dict[str, Any] = {"datasets": [entry], "streaming": False,
                            "dataset_train_split": "train", "dataset_test_split": "test"}
     if d.eval_split > 0:

@@ -18,7 +18,15 @@ import math
 from typing import Any
 
 from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
-from lorplan.core.export.common import chat_layout, common_lora_warnings, rope_scaling_warning, rows_key
+from lorplan.core.export.common import (
+    chat_layout,
+    common_lora_warnings,
+    csv_header,
+    padded_header_note,
+    padded_names,
+    rope_scaling_warning,
+    rows_key,
+)
 from lorplan.core.export.trl import (
     ALPACA_NOTE,
     PROMPT_COMPLETION_NOTE,
@@ -311,8 +319,9 @@ def alpaca_prompt_completion(row):
 """
 # pandas (datasets' csv builder) reads a column of numbers as numbers (007 as 7) and NA, null, None or an empty
 # cell as null; lorplan reads every cell as its text
-_CSV_CELLS = """# CSV cells as their text, as lorplan reads them (pandas would read 007 as 7, and NA or None as null)
-ALPACA_CELLS = {"instruction": str, "input": str, "output": str}
+_CSV_TABLE = '{"instruction": str, "input": str, "output": str}'
+_CSV_CELLS = f"""# CSV cells as their text, as lorplan reads them (pandas would read 007 as 7, and NA or None as null)
+ALPACA_CELLS = {_CSV_TABLE}
 """
 _ALPACA_MAP = (
     "    dataset = dataset.filter(alpaca_usable)\n"
@@ -339,14 +348,25 @@ def _alpaca_pieces() -> tuple[tuple[str, str, str], tuple[str, str]]:
     return (before, between, after), (plain_before, plain_after)
 
 
+def _cells(padded: dict[str, str]) -> str:
+    """The script's ALPACA_CELLS for a CSV file: pandas applies converters before the columns are renamed
+    (_renamed_columns), so they name the header's columns as written."""
+    written = {stripped: name for name, stripped in padded.items()}
+    if not any(c in written for c in ("instruction", "input", "output")):
+        return _CSV_CELLS
+    table = ", ".join(f"{_literal(written.get(c, c))}: str" for c in ("instruction", "input", "output"))
+    return _CSV_CELLS.replace(_CSV_TABLE, "{" + table + "}")
+
+
 def _alpaca_rows(plan, schema: DataSchema, source: dict[str, Any], sft: dict[str, Any],
-                 warnings: list[str]) -> tuple[str, str]:
+                 warnings: list[str], padded: dict[str, str]) -> tuple[str, str]:
     """For alpaca rows (data.schema alpaca, or auto on a file lorplan reads as alpaca), which TRL stops on: the
     script's functions that write them as prompt/completion as lorplan reads them (its rendered prompt, the output;
     the rows lorplan skips left out) and its dataset lines; CSV cells read as text (`source`, load_dataset's
     arguments, gains the converters). The rows are then TRL's prompt-completion rows: the loss mask is the plan's
     train_on (completion_only_loss) and TRL's line on alpaca rows becomes the prompt-completion rows' line.
-    schema: rows_schema(plan). ("", "") for other data."""
+    schema: rows_schema(plan); padded: the CSV header's names the script renames (_renamed_columns). ("", "") for
+    other data."""
     if schema != DataSchema.ALPACA:
         return "", ""
     sft["completion_only_loss"] = plan.data.train_on != TrainOn.ALL
@@ -356,7 +376,7 @@ def _alpaca_rows(plan, schema: DataSchema, source: dict[str, Any], sft: dict[str
         source.update(keep_default_na=False, converters=_ALPACA_CELLS)
     with_input, without_input = _alpaca_pieces()
     code = _ALPACA_ROWS.format(with_input=_literal(with_input), without_input=_literal(without_input),
-                               cells=_CSV_CELLS if csv else "")
+                               cells=_cells(padded) if csv else "")
     return code + "\n\n", _ALPACA_MAP
 
 
@@ -370,6 +390,22 @@ def _rows_under_key(plan, source: dict[str, Any], warnings: list[str]) -> dict[s
         return source
     warnings[:] = [w for w in warnings if w != unread_rows_note(plan.data.path, key)]
     return {**source, "field": key}
+
+
+def _renamed_columns(plan, warnings: list[str]) -> str:
+    """For a CSV or TSV data file whose header has names with spaces around them (common.padded_names), which
+    lorplan reads stripped and datasets' csv builder (pandas) as written: the script's line renaming those columns
+    to lorplan's names right after load_dataset (a literal mapping read at export time), and TRL's line on the
+    YAML, which cannot rename, taken out of `warnings`. "" for other data, and for a header where the renamed
+    names would repeat one another (no renaming gives datasets lorplan's columns: TRL's line stays)."""
+    padded = padded_names(plan.data.path)
+    names = [padded.get(n, n) for n in csv_header(plan.data.path)]
+    if not padded or len(set(names)) != len(names):
+        return ""
+    said = padded_header_note(plan.data.path, "TRL")
+    warnings[:] = [w for w in warnings if w not in said]
+    return ("    # the header's names with spaces around them, as lorplan reads them (datasets keeps the spaces)\n"
+            f"    dataset = dataset.rename_columns({_literal(padded)})\n")
 
 
 _MEMORY_NOTE = ("memory: lorplan's figures follow transformers' and peft's code paths; Unsloth's kernels (fused LoRA, "
@@ -398,7 +434,9 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     (source,) = data["datasets"]
     source = _rows_under_key(plan, dict(source), warnings)
     schema = rows_schema(plan)
-    alpaca_code, alpaca_map = _alpaca_rows(plan, schema, source, sft, warnings)
+    rename = _renamed_columns(plan, warnings)
+    alpaca_code, alpaca_map = _alpaca_rows(plan, schema, source, sft, warnings,
+                                           padded_names(plan.data.path) if rename else {})
     if schema in _PROMPT_COMPLETION_ROWS:
         sft["dataset_text_field"] = None
     warnings.append(_MEMORY_NOTE)
@@ -429,6 +467,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
         + f"{ind}model, tokenizer = " + _call("FastLanguageModel.from_pretrained", load, ind) + "\n"
         + f"{ind}model = " + _call("FastLanguageModel.get_peft_model", peft, ind, first="model") + "\n"
         + f"{ind}dataset = " + _call("load_dataset", source, ind) + "\n"
+        + rename
         + chat_map
         + alpaca_map
         + held_out
