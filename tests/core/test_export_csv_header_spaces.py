@@ -5,8 +5,6 @@ out as lorplan reads it); TRL, axolotl and LLaMA-Factory, which cannot rename, s
 
 from __future__ import annotations
 
-import ast
-import importlib.util
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import pytest
 from lorplan.core.data import iter_examples
 from lorplan.core.export import common, export_plan
 from lorplan.core.plan import read_plan
+from tests.core.test_export_unsloth_alpaca import _main_steps
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SCRIPT = "unsloth_train.py"
@@ -40,19 +39,9 @@ def _write(path: Path, text: str) -> Path:
 
 
 def _dataset(text: str, tmp_path: Path):
-    """The script's `dataset` after main()'s own assignments to it, run in order with the real datasets."""
-    from datasets import load_dataset
-
-    script = _write(tmp_path / SCRIPT, text)
-    spec = importlib.util.spec_from_file_location("unsloth_train_csv_header", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    main = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "main")
-    names = {**vars(module), "load_dataset": load_dataset}
-    for step in main.body:
-        if isinstance(step, ast.Assign) and [getattr(t, "id", None) for t in step.targets] == ["dataset"]:
-            exec(compile(ast.Module([step], []), str(script), "exec"), names)
-    return names["dataset"]
+    """The script's `dataset` after main()'s own assignments to it, run in order with the real datasets
+    (test_export_unsloth_alpaca._main_steps)."""
+    return _main_steps(text, tmp_path, {"dataset"})["dataset"]
 
 
 @pytest.mark.parametrize("schema", ["alpaca", "auto"])

@@ -24,6 +24,7 @@ from lorplan.core.data.readers import RowSource
 from lorplan.core.export import export_plan
 from lorplan.core.export.common import rows_key
 from lorplan.core.plan import read_plan
+from tests.core.test_export_unsloth_alpaca import _main_steps
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 SCRIPT = "unsloth_train.py"
@@ -63,21 +64,9 @@ def _plan(tmp_path: Path, data: Path, schema: str):
 
 
 def _script_dataset(text: str, tmp_path: Path):
-    """The dataset the script's own lines make: its module-level functions, and main()'s assignments to `dataset`
-    (load_dataset, then its map and filter lines) run in order with the real datasets."""
-    from datasets import load_dataset
-
-    script = tmp_path / SCRIPT
-    script.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("unsloth_train_under_key", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    main = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == "main")
-    names = {**vars(module), "load_dataset": load_dataset}
-    for step in main.body:
-        if isinstance(step, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "dataset" for t in step.targets):
-            exec(compile(ast.Module([step], []), str(script), "exec"), names)
-    return names["dataset"]
+    """The dataset the script's own lines make (test_export_unsloth_alpaca._main_steps: its module-level names,
+    and main()'s assignments to `dataset`, load_dataset then its map and filter lines, run in order)."""
+    return _main_steps(text, tmp_path, {"dataset"})["dataset"]
 
 
 def _as_read(schema: str, row: dict):
