@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lorplan.core.data import iter_examples
+from lorplan.core.data import iter_examples, readers
 from lorplan.core.export import common, export_plan
 from lorplan.core.plan import read_plan
 from tests.core.test_export_unsloth_alpaca import _main_steps
@@ -92,15 +92,89 @@ def test_a_plain_header_changes_nothing(tmp_path, fmt):
     assert not any("rename_columns" in t for t in result.files.values())
 
 
-def test_the_header_is_read_once_per_file_version(tmp_path, monkeypatch):
+def test_the_header_is_read_once_per_file_version_by_lorplans_reader_alone(tmp_path, monkeypatch):
+    """The exports' header is the one RowSource read for data_head: common.py opens no data file itself, and the
+    file is read once per version for every export, then again once it changed."""
+    import builtins
+    import sys
+
     data = _write(tmp_path / "hand.csv", PADDED)
-    reads = []
-    real = common._read_csv_header
-    monkeypatch.setattr(common, "_read_csv_header", lambda path, sep: reads.append(path) or real(path, sep))
+    reads, openers = [], []
+    real_csv, real_open = readers.RowSource._csv, builtins.open
+    monkeypatch.setattr(readers.RowSource, "_csv", lambda self: reads.append(self.path) or real_csv(self))
+
+    def spy_open(file, *args, **kwargs):
+        if str(file) == str(data):
+            openers.append(sys._getframe(1).f_globals.get("__name__"))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
     plan = _plan(tmp_path, data)
     for fmt in ("unsloth", "trl", "axolotl", "llamafactory"):
         export_plan(plan, fmt)
     assert len(reads) == 1
+    assert openers and "lorplan.core.export.common" not in openers
     _write(data, PADDED.replace(" input ", "input").replace(" output", "output") + "More.,x,y\n")  # plain now
     assert not any("spaces around" in w for w in export_plan(plan, "trl").warnings)
     assert len(reads) == 2
+
+
+# Headers both readers must read alike: lorplan's rows (RowSource, names stripped) and the exports' names as written
+# (common.csv_header), name for name. A BOM is no part of the first name; a quoted name keeps its comma; a TSV (and
+# .tab) splits at tabs only; quotes around a padded name are not part of it.
+AGREEING = {
+    "bom.csv": ("\ufeffinstruction, input , output\nA,B,C\n", ("instruction", " input ", " output")),
+    "quoted.csv": ('instruction," in,put ", output\nA,B,C\n', ("instruction", " in,put ", " output")),
+    "tabs.tsv": ("instruction\t input, x\toutput \nA\tB\tC\n", ("instruction", " input, x", "output ")),
+    "tabs.tab": ("\ufeff instruction\tinput\toutput\r\nA\tB\tC\r\n", (" instruction", "input", "output")),
+    "crlf.csv": ('"instruction",\t"input"\t,output\r\nA,B,C\r\n', ("instruction", '\t"input"\t', "output")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AGREEING))
+def test_the_exports_header_is_the_one_lorplans_rows_are_read_with(tmp_path, name):
+    text, written = AGREEING[name]
+    data = _write(tmp_path / name, text)
+    source = readers.RowSource(data)
+    ((_, row),) = source.head(10)
+    assert source.header == written  # the names as written, kept by the reader that reads the rows
+    assert common.csv_header(str(data)) == written
+    assert common.data_head(str(data)).header == written
+    assert tuple(row) == tuple(n.strip() for n in written)  # lorplan's columns, stripped
+    padded = common.padded_names(str(data))
+    assert padded == {n: n.strip() for n in written if n != n.strip()}
+    assert set(padded.values()) <= set(row)  # each renamed name is a column lorplan reads
+
+
+def test_a_header_that_is_not_utf8_gives_no_padded_names(tmp_path):
+    data = tmp_path / "latin1.csv"
+    data.write_bytes("instruction, entr\xe9e, output\nA,B,C\n".encode("latin-1"))
+    assert readers.RowSource(data).head(1)  # lorplan reads the file (its header's bytes escaped)
+    assert common.csv_header(str(data)) == () and common.padded_names(str(data)) == {}
+    for fmt in ("unsloth", "trl"):
+        result = export_plan(_plan(tmp_path, data), fmt)
+        assert not any("spaces around" in w for w in result.warnings)
+        assert not any("rename_columns" in t for t in result.files.values())
+
+
+def test_a_utf8_header_over_latin1_rows_is_read_as_lorplan_reads_it(tmp_path):
+    """The header decides, as in lorplan's reader (a row of other bytes is that row's problem): before, the
+    exports' own reader decoded the file's first 8 KiB strictly and found no header at all."""
+    data = tmp_path / "rows.csv"
+    data.write_bytes("instruction, input, output\nCaf\xe9,B,C\nTea,B,C\n".encode("latin-1"))
+    assert common.csv_header(str(data)) == ("instruction", " input", " output")
+    said = [w for w in export_plan(_plan(tmp_path, data), "trl").warnings if "spaces around" in w]
+    assert len(said) == 1 and "' input', ' output'" in said[0]
+
+
+@pytest.mark.parametrize("text", ["", "\n", "instruction, input, output\n"])
+def test_a_header_without_rows(tmp_path, text):
+    data = _write(tmp_path / "few.csv", text)
+    expected = ("instruction", " input", " output") if text.strip() else ()
+    assert common.csv_header(str(data)) == expected
+
+
+def test_no_header_for_other_files(tmp_path):
+    data = _write(tmp_path / "rows.jsonl", '{"instruction": "A", " input": "B", "output": "C"}\n')
+    assert common.csv_header(str(data)) == () and common.data_head(str(data)).header == ()
+    assert readers.RowSource(data).header is None

@@ -122,6 +122,10 @@ class RowSource:
         self.total = 0
         self.done = 0
         self.list_key: str | None = None  # where the rows are the list of one JSON object, its key ("data")
+        # a CSV or TSV file's header (its first record) as written, once rows() has read it: spaces around the
+        # names kept (the rows' keys are the names stripped), a BOM left out, bytes that are not UTF-8 escaped
+        # (surrogateescape, as the cells); None for other files and before the header is read
+        self.header: tuple[str, ...] | None = None
         self.size = 0  # the file's size in bytes (0 for a folder): which way a JSON file is read
         if self.path.is_file():
             self.total = self.size = self.path.stat().st_size
@@ -269,6 +273,7 @@ class RowSource:
                 return
             except csv.Error as exc:
                 raise BadInput(f"--data {self.path}: unreadable CSV header ({exc})") from None
+            self.header = tuple(header)
             header = [h.strip() for h in header]
             start = reader.line_num + 1
             while True:

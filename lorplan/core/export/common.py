@@ -107,11 +107,14 @@ class DataHead:
     object of 16 MiB and up whose list holds the rows, are not read past them): the chat layout of the first
     CHAT_LAYOUT_ROWS (chat_layout), the key of the JSON object whose list holds the rows (RowSource.list_key,
     rows_key) and the schema lorplan detects in them (lorplan.core.data.schema.detect_from_rows, as
-    detect_from_file; None where none fits or the file cannot be read)."""
+    detect_from_file; None where none fits or the file cannot be read); and a CSV or TSV file's header as written
+    (RowSource.header: the names that reader strips for the rows' keys, surrounding spaces kept; csv_header), ()
+    for other files, a header that is not UTF-8 and one that cannot be read."""
 
     layout: ChatLayout
     list_key: str | None = None
     schema: str | None = None
+    header: tuple[str, ...] = ()
 
 
 _HEADS: dict[tuple, DataHead] = {}  # (path, its size and mtime) -> its head: the planner exports per keypress
@@ -164,45 +167,38 @@ def _read_head(path: str) -> DataHead:
     from lorplan.core.data.schema import DETECT_ROWS, detect_from_rows
     from lorplan.core.errors import BadInput
 
+    source = None
     try:
         source = RowSource(path)
         rows = source.head(max(CHAT_LAYOUT_ROWS, DETECT_ROWS))
     except (BadInput, OSError, ValueError) as exc:  # missing, unreadable, binary, a name no file system takes
-        return DataHead(ChatLayout(problem=str(exc).removeprefix("--data ").splitlines()[0]))
+        problem = ChatLayout(problem=str(exc).removeprefix("--data ").splitlines()[0])
+        return DataHead(problem, header=_utf8_header(source))
     try:
         schema: str | None = detect_from_rows(rows, str(path))  # as detect_from_file reads the file
     except BadInput:
         schema = None
-    return DataHead(_chat_layout_of(rows[:CHAT_LAYOUT_ROWS], path), source.list_key, schema)
+    return DataHead(_chat_layout_of(rows[:CHAT_LAYOUT_ROWS], path), source.list_key, schema, _utf8_header(source))
 
 
-_HEADERS: dict[tuple, tuple[str, ...]] = {}  # (path, its size and mtime) -> its CSV header as written
+def _utf8_header(source) -> tuple[str, ...]:
+    """RowSource.header as DataHead keeps it: () where the reader read none, or a name holds bytes that are not
+    UTF-8 (escaped by the reader: a tool reading the file as UTF-8 has no such name)."""
+    from lorplan.core.data.readers import has_lone_surrogates
+
+    header = getattr(source, "header", None) or ()
+    return () if any(has_lone_surrogates(name) for name in header) else header
 
 
 def csv_header(path: str) -> tuple[str, ...]:
     """The names in the header (first record) of the CSV or TSV data file at `path` as written, surrounding spaces
-    kept; () for any other file, and one whose header cannot be read or is not UTF-8. lorplan's reader
-    (RowSource) strips the names, so its rows carry no raw header: this reads the first record alone, kept per file
-    version as data_head is."""
+    kept; () for any other file, and one whose header cannot be read or is not UTF-8. The header lorplan's reader
+    (RowSource) reads the rows with, before it strips the names, from data_head (read once per file version)."""
     from lorplan.core.data.readers import EXTENSIONS
 
-    fmt = EXTENSIONS.get(Path(path).suffix.lower())
-    if fmt not in ("csv", "tsv"):
+    if EXTENSIONS.get(Path(path).suffix.lower()) not in ("csv", "tsv"):
         return ()
-    return _per_version(_HEADERS, path, lambda p: _read_csv_header(p, "\t" if fmt == "tsv" else ","))
-
-
-def _read_csv_header(path: str, delimiter: str) -> tuple[str, ...]:
-    import csv
-    import io
-
-    try:
-        with open(path, "rb") as raw:  # as lorplan's reader opens it (a BOM is no part of the first name)
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
-            header = tuple(next(csv.reader(text, delimiter=delimiter)))
-    except (OSError, ValueError, csv.Error, StopIteration):  # missing, a folder, not UTF-8, malformed, empty
-        return ()
-    return header
+    return data_head(path).header
 
 
 def padded_names(path: str) -> dict[str, str]:
