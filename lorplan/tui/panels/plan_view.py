@@ -269,7 +269,7 @@ class PlanView(VerticalScroll):
             try:
                 spec = bridge.load_spec(source)
             except LorplanError as exc:
-                picker.show_error(str(exc))
+                self._model_failed(str(exc))
                 return
             self.call_later(self._apply_spec, source, spec)
             return
@@ -291,7 +291,15 @@ class PlanView(VerticalScroll):
 
     def on_spec_failed(self, message: SpecFailed) -> None:
         if message.generation == self._generation:
-            self.query_one(ModelPicker).show_error(message.message)
+            self._model_failed(message.message)
+
+    def _model_failed(self, message: str) -> None:
+        """Say why the model did not load; with no table yet (the planner opened on a model that is not there)
+        the focus goes from the empty rank table, where no key does anything, to the model field to fix it."""
+        picker = self.query_one(ModelPicker)
+        picker.show_error(message)
+        if not self.table.ranks and self.screen.focused in (None, self.table):
+            picker.focus_input()
 
     async def _apply_spec(self, source: str, spec) -> None:
         if source != self.state.source:

@@ -227,6 +227,9 @@ class MainScreen(Screen):
         if tab_id == "probes":
             self._panels["probes"].focus_default()
             return
+        if tab_id == "plan" and not self.query_one(RankTable).ranks:  # no model planned: its field, not the table
+            self.query_one(ModelPicker).focus_input()
+            return
         preferred = [w for w in pane.query(_FOCUS_FIRST.get(tab_id, "#-none-")) if w.focusable]
         chain = [w for w in self.focus_chain if pane in w.ancestors]
         target = (preferred or chain or [None])[0]
@@ -262,8 +265,13 @@ class MainScreen(Screen):
         self.query_one(SetupPanel).focus_first()
 
     def focus_table(self) -> None:
+        """The rank table; while it has no row (no model planned yet) the model field, where keys do something."""
         self._activate("plan")
-        self.query_one(RankTable).focus()
+        table = self.query_one(RankTable)
+        if table.ranks:
+            table.focus()
+        else:
+            self.query_one(ModelPicker).focus_input()
 
     def tick_targets(self, shortcut: str) -> None:
         """Tick the target modules of a preset: all-linear, attention or mlp."""
