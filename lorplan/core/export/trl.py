@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +171,36 @@ def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
     }
 
 
-def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Prepared:
+    """What a training script does to the data before TRL's SFTTrainer sees it, which `trl sft`'s YAML cannot (the
+    Unsloth script, lorplan.core.export.unsloth, decides each for the plan's data): sft_dataset and sft_config then
+    word their lines for the rows TRL gets, leaving out those on what the script has done. The default, nothing,
+    is the TRL export's."""
+
+    rows_key: bool = False  # load_dataset's field names the JSON key whose list holds the rows (common.rows_key)
+    padded_header: bool = False  # the CSV header's names with spaces around them renamed (common.padded_names)
+    alpaca: bool = False  # alpaca rows written as prompt/completion as lorplan reads them
+    chat_roles: bool = False  # chat rows as messages of {role, content}, each role as lorplan reads it
+    seeded_split: bool = False  # the held-out rows drawn with the plan's seed
+
+
+AS_WRITTEN = Prepared()
+
+
+def _split_note(fraction: float, seeded: bool) -> str:
+    """The line on the held-out split: datasets' train_test_split, with the plan's seed where the script passes
+    it (TRL's YAML has no key for one)."""
+    if seeded:
+        return (f"held-out rows: {fraction:g} of the rows at random (datasets' train_test_split with the plan's "
+                "seed), not lorplan's held-out rows, and the trainer evaluates them at each save (eval_steps = "
+                "save_steps); lorplan train evaluates once, after the last step")
+    return (f"test_split_size: {fraction:g} holds out rows at random (datasets' train_test_split, no seed), not "
+            "lorplan's held-out rows, and TRL evaluates them at each save (eval_steps = save_steps); lorplan train "
+            "evaluates once, after the last step")
+
+
+def _dataset(plan, warnings: list[str], prepared: Prepared) -> dict[str, Any]:
     """The data file as a one-dataset mixture (DatasetMixtureConfig: datasets.load_dataset(path, data_files=...))
     and its held-out split."""
     d = plan.data
@@ -187,18 +217,17 @@ def _dataset(plan, warnings: list[str]) -> dict[str, Any]:
     elif suffix == ".txt":
         warnings.append("datasets' text builder makes each line a row, blank lines too (lorplan skips them): "
                         "TRL trains those as EOS alone")
-    elif builder == "json" and (key := rows_key(d.path)) is not None:
+    elif builder == "json" and (key := rows_key(d.path)) is not None and not prepared.rows_key:
         warnings.append(unread_rows_note(d.path, key))
-    warnings += padded_header_note(d.path, "TRL")
+    if not prepared.padded_header:
+        warnings += padded_header_note(d.path, "TRL")
     cfg: dict[str, Any] = {"datasets": [entry], "streaming": False,
                            "dataset_train_split": "train", "dataset_test_split": "test"}
     if d.eval_split > 0:
         cfg["test_split_size"] = d.eval_split
         cfg["eval_strategy"] = "steps"
         cfg["eval_steps"] = plan.training.save_steps
-        warnings.append(f"test_split_size: {d.eval_split:g} holds out rows at random (datasets' "
-                        "train_test_split, no seed), not lorplan's held-out rows, and TRL evaluates them at each "
-                        "save (eval_steps = save_steps); lorplan train evaluates once, after the last step")
+        warnings.append(_split_note(d.eval_split, prepared.seeded_split))
     else:
         cfg["test_split_size"] = None
         cfg["eval_strategy"] = "no"
@@ -217,9 +246,12 @@ PROMPT_COMPLETION_NOTE = (
     "TRL tokenizes the prompt alone and prompt + completion + EOS, and trains from the first token where they "
     "differ; lorplan counts the completion's tokens as the length difference: the same tokens except where a "
     "token spans the join")
-# the TRL YAML's line on alpaca rows; the Unsloth script converts them (lorplan.core.export.unsloth)
+# the columns of an alpaca row as lorplan reads it (lorplan.core.data.schema): the instruction, its input (which
+# may be missing) and the output
+ALPACA_COLUMNS = ("instruction", "input", "output")
+# the TRL YAML's line on alpaca rows; the Unsloth script converts them (lorplan.core.export.unsloth, Prepared.alpaca)
 ALPACA_NOTE = (
-    "TRL reads no alpaca columns (instruction/input/output) and stops on these rows: write them as "
+    f"TRL reads no alpaca columns ({'/'.join(ALPACA_COLUMNS)}) and stops on these rows: write them as "
     "prompt/completion (lorplan's rendered Stanford prompt, the output), data.schema = \"prompt-completion\"; the "
     "loss settings here already fit those rows")
 AUTO_NOTE = ("data.schema is auto: TRL finds text and prompt/completion columns itself; chat rows train on every "
@@ -267,12 +299,14 @@ def lorplan_roles() -> dict[str, str]:
 _TEXT_CELLS = "no chat there, and it stops on the missing text column (KeyError: 'text')"
 
 
-def _layout_notes(layout: ChatLayout, path: str) -> list[str]:
+def _layout_notes(layout: ChatLayout, path: str, roles_renamed: bool) -> list[str]:
     """What TRL 1.16 reads otherwise than lorplan in the data file's chat layout. SFTTrainer._prepare_dataset
     (trl/trainer/sft_trainer.py) looks at the first row alone: when it is ShareGPT's (data_utils
     is_conversational_from_value: a conversations list of {from, value}) it maps every row through
     maybe_convert_to_chatml, which renames conversations, from and value to messages, role and content and keeps
-    the role values; a conversations column of {role, content} is no chat there (no text column either)."""
+    the role values; a conversations column of {role, content} is no chat there (no text column either).
+    roles_renamed: the rows reach TRL as messages of {role, content}, each role as lorplan reads it
+    (Prepared.chat_roles), so neither the column nor the role values are a difference."""
     if layout.problem is not None:
         return []
     notes = []
@@ -280,6 +314,8 @@ def _layout_notes(layout: ChatLayout, path: str) -> list[str]:
         notes.append(f"chat rows: {layout.mixed}: TRL converts ShareGPT rows to messages of {{role, content}} "
                      "only when the first row is one, and then every row, so a file mixing layouts loses one "
                      "kind's chats there: write every row one way")
+    if roles_renamed:
+        return notes
     if note := conversations_note(layout, path):
         notes.append(note)
     if note := renamed_roles_note(layout):
@@ -339,12 +375,15 @@ def is_chat(plan) -> bool:
     return rows_schema(plan) == DataSchema.MESSAGES
 
 
-def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
+def _loss_masking(plan, warnings: list[str], prepared: Prepared) -> dict[str, Any]:
     """data.schema and data.train_on as SFTConfig's text column and loss masks: completion_only_loss for
-    prompt-completion rows (TRL refuses it on others), assistant_only_loss for chats (TRL refuses it on others)."""
+    prompt-completion rows (TRL refuses it on others), assistant_only_loss for chats (TRL refuses it on others).
+    Alpaca rows the script writes as prompt/completion (Prepared.alpaca) are prompt-completion rows here."""
     d = plan.data
     masked = d.train_on != TrainOn.ALL
     schema = DataSchema(d.schema)
+    if prepared.alpaca and rows_schema(plan) == DataSchema.ALPACA:
+        schema = DataSchema.PROMPT_COMPLETION
     completion_only: bool | None = False
     assistant_only = False
     if schema in (DataSchema.PROMPT_COMPLETION, DataSchema.ALPACA):
@@ -358,9 +397,9 @@ def _loss_masking(plan, warnings: list[str]) -> dict[str, Any]:
         # alpaca rows stop TRL whatever it finds, so their line, not the one on the columns TRL finds itself
         warnings.append(ALPACA_NOTE if rows_schema(plan) == DataSchema.ALPACA else AUTO_NOTE)
     if is_chat(plan):
-        warnings.append(chat_rows_note())
+        warnings.append(chat_rows_note(roles_renamed=prepared.chat_roles))
         layout = chat_layout(d.path)
-        warnings += _layout_notes(layout, d.path)
+        warnings += _layout_notes(layout, d.path, prepared.chat_roles)
         warnings += chat_file_notes(layout, d.path, "TRL", text_cells=_TEXT_CELLS)
     return {"dataset_text_field": "text", "completion_only_loss": completion_only,
             "assistant_only_loss": assistant_only}
@@ -445,21 +484,22 @@ def _sharding(plan, warnings: list[str]) -> None:
                         "--accelerate_config ACCELERATE.yaml")
 
 
-def sft_dataset(plan, warnings: list[str]) -> dict[str, Any]:
+def sft_dataset(plan, warnings: list[str], prepared: Prepared = AS_WRITTEN) -> dict[str, Any]:
     """How TRL reads the plan's data: {"datasets": [datasets.load_dataset's arguments: the builder ("json", "csv",
     ...) as path, data_files, split], "test_split_size": the held-out fraction or None, and SFTConfig's
     eval_strategy (and eval_steps)}, with what TRL reads otherwise than lorplan added to `warnings`. The TRL export
-    writes it as its datasets: entry, the Unsloth script (lorplan.core.export.unsloth) as its load_dataset call."""
-    return _dataset(plan, warnings)
+    writes it as its datasets: entry, the Unsloth script (lorplan.core.export.unsloth) as its load_dataset call.
+    prepared: what the script does to the data before TRL sees it (Prepared; the TRL export: nothing)."""
+    return _dataset(plan, warnings, prepared)
 
 
-def sft_config(plan, warnings: list[str]) -> dict[str, Any]:
+def sft_config(plan, warnings: list[str], prepared: Prepared = AS_WRITTEN) -> dict[str, Any]:
     """SFTConfig's arguments for the plan, in key order: the loss masks (dataset_text_field,
     completion_only_loss, assistant_only_loss), then sequence length and packing, batch, schedule, optimizer,
     checkpointing, precision, seed and output; what TRL trains otherwise than lorplan train added to `warnings`.
     The one mapping of the plan's training values to TRL: the TRL export writes it into its YAML, the Unsloth
-    script passes it to SFTConfig(...)."""
-    return {**_loss_masking(plan, warnings), **_training(plan, warnings)}
+    script passes it to SFTConfig(...). prepared: what the script does to the data before TRL sees it (Prepared)."""
+    return {**_loss_masking(plan, warnings, prepared), **_training(plan, warnings)}
 
 
 def cpu_changes(plan) -> list[str]:

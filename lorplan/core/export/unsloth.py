@@ -19,18 +19,17 @@ from typing import Any
 
 from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
 from lorplan.core.export.common import (
+    ChatLayout,
     chat_layout,
     common_lora_warnings,
     csv_header,
-    padded_header_note,
     padded_names,
     rope_scaling_warning,
     rows_key,
 )
 from lorplan.core.export.trl import (
-    ALPACA_NOTE,
-    PROMPT_COMPLETION_NOTE,
-    chat_rows_note,
+    ALPACA_COLUMNS,
+    Prepared,
     conversations_note,
     cpu_changes,
     is_chat,
@@ -40,7 +39,6 @@ from lorplan.core.export.trl import (
     rows_schema,
     sft_config,
     sft_dataset,
-    unread_rows_note,
 )
 from lorplan.core.vocab import (
     TORCH_DTYPE,
@@ -51,7 +49,6 @@ from lorplan.core.vocab import (
     LoraBias,
     LoraInit,
     Sharding,
-    TrainOn,
 )
 
 UNSLOTH_VERSION = "2026.10.9"
@@ -248,12 +245,6 @@ def _hardware(plan, warnings: list[str]) -> None:
                         "(lorplan export --to accelerate) where Unsloth supports that setup")
 
 
-# sft_dataset's line for a held-out split (TRL's YAML: datasets' train_test_split with no seed), and this script's
-_TRL_SPLIT = "test_split_size: "
-_SEEDED_SPLIT = (
-    "held-out rows: {split:g} of the rows at random (datasets' train_test_split with the plan's seed), not lorplan's "
-    "held-out rows, and the trainer evaluates them at each save (eval_steps = save_steps); lorplan train evaluates "
-    "once, after the last step")
 _CHAT_MESSAGES = '''# lorplan reads these role values as the chat template's roles, where TRL hands them to the template as
 # written (a Llama 3 or Qwen template knows no human or gpt turn): the rows become messages of these roles
 ROLES = {roles}
@@ -266,32 +257,37 @@ def chat_messages(row):
 '''
 
 
-def _chat_roles(plan, warnings: list[str]) -> tuple[str, str]:
-    """For chat rows whose role values lorplan reads as other roles (ShareGPT's human and gpt, a capitalised
-    User, OpenAI's developer as system), or held in a conversations column of {role, content} messages (no chat
-    to TRL): the script's chat_messages function, which writes them as lorplan reads them into a messages column
-    of {role, content}, and its dataset.map line, with TRL's lines on them (which a YAML cannot change) taken out
-    of `warnings` and its chat rows line saying the roles are renamed; ("", "") for other data, and for rows one
-    map cannot read alike: a file mixing layouts, chats as JSON text in CSV cells (each has its own line)."""
+def _renamed_chat(plan) -> ChatLayout | None:
+    """The chat layout of chat rows whose role values lorplan reads as other roles (ShareGPT's human and gpt, a
+    capitalised User, OpenAI's developer as system), or held in a conversations column of {role, content}
+    messages (no chat to TRL), which the script writes as lorplan reads them (_chat_roles: Prepared.chat_roles);
+    None for other data, and for rows one map cannot read alike: a file mixing layouts, chats as JSON text in CSV
+    cells (TRL's line on each stays)."""
     if not is_chat(plan):
-        return "", ""
+        return None
     layout = chat_layout(plan.data.path)
     if layout.problem or layout.mixed or layout.text_cells:
-        return "", ""
-    said = [n for n in (renamed_roles_note(layout), conversations_note(layout, plan.data.path)) if n is not None]
+        return None
+    said = renamed_roles_note(layout) is not None or conversations_note(layout, plan.data.path) is not None
     if not said and not renamed_roles(layout, developer=True):  # messages TRL reads as lorplan does
+        return None
+    return layout
+
+
+def _chat_roles(layout: ChatLayout | None) -> tuple[str, str]:
+    """For chat rows the script renames (_renamed_chat's layout): its chat_messages function, which writes them as
+    lorplan reads them into a messages column of {role, content}, and its dataset.map line; ("", "") for None."""
+    if layout is None:
         return "", ""
-    warnings[:] = [chat_rows_note(roles_renamed=True) if w == chat_rows_note() else w
-                   for w in warnings if w not in said]
     code = _CHAT_MESSAGES.format(roles=_literal(lorplan_roles()), role=_literal(layout.role_key),
                                  content=_literal(layout.content_key), column=_literal(layout.column))
     return code + "\n\n", f"    dataset = dataset.map(chat_messages, remove_columns=[{_literal(layout.column)}])\n"
 
 
-_ALPACA_ROWS = """# lorplan reads alpaca rows (instruction, input, output) as its Stanford Alpaca prompt and the output as the
+_ALPACA_ROWS = """# lorplan reads alpaca rows ({names}) as its Stanford Alpaca prompt and the output as the
 # completion, and trains none of the rows it cannot read so; TRL reads no alpaca columns: the rows become
 # prompt/completion here, as lorplan reads them
-ALPACA_COLUMNS = ("instruction", "input", "output")
+ALPACA_COLUMNS = {columns}
 # the prompt's text before, between and after the instruction and the input (a row whose input is missing, null
 # or empty has none)
 PROMPT_WITH_INPUT = {with_input}
@@ -319,9 +315,8 @@ def alpaca_prompt_completion(row):
 """
 # pandas (datasets' csv builder) reads a column of numbers as numbers (007 as 7) and NA, null, None or an empty
 # cell as null; lorplan reads every cell as its text
-_CSV_TABLE = '{"instruction": str, "input": str, "output": str}'
-_CSV_CELLS = f"""# CSV cells as their text, as lorplan reads them (pandas would read 007 as 7, and NA or None as null)
-ALPACA_CELLS = {_CSV_TABLE}
+_CSV_CELLS = """# CSV cells as their text, as lorplan reads them (pandas would read 007 as 7, and NA or None as null)
+ALPACA_CELLS = {{{table}}}
 """
 _ALPACA_MAP = (
     "    dataset = dataset.filter(alpaca_usable)\n"
@@ -348,62 +343,65 @@ def _alpaca_pieces() -> tuple[tuple[str, str, str], tuple[str, str]]:
     return (before, between, after), (plain_before, plain_after)
 
 
+def _quoted(name: str) -> str:
+    """One of the exporter's own column names (ALPACA_COLUMNS) as a string literal in double quotes."""
+    assert name in ALPACA_COLUMNS, name
+    return f'"{name}"'
+
+
 def _cells(padded: dict[str, str]) -> str:
     """The script's ALPACA_CELLS for a CSV file: pandas applies converters before the columns are renamed
-    (_renamed_columns), so they name the header's columns as written."""
+    (_renamed_columns), so they name the header's columns as written (those as literals read back)."""
     written = {stripped: name for name, stripped in padded.items()}
-    if not any(c in written for c in ("instruction", "input", "output")):
-        return _CSV_CELLS
-    table = ", ".join(f"{_literal(written.get(c, c))}: str" for c in ("instruction", "input", "output"))
-    return _CSV_CELLS.replace(_CSV_TABLE, "{" + table + "}")
+    quote = _literal if any(c in written for c in ALPACA_COLUMNS) else _quoted
+    return _CSV_CELLS.format(table=", ".join(f"{quote(written.get(c, c))}: str" for c in ALPACA_COLUMNS))
 
 
-def _alpaca_rows(plan, schema: DataSchema, source: dict[str, Any], sft: dict[str, Any],
-                 warnings: list[str], padded: dict[str, str]) -> tuple[str, str]:
+def _alpaca_rows(schema: DataSchema, source: dict[str, Any], padded: dict[str, str]) -> tuple[str, str]:
     """For alpaca rows (data.schema alpaca, or auto on a file lorplan reads as alpaca), which TRL stops on: the
     script's functions that write them as prompt/completion as lorplan reads them (its rendered prompt, the output;
     the rows lorplan skips left out) and its dataset lines; CSV cells read as text (`source`, load_dataset's
-    arguments, gains the converters). The rows are then TRL's prompt-completion rows: the loss mask is the plan's
-    train_on (completion_only_loss) and TRL's line on alpaca rows becomes the prompt-completion rows' line.
-    schema: rows_schema(plan); padded: the CSV header's names the script renames (_renamed_columns). ("", "") for
-    other data."""
+    arguments, gains the converters). The rows are then TRL's prompt-completion rows (Prepared.alpaca: sft_config
+    masks and words them so). schema: rows_schema(plan); padded: the CSV header's names the script renames
+    (_header_renames). ("", "") for other data."""
     if schema != DataSchema.ALPACA:
         return "", ""
-    sft["completion_only_loss"] = plan.data.train_on != TrainOn.ALL
-    warnings[:] = [PROMPT_COMPLETION_NOTE if w == ALPACA_NOTE else w for w in warnings]
     csv = source.get("path") == "csv"
     if csv:
         source.update(keep_default_na=False, converters=_ALPACA_CELLS)
     with_input, without_input = _alpaca_pieces()
-    code = _ALPACA_ROWS.format(with_input=_literal(with_input), without_input=_literal(without_input),
+    code = _ALPACA_ROWS.format(names=", ".join(ALPACA_COLUMNS), columns=f"({', '.join(map(_quoted, ALPACA_COLUMNS))})",
+                               with_input=_literal(with_input), without_input=_literal(without_input),
                                cells=_cells(padded) if csv else "")
     return code + "\n\n", _ALPACA_MAP
 
 
-def _rows_under_key(plan, source: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+def _rows_under_key(source: dict[str, Any], key: str | None) -> dict[str, Any]:
     """load_dataset's arguments (`source`), with field naming the key where the .json data file's rows are the list
-    under one JSON object's key (common.rows_key, whatever their schema and count): datasets' json builder
-    (packaged_modules/json/json.py) then reads that list's items as the rows, as lorplan does, where it reads the
-    file as one row of the object's keys unless told. TRL's line on the YAML, which has no key for it, goes."""
-    key = rows_key(plan.data.path) if source.get("path") == "json" else None
-    if key is None:
-        return source
-    warnings[:] = [w for w in warnings if w != unread_rows_note(plan.data.path, key)]
-    return {**source, "field": key}
+    under one JSON object's key (common.rows_key, whatever their schema and count: Prepared.rows_key): datasets'
+    json builder (packaged_modules/json/json.py) then reads that list's items as the rows, as lorplan does, where
+    it reads the file as one row of the object's keys unless told."""
+    return source if key is None else {**source, "field": key}
 
 
-def _renamed_columns(plan, warnings: list[str]) -> str:
+def _header_renames(plan) -> dict[str, str]:
     """For a CSV or TSV data file whose header has names with spaces around them (common.padded_names), which
-    lorplan reads stripped and datasets' csv builder (pandas) as written: the script's line renaming those columns
-    to lorplan's names right after load_dataset (a literal mapping read at export time), and TRL's line on the
-    YAML, which cannot rename, taken out of `warnings`. "" for other data, and for a header where the renamed
-    names would repeat one another (no renaming gives datasets lorplan's columns: TRL's line stays)."""
+    lorplan reads stripped and datasets' csv builder (pandas) as written: those names as written -> as lorplan
+    reads them, which the script renames (_renamed_columns: Prepared.padded_header). {} for other data, and for a
+    header where the renamed names would repeat one another (no renaming gives datasets lorplan's columns: TRL's
+    line stays)."""
     padded = padded_names(plan.data.path)
     names = [padded.get(n, n) for n in csv_header(plan.data.path)]
     if not padded or len(set(names)) != len(names):
+        return {}
+    return padded
+
+
+def _renamed_columns(padded: dict[str, str]) -> str:
+    """The script's line renaming the header's padded columns (_header_renames) to lorplan's names right after
+    load_dataset (a literal mapping read at export time); "" for none."""
+    if not padded:
         return ""
-    said = padded_header_note(plan.data.path, "TRL")
-    warnings[:] = [w for w in warnings if w not in said]
     return ("    # the header's names with spaces around them, as lorplan reads them (datasets keeps the spaces)\n"
             f"    dataset = dataset.rename_columns({_literal(padded)})\n")
 
@@ -425,24 +423,24 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     _hardware(plan, warnings)
     load = _from_pretrained(plan, warnings)
     peft = _get_peft_model(plan, warnings)
-    data = sft_dataset(plan, warnings)
-    sft = sft_config(plan, warnings)
-    for key in ("eval_strategy", "eval_steps"):  # SFTConfig's; sft_dataset gives them with the held-out split
-        if key in data:
-            sft[key] = data[key]
-    chat_code, chat_map = _chat_roles(plan, warnings)
+    # what the script does to the data before TRL sees it, which TRL's lines then say as done
+    chat, key, padded, schema = _renamed_chat(plan), rows_key(plan.data.path), _header_renames(plan), rows_schema(plan)
+    prepared = Prepared(rows_key=key is not None, padded_header=bool(padded), alpaca=schema == DataSchema.ALPACA,
+                        chat_roles=chat is not None, seeded_split=True)  # held_out below passes the plan's seed
+    data = sft_dataset(plan, warnings, prepared)
+    sft = sft_config(plan, warnings, prepared)
+    for name in ("eval_strategy", "eval_steps"):  # SFTConfig's; sft_dataset gives them with the held-out split
+        if name in data:
+            sft[name] = data[name]
+    chat_code, chat_map = _chat_roles(chat)
     (source,) = data["datasets"]
-    source = _rows_under_key(plan, dict(source), warnings)
-    schema = rows_schema(plan)
-    rename = _renamed_columns(plan, warnings)
-    alpaca_code, alpaca_map = _alpaca_rows(plan, schema, source, sft, warnings,
-                                           padded_names(plan.data.path) if rename else {})
+    source = _rows_under_key(dict(source), key)
+    rename = _renamed_columns(padded)
+    alpaca_code, alpaca_map = _alpaca_rows(schema, source, padded)
     if schema in _PROMPT_COMPLETION_ROWS:
         sft["dataset_text_field"] = None
     warnings.append(_MEMORY_NOTE)
     split = data["test_split_size"]
-    if split:  # the script splits with the plan's seed, which TRL's YAML has no key for: say so, not "no seed"
-        warnings[:] = [_SEEDED_SPLIT.format(split=split) if w.startswith(_TRL_SPLIT) else w for w in warnings]
     where = f"plan {_printable(plan_file)}" if plan_file else "the planner's plan"
     ind = "    "
     held_out = (f"{ind}held_out = dataset.train_test_split(test_size={_literal(split)}, "
