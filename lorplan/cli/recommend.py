@@ -227,8 +227,13 @@ def _spec_for(args):
         say(f"note: {source.note}")
     task = args.task or spec.task
     if task != spec.task:
-        raise BadInput(f"--task: {spec.id} is planned as {spec.task} ({spec.architecture}); lorplan plans "
-                       f"sequence classification for BERT-style encoders")
+        if task == Task.SEQUENCE_CLASSIFICATION.value:
+            why, fix = ("lorplan plans sequence classification only for BERT-style encoders",
+                        "drop --task, or give a BERT-style encoder")
+        else:
+            why, fix = "lorplan plans a BERT-style encoder as a sequence classifier, not as a causal LM", \
+                "drop --task, or give a causal LM"
+        raise BadInput(f"--task {task}: {spec.id} is planned as {spec.task} ({spec.architecture}); {why}: {fix}")
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")
     plan_train_on(task, args.train_on, spec.id)  # --train-on: a causal LM's; refused for a classifier

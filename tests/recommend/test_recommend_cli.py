@@ -161,7 +161,7 @@ def test_the_probe_steps_help_names_the_default_the_ladder_uses():
         (["--run", "x", "--model", QWEN], "--model: --run RUN re-attaches"),
         (["--model", QWEN], "--data: give --data FILE, or --trained-tokens N"),
         (["--model", QWEN, "--data", "x.jsonl", "--trained-tokens", "5"], "--trained-tokens: give either --data"),
-        (["--model", QWEN, "--trained-tokens", "5", "--task", "sequence-classification"], "--task: "),
+        (["--model", QWEN, "--trained-tokens", "5", "--task", "sequence-classification"], "--task sequence-classification: "),
         (["--model", QWEN, "--trained-tokens", "0"], "--trained-tokens: 0 must be at least 1"),
         (["--model", QWEN, "--trained-tokens", "5", "--epochs", "-1"], "--epochs: '-1' must be a positive number"),
         (["--model", QWEN, "--trained-tokens", "5", "--targets", "nope"], "--targets: 'nope' matches no module"),
