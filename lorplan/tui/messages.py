@@ -132,10 +132,12 @@ class ProfileProgressed(_Replaceable):
 
 @dataclass
 class ProfileFinished(Message):
-    """A profile is ready; `train_all` is the masking rule it was made with (every token trained)."""
+    """A profile is ready; `train_all` is the masking rule it was made with (every token trained); `asked`: the
+    (path, schema) the Data tab's fields held when it was asked for."""
 
     profile: bridge.DataProfile
     train_all: bool = False
+    asked: tuple[str, str] | None = None
 
 
 @dataclass

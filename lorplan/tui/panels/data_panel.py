@@ -5,7 +5,8 @@ changes: a new model re-profiles with that model's tokenizer; a new sequence len
 padding from the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with
 every token trained; it is hidden for a sequence classifier, which trains one label per example, and so are the
 figures only a causal LM trains by (trained tokens, packing); it is disabled, saying why, once the profile finds
-plain text or tokenized rows, where it changes no trained token. After each profile the panel posts DatasetProfiled
+plain text or tokenized rows, where it changes no trained token, while the path field holds that file (another file
+typed is offered as pending until its profile says). After each profile the panel posts DatasetProfiled
 with what an exported plan's [data] table takes (`plan_data()`). Profiling runs in a thread worker (exclusive: a new run cancels the previous one) that posts
 replaceable progress messages; it never touches widgets. Imports no torch/transformers: the tokenizer is loaded
 inside the worker.
@@ -58,6 +59,9 @@ NO_TRAIN_ALL_CHOICE = {
 TRAIN_ALL_TOOLTIP = (
     "Off: the loss is on completions and assistant turns (prompts masked), as axolotl and LLaMA-Factory "
     "do by default. On: every token is trained. Exported plans say which (data.train_on).")
+# Added while the field holds a file not profiled yet: its schema, found by the profile, decides.
+PENDING_TOOLTIP = (" Whether it changes anything for the file in the field is known once it is profiled (not for "
+                   "plain text or tokenized rows).")
 
 
 class _Cancelled(Exception):
@@ -244,6 +248,7 @@ class DataPanel(Widget):
         self.profile: bridge.DataProfile | None = None
         self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
         self._profiled_train_all = False  # the masking rule of self.profile
+        self._profile_asked: tuple[str, str] | None = None  # the (path, schema) typed for self.profile
         self._shown: bridge.DataProfile | None = None  # the profile the figures show (self.profile re-cut)
         self._pass = ""  # the status of the pass a run is in, where a large JSON file is read in two
 
@@ -278,7 +283,7 @@ class DataPanel(Widget):
     def on_mount(self) -> None:
         self.border_title = "Dataset"
         self.query_one("#data-path").tooltip = "A file or folder; Enter profiles it"
-        self.query_one("#data-train-all").tooltip = TRAIN_ALL_TOOLTIP
+        self._offer_train_all()
 
     # -- public API used by the screen --------------------------------------------------------------------
     def set_context(self, model_source: str | None, seq_len: int, classifier: bool = False) -> None:
@@ -354,7 +359,7 @@ class DataPanel(Widget):
             self.post_message(ProfileFailed(f"{exc}{hint}", path))
             return
         if not worker.is_cancelled:
-            self.post_message(ProfileFinished(profile, not mask))
+            self.post_message(ProfileFinished(profile, not mask, (path, schema)))
 
     # -- handlers --------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#data-run")
@@ -379,26 +384,46 @@ class DataPanel(Widget):
 
     @on(Checkbox.Changed, "#data-train-all")
     def _train_all_changed(self) -> None:
-        if self.profile is not None:  # the trained-token figures change: profile the same file again
-            self.query_one("#data-path", Input).value = self.profile.path
+        """The trained-token figures change: profile the file on screen again (or the one being profiled). With
+        another file typed, the choice waits for that file's profile, and the typed path stays."""
+        if self.has_class("-running") or (self.profile is not None and self._typed() == self._profile_asked):
             self.start_profile()
+
+    def _typed(self) -> tuple[str, str]:
+        """(path, schema) as the fields hold them now, as start_profile reads them."""
+        return (self.query_one("#data-path", Input).value.strip(), str(self.query_one("#data-schema", Select).value))
+
+    @on(Input.Changed, "#data-path")
+    @on(Select.Changed, "#data-schema")
+    def _file_changed(self) -> None:
+        self._offer_train_all()
 
     def on_profile_finished(self, message: ProfileFinished) -> None:
         self.set_class(False, "-running", "-stale")
         self.profile = message.profile
         self._profiled_train_all = message.train_all
-        self._offer_train_all(message.profile.schema)
+        self._profile_asked = message.asked
+        self._offer_train_all()
         data = self.plan_data()
         if data is not None:
             self.post_message(DatasetProfiled(data))
         self._show(message.profile)
         self.query_one(DataLeft).scroll_home(animate=False)  # a new file's figures open at their top
 
-    def _offer_train_all(self, schema: str) -> None:
-        """The checkbox is disabled, saying why, for a file whose trained tokens it cannot change (plain text,
-        tokenized rows), and offered again for another; its value is kept for that one."""
+    def _offer_train_all(self) -> None:
+        """The checkbox for the file in the field: disabled, saying why, for one whose trained tokens it cannot
+        change (plain text, tokenized rows), as the profile found it while the field holds the profiled file and
+        schema, or as the schema list says for another file; otherwise offered, pending while that file is not
+        profiled (its profile decides). Its value is kept throughout."""
+        typed = self._typed()
+        if self.profile is not None and typed == self._profile_asked:  # (a new profile of it may be running)
+            schema, pending = self.profile.schema, False
+        else:
+            schema, pending = typed[1], bool(typed[0])
         box = self.query_one("#data-train-all", Checkbox)
         label, tooltip = NO_TRAIN_ALL_CHOICE.get(schema, (TRAIN_ALL_LABEL, TRAIN_ALL_TOOLTIP))
+        if pending and schema not in NO_TRAIN_ALL_CHOICE:
+            tooltip += PENDING_TOOLTIP
         box.disabled = schema in NO_TRAIN_ALL_CHOICE
         box.label, box.tooltip = label, tooltip
 
@@ -415,6 +440,7 @@ class DataPanel(Widget):
         """Say which file failed and why, in one line; figures of an earlier profile stay, dimmed as stale (they
         describe that profile's file, not this one)."""
         self.set_class(False, "-running")
+        self._offer_train_all()  # the field holds the file that failed: not the profiled file's state
         why = error.removeprefix("--data ")  # core's messages name the CLI flag
         if path and path not in why:
             why = f"{path}: {why}"
