@@ -178,3 +178,17 @@ def test_no_header_for_other_files(tmp_path):
     data = _write(tmp_path / "rows.jsonl", '{"instruction": "A", " input": "B", "output": "C"}\n')
     assert common.csv_header(str(data)) == () and common.data_head(str(data)).header == ()
     assert readers.RowSource(data).header is None
+
+
+@pytest.mark.parametrize("fmt", ["unsloth", "trl", "axolotl", "llamafactory"])
+def test_a_cell_nested_too_deeply_for_json_does_not_stop_the_export(tmp_path, fmt):
+    """The header comes from data_head, which reads every CSV's first rows, whatever the plan's schema (before,
+    an alpaca plan read only the header): a `messages` cell of JSON nested deeper than Python's json module
+    recurses is a cell lorplan cannot read as a chat (no layout from it), not a RecursionError out of the export."""
+    deep = "[" * 5000 + "]" * 5000
+    data = _write(tmp_path / "deep.csv", f"instruction, input, output,messages\nA,B,C,{deep}\n")
+    result = export_plan(_plan(tmp_path, data), fmt)
+    assert common.csv_header(str(data)) == ("instruction", " input", " output", "messages")
+    assert common.chat_layout(str(data)).rows == 0  # no chat read from the cell
+    renamed = any("rename_columns" in t for t in result.files.values())
+    assert renamed or any("spaces around" in w for w in result.warnings)  # the header read all the same

@@ -5,13 +5,13 @@ How each tool spells an optimizer, dtype or attention implementation is in lorpl
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lorplan.core.jsontext import loads_json
 from lorplan.core.vocab import ExportFormat, LoraBias, Optimizer, Task
 
 
@@ -242,7 +242,7 @@ def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
         value = row.get(column) if column else None
         if isinstance(value, str):  # a CSV cell holds the list as JSON text
             try:
-                value = json.loads(value)
+                value = loads_json(value)  # nested too deeply for json is a ValueError, not a RecursionError
             except ValueError:
                 continue
             text_cells = True
