@@ -14,6 +14,7 @@ from typing import Any
 from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
 from lorplan.core.data.readers import Bad, RowSource, has_lone_surrogates
 from lorplan.core.errors import BadInput, UnknownSchema
+from lorplan.core.jsontext import loads_json
 
 DETECT_ROWS = 200  # the rows schema detection reads (open_records, detect_from_file)
 # "developer" is OpenAI's newer name for the system message: the chat templates that know it (gpt-oss, Gemma 4)
@@ -193,10 +194,10 @@ def _number(value: float | Decimal) -> str:
 
 
 def _maybe_json(value: Any) -> Any:
-    # CSV cells hold lists as JSON text.
+    # CSV cells hold lists as JSON text; loads_json: nesting too deep is a ValueError, not a RecursionError.
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
         try:
-            return json.loads(value)
+            return loads_json(value)
         except ValueError:
             return value
     return value

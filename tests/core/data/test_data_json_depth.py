@@ -52,3 +52,15 @@ def test_a_damaged_dataset_dict_json_is_one_line(tmp_path, content, says):
     with pytest.raises(BadInput) as exc:
         profile_dataset(folder)
     assert str(exc.value).startswith(f"--data {folder}: {says}"), exc.value
+
+
+@pytest.mark.parametrize("schema", ["messages", "auto"])
+def test_a_deep_csv_cell_is_a_skipped_row(tmp_path, schema):
+    # a CSV cell holding JSON text nested deeper than json recurses was a RecursionError traceback from the
+    # schema's cell parser (schema._maybe_json caught ValueError only)
+    path = tmp_path / "rows é.csv"
+    good = '"[{""role"": ""user"", ""content"": ""hi""}, {""role"": ""assistant"", ""content"": ""yo""}]"'
+    path.write_text("messages\n" + good + "\n" + "[" * 5000 + "\n")
+    p = profile_dataset(path, schema=schema)
+    assert p.examples == 1
+    assert [pr.line for pr in p.problems] == [3]
