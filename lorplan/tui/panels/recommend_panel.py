@@ -222,7 +222,10 @@ class RecommendPanel(ScrollKeys, can_focus=True):
                 yield Label("steps/probe", classes="rec-ladder-label")
                 yield Input(placeholder=f"{recommend_bridge.PROBE_STEPS}", id="rec-steps", compact=True)
             yield Static("", id="rec-ladder-note")  # steps per probe capped at the planned run's
-            yield Static("", id="rec-ladder-error", classes="field-error")
+            # a row only while it says something: at 80x24 its empty line was a second blank row above the evidence
+            error = Static("", id="rec-ladder-error", classes="field-error")
+            error.display = False
+            yield error
             table = DataTable(id="rec-ladder", cursor_type="row", zebra_stripes=True)
             for key, label in COLUMNS:
                 table.add_column(label, key=key)
@@ -552,7 +555,9 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         errors = self.ladder_errors()
         for field_id in _LADDER_FIELDS:
             self.query_one(f"#{field_id}", Input).set_class(field_id in errors, "-invalid")
-        self.query_one("#rec-ladder-error", Static).update("\n".join(errors.values()))
+        error = self.query_one("#rec-ladder-error", Static)
+        error.update("\n".join(errors.values()))
+        error.display = bool(errors)
         self._show_steps_note()
 
     def _show_steps_note(self) -> None:
