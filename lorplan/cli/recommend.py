@@ -652,10 +652,14 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
         rec = SimpleNamespace(rank=obj["rank"], alpha=obj["alpha"], learning_rate=obj["learning_rate"],
                               use_rslora=obj["use_rslora"], rank_pattern=obj.get("rank_pattern") or {},
                               pattern_checked=bool(obj.get("pattern_checked")))
-        if spec is not None:
-            written = _write_plan(args, spec, setup, rec, budget, profile)
-        elif run is not None:
-            written = _write_run_plan(args, run, rec)
+        try:
+            if spec is not None:
+                written = _write_plan(args, spec, setup, rec, budget, profile, ladder=True)
+            elif run is not None:
+                written = _write_run_plan(args, run, rec)
+        except WriteRefused as exc:
+            raise BadInput(_write_failed(args, obj.get("run") or (run.id if run is not None else None),
+                                         str(exc))) from None
     if args.json:
         print_json({**obj, "plan_file": str(written)} if written is not None else obj)
     else:
@@ -663,6 +667,49 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
         if written is not None:
             print(f"\nwrote {written}")
     return 0
+
+
+class WriteRefused(BadInput):
+    """--write's file could not be written when the ladder ended (core's line, naming the file alone)."""
+
+
+def _write_failed(args, run_id: str | None, why: str) -> str:
+    """The line for a plan the ladder's end could not write: --write was checked before the ladder started,
+    and the file was made meanwhile (another terminal, an editor) or a file took its folder's place. Core's line named no
+    flag and said "pass --force", which on the starting command would run the whole ladder again; the done
+    ladder keeps its recommendation, and `--run RUN --write` prints it and writes the plan at once."""
+    import shlex
+    from pathlib import Path
+
+    path = Path(args.write)
+    why = why.removeprefix(f"{path}: ").removeprefix(f"{path} ")
+    if run_id is None:
+        return f"--write {args.write}: {why}"
+    words = ["lorplan", "recommend", "--run", run_id]
+    if args.json:
+        words.append("--json")
+    if args.trust_remote_code:
+        words.append("--trust-remote-code")
+    pattern = [flag for flag, given in (("--apply-pattern", args.apply_pattern), ("--no-pattern", args.no_pattern))
+               if given]
+    if (path.exists() or path.is_symlink()) and not path.is_dir() and not args.force:
+        command = shlex.join([*words, "--write", args.write, *pattern, "--force"])
+        return (f"--write {args.write}: {why.removesuffix('; pass --force to overwrite it')} (made since this "
+                f"command checked it); the ladder is done and keeps its recommendation: `{command}` prints it and writes "
+                "the plan over that file (or, without --force, to another --write path)")
+    command = shlex.join([*words, "--write", "PLAN.toml", *pattern])
+    return (f"--write {args.write}: {why}; the ladder is done and keeps its recommendation: `{command}`, with a "
+            "path that can be written for PLAN.toml, prints it and writes the plan")
+
+
+def _write_after_ladder(plan, args):
+    """write_plan for a ladder's end: its refusal as WriteRefused, which _print_ladder words (_write_failed)."""
+    from lorplan.core.plan import write_plan
+
+    try:
+        return write_plan(plan, args.write, force=bool(args.force))
+    except BadInput as exc:
+        raise WriteRefused(str(exc)) from None
 
 
 def _plan(args, spec, setup, rank: int, alpha, learning_rate: float, budget, profile):
@@ -700,7 +747,7 @@ def _write_run_plan(args, run, rec):
     """--run RUN --write: the ladder's base plan (what its probes were short runs of: model, data, setup) at the
     recommended rank, alpha, scaling, learning rate and pattern, priced anew: the plan `lorplan recommend
     --write` writes when it waits for the ladder itself."""
-    from lorplan.core.plan import at_rank, write_plan
+    from lorplan.core.plan import at_rank
     from lorplan.recommend.driver import base_model
     from lorplan.recommend.ladder_spec import LadderFiles
 
@@ -713,10 +760,11 @@ def _write_run_plan(args, run, rec):
     plan = at_rank(base, model, rec.rank, rec.alpha, rank_pattern=_written_pattern(args, rec),
                    use_rslora=rec.use_rslora, budget_bytes=spec.budget_bytes,
                    training={"learning_rate": rec.learning_rate})
-    return write_plan(plan, args.write, force=bool(args.force))
+    return _write_after_ladder(plan, args)
 
 
-def _write_plan(args, spec, setup, rec, budget, profile):
+def _write_plan(args, spec, setup, rec, budget, profile, *, ladder: bool = False):
+    """--write: the plan at the recommended rank; ladder: at a ladder's end (_write_after_ladder)."""
     from dataclasses import replace
     from types import MappingProxyType
 
@@ -727,8 +775,8 @@ def _write_plan(args, spec, setup, rec, budget, profile):
     # optimizer state, activations) is the one of the per-module ranks it trains
     setup = replace(setup, targets=replace(setup.targets, rank_pattern=MappingProxyType(pattern)))
     plan = _plan(args, spec, setup, rec.rank, rec.alpha, rec.learning_rate, budget, profile)
-    return write_plan(replace(plan, lora=replace(plan.lora, use_rslora=rec.use_rslora)), args.write,
-                      force=bool(args.force))
+    plan = replace(plan, lora=replace(plan.lora, use_rslora=rec.use_rslora))
+    return _write_after_ladder(plan, args) if ladder else write_plan(plan, args.write, force=bool(args.force))
 
 
 def render_text(rec, spec, setup, data) -> str:
