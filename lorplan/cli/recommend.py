@@ -551,7 +551,10 @@ def _find_ladder_run(run_id: str):
     try:
         return find_run(run_id)
     except BadInput as exc:
-        raise BadInput(f"--run {run_id}: {str(exc).removeprefix(f'RUN {run_id!r}: ')}") from None
+        why = str(exc).removeprefix(f"RUN {run_id!r}: ")
+        if why.startswith("ambiguous"):  # probe.runs.find_run lists the matches; say what picks one
+            why += "; give more of the run id"
+        raise BadInput(f"--run {run_id}: {why}") from None
 
 
 def _first_recommendation(run, timeout_s: float = 10.0) -> dict:
