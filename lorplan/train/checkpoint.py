@@ -53,15 +53,35 @@ def agree(accelerator, error: BaseException | None, follower: str) -> None:
     error of a save that failed for another reason), NotSaved(`follower`) where it did not. Each process calls
     it at the same point: a process that raised alone left the others waiting for it at their next collective
     (gloo ends that wait when the failed process exits, with a traceback; NCCL not before its timeout, or the
-    launcher's). One process: raises `error`, if any."""
+    launcher's). One process: raises `error`, if any.
+
+    On several processes the error raised is marked as agreed (agreed() is True): every process raises at this
+    point, so the run may end its process group there (lorplan.train.runner)."""
     if accelerator is not None and accelerator.num_processes > 1:
         import torch
 
         flag = torch.tensor([0 if error is None else 1], device=accelerator.device)
-        if accelerator.reduce(flag, reduction="max").item() and error is None:
-            error = NotSaved(follower)
+        if accelerator.reduce(flag, reduction="max").item():
+            if error is None:
+                error = NotSaved(follower)
+            _mark_agreed(error)
     if error is not None:
         raise error
+
+
+_AGREED = "_lorplan_every_process_raised"
+
+
+def _mark_agreed(error: BaseException) -> None:
+    try:
+        setattr(error, _AGREED, True)
+    except (AttributeError, TypeError):  # an exception without attributes of its own: counted as not agreed
+        pass
+
+
+def agreed(error: BaseException) -> bool:
+    """Whether `error` was raised by agree on every process of a run at the same point."""
+    return bool(getattr(error, _AGREED, False))
 
 
 def kept_line(out: Path) -> str:

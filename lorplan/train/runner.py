@@ -9,6 +9,7 @@ lorplan.train.launch).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -408,6 +409,7 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
             error = exc
     ckpt.agree(acc, error, f"the main process could not save the adapter in {adapter_dir} (its line says why); "
                            f"{ckpt.kept_line(out)}")
+    end_process_group(engine)  # the run's last collective: what follows is the main process's own writing
     est = plan.estimate.total_bytes if plan.estimate is not None else None
     ev = loop.eval
     result = TrainResult(str(out), str(adapter_dir), engine.total_steps, resumed_from, loop.loss,
@@ -426,6 +428,19 @@ def _finish(engine: Engine, loop: _Loop, out: Path, resumed_from: int | None) ->
                                 f"adapter is saved in {adapter_dir}") from None
         _report(result, plan, acc.num_processes)
     return result
+
+
+def end_process_group(engine: Engine) -> None:
+    """A run on several processes destroys its process group (accelerate's end_training), so no process exits
+    with gloo's or NCCL's threads still running: C++ teardown at exit raced them, and a process that had said its
+    line died of `terminate called without an active exception` (SIGABRT) now and then. Called only where every
+    process of the run is at the same point with no collective after it: after the last agree of a finished
+    run, after a stop or a failure every process agreed on (checkpoint.agree). Never after a failure of one
+    process alone: its peers may be waiting in a collective, and NCCL's teardown could then wait on them; such
+    a process exits with its group, as before. One process: nothing (it has no group)."""
+    acc = engine.accelerator
+    if acc.num_processes > 1:
+        acc.end_training()
 
 
 class SharedMemoryFull(LorplanError):
@@ -468,6 +483,17 @@ def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None,
         check_resumed_length(latest, engine.total_steps, out)
     if latest is not None:
         check_resumed_adapter(latest, engine, out, plan_path)
+    try:
+        return _train_built(engine, latest, finished, out, resume, progress)
+    except BaseException as exc:
+        if ckpt.agreed(exc):  # every process raised it at the same agree
+            with contextlib.suppress(Exception):  # the run's own error is the one to say
+                end_process_group(engine)
+        raise
+
+
+def _train_built(engine: Engine, latest: tuple[int, Path] | None, finished: ckpt.FinishedRun | None,
+                 out: Path, resume: bool, progress: bool) -> TrainResult:
     main = engine.accelerator.is_main_process
     if main:
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
@@ -494,6 +520,7 @@ def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None,
         last = run_steps(engine, start=start, on_step=loop.on_step, on_eval=loop.on_eval,
                          should_stop=loop.should_stop)
     loop.bar.close()
-    if last < engine.total_steps:
+    if last < engine.total_steps:  # every process stops here: should_stop agreed, and its checkpoint was saved
+        end_process_group(engine)
         raise loop.interrupted(last)
     return _finish(engine, loop, out, start if latest is not None else None)

@@ -8,7 +8,12 @@ line, no traceback.
 The full disk is simulated at the OS boundary inside the two child processes: a sitecustomize.py on their
 PYTHONPATH makes os.fsync of a file under .checkpoint-4.tmp raise ENOSPC, as a full disk does (or the third
 append to log.jsonl, at step 3: the main process alone writes it, and the others went on to the next step's
-gradient all-reduce)."""
+gradient all-reduce).
+
+Each process, having raised at the same agree, destroys its process group before it exits
+(lorplan.train.runner.end_process_group): the follower of the log case, which had said its line, died once in CI
+of `terminate called without an active exception` (SIGABRT, -6) with its group left to C++ teardown at exit.
+The hook also writes at exit whether a group was left (test_ddp_normal_paths.EXIT_HOOK)."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pytest
 from lorplan.core.plan import read_plan, write_plan
 from lorplan.train import launch
 
+from .test_ddp_normal_paths import ENDED_CLEANLY, EXIT_HOOK, assert_clean_ends, exit_states
 from .test_launch import _free_port
 from .test_train import tiny_plan
 
@@ -73,7 +79,7 @@ def test_a_failed_save_in_the_main_process_ends_every_process(tmp_path, tiny_lla
     write_plan(replace(plan, hardware=replace(plan.hardware, gpus=2, sharding="ddp")), plan_path, force=True)
     hook = tmp_path / "hook"
     hook.mkdir()
-    (hook / "sitecustomize.py").write_text(FULL_AT_FSYNC if where == "checkpoint" else FULL_AT_LOG)
+    (hook / "sitecustomize.py").write_text((FULL_AT_FSYNC if where == "checkpoint" else FULL_AT_LOG) + "\n\n" + EXIT_HOOK)
     out = tmp_path / "out"
     env = {k: v for k, v in os.environ.items() if k not in (launch.UNDER_LAUNCH_ENV, "OMP_NUM_THREADS")}
     path = os.pathsep.join(p for p in (str(hook), env.get("PYTHONPATH", "")) if p)
@@ -84,13 +90,15 @@ def test_a_failed_save_in_the_main_process_ends_every_process(tmp_path, tiny_lla
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
              for rank in (0, 1)]
     try:
-        (out0, err0), (out1, err1) = (p.communicate(timeout=180) for p in procs)
+        said = [p.communicate(timeout=180) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    assert [p.returncode for p in procs] == [1, 1], (err0, err1)
+    (_, err0), (_, err1) = said
+    assert_clean_ends(procs, said, [1, 1])
+    assert exit_states(hook) == [ENDED_CLEANLY] * 2, said
     kept = "checkpoint-2, the last complete one, is kept: free space there and continue with --resume"
     if where == "checkpoint":
         main_line = f"could not save checkpoint-4 in {out} (No space left on device); {kept}"
