@@ -77,13 +77,22 @@ def write_files_atomic(files: dict[Path, str], *, force: bool = False) -> list[P
             missing = [p for p in (where.parent, *where.parent.parents) if not p.exists()]
             where.parent.mkdir(parents=True, exist_ok=True)
             made.extend(missing)
-        return replace_texts(targets)
+        return replace_texts(targets, replace=force)
     except OSError as exc:
-        for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):  # deepest first; only what is empty
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+        _remove_empty(made)
         if exc.filename is not None and Path(exc.filename) in targets:  # replace_texts names the file it wrote
             where = Path(exc.filename)
+            if isinstance(exc, FileExistsError) and not force:
+                # made since check_free looked (another program, another shell): kept, as check_free keeps it
+                raise BadInput(f"{where} already exists (made while lorplan was writing it); "
+                               "pass --force to overwrite it") from None
         raise BadInput(f"{where}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _remove_empty(made: list[Path]) -> None:
+    """Remove the folders a failed write made, deepest first, each only when it is empty."""
+    for folder in sorted(made, key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
