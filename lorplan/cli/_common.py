@@ -168,11 +168,21 @@ def skipped_note(what: str, path, skipped: int, examples: int, first: str, uses:
     data counts or trains without them, which the user should know (`lorplan profile` lists them all).
     what: the data as the command names it (`--data d.jsonl`); first: the first skipped row's `line N: reason`;
     uses: what goes without them ("the recommendation counts")."""
+    import shlex
+
     from lorplan.core.units import counted
 
     where = f" ({first})" if first and skipped == 1 else (f" (the first, {first})" if first else "")
+    command = shlex.join(["lorplan", "profile", *option_words("--data", str(path))])
     return (f"note: {what}: {counted(skipped, 'row')} skipped{where}; {uses} the {counted(examples, 'usable example')}; "
-            f"`lorplan profile --data {path}` lists the skipped rows")
+            f"`{command}` lists the skipped rows")
+
+
+def option_words(flag: str, value: str) -> list[str]:
+    """An option and its value in a command lorplan prints for the user to paste (shlex.join quotes them):
+    [flag, value], or [flag=value] when the value starts with a minus, which argparse would read as another
+    option ("--write -x.toml": --write "expected one argument") unless it looks like a negative number."""
+    return [f"{flag}={value}"] if value.startswith("-") else [flag, value]
 
 
 def add_rope_scaling(group, carried: str) -> None:

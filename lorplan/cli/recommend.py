@@ -19,6 +19,7 @@ from lorplan.cli._common import (
     check_write_target,
     count,
     first_skipped,
+    option_words,
     parse_int,
     positive_float,
     positive_int,
@@ -456,7 +457,7 @@ def reattach_command(args, run_id: str, trusted: bool = False) -> str:
     if args.trust_remote_code or trusted:  # the ladder runs the model's own code: starting it again needs the user's word
         words.append("--trust-remote-code")
     if args.write is not None:
-        words += ["--write", args.write]
+        words += option_words("--write", args.write)  # --write=-x.toml: a name argparse would read as an option
         words += [flag for flag, given in (("--force", args.force), ("--apply-pattern", args.apply_pattern),
                                            ("--no-pattern", args.no_pattern)) if given]
     return shlex.join(words)
@@ -696,7 +697,7 @@ def _write_failed(args, run_id: str | None, why: str) -> str:
     pattern = [flag for flag, given in (("--apply-pattern", args.apply_pattern), ("--no-pattern", args.no_pattern))
                if given]
     if (path.exists() or path.is_symlink()) and not path.is_dir() and not args.force:
-        command = shlex.join([*words, "--write", args.write, *pattern, "--force"])
+        command = shlex.join([*words, *option_words("--write", args.write), *pattern, "--force"])
         return (f"--write {args.write}: {why.removesuffix('; pass --force to overwrite it')} (made since this "
                 f"command checked it); the ladder is done and keeps its recommendation: `{command}` prints it and writes "
                 "the plan over that file (or, without --force, to another --write path)")
