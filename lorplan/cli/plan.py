@@ -85,7 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     h.add_argument("--sharding", default=None, metavar=_names(Sharding),
                    help=f"{HELP[Sharding]} (default none; ddp with --gpus > 1)")
     h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
-    h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal) (overrides --gpu)")
+    h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); "
+                   "a bare number below 4096 is GiB (24 = 24 GiB) (overrides --gpu)")
     h.add_argument("--cuda-context", metavar="SIZE|measure",
                    help="CUDA context per GPU: a size (500M = 500MiB; 0 prices none), or 'measure' to measure this machine's GPU through NVML "
                    "(cached per GPU, driver and torch; used from then on); default: a cached measurement, else 750MiB")

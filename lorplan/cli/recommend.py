@@ -81,7 +81,8 @@ def register(sub) -> None:
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
     t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
-    t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal) (overrides --gpu)")
+    t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); a bare "
+                   "number below 4096 is GiB (24 = 24 GiB) (overrides --gpu)")
     r = p.add_argument_group("evidence")
     r.add_argument("--probes", choices=("auto", "none"),
                    help="auto: run the probe ladder (the default with --data and a model whose weights are on this "

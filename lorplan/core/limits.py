@@ -26,6 +26,10 @@ MAX_COUNT = 10**15
 # A GPU memory budget (`--gpu-memory`; the planner's budget field keeps its own copy of it): no accelerator has
 # anywhere near 64 TiB, so 65TiB is a typo, not a plan.
 MAX_GPU_MEMORY_BYTES = 64 * 1024**4
+# The least GPU memory budget (`--gpu-memory`): every CUDA GPU has had at least 64 MiB (the first ones, GeForce 8
+# series in 2006, 256 MiB in most cards), and a CUDA context alone takes 0.3-1.3 GiB (DEFAULT_CUDA_CONTEXT_BYTES), so
+# a budget below it is a typo for a larger unit (1KB, 24M), not a card: it priced every rank as "does not fit".
+MIN_GPU_MEMORY_BYTES = 64 * 1024**2
 # A CUDA context (`lorplan plan --cuda-context`, a plan's estimate.cuda_context_bytes): NVML measures 0.3-1.3 GiB
 # (core.memory.types.DEFAULT_CUDA_CONTEXT_BYTES); 64 GiB leaves room for any driver, while 1e300 read as a size
 # priced a 301-digit context. 0 is a context: a setup priced without it (as torch.cuda.max_memory_allocated counts).
