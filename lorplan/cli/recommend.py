@@ -250,6 +250,13 @@ def _spec_for(args):
         # DataSize asks for --examples)
         raise BadInput(f"--trained-tokens: {spec.id} is a sequence classifier; its rules count the labelled "
                        "examples (--examples) and the tokens would change nothing")
+    if (task == Task.CAUSAL_LM.value and args.trained_tokens is not None and args.examples is not None
+            and args.trained_tokens < args.examples):
+        # lorplan train drops a row left with no trained token (its loss would be 0/0), so every example it trains
+        # has one at least: an empty completion still trains its EOS
+        raise BadInput(f"--trained-tokens {args.trained_tokens:,} is fewer than --examples {args.examples:,}: every "
+                       "example lorplan trains has at least one trained token (a row with none is dropped), so one "
+                       "of the two sizes is wrong")
     return spec, task, source
 
 
