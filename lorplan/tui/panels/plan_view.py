@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 from lorplan.core.errors import LorplanError
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
-from lorplan.tui.layout import narrow_terminal
+from lorplan.tui.layout import narrow_terminal, tab_shown
 from lorplan.tui.messages import (
     BudgetChanged,
     BudgetRejected,
@@ -295,10 +295,12 @@ class PlanView(VerticalScroll):
 
     def _model_failed(self, message: str) -> None:
         """Say why the model did not load; with no table yet (the planner opened on a model that is not there)
-        the focus goes from the empty rank table, where no key does anything, to the model field to fix it."""
+        the focus goes from the empty rank table, where no key does anything, to the model field to fix it. Only
+        while the Plan tab is shown: a tab switch leaves the focus nowhere until the new tab's field takes it, and
+        the model field taking it then would show the Plan tab again (F5 and F4 take it there later)."""
         picker = self.query_one(ModelPicker)
         picker.show_error(message)
-        if not self.table.ranks and self.screen.focused in (None, self.table):
+        if not self.table.ranks and self.screen.focused in (None, self.table) and tab_shown(self):
             picker.focus_input()
 
     async def _apply_spec(self, source: str, spec) -> None:

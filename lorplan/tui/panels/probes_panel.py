@@ -30,6 +30,7 @@ from textual_plotext import PlotextPlot
 
 from lorplan.core.units import counted, memory_text
 from lorplan.tui import bridge, probe_bridge
+from lorplan.tui.layout import tab_shown
 from lorplan.tui.messages import ProbeActionFinished, ProbeRunUpdated, WorkerFailed
 from lorplan.tui.panels import probe_plot
 from lorplan.tui.panels.probe_work import ProbeWork
@@ -152,15 +153,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             self.focus_default()
 
     def _tab_shown(self) -> bool:
-        """Whether the tab holding this panel is the active one (True outside tabs). The tab, not what the last
-        screen update drew: switching tabs drops the focus and changes the active tab at once, before the screen
-        is redrawn, and a panel that took the focus then would pull the tabs back to its own (a focused widget's
-        tab is shown)."""
-        from textual.widgets import TabbedContent, TabPane
-
-        pane = next((a for a in self.ancestors if isinstance(a, TabPane)), None)
-        tabs = next((a for a in self.ancestors if isinstance(a, TabbedContent)), None)
-        return pane is None or tabs is None or tabs.active == pane.id
+        """Whether this panel's tab is the active one (layout.tab_shown)."""
+        return tab_shown(self)
 
     # -- what the read shows (read by ProbeWork's thread worker) ----------------------------------------
 
