@@ -355,6 +355,8 @@ class DataPanel(Widget):
         except _Cancelled:
             return
         except BadInput as exc:
+            if worker.is_cancelled:  # superseded by a later run (exclusive): its failure is no news
+                return
             hint = " (or choose it in the schema list)" if isinstance(exc, UnknownSchema) else ""
             self.post_message(ProfileFailed(f"{exc}{hint}", path))
             return
@@ -384,9 +386,12 @@ class DataPanel(Widget):
 
     @on(Checkbox.Changed, "#data-train-all")
     def _train_all_changed(self) -> None:
-        """The trained-token figures change: profile the file on screen again (or the one being profiled). With
-        another file typed, the choice waits for that file's profile, and the typed path stays."""
-        if self.has_class("-running") or (self.profile is not None and self._typed() == self._profile_asked):
+        """The trained-token figures change: profile again the file in the fields when it is the one on screen or
+        the one being profiled. With another file typed (half a path, perhaps, while a profile runs), the choice
+        waits for that file's profile, and the typed path stays."""
+        typed = self._typed()
+        if ((self.has_class("-running") and self._profiled is not None and typed == self._profiled[:2])
+                or (self.profile is not None and typed == self._profile_asked)):
             self.start_profile()
 
     def _typed(self) -> tuple[str, str]:
@@ -397,6 +402,12 @@ class DataPanel(Widget):
     @on(Select.Changed, "#data-schema")
     def _file_changed(self) -> None:
         self._offer_train_all()
+        box = self.query_one("#data-train-all", Checkbox)
+        # Back on the profiled file after the choice was changed with another typed (it waited for that one's
+        # profile): the box now speaks for this file, whose profile was made the other way, so it is made again.
+        if (self.profile is not None and not self.has_class("-running") and self._typed() == self._profile_asked
+                and not box.disabled and self.train_all != self._profiled_train_all):
+            self.start_profile()
 
     def on_profile_finished(self, message: ProfileFinished) -> None:
         self.set_class(False, "-running", "-stale")
@@ -432,7 +443,7 @@ class DataPanel(Widget):
 
     @on(Worker.StateChanged)
     def _worker_state(self, event: Worker.StateChanged) -> None:
-        if event.worker.group == "data-profile" and event.state == WorkerState.ERROR:
+        if event.worker.group == "data-profile" and event.state == WorkerState.ERROR and not event.worker.is_cancelled:
             error = event.worker.error
             self._failed(self._profiled[0] if self._profiled else "", f"{type(error).__name__}: {error}")
 
