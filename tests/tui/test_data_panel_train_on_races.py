@@ -15,13 +15,11 @@ so "in flight" is a state of the test, not a matter of timing."""
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 
 import pytest
-from tui_helpers import paste_into, wait_until
+from tui_helpers import ProfileGate, paste_into, wait_until
 
-from lorplan.tui import bridge
 from lorplan.tui.panels.data_panel import DataPanel
 from lorplan.tui.widgets.checkbox import Checkbox
 
@@ -35,38 +33,9 @@ def _chat(path: Path) -> Path:
     return path
 
 
-class Gate:
-    """Holds each profile_dataset call until its path is let through; records (path, mask) asked."""
-
-    def __init__(self, monkeypatch):
-        self.asked: list[tuple[str, bool]] = []
-        self._events: dict[str, threading.Event] = {}
-        self._lock = threading.Lock()
-        real = bridge.profile_dataset
-
-        def gated(path, **kwargs):
-            self.asked.append((str(path), kwargs.get("mask")))
-            self._event(str(path)).wait(60)
-            return real(path, **kwargs)
-
-        monkeypatch.setattr(bridge, "profile_dataset", gated)
-
-    def _event(self, path: str) -> threading.Event:
-        with self._lock:
-            return self._events.setdefault(path, threading.Event())
-
-    def let_through(self, path: Path | str) -> None:
-        self._event(str(path)).set()
-
-    def open_all(self) -> None:
-        with self._lock:
-            for event in self._events.values():
-                event.set()
-
-
 @pytest.fixture
 def gate(monkeypatch):
-    g = Gate(monkeypatch)
+    g = ProfileGate(monkeypatch)
     yield g
     g.open_all()
 

@@ -3,6 +3,8 @@ the rank table, and the Probes tab alone in an app (PanelApp) whose backend star
 
 from __future__ import annotations
 
+import threading
+
 from textual.app import App, ComposeResult
 from textual.widgets import Button, Input, Select
 
@@ -146,3 +148,38 @@ async def until_started(pilot, timeout: float = 20.0) -> None:
             raise AssertionError("the GPU panel never got an NVML answer")
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+class ProfileGate:
+    """Holds each bridge.profile_dataset call of the Data tab until its path is let through, then runs the real
+    one: "in flight" is a state of the test, not a matter of timing. `asked` records each call as (path, mask);
+    `calls` as (path, schema, model, mask). Install with `ProfileGate(monkeypatch)`; `open_all()` at the end."""
+
+    def __init__(self, monkeypatch):
+        from lorplan.tui import bridge
+
+        self.asked: list[tuple[str, bool]] = []
+        self.calls: list[tuple[str, str | None, str | None, bool]] = []
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        real = bridge.profile_dataset
+
+        def gated(path, **kwargs):
+            self.asked.append((str(path), kwargs.get("mask")))
+            self.calls.append((str(path), kwargs.get("schema"), kwargs.get("model"), kwargs.get("mask")))
+            self._event(str(path)).wait(60)
+            return real(path, **kwargs)
+
+        monkeypatch.setattr(bridge, "profile_dataset", gated)
+
+    def _event(self, path: str) -> threading.Event:
+        with self._lock:
+            return self._events.setdefault(path, threading.Event())
+
+    def let_through(self, path) -> None:
+        self._event(str(path)).set()
+
+    def open_all(self) -> None:
+        with self._lock:
+            for event in self._events.values():
+                event.set()

@@ -1,7 +1,8 @@
 """The Data tab: pick a dataset, profile it in a thread worker, see its figures and a length histogram.
 
 The screen calls `set_context(model_source, seq_len, classifier)` when the plan's model or sequence length
-changes: a new model re-profiles with that model's tokenizer; a new sequence length only recomputes truncation and
+changes: a new model re-profiles with that model's tokenizer the file profiled (or being profiled) as it was asked
+for, whatever the fields hold meanwhile; a new sequence length only recomputes truncation and
 padding from the length histogram already in hand (no re-tokenizing). "Train on prompts too" re-profiles with
 every token trained; it is hidden for a sequence classifier, which trains one label per example, and so are the
 figures only a causal LM trains by (trained tokens, packing); it is disabled, saying why, once the profile finds
@@ -246,7 +247,8 @@ class DataPanel(Widget):
         self.seq_len: int | None = None
         self.classifier = False  # the planner's model is a sequence classifier (set_context)
         self.profile: bridge.DataProfile | None = None
-        self._profiled: tuple[str, str, str | None] | None = None  # (path, schema, model) of self.profile
+        # (path, schema, model, train_all) of the last profile asked for: the one running, or self.profile's
+        self._profiled: tuple[str, str, str | None, bool] | None = None
         self._profiled_train_all = False  # the masking rule of self.profile
         self._profile_asked: tuple[str, str] | None = None  # the (path, schema) typed for self.profile
         self._shown: bridge.DataProfile | None = None  # the profile the figures show (self.profile re-cut)
@@ -287,7 +289,8 @@ class DataPanel(Widget):
 
     # -- public API used by the screen --------------------------------------------------------------------
     def set_context(self, model_source: str | None, seq_len: int, classifier: bool = False) -> None:
-        """The planner's model and sequence length changed: re-profile for a new model, re-cut for a seq len.
+        """The planner's model and sequence length changed: re-profile for a new model (the file being profiled, or
+        the profiled one, with its schema and masking rule: not the fields' text), re-cut for a seq len.
         `classifier`: the model is a sequence classifier, which trains one label per example, so the choice of
         trained tokens (the train-on-prompts checkbox) is not offered."""
         model_changed = model_source != self.model_source
@@ -297,10 +300,16 @@ class DataPanel(Widget):
         self.query_one("#data-train-all", Checkbox).display = not classifier
         if redraw:  # the causal-LM-only lines come or go with the kind of model
             self._draw_figures(self._shown)
+        # A new model: the file being profiled, or else the profiled one, is profiled again as it was asked for
+        # (schema, masking rule), never the text in the fields now (half a path, perhaps, or one that failed).
+        if model_changed and self.has_class("-running") and self._profiled is not None:
+            path, schema, _model, train_all = self._profiled
+            self._start(path, schema, train_all)
+            return
         if self.profile is None:
             return
-        if model_changed and self._profiled is not None:
-            self.start_profile()
+        if model_changed and self._profile_asked is not None:
+            self._start(*self._profile_asked, self._profiled_train_all)
         elif seq_len != self.profile.seq_len:
             self._show(self.profile.at_seq_len(seq_len))
         elif self._shown is not None:  # the suggestion's button follows the plan's seq len
@@ -323,18 +332,23 @@ class DataPanel(Widget):
 
     def start_profile(self) -> None:
         """Profile the path in the input with the chosen schema, model and sequence length."""
-        path = self.query_one("#data-path", Input).value.strip()
+        path, schema = self._typed()
         if not path:
             self._status("Type a dataset path first.", error=True)
             return
-        schema = str(self.query_one("#data-schema", Select).value)
+        self._start(path, schema, self.train_all)
+
+    def _start(self, path: str, schema: str, train_all: bool) -> None:
+        """Profile `path` as `schema` with the planner's model and sequence length, every token trained when
+        `train_all` (never for a classifier)."""
+        train_all = train_all and not self.classifier
         self.set_class(True, "-running")
         self.query_one("#data-progress", ProgressBar).update(total=100, progress=0)
         self._status(f"Profiling {path} …")
         self._pass = ""
-        self._profiled = (path, schema, self.model_source)
+        self._profiled = (path, schema, self.model_source, train_all)
         # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
-        self._run(path, schema, self.model_source, self.seq_len, not self.train_all,
+        self._run(path, schema, self.model_source, self.seq_len, not train_all,
                   bridge.session_trusts(self.app))
 
     # -- worker ---------------------------------------------------------------------------------------------
