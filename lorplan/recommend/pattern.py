@@ -26,7 +26,6 @@ this module reads the adapters (torch and safetensors, imported inside functions
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import model_path, pattern_value
+from lorplan.core.model.sources import read_json_object
 from lorplan.recommend.allocate import (  # noqa: F401  (re-exported: the measured figures and the allocation)
     ModuleSignal,
     allocate,
@@ -68,14 +68,12 @@ def load_adapter(path: str | Path) -> Adapter:
     if not cfg_path.is_file() or not weights.is_file():
         raise BadInput(f"adapter {folder}: not a peft adapter folder (adapter_config.json and "
                        "adapter_model.safetensors expected)")
-    try:
-        cfg = json.loads(cfg_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise BadInput(f"adapter {folder}: adapter_config.json is not readable JSON ({exc})") from None
+    # one line naming the file: empty, not UTF-8, nested too deeply (a RecursionError from json), not an object
+    cfg = read_json_object(cfg_path, f"adapter {folder}: adapter_config.json")
     if cfg.get("peft_type", "LORA") != "LORA":
         raise BadInput(f"adapter {folder}: a {cfg.get('peft_type')} adapter, not LoRA")
-    r, alpha = int(cfg.get("r", 8)), float(cfg.get("lora_alpha", 8))
-    rp, ap = cfg.get("rank_pattern") or {}, cfg.get("alpha_pattern") or {}
+    r, alpha = _number(folder, cfg, "r", 8, whole=True), _number(folder, cfg, "lora_alpha", 8)
+    rp, ap = _patterns(folder, cfg, "rank_pattern"), _patterns(folder, cfg, "alpha_pattern")
     tensors = load_file(str(weights))
     modules: dict[str, tuple[float, object, object]] = {}
     for key, a in tensors.items():
@@ -95,6 +93,30 @@ def load_adapter(path: str | Path) -> Adapter:
     if not modules:
         raise BadInput(f"adapter {folder}: no LoRA linear weights (lora_A / lora_B) in adapter_model.safetensors")
     return Adapter(folder, r, modules)
+
+
+def _number(folder: Path, cfg: dict, key: str, default: float, *, whole: bool = False):
+    """cfg[key] (default when absent): a positive whole number for r, a positive finite number for lora_alpha, as
+    peft saves them; BadInput naming the file and the key otherwise ("8", true, -1, 1e400 were a ValueError or
+    OverflowError traceback, or a scale of inf)."""
+    value = cfg.get(key, default)
+    ok = isinstance(value, int) if whole else isinstance(value, (int, float))
+    if not ok or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        kind = "a positive whole number" if whole else "a positive number"
+        raise BadInput(f"adapter {folder}: adapter_config.json's {key!r} must be {kind}, not {value!r}")
+    return value
+
+
+def _patterns(folder: Path, cfg: dict, key: str) -> dict:
+    """cfg's rank_pattern or alpha_pattern ({} when absent or null): module keys to positive numbers."""
+    value = cfg.get(key) or {}
+    if not isinstance(value, dict) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+            for v in value.values()):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+        raise BadInput(f"adapter {folder}: adapter_config.json's {key!r} must map module names to positive "
+                       f"numbers, not {shown}")
+    return value
 
 
 def _product_svd(bs: Sequence, as_: Sequence):

@@ -69,7 +69,9 @@ def hide_bitsandbytes(plan, modules: dict, plan_path: str | None = None) -> bool
     if "bitsandbytes" in modules:
         return False
     try:
-        config = json.loads((model_folder(plan.model, plan_path) / "config.json").read_text())
+        path = model_folder(plan.model, plan_path) / "config.json"
+        # not a regular file (a pipe's read would wait for ever): the engine's own load says what is wrong
+        config = json.loads(path.read_text()) if path.is_file() else None
     except Exception:  # the engine's own load says what is wrong with the model
         return False
     if not isinstance(config, dict) or "quantization_config" in config:
@@ -99,9 +101,14 @@ def lora_config(plan, spec):
 
 
 def load_tokenizer(plan, folder: Path):
-    """The model's tokenizer, with a pad token (EOS, else UNK) when it has none."""
+    """The model's tokenizer, with a pad token (EOS, else UNK) when it has none. A JSON file of it that is there
+    but no JSON object (empty, not UTF-8, nested too deeply...) is one line naming the file (fast_tokenizer's
+    read_json_files), before transformers reads it: its own errors name no file, or are a RecursionError."""
     from transformers import AutoTokenizer
 
+    from lorplan.core.data.fast_tokenizer import read_json_files
+
+    read_json_files(folder)
     try:
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
                                             trust_remote_code=plan.model.trust_remote_code)

@@ -73,11 +73,16 @@ class FastTokenizer:
 
 
 def _read_json(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
+    """A JSON file of the folder as transformers finds it: None when it is not a regular file (missing, a
+    folder, a link to nothing; a pipe, whose read would wait for a writer for ever), which transformers skips
+    too. One that is there but cannot be read as a JSON object is BadInput naming it (sources.read_json_object):
+    transformers fails on it as well, with a line that names no file ("Expecting value: line 1 column 1"), Python's
+    advice to call sys.set_int_max_str_digits() or a RecursionError traceback."""
+    if not path.is_file():
         return None
-    return data if isinstance(data, dict) else None
+    from lorplan.core.model.sources import read_json_object
+
+    return read_json_object(path, f"{path.name} at {path}")
 
 
 def _content(value) -> str | None:
@@ -86,15 +91,13 @@ def _content(value) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _specials(config: dict, folder: Path) -> dict[str, str | dict] | None:
+def _specials(config: dict, mapped: dict | None) -> dict[str, str | dict] | None:
     """The named special tokens as transformers reads them: tokenizer_config.json, overridden by
-    special_tokens_map.json unless the config has added_tokens_decoder (then the map is not read). None when
-    the map cannot be read."""
+    special_tokens_map.json (`mapped`, None when there is none; load_fast reads it only when the config has no
+    added_tokens_decoder, as transformers does). None when the map adds special tokens of its own."""
     specials = {k: config[k] for k in SPECIAL_NAMES if config.get(k)}
-    map_file = folder / "special_tokens_map.json"
-    if "added_tokens_decoder" not in config and map_file.exists():
-        mapped = _read_json(map_file)
-        if mapped is None or any(mapped.get(k) for k in ("additional_special_tokens", "extra_special_tokens")):
+    if mapped is not None:
+        if any(mapped.get(k) for k in ("additional_special_tokens", "extra_special_tokens")):
             return None
         specials.update({k: v for k, v in mapped.items() if k in SPECIAL_NAMES and v})
     return specials
@@ -168,29 +171,49 @@ def _same(piece, expected, name: str) -> bool:
     return as_json(piece) == as_json(expected)
 
 
+def read_json_files(folder: Path) -> tuple[dict | None, dict | None, dict | None, dict | None]:
+    """(tokenizer_config.json, config.json, tokenizer.json, special_tokens_map.json) of `folder` as dicts, None
+    for one that is not there (_read_json), the map only when transformers reads it (tokenizer_config.json has no
+    added_tokens_decoder). BadInput naming the first that is there and no JSON object transformers could read:
+    `lorplan train` calls it before AutoTokenizer, which names no file, or raises a RecursionError."""
+    config = _read_json(folder / "tokenizer_config.json")
+    model = _read_json(folder / "config.json")
+    tokenizer_json = _read_json(folder / "tokenizer.json")
+    mapped = None if "added_tokens_decoder" in (config or {}) else _read_json(folder / "special_tokens_map.json")
+    return config, model, tokenizer_json, mapped
+
+
 def load_fast(folder: str | Path) -> FastTokenizer | None:
     """The folder's tokenizer.json as a FastTokenizer when AutoTokenizer would tokenize exactly as it does
-    (module docstring), else None. Never raises: a folder it cannot judge is left to transformers."""
+    (module docstring), else None: a folder it cannot judge is left to transformers. BadInput naming the file
+    when one of the JSON files transformers reads (tokenizer_config.json, config.json, tokenizer.json,
+    special_tokens_map.json) is there but is no JSON object it could read (_read_json): each is read here first,
+    whichever way the folder then goes."""
     folder = Path(folder)
-    tokenizer_file = folder / "tokenizer.json"
-    config = _read_json(folder / "tokenizer_config.json")
-    if not tokenizer_file.is_file() or config is None:
+    config, model, tokenizer_json, mapped = read_json_files(folder)
+    if tokenizer_json is None or config is None:
         return None
+    try:
+        return _judged(folder, config, model, tokenizer_json, mapped)
+    except (AttributeError, TypeError, ValueError, KeyError):  # a field of an unexpected type: transformers names it
+        return None
+
+
+def _judged(folder: Path, config: dict, model: dict | None, tokenizer_json: dict,
+            mapped: dict | None) -> FastTokenizer | None:
+    """load_fast's judgement of the folder's files, read."""
     cls = config.get("tokenizer_class")
     if cls not in GENERIC_CLASSES | BERT_CLASSES or any(k in config for k in PRESENT_KEYS) or any(
             config.get(k) for k in SET_KEYS):
         return None
     if any((folder / name).exists() for name in TEMPLATE_FILES):
         return None
-    model_config = folder / "config.json"
-    if model_config.exists():
-        model = _read_json(model_config)
-        named = {model.get(k) for k in ("model_type", "model_name") if isinstance(model.get(k), str)} if model else ()
-        if model is None or model.get("auto_map") or HUB_CLASS_OVERRIDDEN.intersection(named):
+    if model is not None:
+        named = {model.get(k) for k in ("model_type", "model_name") if isinstance(model.get(k), str)}
+        if model.get("auto_map") or HUB_CLASS_OVERRIDDEN.intersection(named):
             return None
-    specials = _specials(config, folder)
-    tokenizer_json = _read_json(tokenizer_file)
-    if specials is None or tokenizer_json is None or not _added_tokens_match(tokenizer_json, config, specials):
+    specials = _specials(config, mapped)
+    if specials is None or not _added_tokens_match(tokenizer_json, config, specials):
         return None
     from tokenizers import Tokenizer
 

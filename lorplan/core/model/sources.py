@@ -59,25 +59,38 @@ def _catalog_spec(entry_id: str) -> ModelSpec:
 
 def read_config(path: Path) -> dict[str, Any]:
     """Read a config.json as a dict; BadInput naming the file when unreadable or malformed."""
+    # a file of another name was given as the model's config.json: say that it may be no config at all
+    what = f"config.json at {path}" if path.name == "config.json" else f"{path} (given as a model's config.json)"
+    return read_json_object(path, what)
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A JSON file of a model folder (config.json, tokenizer_config.json...) read as a dict; BadInput "`what`
+    ..." in one line when it cannot be read, is empty, is not UTF-8, starts with a byte-order mark (which
+    transformers' reader refuses too), is not JSON json can read (nested too deeply, a number of thousands of
+    digits) or is not a JSON object."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror or exc}") from None
-    # a file of another name was given as the model's config.json: say that it may be no config at all
-    what = f"config.json at {path}" if path.name == "config.json" else f"{path} (given as a model's config.json)"
+    if not raw.strip():
+        raise BadInput(f"{what} is empty")
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise BadInput(f"{what} starts with a UTF-8 byte-order mark (BOM), which transformers does not read: "
+                       "save it as UTF-8 without one")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{what} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
     try:
-        cfg = loads_json(text)
+        obj = loads_json(text)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{what} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except ValueError as exc:  # nested too deeply, an integer of thousands of digits
         raise BadInput(f"{what} is not valid JSON ({exc})") from None
-    if not isinstance(cfg, dict):
+    if not isinstance(obj, dict):
         raise BadInput(f"{what} is not a JSON object")
-    return cfg
+    return obj
 
 
 def from_config_file(

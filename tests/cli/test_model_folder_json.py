@@ -1,0 +1,143 @@
+"""The JSON files of a user's model folder (config.json, tokenizer_config.json, tokenizer.json,
+special_tokens_map.json) and of a probe's adapter (adapter_config.json) damaged one at a time: each is one line
+naming the file (exit 2), never a traceback, and never a wait for ever.
+
+Before: `lorplan profile --model FOLDER` read them in core.data.fast_tokenizer with json.loads catching
+ValueError, so nesting too deep was a RecursionError traceback; a pipe in the file's place blocked the read for
+ever; the other damage went on to transformers, whose lines name no file ("cannot load (Expecting value: line 1
+column 1 (char 0))", "('list' object has no attribute 'get')", Python's advice to call
+sys.set_int_max_str_digits()). `lorplan train` caught transformers' OSError and ValueError only: a tokenizer.json
+nested too deeply, or holding a list or a string, was a RecursionError, TypeError or AttributeError traceback.
+recommend.pattern.load_adapter: a RecursionError, a ValueError from int("x") or an OverflowError from int(1e400)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.core.errors import BadInput
+from tests.cli.test_input_edges import _run
+
+FILES = ("config.json", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json")
+DAMAGE = {
+    "empty": (lambda old: b"", "is empty"),
+    "not UTF-8": (lambda old: b'{"a": "\xff"}', "is not UTF-8 text (byte 7: b'\\xff')"),
+    "BOM": (lambda old: b"\xef\xbb\xbf" + old, "starts with a UTF-8 byte-order mark (BOM)"),
+    "nested": (lambda old: b"[" * 100_000 + b"]" * 100_000, "nested too deeply for Python's json module"),
+    "long number": (lambda old: old.rstrip()[:-1] + b', "n": ' + b"9" * 5000 + b"}",
+                    "a number of 5000 digits, more than the 4300 json reads"),
+    "a list": (lambda old: b"[1, 2]", "is not a JSON object"),
+    "a string": (lambda old: b'"hello"', "is not a JSON object"),
+}
+
+
+@pytest.fixture(scope="module")
+def llama(tmp_path_factory) -> Path:
+    """A tiny Llama with MiniLM's real tokenizer files (tests/model_builders.py), built once."""
+    from tests.model_builders import tiny_llama
+
+    return tiny_llama(tmp_path_factory.mktemp("llama") / "model")
+
+
+@pytest.fixture
+def model(llama, tmp_path) -> Path:
+    """A fresh copy of the tiny Llama to damage."""
+    import shutil
+
+    return Path(shutil.copytree(llama, tmp_path / "my model"))
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"q {i}", "completion": f"a {i}"}) + "\n" for i in range(8)))
+    return path
+
+
+def _one_line(capsys, argv, says: str) -> str:
+    rc, _, err = _run(capsys, *argv)
+    assert rc == 2 and "Traceback" not in err, (argv, rc, err)
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors == err.splitlines()[-1:], err  # notes may come before it, nothing after
+    assert says in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+@pytest.mark.parametrize("name", FILES)
+def test_profile_names_a_damaged_json_file_of_the_model(model, data, capsys, state_home, name, damage):
+    make, says = DAMAGE[damage]
+    path = model / name
+    path.write_bytes(make(path.read_bytes()))
+    line = _one_line(capsys, ["profile", "--data", str(data), "--model", str(model)], says)
+    assert line.startswith(f"lorplan profile: error: {name} at {path} "), line
+
+
+@pytest.mark.parametrize("name", ["config.json", "tokenizer_config.json", "special_tokens_map.json"])
+def test_profile_does_not_wait_on_a_pipe_in_a_json_files_place(model, data, tmp_path, name):
+    # transformers skips a file that is not a regular one; lorplan read it and waited for a writer for ever
+    (model / name).unlink()
+    os.mkfifo(model / name)
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "profile", "--data", str(data), "--model", str(model)],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "examples         8" in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("damage", ["nested", "a list", "a string", "empty"])
+def test_train_names_a_damaged_tokenizer_json(model, data, tmp_path, capsys, state_home, damage):
+    plan = tmp_path / "plan.toml"
+    assert main(["plan", "--model", str(model), "--data", str(data), "--rank", "4", "--seq-len", "32",
+                 "--write", str(plan)]) == 0
+    capsys.readouterr()
+    make, says = DAMAGE[damage]
+    path = model / "tokenizer.json"
+    path.write_bytes(make(path.read_bytes()))
+    line = _one_line(capsys, ["train", str(plan)], says)
+    assert line.startswith(f"lorplan train: error: tokenizer.json at {path} "), line
+
+
+def _adapters(tmp_path: Path) -> list[Path]:
+    import torch
+
+    from tests.recommend.test_pattern import write_adapter
+
+    g = torch.Generator().manual_seed(0)
+    tensors = {"encoder.layer.0.query": (torch.randn(4, 16, generator=g), torch.randn(16, 4, generator=g))}
+    return [write_adapter(tmp_path / f"run{i}", tensors, 4) for i in range(2)]
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("[" * 100_000 + "]" * 100_000, "adapter_config.json is not valid JSON (arrays or objects nested too deeply"),
+    ("[]", "adapter_config.json is not a JSON object"),
+    ('{"r": "8"}', "adapter_config.json's 'r' must be a positive whole number, not '8'"),
+    ('{"r": 1e400}', "adapter_config.json's 'r' must be a positive whole number, not inf"),
+    ('{"r": -4}', "adapter_config.json's 'r' must be a positive whole number, not -4"),
+    ('{"r": 4, "lora_alpha": "x"}', "adapter_config.json's 'lora_alpha' must be a positive number, not 'x'"),
+    ('{"r": 4, "lora_alpha": 1e400}', "adapter_config.json's 'lora_alpha' must be a positive number, not inf"),
+    ('{"r": 4, "rank_pattern": {"query": "2"}}',
+     "adapter_config.json's 'rank_pattern' must map module names to positive numbers, not {'query': '2'}"),
+    ('{"r": 4, "alpha_pattern": []}', None),  # an empty list reads as no pattern, as before
+    ('{"r": 4, "alpha_pattern": [1]}',
+     "adapter_config.json's 'alpha_pattern' must map module names to positive numbers, not [1]"),
+], ids=["nested", "list", "r string", "r inf", "r negative", "alpha string", "alpha inf", "rank_pattern string",
+        "alpha_pattern empty list", "alpha_pattern list"])
+def test_a_damaged_adapter_config_is_one_line_naming_it(tmp_path, text, says):
+    from lorplan.recommend.pattern import load_adapter
+
+    folder = _adapters(tmp_path)[0]
+    (folder / "adapter_config.json").write_text(text)
+    if says is None:
+        assert load_adapter(folder).rank == 4
+        return
+    with pytest.raises(BadInput) as exc:
+        load_adapter(folder)
+    assert str(exc.value).startswith(f"adapter {folder}: ") and says in str(exc.value), str(exc.value)
+    assert "\n" not in str(exc.value)
