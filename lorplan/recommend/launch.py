@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass
 
 from lorplan.core.units import counted
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
+from lorplan.recommend.curves import MIN_POINTS
 from lorplan.recommend.datasize import DataSize
-from lorplan.recommend.decide import first_pass, probe_id, probe_specs
+from lorplan.recommend.decide import first_pass, probe_id, probe_rungs, probe_specs
 from lorplan.recommend.ladder import (
     REFINE_PROBES,
     SECOND_SEED_PROBES,
@@ -101,6 +102,41 @@ def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
     return steps, ""
 
 
+def eval_spacing(steps: int) -> int:
+    """Steps between a probe's evals: EVAL_POINTS evals over a probe of `steps`, one a step at most."""
+    return max(1, steps // EVAL_POINTS)
+
+
+def shortest_judged_probe() -> int:
+    """The fewest steps a ladder's probe needs for the ladder to compare ranks while they train: the shortest
+    length whose successive halving has a rung (decide.probe_rungs: half a probe holding curves.MIN_POINTS evals
+    at eval_spacing), 8 steps. Shorter probes run to their end unjudged, the shortest with fewer evals than a
+    curve is fitted from, and a 1-step probe trains at its warmup's rate of 0 and does not move at all: a planned
+    training this short gets no ladder (data_ladder), not probes that cannot tell ranks apart."""
+    n = 1
+    while not probe_rungs(n, eval_spacing(n)):
+        n += 1
+    return n
+
+
+def too_short_words(planned: int, shortest: int, examples: int, epochs: float, batch: int) -> str:
+    """Why a planned training of `planned` steps gets no ladder, and the --epochs that plans `shortest` steps
+    (or more) of the same examples and batch, when that is within MAX_EPOCHS."""
+    from lorplan.core.limits import MAX_EPOCHS
+
+    text = (f"the planned training is {counted(planned, 'step')} ({counted(examples, 'training example')} × "
+            f"{epochs:g} epoch{'' if epochs == 1 else 's'}, {batch} per step); probes train no longer than it, and "
+            f"the probe ladder needs probes of at least {shortest} steps to compare ranks (successive halving judges "
+            f"them at half a probe, once that holds {MIN_POINTS} evals)")
+    need = shortest * batch / examples  # the epochs that plan `shortest` steps, rounded up to 2 figures
+    scale = 10 ** (math.floor(math.log10(need)) - 1)
+    need = math.ceil(need / scale - 1e-9) * scale
+    if need <= MAX_EPOCHS:
+        smaller = " (or a smaller --micro-batch)" if batch > 1 else ""
+        text += f"; --epochs {need:.3g} plans {counted(planned_steps(examples, need, batch), 'step')}{smaller}"
+    return text
+
+
 def cpu_load() -> CpuLoad | None:
     """The CPU's cores and 1-minute load average now, as lorplan.probe.scheduler.cpu_threads reads them for the
     probes' threads; None where the load average is not available."""
@@ -157,6 +193,10 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     t = plan.training
     batch = effective_batch(plan)
     planned = planned_run_steps(plan, profile, epochs)
+    shortest = shortest_judged_probe()
+    if planned < shortest:  # said before any probe runs, not after the budget was spent on probes this short
+        return Ladder(None, None, None, blocked=too_short_words(planned, shortest, profile.split.train
+                                                                or profile.examples, epochs, batch))
     steps, length_note = probe_length(planned, probe_steps)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"
@@ -164,8 +204,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     tokens_per_step = batch * min(per_example, setup.seq_len)
     eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)
 
-    def every(n: int) -> int:  # steps between a probe's evals
-        return max(1, n // EVAL_POINTS)
+    every = eval_spacing  # steps between a probe's evals
 
     # the spec's parameter counts walk its modules: once, not at every length lengthen_probes tries
     total, matmul = spec.total_params, spec.matmul_params
