@@ -9,7 +9,7 @@ one of their kind (`can_replace`, as Textualize/toolong's progress messages do),
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from textual.message import Message
 
@@ -130,22 +130,38 @@ class ProfileProgressed(_Replaceable):
         return super().can_replace(message) and message.unit == self.unit
 
 
+class ProfileAsk(NamedTuple):
+    """A profile the Data tab asked for: the path and schema as the fields held them, the planner's model, the
+    masking rule (`train_all`: every token trained) and the ask's number (`generation`: the same file asked for
+    twice is two asks). An answer is read only while its ask is the last one made."""
+
+    path: str
+    schema: str
+    model: str | None
+    train_all: bool
+    generation: int
+
+
 @dataclass
 class ProfileFinished(Message):
-    """A profile is ready; `train_all` is the masking rule it was made with (every token trained); `asked`: the
-    (path, schema) the Data tab's fields held when it was asked for."""
+    """A profile is ready, made as `asked` says."""
 
     profile: bridge.DataProfile
-    train_all: bool = False
-    asked: tuple[str, str] | None = None
+    asked: ProfileAsk
+
+    @property
+    def train_all(self) -> bool:
+        """The masking rule it was made with (every token trained)."""
+        return self.asked.train_all
 
 
 @dataclass
 class ProfileFailed(Message):
-    """The dataset at `path` could not be profiled; `error` is one line saying why."""
+    """The dataset at `path` could not be profiled; `error` is one line saying why; `asked`: the ask that failed."""
 
     error: str
     path: str = ""
+    asked: ProfileAsk | None = None
 
 
 @dataclass

@@ -33,6 +33,7 @@ from lorplan.tui import bridge
 from lorplan.tui.layout import narrow_terminal
 from lorplan.tui.messages import (
     DatasetProfiled,
+    ProfileAsk,
     ProfileFailed,
     ProfileFinished,
     ProfileProgressed,
@@ -247,8 +248,9 @@ class DataPanel(Widget):
         self.seq_len: int | None = None
         self.classifier = False  # the planner's model is a sequence classifier (set_context)
         self.profile: bridge.DataProfile | None = None
-        # (path, schema, model, train_all) of the last profile asked for: the one running, or self.profile's
-        self._profiled: tuple[str, str, str | None, bool] | None = None
+        # the last profile asked for (the one running, or self.profile's): the only one whose answer is read
+        self._profiled: ProfileAsk | None = None
+        self._asks = 0  # profiles asked for so far (ProfileAsk.generation)
         self._profiled_train_all = False  # the masking rule of self.profile
         self._profile_asked: tuple[str, str] | None = None  # the (path, schema) typed for self.profile
         self._shown: bridge.DataProfile | None = None  # the profile the figures show (self.profile re-cut)
@@ -303,8 +305,7 @@ class DataPanel(Widget):
         # A new model: the file being profiled, or else the profiled one, is profiled again as it was asked for
         # (schema, masking rule), never the text in the fields now (half a path, perhaps, or one that failed).
         if model_changed and self.has_class("-running") and self._profiled is not None:
-            path, schema, _model, train_all = self._profiled
-            self._start(path, schema, train_all)
+            self._start(self._profiled.path, self._profiled.schema, self._profiled.train_all)
             return
         if self.profile is None:
             return
@@ -346,16 +347,16 @@ class DataPanel(Widget):
         self.query_one("#data-progress", ProgressBar).update(total=100, progress=0)
         self._status(f"Profiling {path} …")
         self._pass = ""
-        self._profiled = (path, schema, self.model_source, train_all)
+        self._asks += 1
+        self._profiled = ProfileAsk(path, schema, self.model_source, train_all, self._asks)
         # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
-        self._run(path, schema, self.model_source, self.seq_len, not train_all,
-                  bridge.session_trusts(self.app))
+        self._run(self._profiled, self.seq_len, bridge.session_trusts(self.app))
 
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")
-    def _run(self, path: str, schema: str, model: str | None, seq_len: int | None, mask: bool = True,
-             trusted: bool = False) -> None:
+    def _run(self, asked: ProfileAsk, seq_len: int | None, trusted: bool = False) -> None:
         worker = get_current_worker()
+        path, schema = asked.path, asked.schema
 
         def progress(done: int, total: int, unit: str) -> None:
             if worker.is_cancelled:
@@ -363,8 +364,8 @@ class DataPanel(Widget):
             self.post_message(ProfileProgressed(done, total, unit))
 
         try:
-            profile = bridge.profile_dataset(path, model=model, schema=None if schema == "auto" else schema,
-                                             seq_len=seq_len, mask=mask, progress=progress,
+            profile = bridge.profile_dataset(path, model=asked.model, schema=None if schema == "auto" else schema,
+                                             seq_len=seq_len, mask=not asked.train_all, progress=progress,
                                              trust_remote_code=trusted)
         except _Cancelled:
             return
@@ -372,10 +373,10 @@ class DataPanel(Widget):
             if worker.is_cancelled:  # superseded by a later run (exclusive): its failure is no news
                 return
             hint = " (or choose it in the schema list)" if isinstance(exc, UnknownSchema) else ""
-            self.post_message(ProfileFailed(f"{exc}{hint}", path))
+            self.post_message(ProfileFailed(f"{exc}{hint}", path, asked))
             return
-        if not worker.is_cancelled:
-            self.post_message(ProfileFinished(profile, not mask, (path, schema)))
+        if not worker.is_cancelled:  # cancelled after this, the panel drops the message (not its last ask)
+            self.post_message(ProfileFinished(profile, asked))
 
     # -- handlers --------------------------------------------------------------------------------------------
     @on(Button.Pressed, "#data-run")
@@ -424,10 +425,12 @@ class DataPanel(Widget):
             self.start_profile()
 
     def on_profile_finished(self, message: ProfileFinished) -> None:
+        if message.asked != self._profiled:  # posted just before a later ask superseded it: not what is asked now
+            return
         self.set_class(False, "-running", "-stale")
         self.profile = message.profile
         self._profiled_train_all = message.train_all
-        self._profile_asked = message.asked
+        self._profile_asked = (message.asked.path, message.asked.schema)
         self._offer_train_all()
         data = self.plan_data()
         if data is not None:
@@ -453,6 +456,8 @@ class DataPanel(Widget):
         box.label, box.tooltip = label, tooltip
 
     def on_profile_failed(self, message: ProfileFailed) -> None:
+        if message.asked is not None and message.asked != self._profiled:  # superseded after it failed
+            return
         self._failed(message.path, message.error)
 
     @on(Worker.StateChanged)
