@@ -435,12 +435,14 @@ def end_process_group(engine: Engine) -> None:
     with gloo's or NCCL's threads still running: C++ teardown at exit raced them, and a process that had said its
     line died of `terminate called without an active exception` (SIGABRT) now and then. Called only where every
     process of the run is at the same point with no collective after it: after the last agree of a finished
-    run, after a stop or a failure every process agreed on (checkpoint.agree). Never after a failure of one
-    process alone: its peers may be waiting in a collective, and NCCL's teardown could then wait on them; such
-    a process exits with its group, as before. One process: nothing (it has no group)."""
+    run, after a stop every process agreed on (should_stop), after a failure every process raised at one
+    checkpoint.agree. Never after a failure of one process alone: its peers may be waiting in a collective, and
+    NCCL's teardown could then wait on them; such a process exits with its group, as before. One process: nothing (it has no group). A teardown that fails
+    changes nothing the run did: the run's outcome (its result, its stop, its own error) is what is said."""
     acc = engine.accelerator
     if acc.num_processes > 1:
-        acc.end_training()
+        with contextlib.suppress(Exception):
+            acc.end_training()
 
 
 class SharedMemoryFull(LorplanError):
@@ -487,8 +489,7 @@ def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None,
         return _train_built(engine, latest, finished, out, resume, progress)
     except BaseException as exc:
         if ckpt.agreed(exc):  # every process raised it at the same agree
-            with contextlib.suppress(Exception):  # the run's own error is the one to say
-                end_process_group(engine)
+            end_process_group(engine)
         raise
 
 
