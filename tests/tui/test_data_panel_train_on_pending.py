@@ -17,7 +17,12 @@ from textual.widgets import Input, Select
 from tui_helpers import choose, paste_into, wait_until
 
 from lorplan.core.vocab import DataSchema
-from lorplan.tui.panels.data_panel import NO_TRAIN_ALL_CHOICE, TRAIN_ALL_LABEL, DataPanel
+from lorplan.tui.panels.data_panel import (
+    NO_TRAIN_ALL_CHOICE,
+    TRAIN_ALL_LABEL,
+    TRAIN_ALL_PENDING_LABEL,
+    DataPanel,
+)
 from lorplan.tui.widgets.checkbox import Checkbox
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +49,7 @@ async def _profile(pilot, panel: DataPanel, path: Path) -> None:
 
 
 def _offered_pending(box: Checkbox, path: Path) -> None:
-    assert not box.disabled and str(box.label) == TRAIN_ALL_LABEL, str(box.label)
+    assert not box.disabled and str(box.label) == TRAIN_ALL_PENDING_LABEL, str(box.label)
     assert "once it is profiled" in str(box.tooltip), box.tooltip
 
 

@@ -49,6 +49,8 @@ HIST_BINS = 30
 LABELS_SHOWN = 6  # classes named in the figures; the rest are counted
 NOTE_WIDTH = 64  # the label notes fit the figures column beside the histogram (66, less a scrollbar) on one line
 TRAIN_ALL_LABEL = "train on prompts too (off: loss on completions and assistant turns)"
+# While the fields hold a file not profiled yet: the choice waits for its profile (one row at 80x24)
+TRAIN_ALL_PENDING_LABEL = "train on prompts too (pending: applies once the typed file is profiled)"
 # Schemas whose trained tokens the checkbox cannot change (core.data.encode): plain text has no prompt, every token
 # is trained; pre-tokenized rows keep their own labels either way. (label while disabled, tooltip)
 NO_TRAIN_ALL_CHOICE = {
@@ -441,8 +443,8 @@ class DataPanel(Widget):
     def _offer_train_all(self) -> None:
         """The checkbox for the file in the field: disabled, saying why, for one whose trained tokens it cannot
         change (plain text, tokenized rows), as the profile found it while the field holds the profiled file and
-        schema, or as the schema list says for another file; otherwise offered, pending while that file is not
-        profiled (its profile decides). Its value is kept throughout."""
+        schema, or as the schema list says for another file; otherwise offered, its label saying pending while that
+        file is not profiled (its profile decides). Its value is kept throughout."""
         typed = self._typed()
         if self.profile is not None and typed == self._profile_asked:  # (a new profile of it may be running)
             schema, pending = self.profile.schema, False
@@ -450,8 +452,8 @@ class DataPanel(Widget):
             schema, pending = typed[1], bool(typed[0])
         box = self.query_one("#data-train-all", Checkbox)
         label, tooltip = NO_TRAIN_ALL_CHOICE.get(schema, (TRAIN_ALL_LABEL, TRAIN_ALL_TOOLTIP))
-        if pending and schema not in NO_TRAIN_ALL_CHOICE:
-            tooltip += PENDING_TOOLTIP
+        if pending and schema not in NO_TRAIN_ALL_CHOICE:  # said in the label, not only in the tooltip
+            label, tooltip = TRAIN_ALL_PENDING_LABEL, tooltip + PENDING_TOOLTIP
         box.disabled = schema in NO_TRAIN_ALL_CHOICE
         box.label, box.tooltip = label, tooltip
 
