@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.model.sources import read_json_object
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
 from lorplan.train.paths import resolve_path
 
@@ -104,11 +105,16 @@ def load_tokenizer(plan, folder: Path):
     """The model's tokenizer, with a pad token (EOS, else UNK) when it has none. A JSON file of it that is there
     but no JSON object (empty, not UTF-8, nested too deeply...) is one line naming the file (fast_tokenizer's
     read_json_files), before transformers reads it: its own errors name no file, or are a RecursionError."""
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     from lorplan.core.data.fast_tokenizer import read_json_files
 
     read_json_files(folder)
+    try:  # AutoTokenizer reads the config with AutoConfig: a value of a type it does not take was a traceback
+        AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=plan.model.trust_remote_code)
+    except (OSError, *_CONFIG_ERRORS) as exc:
+        raise BadInput(f"model {plan.model.source!r}: transformers cannot load it from {folder / 'config.json'} "
+                       f"({_cause(exc)})") from None
     try:
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
                                             trust_remote_code=plan.model.trust_remote_code)
@@ -118,6 +124,30 @@ def load_tokenizer(plan, folder: Path):
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return tok
+
+
+def _config_errors() -> tuple[type[Exception], ...]:
+    try:
+        from huggingface_hub.errors import StrictDataclassError  # transformers 5's config field checks
+    except ImportError:
+        return ()
+    return (StrictDataclassError,)
+
+
+# what transformers raises for a config.json value of a type or range it does not take ("tie_word_embeddings":
+# "yes", "hidden_act": 5 or "nope", "rope_parameters": "x", "head_dim": 0, "dtype": "nope", a pad_token_id beyond
+# the vocabulary: torch asserts it...)
+_CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, AssertionError,
+                  *_config_errors())
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost cause of `exc` as "Type: its first line" (huggingface_hub's field error wraps the
+    TypeError that says what the field holds)."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    first = (str(exc).strip().splitlines() or [""])[0].strip()
+    return f"{type(exc).__name__}: {first[:300]}"
 
 
 def _quantization_config(plan):
@@ -209,16 +239,23 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
         cls = transformers.AutoModelForSequenceClassification
     else:
         cls = transformers.AutoModelForCausalLM
-    if getattr(plan.model, "rope_scaling", None) is not None:  # lorplan plan --rope-scaling
-        kwargs["config"] = rope_scaled_config(plan, folder, kwargs)
-        notes.append(f"RoPE scaled linearly by {plan.model.rope_scaling:g} (rope_parameters)")
+    generation = folder / "generation_config.json"
+    if generation.is_file():  # transformers' own read is a traceback for one nested too deeply, or not an object
+        read_json_object(generation, f"generation_config.json at {generation}")
     # shapes are checked below, against what the adapter trains: a checkpoint's head of another size is replaced
     kwargs.update(output_loading_info=True, ignore_mismatched_sizes=True)
     try:
+        if getattr(plan.model, "rope_scaling", None) is not None:  # lorplan plan --rope-scaling
+            kwargs["config"] = rope_scaled_config(plan, folder, kwargs)
+            notes.append(f"RoPE scaled linearly by {plan.model.rope_scaling:g} (rope_parameters)")
         with quiet_loading(load_bar):
             model, info = cls.from_pretrained(str(folder), **kwargs)
     except OSError as exc:
         raise BadInput(f"model {plan.model.source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
+    except _CONFIG_ERRORS as exc:
+        # a config.json value transformers does not take, which lorplan's planner does not read
+        raise BadInput(f"model {plan.model.source!r}: transformers cannot load it from {folder / 'config.json'} "
+                       f"({_cause(exc)})") from None
     except pickle.UnpicklingError:  # transformers reads a .bin checkpoint weights-only: it named other objects
         raise BadInput(f"model {plan.model.source!r}: its PyTorch .bin weights hold more than tensors, which lorplan "
                        "does not load (unpickling it could run any code); a model.safetensors copy loads") from None

@@ -141,3 +141,28 @@ def test_a_damaged_adapter_config_is_one_line_naming_it(tmp_path, text, says):
         load_adapter(folder)
     assert str(exc.value).startswith(f"adapter {folder}: ") and says in str(exc.value), str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(("name", "change", "says"), [
+    ("generation_config.json", b"[" * 100_000 + b"]" * 100_000, "nested too deeply for Python's json module"),
+    ("generation_config.json", b"[]", "is not a JSON object"),
+    ("config.json", {"tie_word_embeddings": "yes"}, "(TypeError: Field 'tie_word_embeddings' expected bool, got str"),
+    ("config.json", {"hidden_act": 5}, "(TypeError: Field 'hidden_act' expected str, got int"),
+    ("config.json", {"rope_parameters": "x"}, "(TypeError: Field 'rope_parameters' with value 'x'"),
+    ("config.json", {"hidden_act": "nope"}, "(KeyError: 'nope')"),
+], ids=["generation nested", "generation list", "tie string", "act number", "rope string", "act unknown"])
+def test_train_names_a_model_file_transformers_cannot_load(model, data, tmp_path, capsys, state_home, name, change,
+                                                           says):
+    # lorplan's planner reads none of these values, so the plan is written; transformers' load was a traceback
+    plan = tmp_path / "plan.toml"
+    assert main(["plan", "--model", str(model), "--data", str(data), "--rank", "4", "--seq-len", "32",
+                 "--write", str(plan)]) == 0
+    capsys.readouterr()
+    path = model / name
+    if isinstance(change, dict):
+        path.write_text(json.dumps({**json.loads(path.read_text()), **change}))
+    else:
+        path.write_bytes(change)
+    line = _one_line(capsys, ["train", str(plan)], says)
+    where = f"{name} at {path} " if name != "config.json" else f"transformers cannot load it from {path} "
+    assert where in line, line
