@@ -86,7 +86,10 @@ class SetupPanel(Vertical):
                 yield Button(name, id=f"shortcut-{name}", compact=True, classes="shortcut")
         with Grid(id="targets-boxes"):
             yield from self._target_boxes(self._names, None)
-        yield Static("", id="setup-errors", classes="field-error")
+        # rows only while it says something: empty, it was a blank row in the box (and one more to scroll at 80x24)
+        errors = Static("", id="setup-errors", classes="field-error")
+        errors.display = False
+        yield errors
 
     def on_mount(self) -> None:
         self.query_one("#f-double_quant").tooltip = tooltip("double_quant")
@@ -253,4 +256,6 @@ class SetupPanel(Vertical):
             field = (widget.id or "").removeprefix("f-")
             widget.set_class(field in errors, "-invalid")
         self.query_one("#targets-boxes").set_class("targets" in errors, "-invalid")
-        self.query_one("#setup-errors", Static).update("\n".join(errors.values()))
+        line = self.query_one("#setup-errors", Static)
+        line.update("\n".join(errors.values()))
+        line.display = bool(errors)
