@@ -382,7 +382,7 @@ def _recommend(args) -> int:
                              seeds=args.seeds or 1, probe_steps=args.probe_steps)
         if ladder.spec is not None:
             return _run_ladder(args, ladder, spec=spec, setup=setup, budget=budget, profile=profile)
-        why = f"no probes were run: {ladder.blocked}"
+        why = f"no probes were run: {ladder.blocked}" + (f"; {ladder.remedy}" if ladder.remedy else "")
     rec = combine(prior, default_lr=lr, target_modules=target_modules,
                   price=lambda rank: price_fit(spec, setup, rank, budget, gpu), notes=(Evidence("probes", None, why),))
     written = None

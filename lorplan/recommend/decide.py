@@ -105,13 +105,7 @@ def rank_curves(obs: Sequence[ProbeObs], lr: float) -> dict[int, list[tuple[floa
 
 def rungs(spec: LadderSpec, eval_every: int) -> tuple[int, ...]:
     """Steps at which ranks are compared: half, a quarter ... of a probe, once a curve can be fitted there."""
-    return probe_rungs(spec.probe_steps, eval_every)
-
-
-def probe_rungs(probe_steps: int, eval_every: int) -> tuple[int, ...]:
-    """rungs() for a probe of `probe_steps` with an eval every `eval_every` steps: none when half a probe holds
-    fewer than curves.MIN_POINTS evals (recommend.launch.shortest_judged_probe reads it)."""
-    return halving_rungs(probe_steps, eta=2, min_steps=MIN_POINTS * max(1, eval_every))
+    return halving_rungs(spec.probe_steps, eta=2, min_steps=MIN_POINTS * max(1, eval_every))
 
 
 def halving(spec: LadderSpec, state: LadderState, obs: Sequence[ProbeObs], base_loss: float,

@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass
 
 from lorplan.core.units import counted
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
-from lorplan.recommend.curves import MIN_POINTS
 from lorplan.recommend.datasize import DataSize
-from lorplan.recommend.decide import first_pass, probe_id, probe_rungs, probe_specs
+from lorplan.recommend.decide import first_pass, probe_id, probe_specs
 from lorplan.recommend.ladder import (
     REFINE_PROBES,
     SECOND_SEED_PROBES,
@@ -54,6 +53,7 @@ class Ladder:
     plan: object | None  # lorplan.probe.runs.RunPlan
     first: Pass | None
     blocked: str | None = None
+    remedy: str = ""  # for `blocked`, what the command line can change (`--epochs N`), which the planner cannot
 
 
 @dataclass(frozen=True)
@@ -107,34 +107,49 @@ def eval_spacing(steps: int) -> int:
     return max(1, steps // EVAL_POINTS)
 
 
-def shortest_judged_probe() -> int:
-    """The fewest steps a ladder's probe needs for the ladder to compare ranks while they train: the shortest
-    length whose successive halving has a rung (decide.probe_rungs: half a probe holding curves.MIN_POINTS evals
-    at eval_spacing), 8 steps. Shorter probes run to their end unjudged, the shortest with fewer evals than a
-    curve is fitted from, and a 1-step probe trains at its warmup's rate of 0 and does not move at all: a planned
-    training this short gets no ladder (data_ladder), not probes that cannot tell ranks apart."""
-    n = 1
-    while not probe_rungs(n, eval_spacing(n)):
-        n += 1
-    return n
+def shortest_training_probe(plan) -> int:
+    """The fewest steps a probe of `plan` needs to train at all: 2 under a warmup, since the schedule's first
+    step is the warmup's, at a learning rate of 0 (train.optim: ceil(warmup_ratio × steps) warmup steps, one at
+    least), so a 1-step probe ends where the base model began and every rank measures the base loss; 1 without
+    one. Longer probes train: the ladder compares its ranks at the probes' end whatever their length
+    (LadderRow.knee_loss); successive halving merely stops none of them early when half a probe holds fewer
+    than curves.MIN_POINTS evals. A planned training shorter than this gets no ladder (data_ladder)."""
+    from lorplan.core.vocab import Scheduler
+
+    t = plan.training
+    return 2 if t.warmup_ratio > 0 and t.lr_scheduler != Scheduler.CONSTANT.value else 1
 
 
-def too_short_words(planned: int, shortest: int, examples: int, epochs: float, batch: int) -> str:
-    """Why a planned training of `planned` steps gets no ladder, and the --epochs that plans `shortest` steps
-    (or more) of the same examples and batch, when that is within MAX_EPOCHS."""
+def too_short_words(planned: int, examples: int, epochs: float, batch: int) -> str:
+    """Why a planned training of `planned` steps, fewer than shortest_training_probe's (so 1 step, at the
+    warmup's rate of 0), gets no ladder, naming no flag: the planner shows it too (its ladder's epochs are fixed;
+    the CLI adds Ladder.remedy)."""
+    return (f"the planned training is {counted(planned, 'step')} ({counted(examples, 'training example')} × "
+            f"{epochs:g} epoch{'' if epochs == 1 else 's'}, {batch} per step), and probes train no longer than it: "
+            "its one step is the warmup's first, at a learning rate of 0, which moves nothing, so the planned "
+            "training leaves the base model as it was and probes as short would measure the base loss at every "
+            "rank")
+
+
+def epochs_for_steps(steps: int, examples: int, batch: int) -> tuple[str, int] | None:
+    """The --epochs (as printed: 2 significant figures, rounded up) that plans at least `steps` steps of
+    `examples` at `batch` per step, and the steps it plans as typed; None beyond MAX_EPOCHS."""
     from lorplan.core.limits import MAX_EPOCHS
 
-    text = (f"the planned training is {counted(planned, 'step')} ({counted(examples, 'training example')} × "
-            f"{epochs:g} epoch{'' if epochs == 1 else 's'}, {batch} per step); probes train no longer than it, and "
-            f"the probe ladder needs probes of at least {shortest} steps to compare ranks (successive halving judges "
-            f"them at half a probe, once that holds {MIN_POINTS} evals)")
-    need = shortest * batch / examples  # the epochs that plan `shortest` steps, rounded up to 2 figures
+    def shown(figures: int) -> str:  # 1.2e-05, 0.06, 1.5, 12, 1300: as --epochs reads it back
+        value = figures * scale
+        return f"{value:.2g}" if value < 100 else f"{round(value)}"
+
+    need = steps * batch / examples
     scale = 10 ** (math.floor(math.log10(need)) - 1)
-    need = math.ceil(need / scale - 1e-9) * scale
-    if need <= MAX_EPOCHS:
-        smaller = " (or a smaller --micro-batch)" if batch > 1 else ""
-        text += f"; --epochs {need:.3g} plans {counted(planned_steps(examples, need, batch), 'step')}{smaller}"
-    return text
+    figures = math.ceil(need / scale - 1e-9)
+    text = shown(figures)
+    if planned_steps(examples, float(text), batch) < steps:  # the rounding fell below the exact need
+        text = shown(figures + 1)
+    typed = float(text)
+    if typed > MAX_EPOCHS:
+        return None
+    return text, planned_steps(examples, typed, batch)
 
 
 def cpu_load() -> CpuLoad | None:
@@ -193,10 +208,14 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     t = plan.training
     batch = effective_batch(plan)
     planned = planned_run_steps(plan, profile, epochs)
-    shortest = shortest_judged_probe()
-    if planned < shortest:  # said before any probe runs, not after the budget was spent on probes this short
-        return Ladder(None, None, None, blocked=too_short_words(planned, shortest, profile.split.train
-                                                                or profile.examples, epochs, batch))
+    shortest = shortest_training_probe(plan)
+    if planned < shortest:  # said before any probe runs, not after the budget was spent on probes that cannot move
+        examples = profile.split.train or profile.examples
+        more = epochs_for_steps(shortest, examples, batch)
+        remedy = "" if more is None else (f"--epochs {more[0]} plans {counted(more[1], 'step')}"
+                                          + (" (or a smaller --micro-batch)" if t.micro_batch > 1 else ""))
+        return Ladder(None, None, None, blocked=too_short_words(planned, examples, epochs, batch),
+                      remedy=remedy)
     steps, length_note = probe_length(planned, probe_steps)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"

@@ -34,9 +34,7 @@ def _ladder_with_a_running_probe(root, timeout_s: float):
 
 def test_cancel_mid_ladder_says_the_ladder_stops_and_leaves_nothing_running(state_home, tiny_bert, tmp_path,
                                                                              capsys):
-    # 160 rows: 144 to train at micro-batch 16 plan 9 steps, at least the ladder's shortest judged probe (120 planned
-    # 7, which gets no ladder: recommend.launch.shortest_judged_probe)
-    rows = [{"text": f"the room was {'lovely' if i % 2 else 'awful'} {i}", "label": i % 2} for i in range(160)]
+    rows = [{"text": f"the room was {'lovely' if i % 2 else 'awful'} {i}", "label": i % 2} for i in range(120)]
     data = tmp_path / "labels.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     waiting = subprocess.Popen([sys.executable, "-m", "lorplan", "recommend", "--model", str(tiny_bert), "--data",
