@@ -178,6 +178,12 @@ def skipped_note(what: str, path, skipped: int, examples: int, first: str, uses:
             f"`{command}` lists the skipped rows")
 
 
+def commands_in(note: str) -> tuple[str, ...]:
+    """The `quoted` commands of a note, for say(whole=...): a narrow terminal wraps the note around them, not
+    inside one (a shlex-quoted path broken at its space pastes as another path)."""
+    return tuple(note.split("`")[1::2])
+
+
 def option_words(flag: str, value: str) -> list[str]:
     """An option and its value in a command lorplan prints for the user to paste (shlex.join quotes them):
     [flag, value], or [flag=value] when the value starts with a minus, which argparse would read as another

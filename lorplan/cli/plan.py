@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lorplan.cli._common import add_rope_scaling, first_skipped, say, skipped_note
+from lorplan.cli._common import add_rope_scaling, commands_in, first_skipped, say, skipped_note
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
@@ -182,7 +182,7 @@ def run(args) -> int:
                 print(data_line)
             sys.stdout.flush()  # what was written before the notes about it, also when both go to one pipe
         for note in said:
-            say(note)
+            say(note, whole=commands_in(note))
     if args.json:
         out = plan_json(spec, table, context)
         out["notes"] = notes + out["notes"]

@@ -17,6 +17,7 @@ import textwrap
 from lorplan.cli._common import (
     add_rope_scaling,
     check_write_target,
+    commands_in,
     count,
     first_skipped,
     option_words,
@@ -342,8 +343,9 @@ def _recommend(args) -> int:
             raise BadInput(f"--probes auto: {blocked.reason}")
     data, profile, spec = _data_size(args, spec, task, seq_len, setup.rope_scaling)
     if profile is not None and profile.skipped:
-        say(skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
-                         first_skipped(profile), "the recommendation counts"))
+        note = skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
+                            first_skipped(profile), "the recommendation counts")
+        say(note, whole=commands_in(note))
     if task == "sequence-classification" and profile is not None and profile.labels is not None:
         # what `lorplan profile` says of the labels (imbalance, one class, which ids names take), since the
         # ladder's losses and accuracies are read against them

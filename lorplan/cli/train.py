@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from lorplan import __version__
-from lorplan.cli._common import say, step_count
+from lorplan.cli._common import commands_in, say, step_count
 from lorplan.cli.paths import check_plan_file, nonempty_path
 
 if TYPE_CHECKING:
@@ -163,7 +163,8 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     if peek.skipped:  # a broken line or a missing field
         from lorplan.cli._common import skipped_note
 
-        notes.append(skipped_note(what, plan.data.path, peek.skipped, peek.examples, peek.first_skipped, uses))
+        # the file read (resolve_path: `~` expanded, or the one beside the plan): the quoted command names it as is
+        notes.append(skipped_note(what, data, peek.skipped, peek.examples, peek.first_skipped, uses))
     if plan.model.task == Task.SEQUENCE_CLASSIFICATION and peek.unlabelled:  # a label that is null or missing
         from lorplan.core.data.labels import unlabelled_note
 
@@ -299,7 +300,7 @@ def _train(args: argparse.Namespace, plan, notes: list[str]) -> int:
     # every note on stderr, as the run's own and the progress: stdout is the summary. Once: the processes of a
     # run on several GPUs check the inputs again, but only the first says what it found (as the engine's notes)
     for note in notes if says_input_notes() else ():
-        say(note)
+        say(note, whole=commands_in(note))
     if needs_launcher(plan):
         from lorplan.core.errors import BadInput
         from lorplan.probe.backend import visible_gpus
