@@ -54,8 +54,16 @@ def _data_path(data: PlanData | None) -> str | None:
     return data.path if data is not None and data.profile is not None else None
 
 
-def _keys_line(pattern: bool) -> str:
-    """The keys' line under the evidence: p and u only for a recommendation with a per-module pattern."""
+# The keys' line while no model is planned (the one asked for is not there): neither key can do anything yet
+NO_MODEL_KEYS = "a (apply), l (probe ladder): no model yet; choose one in the Plan tab (F5)"  # one row at 80x24
+NO_MODEL = "choose a model in the Plan tab first (F5)"  # what a and l say, pressed with no model
+
+
+def _keys_line(pattern: bool, model: bool = True) -> str:
+    """The keys' line under the evidence: p and u only for a recommendation with a per-module pattern; with no
+    model planned, why neither key works yet."""
+    if not model:
+        return NO_MODEL_KEYS
     if not pattern:
         return ("a: apply the recommendation to the plan · l: run a probe ladder on the profiled data (minutes; it "
                 "keeps running if you quit)")
@@ -206,6 +214,7 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         self._steps_for: tuple | None = None  # (plan, data, steps typed) the steps note was written for
         self._model_names = recommend_bridge.ModelNames()  # the steps note's model lookup, once per model field
         self._has_pattern = False  # the recommendation on screen has a per-module pattern (p and u offered)
+        self._keys_for: tuple[bool, bool] = (False, True)  # (pattern, model) the keys' line was written for
 
     def compose(self) -> ComposeResult:
         with RecommendScroll(id="rec-scroll"):
@@ -384,8 +393,13 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         has_pattern = rec is not None and bool(rec.rank_pattern)
         if has_pattern != self._has_pattern:
             self._has_pattern = has_pattern
-            self.query_one("#rec-keys", Static).update(_keys_line(has_pattern))
             self.refresh_bindings()
+        keys_for = (has_pattern, self.plan is not None)
+        if keys_for != self._keys_for:
+            self._keys_for = keys_for
+            keys = self.query_one("#rec-keys", Static)
+            keys.update(_keys_line(*keys_for))
+            keys.set_class(self.plan is None, "-off")  # dimmed, saying why
         from_ladder = self.ladder is not None and rec is not None and self.ladder.recommendation is rec
         # the size field stands in for a profile, for the prior only
         wants_size = self.plan is not None and (self.data is None or self.data.profile is None) and not from_ladder
@@ -484,7 +498,7 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         (lorplan.recommend.measured PATTERN_OFFERED / PATTERN_APPLIED say why)."""
         rec = self.shown
         if self.plan is None:
-            self.notify("Choose a model in the Plan tab first.", severity="warning")
+            self.notify(f"Nothing to apply yet: {NO_MODEL}.", severity="warning")
             return
         if rec is None:
             needs = self.prior.needs if self.prior and self.prior.needs else ""
@@ -516,7 +530,7 @@ class RecommendPanel(ScrollKeys, can_focus=True):
     def action_start_ladder(self) -> None:
         """Start a probe ladder for the plan on screen (a thread worker: it reads the model folder)."""
         if self.plan is None:
-            self.notify("Choose a model in the Plan tab first.", severity="warning")
+            self.notify(f"A probe ladder trains the plan's model: {NO_MODEL}.", severity="warning")
             return
         if self.data is None or self.data.profile is None:
             self.notify("The probe ladder trains on your data: profile a dataset in the Data tab first (F6).",
