@@ -162,8 +162,7 @@ def ranks_from_args(args, spec=None, setup=None) -> tuple[int, ...]:
 def budget_from_args(args) -> tuple[int | None, str | None]:
     """(budget bytes per GPU, GPU name) from --gpu-memory or --gpu; (None, None) without either. --gpu-memory
     overrides --gpu's budget, and then no GPU is named: the budget is not that card's."""
-    from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MIN_GPU_MEMORY_BYTES
-    from lorplan.core.units import format_bytes, parse_size
+    from lorplan.core.units import parse_budget
 
     name = None
     budget = None
@@ -172,14 +171,7 @@ def budget_from_args(args) -> tuple[int | None, str | None]:
 
         name, budget = resolve_gpu(args.gpu)
     if args.gpu_memory is not None:
-        budget, name = parse_size(args.gpu_memory, "--gpu-memory"), None
-        if budget > MAX_GPU_MEMORY_BYTES:  # as the planner's budget field refuses it (65TiB priced without a word)
-            raise BadInput(f"--gpu-memory: {str(args.gpu_memory).strip()!r} is more than any GPU has (at most "
-                           f"{format_bytes(MAX_GPU_MEMORY_BYTES, 0)})")
-        if budget < MIN_GPU_MEMORY_BYTES:  # 1KB was priced: "8.86 GiB of 1000 B per GPU: does not fit"
-            raise BadInput(f"--gpu-memory: {str(args.gpu_memory).strip()!r} is {format_bytes(budget)}, less than any GPU "
-                           f"has (at least {format_bytes(MIN_GPU_MEMORY_BYTES, 0)}); give the budget in GiB or GB, "
-                           "e.g. 24G, 24GiB or 80GB (a bare 24 is 24 GiB)")
+        budget, name = parse_budget(args.gpu_memory, "--gpu-memory"), None
     return budget, name
 
 

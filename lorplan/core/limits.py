@@ -23,10 +23,10 @@ MAX_NUM_LABELS = 1 << 20
 # (the largest published pretraining corpora are tens of trillions of tokens, 10^13), while 1e30 read as a count
 # printed a 31-digit token count and 1e400 overflowed the recommender's float arithmetic (a traceback).
 MAX_COUNT = 10**15
-# A GPU memory budget (`--gpu-memory`; the planner's budget field keeps its own copy of it): no accelerator has
+# A GPU memory budget (`--gpu-memory` and the planner's budget field: core.units.parse_budget): no accelerator has
 # anywhere near 64 TiB, so 65TiB is a typo, not a plan.
 MAX_GPU_MEMORY_BYTES = 64 * 1024**4
-# The least GPU memory budget (`--gpu-memory`): every CUDA GPU has had at least 64 MiB (the first ones, GeForce 8
+# The least GPU memory budget (core.units.parse_budget): every CUDA GPU has had at least 64 MiB (the first ones, GeForce 8
 # series in 2006, 256 MiB in most cards), and a CUDA context alone takes 0.3-1.3 GiB (DEFAULT_CUDA_CONTEXT_BYTES), so
 # a budget below it is a typo for a larger unit (1KB, 24M), not a card: it priced every rank as "does not fit".
 MIN_GPU_MEMORY_BYTES = 64 * 1024**2

@@ -65,6 +65,27 @@ def parse_size(text: str, what: str = "size", zero: bool = False) -> int:
     return size
 
 
+def parse_budget(text: str, what: str) -> int:
+    """A GPU memory budget (parse_size) in bytes, within core.limits' bounds: the one rule for `--gpu-memory`
+    (`lorplan plan`, `lorplan recommend`) and the planner's budget field. BadInput naming `what` for a size beyond
+    MAX_GPU_MEMORY_BYTES (65TiB is a typo) or below MIN_GPU_MEMORY_BYTES (1KB, 24M: a typo for a larger unit,
+    which priced every rank as "does not fit"), saying what the text was read as."""
+    from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MIN_GPU_MEMORY_BYTES
+
+    typed = str(text).strip()
+    try:
+        size = parse_size(text, what)
+    except OverflowError:  # a finite number times its unit beyond a float ("1e300T")
+        size = MAX_GPU_MEMORY_BYTES + 1
+    if size > MAX_GPU_MEMORY_BYTES:
+        raise BadInput(f"{what}: {typed!r} is more than any GPU has (at most {format_bytes(MAX_GPU_MEMORY_BYTES, 0)})")
+    if size < MIN_GPU_MEMORY_BYTES:
+        raise BadInput(f"{what}: {typed!r} is {format_bytes(size)}, less than any GPU has (at least "
+                       f"{format_bytes(MIN_GPU_MEMORY_BYTES, 0)}); give the budget in GiB or GB, e.g. 24G, 24GiB or "
+                       "80GB (a bare 24 is 24 GiB)")
+    return size
+
+
 def format_bytes(n: int, digits: int = 2) -> str:
     """Format a byte count with binary units: 25769803776 -> "24.00 GiB"."""
     sign = "-" if n < 0 else ""

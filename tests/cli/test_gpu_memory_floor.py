@@ -10,6 +10,7 @@ import json
 import pytest
 
 from lorplan.cli import build_parser, main
+from lorplan.core.errors import BadInput
 from lorplan.core.limits import MIN_GPU_MEMORY_BYTES
 from lorplan.core.units import format_bytes
 
@@ -51,3 +52,14 @@ def test_the_help_says_what_a_bare_number_means(name):
     sub = next(a for a in build_parser()._actions if a.dest == "command").choices[name]
     help_text = next(a.help for a in sub._actions if "--gpu-memory" in a.option_strings)
     assert "a bare number below 4096 is GiB" in help_text, help_text
+
+
+@pytest.mark.parametrize("typed", ["1KB", "24M", "0.01", "63MiB"])
+def test_the_planners_budget_field_agrees(typed):
+    # the planner's field accepted 1KB (1000 B) and its equivalent command line `--gpu-memory 1000B` was then
+    # refused by lorplan plan; both read the budget through core.units.parse_budget now
+    from lorplan.tui.panels.setup_form import parse_budget
+
+    with pytest.raises(BadInput, match=r"^GPU memory: .* less than any GPU has \(at least 64 MiB\)"):
+        parse_budget(typed)
+    assert parse_budget("64MiB") == 64 * 1024**2

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from lorplan.cli import build_parser, main
 from lorplan.cli.plan_args import budget_from_args, ranks_from_args, setup_from_args
-from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES
+from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES, MIN_GPU_MEMORY_BYTES
 from lorplan.core.lora import LoraTargets
 from lorplan.core.memory import DEFAULT_RANKS, TrainingSetup, plan_json, rank_table
 from lorplan.core.model import load_spec
@@ -61,7 +61,7 @@ def parsed(command: str):
 
 
 @settings(max_examples=150, deadline=None)
-@given(setups(), st.one_of(st.none(), st.integers(1, 200 << 30)),
+@given(setups(), st.one_of(st.none(), st.integers(MIN_GPU_MEMORY_BYTES, 200 << 30)),  # a budget the form accepts
        st.one_of(st.none(), st.lists(st.integers(1, 4096), min_size=1, max_size=5, unique=True).map(
            lambda r: tuple(sorted(r)))))
 def test_the_command_reads_back_as_the_same_setup(setup, budget, ranks):

@@ -12,15 +12,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import format_bytes, parse_size
+from lorplan.core.units import format_bytes
+from lorplan.core.units import parse_budget as core_parse_budget
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge, numbers
-from lorplan.tui.bridge import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_RANK, MAX_SEQ_LEN
+from lorplan.tui.bridge import MAX_GPUS, MAX_MICRO_BATCH, MAX_RANK, MAX_SEQ_LEN
 
 # Limits beyond which a value is a typo, not a plan: micro-batch, sequence length, GPUs, the rank (a plan's lora.r
-# above it is refused) and the budget (64 TiB per GPU) are core's (the same rule as `lorplan plan`'s and the plan
-# reader's, from one place).
-MAX_BUDGET_BYTES = MAX_GPU_MEMORY_BYTES
+# above it is refused) and the budget (64 MiB to 64 TiB per GPU: core.units.parse_budget) are core's (the same rule
+# as `lorplan plan`'s and the plan reader's, from one place).
 
 # (label, value) options of the Select fields: lorplan.core.vocab's names and labels
 QUANT_CHOICES = Quant.options()
@@ -83,14 +83,9 @@ def parse_dropout(text: str) -> float:
 
 
 def parse_budget(text: str) -> int:
-    """A per-GPU memory budget such as "24G" (= "24GiB", binary) or "80GB" (decimal) in bytes."""
-    try:
-        size = parse_size(text, "GPU memory")
-    except OverflowError:  # "1e999" parses as infinity
-        raise BadInput(f"GPU memory: {text.strip()!r} is more than any GPU has (at most 64 TiB)") from None
-    if size > MAX_BUDGET_BYTES:
-        raise BadInput(f"GPU memory: {text.strip()!r} is more than any GPU has (at most 64 TiB)")
-    return size
+    """A per-GPU memory budget such as "24G" (= "24GiB", binary) or "80GB" (decimal) in bytes, within the bounds
+    `--gpu-memory` has (core.units.parse_budget: one rule for both)."""
+    return core_parse_budget(text, "GPU memory")
 
 
 _DECIMAL_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt])b\s*$", re.IGNORECASE)
