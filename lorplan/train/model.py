@@ -9,6 +9,7 @@ base dtype, as the memory model assumes (peft's autocast_adapter_dtype does it f
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import pickle
@@ -18,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
-from lorplan.core.model.sources import read_json_object
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
 from lorplan.train.paths import resolve_path
 
@@ -65,7 +65,6 @@ def hide_bitsandbytes(plan, modules: dict, plan_path: str | None = None) -> bool
     has a quantization_config keeps it (transformers loads those with bitsandbytes' CPU backend); so does a
     process that has imported it already. `plan_path` finds a relative model.path (as model_folder). True when
     it was hidden."""
-    import json
 
     if "bitsandbytes" in modules:
         return False
@@ -104,12 +103,13 @@ def lora_config(plan, spec):
 def load_tokenizer(plan, folder: Path):
     """The model's tokenizer, with a pad token (EOS, else UNK) when it has none. A JSON file of it that is there
     but no JSON object (empty, not UTF-8, nested too deeply...) is one line naming the file (fast_tokenizer's
-    read_json_files), before transformers reads it: its own errors name no file, or are a RecursionError."""
+    read_json_files): the small ones before transformers reads them, tokenizer.json (megabytes) only when
+    transformers failed on the folder; transformers' own errors name no file, or are a RecursionError."""
     from transformers import AutoConfig, AutoTokenizer
 
     from lorplan.core.data.fast_tokenizer import read_json_files
 
-    read_json_files(folder)
+    read_json_files(folder, tokenizer_json=False)
     try:  # AutoTokenizer reads the config with AutoConfig: a value of a type it does not take was a traceback
         AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=plan.model.trust_remote_code)
     except (OSError, *_CONFIG_ERRORS) as exc:
@@ -118,7 +118,10 @@ def load_tokenizer(plan, folder: Path):
     try:
         tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
                                             trust_remote_code=plan.model.trust_remote_code)
-    except (OSError, ValueError) as exc:
+    except Exception as exc:
+        read_json_files(folder)  # tokenizer.json nested too deeply, a list...: BadInput naming it
+        if not isinstance(exc, (OSError, ValueError)):
+            raise
         raise BadInput(f"model {plan.model.source!r}: no usable tokenizer in {folder} "
                        f"({str(exc).splitlines()[0]})") from None
     if tok.pad_token_id is None:
@@ -139,6 +142,39 @@ def _config_errors() -> tuple[type[Exception], ...]:
 # the vocabulary: torch asserts it...)
 _CONFIG_ERRORS = (TypeError, ValueError, KeyError, AttributeError, ZeroDivisionError, AssertionError,
                   *_config_errors())
+
+
+def _built_from_config(exc: BaseException) -> bool:
+    """Whether from_pretrained raised `exc` while building the model from its config: inside a module's
+    __init__ (the model's own code, torch's layers, the generation config made from it: "hidden_act": "nope",
+    "head_dim": 0, a pad_token_id beyond the vocabulary), and not in transformers' modeling_utils.py, whose checks
+    there are of the load's arguments (an attention implementation the model does not support); a ValueError
+    reading the weights, or one of lorplan's own, is not the config's."""
+    import torch
+
+    inside, last, tb = False, None, exc.__traceback__
+    while tb is not None:
+        last = tb.tb_frame
+        inside = inside or (last.f_code.co_name == "__init__" and isinstance(last.f_locals.get("self"), torch.nn.Module))
+        tb = tb.tb_next
+    return inside and last is not None and Path(last.f_code.co_filename).name != "modeling_utils.py"
+
+
+def _generation_config(path: Path) -> None:
+    """BadInput naming generation_config.json when transformers' read of it would be a traceback: nested too
+    deeply, a number too long for json, not a JSON object. transformers skips one it finds no JSON in (empty, not
+    UTF-8, a byte-order mark, not JSON: OSError, then a generation config made from config.json), and the model
+    loads: that is left to it."""
+    from lorplan.core.jsontext import loads_json
+
+    try:
+        obj = loads_json(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return
+    except ValueError as exc:
+        raise BadInput(f"generation_config.json at {path} is not valid JSON ({exc})") from None
+    if not isinstance(obj, dict):
+        raise BadInput(f"generation_config.json at {path} is not a JSON object")
 
 
 def _cause(exc: BaseException) -> str:
@@ -240,8 +276,8 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     else:
         cls = transformers.AutoModelForCausalLM
     generation = folder / "generation_config.json"
-    if generation.is_file():  # transformers' own read is a traceback for one nested too deeply, or not an object
-        read_json_object(generation, f"generation_config.json at {generation}")
+    if cls is transformers.AutoModelForCausalLM and generation.is_file():  # a model that generates reads it
+        _generation_config(generation)
     # shapes are checked below, against what the adapter trains: a checkpoint's head of another size is replaced
     kwargs.update(output_loading_info=True, ignore_mismatched_sizes=True)
     try:
@@ -253,6 +289,8 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     except OSError as exc:
         raise BadInput(f"model {plan.model.source!r}: cannot load it ({str(exc).splitlines()[0]})") from None
     except _CONFIG_ERRORS as exc:
+        if not _built_from_config(exc):
+            raise
         # a config.json value transformers does not take, which lorplan's planner does not read
         raise BadInput(f"model {plan.model.source!r}: transformers cannot load it from {folder / 'config.json'} "
                        f"({_cause(exc)})") from None

@@ -166,3 +166,52 @@ def test_train_names_a_model_file_transformers_cannot_load(model, data, tmp_path
     line = _one_line(capsys, ["train", str(plan)], says)
     where = f"{name} at {path} " if name != "config.json" else f"transformers cannot load it from {path} "
     assert where in line, line
+
+
+def test_profile_reads_tokenizer_json_only_when_transformers_fails(model, data, capsys, state_home):
+    # a real tokenizer.json is megabytes (about 0.1 s of json for Llama 3's): a folder left to transformers (here by
+    # its chat template) has it read by transformers only, and by lorplan's reader after transformers failed on it
+    from lorplan.core.data.fast_tokenizer import load_fast
+
+    config = model / "tokenizer_config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "chat_template": "{{ messages }}"}))
+    path = model / "tokenizer.json"
+    path.write_bytes(DAMAGE["nested"][0](b""))
+    assert load_fast(model) is None  # not read: it would be BadInput
+    line = _one_line(capsys, ["profile", "--data", str(data), "--model", str(model)], DAMAGE["nested"][1])
+    assert line.startswith(f"lorplan profile: error: tokenizer.json at {path} "), line
+
+
+@pytest.mark.parametrize("damage", ["empty", "BOM", "not UTF-8"])
+def test_train_loads_a_model_whose_generation_config_transformers_skips(model, data, tmp_path, capsys, state_home,
+                                                                        damage):
+    # transformers finds no JSON in it (OSError), makes a generation config from config.json and loads the model
+    plan = tmp_path / "plan.toml"
+    assert main(["plan", "--model", str(model), "--data", str(data), "--rank", "4", "--seq-len", "32",
+                 "--write", str(plan)]) == 0
+    path = model / "generation_config.json"
+    path.write_bytes(DAMAGE[damage][0](path.read_bytes()))
+    rc, _, err = _run(capsys, "train", str(plan), "--max-steps", "1", "--output", str(tmp_path / "out"))
+    assert rc == 0 and "generation_config.json" not in err, err
+
+
+def test_only_a_model_built_from_its_config_is_blamed_on_config_json(model, tmp_path):
+    # from_pretrained's own checks of the load's arguments are not config.json's: Gemma 2 has no SDPA attention
+    from transformers import AutoModelForCausalLM, Gemma2Config, Gemma2ForCausalLM
+
+    from lorplan.train.model import _built_from_config
+
+    def error(folder, **kwargs):
+        with pytest.raises(Exception) as exc:
+            AutoModelForCausalLM.from_pretrained(str(folder), local_files_only=True, **kwargs)
+        return exc.value
+
+    gemma = tmp_path / "gemma2"
+    Gemma2ForCausalLM(Gemma2Config(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                   num_attention_heads=2, num_key_value_heads=1, head_dim=8)).save_pretrained(gemma)
+    sdpa = error(gemma, attn_implementation="sdpa")
+    assert isinstance(sdpa, ValueError) and "scaled_dot_product_attention" in str(sdpa)
+    assert not _built_from_config(sdpa)
+    config = model / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "hidden_act": "nope"}))
+    assert _built_from_config(error(model))

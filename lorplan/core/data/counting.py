@@ -115,6 +115,11 @@ class RealTokenizer:
             return AutoTokenizer.from_pretrained(choice.path, local_files_only=True,
                                                  trust_remote_code=trust_remote_code is True)
         except Exception as exc:  # transformers raises OSError, ValueError, JSON errors... for a broken folder
+            from pathlib import Path
+
+            from lorplan.core.data.fast_tokenizer import read_json_files
+
+            read_json_files(Path(choice.path))  # a damaged JSON file of it: BadInput naming the file
             reason = str(exc).splitlines()[0]
             if "contains custom code" in reason:
                 reason = own_code_refusal("its config.json or tokenizer_config.json names Python code of its own "

@@ -171,47 +171,62 @@ def _same(piece, expected, name: str) -> bool:
     return as_json(piece) == as_json(expected)
 
 
-def read_json_files(folder: Path) -> tuple[dict | None, dict | None, dict | None, dict | None]:
+def read_json_files(folder: Path, *, tokenizer_json: bool = True
+                    ) -> tuple[dict | None, dict | None, dict | None, dict | None]:
     """(tokenizer_config.json, config.json, tokenizer.json, special_tokens_map.json) of `folder` as dicts, None
     for one that is not there (_read_json), the map only when transformers reads it (tokenizer_config.json has no
-    added_tokens_decoder). BadInput naming the first that is there and no JSON object transformers could read:
-    `lorplan train` calls it before AutoTokenizer, which names no file, or raises a RecursionError."""
+    added_tokens_decoder). BadInput naming the first that is there and no JSON object transformers could read.
+    tokenizer_json=False leaves tokenizer.json unread (None): a real one is megabytes (7-17 MB for Llama 3 or
+    Qwen, about 0.1 s of json), so a folder left to transformers has it read here only after transformers
+    failed on the folder, to name it (counting's AutoTokenizer, train's load_tokenizer)."""
     config = _read_json(folder / "tokenizer_config.json")
     model = _read_json(folder / "config.json")
-    tokenizer_json = _read_json(folder / "tokenizer.json")
+    tokenizer = _read_json(folder / "tokenizer.json") if tokenizer_json else None
     mapped = None if "added_tokens_decoder" in (config or {}) else _read_json(folder / "special_tokens_map.json")
-    return config, model, tokenizer_json, mapped
+    return config, model, tokenizer, mapped
 
 
 def load_fast(folder: str | Path) -> FastTokenizer | None:
     """The folder's tokenizer.json as a FastTokenizer when AutoTokenizer would tokenize exactly as it does
     (module docstring), else None: a folder it cannot judge is left to transformers. BadInput naming the file
-    when one of the JSON files transformers reads (tokenizer_config.json, config.json, tokenizer.json,
-    special_tokens_map.json) is there but is no JSON object it could read (_read_json): each is read here first,
-    whichever way the folder then goes."""
+    when one of the small JSON files transformers reads (tokenizer_config.json, config.json,
+    special_tokens_map.json) is there but is no JSON object it could read (_read_json), or tokenizer.json is, when
+    the folder is not left to transformers before it is needed (it is read only then: read_json_files)."""
     folder = Path(folder)
-    config, model, tokenizer_json, mapped = read_json_files(folder)
-    if tokenizer_json is None or config is None:
+    config, model, _, mapped = read_json_files(folder, tokenizer_json=False)
+    if config is None or not (folder / "tokenizer.json").is_file():
         return None
     try:
-        return _judged(folder, config, model, tokenizer_json, mapped)
+        if _left_to_transformers(folder, config, model):
+            return None
     except (AttributeError, TypeError, ValueError, KeyError):  # a field of an unexpected type: transformers names it
+        return None
+    tokenizer_json = _read_json(folder / "tokenizer.json")
+    try:
+        return _judged(config, tokenizer_json, mapped)
+    except (AttributeError, TypeError, ValueError, KeyError):
         return None
 
 
-def _judged(folder: Path, config: dict, model: dict | None, tokenizer_json: dict,
-            mapped: dict | None) -> FastTokenizer | None:
-    """load_fast's judgement of the folder's files, read."""
+def _left_to_transformers(folder: Path, config: dict, model: dict | None) -> bool:
+    """What load_fast sees without tokenizer.json: a class, key, file or model type transformers rebuilds or
+    overrides the backend for (module docstring)."""
     cls = config.get("tokenizer_class")
     if cls not in GENERIC_CLASSES | BERT_CLASSES or any(k in config for k in PRESENT_KEYS) or any(
             config.get(k) for k in SET_KEYS):
-        return None
+        return True
     if any((folder / name).exists() for name in TEMPLATE_FILES):
-        return None
+        return True
     if model is not None:
         named = {model.get(k) for k in ("model_type", "model_name") if isinstance(model.get(k), str)}
         if model.get("auto_map") or HUB_CLASS_OVERRIDDEN.intersection(named):
-            return None
+            return True
+    return False
+
+
+def _judged(config: dict, tokenizer_json: dict, mapped: dict | None) -> FastTokenizer | None:
+    """load_fast's judgement of tokenizer.json, read, for a folder _left_to_transformers does not give away."""
+    cls = config.get("tokenizer_class")
     specials = _specials(config, mapped)
     if specials is None or not _added_tokens_match(tokenizer_json, config, specials):
         return None
