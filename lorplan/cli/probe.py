@@ -103,7 +103,7 @@ def register(subparsers) -> None:
                    "HF cache, or all-MiniLM-L6-v2 (the default, with demo data)")
     s.add_argument("--data", metavar="FILE", type=nonempty_path("--data"), help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
     s.add_argument("--ranks", type=int_list("--ranks"), default=(4, 8, 16, 32), metavar="4,8,16", help="ranks to probe (default 4,8,16,32)")
-    s.add_argument("--steps", type=step_count("--steps"), metavar="N", help="optimizer steps per probe (100; the demo: 60)")
+    s.add_argument("--steps", type=step_count("--steps"), metavar="N", help="optimizer steps per probe, at least 2 (100; the demo: 60)")
     s.add_argument("--lr", type=_float_list, default=(), metavar="LR[,LR...]", help="learning rate(s); several = one probe per rank × lr "
                    "(default: the task's, lorplan.core.plan.defaults: 1e-3 for classification; the demo: 3e-3)")
     s.add_argument("--device", type=_device, default="auto", metavar="auto|cpu|cuda|cuda:N", help="auto (the default: one probe per GPU, else CPU), cpu, cuda:N (cuda alone: cuda:0)")
@@ -165,8 +165,11 @@ def register(subparsers) -> None:
 
 def _check_inputs(args):
     """Refuse, before anything starts, a run whose probes could not train (runner.check_start)."""
+    from lorplan.probe.plans import settings_schedule
     from lorplan.probe.runner import check_start
+    from lorplan.recommend.launch import check_probe_steps
 
+    check_probe_steps(args.steps, settings_schedule(), "--steps")  # a 1-step probe under the warmup trains nothing
     if args.double_quant and args.quant not in FOUR_BIT_QUANTS:
         raise BadInput("--double-quant needs --quant nf4 or fp4")
     args.rope_scaling = parse_rope_scaling(args.rope_scaling)

@@ -96,10 +96,10 @@ def register(sub) -> None:
                         "measured noise (with 1, the ladder ends with a second seed at the ranks that can still "
                         "be the knee, as the budget allows)")
     r.add_argument("--probe-steps", type=step_count("--probe-steps"), metavar="N",
-                   help="optimizer steps per probe (default 100, or the planned run when shorter; longer, up to "
-                        "the planned run, when the budget buys the whole ladder in half its time): longer probes "
-                        "cost proportionally more time, but a probe measures the knee at its own length and "
-                        "shorter ones tend to put it low")
+                   help="optimizer steps per probe, at least 2 (default 100, or the planned run when shorter; "
+                        "longer, up to the planned run, when the budget buys the whole ladder in half its time): "
+                        "longer probes cost proportionally more time, but a probe measures the knee at its own "
+                        "length and shorter ones tend to put it low")
     o = p.add_argument_group("output")
     o.add_argument("--json", action="store_true", help="print the recommendation as one JSON object")
     o.add_argument("--write", metavar="PLAN.toml",
@@ -381,7 +381,8 @@ def _recommend(args) -> int:
         ladder = data_ladder(spec, source, setup, plan, profile, data, prior, adapter, target_modules=target_modules,
                              learning_rate=lr, epochs=float(args.epochs), budget_minutes=args.budget_minutes,
                              budget_bytes=budget, gpu=gpu, trust_remote_code=bool(args.trust_remote_code),
-                             seeds=args.seeds or 1, probe_steps=args.probe_steps)
+                             seeds=args.seeds or 1, probe_steps=args.probe_steps,
+                             probe_steps_label="--probe-steps")
         if ladder.spec is not None:
             return _run_ladder(args, ladder, spec=spec, setup=setup, budget=budget, profile=profile)
         why = f"no probes were run: {ladder.blocked}" + (f"; {ladder.remedy}" if ladder.remedy else "")

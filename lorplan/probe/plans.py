@@ -37,6 +37,7 @@ from lorplan.core.vocab import FOUR_BIT_QUANTS, DType, Quant, Scheduler, Task, T
 
 PROBE_EVAL_SPLIT = 0.1
 PROBE_WARMUP_RATIO = 0.05
+PROBE_SCHEDULER = Scheduler.LINEAR.value  # with PROBE_WARMUP_RATIO: a run without a base plan (settings_plan)
 DEMO_DATA = "generated counting demo"
 
 
@@ -105,7 +106,7 @@ def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | N
             bnb_4bit_use_double_quant=run.double_quant and quant in FOUR_BIT_QUANTS),
         lora=LoraSection(r=1, alpha=2, dropout=run.lora_dropout, target_modules=_targets(run, spec)),
         training=TrainingSection(
-            learning_rate=default_lr(task, spec), lr_scheduler=Scheduler.LINEAR.value, warmup_ratio=PROBE_WARMUP_RATIO,
+            learning_rate=default_lr(task, spec), lr_scheduler=PROBE_SCHEDULER, warmup_ratio=PROBE_WARMUP_RATIO,
             micro_batch=run.micro_batch, epochs=None, max_steps=run.steps, seq_len=run.seq_len,
             packing=run.grouping == "packing" and task == Task.CAUSAL_LM,
             gradient_checkpointing=run.grad_checkpointing, optimizer=run.optimizer, precision=DType.BF16.value,
@@ -113,6 +114,13 @@ def settings_plan(run, model: ModelSection, spec, task: str, num_labels: int | N
         data=DataSection(path=run.data or DEMO_DATA, eval_split=PROBE_EVAL_SPLIT,
                          train_on=run.train_on if task == Task.CAUSAL_LM else None),
     )
+
+
+def settings_schedule() -> TrainingSection:
+    """The learning-rate schedule settings_plan gives a run started without a plan (`lorplan probe start`): linear
+    decay after PROBE_WARMUP_RATIO of warmup, the other fields at their defaults; what its --steps is checked
+    against before the model is read (recommend.launch.check_probe_steps)."""
+    return TrainingSection(lr_scheduler=PROBE_SCHEDULER, warmup_ratio=PROBE_WARMUP_RATIO)
 
 
 def base_plan(run) -> Plan:

@@ -108,16 +108,33 @@ def eval_spacing(steps: int) -> int:
 
 
 def shortest_training_probe(plan) -> int:
-    """The fewest steps a probe of `plan` needs to train at all: 2 under a warmup, since the schedule's first
-    step is the warmup's, at a learning rate of 0 (train.optim: ceil(warmup_ratio × steps) warmup steps, one at
-    least), so a 1-step probe ends where the base model began and every rank measures the base loss; 1 without
-    one. Longer probes train: the ladder compares its ranks at the probes' end whatever their length
-    (LadderRow.knee_loss); successive halving merely stops none of them early when half a probe holds fewer
-    than curves.MIN_POINTS evals. A planned training shorter than this gets no ladder (data_ladder)."""
+    """The fewest steps a probe of `plan` (a Plan, or its TrainingSection) needs to train at all: 2 under a
+    warmup, since the schedule's first step is the warmup's, at a learning rate of 0 (train.optim:
+    ceil(warmup_ratio × steps) warmup steps, one at least), so a 1-step probe ends where the base model began and
+    every rank measures the base loss; 1 without one. Longer probes train: the ladder compares its ranks at the
+    probes' end whatever their length (LadderRow.knee_loss); successive halving merely stops none of them early
+    when half a probe holds fewer than curves.MIN_POINTS evals. A planned training shorter than this gets no
+    ladder (data_ladder); probes asked for shorter are refused (check_probe_steps)."""
     from lorplan.core.vocab import Scheduler
 
-    t = plan.training
+    t = getattr(plan, "training", plan)
     return 2 if t.warmup_ratio > 0 and t.lr_scheduler != Scheduler.CONSTANT.value else 1
+
+
+def check_probe_steps(steps: int | None, plan, label: str) -> int | None:
+    """`steps` per probe of `plan` (a Plan or its TrainingSection; None: the default length), or BadInput in one
+    line led by `label`, the name the user knows the input by (`--probe-steps`, the planner's "Steps per probe",
+    `lorplan probe start --steps`), when they are fewer than shortest_training_probe's: such a probe trains
+    nothing, so every rank would report the base loss. The CLI, the planner and probe start refuse it in these
+    words."""
+    shortest = shortest_training_probe(plan)
+    if steps is not None and steps < shortest:
+        from lorplan.core.errors import BadInput
+
+        raise BadInput(f"{label}: a probe of {counted(steps, 'step')} trains nothing: its one step is the warmup's "
+                       "first, at a learning rate of 0, so every rank would measure the base loss; give "
+                       f"{shortest} or more")
+    return steps
 
 
 def too_short_words(planned: int, examples: int, epochs: float, batch: int) -> str:
@@ -191,11 +208,13 @@ def check_budget_minutes(minutes: float, label: str) -> float:
 def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: CapacityPrior, adapter: AdapterSize,
                 *, target_modules: tuple[str, ...], learning_rate: tuple[float, str], epochs: float,
                 budget_minutes: float | None, budget_bytes: int | None, gpu: str | None,
-                trust_remote_code: bool = False, seeds: int = 1, probe_steps: int | None = None) -> Ladder:
+                trust_remote_code: bool = False, seeds: int = 1, probe_steps: int | None = None,
+                probe_steps_label: str = "Steps per probe") -> Ladder:
     """The ladder for the user's model and data. `plan` is the plan at the prior's rank (with its [data]
     table from the profile); probes are short runs of it. seeds: training seeds per probe (the plan's seed and
     the ones after it); with two or more the knee compares means over seeds and its band is their noise.
-    probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's). A budget
+    probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's); fewer than
+    shortest_training_probe's is BadInput led by probe_steps_label (the planner's field; the CLI's flag). A budget
     outside 0 to MAX_BUDGET_MINUTES is BadInput (check_budget_minutes; the CLI and the planner's minutes field
     refuse it first, with their own names for it)."""
     if budget_minutes is not None:
@@ -216,6 +235,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                                           + (" (or a smaller --micro-batch)" if t.micro_batch > 1 else ""))
         return Ladder(None, None, None, blocked=too_short_words(planned, examples, epochs, batch),
                       remedy=remedy)
+    check_probe_steps(probe_steps, plan, probe_steps_label)  # a planned training long enough, probes too short
     steps, length_note = probe_length(planned, probe_steps)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"

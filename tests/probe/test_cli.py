@@ -46,7 +46,7 @@ def test_list_cancel_and_status_of_a_prepared_run(state_home, capsys):
 def test_start_records_train_on_in_the_run(state_home, capsys, tiny_llama, tmp_path):
     data = tmp_path / "pc.jsonl"
     data.write_text("".join(json.dumps({"prompt": f"q{i}", "completion": f"a{i}"}) + "\n" for i in range(30)))
-    assert main(["probe", "start", "--model", str(tiny_llama), "--data", str(data), "--ranks", "4", "--steps", "1",
+    assert main(["probe", "start", "--model", str(tiny_llama), "--data", str(data), "--ranks", "4", "--steps", "2",
                  "--device", "cpu", "--train-on", "all", "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     try:
@@ -54,7 +54,7 @@ def test_start_records_train_on_in_the_run(state_home, capsys, tiny_llama, tmp_p
     finally:
         assert main(["probe", "cancel", started["run"]]) == 0
     capsys.readouterr()
-    assert main(["probe", "start", "--ranks", "4", "--steps", "1", "--device", "cpu", "--json"]) == 0
+    assert main(["probe", "start", "--ranks", "4", "--steps", "2", "--device", "cpu", "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     try:
         plan = RunDir(Path(started["path"])).plan()
@@ -79,7 +79,7 @@ def test_start_refuses_causal_lm_flags_for_a_classifier(state_home, capsys, tmp_
         (["--data", str(labelled), "--packing"], f"--packing: the probes classify the labelled rows of {labelled}"),
         (["--data", str(labelled), "--train-on", "completion"], "--train-on completion: the probes classify"),
     ):
-        assert main(["probe", "start", "--ranks", "4", "--steps", "1", "--device", "cpu", *argv]) == 2
+        assert main(["probe", "start", "--ranks", "4", "--steps", "2", "--device", "cpu", *argv]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"lorplan probe start: error: {said}") and len(err.strip().splitlines()) == 1, err
     assert main(["probe", "list", "--json"]) == 0
@@ -96,7 +96,7 @@ def test_start_names_the_shipped_model_and_refuses_one_without_weights(state_hom
     assert "model qwen2.5-7b is not on disk" in capsys.readouterr().err
     assert not state_home.exists() or not any(state_home.iterdir())  # nothing was started
     assert main(["probe", "start", "--model", "all-MiniLM-L6-v2", "--data", str(data), "--ranks", "4", "--steps",
-                 "1", "--device", "cpu", "--json"]) == 0
+                 "2", "--device", "cpu", "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     try:
         plan = RunDir(Path(started["path"])).plan()

@@ -13,7 +13,7 @@ from lorplan.probe.runs import RunDir
 
 
 def test_repeated_values_are_probed_once_with_a_note_naming_the_flag(state_home, capsys):
-    assert main(["probe", "start", "--ranks", "4,8,4", "--seeds", "1,1,2", "--lr", "1e-4,1e-4", "--steps", "1",
+    assert main(["probe", "start", "--ranks", "4,8,4", "--seeds", "1,1,2", "--lr", "1e-4,1e-4", "--steps", "2",
                  "--device", "cpu", "--json"]) == 0
     captured = capsys.readouterr()
     started = json.loads(captured.out)

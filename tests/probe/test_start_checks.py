@@ -67,7 +67,7 @@ def test_start_refuses_a_run_that_cannot_train(state_home, capsys, files, case, 
 
 
 def test_labelled_data_without_model_is_classified_by_the_shipped_model(state_home, capsys, files):
-    assert main(["probe", "start", "--data", files["labelled"], "--ranks", "4", "--steps", "1", "--device", "cpu",
+    assert main(["probe", "start", "--data", files["labelled"], "--ranks", "4", "--steps", "2", "--device", "cpu",
                  "--json"]) == 0
     out = capsys.readouterr()
     started = json.loads(out.out)
@@ -81,7 +81,7 @@ def test_labelled_data_without_model_is_classified_by_the_shipped_model(state_ho
 
 def test_imbalanced_labels_are_accepted_with_a_warning(state_home, capsys, tmp_path):
     data = _jsonl(tmp_path / "skewed.jsonl", [{"text": f"s {i}", "label": int(i % 10 == 0)} for i in range(50)])
-    assert main(["probe", "start", "--data", data, "--ranks", "4", "--steps", "1", "--device", "cpu"]) == 0
+    assert main(["probe", "start", "--data", data, "--ranks", "4", "--steps", "2", "--device", "cpu"]) == 0
     out = capsys.readouterr()
     try:
         assert "note: labels are imbalanced: 0 has 45 examples, 1 has 5 " in out.err
@@ -99,7 +99,7 @@ def test_start_takes_the_task_defaults(state_home, capsys, files, tiny_llama, tm
     runs = {}
     for name, extra in (("cls", ["--data", files["labelled"]]),
                         ("lm", ["--data", files["chat"], "--model", str(tiny_llama)])):
-        assert main(["probe", "start", *extra, "--ranks", "4,16", "--steps", "1", "--device", "cpu", "--json"]) == 0
+        assert main(["probe", "start", *extra, "--ranks", "4,16", "--steps", "2", "--device", "cpu", "--json"]) == 0
         started = json.loads(capsys.readouterr().out)
         assert main(["probe", "cancel", started["run"]]) == 0
         capsys.readouterr()
@@ -145,7 +145,7 @@ def test_start_refuses_an_alpha_plan_refuses(state_home, capsys, alpha, why):
 def test_nf4_on_a_cpu_trains_unquantized_and_status_says_so(state_home, capsys):
     """As `lorplan train` on a CPU: the probe trains unquantized and says so; the note was only in events.jsonl,
     now start says it and `probe status` prints the run's notes once (and --json has them per probe)."""
-    assert main(["probe", "start", "--quant", "nf4", "--device", "cpu", "--ranks", "4", "--steps", "1",
+    assert main(["probe", "start", "--quant", "nf4", "--device", "cpu", "--ranks", "4", "--steps", "2",
                  "--eval-examples", "10", "--json"]) == 0
     out = capsys.readouterr()
     run = json.loads(out.out)["run"]
@@ -224,7 +224,7 @@ def test_start_trains_with_rope_scaling_beyond_a_rope_models_context(state_home,
     assert err == "lorplan probe start: error: --rope-scaling must be a factor above 1 and at most 64, got 0.5"
     assert not state_home.exists() or not any(state_home.iterdir())
     assert main(["probe", "start", "--model", model, "--data", data, "--seq-len", "200", "--rope-scaling", "2",
-                 "--ranks", "4", "--steps", "1", "--device", "cpu", "--json"]) == 0
+                 "--ranks", "4", "--steps", "2", "--device", "cpu", "--json"]) == 0
     started = json.loads(capsys.readouterr().out)
     assert main(["probe", "cancel", started["run"]]) == 0
     run = RunDir(Path(started["path"])).plan()

@@ -19,9 +19,11 @@ def test_a_file_with_one_usable_example_says_it_in_the_singular(tiny_llama, tmp_
     assert "1 row skipped" in err and "the recommendation counts the 1 usable example;" in err, err
 
 
-def test_one_step_probes_say_one_step(tiny_llama, lm_data, state_home, monkeypatch, capsys):
-    """--probe-steps 1: the probes' evidence said "each probe trains 1 steps of the planned ..."; the ladder is
-    built for real and not started (its _run_ladder is replaced, so no probe process runs)."""
+def test_the_probes_steps_are_counted(tiny_llama, lm_data, state_home, monkeypatch, capsys):
+    """The probes' evidence counts their steps (it said "each probe trains 1 steps of the planned ..." at
+    --probe-steps 1, which is now refused: a 1-step probe under the warmup trains nothing,
+    tests/recommend/test_one_step_probes.py; 2 is the shortest). The ladder is built for real and not started (its
+    _run_ladder is replaced, so no probe process runs)."""
     built = []
 
     def keep(args, ladder, **kw):
@@ -29,10 +31,10 @@ def test_one_step_probes_say_one_step(tiny_llama, lm_data, state_home, monkeypat
         return 0
 
     monkeypatch.setattr(cli_recommend, "_run_ladder", keep)
-    assert main(["recommend", "--model", str(tiny_llama), "--data", str(lm_data), "--probe-steps", "1"]) == 0
+    assert main(["recommend", "--model", str(tiny_llama), "--data", str(lm_data), "--probe-steps", "2"]) == 0
     (ladder,) = built
     note = next(n["explanation"] for n in ladder.spec.notes if n["source"] == "probes")
-    assert "each probe trains 1 step of the planned " in note, note
+    assert "each probe trains 2 steps of the planned " in note, note
     assert not any(state_home.glob("*/ladder.json"))
 
 

@@ -45,7 +45,7 @@ opened.clear()
 said = None
 for budget in (0.001, None):  # too short for one probe (BadInput after the prior), then the whole start
     try:
-        recommend_bridge.start_ladder(snapshot, data, runs_dir=Path(runs), budget_minutes=budget, probe_steps=1)
+        recommend_bridge.start_ladder(snapshot, data, runs_dir=Path(runs), budget_minutes=budget, probe_steps=2)
     except BadInput as exc:
         said = str(exc)
     print(json.dumps({"once": once, "opened": len(opened), "said": said}), flush=True)
