@@ -121,15 +121,13 @@ def run(args: argparse.Namespace) -> int:
 
 def is_classifier(model: str) -> bool:
     """Whether lorplan plans `model` as a sequence classifier (an encoder such as BERT: its spec's task), read
-    from its config.json; False for a model lorplan has no config for (a tokenizer-only folder)."""
-    from lorplan.core.errors import LorplanError
-    from lorplan.core.model import load_spec
+    from its config.json; False for a model lorplan has no config for (a tokenizer-only folder) or judges only by
+    building it (sources.config_spec). BadInput, plan's line, for a config.json `lorplan plan` refuses."""
+    from lorplan.core.model.sources import config_spec
     from lorplan.core.vocab import Task
 
-    try:
-        return load_spec(model, allow_fallback=False).task == Task.SEQUENCE_CLASSIFICATION
-    except LorplanError:
-        return False
+    spec = config_spec(model)
+    return spec is not None and spec.task == Task.SEQUENCE_CLASSIFICATION
 
 
 def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = None) -> None:
@@ -137,15 +135,14 @@ def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = 
     cannot take, with the line `lorplan plan` and `lorplan recommend` print (core.memory.bounds.check_context; a
     RoPE model's line points to --rope-scaling, which profile takes too): truncation and padding figures at a
     length the model cannot train would mean nothing. A --model lorplan has no config for (a tokenizer-only
-    folder, a name not on disk) is left to the profile, which notes a tokenizer's own maximum."""
-    from lorplan.core.errors import LorplanError
+    folder, a name not on disk) is left to the profile, which notes a tokenizer's own maximum; a config.json that
+    `lorplan plan` refuses is refused with plan's line (sources.config_spec)."""
     from lorplan.core.memory import TrainingSetup
     from lorplan.core.memory.bounds import check_context, default_seq_len
-    from lorplan.core.model import load_spec
+    from lorplan.core.model.sources import config_spec
 
-    try:
-        spec = load_spec(model, allow_fallback=False)
-    except LorplanError:
+    spec = config_spec(model)
+    if spec is None:
         return
     check_context(spec, TrainingSetup(seq_len=seq_len or default_seq_len(spec), rope_scaling=rope_scaling))
 

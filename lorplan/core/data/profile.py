@@ -210,20 +210,21 @@ def model_limit(model: str | None, rope_scaling: float | None = None,
     read (fallback.config_context), without building the model. Only when no config is known (no `model`, a
     tokenizer-only folder, a name not on disk) or the config names no context: `tokenizer_max`, the tokenizer's
     model_max_length, which is often a placeholder or another figure than the config's (MiniLM's 512 beside a
-    tiny Llama's 128). None when neither says. Never raises."""
+    tiny Llama's 128). None when neither says. BadInput, `lorplan plan`'s line, for a config.json plan refuses
+    (sources.config_spec): a profile against it would count for a model no command trains."""
     from lorplan.core.memory.bounds import context_key, scaled_context
 
     scaled = f" × --rope-scaling {rope_scaling:g}" if rope_scaling else ""
     if model:
-        from lorplan.core.model import load_spec, resolve_model
+        from lorplan.core.model import resolve_model
         from lorplan.core.model.fallback import config_context, config_context_key
-        from lorplan.core.model.sources import read_config
+        from lorplan.core.model.sources import config_spec, read_config
 
-        try:  # no fallback build: it imports torch in a child process and takes seconds
-            spec = load_spec(model, allow_fallback=False)
+        spec = config_spec(model)  # no fallback build: it imports torch in a child process and takes seconds
+        if spec is not None:
             tokens = scaled_context(spec.max_position_embeddings, rope_scaling)  # = bounds.context_tokens
             key = context_key(spec)
-        except LorplanError:  # an unsupported architecture (or no config at all: then read_config fails too)
+        else:  # an unsupported architecture (or no config at all: then read_config fails too)
             try:
                 cfg = read_config(resolve_model(model).config_path)
             except (LorplanError, OSError):

@@ -57,6 +57,29 @@ def _catalog_spec(entry_id: str) -> ModelSpec:
     return from_config(catalog.config(entry), entry.id, "catalog", where=f"catalog entry {entry.id}")
 
 
+class NeedsBuild(BadInput):
+    """load_spec(allow_fallback=False) of a config.json that only the fallback's build can describe: an
+    architecture the fast path does not know, and which transformers knows (or whose own code, auto_map, may)."""
+
+
+def config_spec(model: str) -> ModelSpec | None:
+    """The spec `lorplan plan` loads for `model`, judged without building the model: the commands that read a
+    model's config but build nothing (lorplan profile, the data profile's length limit) refuse what plan refuses,
+    with plan's line. None when lorplan has no config.json for `model` (a folder of tokenizer files alone, a
+    name not on disk: resolve_model refuses it, and the caller goes on without a config) or when only the
+    fallback's build could judge it (an architecture the fast path does not know: seconds of torch in a child
+    process). BadInput, load_spec's own line, for every config.json plan refuses without that build: unreadable
+    or malformed, a size missing or of the wrong type, no model_type, a model_type transformers does not know."""
+    try:
+        src = resolve_model(model)
+    except BadInput:
+        return None
+    try:
+        return load_spec(src, allow_fallback=False)
+    except NeedsBuild:
+        return None
+
+
 def read_config(path: Path) -> dict[str, Any]:
     """Read a config.json as a dict; BadInput naming the file when unreadable or malformed."""
     # a file of another name was given as the model's config.json: say that it may be no config at all
@@ -127,10 +150,11 @@ def _from_file(
     try:
         spec = from_config(cfg, sid, source, where=f"config.json at {path}")
     except archs.UnsupportedConfig as exc:
-        if not allow_fallback:
-            raise BadInput(f"config.json at {path}: {exc} is not supported by the fast path") from None
         from lorplan.core.model import fallback
 
+        if not allow_fallback:
+            fallback.check_known_type(path, cfg)  # plan's own line for a model_type transformers does not know
+            raise NeedsBuild(f"config.json at {path}: {exc} is not supported by the fast path") from None
         spec = fallback.build_spec(path, cfg, sid, trust_remote_code=trust_remote_code, reason=str(exc))
     return _with_path(spec, str(path))
 

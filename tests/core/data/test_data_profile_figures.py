@@ -150,12 +150,13 @@ def test_at_seq_len_equals_a_fresh_profile_at_that_length(tmp_path, minilm_dir):
 
 
 def test_limit_of_an_architecture_the_fast_path_does_not_know_is_its_configs(tmp_path, minilm_dir):
-    """An unknown model_type is read as the planner's fallback spec reads it (fallback.config_context), without
-    building the model; a folder with tokenizer files only falls back to the tokenizer's model_max_length."""
+    """A model_type transformers knows and the fast path does not is read as the planner's fallback spec reads it
+    (fallback.config_context), without building the model; a folder with tokenizer files only falls back to the
+    tokenizer's model_max_length. (One transformers does not know is refused, as lorplan plan refuses it.)"""
     from lorplan.core.data.profile import model_limit
 
     folder = copy_tokenizer(minilm_dir, tmp_path / "mystery")
-    (folder / "config.json").write_text(json.dumps({"model_type": "mystery-lm", "max_seq_len": 96}))
+    (folder / "config.json").write_text(json.dumps({"model_type": "mpt", "max_seq_len": 96}))
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps({"text": "word " * 300}) + "\n")
     p = profile_dataset(path, model=str(folder))
@@ -180,8 +181,8 @@ def test_a_context_only_in_text_config_is_read_as_the_memory_bounds_read_it(tmp_
     from lorplan.core.model.fallback import config_context, config_context_key
 
     folder = copy_tokenizer(minilm_dir, tmp_path / "mystery-vl")
-    cfg = {"model_type": "mystery-vl", "vision_config": {"hidden_size": 32, "image_size": 64},
-           "text_config": {"model_type": "mystery-lm", "hidden_size": 32, "n_positions": 80}}
+    cfg = {"model_type": "llava", "vision_config": {"hidden_size": 32, "num_attention_heads": 4, "image_size": 64},
+           "text_config": {"model_type": "gpt2", "hidden_size": 32, "n_head": 4, "n_positions": 80}}
     (folder / "config.json").write_text(json.dumps(cfg))
     cfg = json.loads((folder / "config.json").read_text())
     path = tmp_path / "t.jsonl"
