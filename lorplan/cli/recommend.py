@@ -386,6 +386,8 @@ def _recommend(args) -> int:
         if ladder.spec is not None:
             return _run_ladder(args, ladder, spec=spec, setup=setup, budget=budget, profile=profile)
         why = f"no probes were run: {ladder.blocked}" + (f"; {ladder.remedy}" if ladder.remedy else "")
+        if ladder.unused:  # a planned training too short to probe: the ladder's flags played no part
+            _unused_probe_flags(args, ladder.unused)
     rec = combine(prior, default_lr=lr, target_modules=target_modules,
                   price=lambda rank: price_fit(spec, setup, rank, budget, gpu), notes=(Evidence("probes", None, why),))
     written = None
@@ -405,9 +407,9 @@ def _recommend(args) -> int:
 
 def _unused_probe_flags(args, reason: str) -> None:
     """The probe ladder's flags given for an answer no probe runs for, which only the profile could tell (a
-    dataset too small to measure, a model too large for the hardware): one note naming them and why, since the
-    answer is the prior's all the same. Where it is known before the profile (no --data, --probes none) they are
-    refused in _check_flags."""
+    dataset too small to measure, a model too large for the hardware, a planned training too short to probe:
+    Ladder.unused): one note naming them and why, since the answer is the prior's all the same. Where it is known
+    before the profile (no --data, --probes none) they are refused in _check_flags."""
     given = [f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}"
              for flag, value in (("--probes", args.probes), ("--budget-minutes", args.budget_minutes),
                                  ("--seeds", args.seeds), ("--probe-steps", args.probe_steps)) if value is not None]

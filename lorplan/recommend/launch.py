@@ -54,6 +54,10 @@ class Ladder:
     first: Pass | None
     blocked: str | None = None
     remedy: str = ""  # for `blocked`, what the command line can change (`--epochs N`), which the planner cannot
+    # for `blocked`, why the ladder's settings (budget, seeds, steps per probe) go unused, when they played no part
+    # in it (a planned training too short to probe), so the CLI's "not used" note can say so; empty when they did
+    # (a budget too small for one probe)
+    unused: str = ""
 
 
 @dataclass(frozen=True)
@@ -234,7 +238,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
         remedy = "" if more is None else (f"--epochs {more[0]} plans {counted(more[1], 'step')}"
                                           + (" (or a smaller --micro-batch)" if t.micro_batch > 1 else ""))
         return Ladder(None, None, None, blocked=too_short_words(planned, examples, epochs, batch),
-                      remedy=remedy)
+                      remedy=remedy, unused=f"the planned training is {counted(planned, 'step')}, too short to "
+                                            "probe (see probes)")
     check_probe_steps(probe_steps, plan, probe_steps_label)  # a planned training long enough, probes too short
     steps, length_note = probe_length(planned, probe_steps)
     slots = device_slots("auto", None)

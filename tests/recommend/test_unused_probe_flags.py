@@ -60,3 +60,22 @@ def test_a_model_too_large_for_the_hardware_says_the_seeds_are_not_used(tiny_lla
     assert _notes(cap.err) == ["note: --seeds 3 is not used: no probe runs, since the model is too large to probe "
                                "here (see probes)"], cap.err
     assert not any(state_home.glob("*/ladder.json"))
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--budget-minutes", "5"], "note: --budget-minutes 5 is not used"),
+    (["--probes", "auto", "--budget-minutes", "2.5", "--seeds", "2", "--probe-steps", "1"],
+     "note: --probes auto, --budget-minutes 2.5, --seeds 2 and --probe-steps 1 are not used"),
+])
+def test_a_one_step_plan_says_the_ladders_flags_are_not_used(flags, said, tiny_llama, lm_data, state_home, capsys):
+    """A planned training of 1 step (--epochs 0.001 of 135 training examples) gets no ladder
+    (recommend.launch.shortest_training_probe): the ladder's flags went unused without the note the other
+    refusals print; --probe-steps 1 included (the planned training's refusal says more than the probes' one)."""
+    assert main(["recommend", "--model", str(tiny_llama), "--data", str(lm_data), "--epochs", "0.001", "--json",
+                 *flags]) == 0
+    cap = capsys.readouterr()
+    assert _notes(cap.err) == [f"{said}: no probe runs, since the planned training is 1 step, too short to probe "
+                               "(see probes)"], cap.err
+    assert json.loads(cap.out)["ladder"] == [] and not any(state_home.glob("*/ladder.json"))
+    assert main(["recommend", "--model", str(tiny_llama), "--data", str(lm_data), "--epochs", "0.001", "--json"]) == 0
+    assert _notes(capsys.readouterr().err) == []  # no flag, no note
