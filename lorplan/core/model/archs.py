@@ -80,6 +80,22 @@ def req(cfg: Mapping[str, Any], key: str, *alts: str) -> int:
     raise MissingField(f"missing {key!r}")
 
 
+def opt_positive(cfg: Mapping[str, Any], key: str, default: int) -> int:
+    """An optional positive integer config key: `default` when absent; null refused, as 0 is (transformers types
+    such a field int, or builds a table of that many rows: GPT-2's n_positions, BERT's max_position_embeddings)."""
+    if key not in cfg:
+        return default
+    if cfg[key] is None:
+        raise MissingField(f"{key!r} must be a positive integer, not null")
+    return req(cfg, key)
+
+
+def heads_divide(hidden: int, heads: int, why: str) -> None:
+    """MissingField unless `hidden` is a multiple of `heads` (`why`: when transformers needs it)."""
+    if hidden % heads:
+        raise MissingField(f"'hidden_size' ({hidden}) must be a multiple of 'num_attention_heads' ({heads}): {why}")
+
+
 def opt_int(cfg: Mapping[str, Any], key: str, default: int) -> int:
     """An optional non-negative integer config key (`default` when absent or null), at most MAX_CONFIG_INT."""
     v = cfg.get(key)
@@ -106,17 +122,20 @@ class DecoderStyle:
     moe: str | None = None  # "mixtral" | "qwen3_moe"
     head_dim_default: int | None = None  # None: hidden_size // num_attention_heads
     tie_default: bool = False
+    head_dim_zero: bool = False  # "head_dim": 0 means the default (the modeling code reads `head_dim or ...`)
+    heads_divide_hidden: bool = False  # the config class refuses a hidden_size no multiple of the heads
 
 
 STYLES: dict[str, DecoderStyle] = {
-    "llama": DecoderStyle(mlp_bias_key="mlp_bias"),
-    "mistral": DecoderStyle(qkv_bias=False, o_bias=False),
-    "mixtral": DecoderStyle(qkv_bias=False, o_bias=False, moe="mixtral"),
+    "llama": DecoderStyle(mlp_bias_key="mlp_bias", heads_divide_hidden=True),
+    "mistral": DecoderStyle(qkv_bias=False, o_bias=False, head_dim_zero=True),
+    "mixtral": DecoderStyle(qkv_bias=False, o_bias=False, moe="mixtral", head_dim_zero=True),
     "qwen2": DecoderStyle(qkv_bias=True, o_bias=False),
     "qwen3": DecoderStyle(qk_norm=True, head_dim_default=128),
     "qwen3_moe": DecoderStyle(qk_norm=True, moe="qwen3_moe"),
-    "gemma2": DecoderStyle(sandwich_norms=True, head_dim_default=256, tie_default=True),
-    "gemma3_text": DecoderStyle(qk_norm=True, sandwich_norms=True, head_dim_default=256, tie_default=True),
+    "gemma2": DecoderStyle(sandwich_norms=True, head_dim_default=256, tie_default=True, heads_divide_hidden=True),
+    "gemma3_text": DecoderStyle(qk_norm=True, sandwich_norms=True, head_dim_default=256, tie_default=True,
+                                heads_divide_hidden=True),
     "phi3": DecoderStyle(qkv_bias=False, o_bias=False, fused=True),
 }
 
@@ -165,14 +184,28 @@ def _decoder_summary(model_type: str, st: DecoderStyle, cfg: Mapping[str, Any], 
     n_layers = req(cfg, "num_hidden_layers")
     heads = req(cfg, "num_attention_heads")
     vocab = req(cfg, "vocab_size")
-    kv = opt_int(cfg, "num_key_value_heads", heads) or heads
+    # what transformers 5 builds and trains (tests/core/test_config_values_transformers_takes.py): 0 key/value
+    # heads divide by zero, a count that does not divide the query heads fails at the first step
+    kv = heads if cfg.get("num_key_value_heads") is None else req(cfg, "num_key_value_heads")
+    if heads % kv:
+        raise MissingField(f"'num_key_value_heads' ({kv}) must divide 'num_attention_heads' ({heads}): each key/value "
+                           "head serves a whole group of query heads")
+    if cfg.get("head_dim") == 0 and not isinstance(cfg.get("head_dim"), bool) and not st.head_dim_zero:
+        raise MissingField("'head_dim' must be a positive integer, not 0")  # RoPE divides by it
+    given = bool(opt_int(cfg, "head_dim", 0))
     hd_default = st.head_dim_default if st.head_dim_default is not None else h // heads
-    hd = opt_int(cfg, "head_dim", hd_default) or hd_default
     if st.moe == "qwen3_moe" and "head_dim" not in cfg:
-        hd = h // heads
-    inter = opt_int(cfg, "intermediate_size", 0)
-    if not inter and st.moe != "mixtral":
+        hd_default = h // heads
+    hd = opt_int(cfg, "head_dim", hd_default) or hd_default
+    if st.heads_divide_hidden:
+        heads_divide(h, heads, f"{ARCH_NAMES[model_type]}'s configuration requires it")
+    elif not given and hd == h // heads:
+        heads_divide(h, heads, "head_dim is hidden_size // num_attention_heads when config.json gives none")
+    if cfg.get("intermediate_size") is None and st.moe != "mixtral":  # 0 builds an MLP of no width: it trains
         raise MissingField("missing 'intermediate_size'")
+    inter = opt_int(cfg, "intermediate_size", 0)
+    if "max_position_embeddings" in cfg and cfg["max_position_embeddings"] is None:  # the config class takes an int
+        raise MissingField("'max_position_embeddings' must be a positive integer, not null")
     if tie is None:
         tie = bool(cfg.get("tie_word_embeddings", st.tie_default))
     return Layout(
@@ -338,8 +371,9 @@ def gpt2(cfg: Mapping[str, Any]) -> Layout:
     h = opt_int(cfg, "n_embd", 768) if "hidden_size" not in cfg else req(cfg, "hidden_size")
     n = opt_int(cfg, "n_layer", 12) if "num_hidden_layers" not in cfg else req(cfg, "num_hidden_layers")
     heads = opt_int(cfg, "n_head", 12) if "num_attention_heads" not in cfg else req(cfg, "num_attention_heads")
-    vocab = opt_int(cfg, "vocab_size", 50257)
-    pos = opt_int(cfg, "n_positions", 1024)
+    heads_divide(h, heads, "GPT-2's attention splits hidden_size into the heads")
+    vocab = opt_positive(cfg, "vocab_size", 50257)
+    pos = opt_positive(cfg, "n_positions", 1024)
     inner = cfg.get("n_inner") or 4 * h
     tie = bool(cfg.get("tie_word_embeddings", True))
     lay = Layout("GPT2LMHeadModel", "causal-lm", h, n, heads, heads, h // heads, inner, vocab, pos, tie,
@@ -376,9 +410,12 @@ def bert(cfg: Mapping[str, Any]) -> Layout:
     h = req(cfg, "hidden_size")
     n = req(cfg, "num_hidden_layers")
     heads = req(cfg, "num_attention_heads")
-    inter = req(cfg, "intermediate_size")
+    heads_divide(h, heads, "BERT's attention splits hidden_size into the heads")
+    if cfg.get("intermediate_size") is None:  # 0 builds an MLP of no width: it trains
+        raise MissingField("missing 'intermediate_size'")
+    inter = opt_int(cfg, "intermediate_size", 0)
     vocab = req(cfg, "vocab_size")
-    pos = opt_int(cfg, "max_position_embeddings", 512)
+    pos = opt_positive(cfg, "max_position_embeddings", 512)
     types = opt_int(cfg, "type_vocab_size", 2)
     labels = num_labels(cfg)
     lay = Layout("BertForSequenceClassification", "sequence-classification", h, n, heads, heads, h // heads,
