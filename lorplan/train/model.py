@@ -186,6 +186,35 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:300]}"
 
 
+def _check_attention(plan, folder: Path, auto_cls, kwargs: dict) -> None:
+    """BadInput when the model's transformers class does not implement the attention this run asks for (Gemma 2
+    has no SDPA, lorplan plan's default: from_pretrained's ValueError, which is no config.json value's, was a
+    traceback): one line naming training.attention and what the class supports. A config transformers cannot
+    read, or a class it finds only through the model's own code (auto_map), is left to the load."""
+    import transformers
+
+    impl = kwargs["attn_implementation"]
+    try:
+        from transformers.models.auto.auto_factory import _get_model_class
+
+        config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"], local_files_only=True,
+                                                         trust_remote_code=kwargs["trust_remote_code"])
+        model_cls = _get_model_class(config, auto_cls._model_mapping)
+    except Exception:  # the load below says what is wrong
+        return
+    supports = {Attention.EAGER: True, Attention.SDPA: getattr(model_cls, "_supports_sdpa", True),
+                Attention.FLASH: getattr(model_cls, "_supports_flash_attn", True)}
+    asked = next((a for a, name in ATTN_IMPLEMENTATION.items() if name == impl), None)
+    if asked is None or supports[asked] is not False:
+        return
+    ok = ", ".join(a.value for a, yes in supports.items() if yes is not False)
+    setting = Attention(plan.training.attention)
+    cpu = f" ({asked.value} on the CPU)" if setting != asked else ""
+    raise BadInput(f'training.attention = "{setting.value}"{cpu}: transformers {transformers.__version__}\'s '
+                   f"{model_cls.__name__} does not implement {asked.value} attention; it supports {ok}: set "
+                   f'training.attention = "eager" in the plan (or lorplan plan --attention eager)')
+
+
 def _quantization_config(plan):
     import torch
     import transformers
@@ -278,6 +307,7 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     generation = folder / "generation_config.json"
     if cls is transformers.AutoModelForCausalLM and generation.is_file():  # a model that generates reads it
         _generation_config(generation)
+    _check_attention(plan, folder, cls, kwargs)
     # shapes are checked below, against what the adapter trains: a checkpoint's head of another size is replaced
     kwargs.update(output_loading_info=True, ignore_mismatched_sizes=True)
     try:
