@@ -124,6 +124,7 @@ class ProfileProgressed(_Replaceable):
     done: int
     total: int
     unit: str = "bytes"
+    ask: int | None = None  # the ProfileAsk.generation of the profile it reports on (the panel reads its last ask's)
 
     def can_replace(self, message: Message) -> bool:
         # one of the other pass stays: the Data tab's status names the pass from it

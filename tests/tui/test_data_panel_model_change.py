@@ -105,3 +105,31 @@ async def test_a_new_model_while_a_profile_runs_profiles_that_file_again(tmp_pat
         assert not panel.profile.estimated  # the new model's tokenizer counted it, not the old run's estimate
         assert "Profile failed" not in _status(panel), _status(panel)
         assert panel.query_one("#data-path", Input).value == str(tmp_path / "oth")
+
+
+async def test_back_from_a_classifier_the_box_on_the_profiled_file_applies_again(tmp_path, minilm, gate):
+    """A classifier trains one label per example: its profile is made with prompts masked, whatever the (hidden)
+    box holds. Back on a causal LM the box shows again, ticked, beside the profiled file: the profile made for the
+    new model follows it (as a profile asked for with those fields would), not the classifier's forced rule."""
+    pairs = _pairs(tmp_path / "pairs.jsonl")
+    gate.let_through(pairs)
+    app = PanelApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(DataPanel)
+        panel.set_context(None, 64)
+        box = panel.query_one("#data-train-all", Checkbox)
+        box.value = True
+        await paste_into(pilot, "#data-path", str(pairs), submit=True)
+        await wait_until(pilot, lambda: _idle_on(panel, pairs), timeout=60)
+        assert panel.plan_data().train_on == "all"
+
+        panel.set_context(minilm, 64, classifier=True)  # a sequence classifier: the box is hidden
+        await wait_until(pilot, lambda: len(gate.calls) >= 2 and _idle_on(panel, pairs), timeout=60)
+        assert gate.calls[-1][2:] == (minilm, True)  # prompts masked
+
+        panel.set_context(None, 64, classifier=False)  # a causal LM again: the box, still ticked, shows
+        await wait_until(pilot, lambda: len(gate.calls) >= 3 and _idle_on(panel, pairs), timeout=60)
+        await pilot.pause()
+        assert box.display and box.value is True
+        assert gate.calls[-1][2:] == (None, False), gate.calls  # every token trained, as the box says
+        assert panel.plan_data().train_on == "all"

@@ -126,3 +126,39 @@ async def test_a_finished_profile_of_the_same_file_asked_again_is_dropped_too(tm
         gate.let_through(same)
         await wait_until(pilot, lambda: panel.profile is not None and not panel.has_class("-running"), timeout=60)
         assert app.profiled == ["same.jsonl"]
+
+
+async def test_progress_of_a_superseded_profile_is_dropped_too(tmp_path, gate):
+    """A progress message posted by the old run before it saw its cancel is read after the new ask: it moved the
+    new run's bar, and the first pass of an old large JSON file made the status say '… checking the file (pass 1 of
+    2)', then '… reading rows (pass 2 of 2)', of a new file read in one pass."""
+    from lorplan.core.data import json_array
+    from lorplan.tui.messages import ProfileProgressed
+
+    old, new = _pairs(tmp_path / "old.jsonl"), _pairs(tmp_path / "new.jsonl")
+    app = PanelApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(DataPanel)
+        panel.set_context(None, 64)
+        path = panel.query_one("#data-path")
+        path.value = str(old)
+        panel.start_profile()
+        await wait_until(pilot, lambda: len(gate.calls) == 1)
+        first = panel._profiled.generation
+        path.value = str(new)
+        panel.start_profile()
+        await wait_until(pilot, lambda: len(gate.calls) == 2)
+        # what the old run's worker posted before its cancel, read now
+        panel.post_message(ProfileProgressed(40, 100, json_array.CHECKING, first))
+        await pilot.pause(0.2)
+        status = str(panel.query_one("#data-status").render())
+        assert status == f"Profiling {new} …", status
+        assert panel.query_one("#data-progress").progress == 0
+        panel.post_message(ProfileProgressed(30, 100, "bytes", panel._profiled.generation))  # the new run's own
+        await pilot.pause(0.2)
+        assert panel.query_one("#data-progress").progress == 30
+        assert str(panel.query_one("#data-status").render()) == f"Profiling {new} …"
+        gate.let_through(old)  # the cancelled run ends (its answer dropped) and the new one's is read
+        gate.let_through(new)
+        await wait_until(pilot, lambda: panel.profile is not None and not panel.has_class("-running"), timeout=60)
+        assert app.profiled == ["new.jsonl"]

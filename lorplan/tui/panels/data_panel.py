@@ -307,12 +307,12 @@ class DataPanel(Widget):
         # A new model: the file being profiled, or else the profiled one, is profiled again as it was asked for
         # (schema, masking rule), never the text in the fields now (half a path, perhaps, or one that failed).
         if model_changed and self.has_class("-running") and self._profiled is not None:
-            self._start(self._profiled.path, self._profiled.schema, self._profiled.train_all)
+            self._again(self._profiled.path, self._profiled.schema, self._profiled.train_all)
             return
         if self.profile is None:
             return
         if model_changed and self._profile_asked is not None:
-            self._start(*self._profile_asked, self._profiled_train_all)
+            self._again(*self._profile_asked, self._profiled_train_all)
         elif seq_len != self.profile.seq_len:
             self._show(self.profile.at_seq_len(seq_len))
         elif self._shown is not None:  # the suggestion's button follows the plan's seq len
@@ -341,6 +341,12 @@ class DataPanel(Widget):
             return
         self._start(path, schema, self.train_all)
 
+    def _again(self, path: str, schema: str, train_all: bool) -> None:
+        """Profile `path` as `schema` again (a new model), with the masking rule it was asked for, `train_all`; the
+        box's while the fields hold that file, as it speaks for it then (back from a classifier, whose profile
+        masked prompts whatever the hidden box held, a box ticked beside the file applies again)."""
+        self._start(path, schema, self.train_all if self._typed() == (path, schema) else train_all)
+
     def _start(self, path: str, schema: str, train_all: bool) -> None:
         """Profile `path` as `schema` with the planner's model and sequence length, every token trained when
         `train_all` (never for a classifier)."""
@@ -363,7 +369,7 @@ class DataPanel(Widget):
         def progress(done: int, total: int, unit: str) -> None:
             if worker.is_cancelled:
                 raise _Cancelled
-            self.post_message(ProfileProgressed(done, total, unit))
+            self.post_message(ProfileProgressed(done, total, unit, asked.generation))
 
         try:
             profile = bridge.profile_dataset(path, model=asked.model, schema=None if schema == "auto" else schema,
@@ -387,6 +393,8 @@ class DataPanel(Widget):
         self.start_profile()
 
     def on_profile_progressed(self, message: ProfileProgressed) -> None:
+        if message.ask is not None and (self._profiled is None or message.ask != self._profiled.generation):
+            return  # posted just before a later ask superseded its run: that run's bar and pass are not this one's
         if message.total > 0:
             self.query_one("#data-progress", ProgressBar).update(total=message.total, progress=message.done)
         # a large JSON file is read twice and the bar fills twice: the status names the pass
@@ -430,14 +438,17 @@ class DataPanel(Widget):
         if message.asked != self._profiled:  # posted just before a later ask superseded it: not what is asked now
             return
         self.set_class(False, "-running", "-stale")
-        self.profile = message.profile
+        profile = message.profile  # cut at the seq len of its ask: the plan's may have changed since
+        if self.seq_len is not None and profile.seq_len != self.seq_len:
+            profile = profile.at_seq_len(self.seq_len)
+        self.profile = profile
         self._profiled_train_all = message.train_all
         self._profile_asked = (message.asked.path, message.asked.schema)
         self._offer_train_all()
         data = self.plan_data()
         if data is not None:
             self.post_message(DatasetProfiled(data))
-        self._show(message.profile)
+        self._show(profile)
         self.query_one(DataLeft).scroll_home(animate=False)  # a new file's figures open at their top
 
     def _offer_train_all(self) -> None:
@@ -489,9 +500,11 @@ class DataPanel(Widget):
         self.set_class(error, "-error")
 
     def _show(self, p: bridge.DataProfile) -> None:
-        bar = self.query_one("#data-progress", ProgressBar)
-        bar.update(total=100, progress=100)
-        if not self.has_class("-stale"):  # else the status says why the figures are stale: keep it
+        """Show `p`: its figures, skipped rows and histogram, and (no profile running) its status and a full bar.
+        While another profile runs (`p` re-cut at a new seq len) the bar and status stay that run's."""
+        if not self.has_class("-running"):
+            self.query_one("#data-progress", ProgressBar).update(total=100, progress=100)
+        if not self.has_class("-stale") and not self.has_class("-running"):  # a stale status says why: kept
             self._status(" · ".join(map(bridge.form_words, p.notes)) if p.notes else f"tokenizer: {p.tokenizer}")
         self._draw_figures(p)
         problems = [f"line {pr.line}: {pr.reason}" for pr in p.problems[:8]]
