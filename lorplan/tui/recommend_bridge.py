@@ -87,10 +87,14 @@ def size_needed(task: str, *, popup: bool = False) -> str:
 
 def data_size(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -> DataSize | None:
     """What the data has to teach: from the Data tab's profile when there is one, else from the size the user
-    typed (trained tokens, or labelled examples for classification), else None."""
+    typed (trained tokens, or labelled examples for classification), else None. The profile is weighed at the
+    plan's sequence length (its truncated tokens), as `lorplan recommend --data` profiles it: the Data tab's was
+    cut at the length the plan had when it was made."""
     task = plan.spec.task
     profile = data.profile if data is not None else None
     if profile is not None:
+        if profile.seq_len != plan.setup.seq_len:
+            profile = profile.at_seq_len(plan.setup.seq_len)
         counts = dict(profile.labels.counts) if task == CLASSIFICATION and profile.labels is not None else None
         # the head the labels need (integer labels are class ids: the largest + 1), as lorplan recommend --data
         # counts them and the exported plan and the ladder's probes train; without labels, the model's own
