@@ -391,10 +391,10 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
 
     def action_start_plan(self) -> None:
         if self.plan is None:
-            self.notify("Choose a model in the Plan tab first.", severity="warning")
+            self.notify("Choose a model in the Plan tab first (F5).", severity="warning")
             return
         if self.data is None:
-            self.notify("Profile your dataset in the Data tab first: the probes train on it.", severity="warning")
+            self.notify("Profile your dataset in the Data tab first (F6): the probes train on it.", severity="warning")
             return
         self._start_plan(self.plan, self.data, self.runs_dir, self.backend)
 
