@@ -37,3 +37,25 @@ async def test_a_budget_beyond_a_week_is_the_fields_error_as_typed(make_app):
         await type_into(pilot, "#rec-budget", "10080")  # a week is still a budget
         assert not field.has_class("-invalid")
         assert panel.ladder_settings()[0] == 10080.0
+
+
+async def test_a_one_step_probe_is_the_fields_error_as_typed(make_app):
+    """`Steps per probe` 1 passed the field's check and was refused only when `l` started the ladder (a probe of
+    1 step trains nothing: its one step is the warmup's, at a learning rate of 0); now the field says so as typed,
+    with the words `lorplan recommend --probe-steps` uses, and 2 is taken."""
+    app = make_app()
+    async with app.run_test(size=(150, 45)) as pilot:
+        await wait_until(pilot, lambda: pilot.app.main.plan is not None)
+        await pilot.press("f8")
+        await pilot.pause()
+        panel = app.screen.query_one(RecommendPanel)
+        await type_into(pilot, "#rec-steps", "1")
+        field = app.screen.query_one("#rec-steps", Input)
+        assert field.has_class("-invalid") and field.value == "1"
+        said = str(app.screen.query_one("#rec-ladder-error", Static).render())
+        assert said.startswith("Steps per probe: a probe of 1 step trains nothing: its one step is the warmup's"), said
+        with pytest.raises(BadInput, match="give 2 or more"):
+            panel.ladder_settings()
+        await type_into(pilot, "#rec-steps", "2")
+        assert not field.has_class("-invalid")
+        assert panel.ladder_settings()[2] == 2

@@ -84,7 +84,9 @@ _LADDER_FIELDS = {
     "rec-budget": _optional(lambda t: recommend_bridge.check_budget_minutes(
         parse_positive_float(t, "Ladder budget", "minutes"), "Ladder budget"), None),
     "rec-seeds": _optional(lambda t: parse_int(t, "Seeds per probe", 1, recommend_bridge.MAX_SEEDS), 1),
-    "rec-steps": _optional(lambda t: parse_int(t, "Steps per probe", 1, 10**9), None),
+    # at least 2 under a warmup, as `l` checks it: a 1-step probe trains nothing (check_probe_steps)
+    "rec-steps": _optional(lambda t: recommend_bridge.check_steps_typed(parse_int(t, "Steps per probe", 1, 10**9)),
+                           None),
 }
 
 
