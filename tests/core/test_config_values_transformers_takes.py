@@ -6,7 +6,13 @@ a num_key_value_heads that does not divide num_attention_heads, a hidden_size th
 where transformers derives head_dim from it (or, for Llama and Gemma, always: their configs validate it),
 "max_position_embeddings": null, a GPT-2 vocabulary or position table of 0 and a BERT one of 0 or null; the
 plan was written and `lorplan train` stopped at the load or the first step. It refused "intermediate_size": 0
-as "missing", which transformers and peft train (an MLP of no width)."""
+as "missing", which transformers and peft train (an MLP of no width).
+
+Where transformers derives head_dim as hidden_size // num_attention_heads (Mistral, Mixtral, Qwen 2, Qwen 3 MoE,
+Phi-3), a hidden_size no multiple of the heads trains (the attention projects to heads x head_dim and back): what
+fails is an odd head size (RoPE turns the head's dimensions in pairs; Phi-3 alone turns only its
+partial_rotary_factor's share) or one of 0. The hidden_size=30 rows below fail for their head size of 7, not for
+the 2 units left over: the hidden_size=44 rows (3 heads of 14) train."""
 
 from __future__ import annotations
 
@@ -34,14 +40,29 @@ BASE = {
 }
 DROP = object()
 DECODERS = ("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3")
+DERIVED = ("mistral", "mixtral", "qwen2", "qwen3_moe", "phi3")  # head_dim = hidden_size // heads, unchecked
+ODD_30 = "the head size 'hidden_size' // 'num_attention_heads' (30 // 4 = 7) must be even"
 # (model types, change, what lorplan's line says, or None where transformers trains it)
 CASES = [
     (DECODERS, {"head_dim": 0}, {"mistral": None, "mixtral": None}, "'head_dim' must be a positive integer, not 0"),
     (DECODERS, {"num_key_value_heads": 0}, {}, "'num_key_value_heads' must be a positive integer, not 0"),
     (DECODERS, {"num_key_value_heads": 3}, {}, "'num_key_value_heads' (3) must divide 'num_attention_heads' (4)"),
     (("llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe", "gemma2", "gemma3_text", "phi3", "gpt2",
-      "bert"), {"hidden_size": 30, "head_dim": DROP}, {"qwen3": None},
+      "bert"), {"hidden_size": 30, "head_dim": DROP}, {"qwen3": None, **dict.fromkeys(DERIVED, ODD_30)},
      "'hidden_size' (30) must be a multiple of 'num_attention_heads' (4)"),
+    (DECODERS, {"hidden_size": 44, "num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": DROP},
+     dict.fromkeys(DERIVED + ("qwen3",)), "'hidden_size' (44) must be a multiple of 'num_attention_heads' (3)"),
+    (DERIVED, {"hidden_size": 2, "head_dim": DROP}, {},
+     "the head size 'hidden_size' // 'num_attention_heads' (2 // 4) is 0"),
+    (("mistral", "mixtral"), {"hidden_size": 2, "head_dim": 0}, {},
+     "the head size 'hidden_size' // 'num_attention_heads' (2 // 4) is 0"),
+    (DECODERS, {"head_dim": 9}, {}, "'head_dim' (9) must be even"),
+    (DECODERS, {"head_dim": 3}, {}, "'head_dim' (3) must be even"),
+    (DECODERS, {"head_dim": 9, "partial_rotary_factor": 0.5}, {"phi3": None}, "'head_dim' (9) must be even"),
+    (("phi3",), {"head_dim": 9, "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+                                                    "partial_rotary_factor": 0.6}}, {}, None),
+    (("phi3",), {"head_dim": 9, "partial_rotary_factor": 1.0}, {}, "'head_dim' (9) must be even"),
+    (DECODERS, {"head_dim": 1}, {}, None),
     (("llama", "gemma2", "gemma3_text", "mistral", "qwen2", "phi3", "qwen3"), {"hidden_size": 30, "head_dim": 8},
      {"mistral": None, "qwen2": None, "phi3": None, "qwen3": None},
      "'hidden_size' (30) must be a multiple of 'num_attention_heads' (4)"),

@@ -124,6 +124,7 @@ class DecoderStyle:
     tie_default: bool = False
     head_dim_zero: bool = False  # "head_dim": 0 means the default (the modeling code reads `head_dim or ...`)
     heads_divide_hidden: bool = False  # the config class refuses a hidden_size no multiple of the heads
+    partial_rotary: bool = False  # RoPE turns only int(head_dim x partial_rotary_factor) of the head (Phi-3)
 
 
 STYLES: dict[str, DecoderStyle] = {
@@ -136,7 +137,7 @@ STYLES: dict[str, DecoderStyle] = {
     "gemma2": DecoderStyle(sandwich_norms=True, head_dim_default=256, tie_default=True, heads_divide_hidden=True),
     "gemma3_text": DecoderStyle(qk_norm=True, sandwich_norms=True, head_dim_default=256, tie_default=True,
                                 heads_divide_hidden=True),
-    "phi3": DecoderStyle(qkv_bias=False, o_bias=False, fused=True),
+    "phi3": DecoderStyle(qkv_bias=False, o_bias=False, fused=True, partial_rotary=True),
 }
 
 ARCH_NAMES = {
@@ -199,8 +200,7 @@ def _decoder_summary(model_type: str, st: DecoderStyle, cfg: Mapping[str, Any], 
     hd = opt_int(cfg, "head_dim", hd_default) or hd_default
     if st.heads_divide_hidden:
         heads_divide(h, heads, f"{ARCH_NAMES[model_type]}'s configuration requires it")
-    elif not given and hd == h // heads:
-        heads_divide(h, heads, "head_dim is hidden_size // num_attention_heads when config.json gives none")
+    _check_rotary_head(st, cfg, hd, None if given or hd != h // heads else (h, heads))
     if cfg.get("intermediate_size") is None and st.moe != "mixtral":  # 0 builds an MLP of no width: it trains
         raise MissingField("missing 'intermediate_size'")
     inter = opt_int(cfg, "intermediate_size", 0)
@@ -224,6 +224,34 @@ def _decoder_summary(model_type: str, st: DecoderStyle, cfg: Mapping[str, Any], 
         gated_mlp=True,
         norm="rmsnorm",
     )
+
+
+def _partial_rotary_factor(cfg: Mapping[str, Any]) -> float:
+    """config.json's partial_rotary_factor (at its top level, or in rope_parameters as transformers 5 writes it),
+    1.0 when it gives none (or no number)."""
+    for part in (cfg, cfg.get("rope_parameters")):
+        value = part.get("partial_rotary_factor") if isinstance(part, Mapping) else None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 1.0
+
+
+def _check_rotary_head(st: DecoderStyle, cfg: Mapping[str, Any], hd: int, derived: tuple[int, int] | None) -> None:
+    """MissingField for a head size RoPE cannot turn (transformers 5: tests/core/test_config_values_transformers_
+    takes.py): 0 (its frequencies divide by it), or odd above 1 (it turns the dimensions in pairs; the config
+    class refuses it or the first step fails), unless only a part of the head turns (Phi-3 with a
+    partial_rotary_factor from 0 to below 1). `derived`: (hidden_size, heads) when head_dim is hidden_size // heads."""
+    if derived is not None:
+        h, heads = derived
+        if hd == 0:
+            raise MissingField(f"the head size 'hidden_size' // 'num_attention_heads' ({h} // {heads}) is 0: "
+                               "'hidden_size' must be at least 'num_attention_heads'")
+        what = f"the head size 'hidden_size' // 'num_attention_heads' ({h} // {heads} = {hd})"
+    else:
+        what = f"'head_dim' ({hd})"
+    if hd < 3 or hd % 2 == 0 or (st.partial_rotary and 0.0 <= _partial_rotary_factor(cfg) < 1.0):
+        return
+    raise MissingField(f"{what} must be even: RoPE turns the head's dimensions in pairs")
 
 
 @dataclass(frozen=True)
