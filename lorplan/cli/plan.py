@@ -68,7 +68,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_rope_scaling(t, "the plan and its exports carry it")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
-    t.add_argument("--attention", default=Attention.SDPA.value, metavar=_names(Attention), help=HELP[Attention])
+    t.add_argument("--attention", default=None, metavar=_names(Attention),
+                   help=f"{HELP[Attention]} (default {Attention.SDPA.value}; {Attention.EAGER.value} for a model "
+                   "whose transformers class has no SDPA, such as Gemma 2)")
     t.add_argument("--no-autocast", action="store_true", help="pure low-precision training (no torch.autocast)")
     t.add_argument("--no-prepare-kbit", action="store_true",
                    help="quantized base without peft's prepare_model_for_kbit_training")
@@ -134,6 +136,7 @@ def _check_task_flags(args, spec) -> None:
 def run(args) -> int:
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import (
+        attention_from_args,
         budget_from_args,
         cuda_context_from_args,
         ranks_from_args,
@@ -157,6 +160,9 @@ def run(args) -> int:
         if int(args.seq_len) < DEFAULT_SEQ_LEN:
             notes.append(f"--seq-len {args.seq_len}: {spec.id}'s context (the default {DEFAULT_SEQ_LEN} is "
                          "beyond it)")
+    attention_note = attention_from_args(args, spec)
+    if attention_note:
+        notes.append(attention_note)
     args.micro_batch_given = args.micro_batch is not None
     if not args.micro_batch_given:
         args.micro_batch = str(TABLE_MICRO_BATCH)
@@ -181,7 +187,7 @@ def run(args) -> int:
             if data_line:
                 print(data_line)
             sys.stdout.flush()  # what was written before the notes about it, also when both go to one pipe
-        for note in said:
+        for note in ([f"note: {attention_note}"] if attention_note else []) + said:
             say(note, whole=commands_in(note))
     if args.json:
         out = plan_json(spec, table, context)

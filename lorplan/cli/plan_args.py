@@ -68,11 +68,23 @@ def _cuda_context(text: str) -> int:
     return size
 
 
+def attention_from_args(args, spec) -> str | None:
+    """Set args.attention to the model's default when it was not given (core.model.attention.default_attention:
+    SDPA, eager for a model whose class has no SDPA, such as Gemma 2), and return the note saying why when that
+    is not SDPA (None otherwise). A chosen attention the model lacks is refused by check_plannable."""
+    from lorplan.core.model.attention import default_attention, default_attention_note
+
+    if args.attention is not None:
+        return None
+    args.attention = default_attention(spec).value
+    return default_attention_note(spec)
+
+
 def setup_from_args(args):
     """The TrainingSetup the flags describe (validated by TrainingSetup itself)."""
     from lorplan.core.lora import LoraTargets
     from lorplan.core.memory import TrainingSetup
-    from lorplan.core.vocab import default_sharding
+    from lorplan.core.vocab import Attention, default_sharding
 
     targets = LoraTargets(
         modules=_names("--targets", args.targets),
@@ -100,7 +112,8 @@ def setup_from_args(args):
         seq_len=_int("--seq-len", args.seq_len if args.seq_len is not None else "2048"),
         grad_checkpointing=bool(args.grad_checkpointing),
         optimizer=args.optimizer,
-        attention=args.attention,
+        # None only without a model (attention_from_args sets it first): TrainingSetup's, SDPA
+        attention=args.attention if args.attention is not None else Attention.SDPA.value,
         lora_dropout=_float("--lora-dropout", args.lora_dropout),
         gpus=gpus,
         sharding=sharding,

@@ -116,7 +116,7 @@ def register(sub) -> None:
                           "per-module rank_pattern")
     # flags of `lorplan plan` this command does not offer, at plan's defaults (setup_from_args reads them)
     p.set_defaults(run=run, layers=None, rank_pattern=None, dora=False, modules_to_save=None, base_dtype="bf16",
-                   adapter_dtype="fp32", attention="sdpa", lora_dropout="0", gpus="1", sharding=None,
+                   adapter_dtype="fp32", attention=None, lora_dropout="0", gpus="1", sharding=None,
                    no_autocast=False, no_prepare_kbit=False, kernels="cuda", no_foreach=False, padding_mask=False,
                    cuda_context=None, reserve_fraction=None)
 
@@ -307,7 +307,7 @@ def _recommend(args) -> int:
     from dataclasses import replace
 
     from lorplan.cli._common import print_json
-    from lorplan.cli.plan_args import budget_from_args, setup_from_args
+    from lorplan.cli.plan_args import attention_from_args, budget_from_args, setup_from_args
     from lorplan.core.lora import peft_target_modules
     from lorplan.core.model.head import head_labels, with_labels
     from lorplan.core.plan.defaults import ALPHA, micro_batch
@@ -330,6 +330,7 @@ def _recommend(args) -> int:
     args.seq_len = str(seq_len or default_seq_len(spec))  # 2048, or the model's context when shorter
     if args.micro_batch is None:
         args.micro_batch = str(micro_batch(task))
+    attention_from_args(args, spec)  # the model's: SDPA, eager for one without it (Gemma 2)
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
     # lorplan train right-pads several sequences per step (no packing here), so the plan is priced with the
     # padding mask, as `lorplan plan --write` prices a classifier's 16 rows

@@ -269,7 +269,7 @@ def form_words(message: str) -> str:
 # The form field a message is about, by the label it starts with (form_words has put labels for flags).
 _LABEL_FIELDS = {"Sequence length": "seq_len", "RoPE scaling": "seq_len", "Custom rank": "custom_rank",
                  "Micro-batch": "micro_batch", "GPUs": "gpus", "LoRA dropout": "lora_dropout",
-                 "Targets": "targets", "Sharding": "sharding"}
+                 "Targets": "targets", "Sharding": "sharding", "Attention": "attention"}
 
 
 def error_field(message: str) -> str:
@@ -291,6 +291,14 @@ def task_micro_batches(spec: ModelSpec) -> tuple[int, tuple[int, ...]]:
     from lorplan.core.vocab import Task
 
     return micro_batch(spec.task), tuple(micro_batch(task) for task in Task)
+
+
+def model_attention(spec: ModelSpec) -> tuple[tuple[str, ...], str]:
+    """The attentions the model's class implements, and the one `lorplan plan` plans it with when none is chosen
+    (core.model.attention: SDPA, eager on Gemma 2, which has none)."""
+    from lorplan.core.model.attention import default_attention, supported_attention
+
+    return tuple(a.value for a in supported_attention(spec)), default_attention(spec).value
 
 
 def context_limit(spec: ModelSpec) -> int | None:

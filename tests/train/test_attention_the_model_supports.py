@@ -1,8 +1,8 @@
 """A plan's training.attention that the model's transformers class does not implement: Gemma 2 has no SDPA
 (transformers 5: Gemma2PreTrainedModel._supports_sdpa = False, "sdpa does not support softcapping"), and SDPA is
-lorplan plan's default. `lorplan train` ended in a traceback of transformers' ValueError from from_pretrained
+lorplan's default. `lorplan train` ended in a traceback of transformers' ValueError from from_pretrained
 (not the config's fault, so build_model re-raised it); now one line naming the plan's setting and what the model
-supports, and the same plan with eager attention trains."""
+supports, and the plan lorplan plan writes without --attention (eager, core.model.attention) trains."""
 
 from __future__ import annotations
 
@@ -47,16 +47,30 @@ def _plan(capsys, gemma2, data, tmp_path, *flags) -> Path:
 
 
 def test_train_names_the_attention_gemma2_does_not_implement(gemma2, data, tmp_path, capsys, state_home):
-    plan = _plan(capsys, gemma2, data, tmp_path)  # the default, sdpa
+    """A plan asking for SDPA (lorplan plan refuses it now: a plan written elsewhere, or edited) is refused by
+    the plan's check against the model (core.plan.context) before the weights load."""
+    plan = _plan(capsys, gemma2, data, tmp_path, "--attention", "flash")
+    plan.write_text(plan.read_text().replace('attention = "flash"', 'attention = "sdpa"', 1))
     rc, _, err = _run(capsys, "train", str(plan), "--max-steps", "1", "--output", str(tmp_path / "out"))
     assert rc == 2 and "Traceback" not in err, err
     line = err.strip().splitlines()[-1]
-    assert line.startswith("lorplan train: error: training.attention = \"sdpa\": "), line
+    assert line.startswith(f"lorplan train: error: {plan}: training.attention = \"sdpa\": "), line
     assert "Gemma2ForCausalLM" in line and "supports eager, flash" in line, line
 
 
-def test_the_same_plan_with_eager_attention_trains(gemma2, data, tmp_path, capsys, state_home):
-    plan = _plan(capsys, gemma2, data, tmp_path, "--attention", "eager")
+def test_train_asks_transformers_for_the_attention_it_runs(gemma2, data, tmp_path, capsys, state_home):
+    """A flash plan, which Gemma 2 implements, runs SDPA on the CPU: build_model's check (4ab7a6d) names that."""
+    plan = _plan(capsys, gemma2, data, tmp_path, "--attention", "flash")
+    rc, _, err = _run(capsys, "train", str(plan), "--max-steps", "1", "--output", str(tmp_path / "out"))
+    assert rc == 2 and "Traceback" not in err, err
+    line = err.strip().splitlines()[-1]
+    assert line.startswith('lorplan train: error: training.attention = "flash" (sdpa on the CPU): '), line
+    assert "Gemma2ForCausalLM does not implement sdpa attention" in line, line
+
+
+def test_the_default_gemma2_plan_is_eager_and_trains(gemma2, data, tmp_path, capsys, state_home):
+    plan = _plan(capsys, gemma2, data, tmp_path)  # no --attention: eager, Gemma 2 has no SDPA
+    assert 'attention = "eager"' in plan.read_text().splitlines()
     rc, _, err = _run(capsys, "train", str(plan), "--max-steps", "1", "--output", str(tmp_path / "out"))
     assert rc == 0, err
     assert (tmp_path / "out" / "adapter").is_dir()

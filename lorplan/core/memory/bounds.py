@@ -20,6 +20,7 @@ from lorplan.core.lora import (
     resolve_targets,
 )
 from lorplan.core.memory.types import MAX_ROPE_SCALING, TrainingSetup
+from lorplan.core.model.attention import check_attention
 from lorplan.core.model.fallback import config_context_key
 from lorplan.core.model.spec import ModelSpec
 
@@ -224,8 +225,10 @@ def check_loss(spec: ModelSpec, setup: TrainingSetup) -> None:
 def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] = (), flag: str = "--ranks",
                     names: ContextNames = FLAG_NAMES) -> None:
     """Every check above for one setup and the ranks asked for explicitly (`flag` and `names`: what the messages
-    call the ranks and the context settings)."""
+    call the ranks and the context settings), and that the model's class implements the setup's attention
+    (core.model.attention: Gemma 2 has no SDPA)."""
     check_loss(spec, setup)
+    check_attention(spec, setup.attention)
     check_context(spec, setup, names)
     check_targets(spec, setup.targets)
     check_ranks(spec, setup.targets, ranks, flag)

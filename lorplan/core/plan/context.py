@@ -1,6 +1,6 @@
 """A plan file against its model: the sequence length it trains at must be within the model's context, or within
-the reach of the plan's model.rope_scaling, and its LoRA settings must adapt what they name (targets, blocks,
-rank_pattern and alpha_pattern keys). The rules are lorplan plan's and the planner's (core.memory.bounds
+the reach of the plan's model.rope_scaling, its attention one the model's class implements, and its LoRA settings
+must adapt what they name (targets, blocks, rank_pattern and alpha_pattern keys). The rules are lorplan plan's and the planner's (core.memory.bounds
 check_context and check_targets), applied to a plan that may have been edited by hand since it was planned,
 before `lorplan train` or `lorplan export` acts on it.
 """
@@ -15,7 +15,7 @@ from lorplan.core.plan.schema import Plan
 def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
     """BadInput "PLAN: training.seq_len = 4096 is beyond <model>'s context of 1,024 tokens …" (one line, naming
     the plan and its keys) when plan.training.seq_len (tokens) is beyond spec's context and model.rope_scaling
-    does not reach it, or when model.rope_scaling cannot apply to this model."""
+    does not reach it, or when model.rope_scaling cannot apply to this model; and check_plan_attention's."""
     from lorplan.core.memory.bounds import PLAN_KEYS, check_context
     from lorplan.core.memory.types import TrainingSetup
 
@@ -24,6 +24,21 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
         check_context(spec, setup, PLAN_KEYS)
     except BadInput as exc:
         raise BadInput(f"{plan_path}: {exc}") from None
+    check_plan_attention(plan, spec, plan_path)
+
+
+def check_plan_attention(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
+    """BadInput 'PLAN: training.attention = "sdpa": google/gemma-2-9b (Gemma2ForCausalLM) does not implement sdpa
+    attention in transformers; it supports eager, flash: set training.attention = "eager"' when the model's class
+    lacks the plan's attention (core.model.attention, the rule `lorplan plan --attention` and the planner follow),
+    before lorplan train loads the weights or lorplan export writes another tool's config for it."""
+    from lorplan.core.model.attention import attention_refusal, default_attention
+
+    attention = plan.training.attention
+    why = attention_refusal(spec, attention)
+    if why is not None:
+        raise BadInput(f'{plan_path}: training.attention = "{attention}": {why}: set training.attention = '
+                       f'"{default_attention(spec)}" (or lorplan plan --attention {default_attention(spec)})')
 
 
 # lorplan.core.lora names the flags of `lorplan plan` in its messages; a plan file has keys instead

@@ -315,6 +315,7 @@ class PlanView(VerticalScroll):
         )
         self._summary_height = -1  # the summary may shrink to the new model's text
         self._fit_seq_len(spec)
+        self._fit_attention(spec)
         wanted, defaults = bridge.task_micro_batches(spec)
         shown = self.state.form.micro_batch.strip()
         if shown.isdigit() and int(shown) in defaults and int(shown) != wanted:  # a default, not the user's
@@ -344,6 +345,16 @@ class PlanView(VerticalScroll):
                                 timeout=6)
         else:
             self._seq_clamp = None
+
+    def _fit_attention(self, spec) -> None:
+        """The attention the model implements when the form holds the default one (SDPA) and the model has none
+        (Gemma 2: eager, as `lorplan plan` plans it), and SDPA again for the next model that has it; an attention
+        the user chose stays, and the form marks it when the model lacks it."""
+        supported, default = bridge.model_attention(spec)
+        self.state.form, changed = self.query_one(SetupPanel).follow_model_attention(supported, default)
+        if changed:
+            self.app.notify(f"Attention {default}: {spec.id} has no {FormValues.attention} attention in "
+                            f"transformers (it supports {', '.join(supported)}): the plan uses {default}", timeout=6)
 
     # -- setup and budget -----------------------------------------------------------------------------------
     @on(SetupChanged)

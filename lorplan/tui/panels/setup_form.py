@@ -133,6 +133,19 @@ def sharding_for_gpus(gpus: int, sharding: str, automatic: bool) -> tuple[str, b
     return sharding, automatic and gpus > 1
 
 
+def attention_for_model(attention: str, supported: tuple[str, ...], default: str, automatic: bool) -> tuple[str, bool]:
+    """The attention field once a model implementing `supported` is chosen (`default`: the one `lorplan plan`
+    plans it with, core.model.attention). The form's own default (SDPA) on a model without it becomes the
+    model's default (eager on Gemma 2), as `lorplan plan` without --attention does, and an attention set that way
+    (`automatic`) goes back to the form's default for the next model that has it. Any other choice is the user's
+    and is kept: the form marks it when the model lacks it (bridge.rank_table). Returns (attention, whether it is
+    now an automatic one)."""
+    form_default = FormValues.attention
+    if automatic or attention == form_default:
+        return (form_default, False) if form_default in supported else (default, True)
+    return attention, False
+
+
 @dataclass(frozen=True)
 class FormResult:
     """A setup when every field is valid; otherwise the messages per field id."""

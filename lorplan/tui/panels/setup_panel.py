@@ -25,6 +25,7 @@ from lorplan.tui.panels.setup_form import (
     QUANT_CHOICES,
     SHARDING_CHOICES,
     FormValues,
+    attention_for_model,
     parse_int,
     sharding_for_gpus,
 )
@@ -58,6 +59,7 @@ class SetupPanel(Vertical):
         self._all_linear = True
         self._shown_errors: dict[str, str] | None = None
         self._auto_sharding = False  # the sharding field holds ddp because the GPU count went above 1, not a choice
+        self._auto_attention = False  # the attention field holds a model's default (eager on Gemma 2), not a choice
         self.border_title = "Setup"
 
     def compose(self) -> ComposeResult:
@@ -155,6 +157,8 @@ class SetupPanel(Vertical):
         event.stop()
         if isinstance(event, Select.Changed) and event.select.id == "f-sharding":
             self._auto_sharding = False  # chosen by hand: never changed behind the user's back
+        elif isinstance(event, Select.Changed) and event.select.id == "f-attention":
+            self._auto_attention = False  # likewise: a model without it marks it instead (bridge.rank_table)
         elif isinstance(event, Input.Changed) and event.input.id == "f-gpus":
             try:
                 self._follow_gpu_count(parse_int(event.value, "GPUs", 1, MAX_GPUS))
@@ -198,6 +202,20 @@ class SetupPanel(Vertical):
             if field.value.strip() != str(tokens):
                 field.value = str(tokens)
         return self.values()
+
+    def follow_model_attention(self, supported: tuple[str, ...], default: str) -> tuple[FormValues, bool]:
+        """A model implementing the `supported` attentions was chosen: the attention field as `lorplan plan`
+        defaults it for that model (attention_for_model: SDPA, the form's default, becomes `default` on a model
+        without it, and comes back for the next one that has it). Posts nothing: the caller re-plans once with the
+        values returned, and says so when the second value is True (the field now holds the model's default)."""
+        field = self.query_one("#f-attention", Select)
+        attention, self._auto_attention = attention_for_model(str(field.value), supported, default,
+                                                              self._auto_attention)
+        changed = attention != field.value
+        if changed:
+            with self.prevent(Select.Changed):
+                field.value = attention
+        return self.values(), changed and self._auto_attention
 
     def show_micro_batch(self, rows: int) -> FormValues:
         """Show `rows` in the micro-batch field (a model of another task loaded while the field held the other

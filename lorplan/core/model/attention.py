@@ -1,0 +1,79 @@
+"""Which attention implementations the transformers class lorplan plans for a model implements, known from the
+spec alone: the planner prices from configs and never imports transformers, yet a plan must name an attention
+the model can train with (transformers 5's Gemma 2 has no SDPA, lorplan's default, and from_pretrained refuses
+it). `lorplan plan` and the planner default such a model to eager, what transformers itself recommends there,
+and refuse an explicit choice it lacks, as plan files are refused (core.plan.context.check_plan_context).
+
+The table is data, checked against the installed transformers by tests/core/test_attention_support.py for every
+architecture lorplan's catalog plans; lorplan train asks transformers itself as well (train.model), for the
+models planned through the fallback and plans written elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from lorplan.core.errors import BadInput
+from lorplan.core.model.spec import ModelSpec
+from lorplan.core.vocab import Attention
+
+# The attentions a class lorplan plans (ModelSpec.architecture) does NOT implement in transformers 5.25: its
+# `_supports_sdpa` / `_supports_flash_attn` is False (eager is always implemented). Every other class implements
+# all three as far as lorplan knows (the fallback's unknown architectures are left to lorplan train's check).
+UNSUPPORTED: Mapping[str, frozenset[Attention]] = MappingProxyType({
+    # models/gemma2/modeling_gemma2.py Gemma2PreTrainedModel: _supports_sdpa = False (SDPA has no attention-logit
+    # softcapping); transformers warns to train Gemma 2 with eager
+    "Gemma2ForCausalLM": frozenset({Attention.SDPA}),
+    # models/gemma3/modeling_gemma3.py Gemma3ForConditionalGeneration (the multimodal gemma3): _supports_flash_attn
+    # = False (its image tokens attend bidirectionally)
+    "Gemma3ForConditionalGeneration": frozenset({Attention.FLASH}),
+})
+
+# The attention lorplan plans with when the user chose none and the model implements it (transformers' own default).
+PREFERRED = Attention.SDPA
+
+
+def supported_attention(spec: ModelSpec) -> tuple[Attention, ...]:
+    """The attentions the model's class implements, in vocabulary order (eager always)."""
+    missing = UNSUPPORTED.get(spec.architecture, frozenset())
+    return tuple(a for a in Attention if a not in missing)
+
+
+def default_attention(spec: ModelSpec) -> Attention:
+    """The attention a plan takes when the user chose none: SDPA, or eager for a model without it (Gemma 2)."""
+    return PREFERRED if PREFERRED in supported_attention(spec) else Attention.EAGER
+
+
+def _model(spec: ModelSpec) -> str:
+    return spec.architecture if spec.id == spec.architecture else f"{spec.id} ({spec.architecture})"
+
+
+def attention_refusal(spec: ModelSpec, attention: str) -> str | None:
+    """Why `attention` cannot train this model ("google/gemma-2-9b (Gemma2ForCausalLM) does not implement sdpa
+    attention in transformers; it supports eager, flash"), None when it can (or is no attention lorplan knows:
+    TrainingSetup and the plan reader name that)."""
+    if attention not in Attention.values() or Attention(attention) in supported_attention(spec):
+        return None
+    ok = ", ".join(a.value for a in supported_attention(spec))
+    return f"{_model(spec)} does not implement {attention} attention in transformers; it supports {ok}"
+
+
+def check_attention(spec: ModelSpec, attention: str, flag: str = "--attention") -> None:
+    """BadInput "--attention sdpa: google/gemma-2-9b (Gemma2ForCausalLM) does not implement sdpa attention in
+    transformers; it supports eager, flash" when the model's class lacks the attention asked for."""
+    why = attention_refusal(spec, attention)
+    if why is not None:
+        raise BadInput(f"{flag} {attention}: {why}")
+
+
+def default_attention_note(spec: ModelSpec) -> str | None:
+    """What `lorplan plan` says when it plans a model with another attention than SDPA because the user chose
+    none; None when the model takes SDPA."""
+    chosen = default_attention(spec)
+    if chosen == PREFERRED:
+        return None
+    flash = "; --attention flash keeps none" if Attention.FLASH in supported_attention(spec) else ""
+    return (f"--attention {chosen}: {_model(spec)} does not implement {PREFERRED} attention (lorplan's default) "
+            f"in transformers; {chosen} attention keeps the seq-len × seq-len attention probabilities (priced "
+            f"here{flash})")
