@@ -210,9 +210,11 @@ def _check_attention(plan, folder: Path, auto_cls, kwargs: dict) -> None:
     ok = ", ".join(a.value for a, yes in supports.items() if yes is not False)
     setting = Attention(plan.training.attention)
     cpu = f" ({asked.value} on the CPU)" if setting != asked else ""
+    # the nearest the class runs: SDPA (no s x s scores kept, as flash) when it has it, else eager
+    fix = Attention.SDPA if supports[Attention.SDPA] is not False else Attention.EAGER
     raise BadInput(f'training.attention = "{setting.value}"{cpu}: transformers {transformers.__version__}\'s '
                    f"{model_cls.__name__} does not implement {asked.value} attention; it supports {ok}: set "
-                   f'training.attention = "eager" in the plan (or lorplan plan --attention eager)')
+                   f'training.attention = "{fix.value}" in the plan (or lorplan plan --attention {fix.value})')
 
 
 def _quantization_config(plan):
