@@ -141,6 +141,14 @@ def check_probe_steps(steps: int | None, plan, label: str) -> int | None:
     return steps
 
 
+def check_default_probe_steps(steps: int | None, label: str) -> int | None:
+    """check_probe_steps against the schedule of a plan with the plan file's defaults (what the planner's plans
+    train with: the planner sets no other), for a field checked as typed, before any plan is built."""
+    from lorplan.core.plan.schema import TrainingSection
+
+    return check_probe_steps(steps, TrainingSection(), label)
+
+
 def too_short_words(planned: int, examples: int, epochs: float, batch: int) -> str:
     """Why a planned training of `planned` steps, fewer than shortest_training_probe's (so 1 step, at the
     warmup's rate of 0), gets no ladder, naming no flag: the planner shows it too (its ladder's epochs are fixed;

@@ -42,7 +42,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
     MAX_SEEDS,
     PROBE_STEPS,
     check_budget_minutes,
-    check_probe_steps,
+    check_default_probe_steps,
     planned_run_steps,
     probe_length,
 )
@@ -73,13 +73,12 @@ class PriorRead:
 
 
 
+
 def check_steps_typed(steps: int | None) -> int | None:
     """The planner's "Steps per probe" as typed, checked as `l` will check it (recommend.launch.check_probe_steps)
-    against the schedule the planner's plans train with (the plan file's defaults: the planner sets no other), so
-    a 1-step probe, which trains nothing under a warmup, is the field's line as typed, not a toast at `l`."""
-    from lorplan.core.plan.schema import TrainingSection
-
-    return check_probe_steps(steps, TrainingSection(), "Steps per probe")
+    against the schedule the planner's plans train with, so a 1-step probe, which trains nothing under a warmup,
+    is the field's line as typed, not a toast at `l`."""
+    return check_default_probe_steps(steps, "Steps per probe")
 
 def size_wanted(task: str) -> str:
     """What a user types when there is no profile: trained tokens (causal LM) or labelled examples."""
