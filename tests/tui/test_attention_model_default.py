@@ -70,3 +70,26 @@ async def test_eager_set_for_gemma2_goes_back_to_sdpa_and_flash_on_gemma3_is_mar
         assert set(view.state.errors) == {"attention"}, view.state.errors
         assert "Gemma3ForConditionalGeneration" in view.state.errors["attention"]
         assert view.state.form.attention == FLASH  # the user's choice is kept, and marked
+
+
+async def test_the_session_remembers_the_users_attention_not_the_one_a_model_set(make_app, tmp_path):
+    """Eager set for Gemma 2 was saved as the session's attention, so the next session took it for the user's
+    choice: a later model with SDPA (Qwen) was planned with eager, without a word. The session keeps SDPA, which
+    the next Gemma 2 turns into eager again; an attention chosen by hand is remembered as chosen."""
+    from lorplan.tui.config import load_config
+
+    path = tmp_path / "config" / "lorplan" / "config.toml"
+    app = make_app(model=GEMMA2)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await wait_until(pilot, lambda: view.state.setup is not None and view.state.setup.attention == EAGER)
+    assert load_config(path)[0].setup.attention == SDPA
+    app = make_app(model=GEMMA2)  # the next session, on the model it was left on
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await wait_until(pilot, lambda: view.state.setup is not None and view.state.setup.attention == EAGER)
+        await _load(pilot, view, QWEN)
+        await wait_until(pilot, lambda: not view.state.stale and view.state.setup.attention == SDPA)
+        app.screen.query_one("#f-attention", Select).value = EAGER  # chosen by hand
+        await wait_until(pilot, lambda: view.state.setup.attention == EAGER and not view.state.stale)
+    assert load_config(path)[0].setup.attention == EAGER

@@ -549,7 +549,7 @@ class PlanView(VerticalScroll):
             trust = self._trusted and bridge.asks_own_code(spec)  # only a model whose code is needed asks for it
             self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", spec, self.state.setup,
                                                        row.rank, self.state.table, self.state.tuning, trust),
-                                          self.state.form))
+                                          self.query_one(SetupPanel).remembered(self.state.form)))
 
     def apply_seq_len(self, tokens: int) -> None:
         """Take a sequence length chosen elsewhere (the Data tab's suggestion): shown in the field, cut to the

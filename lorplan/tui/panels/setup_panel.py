@@ -7,6 +7,7 @@ validation lives in `setup_form` and the plan view decides what to recompute.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 from textual import on
 from textual.app import ComposeResult
@@ -216,6 +217,13 @@ class SetupPanel(Vertical):
             with self.prevent(Select.Changed):
                 field.value = attention
         return self.values(), changed and self._auto_attention
+
+    def remembered(self, values: FormValues) -> FormValues:
+        """`values` as the session keeps them (PlanChanged.form, the app's saved [setup]): an attention a model set
+        (eager on Gemma 2, follow_model_attention) as the form's default it stands for, so that the next session
+        does not take it for the user's choice and plan every later model with it; that session sets it again
+        for such a model. Every other value as shown."""
+        return replace(values, attention=FormValues.attention) if self._auto_attention else values
 
     def show_micro_batch(self, rows: int) -> FormValues:
         """Show `rows` in the micro-batch field (a model of another task loaded while the field held the other
