@@ -126,8 +126,9 @@ def register(subparsers) -> None:
                    help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
     s.add_argument("--grad-checkpointing", action="store_true",
                    help="gradient checkpointing: recompute activations in the backward pass (less memory, slower)")
-    s.add_argument("--attention", choices=Attention.values(), default=Attention.SDPA.value,
-                   metavar=vocab_metavar(Attention), help=f"{HELP[Attention]} (default {Attention.SDPA.value})")
+    s.add_argument("--attention", choices=Attention.values(), default=None, metavar=vocab_metavar(Attention),
+                   help=f"{HELP[Attention]} (default {Attention.SDPA.value}; {Attention.EAGER.value} for a model "
+                   "whose transformers class has no SDPA, such as Gemma 2)")
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
     s.add_argument("--train-on", choices=TrainOn.values(), metavar=vocab_metavar(TrainOn),
                    help=f"causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
@@ -183,9 +184,32 @@ def _check_inputs(args):
             if given:
                 raise BadInput(f"{flag}: the probes classify {what}, one label per example; {flag.split()[0]} "
                                "is for a causal LM's tokens")
-    for note in checked.notes:
+    attention_note = _attention(args)
+    for note in (*checked.notes, *([attention_note] if attention_note else [])):
         print(f"note: {note}", file=sys.stderr)
     return checked
+
+
+def _attention(args) -> str | None:
+    """Set args.attention to the model's when --attention was not given (core.model.attention: SDPA, eager for a
+    model whose transformers class has none, such as Gemma 2) and return the note saying why when it is not SDPA,
+    as `lorplan plan` does; refuse an --attention the model lacks (BadInput naming it) before anything starts.
+    The model is the one check_start read (args.model as it recorded it; its spec cached per process)."""
+    from dataclasses import replace
+
+    from lorplan.core.model import load_spec, model_folder, resolve_model
+    from lorplan.core.model.attention import check_attention, default_attention, default_attention_note
+    from lorplan.core.model.resolve import SHIPPED_ID
+
+    source = resolve_model(args.model if args.model is not None else SHIPPED_ID)
+    spec = load_spec(str(model_folder(source)), trust_remote_code=args.trust_remote_code)
+    if source.kind != "folder":  # named as check_start names it
+        spec = replace(spec, id=source.id)
+    if args.attention is not None:
+        check_attention(spec, args.attention)
+        return None
+    args.attention = default_attention(spec).value
+    return default_attention_note(spec, priced=False)
 
 
 def _targets(args) -> tuple[str, ...]:

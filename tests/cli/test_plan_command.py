@@ -97,3 +97,20 @@ def test_a_setup_priced_without_the_cuda_context_reads_back(capsys):
     assert setup_from_args(parsed(command)) == setup
     assert main([*shlex.split(command)[1:], "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["cuda_context"]["bytes"] == 0
+
+
+def test_the_planners_attention_reads_back_for_a_model_without_sdpa(capsys):
+    """The attention `lorplan plan` defaults to depends on the model (eager on Gemma 2, which has no SDPA): the
+    planner's setup there (bridge.model_attention's default), eager, is written out and runs back to the same
+    table, without the default's note."""
+    from lorplan.core.model.attention import default_attention
+
+    spec = load_spec("google/gemma-2-2b-it")
+    setup = TrainingSetup(attention=default_attention(spec).value, seq_len=1024)
+    assert setup.attention != TrainingSetup().attention
+    command = command_for(spec.id, setup, (8,))
+    assert setup_from_args(parsed(command)) == setup
+    assert main([*shlex.split(command)[1:], "--json"]) in (0, 1)
+    got = json.loads(capsys.readouterr().out)
+    assert got["rows"] == plan_json(spec, rank_table(spec, setup, (8,)))["rows"]
+    assert not any(n.startswith("--attention") for n in got["notes"]), got["notes"]

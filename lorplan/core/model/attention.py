@@ -67,13 +67,14 @@ def check_attention(spec: ModelSpec, attention: str, flag: str = "--attention") 
         raise BadInput(f"{flag} {attention}: {why}")
 
 
-def default_attention_note(spec: ModelSpec) -> str | None:
-    """What `lorplan plan` says when it plans a model with another attention than SDPA because the user chose
-    none; None when the model takes SDPA."""
+def default_attention_note(spec: ModelSpec, priced: bool = True) -> str | None:
+    """What `lorplan plan` (priced) and `lorplan probe start` (not priced) say when they take another attention
+    than SDPA for a model because the user chose none; None when the model takes SDPA."""
     chosen = default_attention(spec)
     if chosen == PREFERRED:
         return None
-    flash = "; --attention flash keeps none" if Attention.FLASH in supported_attention(spec) else ""
+    flash = "--attention flash keeps none" if Attention.FLASH in supported_attention(spec) else ""
+    why = "; ".join(x for x in ("priced here" if priced else "", flash) if x)
     return (f"--attention {chosen}: {_model(spec)} does not implement {PREFERRED} attention (lorplan's default) "
-            f"in transformers; {chosen} attention keeps the seq-len × seq-len attention probabilities (priced "
-            f"here{flash})")
+            f"in transformers; {chosen} attention keeps the seq-len × seq-len attention probabilities"
+            + (f" ({why})" if why else ""))
