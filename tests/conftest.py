@@ -51,3 +51,13 @@ def nearly_full(monkeypatch):
 
     monkeypatch.setattr(os, "statvfs", short)
     return lambda: monkeypatch.setattr(os, "statvfs", statvfs)
+
+
+@pytest.fixture
+def prompt_completion_file(tmp_path):
+    """A JSONL file of 8 prompt/completion rows ("q i" -> "a i"), as a model-folder test profiles or trains on."""
+    import json
+
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps({"prompt": f"q {i}", "completion": f"a {i}"}) + "\n" for i in range(8)))
+    return path

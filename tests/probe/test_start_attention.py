@@ -32,10 +32,8 @@ def gemma2(tmp_path) -> Path:
 
 
 @pytest.fixture
-def data(tmp_path) -> Path:
-    path = tmp_path / "train.jsonl"
-    path.write_text("".join(json.dumps({"prompt": f"q {i}", "completion": f"a {i}"}) + "\n" for i in range(8)))
-    return path
+def data(prompt_completion_file) -> Path:
+    return prompt_completion_file
 
 
 def _start(gemma2, data, *flags) -> list[str]:

@@ -6,7 +6,6 @@ supports, and the plan lorplan plan writes without --attention (eager, core.mode
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -32,10 +31,8 @@ def gemma2(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def data(tmp_path) -> Path:
-    path = tmp_path / "train.jsonl"
-    path.write_text("".join(json.dumps({"prompt": f"q {i}", "completion": f"a {i}"}) + "\n" for i in range(8)))
-    return path
+def data(prompt_completion_file) -> Path:
+    return prompt_completion_file
 
 
 def _plan(capsys, gemma2, data, tmp_path, *flags) -> Path:
