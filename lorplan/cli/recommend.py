@@ -330,7 +330,11 @@ def _recommend(args) -> int:
     args.seq_len = str(seq_len or default_seq_len(spec))  # 2048, or the model's context when shorter
     if args.micro_batch is None:
         args.micro_batch = str(micro_batch(task))
-    attention_from_args(args, spec)  # the model's: SDPA, eager for one without it (Gemma 2)
+    if attention_from_args(args, spec) is not None:  # the model's: SDPA, eager for one without it (Gemma 2)
+        from lorplan.core.model.attention import default_attention_note
+
+        # said: the probes and a --write plan train it, and the fit prices it (recommend has no --attention)
+        say(f"note: {default_attention_note(spec, flag=False)}; the probes and a written plan use it")
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
     # lorplan train right-pads several sequences per step (no packing here), so the plan is priced with the
     # padding mask, as `lorplan plan --write` prices a classifier's 16 rows

@@ -86,3 +86,17 @@ def test_a_plan_file_asking_for_an_attention_the_model_lacks_is_refused(tmp_path
     assert not (tmp_path / "out").exists()
     ok = _edited_plan(tmp_path, GEMMA2, FLASH)
     assert main(["export", str(ok), "--to", "axolotl", "-o", str(tmp_path / "out2")]) == 0
+
+
+def test_recommend_says_the_eager_it_writes_for_gemma2(tmp_path, capsys):
+    # 03febc3 made `lorplan recommend --write` write eager for Gemma 2 without a word (recommend has no
+    # --attention flag, so the note names none); a model with SDPA gets no note
+    plan = tmp_path / "rec.toml"
+    assert main(["recommend", "--model", GEMMA2, "--trained-tokens", "1000000", "--write", str(plan)]) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if line.startswith(f"note: {EAGER} attention: ")]
+    assert len(notes) == 1 and "Gemma2ForCausalLM" in notes[0] and "--attention" not in notes[0], err
+    assert notes[0].endswith("the probes and a written plan use it"), err
+    assert f'attention = "{EAGER}"' in plan.read_text().splitlines()
+    assert main(["recommend", "--model", "Qwen/Qwen3-0.6B", "--trained-tokens", "1000000"]) == 0
+    assert "attention" not in capsys.readouterr().err

@@ -67,14 +67,18 @@ def check_attention(spec: ModelSpec, attention: str, flag: str = "--attention") 
         raise BadInput(f"{flag} {attention}: {why}")
 
 
-def default_attention_note(spec: ModelSpec, priced: bool = True) -> str | None:
+def default_attention_note(spec: ModelSpec, priced: bool = True, flag: bool = True) -> str | None:
     """What `lorplan plan` (priced) and `lorplan probe start` (not priced) say when they take another attention
-    than SDPA for a model because the user chose none; None when the model takes SDPA."""
+    than SDPA for a model because the user chose none; None when the model takes SDPA. flag=False: words for a
+    command without --attention (`lorplan recommend`), naming no flag."""
     chosen = default_attention(spec)
     if chosen == PREFERRED:
         return None
-    flash = "--attention flash keeps none" if Attention.FLASH in supported_attention(spec) else ""
+    flash = ""
+    if Attention.FLASH in supported_attention(spec):
+        flash = "--attention flash keeps none" if flag else "flash attention keeps none"
     why = "; ".join(x for x in ("priced here" if priced else "", flash) if x)
-    return (f"--attention {chosen}: {_model(spec)} does not implement {PREFERRED} attention (lorplan's default) "
+    lead = f"--attention {chosen}" if flag else f"{chosen} attention"
+    return (f"{lead}: {_model(spec)} does not implement {PREFERRED} attention (lorplan's default) "
             f"in transformers; {chosen} attention keeps the seq-len × seq-len attention probabilities"
             + (f" ({why})" if why else ""))
