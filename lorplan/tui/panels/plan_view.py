@@ -239,6 +239,7 @@ class PlanView(VerticalScroll):
             self.post_message(WorkerFailed(event.worker.name, event.worker.error))
 
     def on_mount(self) -> None:
+        self.state.form = self.query_one(SetupPanel).values()  # as the panel opened (a remembered ddp set again)
         self._layout()
         self.screen.screen_layout_refresh_signal.subscribe(self, self._after_layout, immediate=True)
         if self._preloaded is not None:
@@ -549,7 +550,8 @@ class PlanView(VerticalScroll):
             trust = self._trusted and bridge.asks_own_code(spec)  # only a model whose code is needed asks for it
             self.post_message(PlanChanged(PlanSnapshot(self.state.source or "", spec, self.state.setup,
                                                        row.rank, self.state.table, self.state.tuning, trust),
-                                          self.query_one(SetupPanel).remembered(self.state.form)))
+                                          self.query_one(SetupPanel).remembered(self.state.form,
+                                                                                      self._seq_clamp)))
 
     def apply_seq_len(self, tokens: int) -> None:
         """Take a sequence length chosen elsewhere (the Data tab's suggestion): shown in the field, cut to the

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Button, Input, Label, Static
 
 from lorplan.core.errors import BadInput
-from lorplan.core.vocab import FOUR_BIT_QUANTS
+from lorplan.core.vocab import FOUR_BIT_QUANTS, default_sharding
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import SetupChanged
 from lorplan.tui.panels.setup_form import (
@@ -54,12 +54,19 @@ class SetupPanel(Vertical):
     ) -> None:
         """`architecture` (module names, name -> role, preset -> names) composes the target boxes at once."""
         super().__init__(id=id)
-        self._initial = initial or FormValues()
+        initial = initial or FormValues()
+        self._auto_sharding = False  # the sharding field holds ddp because the GPU count went above 1, not a choice
+        try:  # a session saves such a ddp as the form's default (remembered): set it again, as typing the count does
+            sharding, self._auto_sharding = sharding_for_gpus(parse_int(initial.gpus, "GPUs", 1, MAX_GPUS),
+                                                              initial.sharding, False)
+            initial = replace(initial, sharding=sharding)
+        except BadInput:
+            pass  # build_setup marks the field
+        self._initial = initial
         self._names, self._roles = (architecture[0], dict(architecture[1])) if architecture else ((), {})
         self._presets: dict[str, tuple[str, ...]] = dict(architecture[2]) if architecture else {}
         self._all_linear = True
         self._shown_errors: dict[str, str] | None = None
-        self._auto_sharding = False  # the sharding field holds ddp because the GPU count went above 1, not a choice
         self._auto_attention = False  # the attention field holds a model's default (eager on Gemma 2), not a choice
         self.border_title = "Setup"
 
@@ -157,7 +164,9 @@ class SetupPanel(Vertical):
     def _field_changed(self, event: Message) -> None:
         event.stop()
         if isinstance(event, Select.Changed) and event.select.id == "f-sharding":
-            self._auto_sharding = False  # chosen by hand: never changed behind the user's back
+            # chosen by hand: never changed behind the user's back (the field's own Changed at mount, showing the
+            # ddp set again for a remembered GPU count, is no choice)
+            self._auto_sharding = self._auto_sharding and event.value == default_sharding(2).value
         elif isinstance(event, Select.Changed) and event.select.id == "f-attention":
             self._auto_attention = False  # likewise: a model without it marks it instead (bridge.rank_table)
         elif isinstance(event, Input.Changed) and event.input.id == "f-gpus":
@@ -218,12 +227,22 @@ class SetupPanel(Vertical):
                 field.value = attention
         return self.values(), changed and self._auto_attention
 
-    def remembered(self, values: FormValues) -> FormValues:
-        """`values` as the session keeps them (PlanChanged.form, the app's saved [setup]): an attention a model set
-        (eager on Gemma 2, follow_model_attention) as the form's default it stands for, so that the next session
-        does not take it for the user's choice and plan every later model with it; that session sets it again
-        for such a model. Every other value as shown."""
-        return replace(values, attention=FormValues.attention) if self._auto_attention else values
+    def remembered(self, values: FormValues, seq_cut: tuple[int, int] | None = None) -> FormValues:
+        """`values` as the session keeps them (PlanChanged.form, the app's saved [setup]): a value the planner set
+        on its own as what it stands for, so that the next session does not take it for the user's choice and
+        plan every later model with it; that session sets it again where it applies. An attention a model set
+        (eager on Gemma 2, follow_model_attention) and a sharding the GPU count set (ddp, _follow_gpu_count) are
+        kept as the form's defaults; a sequence length cut to a model's context (`seq_cut`: the length the user
+        had, and the one the field shows since, PlanView._fit_seq_len) as the user's length. Every other value,
+        and one typed or picked by hand, as shown."""
+        kept = {}
+        if self._auto_attention:
+            kept["attention"] = FormValues.attention
+        if self._auto_sharding:
+            kept["sharding"] = FormValues.sharding
+        if seq_cut is not None and values.seq_len.strip() == str(seq_cut[1]):
+            kept["seq_len"] = str(seq_cut[0])
+        return replace(values, **kept) if kept else values
 
     def show_micro_batch(self, rows: int) -> FormValues:
         """Show `rows` in the micro-batch field (a model of another task loaded while the field held the other
