@@ -462,6 +462,23 @@ def _stopped_waiting(args, run) -> int:
     return 130
 
 
+def _run_words(args, run_id: str, *, wait: bool, trusted: bool = False) -> list[str]:
+    """`lorplan recommend --run RUN` [--wait] with this command's --json, and --trust-remote-code when it had it
+    or `trusted`: the start of every command that picks a ladder up again (reattach_command, _write_failed)."""
+    words = ["lorplan", "recommend", "--run", run_id, *(["--wait"] if wait else [])]
+    if args.json:
+        words.append("--json")
+    if args.trust_remote_code or trusted:  # the ladder runs the model's own code: starting it again needs the user's word
+        words.append("--trust-remote-code")
+    return words
+
+
+def _pattern_flags(args) -> list[str]:
+    """--apply-pattern / --no-pattern as this command was given them, for a command that writes its plan."""
+    return [flag for flag, given in (("--apply-pattern", args.apply_pattern), ("--no-pattern", args.no_pattern))
+            if given]
+
+
 def reattach_command(args, run_id: str, trusted: bool = False) -> str:
     """The command that picks this ladder up again and finishes what this one was asked for: waits, and
     writes the plan (--write, with --force and the pattern flag as given) and prints JSON when this did;
@@ -469,15 +486,10 @@ def reattach_command(args, run_id: str, trusted: bool = False) -> str:
     asks for its model's own code)."""
     import shlex
 
-    words = ["lorplan", "recommend", "--run", run_id, "--wait"]
-    if args.json:
-        words.append("--json")
-    if args.trust_remote_code or trusted:  # the ladder runs the model's own code: starting it again needs the user's word
-        words.append("--trust-remote-code")
+    words = _run_words(args, run_id, wait=True, trusted=trusted)
     if args.write is not None:
         words += option_words("--write", args.write)  # --write=-x.toml: a name argparse would read as an option
-        words += [flag for flag, given in (("--force", args.force), ("--apply-pattern", args.apply_pattern),
-                                           ("--no-pattern", args.no_pattern)) if given]
+        words += (["--force"] if args.force else []) + _pattern_flags(args)
     return shlex.join(words)
 
 
@@ -707,13 +719,8 @@ def _write_failed(args, run_id: str | None, why: str) -> str:
     why = why.removeprefix(f"{path}: ").removeprefix(f"{path} ")
     if run_id is None:
         return f"--write {args.write}: {why}"
-    words = ["lorplan", "recommend", "--run", run_id]
-    if args.json:
-        words.append("--json")
-    if args.trust_remote_code:
-        words.append("--trust-remote-code")
-    pattern = [flag for flag, given in (("--apply-pattern", args.apply_pattern), ("--no-pattern", args.no_pattern))
-               if given]
+    words = _run_words(args, run_id, wait=False)
+    pattern = _pattern_flags(args)
     if (path.exists() or path.is_symlink()) and not path.is_dir() and not args.force:
         command = shlex.join([*words, *option_words("--write", args.write), *pattern, "--force"])
         return (f"--write {args.write}: {why.removesuffix('; pass --force to overwrite it')} (made since this "

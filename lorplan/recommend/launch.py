@@ -106,11 +106,6 @@ def probe_length(planned: int, asked: int | None = None) -> tuple[int, str]:
     return steps, ""
 
 
-def eval_spacing(steps: int) -> int:
-    """Steps between a probe's evals: EVAL_POINTS evals over a probe of `steps`, one a step at most."""
-    return max(1, steps // EVAL_POINTS)
-
-
 def shortest_training_probe(plan) -> int:
     """The fewest steps a probe of `plan` (a Plan, or its TrainingSection) needs to train at all: 2 under a
     warmup, since the schedule's first step is the warmup's, at a learning rate of 0 (train.optim:
@@ -256,7 +251,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     tokens_per_step = batch * min(per_example, setup.seq_len)
     eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)
 
-    every = eval_spacing  # steps between a probe's evals
+    def every(n: int) -> int:  # steps between a probe's evals
+        return max(1, n // EVAL_POINTS)
 
     # the spec's parameter counts walk its modules: once, not at every length lengthen_probes tries
     total, matmul = spec.total_params, spec.matmul_params
