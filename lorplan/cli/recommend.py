@@ -194,6 +194,11 @@ def _check_flags(args) -> None:
                         ("--budget-minutes", args.budget_minutes)):
         if value is not None and (args.data is None or args.probes == "none"):
             raise BadInput(f"{flag}: it is for the probe ladder, which needs --data FILE (and not --probes none)")
+    from lorplan.recommend.launch import check_default_probe_steps
+
+    # a length no plan of recommend's trains with (every one warms up: 1 step trains nothing), before the profile,
+    # which may take a while on a large file; data_ladder checks the plan it builds again
+    check_default_probe_steps(args.probe_steps, "--probe-steps")
     # here, not when the plan is written: a ladder's plan is written after minutes of probes
     check_write_target(args.write, bool(args.force), args.data)
     _check_writable(args.write)

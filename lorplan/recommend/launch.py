@@ -137,11 +137,19 @@ def check_probe_steps(steps: int | None, plan, label: str) -> int | None:
 
 
 def check_default_probe_steps(steps: int | None, label: str) -> int | None:
-    """check_probe_steps against the schedule of a plan with the plan file's defaults (what the planner's plans
-    train with: the planner sets no other), for a field checked as typed, before any plan is built."""
+    """check_probe_steps before any plan is built: against the schedule every plan a ladder is built from trains
+    with (core.plan.plan_from_setup's, from core.plan.defaults.task_defaults; neither lorplan recommend nor the
+    planner sets another), the most lenient of every task's, so that only what no such plan would take is
+    refused: the planner's field as typed, and `lorplan recommend --probe-steps` before --data is profiled (a
+    refusal after the profile made the user wait seconds to minutes on a large file). data_ladder checks the
+    built plan again."""
+    from lorplan.core.plan.defaults import task_defaults
     from lorplan.core.plan.schema import TrainingSection
+    from lorplan.core.vocab import Task
 
-    return check_probe_steps(steps, TrainingSection(), label)
+    schedules = [TrainingSection(lr_scheduler=d.lr_scheduler, warmup_ratio=d.warmup_ratio)
+                 for d in map(task_defaults, Task.values())]
+    return check_probe_steps(steps, min(schedules, key=shortest_training_probe), label)
 
 
 def too_short_words(planned: int, examples: int, epochs: float, batch: int) -> str:
@@ -196,7 +204,15 @@ def effective_batch(plan) -> int:
 
 def planned_run_steps(plan, profile, epochs: float) -> int:
     """Optimizer steps of the planned training on a profiled dataset, which no probe exceeds (probe_length): its
-    training examples (the train split's when it has one) × epochs over the plan's effective batch."""
+    training examples (the train split's when it has one) × epochs over the plan's effective batch.
+
+    A plan with packing would train blocks of seq_len tokens instead (lorplan.train.data.tokenize), a count of
+    steps this does not compute: lorplan recommend and the planner's ladder build no such plan (plan_from_setup
+    leaves packing false, and neither takes a plan file or a packing choice), so one here is a caller's mistake,
+    refused rather than miscounted."""
+    if plan.training.packing:
+        raise ValueError("planned_run_steps: a plan with packing trains packed blocks of seq_len tokens, not "
+                         "examples per step; the ladder counts no packed plan's steps")
     return planned_steps(profile.split.train or profile.examples, epochs, effective_batch(plan))
 
 

@@ -64,13 +64,14 @@ def test_a_model_too_large_for_the_hardware_says_the_seeds_are_not_used(tiny_lla
 
 @pytest.mark.parametrize(("flags", "said"), [
     (["--budget-minutes", "5"], "note: --budget-minutes 5 is not used"),
-    (["--probes", "auto", "--budget-minutes", "2.5", "--seeds", "2", "--probe-steps", "1"],
-     "note: --probes auto, --budget-minutes 2.5, --seeds 2 and --probe-steps 1 are not used"),
+    (["--probes", "auto", "--budget-minutes", "2.5", "--seeds", "2", "--probe-steps", "2"],
+     "note: --probes auto, --budget-minutes 2.5, --seeds 2 and --probe-steps 2 are not used"),
 ])
 def test_a_one_step_plan_says_the_ladders_flags_are_not_used(flags, said, tiny_llama, lm_data, state_home, capsys):
-    """A planned training of 1 step (--epochs 0.001 of 135 training examples) gets no ladder
+    """A planned training of 1 step (--epochs 0.001 of 130 training examples) gets no ladder
     (recommend.launch.shortest_training_probe): the ladder's flags went unused without the note the other
-    refusals print; --probe-steps 1 included (the planned training's refusal says more than the probes' one)."""
+    refusals print. (--probe-steps 1 was listed here too; it is now refused before the data is profiled, since
+    no plan recommend builds trains with 1-step probes: tests/recommend/test_refused_before_the_profile.py.)"""
     assert main(["recommend", "--model", str(tiny_llama), "--data", str(lm_data), "--epochs", "0.001", "--json",
                  *flags]) == 0
     cap = capsys.readouterr()
