@@ -245,6 +245,14 @@ def tiny_config(family: str, vocab: int = 2048):
         return Qwen2Config(vocab_size=vocab, hidden_size=96, intermediate_size=256, num_hidden_layers=3,
                            num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=512,
                            tie_word_embeddings=True)
+    if family in ("gemma2", "gemma2-nocap"):  # sandwich norms, gated GELU-tanh MLP, tied; "gemma2" keeps the
+        # config class's attention-logit (50) and final-logit (30) softcapping, "gemma2-nocap" turns both off
+        from transformers import Gemma2Config
+
+        cap = {} if family == "gemma2" else {"attn_logit_softcapping": None, "final_logit_softcapping": None}
+        return Gemma2Config(vocab_size=vocab, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
+                            num_attention_heads=8, num_key_value_heads=2, head_dim=16, max_position_embeddings=512,
+                            **cap)
     if family == "gpt2":  # GELU MLP (gelu_new), LayerNorm, Conv1D, learned positions, tied
         return GPT2Config(vocab_size=vocab, n_embd=128, n_layer=2, n_head=4, n_positions=512,
                           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
@@ -255,6 +263,8 @@ TARGETS = {
     "llama": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "llama-wide": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "qwen2-tied": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "gemma2": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "gemma2-nocap": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "gpt2": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "gpt2-dropout": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "bert": {"all-linear": "all-linear", "qv": ["query", "value"]},
@@ -291,7 +301,9 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[base_dtype]
     auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
     model = auto.from_config(cfg, attn_implementation=attention, dtype=dtype)
-    if is_encoder(family):  # lorplan's own config reader: the pooler is a linear outside the blocks, not a head
+    # lorplan's own config reader: the pooler is a linear outside the blocks, not a head; Gemma 2's spec keeps the
+    # config (its softcapping) and its gated MLP and sandwich norms
+    if is_encoder(family) or family.startswith("gemma"):
         from lorplan.core.model.sources import from_config
 
         spec = from_config({**cfg.to_dict(), "architectures": [type(model).__name__]}, f"tiny-{family}", "folder",

@@ -11,6 +11,7 @@ Checked part by part against real traced CPU steps (tests/core/test_memory_parts
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lorplan.core.memory.precision import (
@@ -52,6 +53,7 @@ class ActivationModel:
     # bytes per sequence (a sequence classifier's pooled head: pooler output, classifier input, dropout mask, the
     # fp32 log-probabilities): below one token's worth, so the phases leave it out; the parts test checks it
     per_sequence: float = 0.0
+    head_softcap: float = 0.0  # the final-logit softcapping's saved tanh, per token (part of loss_tokens)
 
 
 _FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
@@ -146,6 +148,41 @@ def eager_saved(hq: int, heads: int, a: int, fp32_softmax: bool) -> tuple[int, f
     # softmax(dtype=float32).to(query.dtype) keeps the fp32 softmax and its 16-bit copy (4 + 2 bytes per score);
     # GPT-2/BERT-style code softmaxes in the input dtype, which CUDA autocast runs in fp32 and CPU autocast in bf16
     return a * (hq + 2 * hq), (6.0 * heads if fp32_softmax else float(a * heads))
+
+
+# transformers models/gemma2/configuration_gemma2.py (Gemma2Config): the caps a config.json that leaves the keys
+# out gets; Gemma 3's config classes default both to None (no softcapping)
+_SOFTCAP_DEFAULTS = {"gemma2": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}}
+
+
+def softcapped(spec: ModelSpec, key: str, text_config: bool = False) -> bool:
+    """True when the model's config sets `key` (attn_logit_softcapping, final_logit_softcapping) to a cap, or
+    leaves it out where the config class defaults to one (Gemma 2). text_config: a multimodal config's text
+    model's key counts too (Gemma 3's attention reads its text config)."""
+    cfg = spec.config or {}
+    text = cfg.get("text_config")
+    for c in (cfg, text if text_config and isinstance(text, Mapping) else {}):
+        if key in c:
+            value = c[key]
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0
+    return _SOFTCAP_DEFAULTS.get(spec.model_type, {}).get(key) is not None
+
+
+def softcap_scores_saved(heads: int, a: int) -> float:
+    """Bytes per b*s*s per layer that attention-logit softcapping adds to eager attention."""
+    # transformers models/gemma2/modeling_gemma2.py (eager_attention_forward, softcap): scores / softcap, tanh,
+    # * softcap before the mask and the softmax: tanh saves its output (the scores' dtype); dividing and
+    # multiplying by a constant save nothing (traced: tests/core/test_memory_softcap.py). Flash-attention
+    # applies the cap inside its kernel
+    return float(a * heads)
+
+
+def softcap_logits_saved(vocab: int, x: int) -> int:
+    """Bytes per token that final-logit softcapping keeps (x: the head's output bytes per element), alive until
+    the loss's backward reaches the head."""
+    # transformers models/gemma2/modeling_gemma2.py (Gemma2ForCausalLM.forward): logits / cap, tanh, * cap on
+    # lm_head's output before the loss: tanh saves its output; the loss's own buffers are logits_buffer_bytes
+    return x * vocab
 
 
 def fused_qkv_saved(hkv: int, a: int) -> int:
@@ -346,6 +383,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fp32_softmax)
         if drop.attention > 0:
             bs2 += eager_dropout_extra(heads, a, fp32_softmax, setup)
+        if softcapped(spec, "attn_logit_softcapping", text_config=True):
+            bs2 += softcap_scores_saved(heads, a)
     elif math_dropout:
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
@@ -384,6 +423,12 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     if drop.embedding > 0:  # dropout on the embeddings' output (LayerNorm'd for BERT: fp32 under CUDA autocast)
         embed_saved += h * dropout_mask_bytes(setup, 4 if fam == "encoder" and cuda_autocast else resid)
     norms = block_norms(spec) * norm
+    # the final-logit cap acts on the logits the standard loss reads: Liger's and Apple's kernels never
+    # materialize them (they take the cap as an argument); a sequence classifier's head has none
+    head_softcap = 0
+    if spec.task == "causal-lm" and setup.loss == "standard" and softcapped(spec, "final_logit_softcapping"):
+        # under autocast the head's matmul yields 16-bit logits; without it, the head's own dtype
+        head_softcap = softcap_logits_saved(spec.vocab_size, a if autocast else unquantized_param_bytes(setup))
     return ActivationModel(
         layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
@@ -391,7 +436,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         model_tokens=model_tokens,
         # the final norm's output: the stream's dtype (RMSNorm casts back to it), fp32 from a LayerNorm under CUDA
         # autocast
-        loss_tokens=loss_buffer_bytes(spec, setup, a, 4 if fam != "llama" and cuda_autocast else resid),
+        loss_tokens=loss_buffer_bytes(spec, setup, a, 4 if fam != "llama" and cuda_autocast else resid) + head_softcap,
         first_norm=first_norm_bytes,
         dequant=dequant_transient_bytes(spec, setup),
         head_cast=head_cast_bytes(spec, setup),
@@ -405,6 +450,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         dropout=dropout,
         embed_saved=embed_saved,
         per_sequence=pooled_head_saved(spec, setup, a) if fam == "encoder" else 0.0,
+        head_softcap=head_softcap,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
         # that block's saved input (layer_input), not one more tensor
