@@ -26,15 +26,19 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def check_context(plan, plan_path: str) -> None:
+def check_context(plan, plan_path: str, fmt: str) -> list[str]:
     """Refuse (BadInput, one line) a plan whose training.seq_len is beyond its model's context and
     model.rope_scaling's reach, or whose LoRA settings match nothing on its model (a rank_pattern or alpha_pattern
-    key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`). The
+    key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`), or whose
+    training.attention the model's class lacks when format `fmt` writes it (core.export.common.WRITES_ATTENTION);
+    a format that writes none is exported, and the note returned says that lorplan train refuses the plan. The
     model's config.json is read offline (catalog, folder or Hugging Face cache, no model code); a model this
     machine cannot read is not checked, and a warning says so."""
     from lorplan.core.errors import BadInput
+    from lorplan.core.export.common import WRITES_ATTENTION
     from lorplan.core.model import load_spec
-    from lorplan.core.plan.context import check_plan_context, check_plan_targets
+    from lorplan.core.plan.context import check_plan_context, check_plan_targets, plan_attention_refusal
+    from lorplan.core.vocab import ExportFormat
     from lorplan.train.paths import resolve_path
 
     source = str(resolve_path(plan.model.path, plan_path)) if plan.model.path is not None else plan.model.source
@@ -43,9 +47,17 @@ def check_context(plan, plan_path: str) -> None:
     except BadInput as exc:
         print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
               file=sys.stderr)
-        return
-    check_plan_context(plan, spec, plan_path)
+        return []
+    check_plan_context(plan, spec, plan_path, attention=False)
+    notes = []
+    refusal = plan_attention_refusal(plan, spec, plan_path)
+    if refusal is not None:
+        if ExportFormat(fmt) in WRITES_ATTENTION:
+            raise BadInput(refusal)
+        notes.append(f"--to {fmt} writes no attention setting, so this export is made, but lorplan train refuses "
+                     f"the plan: {refusal}")
     check_plan_targets(plan, spec, plan_path)
+    return notes
 
 
 def _check_folder(output: str) -> None:
@@ -128,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_plan_file(args.plan)
     plan = read_plan(args.plan)
-    check_context(plan, args.plan)
+    said = check_context(plan, args.plan, args.to)
     classes, problem = plan_classes(plan, args.plan) if args.to == "peft" else (None, None)
     result = export_plan(plan, args.to, classes=classes, classes_problem=problem,
                          found=plan_paths_found(plan, args.plan), plan_file=args.plan)
@@ -138,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         _check_not_folder(args.output, args.to, result.folder)
     _check_sources(output_paths(result, out), out, plan, args.plan)
     written = write_export(result, out, force=args.force)
-    for n in result.notes:
+    for n in (*said, *result.notes):
         print(f"note: {n}", file=sys.stderr)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)

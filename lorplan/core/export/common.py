@@ -310,6 +310,14 @@ CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaM
                ExportFormat.UNSLOTH: "Unsloth"}
 
 
+# The formats that write the plan's training.attention as an attention implementation (axolotl's and TRL's
+# attn_implementation, LLaMA-Factory's flash_attn): their export of a plan whose model's class lacks that attention
+# would fail to load in the tool, so `lorplan export` refuses it (core.plan.context.plan_attention_refusal). The
+# others write none (peft's adapter config, accelerate's launch config, the Unsloth script, whose library picks its
+# kernels itself). tests/cli/test_export_attention.py checks this against what each exporter writes.
+WRITES_ATTENTION = frozenset({ExportFormat.AXOLOTL, ExportFormat.LLAMAFACTORY, ExportFormat.TRL})
+
+
 def classifier_refusal(plan, fmt: str) -> str | None:
     """Why `fmt` cannot carry this plan (a sequence classifier for a trainer that trains causal LMs only), in one
     sentence naming the formats that do carry it, else None."""

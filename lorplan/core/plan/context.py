@@ -12,10 +12,11 @@ from lorplan.core.model.spec import ModelSpec
 from lorplan.core.plan.schema import Plan
 
 
-def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
+def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, attention: bool = True) -> None:
     """BadInput "PLAN: training.seq_len = 4096 is beyond <model>'s context of 1,024 tokens …" (one line, naming
     the plan and its keys) when plan.training.seq_len (tokens) is beyond spec's context and model.rope_scaling
-    does not reach it, or when model.rope_scaling cannot apply to this model; and check_plan_attention's."""
+    does not reach it, or when model.rope_scaling cannot apply to this model; and check_plan_attention's, unless
+    attention=False (`lorplan export` to a format that writes no attention setting: it notes it instead)."""
     from lorplan.core.memory.bounds import PLAN_KEYS, check_context
     from lorplan.core.memory.types import TrainingSetup
 
@@ -24,21 +25,32 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
         check_context(spec, setup, PLAN_KEYS)
     except BadInput as exc:
         raise BadInput(f"{plan_path}: {exc}") from None
-    check_plan_attention(plan, spec, plan_path)
+    if attention:
+        check_plan_attention(plan, spec, plan_path)
 
 
-def check_plan_attention(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
-    """BadInput 'PLAN: training.attention = "sdpa": google/gemma-2-9b (Gemma2ForCausalLM) does not implement sdpa
-    attention in transformers; it supports eager, flash: set training.attention = "eager"' when the model's class
-    lacks the plan's attention (core.model.attention, the rule `lorplan plan --attention` and the planner follow),
-    before lorplan train loads the weights or lorplan export writes another tool's config for it."""
+def plan_attention_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None:
+    """'PLAN: training.attention = "sdpa": google/gemma-2-9b (Gemma2ForCausalLM) does not implement sdpa attention
+    in transformers; it supports eager, flash: set training.attention = "eager" (or lorplan plan --attention
+    eager)' when the model's class lacks the plan's attention (core.model.attention, the rule `lorplan plan
+    --attention` and the planner follow); None when it implements it."""
     from lorplan.core.model.attention import attention_refusal, default_attention
 
     attention = plan.training.attention
     why = attention_refusal(spec, attention)
-    if why is not None:
-        raise BadInput(f'{plan_path}: training.attention = "{attention}": {why}: set training.attention = '
-                       f'"{default_attention(spec)}" (or lorplan plan --attention {default_attention(spec)})')
+    if why is None:
+        return None
+    return (f'{plan_path}: training.attention = "{attention}": {why}: set training.attention = '
+            f'"{default_attention(spec)}" (or lorplan plan --attention {default_attention(spec)})')
+
+
+def check_plan_attention(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
+    """BadInput plan_attention_refusal's line when the model's class lacks the plan's attention, before lorplan
+    train loads the weights or lorplan export writes an attention setting for another tool (those that write none
+    are exported with a note: cli.export)."""
+    refusal = plan_attention_refusal(plan, spec, plan_path)
+    if refusal is not None:
+        raise BadInput(refusal)
 
 
 # lorplan.core.lora names the flags of `lorplan plan` in its messages; a plan file has keys instead
