@@ -68,16 +68,21 @@ def _cuda_context(text: str) -> int:
     return size
 
 
-def attention_from_args(args, spec) -> str | None:
-    """Set args.attention to the model's default when it was not given (core.model.attention.default_attention:
-    SDPA, eager for a model whose class has no SDPA, such as Gemma 2), and return the note saying why when that
-    is not SDPA (None otherwise). A chosen attention the model lacks is refused by check_plannable."""
-    from lorplan.core.model.attention import default_attention, default_attention_note
+def attention_from_args(args, spec, priced: bool = True) -> str | None:
+    """The one rule of `lorplan plan`, `lorplan recommend` and `lorplan probe start` for --attention: refuse one
+    the model's transformers class lacks before anything is priced or started (BadInput "--attention sdpa:
+    google/gemma-2-9b (Gemma2ForCausalLM) does not implement sdpa attention in transformers; it supports eager,
+    flash", core.model.attention.check_attention; check_plannable asks again), and when none was given set
+    args.attention to the model's default (default_attention: SDPA, eager for a model whose class has no SDPA,
+    such as Gemma 2) and return the note saying why when that is not SDPA (None otherwise). priced=False: the
+    note of a command that prices nothing (probe start)."""
+    from lorplan.core.model.attention import check_attention, default_attention, default_attention_note
 
     if args.attention is not None:
+        check_attention(spec, args.attention)
         return None
     args.attention = default_attention(spec).value
-    return default_attention_note(spec)
+    return default_attention_note(spec, priced=priced)
 
 
 def setup_from_args(args):

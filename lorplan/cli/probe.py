@@ -191,25 +191,22 @@ def _check_inputs(args):
 
 
 def _attention(args) -> str | None:
-    """Set args.attention to the model's when --attention was not given (core.model.attention: SDPA, eager for a
-    model whose transformers class has none, such as Gemma 2) and return the note saying why when it is not SDPA,
-    as `lorplan plan` does; refuse an --attention the model lacks (BadInput naming it) before anything starts.
-    The model is the one check_start read (args.model as it recorded it; its spec cached per process)."""
+    """`lorplan plan`'s rule (cli.plan_args.attention_from_args): refuse an --attention the model lacks before
+    anything starts, else set args.attention to the model's when none was given (SDPA, eager for a model whose
+    transformers class has none, such as Gemma 2) and return the note saying why when it is not SDPA (in words
+    of a command that prices nothing). The model is the one check_start read (args.model as it recorded it; its
+    spec cached per process)."""
     from dataclasses import replace
 
+    from lorplan.cli.plan_args import attention_from_args
     from lorplan.core.model import load_spec, model_folder, resolve_model
-    from lorplan.core.model.attention import check_attention, default_attention, default_attention_note
     from lorplan.core.model.resolve import SHIPPED_ID
 
     source = resolve_model(args.model if args.model is not None else SHIPPED_ID)
     spec = load_spec(str(model_folder(source)), trust_remote_code=args.trust_remote_code)
     if source.kind != "folder":  # named as check_start names it
         spec = replace(spec, id=source.id)
-    if args.attention is not None:
-        check_attention(spec, args.attention)
-        return None
-    args.attention = default_attention(spec).value
-    return default_attention_note(spec, priced=False)
+    return attention_from_args(args, spec, priced=False)
 
 
 def _targets(args) -> tuple[str, ...]:
