@@ -23,7 +23,7 @@ from lorplan.core.data.encode import IGNORE_INDEX
 from lorplan.core.errors import BadInput
 from lorplan.train import data as D
 from lorplan.train.memory import MemoryMeter
-from lorplan.train.model import build_model, load_tokenizer, model_folder
+from lorplan.train.model import build_model, load_config, load_tokenizer, model_folder
 from lorplan.train.optim import build_optimizer, build_scheduler
 from lorplan.train.paths import resolve_path
 
@@ -185,10 +185,11 @@ def build_engine(plan, *, plan_path: str | None = None, examples: list | None = 
     transformers.set_seed(plan.training.seed)
     folder = model_folder(plan.model, plan_path)
     spec = load_spec(str(folder), trust_remote_code=plan.model.trust_remote_code)
-    tok = load_tokenizer(plan, folder)
+    config = load_config(plan, folder)  # read once: the tokenizer and build_model's checks take it
+    tok = load_tokenizer(plan, folder, config)
     train, held, seq_len, classes = _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed)
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else 0
-    model = build_model(plan, folder, spec, device, pad_id, notes, load_bar)
+    model = build_model(plan, folder, spec, device, pad_id, notes, load_bar, config=config)
     if not train_adapters:
         _freeze_adapters(model)
     optimizer = build_optimizer(plan, model, device, notes)

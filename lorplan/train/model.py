@@ -100,23 +100,37 @@ def lora_config(plan, spec):
     return LoraConfig(**kwargs)
 
 
-def load_tokenizer(plan, folder: Path):
-    """The model's tokenizer, with a pad token (EOS, else UNK) when it has none. A JSON file of it that is there
-    but no JSON object (empty, not UTF-8, nested too deeply...) is one line naming the file (fast_tokenizer's
-    read_json_files): the small ones before transformers reads them, tokenizer.json (megabytes) only when
-    transformers failed on the folder; transformers' own errors name no file, or are a RecursionError."""
-    from transformers import AutoConfig, AutoTokenizer
+def load_config(plan, folder: Path):
+    """The model's config as transformers reads it (AutoConfig), read once for a run: load_tokenizer and
+    build_model (its attention check and a RoPE-scaled load) take it. A JSON file of the folder's tokenizer and
+    config that is there but no JSON object (empty, not UTF-8, nested too deeply...) is one line naming the file
+    (fast_tokenizer's read_json_files, before transformers reads them); so is a config value of a type
+    transformers does not take (a traceback from AutoConfig)."""
+    from transformers import AutoConfig
 
     from lorplan.core.data.fast_tokenizer import read_json_files
 
     read_json_files(folder, tokenizer_json=False)
-    try:  # AutoTokenizer reads the config with AutoConfig: a value of a type it does not take was a traceback
-        AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=plan.model.trust_remote_code)
+    try:
+        return AutoConfig.from_pretrained(str(folder), revision=plan.model.revision, local_files_only=True,
+                                          trust_remote_code=plan.model.trust_remote_code)
     except (OSError, *_CONFIG_ERRORS) as exc:
         raise BadInput(f"model {plan.model.source!r}: transformers cannot load it from {folder / 'config.json'} "
                        f"({_cause(exc)})") from None
-    try:
-        tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True,
+
+
+def load_tokenizer(plan, folder: Path, config=None):
+    """The model's tokenizer, with a pad token (EOS, else UNK) when it has none; `config` is load_config's (read
+    here when not given: its errors first). tokenizer.json (megabytes) that is no JSON object is named only when
+    transformers failed on the folder; transformers' own errors name no file, or are a RecursionError."""
+    from transformers import AutoTokenizer
+
+    from lorplan.core.data.fast_tokenizer import read_json_files
+
+    if config is None:
+        config = load_config(plan, folder)
+    try:  # AutoTokenizer takes the config read above, as it would read it (AutoConfig)
+        tok = AutoTokenizer.from_pretrained(str(folder), config=config, local_files_only=True,
                                             trust_remote_code=plan.model.trust_remote_code)
     except Exception as exc:
         read_json_files(folder)  # tokenizer.json nested too deeply, a list...: BadInput naming it
@@ -186,32 +200,53 @@ def _cause(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[:300]}"
 
 
-def _check_attention(plan, folder: Path, auto_cls, kwargs: dict) -> None:
+def class_attentions(model_cls) -> tuple[Attention, ...]:
+    """The attentions a transformers model class implements by its own flags (_supports_sdpa and
+    _supports_flash_attn False when it lacks one; eager always), eager first as lorplan train's messages list
+    them. They cover every class, those outside core.model.attention's table too (the fallback's models, plans
+    written elsewhere)."""
+    supports = {Attention.EAGER: True, Attention.SDPA: getattr(model_cls, "_supports_sdpa", True),
+                Attention.FLASH: getattr(model_cls, "_supports_flash_attn", True)}
+    return tuple(a for a, yes in supports.items() if yes is not False)
+
+
+def suggested_attention(model_cls) -> Attention:
+    """The attention lorplan train tells a plan to set for this class: the nearest it runs, by core's rule
+    (core.model.attention.preferred_among: SDPA, no s x s scores kept, as flash, when the class has it, else eager)
+    on the class's flags; default_attention's answer for every class in core's table
+    (tests/train/test_attention_fix_named.py)."""
+    from lorplan.core.model.attention import preferred_among
+
+    return preferred_among(class_attentions(model_cls))
+
+
+def _check_attention(plan, folder: Path, auto_cls, kwargs: dict, config=None) -> None:
     """BadInput when the model's transformers class does not implement the attention this run asks for (Gemma 2
     has no SDPA, lorplan plan's default: from_pretrained's ValueError, which is no config.json value's, was a
-    traceback): one line naming training.attention and what the class supports. A config transformers cannot
-    read, or a class it finds only through the model's own code (auto_map), is left to the load."""
+    traceback): one line naming training.attention and what the class supports. `config`: load_config's (read
+    here when not given). A config transformers cannot read, or a class it finds only through the model's own
+    code (auto_map), is left to the load."""
     import transformers
 
     impl = kwargs["attn_implementation"]
     try:
         from transformers.models.auto.auto_factory import _get_model_class
 
-        config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"], local_files_only=True,
-                                                         trust_remote_code=kwargs["trust_remote_code"])
+        if config is None:
+            config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"],
+                                                             local_files_only=True,
+                                                             trust_remote_code=kwargs["trust_remote_code"])
         model_cls = _get_model_class(config, auto_cls._model_mapping)
     except Exception:  # the load below says what is wrong
         return
-    supports = {Attention.EAGER: True, Attention.SDPA: getattr(model_cls, "_supports_sdpa", True),
-                Attention.FLASH: getattr(model_cls, "_supports_flash_attn", True)}
+    supported = class_attentions(model_cls)
     asked = next((a for a, name in ATTN_IMPLEMENTATION.items() if name == impl), None)
-    if asked is None or supports[asked] is not False:
+    if asked is None or asked in supported:
         return
-    ok = ", ".join(a.value for a, yes in supports.items() if yes is not False)
+    ok = ", ".join(a.value for a in supported)
     setting = Attention(plan.training.attention)
     cpu = f" ({asked.value} on the CPU)" if setting != asked else ""
-    # the nearest the class runs: SDPA (no s x s scores kept, as flash) when it has it, else eager
-    fix = Attention.SDPA if supports[Attention.SDPA] is not False else Attention.EAGER
+    fix = suggested_attention(model_cls)
     raise BadInput(f'training.attention = "{setting.value}"{cpu}: transformers {transformers.__version__}\'s '
                    f"{model_cls.__name__} does not implement {asked.value} attention; it supports {ok}: set "
                    f'training.attention = "{fix.value}" in the plan (or lorplan plan --attention {fix.value})')
@@ -275,14 +310,20 @@ def _enable_checkpointing(model, quantized: bool, enabled: bool):
     return model
 
 
-def rope_scaled_config(plan, folder: Path, kwargs: dict):
+def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     """The model's config with the plan's linear RoPE scaling (model.rope_scaling) in transformers' rope_parameters
     (positions divided by the factor, Chen et al. 2023, arXiv 2306.15595); from_pretrained then takes it as
-    `config`, with num_labels moved onto it."""
+    `config`, with num_labels moved onto it. `config`: load_config's, copied (read here when not given)."""
+    import copy
+
     import transformers
 
-    config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"], local_files_only=True,
-                                                     trust_remote_code=kwargs["trust_remote_code"])
+    if config is None:
+        config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"],
+                                                         local_files_only=True,
+                                                         trust_remote_code=kwargs["trust_remote_code"])
+    else:
+        config = copy.deepcopy(config)
     params = dict(getattr(config, "rope_parameters", None) or {})
     params.setdefault("rope_theta", getattr(config, "rope_theta", 10000.0))
     params.update(rope_type="linear", factor=float(plan.model.rope_scaling))
@@ -292,10 +333,12 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict):
     return config
 
 
-def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[str], load_bar: bool = False):
+def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[str], load_bar: bool = False,
+                config=None):
     """The peft model of the plan, loaded from `folder` onto `device`, adapters in fp32. Seed first.
     transformers' load report is replaced by lorplan's lines in `notes` (load_notes); load_bar: show its
-    "Loading weights" bar."""
+    "Loading weights" bar. `config`: load_config's, which the attention check and a RoPE-scaled load take (each
+    reads it when not given); from_pretrained reads the folder's itself, as it always did."""
     import torch
     import transformers
     from peft import get_peft_model
@@ -309,12 +352,12 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     generation = folder / "generation_config.json"
     if cls is transformers.AutoModelForCausalLM and generation.is_file():  # a model that generates reads it
         _generation_config(generation)
-    _check_attention(plan, folder, cls, kwargs)
+    _check_attention(plan, folder, cls, kwargs, config)
     # shapes are checked below, against what the adapter trains: a checkpoint's head of another size is replaced
     kwargs.update(output_loading_info=True, ignore_mismatched_sizes=True)
     try:
         if getattr(plan.model, "rope_scaling", None) is not None:  # lorplan plan --rope-scaling
-            kwargs["config"] = rope_scaled_config(plan, folder, kwargs)
+            kwargs["config"] = rope_scaled_config(plan, folder, kwargs, config)
             notes.append(f"RoPE scaled linearly by {plan.model.rope_scaling:g} (rope_parameters)")
         with quiet_loading(load_bar):
             model, info = cls.from_pretrained(str(folder), **kwargs)

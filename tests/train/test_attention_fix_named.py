@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import Attention
 
 
 def _config_folder(tmp_path: Path, model_type: str) -> Path:
@@ -52,3 +53,28 @@ def test_sdpa_on_gemma2_is_pointed_to_eager(tmp_path):
     line = _refusal(_config_folder(tmp_path, "gemma2"), "sdpa", "sdpa")
     assert "Gemma2ForCausalLM does not implement sdpa attention; it supports eager, flash" in line, line
     assert line.endswith('set training.attention = "eager" in the plan (or lorplan plan --attention eager)'), line
+
+
+def _catalog_specs():
+    from lorplan.core.model import load_spec, resolve_model
+    from lorplan.core.model.catalog import ENTRIES
+
+    return [load_spec(resolve_model(e.id)) for e in ENTRIES]
+
+
+def test_train_names_the_attention_lorplan_plan_defaults_to_for_every_planned_class():
+    """The fix lorplan train names (train.model.suggested_attention, from transformers' class flags, which cover
+    models outside core's table) is the attention lorplan plan writes without --attention (core.model.attention
+    .default_attention, from its table), for every class the catalog plans: the table's classes among them."""
+    import transformers
+
+    from lorplan.core.model.attention import UNSUPPORTED, default_attention
+    from lorplan.train.model import suggested_attention
+
+    by_class = {s.architecture: s for s in _catalog_specs()}
+    assert set(UNSUPPORTED) <= set(by_class), set(UNSUPPORTED) - set(by_class)
+    got = {name: (suggested_attention(getattr(transformers, name)), default_attention(spec))
+           for name, spec in by_class.items()}
+    assert {name for name, (train, plan) in got.items() if train != plan} == set(), got
+    # Gemma 2, the table's class without SDPA, is told eager by both
+    assert got["Gemma2ForCausalLM"] == (Attention.EAGER, Attention.EAGER)

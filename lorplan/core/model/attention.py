@@ -11,7 +11,7 @@ models planned through the fallback and plans written elsewhere.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
@@ -40,9 +40,16 @@ def supported_attention(spec: ModelSpec) -> tuple[Attention, ...]:
     return tuple(a for a in Attention if a not in missing)
 
 
+def preferred_among(supported: Iterable[Attention]) -> Attention:
+    """The attention to plan with among those a class implements: SDPA (lorplan's default, no seq-len × seq-len
+    probabilities kept), else eager, which every class implements. default_attention's rule on this table, and
+    lorplan train's on transformers' class flags for the fix it names (train.model.suggested_attention)."""
+    return PREFERRED if PREFERRED in tuple(supported) else Attention.EAGER
+
+
 def default_attention(spec: ModelSpec) -> Attention:
     """The attention a plan takes when the user chose none: SDPA, or eager for a model without it (Gemma 2)."""
-    return PREFERRED if PREFERRED in supported_attention(spec) else Attention.EAGER
+    return preferred_among(supported_attention(spec))
 
 
 def _model(spec: ModelSpec) -> str:
