@@ -226,9 +226,12 @@ def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] 
                     names: ContextNames = FLAG_NAMES) -> None:
     """Every check above for one setup and the ranks asked for explicitly (`flag` and `names`: what the messages
     call the ranks and the context settings), and that the model's class implements the setup's attention
-    (core.model.attention: Gemma 2 has no SDPA)."""
+    (core.model.attention: Gemma 2 has no SDPA) and checkpoints when asked (core.model.fallback: CTRL cannot)."""
+    from lorplan.core.model.fallback import check_gradient_checkpointing
+
     check_loss(spec, setup)
     check_attention(spec, setup.attention)
+    check_gradient_checkpointing(spec, setup.grad_checkpointing)
     check_context(spec, setup, names)
     check_targets(spec, setup.targets)
     check_ranks(spec, setup.targets, ranks, flag)

@@ -2,7 +2,8 @@
 
 Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
-kind}], "output_embeddings", "classifier", "norm_classes"}. Errors: one line on stderr, exit 2.
+kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
+"supports_gradient_checkpointing"}. Errors: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main(argv: list[str]) -> int:
         "classifier": _classifier_name(model) if task == "sequence-classification" else None,
         "norm_classes": sorted(norm_classes),
         "moe_style": _moe_style(config.model_type),
+        "unsupported_attention": _unsupported_attention(type(model)),
+        "supports_gradient_checkpointing": getattr(type(model), "supports_gradient_checkpointing", True) is not False,
     }))
     return 0
 
@@ -56,6 +59,17 @@ def _build(path: str, trust: bool):
             return config, auto[0].from_config(config, trust_remote_code=trust), "causal-lm"
         except ValueError:
             return config, auto[1].from_config(config, trust_remote_code=trust), "sequence-classification"
+
+
+def _unsupported_attention(cls) -> list[str]:
+    """The attentions (lorplan's words) the class says it does not implement: its `_supports_sdpa` and
+    `_supports_flash_attn` (`_supports_flash_attn_2` in transformers 4) flags, the ones lorplan train reads
+    (train.model); eager is always implemented."""
+    from lorplan.core.vocab import Attention
+
+    flash = getattr(cls, "_supports_flash_attn", getattr(cls, "_supports_flash_attn_2", True))
+    flags = ((Attention.SDPA, getattr(cls, "_supports_sdpa", True)), (Attention.FLASH, flash))
+    return [a.value for a, supported in flags if supported is False]
 
 
 def _output_embeddings_name(model) -> str | None:

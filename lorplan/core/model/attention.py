@@ -5,8 +5,9 @@ it). `lorplan plan` and the planner default such a model to eager, what transfor
 and refuse an explicit choice it lacks, as plan files are refused (core.plan.context.check_plan_context).
 
 The table is data, checked against the installed transformers by tests/core/test_attention_support.py for every
-architecture lorplan's catalog plans; lorplan train asks transformers itself as well (train.model), for the
-models planned through the fallback and plans written elsewhere.
+architecture lorplan's catalog plans; a model outside the catalog is judged by the flags of the class the
+fallback's child built (ModelSpec.unsupported_attention). lorplan train asks transformers itself as well
+(train.model), for plans written elsewhere.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from lorplan.core.vocab import Attention
 
 # The attentions a class lorplan plans (ModelSpec.architecture) does NOT implement in transformers 5.25: its
 # `_supports_sdpa` / `_supports_flash_attn` is False (eager is always implemented). Every other class implements
-# all three as far as lorplan knows (the fallback's unknown architectures are left to lorplan train's check).
+# all three as far as lorplan knows; a model built through the fallback says what its class lacks itself
+# (ModelSpec.unsupported_attention, from the fallback's child).
 UNSUPPORTED: Mapping[str, frozenset[Attention]] = MappingProxyType({
     # models/gemma2/modeling_gemma2.py Gemma2PreTrainedModel: _supports_sdpa = False (SDPA has no attention-logit
     # softcapping); transformers warns to train Gemma 2 with eager
@@ -35,8 +37,11 @@ PREFERRED = Attention.SDPA
 
 
 def supported_attention(spec: ModelSpec) -> tuple[Attention, ...]:
-    """The attentions the model's class implements, in vocabulary order (eager always)."""
-    missing = UNSUPPORTED.get(spec.architecture, frozenset())
+    """The attentions the model's class implements, in vocabulary order (eager always): the table's word for a
+    class lorplan plans, and for a model built through the fallback what its child read from the class itself
+    (ModelSpec.unsupported_attention: GPT-Neo and BLOOM have no SDPA either)."""
+    missing = UNSUPPORTED.get(spec.architecture, frozenset()).union(
+        Attention(a) for a in spec.unsupported_attention if a in Attention.values())
     return tuple(a for a in Attention if a not in missing)
 
 

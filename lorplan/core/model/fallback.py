@@ -237,7 +237,19 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
         moe_style=data.get("moe_style", ""),
         config=MappingProxyType(dict(cfg)),
         dropout=_dropout(cfg),
+        unsupported_attention=tuple(data.get("unsupported_attention", ())),
+        supports_gradient_checkpointing=data.get("supports_gradient_checkpointing", True) is not False,
     )
+
+
+def check_gradient_checkpointing(spec: ModelSpec, enabled: bool, flag: str = "--grad-checkpointing") -> None:
+    """BadInput "--grad-checkpointing: ./ctrl (CTRLLMHeadModel) does not implement gradient checkpointing in
+    transformers" when checkpointing is asked of a class whose supports_gradient_checkpointing is False (as the
+    fallback's child read it: every class lorplan's catalog plans checkpoints); lorplan train would end in
+    transformers' ValueError when it turned checkpointing on."""
+    if enabled and not spec.supports_gradient_checkpointing:
+        model = spec.architecture if spec.id == spec.architecture else f"{spec.id} ({spec.architecture})"
+        raise BadInput(f"{flag}: {model} does not implement gradient checkpointing in transformers")
 
 
 def _dropout(cfg: Mapping[str, Any]):

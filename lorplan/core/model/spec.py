@@ -129,6 +129,10 @@ class ModelSpec:
     moe_style: str = ""  # peft's MoE target renaming family ("mixtral", "qwen2_moe"); "" = from model_type
     config: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     dropout: Dropout = field(default_factory=Dropout)  # the model's own dropout (archs reads the config)
+    # what transformers' class lacks, as the fallback's child read its flags (_supports_sdpa, _supports_flash_attn,
+    # supports_gradient_checkpointing); the catalog's classes: core.model.attention's table, and all checkpoint
+    unsupported_attention: tuple[str, ...] = ()
+    supports_gradient_checkpointing: bool = True
 
     @property
     def total_params(self) -> int:
