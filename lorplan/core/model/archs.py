@@ -90,6 +90,27 @@ def opt_positive(cfg: Mapping[str, Any], key: str, default: int) -> int:
     return req(cfg, key)
 
 
+# What a null config key must be instead (transformers 5's typed configuration classes refuse a null in the fields
+# archs reads, but for those a family's `nullable` names): the key's kind for the one-line refusal.
+_NULL_KINDS = {
+    "tie_word_embeddings": "true or false", "attention_bias": "true or false", "mlp_bias": "true or false",
+    "vision_use_head": "true or false", "hidden_act": "an activation name", "hidden_activation": "an activation name",
+    "activation_function": "an activation name", "partial_rotary_factor": "a number",
+    "mlp_only_layers": "a list of layer numbers", "decoder_sparse_step": "a non-negative integer",
+    "type_vocab_size": "a non-negative integer", "attention_dropout": "a dropout probability",
+    "resid_pdrop": "a dropout probability", "attn_pdrop": "a dropout probability", "embd_pdrop": "a dropout probability",
+    "hidden_dropout_prob": "a dropout probability", "attention_probs_dropout_prob": "a dropout probability",
+}
+
+
+def refuse_nulls(cfg: Mapping[str, Any], keys: tuple[str, ...], nullable: frozenset[str] = frozenset()) -> None:
+    """MissingField for the first of `keys` that config.json sets to null, unless `nullable` takes it (the
+    configuration class reads that null as its default)."""
+    for key in keys:
+        if key in cfg and cfg[key] is None and key not in nullable:
+            raise MissingField(f"{key!r} must be {_NULL_KINDS.get(key, 'a positive integer')}, not null")
+
+
 def heads_divide(hidden: int, heads: int, why: str) -> None:
     """MissingField unless `hidden` is a multiple of `heads` (`why`: when transformers needs it)."""
     if hidden % heads:
@@ -111,7 +132,12 @@ def opt_int(cfg: Mapping[str, Any], key: str, default: int) -> int:
 # ---------------------------------------------------------------------------------------------- decoders
 @dataclass(frozen=True)
 class DecoderStyle:
-    """How one decoder family differs from Llama."""
+    """How one decoder family differs from Llama, and how its transformers configuration class (`config_class`)
+    reads absent and null keys: tests/core/test_config_defaults_transformers.py checks each default below against
+    the class (core imports no transformers)."""
+
+    config_class: str
+    context_default: int  # an absent max_position_embeddings
 
     qkv_bias: bool | None = None  # None: from config "attention_bias" (default False)
     o_bias: bool | None = None
@@ -125,20 +151,56 @@ class DecoderStyle:
     head_dim_zero: bool = False  # "head_dim": 0 means the default (the modeling code reads `head_dim or ...`)
     heads_divide_hidden: bool = False  # the config class refuses a hidden_size no multiple of the heads
     partial_rotary: bool = False  # RoPE turns only int(head_dim x partial_rotary_factor) of the head (Phi-3)
+    kv_default: int | None = None  # an absent num_key_value_heads; None: num_attention_heads (multi-head attention)
+    act_key: str = "hidden_act"  # the activation's key, and its default
+    act_default: str = "silu"
+    nullable: frozenset[str] = frozenset()  # keys the class reads as their default when null (the rest: refused)
+
+
+_BOTH_NULLABLE = frozenset({"num_key_value_heads", "head_dim"})
 
 
 STYLES: dict[str, DecoderStyle] = {
-    "llama": DecoderStyle(mlp_bias_key="mlp_bias", heads_divide_hidden=True),
-    "mistral": DecoderStyle(qkv_bias=False, o_bias=False, head_dim_zero=True),
-    "mixtral": DecoderStyle(qkv_bias=False, o_bias=False, moe="mixtral", head_dim_zero=True),
-    "qwen2": DecoderStyle(qkv_bias=True, o_bias=False),
-    "qwen3": DecoderStyle(qk_norm=True, head_dim_default=128),
-    "qwen3_moe": DecoderStyle(qk_norm=True, moe="qwen3_moe"),
-    "gemma2": DecoderStyle(sandwich_norms=True, head_dim_default=256, tie_default=True, heads_divide_hidden=True),
-    "gemma3_text": DecoderStyle(qk_norm=True, sandwich_norms=True, head_dim_default=256, tie_default=True,
-                                heads_divide_hidden=True),
-    "phi3": DecoderStyle(qkv_bias=False, o_bias=False, fused=True, partial_rotary=True),
+    "llama": DecoderStyle("LlamaConfig", 2048, mlp_bias_key="mlp_bias", heads_divide_hidden=True,
+                          nullable=_BOTH_NULLABLE),
+    "mistral": DecoderStyle("MistralConfig", 131072, qkv_bias=False, o_bias=False, head_dim_zero=True, kv_default=8,
+                            nullable=frozenset({"head_dim"})),
+    "mixtral": DecoderStyle("MixtralConfig", 131072, qkv_bias=False, o_bias=False, moe="mixtral",
+                            head_dim_zero=True, kv_default=8, nullable=frozenset({"head_dim"})),
+    "qwen2": DecoderStyle("Qwen2Config", 32768, qkv_bias=True, o_bias=False, kv_default=32,
+                          nullable=frozenset({"num_key_value_heads"})),
+    "qwen3": DecoderStyle("Qwen3Config", 32768, qk_norm=True, head_dim_default=128, kv_default=32,
+                          nullable=frozenset({"num_key_value_heads"})),
+    "qwen3_moe": DecoderStyle("Qwen3MoeConfig", 32768, qk_norm=True, moe="qwen3_moe", kv_default=4,
+                              nullable=frozenset({"mlp_only_layers"})),
+    "gemma2": DecoderStyle("Gemma2Config", 8192, sandwich_norms=True, head_dim_default=256, tie_default=True,
+                           heads_divide_hidden=True, kv_default=4, act_key="hidden_activation",
+                           act_default="gelu_pytorch_tanh"),
+    "gemma3_text": DecoderStyle("Gemma3TextConfig", 131072, qk_norm=True, sandwich_norms=True,
+                                head_dim_default=256, tie_default=True, heads_divide_hidden=True, kv_default=4,
+                                act_key="hidden_activation", act_default="gelu_pytorch_tanh"),
+    "phi3": DecoderStyle("Phi3Config", 4096, qkv_bias=False, o_bias=False, fused=True, partial_rotary=True,
+                         nullable=frozenset({"num_key_value_heads"})),
 }
+# the MoE keys each family reads (a null in them refused but where `nullable` takes it)
+_MOE_KEYS = {
+    "mixtral": ("num_experts", "num_local_experts", "num_experts_per_tok"),
+    "qwen3_moe": ("num_local_experts", "num_experts", "num_experts_per_tok", "moe_intermediate_size",
+                  "decoder_sparse_step", "mlp_only_layers"),
+}
+
+
+def _decoder_reads(st: DecoderStyle) -> tuple[str, ...]:
+    """The optional keys a decoder family reads (a null in them is refused but where `st.nullable` takes it)."""
+    keys = ["num_key_value_heads", "head_dim", "tie_word_embeddings", st.act_key, "attention_dropout"]
+    if st.qkv_bias is None:
+        keys.append("attention_bias")
+    if st.mlp_bias_key:
+        keys.append(st.mlp_bias_key)
+    if st.partial_rotary:
+        keys += ["resid_pdrop", "partial_rotary_factor"]
+    return (*keys, *_MOE_KEYS.get(st.moe or "", ()))
+
 
 ARCH_NAMES = {
     "llama": "LlamaForCausalLM",
@@ -185,12 +247,18 @@ def _decoder_summary(model_type: str, st: DecoderStyle, cfg: Mapping[str, Any], 
     n_layers = req(cfg, "num_hidden_layers")
     heads = req(cfg, "num_attention_heads")
     vocab = req(cfg, "vocab_size")
+    refuse_nulls(cfg, _decoder_reads(st), st.nullable)
     # what transformers 5 builds and trains (tests/core/test_config_values_transformers_takes.py): 0 key/value
     # heads divide by zero, a count that does not divide the query heads fails at the first step
-    kv = heads if cfg.get("num_key_value_heads") is None else req(cfg, "num_key_value_heads")
+    if cfg.get("num_key_value_heads") is not None:
+        kv, which = req(cfg, "num_key_value_heads"), ""
+    elif "num_key_value_heads" in cfg or st.kv_default is None:  # null (where the class takes it) or absent
+        kv, which = heads, ""
+    else:
+        kv, which = st.kv_default, f"absent: {st.config_class}'s default {st.kv_default}"
     if heads % kv:
-        raise MissingField(f"'num_key_value_heads' ({kv}) must divide 'num_attention_heads' ({heads}): each key/value "
-                           "head serves a whole group of query heads")
+        raise MissingField(f"'num_key_value_heads' ({which or kv}) must divide 'num_attention_heads' ({heads}): each "
+                           "key/value head serves a whole group of query heads")
     if cfg.get("head_dim") == 0 and not isinstance(cfg.get("head_dim"), bool) and not st.head_dim_zero:
         raise MissingField("'head_dim' must be a positive integer, not 0")  # RoPE divides by it
     given = bool(opt_int(cfg, "head_dim", 0))
@@ -218,9 +286,9 @@ def _decoder_summary(model_type: str, st: DecoderStyle, cfg: Mapping[str, Any], 
         head_dim=hd,
         intermediate_size=inter,
         vocab_size=vocab,
-        max_position_embeddings=opt_int(cfg, "max_position_embeddings", 0),
+        max_position_embeddings=opt_int(cfg, "max_position_embeddings", st.context_default),
         tie_word_embeddings=tie,
-        hidden_act=str(cfg.get("hidden_act") or cfg.get("hidden_activation") or "silu"),
+        hidden_act=str(cfg.get(st.act_key, st.act_default)),
         gated_mlp=True,
         norm="rmsnorm",
     )
@@ -275,7 +343,8 @@ class _Biases:
 def _moe_layers(st: DecoderStyle, cfg: Mapping[str, Any], lay: Layout) -> set[int]:
     """Sets the layout's expert numbers and returns the blocks whose MLP is a mixture of experts."""
     if st.moe == "mixtral":
-        lay.num_experts = req(cfg, "num_local_experts")
+        # MixtralConfig maps num_experts onto num_local_experts (attribute_map): given both, num_experts wins
+        lay.num_experts = req(cfg, "num_experts") if "num_experts" in cfg else opt_positive(cfg, "num_local_experts", 8)
         lay.num_experts_per_tok = opt_int(cfg, "num_experts_per_tok", 2)
         lay.moe_intermediate_size = req(cfg, "intermediate_size")
         return set(range(lay.num_layers))
@@ -351,6 +420,9 @@ def gemma3_multimodal(cfg: Mapping[str, Any]) -> Layout:
         raise MissingField("missing 'text_config'")
     if not isinstance(vision, Mapping):
         raise MissingField("missing 'vision_config'")
+    # SiglipVisionConfig takes no null in these (Gemma3Config's null tie_word_embeddings is untied: bool(None))
+    refuse_nulls(vision, ("hidden_size", "intermediate_size", "num_hidden_layers", "num_channels", "patch_size",
+                          "image_size", "vision_use_head"))
     if vision.get("vision_use_head", True):
         raise UnsupportedConfig("vision_config.vision_use_head is true")
     text = {**GEMMA3_TEXT_DEFAULTS, **text}  # hub configs omit keys that equal the defaults
@@ -395,14 +467,19 @@ def gemma3_multimodal(cfg: Mapping[str, Any]) -> Layout:
 
 # ---------------------------------------------------------------------------------------------- gpt2
 def gpt2(cfg: Mapping[str, Any]) -> Layout:
-    """GPT2LMHeadModel: Conv1D modules c_attn / c_proj / c_fc (peft treats Conv1D as linear)."""
+    """GPT2LMHeadModel: Conv1D modules c_attn / c_proj / c_fc (peft treats Conv1D as linear). GPT2Config's
+    defaults for absent keys; its attribute_map's spellings (hidden_size, num_hidden_layers, num_attention_heads,
+    max_position_embeddings) win over n_embd, n_layer, n_head, n_positions when both are given."""
+    refuse_nulls(cfg, ("n_embd", "n_layer", "n_head", "tie_word_embeddings", "activation_function", "attn_pdrop",
+                       "resid_pdrop", "embd_pdrop"))
     h = opt_int(cfg, "n_embd", 768) if "hidden_size" not in cfg else req(cfg, "hidden_size")
     n = opt_int(cfg, "n_layer", 12) if "num_hidden_layers" not in cfg else req(cfg, "num_hidden_layers")
     heads = opt_int(cfg, "n_head", 12) if "num_attention_heads" not in cfg else req(cfg, "num_attention_heads")
     heads_divide(h, heads, "GPT-2's attention splits hidden_size into the heads")
     vocab = opt_positive(cfg, "vocab_size", 50257)
-    pos = opt_positive(cfg, "n_positions", 1024)
-    inner = cfg.get("n_inner") or 4 * h
+    pos = opt_positive(cfg, "max_position_embeddings" if "max_position_embeddings" in cfg else "n_positions", 1024)
+    # null (or absent) is 4 x n_embd; 0 builds an MLP of no width, which does not train
+    inner = 4 * h if cfg.get("n_inner") is None else req(cfg, "n_inner")
     tie = bool(cfg.get("tie_word_embeddings", True))
     lay = Layout("GPT2LMHeadModel", "causal-lm", h, n, heads, heads, h // heads, inner, vocab, pos, tie,
                  str(cfg.get("activation_function", "gelu_new")), False, "layernorm")
@@ -427,10 +504,13 @@ def gpt2(cfg: Mapping[str, Any]) -> Layout:
 
 # ---------------------------------------------------------------------------------------------- bert
 def num_labels(cfg: Mapping[str, Any]) -> int:
-    """num_labels as transformers derives it: len(id2label) when present, else num_labels, else 2."""
+    """num_labels as transformers derives it: num_labels when given (beside an id2label of another length too:
+    PretrainedConfig warns and takes num_labels), else len(id2label), else 2."""
+    if cfg.get("num_labels") is not None:
+        return opt_int(cfg, "num_labels", 2) or 2
     if isinstance(cfg.get("id2label"), Mapping) and cfg["id2label"]:
         return len(cfg["id2label"])
-    return opt_int(cfg, "num_labels", 2) or 2
+    return 2
 
 
 def bert(cfg: Mapping[str, Any]) -> Layout:
@@ -439,6 +519,9 @@ def bert(cfg: Mapping[str, Any]) -> Layout:
     n = req(cfg, "num_hidden_layers")
     heads = req(cfg, "num_attention_heads")
     heads_divide(h, heads, "BERT's attention splits hidden_size into the heads")
+    # BertConfig takes no null in these (id2label and classifier_dropout may be null)
+    refuse_nulls(cfg, ("type_vocab_size", "num_labels", "hidden_act", "hidden_dropout_prob",
+                       "attention_probs_dropout_prob"))
     if cfg.get("intermediate_size") is None:  # 0 builds an MLP of no width: it trains
         raise MissingField("missing 'intermediate_size'")
     inter = opt_int(cfg, "intermediate_size", 0)

@@ -171,11 +171,30 @@ def from_config(cfg: Mapping[str, Any], spec_id: str, source: SpecSource, where:
     model_type = cfg.get("model_type")
     if not isinstance(model_type, str) or not model_type:
         raise BadInput(f"{where}: missing 'model_type'")
+    _check_auto_map(cfg, where)
     try:
         lay = archs.build_layout(model_type, cfg)
     except archs.MissingField as exc:
         raise BadInput(f"{where}: {exc}") from None
     return spec_from_layout(lay, cfg, spec_id, source, model_type)
+
+
+def _check_auto_map(cfg: Mapping[str, Any], where: str) -> None:
+    """BadInput naming `where` and the key for an auto_map that is no object of class paths (a string, or a list
+    of strings and nulls: a tokenizer's slow and fast classes): transformers' loaders test `"AutoConfig" in
+    auto_map` and the like, and `lorplan profile`'s tokenizer load said only "cannot load (argument of type 'int'
+    is not iterable)"."""
+    if "auto_map" not in cfg:
+        return
+    auto_map = cfg["auto_map"]
+    if not isinstance(auto_map, Mapping):
+        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
+    for name, value in auto_map.items():
+        if isinstance(value, str) or (isinstance(value, list) and value
+                                      and all(v is None or isinstance(v, str) for v in value)):
+            continue
+        raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
+                       f"{name!r}: {value!r}"[:300])
 
 
 def spec_from_layout(
