@@ -73,8 +73,8 @@ def test_gemma3_has_no_caps_by_default():
     assert activation_model(text, TrainingSetup(attention="eager")).head_softcap == 0
     assert _caps(text) == (0, 0)
     assert _caps(_spec("google/gemma-3-1b-it", attn_logit_softcapping=..., final_logit_softcapping=...)) == (0, 0)
-    # the multimodal Gemma 3's attention reads its text config; its head (Gemma3ForConditionalGeneration)
-    # applies no final cap
+    # the multimodal Gemma 3 uses Gemma 3's attention, which never applies its cap (below), and its head
+    # (Gemma3ForConditionalGeneration) applies no final cap: caps set in its text config add nothing
     vlm = _spec("google/gemma-3-4b-it")
     setup = TrainingSetup(attention="eager")
     assert vlm.model_type == "gemma3"
@@ -82,8 +82,34 @@ def test_gemma3_has_no_caps_by_default():
     text_capped = {**vlm.config, "text_config": {**vlm.config["text_config"], "attn_logit_softcapping": 50.0,
                                                  "final_logit_softcapping": 30.0}}
     capped = activation_model(from_config(text_capped, vlm.id, "folder", vlm.id), setup)
-    assert capped.layer_bs2 - plain.layer_bs2 == 2 * vlm.num_attention_heads
+    assert capped.layer_bs2 == plain.layer_bs2
     assert capped.loss_tokens == plain.loss_tokens
+
+
+@pytest.mark.parametrize("name", ["google/gemma-2-2b-it", "google/gemma-3-1b-it"])
+def test_an_attention_cap_is_priced_where_transformers_applies_it(name):
+    """transformers' Gemma 2 attention passes attn_logit_softcapping to its eager attention; Gemma 3's keeps
+    the value but never passes it. A tiny random model of each, with a cap of 1 (which changes any scores
+    above ~1): the cap changes the logits exactly where lorplan prices it."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    spec = _spec(name)
+    tiny = {"vocab_size": 256, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32, "final_logit_softcapping": None}
+
+    def logits(cap):
+        cfg = AutoConfig.for_model(spec.model_type, **tiny, attn_logit_softcapping=cap)
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager")
+        with torch.no_grad():
+            model.model.layers[0].self_attn.q_proj.weight.normal_(std=5.0)  # scores far above the cap
+            return model(torch.arange(16).unsqueeze(0)).logits
+
+    applied = not torch.allclose(logits(1.0), logits(None))
+    priced = _caps(_spec(name, attn_logit_softcapping=1.0))[0]
+    assert applied == (name == "google/gemma-2-2b-it")  # the test itself sees the cap where it acts
+    assert (priced > 0) == applied, f"{spec.model_type}: cap applied {applied}, priced {priced} bytes"
 
 
 @pytest.mark.slow

@@ -153,12 +153,18 @@ def eager_saved(hq: int, heads: int, a: int, fp32_softmax: bool) -> tuple[int, f
 # transformers models/gemma2/configuration_gemma2.py (Gemma2Config): the caps a config.json that leaves the keys
 # out gets; Gemma 3's config classes default both to None (no softcapping)
 _SOFTCAP_DEFAULTS = {"gemma2": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}}
+# classes that keep a cap's key in their config but never apply it: models/gemma3/modeling_gemma3.py's
+# Gemma3Attention stores attn_logit_softcapping and passes no softcap to its attention (checked against the installed
+# transformers by tests/core/test_memory_softcap.py)
+_SOFTCAP_IGNORED = {"attn_logit_softcapping": frozenset({"gemma3", "gemma3_text"})}
 
 
 def softcapped(spec: ModelSpec, key: str, text_config: bool = False) -> bool:
     """True when the model's config sets `key` (attn_logit_softcapping, final_logit_softcapping) to a cap, or
-    leaves it out where the config class defaults to one (Gemma 2). text_config: a multimodal config's text
-    model's key counts too (Gemma 3's attention reads its text config)."""
+    leaves it out where the config class defaults to one (Gemma 2), and the model's class applies it (Gemma 3's
+    attention does not). text_config: a multimodal config's text model's key counts too."""
+    if spec.model_type in _SOFTCAP_IGNORED.get(key, ()):
+        return False
     cfg = spec.config or {}
     text = cfg.get("text_config")
     for c in (cfg, text if text_config and isinstance(text, Mapping) else {}):
