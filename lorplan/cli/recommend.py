@@ -341,6 +341,10 @@ def _recommend(args) -> int:
         # said: the probes and a --write plan train it, and the fit prices it (recommend has no --attention)
         say(f"note: {default_attention_note(spec, flag=False)}; the probes and a written plan use it")
     setup = setup_from_args(args)  # every setup flag is checked before the data is read
+    from lorplan.core.model.fallback import check_gradient_checkpointing
+
+    # as plan's check_plannable: a class that cannot checkpoint (CTRL) failed every probe and the written plan
+    check_gradient_checkpointing(spec, setup.grad_checkpointing)
     # lorplan train right-pads several sequences per step (no packing here), so the plan is priced with the
     # padding mask, as `lorplan plan --write` prices a classifier's 16 rows
     setup = replace(setup, padding_mask=setup.micro_batch > 1)

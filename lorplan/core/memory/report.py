@@ -108,10 +108,10 @@ class Hint(NamedTuple):
 
 def fit_hints(spec: ModelSpec, setup: TrainingSetup, row: RankRow, budget_bytes: int | None) -> list[Hint]:
     """Priced changes that lower a rank's memory, none of them already made (empty when the rank fits or no
-    budget was given): a smaller micro-batch, gradient checkpointing, an 8-bit optimizer, a 4-bit base, shorter
-    sequences (last: it changes what is trained), and when nothing else fits, ZeRO-3 over the fewest GPUs that
-    does. When no single change fits, the smallest combinations that do are listed too. A change that saves
-    under 5% of the overshoot is left out."""
+    budget was given): a smaller micro-batch, gradient checkpointing (where the model's class implements it), an
+    8-bit optimizer, a 4-bit base, shorter sequences (last: it changes what is trained), and when nothing else
+    fits, ZeRO-3 over the fewest GPUs that does. When no single change fits, the smallest combinations that do
+    are listed too. A change that saves under 5% of the overshoot is left out."""
     if budget_bytes is None or row.fits is not False:
         return []
     rank, total = row.rank, row.memory.total
@@ -120,7 +120,7 @@ def fit_hints(spec: ModelSpec, setup: TrainingSetup, row: RankRow, budget_bytes:
     if micro < setup.micro_batch:
         changes.append((f"micro-batch {micro} (gradient accumulation keeps the batch)", f"--micro-batch {micro}",
                         {"micro_batch": micro}))
-    if not setup.grad_checkpointing:
+    if not setup.grad_checkpointing and spec.supports_gradient_checkpointing:  # CTRL's class cannot: plan refuses it
         changes.append(("gradient checkpointing", "--grad-checkpointing", {"grad_checkpointing": True}))
     if setup.optimizer == "adamw":
         changes.append(("8-bit AdamW", "--optimizer adamw-8bit", {"optimizer": "adamw-8bit"}))
