@@ -253,6 +253,10 @@ def tiny_config(family: str, vocab: int = 2048):
         return Gemma2Config(vocab_size=vocab, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
                             num_attention_heads=8, num_key_value_heads=2, head_dim=16, max_position_embeddings=512,
                             **cap)
+    if family in ("gpt2-heads", "gpt2-heads-dropout"):  # 8 heads, a small vocabulary: a block's s x s scores
+        # outweigh the logits, so eager attention's backward (a 16-bit softmax under CPU autocast) is the peak
+        drop = {} if family.endswith("-dropout") else {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+        return GPT2Config(vocab_size=256, n_embd=128, n_layer=2, n_head=8, n_positions=512, **drop)
     if family == "gpt2":  # GELU MLP (gelu_new), LayerNorm, Conv1D, learned positions, tied
         return GPT2Config(vocab_size=vocab, n_embd=128, n_layer=2, n_head=4, n_positions=512,
                           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
@@ -267,6 +271,8 @@ TARGETS = {
     "gemma2-nocap": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
     "gpt2": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "gpt2-dropout": {"all-linear": "all-linear", "qv": ["c_attn"]},
+    "gpt2-heads": {"all-linear": "all-linear", "qv": ["c_attn"]},
+    "gpt2-heads-dropout": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "bert": {"all-linear": "all-linear", "qv": ["query", "value"]},
     "bert-dropout": {"all-linear": "all-linear", "qv": ["query", "value"]},
 }

@@ -54,6 +54,14 @@ class ActivationModel:
     # fp32 log-probabilities): below one token's worth, so the phases leave it out; the parts test checks it
     per_sequence: float = 0.0
     head_softcap: float = 0.0  # the final-logit softcapping's saved tanh, per token (part of loss_tokens)
+    # eager attention's backward (eager_backward_bs2): bytes per b*s*s of the one layer whose softmax
+    # back-propagates (they replace its layer_bs2 then; 0 = no such moment is priced), and bytes per token of that
+    # block's base-model tensors still saved then (its first norm, q and k), and the gradients in flight then
+    attn_backward_bs2: float = 0.0
+    attn_backward_tokens: float = 0.0
+    attn_backward_flight: float = 0.0
+    mask_bs2: float = 0.0  # the attention masks the model builds, bytes per b*s*s, kept by checkpointing
+    model_backward_tokens: float = 0.0  # what model_tokens still holds while the blocks back-propagate (RoPE's)
 
 
 _FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
@@ -148,6 +156,42 @@ def eager_saved(hq: int, heads: int, a: int, fp32_softmax: bool) -> tuple[int, f
     # softmax(dtype=float32).to(query.dtype) keeps the fp32 softmax and its 16-bit copy (4 + 2 bytes per score);
     # GPT-2/BERT-style code softmaxes in the input dtype, which CUDA autocast runs in fp32 and CPU autocast in bf16
     return a * (hq + 2 * hq), (6.0 * heads if fp32_softmax else float(a * heads))
+
+
+def eager_backward_bs2(heads: int, a: int, fp32_softmax: bool, dropout_mask: int, softcap: bool) -> float:
+    """Bytes per b*s*s live in one layer while eager attention's softmax back-propagates (its peak)."""
+    # torch autograd of transformers' eager_attention_forward (models/llama/modeling_llama.py: softmax(dtype=
+    # float32).to(query.dtype), dropout, matmul with V): the second matmul's backward gives the probabilities'
+    # gradient and frees their 16-bit copy; .to()'s backward casts that gradient to fp32; _softmax_backward_data
+    # then holds the saved fp32 softmax, that fp32 gradient and its own fp32 output: 12 bytes per score. A 16-bit
+    # softmax (GPT-2/BERT code under CPU autocast) holds 3 x a, and with dropout its mask too while the dropout
+    # back-propagates. Attention-logit softcapping's tanh output is still saved then. Traced:
+    # tests/core/test_memory_eager_backward.py
+    per_score = 12 if fp32_softmax else 3 * a + dropout_mask
+    return float(heads * (per_score + (a if softcap else 0)))
+
+
+def attention_masks(spec: ModelSpec) -> int:
+    """How many (b, 1, s, s) masks a decoder builds for eager attention: one per kind of layer (full, sliding)."""
+    # transformers models/gemma2/modeling_gemma2.py (Gemma2Model.forward: causal_mask_mapping) builds a full and a
+    # sliding-window mask for its alternating layer_types (Gemma 3 alike); Llama one causal mask
+    cfg = spec.config or {}
+    text = cfg.get("text_config")
+    for c in (cfg, text if isinstance(text, Mapping) else {}):
+        kinds = c.get("layer_types")
+        if isinstance(kinds, (list, tuple)) and kinds:
+            return len(set(map(str, kinds[: spec.num_layers or None])))
+    return 2 if spec.model_type in ("gemma2", "gemma3", "gemma3_text") else 1
+
+
+def eager_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int:
+    """Bytes per b*s*s of the eager attention masks (x_bytes: the embeddings' dtype), kept alive all step by
+    gradient checkpointing (each block's checkpoint holds its arguments to recompute it)."""
+    # transformers masking_utils.py (eager_mask): torch.where(bool mask, 0, finfo(dtype).min) in the
+    # embeddings' dtype, shape (b, 1, s, s); an encoder without padding gets none (allow_is_bidirectional_skip)
+    if setup.attention != "eager" or (_family(spec) == "encoder" and not setup.padding_mask):
+        return 0
+    return x_bytes * attention_masks(spec)
 
 
 # transformers models/gemma2/configuration_gemma2.py (Gemma2Config): the caps a config.json that leaves the keys
@@ -382,15 +426,23 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     fam = _family(spec)
     drop = spec.dropout
 
-    bs2 = 0.0
+    bs2 = attn_bwd_bs2 = attn_bwd_tokens = attn_bwd_flight = 0.0
     fp32_softmax = fam == "llama" or cuda_autocast
     math_dropout = setup.attention == "sdpa" and drop.attention > 0 and setup.kernels == "cpu"
     if setup.attention == "eager":
         attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fp32_softmax)
         if drop.attention > 0:
             bs2 += eager_dropout_extra(heads, a, fp32_softmax, setup)
-        if softcapped(spec, "attn_logit_softcapping", text_config=True):
+        softcap = softcapped(spec, "attn_logit_softcapping", text_config=True)
+        if softcap:
             bs2 += softcap_scores_saved(heads, a)
+        drop_mask = dropout_mask_bytes(setup, a) if drop.attention > 0 and not fp32_softmax else 0
+        attn_bwd_bs2 = eager_backward_bs2(heads, a, fp32_softmax, drop_mask, softcap)
+        # still saved then: q and k (the second matmul's copy of v is freed by its backward, even when v is a
+        # view of a fused q/k/v projection's output: torch.matmul copies the non-contiguous view for its bmm); in
+        # flight: the residual stream's gradient and V's (per query head, before repeat_kv's reduction)
+        attn_bwd_tokens = 2 * a * hq
+        attn_bwd_flight = a * h + a * hq
     elif math_dropout:
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
@@ -407,13 +459,17 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         moe = moe_saved(spec, unquantized_param_bytes(setup))
         mlp = (moe_layers * moe + (spec.num_layers - moe_layers) * mlp) / spec.num_layers
     if any(t.path.endswith("q_norm.weight") for t in spec.tensors if t.layer is not None):
-        attn += qk_norm_saved(hq, hkv, heads, kv) + (rmsnorm_weight_saved(hq + hkv, a) if train_norms else 0)
+        qk_norms = qk_norm_saved(hq, hkv, heads, kv) + (rmsnorm_weight_saved(hq + hkv, a) if train_norms else 0)
+        attn += qk_norms
+        if attn_bwd_bs2:  # q's and k's norms come before the scores: still saved
+            attn_bwd_tokens += qk_norms
     dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
     embed_saved = 0.0
-    first_norm_bytes = norm_out = 0
+    first_norm_bytes = norm_out = model_backward = 0
     if fam == "llama":
         norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h, resid) if train_norms else 0)
         model_tokens = norm + rope_saved(hd, a) + labels_saved()  # final norm, cos/sin, labels
+        model_backward = rope_saved(hd, a)  # the blocks' backward comes after the final norm's and the loss's
         first_norm_bytes = norm
     else:
         norm = layernorm_saved(h, 4 if cuda_autocast else resid)
@@ -435,6 +491,11 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     if spec.task == "causal-lm" and setup.loss == "standard" and softcapped(spec, "final_logit_softcapping"):
         # under autocast the head's matmul yields 16-bit logits; without it, the head's own dtype
         head_softcap = softcap_logits_saved(spec.vocab_size, a if autocast else unquantized_param_bytes(setup))
+    if attn_bwd_bs2 and fam != "encoder":
+        # a pre-norm block's first norm is still saved (a post-norm encoder's norms come after the attention); a
+        # LayerNorm computing in the stream's dtype saves the block's input itself, which checkpointing holds
+        shared = fam != "llama" and setup.grad_checkpointing and not cuda_autocast
+        attn_bwd_tokens += norm - (resid * h if shared else 0)
     return ActivationModel(
         layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
@@ -457,6 +518,11 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         embed_saved=embed_saved,
         per_sequence=pooled_head_saved(spec, setup, a) if fam == "encoder" else 0.0,
         head_softcap=head_softcap,
+        attn_backward_bs2=attn_bwd_bs2,
+        attn_backward_tokens=attn_bwd_tokens,
+        attn_backward_flight=attn_bwd_flight,
+        mask_bs2=eager_mask_bytes(spec, setup, resid),
+        model_backward_tokens=model_backward,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
         # that block's saved input (layer_input), not one more tensor

@@ -122,8 +122,10 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
     # aten/src/ATen/autocast_mode.cpp (cached_cast): every weight's 16-bit copy, cached and saved for backward
     casts = a * linear_weights if amp else 0
     widest = max((m.in_features for m in spec.linears if m.layer is not None), default=0)
-    ls = LoraSaved(copies=linear_inputs_saved(spec, ref, a), masks=0.0, mids=0.0, weight_casts=casts,
-                   stream_skip=0.0, chain=a * widest, input_grad=True, cast_cache=casts)
+    inputs = linear_inputs_saved(spec, ref, a)
+    # attn_input: what eager attention's backward still holds of these; all of them, an upper bound
+    ls = LoraSaved(copies=inputs, masks=0.0, mids=0.0, weight_casts=casts, stream_skip=0.0, chain=a * widest,
+                   input_grad=True, cast_cache=casts, attn_input=inputs)
     block = {"layer_weights": 0}
     if ref.sharding != "none":
         largest = max((sum(m.params for m in spec.linears if m.layer == i) for i in range(spec.num_layers)), default=0)

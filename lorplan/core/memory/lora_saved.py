@@ -102,6 +102,9 @@ class LoraSaved(NamedTuple):
     per_sequence_masks: float = 0.0  # their dropout masks
     cast_cache: int = 0  # every adapter weight cast autocast caches during the forward (saved or not), bytes
     forward_extra: float = 0.0  # while the MLP output projection's LoRA runs: its input's cast, its output
+    # the part of copies + masks + mids saved by attention input projections (q, k, v), still saved while the
+    # attention scores back-propagate (the block's other adapters are back-propagated by then)
+    attn_input: float = 0.0
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -137,7 +140,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     mask_b = dropout_mask_bytes(setup, a)
     cast_b = adapter_weight_cast_bytes(setup, a)
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
-    copies = masks = mids = skip = per_seq = per_seq_masks = 0.0
+    copies = masks = mids = skip = per_seq = per_seq_masks = attn_in = 0.0
     casts = widest = cached = 0
     for g in mt.groups:
         if g.in_blocks:
@@ -152,11 +155,14 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
             per_seq += copy_b * (g.in_features + r) * g.count
             per_seq_masks += mask_b * g.in_features * g.count
             continue
+        before = copies + masks + mids
         if not keeps[g.attn_output]:  # a copy per module (inputs kept as they are: shared_input_elements)
             copies += copy_b * g.in_features * g.count
         masks += mask_b * g.in_features * g.count
         # peft/tuners/lora/layer.py (Linear.forward): lora_B's matmul saves lora_A's output (r wide)
         mids += copy_b * r * g.count
+        if g.attn_input:
+            attn_in += copies + masks + mids - before
         if g.stream_input and not setup.grad_checkpointing:
             skip += mask_b * g.in_features * g.count
     chain = lora_input_grad_chain_bytes(setup, a) * widest
@@ -168,6 +174,8 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         x_bytes = block_input_bytes(setup)
         fwd_extra = (pbytes * widest if x_bytes != pbytes else 0) + a * mt.hidden
     copies += copy_b * shared_input_elements(mt, setup, a)
+    if keeps[0]:  # q, k and v's shared input, saved once (shared_input_elements)
+        attn_in += copy_b * mt.attn_input_in
     emb = mt.embedding
     mids += copy_b * (emb.out[0] * rank + emb.out[1])
     if cast_b:
@@ -182,7 +190,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         if pbytes != wbytes:
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
     return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
-                     per_seq, per_seq_masks, cached, fwd_extra)
+                     per_seq, per_seq_masks, cached, fwd_extra, attn_in)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -202,4 +210,5 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.per_sequence_masks,
         ls0.cast_cache + rank * (ls1.cast_cache - ls0.cast_cache),
         ls0.forward_extra,
+        ls0.attn_input + rank * (ls1.attn_input - ls0.attn_input),
     )

@@ -50,10 +50,13 @@ PHASE_WORDS = {
     "optimizer": "the optimizer step (every adapter gradient and the step's temporaries)",
     "forward": "the end of the forward pass (an encoder: every saved activation and the last block's temporaries)",
     "recompute_forward": "recomputing the last block (checkpoints, its recomputed activations and temporaries)",
+    "attention_top": "backward through the last block's attention (its softmax's score-sized gradients)",
+    "attention_bottom": "backward through the first block's attention (most adapter gradients exist)",
 }
 PHASE_SHORT = {"loss": "loss", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
                "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step",
-               "forward": "forward", "recompute_forward": "recomp fwd"}
+               "forward": "forward", "recompute_forward": "recomp fwd", "attention_top": "attn bwd top",
+               "attention_bottom": "attn bwd bottom"}
 
 # The labels of the pieces, as the planner and `lorplan plan --json` ("peak") name them.
 SAVED = "saved activations"
@@ -69,6 +72,8 @@ DEQUANT = "dequantized weight"
 HEAD_CAST = "output head cast"
 OPT_TEMP = "optimizer step temporaries"
 FORWARD = "last block's forward temporaries"
+ATTN_BACKWARD = "attention backward (softmax gradients)"
+MASKS = "attention masks"
 
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
@@ -109,6 +114,24 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
             # BertModel.forward keeps embedding_output and BertEncoder the block's input (Python locals)
             live = am.forward_tokens + ls.forward_extra + 2 * am.embed_out
             forward = [("forward", [*cached, *saved, Piece(FORWARD, per_token=live), all_layers])]
+        attention = []
+        if am.attn_backward_bs2:
+            # eager attention: the moment its softmax back-propagates. The head, the final norm and the block's
+            # MLP, its adapters after the attention core and their saved tensors are back-propagated and freed
+            drop_top = Piece(SAVED, per_token=am.attn_backward_tokens - am.layer_tokens + am.model_backward_tokens
+                             - am.model_tokens)
+            attention = [
+                ("attention_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
+                                   drop_top, Piece(LORA_SAVED, per_token=(ls.attn_input - lora_tok) / layers),
+                                   Piece(FLIGHT, per_token=am.attn_backward_flight), all_layers,
+                                   Piece(ATTN_BACKWARD, per_bs2=am.attn_backward_bs2 - am.layer_bs2)]),
+                ("attention_bottom", [Piece(GRADIENTS, below), Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
+                                      Piece(DEQUANT, am.dequant),
+                                      Piece(SAVED, per_token=am.attn_backward_tokens + am.model_backward_tokens),
+                                      Piece(LORA_SAVED, per_token=ls.attn_input / layers),
+                                      Piece(FLIGHT, per_token=am.attn_backward_flight),
+                                      Piece(ATTN_BACKWARD, per_bs2=am.attn_backward_bs2)]),
+            ]
         return [*forward,
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
                       all_layers]),
@@ -118,13 +141,16 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                  Piece(DEQUANT, am.dequant), Piece(SAVED, per_token=per_layer),
                                  Piece(SAVED, per_token=am.model_tokens), Piece(FLIGHT, per_token=flight),
                                  Piece(SAVED, per_bs2=am.layer_bs2)]),
+            *attention,
             ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
         ]
     # enable_input_require_grads (transformers turns it on with checkpointing) makes the embeddings' output
     # need grad, so what the embeddings save (am.embed_saved) is kept
     # (enable_input_require_grads' requires_grad_() makes the embeddings' output a leaf the graph keeps)
+    # eager attention's masks: every block's checkpoint holds them to recompute it
+    masks = Piece(MASKS, per_bs2=am.mask_bs2)
     saved = [Piece(CHECKPOINTS, per_token=layers * am.layer_input), Piece(SAVED, per_token=am.model_tokens),
-             Piece(SAVED, per_token=am.embed_saved + am.embed_out)]
+             Piece(SAVED, per_token=am.embed_saved + am.embed_out), masks]
     block = [Piece(RECOMPUTED, per_token=per_layer), Piece(FLIGHT, per_token=flight),
              Piece(RECOMPUTED, per_bs2=am.layer_bs2)]
     layer_state = [Piece(CASTS, layer_casts), Piece(MERGED, merged_back), Piece(DEQUANT, am.dequant)]
@@ -134,12 +160,25 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                           Piece(FLIGHT, per_token=am.act_bytes * am.hidden),
                                           Piece(FORWARD, per_token=am.forward_tokens + ls.forward_extra),
                                           Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
+    attention = []
+    if am.attn_backward_bs2:
+        # eager attention: the recomputed block's softmax back-propagates. The head, the final norm, the block's
+        # MLP, its adapters after the attention core and their saved tensors are back-propagated and freed
+        attn_block = [Piece(RECOMPUTED, per_token=am.attn_backward_tokens + ls.attn_input / layers),
+                      Piece(FLIGHT, per_token=am.attn_backward_flight),
+                      Piece(ATTN_BACKWARD, per_bs2=am.attn_backward_bs2)]
+        model = Piece(SAVED, per_token=am.model_backward_tokens + am.embed_saved + am.embed_out)
+        attention = [("attention_top", [*layer_state, Piece(CHECKPOINTS, per_token=layers * am.layer_input), model,
+                                        masks, *attn_block]),
+                     ("attention_bottom", [Piece(GRADIENTS, below), *layer_state,
+                                           Piece(CHECKPOINTS, per_token=am.layer_input), model, masks, *attn_block])]
     return [
         *forward,
         ("loss", [Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens)]),
         ("recompute_top", [*layer_state, *saved, *block]),
         ("recompute_bottom", [Piece(GRADIENTS, below), *layer_state, Piece(CHECKPOINTS, per_token=am.layer_input),
-                              Piece(SAVED, per_token=am.model_tokens), *block]),
+                              Piece(SAVED, per_token=am.model_tokens), masks, *block]),
+        *attention,
         ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
     ]
 

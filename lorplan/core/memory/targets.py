@@ -29,6 +29,7 @@ class AdaptedGroup:
     stream_input: bool = False  # fed by the first block's first norm (its input needs no grad without GC)
     attn_output: bool = False  # an attention output projection (o_proj): its input is the attention's output
     pooled: bool = False  # outside the blocks of a sequence classifier (BERT's pooler): one input per sequence
+    attn_input: bool = False  # an attention input projection (q, k, v, a fused qkv): saved until the scores' backward
 
     def rank(self, r: int) -> int:
         return r if self.fixed_rank is None else self.fixed_rank
@@ -97,6 +98,7 @@ class MemoryTargets:
     embedding: EmbeddingLora
     attn_output_in: int = 0
     hidden: int = 0  # the model's hidden size
+    attn_input_in: int = 0  # the part of distinct_in read by attention input projections (q, k, v)
 
 
 # Output projections of attention blocks: their input is the attention output, which needs grad.
@@ -142,9 +144,9 @@ def memory_targets(spec: ModelSpec, targets: LoraTargets) -> MemoryTargets:
                 oc, bc = oc + r, bc + r * dim
     moe = _moe(spec, listed) if spec.num_experts else MoeLora()
     tensors = tuple(TensorGroup(k, c, n, full) for (k, c, full), n in counts.items())
-    groups, distinct, attn_out = _linear_groups(spec, targets, embedded)
+    groups, distinct, attn_out, attn_in = _linear_groups(spec, targets, embedded)
     return MemoryTargets(groups, tensors, distinct, moe, EmbeddingLora((ok, oc), (bk, bc), embedded), attn_out,
-                         spec.hidden_size)
+                         spec.hidden_size, attn_in)
 
 
 def _moe(spec: ModelSpec, listed: tuple[tuple[str, tuple[int, ...]], ...]) -> MoeLora:
@@ -175,23 +177,24 @@ def _moe(spec: ModelSpec, listed: tuple[tuple[str, tuple[int, ...]], ...]) -> Mo
 
 
 def _linear_groups(spec: ModelSpec, targets: LoraTargets,
-                   input_grad: bool) -> tuple[tuple[AdaptedGroup, ...], int, int]:
+                   input_grad: bool) -> tuple[tuple[AdaptedGroup, ...], int, int, int]:
     """Adapted linears grouped by shape, the sum of in_features over their distinct in-block inputs (q, k and v
     read the same tensor, so do gate and up; when LoRA makes no copy of its input, adapters in the activation
-    dtype and no dropout, lora_A saves that shared tensor once), and the part of that sum read by attention
-    output projections."""
+    dtype and no dropout, lora_A saves that shared tensor once), and the parts of that sum read by attention
+    output projections and by attention input projections."""
     first = min((m.layer for m in spec.linears if m.layer is not None), default=None)
-    counts: dict[tuple[int, int, int | None, bool, bool, bool, bool], int] = {}
+    counts: dict[tuple[int, int, int | None, bool, bool, bool, bool, bool], int] = {}
     seen: set[tuple] = set()
-    distinct = attn_out = 0
+    distinct = attn_out = attn_in = 0
     for m in resolve_targets(spec, targets):
         # the first block's attention input projections read the (pre-)norm of the frozen embeddings' output, or
         # in a post-norm encoder (BERT) the embeddings' own LayerNorm: either way an input that needs no grad
         stream = (m.layer == first and m.role == "attention" and m.name not in _ATTN_OUTPUT and not input_grad)
         reads_attn = m.role == "attention" and m.name in _ATTN_OUTPUT and m.layer is not None
         pooled = m.layer is None and spec.task != "causal-lm"
+        feeds_attn = m.role == "attention" and m.name not in _ATTN_OUTPUT and m.layer is not None
         key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream, reads_attn,
-               pooled)
+               pooled, feeds_attn)
         counts[key] = counts.get(key, 0) + 1
         if m.layer is not None:
             ikey = (m.layer, m.role, m.name in _ATTN_OUTPUT, m.in_features)
@@ -200,5 +203,8 @@ def _linear_groups(spec: ModelSpec, targets: LoraTargets,
                 distinct += m.in_features
                 if reads_attn:
                     attn_out += m.in_features
-    groups = tuple(AdaptedGroup(i, o, n, fr, blk, st, at, pl) for (i, o, fr, blk, st, at, pl), n in counts.items())
-    return groups, distinct, attn_out
+                if feeds_attn:
+                    attn_in += m.in_features
+    groups = tuple(AdaptedGroup(i, o, n, fr, blk, st, at, pl, fa)
+                   for (i, o, fr, blk, st, at, pl, fa), n in counts.items())
+    return groups, distinct, attn_out, attn_in
