@@ -212,7 +212,7 @@ def model_limit(model: str | None, rope_scaling: float | None = None,
     model_max_length, which is often a placeholder or another figure than the config's (MiniLM's 512 beside a
     tiny Llama's 128). None when neither says. BadInput, `lorplan plan`'s line, for a config.json plan refuses
     (sources.config_spec): a profile against it would count for a model no command trains."""
-    from lorplan.core.memory.bounds import context_key, scaled_context
+    from lorplan.core.memory.bounds import context_default, context_key, scaled_context
 
     scaled = f" × --rope-scaling {rope_scaling:g}" if rope_scaling else ""
     if model:
@@ -223,16 +223,17 @@ def model_limit(model: str | None, rope_scaling: float | None = None,
         spec = config_spec(model)  # no fallback build: it imports torch in a child process and takes seconds
         if spec is not None:
             tokens = scaled_context(spec.max_position_embeddings, rope_scaling)  # = bounds.context_tokens
-            key = context_key(spec)
+            # config.json without a context key: its configuration class's default, named as one
+            where = context_default(spec) or f"{context_key(spec)} of the model's config"
         else:  # an unsupported architecture (or no config at all: then read_config fails too)
             try:
                 cfg = read_config(resolve_model(model).config_path)
             except (LorplanError, OSError):
                 cfg = {}
             tokens = scaled_context(config_context(cfg), rope_scaling)
-            key = config_context_key(cfg)
+            where = f"{config_context_key(cfg)} of the model's config"
         if tokens is not None:
-            return ModelLimit(tokens, f"{key} of the model's config{scaled}")
+            return ModelLimit(tokens, f"{where}{scaled}")
     tokens = scaled_context(tokenizer_max or 0, rope_scaling)
     return ModelLimit(tokens, f"the tokenizer's model_max_length{scaled}") if tokens is not None else None
 

@@ -20,6 +20,7 @@ from lorplan.core.lora import (
     resolve_targets,
 )
 from lorplan.core.memory.types import MAX_ROPE_SCALING, TrainingSetup
+from lorplan.core.model.archs import context_default as archs_context_default
 from lorplan.core.model.attention import check_attention
 from lorplan.core.model.fallback import config_context_key
 from lorplan.core.model.spec import ModelSpec
@@ -56,8 +57,15 @@ def scaled_context(positions: int, rope_scaling: float | None = None) -> int | N
 def context_key(spec: ModelSpec) -> str:
     """The config.json key the model's context comes from, for messages: GPT-2 says n_positions (as do the
     fallback's other aliases), most models max_position_embeddings; a multimodal config's text_config is read too
-    (fallback.config_context_key, as the data profile reads it)."""
-    return config_context_key(spec.config or {}) or "max_position_embeddings"
+    (fallback.config_context_key, as the data profile reads it). When the file lacks it, the configuration
+    class's default that the fast path read instead (context_default)."""
+    return context_default(spec) or config_context_key(spec.config or {}) or "max_position_embeddings"
+
+
+def context_default(spec: ModelSpec) -> str:
+    """"" when config.json gives the model's context (or a fallback spec, which reads only what it gives), else
+    where the fast path took it from: "max_position_embeddings absent from config.json: LlamaConfig's default"."""
+    return "" if spec.source == "fallback" else archs_context_default(spec.config or {})
 
 
 DEFAULT_SEQ_LEN = 2048

@@ -397,15 +397,13 @@ def _experts(lay: Layout, m: str, i: int) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- gemma3 (VLM)
-GEMMA3_TEXT_DEFAULTS = {  # transformers Gemma3TextConfig defaults
+GEMMA3_TEXT_DEFAULTS = {  # transformers Gemma3TextConfig defaults of the sizes the decoder requires (its
+    # num_key_value_heads, head_dim and context: STYLES["gemma3_text"])
     "vocab_size": 262208,
     "hidden_size": 2304,
     "intermediate_size": 9216,
     "num_hidden_layers": 26,
     "num_attention_heads": 8,
-    "num_key_value_heads": 4,
-    "head_dim": 256,
-    "max_position_embeddings": 131072,
 }
 
 
@@ -620,3 +618,22 @@ def _build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
 
 
 FAST_PATH_TYPES = tuple(STYLES) + ("gemma3", "gpt2", "bert")
+
+
+def context_default(cfg: Mapping[str, Any]) -> str:
+    """For messages: where the fast path's context for `cfg` comes from when config.json does not give it (the
+    configuration class's default: "max_position_embeddings absent from config.json: LlamaConfig's default");
+    "" when the file gives it or the fast path does not build this model_type."""
+    model_type = cfg.get("model_type")
+    part, keys, cls = cfg, ("max_position_embeddings",), ""
+    if model_type in STYLES:
+        cls = STYLES[model_type].config_class
+    elif model_type == "gemma3":
+        part, cls = cfg.get("text_config"), "Gemma3TextConfig"
+    elif model_type == "gpt2":
+        keys, cls = ("n_positions", "max_position_embeddings"), "GPT2Config"
+    elif model_type == "bert":
+        cls = "BertConfig"
+    if not cls or not isinstance(part, Mapping) or any(k in part for k in keys):
+        return ""
+    return f"{keys[0]} absent from config.json: {cls}'s default"
