@@ -194,28 +194,58 @@ def eager_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int
     return x_bytes * attention_masks(spec)
 
 
-# transformers models/gemma2/configuration_gemma2.py (Gemma2Config): the caps a config.json that leaves the keys
-# out gets; Gemma 3's config classes default both to None (no softcapping)
-_SOFTCAP_DEFAULTS = {"gemma2": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0}}
-# classes that keep a cap's key in their config but never apply it: models/gemma3/modeling_gemma3.py's
-# Gemma3Attention stores attn_logit_softcapping and passes no softcap to its attention (checked against the installed
-# transformers by tests/core/test_memory_softcap.py)
-_SOFTCAP_IGNORED = {"attn_logit_softcapping": frozenset({"gemma3", "gemma3_text"})}
+# Where transformers applies the caps (checked against the installed transformers by building tiny models with two
+# caps: tests/core/test_memory_softcap_classes.py). attn_logit_softcapping: the text models whose attention passes
+# it to eager attention as softcap (models/gemma2/modeling_gemma2.py, models/vaultgemma); Gemma 3's attention keeps
+# the value and passes none, Llama's never reads it. final_logit_softcapping: the class the model is built as
+# (spec.architecture: its forward caps the logits), and whether it reads the cap from the text config
+# (Gemma3nForConditionalGeneration, Gemma4ForConditionalGeneration: get_text_config(); PaliGemma's too);
+# Gemma3ForConditionalGeneration applies none
+_ATTN_SOFTCAP = frozenset({"gemma2", "vaultgemma"})
+_FINAL_SOFTCAP = {
+    "Gemma2ForCausalLM": False, "Gemma3ForCausalLM": False, "Gemma3nForCausalLM": False,
+    "Gemma4ForCausalLM": False, "VaultGemmaForCausalLM": False, "NanoChatForCausalLM": False,
+    "Gemma3nForConditionalGeneration": True, "Gemma4ForConditionalGeneration": True,
+    "PaliGemmaForConditionalGeneration": True,
+}
+# the caps a config that leaves the keys out gets from its class (Gemma2Config, VaultGemmaConfig,
+# Gemma3nTextConfig, NanoChatConfig); Gemma 3's and Gemma 4's text configs default both to None (no cap)
+_SOFTCAP_DEFAULTS = {
+    "gemma2": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0},
+    "vaultgemma": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0},
+    "gemma3n_text": {"final_logit_softcapping": 30.0},
+    "nanochat": {"final_logit_softcapping": 15.0},
+}
+# a multimodal config's text model when its text_config names no model_type (the config class's own choice)
+_TEXT_MODEL = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "paligemma": "gemma"}
 
 
-def softcapped(spec: ModelSpec, key: str, text_config: bool = False) -> bool:
-    """True when the model's config sets `key` (attn_logit_softcapping, final_logit_softcapping) to a cap, or
-    leaves it out where the config class defaults to one (Gemma 2), and the model's class applies it (Gemma 3's
-    attention does not). text_config: a multimodal config's text model's key counts too."""
-    if spec.model_type in _SOFTCAP_IGNORED.get(key, ()):
-        return False
+def _text_model(spec: ModelSpec) -> tuple[str, Mapping]:
+    """The text model's model_type and config: a multimodal config's text_config, else the config itself."""
     cfg = spec.config or {}
     text = cfg.get("text_config")
-    for c in (cfg, text if text_config and isinstance(text, Mapping) else {}):
-        if key in c:
-            value = c[key]
-            return isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0
-    return _SOFTCAP_DEFAULTS.get(spec.model_type, {}).get(key) is not None
+    if isinstance(text, Mapping):
+        return str(text.get("model_type") or _TEXT_MODEL.get(spec.model_type, "")), text
+    if spec.model_type in _TEXT_MODEL:  # no text_config: the config class's default text model
+        return _TEXT_MODEL[spec.model_type], {}
+    return spec.model_type, cfg
+
+
+def softcapped(spec: ModelSpec, key: str) -> bool:
+    """True when the model's transformers class applies `key` (attn_logit_softcapping, final_logit_softcapping)
+    and the config it reads sets it to a cap, or leaves it out where the config class defaults to one."""
+    if key == "final_logit_softcapping":
+        if spec.architecture not in _FINAL_SOFTCAP:
+            return False
+        model_type, cfg = _text_model(spec) if _FINAL_SOFTCAP[spec.architecture] else (spec.model_type, spec.config or {})
+    else:
+        model_type, cfg = _text_model(spec)
+        if model_type not in _ATTN_SOFTCAP:
+            return False
+    if key in cfg:
+        value = cfg[key]
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and value != 0
+    return _SOFTCAP_DEFAULTS.get(model_type, {}).get(key) is not None
 
 
 def softcap_scores_saved(heads: int, a: int) -> float:
@@ -433,7 +463,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fp32_softmax)
         if drop.attention > 0:
             bs2 += eager_dropout_extra(heads, a, fp32_softmax, setup)
-        softcap = softcapped(spec, "attn_logit_softcapping", text_config=True)
+        softcap = softcapped(spec, "attn_logit_softcapping")
         if softcap:
             bs2 += softcap_scores_saved(heads, a)
         drop_mask = dropout_mask_bytes(setup, a) if drop.attention > 0 and not fp32_softmax else 0
