@@ -313,7 +313,11 @@ def _enable_checkpointing(model, quantized: bool, enabled: bool):
 def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     """The model's config with the plan's linear RoPE scaling (model.rope_scaling) in transformers' rope_parameters
     (positions divided by the factor, Chen et al. 2023, arXiv 2306.15595); from_pretrained then takes it as
-    `config`, with num_labels moved onto it. `config`: load_config's, copied (read here when not given)."""
+    `config`, with num_labels moved onto it. `config`: load_config's, copied (read here when not given).
+    The text model's config takes it (a multimodal config's text_config: Gemma 3's language model reads its own);
+    RoPE parameters per layer type (Gemma 3: full_attention, sliding_attention) scale the full-attention layers,
+    where transformers puts a config's rope_scaling (Gemma3TextConfig.convert_rope_params_to_dict): a sliding
+    layer sees no more than its window."""
     import copy
 
     import transformers
@@ -324,10 +328,15 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
                                                          trust_remote_code=kwargs["trust_remote_code"])
     else:
         config = copy.deepcopy(config)
-    params = dict(getattr(config, "rope_parameters", None) or {})
-    params.setdefault("rope_theta", getattr(config, "rope_theta", 10000.0))
-    params.update(rope_type="linear", factor=float(plan.model.rope_scaling))
-    config.rope_parameters = params
+    text = config.get_text_config() if hasattr(config, "get_text_config") else config
+    params = dict(getattr(text, "rope_parameters", None) or {})
+    scaling = {"rope_type": "linear", "factor": float(plan.model.rope_scaling)}
+    if isinstance(params.get("full_attention"), dict):
+        params["full_attention"] = {**params["full_attention"], **scaling}
+    else:
+        params.setdefault("rope_theta", getattr(text, "rope_theta", 10000.0))
+        params.update(scaling)
+    text.rope_parameters = params
     if "num_labels" in kwargs:
         config.num_labels = kwargs.pop("num_labels")
     return config

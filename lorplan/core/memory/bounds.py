@@ -7,7 +7,7 @@ Pure Python over a ModelSpec; raises BadInput naming the flag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
@@ -27,15 +27,49 @@ from lorplan.core.model.spec import ModelSpec
 
 
 def learned_positions(spec: ModelSpec) -> bool:
-    """True when the model adds a learned position-embedding table (GPT-2's wpe, BERT's position_embeddings):
-    its rows end at the context, so no RoPE scaling can extend it."""
-    return any(t.kind == "position" for t in spec.tensors)
+    """True when the language model adds a learned position-embedding table (GPT-2's wpe, BERT's
+    position_embeddings): its rows end at the context, so no RoPE scaling can extend it.
+
+    Only the table beside the token embedding counts (transformer.wte / transformer.wpe, embeddings.word_embeddings
+    / embeddings.position_embeddings, OPT's decoder.embed_tokens / decoder.embed_positions): a multimodal model's
+    vision tower has a table of its own, one row per image patch (Gemma 3's SigLIP
+    model.vision_tower.embeddings.position_embedding), while its language model positions text with RoPE. A spec
+    with no token embedding to go by counts every table."""
+    tables = [t for t in spec.tensors if t.kind == "position"]
+    homes = {_module_parent(t.path) for t in spec.tensors if t.kind == "embedding"}
+    return any(_module_parent(t.path) in homes for t in tables) if homes else bool(tables)
+
+
+def _module_parent(path: str) -> str:
+    """The module that holds a parameter's module: "transformer" for "transformer.wpe.weight"."""
+    return path.rpartition(".")[0].rpartition(".")[0]
 
 
 def native_rope_scaling(spec: ModelSpec) -> dict | None:
-    """The RoPE scaling the model's own config.json sets (Llama 3.1's llama3 ×8, ...), or None."""
-    value = spec.config.get("rope_scaling") if spec.config else None
-    return dict(value) if isinstance(value, dict) and value else None
+    """The RoPE scaling the model's own config.json sets (Llama 3.1's llama3 ×8, Gemma 3's linear ×8 on its
+    full-attention layers, ...), or None. Read where transformers reads it: rope_scaling as the hub's files
+    write it, or rope_parameters as transformers 5 saves a config (per layer type for Gemma 3: full_attention,
+    sliding_attention), of a rope_type other than "default"; a multimodal config's text_config too (its
+    language model's)."""
+    cfg = spec.config or {}
+    text = cfg.get("text_config")
+    for part in (cfg, text if isinstance(text, Mapping) else {}):
+        for key in ("rope_scaling", "rope_parameters"):
+            value = part.get(key)
+            if not isinstance(value, Mapping):
+                continue
+            # per layer type ({"full_attention": {...}, "sliding_attention": {...}}) or one for every layer
+            for params in (value.values() if all(isinstance(v, Mapping) for v in value.values()) else (value,)):
+                if _scales(params):
+                    return dict(params)
+    return None
+
+
+def _scales(params: Mapping) -> bool:
+    """Whether RoPE parameters scale the positions: a rope_type (or the older type) other than "default", or a
+    factor with no type named."""
+    kind = params.get("rope_type") or params.get("type")
+    return kind != "default" if kind is not None else "factor" in params
 
 
 def context_tokens(spec: ModelSpec, setup: TrainingSetup) -> int | None:
