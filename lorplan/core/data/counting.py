@@ -118,8 +118,16 @@ class RealTokenizer:
             from pathlib import Path
 
             from lorplan.core.data.fast_tokenizer import read_json_files
+            from lorplan.core.model.sources import check_auto_map
 
-            read_json_files(Path(choice.path))  # a damaged JSON file of it: BadInput naming the file
+            folder = Path(choice.path)
+            config, model, _, _ = read_json_files(folder)  # a damaged JSON file of it: BadInput naming the file
+            # an auto_map that is no object of class paths ("auto_map": 5): BadInput naming the file and the key
+            if config is not None:
+                check_auto_map(config, f"tokenizer_config.json at {folder / 'tokenizer_config.json'}",
+                               tokenizer=True)
+            if model is not None:
+                check_auto_map(model, f"config.json at {folder / 'config.json'}")
             reason = str(exc).splitlines()[0]
             if "contains custom code" in reason:
                 reason = own_code_refusal("its config.json or tokenizer_config.json names Python code of its own "

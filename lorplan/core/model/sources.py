@@ -171,7 +171,7 @@ def from_config(cfg: Mapping[str, Any], spec_id: str, source: SpecSource, where:
     model_type = cfg.get("model_type")
     if not isinstance(model_type, str) or not model_type:
         raise BadInput(f"{where}: missing 'model_type'")
-    _check_auto_map(cfg, where)
+    check_auto_map(cfg, where)
     try:
         lay = archs.build_layout(model_type, cfg)
     except archs.MissingField as exc:
@@ -179,22 +179,29 @@ def from_config(cfg: Mapping[str, Any], spec_id: str, source: SpecSource, where:
     return spec_from_layout(lay, cfg, spec_id, source, model_type)
 
 
-def _check_auto_map(cfg: Mapping[str, Any], where: str) -> None:
+def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = False) -> None:
     """BadInput naming `where` and the key for an auto_map that is no object of class paths (a string, or a list
     of strings and nulls: a tokenizer's slow and fast classes): transformers' loaders test `"AutoConfig" in
     auto_map` and the like, and `lorplan profile`'s tokenizer load said only "cannot load (argument of type 'int'
-    is not iterable)"."""
+    is not iterable)". tokenizer=True (tokenizer_config.json): the auto_map may also be that list itself,
+    transformers' legacy form of a tokenizer's."""
     if "auto_map" not in cfg:
         return
     auto_map = cfg["auto_map"]
+    if tokenizer and _class_paths(auto_map):
+        return
     if not isinstance(auto_map, Mapping):
         raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
     for name, value in auto_map.items():
-        if isinstance(value, str) or (isinstance(value, list) and value
-                                      and all(v is None or isinstance(v, str) for v in value)):
+        if isinstance(value, str) or _class_paths(value):
             continue
         raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
                        f"{name!r}: {value!r}"[:300])
+
+
+def _class_paths(value: Any) -> bool:
+    """A non-empty list of class paths and nulls (a tokenizer's slow and fast classes)."""
+    return isinstance(value, list) and bool(value) and all(v is None or isinstance(v, str) for v in value)
 
 
 def spec_from_layout(

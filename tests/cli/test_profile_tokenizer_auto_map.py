@@ -1,0 +1,40 @@
+"""A tokenizer folder whose tokenizer_config.json has an auto_map that is no object of class paths ("auto_map": 5)
+gave `lorplan profile` "tokenizer at M: cannot load ('int' object has no attribute 'get')", naming neither the
+file nor the key (transformers' AutoTokenizer reads `auto_map.get("AutoTokenizer")`). It is now one line naming
+tokenizer_config.json and 'auto_map', config.json's check (core.model.sources.check_auto_map) with transformers'
+legacy tokenizer form (a list of class paths) also taken."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cli.test_input_edges import _run
+
+
+@pytest.mark.parametrize(("auto_map", "says"), [
+    (5, "'auto_map' must be a JSON object, not 5"),
+    ({"AutoTokenizer": 5}, "'auto_map' must map names to strings or lists of strings, not 'AutoTokenizer': 5"),
+])
+def test_profile_names_the_file_and_the_key(tmp_path, capsys, prompt_completion_file, auto_map, says):
+    from tests.model_builders import copy_tokenizer
+
+    folder = copy_tokenizer(tmp_path / "tok")
+    path = folder / "tokenizer_config.json"
+    cfg = json.loads(path.read_text())
+    path.write_text(json.dumps({**cfg, "auto_map": auto_map}))
+    rc, out, err = _run(capsys, "profile", "--data", str(prompt_completion_file), "--model", str(folder))
+    assert rc == 2 and out == "", (out, err)
+    assert err.strip() == f"lorplan profile: error: tokenizer_config.json at {path}: {says}", err
+
+
+def test_the_legacy_list_form_is_not_called_malformed(tmp_path):
+    """transformers reads a list auto_map in tokenizer_config.json as (slow class, fast class)."""
+    from lorplan.core.model.sources import check_auto_map
+
+    check_auto_map({"auto_map": ["tokenization_x.XTokenizer", None]}, "tokenizer_config.json at t", tokenizer=True)
+    from lorplan.core.errors import BadInput
+
+    with pytest.raises(BadInput, match="^config.json at c: 'auto_map' must be a JSON object, not "):
+        check_auto_map({"auto_map": ["tokenization_x.XTokenizer", None]}, "config.json at c")
