@@ -30,31 +30,33 @@ def check_context(plan, plan_path: str, fmt: str) -> list[str]:
     """Refuse (BadInput, one line) a plan whose training.seq_len is beyond its model's context and
     model.rope_scaling's reach, or whose LoRA settings match nothing on its model (a rank_pattern or alpha_pattern
     key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`), or whose
-    training.attention the model's class lacks when format `fmt` writes it (core.export.common.WRITES_ATTENTION);
-    a format that writes none is exported, and the note returned says that lorplan train refuses the plan. The
-    model's config.json is read offline (catalog, folder or Hugging Face cache, no model code); a model this
+    training.attention or training.gradient_checkpointing the model's class lacks when format `fmt` writes that
+    setting (core.export.common.WRITES_SETTING); a format that writes none is exported, and the notes returned say
+    that lorplan train refuses the plan. The model's config.json is read offline (catalog, folder or Hugging Face
+    cache); a model outside lorplan's fast path is built on the meta device by the fallback's child (transformers'
+    own class, never the model's code: trust_remote_code is not passed), as lorplan train judges it. A model this
     machine cannot read is not checked, and a warning says so."""
     from lorplan.core.errors import BadInput
-    from lorplan.core.export.common import WRITES_ATTENTION
+    from lorplan.core.export.common import WRITES_SETTING
     from lorplan.core.model import load_spec
-    from lorplan.core.plan.context import check_plan_context, check_plan_targets, plan_attention_refusal
+    from lorplan.core.plan.context import check_plan_context, check_plan_targets, class_refusals
     from lorplan.core.vocab import ExportFormat
     from lorplan.train.paths import resolve_path
 
     source = str(resolve_path(plan.model.path, plan_path)) if plan.model.path is not None else plan.model.source
     try:
-        spec = load_spec(source, trust_remote_code=plan.model.trust_remote_code, allow_fallback=False)
+        spec = load_spec(source, trust_remote_code=False)
     except BadInput as exc:
         print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
               file=sys.stderr)
         return []
-    check_plan_context(plan, spec, plan_path, attention=False)
+    check_plan_context(plan, spec, plan_path, class_settings=False)
     notes = []
-    refusal = plan_attention_refusal(plan, spec, plan_path)
-    if refusal is not None:
-        if ExportFormat(fmt) in WRITES_ATTENTION:
+    for key, refusal in class_refusals(plan, spec, plan_path):
+        setting, writers = WRITES_SETTING[key]
+        if ExportFormat(fmt) in writers:
             raise BadInput(refusal)
-        notes.append(f"--to {fmt} writes no attention setting, so this export is made, but lorplan train refuses "
+        notes.append(f"--to {fmt} writes no {setting} setting, so this export is made, but lorplan train refuses "
                      f"the plan: {refusal}")
     check_plan_targets(plan, spec, plan_path)
     return notes

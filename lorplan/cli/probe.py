@@ -175,7 +175,8 @@ def _check_inputs(args):
         raise BadInput("--double-quant needs --quant nf4 or fp4")
     args.rope_scaling = parse_rope_scaling(args.rope_scaling)
     checked = check_start(args.model, args.data, targets=_targets(args), trust_remote_code=args.trust_remote_code,
-                          seq_len=args.seq_len, rope_scaling=args.rope_scaling, ranks=args.ranks)
+                          seq_len=args.seq_len, rope_scaling=args.rope_scaling, ranks=args.ranks,
+                          grad_checkpointing=args.grad_checkpointing)
     args.model = checked.model
     args.task = checked.task
     if args.task == Task.SEQUENCE_CLASSIFICATION:  # labelled rows: a classifier trains one label per example

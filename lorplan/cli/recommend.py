@@ -344,7 +344,7 @@ def _recommend(args) -> int:
     from lorplan.core.model.fallback import check_gradient_checkpointing
 
     # as plan's check_plannable: a class that cannot checkpoint (CTRL) failed every probe and the written plan
-    check_gradient_checkpointing(spec, setup.grad_checkpointing)
+    check_gradient_checkpointing(spec, setup.grad_checkpointing, fix="recommend without --grad-checkpointing")
     # lorplan train right-pads several sequences per step (no packing here), so the plan is priced with the
     # padding mask, as `lorplan plan --write` prices a classifier's 16 rows
     setup = replace(setup, padding_mask=setup.micro_batch > 1)

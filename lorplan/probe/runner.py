@@ -80,7 +80,8 @@ class StartCheck:
 
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
                 trust_remote_code: bool = False, seq_len: int | None = None, rope_scaling: float | None = None,
-                ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks", plan_keys: bool = False) -> StartCheck:
+                ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks", plan_keys: bool = False,
+                grad_checkpointing: bool = False) -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
@@ -91,8 +92,10 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     within rope_scaling's (--rope-scaling) reach on a RoPE model: the check `lorplan plan` and plan files make
     (core.memory.bounds.check_context, which also reads GPT-2's n_positions and refuses scaling a model with
     learned positions or its own rope_scaling); its message names the flags, or with plan_keys the plan's keys
-    (training.seq_len, model.rope_scaling: a plan probed from the planner). BadInput, one line naming the input,
-    otherwise."""
+    (training.seq_len, model.rope_scaling: a plan probed from the planner); and grad_checkpointing
+    (--grad-checkpointing, or training.gradient_checkpointing with plan_keys) only for a class that checkpoints
+    (core.model.fallback.check_gradient_checkpointing: CTRL cannot, and every probe failed with transformers'
+    ValueError). BadInput, one line naming the input, otherwise."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.stats import label_balance
     from lorplan.core.lora import LoraTargets, peft_target_modules
@@ -106,6 +109,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     )
     from lorplan.core.memory.types import TrainingSetup
     from lorplan.core.model import load_spec, model_folder, resolve_model
+    from lorplan.core.model.fallback import check_gradient_checkpointing
     from lorplan.core.model.resolve import SHIPPED_ID
     from lorplan.core.vocab import Task
 
@@ -156,6 +160,11 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     # the seq_len TrainingSetup is given only matters when it was asked for (the default is cut to the reach)
     reach = TrainingSetup(seq_len=seq_len or 1, rope_scaling=rope_scaling)
     check_context(spec, reach, PLAN_KEYS if plan_keys else FLAG_NAMES)
+    if plan_keys:
+        check_gradient_checkpointing(spec, grad_checkpointing, "training.gradient_checkpointing = true",
+                                     "set it to false")
+    else:
+        check_gradient_checkpointing(spec, grad_checkpointing, fix="start the probes without --grad-checkpointing")
     context = context_tokens(spec, reach)
     if model is None and data is not None:
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")

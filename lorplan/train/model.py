@@ -201,13 +201,14 @@ def _cause(exc: BaseException) -> str:
 
 
 def class_attentions(model_cls) -> tuple[Attention, ...]:
-    """The attentions a transformers model class implements by its own flags (_supports_sdpa and
-    _supports_flash_attn False when it lacks one; eager always), eager first as lorplan train's messages list
-    them. They cover every class, those outside core.model.attention's table too (the fallback's models, plans
-    written elsewhere)."""
-    supports = {Attention.EAGER: True, Attention.SDPA: getattr(model_cls, "_supports_sdpa", True),
-                Attention.FLASH: getattr(model_cls, "_supports_flash_attn", True)}
-    return tuple(a for a, yes in supports.items() if yes is not False)
+    """The attentions a transformers model class implements by its own flags (core.model.attention.class_flags,
+    the rule the fallback's child reports to lorplan plan: _supports_sdpa, _supports_flash_attn or transformers
+    4's _supports_flash_attn_2; eager always), eager first as lorplan train's messages list them. They cover every
+    class, those outside core.model.attention's table too (the fallback's models, plans written elsewhere)."""
+    from lorplan.core.model.attention import class_flags
+
+    supported = class_flags(model_cls).supported_attention
+    return tuple(a for a in (Attention.EAGER, Attention.SDPA, Attention.FLASH) if a in supported)
 
 
 def suggested_attention(model_cls) -> Attention:

@@ -31,8 +31,9 @@ def ctrl(tmp_path_factory) -> Path:
     return folder
 
 
-def _refusal(ctrl: Path) -> str:
-    return f"{FLAG}: {ctrl} (CTRLLMHeadModel) does not implement gradient checkpointing in transformers"
+def _refusal(ctrl: Path, command: str) -> str:
+    return (f"{FLAG}: {ctrl} (CTRLLMHeadModel) does not implement gradient checkpointing in transformers: "
+            f"{command} without {FLAG}")
 
 
 def test_the_remedies_leave_out_checkpointing_for_a_class_without_it(ctrl):
@@ -65,7 +66,7 @@ def test_plan_does_not_offer_checkpointing_it_refuses(ctrl, capsys):
     assert len(fit) == 1 and "--micro-batch" in fit[0], out
     assert FLAG not in out, out
     rc, out, err = _run(capsys, *argv, FLAG)
-    assert rc == 2 and out == "" and err.strip() == f"lorplan plan: error: {_refusal(ctrl)}", err
+    assert rc == 2 and out == "" and err.strip() == f"lorplan plan: error: {_refusal(ctrl, 'plan')}", err
 
 
 def test_recommend_refuses_checkpointing_for_a_class_without_it(ctrl, tmp_path, capsys, state_home):
@@ -74,7 +75,7 @@ def test_recommend_refuses_checkpointing_for_a_class_without_it(ctrl, tmp_path, 
             "2048", "--micro-batch", "8", "--write", str(plan))
     rc, out, err = _run(capsys, *argv, FLAG)
     assert rc == 2 and out == "" and not plan.exists(), (out, err)
-    assert err.strip() == f"lorplan recommend: error: {_refusal(ctrl)}", err
+    assert err.strip() == f"lorplan recommend: error: {_refusal(ctrl, 'recommend')}", err
     rc, out, err = _run(capsys, *argv, "--json")
     assert rc == 0, err
     import json

@@ -10,7 +10,7 @@ import pytest
 
 from lorplan.core.model import load_spec, resolve_model
 from lorplan.core.model.archs import FAST_PATH_TYPES
-from lorplan.core.model.attention import UNSUPPORTED, default_attention, supported_attention
+from lorplan.core.model.attention import UNSUPPORTED, class_flags, default_attention, supported_attention
 from lorplan.core.model.catalog import ENTRIES
 from lorplan.core.vocab import Attention, Task
 
@@ -30,9 +30,8 @@ def _transformers_class(spec):
 
 
 def _flags(cls) -> tuple[Attention, ...]:
-    supports = {Attention.EAGER: True, Attention.SDPA: getattr(cls, "_supports_sdpa", True),
-                Attention.FLASH: getattr(cls, "_supports_flash_attn", True)}
-    return tuple(a for a in Attention if supports[a] is not False)
+    """What the class implements by the rule the fallback's child and lorplan train read (class_flags)."""
+    return class_flags(cls).supported_attention
 
 
 def test_the_catalog_covers_every_fast_path_architecture():

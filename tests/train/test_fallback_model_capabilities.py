@@ -67,9 +67,11 @@ def ctrl(tmp_path_factory) -> Path:
 
 
 def _lacks(cls) -> list[str]:
-    """The attentions transformers' class says it does not implement (what lorplan train asks it)."""
-    flash = getattr(cls, "_supports_flash_attn", getattr(cls, "_supports_flash_attn_2", True))
-    return [a for a, ok in ((SDPA, getattr(cls, "_supports_sdpa", True)), (FLASH, flash)) if ok is False]
+    """The attentions transformers' class says it does not implement (core.model.attention.class_flags: what the
+    fallback's child reports and lorplan train asks it)."""
+    from lorplan.core.model.attention import class_flags
+
+    return [a.value for a in class_flags(cls).unsupported_attention]
 
 
 def test_the_classes_lack_what_these_tests_say():
@@ -156,7 +158,7 @@ def test_plan_refuses_grad_checkpointing_for_a_class_without_it(ctrl, prompt_com
     rc, out, err = _run(capsys, *argv, "--grad-checkpointing")
     assert rc == 2 and out == "" and not plan.exists(), (out, err)
     assert err.strip() == (f"lorplan plan: error: --grad-checkpointing: {ctrl} (CTRLLMHeadModel) does not implement "
-                           "gradient checkpointing in transformers"), err
+                           "gradient checkpointing in transformers: plan without --grad-checkpointing"), err
     rc, _, err = _run(capsys, *argv)
     assert rc == 0, err
     assert "gradient_checkpointing = false" in plan.read_text().splitlines()

@@ -317,6 +317,19 @@ CAUSAL_ONLY = {ExportFormat.AXOLOTL: "axolotl", ExportFormat.LLAMAFACTORY: "LLaM
 # kernels itself). tests/cli/test_export_attention.py checks this against what each exporter writes.
 WRITES_ATTENTION = frozenset({ExportFormat.AXOLOTL, ExportFormat.LLAMAFACTORY, ExportFormat.TRL})
 
+# The formats that write the plan's training.gradient_checkpointing (axolotl's and TRL's gradient_checkpointing,
+# LLaMA-Factory's disable_gradient_checkpointing, the Unsloth script's use_gradient_checkpointing): their export of
+# a plan that checkpoints a class that cannot (CTRL) would fail in the tool as lorplan train would, so `lorplan
+# export` refuses it. peft's adapter config and accelerate's launch config write none.
+# tests/cli/test_grad_checkpointing_everywhere.py checks this against what each exporter writes.
+WRITES_GRADIENT_CHECKPOINTING = frozenset({ExportFormat.AXOLOTL, ExportFormat.LLAMAFACTORY, ExportFormat.TRL,
+                                           ExportFormat.UNSLOTH})
+
+# The plan settings a model's class may lack (core.plan.context.CLASS_SETTINGS, by plan key): what an export note
+# calls the setting ("--to peft writes no attention setting, ...") and the formats that write it.
+WRITES_SETTING = {"training.attention": ("attention", WRITES_ATTENTION),
+                  "training.gradient_checkpointing": ("gradient checkpointing", WRITES_GRADIENT_CHECKPOINTING)}
+
 
 def classifier_refusal(plan, fmt: str) -> str | None:
     """Why `fmt` cannot carry this plan (a sequence classifier for a trainer that trains causal LMs only), in one

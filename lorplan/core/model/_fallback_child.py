@@ -13,6 +13,8 @@ import os
 import sys
 import warnings
 
+from lorplan.core.model.attention import class_flags
+
 
 def main(argv: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -23,6 +25,7 @@ def main(argv: list[str]) -> int:
         print(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
         return 2
     linears, owned, norm_classes = _linears(model)
+    flags = class_flags(type(model))  # what lorplan train asks of the class it loads (train.model), one rule
     print(json.dumps({
         "class": type(model).__name__,
         "task": task,
@@ -32,8 +35,8 @@ def main(argv: list[str]) -> int:
         "classifier": _classifier_name(model) if task == "sequence-classification" else None,
         "norm_classes": sorted(norm_classes),
         "moe_style": _moe_style(config.model_type),
-        "unsupported_attention": _unsupported_attention(type(model)),
-        "supports_gradient_checkpointing": getattr(type(model), "supports_gradient_checkpointing", True) is not False,
+        "unsupported_attention": [a.value for a in flags.unsupported_attention],
+        "supports_gradient_checkpointing": flags.gradient_checkpointing,
     }))
     return 0
 
@@ -59,17 +62,6 @@ def _build(path: str, trust: bool):
             return config, auto[0].from_config(config, trust_remote_code=trust), "causal-lm"
         except ValueError:
             return config, auto[1].from_config(config, trust_remote_code=trust), "sequence-classification"
-
-
-def _unsupported_attention(cls) -> list[str]:
-    """The attentions (lorplan's words) the class says it does not implement: its `_supports_sdpa` and
-    `_supports_flash_attn` (`_supports_flash_attn_2` in transformers 4) flags, the ones lorplan train reads
-    (train.model); eager is always implemented."""
-    from lorplan.core.vocab import Attention
-
-    flash = getattr(cls, "_supports_flash_attn", getattr(cls, "_supports_flash_attn_2", True))
-    flags = ((Attention.SDPA, getattr(cls, "_supports_sdpa", True)), (Attention.FLASH, flash))
-    return [a.value for a, supported in flags if supported is False]
 
 
 def _output_embeddings_name(model) -> str | None:

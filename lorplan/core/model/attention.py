@@ -13,6 +13,7 @@ fallback's child built (ModelSpec.unsupported_attention). lorplan train asks tra
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
@@ -34,6 +35,33 @@ UNSUPPORTED: Mapping[str, frozenset[Attention]] = MappingProxyType({
 
 # The attention lorplan plans with when the user chose none and the model implements it (transformers' own default).
 PREFERRED = Attention.SDPA
+
+
+@dataclass(frozen=True)
+class ClassFlags:
+    """What a transformers model class says it implements (class_flags): the attentions it lacks, in vocabulary
+    order, and whether it can checkpoint its activations (gradient checkpointing)."""
+
+    unsupported_attention: tuple[Attention, ...]
+    gradient_checkpointing: bool
+
+    @property
+    def supported_attention(self) -> tuple[Attention, ...]:
+        """The attentions it implements, in vocabulary order (eager always)."""
+        return tuple(a for a in Attention if a not in self.unsupported_attention)
+
+
+def class_flags(cls) -> ClassFlags:
+    """The one rule for what a transformers model class implements, read from its attributes alone (core imports
+    no transformers): `_supports_sdpa`, `_supports_flash_attn` (`_supports_flash_attn_2` in transformers 4, where
+    the newer name is absent) and `supports_gradient_checkpointing`, each False where the class lacks it (an
+    absent flag: implemented). The fallback's child reports it for the class it builds (ModelSpec.
+    unsupported_attention, supports_gradient_checkpointing) and lorplan train asks it of the class it loads
+    (train.model.class_attentions), so plan and train judge a class alike."""
+    flash = getattr(cls, "_supports_flash_attn", getattr(cls, "_supports_flash_attn_2", True))
+    flags = {Attention.SDPA: getattr(cls, "_supports_sdpa", True), Attention.FLASH: flash}
+    return ClassFlags(tuple(a for a in Attention if flags.get(a, True) is False),
+                      getattr(cls, "supports_gradient_checkpointing", True) is not False)
 
 
 def supported_attention(spec: ModelSpec) -> tuple[Attention, ...]:

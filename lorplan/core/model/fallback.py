@@ -242,14 +242,26 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
     )
 
 
-def check_gradient_checkpointing(spec: ModelSpec, enabled: bool, flag: str = "--grad-checkpointing") -> None:
+def checkpointing_refusal(spec: ModelSpec) -> str | None:
+    """Why gradient checkpointing cannot train this model ("./ctrl (CTRLLMHeadModel) does not implement gradient
+    checkpointing in transformers"), None when it can: its class's supports_gradient_checkpointing is False (as the
+    fallback's child read it, core.model.attention.class_flags: every class lorplan's catalog plans checkpoints);
+    lorplan train would end in transformers' ValueError when it turned checkpointing on."""
+    if spec.supports_gradient_checkpointing:
+        return None
+    model = spec.architecture if spec.id == spec.architecture else f"{spec.id} ({spec.architecture})"
+    return f"{model} does not implement gradient checkpointing in transformers"
+
+
+def check_gradient_checkpointing(spec: ModelSpec, enabled: bool, flag: str = "--grad-checkpointing",
+                                 fix: str | None = None) -> None:
     """BadInput "--grad-checkpointing: ./ctrl (CTRLLMHeadModel) does not implement gradient checkpointing in
-    transformers" when checkpointing is asked of a class whose supports_gradient_checkpointing is False (as the
-    fallback's child read it: every class lorplan's catalog plans checkpoints); lorplan train would end in
-    transformers' ValueError when it turned checkpointing on."""
-    if enabled and not spec.supports_gradient_checkpointing:
-        model = spec.architecture if spec.id == spec.architecture else f"{spec.id} ({spec.architecture})"
-        raise BadInput(f"{flag}: {model} does not implement gradient checkpointing in transformers")
+    transformers: plan without --grad-checkpointing" when checkpointing is asked of a class that cannot
+    (checkpointing_refusal); `fix` says what to do instead in the words of the command asking (default: lorplan
+    plan's, "plan without FLAG")."""
+    why = checkpointing_refusal(spec) if enabled else None
+    if why is not None:
+        raise BadInput(f"{flag}: {why}: {fix or f'plan without {flag}'}")
 
 
 def _dropout(cfg: Mapping[str, Any]):

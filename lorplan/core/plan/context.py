@@ -1,5 +1,6 @@
 """A plan file against its model: the sequence length it trains at must be within the model's context, or within
-the reach of the plan's model.rope_scaling, its attention one the model's class implements, and its LoRA settings
+the reach of the plan's model.rope_scaling, its attention and gradient checkpointing ones the model's class
+implements, and its LoRA settings
 must adapt what they name (targets, blocks, rank_pattern and alpha_pattern keys). The rules are lorplan plan's and the planner's (core.memory.bounds
 check_context and check_targets), applied to a plan that may have been edited by hand since it was planned,
 before `lorplan train` or `lorplan export` acts on it.
@@ -12,11 +13,12 @@ from lorplan.core.model.spec import ModelSpec
 from lorplan.core.plan.schema import Plan
 
 
-def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, attention: bool = True) -> None:
+def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, class_settings: bool = True) -> None:
     """BadInput "PLAN: training.seq_len = 4096 is beyond <model>'s context of 1,024 tokens …" (one line, naming
     the plan and its keys) when plan.training.seq_len (tokens) is beyond spec's context and model.rope_scaling
-    does not reach it, or when model.rope_scaling cannot apply to this model; and check_plan_attention's, unless
-    attention=False (`lorplan export` to a format that writes no attention setting: it notes it instead)."""
+    does not reach it, or when model.rope_scaling cannot apply to this model; and the first of class_refusals'
+    lines (an attention or gradient checkpointing the model's class lacks), unless class_settings=False (`lorplan
+    export`, which refuses them only for a format that writes the setting and notes them otherwise)."""
     from lorplan.core.memory.bounds import PLAN_KEYS, check_context
     from lorplan.core.memory.types import TrainingSetup
 
@@ -25,8 +27,9 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, attention: b
         check_context(spec, setup, PLAN_KEYS)
     except BadInput as exc:
         raise BadInput(f"{plan_path}: {exc}") from None
-    if attention:
-        check_plan_attention(plan, spec, plan_path)
+    if class_settings:
+        for _, refusal in class_refusals(plan, spec, plan_path):
+            raise BadInput(refusal)
 
 
 def plan_attention_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None:
@@ -44,13 +47,32 @@ def plan_attention_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str |
             f'"{default_attention(spec)}" (or lorplan plan --attention {default_attention(spec)})')
 
 
-def check_plan_attention(plan: Plan, spec: ModelSpec, plan_path: str) -> None:
-    """BadInput plan_attention_refusal's line when the model's class lacks the plan's attention, before lorplan
-    train loads the weights or lorplan export writes an attention setting for another tool (those that write none
-    are exported with a note: cli.export)."""
-    refusal = plan_attention_refusal(plan, spec, plan_path)
-    if refusal is not None:
-        raise BadInput(refusal)
+def plan_checkpointing_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None:
+    """"PLAN: training.gradient_checkpointing = true: ./ctrl (CTRLLMHeadModel) does not implement gradient
+    checkpointing in transformers: set it to false (or lorplan plan without --grad-checkpointing)" when the plan
+    checkpoints and the model's class cannot (core.model.fallback.checkpointing_refusal, the rule `lorplan plan
+    --grad-checkpointing` follows); None otherwise."""
+    from lorplan.core.model.fallback import checkpointing_refusal
+
+    why = checkpointing_refusal(spec) if plan.training.gradient_checkpointing else None
+    if why is None:
+        return None
+    return (f"{plan_path}: training.gradient_checkpointing = true: {why}: set it to false (or lorplan plan without "
+            "--grad-checkpointing)")
+
+
+# The plan's settings that the model's transformers class may not implement, by plan key, each with the line
+# refusing it: lorplan train refuses them before it loads the weights; lorplan export refuses one only for a format
+# that writes that setting (core.export.common.WRITES_SETTING) and notes it otherwise.
+CLASS_SETTINGS = (("training.attention", plan_attention_refusal),
+                  ("training.gradient_checkpointing", plan_checkpointing_refusal))
+
+
+def class_refusals(plan: Plan, spec: ModelSpec, plan_path: str) -> list[tuple[str, str]]:
+    """(plan key, refusal line) for each CLASS_SETTINGS setting of the plan that the model's class lacks, in
+    CLASS_SETTINGS' order; [] when it implements them all."""
+    found = ((key, refusal(plan, spec, plan_path)) for key, refusal in CLASS_SETTINGS)
+    return [(key, line) for key, line in found if line is not None]
 
 
 # lorplan.core.lora names the flags of `lorplan plan` in its messages; a plan file has keys instead
