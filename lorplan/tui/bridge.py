@@ -215,6 +215,14 @@ def training_setup(*, targets: tuple[str, ...], dora: bool, **fields) -> Trainin
         raise BadInput(form_words(str(exc))) from None
 
 
+def default_ranks() -> tuple[int, ...]:
+    """The ranks the rank table prices besides the user's own (those a module can use): a custom rank among
+    them adds no row."""
+    from lorplan.core.memory import DEFAULT_RANKS
+
+    return DEFAULT_RANKS
+
+
 def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
                extra_rank: int | None = None) -> RankTable:
     """The core rank table over the default ranks a module can use (and `extra_rank`, the user's own), a few

@@ -14,6 +14,9 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.visual import visualize
+from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
@@ -102,6 +105,8 @@ class PlanView(VerticalScroll):
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
         self._summary_height = -1
+        self._summary_plain = "Choose a model to see the table."  # the summary less its stale line (_plain_height)
+        self._mode_due = False  # the short-terminal mode waits for a layout at the terminal's width (_follow_size)
         self._seq_clamp: tuple[int, int] | None = None  # (seq len the user had, the context it was cut to)
         self._kept_in_view = None  # the focused field above the table that the view keeps in sight
         self._kept_geometry: tuple | None = None  # the layout it was last scrolled in (see _keep_in_view)
@@ -143,14 +148,19 @@ class PlanView(VerticalScroll):
     def on_resize(self) -> None:
         self._layout()
         self._summary_height = -1  # the summary wraps at another width: measure it again
-        # a terminal resized while a field is edited: the mode follows the new size, and the field is kept in
-        # view after the next layout (_keep_in_view)
+        self._follow_size()
+
+    def _follow_size(self) -> None:
+        """A terminal resized while a field is edited: the mode follows the new size, and the field is kept in
+        view after the next layout (_keep_in_view). Where the panels restack (the narrow width crossed), the rows
+        the view needs are known after the next layout only: it decides then (_after_layout)."""
         focused = self.app.focused
         field = focused is not None and self.scrolls_to(focused)
-        editing = bool(field) and self.short_terminal()
-        if editing != self.has_class("-editing"):
-            self.set_class(editing, "-editing")
-            self.table.set_compact(editing)
+        short = self._short() if field else False
+        self._mode_due = short is None
+        if short is not None and short != self.has_class("-editing"):
+            self.set_class(short, "-editing")
+            self.table.set_compact(short)
         if field:
             self._kept_in_view, self._kept_geometry = focused, None
 
@@ -172,14 +182,71 @@ class PlanView(VerticalScroll):
         focused (the screen's `set_focus` asks Textual not to, see MainScreen.set_focus)."""
         return any(node.id == "plan-top" and node.parent is self for node in widget.ancestors)
 
-    # Terminal rows that hold the whole view with every rank: header, tabs and footer (4), the panels above the
-    # table (17 rows side by side, 27 stacked), the table box at its max-height (16) and two summary lines.
-    SHORT_BELOW = {False: 39, True: 49}  # keyed by narrow (the panels stacked)
-
     def short_terminal(self) -> bool:
-        """The terminal is too short for the whole view. Only its size counts: an error line under a field or
-        the custom rank's row must not switch the view into its short-terminal mode at 120x40."""
-        return self.app.size.height < self.SHORT_BELOW[narrow_terminal(self)]
+        """The terminal is too short for the whole view: its plain state (no error line under a field, no custom
+        rank row, the table not docked) needs more rows than the view has at this width. Only the terminal's size
+        counts: an error line or the custom rank's row never switches the view into its short-terminal mode
+        (at 120x40 they did, when the mode asked whether the content overflowed). False until the view is laid
+        out for the terminal's width."""
+        return bool(self._short())
+
+    def _short(self) -> bool | None:
+        """short_terminal(), or None while the view is not laid out for the terminal's width yet."""
+        needed = self._plain_height()
+        return None if needed is None else needed > self.content_region.height
+
+    def _plain_height(self) -> int | None:
+        """The rows the view's content takes in its plain state at the terminal's width: the panels above the
+        table and the table's box, from the widgets' own heights (the field labels, the summary and the status
+        lines wrap with the width), less the rows an error line and the custom rank take. Worked out at the width
+        the view has without a scrollbar (the plain view that fits has none). None before the first layout, and
+        until the layout has the panels stacked or side by side as the width asks (a size measured before was
+        the old bug of a summary wrapped at one column)."""
+        width = self.content_region.width
+        narrow = narrow_terminal(self)
+        left, setup = self.query_one("#plan-left"), self.query_one(SetupPanel)
+        if width <= 0 or self.has_class("-narrow") != narrow or not (left.size and setup.size):
+            return None
+        if (setup.virtual_region.y > left.virtual_region.y) != narrow:  # laid out before the panels restacked
+            return None
+        bar = width - self.scrollable_content_region.width  # a vertical scrollbar now takes these columns
+        left_width = left.outer_size.width + (bar if narrow else 0)  # side by side: 48, the setup takes the rest
+        setup_width = setup.outer_size.width + bar
+        left_rows = self._rows_at(left, left_width)
+        gpu = self.query_one(GpuPanel)
+        gpu_error = gpu.query_one("#gpu-error")  # a blank row when there is no error
+        left_rows -= max(0, self._rows_at(gpu_error, left_width - left.styles.gutter.width
+                                          - gpu.styles.gutter.width) - 1)
+        setup_rows = self._rows_at(setup, setup_width)
+        errors = setup.query_one("#setup-errors")  # shown only while a field is bad
+        if errors.display:
+            setup_rows -= self._rows_at(errors, setup_width - setup.styles.gutter.width)
+        top = left_rows + setup_rows if narrow else max(left_rows, setup_rows)
+
+        box = self.query_one("#plan-table-box")
+        inner = width - box.styles.gutter.width
+        table = self.table
+        ranks = len(table.ranks)
+        custom = self.state.custom_rank
+        if custom is not None and custom in table.ranks and custom not in bridge.default_ranks():
+            ranks -= 1  # the custom rank's own row
+        rows = 1 + ranks + (table.reference_text("rank") is not None)  # the header, the ranks, full fine-tuning
+        if table.virtual_size.width > inner - table.styles.gutter.width:  # wider than the box: a scrollbar
+            rows += table.styles.scrollbar_size_horizontal
+        cap = table.styles.max_height
+        if cap is not None:
+            rows = min(rows, int(cap.resolve(Size(inner, self.content_region.height), self.app.size)))
+        summary = self.query_one("#plan-summary", Static)
+        lines = visualize(summary, self._summary_plain).get_height(summary.styles,
+                                                                   inner - summary.styles.gutter.width)
+        return top + box.styles.gutter.height + rows + lines
+
+    def _rows_at(self, widget: Widget, width: int) -> int:
+        """The rows `widget` (its height auto) takes at `width` columns with its border and padding, as Textual
+        lays it out: its content's height at the width inside them."""
+        gutter = widget.styles.gutter
+        container = Size(width, self.content_region.height)
+        return widget.get_content_height(container, self.app.size, width - gutter.width) + gutter.height
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """While a field above the table is edited on a terminal too short for the whole view, the table keeps
@@ -187,7 +254,10 @@ class PlanView(VerticalScroll):
         sight (the field scrolls in the room left)."""
         widget = event.widget
         field = self.scrolls_to(widget)
-        editing = field and self.short_terminal()
+        short = self._short() if field else False
+        if short is None:  # focused before the first layout: the mode is decided after it (_after_layout)
+            self._mode_due, short = True, False
+        editing = field and short
         docking = editing != self.has_class("-editing")
         if docking:
             self.set_class(editing, "-editing")
@@ -204,6 +274,8 @@ class PlanView(VerticalScroll):
 
     def _after_layout(self, _screen) -> None:
         """After each layout of the screen (called inside it, so every region read here is the new layout's)."""
+        if self._mode_due:
+            self._follow_size()
         self._keep_in_view()
 
     def _keep_in_view(self) -> None:
@@ -470,6 +542,7 @@ class PlanView(VerticalScroll):
         row = self._selected_row()
         self.set_class(self.state.stale, "-stale")
         if row is None:
+            self._summary_plain = ""
             self._set_summary(summary, f"Fix the marked field to see the table: {self._first_error()}"
                               if self.state.stale else "")
             return
@@ -509,6 +582,7 @@ class PlanView(VerticalScroll):
                  + " · ".join(f"{k} {format_bytes(v)}" for k, v in peak.terms[:6]))
         for note in bridge.setup_notes(spec, self.state.setup, row.rank):
             text += f"\nnote: {note}"
+        self._summary_plain = text
         if self.state.stale:
             text = f"⚠ showing the last valid table: {self._first_error()}\n" + text
         self._set_summary(summary, text)
