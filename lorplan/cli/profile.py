@@ -16,8 +16,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "profile",
         help="profile a dataset: examples, tokens, trained tokens, lengths, problems",
-        description="Profile a dataset (JSONL/JSON, CSV/TSV, Parquet, a folder of .txt files, a `datasets` "
-        "save_to_disk folder): examples, tokens, trained tokens, length percentiles, truncation at --seq-len, "
+        description="Profile a dataset (JSONL/JSON, CSV/TSV, Parquet, a folder of .txt files, a .txt file (one "
+        "example per line), a `datasets` save_to_disk folder): examples, tokens, trained tokens, length percentiles, truncation at --seq-len, "
         "padding vs packing, duplicates, skipped rows with line numbers, a suggested sequence length and split.",
     )
     p.add_argument("--data", required=True, metavar="FILE", type=nonempty_path("--data"),
