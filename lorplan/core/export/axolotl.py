@@ -20,6 +20,7 @@ from lorplan.core.export.common import (
     model_rope_theta,
     optimizer_warnings,
 )
+from lorplan.core.export.rope import config_edit, rope_layout
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
     AXOLOTL_LOSS_PLUGIN,
@@ -48,13 +49,27 @@ def _int_alpha(value, what: str, warnings: list[str]):
     return value
 
 
-def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any]:
+def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any] | None:
     """The plan's linear RoPE scaling as axolotl's overrides_of_model_config, which it applies by setattr on the
     loaded model config (loaders/utils.py load_model_config). transformers 5 reads RoPE from rope_parameters alone:
     setting rope_scaling there replaces the whole dict, and a dict without rope_type and rope_theta fails the
     model's build (KeyError 'rope_type', then None ** tensor). So rope_parameters is written whole, with the model's
-    own rope_theta, after rope_scaling (the key transformers 4 reads; on 5 the later key wins)."""
+    own rope_theta, after rope_scaling (the key transformers 4 reads; on 5 the later key wins).
+
+    A model with RoPE per layer type (Gemma 3) gets its rope_parameters per layer type, the full-attention layers
+    scaled, each with its own base: a flat one fails its build (KeyError 'full_attention'). A multimodal model's
+    language model reads text_config, which no top-level override reaches: None, and a warning naming the
+    config.json edit (rope.config_edit)."""
+    layout = rope_layout(plan)
     factor = plan.model.rope_scaling
+    if layout.text_config:
+        warnings.append(f"overrides_of_model_config left out: axolotl sets it on the model's top config, which "
+                        f"the language model of {plan.model.source!r} does not read (it reads text_config): "
+                        f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling")
+        return None
+    rope_scaling = {"type": ROPE_SCALING_TYPE, "factor": factor}
+    if layout.per_layer is not None:
+        return {"rope_scaling": rope_scaling, "rope_parameters": layout.per_layer}
     params: dict[str, Any] = {"rope_type": ROPE_SCALING_TYPE, "factor": factor}
     theta = model_rope_theta(plan)
     if theta is not None:
@@ -63,7 +78,7 @@ def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append(f"overrides_of_model_config.rope_parameters: add rope_theta (the base model's, from its "
                         f"config.json; lorplan found no config for {plan.model.source!r}): transformers 5 fails to "
                         "build the model without it")
-    return {"rope_scaling": {"type": ROPE_SCALING_TYPE, "factor": factor}, "rope_parameters": params}
+    return {"rope_scaling": rope_scaling, "rope_parameters": params}
 
 
 def _model(plan, warnings: list[str]) -> dict[str, Any]:
@@ -78,7 +93,9 @@ def _model(plan, warnings: list[str]) -> dict[str, Any]:
         "adapter": "qlora" if q.load_in_4bit else "lora",
     }
     if plan.model.rope_scaling is not None:  # axolotl sets these on the model config before loading
-        cfg["overrides_of_model_config"] = _rope_overrides(plan, warnings)
+        overrides = _rope_overrides(plan, warnings)
+        if overrides is not None:
+            cfg["overrides_of_model_config"] = overrides
     if q.load_in_4bit:
         cfg["bnb_config_kwargs"] = {
             "bnb_4bit_quant_type": q.bnb_4bit_quant_type,

@@ -31,6 +31,7 @@ from lorplan.core.export.common import (
     rows_key,
     rows_key_note,
 )
+from lorplan.core.export.rope import config_edit, rope_layout
 from lorplan.core.vocab import (
     HF_OPTIM,
     LLAMAFACTORY_FLASH_ATTN,
@@ -140,7 +141,14 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         "lora_dropout": lo.dropout,
         "lora_target": "all" if tuple(lo.target_modules) == ("all-linear",) else ",".join(lo.target_modules),
     }
-    if plan.model.rope_scaling is not None:
+    if plan.model.rope_scaling is not None and (layout := rope_layout(plan)).text_config:
+        # configure_rope sets rope_scaling on the config AutoConfig loads, the top one, which a multimodal model's
+        # language model does not read (Gemma3Config has no rope_scaling: "Current model does not support RoPE
+        # scaling", and it trains unscaled)
+        warnings.append(f"rope_scaling left out: LLaMA-Factory sets it on the model's top config, which "
+                        f"the language model of {plan.model.source!r} does not read (it reads text_config): "
+                        f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling")
+    elif plan.model.rope_scaling is not None:
         # LLaMA-Factory (model/model_utils/rope.py, configure_rope) takes the type only and sets the factor to
         # ceil(cutoff_len / max_position_embeddings) itself
         cfg["rope_scaling"] = ROPE_SCALING_TYPE

@@ -21,6 +21,7 @@ from lorplan.core.data.labels import check_head
 from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
+from lorplan.core.export.rope import rope_layout
 from lorplan.core.plan.context import data_key
 from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit, Task
 
@@ -115,6 +116,21 @@ def read_classes(plan, path, plan_file: str | None = None) -> tuple[dict | None,
         return None, str(exc).replace(f"--data {path}", where)
 
 
+def _rope_steps(plan) -> str:
+    """How to put the plan's RoPE scaling on the config the model is loaded with, as lorplan train does: its
+    language model's config (a multimodal model's config.get_text_config()), and where RoPE is kept per layer
+    type (Gemma 3) its full-attention entry: keys added beside the per-layer-type entries scale nothing."""
+    if plan.model.rope_scaling is None:
+        return ""
+    layout = rope_layout(plan)
+    params = {"rope_type": ROPE_SCALING_TYPE, "factor": plan.model.rope_scaling}
+    config = "its text config (config.get_text_config())" if layout.text_config else "its config"
+    if layout.per_layer is not None:
+        return (f"{params!r} added to rope_parameters['full_attention'] of {config}: it keeps RoPE per layer type "
+                "and the sliding-window layers keep theirs")
+    return f"rope_parameters={params!r} added to {config}"
+
+
 def export_peft(plan, classes: Mapping | None = None, classes_problem: str | None = None,
                 plan_file: str | None = None) -> ExportResult:
     """classes: a classifier's class id -> label (see classifier_kwargs); classes_problem: why they are
@@ -136,10 +152,8 @@ def export_peft(plan, classes: Mapping | None = None, classes_problem: str | Non
         warnings.append(
             "4-bit with FSDP/ZeRO needs BitsAndBytesConfig(bnb_4bit_quant_storage=<compute dtype>) when loading"
         )
-    warnings += rope_scaling_warning(
-        plan, "peft", "an adapter config cannot carry it: load the model with "
-        f"rope_parameters={{'rope_type': '{ROPE_SCALING_TYPE}', 'factor': {plan.model.rope_scaling}}} added to its "
-        "config (transformers' AutoConfig, before from_pretrained)")
+    warnings += rope_scaling_warning(plan, "peft", "an adapter config cannot carry it: load the model with "
+                                     f"{_rope_steps(plan)} (transformers' AutoConfig, before from_pretrained)")
     if warnings:
         files["LORPLAN_WARNINGS.txt"] = "".join(f"WARNING: {w}\n" for w in warnings)
     return ExportResult(ExportFormat.PEFT.value, files, tuple(warnings), folder=True)

@@ -34,6 +34,7 @@ from lorplan.core.export.common import (
     rows_key,
     rows_key_note,
 )
+from lorplan.core.export.rope import config_edit, rope_layout
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
     EIGHT_BIT_OPTIMIZERS,
@@ -109,13 +110,24 @@ def _targets(modules: tuple[str, ...], warnings: list[str]):
     return list(modules)
 
 
+def _rope_edit(plan) -> str:
+    """What to write into the model's config.json to train the plan's RoPE scaling. A model with RoPE per layer
+    type (Gemma 3), or a multimodal one (whose language model reads text_config), is told the edit that works
+    there (rope.config_edit: rope_scaling, which transformers puts on the full-attention layers; a flat
+    rope_parameters fails Gemma 3's build)."""
+    layout = rope_layout(plan)
+    if layout.text_config or layout.per_layer is not None:
+        return f"to train it, {config_edit(plan, layout)}"
+    return "write the scaling into the model's config.json to train it"
+
+
 def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
     """ModelConfig: the base model, its dtype and attention, and the adapter."""
     lo, t = plan.lora, plan.training
     warnings += _cpu_warnings(plan)
     if plan.model.rope_scaling is not None:
         warnings += rope_scaling_warning(plan, "TRL", "TRL's config has no rope_scaling: the model trains with its "
-                                         "own RoPE (write the scaling into the model's config.json to train it)")
+                                         f"own RoPE ({_rope_edit(plan)})")
     if lo.init_lora_weights is not True:
         warnings.append(f"TRL cannot set init_lora_weights = {lo.init_lora_weights!r}; it uses peft's default "
                         "(True)")
