@@ -1,0 +1,123 @@
+"""`lorplan export` judges a model outside the fast path by the class the fallback's child builds without the
+model's own Python code (trust_remote_code=False: export never runs it). A model whose config.json names code of
+its own (auto_map) is then not the class the plan trains, or no class at all:
+
+- the plan says model.trust_remote_code = true: lorplan train and the tools load the model's own class, which
+  export did not build; it judged transformers' class of that model_type instead, and refused (or passed) the
+  plan's gradient checkpointing and attention by a class the plan never trains. It is now "not checked", as a
+  model this machine cannot read is.
+- the model_type is one transformers does not know: the warning said "which lorplan runs only when asked:
+  --trust-remote-code on the command line", a flag `lorplan export` does not have (and the plan's key would not
+  make export run the code either). It now says that export does not run it.
+
+Real tiny CTRL (a class transformers 5 builds without gradient checkpointing) with MiniLM's tokenizer; the
+folder's Python files would leave a file behind if anything imported them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_input_edges import _run
+
+pytestmark = pytest.mark.slow
+
+_CODE = 'open(__file__ + ".ran", "w").write("imported")\n'
+
+
+@pytest.fixture(scope="module")
+def ctrl(tmp_path_factory) -> Path:
+    import torch
+    from transformers import CTRLConfig, CTRLLMHeadModel
+
+    from tests.model_builders import copy_tokenizer
+
+    folder = copy_tokenizer(tmp_path_factory.mktemp("ctrl") / "model")
+    torch.manual_seed(0)
+    cfg = CTRLConfig(vocab_size=30522, n_embd=16, n_layer=2, n_head=2, dff=32, n_positions=128)
+    CTRLLMHeadModel(cfg).save_pretrained(folder)
+    return folder
+
+
+def _own_code(folder: Path, model_type: str | None = None) -> list[Path]:
+    """Give the folder's config.json an auto_map to Python files of its own (and another model_type); the paths
+    the files would leave behind if run."""
+    path = folder / "config.json"
+    cfg = json.loads(path.read_text())
+    cfg["auto_map"] = {"AutoConfig": "configuration_own.OwnConfig", "AutoModelForCausalLM": "modeling_own.OwnLM"}
+    if model_type is not None:
+        cfg["model_type"] = model_type
+    path.write_text(json.dumps(cfg))
+    for name in ("configuration_own.py", "modeling_own.py"):
+        (folder / name).write_text(_CODE)
+    return [folder / "configuration_own.py.ran", folder / "modeling_own.py.ran"]
+
+
+def _plan(capsys, ctrl: Path, data: Path, tmp_path: Path, *, trust: bool) -> Path:
+    """The plan `lorplan plan` writes for the CTRL, then set to checkpoint (and to trust the model's code)."""
+    plan = tmp_path / "plan.toml"
+    rc, _, err = _run(capsys, "plan", "--model", str(ctrl), "--data", str(data), "--rank", "4", "--seq-len", "32",
+                      "--write", str(plan))
+    assert rc == 0, err
+    text = plan.read_text().replace("gradient_checkpointing = false", "gradient_checkpointing = true", 1)
+    if trust:
+        text = text.replace("trust_remote_code = false", "trust_remote_code = true", 1)
+    plan.write_text(text)
+    return plan
+
+
+def _copy(ctrl: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(ctrl, tmp_path / "own"))
+
+
+def test_a_plan_that_trusts_the_models_code_is_not_judged_by_another_class(ctrl, prompt_completion_file, tmp_path,
+                                                                         capsys):
+    """Before: 'lorplan export: error: ... (CTRLLMHeadModel) does not implement gradient checkpointing', the class
+    transformers builds for model_type ctrl, while the plan trains the folder's own class."""
+    folder = _copy(ctrl, tmp_path)
+    plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=True)
+    ran = _own_code(folder)
+    out = tmp_path / "axolotl.yaml"
+    rc, _, err = _run(capsys, "export", str(plan), "--to", "axolotl", "-o", str(out))
+    assert rc == 0, err
+    assert out.exists() and "gradient_checkpointing: true" in out.read_text()
+    assert (f"warning: training.seq_len and the LoRA targets not checked against the model: config.json at "
+            f"{folder / 'config.json'}: the plan's model.trust_remote_code = true builds the model with its own "
+            "Python code (auto_map in config.json), which lorplan export does not run") in err.splitlines(), err
+    assert not any(p.exists() for p in ran)
+
+
+def test_without_trust_the_transformers_class_is_still_judged(ctrl, prompt_completion_file, tmp_path, capsys):
+    """model.trust_remote_code = false: lorplan train loads transformers' own CTRL class, which cannot checkpoint,
+    so the export that writes the setting is refused, as for a folder without auto_map."""
+    folder = _copy(ctrl, tmp_path)
+    plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=False)
+    ran = _own_code(folder)
+    rc, _, err = _run(capsys, "export", str(plan), "--to", "axolotl", "-o", str(tmp_path / "axolotl.yaml"))
+    assert rc == 2, err
+    assert "(CTRLLMHeadModel) does not implement gradient checkpointing in transformers" in err, err
+    assert not any(p.exists() for p in ran)
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_a_model_type_only_its_own_code_knows_says_export_does_not_run_it(ctrl, prompt_completion_file, tmp_path,
+                                                                         capsys, trust):
+    """Before (model.trust_remote_code = false): '... which lorplan runs only when asked: --trust-remote-code on
+    the command line, if you trust that code', a flag lorplan export does not have."""
+    folder = _copy(ctrl, tmp_path)
+    plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=trust)
+    ran = _own_code(folder, model_type="lorplan-own-code-only")
+    rc, _, err = _run(capsys, "export", str(plan), "--to", "peft", "-o", str(tmp_path / "peft"))
+    assert rc == 0, err
+    said = [line for line in err.splitlines() if "not checked against the model" in line]
+    why = ("the plan's model.trust_remote_code = true builds the model with its own Python code"
+           if trust else "the model needs its own Python code")
+    assert said == [f"warning: training.seq_len and the LoRA targets not checked against the model: config.json "
+                    f"at {folder / 'config.json'}: {why} (auto_map in config.json), which lorplan export does not "
+                    "run"], err
+    assert "--trust-remote-code" not in err
+    assert not any(p.exists() for p in ran)
