@@ -277,7 +277,8 @@ def form_words(message: str) -> str:
 # The form field a message is about, by the label it starts with (form_words has put labels for flags).
 _LABEL_FIELDS = {"Sequence length": "seq_len", "RoPE scaling": "seq_len", "Custom rank": "custom_rank",
                  "Micro-batch": "micro_batch", "GPUs": "gpus", "LoRA dropout": "lora_dropout",
-                 "Targets": "targets", "Sharding": "sharding", "Attention": "attention"}
+                 "Targets": "targets", "Sharding": "sharding", "Attention": "attention",
+                 "grad checkpointing": "grad_checkpointing"}
 
 
 def error_field(message: str) -> str:
@@ -307,6 +308,15 @@ def model_attention(spec: ModelSpec) -> tuple[tuple[str, ...], str]:
     from lorplan.core.model.attention import default_attention, supported_attention
 
     return tuple(a.value for a in supported_attention(spec)), default_attention(spec).value
+
+
+def checkpointing_lacked(spec: ModelSpec) -> str | None:
+    """None when the model's class implements gradient checkpointing; else why not, in `lorplan plan`'s words
+    ("./ctrl (CTRLLMHeadModel) does not implement gradient checkpointing in transformers": core.model.fallback,
+    from what the fallback's child read of the class)."""
+    from lorplan.core.model.fallback import checkpointing_refusal
+
+    return checkpointing_refusal(spec)
 
 
 def context_limit(spec: ModelSpec) -> int | None:

@@ -389,6 +389,7 @@ class PlanView(VerticalScroll):
         self._summary_height = -1  # the summary may shrink to the new model's text
         self._fit_seq_len(spec)
         self._fit_attention(spec)
+        self._fit_checkpointing(spec)
         wanted, defaults = bridge.task_micro_batches(spec)
         shown = self.state.form.micro_batch.strip()
         if shown.isdigit() and int(shown) in defaults and int(shown) != wanted:  # a default, not the user's
@@ -428,6 +429,16 @@ class PlanView(VerticalScroll):
         if changed:
             self.app.notify(f"Attention {default}: {spec.id} has no {FormValues.attention} attention in "
                             f"transformers (it supports {', '.join(supported)}): the plan uses {default}", timeout=6)
+
+    def _fit_checkpointing(self, spec) -> None:
+        """The grad checkpointing box ticked by the saved setup, unticked for a model whose class cannot checkpoint
+        (CTRL) with a note, and ticked again for the next model that can; one ticked by hand stays, and the form
+        marks it on such a model (SetupPanel.follow_model_checkpointing)."""
+        lacked = bridge.checkpointing_lacked(spec)
+        self.state.form, cleared = self.query_one(SetupPanel).follow_model_checkpointing(lacked is None)
+        if cleared:
+            self.app.notify(f"Grad checkpointing off: {lacked}: the plan goes without it while this model is "
+                            "chosen, and with it again for a model that checkpoints", timeout=6)
 
     # -- setup and budget -----------------------------------------------------------------------------------
     @on(SetupChanged)

@@ -68,6 +68,10 @@ class SetupPanel(Vertical):
         self._all_linear = True
         self._shown_errors: dict[str, str] | None = None
         self._auto_attention = False  # the attention field holds a model's default (eager on Gemma 2), not a choice
+        # the checkpointing box holds the opening setup's tick (the last session's), not one made in this session;
+        # and, while _checkpointing_cleared, that tick taken off for a model that cannot checkpoint
+        self._checkpointing_saved = initial.grad_checkpointing
+        self._checkpointing_cleared = False
         self.border_title = "Setup"
 
     def compose(self) -> ComposeResult:
@@ -169,6 +173,9 @@ class SetupPanel(Vertical):
             self._auto_sharding = self._auto_sharding and event.value == default_sharding(2).value
         elif isinstance(event, Select.Changed) and event.select.id == "f-attention":
             self._auto_attention = False  # likewise: a model without it marks it instead (bridge.rank_table)
+        elif isinstance(event, Checkbox.Changed) and event.checkbox.id == "f-grad_checkpointing":
+            # ticked or unticked by hand: the user's, kept for every model and marked on one that cannot checkpoint
+            self._checkpointing_saved = self._checkpointing_cleared = False
         elif isinstance(event, Input.Changed) and event.input.id == "f-gpus":
             try:
                 self._follow_gpu_count(parse_int(event.value, "GPUs", 1, MAX_GPUS))
@@ -227,19 +234,39 @@ class SetupPanel(Vertical):
                 field.value = attention
         return self.values(), changed and self._auto_attention
 
+    def follow_model_checkpointing(self, checkpoints: bool) -> tuple[FormValues, bool]:
+        """A model whose class does (`checkpoints`) or does not implement gradient checkpointing was chosen. A box
+        the opening setup ticked (the last session's, not touched in this one) follows it: unticked for a model
+        that cannot checkpoint (CTRL), as its plan must go without, and ticked again for the next model that can.
+        A box ticked or unticked by hand in this session is the user's and stays: the form marks it on such a
+        model (bridge.rank_table, `lorplan plan --grad-checkpointing`'s refusal). Posts nothing: the caller
+        re-plans once with the values returned, and says so when the second value is True (just unticked)."""
+        if not self._checkpointing_saved:
+            return self.values(), False
+        box = self.query_one("#f-grad_checkpointing", Checkbox)
+        self._checkpointing_cleared = not checkpoints
+        changed = box.value != checkpoints
+        if changed:
+            with self.prevent(Checkbox.Changed):
+                box.value = checkpoints
+        return self.values(), changed and not checkpoints
+
     def remembered(self, values: FormValues, seq_cut: tuple[int, int] | None = None) -> FormValues:
         """`values` as the session keeps them (PlanChanged.form, the app's saved [setup]): a value the planner set
         on its own as what it stands for, so that the next session does not take it for the user's choice and
         plan every later model with it; that session sets it again where it applies. An attention a model set
         (eager on Gemma 2, follow_model_attention) and a sharding the GPU count set (ddp, _follow_gpu_count) are
         kept as the form's defaults; a sequence length cut to a model's context (`seq_cut`: the length the user
-        had, and the one the field shows since, PlanView._fit_seq_len) as the user's length. Every other value,
-        and one typed or picked by hand, as shown."""
+        had, and the one the field shows since, PlanView._fit_seq_len) as the user's length; the saved checkpointing
+        tick taken off for a model that cannot checkpoint (follow_model_checkpointing) as ticked. Every other
+        value, and one typed or picked by hand, as shown."""
         kept = {}
         if self._auto_attention:
             kept["attention"] = FormValues.attention
         if self._auto_sharding:
             kept["sharding"] = FormValues.sharding
+        if self._checkpointing_cleared:
+            kept["grad_checkpointing"] = True
         if seq_cut is not None and values.seq_len.strip() == str(seq_cut[1]):
             kept["seq_len"] = str(seq_cut[0])
         return replace(values, **kept) if kept else values
@@ -293,13 +320,14 @@ class SetupPanel(Vertical):
         self.post_message(SetupChanged(self.values()))
 
     def show_errors(self, errors: Mapping[str, str]) -> None:
-        """Mark bad fields and list their messages under the form (empty mapping clears)."""
+        """Mark bad fields (text, choice or flag: the grad checkpointing box on a model that cannot checkpoint)
+        and list their messages under the form (empty mapping clears)."""
         if dict(errors) == self._shown_errors:
             return  # nothing changed: skip the restyle (this runs on every keystroke)
         self._shown_errors = dict(errors)
-        for widget in self.query_one("#setup-grid").query("Input, Select"):
-            field = (widget.id or "").removeprefix("f-")
-            widget.set_class(field in errors, "-invalid")
+        for widget in self.query("Input, Select, Checkbox"):
+            if (widget.id or "").startswith("f-"):
+                widget.set_class(widget.id.removeprefix("f-") in errors, "-invalid")
         self.query_one("#targets-boxes").set_class("targets" in errors, "-invalid")
         line = self.query_one("#setup-errors", Static)
         line.update("\n".join(errors.values()))
