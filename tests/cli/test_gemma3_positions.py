@@ -146,3 +146,31 @@ def test_fallback_table_beside_the_token_embedding_counts(tmp_path):
     assert learned_positions(spec)
     with pytest.raises(BadInput, match="learned position embeddings"):
         check_context(spec, TrainingSetup(seq_len=32, rope_scaling=2.0))
+
+
+def _deberta_v3(folder) -> str:
+    """A DeBERTa-v3 classifier (deberta-v3-base's settings, tiny): relative attention, no absolute table
+    (position_biased_input false), its one position table the encoder's rel_embeddings."""
+    from transformers import DebertaV2Config
+
+    DebertaV2Config(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                    max_position_embeddings=64, relative_attention=True, position_buckets=8,
+                    position_biased_input=False, architectures=["DebertaV2ForSequenceClassification"]
+                    ).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.mark.slow
+def test_text_model_relative_table_is_no_rope(tmp_path, capsys):
+    """Only a multimodal config's other towers are set aside: a text-only model's every table counts, as before
+    the Gemma 3 fix. DeBERTa-v3 positions by its encoder's rel_embeddings (not beside word_embeddings) and has no
+    RoPE: --rope-scaling has nothing to scale, and beyond its context it is not the advice."""
+    folder = _deberta_v3(tmp_path / "deberta")
+    spec = load_spec(folder)
+    assert spec.source == "fallback" and not any(t.kind == "position" and t.path.startswith("deberta.embeddings.")
+                                                 for t in spec.tensors)
+    assert learned_positions(spec)
+    line = refused(capsys, "--model", folder, "--seq-len", "100")
+    assert "--rope-scaling" not in line and "RoPE" not in line
+    line = refused(capsys, "--model", folder, "--seq-len", "32", "--rope-scaling", "2")
+    assert line.startswith("lorplan plan: error: --rope-scaling: ") and "not RoPE" in line

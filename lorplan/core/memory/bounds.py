@@ -30,12 +30,16 @@ def learned_positions(spec: ModelSpec) -> bool:
     """True when the language model adds a learned position-embedding table (GPT-2's wpe, BERT's
     position_embeddings): its rows end at the context, so no RoPE scaling can extend it.
 
-    Only the table beside the token embedding counts (transformer.wte / transformer.wpe, embeddings.word_embeddings
-    / embeddings.position_embeddings, OPT's decoder.embed_tokens / decoder.embed_positions): a multimodal model's
-    vision tower has a table of its own, one row per image patch (Gemma 3's SigLIP
-    model.vision_tower.embeddings.position_embedding), while its language model positions text with RoPE. A spec
-    with no token embedding to go by counts every table."""
+    A multimodal config's (one with a text_config) vision tower has a table of its own, one row per image patch
+    (Gemma 3's SigLIP model.vision_tower.embeddings.position_embedding), while its language model positions text
+    with RoPE: there only the table beside the token embedding counts (same parent module, as transformer.wte /
+    transformer.wpe, embeddings.word_embeddings / embeddings.position_embeddings, OPT's decoder.embed_tokens /
+    decoder.embed_positions). A text-only model's every table counts, beside the token embedding or not: DeBERTa-v3
+    positions by its encoder's rel_embeddings, T5 by relative_attention_bias, and neither has RoPE to scale. So does
+    every table of a spec with no token embedding to go by."""
     tables = [t for t in spec.tensors if t.kind == "position"]
+    if not isinstance((spec.config or {}).get("text_config"), Mapping):
+        return bool(tables)
     homes = {_module_parent(t.path) for t in spec.tensors if t.kind == "embedding"}
     return any(_module_parent(t.path) in homes for t in tables) if homes else bool(tables)
 
