@@ -174,7 +174,7 @@ def run(args) -> int:
     if args.write and args.data is not None:
         from lorplan.core.plan import classifier_spec
 
-        profile = _profile(args.data)
+        profile = _profile(args.data, spec.task)
         # a classifier's head is the one its labels need: the table (--json) and the written plan price it
         spec = classifier_spec(spec, profile, data=args.data)
     if args.write:  # the table printed is the plan written: its micro-batch and padding mask
@@ -235,10 +235,12 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     train_on = getattr(args, "train_on", None)  # None: the task's (completion; a classifier has none)
     lines, notes = [], []
     if isinstance(data, str):
-        profile = profile if profile is not None else _profile(data)
+        profile = profile if profile is not None else _profile(data, spec.task)
         if profile.skipped:
             notes.append(skipped_note(f"--data {data}", data, profile.skipped, profile.examples,
                                       first_skipped(profile), "the plan counts"))
+        if (note := profile.unlabelled_note(f"--data {data}", "the plan counts")) is not None:
+            notes.append(note)  # a classifier's rows without a label, which it trains without
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
     setup, said = written_setup(args, spec, setup)
     lines += said
@@ -328,14 +330,15 @@ def _padding_note(spec, setup, rank: int, total_bytes: int) -> str | None:
             "(pass it to price the mask lorplan train keeps)")
 
 
-def _profile(data: str):
-    """The data's profile for a plan's [data] table: schema, examples (for the held-out split) and labels.
-    Token counts are estimated (no tokenizer is loaded): the table needs none of them."""
+def _profile(data: str, task: str | None = None):
+    """The data's profile for a plan's [data] table: schema, examples (for the held-out split) and labels; for
+    `task` a sequence classifier, of the labelled rows it trains on. Token counts are estimated (no tokenizer is
+    loaded): the table needs none of them."""
     from lorplan.core.data import profile_dataset
 
     if not Path(data).expanduser().exists():
         raise BadInput(f"--data {data}: no such file or folder")
-    return profile_dataset(Path(data).expanduser())
+    return profile_dataset(Path(data).expanduser(), task=task)
 
 
 def _number(value, flag: str, *, integer: bool = False) -> int | float | None:

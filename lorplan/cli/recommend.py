@@ -360,6 +360,8 @@ def _recommend(args) -> int:
         note = skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
                             first_skipped(profile), "the recommendation counts")
         say(note, whole=commands_in(note))
+    if profile is not None and (note := profile.unlabelled_note(f"--data {args.data}", "the recommendation counts")):
+        say(note)  # a classifier's rows without a label, which its profile (and training) leaves out
     if task == "sequence-classification" and profile is not None and profile.labels is not None:
         # what `lorplan profile` says of the labels (imbalance, one class, which ids names take), since the
         # ladder's losses and accuracies are read against them

@@ -6,7 +6,8 @@ plain text (+ EOS); pre-tokenized labels as given. Sequences are cut to seq_len;
 concatenated (each ends with its EOS) and cut into seq_len blocks, the remainder shorter than a block dropped
 (as transformers' examples/pytorch/language-modeling/run_clm.py group_texts does). A sequence or block left
 with no label after the causal shift is dropped: alone in a micro-batch its mean loss would be 0/0.
-Sequence classification: text + class id.
+Sequence classification: text + class id; a row without a label (null, empty or missing:
+lorplan.core.data.labels.unlabelled, the rule the profile counts by) is left out.
 
 Order: epoch e visits the items in torch.randperm(seed + e); in epoch 0 the longest item leads, so a run that
 does not fit in memory fails at its first step. A pure function of (seed, step), so a resumed run sees exactly
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lorplan.core.data.encode import IGNORE_INDEX, Encoder, eos_id
+from lorplan.core.data.labels import unlabelled
 from lorplan.core.data.stats import held_out_count
 from lorplan.core.errors import BadInput
 
@@ -70,7 +72,7 @@ def tokenize(examples, tok, *, task: str, seq_len: int, packing: bool, mask_prom
         index = class_ids(examples, where)
         items = []
         for ex in examples:
-            if ex.label is None:
+            if unlabelled(ex):  # the rows the profile of a classifier's data leaves out: the one rule
                 continue
             ids = tok(ex.plain_text(), truncation=True, max_length=seq_len)["input_ids"]
             items.append(Item(tuple(ids), label=index[ex.label]))

@@ -18,13 +18,14 @@ def _profile(tmp_path, capsys, monkeypatch, rows) -> list[str]:
 
 
 def test_rows_without_a_label_are_named(tmp_path, capsys, monkeypatch):
-    # the report said "examples 5" and nothing of the 2 rows (null, no column) a classifier does not train on
+    # the report said "examples 5" and nothing of the 2 rows (null, no column) a classifier does not train on;
+    # then it named them but still counted them: the figures now count the 3 labelled rows, and a note says why
     rows = [{"text": "good", "label": 1}, {"text": "bad", "label": 0}, {"text": "fine", "label": "1"},
             {"text": "unknown", "label": None}, {"text": "no column"}]
     lines = _profile(tmp_path, capsys, monkeypatch, rows)
-    assert lines[1].startswith("examples         5  ")
-    assert ("note: 2 examples without a label (null, empty or no column), which a classifier does not train on: "
-            "it trains on the 3 labelled (the figures above count every example)") in lines
+    assert lines[1].startswith("examples         3  ")
+    assert ("note: 2 rows without a label skipped (the first, line 4); the figures count what a sequence "
+            "classifier trains on, the 3 labelled examples") in lines
 
 
 def test_data_without_labels_is_warned(tmp_path, capsys, monkeypatch):

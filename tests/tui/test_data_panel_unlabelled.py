@@ -1,6 +1,9 @@
 """The Data tab for a sequence classifier said nothing of rows without a label, which `lorplan train` trains
 without, nor of data with no label at all, which it refuses; `lorplan profile` says both (one line each). The
-tab now shows the same line under the label figures, for a classifier only. Real MiniLM tokenizer."""
+tab showed a line under the label figures, for a classifier only, but its figures (and the eval split the plan
+takes from them) still counted the rows training leaves out: now the profile of a classifier's data counts the
+labelled rows, and its note (on the status line, with the profile's other notes) says how many it left out.
+Real MiniLM model folder and tokenizer."""
 
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ from lorplan.tui.panels.data_panel import DataPanel
 
 pytestmark = pytest.mark.anyio
 
-NOTE = ("note: 2 examples without a label (null, empty or no column), which a classifier does not train on: it "
-        "trains on the 3 labelled (the figures above count every example)")
+NOTE = ("2 rows without a label skipped (the first, line 4); the figures count what a sequence classifier trains "
+        "on, the 3 labelled examples")
 WARNING = ('⚠ no row has a label; a sequence classifier reads its class from a column named "label", and lorplan '
            "train refuses this data")
 
@@ -32,21 +35,34 @@ def _write(tmp_path, name, rows):
     return path
 
 
-async def _figures(path, minilm: str, classifier: bool) -> str:
+async def _figures(path, minilm: str, classifier: bool, status: bool = False):
     app = PanelApp()
     async with app.run_test(size=SIZE) as pilot:
-        app.query_one(DataPanel).set_context(minilm, 128, classifier=classifier)
+        panel = app.query_one(DataPanel)
+        panel.set_context(minilm, 128, classifier=classifier)
         await _profile(pilot, path)
+        if status:
+            return text_of(app, "#data-figures"), text_of(app, "#data-status"), panel.plan_data()
         return text_of(app, "#data-figures")
 
 
-async def test_rows_without_a_label_are_named_for_a_classifier(tmp_path, minilm):
+async def test_rows_without_a_label_are_left_out_and_named_for_a_classifier(tmp_path, minilm):
     path = _write(tmp_path, "some.jsonl", [{"text": "good", "label": 1}, {"text": "bad", "label": 0},
                                            {"text": "fine", "label": "1"}, {"text": "unknown", "label": None},
                                            {"text": "no column"}])
-    figures = await _figures(path, minilm, classifier=True)
-    assert NOTE in figures.splitlines()
-    assert "no row has a label" not in figures
+    figures, status, _ = await _figures(path, minilm, classifier=True, status=True)
+    assert "examples   3  skipped 0  duplicates 0" in figures.splitlines()  # 5 before: the unlabelled counted
+    assert NOTE in " ".join(status.split())
+    assert "without a label" not in figures and "no row has a label" not in figures  # said once, on the status
+
+
+async def test_the_eval_split_follows_the_labelled_rows(tmp_path, minilm):
+    # 50 rows, 2 without a label: the plan's [data] held out 20 of 50 (eval_split 0.4); training keeps 48 rows,
+    # fewer than 50, so none is held out
+    rows = [{"text": f"row {i}", "label": None if i in (5, 17) else i % 2} for i in range(50)]
+    figures, _, data = await _figures(_write(tmp_path, "fifty.jsonl", rows), minilm, classifier=True, status=True)
+    assert "suggested  seq len 64 · split 48 train / 0 eval" in figures.splitlines()
+    assert data.eval_split == 0 and data.profile.examples == 48
 
 
 async def test_data_without_a_label_is_warned_for_a_classifier_only(tmp_path, minilm):

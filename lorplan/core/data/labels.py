@@ -60,6 +60,14 @@ def ambiguous_name(labels: Iterable) -> str | None:
     return next((n for n in names if _NUMBER.fullmatch(str(n).strip())), None)
 
 
+def unlabelled(example) -> bool:
+    """Whether a sequence classifier trains without this row: its label is null, an empty string or missing
+    (Example.label None), and not a value that is no class label (2.5, NaN, true: Example.label_problem), which a
+    classifier refuses rather than skips. The one rule of `lorplan train` (train.data.tokenize), its start checks
+    (records.peek_examples) and the profile of a classifier's data (profile.profile_dataset)."""
+    return example.label is None and getattr(example, "label_problem", None) is None
+
+
 def by_id(ids: dict) -> dict:
     """class_ids' mapping turned around: class id -> the label as the data writes it, in id order (what `lorplan
     train`'s result.json calls `classes`)."""
@@ -92,11 +100,13 @@ def mixed_note(labels: Iterable) -> str | None:
             f"the largest ({shown}), a head of {classes_needed(ids)} outputs")
 
 
-def unlabelled_note(what: str, rows: int, first_line: int, labelled: int, uses: str) -> str:
+def unlabelled_note(what: str | None, rows: int, first_line: int, labelled: int, uses: str) -> str:
     """One line on a classifier's rows whose label is null or missing, which it trains without (as the note on
-    skipped rows says of those): `what` names the data as the command does; `uses` says what goes on without
-    them ("training uses"). Without "note: ", which the caller adds where it prints."""
+    skipped rows says of those): `what` names the data as the command does (None: the line starts with the rows,
+    as a profile's own note); `uses` says what goes on without them ("training uses"). Without "note: ", which
+    the caller adds where it prints."""
     from lorplan.core.units import counted
 
     where = f"line {first_line}" if rows == 1 else f"the first, line {first_line}"
-    return f"{what}: {counted(rows, 'row')} without a label skipped ({where}); {uses} the {labelled:,} labelled examples"
+    head = f"{what}: " if what else ""
+    return f"{head}{counted(rows, 'row')} without a label skipped ({where}); {uses} the {labelled:,} labelled examples"

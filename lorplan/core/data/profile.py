@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import random
 import time
 from array import array
 from collections import Counter
@@ -17,6 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from lorplan.core.data.counting import CharEstimate, RealTokenizer, make_counter
 from lorplan.core.data.example import Example
+from lorplan.core.data.labels import unlabelled as no_label
 from lorplan.core.data.readers import Progress  # (done, total, unit "bytes" | "rows")
 from lorplan.core.data.records import Reservoir, open_records
 from lorplan.core.data.stats import (
@@ -92,6 +94,11 @@ class DataProfile:
     labels: LabelBalance | None = None  # examples per `label` value (classification data), else None
     bad_labels: int = 0  # examples whose `label` is no class label (2.5, NaN, true): counted, not in `labels`
     label_problems: tuple[Problem, ...] = ()  # the first MAX_PROBLEMS of them: line and why
+    # profiled for a sequence classifier: rows without a label (null, empty or missing), which it trains without
+    # (labels.unlabelled), left out of every figure above, and the first one's line (a note says both). 0 when
+    # no row has a label: the figures then count every example, and unlabelled_line warns.
+    unlabelled: int = 0
+    first_unlabelled: int | None = None
 
     def label_refusal(self) -> str | None:
         """Why a classifier cannot train on these labels, in one line, else None: the first row whose label is
@@ -103,15 +110,32 @@ class DataProfile:
             return f"{rows}line {first.line}: {first.reason}"
         return self.labels.refused if self.labels is not None else None
 
+    @property
+    def labelled(self) -> int:
+        """Examples with a class label."""
+        return sum(n for _, n in self.labels.counts) if self.labels is not None else 0
+
+    def unlabelled_note(self, what: str, uses: str) -> str | None:
+        """For a profile counted for a sequence classifier, the `note:` line a command prints on the rows the
+        profile left out for having no label (labels.unlabelled_note: `what` names the data as the command does,
+        `uses` says what counts without them, "the plan counts"); None when it left none out."""
+        if not self.unlabelled:
+            return None
+        from lorplan.core.data.labels import unlabelled_note
+
+        return "note: " + unlabelled_note(what, self.unlabelled, self.first_unlabelled, self.labelled, uses)
+
     def unlabelled_line(self) -> tuple[str, str] | None:
         """For a sequence classifier, which `lorplan train` trains on the labelled rows alone and refuses data
         without any: ("warning", line) when no row has a label (the class is read from "label" alone: "labels"
-        or "class" is none), ("note", line) naming the rows without one (null, empty or no column), else None.
-        None too when no row is labelled but some label is refused: label_refusal says it, and training stops.
-        The line has no "warning: " / "note: " prefix; `lorplan profile` and the planner's Data tab show it."""
+        or "class" is none), ("note", line) naming the rows without one (null, empty or no column) when the
+        profile counted them (it was not profiled for a classifier), else None: a profile for a classifier left
+        them out and its notes say so. None too when no row is labelled but some label is refused:
+        label_refusal says it, and training stops. The line has no "warning: " / "note: " prefix; `lorplan
+        profile` and the planner's Data tab show it."""
         from lorplan.core.units import counted
 
-        labelled = sum(n for _, n in self.labels.counts) if self.labels is not None else 0
+        labelled = self.labelled
         unlabelled = self.examples - labelled - self.bad_labels
         if labelled == 0 and not self.bad_labels:
             return ("warning", 'no row has a label; a sequence classifier reads its class from a column named '
@@ -157,6 +181,8 @@ class DataProfile:
             "labels": self.labels.to_json() if self.labels is not None else None,
             "bad_labels": self.bad_labels,
             "label_problems": [asdict(p) for p in self.label_problems],
+            "unlabelled": self.unlabelled,
+            "first_unlabelled": self.first_unlabelled,
         }
         if self.sample is not None:
             out["sample"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.sample).items()}
@@ -251,6 +277,7 @@ def profile_dataset(
     progress: Progress | None = None,
     rope_scaling: float | None = None,
     trust_remote_code: bool = False,
+    task: str | None = None,
 ) -> DataProfile:
     """Profile a dataset file or folder (see readers.py for formats, counting.py for what a token counts as).
 
@@ -268,6 +295,10 @@ def profile_dataset(
     "rows"); other files once, in "bytes" or "rows".
     trust_remote_code: the user's --trust-remote-code: a tokenizer with its own Python code (auto_map) runs it
     (else it is refused).
+    task: what the data trains (core.vocab.Task); None: the task lorplan plans `model` as (its config's, as
+    `lorplan plan` reads it), a causal LM without one. For a sequence classifier the rows without a label, which
+    `lorplan train` trains without (labels.unlabelled), are left out of every figure and named in a note
+    (DataProfile.unlabelled), unless no row has a label: then every example is counted (unlabelled_line warns).
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
     """
     if sample is not None and sample < 1:
@@ -284,7 +315,16 @@ def profile_dataset(
 
     tally = _Tally()
     reservoir = Reservoir(sample, seed) if sample is not None else None
-    _read(records, source, counter, tally, reservoir, progress)
+    # a classifier's rows without a label are tallied aside: left out, unless no row has a label
+    aside = _Aside(_Tally(), Reservoir(sample, seed) if sample is not None else None) \
+        if _classifier(model, task) else None
+    _read(records, source, counter, tally, reservoir, progress, aside)
+    if aside is not None and not tally.labels:  # nothing to train on: count every example, and warn
+        if reservoir is not None:
+            reservoir.items = _merged_sample(reservoir.items, tally.examples, aside.reservoir.items,
+                                             aside.tally.examples, sample, seed)
+        tally.merge(aside.tally)
+        aside = None
     if tally.examples == 0:
         first = f"; line {tally.problems[0].line}: {tally.problems[0].reason}" if tally.problems else ""
         raise BadInput(f"--data {path}: no usable row ({tally.skipped} skipped{first})")
@@ -303,8 +343,45 @@ def profile_dataset(
             )
     if limit is not None and seq_len > limit.tokens:
         notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {limit.tokens} ({limit.source})")
-    return _profile(path, source.format, schema, tally, totals, seq_len, model_max, choice, notes,
-                    estimated=counter.estimated and not exact_ids, exact_ids=exact_ids)
+    left_out = aside.tally if aside is not None and aside.tally.examples else None
+    if left_out is not None:
+        from lorplan.core.data.labels import unlabelled_note
+
+        notes.append(unlabelled_note(None, left_out.examples, left_out.first, sum(tally.labels.values()),
+                                     "the figures count what a sequence classifier trains on,"))
+    profile = _profile(path, source.format, schema, tally, totals, seq_len, model_max, choice, notes,
+                       estimated=counter.estimated and not exact_ids, exact_ids=exact_ids)
+    if left_out is not None:
+        profile = replace(profile, unlabelled=left_out.examples, first_unlabelled=left_out.first)
+    return profile
+
+
+def _classifier(model: str | None, task: str | None) -> bool:
+    """Whether the profile counts for a sequence classifier: `task`, else the task lorplan plans `model` as
+    (sources.config_spec, as `lorplan profile` and plan read it; no config: not one)."""
+    from lorplan.core.vocab import Task
+
+    if task is None and model:
+        from lorplan.core.model.sources import config_spec
+
+        spec = config_spec(model)
+        task = spec.task if spec is not None else None
+    return task == Task.SEQUENCE_CLASSIFICATION
+
+
+def _merged_sample(a: list[Example], in_a: int, b: list[Example], in_b: int, size: int, seed: int) -> list[Example]:
+    """A uniform sample of `size` out of two populations, from a uniform sample of each (of min(size, in_a) out
+    of in_a, and of in_b): how many come from the first is drawn as `size` draws without replacement from the
+    union would split (hypergeometric), then that many are taken at random from each sample."""
+    rng = random.Random(seed)
+    size = min(size, in_a + in_b)
+    from_a, left_a, left = 0, in_a, in_a + in_b
+    for _ in range(size):
+        if rng.randrange(left) < left_a:
+            from_a += 1
+            left_a -= 1
+        left -= 1
+    return rng.sample(a, from_a) + rng.sample(b, size - from_a)
 
 
 @dataclass
@@ -321,6 +398,32 @@ class _Tally:
     labels: Counter = field(default_factory=Counter)  # examples per `label` value
     bad_labels: int = 0  # examples whose `label` is no class label
     label_problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS of them
+    first: int | None = None  # the line of the first example
+
+    def take(self, line: int, rec: Example) -> None:
+        """Count an example (its tokens come later, by absorb): hash and label."""
+        self.examples += 1
+        if self.first is None:
+            self.first = line
+        self.hashes.append(_digest(rec))
+        if rec.label is not None:
+            self.labels[rec.label] += 1
+        elif rec.label_problem is not None:
+            self.bad_labels += 1
+            if len(self.label_problems) < MAX_PROBLEMS:
+                self.label_problems.append(Problem(line, rec.label_problem))
+
+    def merge(self, other: _Tally) -> None:
+        """Add another tally's examples (no skipped rows: those stay with the tally that read them)."""
+        self.hist.update(other.hist)
+        self.trained += other.trained
+        self.hashes.extend(other.hashes)
+        self.examples += other.examples
+        self.labels.update(other.labels)
+        self.bad_labels += other.bad_labels
+        self.label_problems = sorted(self.label_problems + other.label_problems, key=lambda p: p.line)[:MAX_PROBLEMS]
+        if other.first is not None and (self.first is None or other.first < self.first):
+            self.first = other.first
 
     def absorb(self, counts: list[tuple[int, int]]) -> None:
         """Add (tokens, trained tokens) pairs from counter.count."""
@@ -360,31 +463,42 @@ class _ChunkedCount:
             self._pending = None
 
 
+@dataclass
+class _Aside:
+    """A classifier's rows without a label, tallied (and sampled) apart from the rest."""
+
+    tally: _Tally
+    reservoir: Reservoir | None
+
+
 def _read(records, source, counter: TokenCounter, tally: _Tally, reservoir: Reservoir | None,
-          progress: Progress | None) -> None:
-    """One pass over the rows into `tally`. Every example is hashed; without a reservoir each is counted, with
-    one only the sample is kept (counted later by _sampled_totals)."""
+          progress: Progress | None, aside: _Aside | None = None) -> None:
+    """One pass over the rows into `tally`, a classifier's rows without a label (labels.unlabelled) into
+    `aside` when given. Every example is hashed; without a reservoir each is counted, with one only the sample is
+    kept (counted later by _sampled_totals)."""
     last_report = 0.0
     with ThreadPoolExecutor(max_workers=1) as pool:
         counting = _ChunkedCount(pool, counter, tally)
         keep = reservoir.offer if reservoir is not None else counting.add
+        if aside is not None:
+            aside_counting = _ChunkedCount(pool, counter, aside.tally)
+            keep_aside = aside.reservoir.offer if aside.reservoir is not None else aside_counting.add
         for line, rec in records:
             if isinstance(rec, Example):
-                tally.examples += 1
-                tally.hashes.append(_digest(rec))
-                if rec.label is not None:
-                    tally.labels[rec.label] += 1
-                elif rec.label_problem is not None:
-                    tally.bad_labels += 1
-                    if len(tally.label_problems) < MAX_PROBLEMS:
-                        tally.label_problems.append(Problem(line, rec.label_problem))
-                keep(rec)
+                if aside is not None and no_label(rec):
+                    aside.tally.take(line, rec)
+                    keep_aside(rec)
+                else:
+                    tally.take(line, rec)
+                    keep(rec)
             else:
                 tally.skip(line, rec.reason)
             if progress is not None and (now := time.monotonic()) - last_report > 0.1:
                 last_report = now
                 progress(source.done, source.total, source.unit)
         counting.finish()
+        if aside is not None:
+            aside_counting.finish()
     if progress is not None:
         progress(source.total, source.total, source.unit)
 

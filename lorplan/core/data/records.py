@@ -11,6 +11,7 @@ from itertools import chain
 
 from lorplan.core.data.example import Example
 from lorplan.core.data.labels import by_id, class_ids
+from lorplan.core.data.labels import unlabelled as no_label
 from lorplan.core.data.readers import Bad, Progress, RowSource
 from lorplan.core.data.schema import DETECT_ROWS, check_schema, detect_from_file, detect_from_rows, to_example
 from lorplan.core.errors import BadInput
@@ -118,13 +119,13 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
             break
         if isinstance(rec, Example):
             examples += 1
-            if rec.label is not None:
-                labels[rec.label] += 1
-            elif rec.label_problem is not None:
-                bad_label = bad_label or f"line {line}: {rec.label_problem}"
-            else:
+            if no_label(rec):  # train's rule (train.data.tokenize) and the profile's
                 unlabelled += 1
                 first_unlabelled = first_unlabelled or line
+            elif rec.label is not None:
+                labels[rec.label] += 1
+            else:
+                bad_label = bad_label or f"line {line}: {rec.label_problem}"
         else:
             skipped += 1
             first_bad = first_bad or f"line {line}: {rec.reason}"
