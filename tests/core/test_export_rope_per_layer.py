@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from lorplan.core.export import export_plan
-from lorplan.core.export.rope import DEFAULT_THETAS, PER_LAYER_TYPE_MODELS
+from lorplan.core.export.rope import PER_LAYER_TYPE_BASES
 from lorplan.core.model import catalog
 from lorplan.core.plan import read_plan
 
@@ -103,18 +103,27 @@ def _set_overrides(config, overrides: dict):
     return config
 
 
-@pytest.mark.parametrize("model_type", PER_LAYER_TYPE_MODELS)
+@pytest.mark.parametrize("model_type", PER_LAYER_TYPE_BASES)
 def test_per_layer_type_models_are_transformers(model_type):
-    """The exporter's table of text configs with RoPE per layer type: transformers' own classes build them so, the
-    full-attention base from rope_theta, the sliding-window one from rope_local_base_freq, the defaults its."""
+    """The exporter's table of text configs with RoPE per layer type: transformers' own classes build them so from
+    the hub's flat keys, each layer type's base from the key the table names, the defaults its, and a flat
+    rope_scaling on the full-attention layers alone."""
     import transformers
 
+    keys = PER_LAYER_TYPE_BASES[model_type]
+    values: dict[str, float] = {}  # a base per key (Olmo 3 names one key for both layer types)
+    for key, _ in keys.values():
+        values.setdefault(key, 7.0 + len(values))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         default = transformers.AutoConfig.for_model(model_type).rope_parameters
-        given = transformers.AutoConfig.for_model(model_type, rope_theta=7.0, rope_local_base_freq=3.0).rope_parameters
-    assert {kind: default[kind]["rope_theta"] for kind in DEFAULT_THETAS} == DEFAULT_THETAS
-    assert (given["full_attention"]["rope_theta"], given["sliding_attention"]["rope_theta"]) == (7.0, 3.0)
+        given = transformers.AutoConfig.for_model(model_type, rope_scaling=dict(SCALING), **values).rope_parameters
+    assert {kind: default[kind]["rope_theta"] for kind in keys} == {kind: d for kind, (_, d) in keys.items()}
+    assert given["full_attention"]["rope_theta"] == values[keys["full_attention"][0]]
+    if len(values) == len(keys):  # Olmo3Config reads its one key for the full-attention layers only (transformers
+        # 5.25: the sliding ones take the default, as its hub files' rope_theta, 500,000, is anyway)
+        assert given["sliding_attention"]["rope_theta"] == values[keys["sliding_attention"][0]]
+    assert given["full_attention"]["factor"] == FACTOR and "factor" not in given["sliding_attention"]
 
 
 def test_every_catalog_model_with_rope_per_layer_type_is_in_the_table():
@@ -134,7 +143,7 @@ def test_every_catalog_model_with_rope_per_layer_type_is_in_the_table():
             warnings.simplefilter("ignore")
             params = getattr(transformers.AutoConfig.for_model(model_type), "rope_parameters", None) or {}
         nested = bool(params) and all(isinstance(v, dict) for v in params.values())
-        assert nested is (model_type in PER_LAYER_TYPE_MODELS), model_type
+        assert nested is (model_type in PER_LAYER_TYPE_BASES), model_type
     assert "gemma3_text" in seen
 
 
@@ -331,3 +340,24 @@ def test_plain_models_exports_name_no_layer_type_or_text_config():
     assert "full_attention" not in text and "text_config" not in text and "get_text_config" not in text
     (axolotl,) = exports["axolotl"][0].values()
     assert yaml.safe_load(axolotl)["overrides_of_model_config"]["rope_parameters"]["rope_type"] == "linear"
+
+
+# Olmo 3's config.json as the hub's files write it (flat rope_theta; transformers 5 builds RoPE per layer type
+# from it, the plan's scaling on the full-attention layers), with a tiny model's sizes and no scaling of its own
+OLMO3 = dict(model_type="olmo3", architectures=["Olmo3ForCausalLM"], hidden_size=32, intermediate_size=64,
+             num_hidden_layers=4, num_attention_heads=2, num_key_value_heads=2, vocab_size=128,
+             max_position_embeddings=4096, rope_theta=500_000, rope_scaling=None, sliding_window=16,
+             layer_types=["sliding_attention"] * 3 + ["full_attention"])
+
+
+def test_axolotl_olmo3_overrides_scale_the_full_attention_layers(tmp_path):
+    """Gemma 3 is not the only model transformers 5 keeps RoPE per layer type from the hub's flat keys: a flat
+    rope_parameters failed Olmo 3's build the same way (KeyError 'full_attention'). Its override is written per
+    layer type, each with the config's rope_theta, and scales the full-attention layers alone."""
+    (tmp_path / "config.json").write_text(json.dumps(OLMO3))
+    cfg, _ = _axolotl(_plan(str(tmp_path)))
+    overrides = cfg["overrides_of_model_config"]
+    assert overrides["rope_parameters"] == {"full_attention": {**SCALING, "rope_theta": 500_000.0},
+                                            "sliding_attention": {"rope_type": "default", "rope_theta": 500_000.0}}
+    _scaled_full_attention_only(_frequencies(_from_folder(tmp_path)),
+                                _frequencies(_set_overrides(_from_folder(tmp_path), overrides)))

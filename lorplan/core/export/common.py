@@ -27,11 +27,10 @@ def optimizer_warnings(plan, tool: str) -> list[str]:
 ROPE_SCALING_TYPE = "linear"
 
 
-def model_rope_theta(plan) -> float | None:
-    """The plan's model's RoPE base (config.json's rope_theta, or rope_parameters.rope_theta as transformers 5
-    writes it), read offline from the catalog, the model's folder or the Hugging Face cache; None when lorplan
-    finds no config naming the model exactly (a misspelled name that only resolves approximately counts as none)
-    or the config has no rope_theta."""
+def model_config(plan) -> dict | None:
+    """The plan's model's config.json, read offline from the catalog, the model's folder or the Hugging Face cache;
+    None when lorplan finds no config naming the model exactly (a misspelled name that only resolves
+    approximately counts as none) or the file holds no object."""
     from lorplan.core.errors import BadInput
     from lorplan.core.model.resolve import resolve_model
     from lorplan.core.model.sources import read_config
@@ -42,6 +41,16 @@ def model_rope_theta(plan) -> float | None:
             return None
         cfg = read_config(source.config_path)
     except (BadInput, OSError, ValueError):  # a name no file system takes (a NUL byte, too long): no config
+        return None
+    return cfg if isinstance(cfg, dict) else None
+
+
+def model_rope_theta(plan) -> float | None:
+    """The plan's model's RoPE base (config.json's rope_theta, or rope_parameters.rope_theta as transformers 5
+    writes it), read by model_config; None when lorplan finds no config naming the model exactly or the config
+    has no rope_theta."""
+    cfg = model_config(plan)
+    if cfg is None:
         return None
     for where in (cfg, cfg.get("text_config")):
         if not isinstance(where, dict):

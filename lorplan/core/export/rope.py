@@ -14,16 +14,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lorplan.core.export.common import ROPE_SCALING_TYPE
+from lorplan.core.export.common import ROPE_SCALING_TYPE, model_config
 
 FULL_ATTENTION = "full_attention"
 SLIDING_ATTENTION = "sliding_attention"
-# The text configs transformers 5 builds with RoPE per layer type from the hub's flat keys (Gemma3TextConfig,
-# Gemma3nTextConfig): the full-attention layers' base is rope_theta, the sliding-window layers'
-# rope_local_base_freq, each defaulting to the class's default_theta (tests/core/test_export_rope_per_layer.py
-# checks them against transformers' classes).
-PER_LAYER_TYPE_MODELS = ("gemma3_text", "gemma3n_text")
-DEFAULT_THETAS = {FULL_ATTENTION: 1_000_000.0, SLIDING_ATTENTION: 10_000.0}
+# The text configs transformers 5 builds with RoPE per layer type from the hub's flat keys (each class's
+# convert_rope_params_to_dict, which puts a config's rope_scaling on the full-attention layers): model_type -> the
+# config.json key of each layer type's base and the class's default for it. Gemma 3's full-attention layers take
+# rope_theta and its sliding-window ones rope_local_base_freq; Olmo 3's both take rope_theta
+# (tests/core/test_export_rope_per_layer.py checks them against transformers' classes).
+PER_LAYER_TYPE_BASES: dict[str, dict[str, tuple[str, float]]] = {
+    "gemma3_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
+                    SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
+    "gemma3n_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
+                     SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
+    "olmo3": {FULL_ATTENTION: ("rope_theta", 500_000.0), SLIDING_ATTENTION: ("rope_theta", 500_000.0)},
+}
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ def scaling(plan) -> dict[str, Any]:
 def rope_layout(plan) -> RopeLayout:
     """Where the plan's model keeps its RoPE (RopeLayout); the plain layout when lorplan finds no config naming the
     model exactly (as common.model_rope_theta)."""
-    cfg = _model_config(plan)
+    cfg = model_config(plan)
     if cfg is None:
         return RopeLayout()
     text = cfg.get("text_config")
@@ -64,7 +70,7 @@ def config_edit(plan, layout: RopeLayout) -> str:
 def _per_layer(text: Mapping, params: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     """The text config's rope_parameters per layer type with `params` on the full-attention entry; None for a
     model with one RoPE for every layer. A config transformers 5 saved has them as rope_parameters; the hub's
-    Gemma 3 files as rope_theta and rope_local_base_freq (PER_LAYER_TYPE_MODELS)."""
+    Gemma 3 and Olmo 3 files as flat keys (PER_LAYER_TYPE_BASES)."""
     saved = text.get("rope_parameters")
     if isinstance(saved, Mapping) and saved and all(isinstance(v, Mapping) for v in saved.values()):
         if FULL_ATTENTION not in saved:
@@ -72,10 +78,10 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> dict[str, dict[str, Any
         nested = {kind: dict(value) for kind, value in saved.items()}
         nested[FULL_ATTENTION].update(params)
         return nested
-    if text.get("model_type") not in PER_LAYER_TYPE_MODELS:
+    keys = PER_LAYER_TYPE_BASES.get(text.get("model_type"))
+    if keys is None:
         return None
-    bases = {FULL_ATTENTION: _number(text.get("rope_theta"), DEFAULT_THETAS[FULL_ATTENTION]),
-             SLIDING_ATTENTION: _number(text.get("rope_local_base_freq"), DEFAULT_THETAS[SLIDING_ATTENTION])}
+    bases = {kind: _number(text.get(key), default) for kind, (key, default) in keys.items()}
     return {FULL_ATTENTION: {**params, "rope_theta": bases[FULL_ATTENTION]},
             SLIDING_ATTENTION: {"rope_type": "default", "rope_theta": bases[SLIDING_ATTENTION]}}
 
@@ -83,19 +89,3 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> dict[str, dict[str, Any
 def _number(value, default: float) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
-
-def _model_config(plan) -> dict | None:
-    """The plan's model's config.json, read as common.model_rope_theta reads it; None where lorplan finds no
-    config naming the model exactly."""
-    from lorplan.core.errors import BadInput
-    from lorplan.core.model.resolve import resolve_model
-    from lorplan.core.model.sources import read_config
-
-    try:
-        source = resolve_model(plan.model.source)
-        if source.note is not None:
-            return None
-        cfg = read_config(source.config_path)
-    except (BadInput, OSError, ValueError):  # a name no file system takes (a NUL byte, too long): no config
-        return None
-    return cfg if isinstance(cfg, dict) else None
