@@ -192,15 +192,17 @@ def check_start(plan: Plan, selected: int, ladder: tuple[int, ...]) -> tuple[tup
     """The checks `lorplan probe start` makes before anything starts (runner.check_start: the model's weights
     on this machine, the data readable with usable rows, a task both agree on, targets that match, the plan's
     training.seq_len within the reach of the model's positions and model.rope_scaling (core.memory.bounds
-    .check_context, as `--seq-len`, named by the plan's keys) and the selected rank one a targeted module can
-    use: core.memory.bounds.check_ranks, as `--ranks`). The ranks of
-    `ladder` derived from it above that limit are left out, with a note, as the Plan tab's table leaves them
-    out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong."""
+    .check_context, as `--seq-len`, named by the plan's keys), training.gradient_checkpointing only for a model
+    class that checkpoints (core.model.fallback.check_gradient_checkpointing: CTRL cannot, and each probe would
+    fail) and the selected rank one a targeted module can use: core.memory.bounds.check_ranks, as `--ranks`). The
+    ranks of `ladder` derived from it above that limit are left out, with a note, as the Plan tab's table leaves
+    them out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong."""
     try:
         checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
                                      trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,
                                      rope_scaling=plan.model.rope_scaling, ranks=(selected,),
-                                     ranks_flag="selected rank", plan_keys=True)
+                                     ranks_flag="selected rank", plan_keys=True,
+                                     grad_checkpointing=plan.training.gradient_checkpointing)
     except BadInput as exc:  # a refusal of the model's own code names the planner's flag
         exc.args = (consent_words(str(exc)),)
         raise

@@ -180,3 +180,38 @@ async def test_a_saved_tick_unticked_by_hand_is_saved_unticked(make_app, ctrl, t
         await wait_until(pilot, lambda: _planned(view, False))
         assert not notes
     assert load_config(_config(tmp_path))[0].setup.grad_checkpointing is False
+
+
+async def test_probes_of_a_plan_that_checkpoints_such_a_model_are_refused_in_one_line(make_app, ctrl, tmp_path):
+    """`p` in the Probes tab checks the plan as `lorplan probe start --grad-checkpointing` does (runner.check_start,
+    core.model.fallback.check_gradient_checkpointing): it passed no grad_checkpointing, so a plan that checkpoints
+    CTRL started a run whose every probe then failed in transformers' ValueError."""
+    from dataclasses import replace
+
+    from test_probes_panel import _profiled_probes_tab, prompt_data
+
+    from lorplan.probe.runs import list_runs
+
+    data = prompt_data(tmp_path / "pc.jsonl")
+    app = make_app(model=ctrl)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await wait_until(pilot, lambda: app.main.plan is not None and view.state.source == ctrl)
+        panel = await _profiled_probes_tab(pilot, data)
+        plan = app.main.plan
+        assert not plan.setup.grad_checkpointing  # the Plan tab never plans it on CTRL
+        panel.plan = replace(plan, setup=replace(plan.setup, grad_checkpointing=True))  # a plan that does
+        app.clear_notifications()
+        panel.query_one("#probes-table").focus()
+        await pilot.press("p")
+        await wait_until(pilot, lambda: list(app._notifications))
+        assert [n.message for n in app._notifications] == [
+            f"Cannot probe this plan: training.gradient_checkpointing = true: {ctrl} (CTRLLMHeadModel) {LACKS}: "
+            "set it to false"]
+        assert panel.backend.submitted == [] and list_runs(panel.runs_dir) == []
+
+        panel.plan = plan  # without checkpointing: the same key starts the run
+        await pilot.press("p")
+        await wait_until(pilot, lambda: panel.backend.submitted)
+        (run,) = list_runs(panel.runs_dir)
+        assert run.plan().grad_checkpointing is False
