@@ -1,7 +1,7 @@
 """The Plan tab's short-terminal mode (a field edited: the rank table docked at an edge, its selected row only)
 switches where the view stops fitting the terminal, at every width. It was two constants keyed by narrow/wide
 (39 and 49 rows), while the rows the view needs change with the width (labels and the summary wrap): at 80
-columns the view needed 52 rows, so from 49 to 51 it did not fit and the mode stayed off; at 160x38 it fitted
+columns the view needed 53 rows, so from 49 to 52 it did not fit and the mode stayed off; at 200x38 it fitted
 and the mode was on. The rows needed are those of the view's plain state (no error line, no custom rank row):
 only the terminal's size counts, as before."""
 
@@ -115,3 +115,30 @@ async def test_an_error_line_or_the_custom_row_does_not_move_the_threshold(make_
                 assert view.has_class("-editing") == table.compact == short, (width, height, field.id)
             if not short:  # the view as it stands (the custom row, the error line) does not fit: still off
                 assert view.max_scroll_y > 0
+
+
+async def test_a_model_that_did_not_load_does_not_move_the_threshold(make_app):
+    """A model name that loads nothing puts its error (up to 3 rows) where the loaded model's line was, the table
+    kept for that model: like the setup's error line it must not switch the mode. At 120x40 (the plain view's
+    height there) the seq len field focused after it docked the table to its one row."""
+    app = make_app()
+    async with app.run_test(size=(120, TALL)) as pilot:
+        view = app.screen.query_one(PlanView)
+        table = app.screen.query_one(RankTable)
+        status = app.screen.query_one("#model-status")
+        needed, plain = {}, {}
+        for width in (90, 120):
+            await resize(pilot, width, TALL)
+            needed[width], plain[width] = laid_out_rows(app), status.outer_size.height
+        await type_into(pilot, "#model-input", "nosuch-org/nosuch-model-at-all", submit=True)
+        await wait_until(pilot, lambda: app.screen.query_one("#model-picker").has_class("-error"), timeout=10)
+        for width, height in ((120, needed[120]), (120, needed[120] - 1), (90, needed[90]), (90, needed[90] - 1)):
+            short = height < needed[width]
+            await resize(pilot, width, height)
+            assert status.outer_size.height > plain[width], (width, plain)  # the error takes more rows
+            assert view.short_terminal() == short, (width, height, needed)
+            app.screen.query_one("#f-seq_len").focus()  # focused, not typed in: the summary keeps its lines
+            await pilot.pause()
+            assert view.has_class("-editing") == table.compact == short, (width, height, needed)
+            table.focus()
+            await pilot.pause()

@@ -106,6 +106,7 @@ class PlanView(VerticalScroll):
         self._generation = 0
         self._summary_height = -1
         self._summary_plain = "Choose a model to see the table."  # the summary less its stale line (_plain_height)
+        self._model_line = ""  # the loaded model's line, where a model that failed to load puts its error
         self._mode_due = False  # the short-terminal mode waits for a layout at the terminal's width (_follow_size)
         self._seq_clamp: tuple[int, int] | None = None  # (seq len the user had, the context it was cut to)
         self._kept_in_view = None  # the focused field above the table that the view keeps in sight
@@ -217,6 +218,12 @@ class PlanView(VerticalScroll):
         gpu_error = gpu.query_one("#gpu-error")  # a blank row when there is no error
         left_rows -= max(0, self._rows_at(gpu_error, left_width - left.styles.gutter.width
                                           - gpu.styles.gutter.width) - 1)
+        picker = self.query_one(ModelPicker)
+        if picker.has_class("-error"):  # a model that did not load: its error instead of the loaded model's line
+            status = picker.query_one("#model-status", Static)
+            status_width = left_width - left.styles.gutter.width - picker.styles.gutter.width
+            left_rows -= (self._lines_at(status, status.content, status_width)
+                          - self._lines_at(status, self._model_line, status_width))
         setup_rows = self._rows_at(setup, setup_width)
         errors = setup.query_one("#setup-errors")  # shown only while a field is bad
         if errors.display:
@@ -247,6 +254,14 @@ class PlanView(VerticalScroll):
         gutter = widget.styles.gutter
         container = Size(width, self.content_region.height)
         return widget.get_content_height(container, self.app.size, width - gutter.width) + gutter.height
+
+    def _lines_at(self, static: Static, text, width: int) -> int:
+        """The rows `static` (its height auto) takes showing `text` at `width` columns, its max-height applied."""
+        rows = visualize(static, text).get_height(static.styles, width - static.styles.gutter.width)
+        rows += static.styles.gutter.height
+        cap = static.styles.max_height
+        return rows if cap is None else min(rows, int(cap.resolve(Size(width, self.content_region.height),
+                                                                  self.app.size)))
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """While a field above the table is edited on a terminal too short for the whole view, the table keeps
@@ -382,10 +397,9 @@ class PlanView(VerticalScroll):
         self.state.source, self.state.spec = source, spec
         names, roles, presets = self._architecture_of(spec)
         note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
-        self.query_one(ModelPicker).show_loaded(
-            f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
-            f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}", spec.id
-        )
+        self._model_line = (f"{spec.id} · {spec.model_type} · {format_count(spec.total_params)} params · "
+                            f"{spec.num_layers} layers · context {spec.max_position_embeddings:,}{note}")
+        self.query_one(ModelPicker).show_loaded(self._model_line, spec.id)
         self._summary_height = -1  # the summary may shrink to the new model's text
         self._fit_seq_len(spec)
         self._fit_attention(spec)
