@@ -318,7 +318,9 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     The text model's config takes it (a multimodal config's text_config: Gemma 3's language model reads its own);
     RoPE parameters per layer type (Gemma 3: full_attention, sliding_attention) scale the full-attention layers,
     where transformers puts a config's rope_scaling (Gemma3TextConfig.convert_rope_params_to_dict): a sliding
-    layer sees no more than its window."""
+    layer sees no more than its window. Parameters kept per label with no full_attention entry (transformers 5's
+    DeepSeek-V4: main, compress; a null full_attention) are refused, BadInput naming model.rope_scaling: flat keys
+    written beside the labels are read by no layer, so nothing would be scaled."""
     import copy
 
     import transformers
@@ -332,7 +334,13 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     params = dict(getattr(text, "rope_parameters", None) or {})
     scaling = {"rope_type": "linear", "factor": float(plan.model.rope_scaling)}
-    if isinstance(params.get("full_attention"), dict):
+    entries = list(params.values())
+    if any(isinstance(v, dict) for v in entries) and all(v is None or isinstance(v, dict) for v in entries):
+        if not isinstance(params.get("full_attention"), dict):
+            labels = ", ".join(f"{k} (null)" if v is None else str(k) for k, v in params.items())
+            raise BadInput(f"model.rope_scaling: {plan.model.source!r} keeps RoPE per {labels} (rope_parameters), "
+                           "with no full_attention layers for lorplan's linear scaling to go on; remove "
+                           "model.rope_scaling")
         params["full_attention"] = {**params["full_attention"], **scaling}
     else:
         params.setdefault("rope_theta", getattr(text, "rope_theta", 10000.0))

@@ -36,12 +36,27 @@ def learned_positions(spec: ModelSpec) -> bool:
     transformer.wpe, embeddings.word_embeddings / embeddings.position_embeddings, OPT's decoder.embed_tokens /
     decoder.embed_positions). A text-only model's every table counts, beside the token embedding or not: DeBERTa-v3
     positions by its encoder's rel_embeddings, T5 by relative_attention_bias, and neither has RoPE to scale. So does
-    every table of a spec with no token embedding to go by."""
-    tables = [t for t in spec.tensors if t.kind == "position"]
+    every table of a spec with no token embedding to go by. A table named after the token embedding's
+    (Gemma 3n's embed_tokens_per_layer beside embed_tokens: rows of a vocabulary, looked up by token id) is more
+    token rows, not positions, though the fallback marks every table but the input one as a position table."""
+    tables = [t for t in spec.tensors if t.kind == "position" and not _token_rows(spec, t.path)]
     if not isinstance((spec.config or {}).get("text_config"), Mapping):
         return bool(tables)
     homes = {_module_parent(t.path) for t in spec.tensors if t.kind == "embedding"}
     return any(_module_parent(t.path) in homes for t in tables) if homes else bool(tables)
+
+
+def _token_rows(spec: ModelSpec, path: str) -> bool:
+    """Whether the table at `path` extends a token embedding's name in the same module (embed_tokens_per_layer
+    beside embed_tokens): token rows, not positions."""
+    leaf, parent = _module_leaf(path), _module_parent(path)
+    return any(_module_parent(t.path) == parent and leaf.startswith(_module_leaf(t.path) + "_")
+               for t in spec.tensors if t.kind == "embedding")
+
+
+def _module_leaf(path: str) -> str:
+    """The module's own name: "wpe" for "transformer.wpe.weight"."""
+    return path.rpartition(".")[0].rpartition(".")[2]
 
 
 def _module_parent(path: str) -> str:
@@ -51,22 +66,74 @@ def _module_parent(path: str) -> str:
 
 def native_rope_scaling(spec: ModelSpec) -> dict | None:
     """The RoPE scaling the model's own config.json sets (Llama 3.1's llama3 ×8, Gemma 3's linear ×8 on its
-    full-attention layers, ...), or None. Read where transformers reads it: rope_scaling as the hub's files
-    write it, or rope_parameters as transformers 5 saves a config (per layer type for Gemma 3: full_attention,
-    sliding_attention), of a rope_type other than "default"; a multimodal config's text_config too (its
-    language model's)."""
-    cfg = spec.config or {}
-    text = cfg.get("text_config")
-    for part in (cfg, text if isinstance(text, Mapping) else {}):
+    full-attention layers, Phi-3.5-mini's longrope, ...), or None. Read where transformers reads it: rope_scaling
+    as the hub's files write it, or rope_parameters as transformers 5 saves a config (per layer type for Gemma 3:
+    full_attention, sliding_attention, an entry possibly null), of a rope_type other than "default"; a multimodal
+    config's text_config too (its language model's). A catalog entry whose stored config.json leaves the scaling
+    out (Phi-3.5-mini's and Phi-4-mini's longrope factor lists) says so itself (catalog.CatalogEntry.rope_scaling):
+    its type and the context it scales from."""
+    for part in _config_parts(spec):
         for key in ("rope_scaling", "rope_parameters"):
             value = part.get(key)
             if not isinstance(value, Mapping):
                 continue
             # per layer type ({"full_attention": {...}, "sliding_attention": {...}}) or one for every layer
-            for params in (value.values() if all(isinstance(v, Mapping) for v in value.values()) else (value,)):
+            for params in (_layer_entries(value) if _per_layer(value) else (value,)):
                 if _scales(params):
                     return dict(params)
+    if spec.source == "catalog":
+        from lorplan.core.model.catalog import find
+
+        entry = find(spec.id)
+        if entry is not None and entry.rope_scaling:
+            kind, original = entry.rope_scaling
+            return {"rope_type": kind, "original_max_position_embeddings": original}
     return None
+
+
+def _config_parts(spec: ModelSpec) -> tuple[Mapping, ...]:
+    """The config and, for a multimodal config, its text_config (where its language model's settings are)."""
+    cfg = spec.config or {}
+    text = cfg.get("text_config")
+    return (cfg, text) if isinstance(text, Mapping) else (cfg,)
+
+
+def _per_layer(value: Mapping) -> bool:
+    """Whether RoPE parameters are kept per label ({"full_attention": {...}, "sliding_attention": {...}}, an
+    entry possibly null) rather than one set for every layer (rope_type, rope_theta, factor: no mapping)."""
+    entries = list(value.values())
+    return (all(v is None or isinstance(v, Mapping) for v in entries)
+            and any(isinstance(v, Mapping) for v in entries))
+
+
+def _layer_entries(value: Mapping) -> list[Mapping]:
+    return [v for v in value.values() if isinstance(v, Mapping)]
+
+
+def rope_labels(spec: ModelSpec) -> tuple[str, ...]:
+    """The labels the model's config keeps RoPE parameters under (Gemma 3's full_attention, sliding_attention;
+    DeepSeek-V4's main, compress as transformers 5 saves it), () when one set serves every layer."""
+    for part in _config_parts(spec):
+        for key in ("rope_parameters", "rope_scaling"):
+            value = part.get(key)
+            if isinstance(value, Mapping) and _per_layer(value):
+                return tuple(str(k) for k in value)
+    return ()
+
+
+def alibi(spec: ModelSpec) -> bool:
+    """Whether the model positions its tokens by ALiBi (Press et al. 2022, arXiv 2108.12409: a bias by distance
+    in every attention score) rather than RoPE or a position table: BLOOM (BloomConfig has no switch: its
+    attention always adds one), MPT (transformers' MptModel always builds the bias, whatever attn_config says),
+    Falcon with alibi true (its rotary embedding is for alibi false), a model whose own code reads
+    attn_config.alibi or position_embedding_type "alibi"."""
+    for part in _config_parts(spec):
+        attn = part.get("attn_config")
+        if (part.get("model_type") in ("bloom", "mpt") or part.get("alibi") is True
+                or part.get("position_embedding_type") == "alibi"
+                or (isinstance(attn, Mapping) and attn.get("alibi") is True)):
+            return True
+    return False
 
 
 def _scales(params: Mapping) -> bool:
@@ -74,6 +141,24 @@ def _scales(params: Mapping) -> bool:
     factor with no type named."""
     kind = params.get("rope_type") or params.get("type")
     return kind != "default" if kind is not None else "factor" in params
+
+
+def _native_words(spec: ModelSpec, native: Mapping) -> str:
+    """What the model's own scaling does, for messages: "linear ×8.0, to 131,072 tokens"; longrope has no factor
+    but the context it scales from (original_max_position_embeddings, in its parameters or beside them):
+    "longrope, from 4,096 to 131,072 tokens"."""
+    ctx = spec.max_position_embeddings
+    kind = native.get("rope_type") or native.get("type") or "RoPE scaling"
+    to = f"to {ctx:,} tokens" if ctx > 0 else ""
+    if "factor" in native:
+        return f"{kind} ×{native['factor']}" + (f", {to}" if to else "")
+    original = native.get("original_max_position_embeddings")
+    for part in _config_parts(spec):
+        if original is None:
+            original = part.get("original_max_position_embeddings")
+    if isinstance(original, int) and not isinstance(original, bool) and 0 < original and to:
+        return f"{kind}, from {original:,} {to}"
+    return f"{kind}, {to}" if to else str(kind)
 
 
 def context_tokens(spec: ModelSpec, setup: TrainingSetup) -> int | None:
@@ -136,18 +221,31 @@ PLAN_KEYS = ContextNames("training.seq_len", "model.rope_scaling", assign="{name
 
 def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = FLAG_NAMES) -> None:
     """BadInput when the sequence length is beyond the model's context, or RoPE scaling cannot apply to this
-    model. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's own)."""
+    model: it has learned positions or ALiBi (no RoPE), scales RoPE itself, or keeps RoPE per labels with no
+    full_attention ones for lorplan's linear scaling to go on; beyond the context such a model is not told to
+    extend RoPE. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's
+    own)."""
     ctx = spec.max_position_embeddings
     seq, rope = names.seq_len, names.rope_scaling
     if setup.rope_scaling is not None:
         if learned_positions(spec):
-            raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
-                           f"its sequences cannot be longer than {ctx:,} tokens")
+            if ctx > 0:
+                raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
+                               f"its sequences cannot be longer than {ctx:,} tokens")
+            tables = ", ".join(dict.fromkeys(_module_leaf(t.path) for t in spec.tensors if t.kind == "position"))
+            raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({tables}), not RoPE: there is no "
+                           "RoPE to scale")
+        if alibi(spec):
+            raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it positions tokens by ALiBi (a bias by "
+                           "distance in its attention)")
         native = native_rope_scaling(spec)
         if native is not None:
-            kind = native.get("rope_type") or native.get("type") or "?"
-            raise BadInput(f"{rope}: {spec.id} already scales RoPE ({kind} ×{native.get('factor', '?')}, "
-                           f"to {ctx:,} tokens); lorplan does not stack a second scaling on it")
+            raise BadInput(f"{rope}: {spec.id} already scales RoPE ({_native_words(spec, native)}); lorplan does "
+                           "not stack a second scaling on it")
+        labels = rope_labels(spec)
+        if labels and "full_attention" not in labels:
+            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {', '.join(labels)} (rope_parameters), not per "
+                           "layer type; lorplan's linear scaling goes on the full_attention layers, and it has none")
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
         return
@@ -159,9 +257,16 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
     if learned_positions(spec):
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
                        f"position embeddings, {context_key(spec)}); use sequences of at most that length")
+    if alibi(spec):  # no RoPE: nothing to extend
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; ALiBi, "
+                       "no RoPE); use sequences of at most that length")
     if native_rope_scaling(spec) is not None:  # a second scaling is refused above: do not offer one
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}, with "
                        "its own RoPE scaling); use sequences of at most that length")
+    labels = rope_labels(spec)
+    if labels and "full_attention" not in labels:  # refused above too
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}); use "
+                       "sequences of at most that length")
     need = -(-setup.seq_len // ctx)
     raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens "
                    f"({context_key(spec)}); shorten the sequences, or "

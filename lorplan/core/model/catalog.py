@@ -18,23 +18,33 @@ from typing import Any
 
 @dataclass(frozen=True)
 class CatalogEntry:
-    """One catalog model. id is the Hugging Face id; aliases are ids with the same architecture."""
+    """One catalog model. id is the Hugging Face id; aliases are ids with the same architecture. rope_scaling:
+    where the stored config.json leaves the model's own RoPE scaling out (its long factor lists), the scaling's
+    type and the context it scales from, as the model's config.json on the hub sets them ("longrope", 4096:
+    its rope_scaling type and original_max_position_embeddings); () for the others, whose file says it."""
 
     id: str
     family: str
     aliases: tuple[str, ...] = ()
     note: str = ""
+    rope_scaling: tuple[str, int] | tuple[()] = ()
 
     @property
     def filename(self) -> str:
         return self.id.replace("/", "__") + ".json"
 
 
-def _e(id_: str, family: str, *aliases: str, note: str = "") -> CatalogEntry:
-    return CatalogEntry(id_, family, tuple(aliases), note)
+def _e(id_: str, family: str, *aliases: str, note: str = "",
+       rope_scaling: tuple[str, int] | tuple[()] = ()) -> CatalogEntry:
+    return CatalogEntry(id_, family, tuple(aliases), note, rope_scaling)
 
 
-_LONGROPE = "rope_scaling (longrope factor lists) left out of the stored config.json; shapes are unaffected"
+_LONGROPE = ("rope_scaling (longrope factor lists) left out of the stored config.json; shapes are unaffected, and "
+             "lorplan knows the model scales RoPE itself (longrope, from 4,096 to 131,072 tokens)")
+# microsoft/Phi-3.5-mini-instruct's and microsoft/Phi-4-mini-instruct's config.json on the hub: rope_scaling
+# {"type": "longrope", "long_factor": [...], "short_factor": [...]}, original_max_position_embeddings 4096,
+# max_position_embeddings 131072
+_LONGROPE_4K = ("longrope", 4096)
 
 
 ENTRIES: tuple[CatalogEntry, ...] = (
@@ -78,8 +88,8 @@ ENTRIES: tuple[CatalogEntry, ...] = (
     _e("google/gemma-3-12b-it", "gemma3", "google/gemma-3-12b-pt"),
     _e("google/gemma-3-27b-it", "gemma3", "google/gemma-3-27b-pt"),
     _e("microsoft/Phi-3-mini-4k-instruct", "phi3"),
-    _e("microsoft/Phi-3.5-mini-instruct", "phi3", note=_LONGROPE),
-    _e("microsoft/Phi-4-mini-instruct", "phi3", note=_LONGROPE),
+    _e("microsoft/Phi-3.5-mini-instruct", "phi3", note=_LONGROPE, rope_scaling=_LONGROPE_4K),
+    _e("microsoft/Phi-4-mini-instruct", "phi3", note=_LONGROPE, rope_scaling=_LONGROPE_4K),
     _e("microsoft/phi-4", "phi3", note="tie_word_embeddings and max_position_embeddings from one source only"),
     _e("HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "HuggingFaceTB/SmolLM2-135M"),
     _e("HuggingFaceTB/SmolLM2-360M-Instruct", "llama", "HuggingFaceTB/SmolLM2-360M"),

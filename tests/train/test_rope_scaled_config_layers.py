@@ -1,0 +1,76 @@
+"""rope_scaled_config writes the plan's linear RoPE scaling where the model reads it, or refuses: RoPE parameters
+kept per label (transformers 5's rope_parameters of DeepSeek-V4: main / compress) with no full_attention entry,
+where lorplan puts the scaling, used to get flat keys written beside the labels, which DeepSeek-V4's rotary
+embedding skips (it reads only the entries that are dicts), so every frequency stayed as it was while the notes
+said "RoPE scaled linearly"."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from lorplan.core.errors import BadInput
+from lorplan.core.plan import read_plan
+from lorplan.train.model import rope_scaled_config
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_configs" / "smollm2-135m-cpu.toml"
+
+
+def _plan(factor: float = 2.0):
+    plan = read_plan(SAMPLE)
+    return replace(plan, model=replace(plan.model, rope_scaling=factor))
+
+
+def _deepseek_v4():
+    from transformers import DeepseekV4Config
+
+    return DeepseekV4Config(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, head_dim=16)
+
+
+def test_flat_keys_beside_labels_scale_nothing():
+    """Why writing them is wrong: DeepSeek-V4's rotary embedding builds its frequencies from the labelled
+    entries alone."""
+    from transformers.models.deepseek_v4.modeling_deepseek_v4 import DeepseekV4RotaryEmbedding
+
+    config = _deepseek_v4()
+    before = {k: v.clone() for k, v in DeepseekV4RotaryEmbedding(config).named_buffers()}
+    config.rope_parameters = {**config.rope_parameters, "rope_type": "linear", "factor": 2.0, "rope_theta": 1e4}
+    after = dict(DeepseekV4RotaryEmbedding(config).named_buffers())
+    assert before.keys() == after.keys() and all((after[k] == v).all() for k, v in before.items())
+
+
+def test_labels_without_full_attention_are_refused(tmp_path):
+    config = _deepseek_v4()
+    with pytest.raises(BadInput) as err:
+        rope_scaled_config(_plan(), tmp_path, {}, config)
+    line = str(err.value)
+    assert line.startswith("model.rope_scaling: ") and "main, compress" in line and "\n" not in line
+    assert config.rope_parameters["main"]["rope_type"] == "default"  # the caller's config is left as it was
+
+
+def test_a_null_full_attention_entry_is_refused(tmp_path):
+    """Per layer type with the full-attention entry null: nothing to scale there, and flat keys beside the
+    entries would scale nothing either."""
+    from transformers import Gemma3TextConfig
+
+    config = Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              num_key_value_heads=1, head_dim=16, vocab_size=64)
+    config.rope_parameters = {"full_attention": None, "sliding_attention": config.rope_parameters["sliding_attention"]}
+    with pytest.raises(BadInput, match=r"^model.rope_scaling: .*full_attention"):
+        rope_scaled_config(_plan(), tmp_path, {}, config)
+
+
+def test_a_null_entry_beside_full_attention_still_scales_it(tmp_path):
+    from transformers import Gemma3TextConfig
+
+    config = Gemma3TextConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              num_key_value_heads=1, head_dim=16, vocab_size=64)
+    config.rope_parameters = {"full_attention": config.rope_parameters["full_attention"], "sliding_attention": None}
+    scaled = rope_scaled_config(_plan(4.0), tmp_path, {}, config)
+    assert scaled.rope_parameters["full_attention"]["rope_type"] == "linear"
+    assert scaled.rope_parameters["full_attention"]["factor"] == 4.0
+    assert set(scaled.rope_parameters) == {"full_attention", "sliding_attention"}  # no flat keys beside them
