@@ -227,12 +227,16 @@ def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
                extra_rank: int | None = None) -> RankTable:
     """The core rank table over the default ranks a module can use (and `extra_rank`, the user's own), a few
     milliseconds. Raises BadInput for a setup the core rejects or the model cannot run (a sequence beyond its
-    context, a rank no adapted module can use: core.memory.bounds, as `lorplan plan`); error_field names the
-    form field it is about."""
+    context, a rank no adapted module can use: core.memory.bounds, as `lorplan plan`; checkpointing a class
+    cannot do, advising to untick the box); error_field names the form field it is about."""
     from lorplan.core import memory
     from lorplan.core.memory.bounds import check_plannable, plannable_ranks
+    from lorplan.core.model.fallback import check_gradient_checkpointing
 
     try:
+        # a class that cannot checkpoint (CTRL): what to do in the form, not `lorplan plan`'s "plan without --flag"
+        check_gradient_checkpointing(spec, setup.grad_checkpointing,
+                                     fix=f"untick {FLAG_LABELS['--grad-checkpointing']}")
         check_plannable(spec, setup, (extra_rank,) if extra_rank else (), "Custom rank", _context_names())
         default = plannable_ranks(spec, setup.targets, memory.DEFAULT_RANKS)
         ranks = tuple(sorted(set(default) | ({extra_rank} if extra_rank else set())))

@@ -108,6 +108,9 @@ async def test_a_box_ticked_by_hand_is_kept_and_marked_on_a_model_that_cannot_ch
         message = view.state.errors["grad_checkpointing"]
         assert message.startswith("grad checkpointing: ") and "CTRLLMHeadModel" in message and LACKS in message
         assert "--" not in message, message  # the box's label, not the command's flag
+        # what to do in the form, not `lorplan plan`'s "plan without --grad-checkpointing" in the form's words
+        assert message.endswith(f"{LACKS}: untick grad checkpointing"), message
+        assert "untick grad checkpointing" in str(app.screen.query_one("#setup-errors").render())
         assert app.screen.query_one(BOX, Checkbox).value  # the user's tick stays
         assert _marked(app) == {BOX[1:]}  # the box is the field in error, drawn as the other fields are
         assert view.bad_fields() == ("grad checkpointing",)
