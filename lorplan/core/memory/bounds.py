@@ -70,8 +70,9 @@ def native_rope_scaling(spec: ModelSpec) -> dict | None:
     as the hub's files write it, or rope_parameters as transformers 5 saves a config (per layer type for Gemma 3:
     full_attention, sliding_attention, an entry possibly null), of a rope_type other than "default"; a multimodal
     config's text_config too (its language model's). A catalog entry whose stored config.json leaves the scaling
-    out (Phi-3.5-mini's and Phi-4-mini's longrope factor lists) says so itself (catalog.CatalogEntry.rope_scaling):
-    its type and the context it scales from."""
+    out (Phi-3.5-mini's and Phi-4-mini's longrope factor lists) names its type itself
+    (catalog.CatalogEntry.rope_scaling); the context it scales from is the stored file's
+    original_max_position_embeddings."""
     for part in _config_parts(spec):
         for key in ("rope_scaling", "rope_parameters"):
             value = part.get(key)
@@ -85,9 +86,8 @@ def native_rope_scaling(spec: ModelSpec) -> dict | None:
         from lorplan.core.model.catalog import find
 
         entry = find(spec.id)
-        if entry is not None and entry.rope_scaling:
-            kind, original = entry.rope_scaling
-            return {"rope_type": kind, "original_max_position_embeddings": original}
+        if entry is not None and entry.rope_scaling:  # the context it scales from: the stored file's
+            return {"rope_type": entry.rope_scaling}  # original_max_position_embeddings (_native_words)
     return None
 
 
@@ -250,10 +250,14 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
     if limit is None or setup.seq_len <= limit:
         return
     asked = names.set(seq, str(setup.seq_len))  # as the user typed it (no thousands comma: 4096, not 4,096)
+    # the furthest any factor lorplan takes reaches (as context_tokens counts it): advice never names one beyond
+    reach = int(ctx * MAX_ROPE_SCALING)
+    largest = names.set(rope, f"{MAX_ROPE_SCALING:g}")
     if setup.rope_scaling is not None:
+        fix = (f"raise the factor (at most {MAX_ROPE_SCALING:g}) or shorten the sequences" if setup.seq_len <= reach
+               else f"shorten the sequences to at most {reach:,} tokens, which {largest} (the largest factor) reaches")
         raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
-                       f"× {names.set(rope, f'{setup.rope_scaling:g}')}; raise the factor (at most "
-                       f"{MAX_ROPE_SCALING:g}) or shorten the sequences")
+                       f"× {names.set(rope, f'{setup.rope_scaling:g}')}; {fix}")
     if learned_positions(spec):
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
                        f"position embeddings, {context_key(spec)}); use sequences of at most that length")
@@ -267,6 +271,10 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
     if labels and "full_attention" not in labels:  # refused above too
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}); use "
                        "sequences of at most that length")
+    if setup.seq_len > reach:  # no factor lorplan takes reaches it: name none (one above 64 is refused)
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}) and beyond "
+                       f"the {reach:,} tokens that {largest} (the largest factor) reaches; use sequences of at most "
+                       f"{reach:,} tokens")
     need = -(-setup.seq_len // ctx)
     raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens "
                    f"({context_key(spec)}); shorten the sequences, or "

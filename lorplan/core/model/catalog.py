@@ -20,31 +20,29 @@ from typing import Any
 class CatalogEntry:
     """One catalog model. id is the Hugging Face id; aliases are ids with the same architecture. rope_scaling:
     where the stored config.json leaves the model's own RoPE scaling out (its long factor lists), the scaling's
-    type and the context it scales from, as the model's config.json on the hub sets them ("longrope", 4096:
-    its rope_scaling type and original_max_position_embeddings); () for the others, whose file says it."""
+    type as the model's config.json on the hub names it ("longrope"; the context it scales from stays in the
+    stored file, original_max_position_embeddings); "" for the others, whose file says it."""
 
     id: str
     family: str
     aliases: tuple[str, ...] = ()
     note: str = ""
-    rope_scaling: tuple[str, int] | tuple[()] = ()
+    rope_scaling: str = ""
 
     @property
     def filename(self) -> str:
         return self.id.replace("/", "__") + ".json"
 
 
-def _e(id_: str, family: str, *aliases: str, note: str = "",
-       rope_scaling: tuple[str, int] | tuple[()] = ()) -> CatalogEntry:
+def _e(id_: str, family: str, *aliases: str, note: str = "", rope_scaling: str = "") -> CatalogEntry:
     return CatalogEntry(id_, family, tuple(aliases), note, rope_scaling)
 
 
 _LONGROPE = ("rope_scaling (longrope factor lists) left out of the stored config.json; shapes are unaffected, and "
-             "lorplan knows the model scales RoPE itself (longrope, from 4,096 to 131,072 tokens)")
+             "the entry's rope_scaling says the model scales RoPE itself")
 # microsoft/Phi-3.5-mini-instruct's and microsoft/Phi-4-mini-instruct's config.json on the hub: rope_scaling
-# {"type": "longrope", "long_factor": [...], "short_factor": [...]}, original_max_position_embeddings 4096,
-# max_position_embeddings 131072
-_LONGROPE_4K = ("longrope", 4096)
+# {"type": "longrope", "long_factor": [...], "short_factor": [...]} (the stored files keep
+# original_max_position_embeddings 4096 and max_position_embeddings 131072)
 
 
 ENTRIES: tuple[CatalogEntry, ...] = (
@@ -88,8 +86,8 @@ ENTRIES: tuple[CatalogEntry, ...] = (
     _e("google/gemma-3-12b-it", "gemma3", "google/gemma-3-12b-pt"),
     _e("google/gemma-3-27b-it", "gemma3", "google/gemma-3-27b-pt"),
     _e("microsoft/Phi-3-mini-4k-instruct", "phi3"),
-    _e("microsoft/Phi-3.5-mini-instruct", "phi3", note=_LONGROPE, rope_scaling=_LONGROPE_4K),
-    _e("microsoft/Phi-4-mini-instruct", "phi3", note=_LONGROPE, rope_scaling=_LONGROPE_4K),
+    _e("microsoft/Phi-3.5-mini-instruct", "phi3", note=_LONGROPE, rope_scaling="longrope"),
+    _e("microsoft/Phi-4-mini-instruct", "phi3", note=_LONGROPE, rope_scaling="longrope"),
     _e("microsoft/phi-4", "phi3", note="tie_word_embeddings and max_position_embeddings from one source only"),
     _e("HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "HuggingFaceTB/SmolLM2-135M"),
     _e("HuggingFaceTB/SmolLM2-360M-Instruct", "llama", "HuggingFaceTB/SmolLM2-360M"),
