@@ -172,11 +172,58 @@ def _role(path: str, is_head: bool) -> str:
 
 
 def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_code: bool, reason: str) -> ModelSpec:
-    """A ModelSpec from the child's report (source="fallback", with a note saying so)."""
-    from lorplan.core.lora import peft_layer_index
+    """A ModelSpec from the child's report (source="fallback", with a note saying so). The report is kept across
+    runs (core.model.buildcache, keyed by cache_key) unless the build ran the model's own code."""
+    from lorplan.core.model import buildcache
 
     check_known_type(path, cfg)
+    key = None if trust_remote_code else cache_key(path)
+    kept = buildcache.load(key) if key is not None else None
+    if kept is not None:
+        try:
+            return _spec(kept, cfg, spec_id, trust_remote_code, reason)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # a report no lorplan wrote: rebuild
+            pass
     data = run_child(path, trust_remote_code)
+    spec = _spec(data, cfg, spec_id, trust_remote_code, reason)
+    if key is not None:
+        buildcache.store(key, data)
+    return spec
+
+
+def cache_key(path: Path) -> dict | None:
+    """What the child's report for the config file at `path` depends on (without the model's own code): the
+    file's bytes and name (a folder's config.json is read with AutoConfig.from_pretrained, another file by its
+    model_type), the transformers the child imports (version and folder) and torch's version, and the source of
+    the child and its lorplan imports. None when the file cannot be read (the child says why)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from lorplan.core.model import buildcache
+
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return None
+    folders = _transformers_folders()
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = None
+    return {
+        "config": buildcache.config_hash(raw),
+        "config_json": path.name == "config.json",
+        "transformers": _transformers_version(folders),
+        "transformers_at": [str(f.resolve()) for f in folders],
+        "torch": torch_version,
+        "child": buildcache.child_source_hash(),
+    }
+
+
+def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_remote_code: bool,
+          reason: str) -> ModelSpec:
+    """The ModelSpec of the child's report `data` for config `cfg`."""
+    from lorplan.core.lora import peft_layer_index
+
     linears, tied = [], []
     layers: set[int] = set()
     for m in data["linears"]:
