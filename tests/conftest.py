@@ -1,12 +1,15 @@
 """Fixtures shared by every test folder: a private state dir per test (XDG_STATE_HOME, where probe runs and
 ladders live), and teardown that ends every process a test started (driver, scheduler, probes: each runs in
-its own process group, so they are killed by group, one by one)."""
+its own process group, so they are killed by group, one by one); the data files and the model folder that tests
+of several folders read."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
+from model_builders import copy_tokenizer
 from run_processes import reap_runs
 
 
@@ -61,3 +64,19 @@ def prompt_completion_file(tmp_path):
     path = tmp_path / "train.jsonl"
     path.write_text("".join(json.dumps({"prompt": f"q {i}", "completion": f"a {i}"}) + "\n" for i in range(8)))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_ctrl(tmp_path_factory) -> Path:
+    """A two-block CTRL (random weights, MiniLM's tokenizer): a model outside lorplan's catalog, read by the
+    fallback's child, whose transformers class cannot checkpoint (transformers 5's CTRLLMHeadModel). Shared: copy
+    it before changing the folder."""
+    import torch
+    from transformers import CTRLConfig, CTRLLMHeadModel
+
+    assert CTRLLMHeadModel.supports_gradient_checkpointing is False  # the premise, from the installed transformers
+    folder = copy_tokenizer(tmp_path_factory.mktemp("ctrl") / "model")
+    torch.manual_seed(0)
+    cfg = CTRLConfig(vocab_size=30522, n_embd=16, n_layer=2, n_head=2, dff=32, n_positions=128)
+    CTRLLMHeadModel(cfg).save_pretrained(folder)
+    return folder

@@ -27,20 +27,6 @@ pytestmark = pytest.mark.slow
 _CODE = 'open(__file__ + ".ran", "w").write("imported")\n'
 
 
-@pytest.fixture(scope="module")
-def ctrl(tmp_path_factory) -> Path:
-    import torch
-    from transformers import CTRLConfig, CTRLLMHeadModel
-
-    from tests.model_builders import copy_tokenizer
-
-    folder = copy_tokenizer(tmp_path_factory.mktemp("ctrl") / "model")
-    torch.manual_seed(0)
-    cfg = CTRLConfig(vocab_size=30522, n_embd=16, n_layer=2, n_head=2, dff=32, n_positions=128)
-    CTRLLMHeadModel(cfg).save_pretrained(folder)
-    return folder
-
-
 def _own_code(folder: Path, model_type: str | None = None) -> list[Path]:
     """Give the folder's config.json an auto_map to Python files of its own (and another model_type); the paths
     the files would leave behind if run."""
@@ -74,11 +60,11 @@ def _copy(ctrl: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(ctrl, tmp_path / "own"))
 
 
-def test_a_plan_that_trusts_the_models_code_is_not_judged_by_another_class(ctrl, prompt_completion_file, tmp_path,
-                                                                         capsys):
+def test_a_plan_that_trusts_the_models_code_is_not_judged_by_another_class(tiny_ctrl, prompt_completion_file,
+                                                                         tmp_path, capsys):
     """Before: 'lorplan export: error: ... (CTRLLMHeadModel) does not implement gradient checkpointing', the class
     transformers builds for model_type ctrl, while the plan trains the folder's own class."""
-    folder = _copy(ctrl, tmp_path)
+    folder = _copy(tiny_ctrl, tmp_path)
     plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=True)
     ran = _own_code(folder)
     out = tmp_path / "axolotl.yaml"
@@ -91,10 +77,10 @@ def test_a_plan_that_trusts_the_models_code_is_not_judged_by_another_class(ctrl,
     assert not any(p.exists() for p in ran)
 
 
-def test_without_trust_the_transformers_class_is_still_judged(ctrl, prompt_completion_file, tmp_path, capsys):
+def test_without_trust_the_transformers_class_is_still_judged(tiny_ctrl, prompt_completion_file, tmp_path, capsys):
     """model.trust_remote_code = false: lorplan train loads transformers' own CTRL class, which cannot checkpoint,
     so the export that writes the setting is refused, as for a folder without auto_map."""
-    folder = _copy(ctrl, tmp_path)
+    folder = _copy(tiny_ctrl, tmp_path)
     plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=False)
     ran = _own_code(folder)
     rc, _, err = _run(capsys, "export", str(plan), "--to", "axolotl", "-o", str(tmp_path / "axolotl.yaml"))
@@ -104,11 +90,11 @@ def test_without_trust_the_transformers_class_is_still_judged(ctrl, prompt_compl
 
 
 @pytest.mark.parametrize("trust", [False, True])
-def test_a_model_type_only_its_own_code_knows_says_export_does_not_run_it(ctrl, prompt_completion_file, tmp_path,
-                                                                         capsys, trust):
+def test_a_model_type_only_its_own_code_knows_says_export_does_not_run_it(tiny_ctrl, prompt_completion_file,
+                                                                         tmp_path, capsys, trust):
     """Before (model.trust_remote_code = false): '... which lorplan runs only when asked: --trust-remote-code on
     the command line, if you trust that code', a flag lorplan export does not have."""
-    folder = _copy(ctrl, tmp_path)
+    folder = _copy(tiny_ctrl, tmp_path)
     plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=trust)
     ran = _own_code(folder, model_type="lorplan-own-code-only")
     rc, _, err = _run(capsys, "export", str(plan), "--to", "peft", "-o", str(tmp_path / "peft"))

@@ -25,21 +25,6 @@ pytestmark = pytest.mark.slow
 FLAG = "--grad-checkpointing"
 
 
-@pytest.fixture(scope="module")
-def ctrl(tmp_path_factory) -> Path:
-    """A two-block CTRL (no gradient checkpointing in transformers 5), weights and MiniLM's tokenizer saved."""
-    import torch
-    from transformers import CTRLConfig, CTRLLMHeadModel
-
-    from tests.model_builders import copy_tokenizer
-
-    folder = copy_tokenizer(tmp_path_factory.mktemp("ctrl") / "model")
-    torch.manual_seed(0)
-    cfg = CTRLConfig(vocab_size=30522, n_embd=16, n_layer=2, n_head=2, dff=32, n_positions=128)
-    CTRLLMHeadModel(cfg).save_pretrained(folder)
-    return folder
-
-
 def _why(ctrl: Path) -> str:
     return f"{ctrl} (CTRLLMHeadModel) does not implement gradient checkpointing in transformers"
 
@@ -63,38 +48,39 @@ def _refusal(plan: Path, ctrl: Path) -> str:
             f"without {FLAG})")
 
 
-def test_train_refuses_a_plan_file_that_checkpoints_a_class_without_it(ctrl, prompt_completion_file, tmp_path,
+def test_train_refuses_a_plan_file_that_checkpoints_a_class_without_it(tiny_ctrl, prompt_completion_file, tmp_path,
                                                                       capsys, state_home):
     """Before: transformers' ValueError traceback once the weights were loaded."""
-    plan = _plan(capsys, ctrl, prompt_completion_file, tmp_path, checkpointing=True)
+    plan = _plan(capsys, tiny_ctrl, prompt_completion_file, tmp_path, checkpointing=True)
     rc, _, err = _run(capsys, "train", str(plan), "--max-steps", "1", "--output", str(tmp_path / "out"))
     assert rc == 2 and "Traceback" not in err, err
-    assert err.strip().splitlines()[-1] == f"lorplan train: error: {_refusal(plan, ctrl)}", err
+    assert err.strip().splitlines()[-1] == f"lorplan train: error: {_refusal(plan, tiny_ctrl)}", err
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("fmt", ExportFormat.values())
-def test_only_an_export_that_writes_checkpointing_refuses_it(ctrl, prompt_completion_file, tmp_path, capsys, fmt):
-    plan = _plan(capsys, ctrl, prompt_completion_file, tmp_path, checkpointing=True)
+def test_only_an_export_that_writes_checkpointing_refuses_it(tiny_ctrl, prompt_completion_file, tmp_path, capsys,
+                                                             fmt):
+    plan = _plan(capsys, tiny_ctrl, prompt_completion_file, tmp_path, checkpointing=True)
     out = tmp_path / "out"
     rc, stdout, err = _run(capsys, "export", str(plan), "--to", fmt, "-o", str(out))
     assert "not checked against the model" not in err, err  # the fallback's model is read, not skipped
     if ExportFormat(fmt) in WRITES_GRADIENT_CHECKPOINTING:
         assert rc == 2 and stdout == "", (stdout, err)
-        assert err.strip() == f"lorplan export: error: {_refusal(plan, ctrl)}", err
+        assert err.strip() == f"lorplan export: error: {_refusal(plan, tiny_ctrl)}", err
         assert not out.exists()
         return
     assert rc == 0, err
     assert out.exists() and stdout.strip(), (stdout, err)
     said = [line for line in err.splitlines() if "gradient_checkpointing" in line]
     assert said == [f"note: --to {fmt} writes no gradient checkpointing setting, so this export is made, but "
-                    f"lorplan train refuses the plan: {_refusal(plan, ctrl)}"], err
+                    f"lorplan train refuses the plan: {_refusal(plan, tiny_ctrl)}"], err
 
 
 @pytest.mark.parametrize("fmt", ExportFormat.values())
-def test_a_ctrl_plan_without_checkpointing_exports_without_a_word_of_it(ctrl, prompt_completion_file, tmp_path,
+def test_a_ctrl_plan_without_checkpointing_exports_without_a_word_of_it(tiny_ctrl, prompt_completion_file, tmp_path,
                                                                        capsys, fmt):
-    plan = _plan(capsys, ctrl, prompt_completion_file, tmp_path, checkpointing=False)
+    plan = _plan(capsys, tiny_ctrl, prompt_completion_file, tmp_path, checkpointing=False)
     rc, _, err = _run(capsys, "export", str(plan), "--to", fmt, "-o", str(tmp_path / "out"))
     assert rc == 0, err
     assert "gradient_checkpointing" not in err and "not checked" not in err, err
@@ -118,33 +104,34 @@ def test_the_formats_that_write_checkpointing_are_those_whose_output_changes_wit
     assert changed != set(WRITES_ATTENTION)  # the two sets are not one set by another name
 
 
-def test_probe_start_refuses_checkpointing_for_a_class_without_it(ctrl, prompt_completion_file, capsys,
+def test_probe_start_refuses_checkpointing_for_a_class_without_it(tiny_ctrl, prompt_completion_file, capsys,
                                                                  state_home):
     """Before: accepted, and `probe status` showed every probe failed with transformers' ValueError."""
-    argv = ("probe", "start", "--model", str(ctrl), "--data", str(prompt_completion_file), "--ranks", "2",
+    argv = ("probe", "start", "--model", str(tiny_ctrl), "--data", str(prompt_completion_file), "--ranks", "2",
             "--steps", "4")
     rc, out, err = _run(capsys, *argv, FLAG)
     assert rc == 2 and out == "", (out, err)
-    assert err.strip() == (f"lorplan probe start: error: {FLAG}: {_why(ctrl)}: start the probes without {FLAG}"), err
+    assert err.strip() == (f"lorplan probe start: error: {FLAG}: {_why(tiny_ctrl)}: start the probes without "
+                           f"{FLAG}"), err
     assert not any(state_home.rglob("plan.json")), list(state_home.rglob("*"))  # no run was made
 
 
-def test_plan_and_recommend_say_what_to_do_instead(ctrl, capsys):
-    rc, out, err = _run(capsys, "plan", "--model", str(ctrl), "--rank", "4", FLAG)
+def test_plan_and_recommend_say_what_to_do_instead(tiny_ctrl, capsys):
+    rc, out, err = _run(capsys, "plan", "--model", str(tiny_ctrl), "--rank", "4", FLAG)
     assert rc == 2 and out == "", (out, err)
-    assert err.strip() == f"lorplan plan: error: {FLAG}: {_why(ctrl)}: plan without {FLAG}", err
-    rc, out, err = _run(capsys, "recommend", "--model", str(ctrl), "--trained-tokens", "100000", "--gpu-memory",
+    assert err.strip() == f"lorplan plan: error: {FLAG}: {_why(tiny_ctrl)}: plan without {FLAG}", err
+    rc, out, err = _run(capsys, "recommend", "--model", str(tiny_ctrl), "--trained-tokens", "100000", "--gpu-memory",
                         "16", FLAG)
     assert rc == 2 and out == "", (out, err)
-    assert err.strip() == f"lorplan recommend: error: {FLAG}: {_why(ctrl)}: recommend without {FLAG}", err
+    assert err.strip() == f"lorplan recommend: error: {FLAG}: {_why(tiny_ctrl)}: recommend without {FLAG}", err
 
 
-def test_probe_check_start_names_the_plan_key_for_a_plan(ctrl, prompt_completion_file):
+def test_probe_check_start_names_the_plan_key_for_a_plan(tiny_ctrl, prompt_completion_file):
     """check_start with plan_keys (a plan probed from the planner) names the plan's key, not the flag."""
     from lorplan.core.errors import BadInput
     from lorplan.probe.runner import check_start
 
     with pytest.raises(BadInput) as exc:
-        check_start(str(ctrl), str(prompt_completion_file), plan_keys=True, grad_checkpointing=True)
-    assert str(exc.value) == f"training.gradient_checkpointing = true: {_why(ctrl)}: set it to false"
-    assert check_start(str(ctrl), str(prompt_completion_file), plan_keys=True).task  # without it: accepted
+        check_start(str(tiny_ctrl), str(prompt_completion_file), plan_keys=True, grad_checkpointing=True)
+    assert str(exc.value) == f"training.gradient_checkpointing = true: {_why(tiny_ctrl)}: set it to false"
+    assert check_start(str(tiny_ctrl), str(prompt_completion_file), plan_keys=True).task  # without it: accepted

@@ -192,6 +192,18 @@ def _multimodal_folder(folder: Path) -> Path:
     return folder
 
 
+def _text_folder(folder: Path) -> Path:
+    """gemma-3-1b-it's config.json as the hub ships it, with a tiny model's sizes (_hub_text_config)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(_hub_text_config()))
+    return folder
+
+
+def _gemma3_folder(tmp_path: Path, multimodal: bool) -> Path:
+    """Gemma3ForConditionalGeneration's folder (_multimodal_folder) or Gemma3ForCausalLM's (_text_folder)."""
+    return _multimodal_folder(tmp_path / "gemma3") if multimodal else _text_folder(tmp_path / "gemma3-1b")
+
+
 def _from_folder(folder: Path):
     import transformers
 
@@ -241,9 +253,7 @@ def test_trl_warning_names_the_config_edit_that_scales_gemma3(tmp_path):
     result, _ = _files(_plan(GEMMA3_1B), "trl")
     edit = f'add "rope_scaling": {json.dumps(SCALING)} to the model\'s config.json'
     assert any(w.startswith("TRL:") and edit in w for w in result.warnings)
-    folder = tmp_path / "gemma3-1b"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps(_hub_text_config()))
+    folder = _text_folder(tmp_path / "gemma3-1b")
     _scaled_full_attention_only(_frequencies(_from_folder(folder)), _frequencies(_from_folder(_edited(folder, None))))
 
     multimodal = _multimodal_folder(tmp_path / "gemma3-4b")
@@ -256,12 +266,7 @@ def test_peft_warning_names_the_full_attention_entry(tmp_path, multimodal):
     """peft's warning said to add rope_parameters={rope_type, factor} to the config: on Gemma 3 those keys sat
     beside the per-layer-type entries and nothing was scaled. It now names rope_parameters['full_attention'] (of
     the text config, config.get_text_config(), for the multimodal model); doing that scales the model."""
-    if multimodal:
-        folder = _multimodal_folder(tmp_path / "gemma3")
-    else:
-        folder = tmp_path / "gemma3-1b"
-        folder.mkdir()
-        (folder / "config.json").write_text(json.dumps(_hub_text_config()))
+    folder = _gemma3_folder(tmp_path, multimodal)
     result, _ = _files(_plan(str(folder)), "peft")
     (line,) = [w for w in result.warnings if w.startswith("peft: the plan extends RoPE")]
     assert f"{SCALING!r} added to rope_parameters['full_attention'] of" in line
@@ -308,12 +313,7 @@ def test_unsloth_rope_scaling_reaches_gemma3_full_attention(tmp_path, multimodal
     if root is None:
         pytest.skip("no unsloth sources here (set UNSLOTH_SRC to an unpacked unsloth wheel)")
     apply = _unsloth_rope_code(root)["_apply_user_rope_scaling"]
-    if multimodal:
-        folder = _multimodal_folder(tmp_path / "gemma3")
-    else:
-        folder = tmp_path / "gemma3-1b"
-        folder.mkdir()
-        (folder / "config.json").write_text(json.dumps(_hub_text_config()))
+    folder = _gemma3_folder(tmp_path, multimodal)
     (script,) = _files(_plan(str(folder)), "unsloth")[1].values()
     call = next(n for n in ast.walk(ast.parse(script)) if isinstance(n, ast.Call)
                 and ast.unparse(n.func) == "FastLanguageModel.from_pretrained")

@@ -56,3 +56,21 @@ def cls_data(tmp_path) -> Path:
         adj = (GOOD if positive else BAD)[(i // 2) % 8]
         rows.append({"text": f"{THINGS[(i // 16) % 8].capitalize()} was {adj}.", "label": int(positive)})
     return write_jsonl(tmp_path / "sentiment.jsonl", rows)
+
+
+@pytest.fixture
+def planner_ladder_inputs(tiny_llama, lm_data):
+    """What the planner's Recommend tab builds a ladder from (recommend_bridge): the Plan tab's snapshot of
+    tiny_llama (q_proj and v_proj, seq len 64, rank 8) and the Data tab's profile of lm_data (completion, eval
+    split 0.1)."""
+    from lorplan.tui import bridge
+    from lorplan.tui.state import PlanData, PlanSnapshot
+
+    spec = bridge.load_spec(str(tiny_llama))
+    setup = bridge.training_setup(targets=("q_proj", "v_proj"), dora=False, seq_len=64)
+    snapshot = PlanSnapshot(str(tiny_llama), spec, setup, 8, bridge.rank_table(spec, setup, None))
+    profile = bridge.profile_dataset(str(lm_data), model=str(tiny_llama), schema=None, seq_len=64, mask=True,
+                                     progress=lambda *args: None)
+    data = PlanData(path=str(lm_data), schema=profile.schema, train_on="completion", eval_split=0.1,
+                    profile=profile)
+    return snapshot, data

@@ -52,17 +52,10 @@ def test_the_written_plan_and_the_ladders_plan_do_not_pack(tiny_llama, lm_data, 
     assert ladder.spec.planned_steps == planned_run_steps(probes, profile, 2.0) == math.ceil(130 * 2 / 1)
 
 
-def test_the_planners_ladder_plan_does_not_pack(tiny_llama, lm_data, state_home):
+def test_the_planners_ladder_plan_does_not_pack(planner_ladder_inputs, state_home):
     from lorplan.tui import bridge, recommend_bridge
-    from lorplan.tui.state import PlanData, PlanSnapshot
 
-    spec = bridge.load_spec(str(tiny_llama))
-    setup = bridge.training_setup(targets=("q_proj", "v_proj"), dora=False, seq_len=64)
-    snapshot = PlanSnapshot(str(tiny_llama), spec, setup, 8, bridge.rank_table(spec, setup, None))
-    profile = bridge.profile_dataset(str(lm_data), model=str(tiny_llama), schema=None, seq_len=64, mask=True,
-                                     progress=lambda *args: None)
-    data = PlanData(path=str(lm_data), schema=profile.schema, train_on="completion", eval_split=0.1,
-                    profile=profile)
+    snapshot, data = planner_ladder_inputs
     assert bridge.profiled_plan(snapshot, data).training.packing is False
     assert recommend_bridge.probe_steps(snapshot, data, None) == (100, 130)
 

@@ -49,17 +49,10 @@ def test_recommend_refuses_one_step_probes_and_takes_two(tiny_llama, lm_data, st
     assert shortest_training_probe(base_plan(ladder.plan)) == 2
 
 
-def test_the_planners_ladder_refuses_one_step_probes(tiny_llama, lm_data, state_home):
-    from lorplan.tui import bridge, recommend_bridge
-    from lorplan.tui.state import PlanData, PlanSnapshot
+def test_the_planners_ladder_refuses_one_step_probes(planner_ladder_inputs, state_home):
+    from lorplan.tui import recommend_bridge
 
-    spec = bridge.load_spec(str(tiny_llama))
-    setup = bridge.training_setup(targets=("q_proj", "v_proj"), dora=False, seq_len=64)
-    snapshot = PlanSnapshot(str(tiny_llama), spec, setup, 8, bridge.rank_table(spec, setup, None))
-    profile = bridge.profile_dataset(str(lm_data), model=str(tiny_llama), schema=None, seq_len=64, mask=True,
-                                     progress=lambda *args: None)
-    data = PlanData(path=str(lm_data), schema=profile.schema, train_on="completion", eval_split=0.1,
-                    profile=profile)
+    snapshot, data = planner_ladder_inputs
     runs = state_home  # a ladder started by mistake is reaped by the fixture
     with pytest.raises(BadInput) as refused:
         recommend_bridge.start_ladder(snapshot, data, runs_dir=runs, probe_steps=1)

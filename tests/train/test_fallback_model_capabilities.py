@@ -55,17 +55,6 @@ def bloom(tmp_path_factory) -> Path:
     return _save(tmp_path_factory.mktemp("bloom") / "model", BloomForCausalLM(cfg))
 
 
-@pytest.fixture(scope="module")
-def ctrl(tmp_path_factory) -> Path:
-    """A two-block CTRL (no gradient checkpointing in transformers 5)."""
-    import torch
-    from transformers import CTRLConfig, CTRLLMHeadModel
-
-    torch.manual_seed(0)
-    cfg = CTRLConfig(vocab_size=30522, n_embd=16, n_layer=2, n_head=2, dff=32, n_positions=128)
-    return _save(tmp_path_factory.mktemp("ctrl") / "model", CTRLLMHeadModel(cfg))
-
-
 def _lacks(cls) -> list[str]:
     """The attentions transformers' class says it does not implement (core.model.attention.class_flags: what the
     fallback's child reports and lorplan train asks it)."""
@@ -85,13 +74,13 @@ def test_the_classes_lack_what_these_tests_say():
     assert _lacks(OPTForCausalLM) == [] and OPTForCausalLM.supports_gradient_checkpointing is not False
 
 
-def test_the_fallback_spec_carries_what_the_class_implements(gpt_neo, bloom, ctrl, tmp_path):
+def test_the_fallback_spec_carries_what_the_class_implements(gpt_neo, bloom, tiny_ctrl, tmp_path):
     from transformers import OPTConfig
 
     from lorplan.core.model import load_spec
     from lorplan.core.model.attention import default_attention, supported_attention
 
-    neo, blm, ctl = (load_spec(str(f)) for f in (gpt_neo, bloom, ctrl))
+    neo, blm, ctl = (load_spec(str(f)) for f in (gpt_neo, bloom, tiny_ctrl))
     assert neo.source == blm.source == ctl.source == "fallback"
     assert [a.value for a in supported_attention(neo)] == [EAGER, FLASH]
     assert [a.value for a in supported_attention(blm)] == [EAGER]
@@ -148,17 +137,17 @@ def test_a_plan_file_asking_sdpa_of_a_fallback_class_without_it_is_refused_befor
         f"lorplan plan --attention {EAGER})"), err
 
 
-def test_plan_refuses_grad_checkpointing_for_a_class_without_it(ctrl, prompt_completion_file, tmp_path, capsys,
+def test_plan_refuses_grad_checkpointing_for_a_class_without_it(tiny_ctrl, prompt_completion_file, tmp_path, capsys,
                                                                 state_home):
     """Before: planned, then `lorplan train` ended in transformers' 'CTRLLMHeadModel does not support activation
     checkpointing' traceback. Without the flag the plan trains."""
     plan = tmp_path / "plan.toml"
-    argv = ("plan", "--model", str(ctrl), "--data", str(prompt_completion_file), "--rank", "4", "--seq-len", "32",
-            "--write", str(plan))
+    argv = ("plan", "--model", str(tiny_ctrl), "--data", str(prompt_completion_file), "--rank", "4", "--seq-len",
+            "32", "--write", str(plan))
     rc, out, err = _run(capsys, *argv, "--grad-checkpointing")
     assert rc == 2 and out == "" and not plan.exists(), (out, err)
-    assert err.strip() == (f"lorplan plan: error: --grad-checkpointing: {ctrl} (CTRLLMHeadModel) does not implement "
-                           "gradient checkpointing in transformers: plan without --grad-checkpointing"), err
+    assert err.strip() == (f"lorplan plan: error: --grad-checkpointing: {tiny_ctrl} (CTRLLMHeadModel) does not "
+                           "implement gradient checkpointing in transformers: plan without --grad-checkpointing"), err
     rc, _, err = _run(capsys, *argv)
     assert rc == 0, err
     assert "gradient_checkpointing = false" in plan.read_text().splitlines()

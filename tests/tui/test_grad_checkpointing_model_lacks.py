@@ -12,6 +12,7 @@ checkpoints, and saved as ticked. A real tiny CTRL folder (random weights, MiniL
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -28,20 +29,10 @@ BOX = "#f-grad_checkpointing"
 LACKS = "does not implement gradient checkpointing in transformers"
 
 
-@pytest.fixture(scope="module")
-def ctrl(tmp_path_factory) -> str:
-    """A two-block CTRL saved with MiniLM's tokenizer (transformers' CTRLLMHeadModel cannot checkpoint)."""
-    import torch
-    from transformers import CTRLConfig, CTRLLMHeadModel
-
-    from tests.model_builders import copy_tokenizer
-
-    assert CTRLLMHeadModel.supports_gradient_checkpointing is False  # the premise, from the installed transformers
-    folder = copy_tokenizer(tmp_path_factory.mktemp("ctrl") / "model")
-    torch.manual_seed(0)
-    cfg = CTRLConfig(vocab_size=30522, n_embd=16, n_layer=2, n_head=2, dff=32, n_positions=128)
-    CTRLLMHeadModel(cfg).save_pretrained(folder)
-    return str(folder)
+@pytest.fixture
+def ctrl(tiny_ctrl) -> str:
+    """The shared tiny CTRL's folder (tests/conftest.py), as the model field takes it."""
+    return str(tiny_ctrl)
 
 
 def _config(tmp_path: Path) -> Path:
@@ -94,12 +85,20 @@ def _noted(app) -> list[str]:
     return said
 
 
-async def test_a_box_ticked_by_hand_is_kept_and_marked_on_a_model_that_cannot_checkpoint(make_app, ctrl):
-    app = make_app(model=QWEN)
+@asynccontextmanager
+async def _planner(make_app, model: str, *, checkpointing: bool):
+    """The planner at 120x40 opened on `model`, once its first plan is made (checkpointing or not): yields the
+    pilot, the app, its PlanView and the notes about checkpointing posted from the start (_noted)."""
+    app = make_app(model=model)
     notes = _noted(app)
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
-        await wait_until(pilot, lambda: _planned(view, False))
+        await wait_until(pilot, lambda: _planned(view, checkpointing))
+        yield pilot, app, view, notes
+
+
+async def test_a_box_ticked_by_hand_is_kept_and_marked_on_a_model_that_cannot_checkpoint(make_app, ctrl):
+    async with _planner(make_app, QWEN, checkpointing=False) as (pilot, app, view, notes):
         await _toggle(pilot, app)  # ticked by hand
         await wait_until(pilot, lambda: _planned(view, True))
         await _load(pilot, view, ctrl)
@@ -125,11 +124,7 @@ async def test_a_box_ticked_by_hand_is_kept_and_marked_on_a_model_that_cannot_ch
 
 async def test_a_saved_tick_is_cleared_for_the_model_with_a_note_and_comes_back(make_app, ctrl, tmp_path):
     _saved_tick(tmp_path)
-    app = make_app(model=QWEN)
-    notes = _noted(app)
-    async with app.run_test(size=(120, 40)) as pilot:
-        view = app.screen.query_one(PlanView)
-        await wait_until(pilot, lambda: _planned(view, True))
+    async with _planner(make_app, QWEN, checkpointing=True) as (pilot, app, view, notes):
         await _load(pilot, view, ctrl)
         await wait_until(pilot, lambda: _planned(view, False))  # planned at once, not stale
         assert not app.screen.query_one(BOX, Checkbox).value
@@ -150,11 +145,7 @@ async def test_a_saved_tick_is_cleared_for_the_model_with_a_note_and_comes_back(
 async def test_a_session_opening_on_such_a_model_clears_the_saved_tick_and_a_tick_by_hand_is_marked(
         make_app, ctrl, tmp_path):
     _saved_tick(tmp_path)
-    app = make_app(model=ctrl)
-    notes = _noted(app)
-    async with app.run_test(size=(120, 40)) as pilot:
-        view = app.screen.query_one(PlanView)
-        await wait_until(pilot, lambda: _planned(view, False))
+    async with _planner(make_app, ctrl, checkpointing=False) as (pilot, app, view, notes):
         assert len(notes) == 1
         await _toggle(pilot, app)  # ticked by hand on CTRL: the user's, marked
         await wait_until(pilot, lambda: view.state.stale)
@@ -172,11 +163,7 @@ async def test_a_saved_tick_unticked_by_hand_is_saved_unticked(make_app, ctrl, t
     """A saved tick unticked by hand (on a model that checkpoints) is the user's choice: CTRL then plans with no
     note, and the session saves the box unticked."""
     _saved_tick(tmp_path)
-    app = make_app(model=QWEN)
-    notes = _noted(app)
-    async with app.run_test(size=(120, 40)) as pilot:
-        view = app.screen.query_one(PlanView)
-        await wait_until(pilot, lambda: _planned(view, True))
+    async with _planner(make_app, QWEN, checkpointing=True) as (pilot, app, view, notes):
         await _toggle(pilot, app)
         await wait_until(pilot, lambda: _planned(view, False))
         await _load(pilot, view, ctrl)
@@ -191,7 +178,7 @@ async def test_probes_of_a_plan_that_checkpoints_such_a_model_are_refused_in_one
     CTRL started a run whose every probe then failed in transformers' ValueError."""
     from dataclasses import replace
 
-    from test_probes_panel import _profiled_probes_tab, prompt_data
+    from test_probes_panel import _press_p, _profiled_probes_tab, prompt_data
 
     from lorplan.probe.runs import list_runs
 
@@ -204,11 +191,7 @@ async def test_probes_of_a_plan_that_checkpoints_such_a_model_are_refused_in_one
         plan = app.main.plan
         assert not plan.setup.grad_checkpointing  # the Plan tab never plans it on CTRL
         panel.plan = replace(plan, setup=replace(plan.setup, grad_checkpointing=True))  # a plan that does
-        app.clear_notifications()
-        panel.query_one("#probes-table").focus()
-        await pilot.press("p")
-        await wait_until(pilot, lambda: list(app._notifications))
-        assert [n.message for n in app._notifications] == [
+        assert await _press_p(pilot, panel) == [
             f"Cannot probe this plan: training.gradient_checkpointing = true: {ctrl} (CTRLLMHeadModel) {LACKS}: "
             "set it to false"]
         assert panel.backend.submitted == [] and list_runs(panel.runs_dir) == []

@@ -169,6 +169,16 @@ async def _profiled_probes_tab(pilot, data):
     return panel
 
 
+async def _press_p(pilot, panel) -> list[str]:
+    """Press `p` on the Probes tab's table with no notification on screen; the messages it posts (waited for)."""
+    app = pilot.app
+    app.clear_notifications()
+    panel.query_one("#probes-table").focus()
+    await pilot.press("p")
+    await wait_until(pilot, lambda: list(app._notifications))
+    return [n.message for n in app._notifications]
+
+
 def test_rank_ladder_and_model_path(tmp_path):
     from lorplan.core.errors import BadInput
     from lorplan.tui import probe_bridge
@@ -283,10 +293,7 @@ async def test_p_leaves_out_ranks_no_module_can_use_and_refuses_a_selected_one(m
             "widest adapted module)") for m in messages), messages
 
         panel.plan = replace(app.main.plan, rank=32)  # a rank the Plan tab never offers here
-        app.clear_notifications()
-        await pilot.press("p")
-        await wait_until(pilot, lambda: list(app._notifications))
-        assert [n.message for n in app._notifications] == [
+        assert await _press_p(pilot, panel) == [
             "Cannot probe this plan: selected rank: rank 32 is above 16, the largest rank a module it adapts can "
             f"use (min(in, out) of {model}'s widest adapted module)"]
         assert [r.id for r in list_runs(panel.runs_dir)] == [run.id] and panel.backend.submitted == [run.id]
@@ -311,11 +318,7 @@ async def test_p_refuses_a_plan_whose_seq_len_is_beyond_the_models_context(make_
         plan = app.main.plan
         assert plan.setup.seq_len == 256  # the Plan tab's own default stops at the context
         panel.plan = replace(plan, setup=replace(plan.setup, seq_len=512))  # a plan beyond it
-        app.clear_notifications()
-        panel.query_one("#probes-table").focus()
-        await pilot.press("p")
-        await wait_until(pilot, lambda: list(app._notifications))
-        assert [n.message for n in app._notifications] == [
+        assert await _press_p(pilot, panel) == [
             f"Cannot probe this plan: training.seq_len = 512 is beyond {model}'s context of 256 tokens "
             "(max_position_embeddings); shorten the sequences, or extend RoPE with model.rope_scaling = 2 (linear "
             "position interpolation, which the plan and its exports carry)"]

@@ -37,6 +37,15 @@ async def resize(pilot, width: int, height: int) -> None:
     await pilot.pause()
 
 
+async def rows_needed(pilot, widths) -> dict[int, int]:
+    """laid_out_rows at each of `widths`, in that order, measured at TALL rows (the view fits at every width)."""
+    needed = {}
+    for width in widths:
+        await resize(pilot, width, TALL)
+        needed[width] = laid_out_rows(pilot.app)
+    return needed
+
+
 async def test_the_mode_switches_where_the_view_stops_fitting_at_every_width(make_app):
     app = make_app()
     async with app.run_test(size=(200, TALL)) as pilot:
@@ -64,10 +73,7 @@ async def test_editing_docks_the_table_only_below_the_rows_the_view_needs(make_a
     async with app.run_test(size=(120, TALL)) as pilot:
         view = app.screen.query_one(PlanView)
         table = app.screen.query_one(RankTable)
-        needed = {}
-        for width in (80, 120):
-            await resize(pilot, width, TALL)
-            needed[width] = laid_out_rows(app)
+        needed = await rows_needed(pilot, (80, 120))
         await resize(pilot, 120, needed[120])
         await type_into(pilot, "#f-seq_len", "4096")
         assert not view.has_class("-editing") and not table.compact
@@ -93,10 +99,7 @@ async def test_an_error_line_or_the_custom_row_does_not_move_the_threshold(make_
     async with app.run_test(size=(90, TALL)) as pilot:
         view = app.screen.query_one(PlanView)
         table = app.screen.query_one(RankTable)
-        needed = {}
-        for width in (120, 90):
-            await resize(pilot, width, TALL)
-            needed[width] = laid_out_rows(app)
+        needed = await rows_needed(pilot, (120, 90))
         await type_into(pilot, "#f-custom_rank", "12")
         await type_into(pilot, "#f-micro_batch", "x")
         await type_into(pilot, "#gpu-budget", "24x")  # its message wraps to 2 lines at 90, 3 beside the setup
