@@ -30,6 +30,30 @@ def state_home(tmp_path, monkeypatch):
         reap_runs(runs)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_homes(tmp_path_factory):
+    """The folder of cache_home's folders; XDG_CACHE_HOME for what runs before a test's own (session and module
+    fixtures) is one of them."""
+    import tempfile
+
+    root = tmp_path_factory.mktemp("xdg-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="session-", dir=root))
+        yield root
+
+
+@pytest.fixture(autouse=True)
+def cache_home(_cache_homes, monkeypatch):
+    """XDG_CACHE_HOME in a folder of this test's own (not in tmp_path, whose files some tests list), inherited by
+    the lorplan processes it starts: the fallback's kept builds (core.model.buildcache, lorplan/fallback) and the
+    CUDA context measurements are then neither read from the user's ~/.cache, where a build kept by an earlier test
+    or run would answer a test that means to see the child run, nor left there. Nothing here reads the user's
+    Hugging Face cache (its tests set HF_HOME or HF_HUB_CACHE), which follows XDG_CACHE_HOME when those are unset."""
+    import tempfile
+
+    monkeypatch.setenv("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="test-", dir=_cache_homes))
+
+
 @pytest.fixture(autouse=True)
 def idle_cpu(monkeypatch):
     """A ladder's first estimate of a probe's time allows for the CPU's load (recommend.launch.cpu_load): tests

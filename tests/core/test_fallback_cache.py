@@ -239,3 +239,23 @@ def test_the_cache_keeps_the_newest_entries(tmp_path, monkeypatch):
     buildcache.store({"n": 8}, {"class": "C8"})
     kept = {json.loads(p.read_text())["key"]["n"] for p in (tmp_path / "lorplan" / "fallback").glob("*.json")}
     assert kept == {3, 5, 6, 7, 8}
+
+
+@pytest.fixture(scope="module")
+def module_cache_dir() -> Path:
+    """buildcache.cache_dir() as a fixture wider than one test sees it."""
+    return buildcache.cache_dir()
+
+
+def test_the_suite_keeps_its_builds_to_itself(module_cache_dir, tmp_path_factory):
+    """tests/conftest.py points XDG_CACHE_HOME at a folder of each test's own (and of the session's, for fixtures
+    wider than a test). With the user's ~/.cache/lorplan/fallback, a build kept by an earlier test, or by an
+    earlier run of the suite on the same config.json bytes, answered a test that means to see the child run (its
+    failure, its message, its time), and the suite filled the user's cache."""
+    base = tmp_path_factory.getbasetemp()
+    here = buildcache.cache_dir()
+    assert here.is_relative_to(base) and module_cache_dir.is_relative_to(base), (here, module_cache_dir)
+    assert here != module_cache_dir
+    assert not here.exists()  # nothing kept by an earlier test
+    buildcache.store({"n": 1}, {"class": "C"})  # what this test keeps stays in its own folder
+    assert buildcache.load({"n": 1}) == {"class": "C"} and buildcache.entry_path({"n": 1}).is_relative_to(base)
