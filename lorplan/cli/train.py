@@ -87,7 +87,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     that can be made (not a file, nor under one) and holds no earlier run's adapter (with --resume, a finished run
     that can train on, when the run's length is known here: max_steps, else the plan's; lorplan.train.checkpoint.
     check_finished and check_longer; and the learning rate, schedule and optimizer the checkpoint was trained
-    with: check_resumed_training; its layout, sharded or not, one the plan's hardware loads: lorplan.train.
+    with: check_resumed_training; a stopped run's length, the run's when known here: check_resumed_length; its layout, sharded or not, one the plan's hardware loads: lorplan.train.
     checkpoint_sharding.check_sharding; and its files whole: check_checkpoint). BadInput, one line naming the
     plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
     prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
@@ -138,13 +138,15 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         check_checkpoint,
         check_finished,
         check_longer,
+        check_resumed_length,
         check_resumed_training,
         latest_checkpoint,
     )
 
     finished = check_finished(out, resume)  # the runner's refusals (train.runner.check_output), before torch
-    if finished is not None and (max_steps or plan.training.max_steps):  # else epochs: the data decides
-        check_longer(finished, max_steps or plan.training.max_steps, out)
+    length = max_steps or plan.training.max_steps  # the run's length, when known before the data is tokenized
+    if finished is not None and length:  # else epochs: the data decides (the runner asks once it is built)
+        check_longer(finished, length, out)
     latest = latest_checkpoint(out)
     if not resume and latest is not None:
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
@@ -156,6 +158,8 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         check_resumed_training(resumed, plan, out, plan_path)
         check_sharding(resumed, plan, out, plan_path)  # a sharded state the plan's run cannot load, or the reverse
         check_checkpoint(resumed, out)  # a damaged file: before torch, not a traceback once the model loaded
+        if finished is None and length:  # a stopped run resumed to another length (the runner's, for epochs)
+            check_resumed_length(resumed, length, out)
     plan, notes = check_estimate(plan, spec, plan_path)
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")
@@ -225,25 +229,29 @@ def check_labels(plan, peek, plan_path: str) -> None:
     check_head(class_ids(peek.labels, where).values(), plan.model.num_labels or 2, where)
 
 
-def _cpu_threads(plan) -> None:
+def _cpu_threads(plan) -> str | None:
     """A CPU run uses the idle cores (as CPU probes do, lorplan.probe.scheduler.cpu_threads): torch's default of
     one thread per core made each step of the MiniLM sample 12 times slower on a busy 2-core machine, its
-    threads waiting for each other. OMP_NUM_THREADS, when set, decides instead."""
+    threads waiting for each other. OMP_NUM_THREADS, when set, decides instead. Returns the `note:` line that
+    says so (None: nothing changed, or not the main process of a run of several), which the runner says once
+    its own checks passed (a run it refuses says its one line alone)."""
     import torch
 
     from lorplan.train.engine import run_device
 
     if os.environ.get("OMP_NUM_THREADS") or run_device(plan) == "cuda":
-        return
+        return None
     from lorplan.probe.scheduler import cpu_threads
     from lorplan.train.launch import process_rank
 
     threads = cpu_threads(1)
-    if threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
-        if process_rank() == 0:  # said once, by the main process of a run of several
-            say(f"note: CPU run on {threads} thread{'s' if threads > 1 else ''} (the idle cores; "
-                "OMP_NUM_THREADS sets another count)")
+    if threads == torch.get_num_threads():
+        return None
+    torch.set_num_threads(threads)
+    if process_rank() != 0:  # said once, by the main process of a run of several
+        return None
+    return (f"note: CPU run on {threads} thread{'s' if threads > 1 else ''} (the idle cores; OMP_NUM_THREADS sets "
+            "another count)")
 
 
 def _hide_bitsandbytes(plan, plan_path: str) -> None:
@@ -315,7 +323,7 @@ def _train(args: argparse.Namespace, plan, notes: list[str]) -> int:
         print("launching: " + " ".join(cmd), file=sys.stderr, flush=True)
         return run_forwarding(cmd, {**os.environ, UNDER_LAUNCH_ENV: "1"})
 
-    _cpu_threads(plan)
+    threads = _cpu_threads(plan)
     if getattr(args, "own_process", False):
         _hide_bitsandbytes(plan, args.plan)  # before run_training's imports bring peft
 
@@ -324,7 +332,7 @@ def _train(args: argparse.Namespace, plan, notes: list[str]) -> int:
 
     try:
         run_training(plan, plan_path=args.plan, output_dir=args.output, max_steps=args.max_steps,
-                     resume=args.resume, progress=not args.no_progress)
+                     resume=args.resume, progress=not args.no_progress, notes=(threads,) if threads else ())
     except TrainingInterrupted as exc:
         print(f"lorplan train: {exc}", file=sys.stderr)
         return 128 + int(exc.signum)

@@ -213,6 +213,19 @@ def check_longer(run: FinishedRun, total: int, out: Path) -> None:
                        "--output to start elsewhere")
 
 
+def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> None:
+    """BadInput when the checkpoint was saved by a run of another length than this one (another --max-steps,
+    or a plan edited to other epochs, max_steps or data): the schedule, built over this run's length, would
+    put the resumed steps at other learning rates than the run they continue. Before anything is written. Stdlib
+    only: `lorplan train` asks before torch is imported when the run's length is known there (max_steps)."""
+    step, folder = latest
+    was = read_state(folder).get("total")
+    if was is not None and int(was) != total:
+        raise BadInput(f"--resume: checkpoint-{step} in {out} is step {step} of a {was}-step run, and this one "
+                       f"would run {counted(total, 'step')}: its learning-rate schedule would change mid-run; pass "
+                       f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
+
+
 # The plan's [training] keys a resumed run cannot follow once edited: the optimizer's state (its learning rate and
 # weight decay, the optimizer's own kind) and the scheduler's (base learning rates, warmup and shape, built over
 # the run's length) come back from the checkpoint, so an edited value would be ignored without a word.

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from lorplan.core.columns import say
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.core.units import counted
 from lorplan.train import checkpoint as ckpt
+from lorplan.train.checkpoint import check_resumed_length
 from lorplan.train.checkpoint_sharding import HARDWARE_KEY, check_sharding, hardware_state
 from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run_steps
 from lorplan.train.lock import joined
@@ -69,18 +69,6 @@ def check_output(out: Path, resume: bool) -> tuple[tuple[int, Path] | None, ckpt
         raise BadInput(f"{out} holds checkpoint-{latest[0]} of an earlier run: pass --resume to continue it, "
                        "or --output to start elsewhere")
     return (latest if resume else None), None
-
-
-def check_resumed_length(latest: tuple[int, Path], total: int, out: Path) -> None:
-    """BadInput when the checkpoint was saved by a run of another length than this one (another --max-steps,
-    or a plan edited to other epochs, max_steps or data): the schedule, built over this run's length, would
-    put the resumed steps at other learning rates than the run they continue. Before anything is written."""
-    step, folder = latest
-    was = ckpt.read_state(folder).get("total")
-    if was is not None and int(was) != total:
-        raise BadInput(f"--resume: checkpoint-{step} in {out} is step {step} of a {was}-step run, and this one "
-                       f"would run {counted(total, 'step')}: its learning-rate schedule would change mid-run; pass "
-                       f"--max-steps {was} to continue it as it started, or --output to start elsewhere")
 
 
 def check_resumed_rate(latest: tuple[int, Path], plan, out: Path, plan_path: str | None) -> None:
@@ -451,14 +439,17 @@ class SharedMemoryFull(LorplanError):
 
 
 def run_training(plan, *, plan_path: str | None = None, output_dir: str | None = None,
-                 max_steps: int | None = None, resume: bool = False, progress: bool = True) -> TrainResult:
+                 max_steps: int | None = None, resume: bool = False, progress: bool = True,
+                 notes: tuple[str, ...] = ()) -> TrainResult:
     """Train the plan; see the module docstring. Raises BadInput for anything the user can fix, and
     TrainingInterrupted after a stop signal (a checkpoint saved at the step it stopped after). A process that
-    `lorplan train` launched holds the output folder's shared lock meanwhile (lorplan.train.lock.joined)."""
+    `lorplan train` launched holds the output folder's shared lock meanwhile (lorplan.train.lock.joined).
+    `notes`: whole `note:` lines of the caller's (lorplan.cli.train: the CPU run's threads), said with the
+    engine's once the run passed its checks, so that a refused run says its one line alone."""
     out = output_folder(output_dir, plan, plan_path)  # the folder the lock and the input checks named
     with joined(out):
         try:
-            return _run_training(plan, out, plan_path, max_steps, resume, progress)
+            return _run_training(plan, out, plan_path, max_steps, resume, progress, notes)
         except Exception as exc:
             segment = nccl_shm_failure(exc)
             if segment is None:
@@ -471,7 +462,7 @@ def run_training(plan, *, plan_path: str | None = None, output_dir: str | None =
 
 
 def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None, resume: bool,
-                  progress: bool) -> TrainResult:
+                  progress: bool, notes: tuple[str, ...] = ()) -> TrainResult:
     latest, finished = check_output(out, resume)
     if latest is not None:  # a damaged file, another sharding, an edited learning rate: before the model loads
         check_sharding(latest, plan, out, plan_path)
@@ -486,7 +477,7 @@ def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None,
     if latest is not None:
         check_resumed_adapter(latest, engine, out, plan_path)
     try:
-        return _train_built(engine, latest, finished, out, resume, progress)
+        return _train_built(engine, latest, finished, out, resume, progress, notes)
     except BaseException as exc:
         if ckpt.agreed(exc):  # every process raised it at the same agree
             end_process_group(engine)
@@ -494,11 +485,13 @@ def _run_training(plan, out: Path, plan_path: str | None, max_steps: int | None,
 
 
 def _train_built(engine: Engine, latest: tuple[int, Path] | None, finished: ckpt.FinishedRun | None,
-                 out: Path, resume: bool, progress: bool) -> TrainResult:
+                 out: Path, resume: bool, progress: bool, notes: tuple[str, ...] = ()) -> TrainResult:
     main = engine.accelerator.is_main_process
     if main:
         # said at once, not after hours of training: a new (random) head, weights left at random, a cut seq_len,
         # the CPU changes; on stderr, before the progress, as every note of the set-up: stdout is the summary
+        for line in notes:
+            say(line)
         for line in engine.notes:
             say(f"note: {line}")
         out.mkdir(parents=True, exist_ok=True)
