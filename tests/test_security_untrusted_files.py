@@ -185,16 +185,21 @@ def test_a_model_with_its_own_code_is_refused_and_the_flag_named(remote, tmp_pat
 
 def test_profile_never_asks_to_run_a_tokenizer_s_code(remote, tmp_path):
     """transformers asks "Do you wish to run the custom code? [y/N]" when trust_remote_code is left unset: a "y"
-    on stdin ran the folder's configuration_evil.py. lorplan profile now says no itself."""
+    on stdin ran the folder's configuration_evil.py. lorplan profile now says no itself. With --model the model's
+    config.json is judged first, as `lorplan plan` judges it (plan's line)."""
     folder, marker, data = remote
+    says = {"--model": f"config.json at {folder / 'config.json'}: the model needs its own Python code (auto_map in "
+                       "config.json), which lorplan runs only when asked: --trust-remote-code on the command line, "
+                       "if you trust that code",
+            "--tokenizer": f"tokenizer at {folder}: cannot load (its config.json or tokenizer_config.json names "
+                           "Python code of its own (auto_map), which lorplan runs only when asked: "
+                           "--trust-remote-code on the command line, if you trust that code)"}
     for flag in ("--model", "--tokenizer"):
         proc = _lorplan("profile", "--data", str(data), flag, str(folder), cwd=tmp_path, stdin="y\ny\ny\n")
         line = _error_line(proc)
         assert not marker.exists(), (flag, marker.read_text())
         assert "Do you wish to run the custom code" not in proc.stdout + proc.stderr
-        assert line == (f"lorplan profile: error: tokenizer at {folder}: cannot load (its config.json or "
-                        "tokenizer_config.json names Python code of its own (auto_map), which lorplan runs only when "
-                        "asked: --trust-remote-code on the command line, if you trust that code)"), line
+        assert line == f"lorplan profile: error: {says[flag]}", line
 
 
 def test_a_plan_that_asks_for_remote_code_needs_the_flag_from_the_user(remote, tmp_path):

@@ -38,8 +38,9 @@ def register(sub) -> None:
                    help="count every token as trained (no loss masking of prompts / non-assistant turns; a "
                    "causal LM's)")
     p.add_argument("--trust-remote-code", action="store_true",
-                   help="count with a tokenizer that needs its own Python code (auto_map in its folder), running "
-                   "that code; without it such a tokenizer is refused")
+                   help="count with a tokenizer, and judge a --model as lorplan plan does, that needs its own "
+                   "Python code (auto_map in its folder), running that code; without it such a tokenizer or "
+                   "model is refused")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
@@ -92,9 +93,11 @@ def run(args: argparse.Namespace) -> int:
     rope_scaling = parse_rope_scaling(args.rope_scaling)
     if rope_scaling is not None and args.model is None:
         raise BadInput("--rope-scaling: only with --model (it extends that model's context)")
-    if args.model is not None and (args.seq_len is not None or rope_scaling is not None):
-        check_seq_len(args.model, args.seq_len, rope_scaling)
-    classifier = args.model is not None and is_classifier(args.model)
+    # the spec `lorplan plan` loads (one fallback build at most), for the --seq-len check and the task
+    spec = model_spec(args.model, args.trust_remote_code) if args.model is not None else None
+    if spec is not None and (args.seq_len is not None or rope_scaling is not None):
+        check_seq_len(spec, args.seq_len, rope_scaling)
+    classifier = is_classifier(spec)
     if classifier and args.train_on_all:  # the report leaves trained tokens out for a classifier
         raise BadInput(f"--train-on-all: {args.model} is a sequence classifier, which trains one label per example; "
                        "--train-on-all counts the tokens a causal LM trains")
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             args.data, model=args.model, tokenizer=args.tokenizer,
             schema=None if args.schema == DataSchema.AUTO else args.schema, seq_len=args.seq_len, sample=args.sample,
             seed=args.seed, mask=not args.train_on_all, progress=bar, rope_scaling=rope_scaling,
-            trust_remote_code=args.trust_remote_code,
+            trust_remote_code=args.trust_remote_code, task=task_of(spec),
         )
     except UnknownSchema as exc:
         raise BadInput(f"{exc} (or pass --schema)") from None
@@ -119,31 +122,48 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def is_classifier(model: str) -> bool:
-    """Whether lorplan plans `model` as a sequence classifier (an encoder such as BERT: its spec's task), read
-    from its config.json; False for a model lorplan has no config for (a tokenizer-only folder) or judges only by
-    building it (sources.config_spec). BadInput, plan's line, for a config.json `lorplan plan` refuses."""
-    from lorplan.core.model.sources import config_spec
+def model_spec(model: str, trust_remote_code: bool = False):
+    """The ModelSpec `lorplan plan --model` loads for `model`, or None for a model lorplan has no config for (a
+    folder of tokenizer files alone, a name not on disk: resolve_model refuses it, and the profile counts with
+    the tokenizer alone, as before). An architecture the fast path does not know is judged as plan judges it, by
+    the fallback's build (kept on disk across runs; run once per process), the model's own code (auto_map) run
+    only with --trust-remote-code. BadInput, plan's line, for every model plan refuses, a build the fallback
+    cannot do included: a profile against it would count for a model no command trains."""
+    from lorplan.core.errors import BadInput
+    from lorplan.core.model import load_spec, resolve_model
+
+    try:
+        source = resolve_model(model)
+    except BadInput:
+        return None
+    return load_spec(source, trust_remote_code=trust_remote_code)
+
+
+def task_of(spec) -> str:
+    """What the data trains for `spec` (core.vocab.Task): its task, a causal LM's without a spec (no config: the
+    profile's own default)."""
     from lorplan.core.vocab import Task
 
-    spec = config_spec(model)
-    return spec is not None and spec.task == Task.SEQUENCE_CLASSIFICATION
+    return spec.task if spec is not None else Task.CAUSAL_LM
 
 
-def check_seq_len(model: str, seq_len: int | None, rope_scaling: float | None = None) -> None:
-    """Refuse a --seq-len beyond the context of --model (times --rope-scaling), and a --rope-scaling the model
-    cannot take, with the line `lorplan plan` and `lorplan recommend` print (core.memory.bounds.check_context; a
-    RoPE model's line points to --rope-scaling, which profile takes too): truncation and padding figures at a
-    length the model cannot train would mean nothing. A --model lorplan has no config for (a tokenizer-only
-    folder, a name not on disk) is left to the profile, which notes a tokenizer's own maximum; a config.json that
-    `lorplan plan` refuses is refused with plan's line (sources.config_spec)."""
+def is_classifier(spec) -> bool:
+    """Whether lorplan plans the model of `spec` (model_spec) as a sequence classifier (an encoder such as BERT,
+    DistilBERT: its spec's task); False for None (no config)."""
+    from lorplan.core.vocab import Task
+
+    return task_of(spec) == Task.SEQUENCE_CLASSIFICATION
+
+
+def check_seq_len(spec, seq_len: int | None, rope_scaling: float | None = None) -> None:
+    """Refuse a --seq-len beyond the context of the model of `spec` (model_spec; times --rope-scaling), and a
+    --rope-scaling the model cannot take, with the line `lorplan plan` and `lorplan recommend` print
+    (core.memory.bounds.check_context; a RoPE model's line points to --rope-scaling, which profile takes too):
+    truncation and padding figures at a length the model cannot train would mean nothing. A --model lorplan has
+    no config for (spec None) is left to the profile, which notes a tokenizer's own maximum."""
     from lorplan.core.memory import TrainingSetup
     from lorplan.core.memory.bounds import check_context, default_seq_len
-    from lorplan.core.model.sources import config_spec
 
-    spec = config_spec(model)
-    if spec is None:
-        return
     check_context(spec, TrainingSetup(seq_len=seq_len or default_seq_len(spec), rope_scaling=rope_scaling))
 
 

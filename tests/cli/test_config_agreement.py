@@ -85,9 +85,9 @@ def test_a_sound_config_and_a_tokenizer_only_folder_still_profile(tmp_path, data
     assert limit is not None and limit.tokens == 512 and "tokenizer" in limit.source
 
 
-def test_an_architecture_only_transformers_builds_is_left_to_plan(tmp_path, data, capsys, state_home):
-    # profile does not build the model (seconds of torch in a child): a model_type transformers knows and the
-    # fast path does not is profiled, against the context its config names, as before
+def test_an_architecture_only_transformers_builds_is_profiled_against_its_build(tmp_path, data, capsys, state_home):
+    # a model_type transformers knows and the fast path does not: profile builds it as plan does (the fallback;
+    # tests/cli/test_profile_fallback_model.py) and profiles against its context
     folder = _folder(tmp_path, {"model_type": "opt", "architectures": DROP})
     rc, out, err = _run(capsys, "profile", "--data", str(data), "--model", str(folder), "--json")
     assert rc == 0 and json.loads(out)["seq_len"] == 256, err
