@@ -295,8 +295,10 @@ def profile_dataset(
     "rows"); other files once, in "bytes" or "rows".
     trust_remote_code: the user's --trust-remote-code: a tokenizer with its own Python code (auto_map) runs it
     (else it is refused).
-    task: what the data trains (core.vocab.Task); None: the task lorplan plans `model` as (its config's, as
-    `lorplan plan` reads it), a causal LM without one. For a sequence classifier the rows without a label, which
+    task: what the data trains (core.vocab.Task; `lorplan plan`, `profile`, `recommend` and the planner pass their
+    spec's, the fallback build's included); None: the task its config.json alone gives (sources.config_spec: no
+    fallback build, so an encoder only transformers builds, e.g. DistilBERT, counts as a causal LM), a causal LM
+    without one. For a sequence classifier the rows without a label, which
     `lorplan train` trains without (labels.unlabelled), are left out of every figure and named in a note
     (DataProfile.unlabelled), unless no row has a label: then every example is counted (unlabelled_line warns).
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
@@ -357,8 +359,8 @@ def profile_dataset(
 
 
 def _classifier(model: str | None, task: str | None) -> bool:
-    """Whether the profile counts for a sequence classifier: `task`, else the task lorplan plans `model` as
-    (sources.config_spec, as `lorplan profile` and plan read it; no config: not one)."""
+    """Whether the profile counts for a sequence classifier: `task`, else the task config.json alone gives
+    (sources.config_spec, no fallback build; no config: not one)."""
     from lorplan.core.vocab import Task
 
     if task is None and model:
