@@ -141,6 +141,27 @@ def check_known_type(config_path: Path, cfg: Mapping[str, Any]) -> None:
                    f"one {which} knows: check its spelling, or a newer transformers may know it)")
 
 
+def own_code_line(config_path: Path) -> str:
+    """The one line for a config.json that transformers builds only with the model's own Python code (its
+    auto_map), which was not allowed: said by check_own_code before the child starts and by run_child when the
+    child hears transformers refuse it."""
+    return own_code_refusal(f"config.json at {config_path}: the model needs its own Python code (auto_map in "
+                            "config.json)")
+
+
+def check_own_code(config_path: Path, cfg: Mapping[str, Any]) -> None:
+    """BadInput (own_code_line) at once, for a run that does not allow the model's own code, when transformers'
+    AutoConfig would refuse the config.json for that code: its auto_map names an AutoConfig and transformers does
+    not know its model_type (transformers' configuration_auto: remote code and no local class). The child would
+    import torch and transformers (about 3.4 s) to say the same line (run_child). Told from the text of
+    transformers' AutoConfig table (_transformers_knows); when that cannot be read, the child is asked."""
+    auto_map, model_type = cfg.get("auto_map"), cfg.get("model_type")
+    if not isinstance(auto_map, Mapping) or "AutoConfig" not in auto_map or not isinstance(model_type, str):
+        return
+    if _transformers_knows(model_type) is False:
+        raise BadInput(own_code_line(config_path))
+
+
 def run_child(config_path: Path, trust_remote_code: bool) -> dict:
     """Run the child builder; BadInput with the child's one-line reason when it fails."""
     cmd = [sys.executable, "-m", "lorplan.core.model._fallback_child", str(config_path)]
@@ -154,8 +175,7 @@ def run_child(config_path: Path, trust_remote_code: bool) -> dict:
         lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         if not trust_remote_code and "contains custom code" in reason:  # transformers' refusal of auto_map
-            raise BadInput(own_code_refusal(f"config.json at {config_path}: the model needs its own Python code "
-                                            "(auto_map in config.json)"))
+            raise BadInput(own_code_line(config_path))
         raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -156,26 +156,9 @@ def _from_file(
             fallback.check_known_type(path, cfg)  # plan's own line for a model_type transformers does not know
             raise NeedsBuild(f"config.json at {path}: {exc} is not supported by the fast path") from None
         if not trust_remote_code:
-            check_own_config(path, cfg)
+            fallback.check_own_code(path, cfg)
         spec = fallback.build_spec(path, cfg, sid, trust_remote_code=trust_remote_code, reason=str(exc))
     return _with_path(spec, str(path))
-
-
-def check_own_config(path: Path, cfg: Mapping[str, Any]) -> None:
-    """BadInput at once, without the model's own code allowed, for a config.json that transformers' AutoConfig
-    refuses for that code: its auto_map names an AutoConfig and transformers does not know its model_type
-    (transformers' configuration_auto: remote code and no local class). The fallback's child would import torch
-    and transformers (about 3.4 s) to say the same line (fallback.run_child). Told from the text of transformers'
-    AutoConfig table (fallback._transformers_knows); when that cannot be read, the child is asked."""
-    from lorplan.core.errors import own_code_refusal
-    from lorplan.core.model import fallback
-
-    auto_map, model_type = cfg.get("auto_map"), cfg.get("model_type")
-    if not isinstance(auto_map, Mapping) or "AutoConfig" not in auto_map or not isinstance(model_type, str):
-        return
-    if fallback._transformers_knows(model_type) is False:
-        raise BadInput(own_code_refusal(f"config.json at {path}: the model needs its own Python code (auto_map in "
-                                        "config.json)"))
 
 
 def _with_path(spec: ModelSpec, path: str) -> ModelSpec:
