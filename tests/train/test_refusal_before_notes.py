@@ -24,16 +24,19 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def busy(monkeypatch):
     """A load average of the machine's core count: lorplan.probe.scheduler.cpu_threads gives 1 thread, below
-    torch's default on a machine of several cores, so `lorplan train` sets it and says so. torch's thread
-    count is put back afterwards (it is the process's)."""
+    torch's default on a machine of several cores, so `lorplan train` sets it and says so. torch's thread count
+    is the process's: an earlier test in the same pytest worker may have left it at 1 (a `lorplan train` run in
+    process sets it and keeps it), and then no note is due; so it starts at the core count, as in a fresh
+    process, and is put back afterwards."""
     import torch
 
     if (os.cpu_count() or 1) < 2:
         pytest.skip("one core: torch's default is already 1 thread, no note is due")
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (float(os.cpu_count() or 1),) * 3)
-    before = torch.get_num_threads()
-    yield lambda: torch.set_num_threads(before)  # as a fresh process has it, after a run in this one set 1
+    before, fresh = torch.get_num_threads(), os.cpu_count() or 2
+    torch.set_num_threads(fresh)
+    yield lambda: torch.set_num_threads(fresh)  # as a fresh process has it, after a run in this one set 1
     torch.set_num_threads(before)
 
 
