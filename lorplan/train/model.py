@@ -325,6 +325,8 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
 
     import transformers
 
+    from lorplan.core.memory.bounds import rope_per_layer
+
     if config is None:
         config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"],
                                                          local_files_only=True,
@@ -334,8 +336,7 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     text = config.get_text_config() if hasattr(config, "get_text_config") else config
     params = dict(getattr(text, "rope_parameters", None) or {})
     scaling = {"rope_type": "linear", "factor": float(plan.model.rope_scaling)}
-    entries = list(params.values())
-    if any(isinstance(v, dict) for v in entries) and all(v is None or isinstance(v, dict) for v in entries):
+    if rope_per_layer(params):
         if not isinstance(params.get("full_attention"), dict):
             labels = ", ".join(f"{k} (null)" if v is None else str(k) for k, v in params.items())
             raise BadInput(f"model.rope_scaling: {plan.model.source!r} keeps RoPE per {labels} (rope_parameters), "

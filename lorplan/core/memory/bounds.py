@@ -79,7 +79,7 @@ def native_rope_scaling(spec: ModelSpec) -> dict | None:
             if not isinstance(value, Mapping):
                 continue
             # per layer type ({"full_attention": {...}, "sliding_attention": {...}}) or one for every layer
-            for params in (_layer_entries(value) if _per_layer(value) else (value,)):
+            for params in (_layer_entries(value) if rope_per_layer(value) else (value,)):
                 if _scales(params):
                     return dict(params)
     if spec.source == "catalog":
@@ -98,9 +98,10 @@ def _config_parts(spec: ModelSpec) -> tuple[Mapping, ...]:
     return (cfg, text) if isinstance(text, Mapping) else (cfg,)
 
 
-def _per_layer(value: Mapping) -> bool:
+def rope_per_layer(value: Mapping) -> bool:
     """Whether RoPE parameters are kept per label ({"full_attention": {...}, "sliding_attention": {...}}, an
-    entry possibly null) rather than one set for every layer (rope_type, rope_theta, factor: no mapping)."""
+    entry possibly null) rather than one set for every layer (rope_type, rope_theta, factor: no mapping). Also
+    lorplan.train.model.rope_scaled_config's test on the loaded config's rope_parameters."""
     entries = list(value.values())
     return (all(v is None or isinstance(v, Mapping) for v in entries)
             and any(isinstance(v, Mapping) for v in entries))
@@ -116,7 +117,7 @@ def rope_labels(spec: ModelSpec) -> tuple[str, ...]:
     for part in _config_parts(spec):
         for key in ("rope_parameters", "rope_scaling"):
             value = part.get(key)
-            if isinstance(value, Mapping) and _per_layer(value):
+            if isinstance(value, Mapping) and rope_per_layer(value):
                 return tuple(str(k) for k in value)
     return ()
 
