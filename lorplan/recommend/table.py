@@ -74,7 +74,8 @@ def _groups(obj: dict, rows: list[LadderRow]) -> dict[tuple[int, float], dict]:
             "acc": _stat([r.eval_accuracy for r in use if r.eval_accuracy is not None]),
             "loss": _stat([r.knee_loss for r in use if r.knee_loss is not None]),
             "train": _stat([r.train_seconds for r in use if r.train_seconds]),
-            "peak": max((r.peak_memory_bytes for r in group if r.peak_memory_bytes), default=None),
+            # a probe that trained no step (cancelled while it loaded) peaked at loading, not at the rank's
+            "peak": max((r.peak_memory_bytes for r in group if r.peak_memory_bytes and r.steps != 0), default=None),
             "n": len(done), "of": len(group), "states": states,
         }
     return out
