@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             args.data, model=args.model, tokenizer=args.tokenizer,
             schema=None if args.schema == DataSchema.AUTO else args.schema, seq_len=args.seq_len, sample=args.sample,
             seed=args.seed, mask=not args.train_on_all, progress=bar, rope_scaling=rope_scaling,
-            trust_remote_code=args.trust_remote_code, task=task_of(spec),
+            trust_remote_code=args.trust_remote_code, task=task_of(spec), spec=spec,
         )
     except UnknownSchema as exc:
         raise BadInput(f"{exc} (or pass --schema)") from None

@@ -15,6 +15,7 @@ from array import array
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from lorplan.core.data.counting import CharEstimate, RealTokenizer, make_counter
 from lorplan.core.data.example import Example
@@ -36,6 +37,9 @@ from lorplan.core.data.stats import (
 )
 from lorplan.core.data.tokenizer import TokenizerChoice, resolve_tokenizer
 from lorplan.core.errors import BadInput, LorplanError
+
+if TYPE_CHECKING:
+    from lorplan.core.model.spec import ModelSpec
 
 DEFAULT_SEQ_LEN = 2048
 MAX_PROBLEMS = 1000  # problems listed; `skipped` counts all of them
@@ -228,38 +232,43 @@ class ModelLimit:
 
 
 def model_limit(model: str | None, rope_scaling: float | None = None,
-                tokenizer_max: int | None = None) -> ModelLimit | None:
+                tokenizer_max: int | None = None, spec: ModelSpec | None = None) -> ModelLimit | None:
     """The model's maximum sequence length as the planner counts it, so that the profile's truncation and
     suggestions use the limit `lorplan plan`, probes and `lorplan train` check (core.memory.bounds.check_context):
-    the context of the spec lorplan loads for `model` (its config's context key), scaled as context_tokens scales
-    it (bounds.scaled_context). An architecture the fast path does not know: the context its fallback spec would
-    read (fallback.config_context), without building the model. Only when no config is known (no `model`, a
-    tokenizer-only folder, a name not on disk) or the config names no context: `tokenizer_max`, the tokenizer's
-    model_max_length, which is often a placeholder or another figure than the config's (MiniLM's 512 beside a
-    tiny Llama's 128). None when neither says. BadInput, `lorplan plan`'s line, for a config.json plan refuses
-    (sources.config_spec): a profile against it would count for a model no command trains."""
+    the context of `spec` (the ModelSpec the caller loaded as plan loads it: lorplan profile's) or, without one,
+    of the spec lorplan loads for `model` (its config's context key), scaled as context_tokens scales it
+    (bounds.scaled_context). An architecture the fast path does not know: the context its fallback spec reads
+    (fallback.config_context), without building the model. A model whose config names no context has no limit,
+    as plan has none for it. Only when lorplan has no config for `model` (no `model`, a tokenizer-only folder, a
+    name not on disk): `tokenizer_max`, the tokenizer's model_max_length, which is often a placeholder or
+    another figure than the config's (MiniLM's 512 beside a tiny Llama's 128). None when none of these says.
+    BadInput, `lorplan plan`'s line, for a config.json plan refuses (sources.config_spec): a profile against it
+    would count for a model no command trains."""
     from lorplan.core.memory.bounds import context_default, context_key, scaled_context
 
     scaled = f" × --rope-scaling {rope_scaling:g}" if rope_scaling else ""
-    if model:
+    if spec is None and model:
         from lorplan.core.model import resolve_model
         from lorplan.core.model.fallback import config_context, config_context_key
         from lorplan.core.model.sources import config_spec, read_config
 
         spec = config_spec(model)  # no fallback build: it imports torch in a child process and takes seconds
-        if spec is not None:
-            tokens = scaled_context(spec.max_position_embeddings, rope_scaling)  # = bounds.context_tokens
-            # config.json without a context key: its configuration class's default, named as one
-            where = context_default(spec) or f"{context_key(spec)} of the model's config"
-        else:  # an unsupported architecture (or no config at all: then read_config fails too)
+        if spec is None:  # an unsupported architecture (or no config at all: then read_config fails too)
             try:
                 cfg = read_config(resolve_model(model).config_path)
             except (LorplanError, OSError):
-                cfg = {}
-            tokens = scaled_context(config_context(cfg), rope_scaling)
-            where = f"{config_context_key(cfg)} of the model's config"
-        if tokens is not None:
-            return ModelLimit(tokens, f"{where}{scaled}")
+                cfg = None
+            if cfg is not None:  # the fallback spec's context (build_spec reads it so), without the build
+                tokens = scaled_context(config_context(cfg), rope_scaling)
+                where = f"{config_context_key(cfg)} of the model's config"
+                return ModelLimit(tokens, f"{where}{scaled}") if tokens is not None else None
+    if spec is not None:
+        tokens = scaled_context(spec.max_position_embeddings, rope_scaling)  # = bounds.context_tokens
+        if tokens is None:  # plan checks no length against it either
+            return None
+        # config.json without a context key: its configuration class's default, named as one
+        where = context_default(spec) or f"{context_key(spec)} of the model's config"
+        return ModelLimit(tokens, f"{where}{scaled}")
     tokens = scaled_context(tokenizer_max or 0, rope_scaling)
     return ModelLimit(tokens, f"the tokenizer's model_max_length{scaled}") if tokens is not None else None
 
@@ -278,12 +287,15 @@ def profile_dataset(
     rope_scaling: float | None = None,
     trust_remote_code: bool = False,
     task: str | None = None,
+    spec: ModelSpec | None = None,
 ) -> DataProfile:
     """Profile a dataset file or folder (see readers.py for formats, counting.py for what a token counts as).
 
     model / tokenizer: where the tokenizer comes from (tokenizer.resolve_tokenizer); none -> estimates.
     seq_len: the training sequence length in tokens (default 2048, capped at the model's maximum: model_limit,
     the context a plan of `model` has, else the tokenizer's model_max_length).
+    spec: the ModelSpec the caller loaded for `model` as lorplan plan loads it (the fallback build's included),
+    whose context is the limit; None: the spec config.json alone gives (model_limit, no build).
     sample: profile a seeded uniform random sample of this many examples and scale the totals (95% intervals).
     mask: loss masked to completions / assistant turns (True) or every token trained (False).
     rope_scaling: the linear RoPE scaling the training will use (--rope-scaling): the model's maximum is then
@@ -310,7 +322,7 @@ def profile_dataset(
     choice = resolve_tokenizer(model, tokenizer)
     counter = make_counter(choice, mask=mask, trust_remote_code=trust_remote_code)
     source, schema, records = open_records(path, schema=schema, progress=progress)  # the first pass of a large JSON array
-    limit = model_limit(model, rope_scaling, counter.model_max_length)
+    limit = model_limit(model, rope_scaling, counter.model_max_length, spec)
     model_max = limit.tokens if limit is not None else None
     if seq_len is None:
         seq_len = min(DEFAULT_SEQ_LEN, model_max) if model_max else DEFAULT_SEQ_LEN
