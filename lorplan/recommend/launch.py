@@ -305,8 +305,11 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     eval_every = every(steps)
     guess = seconds_at(steps)
     if not lp.ranks:
+        # the smallest ladder: two ranks and the base probe, each with every seed, len(slots) at a time
+        need = math.ceil(3 * seeds / len(slots)) * guess
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
-                      f"size{' and the load' if load_words else ''}; give more --budget-minutes to probe)")
+                      f"size{' and the load' if load_words else ''}; --budget-minutes {max(1, math.ceil(need / 60))} "
+                      "buys the smallest ladder, 2 ranks and the base probe, by that estimate)")
     notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {counted(steps, 'step')} of "
                                       f"the planned {planned:,} (the probe time is estimated from the model's size"
                                       f"{' and the load' if load_words else ''} until probes are timed)" + (f"; {length_note}" if length_note else "")
