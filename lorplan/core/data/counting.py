@@ -16,8 +16,11 @@ with rayon), which releases the GIL, so reading the next chunk overlaps with it.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 
 from lorplan.core.data.encode import IGNORE_INDEX, Encoder, plain_render
 from lorplan.core.data.example import Example
@@ -112,8 +115,9 @@ class RealTokenizer:
         try:
             # True or False, never transformers' None: None asks "Do you wish to run the custom code?" on a
             # terminal, and a "y" (typed, or piped in) runs the folder's Python files
-            return AutoTokenizer.from_pretrained(choice.path, local_files_only=True,
-                                                 trust_remote_code=trust_remote_code is True)
+            with _logs_held():
+                return AutoTokenizer.from_pretrained(choice.path, local_files_only=True,
+                                                     trust_remote_code=trust_remote_code is True)
         except Exception as exc:  # transformers raises OSError, ValueError, JSON errors... for a broken folder
             from pathlib import Path
 
@@ -137,6 +141,34 @@ class RealTokenizer:
     def count(self, examples: Sequence[Example]) -> list[tuple[int, int]]:
         """(tokens, trained tokens) of each example, trained counted before the causal shift."""
         return self.encoder.count_many(examples)
+
+
+@contextlib.contextmanager
+def _logs_held() -> Iterator[None]:
+    """transformers' log records held while the block runs (a tokenizer loading): dropped when it fails, where
+    lorplan's one line says why (transformers warned "You are using a model of type `evil_llama` to instantiate
+    a model of type ``" before refusing a folder's own code, a line before the error), passed on when it ends
+    well. TRANSFORMERS_VERBOSITY set in the environment leaves transformers' logging as it is."""
+    if os.environ.get("TRANSFORMERS_VERBOSITY"):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    root = hf_logging.get_logger()  # the library's logger, its stderr handler configured
+    held: list[logging.LogRecord] = []
+    holder = logging.Handler()
+    holder.emit = held.append  # type: ignore[method-assign]
+    handlers, propagate = root.handlers[:], root.propagate
+    root.handlers, root.propagate = [holder], False
+    try:
+        yield
+    except BaseException:
+        held.clear()
+        raise
+    finally:
+        root.handlers, root.propagate = handlers, propagate
+        for record in held:
+            root.handle(record)
 
 
 def make_counter(choice: TokenizerChoice, *, mask: bool = True,
