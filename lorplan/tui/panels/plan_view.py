@@ -435,14 +435,15 @@ class PlanView(VerticalScroll):
             self._seq_clamp = None
 
     def _fit_attention(self, spec) -> None:
-        """The attention the model implements when the form holds the default one (SDPA) and the model has none
-        (Gemma 2: eager, as `lorplan plan` plans it), and SDPA again for the next model that has it; an attention
-        the user chose stays, and the form marks it when the model lacks it."""
+        """The attention the model implements when the form holds the default one (SDPA) or the one the saved
+        setup chose, and the model has none (Gemma 2: eager, as `lorplan plan` plans it), and the wanted one
+        again for the next model that has it; an attention the user picked in this session stays, and the form
+        marks it when the model lacks it (SetupPanel.follow_model_attention)."""
         supported, default = bridge.model_attention(spec)
-        self.state.form, changed = self.query_one(SetupPanel).follow_model_attention(supported, default)
-        if changed:
-            self.app.notify(f"Attention {default}: {spec.id} has no {FormValues.attention} attention in "
-                            f"transformers (it supports {', '.join(supported)}): the plan uses {default}", timeout=6)
+        self.state.form, replaced = self.query_one(SetupPanel).follow_model_attention(supported, default)
+        if replaced is not None:
+            self.app.notify(f"Attention {default}: {spec.id} has no {replaced} attention in transformers (it "
+                            f"supports {', '.join(supported)}): the plan uses {default}", timeout=6)
 
     def _fit_checkpointing(self, spec) -> None:
         """The grad checkpointing box ticked by the saved setup, unticked for a model whose class cannot checkpoint

@@ -133,16 +133,20 @@ def sharding_for_gpus(gpus: int, sharding: str, automatic: bool) -> tuple[str, b
     return sharding, automatic and gpus > 1
 
 
-def attention_for_model(attention: str, supported: tuple[str, ...], default: str, automatic: bool) -> tuple[str, bool]:
+def attention_for_model(attention: str, supported: tuple[str, ...], default: str, automatic: bool,
+                        saved: str | None = None) -> tuple[str, bool]:
     """The attention field once a model implementing `supported` is chosen (`default`: the one `lorplan plan`
     plans it with, core.model.attention). The form's own default (SDPA) on a model without it becomes the
     model's default (eager on Gemma 2), as `lorplan plan` without --attention does, and an attention set that way
-    (`automatic`) goes back to the form's default for the next model that has it. Any other choice is the user's
-    and is kept: the form marks it when the model lacks it (bridge.rank_table). Returns (attention, whether it is
-    now an automatic one)."""
-    form_default = FormValues.attention
-    if automatic or attention == form_default:
-        return (form_default, False) if form_default in supported else (default, True)
+    (`automatic`) goes back to the form's default for the next model that has it. `saved`: the attention of the
+    setup the planner opened with (the last session's), while no attention was picked in this session: it is
+    wanted as the form's default is (kept where the model implements it, else the model's default, and back
+    for the next model that has it), as a saved grad checkpointing tick follows the model. Any other choice is
+    the user's and is kept: the form marks it when the model lacks it (bridge.rank_table). Returns (attention,
+    whether it is now an automatic one)."""
+    wanted = saved if saved is not None else FormValues.attention
+    if saved is not None or automatic or attention == wanted:
+        return (wanted, False) if wanted in supported else (default, True)
     return attention, False
 
 

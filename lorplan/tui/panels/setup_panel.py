@@ -68,6 +68,10 @@ class SetupPanel(Vertical):
         self._all_linear = True
         self._shown_errors: dict[str, str] | None = None
         self._auto_attention = False  # the attention field holds a model's default (eager on Gemma 2), not a choice
+        # the opening setup's attention (the last session's) until one is picked in this session: it follows the
+        # model as the saved checkpointing tick does (attention_for_model)
+        self._attention_saved: str | None = initial.attention
+        self._attention_echo: str | None = initial.attention  # the field's own Changed at mount: no choice
         # the checkpointing box holds the opening setup's tick (the last session's), not one made in this session;
         # and, while _checkpointing_cleared, that tick taken off for a model that cannot checkpoint
         self._checkpointing_saved = initial.grad_checkpointing
@@ -172,7 +176,11 @@ class SetupPanel(Vertical):
             # ddp set again for a remembered GPU count, is no choice)
             self._auto_sharding = self._auto_sharding and event.value == default_sharding(2).value
         elif isinstance(event, Select.Changed) and event.select.id == "f-attention":
-            self._auto_attention = False  # likewise: a model without it marks it instead (bridge.rank_table)
+            # likewise, but for the field's own Changed at mount (the opening value, which may come after a model
+            # has replaced it): picked by hand, kept, and marked on a model without it (bridge.rank_table)
+            echo, self._attention_echo = event.value == self._attention_echo, None
+            if not echo:
+                self._auto_attention, self._attention_saved = False, None
         elif isinstance(event, Checkbox.Changed) and event.checkbox.id == "f-grad_checkpointing":
             # ticked or unticked by hand: the user's, kept for every model and marked on one that cannot checkpoint
             self._checkpointing_saved = self._checkpointing_cleared = False
@@ -220,19 +228,22 @@ class SetupPanel(Vertical):
                 field.value = str(tokens)
         return self.values()
 
-    def follow_model_attention(self, supported: tuple[str, ...], default: str) -> tuple[FormValues, bool]:
+    def follow_model_attention(self, supported: tuple[str, ...], default: str) -> tuple[FormValues, str | None]:
         """A model implementing the `supported` attentions was chosen: the attention field as `lorplan plan`
-        defaults it for that model (attention_for_model: SDPA, the form's default, becomes `default` on a model
-        without it, and comes back for the next one that has it). Posts nothing: the caller re-plans once with the
-        values returned, and says so when the second value is True (the field now holds the model's default)."""
+        defaults it for that model (attention_for_model: SDPA, the form's default, or the attention the opening
+        setup saved, becomes `default` on a model without it, and comes back for the next one that has it); one
+        picked in this session stays, and is marked on a model without it. Posts nothing: the caller re-plans once
+        with the values returned, and says so when the second value is not None: the attention the model lacks,
+        just replaced by `default`."""
         field = self.query_one("#f-attention", Select)
+        wanted = self._attention_saved if self._attention_saved is not None else FormValues.attention
         attention, self._auto_attention = attention_for_model(str(field.value), supported, default,
-                                                              self._auto_attention)
+                                                              self._auto_attention, self._attention_saved)
         changed = attention != field.value
         if changed:
             with self.prevent(Select.Changed):
                 field.value = attention
-        return self.values(), changed and self._auto_attention
+        return self.values(), wanted if changed and self._auto_attention else None
 
     def follow_model_checkpointing(self, checkpoints: bool) -> tuple[FormValues, bool]:
         """A model whose class does (`checkpoints`) or does not implement gradient checkpointing was chosen. A box
@@ -254,14 +265,17 @@ class SetupPanel(Vertical):
     def remembered(self, values: FormValues, seq_cut: tuple[int, int] | None = None) -> FormValues:
         """`values` as the session keeps them (PlanChanged.form, the app's saved [setup]): a value the planner set
         on its own as what it stands for, so that the next session does not take it for the user's choice and
-        plan every later model with it; that session sets it again where it applies. An attention a model set
-        (eager on Gemma 2, follow_model_attention) and a sharding the GPU count set (ddp, _follow_gpu_count) are
-        kept as the form's defaults; a sequence length cut to a model's context (`seq_cut`: the length the user
+        plan every later model with it; that session sets it again where it applies. The opening setup's attention
+        not picked again in this session as saved (a model without it had it replaced); an attention a model set
+        (eager on Gemma 2, follow_model_attention) and a sharding the GPU count set (ddp, _follow_gpu_count) as
+        the form's defaults; a sequence length cut to a model's context (`seq_cut`: the length the user
         had, and the one the field shows since, PlanView._fit_seq_len) as the user's length; the saved checkpointing
         tick taken off for a model that cannot checkpoint (follow_model_checkpointing) as ticked. Every other
         value, and one typed or picked by hand, as shown."""
         kept = {}
-        if self._auto_attention:
+        if self._attention_saved is not None:
+            kept["attention"] = self._attention_saved
+        elif self._auto_attention:
             kept["attention"] = FormValues.attention
         if self._auto_sharding:
             kept["sharding"] = FormValues.sharding
