@@ -129,7 +129,7 @@ class RealTokenizer:
             # an auto_map that is no object of class paths ("auto_map": 5): BadInput naming the file and the key
             if config is not None:
                 check_auto_map(config, f"tokenizer_config.json at {folder / 'tokenizer_config.json'}",
-                               tokenizer=True)
+                               tokenizer=True, class_read=_class_read(model, trust_remote_code))
             if model is not None:
                 check_auto_map(model, f"config.json at {folder / 'config.json'}")
             reason = str(exc).splitlines()[0]
@@ -141,6 +141,18 @@ class RealTokenizer:
     def count(self, examples: Sequence[Example]) -> list[tuple[int, int]]:
         """(tokens, trained tokens) of each example, trained counted before the causal shift."""
         return self.encoder.count_many(examples)
+
+
+def _class_read(model: dict | None, trust_remote_code: bool) -> bool:
+    """Whether transformers' AutoTokenizer reads the tokenizer's classes from tokenizer_config.json's auto_map:
+    not for a config.json model_type the installed transformers loads its own tokenizer class for
+    (MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS: qwen2, phi3...) when the folder's code is not trusted (it drops
+    the entry unread), else it does."""
+    from transformers.models.auto import tokenization_auto
+
+    overridden = getattr(tokenization_auto, "MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS", ())
+    model_type = (model or {}).get("model_type")
+    return trust_remote_code is True or not (isinstance(model_type, str) and model_type in overridden)
 
 
 @contextlib.contextmanager

@@ -181,31 +181,58 @@ def from_config(cfg: Mapping[str, Any], spec_id: str, source: SpecSource, where:
     return spec_from_layout(lay, cfg, spec_id, source, model_type)
 
 
-def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = False) -> None:
+def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = False, class_read: bool = True) -> None:
     """BadInput naming `where` and the key for an auto_map that is no object of class paths (a string, or a list
     of strings and nulls: a tokenizer's slow and fast classes): transformers' loaders test `"AutoConfig" in
     auto_map` and the like, and `lorplan profile`'s tokenizer load said only "cannot load (argument of type 'int'
-    is not iterable)". tokenizer=True (tokenizer_config.json): the auto_map may also be that list itself,
-    transformers' legacy form of a tokenizer's; one of nulls alone (there, or as its AutoTokenizer) names no
-    class, and transformers 5.25's AutoTokenizer fails on it (a TypeError): refused. config.json's AutoTokenizer
-    of nulls is left alone: transformers loads the folder's tokenizer all the same."""
+    is not iterable)".
+
+    tokenizer=True (tokenizer_config.json) checks what transformers 5's AutoTokenizer reads
+    (models/auto/tokenization_auto.py): the auto_map is a list, transformers' legacy form of a tokenizer's
+    [slow class, fast class], or an object whose "AutoTokenizer" entry is that list (or a string, or null: no
+    code of its own); its other keys are not read. Of the list it takes the fast class, else the slow one: a
+    list of one (["X"]: IndexError) or whose two are null ("argument of type 'NoneType' is not iterable") is
+    refused. class_read=False: transformers drops the entry unread (a config.json model_type it loads its own
+    tokenizer class for, MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS, qwen2 or phi3, when the folder's code is not
+    trusted), so only the auto_map's form is checked (a list or an object). config.json's AutoTokenizer of nulls
+    is left alone: transformers loads the folder's tokenizer all the same."""
     if "auto_map" not in cfg:
         return
     auto_map = cfg["auto_map"]
-    fix = "give the tokenizer's class path, or remove the key"
-    if tokenizer and _class_paths(auto_map):
-        if not any(auto_map):  # transformers' AutoTokenizer: "argument of type 'NoneType' is not iterable"
-            raise BadInput(f"{where}: 'auto_map' names no class ({auto_map!r}): {fix}"[:300])
+    if tokenizer:
+        _check_tokenizer_entry(auto_map, where, class_read)
         return
     if not isinstance(auto_map, Mapping):
         raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
     for name, value in auto_map.items():
-        if tokenizer and name == "AutoTokenizer" and _class_paths(value) and not any(value):
-            raise BadInput(f"{where}: 'auto_map' names no class for 'AutoTokenizer' ({value!r}): {fix}"[:300])
         if isinstance(value, str) or _class_paths(value):
             continue
         raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
                        f"{name!r}: {value!r}"[:300])
+
+
+def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool) -> None:
+    """check_auto_map of a tokenizer_config.json: the tokenizer's classes as AutoTokenizer reads them."""
+    if isinstance(auto_map, list):  # the legacy form: the classes themselves
+        entry, which = auto_map, ""
+    elif isinstance(auto_map, Mapping):
+        entry, which = auto_map.get("AutoTokenizer"), " for 'AutoTokenizer'"
+    else:  # transformers calls auto_map.get("AutoTokenizer")
+        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
+    if not class_read or entry is None or isinstance(entry, str):
+        return
+    if not _class_paths(entry):
+        if which:
+            raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
+                           f"'AutoTokenizer': {entry!r}"[:300])
+        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
+    fix = "give the tokenizer's class path, or remove the key"
+    if len(entry) < 2:  # transformers reads entry[1], the fast class: IndexError
+        raise BadInput(f"{where}: 'auto_map' names one class{which} ({repr(entry)[:200]}) where transformers reads "
+                       "two, [slow class, fast class]: give both (null for a class the tokenizer lacks), or remove "
+                       "the key")
+    if (entry[1] if entry[1] is not None else entry[0]) is None:  # "argument of type 'NoneType' is not iterable"
+        raise BadInput(f"{where}: 'auto_map' names no class{which} ({entry!r}): {fix}"[:300])
 
 
 def _class_paths(value: Any) -> bool:
