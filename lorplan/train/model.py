@@ -316,16 +316,18 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     (positions divided by the factor, Chen et al. 2023, arXiv 2306.15595); from_pretrained then takes it as
     `config`, with num_labels moved onto it. `config`: load_config's, copied (read here when not given).
     The text model's config takes it (a multimodal config's text_config: Gemma 3's language model reads its own);
-    RoPE parameters per layer type (Gemma 3: full_attention, sliding_attention) scale the full-attention layers,
-    where transformers puts a config's rope_scaling (Gemma3TextConfig.convert_rope_params_to_dict): a sliding
-    layer sees no more than its window. Parameters kept per label with no full_attention entry (transformers 5's
-    DeepSeek-V4: main, compress; a null full_attention) are refused, BadInput naming model.rope_scaling: flat keys
-    written beside the labels are read by no layer, so nothing would be scaled."""
+    RoPE parameters per layer type (Gemma 3: full_attention, sliding_attention) are scaled where transformers puts
+    a config's rope_scaling (core.memory.bounds.rope_scaled_labels): Gemma 3's full-attention layers
+    (Gemma3TextConfig.convert_rope_params_to_dict; a sliding layer sees no more than its window), every layer
+    type of ModernBERT (ModernBertConfig's), so a config.json given the same rope_scaling loads as trained.
+    Parameters kept per label with nothing to scale (transformers 5's DeepSeek-V4: main, compress, no
+    full_attention; a null full_attention) are refused, BadInput naming model.rope_scaling: flat keys written
+    beside the labels are read by no layer, so nothing would be scaled."""
     import copy
 
     import transformers
 
-    from lorplan.core.memory.bounds import rope_per_layer
+    from lorplan.core.memory.bounds import rope_per_layer, rope_scaled_labels
 
     if config is None:
         config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"],
@@ -337,12 +339,14 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     params = dict(getattr(text, "rope_parameters", None) or {})
     scaling = {"rope_type": "linear", "factor": float(plan.model.rope_scaling)}
     if rope_per_layer(params):
-        if not isinstance(params.get("full_attention"), dict):
+        scaled = rope_scaled_labels(getattr(text, "model_type", None), params)
+        if not scaled:
             labels = ", ".join(f"{k} (null)" if v is None else str(k) for k, v in params.items())
             raise BadInput(f"model.rope_scaling: {plan.model.source!r} keeps RoPE per {labels} (rope_parameters), "
                            "with no full_attention layers for lorplan's linear scaling to go on; remove "
                            "model.rope_scaling")
-        params["full_attention"] = {**params["full_attention"], **scaling}
+        for label in scaled:
+            params[label] = {**params[label], **scaling}
     else:
         params.setdefault("rope_theta", getattr(text, "rope_theta", 10000.0))
         params.update(scaling)

@@ -261,7 +261,8 @@ def _context_names():
     """(A function: core.memory.bounds is imported on the first plan, not at start-up.)"""
     from lorplan.core.memory.bounds import ContextNames
 
-    return ContextNames("Sequence length", "RoPE scaling (`lorplan plan --rope-scaling`)", extend_rope=_ROPE_ADVICE)
+    return ContextNames("Sequence length", "RoPE scaling", extend_rope=_ROPE_ADVICE,
+                        assign_rope="`lorplan plan --rope-scaling {value}`")
 
 
 def form_words(message: str) -> str:

@@ -24,6 +24,7 @@ import yaml
 
 from lorplan.core.export import export_plan
 from lorplan.core.export.rope import PER_LAYER_TYPE_BASES
+from lorplan.core.memory.bounds import ROPE_SCALING_EVERY_LAYER_TYPE
 from lorplan.core.model import catalog
 from lorplan.core.plan import read_plan
 
@@ -107,7 +108,7 @@ def _set_overrides(config, overrides: dict):
 def test_per_layer_type_models_are_transformers(model_type):
     """The exporter's table of text configs with RoPE per layer type: transformers' own classes build them so from
     the hub's flat keys, each layer type's base from the key the table names, the defaults its, and a flat
-    rope_scaling on the full-attention layers alone."""
+    rope_scaling on the full-attention layers alone (every layer type for ModernBERT)."""
     import transformers
 
     keys = PER_LAYER_TYPE_BASES[model_type]
@@ -123,7 +124,9 @@ def test_per_layer_type_models_are_transformers(model_type):
     if len(values) == len(keys):  # Olmo3Config reads its one key for the full-attention layers only (transformers
         # 5.25: the sliding ones take the default, as its hub files' rope_theta, 500,000, is anyway)
         assert given["sliding_attention"]["rope_theta"] == values[keys["sliding_attention"][0]]
-    assert given["full_attention"]["factor"] == FACTOR and "factor" not in given["sliding_attention"]
+    assert given["full_attention"]["factor"] == FACTOR
+    # on the full-attention layers alone, but on every layer type for ModernBERT (ModernBertConfig)
+    assert ("factor" in given["sliding_attention"]) is (model_type in ROPE_SCALING_EVERY_LAYER_TYPE)
 
 
 def test_every_catalog_model_with_rope_per_layer_type_is_in_the_table():

@@ -126,8 +126,10 @@ def _rope_steps(plan) -> str:
     params = {"rope_type": ROPE_SCALING_TYPE, "factor": plan.model.rope_scaling}
     config = "its text config (config.get_text_config())" if layout.text_config else "its config"
     if layout.per_layer is not None:
-        return (f"{params!r} added to rope_parameters['full_attention'] of {config}: it keeps RoPE per layer type "
-                "and the sliding-window layers keep theirs")
+        entries = " and ".join(f"rope_parameters[{label!r}]" for label in layout.scaled)
+        kept = "and the sliding-window layers keep theirs" if len(layout.scaled) < len(layout.per_layer) else \
+            "and the scaling goes on every layer type, as transformers puts its rope_scaling"
+        return f"{params!r} added to {entries} of {config}: it keeps RoPE per layer type {kept}"
     return f"rope_parameters={params!r} added to {config}"
 
 

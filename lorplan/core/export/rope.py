@@ -1,8 +1,9 @@
 """Where the plan's model keeps its RoPE settings, for the exports that write the plan's linear RoPE scaling
 (model.rope_scaling), as lorplan train applies it (lorplan.train.model.rope_scaled_config): on the language
 model's config (a multimodal config's text_config) and, where transformers keeps RoPE per layer type (Gemma 3:
-{"full_attention": {...}, "sliding_attention": {...}} in rope_parameters), on the full-attention layers alone, where
-transformers puts a config's rope_scaling (Gemma3TextConfig.convert_rope_params_to_dict).
+{"full_attention": {...}, "sliding_attention": {...}} in rope_parameters), on the layer types where transformers
+puts a config's rope_scaling (core.memory.bounds.rope_scaled_labels): the full-attention ones
+(Gemma3TextConfig.convert_rope_params_to_dict), every one for ModernBERT (ModernBertConfig's).
 
 Read offline from the model's config.json (catalog, folder or Hugging Face cache), without transformers.
 """
@@ -15,20 +16,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorplan.core.export.common import ROPE_SCALING_TYPE, model_config
+from lorplan.core.memory.bounds import rope_per_layer, rope_scaled_labels
 
 FULL_ATTENTION = "full_attention"
 SLIDING_ATTENTION = "sliding_attention"
 # The text configs transformers 5 builds with RoPE per layer type from the hub's flat keys (each class's
-# convert_rope_params_to_dict, which puts a config's rope_scaling on the full-attention layers): model_type -> the
-# config.json key of each layer type's base and the class's default for it. Gemma 3's full-attention layers take
-# rope_theta and its sliding-window ones rope_local_base_freq; Olmo 3's both take rope_theta
-# (tests/core/test_export_rope_per_layer.py checks them against transformers' classes).
+# convert_rope_params_to_dict, which puts a config's rope_scaling on the full-attention layers, on every layer type
+# for ModernBERT): model_type -> the config.json key of each layer type's base and the class's default for it.
+# Gemma 3's full-attention layers take rope_theta and its sliding-window ones rope_local_base_freq; Olmo 3's both
+# take rope_theta; ModernBERT's global_rope_theta and local_rope_theta (tests/core/test_export_rope_per_layer.py
+# checks them against transformers' classes).
 PER_LAYER_TYPE_BASES: dict[str, dict[str, tuple[str, float]]] = {
     "gemma3_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
                     SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
     "gemma3n_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
                      SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
     "olmo3": {FULL_ATTENTION: ("rope_theta", 500_000.0), SLIDING_ATTENTION: ("rope_theta", 500_000.0)},
+    "modernbert": {FULL_ATTENTION: ("global_rope_theta", 160_000.0),
+                   SLIDING_ATTENTION: ("local_rope_theta", 10_000.0)},
+    "modernbert-decoder": {FULL_ATTENTION: ("global_rope_theta", 160_000.0),
+                           SLIDING_ATTENTION: ("local_rope_theta", 10_000.0)},
 }
 
 
@@ -36,11 +43,13 @@ PER_LAYER_TYPE_BASES: dict[str, dict[str, tuple[str, float]]] = {
 class RopeLayout:
     """text_config: the language model's settings are config.json's text_config (a multimodal model's), which a
     tool setting keys on the top config does not reach. per_layer: the model's rope_parameters per layer type with
-    the plan's scaling on the full-attention layers (each layer type's base kept), or None where one RoPE serves
-    every layer (the flat rope_parameters the exports wrote before)."""
+    the plan's scaling on the `scaled` ones (each layer type's base kept; an entry the config leaves null as
+    transformers reads it, _per_layer), or None where one RoPE serves every layer (the flat rope_parameters the
+    exports wrote before)."""
 
     text_config: bool = False
-    per_layer: dict[str, dict[str, Any]] | None = None
+    per_layer: dict[str, dict[str, Any] | None] | None = None
+    scaled: tuple[str, ...] = ()
 
 
 def scaling(plan) -> dict[str, Any]:
@@ -56,7 +65,8 @@ def rope_layout(plan) -> RopeLayout:
         return RopeLayout()
     text = cfg.get("text_config")
     multimodal = isinstance(text, Mapping)
-    return RopeLayout(text_config=multimodal, per_layer=_per_layer(text if multimodal else cfg, scaling(plan)))
+    per_layer, scaled = _per_layer(text if multimodal else cfg, scaling(plan))
+    return RopeLayout(text_config=multimodal, per_layer=per_layer, scaled=scaled)
 
 
 def config_edit(plan, layout: RopeLayout) -> str:
@@ -67,23 +77,38 @@ def config_edit(plan, layout: RopeLayout) -> str:
     return f'add "rope_scaling": {json.dumps(scaling(plan))} to {where}'
 
 
-def _per_layer(text: Mapping, params: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
-    """The text config's rope_parameters per layer type with `params` on the full-attention entry; None for a
-    model with one RoPE for every layer. A config transformers 5 saved has them as rope_parameters; the hub's
-    Gemma 3 and Olmo 3 files as flat keys (PER_LAYER_TYPE_BASES)."""
+def _per_layer(text: Mapping, params: dict[str, Any]) -> tuple[dict[str, dict[str, Any] | None] | None,
+                                                                tuple[str, ...]]:
+    """The text config's rope_parameters per layer type with `params` on the labels transformers scales
+    (bounds.rope_scaled_labels), and those labels; (None, ()) for a model with one RoPE for every layer, or with
+    nothing to scale (refused before an export: bounds.check_context). A config transformers 5 saved has them as
+    rope_parameters (per label as bounds.rope_per_layer decides: an entry may be null); the hub's Gemma 3, Olmo 3
+    and ModernBERT files as flat keys (PER_LAYER_TYPE_BASES).
+
+    A null entry is written as transformers reads it on loading: Gemma 3's and ModernBERT's classes fill it with
+    default RoPE on their base key (Gemma3TextConfig.convert_rope_params_to_dict), which a tool that sets the
+    dict on a loaded config (axolotl's setattr) would not do, leaving those layers without frequencies; a class
+    that keeps it null (Ergo's RoPE-less full-attention layers, whose rotary embedding skips it) gets null."""
+    model_type = text.get("model_type")
+    keys = PER_LAYER_TYPE_BASES.get(model_type) or {}
     saved = text.get("rope_parameters")
-    if isinstance(saved, Mapping) and saved and all(isinstance(v, Mapping) for v in saved.values()):
-        if FULL_ATTENTION not in saved:
-            return None
-        nested = {kind: dict(value) for kind, value in saved.items()}
-        nested[FULL_ATTENTION].update(params)
-        return nested
-    keys = PER_LAYER_TYPE_BASES.get(text.get("model_type"))
-    if keys is None:
-        return None
+    if isinstance(saved, Mapping) and rope_per_layer(saved):
+        loaded: dict[str, Any] = {}  # as transformers loads them (lorplan train scales the loaded config)
+        for kind, value in saved.items():
+            if value is None and kind in keys:
+                key, default = keys[kind]
+                value = {"rope_type": "default", "rope_theta": _number(text.get(key), default)}
+            loaded[kind] = None if value is None else dict(value)
+        labels = rope_scaled_labels(model_type, loaded)
+        if not labels:
+            return None, ()
+        return {kind: {**value, **params} if kind in labels else value for kind, value in loaded.items()}, labels
+    if not keys:
+        return None, ()
     bases = {kind: _number(text.get(key), default) for kind, (key, default) in keys.items()}
-    return {FULL_ATTENTION: {**params, "rope_theta": bases[FULL_ATTENTION]},
-            SLIDING_ATTENTION: {"rope_type": "default", "rope_theta": bases[SLIDING_ATTENTION]}}
+    labels = rope_scaled_labels(model_type, dict.fromkeys(keys, {}))
+    return {kind: {**(params if kind in labels else {"rope_type": "default"}), "rope_theta": bases[kind]}
+            for kind in keys}, labels
 
 
 def _number(value, default: float) -> float:

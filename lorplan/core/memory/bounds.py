@@ -101,7 +101,8 @@ def _config_parts(spec: ModelSpec) -> tuple[Mapping, ...]:
 def rope_per_layer(value: Mapping) -> bool:
     """Whether RoPE parameters are kept per label ({"full_attention": {...}, "sliding_attention": {...}}, an
     entry possibly null) rather than one set for every layer (rope_type, rope_theta, factor: no mapping). Also
-    lorplan.train.model.rope_scaled_config's test on the loaded config's rope_parameters."""
+    lorplan.train.model.rope_scaled_config's test on the loaded config's rope_parameters, and the exports' on
+    config.json's (lorplan.core.export.rope)."""
     entries = list(value.values())
     return (all(v is None or isinstance(v, Mapping) for v in entries)
             and any(isinstance(v, Mapping) for v in entries))
@@ -111,15 +112,50 @@ def _layer_entries(value: Mapping) -> list[Mapping]:
     return [v for v in value.values() if isinstance(v, Mapping)]
 
 
-def rope_labels(spec: ModelSpec) -> tuple[str, ...]:
-    """The labels the model's config keeps RoPE parameters under (Gemma 3's full_attention, sliding_attention;
-    DeepSeek-V4's main, compress as transformers 5 saves it), () when one set serves every layer."""
+# The model types whose config puts a rope_scaling on every layer type's RoPE parameters (transformers 5:
+# models/modernbert/configuration_modernbert.py and models/modernbert_decoder/configuration_modernbert_decoder.py,
+# convert_rope_params_to_dict), where Gemma 3's, Olmo 3's and the others' put it on the full-attention layers alone
+# (models/gemma3/configuration_gemma3.py). tests/core/test_rope_outside_catalog.py checks both against transformers.
+ROPE_SCALING_EVERY_LAYER_TYPE = frozenset({"modernbert", "modernbert-decoder"})
+
+
+def rope_scaled_labels(model_type: str | None, value: Mapping) -> tuple[str, ...]:
+    """The labels of RoPE parameters kept per label (`value`, rope_per_layer) that lorplan's linear scaling goes
+    on, where transformers puts a config's rope_scaling: every entry that is not null for ModernBERT
+    (ROPE_SCALING_EVERY_LAYER_TYPE), else full_attention; () when that entry is missing or null (DeepSeek-V4's
+    main / compress, Ergo's full-attention layers without RoPE): nothing to scale. lorplan train and the exports
+    scale these labels."""
+    if model_type in ROPE_SCALING_EVERY_LAYER_TYPE:
+        return tuple(str(k) for k, v in value.items() if isinstance(v, Mapping))
+    return ("full_attention",) if isinstance(value.get("full_attention"), Mapping) else ()
+
+
+def _unscalable_labels(spec: ModelSpec) -> str:
+    """"" when lorplan's linear scaling has labels to go on (or one RoPE serves every layer); else the config's
+    labels, a null one marked: "main, compress", "sliding_attention, full_attention (null)"."""
     for part in _config_parts(spec):
         for key in ("rope_parameters", "rope_scaling"):
             value = part.get(key)
             if isinstance(value, Mapping) and rope_per_layer(value):
-                return tuple(str(k) for k in value)
-    return ()
+                if rope_scaled_labels(part.get("model_type"), value):
+                    return ""
+                return ", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items())
+    return ""
+
+
+# The model types transformers builds as a causal LM or a sequence classifier that add a fixed sinusoidal table of
+# positions to the tokens (each models/<type>/modeling_<type>.py's *SinusoidalPositionalEmbedding): no RoPE, so
+# --rope-scaling changes nothing. XGLM's and TrOCR's are buffers, not parameters, so no position table shows in the
+# spec's tensors; Marian's and Pegasus' are frozen parameters. RoFormer's sinusoids are its rotary embedding, which
+# reads no rope_parameters either, and its table is refused as a position table. tests/core/
+# test_rope_outside_catalog.py checks the set against transformers.
+FIXED_SINUSOID_POSITIONS = frozenset({"marian", "musicgen", "musicgen_melody", "pegasus", "trocr", "xglm"})
+
+
+def fixed_sinusoid_positions(spec: ModelSpec) -> bool:
+    """Whether the model positions its tokens by a fixed sinusoidal table (FIXED_SINUSOID_POSITIONS) rather than
+    RoPE."""
+    return any(part.get("model_type") in FIXED_SINUSOID_POSITIONS for part in _config_parts(spec))
 
 
 def alibi(spec: ModelSpec) -> bool:
@@ -138,10 +174,13 @@ def alibi(spec: ModelSpec) -> bool:
 
 
 def _scales(params: Mapping) -> bool:
-    """Whether RoPE parameters scale the positions: a rope_type (or the older type) other than "default", or a
-    factor with no type named."""
+    """Whether RoPE parameters scale the positions: a rope_type (or the older type) other than "default" and
+    "mrope", or a factor with no type named. Qwen2-VL's and Qwen2.5-VL's "mrope" (with its mrope_section) splits the
+    frequencies among three position ids and scales none: transformers reads it as "default"
+    (models/qwen2_vl/configuration_qwen2_vl.py, Qwen2VLTextConfig.convert_rope_params_to_dict), and a linear
+    scaling goes on top, its sections kept."""
     kind = params.get("rope_type") or params.get("type")
-    return kind != "default" if kind is not None else "factor" in params
+    return kind not in ("default", "mrope") if kind is not None else "factor" in params
 
 
 def _native_words(spec: ModelSpec, native: Mapping) -> str:
@@ -211,8 +250,13 @@ class ContextNames:
     assign: str = "{name} {value}"  # a setting with its value: "--seq-len 4096", "training.seq_len = 4096"
     extend_rope: str = ("extend RoPE with {setting} (linear position interpolation, which the plan and its exports "
                         "carry)")  # {setting}: rope_scaling set to the factor needed, {factor}: the factor alone
+    # the RoPE factor with its value, where the surface sets it elsewhere (the planner: "`lorplan plan
+    # --rope-scaling 64`"); "" when `assign` says it
+    assign_rope: str = ""
 
     def set(self, name: str, value: str) -> str:
+        if name == self.rope_scaling and self.assign_rope:
+            return self.assign_rope.format(value=value)
         return self.assign.format(name=name, value=value)
 
 
@@ -222,13 +266,16 @@ PLAN_KEYS = ContextNames("training.seq_len", "model.rope_scaling", assign="{name
 
 def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = FLAG_NAMES) -> None:
     """BadInput when the sequence length is beyond the model's context, or RoPE scaling cannot apply to this
-    model: it has learned positions or ALiBi (no RoPE), scales RoPE itself, or keeps RoPE per labels with no
-    full_attention ones for lorplan's linear scaling to go on; beyond the context such a model is not told to
+    model: it has learned positions, fixed sinusoidal ones or ALiBi (no RoPE), scales RoPE itself, or keeps RoPE
+    per labels with no full_attention ones (or null ones) for lorplan's linear scaling to go on; beyond the context such a model is not told to
     extend RoPE. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's
     own)."""
     ctx = spec.max_position_embeddings
     seq, rope = names.seq_len, names.rope_scaling
     if setup.rope_scaling is not None:
+        if fixed_sinusoid_positions(spec):
+            raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it positions tokens by fixed sinusoidal "
+                           "position embeddings")
         if learned_positions(spec):
             if ctx > 0:
                 raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
@@ -243,9 +290,12 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
         if native is not None:
             raise BadInput(f"{rope}: {spec.id} already scales RoPE ({_native_words(spec, native)}); lorplan does "
                            "not stack a second scaling on it")
-        labels = rope_labels(spec)
-        if labels and "full_attention" not in labels:
-            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {', '.join(labels)} (rope_parameters), not per "
+        labels = _unscalable_labels(spec)
+        if labels and "full_attention (null)" in labels:
+            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {labels} (rope_parameters): its full_attention "
+                           "layers have no RoPE for lorplan's linear scaling to go on")
+        if labels:
+            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {labels} (rope_parameters), not per "
                            "layer type; lorplan's linear scaling goes on the full_attention layers, and it has none")
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
@@ -259,6 +309,9 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
                else f"shorten the sequences to at most {reach:,} tokens, which {largest} (the largest factor) reaches")
         raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
                        f"× {names.set(rope, f'{setup.rope_scaling:g}')}; {fix}")
+    if fixed_sinusoid_positions(spec):  # no RoPE: nothing to extend
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; fixed "
+                       "sinusoidal position embeddings, no RoPE); use sequences of at most that length")
     if learned_positions(spec):
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
                        f"position embeddings, {context_key(spec)}); use sequences of at most that length")
@@ -268,8 +321,7 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
     if native_rope_scaling(spec) is not None:  # a second scaling is refused above: do not offer one
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}, with "
                        "its own RoPE scaling); use sequences of at most that length")
-    labels = rope_labels(spec)
-    if labels and "full_attention" not in labels:  # refused above too
+    if _unscalable_labels(spec):  # refused above too
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}); use "
                        "sequences of at most that length")
     if setup.seq_len > reach:  # no factor lorplan takes reaches it: name none (one above 64 is refused)
