@@ -38,16 +38,17 @@ def check_context(plan, plan_path: str, fmt: str) -> list[str]:
     machine cannot read is not checked, and a warning says so; so is one outside the fast path whose config.json
     names code of its own (auto_map) when the plan trusts that code (lorplan train and the tools load the model's
     own class, which export does not build) or when only that code knows its model_type."""
-    from lorplan.core.errors import OWN_CODE_FLAG, BadInput, own_code_refusal
+    from lorplan.core.errors import BadInput
     from lorplan.core.export.common import WRITES_SETTING
     from lorplan.core.model import load_spec, resolve_model
+    from lorplan.core.model.fallback import NeedsOwnCode, own_code_line
     from lorplan.core.model.sources import NeedsBuild, read_config
     from lorplan.core.plan.context import check_plan_context, check_plan_targets, class_refusals
     from lorplan.core.vocab import ExportFormat
     from lorplan.train.paths import resolve_path
 
     source = str(resolve_path(plan.model.path, plan_path)) if plan.model.path is not None else plan.model.source
-    not_run = "(auto_map in config.json), which lorplan export does not run"
+    not_run = ", which lorplan export does not run"
     try:
         src = resolve_model(source)
         try:
@@ -55,12 +56,11 @@ def check_context(plan, plan_path: str, fmt: str) -> list[str]:
         except NeedsBuild:
             if plan.model.trust_remote_code and "auto_map" in read_config(src.config_path):
                 raise BadInput(f"config.json at {src.config_path}: the plan's model.trust_remote_code = true builds "
-                               f"the model with its own Python code {not_run}") from None
+                               f"the model with its own Python code (auto_map in config.json){not_run}") from None
             try:
                 spec = load_spec(src, trust_remote_code=False)
-            except BadInput as exc:  # the refusal names lorplan plan's flag, which export has not (nor runs it)
-                raise BadInput(str(exc).replace(own_code_refusal("(auto_map in config.json)", OWN_CODE_FLAG),
-                                                not_run)) from None
+            except NeedsOwnCode as exc:  # its line names lorplan plan's flag, which export has not (nor runs it)
+                raise BadInput(own_code_line(exc.config_path, not_run)) from None
     except BadInput as exc:
         print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
               file=sys.stderr)

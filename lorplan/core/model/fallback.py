@@ -141,16 +141,30 @@ def check_known_type(config_path: Path, cfg: Mapping[str, Any]) -> None:
                    f"one {which} knows: check its spelling, or a newer transformers may know it)")
 
 
-def own_code_line(config_path: Path) -> str:
+def own_code_line(config_path: Path, ending: str | None = None) -> str:
     """The one line for a config.json that transformers builds only with the model's own Python code (its
     auto_map), which was not allowed: said by check_own_code before the child starts and by run_child when the
-    child hears transformers refuse it."""
-    return own_code_refusal(f"config.json at {config_path}: the model needs its own Python code (auto_map in "
-                            "config.json)")
+    child hears transformers refuse it (NeedsOwnCode). `ending` follows "(auto_map in config.json)" in place of
+    the consent own_code_refusal names (the command line's flag): a command that runs no such code at all says
+    so in its own words (lorplan export: ", which lorplan export does not run")."""
+    subject = f"config.json at {config_path}: the model needs its own Python code (auto_map in config.json)"
+    return own_code_refusal(subject) if ending is None else subject + ending
+
+
+class NeedsOwnCode(BadInput):
+    """own_code_line's refusal (its default ending); `config_path` names the config.json, so that a caller can say
+    it with another ending (own_code_line(config_path, ending))."""
+
+    def __init__(self, config_path: Path) -> None:
+        super().__init__(own_code_line(config_path))
+        self.config_path = config_path
+
+    def __reduce__(self):  # rebuilt from the path, not from the line (args)
+        return type(self), (self.config_path,)
 
 
 def check_own_code(config_path: Path, cfg: Mapping[str, Any]) -> None:
-    """BadInput (own_code_line) at once, for a run that does not allow the model's own code, when transformers'
+    """NeedsOwnCode (own_code_line) at once, for a run that does not allow the model's own code, when transformers'
     AutoConfig would refuse the config.json for that code: its auto_map names an AutoConfig and transformers does
     not know its model_type (transformers' configuration_auto: remote code and no local class). The child would
     import torch and transformers (about 3.4 s) to say the same line (run_child). Told from the text of
@@ -159,7 +173,7 @@ def check_own_code(config_path: Path, cfg: Mapping[str, Any]) -> None:
     if not isinstance(auto_map, Mapping) or "AutoConfig" not in auto_map or not isinstance(model_type, str):
         return
     if _transformers_knows(model_type) is False:
-        raise BadInput(own_code_line(config_path))
+        raise NeedsOwnCode(config_path)
 
 
 def run_child(config_path: Path, trust_remote_code: bool) -> dict:
@@ -175,7 +189,7 @@ def run_child(config_path: Path, trust_remote_code: bool) -> dict:
         lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()]
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         if not trust_remote_code and "contains custom code" in reason:  # transformers' refusal of auto_map
-            raise BadInput(own_code_line(config_path))
+            raise NeedsOwnCode(config_path)
         raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
