@@ -13,7 +13,9 @@ from lorplan.cli import main
 LLAMA = "meta-llama/Llama-3.1-8B"
 
 
-@pytest.mark.parametrize("text", ["2,5M", "5,00", "1,5k", "1,0000", "12,34,567", ",500", "500,", "1,,000"])
+@pytest.mark.parametrize("text", ["2,5M", "5,00", "1,5k", "1,0000", "12,34,567", ",500", "500,", "1,,000",
+                                  # a comma after the groups (a fraction, an exponent) was still dropped
+                                  "1,000.5,5k", "1,000e0,3", "1,000_5,5"])
 def test_a_comma_that_groups_no_thousands_is_refused(text, capsys):
     try:
         rc = main(["recommend", "--model", LLAMA, "--trained-tokens", text])
