@@ -20,6 +20,7 @@ import contextlib
 import logging
 import math
 import os
+import threading
 from collections.abc import Iterator, Sequence
 
 from lorplan.core.data.encode import IGNORE_INDEX, Encoder, plain_render
@@ -155,32 +156,63 @@ def _class_read(model: dict | None, trust_remote_code: bool) -> bool:
     return trust_remote_code is True or not (isinstance(model_type, str) and model_type in overridden)
 
 
+# _logs_held's state, shared by the threads that load tokenizers at once (the planner's profile workers: a
+# superseded one runs on): transformers' library logger has one holder while any of them holds
+_HOLD_LOCK = threading.Lock()
+_HELD: dict[int, list[logging.LogRecord]] = {}  # a holding thread's id -> the records it logged
+_AS_IT_WAS: list[logging.Logger] = []  # the library logger as it was (its handlers, propagate) while held
+
+
+class _Holder(logging.Handler):
+    """The library logger's one handler while some thread holds: a holding thread's record is kept for it, any
+    other thread's goes where the logger sent it before (its handlers, then its parents' if it propagated)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with _HOLD_LOCK:
+            held = _HELD.get(threading.get_ident())  # emit runs in the thread that logged
+            if held is not None:
+                held.append(record)
+                return
+            was = _AS_IT_WAS[0]
+        was.callHandlers(record)
+
+
 @contextlib.contextmanager
 def _logs_held() -> Iterator[None]:
     """transformers' log records held while the block runs (a tokenizer loading): dropped when it fails, where
     lorplan's one line says why (transformers warned "You are using a model of type `evil_llama` to instantiate
     a model of type ``" before refusing a folder's own code, a line before the error), passed on when it ends
-    well. TRANSFORMERS_VERBOSITY set in the environment leaves transformers' logging as it is."""
-    if os.environ.get("TRANSFORMERS_VERBOSITY"):
+    well. Only this thread's records: loads in several threads hold their own, and the library logger gets its
+    handlers back when the last ends. TRANSFORMERS_VERBOSITY set in the environment leaves transformers'
+    logging as it is."""
+    me = threading.get_ident()
+    if os.environ.get("TRANSFORMERS_VERBOSITY") or me in _HELD:  # (_HELD[me]: this thread holds already)
         yield
         return
     from transformers.utils import logging as hf_logging
 
     root = hf_logging.get_logger()  # the library's logger, its stderr handler configured
-    held: list[logging.LogRecord] = []
-    holder = logging.Handler()
-    holder.emit = held.append  # type: ignore[method-assign]
-    handlers, propagate = root.handlers[:], root.propagate
-    root.handlers, root.propagate = [holder], False
+    with _HOLD_LOCK:
+        if not _HELD:
+            was = logging.Logger(root.name)  # outside logging's registry: the library logger as it was
+            was.handlers, was.propagate, was.parent = root.handlers[:], root.propagate, root.parent
+            _AS_IT_WAS[:] = [was]
+            root.handlers, root.propagate = [_Holder()], False
+        held = _HELD[me] = []
     try:
         yield
     except BaseException:
         held.clear()
         raise
     finally:
-        root.handlers, root.propagate = handlers, propagate
+        with _HOLD_LOCK:
+            del _HELD[me]
+            was = _AS_IT_WAS[0]
+            if not _HELD:
+                root.handlers, root.propagate = was.handlers, was.propagate
+                _AS_IT_WAS.clear()
         for record in held:
-            root.handle(record)
+            was.callHandlers(record)
 
 
 def make_counter(choice: TokenizerChoice, *, mask: bool = True,
