@@ -104,7 +104,8 @@ class PlanView(VerticalScroll):
         self._cached = bridge.cached_ids(exclude=self._catalog)
         self._initial_model = initial_model or bridge.default_model(self._catalog)
         self._generation = 0
-        self._summary_height = -1
+        self._summary_height = -1  # the summary's lines less the warning's (_set_summary)
+        self._warning_height = -1  # the warning's lines above them while the table is stale
         self._summary_plain = "Choose a model to see the table."  # the summary less its stale line (_plain_height)
         self._model_line = ""  # the loaded model's line, where a model that failed to load puts its error
         self._mode_due = False  # the short-terminal mode waits for a layout at the terminal's width (_follow_size)
@@ -219,8 +220,9 @@ class PlanView(VerticalScroll):
         left_rows -= max(0, self._rows_at(gpu_error, left_width - left.styles.gutter.width
                                           - gpu.styles.gutter.width) - 1)
         picker = self.query_one(ModelPicker)
-        if picker.has_class("-error"):  # a model that did not load: its error instead of the loaded model's line
-            status = picker.query_one("#model-status", Static)
+        status = picker.query_one("#model-status", Static)
+        if status.content != self._model_line:  # a model that did not load (its error) or is loading: the
+            # loaded model's line counts instead, the line the plain view shows
             status_width = left_width - left.styles.gutter.width - picker.styles.gutter.width
             left_rows -= (self._lines_at(status, status.content, status_width)
                           - self._lines_at(status, self._model_line, status_width))
@@ -568,8 +570,7 @@ class PlanView(VerticalScroll):
         row = self._selected_row()
         self.set_class(self.state.stale, "-stale")
         if row is None:
-            self._summary_plain = ""
-            self._set_summary(summary, f"Fix the marked field to see the table: {self._first_error()}"
+            self._set_summary(summary, "", f"Fix the marked field to see the table: {self._first_error()}"
                               if self.state.stale else "")
             return
         spec, m = self.state.priced or self.state.spec, row.memory  # the spec the table's row was priced with
@@ -608,10 +609,8 @@ class PlanView(VerticalScroll):
                  + " · ".join(f"{k} {format_bytes(v)}" for k, v in peak.terms[:6]))
         for note in bridge.setup_notes(spec, self.state.setup, row.rank):
             text += f"\nnote: {note}"
-        self._summary_plain = text
-        if self.state.stale:
-            text = f"⚠ showing the last valid table: {self._first_error()}\n" + text
-        self._set_summary(summary, text)
+        self._set_summary(summary, text, f"⚠ showing the last valid table: {self._first_error()}"
+                          if self.state.stale else "")
 
     def _first_error(self) -> str:
         """The message of the bad field being typed (else the first), which names it, and how many more are
@@ -627,21 +626,29 @@ class PlanView(VerticalScroll):
         more = f" (and {len(messages) - 1} more marked in red)" if len(messages) > 1 else ""
         return messages[0] + more
 
-    def _set_summary(self, summary: Static, text: str) -> None:
-        """Update the summary; re-layout the screen only when it needs more lines than it has (not per keystroke):
-        like the table's columns, it only grows (blank lines keep a shorter text at the height already laid out)
-        until another model is chosen."""
+    def _set_summary(self, summary: Static, text: str, warning: str = "") -> None:
+        """Show `text` under `warning` (a line above it while the table is stale); re-layout the screen only when
+        the summary needs another number of lines (not per keystroke): like the table's columns, `text` only grows
+        (blank lines keep a shorter text at the height already laid out) until another model is chosen. The
+        warning's lines come and go with it: they never pad the text once the field is fixed (they did, and at
+        the height the plain view just fits it overflowed by blank rows). `_summary_plain` keeps `text` as shown,
+        its padding with it, for the rows the plain view needs (_plain_height)."""
         width = summary.content_region.width
+        shown = f"{warning}\n{text}" if warning and text else warning or text
         if width <= 0:  # not laid out yet: its height at one column (hundreds of lines) would pad every later text
-            summary.update(text, layout=True)
-            self._summary_height = -1
+            self._summary_plain = text
+            summary.update(shown, layout=True)
+            self._summary_height = self._warning_height = -1
             return
         height = len(Text(text).wrap(self.app.console, width)) if text else 0
         if 0 < height < self._summary_height:
             text += "\n" * (self._summary_height - height)
+            shown += "\n" * (self._summary_height - height)
             height = self._summary_height
-        summary.update(text, layout=height != self._summary_height)
-        self._summary_height = height
+        warned = len(Text(warning).wrap(self.app.console, width)) if warning else 0
+        self._summary_plain = text
+        summary.update(shown, layout=height != self._summary_height or warned != self._warning_height)
+        self._summary_height, self._warning_height = height, warned
 
     def _announce(self) -> None:
         row = self._selected_row()
