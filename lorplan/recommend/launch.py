@@ -306,10 +306,14 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     guess = seconds_at(steps)
     if not lp.ranks:
         # the smallest ladder: two ranks and the base probe, each with every seed, len(slots) at a time
-        need = math.ceil(3 * seeds / len(slots)) * guess
+        need = max(1, math.ceil(math.ceil(3 * seeds / len(slots)) * guess / 60))
+        # a budget beyond what --budget-minutes takes is not named as one to give (the flag refuses it)
+        buys = (f"--budget-minutes {need} buys the smallest ladder, 2 ranks and the base probe, by that estimate"
+                if need <= MAX_BUDGET_MINUTES else
+                f"the smallest ladder, 2 ranks and the base probe, needs about {need:,} minutes by that estimate, "
+                f"more than --budget-minutes takes (at most {MAX_BUDGET_MINUTES:,}, a week)")
         return Ladder(None, None, None, blocked=lp.explanation + " (the probe time is an estimate from the model's "
-                      f"size{' and the load' if load_words else ''}; --budget-minutes {max(1, math.ceil(need / 60))} "
-                      "buys the smallest ladder, 2 ranks and the base probe, by that estimate)")
+                      f"size{' and the load' if load_words else ''}; {buys})")
     notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {counted(steps, 'step')} of "
                                       f"the planned {planned:,} (the probe time is estimated from the model's size"
                                       f"{' and the load' if load_words else ''} until probes are timed)" + (f"; {length_note}" if length_note else "")
