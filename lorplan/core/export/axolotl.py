@@ -49,6 +49,13 @@ def _int_alpha(value, what: str, warnings: list[str]):
     return value
 
 
+# The text configs whose rope_parameters field is typed per layer type (transformers 5.25's ModernBertConfig and
+# ModernBertDecoderConfig: dict[Literal["full_attention", "sliding_attention"], dict]): a flat rope_scaling set on
+# the loaded config is refused (StrictDataclassFieldValidationError), so axolotl's setattr of it fails the load.
+# tests/core/test_rope_export_advice.py checks the overrides of every per-layer-type class against transformers.
+TYPED_ROPE_PARAMETERS = frozenset({"modernbert", "modernbert-decoder"})
+
+
 def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any] | None:
     """The plan's linear RoPE scaling as axolotl's overrides_of_model_config, which it applies by setattr on the
     loaded model config (loaders/utils.py load_model_config). transformers 5 reads RoPE from rope_parameters alone:
@@ -57,7 +64,8 @@ def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any] | None:
     own rope_theta, after rope_scaling (the key transformers 4 reads; on 5 the later key wins).
 
     A model with RoPE per layer type (Gemma 3) gets its rope_parameters per layer type, the full-attention layers
-    scaled, each with its own base: a flat one fails its build (KeyError 'full_attention'). A multimodal model's
+    scaled, each with its own base: a flat one fails its build (KeyError 'full_attention'); ModernBERT's alone, no
+    rope_scaling, which its typed config refuses (TYPED_ROPE_PARAMETERS). A multimodal model's
     language model reads text_config, which no top-level override reaches: None, and a warning naming the
     config.json edit (rope.config_edit)."""
     layout = rope_layout(plan)
@@ -69,6 +77,8 @@ def _rope_overrides(plan, warnings: list[str]) -> dict[str, Any] | None:
         return None
     rope_scaling = {"type": ROPE_SCALING_TYPE, "factor": factor}
     if layout.per_layer is not None:
+        if layout.model_type in TYPED_ROPE_PARAMETERS:  # setattr of a flat rope_scaling fails the load
+            return {"rope_parameters": layout.per_layer}
         return {"rope_scaling": rope_scaling, "rope_parameters": layout.per_layer}
     params: dict[str, Any] = {"rope_type": ROPE_SCALING_TYPE, "factor": factor}
     theta = model_rope_theta(plan)

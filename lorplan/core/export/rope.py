@@ -50,6 +50,17 @@ class RopeLayout:
     text_config: bool = False
     per_layer: dict[str, dict[str, Any] | None] | None = None
     scaled: tuple[str, ...] = ()
+    # the text config's model_type, for a per-layer one: whether transformers builds it from a flat rope_scaling
+    model_type: str | None = None
+
+    @property
+    def rope_scaling_read(self) -> bool:
+        """Whether a config.json rope_scaling scales this model as lorplan train does: one RoPE for every layer, or
+        a class that puts it per layer type (PER_LAYER_TYPE_BASES). The others with RoPE per layer type (Laguna,
+        Mellum, MiMo-V2-Flash, Dory in transformers 5.25: convert_rope_params_to_dict kept as the base's or
+        returning kwargs) take it for the whole rope_parameters, and their build fails (KeyError
+        'full_attention')."""
+        return self.per_layer is None or self.model_type in PER_LAYER_TYPE_BASES
 
 
 def scaling(plan) -> dict[str, Any]:
@@ -65,15 +76,21 @@ def rope_layout(plan) -> RopeLayout:
         return RopeLayout()
     text = cfg.get("text_config")
     multimodal = isinstance(text, Mapping)
-    per_layer, scaled = _per_layer(text if multimodal else cfg, scaling(plan))
-    return RopeLayout(text_config=multimodal, per_layer=per_layer, scaled=scaled)
+    part = text if multimodal else cfg
+    per_layer, scaled = _per_layer(part, scaling(plan))
+    model_type = part.get("model_type")
+    return RopeLayout(text_config=multimodal, per_layer=per_layer, scaled=scaled,
+                      model_type=model_type if isinstance(model_type, str) else None)
 
 
 def config_edit(plan, layout: RopeLayout) -> str:
     """The config.json edit that scales the plan's model as lorplan train does: rope_scaling, which transformers
     reads into rope_parameters (a per-layer-type one's full-attention entry), in text_config for a multimodal
-    model."""
+    model; for a class with RoPE per layer type that takes no rope_scaling so (RopeLayout.rope_scaling_read),
+    rope_parameters per layer type, as lorplan train sets them."""
     where = "text_config in the model's config.json" if layout.text_config else "the model's config.json"
+    if not layout.rope_scaling_read:
+        return f'set "rope_parameters": {json.dumps(layout.per_layer)} in {where}'
     return f'add "rope_scaling": {json.dumps(scaling(plan))} to {where}'
 
 

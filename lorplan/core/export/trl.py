@@ -114,7 +114,8 @@ def _rope_edit(plan) -> str:
     """What to write into the model's config.json to train the plan's RoPE scaling. A model with RoPE per layer
     type (Gemma 3), or a multimodal one (whose language model reads text_config), is told the edit that works
     there (rope.config_edit: rope_scaling, which transformers puts on the full-attention layers; a flat
-    rope_parameters fails Gemma 3's build)."""
+    rope_parameters fails Gemma 3's build; rope_parameters per layer type for a class that takes no rope_scaling
+    so, Laguna's)."""
     layout = rope_layout(plan)
     if layout.text_config or layout.per_layer is not None:
         return f"to train it, {config_edit(plan, layout)}"
