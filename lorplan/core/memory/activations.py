@@ -171,27 +171,59 @@ def eager_backward_bs2(heads: int, a: int, fp32_softmax: bool, dropout_mask: int
     return float(heads * (per_score + (a if softcap else 0)))
 
 
+# the model types whose transformers config class, given no layer_types, alternates sliding-window and
+# full-attention layers (every one of them once the model has a few layers): their models build a causal and a
+# sliding mask. Checked against the installed transformers' config classes: tests/core/test_memory_masks.py
+_HYBRID_DEFAULT = frozenset({
+    "afmoe", "beam", "cohere2", "cohere2_moe", "cwm", "diffusion_gemma", "diffusion_gemma_text", "dory", "ergo",
+    "exaone4", "exaone_moe", "flint", "gemma2", "gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4",
+    "gemma4_text", "gemma4_unified", "gemma4_unified_text", "gpt_oss", "granite_swa", "granitemoe_swa", "kolibri1",
+    "mimo_v2_flash", "modernbert-decoder", "muse_glimmer", "muse_glimmer_text", "muse_spark", "muse_spark_text",
+    "olmo3", "t5_gemma_module", "t5gemma", "t5gemma2", "t5gemma2_decoder", "t5gemma2_encoder", "t5gemma2_text",
+    "vaultgemma",
+})
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def attention_masks(spec: ModelSpec) -> int:
-    """How many (b, 1, s, s) masks a decoder builds for eager attention: one per kind of layer (full, sliding)."""
+    """How many (b, 1, s, s) masks a decoder builds: one per kind of layer (full, sliding)."""
     # transformers models/gemma2/modeling_gemma2.py (Gemma2Model.forward: causal_mask_mapping) builds a full and a
-    # sliding-window mask for its alternating layer_types (Gemma 3 alike); Llama one causal mask
-    cfg = spec.config or {}
-    text = cfg.get("text_config")
-    for c in (cfg, text if isinstance(text, Mapping) else {}):
-        kinds = c.get("layer_types")
-        if isinstance(kinds, (list, tuple)) and kinds:
-            return len(set(map(str, kinds[: spec.num_layers or None])))
-    return 2 if spec.model_type in ("gemma2", "gemma3", "gemma3_text") else 1
+    # sliding-window mask for its alternating layer_types (Cohere 2, Qwen 2 with use_sliding_window, GPT-OSS,
+    # OLMo 3 alike); Llama one causal mask. A config.json without layer_types gets its config class's
+    # (__post_init__), from the keys below or, failing them, the class's own default pattern
+    model_type, cfg = _text_model(spec)
+    layers = spec.num_layers
+    kinds = cfg.get("layer_types")
+    if isinstance(kinds, (list, tuple)) and kinds:
+        return len(set(map(str, kinds[: layers or None])))
+    # Cohere 2, Gemma 3, EXAONE 4: layer i slides unless (i + 1) % pattern == 0
+    pattern = _int(cfg.get("sliding_window_pattern"))
+    if pattern is not None and pattern >= 1 and model_type in _HYBRID_DEFAULT:
+        return 2 if 1 < pattern <= max(layers, 1) else 1
+    # Qwen 2 / Qwen 3 (configuration_qwen2.py): with use_sliding_window the layers from max_window_layers on slide
+    if cfg.get("use_sliding_window") is True and cfg.get("sliding_window") is not None:
+        first = _int(cfg.get("max_window_layers"))
+        return 2 if first is not None and 0 < first < layers else 1
+    return 2 if model_type in _HYBRID_DEFAULT and layers > 1 else 1
 
 
-def eager_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int:
-    """Bytes per b*s*s of the eager attention masks (x_bytes: the embeddings' dtype), kept alive all step by
-    gradient checkpointing (each block's checkpoint holds its arguments to recompute it)."""
-    # transformers masking_utils.py (eager_mask): torch.where(bool mask, 0, finfo(dtype).min) in the
-    # embeddings' dtype, shape (b, 1, s, s); an encoder without padding gets none (allow_is_bidirectional_skip)
-    if setup.attention != "eager" or (_family(spec) == "encoder" and not setup.padding_mask):
-        return 0
-    return x_bytes * attention_masks(spec)
+def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int:
+    """Bytes per b*s*s of the attention masks the model builds (x_bytes: the embeddings' dtype), kept alive all
+    step by gradient checkpointing (each block's checkpoint holds its arguments to recompute it)."""
+    if setup.attention == "eager":
+        # transformers masking_utils.py (eager_mask): torch.where(bool mask, 0, finfo(dtype).min) in the
+        # embeddings' dtype, shape (b, 1, s, s); an encoder without padding gets none (allow_is_bidirectional_skip)
+        if _family(spec) == "encoder" and not setup.padding_mask:
+            return 0
+        return x_bytes * attention_masks(spec)
+    if setup.attention == "sdpa" and setup.padding_mask:
+        # masking_utils.py (sdpa_mask): a padded batch gets a bool (b, 1, s, s) mask, 1 byte a score (without
+        # padding a causal one is skipped: is_causal). Traced: tests/core/test_memory_masks.py
+        return attention_masks(spec)
+    return 0  # flash-attention-2 takes the 2-D padding mask and unpads
 
 
 # Where transformers applies the caps (checked against the installed transformers by building tiny models with two
@@ -199,33 +231,53 @@ def eager_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int
 # it to eager attention as softcap (models/gemma2/modeling_gemma2.py, models/vaultgemma); Gemma 3's attention keeps
 # the value and passes none, Llama's never reads it. final_logit_softcapping: the class the model is built as
 # (spec.architecture: its forward caps the logits), and whether it reads the cap from the text config
-# (Gemma3nForConditionalGeneration, Gemma4ForConditionalGeneration: get_text_config(); PaliGemma's too);
-# Gemma3ForConditionalGeneration applies none
+# (Gemma3nForConditionalGeneration, Gemma4ForConditionalGeneration: get_text_config(); PaliGemma's, Mistral
+# Large 4's, the Muse and Inkling 2 multimodal classes' too); Gemma3ForConditionalGeneration applies none
 _ATTN_SOFTCAP = frozenset({"gemma2", "vaultgemma"})
 _FINAL_SOFTCAP = {
     "Gemma2ForCausalLM": False, "Gemma3ForCausalLM": False, "Gemma3nForCausalLM": False,
     "Gemma4ForCausalLM": False, "VaultGemmaForCausalLM": False, "NanoChatForCausalLM": False,
+    "BeamForCausalLM": False, "Gemma4UnifiedForCausalLM": False, "Inkling2ForCausalLM": False,
+    "Inkling2LoopForCausalLM": False,
     "Gemma3nForConditionalGeneration": True, "Gemma4ForConditionalGeneration": True,
-    "PaliGemmaForConditionalGeneration": True,
+    "PaliGemmaForConditionalGeneration": True, "Gemma4UnifiedForConditionalGeneration": True,
+    "Inkling2ForConditionalGeneration": True, "Inkling2LoopForConditionalGeneration": True,
+    "MistralLarge4ForConditionalGeneration": True, "MuseGlimmerForConditionalGeneration": True,
+    "MuseSparkForConditionalGeneration": True,
 }
+# the classes that cap fp32 logits: models/beam/modeling_beam.py (logits.float() / cap, "as bf16 tanh quantizes
+# badly near saturation"), models/inkling2 (lm_head(...).float(), then Inkling2Softcap); tanh saves fp32 then
+_FP32_FINAL_SOFTCAP = frozenset({"BeamForCausalLM", "Inkling2ForCausalLM", "Inkling2ForConditionalGeneration",
+                                 "Inkling2LoopForCausalLM", "Inkling2LoopForConditionalGeneration"})
 # the caps a config that leaves the keys out gets from its class (Gemma2Config, VaultGemmaConfig,
-# Gemma3nTextConfig, NanoChatConfig); Gemma 3's and Gemma 4's text configs default both to None (no cap)
+# Gemma3nTextConfig, NanoChatConfig, BeamConfig, ...); Gemma 3's, Gemma 4's and Gemma 4 Unified's text configs
+# default both to None (no cap)
 _SOFTCAP_DEFAULTS = {
     "gemma2": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0},
     "vaultgemma": {"attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0},
     "gemma3n_text": {"final_logit_softcapping": 30.0},
     "nanochat": {"final_logit_softcapping": 15.0},
+    "beam": {"final_logit_softcapping": 30.0},
+    "inkling2_text": {"final_logit_softcapping": 30.0},
+    "inkling2_loop_text": {"final_logit_softcapping": 30.0},
+    "mistral_large4_text": {"final_logit_softcapping": 30.0},
+    "muse_glimmer_text": {"final_logit_softcapping": 20.0},
+    "muse_spark_text": {"final_logit_softcapping": 20.0},
 }
 # a multimodal config's text model when its text_config names no model_type (the config class's own choice)
-_TEXT_MODEL = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "paligemma": "gemma"}
+_TEXT_MODEL = {"gemma3": "gemma3_text", "gemma3n": "gemma3n_text", "gemma4": "gemma4_text", "paligemma": "gemma",
+               "gemma4_unified": "gemma4_unified_text", "inkling2": "inkling2_text",
+               "inkling2_loop": "inkling2_loop_text", "mistral_large4": "mistral_large4_text",
+               "muse_glimmer": "muse_glimmer_text", "muse_spark": "muse_spark_text"}
 
 
 def _text_model(spec: ModelSpec) -> tuple[str, Mapping]:
-    """The text model's model_type and config: a multimodal config's text_config, else the config itself."""
+    """The text model's model_type and config: a multimodal config's text_config, else the config itself (the one
+    reading of text_config here; core.memory.bounds._config_parts keeps its own)."""
     cfg = spec.config or {}
     text = cfg.get("text_config")
     if isinstance(text, Mapping):
-        return str(text.get("model_type") or _TEXT_MODEL.get(spec.model_type, "")), text
+        return str(text.get("model_type") or _TEXT_MODEL.get(spec.model_type, spec.model_type)), text
     if spec.model_type in _TEXT_MODEL:  # no text_config: the config class's default text model
         return _TEXT_MODEL[spec.model_type], {}
     return spec.model_type, cfg
@@ -520,7 +572,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     head_softcap = 0
     if spec.task == "causal-lm" and setup.loss == "standard" and softcapped(spec, "final_logit_softcapping"):
         # under autocast the head's matmul yields 16-bit logits; without it, the head's own dtype
-        head_softcap = softcap_logits_saved(spec.vocab_size, a if autocast else unquantized_param_bytes(setup))
+        x = 4 if spec.architecture in _FP32_FINAL_SOFTCAP else a if autocast else unquantized_param_bytes(setup)
+        head_softcap = softcap_logits_saved(spec.vocab_size, x)
     if attn_bwd_bs2 and fam != "encoder":
         # a pre-norm block's first norm is still saved (a post-norm encoder's norms come after the attention); a
         # LayerNorm computing in the stream's dtype saves the block's input itself, which checkpointing holds
@@ -551,7 +604,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn_backward_bs2=attn_bwd_bs2,
         attn_backward_tokens=attn_bwd_tokens,
         attn_backward_flight=attn_bwd_flight,
-        mask_bs2=eager_mask_bytes(spec, setup, resid),
+        mask_bs2=attention_mask_bytes(spec, setup, resid),
         model_backward_tokens=model_backward,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
