@@ -51,7 +51,8 @@ def test_a_config_without_a_context_is_profiled_as_plan_plans_it(gpt_neo, data, 
     from lorplan.core.model import load_spec
 
     spec = load_spec(gpt_neo)
-    assert spec.source == "fallback" and spec.max_position_embeddings == 0  # the premise: plan reads no context
+    # the premise: plan's spec has GPTNeoConfig's default (the built model's), not the tokenizer's 512
+    assert spec.source == "fallback" and spec.max_position_embeddings == 2048
     assert json.loads((Path(gpt_neo) / "tokenizer_config.json").read_text())[
         "model_max_length"] == 512
     rc, _, err = _run(capsys, "plan", "--model", gpt_neo, "--rank", "8", "--seq-len", "1000")
@@ -69,7 +70,7 @@ def test_a_config_without_a_context_is_profiled_as_plan_plans_it(gpt_neo, data, 
 def test_model_limit_of_a_config_without_a_context_is_none(gpt_neo, tmp_path):
     from lorplan.core.data.profile import model_limit
 
-    assert model_limit(gpt_neo, tokenizer_max=512) is None  # plan has no limit either
+    assert model_limit(gpt_neo, tokenizer_max=512) is None  # no spec handed over, no build: config.json names none
     tokenizer_only = copy_tokenizer(tmp_path / "tok")  # no config at all: the tokenizer's figure stands
     limit = model_limit(str(tokenizer_only), tokenizer_max=512)
     assert limit is not None and limit.tokens == 512 and "tokenizer" in limit.source
@@ -83,7 +84,7 @@ def test_the_profile_counts_against_the_spec_it_is_given(gpt_neo, data):
     from lorplan.core.memory.bounds import context_tokens
     from lorplan.core.model import load_spec
 
-    spec = replace(load_spec(gpt_neo), max_position_embeddings=40)
+    spec = replace(load_spec(gpt_neo), max_position_embeddings=40, context_default="")  # as if config.json said 40
     p = profile_dataset(data, model=gpt_neo, spec=spec)
     assert p.seq_len == 40 and p.suggested_seq_len <= 40
     p = profile_dataset(data, model=gpt_neo, spec=spec, seq_len=100, rope_scaling=2.0)

@@ -237,9 +237,10 @@ def model_limit(model: str | None, rope_scaling: float | None = None,
     suggestions use the limit `lorplan plan`, probes and `lorplan train` check (core.memory.bounds.check_context):
     the context of `spec` (the ModelSpec the caller loaded as plan loads it: lorplan profile's) or, without one,
     of the spec lorplan loads for `model` (its config's context key), scaled as context_tokens scales it
-    (bounds.scaled_context). An architecture the fast path does not know: the context its fallback spec reads
-    (fallback.config_context), without building the model. A model whose config names no context has no limit,
-    as plan has none for it. Only when lorplan has no config for `model` (no `model`, a tokenizer-only folder, a
+    (bounds.scaled_context). An architecture the fast path does not know, without `spec`: the context its
+    config.json names (fallback.config_context), without building the model; none there, no limit, though the
+    fallback spec plan builds has its configuration class's default (fallback._class_context: lorplan profile
+    hands that spec over). Only when lorplan has no config for `model` (no `model`, a tokenizer-only folder, a
     name not on disk): `tokenizer_max`, the tokenizer's model_max_length, which is often a placeholder or
     another figure than the config's (MiniLM's 512 beside a tiny Llama's 128). None when none of these says.
     BadInput, `lorplan plan`'s line, for a config.json plan refuses (sources.config_spec): a profile against it

@@ -226,9 +226,10 @@ def context_key(spec: ModelSpec) -> str:
 
 
 def context_default(spec: ModelSpec) -> str:
-    """"" when config.json gives the model's context (or a fallback spec, which reads only what it gives), else
-    where the fast path took it from: "max_position_embeddings absent from config.json: LlamaConfig's default"."""
-    return "" if spec.source == "fallback" else archs_context_default(spec.config or {})
+    """"" when config.json gives the model's context, else where the spec took it from, its configuration
+    class's default: "max_position_embeddings absent from config.json: LlamaConfig's default" (the fast path's,
+    read from its config; a fallback spec's, the built model's: ModelSpec.context_default)."""
+    return spec.context_default if spec.source == "fallback" else archs_context_default(spec.config or {})
 
 
 DEFAULT_SEQ_LEN = 2048

@@ -3,7 +3,7 @@
 Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
-"supports_gradient_checkpointing"}. Errors: one line on stderr, exit 2.
+"supports_gradient_checkpointing", "context": [key, tokens, config class] or null}. Errors: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main(argv: list[str]) -> int:
         "moe_style": _moe_style(config.model_type),
         "unsupported_attention": [a.value for a in flags.unsupported_attention],
         "supports_gradient_checkpointing": flags.gradient_checkpointing,
+        "context": _context(config),
     }))
     return 0
 
@@ -62,6 +63,23 @@ def _build(path: str, trust: bool):
             return config, auto[0].from_config(config, trust_remote_code=trust), "causal-lm"
         except ValueError:
             return config, auto[1].from_config(config, trust_remote_code=trust), "sequence-classification"
+
+
+def _context(config) -> list | None:
+    """[key, tokens, configuration class] of the context the built model has: the first of fallback.CONTEXT_KEYS
+    the config object holds as a whole number, at its top level and then in its text_config (as
+    fallback.config_context reads config.json), its class's default where config.json gives none; None when
+    none does."""
+    from lorplan.core.model.fallback import CONTEXT_KEYS
+
+    for part in (config, getattr(config, "text_config", None)):
+        if part is None:
+            continue
+        for key in CONTEXT_KEYS:
+            value = getattr(part, key, None)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return [key, value, type(part).__name__]
+    return None
 
 
 def _output_embeddings_name(model) -> str | None:

@@ -290,6 +290,7 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         notes.append("trust_remote_code was enabled on request")
     from types import MappingProxyType
 
+    default_context = _class_context(data, cfg)
     return ModelSpec(
         id=spec_id,
         source="fallback",
@@ -303,7 +304,7 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         head_dim=_first(cfg, ("head_dim",), hidden // heads if heads else 0),
         intermediate_size=_first(cfg, _ALIASES["intermediate_size"]),
         vocab_size=_first(cfg, ("vocab_size",)),
-        max_position_embeddings=config_context(cfg),
+        max_position_embeddings=config_context(cfg) or default_context[1],
         tie_word_embeddings=bool(tied),
         hidden_act=str(cfg.get("hidden_act") or cfg.get("activation_function") or ""),
         gated_mlp=False,
@@ -320,7 +321,23 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         dropout=_dropout(cfg),
         unsupported_attention=tuple(data.get("unsupported_attention", ())),
         supports_gradient_checkpointing=data.get("supports_gradient_checkpointing", True) is not False,
+        context_default=default_context[0],
     )
+
+
+def _class_context(data: Mapping[str, Any], cfg: Mapping[str, Any]) -> tuple[str, int]:
+    """(where, tokens) of the context the built model took from its configuration class's default, for a
+    config.json that names none of CONTEXT_KEYS (transformers builds DistilBERT's 512 position embeddings, GPT-Neo's
+    2048): the child's report ("max_position_embeddings absent from config.json: DistilBertConfig's default", as
+    the fast path names its classes' defaults, archs.context_default); ("", 0) when the file names a key (its value
+    stands, 0 when it is no whole number) or the built config has none."""
+    if any(isinstance(part, Mapping) and any(k in part for k in CONTEXT_KEYS) for part in (cfg, cfg.get("text_config"))):
+        return "", 0
+    reported = data.get("context")
+    if not (isinstance(reported, list) and len(reported) == 3 and isinstance(reported[1], int) and reported[1] > 0):
+        return "", 0
+    key, tokens, cls = reported
+    return f"{key} absent from config.json: {cls}'s default", tokens
 
 
 def checkpointing_refusal(spec: ModelSpec) -> str | None:

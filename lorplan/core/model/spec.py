@@ -133,6 +133,10 @@ class ModelSpec:
     # supports_gradient_checkpointing); the catalog's classes: core.model.attention's table, and all checkpoint
     unsupported_attention: tuple[str, ...] = ()
     supports_gradient_checkpointing: bool = True
+    # a fallback spec whose config.json names no context: where max_position_embeddings came from, the configuration
+    # class's default the built model has ("max_position_embeddings absent from config.json: DistilBertConfig's
+    # default"); the fast path's are read from its config (core.memory.bounds.context_default)
+    context_default: str = ""
 
     @property
     def total_params(self) -> int:
