@@ -32,3 +32,14 @@ def test_the_refusal_carries_its_config_path(tmp_path):
     assert str(caught.value) == own_code_line(path)
     again = pickle.loads(pickle.dumps(caught.value))
     assert (str(again), again.config_path) == (own_code_line(path), path)
+
+
+def test_a_reworded_refusal_keeps_its_words_when_copied(tmp_path):
+    """The planner rewords the refusal in place (tui.bridge.load_spec sets exc.args to consent_words'); a copy or
+    pickle of it rebuilt the flag's line from the path, as no other BadInput does."""
+    import copy
+
+    caught = NeedsOwnCode(tmp_path / "config.json")
+    caught.args = ("the planner's words",)
+    for again in (pickle.loads(pickle.dumps(caught)), copy.copy(caught)):
+        assert (type(again), str(again), again.config_path) == (NeedsOwnCode, "the planner's words", caught.config_path)

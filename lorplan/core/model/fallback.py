@@ -159,8 +159,8 @@ class NeedsOwnCode(BadInput):
         super().__init__(own_code_line(config_path))
         self.config_path = config_path
 
-    def __reduce__(self):  # rebuilt from the path, not from the line (args)
-        return type(self), (self.config_path,)
+    def __reduce__(self):  # rebuilt from the path, with its line as it stands (a front end rewords it in args)
+        return type(self), (self.config_path,), {"args": self.args}
 
 
 def check_own_code(config_path: Path, cfg: Mapping[str, Any]) -> None:
