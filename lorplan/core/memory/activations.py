@@ -210,6 +210,37 @@ def attention_masks(spec: ModelSpec) -> int:
     return 2 if model_type in _HYBRID_DEFAULT and layers > 1 else 1
 
 
+# the model types whose models slide every layer: their modeling code picks create_sliding_window_causal_mask
+# whenever config.sliding_window is set (Mistral, Mixtral, Phi-3, Starcoder 2, Qwen 3 MoE, ...), or their config
+# class defaults to sliding layer_types only (Ministral). Checked against the installed transformers:
+# tests/core/test_memory_masks.py
+_SLIDING_EVERY_LAYER = frozenset({
+    "blt_local_encoder", "blt_patcher", "doge", "minimax", "ministral", "ministral3", "mistral", "mixtral", "phi3",
+    "phi4_multimodal", "phimoe", "qwen3_moe", "starcoder2", "voxtral_realtime", "voxtral_realtime_encoder",
+    "voxtral_realtime_text",
+})
+
+
+def sliding_window(spec: ModelSpec) -> int | None:
+    """The window of the model's sliding-window layers; None when no layer slides (or the config names none)."""
+    model_type, cfg = _text_model(spec)
+    window = _int(cfg.get("sliding_window"))
+    if window is None or window <= 0:
+        return None
+    layers = spec.num_layers
+    kinds = cfg.get("layer_types")
+    if isinstance(kinds, (list, tuple)) and kinds:
+        return window if any("sliding" in str(k) for k in kinds[: layers or None]) else None
+    if cfg.get("use_sliding_window") is True:  # Qwen 2 / Qwen 3: the layers from max_window_layers on slide
+        first = _int(cfg.get("max_window_layers"))
+        return window if first is not None and first < layers else None
+    if cfg.get("use_sliding_window") is False:  # the config class then sets no window (Qwen 3 MoE)
+        return None
+    if attention_masks(spec) == 2 or model_type in _SLIDING_EVERY_LAYER:
+        return window
+    return None
+
+
 def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int:
     """Bytes per b*s*s of the attention masks the model builds (x_bytes: the embeddings' dtype), kept alive all
     step by gradient checkpointing (each block's checkpoint holds its arguments to recompute it)."""
@@ -219,10 +250,15 @@ def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) ->
         if _family(spec) == "encoder" and not setup.padding_mask:
             return 0
         return x_bytes * attention_masks(spec)
-    if setup.attention == "sdpa" and setup.padding_mask:
-        # masking_utils.py (sdpa_mask): a padded batch gets a bool (b, 1, s, s) mask, 1 byte a score (without
-        # padding a causal one is skipped: is_causal). Traced: tests/core/test_memory_masks.py
-        return attention_masks(spec)
+    if setup.attention == "sdpa":
+        # masking_utils.py (sdpa_mask): a padded batch gets a bool (b, 1, s, s) mask per kind, 1 byte a score.
+        # Without padding a full-attention mask is skipped (is_causal), a sliding-window one only while the
+        # sequence is shorter than the window (_ignore_causal_mask_sdpa: kv_length >= local_attention_size builds
+        # it). Traced: tests/core/test_memory_masks.py
+        if setup.padding_mask:
+            return attention_masks(spec)
+        window = sliding_window(spec)
+        return 1 if window is not None and setup.seq_len >= window else 0
     return 0  # flash-attention-2 takes the 2-D padding mask and unpads
 
 
