@@ -165,7 +165,13 @@ _AS_IT_WAS: list[logging.Logger] = []  # the library logger as it was (its handl
 
 class _Holder(logging.Handler):
     """The library logger's one handler while some thread holds: a holding thread's record is kept for it, any
-    other thread's goes where the logger sent it before (its handlers, then its parents' if it propagated)."""
+    other thread's goes where the logger sent it before (its handlers, then its parents' if it propagated). It
+    keeps that logger itself: a record the library logger handed it just before the last hold ended reaches emit
+    after _AS_IT_WAS is cleared, and goes there too (not an IndexError in the logging thread)."""
+
+    def __init__(self, was: logging.Logger) -> None:
+        super().__init__()
+        self.was = was
 
     def emit(self, record: logging.LogRecord) -> None:
         with _HOLD_LOCK:
@@ -173,8 +179,7 @@ class _Holder(logging.Handler):
             if held is not None:
                 held.append(record)
                 return
-            was = _AS_IT_WAS[0]
-        was.callHandlers(record)
+        self.was.callHandlers(record)
 
 
 @contextlib.contextmanager
@@ -197,7 +202,7 @@ def _logs_held() -> Iterator[None]:
             was = logging.Logger(root.name)  # outside logging's registry: the library logger as it was
             was.handlers, was.propagate, was.parent = root.handlers[:], root.propagate, root.parent
             _AS_IT_WAS[:] = [was]
-            root.handlers, root.propagate = [_Holder()], False
+            root.handlers, root.propagate = [_Holder(was)], False
         held = _HELD[me] = []
     try:
         yield

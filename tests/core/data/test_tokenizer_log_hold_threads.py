@@ -94,3 +94,33 @@ def test_a_load_that_ends_well_passes_its_records_on(library):
         _log("a warning of the load")
         assert seen == []
     assert seen == ["a warning of the load"] and root.handlers == [sink]
+
+
+def test_a_record_handed_to_the_holder_as_the_last_hold_ends_is_passed_on(library):
+    # another thread's record reached the holder (the logger had handed it over) and the last hold ended before
+    # the holder's emit ran: emit looked for the logger as it was in the state the ending hold had cleared, and
+    # the other thread's logging call raised IndexError. The holder's filter, which logging runs before emit,
+    # stops the other thread there until the hold has ended.
+    root, sink, seen = library
+    at_holder, go = threading.Event(), threading.Event()
+    raised: list[BaseException] = []
+
+    def other():
+        try:
+            _log("another thread")
+        except BaseException as exc:  # what the other thread's logging call raised
+            raised.append(exc)
+
+    def stop(record):
+        at_holder.set()
+        return go.wait(10)
+
+    with _logs_held():
+        root.handlers[0].addFilter(stop)
+        t = threading.Thread(target=other)
+        t.start()
+        assert at_holder.wait(10)
+    assert root.handlers == [sink]  # the hold has ended; the record is still on its way through the holder
+    go.set()
+    t.join(10)
+    assert not t.is_alive() and raised == [] and seen == ["another thread"]
