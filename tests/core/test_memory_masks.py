@@ -69,7 +69,10 @@ def _hybrid_by_default() -> set[str]:
 def test_the_hybrid_table_is_transformers_own():
     found = _hybrid_by_default()
     missing = sorted(found - _HYBRID_DEFAULT)
-    stray = sorted(_HYBRID_DEFAULT - found)
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    # a model type this transformers does not know (an older one) is no fault of the table
+    stray = sorted((_HYBRID_DEFAULT & set(CONFIG_MAPPING.keys())) - found)
     assert not missing and not stray, f"two masks by default in transformers, not in lorplan's table: {missing}; " \
         f"in the table, not hybrid in transformers: {stray}"
 
@@ -155,8 +158,12 @@ def _sliding_every_layer() -> set[str]:
 
 @pytest.mark.slow
 def test_the_every_layer_sliding_table_is_transformers_own():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
     found = _sliding_every_layer()
-    assert found == _SLIDING_EVERY_LAYER, (sorted(found - _SLIDING_EVERY_LAYER), sorted(_SLIDING_EVERY_LAYER - found))
+    known = _SLIDING_EVERY_LAYER & set(CONFIG_MAPPING.keys())  # as the hybrid table's test
+    assert not found - _SLIDING_EVERY_LAYER and not known - found, \
+        (sorted(found - _SLIDING_EVERY_LAYER), sorted(known - found))
 
 
 @pytest.mark.parametrize(("model_type", "config", "window"), [
