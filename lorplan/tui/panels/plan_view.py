@@ -109,6 +109,7 @@ class PlanView(VerticalScroll):
         self._summary_plain = "Choose a model to see the table."  # the summary less its stale line (_plain_height)
         self._model_line = ""  # the loaded model's line, where a model that failed to load puts its error
         self._mode_due = False  # the short-terminal mode waits for a layout at the terminal's width (_follow_size)
+        self._summary_cap: int | None = None  # the summary's rows under the docked table (_dock), else the CSS's
         self._seq_clamp: tuple[int, int] | None = None  # (seq len the user had, the context it was cut to)
         self._kept_in_view = None  # the focused field above the table that the view keeps in sight
         self._kept_geometry: tuple | None = None  # the layout it was last scrolled in (see _keep_in_view)
@@ -160,9 +161,8 @@ class PlanView(VerticalScroll):
         field = focused is not None and self.scrolls_to(focused)
         short = self._short() if field else False
         self._mode_due = short is None
-        if short is not None and short != self.has_class("-editing"):
-            self.set_class(short, "-editing")
-            self.table.set_compact(short)
+        if short is not None:  # on, or off; or on still, with the room the new size leaves
+            self._dock(short)
         if field:
             self._kept_in_view, self._kept_geometry = focused, None
 
@@ -204,6 +204,32 @@ class PlanView(VerticalScroll):
         the view has without a scrollbar (the plain view that fits has none). None before the first layout, and
         until the layout has the panels stacked or side by side as the width asks (a size measured before was
         the old bug of a summary wrapped at one column)."""
+        top = self._top_rows(plain=True)
+        if top is None:
+            return None
+        width = self.content_region.width
+        box = self.query_one("#plan-table-box")
+        inner = width - box.styles.gutter.width
+        table = self.table
+        ranks = len(table.ranks)
+        custom = self.state.custom_rank
+        if custom is not None and custom in table.ranks and custom not in bridge.default_ranks():
+            ranks -= 1  # the custom rank's own row
+        rows = 1 + ranks + (table.reference_text("rank") is not None)  # the header, the ranks, full fine-tuning
+        rows += self._table_bar(inner)
+        cap = table.styles.max_height
+        if cap is not None:
+            rows = min(rows, int(cap.resolve(Size(inner, self.content_region.height), self.app.size)))
+        summary = self.query_one("#plan-summary", Static)
+        lines = visualize(summary, self._summary_plain).get_height(summary.styles,
+                                                                   inner - summary.styles.gutter.width)
+        return top + box.styles.gutter.height + rows + lines
+
+    def _top_rows(self, plain: bool) -> int | None:
+        """The rows the panels above the table take at the terminal's width without a scrollbar: as they stand,
+        or (`plain`) in the plain state, less the rows an error line takes (under the setup, the GPU budget's
+        past its blank row, the model's in place of the loaded model's line) and with the loaded model's line
+        for a status shown for a moment ('loading …'). None as for _plain_height."""
         width = self.content_region.width
         narrow = narrow_terminal(self)
         left, setup = self.query_one("#plan-left"), self.query_one(SetupPanel)
@@ -215,40 +241,63 @@ class PlanView(VerticalScroll):
         left_width = left.outer_size.width + (bar if narrow else 0)  # side by side: 48, the setup takes the rest
         setup_width = setup.outer_size.width + bar
         left_rows = self._rows_at(left, left_width)
-        gpu = self.query_one(GpuPanel)
-        gpu_error = gpu.query_one("#gpu-error")  # a blank row when there is no error
-        left_rows -= max(0, self._rows_at(gpu_error, left_width - left.styles.gutter.width
-                                          - gpu.styles.gutter.width) - 1)
-        picker = self.query_one(ModelPicker)
-        status = picker.query_one("#model-status", Static)
-        if status.content != self._model_line:  # a model that did not load (its error) or is loading: the
-            # loaded model's line counts instead, the line the plain view shows
-            status_width = left_width - left.styles.gutter.width - picker.styles.gutter.width
-            left_rows -= (self._lines_at(status, status.content, status_width)
-                          - self._lines_at(status, self._model_line, status_width))
         setup_rows = self._rows_at(setup, setup_width)
-        errors = setup.query_one("#setup-errors")  # shown only while a field is bad
-        if errors.display:
-            setup_rows -= self._rows_at(errors, setup_width - setup.styles.gutter.width)
-        top = left_rows + setup_rows if narrow else max(left_rows, setup_rows)
+        if plain:
+            gpu = self.query_one(GpuPanel)
+            gpu_error = gpu.query_one("#gpu-error")  # a blank row when there is no error
+            left_rows -= max(0, self._rows_at(gpu_error, left_width - left.styles.gutter.width
+                                              - gpu.styles.gutter.width) - 1)
+            picker = self.query_one(ModelPicker)
+            status = picker.query_one("#model-status", Static)
+            if status.content != self._model_line:  # a model that did not load (its error) or is loading: the
+                # loaded model's line counts instead, the line the plain view shows
+                status_width = left_width - left.styles.gutter.width - picker.styles.gutter.width
+                left_rows -= (self._lines_at(status, status.content, status_width)
+                              - self._lines_at(status, self._model_line, status_width))
+            errors = setup.query_one("#setup-errors")  # shown only while a field is bad
+            if errors.display:
+                setup_rows -= self._rows_at(errors, setup_width - setup.styles.gutter.width)
+        return left_rows + setup_rows if narrow else max(left_rows, setup_rows)
 
-        box = self.query_one("#plan-table-box")
-        inner = width - box.styles.gutter.width
+    def _table_bar(self, inner: int) -> int:
+        """The rows of the rank table's horizontal scrollbar in a box `inner` columns wide: one where the table
+        is wider than the box (80 columns), else none."""
         table = self.table
-        ranks = len(table.ranks)
-        custom = self.state.custom_rank
-        if custom is not None and custom in table.ranks and custom not in bridge.default_ranks():
-            ranks -= 1  # the custom rank's own row
-        rows = 1 + ranks + (table.reference_text("rank") is not None)  # the header, the ranks, full fine-tuning
-        if table.virtual_size.width > inner - table.styles.gutter.width:  # wider than the box: a scrollbar
-            rows += table.styles.scrollbar_size_horizontal
+        if table.virtual_size.width > inner - table.styles.gutter.width:
+            return table.styles.scrollbar_size_horizontal
+        return 0
+
+    def _docked_rows(self) -> tuple[int, int | None]:
+        """(rank rows, summary rows) of the docked table (short-terminal mode): the rows the panels above leave
+        in the view, the summary's first rows (up to 2, as plan_view.tcss caps it) kept for it; the table takes
+        as many of the rest as it has rows, at least the selected one; the summary the room still left, never
+        less than those 2. (1, None) while the view is not laid out for the terminal's width."""
+        top = self._top_rows(plain=False)
+        if top is None:
+            return 1, None
+        box = self.query_one("#plan-table-box")
+        inner = self.content_region.width - box.styles.gutter.width
+        table = self.table
+        summary = self.query_one("#plan-summary", Static)
+        lines = visualize(summary, summary.content).get_height(summary.styles, inner - summary.styles.gutter.width)
+        room = self.content_region.height - top - box.styles.gutter.height - 1 - self._table_bar(inner)  # 1: header
+        body = table.body_lines
         cap = table.styles.max_height
         if cap is not None:
-            rows = min(rows, int(cap.resolve(Size(inner, self.content_region.height), self.app.size)))
-        summary = self.query_one("#plan-summary", Static)
-        lines = visualize(summary, self._summary_plain).get_height(summary.styles,
-                                                                   inner - summary.styles.gutter.width)
-        return top + box.styles.gutter.height + rows + lines
+            body = min(body, int(cap.resolve(Size(inner, self.content_region.height), self.app.size)) - 1
+                       - self._table_bar(inner))
+        rows = max(1, min(body, room - min(lines, 2)))
+        return rows, max(2, room - rows)
+
+    def _dock(self, editing: bool) -> None:
+        """The short-terminal mode on (`editing`: the table docked at an edge, the rows the room takes: _docked_rows)
+        or off; on, it follows the room left as it changes (an error line under a field: _after_layout)."""
+        rows, summary_rows = self._docked_rows() if editing else (1, None)
+        self.set_class(editing, "-editing")
+        if summary_rows != self._summary_cap:
+            self._summary_cap = summary_rows
+            self.query_one("#plan-summary", Static).styles.max_height = summary_rows  # None: plan_view.tcss's
+        self.table.set_compact(editing, rows)
 
     def _rows_at(self, widget: Widget, width: int) -> int:
         """The rows `widget` (its height auto) takes at `width` columns with its border and padding, as Textual
@@ -267,8 +316,9 @@ class PlanView(VerticalScroll):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """While a field above the table is edited on a terminal too short for the whole view, the table keeps
-        to one edge of the view and shows its selected row only, so every keystroke's new figures stay in
-        sight (the field scrolls in the room left)."""
+        to one edge of the view and shows the rows the fields above leave room for (the selected one among them,
+        at least that one: _docked_rows), so every keystroke's new figures stay in sight (the field scrolls in
+        the room left where the fields alone overflow the view)."""
         widget = event.widget
         field = self.scrolls_to(widget)
         short = self._short() if field else False
@@ -277,8 +327,7 @@ class PlanView(VerticalScroll):
         editing = field and short
         docking = editing != self.has_class("-editing")
         if docking:
-            self.set_class(editing, "-editing")
-            self.table.set_compact(editing)
+            self._dock(editing)
         if not field:
             self._kept_in_view = None
             if docking:  # back to the table (Textual scrolls to it): its rows again
@@ -293,6 +342,8 @@ class PlanView(VerticalScroll):
         """After each layout of the screen (called inside it, so every region read here is the new layout's)."""
         if self._mode_due:
             self._follow_size()
+        elif self.has_class("-editing"):  # the room the panels above leave may have changed (an error line)
+            self._dock(True)
         self._keep_in_view()
 
     def _keep_in_view(self) -> None:

@@ -97,7 +97,8 @@ class RankTable(ScrollView, can_focus=True):
         self._shown: tuple | None = None  # the arguments of the last show(), to recolour on a theme change
         self._widths = [len(label) for _key, label in COLUMNS]
         self._lines: list[Text] = []  # header first, then one per rank
-        self._compact = False  # show the header and the selected row only (set_compact)
+        self._compact = False  # show the header and a few rows around the selected one only (set_compact)
+        self._compact_rows = 1  # how many, while compact
 
     def on_mount(self) -> None:
         self.tooltip = tooltip("table")
@@ -204,12 +205,16 @@ class RankTable(ScrollView, can_focus=True):
             line.append(" " * GAP)
         return line
 
-    def set_compact(self, compact: bool) -> None:
-        """Show only the header and the selected row (True), e.g. while the setup above it is edited on a
-        small terminal, so the live figures of the selected rank stay in view; or every row (False)."""
-        if compact != self._compact:
-            self._compact = compact
-            self.scroll_to(y=0, animate=False)
+    def set_compact(self, compact: bool, rows: int = 1) -> None:
+        """Show only the header and `rows` lines around the selected row (True; at least the selected row), e.g.
+        while the setup above it is edited on a small terminal, so the live figures of the selected rank stay in
+        view; or every row (False)."""
+        rows = max(1, rows)
+        if compact != self._compact or (compact and rows != self._compact_rows):
+            docking = compact != self._compact
+            self._compact, self._compact_rows = compact, rows
+            if docking:
+                self.scroll_to(y=0, animate=False)
             self._layout_lines()
             if not compact and self.selected_rank in self._ranks:
                 self.call_after_refresh(self.scroll_to_region_of_row, self._ranks.index(self.selected_rank) + 1)
@@ -218,13 +223,25 @@ class RankTable(ScrollView, can_focus=True):
     def compact(self) -> bool:
         return self._compact
 
+    @property
+    def body_lines(self) -> int:
+        """The lines under the header: a row per rank, and the full fine-tuning row when it is shown."""
+        return max(0, len(self._lines) - 1)
+
     def _height(self) -> int:
-        return min(2, len(self._lines)) if self._compact else len(self._lines)
+        return min(1 + self._compact_rows, len(self._lines)) if self._compact else len(self._lines)
+
+    def _window_start(self) -> int:
+        """While compact: the body line (0: the first rank's) the lines drawn under the header start at, the
+        selected row in the middle of them where the rows above and below allow."""
+        shown = min(self._compact_rows, self.body_lines)
+        selected = self._ranks.index(self.selected_rank) if self.selected_rank in self._ranks else 0
+        return max(0, min(selected - (shown - 1) // 2, self.body_lines - shown))
 
     def _line_index(self, y: int) -> int:
         """The line (0: header, r: the r-th rank) drawn at row y."""
-        if self._compact and y == 1:
-            return self._ranks.index(self.selected_rank) + 1 if self.selected_rank in self._ranks else 1
+        if self._compact and y >= 1:
+            return self._window_start() + y
         return y
 
     # -- rendering -------------------------------------------------------------------------------------------
@@ -311,7 +328,7 @@ class RankTable(ScrollView, can_focus=True):
 
     def scroll_to_region_of_row(self, y: int) -> None:
         if self._compact:
-            return  # the selected row is the only one drawn
+            return  # the lines drawn are the selected row and those around it (_window_start)
         if y < self.scroll_offset.y or y >= self.scroll_offset.y + self.scrollable_content_region.height:
             self.scroll_to(y=max(0, y - self.scrollable_content_region.height + 1), animate=False)
 
@@ -335,8 +352,8 @@ class RankTable(ScrollView, can_focus=True):
         if offset is None:
             return
         y = offset.y + self.scroll_offset.y
-        if 1 <= y <= len(self._ranks) and not self._compact:  # compact: the one row drawn is the selected one;
-            # the full fine-tuning row under the ranks is a reference, not a choice
+        if 1 <= y <= len(self._ranks) and not self._compact:  # compact: the rows are the setup's live figures,
+            # the click takes the focus (every row again); the full fine-tuning row is a reference, not a choice
             self._select_index(y - 1)
 
     def on_focus(self) -> None:
