@@ -283,9 +283,12 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
     from lorplan.core.data import profile_dataset
 
     # the task the spec was loaded as (a classifier built by the fallback, DistilBERT, is one its config alone
-    # cannot tell): a classifier's profile counts the labelled rows, as lorplan plan --write --data's does
+    # cannot tell): a classifier's profile counts the labelled rows, as lorplan plan --write --data's does; its
+    # limit is the spec's context, as lorplan profile's (a fallback spec's class default, which config.json alone
+    # does not give)
     profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all",
-                              rope_scaling=rope_scaling, trust_remote_code=bool(args.trust_remote_code), task=task)
+                              rope_scaling=rope_scaling, trust_remote_code=bool(args.trust_remote_code), task=task,
+                              spec=spec)
     counts = None
     if task == "sequence-classification":
         from lorplan.core.model.head import head_labels

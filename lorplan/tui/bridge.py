@@ -668,12 +668,14 @@ def _export_files(plan: Plan, fmt: str, target: Path) -> dict[Path, str]:
 # -- data -----------------------------------------------------------------------------------------------------
 def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len: int | None, mask: bool,
                     progress: Callable[[int, int, str], None], trust_remote_code: bool = False,
-                    classifier: bool | None = None) -> DataProfile:
+                    classifier: bool | None = None, spec: ModelSpec | None = None) -> DataProfile:
     """Profile a dataset (slow: call it from a thread worker). `progress(done, total, unit)` is called as it
     reads; an exception it raises stops the profile. trust_remote_code: the session's consent, so a tokenizer
     with its own code (auto_map) runs it. classifier: the plan's model is a sequence classifier (its spec's
     task), so the profile counts the labelled rows it trains on, as lorplan plan --write --data's does; None: the
     core reads the task from the model's config, which cannot tell a classifier the fallback builds (DistilBERT).
+    spec: the plan's ModelSpec, whose context caps the profile's lengths as lorplan plan checks them (a fallback
+    spec's class default, which config.json alone does not give); None: the context config.json gives.
     Raises BadInput naming the file or line."""
     from lorplan.core.data import profile_dataset as core_profile_dataset
     from lorplan.core.vocab import Task
@@ -681,7 +683,7 @@ def profile_dataset(path: str, *, model: str | None, schema: str | None, seq_len
     task = None if classifier is None else Task.SEQUENCE_CLASSIFICATION if classifier else Task.CAUSAL_LM
     try:
         return core_profile_dataset(path, model=model, schema=schema, seq_len=seq_len, mask=mask, progress=progress,
-                                    trust_remote_code=trust_remote_code is True, task=task)
+                                    trust_remote_code=trust_remote_code is True, task=task, spec=spec)
     except BadInput as exc:  # "--data x.jsonl: …" in the Data tab's words; the type (UnknownSchema) is kept
         exc.args = (form_words(consent_words(str(exc))),)
         raise

@@ -86,3 +86,21 @@ def test_a_context_in_config_json_is_still_the_spec_s(gpt_neo):
     spec = load_spec(gpt_neo)
     assert spec.max_position_embeddings == 300
     assert context_default(spec) == "" and context_key(spec) == "max_position_embeddings"
+
+
+def test_recommend_suggests_a_length_within_the_default(distilbert, tmp_path, capsys):
+    # recommend profiled --data without its spec (model_limit read config.json alone: no context, no limit), took
+    # the profile's suggestion (the rows' 900-odd tokens) as the plan's length, then refused it against the spec's
+    # 512 with "--seq-len 960 is beyond ...", a flag the user never gave (exit 2)
+    data = tmp_path / "long.jsonl"
+    data.write_text("".join(json.dumps({"text": "word " * 900, "label": i % 2}) + "\n" for i in range(40)))
+    plan = tmp_path / "plan.toml"
+    rc, out, err = _run(capsys, "recommend", "--model", distilbert, "--data", str(data), "--probes", "none",
+                        "--write", str(plan))
+    assert rc == 0, err
+    assert "--seq-len" not in err
+    import tomllib
+
+    assert tomllib.loads(plan.read_text())["training"]["seq_len"] == 512  # the data's length, capped at the model's
+    rc, out, err = _run(capsys, "profile", "--data", str(data), "--model", distilbert, "--json")
+    assert rc == 0 and json.loads(out)["suggested_seq_len"] == 512, err  # lorplan profile's, as plan's spec has it

@@ -253,6 +253,8 @@ class DataPanel(Widget):
         self._initial_path = initial_path
         self.model_source: str | None = None
         self.seq_len: int | None = None
+        # the plan's ModelSpec (set_context), whose context the profile counts against, as lorplan plan checks it
+        self.spec = None
         self.classifier = False  # the planner's model is a sequence classifier (set_context)
         self.profile: bridge.DataProfile | None = None
         # the last profile asked for (the one running, or self.profile's): the only one whose answer is read
@@ -297,13 +299,15 @@ class DataPanel(Widget):
         self._offer_train_all()
 
     # -- public API used by the screen --------------------------------------------------------------------
-    def set_context(self, model_source: str | None, seq_len: int, classifier: bool = False) -> None:
+    def set_context(self, model_source: str | None, seq_len: int, classifier: bool = False, spec=None) -> None:
         """The planner's model and sequence length changed: re-profile for a new model (the file being profiled, or
         the profiled one, with its schema and masking rule: not the fields' text), re-cut for a seq len.
         `classifier`: the model is a sequence classifier, which trains one label per example, so the choice of
-        trained tokens (the train-on-prompts checkbox) is not offered."""
+        trained tokens (the train-on-prompts checkbox) is not offered. `spec`: the plan's ModelSpec, whose context
+        caps the profile's lengths (a fallback spec's class default, which config.json alone does not give); None:
+        the context config.json gives."""
         model_changed = model_source != self.model_source
-        self.model_source, self.seq_len = model_source, seq_len
+        self.model_source, self.seq_len, self.spec = model_source, seq_len, spec
         redraw = classifier != self.classifier and self._shown is not None
         self.classifier = classifier
         self.query_one("#data-train-all", Checkbox).display = not classifier
@@ -363,12 +367,12 @@ class DataPanel(Widget):
         self._asks += 1
         self._profiled = ProfileAsk(path, schema, self.model_source, train_all, self._asks)
         # the session's consent (`lorplan --trust-remote-code`) to run a tokenizer's own code, read here, not in the thread
-        self._run(self._profiled, self.seq_len, bridge.session_trusts(self.app), self.classifier)
+        self._run(self._profiled, self.seq_len, bridge.session_trusts(self.app), self.classifier, self.spec)
 
     # -- worker ---------------------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="data-profile")
     def _run(self, asked: ProfileAsk, seq_len: int | None, trusted: bool = False,
-             classifier: bool = False) -> None:
+             classifier: bool = False, spec=None) -> None:
         """Profile `asked` (a thread). classifier: the plan's model is a sequence classifier (set_context), so
         the profile counts the labelled rows it trains on, whatever its config alone would tell."""
         worker = get_current_worker()
@@ -382,7 +386,7 @@ class DataPanel(Widget):
         try:
             profile = bridge.profile_dataset(path, model=asked.model, schema=None if schema == "auto" else schema,
                                              seq_len=seq_len, mask=not asked.train_all, progress=progress,
-                                             trust_remote_code=trusted, classifier=classifier)
+                                             trust_remote_code=trusted, classifier=classifier, spec=spec)
         except _Cancelled:
             return
         except BadInput as exc:

@@ -168,7 +168,7 @@ class MainScreen(Screen):
         context = (self.plan.source, self.plan.setup.seq_len, self.plan.spec.task == Task.SEQUENCE_CLASSIFICATION)
         if context != self._data_context:
             self._data_context = context
-            data_panel.set_context(*context)
+            data_panel.set_context(*context, spec=self.plan.spec)
 
     def on_seq_len_chosen(self, message: SeqLenChosen) -> None:
         """The Data tab's button: the Plan tab takes the suggested sequence length (its next snapshot carries it,
