@@ -435,17 +435,27 @@ def test_the_reattach_hint_finishes_what_the_killed_command_was_asked(state_home
     import shlex
 
     target = tmp_path / "my plan.toml"  # a space: the hint must quote it
-    cli = subprocess.Popen([sys.executable, "-m", "lorplan", "recommend", "--model", str(tiny_llama), "--data",
+    # the command in a process of its own, which is killed; `lorplan recommend` as `python -m lorplan` runs it,
+    # its first estimate of a probe's time sized as for a 2-core CPU at load 4 (busy_cpu's idiom, which a
+    # monkeypatch cannot do in another process): the base and two ranks in one pass, whatever the machine's load
+    # (the real load average made a busy CI machine's budget of 1 minute buy no ladder, and no hint was printed;
+    # an idle one's bought a rate-first ladder that spent the whole minute)
+    command = ("import sys\nfrom lorplan.recommend import launch\nfrom lorplan.recommend.ladder import CpuLoad\n"
+               "launch.cpu_load = lambda: CpuLoad(2, 4.0)\nfrom lorplan.cli import main\nraise SystemExit(main())")
+    cli = subprocess.Popen([sys.executable, "-c", command, "recommend", "--model", str(tiny_llama), "--data",
                             str(lm_data), "--targets", "q_proj", "--probe-steps", "10", "--budget-minutes", "1",
                             "--write", str(target), "--force"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
                            text=True)
+    said = []
     try:
         line = cli.stderr.readline()
         while line and not line.startswith("probe ladder "):
+            said.append(line)
             line = cli.stderr.readline()
     finally:
         cli.kill()  # the terminal goes away; the ladder's driver and scheduler are not its children to wait for
         cli.wait()
+    assert line.startswith("probe ladder ") and "3 probes to start with" in line, "".join(said)
     hint = line.split("`")[1]
     assert hint.startswith("lorplan recommend --run ") and shlex.quote(str(target)) in hint, line
     words = shlex.split(hint)
