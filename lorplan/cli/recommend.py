@@ -291,13 +291,12 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
                               spec=spec)
     counts = None
     if task == "sequence-classification":
+        from lorplan.core.data.labels import check_classes
         from lorplan.core.model.head import head_labels
         from lorplan.core.plan import classifier_spec
 
         counts = count_labels(args.data)
-        if len(counts) < 2:  # as `lorplan probe start` refuses it: one class teaches nothing, so no plan or ladder
-            raise BadInput(f"--data {args.data}: sequence classification needs at least two distinct values of "
-                           f"'label' (every row has {next(iter(counts))!r})")
+        check_classes(counts, f"--data {args.data}")  # one class teaches nothing: no plan written, no ladder
         # the head the estimate, the written plan and the probes train (core.plan.classifier_spec, as lorplan
         # plan --write --data and the planner): integer labels are their own class ids, so labels 0 and 5 need 6
         # outputs; --num-labels may add classes this file lacks, not drop any

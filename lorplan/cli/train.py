@@ -211,10 +211,11 @@ def check_estimate(plan, spec, plan_path: str) -> tuple[Plan, list[str]]:
 def check_labels(plan, peek, plan_path: str) -> None:
     """Refuse, before torch is imported, the labels a classifier's run would refuse once its tokenizer is
     loaded (lorplan.train.engine), with the same line: a label that is no class label (2.5, NaN, true), a name
-    that reads as a number beside integer class ids, class ids beyond model.num_labels, and no label at all
-    when the peek read the whole file. Read from the rows `peek` holds (lorplan.core.data.peek_examples): what
-    they refuse, the whole file refuses too (more rows only add classes and raise the names' ids)."""
-    from lorplan.core.data.labels import check_head, class_ids
+    that reads as a number beside integer class ids, class ids beyond model.num_labels, and no label at all or
+    one label alone (core.data.labels.check_classes) when the peek read the whole file. Read from the rows `peek`
+    holds (lorplan.core.data.peek_examples): what they refuse, the whole file refuses too (more rows only add
+    classes and raise the names' ids)."""
+    from lorplan.core.data.labels import check_classes, check_head, class_ids
     from lorplan.core.errors import BadInput
     from lorplan.core.plan.context import data_key
 
@@ -226,6 +227,8 @@ def check_labels(plan, peek, plan_path: str) -> None:
             raise BadInput(f"{where}: model.task is sequence-classification, which "
                            f"needs rows with a 'label'; these {peek.schema} rows have none")
         return
+    if peek.complete:  # else the rows beyond the peek may hold another class (the engine refuses it if not)
+        check_classes(peek.labels, where)
     check_head(class_ids(peek.labels, where).values(), plan.model.num_labels or 2, where)
 
 

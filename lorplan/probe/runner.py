@@ -97,6 +97,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     (core.model.fallback.check_gradient_checkpointing: CTRL cannot, and every probe failed with transformers'
     ValueError). BadInput, one line naming the input, otherwise."""
     from lorplan.core.data import peek_examples
+    from lorplan.core.data.labels import check_classes
     from lorplan.core.data.stats import label_balance
     from lorplan.core.lora import LoraTargets, peft_target_modules
     from lorplan.core.memory.bounds import (
@@ -142,9 +143,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
                        f"'label'; these {peek.schema} rows have none{seen}")
     if peek is not None and peek.labels:
-        if len(peek.labels) < 2 and peek.complete:
-            raise BadInput(f"--data {data}: sequence classification needs at least two distinct values of "
-                           f"'label' (every row has {next(iter(peek.labels))!r})")
+        if peek.complete:  # else the rows beyond the peek may hold another (the probes' engine refuses it)
+            check_classes(peek.labels, f"--data {data}")
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)

@@ -131,11 +131,11 @@ _OWN_PROCESS = False
 
 def num_labels(examples: list, where: str | None = None) -> int:
     """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids), at least two."""
+    from lorplan.core.data.labels import check_classes
     from lorplan.train.data import class_ids
 
     ids = class_ids(examples, where)
-    if len(ids) < 2:
-        raise BadInput("--data: sequence classification needs at least two distinct values of 'label'")
+    check_classes(ids, where or "--data")
     return max(2, max(ids.values()) + 1)
 
 

@@ -132,9 +132,10 @@ def _items(plan, tok, spec, examples, plan_path, max_eval, notes, split_seed=Non
                        mask_prompt=plan.data.train_on != "all", where=where)
     classes = {}
     if plan.model.task == "sequence-classification":
-        from lorplan.core.data.labels import by_id, check_head
+        from lorplan.core.data.labels import by_id, check_classes, check_head
 
         classes = by_id(D.class_ids(examples))
+        check_classes(classes.values(), where)  # every row read: the start checks read the first 20,000
         check_head((x.label for x in items), plan.model.num_labels or 2, where)
     train, held = D.split(items, plan.data.eval_split, t.seed if split_seed is None else split_seed, max_eval)
     if not train:

@@ -241,6 +241,9 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
     if data is None or data.profile is None:
         raise BadInput("The probe ladder trains on your data: profile a dataset in the Data tab first.")
     spec, task = plan.spec, plan.spec.task
+    if task == CLASSIFICATION and data.profile.labels is not None:  # one class teaches nothing: as lorplan
+        # recommend --data and probe start refuse it (core.data.labels.check_classes), the file named as here
+        data.profile.labels.check_classes(bridge.form_words(f"--data {data.path}"))
     # the model is looked up on disk once (a folder, or the Hugging Face cache: slow-ish) and the ModelSource
     # passed on: probe_blocker and data_ladder find its folder in it, the run's name is its published name
     try:
@@ -271,8 +274,8 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
                          learning_rate=lr, epochs=LADDER_EPOCHS, budget_minutes=budget_minutes,
                          budget_bytes=plan.budget_bytes, gpu=None, trust_remote_code=plan.trust_remote_code,
                          seeds=seeds, probe_steps=probe_steps)
-    if ladder.spec is None:
-        raise BadInput(f"No probe ladder: {ladder.blocked}")
+    if ladder.spec is None:  # the budget it would take named as the tab's minutes field, not the CLI's flag
+        raise BadInput(f"No probe ladder: {budget_words(ladder.blocked)}")
     return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id
 
 
@@ -315,8 +318,14 @@ def read_recommendation(path: Path) -> LadderFile:
 
 
 def budget_words(text: str) -> str:
-    """The recommender's words with its --budget-minutes N in the planner's: the Recommend tab's minutes field."""
-    return re.sub(r"--budget-minutes (\d+)", r"a ladder budget of \1 minutes (the minutes field)", text)
+    """The recommender's words with its --budget-minutes in the planner's: the Recommend tab's minutes field
+    ("--budget-minutes 12 buys…" -> "a ladder budget of 12 minutes (the minutes field) buys…", "more than
+    --budget-minutes takes" -> "more than the minutes field takes", "give more --budget-minutes" -> "give more
+    ladder budget (the minutes field)"), for every line of the recommender the planner shows: its evidence, the
+    one-rank budget line and start_ladder's "No probe ladder" refusal."""
+    text = re.sub(r"--budget-minutes (\d+)", r"a ladder budget of \1 minutes (the minutes field)", text)
+    text = text.replace("than --budget-minutes takes", "than the minutes field takes")
+    return text.replace("--budget-minutes", "ladder budget (the minutes field)")
 
 
 def only_rank(rec: Recommendation) -> int | None:

@@ -17,6 +17,11 @@ PROBE = ("import json, sys; from lorplan.cli import main; rc = main(['train', sy
          "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules, 'transformers': 'transformers' in sys.modules}))")
 
 
+# a classifier's data of two classes (one alone is refused: lorplan.core.data.labels.check_classes)
+TWO_ROWS = "".join(json.dumps({"text": text, "label": label}) + "\n"
+                   for text, label in (("a good film", 1), ("a dull film", 0)))
+
+
 def _plan(tmp_path: Path, model: str, data: str) -> Path:
     plan = tmp_path / "plan.toml"
     assert main(["plan", "--model", model, "--rank", "8", "--write", str(plan), "--force"]) == 0
@@ -75,7 +80,7 @@ def test_missing_or_unusable_data_names_the_plans_data_path(tmp_path, capsys, co
 ])
 def test_an_output_that_cannot_be_a_folder_is_one_line_before_torch(tmp_path, capsys, output, problem):
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     capsys.readouterr()
     blocker = tmp_path / "pc.jsonl"
@@ -93,7 +98,7 @@ def test_an_output_that_cannot_be_a_folder_is_one_line_before_torch(tmp_path, ca
 def test_an_earlier_runs_checkpoint_is_refused_before_torch(tmp_path):
     """The refusal came from the runner, after torch was imported and a 'note: CPU run on N threads' line."""
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     out = tmp_path / "run"
     (out / "checkpoint-5").mkdir(parents=True)
@@ -110,7 +115,7 @@ def test_resume_under_an_edited_learning_rate_is_refused_before_torch(tmp_path):
     """The checkpoint's state.json keeps the training settings its optimizer and schedule were built with; an
     edited one is refused before torch is imported (tests/train/test_train.py trains the real run)."""
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     from lorplan.core.plan import read_plan
     from lorplan.train.checkpoint import training_settings
@@ -136,7 +141,7 @@ def test_resume_under_an_edited_learning_rate_is_refused_before_torch(tmp_path):
 def test_a_plan_for_more_gpus_than_the_machine_shows_is_refused_before_torch(tmp_path):
     """hardware.gpus = 2 on a machine without a GPU started two CPU processes under accelerate launch."""
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     text = plan.read_text()
     assert 'gpus = 1\nsharding = "none"' in text
@@ -154,7 +159,7 @@ def test_a_plan_for_more_gpus_than_the_machine_shows_is_refused_before_torch(tmp
 
 def test_a_plans_output_dir_that_is_a_file_names_the_plans_key(tmp_path, capsys, monkeypatch):
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     text = plan.read_text()
     line = next(x for x in text.splitlines() if x.startswith("output_dir = "))
@@ -191,7 +196,7 @@ def test_a_hand_written_pattern_that_would_not_train_as_written_is_one_line(tmp_
     """peft ignores a rank_pattern / alpha_pattern key that matches no module (every module then trains at
     lora.r): `lorplan train` and `lorplan export` refuse it, and a rank below 1, naming the plan and the key."""
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _with_patterns(_plan(tmp_path, "all-MiniLM-L6-v2", str(data)), rank, alpha)
     capsys.readouterr()
     assert main(["train", str(plan), "--output", str(tmp_path / "run")]) == 2
@@ -204,7 +209,7 @@ def test_a_hand_written_pattern_that_would_not_train_as_written_is_one_line(tmp_
 
 def test_a_pattern_key_matching_nothing_is_refused_before_torch(tmp_path, capsys):
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _with_patterns(_plan(tmp_path, "all-MiniLM-L6-v2", str(data)), rank="q_proj = 16\n")
     capsys.readouterr()
     got, err = _train_in_child(plan, tmp_path)
@@ -220,7 +225,7 @@ def test_a_rank_no_module_can_use_is_refused_before_torch(tmp_path, capsys):
     within it but above the model's widths (1000 here) is refused as `lorplan plan --ranks 1000` refuses it,
     naming the plan's key."""
     data = tmp_path / "train.jsonl"
-    data.write_text(json.dumps({"text": "a good film", "label": 1}) + "\n")
+    data.write_text(TWO_ROWS)
     plan = _plan(tmp_path, "all-MiniLM-L6-v2", str(data))
     plan.write_text(plan.read_text().replace("\nr = 8\n", "\nr = 1000\n", 1).replace("rank = 8\n", "rank = 1000\n"))
     expected = (f"{plan}: lora.r: rank 1,000 is above 384, the largest rank a module it adapts can use (min(in, "

@@ -82,6 +82,20 @@ def check_head(ids: Iterable[int], num_labels: int, where: str) -> None:
         raise BadInput(f"{where}: class ids {ids} do not fit model.num_labels = {num_labels}")
 
 
+def check_classes(labels: Iterable, where: str) -> None:
+    """BadInput "{where}: sequence classification needs at least two distinct values of 'label' (every row has
+    0)" when `labels` (label values, or a mapping label -> examples; None is no label and not counted) hold one
+    value alone: one class teaches a classifier nothing (its head trains to that class, eval accuracy 0 or 1
+    whatever the rank). The one rule of `lorplan probe start`, `lorplan recommend --data`, `lorplan plan --write
+    --data`, `lorplan train` (before torch, and again in the engine, which reads every row) and the planner's
+    probes and ladders; `where` names the data as the command does ("--data d.jsonl", "p.toml: data.path
+    d.jsonl"). No labels at all is not this rule's to refuse (class_ids says so)."""
+    values = {v for v in labels if v is not None}
+    if len(values) == 1:
+        raise BadInput(f"{where}: sequence classification needs at least two distinct values of 'label' "
+                       f"(every row has {next(iter(values))!r})")
+
+
 def classes_needed(labels: Iterable, where: str | None = None) -> int:
     """Outputs a classifier head needs for these labels: the largest class id + 1, at least 2."""
     return max(2, max(class_ids(labels, where).values()) + 1)

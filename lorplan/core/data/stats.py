@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lorplan.core.data.labels import mixed_note
+from lorplan.core.data.labels import check_classes, mixed_note
 from lorplan.core.errors import BadInput
 
 
@@ -74,6 +74,11 @@ class LabelBalance:
     warning: str | None
     note: str | None = None
     refused: str | None = None
+
+    def check_classes(self, where: str) -> None:
+        """BadInput when these labels are one class alone (lorplan.core.data.labels.check_classes: `where` names
+        the data), for a caller that holds a profile but not the core (the planner's ladder)."""
+        check_classes((label for label, _ in self.counts), where)
 
     def to_json(self) -> dict:
         return {"counts": [{"label": label, "count": n} for label, n in self.counts],
