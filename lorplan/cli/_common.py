@@ -37,15 +37,11 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
     from decimal import MAX_EMAX, MIN_EMIN, Decimal, InvalidOperation, localcontext
 
     from lorplan.core.limits import MAX_COUNT
+    from lorplan.core.units import without_commas
 
     maximum = MAX_COUNT if maximum is None else maximum
     raw = str(text).strip()
-    # a comma groups thousands (5,000,000) and nothing else: '2,5M' (a decimal comma) is not 25M, nor '5,00' 500;
-    # none after the groups either (1,000.5,5k is no 1,000,550)
-    if "," in raw and not re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+([.eE_kKmMbBgG][^,]*)?", raw):
-        raise BadInput(f"{flag}: {raw!r}: a comma only separates thousands (250,000); write a decimal point as "
-                       "a point (2.5M)")
-    t = raw.replace(",", "").replace("_", "").lower()
+    t = without_commas(raw, flag).replace("_", "").lower()  # '2,5M' is refused: no 25M from a decimal comma
     scale = 1
     if t and t[-1] in _SCALE:
         t, scale = t[:-1], _SCALE[t[-1]]

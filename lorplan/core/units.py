@@ -120,6 +120,24 @@ def counted(n: float, noun: str, spec: str = ",") -> str:
     return f"{text} {noun if text == '1' else noun + 's'}"
 
 
+# A comma groups thousands (5,000,000) and nothing else: '2,5M' (a decimal comma) is not 25M, nor '5,00' 500; none
+# after the groups either (1,000.5,5k is no 1,000,550). After the groups: a fraction, an exponent, "_", a scale.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+([.eE_kKmMbBgG][^,]*)?")
+
+
+def without_commas(text: str, label: str, example: str = "2.5M") -> str:
+    """`text` stripped, its thousands separators taken out ("5,000,000" -> "5000000"), for a parser of numbers
+    as people type them: the one comma rule of the CLI's counts (cli._common.parse_count) and the planner's
+    number fields (tui.numbers.typed_value). Any other comma is BadInput in one line led by `label` (the flag, or
+    the field): "'2,5': a comma only separates thousands (250,000); write a decimal point as a point (2.5M)",
+    `example` the decimal shown."""
+    raw = str(text).strip()
+    if "," in raw and not _GROUPED.fullmatch(raw):
+        raise BadInput(f"{label}: {raw!r}: a comma only separates thousands (250,000); write a decimal point as "
+                       f"a point ({example})")
+    return raw.replace(",", "")
+
+
 def format_count(n: int) -> str:
     """Format a parameter count for people: 8030261248 -> "8.03B", 20971520 -> "20.97M"."""
     n = int(n)

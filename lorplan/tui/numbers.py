@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import math
 
+from lorplan.core.errors import BadInput
+from lorplan.core.units import without_commas
+
 LONGEST_COUNT = len("1,000,000,000,000")  # a count longer than this with separators is written shorter
 LONGEST_ECHO = 20  # what was typed is echoed as typed up to this many characters
 
@@ -31,9 +34,17 @@ def count_text(n: float) -> str:
     return f"{n:.3g}"
 
 
-def typed_value(text: str) -> float | None:
-    """The number in `text` as the setup form reads it (separators "," and "_" ignored), or None when none."""
-    raw = str(text).strip().replace("_", "").replace(",", "")
+def typed_value(text: str, label: str | None = None) -> float | None:
+    """The number in `text` as the setup form reads it, or None when none. "_" is ignored; a comma only between
+    groups of three digits (2,048), the CLI's rule for counts (core.units.without_commas), so "2,5" (a decimal
+    comma) is no 25: None, or with `label` (the field's) BadInput in the CLI's words ("Sequence length: '2,5': a
+    comma only separates thousands (250,000); write a decimal point as a point (2.5)")."""
+    try:
+        raw = without_commas(text, label or "", "2.5").replace("_", "")
+    except BadInput:
+        if label is not None:
+            raise
+        return None
     try:
         return float(raw) if raw else None
     except ValueError:
