@@ -104,3 +104,23 @@ def test_recommend_suggests_a_length_within_the_default(distilbert, tmp_path, ca
     assert tomllib.loads(plan.read_text())["training"]["seq_len"] == 512  # the data's length, capped at the model's
     rc, out, err = _run(capsys, "profile", "--data", str(data), "--model", distilbert, "--json")
     assert rc == 0 and json.loads(out)["suggested_seq_len"] == 512, err  # lorplan profile's, as plan's spec has it
+
+
+def test_a_context_config_json_names_under_the_class_s_own_name_is_not_called_a_default(tmp_path):
+    # RwkvConfig (as KimiLinearConfig, BailingHybridConfig) maps max_position_embeddings to a name of its own
+    # (attribute_map: context_length), which its config.json holds: the built config's max_position_embeddings
+    # is the file's 4096, not the class's 1024, and was named "max_position_embeddings absent from config.json:
+    # RwkvConfig's default"
+    from transformers import RwkvConfig
+
+    from lorplan.core.memory.bounds import context_default, context_key
+    from lorplan.core.model import load_spec
+
+    assert RwkvConfig.attribute_map["max_position_embeddings"] == "context_length" and RwkvConfig().context_length != 4096
+    RwkvConfig(vocab_size=1000, hidden_size=32, num_hidden_layers=2, context_length=4096).save_pretrained(tmp_path)
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["context_length"] == 4096 and "max_position_embeddings" not in cfg
+    spec = load_spec(str(tmp_path))
+    assert spec.source == "fallback" and spec.max_position_embeddings == 4096
+    assert "default" not in context_default(spec)
+    assert context_key(spec) == "context_length of the model's config"

@@ -3,7 +3,7 @@
 Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
-"supports_gradient_checkpointing", "context": [key, tokens, config class] or null}. Errors: one line on stderr, exit 2.
+"supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null}. Errors: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -66,10 +66,11 @@ def _build(path: str, trust: bool):
 
 
 def _context(config) -> list | None:
-    """[key, tokens, configuration class] of the context the built model has: the first of fallback.CONTEXT_KEYS
-    the config object holds as a whole number, at its top level and then in its text_config (as
-    fallback.config_context reads config.json), its class's default where config.json gives none; None when
-    none does."""
+    """[key, tokens, configuration class, attribute] of the context the built model has: the first of
+    fallback.CONTEXT_KEYS the config object holds as a whole number, at its top level and then in its text_config
+    (as fallback.config_context reads config.json), its class's default where config.json gives none; None when
+    none does. attribute: the name the class keeps it under (its attribute_map's: RwkvConfig's context_length),
+    which config.json may hold instead of the key."""
     from lorplan.core.model.fallback import CONTEXT_KEYS
 
     for part in (config, getattr(config, "text_config", None)):
@@ -78,7 +79,7 @@ def _context(config) -> list | None:
         for key in CONTEXT_KEYS:
             value = getattr(part, key, None)
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                return [key, value, type(part).__name__]
+                return [key, value, type(part).__name__, (getattr(part, "attribute_map", None) or {}).get(key, key)]
     return None
 
 

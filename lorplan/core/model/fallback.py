@@ -330,13 +330,19 @@ def _class_context(data: Mapping[str, Any], cfg: Mapping[str, Any]) -> tuple[str
     config.json that names none of CONTEXT_KEYS (transformers builds DistilBERT's 512 position embeddings, GPT-Neo's
     2048): the child's report ("max_position_embeddings absent from config.json: DistilBertConfig's default", as
     the fast path names its classes' defaults, archs.context_default); ("", 0) when the file names a key (its value
-    stands, 0 when it is no whole number) or the built config has none."""
+    stands, 0 when it is no whole number) or the built config has none. A class that keeps the context under a
+    name of its own (attribute_map: RwkvConfig's context_length), which the file holds: that name
+    ("context_length of the model's config"), no default."""
     if any(isinstance(part, Mapping) and any(k in part for k in CONTEXT_KEYS) for part in (cfg, cfg.get("text_config"))):
         return "", 0
     reported = data.get("context")
-    if not (isinstance(reported, list) and len(reported) == 3 and isinstance(reported[1], int) and reported[1] > 0):
+    if not (isinstance(reported, list) and len(reported) in (3, 4) and isinstance(reported[1], int)
+            and reported[1] > 0):
         return "", 0
-    key, tokens, cls = reported
+    key, tokens, cls = reported[:3]
+    own = reported[3] if len(reported) == 4 else key
+    if own != key and any(isinstance(part, Mapping) and own in part for part in (cfg, cfg.get("text_config"))):
+        return f"{own} of the model's config", tokens
     return f"{key} absent from config.json: {cls}'s default", tokens
 
 

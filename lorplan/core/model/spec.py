@@ -135,7 +135,8 @@ class ModelSpec:
     supports_gradient_checkpointing: bool = True
     # a fallback spec whose config.json names no context: where max_position_embeddings came from, the configuration
     # class's default the built model has ("max_position_embeddings absent from config.json: DistilBertConfig's
-    # default"); the fast path's are read from its config (core.memory.bounds.context_default)
+    # default"), or the class's own name for it that config.json holds ("context_length of the model's config");
+    # the fast path's are read from its config (core.memory.bounds.context_default)
     context_default: str = ""
 
     @property
