@@ -149,6 +149,40 @@ def sdpa_padded_saved(hq: int, heads: int, a: int) -> tuple[int, float]:
     return a * (hq + 2 * hq + hq) + 4 * heads, float(a)
 
 
+# The dtype eager attention softmaxes in, per text model type (transformers models/<type>/modeling_*.py: its
+# eager_attention_forward, else its attention classes). Most softmax in fp32 whatever the autocast:
+# softmax(attn_weights, dtype=torch.float32).to(query.dtype) (Llama, Cohere, Cohere 2, GPT-NeoX, Falcon, OPT, BLOOM,
+# Phi, StableLM, ...; MPT and XLM up-cast the scores with .float()). These softmax in the scores' dtype (GPT-2, BERT
+# and their kin, Llama 4, GPT-OSS's sinks): torch autocast lists softmax as an fp32 op on CUDA, CPU autocast keeps
+# it 16-bit. A model type missing here, or one whose code does both (XGLM: fp32 for fp16 only), is priced as fp32,
+# the dearer. Checked against the installed transformers' source: tests/core/test_memory_softmax_dtype.py
+_INPUT_DTYPE_SOFTMAX = frozenset({
+    "albert", "bart", "bert", "bert-generation", "big_bird", "bigbird_pegasus", "biogpt", "blenderbot",
+    "blenderbot-small", "camembert", "canine", "convbert", "cpmant", "ctrl", "data2vec-text", "deberta",
+    "deberta-v2", "deepseek_v4", "distilbert", "electra", "ernie", "esm", "esmc", "funnel", "gpt-sw3", "gpt2",
+    "gpt_neox_japanese", "gpt_oss", "gte", "hy_v4", "ibert", "jina_embeddings_v3", "layoutlmv3", "llama4",
+    "llama4_text", "luke", "marian", "mbart", "megatron-bert", "mimo_v2_flash", "mobilebert",
+    "moss_transcribe_diarize", "mpnet", "mt5", "musicgen", "musicgen_melody", "mvp", "nomic_bert",
+    "nystromformer", "openai-gpt", "pegasus", "plbart", "prophetnet", "rembert", "roberta",
+    "roberta-prelayernorm", "roc_bert", "roformer", "squeezebert", "t5", "tapas", "trocr", "umt5", "whisper",
+    "xlm-roberta", "xlm-roberta-xl", "xlnet", "xmod",
+})
+# these compute the scores from fp32 copies of q and k ("Keep the attention weights computation in fp32"): the
+# softmax is fp32 unless autocast runs that matmul in 16 bits (GPT-J, GPT-Neo, CodeGen)
+_FP32_SCORES = frozenset({"codegen", "gpt_neo", "gptj"})
+
+
+def softmax_in_fp32(spec: ModelSpec, setup: TrainingSetup) -> bool:
+    """Whether eager attention's softmax runs in fp32 (then its fp32 output and a 16-bit copy are saved)."""
+    autocast = autocast_on(setup)
+    if setup.kernels == "cuda" and autocast:
+        return True  # CUDA autocast runs softmax in fp32 (aten/src/ATen/autocast_mode.cpp: fp32 ops)
+    model_type = _text_model(spec)[0]
+    if model_type in _FP32_SCORES:
+        return not autocast
+    return model_type not in _INPUT_DTYPE_SOFTMAX
+
+
 def eager_saved(hq: int, heads: int, a: int, fp32_softmax: bool) -> tuple[int, float]:
     """Eager attention: (bytes per token, bytes per b*s*s) per layer."""
     # transformers models/llama/modeling_llama.py (eager_attention_forward): the two matmuls save q, k and v after
@@ -545,7 +579,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     drop = spec.dropout
 
     bs2 = attn_bwd_bs2 = attn_bwd_tokens = attn_bwd_flight = 0.0
-    fp32_softmax = fam == "llama" or cuda_autocast
+    fp32_softmax = softmax_in_fp32(spec, setup)
     math_dropout = setup.attention == "sdpa" and drop.attention > 0 and setup.kernels == "cpu"
     if setup.attention == "eager":
         attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fp32_softmax)
