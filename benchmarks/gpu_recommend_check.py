@@ -27,6 +27,7 @@ few probes of tiny models on the CPU, end to end (tests/recommend/test_gpu_recom
 GPU machine it is one of the checks benchmarks/gpu_run.sh runs (about 3 minutes on an H200).
 
     python benchmarks/gpu_recommend_check.py [--device cuda|cpu] [--quick] [--deadline S] [--tokenizer DIR]
+        [--cpu-load CORES,LOAD]
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ COLUMNS = ("ladder", "probe", "rank", "lr", "seed", "state", "steps", "train_s",
            "peak_MiB", "est_MiB", "meas/est", "shape", "plan_est_MiB")
 MIB = 2**20
 POLL_S = 1.0
+# --cpu-load: `lorplan recommend` in its own process, recommend.launch.cpu_load answering a fixed load (a
+# monkeypatch cannot reach another process), then lorplan.cli.main as `python -m lorplan` runs it
+PINNED_LOAD = ("import sys\nfrom lorplan.recommend import launch\nfrom lorplan.recommend.ladder import CpuLoad\n"
+               "launch.cpu_load = lambda: CpuLoad({cores}, {load!r})\nfrom lorplan.cli import main\n"
+               "raise SystemExit(main())")
 
 
 # ---------------------------------------------------------------------------------------------------- models
@@ -435,12 +441,17 @@ def run_lm(args, device: str, work: Path, tokenizer: Path, deadline: float) -> W
     data = work / "text.jsonl"
     make_text(data, examples, sentences)
     before = set(runs_dir().glob("*")) if runs_dir().exists() else set()
-    cmd = [sys.executable, "-m", "lorplan", "recommend", "--model", str(model), "--data", str(data),
-           "--probes", "auto", "--budget-minutes", f"{budget:.2f}", "--micro-batch", str(micro_batch),
-           "--seq-len", str(seq_len), "--json"]
+    words = ["recommend", "--model", str(model), "--data", str(data), "--probes", "auto", "--budget-minutes",
+             f"{budget:.2f}", "--micro-batch", str(micro_batch), "--seq-len", str(seq_len), "--json"]
+    cmd = [sys.executable, "-m", "lorplan", *words]
+    if args.cpu_load is not None:  # `lorplan recommend` as `python -m lorplan` runs it, the load pinned
+        cores, load = args.cpu_load
+        cmd = [sys.executable, "-c", PINNED_LOAD.format(cores=cores, load=load), *words]
     print(f"\n== causal-LM ladder: Llama {config['num_hidden_layers']} layers, hidden "
           f"{config['hidden_size']} (random weights), {examples} examples of ~{sentences * 22} tokens\n   "
-          f"{' '.join(['lorplan', *cmd[3:5], 'llama', *cmd[6:7], 'text.jsonl', *cmd[8:]])}", flush=True)
+          f"{' '.join(['lorplan', *words[0:2], 'llama', *words[3:4], 'text.jsonl', *words[5:]])}"
+          + (f"\n   (its first probe-time estimate as for {args.cpu_load[0]} cores at load "
+             f"{args.cpu_load[1]:g}, not this machine's load: --cpu-load)" if args.cpu_load else ""), flush=True)
     print(format_row(COLUMNS), flush=True)
     err = open(work / "lm-cli.stderr", "w+b")
     env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
@@ -499,6 +510,18 @@ def run_lm(args, device: str, work: Path, tokenizer: Path, deadline: float) -> W
 # ------------------------------------------------------------------------------------------------------ main
 
 
+def _cpu_load(text: str) -> tuple[int, float]:
+    """--cpu-load's "CORES,LOAD": a whole number of cores above 0 and a load of 0 or more."""
+    try:
+        cores, load = text.split(",")
+        cores_n, load_f = int(cores), float(load)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not CORES,LOAD (like 2,4)") from None
+    if cores_n < 1 or not load_f >= 0 or load_f == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: CORES is at least 1 and LOAD a finite load of 0 or more")
+    return cores_n, load_f
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
@@ -515,10 +538,17 @@ def main(argv: list[str] | None = None) -> int:
                     "GPU: this keeps the check within its share of the device window)")
     ap.add_argument("--demo-weights", choices=("auto", "random"), default="auto",
                     help="auto: MiniLM's own weights when on disk, else random weights of its configuration")
+    ap.add_argument("--cpu-load", type=_cpu_load, metavar="CORES,LOAD",
+                    help="with --device cpu: size the causal-LM ladder's first probe-time estimate as for CORES "
+                    "cores at a 1-minute load average of LOAD, not this machine's (what the budget buys then "
+                    "does not depend on what else runs: tests/recommend/test_gpu_recommend_script.py); a GPU "
+                    "ladder's estimate reads no load")
     ap.add_argument("--only", choices=("demo", "lm"), help="run one ladder only")
     ap.add_argument("--tokenizer", help="MiniLM's tokenizer files (default .gpu/tokenizer, else the package)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (models, data, run folders)")
     a = ap.parse_args(argv)
+    if a.cpu_load is not None and a.device != "cpu":
+        ap.error("--cpu-load: only with --device cpu (a GPU ladder's probe-time estimate reads no CPU load)")
     t0 = time.monotonic()
     if a.device == "cpu":
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch: the ladders' probes then run on the CPU

@@ -2,7 +2,13 @@
 configuration with random weights in a private Hugging Face cache, as on the lent GPU machine) and a causal-LM
 ladder through `lorplan recommend`, real probes on tiny models; the printed rows carry a measured peak,
 lorplan's estimate and their ratio, and each ladder prints its recommendation. Without CUDA the script says so
-in one line and exits 0."""
+in one line and exits 0.
+
+The causal-LM ladder's `lorplan recommend` runs in a process of its own, where tests/conftest.py's idle_cpu does
+not reach: the script's --cpu-load pins the load its first probe-time estimate reads (as
+test_ladder_run.py's reattach test does), so the budget buys the same ladder on a busy machine (the real load
+average bought none at load 8 or more: 'causal-lm: no base row') and on an idle one (a whole ladder that spent
+the budget)."""
 
 from __future__ import annotations
 
@@ -49,15 +55,35 @@ def test_without_cuda_it_says_so_in_one_line_and_exits_0():
     assert proc.stdout.strip().splitlines() == ["skipped: no CUDA"]
 
 
+@pytest.mark.parametrize("argv, words", [
+    (["--cpu-load", "2,4"], "--cpu-load: only with --device cpu"),
+    (["--device", "cpu", "--cpu-load", "2"], "'2' is not CORES,LOAD"),
+    (["--device", "cpu", "--cpu-load", "0,4"], "CORES is at least 1"),
+])
+def test_cpu_load_is_refused_in_one_line_where_it_cannot_apply(argv, words):
+    proc = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=60,
+                          env=_env(), cwd=ROOT)
+    assert proc.returncode == 2 and proc.stdout == "", proc
+    assert words in proc.stderr.strip().splitlines()[-1] and "Traceback" not in proc.stderr, proc.stderr
+
+
 @pytest.mark.slow
 def test_both_ladders_print_measured_memory_beside_the_estimate(tmp_path):
-    argv = ["--device", "cpu", "--quick", "--demo-weights", "random", "--deadline", "420"]
+    # the causal-LM ladder's first estimate as for 2 cores at load 8 (whatever this machine's load): 2 minutes buy
+    # the base and ranks 1, 4 and 16 in one pass (about 30 s of real probes here), the budget's slack for a
+    # machine busier than that
+    argv = ["--device", "cpu", "--quick", "--demo-weights", "random", "--deadline", "420", "--cpu-load", "2,8",
+            "--budget-minutes", "2"]
     proc = subprocess.run([sys.executable, str(SCRIPT), *argv], capture_output=True, text=True, timeout=560,
                           env=_env(TMPDIR=str(tmp_path)), cwd=ROOT)
     out = proc.stdout
     assert proc.returncode == 0, out[-4000:] + proc.stderr[-4000:]
     assert "random weights" in out  # the demo's model was built as on the GPU machine, not read from disk
     rows = _rows(out)
+    # the ladder the pinned load buys, whatever the machine's (said in the recommendation's probes evidence)
+    lm_said = " ".join(out.split("== causal-LM ladder", 1)[1].split())
+    assert re.search(r"probe ladder: 4 probes of about \d+ s each \(allowing for the load: 2 cores, load 8\.0;",
+                     lm_said), out
     for ladder in ("demo", "causal-lm"):
         mine = [r for r in rows if r["ladder"] == ladder]
         assert any(r["rank"] == "0" for r in mine), f"{ladder}: no base row"
