@@ -133,8 +133,12 @@ async def test_prior_from_a_typed_size_for_classification(make_app):
         await _plan_ready(pilot)
         panel = await _open_recommend(pilot)
         assert "type its labelled examples below" in _text(app, "#rec-head")
-        await type_into(pilot, "#rec-size", "1,2x")
-        assert "is not a number" in _text(app, "#rec-size-error") and panel.shown is None
+        await type_into(pilot, "#rec-size", "1,2x")  # a comma between no groups of three: the CLI's words for it
+        assert _text(app, "#rec-size-error") == ("Labelled examples: '1,2x': a comma only separates thousands "
+                                                 "(250,000); write a decimal point as a point (2.5)")
+        assert panel.shown is None
+        await type_into(pilot, "#rec-size", "12x")
+        assert _text(app, "#rec-size-error") == "Labelled examples: '12x' is not a number" and panel.shown is None
         await type_into(pilot, "#rec-size", "0")  # the message names the field as its label does
         assert _text(app, "#rec-size-label") == "Labelled examples:"
         assert _text(app, "#rec-size-error") == "Labelled examples: 0 is too small (at least 1)"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import format_bytes
+from lorplan.core.units import format_bytes, without_commas
 from lorplan.core.units import parse_budget as core_parse_budget
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge, numbers
@@ -36,9 +36,10 @@ def parse_int(text: str, label: str, low: int, high: int) -> int:
     typed = str(text).strip()
     if not typed.replace("_", "").replace(",", ""):
         raise BadInput(f"{label}: type a whole number")
-    # read once (numbers.typed_value: the form's separators ignored); every limit here is below 2**53, so a
-    # whole number in range is exact as a float
-    value = numbers.typed_value(typed)
+    # read once (numbers.typed_value: "_" ignored, a comma only between groups of three digits, any other one
+    # refused in the CLI's words led by the label); every limit here is below 2**53, so a whole number in range is
+    # exact as a float
+    value = numbers.typed_value(typed, label)
     if value is None or math.isnan(value):
         raise BadInput(f"{label}: {typed!r} is not a number")
     beyond = numbers.out_of_range(label, typed, low, high, value)  # 1e999 too: beyond the range, not a fraction
@@ -51,8 +52,10 @@ def parse_int(text: str, label: str, low: int, high: int) -> int:
 
 def parse_positive_float(text: str, label: str, unit: str = "") -> float:
     """A finite number above 0 (`unit` names what it counts, e.g. "minutes"), or BadInput naming the field in
-    plain words; "nan", "inf" and "-1" are refused as "abc" is."""
-    raw = str(text).strip().replace("_", "").replace(",", "")
+    plain words; "nan", "inf" and "-1" are refused as "abc" is. A comma only groups thousands (1,000.5), the one
+    rule of the form's other number fields and the CLI's counts (core.units.without_commas): "2,5" is refused,
+    not read as 25."""
+    raw = without_commas(text, label, "2.5").replace("_", "")
     of = f" of {unit}" if unit else ""
     if not raw:
         raise BadInput(f"{label}: type a number{of}")
