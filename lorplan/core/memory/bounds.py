@@ -158,6 +158,20 @@ def fixed_sinusoid_positions(spec: ModelSpec) -> bool:
     return any(part.get("model_type") in FIXED_SINUSOID_POSITIONS for part in _config_parts(spec))
 
 
+# The model types transformers builds as a causal LM or a sequence classifier with no RoPE and no position
+# embedding of any kind: recurrent or state-space layers (RWKV, Mamba, Mamba2, Falcon-Mamba, xLSTM), and hybrids
+# whose attention layers take no positions (Jamba, Zamba, Nemotron-H; Kimi Linear's MLA is NoPE). --rope-scaling
+# changes nothing, and beyond a context (RWKV's context_length: its WKV kernel's longest pass) there is nothing to
+# extend. tests/core/test_no_positions.py checks the set against transformers.
+NO_POSITIONS = frozenset({"falcon_mamba", "jamba", "kimi_linear", "mamba", "mamba2", "nemotron_h", "rwkv", "xlstm",
+                          "zamba"})
+
+
+def no_positions(spec: ModelSpec) -> bool:
+    """Whether the model has no RoPE and no position embeddings at all (NO_POSITIONS)."""
+    return any(part.get("model_type") in NO_POSITIONS for part in _config_parts(spec))
+
+
 def alibi(spec: ModelSpec) -> bool:
     """Whether the model positions its tokens by ALiBi (Press et al. 2022, arXiv 2108.12409: a bias by distance
     in every attention score) rather than RoPE or a position table: BLOOM (BloomConfig has no switch: its
@@ -267,13 +281,16 @@ PLAN_KEYS = ContextNames("training.seq_len", "model.rope_scaling", assign="{name
 
 def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = FLAG_NAMES) -> None:
     """BadInput when the sequence length is beyond the model's context, or RoPE scaling cannot apply to this
-    model: it has learned positions, fixed sinusoidal ones or ALiBi (no RoPE), scales RoPE itself, or keeps RoPE
+    model: it has learned positions, fixed sinusoidal ones, ALiBi or none at all (no RoPE), scales RoPE itself, or keeps RoPE
     per labels with no full_attention ones (or null ones) for lorplan's linear scaling to go on; beyond the context such a model is not told to
     extend RoPE. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's
     own)."""
     ctx = spec.max_position_embeddings
     seq, rope = names.seq_len, names.rope_scaling
     if setup.rope_scaling is not None:
+        if no_positions(spec):
+            raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it has no position embeddings (recurrent or "
+                           "state-space layers, attention without positions)")
         if fixed_sinusoid_positions(spec):
             raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it positions tokens by fixed sinusoidal "
                            "position embeddings")
@@ -310,6 +327,9 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
                else f"shorten the sequences to at most {reach:,} tokens, which {largest} (the largest factor) reaches")
         raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
                        f"× {names.set(rope, f'{setup.rope_scaling:g}')}; {fix}")
+    if no_positions(spec):  # no RoPE: nothing to extend
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; no position "
+                       "embeddings, no RoPE); use sequences of at most that length")
     if fixed_sinusoid_positions(spec):  # no RoPE: nothing to extend
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; fixed "
                        "sinusoidal position embeddings, no RoPE); use sequences of at most that length")
