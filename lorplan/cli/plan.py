@@ -174,7 +174,7 @@ def run(args) -> int:
     if args.write and args.data is not None:
         from lorplan.core.plan import classifier_spec
 
-        profile = _profile(args.data, spec.task)
+        profile = _profile(args.data, spec, setup)
         # a classifier's head is the one its labels need: the table (--json) and the written plan price it
         spec = classifier_spec(spec, profile, data=args.data)
     if args.write:  # the table printed is the plan written: its micro-batch and padding mask
@@ -235,7 +235,7 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     train_on = getattr(args, "train_on", None)  # None: the task's (completion; a classifier has none)
     lines, notes = [], []
     if isinstance(data, str):
-        profile = profile if profile is not None else _profile(data, spec.task)
+        profile = profile if profile is not None else _profile(data, spec, setup)
         if profile.skipped:
             notes.append(skipped_note(f"--data {data}", data, profile.skipped, profile.examples,
                                       first_skipped(profile), "the plan counts"))
@@ -332,15 +332,18 @@ def _padding_note(spec, setup, rank: int, total_bytes: int) -> str | None:
             "(pass it to price the mask lorplan train keeps)")
 
 
-def _profile(data: str, task: str | None = None):
+def _profile(data: str, spec, setup):
     """The data's profile for a plan's [data] table: schema, examples (for the held-out split) and labels; for
-    `task` a sequence classifier, of the labelled rows it trains on. Token counts are estimated (no tokenizer is
-    loaded): the table needs none of them."""
+    a sequence classifier (spec.task), of the labelled rows it trains on. Token counts are estimated (no tokenizer
+    is loaded): the table needs none of them. Its lengths are counted against `spec`'s context at the setup's seq
+    len and RoPE factor, as `lorplan profile --model` and `lorplan recommend` count them (profile_dataset(spec=)):
+    the suggested seq len is one the plan can take."""
     from lorplan.core.data import profile_dataset
 
     if not Path(data).expanduser().exists():
         raise BadInput(f"--data {data}: no such file or folder")
-    return profile_dataset(Path(data).expanduser(), task=task)
+    return profile_dataset(Path(data).expanduser(), task=spec.task, spec=spec, seq_len=setup.seq_len,
+                           rope_scaling=setup.rope_scaling)
 
 
 def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
