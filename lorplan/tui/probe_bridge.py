@@ -30,12 +30,12 @@ from lorplan.probe.demo import (
 from lorplan.probe.plans import plan_settings
 from lorplan.probe.runs import RunDir, list_runs
 from lorplan.probe.status import RunWatcher, plan_stamp
-from lorplan.tui.bridge import TRUST_COMMAND, consent_words
+from lorplan.tui.bridge import TRUST_COMMAND, consent_words, form_words
 
 if TYPE_CHECKING:
     from lorplan.probe.backend import Backend
     from lorplan.probe.status import Curves, RunStatus
-    from lorplan.tui.bridge import Plan
+    from lorplan.tui.bridge import DataProfile, Plan
 
 MAX_POINTS = 400  # points per plotted line: more would not show on a terminal and slow the redraw
 # Weight of the exponential moving average of the plotted train loss: at micro-batch 1 each step's loss is one
@@ -188,7 +188,8 @@ def probe_model(source: str) -> str:
     return runner.probe_model(source)
 
 
-def check_start(plan: Plan, selected: int, ladder: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[str, ...]]:
+def check_start(plan: Plan, selected: int, ladder: tuple[int, ...], *, profile: DataProfile | None = None
+                ) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """The checks `lorplan probe start` makes before anything starts (runner.check_start: the model's weights
     on this machine, the data readable with usable rows, a task both agree on, targets that match, the plan's
     training.seq_len within the reach of the model's positions and model.rope_scaling (core.memory.bounds
@@ -196,7 +197,14 @@ def check_start(plan: Plan, selected: int, ladder: tuple[int, ...]) -> tuple[tup
     class that checkpoints (core.model.fallback.check_gradient_checkpointing: CTRL cannot, and each probe would
     fail) and the selected rank one a targeted module can use: core.memory.bounds.check_ranks, as `--ranks`). The
     ranks of `ladder` derived from it above that limit are left out, with a note, as the Plan tab's table leaves
-    them out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong."""
+    them out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong.
+
+    profile: the Data tab's profile of the plan's data, whose labels count every row of the file: a classifier's
+    data of one label alone is refused from them as the Recommend tab's ladder refuses it (core.data.labels
+    .check_classes, "Dataset F"), where runner.check_start reads only the first 20,000 rows and leaves a longer
+    file to the probes' workers (each probe failed)."""
+    if profile is not None and profile.labels is not None and plan.model.task == "sequence-classification":
+        profile.labels.check_classes(form_words(f"--data {plan.data.path}"))
     try:
         checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
                                      trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,

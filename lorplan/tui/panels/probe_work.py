@@ -78,7 +78,9 @@ class ProbeWork:
         try:
             plan = bridge.plan_from_setup(snapshot, data)  # the plan the export writes, every setting of it
             # what `lorplan probe start` checks, before anything starts; ranks no targeted module can use left out
-            ranks, notes = probe_bridge.check_start(plan, snapshot.rank, rank_ladder(snapshot.rank))
+            # the profile's labels count every row: one label alone is refused beyond the checks' first rows
+            ranks, notes = probe_bridge.check_start(plan, snapshot.rank, rank_ladder(snapshot.rank),
+                                                    profile=data.profile)
         except LorplanError as exc:
             self.post_message(ProbeActionFinished(f"Cannot probe this plan: {exc}", "warning", 10))
             return
