@@ -81,7 +81,7 @@ class StartCheck:
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
                 trust_remote_code: bool = False, seq_len: int | None = None, rope_scaling: float | None = None,
                 ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks", plan_keys: bool = False,
-                grad_checkpointing: bool = False) -> StartCheck:
+                grad_checkpointing: bool = False, task: str | None = None) -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
@@ -95,7 +95,12 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     (training.seq_len, model.rope_scaling: a plan probed from the planner); and grad_checkpointing
     (--grad-checkpointing, or training.gradient_checkpointing with plan_keys) only for a class that checkpoints
     (core.model.fallback.check_gradient_checkpointing: CTRL cannot, and every probe failed with transformers'
-    ValueError). BadInput, one line naming the input, otherwise."""
+    ValueError). BadInput, one line naming the input, otherwise.
+
+    task: the task the probes train, a plan's model.task (the planner probes a plan, and its probes keep it): a
+    causal LM's plan trains on the text of labelled rows and never reads their label, so the label rules (one
+    label alone, the labels' balance) are a classifier's only. None: the data's (labelled rows are classified,
+    as the workers' probe.plans.detect_task classifies them, with a decoder too)."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.labels import check_classes
     from lorplan.core.data.stats import label_balance
@@ -142,13 +147,16 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
         raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
                        f"'label'; these {peek.schema} rows have none{seen}")
-    if peek is not None and peek.labels:
+    if task is None:
+        task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
+    classifies = task == Task.SEQUENCE_CLASSIFICATION
+    if classifies and peek is not None and peek.labels:
         if peek.complete:  # else the rows beyond the peek may hold another (the probes' engine refuses it)
             check_classes(peek.labels, f"--data {data}")
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)
-    if spec.task == Task.SEQUENCE_CLASSIFICATION and peek is not None and peek.unlabelled:
+    if classifies and peek is not None and peek.unlabelled:
         from lorplan.core.data.labels import unlabelled_note
 
         # a label that is null or missing: the probes' classifier trains without those rows
@@ -168,7 +176,6 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     context = context_tokens(spec, reach)
     if model is None and data is not None:
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
-    task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
     recorded = None if model is None and data is None else probe_model(source)
     return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context,
                       rank_limit(spec, lora_targets))

@@ -210,7 +210,8 @@ def check_start(plan: Plan, selected: int, ladder: tuple[int, ...], *, profile: 
                                      trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,
                                      rope_scaling=plan.model.rope_scaling, ranks=(selected,),
                                      ranks_flag="selected rank", plan_keys=True,
-                                     grad_checkpointing=plan.training.gradient_checkpointing)
+                                     grad_checkpointing=plan.training.gradient_checkpointing,
+                                     task=plan.model.task)  # a causal LM's plan never reads a row's label
     except BadInput as exc:  # a refusal of the model's own code names the planner's flag
         exc.args = (consent_words(str(exc)),)
         raise
