@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lorplan.core.data.labels import check_head
+from lorplan.core.data.labels import check_classes, check_head
 from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
@@ -81,13 +81,16 @@ def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = Non
     `lorplan train` builds it (model.num_labels, else 2) and, when the data's labels hold a name, id2label and
     label2id over every output (an id no label takes is transformers' LABEL_i). `classes`: class id -> the label
     as the data writes it (lorplan.core.data.data_classes, result.json's `classes`), or None when unknown.
-    BadInput when a class id does not fit the head, as `lorplan train` refuses it, naming the plan's data
+    BadInput when the data holds one class alone (core.data.labels.check_classes) or a class id does not fit the
+    head, as `lorplan train` refuses them, in its words, naming the plan's data
     (data_key: `plan_file` is the plan's file as the user gave it, if it has one)."""
     n = plan.model.num_labels or 2
     out: dict[str, Any] = {"num_labels": n}
     if not classes:
         return out
-    check_head(classes, n, data_key(plan, plan_file))  # as lorplan train: ids below 0 or from n up
+    where = data_key(plan, plan_file)
+    check_classes(classes.values(), where)  # as lorplan train: one class alone teaches the head nothing
+    check_head(classes, n, where)  # as lorplan train: ids below 0 or from n up
     if any(isinstance(v, str) for v in classes.values()):
         # JSON keys are text; transformers turns a config file's id2label keys into ints, not a keyword's
         id2label = {str(i): str(classes[i]) if i in classes else f"LABEL_{i}" for i in range(n)}
