@@ -62,13 +62,25 @@ def test_the_child_reports_what_the_rule_reads_of_real_classes(tmp_path):
     configs = {GPTNeoForCausalLM: GPTNeoConfig(vocab_size=64, hidden_size=16, num_layers=2, num_heads=2,
                                                attention_types=[[["global", "local"], 1]], window_size=16),
                OpenAIGPTLMHeadModel: OpenAIGPTConfig(vocab_size=64, n_embd=16, n_layer=1, n_head=2)}
+    # one child per class, both at once (each pays its own start and transformers import; neither waits on the other)
+    procs = {}
     for cls, cfg in configs.items():
         folder = tmp_path / cls.__name__
         cfg.save_pretrained(folder)
-        proc = subprocess.run([sys.executable, "-m", "lorplan.core.model._fallback_child", str(folder / "config.json")],
-                              capture_output=True, text=True, timeout=300)
-        assert proc.returncode == 0, proc.stderr
-        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        procs[cls] = subprocess.Popen([sys.executable, "-m", "lorplan.core.model._fallback_child",
+                                       str(folder / "config.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True)
+    try:
+        said = {cls: proc.communicate(timeout=300) for cls, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for cls, proc in procs.items():
+        out, err = said[cls]
+        assert proc.returncode == 0, err
+        data = json.loads(out.strip().splitlines()[-1])
         assert data["class"] == cls.__name__
         flags = class_flags(cls)
         assert data["unsupported_attention"] == [a.value for a in flags.unsupported_attention]
