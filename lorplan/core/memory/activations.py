@@ -173,7 +173,10 @@ _FP32_SCORES = frozenset({"codegen", "gpt_neo", "gptj"})
 
 
 def softmax_in_fp32(spec: ModelSpec, setup: TrainingSetup) -> bool:
-    """Whether eager attention's softmax runs in fp32 (then its fp32 output and a 16-bit copy are saved)."""
+    """Whether eager attention's softmax runs in fp32 on 16-bit scores (then its fp32 output and a 16-bit copy
+    are saved)."""
+    if activation_bytes(setup) == 4:
+        return False  # fp32 scores (an fp32 base): softmax's output and its .to(query.dtype) are one fp32 tensor
     autocast = autocast_on(setup)
     if setup.kernels == "cuda" and autocast:
         return True  # CUDA autocast runs softmax in fp32 (aten/src/ATen/autocast_mode.cpp: fp32 ops)
