@@ -15,22 +15,26 @@ from tui_helpers import choose, type_into, wait_until
 
 from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.textshot import screen_text
-from lorplan.tui.widgets.rank_table import RankTable
+from lorplan.tui.widgets.rank_table import REFERENCE_LABEL, RankTable
 
 pytestmark = pytest.mark.anyio
+
+
+def drawn_labels(app) -> list[str]:
+    """The rank column's cell of each row on screen inside the table, top to bottom, the header's left out
+    ("16", "300*" for a custom rank, "full" for the full fine-tuning row)."""
+    table = app.screen.query_one(RankTable)
+    lines = screen_text(app).splitlines()
+    region = table.content_region
+    return [cells[0] for y in range(region.y + 1, region.bottom)
+            if (cells := lines[y][region.x:region.right].split())]
 
 
 def drawn_ranks(app) -> list[int]:
     """The ranks whose rows are on screen inside the table, top to bottom (the rank column's figure)."""
     table = app.screen.query_one(RankTable)
-    lines = screen_text(app).splitlines()
-    region = table.content_region
-    shown = []
-    for y in range(region.y, region.bottom):
-        cells = lines[y][region.x:region.right].split()
-        if cells and cells[0].isdigit() and int(cells[0]) in table.ranks:
-            shown.append(int(cells[0]))
-    return shown
+    figures = (label.rstrip("*") for label in drawn_labels(app))
+    return [int(figure) for figure in figures if figure.isdigit() and int(figure) in table.ranks]
 
 
 async def _nf4_editing(pilot, height: int) -> None:
@@ -91,3 +95,32 @@ async def test_a_shorter_terminal_shows_the_rows_that_fit_around_the_selected_on
         await resize(pilot, 120, 40)  # back to a taller terminal while the field is still focused: every row
         await wait_until(pilot, lambda: drawn_ranks(app) == list(table.ranks), timeout=10)
         assert table.compact and no_gap(app)
+
+
+async def test_a_custom_rank_row_typed_while_docked_gets_a_row_of_its_own(make_app):
+    """The custom rank's row (a row more under the header, its width the rank column's as before: no new size
+    for the table) is drawn with every other row where the room takes them all. The docked table kept the rows
+    it had (every rank and the full fine-tuning row), so a custom rank of 300 pushed rank 1 out of sight and one
+    of 3 the full fine-tuning row, while the summary under the table kept the row the new one needed."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(RankTable)
+        view = app.screen.query_one(PlanView)
+        await choose(pilot, "#f-quant", "nf4")
+        app.screen.query_one("#f-custom_rank").focus()
+        await wait_until(pilot, lambda: view.has_class("-editing"), timeout=10)
+        every = list(table.ranks)
+        assert drawn_ranks(app) == every and drawn_labels(app)[-1] == REFERENCE_LABEL
+        for custom in ("300", "3"):
+            await type_into(pilot, "#f-custom_rank", custom)
+            await wait_until(pilot, lambda c=custom: table.selected_rank == int(c), timeout=10)
+            await pilot.pause()
+            await pilot.pause()
+            assert table.ranks == tuple(sorted([*every, int(custom)]))
+            assert drawn_ranks(app) == list(table.ranks), (custom, drawn_labels(app))
+            assert drawn_labels(app)[-1] == REFERENCE_LABEL and no_gap(app)
+        await type_into(pilot, "#f-custom_rank", "")  # its row gone: the rows as before, no blank one
+        await wait_until(pilot, lambda: table.ranks == tuple(every), timeout=10)
+        await pilot.pause()
+        await pilot.pause()
+        assert drawn_ranks(app) == every and drawn_labels(app)[-1] == REFERENCE_LABEL and no_gap(app)

@@ -182,10 +182,14 @@ class RankTable(ScrollView, can_focus=True):
         for cells in rows:
             widths = [max(w, cell.cell_len) for w, cell in zip(widths, cells, strict=True)]
         header = [Text(label) for _key, label in COLUMNS]
+        counted = len(self._lines)
         self._lines = [self._join(header, widths)] + [self._join(cells, widths) for cells in rows]
         size = Size(1 + sum(widths) + GAP * len(widths), self._height())
         self._widths = widths
-        if size != self.virtual_size:
+        # Compact, a row more or fewer (a custom rank's) can leave the size as it was (the rows drawn are capped
+        # at the room), while how many rows fit is for the owner to count again after a layout (PlanView._dock):
+        # without one, a row added where every row fitted pushed one out, the room there for it.
+        if size != self.virtual_size or (self._compact and len(self._lines) != counted):
             self.virtual_size = size  # re-layout only when the table's size changes, not on every keystroke
             self.refresh(layout=True)
         else:
