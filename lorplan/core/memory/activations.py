@@ -278,6 +278,32 @@ def sliding_window(spec: ModelSpec) -> int | None:
     return None
 
 
+def sliding_layers(spec: ModelSpec) -> int:
+    """How many of the model's layers slide (0 when none does)."""
+    if sliding_window(spec) is None:
+        return 0
+    model_type, cfg = _text_model(spec)
+    layers = spec.num_layers
+    kinds = cfg.get("layer_types")
+    if isinstance(kinds, (list, tuple)) and kinds:
+        count = sum("sliding" in str(k) for k in kinds[: layers or None])
+    elif cfg.get("use_sliding_window") is True:  # Qwen 2 / Qwen 3: the layers from max_window_layers on
+        count = layers - (_int(cfg.get("max_window_layers")) or 0)
+    elif (pattern := _int(cfg.get("sliding_window_pattern"))) is not None and pattern > 1 \
+            and model_type in _HYBRID_DEFAULT:  # layer i slides unless (i + 1) % pattern == 0
+        count = layers - layers // pattern
+    else:  # every layer (Mistral, ...), or a hybrid config class's own default pattern: every layer, the dearer
+        count = layers
+    return min(max(count, 0), layers)
+
+
+def sdpa_sliding_mask(spec: ModelSpec, setup: TrainingSetup) -> bool:
+    """Whether an unpadded batch still hands SDPA a mask: the sliding layers' once the sequence reaches the window
+    (transformers masking_utils._ignore_causal_mask_sdpa skips it only while kv_length < the window)."""
+    window = sliding_window(spec)
+    return setup.attention == "sdpa" and window is not None and setup.seq_len >= window
+
+
 def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) -> int:
     """Bytes per b*s*s of the attention masks the model builds (x_bytes: the embeddings' dtype), kept alive all
     step by gradient checkpointing (each block's checkpoint holds its arguments to recompute it)."""
@@ -294,8 +320,7 @@ def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) ->
         # it). Traced: tests/core/test_memory_masks.py
         if setup.padding_mask:
             return attention_masks(spec)
-        window = sliding_window(spec)
-        return 1 if window is not None and setup.seq_len >= window else 0
+        return 1 if sdpa_sliding_mask(spec, setup) else 0
     return 0  # flash-attention-2 takes the 2-D padding mask and unpads
 
 
@@ -602,6 +627,15 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
         attn, bs2 = sdpa_padded_saved(hq, heads, a)
+    elif sdpa_sliding_mask(spec, setup):
+        # unpadded, the sliding layers get a mask all the same (their SDPA as a padded batch's), the full-attention
+        # layers of a hybrid model none (is_causal): priced per layer on average
+        attn, bs2 = sdpa_padded_saved(hq, heads, a)
+        slides = sliding_layers(spec)
+        if slides < spec.num_layers:
+            share = slides / spec.num_layers
+            attn = share * attn + (1 - share) * sdpa_saved(hq, hkv, heads, a)
+            bs2 *= share
     else:  # flash-attention-2 unpads, so it is priced as without a mask
         attn = sdpa_saved(hq, hkv, heads, a)
     if _FUSED_QKV.intersection(spec.layer_linear_names) and not setup.grad_checkpointing \
