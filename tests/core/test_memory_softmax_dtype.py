@@ -50,11 +50,19 @@ def _module_kind(path: pathlib.Path) -> str:
     scopes = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == "eager_attention_forward"]
     if not scopes:  # older code: the attention classes' own methods (BLOOM, GPT-Neo, MPT)
         scopes = [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name.endswith("Attention")]
+    # module-level helpers the scopes call by name (ProphetNet's softmax(...), an fp32 one), followed once
+    helpers = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    called = {c.func.id for scope in scopes for c in ast.walk(scope)
+              if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id in helpers}
+    scopes += [helpers[name] for name in sorted(called) if helpers[name] not in scopes]
     kinds, fp32_scores = set(), False
     for scope in scopes:
         for node in ast.walk(scope):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "softmax":
                 kinds.add(_softmax_kind(node))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Call) \
+                    and ast.unparse(node.func.func).endswith("Softmax"):  # nn.Softmax(dim=-1)(scores): LiLT
+                kinds.add("fp32" if node.args and _fp32_cast(node.args[0]) else "input")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "matmul":
                 fp32_scores |= any(_fp32_cast(a) for a in node.args)
             if isinstance(node, ast.Assign) and len(node.targets) == 1 \

@@ -154,18 +154,19 @@ def sdpa_padded_saved(hq: int, heads: int, a: int) -> tuple[int, float]:
 # softmax(attn_weights, dtype=torch.float32).to(query.dtype) (Llama, Cohere, Cohere 2, GPT-NeoX, Falcon, OPT, BLOOM,
 # Phi, StableLM, ...; MPT and XLM up-cast the scores with .float()). These softmax in the scores' dtype (GPT-2, BERT
 # and their kin, Llama 4, GPT-OSS's sinks): torch autocast lists softmax as an fp32 op on CUDA, CPU autocast keeps
-# it 16-bit. A model type missing here, or one whose code does both (XGLM: fp32 for fp16 only), is priced as fp32,
-# the dearer. Checked against the installed transformers' source: tests/core/test_memory_softmax_dtype.py
+# it 16-bit. A model type missing here, or one whose code does both (XGLM: fp32 for fp16 only; ProphetNet: its n-gram
+# self-attention calls an fp32 softmax helper), is priced as fp32, the dearer. Checked against the installed
+# transformers' source: tests/core/test_memory_softmax_dtype.py
 _INPUT_DTYPE_SOFTMAX = frozenset({
     "albert", "bart", "bert", "bert-generation", "big_bird", "bigbird_pegasus", "biogpt", "blenderbot",
     "blenderbot-small", "camembert", "canine", "convbert", "cpmant", "ctrl", "data2vec-text", "deberta",
     "deberta-v2", "deepseek_v4", "distilbert", "electra", "ernie", "esm", "esmc", "funnel", "gpt-sw3", "gpt2",
-    "gpt_neox_japanese", "gpt_oss", "gte", "hy_v4", "ibert", "jina_embeddings_v3", "layoutlmv3", "llama4",
+    "gpt_neox_japanese", "gpt_oss", "gte", "hy_v4", "ibert", "jina_embeddings_v3", "layoutlmv3", "lilt", "llama4",
     "llama4_text", "luke", "marian", "mbart", "megatron-bert", "mimo_v2_flash", "mobilebert",
-    "moss_transcribe_diarize", "mpnet", "mt5", "musicgen", "musicgen_melody", "mvp", "nomic_bert",
-    "nystromformer", "openai-gpt", "pegasus", "plbart", "prophetnet", "rembert", "roberta",
-    "roberta-prelayernorm", "roc_bert", "roformer", "squeezebert", "t5", "tapas", "trocr", "umt5", "whisper",
-    "xlm-roberta", "xlm-roberta-xl", "xlnet", "xmod",
+    "moss_transcribe_diarize", "mpnet", "mt5", "musicgen", "musicgen_melody", "mvp", "nomic_bert", "nystromformer",
+    "openai-gpt", "pegasus", "perceiver", "plbart", "rembert", "roberta", "roberta-prelayernorm", "roc_bert",
+    "roformer", "squeezebert", "t5", "tapas", "trocr", "umt5", "whisper", "xlm-roberta", "xlm-roberta-xl", "xlnet",
+    "xmod",
 })
 # these compute the scores from fp32 copies of q and k ("Keep the attention weights computation in fp32"): the
 # softmax is fp32 unless autocast runs that matmul in 16 bits (GPT-J, GPT-Neo, CodeGen)
