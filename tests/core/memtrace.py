@@ -367,6 +367,25 @@ def saved_parts(family: str, rank: int, targets: str, dropout: float, batch: int
     return spec, dict(parts)
 
 
+def step_peak(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor, labels: torch.Tensor | None = None,
+              mask: torch.Tensor | None = None, autocast: bool = True) -> int:
+    """The live-bytes peak of one training step (forward under CPU bf16 autocast unless said, backward, optimizer
+    step), traced after a first, untraced one that creates the optimizer's states."""
+    kwargs = {} if mask is None else {"attention_mask": mask}
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = model(input_ids=ids, labels=ids if labels is None else labels, **kwargs).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()  # warm-up: optimizer state exists from here on
+    with LiveBytes() as mode:
+        step()
+    return mode.peak
+
+
 def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, batch: int,
              seq: int, attention: str = "sdpa", autocast: bool = True, quant: str = "none",
              tmp_dir: str | None = None, adapter_fp32: bool = True, padded: bool = False,
@@ -377,17 +396,7 @@ def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bo
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
     ids, mask, labels = _batch(spec, batch, seq, padded)
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    step()  # warm-up: optimizer state exists from here on
-    with LiveBytes() as mode:
-        step()
+    peak = step_peak(model, opt, ids, labels, mask, autocast)
     frozen = {p.untyped_storage().data_ptr(): p.untyped_storage().nbytes()
               for p in model.parameters() if not p.requires_grad}
     for p in model.parameters():  # bitsandbytes 4-bit statistics
@@ -400,7 +409,7 @@ def run_step(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bo
     states = [s for p in params for s in opt.state[p].items()]
     return Traced(
         spec=spec,
-        in_step_peak=mode.peak,
+        in_step_peak=peak,
         param_bytes=sum(frozen.values()),
         adapter_bytes=adapter,
         optimizer_bytes=sum(v.untyped_storage().nbytes() for k, v in states if k != "step"),

@@ -18,12 +18,13 @@ import peft  # noqa: F401  (a hard dependency: a missing one must fail, not skip
 import pytest
 
 from lorplan.core.lora import LoraTargets
-from lorplan.core.memory import TrainingSetup, estimate
+from lorplan.core.memory import TrainingSetup, activations, estimate
 from lorplan.core.memory.activations import (
     _HYBRID_DEFAULT,
     _SLIDING_EVERY_LAYER,
     activation_model,
     attention_masks,
+    sliding_layers,
     sliding_window,
 )
 from lorplan.core.model import catalog
@@ -94,6 +95,71 @@ def test_a_config_without_layer_types_gets_its_classes_masks(model_type, config)
     cfg = AutoConfig.for_model(model_type, num_hidden_layers=layers, **config)
     built = len(set(getattr(cfg.get_text_config(), "layer_types", None) or ("full_attention",)))
     assert attention_masks(_relabel(model_type, layers, **config)) == built
+
+
+def _derived(model_type: str, layers: int, **config) -> tuple[list[str], bool]:
+    """The layer_types transformers' config class builds for a config without them (a multimodal class's text
+    model's), and whether the class is a multimodal one (its layers then set in text_config)."""
+    import transformers
+    from transformers import AutoConfig
+
+    transformers.logging.set_verbosity_error()
+    cfg = AutoConfig.for_model(model_type, num_hidden_layers=layers, **config)
+    text = cfg.get_text_config()
+    if text is not cfg:
+        text = AutoConfig.for_model(model_type, text_config={"num_hidden_layers": layers, **config}).get_text_config()
+        assert text.num_hidden_layers == layers
+        return list(text.layer_types), True
+    return list(cfg.layer_types), False
+
+
+def _hybrid_cases():
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    # the pattern keys the classes read (the old ints on the Hub), and one a class ignores (OLMo 3's fixed 4)
+    keyed = [("cohere2", {"sliding_window_pattern": 3}), ("gemma3_text", {"sliding_window_pattern": 4}),
+             ("exaone4", {"sliding_window_pattern": 3}), ("afmoe", {"global_attn_every_n_layers": 3}),
+             ("ergo", {"global_attention_every_n_layers": 5}),
+             ("modernbert-decoder", {"global_attn_every_n_layers": 2}), ("olmo3", {"sliding_window_pattern": 6}),
+             ("cohere2_moe", {"first_k_dense_replace": 3}),
+             ("cohere2_moe", {"first_k_dense_replace": 2, "prefix_dense_sliding_window_pattern": 2})]
+    plain = [(t, {}) for t in sorted(_HYBRID_DEFAULT & set(CONFIG_MAPPING.keys()))]
+    return [(t, c, n) for t, c in plain + keyed for n in (1, 2, 5, 6, 12, 34)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("model_type", "config", "layers"), _hybrid_cases())
+def test_a_hybrid_config_without_layer_types_slides_the_layers_its_class_slides(model_type, config, layers):
+    """Every hybrid class lorplan's table names, at a few depths: as many sliding layers and masks as the
+    layer_types transformers builds. Before, a config without a pattern key priced every layer as sliding
+    (Gemma 3 at 34 layers: 34, where 29 slide). A class whose rule lorplan lacks (an encoder-decoder's) is
+    priced as every layer sliding, the dearer side, and only checked not to price fewer."""
+    try:
+        kinds, multimodal = _derived(model_type, layers, **config)
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"transformers builds no {model_type} config with {layers} layers: {e}")
+    keys = {"sliding_window": 128, **config}
+    spec = _relabel(model_type, layers, **({"text_config": keys} if multimodal else keys))
+    slides = sum(k == "sliding_attention" for k in kinds)
+    if activations._default_slides(*activations._text_model(spec), layers) is None:
+        assert sliding_layers(spec) >= slides and attention_masks(spec) >= len(set(kinds))
+        return
+    assert sliding_layers(spec) == slides, kinds
+    assert attention_masks(spec) == len(set(kinds)), kinds
+    assert (sliding_window(spec) is not None) == (slides > 0)
+
+
+def test_the_catalogs_gemma_3_slides_the_layers_transformers_builds():
+    """Gemma-3-4B's config.json names neither layer_types nor a pattern: Gemma3TextConfig slides layer i unless
+    (i + 1) % 6 == 0, 29 of its 34 layers (priced as 34 before)."""
+    from transformers import AutoConfig
+
+    for name in ("google/gemma-3-4b-it", "google/gemma-2-2b-it"):
+        raw = catalog.config(catalog.find(name))
+        spec = from_config(raw, name, "folder", name)
+        built = AutoConfig.for_model(**raw).get_text_config().layer_types
+        assert sliding_layers(spec) == sum(k == "sliding_attention" for k in built)
+    assert sliding_layers(from_config(catalog.config(catalog.find("google/gemma-3-4b-it")), "g", "folder", "g")) == 29
 
 
 def _setup(attention: str, padded: bool, batch: int, seq: int, checkpointing: bool = True) -> TrainingSetup:
@@ -218,19 +284,9 @@ def _traced(cfg, spec, attention: str, padded: bool, batch: int, seq: int, check
     mask = torch.ones_like(ids)
     if padded:
         mask[-1, seq // 2:] = 0
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(input_ids=ids, attention_mask=mask, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    step()
-    with memtrace.LiveBytes() as mode:
-        step()
+    peak = memtrace.step_peak(model, opt, ids, mask=mask)
     mem = estimate(spec, _setup(attention, padded, batch, seq, checkpointing), RANK)
-    return (mem.gradients + mem.activations) / mode.peak - 1.0
+    return (mem.gradients + mem.activations) / peak - 1.0
 
 
 @pytest.mark.slow

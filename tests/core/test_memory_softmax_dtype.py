@@ -194,19 +194,9 @@ def _traced_error(model_type: str, autocast: bool, tmp_path: pathlib.Path, dtype
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, foreach=True)
     ids = torch.randint(0, cfg.vocab_size, (1, 512))
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            loss = model(input_ids=ids, attention_mask=torch.ones_like(ids), labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    step()
-    with memtrace.LiveBytes() as mode:
-        step()
+    peak = memtrace.step_peak(model, opt, ids, mask=torch.ones_like(ids), autocast=autocast)
     mem = estimate(spec, _setup(autocast=autocast, dtype=dtype, checkpointing=checkpointing), RANK)
-    return (mem.gradients + mem.activations) / mode.peak - 1.0
+    return (mem.gradients + mem.activations) / peak - 1.0
 
 
 @pytest.mark.slow

@@ -166,22 +166,12 @@ def _trace_targets(cfg: dict, targets: tuple[str, ...], rank: int, batch: int, s
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
     ids = torch.randint(0, spec.vocab_size, (batch, seq))
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    step()
-    with memtrace.LiveBytes() as mode:
-        step()
+    peak = memtrace.step_peak(model, opt, ids)
     setup = TrainingSetup(targets=LoraTargets(modules=targets), micro_batch=batch, seq_len=seq, kernels="cpu")
     mem = estimate(spec, setup, rank)
     assert rank_table(spec, setup, (rank,)).rows[0].trainable_params == sum(p.numel() for p in params)
     assert mem.adapter == sum(p.untyped_storage().nbytes() for p in params)
-    return mode.peak, mem.gradients + mem.activations
+    return peak, mem.gradients + mem.activations
 
 
 @pytest.mark.slow

@@ -226,21 +226,88 @@ def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+# How each hybrid config class builds layer_types for a config.json that names none (its __post_init__ in
+# transformers 5): form "every", layer i is full-attention when (i + 1) % n == 0, the others slide; "first", when
+# i % n == 0; "from_last", when (layers - 1 - i) % n == 0. n is the config's `key` where the class reads one (the
+# old pattern ints still in configs on the Hub), else the class's own; last_full: the class makes the last layer
+# full-attention as well. Checked against the installed transformers' classes: tests/core/test_memory_masks.py
+_DEFAULT_LAYER_TYPES: dict[str, tuple[str, str | None, int, bool]] = {
+    "afmoe": ("every", "global_attn_every_n_layers", 4, False),
+    "beam": ("every", None, 6, True),
+    "cohere2": ("every", "sliding_window_pattern", 4, False),
+    "cwm": ("first", None, 4, False),
+    "diffusion_gemma": ("every", None, 6, True),  # its text_config read without a model_type
+    "diffusion_gemma_text": ("every", None, 6, True),
+    "dory": ("every", None, 4, False),
+    "ergo": ("every", "global_attention_every_n_layers", 4, False),
+    "exaone4": ("every", "sliding_window_pattern", 4, False),
+    "exaone_moe": ("every", "sliding_window_pattern", 4, False),
+    "gemma2": ("every", None, 2, False),
+    "gemma3_text": ("every", "sliding_window_pattern", 6, False),
+    "gemma3n_text": ("every", None, 5, False),
+    "gemma4_text": ("every", None, 6, True),
+    "gemma4_unified_text": ("every", None, 6, True),
+    "gpt_oss": ("every", None, 2, False),
+    "granite_swa": ("first", None, 4, False),
+    "granitemoe_swa": ("first", None, 4, False),
+    "kolibri1": ("every", None, 5, False),
+    "modernbert-decoder": ("first", "global_attn_every_n_layers", 3, False),
+    "muse_glimmer_text": ("from_last", None, 4, False),
+    "muse_spark_text": ("from_last", None, 4, False),
+    "olmo3": ("every", None, 4, False),
+    "t5_gemma_module": ("every", None, 2, False),
+    "t5gemma2_decoder": ("every", "sliding_window_pattern", 6, False),
+    "t5gemma2_encoder": ("every", "sliding_window_pattern", 6, False),  # its text_config without a model_type
+    "t5gemma2_text": ("every", "sliding_window_pattern", 6, False),
+    "vaultgemma": ("every", None, 2, False),
+}
+
+
+def _pattern(cfg: Mapping, key: str | None, default: int) -> int:
+    n = _int(cfg.get(key)) if key else None
+    return n if n is not None and n >= 1 else default
+
+
+def _default_slides(model_type: str, cfg: Mapping, layers: int) -> list[bool] | None:
+    """Which layers slide in the layer_types the model's hybrid config class builds for a config without them
+    (None: not a hybrid class lorplan knows the rule of)."""
+    if model_type == "cohere2_moe":  # the first_k_dense_replace layers by their own pattern, then the rest
+        first = min(max(_int(cfg.get("first_k_dense_replace")) or 0, 0), layers)
+        head, rest = _pattern(cfg, "prefix_dense_sliding_window_pattern", 1), _pattern(cfg, "sliding_window_pattern", 4)
+        return [(i + 1) % head != 0 for i in range(first)] + [(i + 1) % rest != 0 for i in range(layers - first)]
+    if model_type == "mimo_v2_flash":  # the first layer and every sixth full
+        return [not (i == 0 or (i + 1) % 6 == 0) for i in range(layers)]
+    if model_type == "flint":  # the first two layers, every fourth from the second and the last full
+        return [not (i < 2 or i % 4 == 1 or i == layers - 1) for i in range(layers)]
+    rule = _DEFAULT_LAYER_TYPES.get(model_type)
+    if rule is None:
+        return None
+    form, key, default, last_full = rule
+    n = _pattern(cfg, key, default)
+    if form == "every":
+        slides = [(i + 1) % n != 0 for i in range(layers)]
+    elif form == "first":
+        slides = [i % n != 0 for i in range(layers)]
+    else:
+        slides = [(layers - 1 - i) % n != 0 for i in range(layers)]
+    if last_full and slides:
+        slides[-1] = False
+    return slides
+
+
 def attention_masks(spec: ModelSpec) -> int:
     """How many (b, 1, s, s) masks a decoder builds: one per kind of layer (full, sliding)."""
     # transformers models/gemma2/modeling_gemma2.py (Gemma2Model.forward: causal_mask_mapping) builds a full and a
     # sliding-window mask for its alternating layer_types (Cohere 2, Qwen 2 with use_sliding_window, GPT-OSS,
     # OLMo 3 alike); Llama one causal mask. A config.json without layer_types gets its config class's
-    # (__post_init__), from the keys below or, failing them, the class's own default pattern
+    # (__post_init__: _default_slides), or from the Qwen keys below
     model_type, cfg = _text_model(spec)
     layers = spec.num_layers
     kinds = cfg.get("layer_types")
     if isinstance(kinds, (list, tuple)) and kinds:
         return len(set(map(str, kinds[: layers or None])))
-    # Cohere 2, Gemma 3, EXAONE 4: layer i slides unless (i + 1) % pattern == 0
-    pattern = _int(cfg.get("sliding_window_pattern"))
-    if pattern is not None and pattern >= 1 and model_type in _HYBRID_DEFAULT:
-        return 2 if 1 < pattern <= max(layers, 1) else 1
+    if model_type in _HYBRID_DEFAULT and (slides := _default_slides(model_type, cfg, layers)) is not None:
+        return max(len(set(slides)), 1)
     # Qwen 2 / Qwen 3 (configuration_qwen2.py): with use_sliding_window the layers from max_window_layers on slide
     if cfg.get("use_sliding_window") is True and cfg.get("sliding_window") is not None:
         first = _int(cfg.get("max_window_layers"))
@@ -269,6 +336,8 @@ def sliding_window(spec: ModelSpec) -> int | None:
     kinds = cfg.get("layer_types")
     if isinstance(kinds, (list, tuple)) and kinds:
         return window if any("sliding" in str(k) for k in kinds[: layers or None]) else None
+    if model_type in _HYBRID_DEFAULT and (slides := _default_slides(model_type, cfg, layers)) is not None:
+        return window if any(slides) else None
     if cfg.get("use_sliding_window") is True:  # Qwen 2 / Qwen 3: the layers from max_window_layers on slide
         first = _int(cfg.get("max_window_layers"))
         return window if first is not None and first < layers else None
@@ -288,12 +357,11 @@ def sliding_layers(spec: ModelSpec) -> int:
     kinds = cfg.get("layer_types")
     if isinstance(kinds, (list, tuple)) and kinds:
         count = sum("sliding" in str(k) for k in kinds[: layers or None])
+    elif model_type in _HYBRID_DEFAULT and (slides := _default_slides(model_type, cfg, layers)) is not None:
+        count = sum(slides)  # the layer_types the config class builds (Gemma-3-4B: 29 of 34)
     elif cfg.get("use_sliding_window") is True:  # Qwen 2 / Qwen 3: the layers from max_window_layers on
         count = layers - (_int(cfg.get("max_window_layers")) or 0)
-    elif (pattern := _int(cfg.get("sliding_window_pattern"))) is not None and pattern > 1 \
-            and model_type in _HYBRID_DEFAULT:  # layer i slides unless (i + 1) % pattern == 0
-        count = layers - layers // pattern
-    else:  # every layer (Mistral, ...), or a hybrid config class's own default pattern: every layer, the dearer
+    else:  # every layer (Mistral, ...), or a hybrid class whose rule lorplan lacks: every layer, the dearer
         count = layers
     return min(max(count, 0), layers)
 
