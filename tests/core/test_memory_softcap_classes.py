@@ -92,7 +92,10 @@ VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "n
 MULTIMODAL = {"gemma3": {"vision_config": VISION, "mm_tokens_per_image": 4},
               "paligemma": {"vision_config": {**VISION, "projection_dim": 64}},
               "inkling2": {"vision_config": {"text_hidden_size": 64}},
-              "inkling2_loop": {"vision_config": {"text_hidden_size": 64}}}
+              "inkling2_loop": {"vision_config": {"text_hidden_size": 64}},
+              # its default vision tower (50 layers of 1536) alone takes ~15 GB resident over the two builds
+              "muse_glimmer": {"vision_config": {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64,
+                                                 "num_attention_heads": 2}}}
 NEEDS = {"gemma3n": "PIL"}  # Gemma 3n's vision tower is a timm model, which needs Pillow
 # tabled from their forward alone (an unconditional tanh cap read from get_text_config()): no tiny build of them
 # runs here (Mistral Large 4's MLA attention rejects the tiny text config, Muse Spark's defaults allocate 32 GiB)
