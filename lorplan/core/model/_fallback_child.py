@@ -3,7 +3,8 @@
 Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
-"supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null}. Errors: one line on stderr, exit 2.
+"supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
+first layer's MLP up-projection width or null}. Errors: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main(argv: list[str]) -> int:
         "unsupported_attention": [a.value for a in flags.unsupported_attention],
         "supports_gradient_checkpointing": flags.gradient_checkpointing,
         "context": _context(config),
+        "mlp_width": _mlp_width(model, config),
     }))
     return 0
 
@@ -80,6 +82,34 @@ def _context(config) -> list | None:
             value = getattr(part, key, None)
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:
                 return [key, value, type(part).__name__, (getattr(part, "attribute_map", None) or {}).get(key, key)]
+    return None
+
+
+_MLP_NAMES = ("mlp", "ffn", "feed_forward", "feedforward", "ff")
+
+
+def _mlp_width(model, config) -> int | None:
+    """The out_features of the first Linear / Conv1D reading the hidden size inside the first layer's MLP module
+    (a module named as _MLP_NAMES under a numbered layer): the width the built block has, which BLOOM and MPT
+    hard-code (4 x hidden, expansion_ratio x d_model) and GPT-J / GPT-Neo take as 4 x hidden when n_inner /
+    intermediate_size is None. None when no such module is found."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    hidden = next((getattr(part, "hidden_size", None) for part in (config, getattr(config, "text_config", None))
+                   if isinstance(getattr(part, "hidden_size", None), int)), None)
+    if hidden is None:
+        return None
+    for name, mod in model.named_modules():
+        parts = name.split(".")
+        if parts[-1].lower() not in _MLP_NAMES or not any(p.isdigit() for p in parts[:-1]):
+            continue
+        for sub in mod.modules():
+            if isinstance(sub, (torch.nn.Linear, Conv1D)):
+                w = sub.weight
+                fin, fout = (w.shape[0], w.shape[1]) if isinstance(sub, Conv1D) else (w.shape[1], w.shape[0])
+                if fin == hidden:
+                    return int(fout)
     return None
 
 

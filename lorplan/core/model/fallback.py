@@ -302,7 +302,8 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         num_attention_heads=heads,
         num_key_value_heads=_first(cfg, ("num_key_value_heads", "num_kv_heads"), heads),
         head_dim=_first(cfg, ("head_dim",), hidden // heads if heads else 0),
-        intermediate_size=_first(cfg, _ALIASES["intermediate_size"]),
+        # the config's, else the width the child found in the built block (BLOOM, MPT, GPT-J, GPT-Neo name none)
+        intermediate_size=_first(cfg, _ALIASES["intermediate_size"]) or int(data.get("mlp_width") or 0),
         vocab_size=_first(cfg, ("vocab_size",)),
         max_position_embeddings=config_context(cfg) or default_context[1],
         tie_word_embeddings=bool(tied),

@@ -1,0 +1,106 @@
+"""The MLP width of a fallback spec whose config names none. BLOOM and MPT hard-code it (4 x hidden_size,
+expansion_ratio x d_model), GPT-J and GPT-Neo take 4 x hidden when n_inner / intermediate_size is None: their
+config.json has no intermediate_size, the spec read 0, and activations.mlp_saved priced their MLP activations as
+nothing. The fallback's child builds the model on the meta device, so it reports the width the built block has
+(the out_features of the first layer MLP's up-projection); a config that names the width keeps it. Real configs,
+real child builds, and a traced CPU step of a tiny GPT-J (tests/core/memtrace.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lorplan.core.model.sources import load_spec
+
+HIDDEN = 64
+
+
+@pytest.fixture(autouse=True)
+def private(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # builds of their own, not another run's
+
+
+def _folder(tmp_path: Path, model_type: str, **kwargs) -> str:
+    from transformers import AutoConfig
+
+    folder = tmp_path / model_type
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(AutoConfig.for_model(model_type, **kwargs).to_dict()))
+    return str(folder)
+
+
+FAMILIES = {
+    "bloom": dict(vocab_size=256, hidden_size=HIDDEN, n_layer=2, n_head=4),
+    "gptj": dict(vocab_size=256, n_embd=HIDDEN, n_layer=2, n_head=4, rotary_dim=8),
+    "mpt": dict(vocab_size=256, d_model=HIDDEN, n_layers=2, n_heads=4),
+    "gpt_neo": dict(vocab_size=256, hidden_size=HIDDEN, num_layers=2, num_heads=4,
+                    attention_types=[[["global", "local"], 1]]),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_a_config_without_the_width_gets_the_built_blocks(model_type, tmp_path):
+    folder = _folder(tmp_path, model_type, **FAMILIES[model_type])
+    cfg = json.loads((Path(folder) / "config.json").read_text())
+    assert not cfg.get("intermediate_size") and not cfg.get("n_inner")  # the config names none
+    spec = load_spec(folder)
+    assert spec.source == "fallback"
+    assert spec.intermediate_size == 4 * HIDDEN
+
+
+def test_the_width_follows_the_built_block_not_a_rule(tmp_path):
+    # MPT's config carries expansion_ratio, which transformers' MptMLP does not read (it builds 4 x hidden_size):
+    # the spec takes the width of the block transformers builds, not one a rule would derive from the config
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    folder = _folder(tmp_path, "mpt", **FAMILIES["mpt"], expansion_ratio=2)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder))
+    built = model.transformer.blocks[0].ffn.up_proj.out_features
+    assert load_spec(folder).intermediate_size == built
+
+
+def test_a_config_that_names_the_width_keeps_it(tmp_path):
+    spec = load_spec(_folder(tmp_path, "gptj", **FAMILIES["gptj"], n_inner=96))
+    assert spec.intermediate_size == 96
+
+
+@pytest.mark.slow
+def test_a_tiny_gptj_step_is_priced_with_its_mlp(tmp_path):
+    """LoRA r8 all-linear, eager attention, no checkpointing (every layer keeps its MLP activations), 1 x 512,
+    bf16 weights under CPU autocast: lorplan's gradients + activations against the traced peak. With the MLP
+    priced as nothing it read -10.0%; with the built width, -0.4%."""
+    import memtrace
+    import torch
+    import transformers
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory import TrainingSetup, estimate
+
+    transformers.logging.set_verbosity_error()
+    cfg = AutoConfig.for_model("gptj", vocab_size=256, n_embd=128, n_layer=2, n_head=8, n_positions=1024,
+                               rotary_dim=8, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=torch.bfloat16)
+    (tmp_path / "config.json").write_text(json.dumps({**cfg.to_dict(), "architectures": [type(model).__name__]}))
+    spec = load_spec(str(tmp_path))
+    assert spec.intermediate_size == 4 * 128
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear",
+                                             task_type="CAUSAL_LM"))
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, foreach=True)
+    ids = torch.randint(0, cfg.vocab_size, (1, 512))
+    peak = memtrace.step_peak(model, opt, ids, mask=torch.ones_like(ids), autocast=True)
+    setup = TrainingSetup(targets=LoraTargets(modules=("all-linear",)), micro_batch=1, seq_len=512,
+                          grad_checkpointing=False, lora_dropout=0.0, kernels="cpu", attention="eager",
+                          autocast=True, base_dtype="bf16")
+    mem = estimate(spec, setup, 8)
+    error = (mem.gradients + mem.activations) / peak - 1.0
+    print(f"gptj traced error {100 * error:+.2f}%")
+    assert abs(error) <= 0.02, f"{100 * error:+.2f}%"
