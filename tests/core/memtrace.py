@@ -367,6 +367,20 @@ def saved_parts(family: str, rank: int, targets: str, dropout: float, batch: int
     return spec, dict(parts)
 
 
+def lora_all_linear(model: torch.nn.Module, rank: int, grad_ckpt: bool = False):
+    """`model` wrapped in peft LoRA on every linear (alpha 2 x rank, no dropout, a causal LM's task), gradient
+    checkpointing (non-reentrant) when asked, in train mode, with its AdamW (foreach): what the traced-step
+    tests of models built from a transformers config train."""
+    from peft import LoraConfig, get_peft_model
+
+    if grad_ckpt:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
+                                             target_modules="all-linear", task_type="CAUSAL_LM"))
+    model.train()
+    return model, torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, foreach=True)
+
+
 def step_peak(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor, labels: torch.Tensor | None = None,
               mask: torch.Tensor | None = None, autocast: bool = True) -> int:
     """The live-bytes peak of one training step (forward under CPU bf16 autocast unless said, backward, optimizer

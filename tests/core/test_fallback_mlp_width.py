@@ -77,7 +77,6 @@ def test_a_tiny_gptj_step_is_priced_with_its_mlp(tmp_path):
     import memtrace
     import torch
     import transformers
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from lorplan.core.lora import LoraTargets
@@ -91,10 +90,7 @@ def test_a_tiny_gptj_step_is_priced_with_its_mlp(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**cfg.to_dict(), "architectures": [type(model).__name__]}))
     spec = load_spec(str(tmp_path))
     assert spec.intermediate_size == 4 * 128
-    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules="all-linear",
-                                             task_type="CAUSAL_LM"))
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, foreach=True)
+    model, opt = memtrace.lora_all_linear(model, 8)
     ids = torch.randint(0, cfg.vocab_size, (1, 512))
     peak = memtrace.step_peak(model, opt, ids, mask=torch.ones_like(ids), autocast=True)
     setup = TrainingSetup(targets=LoraTargets(modules=("all-linear",)), micro_batch=1, seq_len=512,

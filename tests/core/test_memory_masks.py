@@ -272,17 +272,11 @@ def _traced(cfg, spec, attention: str, padded: bool, batch: int, seq: int, check
     autocast, checkpointing unless said) of a tiny random-weight model built from `cfg`."""
     import memtrace
     import torch
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation=attention, dtype=torch.bfloat16)
-    if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=2 * RANK, lora_dropout=0.0,
-                                             target_modules="all-linear", task_type="CAUSAL_LM"))
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, foreach=True)
+    model, opt = memtrace.lora_all_linear(model, RANK, checkpointing)
     ids = torch.randint(0, cfg.vocab_size, (batch, seq))
     mask = torch.ones_like(ids)
     if padded:

@@ -175,7 +175,6 @@ def _traced_error(model_type: str, autocast: bool, tmp_path: pathlib.Path, dtype
     import memtrace
     import torch
     import transformers
-    from peft import LoraConfig, get_peft_model
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from lorplan.core.model.sources import load_spec
@@ -187,12 +186,7 @@ def _traced_error(model_type: str, autocast: bool, tmp_path: pathlib.Path, dtype
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation="eager", dtype=weights)
     (tmp_path / "config.json").write_text(json.dumps({**cfg.to_dict(), "architectures": [type(model).__name__]}))
     spec = load_spec(str(tmp_path))
-    if checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=2 * RANK, lora_dropout=0.0,
-                                             target_modules="all-linear", task_type="CAUSAL_LM"))
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, foreach=True)
+    model, opt = memtrace.lora_all_linear(model, RANK, checkpointing)
     ids = torch.randint(0, cfg.vocab_size, (1, 512))
     peak = memtrace.step_peak(model, opt, ids, mask=torch.ones_like(ids), autocast=autocast)
     mem = estimate(spec, _setup(autocast=autocast, dtype=dtype, checkpointing=checkpointing), RANK)
