@@ -14,9 +14,14 @@ from lorplan.core.errors import BadInput
 
 
 def parse_int(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
-    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag."""
+    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag. Thousands
+    separators by core.units.without_commas' rule (4,096 and 4_096 read; 40_96 and 4,09 are refused: int() read
+    40_96 as 4096)."""
+    from lorplan.core.units import without_commas
+
+    typed = without_commas(text, flag, "2.5")  # outside the try: BadInput is a ValueError
     try:
-        value = int(str(text).strip())
+        value = int(typed)
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not an integer") from None
     if value < minimum:
@@ -31,7 +36,8 @@ _SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
 
 def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
     """A count of at least `minimum` as people write large ones: 250000, 250,000, 250_000, 2.5e5, 250k, 2.5M,
-    1B; it must be a whole number (2.5k is 2,500; 1.0001k is refused) and at most `maximum` (default
+    1B (a comma or an underscore only between groups of three digits: core.units.without_commas; 10_0 is refused,
+    not read as 100); it must be a whole number (2.5k is 2,500; 1.0001k is refused) and at most `maximum` (default
     lorplan.core.limits.MAX_COUNT, 10^15: more than any training set; 1e400 overflowed the recommender's floats).
     BadInput naming the flag otherwise."""
     from decimal import MAX_EMAX, MIN_EMIN, Decimal, InvalidOperation, localcontext
@@ -41,7 +47,7 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
 
     maximum = MAX_COUNT if maximum is None else maximum
     raw = str(text).strip()
-    t = without_commas(raw, flag).replace("_", "").lower()  # '2,5M' is refused: no 25M from a decimal comma
+    t = without_commas(raw, flag).lower()  # '2,5M' and '10_0' are refused: no 25M from a decimal comma, no 100
     scale = 1
     if t and t[-1] in _SCALE:
         t, scale = t[:-1], _SCALE[t[-1]]
@@ -74,9 +80,12 @@ def parse_positive_float(flag: str, text: str, maximum: float | None = None) -> 
     too large (float reads it as inf)."""
     import math
 
+    from lorplan.core.units import without_commas
+
     raw = str(text).strip()
+    typed = without_commas(raw, flag, "2.5")  # 1_0 was 10.0; outside the try: BadInput is a ValueError
     try:
-        value = float(raw)
+        value = float(typed)
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not a number") from None
     if not math.isfinite(value):
@@ -118,9 +127,11 @@ def parse_rope_scaling(text) -> float | None:
     if text is None:
         return None
     from lorplan.core.memory.types import check_rope_scaling
+    from lorplan.core.units import without_commas
 
+    typed = without_commas(text, "--rope-scaling", "2.5")  # 1_0 was 10.0
     try:
-        value = float(str(text).strip())
+        value = float(typed)
     except ValueError:
         raise BadInput(f"--rope-scaling: {text!r} is not a number") from None
     check_rope_scaling(value)

@@ -32,12 +32,13 @@ def parse_size(text: str, what: str = "size", zero: bool = False) -> int:
     Units, any case: K, M, G, T and Ki, Mi, Gi, Ti and KiB, MiB, GiB, TiB are binary ("24G" == 24 GiB, as lorplan's
     own tables and free -h write it); KB, MB, GB, TB are decimal ("80GB" == 80 * 10**9, as GPU vendors write it).
 
-    A bare number is taken as GiB when it is below 4096 (people type "24" meaning 24 GiB) and as bytes from
-    1 GiB's worth of bytes up; one in between ("16000": MiB? bytes?) is refused as ambiguous, so a typed
-    budget never silently becomes kibibytes. Raises BadInput naming `what` when the text is not a positive size
+    A comma or an underscore separates groups of three digits and nothing else (without_commas: "16,000MiB"
+    reads, "2,5G" and "1_0" are refused). A bare number is taken as GiB when it is below 4096 (people type "24"
+    meaning 24 GiB) and as bytes from 1 GiB's worth of bytes up; one in between ("16000": MiB? bytes?) is refused
+    as ambiguous, so a typed budget never silently becomes kibibytes. Raises BadInput naming `what` when the text is not a positive size
     (with `zero`, a size of 0 or more: "0", "0GiB").
     """
-    raw = str(text).strip()
+    raw = without_commas(text, what, "24.5G")  # 16,000MiB and 24_000MiB read; 1_0 (was 10 GiB) is refused
     m = _SIZE_RE.match(raw)
     if m is None:
         try:
@@ -120,22 +121,37 @@ def counted(n: float, noun: str, spec: str = ",") -> str:
     return f"{text} {noun if text == '1' else noun + 's'}"
 
 
-# A comma groups thousands (5,000,000) and nothing else: '2,5M' (a decimal comma) is not 25M, nor '5,00' 500; none
-# after the groups either (1,000.5,5k is no 1,000,550). After the groups: a fraction, an exponent, "_", a scale.
-_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+([.eE_kKmMbBgG][^,]*)?")
+# A comma or an underscore groups thousands (5,000,000, 5_000_000) and nothing else: '2,5M' (a decimal comma) is not
+# 25M, nor '5,00' 500, nor '10_0' (Python's reading, a typo here) 100; none after the groups either (1,000.5,5k is no
+# 1,000,550, 1.000_5 no 1.0005). After the groups: a tail led by no digit (a fraction, an exponent, a scale, a unit).
+_GROUPED = re.compile(r"[+-]?\d{1,3}([,_]\d{3})+([^\d,_][^,_]*)?")
+# commas between digits, two or more, grouping other than in threes (Indian lakh grouping, 12,34,567): no decimal
+# comma (a number has one decimal mark), a grouping the tool does not read
+_OTHER_GROUPING = re.compile(r"[+-]?\d+(,\d+){2,}([^\d,_][^,_]*)?")
 
 
 def without_commas(text: str, label: str, example: str = "2.5M") -> str:
-    """`text` stripped, its thousands separators taken out ("5,000,000" -> "5000000"), for a parser of numbers
-    as people type them: the one comma rule of the CLI's counts (cli._common.parse_count) and the planner's
-    number fields (tui.numbers.typed_value). Any other comma is BadInput in one line led by `label` (the flag, or
-    the field): "'2,5': a comma only separates thousands (250,000); write a decimal point as a point (2.5M)",
-    `example` the decimal shown."""
+    """`text` stripped, its thousands separators taken out ("5,000,000" -> "5000000", "5_000_000" too), for a
+    parser of numbers as people type them: the one rule of the CLI's numbers (cli._common.parse_count, parse_int,
+    parse_positive_float), sizes (parse_size) and the planner's number fields (tui.numbers.typed_value). A comma
+    or an underscore separates groups of three digits and nothing else; any other is BadInput in one line led by
+    `label` (the flag, or the field): a comma that may be a decimal mark "'2,5': a comma only separates thousands
+    (250,000); write a decimal point as a point (2.5M)", `example` the decimal shown; commas grouping other than
+    in threes "'12,34,567': a comma only separates thousands, in groups of three digits (1,234,567)"; an underscore
+    "'10_0': an underscore only separates thousands, in groups of three digits (1_234_567)". An underscore in a
+    text of no digit ("_", "abc_d") is no separator: it is taken out, and the caller finds no number there."""
     raw = str(text).strip()
-    if "," in raw and not _GROUPED.fullmatch(raw):
+    separated = "," in raw or ("_" in raw and any(c.isdigit() for c in raw))
+    if separated and not _GROUPED.fullmatch(raw):
+        if "," not in raw:
+            raise BadInput(f"{label}: {raw!r}: an underscore only separates thousands, in groups of three digits "
+                           "(1_234_567)")
+        if _OTHER_GROUPING.fullmatch(raw):
+            raise BadInput(f"{label}: {raw!r}: a comma only separates thousands, in groups of three digits "
+                           "(1,234,567)")
         raise BadInput(f"{label}: {raw!r}: a comma only separates thousands (250,000); write a decimal point as "
                        f"a point ({example})")
-    return raw.replace(",", "")
+    return raw.replace(",", "").replace("_", "")
 
 
 def format_count(n: int) -> str:
