@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -81,7 +81,8 @@ class StartCheck:
 def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...] = ("all-linear",),
                 trust_remote_code: bool = False, seq_len: int | None = None, rope_scaling: float | None = None,
                 ranks: tuple[int, ...] = (), ranks_flag: str = "--ranks", plan_keys: bool = False,
-                grad_checkpointing: bool = False, task: str | None = None) -> StartCheck:
+                grad_checkpointing: bool = False, task: str | None = None,
+                labels: Iterable | None = None) -> StartCheck:
     """Accept only a probe run that can train, before anything starts: the checks `lorplan profile` makes on
     the data (readable, not empty or binary, a known schema, usable rows; lorplan.core.data.peek_examples
     reads up to 20,000 rows), a model on this machine (model_folder), a task the data and the model agree on
@@ -100,7 +101,13 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     task: the task the probes train, a plan's model.task (the planner probes a plan, and its probes keep it): a
     causal LM's plan trains on the text of labelled rows and never reads their label, so the label rules (one
     label alone, the labels' balance) are a classifier's only. None: the data's (labelled rows are classified,
-    as the workers' probe.plans.detect_task classifies them, with a decoder too)."""
+    as the workers' probe.plans.detect_task classifies them, with a decoder too). Probes that classify need
+    labelled rows whatever the model (a decoder planned as a classifier too) and two label values in the whole
+    file, as `lorplan recommend --data` counts them: past the peek the file is read on only when the peek holds
+    one label alone, stopping at a second (_check_classes_beyond).
+
+    labels: the label values of every row of `data`, counted already (the planner's Data tab profile): the
+    one-label rule reads them, not the file again."""
     from lorplan.core.data import peek_examples
     from lorplan.core.data.labels import check_classes
     from lorplan.core.data.stats import label_balance
@@ -150,9 +157,19 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     if task is None:
         task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
     classifies = task == Task.SEQUENCE_CLASSIFICATION
+    if classifies and peek is not None and peek.bad_label is not None:  # a decoder planned as a classifier too
+        raise BadInput(f"--data {data}: {peek.bad_label}")
+    if classifies and peek is not None and not labelled:  # a decoder planned as a classifier: each probe failed
+        seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
+        raise BadInput(f"--data {data}: the probes train {source.id} as a sequence classifier, which needs rows "
+                       f"with a 'label'; these {peek.schema} rows have none{seen}")
     if classifies and peek is not None and peek.labels:
-        if peek.complete:  # else the rows beyond the peek may hold another (the probes' engine refuses it)
+        if labels is not None:  # counted over every row by the caller
+            check_classes(labels, f"--data {data}")
+        elif peek.complete:
             check_classes(peek.labels, f"--data {data}")
+        elif len(peek.labels) == 1:  # the rows beyond the peek may hold another: read on until one does
+            _check_classes_beyond(Path(data).expanduser(), peek.schema, peek.labels, f"--data {data}")
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)
@@ -179,6 +196,20 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     recorded = None if model is None and data is None else probe_model(source)
     return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context,
                       rank_limit(spec, lora_targets))
+
+
+def _check_classes_beyond(path: Path, schema: str, peeked, where: str) -> None:
+    """check_classes over a whole file whose first rows (the peek) hold one label alone, as `lorplan recommend
+    --data` counts every row (recommend.count_labels): streamed from the start, stopping at the first row with
+    another label, so a file with two labels early is not read to its end."""
+    from lorplan.core.data import iter_examples
+    from lorplan.core.data.labels import check_classes
+
+    (only,) = peeked
+    for example in iter_examples(path, schema=schema):
+        if example.label is not None and example.label != only:
+            return
+    check_classes((only,), where)
 
 
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tuple[int, ...] = (),

@@ -200,30 +200,33 @@ def check_start(plan: Plan, selected: int, ladder: tuple[int, ...], *, profile: 
     them out. Returns (the ranks to probe, the notes for the user); raises BadInput, one line naming what is wrong.
 
     profile: the Data tab's profile of the plan's data, whose labels count every row of the file: a classifier's
-    data of one label alone is refused from them as the Recommend tab's ladder refuses it (core.data.labels
-    .check_classes, "Dataset F"), where runner.check_start reads only the first 20,000 rows and leaves a longer
-    file to the probes' workers (each probe failed)."""
-    if profile is not None and profile.labels is not None and plan.model.task == "sequence-classification":
-        profile.labels.check_classes(form_words(f"--data {plan.data.path}"))
+    data of one label alone is refused from them (core.data.labels.check_classes), so the file is not read past
+    the start checks' peek again. Refusals and notes name what they are about as the planner does (form_words:
+    "Dataset F", as the Recommend tab's ladder refuses the same file)."""
+    counted = None
+    if profile is not None and profile.labels is not None:
+        counted = [label for label, _ in profile.labels.counts]
     try:
         checked = runner.check_start(plan.model.source, plan.data.path, targets=tuple(plan.lora.target_modules),
                                      trust_remote_code=plan.model.trust_remote_code, seq_len=plan.training.seq_len,
                                      rope_scaling=plan.model.rope_scaling, ranks=(selected,),
                                      ranks_flag="selected rank", plan_keys=True,
                                      grad_checkpointing=plan.training.gradient_checkpointing,
-                                     task=plan.model.task)  # a causal LM's plan never reads a row's label
-    except BadInput as exc:  # a refusal of the model's own code names the planner's flag
-        exc.args = (consent_words(str(exc)),)
+                                     task=plan.model.task,  # a causal LM's plan never reads a row's label
+                                     labels=counted)
+    except BadInput as exc:  # a refusal of the model's own code names the planner's flag; the data its field
+        exc.args = (form_words(consent_words(str(exc))),)
         raise
+    notes = tuple(form_words(note) for note in checked.notes)
     limit = checked.rank_limit
     ranks = tuple(r for r in ladder if not limit or r <= limit)
     dropped = [r for r in ladder if r not in ranks]
     if not dropped:
-        return ranks, checked.notes
+        return ranks, notes
     words = "ranks " + " and ".join(f"{r:,}" for r in dropped) if len(dropped) > 1 else f"rank {dropped[0]:,}"
     note = (f"{words} not probed: above {limit:,}, the largest rank a module the plan adapts can use "
             f"(min(in, out) of its widest adapted module)")
-    return ranks, (*checked.notes, note)
+    return ranks, (*notes, note)
 
 
 def start_plan(ranks: tuple[int, ...], plan: Plan, *, runs_dir: Path | None, backend: Backend | None) -> RunDir:

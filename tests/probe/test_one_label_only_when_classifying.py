@@ -93,7 +93,7 @@ def test_the_same_llama_planned_as_a_classifier_is_refused(tiny_llama, one_label
     classifier = replace(plan, model=replace(plan.model, task="sequence-classification", num_labels=2))
     with pytest.raises(BadInput) as refused:
         probe_bridge.check_start(classifier, plan.lora.r, (4, 8))
-    assert str(refused.value) == f"--data {one_label}: {RULE} (every row has 0)"
+    assert str(refused.value) == f"Dataset {one_label}: {RULE} (every row has 0)"  # the planner's words
     with pytest.raises(BadInput, match=RULE):
         runner.check_start(str(tiny_llama), str(one_label), task="sequence-classification")
 

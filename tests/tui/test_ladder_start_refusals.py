@@ -59,7 +59,7 @@ def test_the_probes_tab_refuses_one_label(minilm, tmp_path):
     plan = bridge.profiled_plan(snapshot, data)
     with pytest.raises(BadInput) as caught:
         probe_bridge.check_start(plan, snapshot.rank, (4, 8))
-    assert str(caught.value) == f"--data {data.path}: {RULE} (every row has 1)"
+    assert str(caught.value) == f"Dataset {data.path}: {RULE} (every row has 1)"  # the ladder's words
 
 
 def test_a_budget_too_small_names_the_minutes_field(minilm, tmp_path, state_home):

@@ -2,7 +2,8 @@
 the data (peek_examples) and refuse one label alone only when that peek read the whole file. A classifier's file of
 20,050 rows, every one labelled 1, passed them: the tab started a run whose every probe then failed in its worker,
 while the Recommend tab's ladder, from the same Data tab profile (which counts the labels of every row), refused
-it at once. The Probes tab now refuses it from that profile too, in the ladder's words ("Dataset F: ...").
+it at once. The Probes tab now refuses it from that profile too, in the ladder's words ("Dataset F: ..."), and
+the start checks alone read on past their peek when it holds one label alone (tests/probe/test_start_label_checks).
 Real file, the real all-MiniLM-L6-v2 folder and tokenizer, the bridges the panels call; nothing is started."""
 
 from __future__ import annotations
@@ -44,11 +45,12 @@ def test_the_probes_tab_refuses_one_label_beyond_the_peek_as_the_ladder_does(min
     with pytest.raises(BadInput) as ladder:
         recommend_bridge.start_ladder(snapshot, data, runs_dir=state_home, probe_steps=2)
     assert str(ladder.value) == expected
-    # the start checks alone read 20,000 rows of label 1 and pass: ranks (4, 8) to start, every probe to fail
-    assert probe_bridge.check_start(plan, snapshot.rank, (4, 8))[0] == (4, 8)
-    with pytest.raises(BadInput) as probes:  # the Probes tab hands it the profile's labels (probe_work)
-        probe_bridge.check_start(plan, snapshot.rank, (4, 8), profile=data.profile)
-    assert str(probes.value) == expected
+    # the Probes tab hands it the profile's labels (probe_work); without them the start checks read on past
+    # their 20,000-row peek (which passed: ranks (4, 8) to start, every probe to fail)
+    for profile in (data.profile, None):
+        with pytest.raises(BadInput) as probes:
+            probe_bridge.check_start(plan, snapshot.rank, (4, 8), profile=profile)
+        assert str(probes.value) == expected
 
 
 def test_a_second_label_after_the_peek_still_probes(minilm, tmp_path):
