@@ -201,12 +201,15 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
 def _check_classes_beyond(path: Path, schema: str, peeked, where: str) -> None:
     """check_classes over a whole file whose first rows (the peek) hold one label alone, as `lorplan recommend
     --data` counts every row (recommend.count_labels): streamed from the start, stopping at the first row with
-    another label, so a file with two labels early is not read to its end."""
+    another label, so a file with two labels early is not read to its end. A label met first that is no class
+    label (2.5, NaN, true) is refused by its line, as recommend (and the probes' training) refuses it."""
     from lorplan.core.data import iter_examples
     from lorplan.core.data.labels import check_classes
 
     (only,) = peeked
     for example in iter_examples(path, schema=schema):
+        if example.label_problem is not None:
+            raise BadInput(f"{where}: line {example.line}: {example.label_problem}")
         if example.label is not None and example.label != only:
             return
     check_classes((only,), where)

@@ -101,3 +101,23 @@ def test_a_decoder_classifier_refuses_a_label_that_is_no_class_at_start(tiny_lla
     with pytest.raises(BadInput) as caught:
         runner.check_start(str(tiny_llama), str(data))
     assert str(caught.value).startswith(f"--data {data}: line 4: "), str(caught.value)
+
+
+def test_a_label_that_is_no_class_beyond_the_peek_is_named_as_recommend_names_it(minilm, tmp_path, state_home,
+                                                                                  capsys):
+    """The read past a one-label peek met a label of 2.5 on its last row and refused 'every row has 1', which that
+    row contradicts; recommend names the row. (With a second label after it the file passed, and every probe
+    failed on the 2.5.)"""
+    data = _rows(tmp_path / "late.jsonl", lambda i: 2.5 if i == ROWS - 1 else 1)
+    assert main(["recommend", "--model", minilm, "--data", str(data)]) == 2
+    said = capsys.readouterr().err
+    assert said == (f"lorplan recommend: error: --data {data}: line {ROWS}: label 2.5 is not a whole number; "
+                    "a class label is a whole number (its class id) or a name\n")
+    assert main(["probe", "start", "--data", str(data), "--ranks", "4", "--steps", "2"]) == 2
+    assert capsys.readouterr().err == said.replace("lorplan recommend", "lorplan probe start")
+    then_two = _rows(tmp_path / "then_two.jsonl", lambda i: {ROWS - 2: 2.5, ROWS - 1: 2}.get(i, 1))
+    with pytest.raises(BadInput) as caught:
+        runner.check_start(minilm, str(then_two))
+    assert str(caught.value) == f"--data {then_two}: line {ROWS - 1}: label 2.5 is not a whole number; " \
+                                "a class label is a whole number (its class id) or a name"
+    assert not list(state_home.rglob("plan.json"))
