@@ -130,7 +130,8 @@ class RealTokenizer:
             # an auto_map that is no object of class paths ("auto_map": 5): BadInput naming the file and the key
             if config is not None:
                 check_auto_map(config, f"tokenizer_config.json at {folder / 'tokenizer_config.json'}",
-                               tokenizer=True, class_read=_class_read(model, trust_remote_code))
+                               tokenizer=True, class_read=_class_read(model, trust_remote_code),
+                               trusted=trust_remote_code is True)
             if model is not None:
                 check_auto_map(model, f"config.json at {folder / 'config.json'}")
             reason = str(exc).splitlines()[0]

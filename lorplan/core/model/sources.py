@@ -181,7 +181,8 @@ def from_config(cfg: Mapping[str, Any], spec_id: str, source: SpecSource, where:
     return spec_from_layout(lay, cfg, spec_id, source, model_type)
 
 
-def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = False, class_read: bool = True) -> None:
+def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = False, class_read: bool = True,
+                   trusted: bool = False) -> None:
     """BadInput naming `where` and the key for an auto_map that is no object of class paths (a string, or a list
     of strings and nulls: a tokenizer's slow and fast classes): transformers' loaders test `"AutoConfig" in
     auto_map` and the like, and `lorplan profile`'s tokenizer load said only "cannot load (argument of type 'int'
@@ -194,13 +195,18 @@ def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = Fals
     list of one (["X"]: IndexError) or whose two are null ("argument of type 'NoneType' is not iterable") is
     refused. class_read=False: transformers drops the entry unread (a config.json model_type it loads its own
     tokenizer class for, MODELS_WITH_INCORRECT_HUB_TOKENIZER_CLASS, qwen2 or phi3, when the folder's code is not
-    trusted), so only the auto_map's form is checked (a list or an object). config.json's AutoTokenizer of nulls
-    is left alone: transformers loads the folder's tokenizer all the same."""
+    trusted), so only the auto_map's form is checked (a list or an object). A string entry is indexed as the list
+    is: one shorter than 2 characters is refused (IndexError, trusted or not). trusted=True (the folder's code is
+    trusted): transformers then loads the class it takes by dynamic_module_utils.get_class_from_dynamic_module,
+    which splits it as [repo--]module.Class, so a string (its class would be its second character) and a class
+    path of no such form (["X", ""], "a.b.C", "tok.", "--tok.X") are refused; untrusted it never splits it (a
+    folder with a tokenizer class of transformers' own loads). config.json's AutoTokenizer of nulls is left
+    alone: transformers loads the folder's tokenizer all the same."""
     if "auto_map" not in cfg:
         return
     auto_map = cfg["auto_map"]
     if tokenizer:
-        _check_tokenizer_entry(auto_map, where, class_read)
+        _check_tokenizer_entry(auto_map, where, class_read, trusted)
         return
     if not isinstance(auto_map, Mapping):
         raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
@@ -211,7 +217,7 @@ def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = Fals
                        f"{name!r}: {value!r}"[:300])
 
 
-def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool) -> None:
+def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool, trusted: bool) -> None:
     """check_auto_map of a tokenizer_config.json: the tokenizer's classes as AutoTokenizer reads them."""
     if isinstance(auto_map, list):  # the legacy form: the classes themselves
         entry, which = auto_map, ""
@@ -219,7 +225,13 @@ def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool) -> None:
         entry, which = auto_map.get("AutoTokenizer"), " for 'AutoTokenizer'"
     else:  # transformers calls auto_map.get("AutoTokenizer")
         raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
-    if not class_read or entry is None or isinstance(entry, str):
+    if not class_read or entry is None:
+        return
+    if isinstance(entry, str):  # transformers takes entry[1] (else entry[0]) as it does of the list
+        if len(entry) < 2 or trusted:  # "X"[1]: IndexError; trusted, a class path of one character
+            raise BadInput(f"{where}: 'auto_map' names a string{which} ({entry[:200]!r}) where transformers reads a "
+                           "list, [slow class, fast class]: write the class in such a list (null for a class the "
+                           "tokenizer lacks), or remove the key")
         return
     if not _class_paths(entry):
         if which:
@@ -231,8 +243,23 @@ def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool) -> None:
         raise BadInput(f"{where}: 'auto_map' names one class{which} ({repr(entry)[:200]}) where transformers reads "
                        "two, [slow class, fast class]: give both (null for a class the tokenizer lacks), or remove "
                        "the key")
-    if (entry[1] if entry[1] is not None else entry[0]) is None:  # "argument of type 'NoneType' is not iterable"
+    taken = entry[1] if entry[1] is not None else entry[0]
+    if taken is None:  # "argument of type 'NoneType' is not iterable"
         raise BadInput(f"{where}: 'auto_map' names no class{which} ({entry!r}): {fix}"[:300])
+    if trusted and not _loadable_class_path(taken):  # get_class_from_dynamic_module: "not enough values to unpack"
+        raise BadInput(f"{where}: 'auto_map' names the class {taken[:200]!r}{which} (give the tokenizer's class "
+                       "path as module.Class (tokenization_x.XTokenizer), or remove the key)")
+
+
+def _loadable_class_path(path: str) -> bool:
+    """Whether transformers' get_class_from_dynamic_module can split `path`: `repo_id, ref = path.split("--")`
+    when it holds "--" (a repo id of nothing is invalid), then `module, name = ref.split(".")`, and a class name
+    of nothing is no attribute of the module. (A module of nothing is a file named .py, which can load.)"""
+    repo, dashes, ref = path.rpartition("--")
+    if dashes and (not repo or "--" in repo):
+        return False
+    parts = ref.split(".")
+    return len(parts) == 2 and bool(parts[1])
 
 
 def _class_paths(value: Any) -> bool:
