@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import (
@@ -130,17 +131,25 @@ def rope_scaled_labels(model_type: str | None, value: Mapping) -> tuple[str, ...
     return ("full_attention",) if isinstance(value.get("full_attention"), Mapping) else ()
 
 
-def _unscalable_labels(spec: ModelSpec) -> str:
-    """"" when lorplan's linear scaling has labels to go on (or one RoPE serves every layer); else the config's
-    labels, a null one marked: "main, compress", "sliding_attention, full_attention (null)"."""
+class _Unscalable(NamedTuple):
+    """RoPE kept per label with none for lorplan's linear scaling to go on (_unscalable)."""
+
+    labels: str  # the config's labels, a null one marked: "main, compress", "sliding_attention, full_attention (null)"
+    null: bool  # the full_attention entry is there, null: those layers have no RoPE
+
+
+def _unscalable(spec: ModelSpec) -> _Unscalable | None:
+    """None when lorplan's linear scaling has labels to go on (or one RoPE serves every layer); else the config's
+    labels and whether the full_attention one is null."""
     for part in _config_parts(spec):
         for key in ("rope_parameters", "rope_scaling"):
             value = part.get(key)
             if isinstance(value, Mapping) and rope_per_layer(value):
                 if rope_scaled_labels(part.get("model_type"), value):
-                    return ""
-                return ", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items())
-    return ""
+                    return None
+                return _Unscalable(", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items()),
+                                   "full_attention" in value and value["full_attention"] is None)
+    return None
 
 
 # The model types transformers builds as a causal LM or a sequence classifier that add a fixed sinusoidal table of
@@ -185,6 +194,39 @@ def alibi(spec: ModelSpec) -> bool:
                 or (isinstance(attn, Mapping) and attn.get("alibi") is True)):
             return True
     return False
+
+
+class _NoRope(NamedTuple):
+    """Why a model has no RoPE for lorplan's linear scaling, in check_context's two messages: `scaling` follows
+    "--rope-scaling: <model> " (refusing the factor), `context` goes in the parentheses after "beyond <model>'s
+    context of N tokens" (refusing a longer sequence, with no factor to offer)."""
+
+    scaling: str
+    context: str
+
+
+def _no_rope_reason(spec: ModelSpec) -> _NoRope | None:
+    """Why the model has no RoPE that lorplan's linear scaling could scale: no positions at all, fixed sinusoidal
+    ones, a learned table, ALiBi; None for a model with RoPE."""
+    ctx = spec.max_position_embeddings
+    if no_positions(spec):
+        return _NoRope("has no RoPE to scale: it has no position embeddings (recurrent or state-space layers, "
+                       "attention without positions)", f"{context_key(spec)}; no position embeddings, no RoPE")
+    if fixed_sinusoid_positions(spec):
+        return _NoRope("has no RoPE to scale: it positions tokens by fixed sinusoidal position embeddings",
+                       f"{context_key(spec)}; fixed sinusoidal position embeddings, no RoPE")
+    if learned_positions(spec):
+        if ctx > 0:
+            scaling = (f"has learned position embeddings ({ctx:,} rows), not RoPE; its sequences cannot be longer "
+                       f"than {ctx:,} tokens")
+        else:
+            tables = ", ".join(dict.fromkeys(_module_leaf(t.path) for t in spec.tensors if t.kind == "position"))
+            scaling = f"has learned position embeddings ({tables}), not RoPE: there is no RoPE to scale"
+        return _NoRope(scaling, f"learned position embeddings, {context_key(spec)}")
+    if alibi(spec):
+        return _NoRope("has no RoPE to scale: it positions tokens by ALiBi (a bias by distance in its attention)",
+                       f"{context_key(spec)}; ALiBi, no RoPE")
+    return None
 
 
 def _scales(params: Mapping) -> bool:
@@ -288,32 +330,19 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
     ctx = spec.max_position_embeddings
     seq, rope = names.seq_len, names.rope_scaling
     if setup.rope_scaling is not None:
-        if no_positions(spec):
-            raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it has no position embeddings (recurrent or "
-                           "state-space layers, attention without positions)")
-        if fixed_sinusoid_positions(spec):
-            raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it positions tokens by fixed sinusoidal "
-                           "position embeddings")
-        if learned_positions(spec):
-            if ctx > 0:
-                raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({ctx:,} rows), not RoPE; "
-                               f"its sequences cannot be longer than {ctx:,} tokens")
-            tables = ", ".join(dict.fromkeys(_module_leaf(t.path) for t in spec.tensors if t.kind == "position"))
-            raise BadInput(f"{rope}: {spec.id} has learned position embeddings ({tables}), not RoPE: there is no "
-                           "RoPE to scale")
-        if alibi(spec):
-            raise BadInput(f"{rope}: {spec.id} has no RoPE to scale: it positions tokens by ALiBi (a bias by "
-                           "distance in its attention)")
+        no_rope = _no_rope_reason(spec)
+        if no_rope is not None:
+            raise BadInput(f"{rope}: {spec.id} {no_rope.scaling}")
         native = native_rope_scaling(spec)
         if native is not None:
             raise BadInput(f"{rope}: {spec.id} already scales RoPE ({_native_words(spec, native)}); lorplan does "
                            "not stack a second scaling on it")
-        labels = _unscalable_labels(spec)
-        if labels and "full_attention (null)" in labels:
-            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {labels} (rope_parameters): its full_attention "
-                           "layers have no RoPE for lorplan's linear scaling to go on")
-        if labels:
-            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {labels} (rope_parameters), not per "
+        unscalable = _unscalable(spec)
+        if unscalable is not None and unscalable.null:
+            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters): its "
+                           "full_attention layers have no RoPE for lorplan's linear scaling to go on")
+        if unscalable is not None:
+            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters), not per "
                            "layer type; lorplan's linear scaling goes on the full_attention layers, and it has none")
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
@@ -327,22 +356,14 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
                else f"shorten the sequences to at most {reach:,} tokens, which {largest} (the largest factor) reaches")
         raise BadInput(f"{asked} is beyond {limit:,} tokens, {spec.id}'s context of {ctx:,} "
                        f"× {names.set(rope, f'{setup.rope_scaling:g}')}; {fix}")
-    if no_positions(spec):  # no RoPE: nothing to extend
-        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; no position "
-                       "embeddings, no RoPE); use sequences of at most that length")
-    if fixed_sinusoid_positions(spec):  # no RoPE: nothing to extend
-        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; fixed "
-                       "sinusoidal position embeddings, no RoPE); use sequences of at most that length")
-    if learned_positions(spec):
-        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens (learned "
-                       f"position embeddings, {context_key(spec)}); use sequences of at most that length")
-    if alibi(spec):  # no RoPE: nothing to extend
-        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}; ALiBi, "
-                       "no RoPE); use sequences of at most that length")
+    no_rope = _no_rope_reason(spec)
+    if no_rope is not None:  # no RoPE: nothing to extend
+        raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({no_rope.context}); use sequences "
+                       "of at most that length")
     if native_rope_scaling(spec) is not None:  # a second scaling is refused above: do not offer one
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}, with "
                        "its own RoPE scaling); use sequences of at most that length")
-    if _unscalable_labels(spec):  # refused above too
+    if _unscalable(spec) is not None:  # refused above too
         raise BadInput(f"{asked} is beyond {spec.id}'s context of {ctx:,} tokens ({context_key(spec)}); use "
                        "sequences of at most that length")
     if setup.seq_len > reach:  # no factor lorplan takes reaches it: name none (one above 64 is refused)
