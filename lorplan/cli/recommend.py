@@ -513,8 +513,9 @@ def reattach_command(args, run_id: str, trusted: bool = False) -> str:
 
 def _restart(args, run, *, waiting: bool, notes=None) -> None:
     """Start again what of a ladder was killed: its driver (ensure_driver), then a stalled scheduler, which a
-    live driver also restarts itself. A ladder that asks for its model's own code is started again only with
-    this command's --trust-remote-code: without it, RemoteCodeRefused (one line, with the command that resumes
+    live driver also restarts itself; nothing for a ladder that has ended (done, or cancelled): a probe still
+    queued in its plan is not the ladder's to train. A ladder that asks for its model's own code is started
+    again only with this command's --trust-remote-code: without it, RemoteCodeRefused (one line, with the command that resumes
     it) when waiting, else that line as a note (what the ladder knows is still printed). Then, through `notes`
     (space_notes: once per wait), that the ladder's queued probes wait for disk space, as `lorplan probe status`
     says it: the ladder's log alone said so, and a wait went on without a word of why nothing ran."""
@@ -522,7 +523,10 @@ def _restart(args, run, *, waiting: bool, notes=None) -> None:
     from lorplan.probe.runner import restart_stalled
     from lorplan.probe.status import run_status
     from lorplan.recommend.driver import ensure_driver
+    from lorplan.recommend.ladder_spec import LadderFiles
 
+    if LadderFiles(run).state().done:  # re-attaching to an ended ladder prints what it found, and starts nothing
+        return
     trusted, resume = bool(args.trust_remote_code), reattach_command(args, run.id, trusted=True)
     try:
         _restarted_note(run, ensure_driver(run, trust_remote_code=trusted, resume=resume))
@@ -634,6 +638,7 @@ def _wait(run, poll_s: float = 1.0, *, args, notes=None) -> dict:
     import time
 
     from lorplan.recommend.ladder_spec import LadderFiles
+    from lorplan.recommend.table import ENDED, state_word
 
     files = LadderFiles(run)
     told: set[str] = set()
@@ -651,7 +656,7 @@ def _wait(run, poll_s: float = 1.0, *, args, notes=None) -> dict:
                     line = _probe_line(p, obj)
                     # a wrapped line never parts the training time from its unit ("28.1" / "s training")
                     say(line, indent="      ", whole=tuple(re.findall(r"[\d.]+ s training", line)))
-            if obj.get("state") == "done":
+            if state_word(obj) in ENDED:  # done, or cancelled by the user: the driver adds nothing more
                 return obj
         if time.monotonic() - checked > 5:
             checked = time.monotonic()
@@ -697,8 +702,11 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
 
     from lorplan.cli._common import print_json
     from lorplan.core.units import terminal_limit
-    from lorplan.recommend.table import render_ladder
+    from lorplan.recommend.table import render_ladder, state_word
 
+    # one an older driver wrote for a cancelled ladder said "done" (with cancelled_after): the word `lorplan probe
+    # status` gives the same ladder is "cancelled"
+    obj = {**obj, "state": state_word(obj)}
     written = None
     if args.write:
         rec = SimpleNamespace(rank=obj["rank"], alpha=obj["alpha"], learning_rate=obj["learning_rate"],

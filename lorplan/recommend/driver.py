@@ -277,6 +277,14 @@ class Driver:
 
         now = time.time() if now is None else now
         spec, state = self.spec, self.files.state()
+        if state.done:
+            # ended before this step (this driver was started just as another ended the ladder): it starts
+            # nothing, not even a scheduler for a probe left queued (restart_stalled); a cancelled ladder's
+            # probes are cancelled, which is all _apply does for one
+            if state.cancelled is not None:
+                self._apply(state)
+            self._write(self.observer.observe(), state)
+            return True
         ran = self.ran(now)
         clock = spec.started + ran
         if time.monotonic() - self._clocked >= CLOCK_S:

@@ -409,20 +409,29 @@ def _on_whose_data(rec: Recommendation, spec: LadderSpec) -> Recommendation:
                                        for e in rec.evidence))
 
 
+def ladder_state(state: LadderState) -> str:
+    """A ladder's state word: "running" until it is done, then "cancelled" when the user cancelled its run
+    (`lorplan probe cancel RUN`, the TUI's C; LadderState.cancelled) and "done" otherwise: the words `lorplan
+    probe status`, `list` and `wait` give the ladder (their "ladder": {"state"}), so both commands say one."""
+    if not state.done:
+        return "running"
+    return "cancelled" if state.cancelled is not None else "done"
+
+
 def recommendation_json(spec: LadderSpec, obs: Sequence[ProbeObs], state: LadderState,
                         price: Callable[[int], Fit] | None = None, *, run_id: str = "",
                         signals: dict | None = None, run_seed: int | None = None) -> dict:
     """recommendation.json: the Recommendation's JSON (the `lorplan recommend --json` contract) and the ladder's
-    own keys: run, state (running / done), cancelled_after (seconds from the start to the user's cancel, None
-    when not cancelled), kind, ladder_learning_rate (the rate every rank was compared at),
-    base_loss and base, planned and probe steps, seeds (those the probes trained with: run_seed, the run's
+    own keys: run, state (ladder_state: running, done, or cancelled, the word `lorplan probe status` gives the
+    ladder), cancelled_after (seconds from the start to the user's cancel, None when not cancelled), kind,
+    ladder_learning_rate (the rate every rank was compared at), base_loss and base, planned and probe steps, seeds (those the probes trained with: run_seed, the run's
     seed, for a one-seed ladder), second_seed (the seed of a one-seed ladder's last pass, else None), budget,
     passes, halving stops, and every probe as observed (its curve included)."""
 
     rec, base = recommendation(spec, obs, state, price, signals)
     out = rec.to_json()
     out.update({
-        "run": run_id, "state": "done" if state.done else "running", "cancelled_after": state.cancelled,
+        "run": run_id, "state": ladder_state(state), "cancelled_after": state.cancelled,
         "kind": spec.kind,
         "ladder_learning_rate": state.ladder_rate(spec),
         "base_loss": base.loss if base is not None else None, "base": base.to_json() if base is not None else None,

@@ -267,6 +267,18 @@ def band_text(low: int, high: int) -> str:
     return f"band {low}-{high}" if low != high else f"band: rank {low} only"
 
 
+def state_word(obj: dict) -> str | None:
+    """recommendation.json's "state" (recommend.measured.ladder_state: running, done or cancelled), with one an
+    older driver wrote for a cancelled ladder ("done" beside a cancelled_after of seconds) read as "cancelled"."""
+    state = obj.get("state")
+    if state == "done" and isinstance(obj.get("cancelled_after"), (int, float)):
+        return "cancelled"
+    return state if isinstance(state, str) else None
+
+
+ENDED = ("done", "cancelled")  # the ladder_state words after which the driver adds nothing
+
+
 def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None = None,
                   wall_seconds: float | None = None, limit: int | None = None) -> str:
     """The whole text: the recommendation, the table, the doublings, the evidence. parallel: the probes the
@@ -281,9 +293,13 @@ def render_ladder(obj: dict, *, with_evidence: bool = True, parallel: int | None
     if not any(e.get("source") == "ladder" and e.get("rank") is not None for e in obj.get("evidence", ())):
         note = "capacity prior only"
     note = f"  ({note})" if note else ""
-    state = "done" if obj.get("state") == "done" else "still running (provisional)"
-    if obj.get("state") == "done" and obj.get("cancelled_after") is not None:  # `lorplan probe cancel RUN`
-        state = f"cancelled by the user after {obj['cancelled_after']:,.0f} s (the recommendation rests on what finished)"
+    word = state_word(obj)
+    if word == "cancelled":  # `lorplan probe cancel RUN`
+        after = obj.get("cancelled_after")
+        after = f" after {after:,.0f} s" if isinstance(after, (int, float)) else ""
+        state = f"cancelled by the user{after} (the recommendation rests on what finished)"
+    else:
+        state = "done" if word == "done" else "still running (provisional)"
     scale = obj["alpha"] / (obj["rank"] ** 0.5 if obj.get("use_rslora") else obj["rank"])
     # (line, where it continues on a narrow terminal: under the value it broke in)
     top = [

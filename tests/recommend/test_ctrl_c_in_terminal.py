@@ -81,4 +81,4 @@ def test_ctrl_c_stops_waiting_and_says_how_to_reattach_or_cancel(state_home, tin
     assert _processes_of(run) == []
     assert main(["recommend", "--run", run_id, "--json"]) == 0
     rec = json.loads(capsys.readouterr().out)
-    assert rec["state"] == "done" and rec["cancelled_after"] is not None
+    assert rec["state"] == "cancelled" and rec["cancelled_after"] is not None

@@ -340,7 +340,7 @@ def test_cancelling_the_whole_run_ends_the_ladder_without_a_next_pass(state_home
     assert state.done and state.cancelled is not None and [p.name for p in state.passes] == ["learning rate"]
     assert [p.id for p in run.plan().probes] == [d["id"] for d in first.specs]  # no probe was added
     rec = files.recommendation()
-    assert rec["state"] == "done"
+    assert rec["state"] == "cancelled" and rec["cancelled_after"] == state.cancelled  # as `probe status` says it
     assert any("cancelled by the user" in e["explanation"] for e in rec["evidence"])
 
 

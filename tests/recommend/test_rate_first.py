@@ -306,10 +306,12 @@ def test_a_ladder_cancelled_during_the_rate_pass_compares_what_finished_at_its_b
     from lorplan.recommend.table import render_ladder
 
     out = measured.recommendation_json(s, obs, done, run_id="R")
-    assert out["state"] == "done" and out["cancelled_after"] == 7.0
+    # the state `lorplan probe status` gives the ladder's run (its "ladder": {"state": "cancelled"})
+    assert out["state"] == "cancelled" and out["cancelled_after"] == 7.0
     assert render_ladder(out).splitlines()[0].endswith(
         "run R: cancelled by the user after 7 s (the recommendation rests on what finished)")
-    assert measured.recommendation_json(s, obs, replace(done, cancelled=None))["cancelled_after"] is None
+    ended = measured.recommendation_json(s, obs, replace(done, cancelled=None))
+    assert ended["cancelled_after"] is None and ended["state"] == "done"
     assert render_ladder(measured.recommendation_json(s, obs, replace(done, cancelled=None), run_id="R")
                          ).splitlines()[0].endswith("run R: done")
 
