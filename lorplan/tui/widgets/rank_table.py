@@ -12,7 +12,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.actions import SkipAction
 from textual.binding import Binding
-from textual.events import Click
+from textual.events import Click, MouseDown, MouseEvent
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -99,6 +99,7 @@ class RankTable(ScrollView, can_focus=True):
         self._lines: list[Text] = []  # header first, then one per rank
         self._compact = False  # show the header and a few rows around the selected one only (set_compact)
         self._compact_rows = 1  # how many, while compact
+        self._pressed_compact = False  # the last press was on the compact table and selected there (on_mouse_down)
 
     def on_mount(self) -> None:
         self.tooltip = tooltip("table")
@@ -351,14 +352,33 @@ class RankTable(ScrollView, can_focus=True):
     def action_move_to(self, index: int) -> None:
         self._select_index(index if index >= 0 else len(self._ranks) - 1)
 
-    def on_click(self, event: Click) -> None:
+    def _rank_index_at(self, event: MouseEvent) -> int | None:
+        """The index in the ranks of the row under the mouse as drawn now (the compact window's rows while
+        compact), None on the header, the full fine-tuning row (a reference, not a choice) or off the rows."""
         offset = event.get_content_offset(self)
-        if offset is None:
+        if offset is None or offset.y >= self._height():
+            return None
+        y = self._line_index(offset.y) if self._compact else offset.y + self.scroll_offset.y
+        return y - 1 if 1 <= y <= len(self._ranks) else None
+
+    def on_mouse_down(self, event: MouseDown) -> None:
+        """A press on a row of the compact (docked) table selects that row's rank there and then. The press
+        focuses the table and the focus ends the docking (PlanView: every row again, the table back in the view's
+        flow), so by the click another row, or not the table at all, is under the mouse: a click on the docked
+        row of rank 2 selected rank 1. The screen queues the table's Focus and this press together, so the table
+        handles the press before PlanView hears of the focus (the DescendantFocus its Focus posts) and undocks:
+        the docked window is the one drawn under the mouse."""
+        self._pressed_compact = self._compact
+        if self._compact and (index := self._rank_index_at(event)) is not None:
+            self._select_index(index)
+
+    def on_click(self, event: Click) -> None:
+        if self._pressed_compact:  # its press selected on the docked table (on_mouse_down)
+            self._pressed_compact = False
             return
-        y = offset.y + self.scroll_offset.y
-        if 1 <= y <= len(self._ranks) and not self._compact:  # compact: the rows are the setup's live figures,
-            # the click takes the focus (every row again); the full fine-tuning row is a reference, not a choice
-            self._select_index(y - 1)
+        index = self._rank_index_at(event)
+        if index is not None:
+            self._select_index(index)
 
     def on_focus(self) -> None:
         self.refresh()
