@@ -2,8 +2,9 @@
 expansion_ratio x d_model), GPT-J and GPT-Neo take 4 x hidden when n_inner / intermediate_size is None: their
 config.json has no intermediate_size, the spec read 0, and activations.mlp_saved priced their MLP activations as
 nothing. The fallback's child builds the model on the meta device, so it reports the width the built block has
-(the out_features of the first layer MLP's up-projection); a config that names the width keeps it. Real configs,
-real child builds, and a traced CPU step of a tiny GPT-J (tests/core/memtrace.py)."""
+(the out_features of the first dense MLP's up-projection: a mixture-of-experts block's first Linear is its router
+or a shared expert); a config that names the width keeps it. Real configs, real child builds, and a traced CPU step
+of a tiny GPT-J (tests/core/memtrace.py)."""
 
 from __future__ import annotations
 
@@ -100,3 +101,26 @@ def test_a_tiny_gptj_step_is_priced_with_its_mlp(tmp_path):
     error = (mem.gradients + mem.activations) / peak - 1.0
     print(f"gptj traced error {100 * error:+.2f}%")
     assert abs(error) <= 0.02, f"{100 * error:+.2f}%"
+
+
+MOE = {
+    # every layer a mixture of experts; the router's own MLP reads the hidden state first (gate.down_proj, to
+    # router_hidden_size): no dense MLP, so no width
+    "zaya": dict(vocab_size=256, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=16, num_experts=4, moe_intermediate_size=48, router_hidden_size=32),
+    # layer 0 a mixture of experts (its router, hidden -> num_experts, is a Linear), layer 1 dense: the dense
+    # layer's width (first_dense_intermediate_size, a name the fallback does not read) prices it
+    "ergo": dict(vocab_size=256, hidden_size=HIDDEN, num_hidden_layers=2, num_attention_heads=4,
+                 num_key_value_heads=2, head_dim=16, num_experts=4, num_experts_per_tok=2, moe_intermediate_size=48,
+                 shared_intermediate_size=80, first_dense_intermediate_size=96, mlp_layer_types=["sparse", "dense"]),
+}
+
+
+@pytest.mark.parametrize("model_type", sorted(MOE))
+def test_a_mixture_of_experts_block_gives_no_width(model_type, tmp_path):
+    # spec.intermediate_size prices the dense layers (activations.mlp_saved; moe_saved the expert layers): the
+    # first hidden-reading Linear of an expert block is its router or a shared expert, never a dense MLP's width
+    folder = _folder(tmp_path, model_type, **MOE[model_type])
+    spec = load_spec(folder)
+    assert spec.source == "fallback" and spec.num_experts == 4
+    assert spec.intermediate_size == MOE[model_type].get("first_dense_intermediate_size", 0)

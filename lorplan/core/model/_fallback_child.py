@@ -4,7 +4,7 @@ Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
 "supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
-first layer's MLP up-projection width or null}. Errors: one line on stderr, exit 2.
+first dense MLP's up-projection width or null}. Errors: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -89,10 +89,12 @@ _MLP_NAMES = ("mlp", "ffn", "feed_forward", "feedforward", "ff")
 
 
 def _mlp_width(model, config) -> int | None:
-    """The out_features of the first Linear / Conv1D reading the hidden size inside the first layer's MLP module
+    """The out_features of the first Linear / Conv1D reading the hidden size inside the first dense MLP module
     (a module named as _MLP_NAMES under a numbered layer): the width the built block has, which BLOOM and MPT
     hard-code (4 x hidden, expansion_ratio x d_model) and GPT-J / GPT-Neo take as 4 x hidden when n_inner /
-    intermediate_size is None. None when no such module is found."""
+    intermediate_size is None. A mixture-of-experts block (one holding experts) is passed over: the first such
+    Linear there is its router or a shared expert, and the spec's width prices the dense layers only. None when
+    no dense MLP is found."""
     import torch
     from transformers.pytorch_utils import Conv1D
 
@@ -103,6 +105,8 @@ def _mlp_width(model, config) -> int | None:
     for name, mod in model.named_modules():
         parts = name.split(".")
         if parts[-1].lower() not in _MLP_NAMES or not any(p.isdigit() for p in parts[:-1]):
+            continue
+        if any("expert" in p for p, _ in mod.named_parameters()):  # a mixture of experts, not a dense MLP
             continue
         for sub in mod.modules():
             if isinstance(sub, (torch.nn.Linear, Conv1D)):
