@@ -347,16 +347,21 @@ def _profile(data: str, spec, setup):
 
 
 def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
-    """A CLI value (string or number) as int (or float when not integral and allowed); None stays None."""
+    """A CLI value (string or number) as int (or float when not integral and allowed); None stays None. Separators
+    by core.units.without_commas' rule, as plan_args read the same text for the table (--rank 1,024 was priced,
+    then "not a number" here)."""
     if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
+    from lorplan.core.units import without_commas
+
     text = str(value).strip()
+    typed = without_commas(text, flag, "2.5")
     try:
-        return int(text)
+        return int(typed)
     except ValueError:
         pass
     try:
-        number = float(text)
+        number = float(typed)
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not a number") from None
     if integer or not number > 0:

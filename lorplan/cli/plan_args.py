@@ -10,8 +10,13 @@ from lorplan.core.errors import BadInput
 
 
 def _float(flag: str, text: str) -> float:
+    """--lora-dropout and --reserve-fraction (0 allowed: not parse_positive_float), separators by
+    core.units.without_commas' rule (float() read 0.0_5 as 0.05 and 0_1 as 1.0)."""
+    from lorplan.core.units import without_commas
+
+    typed = without_commas(text, flag, "0.05")  # outside the try: BadInput is a ValueError
     try:
-        return float(text)
+        return float(typed)
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not a number") from None
 

@@ -69,9 +69,16 @@ def _run_id(text: str) -> str:
 
 
 def _seconds(text: str) -> float:
-    """--timeout S: a finite number of seconds, 0 or more (-1 "timed out after -1 s" at once)."""
+    """--timeout S: a finite number of seconds, 0 or more (-1 "timed out after -1 s" at once); separators by
+    core.units.without_commas' rule (float() read 1_0 as 10)."""
+    from lorplan.core.units import without_commas
+
     try:
-        value = float(text)
+        typed = without_commas(text, "--timeout", "2.5")
+    except BadInput as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    try:
+        value = float(typed)
     except ValueError:
         raise argparse.ArgumentTypeError(f"--timeout: {text!r} is not a number of seconds") from None
     if value != value or value in (float("inf"), float("-inf")):  # inf read "must be ... 0 or more"

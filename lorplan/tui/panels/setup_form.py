@@ -36,7 +36,7 @@ def parse_int(text: str, label: str, low: int, high: int) -> int:
     typed = str(text).strip()
     if not typed.replace("_", "").replace(",", ""):
         raise BadInput(f"{label}: type a whole number")
-    # read once (numbers.typed_value: "_" ignored, a comma only between groups of three digits, any other one
+    # read once (numbers.typed_value: a comma or an underscore only between groups of three digits, any other one
     # refused in the CLI's words led by the label); every limit here is below 2**53, so a whole number in range is
     # exact as a float
     value = numbers.typed_value(typed, label)
@@ -72,8 +72,9 @@ def parse_positive_float(text: str, label: str, unit: str = "") -> float:
 
 def parse_dropout(text: str) -> float:
     """LoRA dropout in [0, 1). Empty is refused as the other required fields refuse it (it was read as 0
-    without a word)."""
-    raw = str(text).strip()
+    without a word). Separators by core.units.without_commas' rule, as `--lora-dropout` reads them (float() read
+    0.0_5 as 0.05 and 0_5 as 5)."""
+    raw = without_commas(text, "LoRA dropout", "0.05")
     if not raw:
         raise BadInput("LoRA dropout: type a number (0 for no dropout, e.g. 0.05)")
     try:
@@ -81,7 +82,7 @@ def parse_dropout(text: str) -> float:
     except ValueError:
         raise BadInput(f"LoRA dropout: {text.strip()!r} is not a number (try 0.05)") from None
     if not 0.0 <= value < 1.0:
-        raise BadInput(f"LoRA dropout: {raw} must be at least 0 and below 1")
+        raise BadInput(f"LoRA dropout: {str(text).strip()} must be at least 0 and below 1")
     return value + 0.0  # "-0" is no dropout, written 0.0 (a plan said lora_dropout = -0.0)
 
 
