@@ -9,7 +9,8 @@ steps, a held-out split to evaluate on (the plan's eval_split, else 10%; at most
 drawn with the run's seed), and the device the scheduler gave it. `lorplan train` of that plan builds the same
 model and takes the same steps, losses included, when the data file fits in the probe's seeded sample (run
 steps × micro_batch × gradient_accumulation + eval_examples examples, lorplan.probe.worker); from a larger
-file the probe reads that sample, so its split and batches are other examples than `lorplan train` sees.
+file the probe reads that sample, so its split and batches are other examples than `lorplan train` sees (a
+classifier's head and class ids stay the whole file's: the worker counts every row's label).
 
 Runs started without a plan (`lorplan probe start --model M --data D`, the demo) describe their plan with
 RunPlan's fields; `settings_plan` turns them into one: the task from the data (labels: sequence

@@ -2,7 +2,9 @@
 
 It builds the plan the probe trains (lorplan.probe.plans: the run's plan at the probe's rank, briefly) and
 runs it through the training engine (lorplan.train.engine), as `lorplan train` would, on the run's seeded
-sample of the data, writing events as it goes. However it ends, it writes result.json (atomically) and a
+sample of the data, writing events as it goes. A classifier's classes (its head, the class id of each label)
+are those of the whole file, as `lorplan train` counts them: the sample is drawn in one pass over the file
+that also reads every row's label (sample). However it ends, it writes result.json (atomically) and a
 final event: finished, failed (with the traceback tail), oom ("does not fit at micro-batch N"), or cancelled
 (SIGTERM after a cancel was asked).
 
@@ -90,14 +92,37 @@ def injector(probe_id: str, spec: str | None):
 
 def _examples(run, path: str | None, schema: str, per_step: int, packing: bool) -> list:
     """The run's sample: at most one pass's worth (packing fills blocks from many short examples, so it reads
-    more), the same seeded sample for every probe of the run; the generated demo data without a path."""
-    from lorplan.core.data import load_examples
+    more), the same seeded sample for every probe of the run, with the labels of every row of the file
+    (sample); the generated demo data without a path."""
     from lorplan.probe.demo import demo_examples
 
     if path is None:
         return demo_examples(seed=run.seed)
     limit = SAMPLE_MAX if packing else min(SAMPLE_MAX, run.steps * per_step + run.eval_examples)
-    return load_examples(path, schema=None if schema == "auto" else schema, limit=limit, seed=run.seed)
+    return sample(path, schema=None if schema == "auto" else schema, limit=limit, seed=run.seed)
+
+
+def sample(path: str, *, schema: str | None, limit: int, seed: int):
+    """lorplan.core.data.load_examples(path, limit=limit, seed=seed), the same rows (one reservoir over the same
+    stream), as a lorplan.train.data.Sample that also holds the labels of every row of the file, read in the
+    same pass: a classifier's probe numbers its classes by them, as `lorplan train` numbers them over the whole
+    file (its head and class ids), also when the sample lacks a class. BadInput when no row is usable."""
+    from lorplan.core.data import iter_examples
+    from lorplan.core.data.records import Reservoir
+    from lorplan.train.data import Sample
+
+    reservoir = Reservoir(limit, seed)
+    labels: set = set()
+    problem = None
+    for ex in iter_examples(path, schema=schema):
+        reservoir.offer(ex)
+        if ex.label is not None:
+            labels.add(ex.label)
+        elif problem is None and ex.label_problem is not None:
+            problem = f"line {ex.line}: {ex.label_problem}"
+    if not reservoir.items:
+        raise BadInput(f"--data {path}: no usable example")
+    return Sample(sorted(reservoir.items, key=lambda e: e.line), labels, problem)
 
 
 def build_probe(run, probe_id: str, device: str):
@@ -130,7 +155,8 @@ _OWN_PROCESS = False
 
 
 def num_labels(examples: list, where: str | None = None) -> int:
-    """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids), at least two."""
+    """Classes the head needs for the engine's class ids (lorplan.train.data.class_ids: a sample's are its whole
+    file's), at least two."""
     from lorplan.core.data.labels import check_classes
     from lorplan.train.data import class_ids
 

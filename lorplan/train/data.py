@@ -7,7 +7,8 @@ concatenated (each ends with its EOS) and cut into seq_len blocks, the remainder
 (as transformers' examples/pytorch/language-modeling/run_clm.py group_texts does). A sequence or block left
 with no label after the causal shift is dropped: alone in a micro-batch its mean loss would be 0/0.
 Sequence classification: text + class id; a row without a label (null, empty or missing:
-lorplan.core.data.labels.unlabelled, the rule the profile counts by) is left out.
+lorplan.core.data.labels.unlabelled, the rule the profile counts by) is left out. The class ids of a sample
+drawn from a larger file (Sample: a probe's) are those of the whole file.
 
 Order: epoch e visits the items in torch.randperm(seed + e); in epoch 0 the longest item leads, so a run that
 does not fit in memory fails at its first step. A pure function of (seed, step), so a resumed run sees exactly
@@ -42,18 +43,42 @@ class Item:
         return sum(1 for v in self.labels if v != IGNORE_INDEX)
 
 
+class Sample(list):
+    """Examples drawn from a larger data file (a probe's seeded sample: lorplan.probe.worker), with what every row
+    of that file says of its label: `labels`, the distinct label values (None and unlabelled rows left out), and
+    `label_problem`, "line N: why" for the first row whose label is no class label (2.5, NaN, true), else None.
+    class_ids numbers a Sample's classes by the whole file, so its head and class ids are those `lorplan train`
+    builds from the file, also when the sample lacks a class."""
+
+    def __init__(self, examples=(), labels=(), label_problem: str | None = None):
+        super().__init__(examples)
+        self.labels = frozenset(labels)
+        self.label_problem = label_problem
+
+
 def class_ids(examples, where: str | None = None) -> dict:
     """Label value -> class id (lorplan.core.data.labels.class_ids, the rule every head lorplan plans follows):
-    integer labels are their own ids; names are numbered in sorted order after the largest integer.
+    integer labels are their own ids; names are numbered in sorted order after the largest integer. A Sample's
+    are its whole file's (Sample.labels).
     BadInput (starting with `where` when given) for data without labels or with ambiguous ones, or a row whose
     label is no class label (2.5, NaN, true), naming its line."""
     from lorplan.core.data.labels import class_ids as ids
 
+    prefix = f"{where}: " if where else ""
+    whole = examples if isinstance(examples, Sample) else None
     examples = list(examples)
+    if whole is not None and whole.label_problem is not None:
+        raise BadInput(f"{prefix}{whole.label_problem}")
     bad = next((ex for ex in examples if getattr(ex, "label_problem", None) is not None), None)
     if bad is not None:
-        raise BadInput(f"{where + ': ' if where else ''}line {bad.line}: {bad.label_problem}")
-    return ids((ex.label for ex in examples), where)
+        raise BadInput(f"{prefix}line {bad.line}: {bad.label_problem}")
+    if whole is None:
+        return ids((ex.label for ex in examples), where)
+    index = ids(whole.labels, where)
+    stray = next((ex for ex in examples if ex.label is not None and ex.label not in index), None)
+    if stray is not None:  # a sample holds rows of its file: only a Sample built wrong gets here
+        raise BadInput(f"{prefix}line {stray.line}: label {stray.label!r} is not among the file's labels")
+    return index
 
 
 def _has_target(labels: tuple[int, ...]) -> bool:
