@@ -75,3 +75,12 @@ def test_the_dropout_field_still_reads_numbers(text, value):
 def test_the_dropout_field_echoes_the_text_as_typed():
     with pytest.raises(BadInput, match=r"^LoRA dropout: 1,000 must be at least 0 and below 1$"):
         parse_dropout("1,000")
+
+
+@pytest.mark.parametrize(("text", "shown"), [("80,000MB", "80,000 MB"), ("80_000 mb", "80_000 MB"), ("80GB", "80 GB")])
+def test_a_decimal_budget_with_separators_is_named_as_typed(text, shown):
+    """The planner's budget field takes 80,000MB since e89ab75 (parse_size reads separators); its summary said
+    only '74.51 GiB' for it, where 80GB gets '80 GB = 74.51 GiB' (why the figure is not 80)."""
+    from lorplan.tui.panels.setup_form import budget_words, parse_budget
+
+    assert budget_words(text, parse_budget(text)) == f"{shown} = 74.51 GiB"

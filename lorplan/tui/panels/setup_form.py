@@ -92,7 +92,8 @@ def parse_budget(text: str) -> int:
     return core_parse_budget(text, "GPU memory")
 
 
-_DECIMAL_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kmgt])b\s*$", re.IGNORECASE)
+# the number as typed, its separators too (parse_budget has read them by core.units.without_commas' rule)
+_DECIMAL_SIZE = re.compile(r"^\s*([0-9][0-9,_]*\.?[0-9]*|\.[0-9]+)\s*([kmgt])b\s*$", re.IGNORECASE)
 
 
 def budget_words(text: str, size: int) -> str:
