@@ -320,16 +320,17 @@ def stop_ladder(run) -> None:
 
 
 def final_recommendation(run) -> dict:
-    """recommendation.json when the ladder is done, else the recommendation from what ended (as its driver
-    would write it)."""
+    """recommendation.json when the ladder has ended (done, or cancelled), else the recommendation from what
+    ended (as its driver would write it)."""
     from lorplan.recommend import measured
     from lorplan.recommend.driver import price_for
     from lorplan.recommend.ladder_spec import LadderFiles
     from lorplan.recommend.observe import RunObserver
+    from lorplan.recommend.table import ENDED, state_word
 
     files = LadderFiles(run)
     obj = files.recommendation()
-    if obj is not None and obj.get("state") == "done":
+    if obj is not None and state_word(obj) in ENDED:
         return obj
     spec = files.spec()
     obs = RunObserver(run, spec.learning_rate).observe()
@@ -375,6 +376,7 @@ def run_demo(args, device: str, deadline: float) -> Watcher:
     from lorplan.recommend.driver import ensure_driver, start_ladder
     from lorplan.recommend.ladder_spec import LadderFiles, Pass
     from lorplan.recommend.launch import demo_ladder
+    from lorplan.recommend.table import ENDED, state_word
     from lorplan.recommend.types import Evidence
 
     ladder = demo_ladder(demo_examples())
@@ -404,7 +406,7 @@ def run_demo(args, device: str, deadline: float) -> Watcher:
         while not ended:
             w.poll()
             rec = files.recommendation()
-            ended = rec is not None and rec.get("state") == "done" and not w.missing()
+            ended = rec is not None and state_word(rec) in ENDED and not w.missing()  # cancelled by the user too
             if not ended and time.monotonic() > deadline:
                 print(f"demo: the check's time is up; stopping the ladder ({len(w.missing())} probes not "
                       f"ended); its driver's log ends:\n{_tail(files.log_path)}", flush=True)

@@ -364,7 +364,9 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0, *, trust_remot
                  resume: str | None = None):
     """Block until a ladder's run is over: its probes have ended and the ladder is done, or its driver is gone
     (nothing will add probes; `lorplan recommend --run RUN` starts it again). While the driver lives, probes
-    that all ended are only a pass: the driver is about to add the next. Restarts a stalled scheduler as
+    that all ended are only a pass: the driver is about to add the next. A ladder that has ended (done, or
+    cancelled) with probes still queued and no scheduler is over too: they are not the ladder's to train, and no
+    scheduler is started for them. Restarts a stalled scheduler as
     runner.wait does (trust_remote_code, resume: as runner.wait; a live driver, which restarts its run's
     scheduler with the consent it was started with, is left to do it); LorplanError after `timeout` seconds.
     Returns (RunStatus, ladder state)."""
@@ -379,6 +381,9 @@ def _wait_ladder(run, timeout: float | None, poll_s: float = 1.0, *, trust_remot
         st = runner.status(run)
         ladder = _ladder_state(run)
         if st.probes_ended and ladder != "running":  # the ladder's own state: done before its driver exits
+            return st, ladder
+        if ladder in ("done", "cancelled") and not st.scheduler_alive and not any(
+                p.state == "running" for p in st.probes):  # what is still queued, nothing starts (restart_stalled)
             return st, ladder
         spaced.see(st)
         runner.restart_stalled(run, st, trust_remote_code=trust_remote_code, resume=resume)

@@ -266,10 +266,13 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
     (the --trust-remote-code of the current command), or that of the given backend; else RemoteCodeRefused,
     whose line names `resume` (default: `lorplan probe status RUN --trust-remote-code`) — unless a live driver
     drives the run (driver_alive): it restarts the scheduler with the consent it was started with, so nothing
-    is started here and False is returned. by_driver: the caller is that driver, which gets the refusal."""
+    is started here and False is returned. by_driver: the caller is that driver, which gets the refusal.
+    Never for a probe ladder that has ended (RunDir.ladder_ended: done, or cancelled): a probe still queued in
+    its plan is not the ladder's to train, and `lorplan probe status` or `wait` started it after the ladder's
+    end, as `lorplan recommend --run RUN` no longer does."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     st = st if st is not None else run_status(run, backend)
-    if not st.stalled:
+    if not st.stalled or run.ladder_ended():
         return False
     try:
         asked = run.scheduler_log.stat().st_mtime

@@ -6,6 +6,7 @@
         ladder.lock             held (flock) by a probe ladder's driver while it lives: it adds probes in passes
         ladder.launched         touched when a driver is launched, removed once it holds ladder.lock (a driver
                                 still importing counts as alive for a while: backend.driver_alive)
+        ladder-state.json       a probe ladder's decisions, written by its driver (done once it has ended)
         cancelled               present when the user cancelled the whole run
         waiting.json            while queued probes wait for a device slot another run holds
         queue.lock              short critical sections: launch / cancel / retry of one probe
@@ -278,6 +279,19 @@ class RunDir:
         lorplan.recommend.driver): it adds probes to the plan in passes, so probes that all ended are not the
         run's end while it lives."""
         return self.path / "ladder.lock"
+
+    @property
+    def ladder_state(self) -> Path:
+        """A probe ladder's decisions (lorplan.recommend.ladder_spec.LadderState, its driver's to write):
+        its passes, the ranks it stopped, and "done" once it has ended (done, or cancelled by the user)."""
+        return self.path / "ladder-state.json"
+
+    def ladder_ended(self) -> bool:
+        """A probe ladder drives this run and has ended (its ladder-state.json says done): what is still queued
+        in its plan is no longer the ladder's to train, and nothing starts a scheduler for it
+        (runner.restart_stalled). False for a plain run, a ladder still going, or a state file unreadable."""
+        obj = read_json(self.ladder_state)
+        return obj is not None and bool(obj.get("done"))  # as LadderState.from_json reads it
 
     @property
     def scheduler_lock(self) -> Path:

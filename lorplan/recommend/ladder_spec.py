@@ -212,7 +212,7 @@ class LadderFiles:
 
     @property
     def state_path(self) -> Path:
-        return self.run.path / "ladder-state.json"
+        return self.run.ladder_state  # read by the probe layer too (RunDir.ladder_ended)
 
     @property
     def recommendation_path(self) -> Path:

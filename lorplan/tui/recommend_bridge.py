@@ -47,7 +47,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
     probe_length,
 )
 from lorplan.recommend.policy import scaling_policy
-from lorplan.recommend.table import ONLY_WHY, one_rank_budget
+from lorplan.recommend.table import ONLY_WHY, one_rank_budget, state_word
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.state import Tuning
 
@@ -310,11 +310,10 @@ def read_recommendation(path: Path) -> LadderFile:
     except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:
         what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"{path}: not a recommendation ({what})") from None
-    base, state = obj.get("base_loss"), obj.get("state")
-    if state == "done" and isinstance(obj.get("cancelled_after"), (int, float)):  # the user cancelled the run
-        state = "cancelled"
+    base = obj.get("base_loss")
+    # the driver's word, an older driver's "done" beside cancelled_after read "cancelled" as the CLI reads it
     return LadderFile(rec, float(base) if isinstance(base, (int, float)) and math.isfinite(base) else None,
-                      state if isinstance(state, str) else None, budget_words(budget_note))
+                      state_word(obj), budget_words(budget_note))
 
 
 def budget_words(text: str) -> str:

@@ -120,3 +120,41 @@ def test_a_driver_started_on_a_done_ladder_starts_nothing(state_home):
     assert drive(run, poll_s=0.1) == 0
     assert not run.scheduler_log.exists()
     assert files.state().done and {p.state for p in runner.status(run).probes} == {"queued"}
+
+
+def test_probe_status_and_wait_start_nothing_on_a_done_ladder(state_home, capsys):
+    """`lorplan probe status RUN` (and `wait`, which restarts a stalled scheduler in its loop) started a scheduler
+    for a done ladder's queued probes, which then trained after the ladder had ended, as `recommend --run` did."""
+    run, files = _done_with_a_queued_probe(state_home)
+    code, st = _json(capsys, ["probe", "status", run.id, "--json"])
+    assert code == 0 and st["ladder"] == {"state": "done"} and st["scheduler"] == "stopped"
+    # the wait ends with the ladder (done): its queued probes are no one's to start, so it waits for nothing
+    code, waited = _json(capsys, ["probe", "wait", run.id, "--json", "--timeout", "30"])
+    assert code == 0 and waited["ladder"] == {"state": "done"}
+    assert not run.scheduler_log.exists()  # no scheduler was asked for (LocalProcessBackend.submit writes it)
+    assert {p.state for p in runner.status(run).probes} == {"queued"}
+    assert not runner.restart_stalled(run, grace_s=0)  # what both call: False, and nothing started
+    assert not run.scheduler_log.exists()
+
+
+def test_a_stopped_ladders_stalled_scheduler_is_still_restarted(state_home, capsys):
+    """A ladder not done whose driver and scheduler were killed (a reboot): `probe status` starts its scheduler
+    again, as before (only an ended ladder's queued probes are left alone)."""
+    run, _ = _ladder(state_home)
+    assert runner.restart_stalled(run, grace_s=0) is True
+    assert run.scheduler_log.exists()
+
+
+def test_gpu_recommend_check_takes_a_cancelled_ladders_own_recommendation(state_home):
+    """benchmarks/gpu_recommend_check.py took recommendation.json only when it said "done": a cancelled ladder's
+    (now "cancelled") was recomputed without the driver's signals, run seed or "updated" stamp."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_recommend_check.py"
+    loaded = importlib.util.spec_from_file_location("gpu_recommend_check_for_test", path)
+    script = importlib.util.module_from_spec(loaded)
+    loaded.loader.exec_module(script)
+    run, files = _cancelled_ladder(state_home)
+    assert script.final_recommendation(run) == files.recommendation()  # the driver's file, "updated" and all
+    assert "updated" in files.recommendation()
