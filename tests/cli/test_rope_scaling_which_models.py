@@ -111,8 +111,9 @@ def test_per_layer_rope_with_an_empty_entry_is_still_per_layer(tmp_path):
 
 
 def test_per_layer_rope_without_full_attention_is_refused(tmp_path):
-    """RoPE set per labels that are not layer types lorplan scales (DeepSeek-V4's main / compress, as transformers
-    5 saves it): lorplan's linear scaling goes on the full-attention layers, and there are none."""
+    """RoPE set per labels without the one lorplan scales (DeepSeek-V4's main / compress in a Llama config, whose
+    rope_scaling transformers puts on full_attention): there are no full-attention RoPE parameters to scale.
+    DeepSeek-V4's own config scales compress (tests/core/test_rope_labels_transformers.py)."""
     cfg = config(find("meta-llama/Llama-3.2-1B-Instruct"))
     del cfg["rope_scaling"]
     cfg["rope_parameters"] = {"main": {"rope_type": "default", "rope_theta": 1e4},
@@ -123,7 +124,7 @@ def test_per_layer_rope_without_full_attention_is_refused(tmp_path):
     with pytest.raises(BadInput) as err:
         check_context(spec, TrainingSetup(seq_len=4096, rope_scaling=2.0))
     assert str(err.value).startswith("--rope-scaling: ") and "main, compress" in str(err.value)
-    assert "\n" not in str(err.value)
+    assert "none of them full_attention" in str(err.value) and "\n" not in str(err.value)
 
 
 def _save(folder, cfg) -> str:

@@ -89,8 +89,11 @@ def _frequencies(config) -> dict:
 
     module = model_type_to_module_name(config.model_type)
     modeling = importlib.import_module(f"transformers.models.{module}.modeling_{module}")
-    (cls,) = {getattr(modeling, n) for n in dir(modeling)
-              if n.endswith("RotaryEmbedding") and getattr(getattr(modeling, n), "__module__", "") == modeling.__name__}
+    found = {getattr(modeling, n) for n in dir(modeling)
+             if n.endswith("RotaryEmbedding") and getattr(getattr(modeling, n), "__module__", "") == modeling.__name__}
+    if len(found) > 1:  # dots3 Note's text, vision and audio ones: the config's own (Dots3NoteTextRotaryEmbedding)
+        found = {c for c in found if c.__name__ == type(config).__name__.removesuffix("Config") + "RotaryEmbedding"}
+    (cls,) = found
     rotary = cls(config)
     return {name: buf.clone() for name, buf in rotary.named_buffers() if name.endswith("_inv_freq")
             and "original" not in name}

@@ -28,6 +28,8 @@ from lorplan.core.memory import TrainingSetup
 from lorplan.core.memory.bounds import (
     FIXED_SINUSOID_POSITIONS,
     ROPE_SCALING_EVERY_LAYER_TYPE,
+    ROPE_SCALING_LABEL,
+    ROTARY_TABLE_POSITIONS,
     check_context,
     native_rope_scaling,
     rope_scaled_labels,
@@ -107,14 +109,16 @@ def test_modernbert_exports_scale_every_layer_type_as_transformers_does(tmp_path
 
 
 def test_rope_scaled_labels_follow_transformers():
-    """The table of model types whose rope_scaling transformers puts on every layer type, and the rule for the
-    others (the full-attention layers), against transformers' own config classes."""
+    """The table of model types whose rope_scaling transformers puts on every layer type, the one-label table
+    (ROPE_SCALING_LABEL), and the rule for the others (the full-attention layers), against transformers' own
+    config classes."""
     import transformers
 
     with warnings.catch_warnings():
         _quiet()
-        for model_type in sorted(ROPE_SCALING_EVERY_LAYER_TYPE | set(PER_LAYER_TYPE_BASES)):
-            params = transformers.AutoConfig.for_model(model_type, rope_scaling=dict(SCALING)).rope_parameters
+        for model_type in sorted(ROPE_SCALING_EVERY_LAYER_TYPE | set(ROPE_SCALING_LABEL) | set(PER_LAYER_TYPE_BASES)):
+            config = transformers.AutoConfig.for_model(model_type, rope_scaling=dict(SCALING))
+            params = config.get_text_config().rope_parameters
             scaled = tuple(k for k, v in params.items() if isinstance(v, dict) and v.get("factor") == FACTOR)
             assert set(rope_scaled_labels(model_type, params)) == set(scaled), model_type
     assert rope_scaled_labels("gemma3_text", {"sliding_attention": {}, "full_attention": None}) == ()
@@ -140,8 +144,8 @@ def test_xglm_is_refused_rope_scaling_and_not_offered_it(capsys, tmp_path):
 
 def test_fixed_sinusoid_table_is_transformers():
     """Every model type transformers builds as a causal LM or a sequence classifier whose modelling file has a
-    fixed sinusoidal position table (RoFormer's is its rotary one: it has no table of positions added to the
-    tokens) is in the table, and no other."""
+    fixed sinusoidal position table (RoFormer's is its rotary one, ROTARY_TABLE_POSITIONS: it has no table of
+    positions added to the tokens) is in the table, and no other."""
     from transformers.models.auto import modeling_auto
 
     found = set()
@@ -152,9 +156,10 @@ def test_fixed_sinusoid_table_is_transformers():
             modeling = importlib.import_module(f"transformers.models.{module}.modeling_{module}")
         except ImportError:
             continue
-        if any(name.endswith("SinusoidalPositionalEmbedding") for name in dir(modeling)) and module != "roformer":
+        if any(name.endswith("SinusoidalPositionalEmbedding") for name in dir(modeling)):
             found.add(model_type)
-    assert found == set(FIXED_SINUSOID_POSITIONS)
+    assert found == set(FIXED_SINUSOID_POSITIONS) | set(ROTARY_TABLE_POSITIONS)
+    assert not FIXED_SINUSOID_POSITIONS & ROTARY_TABLE_POSITIONS
 
 
 def _qwen2_vl(saved: bool) -> dict:
@@ -210,8 +215,10 @@ def test_a_null_entry_keeps_rope_per_layer_type_in_the_exports(tmp_path):
 
 
 def test_a_null_full_attention_entry_is_refused():
-    """Nothing to scale there (Ergo's full-attention layers have no RoPE): plan refuses as train does."""
-    cfg = {"model_type": "ergo", "rope_parameters": {"sliding_attention": {"rope_type": "default",
+    """Nothing to scale there (a remote-code model's full-attention layers without RoPE; transformers' own such
+    class, Ergo, puts a rope_scaling on its sliding_attention: test_rope_labels_transformers.py): plan refuses as
+    train does."""
+    cfg = {"model_type": "custom_hybrid", "rope_parameters": {"sliding_attention": {"rope_type": "default",
                                                                            "rope_theta": 10_000.0},
                                                      "full_attention": None}}
     spec = replace(load_spec("Qwen/Qwen2.5-0.5B-Instruct"), config=cfg)

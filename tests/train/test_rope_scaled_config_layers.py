@@ -1,8 +1,9 @@
 """rope_scaled_config writes the plan's linear RoPE scaling where the model reads it, or refuses: RoPE parameters
-kept per label (transformers 5's rope_parameters of DeepSeek-V4: main / compress) with no full_attention entry,
-where lorplan puts the scaling, used to get flat keys written beside the labels, which DeepSeek-V4's rotary
-embedding skips (it reads only the entries that are dicts), so every frequency stayed as it was while the notes
-said "RoPE scaled linearly"."""
+kept per label (transformers 5's rope_parameters of DeepSeek-V4: main / compress) used to get flat keys written
+beside the labels, which DeepSeek-V4's rotary embedding skips (it reads only the entries that are dicts), so every
+frequency stayed as it was while the notes said "RoPE scaled linearly". The scaling goes on the label where
+transformers puts a config's rope_scaling (bounds.rope_scaled_labels: DeepSeek-V4's compress); labels without that
+one, or with it null, are refused."""
 
 from __future__ import annotations
 
@@ -43,12 +44,25 @@ def test_flat_keys_beside_labels_scale_nothing():
     assert before.keys() == after.keys() and all((after[k] == v).all() for k, v in before.items())
 
 
-def test_labels_without_full_attention_are_refused(tmp_path):
+def test_deepseek_v4_scales_compress_as_transformers_does(tmp_path):
+    """transformers puts a config's rope_scaling on DeepSeek-V4's compress entry (DeepseekV4Config; its main
+    layers keep plain RoPE), and lorplan train puts its scaling there too, with no flat keys beside the labels."""
     config = _deepseek_v4()
+    scaled = rope_scaled_config(_plan(), tmp_path, {}, config)
+    assert set(scaled.rope_parameters) == {"main", "compress"}
+    assert scaled.rope_parameters["compress"]["rope_type"] == "linear"
+    assert scaled.rope_parameters["compress"]["factor"] == 2.0
+    assert scaled.rope_parameters["main"] == config.rope_parameters["main"]  # as transformers leaves it
+    assert config.rope_parameters["compress"]["rope_type"] == "default"  # the caller's config is left as it was
+
+
+def test_labels_without_the_scaled_one_are_refused(tmp_path):
+    config = _deepseek_v4()
+    config.rope_parameters = {**config.rope_parameters, "compress": None}
     with pytest.raises(BadInput) as err:
         rope_scaled_config(_plan(), tmp_path, {}, config)
     line = str(err.value)
-    assert line.startswith("model.rope_scaling: ") and "main, compress" in line and "\n" not in line
+    assert line.startswith("model.rope_scaling: ") and "main, compress (null)" in line and "\n" not in line
     assert config.rope_parameters["main"]["rope_type"] == "default"  # the caller's config is left as it was
 
 

@@ -73,13 +73,16 @@ def native_rope_scaling(spec: ModelSpec) -> dict | None:
     config's text_config too (its language model's). A catalog entry whose stored config.json leaves the scaling
     out (Phi-3.5-mini's and Phi-4-mini's longrope factor lists) names its type itself
     (catalog.CatalogEntry.rope_scaling); the context it scales from is the stored file's
-    original_max_position_embeddings."""
+    original_max_position_embeddings. A rope_scaling per layer type for a class that fills its layer types' entries
+    itself (ROPE_NULL_FILLED) is read as no scaling, as transformers reads it (_per_label)."""
     for part in _config_parts(spec):
         for key in ("rope_scaling", "rope_parameters"):
             value = part.get(key)
             if not isinstance(value, Mapping):
                 continue
             # per layer type ({"full_attention": {...}, "sliding_attention": {...}}) or one for every layer
+            if rope_per_layer(value):
+                value = _per_label(part, key) or {}
             for params in (_layer_entries(value) if rope_per_layer(value) else (value,)):
                 if _scales(params):
                     return dict(params)
@@ -113,51 +116,98 @@ def _layer_entries(value: Mapping) -> list[Mapping]:
     return [v for v in value.values() if isinstance(v, Mapping)]
 
 
-# The model types whose config puts a rope_scaling on every layer type's RoPE parameters (transformers 5:
-# models/modernbert/configuration_modernbert.py and models/modernbert_decoder/configuration_modernbert_decoder.py,
-# convert_rope_params_to_dict), where Gemma 3's, Olmo 3's and the others' put it on the full-attention layers alone
-# (models/gemma3/configuration_gemma3.py). tests/core/test_rope_outside_catalog.py checks both against transformers.
-ROPE_SCALING_EVERY_LAYER_TYPE = frozenset({"modernbert", "modernbert-decoder"})
+FULL_ATTENTION = "full_attention"
+SLIDING_ATTENTION = "sliding_attention"
+
+# Where transformers 5 puts a config's rope_scaling for the model types that keep RoPE per label (each class's
+# convert_rope_params_to_dict or __post_init__). Every layer type's entry: ModernBERT's
+# (models/modernbert/configuration_modernbert.py, models/modernbert_decoder/configuration_modernbert_decoder.py) and
+# dots3 Note's (models/dots3_note/configuration_dots3_note.py: a flat rope_scaling is copied to each of its layer
+# types, indexed_attention and sliding_attention; its published checkpoints keep the text config at the top level,
+# model_type dots3_note). One label (ROPE_SCALING_LABEL): DeepSeek-V4's compress (models/deepseek_v4: its main layers
+# keep plain RoPE, as for its own yarn), Ergo's sliding_attention (models/ergo: its full-attention layers have no
+# RoPE, full_attention null). Every other's full_attention (Gemma 3's, Olmo 3's: models/gemma3/
+# configuration_gemma3.py). tests/core/test_rope_outside_catalog.py and test_rope_labels_transformers.py check
+# them against transformers.
+ROPE_SCALING_EVERY_LAYER_TYPE = frozenset({"dots3_note", "dots3_note_text", "modernbert", "modernbert-decoder"})
+ROPE_SCALING_LABEL: Mapping[str, str] = {"deepseek_v4": "compress", "ergo": SLIDING_ATTENTION}
+
+# The model types whose configuration class fills a null (or missing) full_attention or sliding_attention entry
+# of rope_parameters with default RoPE on its base when it builds the config (Gemma3TextConfig's
+# convert_rope_params_to_dict: rope_theta, rope_local_base_freq; Gemma 3n's, Olmo 3's, ModernBERT's the same), and
+# merges a config's rope_scaling into its full_attention entry as one flat dict, so a rope_scaling per layer type
+# sets no rope_type there and scales nothing. The exports' PER_LAYER_TYPE_BASES (core.export.rope) holds the same
+# types. tests/core/test_rope_labels_transformers.py checks the set against transformers.
+ROPE_NULL_FILLED = frozenset({"gemma3_text", "gemma3n_text", "modernbert", "modernbert-decoder", "olmo3"})
+
+
+def rope_scaling_label(model_type: str | None) -> str:
+    """The label of the RoPE parameters where transformers puts a config's rope_scaling for a model type outside
+    ROPE_SCALING_EVERY_LAYER_TYPE: ROPE_SCALING_LABEL's, else full_attention."""
+    return ROPE_SCALING_LABEL.get(model_type or "", FULL_ATTENTION)
 
 
 def rope_scaled_labels(model_type: str | None, value: Mapping) -> tuple[str, ...]:
     """The labels of RoPE parameters kept per label (`value`, rope_per_layer) that lorplan's linear scaling goes
-    on, where transformers puts a config's rope_scaling: every entry that is not null for ModernBERT
-    (ROPE_SCALING_EVERY_LAYER_TYPE), else full_attention; () when that entry is missing or null (DeepSeek-V4's
-    main / compress, Ergo's full-attention layers without RoPE): nothing to scale. lorplan train and the exports
-    scale these labels."""
+    on, where transformers puts a config's rope_scaling: every entry that is not null for ModernBERT and dots3 Note
+    (ROPE_SCALING_EVERY_LAYER_TYPE), else the one rope_scaling_label names (DeepSeek-V4's compress, Ergo's
+    sliding_attention, every other's full_attention); () when that entry is missing or null: nothing to scale.
+    lorplan train and the exports scale these labels."""
     if model_type in ROPE_SCALING_EVERY_LAYER_TYPE:
         return tuple(str(k) for k, v in value.items() if isinstance(v, Mapping))
-    return ("full_attention",) if isinstance(value.get("full_attention"), Mapping) else ()
+    label = rope_scaling_label(model_type)
+    return (label,) if isinstance(value.get(label), Mapping) else ()
+
+
+def _per_label(part: Mapping, key: str) -> Mapping | None:
+    """The config part's RoPE parameters per label under `key` (rope_parameters or rope_scaling) as transformers
+    builds them, or None where it reads none per label there. A class that fills its layer types' entries
+    (ROPE_NULL_FILLED) gets default RoPE for a null or missing full_attention / sliding_attention, and reads a
+    rope_scaling per layer type as nothing (it merges the labels into its full_attention entry, which stays
+    default RoPE)."""
+    value = part.get(key)
+    if not (isinstance(value, Mapping) and rope_per_layer(value)):
+        return None
+    if part.get("model_type") not in ROPE_NULL_FILLED:
+        return value
+    if key == "rope_scaling":
+        return None
+    filled = {kind: {"rope_type": "default"} for kind in (FULL_ATTENTION, SLIDING_ATTENTION)}
+    return {**filled, **{k: v for k, v in value.items() if v is not None}}
 
 
 class _Unscalable(NamedTuple):
     """RoPE kept per label with none for lorplan's linear scaling to go on (_unscalable)."""
 
-    labels: str  # the config's labels, a null one marked: "main, compress", "sliding_attention, full_attention (null)"
-    null: bool  # the full_attention entry is there, null: those layers have no RoPE
+    labels: str  # the config's labels, a null one marked: "sliding_attention, full_attention (null)"
+    label: str  # where the scaling goes (rope_scaling_label): full_attention, compress, sliding_attention
+    null: bool  # that entry is there, null: those layers have no RoPE
 
 
 def _unscalable(spec: ModelSpec) -> _Unscalable | None:
-    """None when lorplan's linear scaling has labels to go on (or one RoPE serves every layer); else the config's
-    labels and whether the full_attention one is null."""
+    """None when lorplan's linear scaling has labels to go on (or one RoPE serves every layer), as transformers
+    builds the config (_per_label: Gemma 3's null full_attention is default RoPE); else the config's labels, the
+    one the scaling would go on, and whether it is null."""
     for part in _config_parts(spec):
         for key in ("rope_parameters", "rope_scaling"):
-            value = part.get(key)
-            if isinstance(value, Mapping) and rope_per_layer(value):
-                if rope_scaled_labels(part.get("model_type"), value):
-                    return None
-                return _Unscalable(", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items()),
-                                   "full_attention" in value and value["full_attention"] is None)
+            value = _per_label(part, key)
+            if value is None:
+                continue
+            model_type = part.get("model_type")
+            if rope_scaled_labels(model_type, value):
+                return None
+            label = rope_scaling_label(model_type)
+            return _Unscalable(", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items()), label,
+                               label in value and value[label] is None)
     return None
 
 
 # The model types transformers builds as a causal LM or a sequence classifier that add a fixed sinusoidal table of
 # positions to the tokens (each models/<type>/modeling_<type>.py's *SinusoidalPositionalEmbedding): no RoPE, so
 # --rope-scaling changes nothing. XGLM's and TrOCR's are buffers, not parameters, so no position table shows in the
-# spec's tensors; Marian's and Pegasus' are frozen parameters. RoFormer's sinusoids are its rotary embedding, which
-# reads no rope_parameters either, and its table is refused as a position table. tests/core/
-# test_rope_outside_catalog.py checks the set against transformers.
+# spec's tensors; Marian's and Pegasus' are frozen parameters. RoFormer's sinusoids are its rotary embedding
+# (ROTARY_TABLE_POSITIONS), not added to the tokens. tests/core/test_rope_outside_catalog.py checks the set against
+# transformers.
 FIXED_SINUSOID_POSITIONS = frozenset({"marian", "musicgen", "musicgen_melody", "pegasus", "trocr", "xglm"})
 
 
@@ -165,6 +215,20 @@ def fixed_sinusoid_positions(spec: ModelSpec) -> bool:
     """Whether the model positions its tokens by a fixed sinusoidal table (FIXED_SINUSOID_POSITIONS) rather than
     RoPE."""
     return any(part.get("model_type") in FIXED_SINUSOID_POSITIONS for part in _config_parts(spec))
+
+
+# The model types whose rotary position embedding takes its sines and cosines from a fixed table of
+# max_position_embeddings rows instead of computing them from rope_parameters: RoFormer
+# (models/roformer/modeling_roformer.py, RoFormerSinusoidalPositionalEmbedding, a frozen parameter read by
+# apply_rotary_position_embeddings). Rotary, but not learned, and with nothing for lorplan's linear scaling to set;
+# positions beyond the table index past it. tests/core/test_rope_labels_transformers.py checks RoFormer's code.
+ROTARY_TABLE_POSITIONS = frozenset({"roformer"})
+
+
+def rotary_table_positions(spec: ModelSpec) -> bool:
+    """Whether the model's rotary embedding reads a fixed table of positions (ROTARY_TABLE_POSITIONS), not
+    rope_parameters."""
+    return any(part.get("model_type") in ROTARY_TABLE_POSITIONS for part in _config_parts(spec))
 
 
 # The model types transformers builds as a causal LM or a sequence classifier with no RoPE and no position
@@ -207,7 +271,8 @@ class _NoRope(NamedTuple):
 
 def _no_rope_reason(spec: ModelSpec) -> _NoRope | None:
     """Why the model has no RoPE that lorplan's linear scaling could scale: no positions at all, fixed sinusoidal
-    ones, a learned table, ALiBi; None for a model with RoPE."""
+    ones, rotary ones read from a fixed table (RoFormer), a learned table, ALiBi; None for a model whose RoPE
+    reads rope_parameters."""
     ctx = spec.max_position_embeddings
     if no_positions(spec):
         return _NoRope("has no RoPE to scale: it has no position embeddings (recurrent or state-space layers, "
@@ -215,6 +280,13 @@ def _no_rope_reason(spec: ModelSpec) -> _NoRope | None:
     if fixed_sinusoid_positions(spec):
         return _NoRope("has no RoPE to scale: it positions tokens by fixed sinusoidal position embeddings",
                        f"{context_key(spec)}; fixed sinusoidal position embeddings, no RoPE")
+    if rotary_table_positions(spec):  # its table is a position table to the spec: before learned_positions
+        rows = f" of {ctx:,} rows" if ctx > 0 else ""
+        return _NoRope(f"reads its rotary position embeddings from a fixed sinusoidal table{rows}, not from "
+                       "rope_parameters: there is no RoPE scaling for lorplan to set"
+                       + (f"; its sequences cannot be longer than {ctx:,} tokens" if ctx > 0 else ""),
+                       f"{context_key(spec)}; rotary position embeddings from a fixed sinusoidal table of that "
+                       "many rows")
     if learned_positions(spec):
         if ctx > 0:
             scaling = (f"has learned position embeddings ({ctx:,} rows), not RoPE; its sequences cannot be longer "
@@ -323,9 +395,10 @@ PLAN_KEYS = ContextNames("training.seq_len", "model.rope_scaling", assign="{name
 
 def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = FLAG_NAMES) -> None:
     """BadInput when the sequence length is beyond the model's context, or RoPE scaling cannot apply to this
-    model: it has learned positions, fixed sinusoidal ones, ALiBi or none at all (no RoPE), scales RoPE itself, or keeps RoPE
-    per labels with no full_attention ones (or null ones) for lorplan's linear scaling to go on; beyond the context such a model is not told to
-    extend RoPE. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's
+    model: it has learned positions, fixed sinusoidal ones, ALiBi or none at all (no RoPE), rotary ones from a
+    fixed table (_no_rope_reason), scales RoPE itself, or keeps RoPE per labels with none (or a null one) where
+    transformers puts a config's rope_scaling (rope_scaled_labels) for lorplan's linear scaling to go on; beyond
+    the context such a model is not told to extend RoPE. `names` says what the message calls the two settings (FLAG_NAMES, PLAN_KEYS, or a front end's
     own)."""
     ctx = spec.max_position_embeddings
     seq, rope = names.seq_len, names.rope_scaling
@@ -340,10 +413,11 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
         unscalable = _unscalable(spec)
         if unscalable is not None and unscalable.null:
             raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters): its "
-                           "full_attention layers have no RoPE for lorplan's linear scaling to go on")
+                           f"{unscalable.label} layers have no RoPE for lorplan's linear scaling to go on")
         if unscalable is not None:
-            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters), not per "
-                           "layer type; lorplan's linear scaling goes on the full_attention layers, and it has none")
+            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters), none of them "
+                           f"{unscalable.label}, where lorplan's linear scaling goes (as transformers puts a "
+                           "config's rope_scaling there)")
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
         return
