@@ -90,16 +90,19 @@ def injector(probe_id: str, spec: str | None):
     return hook
 
 
-def _examples(run, path: str | None, schema: str, per_step: int, packing: bool) -> list:
+def _examples(run, path: str | None, schema: str, per_step: int, packing: bool, classes: bool = True) -> list:
     """The run's sample: at most one pass's worth (packing fills blocks from many short examples, so it reads
     more), the same seeded sample for every probe of the run, with the labels of every row of the file
-    (sample); the generated demo data without a path."""
+    (sample) unless `classes` is False (a causal LM's plan, which never reads a label: a label column with a
+    value per row would be held whole for nothing); the generated demo data without a path."""
+    from lorplan.core.data import load_examples
     from lorplan.probe.demo import demo_examples
 
     if path is None:
         return demo_examples(seed=run.seed)
     limit = SAMPLE_MAX if packing else min(SAMPLE_MAX, run.steps * per_step + run.eval_examples)
-    return sample(path, schema=None if schema == "auto" else schema, limit=limit, seed=run.seed)
+    draw = sample if classes else load_examples
+    return draw(path, schema=None if schema == "auto" else schema, limit=limit, seed=run.seed)
 
 
 def sample(path: str, *, schema: str | None, limit: int, seed: int):
@@ -137,7 +140,7 @@ def build_probe(run, probe_id: str, device: str):
         base = base_plan(run)
         t = base.training
         examples = _examples(run, base.data.path, base.data.schema, t.micro_batch * t.gradient_accumulation,
-                             t.packing)
+                             t.packing, classes=base.model.task == "sequence-classification")
         return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
     folder = model_folder(run.model or DEMO_MODEL_NAME)
     spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)

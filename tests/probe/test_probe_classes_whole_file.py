@@ -121,3 +121,29 @@ def test_a_label_that_is_no_class_beyond_the_sample_fails_the_probe_as_train_ref
     assert result["state"] == "failed"
     assert result["message"] == (f"BadInput: --data {data}: line {ROWS}: label 2.5 is not a whole number; a class "
                                  "label is a whole number (its class id) or a name")
+
+
+def test_a_causal_lm_plan_keeps_no_labels_of_the_file(tiny_llama, tmp_path, state_home, capsys):
+    """A causal LM's plan trains on the text and never reads a row's label (tests/probe/test_one_label_only_when
+    _classifying.py), so its probes keep none of the file's labels: a 'label' column with a value per row (a
+    source id) held every value of the file in each probe's worker, for nothing (about 150 bytes a row)."""
+    from lorplan.probe.worker import build_probe
+
+    rows = 2000
+    data = tmp_path / "ids.jsonl"
+    data.write_text("".join(json.dumps({"text": f"row {i} says something short", "label": f"doc-{i:06d}"}) + "\n"
+                            for i in range(rows)))
+    plan_path = tmp_path / "p.toml"
+    assert main(["plan", "--model", str(tiny_llama), "--data", str(data), "--rank", "4", "--seq-len", "32",
+                 "--write", str(plan_path)]) == 0
+    capsys.readouterr()
+    written = read_plan(plan_path)
+    assert written.model.task == "causal-lm"
+    run = create_run(runner.make_plan((4,), (1e-3,), steps=2, eval_every=2, eval_examples=4, device="cpu",
+                                      **plan_settings(written, str(plan_path))), state_home)
+    _, examples = build_probe(run.plan(), "r4", "cpu")
+    assert len(examples) < rows
+    assert getattr(examples, "labels", frozenset()) == frozenset()
+    result = run_worker(run.path, "r4", "cpu")
+    assert result["state"] == "finished", result["traceback"]
+    assert result["task"] == "causal-lm"
