@@ -62,6 +62,10 @@ class ActivationModel:
     attn_backward_flight: float = 0.0
     mask_bs2: float = 0.0  # the attention masks the model builds, bytes per b*s*s, kept by checkpointing
     model_backward_tokens: float = 0.0  # what model_tokens still holds while the blocks back-propagate (RoPE's)
+    # BLOOM's eager attention (bloom_forward_softmax): bytes per b*s*s live in the last block while its forward
+    # softmaxes (0 = no such moment is priced), and bytes per token of that block's tensors alive then
+    attn_forward_bs2: float = 0.0
+    attn_forward_tokens: float = 0.0
 
 
 _FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
@@ -207,6 +211,31 @@ def eager_backward_bs2(heads: int, a: int, fp32_softmax: bool, dropout_mask: int
     # tests/core/test_memory_eager_backward.py
     per_score = 12 if fp32_softmax else 3 * a + dropout_mask
     return float(heads * (per_score + (a if softcap else 0)))
+
+
+# the model types whose eager attention keeps the scores beside the masked scores while it softmaxes, and whose
+# model loop keeps the previous block's probabilities (transformers models/bloom/modeling_bloom.py): priced by
+# bloom_forward_softmax. Its code is checked in tests/core/test_memory_bloom.py
+_BLOOM_ATTENTION = frozenset({"bloom"})
+
+
+def bloom_forward_softmax(h: int, heads: int, a: int, x: int, norm_out: int, layers: int,
+                          checkpointing: bool) -> tuple[float, float]:
+    """BLOOM's eager attention at the last block's forward softmax: (bytes per b*s*s, bytes per token) of that
+    block (x: the embeddings' and the mask's bytes per element; norm_out: its first norm's output's)."""
+    # transformers models/bloom/modeling_bloom.py (BloomAttention.forward): attention_scores = alibi.baddbmm(...)
+    # (the scores, `a` bytes) stays bound beside attn_weights = attn_weights + attention_mask (the scores' and
+    # the mask's dtypes promoted) until the function returns; softmax(dtype=torch.float32) makes an fp32 copy of
+    # a 16-bit input and its fp32 output. With checkpointing BloomModel.forward's `outputs` still holds the
+    # previous block's 16-bit probabilities (without it they are among that block's saved tensors)
+    masked = max(a, x)
+    bs2 = a + masked + (4 if masked != 4 else 0) + 4 + (a if checkpointing and layers > 1 else 0)
+    # the fused q/k/v output (3 a h) and, for a batch of more than one sequence, the copies q, k and v's
+    # reshape(batch * heads, ...) makes of its strided views (3 a h; without checkpointing the KV cache's copies of
+    # k and v replace those two, 2 a h, and a batch of one keeps none: priced at the dearer); the first norm's
+    # output (and its mean and rstd); the ALiBi biases (build_alibi_tensor: heads per token, x bytes)
+    tokens = 6 * a * h + norm_out * h + heads * x + (2 * x if checkpointing else 0)
+    return float(heads * bs2), float(tokens)
 
 
 # the model types whose transformers config class, given no layer_types, alternates sliding-window and
@@ -710,6 +739,13 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     if _FUSED_QKV.intersection(spec.layer_linear_names) and not setup.grad_checkpointing \
             and setup.attention != "eager" and not math_dropout and block_input_bytes(setup) == a:
         attn += fused_qkv_saved(hkv, a)
+    bloom = setup.attention == "eager" and _text_model(spec)[0] in _BLOOM_ATTENTION
+    if bloom and not setup.grad_checkpointing:
+        # BloomAttention: baddbmm and bmm save k and v from the KV cache's copies (DynamicLayer.update's
+        # torch.cat; use_cache is on without checkpointing), and q's view of the fused output keeps all of it for a
+        # batch of one (larger batches save a copy of q instead: 2 a h less, priced at the dearer). Traced:
+        # tests/core/test_memory_bloom.py
+        attn += fused_qkv_saved(hkv, a)
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
     moe_layers = len({t.layer for t in spec.tensors if t.kind == "experts"})
@@ -755,6 +791,13 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         # LayerNorm computing in the stream's dtype saves the block's input itself, which checkpointing holds
         shared = fam != "llama" and setup.grad_checkpointing and not cuda_autocast
         attn_bwd_tokens += norm - (resid * h if shared else 0)
+    fwd_bs2 = fwd_tokens = 0.0
+    if bloom:
+        norm_x = 4 if cuda_autocast else resid
+        fwd_bs2, fwd_tokens = bloom_forward_softmax(h, heads, a, resid, norm_x, spec.num_layers,
+                                                    setup.grad_checkpointing)
+        if not setup.grad_checkpointing:
+            fwd_tokens += norm  # the block's first norm has saved its input (the previous block's output)
     return ActivationModel(
         layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
@@ -782,6 +825,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn_backward_flight=attn_bwd_flight,
         mask_bs2=attention_mask_bytes(spec, setup, resid),
         model_backward_tokens=model_backward,
+        attn_forward_bs2=fwd_bs2,
+        attn_forward_tokens=fwd_tokens,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
         # that block's saved input (layer_input), not one more tensor

@@ -52,11 +52,13 @@ PHASE_WORDS = {
     "recompute_forward": "recomputing the last block (checkpoints, its recomputed activations and temporaries)",
     "attention_top": "backward through the last block's attention (its softmax's score-sized gradients)",
     "attention_bottom": "backward through the first block's attention (most adapter gradients exist)",
+    "attention_forward": "the last block's forward softmax (its scores, the masked scores and their fp32 softmax)",
 }
 PHASE_SHORT = {"loss": "loss", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
                "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step",
                "forward": "forward", "recompute_forward": "recomp fwd", "attention_top": "attn bwd top",
-               "attention_bottom": "attn bwd bottom"}
+               "attention_bottom": "attn bwd bottom",
+               "attention_forward": "attn fwd"}
 
 # The labels of the pieces, as the planner and `lorplan plan --json` ("peak") name them.
 SAVED = "saved activations"
@@ -74,6 +76,7 @@ OPT_TEMP = "optimizer step temporaries"
 FORWARD = "last block's forward temporaries"
 ATTN_BACKWARD = "attention backward (softmax gradients)"
 MASKS = "attention masks"
+ATTN_FORWARD = "attention forward (scores and softmax)"
 
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
@@ -132,6 +135,15 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                       Piece(FLIGHT, per_token=am.attn_backward_flight),
                                       Piece(ATTN_BACKWARD, per_bs2=am.attn_backward_bs2)]),
             ]
+        if am.attn_forward_bs2:
+            # BLOOM's eager attention: the last block's forward softmax. The blocks before it have saved all they
+            # save; this one its first norm, the q/k/v LoRA's inputs and what bloom_forward_softmax names; the
+            # model's forward keeps the embeddings' output
+            forward.append(("attention_forward", [
+                *cached, *saved,
+                Piece(SAVED, per_token=am.attn_forward_tokens - am.layer_tokens - am.model_tokens + am.embed_out),
+                Piece(LORA_SAVED, per_token=(ls.attn_input - lora_tok) / layers), all_layers,
+                Piece(ATTN_FORWARD, per_bs2=am.attn_forward_bs2 - am.layer_bs2)]))
         return [*forward,
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
                       all_layers]),
@@ -160,6 +172,14 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                           Piece(FLIGHT, per_token=am.act_bytes * am.hidden),
                                           Piece(FORWARD, per_token=am.forward_tokens + ls.forward_extra),
                                           Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
+    if am.attn_forward_bs2:
+        # BLOOM's eager attention: the last block's forward softmax, every block's checkpoint held (no adapter
+        # gradient exists yet; autocast caches every adapter weight cast)
+        forward.append(("attention_forward", [
+            Piece(CASTS, ls.cast_cache), Piece(MERGED, ls.merged), Piece(DEQUANT, am.dequant),
+            Piece(CHECKPOINTS, per_token=layers * am.layer_input),
+            Piece(SAVED, per_token=am.embed_saved + am.embed_out), masks,
+            Piece(FORWARD, per_token=am.attn_forward_tokens), Piece(ATTN_FORWARD, per_bs2=am.attn_forward_bs2)]))
     attention = []
     if am.attn_backward_bs2:
         # eager attention: the recomputed block's softmax back-propagates. The head, the final norm, the block's
