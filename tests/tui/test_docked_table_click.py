@@ -137,3 +137,26 @@ async def test_keys_and_a_click_on_the_undocked_table_still_select(make_app):
         await pilot.click(RankTable, offset=(3, 1 + len(table.ranks)))  # the full fine-tuning row
         await pilot.pause()
         assert table.selected_rank == table.ranks[-1]
+
+
+@pytest.mark.parametrize("times", [2, 3])
+async def test_a_double_click_on_a_docked_row_selects_its_rank(make_app, times):
+    """A double (or triple) click is over before the eye sees the table undock: its later presses land on the
+    undocked table, another row at 120x34 (rank 1 for the docked row of rank 2), and selected that one. The
+    clicks that follow a press on the docked table in one chain are its: they select nothing more."""
+    app = make_app()
+    async with app.run_test(size=(120, TALL)) as pilot:
+        table = app.screen.query_one(RankTable)
+        await choose(pilot, "#f-quant", "nf4")
+        await resize(pilot, 120, TALL)
+        await _nf4_editing(pilot, 34)
+        shown = drawn_ranks(app)
+        rank = next(r for r in shown if r != table.selected_rank)
+        await pilot.click(RankTable, offset=(3, 1 + shown.index(rank)), times=times)
+        await pilot.pause()
+        assert table.selected_rank == rank and not table.compact, (rank, table.selected_rank)
+        # a click of its own after that (not chained) selects the row under it on the undocked table
+        other = next(r for r in drawn_ranks(app) if r != rank)
+        await pilot.click(RankTable, offset=(3, 1 + list(table.ranks).index(other) - table.scroll_offset.y))
+        await pilot.pause()
+        assert table.selected_rank == other

@@ -100,6 +100,7 @@ class RankTable(ScrollView, can_focus=True):
         self._compact = False  # show the header and a few rows around the selected one only (set_compact)
         self._compact_rows = 1  # how many, while compact
         self._pressed_compact = False  # the last press was on the compact table and selected there (on_mouse_down)
+        self._chain_compact = False  # the first click of the current chain (a double click's) was such a press
 
     def on_mount(self) -> None:
         self.tooltip = tooltip("table")
@@ -373,8 +374,11 @@ class RankTable(ScrollView, can_focus=True):
             self._select_index(index)
 
     def on_click(self, event: Click) -> None:
-        if self._pressed_compact:  # its press selected on the docked table (on_mouse_down)
-            self._pressed_compact = False
+        # Its press selected on the docked table (on_mouse_down), or the first press of this double or triple
+        # click did: the later presses came before the eye saw the table undock, onto another row by then.
+        pressed, self._pressed_compact = self._pressed_compact, False
+        self._chain_compact = pressed or (event.chain > 1 and self._chain_compact)
+        if self._chain_compact:
             return
         index = self._rank_index_at(event)
         if index is not None:
