@@ -319,15 +319,17 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     RoPE parameters per layer type (Gemma 3: full_attention, sliding_attention) are scaled where transformers puts
     a config's rope_scaling (core.memory.bounds.rope_scaled_labels): Gemma 3's full-attention layers
     (Gemma3TextConfig.convert_rope_params_to_dict; a sliding layer sees no more than its window), every layer
-    type of ModernBERT (ModernBertConfig's), so a config.json given the same rope_scaling loads as trained.
-    Parameters kept per label with nothing to scale (transformers 5's DeepSeek-V4: main, compress, no
-    full_attention; a null full_attention) are refused, BadInput naming model.rope_scaling: flat keys written
+    type of ModernBERT and dots3 Note, DeepSeek-V4's compress, Ergo's sliding_attention, so a config.json given
+    the same rope_scaling loads as trained (a null Gemma 3 entry in config.json is filled with default RoPE when
+    transformers loads it, and scaled here). Parameters kept per label without that entry, or with it null (a
+    remote-code model's own labels; DeepSeek-V4's compress set to null) are refused, BadInput naming
+    model.rope_scaling (core.memory.bounds.unscalable_rope's words, as the plan's refusal): flat keys written
     beside the labels are read by no layer, so nothing would be scaled."""
     import copy
 
     import transformers
 
-    from lorplan.core.memory.bounds import rope_per_layer, rope_scaled_labels
+    from lorplan.core.memory.bounds import rope_per_layer, rope_scaled_labels, unscalable_rope
 
     if config is None:
         config = transformers.AutoConfig.from_pretrained(str(folder), revision=kwargs["revision"],
@@ -339,11 +341,10 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     params = dict(getattr(text, "rope_parameters", None) or {})
     scaling = {"rope_type": "linear", "factor": float(plan.model.rope_scaling)}
     if rope_per_layer(params):
-        scaled = rope_scaled_labels(getattr(text, "model_type", None), params)
+        model_type = getattr(text, "model_type", None)
+        scaled = rope_scaled_labels(model_type, params)
         if not scaled:
-            labels = ", ".join(f"{k} (null)" if v is None else str(k) for k, v in params.items())
-            raise BadInput(f"model.rope_scaling: {plan.model.source!r} keeps RoPE per {labels} (rope_parameters), "
-                           "with no full_attention layers for lorplan's linear scaling to go on; remove "
+            raise BadInput(f"model.rope_scaling: {plan.model.source!r} {unscalable_rope(model_type, params)}; remove "
                            "model.rope_scaling")
         for label in scaled:
             params[label] = {**params[label], **scaling}

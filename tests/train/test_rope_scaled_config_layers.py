@@ -57,12 +57,23 @@ def test_deepseek_v4_scales_compress_as_transformers_does(tmp_path):
 
 
 def test_labels_without_the_scaled_one_are_refused(tmp_path):
+    from lorplan.core.memory import TrainingSetup
+    from lorplan.core.memory.bounds import check_context
+    from lorplan.core.model import load_spec
+
     config = _deepseek_v4()
     config.rope_parameters = {**config.rope_parameters, "compress": None}
     with pytest.raises(BadInput) as err:
         rope_scaled_config(_plan(), tmp_path, {}, config)
     line = str(err.value)
     assert line.startswith("model.rope_scaling: ") and "main, compress (null)" in line and "\n" not in line
+    # the label it looks for, as check_context's refusal says (it said "no full_attention layers")
+    assert "its compress layers have no RoPE" in line and "full_attention" not in line, line
+    spec = replace(load_spec("Qwen/Qwen2.5-0.5B-Instruct"), config=config.to_dict())
+    with pytest.raises(BadInput) as planned:
+        check_context(spec, TrainingSetup(seq_len=1024, rope_scaling=2.0))
+    assert str(planned.value).split(" keeps RoPE")[1] == line.split(" keeps RoPE")[1].removesuffix(
+        "; remove model.rope_scaling")
     assert config.rope_parameters["main"]["rope_type"] == "default"  # the caller's config is left as it was
 
 
@@ -88,3 +99,18 @@ def test_a_null_entry_beside_full_attention_still_scales_it(tmp_path):
     assert scaled.rope_parameters["full_attention"]["rope_type"] == "linear"
     assert scaled.rope_parameters["full_attention"]["factor"] == 4.0
     assert set(scaled.rope_parameters) == {"full_attention", "sliding_attention"}  # no flat keys beside them
+
+
+def test_labels_without_the_one_transformers_scales_are_refused(tmp_path):
+    """Ergo's RoPE kept on its full-attention layers alone (its sliding_attention entry left out, where transformers
+    puts a config's rope_scaling): the refusal names sliding_attention, not full_attention."""
+    import transformers
+
+    config = transformers.AutoConfig.for_model("ergo", vocab_size=64, hidden_size=32, num_hidden_layers=4,
+                                               num_attention_heads=2, num_key_value_heads=1, head_dim=16,
+                                               intermediate_size=64)
+    config.rope_parameters = {"full_attention": {"rope_type": "default", "rope_theta": 1e4}}
+    with pytest.raises(BadInput) as err:
+        rope_scaled_config(_plan(), tmp_path, {}, config)
+    line = str(err.value)
+    assert "none of them sliding_attention" in line and line.endswith("; remove model.rope_scaling"), line

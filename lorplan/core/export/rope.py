@@ -52,6 +52,8 @@ class RopeLayout:
     scaled: tuple[str, ...] = ()
     # the text config's model_type, for a per-layer one: whether transformers builds it from a flat rope_scaling
     model_type: str | None = None
+    # config.json's rope_parameters leave null (or out) an entry a rope_scaling is merged into (_per_layer)
+    gap: bool = False
 
     @property
     def rope_scaling_read(self) -> bool:
@@ -59,8 +61,10 @@ class RopeLayout:
         a class that puts it per layer type (PER_LAYER_TYPE_BASES). The others with RoPE per layer type (Laguna,
         Mellum, MiMo-V2-Flash, Dory in transformers 5.25: convert_rope_params_to_dict kept as the base's or
         returning kwargs) take it for the whole rope_parameters, and their build fails (KeyError
-        'full_attention')."""
-        return self.per_layer is None or self.model_type in PER_LAYER_TYPE_BASES
+        'full_attention'). So does a PER_LAYER_TYPE_BASES class whose config.json's rope_parameters leave the entry
+        null or out (`gap`): it merges the rope_scaling into the entry before filling it (Gemma3TextConfig.
+        convert_rope_params_to_dict: AttributeError 'NoneType' object has no attribute 'update', KeyError)."""
+        return self.per_layer is None or (self.model_type in PER_LAYER_TYPE_BASES and not self.gap)
 
 
 def scaling(plan) -> dict[str, Any]:
@@ -79,8 +83,10 @@ def rope_layout(plan) -> RopeLayout:
     part = text if multimodal else cfg
     per_layer, scaled = _per_layer(part, scaling(plan))
     model_type = part.get("model_type")
+    saved = part.get("rope_parameters")
+    gap = isinstance(saved, Mapping) and any(not isinstance(saved.get(label), Mapping) for label in scaled)
     return RopeLayout(text_config=multimodal, per_layer=per_layer, scaled=scaled,
-                      model_type=model_type if isinstance(model_type, str) else None)
+                      model_type=model_type if isinstance(model_type, str) else None, gap=gap)
 
 
 def config_edit(plan, layout: RopeLayout) -> str:
@@ -102,16 +108,17 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> tuple[dict[str, dict[st
     rope_parameters (per label as bounds.rope_per_layer decides: an entry may be null); the hub's Gemma 3, Olmo 3
     and ModernBERT files as flat keys (PER_LAYER_TYPE_BASES).
 
-    A null entry is written as transformers reads it on loading: Gemma 3's and ModernBERT's classes fill it with
-    default RoPE on their base key (Gemma3TextConfig.convert_rope_params_to_dict), which a tool that sets the
-    dict on a loaded config (axolotl's setattr) would not do, leaving those layers without frequencies; a class
-    that keeps it null (Ergo's RoPE-less full-attention layers, whose rotary embedding skips it) gets null."""
+    A null or left-out entry is written as transformers reads it on loading: Gemma 3's, Gemma 3n's and Olmo 3's
+    classes fill it with default RoPE on their base key (Gemma3TextConfig.convert_rope_params_to_dict), which a
+    tool that sets the dict on a loaded config (axolotl's setattr) would not do, leaving those layers without
+    frequencies; a class that keeps it null (Ergo's RoPE-less full-attention layers, whose rotary embedding skips
+    it) gets null."""
     model_type = text.get("model_type")
     keys = PER_LAYER_TYPE_BASES.get(model_type) or {}
     saved = text.get("rope_parameters")
     if isinstance(saved, Mapping) and rope_per_layer(saved):
         loaded: dict[str, Any] = {}  # as transformers loads them (lorplan train scales the loaded config)
-        for kind, value in saved.items():
+        for kind, value in {**saved, **{kind: saved.get(kind) for kind in keys}}.items():
             if value is None and kind in keys:
                 key, default = keys[kind]
                 value = {"rope_type": "default", "rope_theta": _number(text.get(key), default)}

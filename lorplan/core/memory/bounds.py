@@ -134,10 +134,13 @@ ROPE_SCALING_LABEL: Mapping[str, str] = {"deepseek_v4": "compress", "ergo": SLID
 
 # The model types whose configuration class fills a null (or missing) full_attention or sliding_attention entry
 # of rope_parameters with default RoPE on its base when it builds the config (Gemma3TextConfig's
-# convert_rope_params_to_dict: rope_theta, rope_local_base_freq; Gemma 3n's, Olmo 3's, ModernBERT's the same), and
-# merges a config's rope_scaling into its full_attention entry as one flat dict, so a rope_scaling per layer type
-# sets no rope_type there and scales nothing. The exports' PER_LAYER_TYPE_BASES (core.export.rope) holds the same
-# types. tests/core/test_rope_labels_transformers.py checks the set against transformers.
+# convert_rope_params_to_dict: rope_theta, rope_local_base_freq; Gemma 3n's, Olmo 3's, ModernBERT's the same, though
+# ModernBERT's typed rope_parameters refuse a null entry before: transformers cannot build that file, and lorplan
+# plan refuses it so; a missing one is filled), and merges a config's rope_scaling into its full_attention entry
+# as one flat dict, so a rope_scaling per layer type sets no rope_type there and scales nothing (and one beside a
+# null or missing entry fails the build: the exports then name rope_parameters, core.export.rope.RopeLayout.gap).
+# The exports' PER_LAYER_TYPE_BASES (core.export.rope) holds the same types. tests/core/
+# test_rope_labels_transformers.py checks the set against transformers.
 ROPE_NULL_FILLED = frozenset({"gemma3_text", "gemma3n_text", "modernbert", "modernbert-decoder", "olmo3"})
 
 
@@ -176,29 +179,30 @@ def _per_label(part: Mapping, key: str) -> Mapping | None:
     return {**filled, **{k: v for k, v in value.items() if v is not None}}
 
 
-class _Unscalable(NamedTuple):
-    """RoPE kept per label with none for lorplan's linear scaling to go on (_unscalable)."""
+def unscalable_rope(model_type: str | None, value: Mapping) -> str | None:
+    """None when RoPE parameters kept per label (`value`, rope_per_layer, as transformers builds them) have labels
+    for lorplan's linear scaling to go on (rope_scaled_labels); else why not, the words after "<model> " in the
+    refusals of check_context and lorplan train (lorplan.train.model.rope_scaled_config): the config's labels, a
+    null one marked, and the label the scaling goes on (rope_scaling_label), null or not among them."""
+    if rope_scaled_labels(model_type, value):
+        return None
+    labels = ", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items())
+    label = rope_scaling_label(model_type)
+    if label in value and value[label] is None:
+        return (f"keeps RoPE per {labels} (rope_parameters): its {label} layers have no RoPE for lorplan's linear "
+                "scaling to go on")
+    return (f"keeps RoPE per {labels} (rope_parameters), none of them {label}, where lorplan's linear scaling goes "
+            "(as transformers puts a config's rope_scaling there)")
 
-    labels: str  # the config's labels, a null one marked: "sliding_attention, full_attention (null)"
-    label: str  # where the scaling goes (rope_scaling_label): full_attention, compress, sliding_attention
-    null: bool  # that entry is there, null: those layers have no RoPE
 
-
-def _unscalable(spec: ModelSpec) -> _Unscalable | None:
+def _unscalable(spec: ModelSpec) -> str | None:
     """None when lorplan's linear scaling has labels to go on (or one RoPE serves every layer), as transformers
-    builds the config (_per_label: Gemma 3's null full_attention is default RoPE); else the config's labels, the
-    one the scaling would go on, and whether it is null."""
+    builds the config (_per_label: Gemma 3's null full_attention is default RoPE); else why not (unscalable_rope)."""
     for part in _config_parts(spec):
         for key in ("rope_parameters", "rope_scaling"):
             value = _per_label(part, key)
-            if value is None:
-                continue
-            model_type = part.get("model_type")
-            if rope_scaled_labels(model_type, value):
-                return None
-            label = rope_scaling_label(model_type)
-            return _Unscalable(", ".join(f"{k} (null)" if v is None else str(k) for k, v in value.items()), label,
-                               label in value and value[label] is None)
+            if value is not None:
+                return unscalable_rope(part.get("model_type"), value)
     return None
 
 
@@ -411,13 +415,8 @@ def check_context(spec: ModelSpec, setup: TrainingSetup, names: ContextNames = F
             raise BadInput(f"{rope}: {spec.id} already scales RoPE ({_native_words(spec, native)}); lorplan does "
                            "not stack a second scaling on it")
         unscalable = _unscalable(spec)
-        if unscalable is not None and unscalable.null:
-            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters): its "
-                           f"{unscalable.label} layers have no RoPE for lorplan's linear scaling to go on")
         if unscalable is not None:
-            raise BadInput(f"{rope}: {spec.id} keeps RoPE per {unscalable.labels} (rope_parameters), none of them "
-                           f"{unscalable.label}, where lorplan's linear scaling goes (as transformers puts a "
-                           "config's rope_scaling there)")
+            raise BadInput(f"{rope}: {spec.id} {unscalable}")
     limit = context_tokens(spec, setup)
     if limit is None or setup.seq_len <= limit:
         return
