@@ -14,21 +14,23 @@ from lorplan.core.errors import BadInput
 
 
 def parse_int(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
-    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag. Thousands
-    separators by core.units.without_commas' rule (4,096 and 4_096 read; 40_96 and 4,09 are refused: int() read
-    40_96 as 4096)."""
-    from lorplan.core.units import without_commas
+    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag. Read by the
+    planner's rule for its integer fields (core.units.whole_number): 4,096, 4_096, 1e3 and 4096.0 read; 40_96 and
+    4,09 are refused (int() read 40_96 as 4096), 4,096.5 too (must be a whole number), in the field's words. A
+    number out of range is echoed as typed ("--seed: -1e3 must be at least 0")."""
+    from lorplan.core.units import whole_number
 
-    typed = without_commas(text, flag, "2.5")  # outside the try: BadInput is a ValueError
-    try:
-        value = int(typed)
-    except ValueError:
-        raise BadInput(f"{flag}: {text!r} is not an integer") from None
+    raw = str(text).strip()
+    value = whole_number(raw, flag)  # exact (a Decimal): compared with the bounds before int()
     if value < minimum:
-        raise BadInput(f"{flag}: {value} must be at least {minimum}")
+        raise BadInput(f"{flag}: {raw} must be at least {minimum}")
     if maximum is not None and value > maximum:
-        raise BadInput(f"{flag}: {value} must be at most {maximum:,}")
-    return value
+        raise BadInput(f"{flag}: {raw} must be at most {maximum:,}")
+    if not value.is_finite():  # no bound above: inf
+        raise BadInput(f"{flag}: {raw!r} is not a finite number")
+    if value.adjusted() >= 4300:  # no bound above: 1e999999999 would be a billion-digit int
+        raise BadInput(f"{flag}: {raw!r} is too large a number")
+    return int(value)
 
 
 _SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}

@@ -6,6 +6,7 @@ The core counts bytes as integers; only these helpers speak GiB.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from lorplan.core.errors import BadInput
 
@@ -130,6 +131,21 @@ _GROUPED = re.compile(r"[+-]?\d{1,3}([,_]\d{3})+([^\d,_][^,_]*)?")
 _OTHER_GROUPING = re.compile(r"[+-]?\d+(,\d+){2,}([^\d,_][^,_]*)?")
 
 
+def _misplaced(raw: str) -> str:
+    """The first separator (',' or '_') in `raw` that groups no three digits, `raw` being no _GROUPED number: the
+    one before the first group of other than three digits, or before the leading group when that one is empty or
+    longer than three ('_100', '1000,000'), or else the first one after the groups ('1.000_5')."""
+    head = re.match(r"[+-]?([\d,_]*)", raw)
+    groups, marks = re.split(r"[,_]", head.group(1)), re.findall(r"[,_]", head.group(1))
+    if marks and not 1 <= len(groups[0]) <= 3:
+        return marks[0]
+    for mark, group in zip(marks, groups[1:], strict=True):
+        if len(group) != 3:
+            return mark
+    after = re.search(r"[,_]", raw[head.end():])
+    return after.group() if after else ","
+
+
 def without_commas(text: str, label: str, example: str = "2.5M") -> str:
     """`text` stripped, its thousands separators taken out ("5,000,000" -> "5000000", "5_000_000" too), for a
     parser of numbers as people type them: the one rule of the CLI's numbers (cli._common.parse_count, parse_int,
@@ -138,12 +154,13 @@ def without_commas(text: str, label: str, example: str = "2.5M") -> str:
     `label` (the flag, or the field): a comma that may be a decimal mark "'2,5': a comma only separates thousands
     (250,000); write a decimal point as a point (2.5M)", `example` the decimal shown; commas grouping other than
     in threes "'12,34,567': a comma only separates thousands, in groups of three digits (1,234,567)"; an underscore
-    "'10_0': an underscore only separates thousands, in groups of three digits (1_234_567)". An underscore in a
+    "'10_0': an underscore only separates thousands, in groups of three digits (1_234_567)", the fault named where
+    both are typed (_misplaced: '10_0,000' is the underscore's, '1_000,5' a decimal comma's). An underscore in a
     text of no digit ("_", "abc_d") is no separator: it is taken out, and the caller finds no number there."""
     raw = str(text).strip()
     separated = "," in raw or ("_" in raw and any(c.isdigit() for c in raw))
     if separated and not _GROUPED.fullmatch(raw):
-        if "," not in raw:
+        if _misplaced(raw) == "_":  # '10_0,000': the comma groups thousands, the underscore is the fault
             raise BadInput(f"{label}: {raw!r}: an underscore only separates thousands, in groups of three digits "
                            "(1_234_567)")
         if _OTHER_GROUPING.fullmatch(raw):
@@ -152,6 +169,34 @@ def without_commas(text: str, label: str, example: str = "2.5M") -> str:
         raise BadInput(f"{label}: {raw!r}: a comma only separates thousands (250,000); write a decimal point as "
                        f"a point ({example})")
     return raw.replace(",", "").replace("_", "")
+
+
+def whole_number(text: str, label: str) -> Decimal:
+    """The whole number typed in `text` for an integer flag or field, exactly: the one rule of the CLI's parse_int
+    and the planner's integer fields (tui.panels.setup_form.parse_int), in the same words after `label` (the flag,
+    or the field). Written as people write it: 4096, 4,096 or 4_096 (without_commas' rule), 4096.0, 1e3, 2.048e3.
+    A Decimal, not a float, so 2^53 + 1 stays itself and 1e999999999 costs nothing; it may be infinite ("inf") or
+    far beyond any bound, so the caller compares it with its bounds before int(). BadInput otherwise: a text of no
+    digit "type a whole number", one of no number (or nan) "'abc' is not a number", a fraction "'4,096.5' must be
+    a whole number" (never 4096, nor 1e-3 0)."""
+    from decimal import MAX_EMAX, MIN_EMIN, InvalidOperation, localcontext
+
+    typed = str(text).strip()
+    if not typed.replace("_", "").replace(",", ""):  # before without_commas, which calls a lone ',' a decimal comma
+        raise BadInput(f"{label}: type a whole number")
+    try:
+        value = Decimal(without_commas(typed, label, "2.5"))
+    except InvalidOperation:
+        raise BadInput(f"{label}: {typed!r} is not a number") from None
+    if value.is_nan():
+        raise BadInput(f"{label}: {typed!r} is not a number")
+    if value.is_finite():
+        with localcontext() as ctx:  # every digit typed counts: 4096.0000000000000000000000000001 is no 4096
+            ctx.prec = len(value.as_tuple().digits) + 20
+            ctx.Emin, ctx.Emax = MIN_EMIN, MAX_EMAX
+            if value != value.to_integral_value():
+                raise BadInput(f"{label}: {typed!r} must be a whole number")
+    return value
 
 
 def format_count(n: int) -> str:

@@ -35,12 +35,13 @@ def count_text(n: float) -> str:
 
 
 def typed_value(text: str, label: str | None = None) -> float | None:
-    """The number in `text` as the setup form reads it, or None when none. "_" is ignored; a comma only between
-    groups of three digits (2,048), the CLI's rule for counts (core.units.without_commas), so "2,5" (a decimal
-    comma) is no 25: None, or with `label` (the field's) BadInput in the CLI's words ("Sequence length: '2,5': a
-    comma only separates thousands (250,000); write a decimal point as a point (2.5)")."""
+    """The number in `text` as the setup form reads it, or None when none. A comma or an underscore only between
+    groups of three digits (2,048, 2_048), the CLI's rule for numbers (core.units.without_commas), so "2,5" (a
+    decimal comma) is no 25 and "10_0" no 100: None, or with `label` (the field's) BadInput in the CLI's words
+    ("Sequence length: '2,5': a comma only separates thousands (250,000); write a decimal point as a point
+    (2.5)"). An underscore in a text of no digit ("_") is taken out: no number, None."""
     try:
-        raw = without_commas(text, label or "", "2.5").replace("_", "")
+        raw = without_commas(text, label or "", "2.5")
     except BadInput:
         if label is not None:
             raise

@@ -37,7 +37,7 @@ def test_argparse_errors_are_one_line_naming_the_flag():
     # Errors raised by argument types and by argparse itself (missing arguments), at every nesting level.
     cases = [
         (["probe", "start", "--ranks", "0"], "--ranks: 0 must be at least 1"),
-        (["profile", "--data", "f", "--seq-len", "abc"], "--seq-len: 'abc' is not an integer"),
+        (["profile", "--data", "f", "--seq-len", "abc"], "--seq-len: 'abc' is not a number"),
         (["profile"], "required: --data"),
         (["probe", "cancel"], "required: RUN"),
     ]

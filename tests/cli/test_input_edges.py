@@ -89,11 +89,11 @@ def test_probe_wait_refuses_a_timeout_that_is_no_wait(value, message, capsys, st
 @pytest.mark.parametrize(("argv", "message"), [
     (["probe", "start", "--seed", "-1"], "--seed: -1 must be at least 0"),  # a plan's training.seed is ≥ 0
     (["probe", "start", "--seeds", "0,-1"], "--seeds: -1 must be at least 0"),
-    (["probe", "start", "--seed", "x"], "--seed: 'x' is not an integer"),
+    (["probe", "start", "--seed", "x"], "--seed: 'x' is not a number"),
     # numpy's seed range (transformers.set_seed seeds numpy): 2**32 failed inside the probe, in the background
     (["probe", "start", "--seed", str(2**32)], "--seed: 4294967296 must be at most 4,294,967,295"),
     (["probe", "start", "--seeds", f"0,{2**32}"], "--seeds: 4294967296 must be at most 4,294,967,295"),
-    (["probe", "cancel", "RUN", "--rank", "x"], "--rank: 'x' is not an integer"),
+    (["probe", "cancel", "RUN", "--rank", "x"], "--rank: 'x' is not a number"),
 ])
 def test_probe_seeds_and_ranks_are_refused_naming_the_flag(argv, message, capsys, state_home):
     err = _refused(capsys, argv, message)
@@ -230,7 +230,7 @@ def test_an_empty_item_of_any_list_flag_is_refused_naming_it(argv, flag, written
     (["probe", "start", "--device", "cpu", "--seeds", ","], "--seeds: ',' has an empty item"),
     (["probe", "start", "--device", "cpu", "--lr", "inf"], "--lr: 'inf' is not a finite number"),  # trained inf
     (["probe", "start", "--device", "cpu", "--lr", "3e-4,nan"], "--lr: 'nan' is not a finite number"),
-    (["probe", "start", "--device", "cpu", "--seeds", "0,x"], "--seeds: 'x' is not an integer"),
+    (["probe", "start", "--device", "cpu", "--seeds", "0,x"], "--seeds: 'x' is not a number"),
 ])
 def test_an_empty_or_unusable_list_is_refused_naming_the_flag(argv, message, capsys, state_home):
     _refused(capsys, argv, message)
@@ -354,12 +354,12 @@ def test_a_plan_file_cuda_context_beyond_any_is_named_by_its_key(tmp_path, capsy
     (["plan", "--model", "gpt2", "--gpu-memory", "-inf"], "--gpu-memory: '-inf' is not a finite size"),
     (["probe", "start", "--lr", "-1e-3"], "--lr: '-1e-3' must be a positive number"),
     (["probe", "start", "--seeds", "-1,2"], "--seeds: -1 must be at least 0"),
-    (["probe", "start", "--seed", "-1e3"], "--seed: '-1e3' is not an integer"),
-    (["probe", "start", "--steps", "-1e3"], "--steps: '-1e3' is not an integer"),
+    (["probe", "start", "--seed", "-1e3"], "--seed: -1e3 must be at least 0"),
+    (["probe", "start", "--steps", "-1e3"], "--steps: -1e3 must be at least 1"),
     (["probe", "start", "--ranks", "-4,8"], "--ranks: -4 must be at least 1"),
     (["probe", "wait", "--timeout", "-1e3"], "--timeout: '-1e3' must be a number of seconds, 0 or more"),
     (["probe", "wait", "--timeout", "-inf"], "--timeout: '-inf' is not a finite number"),
-    (["probe", "cancel", "RUN", "--rank", "-1e3"], "--rank: '-1e3' is not an integer"),
+    (["probe", "cancel", "RUN", "--rank", "-1e3"], "--rank: -1e3 must be at least 0"),
     (["profile", "--data", "d.jsonl", "--sample", "-1e3"], "--sample"),
     (["train", "p.toml", "--max-steps", "-1e3"], "--max-steps"),
 ])

@@ -265,7 +265,7 @@ def test_train_on_all_is_refused_for_a_classifier(tmp_path, capsys, minilm):
 
 
 @pytest.mark.parametrize(("seed", "message"), [
-    ("x", "--seed: 'x' is not an integer"),  # argparse said "argument --seed: invalid int value: 'x'"
+    ("x", "--seed: 'x' is not a number"),  # argparse said "argument --seed: invalid int value: 'x'"
     ("-1", "--seed: -1 must be at least 0"),  # was accepted, a seed no probe or plan takes
     (str(2**32), "--seed: 4294967296 must be at most 4,294,967,295"),  # probe --seed's range (MAX_SEED)
 ])

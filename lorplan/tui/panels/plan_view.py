@@ -20,7 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from lorplan.core.errors import LorplanError
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.units import format_bytes, format_count
 from lorplan.tui import bridge
 from lorplan.tui.layout import narrow_terminal, tab_shown
@@ -38,7 +38,7 @@ from lorplan.tui.messages import (
     WorkerFailed,
 )
 from lorplan.tui.panels.gpu_panel import GpuPanel
-from lorplan.tui.panels.setup_form import FormValues, build_setup
+from lorplan.tui.panels.setup_form import FormValues, build_setup, parse_int
 from lorplan.tui.panels.setup_panel import SetupPanel
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
 from lorplan.tui.widgets.model_picker import ModelPicker
@@ -466,21 +466,24 @@ class PlanView(VerticalScroll):
 
     def _fit_seq_len(self, spec) -> None:
         """The sequence length within the new model's context, as `lorplan plan` does; a length cut for one
-        model comes back for the next one whose context allows it, unless the user changed it since."""
+        model comes back for the next one whose context allows it, unless the user changed it since. The field's
+        text is read as the form reads it (setup_form.parse_int: "4,096", "4_096" and "4096.0" are 4096; only
+        plain digits were fitted) and compared as a number, so a length within the context stays as typed."""
         limit = bridge.context_limit(spec)
-        typed = self.state.form.seq_len.strip()
-        if self._seq_clamp is not None and typed == str(self._seq_clamp[1]):
-            wanted = self._seq_clamp[0]  # still the cut value: the user's length is what counts
-        elif typed.isdigit():
-            wanted, self._seq_clamp = int(typed), None
-        else:
+        try:  # any whole number, as the plain digits were: one beyond MAX_SEQ_LEN is cut to the context too
+            typed = parse_int(self.state.form.seq_len, "Sequence length", 0, 10**18)
+        except BadInput:
             return  # a bad value: the form says so
+        if self._seq_clamp is not None and typed == self._seq_clamp[1]:
+            wanted = self._seq_clamp[0]  # still the cut value: the user's length is what counts
+        else:
+            wanted, self._seq_clamp = typed, None
         shown = min(wanted, limit) if limit else wanted
-        if str(shown) != typed:
+        if shown != typed:
             self.state.form = self.query_one(SetupPanel).show_seq_len(shown)
         if shown < wanted:
             self._seq_clamp = (wanted, shown)
-            if str(shown) != typed:
+            if shown != typed:
                 self.app.notify(f"Seq len {wanted:,} is beyond {spec.id}'s context of {shown:,} tokens: the plan "
                                 f"uses {shown:,} while this model is chosen, and {wanted:,} again with a longer one",
                                 timeout=6)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import format_bytes, without_commas
+from lorplan.core.units import format_bytes, whole_number, without_commas
 from lorplan.core.units import parse_budget as core_parse_budget
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
 from lorplan.tui import bridge, numbers
@@ -30,23 +30,15 @@ SHARDING_CHOICES = Sharding.options()
 
 
 def parse_int(text: str, label: str, low: int, high: int) -> int:
-    """An integer in [low, high], or BadInput naming the field in plain words. A value out of range is echoed
-    as typed ("Sequence length: 1e9 is too large (at most 16,777,216)", numbers.out_of_range): the figure the
-    user reads is the one they typed, not 1,000,000,000 for 1e9."""
+    """An integer in [low, high], or BadInput naming the field in plain words: read by the CLI's rule for its
+    integer flags (core.units.whole_number: 4,096, 1e3 and 4096.0 read, 4,096.5 must be a whole number, in the same
+    words). A value out of range is echoed as typed ("Sequence length: 1e9 is too large (at most 16,777,216)",
+    numbers.out_of_range): the figure the user reads is the one they typed, not 1,000,000,000 for 1e9."""
     typed = str(text).strip()
-    if not typed.replace("_", "").replace(",", ""):
-        raise BadInput(f"{label}: type a whole number")
-    # read once (numbers.typed_value: a comma or an underscore only between groups of three digits, any other one
-    # refused in the CLI's words led by the label); every limit here is below 2**53, so a whole number in range is
-    # exact as a float
-    value = numbers.typed_value(typed, label)
-    if value is None or math.isnan(value):
-        raise BadInput(f"{label}: {typed!r} is not a number")
-    beyond = numbers.out_of_range(label, typed, low, high, value)  # 1e999 too: beyond the range, not a fraction
+    value = whole_number(typed, label)  # exact; infinite or far beyond `high` is told by out_of_range
+    beyond = numbers.out_of_range(label, typed, low, high, float(value))
     if beyond is not None:
         raise BadInput(beyond)
-    if not value.is_integer():
-        raise BadInput(f"{label}: {typed!r} must be a whole number")
     return int(value)
 
 
@@ -55,7 +47,7 @@ def parse_positive_float(text: str, label: str, unit: str = "") -> float:
     plain words; "nan", "inf" and "-1" are refused as "abc" is. A comma only groups thousands (1,000.5), the one
     rule of the form's other number fields and the CLI's counts (core.units.without_commas): "2,5" is refused,
     not read as 25."""
-    raw = without_commas(text, label, "2.5").replace("_", "")
+    raw = without_commas(text, label, "2.5")
     of = f" of {unit}" if unit else ""
     if not raw:
         raise BadInput(f"{label}: type a number{of}")
