@@ -4,7 +4,10 @@ Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-
 Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
 "supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
-first dense MLP's up-projection width or null}. Errors: one line on stderr, exit 2.
+first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar settings of the language model's config
+when it is a part of the config (a multimodal model's text_config, as config.get_text_config() finds it), else
+null, "text_model": then the module path of its language model (model.get_decoder()), or null}. Errors: one line on stderr, exit 2; a config transformers builds as neither a causal LM nor a sequence
+classifier: "OtherTask: <what it is>" (see _other_task).
 """
 
 from __future__ import annotations
@@ -39,7 +42,10 @@ def main(argv: list[str]) -> int:
         "unsupported_attention": [a.value for a in flags.unsupported_attention],
         "supports_gradient_checkpointing": flags.gradient_checkpointing,
         "context": _context(config),
-        "mlp_width": _mlp_width(model, config),
+        "mlp_width": (dense := _dense_mlp(model, config))[0],
+        "gated_mlp": dense[1],
+        "text_config": _text_config(config),
+        "text_model": _text_model(model) if _text_config(config) is not None else None,
     }))
     return 0
 
@@ -59,12 +65,82 @@ def _build(path: str, trust: bool):
     else:
         model_type = cfg.pop("model_type")
         config = transformers.AutoConfig.for_model(model_type, **cfg)
-    auto = transformers.AutoModelForCausalLM, transformers.AutoModelForSequenceClassification
+    causal, classifier = transformers.AutoModelForCausalLM, transformers.AutoModelForSequenceClassification
     with torch.device("meta"):
         try:
-            return config, auto[0].from_config(config, trust_remote_code=trust), "causal-lm"
+            return config, causal.from_config(config, trust_remote_code=trust), "causal-lm"
+        except ValueError as exc:
+            if _maps(causal, config):  # the causal LM's own failure, not "no such class"
+                raise
+            causal_error = exc
+        try:
+            return config, classifier.from_config(config, trust_remote_code=trust), "sequence-classification"
         except ValueError:
-            return config, auto[1].from_config(config, trust_remote_code=trust), "sequence-classification"
+            if _maps(classifier, config):
+                raise
+            other = _other_task(config)
+            if other is None:
+                raise causal_error from None
+            raise OtherTask(other) from None
+
+
+class OtherTask(Exception):
+    """A config transformers builds as neither a causal LM nor a sequence classifier (the parent's own refusal,
+    fallback.run_child)."""
+
+
+def _maps(auto, config) -> bool:
+    """Whether the auto class `auto` has a class for `config`: transformers' own, or the model's code its auto_map
+    names (which from_config refuses or runs as trust_remote_code says)."""
+    return type(config) in auto._model_mapping or auto.__name__ in (getattr(config, "auto_map", None) or {})
+
+
+# the auto classes that say nothing of a model's task (every model type is a base model): named only when no
+# other maps the config
+_GENERIC_AUTO = ("AutoModel", "AutoModelForPreTraining", "AutoModelForMultimodalLM", "AutoModelForTextEncoding")
+
+
+def _other_task(config) -> str | None:
+    """"an image-text-to-text model transformers builds with AutoModelForImageTextToText": the first of
+    transformers' auto classes (AutoModelFor..., in the order transformers exports them) that maps the config,
+    one naming a task before _GENERIC_AUTO's; None when none maps it."""
+    import re
+
+    import transformers
+
+    autos = [getattr(transformers, n) for n in dir(transformers) if n.startswith("AutoModel")]
+    found = [a.__name__ for a in autos if hasattr(a, "_model_mapping") and _maps(a, config)]
+    if not found:
+        return None
+    name = min(found, key=lambda n: (n in _GENERIC_AUTO, _GENERIC_AUTO.index(n) if n in _GENERIC_AUTO else 0))
+    task = name.removeprefix("AutoModel").removeprefix("For")
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", task).lower() if task else "base"
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{article} {kind} model transformers builds with {name}"
+
+
+def _text_model(model) -> str | None:
+    """The module path of a multimodal model's language model ("model.language_model"): model.get_decoder(),
+    found among its modules; None when it has none of its own."""
+    try:
+        decoder = model.get_decoder()
+    except Exception:  # a class of the model's own code without one
+        return None
+    return next((name for name, mod in model.named_modules() if mod is decoder and name), None)
+
+
+def _text_config(config) -> dict | None:
+    """The scalar settings (numbers, strings, booleans, nulls) of the language model's config when it is a part
+    of `config` (config.get_text_config(decoder=True): a multimodal config's text_config, with its class's
+    defaults, which a hub config.json leaves out), for the spec's sizes; None when the config is its own text
+    config."""
+    try:
+        text = config.get_text_config(decoder=True)
+    except (AttributeError, ValueError):  # no such method (a config of its own code), or more than one text part
+        return None
+    if text is config or text is None:
+        return None
+    return {k: v for k, v in text.to_dict().items() if v is None or isinstance(v, (bool, int, float, str))}
 
 
 def _context(config) -> list | None:
@@ -88,33 +164,38 @@ def _context(config) -> list | None:
 _MLP_NAMES = ("mlp", "ffn", "feed_forward", "feedforward", "ff")
 
 
-def _mlp_width(model, config) -> int | None:
-    """The out_features of the first Linear / Conv1D reading the hidden size inside the first dense MLP module
+def _dense_mlp(model, config) -> tuple[int | None, bool]:
+    """(width, gated) of the first dense MLP: width, the out_features of the first Linear / Conv1D reading the hidden size inside the first dense MLP module
     (a module named as _MLP_NAMES under a numbered layer): the width the built block has, which BLOOM and MPT
     hard-code (4 x hidden, expansion_ratio x d_model) and GPT-J / GPT-Neo take as 4 x hidden when n_inner /
     intermediate_size is None. A mixture-of-experts block (one holding experts) is passed over: the first such
     Linear there is its router or a shared expert, and the spec's width prices the dense layers only. None when
-    no dense MLP is found."""
+    no dense MLP is found. gated: two such projections of that width read the hidden state (down(act(gate(x)) *
+    up(x)), Llama's and Gemma's MLP), which the fast path prices as gated (archs' gated_mlp); False for a single
+    up-projection, a fused gate_up_proj included (its width is twice the MLP's)."""
     import torch
     from transformers.pytorch_utils import Conv1D
 
     hidden = next((getattr(part, "hidden_size", None) for part in (config, getattr(config, "text_config", None))
                    if isinstance(getattr(part, "hidden_size", None), int)), None)
     if hidden is None:
-        return None
+        return None, False
     for name, mod in model.named_modules():
         parts = name.split(".")
         if parts[-1].lower() not in _MLP_NAMES or not any(p.isdigit() for p in parts[:-1]):
             continue
         if any("expert" in p for p, _ in mod.named_parameters()):  # a mixture of experts, not a dense MLP
             continue
+        widths = []
         for sub in mod.modules():
             if isinstance(sub, (torch.nn.Linear, Conv1D)):
                 w = sub.weight
                 fin, fout = (w.shape[0], w.shape[1]) if isinstance(sub, Conv1D) else (w.shape[1], w.shape[0])
                 if fin == hidden:
-                    return int(fout)
-    return None
+                    widths.append(int(fout))
+        if widths:
+            return widths[0], widths.count(widths[0]) == 2
+    return None, False
 
 
 def _output_embeddings_name(model) -> str | None:

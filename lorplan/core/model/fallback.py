@@ -28,6 +28,9 @@ _ALIASES = {
     "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len"),
 }
 CONTEXT_KEYS = _ALIASES["max_position_embeddings"]  # the config keys a model's context is read from, in order
+# the dense MLP's width: Llama 4's intermediate_size is its experts' (and shared expert's), its dense layers are
+# intermediate_size_mlp wide (transformers' Llama4TextDecoderLayer); every other config names one of the aliases
+DENSE_MLP_KEYS = ("intermediate_size_mlp", *_ALIASES["intermediate_size"])
 
 
 def _context_entry(cfg: Mapping[str, Any]) -> tuple[str, int]:
@@ -190,6 +193,9 @@ def run_child(config_path: Path, trust_remote_code: bool) -> dict:
         reason = lines[-1] if lines else f"exit code {proc.returncode}"
         if not trust_remote_code and "contains custom code" in reason:  # transformers' refusal of auto_map
             raise NeedsOwnCode(config_path)
+        if reason.startswith("OtherTask: "):  # the child's: transformers maps it to no class lorplan trains
+            raise BadInput(f"config.json at {config_path}: lorplan plans causal language models and sequence "
+                           f"classifiers (what lorplan train loads); this config is {reason.removeprefix('OtherTask: ')}")
         raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -260,8 +266,17 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
 
     linears, tied = [], []
     layers: set[int] = set()
+    heads = (data.get("output_embeddings"), data.get("classifier"))
+    text_model = data.get("text_model")
+
+    def beside_text(path: str) -> bool:
+        """A multimodal model's module outside its language model and head (its vision tower, its projector),
+        which a text token does not pass: the fast path's role "vision", in no block (archs.gemma3_multimodal)."""
+        return isinstance(text_model, str) and path not in heads and not path.startswith(text_model + ".")
+
     for m in data["linears"]:
-        idx = peft_layer_index(m["path"]) if m["path"] != data.get("output_embeddings") else None
+        vision = beside_text(m["path"])
+        idx = peft_layer_index(m["path"]) if m["path"] != data.get("output_embeddings") and not vision else None
         if idx is not None:
             layers.add(idx)
         lin = Linear(
@@ -271,17 +286,22 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
             m["in"],
             m["out"],
             m["bias"],
-            _role(m["path"], m["path"] in (data.get("output_embeddings"), data.get("classifier"))),  # type: ignore[arg-type]
+            "vision" if vision else _role(m["path"], m["path"] in heads),  # type: ignore[arg-type]
         )
         (tied if m["tied"] else linears).append(lin)
     tensors = []
     for t in data["tensors"]:
         kind = t["kind"]
-        tensors.append(Tensor(t["path"], tuple(t["shape"]), kind, peft_layer_index(t["path"])))
+        tensors.append(Tensor(t["path"], tuple(t["shape"]), kind,
+                              None if beside_text(t["path"]) else peft_layer_index(t["path"])))
     expert_shapes = [t.shape for t in tensors if t.kind == "experts"]
     experts = expert_shapes[0][0] if expert_shapes else 0
-    heads = _first(cfg, _ALIASES["num_attention_heads"])
-    hidden = _first(cfg, _ALIASES["hidden_size"])
+    # the language model's sizes where transformers' text model reads them: a multimodal config's text config
+    # (the child's report, its class defaults included), else config.json's top level
+    text = data.get("text_config")
+    sizes: Mapping[str, Any] = text if isinstance(text, Mapping) else cfg
+    n_heads = _first(sizes, _ALIASES["num_attention_heads"])
+    hidden = _first(sizes, _ALIASES["hidden_size"])
     notes = [
         f"fallback: {reason} is not in lorplan's fast path; built {data['class']} with transformers on the meta "
         "device in a child process"
@@ -298,28 +318,31 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         architecture=data["class"],
         task=data["task"],
         hidden_size=hidden,
-        num_layers=len(layers) or _first(cfg, _ALIASES["num_layers"]),
-        num_attention_heads=heads,
-        num_key_value_heads=_first(cfg, ("num_key_value_heads", "num_kv_heads"), heads),
-        head_dim=_first(cfg, ("head_dim",), hidden // heads if heads else 0),
+        # a multimodal model's: its language model's layers (the linears' numbered layers hold its vision tower's)
+        num_layers=(_first(sizes, _ALIASES["num_layers"]) if sizes is not cfg else 0) or len(layers)
+        or _first(cfg, _ALIASES["num_layers"]),
+        num_attention_heads=n_heads,
+        num_key_value_heads=_first(sizes, ("num_key_value_heads", "num_kv_heads"), n_heads),
+        head_dim=_first(sizes, ("head_dim",), hidden // n_heads if n_heads else 0),
         # the config's, else the width the child found in the built block (BLOOM, MPT, GPT-J, GPT-Neo name none)
-        intermediate_size=_first(cfg, _ALIASES["intermediate_size"]) or int(data.get("mlp_width") or 0),
-        vocab_size=_first(cfg, ("vocab_size",)),
+        intermediate_size=_first(sizes, DENSE_MLP_KEYS) or int(data.get("mlp_width") or 0),
+        vocab_size=_first(sizes, ("vocab_size",)),
         max_position_embeddings=config_context(cfg) or default_context[1],
         tie_word_embeddings=bool(tied),
-        hidden_act=str(cfg.get("hidden_act") or cfg.get("activation_function") or ""),
-        gated_mlp=False,
+        hidden_act=str(sizes.get("hidden_act") or sizes.get("activation_function") or sizes.get("hidden_activation")
+                       or ""),
+        gated_mlp=bool(data.get("gated_mlp")),  # the built MLP's (the child's _dense_mlp)
         norm="rmsnorm" if "rms" in json.dumps(data["norm_classes"]).lower() else "layernorm",
         linears=tuple(linears),
         tensors=tuple(tensors),
         notes=tuple(notes),
         tied_linears=tuple(tied),
         num_experts=experts,
-        num_experts_per_tok=_first(cfg, ("num_experts_per_tok", "moe_topk", "top_k")) if experts else 0,
-        moe_intermediate_size=_first(cfg, ("moe_intermediate_size", "intermediate_size")) if experts else 0,
+        num_experts_per_tok=_first(sizes, ("num_experts_per_tok", "moe_topk", "top_k")) if experts else 0,
+        moe_intermediate_size=_first(sizes, ("moe_intermediate_size", "intermediate_size")) if experts else 0,
         moe_style=data.get("moe_style", ""),
         config=MappingProxyType(dict(cfg)),
-        dropout=_dropout(cfg),
+        dropout=_dropout(sizes),
         unsupported_attention=tuple(data.get("unsupported_attention", ())),
         supports_gradient_checkpointing=data.get("supports_gradient_checkpointing", True) is not False,
         context_default=default_context[0],
