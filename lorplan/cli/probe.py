@@ -153,7 +153,8 @@ def register(subparsers) -> None:
     st.set_defaults(run=run_status)
 
     w = sub.add_parser("wait", help="wait until no probe of the run is queued or running, and a probe "
-                         "ladder's run until the ladder is done (default: the newest run)")
+                         "ladder's run until the ladder ends, done or cancelled, or its driver is gone (default: "
+                         "the newest run)")
     w.add_argument("run_id", nargs="?", type=_run_id, metavar="RUN", help=_RUN_HELP)
     w.add_argument("--timeout", type=_seconds, metavar="S", help="give up after S seconds, 0 or more (exit 1)")
     w.add_argument("--json", action="store_true", help="print the run's state and probes as JSON when it ends")

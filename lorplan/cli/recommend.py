@@ -51,7 +51,7 @@ def register(sub) -> None:
     a("--model", metavar="M", help="catalog id, folder or config.json path, or a cached hub id")
     a("--run", dest="run_id", metavar="RUN", help="re-attach to a probe ladder started earlier (its run id, or a unique prefix): "
       "print what it knows (--write: its plan, once the ladder is done); restarts its driver if it was killed")
-    a("--wait", action="store_true", help="with --run: wait until the ladder is done")
+    a("--wait", action="store_true", help="with --run: wait until the ladder ends (done or cancelled)")
     a("--trust-remote-code", action="store_true",
       help="allow the model's own code (its auto_map): to read its config, count tokens with its tokenizer and "
       "train the probes; with --run, to start again a ladder that asks for it (its driver and probes)")

@@ -401,7 +401,9 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
     """Queue an ended probe again: its files move to attempt-<n>/ and the run's scheduler is (re)started
     (submit=False: not, for a caller that queues several and starts one scheduler after). A run that asks for
     its model's own code needs the user's consent (trust_remote_code, or the given backend's): else
-    RemoteCodeRefused, and nothing is moved."""
+    RemoteCodeRefused, and nothing is moved. A probe of a ladder that has ended (done or cancelled) is not
+    queued again: BadInput (_check_ladder_going), nothing moved or started."""
+    _check_ladder_going(run, probe_id)
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     _check_retry_consent(run, probe_id, backend.trust_remote_code)
     run.plan().probe(probe_id)
@@ -424,6 +426,20 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
         run.run_cancel_marker.unlink(missing_ok=True)  # the user took the run up again
     if submit:
         backend.submit(run)
+
+
+def _check_ladder_going(run: RunDir, probe_id: str) -> None:
+    """BadInput, one line, for a retry of a probe of a ladder that has ended (RunDir.ladder_end: done or
+    cancelled). Its driver has ended, so its recommendation would not take the new result in; the retry's
+    scheduler would also launch every probe the ladder left queued, which nothing else starts once it has ended
+    (restart_stalled), and nothing would restart that scheduler were it killed; a cancelled ladder's run lost its
+    cancel marker. A new ladder or probe run measures again, and says what it measured."""
+    ended = run.ladder_end()
+    if ended is None:
+        return
+    raise BadInput(f"probe {probe_id} of run {run.id}: its probe ladder has ended ({ended}) and its recommendation "
+                   "takes no new result, so the probe is not queued again; to measure again start a new ladder "
+                   "(`lorplan recommend ...`) or probe run (`lorplan probe start ...`)")
 
 
 def _check_retry_consent(run: RunDir, probe_id: str, trusted: bool) -> None:

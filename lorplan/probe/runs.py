@@ -286,12 +286,21 @@ class RunDir:
         its passes, the ranks it stopped, and "done" once it has ended (done, or cancelled by the user)."""
         return self.path / "ladder-state.json"
 
-    def ladder_ended(self) -> bool:
-        """A probe ladder drives this run and has ended (its ladder-state.json says done): what is still queued
-        in its plan is no longer the ladder's to train, and nothing starts a scheduler for it
-        (runner.restart_stalled). False for a plain run, a ladder still going, or a state file unreadable."""
+    def ladder_end(self) -> str | None:
+        """How the probe ladder that drives this run ended: "done", or "cancelled" (the user cancelled the run;
+        its ladder-state.json has the seconds it had run), as its ladder-state.json says. None for a plain run, a
+        ladder still going, or a state file unreadable."""
         obj = read_json(self.ladder_state)
-        return obj is not None and bool(obj.get("done"))  # as LadderState.from_json reads it
+        if obj is None or not obj.get("done"):  # as LadderState.from_json reads it
+            return None
+        return "cancelled" if obj.get("cancelled") is not None else "done"
+
+    def ladder_ended(self) -> bool:
+        """A probe ladder drives this run and has ended (ladder_end: done, or cancelled): what is still queued
+        in its plan is no longer the ladder's to train, and nothing starts a scheduler for it
+        (runner.restart_stalled) nor queues a probe of it again (runner.retry). False for a plain run, a ladder
+        still going, or a state file unreadable."""
+        return self.ladder_end() is not None
 
     @property
     def scheduler_lock(self) -> Path:

@@ -7,6 +7,8 @@
 
 The run is "running" until no probe is queued or running and no driver lives that adds probes (a probe
 ladder's, holding RunDir.driver_lock), then "cancelled" (the user cancelled the run, or every probe) or "done".
+A ladder that has ended (RunDir.ladder_end) starts nothing more: its probes still queued with no scheduler alive
+are not run (RunStatus.not_run), their message says so, and the run does not wait for them.
 It is "waiting" while its queued probes wait for disk space (RunStatus.space_wait): the scheduler launches no
 probe onto a disk with under MIN_FREE_BYTES free (space_short), nor after one of its probes found no space, and
 says so in no_space.json (note_space_wait); `lorplan probe status` starts them once there is space.
@@ -320,11 +322,24 @@ class RunStatus:
     # space", "message" (one line: why, where, what to do), "reason", "path", "free_bytes" (None: unknown),
     # "queued", "resume" (the command that starts them once there is space)}; None otherwise
     space_wait: dict | None = None
+    # how the probe ladder that drives the run ended (RunDir.ladder_end: "done" or "cancelled"); None for a plain
+    # run or a ladder still going
+    ladder_end: str | None = None
+
+    @property
+    def not_run(self) -> tuple[str, ...]:
+        """The ids of the probes a ladder that has ended (ladder_end) left queued, with no scheduler alive: nothing
+        starts one (runner.restart_stalled), so they will not run; their message says so (not_run_message)."""
+        if self.ladder_end is None or self.scheduler_alive:
+            return ()
+        return tuple(p.id for p in self.probes if p.state == "queued")
 
     @property
     def probes_ended(self) -> bool:
-        """No probe is queued or running (a driver may still add more)."""
-        return all(p.state not in ("queued", "running") for p in self.probes)
+        """No probe is queued or running (a driver may still add more); an ended ladder's probes that will not run
+        (not_run) are not waited for."""
+        left = set(self.not_run)
+        return all(p.state not in ("queued", "running") for p in self.probes if p.id not in left)
 
     @property
     def done(self) -> bool:
@@ -347,8 +362,9 @@ class RunStatus:
     @property
     def stalled(self) -> bool:
         """Queued probes with nothing left to launch them (the scheduler was killed), on a disk with room for
-        them: a scheduler started while they wait for space (space_wait) would launch nothing."""
-        return (not self.scheduler_alive and self.space_wait is None
+        them: a scheduler started while they wait for space (space_wait) would launch nothing. Not those of a
+        ladder that has ended (not_run): no scheduler is started for them."""
+        return (not self.scheduler_alive and self.space_wait is None and self.ladder_end is None
                 and any(p.state == "queued" for p in self.probes))
 
     def notes(self) -> list[tuple[str, tuple[str, ...]]]:
@@ -439,10 +455,15 @@ class RunWatcher:
         self._follow_plan()
         scheduler = self.backend.scheduler_alive(self.run)
         driver = driver_alive(self.run)  # a ladder's driver, or one just launched: it may add probes (RunStatus.done)
+        ended = self.run.ladder_end()  # an ended ladder's queued probes: not run once no scheduler is alive
         waiting = self._waiting(scheduler)
+        if ended is not None and not scheduler:
+            waiting = not_run_message(ended)
         probes = tuple(self._probe(p.id, waiting) for p in self.plan.probes)
+        # nothing starts an ended ladder's queued probes, once there is space or not: no wait for it to say
+        space_wait = None if ended is not None else self._space_wait(probes, scheduler)
         return RunStatus(self.run.id, self.plan, probes, scheduler, driver, self.run.run_cancel_marker.exists(),
-                         self._space_wait(probes, scheduler))
+                         space_wait, ended)
 
     def _space_wait(self, probes: tuple[ProbeStatus, ...], scheduler_alive: bool) -> dict | None:
         """RunStatus.space_wait: queued probes that wait for disk space. A live scheduler that stopped launching
@@ -475,6 +496,7 @@ class RunWatcher:
                 "free_bytes": free, "queued": queued, "resume": resume}
 
     def _probe(self, probe_id: str, waiting: str | None = None) -> ProbeStatus:
+        """The probe's status; `waiting`: a queued one's message (what it waits for, or why it is not run)."""
         run, spec = self.run, self.plan.probe(probe_id)
         result = read_result(run.result_path(probe_id))
         launched = run.proc_path(probe_id).exists()
@@ -571,6 +593,12 @@ class RunWatcher:
                     continue
                 holders.append(f"{name} (run {holder[0]}, probe {holder[1]})" if len(holder) == 2 else name)
         return f"waiting for {', '.join(holders)}" if holders else None
+
+
+def not_run_message(ladder_end: str) -> str:
+    """A queued probe's message once the ladder that drives its run has ended (`ladder_end`: done or cancelled)
+    with no scheduler alive (RunStatus.not_run)."""
+    return f"not run: its probe ladder has ended ({ladder_end}), and nothing starts it"
 
 
 def _scheduler_pid(run: RunDir) -> int | None:

@@ -70,7 +70,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         Binding("C", "cancel_run", "Cancel run", id="probes.cancel_run", show=False,
                 tooltip="Cancel every probe of this run"),
         Binding("t", "retry_probe", "Retry probe", id="probes.retry_probe",
-                tooltip="Queue the highlighted probe again (its earlier attempt is kept aside)"),
+                tooltip="Queue the highlighted probe again (its earlier attempt is kept aside; not on a "
+                        "probe ladder that has ended)"),
         Binding("p", "start_plan", "Probe this plan", id="probes.start_plan",
                 tooltip="Probe the Plan tab's model and setup on the Data tab's dataset, at ranks around the "
                         "selected one (a quarter, a half, itself, double; none above what a module can use)"),
@@ -218,6 +219,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         parts = [f"{counts[s]} {s}" for s in order if counts.get(s)]
         if st.scheduler_alive:
             sched = "scheduler running"
+        elif st.not_run:  # an ended ladder's queued probes: nothing starts them (the detail says so)
+            sched = f"ladder {st.ladder_end}: queued not run"
         elif st.stalled:
             sched = "stalled"
         elif st.driver_alive:  # a ladder between passes: its driver is about to add probes
