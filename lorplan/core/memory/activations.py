@@ -219,22 +219,30 @@ def eager_backward_bs2(heads: int, a: int, fp32_softmax: bool, dropout_mask: int
 _BLOOM_ATTENTION = frozenset({"bloom"})
 
 
-def bloom_forward_softmax(h: int, heads: int, a: int, x: int, norm_out: int, layers: int,
+def bloom_forward_softmax(h: int, heads: int, a: int, x: int, q: int, norm_out: int, layers: int,
                           checkpointing: bool) -> tuple[float, float]:
     """BLOOM's eager attention at the last block's forward softmax: (bytes per b*s*s, bytes per token) of that
-    block (x: the embeddings' and the mask's bytes per element; norm_out: its first norm's output's)."""
+    block (x: the embeddings' and the mask's bytes per element; q: the fused q/k/v output's, which the
+    probabilities take: fp32 after kbit preparation, whose Linear4bit returns its fp32 input's dtype; norm_out:
+    its first norm's output's)."""
     # transformers models/bloom/modeling_bloom.py (BloomAttention.forward): attention_scores = alibi.baddbmm(...)
     # (the scores, `a` bytes) stays bound beside attn_weights = attn_weights + attention_mask (the scores' and
     # the mask's dtypes promoted) until the function returns; softmax(dtype=torch.float32) makes an fp32 copy of
-    # a 16-bit input and its fp32 output. With checkpointing BloomModel.forward's `outputs` still holds the
-    # previous block's 16-bit probabilities (without it they are among that block's saved tensors)
+    # a 16-bit input and its fp32 output, .to(query_layer.dtype) copies that to the probabilities (none when q is
+    # 4 bytes), and torch.bmm under autocast casts fp32 probabilities to `a` bytes. With checkpointing
+    # BloomModel.forward's `outputs` still holds the previous block's probabilities (without it they are among
+    # that block's saved tensors). The dearest of those three moments
     masked = max(a, x)
-    bs2 = a + masked + (4 if masked != 4 else 0) + 4 + (a if checkpointing and layers > 1 else 0)
-    # the fused q/k/v output (3 a h) and, for a batch of more than one sequence, the copies q, k and v's
-    # reshape(batch * heads, ...) makes of its strided views (3 a h; without checkpointing the KV cache's copies of
-    # k and v replace those two, 2 a h, and a batch of one keeps none: priced at the dearer); the first norm's
+    prev = q if checkpointing and layers > 1 else 0
+    softmax = (4 if masked != 4 else 0) + 4
+    to_copy = 4 + (q if q != 4 else 0)
+    bmm = q + (a if q != a else 0)
+    bs2 = a + masked + max(softmax, to_copy, bmm) + prev
+    # the fused q/k/v output (3 q h) and, for a batch of more than one sequence, the copies q, k and v's
+    # reshape(batch * heads, ...) makes of its strided views (3 q h; without checkpointing the KV cache's copies of
+    # k and v replace those two, 2 q h, and a batch of one keeps none: priced at the dearer); the first norm's
     # output (and its mean and rstd); the ALiBi biases (build_alibi_tensor: heads per token, x bytes)
-    tokens = 6 * a * h + norm_out * h + heads * x + (2 * x if checkpointing else 0)
+    tokens = 6 * q * h + norm_out * h + heads * x + (2 * x if checkpointing else 0)
     return float(heads * bs2), float(tokens)
 
 
@@ -745,7 +753,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         # torch.cat; use_cache is on without checkpointing), and q's view of the fused output keeps all of it for a
         # batch of one (larger batches save a copy of q instead: 2 a h less, priced at the dearer). Traced:
         # tests/core/test_memory_bloom.py
-        attn += fused_qkv_saved(hkv, a)
+        attn += fused_qkv_saved(hkv, block_input_bytes(setup))
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
     moe_layers = len({t.layer for t in spec.tensors if t.kind == "experts"})
@@ -794,8 +802,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     fwd_bs2 = fwd_tokens = 0.0
     if bloom:
         norm_x = 4 if cuda_autocast else resid
-        fwd_bs2, fwd_tokens = bloom_forward_softmax(h, heads, a, resid, norm_x, spec.num_layers,
-                                                    setup.grad_checkpointing)
+        fwd_bs2, fwd_tokens = bloom_forward_softmax(h, heads, a, resid, block_input_bytes(setup), norm_x,
+                                                    spec.num_layers, setup.grad_checkpointing)
         if not setup.grad_checkpointing:
             fwd_tokens += norm  # the block's first norm has saved its input (the previous block's output)
     return ActivationModel(
