@@ -12,12 +12,16 @@ from pathlib import Path
 from lorplan.core.columns import say
 from lorplan.core.errors import BadInput
 
+_TOO_MANY_DIGITS = 10**20  # parse_int without a maximum: 2^64 has 20 digits
+
 
 def parse_int(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
     """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag. Read by the
     planner's rule for its integer fields (core.units.whole_number): 4,096, 4_096, 1e3 and 4096.0 read; 40_96 and
     4,09 are refused (int() read 40_96 as 4096), 4,096.5 too (must be a whole number), in the field's words. A
-    number out of range is echoed as typed ("--seed: -1e3 must be at least 0")."""
+    number out of range is echoed as typed ("--seed: -1e3 must be at least 0"). With no bound above, inf and a
+    number of more than 20 digits (beyond any 64-bit count) are refused as typed: 1e400 handed on was printed in
+    full by the checks after (--micro-batch, --layers, --ranks)."""
     from lorplan.core.units import whole_number
 
     raw = str(text).strip()
@@ -28,7 +32,7 @@ def parse_int(flag: str, text: str, minimum: int = 1, maximum: int | None = None
         raise BadInput(f"{flag}: {raw} must be at most {maximum:,}")
     if not value.is_finite():  # no bound above: inf
         raise BadInput(f"{flag}: {raw!r} is not a finite number")
-    if value.adjusted() >= 4300:  # no bound above: 1e999999999 would be a billion-digit int
+    if value >= _TOO_MANY_DIGITS:  # no bound above; the value, not its exponent: 0e999999999 is 0
         raise BadInput(f"{flag}: {raw!r} is too large a number")
     return int(value)
 

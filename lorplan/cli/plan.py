@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lorplan.cli._common import add_rope_scaling, commands_in, first_skipped, say, skipped_note
+from lorplan.cli._common import add_rope_scaling, commands_in, first_skipped, parse_int, say, skipped_note
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
@@ -227,7 +227,9 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
     )
     from lorplan.core.units import counted
 
-    rank = _number(getattr(args, "rank", None), "--rank", integer=True)
+    rank = getattr(args, "rank", None)
+    if rank is not None and not isinstance(rank, int):  # as ranks_from_args read it for the table: 8.0 is 8
+        rank = parse_int("--rank", rank)
     if rank is None:
         raise BadInput("--write needs --rank R (the rank to write the plan for)")
     source = getattr(args, "model", None)
@@ -346,8 +348,9 @@ def _profile(data: str, spec, setup):
                            rope_scaling=setup.rope_scaling)
 
 
-def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
-    """A CLI value (string or number) as int (or float when not integral and allowed); None stays None. Separators
+def _number(value, flag: str) -> int | float | None:
+    """A CLI value (string or number) as int, or a positive float when not integral (--alpha; --rank is
+    parse_int's); None stays None. Separators
     by core.units.without_commas' rule, as plan_args read the same text for the table (--rank 1,024 was priced,
     then "not a number" here)."""
     if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -364,6 +367,6 @@ def _number(value, flag: str, *, integer: bool = False) -> int | float | None:
         number = float(typed)
     except ValueError:
         raise BadInput(f"{flag}: {text!r} is not a number") from None
-    if integer or not number > 0:
-        raise BadInput(f"{flag}: {text!r} must be a positive {'integer' if integer else 'number'}")
+    if not number > 0:
+        raise BadInput(f"{flag}: {text!r} must be a positive number")
     return number

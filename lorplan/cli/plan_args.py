@@ -203,7 +203,7 @@ def _local_gpu(text: str | None) -> int | None:
     if text is None:
         return 0
     t = str(text).strip()
-    return int(t) if t.isdigit() else None
+    return int(t) if t.isdecimal() else None  # "²" is a digit int() refuses: a preset name, unknown
 
 
 def cuda_context_from_args(args, setup):

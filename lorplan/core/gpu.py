@@ -138,7 +138,7 @@ def select_visible(devices: list[tuple[int, str]], visible: list[str] | None) ->
         return [i for i, _ in devices]
     chosen: list[int] = []
     for tok in visible:
-        if tok.isdigit():
+        if tok.isascii() and tok.isdigit():  # as CUDA reads an index ("²" and "٠" are none)
             match = [i for i, _ in devices if i == int(tok)]
         elif tok.startswith("GPU-"):
             match = [i for i, u in devices if u.lower().startswith(tok.lower())]
@@ -304,7 +304,7 @@ def order_note(env=None) -> str | None:
 def resolve_gpu(text: str) -> tuple[str, int]:
     """--gpu: a visible device index (its total memory from NVML) or a preset name -> (name, total bytes)."""
     t = str(text).strip()
-    if t.isdigit() and len(t) <= 2:
+    if t.isdecimal() and len(t) <= 2:  # not isdigit: int() refuses "²"
         gpus, reason = list_gpus()
         idx = int(t)
         if idx < len(gpus):

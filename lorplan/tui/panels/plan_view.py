@@ -459,7 +459,8 @@ class PlanView(VerticalScroll):
         self._fit_checkpointing(spec)
         wanted, defaults = bridge.task_micro_batches(spec)
         shown = self.state.form.micro_batch.strip()
-        if shown.isdigit() and int(shown) in defaults and int(shown) != wanted:  # a default, not the user's
+        # a default, not the user's (isdecimal: "²" is a digit int() refuses, left for the form to refuse)
+        if shown.isdecimal() and int(shown) in defaults and int(shown) != wanted:
             self.state.form = self.query_one(SetupPanel).show_micro_batch(wanted)
         await self.query_one(SetupPanel).set_architecture(names, roles, presets)
         self.post_message(ModelLoaded(source))
