@@ -162,9 +162,10 @@ def ensure_driver(run, *, trust_remote_code: bool = False, resume: str | None = 
     launched moments ago that is still starting counts as one: driver_alive),
     after queueing again the probes cut short with it (requeue_cut_short). None when none was started.
     A ladder that asks for its model's own code is started again only with trust_remote_code (the current
-    command's --trust-remote-code): else RemoteCodeRefused naming `resume`, with nothing queued or started."""
-    files = LadderFiles(run)
-    if files.state().done or driver_alive(run):
+    command's --trust-remote-code): else RemoteCodeRefused naming `resume`, with nothing queued or started.
+    The driver's liveness is read before the ladder's state: a driver writes done before it lets its lock go, so
+    one that ends the ladder and exits between the two looks is not taken for a killed one."""
+    if driver_alive(run) or LadderFiles(run).state().done:
         return None
     check_ladder_consent(run, trust_remote_code, resume)
     requeued = requeue_cut_short(run, trust_remote_code=trust_remote_code)
@@ -177,14 +178,16 @@ def requeue_cut_short(run, *, trust_remote_code: bool = False, backend=None) -> 
     started again: what a machine restart or a kill of every lorplan process leaves (a probe killed
     mid-training reads 'died', and the driver went on without it, the base or one of the rates included). A
     probe that dies again is left died. Not for a run the user cancelled, nor once the ladder's budget is spent
-    (the driver would cancel them). Every one is queued before the run's scheduler is started, once (backend:
-    the probe backend that starts it; default: the run's, with trust_remote_code). Returns their ids."""
+    (the driver would cancel them), nor once the ladder has ended (RunDir.ladder_ended: nothing would read them,
+    and runner.retry refuses them with its line for the user). Every one is queued before the run's scheduler is
+    started, once (backend: the probe backend that starts it; default: the run's, with trust_remote_code).
+    Returns their ids."""
     from lorplan.probe.backend import get_backend
     from lorplan.probe.runner import attempts, retry
     from lorplan.probe.status import run_status
 
     spec = LadderFiles(run).spec()
-    if run.run_cancel_marker.exists():
+    if run.run_cancel_marker.exists() or run.ladder_ended():
         return []
     if spec.budget_seconds is not None and LadderFiles(run).driven_seconds() >= spec.budget_seconds:
         return []
