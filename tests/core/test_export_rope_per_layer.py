@@ -107,23 +107,25 @@ def _set_overrides(config, overrides: dict):
 @pytest.mark.parametrize("model_type", PER_LAYER_TYPE_BASES)
 def test_per_layer_type_models_are_transformers(model_type):
     """The exporter's table of text configs with RoPE per layer type: transformers' own classes build them so from
-    the hub's flat keys, each layer type's base from the key the table names, the defaults its, and a flat
-    rope_scaling on the full-attention layers alone (every layer type for ModernBERT)."""
+    the hub's flat keys, each layer type's base from the key the table names (the class default, whatever the
+    config says, where it names none: Olmo 3's sliding-window layers), the defaults its, and a flat rope_scaling
+    on the full-attention layers alone (every layer type for ModernBERT)."""
     import transformers
 
     keys = PER_LAYER_TYPE_BASES[model_type]
-    values: dict[str, float] = {}  # a base per key (Olmo 3 names one key for both layer types)
+    values: dict[str, float] = {}  # a base per key, none the default
     for key, _ in keys.values():
-        values.setdefault(key, 7.0 + len(values))
+        if key is not None:
+            values.setdefault(key, 7.0 + len(values))
+    if model_type == "olmo3":
+        values.setdefault("rope_theta", 7.0)  # set, and still not read for the sliding-window layers
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         default = transformers.AutoConfig.for_model(model_type).rope_parameters
         given = transformers.AutoConfig.for_model(model_type, rope_scaling=dict(SCALING), **values).rope_parameters
     assert {kind: default[kind]["rope_theta"] for kind in keys} == {kind: d for kind, (_, d) in keys.items()}
-    assert given["full_attention"]["rope_theta"] == values[keys["full_attention"][0]]
-    if len(values) == len(keys):  # Olmo3Config reads its one key for the full-attention layers only (transformers
-        # 5.25: the sliding ones take the default, as its hub files' rope_theta, 500,000, is anyway)
-        assert given["sliding_attention"]["rope_theta"] == values[keys["sliding_attention"][0]]
+    assert {kind: given[kind]["rope_theta"] for kind in keys} == \
+        {kind: values[key] if key is not None else d for kind, (key, d) in keys.items()}
     assert given["full_attention"]["factor"] == FACTOR
     # on the full-attention layers alone, but on every layer type for ModernBERT (ModernBertConfig)
     assert ("factor" in given["sliding_attention"]) is (model_type in ROPE_SCALING_EVERY_LAYER_TYPE)
@@ -364,3 +366,31 @@ def test_axolotl_olmo3_overrides_scale_the_full_attention_layers(tmp_path):
                                             "sliding_attention": {"rope_type": "default", "rope_theta": 500_000.0}}
     _scaled_full_attention_only(_frequencies(_from_folder(tmp_path)),
                                 _frequencies(_set_overrides(_from_folder(tmp_path), overrides)))
+
+
+def _trained_frequencies(folder: Path, factor: float = FACTOR) -> dict:
+    """The inv_freq per layer type lorplan train builds for the plan scaling `folder`'s model by `factor`
+    (lorplan.train.model.rope_scaled_config on the config transformers loads)."""
+    from lorplan.train.model import rope_scaled_config
+
+    config = rope_scaled_config(_plan(str(folder), factor), folder, {}, _from_folder(folder))
+    return _frequencies(config)
+
+
+def _same(built: dict, trained: dict) -> bool:
+    return all(built[kind].shape == trained[kind].shape and (built[kind] - trained[kind]).abs().max() == 0
+               for kind in ("full_attention", "sliding_attention"))
+
+
+@pytest.mark.parametrize("rope_theta", [500_000, 10_000])
+def test_axolotl_olmo3_keeps_the_sliding_layers_base_transformers_gives_them(tmp_path, rope_theta):
+    """Olmo3Config (transformers 5.25, convert_rope_params_to_dict) gives the full-attention layers config.json's
+    rope_theta and the sliding-window ones its class default, 500,000, whatever rope_theta says; lorplan train
+    scales the config so loaded. The override wrote rope_theta on the sliding layers too: for a model whose
+    rope_theta is not 500,000 those layers trained on another base than lorplan train's."""
+    (tmp_path / "config.json").write_text(json.dumps({**OLMO3, "rope_theta": rope_theta}))
+    cfg, _ = _axolotl(_plan(str(tmp_path)))
+    overrides = cfg["overrides_of_model_config"]
+    assert overrides["rope_parameters"]["sliding_attention"] == {"rope_type": "default", "rope_theta": 500_000.0}
+    assert overrides["rope_parameters"]["full_attention"] == {**SCALING, "rope_theta": float(rope_theta)}
+    assert _same(_frequencies(_set_overrides(_from_folder(tmp_path), overrides)), _trained_frequencies(tmp_path))

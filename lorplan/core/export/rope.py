@@ -23,15 +23,17 @@ SLIDING_ATTENTION = "sliding_attention"
 # The text configs transformers 5 builds with RoPE per layer type from the hub's flat keys (each class's
 # convert_rope_params_to_dict, which puts a config's rope_scaling on the full-attention layers, on every layer type
 # for ModernBERT): model_type -> the config.json key of each layer type's base and the class's default for it.
-# Gemma 3's full-attention layers take rope_theta and its sliding-window ones rope_local_base_freq; Olmo 3's both
-# take rope_theta; ModernBERT's global_rope_theta and local_rope_theta (tests/core/test_export_rope_per_layer.py
-# checks them against transformers' classes).
-PER_LAYER_TYPE_BASES: dict[str, dict[str, tuple[str, float]]] = {
+# Gemma 3's full-attention layers take rope_theta and its sliding-window ones rope_local_base_freq; ModernBERT's
+# global_rope_theta and local_rope_theta; Olmo 3's full-attention ones rope_theta and its sliding-window ones the
+# class default whatever config.json says (key None: Olmo3Config, transformers 5.25, reads rope_theta for the
+# full-attention entry only), as lorplan train loads them (tests/core/test_export_rope_per_layer.py checks them
+# against transformers' classes).
+PER_LAYER_TYPE_BASES: dict[str, dict[str, tuple[str | None, float]]] = {
     "gemma3_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
                     SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
     "gemma3n_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
                      SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
-    "olmo3": {FULL_ATTENTION: ("rope_theta", 500_000.0), SLIDING_ATTENTION: ("rope_theta", 500_000.0)},
+    "olmo3": {FULL_ATTENTION: ("rope_theta", 500_000.0), SLIDING_ATTENTION: (None, 500_000.0)},
     "modernbert": {FULL_ATTENTION: ("global_rope_theta", 160_000.0),
                    SLIDING_ATTENTION: ("local_rope_theta", 10_000.0)},
     "modernbert-decoder": {FULL_ATTENTION: ("global_rope_theta", 160_000.0),
@@ -121,7 +123,7 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> tuple[dict[str, dict[st
         for kind, value in {**saved, **{kind: saved.get(kind) for kind in keys}}.items():
             if value is None and kind in keys:
                 key, default = keys[kind]
-                value = {"rope_type": "default", "rope_theta": _number(text.get(key), default)}
+                value = {"rope_type": "default", "rope_theta": _base(text, key, default)}
             loaded[kind] = None if value is None else dict(value)
         labels = rope_scaled_labels(model_type, loaded)
         if not labels:
@@ -129,10 +131,16 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> tuple[dict[str, dict[st
         return {kind: {**value, **params} if kind in labels else value for kind, value in loaded.items()}, labels
     if not keys:
         return None, ()
-    bases = {kind: _number(text.get(key), default) for kind, (key, default) in keys.items()}
+    bases = {kind: _base(text, key, default) for kind, (key, default) in keys.items()}
     labels = rope_scaled_labels(model_type, dict.fromkeys(keys, {}))
     return {kind: {**(params if kind in labels else {"rope_type": "default"}), "rope_theta": bases[kind]}
             for kind in keys}, labels
+
+
+def _base(text: Mapping, key: str | None, default: float) -> float:
+    """A layer type's RoPE base as transformers loads it: config.json's `key`, else the class default (always, for
+    key None)."""
+    return _number(text.get(key) if key is not None else None, default)
 
 
 def _number(value, default: float) -> float:
