@@ -25,13 +25,14 @@ from lorplan.core.export.common import (
     chat_file_notes,
     chat_layout,
     common_lora_warnings,
+    model_config,
     optimizer_warnings,
     padded_header_note,
     rope_scaling_warning,
     rows_key,
     rows_key_note,
 )
-from lorplan.core.export.rope import config_edit, rope_layout
+from lorplan.core.export.rope import FULL_ATTENTION, SLIDING_ATTENTION, RopeLayout, config_edit, rope_layout
 from lorplan.core.vocab import (
     HF_OPTIM,
     LLAMAFACTORY_FLASH_ATTN,
@@ -126,6 +127,82 @@ def _turns_note(layout: ChatLayout, tags: dict[str, str]) -> str | None:
             "turns" + counted)
 
 
+# What transformers 4 (4.55 to 4.57: on 5 LLaMA-Factory 0.9.5's rope_scaling fails to load any model) builds from
+# the rope_scaling configure_rope sets, for the text configs transformers 5 keeps RoPE per layer type (rope.py's
+# PER_LAYER_TYPE_BASES), as transformers 4.57.6 reads them: each layer type's base (config.json's key, the class
+# default) and the scaling on the full-attention layers alone (Gemma3TextModel's and Gemma3nTextModel's
+# rotary_emb_local: rope_local_base_freq, default RoPE; Olmo3Model's rotary_embs["sliding_attention"]: rope_theta,
+# default RoPE). It reads no rope_parameters. Its ModernBERT configs have no rope_scaling attribute: configure_rope
+# logs "Current model does not support RoPE scaling." and returns, and the model trains unscaled.
+_TRANSFORMERS4_BASES: dict[str, dict[str, tuple[str, float]]] = {
+    "gemma3_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
+                    SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
+    "gemma3n_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
+                     SLIDING_ATTENTION: ("rope_local_base_freq", 10_000.0)},
+    "olmo3": {FULL_ATTENTION: ("rope_theta", 10_000.0), SLIDING_ATTENTION: ("rope_theta", 10_000.0)},
+}
+_NO_ROPE_SCALING_ON_4 = frozenset({"modernbert", "modernbert-decoder"})
+# transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every Olmo 3 layer (a flat
+# rope_parameters): a config.json rope_scaling scales its sliding-window layers too, which lorplan train's
+# transformers does not, so no edit trains lorplan's scaling there
+_ONE_ROPE_ON_5_6 = frozenset({"olmo3"})
+
+
+def _bases(layout: RopeLayout, text: dict) -> tuple[dict[str, float], dict[str, float | None]] | None:
+    """The RoPE base per layer type transformers 4 gives the model (_TRANSFORMERS4_BASES) and lorplan train's
+    (the layout's), where transformers 4 scales the full-attention layers alone as lorplan train does; None where
+    it scales no layer type so or the model is not one it keeps per layer type."""
+    keys = _TRANSFORMERS4_BASES.get(layout.model_type or "")
+    per_layer = layout.per_layer or {}
+    if keys is None or layout.scaled != (FULL_ATTENTION,) or set(per_layer) != set(keys):
+        return None
+    ours = {kind: _float((per_layer[kind] or {}).get("rope_theta")) for kind in keys}
+    theirs = {kind: _float(text.get(key)) or default for kind, (key, default) in keys.items()}
+    return theirs, ours
+
+
+def _float(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _option_unread(layout: RopeLayout, cfg: dict | None) -> str | None:
+    """Why LLaMA-Factory's rope_scaling option does not train the plan's scaling of a model with RoPE per layer
+    type on transformers 4, where a config.json edit trains it on transformers 5 (Olmo 3: _transformers4_bases_note);
+    None for a model with one RoPE for every layer, or one transformers 4 builds as lorplan train."""
+    if layout.per_layer is None or layout.model_type in _ONE_ROPE_ON_5_6:
+        return None
+    if layout.model_type in _NO_ROPE_SCALING_ON_4:
+        return ("the model's config has no rope_scaling there: LLaMA-Factory logs \"Current model does not support "
+                "RoPE scaling.\" and trains it unscaled")
+    bases = _bases(layout, cfg or {})
+    if bases is None:
+        return "it keeps no RoPE per layer type for the model as transformers 5 does"
+    theirs, ours = bases
+    if theirs == ours:
+        return None
+    return (f"it reads the layers' RoPE bases from flat keys, not this config's rope_parameters: "
+            f"{_listed(theirs)}, where lorplan train's are {_listed(ours)}")
+
+
+def _transformers4_bases_note(layout: RopeLayout, cfg: dict | None) -> list[str]:
+    """For a model whose config.json edit trains nothing of lorplan's on transformers 5 up to 5.6 (Olmo 3), where
+    LLaMA-Factory's option loads on transformers 4 with other RoPE bases than lorplan train's: the line saying so."""
+    if layout.model_type not in _ONE_ROPE_ON_5_6 or (bases := _bases(layout, cfg or {})) is None:
+        return []
+    theirs, ours = bases
+    if theirs == ours:
+        return []
+    return [f"on transformers 4, where LLaMA-Factory's rope_scaling loads, this model's layers take RoPE bases "
+            f"{_listed(theirs)} (config.json's rope_theta, 10,000 without it, for both), where lorplan train's "
+            f"(transformers 5) take {_listed(ours)}: the sliding-window layers train on other frequencies; "
+            "transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every layer of it, so a "
+            "config.json rope_scaling would scale the sliding-window layers too"]
+
+
+def _listed(bases: dict[str, float | None]) -> str:
+    return ", ".join(f"{kind} {'none' if value is None else f'{value:,.0f}'}" for kind, value in bases.items())
+
+
 def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
     """The base model, the LoRA stage and the adapter (PiSSA is LLaMA-Factory's only named initialisation)."""
     lo = plan.lora
@@ -141,13 +218,22 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         "lora_dropout": lo.dropout,
         "lora_target": "all" if tuple(lo.target_modules) == ("all-linear",) else ",".join(lo.target_modules),
     }
-    if plan.model.rope_scaling is not None and (layout := rope_layout(plan)).text_config:
+    layout = rope_layout(plan) if plan.model.rope_scaling is not None else RopeLayout()
+    if plan.model.rope_scaling is not None and layout.text_config:
         # configure_rope sets rope_scaling on the config AutoConfig loads, the top one, which a multimodal model's
         # language model does not read (Gemma3Config has no rope_scaling: "Current model does not support RoPE
         # scaling", and it trains unscaled)
         warnings.append(f"rope_scaling left out: LLaMA-Factory sets it on the model's top config, which "
                         f"the language model of {plan.model.source!r} does not read (it reads text_config): "
                         f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling")
+    elif plan.model.rope_scaling is not None and (why := _option_unread(layout, model_config(plan))) is not None:
+        # configure_rope's rope_scaling loads on transformers 4 alone (below), where this model's RoPE per layer
+        # type is not built as lorplan train's; with no rope_scaling in the YAML LLaMA-Factory leaves the config
+        # alone, and transformers 5 reads the edit as lorplan train scales the model
+        warnings.append(f"rope_scaling left out: LLaMA-Factory's rope_scaling trains the plan's RoPE scaling of "
+                        f"{plan.model.source!r} on no transformers it takes (on 5 it fails to load the model; on 4 "
+                        f"{why}): {config_edit(plan, layout)} (a local copy) to train it, with transformers 5 (LLaMA-"
+                        "Factory 0.9.5 takes up to 5.6)")
     elif plan.model.rope_scaling is not None:
         # LLaMA-Factory (model/model_utils/rope.py, configure_rope) takes the type only and sets the factor to
         # ceil(cutoff_len / max_position_embeddings) itself
@@ -160,6 +246,7 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append("LLaMA-Factory 0.9.5 fails to load the model with rope_scaling on transformers 5 (it sets "
                         "a float max_position_embeddings): train this plan with transformers < 5 (it takes 4.55 and "
                         "up), or drop rope_scaling and shorten cutoff_len")
+        warnings += _transformers4_bases_note(layout, model_config(plan))
     if lo.modules_to_save:
         cfg["additional_target"] = ",".join(lo.modules_to_save)
     cfg["use_rslora"] = lo.use_rslora

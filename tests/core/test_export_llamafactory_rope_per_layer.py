@@ -1,0 +1,231 @@
+"""The LLaMA-Factory export of a plan with linear RoPE scaling, for a model whose RoPE transformers keeps per layer
+type (Gemma 3, Olmo 3, ModernBERT): what LLaMA-Factory does with the YAML's `rope_scaling: linear` is reproduced
+here (configure_rope, below) on a real transformers config, and the model transformers builds from the result is
+compared with the one lorplan train builds for the same plan (lorplan.train.model.rope_scaled_config).
+
+LLaMA-Factory 0.9.5 (its newest; it takes transformers 4.55 to 5.6) sets config.max_position_embeddings to a float,
+which transformers 5's typed configs refuse, so on transformers 5 `rope_scaling: linear` fails to load any model
+(the export says so and names transformers 4). On transformers 4.57 (checked on its sources and by building the
+models there, outside this suite: the installed transformers is 5) the option scales Gemma 3's and Olmo 3's
+full-attention layers alone, as lorplan train does, but ModernBERT's configs have no rope_scaling attribute there:
+configure_rope logs "Current model does not support RoPE scaling." and ModernBERT trains unscaled. For those the
+export leaves the option out and names the config.json edit, which LLaMA-Factory leaves alone (no rope_scaling
+in the YAML) and transformers 5 reads as lorplan train scales the model. Olmo 3 on transformers 4 gives its
+sliding-window layers config.json's rope_theta, where transformers 5 (lorplan train) gives them 500,000: for an
+Olmo 3 whose rope_theta differs the export says so.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import re
+import warnings
+from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from lorplan.core.export import export_plan
+from lorplan.core.model import catalog
+from lorplan.core.plan import read_plan
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
+FACTOR = 2.0
+KINDS = ("full_attention", "sliding_attention")
+# tiny models of each shape: 3 sliding-window layers, then a full-attention one; max_position_embeddings 256, so
+# LLaMA-Factory's factor, ceil(cutoff_len / 256) for the sample plan's seq_len 512, is the plan's (2)
+SMALL = dict(hidden_size=64, intermediate_size=64, num_hidden_layers=4, num_attention_heads=2, vocab_size=64,
+             max_position_embeddings=256, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+LAYER_TYPES = ["sliding_attention"] * 3 + ["full_attention"]
+MODERNBERT = dict(model_type="modernbert", architectures=["ModernBertForMaskedLM"], global_rope_theta=80_000.0,
+                  local_rope_theta=500.0, global_attn_every_n_layers=4, local_attention=16, cls_token_id=1,
+                  sep_token_id=2, **SMALL)
+MODERNBERT_DECODER = dict(MODERNBERT, model_type="modernbert-decoder", architectures=["ModernBertDecoderForCausalLM"])
+OLMO3 = dict(model_type="olmo3", architectures=["Olmo3ForCausalLM"], rope_theta=500_000, num_key_value_heads=1,
+             head_dim=32, layer_types=LAYER_TYPES, sliding_window=16, **SMALL)
+EDIT = re.compile(r'add "rope_scaling": (\{.*?\}) to the model\'s config\.json')
+
+
+def configure_rope(config, rope_scaling: str | None, model_max_length: int | None) -> None:
+    """LLaMA-Factory 0.9.5's configure_rope (llamafactory/model/model_utils/rope.py in the llamafactory 0.9.5 wheel
+    on PyPI, called by model/patcher.py patch_config on the config AutoConfig loads; hiyouga/LLaMA-Factory at
+    75c529b425f3319045afc86258d4d10d289706f4 holds an older form writing {"type", "factor"}), for a RoPE type other
+    than dynamic, yarn and llama3. model_max_length is the YAML's cutoff_len (hparams/parser.py)."""
+    if rope_scaling is None:
+        return
+    if not hasattr(config, "rope_scaling"):  # logs "Current model does not support RoPE scaling."
+        return
+    current = getattr(config, "rope_scaling", None)
+    if isinstance(current, dict) and "original_max_position_embeddings" in current:
+        old_max_length = current["original_max_position_embeddings"]
+    elif hasattr(config, "max_position_embeddings"):
+        old_max_length = config.max_position_embeddings
+    else:
+        return
+    if model_max_length is not None:
+        if model_max_length <= old_max_length:  # "Disabling rope scaling."
+            return
+        factor = float(math.ceil(model_max_length / old_max_length))
+    else:
+        factor = 2.0
+    config.max_position_embeddings = old_max_length * factor
+    config.rope_scaling = {"rope_type": rope_scaling, "factor": factor}
+
+
+def _quiet():
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    warnings.simplefilter("ignore")
+
+
+def _plan(folder: Path):
+    plan = read_plan(SAMPLES / "smollm2-135m-cpu.toml")
+    return replace(plan, model=replace(plan.model, id=None, path=str(folder), rope_scaling=FACTOR))
+
+
+def _folder(tmp_path: Path, name: str, raw: dict) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(raw))
+    return folder
+
+
+def _gemma3(tmp_path: Path) -> Path:
+    """gemma-3-1b-it's config.json as the hub ships it (rope_theta, rope_local_base_freq), with a tiny model's
+    sizes."""
+    raw = copy.deepcopy(catalog.config(catalog.find("google/gemma-3-1b-it")))
+    raw.update(SMALL, num_key_value_heads=1, head_dim=32, layer_types=LAYER_TYPES, sliding_window=16)
+    return _folder(tmp_path, "gemma3", raw)
+
+
+def _export(plan) -> tuple[dict, tuple[str, ...]]:
+    result = export_plan(plan, "llamafactory")
+    text = next(text for name, text in result.files.items() if name.endswith(".yaml"))
+    return yaml.safe_load(text), result.warnings
+
+
+def _loaded(folder: Path):
+    import transformers
+
+    _quiet()
+    return transformers.AutoConfig.from_pretrained(folder)
+
+
+def _frequencies(config) -> dict:
+    """inv_freq and attention scaling per layer type of the model transformers builds from `config`."""
+    import torch
+    import transformers
+
+    _quiet()
+    torch.manual_seed(0)
+    rotary = transformers.AutoModel.from_config(config).rotary_emb
+    return {kind: (getattr(rotary, f"{kind}_inv_freq").clone(), float(getattr(rotary, f"{kind}_attention_scaling")))
+            for kind in KINDS}
+
+
+def _trained(plan, folder: Path) -> dict:
+    """What lorplan train builds for the plan: rope_scaled_config on the config transformers loads."""
+    from lorplan.train.model import rope_scaled_config
+
+    return _frequencies(rope_scaled_config(plan, folder, {}, _loaded(folder)))
+
+
+def _same(built: dict, trained: dict) -> bool:
+    return all(built[k][0].shape == trained[k][0].shape and bool((built[k][0] == trained[k][0]).all())
+               and built[k][1] == trained[k][1] for k in KINDS)
+
+
+def _factory_config(cfg: dict, folder: Path):
+    """The config LLaMA-Factory hands the model: AutoConfig's, through configure_rope with the YAML's keys."""
+    config = _loaded(folder)
+    configure_rope(config, cfg.get("rope_scaling"), cfg["cutoff_len"])
+    return config
+
+
+@pytest.mark.parametrize("raw", [MODERNBERT, MODERNBERT_DECODER], ids=lambda raw: raw["model_type"])
+def test_modernbert_leaves_rope_scaling_out_and_names_the_config_edit(tmp_path, raw):
+    """ModernBERT: `rope_scaling: linear` fails to load on transformers 5 and is dropped on transformers 4 (no
+    rope_scaling attribute there: it trained unscaled), and the export's advice, transformers < 5, trained nothing
+    of the plan's scaling. The option is left out; the config.json edit the warning names, with the YAML as
+    written, builds what lorplan train builds (every layer type scaled)."""
+    folder = _folder(tmp_path, raw["model_type"], raw)
+    plan = _plan(folder)
+    cfg, said = _export(plan)
+    assert "rope_scaling" not in cfg
+    assert not any("fails to load the model with rope_scaling" in w for w in said)
+    (line,) = [w for w in said if w.startswith("rope_scaling left out")]
+    assert "Current model does not support RoPE scaling." in line
+    (edit,) = EDIT.findall(line)
+    edited = _folder(tmp_path, "edited", {**raw, "rope_scaling": json.loads(edit)})
+    built = _frequencies(_factory_config(cfg, edited))
+    trained = _trained(plan, folder)
+    assert _same(built, trained)
+    unscaled = _frequencies(_loaded(folder))
+    assert not any(bool((unscaled[k][0] == trained[k][0]).all()) for k in KINDS)  # both layer types scaled
+
+
+def test_gemma3_and_olmo3_keep_the_option_which_fails_on_transformers_5(tmp_path):
+    """Gemma 3 and Olmo 3 (rope_theta 500,000, as the hub's): transformers 4 builds the option as lorplan train
+    (the full-attention layers scaled): the YAML keeps it, with the warning that on transformers 5 it fails, which
+    configure_rope here does (a float max_position_embeddings)."""
+    from huggingface_hub.errors import StrictDataclassFieldValidationError
+
+    for folder in (_gemma3(tmp_path), _folder(tmp_path, "olmo3", OLMO3)):
+        cfg, said = _export(_plan(folder))
+        assert cfg["rope_scaling"] == "linear"
+        assert any("fails to load the model with rope_scaling on transformers 5" in w for w in said)
+        assert not any(w.startswith("rope_scaling left out") or "sliding-window layers" in w for w in said)
+        with pytest.raises(StrictDataclassFieldValidationError, match="max_position_embeddings"):
+            _factory_config(cfg, folder)
+
+
+def test_olmo3_whose_rope_theta_is_not_transformers_sliding_base_is_told(tmp_path):
+    """Olmo 3 with rope_theta 10,000: on transformers 4 (where LLaMA-Factory's option loads) its sliding-window
+    layers take 10,000, where lorplan train's (transformers 5) take 500,000; and transformers 5 up to 5.6 keeps one
+    RoPE for every Olmo 3 layer, so no config.json edit helps there. The export says so."""
+    folder = _folder(tmp_path, "olmo3", {**OLMO3, "rope_theta": 10_000})
+    plan = _plan(folder)
+    cfg, said = _export(plan)
+    assert cfg["rope_scaling"] == "linear"
+    (line,) = [w for w in said if "sliding-window layers" in w]
+    assert "10,000" in line and "500,000" in line
+    trained = _trained(plan, folder)
+    assert trained["sliding_attention"][0][-1] == pytest.approx(500_000.0 ** (-30 / 32))  # lorplan train's base
+
+
+def test_gemma3_saved_by_transformers5_with_its_own_bases_gets_the_config_edit(tmp_path):
+    """A Gemma 3 config.json transformers 5 wrote (rope_parameters per layer type, bases not the class defaults):
+    transformers 4 reads the bases from rope_theta and rope_local_base_freq, not there, so the option would train
+    other frequencies; the export names the config.json edit instead, which builds what lorplan train builds."""
+    from transformers import Gemma3TextConfig
+
+    folder = tmp_path / "gemma3-saved"
+    params = {"full_attention": {"rope_type": "default", "rope_theta": 50_000.0},
+              "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}}
+    Gemma3TextConfig(**{**SMALL, "num_key_value_heads": 1, "head_dim": 32, "layer_types": LAYER_TYPES,
+                        "sliding_window": 16}, rope_parameters=params).save_pretrained(folder)
+    plan = _plan(folder)
+    cfg, said = _export(plan)
+    assert "rope_scaling" not in cfg
+    (line,) = [w for w in said if w.startswith("rope_scaling left out")]
+    (edit,) = EDIT.findall(line)
+    raw = json.loads((folder / "config.json").read_text())
+    edited = _folder(tmp_path, "edited", {**raw, "rope_scaling": json.loads(edit)})
+    assert _same(_frequencies(_factory_config(cfg, edited)), _trained(plan, folder))
+
+
+def test_configure_rope_reproduction_reads_the_yaml_keys():
+    """The reproduction's branches: no option, no rope_scaling attribute, a cutoff within the model's length."""
+    config = SimpleNamespace(max_position_embeddings=256)
+    configure_rope(config, "linear", 1024)
+    assert not hasattr(config, "rope_scaling")
+    config.rope_scaling = None
+    configure_rope(config, "linear", 256)
+    assert config.rope_scaling is None
+    configure_rope(config, "linear", 1000)
+    assert config.rope_scaling == {"rope_type": "linear", "factor": 4.0} and config.max_position_embeddings == 1024.0
