@@ -45,7 +45,9 @@ def main(argv: list[str]) -> int:
         "mlp_width": (dense := _dense_mlp(model, config))[0],
         "gated_mlp": dense[1],
         "text_config": _text_config(config),
-        "text_model": _text_model(model) if _text_config(config) is not None else None,
+        # an encoder-decoder's other part is its encoder (T5Gemma's reads text), not a vision tower
+        "text_model": _text_model(model) if _text_config(config) is not None
+        and not getattr(config, "is_encoder_decoder", False) else None,
     }))
     return 0
 
@@ -131,14 +133,16 @@ def _text_model(model) -> str | None:
 
 def _text_config(config) -> dict | None:
     """The scalar settings (numbers, strings, booleans, nulls) of the language model's config when it is a part
-    of `config` (config.get_text_config(decoder=True): a multimodal config's text_config, with its class's
-    defaults, which a hub config.json leaves out), for the spec's sizes; None when the config is its own text
-    config."""
+    of `config` (config.get_text_config(decoder=True): a multimodal config's text_config, an encoder-decoder's
+    decoder config, with its class's defaults, which a hub config.json leaves out), for the spec's sizes; None
+    when the config is its own text config."""
     try:
         text = config.get_text_config(decoder=True)
     except (AttributeError, ValueError):  # no such method (a config of its own code), or more than one text part
         return None
-    if text is config or text is None:
+    if text is None or not any(part is text for part in vars(config).values()):
+        # the config itself, or the decoder's copy of a flat encoder-decoder config (T5's, BART's: transformers
+        # renames decoder_layers to num_hidden_layers), whose top level already holds the sizes
         return None
     return {k: v for k, v in text.to_dict().items() if v is None or isinstance(v, (bool, int, float, str))}
 
@@ -170,9 +174,12 @@ def _dense_mlp(model, config) -> tuple[int | None, bool]:
     hard-code (4 x hidden, expansion_ratio x d_model) and GPT-J / GPT-Neo take as 4 x hidden when n_inner /
     intermediate_size is None. A mixture-of-experts block (one holding experts) is passed over: the first such
     Linear there is its router or a shared expert, and the spec's width prices the dense layers only. None when
-    no dense MLP is found. gated: two such projections of that width read the hidden state (down(act(gate(x)) *
-    up(x)), Llama's and Gemma's MLP), which the fast path prices as gated (archs' gated_mlp); False for a single
-    up-projection, a fused gate_up_proj included (its width is twice the MLP's)."""
+    no dense MLP is found. gated: down(act(gate(x)) * up(x)), which the fast path prices as gated (archs'
+    gated_mlp): two projections of the down projection's input width read the hidden state (Llama's and Gemma's
+    MLP), or one of twice that width, a fused gate_up_proj (Phi-3's, GLM's, Moshi's; the width is then the down
+    projection's input, its half). The down projection (the last linear writing the hidden size) is told apart
+    from them, so an MLP as wide as the hidden state is judged right too (fc1 and fc2 both hidden x hidden are
+    not a gate and an up)."""
     import torch
     from transformers.pytorch_utils import Conv1D
 
@@ -186,15 +193,24 @@ def _dense_mlp(model, config) -> tuple[int | None, bool]:
             continue
         if any("expert" in p for p, _ in mod.named_parameters()):  # a mixture of experts, not a dense MLP
             continue
-        widths = []
+        shapes = []  # (in, out) of each linear, in the module's order
         for sub in mod.modules():
             if isinstance(sub, (torch.nn.Linear, Conv1D)):
                 w = sub.weight
-                fin, fout = (w.shape[0], w.shape[1]) if isinstance(sub, Conv1D) else (w.shape[1], w.shape[0])
-                if fin == hidden:
-                    widths.append(int(fout))
-        if widths:
-            return widths[0], widths.count(widths[0]) == 2
+                shapes.append((int(w.shape[0]), int(w.shape[1])) if isinstance(sub, Conv1D)
+                              else (int(w.shape[1]), int(w.shape[0])))
+        if not any(fin == hidden for fin, _ in shapes):
+            continue
+        down = next((i for i in reversed(range(len(shapes))) if shapes[i][1] == hidden), None)
+        widths = [fout for i, (fin, fout) in enumerate(shapes) if fin == hidden and i != down]
+        if down is None or not widths:
+            return (widths or [hidden])[0], False
+        inner = shapes[down][0]
+        if widths.count(inner) == 2:
+            return widths[0], True
+        if widths.count(2 * inner) == 1 and inner not in widths:  # a fused gate_up_proj
+            return inner, True
+        return widths[0], False
     return None, False
 
 

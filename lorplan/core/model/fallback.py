@@ -269,10 +269,16 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
     heads = (data.get("output_embeddings"), data.get("classifier"))
     text_model = data.get("text_model")
 
+    # the module holding the language model beside the vision tower and projector ("model" of
+    # "model.language_model"); the modules outside it (a classifier's pooling head, a drafter's projections) are
+    # on the text path
+    container = text_model.rpartition(".")[0] if isinstance(text_model, str) else ""
+
     def beside_text(path: str) -> bool:
-        """A multimodal model's module outside its language model and head (its vision tower, its projector),
-        which a text token does not pass: the fast path's role "vision", in no block (archs.gemma3_multimodal)."""
-        return isinstance(text_model, str) and path not in heads and not path.startswith(text_model + ".")
+        """A multimodal model's module beside its language model (its vision tower, its projector), which a text
+        token does not pass: the fast path's role "vision", in no block (archs.gemma3_multimodal)."""
+        return (bool(container) and path not in heads and path.startswith(container + ".")
+                and not path.startswith(text_model + "."))
 
     for m in data["linears"]:
         vision = beside_text(m["path"])
