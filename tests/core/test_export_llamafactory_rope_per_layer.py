@@ -229,3 +229,29 @@ def test_configure_rope_reproduction_reads_the_yaml_keys():
     assert config.rope_scaling is None
     configure_rope(config, "linear", 1000)
     assert config.rope_scaling == {"rope_type": "linear", "factor": 4.0} and config.max_position_embeddings == 1024.0
+
+
+def test_olmo3_saved_by_transformers5_names_every_layer_type_on_other_frequencies(tmp_path):
+    """An Olmo 3 config.json transformers 5 wrote keeps its bases in rope_parameters alone (no rope_theta):
+    transformers 4.57 (checked outside this suite) builds both layer types on its default 10,000, where lorplan
+    train's take 500,000, so the full-attention layers, not the sliding-window ones alone, train on other
+    frequencies; the line said the sliding-window ones."""
+    from transformers import Olmo3Config
+
+    folder = tmp_path / "olmo3-saved"
+    Olmo3Config(**{k: v for k, v in OLMO3.items() if k not in ("model_type", "architectures")}).save_pretrained(folder)
+    assert "rope_theta" not in json.loads((folder / "config.json").read_text())
+    plan = _plan(folder)
+    cfg, said = _export(plan)
+    assert cfg["rope_scaling"] == "linear"
+    (line,) = [w for w in said if "train on other frequencies" in w]
+    assert "the full-attention and sliding-window layers train on other frequencies" in line
+    trained = _trained(plan, folder)
+    assert trained["full_attention"][0][-1] == pytest.approx(500_000.0 ** (-30 / 32) / FACTOR)  # scaled, base 500,000
+
+
+def test_olmo3_whose_rope_theta_matches_the_full_attention_layers_names_the_sliding_ones_alone(tmp_path):
+    folder = _folder(tmp_path, "olmo3", {**OLMO3, "rope_theta": 10_000})
+    _, said = _export(_plan(folder))
+    (line,) = [w for w in said if "train on other frequencies" in w]
+    assert ": the sliding-window layers train on other frequencies" in line

@@ -190,13 +190,17 @@ def _transformers4_bases_note(layout: RopeLayout, cfg: dict | None) -> list[str]
     if layout.model_type not in _ONE_ROPE_ON_5_6 or (bases := _bases(layout, cfg or {})) is None:
         return []
     theirs, ours = bases
-    if theirs == ours:
+    other = [_LAYERS[kind] for kind in theirs if theirs[kind] != ours[kind]]
+    if not other:
         return []
     return [f"on transformers 4, where LLaMA-Factory's rope_scaling loads, this model's layers take RoPE bases "
             f"{_listed(theirs)} (config.json's rope_theta, 10,000 without it, for both), where lorplan train's "
-            f"(transformers 5) take {_listed(ours)}: the sliding-window layers train on other frequencies; "
+            f"(transformers 5) take {_listed(ours)}: the {' and '.join(other)} layers train on other frequencies; "
             "transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every layer of it, so a "
             "config.json rope_scaling would scale the sliding-window layers too"]
+
+
+_LAYERS = {FULL_ATTENTION: "full-attention", SLIDING_ATTENTION: "sliding-window"}
 
 
 def _listed(bases: dict[str, float | None]) -> str:
