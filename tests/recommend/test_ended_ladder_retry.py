@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from ladder_folders import failed_probe, ladder_run
 
 from lorplan.cli import main
 from lorplan.core.errors import BadInput
 from lorplan.probe import runner
 from lorplan.probe.backend import LocalProcessBackend
-from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.recommend.decide import probe_specs
-from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+from lorplan.probe.runs import create_run
+from lorplan.recommend.ladder_spec import LadderState
 
 
 class NoSpawnBackend(LocalProcessBackend):
@@ -39,17 +39,8 @@ class NoSpawnBackend(LocalProcessBackend):
 
 def _ladder(state_home):
     """A ladder's run of ranks 2 and 4 (its first pass), r2 failed, r4 still queued; no driver or scheduler."""
-    run = create_run(runner.make_plan((2, 4), steps=10, device="cpu", model="/models/not-here"), state_home)
-    spec = LadderSpec(kind="data", model="/models/not-here", spec_source="/models/not-here", task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 48},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=10, seeds=(0,),
-                      ranks=(2, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(Pass("first", probe_specs((2, 4), spec), (2, 4)),)))
-    atomic_write_json(run.proc_path("r2"), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
-    atomic_write_json(run.result_path("r2"), {"state": "failed", "step": 3, "traceback": "Boom"})
+    run, files = ladder_run(state_home)
+    failed_probe(run, "r2")
     return run, files
 
 

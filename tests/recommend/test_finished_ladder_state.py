@@ -16,28 +16,14 @@ import json
 import subprocess
 import sys
 
+from ladder_folders import ladder_run
+
 from lorplan.cli import main
 from lorplan.probe import runner
-from lorplan.probe.runs import create_run
 from lorplan.recommend import measured
-from lorplan.recommend.decide import probe_specs
 from lorplan.recommend.driver import Driver, drive
-from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
+from lorplan.recommend.ladder_spec import LadderState
 from lorplan.recommend.observe import RunObserver
-
-
-def _ladder(state_home):
-    """A ladder's run of ranks 2 and 4 (its first pass queued), no driver or scheduler started."""
-    run = create_run(runner.make_plan((2, 4), steps=10, device="cpu", model="/models/not-here"), state_home)
-    spec = LadderSpec(kind="data", model="/models/not-here", spec_source="/models/not-here", task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 48},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=10, seeds=(0,),
-                      ranks=(2, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(Pass("first", probe_specs((2, 4), spec), (2, 4)),)))
-    return run, files
 
 
 def _json(capsys, argv: list[str]) -> tuple[int, dict]:
@@ -47,7 +33,7 @@ def _json(capsys, argv: list[str]) -> tuple[int, dict]:
 
 def _cancelled_ladder(state_home):
     """`lorplan probe cancel RUN` on the ladder, and its driver's step that sees it (as the live driver does)."""
-    run, files = _ladder(state_home)
+    run, files = ladder_run(state_home)
     run.run_cancel_marker.write_text("")
     assert Driver(run).step() is True
     assert files.state().done and files.state().cancelled is not None
@@ -93,7 +79,7 @@ def test_an_older_drivers_done_with_cancelled_after_reads_cancelled(state_home, 
 def _done_with_a_queued_probe(state_home):
     """A ladder marked done (not cancelled) whose probes are still queued, no scheduler or driver alive: what a
     probe queued again on a done ladder leaves, or a ladder whose files say done while its plan has more."""
-    run, files = _ladder(state_home)
+    run, files = ladder_run(state_home)
     files.write_state(LadderState(passes=files.state().passes, done=True))
     spec = files.spec()
     obs = RunObserver(run, spec.learning_rate).observe()
@@ -140,7 +126,7 @@ def test_probe_status_and_wait_start_nothing_on_a_done_ladder(state_home, capsys
 def test_a_stopped_ladders_stalled_scheduler_is_still_restarted(state_home, capsys):
     """A ladder not done whose driver and scheduler were killed (a reboot): `probe status` starts its scheduler
     again, as before (only an ended ladder's queued probes are left alone)."""
-    run, _ = _ladder(state_home)
+    run, _ = ladder_run(state_home)
     assert runner.restart_stalled(run, grace_s=0) is True
     assert run.scheduler_log.exists()
 

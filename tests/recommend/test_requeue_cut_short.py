@@ -3,24 +3,14 @@ started one per probe (runner.retry submits), all but the first exiting at the q
 
 from __future__ import annotations
 
+from ladder_folders import CountingBackend
+
 from lorplan.probe import runner
-from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.probe.status import run_status
 from lorplan.recommend.driver import requeue_cut_short
 from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec
-
-
-class CountingBackend(LocalProcessBackend):
-    """The local backend minus the scheduler's launch (a test boundary): counts the launches asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.launches = 0
-
-    def submit(self, run) -> None:
-        self.launches += 1
 
 
 def _died(run, pid: str) -> None:

@@ -12,39 +12,20 @@ Run folders written from recorded state (no probe trains); the driver's launch i
 from __future__ import annotations
 
 import pytest
+from ladder_folders import CountingBackend, ladder_run
 
 from lorplan.probe import runner
 from lorplan.probe.backend import LocalProcessBackend
 from lorplan.probe.events import append_event
-from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.probe.runs import atomic_write_json
 from lorplan.probe.status import run_status
 from lorplan.recommend import driver
-from lorplan.recommend.decide import probe_specs
-from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
-
-
-class CountingBackend(LocalProcessBackend):
-    """The local backend minus the scheduler's launch (a test boundary): counts the launches asked for."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.launches = 0
-
-    def submit(self, run) -> None:
-        self.launches += 1
+from lorplan.recommend.ladder_spec import LadderFiles, LadderState
 
 
 def _ladder(state_home):
     """A ladder's first pass of ranks 2 and 4: r2 killed mid-training (no result, no process), r4 finished."""
-    run = create_run(runner.make_plan((2, 4), steps=10, device="cpu", model="/models/not-here"), state_home)
-    spec = LadderSpec(kind="data", model="/models/not-here", spec_source="/models/not-here", task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 48},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=10, seeds=(0,),
-                      ranks=(2, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(Pass("first", probe_specs((2, 4), spec), (2, 4)),)))
+    run, files = ladder_run(state_home)
     atomic_write_json(run.proc_path("r2"), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
     append_event(run.events_path("r2"), {"type": "loading", "pid": 999999})
     append_event(run.events_path("r2"), {"type": "step", "step": 1, "loss": 1.0, "tokens_per_second": 100.0})

@@ -9,13 +9,11 @@ run, the probe's detail says why, and `t` is refused with runner.retry's one lin
 from __future__ import annotations
 
 import pytest
+from ladder_folders import failed_probe, ladder_run
 from textual.widgets import DataTable, Static
 from tui_helpers import NoSpawnBackend, PanelApp, wait_until
 
 from lorplan.probe import runner
-from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.recommend.decide import probe_specs
-from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState, Pass
 from lorplan.tui.panels.probes_panel import ProbesPanel
 
 pytestmark = pytest.mark.anyio
@@ -23,17 +21,8 @@ pytestmark = pytest.mark.anyio
 
 def _done_ladder(runs):
     """A done ladder of ranks 2 and 4: r2 failed, r4 still queued, no driver or scheduler."""
-    run = create_run(runner.make_plan((2, 4), steps=10, device="cpu", model="/models/not-here"), runs)
-    spec = LadderSpec(kind="data", model="/models/not-here", spec_source="/models/not-here", task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 750, "examples": 48},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 64, "fixed": 0, "min_dim": 16},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=10, seeds=(0,),
-                      ranks=(2, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
-    files = LadderFiles(run)
-    files.write_spec(spec)
-    files.write_state(LadderState(passes=(Pass("first", probe_specs((2, 4), spec), (2, 4)),), done=True))
-    atomic_write_json(run.proc_path("r2"), {"pid": 999999, "pgid": 999999, "device": "cpu", "slot": 0})
-    atomic_write_json(run.result_path("r2"), {"state": "failed", "step": 3, "traceback": "Boom"})
+    run, _ = ladder_run(runs, done=True)
+    failed_probe(run, "r2")
     return run
 
 
