@@ -21,20 +21,16 @@ import copy
 import json
 import math
 import re
-import warnings
-from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
+from rope_exports import FACTOR, quiet, scaled_plan
 
 from lorplan.core.export import export_plan
 from lorplan.core.model import catalog
-from lorplan.core.plan import read_plan
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
-FACTOR = 2.0
 KINDS = ("full_attention", "sliding_attention")
 # tiny models of each shape: 3 sliding-window layers, then a full-attention one; max_position_embeddings 256, so
 # LLaMA-Factory's factor, ceil(cutoff_len / 256) for the sample plan's seq_len 512, is the plan's (2)
@@ -76,18 +72,6 @@ def configure_rope(config, rope_scaling: str | None, model_max_length: int | Non
     config.rope_scaling = {"rope_type": rope_scaling, "factor": factor}
 
 
-def _quiet():
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    warnings.simplefilter("ignore")
-
-
-def _plan(folder: Path):
-    plan = read_plan(SAMPLES / "smollm2-135m-cpu.toml")
-    return replace(plan, model=replace(plan.model, id=None, path=str(folder), rope_scaling=FACTOR))
-
-
 def _folder(tmp_path: Path, name: str, raw: dict) -> Path:
     folder = tmp_path / name
     folder.mkdir()
@@ -112,7 +96,7 @@ def _export(plan) -> tuple[dict, tuple[str, ...]]:
 def _loaded(folder: Path):
     import transformers
 
-    _quiet()
+    quiet()
     return transformers.AutoConfig.from_pretrained(folder)
 
 
@@ -121,7 +105,7 @@ def _frequencies(config) -> dict:
     import torch
     import transformers
 
-    _quiet()
+    quiet()
     torch.manual_seed(0)
     rotary = transformers.AutoModel.from_config(config).rotary_emb
     return {kind: (getattr(rotary, f"{kind}_inv_freq").clone(), float(getattr(rotary, f"{kind}_attention_scaling")))
@@ -154,7 +138,7 @@ def test_modernbert_leaves_rope_scaling_out_and_names_the_config_edit(tmp_path, 
     of the plan's scaling. The option is left out; the config.json edit the warning names, with the YAML as
     written, builds what lorplan train builds (every layer type scaled)."""
     folder = _folder(tmp_path, raw["model_type"], raw)
-    plan = _plan(folder)
+    plan = scaled_plan(folder)
     cfg, said = _export(plan)
     assert "rope_scaling" not in cfg
     assert not any("fails to load the model with rope_scaling" in w for w in said)
@@ -176,7 +160,7 @@ def test_gemma3_and_olmo3_keep_the_option_which_fails_on_transformers_5(tmp_path
     from huggingface_hub.errors import StrictDataclassFieldValidationError
 
     for folder in (_gemma3(tmp_path), _folder(tmp_path, "olmo3", OLMO3)):
-        cfg, said = _export(_plan(folder))
+        cfg, said = _export(scaled_plan(folder))
         assert cfg["rope_scaling"] == "linear"
         assert any("fails to load the model with rope_scaling on transformers 5" in w for w in said)
         assert not any(w.startswith("rope_scaling left out") or "sliding-window layers" in w for w in said)
@@ -189,7 +173,7 @@ def test_olmo3_whose_rope_theta_is_not_transformers_sliding_base_is_told(tmp_pat
     layers take 10,000, where lorplan train's (transformers 5) take 500,000; and transformers 5 up to 5.6 keeps one
     RoPE for every Olmo 3 layer, so no config.json edit helps there. The export says so."""
     folder = _folder(tmp_path, "olmo3", {**OLMO3, "rope_theta": 10_000})
-    plan = _plan(folder)
+    plan = scaled_plan(folder)
     cfg, said = _export(plan)
     assert cfg["rope_scaling"] == "linear"
     (line,) = [w for w in said if "sliding-window layers" in w]
@@ -209,7 +193,7 @@ def test_gemma3_saved_by_transformers5_with_its_own_bases_gets_the_config_edit(t
               "sliding_attention": {"rope_type": "default", "rope_theta": 500.0}}
     Gemma3TextConfig(**{**SMALL, "num_key_value_heads": 1, "head_dim": 32, "layer_types": LAYER_TYPES,
                         "sliding_window": 16}, rope_parameters=params).save_pretrained(folder)
-    plan = _plan(folder)
+    plan = scaled_plan(folder)
     cfg, said = _export(plan)
     assert "rope_scaling" not in cfg
     (line,) = [w for w in said if w.startswith("rope_scaling left out")]
@@ -241,7 +225,7 @@ def test_olmo3_saved_by_transformers5_names_every_layer_type_on_other_frequencie
     folder = tmp_path / "olmo3-saved"
     Olmo3Config(**{k: v for k, v in OLMO3.items() if k not in ("model_type", "architectures")}).save_pretrained(folder)
     assert "rope_theta" not in json.loads((folder / "config.json").read_text())
-    plan = _plan(folder)
+    plan = scaled_plan(folder)
     cfg, said = _export(plan)
     assert cfg["rope_scaling"] == "linear"
     (line,) = [w for w in said if "train on other frequencies" in w]
@@ -252,6 +236,6 @@ def test_olmo3_saved_by_transformers5_names_every_layer_type_on_other_frequencie
 
 def test_olmo3_whose_rope_theta_matches_the_full_attention_layers_names_the_sliding_ones_alone(tmp_path):
     folder = _folder(tmp_path, "olmo3", {**OLMO3, "rope_theta": 10_000})
-    _, said = _export(_plan(folder))
+    _, said = _export(scaled_plan(folder))
     (line,) = [w for w in said if "train on other frequencies" in w]
     assert ": the sliding-window layers train on other frequencies" in line

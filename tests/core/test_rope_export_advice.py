@@ -17,7 +17,6 @@ failed to load the config; it is left out there.
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import re
 import warnings
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rope_exports import FACTOR, load_config, quiet, rotary_frequencies, scaled_plan
 
 from lorplan.core.errors import BadInput
 from lorplan.core.export import export_plan
@@ -33,23 +33,8 @@ from lorplan.core.export.rope import PER_LAYER_TYPE_BASES
 from lorplan.core.memory import TrainingSetup
 from lorplan.core.memory.bounds import check_context, rope_per_layer
 from lorplan.core.model import load_spec
-from lorplan.core.plan import read_plan
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
-FACTOR = 2.0
 EDIT = re.compile(r'(?:add|set) "(rope_scaling|rope_parameters)": (\{.*\}) (?:to|in) the model\'s config\.json')
-
-
-def _quiet():
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    warnings.simplefilter("ignore")
-
-
-def _plan(folder: Path):
-    plan = read_plan(SAMPLES / "smollm2-135m-cpu.toml")
-    return replace(plan, model=replace(plan.model, id=None, path=str(folder), rope_scaling=FACTOR))
 
 
 def _per_layer_text_types() -> list[str]:
@@ -61,7 +46,7 @@ def _per_layer_text_types() -> list[str]:
     spec = load_spec("Qwen/Qwen2.5-0.5B-Instruct")
     found = []
     with warnings.catch_warnings():
-        _quiet()
+        quiet()
         for model_type in sorted(set(modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)
                                  | set(modeling_auto.MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES)):
             try:
@@ -83,36 +68,12 @@ def _per_layer_text_types() -> list[str]:
 PER_LAYER_TYPES = _per_layer_text_types()
 
 
-def _frequencies(config) -> dict:
-    """inv_freq per layer type of the model class's rotary embedding built from `config`."""
-    from transformers.models.auto.configuration_auto import model_type_to_module_name
-
-    module = model_type_to_module_name(config.model_type)
-    modeling = importlib.import_module(f"transformers.models.{module}.modeling_{module}")
-    found = {getattr(modeling, n) for n in dir(modeling)
-             if n.endswith("RotaryEmbedding") and getattr(getattr(modeling, n), "__module__", "") == modeling.__name__}
-    if len(found) > 1:  # dots3 Note's text, vision and audio ones: the config's own (Dots3NoteTextRotaryEmbedding)
-        found = {c for c in found if c.__name__ == type(config).__name__.removesuffix("Config") + "RotaryEmbedding"}
-    (cls,) = found
-    rotary = cls(config)
-    return {name: buf.clone() for name, buf in rotary.named_buffers() if name.endswith("_inv_freq")
-            and "original" not in name}
-
-
-def _loaded(folder: Path):
-    import transformers
-
-    with warnings.catch_warnings():
-        _quiet()
-        return transformers.AutoConfig.from_pretrained(folder)
-
-
 def _trained(folder: Path) -> dict:
     from lorplan.train.model import rope_scaled_config
 
     with warnings.catch_warnings():
-        _quiet()
-        return _frequencies(rope_scaled_config(_plan(folder), folder, {}, _loaded(folder)))
+        quiet()
+        return rotary_frequencies(rope_scaled_config(scaled_plan(folder), folder, {}, load_config(folder)))
 
 
 def _folder(tmp_path: Path, model_type: str) -> Path:
@@ -120,7 +81,7 @@ def _folder(tmp_path: Path, model_type: str) -> Path:
 
     folder = tmp_path / model_type
     with warnings.catch_warnings():
-        _quiet()
+        quiet()
         transformers.AutoConfig.for_model(model_type).save_pretrained(folder)
     return folder
 
@@ -133,7 +94,7 @@ def test_the_classes_are_found():
 @pytest.mark.parametrize("model_type", PER_LAYER_TYPES)
 def test_trl_config_edit_trains_what_lorplan_train_trains(tmp_path, model_type):
     folder = _folder(tmp_path, model_type)
-    said = export_plan(_plan(folder), "trl").warnings
+    said = export_plan(scaled_plan(folder), "trl").warnings
     (edit,) = [m for w in said if (m := EDIT.search(w))]
     key, value = edit.group(1), json.loads(edit.group(2))
     assert key == ("rope_scaling" if model_type in PER_LAYER_TYPE_BASES else "rope_parameters"), edit.group(0)
@@ -142,10 +103,10 @@ def test_trl_config_edit_trains_what_lorplan_train_trains(tmp_path, model_type):
     edited.mkdir()
     (edited / "config.json").write_text(json.dumps({**raw, key: value}))
     with warnings.catch_warnings():
-        _quiet()
-        got = _frequencies(_loaded(edited))
+        quiet()
+        got = rotary_frequencies(load_config(edited))
     want = _trained(folder)
-    plain = _frequencies(_loaded(folder))
+    plain = rotary_frequencies(load_config(folder))
     assert got.keys() == want.keys()
     assert any((want[k] - plain[k]).abs().max() > 0 for k in want)  # train scales something
     for kind in want:
@@ -156,14 +117,14 @@ def test_trl_config_edit_trains_what_lorplan_train_trains(tmp_path, model_type):
 def test_axolotl_overrides_load_and_train_what_lorplan_train_trains(tmp_path, model_type):
     """axolotl's load_model_config: setattr(model_config, key, value) for each override, in the file's order."""
     folder = _folder(tmp_path, model_type)
-    (text,) = export_plan(_plan(folder), "axolotl").files.values()
+    (text,) = export_plan(scaled_plan(folder), "axolotl").files.values()
     overrides = yaml.safe_load(text)["overrides_of_model_config"]
-    config = _loaded(folder)
+    config = load_config(folder)
     with warnings.catch_warnings():
-        _quiet()
+        quiet()
         for key, value in copy.deepcopy(overrides).items():
             setattr(config, key, value)
-    got, want = _frequencies(config), _trained(folder)
+    got, want = rotary_frequencies(config), _trained(folder)
     assert got.keys() == want.keys()
     for kind in want:
         assert (got[kind] - want[kind]).abs().max() < 1e-6, kind

@@ -24,41 +24,18 @@ from pathlib import Path
 
 import pytest
 import yaml
+from rope_exports import FACTOR, load_config, quiet, rotary_frequencies, scaled_plan
 
 from lorplan.core.export import export_plan
 from lorplan.core.memory import TrainingSetup
 from lorplan.core.memory.bounds import ROPE_NULL_FILLED, ROPE_SCALING_EVERY_LAYER_TYPE, check_context
 from lorplan.core.model import load_spec
-from lorplan.core.plan import read_plan
-from tests.core.test_rope_export_advice import _frequencies
 
-SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
-FACTOR = 2.0
 EDIT = re.compile(r'(?:add|set) "(rope_scaling|rope_parameters)": (\{.*\}) (?:to|in) (text_config in )?the '
                   r"model's config\.json")
 # a tiny model with both layer types (Gemma 3's pattern: 5 sliding-window layers, then one of full attention)
 SMALL = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=6, num_attention_heads=2, num_key_value_heads=1,
              head_dim=16, vocab_size=300, max_position_embeddings=4096)
-
-
-def _quiet():
-    import transformers
-
-    transformers.logging.set_verbosity_error()
-    warnings.simplefilter("ignore")
-
-
-def _plan(folder: Path):
-    plan = read_plan(SAMPLES / "smollm2-135m-cpu.toml")
-    return replace(plan, model=replace(plan.model, id=None, path=str(folder), rope_scaling=FACTOR))
-
-
-def _load(folder: Path):
-    import transformers
-
-    with warnings.catch_warnings():
-        _quiet()
-        return transformers.AutoConfig.from_pretrained(folder)
 
 
 def _text(config):
@@ -79,7 +56,7 @@ def _types() -> list[str]:
     found = []
     for model_type in sorted(ROPE_NULL_FILLED):
         with warnings.catch_warnings():
-            _quiet()
+            quiet()
             cfg = transformers.AutoConfig.for_model(model_type).to_dict()
             cfg["rope_parameters"] = {**cfg["rope_parameters"], "full_attention": None}
             try:
@@ -99,7 +76,7 @@ def _config(model_type: str, gap: str) -> dict:
     import transformers
 
     with warnings.catch_warnings():
-        _quiet()
+        quiet()
         cfg = transformers.AutoConfig.for_model(model_type, **SMALL).to_dict()
     cfg.pop("layer_types", None)  # the class's own pattern for the tiny model
     params = cfg["rope_parameters"]
@@ -126,14 +103,14 @@ def test_the_trl_edit_loads_and_trains_what_lorplan_train_trains(tmp_path, model
     from lorplan.train.model import rope_scaled_config
 
     with warnings.catch_warnings():
-        _quiet()
-        want = _frequencies(rope_scaled_config(_plan(folder), folder, {}, _load(folder)))
-        plain = _frequencies(_load(folder))
+        quiet()
+        want = rotary_frequencies(rope_scaled_config(scaled_plan(folder), folder, {}, load_config(folder)))
+        plain = rotary_frequencies(load_config(folder))
     assert any((want[k] - plain[k]).abs().max() > 0 for k in want)  # lorplan train scales something
-    said = export_plan(_plan(folder), "trl").warnings
+    said = export_plan(scaled_plan(folder), "trl").warnings
     (edit,) = [m for w in said if (m := EDIT.search(w))]
     edited = {**cfg, edit.group(1): json.loads(edit.group(2))}
-    got = _frequencies(_load(_write(tmp_path / "edited", edited)))  # loads (it failed to)
+    got = rotary_frequencies(load_config(_write(tmp_path / "edited", edited)))  # loads (it failed to)
     assert got.keys() == want.keys()
     for kind in want:
         assert (got[kind] - want[kind]).abs().max() < 1e-6, kind
@@ -144,17 +121,17 @@ def test_the_trl_edit_loads_and_trains_what_lorplan_train_trains(tmp_path, model
 def test_axolotl_overrides_train_what_lorplan_train_trains(tmp_path, model_type, gap):
     """axolotl's load_model_config: setattr on the loaded config, in the file's order."""
     folder = _write(tmp_path / "model", _config(model_type, gap))
-    (text,) = export_plan(_plan(folder), "axolotl").files.values()
+    (text,) = export_plan(scaled_plan(folder), "axolotl").files.values()
     overrides = yaml.safe_load(text)["overrides_of_model_config"]
-    config = _load(folder)
+    config = load_config(folder)
     from lorplan.train.model import rope_scaled_config
 
     with warnings.catch_warnings():
-        _quiet()
-        want = _frequencies(rope_scaled_config(_plan(folder), folder, {}, _load(folder)))
+        quiet()
+        want = rotary_frequencies(rope_scaled_config(scaled_plan(folder), folder, {}, load_config(folder)))
         for key, value in copy.deepcopy(overrides).items():
             setattr(config, key, value)
-        got = _frequencies(config)
+        got = rotary_frequencies(config)
     assert got.keys() == want.keys()
     for kind in want:
         assert (got[kind] - want[kind]).abs().max() < 1e-6, kind
@@ -166,7 +143,7 @@ def test_multimodal_gemma3_edit_in_text_config_loads(tmp_path, gap):
     import transformers
 
     with warnings.catch_warnings():
-        _quiet()
+        quiet()
         cfg = transformers.Gemma3Config(text_config=transformers.Gemma3TextConfig(**SMALL)).to_dict()
     if gap == "null":
         cfg["text_config"]["rope_parameters"]["full_attention"] = None
@@ -176,15 +153,15 @@ def test_multimodal_gemma3_edit_in_text_config_loads(tmp_path, gap):
     from lorplan.train.model import rope_scaled_config
 
     with warnings.catch_warnings():
-        _quiet()
-        want = _frequencies(_text(rope_scaled_config(_plan(folder), folder, {}, _load(folder))))
+        quiet()
+        want = rotary_frequencies(_text(rope_scaled_config(scaled_plan(folder), folder, {}, load_config(folder))))
     for fmt in ("trl", "axolotl", "llamafactory"):
-        said = export_plan(_plan(folder), fmt).warnings
+        said = export_plan(scaled_plan(folder), fmt).warnings
         (edit,) = [m for w in said if (m := EDIT.search(w))]
         assert edit.group(3), edit.group(0)  # in text_config
         edited = copy.deepcopy(cfg)
         edited["text_config"][edit.group(1)] = json.loads(edit.group(2))
-        got = _frequencies(_text(_load(_write(tmp_path / f"edited-{fmt}", edited))))
+        got = rotary_frequencies(_text(load_config(_write(tmp_path / f"edited-{fmt}", edited))))
         assert got.keys() == want.keys()
         for kind in want:
             assert (got[kind] - want[kind]).abs().max() < 1e-6, (fmt, kind)
