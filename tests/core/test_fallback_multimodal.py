@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 
 import pytest
+from fallback_trace import traced_error
 
 from lorplan.core.errors import BadInput
 from lorplan.core.model.sources import load_spec
@@ -195,13 +196,9 @@ def test_a_gated_mlp_outside_the_fast_path_is_priced_gated(tmp_path):
     path's swiglu_saved). Its child now reports a gated MLP (two projections of the MLP's width reading the hidden
     state). Helium (Llama's MLP, not in the fast path), LoRA r8 all-linear, eager, no checkpointing, 1 x 512, bf16
     under CPU autocast: gradients + activations against the traced peak read +2.1% ungated, -0.2% gated."""
-    import memtrace
     import torch
     import transformers
     from transformers import AutoConfig, AutoModelForCausalLM
-
-    from lorplan.core.lora import LoraTargets
-    from lorplan.core.memory import TrainingSetup, estimate
 
     transformers.logging.set_verbosity_error()
     cfg = AutoConfig.for_model("helium", vocab_size=256, hidden_size=128, intermediate_size=1024, num_hidden_layers=2,
@@ -212,14 +209,7 @@ def test_a_gated_mlp_outside_the_fast_path_is_priced_gated(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({**cfg.to_dict(), "architectures": [type(model).__name__]}))
     spec = load_spec(str(tmp_path))
     assert spec.source == "fallback" and spec.gated_mlp
-    model, opt = memtrace.lora_all_linear(model, 8)
-    ids = torch.randint(0, cfg.vocab_size, (1, 512))
-    peak = memtrace.step_peak(model, opt, ids, mask=torch.ones_like(ids), autocast=True)
-    setup = TrainingSetup(targets=LoraTargets(modules=("all-linear",)), micro_batch=1, seq_len=512,
-                          grad_checkpointing=False, lora_dropout=0.0, kernels="cpu", attention="eager",
-                          autocast=True, base_dtype="bf16")
-    mem = estimate(spec, setup, 8)
-    error = (mem.gradients + mem.activations) / peak - 1.0
+    error = traced_error(model, spec, cfg.vocab_size)
     assert abs(error) <= 0.01, f"{100 * error:+.2f}%"
 
 
