@@ -294,13 +294,28 @@ class Traced:
     trainable_params: int
 
 
+def load_kbit(auto, folder, quant: str, attention: str) -> torch.nn.Module:
+    """The bf16 weights saved in `folder`, loaded in 4 bits (`quant`: nf4 / fp4, double quantization, bf16
+    compute) by transformers' own bitsandbytes loading (it works on CPU) through `auto` (an AutoModel class), then
+    prepared by peft's prepare_model_for_kbit_training (the fp32 up-cast of every unquantized parameter), as
+    QLoRA does and lorplan prices it."""
+    from peft import prepare_model_for_kbit_training
+    from transformers import BitsAndBytesConfig
+
+    qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant, bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=torch.bfloat16)
+    model = auto.from_pretrained(folder, quantization_config=qcfg, dtype=torch.bfloat16,
+                                 attn_implementation=attention, device_map="cpu")
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
 def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0,
           attention: str = "sdpa", quant: str = "none", tmp_dir: str | None = None, adapter_fp32: bool = True,
           base_dtype: str = "bf16"):
     """A peft LoRA model of a tiny random-weight `family` model and its ModelSpec (base weights in base_dtype;
     adapters in fp32, as peft's autocast_adapter_dtype makes them, unless adapter_fp32 is False: then bf16)."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, BitsAndBytesConfig
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     torch.manual_seed(seed)
     cfg = tiny_config(family)
@@ -316,13 +331,9 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
                            f"tiny-{family}")
     else:
         spec = spec_from_model(model, f"tiny-{family}")
-    if quant != "none":  # transformers' own bitsandbytes loading (works on CPU), then peft's kbit preparation
+    if quant != "none":
         model.save_pretrained(tmp_dir)
-        qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=quant, bnb_4bit_use_double_quant=True,
-                                  bnb_4bit_compute_dtype=torch.bfloat16)
-        model = auto.from_pretrained(tmp_dir, quantization_config=qcfg, dtype=torch.bfloat16,
-                                     attn_implementation=attention, device_map="cpu")
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        model = load_kbit(auto, tmp_dir, quant, attention)
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],

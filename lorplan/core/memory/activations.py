@@ -66,6 +66,14 @@ class ActivationModel:
     # softmaxes (0 = no such moment is priced), and bytes per token of that block's tensors alive then
     attn_forward_bs2: float = 0.0
     attn_forward_tokens: float = 0.0
+    # kbit eager attention (kbit_eager_live): bytes per b*s*s alive in a running block beyond what it saves (the
+    # dropped fp32 probabilities), and, without checkpointing, what the model's forward keeps alive until it
+    # returns without saving it (the KV cache's fp32 copies of k and v per token, the fp32 masks per b*s*s)
+    block_live_bs2: float = 0.0
+    cache_tokens: float = 0.0
+    forward_mask_bs2: float = 0.0
+    block_input: int = 0  # block_input_bytes: what the norms and the MLP's linears hand on inside a block
+    intermediate: int = 0  # the MLP's width
 
 
 _FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
@@ -102,14 +110,24 @@ def residual_dropout_saved(h: int, attn_out_bytes: int, mlp_out_bytes: int, setu
     return h * (dropout_mask_bytes(setup, attn_out_bytes) + dropout_mask_bytes(setup, mlp_out_bytes))
 
 
-def eager_dropout_extra(heads: int, a: int, fp32_softmax: bool, setup: TrainingSetup) -> float:
-    """Bytes per b*s*s per layer that attention dropout adds to eager attention."""
+def eager_dropout_extra(heads: int, a: int, fp32_softmax: bool, setup: TrainingSetup, probs: int | None = None
+                        ) -> float:
+    """Bytes per b*s*s per layer that attention dropout adds to eager attention (probs: the probabilities'
+    bytes per element, `a` unless kbit preparation made them fp32: eager_probs_bytes)."""
     # transformers eager_attention_forward (Llama, GPT-2, BERT): nn.functional.dropout(attn_weights) between the
     # softmax and the matmul with V: the dropout saves its mask and the matmul its (16-bit) output, while the
     # softmax keeps its own output. Without dropout a 16-bit softmax output was the one tensor both saved
-    # (an fp32 softmax's 16-bit copy is replaced by the dropout's output: no change there)
-    mask = dropout_mask_bytes(setup, a)
+    # (an fp32 softmax's 16-bit copy is replaced by the dropout's output: no change there). Dropout on fp32
+    # probabilities saves fp32 noise on the CPU, and the matmul a 16-bit copy of its output as before
+    mask = dropout_mask_bytes(setup, probs or a)
     return float(heads * (mask if fp32_softmax else mask + a))
+
+
+def eager_probs_bytes(a: int, fp32_softmax: bool, setup: TrainingSetup) -> int:
+    """Bytes per element of eager attention's probabilities (what its dropout and the matmul with V take)."""
+    # softmax(dtype=float32).to(query.dtype) and the input-dtype softmax's .type(value.dtype) give q's and v's
+    # dtype: the stream's after kbit preparation (a Linear4bit returns its fp32 input's dtype), so fp32 then
+    return block_input_bytes(setup) if fp32_softmax else a
 
 
 def sdpa_math_dropout_saved(hq: int, heads: int) -> tuple[int, float]:
@@ -185,10 +203,35 @@ def softmax_in_fp32(spec: ModelSpec, setup: TrainingSetup) -> bool:
     autocast = autocast_on(setup)
     if setup.kernels == "cuda" and autocast:
         return True  # CUDA autocast runs softmax in fp32 (aten/src/ATen/autocast_mode.cpp: fp32 ops)
+    if mask_promotes_scores(spec, setup):
+        return True  # an input-dtype softmax of fp32 masked scores: fp32, and the matmul with V casts a copy
     model_type = _text_model(spec)[0]
     if model_type in _FP32_SCORES:
         return not autocast
     return model_type not in _INPUT_DTYPE_SOFTMAX
+
+
+def masked_scores_bytes(a: int, x: int) -> int:
+    """Bytes per element of eager attention's masked scores: the scores' (`a`) and the mask's (`x`, the
+    embeddings' dtype) promoted."""
+    # transformers eager_attention_forward (models/gpt2, models/llama, ...): attn_weights + attention_mask, whose
+    # dtype is the embeddings' (masking_utils.py: eager_mask's min_dtype); torch's type promotion of a 16-bit and
+    # an fp32 tensor is fp32
+    return max(a, x)
+
+
+def mask_promotes_scores(spec: ModelSpec, setup: TrainingSetup) -> bool:
+    """Whether eager attention adds an fp32 mask to 16-bit scores, so that what follows (the softmax, whatever
+    dtype the model's code asks of it, and the probabilities) is fp32: after kbit preparation the embeddings,
+    and so the mask, are fp32 (peft's prepare_model_for_kbit_training), while autocast's matmul gives 16-bit
+    scores. The matmul with V then casts the fp32 probabilities to a 16-bit copy it saves beside them, as an fp32
+    softmax's .to(query.dtype) does: 6 bytes a score, 12 while the softmax back-propagates. Traced:
+    tests/core/test_memory_kbit_eager.py. Without autocast the scores are fp32 already (priced as before, untraced)"""
+    if setup.attention != "eager" or not autocast_on(setup):
+        return False
+    a = activation_bytes(setup)
+    mask = unquantized_param_bytes(setup)
+    return attention_mask_bytes(spec, setup, mask) > 0 and masked_scores_bytes(a, mask) > a
 
 
 def eager_saved(hq: int, heads: int, a: int, fp32_softmax: bool) -> tuple[int, float]:
@@ -207,9 +250,11 @@ def eager_backward_bs2(heads: int, a: int, fp32_softmax: bool, dropout_mask: int
     # gradient and frees their 16-bit copy; .to()'s backward casts that gradient to fp32; _softmax_backward_data
     # then holds the saved fp32 softmax, that fp32 gradient and its own fp32 output: 12 bytes per score. A 16-bit
     # softmax (GPT-2/BERT code under CPU autocast) holds 3 x a, and with dropout its mask too while the dropout
-    # back-propagates. Attention-logit softcapping's tanh output is still saved then. Traced:
-    # tests/core/test_memory_eager_backward.py
-    per_score = 12 if fp32_softmax else 3 * a + dropout_mask
+    # back-propagates. Dropout on fp32 probabilities (kbit: eager_probs_bytes) back-propagates while the fp32
+    # softmax output, the fp32 gradient and its own fp32 output live: 12 bytes a score and its mask (the caller
+    # passes dropout_mask 0 where the softmax's moment is the dearer). Attention-logit softcapping's tanh output is
+    # still saved then. Traced: tests/core/test_memory_eager_backward.py, tests/core/test_memory_kbit_eager.py
+    per_score = 12 + dropout_mask if fp32_softmax else 3 * a + dropout_mask
     return float(heads * (per_score + (a if softcap else 0)))
 
 
@@ -232,7 +277,7 @@ def bloom_forward_softmax(h: int, heads: int, a: int, x: int, q: int, norm_out: 
     # 4 bytes), and torch.bmm under autocast casts fp32 probabilities to `a` bytes. With checkpointing
     # BloomModel.forward's `outputs` still holds the previous block's probabilities (without it they are among
     # that block's saved tensors). The dearest of those three moments
-    masked = max(a, x)
+    masked = masked_scores_bytes(a, x)
     prev = q if checkpointing and layers > 1 else 0
     softmax = (4 if masked != 4 else 0) + 4
     to_copy = 4 + (q if q != 4 else 0)
@@ -244,6 +289,25 @@ def bloom_forward_softmax(h: int, heads: int, a: int, x: int, q: int, norm_out: 
     # output (and its mean and rstd); the ALiBi biases (build_alibi_tensor: heads per token, x bytes)
     tokens = 6 * q * h + norm_out * h + heads * x + (2 * x if checkpointing else 0)
     return float(heads * bs2), float(tokens)
+
+
+def kbit_eager_live(spec: ModelSpec, setup: TrainingSetup, heads: int, hkv: int, probs: int) -> tuple[float, float, float]:
+    """Kbit preparation's fp32 tensors that eager attention keeps alive without saving them: (bytes per b*s*s
+    alive in a running block, bytes per token and per b*s*s the model's forward keeps until it returns, without
+    checkpointing). 16-bit setups, whose attention saves these very tensors, get none."""
+    if setup.attention != "eager" or probs != 4 or not autocast_on(setup) or _family(spec) == "encoder":
+        return 0.0, 0.0, 0.0
+    # the attention returns its (dropped-out) probabilities and the decoder layer binds them
+    # (models/llama/modeling_llama.py: hidden_states, _ = self.self_attn(...); GPT2Block: attn_output,
+    # self_attn_weights = self.attn(...)) until it returns; the matmul with V saved a 16-bit copy. Without
+    # dropout they are the softmax's own output, saved anyway
+    block = 4.0 * heads if spec.dropout.attention > 0 else 0.0
+    if setup.grad_checkpointing or _text_model(spec)[0] in _BLOOM_ATTENTION:
+        return block, 0.0, 0.0  # no KV cache (use_cache is off); BLOOM's saved cache copies: activation_model
+    # use_cache is on without checkpointing: DynamicLayer.update's torch.cat copies of k and v (the stream's
+    # fp32) stay in the cache the model returns, while autocast's matmuls saved 16-bit casts of them; the eager
+    # masks are the model's locals until it returns (masking_utils.py: the embeddings' fp32)
+    return block, 2.0 * probs * hkv, float(attention_mask_bytes(spec, setup, unquantized_param_bytes(setup)))
 
 
 # the model types whose transformers config class, given no layer_types, alternates sliding-window and
@@ -712,23 +776,27 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     fam = _family(spec)
     drop = spec.dropout
 
-    bs2 = attn_bwd_bs2 = attn_bwd_tokens = attn_bwd_flight = 0.0
+    bs2 = attn_bwd_bs2 = attn_bwd_tokens = attn_bwd_flight = block_live = cache_tokens = forward_mask = 0.0
     fp32_softmax = softmax_in_fp32(spec, setup)
     math_dropout = setup.attention == "sdpa" and drop.attention > 0 and setup.kernels == "cpu"
     if setup.attention == "eager":
         attn, bs2 = eager_saved(hq, heads, a, fp32_softmax=fp32_softmax)
+        probs = eager_probs_bytes(a, fp32_softmax, setup)
         if drop.attention > 0:
-            bs2 += eager_dropout_extra(heads, a, fp32_softmax, setup)
+            bs2 += eager_dropout_extra(heads, a, fp32_softmax, setup, probs)
         softcap = softcapped(spec, "attn_logit_softcapping")
         if softcap:
             bs2 += softcap_scores_saved(heads, a)
-        drop_mask = dropout_mask_bytes(setup, a) if drop.attention > 0 and not fp32_softmax else 0
+        # an fp32 softmax's backward outweighs a 16-bit dropout's; dropout on fp32 probabilities (kbit) keeps its
+        # mask beside the softmax's three fp32 tensors while it back-propagates
+        drop_mask = dropout_mask_bytes(setup, probs) if drop.attention > 0 and (not fp32_softmax or probs == 4) else 0
         attn_bwd_bs2 = eager_backward_bs2(heads, a, fp32_softmax, drop_mask, softcap)
         # still saved then: q and k (the second matmul's copy of v is freed by its backward, even when v is a
         # view of a fused q/k/v projection's output: torch.matmul copies the non-contiguous view for its bmm); in
         # flight: the residual stream's gradient and V's (per query head, before repeat_kv's reduction)
         attn_bwd_tokens = 2 * a * hq
         attn_bwd_flight = a * h + a * hq
+        block_live, cache_tokens, forward_mask = kbit_eager_live(spec, setup, heads, hkv, probs)
     elif math_dropout:
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
@@ -835,6 +903,11 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         model_backward_tokens=model_backward,
         attn_forward_bs2=fwd_bs2,
         attn_forward_tokens=fwd_tokens,
+        block_live_bs2=block_live,
+        cache_tokens=cache_tokens,
+        forward_mask_bs2=forward_mask,
+        block_input=block_input_bytes(setup),
+        intermediate=spec.intermediate_size,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
         # that block's saved input (layer_input), not one more tensor

@@ -48,7 +48,7 @@ PHASE_WORDS = {
     "recompute_top": "recomputing the last block (checkpoints, its recomputed activations and gradients)",
     "recompute_bottom": "recomputing the first block (most adapter gradients exist)",
     "optimizer": "the optimizer step (every adapter gradient and the step's temporaries)",
-    "forward": "the end of the forward pass (an encoder: every saved activation and the last block's temporaries)",
+    "forward": "the end of the forward pass (every saved activation and the last block's temporaries)",
     "recompute_forward": "recomputing the last block (checkpoints, its recomputed activations and temporaries)",
     "attention_top": "backward through the last block's attention (its softmax's score-sized gradients)",
     "attention_bottom": "backward through the first block's attention (most adapter gradients exist)",
@@ -77,6 +77,7 @@ FORWARD = "last block's forward temporaries"
 ATTN_BACKWARD = "attention backward (softmax gradients)"
 MASKS = "attention masks"
 ATTN_FORWARD = "attention forward (scores and softmax)"
+FORWARD_LIVE = "KV cache copies and masks"
 
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
@@ -144,9 +145,22 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                 Piece(SAVED, per_token=am.attn_forward_tokens - am.layer_tokens - am.model_tokens + am.embed_out),
                 Piece(LORA_SAVED, per_token=(ls.attn_input - lora_tok) / layers), all_layers,
                 Piece(ATTN_FORWARD, per_bs2=am.attn_forward_bs2 - am.layer_bs2)]))
+        # kbit eager attention: the KV cache's fp32 copies of k and v and the fp32 masks live until the forward
+        # returns (activations.kbit_eager_live)
+        live = [Piece(FORWARD_LIVE, per_token=layers * am.cache_tokens, per_bs2=am.forward_mask_bs2)]
+        if am.block_live_bs2 or am.cache_tokens:
+            # kbit eager attention: the end of the last block, before the final norm and the head (above the loss
+            # when the vocabulary is small). Its MLP's last LoRA layer holds its input (the activation's fp32
+            # output: LoRA saved a 16-bit cast), peft's clone of the base output, the LoRA output's cast and their
+            # sum; with attention dropout the block its dropped fp32 probabilities; the model's forward its
+            # embeddings' output
+            mlp_flight = am.block_input * am.intermediate + 3 * am.block_input * am.hidden
+            forward.append(("forward", [*cached, *saved, Piece(SAVED, per_token=am.embed_out - am.model_tokens),
+                                        all_layers, *live, Piece(FLIGHT, per_token=mlp_flight),
+                                        Piece(FORWARD, per_bs2=am.block_live_bs2)]))
         return [*forward,
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
-                      all_layers]),
+                      all_layers, *live]),
             ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
                               Piece(FLIGHT, per_token=flight), all_layers]),
             ("backward_bottom", [Piece(GRADIENTS, below), Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
@@ -163,8 +177,9 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
     masks = Piece(MASKS, per_bs2=am.mask_bs2)
     saved = [Piece(CHECKPOINTS, per_token=layers * am.layer_input), Piece(SAVED, per_token=am.model_tokens),
              Piece(SAVED, per_token=am.embed_saved + am.embed_out), masks]
+    # kbit eager attention with dropout: the recomputed block also holds its dropped fp32 probabilities
     block = [Piece(RECOMPUTED, per_token=per_layer), Piece(FLIGHT, per_token=flight),
-             Piece(RECOMPUTED, per_bs2=am.layer_bs2)]
+             Piece(RECOMPUTED, per_bs2=am.layer_bs2 + am.block_live_bs2)]
     layer_state = [Piece(CASTS, layer_casts), Piece(MERGED, merged_back), Piece(DEQUANT, am.dequant)]
     forward = []
     if am.forward_tokens:  # an encoder: the end of the recomputed last block (its output gradient waiting)
