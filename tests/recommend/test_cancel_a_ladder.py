@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
+
+from pinned_load import lorplan_argv
 
 from lorplan.cli import main
 from lorplan.probe.backend import lock_held
@@ -37,8 +38,10 @@ def test_cancel_mid_ladder_says_the_ladder_stops_and_leaves_nothing_running(stat
     rows = [{"text": f"the room was {'lovely' if i % 2 else 'awful'} {i}", "label": i % 2} for i in range(120)]
     data = tmp_path / "labels.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    waiting = subprocess.Popen([sys.executable, "-m", "lorplan", "recommend", "--model", str(tiny_bert), "--data",
-                                str(data), "--budget-minutes", "2", "--probe-steps", "20"],
+    # its first pass sized as for an idle CPU (tests/pinned_load.py): the real load average in this process of its
+    # own made a busy machine's 2 minutes buy no ladder, and no probe started to cancel
+    waiting = subprocess.Popen(lorplan_argv("recommend", "--model", str(tiny_bert), "--data", str(data),
+                                            "--budget-minutes", "2", "--probe-steps", "20", load=0.0),
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True, text=True)
     try:

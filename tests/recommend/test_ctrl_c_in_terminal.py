@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from pinned_load import python_args
+
 from lorplan.cli import main
 from lorplan.probe.backend import lock_held
 from lorplan.probe.runs import find_run
@@ -46,7 +48,9 @@ def _processes_of(run) -> list[str]:
 
 def test_ctrl_c_stops_waiting_and_says_how_to_reattach_or_cancel(state_home, tiny_bert, cls_data, capsys):
     master, slave = os.openpty()
-    cmd = [sys.executable, "-c", TAKE_TERMINAL, "-m", "lorplan", "recommend", "--model", str(tiny_bert),
+    # lorplan in the child with its ladder's first pass sized as for an idle CPU (tests/pinned_load.py): the real
+    # load average there made a busy machine's 2 minutes buy no ladder, and no line came to type ^C after
+    cmd = [sys.executable, "-c", TAKE_TERMINAL, *python_args(load=0.0), "recommend", "--model", str(tiny_bert),
            "--data", str(cls_data), "--budget-minutes", "2", "--probe-steps", "4"]
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     os.close(slave)

@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from pinned_load import lorplan_argv
 
 from lorplan.cli import main
 from lorplan.core.lora import LoraTargets, trainable_params
@@ -435,17 +436,15 @@ def test_the_reattach_hint_finishes_what_the_killed_command_was_asked(state_home
     import shlex
 
     target = tmp_path / "my plan.toml"  # a space: the hint must quote it
-    # the command in a process of its own, which is killed; `lorplan recommend` as `python -m lorplan` runs it,
-    # its first estimate of a probe's time sized as for a 2-core CPU at load 4 (busy_cpu's idiom, which a
-    # monkeypatch cannot do in another process): the base and two ranks in one pass, whatever the machine's load
-    # (the real load average made a busy CI machine's budget of 1 minute buy no ladder, and no hint was printed;
-    # an idle one's bought a rate-first ladder that spent the whole minute)
-    command = ("import sys\nfrom lorplan.recommend import launch\nfrom lorplan.recommend.ladder import CpuLoad\n"
-               "launch.cpu_load = lambda: CpuLoad(2, 4.0)\nfrom lorplan.cli import main\nraise SystemExit(main())")
-    cli = subprocess.Popen([sys.executable, "-c", command, "recommend", "--model", str(tiny_llama), "--data",
-                            str(lm_data), "--targets", "q_proj", "--probe-steps", "10", "--budget-minutes", "1",
-                            "--write", str(target), "--force"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                           text=True)
+    # the command in a process of its own, which is killed, its first estimate of a probe's time sized as for a
+    # 2-core CPU at load 4 (busy_cpu's idiom, which a monkeypatch cannot do in another process:
+    # tests/pinned_load.py): the base and two ranks in one pass, whatever the machine's load (the real load average
+    # made a busy CI machine's budget of 1 minute buy no ladder, and no hint was printed; an idle one's bought a
+    # rate-first ladder that spent the whole minute)
+    cli = subprocess.Popen(lorplan_argv("recommend", "--model", str(tiny_llama), "--data", str(lm_data), "--targets",
+                                        "q_proj", "--probe-steps", "10", "--budget-minutes", "1", "--write",
+                                        str(target), "--force", cores=2, load=4.0),
+                           stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     said = []
     try:
         line = cli.stderr.readline()
