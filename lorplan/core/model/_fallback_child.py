@@ -166,23 +166,25 @@ def _context(config) -> list | None:
 
 
 _MLP_NAMES = ("mlp", "ffn", "feed_forward", "feedforward", "ff")
+# looked for only when no module named as _MLP_NAMES holds a dense MLP: T5's (T5LayerFF.DenseReluDense)
+_OTHER_MLP_NAMES = ("densereludense",)
 
 
 def _dense_mlp(model, config) -> tuple[int | None, bool]:
-    """(width, gated) of the first dense MLP: width, the out_features of the first Linear / Conv1D reading the hidden size inside the first dense MLP module
-    (a module named as _MLP_NAMES under a numbered layer): the width the built block has, which BLOOM and MPT
-    hard-code (4 x hidden, expansion_ratio x d_model) and GPT-J / GPT-Neo take as 4 x hidden when n_inner /
-    intermediate_size is None. A mixture-of-experts block (one holding experts) is passed over: the first such
-    Linear there is its router or a shared expert, and the spec's width prices the dense layers only. None when
-    no dense MLP is found. gated: down(act(gate(x)) * up(x)), which the fast path prices as gated (archs'
-    gated_mlp): two projections of the down projection's input width read the hidden state (Llama's and Gemma's
-    MLP), or one of twice that width, a fused gate_up_proj (Phi-3's, GLM's, Moshi's; the width is then the down
-    projection's input, its half). The down projection (the last linear writing the hidden size) is told apart
-    from them, so an MLP as wide as the hidden state is judged right too (fc1 and fc2 both hidden x hidden are
-    not a gate and an up)."""
-    import torch
-    from transformers.pytorch_utils import Conv1D
-
+    """(width, gated) of the first dense MLP: width, the out_features of the first Linear / Conv1D reading the
+    hidden size inside the first dense MLP module (a module named as _MLP_NAMES under a numbered layer): the width
+    the built block has, which BLOOM and MPT hard-code (4 x hidden, expansion_ratio x d_model) and GPT-J / GPT-Neo
+    take as 4 x hidden when n_inner / intermediate_size is None. A mixture-of-experts block (one holding experts)
+    is passed over: the first such Linear there is its router or a shared expert, and the spec's width prices the
+    dense layers only. When no module so named holds one, the first of the MLPs other families build
+    (_other_mlps): T5's DenseReluDense (d_ff), XLM's and Flaubert's ffns.N (4 x emb_dim, which no config key
+    says), BART's kin's fc1 / fc2 straight under the layer (decoder_ffn_dim for the decoder their causal LM is).
+    None when no dense MLP is found. gated: down(act(gate(x)) * up(x)), which the fast path prices as gated
+    (archs' gated_mlp): two projections of the down projection's input width read the hidden state (Llama's and
+    Gemma's MLP, mT5's wi_0 / wi_1), or one of twice that width, a fused gate_up_proj (Phi-3's, GLM's, Moshi's;
+    the width is then the down projection's input, its half). The down projection (the last linear writing the
+    hidden size) is told apart from them, so an MLP as wide as the hidden state is judged right too (fc1 and fc2
+    both hidden x hidden are not a gate and an up)."""
     hidden = next((getattr(part, "hidden_size", None) for part in (config, getattr(config, "text_config", None))
                    if isinstance(getattr(part, "hidden_size", None), int)), None)
     if hidden is None:
@@ -191,27 +193,74 @@ def _dense_mlp(model, config) -> tuple[int | None, bool]:
         parts = name.split(".")
         if parts[-1].lower() not in _MLP_NAMES or not any(p.isdigit() for p in parts[:-1]):
             continue
-        if any("expert" in p for p, _ in mod.named_parameters()):  # a mixture of experts, not a dense MLP
+        if _holds_experts(mod):  # a mixture of experts, not a dense MLP
             continue
-        shapes = []  # (in, out) of each linear, in the module's order
-        for sub in mod.modules():
-            if isinstance(sub, (torch.nn.Linear, Conv1D)):
-                w = sub.weight
-                shapes.append((int(w.shape[0]), int(w.shape[1])) if isinstance(sub, Conv1D)
-                              else (int(w.shape[1]), int(w.shape[0])))
-        if not any(fin == hidden for fin, _ in shapes):
-            continue
-        down = next((i for i in reversed(range(len(shapes))) if shapes[i][1] == hidden), None)
-        widths = [fout for i, (fin, fout) in enumerate(shapes) if fin == hidden and i != down]
-        if down is None or not widths:
-            return (widths or [hidden])[0], False
-        inner = shapes[down][0]
-        if widths.count(inner) == 2:
-            return widths[0], True
-        if widths.count(2 * inner) == 1 and inner not in widths:  # a fused gate_up_proj
-            return inner, True
-        return widths[0], False
+        found = _judge(_shapes(mod.modules()), hidden)
+        if found is not None:
+            return found
+    for shapes in _other_mlps(model):
+        found = _judge(shapes, hidden, strict=True)
+        if found is not None:
+            return found
     return None, False
+
+
+def _holds_experts(mod) -> bool:
+    return any("expert" in p for p, _ in mod.named_parameters())
+
+
+def _shapes(modules) -> list[tuple[int, int]]:
+    """(in, out) of each Linear / Conv1D among `modules`, in their order."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    shapes = []
+    for sub in modules:
+        if isinstance(sub, (torch.nn.Linear, Conv1D)):
+            w = sub.weight
+            shapes.append((int(w.shape[0]), int(w.shape[1])) if isinstance(sub, Conv1D)
+                          else (int(w.shape[1]), int(w.shape[0])))
+    return shapes
+
+
+def _other_mlps(model):
+    """The (in, out) shapes of each MLP that no module named as _MLP_NAMES holds: first the modules named as one
+    (a module named as _OTHER_MLP_NAMES under a numbered layer, T5's DenseReluDense; a numbered entry of a list
+    named as _MLP_NAMES with an s, XLM's ffns.0), in the model's order; then the Linears a numbered layer holds as
+    its own children (BART's fc1 and fc2: its attention's Linears are its attention's children, not its own; a
+    list of attentions, XLM's, is no layer). Mixtures of experts are passed over."""
+    named, layers = [], []
+    for name, mod in model.named_modules():
+        parts = name.split(".")
+        if len(parts) < 2 or not any(p.isdigit() for p in parts) or _holds_experts(mod):
+            continue
+        last, parent = parts[-1].lower(), parts[-2].lower()
+        if last in _OTHER_MLP_NAMES or (last.isdigit() and parent.removesuffix("s") in _MLP_NAMES):
+            named.append(mod)
+        elif last.isdigit() and "att" not in parent:
+            layers.append(mod)
+    yield from (_shapes(mod.modules()) for mod in named)
+    yield from (_shapes(mod.children()) for mod in layers)
+
+
+def _judge(shapes: list[tuple[int, int]], hidden: int, strict: bool = False) -> tuple[int, bool] | None:
+    """(width, gated) of the MLP whose Linears have these (in, out) shapes; None when none reads the hidden size
+    (or, `strict`, Linears found by their place and not a name, when no up-projection of the down projection's
+    input width reads it)."""
+    if not any(fin == hidden for fin, _ in shapes):
+        return None
+    down = next((i for i in reversed(range(len(shapes))) if shapes[i][1] == hidden), None)
+    widths = [fout for i, (fin, fout) in enumerate(shapes) if fin == hidden and i != down]
+    if down is None or not widths:
+        return None if strict else ((widths or [hidden])[0], False)
+    inner = shapes[down][0]
+    if strict and inner not in widths and 2 * inner not in widths:  # no up-projection feeds the down one
+        return None
+    if widths.count(inner) == 2:
+        return widths[0], True
+    if widths.count(2 * inner) == 1 and inner not in widths:  # a fused gate_up_proj
+        return inner, True
+    return widths[0], False
 
 
 def _output_embeddings_name(model) -> str | None:

@@ -20,10 +20,13 @@ from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 TIMEOUT_S = 600
 
+# XLM's and Flaubert's emb_dim and n_heads; MPT's n_heads; the heads of the decoder that BART's kin build as
+# their causal LM (decoder_attention_heads), T5's d_kv per head (mT5's 512 / 6 heads are 64 wide)
 _ALIASES = {
-    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim"),
+    "hidden_size": ("hidden_size", "n_embd", "d_model", "dim", "emb_dim"),
     "num_layers": ("num_hidden_layers", "n_layer", "num_layers", "n_layers"),
-    "num_attention_heads": ("num_attention_heads", "n_head", "num_heads"),
+    "num_attention_heads": ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads"),
+    "head_dim": ("head_dim", "d_kv"),
     "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size"),
     "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len"),
 }
@@ -329,8 +332,9 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         or _first(cfg, _ALIASES["num_layers"]),
         num_attention_heads=n_heads,
         num_key_value_heads=_first(sizes, ("num_key_value_heads", "num_kv_heads"), n_heads),
-        head_dim=_first(sizes, ("head_dim",), hidden // n_heads if n_heads else 0),
-        # the config's, else the width the child found in the built block (BLOOM, MPT, GPT-J, GPT-Neo name none)
+        head_dim=_first(sizes, _ALIASES["head_dim"], hidden // n_heads if n_heads else 0),
+        # the config's, else the width the child found in the built block (BLOOM, MPT, GPT-J, GPT-Neo, XLM name
+        # none; BART's kin and T5 name theirs under keys of their own: decoder_ffn_dim, d_ff)
         intermediate_size=_first(sizes, DENSE_MLP_KEYS) or int(data.get("mlp_width") or 0),
         vocab_size=_first(sizes, ("vocab_size",)),
         max_position_embeddings=config_context(cfg) or default_context[1],
