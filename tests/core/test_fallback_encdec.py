@@ -71,6 +71,15 @@ def test_a_t5_classifier_is_priced_with_its_mlp_and_head_width(model_type, tmp_p
     assert spec.gated_mlp == cfg.is_gated_act
 
 
+def test_an_encoder_decoder_classifier_says_its_second_stack_is_not_priced(tmp_path):
+    # a T5 classifier runs both stacks and cross-attention, which the memory model does not price (traced tiny
+    # steps -54% to -65%): the plan says so; a BART-like causal LM (the decoder alone) says nothing of it
+    t5 = load_spec(_folder(tmp_path, _config("t5", vocab_size=256, d_model=64, num_heads=4, num_layers=2, d_ff=128)))
+    assert any("an encoder and a decoder stack" in n and "about half" in n for n in t5.notes), t5.notes
+    bart = load_spec(_folder(tmp_path, _config("bart", **SEQ2SEQ)))
+    assert not any("decoder stack" in n for n in bart.notes), bart.notes
+
+
 @pytest.mark.parametrize("model_type", ("xlm", "flaubert"))
 def test_an_xlm_is_priced_with_the_mlp_transformers_builds(model_type, tmp_path):
     import torch
