@@ -38,9 +38,6 @@ TINY = {
                           resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)),
     "llama": ("llama", dict(vocab_size=256, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
                             num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=1024)),
-    "gpt_neox": ("gpt_neox", dict(vocab_size=256, hidden_size=128, intermediate_size=512, num_hidden_layers=2,
-                                  num_attention_heads=8, max_position_embeddings=1024, hidden_dropout=0.0,
-                                  attention_dropout=0.0)),
 }
 
 
@@ -94,10 +91,17 @@ def _traced_error(tiny, name: str, batch: int, seq: int, checkpointing: bool) ->
     return (mem.gradients + mem.activations) / peak - 1.0, phase
 
 
+# the cases that fail without the rule (each part of it) and one fp32-softmax guard: the input-dtype softmax at
+# 1x512 with and without checkpointing (gpt2, gptj), the KV cache's copies alone (gpt2 2x256 without
+# checkpointing), the fp32 dropout with them (gpt2-dropout 2x256 without), and llama, whose code softmaxes in fp32
+# and did not move. The whole grid (these models and gpt_neox x {1x512, 2x256} x checkpointing on/off) was
+# traced when the rule was written: every case within 3%
+CASES = [("gpt2", 1, 512, True), ("gpt2", 1, 512, False), ("gptj", 1, 512, True), ("gptj", 1, 512, False),
+         ("gpt2", 2, 256, False), ("gpt2-dropout", 2, 256, False), ("llama", 1, 512, True)]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("checkpointing", [True, False])
-@pytest.mark.parametrize(("batch", "seq"), [(1, 512), (2, 256)])
-@pytest.mark.parametrize("name", list(TINY))
+@pytest.mark.parametrize(("name", "batch", "seq", "checkpointing"), CASES)
 def test_kbit_eager_traced(tiny, name, batch, seq, checkpointing):
     # before (with, without checkpointing; 1x512, 2x256): gpt2 -45.5, -28.0 / -47.1, -36.0%; gpt2-dropout -41.3,
     # -32.8 / -40.7, -34.1%; gptj -45.2, -26.0 / -46.7, -34.0%; llama and gpt_neox within 1% (unchanged)
