@@ -40,7 +40,7 @@ from lorplan.probe.runs import (
     new_run_id,
     probe_id_for,
 )
-from lorplan.probe.status import RunStatus, run_status
+from lorplan.probe.status import RunStatus, ended_ladder_refusal, run_status
 
 
 def probe_model(model) -> str:
@@ -437,9 +437,7 @@ def _check_ladder_going(run: RunDir, probe_id: str) -> None:
     ended = run.ladder_end()
     if ended is None:
         return
-    raise BadInput(f"probe {probe_id} of run {run.id}: its probe ladder has ended ({ended}) and its recommendation "
-                   "takes no new result, so the probe is not queued again; to measure again start a new ladder "
-                   "(`lorplan recommend ...`) or probe run (`lorplan probe start ...`)")
+    raise BadInput(ended_ladder_refusal(run.id, probe_id, ended))
 
 
 def _check_retry_consent(run: RunDir, probe_id: str, trusted: bool) -> None:

@@ -27,6 +27,13 @@ started stopped and queued again. Each stop is also written in no_space.json (lo
 as the disk lets it), which `lorplan probe status` and `wait` read to say that the run waits for space; a
 launch removes it. `lorplan probe status`, once there is space, starts a scheduler for them.
 
+Nor is a probe launched for a probe ladder that has ended (RunDir.ladder_end: done, or cancelled): its driver no
+longer reads results, and nothing else starts its queued probes (runner.restart_stalled). A retry that queued one
+in the moment the ladder ended started a scheduler that launched it, with every probe the ladder left queued. The
+ladder's state is read when a slot is free for a queued probe, before its launch; on an ended ladder the
+scheduler launches nothing, says why in scheduler.log (the retry's refusal, status.ended_ladder_refusal) and
+exits once the probes it launched end; the queued ones are `not run` (RunStatus.not_run).
+
 Stdlib only: python -m lorplan.probe.scheduler RUN_DIR [--trust-remote-code]
 """
 
@@ -47,7 +54,14 @@ from lorplan.probe.backend import LocalProcessBackend, child_env, device_slots, 
 from lorplan.probe.events import log_line
 from lorplan.probe.result import OUT_OF_SPACE
 from lorplan.probe.runs import RunDir, atomic_write_json, read_json
-from lorplan.probe.status import clear_space_wait, note_space_wait, plan_stamp, space_resume, space_short
+from lorplan.probe.status import (
+    clear_space_wait,
+    ended_ladder_refusal,
+    note_space_wait,
+    plan_stamp,
+    space_resume,
+    space_short,
+)
 
 POLL_S = 0.5
 
@@ -176,6 +190,9 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                 except _SpaceShort as short:
                     _stop_for_space(run, short.reason, f"{short.queued} probe(s)", model)
                     break
+                except _LadderEnded as ended:
+                    print(f"{time.strftime('%H:%M:%S')} launched nothing: {ended}", flush=True)
+                    break
                 except OSError as exc:
                     if exc.errno not in OUT_OF_SPACE:
                         raise
@@ -220,6 +237,11 @@ class _SpaceShort(Exception):
         self.reason, self.queued = reason, queued
 
 
+class _LadderEnded(Exception):
+    """_launch_queued had a slot for a queued probe of a probe ladder that has ended (RunDir.ladder_end): nothing
+    launched; the message is the retry's refusal (status.ended_ladder_refusal), for the probe next in line."""
+
+
 def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subprocess.Popen],
                    timeout_s: float) -> None:
     """Sleep until one of our children exits (its pipe's write end closed: EOF on the read end) or timeout_s
@@ -247,7 +269,9 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
     probe's id to `launched`); False when no probe is queued or running (the scheduler is done). Call with the
     run's queue.lock held. OSError when a launch's files cannot be written (that probe stays queued);
     _SpaceShort, nothing launched, when a slot is free for a probe and the disk has no room for one (asked then
-    only, once per call: a run whose slots are all busy does not touch the disk for it)."""
+    only, once per call: a run whose slots are all busy does not touch the disk for it); _LadderEnded, nothing
+    launched, when a slot is free for a probe and the probe ladder that drives the run has ended (read then
+    only, as the disk)."""
     busy: set[int] = set()
     running = 0
     for p in plan.probes:
@@ -260,6 +284,11 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
             running += 1
     queued = [p.id for p in plan.probes if probe_queued(run, p.id)]
     free = [i for i in range(len(slots)) if i not in busy]
+    if queued and free:  # a probe would be launched: not one of a ladder that has ended
+        ended = run.ladder_end()
+        if ended is not None:
+            _note_waiting(run, [])  # it waits for no slot: it is not run
+            raise _LadderEnded(ended_ladder_refusal(run.id, queued[0], ended, "is not launched"))
     taken: list[str] = []  # machine-wide slots another run holds
     asked = False  # the disk, for room for a probe
     for slot_index in free:

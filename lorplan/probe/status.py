@@ -601,6 +601,15 @@ def not_run_message(ladder_end: str) -> str:
     return f"not run: its probe ladder has ended ({ladder_end}), and nothing starts it"
 
 
+def ended_ladder_refusal(run_id: str, probe_id: str, ladder_end: str, refused: str = "is not queued again") -> str:
+    """The one line that refuses to take up again probe `probe_id` of a ladder that has ended (`ladder_end`: done
+    or cancelled): a retry's (lorplan.probe.runner.retry: it `is not queued again`), and the scheduler's, which
+    launches none of such a ladder's queued probes (lorplan.probe.scheduler: it `is not launched`)."""
+    return (f"probe {probe_id} of run {run_id}: its probe ladder has ended ({ladder_end}) and its recommendation "
+            f"takes no new result, so the probe {refused}; to measure again start a new ladder "
+            "(`lorplan recommend ...`) or probe run (`lorplan probe start ...`)")
+
+
 def _scheduler_pid(run: RunDir) -> int | None:
     """The pid the run's live scheduler wrote into scheduler.lock (lorplan.probe.scheduler.main)."""
     try:
