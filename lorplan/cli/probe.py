@@ -414,13 +414,13 @@ def run_wait(args) -> int:
         st = runner.wait(run, timeout=args.timeout, trust_remote_code=trusted, resume=resume,
                          on_space_wait=_say_space_wait)
         ok = all(p.state == "finished" for p in st.probes)
-    else:  # a ladder's probes ending is not its end: wait for the ladder (0 when it is done)
+    else:  # a ladder's probes ending is not its end: wait for the ladder (0 when it is done and ran them all)
         if ladder == "stopped" and not runner.status(run).probes_ended:  # said now, not only after the wait
             from lorplan.cli.probe_table import ladder_note
 
             print(ladder_note(run.id, ladder, _ladder_resume(run, ladder)), file=sys.stderr)
         st, ladder = _wait_ladder(run, args.timeout, trust_remote_code=trusted, resume=resume)
-        ok = ladder == "done"
+        ok = ladder == "done" and not st.not_run  # a probe the ended ladder left queued never ran: not finished
     if args.json:
         print_json(_status_json(run, st, ladder))
     else:

@@ -114,9 +114,10 @@ def test_probe_status_and_wait_start_nothing_on_a_done_ladder(state_home, capsys
     run, files = _done_with_a_queued_probe(state_home)
     code, st = _json(capsys, ["probe", "status", run.id, "--json"])
     assert code == 0 and st["ladder"] == {"state": "done"} and st["scheduler"] == "stopped"
-    # the wait ends with the ladder (done): its queued probes are no one's to start, so it waits for nothing
+    # the wait ends with the ladder (done): its queued probes are no one's to start, so it waits for nothing; it
+    # exits 1, as a probe that never ran did not finish (tests/probe/test_wait_ended_ladder_not_run.py)
     code, waited = _json(capsys, ["probe", "wait", run.id, "--json", "--timeout", "30"])
-    assert code == 0 and waited["ladder"] == {"state": "done"}
+    assert code == 1 and waited["ladder"] == {"state": "done"}
     assert not run.scheduler_log.exists()  # no scheduler was asked for (LocalProcessBackend.submit writes it)
     assert {p.state for p in runner.status(run).probes} == {"queued"}
     assert not runner.restart_stalled(run, grace_s=0)  # what both call: False, and nothing started
