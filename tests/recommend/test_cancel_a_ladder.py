@@ -22,15 +22,24 @@ def _processes_of(run) -> list[str]:
     return [str(p.relative_to(run.path)) for p in locks if lock_held(p)]
 
 
-def _ladder_with_a_running_probe(root, timeout_s: float):
+def _ladder_with_a_running_probe(root, command: subprocess.Popen, timeout_s: float):
+    """The ladder's run once its driver lives and a probe of it runs (its alive.lock held). Fails at once, with
+    what it said, when `command` (the terminal's `lorplan recommend`, which waits for its ladder) exits before
+    that: no probe will start (a budget that buys no ladder, a refused input); the test waited its whole
+    timeout_s for it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        ended = command.poll()  # read before the look: a probe started just before it exited is still seen
         for run in list_runs(root):
             if (run.path / "ladder.json").exists() and lock_held(run.path / "ladder.lock") and any(
                     lock_held(run.alive_lock(p.id)) for p in run.plan().probes):
                 return run
+        if ended is not None:
+            out, err = command.communicate()
+            raise AssertionError(f"no probe of a ladder started: `lorplan recommend` exited {ended} first; it "
+                                 f"said: {out}{err}")
         time.sleep(0.2)
-    raise AssertionError("no probe of a ladder started")
+    raise AssertionError(f"no probe of a ladder started within {timeout_s:g} s")
 
 
 def test_cancel_mid_ladder_says_the_ladder_stops_and_leaves_nothing_running(state_home, tiny_bert, tmp_path,
@@ -45,7 +54,7 @@ def test_cancel_mid_ladder_says_the_ladder_stops_and_leaves_nothing_running(stat
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True, text=True)
     try:
-        run = _ladder_with_a_running_probe(state_home, 180)
+        run = _ladder_with_a_running_probe(state_home, waiting, 180)
         assert main(["probe", "cancel", run.id]) == 0
         said = " ".join(capsys.readouterr().out.split())
         assert said.startswith("cancelled ")

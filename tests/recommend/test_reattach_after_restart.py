@@ -25,20 +25,26 @@ def _kill_everything(run) -> None:
     assert kill_run(run.path) == []
 
 
-def _first_running_probe(state_home, timeout_s: float):
+def _first_running_probe(state_home, command: subprocess.Popen, log, timeout_s: float):
     """The ladder's run and its first probe that runs: its alive.lock held and its proc.json written. The
     scheduler takes the lock before it starts the process and writes proc.json after; a probe seen between the
     two has no process group on record, so _kill_everything could not kill it and it trained on (a result, or
-    no 'queued again' on re-attach)."""
+    no 'queued again' on re-attach). Fails at once, with what it said (`log`), when `command` (the terminal's
+    `lorplan recommend`, which waits for its ladder) exits before that: no probe will start (a budget that buys
+    no ladder, a refused input); the test waited its whole timeout_s for it."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
+        ended = command.poll()  # read before the look: a probe started just before it exited is still seen
         for run in list_runs(state_home):
             if (run.path / "ladder.json").exists() and lock_held(run.path / "ladder.lock"):  # its driver started
                 for p in run.plan().probes:
                     if lock_held(run.alive_lock(p.id)) and run.proc_path(p.id).exists():
                         return run, p.id
+        if ended is not None:
+            raise AssertionError(f"no probe started: `lorplan recommend` exited {ended} first; it said: "
+                                 + log.read_text(errors="replace"))
         time.sleep(0.1)
-    raise AssertionError("no probe started")
+    raise AssertionError(f"no probe started within {timeout_s:g} s")
 
 
 def _held_locks(run) -> list[str]:
@@ -56,7 +62,7 @@ def test_a_probe_killed_with_the_machine_runs_again_on_reattach(state_home, tiny
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
     try:
-        run, cut = _first_running_probe(state_home, 180)
+        run, cut = _first_running_probe(state_home, first, log, 180)
     finally:
         first.kill()  # the terminal's command, then every process of the run: SIGKILL, as a power cut
         first.wait()
