@@ -263,7 +263,7 @@ def run_start(args) -> int:
         alpha=args.alpha if args.alpha is not None else defaults.ALPHA, trust_remote_code=args.trust_remote_code,
         rope_scaling=args.rope_scaling,
     )
-    run = runner.start(plan)
+    run = runner.start(plan, labels=checked.labels)  # the labels the checks read, for the probes
     if args.json:
         print_json({"run": run.id, "path": str(run.path), "probes": [p.id for p in plan.probes],
                     "devices": [s["device"] for s in slots]})

@@ -31,6 +31,7 @@ from lorplan.probe.consent import (
     status_command,
 )
 from lorplan.probe.runs import (
+    DataLabels,
     ProbeSpec,
     RunDir,
     RunPlan,
@@ -62,7 +63,10 @@ class StartCheck:
     and notes for the user (a resolved name, the model chosen for labelled data, a label imbalance).
     context: the longest row the probes can train, in tokens: the model's context times the run's rope scaling
     (core.memory.bounds.context_tokens, as plans count it; None when its config does not say).
-    rank_limit: the largest rank a targeted module can use (core.memory.bounds.rank_limit; 0: none known)."""
+    rank_limit: the largest rank a targeted module can use (core.memory.bounds.rank_limit; 0: none known).
+    labels: a classifier's labels of every row of its data file, read by the checks (runs.DataLabels: start
+    records them in the run folder for the probes); None for a causal LM, the demo, a folder of data, or labels
+    the caller counted."""
 
     model: str | None
     task: str
@@ -70,6 +74,7 @@ class StartCheck:
     notes: tuple[str, ...] = ()
     context: int | None = None
     rank_limit: int = 0
+    labels: DataLabels | None = None
 
     def seq_len(self, asked: int | None, default: int) -> int:
         """The probes' sequence length: `asked` (checked by check_start), else `default` cut to the context."""
@@ -102,9 +107,10 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     causal LM's plan trains on the text of labelled rows and never reads their label, so the label rules (one
     label alone, the labels' balance) are a classifier's only. None: the data's (labelled rows are classified,
     as the workers' probe.plans.detect_task classifies them, with a decoder too). Probes that classify need
-    labelled rows whatever the model (a decoder planned as a classifier too) and two label values in the whole
-    file, as `lorplan recommend --data` counts them: past the peek the file is read on only when the peek holds
-    one label alone, stopping at a second (_check_classes_beyond).
+    labelled rows whatever the model (a decoder planned as a classifier too), and every row's label a class label
+    of one kind, two values or more in the whole file, as `lorplan recommend --data` counts them and the probes'
+    training refuses them: past the peek the whole file is read once (_file_labels), and the labels it holds come
+    back in StartCheck.labels for the run folder (start: its probes number their classes by them).
 
     labels: the label values of every row of `data`, counted already (the planner's Data tab profile): the
     one-label rule reads them, not the file again."""
@@ -129,18 +135,14 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     notes: list[str] = []
     if model is not None and data is None:
         raise BadInput("--data: give your dataset with --model (the generated demo data is for the embedded model)")
-    peek = None
+    peek = path = stat = None
     if data is not None:
-        if not Path(data).expanduser().exists():
+        path = Path(data).expanduser()
+        if not path.exists():
             raise BadInput(f"--data {data}: no such file or folder")
-        peek = peek_examples(Path(data).expanduser())
+        stat = path.stat() if path.is_file() else None  # before any read: labels.json's file as it was read
+        peek = peek_examples(path)
     labelled = peek is None or bool(peek.labels)
-    if model is None and peek is not None and peek.bad_label is not None:  # the shipped encoder classifies
-        raise BadInput(f"--data {data}: {peek.bad_label}")
-    if model is None and not labelled:
-        raise BadInput(f"--model: {data} holds {peek.schema} rows without a 'label', which train a causal LM: "
-                       "give one on this machine with --model (the shipped all-MiniLM-L6-v2 only classifies "
-                       "labelled rows)")
     source = resolve_model(model if model is not None else SHIPPED_ID)
     if source.note:
         notes.append(source.note)
@@ -148,28 +150,31 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     spec = load_spec(str(folder), trust_remote_code=trust_remote_code)
     if source.kind != "folder":  # messages name the model as the user knows it, not its cache folder
         spec = replace(spec, id=source.id)
-    if spec.task == Task.SEQUENCE_CLASSIFICATION and peek is not None and peek.bad_label is not None:
-        raise BadInput(f"--data {data}: {peek.bad_label}")  # a label that is no class label (2.5, NaN, true)
+    if task is None:
+        task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
+    classifies = task == Task.SEQUENCE_CLASSIFICATION
+    # one rule: a label that is no class label (2.5, NaN, true) where the probes classify (an encoder such as the
+    # shipped all-MiniLM-L6-v2 always does; a decoder does when the rows are labelled or its plan says so)
+    if (classifies or spec.task == Task.SEQUENCE_CLASSIFICATION) and peek is not None and peek.bad_label is not None:
+        raise BadInput(f"--data {data}: {peek.bad_label}")
+    if model is None and not labelled:
+        raise BadInput(f"--model: {data} holds {peek.schema} rows without a 'label', which train a causal LM: "
+                       "give one on this machine with --model (the shipped all-MiniLM-L6-v2 only classifies "
+                       "labelled rows)")
     if spec.task == Task.SEQUENCE_CLASSIFICATION and not labelled:
         seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
         raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
                        f"'label'; these {peek.schema} rows have none{seen}")
-    if task is None:
-        task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
-    classifies = task == Task.SEQUENCE_CLASSIFICATION
-    if classifies and peek is not None and peek.bad_label is not None:  # a decoder planned as a classifier too
-        raise BadInput(f"--data {data}: {peek.bad_label}")
     if classifies and peek is not None and not labelled:  # a decoder planned as a classifier: each probe failed
         seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
         raise BadInput(f"--data {data}: the probes train {source.id} as a sequence classifier, which needs rows "
                        f"with a 'label'; these {peek.schema} rows have none{seen}")
+    found = None
     if classifies and peek is not None and peek.labels:
         if labels is not None:  # counted over every row by the caller
             check_classes(labels, f"--data {data}")
-        elif peek.complete:
-            check_classes(peek.labels, f"--data {data}")
-        elif len(peek.labels) == 1:  # the rows beyond the peek may hold another: read on until one does
-            _check_classes_beyond(Path(data).expanduser(), peek.schema, peek.labels, f"--data {data}")
+        else:
+            found = _file_labels(path, peek, f"--data {data}")
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)
@@ -195,24 +200,26 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
     recorded = None if model is None and data is None else probe_model(source)
     return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context,
-                      rank_limit(spec, lora_targets))
+                      rank_limit(spec, lora_targets),
+                      DataLabels.of(path, stat, found) if found is not None and stat is not None else None)
 
 
-def _check_classes_beyond(path: Path, schema: str, peeked, where: str) -> None:
-    """check_classes over a whole file whose first rows (the peek) hold one label alone, as `lorplan recommend
-    --data` counts every row (recommend.count_labels): streamed from the start, stopping at the first row with
-    another label, so a file with two labels early is not read to its end. A label met first that is no class
-    label (2.5, NaN, true) is refused by its line, as recommend (and the probes' training) refuses it."""
-    from lorplan.core.data import iter_examples
-    from lorplan.core.data.labels import check_classes
+def _file_labels(path: Path, peek, where: str) -> frozenset:
+    """The class labels of every row of a classifier's data, as `lorplan recommend --data` and the probes' training
+    count them: the peek's when it read the whole file, else the file's, streamed once (records.data_classes).
+    BadInput, one line starting with `where`, as the probes would fail: a label that is no class label (2.5, NaN,
+    true) by its line, wherever it is (the probes' pass over the whole file met one past the peek, and each
+    failed), labels of no one kind (class_ids), or one label alone (check_classes, as recommend refuses it)."""
+    from lorplan.core.data import data_classes
+    from lorplan.core.data.labels import check_classes, class_ids
 
-    (only,) = peeked
-    for example in iter_examples(path, schema=schema):
-        if example.label_problem is not None:
-            raise BadInput(f"{where}: line {example.line}: {example.label_problem}")
-        if example.label is not None and example.label != only:
-            return
-    check_classes((only,), where)
+    if peek.complete:
+        labels = frozenset(peek.labels)
+        class_ids(labels, where)
+    else:
+        labels = frozenset(data_classes(path, schema=peek.schema, where=where).values())
+    check_classes(labels, where)
+    return labels
 
 
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tuple[int, ...] = (),
@@ -236,11 +243,13 @@ def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tup
     return RunPlan(run=kw.pop("run", None) or new_run_id(), created=round(time.time(), 3), probes=tuple(probes), **kw)
 
 
-def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = None) -> RunDir:
+def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = None,
+          labels: DataLabels | None = None) -> RunDir:
     """Write the run folder and hand it to the backend's scheduler. Returns at once. `plan` is the caller's
     own (built from what the user gave: `probe start --trust-remote-code`, the planner's plan), never read
-    from a folder, so the default backend's scheduler gets the consent the plan asks for."""
-    run = create_run(plan, root)
+    from a folder, so the default backend's scheduler gets the consent the plan asks for. `labels`: the data's
+    class labels as check_start read them (StartCheck.labels), recorded for the probes (runs.create_run)."""
+    run = create_run(plan, root, labels)
     (backend or get_backend(plan.backend, trust_remote_code=asks_remote_code(plan) is not None)).submit(run)
     return run
 

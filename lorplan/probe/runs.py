@@ -2,6 +2,8 @@
 
     $XDG_STATE_HOME/lorplan/runs/<run-id>/          (~/.local/state/... when XDG_STATE_HOME is unset)
         plan.json               the run's plan (RunPlan), written atomically; a ladder adds probes (add_probes)
+        labels.json             a classifier's class labels of the whole data file, as `lorplan probe start`
+                                read them (DataLabels; its probes use them instead of collecting them again)
         scheduler.lock          held (flock) by the run's scheduler process while it lives
         ladder.lock             held (flock) by a probe ladder's driver while it lives: it adds probes in passes
         ladder.launched         touched when a driver is launched, removed once it holds ladder.lock (a driver
@@ -227,6 +229,52 @@ def read_json(path: Path) -> dict | None:
 
 
 @dataclass(frozen=True)
+class DataLabels:
+    """The class labels of every row of a classifier's data file (a file, not a folder), as `lorplan probe
+    start`'s checks read them (lorplan.probe.runner.check_start), which refused any label that is no class
+    label: `path` resolved, its size and mtime_ns (os.stat) taken before the read, and the distinct labels in
+    class-id order. The run folder keeps them (labels.json, create_run) so that its probes number their classes
+    by them (recorded_labels) while they draw their sample; a file changed since is read again by the probes."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    labels: tuple
+
+    @classmethod
+    def of(cls, path: str | os.PathLike[str], stat: os.stat_result, labels) -> DataLabels:
+        from lorplan.core.data.labels import class_ids
+
+        ids = class_ids(labels)
+        return cls(str(Path(path).expanduser().resolve()), stat.st_size, stat.st_mtime_ns,
+                   tuple(sorted(ids, key=ids.__getitem__)))
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns, "labels": list(self.labels)}
+
+
+def recorded_labels(run: RunDir, path: str | os.PathLike[str]) -> frozenset | None:
+    """The labels `lorplan probe start` recorded in `run` (labels.json) for the data file `path`, when it still
+    is the file they were read from (same resolved path, size and mtime); None otherwise: no such file (a run
+    started before it was written, by the planner or a ladder), a damaged one, or data changed since (the probes
+    then read the labels from the file, as before)."""
+    obj = read_json(run.labels_path)
+    if obj is None:
+        return None
+    labels = obj.get("labels")
+    if not isinstance(labels, list) or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in labels):
+        return None
+    try:
+        where = Path(path).expanduser().resolve()
+        now = where.stat()
+    except OSError:
+        return None
+    if (obj.get("path"), obj.get("size"), obj.get("mtime_ns")) != (str(where), now.st_size, now.st_mtime_ns):
+        return None
+    return frozenset(labels)
+
+
+@dataclass(frozen=True)
 class RunDir:
     """Paths of one run folder (no I/O on construction)."""
 
@@ -239,6 +287,11 @@ class RunDir:
     @property
     def plan_path(self) -> Path:
         return self.path / "plan.json"
+
+    @property
+    def labels_path(self) -> Path:
+        """A classifier's class labels of its whole data file, as `lorplan probe start` read them (DataLabels)."""
+        return self.path / "labels.json"
 
     def plan(self) -> RunPlan:
         obj = read_json(self.plan_path)
@@ -324,8 +377,9 @@ class RunDir:
         return self.path.parent / ".slots" / f"{name}.lock"
 
 
-def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
-    """Make the run folder with its plan.json and one empty folder per probe. Returns its RunDir."""
+def create_run(plan: RunPlan, root: Path | None = None, labels: DataLabels | None = None) -> RunDir:
+    """Make the run folder with its plan.json and one empty folder per probe, and labels.json when `labels` (the
+    data's class labels that the start checks read) are given. Returns its RunDir."""
     root = Path(root) if root is not None else runs_dir()
     run = RunDir(root / plan.run)
     made = False
@@ -334,6 +388,8 @@ def create_run(plan: RunPlan, root: Path | None = None) -> RunDir:
         made = True
         for p in plan.probes:
             run.probe_dir(p.id).mkdir(parents=True)
+        if labels is not None:  # before plan.json: a run that lists has it
+            atomic_write_json(run.labels_path, labels.to_json())
         atomic_write_json(run.plan_path, plan.to_json())
     except FileExistsError:
         raise

@@ -3,10 +3,10 @@
 It builds the plan the probe trains (lorplan.probe.plans: the run's plan at the probe's rank, briefly) and
 runs it through the training engine (lorplan.train.engine), as `lorplan train` would, on the run's seeded
 sample of the data, writing events as it goes. A classifier's classes (its head, the class id of each label)
-are those of the whole file, as `lorplan train` counts them: the sample is drawn in one pass over the file
-that also reads every row's label (sample). However it ends, it writes result.json (atomically) and a
-final event: finished, failed (with the traceback tail), oom ("does not fit at micro-batch N"), or cancelled
-(SIGTERM after a cancel was asked).
+are those of the whole file, as `lorplan train` counts them: those `lorplan probe start` read and recorded
+in the run folder (labels.json), else noted in the one pass over the file that draws the sample (sample).
+However it ends, it writes result.json (atomically) and a final event: finished, failed (with the traceback
+tail), oom ("does not fit at micro-batch N"), or cancelled (SIGTERM after a cancel was asked).
 
 A disk (or quota) that fills mid-probe fails the probe with the OS's reason in its result ("could not write
 in RUN (No space left on device): ..."), and the result is still written: at its start the worker sets aside
@@ -43,7 +43,7 @@ from lorplan.core.plan import ModelSection
 from lorplan.probe.adapters import save_adapter, wants_adapter
 from lorplan.probe.events import append_event
 from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES
-from lorplan.probe.runs import RunDir, atomic_write_json
+from lorplan.probe.runs import RunDir, atomic_write_json, recorded_labels
 
 TRACEBACK_LINES = 20
 SAMPLE_MAX = 20000  # examples read for a probe, at most
@@ -90,46 +90,48 @@ def injector(probe_id: str, spec: str | None):
     return hook
 
 
-def _examples(run, path: str | None, schema: str, per_step: int, packing: bool, classes: bool = True) -> list:
+def _examples(run, path: str | None, schema: str, per_step: int, packing: bool, classes: bool = True,
+              run_dir: RunDir | None = None) -> list:
     """The run's sample: at most one pass's worth (packing fills blocks from many short examples, so it reads
     more), the same seeded sample for every probe of the run, with the labels of every row of the file
     (sample) unless `classes` is False (a causal LM's plan, which never reads a label: a label column with a
-    value per row would be held whole for nothing); the generated demo data without a path."""
+    value per row would be held whole for nothing); the generated demo data without a path. The labels are those
+    `lorplan probe start` read and recorded in `run_dir` (runs.recorded_labels) when it did, for this file as it
+    is now; else they are read in the pass that draws the sample."""
     from lorplan.core.data import load_examples
     from lorplan.probe.demo import demo_examples
 
     if path is None:
         return demo_examples(seed=run.seed)
     limit = SAMPLE_MAX if packing else min(SAMPLE_MAX, run.steps * per_step + run.eval_examples)
-    draw = sample if classes else load_examples
-    return draw(path, schema=None if schema == "auto" else schema, limit=limit, seed=run.seed)
+    schema = None if schema == "auto" else schema
+    if not classes:
+        return load_examples(path, schema=schema, limit=limit, seed=run.seed)
+    known = recorded_labels(run_dir, path) if run_dir is not None else None
+    return sample(path, schema=schema, limit=limit, seed=run.seed, labels=known)
 
 
-def sample(path: str, *, schema: str | None, limit: int, seed: int):
-    """lorplan.core.data.load_examples(path, limit=limit, seed=seed), the same rows (one reservoir over the same
-    stream), as a lorplan.train.data.Sample that also holds the labels of every row of the file, read in the
-    same pass: a classifier's probe numbers its classes by them, as `lorplan train` numbers them over the whole
-    file (its head and class ids), also when the sample lacks a class. BadInput when no row is usable."""
-    from lorplan.core.data import iter_examples
-    from lorplan.core.data.records import Reservoir
+def sample(path: str, *, schema: str | None, limit: int, seed: int, labels=None):
+    """lorplan.core.data.load_examples(path, limit=limit, seed=seed) as a lorplan.train.data.Sample that also
+    holds the labels of every row of the file: a classifier's probe numbers its classes by them, as `lorplan
+    train` numbers them over the whole file (its head and class ids), also when the sample lacks a class.
+    `labels`: those labels as `lorplan probe start` read them (the file then had no label that is no class
+    label); None: noted in load_examples' pass over the file (records.LabelTally). BadInput when no row is
+    usable."""
+    from lorplan.core.data import load_examples
+    from lorplan.core.data.records import LabelTally
     from lorplan.train.data import Sample
 
-    reservoir = Reservoir(limit, seed)
-    labels: set = set()
-    problem = None
-    for ex in iter_examples(path, schema=schema):
-        reservoir.offer(ex)
-        if ex.label is not None:
-            labels.add(ex.label)
-        elif problem is None and ex.label_problem is not None:
-            problem = f"line {ex.line}: {ex.label_problem}"
-    if not reservoir.items:
-        raise BadInput(f"--data {path}: no usable example")
-    return Sample(sorted(reservoir.items, key=lambda e: e.line), labels, problem)
+    if labels is not None:
+        return Sample(load_examples(path, schema=schema, limit=limit, seed=seed), labels)
+    tally = LabelTally()
+    drawn = load_examples(path, schema=schema, limit=limit, seed=seed, each=tally)
+    return Sample(drawn, tally.labels, tally.problem)
 
 
-def build_probe(run, probe_id: str, device: str):
-    """(the Plan probe `probe_id` trains on `device`, its examples): see lorplan.probe.plans."""
+def build_probe(run, probe_id: str, device: str, run_dir: RunDir | None = None):
+    """(the Plan probe `probe_id` trains on `device`, its examples): see lorplan.probe.plans. `run_dir`: the run's
+    folder, whose labels.json (when `lorplan probe start` wrote one) holds a classifier's labels (_examples)."""
     from lorplan.core.model import load_spec
     from lorplan.probe.demo import DEMO_MODEL_NAME
     from lorplan.probe.plans import base_plan, detect_task, probe_plan, settings_plan
@@ -140,11 +142,11 @@ def build_probe(run, probe_id: str, device: str):
         base = base_plan(run)
         t = base.training
         examples = _examples(run, base.data.path, base.data.schema, t.micro_batch * t.gradient_accumulation,
-                             t.packing, classes=base.model.task == "sequence-classification")
+                             t.packing, classes=base.model.task == "sequence-classification", run_dir=run_dir)
         return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
     folder = model_folder(run.model or DEMO_MODEL_NAME)
     spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)
-    examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing")
+    examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing", run_dir=run_dir)
     task = detect_task(spec, examples)
     where = f"--data {run.data}" if run.data is not None else None
     labels = num_labels(examples, where) if task == "sequence-classification" else None
@@ -217,7 +219,7 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
     # the scheduler shares the cores among CPU probes; an explicit OMP_NUM_THREADS from the user wins
     if device == "cpu" and os.environ.get("LORPLAN_PROBE_THREADS") and not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(int(os.environ["LORPLAN_PROBE_THREADS"]))
-    plan, examples = build_probe(rp, probe_id, device)
+    plan, examples = build_probe(rp, probe_id, device, run)
     if device == "cpu" and _OWN_PROCESS:
         from lorplan.train.model import hide_bitsandbytes
 

@@ -7,8 +7,8 @@ and it counted its classes from that sample:
  (b) with label names, a sample without a rare name gave the probe a head of other outputs, and another name ->
      class id mapping, than `lorplan train` builds for the same plan over the whole file (lorplan.core.data.labels
      .class_ids), so the probe trained another model than the plan. Now the worker counts the labels of every
-     row of the file while it draws its sample (it streams the whole file for the sample already) and indexes
-     its sample with them.
+     row of the file while it draws its sample (it streams the whole file for the sample already), or takes those
+     `lorplan probe start` recorded (tests/probe/test_start_records_labels.py), and indexes its sample with them.
 
 Real files, the real all-MiniLM-L6-v2, the real worker and training engine, the real `lorplan plan --write`."""
 

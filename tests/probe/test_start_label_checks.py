@@ -4,7 +4,7 @@
    .check_start) read a peek of the first 20,000 rows (peek_examples) and refused one label only when that peek
    read the whole file, so `lorplan probe start` started probes that each failed in its worker, while `lorplan
    recommend --data` refused the same file at once (it counts every row). Now probe start refuses it with
-   recommend's line; it reads past the peek only when the peek holds one label alone, and stops at a second.
+   recommend's line; past the peek it reads the whole file once (tests/probe/test_start_records_labels.py).
 2. The Probes tab said "--data F: ..." where the Recommend tab's ladder says "Dataset F: ..." of the same file:
    the tab now names the data as the planner does.
 3. A classifier plan over a decoder (a Llama sequence classifier) and rows without a 'label' passed the start

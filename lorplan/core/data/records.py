@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 
@@ -175,26 +175,50 @@ def data_classes(path: str | os.PathLike[str], *, schema: str | None = None, whe
 
 
 def load_examples(
-    path: str | os.PathLike[str], *, schema: str | None = None, limit: int | None = None, seed: int | None = None
+    path: str | os.PathLike[str], *, schema: str | None = None, limit: int | None = None, seed: int | None = None,
+    each: Callable[[Example], None] | None = None,
 ) -> list[Example]:
     """Usable examples as a list, in file order.
 
     limit: at most this many; with `seed`, a uniform random sample (reservoir sampling, Vitter's Algorithm R,
     so the file is streamed once); without a seed, the first `limit`. Raises BadInput when none is usable.
+    each: called with every usable example read, in file order, before it is sampled: with a seed that is every
+    usable example of the file (the reservoir streams it whole), so a caller can note what every row says in the
+    same pass (LabelTally: a probe's classes); without one, the rows up to the `limit`-th.
     """
     if limit is not None and limit < 1:
         raise BadInput(f"limit {limit}: must be at least 1")
     out: list[Example] = []
     if limit is None or seed is None:
         for ex in iter_examples(path, schema=schema):
+            if each is not None:
+                each(ex)
             out.append(ex)
             if limit is not None and len(out) >= limit:
                 break
     else:
         reservoir = Reservoir(limit, seed)
         for ex in iter_examples(path, schema=schema):
+            if each is not None:
+                each(ex)
             reservoir.offer(ex)
         out = sorted(reservoir.items, key=lambda e: e.line)
     if not out:
         raise BadInput(f"--data {path}: no usable example")
     return out
+
+
+class LabelTally:
+    """A load_examples `each` hook: the distinct class labels of the examples it is called with (`labels`; rows
+    without a label left out) and `problem`, "line N: why" for the first whose label is no class label (2.5,
+    NaN, true), else None. A set of the distinct values: a classifier's classes, not a value per row."""
+
+    def __init__(self) -> None:
+        self.labels: set = set()
+        self.problem: str | None = None
+
+    def __call__(self, ex: Example) -> None:
+        if ex.label is not None:
+            self.labels.add(ex.label)
+        elif self.problem is None and ex.label_problem is not None:
+            self.problem = f"line {ex.line}: {ex.label_problem}"
