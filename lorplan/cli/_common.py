@@ -12,29 +12,17 @@ from pathlib import Path
 from lorplan.core.columns import say
 from lorplan.core.errors import BadInput
 
-_TOO_MANY_DIGITS = 10**20  # parse_int without a maximum: 2^64 has 20 digits
-
 
 def parse_int(flag: str, text: str, minimum: int = 1, maximum: int | None = None) -> int:
-    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag. Read by the
-    planner's rule for its integer fields (core.units.whole_number): 4,096, 4_096, 1e3 and 4096.0 read; 40_96 and
-    4,09 are refused (int() read 40_96 as 4096), 4,096.5 too (must be a whole number), in the field's words. A
-    number out of range is echoed as typed ("--seed: -1e3 must be at least 0"). With no bound above, inf and a
-    number of more than 20 digits (beyond any 64-bit count) are refused as typed: 1e400 handed on was printed in
-    full by the checks after (--micro-batch, --layers, --ranks)."""
-    from lorplan.core.units import whole_number
+    """An integer from `minimum` to `maximum` (no upper bound if None), or BadInput naming the flag: the planner's
+    rule and words for its integer fields (core.units.whole_number_in): 4,096, 4_096, 1e3 and 4096.0 read; 40_96
+    and 4,09 are refused (int() read 40_96 as 4096), 4,096.5 too (must be a whole number). A number out of range is
+    echoed as typed ("--seed: -1e3 must be at least 0"), a long one short ("9999999999… (5,000 digits)"). With no
+    bound above, inf and a number of more than 20 digits (beyond any 64-bit count) are refused as typed: 1e400
+    handed on was printed in full by the checks after (--micro-batch, --layers, --ranks)."""
+    from lorplan.core.units import whole_number_in
 
-    raw = str(text).strip()
-    value = whole_number(raw, flag)  # exact (a Decimal): compared with the bounds before int()
-    if value < minimum:
-        raise BadInput(f"{flag}: {raw} must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        raise BadInput(f"{flag}: {raw} must be at most {maximum:,}")
-    if not value.is_finite():  # no bound above: inf
-        raise BadInput(f"{flag}: {raw!r} is not a finite number")
-    if value >= _TOO_MANY_DIGITS:  # no bound above; the value, not its exponent: 0e999999999 is 0
-        raise BadInput(f"{flag}: {raw!r} is too large a number")
-    return int(value)
+    return whole_number_in(text, flag, minimum, maximum)
 
 
 _SCALE = {"k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9}
@@ -49,7 +37,7 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
     from decimal import MAX_EMAX, MIN_EMIN, Decimal, InvalidOperation, localcontext
 
     from lorplan.core.limits import MAX_COUNT
-    from lorplan.core.units import without_commas
+    from lorplan.core.units import echoed, without_commas
 
     maximum = MAX_COUNT if maximum is None else maximum
     raw = str(text).strip()
@@ -60,23 +48,25 @@ def parse_count(flag: str, text: str, minimum: int = 1, maximum: int | None = No
     try:
         d = Decimal(t)
     except InvalidOperation:
-        raise BadInput(f"{flag}: {raw!r} is not a count (e.g. 250000, 250k, 2.5M, 1e6)") from None
+        raise BadInput(f"{flag}: {echoed(raw, quoted=True)} is not a count (e.g. 250000, 250k, 2.5M, 1e6)"
+                       ) from None
     if not d.is_finite():  # inf, nan, -Infinity: no count at all, so not "not a whole number"
-        raise BadInput(f"{flag}: {raw!r} is not a finite number (give a count such as 250000, 250k, 2.5M or 1e6)")
+        raise BadInput(f"{flag}: {echoed(raw, quoted=True)} is not a finite number (give a count such as 250000, "
+                       "250k, 2.5M or 1e6)")
     # compared before the exact product (1e999999999 would be a billion-digit integer), which keeps every digit
     # typed (2.5000000000000000000000000001k is not whole, though the default 28 digits would round it so)
     if d > Decimal(maximum) / scale:
         short = f"{maximum:.0e}".replace("e+", "e")  # 1e15
         bound = f"{maximum:,}" + (f" = {short}" if Decimal(short) == maximum else "")
-        raise BadInput(f"{flag}: {raw!r} is more than any training set (at most {bound})")
+        raise BadInput(f"{flag}: {echoed(raw, quoted=True)} is more than any training set (at most {bound})")
     with localcontext() as ctx:
         ctx.prec = len(d.as_tuple().digits) + 20
         ctx.Emin, ctx.Emax = MIN_EMIN, MAX_EMAX
         d *= scale
         if d != d.to_integral_value():
-            raise BadInput(f"{flag}: {raw!r} is not a whole number")
+            raise BadInput(f"{flag}: {echoed(raw, quoted=True)} is not a whole number")
     if d < minimum:  # as a Decimal: int() of -1e999999999 would be a billion digits
-        raise BadInput(f"{flag}: {raw} must be at least {minimum}")
+        raise BadInput(f"{flag}: {echoed(raw)} must be at least {minimum}")
     return int(d)
 
 
@@ -86,23 +76,23 @@ def parse_positive_float(flag: str, text: str, maximum: float | None = None) -> 
     too large (float reads it as inf)."""
     import math
 
-    from lorplan.core.units import without_commas
+    from lorplan.core.units import echoed, without_commas
 
     raw = str(text).strip()
     typed = without_commas(raw, flag, "2.5")  # 1_0 was 10.0; outside the try: BadInput is a ValueError
     try:
         value = float(typed)
     except ValueError:
-        raise BadInput(f"{flag}: {text!r} is not a number") from None
+        raise BadInput(f"{flag}: {echoed(text, quoted=True)} is not a number") from None
     if not math.isfinite(value):
         if raw.lstrip("+-").lower() in ("inf", "infinity", "nan"):
-            raise BadInput(f"{flag}: {raw!r} is not a finite number")
+            raise BadInput(f"{flag}: {echoed(raw, quoted=True)} is not a finite number")
         if value > 0:
-            raise BadInput(f"{flag}: {raw!r} is too large a number")
+            raise BadInput(f"{flag}: {echoed(raw, quoted=True)} is too large a number")
     if not value > 0:  # -1e400 (-inf as a float) too
-        raise BadInput(f"{flag}: {text!r} must be a positive number")
+        raise BadInput(f"{flag}: {echoed(text, quoted=True)} must be a positive number")
     if maximum is not None and value > maximum:
-        raise BadInput(f"{flag}: {raw} must be at most {maximum:,}")
+        raise BadInput(f"{flag}: {echoed(raw)} must be at most {maximum:,}")
     return value
 
 

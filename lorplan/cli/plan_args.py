@@ -64,11 +64,11 @@ def _cuda_context(text: str) -> int:
     copy-command writes it: 0GiB) to TrainingSetup's bound, as typed in the error (1e300 named a 301-digit byte
     count)."""
     from lorplan.core.limits import MAX_CUDA_CONTEXT_BYTES
-    from lorplan.core.units import format_bytes, parse_size
+    from lorplan.core.units import echoed, format_bytes, parse_size
 
     size = parse_size(text, "--cuda-context", zero=True)
     if size > MAX_CUDA_CONTEXT_BYTES:
-        raise BadInput(f"--cuda-context: {str(text).strip()!r} is more than a CUDA context takes (at most "
+        raise BadInput(f"--cuda-context: {echoed(text, quoted=True)} is more than a CUDA context takes (at most "
                        f"{format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)})")
     return size
 

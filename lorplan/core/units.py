@@ -39,31 +39,32 @@ def parse_size(text: str, what: str = "size", zero: bool = False) -> int:
     as ambiguous, so a typed budget never silently becomes kibibytes. Raises BadInput naming `what` when the text is not a positive size
     (with `zero`, a size of 0 or more: "0", "0GiB").
     """
+    shown = echoed(text, quoted=True)  # '24GiB', a pasted 5,000 digits short
     raw = without_commas(text, what, "24.5G")  # 16,000MiB and 24_000MiB read; 1_0 (was 10 GiB) is refused
     m = _SIZE_RE.match(raw)
     if m is None:
         try:
             value = float(raw)
         except ValueError:
-            raise BadInput(f"{what}: {text!r} is not a memory size (try 24G, 24GiB or 80GB)") from None
+            raise BadInput(f"{what}: {shown} is not a memory size (try 24G, 24GiB or 80GB)") from None
         unit = ""
     else:
         value = float(m.group(1))
         unit = m.group(2).lower()
     if value != value or value in (float("inf"), float("-inf")):
-        raise BadInput(f"{what}: {text!r} is not a finite size")
+        raise BadInput(f"{what}: {shown} is not a finite size")
     if unit not in _UNITS:
-        raise BadInput(f"{what}: unknown unit {m.group(2)!r} in {text!r} (use {UNIT_CHOICES})")
+        raise BadInput(f"{what}: unknown unit {echoed(m.group(2), quoted=True)} in {shown} (use {UNIT_CHOICES})")
     if unit == "" and value < 4096:
         unit = "gib"
     elif unit == "" and value < _UNITS["gib"]:
-        raise BadInput(f"{what}: {text!r} has no unit and is too large for GiB and too small for bytes: write "
+        raise BadInput(f"{what}: {shown} has no unit and is too large for GiB and too small for bytes: write "
                        f"it with one (e.g. {raw}MiB or 24GiB)")
     size = int(value * _UNITS[unit])
     if zero and value < 0:
-        raise BadInput(f"{what}: {text!r} is negative (give a size of 0 or more, e.g. 750MiB)")
+        raise BadInput(f"{what}: {shown} is negative (give a size of 0 or more, e.g. 750MiB)")
     if size <= 0 and not zero:
-        raise BadInput(f"{what}: {text!r} must be a positive size")
+        raise BadInput(f"{what}: {shown} must be a positive size")
     return size
 
 
@@ -74,15 +75,15 @@ def parse_budget(text: str, what: str) -> int:
     which priced every rank as "does not fit"), saying what the text was read as."""
     from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MIN_GPU_MEMORY_BYTES
 
-    typed = str(text).strip()
+    typed = echoed(text, quoted=True)
     try:
         size = parse_size(text, what)
     except OverflowError:  # a finite number times its unit beyond a float ("1e300T")
         size = MAX_GPU_MEMORY_BYTES + 1
     if size > MAX_GPU_MEMORY_BYTES:
-        raise BadInput(f"{what}: {typed!r} is more than any GPU has (at most {format_bytes(MAX_GPU_MEMORY_BYTES, 0)})")
+        raise BadInput(f"{what}: {typed} is more than any GPU has (at most {format_bytes(MAX_GPU_MEMORY_BYTES, 0)})")
     if size < MIN_GPU_MEMORY_BYTES:
-        raise BadInput(f"{what}: {typed!r} is {format_bytes(size)}, less than any GPU has (at least "
+        raise BadInput(f"{what}: {typed} is {format_bytes(size)}, less than any GPU has (at least "
                        f"{format_bytes(MIN_GPU_MEMORY_BYTES, 0)}); give the budget in GiB or GB, e.g. 24G, 24GiB or "
                        "80GB (a bare 24 is 24 GiB)")
     return size
@@ -171,14 +172,53 @@ def without_commas(text: str, label: str, example: str = "2.5M") -> str:
     return raw.replace(",", "").replace("_", "")
 
 
+LONGEST_ECHO = 40  # what was typed is echoed whole up to this many characters (more is pasted, not typed)
+ECHO_HEAD = 10  # a longer text: its first characters, then how long it is
+
+
+def echoed(text: str, quoted: bool = False) -> str:
+    """What was typed, for a message that quotes it: whole up to LONGEST_ECHO characters ("1e9", or "'1e9'"
+    quoted), a longer text as its first ECHO_HEAD characters, "…" and its length, never the 5,000 digits of a
+    pasted number: "9999999999… (5,000 digits)" (quoted "'9999999999…' (5,000 digits)"); digits when the text is
+    digits alone (a sign and separators aside), characters otherwise."""
+    typed = str(text).strip()
+    if len(typed) <= LONGEST_ECHO:
+        return repr(typed) if quoted else typed
+    head = typed[:ECHO_HEAD] + "…"
+    plain = typed.lstrip("+-").replace(",", "").replace("_", "")
+    size = (counted(len(plain), "digit") if plain.isascii() and plain.isdigit()
+            else counted(len(typed), "character"))
+    return f"{head!r} ({size})" if quoted else f"{head} ({size})"
+
+
+LONGEST_COUNT = len("1,000,000,000,000")  # a count longer than this with separators is written shorter
+
+
+def count_text(n: float) -> str:
+    """A count in a message: with thousands separators while that stays short (1,000,000,000,000), else a power
+    of ten as 10^15, else 3 significant digits (2.5e+20; inf for a number beyond any float)."""
+    import math
+
+    if math.isfinite(n) and float(n).is_integer():
+        whole = int(n)
+        if len(f"{whole:,}") <= LONGEST_COUNT:
+            return f"{whole:,}"
+        digits = str(abs(whole))
+        if digits.strip("0") == "1":
+            return f"{'-' if whole < 0 else ''}10^{len(digits) - 1}"
+    return f"{n:.3g}"
+
+_TOO_MANY_DIGITS = 10**20  # a whole number with no bound above: 2^64 has 20 digits
+
+
 def whole_number(text: str, label: str) -> Decimal:
-    """The whole number typed in `text` for an integer flag or field, exactly: the one rule of the CLI's parse_int
-    and the planner's integer fields (tui.panels.setup_form.parse_int), in the same words after `label` (the flag,
-    or the field). Written as people write it: 4096, 4,096 or 4_096 (without_commas' rule), 4096.0, 1e3, 2.048e3.
+    """The whole number typed in `text` for an integer flag or field, exactly: the reading of whole_number_in
+    (the CLI's parse_int and the planner's integer fields), in the same words after `label` (the flag, or the
+    field). Written as people write it: 4096, 4,096 or 4_096 (without_commas' rule), 4096.0, 1e3, 2.048e3.
     A Decimal, not a float, so 2^53 + 1 stays itself and 1e999999999 costs nothing; it may be infinite ("inf") or
     far beyond any bound, so the caller compares it with its bounds before int(). BadInput otherwise: a text of no
     digit "type a whole number", one of no number (or nan) "'abc' is not a number", a fraction "'4,096.5' must be
-    a whole number" (never 4096, nor 1e-3 0)."""
+    a whole number" (never 4096, nor 1e-3 0); a long text echoed short (echoed)."""
     from decimal import MAX_EMAX, MIN_EMIN, InvalidOperation, localcontext
 
     typed = str(text).strip()
@@ -187,16 +227,37 @@ def whole_number(text: str, label: str) -> Decimal:
     try:
         value = Decimal(without_commas(typed, label, "2.5"))
     except InvalidOperation:
-        raise BadInput(f"{label}: {typed!r} is not a number") from None
+        raise BadInput(f"{label}: {echoed(typed, quoted=True)} is not a number") from None
     if value.is_nan():
-        raise BadInput(f"{label}: {typed!r} is not a number")
+        raise BadInput(f"{label}: {echoed(typed, quoted=True)} is not a number")
     if value.is_finite():
         with localcontext() as ctx:  # every digit typed counts: 4096.0000000000000000000000000001 is no 4096
             ctx.prec = len(value.as_tuple().digits) + 20
             ctx.Emin, ctx.Emax = MIN_EMIN, MAX_EMAX
             if value != value.to_integral_value():
-                raise BadInput(f"{label}: {typed!r} must be a whole number")
+                raise BadInput(f"{label}: {echoed(typed, quoted=True)} must be a whole number")
     return value
+
+
+def whole_number_in(text: str, label: str, low: int, high: int | None = None) -> int:
+    """The whole number typed in `text` (whole_number's reading) from `low` to `high`: the one rule, and its
+    words, of the CLI's integer flags (cli._common.parse_int) and the planner's integer fields
+    (tui.panels.setup_form.parse_int). Out of bounds, BadInput echoes what was typed (echoed: "1e9", not
+    1,000,000,000; a pasted 5,000-digit number as "9999999999… (5,000 digits)") and the bound (count_text: 10^15)
+    after `label`: "--seq-len: 1e9 must be at most 16,777,216", "Custom rank: -5 must be at least 1". With no
+    bound above (high None), inf and a number of more than 20 digits (beyond any 64-bit count) are refused as
+    typed, compared as a Decimal: 1e999999999 never becomes a billion-digit int."""
+    typed = str(text).strip()
+    value = whole_number(typed, label)  # exact (a Decimal): compared with the bounds before int()
+    if value < low:
+        raise BadInput(f"{label}: {echoed(typed)} must be at least {count_text(low)}")
+    if high is not None and value > high:
+        raise BadInput(f"{label}: {echoed(typed)} must be at most {count_text(high)}")
+    if not value.is_finite():  # no bound above: inf
+        raise BadInput(f"{label}: {echoed(typed, quoted=True)} is not a finite number")
+    if value >= _TOO_MANY_DIGITS:  # no bound above; the value, not its exponent: 0e999999999 is 0
+        raise BadInput(f"{label}: {echoed(typed, quoted=True)} is too large a number")
+    return int(value)
 
 
 def format_count(n: int) -> str:

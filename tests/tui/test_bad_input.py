@@ -123,8 +123,8 @@ async def test_targets_unticked_is_an_inline_error(make_app):
 MODEL_BOUNDS = (
     ("#f-seq_len", "2048", "200000", "context of 131,072 tokens"),  # Llama-3.1's context
     ("#f-custom_rank", "", "5000", "above 4,096"),  # min(in, out) of its widest adapted module
-    ("#f-custom_rank", "", "100000000", "too large"),
-    ("#f-micro_batch", "1", "99999999999999999999", "too large"),
+    ("#f-custom_rank", "", "100000000", "must be at most 65,536"),
+    ("#f-micro_batch", "1", "99999999999999999999", "must be at most 1,048,576"),
 )
 
 
@@ -219,7 +219,7 @@ async def test_micro_batch_limit_is_the_cli_one(make_app):
         await pilot.pause()
         assert_rejected(app, view, "#f-micro_batch", "1048577", valid)
         # echoed as pasted, the limit with separators (the CLI's figure)
-        assert "Micro-batch: 1048577 is too large (at most 1,048,576)" in message_text(app, "#setup-errors")
+        assert "Micro-batch: 1048577 must be at most 1,048,576" in message_text(app, "#setup-errors")
 
 
 async def test_core_messages_name_the_planner_s_fields_not_cli_flags(make_app):

@@ -114,7 +114,7 @@ def test_setup_round_trip_and_bad_values_are_dropped_with_a_note(tmp_path):
     assert config.setup == FormValues(grad_checkpointing=True)  # the good field kept, the bad ones dropped
     joined = "\n".join(problems)
     assert "/x/config.toml: setup.quant (line 2): 'nf5' is not one of" in joined
-    assert "setup.seq_len (line 3): Sequence length: 0 is too small" in joined
+    assert "setup.seq_len (line 3): Sequence length: 0 must be at least 1" in joined
     assert "setup.micro_batch (line 4)" in joined and "setup.dora (line 5)" in joined
     assert "setup.colour (line 6): unknown setup field" in joined
     assert all(p.endswith("ignored") for p in problems) and len(problems) == 5

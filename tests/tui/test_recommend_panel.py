@@ -141,7 +141,7 @@ async def test_prior_from_a_typed_size_for_classification(make_app):
         assert _text(app, "#rec-size-error") == "Labelled examples: '12x' is not a number" and panel.shown is None
         await type_into(pilot, "#rec-size", "0")  # the message names the field as its label does
         assert _text(app, "#rec-size-label") == "Labelled examples:"
-        assert _text(app, "#rec-size-error") == "Labelled examples: 0 is too small (at least 1)"
+        assert _text(app, "#rec-size-error") == "Labelled examples: 0 must be at least 1"
         await type_into(pilot, "#rec-size", "20,000")
         spec = app.main.plan.spec
         expected = capacity_prior(DataSize(task="sequence-classification", examples=20_000, num_labels=2),
@@ -400,8 +400,8 @@ async def test_ladder_key_refuses_with_the_reason(make_app, isolated_home):
         panel = app.screen.query_one(RecommendPanel)
         for selector, typed, said in (("#rec-seeds", "x", "Seeds per probe: 'x' is not a number"),
                                       ("#rec-seeds", "2.5", "Seeds per probe: '2.5' must be a whole number"),
-                                      ("#rec-seeds", "9", "Seeds per probe: 9 is too large (at most 5)"),
-                                      ("#rec-steps", "0", "Steps per probe: 0 is too small (at least 1)"),
+                                      ("#rec-seeds", "9", "Seeds per probe: 9 must be at most 5"),
+                                      ("#rec-steps", "0", "Steps per probe: 0 must be at least 1"),
                                       ("#rec-budget", "soon", "Ladder budget: 'soon' is not a number")):
             for field in ("#rec-seeds", "#rec-steps"):
                 await type_into(pilot, field, "")
@@ -518,10 +518,10 @@ LADDER_GARBAGE = (
     ("#rec-budget", "-1", "Ladder budget: '-1' must be a positive number of minutes"),
     ("#rec-budget", "nan", "Ladder budget: 'nan' is not a finite number of minutes"),
     ("#rec-budget", "inf", "Ladder budget: 'inf' is not a finite number of minutes"),
-    ("#rec-seeds", "0", "Seeds per probe: 0 is too small (at least 1)"),
-    ("#rec-seeds", "9", f"Seeds per probe: 9 is too large (at most {recommend_bridge.MAX_SEEDS})"),
+    ("#rec-seeds", "0", "Seeds per probe: 0 must be at least 1"),
+    ("#rec-seeds", "9", f"Seeds per probe: 9 must be at most {recommend_bridge.MAX_SEEDS}"),
     ("#rec-seeds", "x", "Seeds per probe: 'x' is not a number"),
-    ("#rec-steps", "-3", "Steps per probe: -3 is too small (at least 1)"),
+    ("#rec-steps", "-3", "Steps per probe: -3 must be at least 1"),
     ("#rec-steps", "1.5", "Steps per probe: '1.5' must be a whole number"),
 )
 

@@ -32,14 +32,14 @@ async def test_recommend_evidence_names_a_folder_model_by_its_short_name(make_ap
 
 
 # What each whole-number field of the Plan tab says of a value beyond its range, typed as a user would type it:
-# the input echoed as typed ("1e9", not "1,000,000,000"), and 1e999 is too large, not "not a whole number".
+# the input echoed as typed ("1e9", not "1,000,000,000"), and 1e999 is beyond the bound, not "not a whole number".
 BEYOND = [
-    ("#f-seq_len", "1e9", "Sequence length: 1e9 is too large (at most 16,777,216)"),
-    ("#f-seq_len", "1e999", "Sequence length: 1e999 is too large (at most 16,777,216)"),
-    ("#f-micro_batch", "2e6", "Micro-batch: 2e6 is too large (at most 1,048,576)"),
-    ("#f-gpus", "1_000_000", "GPUs: 1_000_000 is too large (at most"),
-    ("#f-custom_rank", "1e5", "Custom rank: 1e5 is too large (at most 65,536)"),
-    ("#f-custom_rank", "-1e999", "Custom rank: -1e999 is too small (at least 1)"),
+    ("#f-seq_len", "1e9", "Sequence length: 1e9 must be at most 16,777,216"),
+    ("#f-seq_len", "1e999", "Sequence length: 1e999 must be at most 16,777,216"),
+    ("#f-micro_batch", "2e6", "Micro-batch: 2e6 must be at most 1,048,576"),
+    ("#f-gpus", "1_000_000", "GPUs: 1_000_000 must be at most"),
+    ("#f-custom_rank", "1e5", "Custom rank: 1e5 must be at most 65,536"),
+    ("#f-custom_rank", "-1e999", "Custom rank: -1e999 must be at least 1"),
 ]
 
 
@@ -53,6 +53,9 @@ async def test_a_number_beyond_a_fields_range_is_echoed_as_typed(make_app):
             assert said in " ".join(errors.split()), (selector, typed, errors)
             await type_into(pilot, selector, {"#f-custom_rank": "8"}.get(selector, "1"))
             assert not str(app.screen.query_one("#setup-errors", Static).render()).strip(), selector
+        await paste_into(pilot, "#f-custom_rank", "9" * 5000)  # pasted: was "Custom rank: inf is too large ..."
+        errors = " ".join(str(app.screen.query_one("#setup-errors", Static).render()).split())
+        assert "Custom rank: 9999999999… (5,000 digits) must be at most 65,536" in errors, errors
 
 
 def test_nan_is_not_a_number_and_a_fraction_not_a_whole_number():

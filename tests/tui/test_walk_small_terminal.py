@@ -19,7 +19,7 @@ def on_screen(app) -> str:
 
 @pytest.mark.parametrize(("field", "typed", "said"), [
     ("#f-micro_batch", "abc", "Micro-batch: 'abc' is not a number"),
-    ("#f-custom_rank", "-5", "Custom rank: -5 is too small (at least 1)"),
+    ("#f-custom_rank", "-5", "Custom rank: -5 must be at least 1"),
     ("#gpu-budget", "foo", "GPU memory: 'foo' is not a memory size"),
 ])
 async def test_a_bad_field_s_message_is_on_screen_at_80x24(make_app, field, typed, said):
@@ -43,7 +43,7 @@ async def test_the_message_of_the_field_being_typed_comes_first(make_app):
         await type_into(pilot, "#f-micro_batch", "abc")
         await type_into(pilot, "#f-seq_len", "0")
         text = on_screen(app)
-        assert "showing the last valid table: Sequence length: 0 is too small" in text, screen_text(app)
+        assert "showing the last valid table: Sequence length: 0 must be at least 1" in text, screen_text(app)
         assert "(and 1 more marked in red)" in text
 
 

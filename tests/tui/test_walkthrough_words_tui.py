@@ -17,6 +17,7 @@ from lorplan.core.lora import LoraTargets
 from lorplan.core.memory.types import TrainingSetup
 from lorplan.core.model import load_spec
 from lorplan.core.plan import read_plan
+from lorplan.core.units import count_text
 from lorplan.probe.compare import RankRow
 from lorplan.recommend import (
     DataSize,
@@ -52,23 +53,23 @@ async def _recommend_tab(pilot) -> RecommendPanel:
 
 # -- 1. a number far beyond a limit -------------------------------------------------------------------------
 def test_a_count_in_a_message_stays_short():
-    assert numbers.count_text(1_000_000) == "1,000,000"
-    assert numbers.count_text(10**12) == "1,000,000,000,000"
-    assert numbers.count_text(10**15) == "10^15"  # was 1,000,000,000,000,000
-    assert numbers.count_text(1e99) == "1e+99"  # was 100 digits: 999,999,999,999,999,967,336,…
-    assert numbers.count_text(float("inf")) == "inf"
+    assert count_text(1_000_000) == "1,000,000"
+    assert count_text(10**12) == "1,000,000,000,000"
+    assert count_text(10**15) == "10^15"  # was 1,000,000,000,000,000
+    assert count_text(1e99) == "1e+99"  # was 100 digits: 999,999,999,999,999,967,336,…
+    assert count_text(float("inf")) == "inf"
 
 
 def test_a_number_far_beyond_the_limit_is_echoed_as_typed():
     with pytest.raises(BadInput) as exc:
         parse_int("1e99", "Labelled examples", 1, 10**15)
-    assert str(exc.value) == "Labelled examples: 1e99 is too large (at most 10^15)"
-    with pytest.raises(BadInput, match=r"^Trained tokens: 1e999 is too large \(at most 10\^15\)$"):
+    assert str(exc.value) == "Labelled examples: 1e99 must be at most 10^15"
+    with pytest.raises(BadInput, match=r"^Trained tokens: 1e999 must be at most 10\^15$"):
         parse_int("1e999", "Trained tokens", 1, 10**15)  # infinity: was "must be a whole number"
-    with pytest.raises(BadInput, match=r"^Trained tokens: -1e99 is too small \(at least 1\)$"):
+    with pytest.raises(BadInput, match=r"^Trained tokens: -1e99 must be at least 1$"):
         parse_int("-1e99", "Trained tokens", 1, 10**15)
-    long = "1" + "0" * 40  # too long to echo: written short
-    with pytest.raises(BadInput, match=r"^Trained tokens: 1e\+40 is too large \(at most 10\^15\)$"):
+    long = "1" + "0" * 40  # too long to echo: its first digits and how many
+    with pytest.raises(BadInput, match=r"^Trained tokens: 1000000000… \(41 digits\) must be at most 10\^15$"):
         parse_int(long, "Trained tokens", 1, 10**15)
     # what parse_int says otherwise is kept, and numbers in range parse
     with pytest.raises(BadInput, match="'1.5' must be a whole number"):
@@ -86,12 +87,12 @@ async def test_the_recommend_tab_says_1e99_in_one_line(make_app):
         panel = await _recommend_tab(pilot)
         await type_into(pilot, "#rec-size", "1e99")
         error = _text(app, "#rec-size-error")
-        assert error == "Labelled examples: 1e99 is too large (at most 10^15)"
+        assert error == "Labelled examples: 1e99 must be at most 10^15"
         assert panel.typed_size is None and panel.shown is None
         assert error in screen_text(app)  # on one line of the screen, not seven
         await type_into(pilot, "#rec-seeds", "1e99")
         assert _text(app, "#rec-ladder-error") == (
-            f"Seeds per probe: 1e99 is too large (at most {recommend_bridge.MAX_SEEDS})")
+            f"Seeds per probe: 1e99 must be at most {recommend_bridge.MAX_SEEDS}")
 
 
 # -- 2. the planner's names, not the command's flags -----------------------------------------------------------

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import format_bytes, whole_number, without_commas
+from lorplan.core.units import format_bytes, whole_number_in, without_commas
 from lorplan.core.units import parse_budget as core_parse_budget
 from lorplan.core.vocab import FOUR_BIT_QUANTS, Attention, Optimizer, Quant, Sharding, default_sharding
-from lorplan.tui import bridge, numbers
+from lorplan.tui import bridge
 from lorplan.tui.bridge import MAX_GPUS, MAX_MICRO_BATCH, MAX_RANK, MAX_SEQ_LEN
 
 # Limits beyond which a value is a typo, not a plan: micro-batch, sequence length, GPUs, the rank (a plan's lora.r
@@ -30,16 +30,12 @@ SHARDING_CHOICES = Sharding.options()
 
 
 def parse_int(text: str, label: str, low: int, high: int) -> int:
-    """An integer in [low, high], or BadInput naming the field in plain words: read by the CLI's rule for its
-    integer flags (core.units.whole_number: 4,096, 1e3 and 4096.0 read, 4,096.5 must be a whole number, in the same
-    words). A value out of range is echoed as typed ("Sequence length: 1e9 is too large (at most 16,777,216)",
-    numbers.out_of_range): the figure the user reads is the one they typed, not 1,000,000,000 for 1e9."""
-    typed = str(text).strip()
-    value = whole_number(typed, label)  # exact; infinite or far beyond `high` is told by out_of_range
-    beyond = numbers.out_of_range(label, typed, low, high, float(value))
-    if beyond is not None:
-        raise BadInput(beyond)
-    return int(value)
+    """An integer in [low, high], or BadInput naming the field in plain words: the CLI's rule and words for its
+    integer flags (core.units.whole_number_in: 4,096, 1e3 and 4096.0 read, 4,096.5 must be a whole number). A
+    value out of range is echoed as typed ("Sequence length: 1e9 must be at most 16,777,216"): the figure the user
+    reads is the one they typed, not 1,000,000,000 for 1e9, and a pasted 5,000-digit one as "9999999999… (5,000
+    digits)", not "inf"."""
+    return whole_number_in(text, label, low, high)
 
 
 def parse_positive_float(text: str, label: str, unit: str = "") -> float:
