@@ -458,9 +458,11 @@ class PlanView(VerticalScroll):
         self._fit_attention(spec)
         self._fit_checkpointing(spec)
         wanted, defaults = bridge.task_micro_batches(spec)
-        shown = self.state.form.micro_batch.strip()
-        # a default, not the user's (isdecimal: "²" is a digit int() refuses, left for the form to refuse)
-        if shown.isdecimal() and int(shown) in defaults and int(shown) != wanted:
+        try:  # read as the form reads it (core.units.whole_number: "1.0" and "1e0" are 1; "²" is refused)
+            shown = parse_int(self.state.form.micro_batch, "Micro-batch", 1, bridge.MAX_MICRO_BATCH)
+        except BadInput:
+            shown = None  # a bad value, left for the form to refuse
+        if shown in defaults and shown != wanted:  # a default, not the user's
             self.state.form = self.query_one(SetupPanel).show_micro_batch(wanted)
         await self.query_one(SetupPanel).set_architecture(names, roles, presets)
         self.post_message(ModelLoaded(source))
