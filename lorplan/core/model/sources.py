@@ -233,12 +233,17 @@ def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool, trusted:
                            "list, [slow class, fast class]: write the class in such a list (null for a class the "
                            "tokenizer lacks), or remove the key")
         return
-    if not _class_paths(entry):
-        if which:
-            raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
-                           f"'AutoTokenizer': {entry!r}"[:300])
-        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
     fix = "give the tokenizer's class path, or remove the key"
+    if entry == []:  # transformers reads entry[1]: IndexError
+        raise BadInput(f"{where}: 'auto_map' names no class{which} ([]): {fix}")
+    if isinstance(entry, list) and not _class_paths(entry):  # [null, 5]: transformers tests `"--" in 5`
+        bad = next(v for v in entry if v is not None and not isinstance(v, str))
+        raise BadInput(f"{where}: 'auto_map' lists {_short_repr(entry, 100)}{which} where transformers reads [slow "
+                       f"class, fast class]: {_short_repr(bad, 40)} is no class name; give class paths as strings "
+                       "(null for a class the tokenizer lacks), or remove the key")
+    if not _class_paths(entry):  # under AutoTokenizer: a number, an object
+        raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
+                       f"'AutoTokenizer': {entry!r}"[:300])
     if len(entry) < 2:  # transformers reads entry[1], the fast class: IndexError
         raise BadInput(f"{where}: 'auto_map' names one class{which} ({repr(entry)[:200]}) where transformers reads "
                        "two, [slow class, fast class]: give both (null for a class the tokenizer lacks), or remove "
@@ -260,6 +265,12 @@ def _loadable_class_path(path: str) -> bool:
         return False
     parts = ref.split(".")
     return len(parts) == 2 and bool(parts[1])
+
+
+def _short_repr(value: Any, limit: int = 200) -> str:
+    """repr(value) for a message, cut to `limit` characters with "…" (a list of 5,000 entries is not all shown)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _class_paths(value: Any) -> bool:
