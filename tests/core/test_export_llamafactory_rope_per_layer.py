@@ -21,6 +21,7 @@ import copy
 import json
 import math
 import re
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -131,12 +132,13 @@ def _factory_config(cfg: dict, folder: Path):
     return config
 
 
-@pytest.mark.parametrize("raw", [MODERNBERT, MODERNBERT_DECODER], ids=lambda raw: raw["model_type"])
+@pytest.mark.parametrize("raw", [MODERNBERT_DECODER], ids=lambda raw: raw["model_type"])
 def test_modernbert_leaves_rope_scaling_out_and_names_the_config_edit(tmp_path, raw):
-    """ModernBERT: `rope_scaling: linear` fails to load on transformers 5 and is dropped on transformers 4 (no
-    rope_scaling attribute there: it trained unscaled), and the export's advice, transformers < 5, trained nothing
-    of the plan's scaling. The option is left out; the config.json edit the warning names, with the YAML as
-    written, builds what lorplan train builds (every layer type scaled)."""
+    """ModernBERT's decoder: `rope_scaling: linear` fails to load on transformers 5 and is dropped on transformers 4
+    (no rope_scaling attribute there: it trained unscaled), and the export's advice, transformers < 5, trained
+    nothing of the plan's scaling. The option is left out; the config.json edit the warning names, with the YAML as
+    written, builds what lorplan train builds (every layer type scaled). (ModernBERT's masked LM is refused:
+    test_masked_lm_plan_is_refused.)"""
     folder = _folder(tmp_path, raw["model_type"], raw)
     plan = scaled_plan(folder)
     cfg, said = _export(plan)
@@ -239,3 +241,98 @@ def test_olmo3_whose_rope_theta_matches_the_full_attention_layers_names_the_slid
     _, said = _export(scaled_plan(folder))
     (line,) = [w for w in said if "train on other frequencies" in w]
     assert ": the sliding-window layers train on other frequencies" in line
+
+
+OLMO3_BASE = re.compile(r'add "rope_theta": ([0-9.e+]+) to the model\'s config\.json \(a local copy\)')
+
+
+def test_olmo3_saved_by_transformers5_is_told_the_rope_theta_that_trains_lorplans_bases_on_transformers_4(tmp_path):
+    """The line on an Olmo 3 config.json transformers 5 saved (no rope_theta) named the other frequencies and no fix.
+    transformers 4.57 gives both of Olmo 3's layer types config.json's rope_theta (Olmo3Model.rotary_embs: the
+    sliding-window one default RoPE, the full-attention one with the rope_scaling configure_rope sets; checked
+    there, outside this suite), so a rope_theta of lorplan train's one base builds lorplan train's frequencies."""
+    from transformers import Olmo3Config
+
+    folder = tmp_path / "olmo3-saved"
+    Olmo3Config(**{k: v for k, v in OLMO3.items() if k not in ("model_type", "architectures")}).save_pretrained(folder)
+    plan = scaled_plan(folder)
+    _, said = _export(plan)
+    (line,) = [w for w in said if "train on other frequencies" in w]
+    (base,) = OLMO3_BASE.findall(line)
+    trained = _trained(plan, folder)
+    powers = -torch_arange(32) / 32
+    assert _close(trained["sliding_attention"][0], float(base) ** powers)  # transformers 4: rope_theta, unscaled
+    assert _close(trained["full_attention"][0], float(base) ** powers / FACTOR)  # rope_theta, scaled
+
+
+def test_olmo3_whose_bases_differ_gets_no_rope_theta_line(tmp_path):
+    """No one rope_theta gives transformers 4 two bases (config.json rope_theta 10,000: lorplan train's full-attention
+    layers 10,000, its sliding-window ones 500,000)."""
+    folder = _folder(tmp_path, "olmo3", {**OLMO3, "rope_theta": 10_000})
+    _, said = _export(scaled_plan(folder))
+    assert not any(OLMO3_BASE.search(w) for w in said)
+
+
+def torch_arange(n: int):
+    import torch
+
+    return torch.arange(0, n, 2, dtype=torch.float64)
+
+
+def _close(got, want) -> bool:
+    return got.shape == want.shape and bool(((got.double() - want).abs() <= 1e-6 * want.abs()).all())
+
+
+LLAMA = dict(model_type="llama", architectures=["LlamaForCausalLM"], rope_theta=50_000.0, num_key_value_heads=1,
+             **SMALL)
+
+
+def _llama_frequencies(config):
+    import torch
+    import transformers
+
+    quiet()
+    torch.manual_seed(0)
+    rotary = transformers.AutoModel.from_config(config).rotary_emb
+    return rotary.inv_freq.clone(), float(rotary.attention_scaling)
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_plain_model_gets_the_config_edit_not_transformers_4(tmp_path, packing):
+    """A model with one RoPE for every layer (Llama): the YAML's rope_scaling fails to load on transformers 5, and the
+    export said to train with transformers < 5, where configure_rope sets its own factor, ceil(cutoff_len /
+    max_position_embeddings): 3, not the plan's 2, for a packed plan (cutoff_len seq_len + 1). The option is left
+    out and the warning names the config.json edit (as for the per-layer models), which LLaMA-Factory leaves alone
+    (no rope_scaling in the YAML) and transformers reads as lorplan train scales the model (4.57 and 5.6 read it
+    the same, checked outside this suite)."""
+    folder = _folder(tmp_path, "llama", LLAMA)
+    plan = scaled_plan(folder)
+    plan = replace(plan, training=replace(plan.training, packing=packing))
+    cfg, said = _export(plan)
+    assert "rope_scaling" not in cfg
+    assert not any("transformers < 5" in w or w.startswith("LLaMA-Factory: the plan extends RoPE") for w in said)
+    (line,) = [w for w in said if w.startswith("rope_scaling left out")]
+    (edit,) = EDIT.findall(line)
+    edited = _folder(tmp_path, "edited", {**LLAMA, "rope_scaling": json.loads(edit)})
+    from lorplan.train.model import rope_scaled_config
+
+    built = _llama_frequencies(_factory_config(cfg, edited))
+    trained = _llama_frequencies(rope_scaled_config(plan, folder, {}, _loaded(folder)))
+    assert built[1] == trained[1] and bool((built[0] == trained[0]).all())
+    assert not bool((_llama_frequencies(_loaded(folder))[0] == trained[0]).all())  # it scales
+
+
+def test_masked_lm_plan_is_refused(tmp_path):
+    """ModernBertForMaskedLM: every LLaMA-Factory stage (pt, sft, rm, ppo, dpo, kto) trains a causal LM, loaded with
+    AutoModelForCausalLM (model/loader.py), which has no ModernBERT class: the export is refused in one line, as a
+    sequence classifier's is."""
+    from lorplan.core.errors import BadInput
+
+    folder = _folder(tmp_path, "modernbert", MODERNBERT)
+    with pytest.raises(BadInput) as err:
+        _export(scaled_plan(folder))
+    line = str(err.value)
+    assert line.startswith("--to llamafactory: ") and "ModernBertForMaskedLM" in line and "\n" not in line
+    assert "masked" in line and "sequence-classification" in line
+    decoder = _folder(tmp_path, "decoder", MODERNBERT_DECODER)
+    _export(scaled_plan(decoder))  # a causal LM: exported

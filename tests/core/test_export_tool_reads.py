@@ -90,8 +90,10 @@ def test_axolotl_cut_cross_entropy_only_with_16_bit_training(precision, enabled)
 def test_llamafactory_warns_that_rope_scaling_fails_on_transformers_5():
     plan = sample("smollm2-135m-cpu")
     scaled = replace(plan, model=replace(plan.model, rope_scaling=2.0))
-    assert any("fails to load the model with rope_scaling on transformers 5" in w
-               for w in export_plan(scaled, "llamafactory").warnings)
+    result = export_plan(scaled, "llamafactory")
+    (line,) = [w for w in result.warnings if w.startswith("rope_scaling left out")]
+    assert "fails to load" in line and "on transformers 5" in line and 'add "rope_scaling": ' in line
+    assert "rope_scaling" not in yaml.safe_load(next(iter(result.files.values())))
     assert not any("transformers 5" in w for w in export_plan(plan, "llamafactory").warnings)
 
 

@@ -348,3 +348,28 @@ def classifier_refusal(plan, fmt: str) -> str | None:
     return (f"{CAUSAL_ONLY[ExportFormat(fmt)]} trains no sequence classifier from its config (it would train the "
             "model as a causal language model on the text); a classifier's plan exports --to peft, or trains with "
             "`lorplan train`")
+
+
+# The formats refused for a masked language model (config.json's architectures naming *ForMaskedLM alone:
+# ModernBertForMaskedLM, BertForMaskedLM). LLaMA-Factory 0.9.5's stages (pt, sft, rm, ppo, dpo, kto:
+# hparams/finetuning_args.py) all train a causal LM, loaded with AutoModelForCausalLM for a text model
+# (model/loader.py load_model), which has no ModernBERT class and builds a BERT as BertLMHeadModel, its attention
+# bidirectional, so next-token prediction sees the token it predicts. lorplan plans such a model as a sequence
+# classifier.
+MASKED_LM_REFUSED = frozenset({ExportFormat.LLAMAFACTORY})
+
+
+def masked_lm_refusal(plan, fmt: str) -> str | None:
+    """Why `fmt` cannot carry a causal-LM plan of a masked language model (MASKED_LM_REFUSED), in one sentence,
+    else None. The model is a masked LM when its config.json's architectures name only *ForMaskedLM classes."""
+    if plan.model.task != Task.CAUSAL_LM or fmt not in MASKED_LM_REFUSED:
+        return None
+    cfg = model_config(plan)
+    names = cfg.get("architectures") if cfg is not None else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n.endswith("ForMaskedLM")
+                                                      for n in names)):
+        return None
+    return (f"{CAUSAL_ONLY[ExportFormat(fmt)]} trains causal language models only (its stages pt, sft, rm, ppo, dpo "
+            f"and kto predict the next token), and {plan.model.source!r} is a masked language model "
+            f"({', '.join(names)}); plan it as a sequence classifier (task = \"sequence-classification\", as "
+            "`lorplan plan` writes it), which exports --to peft or trains with `lorplan train`")

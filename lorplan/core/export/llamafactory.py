@@ -142,6 +142,12 @@ _TRANSFORMERS4_BASES: dict[str, dict[str, tuple[str, float]]] = {
     "olmo3": {FULL_ATTENTION: ("rope_theta", 10_000.0), SLIDING_ATTENTION: ("rope_theta", 10_000.0)},
 }
 _NO_ROPE_SCALING_ON_4 = frozenset({"modernbert", "modernbert-decoder"})
+# For one RoPE for every layer, configure_rope's rope_scaling trains on transformers 4 with a factor of its own (a
+# packed plan's cutoff_len is seq_len + 1: ceil(513 / 256) is 3 where the plan scales by 2), where a config.json
+# rope_scaling is the plan's, read by transformers 4.55 to 5.6 alike (checked on 4.57.6 and 5.6.0: the inv_freq
+# lorplan train builds)
+_ONE_ROPE_ON_4 = ("it sets the factor itself, to ceil(cutoff_len / the model's max_position_embeddings), which may "
+                  "differ from the plan's")
 # transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every Olmo 3 layer (a flat
 # rope_parameters): a config.json rope_scaling scales its sliding-window layers too, which lorplan train's
 # transformers does not, so no edit trains lorplan's scaling there
@@ -166,10 +172,16 @@ def _float(value) -> float | None:
 
 
 def _option_unread(layout: RopeLayout, cfg: dict | None) -> str | None:
-    """Why LLaMA-Factory's rope_scaling option does not train the plan's scaling of a model with RoPE per layer
-    type on transformers 4, where a config.json edit trains it on transformers 5 (Olmo 3: _transformers4_bases_note);
-    None for a model with one RoPE for every layer, or one transformers 4 builds as lorplan train."""
-    if layout.per_layer is None or layout.model_type in _ONE_ROPE_ON_5_6:
+    """Why LLaMA-Factory's rope_scaling option does not train the plan's scaling on transformers 4 (on 5 it fails to
+    load any model), where a config.json edit (rope.config_edit) trains it: for a model with one RoPE for every
+    layer, configure_rope's factor is its own, ceil(cutoff_len / max_position_embeddings), where a config.json
+    rope_scaling is read as lorplan train scales (transformers 4.55 to 5.6 alike); for one with RoPE per layer type,
+    transformers 4 may build other layer types or bases than lorplan train (a config.json edit trains it on
+    transformers 5). None for a model transformers 4 builds as lorplan train, and for Olmo 3, whose edit trains
+    nothing of lorplan's on transformers 5 up to 5.6 (_transformers4_bases_note)."""
+    if layout.per_layer is None:
+        return _ONE_ROPE_ON_4
+    if layout.model_type in _ONE_ROPE_ON_5_6:
         return None
     if layout.model_type in _NO_ROPE_SCALING_ON_4:
         return ("the model's config has no rope_scaling there: LLaMA-Factory logs \"Current model does not support "
@@ -193,11 +205,16 @@ def _transformers4_bases_note(layout: RopeLayout, cfg: dict | None) -> list[str]
     other = [_LAYERS[kind] for kind in theirs if theirs[kind] != ours[kind]]
     if not other:
         return []
+    # transformers 4.57.6's Olmo3Model gives both layer types config.json's rope_theta: one base of lorplan train's
+    # for both is one key (checked there: inv_freq of both rotary_embs equal lorplan train's)
+    (base, *more) = set(ours.values())
+    fix = (f"; add \"rope_theta\": {json.dumps(base)} to the model's config.json (a local copy) and transformers 4 "
+           "builds lorplan train's bases" if base is not None and not more else "")
     return [f"on transformers 4, where LLaMA-Factory's rope_scaling loads, this model's layers take RoPE bases "
             f"{_listed(theirs)} (config.json's rope_theta, 10,000 without it, for both), where lorplan train's "
             f"(transformers 5) take {_listed(ours)}: the {' and '.join(other)} layers train on other frequencies; "
             "transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every layer of it, so a "
-            "config.json rope_scaling would scale the sliding-window layers too"]
+            f"config.json rope_scaling would scale the sliding-window layers too{fix}"]
 
 
 _LAYERS = {FULL_ATTENTION: "full-attention", SLIDING_ATTENTION: "sliding-window"}
@@ -231,13 +248,15 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
                         f"the language model of {plan.model.source!r} does not read (it reads text_config): "
                         f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling")
     elif plan.model.rope_scaling is not None and (why := _option_unread(layout, model_config(plan))) is not None:
-        # configure_rope's rope_scaling loads on transformers 4 alone (below), where this model's RoPE per layer
-        # type is not built as lorplan train's; with no rope_scaling in the YAML LLaMA-Factory leaves the config
-        # alone, and transformers 5 reads the edit as lorplan train scales the model
-        warnings.append(f"rope_scaling left out: LLaMA-Factory's rope_scaling trains the plan's RoPE scaling of "
-                        f"{plan.model.source!r} on no transformers it takes (on 5 it fails to load the model; on 4 "
-                        f"{why}): {config_edit(plan, layout)} (a local copy) to train it, with transformers 5 (LLaMA-"
-                        "Factory 0.9.5 takes up to 5.6)")
+        # configure_rope's rope_scaling loads on transformers 4 alone (below), where this model's RoPE is not built
+        # as lorplan train's; with no rope_scaling in the YAML LLaMA-Factory leaves the config alone, and
+        # transformers reads the edit as lorplan train scales the model (5 for RoPE per layer type; 4.55 to 5.6
+        # alike for one RoPE for every layer)
+        versions = "transformers 5 (LLaMA-Factory 0.9.5 takes up to 5.6)" if layout.per_layer is not None else \
+            "any transformers LLaMA-Factory 0.9.5 takes (4.55 to 5.6)"
+        warnings.append(f"rope_scaling left out: LLaMA-Factory's rope_scaling fails to load {plan.model.source!r} "
+                        f"on transformers 5 (it sets a float max_position_embeddings), and on 4 {why}: "
+                        f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling, with {versions}")
     elif plan.model.rope_scaling is not None:
         # LLaMA-Factory (model/model_utils/rope.py, configure_rope) takes the type only and sets the factor to
         # ceil(cutoff_len / max_position_embeddings) itself
