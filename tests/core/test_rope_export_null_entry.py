@@ -137,9 +137,12 @@ def test_axolotl_overrides_train_what_lorplan_train_trains(tmp_path, model_type,
         assert (got[kind] - want[kind]).abs().max() < 1e-6, kind
 
 
+@pytest.mark.parametrize("typed", [True, False], ids=["typed", "untyped"])
 @pytest.mark.parametrize("gap", ["null", "missing"])
-def test_multimodal_gemma3_edit_in_text_config_loads(tmp_path, gap):
-    """A multimodal Gemma 3 (the exports name an edit of text_config, for TRL, axolotl and LLaMA-Factory)."""
+def test_multimodal_gemma3_edit_in_text_config_loads(tmp_path, gap, typed):
+    """A multimodal Gemma 3 (the exports name an edit of text_config, for TRL, axolotl and LLaMA-Factory). Untyped:
+    its text_config without a model_type, which transformers builds as a Gemma3TextConfig all the same (its
+    sub-config's class), filling the entry; `--rope-scaling` refused it ("its full_attention layers have no RoPE")."""
     import transformers
 
     with warnings.catch_warnings():
@@ -149,6 +152,10 @@ def test_multimodal_gemma3_edit_in_text_config_loads(tmp_path, gap):
         cfg["text_config"]["rope_parameters"]["full_attention"] = None
     else:
         del cfg["text_config"]["rope_parameters"]["full_attention"]
+    if not typed:
+        del cfg["text_config"]["model_type"]
+    spec = replace(load_spec("Qwen/Qwen2.5-0.5B-Instruct"), config=cfg, max_position_embeddings=4096)
+    check_context(spec, TrainingSetup(seq_len=8192, rope_scaling=FACTOR))  # the plan takes it
     folder = _write(tmp_path / "model", cfg)
     from lorplan.train.model import rope_scaled_config
 
@@ -165,3 +172,77 @@ def test_multimodal_gemma3_edit_in_text_config_loads(tmp_path, gap):
         assert got.keys() == want.keys()
         for kind in want:
             assert (got[kind] - want[kind]).abs().max() < 1e-6, (fmt, kind)
+
+
+def _deepseek_v4(gap: str) -> dict:
+    """DeepSeek-V4's config.json as transformers 5 saves it, its compress entry (where transformers puts a config's
+    rope_scaling, bounds.ROPE_SCALING_LABEL) null or left out, and bases of its own beside (rope_theta,
+    compress_rope_theta)."""
+    import transformers
+
+    with warnings.catch_warnings():
+        quiet()
+        cfg = transformers.DeepseekV4Config(vocab_size=64, hidden_size=32, num_hidden_layers=4, num_attention_heads=2,
+                                            head_dim=16, max_position_embeddings=4096).to_dict()
+    if gap == "null":
+        cfg["rope_parameters"]["compress"] = None
+    else:
+        del cfg["rope_parameters"]["compress"]
+    return {**cfg, "rope_theta": 12_345.0, "compress_rope_theta": 54_321.0}
+
+
+@pytest.mark.parametrize("gap", ["null", "missing"])
+def test_deepseek_v4_null_compress_is_filled_as_transformers_fills_it(tmp_path, gap):
+    """DeepseekV4Config rebuilds rope_parameters from rope_theta and compress_rope_theta when its compress (or main)
+    entry is no dict, so the model has RoPE there to scale; `--rope-scaling` refused it ("its compress layers have
+    no RoPE"). The plan takes it, and the TRL edit and axolotl's overrides train what lorplan train trains."""
+    cfg = _deepseek_v4(gap)
+    folder = _write(tmp_path / "model", cfg)
+    spec = replace(load_spec("Qwen/Qwen2.5-0.5B-Instruct"), config=cfg, max_position_embeddings=4096)
+    check_context(spec, TrainingSetup(seq_len=8192, rope_scaling=FACTOR))  # refused before
+    from lorplan.train.model import rope_scaled_config
+
+    with warnings.catch_warnings():
+        quiet()
+        loaded = load_config(folder)
+        assert loaded.rope_parameters["compress"]["rope_theta"] == 54_321.0  # transformers fills it
+        want = rotary_frequencies(rope_scaled_config(scaled_plan(folder), folder, {}, loaded))
+        plain = rotary_frequencies(load_config(folder))
+    assert (want["compress_inv_freq"] - plain["compress_inv_freq"]).abs().max() > 0  # lorplan train scales it
+    said = export_plan(scaled_plan(folder), "trl").warnings
+    (edit,) = [m for w in said if (m := EDIT.search(w))]
+    edited = {**cfg, edit.group(1): json.loads(edit.group(2))}
+    got = rotary_frequencies(load_config(_write(tmp_path / "edited", edited)))
+    assert got.keys() == want.keys()
+    for kind in want:
+        assert (got[kind] - want[kind]).abs().max() < 1e-6, kind
+    (text,) = export_plan(scaled_plan(folder), "axolotl").files.values()
+    config = load_config(folder)
+    with warnings.catch_warnings():
+        quiet()
+        for key, value in copy.deepcopy(yaml.safe_load(text)["overrides_of_model_config"]).items():
+            setattr(config, key, value)
+        got = rotary_frequencies(config)
+    for kind in want:
+        assert (got[kind] - want[kind]).abs().max() < 1e-6, kind
+
+
+def test_untyped_text_configs_are_transformers():
+    """bounds.TEXT_CONFIG_TYPE: every multimodal class whose text_config, given without a model_type, transformers
+    builds as a class lorplan's RoPE tables name (its sub_configs_defaults), and no other."""
+    from transformers import PreTrainedConfig
+    from transformers.models.auto import configuration_auto
+
+    from lorplan.core.export.rope import PER_LAYER_TYPE_BASES
+    from lorplan.core.memory.bounds import ROPE_SCALING_LABEL, TEXT_CONFIG_TYPE
+
+    named = set(ROPE_NULL_FILLED) | set(PER_LAYER_TYPE_BASES) | set(ROPE_SCALING_LABEL) \
+        | set(ROPE_SCALING_EVERY_LAYER_TYPE)
+    found = {}
+    for model_type in configuration_auto.CONFIG_MAPPING_NAMES:
+        spec = (getattr(configuration_auto.CONFIG_MAPPING[model_type], "sub_configs_defaults", None) or {}).get(
+            "text_config")
+        cls = getattr(spec, "config_class", None)
+        if isinstance(cls, type) and issubclass(cls, PreTrainedConfig) and cls.model_type in named:
+            found[model_type] = cls.model_type
+    assert found == dict(TEXT_CONFIG_TYPE)

@@ -69,11 +69,11 @@ def test_labels_without_the_scaled_one_are_refused(tmp_path):
     assert line.startswith("model.rope_scaling: ") and "main, compress (null)" in line and "\n" not in line
     # the label it looks for, as check_context's refusal says (it said "no full_attention layers")
     assert "its compress layers have no RoPE" in line and "full_attention" not in line, line
+    # a config.json with it null is another matter: DeepseekV4Config rebuilds both labels from rope_theta and
+    # compress_rope_theta, so the plan takes it (tests/core/test_rope_export_null_entry.py); this in-memory config
+    # is what lorplan train refuses
     spec = replace(load_spec("Qwen/Qwen2.5-0.5B-Instruct"), config=config.to_dict())
-    with pytest.raises(BadInput) as planned:
-        check_context(spec, TrainingSetup(seq_len=1024, rope_scaling=2.0))
-    assert str(planned.value).split(" keeps RoPE")[1] == line.split(" keeps RoPE")[1].removesuffix(
-        "; remove model.rope_scaling")
+    check_context(spec, TrainingSetup(seq_len=1024, rope_scaling=2.0))
     assert config.rope_parameters["main"]["rope_type"] == "default"  # the caller's config is left as it was
 
 

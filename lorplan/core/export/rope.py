@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lorplan.core.export.common import ROPE_SCALING_TYPE, model_config
-from lorplan.core.memory.bounds import rope_per_layer, rope_scaled_labels
+from lorplan.core.memory.bounds import rope_per_layer, rope_scaled_labels, text_config_part
 
 FULL_ATTENTION = "full_attention"
 SLIDING_ATTENTION = "sliding_attention"
@@ -39,6 +39,16 @@ PER_LAYER_TYPE_BASES: dict[str, dict[str, tuple[str | None, float]]] = {
     "modernbert-decoder": {FULL_ATTENTION: ("global_rope_theta", 160_000.0),
                            SLIDING_ATTENTION: ("local_rope_theta", 10_000.0)},
 }
+
+
+# The text configs whose class rebuilds every label of rope_parameters from flat keys when one of them is null or
+# missing (bounds.ROPE_LABELS_REBUILT): model_type -> each label's base key and the class's default for it, and
+# the partial_rotary_factor each entry takes (DeepseekV4Config.__post_init__, transformers 5.25: config.json's, else
+# its legacy qk_rope_head_dim / head_dim, else 64 / 512; head_dim 512 by default).
+REBUILT_BASES: dict[str, dict[str, tuple[str, float]]] = {
+    "deepseek_v4": {"main": ("rope_theta", 10_000.0), "compress": ("compress_rope_theta", 160_000.0)},
+}
+_DEEPSEEK_V4_ROTARY = (64 / 512, 512)  # default_partial_rotary_factor, the default head_dim
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,8 @@ def rope_layout(plan) -> RopeLayout:
     cfg = model_config(plan)
     if cfg is None:
         return RopeLayout()
-    text = cfg.get("text_config")
-    multimodal = isinstance(text, Mapping)
+    text = text_config_part(cfg)  # its model_type as transformers reads it
+    multimodal = text is not None
     part = text if multimodal else cfg
     per_layer, scaled = _per_layer(part, scaling(plan))
     model_type = part.get("model_type")
@@ -118,6 +128,10 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> tuple[dict[str, dict[st
     model_type = text.get("model_type")
     keys = PER_LAYER_TYPE_BASES.get(model_type) or {}
     saved = text.get("rope_parameters")
+    rebuilt = REBUILT_BASES.get(model_type or "")
+    if isinstance(saved, Mapping) and rope_per_layer(saved) and rebuilt is not None \
+            and not all(isinstance(saved.get(label), Mapping) for label in rebuilt):
+        saved = _rebuilt(text, rebuilt)
     if isinstance(saved, Mapping) and rope_per_layer(saved):
         loaded: dict[str, Any] = {}  # as transformers loads them (lorplan train scales the loaded config)
         for kind, value in {**saved, **{kind: saved.get(kind) for kind in keys}}.items():
@@ -135,6 +149,20 @@ def _per_layer(text: Mapping, params: dict[str, Any]) -> tuple[dict[str, dict[st
     labels = rope_scaled_labels(model_type, dict.fromkeys(keys, {}))
     return {kind: {**(params if kind in labels else {"rope_type": "default"}), "rope_theta": bases[kind]}
             for kind in keys}, labels
+
+
+def _rebuilt(text: Mapping, bases: Mapping[str, tuple[str, float]]) -> dict[str, dict[str, Any]]:
+    """rope_parameters as a REBUILT_BASES class rebuilds them: default RoPE on each label's base, with the partial
+    rotary factor it gives each (DeepseekV4Config.__post_init__)."""
+    factor, head_dim = _DEEPSEEK_V4_ROTARY
+    legacy = text.get("qk_rope_head_dim")
+    if isinstance(text.get("partial_rotary_factor"), (int, float)) and not isinstance(
+            text.get("partial_rotary_factor"), bool):
+        factor = float(text["partial_rotary_factor"])
+    elif isinstance(legacy, int) and not isinstance(legacy, bool):
+        factor = legacy / _number(text.get("head_dim"), head_dim)
+    return {label: {"rope_type": "default", "rope_theta": _base(text, key, default), "partial_rotary_factor": factor}
+            for label, (key, default) in bases.items()}
 
 
 def _base(text: Mapping, key: str | None, default: float) -> float:

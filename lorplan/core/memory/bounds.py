@@ -96,10 +96,29 @@ def native_rope_scaling(spec: ModelSpec) -> dict | None:
 
 
 def _config_parts(spec: ModelSpec) -> tuple[Mapping, ...]:
-    """The config and, for a multimodal config, its text_config (where its language model's settings are)."""
+    """The config and, for a multimodal config, its text_config (where its language model's settings are, its
+    model_type as transformers reads it: text_config_part)."""
     cfg = spec.config or {}
+    text = text_config_part(cfg)
+    return (cfg, text) if text is not None else (cfg,)
+
+
+# The multimodal model types whose text_config, written without a model_type, transformers builds as a text config
+# lorplan's RoPE tables name (each class's sub_configs_defaults: Gemma3Config's text_config is a Gemma3TextConfig
+# whatever the dict says, PreTrainedConfig.create_subconfig), so it fills null RoPE entries and puts a rope_scaling
+# where that class does. tests/core/test_rope_export_null_entry.py checks it against transformers.
+TEXT_CONFIG_TYPE: Mapping[str, str] = {"dots3_note": "dots3_note_text", "gemma3": "gemma3_text",
+                                       "gemma3n": "gemma3n_text"}
+
+
+def text_config_part(cfg: Mapping) -> Mapping | None:
+    """A multimodal config's text_config, its model_type filled as transformers fills it where config.json leaves
+    it out (TEXT_CONFIG_TYPE); None for a config without one."""
     text = cfg.get("text_config")
-    return (cfg, text) if isinstance(text, Mapping) else (cfg,)
+    if not isinstance(text, Mapping):
+        return None
+    filled = TEXT_CONFIG_TYPE.get(cfg.get("model_type") or "")
+    return {**text, "model_type": filled} if filled is not None and "model_type" not in text else text
 
 
 def rope_per_layer(value: Mapping) -> bool:
@@ -143,6 +162,13 @@ ROPE_SCALING_LABEL: Mapping[str, str] = {"deepseek_v4": "compress", "ergo": SLID
 # test_rope_labels_transformers.py checks the set against transformers.
 ROPE_NULL_FILLED = frozenset({"gemma3_text", "gemma3n_text", "modernbert", "modernbert-decoder", "olmo3"})
 
+# The model types whose configuration class keeps a config's rope_parameters per label only when every one of its
+# labels is a dict, and otherwise rebuilds them all with default RoPE on its flat keys' bases: DeepSeek-V4's
+# (DeepseekV4Config.__post_init__: main on rope_theta, compress on compress_rope_theta; a null or missing compress
+# or main entry gets both rebuilt). The exports rebuild the same (core.export.rope.REBUILT_BASES).
+# tests/core/test_rope_export_null_entry.py checks it against transformers.
+ROPE_LABELS_REBUILT: Mapping[str, tuple[str, ...]] = {"deepseek_v4": ("main", "compress")}
+
 
 def rope_scaling_label(model_type: str | None) -> str:
     """The label of the RoPE parameters where transformers puts a config's rope_scaling for a model type outside
@@ -167,10 +193,14 @@ def _per_label(part: Mapping, key: str) -> Mapping | None:
     builds them, or None where it reads none per label there. A class that fills its layer types' entries
     (ROPE_NULL_FILLED) gets default RoPE for a null or missing full_attention / sliding_attention, and reads a
     rope_scaling per layer type as nothing (it merges the labels into its full_attention entry, which stays
-    default RoPE)."""
+    default RoPE). A class that rebuilds its labels (ROPE_LABELS_REBUILT: DeepSeek-V4) gets default RoPE on each
+    where one of them is null or missing."""
     value = part.get(key)
     if not (isinstance(value, Mapping) and rope_per_layer(value)):
         return None
+    rebuilt = ROPE_LABELS_REBUILT.get(part.get("model_type") or "")
+    if rebuilt is not None and not all(isinstance(value.get(label), Mapping) for label in rebuilt):
+        return {label: {"rope_type": "default"} for label in rebuilt}
     if part.get("model_type") not in ROPE_NULL_FILLED:
         return value
     if key == "rope_scaling":
