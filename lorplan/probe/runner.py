@@ -417,6 +417,7 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
     _check_retry_consent(run, probe_id, backend.trust_remote_code)
     run.plan().probe(probe_id)
     with exclusive(run.queue_lock):
+        _check_ladder_going(run, probe_id)  # again, under the lock the driver writes its done under
         launched = run.proc_path(probe_id).exists()
         ended = run.result_path(probe_id).exists() or run.cancel_marker(probe_id).exists()
         if launched and not ended and backend.probe_alive(run, probe_id):

@@ -273,7 +273,7 @@ class Driver:
         """Read the probes, decide, act, write recommendation.json. True when the ladder is done. The ladder's
         time is its running time (`ran`); what decides by the clock (the budget, the passes it buys) is given
         `clock`: spec.started plus that time, the time it would be had the ladder never stopped."""
-        from lorplan.probe.backend import get_backend
+        from lorplan.probe.backend import exclusive, get_backend
         from lorplan.probe.runs import add_probes
         from lorplan.recommend import measured
         from lorplan.recommend.decide import halving, next_pass
@@ -343,9 +343,15 @@ class Driver:
             if nxt is None and measuring:
                 pass  # the ladder is done once the pattern's measurement has written its file
             elif nxt is None:
-                state = replace(state, done=True)
-                self.files.write_state(state)
-                self.files.write_driven(ran)
+                # done only when every probe has still ended, looked at again under the queue lock a retry queues
+                # under (runner.retry): a probe queued again since `obs`, maybe launched already by the retry's
+                # scheduler, keeps the ladder going and its result is read; one queued after the done is refused
+                with exclusive(self.run.queue_lock):
+                    obs = self.observer.observe()
+                    if all(o.ended for o in obs):
+                        state = replace(state, done=True)
+                        self.files.write_state(state)
+                        self.files.write_driven(ran)
             else:
                 state = state.with_pass(nxt)
                 self.files.write_state(state)
