@@ -143,6 +143,11 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         stat = path.stat() if path.is_file() else None  # before any read: labels.json's file as it was read
         peek = peek_examples(path)
     labelled = peek is None or bool(peek.labels)
+    if task is None:
+        task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
+    classifies = task == Task.SEQUENCE_CLASSIFICATION
+    if model is None and peek is not None:  # the shipped encoder: what its data lacks is said before it is looked up
+        _refuse_rows(data, peek, classifies, encoder=True, model=None)
     source = resolve_model(model if model is not None else SHIPPED_ID)
     if source.note:
         notes.append(source.note)
@@ -150,25 +155,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     spec = load_spec(str(folder), trust_remote_code=trust_remote_code)
     if source.kind != "folder":  # messages name the model as the user knows it, not its cache folder
         spec = replace(spec, id=source.id)
-    if task is None:
-        task = Task.SEQUENCE_CLASSIFICATION.value if labelled else Task.CAUSAL_LM.value
-    classifies = task == Task.SEQUENCE_CLASSIFICATION
-    # one rule: a label that is no class label (2.5, NaN, true) where the probes classify (an encoder such as the
-    # shipped all-MiniLM-L6-v2 always does; a decoder does when the rows are labelled or its plan says so)
-    if (classifies or spec.task == Task.SEQUENCE_CLASSIFICATION) and peek is not None and peek.bad_label is not None:
-        raise BadInput(f"--data {data}: {peek.bad_label}")
-    if model is None and not labelled:
-        raise BadInput(f"--model: {data} holds {peek.schema} rows without a 'label', which train a causal LM: "
-                       "give one on this machine with --model (the shipped all-MiniLM-L6-v2 only classifies "
-                       "labelled rows)")
-    if spec.task == Task.SEQUENCE_CLASSIFICATION and not labelled:
-        seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
-        raise BadInput(f"--data {data}: {source.id} is an encoder (sequence classification) and needs rows with a "
-                       f"'label'; these {peek.schema} rows have none{seen}")
-    if classifies and peek is not None and not labelled:  # a decoder planned as a classifier: each probe failed
-        seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
-        raise BadInput(f"--data {data}: the probes train {source.id} as a sequence classifier, which needs rows "
-                       f"with a 'label'; these {peek.schema} rows have none{seen}")
+    if model is not None and peek is not None:
+        _refuse_rows(data, peek, classifies, encoder=spec.task == Task.SEQUENCE_CLASSIFICATION, model=source.id)
     found = None
     if classifies and peek is not None and peek.labels:
         if labels is not None:  # counted over every row by the caller
@@ -202,6 +190,29 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context,
                       rank_limit(spec, lora_targets),
                       DataLabels.of(path, stat, found) if found is not None and stat is not None else None)
+
+
+def _refuse_rows(data: str, peek, classifies: bool, *, encoder: bool, model: str | None) -> None:
+    """check_start's refusals of rows the probes cannot train, from the peek: a label that is no class label (2.5,
+    NaN, true) where the probes classify (an encoder always does, the shipped all-MiniLM-L6-v2 too; a decoder when
+    the rows are labelled or its plan says so), and rows without a label for the shipped model (model None: said
+    before it is looked up, it needs none), an encoder, or a decoder planned as a classifier (each probe failed)."""
+    labelled = bool(peek.labels)
+    if (classifies or encoder) and peek.bad_label is not None:
+        raise BadInput(f"--data {data}: {peek.bad_label}")
+    if labelled:
+        return
+    if model is None:
+        raise BadInput(f"--model: {data} holds {peek.schema} rows without a 'label', which train a causal LM: "
+                       "give one on this machine with --model (the shipped all-MiniLM-L6-v2 only classifies "
+                       "labelled rows)")
+    seen = "" if peek.complete else f" in its first {peek.rows_read:,} rows"
+    if encoder:
+        raise BadInput(f"--data {data}: {model} is an encoder (sequence classification) and needs rows with a "
+                       f"'label'; these {peek.schema} rows have none{seen}")
+    if classifies:
+        raise BadInput(f"--data {data}: the probes train {model} as a sequence classifier, which needs rows "
+                       f"with a 'label'; these {peek.schema} rows have none{seen}")
 
 
 def _file_labels(path: Path, peek, where: str) -> frozenset:
