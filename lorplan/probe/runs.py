@@ -256,13 +256,18 @@ class DataLabels:
 def recorded_labels(run: RunDir, path: str | os.PathLike[str]) -> frozenset | None:
     """The labels `lorplan probe start` recorded in `run` (labels.json) for the data file `path`, when it still
     is the file they were read from (same resolved path, size and mtime); None otherwise: no such file (a run
-    started before it was written, by the planner or a ladder), a damaged one, or data changed since (the probes
-    then read the labels from the file, as before)."""
+    started before it was written, by the planner or a ladder), a damaged one (labels that are no class labels,
+    fewer than two, or of no one kind: none that start records), or data changed since (the probes then read the
+    labels from the file, as before)."""
+    from lorplan.core.data.labels import ambiguous_name
+
     obj = read_json(run.labels_path)
     if obj is None:
         return None
     labels = obj.get("labels")
     if not isinstance(labels, list) or not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in labels):
+        return None
+    if len(set(labels)) < 2 or ambiguous_name(labels) is not None:  # not what start records (it refused those)
         return None
     try:
         where = Path(path).expanduser().resolve()
