@@ -15,6 +15,10 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
   (peft/utils/transformers_weight_conversion.py `_convert_peft_config_moe`). "all-linear" includes them. A 3D
   expert parameter (E, out, in) trains r·E·(in+out); gate_up_proj gets rank 2r (both halves fused); the router
   (E, hidden) trains r·(hidden+E). peft applies no layers_to_transform to them, and refuses DoRA on them.
+- Mamba-based models (PEFT_MAMBA_TYPES): peft refuses LoRA on out_proj and conv1d, which mamba_ssm's fused
+  kernels read as raw weights (an adapter there would never run; peft/tuners/tuners_utils.py
+  `_check_lora_target_modules_mamba`, peft#2556), yet its "all-linear" selects out_proj there. "all-linear" leaves
+  them out (and is passed to peft as the names it selects); naming one is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ MOE_NAMES: dict[str, dict[str, str]] = {
     "qwen2_moe": {"gate": "gate.weight", "gate_proj": "gate_up_proj", "up_proj": "gate_up_proj", "down_proj": "down_proj"},
 }
 MOE_NAMES["qwen3_moe"] = MOE_NAMES["qwen2_moe"]
+# the model types whose modules PEFT_MAMBA_REFUSED peft's LoRA refuses (`_check_lora_target_modules_mamba`)
+PEFT_MAMBA_TYPES = ("falcon_h1", "falcon_mamba", "mamba", "mamba2", "nemotron_h")
+PEFT_MAMBA_REFUSED = ("out_proj", "conv1d")
 _LAYER_RE = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
 
 
@@ -88,10 +95,16 @@ def valid_target_names(spec: ModelSpec) -> tuple[str, ...]:
     """Names a user can target: presets, linear leaf names, embedding module names (model order)."""
     seen: dict[str, None] = dict.fromkeys(PRESETS)
     for m in (*spec.linears, *spec.tied_linears):
-        seen.setdefault(m.name, None)
+        if m.name not in peft_refused(spec):
+            seen.setdefault(m.name, None)
     for path in _embedding_modules(spec):
         seen.setdefault(path.rsplit(".", 1)[-1], None)
     return tuple(seen)
+
+
+def peft_refused(spec: ModelSpec) -> tuple[str, ...]:
+    """The module names peft's LoRA refuses on this model (out_proj and conv1d of a Mamba-based model type)."""
+    return PEFT_MAMBA_REFUSED if spec.model_type in PEFT_MAMBA_TYPES else ()
 
 
 def _check_rank(rank: int, what: str = "rank") -> None:
@@ -118,6 +131,12 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
         raise BadInput("targets: give at least one module name or a preset (all-linear, attention, mlp)")
     emb = _embedding_modules(spec)
     moe = _moe_names(spec)
+    refused = peft_refused(spec)
+    asked = [n.strip() for n in targets.modules if n.strip() in refused]
+    if asked:
+        raise BadInput(f"--targets: peft does not adapt {', '.join(asked)} of a {spec.model_type} model (it refuses "
+                       f"{' and '.join(refused)} of Mamba-based models, whose fused kernels read their weights "
+                       "directly); target the others")
     linears: dict[str, Linear] = {}
     embeddings: dict[str, Tensor] = {}
     moe_old: set[str] = set()
@@ -136,11 +155,11 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
             hit = True
         for m in (*spec.linears, *spec.tied_linears):
             if name == "all-linear":
-                ok = m.role != "head" and m.name not in moe
+                ok = m.role != "head" and m.name not in moe and m.name not in refused
             elif name == "attention":
-                ok = m.role == "attention"
+                ok = m.role == "attention" and m.name not in refused
             elif name == "mlp":
-                ok = m.role in ("mlp", "expert") and m.name not in moe
+                ok = m.role in ("mlp", "expert") and m.name not in moe and m.name not in refused
             else:
                 ok = _suffix_match(m.path, name) and name not in moe
             if ok:
@@ -324,11 +343,13 @@ def trainable_params(spec: ModelSpec, targets: LoraTargets, rank: int) -> int:
 def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str]:
     """target_modules for a peft LoraConfig that selects exactly `resolve_targets` (+ embedding targets).
 
-    "all-linear" when that is what was asked (without layers_to_transform, which peft rejects with a string);
+    "all-linear" when that is what was asked (without layers_to_transform, which peft rejects with a string) and
+    peft's "all-linear" selects the same modules (not on a model whose out_proj peft refuses: peft_refused);
     else leaf names when suffix matching them selects exactly the same modules; else full module names.
     """
     linears, embeddings, params = _selected(spec, targets)
-    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None:
+    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and not any(
+            m.name in peft_refused(spec) for m in spec.linears):
         return "all-linear"
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
     leaves = sorted({p.rsplit(".", 1)[-1] for p in chosen})

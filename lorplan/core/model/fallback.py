@@ -28,7 +28,8 @@ _ALIASES = {
     "num_attention_heads": ("num_attention_heads", "n_head", "num_heads", "n_heads", "decoder_attention_heads"),
     "head_dim": ("head_dim", "d_kv"),
     "intermediate_size": ("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size"),
-    "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len"),
+    # Whisper's decoder (WhisperForCausalLM, what lorplan plans of it) has max_target_positions positions
+    "max_position_embeddings": ("max_position_embeddings", "n_positions", "max_seq_len", "max_target_positions"),
 }
 CONTEXT_KEYS = _ALIASES["max_position_embeddings"]  # the config keys a model's context is read from, in order
 # the dense MLP's width: Llama 4's intermediate_size is its experts' (and shared expert's), its dense layers are
@@ -321,6 +322,9 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         # traced CPU steps of tiny T5 / mT5 / umT5 classifiers (LoRA all-linear, 1x256): -54% to -65%
         notes.append(f"{data['class']} runs an encoder and a decoder stack with cross-attention; lorplan's memory "
                      "model prices one stack, so its activations may be about half of what training needs")
+    ssm = _state_space_layers(tensors)
+    if ssm:
+        notes.append(state_space_note(data["class"], ssm))
     from types import MappingProxyType
 
     default_context = _class_context(data, cfg)
@@ -361,6 +365,24 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         supports_gradient_checkpointing=data.get("supports_gradient_checkpointing", True) is not False,
         context_default=default_context[0],
     )
+
+
+def _state_space_layers(tensors: list[Tensor]) -> int:
+    """The state-space (Mamba) mixers of a built model: the modules holding an A_log parameter, the state
+    matrix every Mamba mixer in transformers keeps (Mamba, Mamba2, and the hybrids' mixers: Jamba, Bamba,
+    FalconH1, Zamba2, NemotronH, GraniteMoeHybrid)."""
+    return sum(1 for t in tensors if t.path.rsplit(".", 1)[-1] == "A_log")
+
+
+def state_space_note(cls: str, layers: int) -> str:
+    """The plan note for a model with `layers` state-space mixers. Traced CPU steps of 4-layer models (hidden
+    256, vocab 512, LoRA r8 all-linear, 1x256, bf16 autocast, transformers' PyTorch mixers): gradients +
+    activations priced -53% to -94% below the measured in-step peak (Mamba2 -56%, Bamba -53%/-64%, FalconH1
+    -61%/-67% eager/SDPA, Jamba -83%/-88%, Mamba -94%); mamba_ssm's CUDA kernels keep other tensors than that
+    path, which lorplan does not model either."""
+    return (f"{cls} has {layers} state-space (Mamba) mixer layer{'s' if layers != 1 else ''}; lorplan's memory "
+            "model prices attention and MLP layers, and their activations are not modelled, so the activation "
+            "estimate is likely low")
 
 
 def _class_context(data: Mapping[str, Any], cfg: Mapping[str, Any]) -> tuple[str, int]:
