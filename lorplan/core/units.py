@@ -58,8 +58,9 @@ def parse_size(text: str, what: str = "size", zero: bool = False) -> int:
     if unit == "" and value < 4096:
         unit = "gib"
     elif unit == "" and value < _UNITS["gib"]:
+        example = raw if len(raw) <= LONGEST_ECHO else "16000"  # not a pasted 5,000 characters again
         raise BadInput(f"{what}: {shown} has no unit and is too large for GiB and too small for bytes: write "
-                       f"it with one (e.g. {raw}MiB or 24GiB)")
+                       f"it with one (e.g. {example}MiB or 24GiB)")
     size = int(value * _UNITS[unit])
     if zero and value < 0:
         raise BadInput(f"{what}: {shown} is negative (give a size of 0 or more, e.g. 750MiB)")
@@ -150,24 +151,26 @@ def _misplaced(raw: str) -> str:
 def without_commas(text: str, label: str, example: str = "2.5M") -> str:
     """`text` stripped, its thousands separators taken out ("5,000,000" -> "5000000", "5_000_000" too), for a
     parser of numbers as people type them: the one rule of the CLI's numbers (cli._common.parse_count, parse_int,
-    parse_positive_float), sizes (parse_size) and the planner's number fields (tui.numbers.typed_value). A comma
-    or an underscore separates groups of three digits and nothing else; any other is BadInput in one line led by
-    `label` (the flag, or the field): a comma that may be a decimal mark "'2,5': a comma only separates thousands
-    (250,000); write a decimal point as a point (2.5M)", `example` the decimal shown; commas grouping other than
-    in threes "'12,34,567': a comma only separates thousands, in groups of three digits (1,234,567)"; an underscore
-    "'10_0': an underscore only separates thousands, in groups of three digits (1_234_567)", the fault named where
-    both are typed (_misplaced: '10_0,000' is the underscore's, '1_000,5' a decimal comma's). An underscore in a
-    text of no digit ("_", "abc_d") is no separator: it is taken out, and the caller finds no number there."""
+    parse_positive_float), sizes (parse_size) and the planner's number fields (whole_number, tui.panels.setup_form).
+    A comma or an underscore separates groups of three digits and nothing else; any other is BadInput in one line
+    led by `label` (the flag, or the field): a comma that may be a decimal mark "'2,5': a comma only separates
+    thousands (250,000); write a decimal point as a point (2.5M)", `example` the decimal shown; commas grouping
+    other than in threes "'12,34,567': a comma only separates thousands, in groups of three digits (1,234,567)"; an
+    underscore "'10_0': an underscore only separates thousands, in groups of three digits (1_234_567)", the fault
+    named where both are typed (_misplaced: '10_0,000' is the underscore's, '1_000,5' a decimal comma's); a long
+    text echoed short (echoed). An underscore in a text of no digit ("_", "abc_d") is no separator: it is taken
+    out, and the caller finds no number there."""
     raw = str(text).strip()
     separated = "," in raw or ("_" in raw and any(c.isdigit() for c in raw))
     if separated and not _GROUPED.fullmatch(raw):
+        shown = echoed(raw, quoted=True)  # a pasted 5,000 digits short, its last characters kept
         if _misplaced(raw) == "_":  # '10_0,000': the comma groups thousands, the underscore is the fault
-            raise BadInput(f"{label}: {raw!r}: an underscore only separates thousands, in groups of three digits "
+            raise BadInput(f"{label}: {shown}: an underscore only separates thousands, in groups of three digits "
                            "(1_234_567)")
         if _OTHER_GROUPING.fullmatch(raw):
-            raise BadInput(f"{label}: {raw!r}: a comma only separates thousands, in groups of three digits "
+            raise BadInput(f"{label}: {shown}: a comma only separates thousands, in groups of three digits "
                            "(1,234,567)")
-        raise BadInput(f"{label}: {raw!r}: a comma only separates thousands (250,000); write a decimal point as "
+        raise BadInput(f"{label}: {shown}: a comma only separates thousands (250,000); write a decimal point as "
                        f"a point ({example})")
     return raw.replace(",", "").replace("_", "")
 
@@ -180,11 +183,14 @@ def echoed(text: str, quoted: bool = False) -> str:
     """What was typed, for a message that quotes it: whole up to LONGEST_ECHO characters ("1e9", or "'1e9'"
     quoted), a longer text as its first ECHO_HEAD characters, "…" and its length, never the 5,000 digits of a
     pasted number: "9999999999… (5,000 digits)" (quoted "'9999999999…' (5,000 digits)"); digits when the text is
-    digits alone (a sign and separators aside), characters otherwise."""
+    digits alone (a sign and separators aside), characters otherwise. A text of other than digits (a sign
+    aside) shows its last ECHO_HEAD characters after the "…" too, where a unit, an exponent, a fraction or a
+    separator typed last is ("1.00000000…00000000e9 (41 characters)", which the head alone showed as 1.0)."""
     typed = str(text).strip()
     if len(typed) <= LONGEST_ECHO:
         return repr(typed) if quoted else typed
-    head = typed[:ECHO_HEAD] + "…"
+    digits_alone = typed.lstrip("+-").isascii() and typed.lstrip("+-").isdigit()
+    head = typed[:ECHO_HEAD] + "…" + ("" if digits_alone else typed[-ECHO_HEAD:])
     plain = typed.lstrip("+-").replace(",", "").replace("_", "")
     size = (counted(len(plain), "digit") if plain.isascii() and plain.isdigit()
             else counted(len(typed), "character"))

@@ -40,9 +40,9 @@ def test_a_long_number_out_of_bounds_is_echoed_short_by_the_flag_and_the_field(t
 
 def test_a_long_number_is_echoed_short_with_no_bound_above_and_as_no_whole_number():
     assert _said(cli_int, "--rank", LONG) == "--rank: '9999999999…' (5,000 digits) is too large a number"
-    head = "--rank: '9999999999…'"
-    assert _said(whole_number, LONG + ".5", "--rank") == f"{head} (5,002 characters) must be a whole number"
-    assert _said(whole_number, LONG + "x", "--rank") == f"{head} (5,001 characters) is not a number"
+    head = "--rank: '9999999999…"  # and the last 10 characters, where the fault is (review 296)
+    assert _said(whole_number, LONG + ".5", "--rank") == f"{head}99999999.5' (5,002 characters) must be a whole number"
+    assert _said(whole_number, LONG + "x", "--rank") == f"{head}999999999x' (5,001 characters) is not a number"
     assert _said(parse_count, "--examples", LONG) == (
         f"--examples: '9999999999…' (5,000 digits) is more than any training set (at most {MAX_COUNT:,} = 1e15)")
     assert _said(parse_positive_float, "--epochs", LONG) == (
@@ -53,8 +53,8 @@ def test_what_was_typed_is_echoed_whole_up_to_40_characters():
     assert echoed("1e9") == "1e9" and echoed(" 1_000_000 ", quoted=True) == "'1_000_000'"
     assert echoed("9" * 40) == "9" * 40  # typed digit by digit, it may be read back
     assert echoed("9" * 41) == "9999999999… (41 digits)"
-    assert echoed("-" + "99," * 14 + "999") == "-99,99,99,… (31 digits)"  # a sign and separators: still digits
-    assert echoed("1" * 41 + "e5", quoted=True) == "'1111111111…' (43 characters)"
+    assert echoed("-" + "99," * 14 + "999") == "-99,99,99,…,99,99,999 (31 digits)"  # a sign and separators: digits
+    assert echoed("1" * 41 + "e5", quoted=True) == "'1111111111…11111111e5' (43 characters)"
 
 
 @pytest.mark.parametrize(("text", "low", "high"), [
@@ -85,6 +85,7 @@ def test_lorplan_plan_rank_of_5000_digits_is_one_short_line(capsys):
 def test_a_long_size_is_echoed_short_too(capsys, flag, beyond):
     gpt2 = "openai-community/gpt2"
     rc, out, err = _run(capsys, "plan", "--model", gpt2, flag, LONG + "G")  # a float's inf: no finite size
-    assert rc == 2 and err == f"lorplan plan: error: {flag}: '9999999999…' (5,001 characters) is not a finite size\n"
+    shown = "'9999999999…999999999G' (5,001 characters)"  # its G kept (review 296)
+    assert rc == 2 and err == f"lorplan plan: error: {flag}: {shown} is not a finite size\n"
     rc, out, err = _run(capsys, "plan", "--model", gpt2, flag, "1" + "0" * 50 + "G")
-    assert rc == 2 and err == f"lorplan plan: error: {flag}: '1000000000…' (52 characters) {beyond}\n", err
+    assert rc == 2 and err == f"lorplan plan: error: {flag}: '1000000000…000000000G' (52 characters) {beyond}\n", err

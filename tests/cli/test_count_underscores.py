@@ -12,7 +12,6 @@ import pytest
 from lorplan.cli._common import parse_count, parse_int, parse_positive_float, parse_rope_scaling
 from lorplan.core.errors import BadInput
 from lorplan.core.units import parse_budget, parse_size, without_commas
-from lorplan.tui import numbers
 from lorplan.tui.panels.setup_form import parse_int as field_int
 from lorplan.tui.panels.setup_form import parse_positive_float as field_float
 from tests.cli.test_input_edges import _run
@@ -37,12 +36,10 @@ def test_every_entry_point_refuses_it_in_the_same_words(text):
                          (lambda t: parse_size(t, "--cuda-context", zero=True), "--cuda-context"),
                          (lambda t: parse_budget(t, "GPU memory"), "GPU memory"),
                          (lambda t: field_int(t, "Sequence length", 1, 10**6), "Sequence length"),
-                         (lambda t: field_float(t, "Ladder budget", "minutes"), "Ladder budget"),
-                         (lambda t: numbers.typed_value(t, "Micro-batch"), "Micro-batch")):
+                         (lambda t: field_float(t, "Ladder budget", "minutes"), "Ladder budget")):
         with pytest.raises(BadInput) as caught:
             parse(text)
         assert str(caught.value) == f"{label}: {text!r}: {UNDERSCORE}", (label, str(caught.value))
-    assert numbers.typed_value(text) is None  # the as-you-type reading: no number
 
 
 def test_the_cli_says_it_in_one_line(capsys):
@@ -55,7 +52,6 @@ def test_the_cli_says_it_in_one_line(capsys):
                                              ("+1_000", 1000), ("1_000.0", 1000)])
 def test_underscores_between_groups_of_three_digits_still_read(text, value):
     assert parse_count("--examples", text) == value
-    assert numbers.typed_value(text) == value
     assert field_int(text, "Labelled examples", 1, 10**15) == value
 
 
@@ -86,7 +82,7 @@ def test_a_grouping_of_other_than_three_digits_is_not_called_a_decimal_comma(tex
         parse_count("--trained-tokens", text)
     assert str(flag.value) == f"--trained-tokens: {text!r}: {GROUPING}"  # was "write a decimal point as a point"
     with pytest.raises(BadInput) as field:
-        numbers.typed_value(text, "Sequence length")
+        field_int(text, "Sequence length", 1, 10**6)
     assert str(field.value) == f"Sequence length: {text!r}: {GROUPING}"
 
 

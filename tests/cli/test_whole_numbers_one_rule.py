@@ -18,7 +18,6 @@ from lorplan.cli._common import parse_int as cli_int
 from lorplan.core.errors import BadInput
 from lorplan.core.limits import MAX_SEED
 from lorplan.core.units import parse_size, without_commas
-from lorplan.tui import numbers
 from lorplan.tui.bridge import MAX_SEQ_LEN
 from lorplan.tui.panels.setup_form import parse_int as field_int
 
@@ -90,7 +89,7 @@ def test_a_misplaced_underscore_beside_a_good_comma_is_named(text):
         without_commas(text, "X")
     assert str(caught.value) == underscore  # was "a comma only separates thousands ...; write a decimal point"
     with pytest.raises(BadInput) as field:
-        numbers.typed_value(text, "X")
+        field_int(text, "X", 1, 10**6)
     assert str(field.value) == underscore
     with pytest.raises(BadInput, match="an underscore only separates thousands"):
         parse_size(text + "MiB", "--gpu-memory")
