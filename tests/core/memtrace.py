@@ -8,8 +8,9 @@ before the mode (weights, adapters, optimizer states) are not counted, so the tr
 in-step peak: saved activations, loss buffers, temporaries, gradients and optimizer temporaries.
 
 `run_step` mirrors transformers Trainer's default CUDA path on the CPU: bf16 base weights, peft's fp32
-adapters, torch.autocast("cpu", bfloat16) around the forward + loss, backward outside autocast, torch AdamW
-with foreach=True (the CUDA default), zero_grad(set_to_none=True). One untraced warm-up step creates the
+adapters, the KV cache off (Trainer sets model.config.use_cache = args.use_cache, False by default;
+lorplan.train does the same), torch.autocast("cpu", bfloat16) around the forward + loss, backward outside
+autocast, torch AdamW with foreach=True (the CUDA default), zero_grad(set_to_none=True). One untraced warm-up step creates the
 optimizer state first, as in any step after the first.
 """
 
@@ -283,6 +284,16 @@ def is_encoder(family: str) -> bool:
     return family.startswith("bert")
 
 
+def without_cache(model: torch.nn.Module) -> torch.nn.Module:
+    """`model` with its config's use_cache off, as transformers' Trainer and lorplan.train train (with it on, a
+    training forward without checkpointing builds a DynamicCache whose copies of k and v live until the loss).
+    Every builder here and step_peak call it."""
+    config = getattr(model, "config", None)
+    if config is not None and hasattr(config, "use_cache"):
+        config.use_cache = False
+    return model
+
+
 @dataclass
 class Traced:
     spec: ModelSpec
@@ -306,7 +317,7 @@ def load_kbit(auto, folder, quant: str, attention: str) -> torch.nn.Module:
                               bnb_4bit_compute_dtype=torch.bfloat16)
     model = auto.from_pretrained(folder, quantization_config=qcfg, dtype=torch.bfloat16,
                                  attn_implementation=attention, device_map="cpu")
-    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    return without_cache(prepare_model_for_kbit_training(model, use_gradient_checkpointing=False))
 
 
 def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool, seed: int = 0,
@@ -321,7 +332,7 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     cfg = tiny_config(family)
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[base_dtype]
     auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
-    model = auto.from_config(cfg, attn_implementation=attention, dtype=dtype)
+    model = without_cache(auto.from_config(cfg, attn_implementation=attention, dtype=dtype))
     # lorplan's own config reader: the pooler is a linear outside the blocks, not a head; Gemma 2's spec keeps the
     # config (its softcapping) and its gated MLP and sandwich norms
     if is_encoder(family) or family.startswith("gemma"):
@@ -379,11 +390,12 @@ def saved_parts(family: str, rank: int, targets: str, dropout: float, batch: int
 
 
 def lora_all_linear(model: torch.nn.Module, rank: int, grad_ckpt: bool = False):
-    """`model` wrapped in peft LoRA on every linear (alpha 2 x rank, no dropout, a causal LM's task), gradient
-    checkpointing (non-reentrant) when asked, in train mode, with its AdamW (foreach): what the traced-step
-    tests of models built from a transformers config train."""
+    """`model` wrapped in peft LoRA on every linear (alpha 2 x rank, no dropout, a causal LM's task), the KV cache
+    off (without_cache), gradient checkpointing (non-reentrant) when asked, in train mode, with its AdamW
+    (foreach): what the traced-step tests of models built from a transformers config train."""
     from peft import LoraConfig, get_peft_model
 
+    without_cache(model)
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
@@ -395,7 +407,9 @@ def lora_all_linear(model: torch.nn.Module, rank: int, grad_ckpt: bool = False):
 def step_peak(model: torch.nn.Module, opt: torch.optim.Optimizer, ids: torch.Tensor, labels: torch.Tensor | None = None,
               mask: torch.Tensor | None = None, autocast: bool = True) -> int:
     """The live-bytes peak of one training step (forward under CPU bf16 autocast unless said, backward, optimizer
-    step), traced after a first, untraced one that creates the optimizer's states."""
+    step), traced after a first, untraced one that creates the optimizer's states. The KV cache is off
+    (without_cache), whoever built the model."""
+    without_cache(model)
     kwargs = {} if mask is None else {"attention_mask": mask}
 
     def step():
@@ -453,7 +467,8 @@ def run_full_step(family: str, batch: int, seq: int, grad_ckpt: bool = False, se
     torch.manual_seed(seed)
     cfg = tiny_config(family)
     auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
-    model = auto.from_config(cfg, attn_implementation="sdpa", dtype=torch.bfloat16 if pure_bf16 else torch.float32)
+    model = without_cache(auto.from_config(cfg, attn_implementation="sdpa",
+                                           dtype=torch.bfloat16 if pure_bf16 else torch.float32))
     if is_encoder(family):
         from lorplan.core.model.sources import from_config
 

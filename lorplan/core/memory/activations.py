@@ -67,16 +67,12 @@ class ActivationModel:
     attn_forward_bs2: float = 0.0
     attn_forward_tokens: float = 0.0
     # kbit eager attention (kbit_eager_live): bytes per b*s*s alive in a running block beyond what it saves (the
-    # dropped fp32 probabilities), and, without checkpointing, what the model's forward keeps alive until it
-    # returns without saving it (the KV cache's fp32 copies of k and v per token, the fp32 masks per b*s*s)
+    # dropped fp32 probabilities), and, without checkpointing, the fp32 masks the model's forward keeps alive
+    # until it returns without saving them
     block_live_bs2: float = 0.0
-    cache_tokens: float = 0.0
     forward_mask_bs2: float = 0.0
     block_input: int = 0  # block_input_bytes: what the norms and the MLP's linears hand on inside a block
     intermediate: int = 0  # the MLP's width
-
-
-_FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
 
 
 _ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra"})
@@ -284,30 +280,29 @@ def bloom_forward_softmax(h: int, heads: int, a: int, x: int, q: int, norm_out: 
     bmm = q + (a if q != a else 0)
     bs2 = a + masked + max(softmax, to_copy, bmm) + prev
     # the fused q/k/v output (3 q h) and, for a batch of more than one sequence, the copies q, k and v's
-    # reshape(batch * heads, ...) makes of its strided views (3 q h; without checkpointing the KV cache's copies of
-    # k and v replace those two, 2 q h, and a batch of one keeps none: priced at the dearer); the first norm's
-    # output (and its mean and rstd); the ALiBi biases (build_alibi_tensor: heads per token, x bytes)
+    # reshape(batch * heads, ...) makes of its strided views (3 q h; a batch of one keeps none: priced at the
+    # dearer. lorplan trains with the KV cache off: its copies of k and v would replace two of them); the first
+    # norm's output (and its mean and rstd); the ALiBi biases (build_alibi_tensor: heads per token, x bytes)
     tokens = 6 * q * h + norm_out * h + heads * x + (2 * x if checkpointing else 0)
     return float(heads * bs2), float(tokens)
 
 
-def kbit_eager_live(spec: ModelSpec, setup: TrainingSetup, heads: int, hkv: int, probs: int) -> tuple[float, float, float]:
+def kbit_eager_live(spec: ModelSpec, setup: TrainingSetup, heads: int, probs: int) -> tuple[float, float]:
     """Kbit preparation's fp32 tensors that eager attention keeps alive without saving them: (bytes per b*s*s
-    alive in a running block, bytes per token and per b*s*s the model's forward keeps until it returns, without
+    alive in a running block, bytes per b*s*s the model's forward keeps until it returns, without
     checkpointing). 16-bit setups, whose attention saves these very tensors, get none."""
     if setup.attention != "eager" or probs != 4 or not autocast_on(setup) or _family(spec) == "encoder":
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0
     # the attention returns its (dropped-out) probabilities and the decoder layer binds them
     # (models/llama/modeling_llama.py: hidden_states, _ = self.self_attn(...); GPT2Block: attn_output,
     # self_attn_weights = self.attn(...)) until it returns; the matmul with V saved a 16-bit copy. Without
     # dropout they are the softmax's own output, saved anyway
     block = 4.0 * heads if spec.dropout.attention > 0 else 0.0
     if setup.grad_checkpointing or _text_model(spec)[0] in _BLOOM_ATTENTION:
-        return block, 0.0, 0.0  # no KV cache (use_cache is off); BLOOM's saved cache copies: activation_model
-    # use_cache is on without checkpointing: DynamicLayer.update's torch.cat copies of k and v (the stream's
-    # fp32) stay in the cache the model returns, while autocast's matmuls saved 16-bit casts of them; the eager
-    # masks are the model's locals until it returns (masking_utils.py: the embeddings' fp32)
-    return block, 2.0 * probs * hkv, float(attention_mask_bytes(spec, setup, unquantized_param_bytes(setup)))
+        return block, 0.0  # the checkpoints hold the masks all step (mask_bs2); BLOOM: bloom_forward_softmax
+    # the eager masks (masking_utils.py: the embeddings' fp32) are the model's locals until it returns: alive at
+    # the end of the last block, gone at the loss. Traced: tests/core/test_memory_kbit_eager.py
+    return block, float(attention_mask_bytes(spec, setup, unquantized_param_bytes(setup)))
 
 
 # the model types whose transformers config class, given no layer_types, alternates sliding-window and
@@ -585,14 +580,6 @@ def softcap_logits_saved(vocab: int, x: int) -> int:
     return x * vocab
 
 
-def fused_qkv_saved(hkv: int, a: int) -> int:
-    """Extra bytes of a fused q/k/v projection whose output SDPA uses as is (no cast, no checkpointing)."""
-    # q is a view of the fused projection's output, so all of it stays saved, and SDPA saves the copies of k and
-    # v that the KV cache made (transformers builds it when use_cache is on; gradient checkpointing turns it
-    # off). When autocast casts q, k and v for SDPA, it saves the casts instead (sdpa_saved alone)
-    return 2 * a * hkv
-
-
 def swiglu_saved(i: int, m: int) -> int:
     """Gated MLP down(act(gate(x)) * up(x)): the gate output, the activation output and the up output."""
     # transformers models/llama/modeling_llama.py (LlamaMLP.forward): SiLU saves gate_proj's output; the mul saves
@@ -776,7 +763,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     fam = _family(spec)
     drop = spec.dropout
 
-    bs2 = attn_bwd_bs2 = attn_bwd_tokens = attn_bwd_flight = block_live = cache_tokens = forward_mask = 0.0
+    bs2 = attn_bwd_bs2 = attn_bwd_tokens = attn_bwd_flight = block_live = forward_mask = 0.0
     fp32_softmax = softmax_in_fp32(spec, setup)
     math_dropout = setup.attention == "sdpa" and drop.attention > 0 and setup.kernels == "cpu"
     if setup.attention == "eager":
@@ -796,7 +783,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         # flight: the residual stream's gradient and V's (per query head, before repeat_kv's reduction)
         attn_bwd_tokens = 2 * a * hq
         attn_bwd_flight = a * h + a * hq
-        block_live, cache_tokens, forward_mask = kbit_eager_live(spec, setup, heads, hkv, probs)
+        block_live, forward_mask = kbit_eager_live(spec, setup, heads, probs)
     elif math_dropout:
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
@@ -812,16 +799,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
             bs2 *= share
     else:  # flash-attention-2 unpads, so it is priced as without a mask
         attn = sdpa_saved(hq, hkv, heads, a)
-    if _FUSED_QKV.intersection(spec.layer_linear_names) and not setup.grad_checkpointing \
-            and setup.attention != "eager" and not math_dropout and block_input_bytes(setup) == a:
-        attn += fused_qkv_saved(hkv, a)
     bloom = setup.attention == "eager" and _text_model(spec)[0] in _BLOOM_ATTENTION
-    if bloom and not setup.grad_checkpointing:
-        # BloomAttention: baddbmm and bmm save k and v from the KV cache's copies (DynamicLayer.update's
-        # torch.cat; use_cache is on without checkpointing), and q's view of the fused output keeps all of it for a
-        # batch of one (larger batches save a copy of q instead: 2 a h less, priced at the dearer). Traced:
-        # tests/core/test_memory_bloom.py
-        attn += fused_qkv_saved(hkv, block_input_bytes(setup))
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
     moe_layers = len({t.layer for t in spec.tensors if t.kind == "experts"})
@@ -904,7 +882,6 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn_forward_bs2=fwd_bs2,
         attn_forward_tokens=fwd_tokens,
         block_live_bs2=block_live,
-        cache_tokens=cache_tokens,
         forward_mask_bs2=forward_mask,
         block_input=block_input_bytes(setup),
         intermediate=spec.intermediate_size,

@@ -77,7 +77,6 @@ FORWARD = "last block's forward temporaries"
 ATTN_BACKWARD = "attention backward (softmax gradients)"
 MASKS = "attention masks"
 ATTN_FORWARD = "attention forward (scores and softmax)"
-FORWARD_LIVE = "KV cache copies and masks"
 
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
@@ -145,22 +144,21 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                 Piece(SAVED, per_token=am.attn_forward_tokens - am.layer_tokens - am.model_tokens + am.embed_out),
                 Piece(LORA_SAVED, per_token=(ls.attn_input - lora_tok) / layers), all_layers,
                 Piece(ATTN_FORWARD, per_bs2=am.attn_forward_bs2 - am.layer_bs2)]))
-        # kbit eager attention: the KV cache's fp32 copies of k and v and the fp32 masks live until the forward
-        # returns (activations.kbit_eager_live)
-        live = [Piece(FORWARD_LIVE, per_token=layers * am.cache_tokens, per_bs2=am.forward_mask_bs2)]
-        if am.block_live_bs2 or am.cache_tokens:
+        if am.block_live_bs2 or am.forward_mask_bs2:
             # kbit eager attention: the end of the last block, before the final norm and the head (above the loss
             # when the vocabulary is small). Its MLP's last LoRA layer holds its input (the activation's fp32
             # output: LoRA saved a 16-bit cast), peft's clone of the base output, the LoRA output's cast and their
             # sum; with attention dropout the block its dropped fp32 probabilities; the model's forward its
-            # embeddings' output
+            # embeddings' output and the fp32 masks (activations.kbit_eager_live: gone once it returns, before
+            # the loss)
             mlp_flight = am.block_input * am.intermediate + 3 * am.block_input * am.hidden
             forward.append(("forward", [*cached, *saved, Piece(SAVED, per_token=am.embed_out - am.model_tokens),
-                                        all_layers, *live, Piece(FLIGHT, per_token=mlp_flight),
+                                        all_layers, Piece(MASKS, per_bs2=am.forward_mask_bs2),
+                                        Piece(FLIGHT, per_token=mlp_flight),
                                         Piece(FORWARD, per_bs2=am.block_live_bs2)]))
         return [*forward,
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
-                      all_layers, *live]),
+                      all_layers]),
             ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
                               Piece(FLIGHT, per_token=flight), all_layers]),
             ("backward_bottom", [Piece(GRADIENTS, below), Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
