@@ -41,14 +41,22 @@ def test_the_legacy_list_form_is_not_called_malformed(tmp_path):
         check_auto_map({"auto_map": ["tokenization_x.XTokenizer", None]}, "config.json at c")
 
 
+WHAT_TRANSFORMERS_READS = ("where transformers reads [slow class, fast class]: 5 is no class name; give class "
+                           "paths as strings (null for a class the tokenizer lacks), or remove the key")
+
+
 @pytest.mark.parametrize(("auto_map", "says"), [
     ([None, None], "'auto_map' names no class ([None, None]): give the tokenizer's class path, or remove the key"),
     ({"AutoTokenizer": [None, None]}, "'auto_map' names no class for 'AutoTokenizer' ([None, None]): give the "
                                       "tokenizer's class path, or remove the key"),
+    ([None, 5], f"'auto_map' lists [None, 5] {WHAT_TRANSFORMERS_READS}"),
+    ({"AutoTokenizer": [None, 5]}, f"'auto_map' lists [None, 5] for 'AutoTokenizer' {WHAT_TRANSFORMERS_READS}"),
 ])
-def test_a_tokenizer_auto_map_of_nulls_is_one_line(tmp_path, capsys, prompt_completion_file, auto_map, says):
-    """transformers 5.25's AutoTokenizer fails on it ("argument of type 'NoneType' is not iterable"), which lorplan
-    profile said as "cannot load (...)" naming neither the file nor the key."""
+def test_a_tokenizer_auto_map_that_names_no_class_is_one_line(tmp_path, capsys, prompt_completion_file, auto_map, says):
+    """transformers 5.25's AutoTokenizer fails on it ("argument of type 'NoneType' is not iterable"; for [null, 5]
+    `"--" in 5`: TypeError), which lorplan profile said as "cannot load (...)" naming neither the file nor the key,
+    and [null, 5] as "'auto_map' must be a JSON object", though the legacy list form is read: what is wrong is its
+    5, no class name."""
     import transformers
 
     from tests.model_builders import copy_tokenizer
@@ -76,33 +84,6 @@ def test_a_config_json_tokenizer_entry_of_nulls_loads_as_transformers_loads_it(t
     (folder / "config.json").write_text(json.dumps({**cfg, "auto_map": {"AutoTokenizer": [None, None]}}))
     rc, out, err = _run(capsys, "profile", "--data", str(prompt_completion_file), "--model", str(folder))
     assert rc == 0 and "cannot load" not in err, err
-
-
-WHAT_TRANSFORMERS_READS = ("where transformers reads [slow class, fast class]: 5 is no class name; give class "
-                           "paths as strings (null for a class the tokenizer lacks), or remove the key")
-
-
-@pytest.mark.parametrize(("auto_map", "says"), [
-    ([None, 5], f"'auto_map' lists [None, 5] {WHAT_TRANSFORMERS_READS}"),
-    ({"AutoTokenizer": [None, 5]}, f"'auto_map' lists [None, 5] for 'AutoTokenizer' {WHAT_TRANSFORMERS_READS}"),
-])
-def test_a_tokenizer_auto_map_entry_that_is_no_class_name_is_said_so(tmp_path, capsys, prompt_completion_file,
-                                                                     auto_map, says):
-    """[null, 5] was called "'auto_map' must be a JSON object, not [None, 5]", though the legacy list form is read
-    (and under AutoTokenizer, "must map names to strings or lists of strings" of a list of one): what is wrong
-    is its 5, no class name. transformers 5.25's AutoTokenizer fails on it (`"--" in 5`: TypeError)."""
-    import transformers
-
-    from tests.model_builders import copy_tokenizer
-
-    folder = copy_tokenizer(tmp_path / "tok")
-    path = folder / "tokenizer_config.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), "auto_map": auto_map}))
-    with pytest.raises(TypeError):  # the premise: transformers cannot load it either
-        transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
-    rc, out, err = _run(capsys, "profile", "--data", str(prompt_completion_file), "--model", str(folder))
-    assert rc == 2 and out == "", (out, err)
-    assert err.strip() == f"lorplan profile: error: tokenizer_config.json at {path}: {says}", err
 
 
 @pytest.mark.parametrize(("auto_map", "says"), [
