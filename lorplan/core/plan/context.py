@@ -1,4 +1,5 @@
-"""A plan file against its model: the sequence length it trains at must be within the model's context, or within
+"""A plan file against its model: its task one lorplan plans the model for (no causal LM of an encoder), the
+sequence length it trains at must be within the model's context, or within
 the reach of the plan's model.rope_scaling, its attention and gradient checkpointing ones the model's class
 implements, and its LoRA settings
 must adapt what they name (targets, blocks, rank_pattern and alpha_pattern keys). The rules are lorplan plan's and the planner's (core.memory.bounds
@@ -22,6 +23,9 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, class_settin
     from lorplan.core.memory.bounds import PLAN_KEYS, check_context
     from lorplan.core.memory.types import TrainingSetup
 
+    task = plan_task_refusal(plan, spec, plan_path)
+    if task is not None:
+        raise BadInput(task)
     try:  # check_context reads these two settings only
         setup = TrainingSetup(seq_len=plan.training.seq_len, rope_scaling=plan.model.rope_scaling)
         check_context(spec, setup, PLAN_KEYS)
@@ -30,6 +34,25 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, class_settin
     if class_settings:
         for _, refusal in class_refusals(plan, spec, plan_path):
             raise BadInput(refusal)
+
+
+def plan_task_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None:
+    """'PLAN: model.task = "causal-lm": ./bert is planned as sequence-classification
+    (BertForSequenceClassification) …' when a plan trains as a causal LM a model lorplan plans as a sequence classifier (an
+    encoder: BERT's kin, ModernBERT's masked LM), the rule `lorplan recommend --task` follows; None otherwise. Such a
+    plan trains nothing of a causal LM: transformers has no causal-LM class of ModernBERT (`lorplan train` crashed
+    in AutoModelForCausalLM), builds BERT as BertLMHeadModel with its attention bidirectional (each token sees the
+    one it predicts), and peft's causal-LM LoRA (task CAUSAL_LM: TRL, axolotl, Unsloth, the peft export) cannot
+    wrap a *ForMaskedLM model (no prepare_inputs_for_generation). A decoder planned as a classifier (the planner
+    writes one) is left alone: transformers has its sequence-classification class."""
+    from lorplan.core.vocab import Task
+
+    if plan.model.task != Task.CAUSAL_LM or spec.task != Task.SEQUENCE_CLASSIFICATION:
+        return None
+    return (f'{plan_path}: model.task = "{Task.CAUSAL_LM.value}": {plan.model.source} is planned as {spec.task} '
+            f"({spec.architecture}): lorplan plans a BERT-style encoder as a sequence classifier, not as a causal "
+            f"LM: plan it as one (lorplan plan --model {plan.model.source} --write PLAN.toml writes model.task = "
+            f'"{Task.SEQUENCE_CLASSIFICATION.value}"), or give a causal LM')
 
 
 def plan_attention_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None:
