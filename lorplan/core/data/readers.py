@@ -40,6 +40,7 @@ from lorplan.core.data.json_array import (
 )
 from lorplan.core.errors import BadInput
 from lorplan.core.jsontext import loads_json
+from lorplan.core.units import counted
 
 FORMATS = ("jsonl", "json", "csv", "tsv", "parquet", "txt", "txt-folder", "arrow-folder")
 EXTENSIONS = {  # a file's suffix -> the format lorplan reads it as (detect_format)
@@ -290,7 +291,7 @@ class RowSource:
                 if not fields or fields == [""]:
                     continue
                 if len(fields) != len(header):
-                    yield line, Bad(f"row has {len(fields)} fields, the header has {len(header)}")
+                    yield line, Bad(f"row has {counted(len(fields), 'field')}, the header has {len(header)}")
                     continue
                 if any(has_lone_surrogates(f) for f in fields):  # undecodable bytes, escaped above
                     yield line, Bad("not valid UTF-8")

@@ -77,7 +77,7 @@ def test_csv_with_a_ragged_row(tmp_path):
     assert p.examples == 3
     assert _problems(p) == {
         3: "row has 3 fields, the header has 2",
-        4: "row has 1 fields, the header has 2",
+        4: "row has 1 field, the header has 2",  # one field, not "1 fields"
         7: "empty text",
         9: "not valid UTF-8",
     }
