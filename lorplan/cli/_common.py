@@ -199,6 +199,14 @@ def option_words(flag: str, value: str) -> list[str]:
     return [f"{flag}={value}"] if value.startswith("-") else [flag, value]
 
 
+def train_on_help() -> str:
+    """What each --train-on word trains, the default named once (plan, recommend, probe start)."""
+    from lorplan.core.vocab import TrainOn
+
+    return (f"{TrainOn.COMPLETION.value} (the default): the loss on completions and assistant turns; "
+            f"{TrainOn.ALL.value}: on every token, prompts too")
+
+
 def add_rope_scaling(group, carried: str) -> None:
     """Add --rope-scaling FACTOR to an argparse group, with the help `lorplan plan` gives it; `carried` says
     what the command does with it (the plan it writes, the probes it trains, the lengths it counts). Parsed by

@@ -10,7 +10,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from lorplan.cli._common import add_rope_scaling, commands_in, first_skipped, parse_int, say, skipped_note
+from lorplan.cli._common import (
+    add_rope_scaling,
+    commands_in,
+    first_skipped,
+    parse_int,
+    say,
+    skipped_note,
+    train_on_help,
+)
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.errors import BadInput
@@ -101,8 +109,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--data", metavar="FILE", type=nonempty_path("--data"),
                    help="with --write: the training data path recorded in the plan")
     o.add_argument("--train-on", choices=TrainOn.values(),
-                   help=f"with --write, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a "
-                   "sequence classifier trains one label per example and takes none)")
+                   help=f"with --write, a causal LM: {train_on_help()} (a sequence classifier trains one label per "
+                   "example and takes none)")
     p.set_defaults(run=run)
 
 

@@ -23,6 +23,7 @@ from lorplan.cli._common import (
     seed,
     split_list,
     step_count,
+    train_on_help,
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
@@ -138,7 +139,7 @@ def register(subparsers) -> None:
                    "whose transformers class has no SDPA, such as Gemma 2)")
     s.add_argument("--packing", action="store_true", help="causal LM: pack examples into full --seq-len blocks")
     s.add_argument("--train-on", choices=TrainOn.values(), metavar=vocab_metavar(TrainOn),
-                   help=f"causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value})")
+                   help=f"causal LM: {train_on_help()}")
     s.add_argument("--targets", default="all-linear", metavar="T", help="all-linear (the default), attention, mlp or module names a,b,c")
     s.add_argument("--alpha", type=positive_float("--alpha"), metavar="N", help="LoRA alpha, the same at every rank (default 32, scaled by alpha / r)")
     s.add_argument("--trust-remote-code", action="store_true", help="allow the model's own code (off by default); "

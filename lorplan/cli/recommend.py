@@ -27,6 +27,7 @@ from lorplan.cli._common import (
     say,
     skipped_note,
     step_count,
+    train_on_help,
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
@@ -59,8 +60,8 @@ def register(sub) -> None:
     d.add_argument("--data", metavar="FILE", type=nonempty_path("--data"),
                    help="the training data (profiled with the model's tokenizer)")
     d.add_argument("--train-on", choices=TrainOn.values(),
-                   help=f"with --data, a causal LM: {HELP[TrainOn]} (default {TrainOn.COMPLETION.value}; a sequence "
-                   "classifier trains one label per example and takes none)")
+                   help=f"with --data, a causal LM: {train_on_help()} (a sequence classifier trains one label per "
+                   "example and takes none)")
     d.add_argument("--trained-tokens", type=count("--trained-tokens"), metavar="N",
                    help="instead of --data: tokens with a loss, counted once over the dataset (250000, 250k, 2.5M, "
                    "1e6)")
