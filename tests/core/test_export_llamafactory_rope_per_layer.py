@@ -4,15 +4,16 @@ here (configure_rope, below) on a real transformers config, and the model transf
 compared with the one lorplan train builds for the same plan (lorplan.train.model.rope_scaled_config).
 
 LLaMA-Factory 0.9.5 (its newest; it takes transformers 4.55 to 5.6) sets config.max_position_embeddings to a float,
-which transformers 5's typed configs refuse, so on transformers 5 `rope_scaling: linear` fails to load any model
-(the export says so and names transformers 4). On transformers 4.57 (checked on its sources and by building the
-models there, outside this suite: the installed transformers is 5) the option scales Gemma 3's and Olmo 3's
-full-attention layers alone, as lorplan train does, but ModernBERT's configs have no rope_scaling attribute there:
-configure_rope logs "Current model does not support RoPE scaling." and ModernBERT trains unscaled. For those the
-export leaves the option out and names the config.json edit, which LLaMA-Factory leaves alone (no rope_scaling
-in the YAML) and transformers 5 reads as lorplan train scales the model. Olmo 3 on transformers 4 gives its
-sliding-window layers config.json's rope_theta, where transformers 5 (lorplan train) gives them 500,000: for an
-Olmo 3 whose rope_theta differs the export says so.
+which transformers 5's typed configs refuse, so on transformers 5 `rope_scaling: linear` fails to load any model.
+On transformers 4 it loads with configure_rope's own factor, ceil(cutoff_len / max_position_embeddings), not the
+plan's (3 for a packed plan here, where the plan scales by 2), and ModernBERT's configs have no rope_scaling
+attribute there: configure_rope logs "Current model does not support RoPE scaling." and ModernBERT trains unscaled.
+So the export leaves the option out and names the config.json edit, which LLaMA-Factory leaves alone (no
+rope_scaling in the YAML) and transformers reads as lorplan train scales the model: the installed one (5.25) for
+every model here; 4.57.6 and 5.6.0 (checked outside this suite) for Gemma 3 as the hub writes it; 4.57.6 alone for
+Olmo 3, as transformers 5 up to 5.6 gives every Olmo 3 layer one RoPE. On 4 Olmo 3's sliding-window layers take
+config.json's rope_theta, where transformers 5.25 (lorplan train) gives them 500,000: for an Olmo 3 whose
+rope_theta differs the export says so.
 """
 
 from __future__ import annotations
@@ -155,30 +156,65 @@ def test_modernbert_leaves_rope_scaling_out_and_names_the_config_edit(tmp_path, 
     assert not any(bool((unscaled[k][0] == trained[k][0]).all()) for k in KINDS)  # both layer types scaled
 
 
-def test_gemma3_and_olmo3_keep_the_option_which_fails_on_transformers_5(tmp_path):
-    """Gemma 3 and Olmo 3 (rope_theta 500,000, as the hub's): transformers 4 builds the option as lorplan train
-    (the full-attention layers scaled): the YAML keeps it, with the warning that on transformers 5 it fails, which
-    configure_rope here does (a float max_position_embeddings)."""
+def _packed(plan, packing: bool):
+    return replace(plan, training=replace(plan.training, packing=packing))
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_gemma3_as_the_hub_writes_it_gets_the_config_edit_not_the_option(tmp_path, packing):
+    """A text-only Gemma 3 as the hub writes it (rope_theta, rope_local_base_freq) kept `rope_scaling: linear` with
+    the advice to train on transformers < 5, where configure_rope sets its own factor, ceil(cutoff_len /
+    max_position_embeddings): 3 for a packed plan (cutoff_len seq_len + 1) where the plan scales by 2, as for a
+    plain model. The option is left out and the warning names the config.json edit, which LLaMA-Factory leaves
+    alone and transformers builds as lorplan train does: here (5.25), and on 4.57.6 and 5.6.0 (checked outside
+    this suite: both layer types' inv_freq equal lorplan train's), so the line names no transformers 5 alone."""
+    folder = _gemma3(tmp_path)
+    plan = _packed(scaled_plan(folder), packing)
+    cfg, said = _export(plan)
+    assert "rope_scaling" not in cfg
+    assert not any("transformers < 5" in w or w.startswith("LLaMA-Factory: the plan extends RoPE") for w in said)
+    (line,) = [w for w in said if w.startswith("rope_scaling left out")]
+    assert "sets the factor itself" in line and "any transformers LLaMA-Factory 0.9.5 takes" in line
+    (edit,) = EDIT.findall(line)
+    raw = json.loads((folder / "config.json").read_text())
+    edited = _folder(tmp_path, "edited", {**raw, "rope_scaling": json.loads(edit)})
+    trained = _trained(plan, folder)
+    assert _same(_frequencies(_factory_config(cfg, edited)), trained)
+    assert not _same(_frequencies(_loaded(folder)), trained)  # it scales
     from huggingface_hub.errors import StrictDataclassFieldValidationError
 
-    for folder in (_gemma3(tmp_path), _folder(tmp_path, "olmo3", OLMO3)):
-        cfg, said = _export(scaled_plan(folder))
-        assert cfg["rope_scaling"] == "linear"
-        assert any("fails to load the model with rope_scaling on transformers 5" in w for w in said)
-        assert not any(w.startswith("rope_scaling left out") or "sliding-window layers" in w for w in said)
-        with pytest.raises(StrictDataclassFieldValidationError, match="max_position_embeddings"):
-            _factory_config(cfg, folder)
+    assert "fails to load" in line
+    with pytest.raises(StrictDataclassFieldValidationError, match="max_position_embeddings"):
+        _factory_config({**cfg, "rope_scaling": "linear"}, folder)  # the option, on transformers 5
+
+
+@pytest.mark.parametrize("packing", [False, True])
+def test_olmo3_as_the_hub_writes_it_gets_the_config_edit_for_transformers_4(tmp_path, packing):
+    """Olmo 3 as the hub writes it (rope_theta 500,000) kept the option too, with configure_rope's own factor. The
+    config.json edit trains the plan's factor on transformers 4.57.6 (Olmo3Model.rotary_embs: the sliding-window
+    layers default RoPE on rope_theta, the full-attention ones config.json's rope_scaling; checked outside this
+    suite: lorplan train's inv_freq), not on transformers 5 up to 5.6 (LLaMA-Factory's newest), which gives every
+    Olmo 3 layer one RoPE and so scales the sliding-window layers too (checked on 5.6.0). The line says so."""
+    folder = _folder(tmp_path, "olmo3", OLMO3)
+    plan = _packed(scaled_plan(folder), packing)
+    cfg, said = _export(plan)
+    assert "rope_scaling" not in cfg
+    assert not any("transformers < 5" in w or w.startswith("LLaMA-Factory: the plan extends RoPE") for w in said)
+    (line,) = [w for w in said if w.startswith("rope_scaling left out")]
+    assert "sets the factor itself" in line and EDIT.search(line)
+    assert "with transformers 4 " in line and "scales the sliding-window layers too" in line
+    assert not any("train on other frequencies" in w for w in said)  # its bases are lorplan train's there
 
 
 def test_olmo3_whose_rope_theta_is_not_transformers_sliding_base_is_told(tmp_path):
-    """Olmo 3 with rope_theta 10,000: on transformers 4 (where LLaMA-Factory's option loads) its sliding-window
-    layers take 10,000, where lorplan train's (transformers 5) take 500,000; and transformers 5 up to 5.6 keeps one
-    RoPE for every Olmo 3 layer, so no config.json edit helps there. The export says so."""
+    """Olmo 3 with rope_theta 10,000: on transformers 4 (where its config.json edit trains the plan's scaling) its
+    sliding-window layers take 10,000, where lorplan train's (transformers 5) take 500,000; and transformers 5 up to
+    5.6 keeps one RoPE for every Olmo 3 layer, so the edit helps there neither. The export says so."""
     folder = _folder(tmp_path, "olmo3", {**OLMO3, "rope_theta": 10_000})
     plan = scaled_plan(folder)
     cfg, said = _export(plan)
-    assert cfg["rope_scaling"] == "linear"
-    (line,) = [w for w in said if "sliding-window layers" in w]
+    assert "rope_scaling" not in cfg
+    (line,) = [w for w in said if "sliding-window layers train" in w]
     assert "10,000" in line and "500,000" in line
     trained = _trained(plan, folder)
     assert trained["sliding_attention"][0][-1] == pytest.approx(500_000.0 ** (-30 / 32))  # lorplan train's base
@@ -229,7 +265,7 @@ def test_olmo3_saved_by_transformers5_names_every_layer_type_on_other_frequencie
     assert "rope_theta" not in json.loads((folder / "config.json").read_text())
     plan = scaled_plan(folder)
     cfg, said = _export(plan)
-    assert cfg["rope_scaling"] == "linear"
+    assert "rope_scaling" not in cfg
     (line,) = [w for w in said if "train on other frequencies" in w]
     assert "the full-attention and sliding-window layers train on other frequencies" in line
     trained = _trained(plan, folder)

@@ -20,7 +20,6 @@ from typing import Any
 
 from lorplan.core.export import DATA_FOLDER, ExportResult, dump_yaml, output_name
 from lorplan.core.export.common import (
-    ROPE_SCALING_TYPE,
     ChatLayout,
     chat_file_notes,
     chat_layout,
@@ -28,7 +27,6 @@ from lorplan.core.export.common import (
     model_config,
     optimizer_warnings,
     padded_header_note,
-    rope_scaling_warning,
     rows_key,
     rows_key_note,
 )
@@ -127,12 +125,11 @@ def _turns_note(layout: ChatLayout, tags: dict[str, str]) -> str | None:
             "turns" + counted)
 
 
-# What transformers 4 (4.55 to 4.57: on 5 LLaMA-Factory 0.9.5's rope_scaling fails to load any model) builds from
-# the rope_scaling configure_rope sets, for the text configs transformers 5 keeps RoPE per layer type (rope.py's
-# PER_LAYER_TYPE_BASES), as transformers 4.57.6 reads them: each layer type's base (config.json's key, the class
-# default) and the scaling on the full-attention layers alone (Gemma3TextModel's and Gemma3nTextModel's
-# rotary_emb_local: rope_local_base_freq, default RoPE; Olmo3Model's rotary_embs["sliding_attention"]: rope_theta,
-# default RoPE). It reads no rope_parameters. Its ModernBERT configs have no rope_scaling attribute: configure_rope
+# What transformers 4 (4.55 to 4.57) builds from a rope_scaling (configure_rope's or config.json's), for the text
+# configs transformers 5 keeps RoPE per layer type (rope.py's PER_LAYER_TYPE_BASES), as transformers 4.57.6 reads
+# them: each layer type's base (config.json's key, the class default) and the scaling on the full-attention layers
+# alone (Gemma3TextModel's and Gemma3nTextModel's rotary_emb_local: rope_local_base_freq, default RoPE; Olmo3Model's
+# rotary_embs["sliding_attention"]: rope_theta, default RoPE). It reads no rope_parameters. Its ModernBERT configs have no rope_scaling attribute: configure_rope
 # logs "Current model does not support RoPE scaling." and returns, and the model trains unscaled.
 _TRANSFORMERS4_BASES: dict[str, dict[str, tuple[str, float]]] = {
     "gemma3_text": {FULL_ATTENTION: ("rope_theta", 1_000_000.0),
@@ -142,15 +139,18 @@ _TRANSFORMERS4_BASES: dict[str, dict[str, tuple[str, float]]] = {
     "olmo3": {FULL_ATTENTION: ("rope_theta", 10_000.0), SLIDING_ATTENTION: ("rope_theta", 10_000.0)},
 }
 _NO_ROPE_SCALING_ON_4 = frozenset({"modernbert", "modernbert-decoder"})
-# For one RoPE for every layer, configure_rope's rope_scaling trains on transformers 4 with a factor of its own (a
-# packed plan's cutoff_len is seq_len + 1: ceil(513 / 256) is 3 where the plan scales by 2), where a config.json
-# rope_scaling is the plan's, read by transformers 4.55 to 5.6 alike (checked on 4.57.6 and 5.6.0: the inv_freq
-# lorplan train builds)
-_ONE_ROPE_ON_4 = ("it sets the factor itself, to ceil(cutoff_len / the model's max_position_embeddings), which may "
+# configure_rope's rope_scaling trains on transformers 4 with a factor of its own (a packed plan's cutoff_len is
+# seq_len + 1: ceil(513 / 256) is 3 where the plan scales by 2), where a config.json rope_scaling is the plan's: for
+# one RoPE for every layer, and for Gemma 3 and Gemma 3n as the hub writes them (transformers 4 reads the bases from
+# the flat keys lorplan train's do), transformers 4.55 to 5.6 read it alike (checked on 4.57.6 and 5.6.0: the
+# inv_freq lorplan train builds, both layer types)
+_OWN_FACTOR_ON_4 = ("it sets the factor itself, to ceil(cutoff_len / the model's max_position_embeddings), which may "
                   "differ from the plan's")
 # transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every Olmo 3 layer (a flat
 # rope_parameters): a config.json rope_scaling scales its sliding-window layers too, which lorplan train's
-# transformers does not, so no edit trains lorplan's scaling there
+# transformers does not; transformers 4.57.6 builds the edit as lorplan train (Olmo3Model.rotary_embs: the
+# full-attention layers scaled, the sliding-window ones default RoPE, both on config.json's rope_theta: checked
+# there), so the edit is for transformers 4, with the bases line (_transformers4_bases_note)
 _ONE_ROPE_ON_5_6 = frozenset({"olmo3"})
 
 
@@ -171,34 +171,40 @@ def _float(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _option_unread(layout: RopeLayout, cfg: dict | None) -> str | None:
+_ANY_TRANSFORMERS = "any transformers LLaMA-Factory 0.9.5 takes (4.55 to 5.6)"
+
+
+def _option_unread(layout: RopeLayout, cfg: dict | None) -> tuple[str, str]:
     """Why LLaMA-Factory's rope_scaling option does not train the plan's scaling on transformers 4 (on 5 it fails to
-    load any model), where a config.json edit (rope.config_edit) trains it: for a model with one RoPE for every
-    layer, configure_rope's factor is its own, ceil(cutoff_len / max_position_embeddings), where a config.json
-    rope_scaling is read as lorplan train scales (transformers 4.55 to 5.6 alike); for one with RoPE per layer type,
-    transformers 4 may build other layer types or bases than lorplan train (a config.json edit trains it on
-    transformers 5). None for a model transformers 4 builds as lorplan train, and for Olmo 3, whose edit trains
-    nothing of lorplan's on transformers 5 up to 5.6 (_transformers4_bases_note)."""
+    load any model), and the transformers a config.json edit (rope.config_edit) trains it with. configure_rope's
+    factor is its own, ceil(cutoff_len / max_position_embeddings), on every model; where transformers 4 also
+    builds the layers or bases other than lorplan train, that is the reason given. The edit is read as lorplan
+    train scales the model by transformers 4.55 to 5.6 alike for one RoPE for every layer and for a model whose
+    bases transformers 4 reads as lorplan train's (Gemma 3 as the hub writes it); by transformers 4 alone for Olmo
+    3 (its bases on 4: _transformers4_bases_note); by transformers 5 for the rest."""
+    five = "transformers 5 (LLaMA-Factory 0.9.5 takes up to 5.6)"
     if layout.per_layer is None:
-        return _ONE_ROPE_ON_4
+        return _OWN_FACTOR_ON_4, _ANY_TRANSFORMERS
     if layout.model_type in _ONE_ROPE_ON_5_6:
-        return None
+        return _OWN_FACTOR_ON_4, ("transformers 4 (LLaMA-Factory 0.9.5 takes 4.55 and up; transformers 5 up to 5.6 "
+                                "keeps one RoPE for every layer of this model, so there the edit scales the "
+                                "sliding-window layers too)")
     if layout.model_type in _NO_ROPE_SCALING_ON_4:
         return ("the model's config has no rope_scaling there: LLaMA-Factory logs \"Current model does not support "
-                "RoPE scaling.\" and trains it unscaled")
+                "RoPE scaling.\" and trains it unscaled"), five
     bases = _bases(layout, cfg or {})
     if bases is None:
-        return "it keeps no RoPE per layer type for the model as transformers 5 does"
+        return "it keeps no RoPE per layer type for the model as transformers 5 does", five
     theirs, ours = bases
     if theirs == ours:
-        return None
+        return _OWN_FACTOR_ON_4, _ANY_TRANSFORMERS
     return (f"it reads the layers' RoPE bases from flat keys, not this config's rope_parameters: "
-            f"{_listed(theirs)}, where lorplan train's are {_listed(ours)}")
+            f"{_listed(theirs)}, where lorplan train's are {_listed(ours)}"), five
 
 
 def _transformers4_bases_note(layout: RopeLayout, cfg: dict | None) -> list[str]:
-    """For a model whose config.json edit trains nothing of lorplan's on transformers 5 up to 5.6 (Olmo 3), where
-    LLaMA-Factory's option loads on transformers 4 with other RoPE bases than lorplan train's: the line saying so."""
+    """For a model whose config.json edit trains lorplan's scaling on transformers 4 alone (Olmo 3), where
+    transformers 4 gives its layers other RoPE bases than lorplan train's: the line saying so."""
     if layout.model_type not in _ONE_ROPE_ON_5_6 or (bases := _bases(layout, cfg or {})) is None:
         return []
     theirs, ours = bases
@@ -206,15 +212,15 @@ def _transformers4_bases_note(layout: RopeLayout, cfg: dict | None) -> list[str]
     if not other:
         return []
     # transformers 4.57.6's Olmo3Model gives both layer types config.json's rope_theta: one base of lorplan train's
-    # for both is one key (checked there: inv_freq of both rotary_embs equal lorplan train's)
+    # for both is one key (checked there, with the rope_scaling edit: inv_freq of both rotary_embs equal lorplan
+    # train's)
     (base, *more) = set(ours.values())
-    fix = (f"; add \"rope_theta\": {json.dumps(base)} to the model's config.json (a local copy) and transformers 4 "
-           "builds lorplan train's bases" if base is not None and not more else "")
-    return [f"on transformers 4, where LLaMA-Factory's rope_scaling loads, this model's layers take RoPE bases "
-            f"{_listed(theirs)} (config.json's rope_theta, 10,000 without it, for both), where lorplan train's "
-            f"(transformers 5) take {_listed(ours)}: the {' and '.join(other)} layers train on other frequencies; "
-            "transformers 5 up to 5.6 (LLaMA-Factory 0.9.5's newest) keeps one RoPE for every layer of it, so a "
-            f"config.json rope_scaling would scale the sliding-window layers too{fix}"]
+    fix = (f"; add \"rope_theta\": {json.dumps(base)} to the model's config.json (a local copy) too and "
+           "transformers 4 builds lorplan train's bases" if base is not None and not more else "")
+    return [f"on transformers 4, where the config.json rope_scaling trains the plan's scaling of this model, its "
+            f"layers take RoPE bases {_listed(theirs)} (config.json's rope_theta, 10,000 without it, for both), "
+            f"where lorplan train's (transformers 5) take {_listed(ours)}: the {' and '.join(other)} layers train "
+            f"on other frequencies{fix}"]
 
 
 _LAYERS = {FULL_ATTENTION: "full-attention", SLIDING_ATTENTION: "sliding-window"}
@@ -247,28 +253,16 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append(f"rope_scaling left out: LLaMA-Factory sets it on the model's top config, which "
                         f"the language model of {plan.model.source!r} does not read (it reads text_config): "
                         f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling")
-    elif plan.model.rope_scaling is not None and (why := _option_unread(layout, model_config(plan))) is not None:
-        # configure_rope's rope_scaling loads on transformers 4 alone (below), where this model's RoPE is not built
-        # as lorplan train's; with no rope_scaling in the YAML LLaMA-Factory leaves the config alone, and
-        # transformers reads the edit as lorplan train scales the model (5 for RoPE per layer type; 4.55 to 5.6
-        # alike for one RoPE for every layer)
-        versions = "transformers 5 (LLaMA-Factory 0.9.5 takes up to 5.6)" if layout.per_layer is not None else \
-            "any transformers LLaMA-Factory 0.9.5 takes (4.55 to 5.6)"
+    elif plan.model.rope_scaling is not None:
+        # configure_rope's rope_scaling loads on transformers 4 alone (it sets a float max_position_embeddings,
+        # which transformers 5's typed configs refuse: StrictDataclassFieldValidationError), with a factor of its
+        # own, ceil(cutoff_len / max_position_embeddings) (none where cutoff_len is within it); with no
+        # rope_scaling in the YAML LLaMA-Factory leaves the config alone, and transformers reads the edit as
+        # lorplan train scales the model (_option_unread: which transformers)
+        why, versions = _option_unread(layout, model_config(plan))
         warnings.append(f"rope_scaling left out: LLaMA-Factory's rope_scaling fails to load {plan.model.source!r} "
                         f"on transformers 5 (it sets a float max_position_embeddings), and on 4 {why}: "
                         f"{config_edit(plan, layout)} (a local copy) to train the plan's RoPE scaling, with {versions}")
-    elif plan.model.rope_scaling is not None:
-        # LLaMA-Factory (model/model_utils/rope.py, configure_rope) takes the type only and sets the factor to
-        # ceil(cutoff_len / max_position_embeddings) itself
-        cfg["rope_scaling"] = ROPE_SCALING_TYPE
-        warnings += rope_scaling_warning(plan, "LLaMA-Factory", "it sets the factor itself, to ceil(cutoff_len / "
-                                         "the model's max_position_embeddings), which may differ from the plan's")
-        # configure_rope sets max_position_embeddings to old * float factor, which transformers 5's typed configs
-        # refuse (StrictDataclassFieldValidationError: expected int, got float), and replaces rope_parameters
-        # without rope_theta
-        warnings.append("LLaMA-Factory 0.9.5 fails to load the model with rope_scaling on transformers 5 (it sets "
-                        "a float max_position_embeddings): train this plan with transformers < 5 (it takes 4.55 and "
-                        "up), or drop rope_scaling and shorten cutoff_len")
         warnings += _transformers4_bases_note(layout, model_config(plan))
     if lo.modules_to_save:
         cfg["additional_target"] = ",".join(lo.modules_to_save)
