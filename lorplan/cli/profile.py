@@ -123,20 +123,39 @@ def run(args: argparse.Namespace) -> int:
 
 
 def model_spec(model: str, trust_remote_code: bool = False):
-    """The ModelSpec `lorplan plan --model` loads for `model`, or None for a model lorplan has no config for (a
-    folder of tokenizer files alone, a name not on disk: resolve_model refuses it, and the profile counts with
-    the tokenizer alone, as before). An architecture the fast path does not know is judged as plan judges it, by
-    the fallback's build (kept on disk across runs; run once per process), the model's own code (auto_map) run
-    only with --trust-remote-code. BadInput, plan's line, for every model plan refuses, a build the fallback
-    cannot do included: a profile against it would count for a model no command trains."""
+    """The ModelSpec `lorplan plan --model` loads for `model`, or None for a tokenizer without a config (a
+    folder of tokenizer files alone, a hub id cached with its tokenizer files alone: resolve_model refuses it,
+    and the profile counts with that tokenizer). A model plan accepts whose tokenizer is not on disk (a catalog
+    id not cached) gets its spec, and the profile estimates at 4 characters per token with a note. An
+    architecture the fast path does not know is judged as plan judges it, by the fallback's build (kept on disk
+    across runs; run once per process), the model's own code (auto_map) run only with --trust-remote-code.
+    BadInput, plan's line, for every other model plan refuses (a name nothing matches included, with or without
+    a slash, and a build the fallback cannot do): a profile against it would count for a model no command
+    trains."""
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, resolve_model
 
     try:
         source = resolve_model(model)
     except BadInput:
-        return None
+        if _tokenizer_alone(model):
+            return None
+        raise
     return load_spec(source, trust_remote_code=trust_remote_code)
+
+
+def _tokenizer_alone(model: str) -> bool:
+    """Whether `model`, which resolve_model refuses, names tokenizer files on disk, as the profile's tokenizer
+    (core.data.tokenizer.resolve_tokenizer) finds them: a folder (or a file in one) holding them, or a hub id
+    whose cache snapshot does."""
+    from lorplan.core.data.tokenizer import cached_snapshot, has_tokenizer_files
+
+    if not model.strip():  # Path("") is the current folder
+        return False
+    path = Path(model).expanduser()
+    if path.is_dir() or path.is_file():
+        return has_tokenizer_files(path if path.is_dir() else path.parent)
+    return cached_snapshot(model) is not None
 
 
 def task_of(spec) -> str:

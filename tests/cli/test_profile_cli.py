@@ -44,13 +44,15 @@ def test_json_shape_and_exact_counts(tmp_path, capsys, minilm, monkeypatch):
     assert out["problems"] == [{"line": 4, "reason": "missing field 'text'"}]
 
 
-def test_text_report_and_estimate_note(tmp_path, capsys):
+def test_text_report_and_estimate_note(tmp_path, capsys, monkeypatch):
+    # a model plan accepts (a catalog id) whose tokenizer is not cached: counted at 4 characters per token
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     path = _write(tmp_path / "d.jsonl", [{"prompt": "q ", "completion": "answer"}] * 3)
-    assert main(["profile", "--data", str(path), "--model", "org/not-cached"]) == 0
+    assert main(["profile", "--data", str(path), "--model", "Qwen/Qwen2.5-0.5B-Instruct"]) == 0
     out = capsys.readouterr().out
     assert "schema prompt-completion" in out and "(estimated)" in out
     assert "exact duplicates 2" in out
-    assert "not in the local HF cache" in out
+    assert "tokenizer of Qwen/Qwen2.5-0.5B-Instruct is not in the local HF cache" in out
     assert "0 tokens truncated" in out and "packing into 1 sequence wastes 2,0" in out  # one sequence: singular
 
 
@@ -278,3 +280,32 @@ def test_a_sample_seed_out_of_range_is_refused_as_probe_seed_is(tmp_path, capsys
     assert captured.err == f"lorplan profile: error: {message}\n" and captured.out == ""
     assert main(["profile", "--data", str(path), "--sample", "5", "--seed", str(2**32 - 1), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["sample"]["seed"] == 2**32 - 1
+
+
+@pytest.mark.parametrize("model", ["nosuchmodel", "org/not-cached"])
+def test_a_model_plan_refuses_is_refused_with_plans_line(tmp_path, capsys, monkeypatch, model):
+    """A name with no close ids (a slash-less typo, an uncached hub id) was profiled at 4 characters per token,
+    exit 0, with a note, while plan refused it."""
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    path = _write(tmp_path / "d.jsonl", [{"text": "hello world"}] * 2)
+    assert main(["plan", "--model", model]) == 2
+    plan_err = capsys.readouterr().err
+    assert plan_err.startswith(f"lorplan plan: error: unknown model {model!r}: ")
+    assert main(["profile", "--data", str(path), "--model", model]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == plan_err.replace("lorplan plan:", "lorplan profile:", 1) and err.count("\n") == 1
+
+
+def test_a_hub_id_cached_with_its_tokenizer_alone_still_profiles(tmp_path, capsys, monkeypatch):
+    """No config.json in the cache (plan refuses the id), but its tokenizer is there: counted with it."""
+    from model_builders import copy_tokenizer
+
+    hub = tmp_path / "hf" / "hub" / "models--acme--tiny"
+    copy_tokenizer(hub / "snapshots" / "abc123")
+    (hub / "refs").mkdir()
+    (hub / "refs" / "main").write_text("abc123")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    path = _write(tmp_path / "d.jsonl", [{"text": "hello world"}] * 2)
+    assert main(["profile", "--data", str(path), "--model", "acme/tiny", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["estimated"] is False and out["examples"] == 2
