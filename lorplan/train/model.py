@@ -399,12 +399,16 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
                        "does not load (unpickling it could run any code); a model.safetensors copy loads") from None
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = pad_id
-    if hasattr(model.config, "use_cache"):
-        # train without the KV cache, as transformers' Trainer does (trainer.py: model.config.use_cache =
-        # args.use_cache, False by default) and so the trainers lorplan exports to: with it on, every training
-        # forward without checkpointing builds a DynamicCache whose copies of k and v live until the loss for
-        # nothing. The memory model prices the step without it; the saved adapter leaves the base config alone
-        model.config.use_cache = False
+    # train without the KV cache, as transformers' Trainer does (trainer.py: model.config.use_cache =
+    # args.use_cache, False by default) and so the trainers lorplan exports to: with it on, every training
+    # forward without checkpointing builds a DynamicCache whose copies of k and v live until the loss for
+    # nothing. The memory model prices the step without it; the saved adapter leaves the base config alone.
+    # Each module's own config: a multimodal causal LM's text model reads text_config's use_cache
+    # (merge_with_config_defaults reads self.config; Gemma3ForConditionalGeneration has none at the top), as
+    # LLaMA-Factory turns both off and TRL's SFTTrainer passes use_cache=False to the forward
+    for config in {id(m.config): m.config for m in model.modules() if hasattr(m, "config")}.values():
+        if hasattr(config, "use_cache"):
+            config.use_cache = False
     model = _enable_checkpointing(model, "quantization_config" in kwargs, plan.training.gradient_checkpointing)
     model = get_peft_model(model, lora_config(plan, spec))
     notes.extend(load_notes(plan, info, saved_modules(model)))

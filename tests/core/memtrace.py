@@ -287,10 +287,11 @@ def is_encoder(family: str) -> bool:
 def without_cache(model: torch.nn.Module) -> torch.nn.Module:
     """`model` with its config's use_cache off, as transformers' Trainer and lorplan.train train (with it on, a
     training forward without checkpointing builds a DynamicCache whose copies of k and v live until the loss).
-    Every builder here and step_peak call it."""
-    config = getattr(model, "config", None)
-    if config is not None and hasattr(config, "use_cache"):
-        config.use_cache = False
+    Every builder here and step_peak call it. Each module's own config, as lorplan.train.model.build_model: a
+    multimodal causal LM's text model reads text_config's (Gemma3ForConditionalGeneration has none at the top)."""
+    for config in {id(m.config): m.config for m in model.modules() if hasattr(m, "config")}.values():
+        if hasattr(config, "use_cache"):
+            config.use_cache = False
     return model
 
 

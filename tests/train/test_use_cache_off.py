@@ -63,3 +63,25 @@ def test_the_saved_adapter_leaves_the_base_models_use_cache_alone(tmp_path, tiny
     assert json.loads((tiny_llama / "config.json").read_text()).get("use_cache", True) is True
     loaded = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_llama), str(adapter))
     assert loaded.config.use_cache is True  # generation with the trained adapter keeps its cache
+
+
+def test_a_multimodal_causal_lm_trains_without_its_text_models_cache(tmp_path):
+    """Gemma3ForConditionalGeneration (what AutoModelForCausalLM builds for `gemma3`: the catalog's Gemma 3 4B, 12B
+    and 27B) has no use_cache of its own: its text model reads text_config's (transformers'
+    merge_with_config_defaults reads the module's own config), which a top-level flag leaves on. LLaMA-Factory turns
+    both off, TRL's SFTTrainer passes use_cache=False to every training forward: so does lorplan."""
+    from lorplan.train import data as D
+    from lorplan.train.engine import build_engine
+
+    from .test_engine import make_tiny_gemma3
+
+    folder = make_tiny_gemma3(tmp_path / "gemma3")
+    assert json.loads((folder / "config.json").read_text())["text_config"].get("use_cache", True) is True
+    engine = build_engine(_plan(tmp_path, folder))
+    model = engine.model
+    base = engine.accelerator.unwrap_model(model).get_base_model()
+    assert type(base).__name__ == "Gemma3ForConditionalGeneration"
+    assert base.config.get_text_config(decoder=True).use_cache is False
+    batch = D.collate(engine.train_items[:2], engine.pad_id)
+    model.train()
+    assert model(**batch).past_key_values is None
