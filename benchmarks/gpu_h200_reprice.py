@@ -22,7 +22,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 GIB = 1024**3
 MIB = 1024**2
 # gpu_memory_check.py: SmolLM2-135M-Instruct (random weights), rank 16 all-linear, micro-batch 4 x 1024 tokens,
-# the CUDA context measured in that process (0.693 GiB); GiB as printed: allocated, reserved, NVML
+# the CUDA context measured in that process (0.693 GiB); GiB as printed: allocated, reserved, NVML. The two rows
+# without checkpointing (and PROBE_CHECK's, whose probes do not checkpoint) were measured with the config's
+# use_cache on: neither script nor lorplan's engine turned the KV cache off then (both do now, as transformers'
+# Trainer does), so their forwards built a DynamicCache the memory model no longer prices. On the CPU trace that
+# is no difference for bf16 SDPA on Llama (the cache's copies of k and v replace the k and v SDPA saves) and a
+# few percent for NF4 (the fp32 copies live until the loss: -3.9% with the cache against -1.7% without, a tiny
+# Llama with GQA at 1 x 512): the NF4 rows' measured figures are likely higher than a run without the cache.
 MEMORY_CHECK = {("none", False): (5.743, 7.129, 7.869), ("none", True): (2.759, 3.549, 4.289),
                 ("nf4", False): (6.627, 7.275, 8.016), ("nf4", True): (2.850, 3.551, 4.291)}
 MEMORY_CHECK_CONTEXT = 0.693

@@ -1,7 +1,7 @@
 """Check the memory model on a real GPU: train a few LoRA steps of a small random-weight model and print what
 PyTorch and NVML measured beside the estimate.
 
-Variants: bf16 base (Trainer's path: fp32 adapters, bf16 autocast, SDPA, AdamW foreach) and QLoRA NF4 with
+Variants: bf16 base (Trainer's path: fp32 adapters, bf16 autocast, SDPA, AdamW foreach, the KV cache off) and QLoRA NF4 with
 double quantization (bitsandbytes, peft's prepare_model_for_kbit_training), each without and with gradient
 checkpointing. The model is SmolLM2-135M's architecture from the built-in catalog with random weights (no
 network, no tokenizer: random token ids). For each variant it prints
@@ -69,6 +69,16 @@ def _err(pred: int, meas: int | None) -> str:
     return "" if not meas else f"{100 * (pred - meas) / meas:+6.1f}%"
 
 
+def _no_cache(model):
+    """`model` with the KV cache off, as lorplan train (lorplan.train.model.build_model) and transformers' Trainer
+    train: every module's own config (a multimodal model's text model reads text_config's). With it on, a forward
+    without checkpointing builds a DynamicCache whose copies of k and v live until the loss."""
+    for config in {id(m.config): m.config for m in model.modules() if hasattr(m, "config")}.values():
+        if hasattr(config, "use_cache"):
+            config.use_cache = False
+    return model
+
+
 def _step(model, opt, ids) -> None:
     """One Trainer-style step: forward + loss under bf16 autocast, backward outside it, AdamW, grads freed."""
     import torch
@@ -99,6 +109,7 @@ def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str)
         model = AutoModelForCausalLM.from_pretrained(tmp, quantization_config=q, dtype=torch.bfloat16,
                                                      attn_implementation="sdpa", device_map={"": 0})
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    _no_cache(model)
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, target_modules="all-linear",
@@ -214,7 +225,7 @@ def run_new_terms(args, context: int) -> None:
             auto = AutoModelForSequenceClassification if kind == "classify" else AutoModelForCausalLM
             torch.manual_seed(0)
             model = auto.from_config(cfg, dtype=torch.bfloat16, attn_implementation="sdpa").cuda()
-            model = lora(model, "SEQ_CLS" if kind == "classify" else "CAUSAL_LM").train()
+            model = lora(_no_cache(model), "SEQ_CLS" if kind == "classify" else "CAUSAL_LM").train()
             ids = torch.randint(0, spec.vocab_size, (mb, seq), device="cuda")
             labels = ids if kind == "causal" else torch.zeros(mb, dtype=torch.long, device="cuda")
             measured = _measure(model, [p for p in model.parameters() if p.requires_grad],
@@ -231,7 +242,8 @@ def run_new_terms(args, context: int) -> None:
     ids = torch.randint(0, spec.vocab_size, (mb, seq), device="cuda")
     try:  # full fine-tuning: fp32 master weights, bf16 autocast, every parameter trained
         torch.manual_seed(0)
-        model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32, attn_implementation="sdpa").cuda().train()
+        model = _no_cache(AutoModelForCausalLM.from_config(cfg, dtype=torch.float32,
+                                                           attn_implementation="sdpa").cuda().train())
         measured = _measure(model, list(model.parameters()), lambda: {"input_ids": ids, "labels": ids}, args.steps)
         f = full_finetune(spec, TrainingSetup(micro_batch=mb, seq_len=seq, cuda_context_bytes=context))
         # allocated = total less the context and the reserve (overhead also holds the cuBLAS workspaces)
@@ -253,7 +265,7 @@ def run_new_terms(args, context: int) -> None:
 
                 _apply_liger_kernel_to_instance(model=model, rope=False, rms_norm=False, swiglu=False,
                                                 cross_entropy=False, fused_linear_cross_entropy=True)
-            model = lora(model, "CAUSAL_LM").train()
+            model = lora(_no_cache(model), "CAUSAL_LM").train()
             if loss == "cut-ce":  # the PyPI package has no transformers patch: call its kernel on the hidden states
                 model = _CutCE(model)
             measured = _measure(model, [p for p in model.parameters() if p.requires_grad],
