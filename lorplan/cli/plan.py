@@ -286,13 +286,14 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
 
 
 def _seq_len_note(args, spec, setup, profile, data: str) -> str | None:
-    """For a causal LM's plan at the default sequence length (no --seq-len: args.seq_len_given False), when
-    --data's profile suggests a shorter one: that seq len, which lorplan recommend --write writes (the plan is
-    priced at the default's activations and logits). None otherwise."""
+    """For a plan at the default sequence length (no --seq-len: args.seq_len_given False; a causal LM's or a
+    sequence classifier's, whose profile suggests a seq len by the same rule), when --data's profile suggests a
+    shorter one: that seq len, which lorplan recommend --write writes (the plan is priced at the default's
+    activations, and a causal LM's logits). None otherwise."""
     from lorplan.core.units import counted
 
     suggested = profile.suggested_seq_len
-    if getattr(args, "seq_len_given", True) or spec.task != Task.CAUSAL_LM or suggested >= setup.seq_len:
+    if getattr(args, "seq_len_given", True) or suggested >= setup.seq_len:
         return None
     how = " (estimated at 4 characters per token)" if profile.estimated else ""
     return (f"note: seq len {setup.seq_len:,} is the default; --data {data}'s longest example is "
