@@ -187,7 +187,7 @@ def _with_patterns(plan: Path, rank: str = "", alpha: str = "") -> Path:
      "lora.alpha_pattern: 'layer\\\\.9\\\\.value' matches no module the targets adapt (dense, key, query, value)"),
     ("query = 0\n", "", "lora.rank_pattern: 'query' = 0: a rank must be at least 1"),
     ("", "value = -2\n", "lora.alpha_pattern: 'value' = -2: an alpha must be positive"),
-    ("key = 2.5\n", "", "lora.rank_pattern: 'key' = 2.5: must be an integer, not a number"),
+    ("key = 2.5\n", "", "lora.rank_pattern: 'key' = 2.5: must be a whole number"),
     ("query = 1000\n", "", "lora.rank_pattern: rank 1000 for bert.encoder.layer.0.attention.self.query (key "
                            "'query') is above its smallest dimension (384)"),
 ])

@@ -184,7 +184,10 @@ def edit(old: str, new: str) -> str:
         ('r = 16', 'r = 16\nrank = 8', "p.toml: lora.rank: unknown key"),
         # wrong types
         ('r = 16', 'r = "16"', "p.toml: lora.r: must be an integer, not a string"),
-        ('r = 16', 'r = 16.0', "p.toml: lora.r: must be an integer, not a number"),
+        # a float where a whole number goes: the line says the value ("must be an integer, not a number")
+        ('r = 16', 'r = 16.0', "p.toml: lora.r: must be written as a whole number: 16, not 16.0"),
+        ('micro_batch = 1', 'micro_batch = 1.5', "p.toml: training.micro_batch: must be a whole number, not 1.5"),
+        ('version = 1', 'version = 1.5', "p.toml: version: must be a whole number, not 1.5"),
         ('packing = false', 'packing = 1', "p.toml: training.packing: must be true or false"),
         ('target_modules = [', 'target_modules = [1,', "p.toml: lora.target_modules: must be a list of strings"),
         ('learning_rate = 0.0002', 'learning_rate = "2e-4"', "p.toml: training.learning_rate: must be a number"),
@@ -319,13 +322,15 @@ def test_a_rank_pattern_rank_has_lora_rs_bound():
 
 
 def test_a_pattern_value_of_the_wrong_type_names_its_key():
-    base = edit("bias = \"none\"", "bias = \"none\"\nrank_pattern = { q_proj = 8, v_proj = 2.5, k_proj = \"4\" }"
+    base = edit("bias = \"none\"", "bias = \"none\"\nrank_pattern = { q_proj = 8, v_proj = 2.5, k_proj = \"4\", "
+                "o_proj = 8.0 }"
                 "\nalpha_pattern = { q_proj = 0, v_proj = true }")
     base = base.replace("[lora.rank_pattern]\n", "").replace("[lora.alpha_pattern]\n", "")
     lines = problems(base)
     assert [x.split(": ", 1)[1] for x in lines] == [
-        "lora.rank_pattern: 'v_proj' = 2.5: must be an integer, not a number",
+        "lora.rank_pattern: 'v_proj' = 2.5: must be a whole number",
         "lora.rank_pattern: 'k_proj' = '4': must be an integer, not a string",
+        "lora.rank_pattern: 'o_proj' = 8.0: must be written as a whole number: 8",
         "lora.alpha_pattern: 'v_proj' = True: must be a number, not a boolean",
     ]
 

@@ -161,6 +161,20 @@ def _type_name(v: Any) -> str:
     return names.get(type(v), type(v).__name__)
 
 
+def _not_whole(v: Any, said: bool = False) -> str | None:
+    """The refusal of a finite float where an integer goes, naming the value ("must be a whole number, not
+    1.5"; 16.0: "must be written as a whole number: 16, not 16.0"; 1e+300: "must be an integer, not 1e+300"), or
+    None for any other value. said: the line already quotes the value (a table's entry), which is then not
+    repeated."""
+    if not isinstance(v, float) or not math.isfinite(v):
+        return None
+    if not v.is_integer():
+        return "must be a whole number" + ("" if said else f", not {v!r}")
+    if abs(v) < 2 ** 53:  # exact as a float: its digits are the integer meant
+        return f"must be written as a whole number: {int(v)}" + ("" if said else f", not {v!r}")
+    return "must be an integer" + ("" if said else f", not {v!r}")
+
+
 def _holds_nul(v: Any) -> bool:
     """A string with a NUL character, or a list or table holding one (keys included)."""
     if isinstance(v, str):
@@ -200,7 +214,7 @@ def _check_version(p: _Problems, doc: dict[str, Any]) -> None:
     if "version" not in doc:
         p.add("version", f"missing (this lorplan writes version = {ps.PLAN_VERSION})")
     elif not is_int(version):
-        p.add("version", f"must be an integer, not {_type_name(version)}")
+        p.add("version", _not_whole(version) or f"must be an integer, not {_type_name(version)}")
     elif version > ps.PLAN_VERSION:
         p.add("version", f"{version} was written by a newer lorplan (this one reads up to {ps.PLAN_VERSION})")
     elif version < 1:
@@ -224,9 +238,12 @@ def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any
             what, good = _MAP_VALUES[kind]
             for entry, value in v.items():
                 if not good(value):
-                    p.add(f"{name}.{key}", f"{entry!r} = {_short(value)}: must be {what}, not {_type_name(value)}")
+                    whole = _not_whole(value, said=True) if good is is_int else None
+                    p.add(f"{name}.{key}", f"{entry!r} = {_short(value)}: "
+                                           f"{whole or f'must be {what}, not {_type_name(value)}'}")
         else:
-            p.add(f"{name}.{key}", f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
+            whole = _not_whole(v) if kind == "int" else None
+            p.add(f"{name}.{key}", whole or f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
     for key, (_, required) in FIELDS[name].items():
         if required and key not in table:
             p.add(f"{name}.{key}", "missing (required)")
