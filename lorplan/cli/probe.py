@@ -28,6 +28,7 @@ from lorplan.cli._common import (
 )
 from lorplan.cli.paths import nonempty_path
 from lorplan.core.limits import MAX_LEARNING_RATE, MAX_MICRO_BATCH, MAX_PARALLEL_PROBES, MAX_SEED, MAX_SEQ_LEN
+from lorplan.core.units import counted
 from lorplan.core.vocab import FOUR_BIT_QUANTS, HELP, Attention, Optimizer, Quant, Task, TrainOn
 
 
@@ -106,7 +107,10 @@ def register(subparsers) -> None:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
 
-    s = sub.add_parser("start", help="start a probe run and print its id (returns at once)")
+    s = sub.add_parser("start", help="start a probe run and print its id (returns at once)",
+                       description="Start short LoRA trainings in the background, one probe per rank (and per "
+                       "--lr and --seeds value) on a seeded sample of the data, after checking what lorplan "
+                       "profile and lorplan plan check; prints the run id and returns at once.")
     s.add_argument("--model", metavar="M", help="a model on this machine: folder, config.json, catalog or hub id in the local "
                    "HF cache, or all-MiniLM-L6-v2 (the default, with demo data)")
     s.add_argument("--data", metavar="FILE", type=nonempty_path("--data"), help="dataset file (JSONL, JSON, CSV, Parquet, ...); default: generated demo data")
@@ -147,7 +151,10 @@ def register(subparsers) -> None:
     s.add_argument("--json", action="store_true", help='print {"run", "path", "probes", "devices"} instead of the id')
     s.set_defaults(run=run_start)
 
-    st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)")
+    st = sub.add_parser("status", help="state of every probe of a run (default: the newest run)",
+                        description="Print a run's state (the newest run by default), then one row per probe "
+                        "(state, step, loss, eval loss and accuracy, tokens/s, times, peak memory) and, once "
+                        "probes finished, the ranks side by side.")
     st.add_argument("run_id", nargs="?", type=_run_id, metavar="RUN", help=_RUN_HELP)
     st.add_argument("--json", action="store_true", help="print the run's state and probes as JSON")
     st.add_argument("--trust-remote-code", action="store_true", help=_TRUST_HELP)
@@ -155,20 +162,28 @@ def register(subparsers) -> None:
 
     w = sub.add_parser("wait", help="wait until no probe of the run is queued or running, and a probe "
                          "ladder's run until the ladder ends, done or cancelled, or its driver is gone (default: "
-                         "the newest run)")
+                         "the newest run)",
+                        description="Block until every probe of the run has ended (the newest run by default; a "
+                        "probe ladder's run: until the ladder ends); exits 0 when every probe finished, 1 when any "
+                        "ended otherwise or the --timeout passed.")
     w.add_argument("run_id", nargs="?", type=_run_id, metavar="RUN", help=_RUN_HELP)
     w.add_argument("--timeout", type=_seconds, metavar="S", help="give up after S seconds, 0 or more (exit 1)")
     w.add_argument("--json", action="store_true", help="print the run's state and probes as JSON when it ends")
     w.add_argument("--trust-remote-code", action="store_true", help=_TRUST_HELP)
     w.set_defaults(run=run_wait)
 
-    c = sub.add_parser("cancel", help="cancel a run, or one rank of it")
+    c = sub.add_parser("cancel", help="cancel a run, or one rank of it",
+                       description="Cancel a run's probes, or with --rank R those at one rank: queued probes never "
+                       "start and running ones are stopped (a probe ladder's whole run also starts no further "
+                       "pass).")
     c.add_argument("run_id", type=_run_id, metavar="RUN", help="the run id, or a unique prefix of it (lorplan probe list)")
     c.add_argument("--rank", type=positive_int("--rank", 0), metavar="R",
                    help="only the probe(s) at this rank (default: every probe of the run)")
     c.set_defaults(run=run_cancel)
 
-    ls = sub.add_parser("list", help="every probe run, oldest first")
+    ls = sub.add_parser("list", help="every probe run, oldest first",
+                        description="List every probe run, oldest first: its id, state (a probe ladder's own), "
+                        "ranks, probes counted by state, and model.")
     ls.add_argument("--json", action="store_true", help="print the runs as JSON")
     ls.set_defaults(run=run_list)
 
@@ -342,7 +357,7 @@ def run_status(args) -> int:
         restarted = False
     if restarted:
         queued = sum(1 for p in st.probes if p.state == "queued")
-        print(f"note: the run's scheduler had stopped with {queued} probe(s) queued: started a new one",
+        print(f"note: the run's scheduler had stopped with {counted(queued, 'probe')} queued: started a new one",
               file=sys.stderr)
     ladder = _ladder_state(run)
     if args.json:
