@@ -586,7 +586,8 @@ def _restarted_note(run, restarted) -> None:
     None), and which probes cut short with it run again."""
     if restarted is None:
         return
-    again = (f", and queued again the probe(s) whose process had ended with it, without a result (the machine "
+    which = "probe" if len(restarted.requeued) == 1 else "probes"
+    again = (f", and queued again the {which} whose process had ended with it, without a result (the machine "
              f"restarted, or its processes were killed): {', '.join(restarted.requeued)}"
              if restarted.requeued else "")
     say(f"probe ladder {run.id}: its driver had stopped; started it again{again}")

@@ -91,7 +91,7 @@ FIELDS: dict[str, Callable] = {
     "tokens_per_second": _non_negative, "peak_memory_bytes": _count, "wall_seconds": _non_negative,
     "load_seconds": _non_negative, "train_seconds": _non_negative, "seconds": _non_negative,
     "trainable_params": _count, "device": _text, "lr": _rate, "message": _text, "traceback": _text,
-    "error": _text, "notes": _texts, "t": _number,
+    "error": _text, "notes": _texts, "t": _number, "eval_examples": _count, "eval_majority": _count,
 }
 
 

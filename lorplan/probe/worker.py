@@ -111,6 +111,16 @@ def _examples(run, path: str | None, schema: str, per_step: int, packing: bool, 
     return sample(path, schema=schema, limit=limit, seed=run.seed, labels=known)
 
 
+def majority_count(items) -> int | None:
+    """How many of a classifier's held-out items share its most frequent class (None for a causal LM's items,
+    which have no class, or for no items): with the `started` event's eval_examples, the accuracy that always
+    answering that class scores on this split, which the recommender compares the probes' accuracy with."""
+    from collections import Counter
+
+    labels = Counter(x.label for x in items if x.label is not None)
+    return max(labels.values()) if labels else None
+
+
 def sample(path: str, *, schema: str | None, limit: int, seed: int, labels=None):
     """lorplan.core.data.load_examples(path, limit=limit, seed=seed) as a lorplan.train.data.Sample that also
     holds the labels of every row of the file: a classifier's probe numbers its classes by them, as `lorplan
@@ -242,7 +252,7 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
              "device": str(engine.accelerator.device), "eval_digest": digest(engine.eval_items),
              "seq_len": engine.seq_len, "train_examples": len(engine.train_items),
              "eval_examples": len(engine.eval_items), "trained_tokens": engine.trained_tokens,
-             "load_seconds": state.load_seconds}
+             "load_seconds": state.load_seconds, "eval_majority": majority_count(engine.eval_items)}
     emit({"type": "started", "probe": probe_id, "rank": plan.lora.r, **facts,
           "trainable_params": state.trainable_params, "total_params": state.total_params,
           "targets": list(plan.lora.target_modules), "micro_batch": t.micro_batch, "steps": engine.total_steps,

@@ -10,13 +10,14 @@ so nothing here needs a model.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from lorplan.core.errors import BadInput
 from lorplan.core.units import counted
 from lorplan.recommend.capacity import CapacityPrior
 from lorplan.recommend.datasize import DataSize
-from lorplan.recommend.knee import KNEE_FRACTION, Knee, find_knee, likely_rank
+from lorplan.recommend.knee import KNEE_FRACTION, Knee, Z, find_knee, likely_rank, rank_errors
 from lorplan.recommend.policy import scaling_policy
 from lorplan.recommend.types import Evidence, Fit, LadderRow, RankPattern, Recommendation
 
@@ -74,6 +75,51 @@ def unfinished_words(rows: Sequence[LadderRow]) -> str:
     return "; ".join(parts)
 
 
+def _accuracy_range(values: Sequence[float]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:.3f}" if f"{lo:.3f}" == f"{hi:.3f}" else f"{lo:.3f}-{hi:.3f}"
+
+
+def majority_evidence(rows: Sequence[LadderRow], knee: Knee, majority: tuple[int, int] | None,
+                      base_stderr: float = 0.0) -> tuple[Evidence | None, bool]:
+    """When every probe's eval accuracy is at most the share of the largest class in the held-out split (majority:
+    (its examples of that class, the split's examples)) plus Z standard errors of a share measured on that many
+    examples, what the accuracy and the eval loss each show, and whether the band must span every rank measured
+    (True: the loss does not improve on the base beyond its noise either, so nothing measured tells ranks apart).
+    (None, False) when some probe's accuracy is above that, or there is no accuracy or majority to compare."""
+    accs = [r.eval_accuracy for r in rows if r.usable and r.eval_accuracy is not None]
+    if not accs or majority is None or not 0 < majority[0] <= majority[1]:
+        return None, False
+    count, n = majority
+    share = count / n
+    se = math.sqrt(share * (1 - share) / n)
+    if any(a > share + Z * se + 1e-9 for a in accs):
+        return None, False
+    split = f"the share of the largest class among the {n:,} held-out examples ({count:,} of {n:,})"
+    if all(abs(a - share) < 0.5 / n for a in accs):  # each the same count of right answers as the largest class
+        text = f"every probe's eval accuracy is {share:.3f}, {split}"
+    else:
+        text = (f"every probe's eval accuracy ({_accuracy_range(accs)}) is within {Z:g} standard errors (±{se:.2g} "
+                f"on {n:,} examples) of {share:.3f}, {split}, or below it")
+    text += ": by accuracy the probes learned no more than always answering the largest class"
+    if not knee.improved:
+        return Evidence("accuracy", None, text + "; nor did the eval loss improve on the base's, so nothing measured "
+                                                 "tells the ranks apart: the band spans every rank measured"), True
+    at = next(i for i, s in enumerate(knee.ranks) if s.rank == knee.best_rank)
+    noise = Z * math.sqrt(rank_errors(knee.ranks)[at] ** 2 + base_stderr ** 2)
+    gain = knee.base_loss - knee.best_loss
+    if noise > 0 and gain > noise:
+        return Evidence("accuracy", None, text + f"; the eval loss does improve on the base's: rank {knee.best_rank} "
+                                                 f"by {gain:.3g}, more than {Z:g} standard errors (±{noise:.2g}), so "
+                                                 "the knee rests on the loss, which moves where the accuracy does "
+                                                 "not"), False
+    judged = f"within {Z:g} standard errors (±{noise:.2g})" if noise > 0 else "with no noise estimate to judge it by"
+    return Evidence("accuracy", None, text + f"; the eval loss improves on the base's by {gain:.3g} at best (rank "
+                                             f"{knee.best_rank}), {judged}: neither measure shows the adapters "
+                                             "learning more than the base, so the band spans every rank measured "
+                                             "and the knee may be noise"), True
+
+
 def _learning_rate(knee: Knee, default: tuple[float, str]) -> tuple[float, Evidence]:
     at = next(s for s in knee.ranks if s.rank == knee.rank)
     if len(at.learning_rates) > 1:
@@ -100,6 +146,7 @@ def combine(
     price: Callable[[int], Fit] | None = None,
     cost_seconds: float | None = None,
     notes: Sequence[Evidence] = (),
+    majority: tuple[int, int] | None = None,
 ) -> Recommendation:
     """One Recommendation from the evidence at hand.
 
@@ -108,7 +155,9 @@ def combine(
     model's eval loss; for classification the head trained alone) the knee decides the rank and its band.
     pattern: per-module ranks. price: the memory verdict for the final rank. cost_seconds: compute spent on
     the evidence (default: the ladder's training seconds). notes: extra evidence to show (e.g. why no probes
-    ran), placed after the rank's evidence.
+    ran), placed after the rank's evidence. majority: a classifier's held-out split as (examples of its largest
+    class, examples), for majority_evidence: probes whose accuracy is no better than always answering that class
+    are said to be, and the band widens to every rank measured unless the eval loss shows more.
     """
     rows = tuple(ladder)
     evidence: list[Evidence] = []
@@ -131,13 +180,18 @@ def combine(
         evidence.append(Evidence("ladder", knee.rank, knee.explanation))
         if likely.rank != knee.rank:
             evidence.append(Evidence("knee noise", likely.rank, likely.explanation))
+        flat, wide = majority_evidence(usable, knee, majority, base_stderr)
+        if flat is not None:
+            evidence.append(flat)
+        if wide:  # nothing measured tells the ranks apart: any of them, down to rank 1, may do as well
+            low, high = min(low, 1), max(high, knee.ranks[-1].rank)
         lost = [r for r in rows if r.state in UNFINISHED and not r.usable]
         if lost:
             above = [r.rank for r in lost if r.rank > knee.best_rank]
             if above:
                 high = max(high, max(above))
-            evidence.append(Evidence("ladder", None, f"{len(lost)} probe(s) did not finish ({unfinished_words(lost)}): "
-                                     f"the knee comes from what finished"
+            evidence.append(Evidence("ladder", None, f"{counted(len(lost), 'probe')} did not finish "
+                                     f"({unfinished_words(lost)}): the knee comes from what finished"
                                      + (f", and rank {max(above)} might have done better, so the band reaches "
                                         f"up to it" if above else "")))
         if not low <= prior.rank <= high:

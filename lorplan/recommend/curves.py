@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
+from lorplan.core.units import counted
 
 MIN_POINTS = 4  # a 3-parameter form fitted on 3 points and checked on at least 1
 C_RANGE = (0.01, 5.0)
@@ -134,8 +135,8 @@ def extrapolate(curve: Sequence[tuple[float, float]], at_step: float, *, holdout
     if len(ts) < MIN_POINTS:
         err = max(ls) - min(ls)
         return Extrapolation(at_step, ls[-1], err, None, {},
-                             f"only {len(ts)} eval point(s): no curve fitted; the last loss {ls[-1]:.4g} stands, "
-                             f"± {err:.3g} (the range seen so far)")
+                             f"only {counted(len(ts), 'eval point')}: no curve fitted; the last loss {ls[-1]:.4g} "
+                             f"stands, ± {err:.3g} (the range seen so far)")
     n_head = max(MIN_POINTS - 1, min(len(ts) - 1, math.ceil(len(ts) * (1 - holdout))))
     held: dict[str, float] = {}
     heads: dict[str, CurveFit] = {}

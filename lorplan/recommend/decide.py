@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from lorplan.core.units import counted
 from lorplan.recommend.curves import MIN_POINTS
 from lorplan.recommend.ladder import LR_FACTOR, halving_rungs, halving_step, refine_ladder
 from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Pass, Stop
@@ -225,7 +226,8 @@ def _cut(specs: tuple[dict, ...], n_ranks: int, spec: LadderSpec, b: Budget, wha
     ranks_fit = min(n_ranks, fit_probes // seeds)
     if ranks_fit == 0:
         per = f"about {b.per_probe:,.0f} s each" if b.per_probe else "no probe finished to time"
-        return (), (f"the budget left ({b.left or 0:,.0f} s) does not buy the {what} ({len(specs)} probe(s), "
+        return (), (f"the budget left ({b.left or 0:,.0f} s) does not buy the {what} "
+                    f"({counted(len(specs), 'probe')}, "
                     f"{per})")
     keep_ranks = []
     for d in specs:

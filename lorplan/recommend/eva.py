@@ -23,6 +23,7 @@ from types import MappingProxyType
 
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import model_path
+from lorplan.core.units import counted
 from lorplan.recommend.types import RankPattern
 
 EVA_EXAMPLES = 256  # examples whose layer inputs EVA's PCA reads (cycled until it converges)
@@ -135,7 +136,7 @@ def eva_pattern(plan, examples: Sequence, rank: int, *, rho: float = 2.0, tau: f
             f"modules (uniform rank {rank}: {rank * len(ranks)}), given by each layer's explained-variance ratios, "
             f"not the loss; {used:,} adapter parameters against uniform rank {rank}'s {uniform:,}: {words}")
     if zero:
-        text += f"; EVA gives {len(zero)} module(s) rank 0 (no adapter), kept at rank 1 here"
+        text += f"; EVA gives {counted(len(zero), 'module')} rank 0 (no adapter), kept at rank 1 here"
     if capped:
         text += f"; stopped after {max_batches} batches before every component reached tau {tau:g}"
     return RankPattern(compress(kept, rank), "eva", text, kept, used, uniform)

@@ -155,7 +155,7 @@ def plan_ladder(
     left = n - (1 if base_probe else 0)
     if left < 2:
         return LadderPlan((), 0, 0, base_probe, 0, 0.0,
-                          f"the budget ({_seconds(budget_seconds)} s) buys {bought} probe(s) of about {probe_seconds:,.0f} "
+                          f"the budget ({_seconds(budget_seconds)} s) buys {counted(bought, 'probe')} of about {probe_seconds:,.0f} "
                           f"s{f' (allowing for the load: {load})' if load else ''}; a knee needs at least 2 ranks{' and the base probe' if base_probe else ''}"
                           f"{f', each with {seeds} seeds' if seeds > 1 else ''}, so the recommendation rests on the "
                           "capacity prior alone")

@@ -318,23 +318,9 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                                       f"the planned {planned:,} (the probe time is estimated from the model's size"
                                       f"{' and the load' if load_words else ''} until probes are timed)" + (f"; {length_note}" if length_note else "")
                       ).to_json()]
-    # the per-module pattern compares two adapters trained alike with other seeds: the largest rank (it shows
-    # the most directions) saves its adapter, and a second seed there runs with the first-pass ranks when the
-    # budget buys one probe more than the ladder plans, or when it plans a second-seed pass (whose probe at that
-    # rank it then is: decide._second_seed skips a rank that ran with its seed)
-    top_rank = max(lp.ranks)
     affordable = int(budget_s * len(slots) // guess)
     train_seeds = tuple(t.seed + i for i in range(seeds))
-    if seeds > 1:  # the top rank's first two seeds are in the ladder already
-        pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, train_seeds[0], seeds),
-                                                     probe_id(top_rank, train_seeds[1], seeds)), None, ""
-    elif affordable >= lp.probes + (0 if lp.second_seed else 1):  # the second-seed pass counts it as its own
-        pattern_probes, pattern_seed, pattern_why = (probe_id(top_rank, 0, 1), probe_id(top_rank, 1, 2)), t.seed + 1, ""
-    else:
-        pattern_probes, pattern_seed = (), None
-        pattern_why = (f"the budget buys about {affordable} probe(s) and the ladder plans {lp.probes}: a second seed "
-                       f"at rank {top_rank}, which the per-module pattern compares with the first, does not fit "
-                       "(give more --budget-minutes for a pattern)")
+    pattern_probes, pattern_seed, pattern_why = pattern_plan(lp, train_seeds, affordable)
     lspec = LadderSpec(
         kind="data", model=spec.id, spec_source=str(model_folder(source)),
         task=data.task, target_modules=tuple(target_modules), data=asdict(data), adapter=asdict(adapter),
@@ -352,6 +338,30 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     run_plan = _run_plan(RunPlan, new_run_id(), first, plan_settings(plan), steps=steps, eval_every=eval_every,
                          eval_examples=EVAL_EXAMPLES)
     return Ladder(lspec, run_plan, first)
+
+
+def pattern_plan(lp, train_seeds: tuple[int, ...], affordable: int) -> tuple[tuple[str, ...], int | None, str]:
+    """The ladder's pattern probes, the seed of the one it adds to its first pass (None: none added) and why there
+    are none ("" when there are). The per-module pattern compares two adapters trained alike with other seeds at
+    the largest rank (it shows the most directions): with several seeds its first two seeds' probes; with one, a
+    second seed there, added to the first pass when the budget buys one probe more than the ladder plans (or the
+    second-seed pass's probes it reserved: decide._second_seed then skips that rank). A one-seed ladder with a
+    second-seed pass (it tries the rates: LadderSpec.second_seed) names that pass's probe at the largest rank
+    even when the budget's first estimate buys nothing more: probes are timed as they run, and when that pass
+    trains the rank again (it did on a 3-minute ladder whose estimate said no), its adapter is the pattern's
+    second. Only a one-seed ladder without that pass has no second seed there, and says so."""
+    top_rank, seeds = max(lp.ranks), len(train_seeds)
+    if seeds > 1:  # the top rank's first two seeds are in the ladder already
+        return (probe_id(top_rank, train_seeds[0], seeds), probe_id(top_rank, train_seeds[1], seeds)), None, ""
+    pair = (probe_id(top_rank, 0, 1), probe_id(top_rank, 1, 2))
+    if affordable >= lp.probes + (0 if lp.second_seed else 1):  # the second-seed pass counts it as its own
+        return pair, train_seeds[0] + 1, ""
+    if lp.extra_learning_rates > 0:  # the second-seed pass may train it: its probe id and seed are the pattern's
+        return pair, None, ""
+    return (), None, (f"a one-seed ladder that tries no other learning rate has no second-seed pass, and the budget "
+                      f"buys about {counted(affordable, 'probe')} by the first estimate of a probe's time where the "
+                      f"ladder plans {lp.probes}: a second seed at rank {top_rank}, which the per-module pattern "
+                      "compares with the first, does not fit (give more --budget-minutes for a pattern)")
 
 
 def _run_plan(cls, run_id: str, first: Pass, settings: dict, **kw):

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from lorplan.core.units import counted
 from lorplan.recommend.capacity import AdapterSize, capacity_prior
 from lorplan.recommend.combine import END_WORDS, UNFINISHED, combine, unfinished_words
 from lorplan.recommend.curves import MIN_POINTS, extrapolate
@@ -169,7 +170,8 @@ def _progress(obs: Sequence[ProbeObs], spec: LadderSpec, state: LadderState) -> 
                         for o in obs) else
                  "no rank probe finished and the recommendation is the capacity prior's, with its band")
         out.append(Evidence("budget", None, f"the probe budget ({spec.budget_seconds:,.0f} s) was spent after "
-                                            f"{state.budget_spent:,.0f} s: {len(cut)} probe(s) were cancelled, so "
+                                            f"{state.budget_spent:,.0f} s: {counted(len(cut), 'probe')} "
+                                            f"{'was' if len(cut) == 1 else 'were'} cancelled, so "
                                             + rests
                             + ("; no probe ever started: the device slots were busy all that time, most likely "
                                "with another probe run (`lorplan probe list` shows the runs; the budget counts "
@@ -343,8 +345,8 @@ def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeO
         if waiting:
             why = f"per-module pattern: waiting for probes {', '.join(waiting)} to save their adapters"
         elif len(spec.pattern_probes) - len(lost) - len(never) < 2:
-            what = [f"probe(s) {', '.join(lost)} did not finish"] if lost else []
-            what += [f"the ladder ended before probe(s) {', '.join(never)} ran"] if never else []
+            what = [f"{_probes_word(lost)} {', '.join(lost)} did not finish"] if lost else []
+            what += [_never_ran(spec, state, never)] if never else []
             why = (f"no per-module pattern: {' and '.join(what)}, so fewer than two adapters can be compared; every "
                    f"module keeps rank {rec.rank}")
         elif any(p not in by_id for p in spec.pattern_probes):
@@ -352,6 +354,40 @@ def pattern_evidence(rec: Recommendation, spec: LadderSpec, obs: Sequence[ProbeO
         else:
             why = "per-module pattern: comparing the pattern probes' adapters"
     return replace(rec, evidence=rec.evidence + (Evidence("pattern", None, why),))
+
+
+def _probes_word(ids: Sequence[str]) -> str:
+    return "probe" if len(ids) == 1 else "probes"
+
+
+def _never_ran(spec: LadderSpec, state: LadderState | None, never: Sequence[str]) -> str:
+    """Why pattern probes that the ended ladder never ran did not run: a one-seed ladder's second pattern probe is
+    its second-seed pass's probe at the top rank (launch.pattern_plan), so the pass's own story is told (it was
+    skipped, or trained other ranks only); else the ladder ended before them."""
+    from lorplan.recommend.decide import SECOND_SEED
+
+    plain = f"the ladder ended before {_probes_word(never)} {', '.join(never)} ran"
+    passed = next((p for p in (state.passes if state is not None else ()) if p.name == SECOND_SEED), None)
+    if spec.pattern_seed is not None or spec.second_seed is None or list(never) != list(spec.pattern_probes[1:]):
+        return plain
+    top = max(spec.ranks)
+    second = f"{never[0]} (rank {top} with a second seed, the pattern's second adapter)"
+    if passed is None:
+        return f"the ladder ended before its second-seed pass, which would train {second}"
+    if passed.skipped:
+        return f"the second-seed pass, which would train {second}, did not run: {passed.skipped}"
+    ranks = ", ".join(map(str, passed.ranks))
+    return (f"the second-seed pass trained rank{'s' if len(passed.ranks) > 1 else ''} {ranks} again, not "
+            f"{second}")
+
+
+def eval_majority(obs: Sequence[ProbeObs]) -> tuple[int, int] | None:
+    """The held-out split's largest class as (its examples, the split's examples), as the probes' workers counted
+    it (every probe of a run holds out the same examples); None for a causal LM, before a probe has started, or
+    when probes disagree (a split it cannot vouch for)."""
+    seen = {(o.eval_majority, o.eval_examples) for o in obs
+            if o.eval_majority is not None and o.eval_examples is not None}
+    return next(iter(seen)) if len(seen) == 1 else None
 
 
 def recommendation(
@@ -391,7 +427,7 @@ def recommendation(
         # would favour that rank otherwise
         rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, ladder=common,
                       base_loss=base.loss, base_stderr=base.stderr or 0.0, price=price, cost_seconds=cost,
-                      notes=notes)
+                      notes=notes, majority=eval_majority(obs))
         return _on_whose_data(pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec, rate), spec, every,
                                                signals, state), spec), base
     why = _no_knee(obs, usable, rate)

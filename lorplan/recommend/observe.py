@@ -2,8 +2,8 @@
 
 A `ProbeObs` is one probe as the recommender sees it: rank (0 = the base), learning rate, seed, state, the
 held-out curve so far ((step, eval loss) points), the last accuracy, training time without model loading,
-trainable parameters and peak memory. `observe(run)` reads them with lorplan.probe's own status reader, so
-the ladder and `lorplan probe status` never disagree.
+trainable parameters, peak memory and the held-out split's size and largest class. `observe(run)` reads them
+with lorplan.probe's own status reader, so the ladder and `lorplan probe status` never disagree.
 """
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ class ProbeObs:
     peak_memory_bytes: int | None = None
     message: str | None = None
     pattern: bool = False  # trained with its own rank_pattern (the ladder's pattern check), not one rank
+    # the held-out split it evaluated on: its examples, and how many share the most frequent class (a classifier's;
+    # every probe of a run holds out the same examples), from the worker's "started" event
+    eval_examples: int | None = None
+    eval_majority: int | None = None
 
     @property
     def ended(self) -> bool:
@@ -47,7 +51,8 @@ class ProbeObs:
                 "step": self.step, "curve": [list(p) for p in self.curve], "eval_accuracy": self.eval_accuracy,
                 "train_seconds": self.train_seconds, "wall_seconds": self.wall_seconds,
                 "load_seconds": self.load_seconds, "trainable_params": self.trainable_params,
-                "peak_memory_bytes": self.peak_memory_bytes, "message": self.message, "pattern": self.pattern}
+                "peak_memory_bytes": self.peak_memory_bytes, "message": self.message, "pattern": self.pattern,
+                "eval_examples": self.eval_examples, "eval_majority": self.eval_majority}
 
 
 class RunObserver:
@@ -72,6 +77,7 @@ class RunObserver:
             c = self._watcher.curves[p.id]
             spec = plan.probe(p.id)
             curve = tuple(zip(c.eval_steps, c.eval_loss, strict=True))
+            started = c.started or {}
             if not curve and p.eval_loss is not None:
                 curve = ((p.step, float(p.eval_loss)),)  # a result's loss whose log is gone
             out.append(ProbeObs(
@@ -79,7 +85,8 @@ class RunObserver:
                 seed=spec.seed if spec.seed is not None else plan.seed, state=p.state, step=p.step,
                 curve=curve, eval_accuracy=p.eval_accuracy, train_seconds=p.train_seconds,
                 wall_seconds=p.wall_seconds, load_seconds=p.load_seconds, trainable_params=p.trainable_params,
-                peak_memory_bytes=p.peak_memory_bytes, message=p.message, pattern=bool(spec.rank_pattern)))
+                peak_memory_bytes=p.peak_memory_bytes, message=p.message, pattern=bool(spec.rank_pattern),
+                eval_examples=started.get("eval_examples"), eval_majority=started.get("eval_majority")))
         return tuple(out)
 
 

@@ -145,7 +145,7 @@ def test_status_restarts_a_stalled_scheduler_after_the_grace_time(state_home, ca
         assert main(["probe", "status", run.id]) == 0
         out = capsys.readouterr()
         assert "scheduler restarted" in out.out
-        assert "the run's scheduler had stopped with 1 probe(s) queued: started a new one" in out.err
+        assert "the run's scheduler had stopped with 1 probe queued: started a new one" in out.err
         while not (run.proc_path("r4").exists() or backend.scheduler_alive(run)) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert run.proc_path("r4").exists() or backend.scheduler_alive(run)

@@ -100,7 +100,7 @@ def test_unfinished_probes_name_each_rank_once():
                                                  LadderRow(2, 1e-3, None, state="failed")]
     rec = combine(prior(), default_lr=LR, ladder=rows, base_loss=3.0)
     (words,) = [e.explanation for e in rec.evidence if e.source == "ladder" and "did not finish" in e.explanation]
-    assert ("11 probe(s) did not finish (ranks 4, 8, 16 and 32 were cancelled (2 probes each); rank 64 ran out of "
+    assert ("11 probes did not finish (ranks 4, 8, 16 and 32 were cancelled (2 probes each); rank 64 ran out of "
             "memory (2 probes); rank 2 failed)") in words
     uneven = [LadderRow(4, 1e-3, None, state="cancelled"), LadderRow(8, 1e-3, None, state="cancelled"),
               LadderRow(8, 1e-3, None, seed=1, state="cancelled")]

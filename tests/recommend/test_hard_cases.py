@@ -182,7 +182,7 @@ def test_a_budget_under_a_second_is_not_rounded_up():
     from lorplan.recommend.ladder import plan_ladder
 
     lp = plan_ladder(0.6, 8.0, prior_rank=1, high=16, base_probe=True)
-    assert lp.ranks == () and "the budget (0.6 s) buys 0 probe(s) of about 8 s" in lp.explanation, lp.explanation
+    assert lp.ranks == () and "the budget (0.6 s) buys 0 probes of about 8 s" in lp.explanation, lp.explanation
     assert "the budget (600 s)" in plan_ladder(600, 800.0, prior_rank=1, high=16).explanation
 
 

@@ -84,7 +84,7 @@ def test_seeds_multiply_every_probe_the_budget_buys():
     thin = plan_ladder(600, 60, seeds=3)  # 10 probes buy 3 of one seed: fewer ranks, no other rates
     assert len(thin.ranks) == 3 and thin.extra_learning_rates == 0 and thin.probes == 9
     none = plan_ladder(300, 60, seeds=3, base_probe=True)  # 5 probes: 1 of one seed, not base + 2 ranks
-    assert none.probes == 0 and "buys 5 probe(s)" in none.explanation and "each with 3 seeds" in none.explanation
+    assert none.probes == 0 and "buys 5 probes" in none.explanation and "each with 3 seeds" in none.explanation
     with pytest.raises(BadInput):
         plan_ladder(600, 60, seeds=0)
 
@@ -202,4 +202,4 @@ def test_a_busy_cpu_slows_the_estimated_probe_and_the_plan_says_it_allowed_for_i
                                        "183 s of the 240 s budget)"), plan.explanation
     assert "allowing for the load" not in plan_ladder(240, 20, base_probe=True).explanation
     short = plan_ladder(130, 61, base_probe=True, load=busy.words())
-    assert "buys 2 probe(s) of about 61 s (allowing for the load: 2 cores, load 5.1)" in short.explanation
+    assert "buys 2 probes of about 61 s (allowing for the load: 2 cores, load 5.1)" in short.explanation

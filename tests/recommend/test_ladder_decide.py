@@ -145,7 +145,7 @@ def test_a_probe_cut_short_by_the_budget_is_not_compared_at_its_shorter_length()
     assert r1.stopped_early and r1.knee_loss == r1.eval_loss  # halving's stop is a verdict: its loss counts
     assert rec.rank == 4 and rec.confidence[1] == 16
     words = " | ".join(e.explanation for e in rec.evidence)
-    assert "1 probe(s) did not finish (rank 16 was cancelled): the knee comes from what finished, and rank 16 " \
+    assert "1 probe did not finish (rank 16 was cancelled): the knee comes from what finished, and rank 16 " \
            "might have done better, so the band reaches up to it" in words
     knee_words = next(e.explanation for e in rec.evidence if e.source == "ladder" and e.rank == 4)
     assert "16:" not in knee_words.split("eval loss by rank")[1]  # the knee's own list leaves rank 16 out
@@ -206,7 +206,7 @@ def test_a_budget_spent_before_any_probe_started_says_the_device_was_busy():
     state = LadderState(budget_spent=121.0, done=True)
     rec, _ = measured.recommendation(s, waited, state)
     words = " | ".join(e.explanation for e in rec.evidence)
-    assert "spent after 121 s: 4 probe(s) were cancelled" in words and "no probe ever started" in words
+    assert "spent after 121 s: 4 probes were cancelled" in words and "no probe ever started" in words
     # once one probe has run, the ladder's own probes were the queue: nothing is said about another run
     ran = [ProbeObs(id="r0", rank=0, lr=LR, seed=0, state="finished", step=80, wall_seconds=30.0,
                     curve=((0, 3.0), (80, 2.9))), *waited[1:]]

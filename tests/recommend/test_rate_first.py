@@ -266,7 +266,7 @@ def test_the_ranks_pass_buys_what_the_timed_rate_probes_say_the_budget_left_affo
     none = ranks_at(95.0)
     assert none.name == "first" and not none.specs and math.isclose(none.learning_rate, HI)
     assert "the budget left (5 s) does not buy the ranks 1, 16, 64 at learning rate" in none.skipped
-    assert "(3 probe(s), about 10 s each)" in none.skipped
+    assert "(3 probes, about 10 s each)" in none.skipped
     # the recommendation then rests on the reference rank and says why no other rank was measured
     state = state.with_pass(none)
     assert math.isclose(state.ladder_rate(s), HI)
@@ -300,7 +300,7 @@ def test_a_ladder_cancelled_during_the_rate_pass_compares_what_finished_at_its_b
                             f"finished are compared at {HI:g}") for w in words)
     assert not any("not measured yet" in w for w in words)
     assert next(e.explanation for e in rec.evidence if e.source == "pattern") == (
-        "no per-module pattern: the ladder ended before probe(s) r64, r64-s1 ran, so fewer than two adapters can "
+        "no per-module pattern: the ladder ended before probes r64, r64-s1 ran, so fewer than two adapters can "
         "be compared; every module keeps rank 4")
     # the JSON keeps when the user cancelled, and the text says so where it said only "done"
     from lorplan.recommend.table import render_ladder

@@ -75,7 +75,7 @@ def test_a_probe_killed_with_the_machine_runs_again_on_reattach(state_home, tiny
 
     assert main(["recommend", "--run", run.id]) == 0
     said = " ".join(capsys.readouterr().err.split())
-    assert (f"probe ladder {run.id}: its driver had stopped; started it again, and queued again the probe(s) whose "
+    assert (f"probe ladder {run.id}: its driver had stopped; started it again, and queued again the probe whose "
             f"process had ended with it, without a result (the machine restarted, or its processes were killed): "
             f"{cut}") in said
     assert attempts(run, cut) == 1
