@@ -107,6 +107,13 @@ def peft_refused(spec: ModelSpec) -> tuple[str, ...]:
     return PEFT_MAMBA_REFUSED if spec.model_type in PEFT_MAMBA_TYPES else ()
 
 
+def block_target_names(spec: ModelSpec) -> tuple[str, ...]:
+    """The block linears' leaf names a user can target (model order): spec.layer_linear_names less those peft
+    refuses on this model (peft_refused), which the planner's target boxes offer."""
+    refused = peft_refused(spec)
+    return tuple(name for name in spec.layer_linear_names if name not in refused)
+
+
 def _check_rank(rank: int, what: str = "rank") -> None:
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise BadInput(f"{what} must be an integer of at least 1, not {rank!r}")

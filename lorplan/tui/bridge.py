@@ -291,6 +291,14 @@ def error_field(message: str) -> str:
     return next((f for label, f in _LABEL_FIELDS.items() if message.startswith(label)), "setup")
 
 
+def target_names(spec: ModelSpec) -> tuple[str, ...]:
+    """The block modules the target boxes offer: those peft adapts on this model (core.lora.block_target_names:
+    not a Mamba-based model's out_proj, which peft refuses)."""
+    from lorplan.core.lora import block_target_names
+
+    return block_target_names(spec)
+
+
 def preset_members(spec: ModelSpec) -> dict[str, tuple[str, ...]]:
     """The block modules each target preset adapts on this model, as core decides it (core.lora.preset_members)."""
     from lorplan.core.lora import preset_members as core_preset_members

@@ -69,17 +69,24 @@ def _peft_refuses(model_type: str, name: str) -> bool:
     return False
 
 
-def test_lorplans_table_is_the_installed_pefts():
-    """Every model type transformers knows, asked of peft's check with each name lorplan leaves out and with a name
-    it keeps: a peft that refuses more (or fewer) model types fails here, not in a user's `lorplan train`."""
+def test_lorplans_table_is_the_installed_pefts(folders):
+    """Every model type transformers knows, asked of peft's check with every module name of the four built models
+    (conv1d, out_proj, in_proj, x_proj, q_proj, ...): a peft that refuses more (or fewer) model types, or other
+    names, fails here, not in a user's `lorplan train`."""
+    from safetensors import safe_open
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
     from lorplan.core.lora import PEFT_MAMBA_REFUSED, PEFT_MAMBA_TYPES
 
-    refused = {t for t in CONFIG_MAPPING_NAMES if _peft_refuses(t, PEFT_MAMBA_REFUSED[0])}
+    names = set()
+    for folder in folders.values():
+        with safe_open(str(folder / "model.safetensors"), "pt") as f:
+            names |= {k.rsplit(".", 2)[-2] for k in f.keys() if k.count(".") >= 1}
+    assert set(PEFT_MAMBA_REFUSED) < names  # the premise: the models hold the refused modules and others
+    refused = {t for t in CONFIG_MAPPING_NAMES if any(_peft_refuses(t, n) for n in names)}
     assert refused == set(PEFT_MAMBA_TYPES)
     for t in refused:
-        assert all(_peft_refuses(t, n) for n in PEFT_MAMBA_REFUSED) and not _peft_refuses(t, "in_proj")
+        assert {n for n in names if _peft_refuses(t, n)} == set(PEFT_MAMBA_REFUSED), t
 
 
 @pytest.mark.parametrize("kind", ["mamba", "mamba2", "falcon_h1", "bamba"])

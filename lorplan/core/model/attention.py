@@ -110,9 +110,10 @@ def check_attention(spec: ModelSpec, attention: str, flag: str = "--attention") 
 def default_attention_note(spec: ModelSpec, priced: bool = True, flag: bool = True) -> str | None:
     """What `lorplan plan` (priced) and `lorplan probe start` (not priced) say when they take another attention
     than SDPA for a model because the user chose none; None when the model takes SDPA. flag=False: words for a
-    command without --attention (`lorplan recommend`), naming no flag."""
+    command without --attention (`lorplan recommend`), naming no flag. None as well for a model with no attention
+    (Mamba, Mamba2: no heads, no attention module), which keeps no attention probabilities whichever it names."""
     chosen = default_attention(spec)
-    if chosen == PREFERRED:
+    if chosen == PREFERRED or (not spec.num_attention_heads and not any(m.role == "attention" for m in spec.linears)):
         return None
     flash = ""
     if Attention.FLASH in supported_attention(spec):

@@ -310,7 +310,11 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
     # (the child's report, its class defaults included), else config.json's top level
     text = data.get("text_config")
     sizes: Mapping[str, Any] = text if isinstance(text, Mapping) else cfg
-    n_heads = _first(sizes, _ALIASES["num_attention_heads"])
+    ssm = _state_space_layers(tensors)
+    # a state-space model with no attention module (Mamba2) has no attention heads: its num_heads are the
+    # mixers' heads, which priced as attention kept seq-len × seq-len probabilities a step never makes
+    attention = not ssm or any(m.role == "attention" for m in (*linears, *tied))
+    n_heads = _first(sizes, _ALIASES["num_attention_heads"]) if attention else 0
     hidden = _first(sizes, _ALIASES["hidden_size"])
     notes = [
         f"fallback: {reason} is not in lorplan's fast path; built {data['class']} with transformers on the meta "
@@ -322,7 +326,6 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         # traced CPU steps of tiny T5 / mT5 / umT5 classifiers (LoRA all-linear, 1x256): -54% to -65%
         notes.append(f"{data['class']} runs an encoder and a decoder stack with cross-attention; lorplan's memory "
                      "model prices one stack, so its activations may be about half of what training needs")
-    ssm = _state_space_layers(tensors)
     if ssm:
         notes.append(state_space_note(data["class"], ssm))
     from types import MappingProxyType
@@ -339,8 +342,8 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         num_layers=(_first(sizes, _ALIASES["num_layers"]) if sizes is not cfg else 0) or len(layers)
         or _first(cfg, _ALIASES["num_layers"]),
         num_attention_heads=n_heads,
-        num_key_value_heads=_first(sizes, ("num_key_value_heads", "num_kv_heads"), n_heads),
-        head_dim=_first(sizes, _ALIASES["head_dim"], hidden // n_heads if n_heads else 0),
+        num_key_value_heads=_first(sizes, ("num_key_value_heads", "num_kv_heads"), n_heads) if attention else 0,
+        head_dim=_first(sizes, _ALIASES["head_dim"], hidden // n_heads if n_heads else 0) if attention else 0,
         # the config's, else the width the child found in the built block (BLOOM, MPT, GPT-J, GPT-Neo, XLM name
         # none; BART's kin and T5 name theirs under keys of their own: decoder_ffn_dim, d_ff)
         intermediate_size=_first(sizes, DENSE_MLP_KEYS) or int(data.get("mlp_width") or 0),

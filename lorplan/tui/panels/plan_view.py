@@ -46,13 +46,13 @@ from lorplan.tui.widgets.rank_table import RankTable
 
 
 def _architecture(spec) -> tuple[tuple[str, ...], dict[str, str], dict[str, tuple[str, ...]]]:
-    """The target-module names inside the blocks, the role of each (attention, mlp, expert, ...) for tooltips,
+    """The target-module names inside the blocks that peft adapts, the role of each (attention, mlp, ...) for tooltips,
     and the names each preset adapts, as core decides it (so a preset box ticks what the plan will train)."""
     roles: dict[str, str] = {}
     for linear in spec.linears:
         if linear.layer is not None:
             roles.setdefault(linear.name, linear.role)
-    return spec.layer_linear_names, roles, bridge.preset_members(spec)
+    return bridge.target_names(spec), roles, bridge.preset_members(spec)
 
 
 def budget_named(budget_bytes: int, label: str) -> str:
