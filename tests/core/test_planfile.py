@@ -188,8 +188,17 @@ def edit(old: str, new: str) -> str:
         ('r = 16', 'r = 16.0', "p.toml: lora.r: must be written as a whole number: 16, not 16.0"),
         ('micro_batch = 1', 'micro_batch = 1.5', "p.toml: training.micro_batch: must be a whole number, not 1.5"),
         ('version = 1', 'version = 1.5', "p.toml: version: must be a whole number, not 1.5"),
+        # a float too large to name its digits exactly: the same words, without them ("must be an integer" was
+        # the one line of the three in other words)
+        ('r = 16', 'r = 1e300', "p.toml: lora.r: must be written as a whole number, not 1e+300"),
         ('packing = false', 'packing = 1', "p.toml: training.packing: must be true or false"),
-        ('target_modules = [', 'target_modules = [1,', "p.toml: lora.target_modules: must be a list of strings"),
+        # a list with a wrong item names it ("must be a list of strings, not a list" did not)
+        ('target_modules = [', 'target_modules = [1,',
+         "p.toml: lora.target_modules: item 1 = 1: must be a string, not an integer"),
+        ('layers_to_transform = []', 'layers_to_transform = [0, 1.5]',
+         "p.toml: lora.layers_to_transform: item 2 = 1.5: must be a whole number"),
+        ('layers_to_transform = []', 'layers_to_transform = 3',
+         "p.toml: lora.layers_to_transform: must be a list of integers, not an integer"),
         ('learning_rate = 0.0002', 'learning_rate = "2e-4"', "p.toml: training.learning_rate: must be a number"),
         # missing required keys / tables
         ('r = 16\n', '', "p.toml: lora.r: missing (required)"),
@@ -332,6 +341,17 @@ def test_a_pattern_value_of_the_wrong_type_names_its_key():
         "lora.rank_pattern: 'k_proj' = '4': must be an integer, not a string",
         "lora.rank_pattern: 'o_proj' = 8.0: must be written as a whole number: 8",
         "lora.alpha_pattern: 'v_proj' = True: must be a number, not a boolean",
+    ]
+
+
+def test_each_wrong_list_item_is_named_as_a_table_entry_is():
+    """A list with wrong items said "must be a list of integers, not a list": each wrong item now gets the line a
+    table's entry gets, its place in the list and its value."""
+    lines = problems(edit("layers_to_transform = []", 'layers_to_transform = [0, 2.0, true, "3", 4]'))
+    assert [x.split(": ", 1)[1] for x in lines] == [
+        "lora.layers_to_transform: item 2 = 2.0: must be written as a whole number: 2",
+        "lora.layers_to_transform: item 3 = True: must be an integer, not a boolean",
+        "lora.layers_to_transform: item 4 = '3': must be an integer, not a string",
     ]
 
 

@@ -149,9 +149,10 @@ def _convert(kind: str, v: Any) -> tuple[bool, Any]:
     raise AssertionError(kind)
 
 
-# the value each kind of table holds: (what the message calls it, the test of one value)
+# the value each kind of table or list holds: (what the message calls it, the test of one value)
 _MAP_VALUES = {"str_int_map": ("an integer", is_int), "int_map": ("an integer", is_int),
                "str_num_map": ("a number", _is_num)}
+_LIST_ITEMS = {"str_list": ("a string", lambda x: isinstance(x, str)), "int_list": ("an integer", is_int)}
 
 
 def _type_name(v: Any) -> str:
@@ -163,16 +164,21 @@ def _type_name(v: Any) -> str:
 
 def _not_whole(v: Any, said: bool = False) -> str | None:
     """The refusal of a finite float where an integer goes, naming the value ("must be a whole number, not
-    1.5"; 16.0: "must be written as a whole number: 16, not 16.0"; 1e+300: "must be an integer, not 1e+300"), or
-    None for any other value. said: the line already quotes the value (a table's entry), which is then not
-    repeated."""
+    1.5"; 16.0: "must be written as a whole number: 16, not 16.0"; 1e+300, whose digits a float does not hold
+    exactly: "must be written as a whole number, not 1e+300"), or None for any other value. said: the line
+    already quotes the value (a table's entry, a list's item), which is then not repeated."""
     if not isinstance(v, float) or not math.isfinite(v):
         return None
     if not v.is_integer():
         return "must be a whole number" + ("" if said else f", not {v!r}")
-    if abs(v) < 2 ** 53:  # exact as a float: its digits are the integer meant
-        return f"must be written as a whole number: {int(v)}" + ("" if said else f", not {v!r}")
-    return "must be an integer" + ("" if said else f", not {v!r}")
+    digits = f": {int(v)}" if abs(v) < 2 ** 53 else ""  # exact as a float: its digits are the integer meant
+    return "must be written as a whole number" + digits + ("" if said else f", not {v!r}")
+
+
+def _wrong_value(what: str, good, v: Any) -> str:
+    """Why `v`, one value of a table or list whose values must be `what` (good: the test), is refused, the line
+    already quoting it: a float where an integer goes as _not_whole says, else its type."""
+    return (_not_whole(v, said=True) if good is is_int else None) or f"must be {what}, not {_type_name(v)}"
 
 
 def _holds_nul(v: Any) -> bool:
@@ -238,9 +244,12 @@ def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any
             what, good = _MAP_VALUES[kind]
             for entry, value in v.items():
                 if not good(value):
-                    whole = _not_whole(value, said=True) if good is is_int else None
-                    p.add(f"{name}.{key}", f"{entry!r} = {_short(value)}: "
-                                           f"{whole or f'must be {what}, not {_type_name(value)}'}")
+                    p.add(f"{name}.{key}", f"{entry!r} = {_short(value)}: {_wrong_value(what, good, value)}")
+        elif kind in _LIST_ITEMS and isinstance(v, list):  # a list with a wrong item: its place and value
+            what, good = _LIST_ITEMS[kind]
+            for place, item in enumerate(v, 1):
+                if not good(item):
+                    p.add(f"{name}.{key}", f"item {place} = {_short(item)}: {_wrong_value(what, good, item)}")
         else:
             whole = _not_whole(v) if kind == "int" else None
             p.add(f"{name}.{key}", whole or f"must be {_KIND_NAMES[kind]}, not {_type_name(v)}")
