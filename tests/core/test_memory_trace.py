@@ -242,3 +242,87 @@ def test_full_finetune_within_5_percent_and_static_terms_exact(case):
     assert full.trainable_params == traced.trainable_params
     assert full.weights == traced.param_bytes
     assert full.optimizer == traced.optimizer_bytes + traced.step_counter_bytes
+
+
+# Fused q/k/v projections with RoPE, no checkpointing (the KV cache off, as lorplan trains): q and k are rotated
+# into new tensors, v stays a view of the fused output, so SDPA's saved v keeps all of it alive, q's and k's
+# slices too (activations.fused_qkv_view_saved). GPT-2 (no RoPE: q, k and v all views) is checked byte for byte
+# in test_memory_parts.py. Configs from transformers' own classes; Phi-3 through lorplan's config reader, GPT-NeoX
+# and Falcon through its meta-device fallback (a folder's config.json).
+FUSED = {
+    "phi3-gqa": dict(model_type="phi3", hidden_size=128, intermediate_size=256, num_attention_heads=4,
+                     num_key_value_heads=2, pad_token_id=0),
+    "gpt_neox": dict(model_type="gpt_neox", hidden_size=128, intermediate_size=256, num_attention_heads=4,
+                     attention_dropout=0.0, hidden_dropout=0.0),  # partial rotary (rotary_pct 0.25)
+    "falcon": dict(model_type="falcon", hidden_size=128, num_attention_heads=4, new_decoder_architecture=True,
+                   num_kv_heads=2, attention_dropout=0.0, hidden_dropout=0.0),
+}
+# the attention module of each family's blocks (memtrace.part_of files GPT-NeoX's and Falcon's under "layer")
+_FUSED_ATTENTION = {"phi3-gqa": "self_attn", "gpt_neox": "attention", "falcon": "self_attention"}
+
+
+def _fused_model(family: str, tmp_path, layers: int = 2, vocab: int = 256):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from lorplan.core.model import load_spec
+
+    kw = dict(FUSED[family])
+    config = AutoConfig.for_model(kw.pop("model_type"), vocab_size=vocab, num_hidden_layers=layers, **kw)
+    config.dtype = "bfloat16"
+    config.save_pretrained(tmp_path)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", dtype=torch.bfloat16)
+    return model, load_spec(str(tmp_path))
+
+
+def _fused_setup(batch: int, seq: int, padded: bool = False) -> TrainingSetup:
+    return TrainingSetup(targets=LoraTargets(modules=("all-linear",)), micro_batch=batch, seq_len=seq,
+                         lora_dropout=0.0, kernels="cpu", padding_mask=padded)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "padded"), [(f, False) for f in FUSED] + [("phi3-gqa", True)])
+def test_fused_qkv_rope_attention_saves_exactly_what_is_priced(family, padded, tmp_path):
+    # padded: a mask makes SDPA take repeat_kv's copies of GQA's k and v, and the fused output goes
+    import memtrace
+    import torch
+
+    from lorplan.core.memory.activations import activation_model
+
+    model, spec = _fused_model(family, tmp_path)
+    model, _ = memtrace.lora_all_linear(model, 8)
+    batch, seq = 2, 64
+    ids = torch.randint(0, spec.vocab_size, (batch, seq))
+    mask = torch.ones(batch, seq, dtype=torch.long)
+    if padded:
+        mask[-1, seq // 2:] = 0
+
+    def forward():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model(input_ids=ids, attention_mask=mask, labels=ids)
+
+    last = f".{spec.num_layers - 1}.{_FUSED_ATTENTION[family]}"
+    traced = sum(n for module, n in memtrace.saved_by_module(model, forward).items() if module.endswith(last))
+    am = activation_model(spec, _fused_setup(batch, seq, padded))
+    priced = am.attention * batch * seq + am.layer_bs2 * batch * seq * seq
+    assert traced == priced, f"traced {traced} vs priced {priced}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("family", "batch", "seq", "gc"),
+                         [("phi3-gqa", 2, 256, False), ("phi3-gqa", 2, 256, True), ("gpt_neox", 1, 512, False)])
+def test_fused_qkv_rope_in_step_peak_within_5_percent(family, batch, seq, gc, tmp_path):
+    # a small vocabulary: the saved activations (gc: the recomputed block's), not the logits, make the peak.
+    # GPT-NeoX's parallel blocks save their two norms' shared input once, priced twice (about +3.5% here)
+    import dataclasses
+
+    import memtrace
+    import torch
+
+    model, spec = _fused_model(family, tmp_path)
+    model, opt = memtrace.lora_all_linear(model, 8, grad_ckpt=gc)
+    peak = memtrace.step_peak(model, opt, torch.randint(0, spec.vocab_size, (batch, seq)))
+    mem = estimate(spec, dataclasses.replace(_fused_setup(batch, seq), grad_checkpointing=gc), 8)
+    error = (mem.gradients + mem.activations) / peak - 1.0
+    assert abs(error) <= 0.05, f"in-step peak {mem.gradients + mem.activations} vs traced {peak} ({100 * error:+.2f}%)"

@@ -160,6 +160,43 @@ def sdpa_saved(hq: int, hkv: int, heads: int, a: int) -> int:
     return a * (hq + 2 * hkv + hq) + 4 * heads
 
 
+# the fused q/k/v projections' leaf names (GPT-2 and GPT-BigCode's c_attn; Phi-3's and CodeGen's qkv_proj;
+# GPT-NeoX's, Falcon's, Persimmon's and BLOOM's query_key_value; DBRX's and MPT's Wqkv; Baichuan's W_pack)
+_FUSED_QKV = frozenset({"c_attn", "qkv_proj", "query_key_value", "Wqkv", "W_pack"})
+
+
+def fused_qkv_view_saved(spec: ModelSpec, setup: TrainingSetup, hq: int, hkv: int, a: int, masked: float,
+                         math_dropout: bool) -> float:
+    """Bytes per token per layer of a fused q/k/v projection's output that SDPA keeps alive beyond the q, k and
+    v that sdpa_saved prices: q's and k's slices, a (hq + hkv), when RoPE rotates them into new tensors while v
+    stays a view of the output (`masked`: the share of layers whose SDPA gets a mask)."""
+    from lorplan.core.memory.bounds import alibi, learned_positions
+
+    if (not _FUSED_QKV.intersection(spec.layer_linear_names) or _family(spec) == "encoder"
+            or setup.attention == "eager" or math_dropout or block_input_bytes(setup) != a):
+        return 0.0
+    # transformers models/phi3/modeling_phi3.py (Phi3Attention.forward): value_states = qkv[..., query_pos +
+    # kv:].view(hidden_shape).transpose(1, 2) is a view, while apply_rotary_pos_emb's sums and torch.cat make q
+    # and k new tensors (with partial rotary too: the cat is a whole new q); SDPA saves v, whose storage is the
+    # whole fused output. So do GPT-NeoX (qkv.chunk), Falcon (split, unbind; its new decoder architecture's q is
+    # a copy, k and v views), Persimmon and CodeGen (traced), and DBRX (split; read, not traced). Without RoPE
+    # (GPT-2, GPT-BigCode: learned positions; ALiBi) q and k are views too, and the fused output is just the q,
+    # k and v sdpa_saved prices. Checkpointing's recomputed block holds its fused output the same way (priced
+    # with the block's tokens). None when autocast casts a kbit model's fp32 output (q, k and v are then its
+    # copies: block_input_bytes != a), nor for eager attention or the math kernel (their matmul copies the view
+    # for its bmm). flash-attention-2 saves v as given (untraced: no CPU kernel). Traced on the CPU with the KV
+    # cache off, as lorplan trains (with it on, the cache's copies of k and v replaced v's view, and that is
+    # what was priced before): tests/core/test_memory_trace.py
+    if learned_positions(spec) or alibi(spec):
+        return 0.0
+    extra = float(a * (hq + hkv))
+    if 1 < spec.num_key_value_heads < spec.num_attention_heads:
+        # with a mask SDPA gets repeat_kv's copies of GQA's k and v (integrations/sdpa_attention.py:
+        # use_gqa_in_sdpa needs no mask); one k/v head (MQA) or one per query head it leaves views
+        extra *= 1.0 - masked
+    return extra
+
+
 def sdpa_padded_saved(hq: int, heads: int, a: int) -> tuple[int, float]:
     """SDPA with a padding mask: (bytes per token, bytes per b*s*s) per layer."""
     # transformers integrations/sdpa_attention.py (use_gqa_in_sdpa needs attention_mask None): repeat_kv copies
@@ -799,6 +836,10 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
             bs2 *= share
     else:  # flash-attention-2 unpads, so it is priced as without a mask
         attn = sdpa_saved(hq, hkv, heads, a)
+    if setup.attention != "eager":
+        masked = 1.0 if setup.padding_mask and setup.attention == "sdpa" else (
+            sliding_layers(spec) / spec.num_layers if sdpa_sliding_mask(spec, setup) and spec.num_layers else 0.0)
+        attn += fused_qkv_view_saved(spec, setup, hq, hkv, a, masked, math_dropout)
     bloom = setup.attention == "eager" and _text_model(spec)[0] in _BLOOM_ATTENTION
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
