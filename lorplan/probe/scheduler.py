@@ -61,6 +61,7 @@ from lorplan.probe.status import (
     plan_stamp,
     space_resume,
     space_short,
+    stay_queued,
 )
 
 POLL_S = 0.5
@@ -181,14 +182,13 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
                     break
                 full = _out_of_space(run, launched)
                 if full is not None:
-                    _stop_for_space(run, full, f"{sum(probe_queued(run, p.id) for p in plan.probes)} probe(s)",
-                                    model)
+                    _stop_for_space(run, full, sum(probe_queued(run, p.id) for p in plan.probes), model)
                     break
                 try:
                     if not _launch_queued(run, plan, slots, cpu_slots, backend, children, trusted, launched):
                         break
                 except _SpaceShort as short:
-                    _stop_for_space(run, short.reason, f"{short.queued} probe(s)", model)
+                    _stop_for_space(run, short.reason, short.queued, model)
                     break
                 except _LadderEnded as ended:
                     print(f"{time.strftime('%H:%M:%S')} launched nothing: {ended}", flush=True)
@@ -208,11 +208,13 @@ def schedule(run: RunDir, trusted: bool = False) -> None:
             child.wait()  # nothing is left running when we get here; this only reaps
 
 
-def _stop_for_space(run: RunDir, reason: str, queued: str, own_code: str | None) -> None:
+def _stop_for_space(run: RunDir, reason: str, queued: int | str, own_code: str | None) -> None:
     """Say in scheduler.log, and in no_space.json for `probe status`, that this scheduler launches nothing more
-    for want of space (`reason`) and that `queued` stay queued until there is space (own_code: the model whose
-    own code the run asks to run, if any: space_resume names the command that starts them)."""
-    log_line(f"launched nothing more: {reason}; {queued} stay queued: free space there, then "
+    for want of space (`reason`) and that `queued` (a count of probes, or which probes in words) stay queued until
+    there is space (own_code: the model whose own code the run asks to run, if any: space_resume names the command
+    that starts them)."""
+    waiting = stay_queued(queued) if isinstance(queued, int) else f"{queued} stay queued"
+    log_line(f"launched nothing more: {reason}; {waiting}: free space there, then "
              f"`{space_resume(run.id, own_code)}` starts them")
     note_space_wait(run, reason)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lorplan.core.errors import LorplanError
+from lorplan.core.units import counted
 from lorplan.probe.backend import Backend, driver_alive, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.consent import asks_remote_code, status_command
@@ -182,6 +183,12 @@ def space_resume(run_id: str, own_code: str | None = None) -> str:
     own code the run asks to run (consent.asks_remote_code), when it does: then only the command given the
     user's --trust-remote-code starts them (consent.status_command); the plain one would refuse."""
     return status_command(run_id) if own_code is not None else f"lorplan probe status {run_id}"
+
+
+def stay_queued(queued: int) -> str:
+    """"1 probe stays queued", "3 probes stay queued": what waits for space, in the scheduler's log and the note
+    `probe status` prints."""
+    return f"{counted(queued, 'probe')} {'stays' if queued == 1 else 'stay'} queued"
 
 
 def space_marker(run: RunDir) -> Path:
@@ -490,7 +497,7 @@ class RunWatcher:
             else:
                 reason = f"{reason}; it has {free // 1024} KiB free now, a probe needs {MIN_FREE_BYTES // 1024} KiB"
         resume = space_resume(self.run.id, asks_remote_code(self.plan))
-        message = (f"run {self.run.id} waits for disk space: {reason}; {queued} probe(s) stay queued: free space there, "
+        message = (f"run {self.run.id} waits for disk space: {reason}; {stay_queued(queued)}: free space there, "
                    f"then `{resume}` starts them")
         return {"for": "disk space", "message": message, "reason": reason, "path": str(self.run.path),
                 "free_bytes": free, "queued": queued, "resume": resume}

@@ -81,13 +81,16 @@ def _accuracy_range(values: Sequence[float]) -> str:
 
 
 def majority_evidence(rows: Sequence[LadderRow], knee: Knee, majority: tuple[int, int] | None,
-                      base_stderr: float = 0.0) -> tuple[Evidence | None, bool]:
+                      base_stderr: float = 0.0, others: Sequence[float] = ()) -> tuple[Evidence | None, bool]:
     """When every probe's eval accuracy is at most the share of the largest class in the held-out split (majority:
     (its examples of that class, the split's examples)) plus Z standard errors of a share measured on that many
     examples, what the accuracy and the eval loss each show, and whether the band must span every rank measured
     (True: the loss does not improve on the base beyond its noise either, so nothing measured tells ranks apart).
-    (None, False) when some probe's accuracy is above that, or there is no accuracy or majority to compare."""
-    accs = [r.eval_accuracy for r in rows if r.usable and r.eval_accuracy is not None]
+    others: the eval accuracies of the ladder's probes that `rows` leaves out (learning rates the ranks are not
+    compared at), read with theirs: "every probe" is every one. A split of one class, or too small for every answer
+    right to lie beyond that noise, says that accuracy cannot show more. (None, False) when some probe's accuracy
+    is above that, or there is no accuracy or majority to compare."""
+    accs = [r.eval_accuracy for r in rows if r.usable and r.eval_accuracy is not None] + list(others)
     if not accs or majority is None or not 0 < majority[0] <= majority[1]:
         return None, False
     count, n = majority
@@ -96,12 +99,23 @@ def majority_evidence(rows: Sequence[LadderRow], knee: Knee, majority: tuple[int
     if any(a > share + Z * se + 1e-9 for a in accs):
         return None, False
     split = f"the share of the largest class among the {n:,} held-out examples ({count:,} of {n:,})"
-    if all(abs(a - share) < 0.5 / n for a in accs):  # each the same count of right answers as the largest class
-        text = f"every probe's eval accuracy is {share:.3f}, {split}"
+    if n == 1:
+        text = ("eval accuracy is measured on one held-out example, so it cannot show a probe learning more than "
+                "always answering the largest class")
+    elif count == n:
+        text = (f"the {n:,} held-out examples are all of one class, so eval accuracy cannot show a probe learning "
+                "more than always answering it")
+    elif share + Z * se >= 1:  # every answer right is within the noise of the largest class's share
+        text = (f"on {n:,} held-out examples, {count:,} of them of the largest class ({share:.3f}), even every answer "
+                f"right is within {Z:g} standard errors (±{se:.2g}) of always answering that class, so eval accuracy "
+                f"cannot show a probe learning more than that (the probes: {_accuracy_range(accs)})")
+    elif all(abs(a - share) < 0.5 / n for a in accs):  # each the same count of right answers as the largest class
+        text = (f"every probe's eval accuracy is {share:.3f}, {split}: by accuracy the probes learned no more than "
+                "always answering the largest class")
     else:
         text = (f"every probe's eval accuracy ({_accuracy_range(accs)}) is within {Z:g} standard errors (±{se:.2g} "
-                f"on {n:,} examples) of {share:.3f}, {split}, or below it")
-    text += ": by accuracy the probes learned no more than always answering the largest class"
+                f"on {n:,} examples) of {share:.3f}, {split}, or below it: by accuracy the probes learned no more "
+                "than always answering the largest class")
     if not knee.improved:
         return Evidence("accuracy", None, text + "; nor did the eval loss improve on the base's, so nothing measured "
                                                  "tells the ranks apart: the band spans every rank measured"), True
@@ -147,6 +161,7 @@ def combine(
     cost_seconds: float | None = None,
     notes: Sequence[Evidence] = (),
     majority: tuple[int, int] | None = None,
+    other_accuracies: Sequence[float] = (),
 ) -> Recommendation:
     """One Recommendation from the evidence at hand.
 
@@ -157,7 +172,8 @@ def combine(
     the evidence (default: the ladder's training seconds). notes: extra evidence to show (e.g. why no probes
     ran), placed after the rank's evidence. majority: a classifier's held-out split as (examples of its largest
     class, examples), for majority_evidence: probes whose accuracy is no better than always answering that class
-    are said to be, and the band widens to every rank measured unless the eval loss shows more.
+    are said to be, and the band widens to every rank measured unless the eval loss shows more. other_accuracies:
+    the eval accuracies of probes not in `ladder` (other learning rates), which that comparison reads too.
     """
     rows = tuple(ladder)
     evidence: list[Evidence] = []
@@ -180,7 +196,7 @@ def combine(
         evidence.append(Evidence("ladder", knee.rank, knee.explanation))
         if likely.rank != knee.rank:
             evidence.append(Evidence("knee noise", likely.rank, likely.explanation))
-        flat, wide = majority_evidence(usable, knee, majority, base_stderr)
+        flat, wide = majority_evidence(usable, knee, majority, base_stderr, other_accuracies)
         if flat is not None:
             evidence.append(flat)
         if wide:  # nothing measured tells the ranks apart: any of them, down to rank 1, may do as well

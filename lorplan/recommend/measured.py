@@ -427,7 +427,9 @@ def recommendation(
         # would favour that rank otherwise
         rec = combine(prior, default_lr=default_lr, target_modules=spec.target_modules, ladder=common,
                       base_loss=base.loss, base_stderr=base.stderr or 0.0, price=price, cost_seconds=cost,
-                      notes=notes, majority=eval_majority(obs))
+                      notes=notes, majority=eval_majority(obs),
+                      other_accuracies=[r.eval_accuracy for r in usable if r.eval_accuracy is not None
+                                        and not math.isclose(r.learning_rate, rate, rel_tol=1e-9)])
         return _on_whose_data(pattern_evidence(_checked_rate(replace(rec, ladder=rows), spec, rate), spec, every,
                                                signals, state), spec), base
     why = _no_knee(obs, usable, rate)

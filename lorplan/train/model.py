@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.units import counted
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
 from lorplan.train.paths import resolve_path
 
@@ -552,10 +553,10 @@ def load_notes(plan, info: dict, saved: tuple[str, ...]) -> list[str]:
                      f"{_keys(other_new)}")
     frozen = sorted(k for k in missing if not _under(k, saved))
     if frozen:
-        notes.append(f"{len(frozen):,} weight(s) not in the checkpoint stay at their random initial values and "
+        notes.append(f"{counted(len(frozen), 'weight')} not in the checkpoint stay at their random initial values and "
                      f"are not trained: {_keys(frozen)}")
     if unexpected:
-        notes.append(f"{len(unexpected):,} checkpoint weight(s) unused by {plan.model.task} (left out): "
+        notes.append(f"{counted(len(unexpected), 'checkpoint weight')} unused by {plan.model.task} (left out): "
                      f"{_keys(unexpected)}")
     return notes
 

@@ -125,7 +125,7 @@ def test_the_scheduler_launches_no_probe_after_one_found_no_space(state_home, tm
     out = capsys.readouterr().out
     assert read_json(run.result_path("r4"))["out_of_space"] is True
     assert not run.proc_path("r8").exists()
-    assert f"launched nothing more: probe r4 found no space left in {run.path}; 1 probe(s) stay queued" in out
+    assert f"launched nothing more: probe r4 found no space left in {run.path}; 1 probe stays queued" in out
     states = {p.id: (p.state, p.message) for p in runner.status(run).probes}
     assert states["r4"][0] == "failed" and "(No space left on device)" in states["r4"][1]
     assert states["r8"][0] == "queued"
@@ -142,8 +142,8 @@ def test_no_probe_is_launched_onto_a_disk_without_room_for_its_result(state_home
     monkeypatch.setattr(os, "statvfs", nearly_full)
     scheduler.schedule(run)
     assert not run.proc_path("r4").exists() and not run.events_path("r4").exists()
-    assert (f"launched nothing more: {run.path} has 64 KiB free, less than a probe needs (128 KiB); 1 probe(s) "
-            "stay queued") in capsys.readouterr().out
+    assert (f"launched nothing more: {run.path} has 64 KiB free, less than a probe needs (128 KiB); 1 probe "
+            "stays queued") in capsys.readouterr().out
 
 
 def test_a_proc_json_the_disk_refuses_stops_the_probe_and_the_scheduler(state_home, monkeypatch, capsys):

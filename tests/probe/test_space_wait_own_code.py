@@ -43,7 +43,7 @@ def test_the_space_note_of_a_run_asking_for_its_models_code_names_the_flag(state
 
     scheduler.schedule(run, trusted=True)  # as the flagged command starts it: the disk stops it, and it says how
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "launched nothing more" in ln]
-    assert line.endswith(f"1 probe(s) stay queued: free space there, then `{flagged}` starts them")
+    assert line.endswith(f"1 probe stays queued: free space there, then `{flagged}` starts them")
 
 
 def test_the_named_command_is_the_one_that_starts_the_probes_once_there_is_space(state_home, nearly_full):

@@ -28,7 +28,7 @@ def _demo_run(state_home, run_id, ranks=(4,)):
 
 
 def _note(run, reason, queued=1):
-    return (f"note: run {run.id} waits for disk space: {reason}; {queued} probe(s) stay queued: free space there, "
+    return (f"note: run {run.id} waits for disk space: {reason}; {'1 probe stays' if queued == 1 else f'{queued} probes stay'} queued: free space there, "
             f"then `lorplan probe status {run.id}` starts them")
 
 

@@ -115,9 +115,9 @@ def test_other_head_size_missing_and_unused_weights_each_get_one_line(tmp_path, 
         assert word not in out.out + out.err, (word, out)
     assert ("classifier head (classifier.weight, classifier.bias): new (the checkpoint's has 3 outputs, the plan's "
             "num_labels is 2), trained from scratch with the adapter (modules_to_save)") in engine.notes
-    assert ("1 weight(s) not in the checkpoint stay at their random initial values and are not trained: "
+    assert ("1 weight not in the checkpoint stay at their random initial values and are not trained: "
             "bert.encoder.layer.1.output.dense.bias") in engine.notes
-    assert "1 checkpoint weight(s) unused by sequence-classification (left out): bert.extra.weight" in engine.notes
+    assert "1 checkpoint weight unused by sequence-classification (left out): bert.extra.weight" in engine.notes
     assert sum("classifier" in n for n in engine.notes) == 1
 
 
