@@ -252,13 +252,16 @@ def test_full_finetune_within_5_percent_and_static_terms_exact(case):
 FUSED = {
     "phi3-gqa": dict(model_type="phi3", hidden_size=128, intermediate_size=256, num_attention_heads=4,
                      num_key_value_heads=2, pad_token_id=0),
+    # one k/v head: with a mask, repeat_kv's expand and reshape leave views of k and v (stride 0), no copies
+    "phi3-mqa": dict(model_type="phi3", hidden_size=128, intermediate_size=256, num_attention_heads=4,
+                     num_key_value_heads=1, pad_token_id=0),
     "gpt_neox": dict(model_type="gpt_neox", hidden_size=128, intermediate_size=256, num_attention_heads=4,
                      attention_dropout=0.0, hidden_dropout=0.0),  # partial rotary (rotary_pct 0.25)
     "falcon": dict(model_type="falcon", hidden_size=128, num_attention_heads=4, new_decoder_architecture=True,
                    num_kv_heads=2, attention_dropout=0.0, hidden_dropout=0.0),
 }
 # the attention module of each family's blocks (memtrace.part_of files GPT-NeoX's and Falcon's under "layer")
-_FUSED_ATTENTION = {"phi3-gqa": "self_attn", "gpt_neox": "attention", "falcon": "self_attention"}
+_FUSED_ATTENTION = {"phi3-gqa": "self_attn", "phi3-mqa": "self_attn", "gpt_neox": "attention", "falcon": "self_attention"}
 
 
 def _fused_model(family: str, tmp_path, layers: int = 2, vocab: int = 256):
@@ -282,9 +285,10 @@ def _fused_setup(batch: int, seq: int, padded: bool = False) -> TrainingSetup:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("family", "padded"), [(f, False) for f in FUSED] + [("phi3-gqa", True)])
+@pytest.mark.parametrize(("family", "padded"), [(f, False) for f in FUSED] + [("phi3-gqa", True), ("phi3-mqa", True)])
 def test_fused_qkv_rope_attention_saves_exactly_what_is_priced(family, padded, tmp_path):
-    # padded: a mask makes SDPA take repeat_kv's copies of GQA's k and v, and the fused output goes
+    # padded: a mask makes SDPA take repeat_kv's copies of GQA's k and v, and the fused output goes; a multi-query
+    # model's repeat_kv leaves views (its saved k and v are the fused output's, not copies per query head)
     import memtrace
     import torch
 

@@ -190,18 +190,28 @@ def fused_qkv_view_saved(spec: ModelSpec, setup: TrainingSetup, hq: int, hkv: in
     if learned_positions(spec) or alibi(spec):
         return 0.0
     extra = float(a * (hq + hkv))
-    if 1 < spec.num_key_value_heads < spec.num_attention_heads:
+    if repeat_kv_copies(spec):
         # with a mask SDPA gets repeat_kv's copies of GQA's k and v (integrations/sdpa_attention.py:
         # use_gqa_in_sdpa needs no mask); one k/v head (MQA) or one per query head it leaves views
         extra *= 1.0 - masked
     return extra
 
 
-def sdpa_padded_saved(hq: int, heads: int, a: int) -> tuple[int, float]:
-    """SDPA with a padding mask: (bytes per token, bytes per b*s*s) per layer."""
+def repeat_kv_copies(spec: ModelSpec) -> bool:
+    """Whether SDPA with a mask gets copies of k and v, one per query head (GQA), rather than the model's own."""
+    # transformers models/llama/modeling_llama.py (repeat_kv): expand, then reshape. With several k/v heads the
+    # reshape copies; with one (multi-query) it merges a size-1 dim with the stride-0 one, a view; with one per
+    # query head repeat_kv returns k and v as they are. Traced: tests/core/test_memory_trace.py (phi3-mqa padded)
+    return 1 < spec.num_key_value_heads < spec.num_attention_heads
+
+
+def sdpa_padded_saved(hq: int, kv: int, heads: int, a: int) -> tuple[int, float]:
+    """SDPA with a padding mask: (bytes per token, bytes per b*s*s) per layer (`kv`: the width of the k and v
+    SDPA gets, hq for repeat_kv's copies)."""
     # transformers integrations/sdpa_attention.py (use_gqa_in_sdpa needs attention_mask None): repeat_kv copies
-    # K/V to every head; aten's SDPA turns the boolean mask into an additive one, which its backward keeps
-    return a * (hq + 2 * hq + hq) + 4 * heads, float(a)
+    # GQA's K/V to every head (repeat_kv_copies); aten's SDPA turns the boolean mask into an additive one, which
+    # its backward keeps
+    return a * (hq + 2 * kv + hq) + 4 * heads, float(a)
 
 
 # The dtype eager attention softmaxes in, per text model type (transformers models/<type>/modeling_*.py: its
@@ -824,11 +834,11 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     elif math_dropout:
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
     elif setup.padding_mask and setup.attention == "sdpa":
-        attn, bs2 = sdpa_padded_saved(hq, heads, a)
+        attn, bs2 = sdpa_padded_saved(hq, hq if repeat_kv_copies(spec) else hkv, heads, a)
     elif sdpa_sliding_mask(spec, setup):
         # unpadded, the sliding layers get a mask all the same (their SDPA as a padded batch's), the full-attention
         # layers of a hybrid model none (is_causal): priced per layer on average
-        attn, bs2 = sdpa_padded_saved(hq, heads, a)
+        attn, bs2 = sdpa_padded_saved(hq, hq if repeat_kv_copies(spec) else hkv, heads, a)
         slides = sliding_layers(spec)
         if slides < spec.num_layers:
             share = slides / spec.num_layers
