@@ -19,6 +19,10 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
   kernels read as raw weights (an adapter there would never run; peft/tuners/tuners_utils.py
   `_check_lora_target_modules_mamba`, peft#2556), yet its "all-linear" selects out_proj there. "all-linear" leaves
   them out (and is passed to peft as the names it selects); naming one is refused.
+- Modules a state-space mixer reads as a raw weight though peft accepts an adapter on them (KERNEL_BYPASSED:
+  Bamba's out_proj, Mamba's x_proj and dt_proj, ...): the adapter is never run where the mixer does so, and its B
+  stays zero. The presets leave them out; naming one is planned with a note (bypass_notes), not refused: each
+  trains on some path (out_proj on the PyTorch one, dt_proj of a quantized FalconMamba or Jamba).
 """
 
 from __future__ import annotations
@@ -42,6 +46,26 @@ MOE_NAMES["qwen3_moe"] = MOE_NAMES["qwen2_moe"]
 # the model types whose modules PEFT_MAMBA_REFUSED peft's LoRA refuses (`_check_lora_target_modules_mamba`)
 PEFT_MAMBA_TYPES = ("falcon_h1", "falcon_mamba", "mamba", "mamba2", "nemotron_h")
 PEFT_MAMBA_REFUSED = ("out_proj", "conv1d")
+# Where a mixer of transformers 5.25 reads a module's weight instead of calling the module (an adapter there never
+# runs: peft's wrapper answers `.weight` with the base layer's), for modules peft does NOT refuse on that model type
+# (tests/core/test_ssm_kernel_targets.py scans the installed transformers for them). conv1d is read so too, but
+# lorplan never adapts a convolution.
+_FUSED = ("hand {name}'s weight to mamba_ssm's fused training kernel, so its adapter trains only on the PyTorch "
+          "path (CPU, or a GPU without mamba_ssm)")
+_MATMUL = "multiply by {name}'s weight directly, so its adapter never trains"
+_MATMUL_UNQUANTIZED = ("multiply by {name}'s weight directly unless the base is quantized, so its adapter trains only "
+                       "on a quantized base")
+KERNEL_BYPASSED: dict[str, dict[str, str]] = {
+    # mamba2_split_conv1d_scan_combined(..., outproj_weight=self.out_proj.weight) in training, as Mamba2's mixer
+    "bamba": {"out_proj": _FUSED},
+    "granitemoehybrid": {"out_proj": _FUSED},
+    "zamba2": {"out_proj": _FUSED},
+    # mamba_inner_fn(..., self.x_proj.weight, self.dt_proj.weight, self.out_proj.weight) in training; the PyTorch
+    # path computes `self.dt_proj.weight @ time_step` (FalconMamba and Jamba too, calling the module when quantized)
+    "mamba": {"x_proj": _FUSED, "dt_proj": _MATMUL},
+    "falcon_mamba": {"dt_proj": _MATMUL_UNQUANTIZED},
+    "jamba": {"dt_proj": _MATMUL_UNQUANTIZED},
+}
 _LAYER_RE = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
 
 
@@ -107,10 +131,32 @@ def peft_refused(spec: ModelSpec) -> tuple[str, ...]:
     return PEFT_MAMBA_REFUSED if spec.model_type in PEFT_MAMBA_TYPES else ()
 
 
+def kernel_bypassed(spec: ModelSpec) -> tuple[str, ...]:
+    """The module names this model's state-space mixers read as raw weights though peft adapts them
+    (KERNEL_BYPASSED): the presets leave them out."""
+    return tuple(KERNEL_BYPASSED.get(spec.model_type, {}))
+
+
+def preset_excluded(spec: ModelSpec) -> tuple[str, ...]:
+    """The module names no preset adapts on this model: peft_refused and kernel_bypassed."""
+    return peft_refused(spec) + kernel_bypassed(spec)
+
+
+def bypass_notes(spec: ModelSpec, targets: LoraTargets) -> list[str]:
+    """One sentence per explicitly named module that this model's mixers read as a raw weight (KERNEL_BYPASSED),
+    where its adapter does not train."""
+    where = KERNEL_BYPASSED.get(spec.model_type, {})
+    notes = []
+    for name in dict.fromkeys(n.strip() for n in targets.modules):
+        if name in where and any(m.name == name for m in _selected(spec, targets)[0]):
+            notes.append(f"--targets {name}: {spec.model_type}'s state-space mixers {where[name].format(name=name)}")
+    return notes
+
+
 def block_target_names(spec: ModelSpec) -> tuple[str, ...]:
-    """The block linears' leaf names a user can target (model order): spec.layer_linear_names less those peft
-    refuses on this model (peft_refused), which the planner's target boxes offer."""
-    refused = peft_refused(spec)
+    """The block linears' leaf names the planner's target boxes offer (model order): spec.layer_linear_names less
+    those peft refuses on this model and those its mixers read as raw weights (preset_excluded)."""
+    refused = preset_excluded(spec)
     return tuple(name for name in spec.layer_linear_names if name not in refused)
 
 
@@ -144,6 +190,7 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
         raise BadInput(f"--targets: peft does not adapt {', '.join(asked)} of a {spec.model_type} model (it refuses "
                        f"{' and '.join(refused)} of Mamba-based models, whose fused kernels read their weights "
                        "directly); target the others")
+    excluded = refused + kernel_bypassed(spec)  # what the presets leave out; a bypassed name may be named
     linears: dict[str, Linear] = {}
     embeddings: dict[str, Tensor] = {}
     moe_old: set[str] = set()
@@ -162,11 +209,11 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
             hit = True
         for m in (*spec.linears, *spec.tied_linears):
             if name == "all-linear":
-                ok = m.role != "head" and m.name not in moe and m.name not in refused
+                ok = m.role != "head" and m.name not in moe and m.name not in excluded
             elif name == "attention":
-                ok = m.role == "attention" and m.name not in refused
+                ok = m.role == "attention" and m.name not in excluded
             elif name == "mlp":
-                ok = m.role in ("mlp", "expert") and m.name not in moe and m.name not in refused
+                ok = m.role in ("mlp", "expert") and m.name not in moe and m.name not in excluded
             else:
                 ok = _suffix_match(m.path, name) and name not in moe
             if ok:
@@ -351,12 +398,13 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     """target_modules for a peft LoraConfig that selects exactly `resolve_targets` (+ embedding targets).
 
     "all-linear" when that is what was asked (without layers_to_transform, which peft rejects with a string) and
-    peft's "all-linear" selects the same modules (not on a model whose out_proj peft refuses: peft_refused);
+    peft's "all-linear" selects the same modules (not on a model where it would select a module the presets leave
+    out: preset_excluded, a Mamba-based model's out_proj);
     else leaf names when suffix matching them selects exactly the same modules; else full module names.
     """
     linears, embeddings, params = _selected(spec, targets)
     if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and not any(
-            m.name in peft_refused(spec) for m in spec.linears):
+            m.name in preset_excluded(spec) for m in spec.linears):
         return "all-linear"
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
     leaves = sorted({p.rsplit(".", 1)[-1] for p in chosen})

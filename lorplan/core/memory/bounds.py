@@ -536,10 +536,13 @@ def check_targets(spec: ModelSpec, targets: LoraTargets, names: TargetNames = TA
     unnoticed). `names`: what the messages call the settings (TARGET_FLAGS, TARGET_KEYS)."""
     check_layers(spec, targets, names)
     modules = _modules(spec, targets)
-    if not modules and not targets.modules_to_save:
-        where = f" in {names.layers}" if targets.layers_to_transform is not None else ""
+    if not modules:  # peft refuses a LoRA config that adapts no module, modules_to_save or not
+        layers = ",".join(map(str, targets.layers_to_transform or ()))
+        where = f" in {names.layers} {layers}" if targets.layers_to_transform is not None else ""
+        what = "no LoRA adapter would be trained (peft refuses that, modules_to_save or not)" if \
+            targets.modules_to_save else "nothing would be trained"
         raise BadInput(f"{names.targets} {','.join(targets.modules)}: no module of {spec.id} matches{where}, so "
-                       "nothing would be trained")
+                       f"{what}")
     for path, use, fixed in modules:
         if fixed is not None and fixed > use:
             key = next(k for k in targets.rank_pattern if pattern_value({k: 1}, path))
