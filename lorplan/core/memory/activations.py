@@ -680,11 +680,29 @@ def qk_norm_saved(hq: int, hkv: int, heads: int, kv: int) -> int:
 
 
 def block_norms(spec: ModelSpec) -> int:
-    """Hidden-size norms per block: two, four for Gemma 2/3's sandwich norms (pre/post feedforward)."""
+    """Hidden-size norms per block: two, four for Gemma 2/3's sandwich norms (pre/post feedforward), one for a
+    parallel block that norms its input once for attention and MLP (Phi, GPT-J, Falcon-7B)."""
+    n = len(_block_norm_paths(spec))
+    return n if (spec.norm == "rmsnorm" and n > 2) or n == 1 else 2
+
+
+def _block_norm_paths(spec: ModelSpec) -> list[str]:
     first = min((t.layer for t in spec.tensors if t.layer is not None), default=None)
-    n = sum(1 for t in spec.tensors if t.layer == first and t.kind == "norm" and t.shape == (spec.hidden_size,)
-            and not t.path.endswith(".bias"))
-    return n if spec.norm == "rmsnorm" and n > 2 else 2
+    return [t.path for t in spec.tensors if t.layer == first and t.kind == "norm" and t.shape == (spec.hidden_size,)
+            and not t.path.endswith(".bias")]
+
+
+def shared_norm_input(spec: ModelSpec) -> bool:
+    """Whether a block's two LayerNorms both read its input (parallel attention and MLP): GPT-NeoX with
+    use_parallel_residual (its config's default), Falcon's new decoder architecture (ln_attn, ln_mlp)."""
+    # transformers models/gpt_neox/modeling_gpt_neox.py (GPTNeoXLayer.forward: input_layernorm(hidden_states) and
+    # post_attention_layernorm(hidden_states) when use_parallel_residual), models/falcon/modeling_falcon.py
+    # (FalconDecoderLayer: ln_attn(hidden_states), ln_mlp(hidden_states)). Both save that one input; only their
+    # mean and rstd are two. Traced: tests/core/test_memory_trace.py (parallel block norms)
+    model_type, cfg = _text_model(spec)
+    if model_type == "gpt_neox":
+        return cfg.get("use_parallel_residual", True) is not False and block_norms(spec) == 2
+    return model_type == "falcon" and {p.rsplit(".", 2)[-2] for p in _block_norm_paths(spec)} == {"ln_attn", "ln_mlp"}
 
 
 def rope_saved(hd: int, a: int) -> int:
@@ -884,6 +902,10 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     if drop.embedding > 0:  # dropout on the embeddings' output (LayerNorm'd for BERT: fp32 under CUDA autocast)
         embed_saved += h * dropout_mask_bytes(setup, 4 if fam == "encoder" and cuda_autocast else resid)
     norms = block_norms(spec) * norm
+    if fam != "llama" and shared_norm_input(spec) and not (cuda_autocast and resid != 4):
+        # the two LayerNorms save the block's one input once; CUDA autocast's fp32 layer_norm casts a 16-bit input
+        # into a copy per LayerNorm (casts of activations are not cached), and each saves its own
+        norms -= resid * h
     # the final-logit cap acts on the logits the standard loss reads: Liger's and Apple's kernels never
     # materialize them (they take the cap as an argument); a sequence classifier's head has none
     head_softcap = 0
