@@ -259,9 +259,14 @@ FUSED = {
                      attention_dropout=0.0, hidden_dropout=0.0),  # partial rotary (rotary_pct 0.25)
     "falcon": dict(model_type="falcon", hidden_size=128, num_attention_heads=4, new_decoder_architecture=True,
                    num_kv_heads=2, attention_dropout=0.0, hidden_dropout=0.0),
+    # clip_qkv: the clamp of the fused output saves its input, a second fused output (activations.clip_qkv_saved)
+    "dbrx": dict(model_type="dbrx", d_model=128, n_heads=4, resid_pdrop=0.0, emb_pdrop=0.0,
+                 attn_config=dict(kv_n_heads=2, clip_qkv=8.0, rope_theta=10000.0),
+                 ffn_config=dict(ffn_hidden_size=128, moe_num_experts=2, moe_top_k=1)),
 }
 # the attention module of each family's blocks (memtrace.part_of files GPT-NeoX's and Falcon's under "layer")
-_FUSED_ATTENTION = {"phi3-gqa": "self_attn", "phi3-mqa": "self_attn", "gpt_neox": "attention", "falcon": "self_attention"}
+_FUSED_ATTENTION = {"phi3-gqa": "self_attn", "phi3-mqa": "self_attn", "gpt_neox": "attention", "falcon": "self_attention",
+                    "dbrx": "norm_attn_norm.attn"}
 
 
 def _fused_model(family: str, tmp_path, layers: int = 2, vocab: int = 256):

@@ -197,6 +197,18 @@ def fused_qkv_view_saved(spec: ModelSpec, setup: TrainingSetup, hq: int, hkv: in
     return extra
 
 
+def clip_qkv_saved(spec: ModelSpec, setup: TrainingSetup, hq: int, hkv: int) -> int:
+    """Bytes per token per layer that clip_qkv's clamp of a fused q/k/v output saves: that output, whole."""
+    # transformers models/dbrx/modeling_dbrx.py (DbrxAttention.forward: qkv_states.clamp(min, max), always) and
+    # models/mpt/modeling_mpt.py (MptAttention.forward: mixed_qkv.clamp when clip_qkv): an out-of-place clamp
+    # saves its input for its backward, beside the clamped output that q, k and v come from. The Wqkv output has
+    # the block input's dtype (a kbit base's fp32). Traced: DBRX in tests/core/test_memory_trace.py, MPT (eager) alike
+    attn_config = _text_model(spec)[1].get("attn_config")
+    if "Wqkv" not in spec.layer_linear_names or not isinstance(attn_config, Mapping) or not attn_config.get("clip_qkv"):
+        return 0
+    return block_input_bytes(setup) * (hq + 2 * hkv)
+
+
 def repeat_kv_copies(spec: ModelSpec) -> bool:
     """Whether SDPA with a mask gets copies of k and v, one per query head (GQA), rather than the model's own."""
     # transformers models/llama/modeling_llama.py (repeat_kv): expand, then reshape. With several k/v heads the
@@ -868,6 +880,10 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         masked = 1.0 if setup.padding_mask and setup.attention == "sdpa" else (
             sliding_layers(spec) / spec.num_layers if sdpa_sliding_mask(spec, setup) and spec.num_layers else 0.0)
         attn += fused_qkv_view_saved(spec, setup, hq, hkv, a, masked, math_dropout)
+    clipped = clip_qkv_saved(spec, setup, hq, hkv)
+    attn += clipped
+    if attn_bwd_bs2:  # the clamp comes before the scores: its input is still saved while they back-propagate
+        attn_bwd_tokens += clipped
     bloom = setup.attention == "eager" and _text_model(spec)[0] in _BLOOM_ATTENTION
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
