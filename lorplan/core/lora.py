@@ -21,8 +21,9 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
   them out (and is passed to peft as the names it selects); naming one is refused.
 - Modules a state-space mixer reads as a raw weight though peft accepts an adapter on them (KERNEL_BYPASSED:
   Bamba's out_proj, Mamba's x_proj and dt_proj, ...): the adapter is never run where the mixer does so, and its B
-  stays zero. The presets leave them out; naming one is planned with a note (bypass_notes), not refused: each
-  trains on some path (out_proj on the PyTorch one, dt_proj of a quantized FalconMamba or Jamba).
+  stays zero. The presets leave them out; naming one is planned with a note (bypass_notes), not refused: most
+  train on some path (out_proj and Mamba's x_proj on the PyTorch one, dt_proj of a quantized FalconMamba or
+  Jamba), and Mamba's dt_proj, which trains on none, is in the Mamba plan files written before this table.
 """
 
 from __future__ import annotations
@@ -144,12 +145,16 @@ def preset_excluded(spec: ModelSpec) -> tuple[str, ...]:
 
 def bypass_notes(spec: ModelSpec, targets: LoraTargets) -> list[str]:
     """One sentence per explicitly named module that this model's mixers read as a raw weight (KERNEL_BYPASSED),
-    where its adapter does not train."""
+    where its adapter does not train: named by its leaf (out_proj) or a longer suffix of its path (mamba.out_proj),
+    which --targets matches alike; one note per module, under the first name that selects it."""
     where = KERNEL_BYPASSED.get(spec.model_type, {})
     notes = []
+    done: set[str] = set()
     for name in dict.fromkeys(n.strip() for n in targets.modules):
-        if name in where and any(m.name == name for m in _selected(spec, targets)[0]):
-            notes.append(f"--targets {name}: {spec.model_type}'s state-space mixers {where[name].format(name=name)}")
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in where and leaf not in done and any(_suffix_match(m.path, name) for m in _selected(spec, targets)[0]):
+            done.add(leaf)
+            notes.append(f"--targets {name}: {spec.model_type}'s state-space mixers {where[leaf].format(name=leaf)}")
     return notes
 
 

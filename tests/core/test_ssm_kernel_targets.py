@@ -34,9 +34,30 @@ def folders(tmp_path_factory) -> dict[str, Path]:
     return {kind: _build(kind, root / kind) for kind in ("mamba", "bamba", "mamba2")}
 
 
+def _mixer_weight_reads(source: str) -> set[str]:
+    """The nn.Linear / nn.Conv1d modules whose `.weight` a state-space mixer (a class holding an A_log parameter)
+    in `source` reads in a method other than its initialisers; a look at the weight's device, dtype or shape (a
+    dispatch test such as `"cuda" in self.in_proj.weight.device.type`) is not a read of its values."""
+    found: set[str] = set()
+    for cls in (n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.ClassDef)):
+        assigned = {ast.unparse(t): ast.unparse(n.value.func) if isinstance(n.value, ast.Call) else ""
+                    for n in ast.walk(cls) if isinstance(n, ast.Assign) for t in n.targets}
+        if "self.A_log" not in assigned:
+            continue
+        modules = {k.removeprefix("self.") for k, v in assigned.items() if v in ("nn.Linear", "nn.Conv1d")}
+        for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef) and "init" not in n.name):
+            metadata = {id(n.value) for n in ast.walk(fn)
+                        if isinstance(n, ast.Attribute) and n.attr in ("device", "dtype", "shape")}
+            for node in ast.walk(fn):
+                if (isinstance(node, ast.Attribute) and node.attr == "weight" and id(node) not in metadata
+                        and isinstance(node.value, ast.Attribute) and ast.unparse(node.value.value) == "self"
+                        and node.value.attr in modules):
+                    found.add(node.value.attr)
+    return found
+
+
 def _weight_reads() -> dict[str, set[str]]:
-    """model_type -> the nn.Linear / nn.Conv1d modules whose `.weight` a state-space mixer (a class holding an A_log
-    parameter) of the installed transformers reads in a method other than its initialisers."""
+    """model_type -> _mixer_weight_reads of its modeling files in the installed transformers."""
     import transformers
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES, model_type_to_module_name
 
@@ -45,19 +66,27 @@ def _weight_reads() -> dict[str, set[str]]:
     for model_type in CONFIG_MAPPING_NAMES:
         folder = root / model_type_to_module_name(model_type)
         for path in folder.glob("modeling_*.py"):
-            for cls in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)):
-                assigned = {ast.unparse(t): ast.unparse(n.value.func) if isinstance(n.value, ast.Call) else ""
-                            for n in ast.walk(cls) if isinstance(n, ast.Assign) for t in n.targets}
-                if "self.A_log" not in assigned:
-                    continue
-                modules = {k.removeprefix("self.") for k, v in assigned.items() if v in ("nn.Linear", "nn.Conv1d")}
-                for fn in (n for n in cls.body if isinstance(n, ast.FunctionDef) and "init" not in n.name):
-                    for node in ast.walk(fn):
-                        if (isinstance(node, ast.Attribute) and node.attr == "weight"
-                                and isinstance(node.value, ast.Attribute) and ast.unparse(node.value.value) == "self"
-                                and node.value.attr in modules):
-                            found.setdefault(model_type, set()).add(node.value.attr)
+            if reads := _mixer_weight_reads(path.read_text()):
+                found.setdefault(model_type, set()).update(reads)
     return found
+
+
+def test_the_scan_counts_values_not_a_weights_device_or_dtype():
+    """transformers 4's mixers chose their path by `"cuda" in self.x_proj.weight.device.type`: not a bypass, so a
+    transformers that tests a device that way again must not fail the table check below."""
+    source = (
+        "class Mixer(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        self.A_log = nn.Parameter(torch.ones(2))\n"
+        "        self.in_proj = nn.Linear(2, 4)\n"
+        "        self.out_proj = nn.Linear(4, 2)\n"
+        "    def forward(self, h):\n"
+        "        if 'cuda' in self.in_proj.weight.device.type and self.in_proj.weight.dtype != torch.float32:\n"
+        "            return kernel(self.in_proj(h), outproj_weight=self.out_proj.weight)\n"
+        "        return self.out_proj(self.in_proj(h))\n"
+    )
+    assert _mixer_weight_reads(source) == {"out_proj"}
+    assert _mixer_weight_reads(source.replace("self.A_log", "self.scale")) == set()  # only state-space mixers
 
 
 def test_the_bypass_table_is_the_installed_transformers():
@@ -178,6 +207,19 @@ def test_naming_a_bypassed_module_is_planned_with_a_note(folders, capsys):
     rc, out, err = _run(capsys, "plan", "--model", str(folders["bamba"]), "--rank", "4", "--seq-len", "64",
                         "--targets", "in_proj,out_proj")
     assert rc == 0 and "out_proj" in out and "mamba_ssm" in out, (out, err)  # the table prints it too
+
+
+def test_a_bypassed_module_named_by_a_longer_suffix_gets_the_note_too(folders, capsys):
+    """--targets takes any dotted suffix of a module's path (mamba.out_proj, layers.0.mamba.out_proj), which adapts
+    the same bypassed module: before, only the bare leaf name got the note."""
+    for targets, named in (("in_proj,mamba.out_proj", "mamba.out_proj"),
+                           ("layers.0.mamba.out_proj", "layers.0.mamba.out_proj"),
+                           ("out_proj,mamba.out_proj", "out_proj")):  # one note per module, naming the first
+        notes = [n for n in _notes(capsys, folders["bamba"], targets) if "out_proj's weight" in n]
+        assert len(notes) == 1 and "mamba_ssm" in notes[0], (targets, notes)
+        assert notes[0].startswith(f"--targets {named}: "), notes
+    notes = [n for n in _notes(capsys, folders["mamba"], "in_proj,mixer.dt_proj") if "dt_proj" in n]
+    assert len(notes) == 1 and "never trains" in notes[0], notes
 
 
 _EMPTY = ("--targets", "out_proj", "--layers", "1", "--modules-to-save", "lm_head")  # Bamba's block 1 is attention
