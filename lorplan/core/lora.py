@@ -190,7 +190,8 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
     emb = _embedding_modules(spec)
     moe = _moe_names(spec)
     refused = peft_refused(spec)
-    asked = [n.strip() for n in targets.modules if n.strip() in refused]
+    # peft refuses by the wrapped module's leaf name, so a longer suffix of its path (mixer.out_proj) is refused too
+    asked = [n.strip() for n in targets.modules if n.strip().rsplit(".", 1)[-1] in refused]
     if asked:
         raise BadInput(f"--targets: peft does not adapt {', '.join(asked)} of a {spec.model_type} model (it refuses "
                        f"{' and '.join(refused)} of Mamba-based models, whose fused kernels read their weights "
