@@ -119,8 +119,9 @@ def _embedding_modules(spec: ModelSpec) -> dict[str, Tensor]:
 def valid_target_names(spec: ModelSpec) -> tuple[str, ...]:
     """Names a user can target: presets, linear leaf names, embedding module names (model order)."""
     seen: dict[str, None] = dict.fromkeys(PRESETS)
+    refused = peft_refused(spec)
     for m in (*spec.linears, *spec.tied_linears):
-        if m.name not in peft_refused(spec):
+        if m.name not in refused:
             seen.setdefault(m.name, None)
     for path in _embedding_modules(spec):
         seen.setdefault(path.rsplit(".", 1)[-1], None)
@@ -148,11 +149,14 @@ def bypass_notes(spec: ModelSpec, targets: LoraTargets) -> list[str]:
     where its adapter does not train: named by its leaf (out_proj) or a longer suffix of its path (mamba.out_proj),
     which --targets matches alike; one note per module, under the first name that selects it."""
     where = KERNEL_BYPASSED.get(spec.model_type, {})
+    if not where:
+        return []
+    selected = _selected(spec, targets)[0]
     notes = []
     done: set[str] = set()
     for name in dict.fromkeys(n.strip() for n in targets.modules):
         leaf = name.rsplit(".", 1)[-1]
-        if leaf in where and leaf not in done and any(_suffix_match(m.path, name) for m in _selected(spec, targets)[0]):
+        if leaf in where and leaf not in done and any(_suffix_match(m.path, name) for m in selected):
             done.add(leaf)
             notes.append(f"--targets {name}: {spec.model_type}'s state-space mixers {where[leaf].format(name=leaf)}")
     return notes
@@ -196,7 +200,7 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
         raise BadInput(f"--targets: peft does not adapt {', '.join(asked)} of a {spec.model_type} model (it refuses "
                        f"{' and '.join(refused)} of Mamba-based models, whose fused kernels read their weights "
                        "directly); target the others")
-    excluded = refused + kernel_bypassed(spec)  # what the presets leave out; a bypassed name may be named
+    excluded = preset_excluded(spec)  # what the presets leave out; a bypassed name may be named
     linears: dict[str, Linear] = {}
     embeddings: dict[str, Tensor] = {}
     moe_old: set[str] = set()
@@ -409,8 +413,9 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     else leaf names when suffix matching them selects exactly the same modules; else full module names.
     """
     linears, embeddings, params = _selected(spec, targets)
+    excluded = preset_excluded(spec)
     if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and not any(
-            m.name in preset_excluded(spec) for m in spec.linears):
+            m.name in excluded for m in spec.linears):
         return "all-linear"
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
     leaves = sorted({p.rsplit(".", 1)[-1] for p in chosen})
