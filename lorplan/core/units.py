@@ -214,6 +214,7 @@ def count_text(n: float) -> str:
             return f"{'-' if whole < 0 else ''}10^{len(digits) - 1}"
     return f"{n:.3g}"
 
+
 _TOO_MANY_DIGITS = 10**20  # a whole number with no bound above: 2^64 has 20 digits
 
 

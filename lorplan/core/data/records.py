@@ -163,15 +163,12 @@ def data_classes(path: str | os.PathLike[str], *, schema: str | None = None, whe
     `classes`. Streams the file once, without tokenizing. BadInput, one line starting with `where` (the data as
     the command names it) when given: a row whose label is no class label (its line), ambiguous labels, no
     label at all, or what open_records refuses."""
-    _, _, records = open_records(path, schema=schema)
-    labels: set = set()
-    for line, rec in records:
-        if not isinstance(rec, Example):
-            continue
-        if rec.label_problem is not None:
-            raise BadInput(f"{where + ': ' if where else ''}line {line}: {rec.label_problem}")
-        labels.add(rec.label)
-    return by_id(class_ids(labels, where))
+    tally = LabelTally()
+    for ex in iter_examples(path, schema=schema):
+        tally(ex)
+        if tally.problem is not None:  # refused at that row: the rest of the file is not read
+            raise BadInput(f"{where + ': ' if where else ''}{tally.problem}")
+    return by_id(class_ids(tally.labels, where))
 
 
 def load_examples(
@@ -188,19 +185,18 @@ def load_examples(
     """
     if limit is not None and limit < 1:
         raise BadInput(f"limit {limit}: must be at least 1")
+    examples = iter_examples(path, schema=schema)
+    if each is not None:
+        examples = _tapped(examples, each)
     out: list[Example] = []
     if limit is None or seed is None:
-        for ex in iter_examples(path, schema=schema):
-            if each is not None:
-                each(ex)
+        for ex in examples:
             out.append(ex)
             if limit is not None and len(out) >= limit:
                 break
     else:
         reservoir = Reservoir(limit, seed)
-        for ex in iter_examples(path, schema=schema):
-            if each is not None:
-                each(ex)
+        for ex in examples:
             reservoir.offer(ex)
         out = sorted(reservoir.items, key=lambda e: e.line)
     if not out:
@@ -208,10 +204,18 @@ def load_examples(
     return out
 
 
+def _tapped(examples: Iterator[Example], each: Callable[[Example], None]) -> Iterator[Example]:
+    """`examples`, each handed to `each` as it is read (before the caller sees it)."""
+    for ex in examples:
+        each(ex)
+        yield ex
+
+
 class LabelTally:
     """A load_examples `each` hook: the distinct class labels of the examples it is called with (`labels`; rows
     without a label left out) and `problem`, "line N: why" for the first whose label is no class label (2.5,
-    NaN, true), else None. A set of the distinct values: a classifier's classes, not a value per row."""
+    NaN, true), else None. A set of the distinct values: a classifier's classes, not a value per row. The one
+    rule of a probe's sample (lorplan.probe.worker.sample) and of data_classes, which refuses at the problem."""
 
     def __init__(self) -> None:
         self.labels: set = set()
