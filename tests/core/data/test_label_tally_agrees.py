@@ -14,6 +14,7 @@ import pytest
 from lorplan.core.data import data_classes, load_examples
 from lorplan.core.data.labels import by_id
 from lorplan.core.data.records import LabelTally
+from lorplan.core.data.schema import DETECT_ROWS
 from lorplan.core.errors import BadInput
 from lorplan.train.data import Sample, class_ids
 
@@ -112,3 +113,27 @@ def test_each_sees_every_row_it_reads_once(tmp_path):
         drawn = load_examples(path, limit=limit, seed=seed, each=seen.append)
         assert [ex.line for ex in seen] == seen_lines, (limit, seed)
         assert len(drawn) == min(limit or len(usable), len(usable))
+
+
+def test_data_classes_refuses_at_the_bad_row_without_reading_on(tmp_path):
+    """data_classes stops at the first row whose label is no class label: an Arrow folder (save_to_disk's layout)
+    whose second file is not Arrow at all is refused on the first file's bad row, its line named, never for the
+    file it did not reach (the first file holds more rows than schema detection reads ahead). The probe's tally
+    reads on (to note every class) and so meets the broken file."""
+    import pyarrow as pa
+
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    labels = [0.0, 2.5] + [1.0] * DETECT_ROWS
+    table = pa.table({"text": [f"row {i}" for i in range(len(labels))], "label": labels})
+    with pa.OSFile(str(folder / "data-00000-of-00002.arrow"), "wb") as sink, \
+            pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    (folder / "data-00001-of-00002.arrow").write_bytes(b"not an arrow stream")
+    files = [{"filename": f"data-0000{i}-of-00002.arrow"} for i in range(2)]
+    (folder / "state.json").write_text(json.dumps({"_data_files": files}), encoding="utf-8")
+    with pytest.raises(BadInput) as refused:
+        data_classes(folder, where=WHERE)
+    assert str(refused.value) == f"{WHERE}: line 2: label 2.5 is not a whole number; {RULE}"
+    with pytest.raises(BadInput, match="data-00001-of-00002.arrow: unreadable Arrow file"):
+        load_examples(folder, limit=1, seed=0, each=LabelTally())
