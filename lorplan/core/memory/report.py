@@ -8,6 +8,7 @@ from dataclasses import fields, replace
 from itertools import combinations
 from typing import NamedTuple
 
+from lorplan.core.errors import BadInput
 from lorplan.core.memory.bounds import context_tokens
 from lorplan.core.memory.phases import PHASE_WORDS
 from lorplan.core.memory.precision import kbit_upcast
@@ -100,8 +101,9 @@ def _quant_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> list[str]:
 
 
 class Hint(NamedTuple):
-    """A change that is not already made, priced: `words` for people, `flags` as `lorplan plan` takes them,
-    `total` bytes per GPU with it, and whether that fits the budget."""
+    """A change that is not already made, priced: `words` for people, `flags` as `lorplan plan` takes them
+    (added to the command as typed, they give `total`), `total` bytes per GPU with it, and whether that fits the
+    budget."""
 
     words: str
     flags: str
@@ -109,64 +111,146 @@ class Hint(NamedTuple):
     fits: bool
 
 
+class _Change(NamedTuple):
+    words: str
+    flags: str
+    change: dict
+
+
+# The GPU counts tried when nothing fits on the GPUs the setup has (ZeRO-3 over more of them).
+_MORE_GPUS = (2, 4, 8, 16, 32, 64)
+
+
+def _how_changes(spec: ModelSpec, setup: TrainingSetup, row: RankRow) -> list[_Change]:
+    """The changes of how the step runs (not of what is trained), none of them already made, in the order they
+    are offered; a setup with several GPUs that are not weight-sharded may shard them (ZeRO-3, last)."""
+    changes: list[_Change] = []
+    micro = max(1, row.max_micro_batch or 0)
+    if micro < setup.micro_batch:
+        changes.append(_Change(f"micro-batch {micro} (gradient accumulation keeps the batch)",
+                               f"--micro-batch {micro}", {"micro_batch": micro}))
+    if not setup.grad_checkpointing and spec.supports_gradient_checkpointing:  # CTRL's class cannot: plan refuses it
+        changes.append(_Change("gradient checkpointing", "--grad-checkpointing", {"grad_checkpointing": True}))
+    if setup.optimizer == "adamw":
+        changes.append(_Change("8-bit AdamW", "--optimizer adamw-8bit", {"optimizer": "adamw-8bit"}))
+    if setup.quant not in FOUR_BIT_QUANTS:
+        changes.append(_Change("a 4-bit NF4 base (QLoRA)", "--quant nf4 --double-quant",
+                               {"quant": "nf4", "double_quant": True}))
+    if setup.prepare_kbit and (setup.quant != "none" or any(c.flags.startswith("--quant") for c in changes)):
+        # peft's prepare_model_for_kbit_training up-casts what bitsandbytes leaves unquantized to fp32: an MoE's
+        # fused experts, the norms, embeddings and head (setup_notes says how much)
+        changes.append(_Change("no prepare_model_for_kbit_training (no fp32 up-cast)", "--no-prepare-kbit",
+                               {"prepare_kbit": False}))
+    if setup.gpus > 1 and setup.sharding not in WEIGHT_SHARDED:
+        changes.append(_Change(f"FSDP / ZeRO-3 over the {setup.gpus} GPUs", "--sharding zero3",
+                               {"sharding": "zero3"}))
+    return changes
+
+
+def _attention_only(spec: ModelSpec, setup: TrainingSetup) -> _Change | None:
+    """LoRA on the attention projections instead of every linear module (an MoE's fused experts then take no
+    adapter): offered for the default all-linear targets only, where the model has attention modules."""
+    t = setup.targets
+    if tuple(t.modules) != ("all-linear",) or t.rank_pattern or t.alpha_pattern or t.layers_to_transform is not None:
+        return None
+    from lorplan.core.lora import preset_members
+
+    if not preset_members(spec).get("attention"):
+        return None
+    return _Change("LoRA on the attention projections only (what is trained changes)", "--targets attention",
+                   {"targets": replace(t, modules=("attention",))})
+
+
 def fit_hints(spec: ModelSpec, setup: TrainingSetup, row: RankRow, budget_bytes: int | None) -> list[Hint]:
     """Priced changes that lower a rank's memory, none of them already made (empty when the rank fits or no
-    budget was given): a smaller micro-batch, gradient checkpointing (where the model's class implements it), an
-    8-bit optimizer, a 4-bit base, shorter sequences (last: it changes what is trained), and when nothing else
-    fits, ZeRO-3 over the fewest GPUs that does. When no single change fits, the smallest combinations that do
-    are listed too. A change that saves under 5% of the overshoot is left out."""
+    budget was given). On the GPUs the setup has: each change of how the step runs alone (a smaller
+    micro-batch, gradient checkpointing where the model's class implements it, an 8-bit optimizer, a 4-bit
+    base, no fp32 up-cast of a quantized base, ZeRO-3 over the setup's own GPUs) and, when none alone fits, the
+    smallest combinations that do; what fits is listed first. When nothing of that fits, LoRA on attention only
+    (alone or with the fewest of those changes). Shorter sequences come last among these (they change what is
+    trained). Only when nothing fits on the setup's GPUs: ZeRO-3 over the fewest more GPUs that hold it, with
+    the fewest other changes it needs. A single change that saves under 5% of the overshoot is left out. Each
+    total is `estimate` of the setup with the change, so `lorplan plan` with the hint's flags added prints it."""
     if budget_bytes is None or row.fits is not False:
         return []
     rank, total = row.rank, row.memory.total
-    changes: list[tuple[str, str, dict]] = []
-    micro = max(1, row.max_micro_batch or 0)
-    if micro < setup.micro_batch:
-        changes.append((f"micro-batch {micro} (gradient accumulation keeps the batch)", f"--micro-batch {micro}",
-                        {"micro_batch": micro}))
-    if not setup.grad_checkpointing and spec.supports_gradient_checkpointing:  # CTRL's class cannot: plan refuses it
-        changes.append(("gradient checkpointing", "--grad-checkpointing", {"grad_checkpointing": True}))
-    if setup.optimizer == "adamw":
-        changes.append(("8-bit AdamW", "--optimizer adamw-8bit", {"optimizer": "adamw-8bit"}))
-    if setup.quant not in FOUR_BIT_QUANTS:
-        changes.append(("a 4-bit NF4 base (QLoRA)", "--quant nf4 --double-quant", {"quant": "nf4", "double_quant": True}))
-    if row.max_seq_len and row.max_seq_len < setup.seq_len:
-        changes.append((f"sequences of at most {row.max_seq_len:,} tokens", f"--seq-len {row.max_seq_len}",
-                        {"seq_len": row.max_seq_len}))
+    priced: dict[tuple, int | None] = {}
 
-    def price(words: str, flags: str, change: dict) -> Hint | None:
-        mem = estimate(spec, replace(setup, **change), rank)
+    def cost(change: dict) -> int | None:
+        """The total with `change` (None: a setup the planner refuses, such as a target matching nothing)."""
+        if change.get("quant", setup.quant) == "none":  # prepare_kbit changes nothing without quantization
+            change = {k: v for k, v in change.items() if k != "prepare_kbit"}
+        key = tuple(sorted((k, repr(v)) for k, v in change.items()))
+        if key not in priced:
+            try:
+                priced[key] = estimate(spec, replace(setup, **change), rank).total
+            except BadInput:
+                priced[key] = None
+        return priced[key]
+
+    def joined(parts: tuple[_Change, ...]) -> tuple[str, str, dict]:
+        together: dict = {}
+        for c in parts:
+            together.update(c.change)
+        return (" + ".join(c.words.split(" (")[0] for c in parts), " ".join(c.flags for c in parts), together)
+
+    def fewest(base: tuple[_Change, ...], options: list[_Change], start: int,
+               below: int | None = None) -> tuple[int, list[Hint]]:
+        """The smallest sets of `options` (at least `start` of them, fewer than `below`) that fit with `base`,
+        each priced, and their size. The set of all of them is tried first: a budget it misses, no smaller set
+        meets (each change lowers the total)."""
+        everything = cost(joined((*base, *options))[2])
+        if everything is None or everything > budget_bytes:
+            return 0, []
+        most = len(options) if below is None else min(below - 1, len(options))
+        for size in range(start, most + 1):
+            found = []
+            for combo in combinations(options, size):
+                words, flags, change = joined((*base, *combo))
+                mem = cost(change)
+                if mem is not None and mem <= budget_bytes:
+                    found.append(Hint(words, flags, mem, True))
+            if found:
+                return size, found
+        return 0, []
+
+    how = _how_changes(spec, setup, row)
+    hints: list[Hint] = []
+    for c in how:
+        mem = cost(c.change)
         # a change that saves under 5% of the overshoot is no answer (8-bit states of a small adapter)
-        if total - mem.total < 0.05 * max(total - budget_bytes, 0) or mem.total >= total:
-            return None
-        return Hint(words, flags, mem.total, mem.total <= budget_bytes)
-
-    shorter = changes.pop() if changes and "seq_len" in changes[-1][2] else None
-    hints = [h for h in (price(*c) for c in changes) if h is not None]
-    # none alone is enough: the smallest combinations that are (pairs, then triples, ...), as lorplan recommend does
-    for size in range(2, len(changes) + 1):
-        if any(h.fits for h in hints):
+        if mem is not None and mem < total and total - mem >= 0.05 * (total - budget_bytes):
+            hints.append(Hint(c.words, c.flags, mem, mem <= budget_bytes))
+    if not any(h.fits for h in hints):  # none alone is enough: the smallest combinations that are
+        hints += fewest((), how, 2)[1]
+    attention = _attention_only(spec, setup)
+    if attention is not None and not any(h.fits for h in hints):
+        hints += fewest((attention,), how, 0)[1]
+    hints.sort(key=lambda h: not h.fits)  # what fits first, each group in the order above
+    if row.max_seq_len and row.max_seq_len < setup.seq_len:  # last on these GPUs: it changes what is trained
+        mem = cost({"seq_len": row.max_seq_len})
+        if mem is not None and mem < total:
+            hints.append(Hint(f"sequences of at most {row.max_seq_len:,} tokens", f"--seq-len {row.max_seq_len}",
+                              mem, mem <= budget_bytes))
+    if any(h.fits for h in hints):
+        return hints
+    # nothing fits on the setup's GPUs: the fewest more GPUs that hold it weight-sharded, with the fewest changes
+    # they need; then the fewest GPUs that need fewer changes, down to none (each count a trade the user weighs)
+    sharding = setup.sharding if setup.sharding in WEIGHT_SHARDED else "zero3"
+    others = [c for c in how if "sharding" not in c.change]
+    for extra in ((), (attention,)) if attention is not None else ((),):
+        need: int | None = None  # how many changes the fewest GPUs so far needed
+        for gpus in (g for g in _MORE_GPUS if g > setup.gpus):
+            flags = f"--gpus {gpus}" + ("" if sharding == setup.sharding else f" --sharding {sharding}")
+            more = _Change(f"FSDP / ZeRO-3 over {gpus} GPUs", flags, {"gpus": gpus, "sharding": sharding})
+            size, found = fewest((more, *extra), others, 0, need)
+            if found:
+                hints += found
+                need = size
+                if size == 0:
+                    break
+        if need is not None:
             break
-        for combo in combinations(changes, size):
-            together: dict = {}
-            for _, _, change in combo:
-                together.update(change)
-            hint = price(" + ".join(w.split(" (")[0] for w, _, _ in combo), " ".join(f for _, f, _ in combo),
-                         together)
-            if hint is not None and hint.fits:
-                hints.append(hint)
-    if shorter is not None:  # last: it changes what is trained, not how
-        hint = price(*shorter)
-        if hint is not None:
-            hints.append(hint)
-    if not any(h.fits for h in hints) and setup.sharding not in WEIGHT_SHARDED:
-        for gpus in (2, 4, 8, 16, 32, 64):
-            if gpus <= setup.gpus:
-                continue
-            mem = estimate(spec, replace(setup, gpus=gpus, sharding="zero3"), rank)
-            if mem.total <= budget_bytes:
-                hints.append(Hint(f"FSDP / ZeRO-3 over {gpus} GPUs", f"--gpus {gpus} --sharding zero3", mem.total,
-                                  True))
-                break
     return hints
 
 
