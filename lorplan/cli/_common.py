@@ -123,13 +123,13 @@ def parse_rope_scaling(text) -> float | None:
     if text is None:
         return None
     from lorplan.core.memory.types import check_rope_scaling
-    from lorplan.core.units import without_commas
+    from lorplan.core.units import echoed, without_commas
 
     typed = without_commas(text, "--rope-scaling", "2.5")  # 1_0 was 10.0
     try:
         value = float(typed)
     except ValueError:
-        raise BadInput(f"--rope-scaling: {text!r} is not a number") from None
+        raise BadInput(f"--rope-scaling: {echoed(text, quoted=True)} is not a number") from None
     check_rope_scaling(value)
     return value
 

@@ -90,7 +90,8 @@ def test_a_config_json_tokenizer_entry_of_nulls_loads_as_transformers_loads_it(t
     (["tokenization_x.XTokenizer", 5], "'auto_map' lists ['tokenization_x.XTokenizer', 5] where transformers"),
     ([], "'auto_map' names no class ([]): give the tokenizer's class path, or remove the key"),
     ({"AutoTokenizer": []}, "'auto_map' names no class for 'AutoTokenizer' ([]): give the tokenizer's class path"),
-    (["x" * 400, 5], "'auto_map' lists ['xxxxxxxxxx"),  # a long list shown short, the words after it kept
+    # a long list shown short (units.echoed's rule), the words after it kept
+    (["x" * 400, 5], "'auto_map' lists ['xxxxxxxx…xxxxx', 5] (407 characters) where transformers"),
 ])
 def test_a_tokenizer_auto_map_list_says_what_is_wrong_with_it(auto_map, says):
     from lorplan.core.errors import BadInput

@@ -349,11 +349,13 @@ def _native_words(spec: ModelSpec, native: Mapping) -> str:
     """What the model's own scaling does, for messages: "linear ×8.0, to 131,072 tokens"; longrope has no factor
     but the context it scales from (original_max_position_embeddings, in its parameters or beside them):
     "longrope, from 4,096 to 131,072 tokens"."""
+    from lorplan.core.units import echoed
+
     ctx = spec.max_position_embeddings
-    kind = native.get("rope_type") or native.get("type") or "RoPE scaling"
+    kind = echoed(native.get("rope_type") or native.get("type") or "RoPE scaling")  # config.json's, a long one short
     to = f"to {ctx:,} tokens" if ctx > 0 else ""
     if "factor" in native:
-        return f"{kind} ×{native['factor']}" + (f", {to}" if to else "")
+        return f"{kind} ×{echoed(native['factor'])}" + (f", {to}" if to else "")
     original = native.get("original_max_position_embeddings")
     for part in _config_parts(spec):
         if original is None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lorplan.core.model.spec import Dropout, Linear, Role, Tensor, TensorKind
+from lorplan.core.units import LONGEST_ECHO, echoed
 
 
 class UnsupportedConfig(Exception):
@@ -67,17 +68,30 @@ class Layout:
 MAX_CONFIG_INT = 2**31 - 1
 
 
+def shown(v: Any) -> str:
+    """A config.json value in a one-line refusal, as units.echoed echoes what was typed: whole up to LONGEST_ECHO
+    characters, a longer one short: a string of 5,000 characters as 'xxxxxxxxxx…xxxxxxxxxx' (5,000 characters),
+    an integer of 4,000 digits (JSON reads them whole) as 9999999999… (4,000 digits), a list by its repr."""
+    return repr(v) if len(repr(v)) <= LONGEST_ECHO else echoed(v, quoted=True) if isinstance(v, str) else echoed(repr(v))
+
+
 def req(cfg: Mapping[str, Any], key: str, *alts: str) -> int:
     """A required positive integer config key (or one of its aliases), at most MAX_CONFIG_INT."""
     for k in (key, *alts):
         if k in cfg and cfg[k] is not None:
             v = cfg[k]
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise MissingField(f"{k!r} must be a positive integer, not {v!r}")
+                raise MissingField(f"{k!r} must be a positive integer, not {shown(v)}")
             if v > MAX_CONFIG_INT:
-                raise MissingField(f"{k!r} must be a positive integer of at most {MAX_CONFIG_INT:,}, not {v:.3g}")
+                raise MissingField(f"{k!r} must be a positive integer of at most {MAX_CONFIG_INT:,}, not {_big(v)}")
             return v
     raise MissingField(f"missing {key!r}")
+
+
+def _big(v: int) -> str:
+    """An integer beyond MAX_CONFIG_INT: 3 significant digits (3e+09) while a float holds it, else shown (a
+    float of 400 digits is an OverflowError)."""
+    return f"{v:.3g}" if v < 1e300 else shown(v)
 
 
 def opt_positive(cfg: Mapping[str, Any], key: str, default: int) -> int:
@@ -123,9 +137,9 @@ def opt_int(cfg: Mapping[str, Any], key: str, default: int) -> int:
     if v is None:
         return default
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-        raise MissingField(f"{key!r} must be a non-negative integer, not {v!r}")
+        raise MissingField(f"{key!r} must be a non-negative integer, not {shown(v)}")
     if v > MAX_CONFIG_INT:
-        raise MissingField(f"{key!r} must be a non-negative integer of at most {MAX_CONFIG_INT:,}, not {v:.3g}")
+        raise MissingField(f"{key!r} must be a non-negative integer of at most {MAX_CONFIG_INT:,}, not {_big(v)}")
     return v
 
 
@@ -558,8 +572,8 @@ def _prob(cfg: Mapping[str, Any], *keys: str) -> float:
     for k in keys:
         v = cfg.get(k)
         if isinstance(v, (int, float)) and not isinstance(v, bool):
-            if not 0.0 <= float(v) < 1.0:
-                raise MissingField(f"{k!r} must be a dropout probability in [0, 1), not {v!r}")
+            if not 0.0 <= v < 1.0:  # float(v) of an integer of 400 digits was an OverflowError
+                raise MissingField(f"{k!r} must be a dropout probability in [0, 1), not {shown(v)}")
             return float(v)
     return 0.0
 
@@ -613,7 +627,7 @@ def _build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
         "bert": bert,
     }.get(model_type)
     if builder is None:
-        raise UnsupportedConfig(f"model_type {model_type!r}")
+        raise UnsupportedConfig(f"model_type {shown(model_type)}")
     return builder(cfg)
 
 

@@ -142,9 +142,11 @@ def check_known_type(config_path: Path, cfg: Mapping[str, Any]) -> None:
     model_type = cfg.get("model_type")
     if "auto_map" in cfg or not isinstance(model_type, str) or _transformers_knows(model_type) is not False:
         return
+    from lorplan.core.model.archs import shown
+
     found = _transformers_version(_transformers_folders())
     which = f"transformers {found}" if found else "the transformers on this path"
-    raise BadInput(f"config.json at {config_path}: transformers cannot build it (model_type {model_type!r} is not "
+    raise BadInput(f"config.json at {config_path}: transformers cannot build it (model_type {shown(model_type)} is not "
                    f"one {which} knows: check its spelling, or a newer transformers may know it)")
 
 

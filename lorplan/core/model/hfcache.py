@@ -27,6 +27,15 @@ def hub_cache_dir() -> Path:
     return Path(xdg) / "huggingface" / "hub"
 
 
+def _holds(path: Path, test) -> bool:
+    """test(path) (Path.is_dir, Path.is_file), False for a name longer than the system takes: a pasted model id
+    or revision of 5,000 characters (ENAMETOOLONG) was an OSError traceback, not "unknown model"."""
+    try:
+        return test(path)
+    except OSError:
+        return False
+
+
 def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main",
                   require: tuple[tuple[str, ...], ...] = ()) -> Path | None:
     """The cached snapshot folder of `hub_id` ("org/name") holding at least one of `files` (and at least one
@@ -40,7 +49,7 @@ def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main",
         return None
     repo = hub_cache_dir() / ("models--" + "--".join(parts))
     snapshots = repo / "snapshots"
-    if not snapshots.is_dir():
+    if not _holds(snapshots, Path.is_dir):
         return None
 
     def present(snapshot: Path) -> list[Path]:
@@ -49,7 +58,7 @@ def find_snapshot(hub_id: str, files: tuple[str, ...], revision: str = "main",
         return found if complete else []
 
     ref = repo / "refs" / revision
-    if ref.is_file():
+    if _holds(ref, Path.is_file):
         snapshot = snapshots / ref.read_text(encoding="utf-8").strip()
         if present(snapshot):
             return snapshot

@@ -54,14 +54,14 @@ def match(text: str, known: tuple[str, ...]) -> str:
         if len(same) == 1:
             return same[0]
         if same:
-            raise BadInput(f"model {text!r} is ambiguous: {_listed(same)}; give the full id")
+            raise BadInput(f"model {quoted_name(text)} is ambiguous: {_listed(same)}; give the full id")
     key = typed if with_org else _short(typed)
     pairs = [(low if with_org else _short(low), n) for low, n in spelled.items()]
     close = _close(key, pairs)
     if len(close) == 1:
         return close[0]
     if close:
-        raise BadInput(f"model {text!r} is ambiguous: {_listed(close)}; give the full id")
+        raise BadInput(f"model {quoted_name(text)} is ambiguous: {_listed(close)}; give the full id")
     suggestions = _closest(typed, spelled)
     raise UnknownModel(_unknown(text, suggestions), suggestions)
 
@@ -106,6 +106,13 @@ def _closest(typed: str, spelled: dict[str, str]) -> tuple[str, ...]:
     return tuple(name for *_, name in sorted(scored))[:3]
 
 
+def quoted_name(text: str) -> str:
+    """The model name typed, quoted (repr), a long one short as units.echoed echoes what was typed."""
+    from lorplan.core.units import LONGEST_ECHO, echoed
+
+    return repr(text) if len(text) <= LONGEST_ECHO else echoed(text, quoted=True)
+
+
 def _listed(candidates: list[str]) -> str:
     more = len(candidates) - MAX_LISTED
     return ", ".join(candidates[:MAX_LISTED]) + (f" and {more} more" if more > 0 else "")
@@ -115,5 +122,5 @@ def _unknown(text: str, suggestions: tuple[str, ...]) -> str:
     from lorplan.core.model.hfcache import hub_cache_dir
 
     closest = f"; closest: {', '.join(suggestions)}" if suggestions else ""
-    return (f"unknown model {text!r}: not in the catalog (see `lorplan models`), not a folder, and not in the "
+    return (f"unknown model {quoted_name(text)}: not in the catalog (see `lorplan models`), not a folder, and not in the "
             f"local Hugging Face cache ({hub_cache_dir()}){closest}")

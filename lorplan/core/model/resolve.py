@@ -17,6 +17,7 @@ from typing import Literal
 from lorplan.core.errors import BadInput
 from lorplan.core.filekind import special_kind
 from lorplan.core.model import catalog, hfcache, names
+from lorplan.core.units import echoed
 
 SourceKind = Literal["catalog", "folder", "cache", "shipped"]
 
@@ -99,7 +100,8 @@ def resolve_model(text: str) -> ModelSource:
     resolved = names.match(text, _known_names())
     found = _exact(resolved)
     if found is None:  # a cached id that vanished between the listing and now
-        raise BadInput(f"model {text!r} resolved to {resolved}, which is no longer in the local Hugging Face cache")
+        raise BadInput(f"model {names.quoted_name(text)} resolved to {resolved}, which is no longer in the local "
+                       "Hugging Face cache")
     note = None if resolved.lower() == text.lower() else f"{text} → {found.id}"
     return ModelSource(typed, found.id, found.kind, found.config_path, found.folder, note)
 
@@ -122,13 +124,22 @@ def model_folder(model: str | ModelSource) -> Path:
     raise BadInput(f"model {name} is not on disk: lorplan knows its shape from the catalog but has no weights; {get}")
 
 
+def _exists(path: Path) -> bool:
+    """path.exists(), False for a name longer than the system takes (ENAMETOOLONG: a pasted 5,000 characters
+    was an OSError traceback)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def _exact(text: str) -> ModelSource | None:
     """The source `text` names exactly (catalog, filesystem, cache), None when nothing does."""
     entry = catalog.find(text)
     if entry is not None:
         return _from_catalog(text, entry)
     path = Path(os.path.expanduser(text))
-    if path.exists():
+    if _exists(path):
         if path.is_file() and path.suffix.lower() != ".json":  # a data file (pc.jsonl) given as the model
             raise BadInput(f"model path {text} is a file, not a model folder or a config.json")
         if not path.is_dir() and not path.is_file():  # /dev/null read "model folder /dev/null has no config.json"
@@ -141,7 +152,7 @@ def _exact(text: str) -> ModelSource | None:
         folder = config.parent
         return ModelSource(text, str(folder), "folder", config, folder if is_model_folder(folder) else None)
     if _looks_like_path(text):
-        raise BadInput(f"model path {text} does not exist")
+        raise BadInput(f"model path {echoed(text)} does not exist")
     config = hfcache.find_config(text)
     if config is None:
         return None

@@ -209,12 +209,15 @@ def check_auto_map(cfg: Mapping[str, Any], where: str, *, tokenizer: bool = Fals
         _check_tokenizer_entry(auto_map, where, class_read, trusted)
         return
     if not isinstance(auto_map, Mapping):
-        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
+        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {_short_repr(auto_map)}")
     for name, value in auto_map.items():
-        if isinstance(value, str) or _class_paths(value):
+        # a list's items are never read one by one from config.json: transformers 5 reads no AutoTokenizer there
+        # (tokenizer_config.json's is the one it reads), and of a model class's list it tests `"--" in value`
+        # and, trusted, splits it (AttributeError) whatever its items: ["x.Y", null] and [5, "X"] alike
+        if isinstance(value, (str, list)):
             continue
         raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
-                       f"{name!r}: {value!r}"[:300])
+                       f"{_short_repr(name)}: {_short_repr(value)}")
 
 
 def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool, trusted: bool) -> None:
@@ -224,36 +227,49 @@ def _check_tokenizer_entry(auto_map: Any, where: str, class_read: bool, trusted:
     elif isinstance(auto_map, Mapping):
         entry, which = auto_map.get("AutoTokenizer"), " for 'AutoTokenizer'"
     else:  # transformers calls auto_map.get("AutoTokenizer")
-        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {auto_map!r}"[:300])
+        raise BadInput(f"{where}: 'auto_map' must be a JSON object, not {_short_repr(auto_map)}")
     if not class_read or entry is None:
         return
     if isinstance(entry, str):  # transformers takes entry[1] (else entry[0]) as it does of the list
         if len(entry) < 2 or trusted:  # "X"[1]: IndexError; trusted, a class path of one character
-            raise BadInput(f"{where}: 'auto_map' names a string{which} ({entry[:200]!r}) where transformers reads a "
+            raise BadInput(f"{where}: 'auto_map' names a string{which} ({_short_repr(entry)}) where transformers reads a "
                            "list, [slow class, fast class]: write the class in such a list (null for a class the "
                            "tokenizer lacks), or remove the key")
         return
     fix = "give the tokenizer's class path, or remove the key"
     if entry == []:  # transformers reads entry[1]: IndexError
         raise BadInput(f"{where}: 'auto_map' names no class{which} ([]): {fix}")
-    if isinstance(entry, list) and not _class_paths(entry):  # [null, 5]: transformers tests `"--" in 5`
-        bad = next(v for v in entry if v is not None and not isinstance(v, str))
-        raise BadInput(f"{where}: 'auto_map' lists {_short_repr(entry, 100)}{which} where transformers reads [slow "
-                       f"class, fast class]: {_short_repr(bad, 40)} is no class name; give class paths as strings "
-                       "(null for a class the tokenizer lacks), or remove the key")
-    if not _class_paths(entry):  # under AutoTokenizer: a number, an object
+    if not isinstance(entry, list):  # under AutoTokenizer: a number, an object (entry[1]: TypeError, KeyError)
         raise BadInput(f"{where}: 'auto_map' must map names to strings or lists of strings, not "
-                       f"'AutoTokenizer': {entry!r}"[:300])
+                       f"'AutoTokenizer': {_short_repr(entry)}")
     if len(entry) < 2:  # transformers reads entry[1], the fast class: IndexError
-        raise BadInput(f"{where}: 'auto_map' names one class{which} ({repr(entry)[:200]}) where transformers reads "
+        raise BadInput(f"{where}: 'auto_map' names one class{which} ({_short_repr(entry)}) where transformers reads "
                        "two, [slow class, fast class]: give both (null for a class the tokenizer lacks), or remove "
                        "the key")
+    # transformers takes the fast class, else the slow one, and reads nothing else of the list: the slow class
+    # beside a fast one ([5, "tok.X"]) and any third item are never read, and load
     taken = entry[1] if entry[1] is not None else entry[0]
     if taken is None:  # "argument of type 'NoneType' is not iterable"
-        raise BadInput(f"{where}: 'auto_map' names no class{which} ({entry!r}): {fix}"[:300])
+        raise BadInput(f"{where}: 'auto_map' names no class{which} ({_short_repr(entry)}): {fix}")
+    if not isinstance(taken, str) and (trusted or not _dashes_read(taken)):
+        # [null, 5]: `"--" in 5` is a TypeError, trusted or not; [null, ["x"]] passes that test and, trusted,
+        # get_class_from_dynamic_module splits it ('list' object has no attribute 'split')
+        raise BadInput(f"{where}: 'auto_map' lists {_short_repr(entry)}{which} where transformers reads [slow "
+                       f"class, fast class]: {_short_repr(taken)} is no class name; give class paths as strings "
+                       "(null for a class the tokenizer lacks), or remove the key")
     if trusted and not _loadable_class_path(taken):  # get_class_from_dynamic_module: "not enough values to unpack"
-        raise BadInput(f"{where}: 'auto_map' names the class {taken[:200]!r}{which} (give the tokenizer's class "
-                       "path as module.Class (tokenization_x.XTokenizer), or remove the key)")
+        raise BadInput(f"{where}: 'auto_map' names the class {_short_repr(taken)}{which} (give the tokenizer's "
+                       "class path as module.Class (tokenization_x.XTokenizer), or remove the key)")
+
+
+def _dashes_read(taken: Any) -> bool:
+    """Whether transformers' untrusted read of the tokenizer class it takes passes for a `taken` that is no
+    string: `"--" in taken` (a TypeError for a number or a boolean), then `taken.split("--")` when that holds
+    (an AttributeError for a list or an object holding "--")."""
+    try:
+        return "--" not in taken
+    except TypeError:
+        return False
 
 
 def _loadable_class_path(path: str) -> bool:
@@ -267,15 +283,10 @@ def _loadable_class_path(path: str) -> bool:
     return len(parts) == 2 and bool(parts[1])
 
 
-def _short_repr(value: Any, limit: int = 200) -> str:
-    """repr(value) for a message, cut to `limit` characters with "…" (a list of 5,000 entries is not all shown)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _class_paths(value: Any) -> bool:
-    """A non-empty list of class paths and nulls (a tokenizer's slow and fast classes)."""
-    return isinstance(value, list) and bool(value) and all(v is None or isinstance(v, str) for v in value)
+def _short_repr(value: Any) -> str:
+    """repr(value) for a message, a long one short (archs.shown, the rule of units.echoed: a list of 5,000
+    entries or a class path of 5,000 characters is not all shown)."""
+    return archs.shown(value)
 
 
 def spec_from_layout(

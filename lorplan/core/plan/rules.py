@@ -25,6 +25,7 @@ from lorplan.core.limits import (
     MAX_STEPS,
 )
 from lorplan.core.plan import schema as ps
+from lorplan.core.units import LONGEST_ECHO, echoed
 from lorplan.core.vocab import (
     FOUR_BIT_QUANTS,
     TORCH_DTYPE,
@@ -77,13 +78,21 @@ def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def shown(v: Any) -> str:
+    """A plan's number (or name) in a problem's line, echoed as units.echoed echoes what was typed: whole up to
+    LONGEST_ECHO characters, a longer one short ("9999999999… (4,000 digits)"), never the 4,000 digits TOML reads
+    whole; a string quoted ('xxxxxxxxxx…xxxxxxxxxx' (5,000 characters))."""
+    return echoed(v, quoted=True) if isinstance(v, str) else echoed(str(v))
+
+
 def _rule(section: str, key: str, bad: Callable[[Any], bool], what: str) -> Check:
-    """A check of one value: when `bad(value)`, the problem `what` ("{v}" in it is replaced by the value)."""
+    """A check of one value: when `bad(value)`, the problem `what` ("{v}" in it is replaced by the value, a long
+    one short: shown)."""
 
     def check(p: Problems, sec: Sections) -> None:
         values = sec.get(section, {})
         if key in values and bad(values[key]):
-            p.add(f"{section}.{key}", what.replace("{v}", str(values[key])))
+            p.add(f"{section}.{key}", what.replace("{v}", shown(values[key])))
 
     return check
 
@@ -181,6 +190,12 @@ def _layers_need_explicit_targets(p: Problems, sec: Sections) -> None:
         p.add("lora.layers_to_transform", "needs explicit target_modules (peft refuses it with \"all-linear\")")
 
 
+def _quoted(name: str) -> str:
+    """A key or pattern of the plan, quoted as Python writes it (repr: ' x' keeps its space), a long one short
+    (shown)."""
+    return repr(name) if len(name) <= LONGEST_ECHO else shown(name)
+
+
 def _pattern_regexes(p: Problems, sec: Sections) -> None:
     lo = sec.get("lora", {})
     for key in ("rank_pattern", "alpha_pattern"):
@@ -188,7 +203,7 @@ def _pattern_regexes(p: Problems, sec: Sections) -> None:
             try:
                 re.compile(pattern)
             except re.error as exc:
-                p.add(f"lora.{key}", f"{pattern!r} is not a valid regular expression ({exc})")
+                p.add(f"lora.{key}", f"{_quoted(pattern)} is not a valid regular expression ({exc})")
 
 
 def _pattern_values(p: Problems, sec: Sections) -> None:
@@ -201,7 +216,7 @@ def _pattern_values(p: Problems, sec: Sections) -> None:
         pattern = lo.get(key)
         for name, value in pattern.items() if isinstance(pattern, MappingProxyType) else ():
             if bad(value):
-                p.add(f"lora.{key}", f"{name!r} = {value}: {what}")
+                p.add(f"lora.{key}", f"{_quoted(name)} = {shown(value)}: {what}")
 
 
 def _init_method(p: Problems, sec: Sections) -> None:
@@ -228,7 +243,8 @@ def _estimate_adds_up(p: Problems, sec: Sections) -> None:
     parts = [e.get(f"{c}_bytes") for c in ps.COMPONENTS]
     if (all(is_int(x) for x in parts) and is_int(e.get("total_bytes")) and sum(parts) != e["total_bytes"]
             and not p.refused("estimate.total_bytes", *(f"estimate.{c}_bytes" for c in ps.COMPONENTS))):
-        p.add("estimate.total_bytes", f"is {e['total_bytes']} but the components add up to {sum(parts)}")
+        p.add("estimate.total_bytes", f"is {shown(e['total_bytes'])} but the components add up to "
+              f"{shown(sum(parts))}")
     if (is_int(e.get("rank")) and is_int(lo.get("r")) and e["rank"] != lo["r"]
             and not p.refused("estimate.rank", "lora.r")):
         p.add("estimate.rank", f"is {e['rank']} but lora.r is {lo['r']}: the estimate was planned for another rank")
@@ -239,8 +255,10 @@ def _cuda_context_bound(p: Problems, s: Sections) -> None:
 
     v = s.get("estimate", {}).get("cuda_context_bytes")
     if isinstance(v, int) and not isinstance(v, bool) and v > MAX_CUDA_CONTEXT_BYTES:
+        # format_bytes divides as a float: a count of 4,000 digits is echoed as typed (it was an OverflowError)
+        got = format_bytes(v) if v < 2**64 else f"{shown(v)} bytes"
         p.add("estimate.cuda_context_bytes", f"must be at most {MAX_CUDA_CONTEXT_BYTES:,} "
-              f"({format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)}; got {format_bytes(v)})")
+              f"({format_bytes(MAX_CUDA_CONTEXT_BYTES, 0)}; got {got})")
 
 
 _ESTIMATE_COUNTS = ("rank", "trainable_params", *(f"{c}_bytes" for c in ps.COMPONENTS), "total_bytes", "budget_bytes")

@@ -17,7 +17,8 @@ from typing import Any
 
 from lorplan.core.errors import BadInput
 from lorplan.core.plan import schema as ps
-from lorplan.core.plan.rules import CHECKS, is_int
+from lorplan.core.plan.rules import CHECKS, is_int, shown
+from lorplan.core.units import LONGEST_ECHO, echoed
 from lorplan.core.vocab import Task
 
 _KIND_NAMES = {
@@ -192,10 +193,17 @@ def _holds_nul(v: Any) -> bool:
     return False
 
 
-def _short(v: Any, limit: int = 60) -> str:
-    """repr(v), cut to `limit` characters: a wrong value that is a whole table is named, not printed whole."""
+def _short(v: Any) -> str:
+    """repr(v) as a problem's line quotes a value, a long one short as units.echoed echoes what was typed (a
+    wrong value that is a whole table is named, not printed whole; a string of 5,000 characters or an integer
+    of 4,000 digits neither)."""
     text = repr(v)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= LONGEST_ECHO else shown(v) if isinstance(v, (str, int)) else echoed(text)
+
+
+def _key(name: str) -> str:
+    """A key or table name of the file in a problem's dotted key, a long one short (units.echoed, unquoted)."""
+    return echoed(name)
 
 
 class _Problems:
@@ -222,9 +230,9 @@ def _check_version(p: _Problems, doc: dict[str, Any]) -> None:
     elif not is_int(version):
         p.add("version", _not_whole(version) or f"must be an integer, not {_type_name(version)}")
     elif version > ps.PLAN_VERSION:
-        p.add("version", f"{version} was written by a newer lorplan (this one reads up to {ps.PLAN_VERSION})")
+        p.add("version", f"{shown(version)} was written by a newer lorplan (this one reads up to {ps.PLAN_VERSION})")
     elif version < 1:
-        p.add("version", f"{version} is not a plan version (must be ≥ 1)")
+        p.add("version", f"{shown(version)} is not a plan version (must be ≥ 1)")
 
 
 def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any]:
@@ -232,7 +240,7 @@ def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any
     out: dict[str, Any] = {}
     for key, v in table.items():
         if key not in FIELDS[name]:
-            p.add(f"{name}.{key}", "unknown key")
+            p.add(f"{name}.{_key(key)}", "unknown key")
             continue
         kind, _ = FIELDS[name][key]
         ok, converted = _convert(kind, v)
@@ -244,7 +252,7 @@ def _read_table(p: _Problems, name: str, table: dict[str, Any]) -> dict[str, Any
             what, good = _MAP_VALUES[kind]
             for entry, value in v.items():
                 if not good(value):
-                    p.add(f"{name}.{key}", f"{entry!r} = {_short(value)}: {_wrong_value(what, good, value)}")
+                    p.add(f"{name}.{key}", f"{_short(entry)} = {_short(value)}: {_wrong_value(what, good, value)}")
         elif kind in _LIST_ITEMS and isinstance(v, list):  # a list with a wrong item: its place and value
             what, good = _LIST_ITEMS[kind]
             for place, item in enumerate(v, 1):
@@ -265,7 +273,7 @@ def _read_tables(p: _Problems, doc: dict[str, Any]) -> dict[str, dict[str, Any]]
         if name == "version":
             continue
         if name not in FIELDS:
-            p.add(name, f"unknown table (expected {', '.join(FIELDS)})")
+            p.add(_key(name), f"unknown table (expected {', '.join(FIELDS)})")
         elif not isinstance(value, dict):
             p.add(name, f"must be a table, not {_type_name(value)}")
         else:
