@@ -268,9 +268,11 @@ def _spec_for(args):
 
 
 def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None = None):
-    """(DataSize, profile or None, spec); rope_scaling: the setup's, whose reach caps the profile's suggested
-    length. With --data, a classifier's spec has the head its labels need (or --num-labels)."""
-    from lorplan.recommend import DataSize, count_labels, data_size_from_profile
+    """(DataSize, profile or None, spec, labels); rope_scaling: the setup's, whose reach caps the profile's
+    suggested length. With --data, a classifier's spec has the head its labels need (or --num-labels), and
+    `labels` its file's labels as `lorplan probe start` reads them (lorplan.probe.runner.read_labels), which the
+    ladder's run keeps for its probes (labels.json); else None."""
+    from lorplan.recommend import DataSize, data_size_from_profile
 
     labels = args.num_labels
     if args.data is None:
@@ -280,7 +282,7 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
             labels = num_labels(spec.config)
         return DataSize(task=task, trained_tokens=args.trained_tokens, examples=args.examples,
                         num_labels=labels if task == "sequence-classification" else None,
-                        epochs=args.epochs), None, spec
+                        epochs=args.epochs), None, spec, None
     from lorplan.core.data import profile_dataset
 
     # the task the spec was loaded as (a classifier built by the fallback, DistilBERT, is one its config alone
@@ -290,21 +292,24 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
     profile = profile_dataset(args.data, model=args.model, seq_len=seq_len, mask=args.train_on != "all",
                               rope_scaling=rope_scaling, trust_remote_code=bool(args.trust_remote_code), task=task,
                               spec=spec)
-    counts = None
+    counts = recorded = None
     if task == "sequence-classification":
-        from lorplan.core.data.labels import check_classes
         from lorplan.core.model.head import head_labels
         from lorplan.core.plan import classifier_spec
+        from lorplan.probe.runner import read_labels
 
-        counts = count_labels(args.data)
-        check_classes(counts, f"--data {args.data}")  # one class teaches nothing: no plan written, no ladder
+        # every row's label read once, by probe start's rule: a label that is no class label (by its line), labels
+        # of no one kind, or one class alone (it teaches nothing) is refused before a plan is written or a ladder
+        # starts; the ladder's run keeps them for its probes
+        read = read_labels(args.data, f"--data {args.data}")
+        counts, recorded = read.counts, read.recorded
         # the head the estimate, the written plan and the probes train (core.plan.classifier_spec, as lorplan
         # plan --write --data and the planner): integer labels are their own class ids, so labels 0 and 5 need 6
         # outputs; --num-labels may add classes this file lacks, not drop any
         spec = classifier_spec(spec, profile, labels, data=args.data)
         labels = head_labels(spec) or labels
     return data_size_from_profile(profile, task=task, epochs=args.epochs, label_counts=counts,
-                                  num_labels=labels), profile, spec
+                                  num_labels=labels), profile, spec, recorded
 
 
 def run(args) -> int:
@@ -363,7 +368,7 @@ def _recommend(args) -> int:
         blocked = probe_blocker(spec, source)
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")
-    data, profile, spec = _data_size(args, spec, task, seq_len, setup.rope_scaling)
+    data, profile, spec, labels = _data_size(args, spec, task, seq_len, setup.rope_scaling)
     if profile is not None and profile.skipped:
         note = skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
                             first_skipped(profile), "the recommendation counts")
@@ -408,7 +413,7 @@ def _recommend(args) -> int:
                              seeds=args.seeds or 1, probe_steps=args.probe_steps,
                              probe_steps_label="--probe-steps")
         if ladder.spec is not None:
-            return _run_ladder(args, ladder, spec=spec, setup=setup, budget=budget, profile=profile)
+            return _run_ladder(args, ladder, labels=labels, spec=spec, setup=setup, budget=budget, profile=profile)
         why = f"no probes were run: {ladder.blocked}" + (f"; {ladder.remedy}" if ladder.remedy else "")
         if ladder.unused:  # a planned training too short to probe: the ladder's flags played no part
             _unused_probe_flags(args, ladder.unused)
@@ -451,14 +456,15 @@ def _demo(args) -> int:
     return _run_ladder(args, demo_ladder(demo_examples()))
 
 
-def _run_ladder(args, ladder, **plan_args) -> int:
-    """Start the ladder (detached), say how to re-attach, wait for it, print the recommendation."""
+def _run_ladder(args, ladder, labels=None, **plan_args) -> int:
+    """Start the ladder (detached), say how to re-attach, wait for it, print the recommendation. `labels`: a
+    classifier's data labels as _data_size read them (runs.DataLabels), kept in the run folder for the probes."""
     import time
 
     from lorplan.recommend.driver import start_ladder
 
     t0 = time.monotonic()  # the ladder's wall time, which its cost (summed over probes run at once) is not
-    run = start_ladder(ladder.spec, ladder.plan, ladder.first)
+    run = start_ladder(ladder.spec, ladder.plan, ladder.first, labels=labels)
     command = reattach_command(args, run.id)
     try:  # from here on the ladder runs: a Ctrl-C even while this line prints says how to pick it up again
         say(f"probe ladder {run.id}: {counted(len(ladder.first.specs), 'probe')} to start with, in the background; if this "

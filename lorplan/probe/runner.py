@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -109,7 +110,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     as the workers' probe.plans.detect_task classifies them, with a decoder too). Probes that classify need
     labelled rows whatever the model (a decoder planned as a classifier too), and every row's label a class label
     of one kind, two values or more in the whole file, as `lorplan recommend --data` counts them and the probes'
-    training refuses them: past the peek the whole file is read once (_file_labels), and the labels it holds come
+    training refuses them: past the peek the whole file is read once (read_labels), and the labels it holds come
     back in StartCheck.labels for the run folder (start: its probes number their classes by them).
 
     labels: the label values of every row of `data`, counted already (the planner's Data tab profile): the
@@ -162,7 +163,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         if labels is not None:  # counted over every row by the caller
             check_classes(labels, f"--data {data}")
         else:
-            found = _file_labels(path, peek, f"--data {data}")
+            found = read_labels(path, f"--data {data}", peek=peek, stat=stat).recorded
         warning = label_balance(peek.labels).warning
         if warning and len(peek.labels) > 1:
             notes.append(warning)
@@ -188,8 +189,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
         notes.append(f"no --model: the shipped {source.id} classifies the labelled rows of {data}")
     recorded = None if model is None and data is None else probe_model(source)
     return StartCheck(recorded, task, peek.schema if peek is not None else None, tuple(notes), context,
-                      rank_limit(spec, lora_targets),
-                      DataLabels.of(path, stat, found) if found is not None and stat is not None else None)
+                      rank_limit(spec, lora_targets), found)
 
 
 def _refuse_rows(data: str, peek, classifies: bool, *, encoder: bool, model: str | None) -> None:
@@ -215,22 +215,59 @@ def _refuse_rows(data: str, peek, classifies: bool, *, encoder: bool, model: str
                        f"with a 'label'; these {peek.schema} rows have none{seen}")
 
 
-def _file_labels(path: Path, peek, where: str) -> frozenset:
-    """The class labels of every row of a classifier's data, as `lorplan recommend --data` and the probes' training
-    count them: the peek's when it read the whole file, else the file's, streamed once (records.data_classes).
-    BadInput, one line starting with `where`, as the probes would fail: a label that is no class label (2.5, NaN,
-    true) by its line, wherever it is (the probes' pass over the whole file met one past the peek, and each
-    failed), labels of no one kind (class_ids), or one label alone (check_classes, as recommend refuses it)."""
-    from lorplan.core.data import data_classes
+def read_labels(data, where: str, *, schema: str | None = None, peek=None, stat=None) -> ClassLabels:
+    """The class labels of every row of a classifier's data, with how many rows carry each: the one label rule of
+    every start of probes that classify it (`lorplan probe start`'s check_start, `lorplan recommend --data` and
+    its ladder, the planner's probes and ladders: plan_labels), as the probes' training counts them. The peek's
+    labels when it read the whole file (records.peek_examples: `peek`), else the file's, streamed once.
+    BadInput, one line starting with `where` (the data as the command names it), as each probe would fail: a
+    label that is no class label (2.5, NaN, true) by its line wherever it is, labels of no one kind (1 beside
+    "1.0": class_ids), no label at all, or one label alone (check_classes). `stat`: the file's os.stat taken
+    before the peek (else now, before the read): ClassLabels.recorded, what the run folder keeps (labels.json)
+    for the probes, ties the labels to the file as it was read; None for a folder of data."""
+    from lorplan.core.data import iter_examples
     from lorplan.core.data.labels import check_classes, class_ids
 
-    if peek.complete:
-        labels = frozenset(peek.labels)
-        class_ids(labels, where)
+    path = Path(data).expanduser()
+    if stat is None and path.is_file():
+        stat = path.stat()
+    if peek is not None and peek.complete:
+        counts = Counter(peek.labels)
     else:
-        labels = frozenset(data_classes(path, schema=peek.schema, where=where).values())
-    check_classes(labels, where)
-    return labels
+        counts = Counter()
+        for ex in iter_examples(path, schema=schema if schema is not None else getattr(peek, "schema", None)):
+            if ex.label_problem is not None:
+                raise BadInput(f"{where}: line {ex.line}: {ex.label_problem}")
+            if ex.label is not None:
+                counts[ex.label] += 1
+    class_ids(counts, where)
+    check_classes(counts, where)
+    return ClassLabels(counts, DataLabels.of(path, stat, counts) if stat is not None and path.is_file() else None)
+
+
+@dataclass(frozen=True)
+class ClassLabels:
+    """read_labels' answer: `counts`, label -> the rows that carry it (a Counter); `recorded`, the labels as the
+    run folder keeps them for its probes (runs.DataLabels, labels.json), None for a folder of data."""
+
+    counts: Counter
+    recorded: DataLabels | None
+
+
+def plan_labels(plan: RunPlan) -> DataLabels | None:
+    """What a run of probes of a plan (RunPlan.base: the planner's probes, a probe ladder) keeps in its folder for
+    them (labels.json, runs.create_run): the labels of its data file read by read_labels (BadInput as it refuses
+    them, the data named by the plan's path), when its probes train a classifier (the plan's model.task, as the
+    worker reads it); None otherwise (a causal LM, no base plan, no data file). Call it before the run starts."""
+    if plan.base is None:
+        return None
+    from lorplan.probe.plans import base_plan
+
+    base = base_plan(plan)
+    if base.model.task != "sequence-classification" or not base.data.path or not Path(base.data.path).is_file():
+        return None
+    schema = None if base.data.schema in (None, "auto") else base.data.schema
+    return read_labels(base.data.path, f"--data {base.data.path}", schema=schema).recorded
 
 
 def make_plan(ranks: tuple[int, ...], lrs: tuple[float, ...] = (), *, seeds: tuple[int, ...] = (),

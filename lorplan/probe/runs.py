@@ -2,8 +2,10 @@
 
     $XDG_STATE_HOME/lorplan/runs/<run-id>/          (~/.local/state/... when XDG_STATE_HOME is unset)
         plan.json               the run's plan (RunPlan), written atomically; a ladder adds probes (add_probes)
-        labels.json             a classifier's class labels of the whole data file, as `lorplan probe start`
-                                read them (DataLabels; its probes use them instead of collecting them again)
+        labels.json             a classifier's class labels of the whole data file, as the run's start read
+                                them (DataLabels: `lorplan probe start`, `lorplan recommend --data`'s ladder,
+                                the planner's probes and ladders; its probes use them instead of collecting them
+                                again)
         scheduler.lock          held (flock) by the run's scheduler process while it lives
         ladder.lock             held (flock) by a probe ladder's driver while it lives: it adds probes in passes
         ladder.launched         touched when a driver is launched, removed once it holds ladder.lock (a driver
@@ -230,9 +232,9 @@ def read_json(path: Path) -> dict | None:
 
 @dataclass(frozen=True)
 class DataLabels:
-    """The class labels of every row of a classifier's data file (a file, not a folder), as `lorplan probe
-    start`'s checks read them (lorplan.probe.runner.check_start), which refused any label that is no class
-    label: `path` resolved, its size and mtime_ns (os.stat) taken before the read, and the distinct labels in
+    """The class labels of every row of a classifier's data file (a file, not a folder), as the start of its
+    probes read them (lorplan.probe.runner.read_labels: `lorplan probe start`'s checks, `lorplan recommend
+    --data`, the planner's probes and ladders), which refused any label that is no class label: `path` resolved, its size and mtime_ns (os.stat) taken before the read, and the distinct labels in
     class-id order. The run folder keeps them (labels.json, create_run) so that its probes number their classes
     by them (recorded_labels) while they draw their sample; a file changed since is read again by the probes."""
 
@@ -254,9 +256,9 @@ class DataLabels:
 
 
 def recorded_labels(run: RunDir, path: str | os.PathLike[str]) -> frozenset | None:
-    """The labels `lorplan probe start` recorded in `run` (labels.json) for the data file `path`, when it still
+    """The labels the run's start recorded in `run` (labels.json) for the data file `path`, when it still
     is the file they were read from (same resolved path, size and mtime); None otherwise: no such file (a run
-    started before it was written, by the planner or a ladder), a damaged one (labels that are no class labels,
+    started before it was written, or of a causal LM), a damaged one (labels that are no class labels,
     fewer than two, or of no one kind: none that start records), or data changed since (the probes then read the
     labels from the file, as before)."""
     from lorplan.core.data.labels import ambiguous_name

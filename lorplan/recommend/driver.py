@@ -46,18 +46,24 @@ def _specs(p: Pass):
     return [ProbeSpec(d["id"], int(d["rank"]), d.get("lr"), d.get("seed"), d.get("rank_pattern")) for d in p.specs]
 
 
-def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None):
+def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None, labels=None):
     """Create the probe run of `plan` (a lorplan.probe.runs.RunPlan whose probes are the first pass), write
     the ladder's files, start the run's scheduler and the driver. Returns the RunDir at once. `spec` and `plan`
     are the caller's own (built from the user's flags, never read from a folder): the scheduler and the driver
-    get the consent they ask for (lorplan recommend --trust-remote-code)."""
+    get the consent they ask for (lorplan recommend --trust-remote-code).
+    A classifier's ladder keeps its data's labels in the run folder for its probes (labels.json), as `lorplan
+    probe start` does: `labels`, the runs.DataLabels the caller read (lorplan.probe.runner.read_labels: `lorplan
+    recommend --data`), else read here by the same rule (runner.plan_labels: the planner's ladder), BadInput
+    before anything is written when a row's label is no class label, wherever it is in the file."""
     from lorplan.probe.backend import get_backend
     from lorplan.probe.consent import asks_remote_code
-    from lorplan.probe.runner import mark_driver_launched
+    from lorplan.probe.runner import mark_driver_launched, plan_labels
     from lorplan.probe.runs import create_run
 
     trusted = spec.trust_remote_code or asks_remote_code(plan) is not None
-    run = create_run(plan, root)
+    if labels is None:
+        labels = plan_labels(plan)
+    run = create_run(plan, root, labels)
     try:
         mark_driver_launched(run)  # before ladder.json makes it a ladder: its driver is on its way (launch_driver)
         files = LadderFiles(run)

@@ -231,8 +231,16 @@ def check_start(plan: Plan, selected: int, ladder: tuple[int, ...], *, profile: 
 
 def start_plan(ranks: tuple[int, ...], plan: Plan, *, runs_dir: Path | None, backend: Backend | None) -> RunDir:
     """Start probes of exactly this plan (the one the export writes: its LoRA targets, layers_to_transform,
-    rank_pattern, training and data settings) at `ranks` (lorplan.probe.plans.plan_settings). Returns the run."""
-    return runner.start(runner.make_plan(ranks, **plan_settings(plan)), root=runs_dir, backend=backend)
+    rank_pattern, training and data settings) at `ranks` (lorplan.probe.plans.plan_settings). Returns the run.
+    A classifier's run keeps its data's labels for its probes (labels.json), read by `lorplan probe start`'s rule
+    (runner.plan_labels): BadInput, nothing started, for a label that is no class label wherever it is."""
+    run_plan = runner.make_plan(ranks, **plan_settings(plan))
+    try:
+        labels = runner.plan_labels(run_plan)
+    except BadInput as exc:  # the data named as the planner names it
+        exc.args = (form_words(str(exc)),)
+        raise
+    return runner.start(run_plan, root=runs_dir, backend=backend, labels=labels)
 
 
 def start_demo(*, runs_dir: Path | None, backend: Backend | None) -> RunDir:

@@ -37,6 +37,7 @@ from lorplan.recommend import (
     price_fit,
     summarize,
 )
+from lorplan.recommend.fit import BATCH_FLAGS
 from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settings)
     BUDGET_MINUTES,
     MAX_SEEDS,
@@ -181,6 +182,7 @@ def fit_words(fit) -> str:
     if works:
         text = text.replace(f"; it fits with {' or with '.join(works)}",
                             f"; it fits with {' or '.join(remedy_words(w) for w in works)}")
+    text = text.replace(BATCH_FLAGS, "the Plan tab's micro-batch prices another")  # a classifier's default 16
     return text.replace("no GPU budget was given (--gpu or --gpu-memory)",
                         "no GPU budget was given (the Plan tab's GPU box)")
 
@@ -276,7 +278,11 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
                          seeds=seeds, probe_steps=probe_steps)
     if ladder.spec is None:  # the budget it would take named as the tab's minutes field, not the CLI's flag
         raise BadInput(f"No probe ladder: {budget_words(ladder.blocked)}")
-    return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id
+    try:  # a classifier's ladder reads its data's labels first, as `lorplan probe start` does (kept for its probes)
+        return start(ladder.spec, ladder.plan, ladder.first, root=runs_dir).id
+    except BadInput as exc:  # the data named as the planner names it
+        exc.args = (bridge.form_words(str(exc)),)
+        raise
 
 
 # -- a ladder's recommendation.json ----------------------------------------------------------------------------
