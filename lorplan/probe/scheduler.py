@@ -241,7 +241,7 @@ class _SpaceShort(Exception):
 
 class _LadderEnded(Exception):
     """_launch_queued had a slot for a queued probe of a probe ladder that has ended (RunDir.ladder_end): nothing
-    launched; the message is the retry's refusal (status.ended_ladder_refusal), for the probe next in line."""
+    launched; the message is the retry's refusal (status.ended_ladder_refusal), naming every probe queued."""
 
 
 def _wait_for_exit(children: dict[int, subprocess.Popen], lingering: list[subprocess.Popen],
@@ -290,7 +290,7 @@ def _launch_queued(run: RunDir, plan, slots: list[dict], cpu_slots: int, backend
         ended = run.ladder_end()
         if ended is not None:
             _note_waiting(run, [])  # it waits for no slot: it is not run
-            raise _LadderEnded(ended_ladder_refusal(run.id, queued[0], ended, "is not launched"))
+            raise _LadderEnded(ended_ladder_refusal(run.id, queued, ended, "not launched"))  # every one named
     taken: list[str] = []  # machine-wide slots another run holds
     asked = False  # the disk, for room for a probe
     for slot_index in free:

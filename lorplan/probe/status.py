@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -608,12 +608,28 @@ def not_run_message(ladder_end: str) -> str:
     return f"not run: its probe ladder has ended ({ladder_end}), and nothing starts it"
 
 
-def ended_ladder_refusal(run_id: str, probe_id: str, ladder_end: str, refused: str = "is not queued again") -> str:
-    """The one line that refuses to take up again probe `probe_id` of a ladder that has ended (`ladder_end`: done
-    or cancelled): a retry's (lorplan.probe.runner.retry: it `is not queued again`), and the scheduler's, which
-    launches none of such a ladder's queued probes (lorplan.probe.scheduler: it `is not launched`)."""
-    return (f"probe {probe_id} of run {run_id}: its probe ladder has ended ({ladder_end}) and its recommendation "
-            f"takes no new result, so the probe {refused}; to measure again start a new ladder "
+NAMED_PROBES = 4  # probes a line names one by one; more are "N probes (a, b, c and K more)"
+
+
+def ended_ladder_refusal(run_id: str, probe_id: str | Sequence[str], ladder_end: str,
+                         refused: str = "not queued again") -> str:
+    """The one line that refuses to take up again probe `probe_id` (or the probes of a sequence of ids: each one
+    named, "probes r2, r4 and r8", up to NAMED_PROBES, else "7 probes (r2, r4, r8 and 4 more)") of a ladder that
+    has ended (`ladder_end`: done or cancelled): a retry's (lorplan.probe.runner.retry: it is `not queued
+    again`), and the scheduler's, which launches none of such a ladder's queued probes (lorplan.probe.scheduler:
+    they are `not launched`)."""
+    ids = [probe_id] if isinstance(probe_id, str) else list(probe_id)
+    if len(ids) == 1:
+        named, they = f"probe {ids[0]}", f"the probe is {refused}"
+    else:
+        if len(ids) <= NAMED_PROBES:
+            named = f"probes {', '.join(ids[:-1])} and {ids[-1]}"
+        else:
+            shown = NAMED_PROBES - 1
+            named = f"{len(ids)} probes ({', '.join(ids[:shown])} and {len(ids) - shown} more)"
+        they = f"the probes are {refused}"
+    return (f"{named} of run {run_id}: its probe ladder has ended ({ladder_end}) and its recommendation "
+            f"takes no new result, so {they}; to measure again start a new ladder "
             "(`lorplan recommend ...`) or probe run (`lorplan probe start ...`)")
 
 

@@ -55,9 +55,9 @@ def test_a_scheduler_launches_nothing_on_an_ended_ladder(state_home, cancelled, 
     assert [p.id for p in run.plan().probes if run.proc_path(p.id).exists()] == []  # nothing launched
     lines = [line for line in log.splitlines() if "launched nothing" in line]
     assert len(lines) == 1, log
-    # the retry's refusal (runner.retry), said for the launch
-    assert (f"launched nothing: probe r2 of run {run.id}: its probe ladder has ended ({word}) and its "
-            "recommendation takes no new result, so the probe is not launched; to measure again start a new "
+    # the retry's refusal (runner.retry), said for the launch of every probe left queued (it named r2 alone)
+    assert (f"launched nothing: probes r2 and r4 of run {run.id}: its probe ladder has ended ({word}) and its "
+            "recommendation takes no new result, so the probes are not launched; to measure again start a new "
             "ladder (`lorplan recommend ...`) or probe run (`lorplan probe start ...`)") in lines[0]
     st = runner.status(run)
     assert st.not_run == ("r2", "r4") and st.done
