@@ -15,7 +15,7 @@ from lorplan.cli._common import commands_in, say, step_count
 from lorplan.cli.paths import check_plan_file, nonempty_path
 
 if TYPE_CHECKING:
-    from lorplan.core.plan import Plan
+    from lorplan.core.plan import EstimateSection, Plan
 
 
 def register(subparsers) -> None:
@@ -91,8 +91,9 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     checkpoint_sharding.check_sharding; and its files whole: check_checkpoint). BadInput, one line naming the
     plan's key, otherwise. Returns the plan to train, its [estimate] priced anew when the file's no longer
     prices its settings (check_estimate), and the `note:` lines: that re-pricing, a lora.bias no estimate prices,
-    and the data rows training goes without: rows skipped (broken lines, missing fields) and, for a classifier,
-    rows without a label (null or missing)."""
+    a named module a state-space mixer reads as a raw weight (check_bypassed, which refuses a plan in which
+    nothing would learn), and the data rows training goes without: rows skipped (broken lines, missing fields)
+    and, for a classifier, rows without a label (null or missing)."""
     from pathlib import Path
 
     from lorplan.core.data import UnknownSchema, peek_examples
@@ -117,6 +118,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     spec = load_spec(model, trust_remote_code=plan.model.trust_remote_code)
     check_plan_context(plan, spec, plan_path)
     check_plan_targets(plan, spec, plan_path)
+    bypassed = check_bypassed(plan, spec, plan_path)  # an adapter a state-space mixer never runs
     data = resolve_path(plan.data.path, plan_path)
     if not data.exists():
         raise BadInput(f"{data_key(plan, plan_path)}: no such file or folder (looked in the working "
@@ -161,6 +163,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         if finished is None and length:  # a stopped run resumed to another length (the runner's, for epochs)
             check_resumed_length(resumed, length, out)
     plan, notes = check_estimate(plan, spec, plan_path)
+    notes += bypassed
     # the rows training goes without, which the user should know (counted in the rows read here, the first 20,000)
     uses = peek.uses("training uses")
     what = data_key(plan, plan_path)
@@ -176,15 +179,100 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     return plan, notes
 
 
+def check_bypassed(plan, spec, plan_path: str) -> list[str]:
+    """The `note:` lines `lorplan plan` gives a plan naming a module this model's state-space mixers read as a raw
+    weight (core.lora.bypass_notes: Mamba's dt_proj, Bamba's out_proj), whose adapter trains on some paths or none:
+    a plan written before the presets left them out names them, and trained a dead adapter without a word.
+    BadInput (one line naming them) when every module the plan adapts is one that trains on no path of this
+    base (core.lora.never_trained: Mamba's dt_proj alone) and nothing else trains (no modules_to_save, embedding
+    or expert target, nor lora.bias): nothing would learn, and the run ended in torch's "does not require grad"
+    traceback at its first backward."""
+    from lorplan.core.errors import BadInput
+    from lorplan.core.lora import (
+        block_target_names,
+        bypass_notes,
+        never_trained,
+        resolve_embedding_targets,
+        resolve_param_targets,
+        resolve_targets,
+        saved_names,
+    )
+    from lorplan.core.plan.build import plan_to_setup
+    from lorplan.core.vocab import LoraBias
+
+    targets = plan_to_setup(plan)[1].targets
+    notes = bypass_notes(spec, targets, key=f"{plan_path}: lora.target_modules")
+    if not notes:
+        return []
+    q = plan.quantization
+    dead = never_trained(spec, quantized=q.load_in_4bit or q.load_in_8bit)
+    linears = resolve_targets(spec, targets)
+    if (linears and all(m.name in dead for m in linears) and not resolve_embedding_targets(spec, targets)
+            and not resolve_param_targets(spec, targets) and not saved_names(spec, targets)
+            and plan.lora.bias == LoraBias.NONE):
+        others = [n for n in block_target_names(spec) if n not in dead]
+        hint = f"target {' or '.join(others)} too" if others else "target other modules"
+        raise BadInput("; ".join(notes) + f": nothing else in the plan trains, so nothing would learn; {hint}")
+    return ["note: " + n for n in notes]
+
+
+def priced_before_exclusions(plan, spec) -> tuple[EstimateSection, tuple[str, ...]]:
+    """The [estimate] lorplan priced for `plan` before its presets left out the modules peft refuses or a
+    state-space mixer reads as a raw weight (core.lora.preset_excluded: Bamba's out_proj, Mamba's out_proj, x_proj
+    and dt_proj), and the leaf names of the modules the plan's presets adapted then and leave out now (empty: the
+    change does not touch this plan). Those exclusions are keyed by the model type alone (core.lora.peft_refused,
+    kernel_bypassed), so the spec priced is the model's under no model type; the memory model prices none of these
+    model types apart (tests/train/test_ssm_plan_targets.py: an old plan's [estimate] is reproduced exactly)."""
+    from dataclasses import replace
+
+    from lorplan.core.lora import preset_excluded, resolve_targets
+    from lorplan.core.plan.build import plan_to_setup, priced_anew
+
+    if not preset_excluded(spec):
+        return priced_anew(plan, spec), ()
+    targets = plan_to_setup(plan)[1].targets
+    before = replace(spec, model_type="", moe_style=spec.moe_style or spec.model_type)
+    now = {m.path for m in resolve_targets(spec, targets)}
+    dropped = tuple(dict.fromkeys(m.name for m in resolve_targets(before, targets) if m.path not in now))
+    return (priced_anew(plan, before) if dropped else priced_anew(plan, spec)), dropped
+
+
+def _dropped_reason(plan, spec, dropped: tuple[str, ...]) -> str:
+    """Why the presets leave out `dropped` on this model (peft refuses them, or its mixers read them as raw
+    weights: core.lora.KERNEL_BYPASSED's sentence), and how to adapt again one whose adapter trains somewhere."""
+    from lorplan.core.lora import KERNEL_BYPASSED, never_trained, peft_refused
+
+    refused = [n for n in dropped if n in peft_refused(spec)]
+    where = KERNEL_BYPASSED.get(spec.model_type, {})
+    why = [f"peft refuses LoRA on {_names(refused)} of a {spec.model_type} model"] if refused else []
+    why += [f"{spec.model_type}'s state-space mixers {where[n].format(name=n)}" for n in dropped if n in where]
+    q = plan.quantization
+    dead = never_trained(spec, quantized=q.load_in_4bit or q.load_in_8bit)
+    back = [n for n in dropped if n in where and n not in dead]
+    if back:
+        why.append(f"to adapt {_names(back)} as before, name {'them' if len(back) > 1 else 'it'} in "
+                   "lora.target_modules")
+    return "; ".join(why)
+
+
+def _names(names) -> str:
+    """a, b and c."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def check_estimate(plan, spec, plan_path: str) -> tuple[Plan, list[str]]:
     """The plan with an [estimate] that prices it as it stands, and the `note:` lines that say what the file's
     [estimate] does not price. A hand-edited priced key (micro_batch, seq_len, quantization, targets, ...) keeps
     the estimate of the old value, and the run's measured/planned would compare with that: the plan is re-priced
-    (core.plan.build.priced_anew, pure Python, milliseconds) and a note gives both totals. lora.bias, which
-    `lorplan plan` never sets, trains bias vectors no estimate prices: said, not priced. A plan without an
-    [estimate] is left as it is (the run then compares with nothing)."""
+    (core.plan.build.priced_anew, pure Python, milliseconds) and a note gives both totals, and why: a plan of a
+    state-space model priced before the presets left out the modules it cannot train (priced_before_exclusions)
+    was not edited, and the note says what changed instead. lora.bias, which `lorplan plan` never sets, trains
+    bias vectors no estimate prices: said, not priced. A plan without an [estimate] is left as it is (the run then
+    compares with nothing)."""
     from dataclasses import replace
 
+    from lorplan.core.lora import PRESETS
     from lorplan.core.plan.build import priced_anew
     from lorplan.core.units import format_bytes
     from lorplan.core.vocab import LoraBias
@@ -192,14 +280,27 @@ def check_estimate(plan, spec, plan_path: str) -> tuple[Plan, list[str]]:
     notes = []
     if plan.estimate is not None:
         anew = priced_anew(plan, spec)
-        if (anew.total_bytes, anew.trainable_params) != (plan.estimate.total_bytes, plan.estimate.trainable_params):
+        key = (plan.estimate.total_bytes, plan.estimate.trainable_params)
+        if (anew.total_bytes, anew.trainable_params) != key:
             old, new = format_bytes(plan.estimate.total_bytes), format_bytes(anew.total_bytes)
             if old == new:  # a few bytes apart (another sharding's buckets, a head of another size)
                 old, new = f"{plan.estimate.total_bytes:,} bytes", f"{anew.total_bytes:,} bytes"
-            by = plan.estimate.lorplan_version
-            why = "edited since it was planned" + (f", or priced by lorplan {by}" if by and by != __version__ else "")
+            # a plan written before the presets left out a state-space model's refused or bypassed modules: its
+            # [estimate] priced them, and nobody edited the file
+            before, dropped = priced_before_exclusions(plan, spec)
+            presets = " and ".join(m for m in dict.fromkeys(plan.lora.target_modules) if m in PRESETS)
+            changed = (f"lorplan's {presets} no longer adapt{'' if ' and ' in presets else 's'} "
+                       f"{_names(dropped)}, which [estimate] priced") if dropped else ""
+            if dropped and (before.total_bytes, before.trainable_params) == key:
+                why = changed
+            else:
+                by = plan.estimate.lorplan_version
+                why = "edited since it was planned" + (f", or priced by lorplan {by}" if by and by != __version__
+                                                        else "") + (f"; and {changed}" if changed else "")
+            them = "them" if len(dropped) > 1 else "it"
+            reason = f". The presets leave {them} out: {_dropped_reason(plan, spec, dropped)}" if dropped else ""
             notes.append(f"note: {plan_path}: [estimate] does not price the plan as it stands ({old} there, {new} for "
-                         f"its settings now: {why}); measured/planned compares with {new}")
+                         f"its settings now: {why}); measured/planned compares with {new}{reason}")
             plan = replace(plan, estimate=anew)
     if plan.lora.bias != LoraBias.NONE:
         notes.append(f"note: {plan_path}: lora.bias = {plan.lora.bias!r} trains bias vectors too, which [estimate] "
