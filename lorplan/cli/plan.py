@@ -200,8 +200,9 @@ def run(args) -> int:
     if args.json:
         out = plan_json(spec, table, context)
         out["notes"] = notes + out["notes"]
-        if gpu_name:
-            out["gpu"] = gpu_name
+        # the budget's card beside budget_bytes: a --gpu preset or device, null with --gpu-memory (a size is no
+        # card's) or without a budget; always present, so a script reads one shape
+        out["gpu"] = gpu_name or None
         print_json(out)
     elif not args.write:
         from lorplan.cli.plan_table import print_table

@@ -12,6 +12,23 @@ from __future__ import annotations
 from lorplan.core.units import format_bytes
 from lorplan.recommend.types import Fit, Remedy
 
+# The flags that end default_batch_clause, which the planner words as its field (tui.recommend_bridge.fit_words).
+# `lorplan plan`'s table prices one row per step without --micro-batch (cli.plan.TABLE_MICRO_BATCH), so a
+# classifier's 16 here reads like a different model's figure unless the line says where it came from.
+BATCH_FLAGS = "lorplan plan's table prices 1 row unless given --micro-batch; --micro-batch N prices another"
+
+
+def default_batch_clause(task: str, micro_batch: int) -> str:
+    """"; micro-batch 16 is sequence-classification's default, ..." when the setup's micro-batch is its task's
+    default (core.plan.defaults.micro_batch) above 1, the rows per step its probes and a written plan train;
+    else "" (a causal LM's 1 is what `lorplan plan` prices too, and a micro-batch typed otherwise is the user's)."""
+    from lorplan.core.plan.defaults import micro_batch as task_micro_batch
+
+    if micro_batch <= 1 or micro_batch != task_micro_batch(task):
+        return ""
+    return (f"; micro-batch {micro_batch} is {task}'s default, the rows per step its probes and a written plan "
+            f"train ({BATCH_FLAGS})")
+
 
 def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None = None) -> Fit:
     """The recommended rank priced against the budget (bytes per GPU; None = no GPU chosen). The remedies are
@@ -25,13 +42,15 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     where = gpu or "the budget"
     # the setup's shape in words, not as flags: it may be the profile's suggestion or a default, not a flag typed
     shape = f" at micro-batch {setup.micro_batch} × {setup.seq_len:,} tokens"
+    why = default_batch_clause(spec.task, setup.micro_batch)  # said last: the verdict comes first
     if budget_bytes is None:
         return Fit(rank, total, None, gpu, None, None, (),
                    f"rank {rank} needs {format_bytes(total)} per GPU{shape}; no GPU budget was given "
-                   "(--gpu or --gpu-memory), so whether it fits is not checked")
+                   f"(--gpu or --gpu-memory), so whether it fits is not checked{why}")
     if row.fits:
         return Fit(rank, total, budget_bytes, gpu, True, rank, (),
-                   f"rank {rank} fits {where}: {format_bytes(total)} of {format_bytes(budget_bytes)} per GPU{shape}")
+                   f"rank {rank} fits {where}: {format_bytes(total)} of {format_bytes(budget_bytes)} per "
+                   f"GPU{shape}{why}")
     lower = [1 << k for k in range(rank.bit_length()) if (1 << k) < rank]
     fitting = [r.rank for r in rank_table(spec, setup, tuple(lower), budget_bytes).rows if r.fits] if lower else []
     rank_fits = max(fitting) if fitting else None
@@ -41,4 +60,5 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     text += f"; it fits with {' or with '.join(works)}" if works else "; none of the usual changes makes it fit"
     text += (f"; rank {rank_fits} fits as set up" if rank_fits is not None
              else "; no smaller rank fits as set up either")
+    text += why
     return Fit(rank, total, budget_bytes, gpu, False, rank_fits, remedies, text)

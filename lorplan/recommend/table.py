@@ -209,19 +209,38 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool, widt
             share_a, share_b = knee.share(a), knee.share(b)
             if share_a is not None and share_b is not None:
                 bits.append(f"{share_a:.0%} -> {share_b:.0%} of the best rank's improvement over the base")
-        cost = []
+        cost, saves = [], []
         if ga["params"] and gb["params"]:
             cost.append(f"+{gb['params'] - ga['params']:,} trainable parameters (×{gb['params'] / ga['params']:.2f})")
         if ga["train"][0] and gb["train"][0]:
-            d = gb["train"][0] - ga["train"][0]
-            cost.append(f"{d:+.1f} s of training ({d / ga['train'][0]:+.0%})")
+            time_cost, time_saved = _time_change(ga["train"], gb["train"])
+            cost += time_cost
+            saves += time_saved
         if ga["peak"] and gb["peak"]:
             d = gb["peak"] - ga["peak"]
-            cost.append(f"{'+' if d >= 0 else '-'}{memory_text(abs(d))} of peak memory")
-        text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; costs {', '.join(cost) or 'nothing measured'}"
+            if d >= 0:
+                cost.append(f"+{memory_text(d)} of peak memory")
+            else:  # measured, not a cost: "costs -2 MiB" reads as nonsense
+                saves.append(f"{memory_text(-d)} of peak memory")
+        said = ([f"costs {', '.join(cost)}"] if cost else []) + ([f"saves {', '.join(saves)}"] if saves else [])
+        text = f"rank {a} -> {b} ({step}): buys {', '.join(bits)}; {'; '.join(said) or 'costs nothing measured'}"
         out += textwrap.wrap(text, width or text_width(WIDTH), initial_indent="  ", subsequent_indent="      ",
                              break_on_hyphens=False, break_long_words=False)
     return out
+
+
+def _time_change(a: tuple, b: tuple) -> tuple[list[str], list[str]]:
+    """(cost, saving) in words for the training time going from `a` to `b` (each (mean seconds, 95% half-width
+    over seeds or None)). More time is a cost. Less is a saving only when the seeds measured it: the two 95%
+    intervals do not overlap. With one seed (no spread measured) or overlapping intervals it is timing noise: a
+    higher rank trains no less arithmetic, so the figure says the rank is no slower, not that it is faster."""
+    d = b[0] - a[0]
+    share = f"{d / a[0]:+.0%}"
+    if d >= 0:
+        return [f"{d:+.1f} s of training ({share})"], []
+    if a[1] is not None and b[1] is not None and -d > a[1] + b[1]:
+        return [], [f"{-d:.1f} s of training ({share})"]
+    return [f"no slower within timing noise ({-d:.1f} s less, {share})"], []
 
 
 def pattern_line(pattern: dict, checked: bool, demo: bool = False) -> str | None:

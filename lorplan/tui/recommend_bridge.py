@@ -37,6 +37,7 @@ from lorplan.recommend import (
     price_fit,
     summarize,
 )
+from lorplan.recommend.fit import BATCH_FLAGS
 from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settings)
     BUDGET_MINUTES,
     MAX_SEEDS,
@@ -181,6 +182,7 @@ def fit_words(fit) -> str:
     if works:
         text = text.replace(f"; it fits with {' or with '.join(works)}",
                             f"; it fits with {' or '.join(remedy_words(w) for w in works)}")
+    text = text.replace(BATCH_FLAGS, "the Plan tab's micro-batch prices another")  # a classifier's default 16
     return text.replace("no GPU budget was given (--gpu or --gpu-memory)",
                         "no GPU budget was given (the Plan tab's GPU box)")
 

@@ -67,7 +67,7 @@ def test_budget_from_preset_and_memory(capsys):
                    "--gpu", "RTX-4090", "--gpu-memory", "8GiB")
     out = json.loads(cap.out)
     assert out["budget_bytes"] == 8 * 1024**3 and out["rows"][0]["fits"] is False
-    assert "gpu" not in out  # the overriding budget is not the RTX-4090's: no card is named for it
+    assert out["gpu"] is None  # the overriding budget is not the RTX-4090's: no card is named for it
     assert rc == 1  # nothing fits
 
 

@@ -353,7 +353,7 @@ def profile_dataset(
         totals = _sampled_totals(tally, reservoir.items, counter, seq_len, seed)
         if totals.sample.size < tally.examples:
             notes.append(
-                f"sampled {totals.sample.size} of {tally.examples} examples (seed {seed}): token totals, "
+                f"sampled {totals.sample.size:,} of {tally.examples:,} examples (seed {seed}): token totals, "
                 "padding and packing scaled to the whole file, length percentiles from the sample"
             )
     if limit is not None and seq_len > limit.tokens:
