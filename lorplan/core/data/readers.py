@@ -19,6 +19,7 @@ import io
 import json
 import os
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -39,6 +40,7 @@ from lorplan.core.data.json_array import (
     stamp,
 )
 from lorplan.core.errors import BadInput
+from lorplan.core.filekind import compressed_kind, decompress_hint
 from lorplan.core.jsontext import loads_json
 from lorplan.core.units import counted
 
@@ -67,7 +69,8 @@ class Bad:
 def detect_format(path: Path) -> str:
     """The file format of `path`, from the extension or, without one, from the first bytes.
 
-    Raises BadInput naming the path when it does not exist, is empty, or looks binary where text is expected.
+    Raises BadInput naming the path when it does not exist, is empty, is compressed (gzip, bzip2, xz, zstd or
+    zip, by its first bytes whatever its name: saying how to undo it), or looks binary where text is expected.
     """
     try:
         exists = path.exists()  # raises PermissionError inside a folder the user cannot enter
@@ -89,7 +92,10 @@ def detect_format(path: Path) -> str:
             head = fh.read(_SNIFF_BYTES)
     except OSError as exc:
         raise BadInput(f"--data {path}: cannot read ({exc.strerror or exc})") from None
+    if (packed := decompress_hint(path, head)) is not None:
+        raise BadInput(f"--data {path}: {packed}")
     fmt = EXTENSIONS.get(path.suffix.lower())
+    guessed = fmt is None  # from the first bytes: "txt" where nothing else fits, no kind to name in a refusal
     if fmt is None:
         if head.startswith(b"PAR1"):
             fmt = "parquet"
@@ -100,7 +106,8 @@ def detect_format(path: Path) -> str:
         raise BadInput(f"--data {path}: {wide} text, which lorplan does not read; save it as UTF-8 (an editor's "
                        f"Save As, or iconv -f {wide} -t UTF-8)")
     if fmt != "parquet" and b"\x00" in head:
-        raise BadInput(f"--data {path}: looks like a binary file (NUL bytes), not {fmt.upper()} text")
+        raise BadInput(f"--data {path}: looks like a binary file (NUL bytes), not "
+                       f"{'text' if guessed else fmt.upper() + ' text'}")
     if fmt == "parquet" and not head.startswith(b"PAR1"):
         raise BadInput(f"--data {path}: not a Parquet file (no PAR1 header)")
     return fmt
@@ -324,6 +331,9 @@ class RowSource:
             except OSError as exc:
                 yield i, Bad(f"{rel}: cannot read ({exc.strerror})")
                 continue
+            if (packed := compressed_kind(data)) is not None:
+                yield i, Bad(f"{rel}: {packed}")
+                continue
             if (wide := wide_encoding(data[:_SNIFF_BYTES])) is not None:
                 yield i, Bad(f"{rel}: {wide} text, not UTF-8")
                 continue
@@ -534,19 +544,41 @@ def wide_encoding(head: bytes) -> str | None:
     """"UTF-16" or "UTF-32" when the first bytes of a file are text in that encoding (what Windows PowerShell's
     `>` and Notepad's "Unicode" write), by its byte order mark; without one, "UTF-16LE" or "UTF-16BE" when NUL
     bytes fill one side of the byte pairs (the ASCII that JSON, CSV and most text are made of), else None. Read
-    as UTF-8 it would be NUL bytes or garbage."""
+    as UTF-8 it would be NUL bytes or garbage. Either way the bytes must also decode in that encoding to text
+    (_reads_as_text): a short binary file ("\\x00\\x01\\x02binary") can show the NUL pattern by chance."""
     if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return "UTF-32"
+        return "UTF-32" if _reads_as_text(head, "utf-32", 4) else None
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return "UTF-16"
+        return "UTF-16" if _reads_as_text(head, "utf-16", 2) else None
     pairs = len(head) // 2
     if pairs < 2:
         return None
     even, odd = head[0 : 2 * pairs : 2].count(0), head[1 : 2 * pairs : 2].count(0)
     # ASCII puts a NUL on one side of each pair; a few characters (U+4E00 一, emoji) put one on the other
     if max(even, odd) * 4 >= pairs and min(even, odd) * 10 <= max(even, odd):
-        return "UTF-16LE" if odd > even else "UTF-16BE"  # named so, iconv reads it without a byte order mark
+        name = "UTF-16LE" if odd > even else "UTF-16BE"  # named so, iconv reads it without a byte order mark
+        return name if _reads_as_text(head, name.lower(), 2) else None
     return None
+
+
+def _reads_as_text(head: bytes, codec: str, unit: int) -> bool:
+    """Whether `head`, a file's first bytes, decodes with `codec` (code units of `unit` bytes) to text: no byte
+    sequence the codec refuses (a lone surrogate) but a character the sample's end cut in two, and at most one
+    character in a hundred a control character other than a line break or tab, or one of private use. Binary
+    data read as UTF-16 is mostly such characters ("\\x00\\x01" is U+0001); text has next to none."""
+    cut = len(head) - len(head) % unit
+    try:
+        text = head[:cut].decode(codec)
+    except UnicodeDecodeError as exc:
+        # a surrogate pair split by the end of the sample ("unexpected end of data" from its high half)
+        if exc.end != cut or exc.start < cut - 2 * unit:
+            return False
+        try:
+            text = head[: exc.start].decode(codec)
+        except UnicodeDecodeError:
+            return False
+    odd = sum(1 for c in text if c not in "\t\n\r\f" and unicodedata.category(c) in ("Cc", "Co"))
+    return odd * 100 <= len(text)
 
 
 def has_lone_surrogates(text: str) -> bool:
