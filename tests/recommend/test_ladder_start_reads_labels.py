@@ -7,7 +7,7 @@ planner's probe ladder (Recommend tab) and the planner's probes (Probes tab) wro
 collected the labels again, and the label rule had other copies (recommend's count_labels and check_classes; the
 planner's checks read the Data tab's profile, so a file changed since it was profiled started probes that each
 failed). Now each goes through read_labels: the ladder's run keeps the labels, and a late bad label (here "2.5"
-in a CSV cell beside integer class ids: no class id, a name that reads as a number) is refused before anything
+in a CSV cell: not a whole number, no class label, as the JSONL number 2.5 is) is refused before anything
 starts, with probe start's line.
 
 Real CSV files of 20,050 rows in tmp_path, a real tiny BERT classifier, the real CLI and the planner's bridges;
@@ -35,8 +35,8 @@ from lorplan.tui.state import PlanData, PlanSnapshot
 
 ROWS = 20_050  # beyond the start checks' 20,000-row peek
 LATE = ROWS - 1
-NOT_AN_ID = ("label '2.5' reads as a number but is a name beside integer class ids such as 0; write every label "
-             "as a whole number, or every label as a name")
+NOT_AN_ID = (f"line {LATE + 2}: label 2.5 is not a whole number; a class label is a whole number (its class id) "
+             "or a name")  # the header is line 1
 
 
 def _csv(path: Path, labels, rows: int = ROWS) -> Path:

@@ -8,8 +8,8 @@ numbered in sorted order after the largest integer label, from 0 when there is n
 A file that mixes integer ids with a name that reads as a number ("1.0", "+1", "2e0") is refused: whether "1.0"
 is class 1 or a class of its own cannot be told, and guessing trains the wrong classes. (Digits alone, "3" or
 " 3 ", and a whole number such as 3.0, or "3.0" in a CSV cell, are read as the integer 3 when the row is parsed;
-2.5, NaN or true are no label at all, and a classifier refuses them: lorplan.core.data.schema.read_label.) Pure
-Python.
+2.5 (or "2.5" in a CSV cell), NaN or true are no label at all, and a classifier refuses them at their line:
+lorplan.core.data.schema.read_label.) Pure Python.
 """
 
 from __future__ import annotations

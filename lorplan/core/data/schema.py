@@ -34,6 +34,9 @@ _WEIGHT_RULE = "OpenAI's weight is 0 (do not train on this assistant turn) or 1,
 _LABEL_COLUMN = "label"
 _INTEGER = re.compile(r"-?[0-9]+")
 _WHOLE_DECIMAL = re.compile(r"-?[0-9]+\.0*")  # "1.0": pandas' integer with missing values, in a CSV cell
+# a CSV cell that reads as a number (what labels.ambiguous_name calls one): one that is not whole ("2.5", "1e-1")
+# is no class label, as the JSON number 2.5 is
+_CELL_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _LABEL_RULE = "a class label is a whole number (its class id) or a name"
 
 
@@ -163,7 +166,8 @@ def read_label(value: Any, *, text_cells: bool = False) -> tuple[int | str | Non
     writes for an integer column with missing values) is that integer; a string of digits (" 3 ") is the integer,
     in a CSV cell a whole decimal ("1.0") too, any other text a name; null, an empty string or no column: no label.
     Any other value is no class label and comes back as (None, the reason): a number that is not whole (2.5), NaN
-    or infinity, a boolean, a list or an object."""
+    or infinity, a boolean, a list or an object; in a CSV cell (text_cells), where a number is text, a cell that
+    reads as a number that is not whole ("2.5", "1e-1") too, named as the cell writes it."""
     if value is None:
         return None, None
     if isinstance(value, bool):
@@ -177,6 +181,8 @@ def read_label(value: Any, *, text_cells: bool = False) -> tuple[int | str | Non
     if isinstance(value, str):
         # digits alone are a class id ("3", " -1 "); "²" or "--1" pass str.isdigit but are no int: names
         text = value.strip()
+        if text_cells and _CELL_NUMBER.fullmatch(text) and not _whole(Decimal(text)):
+            return None, f"label {text} is not a whole number; {_LABEL_RULE}"
         if _INTEGER.fullmatch(text) or (text_cells and _WHOLE_DECIMAL.fullmatch(text)):
             try:
                 return int(text.split(".")[0]), None
@@ -184,6 +190,11 @@ def read_label(value: Any, *, text_cells: bool = False) -> tuple[int | str | Non
                 pass
         return text or None, None
     return None, f"label is {_type_name(value)}; {_LABEL_RULE}"
+
+
+def _whole(number: Decimal) -> bool:
+    """Whether a number is whole, exactly (no float rounding: "1e-99999" is not, "1e99999" is)."""
+    return number == number.to_integral_value()
 
 
 def _number(value: float | Decimal) -> str:

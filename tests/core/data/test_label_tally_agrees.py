@@ -78,6 +78,34 @@ def test_a_csv_cell_1_0_is_the_integer_both_ways(tmp_path):
     assert _both(path) == ({0: 0, 1: 1, 2: 2},) * 2
 
 
+def _csv(path, labels):
+    path.write_text("text,label\n" + "".join(f"row {i},{v}\n" for i, v in enumerate(labels)), encoding="utf-8")
+    return path
+
+
+CSV_CASES = {
+    # a CSV cell that reads as a number that is not whole is the JSONL number: no class, refused at its line. It
+    # was the name '2.5' (class 3 beside 0 and 1) and the refusal "reads as a number but is a name beside integer
+    # class ids", with no line; alone among names it was a class of its own
+    "a fraction is refused at its line": (["0", "1", "2.5", "3.5"], f"BadInput: {WHERE}: line 4: label 2.5 is not "
+                                                                    f"a whole number; {RULE}"),
+    "among names too": (["a", "2.50", "b"], f"BadInput: {WHERE}: line 3: label 2.50 is not a whole number; {RULE}"),
+    "with an exponent": (["0", "1", "1e-1"], f"BadInput: {WHERE}: line 4: label 1e-1 is not a whole number; {RULE}"),
+    "a leading point": (["0", " .5 ", "1"], f"BadInput: {WHERE}: line 3: label .5 is not a whole number; {RULE}"),
+    # whole numbers keep their rules: "1.0" is the integer, "+1" still a name that reads as a number
+    "a whole decimal is its id": (["1.0", "0", "-0.00", "2."], {0: 0, 1: 1, 2: 2}),
+    "'+1' is a name beside integer ids": (
+        ["+1", "0", "1"], f"BadInput: {WHERE}: label '+1' reads as a number but is a name beside integer class ids "
+                          f"such as 0; write every label as a whole number, or every label as a name"),
+    "text that holds a number is a name": (["2.5 stars", "3 stars"], {0: "2.5 stars", 1: "3 stars"}),
+}
+
+
+@pytest.mark.parametrize("labels, expected", list(CSV_CASES.values()), ids=list(CSV_CASES))
+def test_csv_cells_agree_with_the_jsonl_numbers(tmp_path, labels, expected):
+    assert _both(_csv(tmp_path / "d.csv", labels)) == (expected, expected)
+
+
 def test_classes_and_a_problem_past_the_sample_limit_are_seen_both_ways(tmp_path):
     """The seeded sample streams the whole file, so the tally sees the rows the sample leaves out: a class on the
     last row only, then a bad label after it."""

@@ -60,17 +60,29 @@ def test_labels_that_are_no_class_are_named_with_their_line_and_the_row_stays_an
 
 def test_one_bad_label_is_named_alone_and_text_keeps_its_rules(tmp_path):
     """A JSON string is text: "1.0" stays a name (refused beside integer ids, as before); in a CSV cell, where
-    every value is text, only a whole decimal is read as a number: "2.5" stays a name."""
+    every value is text, a cell that reads as a number is that number: "1.0" is the integer 1 and "2.5" no class,
+    named with its line as the JSONL number 2.5 is (it was the name '2.5', and beside integer ids a warning with
+    no line)."""
     path = tmp_path / "one.jsonl"
     path.write_text('{"text": "a", "label": 0}\n{"text": "b", "label": 1.5}\n{"text": "c", "label": "1.0"}\n')
     p = profile_dataset(path)
     assert p.label_refusal() == f"line 2: label 1.5 is not a whole number; {RULE}"
     assert dict(p.labels.counts) == {0: 1, "1.0": 1}
     assert p.labels.refused.startswith("label '1.0' reads as a number but is a name beside integer class ids")
-    csv = tmp_path / "names.csv"
-    csv.write_text("text,label\na,2.5\nb,3.5\nc,\n")
-    assert [e.label for e in load_examples(csv)] == ["2.5", "3.5", None]
-    assert profile_dataset(csv).label_refusal() is None  # names alone: classes '2.5' and '3.5'
+    csv = tmp_path / "fractions.csv"
+    csv.write_text("text,label\na,2.5\nb,3.5\nc,\nd,1.0\n")
+    assert [(e.label, e.label_problem) for e in load_examples(csv)] == [
+        (None, f"label 2.5 is not a whole number; {RULE}"), (None, f"label 3.5 is not a whole number; {RULE}"),
+        (None, None), (1, None)]
+    p = profile_dataset(csv)
+    assert p.bad_labels == 2 and dict(p.labels.counts) == {1: 1}
+    assert p.label_refusal() == f"2 rows have a label that is no class label, the first line 2: label 2.5 is not " \
+                                f"a whole number; {RULE}"
+    csv = tmp_path / "mixed.csv"  # the new user's file: beside integer ids, the warning had no line
+    csv.write_text("text,label\na,0\nb,1\nc,2.5\nd,1\n")
+    p = profile_dataset(csv)
+    assert p.label_refusal() == f"line 4: label 2.5 is not a whole number; {RULE}"
+    assert dict(p.labels.counts) == {0: 1, 1: 2} and p.labels.refused is None
 
 
 def test_the_recommenders_label_count_names_the_line(tmp_path):
