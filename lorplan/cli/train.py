@@ -217,38 +217,47 @@ def check_bypassed(plan, spec, plan_path: str) -> list[str]:
 
 
 def priced_before_exclusions(plan, spec) -> tuple[EstimateSection, tuple[str, ...]]:
-    """The [estimate] lorplan priced for `plan` before its presets left out the modules peft refuses or a
-    state-space mixer reads as a raw weight (core.lora.preset_excluded: Bamba's out_proj, Mamba's out_proj, x_proj
-    and dt_proj), and the leaf names of the modules the plan's presets adapted then and leave out now (empty: the
-    change does not touch this plan). Those exclusions are keyed by the model type alone (core.lora.peft_refused,
-    kernel_bypassed), so the spec priced is the model's under no model type; the memory model prices none of these
-    model types apart (tests/train/test_ssm_plan_targets.py: an old plan's [estimate] is reproduced exactly)."""
+    """The [estimate] lorplan priced for `plan` before its presets left out the modules peft refuses or the model
+    reads as a raw weight (core.lora.preset_excluded: Bamba's out_proj, Mamba's out_proj, x_proj and dt_proj), and
+    the leaf names of the modules the plan's presets adapted then and leave out now (empty: the change does not
+    touch this plan). The exclusions are keyed by the model type (core.lora.peft_refused, kernel_bypassed), so the
+    presets select under no model type what they selected then; those modules are priced named by their paths, as
+    a bypassed module may be, or, for one peft refuses by name, on the spec under no model type (the memory model
+    prices none of peft's Mamba-based model types apart; tests/train/test_ssm_plan_targets.py: an old plan's
+    [estimate] is reproduced exactly both ways)."""
     from dataclasses import replace
 
-    from lorplan.core.lora import preset_excluded, resolve_targets
+    from lorplan.core.lora import peft_refused, preset_excluded, resolve_targets
     from lorplan.core.plan.build import plan_to_setup, priced_anew
 
     if not preset_excluded(spec):
         return priced_anew(plan, spec), ()
     targets = plan_to_setup(plan)[1].targets
-    before = replace(spec, model_type="", moe_style=spec.moe_style or spec.model_type)
+    unkeyed = replace(spec, model_type="", moe_style=spec.moe_style or spec.model_type)
     now = {m.path for m in resolve_targets(spec, targets)}
-    dropped = tuple(dict.fromkeys(m.name for m in resolve_targets(before, targets) if m.path not in now))
-    return (priced_anew(plan, before) if dropped else priced_anew(plan, spec)), dropped
+    gone = [m for m in resolve_targets(unkeyed, targets) if m.path not in now]
+    if not gone:
+        return priced_anew(plan, spec), ()
+    dropped = tuple(dict.fromkeys(m.name for m in gone))
+    if set(dropped) & set(peft_refused(spec)):
+        return priced_anew(plan, unkeyed), dropped
+    named = (*plan.lora.target_modules, *(m.path for m in gone))
+    return priced_anew(replace(plan, lora=replace(plan.lora, target_modules=named)), spec), dropped
 
 
 def _dropped_reason(plan, spec, dropped: tuple[str, ...]) -> str:
-    """Why the presets leave out `dropped` on this model (peft refuses them, or its mixers read them as raw
-    weights: core.lora.KERNEL_BYPASSED's sentence), and how to adapt again one whose adapter trains somewhere."""
-    from lorplan.core.lora import KERNEL_BYPASSED, never_trained, peft_refused
+    """Why the presets leave out `dropped` on this model (peft refuses them, or the model reads them as raw
+    weights: core.lora.bypass_notes' sentence), and how to adapt again one whose adapter trains somewhere."""
+    from lorplan.core.lora import LoraTargets, bypass_notes, never_trained, peft_refused
 
     refused = [n for n in dropped if n in peft_refused(spec)]
-    where = KERNEL_BYPASSED.get(spec.model_type, {})
     why = [f"peft refuses LoRA on {_names(refused)} of a {spec.model_type} model"] if refused else []
-    why += [f"{spec.model_type}'s state-space mixers {where[n].format(name=n)}" for n in dropped if n in where]
+    bypassed = tuple(n for n in dropped if n not in refused)
+    if bypassed:  # "KEY NAME: WHY" with an empty key
+        why += [note.split(": ", 1)[1] for note in bypass_notes(spec, LoraTargets(modules=bypassed), key="")]
     q = plan.quantization
     dead = never_trained(spec, quantized=q.load_in_4bit or q.load_in_8bit)
-    back = [n for n in dropped if n in where and n not in dead]
+    back = [n for n in bypassed if n not in dead]
     if back:
         why.append(f"to adapt {_names(back)} as before, name {'them' if len(back) > 1 else 'it'} in "
                    "lora.target_modules")

@@ -164,11 +164,12 @@ def bypass_notes(spec: ModelSpec, targets: LoraTargets, key: str = "--targets") 
 
 
 def never_trained(spec: ModelSpec, quantized: bool) -> tuple[str, ...]:
-    """The module names (KERNEL_BYPASSED) whose adapter trains on no path of this model: its mixers multiply by
-    their weight directly on every path (Mamba's dt_proj), or unless the base is quantized (FalconMamba's and
-    Jamba's dt_proj, on an unquantized base)."""
+    """The bypassed module names (kernel_bypassed) whose adapter trains on no path of this model: all but those
+    a state-space mixer calls as a module somewhere (KERNEL_BYPASSED: on the PyTorch path, or on a quantized base
+    when `quantized`); Mamba's dt_proj, and FalconMamba's and Jamba's on an unquantized base."""
     where = KERNEL_BYPASSED.get(spec.model_type, {})
-    return tuple(name for name, how in where.items() if how == _MATMUL or (how == _MATMUL_UNQUANTIZED and not quantized))
+    somewhere = {name for name, how in where.items() if how == _FUSED or (how == _MATMUL_UNQUANTIZED and quantized)}
+    return tuple(name for name in kernel_bypassed(spec) if name not in somewhere)
 
 
 def block_target_names(spec: ModelSpec) -> tuple[str, ...]:
