@@ -29,10 +29,15 @@ def hub_cache_dir() -> Path:
 
 def _holds(path: Path, test) -> bool:
     """test(path) (Path.is_dir, Path.is_file), False for a name longer than the system takes: a pasted model id
-    or revision of 5,000 characters (ENAMETOOLONG) was an OSError traceback, not "unknown model"."""
+    or revision of 5,000 characters (ENAMETOOLONG) was an OSError traceback, not "unknown model". Any other
+    error is raised: a cache lorplan may not read (EACCES) is that error, not "not in the local cache"."""
+    import errno
+
     try:
         return test(path)
-    except OSError:
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
         return False
 
 

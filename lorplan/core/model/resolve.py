@@ -126,10 +126,15 @@ def model_folder(model: str | ModelSource) -> Path:
 
 def _exists(path: Path) -> bool:
     """path.exists(), False for a name longer than the system takes (ENAMETOOLONG: a pasted 5,000 characters
-    was an OSError traceback)."""
+    was an OSError traceback). Any other error is raised: a path lorplan may not read (EACCES) exists, and the
+    command line says that error in one line naming the file, not "does not exist"."""
+    import errno
+
     try:
         return path.exists()
-    except OSError:
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
         return False
 
 

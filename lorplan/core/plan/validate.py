@@ -202,8 +202,9 @@ def _short(v: Any) -> str:
 
 
 def _key(name: str) -> str:
-    """A key or table name of the file in a problem's dotted key, a long one short (units.echoed, unquoted)."""
-    return echoed(name)
+    """A key or table name of the file in a problem's dotted key as written, a long one short (units.echoed,
+    unquoted): not stripped, so " r" is not named as "r", a key every plan has."""
+    return name if len(name) <= LONGEST_ECHO else echoed(name)
 
 
 class _Problems:

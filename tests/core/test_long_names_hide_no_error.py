@@ -1,0 +1,89 @@
+"""What dc7608c's short echo of long names (units.echoed) must not change for names of ordinary length:
+
+- a model path or Hugging Face cache folder lorplan may not read is that error (Permission denied, which the CLI
+  says in one line naming the file), not "model path ... does not exist" or "unknown model": only a name longer
+  than the system takes (ENAMETOOLONG) reads as no such file;
+- an unknown key or table of a plan is named as it was written: " r" (a space before it) is not reported as
+  "lora.r", a key every plan has, nor the table " lora" as "lora"."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from lorplan.core.errors import BadInput
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_configs" / "smollm2-135m-cpu.toml"
+
+
+def _error_without_root(call) -> str:
+    """What call() raises, in a forked child that drops root to the user nobody first (root passes any
+    permission; the CI container runs as root)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_end)
+        try:
+            if os.geteuid() == 0:
+                os.setgid(65534)
+                os.setuid(65534)
+            try:
+                call()
+                message = "no error"
+            except BaseException as exc:
+                message = f"{type(exc).__name__}: {exc}"
+            os.write(write_end, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, encoding="utf-8") as fh:
+        message = fh.read()
+    os.waitpid(pid, 0)
+    return message
+
+
+def test_a_model_folder_lorplan_may_not_read_is_not_said_to_be_missing():
+    from lorplan.core.model.resolve import resolve_model
+
+    with tempfile.TemporaryDirectory() as top:
+        os.chmod(top, 0o711)  # nobody may pass through it (pytest's tmp_path is private to its user)
+        locked = Path(top, "locked")
+        (locked / "model").mkdir(parents=True)
+        (locked / "model" / "config.json").write_text("{}")
+        locked.chmod(0)
+        message = _error_without_root(lambda: resolve_model(str(locked / "model")))
+    assert message.startswith("PermissionError: ") and "does not exist" not in message, message
+
+
+def test_a_hub_cache_lorplan_may_not_read_is_not_an_unknown_model():
+    from lorplan.core.model.resolve import resolve_model
+
+    def resolve_in_locked_cache(hub: Path) -> None:
+        os.environ["HF_HUB_CACHE"] = str(hub)  # the forked child's own environment
+        resolve_model("someorg/somemodel")
+
+    with tempfile.TemporaryDirectory() as top:
+        os.chmod(top, 0o711)
+        hub = Path(top, "hub")
+        (hub / "models--someorg--somemodel" / "snapshots").mkdir(parents=True)
+        hub.chmod(0)
+        message = _error_without_root(lambda: resolve_in_locked_cache(hub))
+    assert message.startswith("PermissionError: ") and "unknown model" not in message, message
+
+
+@pytest.mark.parametrize(("old", "new", "says"), [
+    ('bias = "none"', 'bias = "none"\n" r" = 1', "plan: lora. r: unknown key"),
+    ('bias = "none"', 'bias = "none"\n"r " = 1', "plan: lora.r : unknown key"),
+    ("\n[data]", '\n[" lora"]\n[data]', "plan:  lora: unknown table"),
+])
+def test_an_unknown_key_is_named_as_written(old, new, says):
+    from lorplan.core.plan import loads_plan
+
+    text = SAMPLE.read_text()
+    assert old in text
+    with pytest.raises(BadInput) as caught:
+        loads_plan(text.replace(old, new, 1))
+    assert str(caught.value).startswith(says), str(caught.value)
