@@ -146,7 +146,7 @@ def test_llamafactory_says_which_rows_its_reader_skips_for_their_turns(tmp_path)
     _, warnings, text = _llamafactory(_write(tmp_path / "sg.jsonl", SHAREGPT))
     (line,) = [w for w in warnings if w.startswith(TURNS)]
     assert "two user turns in a row" in line and "lorplan trains" in line and "\n" not in line
-    assert line.endswith("(here: 1 of the data file's first 3 chat rows)")
+    assert line.endswith("(here: 1 of the data file's first 3 chat rows: line 3)")
     assert f"# lorplan: WARNING: {line}\n" in text
 
 
@@ -167,12 +167,12 @@ def test_a_mixed_file_is_written_for_its_most_common_layout_with_one_line(tmp_pa
     assert entry["field_messages"] == "conversations"
     assert entry["message_property_mappings"] == {"role": "from", "content": "value"}
     (line,) = _chat_lines(warnings)
-    assert "'messages' in 1 rows" in line and "'role' in 3 messages" in line and "write every row one way" in line
+    assert "'messages' in 1 row," in line and "'role' in 3 messages" in line and "write every row one way" in line
     lf_entry, lf_warnings, _ = _llamafactory(path)
     assert lf_entry["columns"] == {"messages": "conversations"} and lf_entry["tags"]["role_tag"] == "from"
     (lf_line,) = _chat_lines(lf_warnings)
     # the OpenAI row's user and assistant spell roles no tag names beside human and gpt
-    assert "'messages' in 1 rows" in lf_line and "'user'" in lf_line and "'assistant'" in lf_line
+    assert "'messages' in 1 row," in lf_line and "'user'" in lf_line and "'assistant'" in lf_line
 
 
 def test_llamafactory_names_role_spellings_beside_the_tagged_one(tmp_path):
@@ -246,7 +246,9 @@ def test_llamafactory_converts_the_rows_the_entry_names(rows, tmp_path):
     skipped = sum(not o["_response"] for o in out)
     lines = [w for w in warnings if w.startswith(TURNS)]
     assert lines == ([] if not skipped else [lines[0]])  # said only where the reader skips a row
-    assert all(line.endswith(f"(here: {skipped} of the data file's first {len(rows)} chat rows)") for line in lines)
+    named = ", ".join(str(i + 1) for i, o in enumerate(out) if not o["_response"])
+    assert all(line.endswith(f"(here: {skipped} of the data file's first {len(rows)} chat rows: line {named})")
+               for line in lines)
     for row, o in zip(rows, out, strict=True):
         if o["_response"]:
             assert o["_response"][-1]["role"] == "assistant"

@@ -81,7 +81,7 @@ def test_auto_on_a_sharegpt_file_says_it_too(tmp_path):
 def test_a_file_mixing_the_two_columns_is_one_line(tmp_path):
     (line,) = [w for w in _warnings(_write(tmp_path / "m.jsonl", [SHAREGPT, SHAREGPT, OPENAI]))
                if "mixing layouts" in w]
-    assert "only when the first row is one" in line and "column 'messages' in 1 rows" in line
+    assert "only when the first row is one" in line and "column 'messages' in 1 row," in line
 
 
 def test_a_file_trl_cannot_take_as_chats_from_a_csv_cell_is_one_line(tmp_path):

@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from lorplan.core.jsontext import loads_json
+from lorplan.core.units import counted
 from lorplan.core.vocab import ExportFormat, LoraBias, Optimizer, Task
 
 
@@ -81,14 +82,25 @@ CHAT_LAYOUT_ROWS = 200
 _CHAT_KEYS = {"column": ("messages", "conversations"), "role": ("role", "from"), "content": ("content", "value")}
 
 
+class ChatRow(NamedTuple):
+    """One chat row ChatLayout read: its line (as lorplan's readers number rows), its role values as written, in
+    order, and whether it writes its chats in the layout's column with the layout's role and content keys in every
+    message (a tool entry written for the layout reads it as written; the others are the layout's `mixed`)."""
+
+    line: int
+    roles: tuple[str, ...]
+    as_layout: bool
+
+
 @dataclass(frozen=True)
 class ChatLayout:
     """How a chat data file writes its rows, from its first rows that lorplan trains (as its readers and schema
     read them): the column holding the messages, each message's role and content keys, and the role values as
     written (most common first). problem: why no chat row was read (the layout is then OpenAI's, the exports'
     default); mixed: the other columns or keys some rows use, which one tool entry cannot read beside the first
-    (None when all agree); rows: the chat rows read; text_cells: the chats are JSON text in the cells of a CSV or
-    TSV file (lorplan parses them). A file whose rows are the list of one JSON object is rows_key's."""
+    (None when all agree); rows: the chat rows read; chats: those rows, each with its line and role values (ChatRow);
+    text_cells: the chats are JSON text in the cells of a CSV or TSV file (lorplan parses them). A file whose rows
+    are the list of one JSON object is rows_key's."""
 
     column: str = "messages"
     role_key: str = "role"
@@ -97,7 +109,7 @@ class ChatLayout:
     rows: int = 0
     problem: str | None = None
     mixed: str | None = None
-    messages: tuple[tuple[str, ...], ...] = field(default=(), repr=False)  # each row's role values, in order
+    chats: tuple[ChatRow, ...] = field(default=(), repr=False)  # each chat row read, in file order
     text_cells: bool = False
 
     @property
@@ -242,7 +254,7 @@ def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
     from lorplan.core.data.schema import to_example
 
     counts: dict[str, Counter] = {what: Counter() for what in (*_CHAT_KEYS, "roles")}
-    messages: list[tuple[str, ...]] = []
+    messages: list[tuple[int, tuple[str, ...], set[str | None]]] = []  # line, role values, the keys it uses
     text_cells = False
     for line, row in rows:
         if isinstance(row, Bad) or not isinstance(row, dict):
@@ -259,20 +271,23 @@ def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
             continue  # no chat, or one lorplan does not train (an unknown role, no assistant turn)
         counts["column"][column] += 1
         said = []
+        keys = {("column", column)}
         for msg in value:
             for what in ("role", "content"):
-                if key := _first_key(msg, _CHAT_KEYS[what]):
+                key = _first_key(msg, _CHAT_KEYS[what])
+                keys.add((what, key))
+                if key:
                     counts[what][key] += 1
             role = msg.get("role", msg.get("from"))
             counts["roles"][role] += 1
             said.append(role)
-        messages.append(tuple(said))
+        messages.append((line, tuple(said), keys))
     if not messages:
         return ChatLayout(problem=f"{path}: no chat row (messages or conversations) in its first "
                                   f"{CHAT_LAYOUT_ROWS} rows")
     first = {what: (c.most_common(1)[0][0] if c else _CHAT_KEYS[what][0])
              for what, c in counts.items() if what != "roles"}
-    others = [f"{what} {key!r} in {n} {'rows' if what == 'column' else 'messages'}"
+    others = [f"{what} {key!r} in {counted(n, 'row' if what == 'column' else 'message')}"
               for what, c in counts.items() if what != "roles"
               for key, n in c.items() if key != first[what]]
     mixed = None
@@ -281,7 +296,8 @@ def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
                  f"{{{first['role']}, {first['content']}}} messages, but also " + ", ".join(others))
     return ChatLayout(first["column"], first["role"], first["content"],
                       tuple(r for r, _ in counts["roles"].most_common()), len(messages), None, mixed,
-                      tuple(messages), text_cells)
+                      tuple(ChatRow(line, roles, keys <= set(first.items())) for line, roles, keys in messages),
+                      text_cells)
 
 
 def chat_file_notes(layout: ChatLayout, path: str, tool: str, *, text_cells: str | None) -> list[str]:

@@ -31,6 +31,7 @@ from lorplan.core.export.common import (
     rows_key_note,
 )
 from lorplan.core.export.rope import FULL_ATTENTION, SLIDING_ATTENTION, RopeLayout, config_edit, rope_layout
+from lorplan.core.units import count_text, counted
 from lorplan.core.vocab import (
     HF_OPTIM,
     LLAMAFACTORY_FLASH_ATTN,
@@ -96,33 +97,55 @@ def _chat_entry(layout: ChatLayout, warnings: list[str]) -> dict[str, Any]:
 _TEXT_CELLS = "its sharegpt converter stops on it (TypeError: string indices must be integers)"
 
 
-def _skipped_by_turns(layout: ChatLayout, tags: dict[str, str]) -> int:
-    """The chat rows read that LLaMA-Factory's sharegpt reader skips (data/converter.py, SharegptDatasetConverter):
-    after a leading system_tag message, user or observation turns must alternate with assistant or function turns,
-    from the first to an even count (a role no tag names fails the same test)."""
+def _skipped_by_turns(layout: ChatLayout, tags: dict[str, str]) -> list[int]:
+    """The lines of the chat rows read that LLaMA-Factory's sharegpt reader skips for their turns alone
+    (data/converter.py, SharegptDatasetConverter): after a leading system_tag message, user or observation turns
+    must alternate with assistant or function turns, from the first to an even count. Only rows the entry reads as
+    written count: a row in another column or with other keys (it stops there: the layout's `mixed` line) and one
+    with a role value no tag names (it skips that for the role: _chat_entry's line, or the developer one) do not
+    alternate by the entry's tags whatever their order, and their own lines say why."""
     firsts = {tags["user_tag"], tags.get("observation_tag", "observation")}
     seconds = {tags["assistant_tag"], tags.get("function_tag", "function_call")}
-    skipped = 0
-    for roles in layout.messages:
+    named = firsts | seconds | {tags["system_tag"]}
+    skipped = []
+    for line, roles, as_layout in layout.chats:
+        if not as_layout or not set(roles) <= named:
+            continue
         turns = roles[1:] if roles and roles[0] == tags["system_tag"] else roles
         alternate = all(role in (firsts if i % 2 == 0 else seconds) for i, role in enumerate(turns))
-        skipped += not (alternate and len(turns) % 2 == 0)
+        if not (alternate and len(turns) % 2 == 0):
+            skipped.append(line)
     return skipped
 
 
+def _lines(lines: list[int]) -> str:
+    """"line 3", "lines 2 and 4", "lines 2, 4, 6 and 9", the first _NAMED_LINES of more and how many others."""
+    shown = [str(line) for line in lines[:_NAMED_LINES]]
+    if len(lines) > _NAMED_LINES:
+        shown.append(counted(len(lines) - _NAMED_LINES, "other"))
+    listed = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    return f"line{'s' if len(lines) > 1 else ''} {listed}"
+
+
+_NAMED_LINES = 5  # the lines the turns line names, at most
+
+
 def _turns_note(layout: ChatLayout, tags: dict[str, str]) -> str | None:
-    """The line on the rows LLaMA-Factory skips for their turns, with their count among the rows read; None when
-    none of those rows is one (the line stands, uncounted, for a file whose rows were not read)."""
-    counted = ""
+    """The line on the rows LLaMA-Factory skips for their turns, with their count among the rows read and their
+    lines; None when none of those rows is one (the line stands, uncounted, for a file whose rows were not
+    read)."""
+    counted_rows = ""
     if layout.problem is None:
         if not (skipped := _skipped_by_turns(layout, tags)):
             return None
-        counted = f" (here: {skipped} of the data file's first {layout.rows} chat rows)"
+        counted_rows = (f" (here: {count_text(len(skipped))} of the data file's first "
+                        f"{count_text(layout.rows)} chat rows: {_lines(skipped)})" if layout.rows > 1 else
+                        f" (here: the data file's one chat row read, {_lines(skipped)})")
     return ("chat rows whose turns do not alternate: LLaMA-Factory's sharegpt reader skips such a row (logging "
             "\"Skipping this abnormal example.\"): after a leading system message, user (or observation) and "
             "assistant (or function_call) turns must alternate from a user turn to an assistant turn (not two user "
             "turns in a row, a system turn later on or a user turn last), where lorplan trains the row's assistant "
-            "turns" + counted)
+            "turns" + counted_rows)
 
 
 # What transformers 4 (4.55 to 4.57) builds from a rope_scaling (configure_rope's or config.json's), for the text
