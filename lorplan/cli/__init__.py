@@ -22,7 +22,14 @@ COMMANDS = ("models", "gpus", "plan", "profile", "probe", "recommend", "export",
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with the house error format: one line naming the input, exit 2 (no usage dump)."""
+    """argparse with the house error format: one line naming the input, exit 2 (no usage dump), and no abbreviated
+    options: `lorplan export --out X` was read as --output while its errors named `-o X`; a prefix is now an
+    unrecognized argument, with the option it is close to named (_closest_options). Every command's parser and
+    probe's subcommands' are this class (add_subparsers' parser_class)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         # Our argument types already name their flag ("--ranks: 0 must be at least 1"); argparse prefixes
@@ -66,7 +73,8 @@ class _Parser(argparse.ArgumentParser):
 
 def _closest_options(parser: argparse.ArgumentParser, extras: list[str]) -> str:
     """" (did you mean --output?)" for the unknown options among `extras` that are close to an option of
-    `parser` (difflib over its option strings, hidden ones left out); "" when none is."""
+    `parser` (the one long option it begins, else difflib over its option strings, hidden ones left out); "" when
+    none is."""
     import difflib
 
     options = [o for a in parser._actions if a.help != argparse.SUPPRESS for o in a.option_strings]
@@ -75,7 +83,10 @@ def _closest_options(parser: argparse.ArgumentParser, extras: list[str]) -> str:
         typed = extra.split("=", 1)[0]
         if not typed.startswith("-") or typed in options:
             continue  # a value, or a known option's value that fell out with it
-        close = difflib.get_close_matches(typed, options, n=1)
+        # a prefix of one long option is that option (as argparse's abbreviations read it, which lorplan's parsers
+        # do not take: `--ou` is --output, never difflib's --to)
+        longer = [o for o in options if typed.startswith("--") and o.startswith(typed)]
+        close = longer if len(longer) == 1 else difflib.get_close_matches(typed, options, n=1)
         if close:
             pairs.append((typed, close[0]))
     if not pairs:

@@ -1,12 +1,49 @@
-"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate|trl|unsloth [-o PATH] [--force]`."""
+"""`lorplan export PLAN.toml --to peft|axolotl|llamafactory|accelerate|trl|unsloth[,...] [-o PATH] [--force]`.
+
+Several formats (a comma list, or --to repeated) are written as the planner's export dialog writes them: one atomic
+write of them all (core.export.write_exports), each in its own place (beside the plan, named after it, or in -o's
+folder under its own name)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lorplan.cli.paths import check_plan_file, nonempty_path
 from lorplan.core.vocab import HELP, ExportFormat
+
+FORMATS = ExportFormat.values()
+
+
+class _FormatLists(tuple):
+    """--to's choices: the formats (the usage line and --help list them, as argparse lists choices), holding every
+    comma list of them, which _format_list has checked item by item (naming a bad one) before argparse asks."""
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, str) and all(tuple.__contains__(self, item.strip()) for item in value.split(","))
+
+
+def _format_list(text: str) -> str:
+    """One --to value: a format, or several separated by commas (spaces around them allowed); an unknown or empty
+    item is refused by name."""
+    import difflib
+
+    for item in (item.strip() for item in text.split(",")):
+        if not item:
+            raise argparse.ArgumentTypeError(f"--to: {text!r} has an empty format name (give formats separated by "
+                                             f"commas: {','.join(FORMATS[:2])})")
+        if item not in FORMATS:
+            close = difflib.get_close_matches(item, FORMATS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise argparse.ArgumentTypeError(f"--to: unknown format {item!r} (choose from "
+                                             f"{', '.join(FORMATS)}){hint}")
+    return text
+
+
+def formats_given(values: list[str]) -> list[str]:
+    """The formats of --to's values (each a comma list), in the order given, each once."""
+    return list(dict.fromkeys(item.strip() for value in values for item in value.split(",")))
 
 
 def register(subparsers) -> None:
@@ -17,22 +54,25 @@ def register(subparsers) -> None:
         "warning and written into the output as a comment. Existing files are kept unless --force.",
     )
     p.add_argument("plan", metavar="PLAN.toml", help="a plan written by `lorplan plan --write` or the TUI")
-    p.add_argument("--to", required=True, choices=ExportFormat.values(), help=HELP[ExportFormat])
+    p.add_argument("--to", required=True, action="append", type=_format_list, choices=_FormatLists(FORMATS),
+                   help=f"{HELP[ExportFormat]}; several, comma-separated or with --to repeated, are written at once, "
+                   "each in its own place")
     p.add_argument("-o", "--output", metavar="PATH", type=nonempty_path("-o/--output"),
                    help="output file (a folder for peft; LLaMA-Factory's dataset_info.json goes beside it, in "
-                   "NAME-data/); default: next to the plan, named after it (PLAN-axolotl.yaml, "
+                   "NAME-data/); for several formats a folder, holding each under its own name (peft/, "
+                   "axolotl.yaml, ...); default: next to the plan, named after it (PLAN-axolotl.yaml, "
                    "PLAN-unsloth_train.py)")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
     p.set_defaults(run=run)
 
 
-def check_context(plan, plan_path: str, fmt: str) -> list[str]:
+def check_context(plan, plan_path: str, fmts: list[str]) -> list[str]:
     """Refuse (BadInput, one line) a plan whose training.seq_len is beyond its model's context and
     model.rope_scaling's reach, or whose LoRA settings match nothing on its model (a rank_pattern or alpha_pattern
     key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`), or whose
-    training.attention or training.gradient_checkpointing the model's class lacks when format `fmt` writes that
-    setting (core.export.common.WRITES_SETTING); a format that writes none is exported, and the notes returned say
-    that lorplan train refuses the plan. The model's config.json is read offline (catalog, folder or Hugging Face
+    training.attention or training.gradient_checkpointing the model's class lacks when a format of `fmts` writes
+    that setting (core.export.common.WRITES_SETTING; with several formats the refusal names that one); formats that
+    write none are exported, and the notes returned say that lorplan train refuses the plan. The model's config.json is read offline (catalog, folder or Hugging Face
     cache); a model outside lorplan's fast path is built on the meta device by the fallback's child (transformers'
     own class, never the model's code: trust_remote_code is not passed), as lorplan train judges it. A model this
     machine cannot read is not checked, and a warning says so; so is one outside the fast path whose config.json
@@ -69,10 +109,12 @@ def check_context(plan, plan_path: str, fmt: str) -> list[str]:
     notes = []
     for key, refusal in class_refusals(plan, spec, plan_path):
         setting, writers = WRITES_SETTING[key]
-        if ExportFormat(fmt) in writers:
-            raise BadInput(refusal)
-        notes.append(f"--to {fmt} writes no {setting} setting, so this export is made, but lorplan train refuses "
-                     f"the plan: {refusal}")
+        if writing := [fmt for fmt in fmts if ExportFormat(fmt) in writers]:
+            raise BadInput(refusal if len(fmts) == 1 else f"--to {writing[0]}: {refusal}")
+        one = len(fmts) == 1
+        notes.append(f"--to {','.join(fmts)} write{'s' if one else ''} no {setting} setting, so "
+                     f"{'this export is' if one else 'these exports are'} made, but lorplan train refuses the plan: "
+                     f"{refusal}")
     check_plan_targets(plan, spec, plan_path)
     return notes
 
@@ -151,26 +193,57 @@ def plan_paths_found(plan, plan_path: str) -> dict[str, str | None]:
     return found_paths(plan, lambda path: resolve_path(path, plan_path))
 
 
+def _targets(args: argparse.Namespace, fmts: list[str]) -> dict[str, Path]:
+    """Where each format goes: -o (one format), in -o's folder under the format's own name (several, as the
+    planner's export dialog names them), else beside the plan, named after it (core.export.default_output)."""
+    from lorplan.core.errors import BadInput
+    from lorplan.core.export import default_output, output_name
+
+    if not args.output:
+        return {fmt: default_output(args.plan, fmt) for fmt in fmts}
+    if len(fmts) == 1:
+        return {fmts[0]: Path(args.output)}
+    _check_folder(args.output)
+    folder = Path(args.output)
+    if folder.exists() and not folder.is_dir():
+        from lorplan.core.filekind import special_kind
+
+        raise BadInput(f"-o {args.output}: that is {special_kind(args.output) or 'a file'}; with several formats -o "
+                       f"names a folder, which holds each format under its own name "
+                       f"({', '.join(output_name(fmt) for fmt in fmts)})")
+    return {fmt: folder / output_name(fmt) for fmt in fmts}
+
+
 def run(args: argparse.Namespace) -> int:
-    from lorplan.core.export import default_output, export_plan, output_paths, write_export
+    from lorplan.core.export import export_plan, placed_files, write_exports
     from lorplan.core.plan import read_plan
 
+    fmts = formats_given(args.to)
     check_plan_file(args.plan)
     plan = read_plan(args.plan)
-    said = check_context(plan, args.plan, args.to)
-    classes, problem = plan_classes(plan, args.plan) if args.to == "peft" else (None, None)
-    result = export_plan(plan, args.to, classes=classes, classes_problem=problem,
-                         found=plan_paths_found(plan, args.plan), plan_file=args.plan)
-    out = args.output or default_output(args.plan, args.to)
-    if args.output:
+    said = check_context(plan, args.plan, fmts)
+    found = plan_paths_found(plan, args.plan)
+    results = {}
+    for fmt in fmts:  # every format exported (or refused) before anything is written
+        classes, problem = plan_classes(plan, args.plan) if fmt == ExportFormat.PEFT else (None, None)
+        results[fmt] = export_plan(plan, fmt, classes=classes, classes_problem=problem, found=found,
+                                   plan_file=args.plan)
+    targets = _targets(args, fmts)
+    if args.output and len(fmts) == 1:
         _check_folder(args.output)
-        _check_not_folder(args.output, args.to, result.folder)
-    _check_sources(output_paths(result, out), out, plan, args.plan)
-    written = write_export(result, out, force=args.force)
-    for n in (*said, *result.notes):
+        _check_not_folder(args.output, fmts[0], results[fmts[0]].folder)
+    placed = {fmt: placed_files(results[fmt], out) for fmt, out in targets.items()}
+    for fmt, out in targets.items():
+        _check_sources(list(placed[fmt]), str(args.output or out), plan, args.plan)
+    written = write_exports(placed, force=args.force)
+    whose = (lambda fmt: "") if len(fmts) == 1 else (lambda fmt: f"{fmt}: ")  # several: each line names its format
+    for n in said:
         print(f"note: {n}", file=sys.stderr)
-    for w in result.warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    for fmt, result in results.items():
+        for n in result.notes:
+            print(f"note: {whose(fmt)}{n}", file=sys.stderr)
+        for w in result.warnings:
+            print(f"warning: {whose(fmt)}{w}", file=sys.stderr)
     for path in written:
         print(path)
     return 0

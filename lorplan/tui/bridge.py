@@ -618,44 +618,19 @@ def write_export(plan: Plan, fmt: str, target: Path, *, force: bool) -> list[Pat
 
 
 def write_exports(plan: Plan, targets: dict[str, Path], *, force: bool) -> list[Path]:
-    """Write each format of `targets` (format -> where, as write_export takes it) as one atomic write: every
-    file of every format, or none (core.export.files.write_files_atomic), so a failure at a later format (its
-    folder a file, a full disk) leaves no earlier one written. An existing file is replaced only with `force`.
-    Returns the paths in the order of `targets`. Raises BadInput naming the format refused or the file, or a path
-    two formats would both write (one_writer_each), before anything is written."""
-    from lorplan.core.export.files import write_files_atomic
+    """Write each format of `targets` (format -> where, as write_export takes it) as one atomic write, all or none
+    (core.export.write_exports, which `lorplan export --to A,B` writes with too). An existing file is replaced only
+    with `force`. Returns the paths in the order of `targets`. Raises BadInput naming the format refused or the
+    file, or a path two formats would both write (core.export.one_writer_each), before anything is written."""
+    from lorplan.core.export import write_exports as write_formats
 
     placed = {fmt: _export_files(plan, fmt, target) for fmt, target in targets.items()}
-    one_writer_each(placed)
-    return write_files_atomic({path: text for files in placed.values() for path, text in files.items()}, force=force)
+    return write_formats(placed, force=force, names={fmt: _format_name(fmt) for fmt in placed})
 
 
 def _format_name(fmt: str) -> str:
     """A format as a message names it: "the plan file", "LLaMA-Factory YAML"."""
     return "the plan file" if fmt == "plan" else export_titles()[fmt]
-
-
-def one_writer_each(placed: dict[str, dict[Path, str]]) -> None:
-    """BadInput, in one line naming the path and both formats, when two formats would write one file (the same
-    output path, however spelled, or a file of one on another's side folder, as LLaMA-Factory's
-    `<stem>-data/dataset_info.json`) or one's file is where another needs a folder (peft's): merged into one
-    write, the later format's text replaced the earlier one's without a word, or half the files were written."""
-    import os
-
-    owners: dict[str, tuple[str, Path]] = {}  # the path as the system reads it -> (format, the path as given)
-    for fmt, files in placed.items():
-        for path in files:
-            key = os.path.realpath(path)
-            if key in owners and owners[key][0] != fmt:
-                raise BadInput(f"{path}: both {_format_name(owners[key][0])} and {_format_name(fmt)} would write "
-                               "this file: give each format its own name")
-            owners.setdefault(key, (fmt, Path(path)))
-    for key, (fmt, path) in owners.items():
-        for folder in Path(key).parents:
-            other = owners.get(str(folder))
-            if other is not None and other[0] != fmt:
-                raise BadInput(f"{other[1]}: {_format_name(other[0])} would write this file where "
-                               f"{_format_name(fmt)} needs a folder (for {path}): give each format its own name")
 
 
 def _export_files(plan: Plan, fmt: str, target: Path) -> dict[Path, str]:

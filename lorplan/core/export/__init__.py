@@ -146,6 +146,43 @@ def write_export(result: ExportResult, out: str | os.PathLike, *, force: bool = 
     return write_files_atomic(placed_files(result, out), force=force)
 
 
+def write_exports(placed: Mapping[str, Mapping[Path, str]], *, force: bool = False,
+                  names: Mapping[str, str] = LABELS) -> list[Path]:
+    """Write several formats' files (format -> placed_files of its export, or any files of its own: the planner's
+    plan file) as one atomic write: every file of every format, or none (files.write_files_atomic), so a failure at
+    a later format (its folder a file, a full disk) leaves no earlier one written. An existing file is replaced only
+    with `force`. Returns the paths in the order given. BadInput, before anything is written, for a path two formats
+    would both write (one_writer_each; `names`: format -> its name in that line) or a file refused. The one way
+    several formats are written: `lorplan export --to A,B` and the planner's export dialog."""
+    one_writer_each(placed, names)
+    return write_files_atomic({path: text for files in placed.values() for path, text in files.items()}, force=force)
+
+
+def one_writer_each(placed: Mapping[str, Mapping[Path, str]], names: Mapping[str, str] = LABELS) -> None:
+    """BadInput, in one line naming the path and both formats (`names`: format -> its name there), when two formats
+    would write one file (the same output path, however spelled, or a file of one on another's side folder, as
+    LLaMA-Factory's `<stem>-data/dataset_info.json`) or one's file is where another needs a folder (peft's): merged
+    into one write, the later format's text replaced the earlier one's without a word, or half the files were
+    written."""
+    owners: dict[str, tuple[str, Path]] = {}  # the path as the system reads it -> (format, the path as given)
+    for fmt, files in placed.items():
+        for path in files:
+            try:
+                key = os.path.realpath(path)
+            except ValueError:  # a NUL byte in the name: write_files_atomic refuses it in its own line
+                key = str(path)
+            if key in owners and owners[key][0] != fmt:
+                raise BadInput(f"{path}: both {names[owners[key][0]]} and {names[fmt]} would write this file: give "
+                               "each format its own name")
+            owners.setdefault(key, (fmt, Path(path)))
+    for key, (fmt, path) in owners.items():
+        for folder in Path(key).parents:
+            other = owners.get(str(folder))
+            if other is not None and other[0] != fmt:
+                raise BadInput(f"{other[1]}: {names[other[0]]} would write this file where {names[fmt]} needs a "
+                               f"folder (for {path}): give each format its own name")
+
+
 def _printable(text: str) -> str:
     """`text` with each character YAML cannot hold in a comment (a control character: ESC, a line break that would
     end the comment) written as its Python escape, so the file still parses."""
@@ -170,4 +207,5 @@ def dump_yaml(header: str, data: dict, warnings: tuple[str, ...] | list[str]) ->
 
 
 __all__ = ["DATA_FOLDER", "DATA_FOLDER_KEY", "FORMATS", "LABELS", "ExportResult", "data_folder", "default_output",
-           "export_plan", "output_name", "output_paths", "placed_files", "write_export"]
+           "export_plan", "one_writer_each", "output_name", "output_paths", "placed_files", "write_export",
+           "write_exports"]
