@@ -14,7 +14,7 @@ pure), `observe` (the probes as read from the run folder), `measured` (the Recom
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, RuleResult, adapter_size, capacity_prior
 from lorplan.recommend.combine import MIN_EXAMPLES, combine, too_small
 from lorplan.recommend.curves import CurveFit, Extrapolation, extrapolate
-from lorplan.recommend.datasize import DataSize, count_labels, data_size_from_profile, label_entropy
+from lorplan.recommend.datasize import DataSize, data_size_from_profile, label_entropy
 from lorplan.recommend.fit import price_fit
 from lorplan.recommend.knee import (
     KNEE_FRACTION,
@@ -42,7 +42,7 @@ __all__ = [
     "KNEE_FRACTION", "MIN_EXAMPLES", "AdapterSize", "CapacityPrior", "CurveFit", "DataSize", "Evidence",
     "Extrapolation", "Fit", "HalvingDecision", "Knee", "LadderPlan", "LadderRow", "RankPattern", "RankSummary",
     "Recommendation", "Remedy", "RuleResult", "Scaling", "adapter_size", "band_note", "capacity_prior", "coarse_ladder",
-    "combine", "count_labels", "data_size_from_profile", "default_learning_rate", "extrapolate", "find_knee",
+    "combine", "data_size_from_profile", "default_learning_rate", "extrapolate", "find_knee",
     "halving_rungs", "halving_step", "label_entropy", "plan_ladder", "planned_steps", "price_fit",
     "refine_ladder", "scaling_policy", "seeds_per_rank", "summarize", "too_small",
 ]

@@ -2,15 +2,13 @@
 classification. Epochs and exact duplicates add no information, so neither is counted.
 
 `DataSize` comes from a data profile (lorplan.core.data.profile_dataset, with its train_on masking) or from
-numbers the user gives (`lorplan recommend --trained-tokens N --examples N`). Pure Python; reading labels
-streams the file with lorplan.core.data.iter_examples (no tokenizer).
+numbers the user gives (`lorplan recommend --trained-tokens N --examples N`). Pure Python; a classifier's label
+counts come from lorplan.probe.runner.read_labels (the one label rule of every start of probes).
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,25 +24,6 @@ def label_entropy(counts: Mapping[object, int]) -> float:
     if total <= 0:
         raise BadInput("labels: no labelled example to measure the label entropy from")
     return max(0.0, -sum(c / total * math.log2(c / total) for c in counts.values() if c > 0))
-
-
-def count_labels(path: str | os.PathLike[str], *, schema: str | None = None) -> Counter:
-    """How many examples carry each label (the rows' `label` column), streaming the file once.
-
-    Raises BadInput naming the file when no usable row has a label, or naming the line of a label that is no
-    class label (2.5, NaN, true).
-    """
-    from lorplan.core.data import iter_examples
-
-    counts: Counter = Counter()
-    for ex in iter_examples(path, schema=schema):
-        if ex.label_problem is not None:
-            raise BadInput(f"--data {path}: line {ex.line}: {ex.label_problem}")
-        if ex.label is not None:
-            counts[ex.label] += 1
-    if not counts:
-        raise BadInput(f"--data {path}: no row has a 'label' column; sequence classification needs one")
-    return counts
 
 
 @dataclass(frozen=True)
@@ -138,8 +117,8 @@ def data_size_from_profile(
 ) -> DataSize:
     """A DataSize from a lorplan.core.data.DataProfile (its trained tokens already follow train_on).
 
-    Classification: label_counts (count_labels) gives the entropy, over the classes the labels hold;
-    num_labels, the head's outputs, is at least what lorplan train's class ids need
+    Classification: label_counts (lorplan.probe.runner.read_labels' counts) gives the entropy, over the classes
+    the labels hold; num_labels, the head's outputs, is at least what lorplan train's class ids need
     (lorplan.core.data.labels.classes_needed: labels 0, 5 and "spam" are 3 classes on a head of 7).
     """
     entropy = None

@@ -10,8 +10,9 @@ import pytest
 from lorplan.core.errors import BadInput
 from lorplan.core.lora import LoraTargets, trainable_params
 from lorplan.core.model import load_spec
+from lorplan.probe.runner import read_labels
 from lorplan.recommend.capacity import adapter_size, capacity_prior, power_of_two_at_least
-from lorplan.recommend.datasize import DataSize, count_labels, label_entropy
+from lorplan.recommend.datasize import DataSize, label_entropy
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
@@ -127,14 +128,15 @@ def test_label_entropy_and_counting(tmp_path):
     path = tmp_path / "cls.jsonl"
     rows = [{"text": f"t{i}", "label": "pos" if i % 4 else "neg"} for i in range(40)]
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
-    counts = count_labels(path)
+    counts = read_labels(path, f"--data {path}").counts  # what lorplan recommend --data counts
     assert counts == {"pos": 30, "neg": 10}
     p = 0.75
     assert label_entropy(counts) == pytest.approx(-(p * math.log2(p) + (1 - p) * math.log2(1 - p)))
     plain = tmp_path / "plain.jsonl"
     plain.write_text('{"text": "no label"}\n', encoding="utf-8")
-    with pytest.raises(BadInput, match="no row has a 'label'"):
-        count_labels(plain)
+    with pytest.raises(BadInput) as err:
+        read_labels(plain, f"--data {plain}")
+    assert str(err.value) == f"--data {plain}: sequence classification needs a label column in the data"
 
 
 def test_mixed_labels_size_the_head_and_keep_the_entropy_of_their_classes(tmp_path):
@@ -146,7 +148,7 @@ def test_mixed_labels_size_the_head_and_keep_the_entropy_of_their_classes(tmp_pa
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps({"text": f"t{i}", "label": [0, 5, "spam"][i % 3]}) + "\n"
                             for i in range(90)), encoding="utf-8")
-    counts = count_labels(path)
+    counts = read_labels(path, f"--data {path}").counts
     assert counts == {0: 30, 5: 30, "spam": 30}
     size = data_size_from_profile(profile_dataset(path), task="sequence-classification", label_counts=counts)
     assert size.num_labels == 7  # was 3: the distinct labels, a head lorplan train cannot use

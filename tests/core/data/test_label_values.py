@@ -86,12 +86,12 @@ def test_one_bad_label_is_named_alone_and_text_keeps_its_rules(tmp_path):
 
 
 def test_the_recommenders_label_count_names_the_line(tmp_path):
-    from lorplan.recommend.datasize import count_labels
+    from lorplan.probe.runner import read_labels  # lorplan recommend --data's count, probe start's rule
 
     path = tmp_path / "r.jsonl"
     path.write_text("".join(json.dumps({"text": f"t{i}", "label": [0.0, 1.0, 0.5][i % 3]}) + "\n" for i in range(6)))
     with pytest.raises(BadInput) as err:
-        count_labels(path)
+        read_labels(path, f"--data {path}")
     assert str(err.value) == f"--data {path}: line 3: label 0.5 is not a whole number; {RULE}"
     path.write_text("".join(json.dumps({"text": f"t{i}", "label": [0.0, 1.0][i % 2]}) + "\n" for i in range(6)))
-    assert count_labels(path) == {0: 3, 1: 3}
+    assert read_labels(path, f"--data {path}").counts == {0: 3, 1: 3}
