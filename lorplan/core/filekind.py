@@ -25,6 +25,8 @@ _COMPRESSED = (
     ((b"\x28\xb5\x2f\xfd",), "zstd-compressed", "unzstd", ".zst"),
     ((b"PK\x03\x04", b"PK\x05\x06"), "a zip archive", "unzip", ".zip"),
 )
+# zip archives that are a spreadsheet (Excel, OpenDocument): unzipped they are the workbook's XML parts, no rows
+_SPREADSHEETS = (".xlsx", ".xlsm", ".ods")
 
 
 def special_kind(path: str | os.PathLike) -> str:
@@ -54,12 +56,15 @@ def decompress_hint(path: str | os.PathLike, head: bytes) -> str | None:
     """"gzip-compressed: decompress it first (gunzip d.jsonl.gz)" for the file at `path` whose first bytes are
     `head`, the command one a shell runs as written (the path quoted where it must be); where the name lacks the
     suffix the tool expects (gunzip leaves "d.jsonl" alone), the tool writes the text beside it ("gunzip -c
-    d.jsonl > d-decompressed.jsonl"). A zip archive is extracted ("unzip d.zip"). None where compressed_kind is."""
+    d.jsonl > d-decompressed.jsonl"). A zip archive is extracted ("unzip d.zip"), but one named as a spreadsheet
+    (.xlsx, .ods) is saved as CSV. None where compressed_kind is."""
     found = _compression(head)
     if found is None:
         return None
     kind, tool, suffix = found
     name = str(path)
+    if tool == "unzip" and PurePath(name).suffix.lower() in _SPREADSHEETS:
+        return "a spreadsheet, which lorplan does not read; save it as CSV UTF-8 (the spreadsheet program's Save As)"
     if tool == "unzip":
         return f"{kind}: extract it first (unzip {shlex.quote(name)})"
     if name.endswith(suffix) and len(PurePath(name).name) > len(suffix):

@@ -564,8 +564,9 @@ def wide_encoding(head: bytes) -> str | None:
 def _reads_as_text(head: bytes, codec: str, unit: int) -> bool:
     """Whether `head`, a file's first bytes, decodes with `codec` (code units of `unit` bytes) to text: no byte
     sequence the codec refuses (a lone surrogate) but a character the sample's end cut in two, and at most one
-    character in a hundred a control character other than a line break or tab, or one of private use. Binary
-    data read as UTF-16 is mostly such characters ("\\x00\\x01" is U+0001); text has next to none."""
+    character in a hundred a control character other than a line break, tab, vertical tab (Word's line break) or
+    escape (terminal colours, which PowerShell's `>` keeps), or one of private use. Binary data read as UTF-16 is
+    mostly such characters ("\\x00\\x01" is U+0001); text has next to none."""
     cut = len(head) - len(head) % unit
     try:
         text = head[:cut].decode(codec)
@@ -577,7 +578,7 @@ def _reads_as_text(head: bytes, codec: str, unit: int) -> bool:
             text = head[: exc.start].decode(codec)
         except UnicodeDecodeError:
             return False
-    odd = sum(1 for c in text if c not in "\t\n\r\f" and unicodedata.category(c) in ("Cc", "Co"))
+    odd = sum(1 for c in text if c not in "\t\n\v\f\r\x1b" and unicodedata.category(c) in ("Cc", "Co"))
     return odd * 100 <= len(text)
 
 

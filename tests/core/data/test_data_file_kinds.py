@@ -163,3 +163,34 @@ def test_a_byte_order_mark_before_binary_is_binary(tmp_path):
     path = tmp_path / "bom-bin.jsonl"
     path.write_bytes(b"\xff\xfe" + struct.pack("<8H", *range(1, 9)))
     assert _refusal(path) == f"--data {path}: looks like a binary file (NUL bytes), not JSONL text"
+
+
+def _zipped(members: dict[str, bytes]) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name", ["labels.xlsx", "Labels.XLSM", "labels.ods"])
+def test_a_spreadsheet_is_told_to_be_saved_as_csv_not_unzipped(tmp_path, name):
+    """An Excel or OpenDocument spreadsheet is a zip archive; 'extract it first (unzip labels.xlsx)' gave the user
+    the workbook's XML parts, no rows. It is told to save the sheet as CSV."""
+    path = tmp_path / name
+    path.write_bytes(_zipped({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}))
+    assert _refusal(path) == (f"--data {path}: a spreadsheet, which lorplan does not read; save it as CSV UTF-8 "
+                              f"(the spreadsheet program's Save As)")
+
+
+@pytest.mark.parametrize("text", ["\x1b[32mok\x1b[0m test passed in 0.3 s\r\n", "first line\vsame paragraph\r\n"],
+                         ids=["terminal colours", "Word's line break"])
+def test_utf16_text_with_escapes_or_vertical_tabs_is_utf16(tmp_path, text):
+    """PowerShell's `>` (README's example of UTF-16) keeps a program's terminal colours (ESC); Word's manual line
+    break is a vertical tab. Both are text, a few in every line: the sniff called such a file binary."""
+    for enc, name in (("utf-16", "UTF-16"), ("utf-16-le", "UTF-16LE")):
+        path = tmp_path / f"log-{enc}.txt"
+        path.write_bytes((text * 40).encode(enc))
+        assert _refusal(path) == _utf16_message(path, name)
