@@ -171,7 +171,7 @@ def test_the_marker_of_remote_code_works(remote, tmp_path):
     ["plan", "--model", "{model}", "--ranks", "2"],
     ["recommend", "--model", "{model}", "--data", "{data}", "--probes", "none"],
     ["recommend", "--model", "{model}", "--data", "{data}"],
-    ["probe", "start", "--model", "{model}", "--data", "{data}", "--rank", "2", "--steps", "2"],
+    ["probe", "start", "--model", "{model}", "--data", "{data}", "--ranks", "2", "--steps", "2"],
 ])
 def test_a_model_with_its_own_code_is_refused_and_the_flag_named(remote, tmp_path, command):
     folder, marker, data = remote
