@@ -74,6 +74,10 @@ def _groups(obj: dict, rows: list[LadderRow]) -> dict[tuple[int, float], dict]:
             "acc": _stat([r.eval_accuracy for r in use if r.eval_accuracy is not None]),
             "loss": _stat([r.knee_loss for r in use if r.knee_loss is not None]),
             "train": _stat([r.train_seconds for r in use if r.train_seconds]),
+            # what a doubling compares where the two ranks trained different steps (halving stopped one early:
+            # its train s is of fewer steps, not a faster rank): the time per optimizer step, and the steps
+            "step_s": _stat([r.train_seconds / r.steps for r in use if r.train_seconds and r.steps]),
+            "steps": {r.steps for r in use if r.train_seconds},
             # a probe that trained no step (cancelled while it loaded) peaked at loading, not at the rank's
             "peak": max((r.peak_memory_bytes for r in group if r.peak_memory_bytes and r.steps != 0), default=None),
             "n": len(done), "of": len(group), "states": states,
@@ -212,10 +216,13 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool, widt
         cost, saves = [], []
         if ga["params"] and gb["params"]:
             cost.append(f"+{gb['params'] - ga['params']:,} trainable parameters (×{gb['params'] / ga['params']:.2f})")
-        if ga["train"][0] and gb["train"][0]:
+        time_cost, time_saved = [], []
+        if ga["train"][0] and gb["train"][0] and len(ga["steps"] | gb["steps"]) == 1:  # as many steps
             time_cost, time_saved = _time_change(ga["train"], gb["train"])
-            cost += time_cost
-            saves += time_saved
+        elif ga["step_s"][0] and gb["step_s"][0]:  # halving stopped one rank's probes before the other's
+            time_cost, time_saved = _time_change(ga["step_s"], gb["step_s"], per_step=True)
+        cost += time_cost
+        saves += time_saved
         if ga["peak"] and gb["peak"]:
             d = gb["peak"] - ga["peak"]
             if d >= 0:
@@ -229,18 +236,26 @@ def doublings(groups: dict, lr: float | None, knee: Knee | None, cls: bool, widt
     return out
 
 
-def _time_change(a: tuple, b: tuple) -> tuple[list[str], list[str]]:
+def _time_change(a: tuple, b: tuple, per_step: bool = False) -> tuple[list[str], list[str]]:
     """(cost, saving) in words for the training time going from `a` to `b` (each (mean seconds, 95% half-width
-    over seeds or None)). More time is a cost. Less is a saving only when the seeds measured it: the two 95%
-    intervals do not overlap. With one seed (no spread measured) or overlapping intervals it is timing noise: a
-    higher rank trains no less arithmetic, so the figure says the rank is no slower, not that it is faster."""
+    over seeds or None)): a probe's, or per optimizer step with per_step (the ranks trained different steps).
+    More time is a cost. Less is a saving only when the seeds measured it: the two 95% intervals do not overlap.
+    With one seed (no spread measured) or overlapping intervals it is timing noise: a higher rank trains no less
+    arithmetic, so the figure says the rank is no slower, not that it is faster."""
     d = b[0] - a[0]
     share = f"{d / a[0]:+.0%}"
+
+    def amount(x: float) -> str:
+        if not per_step:
+            return f"{x:.1f} s"
+        return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+    each = " per step" if per_step else ""
     if d >= 0:
-        return [f"{d:+.1f} s of training ({share})"], []
+        return [f"+{amount(d)} of training{each} ({share})"], []
     if a[1] is not None and b[1] is not None and -d > a[1] + b[1]:
-        return [], [f"{-d:.1f} s of training ({share})"]
-    return [f"no slower within timing noise ({-d:.1f} s less, {share})"], []
+        return [], [f"{amount(-d)} of training{each} ({share})"]
+    return [f"no slower within timing noise ({amount(-d)} less{each}, {share})"], []
 
 
 def pattern_line(pattern: dict, checked: bool, demo: bool = False) -> str | None:

@@ -13,7 +13,7 @@ from lorplan.cli import main
 from lorplan.core.memory.types import TrainingSetup
 from lorplan.core.model import load_spec
 from lorplan.recommend.fit import price_fit
-from lorplan.recommend.ladder_spec import LadderSpec, LadderState
+from lorplan.recommend.ladder_spec import LadderSpec, LadderState, Stop
 from lorplan.recommend.measured import recommendation_json
 from lorplan.recommend.observe import ProbeObs
 from lorplan.recommend.table import ladder_table
@@ -128,6 +128,45 @@ def test_a_lower_peak_at_the_higher_rank_is_said_as_saved_memory():
     line = _doubling(_ladder({0: [5.0], 4: [9.0], 8: [10.0]}, peak_per_rank=-1_000_000))
     assert "saves 3.81 MiB of peak memory" in line or "saves 4.00 MB of peak memory" in line
     assert "-3.81 MiB" not in line and "costs +165,888 trainable parameters" in line
+
+
+def _halved_ladder(stopped_at: int) -> dict:
+    """Ranks 4, 8 and 16 over three seeds, 60 probe steps, with rank 8 stopped by successive halving at
+    `stopped_at`: a probe trains 0.17 s a step at rank 4, 0.1733 at 8 and 0.18 at 16 (the head 0.083), 1 ms more
+    a step for each seed."""
+    spec = LadderSpec(kind="data", model="sentence-transformers/all-MiniLM-L6-v2", spec_source="/x",
+                      task="sequence-classification", target_modules=("query", "key", "value", "dense"),
+                      data={"task": "sequence-classification", "examples": 900, "num_labels": 6,
+                            "label_entropy_bits": 2.58, "entropy_counted": True},
+                      adapter={"model": "m", "targets": "all-linear", "per_rank": 41_472, "fixed": 2_310,
+                               "min_dim": 384},
+                      learning_rate=LR, learning_rate_why="test", planned_steps=60, probe_steps=60,
+                      seeds=(0, 1, 2), ranks=(4, 8, 16), refine=False, extra_learning_rates=False, halving=True)
+    losses = {0: 1.5, 4: 0.5, 8: 0.45, 16: 0.3}
+    per_step = {0: 5.0 / 60, 4: 10.2 / 60, 8: 10.4 / 60, 16: 10.8 / 60}
+    obs = []
+    for rank in losses:
+        stopped = rank == 8
+        steps = stopped_at if stopped else 60
+        for seed in range(3):
+            curve = tuple((s, losses[rank] + (60 - s) / 150 + seed * 0.01) for s in (30, 60) if s <= steps)
+            obs.append(ProbeObs(id=f"r{rank}-s{seed}", rank=rank, lr=LR, seed=seed,
+                                state="cancelled" if stopped else "finished", step=steps, curve=curve,
+                                eval_accuracy=0.9, train_seconds=round((per_step[rank] + seed / 1000) * steps, 3),
+                                wall_seconds=20.0, trainable_params=41_472 * rank + 2_310 if rank else 2_310,
+                                peak_memory_bytes=500_000_000 + rank * 1_000_000))
+    state = LadderState(done=True, stops=(Stop(8, stopped_at, "cannot reach the knee"),))
+    return recommendation_json(spec, obs, state, run_id="halved-run")
+
+
+def test_a_rank_halving_stopped_early_is_compared_per_step_not_as_a_saving():
+    # rank 8 trained 30 of the 60 steps: its 5.2 s is half a probe's time, not a faster rank
+    text = _one_line(" ".join(ladder_table(_halved_ladder(30))))
+    up, down = text[text.index("rank 4 -> 8"):text.index("rank 8 -> 16")], text[text.index("rank 8 -> 16"):]
+    assert "saves" not in up and "less" not in up, up
+    assert "+3 ms of training per step (+2%)" in up, up
+    # and the doubling above it is not charged rank 16's whole probe against rank 8's half (+107%)
+    assert "+7 ms of training per step (+4%)" in down and "+107%" not in down, down
 
 
 # -- 3. the --sample note's counts -----------------------------------------------------------------------------
