@@ -8,7 +8,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from lorplan.core.data.example import SCHEMAS, Example, alpaca_prompt
@@ -181,7 +181,7 @@ def read_label(value: Any, *, text_cells: bool = False) -> tuple[int | str | Non
     if isinstance(value, str):
         # digits alone are a class id ("3", " -1 "); "²" or "--1" pass str.isdigit but are no int: names
         text = value.strip()
-        if text_cells and _CELL_NUMBER.fullmatch(text) and not _whole(Decimal(text)):
+        if text_cells and _CELL_NUMBER.fullmatch(text) and _fraction(text):
             return None, f"label {text} is not a whole number; {_LABEL_RULE}"
         if _INTEGER.fullmatch(text) or (text_cells and _WHOLE_DECIMAL.fullmatch(text)):
             try:
@@ -192,9 +192,14 @@ def read_label(value: Any, *, text_cells: bool = False) -> tuple[int | str | Non
     return None, f"label is {_type_name(value)}; {_LABEL_RULE}"
 
 
-def _whole(number: Decimal) -> bool:
-    """Whether a number is whole, exactly (no float rounding: "1e-99999" is not, "1e99999" is)."""
-    return number == number.to_integral_value()
+def _fraction(text: str) -> bool:
+    """Whether a cell that reads as a number is one that is not whole, exactly (no float rounding: "1e-99999" is
+    not whole, "1e99999" is). An exponent past what Decimal holds ("1e99999999999999999999999") is left a name."""
+    try:
+        number = Decimal(text)
+        return number != number.to_integral_value()
+    except InvalidOperation:
+        return False
 
 
 def _number(value: float | Decimal) -> str:

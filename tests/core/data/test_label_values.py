@@ -95,3 +95,15 @@ def test_the_recommenders_label_count_names_the_line(tmp_path):
     assert str(err.value) == f"--data {path}: line 3: label 0.5 is not a whole number; {RULE}"
     path.write_text("".join(json.dumps({"text": f"t{i}", "label": [0.0, 1.0][i % 2]}) + "\n" for i in range(6)))
     assert read_labels(path, f"--data {path}").counts == {0: 3, 1: 3}
+
+
+def test_a_csv_cell_with_an_exponent_past_decimals_range_is_no_traceback(tmp_path):
+    """A CSV label cell "1e99999999999999999999999" reads as a number whose exponent Decimal cannot hold: the
+    whole-number check raised decimal.InvalidOperation out of lorplan profile (a traceback). Such a cell stays
+    what it was before the check: a name that reads as a number (refused beside integer ids)."""
+    csv = tmp_path / "huge.csv"
+    csv.write_text("text,label\na,0\nb,1e99999999999999999999999\nc,-1.5e-99999999999999999999999\n")
+    assert [e.label for e in load_examples(csv)] == [0, "1e99999999999999999999999",
+                                                      "-1.5e-99999999999999999999999"]
+    p = profile_dataset(csv)
+    assert p.labels.refused.startswith("label '-1.5e-99999999999999999999999' reads as a number but is a name")
