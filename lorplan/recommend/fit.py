@@ -3,8 +3,11 @@
 Priced with lorplan's memory model (lorplan.core.memory.estimate / rank_table) for the user's TrainingSetup.
 The remedies tried at the recommended rank are the plan table's (lorplan.core.memory.report.fit_hints): a
 smaller micro-batch (gradient accumulation keeps the batch), gradient checkpointing, an 8-bit optimizer, NF4
-base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314), shorter sequences,
-each alone and when none is enough the smallest combinations that are, then ZeRO-3 over more GPUs. Pure Python.
+base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314), no fp32 up-cast of a
+quantized base (--no-prepare-kbit), each alone and when none is enough the smallest combinations that are; then
+LoRA on the attention projections only and shorter sequences (they change what is trained); only when nothing
+fits on the one GPU `lorplan recommend` prices, ZeRO-3 over the fewest more GPUs with the fewest other changes.
+Each is spelled as the `lorplan plan` flags that give its figure. Pure Python.
 """
 
 from __future__ import annotations

@@ -141,7 +141,9 @@ def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -
 # `lorplan plan`) in the planner's words: what its fields and checkboxes are called, value after flag ({}).
 _REMEDY_WORDS = {"--micro-batch": "a micro-batch of {}", "--grad-checkpointing": "gradient checkpointing",
                  "--optimizer": "the {} optimizer", "--quant": "{} quantization", "--double-quant": "double quant",
-                 "--seq-len": "a sequence length of {}", "--gpus": "{} GPUs", "--sharding": "{} sharding"}
+                 "--seq-len": "a sequence length of {}", "--gpus": "{} GPUs", "--sharding": "{} sharding",
+                 "--targets": "LoRA on the {} targets only",  # the preset button beside the Targets boxes
+                 "--no-prepare-kbit": "no fp32 up-cast (`lorplan plan --no-prepare-kbit`)"}  # no field for it
 _VALUE_LABELS = {v: label for vocab in (Quant, Optimizer, Sharding) for label, v in vocab.options()}
 
 
