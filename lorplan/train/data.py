@@ -188,3 +188,12 @@ def micro_batches(items: list[Item], micro_batch: int, seed: int, start: int = 0
         chunk = [items[i] for i in perm[lo : lo + micro_batch]] or [items[perm[lo % len(perm)]]]
         yield epoch, chunk
         k += 1
+
+
+def global_tokens(items: list[Item], micro_batch: int, seed: int, world: int = 1) -> Iterator[int]:
+    """Endless input tokens (padding left out: what collate's attention mask counts) of every global micro-batch
+    from the first on, the world processes' micro-batches of one index together. A pure function of the items,
+    as micro_batches is, so a resumed run counts the steps before its checkpoint again, exactly."""
+    streams = [micro_batches(items, micro_batch, seed, 0, world, rank) for rank in range(world)]
+    for chunks in zip(*streams, strict=True):
+        yield sum(len(x.input_ids) for _, chunk in chunks for x in chunk)

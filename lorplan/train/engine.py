@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from lorplan.core.data.encode import IGNORE_INDEX
@@ -32,8 +33,10 @@ MAX_GRAD_NORM = 1.0
 
 @dataclass(frozen=True)
 class StepStats:
-    """One optimizer step: mean loss over its micro-batches, the learning rate it used, input tokens (padding
-    excluded), wall seconds (loss read back, so the step really ended), and its largest micro-batch shape."""
+    """One optimizer step: mean loss over its micro-batches, the learning rate it used, the 0-based pass over the
+    data its last micro-batch came from (epoch), this process's input tokens of the step (padding excluded),
+    wall seconds (loss read back, so the step really ended), and its largest micro-batch shape. `lorplan train`
+    logs the run's counts instead: Engine.epochs_done and Engine.step_tokens."""
 
     step: int
     loss: float
@@ -84,6 +87,21 @@ class Engine:
     def trained_tokens(self) -> int | None:
         """Causal LM: labels that carry the loss in one pass over the training split."""
         return None if self.classification else sum(x.trained for x in self.train_items)
+
+    def epochs_done(self, step: int) -> Fraction:
+        """Passes over the training split that steps 1..step made, exactly (transformers' Trainer logs the same
+        float `epoch`: micro-batches done / micro-batches per epoch): 1 after an epoch's last step."""
+        t, world = self.plan.training, self.accelerator.num_processes
+        per_epoch = D.micro_batches_per_epoch(len(self.train_items), t.micro_batch, world)
+        return Fraction(step * t.gradient_accumulation, per_epoch)
+
+    def step_tokens(self) -> Iterator[int]:
+        """Endless input tokens (padding left out) of every optimizer step from step 1 on, all processes' together:
+        a pure function of the data order, which every process knows, so no process waits on another to count."""
+        t = self.plan.training
+        micro = D.global_tokens(self.train_items, t.micro_batch, t.seed, self.accelerator.num_processes)
+        while True:
+            yield sum(next(micro) for _ in range(t.gradient_accumulation))
 
     def micro_batches(self, start_step: int = 0) -> Iterator[tuple[int, list]]:
         """This process's micro-batches from optimizer step start_step on."""

@@ -226,9 +226,17 @@ def trim_log(path: Path, start: int) -> float | None:
     return seconds
 
 
-def progress_line(s: StepStats, total: int, seconds: float) -> str:
-    """The plain progress line printed instead of the bar when stderr is not a terminal."""
-    return (f"training: step {s.step}/{total}, loss {s.loss:.4f}, lr {s.lr:.2e}, epoch {s.epoch}, "
+def epochs_text(epochs, places: int = 2) -> str:
+    """Epochs done, rounded down to `places` decimals ("0.35", "3.00"): an epoch is not said done before its last
+    step."""
+    scaled = math.floor(epochs * 10**places)
+    return f"{scaled // 10**places}.{scaled % 10**places:0{places}d}"
+
+
+def progress_line(s: StepStats, total: int, epochs, seconds: float) -> str:
+    """The plain progress line printed instead of the bar when stderr is not a terminal; `epochs`: the epochs
+    steps 1..s.step made (Engine.epochs_done)."""
+    return (f"training: step {s.step}/{total}, loss {s.loss:.4f}, lr {s.lr:.2e}, epoch {epochs_text(epochs)}, "
             f"{seconds:.0f} s")
 
 
@@ -250,6 +258,10 @@ class _Loop:
         self.saved_at: int | None = None
         self.train_seconds = 0.0
         self.stop = StopRequest()
+        # log.jsonl's `tokens` is the run's input tokens so far, all processes', counted on across resumes: the
+        # steps up to the checkpoint this run continues from are counted again from the data order
+        self.step_tokens = engine.step_tokens()
+        self.tokens = sum(next(self.step_tokens) for _ in range(start)) if self.main else 0
         # the bar redraws itself in place, which only a terminal shows as one line: into a file or a pipe
         # (`2>log`) every frame would be kept, so there a plain progress line is printed at each logging step
         terminal = sys.stderr.isatty()
@@ -270,14 +282,17 @@ class _Loop:
         t = self.engine.plan.training
         self.loss = s.loss
         self.train_seconds += s.seconds
+        epochs = self.engine.epochs_done(s.step)
+        if self.main:
+            self.tokens += next(self.step_tokens)
         self.bar.update(1)
-        self.bar.set_postfix(loss=f"{s.loss:.4f}", lr=f"{s.lr:.2e}", epoch=s.epoch)
+        self.bar.set_postfix(loss=f"{s.loss:.4f}", lr=f"{s.lr:.2e}", epoch=epochs_text(epochs))
         if s.step % t.logging_steps == 0 or s.step == self.engine.total_steps:
             seconds = time.monotonic() - self.t0
             error = None
             if self.main:
-                record = {"step": s.step, "loss": s.loss, "lr": s.lr, "epoch": s.epoch, "tokens": s.tokens,
-                          "seconds": round(seconds, 3)}
+                record = {"step": s.step, "loss": s.loss, "lr": s.lr, "epoch": float(epochs_text(epochs, 4)),
+                          "tokens": self.tokens, "seconds": round(seconds, 3)}
                 try:
                     with open(self.out / "log.jsonl", "a", encoding="utf-8") as fh:
                         fh.write(json.dumps(record) + "\n")
@@ -289,7 +304,7 @@ class _Loop:
                        f"stopped at step {s.step}: the main process could not write {self.out / 'log.jsonl'} "
                        f"(its line says why); {ckpt.kept_line(self.out)}")
             if self.lines:
-                print(progress_line(s, self.engine.total_steps, seconds), file=sys.stderr, flush=True)
+                print(progress_line(s, self.engine.total_steps, epochs, seconds), file=sys.stderr, flush=True)
         # the last step's too: --resume with more steps trains a finished run on from it (optimizer, RNG, schedule)
         if s.step % t.save_steps == 0 or s.step == self.engine.total_steps:
             self._save(s.step)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,12 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def test_progress_line_says_step_total_loss_lr_epoch_and_time():
+    """The epoch is the epochs done, rounded down (tests/train/test_log_counts.py: it said the 0-based pass)."""
     s = StepStats(step=20, loss=0.41274, lr=7.1e-4, epoch=0, tokens=100, seconds=0.5, micro_batch=2, seq_len=48)
-    assert progress_line(s, 57, 17.4) == "training: step 20/57, loss 0.4127, lr 7.10e-04, epoch 0, 17 s"
+    assert progress_line(s, 57, Fraction(20, 57), 17.4) == (
+        "training: step 20/57, loss 0.4127, lr 7.10e-04, epoch 0.35, 17 s")
+    assert ", epoch 0.99, " in progress_line(s, 57, Fraction(999, 1000), 1.0)  # not yet a whole epoch
+    assert ", epoch 3.00, " in progress_line(s, 57, Fraction(3), 1.0)
 
 
 def test_stderr_into_a_file_gets_plain_progress_lines_not_bar_frames(tmp_path, tiny_llama):
