@@ -219,27 +219,27 @@ def read_labels(data, where: str, *, schema: str | None = None, peek=None, stat=
     """The class labels of every row of a classifier's data, with how many rows carry each: the one label rule of
     every start of probes that classify it (`lorplan probe start`'s check_start, `lorplan recommend --data` and
     its ladder, the planner's probes and ladders: plan_labels), as the probes' training counts them. The peek's
-    labels when it read the whole file (records.peek_examples: `peek`), else the file's, streamed once.
+    labels when it read the whole file (records.peek_examples: `peek`), else the file's, streamed once
+    (records.label_counts, the row loop of `lorplan train`'s data_classes).
     BadInput, one line starting with `where` (the data as the command names it), as each probe would fail: a
-    label that is no class label (2.5, NaN, true) by its line wherever it is, labels of no one kind (1 beside
-    "1.0": class_ids), no label at all, or one label alone (check_classes). `stat`: the file's os.stat taken
-    before the peek (else now, before the read): ClassLabels.recorded, what the run folder keeps (labels.json)
-    for the probes, ties the labels to the file as it was read; None for a folder of data."""
-    from lorplan.core.data import iter_examples
+    label that is no class label (2.5, NaN, true) by its line wherever it is (the peek's first, or
+    label_counts'), labels of no one kind (1 beside "1.0": class_ids), no label at all, or one label alone
+    (check_classes). `stat`: the file's os.stat taken before the peek (else now, before the read):
+    ClassLabels.recorded, what the run folder keeps (labels.json) for the probes, ties the labels to the file as
+    it was read; None for a folder of data."""
     from lorplan.core.data.labels import check_classes, class_ids
+    from lorplan.core.data.records import label_counts
 
     path = Path(data).expanduser()
     if stat is None and path.is_file():
         stat = path.stat()
     if peek is not None and peek.complete:
+        if peek.bad_label is not None:  # the first of the file, as label_counts would refuse it
+            raise BadInput(f"{where}: {peek.bad_label}")
         counts = Counter(peek.labels)
     else:
-        counts = Counter()
-        for ex in iter_examples(path, schema=schema if schema is not None else getattr(peek, "schema", None)):
-            if ex.label_problem is not None:
-                raise BadInput(f"{where}: line {ex.line}: {ex.label_problem}")
-            if ex.label is not None:
-                counts[ex.label] += 1
+        counts = label_counts(path, schema=schema if schema is not None else getattr(peek, "schema", None),
+                              where=where)
     class_ids(counts, where)
     check_classes(counts, where)
     return ClassLabels(counts, DataLabels.of(path, stat, counts) if stat is not None and path.is_file() else None)

@@ -108,10 +108,8 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
     # of a large JSON file (an array, or an object holding the rows) is not read
     _, schema, records = open_records(path, schema=schema, limit=max(rows + 1, DETECT_ROWS))
     examples = skipped = 0
-    labels: Counter = Counter()
+    tally = LabelTally()
     first_bad = ""
-    bad_label = None
-    unlabelled, first_unlabelled = 0, None
     complete = True
     for line, rec in records:
         if examples + skipped >= rows:
@@ -119,13 +117,7 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
             break
         if isinstance(rec, Example):
             examples += 1
-            if no_label(rec):  # train's rule (train.data.tokenize) and the profile's
-                unlabelled += 1
-                first_unlabelled = first_unlabelled or line
-            elif rec.label is not None:
-                labels[rec.label] += 1
-            else:
-                bad_label = bad_label or f"line {line}: {rec.label_problem}"
+            tally(rec)
         else:
             skipped += 1
             first_bad = first_bad or f"line {line}: {rec.reason}"
@@ -133,7 +125,8 @@ def peek_examples(path: str | os.PathLike[str], *, schema: str | None = None, ro
         where = "" if complete else f" in its first {rows:,} rows"
         first = f"; {first_bad}" if first_bad else ""
         raise BadInput(f"--data {path}: no usable row{where} ({skipped} skipped{first})")
-    return DataPeek(schema, examples, skipped, labels, complete, bad_label, first_bad, unlabelled, first_unlabelled)
+    return DataPeek(schema, examples, skipped, tally.counts, complete, tally.problem, first_bad, tally.unlabelled,
+                    tally.first_unlabelled)
 
 
 class Reservoir:
@@ -162,13 +155,23 @@ def data_classes(path: str | os.PathLike[str], *, schema: str | None = None, whe
     head `lorplan train` builds from it (lorplan.core.data.labels.class_ids), and what its result.json calls
     `classes`. Streams the file once, without tokenizing. BadInput, one line starting with `where` (the data as
     the command names it) when given: a row whose label is no class label (its line), ambiguous labels, no
-    label at all, or what open_records refuses."""
+    label at all, or what open_records refuses. One label alone is not refused here (`lorplan train` checks it
+    apart: labels.check_classes)."""
+    return by_id(class_ids(label_counts(path, schema=schema, where=where), where))
+
+
+def label_counts(path: str | os.PathLike[str], *, schema: str | None = None, where: str | None = None) -> Counter:
+    """Label -> the usable examples that carry it, over every row of the file, streamed once without tokenizing
+    (rows without a label left out): the row loop of data_classes and of every start of probes that classify
+    (lorplan.probe.runner.read_labels). BadInput, one line starting with `where` when given, at the first row
+    whose label is no class label (2.5, NaN, true), named by its line: the rest of the file is not read. Neither
+    the labels' kinds nor their number is judged here (labels.class_ids, labels.check_classes)."""
     tally = LabelTally()
     for ex in iter_examples(path, schema=schema):
         tally(ex)
         if tally.problem is not None:  # refused at that row: the rest of the file is not read
             raise BadInput(f"{where + ': ' if where else ''}{tally.problem}")
-    return by_id(class_ids(tally.labels, where))
+    return tally.counts
 
 
 def load_examples(
@@ -212,17 +215,30 @@ def _tapped(examples: Iterator[Example], each: Callable[[Example], None]) -> Ite
 
 
 class LabelTally:
-    """A load_examples `each` hook: the distinct class labels of the examples it is called with (`labels`; rows
-    without a label left out) and `problem`, "line N: why" for the first whose label is no class label (2.5,
-    NaN, true), else None. A set of the distinct values: a classifier's classes, not a value per row. The one
-    rule of a probe's sample (lorplan.probe.worker.sample) and of data_classes, which refuses at the problem."""
+    """A load_examples `each` hook: how many of the examples it is called with carry each class label (`counts`, a
+    Counter; `labels`, their distinct values), and `problem`, "line N: why" for the first whose label is no class
+    label (2.5, NaN, true), else None; `unlabelled`, the examples without a label (null, blank or missing:
+    labels.unlabelled, which a classifier trains without), the first at line `first_unlabelled`. The one rule of
+    a probe's sample (lorplan.probe.worker.sample), of the start checks' peek (peek_examples) and of label_counts
+    (data_classes, lorplan.probe.runner.read_labels), which refuses at the problem."""
 
     def __init__(self) -> None:
-        self.labels: set = set()
+        self.counts: Counter = Counter()
         self.problem: str | None = None
+        self.unlabelled = 0
+        self.first_unlabelled: int | None = None
+
+    @property
+    def labels(self) -> set:
+        """The distinct class labels: a classifier's classes, not a value per row."""
+        return set(self.counts)
 
     def __call__(self, ex: Example) -> None:
         if ex.label is not None:
-            self.labels.add(ex.label)
-        elif self.problem is None and ex.label_problem is not None:
+            self.counts[ex.label] += 1
+        elif no_label(ex):  # train's rule (train.data.tokenize) and the profile's
+            self.unlabelled += 1
+            if self.first_unlabelled is None:
+                self.first_unlabelled = ex.line
+        elif self.problem is None:
             self.problem = f"line {ex.line}: {ex.label_problem}"
