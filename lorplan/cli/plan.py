@@ -21,6 +21,7 @@ from lorplan.cli._common import (
 )
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
+from lorplan.cli.plan_args import add_gpus_sharding, add_prepare_kbit
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import (
     HELP,
@@ -30,7 +31,6 @@ from lorplan.core.vocab import (
     LossKernel,
     Optimizer,
     Quant,
-    Sharding,
     Task,
     TrainOn,
 )
@@ -80,8 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"{HELP[Attention]} (default {Attention.SDPA.value}; {Attention.EAGER.value} for a model "
                    "whose transformers class has no SDPA, such as Gemma 2)")
     t.add_argument("--no-autocast", action="store_true", help="pure low-precision training (no torch.autocast)")
-    t.add_argument("--no-prepare-kbit", action="store_true",
-                   help="quantized base without peft's prepare_model_for_kbit_training")
+    add_prepare_kbit(t)
     t.add_argument("--no-foreach", action="store_true", help="optimizer without the multi-tensor (foreach) step")
     t.add_argument("--kernels", default=Kernels.CUDA.value, metavar=_names(Kernels),
                    help=f"{HELP[Kernels]} (default cuda)")
@@ -91,9 +90,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--padding-mask", action="store_true",
                    help="batches are padded (a padding collator): SDPA keeps K/V repeated and a mask per layer")
     h = p.add_argument_group("hardware")
-    h.add_argument("--gpus", default="1", metavar="N", help="number of GPUs (default 1)")
-    h.add_argument("--sharding", default=None, metavar=_names(Sharding),
-                   help=f"{HELP[Sharding]} (default none; ddp with --gpus > 1)")
+    add_gpus_sharding(h)
     h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
     h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); "
                    "a bare number below 4096 is GiB (24 = 24 GiB) (overrides --gpu)")

@@ -73,6 +73,24 @@ def _cuda_context(text: str) -> int:
     return size
 
 
+def add_prepare_kbit(group, also: str = "") -> None:
+    """--no-prepare-kbit as `lorplan plan` and `lorplan recommend` take it (one definition: a flag a fit verdict
+    names, core.memory.report.fit_hints, is typed into either command); `also`: what the command adds."""
+    group.add_argument("--no-prepare-kbit", action="store_true",
+                       help=f"quantized base without peft's prepare_model_for_kbit_training{also}")
+
+
+def add_gpus_sharding(group, also: str = "") -> None:
+    """--gpus and --sharding as `lorplan plan` and `lorplan recommend` take them (read by setup_from_args);
+    `also`: what the command does with them besides pricing."""
+    from lorplan.cli._common import vocab_metavar
+    from lorplan.core.vocab import HELP, Sharding
+
+    group.add_argument("--gpus", default="1", metavar="N", help=f"number of GPUs (default 1){also}")
+    group.add_argument("--sharding", default=None, metavar=vocab_metavar(Sharding),
+                       help=f"{HELP[Sharding]} (default none; ddp with --gpus > 1)")
+
+
 def attention_from_args(args, spec, priced: bool = True) -> str | None:
     """The one rule of `lorplan plan`, `lorplan recommend` and `lorplan probe start` for --attention: refuse one
     the model's transformers class lacks before anything is priced or started (BadInput "--attention sdpa:

@@ -31,6 +31,7 @@ from lorplan.cli._common import (
     vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
+from lorplan.cli.plan_args import add_gpus_sharding, add_prepare_kbit
 from lorplan.core.errors import BadInput
 from lorplan.core.limits import MAX_EPOCHS
 from lorplan.core.units import counted
@@ -82,6 +83,10 @@ def register(sub) -> None:
     add_rope_scaling(t, "the written plan and the probes carry it")
     t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
     t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
+    add_prepare_kbit(t, " (priced without it, for a trainer that skips that call; lorplan train, and so the "
+                        "probes, still make it)")
+    add_gpus_sharding(t, ": the planned training's, for the memory check and the written plan; the probe ladder's "
+                      "probes each train on one GPU, at the plan's micro-batch")
     t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
     t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); a bare "
                    "number below 4096 is GiB (24 = 24 GiB) (overrides --gpu)")
@@ -117,8 +122,8 @@ def register(sub) -> None:
                           "per-module rank_pattern")
     # flags of `lorplan plan` this command does not offer, at plan's defaults (setup_from_args reads them)
     p.set_defaults(run=run, layers=None, rank_pattern=None, dora=False, modules_to_save=None, base_dtype="bf16",
-                   adapter_dtype="fp32", attention=None, lora_dropout="0", gpus="1", sharding=None,
-                   no_autocast=False, no_prepare_kbit=False, kernels="cuda", no_foreach=False, padding_mask=False,
+                   adapter_dtype="fp32", attention=None, lora_dropout="0",
+                   no_autocast=False, kernels="cuda", no_foreach=False, padding_mask=False,
                    cuda_context=None, reserve_fraction=None)
 
 
@@ -154,12 +159,14 @@ def _check_flags(args) -> None:
                                  ("--task", args.task), ("--num-labels", args.num_labels),
                                  ("--micro-batch", args.micro_batch), ("--seq-len", args.seq_len),
                                  ("--rope-scaling", args.rope_scaling), ("--gpu", args.gpu),
-                                 ("--gpu-memory", args.gpu_memory), ("--probes", args.probes))
+                                 ("--gpu-memory", args.gpu_memory), ("--sharding", args.sharding),
+                                 ("--probes", args.probes))
                   if v is not None]
         given += [f for f, on in (("--epochs", args.epochs != 1.0), ("--targets", args.targets != "all-linear"),
                                   ("--quant", args.quant != Quant.NONE.value), ("--double-quant", args.double_quant),
                                   ("--grad-checkpointing", args.grad_checkpointing),
-                                  ("--optimizer", args.optimizer != Optimizer.ADAMW.value)) if on]
+                                  ("--optimizer", args.optimizer != Optimizer.ADAMW.value),
+                                  ("--no-prepare-kbit", args.no_prepare_kbit), ("--gpus", args.gpus != "1")) if on]
         if given:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
                            "settings")

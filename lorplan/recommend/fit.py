@@ -6,8 +6,11 @@ smaller micro-batch (gradient accumulation keeps the batch), gradient checkpoint
 base weights with double quantization (QLoRA, Dettmers et al. 2023, arXiv 2305.14314), no fp32 up-cast of a
 quantized base (--no-prepare-kbit), each alone and when none is enough the smallest combinations that are; then
 LoRA on the attention projections only and shorter sequences (they change what is trained); only when nothing
-fits on the one GPU `lorplan recommend` prices, ZeRO-3 over the fewest more GPUs with the fewest other changes.
-Each is spelled as the `lorplan plan` flags that give its figure. Pure Python.
+fits on the GPUs the setup has (--gpus, one by default), ZeRO-3 over the fewest more GPUs with the fewest other
+changes. Each is spelled as the flags that give its figure, which `lorplan plan` and `lorplan recommend` both take
+(cli.plan_args defines the setup flags once): added to the recommend command as printed, they price the same rank
+at that figure, unless they change the targets, which changes the rank the capacity prior recommends (the verdict
+says so). Pure Python.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from lorplan.recommend.types import Fit, Remedy
 # `lorplan plan`'s table prices one row per step without --micro-batch (cli.plan.TABLE_MICRO_BATCH), so a
 # classifier's 16 here reads like a different model's figure unless the line says where it came from.
 BATCH_FLAGS = "lorplan plan's table prices 1 row unless given --micro-batch; --micro-batch N prices another"
+
+# The remedy flag that changes what is trained (fit_hints' attention-only targets), and so the capacity prior's rank.
+RETARGETS = "--targets"
 
 
 def default_batch_clause(task: str, micro_batch: int) -> str:
@@ -61,6 +67,9 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     works = [r.change for r in remedies if r.fits]
     text = f"rank {rank} needs {format_bytes(total)} per GPU{shape}, more than {where} ({format_bytes(budget_bytes)})"
     text += f"; it fits with {' or with '.join(works)}" if works else "; none of the usual changes makes it fit"
+    if any(RETARGETS in w.split() for w in works):  # the prior's parameters per rank unit change with the targets
+        text += (" (LoRA on fewer modules has fewer parameters per rank, so with it the rank is recommended anew and "
+                 "priced at that rank)")
     text += (f"; rank {rank_fits} fits as set up" if rank_fits is not None
              else "; no smaller rank fits as set up either")
     text += why
