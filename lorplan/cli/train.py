@@ -187,32 +187,19 @@ def check_bypassed(plan, spec, plan_path: str) -> list[str]:
     base (core.lora.never_trained: Mamba's dt_proj alone) and nothing else trains (no modules_to_save, embedding
     or expert target, nor lora.bias): nothing would learn, and the run ended in torch's "does not require grad"
     traceback at its first backward."""
-    from lorplan.core.errors import BadInput
-    from lorplan.core.lora import (
-        block_target_names,
-        bypass_notes,
-        never_trained,
-        resolve_embedding_targets,
-        resolve_param_targets,
-        resolve_targets,
-        saved_names,
-    )
+    from lorplan.core.lora import bypass_notes
+    from lorplan.core.memory.bounds import check_learns
     from lorplan.core.plan.build import plan_to_setup
     from lorplan.core.vocab import LoraBias
 
     targets = plan_to_setup(plan)[1].targets
-    notes = bypass_notes(spec, targets, key=f"{plan_path}: lora.target_modules")
+    key = f"{plan_path}: lora.target_modules"
+    notes = bypass_notes(spec, targets, key=key)
     if not notes:
         return []
     q = plan.quantization
-    dead = never_trained(spec, quantized=q.load_in_4bit or q.load_in_8bit)
-    linears = resolve_targets(spec, targets)
-    if (linears and all(m.name in dead for m in linears) and not resolve_embedding_targets(spec, targets)
-            and not resolve_param_targets(spec, targets) and not saved_names(spec, targets)
-            and plan.lora.bias == LoraBias.NONE):
-        others = [n for n in block_target_names(spec) if n not in dead]
-        hint = f"target {' or '.join(others)} too" if others else "target other modules"
-        raise BadInput("; ".join(notes) + f": nothing else in the plan trains, so nothing would learn; {hint}")
+    check_learns(spec, targets, quantized=q.load_in_4bit or q.load_in_8bit, bias=plan.lora.bias != LoraBias.NONE,
+                 key=key)  # lorplan plan's rule (core.memory.bounds), in the plan's key
     return ["note: " + n for n in notes]
 
 

@@ -132,9 +132,18 @@ def test_a_bypassed_module_that_trains_on_this_path_is_noted_not_refused(folders
     assert len(notes) == 1 and "PyTorch path" in notes[0], err
 
 
+def _dt_proj_alone(capsys, tmp_path: Path, model: Path, data: Path) -> Path:
+    """A plan adapting Mamba's dt_proj alone, as a plan edited by hand (or written before lorplan plan refused it)
+    holds it: lorplan plan refuses to write one (test_plan_refuses_what_train_refuses)."""
+    plan = _plan(capsys, tmp_path, model, data, "in_proj,dt_proj")
+    old = read_plan(plan)
+    write_plan(replace(old, lora=replace(old.lora, target_modules=("dt_proj",))), plan, force=True)
+    return plan
+
+
 def test_train_refuses_a_plan_in_which_nothing_would_learn(folders, capsys, tmp_path, prompt_completion_file,
                                                            state_home):
-    plan = _plan(capsys, tmp_path, folders["mamba"], prompt_completion_file, "dt_proj")
+    plan = _dt_proj_alone(capsys, tmp_path, folders["mamba"], prompt_completion_file)
     rc, out, err = _train(capsys, plan, tmp_path / "out")
     assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, (rc, out, err)
     assert str(plan) in err and "lora.target_modules dt_proj" in err and "nothing" in err, err
@@ -144,3 +153,39 @@ def test_train_refuses_a_plan_in_which_nothing_would_learn(folders, capsys, tmp_
     write_plan(replace(old, lora=replace(old.lora, modules_to_save=("lm_head",))), plan, force=True)
     rc, _, err = _train(capsys, plan, tmp_path / "out")
     assert rc == 0, err
+
+
+def test_plan_refuses_what_train_refuses(folders, capsys, tmp_path, prompt_completion_file, state_home):
+    """`lorplan plan --targets dt_proj` on Mamba wrote a plan (with a note) that `lorplan train` refuses, since its one
+    adapter trains on no path: plan refuses it now, in one line giving train's reason (one rule,
+    core.memory.bounds.check_learns over core.lora.never_trained), and writes nothing."""
+    written = tmp_path / "p.toml"
+    rc, out, err = _run(capsys, "plan", "--model", str(folders["mamba"]), "--data", str(prompt_completion_file),
+                        "--rank", "2", "--seq-len", "32", "--targets", "dt_proj", "--write", str(written))
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err and out == "", (rc, out, err)
+    assert not written.exists()
+    said = err.strip().removeprefix("lorplan plan: error: ")
+    assert said.startswith("--targets dt_proj: mamba's "), err
+    plan = _dt_proj_alone(capsys, tmp_path, folders["mamba"], prompt_completion_file)
+    rc, _, train_err = _train(capsys, plan, tmp_path / "out")
+    assert rc == 2, train_err
+    # the same sentence after the key each names the setting by
+    assert train_err.strip().endswith(said.removeprefix("--targets"))
+    # the planner's table (`lorplan plan` without --write, and the TUI, through check_plannable) refuses it too
+    from lorplan.core.errors import BadInput
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory.bounds import check_plannable
+    from lorplan.core.memory.types import TrainingSetup
+    from lorplan.core.model import load_spec
+
+    spec = load_spec(str(folders["mamba"]))
+
+    def setup(*modules: str, saved: tuple[str, ...] = ()) -> TrainingSetup:
+        return TrainingSetup(seq_len=32, attention="eager", targets=LoraTargets(modules=modules, modules_to_save=saved))
+
+    with pytest.raises(BadInput) as caught:
+        check_plannable(spec, setup("dt_proj"))
+    assert str(caught.value) == said
+    # beside a module that learns, or with a module trained whole, it plans (with the note)
+    check_plannable(spec, setup("in_proj", "dt_proj"))
+    check_plannable(spec, setup("dt_proj", saved=("lm_head",)))

@@ -558,6 +558,28 @@ def check_targets(spec: ModelSpec, targets: LoraTargets, names: TargetNames = TA
                                f"({', '.join(sorted({p.rsplit('.', 1)[-1] for p in paths}))})")
 
 
+def check_learns(spec: ModelSpec, targets: LoraTargets, *, quantized: bool = False, bias: bool = False,
+                 key: str = "--targets") -> None:
+    """BadInput (one line: core.lora.bypass_notes' sentence, after `key`) when every module the targets adapt is one
+    whose adapter trains on no path of this base (core.lora.never_trained: Mamba's dt_proj alone, which its mixer
+    reads as a raw weight; `quantized`: a 4- or 8-bit base) and nothing else trains (no embedding, expert or
+    modules_to_save target, nor a trained LoRA bias, `bias`): nothing would learn, and the run ended in torch's
+    "does not require grad" traceback at its first backward. The one rule of `lorplan plan` and the planner
+    (check_plannable) and of `lorplan train` (lorplan.cli.train.check_bypassed, `key` naming the plan's key)."""
+    from lorplan.core.lora import block_target_names, bypass_notes, never_trained, saved_names
+
+    notes = bypass_notes(spec, targets, key=key)
+    if not notes or bias:
+        return
+    dead = never_trained(spec, quantized=quantized)
+    linears = resolve_targets(spec, targets)
+    if (linears and all(m.name in dead for m in linears) and not resolve_embedding_targets(spec, targets)
+            and not resolve_param_targets(spec, targets) and not saved_names(spec, targets)):
+        others = [n for n in block_target_names(spec) if n not in dead]
+        hint = f"target {' or '.join(others)} too" if others else "target other modules"
+        raise BadInput("; ".join(notes) + f": nothing else in the plan trains, so nothing would learn; {hint}")
+
+
 def check_ranks(spec: ModelSpec, targets: LoraTargets, ranks: Iterable[int], flag: str = "--ranks") -> None:
     """BadInput naming `flag` for a rank above rank_limit (no adapted module could use it)."""
     limit = rank_limit(spec, targets)
@@ -586,8 +608,8 @@ def check_loss(spec: ModelSpec, setup: TrainingSetup) -> None:
 
 def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] = (), flag: str = "--ranks",
                     names: ContextNames = FLAG_NAMES) -> None:
-    """Every check above for one setup and the ranks asked for explicitly (`flag` and `names`: what the messages
-    call the ranks and the context settings), and that the model's class implements the setup's attention
+    """Every check above for one setup (check_learns with no LoRA bias: the planner trains none) and the ranks
+    asked for explicitly (`flag` and `names`: what the messages call the ranks and the context settings), and that the model's class implements the setup's attention
     (core.model.attention: Gemma 2 has no SDPA) and checkpoints when asked (core.model.fallback: CTRL cannot)."""
     from lorplan.core.model.fallback import check_gradient_checkpointing
 
@@ -596,4 +618,5 @@ def check_plannable(spec: ModelSpec, setup: TrainingSetup, ranks: Iterable[int] 
     check_gradient_checkpointing(spec, setup.grad_checkpointing)
     check_context(spec, setup, names)
     check_targets(spec, setup.targets)
+    check_learns(spec, setup.targets, quantized=setup.quant != "none")
     check_ranks(spec, setup.targets, ranks, flag)
