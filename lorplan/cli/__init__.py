@@ -38,12 +38,34 @@ class _Parser(argparse.ArgumentParser):
         if match:
             message = match.group(2)
         message = message.splitlines()[0] if message else message
-        self.exit(2, f"{self.prog}: error: {message}{_closest_choice(message)}\n")
+        hint = _closest_choice(message)
+        if message.startswith("the following arguments are required") and (unknown := self._unknown_options()):
+            # argparse says a missing required option before the unknown ones: `plan --mode gpt2` (an
+            # abbreviation, which these parsers do not take) said only that --model is required
+            message += f"; unrecognized: {', '.join(unknown)}"
+            hint = _closest_options(self, unknown)
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+    def _unknown_options(self) -> list[str]:
+        """The options typed to this (sub)command (parse_known_args' words) that it has none of, as typed, each
+        once: not a value after `--`, a negative number or words with a space (argparse's values too)."""
+        unknown = []
+        for word in getattr(self, "_typed", ()):
+            if word == "--":
+                break
+            typed = word.split("=", 1)[0]
+            if (word.startswith("-") and len(word) > 1 and not self._negative_number_matcher.match(word)
+                    and " " not in word and typed not in self._option_string_actions and typed not in unknown):
+                unknown.append(typed)
+        return unknown
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         # Remember the innermost (sub)command's prog ("lorplan probe start"): a subcommand's parser returns
         # before its parents', so the first to set it is the command that runs. main() names it in lorplan's own
-        # errors as argparse names it in its own ("lorplan plan: error: ...").
+        # errors as argparse names it in its own ("lorplan plan: error: ..."). The words, for error()'s unknown
+        # options (a subcommand's parser gets the words after its name).
+        args = sys.argv[1:] if args is None else list(args)
+        self._typed = [str(word) for word in args]
         namespace, extras = super().parse_known_args(args, namespace)
         if getattr(namespace, "command_prog", None) is None:
             namespace.command_prog = self.prog
