@@ -24,14 +24,18 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
   stays zero. The presets leave them out; naming one is planned with a note (bypass_notes), not refused: most
   train on some path (out_proj and Mamba's x_proj on the PyTorch one, dt_proj of a quantized FalconMamba or
   Jamba), and Mamba's dt_proj, which trains on none, is in the Mamba plan files written before this table.
+- Modules read as a raw weight outside a state-space mixer (WEIGHT_BYPASSED: Gemma 3n's correction_coefs, LongCat
+  Flash's router, LayoutLM v2/v3's relative-position bias tables, Bloom's dense layers under slow_but_exact): their
+  adapter never trains on any path; presets leave them out and naming one is planned with a note, as above.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from lorplan.core.errors import BadInput
 from lorplan.core.model.spec import Linear, ModelSpec, Tensor
@@ -67,6 +71,47 @@ KERNEL_BYPASSED: dict[str, dict[str, str]] = {
     "falcon_mamba": {"dt_proj": _MATMUL_UNQUANTIZED},
     "jamba": {"dt_proj": _MATMUL_UNQUANTIZED},
 }
+# Modules a model reads as a raw weight outside a state-space mixer (peft accepts an adapter on them; it never runs),
+# model_type -> {name: what that model does with the weight, after "<model_type>'s "}: what the modeling files of the
+# installed transformers' causal LMs and sequence classifiers do (tests/core/test_weight_bypassed_families.py scans
+# them and trains each family). WavLM's attention hands q/k/v/out_proj's weights to F.multi_head_attention_forward
+# too, but lorplan does not plan audio models.
+_REL_POS_TABLE = ("encoders look up {name}'s weight as a relative-position bias table under torch.no_grad(), so its "
+                  "adapter never trains")
+WEIGHT_BYPASSED: dict[str, dict[str, str]] = {
+    # Gemma3nTextAltUp.correct: F.linear(modalities, self.correction_coefs.weight.clamp(...)) when training
+    "gemma3n": {"correction_coefs": "AltUp layers multiply by a clipped copy of {name}'s weight in training, so its "
+                                    "adapter never trains"},
+    # LongcatFlashTopkRouter: F.linear(hidden_states.float(), self.classifier.weight.float())
+    "longcat_flash": {"classifier": "MoE routers multiply by {name}'s weight directly, so its adapter never trains"},
+    # LayoutLMv2Encoder / LayoutLMv3Encoder index `weight.t()[buckets]` / `bias.weight[:, buckets]`
+    "layoutlmv2": dict.fromkeys(("rel_pos_bias", "rel_pos_x_bias", "rel_pos_y_bias"), _REL_POS_TABLE),
+    # BloomAttention / BloomMLP: F.linear over slices of self.dense.weight / self.dense_4h_to_h.weight
+    "bloom": dict.fromkeys(("dense", "dense_4h_to_h"), "blocks multiply by slices of {name}'s weight directly "
+                                                       "(pretraining_tp > 1 with slow_but_exact), so its adapter "
+                                                       "never trains"),
+}
+WEIGHT_BYPASSED["gemma3n_text"] = WEIGHT_BYPASSED["gemma3n"]
+WEIGHT_BYPASSED["layoutlmv3"] = WEIGHT_BYPASSED["layoutlmv2"]
+
+
+def _text_part(cfg: Mapping[str, Any]) -> Mapping[str, Any]:
+    part = cfg.get("text_config")
+    return part if isinstance(part, Mapping) else cfg
+
+
+def _bloom_slices(cfg: Mapping[str, Any]) -> bool:
+    tp = cfg.get("pretraining_tp", 1)
+    return isinstance(tp, int) and tp > 1 and cfg.get("slow_but_exact") is True
+
+
+# the config under which a WEIGHT_BYPASSED model reads the weight (a model type absent here always does); the
+# defaults are the transformers configuration classes' (Gemma3nTextConfig.altup_coef_clip = 120.0)
+_READ_WHEN: dict[str, Callable[[Mapping[str, Any]], bool]] = {
+    "gemma3n": lambda cfg: _text_part(cfg).get("altup_coef_clip", 120.0) is not None,
+    "bloom": _bloom_slices,
+}
+_READ_WHEN["gemma3n_text"] = _READ_WHEN["gemma3n"]
 _LAYER_RE = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
 
 
@@ -133,10 +178,21 @@ def peft_refused(spec: ModelSpec) -> tuple[str, ...]:
     return PEFT_MAMBA_REFUSED if spec.model_type in PEFT_MAMBA_TYPES else ()
 
 
+def _bypassed(spec: ModelSpec) -> dict[str, str]:
+    """name -> what this model does with its weight (a phrase after "<model_type>'s "), for the modules it reads as a
+    raw weight though peft adapts them: KERNEL_BYPASSED, and WEIGHT_BYPASSED where its config makes the model read
+    the weight (_READ_WHEN)."""
+    out = {name: f"state-space mixers {how}" for name, how in KERNEL_BYPASSED.get(spec.model_type, {}).items()}
+    when = _READ_WHEN.get(spec.model_type)
+    if when is None or when(spec.config):
+        out.update(WEIGHT_BYPASSED.get(spec.model_type, {}))
+    return out
+
+
 def kernel_bypassed(spec: ModelSpec) -> tuple[str, ...]:
-    """The module names this model's state-space mixers read as raw weights though peft adapts them
-    (KERNEL_BYPASSED): the presets leave them out."""
-    return tuple(KERNEL_BYPASSED.get(spec.model_type, {}))
+    """The module names this model reads as raw weights though peft adapts them (KERNEL_BYPASSED's state-space
+    mixers, WEIGHT_BYPASSED): the presets leave them out."""
+    return tuple(_bypassed(spec))
 
 
 def preset_excluded(spec: ModelSpec) -> tuple[str, ...]:
@@ -145,11 +201,11 @@ def preset_excluded(spec: ModelSpec) -> tuple[str, ...]:
 
 
 def bypass_notes(spec: ModelSpec, targets: LoraTargets, key: str = "--targets") -> list[str]:
-    """One sentence per explicitly named module that this model's mixers read as a raw weight (KERNEL_BYPASSED),
-    where its adapter does not train: named by its leaf (out_proj) or a longer suffix of its path (mamba.out_proj),
+    """One sentence per explicitly named module that this model reads as a raw weight (kernel_bypassed: a
+    state-space mixer's KERNEL_BYPASSED, WEIGHT_BYPASSED), where its adapter does not train: named by its leaf (out_proj) or a longer suffix of its path (mamba.out_proj),
     which --targets matches alike; one note per module, under the first name that selects it, after `key` (the
     flag, or a plan's "PLAN: lora.target_modules")."""
-    where = KERNEL_BYPASSED.get(spec.model_type, {})
+    where = _bypassed(spec)
     if not where:
         return []
     selected = _selected(spec, targets)[0]
@@ -159,7 +215,7 @@ def bypass_notes(spec: ModelSpec, targets: LoraTargets, key: str = "--targets") 
         leaf = name.rsplit(".", 1)[-1]
         if leaf in where and leaf not in done and any(_suffix_match(m.path, name) for m in selected):
             done.add(leaf)
-            notes.append(f"{key} {name}: {spec.model_type}'s state-space mixers {where[leaf].format(name=leaf)}")
+            notes.append(f"{key} {name}: {spec.model_type}'s {where[leaf].format(name=leaf)}")
     return notes
 
 
@@ -174,7 +230,7 @@ def never_trained(spec: ModelSpec, quantized: bool) -> tuple[str, ...]:
 
 def block_target_names(spec: ModelSpec) -> tuple[str, ...]:
     """The block linears' leaf names the planner's target boxes offer (model order): spec.layer_linear_names less
-    those peft refuses on this model and those its mixers read as raw weights (preset_excluded)."""
+    those peft refuses on this model and those it reads as raw weights (preset_excluded)."""
     refused = preset_excluded(spec)
     return tuple(name for name in spec.layer_linear_names if name not in refused)
 
@@ -430,6 +486,10 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
     leaves = sorted({p.rsplit(".", 1)[-1] for p in chosen})
     everything = [m.path for m in (*spec.linears, *spec.tied_linears)] + list(_embedding_modules(spec))
+    # peft matches a name against every module, blocks and lists too, and refuses one it cannot adapt: Gemma 3n's
+    # altup_projections.0 is named "0", as is model.layers.0, so a container a leaf name matches rules leaves out
+    paths = [*everything, *(t.path for t in spec.tensors)]
+    everything += sorted({p.rsplit(".", k)[0] for p in paths for k in range(1, p.count(".") + 1)} - set(everything))
     saved = saved_names(spec, targets)
     layers = set(targets.layers_to_transform) if targets.layers_to_transform is not None else None
     by_leaf = {

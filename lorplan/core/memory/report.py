@@ -38,8 +38,9 @@ def fit_note(row: RankRow, setup: TrainingSetup, budget_bytes: int | None) -> st
 def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> list[str]:
     """Sentences that explain figures a user would not expect from this setup, priced at `rank` (empty when
     nothing needs explaining): peft's fp32 up-cast of a quantized base, fused MoE experts that bitsandbytes
-    leaves unquantized, a sequence beyond the model's context priced with RoPE scaling, and a named target a
-    state-space mixer reads as a raw weight (core.lora.bypass_notes)."""
+    leaves unquantized, a sequence beyond the model's context priced with RoPE scaling, and a named target the
+    model reads as a raw weight, in a state-space mixer or elsewhere (core.lora.bypass_notes: Mamba's dt_proj,
+    Gemma 3n's correction_coefs)."""
     from lorplan.core.lora import bypass_notes
 
     notes: list[str] = bypass_notes(spec, setup.targets)

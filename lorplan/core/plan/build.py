@@ -30,9 +30,10 @@ PLACEHOLDER_DATA_PATH = "data/train.jsonl"
 
 def _target_names(spec, targets) -> tuple[str, ...]:
     """Leaf names for the plan: "all-linear" stays (every tool knows it) except on a model where peft refuses a
-    module its "all-linear" selects (core.lora.peft_refused: a Mamba-based model's out_proj), or a module a
-    state-space mixer reads as a raw weight (core.lora.kernel_bypassed: Bamba's out_proj, Mamba's dt_proj), where the
-    plan, and so every export of it, names what lorplan adapts; other presets become module names."""
+    module its "all-linear" selects (core.lora.peft_refused: a Mamba-based model's out_proj), or a module the
+    model reads as a raw weight (core.lora.kernel_bypassed: Bamba's out_proj, Mamba's dt_proj, Gemma 3n's
+    correction_coefs, Bloom's dense under slow_but_exact), where the plan, and so every export of it, names what
+    lorplan adapts; other presets become module names."""
     from lorplan.core.lora import PRESETS, preset_excluded, resolve_targets
 
     refused = preset_excluded(spec)
