@@ -2,7 +2,8 @@
 
 ProbeWork is mixed into ProbesPanel (panels/probes_panel.py), which draws: a worker here never touches a widget,
 it posts a message (a replaceable ProbeRunUpdated with a frozen read of the run, ProbeActionFinished saying what
-an action did) and the panel's handlers show it. A newer read cancels an older one (exclusive), and a slow disk
+an action did) and the panel's handlers show it. A start reads the whole data file of a classifier for its labels
+(seconds for a large one): the panel says "starting" meanwhile and starts no second run until it has ended. A newer read cancels an older one (exclusive), and a slow disk
 never builds a backlog of reads. The panel reports a worker's failure (its Worker.StateChanged handler). Never
 imports torch: the reading and the actions go through probe_bridge, the plan through bridge.
 """
@@ -72,7 +73,9 @@ class ProbeWork:
             return
         self.post_message(ProbeActionFinished(f"{probe_id} queued again"))
 
-    @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
+    # A start is never `exclusive`: that marks the thread worker before it cancelled, but the thread goes on and
+    # starts its run too. The panel starts one at a time instead (ProbesPanel._start_once).
+    @work(thread=True, exclusive=False, group="probe-start", exit_on_error=False)
     def _start_plan(self, snapshot: PlanSnapshot, data: PlanData, runs_dir: Path | None,
                     backend: probe_bridge.Backend | None) -> None:
         try:
@@ -92,7 +95,7 @@ class ProbeWork:
         text = f"started run {run.id}: ranks {', '.join(map(str, ranks))}"
         self.post_message(ProbeActionFinished("\n".join([text, *notes]), run_id=run.id))
 
-    @work(thread=True, exclusive=True, group="probe-start", exit_on_error=False)
+    @work(thread=True, exclusive=False, group="probe-start", exit_on_error=False)
     def _start_demo(self, runs_dir: Path | None, backend: probe_bridge.Backend | None) -> None:
         try:
             run = probe_bridge.start_demo(runs_dir=runs_dir, backend=backend)

@@ -7,8 +7,9 @@ retry.
 The panel only reads the run folders, so closing lorplan never stops a probe and opening it again shows the
 same run. Reading (listing runs, event logs read incrementally, process-liveness locks) happens in a thread
 worker every `poll_seconds`, through probe_bridge.ProbeFeed; the worker posts a replaceable ProbeRunUpdated
-with a frozen read and the handler only draws it. Start, cancel and retry run in thread workers too; the
-workers are in probe_work.py, this module draws what they post and checks what an action needs first. `p`
+with a frozen read and the handler only draws it. Start, cancel and retry run in thread workers too (a start
+says "starting probes…" in the status line beside the run list, and p or s pressed meanwhile starts no second
+run); the workers are in probe_work.py, this module draws what they post and checks what an action needs first. `p`
 probes the plan on screen, exactly as the export would write it (bridge.plan_from_setup of the Plan tab's
 snapshot and the Data tab's profile, which the screen hands down as `plan` and `data`), at ranks around the
 selected one; the tab then follows the new run. Never imports torch.
@@ -46,6 +47,7 @@ SHORT_HEIGHT = 26
 # scrolls by whole columns.
 COLUMNS = (("rank", "probe"), ("state", "state"), ("step", "step"), ("loss", "loss"), ("eval_loss", "eval"),
            ("acc", "acc"), ("tps", "tok/s"), ("train", "train"), ("load", "load"), ("mem", "peak mem"))
+IN_PROGRESS = " (already in progress)"  # what p and s add to the status line while a start is on its way
 _RICH_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "failed": "bold red",
                "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
 
@@ -104,6 +106,9 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._curves: dict = {}  # the curves last plotted (drawn again when the plot's width changes)
         self._plot_width = 0  # the plot's width when it was last drawn
         self._can: frozenset[str] = frozenset()  # the run keys that can act now (check_action)
+        self._summary = ""  # the run's summary line (shown unless a start is on its way)
+        self._starting: str | None = None  # what the status line says while a start is on its way
+        self._start_worker: Worker | None = None  # the start on its way (None: p and s start one)
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="probes-top"):
@@ -193,6 +198,12 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             self.poll()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._start_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                                  WorkerState.CANCELLED):
+            # after its ProbeActionFinished (posted before the worker returned): p and s start a run again, a
+            # failed start too
+            self._start_worker, self._starting = None, None
+            self._show_summary()
         if event.state != WorkerState.ERROR:
             return
         text = f"{type(event.worker.error).__name__}: {event.worker.error}"
@@ -230,9 +241,14 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         else:
             sched = st.state  # done, cancelled, or running (probes a killed scheduler left)
         # " · " as the run's label beside it: the label keeps 4 more columns at 80 (its ranks, "r4,8,16,32 ×3")
-        self.query_one("#probes-summary", Static).update(f"{', '.join(parts)} · {sched} · {counted(st.plan.steps, 'step')}")
+        self._summary = f"{', '.join(parts)} · {sched} · {counted(st.plan.steps, 'step')}"
+        self._show_summary()
         self._show_detail()
         self._plot(st, curves)
+
+    def _show_summary(self) -> None:
+        """The status line beside the run list: "starting probes…" while a start is on its way, else the run's."""
+        self.query_one("#probes-summary", Static).update(self._starting or self._summary)
 
     @staticmethod
     def _cells(p: probe_bridge.ProbeStatus) -> tuple:
@@ -393,16 +409,38 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._retry(self._run, p.id, self.backend, bridge.session_trusts(self.app))
 
     def action_start_plan(self) -> None:
+        if self._already_starting():
+            return
         if self.plan is None:
             self.notify("Choose a model in the Plan tab first (F5).", severity="warning")
             return
         if self.data is None:
             self.notify("Profile your dataset in the Data tab first (F6): the probes train on it.", severity="warning")
             return
-        self._start_plan(self.plan, self.data, self.runs_dir, self.backend)
+        self._start_once("starting probes…", lambda: self._start_plan(self.plan, self.data, self.runs_dir,
+                                                                         self.backend))
 
     def action_start_demo(self) -> None:
-        self._start_demo(self.runs_dir, self.backend)
+        if self._already_starting():
+            return
+        self._start_once("starting the demo…", lambda: self._start_demo(self.runs_dir, self.backend))
+
+    def _already_starting(self) -> bool:
+        """Whether a start is on its way, saying so in the status line. A classifier's start reads its whole data
+        file for its labels (seconds for a large one): a second press, the first seeming lost, started a second
+        run. It now starts nothing; p and s start a run again once the start has ended (on_worker_state_changed),
+        a failed one too."""
+        if self._start_worker is None:
+            return False
+        self._starting = (self._starting or "starting…").removesuffix(IN_PROGRESS) + IN_PROGRESS
+        self._show_summary()
+        return True
+
+    def _start_once(self, starting: str, start) -> None:
+        """Start a run in a thread worker (`start()` returns it), saying `starting` in the status line at once."""
+        self._starting = starting
+        self._show_summary()
+        self._start_worker = start()
 
     def on_probe_action_finished(self, message: ProbeActionFinished) -> None:
         self.notify(message.text, severity=message.severity, timeout=message.timeout)

@@ -9,7 +9,8 @@ else the newest ladder for this model, on the Data tab's file when one is profil
 planner) and posts a replaceable LadderUpdated; the handler only draws it: the ladder's rows, the evidence
 sentences and a plot of eval loss (accuracy for classification) against rank on a log2 axis with the knee and
 the band of ranks the evidence cannot tell apart. `l` starts a ladder for the plan on screen on the Data tab's
-dataset (in a thread worker; the panel then follows it). `a` applies rank, alpha, learning rate and pattern to
+dataset (in a thread worker; the panel then follows it; the keys' line says it is starting meanwhile, and `l`
+pressed again then starts no second ladder). `a` applies rank, alpha, learning rate and pattern to
 the plan on screen (a ladder's once it is done): the panel posts RecommendationApplied and the screen hands it
 to the Plan tab (no widget writes another's fields). Below 110 columns the plot goes under the evidence and the
 content above the keys' line scrolls (the panel's arrow, page, home and end keys). Never imports torch.
@@ -57,6 +58,10 @@ def _data_path(data: PlanData | None) -> str | None:
 # The keys' line while no model is planned (the one asked for is not there): neither key can do anything yet
 NO_MODEL_KEYS = "a (apply), l (probe ladder): no model yet; choose one in the Plan tab (F5)"  # one row at 80x24
 NO_MODEL = "choose a model in the Plan tab first (F5)"  # what a and l say, pressed with no model
+# The keys' line while a ladder starts (it reads the model folder and a classifier's whole data file: seconds), and
+# what `l` pressed again meanwhile adds: it starts no second ladder
+STARTING = "l: starting a probe ladder…"
+IN_PROGRESS = " (already in progress)"
 
 
 def _keys_line(pattern: bool, model: bool = True) -> str:
@@ -216,7 +221,9 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         self._steps_for: tuple | None = None  # (plan, data, steps typed) the steps note was written for
         self._model_names = recommend_bridge.ModelNames()  # the steps note's model lookup, once per model field
         self._has_pattern = False  # the recommendation on screen has a per-module pattern (p and u offered)
-        self._keys_for: tuple[bool, bool] = (False, True)  # (pattern, model) the keys' line was written for
+        self._keys_for: tuple = (False, True, None)  # (pattern, model, starting) the keys' line was written for
+        self._starting: str | None = None  # what the keys' line says while a ladder starts
+        self._start_worker: Worker | None = None  # the ladder start on its way (None: l starts one)
 
     def compose(self) -> ComposeResult:
         with RecommendScroll(id="rec-scroll"):
@@ -348,6 +355,12 @@ class RecommendPanel(ScrollKeys, can_focus=True):
             self._draw()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._start_worker and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                                  WorkerState.CANCELLED):
+            # after its LadderActionFinished (posted before the worker returned): l starts a ladder again, after a
+            # failed start too
+            self._start_worker, self._starting = None, None
+            self._show_keys()
         if event.state != WorkerState.ERROR:
             return
         text = f"{type(event.worker.error).__name__}: {event.worker.error}"
@@ -396,12 +409,7 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         if has_pattern != self._has_pattern:
             self._has_pattern = has_pattern
             self.refresh_bindings()
-        keys_for = (has_pattern, self.plan is not None)
-        if keys_for != self._keys_for:
-            self._keys_for = keys_for
-            keys = self.query_one("#rec-keys", Static)
-            keys.update(_keys_line(*keys_for))
-            keys.set_class(self.plan is None, "-off")  # dimmed, saying why
+        self._show_keys()
         from_ladder = self.ladder is not None and rec is not None and self.ladder.recommendation is rec
         # the size field stands in for a profile, for the prior only
         wants_size = self.plan is not None and (self.data is None or self.data.profile is None) and not from_ladder
@@ -425,6 +433,17 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         self._show_ladder(rec)
         self._show_evidence(rec)
         self._plot(rec, base)
+
+    def _show_keys(self) -> None:
+        """The keys' line: what a and l do (with no model, why neither does anything yet), or, while a ladder
+        starts, that it is starting."""
+        keys_for = (self._has_pattern, self.plan is not None, self._starting)
+        if keys_for == self._keys_for or not self.is_mounted:
+            return
+        self._keys_for = keys_for
+        keys = self.query_one("#rec-keys", Static)
+        keys.update(self._starting or _keys_line(self._has_pattern, self.plan is not None))
+        keys.set_class(self.plan is None and self._starting is None, "-off")  # dimmed, saying why
 
     def _show_ladder(self, rec: recommend_bridge.Recommendation | None) -> None:
         table = self.query_one("#rec-ladder", DataTable)
@@ -530,7 +549,15 @@ class RecommendPanel(ScrollKeys, can_focus=True):
                                                                  pattern, source)))
 
     def action_start_ladder(self) -> None:
-        """Start a probe ladder for the plan on screen (a thread worker: it reads the model folder)."""
+        """Start a probe ladder for the plan on screen (a thread worker: it reads the model folder and a
+        classifier's whole data file, seconds for a large one), saying so in the keys' line at once. Pressed again
+        while a ladder starts, it says so there and starts nothing (a second press, the first seeming lost,
+        started a second ladder); l starts one again once the start has ended (on_worker_state_changed), a
+        failed one too."""
+        if self._start_worker is not None:
+            self._starting = (self._starting or STARTING).removesuffix(IN_PROGRESS) + IN_PROGRESS
+            self._show_keys()
+            return
         if self.plan is None:
             self.notify(f"A probe ladder trains the plan's model: {NO_MODEL}.", severity="warning")
             return
@@ -543,7 +570,9 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         except BadInput as exc:
             self.notify(str(exc), severity="warning")
             return
-        self._start(self.plan, self.data, self.runs_dir, budget, seeds, steps)
+        self._starting = STARTING
+        self._show_keys()
+        self._start_worker = self._start(self.plan, self.data, self.runs_dir, budget, seeds, steps)
 
     def ladder_settings(self) -> tuple[float | None, int, int | None]:
         """The ladder's budget in minutes (None: the default), seeds per probe and steps per probe (None: the
@@ -603,7 +632,9 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         note.update(text)
         note.display = bool(text)
 
-    @work(thread=True, exclusive=True, group="recommend-start", exit_on_error=False)
+    # not `exclusive`: that marks the thread worker before it cancelled, but the thread goes on and starts its
+    # ladder too; action_start_ladder starts one at a time instead
+    @work(thread=True, exclusive=False, group="recommend-start", exit_on_error=False)
     def _start(self, plan: PlanSnapshot, data: PlanData, runs_dir: Path | None, budget: float | None = None,
                seeds: int = 1, steps: int | None = None) -> None:
         try:
