@@ -154,5 +154,9 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     training = replace(t, learning_rate=probe.lr if probe.lr is not None else t.learning_rate,
                        max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed)
     data = base.data if base.data.eval_split > 0 else replace(base.data, eval_split=PROBE_EVAL_SPLIT)
-    return replace(base, lora=lora, training=training, data=data, estimate=None,
+    # the base's [estimate] priced another rank and is dropped, unless it says the quantized base trains without
+    # peft's prepare_model_for_kbit_training (--no-prepare-kbit): lorplan.train.model.prepares_kbit reads that
+    # there, so the probe trains as the plan does; its figures are the base rank's, which no probe reads
+    kept = base.estimate if base.estimate is not None and base.estimate.prepare_kbit is False else None
+    return replace(base, lora=lora, training=training, data=data, estimate=kept,
                    hardware=HardwareSection(gpus=1 if device == "cuda" else 0, sharding="none"))

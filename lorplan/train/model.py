@@ -296,11 +296,28 @@ def load_kwargs(plan, device: str, notes: list[str]) -> dict:
     return kwargs
 
 
-def _enable_checkpointing(model, quantized: bool, enabled: bool):
+def prepares_kbit(plan) -> bool:
+    """Whether lorplan train calls peft's prepare_model_for_kbit_training on the plan's base: a quantized base
+    (bitsandbytes 4- or 8-bit) unless the plan was priced without it ([estimate] prepare_kbit = false, lorplan
+    plan / recommend --no-prepare-kbit), so what trains is what the plan priced: its fp32 up-cast of every
+    parameter bitsandbytes leaves unquantized (norms, embeddings, the head) is in the estimate exactly when it
+    runs. A plan without [estimate], or one that does not say, is priced with it (TrainingSetup's default), as
+    plan_to_setup reads it. A CPU run quantizes nothing (load_kwargs), whatever this says."""
+    q = plan.quantization
+    if not (q.load_in_4bit or q.load_in_8bit):
+        return False
+    return plan.estimate is None or plan.estimate.prepare_kbit is not False
+
+
+def _enable_checkpointing(model, prepare: bool, enabled: bool):
+    """Gradient checkpointing (use_reentrant=False) when `enabled`, through peft's prepare_model_for_kbit_training
+    when `prepare` (a quantized base the plan priced with it: prepares_kbit), which also freezes the base and
+    up-casts its 16-bit parameters to fp32; else directly, with input gradients on so checkpointed blocks still
+    send gradients to the adapters (get_peft_model freezes the base either way)."""
     from peft import prepare_model_for_kbit_training
 
     gc_kwargs = {"use_reentrant": False}
-    if quantized:
+    if prepare:
         return prepare_model_for_kbit_training(model, use_gradient_checkpointing=enabled,
                                                gradient_checkpointing_kwargs=gc_kwargs)
     if enabled:
@@ -410,7 +427,8 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     for config in {id(m.config): m.config for m in model.modules() if hasattr(m, "config")}.values():
         if hasattr(config, "use_cache"):
             config.use_cache = False
-    model = _enable_checkpointing(model, "quantization_config" in kwargs, plan.training.gradient_checkpointing)
+    model = _enable_checkpointing(model, "quantization_config" in kwargs and prepares_kbit(plan),
+                                  plan.training.gradient_checkpointing)
     model = get_peft_model(model, lora_config(plan, spec))
     notes.extend(load_notes(plan, info, saved_modules(model)))
     for p in model.parameters():
