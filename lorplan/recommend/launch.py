@@ -202,6 +202,15 @@ def effective_batch(plan) -> int:
     return t.micro_batch * t.gradient_accumulation * max(1, plan.hardware.gpus)
 
 
+def probe_tokens_per_step(plan, per_example: int) -> int:
+    """Tokens one probe step of `plan` trains (its examples of `per_example` tokens each, cut at seq_len): a probe
+    runs on one GPU (lorplan.probe.plans.probe_plan), so micro-batch × gradient accumulation examples a step, not
+    the planned run's × its GPUs (effective_batch), which priced probes --gpus N times too slow and planned fewer
+    than the budget buys."""
+    t = plan.training
+    return t.micro_batch * t.gradient_accumulation * min(per_example, t.seq_len)
+
+
 def planned_run_steps(plan, profile, epochs: float) -> int:
     """Optimizer steps of the planned training on a profiled dataset, which no probe exceeds (probe_length): its
     training examples (the train split's when it has one) × epochs over the plan's effective batch.
@@ -264,7 +273,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"
     per_example = max(1, round(profile.tokens / max(1, profile.examples)))
-    tokens_per_step = batch * min(per_example, setup.seq_len)
+    tokens_per_step = probe_tokens_per_step(plan, per_example)
     eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)
 
     def every(n: int) -> int:  # steps between a probe's evals
