@@ -85,7 +85,8 @@ _CHAT_KEYS = {"column": ("messages", "conversations"), "role": ("role", "from"),
 class ChatRow(NamedTuple):
     """One chat row ChatLayout read: its line (as lorplan's readers number rows), its role values as written, in
     order, and whether it writes its chats in the layout's column with the layout's role and content keys in every
-    message (a tool entry written for the layout reads it as written; the others are the layout's `mixed`)."""
+    message (a tool entry written for the layout reads it as written; the others are the layout's `mixed`), as a
+    list, not JSON text in a cell (datasets reads a string there: ChatLayout.text_cells)."""
 
     line: int
     roles: tuple[str, ...]
@@ -254,14 +255,15 @@ def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
     from lorplan.core.data.schema import to_example
 
     counts: dict[str, Counter] = {what: Counter() for what in (*_CHAT_KEYS, "roles")}
-    messages: list[tuple[int, tuple[str, ...], set[str | None]]] = []  # line, role values, the keys it uses
+    messages: list[tuple[int, tuple[str, ...], set[tuple[str, str | None]]]] = []  # line, role values, its keys
     text_cells = False
     for line, row in rows:
         if isinstance(row, Bad) or not isinstance(row, dict):
             continue
         column = _first_key(row, _CHAT_KEYS["column"])
         value = row.get(column) if column else None
-        if isinstance(value, str):  # a CSV cell holds the list as JSON text
+        in_text = isinstance(value, str)
+        if in_text:  # a CSV cell holds the list as JSON text
             try:
                 value = loads_json(value)  # nested too deeply for json is a ValueError, not a RecursionError
             except ValueError:
@@ -271,7 +273,7 @@ def _chat_layout_of(rows: list[tuple[int, Any]], path: str) -> ChatLayout:
             continue  # no chat, or one lorplan does not train (an unknown role, no assistant turn)
         counts["column"][column] += 1
         said = []
-        keys = {("column", column)}
+        keys = {("column", column)} | ({("cell", "JSON text")} if in_text else set())  # text: never the layout
         for msg in value:
             for what in ("role", "content"):
                 key = _first_key(msg, _CHAT_KEYS[what])

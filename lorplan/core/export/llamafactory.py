@@ -101,9 +101,10 @@ def _skipped_by_turns(layout: ChatLayout, tags: dict[str, str]) -> list[int]:
     """The lines of the chat rows read that LLaMA-Factory's sharegpt reader skips for their turns alone
     (data/converter.py, SharegptDatasetConverter): after a leading system_tag message, user or observation turns
     must alternate with assistant or function turns, from the first to an even count. Only rows the entry reads as
-    written count: a row in another column or with other keys (it stops there: the layout's `mixed` line) and one
-    with a role value no tag names (it skips that for the role: _chat_entry's line, or the developer one) do not
-    alternate by the entry's tags whatever their order, and their own lines say why."""
+    written count: a row in another column or with other keys (it stops there: the layout's `mixed` line), one
+    whose chat is JSON text in a CSV cell (it stops there too: the text-cells line) and one with a role value no
+    tag names (it skips that for the role: _chat_entry's line, or the developer one) are not judged by the
+    entry's tags whatever their order, and their own lines say why."""
     firsts = {tags["user_tag"], tags.get("observation_tag", "observation")}
     seconds = {tags["assistant_tag"], tags.get("function_tag", "function_call")}
     named = firsts | seconds | {tags["system_tag"]}
