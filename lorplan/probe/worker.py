@@ -197,12 +197,19 @@ class ProbeState:
         self.notes: list[str] = []
 
     def on_step(self, s, emit) -> None:
+        """A step event. `epoch` and `tokens` mean what they mean in `lorplan train`'s log.jsonl: the epochs done
+        (Engine.epochs_done, rounded down to 4 decimals) and the input tokens trained on so far (padding left out;
+        a probe is one process, so its own count is the run's); tokens_per_second is this step's. Events written
+        before said the 0-based pass and the step's tokens there, which no reader uses."""
+        from lorplan.train.runner import epochs_text
+
         self.step, self.loss = s.step, s.loss
         self.tokens += s.tokens
         self.train_seconds += s.seconds
-        emit({"type": "step", "step": s.step, "loss": round(s.loss, 6), "lr": s.lr, "tokens": s.tokens,
+        epoch = float(epochs_text(self.engine.epochs_done(s.step), 4)) if self.engine is not None else None
+        emit({"type": "step", "step": s.step, "loss": round(s.loss, 6), "lr": s.lr, "tokens": self.tokens,
               "tokens_per_second": round(s.tokens / s.seconds, 1), "seconds": round(s.seconds, 4),
-              "epoch": s.epoch})
+              "epoch": epoch})
 
     def on_eval(self, step: int, ev, emit) -> None:
         self.eval_loss, self.eval_accuracy = ev.loss, ev.accuracy
