@@ -405,11 +405,30 @@ def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> tuple[str, 
 
 def fit_hints(spec: ModelSpec, setup: TrainingSetup, row, budget_bytes: int | None) -> tuple[str, ...]:
     """Priced changes for a rank that does not fit, none already made: "gradient checkpointing: 18.86 GiB
-    (fits)". Empty when it fits or there is no budget."""
+    (fits)". Empty when it fits or there is no budget. A change the planner has no field for (--no-prepare-kbit)
+    is worded as the Recommend tab words it, naming the command that makes it (hint_words)."""
     from lorplan.core.memory.report import fit_hints as core_hints
     from lorplan.core.memory.report import format_hint
 
-    return tuple(format_hint(h, budget_bytes) for h in core_hints(spec, setup, row, budget_bytes))
+    return tuple(format_hint(h._replace(words=hint_words(h.words, h.flags)), budget_bytes)
+                 for h in core_hints(spec, setup, row, budget_bytes))
+
+
+def hint_words(words: str, flags: str) -> str:
+    """A hint's words (core.memory.report.Hint: its changes joined by " + ", each with its flags in `flags`) with
+    each change the planner cannot set, one whose words in recommend_bridge.remedy_words name a `lorplan plan`
+    command, in those words: "gradient checkpointing + no prepare_model_for_kbit_training" -> "gradient
+    checkpointing + no fp32 up-cast (`lorplan plan --no-prepare-kbit`)". One copy of the wording: the Recommend
+    tab's."""
+    from lorplan.tui.recommend_bridge import remedy_words  # (it imports this module: here, not at the top)
+
+    told = remedy_words(flags)
+    if "`lorplan plan " not in told:
+        return words
+    ours, theirs = words.split(" + "), told.split(" + ")
+    if len(ours) != len(theirs):  # changes not paired one to one: the Recommend tab's words throughout
+        return told
+    return " + ".join(t if "`lorplan plan " in t else w for w, t in zip(ours, theirs, strict=True))
 
 
 def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None, *, published: str | None = None) -> Plan:
