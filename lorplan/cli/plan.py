@@ -21,7 +21,14 @@ from lorplan.cli._common import (
 )
 from lorplan.cli._common import vocab_metavar as _names
 from lorplan.cli.paths import nonempty_path
-from lorplan.cli.plan_args import add_gpus_sharding, add_prepare_kbit
+from lorplan.cli.plan_args import (
+    add_budget,
+    add_checkpointing_optimizer,
+    add_gpus_sharding,
+    add_prepare_kbit,
+    add_quant,
+    add_targets,
+)
 from lorplan.core.errors import BadInput
 from lorplan.core.vocab import (
     HELP,
@@ -29,8 +36,6 @@ from lorplan.core.vocab import (
     DType,
     Kernels,
     LossKernel,
-    Optimizer,
-    Quant,
     Task,
     TrainOn,
 )
@@ -56,8 +61,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--ranks", metavar="4,8,16", help="ranks to price (default 1,2,4,...,256, up to the largest "
                    "rank an adapted module can use)")
     g.add_argument("--rank", metavar="R", help="one rank (for --write); priced alone, or added to --ranks")
-    g.add_argument("--targets", metavar="T", default="all-linear",
-                   help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
+    add_targets(g)
     g.add_argument("--layers", metavar="0-3,8", help="layers_to_transform: block indices or ranges")
     g.add_argument("--rank-pattern", metavar="q_proj=16,...", help="per-module rank overrides (peft rank_pattern)")
     g.add_argument("--dora", action="store_true", help="DoRA (adds a magnitude vector per adapted module)")
@@ -65,8 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--alpha", metavar="N", help="lora_alpha (written to the plan; does not change memory)")
     g.add_argument("--lora-dropout", metavar="P", default="0", help="LoRA dropout probability (default 0)")
     t = p.add_argument_group("training step")
-    t.add_argument("--quant", default=Quant.NONE.value, metavar=_names(Quant), help=HELP[Quant])
-    t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
+    add_quant(t)
     t.add_argument("--base-dtype", default=DType.BF16.value, metavar=_names(DType), help="base weight dtype")
     t.add_argument("--adapter-dtype", default=DType.FP32.value, metavar=_names(DType), help="adapter weight dtype")
     t.add_argument("--micro-batch", metavar="N", help="sequences per step (default 1; a plan --write writes for "
@@ -74,8 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--seq-len", metavar="N",
                    help="tokens per sequence (default 2048, or the model's context when shorter; at most the context)")
     add_rope_scaling(t, "the plan and its exports carry it")
-    t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
-    t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=" | ".join(Optimizer.values()))
+    add_checkpointing_optimizer(t)
     t.add_argument("--attention", default=None, metavar=_names(Attention),
                    help=f"{HELP[Attention]} (default {Attention.SDPA.value}; {Attention.EAGER.value} for a model "
                    "whose transformers class has no SDPA, such as Gemma 2)")
@@ -91,9 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="batches are padded (a padding collator): SDPA keeps K/V repeated and a mask per layer")
     h = p.add_argument_group("hardware")
     add_gpus_sharding(h)
-    h.add_argument("--gpu", metavar="NAME|INDEX", help="budget from a GPU preset (e.g. RTX-4090, H100) or device")
-    h.add_argument("--gpu-memory", metavar="SIZE", help="budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); "
-                   "a bare number below 4096 is GiB (24 = 24 GiB) (overrides --gpu)")
+    add_budget(h)
     h.add_argument("--cuda-context", metavar="SIZE|measure",
                    help="CUDA context per GPU: a size (500M = 500MiB; 0 prices none), or 'measure' to measure this machine's GPU through NVML "
                    "(cached per GPU, driver and torch; used from then on); default: a cached measurement, else 750MiB")

@@ -73,6 +73,45 @@ def _cuda_context(text: str) -> int:
     return size
 
 
+# The setup flags `lorplan plan` and `lorplan recommend` both take, defined once each (these, add_prepare_kbit,
+# add_gpus_sharding, add_rope_scaling): a memory verdict's remedy (core.memory.report.fit_hints) is typed into
+# either command, so each flag means and defaults to the same in both.
+
+
+def add_targets(group) -> None:
+    """--targets (default all-linear)."""
+    group.add_argument("--targets", default="all-linear", metavar="T",
+                       help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
+
+
+def add_quant(group) -> None:
+    """--quant (default none) and --double-quant."""
+    from lorplan.cli._common import vocab_metavar
+    from lorplan.core.vocab import HELP, Quant
+
+    group.add_argument("--quant", default=Quant.NONE.value, metavar=vocab_metavar(Quant),
+                       help=f"{HELP[Quant]} (default {Quant.NONE.value})")
+    group.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
+
+
+def add_checkpointing_optimizer(group) -> None:
+    """--grad-checkpointing and --optimizer (default adamw)."""
+    from lorplan.core.vocab import Optimizer
+
+    group.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
+    group.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME",
+                       help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
+
+
+def add_budget(group) -> None:
+    """--gpu and --gpu-memory, the memory budget (read by budget_from_args)."""
+    group.add_argument("--gpu", metavar="NAME|INDEX",
+                       help="memory budget from a GPU preset (e.g. RTX-4090, H100) or device")
+    group.add_argument("--gpu-memory", metavar="SIZE",
+                       help="memory budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); a bare number below "
+                            "4096 is GiB (24 = 24 GiB) (overrides --gpu)")
+
+
 def add_prepare_kbit(group, also: str = "") -> None:
     """--no-prepare-kbit as `lorplan plan` and `lorplan recommend` take it (one definition: a flag a fit verdict
     names, core.memory.report.fit_hints, is typed into either command); `also`: what the command adds."""

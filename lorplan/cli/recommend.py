@@ -28,14 +28,20 @@ from lorplan.cli._common import (
     skipped_note,
     step_count,
     train_on_help,
-    vocab_metavar,
 )
 from lorplan.cli.paths import nonempty_path
-from lorplan.cli.plan_args import add_gpus_sharding, add_prepare_kbit
+from lorplan.cli.plan_args import (
+    add_budget,
+    add_checkpointing_optimizer,
+    add_gpus_sharding,
+    add_prepare_kbit,
+    add_quant,
+    add_targets,
+)
 from lorplan.core.errors import BadInput
 from lorplan.core.limits import MAX_EPOCHS
 from lorplan.core.units import counted
-from lorplan.core.vocab import HELP, Optimizer, Quant, Task, TrainOn
+from lorplan.core.vocab import Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
 
@@ -73,23 +79,18 @@ def register(sub) -> None:
     d.add_argument("--epochs", type=positive_float("--epochs", MAX_EPOCHS), default=1.0, metavar="N",
                    help="planned passes over the data (default 1; written to the plan, adds no information)")
     t = p.add_argument_group("training setup (for the memory check and --write)")
-    t.add_argument("--targets", default="all-linear", metavar="T",
-                   help="all-linear | attention | mlp | names like q_proj,v_proj (default all-linear)")
-    t.add_argument("--quant", default=Quant.NONE.value, metavar=vocab_metavar(Quant), help=f"{HELP[Quant]} (default {Quant.NONE.value})")
-    t.add_argument("--double-quant", action="store_true", help="QLoRA double quantization (nf4/fp4)")
+    add_targets(t)
+    add_quant(t)
     t.add_argument("--micro-batch", metavar="N", help="sequences per step (default: 16 for classification, 1 for "
                    "a causal LM; lorplan.core.plan.defaults)")
     t.add_argument("--seq-len", metavar="N", help="tokens per sequence (default: the profile's suggestion, else 2048 or the model's context when shorter)")
     add_rope_scaling(t, "the written plan and the probes carry it")
-    t.add_argument("--grad-checkpointing", action="store_true", help="gradient checkpointing")
-    t.add_argument("--optimizer", default=Optimizer.ADAMW.value, metavar="NAME", help=f"{' | '.join(Optimizer.values())} (default {Optimizer.ADAMW.value})")
-    add_prepare_kbit(t, " (priced without it, for a trainer that skips that call; lorplan train, and so the "
-                        "probes, still make it)")
+    add_checkpointing_optimizer(t)
+    add_prepare_kbit(t, " (priced without it; the written plan records it, and lorplan train and the probes "
+                        "skip that call)")
     add_gpus_sharding(t, ": the planned training's, for the memory check and the written plan; the probe ladder's "
                       "probes each train on one GPU, at the plan's micro-batch")
-    t.add_argument("--gpu", metavar="NAME|INDEX", help="memory budget from a GPU preset (e.g. RTX-4090) or device")
-    t.add_argument("--gpu-memory", metavar="SIZE", help="memory budget per GPU, e.g. 24G or 24GiB (binary), 80GB (decimal); a bare "
-                   "number below 4096 is GiB (24 = 24 GiB) (overrides --gpu)")
+    add_budget(t)
     r = p.add_argument_group("evidence")
     r.add_argument("--probes", choices=("auto", "none"),
                    help="auto: run the probe ladder (the default with --data and a model whose weights are on this "

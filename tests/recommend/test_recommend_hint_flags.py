@@ -102,6 +102,8 @@ def test_write_carries_the_gpus_sharding_and_prepare_kbit(tmp_path, capsys):
     run = runner.make_plan((4, 8), (1e-3,), steps=5, **plan_settings(plan))
     probe = probe_plan(base_plan(run), run, run.probes[0], "cuda")
     assert (probe.hardware.gpus, probe.hardware.sharding) == (1, "none")
+    # and skip prepare_model_for_kbit_training as the plan does (lorplan train reads [estimate] prepare_kbit)
+    assert probe.estimate is not None and probe.estimate.prepare_kbit is False
     # the same setup without the three flags prices more: they reached the figure
     alone = recommend_json(capsys, *argv[:4], "--grad-checkpointing", "--gpu-memory", "24GiB", "--trained-tokens", "1M")
     assert alone["fits"]["total_bytes"] > out["fits"]["total_bytes"]
@@ -135,3 +137,4 @@ def test_help_says_probes_train_on_one_gpu(capsys):
     for flag in ("--gpus", "--sharding", "--no-prepare-kbit"):
         assert flag in text
     assert "one GPU" in text
+    assert "lorplan train and the probes skip that call" in text  # d58eb68: both honour the plan's setting
