@@ -118,7 +118,8 @@ def default_model(ids: tuple[str, ...]) -> str | None:
 def load_spec(source: str, trust_remote_code: bool = False) -> ModelSpec:
     """Load a model spec (catalog id, folder, config.json or cached hub id). trust_remote_code: the session's
     consent (`lorplan --trust-remote-code`) to run the model's own code. Raises BadInput (a refusal of that code
-    in consent_words)."""
+    in consent_words; a model folder or hub cache it may not read in one line naming the path, as `lorplan plan`
+    says it)."""
     from lorplan.core.model import load_spec as core_load_spec
 
     source = source.strip()
@@ -129,6 +130,10 @@ def load_spec(source: str, trust_remote_code: bool = False) -> ModelSpec:
     except BadInput as exc:
         exc.args = (consent_words(str(exc)),)
         raise
+    except PermissionError as exc:  # not a BadInput: the loader, which shows a LorplanError's line, would not
+        where = exc.filename or source
+        raise BadInput(f"Model: {exc.strerror or 'Permission denied'} ({where}); check its permissions, or "
+                       "choose another model") from None
 
 
 # -- the model's own code -------------------------------------------------------------------------------------
