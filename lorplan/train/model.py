@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.plan.build import prepares_kbit  # the rule lorplan train shares with the exports
 from lorplan.core.units import counted
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
 from lorplan.train.paths import resolve_path
@@ -294,19 +295,6 @@ def load_kwargs(plan, device: str, notes: list[str]) -> dict:
         kwargs["attn_implementation"] = ATTN_IMPLEMENTATION[Attention.SDPA]
         notes.append("CPU run: flash-attention replaced by SDPA")
     return kwargs
-
-
-def prepares_kbit(plan) -> bool:
-    """Whether lorplan train calls peft's prepare_model_for_kbit_training on the plan's base: a quantized base
-    (bitsandbytes 4- or 8-bit) unless the plan was priced without it ([estimate] prepare_kbit = false, lorplan
-    plan / recommend --no-prepare-kbit), so what trains is what the plan priced: its fp32 up-cast of every
-    parameter bitsandbytes leaves unquantized (norms, embeddings, the head) is in the estimate exactly when it
-    runs. A plan without [estimate], or one that does not say, is priced with it (TrainingSetup's default), as
-    plan_to_setup reads it. A CPU run quantizes nothing (load_kwargs), whatever this says."""
-    q = plan.quantization
-    if not (q.load_in_4bit or q.load_in_8bit):
-        return False
-    return plan.estimate is None or plan.estimate.prepare_kbit is not False
 
 
 def _enable_checkpointing(model, prepare: bool, enabled: bool):

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export import ExportResult, dump_yaml, kbit, output_name
 from lorplan.core.export.axolotl_data import data_config
 from lorplan.core.export.common import (
     ROPE_SCALING_TYPE,
     common_lora_warnings,
+    model_config,
     model_rope_theta,
     optimizer_warnings,
 )
 from lorplan.core.export.rope import config_edit, rope_layout
+from lorplan.core.plan.build import prepares_kbit
+from lorplan.core.units import format_bytes
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
     AXOLOTL_LOSS_PLUGIN,
@@ -250,6 +253,62 @@ def _sharding(plan, warnings: list[str]) -> dict[str, Any]:
     return {}
 
 
+def _axolotl_prepares(plan) -> bool:
+    """Whether axolotl calls peft's prepare_model_for_kbit_training on the exported config: lora or qlora on a
+    4- or 8-bit base, unless it skips it (loaders/model.py ModelLoader._prepare_model_for_quantization: Qwen (1)
+    with 8-bit LoRA, LoftQ with 8-bit LoRA, QLoRA under FSDP, FSDP with cpu_ram_efficient_loading (written true
+    for 8-bit: _sharding), DeepSpeed ZeRO-3). No config key turns it off otherwise."""
+    q = plan.quantization
+    if not (q.load_in_4bit or q.load_in_8bit):
+        return False
+    eight_bit_lora = not q.load_in_4bit
+    if eight_bit_lora and (model_config(plan) or {}).get("model_type") == "qwen":
+        return False
+    if eight_bit_lora and plan.lora.init_lora_weights == LoraInit.LOFTQ:
+        return False
+    return plan.hardware.sharding not in (Sharding.FSDP, Sharding.ZERO3)
+
+
+def _kbit(plan, warnings: list[str]) -> None:
+    """What axolotl does with the quantized base's unquantized weights, against the plan's pricing. axolotl calls
+    prepare_model_for_kbit_training (its fp32 up-cast) whatever the config says (_axolotl_prepares), then casts the
+    modules named "norm" and the embedding layers back to the training dtype for any lora/qlora adapter
+    (loaders/model.py ModelLoader._configure_embedding_dtypes, _convert_embedding_modules_dtype): what stays fp32
+    is the rest of what bitsandbytes leaves unquantized (biases, MoE routers and fused experts)."""
+    if not kbit.upcast_matters(plan):
+        return
+    dtype = plan.training.precision
+    if not prepares_kbit(plan):  # priced with --no-prepare-kbit
+        if not _axolotl_prepares(plan):
+            return  # axolotl skips the call here too
+        left = kbit.left_in_fp32(plan)
+        if left == 0:
+            return  # the cast back leaves nothing in fp32: the plan's dtypes
+        line = ("axolotl calls peft's prepare_model_for_kbit_training on a quantized base (loaders/model.py; no key "
+                "turns it off), which this plan was priced without (--no-prepare-kbit): it casts the norms and "
+                f"embedding layers back to {dtype} afterwards, but the base's other unquantized weights (biases, "
+                "MoE routers and fused experts) stay in fp32")
+        if left is not None:
+            totals = kbit.totals(plan)
+            line += (f", about {format_bytes(kbit.extra_fp32_bytes(plan, left))} more weights per GPU than the "
+                     "plan priced")
+            if totals is not None:
+                line += (f" (bitsandbytes computes with biases in {dtype}; at most the memory model's figure with "
+                         f"the full up-cast, {format_bytes(totals[0])} per GPU against the plan's "
+                         f"{format_bytes(totals[1])})")
+        warnings.append(line)
+        return
+    if _axolotl_prepares(plan):
+        lead = (f"axolotl calls peft's prepare_model_for_kbit_training, then casts the norms and embedding layers "
+                f"back to {dtype} (loaders/model.py), leaving the other unquantized weights (biases, MoE routers and "
+                "fused experts) in fp32")
+    else:
+        lead = ("axolotl skips peft's prepare_model_for_kbit_training here (loaders/model.py: under FSDP and "
+                "ZeRO-3, and for 8-bit LoRA with LoftQ or on Qwen (1)), leaving the base's unquantized weights in "
+                f"{dtype}")
+    warnings += kbit.priced_less_note(plan, lead)
+
+
 def export_axolotl(plan) -> ExportResult:
     """The plan as an axolotl config (`axolotl train THIS.yaml`), with what axolotl cannot express as warnings."""
     warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
@@ -257,6 +316,7 @@ def export_axolotl(plan) -> ExportResult:
     # the parts run in this order, so the warnings come out in the order of the keys they concern
     cfg = {**_model(plan, warnings), **_lora(plan, warnings), **data_config(plan, warnings),
            **_training(plan, warnings), **_loss(plan, warnings), **_sharding(plan, warnings)}
+    _kbit(plan, warnings)
     fmt = ExportFormat.AXOLOTL
     text = dump_yaml("axolotl config written by lorplan", cfg, warnings)
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

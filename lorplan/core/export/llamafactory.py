@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.export import DATA_FOLDER, ExportResult, dump_yaml, output_name
+from lorplan.core.export import DATA_FOLDER, ExportResult, dump_yaml, kbit, output_name
 from lorplan.core.export.common import (
     ChatLayout,
     chat_file_notes,
@@ -493,6 +493,13 @@ def export_llamafactory(plan) -> ExportResult:
     data_files: dict[str, str] = {}
     cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings),
            **_data(plan, warnings, data_files), **_training(plan, warnings), **_sharding(plan, warnings)}
+    # LLaMA-Factory calls no prepare_model_for_kbit_training: model/patcher.py patch_model runs
+    # model/model_utils/checkpointing.py prepare_model_for_training, which up-casts the 1-D norm weights alone and
+    # only with upcast_layernorm (off by default), and model/adapter.py init_adapter casts the trainable weights
+    warnings += kbit.priced_less_note(plan, "LLaMA-Factory calls no prepare_model_for_kbit_training and leaves the "
+                                      f"base's unquantized weights in {plan.training.precision} (its "
+                                      "model/model_utils/checkpointing.py up-casts the norms' weights alone, and "
+                                      "only with upcast_layernorm, off by default)")
     fmt = ExportFormat.LLAMAFACTORY
     text = dump_yaml("LLaMA-Factory config written by lorplan (llamafactory-cli train THIS.yaml)", cfg, warnings)
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings), data_files=data_files)

@@ -21,7 +21,9 @@ from lorplan.core.data.labels import check_classes, check_head
 from lorplan.core.errors import BadInput
 from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
+from lorplan.core.export.kbit import upcast_matters
 from lorplan.core.export.rope import rope_layout
+from lorplan.core.plan.build import prepares_kbit
 from lorplan.core.plan.context import data_key
 from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit, Task
 
@@ -157,6 +159,11 @@ def export_peft(plan, classes: Mapping | None = None, classes_problem: str | Non
         warnings.append(
             "4-bit with FSDP/ZeRO needs BitsAndBytesConfig(bnb_4bit_quant_storage=<compute dtype>) when loading"
         )
+    if bnb is not None and not prepares_kbit(plan) and upcast_matters(plan):
+        warnings.append("the plan was priced without peft's prepare_model_for_kbit_training (--no-prepare-kbit): "
+                        "skip that call in your script (enable gradient checkpointing and "
+                        "enable_input_require_grads yourself, as lorplan train does), or its fp32 up-cast of the "
+                        "base's unquantized weights takes more memory than the plan priced")
     warnings += rope_scaling_warning(plan, "peft", "an adapter config cannot carry it: load the model with "
                                      f"{_rope_steps(plan)} (transformers' AutoConfig, before from_pretrained)")
     if warnings:

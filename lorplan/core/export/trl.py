@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lorplan.core.export import ExportResult, dump_yaml, output_name
+from lorplan.core.export import ExportResult, dump_yaml, kbit, output_name
 from lorplan.core.export.common import (
     ChatLayout,
     chat_file_notes,
@@ -35,6 +35,8 @@ from lorplan.core.export.common import (
     rows_key_note,
 )
 from lorplan.core.export.rope import config_edit, rope_layout
+from lorplan.core.plan.build import prepares_kbit
+from lorplan.core.units import format_bytes
 from lorplan.core.vocab import (
     ATTN_IMPLEMENTATION,
     EIGHT_BIT_OPTIMIZERS,
@@ -169,10 +171,20 @@ def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
         warnings.append(f"TRL takes the 4-bit compute dtype from dtype ({dtype}, the training precision), not "
                         f"{q.bnb_4bit_compute_dtype}")
     if q.load_in_4bit or q.load_in_8bit:
+        # trl/trainer/sft_trainer.py (1.16) calls no prepare_model_for_kbit_training: the base keeps its dtype
+        if prepares_kbit(plan):
+            rest = ("and it leaves the base's unquantized weights (embeddings, norms, LM head) in dtype, which lorplan "
+                    "train (peft's prepare_model_for_kbit_training) upcasts to fp32 for this plan")
+            figures = kbit.totals(plan) if kbit.upcast_matters(plan) else None
+            if figures is not None:
+                rest += (f" (the memory model prices the plan without that up-cast at {format_bytes(figures[1])} "
+                         f"per GPU, against {format_bytes(figures[0])})")
+        else:
+            rest = ("and it leaves the base's unquantized weights (embeddings, norms, LM head) in dtype, as lorplan "
+                    "train does for this plan (priced without peft's prepare_model_for_kbit_training: "
+                    "--no-prepare-kbit)")
         warnings.append("TRL casts the LoRA weights to bf16 on a quantized base (lorplan keeps them in fp32): the "
-                        "adapter, its gradients and its optimizer state take about half the plan's bytes; and it "
-                        "leaves the base's unquantized weights (embeddings, norms, LM head) in dtype, which lorplan "
-                        "train (peft's prepare_model_for_kbit_training) upcasts to fp32")
+                        "adapter, its gradients and its optimizer state take about half the plan's bytes; " + rest)
     # a 4-bit base sharded with its weights stores them in the compute dtype, as lorplan train loads it
     storage = dtype if q.load_in_4bit and plan.hardware.sharding in WEIGHT_SHARDED else None
     return {

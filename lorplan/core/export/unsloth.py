@@ -17,7 +17,7 @@ import ast
 import math
 from typing import Any
 
-from lorplan.core.export import ExportResult, _printable, output_name, warning_comment
+from lorplan.core.export import ExportResult, _printable, kbit, output_name, warning_comment
 from lorplan.core.export.common import (
     ChatLayout,
     chat_layout,
@@ -440,6 +440,13 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     if schema in _PROMPT_COMPLETION_ROWS:
         sft["dataset_text_field"] = None
     warnings.append(_MEMORY_NOTE)
+    # unsloth/models/_utils.py prepare_model_for_kbit_training, which get_peft_model runs, is unsloth_zoo's
+    # training_utils.py prepare_model_for_training(train_layernorms=False, train_embedding=False, train_lm_head=False):
+    # with LoRA it casts the trainable LoRA weights alone to fp32 and leaves the frozen base in its dtype
+    warnings += kbit.priced_less_note(plan, "Unsloth calls no peft prepare_model_for_kbit_training: its own "
+                                      "preparation (unsloth_zoo training_utils.py prepare_model_for_training, run "
+                                      "by get_peft_model) casts the LoRA weights alone to fp32 and leaves the base's "
+                                      f"unquantized weights in {plan.training.precision}")
     split = data["test_split_size"]
     where = f"plan {_printable(plan_file)}" if plan_file else "the planner's plan"
     ind = "    "

@@ -404,6 +404,19 @@ def plan_to_setup(plan: Plan):
     return plan.model.source, setup, lo.r
 
 
+def prepares_kbit(plan: Plan) -> bool:
+    """Whether the plan trains its base through peft's prepare_model_for_kbit_training, as lorplan train runs it
+    (lorplan.train.model) and the exports read it: a quantized base (bitsandbytes 4- or 8-bit) unless the plan was
+    priced without it ([estimate] prepare_kbit = false: lorplan plan / recommend --no-prepare-kbit). Its fp32
+    up-cast of every parameter bitsandbytes leaves unquantized (norms, embeddings, the head) is in the estimate
+    exactly when this is true. A plan without [estimate], or one that does not say, is priced with it
+    (TrainingSetup's default), as plan_to_setup reads it. The one statement of the rule."""
+    q = plan.quantization
+    if not (q.load_in_4bit or q.load_in_8bit):
+        return False
+    return plan.estimate is None or plan.estimate.prepare_kbit is not False
+
+
 def priced_anew(plan: Plan, spec) -> EstimateSection:
     """The [estimate] `plan` prices as it stands on `spec` (its model's spec; a sequence classifier's is re-headed
     to model.num_labels outputs, else 2, the head lorplan train builds), priced as plan_from_setup prices it,
