@@ -8,9 +8,16 @@ its own, a ladder's pattern check, trains that one); the probe's learning rate a
 steps, a held-out split to evaluate on (the plan's eval_split, else 10%; at most the run's eval_examples,
 drawn with the run's seed), and the device the scheduler gave it. `lorplan train` of that plan builds the same
 model and takes the same steps, losses included, when the data file fits in the probe's seeded sample (run
-steps × micro_batch × gradient_accumulation + eval_examples examples, lorplan.probe.worker); from a larger
-file the probe reads that sample, so its split and batches are other examples than `lorplan train` sees (a
+steps × the probe's micro_batch × gradient_accumulation + eval_examples examples, lorplan.probe.worker); from a
+larger file the probe reads that sample, so its split and batches are other examples than `lorplan train` sees (a
 classifier's head and class ids stay the whole file's: the worker counts every row's label).
+
+A probe trains on one device (one GPU, or the CPU), whatever the plan's GPUs; a plan for N GPUs gets its gradient
+accumulation × N, so each probe step is one of the planned run's optimizer steps: its micro_batch ×
+gradient_accumulation × N examples (recommend.launch.effective_batch), the batch its learning rate is for. A
+ladder caps a probe at the planned run's steps (recommend.launch.planned_run_steps, counted in those steps), so a
+probe as long as the planned run sees as many examples as it. Accumulation does not raise the peak memory a step
+needs; it makes a step N times one GPU's work.
 
 Runs started without a plan (`lorplan probe start --model M --data D`, the demo) describe their plan with
 RunPlan's fields; `settings_plan` turns them into one: the task from the data (labels: sequence
@@ -139,6 +146,7 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     """The plan probe `probe` (a ProbeSpec) of `run` trains on `device` ("cpu" or "cuda"), from `base`.
 
     fixed_alpha: alpha for every rank (a run started with --alpha); else alpha / r stays the base plan's.
+    One device, no sharding: a base plan for N GPUs trains with gradient accumulation × N (module docstring).
     Rank 0 (the base) gets a rank-1 adapter that the worker never trains (B = 0: it adds nothing).
     """
     lo, t = base.lora, base.training
@@ -151,8 +159,10 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
     lora = replace(lo, r=rank, alpha=int(alpha) if float(alpha).is_integer() else alpha, rank_pattern=pattern,
                    alpha_pattern=lo.alpha_pattern if fixed_alpha is not None else _scaled(lo.alpha_pattern, factor,
                                                                                           False))
+    # one planned optimizer step a probe step: the plan's GPUs' micro-batches accumulated on the probe's one device
     training = replace(t, learning_rate=probe.lr if probe.lr is not None else t.learning_rate,
-                       max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed)
+                       max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed,
+                       gradient_accumulation=t.gradient_accumulation * max(1, base.hardware.gpus))
     data = base.data if base.data.eval_split > 0 else replace(base.data, eval_split=PROBE_EVAL_SPLIT)
     # the base's [estimate] priced another rank and is dropped, unless it says the quantized base trains without
     # peft's prepare_model_for_kbit_training (--no-prepare-kbit): lorplan.train.model.prepares_kbit reads that

@@ -150,10 +150,11 @@ def build_probe(run, probe_id: str, device: str, run_dir: RunDir | None = None):
     probe = run.probe(probe_id)
     if run.base is not None:
         base = base_plan(run)
-        t = base.training
+        plan = probe_plan(base, run, probe, device, fixed_alpha=run.alpha)
+        t = plan.training  # the probe's accumulation: a multi-GPU plan's step accumulated on one device
         examples = _examples(run, base.data.path, base.data.schema, t.micro_batch * t.gradient_accumulation,
                              t.packing, classes=base.model.task == "sequence-classification", run_dir=run_dir)
-        return probe_plan(base, run, probe, device, fixed_alpha=run.alpha), examples
+        return plan, examples
     folder = model_folder(run.model or DEMO_MODEL_NAME)
     spec = load_spec(str(folder), trust_remote_code=run.trust_remote_code)
     examples = _examples(run, run.data, "auto", run.micro_batch, run.grouping == "packing", run_dir=run_dir)

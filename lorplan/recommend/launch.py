@@ -203,12 +203,11 @@ def effective_batch(plan) -> int:
 
 
 def probe_tokens_per_step(plan, per_example: int) -> int:
-    """Tokens one probe step of `plan` trains (its examples of `per_example` tokens each, cut at seq_len): a probe
-    runs on one GPU (lorplan.probe.plans.probe_plan), so micro-batch × gradient accumulation examples a step, not
-    the planned run's × its GPUs (effective_batch), which priced probes --gpus N times too slow and planned fewer
-    than the budget buys."""
-    t = plan.training
-    return t.micro_batch * t.gradient_accumulation * min(per_example, t.seq_len)
+    """Tokens one probe step of `plan` trains (its examples of `per_example` tokens each, cut at seq_len): a
+    planned optimizer step's, effective_batch(plan) examples, GPUs included. A probe runs on one GPU
+    (lorplan.probe.plans.probe_plan) with the plan's gradient accumulation × its GPUs, so its step trains what a
+    planned step trains, and the probe's time is these tokens at one GPU's speed (estimate_probe_seconds)."""
+    return effective_batch(plan) * min(per_example, plan.training.seq_len)
 
 
 def planned_run_steps(plan, profile, epochs: float) -> int:
