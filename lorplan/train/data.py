@@ -173,10 +173,11 @@ def epoch_order(items: list[Item], seed: int, epoch: int) -> list[int]:
     return perm
 
 
-def micro_batches(items: list[Item], micro_batch: int, seed: int, start: int = 0, world: int = 1,
-                  rank: int = 0) -> Iterator[tuple[int, list[Item]]]:
-    """Endless (epoch, micro-batch) from micro-batch index `start` on; process `rank` of `world` takes its
-    own slice of every global batch."""
+def _chunks(items: list[Item], micro_batch: int, seed: int, start: int, world: int,
+            ranks: tuple[int, ...]) -> Iterator[tuple[int, list[list[Item]]]]:
+    """Endless (epoch, [micro-batch of each of `ranks`]) from micro-batch index `start` on, each epoch's order drawn
+    once for all of them: process `rank` of `world` takes its own slice of every global batch (a rank past the
+    data at an uneven epoch end takes one item, so every process steps)."""
     per_epoch = micro_batches_per_epoch(len(items), micro_batch, world)
     k = start
     perm_epoch, perm = -1, []
@@ -184,16 +185,26 @@ def micro_batches(items: list[Item], micro_batch: int, seed: int, start: int = 0
         epoch, j = divmod(k, per_epoch)
         if epoch != perm_epoch:
             perm, perm_epoch = epoch_order(items, seed, epoch), epoch
-        lo = (j * world + rank) * micro_batch
-        chunk = [items[i] for i in perm[lo : lo + micro_batch]] or [items[perm[lo % len(perm)]]]
-        yield epoch, chunk
+        chunks = []
+        for rank in ranks:
+            lo = (j * world + rank) * micro_batch
+            chunks.append([items[i] for i in perm[lo : lo + micro_batch]] or [items[perm[lo % len(perm)]]])
+        yield epoch, chunks
         k += 1
+
+
+def micro_batches(items: list[Item], micro_batch: int, seed: int, start: int = 0, world: int = 1,
+                  rank: int = 0) -> Iterator[tuple[int, list[Item]]]:
+    """Endless (epoch, micro-batch) from micro-batch index `start` on; process `rank` of `world` takes its
+    own slice of every global batch."""
+    for epoch, (chunk,) in _chunks(items, micro_batch, seed, start, world, (rank,)):
+        yield epoch, chunk
 
 
 def global_tokens(items: list[Item], micro_batch: int, seed: int, world: int = 1) -> Iterator[int]:
     """Endless input tokens (padding left out: what collate's attention mask counts) of every global micro-batch
-    from the first on, the world processes' micro-batches of one index together. A pure function of the items,
-    as micro_batches is, so a resumed run counts the steps before its checkpoint again, exactly."""
-    streams = [micro_batches(items, micro_batch, seed, 0, world, rank) for rank in range(world)]
-    for chunks in zip(*streams, strict=True):
-        yield sum(len(x.input_ids) for _, chunk in chunks for x in chunk)
+    from the first on, the world processes' micro-batches of one index together (each epoch's order drawn once,
+    not once per process). A pure function of the items, as micro_batches is, so a resumed run counts the steps
+    before its checkpoint again, exactly."""
+    for _, chunks in _chunks(items, micro_batch, seed, 0, world, tuple(range(world))):
+        yield sum(len(x.input_ids) for chunk in chunks for x in chunk)
