@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from lorplan.core.export import export_plan
+from lorplan.core.export import export_plan, kbit
 from lorplan.core.model import load_spec
 from lorplan.core.plan import read_plan
 from lorplan.core.plan.build import prepares_kbit, priced_anew
@@ -92,3 +92,29 @@ def test_no_line_where_the_upcast_changes_no_dtype():
         fp32 = replace(plan, training=replace(plan.training, precision="fp32"))
         for fmt in ("axolotl", "llamafactory", "unsloth", "peft"):
             assert not lines(fp32, fmt), fmt
+
+
+def test_axolotl_figure_for_a_prepared_plan_counts_what_it_leaves_in_fp32():
+    # Qwen3-30B-A3B's fused experts are left unquantized by bitsandbytes; axolotl's cast back after the up-cast
+    # (norms, embeddings) leaves them in fp32, so its total is the plan without the up-cast plus their fp32 bytes,
+    # not the no-up-cast total LLaMA-Factory and Unsloth train
+    base = read_plan(SAMPLES / "llama-3.1-8b-qlora-24gb.toml")
+    base = replace(base, lora=replace(base.lora, dropout=0.0))  # peft has no dropout on fused experts
+    plan, without = (priced(base, prepare, "Qwen/Qwen3-30B-A3B") for prepare in (True, False))
+    kept = kbit.extra_fp32_bytes(plan, kbit.left_in_fp32(plan))
+    assert kept > 40 * 2**30  # the experts: tens of GiB
+    (line,) = lines(plan, "axolotl")
+    axolotl_total = without.estimate.total_bytes + kept
+    assert axolotl_total < plan.estimate.total_bytes
+    assert format_bytes(axolotl_total) in line, line
+    (lf,) = lines(plan, "llamafactory")
+    assert format_bytes(axolotl_total) not in lf and format_bytes(without.estimate.total_bytes) in lf
+
+
+def test_trl_names_no_upcast_where_it_changes_no_dtype():
+    # an fp32 plan's unquantized weights are fp32 with or without peft's call: lorplan train up-casts nothing
+    for prepare in (True, False):
+        plan = qlora(prepare)
+        fp32 = replace(plan, training=replace(plan.training, precision="fp32"))
+        (line,) = [w for w in export_plan(fp32, "trl").warnings if "unquantized weights" in w]
+        assert "as lorplan train does" in line and "upcast" not in line and "--no-prepare-kbit" not in line, line

@@ -298,15 +298,17 @@ def _kbit(plan, warnings: list[str]) -> None:
                          f"{format_bytes(totals[1])})")
         warnings.append(line)
         return
+    kept = 0
     if _axolotl_prepares(plan):
         lead = (f"axolotl calls peft's prepare_model_for_kbit_training, then casts the norms and embedding layers "
                 f"back to {dtype} (loaders/model.py), leaving the other unquantized weights (biases, MoE routers and "
                 "fused experts) in fp32")
+        kept = kbit.left_in_fp32(plan) or 0  # in its figure: fused experts can be tens of GiB
     else:
         lead = ("axolotl skips peft's prepare_model_for_kbit_training here (loaders/model.py: under FSDP and "
                 "ZeRO-3, and for 8-bit LoRA with LoftQ or on Qwen (1)), leaving the base's unquantized weights in "
                 f"{dtype}")
-    warnings += kbit.priced_less_note(plan, lead)
+    warnings += kbit.priced_less_note(plan, lead, kept, "axolotl")
 
 
 def export_axolotl(plan) -> ExportResult:

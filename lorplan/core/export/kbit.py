@@ -67,10 +67,11 @@ def left_in_fp32(plan) -> int | None:
     return tensors + biases
 
 
-def priced_less_note(plan, lead: str) -> list[str]:
+def priced_less_note(plan, lead: str, kept_fp32: int = 0, tool: str = "") -> list[str]:
     """The line for a plan priced with peft's fp32 up-cast exported to a tool that does not keep it (`lead`: what
-    the tool does, with the file that does it): it needs less memory than the plan says. Nothing for a plan priced
-    without it, or one whose up-cast changes no dtype."""
+    the tool does, with the file that does it): it needs less memory than the plan says. `kept_fp32`: parameters
+    the tool still leaves in fp32 (`tool` names it), added to the figure without the up-cast (axolotl's biases,
+    routers and fused experts). Nothing for a plan priced without it, or one whose up-cast changes no dtype."""
     from lorplan.core.plan.build import prepares_kbit
 
     if not (prepares_kbit(plan) and upcast_matters(plan)):
@@ -81,6 +82,9 @@ def priced_less_note(plan, lead: str) -> list[str]:
     if figures is not None:
         line += (f": the memory model prices the plan without that up-cast at {format_bytes(figures[1])} per GPU, "
                  f"against its {format_bytes(figures[0])} (lorplan plan --no-prepare-kbit prices it so)")
+        kept = min(figures[1] + extra_fp32_bytes(plan, kept_fp32), figures[0])
+        if format_bytes(kept) != format_bytes(figures[1]):  # said only where it shows
+            line += f"; {tool}, with the weights it leaves in fp32, needs about {format_bytes(kept)} per GPU"
     return [line]
 
 

@@ -172,10 +172,12 @@ def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
                         f"{q.bnb_4bit_compute_dtype}")
     if q.load_in_4bit or q.load_in_8bit:
         # trl/trainer/sft_trainer.py (1.16) calls no prepare_model_for_kbit_training: the base keeps its dtype
-        if prepares_kbit(plan):
+        if not kbit.upcast_matters(plan):  # fp32: those weights are fp32 with or without peft's call
+            rest = "and it leaves the base's unquantized weights in dtype, as lorplan train does"
+        elif prepares_kbit(plan):
             rest = ("and it leaves the base's unquantized weights (embeddings, norms, LM head) in dtype, which lorplan "
                     "train (peft's prepare_model_for_kbit_training) upcasts to fp32 for this plan")
-            figures = kbit.totals(plan) if kbit.upcast_matters(plan) else None
+            figures = kbit.totals(plan)
             if figures is not None:
                 rest += (f" (the memory model prices the plan without that up-cast at {format_bytes(figures[1])} "
                          f"per GPU, against {format_bytes(figures[0])})")
