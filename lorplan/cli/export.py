@@ -137,6 +137,7 @@ def _check_folder(output: str) -> None:
 def _check_not_folder(output: str, fmt: str, folder_export: bool) -> None:
     """A one-file export's -o naming a folder is refused naming the flag and a file name to give there (the
     writer's own line, for the planner too, names neither); so is a folder export's (peft's) -o naming a file."""
+    import os
     from pathlib import Path
 
     from lorplan.core.errors import BadInput
@@ -145,6 +146,9 @@ def _check_not_folder(output: str, fmt: str, folder_export: bool) -> None:
     if not folder_export and Path(output).is_dir():
         raise BadInput(f"-o {output}: that is a folder; give a file name, such as "
                        f"{Path(output) / output_name(fmt)}")
+    if not folder_export and output.endswith(("/", os.sep)):  # pathlib drops the slash: it would write a FILE
+        raise BadInput(f"-o {output}: folder {Path(output)} does not exist; create it first, or give a file name, "
+                       f"such as {Path(output) / output_name(fmt)}")
     if folder_export and Path(output).exists() and not Path(output).is_dir():
         # else mkdir's "FILE/adapter_config.json: cannot write there (File exists)"
         from lorplan.core.filekind import special_kind
