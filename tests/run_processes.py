@@ -56,8 +56,11 @@ def _kill_group(pid: int) -> None:
 def reap_runs(root: Path) -> None:
     """Kill the ladder driver, the scheduler and every probe of every run under `root` that still holds its
     lock, then every process still naming a run folder (a probe its scheduler was starting, not yet in a
-    proc.json: run_processes.kill_run)."""
-    for run in sorted(root.glob("*")):
+    proc.json: run_processes.kill_run), a run whose processes hold no lock yet too (a start returns once it has
+    launched the scheduler or driver, which takes its lock a moment later: a test ending then left them running)."""
+    runs = sorted(root.glob("*"))
+    named = _named_runs(runs)
+    for run in runs:
         alive = False
         for lock in (run / "ladder.lock", run / "scheduler.lock"):
             if lock_held(lock):
@@ -68,5 +71,16 @@ def reap_runs(root: Path) -> None:
         for proc in run.glob("probes/*/proc.json"):
             if lock_held(proc.parent / "alive.lock"):
                 _kill_group(int(json.loads(proc.read_text())["pgid"]))
-        if alive or any(lock_held(lock) for lock in run.glob("probes/*/alive.lock")):
+        if alive or run in named or any(lock_held(lock) for lock in run.glob("probes/*/alive.lock")):
             kill_run(run)
+
+
+def _named_runs(runs: list[Path]) -> set[Path]:
+    """The runs among `runs` whose folder a live process's command line has as one of its words (one sweep of
+    the processes for them all)."""
+    by_name = {str(run): run for run in runs}
+    named = set()
+    for p in psutil.process_iter(["cmdline", "status"]):
+        if p.pid != os.getpid() and p.info["status"] != psutil.STATUS_ZOMBIE:
+            named.update(by_name[word] for word in p.info["cmdline"] or () if word in by_name)
+    return named
