@@ -192,7 +192,8 @@ def fused_qkv_view_saved(spec: ModelSpec, setup: TrainingSetup, hq: int, hkv: in
     extra = float(a * (hq + hkv))
     if repeat_kv_copies(spec):
         # with a mask SDPA gets repeat_kv's copies of GQA's k and v (integrations/sdpa_attention.py:
-        # use_gqa_in_sdpa needs no mask); one k/v head (MQA) or one per query head it leaves views
+        # use_gqa_in_sdpa needs no mask; Falcon's on every batch: sdpa_masked); one k/v head (MQA) or one per
+        # query head it leaves views
         extra *= 1.0 - masked
     return extra
 
@@ -521,6 +522,19 @@ def sliding_layers(spec: ModelSpec) -> int:
     return min(max(count, 0), layers)
 
 
+# the model types whose decoder builds its causal mask on every batch, padded or not (create_causal_mask with
+# allow_is_causal_skip=False): transformers models/falcon/modeling_falcon.py (FalconModel.forward: "Always
+# materialize the mask so alibi can be added onto it below", RoPE models too). Their SDPA then runs as a padded
+# batch's (sdpa_padded_saved: the additive mask saved per layer, repeat_kv's copies of GQA's k and v). Checked
+# against the installed transformers' source and traced: tests/core/test_memory_falcon_mask.py
+_SDPA_MASK_ALWAYS = frozenset({"falcon"})
+
+
+def sdpa_masked(spec: ModelSpec, setup: TrainingSetup) -> bool:
+    """Whether every layer's SDPA gets a full-attention mask: a padded batch, or a model that always builds one."""
+    return setup.attention == "sdpa" and (setup.padding_mask or _text_model(spec)[0] in _SDPA_MASK_ALWAYS)
+
+
 def sdpa_sliding_mask(spec: ModelSpec, setup: TrainingSetup) -> bool:
     """Whether an unpadded batch still hands SDPA a mask: the sliding layers' once the sequence reaches the window
     (transformers masking_utils._ignore_causal_mask_sdpa skips it only while kv_length < the window)."""
@@ -542,7 +556,7 @@ def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) ->
         # Without padding a full-attention mask is skipped (is_causal), a sliding-window one only while the
         # sequence is shorter than the window (_ignore_causal_mask_sdpa: kv_length >= local_attention_size builds
         # it). Traced: tests/core/test_memory_masks.py
-        if setup.padding_mask:
+        if sdpa_masked(spec, setup):
             return attention_masks(spec)
         return 1 if sdpa_sliding_mask(spec, setup) else 0
     return 0  # flash-attention-2 takes the 2-D padding mask and unpads
@@ -863,7 +877,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         block_live, forward_mask = kbit_eager_live(spec, setup, heads, probs)
     elif math_dropout:
         attn, bs2 = sdpa_math_dropout_saved(hq, heads)
-    elif setup.padding_mask and setup.attention == "sdpa":
+    elif sdpa_masked(spec, setup):
         attn, bs2 = sdpa_padded_saved(hq, hq if repeat_kv_copies(spec) else hkv, heads, a)
     elif sdpa_sliding_mask(spec, setup):
         # unpadded, the sliding layers get a mask all the same (their SDPA as a padded batch's), the full-attention
@@ -877,7 +891,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     else:  # flash-attention-2 unpads, so it is priced as without a mask
         attn = sdpa_saved(hq, hkv, heads, a)
     if setup.attention != "eager":
-        masked = 1.0 if setup.padding_mask and setup.attention == "sdpa" else (
+        masked = 1.0 if sdpa_masked(spec, setup) else (
             sliding_layers(spec) / spec.num_layers if sdpa_sliding_mask(spec, setup) and spec.num_layers else 0.0)
         attn += fused_qkv_view_saved(spec, setup, hq, hkv, a, masked, math_dropout)
     clipped = clip_qkv_saved(spec, setup, hq, hkv)
