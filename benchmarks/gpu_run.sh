@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The GPU checks in one command, on the lent GPU machine (prepared by benchmarks/gpu_prepare.sh):
 #     run(command="bash benchmarks/gpu_run.sh", carry=[".gpu"], timeout_s=540)
-# Installs the carried wheels into /tmp/site, then runs gpu_memory_check.py (bf16 and QLoRA NF4, with and
-# without gradient checkpointing), gpu_probe_check.py (probes through the real scheduler and lorplan's engine:
-# NF4, bf16, and what the first H200 run left unchecked, LLM.int8, FP4, 8-bit and paged 8-bit AdamW) and
+# Installs the carried wheels into /tmp/site, then runs gpu_memory_check.py (bf16, QLoRA NF4 and NF4 without peft's
+# prepare_model_for_kbit_training, with and without gradient checkpointing), gpu_probe_check.py (probes through
+# the real scheduler and lorplan's engine: NF4, bf16, and what the first H200 run left unchecked, LLM.int8, FP4,
+# 8-bit and paged 8-bit AdamW), its --train-kbit check (lorplan train's engine on NF4 plans written with and
+# without --no-prepare-kbit: norms and embeddings bf16 without prepare_model_for_kbit_training, fp32 with it) and
 # gpu_recommend_check.py (the demo ladder and a causal-LM ladder of `lorplan recommend`), printing measured peak
 # memory beside the estimate. Each check has a time cap and the last gets what is left of WINDOW seconds, so the
 # whole run ends inside the call's 540 s. The log is also written to $OUT/gpu.log when $OUT is set.
@@ -40,6 +42,19 @@ WINDOW=${GPU_WINDOW_S:-525}  # seconds since this script started, for every chec
     timeout 250 $PY benchmarks/gpu_probe_check.py "${tok[@]}" --timeout 75 \
         --variants nf4,none,int8,fp4,nf4-dq-paged8,bf16-adamw8
     echo "exit $?"
+    echo "== benchmarks/gpu_probe_check.py --train-kbit"
+    # one process: two NF4 plans written by lorplan plan (the CUDA context measured once), each built by
+    # build_model and trained 6 steps; expected well under a minute (a probe's load took 13-15 s on an H200).
+    # Capped at 90 s, and run only when the recommend check after it still gets its 60 s minimum; it adds no
+    # time to the checks before it, and the recommend check's deadline is what is left of the window, as before
+    kbit_cap=90
+    left=$((WINDOW - SECONDS - 20 - kbit_cap))
+    if [ "$left" -lt 60 ]; then
+        echo "skipped: $((WINDOW - SECONDS)) s left of the ${WINDOW} s window, left to gpu_recommend_check.py"
+    else
+        timeout "$kbit_cap" $PY benchmarks/gpu_probe_check.py "${tok[@]}" --train-kbit --steps 6
+        echo "exit $? (${SECONDS} s into the window)"
+    fi
     echo "== benchmarks/gpu_recommend_check.py"
     # both ladders whole took 263 s on an H200 with 5 demo probes at a time (results/gpu_h200_recommend.log; the
     # first run, 3 at a time with 175 s, stopped the demo after 6 of 15 probes); the memory and probe checks

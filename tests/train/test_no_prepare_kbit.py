@@ -7,7 +7,8 @@ and without it still do what training needs: gradient checkpointing (use_reentra
 
 bitsandbytes' quantization is skipped on the CPU (load_kwargs), so here the decision is read from real plan files
 and _enable_checkpointing is run on a real bf16 model (the up-cast does not depend on quantization); the same
-check on a quantized model belongs on a GPU (benchmarks/gpu_memory_check.py, which has no such variant yet)."""
+check on a quantized model belongs on a GPU: benchmarks/gpu_probe_check.py --train-kbit (lorplan train's engine on
+NF4 plans written with and without --no-prepare-kbit) and gpu_memory_check.py's nf4+dq no-prepare variants."""
 
 from __future__ import annotations
 
