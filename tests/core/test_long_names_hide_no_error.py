@@ -13,36 +13,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from not_root import error_without_root as _error_without_root
 
 from lorplan.core.errors import BadInput
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_configs" / "smollm2-135m-cpu.toml"
-
-
-def _error_without_root(call) -> str:
-    """What call() raises, in a forked child that drops root to the user nobody first (root passes any
-    permission; the CI container runs as root)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            if os.geteuid() == 0:
-                os.setgid(65534)
-                os.setuid(65534)
-            try:
-                call()
-                message = "no error"
-            except BaseException as exc:
-                message = f"{type(exc).__name__}: {exc}"
-            os.write(write_end, message.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as fh:
-        message = fh.read()
-    os.waitpid(pid, 0)
-    return message
 
 
 def test_a_model_folder_lorplan_may_not_read_is_not_said_to_be_missing():

@@ -10,32 +10,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from not_root import error_without_root as _error_without_root
+
 from lorplan.tui import bridge
-
-
-def _error_without_root(call) -> str:
-    """`Type: message` of what call() raises (or "no error"), in a forked child that is not root."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            if os.geteuid() == 0:
-                os.setgid(65534)
-                os.setuid(65534)
-            try:
-                call()
-                message = "no error"
-            except BaseException as exc:
-                message = f"{type(exc).__name__}: {exc}"
-            os.write(write_end, message.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as fh:
-        message = fh.read()
-    os.waitpid(pid, 0)
-    return message
 
 
 def test_a_locked_model_folder_is_one_line_naming_it():

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from not_root import error_without_root as _error_without_root
 
 from lorplan.core.data import profile_dataset
 from lorplan.core.errors import BadInput
@@ -150,36 +151,6 @@ def test_json_object_holding_rows_on_one_line(tmp_path):
     path.write_text(json.dumps({"data": [{"text": "a"}, {"text": "b"}, {"text": ""}]}))
     p = profile_dataset(path)
     assert p.examples == 2 and _problems(p) == {3: "empty text"}
-
-
-def _error_without_root(call) -> str:
-    """What call() raises, run in a forked child that drops root to the user nobody first (root reads any file
-    whatever its permissions, and the CI container runs as root)."""
-    import os
-
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read_end)
-        try:
-            if os.geteuid() == 0:
-                os.setgid(65534)
-                os.setuid(65534)
-            try:
-                call()
-                message = "no error"
-            except BadInput as exc:
-                message = f"BadInput: {exc}"
-            except BaseException as exc:
-                message = f"{type(exc).__name__}: {exc}"
-            os.write(write_end, message.encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, encoding="utf-8") as fh:
-        message = fh.read()
-    os.waitpid(pid, 0)
-    return message
 
 
 def test_unreadable_file_and_folder_are_one_line_errors():
