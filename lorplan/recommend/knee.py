@@ -25,6 +25,7 @@ from lorplan.recommend.types import LadderRow
 
 KNEE_FRACTION = 0.95
 Z = 2.0  # standard errors for "cannot tell apart" (about a 95% two-sided interval)
+DIGITS = 4  # significant digits of a loss in the knee's text, unless more tell a rank that misses the bar from it
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Knee:
     ranks: tuple[RankSummary, ...]
     improved: bool
     explanation: str
+    digits: int = DIGITS
 
     def share(self, rank: int) -> float | None:
         """The share of the best rank's improvement this rank reaches (None for an unmeasured rank)."""
@@ -180,8 +182,25 @@ def _knee_at(ranks: Iterable[int], losses: Iterable[float], base_loss: float, fr
     gain = base_loss - min(losses)
     if gain <= 0:
         return ranks[0]
-    return next(r for r, v in zip(ranks, losses, strict=True)
-                if base_loss - v >= fraction * gain - 1e-12 * abs(base_loss))
+    return next(r for r, v in zip(ranks, losses, strict=True) if _meets(v, base_loss, fraction, gain))
+
+
+def _meets(loss: float, base_loss: float, fraction: float, gain: float) -> bool:
+    """Whether a rank's loss improves on base_loss by at least `fraction` of the best improvement `gain`."""
+    return base_loss - loss >= fraction * gain - 1e-12 * abs(base_loss)
+
+
+def loss_digits(threshold: float, missed: Iterable[float]) -> int:
+    """The fewest significant digits, at least DIGITS, at which every loss in `missed` (the base's and the ranks'
+    that miss the bar) reads differently from the bar `threshold`. Rounding keeps order, so each then reads above
+    the bar, while a rank that meets the bar never reads above it: at DIGITS alone a rank at 10.2936 and the bar at
+    10.2908 both read 10.29, and the rank seemed to reach the bar it missed. 17 digits tell any two floats apart."""
+    missed = [v for v in missed if v != threshold]
+    for digits in range(DIGITS, 18):
+        bar = f"{threshold:.{digits}g}"
+        if all(f"{v:.{digits}g}" != bar for v in missed):
+            return digits
+    return 17
 
 
 def rank_errors(ranks: tuple[RankSummary, ...]) -> list[float]:
@@ -251,9 +270,11 @@ def find_knee(
     noise_low = low
     if untested_floor:
         low = min(low, _below(low, measured, untested_floor))
-    parts = [f"{s.rank}: {s.mean_loss:.4g} ({(base_loss - s.mean_loss) / gain:.0%})" for s in ranks]
-    text = (f"knee at rank {knee.rank}: base eval loss {base_loss:.4g}, best rank {best.rank} reaches "
-            f"{best.mean_loss:.4g}, so a rank must reach {threshold:.4g}; eval loss by rank (share of the best "
+    n = loss_digits(threshold, [base_loss, *(s.mean_loss for s in ranks
+                                             if not _meets(s.mean_loss, base_loss, fraction, gain))])
+    parts = [f"{s.rank}: {s.mean_loss:.{n}g} ({(base_loss - s.mean_loss) / gain:.0%})" for s in ranks]
+    text = (f"knee at rank {knee.rank}: base eval loss {base_loss:.{n}g}, best rank {best.rank} reaches "
+            f"{best.mean_loss:.{n}g}, so a rank must reach {threshold:.{n}g}; eval loss by rank (share of the best "
             f"improvement) {'; '.join(parts)}. By definition, {definition}.")
     how = ("estimated from how far the losses rise with rank (a larger rank should not do worse)"
            if pooled_from == "curve" else "the spread of one seed over the ranks that ran several")
@@ -277,7 +298,8 @@ def find_knee(
     elif knee.rank == ranks[-1].rank:  # the knee at the ladder's top edge: it is also the best
         text += (f" Rank {knee.rank} is the largest rank measured and still the best, so a larger rank was not ruled "
                  f"out: it could do better and put the knee above {knee.rank}.")
-    return Knee(knee.rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, high, ranks, True, text)
+    return Knee(knee.rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, high, ranks, True, text,
+                n)
 
 
 DRAWS = 4000  # draws of the losses within their errors (a hit probability's sampling error is then ≤ 0.8%)

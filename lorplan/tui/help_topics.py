@@ -159,7 +159,9 @@ TOPICS: tuple[HelpTopic, ...] = (
         "The rank, alpha and learning rate for your model and data, with the evidence: the capacity prior at "
         "once, then the rows of a probe ladder as its probes finish. l starts a ladder for the setup on screen "
         "(budget in minutes, seeds and steps per probe in the tab's fields); a applies rank, alpha and "
-        "learning rate to the plan, and p the same with the per-module rank pattern.",
+        "learning rate to the plan, with the per-module rank pattern only when the ladder's check kept it "
+        "(better than one rank on your data beyond the noise); p the same with the pattern even when it is "
+        "unchecked; u the same with one rank for every module.",
     ),
     HelpTopic(
         "table",

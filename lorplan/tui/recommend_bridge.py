@@ -446,7 +446,8 @@ class LadderPlot:
     """Eval loss (or accuracy, for classification) against rank: `points` are every probe with a result
     (rank, value), `ranks`/`values` each rank at its best learning rate (mean over seeds). knee: the rank the
     ladder's knee picked (None: the prior decided). band: the ranks the evidence cannot tell apart.
-    threshold: the eval loss a rank must reach to count as the knee (needs the base model's loss)."""
+    threshold: the eval loss a rank must reach to count as the knee (needs the base model's loss). digits: the
+    significant digits the legend shows it and the base's loss with, the knee's text's (recommend.knee.loss_digits)."""
 
     metric: str
     points: tuple[tuple[int, float], ...]
@@ -455,6 +456,7 @@ class LadderPlot:
     knee: int | None
     band: tuple[int, int]
     threshold: float | None
+    digits: int = 4
 
 
 def ladder_knee(rec: Recommendation) -> int | None:
@@ -486,8 +488,9 @@ def ladder_plot(rec: Recommendation, base_loss: float | None = None) -> LadderPl
     else:
         points = tuple((r.rank, float(r.eval_loss)) for r in usable)
         ranks_t, values_t = tuple(s.rank for s in by_rank), tuple(s.mean_loss for s in by_rank)
-    threshold = None
+    threshold, digits = None, 4
     if base_loss is not None and usable and not accuracy and 0 < rec.tolerance < 1:
-        threshold = find_knee(usable, base_loss, fraction=1 - rec.tolerance).threshold
+        knee = find_knee(usable, base_loss, fraction=1 - rec.tolerance)
+        threshold, digits = knee.threshold, knee.digits
     return LadderPlot("eval accuracy" if accuracy else "eval loss", points, ranks_t, values_t, ladder_knee(rec),
-                      rec.confidence, threshold)
+                      rec.confidence, threshold, digits)

@@ -507,8 +507,8 @@ class RecommendPanel(ScrollKeys, can_focus=True):
         words.append(f"gray: {band} {low}–{high} (ranks the evidence cannot tell apart)" if low != high
                      else f"band: rank {low} alone")
         if p.threshold is not None:
-            words.append(f"red: eval loss {p.threshold:.4g}, {1 - rec.tolerance:.0%} of the best rank's gain over "
-                         f"the base model's {base:.4g}")
+            words.append(f"red: eval loss {p.threshold:.{p.digits}g}, {1 - rec.tolerance:.0%} of the best rank's "
+                         f"gain over the base model's {base:.{p.digits}g}")
         note.update(" · ".join(words))
 
     # -- the key --------------------------------------------------------------------------------------------
