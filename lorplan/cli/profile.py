@@ -199,7 +199,7 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str
                f"{counted(p.padding.packing_waste_tokens, 'token')}")
     rows = [
         f"{p.path}: {p.format}, schema {p.schema}, tokenizer {p.tokenizer}",
-        f"examples         {p.examples:,}  (skipped {p.skipped:,}, exact duplicates {p.duplicates:,})",
+        f"examples         {p.examples:,}  (skipped {p.skipped_figure()}, exact duplicates {p.duplicates:,})",
         f"tokens           {p.tokens:,}{est}",
         *([] if classifier else [f"trained tokens   {p.trained_tokens:,}{est}"]),
         f"lengths          p50 {p.lengths.p50:,}  p90 {p.lengths.p90:,}  p95 {p.lengths.p95:,}  "

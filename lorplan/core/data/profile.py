@@ -103,6 +103,10 @@ class DataProfile:
     # no row has a label: the figures then count every example, and unlabelled_line warns.
     unlabelled: int = 0
     first_unlabelled: int | None = None
+    # profiled for a sequence classifier: the rows among bad_labels left out of every figure above (all of them,
+    # or 0 when no row has a class label). A classifier does not train on such a row: lorplan train refuses the
+    # file at its line (label_refusal says it), so the figures count the labelled rows alone, as the note says.
+    refused_rows: int = 0
 
     def label_refusal(self) -> str | None:
         """Why a classifier cannot train on these labels, in one line, else None: the first row whose label is
@@ -118,6 +122,14 @@ class DataProfile:
     def labelled(self) -> int:
         """Examples with a class label."""
         return sum(n for _, n in self.labels.counts) if self.labels is not None else 0
+
+    def skipped_figure(self) -> str:
+        """The skipped figure `lorplan profile` and the planner's Data tab print: the broken rows (`skipped`) and
+        a classifier's rows left out for having no label, which it trains without, named as such ("2 (2
+        unlabelled)"). Rows whose label is no class are not among them: training refuses them, not skips them
+        (label_refusal)."""
+        total = f"{self.skipped + self.unlabelled:,}"
+        return f"{total} ({self.unlabelled:,} unlabelled)" if self.unlabelled else total
 
     def unlabelled_note(self, what: str, uses: str) -> str | None:
         """For a profile counted for a sequence classifier, the `note:` line a command prints on the rows the
@@ -140,7 +152,7 @@ class DataProfile:
         from lorplan.core.units import counted
 
         labelled = self.labelled
-        unlabelled = self.examples - labelled - self.bad_labels
+        unlabelled = self.examples - labelled - (self.bad_labels - self.refused_rows)  # counted without a label
         if labelled == 0 and not self.bad_labels:
             return ("warning", 'no row has a label; a sequence classifier reads its class from a column named '
                     '"label", and lorplan train refuses this data')
@@ -187,6 +199,7 @@ class DataProfile:
             "label_problems": [asdict(p) for p in self.label_problems],
             "unlabelled": self.unlabelled,
             "first_unlabelled": self.first_unlabelled,
+            "refused_rows": self.refused_rows,
         }
         if self.sample is not None:
             out["sample"] = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.sample).items()}
@@ -313,7 +326,9 @@ def profile_dataset(
     fallback build, so an encoder only transformers builds, e.g. DistilBERT, counts as a causal LM), a causal LM
     without one. For a sequence classifier the rows without a label, which
     `lorplan train` trains without (labels.unlabelled), are left out of every figure and named in a note
-    (DataProfile.unlabelled), unless no row has a label: then every example is counted (unlabelled_line warns).
+    (DataProfile.unlabelled), and so are the rows whose label is no class (2.5, NaN, true), on which it trains
+    nothing either: it refuses the file at the first one's line (DataProfile.refused_rows; label_refusal says
+    it), unless no row has a class label: then every example is counted (unlabelled_line warns).
     Raises BadInput (one line naming the file) when the file is unreadable or has no usable row.
     """
     if sample is not None and sample < 1:
@@ -330,7 +345,8 @@ def profile_dataset(
 
     tally = _Tally()
     reservoir = Reservoir(sample, seed) if sample is not None else None
-    # a classifier's rows without a label are tallied aside: left out, unless no row has a label
+    # a classifier's rows without a class label (none, or one that is no class) are tallied aside: left out,
+    # unless no row has a class label
     aside = _Aside(_Tally(), Reservoir(sample, seed) if sample is not None else None) \
         if _classifier(model, task) else None
     _read(records, source, counter, tally, reservoir, progress, aside)
@@ -360,15 +376,41 @@ def profile_dataset(
         notes.append(f"--seq-len {seq_len} is beyond the model's maximum of {limit.tokens} ({limit.source})")
     left_out = aside.tally if aside is not None and aside.tally.examples else None
     if left_out is not None:
-        from lorplan.core.data.labels import unlabelled_note
-
-        notes.append(unlabelled_note(None, left_out.examples, left_out.first, sum(tally.labels.values()),
-                                     "the figures count what a sequence classifier trains on,"))
+        notes.append(_left_out_note(left_out, sum(tally.labels.values())))
+        # the refused rows' labels are still reported (label_refusal warns with the first one's line)
+        tally.bad_labels += left_out.bad_labels
+        tally.label_problems = sorted(tally.label_problems + left_out.label_problems,
+                                      key=lambda p: p.line)[:MAX_PROBLEMS]
     profile = _profile(path, source.format, schema, tally, totals, seq_len, model_max, choice, notes,
                        estimated=counter.estimated and not exact_ids, exact_ids=exact_ids)
     if left_out is not None:
-        profile = replace(profile, unlabelled=left_out.examples, first_unlabelled=left_out.first)
+        profile = replace(profile, unlabelled=left_out.unlabelled, first_unlabelled=left_out.first_unlabelled,
+                          refused_rows=left_out.bad_labels)
     return profile
+
+
+def _left_out_note(left_out: _Tally, labelled: int) -> str:
+    """The note on the rows a classifier's profile left out: those without a label, which lorplan train skips
+    (labels.unlabelled_note, the line other commands print), and those whose label is no class, which it refuses;
+    each with the first one's line."""
+    from lorplan.core.data.labels import unlabelled_note
+    from lorplan.core.units import counted
+
+    uses = "the figures count what a sequence classifier trains on,"
+    refused = left_out.bad_labels
+    if refused:
+        first = left_out.label_problems[0].line
+        it = "it" if refused == 1 else "them"
+        where = f"line {first}" if refused == 1 else f"the first, line {first}"
+        rows = f"{refused:,} whose label is no class" if left_out.unlabelled else \
+            f"{counted(refused, 'row')} whose label is no class"
+        refused_part = f"{rows} left out ({where}: lorplan train refuses {it})"
+        if not left_out.unlabelled:
+            return f"{refused_part}; {uses} the {labelled:,} labelled examples"
+        head, _, tail = unlabelled_note(None, left_out.unlabelled, left_out.first_unlabelled, labelled,
+                                        uses).partition("; ")
+        return f"{head} and {refused_part}; {tail}"
+    return unlabelled_note(None, left_out.unlabelled, left_out.first_unlabelled, labelled, uses)
 
 
 def _classifier(model: str | None, task: str | None) -> bool:
@@ -413,15 +455,18 @@ class _Tally:
     labels: Counter = field(default_factory=Counter)  # examples per `label` value
     bad_labels: int = 0  # examples whose `label` is no class label
     label_problems: list[Problem] = field(default_factory=list)  # the first MAX_PROBLEMS of them
-    first: int | None = None  # the line of the first example
+    unlabelled: int = 0  # examples without a label (labels.unlabelled)
+    first_unlabelled: int | None = None  # the line of the first of them
 
     def take(self, line: int, rec: Example) -> None:
         """Count an example (its tokens come later, by absorb): hash and label."""
         self.examples += 1
-        if self.first is None:
-            self.first = line
         self.hashes.append(_digest(rec))
-        if rec.label is not None:
+        if no_label(rec):
+            self.unlabelled += 1
+            if self.first_unlabelled is None:
+                self.first_unlabelled = line
+        elif rec.label is not None:
             self.labels[rec.label] += 1
         elif rec.label_problem is not None:
             self.bad_labels += 1
@@ -437,8 +482,10 @@ class _Tally:
         self.labels.update(other.labels)
         self.bad_labels += other.bad_labels
         self.label_problems = sorted(self.label_problems + other.label_problems, key=lambda p: p.line)[:MAX_PROBLEMS]
-        if other.first is not None and (self.first is None or other.first < self.first):
-            self.first = other.first
+        self.unlabelled += other.unlabelled
+        if other.first_unlabelled is not None and (self.first_unlabelled is None
+                                                   or other.first_unlabelled < self.first_unlabelled):
+            self.first_unlabelled = other.first_unlabelled
 
     def absorb(self, counts: list[tuple[int, int]]) -> None:
         """Add (tokens, trained tokens) pairs from counter.count."""
@@ -480,7 +527,8 @@ class _ChunkedCount:
 
 @dataclass
 class _Aside:
-    """A classifier's rows without a label, tallied (and sampled) apart from the rest."""
+    """A classifier's rows without a class label (none: labels.unlabelled; or one that is no class, which lorplan
+    train refuses), tallied (and sampled) apart from the rest."""
 
     tally: _Tally
     reservoir: Reservoir | None
@@ -488,8 +536,8 @@ class _Aside:
 
 def _read(records, source, counter: TokenCounter, tally: _Tally, reservoir: Reservoir | None,
           progress: Progress | None, aside: _Aside | None = None) -> None:
-    """One pass over the rows into `tally`, a classifier's rows without a label (labels.unlabelled) into
-    `aside` when given. Every example is hashed; without a reservoir each is counted, with one only the sample is
+    """One pass over the rows into `tally`, a classifier's rows without a class label (labels.unlabelled, or a
+    label that is no class) into `aside` when given. Every example is hashed; without a reservoir each is counted, with one only the sample is
     kept (counted later by _sampled_totals)."""
     last_report = 0.0
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -500,7 +548,7 @@ def _read(records, source, counter: TokenCounter, tally: _Tally, reservoir: Rese
             keep_aside = aside.reservoir.offer if aside.reservoir is not None else aside_counting.add
         for line, rec in records:
             if isinstance(rec, Example):
-                if aside is not None and no_label(rec):
+                if aside is not None and rec.label is None:  # no label, or one that is no class
                     aside.tally.take(line, rec)
                     keep_aside(rec)
                 else:

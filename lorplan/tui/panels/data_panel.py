@@ -153,7 +153,7 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
     # a classifier's rows without a label, which its profile leaves out, are skipped rows too (the status line's
     # note says which): "skipped 0" beside it read as a contradiction, and the note goes with the next status
-    skipped = f"{p.skipped + p.unlabelled:,}" + (f" ({p.unlabelled:,} unlabelled)" if p.unlabelled else "")
+    skipped = p.skipped_figure()  # as `lorplan profile` prints it
     lines = [
         f"schema     {p.schema} · {p.format}",
         f"examples   {p.examples:,}  skipped {skipped}  duplicates {p.duplicates:,}",
