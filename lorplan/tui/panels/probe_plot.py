@@ -53,15 +53,69 @@ def rank_label(p) -> str:
     return " ".join([rank_name(p.rank), *re.findall(r"lr[\d.]+(?:e[+-]?\d+)?|[^-]+", suffix)])
 
 
-def label_room(probes, width: int | None) -> float:
+def label_room(probes, width: int | None, labels: list[str] | None = None) -> float:
     """The share of the x range kept right of the last step for the lines' end labels: LABEL_ROOM, or more when
-    a plot `width` columns wide would cut the longest label at its right border."""
-    if not width or not probes:
+    a plot `width` columns wide would cut the longest label (`labels`, else the probes' names) at its right
+    border."""
+    names = labels if labels is not None else [rank_label(p) for p in probes]
+    if not width or not names:
         return LABEL_ROOM
     columns = max(width - Y_TICKS_WIDTH, 10)  # the data's columns
-    longest = max(len(rank_label(p)) for p in probes) + 2  # its leading space, and the marker it starts on
+    longest = max(len(name) for name in names) + 2  # its leading space, and the marker it starts on
     share = longest / columns  # of the whole axis, which is the steps' range times (1 + room)
     return max(LABEL_ROOM, min(share / (1 - share), 1.0) if share < 1 else 1.0)
+
+
+PLOT_FRAME_ROWS = 5  # what a loss plot's title, borders, x ticks and x label take of its height (rows of data: the rest)
+MERGED_LABEL_NAMES = 2  # an end label names at most this many lines ending together; more: the top one and a count
+
+
+def end_labels(ends, width: int | None, height: int | None,
+               y_range: tuple[float, float] | None = None) -> list[tuple[int, str]]:
+    """The end labels of lines ending at `ends` ((x, y, name) in drawing order: a later line is drawn over an
+    earlier one), for a plot `width` x `height` cells (None: unknown), as (index of the line it is drawn at, its
+    text). Labels that would land on the same row and overlap are one label, drawn at the end of the top line
+    (the one whose marker shows) and naming every line under it: `r16, r4` (two lines that end together, the
+    first hidden under the second), `r4 s3 & 2 more` beyond MERGED_LABEL_NAMES. Each label drawn on its own, two
+    that ended at one point overwrote each other (`r46`: r4 over r16), a name no probe has. `y_range`: the
+    lowest and highest y the plot shows (its eval points too), else the ends' own."""
+    if not ends:
+        return []
+    ys = [y for _x, y, _n in ends]
+    low, high = y_range if y_range is not None else (min(ys), max(ys))
+    rows = max((height or 24) - PLOT_FRAME_ROWS, 2)
+    last = max(x for x, _y, _n in ends) or 1
+    columns = max((width or 80) - Y_TICKS_WIDTH, 10)
+    groups = [[i] for i in range(len(ends))]
+
+    def text(group: list[int]) -> str:
+        names = [ends[i][2] for i in group]
+        if len(names) <= MERGED_LABEL_NAMES:
+            return ", ".join(names)
+        return f"{names[-1]} & {len(names) - 1} more"
+
+    def place(group: list[int], room: float) -> tuple[float, float, float]:
+        x, y, _name = ends[group[-1]]  # the top line's end
+        row = (high - y) / (high - low) * (rows - 1) if high > low else 0.0
+        column = x / (last * (1 + room) + 1) * columns
+        return row, column, column + len(text(group)) + 2  # its leading space, and one column of slack
+
+    merged = True
+    while merged:  # merge a colliding pair at a time: a merged label is longer, and may reach a third
+        merged = False
+        room = label_room((), width, [text(g) for g in groups])
+        spans = [place(g, room) for g in groups]
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                (ra, ca, ea), (rb, cb, eb) = spans[a], spans[b]
+                if abs(ra - rb) <= 1.0 and ca < eb and cb < ea:  # a row apart: they may round onto one row
+                    groups[a] = sorted(groups[a] + groups[b])
+                    del groups[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted((g[-1], text(g)) for g in groups)
 
 
 def line_style(index: int) -> tuple[str, str]:
@@ -72,15 +126,16 @@ def line_style(index: int) -> tuple[str, str]:
     return LINE_MARKERS[i], COLOURS[(index + rounds) % len(COLOURS)]
 
 
-def draw_curves(plt, probes, curves, width: int | None = None) -> None:
-    """The loss plot of a run, `width` columns wide (None: unknown): per probe the smoothed train loss (its own
-    marker, a label at its end) and its eval losses as points, in the probe's colour. No legend inside the plot
-    (legend_text is drawn beside it)."""
+def draw_curves(plt, probes, curves, width: int | None = None, height: int | None = None) -> None:
+    """The loss plot of a run, `width` x `height` cells (None: unknown): per probe the smoothed train loss (its
+    own marker, a label at its end: end_labels, which never lets two labels overwrite each other) and its eval
+    losses as points, in the probe's colour. No legend inside the plot (legend_text is drawn beside it)."""
     plt.clear_data()
     plt.title(curves_title())
     plt.xlabel("step")
     last = 0
-    shown = [p for p in probes if curves.get(p.id) is not None]
+    ends = []  # (x, y, name, colour) of each line's last point, in drawing order
+    drawn: list[float] = []  # every y drawn: plotext's y axis spans them, which sets the rows the labels land on
     for i, p in enumerate(probes):
         c = curves.get(p.id)
         if c is None:
@@ -90,13 +145,21 @@ def draw_curves(plt, probes, curves, width: int | None = None) -> None:
         if line:
             xs, ys = zip(*line, strict=True)
             plt.plot(list(xs), list(ys), marker=marker, color=colour)
-            plt.text(f" {rank_label(p)}", x=xs[-1], y=ys[-1], color=colour, alignment="left")
+            ends.append((xs[-1], ys[-1], rank_label(p), colour))
+            drawn.extend(ys)
             last = max(last, xs[-1])
         if c.eval_steps:
             plt.scatter(list(c.eval_steps), list(c.eval_loss), marker=EVAL_MARKER, color=colour)
+            drawn.extend(y for y in c.eval_loss if y == y)
             last = max(last, c.eval_steps[-1])
+    labels = end_labels([(x, y, name) for x, y, name, _c in ends], width, height,
+                        (min(drawn), max(drawn)) if drawn else None)
+    for i, text in labels:
+        x, y, _name, colour = ends[i]
+        plt.text(f" {text}", x=x, y=y, color=colour, alignment="left")
     if last:
-        plt.xlim(0, last * (1 + label_room(shown, width)) + 1)  # room for the end labels
+        room = label_room((), width, [text for _i, text in labels])
+        plt.xlim(0, last * (1 + room) + 1)  # room for the end labels
         ticks = nice_ticks(last)
         plt.xticks(ticks, [tick_label(t) for t in ticks])
 

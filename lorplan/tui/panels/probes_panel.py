@@ -69,6 +69,9 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
     BINDINGS = [
         Binding("c", "cancel_probe", "Cancel probe", id="probes.cancel_probe",
                 tooltip="End the highlighted probe's process group (queued: it never starts)"),
+        # c once no probe can be cancelled: hidden from the footer (cancel_probe is), but it says why nothing
+        # happened; c did nothing at all there. The same id: a keymap moves both.
+        Binding("c", "cancel_ended", "Cancel probe", id="probes.cancel_probe", show=False),
         Binding("C", "cancel_run", "Cancel run", id="probes.cancel_run", show=False,
                 tooltip="Cancel every probe of this run"),
         Binding("t", "retry_probe", "Retry probe", id="probes.retry_probe",
@@ -103,8 +106,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._run: probe_bridge.RunDir | None = None  # the run on screen
         self._problem: str | None = None  # the last problem notified (once, not every second)
         self._read_error: str | None = None
-        self._curves: dict = {}  # the curves last plotted (drawn again when the plot's width changes)
-        self._plot_width = 0  # the plot's width when it was last drawn
+        self._curves: dict = {}  # the curves last plotted (drawn again when the plot's size changes)
+        self._plot_size = (0, 0)  # the plot's width and height when it was last drawn
         self._can: frozenset[str] = frozenset()  # the run keys that can act now (check_action)
         self._summary = ""  # the run's summary line (shown unless a start is on its way)
         self._starting: str | None = None  # what the status line says while a start is on its way
@@ -308,17 +311,17 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._draw_curves()
 
     def _draw_curves(self) -> None:
-        """The loss plot, its end labels' room sized to the plot's width, and its legend to the column beside."""
+        """The loss plot, its end labels' room and rows fit to the plot's size, its legend to the column beside."""
         widget = self.query_one("#probes-plot", PlotextPlot)
         probes = self.status.probes if self.status is not None else ()
-        self._plot_width = widget.size.width
-        probe_plot.draw_curves(widget.plt, probes, self._curves, widget.size.width)
+        self._plot_size = tuple(widget.size)
+        probe_plot.draw_curves(widget.plt, probes, self._curves, widget.size.width, widget.size.height)
         widget.refresh()
         legend = self.query_one("#probes-legend", Static)
         legend.update(probe_plot.legend_text(probes, self._curves, max(legend.content_size.width, 10)))
 
     def _fit_curves(self) -> None:
-        if self.query_one("#probes-plot", PlotextPlot).size.width != self._plot_width:
+        if tuple(self.query_one("#probes-plot", PlotextPlot).size) != self._plot_size:  # the labels' rows too
             self._draw_curves()
 
     def _compare(self, rows: tuple[probe_bridge.RankRow, ...]) -> None:
@@ -340,6 +343,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
     # -- which keys the footer offers ----------------------------------------------------------------
 
     _RUN_ACTIONS = frozenset({"cancel_probe", "cancel_run", "retry_probe", "toggle_compare"})
+    # acts exactly when cancel_probe cannot, with a run on screen (check_action)
+    _ENDED_ACTION = "cancel_ended"
 
     def _keys_that_act(self) -> frozenset[str]:
         """The run keys that can act on the run on screen: none without a run (they would only say "No probe
@@ -366,6 +371,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         to start a run."""
         if action in self._RUN_ACTIONS:
             return action in self._can
+        if action == self._ENDED_ACTION:
+            return self._run is not None and "cancel_probe" not in self._can
         return True
 
     def action_toggle_compare(self) -> None:
@@ -390,9 +397,13 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if p is None or self._run is None:
             return
         if p.state not in ("queued", "running"):
-            self.notify(f"{p.id} has already ended ({p.state})", severity="warning")
+            self.notify(f"probe {p.id} has already ended ({p.state}); nothing to cancel", severity="warning")
             return
         self._cancel(self._run, p.id, self.backend)
+
+    def action_cancel_ended(self) -> None:
+        """c when no probe of the run is queued or running: what c would say of the highlighted probe."""
+        self.action_cancel_probe()
 
     def action_cancel_run(self) -> None:
         if self._run is None:  # not offered without a run (check_action)
