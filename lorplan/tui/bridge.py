@@ -250,6 +250,25 @@ def rank_table(spec: ModelSpec, setup: TrainingSetup, budget_bytes: int | None,
         raise BadInput(form_words(str(exc))) from None
 
 
+def check_custom_rank(spec: ModelSpec, targets: tuple[str, ...], dora: bool, rank: int, rank_pattern=None) -> None:
+    """The custom rank against the model alone (core.memory.bounds.check_ranks, as rank_table checks it), for a
+    form whose other fields do not build a setup yet: a rank no module of the model on screen can use is marked
+    while another field is red. Raises BadInput in the form's words."""
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory.bounds import check_ranks
+
+    try:
+        lora = LoraTargets(modules=tuple(targets), use_dora=dora)
+        if rank_pattern:
+            from dataclasses import replace
+            from types import MappingProxyType
+
+            lora = replace(lora, rank_pattern=MappingProxyType(dict(rank_pattern)))
+        check_ranks(spec, lora, (rank,), "Custom rank")
+    except BadInput as exc:
+        raise BadInput(form_words(str(exc))) from None
+
+
 # What the planner calls a setting that core messages name by its `lorplan plan` flag: the label of the field that
 # sets it. A flag the planner has no field for is named as the command option it is (form_words).
 FLAG_LABELS = {"--micro-batch": "Micro-batch", "--seq-len": "Sequence length", "--gpus": "GPUs",

@@ -82,6 +82,10 @@ class PlanState:
     tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
     data: PlanData | None = None  # the Data tab's last profile (the screen hands it down)
     priced: bridge.ModelSpec | None = None  # the spec the table was priced with: `spec`, or its data's head
+    # What else the table was priced with (the summary of a dimmed table names these, not the form's since):
+    priced_label: str = ""  # the budget's name (table.budget_bytes is its size)
+    priced_free: int | None = None  # the GPU's free memory then
+    priced_tuning: Tuning | None = None  # the recommendation applied then
 
 
 # The fields a message can name, in the words of their labels (for one line such as "fix micro-batch first").
@@ -594,6 +598,8 @@ class PlanView(VerticalScroll):
                 setup_panel.show_errors({})
                 self.state.setup, self.state.custom_rank, self.state.table = setup, result.custom_rank, table
                 self.state.priced = spec
+                self.state.priced_label, self.state.priced_free = self.state.budget_label, self.state.free_bytes
+                self.state.priced_tuning = tuning
                 self.state.stale, self.state.errors = False, {}
                 peaks = {row.rank: bridge.peak_view(spec, setup, row.rank) for row in table.rows}
                 self.state.reference = bridge.full_finetune_view(spec, setup, table.budget_bytes)
@@ -603,10 +609,25 @@ class PlanView(VerticalScroll):
                 self._update_summary()
                 self._announce()
                 return
+        self._check_custom_rank(result, errors)
         setup_panel.show_errors({k: v for k, v in errors.items() if k != "gpu_budget"})  # shown by the GPU panel
         self.state.stale, self.state.errors = True, errors
         self._update_summary()
         self.post_message(SetupRejected(tuple(errors)))
+
+    def _check_custom_rank(self, result, errors: dict[str, str]) -> None:
+        """With another field red no setup is built, so rank_table never checked the custom rank against the
+        model on screen: a rank above its limit (5000 on Llama-3.2-1B, 2,048) went unmarked until the other
+        field was fixed. Checked here against the model alone, and marked with the others."""
+        form, spec = self.state.form, self.state.spec
+        if result.custom_rank is None or "custom_rank" in errors or not form.targets or spec is None:
+            return
+        tuning = self.state.tuning
+        try:
+            bridge.check_custom_rank(spec, form.targets, form.dora, result.custom_rank,
+                                     tuning.rank_pattern if tuning is not None else None)
+        except LorplanError as exc:
+            errors["custom_rank"] = str(exc)
 
     def bad_fields(self) -> tuple[str, ...]:
         """The fields the form shows as bad (their labels, in the form's order); empty when the table on screen
@@ -639,16 +660,19 @@ class PlanView(VerticalScroll):
             words = bridge.saving_words(ref.total, m.total)
             parts[-1] += (f", {words} {'as' if words.startswith('about') else 'than'} full fine-tuning "
                           f"({format_bytes(ref.total)}, the last row)")
-        if self.state.table.budget_bytes:
+        # Every figure and name below is the table's (the last valid setup's), not the form's since: while a field
+        # is red the form's budget, GPU or model may be another (it said "does NOT fit in 24.00 GiB (T4)").
+        budget, free = self.state.table.budget_bytes, self.state.priced_free
+        if budget:
             verdict = "fits" if row.fits else "does NOT fit"
-            parts.append(f"{verdict} in {budget_named(self.state.table.budget_bytes, self.state.budget_label)}")
+            parts.append(f"{verdict} in {budget_named(budget, self.state.priced_label)}")
             if row.fits is False:
-                hints = bridge.fit_hints(spec, self.state.setup, row, self.state.table.budget_bytes)
+                hints = bridge.fit_hints(spec, self.state.setup, row, budget)
                 parts.append("to fit: " + ("; ".join(hints) if hints else
                                            "no single change of this setup is enough: pick a larger GPU"))
             else:
-                if self.state.free_bytes is not None and m.total > self.state.free_bytes:
-                    parts.append(f"⚠ but only {format_bytes(self.state.free_bytes)} is free now "
+                if free is not None and m.total > free:
+                    parts.append(f"⚠ but only {format_bytes(free)} is free now "
                                  "(other processes use the GPU)")
                 if row.max_micro_batch is not None:
                     parts.append(f"room for micro-batch {row.max_micro_batch}")
@@ -656,7 +680,7 @@ class PlanView(VerticalScroll):
                     parts.append(f"or sequences of {row.max_seq_len:,} tokens")
         else:
             parts.append("pick a GPU or type a budget to see what fits")
-        tuning = self.state.tuning
+        tuning = self.state.priced_tuning
         if tuning is not None:
             pattern = f", rank_pattern {bridge.pattern_words(tuning.rank_pattern)}" if tuning.rank_pattern else ""
             parts.append(f"alpha {tuning.alpha:g}, lr {tuning.learning_rate:g}{pattern} from the {tuning.source}")
@@ -666,8 +690,20 @@ class PlanView(VerticalScroll):
                  + " · ".join(f"{k} {format_bytes(v)}" for k, v in peak.terms[:6]))
         for note in bridge.setup_notes(spec, self.state.setup, row.rank):
             text += f"\nnote: {note}"
-        self._set_summary(summary, text, f"⚠ showing the last valid table: {self._first_error()}"
+        self._set_summary(summary, text, f"⚠ showing the last valid table: {self._first_error()}{self._still_for()}"
                           if self.state.stale else "")
+
+    def _still_for(self) -> str:
+        """While the table is dimmed: the model and budget it is for, where the form names another since (a model
+        chosen, a preset picked, a budget typed or emptied), else nothing."""
+        priced, spec, table = self.state.priced, self.state.spec, self.state.table
+        if priced is None or spec is None or table is None:
+            return ""
+        label = self.state.priced_label
+        if priced.id == spec.id and (table.budget_bytes, label) == (self.state.budget_bytes, self.state.budget_label):
+            return ""
+        budget = f"at {budget_named(table.budget_bytes, label)}" if table.budget_bytes else "with no GPU budget"
+        return f" · the table is still for {priced.id} {budget}"
 
     def _first_error(self) -> str:
         """The message of the bad field being typed (else the first), which names it, and how many more are
