@@ -40,7 +40,7 @@ from lorplan.cli.plan_args import (
 )
 from lorplan.core.errors import BadInput
 from lorplan.core.limits import MAX_EPOCHS
-from lorplan.core.units import counted
+from lorplan.core.units import and_list, counted
 from lorplan.core.vocab import Optimizer, Quant, Task, TrainOn
 
 TASKS = Task.values()
@@ -451,7 +451,7 @@ def _unused_probe_flags(args, reason: str) -> None:
              for flag, value in (("--probes", args.probes), ("--budget-minutes", args.budget_minutes),
                                  ("--seeds", args.seeds), ("--probe-steps", args.probe_steps)) if value is not None]
     if given:
-        flags = given[0] if len(given) == 1 else ", ".join(given[:-1]) + f" and {given[-1]}"
+        flags = and_list(given)
         say(f"note: {flags} {'is' if len(given) == 1 else 'are'} not used: no probe runs, since {reason}")
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from lorplan import __version__
 from lorplan.cli._common import commands_in, say, step_count
 from lorplan.cli.paths import check_plan_file, nonempty_path
+from lorplan.core.units import and_list
 
 if TYPE_CHECKING:
     from lorplan.core.plan import EstimateSection, Plan
@@ -238,7 +239,7 @@ def _dropped_reason(plan, spec, dropped: tuple[str, ...]) -> str:
     from lorplan.core.lora import LoraTargets, bypass_notes, never_trained, peft_refused
 
     refused = [n for n in dropped if n in peft_refused(spec)]
-    why = [f"peft refuses LoRA on {_names(refused)} of a {spec.model_type} model"] if refused else []
+    why = [f"peft refuses LoRA on {and_list(refused)} of a {spec.model_type} model"] if refused else []
     bypassed = tuple(n for n in dropped if n not in refused)
     if bypassed:  # "KEY NAME: WHY" with an empty key
         why += [note.split(": ", 1)[1] for note in bypass_notes(spec, LoraTargets(modules=bypassed), key="")]
@@ -246,15 +247,9 @@ def _dropped_reason(plan, spec, dropped: tuple[str, ...]) -> str:
     dead = never_trained(spec, quantized=q.load_in_4bit or q.load_in_8bit)
     back = [n for n in bypassed if n not in dead]
     if back:
-        why.append(f"to adapt {_names(back)} as before, name {'them' if len(back) > 1 else 'it'} in "
+        why.append(f"to adapt {and_list(back)} as before, name {'them' if len(back) > 1 else 'it'} in "
                    "lora.target_modules")
     return "; ".join(why)
-
-
-def _names(names) -> str:
-    """a, b and c."""
-    names = list(names)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def check_estimate(plan, spec, plan_path: str) -> tuple[Plan, list[str]]:
@@ -286,7 +281,7 @@ def check_estimate(plan, spec, plan_path: str) -> tuple[Plan, list[str]]:
             before, dropped = priced_before_exclusions(plan, spec)
             presets = " and ".join(m for m in dict.fromkeys(plan.lora.target_modules) if m in PRESETS)
             changed = (f"lorplan's {presets} no longer adapt{'' if ' and ' in presets else 's'} "
-                       f"{_names(dropped)}, which [estimate] priced") if dropped else ""
+                       f"{and_list(dropped)}, which [estimate] priced") if dropped else ""
             if dropped and (before.total_bytes, before.trainable_params) == key:
                 why = changed
             else:

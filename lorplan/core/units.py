@@ -117,6 +117,12 @@ def memory_text(n_bytes: int) -> str:
     return f"{value:.{digits}f} {unit}"
 
 
+def and_list(items) -> str:
+    """Items named in a sentence: "a", "a and b", "a, b and c" (str() of each)."""
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def counted(n: float, noun: str, spec: str = ",") -> str:
     """A number and its noun, singular when the number reads as 1: counted(1, "sequence") -> "1 sequence",
     counted(2048, "token") -> "2,048 tokens", counted(1.0, "bit", ".3g") -> "1 bit"."""

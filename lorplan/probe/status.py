@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lorplan.core.errors import LorplanError
-from lorplan.core.units import counted
+from lorplan.core.units import and_list, counted
 from lorplan.probe.backend import Backend, driver_alive, get_backend, lock_held
 from lorplan.probe.compare import compare_ranks
 from lorplan.probe.consent import asks_remote_code, status_command
@@ -623,7 +623,7 @@ def ended_ladder_refusal(run_id: str, probe_id: str | Sequence[str], ladder_end:
         named, they = f"probe {ids[0]}", f"the probe is {refused}"
     else:
         if len(ids) <= NAMED_PROBES:
-            named = f"probes {', '.join(ids[:-1])} and {ids[-1]}"
+            named = f"probes {and_list(ids)}"
         else:
             shown = NAMED_PROBES - 1
             named = f"{len(ids)} probes ({', '.join(ids[:shown])} and {len(ids) - shown} more)"

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Sequence
 
 from lorplan.core.errors import BadInput
-from lorplan.core.units import counted
+from lorplan.core.units import and_list, counted
 from lorplan.recommend.capacity import CapacityPrior
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.knee import KNEE_FRACTION, Knee, Z, find_knee, likely_rank, rank_errors
@@ -65,7 +65,7 @@ def unfinished_words(rows: Sequence[LadderRow]) -> str:
             parts.append(f"rank {ranks[0]} {END_WORDS[state]}"
                          + (f" ({n} probes)" if n > 1 else ""))
             continue
-        names = ", ".join(map(str, ranks[:-1])) + f" and {ranks[-1]}"
+        names = and_list(ranks)
         if len(set(counts.values())) == 1:
             n = counts[ranks[0]]
             parts.append(f"ranks {names} {END_WORDS_MANY[state]}" + (f" ({n} probes each)" if n > 1 else ""))
