@@ -431,10 +431,12 @@ class LorplanApp(App[int]):
         self.push_screen(HelpScreen(topic or "rank", self.key_table(), self.topic_keys()))
 
     def _key_rows(self, bindings, where: str = "") -> list[tuple[str, str]]:
-        """(keys, description) of `bindings` after keymap overrides, as the help screen lists them."""
-        rows = []
+        """(keys, description) of `bindings` after keymap overrides, as the help screen lists them: an id once
+        (ProbesPanel's c is two bindings under one id, the second hidden; a keymap moves both), as its first."""
+        rows, listed = [], set()
         for binding in bindings:
-            if isinstance(binding, Binding):
+            if isinstance(binding, Binding) and (binding.id is None or binding.id not in listed):
+                listed.add(binding.id)
                 keys = self._keymap.get(binding.id or "", binding.key)
                 described = f"{binding.description} ({where})" if where else binding.description
                 rows.append((keys, f"{described}  [{binding.id}]" if binding.id else described))
