@@ -661,8 +661,10 @@ class PlanView(VerticalScroll):
             parts[-1] += (f", {words} {'as' if words.startswith('about') else 'than'} full fine-tuning "
                           f"({format_bytes(ref.total)}, the last row)")
         # Every figure and name below is the table's (the last valid setup's), not the form's since: while a field
-        # is red the form's budget, GPU or model may be another (it said "does NOT fit in 24.00 GiB (T4)").
-        budget, free = self.state.table.budget_bytes, self.state.priced_free
+        # is red the form's budget, GPU or model may be another (it said "does NOT fit in 24.00 GiB (T4)"). The
+        # free memory is the GPU's now (NVML's poll moves it) while the form still names the table's GPU.
+        budget = self.state.table.budget_bytes
+        free = self.state.free_bytes if self._form_budget_is_the_table_s() else self.state.priced_free
         if budget:
             verdict = "fits" if row.fits else "does NOT fit"
             parts.append(f"{verdict} in {budget_named(budget, self.state.priced_label)}")
@@ -700,10 +702,16 @@ class PlanView(VerticalScroll):
         if priced is None or spec is None or table is None:
             return ""
         label = self.state.priced_label
-        if priced.id == spec.id and (table.budget_bytes, label) == (self.state.budget_bytes, self.state.budget_label):
+        if priced.id == spec.id and self._form_budget_is_the_table_s():
             return ""
         budget = f"at {budget_named(table.budget_bytes, label)}" if table.budget_bytes else "with no GPU budget"
         return f" · the table is still for {priced.id} {budget}"
+
+    def _form_budget_is_the_table_s(self) -> bool:
+        """Whether the budget on the form (its size and name) is the one the table was priced at."""
+        table = self.state.table
+        return table is not None and (table.budget_bytes, self.state.priced_label) == (self.state.budget_bytes,
+                                                                                     self.state.budget_label)
 
     def _first_error(self) -> str:
         """The message of the bad field being typed (else the first), which names it, and how many more are
