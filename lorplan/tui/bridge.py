@@ -21,6 +21,7 @@ from lorplan.core.errors import OWN_CODE_FLAG, BadInput, own_code_refusal
 
 # The setup limits `lorplan plan` applies (a light module), for the form to apply the same ones as it is typed.
 from lorplan.core.limits import MAX_GPU_MEMORY_BYTES, MAX_GPUS, MAX_MICRO_BATCH, MAX_RANK, MAX_SEQ_LEN  # noqa: F401
+from lorplan.core.vocab import Optimizer, Quant, Sharding
 
 if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations only
     from lorplan.core.data.profile import DataProfile
@@ -440,12 +441,10 @@ def fit_hints(spec: ModelSpec, setup: TrainingSetup, row, budget_bytes: int | No
 
 def hint_words(words: str, flags: str) -> str:
     """A hint's words (core.memory.report.Hint: its changes joined by " + ", each with its flags in `flags`) with
-    each change the planner cannot set, one whose words in recommend_bridge.remedy_words name a `lorplan plan`
+    each change the planner cannot set, one whose words in remedy_words name a `lorplan plan`
     command, in those words: "gradient checkpointing + no prepare_model_for_kbit_training" -> "gradient
     checkpointing + no fp32 up-cast (`lorplan plan --no-prepare-kbit`)". One copy of the wording: the Recommend
     tab's."""
-    from lorplan.tui.recommend_bridge import remedy_words  # (it imports this module: here, not at the top)
-
     told = remedy_words(flags)
     if "`lorplan plan " not in told:
         return words
@@ -453,6 +452,46 @@ def hint_words(words: str, flags: str) -> str:
     if len(ours) != len(theirs):  # changes not paired one to one: the Recommend tab's words throughout
         return told
     return " + ".join(t if "`lorplan plan " in t else w for w, t in zip(ours, theirs, strict=True))
+
+
+# (Here, not in recommend_bridge, which the Recommend tab imports: hint_words runs at the Plan tab's first frame,
+# and recommend_bridge loads the probes' plan schema, tests/tui/test_start_up_gc_pause.py.)
+# A memory remedy's flags (core.memory.report.fit_hints, as price_fit and recommendation.json spell them for
+# `lorplan plan`) in the planner's words: what its fields and checkboxes are called, value after flag ({}).
+_REMEDY_WORDS = {"--micro-batch": "a micro-batch of {}", "--grad-checkpointing": "gradient checkpointing",
+                 "--optimizer": "the {} optimizer", "--quant": "{} quantization", "--double-quant": "double quant",
+                 "--seq-len": "a sequence length of {}", "--gpus": "{} GPUs", "--sharding": "{} sharding",
+                 "--targets": "LoRA on the {} targets only",  # the preset button beside the Targets boxes
+                 "--no-prepare-kbit": "no fp32 up-cast (`lorplan plan --no-prepare-kbit`)"}  # no field for it
+_VALUE_LABELS = {v: label for vocab in (Quant, Optimizer, Sharding) for label, v in vocab.options()}
+
+
+def remedy_words(change: str) -> str:
+    """A remedy's flags in the planner's words: "--seq-len 838" -> "a sequence length of 838", "--grad-checkpointing
+    --quant nf4 --double-quant" -> "gradient checkpointing + nf4 (QLoRA) quantization with double quant",
+    "--gpus 4 --sharding zero3" -> "ZeRO-3 sharding over 4 GPUs". A flag without words here stays as the command
+    option it is (bridge.form_words)."""
+    tokens = change.split()
+    pairs: list[tuple[str, str | None]] = []
+    for i, token in enumerate(tokens):
+        if token.startswith("--"):
+            value = tokens[i + 1] if i + 1 < len(tokens) and not tokens[i + 1].startswith("--") else None
+            pairs.append((token, value))
+    parts: list[str] = []
+    previous = None
+    for flag, value in pairs:
+        template = _REMEDY_WORDS.get(flag)
+        if template is None or ("{}" in template) != (value is not None):
+            parts.append(form_words(flag if value is None else f"{flag} {value}"))
+        elif flag == "--double-quant" and previous == "--quant":
+            parts[-1] += " with double quant"
+        elif flag == "--sharding" and previous == "--gpus":
+            parts[-1] = f"{_VALUE_LABELS.get(value, value)} sharding over {parts[-1]}"
+        else:
+            shown = None if value is None else f"{int(value):,}" if value.isdigit() else _VALUE_LABELS.get(value, value)
+            parts.append(template.format(shown))
+        previous = flag
+    return " + ".join(parts)
 
 
 def plan_from_setup(snapshot: PlanSnapshot, data: PlanData | None = None, *, published: str | None = None) -> Plan:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lorplan.core.errors import BadInput, LorplanError
-from lorplan.core.vocab import Optimizer, Quant, Sharding
 from lorplan.recommend import (
     DataSize,
     Evidence,
@@ -50,6 +49,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
 from lorplan.recommend.policy import scaling_policy
 from lorplan.recommend.table import ONLY_WHY, one_rank_budget, state_word
 from lorplan.tui import bridge, probe_bridge
+from lorplan.tui.bridge import remedy_words  # noqa: F401  (in bridge, beside hint_words: see there)
 from lorplan.tui.state import Tuning
 
 if TYPE_CHECKING:
@@ -135,44 +135,6 @@ def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -
     except BadInput as exc:
         return PriorRead(None, str(exc))
     return PriorRead(rec)
-
-
-# A memory remedy's flags (core.memory.report.fit_hints, as price_fit and recommendation.json spell them for
-# `lorplan plan`) in the planner's words: what its fields and checkboxes are called, value after flag ({}).
-_REMEDY_WORDS = {"--micro-batch": "a micro-batch of {}", "--grad-checkpointing": "gradient checkpointing",
-                 "--optimizer": "the {} optimizer", "--quant": "{} quantization", "--double-quant": "double quant",
-                 "--seq-len": "a sequence length of {}", "--gpus": "{} GPUs", "--sharding": "{} sharding",
-                 "--targets": "LoRA on the {} targets only",  # the preset button beside the Targets boxes
-                 "--no-prepare-kbit": "no fp32 up-cast (`lorplan plan --no-prepare-kbit`)"}  # no field for it
-_VALUE_LABELS = {v: label for vocab in (Quant, Optimizer, Sharding) for label, v in vocab.options()}
-
-
-def remedy_words(change: str) -> str:
-    """A remedy's flags in the planner's words: "--seq-len 838" -> "a sequence length of 838", "--grad-checkpointing
-    --quant nf4 --double-quant" -> "gradient checkpointing + nf4 (QLoRA) quantization with double quant",
-    "--gpus 4 --sharding zero3" -> "ZeRO-3 sharding over 4 GPUs". A flag without words here stays as the command
-    option it is (bridge.form_words)."""
-    tokens = change.split()
-    pairs: list[tuple[str, str | None]] = []
-    for i, token in enumerate(tokens):
-        if token.startswith("--"):
-            value = tokens[i + 1] if i + 1 < len(tokens) and not tokens[i + 1].startswith("--") else None
-            pairs.append((token, value))
-    parts: list[str] = []
-    previous = None
-    for flag, value in pairs:
-        template = _REMEDY_WORDS.get(flag)
-        if template is None or ("{}" in template) != (value is not None):
-            parts.append(bridge.form_words(flag if value is None else f"{flag} {value}"))
-        elif flag == "--double-quant" and previous == "--quant":
-            parts[-1] += " with double quant"
-        elif flag == "--sharding" and previous == "--gpus":
-            parts[-1] = f"{_VALUE_LABELS.get(value, value)} sharding over {parts[-1]}"
-        else:
-            shown = None if value is None else f"{int(value):,}" if value.isdigit() else _VALUE_LABELS.get(value, value)
-            parts.append(template.format(shown))
-        previous = flag
-    return " + ".join(parts)
 
 
 def fit_words(fit) -> str:
