@@ -38,6 +38,8 @@ def test_a_hub_cache_lorplan_may_not_read_is_not_an_unknown_model():
 
     def resolve_in_locked_cache(hub: Path) -> None:
         os.environ["HF_HUB_CACHE"] = str(hub)  # the forked child's own environment
+        os.chdir(hub.parent)  # a hub id is first looked for as a relative path: in a working folder the user
+        # may not read (CI clones into a 0700 mktemp folder) that look is the PermissionError, naming the id
         resolve_model("someorg/somemodel")
 
     with tempfile.TemporaryDirectory() as top:

@@ -30,6 +30,8 @@ def test_a_locked_model_folder_is_one_line_naming_it():
 def test_a_locked_hub_cache_is_one_line_naming_it():
     def load_in_locked_cache(hub: Path) -> None:
         os.environ["HF_HUB_CACHE"] = str(hub)  # the forked child's own environment
+        os.chdir(hub.parent)  # a hub id is first looked for as a relative path: in a working folder the user
+        # may not read (CI clones into a 0700 mktemp folder) that look is the PermissionError, naming the id
         bridge.load_spec("someorg/somemodel")
 
     with tempfile.TemporaryDirectory() as top:
