@@ -69,3 +69,41 @@ def test_agrees_with_reference_derived_values():
 def test_search():
     assert {e.family for e in catalog.search("qwen3 30b")} == {"qwen3_moe"}
     assert catalog.search("no-such-thing-xyz") == ()
+
+
+def ids(text: str) -> list[str]:
+    return [e.id for e in catalog.search(text)]
+
+
+def test_a_size_word_matches_a_whole_size_not_the_tail_of_another_number():
+    """"qwen 7b" listed Qwen3-1.7B and Qwen3-1.7B-Base ("7b" is the end of "1.7b"), and "3b" the 30B-A3B MoE."""
+    assert ids("qwen 7b") == ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B"]
+    assert ids("qwen 1.7b") == ["Qwen/Qwen3-1.7B", "Qwen/Qwen3-1.7B-Base"]
+    assert ids("1.7B") == ["Qwen/Qwen3-1.7B", "Qwen/Qwen3-1.7B-Base", "HuggingFaceTB/SmolLM2-1.7B-Instruct"]
+    assert ids("qwen 5b") == []  # not the end of 0.5b or 1.5b
+    assert ids("qwen 3b") == ["Qwen/Qwen2.5-3B-Instruct"]  # not Qwen3-30B-A3B
+    assert ids("llama 8b") == ids("llama 3.1 8b") == ["meta-llama/Llama-3.1-8B-Instruct"]
+    assert ids("llama 70b") == ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct"]
+    assert ids("135m") == ["HuggingFaceTB/SmolLM2-135M-Instruct"]  # and not 1135m-like tails
+    assert ids("35m") == []
+    assert ids("7b") == ["mistralai/Mistral-7B-Instruct-v0.3", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B"]
+    assert ids("8x7b") == ["mistralai/Mixtral-8x7B-v0.1"]  # not a size word: found inside the id as before
+    assert ids("QWEN 7B") == ids("qwen 7b")
+
+
+def test_an_exact_id_or_alias_comes_first():
+    assert ids("Qwen/Qwen2.5-7B") == ["Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct"]
+    assert ids("qwen2.5-7b") == ["Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct"]  # the name without its owner
+    assert ids("meta-llama/Llama-3.1-70B") == ["meta-llama/Llama-3.1-70B-Instruct"]  # an alias of it
+    assert ids("HuggingFaceTB/SmolLM2-135M") == ["HuggingFaceTB/SmolLM2-135M-Instruct"]
+    assert ids("qwen/qwen3-8b") == ["Qwen/Qwen3-8B", "Qwen/Qwen3-8B-Base"]
+    assert ids(" gpt2 ")[0] == "openai-community/gpt2"
+    assert ids("")[:2] == [e.id for e in catalog.ENTRIES[:2]] and len(ids("")) == len(catalog.ENTRIES)
+
+
+def test_matches_reads_any_name_as_search_does():
+    """The TUI's picker and `lorplan models` filter cached hub ids too: a size word is a whole size there as well."""
+    assert catalog.matches("qwen 7b", "Qwen/Qwen2.5-7B")
+    assert not catalog.matches("qwen 7b", "Qwen/Qwen3-1.7B")
+    assert catalog.matches("acme tiny", "acme/tiny-135M") and not catalog.matches("35m", "acme/tiny-135M")
+    assert catalog.matches("", "anything")

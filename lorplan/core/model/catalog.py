@@ -9,6 +9,7 @@ lookup cost no file reads; a config is read (once per process) when a spec is as
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -127,12 +128,36 @@ def config(entry: CatalogEntry) -> dict[str, Any]:
     return json.loads(_read(entry.filename))
 
 
+# A size word of a search: "7b", "1.7b", "135m", "70b". It matches a whole size in a name, not the end of another
+# number: "qwen 7b" listed Qwen3-1.7B ("7b" is the tail of "1.7b"), and "3b" the MoE Qwen3-30B-A3B.
+_SIZE_WORD = re.compile(r"\d+(?:\.\d+)?[bm]")
+
+
+def _word_in(word: str, hay: str) -> bool:
+    """Whether one lower-case search word is in `hay` (lower case): a size word as a whole size (no letter, digit or
+    "." just before it, no letter or digit just after), any other word anywhere."""
+    if _SIZE_WORD.fullmatch(word):
+        return re.search(rf"(?<![a-z0-9.]){re.escape(word)}(?![a-z0-9])", hay) is not None
+    return word in hay
+
+
+def matches(text: str, *names: str) -> bool:
+    """Whether every word of the search `text` is in one of `names` (case-insensitive; a size word like 7b or 1.7b
+    matches a whole size, not the end of "1.7b"). For any id: the catalog's search, the TUI's model picker and
+    `lorplan models` filtering the Hugging Face cache's ids."""
+    hay = " ".join(names).lower()
+    return all(_word_in(w, hay) for w in text.lower().split())
+
+
+def exact(text: str, *names: str) -> bool:
+    """Whether the search `text` is one of `names` itself, or one's name without its owner ("qwen2.5-7b" for
+    Qwen/Qwen2.5-7B), case-insensitive: such a model is listed before the others the words match."""
+    typed = " ".join(text.lower().split())
+    return any(typed in (n.lower(), n.lower().rsplit("/", 1)[-1]) for n in names)
+
+
 def search(text: str = "") -> tuple[CatalogEntry, ...]:
-    """Entries whose id, alias or family contains every word of text (case-insensitive)."""
-    words = text.lower().split()
-    out = []
-    for e in ENTRIES:
-        hay = " ".join((e.id, *e.aliases, e.family)).lower()
-        if all(w in hay for w in words):
-            out.append(e)
-    return tuple(out)
+    """Entries whose id, alias or family has every word of text (case-insensitive; `matches`), an entry whose id
+    or alias is text itself (`exact`) first, the others in catalog order."""
+    found = [e for e in ENTRIES if matches(text, e.id, *e.aliases, e.family)]
+    return tuple(sorted(found, key=lambda e: not exact(text, e.id, *e.aliases)))
