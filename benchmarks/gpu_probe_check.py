@@ -119,7 +119,7 @@ def train_kbit(a, model_dir: Path, data: Path, work: Path, cuda: bool) -> int:
         plan = read_plan(path)
         # packed to exactly seq_len tokens a row, so the measured step has the shape the estimate priced
         plan = replace(plan, training=replace(plan.training, packing=True))
-        print(f"\n== lorplan train's engine on `{label}`: [estimate] prepare_kbit = {plan.estimate.prepare_kbit}, "
+        print(f"\n== lorplan train's engine on `{label}`: [quantization] prepare_kbit = {plan.quantization.prepare_kbit}, "
               f"prepares_kbit {prepares_kbit(plan)}")
         t0 = time.monotonic()
         try:

@@ -96,7 +96,7 @@ def cli_args(plan) -> list[str]:
         args += ["--kernels", e.kernels]
     if e.autocast is False:
         args.append("--no-autocast")
-    if e.prepare_kbit is False:
+    if q.prepare_kbit is False:
         args.append("--no-prepare-kbit")
     if e.foreach is False:
         args.append("--no-foreach")

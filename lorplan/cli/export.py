@@ -66,7 +66,7 @@ def register(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def check_context(plan, plan_path: str, fmts: list[str]) -> list[str]:
+def check_context(plan, plan_path: str, fmts: list[str]) -> tuple[list[str], object]:
     """Refuse (BadInput, one line) a plan whose training.seq_len is beyond its model's context and
     model.rope_scaling's reach, or whose LoRA settings match nothing on its model (a rank_pattern or alpha_pattern
     key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`), or whose
@@ -77,7 +77,8 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> list[str]:
     own class, never the model's code: trust_remote_code is not passed), as lorplan train judges it. A model this
     machine cannot read is not checked, and a warning says so; so is one outside the fast path whose config.json
     names code of its own (auto_map) when the plan trusts that code (lorplan train and the tools load the model's
-    own class, which export does not build) or when only that code knows its model_type."""
+    own class, which export does not build) or when only that code knows its model_type.
+    Returns the notes and the model's spec (None when not read), which the exporters price their notes on."""
     from lorplan.core.errors import BadInput
     from lorplan.core.export.common import WRITES_SETTING
     from lorplan.core.model import load_spec, resolve_model
@@ -104,7 +105,7 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> list[str]:
     except BadInput as exc:
         print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
               file=sys.stderr)
-        return []
+        return [], None
     check_plan_context(plan, spec, plan_path, class_settings=False)
     notes = []
     for key, refusal in class_refusals(plan, spec, plan_path):
@@ -116,7 +117,7 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> list[str]:
                      f"{'this export is' if one else 'these exports are'} made, but lorplan train refuses the plan: "
                      f"{refusal}")
     check_plan_targets(plan, spec, plan_path)
-    return notes
+    return notes, spec
 
 
 def _check_folder(output: str) -> None:
@@ -225,13 +226,13 @@ def run(args: argparse.Namespace) -> int:
     fmts = formats_given(args.to)
     check_plan_file(args.plan)
     plan = read_plan(args.plan)
-    said = check_context(plan, args.plan, fmts)
+    said, spec = check_context(plan, args.plan, fmts)
     found = plan_paths_found(plan, args.plan)
     results = {}
     for fmt in fmts:  # every format exported (or refused) before anything is written
         classes, problem = plan_classes(plan, args.plan) if fmt == ExportFormat.PEFT else (None, None)
         results[fmt] = export_plan(plan, fmt, classes=classes, classes_problem=problem, found=found,
-                                   plan_file=args.plan)
+                                   plan_file=args.plan, spec=spec)
     targets = _targets(args, fmts)
     if args.output and len(fmts) == 1:
         _check_folder(args.output)

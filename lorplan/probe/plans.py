@@ -164,9 +164,7 @@ def probe_plan(base: Plan, run, probe, device: str, *, fixed_alpha: float | None
                        max_steps=run.steps, epochs=None, seed=probe.seed if probe.seed is not None else t.seed,
                        gradient_accumulation=t.gradient_accumulation * max(1, base.hardware.gpus))
     data = base.data if base.data.eval_split > 0 else replace(base.data, eval_split=PROBE_EVAL_SPLIT)
-    # the base's [estimate] priced another rank and is dropped, unless it says the quantized base trains without
-    # peft's prepare_model_for_kbit_training (--no-prepare-kbit): lorplan.train.model.prepares_kbit reads that
-    # there, so the probe trains as the plan does; its figures are the base rank's, which no probe reads
-    kept = base.estimate if base.estimate is not None and base.estimate.prepare_kbit is False else None
-    return replace(base, lora=lora, training=training, data=data, estimate=kept,
+    # the base's [estimate] priced another rank and is dropped; [quantization] (prepare_kbit with it: whether
+    # lorplan train calls peft's prepare_model_for_kbit_training) is kept, so the probe trains as the plan does
+    return replace(base, lora=lora, training=training, data=data, estimate=None,
                    hardware=HardwareSection(gpus=1 if device == "cuda" else 0, sharding="none"))

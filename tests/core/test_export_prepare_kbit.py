@@ -1,5 +1,5 @@
 """Each export of a quantized plan says where its tool treats the base's unquantized weights otherwise than the
-plan priced them: with peft's prepare_model_for_kbit_training (its fp32 up-cast) or without it ([estimate]
+plan priced them: with peft's prepare_model_for_kbit_training (its fp32 up-cast) or without it ([quantization]
 prepare_kbit = false, lorplan plan --no-prepare-kbit), which lorplan train follows (core.plan.build.prepares_kbit).
 axolotl calls it whatever its config says (then casts norms and embeddings back), LLaMA-Factory, TRL and Unsloth
 never do; the figures are the memory model's, each plan priced both ways."""
@@ -26,7 +26,7 @@ def priced(plan, prepare: bool, model: str | None = None):
     writes it with or without --no-prepare-kbit."""
     if model is not None:
         plan = replace(plan, model=replace(plan.model, id=model, path=None))
-    plan = replace(plan, estimate=replace(plan.estimate, prepare_kbit=prepare))
+    plan = replace(plan, quantization=replace(plan.quantization, prepare_kbit=prepare))
     return replace(plan, estimate=priced_anew(plan, load_spec(plan.model.source)))
 
 
@@ -118,3 +118,24 @@ def test_trl_names_no_upcast_where_it_changes_no_dtype():
         fp32 = replace(plan, training=replace(plan.training, precision="fp32"))
         (line,) = [w for w in export_plan(fp32, "trl").warnings if "unquantized weights" in w]
         assert "as lorplan train does" in line and "upcast" not in line and "--no-prepare-kbit" not in line, line
+
+
+
+def test_the_spec_the_caller_loaded_is_the_one_priced(tmp_path, capsys):
+    # lorplan export loads the model's spec to check the plan against it (cli.export.check_context) and passes it
+    # on: the notes price that spec (the figures follow it) rather than reading the model again
+    plan = qlora(True)
+    for fmt in ("axolotl", "llamafactory", "trl", "unsloth"):
+        want = lines(plan, fmt)
+        assert want and [w for w in export_plan(plan, fmt, spec=load_spec(plan.model.source)).warnings
+                         if CALL in w] == want, fmt
+    other = load_spec("Qwen/Qwen2.5-7B")  # another model's spec: its figures, not the plan's model's
+    (line,) = [w for w in export_plan(plan, "llamafactory", spec=other).warnings if CALL in w]
+    qwen = qlora(False, "Qwen/Qwen2.5-7B").estimate.total_bytes
+    assert format_bytes(qwen) in line and format_bytes(qlora(False).estimate.total_bytes) not in line
+    from lorplan.cli import main
+    from lorplan.core.plan import write_plan
+
+    path = write_plan(plan, tmp_path / "p.toml")
+    assert main(["export", str(path), "--to", "llamafactory,trl"]) == 0
+    assert capsys.readouterr().err.count(format_bytes(qlora(False).estimate.total_bytes)) == 2

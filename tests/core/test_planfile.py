@@ -83,6 +83,7 @@ def plans(draw) -> Plan:
         bnb_4bit_quant_type=draw(st.sampled_from(spellings(FOUR_BIT_QUANTS))),
         bnb_4bit_use_double_quant=draw(st.booleans()),
         bnb_4bit_compute_dtype=draw(st.sampled_from(tuple(TORCH_DTYPE.values()))),
+        prepare_kbit=draw(st.booleans()),
     )
     all_linear = draw(st.booleans())
     lora = LoraSection(
@@ -135,7 +136,6 @@ def plans(draw) -> Plan:
             lorplan_version=draw(text), details=draw(st.dictionaries(names, nonneg, max_size=4)),
             adapter_dtype=draw(st.one_of(st.none(), st.sampled_from(DType.values()))),
             autocast=draw(st.one_of(st.none(), st.booleans())),
-            prepare_kbit=draw(st.one_of(st.none(), st.booleans())),
             kernels=draw(st.one_of(st.none(), st.sampled_from(Kernels.values()))),
             foreach=draw(st.one_of(st.none(), st.booleans())),
             reserve_fraction=draw(st.one_of(st.none(), st.floats(0, 5))),
@@ -443,5 +443,5 @@ def test_every_training_setup_field_is_kept_by_the_plan():
     from lorplan.core.memory import TrainingSetup
 
     mapped = {"targets", "quant", "double_quant", "base_dtype", "micro_batch", "seq_len", "grad_checkpointing",
-              "optimizer", "attention", "lora_dropout", "gpus", "sharding", "rope_scaling"}
+              "optimizer", "attention", "lora_dropout", "gpus", "sharding", "rope_scaling", "prepare_kbit"}
     assert {f.name for f in fields(TrainingSetup)} <= mapped | set(ps.ASSUMPTIONS)

@@ -93,7 +93,7 @@ def test_write_carries_the_gpus_sharding_and_prepare_kbit(tmp_path, capsys):
     out = recommend_json(capsys, *argv)
     plan = read_plan(path)
     assert plan.hardware.gpus == 4 and plan.hardware.sharding == "zero3"
-    assert plan.estimate.prepare_kbit is False
+    assert plan.quantization.prepare_kbit is False
     assert plan.estimate.total_bytes == out["fits"]["total_bytes"]
     # a ladder's probes are short runs of this plan (probe.plans), each on one GPU, unsharded, as --help says
     from lorplan.probe import runner
@@ -102,8 +102,9 @@ def test_write_carries_the_gpus_sharding_and_prepare_kbit(tmp_path, capsys):
     run = runner.make_plan((4, 8), (1e-3,), steps=5, **plan_settings(plan))
     probe = probe_plan(base_plan(run), run, run.probes[0], "cuda")
     assert (probe.hardware.gpus, probe.hardware.sharding) == (1, "none")
-    # and skip prepare_model_for_kbit_training as the plan does (lorplan train reads [estimate] prepare_kbit)
-    assert probe.estimate is not None and probe.estimate.prepare_kbit is False
+    # and skip prepare_model_for_kbit_training as the plan does (lorplan train reads [quantization] prepare_kbit);
+    # the base's [estimate], priced for another rank, is not carried into it
+    assert probe.quantization.prepare_kbit is False and probe.estimate is None
     # the same setup without the three flags prices more: they reached the figure
     alone = recommend_json(capsys, *argv[:4], "--grad-checkpointing", "--gpu-memory", "24GiB", "--trained-tokens", "1M")
     assert alone["fits"]["total_bytes"] > out["fits"]["total_bytes"]

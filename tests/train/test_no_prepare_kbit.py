@@ -1,6 +1,6 @@
 """`lorplan plan --no-prepare-kbit` (and recommend's) prices a quantized base without peft's
 prepare_model_for_kbit_training, whose fp32 up-cast of every parameter bitsandbytes leaves unquantized (norms,
-embeddings, the head) the memory model otherwise adds. The plan records it as [estimate] prepare_kbit = false;
+embeddings, the head) the memory model otherwise adds. The plan records it as [quantization] prepare_kbit = false;
 `lorplan train` and probes used to call prepare_model_for_kbit_training on every quantized base anyway, so a plan
 that fit only without it trained with it. Now they read the plan's setting (lorplan.train.model.prepares_kbit),
 and without it still do what training needs: gradient checkpointing (use_reentrant=False) and input gradients.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lorplan.core.plan import read_plan
+from lorplan.core.plan import dumps_plan, loads_plan, read_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 QLORA = ROOT / "sample_configs" / "llama-3.1-8b-qlora-24gb.toml"
@@ -41,12 +41,13 @@ def test_the_plan_file_says_whether_train_prepares_the_quantized_base(tmp_path, 
     prepared = read_plan(_written(tmp_path, "--quant", "nf4"))
     plain = read_plan(_written(tmp_path))
     capsys.readouterr()
-    assert skipped.estimate.prepare_kbit is False and prepared.estimate.prepare_kbit is True
+    assert skipped.quantization.prepare_kbit is False and prepared.quantization.prepare_kbit is True
     assert prepares_kbit(skipped) is False
     assert prepares_kbit(prepared) is True
     assert prepares_kbit(plain) is False  # nothing quantized: nothing to prepare
-    # a plan without [estimate] (hand-written, or older) is priced with the default: prepared
+    # [estimate] is what was priced, not how to train: a plan without it keeps its setting
     assert prepares_kbit(replace(prepared, estimate=None)) is True
+    assert prepares_kbit(replace(skipped, estimate=None)) is False
     assert prepares_kbit(read_plan(QLORA)) is True
 
     # a probe of the plan (its run stores the plan as a document) trains as the plan does
@@ -54,6 +55,7 @@ def test_the_plan_file_says_whether_train_prepares_the_quantized_base(tmp_path, 
         run = runner.make_plan((4,), (1e-3,), steps=10, **plan_settings(base))
         probe = probe_plan(base_plan(run), run, run.probes[0], "cuda")
         assert probe.lora.r == 4 and prepares_kbit(probe) is want
+        assert loads_plan(dumps_plan(probe)) == probe  # a valid file: no [estimate] of the base's rank in it
 
 
 def _bf16_model(folder: Path):

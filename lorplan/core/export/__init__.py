@@ -19,6 +19,8 @@ from lorplan.core.vocab import ExportFormat
 
 FORMATS = ExportFormat.values()
 LABELS = {f.value: f.label for f in ExportFormat}
+# the formats (export_<format>(plan, spec)) whose notes price a quantized base's fp32 up-cast on the model's spec
+_PRICES_UPCAST = frozenset(f.value for f in (ExportFormat.AXOLOTL, ExportFormat.LLAMAFACTORY, ExportFormat.TRL))
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,8 @@ DATA_FOLDER_KEY, DATA_FOLDER = "dataset_dir", "LORPLAN_DATA_FOLDER"
 
 
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
-                found: Mapping[str, str | None] | None = None, plan_file: str | None = None) -> ExportResult:
+                found: Mapping[str, str | None] | None = None, plan_file: str | None = None,
+                spec=None) -> ExportResult:
     """Render a validated Plan for one tool (an ExportFormat: "peft", "axolotl", "llamafactory", "accelerate",
     "trl", "unsloth"). BadInput for a sequence classifier's plan to a trainer that trains causal LMs only (axolotl,
     LLaMA-Factory, TRL, Unsloth), and for a masked LM's causal-LM plan to them (common.masked_lm_refusal).
@@ -56,7 +59,11 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     plan_file: the plan's file as the user named it (`lorplan export p.toml`), which a refusal of the data's
     labels names with its key, as `lorplan train` does: "p.toml: data.path d.jsonl: …", and the Unsloth script's
     header names; None for a plan with no file (the planner's), whose relative paths were looked for in the working
-    folder alone."""
+    folder alone.
+
+    spec: the plan's model's ModelSpec when the caller has loaded it (`lorplan export` has, to check the plan
+    against its model), for the memory figures of the notes on a quantized base's fp32 up-cast (core.export.kbit);
+    None: those read it here, offline."""
     if fmt not in FORMATS:
         raise BadInput(f"--to: unknown format {fmt!r} (choose {', '.join(FORMATS)})")
     from lorplan.core.export.common import classifier_refusal, masked_lm_refusal
@@ -77,11 +84,13 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
     elif fmt == ExportFormat.UNSLOTH:  # its script's header names the plan file
         from lorplan.core.export.unsloth import export_unsloth
 
-        result = export_unsloth(plan, plan_file)
+        result = export_unsloth(plan, plan_file, spec)
     else:
-        # each format has its module, lorplan.core.export.<format>, with export_<format>(plan)
+        # each format has its module, lorplan.core.export.<format>, with export_<format>(plan), and the spec for
+        # the formats whose notes price the up-cast
         module = importlib.import_module(f"lorplan.core.export.{fmt}")
-        result = getattr(module, f"export_{fmt}")(plan)
+        kw = {"spec": spec} if fmt in _PRICES_UPCAST else {}
+        result = getattr(module, f"export_{fmt}")(plan, **kw)
     if not notes and not path_warnings:
         return result
     from lorplan.core.export.paths import with_path_lines

@@ -269,19 +269,20 @@ def _axolotl_prepares(plan) -> bool:
     return plan.hardware.sharding not in (Sharding.FSDP, Sharding.ZERO3)
 
 
-def _kbit(plan, warnings: list[str]) -> None:
+def _kbit(plan, warnings: list[str], spec=None) -> None:
     """What axolotl does with the quantized base's unquantized weights, against the plan's pricing. axolotl calls
     prepare_model_for_kbit_training (its fp32 up-cast) whatever the config says (_axolotl_prepares), then casts the
     modules named "norm" and the embedding layers back to the training dtype for any lora/qlora adapter
     (loaders/model.py ModelLoader._configure_embedding_dtypes, _convert_embedding_modules_dtype): what stays fp32
-    is the rest of what bitsandbytes leaves unquantized (biases, MoE routers and fused experts)."""
+    is the rest of what bitsandbytes leaves unquantized (biases, MoE routers and fused experts). spec: the plan's
+    model's, for the figures (None: read here, kbit)."""
     if not kbit.upcast_matters(plan):
         return
     dtype = plan.training.precision
     if not prepares_kbit(plan):  # priced with --no-prepare-kbit
         if not _axolotl_prepares(plan):
             return  # axolotl skips the call here too
-        left = kbit.left_in_fp32(plan)
+        left = kbit.left_in_fp32(plan, spec)
         if left == 0:
             return  # the cast back leaves nothing in fp32: the plan's dtypes
         line = ("axolotl calls peft's prepare_model_for_kbit_training on a quantized base (loaders/model.py; no key "
@@ -289,7 +290,7 @@ def _kbit(plan, warnings: list[str]) -> None:
                 f"embedding layers back to {dtype} afterwards, but the base's other unquantized weights (biases, "
                 "MoE routers and fused experts) stay in fp32")
         if left is not None:
-            totals = kbit.totals(plan)
+            totals = kbit.totals(plan, spec)
             line += (f", about {format_bytes(kbit.extra_fp32_bytes(plan, left))} more weights per GPU than the "
                      "plan priced")
             if totals is not None:
@@ -303,22 +304,22 @@ def _kbit(plan, warnings: list[str]) -> None:
         lead = (f"axolotl calls peft's prepare_model_for_kbit_training, then casts the norms and embedding layers "
                 f"back to {dtype} (loaders/model.py), leaving the other unquantized weights (biases, MoE routers and "
                 "fused experts) in fp32")
-        kept = kbit.left_in_fp32(plan) or 0  # in its figure: fused experts can be tens of GiB
+        kept = kbit.left_in_fp32(plan, spec) or 0  # in its figure: fused experts can be tens of GiB
     else:
         lead = ("axolotl skips peft's prepare_model_for_kbit_training here (loaders/model.py: under FSDP and "
                 "ZeRO-3, and for 8-bit LoRA with LoftQ or on Qwen (1)), leaving the base's unquantized weights in "
                 f"{dtype}")
-    warnings += kbit.priced_less_note(plan, lead, kept, "axolotl")
+    warnings += kbit.priced_less_note(plan, lead, kept, "axolotl", spec)
 
 
-def export_axolotl(plan) -> ExportResult:
+def export_axolotl(plan, spec=None) -> ExportResult:
     """The plan as an axolotl config (`axolotl train THIS.yaml`), with what axolotl cannot express as warnings."""
     warnings = common_lora_warnings(plan, "axolotl", patterns=True, layers=True, bias=False)
     warnings += optimizer_warnings(plan, "axolotl")
     # the parts run in this order, so the warnings come out in the order of the keys they concern
     cfg = {**_model(plan, warnings), **_lora(plan, warnings), **data_config(plan, warnings),
            **_training(plan, warnings), **_loss(plan, warnings), **_sharding(plan, warnings)}
-    _kbit(plan, warnings)
+    _kbit(plan, warnings, spec)
     fmt = ExportFormat.AXOLOTL
     text = dump_yaml("axolotl config written by lorplan", cfg, warnings)
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

@@ -2,9 +2,12 @@
 
 lorplan prices a quantized plan with peft's prepare_model_for_kbit_training (its fp32 up-cast of every parameter
 bitsandbytes leaves unquantized: embeddings, norms, biases, the head, fused experts, and the fp32 residual stream
-that follows) or, priced with --no-prepare-kbit ([estimate] prepare_kbit = false), without it; lorplan train runs
-what the plan says (lorplan.core.plan.build.prepares_kbit, the one rule). The tools each do one thing whatever their
-config says, so an export whose tool does the other says so, with the memory model's figure for what it does.
+that follows) or, priced with --no-prepare-kbit ([quantization] prepare_kbit = false), without it; lorplan train
+runs what the plan says (lorplan.core.plan.build.prepares_kbit, the one rule). The tools each do one thing whatever
+their config says, so an export whose tool does the other says so, with the memory model's figure for what it does.
+
+The figures are priced on the plan's model's spec, which the caller passes when it has loaded it (`lorplan export`
+has, to check the plan against the model); None: it is read here, offline (_spec).
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ def upcast_matters(plan) -> bool:
     return (q.load_in_4bit or q.load_in_8bit) and plan.training.precision != DType.FP32 and plan.hardware.gpus > 0
 
 
-def _spec(plan):
-    """The plan's model's spec, read offline as lorplan export reads it (the catalog and the fast path: no child
-    process, no model code); None when this machine cannot read it (the warnings then go without figures)."""
+def _spec(plan, spec=None):
+    """`spec` when given, else the plan's model's spec read offline (the catalog and the fast path: no child process,
+    no model code); None when this machine cannot read it (the warnings then go without figures)."""
+    if spec is not None:
+        return spec
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, resolve_model
 
@@ -35,7 +40,7 @@ def _spec(plan):
         return None
 
 
-def totals(plan) -> tuple[int, int] | None:
+def totals(plan, spec=None) -> tuple[int, int] | None:
     """(total bytes per GPU priced with peft's prepare_model_for_kbit_training, priced without), the plan's setup
     otherwise as plan_to_setup reads it; None when lorplan cannot read the model's config here or cannot price
     the plan on it (lorplan export refuses such a plan before it reaches an exporter)."""
@@ -43,7 +48,7 @@ def totals(plan) -> tuple[int, int] | None:
     from lorplan.core.memory import estimate
     from lorplan.core.plan.build import plan_to_setup
 
-    spec = _spec(plan)
+    spec = _spec(plan, spec)
     if spec is None:
         return None
     _, setup, rank = plan_to_setup(plan)
@@ -54,12 +59,12 @@ def totals(plan) -> tuple[int, int] | None:
         return None
 
 
-def left_in_fp32(plan) -> int | None:
+def left_in_fp32(plan, spec=None) -> int | None:
     """Parameters prepare_model_for_kbit_training up-casts that axolotl does not cast back: it casts every module
     named "norm" and the embedding layers (embed_tokens, lm_head, position embeddings) back to the training dtype
     after the call, so its biases, MoE routers, fused experts and any other unquantized tensor stay fp32.
     None when lorplan cannot read the model here."""
-    spec = _spec(plan)
+    spec = _spec(plan, spec)
     if spec is None:
         return None
     tensors = sum(t.numel for t in spec.tensors if t.kind in ("bias", "experts", "router", "other"))
@@ -67,7 +72,7 @@ def left_in_fp32(plan) -> int | None:
     return tensors + biases
 
 
-def priced_less_note(plan, lead: str, kept_fp32: int = 0, tool: str = "") -> list[str]:
+def priced_less_note(plan, lead: str, kept_fp32: int = 0, tool: str = "", spec=None) -> list[str]:
     """The line for a plan priced with peft's fp32 up-cast exported to a tool that does not keep it (`lead`: what
     the tool does, with the file that does it): it needs less memory than the plan says. `kept_fp32`: parameters
     the tool still leaves in fp32 (`tool` names it), added to the figure without the up-cast (axolotl's biases,
@@ -78,7 +83,7 @@ def priced_less_note(plan, lead: str, kept_fp32: int = 0, tool: str = "") -> lis
         return []
     line = (f"{lead}, where the plan was priced with peft's fp32 up-cast of the base's unquantized weights "
             f"(embeddings, norms, LM head), so it needs less memory than the plan says")
-    figures = totals(plan)
+    figures = totals(plan, spec)
     if figures is not None:
         line += (f": the memory model prices the plan without that up-cast at {format_bytes(figures[1])} per GPU, "
                  f"against its {format_bytes(figures[0])} (lorplan plan --no-prepare-kbit prices it so)")

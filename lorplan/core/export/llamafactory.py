@@ -485,7 +485,7 @@ def _sharding(plan, warnings: list[str]) -> dict[str, Any]:
     return {}
 
 
-def export_llamafactory(plan) -> ExportResult:
+def export_llamafactory(plan, spec=None) -> ExportResult:
     """The plan as a LLaMA-Factory config (`llamafactory-cli train THIS.yaml`), with warnings for the rest."""
     warnings = common_lora_warnings(plan, "LLaMA-Factory", patterns=False, layers=False, bias=False)
     warnings += optimizer_warnings(plan, "LLaMA-Factory")
@@ -499,7 +499,7 @@ def export_llamafactory(plan) -> ExportResult:
     warnings += kbit.priced_less_note(plan, "LLaMA-Factory calls no prepare_model_for_kbit_training and leaves the "
                                       f"base's unquantized weights in {plan.training.precision} (its "
                                       "model/model_utils/checkpointing.py up-casts the norms' weights alone, and "
-                                      "only with upcast_layernorm, off by default)")
+                                      "only with upcast_layernorm, off by default)", spec=spec)
     fmt = ExportFormat.LLAMAFACTORY
     text = dump_yaml("LLaMA-Factory config written by lorplan (llamafactory-cli train THIS.yaml)", cfg, warnings)
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings), data_files=data_files)

@@ -160,8 +160,9 @@ def _model_and_lora(plan, warnings: list[str]) -> dict[str, Any]:
     return cfg
 
 
-def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
-    """bitsandbytes loading (trl get_quantization_config): the 4-bit compute dtype is ModelConfig's dtype."""
+def _quantization(plan, warnings: list[str], spec=None) -> dict[str, Any]:
+    """bitsandbytes loading (trl get_quantization_config): the 4-bit compute dtype is ModelConfig's dtype. spec: the
+    plan's model's, for the up-cast's figures (None: read here, kbit)."""
     q = plan.quantization
     if _on_cpu(plan):  # lorplan train loads no bitsandbytes on the CPU (_cpu_warnings says so)
         return {"load_in_4bit": False, "load_in_8bit": False, "bnb_4bit_quant_type": q.bnb_4bit_quant_type,
@@ -177,7 +178,7 @@ def _quantization(plan, warnings: list[str]) -> dict[str, Any]:
         elif prepares_kbit(plan):
             rest = ("and it leaves the base's unquantized weights (embeddings, norms, LM head) in dtype, which lorplan "
                     "train (peft's prepare_model_for_kbit_training) upcasts to fp32 for this plan")
-            figures = kbit.totals(plan)
+            figures = kbit.totals(plan, spec)
             if figures is not None:
                 rest += (f" (the memory model prices the plan without that up-cast at {format_bytes(figures[1])} "
                          f"per GPU, against {format_bytes(figures[0])})")
@@ -535,11 +536,11 @@ def cpu_changes(plan) -> list[str]:
     return _cpu_warnings(plan)
 
 
-def export_trl(plan) -> ExportResult:
+def export_trl(plan, spec=None) -> ExportResult:
     """The plan as a TRL SFT config (`trl sft --config THIS.yaml`), with what TRL cannot express as warnings."""
     warnings = common_lora_warnings(plan, "TRL", patterns=False, layers=False, bias=False)
     # the parts run in this order, so the warnings come out in the order of the keys they concern
-    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings), **sft_dataset(plan, warnings),
+    cfg = {**_model_and_lora(plan, warnings), **_quantization(plan, warnings, spec), **sft_dataset(plan, warnings),
            **sft_config(plan, warnings)}
     _sharding(plan, warnings)
     fmt = ExportFormat.TRL

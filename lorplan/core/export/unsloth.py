@@ -416,8 +416,9 @@ above name "TRL" for TRL's SFTTrainer, which Unsloth patches and this script tra
 """'''
 
 
-def script(plan, warnings: list[str], plan_file: str | None) -> str:
-    """The text of unsloth_train.py for `plan`; adds to `warnings` what Unsloth cannot say."""
+def script(plan, warnings: list[str], plan_file: str | None, spec=None) -> str:
+    """The text of unsloth_train.py for `plan`; adds to `warnings` what Unsloth cannot say. spec: the plan's model's,
+    for the up-cast's figures (None: read here, kbit)."""
     warnings += common_lora_warnings(plan, "Unsloth", patterns=False, layers=True, bias=True)
     warnings += cpu_changes(plan)
     _hardware(plan, warnings)
@@ -446,7 +447,7 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     warnings += kbit.priced_less_note(plan, "Unsloth calls no peft prepare_model_for_kbit_training: its own "
                                       "preparation (unsloth_zoo training_utils.py prepare_model_for_training, run "
                                       "by get_peft_model) casts the LoRA weights alone to fp32 and leaves the base's "
-                                      f"unquantized weights in {plan.training.precision}")
+                                      f"unquantized weights in {plan.training.precision}", spec=spec)
     split = data["test_split_size"]
     where = f"plan {_printable(plan_file)}" if plan_file else "the planner's plan"
     ind = "    "
@@ -487,11 +488,11 @@ def script(plan, warnings: list[str], plan_file: str | None) -> str:
     )
 
 
-def export_unsloth(plan, plan_file: str | None = None) -> ExportResult:
+def export_unsloth(plan, plan_file: str | None = None, spec=None) -> ExportResult:
     """The plan as an Unsloth training script (unsloth_train.py), with what Unsloth cannot express as warnings
     (also its header's `# lorplan: WARNING:` lines). plan_file: the plan's file name for the header (None: the
     planner's plan)."""
     warnings: list[str] = []
-    text = script(plan, warnings, plan_file)
+    text = script(plan, warnings, plan_file, spec)
     fmt = ExportFormat.UNSLOTH
     return ExportResult(fmt.value, {output_name(fmt): text}, tuple(warnings))

@@ -112,7 +112,8 @@ def _lora_section(spec, setup, rank: int, alpha: int | float | None) -> LoraSect
 
 
 def _quantization_section(setup) -> QuantizationSection:
-    """BitsAndBytesConfig's fields for the setup's quant; the 4-bit compute dtype is the base dtype."""
+    """BitsAndBytesConfig's fields for the setup's quant (the 4-bit compute dtype is the base dtype), and whether
+    lorplan train prepares the quantized base as the setup was priced (--no-prepare-kbit: false)."""
     four_bit = setup.quant in FOUR_BIT_QUANTS
     return QuantizationSection(
         load_in_4bit=four_bit,
@@ -120,6 +121,7 @@ def _quantization_section(setup) -> QuantizationSection:
         bnb_4bit_quant_type=Quant.FP4.value if setup.quant == Quant.FP4 else Quant.NF4.value,
         bnb_4bit_use_double_quant=bool(setup.double_quant) and four_bit,
         bnb_4bit_compute_dtype=TORCH_DTYPE[setup.base_dtype],
+        prepare_kbit=bool(setup.prepare_kbit),
     )
 
 
@@ -387,6 +389,7 @@ def plan_to_setup(plan: Plan):
         rope_scaling=plan.model.rope_scaling,
         quant=quant,
         double_quant=q.bnb_4bit_use_double_quant and quant in FOUR_BIT_QUANTS,
+        prepare_kbit=q.prepare_kbit,
         base_dtype=t.precision,
         micro_batch=t.micro_batch,
         seq_len=t.seq_len,
@@ -406,15 +409,13 @@ def plan_to_setup(plan: Plan):
 
 def prepares_kbit(plan: Plan) -> bool:
     """Whether the plan trains its base through peft's prepare_model_for_kbit_training, as lorplan train runs it
-    (lorplan.train.model) and the exports read it: a quantized base (bitsandbytes 4- or 8-bit) unless the plan was
-    priced without it ([estimate] prepare_kbit = false: lorplan plan / recommend --no-prepare-kbit). Its fp32
-    up-cast of every parameter bitsandbytes leaves unquantized (norms, embeddings, the head) is in the estimate
-    exactly when this is true. A plan without [estimate], or one that does not say, is priced with it
-    (TrainingSetup's default), as plan_to_setup reads it. The one statement of the rule."""
+    (lorplan.train.model) and the exports read it: a quantized base (bitsandbytes 4- or 8-bit) unless the plan says
+    otherwise ([quantization] prepare_kbit = false: lorplan plan / recommend --no-prepare-kbit; an older plan's
+    [estimate] prepare_kbit is read into it). Its fp32 up-cast of every parameter bitsandbytes leaves unquantized
+    (norms, embeddings, the head) is in the estimate exactly when this is true, as plan_to_setup prices it. A plan
+    that does not say is prepared (the key's default, TrainingSetup's). The one statement of the rule."""
     q = plan.quantization
-    if not (q.load_in_4bit or q.load_in_8bit):
-        return False
-    return plan.estimate is None or plan.estimate.prepare_kbit is not False
+    return (q.load_in_4bit or q.load_in_8bit) and q.prepare_kbit
 
 
 def priced_anew(plan: Plan, spec) -> EstimateSection:

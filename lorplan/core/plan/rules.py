@@ -230,6 +230,15 @@ def _epochs_or_steps(p: Problems, sec: Sections) -> None:
         p.add("training", "give exactly one of epochs or max_steps")
 
 
+def _prepare_kbit_once(p: Problems, sec: Sections) -> None:
+    """quantization.prepare_kbit and an older plan's estimate.prepare_kbit (its place before) may both be given,
+    but not disagree: the plan would say two things about how lorplan train treats the quantized base."""
+    q, e = sec.get("quantization", {}).get("prepare_kbit"), sec.get("estimate", {}).get("prepare_kbit")
+    if q is not None and e is not None and q != e:
+        p.add("quantization.prepare_kbit", f"is {str(q).lower()} but estimate.prepare_kbit (where older plans "
+              f"kept it) is {str(e).lower()}: keep one, quantization.prepare_kbit")
+
+
 def _sharding_needs_gpus(p: Problems, sec: Sections) -> None:
     h = sec.get("hardware", {})
     if h.get("gpus") == 0 and "sharding" in h and h["sharding"] != Sharding.NONE and not p.refused("hardware.sharding"):
@@ -279,6 +288,7 @@ CHECKS: tuple[Check, ...] = (
     _num_labels_need_classification,
     _causal_lm_only,
     _one_bit_width,
+    _prepare_kbit_once,
     _rule("lora", "r", _below_one, "rank must be at least 1 (got {v})"),
     # lorplan.core.limits: no model lorplan plans has a module that wide (the model's own bound is the planner's)
     _rule("lora", "r", lambda v: v > MAX_RANK, f"rank must be at most {MAX_RANK:,} (got {{v}})"),

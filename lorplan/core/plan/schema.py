@@ -21,8 +21,10 @@ PLAN_VERSION = 1
 
 # The names a value may take (task, optimizer, precision, ...) are lorplan.core.vocab's; validate.CHOICES
 # says which vocabulary each key takes.
-ASSUMPTIONS = ("adapter_dtype", "autocast", "prepare_kbit", "kernels", "foreach", "reserve_fraction",
-               "cuda_context_bytes", "padding_mask", "loss")
+# (prepare_kbit, once among them, is a training setting: [quantization] prepare_kbit; an older plan's [estimate]
+# prepare_kbit is read into it, validate.py)
+ASSUMPTIONS = ("adapter_dtype", "autocast", "kernels", "foreach", "reserve_fraction", "cuda_context_bytes",
+               "padding_mask", "loss")
 COMPONENTS = ("weights", "adapter", "gradients", "optimizer", "activations", "overhead")
 
 
@@ -66,13 +68,18 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class QuantizationSection:
-    """bitsandbytes settings, spelled as transformers.BitsAndBytesConfig spells them."""
+    """bitsandbytes settings, spelled as transformers.BitsAndBytesConfig spells them, and prepare_kbit: whether
+    lorplan train and the probes call peft's prepare_model_for_kbit_training on the quantized base (its fp32
+    up-cast of every weight bitsandbytes leaves unquantized; false: `lorplan plan --no-prepare-kbit`). It means
+    something only with load_in_4bit or load_in_8bit (build.prepares_kbit). Plans written before it was here kept
+    it as [estimate] prepare_kbit, which is still read (validate.py)."""
 
     load_in_4bit: bool = False
     load_in_8bit: bool = False
     bnb_4bit_quant_type: str = "nf4"
     bnb_4bit_use_double_quant: bool = False
     bnb_4bit_compute_dtype: str = "bfloat16"
+    prepare_kbit: bool = True
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,6 @@ class EstimateSection:
     # planning assumptions beyond the training settings (TrainingSetup fields), so the estimate can be recomputed
     adapter_dtype: str | None = None
     autocast: bool | None = None
-    prepare_kbit: bool | None = None
     kernels: str | None = None
     foreach: bool | None = None
     reserve_fraction: float | None = None

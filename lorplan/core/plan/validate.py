@@ -52,6 +52,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "bnb_4bit_quant_type": ("str", False),
         "bnb_4bit_use_double_quant": ("bool", False),
         "bnb_4bit_compute_dtype": ("str", False),
+        "prepare_kbit": ("bool", False),
     },
     "lora": {
         "r": ("int", True),
@@ -108,7 +109,7 @@ FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
         "details": ("int_map", False),
         "adapter_dtype": ("str", False),
         "autocast": ("bool", False),
-        "prepare_kbit": ("bool", False),
+        "prepare_kbit": ("bool", False),  # an older plan's place for quantization.prepare_kbit, read into it
         "kernels": ("str", False),
         "foreach": ("bool", False),
         "reserve_fraction": ("float", False),
@@ -285,6 +286,16 @@ def _read_tables(p: _Problems, doc: dict[str, Any]) -> dict[str, dict[str, Any]]
     return sec
 
 
+def _old_prepare_kbit(sec: dict[str, dict[str, Any]]) -> None:
+    """An older plan's [estimate] prepare_kbit (where lorplan wrote it before [quantization] held it) read as
+    quantization.prepare_kbit, so the file trains as it did (rules.py refused the two disagreeing)."""
+    estimate = sec.get("estimate")
+    if estimate is None or "prepare_kbit" not in estimate:
+        return
+    sec["estimate"] = {k: v for k, v in estimate.items() if k != "prepare_kbit"}
+    sec["quantization"] = {"prepare_kbit": estimate["prepare_kbit"], **sec.get("quantization", {})}
+
+
 def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
     """Validate a parsed TOML document and build the Plan; raise one BadInput listing every problem."""
     p = _Problems(file)
@@ -297,6 +308,7 @@ def plan_from_dict(doc: dict[str, Any], file: str = "plan") -> ps.Plan:
         err.problems = list(p.lines)  # type: ignore[attr-defined]
         raise err
 
+    _old_prepare_kbit(sec)
     if sec["model"].get("task") == Task.SEQUENCE_CLASSIFICATION:
         # a classifier chooses no tokens to train: the "completion" every classifier plan held before reads as none
         sec["data"] = {**sec["data"], "train_on": None}
