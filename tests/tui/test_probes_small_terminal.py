@@ -107,6 +107,27 @@ async def test_the_loss_plot_has_its_x_axis_and_its_legend_beside_it_at_80x24(ma
         assert not plot.region.overlaps(panel.query_one("#probes-legend").region)
 
 
+async def test_at_60x20_the_loss_plot_is_as_wide_as_the_screen_allows(make_app, isolated_home):
+    """60 columns: the loss plot was drawn 116 columns wide (its 40-column minimum and the side column's 28 did not
+    fit the 58 it has), its right half and the legend beside it off the screen. The plot and the side column
+    share the width the panel has, the plot drawn as wide as its widget."""
+    finished_run(isolated_home / "state" / "lorplan" / "runs")
+    app = make_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        panel = await probes_tab(pilot, len(RANKS))
+        plot, side = panel.query_one("#probes-plot"), panel.query_one("#probes-side")
+        assert_fits(app, panel)
+        body = panel.query_one("#probes-body").region
+        assert plot.region.x == body.x and plot.region.right == side.region.x and side.region.right == body.right
+        assert plot.region.width > side.region.width >= 16
+        assert plot.plt.monitor.size[0] == plot.size.width  # drawn to the widget's width, not wider
+        rows = rows_of(app, plot)
+        assert "train loss, smoothed" in rows[0] and any("└" in row for row in rows)
+        legend = "\n".join(rows_of(app, panel.query_one("#probes-legend")))
+        for i, p in enumerate(panel.status.probes):  # every probe's name in the legend, on the screen
+            assert f"{probe_plot.line_style(i)[0] * 2} r{p.rank}" in legend, legend
+
+
 async def test_twelve_probes_have_twelve_markers_and_no_line_looks_like_another(make_app, isolated_home):
     """Three seeds of four ranks: the ninth probe on took the first ones' marker and colour again ("oo r4 s1" and
     "oo r16 s3" alike, on the plot and in its legend). Each of the twelve has its own marker now, so the legend

@@ -35,8 +35,12 @@ TABLE_PADDING = 2  # the comparison table's padding, left and right (probes_pane
 NOTE_WIDTH = 30  # the split table's notes wrap at its width, or this when it is narrower
 
 
-def curves_title(weight: float = probe_bridge.EMA_WEIGHT) -> str:
-    return f"train loss, smoothed (EMA {weight:g}) · {EVAL_MARKER} eval loss"
+def curves_title(weight: float = probe_bridge.EMA_WEIGHT, width: int | None = None) -> str:
+    """The loss plot's title, shorter for a plot `width` columns wide (None: unknown) than it needs: plotext
+    leaves out a title wider than the plot's data columns, and at 60x20 (a 38-column plot) the plot had none."""
+    titles = (f"train loss, smoothed (EMA {weight:g}) · {EVAL_MARKER} eval loss",
+              f"train loss, smoothed · {EVAL_MARKER} eval", "train loss, smoothed")
+    return next((t for t in titles if width is None or len(t) <= width - Y_TICKS_WIDTH), titles[-1])
 
 
 def rank_name(rank: int) -> str:
@@ -131,7 +135,7 @@ def draw_curves(plt, probes, curves, width: int | None = None, height: int | Non
     own marker, a label at its end: end_labels, which never lets two labels overwrite each other) and its eval
     losses as points, in the probe's colour. No legend inside the plot (legend_text is drawn beside it)."""
     plt.clear_data()
-    plt.title(curves_title())
+    plt.title(curves_title(width=width))
     plt.xlabel("step")
     last = 0
     ends = []  # (x, y, name, colour) of each line's last point, in drawing order

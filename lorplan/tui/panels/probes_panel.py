@@ -41,6 +41,11 @@ from lorplan.tui.widgets.whole_column_table import WholeColumnTable
 POLL_SECONDS = 1.0
 # below this height (80x24 leaves the panel 20 rows) the probe table shows fewer rows: the plot keeps its x axis
 SHORT_HEIGHT = 26
+# narrower than this (a 60-column terminal) the loss plot's 40 columns and the side column's 28 (min-width in
+# probes_panel.tcss) do not fit side by side: they share the width 2:1 (-shared-width; not the other tabs' -narrow,
+# which is the terminal under 110 columns). With both minimums the plot was laid out 116 columns wide in the 58 it
+# had, its right half and the legend off the screen.
+SHARED_WIDTH_BELOW = 40 + 28
 # Short headings: 79 columns (the DataTable's width) for 3 seeds of 4 ranks at any number of steps below 10,000 (80x24 keeps a 1-cell
 # scrollbar). The step column shows the step alone: every probe of a run has the summary's number of steps, and
 # "100/100" made the table 81 columns. A run whose table is still wider (learning rates in the names, 10 seeds)
@@ -144,6 +149,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
+        self.set_class(self.scrollable_size.width < SHARED_WIDTH_BELOW, "-shared-width")
         self._fit_compare()
         self.call_after_refresh(self._fit_curves)  # once the plot and the legend beside it have their new widths
 
