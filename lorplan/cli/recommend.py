@@ -855,6 +855,7 @@ def render_text(rec, spec, setup, data) -> str:
     from lorplan.core.columns import fit_line
     from lorplan.core.lora import trainable_params
     from lorplan.core.units import format_bytes, terminal_limit, text_width
+    from lorplan.recommend.launch import gpus_words
     from lorplan.recommend.table import band_text, pattern_line
 
     low, high = rec.confidence
@@ -873,7 +874,10 @@ def render_text(rec, spec, setup, data) -> str:
         verdict = {True: "fits", False: "does not fit", None: "no budget given"}[f.fits]
         where = f" of {format_bytes(f.budget_bytes)}" if f.budget_bytes else ""
         where += f" ({f.gpu})" if f.gpu else ""
-        top.append((f"  memory          {format_bytes(f.total_bytes)}{where} per GPU: {verdict}", " " * 18))
+        # "per GPU over 4 GPUs with ZeRO-3": the figure is one GPU's share of a sharded training, which a probe
+        # (one GPU, unsharded) or a one-GPU run does not get
+        over = gpus_words(setup.gpus, setup.sharding)
+        top.append((f"  memory          {format_bytes(f.total_bytes)}{where} per GPU{over}: {verdict}", " " * 18))
     pattern = pattern_line(dict(rec.rank_pattern), rec.pattern_checked)
     if pattern:
         top.append((pattern, " " * 18))

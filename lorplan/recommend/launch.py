@@ -184,6 +184,87 @@ def epochs_for_steps(steps: int, examples: int, batch: int) -> tuple[str, int] |
     return text, planned_steps(examples, typed, batch)
 
 
+# The smallest adapter any probe loads: the base probe's rank-1 adapter (never trained), and the ladder's lowest rank
+# (ladder.coarse_ladder's low). A GPU too small for a probe at this rank is too small for every probe.
+SMALLEST_PROBE_RANK = 1
+
+
+def gpus_words(gpus: int, sharding: str) -> str:
+    """" over 4 GPUs with ZeRO-3": how a training over several GPUs shares the work, said after a figure per GPU
+    (the recommendation's memory line, the fewer-GPUs remedy); "" on one GPU."""
+    from lorplan.core.vocab import Sharding
+
+    return f" over {gpus} GPUs with {Sharding(sharding).label}" if gpus > 1 else ""
+
+
+def _need_and_budget(need: int, budget_bytes: int, gpu: str | None) -> str:
+    """"1.32 GiB, more than H100-80GB (79.65 GiB)": with more digits where two would print both alike."""
+    from lorplan.core.units import format_bytes
+
+    digits = 2 if format_bytes(need) != format_bytes(budget_bytes) else 4
+    size = format_bytes(budget_bytes, digits)
+    return f"{format_bytes(need, digits)}, more than " + (f"{gpu} ({size})" if gpu else f"the GPU budget ({size})")
+
+
+def probe_memory_blocker(spec, setup, budget_bytes: int | None, gpu: str | None) -> tuple[str, str] | None:
+    """Why no probe of `setup` can run on one GPU of `budget_bytes` (the GPU the verdict priced), as Ladder's
+    (blocked, unused) words naming no flag; None when a probe at SMALLEST_PROBE_RANK fits, or without a budget. A
+    probe trains on one GPU, unsharded, whatever the plan's GPUs and sharding (lorplan.probe.plans.probe_plan), so
+    a plan that fits its GPUs only sharded (ZeRO-3 over 4: a quarter of the weights each) can have probes that
+    need several times what the verdict priced; started, every one of them would run out of memory."""
+    if budget_bytes is None:
+        return None
+    from dataclasses import replace
+
+    from lorplan.core.memory import rank_table
+    from lorplan.core.vocab import SHARDED, Sharding
+
+    alone = replace(setup, gpus=1, sharding=Sharding.NONE.value)
+    row = rank_table(spec, alone, (SMALLEST_PROBE_RANK,), budget_bytes).rows[0]
+    if row.fits:
+        return None
+    planned = (f" (not with the planned training's {Sharding(setup.sharding).label} over {setup.gpus} GPUs)"
+               if setup.gpus > 1 and setup.sharding in SHARDED else "")
+    return (f"a probe trains on one GPU, unsharded{planned}: even at rank {SMALLEST_PROBE_RANK} it needs "
+            f"{_need_and_budget(row.memory.total, budget_bytes, gpu)}, so every probe would run out of memory, and "
+            "the recommendation rests on the capacity prior alone",
+            f"a probe on one GPU, unsharded, does not fit {gpu or 'the GPU budget'} (see probes)")
+
+
+def fewer_gpus_remedy(spec, setup, plan, examples: int, epochs: float, shortest: int, budget_bytes: int | None,
+                      gpu: str | None) -> str:
+    """For a planned training too short to probe (fewer than `shortest` steps): the most GPUs, fewer than the
+    plan's, over which it plans `shortest` steps or more (a plan over N GPUs takes N times fewer steps), as the
+    flags that give it ("--gpus 2"; "--gpus 1 --sharding none", since one GPU shards nothing), when the plan's rank
+    fits the budget per GPU there (priced with the setup's sharding); "" when no fewer GPUs plan enough steps, or
+    the plan does not fit them. Without a budget the memory is not checked, and the words say so."""
+    from dataclasses import replace
+
+    from lorplan.core.vocab import Sharding
+
+    t = plan.training
+    per_gpu = t.micro_batch * t.gradient_accumulation
+    fewer = [g for g in range(setup.gpus - 1, 0, -1) if planned_steps(examples, epochs, per_gpu * g) >= shortest]
+    if not fewer:
+        return ""
+    g = fewer[0]
+    sharding = str(setup.sharding) if g > 1 else Sharding.NONE.value
+    flags = f"--gpus {g}" + ("" if sharding == str(setup.sharding) else f" --sharding {sharding}")
+    said = (f"{flags} plans {counted(planned_steps(examples, epochs, per_gpu * g), 'step')} (a plan over N GPUs "
+            "takes N times fewer steps")
+    if budget_bytes is None:
+        return said + "; its memory is not checked without --gpu or --gpu-memory)"
+    from lorplan.core.memory import rank_table
+    from lorplan.core.units import format_bytes
+
+    rank = plan.lora.r
+    row = rank_table(spec, replace(setup, gpus=g, sharding=sharding), (rank,), budget_bytes).rows[0]
+    if not row.fits:
+        return ""
+    return (f"{said}; rank {rank} fits {gpu or 'the GPU budget'} there, {format_bytes(row.memory.total)} per "
+            f"GPU{gpus_words(g, sharding)})")
+
+
 def cpu_load() -> CpuLoad | None:
     """The CPU's cores and 1-minute load average now, as lorplan.probe.scheduler.cpu_threads reads them for the
     probes' threads; None where the load average is not available."""
@@ -247,7 +328,10 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     probe_steps: steps per probe (probe_length: PROBE_STEPS when None, at most the planned run's); fewer than
     shortest_training_probe's is BadInput led by probe_steps_label (the planner's field; the CLI's flag). A budget
     outside 0 to MAX_BUDGET_MINUTES is BadInput (check_budget_minutes; the CLI and the planner's minutes field
-    refuse it first, with their own names for it)."""
+    refuse it first, with their own names for it). No ladder (Ladder.blocked) when its probes train on a GPU that
+    budget_bytes, the GPU the verdict priced, is too small for even a rank-1 probe, which trains unsharded
+    (probe_memory_blocker), or when the planned training is too short to probe (the remedy names the --epochs,
+    and the fewer --gpus, that plan enough steps: fewer_gpus_remedy)."""
     if budget_minutes is not None:
         check_budget_minutes(budget_minutes, "ladder budget")
     from lorplan.core.model import model_folder
@@ -259,18 +343,23 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     batch = effective_batch(plan)
     planned = planned_run_steps(plan, profile, epochs)
     shortest = shortest_training_probe(plan)
+    slots = device_slots("auto", None)
+    on_gpu = slots[0]["device"] != "cpu"
+    # first: no longer training, no other epochs make a probe fit its one GPU (the CPU's probes are not priced)
+    too_big = probe_memory_blocker(spec, setup, budget_bytes, gpu) if on_gpu else None
+    if too_big is not None:
+        return Ladder(None, None, None, blocked=too_big[0], unused=too_big[1])
     if planned < shortest:  # said before any probe runs, not after the budget was spent on probes that cannot move
         examples = profile.split.train or profile.examples
         more = epochs_for_steps(shortest, examples, batch)
-        remedy = "" if more is None else (f"--epochs {more[0]} plans {counted(more[1], 'step')}"
-                                          + (" (or a smaller --micro-batch)" if t.micro_batch > 1 else ""))
+        remedies = ["" if more is None else (f"--epochs {more[0]} plans {counted(more[1], 'step')}"
+                                             + (" (or a smaller --micro-batch)" if t.micro_batch > 1 else "")),
+                    fewer_gpus_remedy(spec, setup, plan, examples, epochs, shortest, budget_bytes, gpu)]
         return Ladder(None, None, None, blocked=too_short_words(planned, examples, epochs, batch),
-                      remedy=remedy, unused=f"the planned training is {counted(planned, 'step')}, too short to "
-                                            "probe (see probes)")
+                      remedy="; or ".join(r for r in remedies if r),
+                      unused=f"the planned training is {counted(planned, 'step')}, too short to probe (see probes)")
     check_probe_steps(probe_steps, plan, probe_steps_label)  # a planned training long enough, probes too short
     steps, length_note = probe_length(planned, probe_steps)
-    slots = device_slots("auto", None)
-    on_gpu = slots[0]["device"] != "cpu"
     per_example = max(1, round(profile.tokens / max(1, profile.examples)))
     tokens_per_step = probe_tokens_per_step(plan, per_example)
     eval_n = min(EVAL_EXAMPLES, profile.split.eval or EVAL_EXAMPLES)

@@ -1,0 +1,124 @@
+"""`lorplan recommend --gpus N --sharding zero3`: the memory line says the figure is per GPU over N GPUs with
+ZeRO-3; a probe, which trains on one GPU unsharded (lorplan.probe.plans.probe_plan), is priced as it runs, and
+when not even a rank-1 probe fits the GPU the recommendation is the prior's, saying why, instead of a ladder whose
+every probe runs out of memory; and a planned training too short to probe names fewer GPUs (a plan over N GPUs
+takes N times fewer steps) when that plans enough steps and fits. In-process CLI calls: catalog models priced
+with --probes none, and the tiny Llama's ladders built for real with _run_ladder replaced, so no probe runs."""
+
+from __future__ import annotations
+
+import json
+
+from lorplan.cli import main
+from lorplan.cli import recommend as cli_recommend
+
+LLAMA_70B = "meta-llama/Llama-3.1-70B-Instruct"
+
+
+def _out(capsys, *argv) -> tuple[int, str, str]:
+    rc = main(["recommend", *argv])
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def _json(capsys, *argv) -> dict:
+    rc, out, err = _out(capsys, *argv, "--json")
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def _probes(out: dict) -> str:
+    return next(e["explanation"] for e in out["evidence"] if e["source"] == "probes")
+
+
+def _started(monkeypatch) -> list:
+    built = []
+    monkeypatch.setattr(cli_recommend, "_run_ladder", lambda args, ladder, **kw: built.append(ladder) or 0)
+    return built
+
+
+def _memory_line(text: str) -> str:
+    return next(line for line in text.splitlines() if line.lstrip().startswith("memory "))
+
+
+def test_the_memory_line_says_over_how_many_gpus_and_how(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # the line whole, not wrapped
+    base = ("--model", LLAMA_70B, "--trained-tokens", "2M", "--seq-len", "1024", "--gpu", "H100", "--probes", "none")
+    rc, out, err = _out(capsys, *base, "--gpus", "4", "--sharding", "zero3")
+    assert rc == 0, err
+    line = _memory_line(out)
+    assert "per GPU over 4 GPUs with ZeRO-3: fits" in line, line
+    rc, out, err = _out(capsys, *base, "--gpus", "2")  # data parallel, the default over several GPUs
+    assert rc == 0, err
+    assert "per GPU over 2 GPUs with DDP: " in _memory_line(out), out
+    rc, out, err = _out(capsys, *base)  # one GPU: nothing to add
+    assert rc == 0, err
+    assert " over " not in _memory_line(out) and "per GPU: " in _memory_line(out), out
+
+
+def _budget_between(capsys, tiny_llama, lm_data) -> int:
+    """A budget the 4-GPU ZeRO-3 plan fits per GPU and a rank-1 probe on one GPU, unsharded, does not."""
+    common = ("--model", str(tiny_llama), "--data", str(lm_data), "--probes", "none", "--epochs", "10")
+    sharded = _json(capsys, *common, "--gpus", "4", "--sharding", "zero3")
+    alone = _json(capsys, *common)
+    assert sharded["rank"] == alone["rank"] == 1  # both priced at the rank the smallest probe trains
+    low, high = sharded["fits"]["total_bytes"], alone["fits"]["total_bytes"]
+    assert low < high, (low, high)
+    return (low + high) // 2
+
+
+def test_a_zero3_plan_whose_probe_cannot_fit_one_gpu_gets_the_prior(tiny_llama, lm_data, state_home, monkeypatch,
+                                                                    capsys):
+    budget = _budget_between(capsys, tiny_llama, lm_data)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # probes would train on a GPU (without NVML, as written)
+    built = _started(monkeypatch)
+    argv = ("--model", str(tiny_llama), "--data", str(lm_data), "--epochs", "10", "--gpus", "4", "--sharding",
+            "zero3", "--budget-minutes", "5")
+    rc, out, err = _out(capsys, *argv, "--gpu-memory", str(budget), "--json")
+    assert rc == 0, err
+    assert built == [] and not any(state_home.glob("*/ladder.json"))  # no ladder was started
+    rec = json.loads(out)
+    assert rec["fits"]["fits"] is True and rec["ladder"] == []  # the planned training fits; its probe does not
+    probes = _probes(rec)
+    assert probes.startswith("no probes were run: a probe trains on one GPU, unsharded (not with the planned "
+                             "training's ZeRO-3 over 4 GPUs): even at rank 1 it needs "), probes
+    assert "more than the GPU budget" in probes and "rests on the capacity prior alone" in probes, probes
+    assert "--budget-minutes 5 is not used: no probe runs, since a probe on one GPU, unsharded, does not fit" in err
+
+    # a GPU the unsharded probe fits: the ladder is planned as before
+    assert main(["recommend", *argv, "--gpu", "H100", "--json"]) == 0
+    assert len(built) == 1 and built[0].spec is not None
+
+
+def test_a_plan_too_short_to_probe_names_fewer_gpus_when_they_fit(tiny_llama, lm_data, state_home, monkeypatch,
+                                                                 capsys):
+    built = _started(monkeypatch)
+    # 130 training examples × 0.02 epochs: 1 step at 4 per step (1 row on each of 4 GPUs), 2 steps on 2 GPUs
+    argv = ("--model", str(tiny_llama), "--data", str(lm_data), "--epochs", "0.02", "--gpus", "4", "--sharding",
+            "zero3", "--gpu", "H100")
+    probes = _probes(_json(capsys, *argv))
+    assert built == [] and probes.startswith("no probes were run: the planned training is 1 step ("), probes
+    assert "--gpus 2 plans 2 steps (a plan over N GPUs takes N times fewer steps; rank 1 fits H100-80GB" in probes
+    # the GPUs it names give a ladder (probes run on this machine's CPU here)
+    assert main(["recommend", *argv, "--gpus", "2", "--json"]) == 0
+    (ladder,) = built
+    assert ladder.spec is not None and ladder.spec.planned_steps == 2
+
+    # one GPU plans enough steps (0.01 epochs: 2 steps on 1 GPU, 1 on 2 or more), spelled so that the flags added
+    # to the command give it: one GPU shards nothing
+    probes = _probes(_json(capsys, *argv[:4], "--epochs", "0.01", *argv[6:]))
+    assert "--gpus 1 --sharding none plans 2 steps" in probes, probes
+
+
+def test_fewer_gpus_are_not_named_when_they_do_not_fit_or_do_not_help(tiny_llama, lm_data, state_home, monkeypatch,
+                                                                      capsys):
+    budget = _budget_between(capsys, tiny_llama, lm_data)
+    _started(monkeypatch)
+    common = ("--model", str(tiny_llama), "--data", str(lm_data), "--gpus", "4", "--sharding", "zero3")
+    # 1 GPU would plan 2 steps, but the plan unsharded on it does not fit the budget
+    probes = _probes(_json(capsys, *common, "--epochs", "0.01", "--gpu-memory", str(budget)))
+    assert probes.startswith("no probes were run: the planned training is 1 step (") and "--gpus" not in probes, probes
+    assert "--epochs " in probes, probes
+    # even 1 GPU plans a single step (130 × 0.005 examples)
+    probes = _probes(_json(capsys, *common, "--epochs", "0.005", "--gpu", "H100"))
+    assert "--epochs " in probes and "--gpus" not in probes, probes
