@@ -113,13 +113,24 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"{exc} (or pass --schema)") from None
     finally:
         bar.close()
+    unused = _labels_unused(profile, args.data, spec)
     if args.json:
-        print_json(profile.to_json())
+        out = profile.to_json()
+        out["notes"] += [unused] if unused else []
+        print_json(out)
     else:
         from lorplan.core.units import terminal_limit
 
-        print(render_text(profile, classifier=classifier, limit=terminal_limit()))
+        print(render_text(profile, classifier=classifier, limit=terminal_limit(), unused=unused))
     return 0
+
+
+def _labels_unused(profile, data, spec) -> str | None:
+    """For labelled data profiled with a causal LM's --model (`spec`), the line saying that its plan never sees
+    the labels (DataProfile.labels_unused_note); None without a model lorplan has a config for."""
+    if spec is None:
+        return None
+    return profile.labels_unused_note(f"--data {data}", spec.id, spec.task)
 
 
 def model_spec(model: str, trust_remote_code: bool = False):
@@ -186,11 +197,12 @@ def check_seq_len(spec, seq_len: int | None, rope_scaling: float | None = None) 
     check_context(spec, TrainingSetup(seq_len=seq_len or default_seq_len(spec), rope_scaling=rope_scaling))
 
 
-def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str:
+def render_text(p, *, classifier: bool = False, limit: int | None = None, unused: str | None = None) -> str:
     """The profile as a short human-readable report. classifier: the data is for a sequence classifier (one
     label per example, each example its own right-padded sequence): the lines that only mean something for a
     causal LM (trained tokens, packing) are left out. limit: the columns of a narrower terminal, where a longer
-    line continues under its value (None: a file, a pipe or a wide terminal, which get each line whole)."""
+    line continues under its value (None: a file, a pipe or a wide terminal, which get each line whole). unused:
+    the note that a causal LM's plan never sees the data's labels (_labels_unused), printed under the labels."""
     from lorplan.core.columns import fit_line
     from lorplan.core.data.stats import label_count
 
@@ -224,6 +236,8 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None) -> str
             rows.append(f"warning: {p.labels.warning}")
         if p.labels.note:
             rows.append(f"note: {p.labels.note}")
+        if unused:
+            rows.append(f"note: {unused}")
     if classifier and (line := p.unlabelled_line()) is not None:  # train trains on the labelled rows alone
         rows.append(f"{line[0]}: {line[1]}")
     if (refusal := p.label_refusal()) is not None:

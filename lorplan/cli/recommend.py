@@ -389,6 +389,11 @@ def _recommend(args) -> int:
         for kind, text in (("warning", profile.labels.warning), ("note", profile.labels.note)):
             if text:
                 say(f"{kind}: --data {args.data}: {text}")
+    # a causal LM's plan trains on the text and never sees a label column: said here, and in the evidence
+    unused = profile.labels_unused_note(f"--data {args.data}", spec.id, task) if profile is not None else None
+    if unused is not None:
+        say(f"note: {unused}")
+    data_notes = (Evidence("data", None, unused),) if unused is not None else ()
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
         spec = with_labels(spec, data.num_labels)  # without --data: --num-labels, else the model's own head
     if seq_len is None and profile is not None:  # the profile's suggestion (p99 length, model maximum)
@@ -421,12 +426,16 @@ def _recommend(args) -> int:
                              seeds=args.seeds or 1, probe_steps=args.probe_steps,
                              probe_steps_label="--probe-steps")
         if ladder.spec is not None:
+            if data_notes:  # the ladder's recommendation carries it too (LadderSpec.notes: Evidence as JSON)
+                ladder = replace(ladder, spec=replace(ladder.spec, notes=(*(e.to_json() for e in data_notes),
+                                                                           *ladder.spec.notes)))
             return _run_ladder(args, ladder, labels=labels, spec=spec, setup=setup, budget=budget, profile=profile)
         why = f"no probes were run: {ladder.blocked}" + (f"; {ladder.remedy}" if ladder.remedy else "")
         if ladder.unused:  # a planned training too short to probe: the ladder's flags played no part
             _unused_probe_flags(args, ladder.unused)
     rec = combine(prior, default_lr=lr, target_modules=target_modules,
-                  price=lambda rank: price_fit(spec, setup, rank, budget, gpu), notes=(Evidence("probes", None, why),))
+                  price=lambda rank: price_fit(spec, setup, rank, budget, gpu),
+                  notes=(Evidence("probes", None, why), *data_notes))
     written = None
     if args.write:
         written = _write_plan(args, spec, setup, rec, budget, profile)

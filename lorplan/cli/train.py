@@ -177,6 +177,11 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
         from lorplan.core.data.labels import unlabelled_note
 
         notes.append("note: " + unlabelled_note(what, peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
+    from lorplan.core.data.labels import labels_unused_note
+
+    # a causal LM trains on the text and never sees a label column (the labels of the rows read)
+    if (unused := labels_unused_note(what, model, peek.labels, plan.model.task)) is not None:
+        notes.append(f"note: {unused}")
     return plan, notes
 
 

@@ -372,6 +372,8 @@ async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_sh
         assert panel.has_class("-narrow") and panel.profile.skipped == 3
         warning = "⚠ imbalanced 5.0 to 1: 'pos' → 100, 'neg' → 20; always 'pos' scores 83.3%"
         assert warning in figures().splitlines()
+        # the planner's Llama, a causal LM, never sees the labels: said on their line (the whole note is wide's)
+        assert "labels     2 classes: 'pos' → 100 · 'neg' → 20 (ignored by a causal LM)" in figures().splitlines()
         problems = str(panel.query_one("#data-problems", Static).content).splitlines()
         assert len(problems) == 3
         assert panel.query_one("#data-body").scroll_offset.y == 0
@@ -385,6 +387,8 @@ async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_sh
         await pilot.resize_terminal(120, 40)  # wide: the whole sentence, advice included
         await _until(pilot, lambda: "or balance the classes" in figures())
         assert "⚠ labels are imbalanced: 'pos' has 100 examples, 'neg' has 20 (5.0 to 1)" in figures()
+        assert (f"note: {path} has a label column (2 classes: 'neg', 'pos'); meta-llama/Llama-3.1-8B-Instruct is a "
+                "causal LM, so a plan for it trains on the text") in " ".join(figures().split())
         await pilot.resize_terminal(80, 24)
         await _until(pilot, lambda: warning in figures())
 

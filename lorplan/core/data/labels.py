@@ -124,3 +124,37 @@ def unlabelled_note(what: str | None, rows: int, first_line: int, labelled: int,
     where = f"line {first_line}" if rows == 1 else f"the first, line {first_line}"
     head = f"{what}: " if what else ""
     return f"{head}{counted(rows, 'row')} without a label skipped ({where}); {uses} the {labelled:,} labelled examples"
+
+
+CLASSES_SHOWN = 6  # class labels a note names; the rest are counted
+
+
+def classes_words(labels: Iterable) -> str:
+    """The distinct labels (None left out) as a note names them: "2 classes: 0, 1", integer class ids first in
+    order, then names in sorted order (as repr: 'pos'), the first CLASSES_SHOWN and how many more."""
+    values = {v for v in labels if v is not None}
+    ordered = sorted(v for v in values if is_class_id(v)) + sorted((v for v in values if not is_class_id(v)), key=str)
+    shown = ", ".join(map(repr, ordered[:CLASSES_SHOWN]))
+    more = f", ... {len(ordered) - CLASSES_SHOWN:,} more" if len(ordered) > CLASSES_SHOWN else ""
+    return f"{len(ordered):,} class{'' if len(ordered) == 1 else 'es'}: {shown}{more}"
+
+
+def labels_unused_note(what: str, model: str, labels: Iterable, task: str) -> str | None:
+    """The one line for labelled data planned for a causal LM, which trains on the text as language modelling
+    and never reads the `label` column: a user who brought classification data is told so, what lorplan plans
+    labels for, and how to teach a causal LM the labels. `what` names the data as the command does ("--data
+    d.jsonl", "p.toml: data.path d.jsonl"); `model` the model; `labels` the label values (a Counter, or
+    (label, n) pairs' labels). None when `task` is not a causal LM's (a classifier trains on the labels) or the
+    data has no label. Without "note: ", which the caller adds where it prints: `lorplan plan --write --data`,
+    `lorplan recommend --data` (and its --json, as evidence), `lorplan profile --model`, `lorplan train` and the
+    planner's Data tab (DataProfile.labels_unused_note)."""
+    from lorplan.core.vocab import Task
+
+    values = {v for v in labels if v is not None}
+    if task != Task.CAUSAL_LM or not values:
+        return None
+    return (f"{what} has a label column ({classes_words(values)}); {model} is a causal LM, so a plan for it "
+            "trains on the text as language modelling and never sees the labels: lorplan plans sequence "
+            "classification for BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2); to teach a "
+            "causal LM the labels, write each row as a prompt/completion pair (prompt = the text, completion = "
+            "the label's word)")

@@ -28,7 +28,7 @@ from textual_plotext import PlotextPlot
 
 from lorplan.core.errors import BadInput, UnknownSchema
 from lorplan.core.units import counted
-from lorplan.core.vocab import DataSchema
+from lorplan.core.vocab import DataSchema, Task
 from lorplan.tui import bridge
 from lorplan.tui.layout import narrow_terminal
 from lorplan.tui.messages import (
@@ -48,6 +48,9 @@ SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
 HIST_BINS = 30
 LABELS_SHOWN = 6  # classes named in the figures; the rest are counted
 NOTE_WIDTH = 64  # the label notes fit the figures column beside the histogram (66, less a scrollbar) on one line
+# a causal LM's plan never sees the labels: in the narrow layout, where core's note (DataProfile.labels_unused_note)
+# would push the skipped rows off an 80x24 screen, the labels line says it in place of the largest class's share
+LABELS_UNUSED_SHORT = "(ignored by a causal LM)"
 TRAIN_ALL_LABEL = "train on prompts too (off: loss on completions and assistant turns)"
 # While the fields hold a file not profiled yet: the choice waits for its profile (one row at 80x24)
 TRAIN_ALL_PENDING_LABEL = "train on prompts too (pending: applies once the typed file is profiled)"
@@ -95,14 +98,16 @@ def short_warning(balance) -> str | None:
             f"{bridge.label_count(low, least)}; always {top!r} scores {most / total:.1%}")
 
 
-def labels_text(balance, narrow: bool = False) -> list[str]:
+def labels_text(balance, narrow: bool = False, unused: bool = False) -> list[str]:
     """The label balance of a classification dataset as figure lines: examples per class and the warning (its
-    one-line form when `narrow`)."""
+    one-line form when `narrow`). `unused`: the planner's model is a causal LM, which never sees the labels; the
+    narrow layout says so on the labels line (LABELS_UNUSED_SHORT), the wide one under it (figures_text)."""
     shown = " · ".join(bridge.label_count(label, n) for label, n in balance.counts[:LABELS_SHOWN])
     more = len(balance.counts) - LABELS_SHOWN
     n = len(balance.counts)
+    tail = LABELS_UNUSED_SHORT if unused and narrow else f"(largest {balance.majority_fraction:.1%})"
     lines = [f"labels     {n} class{'' if n == 1 else 'es'}: {shown}{f' · … {more} more' if more > 0 else ''} "
-             f"(largest {balance.majority_fraction:.1%})"]
+             f"{tail}"]
     if balance.warning:
         lines.append(f"⚠ {short_warning(balance) if narrow else balance.warning}")
     return lines
@@ -142,13 +147,16 @@ def refusal_line(p: bridge.DataProfile) -> str | None:
     return None
 
 
-def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool = False) -> str:
+def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool = False,
+                 model: str | None = None) -> str:
     """The profile's figures as a few aligned lines (`narrow`: for the panel under 110 columns). `classifier`:
     the data is for a sequence classifier (one label per example, each example its own right-padded sequence):
     the lines only a causal LM trains by (trained tokens, packing) are left out, as `lorplan profile` does, and
     the rows a classifier trains without (no label) are named, or data with no label at all is warned of. The
     skipped figure counts the rows a classifier's profile left out for having no label (`skipped 2 (2
-    unlabelled)`), beside the broken rows listed under the figures."""
+    unlabelled)`), beside the broken rows listed under the figures. `model`: the planner's model (None: none
+    chosen yet); when it is a causal LM and the data has labels, `lorplan plan`'s note that the plan never sees
+    them follows the labels, whole (wrapped)."""
     est = " (est.)" if p.estimated else ""
     packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
     # a classifier's rows without a label, which its profile leaves out, are skipped rows too (the status line's
@@ -169,7 +177,13 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
         lo, hi = p.sample.tokens_interval
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
     if p.labels is not None:  # a classification dataset
-        lines += labels_text(p.labels, narrow)
+        unused = p.labels_unused_note(p.path, model, Task.CAUSAL_LM) \
+            if not classifier and model is not None else None
+        balance = labels_text(p.labels, narrow, unused=unused is not None)
+        lines.append(balance[0])
+        if unused is not None and not narrow:  # under the classes it names, whole (wrapped)
+            lines.append(f"note: {unused}")
+        lines += balance[1:]
         if (ids := ids_line(p.labels)) is not None:
             lines.append(ids)
     if classifier and (gap := p.unlabelled_line()) is not None:  # as `lorplan profile` says it, whole (wrapped)
@@ -527,7 +541,9 @@ class DataPanel(Widget):
 
     def _draw_figures(self, p: bridge.DataProfile) -> None:
         self._shown = p
-        self.query_one("#data-figures", Static).update(figures_text(p, self.has_class("-narrow"), self.classifier))
+        model = self.spec.id if self.spec is not None else self.model_source
+        self.query_one("#data-figures", Static).update(figures_text(p, self.has_class("-narrow"), self.classifier,
+                                                                    model))
         use = self.query_one("#data-use-seq", Button)
         use.display = self.seq_len is not None and p.suggested_seq_len != self.seq_len
         if use.display:
