@@ -39,8 +39,7 @@ def run(args) -> int:
             "note": e.note,
             "local_folder": str(folder) if (folder := resolve_model(e.id).folder) is not None else None,
         })
-    words = args.search.lower().split()
-    cached = [m for m in hfcache.cached_models() if all(w in m.lower() for w in words)]
+    cached = [m for m in hfcache.cached_models() if catalog.matches(args.search, m)]
     if args.json:
         print_json({"models": rows, "cached": cached, "cache_dir": str(hfcache.hub_cache_dir())})
         return 0

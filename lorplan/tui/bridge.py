@@ -100,12 +100,15 @@ def cached_ids(exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 
 def search_catalog(query: str, ids: tuple[str, ...], limit: int = 50) -> tuple[str, ...]:
-    """Catalog ids matching every word of the query (case-insensitive), prefix matches first."""
+    """Catalog ids matching every word of the query (catalog.matches: case-insensitive, a size word like 7b a whole
+    size, not the end of 1.7b), the id typed itself first (catalog.exact), then prefix matches."""
+    from lorplan.core.model.catalog import exact, matches
+
     words = query.lower().split()
     if not words:
         return ids[:limit]
-    hits = [i for i in ids if all(w in i.lower() for w in words)]
-    hits.sort(key=lambda i: (not i.lower().split("/")[-1].startswith(words[0]), ids.index(i)))
+    hits = [i for i in ids if matches(query, i)]
+    hits.sort(key=lambda i: (not exact(query, i), not i.lower().split("/")[-1].startswith(words[0]), ids.index(i)))
     return tuple(hits[:limit])
 
 

@@ -54,6 +54,19 @@ def test_models_search_matching_only_the_cache_prints_only_the_cache(capsys, tmp
     assert not any("Hugging Face cache" in line for line in lines)
 
 
+def test_models_search_reads_a_size_word_as_a_whole_size_in_cached_ids_too(capsys, tmp_path, monkeypatch):
+    """'qwen 7b' listed a cached Qwen3-1.7B ('7b' the end of '1.7b'); the catalog's rows read it the same way."""
+    hub = tmp_path / "hub-cache"
+    for folder in ("models--acme--Qwen3-1.7B-chat", "models--acme--qwen-7b-chat"):
+        (hub / folder / "snapshots" / "abc").mkdir(parents=True)
+        (hub / folder / "snapshots" / "abc" / "config.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    assert main(["models", "--search", "qwen 7b", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [m["id"] for m in out["models"]] == ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B"]
+    assert out["cached"] == ["acme/qwen-7b-chat"]
+
+
 def test_gpus_without_driver_one_line_exit_0():
     proc = subprocess.run([sys.executable, "-m", "lorplan", "gpus"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0

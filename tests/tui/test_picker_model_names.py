@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import Static
 from tui_helpers import model_settled, type_into, wait_until
 
+from lorplan.tui import bridge
 from lorplan.tui.panels.plan_view import PlanView
 
 pytestmark = pytest.mark.anyio
@@ -33,3 +34,13 @@ async def test_short_misspelled_shipped_and_ambiguous_names(make_app, tmp_path, 
         status = str(app.screen.query_one("#model-status", Static).render())
         assert picker.has_class("-error") and "ambiguous: google/gemma-3-4b-it, google/gemma-3-4b-pt" in status
         assert view.state.source == "sentence-transformers/all-MiniLM-L6-v2"  # the last model stays
+
+
+def test_the_pickers_search_reads_a_size_word_as_a_whole_size():
+    """The picker's list (bridge.search_catalog, catalog and cached ids alike) reads words as `lorplan models
+    --search` does (catalog.matches): 'qwen 7b' listed Qwen3-1.7B and -Base ('7b' the end of '1.7b'), and an id
+    typed whole without its owner came after the -Instruct model beginning with it (Enter picks the first listed)."""
+    ids = bridge.catalog_ids() + ("acme/qwen3-1.7b-chat", "acme/qwen-7b-chat")
+    assert bridge.search_catalog("qwen 7b", ids) == ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B", "acme/qwen-7b-chat")
+    assert bridge.search_catalog("qwen2.5-7b", ids) == ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct")
+    assert bridge.search_catalog("qwen 1.7b", ids)[-1] == "acme/qwen3-1.7b-chat"
