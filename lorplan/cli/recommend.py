@@ -345,6 +345,7 @@ def _recommend(args) -> int:
         default_learning_rate,
         price_fit,
     )
+    from lorplan.recommend.capacity import model_name
     from lorplan.recommend.combine import too_small
     from lorplan.recommend.launch import data_ladder, probe_blocker
 
@@ -389,9 +390,10 @@ def _recommend(args) -> int:
         for kind, text in (("warning", profile.labels.warning), ("note", profile.labels.note)):
             if text:
                 say(f"{kind}: --data {args.data}: {text}")
-    # a causal LM's plan trains on the text and never sees a label column: said here, and in the evidence
-    unused = profile.labels_unused_note(f"--data {args.data}", spec.id, task) if profile is not None else None
-    if unused is not None:
+    # a causal LM's plan trains on the rows and never sees a label column: a `data` entry of the evidence, which
+    # the text prints; said on stderr too where that text is not printed now (--json; a ladder: before its probes)
+    unused = profile.labels_unused_note(f"--data {args.data}", model_name(spec.id), task) if profile else None
+    if unused is not None and args.json:
         say(f"note: {unused}")
     data_notes = (Evidence("data", None, unused),) if unused is not None else ()
     if task == "sequence-classification" and data.num_labels != head_labels(spec):
@@ -427,8 +429,10 @@ def _recommend(args) -> int:
                              probe_steps_label="--probe-steps")
         if ladder.spec is not None:
             if data_notes:  # the ladder's recommendation carries it too (LadderSpec.notes: Evidence as JSON)
-                ladder = replace(ladder, spec=replace(ladder.spec, notes=(*(e.to_json() for e in data_notes),
-                                                                           *ladder.spec.notes)))
+                if not args.json:  # said before the probes' minutes, as well as in the recommendation after them
+                    say(f"note: {unused}")
+                ladder = replace(ladder, spec=replace(ladder.spec, notes=(*ladder.spec.notes,
+                                                                           *(e.to_json() for e in data_notes))))
             return _run_ladder(args, ladder, labels=labels, spec=spec, setup=setup, budget=budget, profile=profile)
         why = f"no probes were run: {ladder.blocked}" + (f"; {ladder.remedy}" if ladder.remedy else "")
         if ladder.unused:  # a planned training too short to probe: the ladder's flags played no part

@@ -178,9 +178,11 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
 
         notes.append("note: " + unlabelled_note(what, peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
     from lorplan.core.data.labels import labels_unused_note
+    from lorplan.recommend.capacity import model_name
 
-    # a causal LM trains on the text and never sees a label column (the labels of the rows read)
-    if (unused := labels_unused_note(what, model, peek.labels, plan.model.task)) is not None:
+    # a causal LM trains on the rows and never sees a label column (the labels of the rows read: the first 20,000)
+    if (unused := labels_unused_note(what, model_name(model), peek.labels, plan.model.task, peek.schema,
+                                     None if peek.complete else peek.rows_read)) is not None:
         notes.append(f"note: {unused}")
     return plan, notes
 

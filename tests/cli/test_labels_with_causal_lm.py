@@ -58,9 +58,25 @@ def test_plan_write_says_nothing_for_a_classifier_or_for_text_alone(labelled, un
     assert "has a label column" not in capsys.readouterr().err
 
 
-def test_recommend_says_it_and_its_json_carries_it_as_data_evidence(labelled, unlabelled, capsys):
+def _llama_folder(tmp_path) -> Path:
+    """A Llama config.json folder with the shipped tokenizer and a placeholder weights file (nothing loads it)."""
+    from tests.model_builders import copy_tokenizer
+
+    folder = copy_tokenizer(tmp_path / "llama")
+    (folder / "config.json").write_text(json.dumps({
+        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 30522, "hidden_size": 32,
+        "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
+        "max_position_embeddings": 128}))
+    (folder / "model.safetensors").write_bytes(b"")
+    return folder
+
+
+def test_recommend_says_it_once_in_its_evidence_and_its_json_carries_it_as_data_evidence(labelled, unlabelled,
+                                                                                       capsys):
     assert main(["recommend", "--model", LLAMA, "--data", str(labelled), "--probes", "none"]) == 0
-    assert f"note: {_note(f'--data {labelled}')}" in _err_lines(capsys)
+    got = capsys.readouterr()
+    assert f"data: {_note(f'--data {labelled}')}" in " ".join(got.out.split())  # the evidence, wrapped
+    assert "has a label column" not in got.err  # not said twice
     assert main(["recommend", "--model", LLAMA, "--data", str(labelled), "--probes", "none", "--json"]) == 0
     got = capsys.readouterr()
     evidence = json.loads(got.out)["evidence"]
@@ -88,24 +104,72 @@ def test_named_labels_are_listed_in_order_and_many_counted(tmp_path, capsys):
     assert f"note: {_note(f'--data {data}', classes=classes)}" in capsys.readouterr().out.splitlines()
 
 
-def test_train_says_it_before_it_trains(labelled, tmp_path):
-    """check_inputs, train's start checks (before torch): a Llama config.json folder with the shipped tokenizer
-    and a placeholder weights file (nothing loads it)."""
+def test_train_says_it_before_it_trains(labelled, tmp_path, capsys):
+    """check_inputs, train's start checks (before torch), on a model folder: named by its short name, as the
+    recommender's evidence names one (the folder's full path made the note wrap further). Train reads the labels
+    of the first 20,000 rows alone: a class past them is not named, and the note says whose classes it names."""
     from lorplan.cli.train import check_inputs
     from lorplan.core.plan import read_plan
-    from tests.model_builders import copy_tokenizer
 
-    folder = copy_tokenizer(tmp_path / "llama")
-    (folder / "config.json").write_text(json.dumps({
-        "model_type": "llama", "architectures": ["LlamaForCausalLM"], "vocab_size": 30522, "hidden_size": 32,
-        "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "max_position_embeddings": 128}))
-    (folder / "model.safetensors").write_bytes(b"")
+    folder = _llama_folder(tmp_path)
     plan = tmp_path / "p.toml"
     assert main(["plan", "--model", str(folder), "--rank", "2", "--seq-len", "64", "--data", str(labelled),
                  "--write", str(plan)]) == 0
+    assert f"note: {_note(f'--data {labelled}', model='llama')}" in _err_lines(capsys)
     _, notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
-    assert f"note: {_note(f'{plan}: data.path {labelled}', model=str(folder))}" in notes, notes
+    assert f"note: {_note(f'{plan}: data.path {labelled}', model='llama')}" in notes, notes
+    labelled.write_text("".join(json.dumps({"text": f"row {i}", "label": 2 if i == 20_000 else i % 2}) + "\n"
+                                for i in range(20_001)))
+    _, notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
+    classes = "2 classes in its first 20,000 rows: 0, 1"
+    assert f"note: {_note(f'{plan}: data.path {labelled}', model='llama', classes=classes)}" in notes, notes
+
+
+def test_prompt_completion_rows_are_told_where_the_label_goes_not_to_become_pairs(tmp_path, capsys):
+    """Rows that are already prompt/completion pairs (or chats): the plan trains on them, not on "the text", and
+    the advice is the label's word in what the model learns, not a rewrite as pairs."""
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"review {i}: good?", "completion": " yes", "label": i % 2}) + "\n"
+                            for i in range(40)))
+    chat = tmp_path / "chat.jsonl"
+    chat.write_text("".join(json.dumps({"messages": [{"role": "user", "content": f"q{i}"},
+                                                     {"role": "assistant", "content": "a"}], "label": i % 2}) + "\n"
+                            for i in range(40)))
+    assert main(["profile", "--data", str(data), "--model", LLAMA]) == 0
+    assert main(["profile", "--data", str(chat), "--model", LLAMA]) == 0
+    out = capsys.readouterr().out.splitlines()
+    tail = ("is a causal LM, so a plan for it trains on the {} rows as language modelling and never sees the "
+            "labels: lorplan plans sequence classification for BERT-style encoders (e.g. "
+            "sentence-transformers/all-MiniLM-L6-v2); to teach a causal LM the labels, write each row's label word "
+            "into its {}")
+    assert (f"note: --data {data} has a label column (2 classes: 0, 1); {LLAMA} "
+            f"{tail.format('prompt-completion', 'completion')}") in out
+    assert (f"note: --data {chat} has a label column (2 classes: 0, 1); {LLAMA} "
+            f"{tail.format('messages', 'assistant turn')}") in out
+
+
+def test_a_ladder_carries_it_into_its_recommendation(tmp_path, state_home, monkeypatch, capsys):
+    """The probe ladder's path (built for real, caught before its probes start, as tests/recommend do): said
+    before the probes' minutes, and the ladder's recommendation, read from its spec, names it as evidence after
+    the probes' entry, as the prior's recommendation does."""
+    import lorplan.cli.recommend as cli_recommend
+    from lorplan.recommend.ladder_spec import LadderState
+    from lorplan.recommend.measured import recommendation_json
+
+    folder = _llama_folder(tmp_path)
+    data = tmp_path / "reviews.jsonl"
+    data.write_text("".join(json.dumps({"text": f"review {i} was {'good' if i % 2 else 'bad'} and more words",
+                                        "label": i % 2}) + "\n" for i in range(200)))
+    seen = []
+    monkeypatch.setattr(cli_recommend, "_run_ladder", lambda args, ladder, **kw: seen.append(ladder) or 0)
+    assert main(["recommend", "--model", str(folder), "--data", str(data)]) == 0
+    note = _note(f"--data {data}", model="llama")
+    assert f"note: {note}" in _err_lines(capsys)
+    (ladder,) = seen
+    evidence = recommendation_json(ladder.spec, [], LadderState())["evidence"]
+    sources = [e["source"] for e in evidence]
+    assert sources.index("data") == sources.index("probes") + 1, sources
+    assert {"source": "data", "rank": None, "explanation": note} in evidence
 
 
 def test_the_data_tab_says_it_for_a_causal_lm_alone(labelled):

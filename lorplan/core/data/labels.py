@@ -129,32 +129,51 @@ def unlabelled_note(what: str | None, rows: int, first_line: int, labelled: int,
 CLASSES_SHOWN = 6  # class labels a note names; the rest are counted
 
 
-def classes_words(labels: Iterable) -> str:
+def classes_words(labels: Iterable, rows_read: int | None = None) -> str:
     """The distinct labels (None left out) as a note names them: "2 classes: 0, 1", integer class ids first in
-    order, then names in sorted order (as repr: 'pos'), the first CLASSES_SHOWN and how many more."""
+    order, then names in sorted order (as repr: 'pos'), the first CLASSES_SHOWN and how many more. rows_read: the
+    labels are those of the first rows_read rows alone (a peek), which the words say ("2 classes in its first
+    20,000 rows: 0, 1"); None: of the whole file."""
     values = {v for v in labels if v is not None}
     ordered = sorted(v for v in values if is_class_id(v)) + sorted((v for v in values if not is_class_id(v)), key=str)
     shown = ", ".join(map(repr, ordered[:CLASSES_SHOWN]))
     more = f", ... {len(ordered) - CLASSES_SHOWN:,} more" if len(ordered) > CLASSES_SHOWN else ""
-    return f"{len(ordered):,} class{'' if len(ordered) == 1 else 'es'}: {shown}{more}"
+    where = f" in its first {rows_read:,} rows" if rows_read is not None else ""
+    return f"{len(ordered):,} class{'' if len(ordered) == 1 else 'es'}{where}: {shown}{more}"
 
 
-def labels_unused_note(what: str, model: str, labels: Iterable, task: str) -> str | None:
-    """The one line for labelled data planned for a causal LM, which trains on the text as language modelling
+# what a causal LM's plan learns of a row of each schema but text, where a row's label word would go to be learned
+# (None: no place to write it, a tokenized row's ids)
+_LEARNED_PART = {"prompt-completion": "completion", "alpaca": "output", "messages": "assistant turn",
+                 "tokenized": None}
+
+
+def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schema: str = "text",
+                       rows_read: int | None = None) -> str | None:
+    """The one line for labelled data planned for a causal LM, which trains on the rows as language modelling
     and never reads the `label` column: a user who brought classification data is told so, what lorplan plans
-    labels for, and how to teach a causal LM the labels. `what` names the data as the command does ("--data
-    d.jsonl", "p.toml: data.path d.jsonl"); `model` the model; `labels` the label values (a Counter, or
-    (label, n) pairs' labels). None when `task` is not a causal LM's (a classifier trains on the labels) or the
+    labels for, and how to teach a causal LM the labels (text rows: as prompt/completion pairs; rows of another
+    schema: the label's word in the part the model learns, the completion, output or assistant turn). `what`
+    names the data as the command does ("--data d.jsonl", "p.toml: data.path d.jsonl"); `model` the model, named
+    as the recommender's evidence names one (recommend.capacity.model_name: a folder by its short name, its full
+    path being printed where the user needs it); `labels` the label values (a Counter, or (label, n) pairs'
+    labels); `schema` the rows' (DataSchema); rows_read: the labels were read from the first rows_read rows alone
+    (None: the whole file). None when `task` is not a causal LM's (a classifier trains on the labels) or the
     data has no label. Without "note: ", which the caller adds where it prints: `lorplan plan --write --data`,
-    `lorplan recommend --data` (and its --json, as evidence), `lorplan profile --model`, `lorplan train` and the
-    planner's Data tab (DataProfile.labels_unused_note)."""
+    `lorplan recommend --data` (its evidence), `lorplan profile --model`, `lorplan train` and the planner's Data
+    tab (DataProfile.labels_unused_note)."""
     from lorplan.core.vocab import Task
 
     values = {v for v in labels if v is not None}
     if task != Task.CAUSAL_LM or not values:
         return None
-    return (f"{what} has a label column ({classes_words(values)}); {model} is a causal LM, so a plan for it "
-            "trains on the text as language modelling and never sees the labels: lorplan plans sequence "
-            "classification for BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2); to teach a "
-            "causal LM the labels, write each row as a prompt/completion pair (prompt = the text, completion = "
-            "the label's word)")
+    head = f"{what} has a label column ({classes_words(values, rows_read)}); {model} is a causal LM, so a plan for it "
+    encoders = ("lorplan plans sequence classification for BERT-style encoders (e.g. "
+                "sentence-transformers/all-MiniLM-L6-v2)")
+    if schema not in _LEARNED_PART:  # text rows
+        return (f"{head}trains on the text as language modelling and never sees the labels: {encoders}; to teach a "
+                "causal LM the labels, write each row as a prompt/completion pair (prompt = the text, completion = "
+                "the label's word)")
+    part = _LEARNED_PART[schema]
+    teach = f"; to teach a causal LM the labels, write each row's label word into its {part}" if part else ""
+    return f"{head}trains on the {schema} rows as language modelling and never sees the labels: {encoders}{teach}"

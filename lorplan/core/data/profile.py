@@ -142,14 +142,15 @@ class DataProfile:
         return "note: " + unlabelled_note(what, self.unlabelled, self.first_unlabelled, self.labelled, uses)
 
     def labels_unused_note(self, what: str, model: str, task: str) -> str | None:
-        """For labelled data profiled for a causal LM (`task`), the line saying that its plan trains on the text
+        """For labelled data profiled for a causal LM (`task`), the line saying that its plan trains on the rows
         and never sees the labels (labels.labels_unused_note: `what` names the data as the command does, `model`
-        the model), without "note: "; None for a classifier or data without labels."""
+        the model as the recommender's evidence names it), without "note: "; None for a classifier or data
+        without labels."""
         if self.labels is None:
             return None
         from lorplan.core.data.labels import labels_unused_note
 
-        return labels_unused_note(what, model, (label for label, _ in self.labels.counts), task)
+        return labels_unused_note(what, model, (label for label, _ in self.labels.counts), task, self.schema)
 
     def unlabelled_line(self) -> tuple[str, str] | None:
         """For a sequence classifier, which `lorplan train` trains on the labelled rows alone and refuses data
