@@ -95,3 +95,30 @@ def test_a_value_that_is_no_boolean_is_refused_in_one_line(where):
             _plan(estimate='prepare_kbit = "no"\n')
     (line,) = str(exc.value).splitlines()
     assert line == f"p.toml: {where}.prepare_kbit: must be true or false, not a string"
+
+
+def test_an_older_plan_is_the_plan_written_now_and_is_not_said_edited():
+    # a plan `lorplan plan --no-prepare-kbit --write` wrote before the key moved (in [estimate], after autocast):
+    # read, it is today's plan, and lorplan train's check of its [estimate] (cli.train.check_estimate, which prices
+    # the plan as it stands) finds nothing edited; written again, the key is in [quantization]
+    from dataclasses import replace
+    from pathlib import Path
+
+    from lorplan.cli.train import check_estimate
+    from lorplan.core.model import load_spec
+    from lorplan.core.plan import read_plan
+    from lorplan.core.plan.build import priced_anew
+
+    sample = read_plan(Path(__file__).resolve().parents[2] / "sample_configs" / "llama-3.1-8b-qlora-24gb.toml")
+    spec = load_spec(sample.model.source)
+    for prepare in (True, False):
+        plan = replace(sample, quantization=replace(sample.quantization, prepare_kbit=prepare))
+        plan = replace(plan, estimate=priced_anew(plan, spec))
+        now = dumps_plan(plan)
+        key = f"prepare_kbit = {str(prepare).lower()}\n"
+        old = now.replace(key, "", 1).replace("\nautocast = true\n", f"\nautocast = true\n{key}", 1)
+        assert old != now and old.count(key) == 1 and key in old.split("[estimate]")[1]
+        read = loads_plan(old, "old.toml")
+        assert read == plan and prepares_kbit(read) is prepare and dumps_plan(read) == now
+        checked, notes = check_estimate(read, spec, "old.toml")
+        assert notes == [] and checked.estimate == plan.estimate
