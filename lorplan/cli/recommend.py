@@ -868,7 +868,7 @@ def render_text(rec, spec, setup, data) -> str:
     from lorplan.core.columns import fit_line
     from lorplan.core.lora import trainable_params
     from lorplan.core.units import format_bytes, terminal_limit, text_width
-    from lorplan.recommend.launch import gpus_words
+    from lorplan.recommend.fit import gpus_words
     from lorplan.recommend.table import band_text, pattern_line
 
     low, high = rec.confidence

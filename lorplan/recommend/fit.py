@@ -39,6 +39,14 @@ def default_batch_clause(task: str, micro_batch: int) -> str:
             f"train ({BATCH_FLAGS})")
 
 
+def gpus_words(gpus: int, sharding: str) -> str:
+    """" over 4 GPUs with ZeRO-3": how a training over several GPUs shares the work, said after a figure per GPU
+    (the memory verdict, `lorplan recommend`'s memory line, the fewer-GPUs remedy); "" on one GPU."""
+    from lorplan.core.vocab import Sharding
+
+    return f" over {gpus} GPUs with {Sharding(sharding).label}" if gpus > 1 else ""
+
+
 def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None = None) -> Fit:
     """The recommended rank priced against the budget (bytes per GPU; None = no GPU chosen). The remedies are
     lorplan.core.memory.report.fit_hints, the rule the plan table's hints follow, spelled as CLI flags."""
@@ -49,8 +57,10 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     row = table.rows[0]
     total = row.memory.total
     where = gpu or "the budget"
-    # the setup's shape in words, not as flags: it may be the profile's suggestion or a default, not a flag typed
-    shape = f" at micro-batch {setup.micro_batch} × {setup.seq_len:,} tokens"
+    # the setup's shape in words, not as flags: it may be the profile's suggestion or a default, not a flag typed;
+    # over several GPUs the figure is one GPU's share (ZeRO-3: a quarter of the weights over 4), which a probe (one
+    # GPU, unsharded) or a one-GPU run does not get
+    shape = f"{gpus_words(setup.gpus, setup.sharding)} at micro-batch {setup.micro_batch} × {setup.seq_len:,} tokens"
     why = default_batch_clause(spec.task, setup.micro_batch)  # said last: the verdict comes first
     if budget_bytes is None:
         return Fit(rank, total, None, gpu, None, None, (),

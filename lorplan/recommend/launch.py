@@ -17,6 +17,7 @@ from lorplan.core.units import counted
 from lorplan.recommend.capacity import AdapterSize, CapacityPrior, largest_power_of_two_at_most
 from lorplan.recommend.datasize import DataSize
 from lorplan.recommend.decide import first_pass, probe_id, probe_specs
+from lorplan.recommend.fit import gpus_words
 from lorplan.recommend.ladder import (
     REFINE_PROBES,
     SECOND_SEED_PROBES,
@@ -189,14 +190,6 @@ def epochs_for_steps(steps: int, examples: int, batch: int) -> tuple[str, int] |
 SMALLEST_PROBE_RANK = 1
 
 
-def gpus_words(gpus: int, sharding: str) -> str:
-    """" over 4 GPUs with ZeRO-3": how a training over several GPUs shares the work, said after a figure per GPU
-    (the recommendation's memory line, the fewer-GPUs remedy); "" on one GPU."""
-    from lorplan.core.vocab import Sharding
-
-    return f" over {gpus} GPUs with {Sharding(sharding).label}" if gpus > 1 else ""
-
-
 def _need_and_budget(need: int, budget_bytes: int, gpu: str | None) -> str:
     """"1.32 GiB, more than H100-80GB (79.65 GiB)": with more digits where two would print both alike."""
     from lorplan.core.units import format_bytes
@@ -204,6 +197,25 @@ def _need_and_budget(need: int, budget_bytes: int, gpu: str | None) -> str:
     digits = 2 if format_bytes(need) != format_bytes(budget_bytes) else 4
     size = format_bytes(budget_bytes, digits)
     return f"{format_bytes(need, digits)}, more than " + (f"{gpu} ({size})" if gpu else f"the GPU budget ({size})")
+
+
+def _alone(setup):
+    """The setup a probe trains with: one GPU, unsharded (lorplan.probe.plans.probe_plan), whatever the plan's."""
+    from dataclasses import replace
+
+    from lorplan.core.vocab import Sharding
+
+    return replace(setup, gpus=1, sharding=Sharding.NONE.value)
+
+
+def _unsharded_words(setup) -> str:
+    """"a probe trains on one GPU, unsharded, not over 4 GPUs with ZeRO-3 as the planned training": the planned
+    training's GPUs in the memory line's words (fit.gpus_words), said when it shards what a probe holds whole."""
+    from lorplan.core.vocab import SHARDED
+
+    planned = (f", not{gpus_words(setup.gpus, setup.sharding)} as the planned training"
+               if setup.gpus > 1 and setup.sharding in SHARDED else "")
+    return f"a probe trains on one GPU, unsharded{planned}"
 
 
 def probe_memory_blocker(spec, setup, budget_bytes: int | None, gpu: str | None) -> tuple[str, str] | None:
@@ -214,21 +226,34 @@ def probe_memory_blocker(spec, setup, budget_bytes: int | None, gpu: str | None)
     need several times what the verdict priced; started, every one of them would run out of memory."""
     if budget_bytes is None:
         return None
-    from dataclasses import replace
-
     from lorplan.core.memory import rank_table
-    from lorplan.core.vocab import SHARDED, Sharding
 
-    alone = replace(setup, gpus=1, sharding=Sharding.NONE.value)
-    row = rank_table(spec, alone, (SMALLEST_PROBE_RANK,), budget_bytes).rows[0]
+    row = rank_table(spec, _alone(setup), (SMALLEST_PROBE_RANK,), budget_bytes).rows[0]
     if row.fits:
         return None
-    planned = (f" (not with the planned training's {Sharding(setup.sharding).label} over {setup.gpus} GPUs)"
-               if setup.gpus > 1 and setup.sharding in SHARDED else "")
-    return (f"a probe trains on one GPU, unsharded{planned}: even at rank {SMALLEST_PROBE_RANK} it needs "
+    return (f"{_unsharded_words(setup)}: even at rank {SMALLEST_PROBE_RANK} it needs "
             f"{_need_and_budget(row.memory.total, budget_bytes, gpu)}, so every probe would run out of memory, and "
             "the recommendation rests on the capacity prior alone",
             f"a probe on one GPU, unsharded, does not fit {gpu or 'the GPU budget'} (see probes)")
+
+
+def probe_rank_cap(spec, setup, top: int, budget_bytes: int | None, gpu: str | None) -> tuple[int, str]:
+    """The ladder's highest rank: `top`, or below it the largest power of two whose probe (one GPU, unsharded)
+    fits budget_bytes, with the words saying where the probes stop and why ("" when `top` fits, or without a
+    budget). After probe_memory_blocker, which leaves no ladder when not even SMALLEST_PROBE_RANK fits: a rank
+    above the GPU's is not probed, where its probe would run out of memory and leave the knee unmeasured there."""
+    if budget_bytes is None or top <= SMALLEST_PROBE_RANK:
+        return top, ""
+    from lorplan.core.memory import rank_table
+
+    ranks = sorted({1 << k for k in range(top.bit_length()) if 1 << k >= SMALLEST_PROBE_RANK} | {top})
+    rows = rank_table(spec, _alone(setup), tuple(ranks), budget_bytes).rows
+    over = next((r for r in rows if not r.fits), None)
+    if over is None or over is rows[0]:  # all fit; or none, which probe_memory_blocker says, with no ladder
+        return top, ""
+    cap = max(r.rank for r in rows if r.fits)
+    return cap, (f"probes stop at rank {cap}: {_unsharded_words(setup)}, and at rank {over.rank} it needs "
+                 f"{_need_and_budget(over.memory.total, budget_bytes, gpu)}")
 
 
 def fewer_gpus_remedy(spec, setup, plan, examples: int, epochs: float, shortest: int, budget_bytes: int | None,
@@ -330,7 +355,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     outside 0 to MAX_BUDGET_MINUTES is BadInput (check_budget_minutes; the CLI and the planner's minutes field
     refuse it first, with their own names for it). No ladder (Ladder.blocked) when its probes train on a GPU that
     budget_bytes, the GPU the verdict priced, is too small for even a rank-1 probe, which trains unsharded
-    (probe_memory_blocker), or when the planned training is too short to probe (the remedy names the --epochs,
+    (probe_memory_blocker; a larger rank whose probe does not fit is left out of the ladder, saying so:
+    probe_rank_cap), or when the planned training is too short to probe (the remedy names the --epochs,
     and the fewer --gpus, that plan enough steps: fewer_gpus_remedy)."""
     if budget_minutes is not None:
         check_budget_minutes(budget_minutes, "ladder budget")
@@ -383,6 +409,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
 
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
     top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
+    # no rank whose probe would run out of memory on its one GPU (the CPU's probes are not priced)
+    top, capped = probe_rank_cap(spec, setup, top, budget_bytes, gpu) if on_gpu else (top, "")
 
     def ladder_at(n: int):
         return plan_ladder(budget_s, seconds_at(n), prior_rank=prior.rank, high=top, base_probe=True,
@@ -414,7 +442,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     notes = [Evidence("probes", None, f"probe ladder: {lp.explanation}; each probe trains {counted(steps, 'step')} of "
                                       f"the planned {planned:,} (the probe time is estimated from the model's size"
                                       f"{' and the load' if load_words else ''} until probes are timed)" + (f"; {length_note}" if length_note else "")
-                      ).to_json()]
+                      + (f"; {capped}" if capped else "")).to_json()]
     affordable = int(budget_s * len(slots) // guess)
     train_seeds = tuple(t.seed + i for i in range(seeds))
     pattern_probes, pattern_seed, pattern_why = pattern_plan(lp, train_seeds, affordable)

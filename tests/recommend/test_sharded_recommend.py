@@ -56,6 +56,25 @@ def test_the_memory_line_says_over_how_many_gpus_and_how(capsys, monkeypatch):
     assert " over " not in _memory_line(out) and "per GPU: " in _memory_line(out), out
 
 
+def test_the_memory_verdict_says_it_in_the_same_words_wherever_it_is_shown(capsys, monkeypatch):
+    """The memory evidence (text, --json's fits and evidence), the planner's Recommend panel (fit_words) and a
+    ladder's printout (the driver prices with price_fit too) say the GPUs and sharding as the memory line does."""
+    from lorplan.recommend.types import Fit
+    from lorplan.tui.recommend_bridge import fit_words
+
+    monkeypatch.setenv("COLUMNS", "200")
+    base = ("--model", LLAMA_70B, "--trained-tokens", "2M", "--seq-len", "1024", "--gpu", "H100", "--probes", "none")
+    said = "per GPU over 4 GPUs with ZeRO-3 at micro-batch 1 × 1,024 tokens"
+    rec = _json(capsys, *base, "--gpus", "4", "--sharding", "zero3")
+    memory = next(e["explanation"] for e in rec["evidence"] if e["source"] == "memory")
+    assert said in rec["fits"]["explanation"] and said in memory, memory
+    assert said in fit_words(Fit.from_json(rec["fits"]))
+    rc, out, err = _out(capsys, *base, "--gpus", "4", "--sharding", "zero3")
+    assert rc == 0 and said in " ".join(out.split()), out
+    # one GPU: as before
+    assert "GiB per GPU at micro-batch 1 × 1,024 tokens" in _json(capsys, *base)["fits"]["explanation"]
+
+
 def _budget_between(capsys, tiny_llama, lm_data) -> int:
     """A budget the 4-GPU ZeRO-3 plan fits per GPU and a rank-1 probe on one GPU, unsharded, does not."""
     common = ("--model", str(tiny_llama), "--data", str(lm_data), "--probes", "none", "--epochs", "10")
@@ -80,8 +99,8 @@ def test_a_zero3_plan_whose_probe_cannot_fit_one_gpu_gets_the_prior(tiny_llama, 
     rec = json.loads(out)
     assert rec["fits"]["fits"] is True and rec["ladder"] == []  # the planned training fits; its probe does not
     probes = _probes(rec)
-    assert probes.startswith("no probes were run: a probe trains on one GPU, unsharded (not with the planned "
-                             "training's ZeRO-3 over 4 GPUs): even at rank 1 it needs "), probes
+    assert probes.startswith("no probes were run: a probe trains on one GPU, unsharded, not over 4 GPUs with "
+                             "ZeRO-3 as the planned training: even at rank 1 it needs "), probes
     assert "more than the GPU budget" in probes and "rests on the capacity prior alone" in probes, probes
     assert "--budget-minutes 5 is not used: no probe runs, since a probe on one GPU, unsharded, does not fit" in err
 
@@ -122,3 +141,43 @@ def test_fewer_gpus_are_not_named_when_they_do_not_fit_or_do_not_help(tiny_llama
     # even 1 GPU plans a single step (130 × 0.005 examples)
     probes = _probes(_json(capsys, *common, "--epochs", "0.005", "--gpu", "H100"))
     assert "--epochs " in probes and "--gpus" not in probes, probes
+
+
+def test_ranks_whose_probe_does_not_fit_one_gpu_are_not_probed(tiny_llama, lm_data, state_home, monkeypatch, capsys):
+    """Rank 1's probe fits the GPU, the ladder's top rank's does not: the ladder stops at the largest rank whose
+    probe (one GPU, unsharded) fits, and its probes note says so, instead of probes that run out of memory."""
+    from dataclasses import replace
+
+    from lorplan.core.memory import rank_table
+    from lorplan.core.model import load_spec
+    from lorplan.core.plan import plan_to_setup
+    from lorplan.core.plan.validate import plan_from_dict
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")  # probes would train on a GPU (without NVML, as written)
+    built = _started(monkeypatch)
+    argv = ("--model", str(tiny_llama), "--data", str(lm_data), "--epochs", "10", "--gpus", "4", "--sharding",
+            "zero3", "--budget-minutes", "5", "--json")
+    assert main(["recommend", *argv, "--gpu", "H100"]) == 0
+    whole = built[-1]
+    top = whole.spec.max_rank
+    assert top >= 4 and max(whole.spec.ranks) > top // 4, whole.spec
+    _, setup, _ = plan_to_setup(plan_from_dict(whole.plan.base, "base plan"))
+    assert (setup.gpus, str(setup.sharding)) == (4, "zero3")
+    alone = replace(setup, gpus=1, sharding="none")
+    need = {r.rank: r.memory.total for r in rank_table(load_spec(str(tiny_llama)), alone, (top // 4, top)).rows}
+    assert need[top // 4] < need[top]
+
+    capsys.readouterr()
+    assert main(["recommend", *argv, "--gpu-memory", str(need[top // 4])]) == 0
+    capped = built[-1]
+    assert capped.spec.max_rank == top // 4 and max(capped.spec.ranks) <= top // 4, capped.spec
+    assert all(p.rank <= top // 4 for p in capped.plan.probes)
+    note = capped.spec.notes[0]["explanation"]
+    assert (f"probes stop at rank {top // 4}: a probe trains on one GPU, unsharded, not over 4 GPUs with ZeRO-3 as "
+            f"the planned training, and at rank {top // 2} it needs ") in note, note
+    assert "more than the GPU budget" in note, note
+
+    # on the CPU the probes are not priced against the GPU: the ladder is whole
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert main(["recommend", *argv, "--gpu-memory", str(need[top // 4])]) == 0
+    assert built[-1].spec.max_rank == top
