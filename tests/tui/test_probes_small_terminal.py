@@ -107,15 +107,22 @@ async def test_the_loss_plot_has_its_x_axis_and_its_legend_beside_it_at_80x24(ma
         assert not plot.region.overlaps(panel.query_one("#probes-legend").region)
 
 
-async def test_at_60x20_the_loss_plot_is_as_wide_as_the_screen_allows(make_app, isolated_home):
+async def test_at_60x20_and_69x20_the_loss_plot_is_as_wide_as_the_screen_allows(make_app, isolated_home):
     """60 columns: the loss plot was drawn 116 columns wide (its 40-column minimum and the side column's 28 did not
     fit the 58 it has), its right half and the legend beside it off the screen. The plot and the side column
-    share the width the panel has, the plot drawn as wide as its widget."""
+    share the width the panel has, the plot drawn as wide as its widget. At 69x20 the run's rows brought the
+    panel's scrollbar after it had measured its 69 columns: the 67 left were one short of both minimums, and the
+    plot was laid out 134 wide."""
     finished_run(isolated_home / "state" / "lorplan" / "runs")
     app = make_app()
-    async with app.run_test(size=(60, 20)) as pilot:
+    async with app.run_test(size=(69, 20)) as pilot:
         panel = await probes_tab(pilot, len(RANKS))
         plot, side = panel.query_one("#probes-plot"), panel.query_one("#probes-side")
+        assert panel.scrollable_size.width == 67
+        await wait_until(pilot, lambda: plot.plt.monitor.size[0] == plot.size.width)
+        assert_fits(app, panel)
+        await pilot.resize_terminal(60, 20)
+        await wait_until(pilot, lambda: plot.size.width < 40 and plot.plt.monitor.size[0] == plot.size.width)
         assert_fits(app, panel)
         body = panel.query_one("#probes-body").region
         assert plot.region.x == body.x and plot.region.right == side.region.x and side.region.right == body.right

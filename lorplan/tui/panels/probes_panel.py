@@ -149,9 +149,19 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
 
     def on_resize(self) -> None:
         self.set_class(self.size.height < SHORT_HEIGHT, "-short")
-        self.set_class(self.scrollable_size.width < SHARED_WIDTH_BELOW, "-shared-width")
+        self._fit_width()
         self._fit_compare()
         self.call_after_refresh(self._fit_curves)  # once the plot and the legend beside it have their new widths
+
+    def _fit_width(self) -> None:
+        self.set_class(self.scrollable_size.width < SHARED_WIDTH_BELOW, "-shared-width")
+
+    def watch_show_vertical_scrollbar(self) -> None:
+        """The panel's scrollbar (a short terminal) can come after on_resize measured the width, with no resize:
+        at 69x20 a run's rows brought it, the 67 columns left were one short of both minimums, and the plot was
+        laid out 134 wide. The width is measured again whenever the scrollbar comes or goes."""
+        self._fit_width()
+        self.call_after_refresh(self._fit_curves)
 
     def focus_default(self) -> None:
         """Focus the probe table, or the panel while there is no run (a hidden table would drop the focus). Set at
