@@ -43,15 +43,34 @@ def _cache_homes(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def cache_home(_cache_homes, monkeypatch):
+def cache_home(_cache_homes, _shared_builds, request, monkeypatch):
     """XDG_CACHE_HOME in a folder of this test's own (not in tmp_path, whose files some tests list), inherited by
-    the lorplan processes it starts: the fallback's kept builds (core.model.buildcache, lorplan/fallback) and the
-    CUDA context measurements are then neither read from the user's ~/.cache, where a build kept by an earlier test
-    or run would answer a test that means to see the child run, nor left there. Nothing here reads the user's
-    Hugging Face cache (its tests set HF_HOME or HF_HUB_CACHE), which follows XDG_CACHE_HOME when those are unset."""
+    the lorplan processes it starts: the CUDA context measurements and the fallback's kept builds are then never
+    read from the user's ~/.cache, nor left there. The builds (core.model.buildcache, lorplan/fallback) are shared
+    by this run's tests (_shared_builds), except a test marked own_builds, which sees the child run. Nothing here
+    reads the user's Hugging Face cache (its tests set HF_HOME or HF_HUB_CACHE), which follows XDG_CACHE_HOME
+    when those are unset."""
     import tempfile
 
-    monkeypatch.setenv("XDG_CACHE_HOME", tempfile.mkdtemp(prefix="test-", dir=_cache_homes))
+    home = Path(tempfile.mkdtemp(prefix="test-", dir=_cache_homes))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    if "own_builds" not in request.keywords:
+        (home / "lorplan").mkdir()
+        (home / "lorplan" / "fallback").symlink_to(_shared_builds, target_is_directory=True)
+
+
+@pytest.fixture(scope="session")
+def _shared_builds(tmp_path_factory) -> Path:
+    """The fallback's kept builds (core.model.buildcache) shared by the tests of one run of the suite, on every
+    worker: an entry is keyed by everything that changes the child's report (the config's bytes, transformers,
+    torch and the child's source), so a build another test kept is the report the child would write again, and
+    the ~4 s child (importing torch and transformers) runs once per config rather than once per test. Failed
+    builds are never kept. A test that means to see the child run is marked own_builds."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    shared = root / "shared-fallback-builds"
+    shared.mkdir(exist_ok=True)
+    return shared
 
 
 @pytest.fixture(autouse=True)

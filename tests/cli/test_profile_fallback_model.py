@@ -93,6 +93,7 @@ def test_a_fallback_causal_lm_stays_causal(gpt_neo, data, capsys):
     assert rc == 2 and err == planned.replace("lorplan plan:", "lorplan profile:", 1)
 
 
+@pytest.mark.own_builds
 def test_the_model_is_built_once_per_run(tmp_path, data, capsys, monkeypatch):
     from lorplan.core.model import fallback
 

@@ -247,11 +247,13 @@ def module_cache_dir() -> Path:
     return buildcache.cache_dir()
 
 
+@pytest.mark.own_builds
 def test_the_suite_keeps_its_builds_to_itself(module_cache_dir, tmp_path_factory):
     """tests/conftest.py points XDG_CACHE_HOME at a folder of each test's own (and of the session's, for fixtures
-    wider than a test). With the user's ~/.cache/lorplan/fallback, a build kept by an earlier test, or by an
-    earlier run of the suite on the same config.json bytes, answered a test that means to see the child run (its
-    failure, its message, its time), and the suite filled the user's cache."""
+    wider than a test); a test marked own_builds also keeps its builds to itself. With the user's
+    ~/.cache/lorplan/fallback, a build kept by an earlier run of the suite on the same config.json bytes answered a
+    test that means to see the child run (its failure, its message, its time), and the suite filled the user's
+    cache."""
     base = tmp_path_factory.getbasetemp()
     here = buildcache.cache_dir()
     assert here.is_relative_to(base) and module_cache_dir.is_relative_to(base), (here, module_cache_dir)
@@ -259,3 +261,14 @@ def test_the_suite_keeps_its_builds_to_itself(module_cache_dir, tmp_path_factory
     assert not here.exists()  # nothing kept by an earlier test
     buildcache.store({"n": 1}, {"class": "C"})  # what this test keeps stays in its own folder
     assert buildcache.load({"n": 1}) == {"class": "C"} and buildcache.entry_path({"n": 1}).is_relative_to(base)
+
+
+def test_an_unmarked_test_shares_this_runs_builds_and_no_one_elses(tmp_path_factory):
+    """Without own_builds a test reads and keeps builds in the run's shared folder (tests/conftest.py
+    _shared_builds): under this run's temporary root, never the user's ~/.cache or an earlier run's."""
+    here = buildcache.cache_dir().resolve()
+    run_root = tmp_path_factory.getbasetemp().resolve().parent
+    assert here.name == "shared-fallback-builds" and here.is_relative_to(run_root), here
+    assert not here.is_relative_to(Path.home() / ".cache")
+    buildcache.store({"shared": 1}, {"class": "C"})
+    assert buildcache.load({"shared": 1}) == {"class": "C"}

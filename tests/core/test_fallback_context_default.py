@@ -31,7 +31,6 @@ def _without_context(folder: Path, config) -> str:
 @pytest.fixture(autouse=True)
 def private(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # builds of their own, not another run's
 
 
 @pytest.fixture

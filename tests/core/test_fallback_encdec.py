@@ -21,7 +21,6 @@ from lorplan.core.model.sources import load_spec
 @pytest.fixture(autouse=True)
 def private(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # builds of their own, not another run's
 
 
 def _config(model_type: str, **kwargs):

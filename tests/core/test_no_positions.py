@@ -32,7 +32,6 @@ _NOT_POSITIONS = re.compile(r"\w*apply_rotary_pos_emb\w*|\"rotary_pos_emb\"|\w*m
 @pytest.fixture(autouse=True)
 def private(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # builds of their own, not another run's
 
 
 def test_the_table_is_transformers():

@@ -46,7 +46,6 @@ SCALING = {"rope_type": "linear", "factor": FACTOR}
 @pytest.fixture(autouse=True)
 def _offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # fallback builds of their own
 
 
 def _quiet():

@@ -21,7 +21,6 @@ def distilbert(tmp_path, monkeypatch) -> str:
     from transformers import DistilBertConfig
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = copy_tokenizer(tmp_path / "distil")
     DistilBertConfig(vocab_size=30522, dim=32, n_layers=2, n_heads=4, hidden_dim=64).save_pretrained(folder)
     path = folder / "config.json"
