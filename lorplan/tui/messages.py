@@ -175,9 +175,10 @@ class DatasetProfiled(Message):
 # -- Probes tab -----------------------------------------------------------------------------------------------
 @dataclass
 class ProbeRunUpdated(_Replaceable):
-    """The polling worker read the run folders again."""
+    """The polling worker read the run folders again; `seq` numbers the reads in the order they were started."""
 
     read: probe_bridge.ProbesRead
+    seq: int = 0
 
 
 @dataclass
@@ -188,6 +189,7 @@ class ProbeActionFinished(Message):
     severity: str = "information"  # Textual's notify severities: information, warning, error
     timeout: float | None = None
     run_id: str | None = None  # the run a start began (the panel follows it)
+    retried: tuple[str, str] | None = None  # (run id, probe id) of a retry that ended, queued or refused
 
 
 # -- Recommend tab --------------------------------------------------------------------------------------------

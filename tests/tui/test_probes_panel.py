@@ -579,3 +579,31 @@ async def test_a_run_of_one_step_is_counted_in_the_singular(tmp_path):
         await pilot.pause()
         summary = str(app.query_one("#probes-summary", Static).render())
         assert summary.endswith(" · 1 step"), summary  # was "1 steps"
+
+
+async def test_t_pressed_twice_quickly_retries_once(tmp_path):
+    """t pressed twice before a read shows the retried probe queued: one retry, and the second press says it is
+    queued already (it said "r8 queued again" twice and gave the run to the backend twice)."""
+    run = make_run(tmp_path)
+    backend = NoSpawnBackend()
+    app = PanelApp(tmp_path, backend)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        table = app.query_one("#probes-table", DataTable)
+        table.focus()
+        table.move_cursor(row=1)  # r8, failed
+        panel = app.query_one(ProbesPanel)
+        # t twice before the retry's worker has ended (a real backend starts a scheduler process meanwhile): the
+        # action as the key runs it, twice in one go, so that no worker or read comes between them
+        panel.action_retry_probe()
+        panel.action_retry_probe()
+        await wait_until(pilot, lambda: _row(table, "r8")[1] == "queued"
+                         and "r8 queued again" in [n.message for n in app._notifications])
+        notes = [n.message for n in app._notifications]
+        assert notes.count("r8 queued again") == 1, notes
+        assert "r8 is already queued again" in notes, notes
+        assert backend.submitted == [run.id]
+        assert (run.probe_dir("r8") / "attempt-1").is_dir() and not (run.probe_dir("r8") / "attempt-2").exists()
+        await pilot.press("t")  # the table shows it queued now: what t says of a queued probe
+        await pilot.pause()
+        assert [n.message for n in app._notifications][-1] == "r8 is queued; cancel it before retrying"

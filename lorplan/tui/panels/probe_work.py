@@ -34,23 +34,25 @@ class ProbeWork:
     _feed: probe_bridge.ProbeFeed
     _chosen: str | None
     _reading: Worker | None
+    _reads: int  # the reads started so far (the number of the last one)
 
     # -- reading -----------------------------------------------------------------------------------------------
 
     def poll(self) -> None:
         """Read the run folders now, in a thread worker (a newer read cancels an older one)."""
-        self._reading = self._read(self._feed, self._chosen)
+        self._reads += 1
+        self._reading = self._read(self._feed, self._chosen, self._reads)
 
     def _tick(self) -> None:
         if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
             self.poll()
 
     @work(thread=True, exclusive=True, group="probes-read", exit_on_error=False)
-    def _read(self, feed: probe_bridge.ProbeFeed, run_id: str | None) -> None:
+    def _read(self, feed: probe_bridge.ProbeFeed, run_id: str | None, seq: int) -> None:
         # Worker thread: lists runs, reads event logs, takes liveness locks; never touches a widget.
         read = feed.read(run_id)
         if not get_current_worker().is_cancelled:
-            self.post_message(ProbeRunUpdated(read))
+            self.post_message(ProbeRunUpdated(read, seq))
 
     # -- actions -----------------------------------------------------------------------------------------------
 
@@ -69,9 +71,9 @@ class ProbeWork:
         try:
             probe_bridge.retry(run, probe_id, backend, trusted)
         except LorplanError as exc:
-            self.post_message(ProbeActionFinished(str(exc), "error"))
+            self.post_message(ProbeActionFinished(str(exc), "error", retried=(run.id, probe_id)))
             return
-        self.post_message(ProbeActionFinished(f"{probe_id} queued again"))
+        self.post_message(ProbeActionFinished(f"{probe_id} queued again", retried=(run.id, probe_id)))
 
     # A start is never `exclusive`: that marks the thread worker before it cancelled, but the thread goes on and
     # starts its run too. The panel starts one at a time instead (ProbesPanel._start_once).

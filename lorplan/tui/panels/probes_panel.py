@@ -106,6 +106,10 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self.ranks: tuple[probe_bridge.RankRow, ...] = ()  # the finished ranks compared (last drawn)
         self._feed = probe_bridge.ProbeFeed(self.runs_dir, backend)
         self._reading: Worker | None = None
+        self._reads = 0  # the reads started so far (ProbeRunUpdated.seq)
+        # (run id, probe id) -> the last read started before its retry ended (None: the retry is on its way): t
+        # pressed again before a read started after that shows the probe queued says so, and queues nothing
+        self._retrying: dict[tuple[str, str], int | None] = {}
         self._chosen: str | None = None  # the run asked for (None: the newest)
         self._runs: tuple[tuple[str, str], ...] = ()  # (id, label) of the runs in the list
         self._run: probe_bridge.RunDir | None = None  # the run on screen
@@ -185,6 +189,9 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
 
     def on_probe_run_updated(self, message: ProbeRunUpdated) -> None:
         read = message.read
+        if read is not None and read.run is not None:  # a read started after a retry ended shows its probe
+            self._retrying = {key: seq for key, seq in self._retrying.items()
+                              if key[0] != read.run.id or seq is None or message.seq <= seq}
         if read.requested != self._chosen:
             return  # read before the user picked another run
         select = self.query_one("#probes-run", Select)
@@ -430,9 +437,14 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         p = self._target("retry")
         if p is None or self._run is None:
             return
+        key = (self._run.id, p.id)
+        if key in self._retrying:  # the table shows the probe ended until a read after the retry
+            self.notify(f"{p.id} is already queued again", severity="warning")
+            return
         if p.state in ("queued", "running"):
             self.notify(f"{p.id} is {p.state}; cancel it before retrying", severity="warning")
             return
+        self._retrying[key] = None
         self._retry(self._run, p.id, self.backend, bridge.session_trusts(self.app))
 
     def action_start_plan(self) -> None:
@@ -473,4 +485,9 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self.notify(message.text, severity=message.severity, timeout=message.timeout)
         if message.run_id is not None:
             self._chosen = message.run_id  # a run just started: show it, not the one on screen before
+        if message.retried is not None:  # queued: t says so until the next read shows it; refused: t may try again
+            if message.severity == "error":
+                self._retrying.pop(message.retried, None)
+            else:
+                self._retrying[message.retried] = self._reads
         self.poll()
