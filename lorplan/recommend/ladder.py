@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from lorplan.core.errors import BadInput
 from lorplan.core.units import counted
 from lorplan.recommend.curves import extrapolate
-from lorplan.recommend.knee import KNEE_FRACTION, Z
+from lorplan.recommend.knee import KNEE_FRACTION, Z, loss_digits
 
 SPACING = 4
 REFINE_PROBES = 2  # knee / 2 and knee × 2
@@ -264,16 +264,20 @@ def halving_step(
     t_hi = base_loss - fraction * (base_loss - (lb + z * eb))
     verdicts = []
     sure: int | None = None  # smallest rank that surely reaches the knee's threshold
+    # the reasons set each prediction against the threshold T_hi: shown with the knee's rule (knee.loss_digits), so
+    # a rank stopped for missing it never reads at or below it (T_lo is not asked to read apart from T_hi: with
+    # exact curves they differ by 1e-15, and the range's ends decide nothing the reason says)
+    digits = loss_digits(t_hi, [p.loss for p in preds.values()])
     for r, p in preds.items():
         lo, hi = p.loss - z * p.error, p.loss + z * p.error
-        pred = f"predicted {p.loss:.4g} ± {p.error:.3g} at step {final_step:,.0f}"
+        pred = f"predicted {p.loss:.{digits}g} ± {p.error:.3g} at step {final_step:,.0f}"
         may_best = lo <= lb + z * eb
         may_knee = lo <= t_hi and sure is None
         if r == best:
             verdicts.append(RankVerdict(r, True, p.loss, p.error, f"the best rank so far ({pred})"))
         elif may_knee:
             verdicts.append(RankVerdict(r, True, p.loss, p.error, f"may be the knee ({pred}; the knee needs "
-                                        f"{t_lo:.4g}-{t_hi:.4g})"))
+                                        f"{t_lo:.{digits}g}-{t_hi:.{digits}g})"))
         elif may_best:
             verdicts.append(RankVerdict(r, True, p.loss, p.error, f"may still be the best rank ({pred})"))
         elif sure is not None:
@@ -281,7 +285,7 @@ def halving_step(
                                         f"certain and this rank cannot beat rank {best} ({pred})"))
         else:
             verdicts.append(RankVerdict(r, False, p.loss, p.error, f"cannot reach the knee: {pred}, above the "
-                                        f"most lenient threshold {t_hi:.4g}"))
+                                        f"most lenient threshold {t_hi:.{digits}g}"))
         if sure is None and hi <= t_lo:
             sure = r
     keep = tuple(v.rank for v in verdicts if v.keep)

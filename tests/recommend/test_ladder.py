@@ -203,3 +203,21 @@ def test_a_busy_cpu_slows_the_estimated_probe_and_the_plan_says_it_allowed_for_i
     assert "allowing for the load" not in plan_ladder(240, 20, base_probe=True).explanation
     short = plan_ladder(130, 61, base_probe=True, load=busy.words())
     assert "buys 2 probes of about 61 s (allowing for the load: 2 cores, load 5.1)" in short.explanation
+
+
+def test_halving_reasons_show_a_stopped_rank_s_loss_above_the_threshold_it_missed():
+    """The reasons compare a rank's predicted loss with the knee's threshold: at 4 digits a rank 4 predicted at
+    10.2936, stopped for missing a threshold of 10.29075, read 'predicted 10.29 ..., above the most lenient
+    threshold 10.29' (knee.loss_digits, the knee's evidence's rule, gives the digits that tell them apart)."""
+    import re
+
+    # one eval point each: the prediction is that loss, ± 0
+    d = halving_step({4: [(10, 10.2936)], 16: [(10, 10.2900)]}, 10.305, final_step=FINAL)
+    assert d.stop == (4,) and d.keep == (16,)
+    reason = {v.rank: v.reason for v in d.verdicts}[4]
+    shown = re.search(r"predicted ([0-9.]+) .* threshold ([0-9.]+)$", reason)
+    assert shown, reason
+    assert float(shown.group(1)) > float(shown.group(2)), reason
+    # a sweep that 4 digits already separate reads as before
+    d = halving_step(curves(200), BASE, final_step=FINAL)
+    assert re.search(r"predicted 2\.\d{3} ± ", {v.rank: v.reason for v in d.verdicts}[4]), d.verdicts
