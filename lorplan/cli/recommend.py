@@ -41,7 +41,7 @@ from lorplan.cli.plan_args import (
 from lorplan.core.errors import BadInput
 from lorplan.core.limits import MAX_EPOCHS
 from lorplan.core.units import and_list, counted
-from lorplan.core.vocab import Optimizer, Quant, Task, TrainOn
+from lorplan.core.vocab import Task, TrainOn
 
 TASKS = Task.values()
 
@@ -128,6 +128,23 @@ def register(sub) -> None:
                    cuda_context=None, reserve_fraction=None)
 
 
+# The setup flags with a default that `--run RUN` refuses when set away from it, in the order it names them.
+_DEFAULTED_SETUP = ("epochs", "targets", "quant", "double_quant", "grad_checkpointing", "optimizer",
+                    "no_prepare_kbit", "gpus")
+
+
+def _setup_defaults() -> dict[str, object]:
+    """The defaults of _DEFAULTED_SETUP as recommend's parser has them, read from a parser register() builds:
+    one source (--epochs here, the rest cli.plan_args' definitions shared with `lorplan plan`), not copies that a
+    changed default leaves behind. Built only for --run RUN (a few milliseconds)."""
+    import argparse
+
+    sub = argparse.ArgumentParser(add_help=False).add_subparsers()
+    register(sub)
+    parser = sub.choices["recommend"]
+    return {dest: parser.get_default(dest) for dest in _DEFAULTED_SETUP}
+
+
 def _check_flags(args) -> None:
     """Flag combinations, checked before anything is loaded."""
     if args.wait and args.run_id is None:
@@ -163,11 +180,9 @@ def _check_flags(args) -> None:
                                  ("--gpu-memory", args.gpu_memory), ("--sharding", args.sharding),
                                  ("--probes", args.probes))
                   if v is not None]
-        given += [f for f, on in (("--epochs", args.epochs != 1.0), ("--targets", args.targets != "all-linear"),
-                                  ("--quant", args.quant != Quant.NONE.value), ("--double-quant", args.double_quant),
-                                  ("--grad-checkpointing", args.grad_checkpointing),
-                                  ("--optimizer", args.optimizer != Optimizer.ADAMW.value),
-                                  ("--no-prepare-kbit", args.no_prepare_kbit), ("--gpus", args.gpus != "1")) if on]
+        # the flags with a default: set away from it (compared with the parser's own, _setup_defaults)
+        defaults = _setup_defaults()
+        given += ["--" + dest.replace("_", "-") for dest in _DEFAULTED_SETUP if getattr(args, dest) != defaults[dest]]
         if given:
             raise BadInput(f"{given[0]}: --run RUN re-attaches to a ladder, which already has its model, data and "
                            "settings")

@@ -653,3 +653,32 @@ def test_the_first_estimate_of_a_cpu_probe_allows_for_the_load(tiny_llama, lm_da
     assert "estimated from the model's size and the load until probes are timed" in busy, busy
     each = [float(re.search(r"probes of about ([\d,.]+) s", t).group(1).replace(",", "")) for t in (idle, busy)]
     assert each[1] == pytest.approx(each[0] * 3.05, abs=1.5), each
+
+
+def test_run_refuses_setup_flags_by_the_parser_s_defaults_not_copies_of_them(monkeypatch):
+    """`--run RUN` refuses a setup flag set away from its default. _check_flags compared with its own copies of the
+    defaults ("all-linear", "1", ...): a default changed where it is defined once (cli.plan_args, shared with
+    `lorplan plan`) made a bare `--run RUN` refuse the flag nobody typed. Here the defaults drift, and --run
+    still refuses only what was typed."""
+    from lorplan.cli import build_parser
+    from lorplan.cli import recommend as cli_recommend
+    from lorplan.core.errors import BadInput
+
+    def drifted(add, **defaults):
+        def wrapped(group, *a, **kw):
+            add(group, *a, **kw)
+            group.set_defaults(**defaults)
+        return wrapped
+
+    monkeypatch.setattr(cli_recommend, "add_targets", drifted(cli_recommend.add_targets, targets="attention"))
+    monkeypatch.setattr(cli_recommend, "add_quant", drifted(cli_recommend.add_quant, quant="nf4", double_quant=True))
+    monkeypatch.setattr(cli_recommend, "add_checkpointing_optimizer",
+                        drifted(cli_recommend.add_checkpointing_optimizer, optimizer="sgd", grad_checkpointing=True))
+    monkeypatch.setattr(cli_recommend, "add_prepare_kbit",
+                        drifted(cli_recommend.add_prepare_kbit, no_prepare_kbit=True))
+    monkeypatch.setattr(cli_recommend, "add_gpus_sharding", drifted(cli_recommend.add_gpus_sharding, gpus="2"))
+    parser = build_parser()
+    cli_recommend._check_flags(parser.parse_args(["recommend", "--run", "x"]))  # nothing typed: nothing refused
+    for typed in (["--targets", "all-linear"], ["--quant", "none"], ["--optimizer", "adamw"], ["--gpus", "1"]):
+        with pytest.raises(BadInput, match=f"^{typed[0]}: --run RUN re-attaches"):
+            cli_recommend._check_flags(parser.parse_args(["recommend", "--run", "x", *typed]))
