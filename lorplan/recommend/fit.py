@@ -62,14 +62,15 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     # GPU, unsharded) or a one-GPU run does not get
     shape = f"{gpus_words(setup.gpus, setup.sharding)} at micro-batch {setup.micro_batch} × {setup.seq_len:,} tokens"
     why = default_batch_clause(spec.task, setup.micro_batch)  # said last: the verdict comes first
+    over = {"gpus": setup.gpus, "sharding": str(setup.sharding)}  # the same, as --json's fields
     if budget_bytes is None:
         return Fit(rank, total, None, gpu, None, None, (),
                    f"rank {rank} needs {format_bytes(total)} per GPU{shape}; no GPU budget was given "
-                   f"(--gpu or --gpu-memory), so whether it fits is not checked{why}")
+                   f"(--gpu or --gpu-memory), so whether it fits is not checked{why}", **over)
     if row.fits:
         return Fit(rank, total, budget_bytes, gpu, True, rank, (),
                    f"rank {rank} fits {where}: {format_bytes(total)} of {format_bytes(budget_bytes)} per "
-                   f"GPU{shape}{why}")
+                   f"GPU{shape}{why}", **over)
     lower = [1 << k for k in range(rank.bit_length()) if (1 << k) < rank]
     fitting = [r.rank for r in rank_table(spec, setup, tuple(lower), budget_bytes).rows if r.fits] if lower else []
     rank_fits = max(fitting) if fitting else None
@@ -83,4 +84,4 @@ def price_fit(spec, setup, rank: int, budget_bytes: int | None, gpu: str | None 
     text += (f"; rank {rank_fits} fits as set up" if rank_fits is not None
              else "; no smaller rank fits as set up either")
     text += why
-    return Fit(rank, total, budget_bytes, gpu, False, rank_fits, remedies, text)
+    return Fit(rank, total, budget_bytes, gpu, False, rank_fits, remedies, text, **over)

@@ -136,7 +136,9 @@ class Fit:
 
     fits: None when no budget was given. rank_that_fits: the largest power-of-two rank up to the
     recommended one that fits the setup as it is (None: none does, or no budget). remedies: changes that
-    were priced at the recommended rank (only when it does not fit as it is).
+    were priced at the recommended rank (only when it does not fit as it is). gpus, sharding: the GPUs the
+    bytes per GPU were priced over and how they share the work (core.vocab.Sharding's value: "none" on one GPU,
+    "ddp" by default over several), as the explanation says them; None in a fits object an older lorplan wrote.
     """
 
     rank: int
@@ -147,12 +149,15 @@ class Fit:
     rank_that_fits: int | None
     remedies: tuple[Remedy, ...]
     explanation: str
+    gpus: int | None = None
+    sharding: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "fits": self.fits, "rank": self.rank, "total_bytes": self.total_bytes,
-            "budget_bytes": self.budget_bytes, "gpu": self.gpu, "rank_that_fits": self.rank_that_fits,
-            "remedies": [r.to_json() for r in self.remedies], "explanation": self.explanation,
+            "budget_bytes": self.budget_bytes, "gpu": self.gpu, "gpus": self.gpus, "sharding": self.sharding,
+            "rank_that_fits": self.rank_that_fits, "remedies": [r.to_json() for r in self.remedies],
+            "explanation": self.explanation,
         }
 
     @classmethod
@@ -160,7 +165,9 @@ class Fit:
         return cls(rank=int(obj["rank"]), total_bytes=int(obj["total_bytes"]), budget_bytes=obj.get("budget_bytes"),
                    gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
                    remedies=tuple(Remedy.from_json(r) for r in obj.get("remedies", ())),
-                   explanation=str(obj.get("explanation", "")))
+                   explanation=str(obj.get("explanation", "")),
+                   gpus=int(obj["gpus"]) if obj.get("gpus") is not None else None,
+                   sharding=str(obj["sharding"]) if obj.get("sharding") is not None else None)
 
 
 @dataclass(frozen=True)

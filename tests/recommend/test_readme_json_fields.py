@@ -26,11 +26,23 @@ def _readme_lists() -> tuple[set[str], set[str]]:
     return words("rank, alpha, " + every), words(ladder_part)
 
 
+def _readme_fits_keys() -> list[str]:
+    """README's list of the fits object's keys: `fits {fits, rank, ...}`."""
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    block = re.search(r"`--json` \(rank, alpha, .+?\bfits \{(.+?)\}", text)
+    assert block, "README: the fits object's keys (fits {...}) were not found in recommend's --json list"
+    return re.findall(r"(?:^|, )`?([a-z_]+)`?", block.group(1))
+
+
 def test_the_prior_answer_prints_what_the_readme_lists(capsys):
     every, _ = _readme_lists()
-    assert main(["recommend", "--model", "Qwen/Qwen2.5-0.5B", "--trained-tokens", "200000", "--json"]) == 0
-    keys = set(json.loads(capsys.readouterr().out))
+    assert main(["recommend", "--model", "Qwen/Qwen2.5-0.5B", "--trained-tokens", "200000", "--json",
+                 "--gpu", "H100"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    keys = set(obj)
     assert keys <= every, f"printed but not in README: {sorted(keys - every)}"
+    # the fits object's keys, in README's order (the memory verdict's GPUs and sharding among them)
+    assert list(obj["fits"]) == _readme_fits_keys(), (list(obj["fits"]), _readme_fits_keys())
 
 
 def test_a_ladders_object_adds_what_the_readme_lists():

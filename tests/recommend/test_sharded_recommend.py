@@ -69,10 +69,21 @@ def test_the_memory_verdict_says_it_in_the_same_words_wherever_it_is_shown(capsy
     memory = next(e["explanation"] for e in rec["evidence"] if e["source"] == "memory")
     assert said in rec["fits"]["explanation"] and said in memory, memory
     assert said in fit_words(Fit.from_json(rec["fits"]))
+    # --json's fits object names them as fields too, and reads back with them
+    assert (rec["fits"]["gpus"], rec["fits"]["sharding"]) == (4, "zero3")
+    assert Fit.from_json(rec["fits"]).to_json() == rec["fits"]
     rc, out, err = _out(capsys, *base, "--gpus", "4", "--sharding", "zero3")
     assert rc == 0 and said in " ".join(out.split()), out
     # one GPU: as before
-    assert "GiB per GPU at micro-batch 1 × 1,024 tokens" in _json(capsys, *base)["fits"]["explanation"]
+    one = _json(capsys, *base)["fits"]
+    assert "GiB per GPU at micro-batch 1 × 1,024 tokens" in one["explanation"]
+    assert (one["gpus"], one["sharding"]) == (1, "none")
+    # several GPUs without --sharding: the sharding priced (data parallel), not the flag's absence
+    two = _json(capsys, *base, "--gpus", "2")["fits"]
+    assert (two["gpus"], two["sharding"]) == (2, "ddp") and "over 2 GPUs with DDP" in two["explanation"]
+    # a fits object an older lorplan wrote (a ladder's recommendation.json) has neither: read as not recorded
+    old = {k: v for k, v in rec["fits"].items() if k not in ("gpus", "sharding")}
+    assert (Fit.from_json(old).gpus, Fit.from_json(old).sharding) == (None, None)
 
 
 def _budget_between(capsys, tiny_llama, lm_data) -> int:
