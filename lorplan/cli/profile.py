@@ -204,7 +204,9 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None, unused
     label per example, each example its own right-padded sequence): the lines that only mean something for a
     causal LM (trained tokens, packing) are left out. limit: the columns of a narrower terminal, where a longer
     line continues under its value (None: a file, a pipe or a wide terminal, which get each line whole). unused:
-    the note that a causal LM's plan never sees the data's labels (_labels_unused), printed under the labels."""
+    the note that a causal LM's plan never sees the data's labels (_labels_unused), printed under the labels in
+    place of what only a classifier needs to hear of them (an imbalance, the ids names take, a refusal); without
+    a model (no task known) those are printed."""
     from lorplan.core.columns import fit_line
     from lorplan.core.data.stats import label_count
 
@@ -234,15 +236,16 @@ def render_text(p, *, classifier: bool = False, limit: int | None = None, unused
         more = f", ... {len(p.labels.counts) - 10} more" if len(p.labels.counts) > 10 else ""
         n = len(p.labels.counts)
         rows.append(f"labels           {n} class{'' if n == 1 else 'es'}: {shown}{more}")
-        if p.labels.warning:
+        # a classifier's words (an imbalance, the ids names take): a causal LM never sees the labels (`unused`)
+        if p.labels.warning and not unused:
             rows.append(f"warning: {p.labels.warning}")
-        if p.labels.note:
+        if p.labels.note and not unused:
             rows.append(f"note: {p.labels.note}")
-        if unused:
-            rows.append(f"note: {unused}")
+    if unused:  # under the labels; a column of labels that are no class (0.3) has no labels line
+        rows.append(f"note: {unused}")
     if classifier and (line := p.unlabelled_line()) is not None:  # train trains on the labelled rows alone
         rows.append(f"{line[0]}: {line[1]}")
-    if (refusal := p.label_refusal()) is not None:
+    if not unused and (refusal := p.label_refusal()) is not None:  # the note names a causal LM's first such label
         rows.append(f"warning: {refusal}; lorplan plan and train refuse these labels for a classifier")
     notes = p.notes
     if classifier:  # a classifier packs nothing: the sample note names only what it scales for one

@@ -95,6 +95,79 @@ def test_profile_with_a_causal_lm_says_it_and_without_a_model_or_with_a_classifi
     assert "has a label column" not in capsys.readouterr().out
 
 
+@pytest.fixture
+def imbalanced(tmp_path) -> Path:
+    path = tmp_path / "reviews.jsonl"
+    path.write_text("".join(json.dumps({"text": f"review {i}", "label": "pos" if i % 6 else "neg"}) + "\n"
+                            for i in range(36)))
+    return path
+
+
+def test_a_causal_lm_is_not_told_to_balance_the_classes_it_never_sees(imbalanced, capsys):
+    """The imbalance warning ("always answering 'pos' scores 83.3% ... or balance the classes") is a classifier's
+    advice: beside the note that a causal LM never sees the labels it contradicted it. It stays for a classifier
+    and without a model (no task known)."""
+    assert main(["profile", "--data", str(imbalanced), "--model", LLAMA]) == 0
+    out = capsys.readouterr().out
+    assert "has a label column (2 classes: 'neg', 'pos')" in out and "imbalanced" not in out, out
+    assert main(["profile", "--data", str(imbalanced)]) == 0
+    assert "or balance the classes" in capsys.readouterr().out
+    assert main(["profile", "--data", str(imbalanced), "--model", BERT]) == 0
+    assert "or balance the classes" in capsys.readouterr().out
+
+
+def _no_class(what: str, model: str = LLAMA) -> str:
+    return (f"{what} has a label column but no class label (30 rows' labels are no class label, the first line 1: "
+            f"label 0.3 is not a whole number); {model} is a causal LM, so a plan for it trains on the text as "
+            "language modelling and never sees the labels: lorplan plans sequence classification of whole-number "
+            "or named classes for BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2), and no "
+            "regression; to teach a causal LM the labels, write each row as a prompt/completion pair (prompt = the "
+            "text, completion = the label written out)")
+
+
+@pytest.fixture
+def scores(tmp_path) -> Path:
+    """Regression data: every label a number that is no class label."""
+    path = tmp_path / "scores.jsonl"
+    path.write_text("".join(json.dumps({"text": f"row {i} text", "label": (0.3, 0.7, 1.5)[i % 3]}) + "\n"
+                            for i in range(30)))
+    return path
+
+
+def test_labels_that_are_no_class_are_not_dropped_in_silence(scores, tmp_path, capsys):
+    """A label column of 0.3, 0.7 ... (regression targets) gave a causal LM's plan no note at all: its labels went
+    unused in silence. plan --write, recommend and profile --model say it; a classifier refuses the file at the
+    first such line (plan and recommend, one line), and profile without a model keeps its refusal warning."""
+    note = _no_class(f"--data {scores}")
+    assert main(["plan", "--model", LLAMA, "--rank", "8", "--data", str(scores), "--write",
+                 str(tmp_path / "p.toml")]) == 0
+    assert f"note: {note}" in _err_lines(capsys)
+    assert main(["recommend", "--model", LLAMA, "--data", str(scores), "--probes", "none", "--json"]) == 0
+    got = capsys.readouterr()
+    assert {"source": "data", "rank": None, "explanation": note} in json.loads(got.out)["evidence"]
+    assert main(["profile", "--data", str(scores), "--model", LLAMA]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {note}" in out.splitlines() and "refuse these labels for a classifier" not in out, out
+    assert main(["profile", "--data", str(scores)]) == 0
+    assert "warning: 30 rows have a label that is no class label" in capsys.readouterr().out
+    refusal = "line 1: label 0.3 is not a whole number"
+    for command in (["plan", "--rank", "8", "--write", str(tmp_path / "c.toml")], ["recommend", "--probes", "none"]):
+        assert main([*command, "--model", "sentence-transformers/all-MiniLM-L6-v2", "--data", str(scores)]) == 2
+        err = capsys.readouterr().err
+        assert f"--data {scores}: " in err and refusal in err and "has a label column" not in err, err
+
+
+def test_some_labels_no_class_beside_classes_are_counted_in_the_note():
+    from lorplan.core.data.labels import labels_unused_note
+
+    note = labels_unused_note("--data d.jsonl", LLAMA, [0, 1], "causal-lm", no_class="line 3: label 2.5 is not a "
+                              "whole number; a class label is a whole number (its class id) or a name",
+                              no_class_rows=1)
+    assert note.startswith("--data d.jsonl has a label column (2 classes: 0, 1; 1 row's label is no class label, "
+                           f"line 3: label 2.5 is not a whole number); {LLAMA} is a causal LM"), note
+    assert labels_unused_note("d", LLAMA, [], "sequence-classification", no_class="line 1: label 0.3") is None
+
+
 def test_named_labels_are_listed_in_order_and_many_counted(tmp_path, capsys):
     data = tmp_path / "topics.jsonl"
     names = ["sport", "art", "law", "food", "war", "sea", "sky", "tax"]
@@ -185,3 +258,28 @@ def test_the_data_tab_says_it_for_a_causal_lm_alone(labelled):
     assert "has a label column" not in figures_text(profile, model=LLAMA, classifier=True)
     assert "ignored by a causal LM" not in figures_text(profile, narrow=True, model=LLAMA, classifier=True)
     assert "has a label column" not in figures_text(profile)  # no model chosen yet
+
+
+def test_the_data_tab_names_a_model_folder_as_the_cli_does_and_drops_a_classifiers_words(imbalanced, scores,
+                                                                                          tmp_path):
+    """The Data tab named a model folder by its absolute path (the plan's spec.id), the CLI by
+    recommend.capacity.model_name; for a causal LM it still warned of the imbalance and refused 0.3 labels, a
+    classifier's words beside the note that the labels go unused."""
+    from lorplan.core.data import profile_dataset
+    from lorplan.tui.panels.data_panel import figures_text
+
+    folder = str(tmp_path / "my-llama")
+    profile = profile_dataset(imbalanced)
+    wide = figures_text(profile, model=folder)
+    assert f"note: {imbalanced} has a label column (2 classes: 'neg', 'pos'); my-llama is a causal LM" in wide, wide
+    assert folder not in wide and "⚠" not in wide
+    assert "⚠ imbalanced" not in figures_text(profile, narrow=True, model=folder)
+    assert "⚠ labels are imbalanced" in figures_text(profile, model=folder, classifier=True)
+    assert "⚠ labels are imbalanced" in figures_text(profile)  # no model chosen yet
+    profile = profile_dataset(scores)
+    assert f"note: {_no_class(str(scores))}" in figures_text(profile, model=LLAMA).splitlines()
+    narrow = figures_text(profile, narrow=True, model=LLAMA).splitlines()
+    assert "labels     30 rows, none a class label (ignored by a causal LM)" in narrow
+    assert not any("refused" in line or "has a label column" in line for line in narrow), narrow
+    assert "⚠ refused: line 1: label 0.3 is not a whole number (30 rows)" in figures_text(profile, classifier=True,
+                                                                                           model=LLAMA)

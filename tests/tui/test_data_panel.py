@@ -354,7 +354,9 @@ async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_sh
     """At 80 columns the class-imbalance warning wrapped to 3 lines and pushed the skipped rows below the 80x24
     view. Its narrow form is one line with every figure (both classes, the ratio, the majority's accuracy); the
     advice comes back when the panel is wide again. The blank line above the skipped rows is left out under 110
-    columns: with it, the third skipped row was below the fold."""
+    columns: with it, the third skipped row was below the fold. The warning is a classifier's advice: for the
+    planner's Llama, a causal LM, which never sees the labels, the labels line says so and no warning is shown;
+    once the plan's model is a classifier (set_context, as the screen calls it) the warning is back."""
     from lorplan.tui.textshot import screen_text
 
     path = tmp_path / "reviews.jsonl"
@@ -368,27 +370,40 @@ async def test_at_80x24_the_label_warning_takes_one_line_and_the_skipped_rows_sh
         def figures() -> str:
             return str(panel.query_one("#data-figures", Static).content)
 
+        async def last_figure_then_skipped_rows(last: str) -> None:
+            problems = str(panel.query_one("#data-problems", Static).content).splitlines()
+            assert len(problems) == 3
+            assert panel.query_one("#data-body").scroll_offset.y == 0
+            await pilot.pause()
+            screen = screen_text(app).splitlines()
+            at = [i for i, line in enumerate(screen) if last in line]  # (a scrollbar may be beside it)
+            assert at, "\n".join(screen)  # on one line
+            assert problems[0] in screen[at[0] + 1]  # right under the figures: no blank line between
+            for line in problems:
+                assert any(line in row for row in screen), f"{line!r} is not on screen:\n" + "\n".join(screen)
+
         await _profile(pilot, path)
         assert panel.has_class("-narrow") and panel.profile.skipped == 3
-        warning = "⚠ imbalanced 5.0 to 1: 'pos' → 100, 'neg' → 20; always 'pos' scores 83.3%"
-        assert warning in figures().splitlines()
         # the planner's Llama, a causal LM, never sees the labels: said on their line (the whole note is wide's)
-        assert "labels     2 classes: 'pos' → 100 · 'neg' → 20 (ignored by a causal LM)" in figures().splitlines()
-        problems = str(panel.query_one("#data-problems", Static).content).splitlines()
-        assert len(problems) == 3
-        assert panel.query_one("#data-body").scroll_offset.y == 0
-        await pilot.pause()
-        screen = screen_text(app).splitlines()
-        at = [i for i, line in enumerate(screen) if line.strip(" │") == warning]
-        assert at, "\n".join(screen)  # on one line
-        assert problems[0] in screen[at[0] + 1]  # right under the figures: no blank line between
-        for line in problems:
-            assert any(line in row for row in screen), f"{line!r} is not on screen:\n" + "\n".join(screen)
+        labels = "labels     2 classes: 'pos' → 100 · 'neg' → 20 (ignored by a causal LM)"
+        assert figures().splitlines()[-1] == labels and "imbalanced" not in figures()
+        await last_figure_then_skipped_rows(labels)
+        await pilot.resize_terminal(120, 40)  # wide: the whole note, and no classifier's advice
+        await _until(pilot, lambda: "has a label column" in figures())
+        assert (f"note: {path} has a label column (2 classes: 'neg', 'pos'); meta-llama/Llama-3.1-8B-Instruct is a "
+                "causal LM, so a plan for it trains on the text") in " ".join(figures().split())
+        assert "imbalanced" not in figures()
+        await pilot.resize_terminal(80, 24)
+        await _until(pilot, lambda: figures().splitlines()[-1] == labels)
+        # MiniLM, at its context, as the screen hands it down: re-profiled with its tokenizer
+        panel.set_context("sentence-transformers/all-MiniLM-L6-v2", 512, classifier=True)
+        warning = "⚠ imbalanced 5.0 to 1: 'pos' → 100, 'neg' → 20; always 'pos' scores 83.3%"
+        await _until(pilot, lambda: not panel.has_class("-running") and warning in figures().splitlines())
+        assert "has a label column" not in figures() and "ignored by a causal LM" not in figures()
+        await last_figure_then_skipped_rows(warning)
         await pilot.resize_terminal(120, 40)  # wide: the whole sentence, advice included
         await _until(pilot, lambda: "or balance the classes" in figures())
         assert "⚠ labels are imbalanced: 'pos' has 100 examples, 'neg' has 20 (5.0 to 1)" in figures()
-        assert (f"note: {path} has a label column (2 classes: 'neg', 'pos'); meta-llama/Llama-3.1-8B-Instruct is a "
-                "causal LM, so a plan for it trains on the text") in " ".join(figures().split())
         await pilot.resize_terminal(80, 24)
         await _until(pilot, lambda: warning in figures())
 

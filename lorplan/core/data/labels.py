@@ -149,7 +149,8 @@ _LEARNED_PART = {"prompt-completion": "completion", "alpaca": "output", "message
 
 
 def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schema: str = "text",
-                       rows_read: int | None = None) -> str | None:
+                       rows_read: int | None = None, no_class: str | None = None,
+                       no_class_rows: int | None = None) -> str | None:
     """The one line for labelled data planned for a causal LM, which trains on the rows as language modelling
     and never reads the `label` column: a user who brought classification data is told so, what lorplan plans
     labels for, and how to teach a causal LM the labels (text rows: as prompt/completion pairs; rows of another
@@ -158,22 +159,47 @@ def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schem
     as the recommender's evidence names one (recommend.capacity.model_name: a folder by its short name, its full
     path being printed where the user needs it); `labels` the label values (a Counter, or (label, n) pairs'
     labels); `schema` the rows' (DataSchema); rows_read: the labels were read from the first rows_read rows alone
-    (None: the whole file). None when `task` is not a causal LM's (a classifier trains on the labels) or the
-    data has no label. Without "note: ", which the caller adds where it prints: `lorplan plan --write --data`,
+    (None: the whole file). no_class: the first label that is no class label (2.5, NaN, true: regression targets,
+    say) as "line N: why" (DataPeek.bad_label, a profile's first label problem), and no_class_rows how many rows
+    have one (None: not counted); a column of such labels alone is said to hold no class label, and lorplan to
+    plan no regression. None when `task` is not a causal LM's (a classifier trains on the labels, or refuses
+    them) or the data has no label. Without "note: ", which the caller adds where it prints: `lorplan plan --write --data`,
     `lorplan recommend --data` (its evidence), `lorplan profile --model`, `lorplan train` and the planner's Data
     tab (DataProfile.labels_unused_note)."""
     from lorplan.core.vocab import Task
 
     values = {v for v in labels if v is not None}
-    if task != Task.CAUSAL_LM or not values:
+    if task != Task.CAUSAL_LM or not (values or no_class):
         return None
-    head = f"{what} has a label column ({classes_words(values, rows_read)}); {model} is a causal LM, so a plan for it "
+    odd = _no_class_words(no_class, no_class_rows) if no_class else ""
+    if values:
+        column = f"a label column ({classes_words(values, rows_read)}{f'; {odd}' if odd else ''})"
+    else:  # regression targets, say: no class to name, and nothing lorplan plans trains on them
+        where = f" in its first {rows_read:,} rows" if rows_read is not None else ""
+        column = f"a label column but no class label{where} ({odd})"
+    head = f"{what} has {column}; {model} is a causal LM, so a plan for it "
     encoders = ("lorplan plans sequence classification for BERT-style encoders (e.g. "
                 "sentence-transformers/all-MiniLM-L6-v2)")
+    if not values:
+        encoders = ("lorplan plans sequence classification of whole-number or named classes for BERT-style "
+                    "encoders (e.g. sentence-transformers/all-MiniLM-L6-v2), and no regression")
+    word = "the label's word" if values else "the label written out"
     if schema not in _LEARNED_PART:  # text rows
         return (f"{head}trains on the text as language modelling and never sees the labels: {encoders}; to teach a "
                 "causal LM the labels, write each row as a prompt/completion pair (prompt = the text, completion = "
-                "the label's word)")
+                f"{word})")
     part = _LEARNED_PART[schema]
-    teach = f"; to teach a causal LM the labels, write each row's label word into its {part}" if part else ""
+    label = "label word" if values else "label, written out,"
+    teach = f"; to teach a causal LM the labels, write each row's {label} into its {part}" if part else ""
     return f"{head}trains on the {schema} rows as language modelling and never sees the labels: {encoders}{teach}"
+
+
+def _no_class_words(no_class: str, rows: int | None) -> str:
+    """The rows whose label is no class label, for labels_unused_note: "30 rows' labels are no class label, the
+    first line 1: label 0.3 is not a whole number" (the reason without the rule a classifier's refusal adds)."""
+    first = no_class.split("; ")[0]
+    if rows is None:
+        return f"labels that are no class label, the first {first}"
+    if rows == 1:
+        return f"1 row's label is no class label, {first}"
+    return f"{rows:,} rows' labels are no class label, the first {first}"

@@ -144,13 +144,17 @@ class DataProfile:
     def labels_unused_note(self, what: str, model: str, task: str) -> str | None:
         """For labelled data profiled for a causal LM (`task`), the line saying that its plan trains on the rows
         and never sees the labels (labels.labels_unused_note: `what` names the data as the command does, `model`
-        the model as the recommender's evidence names it), without "note: "; None for a classifier or data
-        without labels."""
-        if self.labels is None:
-            return None
+        the model as the recommender's evidence names it), without "note: "; labels that are no class label
+        (0.3: regression targets, say) are labels too, named by the first one's line. None for a classifier or
+        data without labels. Where it is said, `lorplan profile` and the planner's Data tab leave out what only a
+        classifier needs to hear of the labels (an imbalance, the ids names take, a refusal)."""
         from lorplan.core.data.labels import labels_unused_note
 
-        return labels_unused_note(what, model, (label for label, _ in self.labels.counts), task, self.schema)
+        first = self.label_problems[0] if self.label_problems else None
+        counts = self.labels.counts if self.labels is not None else ()
+        return labels_unused_note(what, model, (label for label, _ in counts), task, self.schema,
+                                  no_class=f"line {first.line}: {first.reason}" if first else None,
+                                  no_class_rows=self.bad_labels if first else None)
 
     def unlabelled_line(self) -> tuple[str, str] | None:
         """For a sequence classifier, which `lorplan train` trains on the labelled rows alone and refuses data

@@ -101,14 +101,15 @@ def short_warning(balance) -> str | None:
 def labels_text(balance, narrow: bool = False, unused: bool = False) -> list[str]:
     """The label balance of a classification dataset as figure lines: examples per class and the warning (its
     one-line form when `narrow`). `unused`: the planner's model is a causal LM, which never sees the labels; the
-    narrow layout says so on the labels line (LABELS_UNUSED_SHORT), the wide one under it (figures_text)."""
+    narrow layout says so on the labels line (LABELS_UNUSED_SHORT), the wide one under it (figures_text), and the
+    warning, a classifier's advice, is left out."""
     shown = " · ".join(bridge.label_count(label, n) for label, n in balance.counts[:LABELS_SHOWN])
     more = len(balance.counts) - LABELS_SHOWN
     n = len(balance.counts)
     tail = LABELS_UNUSED_SHORT if unused and narrow else f"(largest {balance.majority_fraction:.1%})"
     lines = [f"labels     {n} class{'' if n == 1 else 'es'}: {shown}{f' · … {more} more' if more > 0 else ''} "
              f"{tail}"]
-    if balance.warning:
+    if balance.warning and not unused:
         lines.append(f"⚠ {short_warning(balance) if narrow else balance.warning}")
     return lines
 
@@ -155,8 +156,10 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     the rows a classifier trains without (no label) are named, or data with no label at all is warned of. The
     skipped figure counts the rows a classifier's profile left out for having no label (`skipped 2 (2
     unlabelled)`), beside the broken rows listed under the figures. `model`: the planner's model (None: none
-    chosen yet); when it is a causal LM and the data has labels, `lorplan plan`'s note that the plan never sees
-    them follows the labels, whole (wrapped)."""
+    chosen yet); when it is a causal LM and the data has labels (class labels or not: 0.3), `lorplan plan`'s note
+    that the plan never sees them follows the labels, whole (wrapped), naming the model as `lorplan plan` does
+    (a folder by its short name: model_words), and what only a classifier needs to hear of the labels (an
+    imbalance, the ids names take, a refusal) is left out, as `lorplan profile --model` leaves it out."""
     est = " (est.)" if p.estimated else ""
     packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
     # a classifier's rows without a label, which its profile leaves out, are skipped rows too (the status line's
@@ -176,22 +179,37 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     if p.sample is not None and p.sample.size < p.sample.population:
         lo, hi = p.sample.tokens_interval
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
+    labelled = p.labels is not None or p.bad_labels > 0  # class labels, or labels that are none (0.3)
+    unused = p.labels_unused_note(p.path, model_words(model), Task.CAUSAL_LM) \
+        if labelled and not classifier and model is not None else None
     if p.labels is not None:  # a classification dataset
-        unused = p.labels_unused_note(p.path, model, Task.CAUSAL_LM) \
-            if not classifier and model is not None else None
         balance = labels_text(p.labels, narrow, unused=unused is not None)
         lines.append(balance[0])
         if unused is not None and not narrow:  # under the classes it names, whole (wrapped)
             lines.append(f"note: {unused}")
         lines += balance[1:]
-        if (ids := ids_line(p.labels)) is not None:
+        if unused is None and (ids := ids_line(p.labels)) is not None:
             lines.append(ids)
+    elif unused is not None:  # no class label (0.3, regression targets perhaps): nothing lorplan plans reads them
+        lines.append(f"note: {unused}" if not narrow else
+                     f"labels     {counted(p.bad_labels, 'row')}, none a class label {LABELS_UNUSED_SHORT}")
     if classifier and (gap := p.unlabelled_line()) is not None:  # as `lorplan profile` says it, whole (wrapped)
         kind, line = gap
         lines.append(f"⚠ {line}" if kind == "warning" else f"note: {line}")
-    if (refused := refusal_line(p)) is not None:
+    if unused is None and (refused := refusal_line(p)) is not None:  # a classifier's refusal, not a causal LM's
         lines.append(refused)
     return "\n".join(lines)
+
+
+def model_words(model: str) -> str:
+    """The planner's model as `lorplan plan`'s note names it (recommend.capacity.model_name, through
+    recommend_bridge: a folder by its short name, not its absolute path). Only a folder's name needs the
+    recommender, imported here on first use: the planner's start-up does not load it for the Data tab."""
+    if not Path(model).is_absolute():  # a catalog or hub id is named as it is
+        return model
+    from lorplan.tui import recommend_bridge
+
+    return recommend_bridge.model_name(model)
 
 
 def histogram_titles(seq_len: int, on_chart: bool) -> tuple[str, ...]:
