@@ -182,7 +182,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
 
     # a causal LM trains on the rows and never sees a label column (the labels of the rows read: the first 20,000)
     if (unused := labels_unused_note(what, model_name(model), peek.labels, plan.model.task, peek.schema,
-                                     None if peek.complete else peek.rows_read)) is not None:
+                                     None if peek.complete else peek.rows_read, no_class=peek.bad_label)) is not None:
         notes.append(f"note: {unused}")
     return plan, notes
 

@@ -198,6 +198,22 @@ def test_train_says_it_before_it_trains(labelled, tmp_path, capsys):
     assert f"note: {_note(f'{plan}: data.path {labelled}', model='llama', classes=classes)}" in notes, notes
 
 
+def test_train_says_it_for_labels_that_are_no_class(scores, tmp_path, capsys):
+    """check_inputs passed no first bad label: regression targets went unused by train in silence."""
+    from lorplan.cli.train import check_inputs
+    from lorplan.core.plan import read_plan
+
+    plan = tmp_path / "p.toml"
+    assert main(["plan", "--model", str(_llama_folder(tmp_path)), "--rank", "2", "--seq-len", "64", "--data",
+                 str(scores), "--write", str(plan)]) == 0
+    capsys.readouterr()
+    _, notes = check_inputs(read_plan(plan), str(plan), str(tmp_path / "out"), False)
+    head = f"note: {plan}: data.path {scores} has a label column but no class label ("
+    said = [n for n in notes if n.startswith(head)]
+    assert len(said) == 1 and "line 1: label 0.3 is not a whole number" in said[0], notes
+    assert "llama is a causal LM" in said[0] and "never sees the labels" in said[0], said
+
+
 def test_prompt_completion_rows_are_told_where_the_label_goes_not_to_become_pairs(tmp_path, capsys):
     """Rows that are already prompt/completion pairs (or chats): the plan trains on them, not on "the text", and
     the advice is the label's word in what the model learns, not a rewrite as pairs."""
