@@ -77,6 +77,14 @@ class BudgetChanged(Message):
 
 
 @dataclass
+class FreeMemoryChanged(Message):
+    """NVML's free memory on the picked GPUs moved (the smallest over them), the budget being the same: the plan's
+    summary says the free memory now ("⚠ but only … is free now"); nothing is re-planned."""
+
+    free_bytes: int | None
+
+
+@dataclass
 class BudgetRejected(Message):
     """The typed budget is not one the field accepts; `message` is its one line (naming the field). The plan
     keeps its last valid table, marked stale, until a budget is valid again (a BudgetChanged)."""

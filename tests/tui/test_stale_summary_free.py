@@ -65,7 +65,7 @@ async def test_a_dimmed_summary_says_the_detected_gpu_s_free_memory_now(make_app
         await pilot.pause()
         text = summary(app)
         assert view.state.budget_bytes is None and view.state.free_bytes is None
-        assert "fits in 48.00 GiB (NVIDIA RTX A6000) · ⚠ but only 8.00 GiB is free now" in text, text
+        assert "fits in 48.00 GiB (NVIDIA RTX A6000) · ⚠ but only 8.00 GiB was free on it when last read" in text, text
         assert "the table is still for Qwen/Qwen2.5-7B-Instruct at 48.00 GiB (NVIDIA RTX A6000)" in text, text
 
 

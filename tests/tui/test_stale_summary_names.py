@@ -109,3 +109,38 @@ async def test_a_model_chosen_while_a_field_is_red_is_named_and_checks_the_custo
         await pilot.pause()
         assert not view.state.stale and view.state.priced.id == LLAMA_1B
         assert "still for" not in summary(app)
+
+
+async def test_is_free_now_is_said_only_of_the_free_memory_now(make_app):
+    """"is free now" named a figure that was not the GPU's now: a change of free memory under 1 GiB never reached
+    the summary (the GPU panel said 8.9 GiB free, the summary "only 8.00 GiB is free now"), and while a field was
+    red with another GPU picked, the table's GPU's free memory when it was priced was said free now. NVML is faked
+    at its boundary (the app's gpu_source), as tests/tui/test_flows.py does."""
+    from lorplan.tui.bridge import GpuReport, GpuView
+
+    gib = 1024**3
+
+    def report(free_gib: float) -> GpuReport:
+        free = int(free_gib * gib)
+        return GpuReport((GpuView(0, "NVIDIA RTX A6000", 48 * gib, 48 * gib - free, free),
+                          GpuView(1, "NVIDIA RTX A4000", 16 * gib, 0, 16 * gib)))
+
+    reports = [report(8)]
+    app = make_app(model=QWEN, gpu_source=lambda: reports[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = plan_view(app)
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        assert "fits in 48.00 GiB (NVIDIA RTX A6000) · ⚠ but only 8.00 GiB is free now" in summary(app)
+        reports[0] = report(8.5)  # less than 1 GiB more free: the panel shows it, the summary must too
+        app.screen.query_one("#gpu-panel").refresh_gpus()
+        await wait_until(pilot, lambda: "⚠ but only 8.50 GiB is free now" in summary(app))
+        await type_into(pilot, "#f-seq_len", "abc")
+        gpus = app.screen.query_one("#gpu-list")
+        gpus.select(1)
+        gpus.deselect(0)  # the A4000 alone: the dimmed table is still the A6000's
+        await wait_until(pilot, lambda: view.state.budget_label == "NVIDIA RTX A4000")
+        await pilot.pause()
+        text = summary(app)
+        assert view.state.stale and "fits in 48.00 GiB (NVIDIA RTX A6000)" in text, text
+        assert "is free now" not in text, text  # the A6000's 8.50 GiB, its last reading
+        assert "⚠ but only 8.50 GiB was free on it when last read (other processes used it)" in text, text

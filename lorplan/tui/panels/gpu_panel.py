@@ -14,7 +14,13 @@ from lorplan.core.errors import BadInput
 from lorplan.core.units import format_bytes
 from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
-from lorplan.tui.messages import BudgetChanged, BudgetRejected, GpuReportReceived, WorkerFailed
+from lorplan.tui.messages import (
+    BudgetChanged,
+    BudgetRejected,
+    FreeMemoryChanged,
+    GpuReportReceived,
+    WorkerFailed,
+)
 from lorplan.tui.panels.setup_form import budget_words, parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
 from lorplan.tui.widgets.select import Select
@@ -143,16 +149,17 @@ class GpuPanel(Vertical):
         self._post_budget(BudgetChanged(smallest.total_bytes, len(gpus), label, free))
 
     def _post_budget(self, message: BudgetChanged) -> None:
-        """Tell the plan only when the budget really changed (the 3-second poll mostly changes usage only)."""
-        def key(m: BudgetChanged):
-            # free memory moves all the time: only a change of 1 GiB or more re-plans
-            free = None if m.free_bytes is None else m.free_bytes // 1024**3
-            return (m.budget_bytes, m.gpu_count, m.label, free)
-
-        if self._last_budget is not None and key(message) == key(self._last_budget):
-            return
+        """Tell the plan when the budget really changed (re-planned); the 3-second poll mostly moves the free memory
+        alone, which is told as that (FreeMemoryChanged: the summary's "is free now" follows it, nothing is
+        re-planned). A change of free memory under 1 GiB was not told at all, and the summary said "only 8.00 GiB
+        is free now" beside the panel's 8.9 GiB free."""
+        last = self._last_budget
         self._last_budget = message
-        self.post_message(message)
+        if last is None or (message.budget_bytes, message.gpu_count, message.label) != (
+                last.budget_bytes, last.gpu_count, last.label):
+            self.post_message(message)
+        elif message.free_bytes != last.free_bytes:
+            self.post_message(FreeMemoryChanged(message.free_bytes))
 
     @on(Select.Changed, "#gpu-preset")
     def _on_preset(self, event: Select.Changed) -> None:

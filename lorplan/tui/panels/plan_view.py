@@ -27,6 +27,7 @@ from lorplan.tui.layout import narrow_terminal, tab_shown
 from lorplan.tui.messages import (
     BudgetChanged,
     BudgetRejected,
+    FreeMemoryChanged,
     ModelChosen,
     ModelLoaded,
     PlanChanged,
@@ -84,7 +85,7 @@ class PlanState:
     priced: bridge.ModelSpec | None = None  # the spec the table was priced with: `spec`, or its data's head
     # What else the table was priced with (the summary of a dimmed table names these, not the form's since):
     priced_label: str = ""  # the budget's name (table.budget_bytes is its size)
-    priced_free: int | None = None  # the GPU's free memory then
+    priced_free: int | None = None  # the GPU's free memory then (its last reading while the form named it)
     priced_tuning: Tuning | None = None  # the recommendation applied then
 
 
@@ -536,6 +537,17 @@ class PlanView(VerticalScroll):
             self.state.form = self.query_one(SetupPanel).show_gpu_count(event.gpu_count)
         self.recompute()
 
+    @on(FreeMemoryChanged)
+    def _on_free_memory_changed(self, event: FreeMemoryChanged) -> None:
+        """The picked GPUs' free memory moved, the budget the same: only the summary says it. While they are the
+        table's GPUs it is also the table's last reading of them (a dimmed table keeps it once another is picked)."""
+        event.stop()
+        if self._form_budget_is_the_table_s():
+            self.state.priced_free = event.free_bytes
+        self.state.free_bytes = event.free_bytes
+        if self.state.table is not None:
+            self._update_summary()
+
     @on(BudgetRejected)
     def _on_budget_rejected(self, event: BudgetRejected) -> None:
         """A budget the field shows as invalid: never plan with it (nor with a prefix typed before it); keep the
@@ -662,9 +674,12 @@ class PlanView(VerticalScroll):
                           f"({format_bytes(ref.total)}, the last row)")
         # Every figure and name below is the table's (the last valid setup's), not the form's since: while a field
         # is red the form's budget, GPU or model may be another (it said "does NOT fit in 24.00 GiB (T4)"). The
-        # free memory is the GPU's now (NVML's poll moves it) while the form still names the table's GPU.
+        # free memory is the GPU's now (NVML's poll moves it) while the form still names the table's GPU; once it
+        # names another, the table's GPU is not read any more: its free memory is its last reading, and said so
+        # ("was free on it when last read"), not "free now" of a figure that is not.
         budget = self.state.table.budget_bytes
-        free = self.state.free_bytes if self._form_budget_is_the_table_s() else self.state.priced_free
+        free_now = self._form_budget_is_the_table_s()
+        free = self.state.free_bytes if free_now else self.state.priced_free
         if budget:
             verdict = "fits" if row.fits else "does NOT fit"
             parts.append(f"{verdict} in {budget_named(budget, self.state.priced_label)}")
@@ -674,8 +689,9 @@ class PlanView(VerticalScroll):
                                            "no single change of this setup is enough: pick a larger GPU"))
             else:
                 if free is not None and m.total > free:
-                    parts.append(f"⚠ but only {format_bytes(free)} is free now "
-                                 "(other processes use the GPU)")
+                    parts.append(f"⚠ but only {format_bytes(free)} is free now (other processes use the GPU)"
+                                 if free_now else
+                                 f"⚠ but only {format_bytes(free)} was free on it when last read (other processes used it)")
                 if row.max_micro_batch is not None:
                     parts.append(f"room for micro-batch {row.max_micro_batch}")
                 if row.max_seq_len is not None:
