@@ -274,3 +274,27 @@ async def test_an_emptied_lora_dropout_is_marked_as_an_emptied_micro_batch_is(ma
             assert words in message_text(app, "#setup-errors")
             await type_into(pilot, selector, NUMBER_FIELDS[selector])
             assert not view.state.stale
+
+
+async def test_several_bad_fields_are_listed_in_the_form_s_order(make_app):
+    """Several fields bad at once: their lines under the form, the fields bad_fields names and the summary's first
+    error follow the form top to bottom (GPUs came before LoRA dropout, which is above it)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = app.screen.query_one(PlanView)
+        await pilot.click("#shortcut-attention")
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            await pilot.click(f"#target-{name}")  # no target left
+        for selector, garbage in (("#f-custom_rank", "0"), ("#f-gpus", "x"), ("#f-lora_dropout", "x"),
+                                  ("#f-seq_len", "x"), ("#f-micro_batch", "x")):  # pasted, bottom to top
+            app.screen.query_one(selector, Input).value = garbage
+            await pilot.pause()
+        lines = message_text(app, "#setup-errors").splitlines()
+        starts = ("Micro-batch", "Sequence length", "LoRA dropout", "GPUs", "Custom rank", "Targets")
+        assert len(lines) == len(starts), lines
+        assert [next((s for s in starts if s.lower() in line.lower()), line) for line in lines] == list(starts), lines
+        assert view.bad_fields() == ("micro-batch", "seq len", "LoRA dropout", "GPUs", "custom rank", "targets")
+        app.screen.set_focus(None)  # the summary names the first bad field when none is being typed
+        await pilot.pause()
+        first = message_text(app, "#plan-summary").splitlines()[0]
+        assert first.startswith("⚠ showing the last valid table: Micro-batch") and "(and 5 more marked in red)" in first

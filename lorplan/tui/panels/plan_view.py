@@ -622,10 +622,27 @@ class PlanView(VerticalScroll):
                 self._announce()
                 return
         self._check_custom_rank(result, errors)
+        errors = self._in_form_order(errors)
         setup_panel.show_errors({k: v for k, v in errors.items() if k != "gpu_budget"})  # shown by the GPU panel
         self.state.stale, self.state.errors = True, errors
         self._update_summary()
         self.post_message(SetupRejected(tuple(errors)))
+
+    # the field a widget is (its id), where the id is not "f-" and the field's key
+    _FIELD_OF = {"gpu-budget": "gpu_budget", "targets-boxes": "targets"}
+
+    def _in_form_order(self, errors: dict[str, str]) -> dict[str, str]:
+        """`errors` in the order of their fields on screen, top to bottom: the DOM's (the GPU budget above the
+        setup form, whose grid fills its rows left to right, then the option boxes and the targets); a message on
+        no field ("setup") after them. The form's checks run in another order (GPUs before LoRA dropout, which is
+        above it), and the lines under the form, bad_fields and the summary's first error followed that."""
+        keys: list[str] = []
+        for widget in self.query("Input, Select, Checkbox, #targets-boxes"):
+            wid = widget.id or ""
+            key = self._FIELD_OF.get(wid, wid.removeprefix("f-") if wid.startswith("f-") else "")
+            if key in errors and key not in keys:
+                keys.append(key)
+        return {**{key: errors[key] for key in keys}, **errors}
 
     def _check_custom_rank(self, result, errors: dict[str, str]) -> None:
         """With another field red no setup is built, so rank_table never checked the custom rank against the
