@@ -233,6 +233,8 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if event.state != WorkerState.ERROR:
             return
         text = f"{type(event.worker.error).__name__}: {event.worker.error}"
+        if event.worker.group == "probe-actions":  # a retry that raised posts no ProbeActionFinished: t may try again
+            self._retrying = {key: seq for key, seq in self._retrying.items() if seq is not None}
         if event.worker.group == "probes-read":
             if text == self._read_error:
                 return  # the same failure every second is reported once
