@@ -136,13 +136,14 @@ _DEFAULTED_SETUP = ("epochs", "targets", "quant", "double_quant", "grad_checkpoi
 def _setup_defaults() -> dict[str, object]:
     """The defaults of _DEFAULTED_SETUP as recommend's parser has them, read from a parser register() builds:
     one source (--epochs here, the rest cli.plan_args' definitions shared with `lorplan plan`), not copies that a
-    changed default leaves behind. Built only for --run RUN (a few milliseconds)."""
+    changed default leaves behind. Built only for --run RUN (a few milliseconds). Read as a parse without flags
+    gives them: argparse converts a string default through the flag's type, which get_default does not."""
     import argparse
 
     sub = argparse.ArgumentParser(add_help=False).add_subparsers()
     register(sub)
-    parser = sub.choices["recommend"]
-    return {dest: parser.get_default(dest) for dest in _DEFAULTED_SETUP}
+    parsed = vars(sub.choices["recommend"].parse_args([]))
+    return {dest: parsed[dest] for dest in _DEFAULTED_SETUP}
 
 
 def _check_flags(args) -> None:
@@ -750,7 +751,7 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
 
     # one an older driver wrote for a cancelled ladder said "done" (with cancelled_after): the word `lorplan probe
     # status` gives the same ladder is "cancelled"
-    obj = {**obj, "state": state_word(obj)}
+    obj = {**obj, "state": state_word(obj), **_fits_with_setup(obj.get("fits"))}
     written = None
     if args.write:
         rec = SimpleNamespace(rank=obj["rank"], alpha=obj["alpha"], learning_rate=obj["learning_rate"],
@@ -771,6 +772,20 @@ def _print_ladder(args, obj: dict, *, spec=None, setup=None, budget=None, profil
         if written is not None:
             print(f"\nwrote {written}")
     return 0
+
+
+def _fits_with_setup(fits) -> dict:
+    """{"fits": ...} with gpus and sharding as null (not recorded) after gpu, where a ladder's recommendation.json an
+    older lorplan wrote has a fits object without them (recommend.types.Fit.from_json reads them as None); {} when
+    it has them, or has no fits object."""
+    if not isinstance(fits, dict) or {"gpus", "sharding"} <= fits.keys():
+        return {}
+    out: dict = {}
+    for key, value in fits.items():
+        out[key] = value
+        if key == "gpu":
+            out.update(gpus=fits.get("gpus"), sharding=fits.get("sharding"))
+    return {"fits": {"gpus": None, "sharding": None, **out} if "gpus" not in out else out}
 
 
 class WriteRefused(BadInput):

@@ -682,3 +682,25 @@ def test_run_refuses_setup_flags_by_the_parser_s_defaults_not_copies_of_them(mon
     for typed in (["--targets", "all-linear"], ["--quant", "none"], ["--optimizer", "adamw"], ["--gpus", "1"]):
         with pytest.raises(BadInput, match=f"^{typed[0]}: --run RUN re-attaches"):
             cli_recommend._check_flags(parser.parse_args(["recommend", "--run", "x", *typed]))
+
+
+def test_run_compares_a_typed_flag_s_default_as_parsed(monkeypatch):
+    """argparse converts a string default through the flag's type when it parses, while get_default returns the
+    string: had --gpus a type (an int, default "1", as --epochs has one), args.gpus would read 1 and its default
+    "1", and a bare `--run RUN` refused --gpus nobody typed. The defaults are compared as a parse without flags
+    gives them."""
+    from lorplan.cli import build_parser
+    from lorplan.cli import recommend as cli_recommend
+    from lorplan.core.errors import BadInput
+
+    add = cli_recommend.add_gpus_sharding
+
+    def typed(group, *a, **kw):
+        add(group, *a, **kw)
+        next(act for act in group._group_actions if act.dest == "gpus").type = int
+
+    monkeypatch.setattr(cli_recommend, "add_gpus_sharding", typed)
+    parser = build_parser()
+    cli_recommend._check_flags(parser.parse_args(["recommend", "--run", "x"]))  # nothing typed: nothing refused
+    with pytest.raises(BadInput, match="^--gpus: --run RUN re-attaches"):
+        cli_recommend._check_flags(parser.parse_args(["recommend", "--run", "x", "--gpus", "2"]))

@@ -192,3 +192,35 @@ def test_ranks_whose_probe_does_not_fit_one_gpu_are_not_probed(tiny_llama, lm_da
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     assert main(["recommend", *argv, "--gpu-memory", str(need[top // 4])]) == 0
     assert built[-1].spec.max_rank == top
+
+
+def test_a_ladder_s_older_recommendation_json_gives_fits_gpus_and_sharding_as_null(state_home, capsys):
+    """A ladder's recommendation.json that an older lorplan wrote has no fits.gpus or fits.sharding: `recommend
+    --run RUN --json` printed its fits object without the keys README lists, where a new one has them (None in
+    Fit.from_json: not recorded). It prints them as null, in the order a new one has them; the text and the TUI's
+    reading (recommend_bridge.read_recommendation) are as for any fits object."""
+    from ladder_folders import ladder_run
+
+    from lorplan.recommend import measured
+    from lorplan.recommend.observe import RunObserver
+    from lorplan.recommend.types import Fit
+    from lorplan.tui.recommend_bridge import read_recommendation
+
+    run, files = ladder_run(state_home, done=True)
+    spec = files.spec()
+    obs = RunObserver(run, spec.learning_rate).observe()
+    price = lambda r: Fit(r, 10 << 30, 24 << 30, "H100", True, r, (),  # noqa: E731
+                          f"rank {r} fits H100: 10 GiB of 24 GiB per GPU at micro-batch 1", gpus=2, sharding="ddp")
+    new = measured.recommendation_json(spec, obs, files.state(), price, run_id=run.id)
+    old = {**new, "fits": {k: v for k, v in new["fits"].items() if k not in ("gpus", "sharding")}}
+    files.write_recommendation(old)
+    got = _json(capsys, "--run", run.id)["fits"]
+    assert list(got) == list(new["fits"]) and (got["gpus"], got["sharding"]) == (None, None), got
+    assert {k: v for k, v in got.items() if k not in ("gpus", "sharding")} == old["fits"]
+    fits = read_recommendation(files.recommendation_path).recommendation.fits
+    assert (fits.gpus, fits.sharding, fits.explanation) == (None, None, old["fits"]["explanation"])
+    rc, out, _ = _out(capsys, "--run", run.id)
+    assert rc == 0 and "rank 16 fits H100: 10 GiB of 24 GiB per GPU" in " ".join(out.split()), out
+    # a new one's, as written
+    files.write_recommendation(new)
+    assert _json(capsys, "--run", run.id)["fits"] == new["fits"]
