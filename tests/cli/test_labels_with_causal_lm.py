@@ -110,6 +110,11 @@ def test_a_causal_lm_is_not_told_to_balance_the_classes_it_never_sees(imbalanced
     assert main(["profile", "--data", str(imbalanced), "--model", LLAMA]) == 0
     out = capsys.readouterr().out
     assert "has a label column (2 classes: 'neg', 'pos')" in out and "imbalanced" not in out, out
+    # --json keeps every field (as for a classifier): the labels' warning stays the data's, the note is in notes
+    assert main(["profile", "--data", str(imbalanced), "--model", LLAMA, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["labels"]["warning"].startswith("labels are imbalanced") and any(
+        n.startswith(f"--data {imbalanced} has a label column (2 classes") for n in got["notes"]), got
     assert main(["profile", "--data", str(imbalanced)]) == 0
     assert "or balance the classes" in capsys.readouterr().out
     assert main(["profile", "--data", str(imbalanced), "--model", BERT]) == 0
@@ -117,7 +122,7 @@ def test_a_causal_lm_is_not_told_to_balance_the_classes_it_never_sees(imbalanced
 
 
 def _no_class(what: str, model: str = LLAMA) -> str:
-    return (f"{what} has a label column but no class label (30 rows' labels are no class label, the first line 1: "
+    return (f"{what} has a label column but no class label (30 rows, the first line 1: "
             f"label 0.3 is not a whole number); {model} is a causal LM, so a plan for it trains on the text as "
             "language modelling and never sees the labels: lorplan plans sequence classification of whole-number "
             "or named classes for BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2), and no "
@@ -148,6 +153,9 @@ def test_labels_that_are_no_class_are_not_dropped_in_silence(scores, tmp_path, c
     assert main(["profile", "--data", str(scores), "--model", LLAMA]) == 0
     out = capsys.readouterr().out
     assert f"note: {note}" in out.splitlines() and "refuse these labels for a classifier" not in out, out
+    assert main(["profile", "--data", str(scores), "--model", LLAMA, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert note in got["notes"] and got["bad_labels"] == 30 and got["label_problems"][0]["line"] == 1, got
     assert main(["profile", "--data", str(scores)]) == 0
     assert "warning: 30 rows have a label that is no class label" in capsys.readouterr().out
     refusal = "line 1: label 0.3 is not a whole number"
@@ -163,8 +171,17 @@ def test_some_labels_no_class_beside_classes_are_counted_in_the_note():
     note = labels_unused_note("--data d.jsonl", LLAMA, [0, 1], "causal-lm", no_class="line 3: label 2.5 is not a "
                               "whole number; a class label is a whole number (its class id) or a name",
                               no_class_rows=1)
-    assert note.startswith("--data d.jsonl has a label column (2 classes: 0, 1; 1 row's label is no class label, "
-                           f"line 3: label 2.5 is not a whole number); {LLAMA} is a causal LM"), note
+    assert note.startswith("--data d.jsonl has a label column (2 classes: 0, 1; 1 row has a label that is no class "
+                           f"label, line 3: label 2.5 is not a whole number); {LLAMA} is a causal LM"), note
+    # many rows: in the words of the profile's warning (label_refusal); none a class label: not said twice
+    assert labels_unused_note("d", LLAMA, [0, 1], "causal-lm", no_class="line 3: label 2.5 is not a whole number",
+                              no_class_rows=10).startswith(
+        "d has a label column (2 classes: 0, 1; 10 rows have a label that is no class label, the first line 3: ")
+    for rows, said in ((None, "the first line 1: "), (1, "line 1: "), (30, "30 rows, the first line 1: ")):
+        note = labels_unused_note("d", LLAMA, [], "causal-lm", no_class="line 1: label 0.3 is not a whole number",
+                                  no_class_rows=rows)
+        assert note.startswith(f"d has a label column but no class label ({said}label 0.3 is not a whole number); "
+                               ), note
     assert labels_unused_note("d", LLAMA, [], "sequence-classification", no_class="line 1: label 0.3") is None
 
 

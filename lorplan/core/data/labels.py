@@ -171,7 +171,7 @@ def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schem
     values = {v for v in labels if v is not None}
     if task != Task.CAUSAL_LM or not (values or no_class):
         return None
-    odd = _no_class_words(no_class, no_class_rows) if no_class else ""
+    odd = _no_class_words(no_class, no_class_rows, beside=bool(values)) if no_class else ""
     if values:
         column = f"a label column ({classes_words(values, rows_read)}{f'; {odd}' if odd else ''})"
     else:  # regression targets, say: no class to name, and nothing lorplan plans trains on them
@@ -194,12 +194,16 @@ def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schem
     return f"{head}trains on the {schema} rows as language modelling and never sees the labels: {encoders}{teach}"
 
 
-def _no_class_words(no_class: str, rows: int | None) -> str:
-    """The rows whose label is no class label, for labels_unused_note: "30 rows' labels are no class label, the
-    first line 1: label 0.3 is not a whole number" (the reason without the rule a classifier's refusal adds)."""
+def _no_class_words(no_class: str, rows: int | None, beside: bool) -> str:
+    """The rows whose label is no class label, for labels_unused_note, in the words of the profile's warning
+    (DataProfile.label_refusal) without the rule a classifier's refusal adds. `beside` class labels: "10 rows
+    have a label that is no class label, the first line 3: label 2.5 is not a whole number"; with no class label
+    at all, which the note has said already: "30 rows, the first line 1: label 0.3 is not a whole number"."""
     first = no_class.split("; ")[0]
+    if not beside:
+        return first if rows == 1 else f"{rows:,} rows, the first {first}" if rows else f"the first {first}"
     if rows is None:
         return f"labels that are no class label, the first {first}"
     if rows == 1:
-        return f"1 row's label is no class label, {first}"
-    return f"{rows:,} rows' labels are no class label, the first {first}"
+        return f"1 row has a label that is no class label, {first}"
+    return f"{rows:,} rows have a label that is no class label, the first {first}"
