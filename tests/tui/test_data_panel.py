@@ -161,10 +161,62 @@ def test_histogram_bins_cover_every_example():
     assert width == 10 and centres[0] == 5
 
 
-def test_data_panel_import_leaves_torch_out():
-    code = "import sys, lorplan.tui.panels.data_panel; print([m for m in ('torch', 'transformers') if m in sys.modules])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+# the panel alone, profiling labelled rows for a causal LM's folder: which thread first imports the recommender
+# (recommend_bridge.model_name names the folder in the note), and what the import and the run load
+THREAD_OF_RECOMMEND_CHILD = r"""
+import asyncio, json, sys, threading
+from pathlib import Path
+importers = []
+sys.addaudithook(lambda event, args: importers.append(threading.current_thread().name)
+                 if event == "import" and args[0] == "lorplan.tui.recommend_bridge" else None)
+import lorplan.tui.panels.data_panel
+from textual.app import App
+from textual.widgets import Static
+from lorplan.tui.panels.data_panel import DataPanel
+seen = {"at_import": [m for m in ("torch", "transformers", "lorplan.recommend") if m in sys.modules]}
+tmp, folder = Path(sys.argv[1]), Path(sys.argv[1]) / "my-llama"
+(tmp / "d.jsonl").write_text("".join(json.dumps({"text": f"row {i}", "label": i % 2}) + "\n" for i in range(40)))
+folder.mkdir()
+(folder / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"],
+    "vocab_size": 30522, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+    "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 128}))
+
+class PanelApp(App):
+    def compose(self):
+        yield DataPanel()
+
+async def run():
+    app = PanelApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        panel = app.query_one(DataPanel)
+        panel.set_context(str(folder), 64)
+        panel.query_one("#data-path").value = str(tmp / "d.jsonl")
+        panel.start_profile()
+        for _ in range(600):
+            await pilot.pause(0.02)
+            figures = " ".join(str(panel.query_one("#data-figures", Static).content).split())
+            if "has a label column" in figures:
+                seen["figures"] = figures
+                break
+
+asyncio.run(run())
+seen["importers"] = [name == threading.main_thread().name for name in importers]
+seen["heavy"] = [m for m in ("torch", "transformers") if m in sys.modules]
+print(json.dumps(seen))
+"""
+
+
+def test_data_panel_import_leaves_torch_out(tmp_path):
+    """Importing the panel loads neither torch nor the recommender; the note on labels a causal LM never sees
+    names a model folder by recommend_bridge.model_name, whose first import (130-330 ms) ran on the UI thread as
+    the figures were drawn: the profile's thread pays for it now (DataPanel._run, model_words_ready)."""
+    out = subprocess.run([sys.executable, "-c", THREAD_OF_RECOMMEND_CHILD, str(tmp_path)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.splitlines()[-1])
+    assert seen["at_import"] == [] and seen["heavy"] == []
+    assert f"{tmp_path / 'd.jsonl'} has a label column (2 classes: 0, 1); my-llama is a causal LM" in seen["figures"]
+    assert seen["importers"] == [False], seen  # once, not on the main (UI) thread
 
 
 async def test_data_tab_of_the_planner_gets_the_model_and_seq_len(make_app, dataset):

@@ -179,9 +179,8 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     if p.sample is not None and p.sample.size < p.sample.population:
         lo, hi = p.sample.tokens_interval
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
-    labelled = p.labels is not None or p.bad_labels > 0  # class labels, or labels that are none (0.3)
     unused = p.labels_unused_note(p.path, model_words(model), Task.CAUSAL_LM) \
-        if labelled and not classifier and model is not None else None
+        if names_model(p, classifier, model) else None
     if p.labels is not None:  # a classification dataset
         balance = labels_text(p.labels, narrow, unused=unused is not None)
         lines.append(balance[0])
@@ -210,6 +209,20 @@ def model_words(model: str) -> str:
     from lorplan.tui import recommend_bridge
 
     return recommend_bridge.model_name(model)
+
+
+def names_model(p: bridge.DataProfile, classifier: bool, model: str | None) -> bool:
+    """figures_text names `model` in the note that a causal LM never sees the labels: `p` has a label column
+    (class labels, or labels that are none: 0.3) and the planner's model is one, not a classifier."""
+    return model is not None and not classifier and (p.labels is not None or p.bad_labels > 0)
+
+
+def model_words_ready(p: bridge.DataProfile, classifier: bool, model: str | None) -> None:
+    """Import what model_words needs for `model` when figures_text will name it for `p` (names_model), so the
+    profile's thread (DataPanel._run) pays for the recommender's first import (130-330 ms), not the UI thread
+    when it draws the figures."""
+    if names_model(p, classifier, model):
+        model_words(model)
 
 
 def histogram_titles(seq_len: int, on_chart: bool) -> tuple[str, ...]:
@@ -427,6 +440,9 @@ class DataPanel(Widget):
             hint = " (or choose it in the schema list)" if isinstance(exc, UnknownSchema) else ""
             self.post_message(ProfileFailed(f"{exc}{hint}", path, asked))
             return
+        # the note on labels a causal LM never sees names a model folder through the recommender, whose first
+        # import (130-330 ms) would otherwise stall the UI thread when the figures are drawn
+        model_words_ready(profile, classifier, spec.id if spec is not None else asked.model)
         if not worker.is_cancelled:  # cancelled after this, the panel drops the message (not its last ask)
             self.post_message(ProfileFinished(profile, asked))
 
