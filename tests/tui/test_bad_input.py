@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from textual.widgets import Input, Static
-from tui_helpers import model_settled, table_rows, type_into, wait_until
+from tui_helpers import model_settled, paste_into, table_rows, type_into, wait_until
 
 from lorplan.tui.panels.plan_view import PlanView
 
 pytestmark = pytest.mark.anyio
 
-# Typed key by key into every field (slow under Pilot, so a few) and pasted in one go (all of them).
+# Typed into every field, its last key pressed (slow under Pilot, so a few), and pasted in one go (all of them).
 TYPED = ("abc", "-5")
 TYPED_SEQ_LEN = ("1000000000", "0", "3.7")
 PASTED = ("0", "1000000000", "💥", "1e999", "  ", "nan", "1,2,3x", "\x00")
@@ -46,8 +46,9 @@ async def test_garbage_in_every_setup_field_keeps_the_last_table(make_app):
             field = app.screen.query_one(selector, Input)
             for garbage in TYPED + (TYPED_SEQ_LEN if selector == "#f-seq_len" else ()):
                 # Typing is key by key: a prefix such as "1000" is a valid value, so the table to keep is the
-                # one on screen just before the last key made the field bad.
-                await type_into(pilot, selector, garbage[:-1])
+                # one on screen just before the last key made the field bad. The prefix is pasted (each key costs
+                # a re-plan under Pilot, and no assertion looks at the prefixes' own tables); the last key pressed.
+                await paste_into(pilot, selector, garbage[:-1])
                 valid = table_rows(app)
                 await pilot.press(garbage[-1])
                 await pilot.pause()
@@ -155,22 +156,22 @@ async def test_setups_the_model_cannot_run_are_inline_errors(make_app):
 
 async def test_a_sequence_cut_to_a_short_context_comes_back_with_a_longer_one(make_app):
     """2048 is cut to gpt2's 1024 (with a notice); back on a model whose context allows it, 2048 returns;
-    a length the user typed meanwhile is theirs and stays."""
+    a length the user typed meanwhile is theirs and stays. The model names are pasted (typed, ~2 s each)."""
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
         seq = app.screen.query_one("#f-seq_len", Input)
         await type_into(pilot, "#f-seq_len", "2048")
         for model, shown in (("openai-community/gpt2", "1024"), ("Qwen/Qwen2.5-0.5B-Instruct", "2048")):
-            await type_into(pilot, "#model-input", model, submit=True)
+            await paste_into(pilot, "#model-input", model, submit=True)
             await wait_until(pilot, lambda m=model: model_settled(app) and view.state.spec.id == m)
             await pilot.pause()
             assert seq.value == shown, (model, seq.value)
         assert any("beyond openai-community/gpt2's context" in n.message for n in app._notifications)
-        await type_into(pilot, "#model-input", "openai-community/gpt2", submit=True)
+        await paste_into(pilot, "#model-input", "openai-community/gpt2", submit=True)
         await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "openai-community/gpt2")
         await type_into(pilot, "#f-seq_len", "512")  # the user's own choice now
-        await type_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)
+        await paste_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)
         await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "Qwen/Qwen2.5-0.5B-Instruct")
         await pilot.pause()
         assert seq.value == "512"
