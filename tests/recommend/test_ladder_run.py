@@ -128,15 +128,30 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, 
 
 @pytest.mark.slow
 def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_bert, cls_data, capsys, monkeypatch):
+    """A classifier's ladder as a user runs it (text), and re-attached with --json. Its cost line says what its
+    figure is (test_cost_line.py): each probe's time summed over the probes ("probe time"), with the wall time
+    the command that started the ladder measured, and how many probes ran at a time once re-attached."""
+    import re
+
     # one pass of the fewest probes a ladder starts with, the base and ranks 1, 4 (each probe is ~6 s of process
     # start and load; the passes after it: the causal LM's test)
     busy_cpu(monkeypatch, 20.0)
-    rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "4",
-                        "--json")
+    t0 = time.monotonic()
+    rc, cap = recommend(capsys, "--model", str(tiny_bert), "--data", str(cls_data), "--budget-minutes", "4")
+    elapsed = time.monotonic() - t0
+    assert rc == 0, cap.err
+    found = re.search(r"probes cost ([\d,]+) s of probe time \(([\d,]+) s of wall time(, \d+ at a time)?\)", cap.out)
+    assert found, cap.out
+    probe_s, wall_s = (float(found.group(i).replace(",", "")) for i in (1, 2))
+    assert 0 < wall_s <= elapsed + 0.5, (wall_s, elapsed)
+    run_id = re.search(r"probe ladder (\S+):", cap.err).group(1)
+    rc, cap = recommend(capsys, "--run", run_id, "--json")
     assert rc == 0, cap.err
     out = json.loads(cap.out)
     _check_done(out, state_home)
-    assert sorted(p["rank"] for p in out["probes"]) == [0, 1, 4]
+    assert probe_s == pytest.approx(out["cost_seconds"], abs=0.5)
+    assert out["cost_seconds"] == pytest.approx(sum(p["wall_seconds"] or 0 for p in out["probes"]), abs=0.01)
+    assert [p["rank"] for p in out["probes"]] == [0, 4, 1]  # the one pass the budget bought
     base = next(p for p in out["probes"] if p["rank"] == 0)
     assert base["state"] == "finished" and base["trainable_params"] == 32 * 2 + 2  # the head alone: 2 × 32 + 2
     assert base["step"] > 0 and base["eval_accuracy"] is not None
@@ -145,6 +160,11 @@ def test_classifier_ladder_compares_ranks_with_the_head_alone(state_home, tiny_b
     assert rows and all(r["eval_accuracy"] is not None and r["trainable_params"] > 66 for r in rows)
     assert "head trained alone" in out["base"]["explanation"]
     assert out["learning_rate"] in {r["learning_rate"] for r in rows} and out["task"] == "sequence-classification"
+    rc, cap = recommend(capsys, "--run", run_id)  # re-attached: the wall time is not known, the parallelism is
+    assert rc == 0, cap.err
+    assert re.search(r"probes cost [\d,]+ s of probe time \((one probe at a time|summed over probes, \d+ at a "
+                     r"time)\)", cap.out), cap.out
+    assert "of wall time" not in cap.out
 
 
 @pytest.mark.slow
@@ -255,50 +275,6 @@ def _driver_pid(run) -> int | None:
         return None
     text = lock.read_text().strip()
     return int(text) if text.isdigit() else None
-
-
-@pytest.mark.slow
-def test_reattach_after_the_driver_and_the_terminal_are_killed(state_home, tiny_llama, lm_data, capsys):
-    """A ladder of three probes (the base, ranks 1 and 4) started as `lorplan recommend` starts one; its driver
-    is SIGKILLed once a probe has finished; `lorplan recommend --run RUN --wait` starts it again and ends with
-    the recommendation the evidence on disk gives."""
-    from test_driver_launch_window import tiny_ladder
-
-    from lorplan.recommend.driver import start_ladder
-
-    spec, plan, first = tiny_ladder(tiny_llama, lm_data, "reattach", steps=20, halving=True, eval_every=5,
-                                    eval_examples=20, seq_len=64)
-    run = start_ladder(spec, plan, first, root=state_home)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        obj = LadderFiles(run).recommendation() or {}
-        if any(p["state"] == "finished" for p in obj.get("probes", ())):
-            break
-        time.sleep(0.5)
-    pid = _driver_pid(run)
-    assert pid is not None and obj.get("state") == "running"
-    os.killpg(pid, signal.SIGKILL)
-    for _ in range(50):
-        if _driver_pid(run) is None:
-            break
-        time.sleep(0.1)
-    assert _driver_pid(run) is None
-    rc, cap = recommend(capsys, "--run", run.id, "--wait", "--json")
-    assert rc == 0, cap.err
-    assert "its driver had stopped; started it again" in cap.err
-    out = json.loads(cap.out)
-    final = _check_done(out, state_home)
-    assert [r["rank"] for r in final["ladder"]] == [1, 4] and final["base_loss"] > 0
-    # the same result as the evidence on disk gives: recomputed from the run folder, without the driver
-    spec, state = LadderFiles(run).spec(), LadderFiles(run).state()
-    again, base = measured.recommendation(spec, observe(run, spec.learning_rate), state, price_for(spec, run))
-    assert again.rank == final["rank"] and list(again.confidence) == [final["confidence"]["low"],
-                                                                       final["confidence"]["high"]]
-    assert [r.to_json() for r in again.ladder] == final["ladder"] and base.loss == final["base_loss"]
-    # re-attaching to a finished ladder prints the same, and starts nothing
-    rc, cap = recommend(capsys, "--run", run.id, "--json")
-    assert rc == 0 and "started it again" not in cap.err
-    assert json.loads(cap.out)["ladder"] == final["ladder"]
 
 
 def test_bad_input_is_one_line(state_home, tiny_llama, tmp_path, capsys):
@@ -428,11 +404,13 @@ def test_run_write_refuses_the_demo(state_home, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_the_reattach_hint_finishes_what_the_killed_command_was_asked(state_home, tiny_llama, lm_data, tmp_path,
-                                                                      capsys):
+def test_reattach_after_the_terminal_and_the_driver_are_killed(state_home, tiny_llama, lm_data, tmp_path, capsys):
     """`lorplan recommend --model M --data D --write PLAN.toml` prints how to pick the ladder up again; its terminal
-    is then killed (SIGKILL, its detached ladder lives on). The command it printed, run as printed, waits for the
-    ladder and writes PLAN.toml: the hint carries --write (it used to say `--run RUN --wait`, which writes nothing)."""
+    is then killed (SIGKILL, its detached ladder lives on), and its driver too once a probe has finished. The
+    command it printed, run as printed, starts the driver again, waits for the ladder and writes PLAN.toml (the
+    hint carries --write: it used to say `--run RUN --wait`, which writes nothing), and the ladder ends with the
+    recommendation the evidence on disk gives. (One ladder for both kills: each ladder is three probes of ~4 s of
+    process start and load.)"""
     import shlex
 
     target = tmp_path / "my plan.toml"  # a space: the hint must quote it
@@ -459,8 +437,37 @@ def test_the_reattach_hint_finishes_what_the_killed_command_was_asked(state_home
     assert hint.startswith("lorplan recommend --run ") and shlex.quote(str(target)) in hint, line
     words = shlex.split(hint)
     assert words[4:] == ["--wait", "--write", str(target), "--force"]
-    rc, cap = recommend(capsys, *words[2:])
+    # the driver is SIGKILLed once a probe has finished
+    run = find_run(words[3], state_home)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        obj = LadderFiles(run).recommendation() or {}
+        if any(p["state"] == "finished" for p in obj.get("probes", ())):
+            break
+        time.sleep(0.2)
+    pid = _driver_pid(run)
+    assert pid is not None and obj.get("state") == "running"
+    os.killpg(pid, signal.SIGKILL)
+    for _ in range(50):
+        if _driver_pid(run) is None:
+            break
+        time.sleep(0.1)
+    assert _driver_pid(run) is None
+    rc, cap = recommend(capsys, *words[2:])  # the hint, as printed
     assert rc == 0, cap.err
+    assert "its driver had stopped; started it again" in cap.err
     written = __import__("lorplan.core.plan", fromlist=["read_plan"]).read_plan(target)
     assert f"wrote {target}" in cap.out and "run " + words[3] in cap.out
     assert written.lora.target_modules == ("q_proj",) and written.data.path == str(lm_data)
+    # re-attaching to the finished ladder prints its recommendation.json (_check_done), and starts nothing
+    rc, cap = recommend(capsys, "--run", run.id, "--json")
+    assert rc == 0 and "started it again" not in cap.err
+    final = _check_done(json.loads(cap.out), state_home)
+    spec, state = LadderFiles(run).spec(), LadderFiles(run).state()
+    assert len(spec.ranks) == 2 and [r["rank"] for r in final["ladder"]] == list(spec.ranks)  # both ranks ran
+    assert final["base_loss"] > 0 and written.lora.r == final["rank"]
+    # the same result as the evidence on disk gives: recomputed from the run folder, without the driver
+    again, base = measured.recommendation(spec, observe(run, spec.learning_rate), state, price_for(spec, run))
+    assert again.rank == final["rank"] and list(again.confidence) == [final["confidence"]["low"],
+                                                                       final["confidence"]["high"]]
+    assert [r.to_json() for r in again.ladder] == final["ladder"] and base.loss == final["base_loss"]
