@@ -607,3 +607,23 @@ async def test_t_pressed_twice_quickly_retries_once(tmp_path):
         await pilot.press("t")  # the table shows it queued now: what t says of a queued probe
         await pilot.pause()
         assert [n.message for n in app._notifications][-1] == "r8 is queued; cancel it before retrying"
+
+
+async def test_a_run_that_appears_in_the_empty_panel_is_plotted_at_the_plot_s_size(tmp_path):
+    """The first run shown in an empty panel (its plot hidden until then, 0x0) was drawn for a 0-column plot:
+    its title the shortest form ("train loss, smoothed") at 140 columns, its end labels placed for 80x24, and
+    nothing drew it again (the panel's own size had not changed) until the curves did. A plot not laid out is
+    drawn for an unknown size, and again whenever its own size changes."""
+    app = PanelApp(tmp_path, NoSpawnBackend())
+    async with app.run_test(size=(140, 40)) as pilot:
+        panel = app.query_one(ProbesPanel)
+        await wait_until(pilot, lambda: panel.has_class("-empty"))
+        make_run(tmp_path)  # ended probes: the curves do not change after the first read
+        await wait_until(pilot, lambda: panel.plotted.get("r4") == 22)
+        plot = panel.query_one("#probes-plot")
+        await wait_until(pilot, lambda: plot.size.width > 0)
+        await pilot.pause()
+        assert panel._plot_size == tuple(plot.size), (panel._plot_size, plot.size)  # drawn at the size shown
+        text = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build())
+        assert "smoothed (EMA 0.9)" in text, text
+

@@ -24,6 +24,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, ScrollableContainer, Vertical
+from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Select, Static
 from textual.worker import Worker, WorkerState
@@ -62,6 +63,19 @@ def _num(v, fmt: str) -> str:
 
 
 _seconds = probe_plot.seconds_text
+
+
+class LossPlot(PlotextPlot):
+    """The loss plot, which says when its size changes: its title, label room and end labels are fit to its
+    size (probe_plot.draw_curves), and that size can change while the panel's does not (the first run shown in
+    the empty panel, the table taking more rows, a resize while the comparison was shown). The first run in an
+    empty panel was drawn for a plot 0x0, its title the shortest form at 140 columns, and never drawn again."""
+
+    class Resized(Message):
+        """The plot's size changed (bubbles to the panel, which draws the curves again)."""
+
+    def on_resize(self) -> None:
+        self.post_message(self.Resized())
 
 
 class ProbesPanel(ProbeWork, Widget, can_focus=True):
@@ -132,7 +146,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
             table.add_column(label, key=key)
         yield table
         with Horizontal(id="probes-body"):
-            yield PlotextPlot(id="probes-plot")
+            yield LossPlot(id="probes-plot")
             with Vertical(id="probes-side"):
                 yield Static("", id="probes-legend")
                 yield Static("", id="probes-detail")
@@ -156,6 +170,11 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._fit_width()
         self._fit_compare()
         self.call_after_refresh(self._fit_curves)  # once the plot and the legend beside it have their new widths
+
+    @on(LossPlot.Resized)
+    def _plot_resized(self, event: LossPlot.Resized) -> None:
+        event.stop()
+        self._fit_curves()
 
     def _fit_width(self) -> None:
         self.set_class(self.scrollable_size.width < SHARED_WIDTH_BELOW, "-shared-width")
@@ -337,16 +356,19 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
 
     def _draw_curves(self) -> None:
         """The loss plot, its end labels' room and rows fit to the plot's size, its legend to the column beside."""
-        widget = self.query_one("#probes-plot", PlotextPlot)
+        widget = self.query_one("#probes-plot", LossPlot)
         probes = self.status.probes if self.status is not None else ()
         self._plot_size = tuple(widget.size)
-        probe_plot.draw_curves(widget.plt, probes, self._curves, widget.size.width, widget.size.height)
+        # a plot not laid out yet (hidden, or read before the first layout) is drawn for an unknown size, not for
+        # a 0-column one (the shortest title); its Resized draws it again at its size
+        probe_plot.draw_curves(widget.plt, probes, self._curves, widget.size.width or None,
+                               widget.size.height or None)
         widget.refresh()
         legend = self.query_one("#probes-legend", Static)
         legend.update(probe_plot.legend_text(probes, self._curves, max(legend.content_size.width, 10)))
 
     def _fit_curves(self) -> None:
-        if tuple(self.query_one("#probes-plot", PlotextPlot).size) != self._plot_size:  # the labels' rows too
+        if tuple(self.query_one("#probes-plot", LossPlot).size) != self._plot_size:  # the labels' rows too
             self._draw_curves()
 
     def _compare(self, rows: tuple[probe_bridge.RankRow, ...]) -> None:
