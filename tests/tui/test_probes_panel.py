@@ -627,3 +627,64 @@ async def test_a_run_that_appears_in_the_empty_panel_is_plotted_at_the_plot_s_si
         text = re.sub(r"\x1b\[[0-9;]*m", "", plot.plt.build())
         assert "smoothed (EMA 0.9)" in text, text
 
+
+async def test_a_retry_that_raised_leaves_another_probe_s_retry_on_its_way(tmp_path):
+    """A probe-actions worker that raised dropped every retry on its way, not only its own: t on r8, whose retry
+    had not ended, queued it a second time after r16's retry raised (e762556 dropped them all)."""
+    import threading
+
+    from textual.worker import WorkerState
+
+    class GateBackend(NoSpawnBackend):
+        """Holds each retry where it first asks for consent, before it moves a file, until `gate` is set (the
+        table still shows the probe ended); raises there while `broken` (a bug, not a LorplanError)."""
+
+        def __init__(self):
+            super().__init__()
+            self.gate, self.entered, self.broken = threading.Event(), threading.Event(), False
+
+        @property
+        def trust_remote_code(self):
+            if self.broken:
+                raise RuntimeError("backend broke")
+            self.entered.set()
+            self.gate.wait(20)
+            return False
+
+    run = make_run(tmp_path)
+    backend = GateBackend()
+    app = PanelApp(tmp_path, backend)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            table = app.query_one("#probes-table", DataTable)
+            await wait_until(pilot, lambda: table.row_count == 4)
+            panel = app.query_one(ProbesPanel)
+            table.focus()
+            table.move_cursor(row=1)  # r8, failed
+            await pilot.pause()
+            assert panel.selected().id == "r8"
+            panel.action_retry_probe()
+            await wait_until(pilot, backend.entered.is_set)  # r8's retry is on its way, held
+            backend.broken = True
+            table.move_cursor(row=2)  # r16, oom
+            await pilot.pause()
+            assert panel.selected().id == "r16"
+            held = {w for w in app.workers if w.group == "probe-actions"}  # r8's
+            panel.action_retry_probe()
+            (raised,) = {w for w in app.workers if w.group == "probe-actions"} - held
+            await wait_until(pilot, lambda: raised.state == WorkerState.ERROR)
+            await pilot.pause()  # its Worker.StateChanged handled
+            table.move_cursor(row=1)
+            await pilot.pause()
+            assert panel.selected().id == "r8"
+            backend.broken = False
+            panel.action_retry_probe()
+            await pilot.pause()
+            notes = [n.message for n in app._notifications]
+            assert notes == ["r8 is already queued again"], notes  # not a second retry of r8 (HEAD: [])
+            backend.gate.set()
+            await wait_until(pilot, lambda: "r8 queued again" in [n.message for n in app._notifications])
+            assert backend.submitted == [run.id]
+    finally:
+        backend.gate.set()

@@ -121,9 +121,10 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         self._feed = probe_bridge.ProbeFeed(self.runs_dir, backend)
         self._reading: Worker | None = None
         self._reads = 0  # the reads started so far (ProbeRunUpdated.seq)
-        # (run id, probe id) -> the last read started before its retry ended (None: the retry is on its way): t
-        # pressed again before a read started after that shows the probe queued says so, and queues nothing
-        self._retrying: dict[tuple[str, str], int | None] = {}
+        # (run id, probe id) -> the last read started before its retry ended, or the retry's worker while it is on
+        # its way: t pressed again before a read started after that shows the probe queued says so, and queues
+        # nothing
+        self._retrying: dict[tuple[str, str], int | Worker] = {}
         self._chosen: str | None = None  # the run asked for (None: the newest)
         self._runs: tuple[tuple[str, str], ...] = ()  # (id, label) of the runs in the list
         self._run: probe_bridge.RunDir | None = None  # the run on screen
@@ -210,7 +211,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         read = message.read
         if read is not None and read.run is not None:  # a read started after a retry ended shows its probe
             self._retrying = {key: seq for key, seq in self._retrying.items()
-                              if key[0] != read.run.id or seq is None or message.seq <= seq}
+                              if key[0] != read.run.id or isinstance(seq, Worker) or message.seq <= seq}
         if read.requested != self._chosen:
             return  # read before the user picked another run
         select = self.query_one("#probes-run", Select)
@@ -252,8 +253,9 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if event.state != WorkerState.ERROR:
             return
         text = f"{type(event.worker.error).__name__}: {event.worker.error}"
-        if event.worker.group == "probe-actions":  # a retry that raised posts no ProbeActionFinished: t may try again
-            self._retrying = {key: seq for key, seq in self._retrying.items() if seq is not None}
+        if event.worker.group == "probe-actions":  # a retry that raised posts no ProbeActionFinished: t may try
+            # again; only that retry's probe (another's, still on its way, would be queued twice)
+            self._retrying = {key: seq for key, seq in self._retrying.items() if seq is not event.worker}
         if event.worker.group == "probes-read":
             if text == self._read_error:
                 return  # the same failure every second is reported once
@@ -468,8 +470,7 @@ class ProbesPanel(ProbeWork, Widget, can_focus=True):
         if p.state in ("queued", "running"):
             self.notify(f"{p.id} is {p.state}; cancel it before retrying", severity="warning")
             return
-        self._retrying[key] = None
-        self._retry(self._run, p.id, self.backend, bridge.session_trusts(self.app))
+        self._retrying[key] = self._retry(self._run, p.id, self.backend, bridge.session_trusts(self.app))
 
     def action_start_plan(self) -> None:
         if self._already_starting():
