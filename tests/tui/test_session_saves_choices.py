@@ -6,7 +6,7 @@ one GPU. The next session sets them again where they apply; a value typed or pic
 from __future__ import annotations
 
 import pytest
-from tui_helpers import choose, type_into, wait_until
+from tui_helpers import choose, paste_into, type_into, wait_until
 
 from lorplan.core.vocab import Sharding
 from lorplan.tui.config import load_config
@@ -31,7 +31,7 @@ def _saved(tmp_path):
 
 
 async def _load(pilot, view, model: str) -> None:
-    await type_into(pilot, "#model-input", model, submit=True)
+    await paste_into(pilot, "#model-input", model, submit=True)  # typed: ~80 ms a key (a folder path)
     await wait_until(pilot, lambda: view.state.source == model and view.state.spec is not None)
     await pilot.pause()
 
