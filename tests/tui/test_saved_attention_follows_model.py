@@ -11,7 +11,7 @@ keeps saving it. An attention picked by hand in this session is kept and marked 
 from __future__ import annotations
 
 import pytest
-from tui_helpers import type_into, wait_until
+from tui_helpers import paste_into, wait_until
 
 from lorplan.core.vocab import Attention
 from lorplan.tui.config import load_config
@@ -56,9 +56,9 @@ async def test_a_saved_attention_the_model_lacks_is_replaced_with_a_note_and_com
         notes = [n for n in said if n.startswith("Attention ")]
         assert len(notes) == 1, said
         assert f"has no {FLASH} attention" in notes[0] and GEMMA3 in notes[0], notes
-        await type_into(pilot, "#model-input", QWEN, submit=True)
+        await paste_into(pilot, "#model-input", QWEN, submit=True)
         await wait_until(pilot, lambda: view.state.source == QWEN and _planned(view, FLASH))  # the saved one again
-        await type_into(pilot, "#model-input", GEMMA3, submit=True)
+        await paste_into(pilot, "#model-input", GEMMA3, submit=True)
         await wait_until(pilot, lambda: view.state.source == GEMMA3 and _planned(view, SDPA))
     # the session ended on Gemma 3 with flash replaced for it: the saved setup keeps flash
     assert load_config(path)[0].setup.attention == FLASH
