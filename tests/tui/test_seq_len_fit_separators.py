@@ -6,7 +6,7 @@ a note, and 4,096 came back with a longer model."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import model_settled, type_into, wait_until
+from tui_helpers import model_settled, paste_into, type_into, wait_until
 
 from lorplan.tui.panels.plan_view import PlanView
 
@@ -28,7 +28,7 @@ async def test_a_length_typed_with_separators_is_fitted_to_the_context_as_plain_
         said = [n.message for n in app._notifications if "beyond" in n.message]
         assert said and said[-1].startswith("Seq len 4,096 is beyond openai-community/gpt2's context of 1,024 tokens"), said
         # the user's length again for a model whose context allows it
-        await type_into(pilot, "#model-input", "meta-llama/Llama-3.1-8B-Instruct", submit=True)
+        await paste_into(pilot, "#model-input", "meta-llama/Llama-3.1-8B-Instruct", submit=True)
         await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id.startswith("meta-llama"))
         await wait_until(pilot, lambda: not view.state.stale and app.main.plan.setup.seq_len == 4096)
 
