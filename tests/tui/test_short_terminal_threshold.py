@@ -8,7 +8,7 @@ only the terminal's size counts, as before."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import type_into, wait_until
+from tui_helpers import paste_into, type_into, wait_until
 
 from lorplan.tui.panels.plan_view import PlanView
 from lorplan.tui.widgets.rank_table import RankTable
@@ -133,7 +133,7 @@ async def test_a_model_that_did_not_load_does_not_move_the_threshold(make_app):
         for width in (90, 120):
             await resize(pilot, width, TALL)
             needed[width], plain[width] = laid_out_rows(app), status.outer_size.height
-        await type_into(pilot, "#model-input", "nosuch-org/nosuch-model-at-all", submit=True)
+        await paste_into(pilot, "#model-input", "nosuch-org/nosuch-model-at-all", submit=True)
         await wait_until(pilot, lambda: app.screen.query_one("#model-picker").has_class("-error"), timeout=10)
         for width, height in ((120, needed[120]), (120, needed[120] - 1), (90, needed[90]), (90, needed[90] - 1)):
             short = height < needed[width]
