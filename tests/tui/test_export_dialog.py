@@ -154,7 +154,7 @@ async def test_enter_in_the_folder_field_writes(tmp_path):
     app = Host(plan_of("smollm2-135m-cpu"))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        await type_into(pilot, "#export-folder", str(tmp_path / "typed"), submit=True)
+        await paste_into(pilot, "#export-folder", str(tmp_path / "typed"), submit=True)  # Enter writes
     assert app.result and (tmp_path / "typed" / "plan.toml").exists()
 
 
@@ -281,9 +281,10 @@ async def test_export_refuses_while_the_form_shows_errors(make_app, tmp_path, mo
     monkeypatch.chdir(tmp_path)
     app = make_app()
     async def fill_and_export(micro_batch: str, seq_len: str, budget: str) -> None:
-        await type_into(pilot, "#f-micro_batch", micro_batch)
-        await type_into(pilot, "#f-seq_len", seq_len)
-        await type_into(pilot, "#gpu-budget", budget)
+        # pasted: every key typed is a re-plan (~0.3 s under Pilot), and the keys' own states are not the subject
+        await paste_into(pilot, "#f-micro_batch", micro_batch)
+        await paste_into(pilot, "#f-seq_len", seq_len)
+        await paste_into(pilot, "#gpu-budget", budget)
         app.set_focus(None)
         await pilot.press("ctrl+e")
         await pilot.pause()
@@ -293,7 +294,8 @@ async def test_export_refuses_while_the_form_shows_errors(make_app, tmp_path, mo
         await fill_and_export("x8", "-1", "lots")
         assert not isinstance(app.screen, ExportDialog)
         notes = [n.message for n in app._notifications]
-        assert notes and notes[-1] == ("Not exported: fix micro-batch, seq len, GPU budget first "
+        # the fields in the form's order, top to bottom (the GPU budget is above the setup grid: 2ac67a2)
+        assert notes and notes[-1] == ("Not exported: fix GPU budget, micro-batch, seq len first "
                                        "(the table shown is the last valid one).")
         assert "\n" not in notes[-1]
         await fill_and_export("8", "2048", "24GiB")
