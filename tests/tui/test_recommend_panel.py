@@ -108,7 +108,7 @@ async def test_prior_shows_at_once_from_the_data_tab_profile(make_app, isolated_
         assert "profile a dataset in the Data tab, or type its trained tokens" in _text(app, "#rec-head")
         assert panel.has_class("-size")
         await pilot.press("f6")
-        await type_into(pilot, "#data-path", str(data), submit=True)
+        await paste_into(pilot, "#data-path", str(data), submit=True)
         await wait_until(pilot, lambda: app.main.data is not None)
         await pilot.press("f8")
         await pilot.pause()  # no worker to wait for: the prior is arithmetic on what the screen handed down
