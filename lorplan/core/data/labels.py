@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 
 from lorplan.core.errors import BadInput
+from lorplan.core.vocab import DataSchema
 
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
@@ -144,8 +145,8 @@ def classes_words(labels: Iterable, rows_read: int | None = None) -> str:
 
 # what a causal LM's plan learns of a row of each schema but text, where a row's label word would go to be learned
 # (None: no place to write it, a tokenized row's ids)
-_LEARNED_PART = {"prompt-completion": "completion", "alpaca": "output", "messages": "assistant turn",
-                 "tokenized": None}
+_LEARNED_PART = {DataSchema.PROMPT_COMPLETION.value: "completion", DataSchema.ALPACA.value: "output",
+                 DataSchema.MESSAGES.value: "assistant turn", DataSchema.TOKENIZED.value: None}
 
 
 def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schema: str = "text",
