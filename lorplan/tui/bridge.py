@@ -100,15 +100,20 @@ def cached_ids(exclude: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 
 def search_catalog(query: str, ids: tuple[str, ...], limit: int = 50) -> tuple[str, ...]:
-    """Catalog ids matching every word of the query (catalog.matches: case-insensitive, a size word like 7b a whole
-    size, not the end of 1.7b), the id typed itself first (catalog.exact), then prefix matches."""
-    from lorplan.core.model.catalog import exact, matches
+    """Ids matching every word of the query in the id, or in a catalog entry's aliases and family as `lorplan models
+    --search` reads them (catalog.search: case-insensitive, a size word like 7b a whole size, not the end of
+    1.7b), the id or alias typed itself first (catalog.exact), then prefix matches. An id outside the catalog (the
+    Hugging Face cache's) is matched by itself."""
+    from lorplan.core.model.catalog import ENTRIES, exact, matches
 
     words = query.lower().split()
     if not words:
         return ids[:limit]
-    hits = [i for i in ids if matches(query, i)]
-    hits.sort(key=lambda i: (not exact(query, i), not i.lower().split("/")[-1].startswith(words[0]), ids.index(i)))
+    aliases = {e.id: e.aliases for e in ENTRIES}
+    family = {e.id: (e.family,) for e in ENTRIES}
+    hits = [i for i in ids if matches(query, i, *aliases.get(i, ()), *family.get(i, ()))]
+    hits.sort(key=lambda i: (not exact(query, i, *aliases.get(i, ())),
+                             not i.lower().split("/")[-1].startswith(words[0]), ids.index(i)))
     return tuple(hits[:limit])
 
 

@@ -44,3 +44,17 @@ def test_the_pickers_search_reads_a_size_word_as_a_whole_size():
     assert bridge.search_catalog("qwen 7b", ids) == ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B", "acme/qwen-7b-chat")
     assert bridge.search_catalog("qwen2.5-7b", ids) == ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct")
     assert bridge.search_catalog("qwen 1.7b", ids)[-1] == "acme/qwen3-1.7b-chat"
+
+
+def test_the_pickers_search_reads_a_catalog_entry_s_aliases_and_family_as_lorplan_models_does():
+    """The picker matched the id alone: 'qwen3 moe' (Qwen3-30B-A3B's family) listed nothing in the planner while
+    `lorplan models --search` found it, and an alias typed whole was not listed first."""
+    from lorplan.core.model import catalog
+
+    ids = bridge.catalog_ids() + ("acme/qwen3-moe-chat",)
+    for query in ("qwen3 moe", "meta-llama/Llama-3.1-70B", "llama 3.1 8b", "smollm"):
+        listed = bridge.search_catalog(query, ids)
+        assert [i for i in listed if i in bridge.catalog_ids()] == [e.id for e in catalog.search(query)], query
+    assert bridge.search_catalog("qwen3 moe", ids)[-1] == "acme/qwen3-moe-chat"  # a cached id: by its id alone
+    seventy = next(e for e in catalog.ENTRIES if "meta-llama/Llama-3.1-70B" in e.aliases)
+    assert bridge.search_catalog("meta-llama/Llama-3.1-70B", ids)[0] == seventy.id
