@@ -33,6 +33,14 @@ if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations o
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
+def model_name(model: str) -> str:
+    """How lorplan's notes name a model (core.model.names.model_name): a catalog or hub id as it is, a folder by
+    its short name, not its absolute path."""
+    from lorplan.core.model.names import model_name as name
+
+    return name(model)
+
+
 # -- GPUs -----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GpuView:

@@ -36,7 +36,6 @@ from lorplan.recommend import (
     price_fit,
     summarize,
 )
-from lorplan.recommend.capacity import model_name  # noqa: F401  (the Data tab's note names a model folder so)
 from lorplan.recommend.fit import BATCH_FLAGS
 from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settings)
     BUDGET_MINUTES,

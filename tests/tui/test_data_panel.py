@@ -161,8 +161,8 @@ def test_histogram_bins_cover_every_example():
     assert width == 10 and centres[0] == 5
 
 
-# the panel alone, profiling labelled rows for a causal LM's folder: which thread first imports the recommender
-# (recommend_bridge.model_name names the folder in the note), and what the import and the run load
+# the panel alone, profiling labelled rows for a causal LM's folder: which threads import the recommender's bridge
+# (none should: core.model.names.model_name names the folder in the note), and what the import and the run load
 THREAD_OF_RECOMMEND_CHILD = r"""
 import asyncio, json, sys, threading
 from pathlib import Path
@@ -208,15 +208,16 @@ print(json.dumps(seen))
 
 def test_data_panel_import_leaves_torch_out(tmp_path):
     """Importing the panel loads neither torch nor the recommender; the note on labels a causal LM never sees
-    names a model folder by recommend_bridge.model_name, whose first import (130-330 ms) ran on the UI thread as
-    the figures were drawn: the profile's thread pays for it now (DataPanel._run, model_words_ready)."""
+    names a model folder by core.model.names.model_name. Through recommend_bridge.model_name, its first import
+    (130-330 ms) ran on the UI thread as the figures were drawn; the name is core's now, and the recommender is
+    not imported at all."""
     out = subprocess.run([sys.executable, "-c", THREAD_OF_RECOMMEND_CHILD, str(tmp_path)], capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.splitlines()[-1])
     assert seen["at_import"] == [] and seen["heavy"] == []
     assert f"{tmp_path / 'd.jsonl'} has a label column (2 classes: 0, 1); my-llama is a causal LM" in seen["figures"]
-    assert seen["importers"] == [False], seen  # once, not on the main (UI) thread
+    assert seen["importers"] == [], seen  # on no thread, the main (UI) thread least of all
 
 
 async def test_data_tab_of_the_planner_gets_the_model_and_seq_len(make_app, dataset):

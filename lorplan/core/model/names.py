@@ -124,3 +124,39 @@ def _unknown(text: str, suggestions: tuple[str, ...]) -> str:
     closest = f"; closest: {', '.join(suggestions)}" if suggestions else ""
     return (f"unknown model {quoted_name(text)}: not in the catalog (see `lorplan models`), not a folder, and not in the "
             f"local Hugging Face cache ({hub_cache_dir()}){closest}")
+
+
+# a folder's last part that names no model by itself: a checkpoint's or an export's generic name, or a revision
+# hash (a snapshot folder outside a Hugging Face cache)
+_GENERIC_FOLDER = re.compile(r"models?|checkpoints?|ckpts?|final|best|latest|last|output|outputs|snapshots?|"
+                             r"weights|merged|hf|main|"
+                             r"(checkpoint|ckpt|step|epoch|global_step)[-_]?\d+|[0-9a-f]{7,}", re.IGNORECASE)
+MAX_NAME_PARTS = 3
+
+
+def model_name(model: str) -> str:
+    """How the evidence names a model: a catalog or hub id as it is; a folder (a spec's id is its absolute path)
+    by the published id of what it holds when lorplan knows it (the shipped all-MiniLM-L6-v2, a Hugging Face
+    cache snapshot models--ORG--NAME/snapshots/REV), else by the folder's name, with the folders above it
+    while it is a generic one (model, checkpoint-500, final, a hash: `x/model`, at most MAX_NAME_PARTS parts). The full path is printed once
+    where the user needs it (the header line, a command to rerun): in each rule's sentence it wrapped over
+    several rows of an 80-column terminal."""
+    from pathlib import Path
+
+    path = Path(model)
+    if not path.is_absolute():
+        return model
+    from lorplan.core.model.resolve import SHIPPED_ID, shipped_folder
+
+    if path == shipped_folder():
+        return SHIPPED_ID
+    from lorplan.core.model.hfcache import repo_hub_id
+
+    cached = repo_hub_id(path.parent.parent.name) if path.parent.name == "snapshots" else None
+    if cached:
+        return cached
+    parts = path.parts[1:]  # a generic last part (model, checkpoint-500, a hash) names no model by itself:
+    shown = parts[-1:]  # /tmp/x/model is `x/model`, at most MAX_NAME_PARTS parts
+    while shown and _GENERIC_FOLDER.fullmatch(shown[0]) and len(shown) < min(MAX_NAME_PARTS, len(parts)):
+        shown = parts[-1 - len(shown):]
+    return "/".join(shown) or model

@@ -158,7 +158,7 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     unlabelled)`), beside the broken rows listed under the figures. `model`: the planner's model (None: none
     chosen yet); when it is a causal LM and the data has labels (class labels or not: 0.3), `lorplan plan`'s note
     that the plan never sees them follows the labels, whole (wrapped), naming the model as `lorplan plan` does
-    (a folder by its short name: model_words), and what only a classifier needs to hear of the labels (an
+    (a folder by its short name: bridge.model_name), and what only a classifier needs to hear of the labels (an
     imbalance, the ids names take, a refusal) is left out, as `lorplan profile --model` leaves it out."""
     est = " (est.)" if p.estimated else ""
     packing = f"; packing: {counted(p.padding.packed_sequences, 'sequence')}"
@@ -179,7 +179,7 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     if p.sample is not None and p.sample.size < p.sample.population:
         lo, hi = p.sample.tokens_interval
         lines.append(f"sample     {p.sample.size:,} of {p.sample.population:,}; tokens 95% {lo:,}–{hi:,}")
-    unused = p.labels_unused_note(p.path, model_words(model), Task.CAUSAL_LM) \
+    unused = p.labels_unused_note(p.path, bridge.model_name(model), Task.CAUSAL_LM) \
         if names_model(p, classifier, model) else None
     if p.labels is not None:  # a classification dataset
         balance = labels_text(p.labels, narrow, unused=unused is not None)
@@ -200,29 +200,10 @@ def figures_text(p: bridge.DataProfile, narrow: bool = False, classifier: bool =
     return "\n".join(lines)
 
 
-def model_words(model: str) -> str:
-    """The planner's model as `lorplan plan`'s note names it (recommend.capacity.model_name, through
-    recommend_bridge: a folder by its short name, not its absolute path). Only a folder's name needs the
-    recommender, imported here on first use: the planner's start-up does not load it for the Data tab."""
-    if not Path(model).is_absolute():  # a catalog or hub id is named as it is
-        return model
-    from lorplan.tui import recommend_bridge
-
-    return recommend_bridge.model_name(model)
-
-
 def names_model(p: bridge.DataProfile, classifier: bool, model: str | None) -> bool:
     """figures_text names `model` in the note that a causal LM never sees the labels: `p` has a label column
     (class labels, or labels that are none: 0.3) and the planner's model is one, not a classifier."""
     return model is not None and not classifier and (p.labels is not None or p.bad_labels > 0)
-
-
-def model_words_ready(p: bridge.DataProfile, classifier: bool, model: str | None) -> None:
-    """Import what model_words needs for `model` when figures_text will name it for `p` (names_model), so the
-    profile's thread (DataPanel._run) pays for the recommender's first import (130-330 ms), not the UI thread
-    when it draws the figures."""
-    if names_model(p, classifier, model):
-        model_words(model)
 
 
 def histogram_titles(seq_len: int, on_chart: bool) -> tuple[str, ...]:
@@ -440,9 +421,6 @@ class DataPanel(Widget):
             hint = " (or choose it in the schema list)" if isinstance(exc, UnknownSchema) else ""
             self.post_message(ProfileFailed(f"{exc}{hint}", path, asked))
             return
-        # the note on labels a causal LM never sees names a model folder through the recommender, whose first
-        # import (130-330 ms) would otherwise stall the UI thread when the figures are drawn
-        model_words_ready(profile, classifier, spec.id if spec is not None else asked.model)
         if not worker.is_cancelled:  # cancelled after this, the panel drops the message (not its last ask)
             self.post_message(ProfileFinished(profile, asked))
 
