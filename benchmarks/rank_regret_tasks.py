@@ -13,6 +13,12 @@ Tasks:
                 a family), on the same MiniLM with a fresh head. A pilot (lr 3e-3, seed 0) put its loss at
                 rank 1 near the head alone's and rank 64 behind rank 16: a knee inside the ladder, where
                 cls-docpkg's is at its top rank.
+- cls-docpkg5:  as cls-docpkg, on the 5 stdlib packages with at least 160 docstrings it leaves out (tkinter,
+                distutils, logging, multiprocessing, lib2to3; 800 examples). Added with cls-unicode after the
+                first five tasks' sweeps, to test on tasks the capacity prior had not been looked at against.
+- cls-unicode:  a character's Unicode name (LATIN SMALL LETTER A WITH GRAVE) -> its general category: Lu,
+                Ll, Lo, mark (M*), number (N*), symbol (S*) (960 examples; names that end in their own hex
+                number left out), on the same MiniLM with a fresh head.
 - lm-source:    causal LM on stdlib Python source code of 6 packages (code only, docstrings left out).
 - lm-license:   causal LM on the license texts.
 - lm-docstring: causal LM on docstrings of those 6 packages (prose like the pretraining corpus: in-domain).
@@ -43,6 +49,11 @@ CACHE = Path(os.environ.get("LORPLAN_BENCH_CACHE", str(Path.home() / ".cache" / 
 LICENSES = Path("/usr/share/common-licenses")
 
 DOC_PACKAGES = ("asyncio", "email", "unittest", "xml", "http", "importlib")
+# cls-docpkg5's packages: the stdlib packages with at least PER_CLASS docstrings that cls-docpkg leaves out
+# (Python 3.11; distutils and lib2to3 are gone from 3.13)
+DOC5_PACKAGES = ("tkinter", "distutils", "logging", "multiprocessing", "lib2to3")
+# cls-unicode's classes: Unicode general categories, the marks, numbers and symbols each as one class
+UNICODE_CLASSES = ("Lu", "Ll", "Lo", "M", "N", "S")
 CODE_PACKAGES = ("asyncio", "email", "unittest", "xml", "tkinter", "logging")
 LM_CODE_PACKAGES = ("asyncio", "email", "unittest", "xml", "http", "json")
 # the pretraining corpus: docstrings of every stdlib package below but those the LM tasks adapt to
@@ -79,6 +90,12 @@ TASKS = (
     Task("cls-license", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
          "20 words of a license -> which of 6 families (GPL, LGPL, GFDL, MPL, Apache, Artistic/BSD/CC0; "
          "832 examples; the real all-MiniLM-L6-v2)"),
+    Task("cls-docpkg5", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
+         "docstring -> which of 5 other stdlib packages (tkinter, distutils, logging, multiprocessing, lib2to3; "
+         "800 examples; the real all-MiniLM-L6-v2)"),
+    Task("cls-unicode", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
+         "a character's Unicode name -> its general category (Lu, Ll, Lo, mark, number, symbol; 960 "
+         "examples; the real all-MiniLM-L6-v2)"),
     Task("lm-source", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
          "causal LM on stdlib source code (the docstring-pretrained tiny Llama)"),
     Task("lm-license", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
@@ -163,7 +180,31 @@ def classification_rows(task: str) -> list[tuple[str, int]]:
         return _balanced(per, rng)
     if task == "cls-license":
         return _balanced(license_chunks(), rng)
+    if task == "cls-docpkg5":
+        return _balanced({i: docstrings(p) for i, p in enumerate(DOC5_PACKAGES)}, rng)
+    if task == "cls-unicode":
+        return _balanced(unicode_names(), rng)
     raise ValueError(task)
+
+
+def unicode_names() -> dict[int, list[str]]:
+    """Every named code point's name by UNICODE_CLASSES index (the Python build's unicodedata), without the
+    names that end in the code point's own hex number (CJK UNIFIED IDEOGRAPH-4E00, TANGUT IDEOGRAPH-17000:
+    the number would give the class away) and without the categories no class holds (Lm, Lt, P, Z, C)."""
+    import re
+    import unicodedata
+
+    per: dict[int, list[str]] = {i: [] for i in range(len(UNICODE_CLASSES))}
+    numbered = re.compile(r"-[0-9A-F]{4,6}$")
+    for cp in range(0x110000):
+        name = unicodedata.name(chr(cp), "")
+        if not name or numbered.search(name):
+            continue
+        cat = unicodedata.category(chr(cp))
+        key = cat if cat in UNICODE_CLASSES else cat[0]
+        if key in UNICODE_CLASSES:
+            per[UNICODE_CLASSES.index(key)].append(name)
+    return per
 
 
 # Debian's license files by family (label order); a symlink (GPL -> GPL-3) is read once, as its target
