@@ -166,8 +166,21 @@ class Fit:
                    gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
                    remedies=tuple(Remedy.from_json(r) for r in obj.get("remedies", ())),
                    explanation=str(obj.get("explanation", "")),
-                   gpus=int(obj["gpus"]) if obj.get("gpus") is not None else None,
+                   gpus=_gpu_count(obj.get("gpus")),
                    sharding=str(obj["sharding"]) if obj.get("sharding") is not None else None)
+
+
+def _gpu_count(value: Any) -> int | None:
+    """A fits object's gpus: None (not recorded), a whole number of at least 1 as that int (2.0, as a file edited by
+    hand or another JSON writer may hold it, reads as 2), else BadInput naming the field: int() read 1.5 as 1 GPU
+    and true as 1, which priced nothing the explanation says."""
+    if value is None:
+        return None
+    whole = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float)
+                                                                          and value.is_integer())
+    if not whole or value < 1:
+        raise BadInput(f"fits: gpus must be a whole number of at least 1, not {value!r}")
+    return int(value)
 
 
 @dataclass(frozen=True)
