@@ -250,7 +250,7 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
         if (note := profile.unlabelled_note(f"--data {data}", "the plan counts")) is not None:
             notes.append(note)  # a classifier's rows without a label, which it trains without
         spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
-        from lorplan.recommend.capacity import model_name
+        from lorplan.core.model.names import model_name
 
         if (note := profile.labels_unused_note(f"--data {data}", model_name(spec.id), spec.task)) is not None:
             notes.append(f"note: {note}")  # a causal LM's plan never sees a label column

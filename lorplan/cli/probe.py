@@ -480,8 +480,8 @@ def run_list(args) -> int:
         print(f"no probe runs yet in {runs_dir()} (start one: lorplan probe start)")
         return 0
     from lorplan.core.columns import fit_line
+    from lorplan.core.model.names import model_name
     from lorplan.core.units import terminal_limit
-    from lorplan.recommend.capacity import model_name
 
     limit = terminal_limit()
     for r in rows:
@@ -489,8 +489,9 @@ def run_list(args) -> int:
         ranks = ",".join(rank_text(rank) for rank in r["ranks"])
         ladder = r["ladder"]
         state, what = r["state"], "ranks" if ladder is None else "ladder, ranks"
-        # a folder by its short name (recommend.capacity.model_name: the shipped MiniLM's path inside site-packages made each line
-        # 130 columns; --json keeps the full path); on a terminal narrower than the line, broken at its width
+        # a folder by its short name (core.model.names.model_name: the shipped MiniLM's path inside site-packages
+        # made each line 130 columns; --json keeps the full path); on a terminal narrower than the line, broken at
+        # its width
         for line in fit_line(f"{r['run']}  {state:<9} {what} {ranks}  {counts}  {model_name(r['model'])}", limit):
             print(line)
     return 0

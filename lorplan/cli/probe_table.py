@@ -56,8 +56,8 @@ def print_table(st, restarted: bool = False, ladder: str | None = None, resume: 
     _ladder_state) says it is a ladder's run (resume: the command that starts a stopped ladder's driver again). On a terminal narrower than its tables they fit it (core.columns:
     the probe table's 97 columns wrapped each row in two in an 80-column window); a pipe gets the wide layout."""
     from lorplan.core.columns import fit_line
+    from lorplan.core.model.names import model_name
     from lorplan.core.units import memory_text, terminal_limit
-    from lorplan.recommend.capacity import model_name
 
     limit = terminal_limit()
     scheduler = "running" if st.scheduler_alive else ("restarted" if restarted else "stopped")

@@ -130,7 +130,7 @@ def _labels_unused(profile, data, spec) -> str | None:
     the labels (DataProfile.labels_unused_note); None without a model lorplan has a config for."""
     if spec is None:
         return None
-    from lorplan.recommend.capacity import model_name
+    from lorplan.core.model.names import model_name
 
     return profile.labels_unused_note(f"--data {data}", model_name(spec.id), spec.task)
 

@@ -352,6 +352,7 @@ def _recommend(args) -> int:
     from lorplan.cli.plan_args import attention_from_args, budget_from_args, setup_from_args
     from lorplan.core.lora import peft_target_modules
     from lorplan.core.model.head import head_labels, with_labels
+    from lorplan.core.model.names import model_name
     from lorplan.core.plan.defaults import ALPHA, micro_batch
     from lorplan.recommend import (
         Evidence,
@@ -361,7 +362,6 @@ def _recommend(args) -> int:
         default_learning_rate,
         price_fit,
     )
-    from lorplan.recommend.capacity import model_name
     from lorplan.recommend.combine import too_small
     from lorplan.recommend.launch import data_ladder, probe_blocker
 

@@ -178,7 +178,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
 
         notes.append("note: " + unlabelled_note(what, peek.unlabelled, peek.first_unlabelled, peek.labelled, uses))
     from lorplan.core.data.labels import labels_unused_note
-    from lorplan.recommend.capacity import model_name
+    from lorplan.core.model.names import model_name
 
     # a causal LM trains on the rows and never sees a label column (the labels of the rows read: the first 20,000)
     if (unused := labels_unused_note(what, model_name(model), peek.labels, plan.model.task, peek.schema,

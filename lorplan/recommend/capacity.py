@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 
 from lorplan.core.errors import BadInput
-from lorplan.core.model.names import model_name  # noqa: F401  (the evidence's name of a model; callers import it here)
+from lorplan.core.model.names import model_name
 from lorplan.core.units import counted
 from lorplan.recommend.datasize import DataSize
 

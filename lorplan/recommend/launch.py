@@ -75,8 +75,8 @@ def probe_blocker(spec, source) -> Blocker | None:
     (lorplan never downloads), or it has more than CPU_PARAMS_LIMIT parameters and no GPU is visible."""
     from lorplan.core.errors import BadInput
     from lorplan.core.model import model_folder
+    from lorplan.core.model.names import model_name
     from lorplan.probe.backend import visible_gpus
-    from lorplan.recommend.capacity import model_name
 
     try:
         model_folder(source)

@@ -296,7 +296,7 @@ def test_the_data_tab_says_it_for_a_causal_lm_alone(labelled):
 def test_the_data_tab_names_a_model_folder_as_the_cli_does_and_drops_a_classifiers_words(imbalanced, scores,
                                                                                           tmp_path):
     """The Data tab named a model folder by its absolute path (the plan's spec.id), the CLI by
-    recommend.capacity.model_name; for a causal LM it still warned of the imbalance and refused 0.3 labels, a
+    core.model.names.model_name; for a causal LM it still warned of the imbalance and refused 0.3 labels, a
     classifier's words beside the note that the labels go unused."""
     from lorplan.core.data import profile_dataset
     from lorplan.tui.panels.data_panel import figures_text

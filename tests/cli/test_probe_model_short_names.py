@@ -9,7 +9,7 @@ import json
 import pytest
 
 from lorplan.cli import main
-from lorplan.recommend.capacity import model_name
+from lorplan.core.model.names import model_name
 
 RUN = "20261205-120000-abcd"
 

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from lorplan.cli import main
+from lorplan.core.model.names import model_name
 from lorplan.core.model.resolve import SHIPPED_ID, shipped_folder
-from lorplan.recommend.capacity import model_name
 
 DATA = Path(__file__).resolve().parents[2] / "sample_configs" / "data" / "sentiment.jsonl"
 

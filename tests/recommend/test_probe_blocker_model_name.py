@@ -1,4 +1,4 @@
-"""probe_blocker names a model too large for the CPU by its short name (lorplan.recommend.capacity.model_name, as
+"""probe_blocker names a model too large for the CPU by its short name (lorplan.core.model.names.model_name, as
 the evidence and the planner name it): it printed a folder's absolute path, which for a Hugging Face cache
 snapshot is .../models--ORG--NAME/snapshots/<40 hex digits>. A folder it cannot probe because files are missing
 keeps the full path: that is what the user has to go and fix."""
