@@ -67,6 +67,26 @@ def test_models_search_reads_a_size_word_as_a_whole_size_in_cached_ids_too(capsy
     assert out["cached"] == ["acme/qwen-7b-chat"]
 
 
+def test_models_search_finds_a_mixtral_and_a_bloom_by_their_7b_and_no_1_8b_by_8b(capsys, tmp_path, monkeypatch):
+    """'7b' stopped listing Mixtral-8x7B (8 experts of 7B) once a size word had to be a whole size; a cached
+    bigscience/bloom-7b1 (7.1B, 'BLOOM 7B') is found by 7b as well, and InternLM's 1_8b (1.8B) is no 8B model."""
+    hub = tmp_path / "hub-cache"
+    for folder in ("models--bigscience--bloom-7b1", "models--bigscience--bloom-560m",
+                   "models--internlm--internlm2-chat-1_8b", "models--mistralai--Mixtral-8x22B-v0.1"):
+        (hub / folder / "snapshots" / "abc").mkdir(parents=True)
+        (hub / folder / "snapshots" / "abc" / "config.json").write_text("{}")
+    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
+    found = {}
+    for text in ("7b", "mixtral 7b", "8b", "1.8b", "22b", "560m"):
+        assert main(["models", "--search", text, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        found[text] = [m["id"] for m in out["models"]], out["cached"]
+    assert "mistralai/Mixtral-8x7B-v0.1" in found["7b"][0] and found["7b"][1] == ["bigscience/bloom-7b1"]
+    assert found["mixtral 7b"] == (["mistralai/Mixtral-8x7B-v0.1"], [])
+    assert "internlm/internlm2-chat-1_8b" not in found["8b"][1] and found["1.8b"] == ([], ["internlm/internlm2-chat-1_8b"])
+    assert found["22b"] == ([], ["mistralai/Mixtral-8x22B-v0.1"]) and found["560m"] == ([], ["bigscience/bloom-560m"])
+
+
 def test_gpus_without_driver_one_line_exit_0():
     proc = subprocess.run([sys.executable, "-m", "lorplan", "gpus"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0

@@ -86,9 +86,76 @@ def test_a_size_word_matches_a_whole_size_not_the_tail_of_another_number():
     assert ids("llama 70b") == ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct"]
     assert ids("135m") == ["HuggingFaceTB/SmolLM2-135M-Instruct"]  # and not 1135m-like tails
     assert ids("35m") == []
-    assert ids("7b") == ["mistralai/Mistral-7B-Instruct-v0.3", "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B"]
-    assert ids("8x7b") == ["mistralai/Mixtral-8x7B-v0.1"]  # not a size word: found inside the id as before
+    assert ids("7b") == ["mistralai/Mistral-7B-Instruct-v0.3", "mistralai/Mixtral-8x7B-v0.1",
+                         "Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B"]  # Mixtral's experts are 7B each
     assert ids("QWEN 7B") == ids("qwen 7b")
+
+
+def test_a_mixture_of_experts_is_found_by_its_expert_size_and_by_its_whole_experts_x_size():
+    """'mixtral 7b' and '7b' no longer listed Mixtral-8x7B once a size word had to be a whole size ('8x7b' is 8
+    experts of 7B: its 7B is a whole size, the one people search Mixtral by)."""
+    assert ids("mixtral 7b") == ids("8x7b") == ids("8X7B") == ["mistralai/Mixtral-8x7B-v0.1"]
+    assert ids("mixtral 8x7b") == ["mistralai/Mixtral-8x7B-v0.1"]
+    assert ids("2x7b") == ids("mixtral 56b") == ids("qwen 8x7b") == []  # 2 experts; not 8 x 7; a Qwen of 8x7B
+    assert catalog.matches("mixtral 22b", "mistralai/Mixtral-8x22B-Instruct-v0.1")
+    assert catalog.matches("mixtral 7b", "acme/laser-mixtral-2x7b-dpo") and catalog.matches("7b", "acme/m_7Bx2")
+    assert catalog.matches("8x22b", "mistralai/Mixtral-8x22B-v0.1") and not catalog.matches("8x2b", "acme/m-8x22b")
+    assert catalog.matches("2x7b", "acme/FusionNet_7Bx2_MoE_14B") and catalog.matches("14b", "acme/FusionNet_7Bx2_MoE_14B")
+    assert not catalog.matches("2x7b", "acme/m-12x7b") and not catalog.matches("8x7b", "mistralai/Mistral-7B-v0.3")
+
+
+def test_a_size_spelled_7b1_or_1_8b_reads_as_7_1b_or_1_8b_and_7b1_answers_to_7b():
+    """Hub ids spell sizes other ways: BLOOM's '7b1' is 7.1B (people call it BLOOM 7B, so '7b' finds it, as the name
+    reads '7B…'), InternLM's and StableLM's '1_8b' is 1.8B (so '8b' does not find it, it is no 8B model)."""
+    bloom = ("bigscience/bloom-560m", "bigscience/bloom-1b1", "bigscience/bloom-1b7", "bigscience/bloom-3b",
+             "bigscience/bloom-7b1")
+
+    def found(text: str, names=bloom) -> list[str]:
+        return [n for n in names if catalog.matches(text, n)]
+
+    assert found("bloom 7b") == found("7.1b") == found("7b1") == found("7B1") == ["bigscience/bloom-7b1"]
+    assert found("1.7b") == found("1b7") == ["bigscience/bloom-1b7"]  # the same size either way
+    assert found("bloom 1b") == ["bigscience/bloom-1b1", "bigscience/bloom-1b7"]  # as both names read
+    assert found("560m") == ["bigscience/bloom-560m"] and found("60m") == found("7b7") == []
+    assert found("1b") == ["bigscience/bloom-1b1", "bigscience/bloom-1b7"]
+    internlm = ("internlm/internlm2-chat-1_8b", "stabilityai/stablelm-2-1_6b", "internlm/internlm2_5-7b-chat")
+    assert found("1.8b", internlm) == found("1_8b", internlm) == ["internlm/internlm2-chat-1_8b"]
+    assert found("8b", internlm) == found("6b", internlm) == found("5b", internlm) == []
+    assert found("1.6b", internlm) == ["stabilityai/stablelm-2-1_6b"]
+    assert found("7b", internlm) == ["internlm/internlm2_5-7b-chat"]
+    assert catalog.matches("qwen 1.7b", "Qwen/Qwen3-1.7B") and not catalog.matches("qwen 7b", "Qwen/Qwen3-1_7B")
+    assert not catalog.matches("7b", "Qwen/Qwen3-1.7B") and not catalog.matches("1b", "Qwen/Qwen3-1.7B")
+
+
+def test_common_spellings_of_a_size_in_hub_ids():
+    """Upper case, a leading 0., a size before -instruct, and what a size is not: 4bit, 4k, v0.3."""
+    assert catalog.matches("0.5b", "Qwen/Qwen2-0.5B") and catalog.matches("500m", "Qwen/Qwen2-0.5B")  # one size
+    assert catalog.matches("3.8b", "acme/Phi-3.8B-instruct") and not catalog.matches("8b", "acme/Phi-3.8B-instruct")
+    assert catalog.matches("70b", "meta-llama/Meta-Llama-3-70B-Instruct")
+    assert not catalog.matches("4b", "unsloth/llama-3-8b-bnb-4bit") and catalog.matches("8b", "unsloth/llama-3-8b-bnb-4bit")
+    assert not catalog.matches("3b", "mistralai/Mistral-7B-v0.3") and catalog.matches("v0.3", "mistralai/Mistral-7B-v0.3")
+    assert catalog.matches("8b", "meta-llama/Llama-3.1-8B") and not catalog.matches("1b", "meta-llama/Llama-3.1-8B")
+
+
+def test_e4b_is_gemma_3n_s_effective_size_so_4b_does_not_find_it_as_3b_does_not_find_the_30b_a3b_moe():
+    """gemma-3n-E4B holds about 8B parameters (its 'effective' 4B is what runs per token with its per-layer
+    embeddings offloaded), and lorplan plans all of them; a '4b' search is for a model of 4B, as '3b' is not for
+    Qwen3-30B-A3B (3B active). The letter-prefixed word typed itself finds it."""
+    e4b = "google/gemma-3n-E4B-it"
+    assert not catalog.matches("4b", e4b) and not catalog.matches("gemma 4b", e4b)
+    assert catalog.matches("e4b", e4b) and catalog.matches("gemma 3n e4b", e4b)
+    assert ids("a3b") == ["Qwen/Qwen3-30B-A3B"] and ids("30b") == ["Qwen/Qwen3-30B-A3B"]
+
+
+def test_a_word_beginning_with_a_size_matches_where_that_whole_size_is():
+    """'7b-instruct' listed SmolLM2-1.7B-Instruct ('7b-instruct' is the end of '1.7b-instruct'): the size it begins
+    with is a whole size, as a size word alone is; Mixtral-8x7B-Instruct (its experts 7B) is still listed."""
+    assert ids("7b-instruct") == ["mistralai/Mistral-7B-Instruct-v0.3", "mistralai/Mixtral-8x7B-v0.1",
+                                  "Qwen/Qwen2.5-7B-Instruct"]
+    assert ids("70b-instruct") == ["meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.3-70B-Instruct"]
+    assert ids("1.7b-instruct") == ["HuggingFaceTB/SmolLM2-1.7B-Instruct"]
+    assert ids("8x7b-instruct") == ["mistralai/Mixtral-8x7B-v0.1"]  # by its alias
+    assert catalog.matches("7b-chat", "bigscience/bloom-7b1-chat") and catalog.matches("2.5-7b", "Qwen/Qwen2.5-7B")
 
 
 def test_an_exact_id_or_alias_comes_first():

@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import Static
 from tui_helpers import model_settled, type_into, wait_until
 
+from lorplan.core.model import catalog
 from lorplan.tui import bridge
 from lorplan.tui.panels.plan_view import PlanView
 
@@ -40,19 +41,25 @@ def test_the_pickers_search_reads_a_size_word_as_a_whole_size():
     """The picker's list (bridge.search_catalog, catalog and cached ids alike) reads words as `lorplan models
     --search` does (catalog.matches): 'qwen 7b' listed Qwen3-1.7B and -Base ('7b' the end of '1.7b'), and an id
     typed whole without its owner came after the -Instruct model beginning with it (Enter picks the first listed)."""
-    ids = bridge.catalog_ids() + ("acme/qwen3-1.7b-chat", "acme/qwen-7b-chat")
+    ids = bridge.catalog_ids() + ("acme/qwen3-1.7b-chat", "acme/qwen-7b-chat", "bigscience/bloom-7b1",
+                                  "internlm/internlm2-chat-1_8b")
     assert bridge.search_catalog("qwen 7b", ids) == ("Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B", "acme/qwen-7b-chat")
     assert bridge.search_catalog("qwen2.5-7b", ids) == ("Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-7B-Instruct")
     assert bridge.search_catalog("qwen 1.7b", ids)[-1] == "acme/qwen3-1.7b-chat"
+    # Mixtral-8x7B (8 experts of 7B) and a cached bloom-7b1 (7.1B) are 7B models too; a cached 1_8b (1.8B) no 8B
+    assert bridge.search_catalog("7b", ids) == tuple(e.id for e in catalog.search("7b")) + (
+        "acme/qwen-7b-chat", "bigscience/bloom-7b1")
+    assert "mistralai/Mixtral-8x7B-v0.1" in bridge.search_catalog("mixtral 7b", ids)
+    assert "internlm/internlm2-chat-1_8b" not in bridge.search_catalog("8b", ids)
+    assert bridge.search_catalog("1.8b", ids) == ("internlm/internlm2-chat-1_8b",)
 
 
 def test_the_pickers_search_reads_a_catalog_entry_s_aliases_and_family_as_lorplan_models_does():
     """The picker matched the id alone: 'qwen3 moe' (Qwen3-30B-A3B's family) listed nothing in the planner while
     `lorplan models --search` found it, and an alias typed whole was not listed first."""
-    from lorplan.core.model import catalog
-
     ids = bridge.catalog_ids() + ("acme/qwen3-moe-chat",)
-    for query in ("qwen3 moe", "meta-llama/Llama-3.1-70B", "llama 3.1 8b", "smollm"):
+    for query in ("qwen3 moe", "meta-llama/Llama-3.1-70B", "llama 3.1 8b", "smollm", "mixtral 7b", "8x7b",
+                  "7b-instruct"):
         listed = bridge.search_catalog(query, ids)
         assert [i for i in listed if i in bridge.catalog_ids()] == [e.id for e in catalog.search(query)], query
     assert bridge.search_catalog("qwen3 moe", ids)[-1] == "acme/qwen3-moe-chat"  # a cached id: by its id alone

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -128,23 +129,69 @@ def config(entry: CatalogEntry) -> dict[str, Any]:
     return json.loads(_read(entry.filename))
 
 
-# A size word of a search: "7b", "1.7b", "135m", "70b". It matches a whole size in a name, not the end of another
-# number: "qwen 7b" listed Qwen3-1.7B ("7b" is the tail of "1.7b"), and "3b" the MoE Qwen3-30B-A3B.
-_SIZE_WORD = re.compile(r"\d+(?:\.\d+)?[bm]")
+# A size in a name or a search word (lower case): "7b", "1.7b", "0.5b", "135m"; the other ways hub ids spell one,
+# "1_8b" (InternLM's, StableLM's 1.8B) and "7b1" (BLOOM's 7.1B, its digits after the unit); and a mixture of experts,
+# "8x7b" (Mixtral: 8 experts of 7B) or "7bx2". Groups: experts before, whole, fraction, unit, fraction after the
+# unit, experts after.
+_SIZE = r"(?:(\d+)x)?(\d+)(?:[._](\d+))?([bm])(\d+)?(?:x(\d+))?"
+_SIZE_WORD = re.compile(_SIZE)
+# In a name a size stands alone: no letter, digit or "." just before ("a3b", Qwen3-30B-A3B's active 3B; "e4b",
+# gemma-3n's effective 4B; the "7b" of "1.7b"), no letter or digit just after ("4bit", "7b7").
+_SIZE_IN_NAME = re.compile(rf"(?<![a-z0-9.]){_SIZE}(?![a-z0-9])")
+# A search word that begins with a size and goes on after a separator: "7b-instruct", "8x7b-instruct".
+_SIZE_THEN_MORE = re.compile(rf"{_SIZE}(?=[^a-z0-9])")
+_UNIT = {"b": 10**9, "m": 10**6}
+
+
+@dataclass(frozen=True)
+class _Size:
+    params: tuple[Decimal, ...]  # the parameter counts it answers to, the exact one first
+    experts: int | None
+
+
+def _size(m: re.Match[str], *, as_named: bool) -> _Size | None:
+    """The size a _SIZE match spells. A name's "7b1" also answers to 7b (BLOOM 7B), as the name reads; a search
+    word's "7b1" is 7.1B only."""
+    before, whole, frac, unit, frac_after, after = m.groups()
+    if (frac and frac_after) or (before and after):  # "1.5b7", "8x7bx2" spell no size
+        return None
+    count = Decimal(f"{whole}.{frac or frac_after or 0}") * _UNIT[unit]
+    read_as = (Decimal(whole) * _UNIT[unit],) if as_named and frac_after else ()
+    experts = before or after
+    return _Size((count, *read_as), int(experts) if experts else None)
+
+
+def _same_size(word: _Size, named: _Size) -> bool:
+    """Whether a search word's size is a name's: the same parameter count (500m is 0.5b), and the same experts
+    when the word gives them (7b finds 8x7b, 8x7b does not find 7b)."""
+    return word.params[0] in named.params and (word.experts is None or word.experts == named.experts)
 
 
 def _word_in(word: str, hay: str) -> bool:
-    """Whether one lower-case search word is in `hay` (lower case): a size word as a whole size (no letter, digit or
-    "." just before it, no letter or digit just after), any other word anywhere."""
-    if _SIZE_WORD.fullmatch(word):
-        return re.search(rf"(?<![a-z0-9.]){re.escape(word)}(?![a-z0-9])", hay) is not None
-    return word in hay
+    """Whether one lower-case search word is in `hay` (lower case): a size word as a whole size of a name (7b finds
+    Mistral-7B, Mixtral-8x7B and BLOOM-7b1, not Qwen3-1.7B), a word beginning with a size ("7b-instruct") where
+    that whole size is followed by the rest, any other word anywhere."""
+    if (m := _SIZE_WORD.fullmatch(word)) is not None:
+        rest = ""
+    elif (m := _SIZE_THEN_MORE.match(word)) is not None:
+        rest = word[m.end():]
+    else:
+        return word in hay
+    wanted = _size(m, as_named=False)
+    if wanted is None:
+        return word in hay
+    for found in _SIZE_IN_NAME.finditer(hay):
+        named = _size(found, as_named=True)
+        if named is not None and _same_size(wanted, named) and hay.startswith(rest, found.end()):
+            return True
+    return False
 
 
 def matches(text: str, *names: str) -> bool:
-    """Whether every word of the search `text` is in one of `names` (case-insensitive; a size word like 7b or 1.7b
-    matches a whole size, not the end of "1.7b"). For any id: the catalog's search, the TUI's model picker and
-    `lorplan models` filtering the Hugging Face cache's ids."""
+    """Whether every word of the search `text` is in one of `names` (case-insensitive; a size word like 7b, 1.7b or
+    8x7b matches a whole size, not the end of "1.7b": 7b finds Mixtral-8x7B and bloom-7b1, 8b finds no 1_8b). For
+    any id: the catalog's search, the TUI's model picker and `lorplan models` filtering the Hugging Face cache's
+    ids."""
     hay = " ".join(names).lower()
     return all(_word_in(w, hay) for w in text.lower().split())
 
