@@ -218,42 +218,45 @@ def _unsharded_words(setup) -> str:
     return f"a probe trains on one GPU, unsharded{planned}"
 
 
-def probe_memory_blocker(spec, setup, budget_bytes: int | None, gpu: str | None) -> tuple[str, str] | None:
-    """Why no probe of `setup` can run on one GPU of `budget_bytes` (the GPU the verdict priced), as Ladder's
-    (blocked, unused) words naming no flag; None when a probe at SMALLEST_PROBE_RANK fits, or without a budget. A
-    probe trains on one GPU, unsharded, whatever the plan's GPUs and sharding (lorplan.probe.plans.probe_plan), so
-    a plan that fits its GPUs only sharded (ZeRO-3 over 4: a quarter of the weights each) can have probes that
-    need several times what the verdict priced; started, every one of them would run out of memory."""
+@dataclass(frozen=True)
+class ProbeMemory:
+    """What one GPU of the verdict's budget holds of a ladder's probes (probe_memory). blocked: Ladder's (blocked,
+    unused) words, naming no flag, when not even a probe at SMALLEST_PROBE_RANK fits (None when one does). top: the
+    ladder's highest rank, the asked-for top or below it the largest power of two whose probe fits; capped: the
+    words saying where the probes stop and why ("" when the top fits, or none does)."""
+
+    blocked: tuple[str, str] | None
+    top: int
+    capped: str = ""
+
+
+def probe_memory(spec, setup, top: int, budget_bytes: int | None, gpu: str | None) -> ProbeMemory:
+    """The probes of `setup` up to rank `top` priced on one GPU of `budget_bytes` (the GPU the verdict priced), in
+    one table: SMALLEST_PROBE_RANK and the powers of two above it up to `top`. A probe trains on one GPU,
+    unsharded, whatever the plan's GPUs and sharding (lorplan.probe.plans.probe_plan), so a plan that fits its GPUs
+    only sharded (ZeRO-3 over 4: a quarter of the weights each) can have probes that need several times what the
+    verdict priced. When not even the smallest probe fits, every one of them would run out of memory: no ladder
+    (`blocked`). Else a rank above the GPU's is not probed (`top` lowered, `capped` saying so), where its probe would
+    run out of memory and leave the knee unmeasured there. Without a budget nothing is priced."""
     if budget_bytes is None:
-        return None
+        return ProbeMemory(None, top)
     from lorplan.core.memory import rank_table
 
-    row = rank_table(spec, _alone(setup), (SMALLEST_PROBE_RANK,), budget_bytes).rows[0]
-    if row.fits:
-        return None
-    return (f"{_unsharded_words(setup)}: even at rank {SMALLEST_PROBE_RANK} it needs "
-            f"{_need_and_budget(row.memory.total, budget_bytes, gpu)}, so every probe would run out of memory, and "
-            "the recommendation rests on the capacity prior alone",
-            f"a probe on one GPU, unsharded, does not fit {gpu or 'the GPU budget'} (see probes)")
-
-
-def probe_rank_cap(spec, setup, top: int, budget_bytes: int | None, gpu: str | None) -> tuple[int, str]:
-    """The ladder's highest rank: `top`, or below it the largest power of two whose probe (one GPU, unsharded)
-    fits budget_bytes, with the words saying where the probes stop and why ("" when `top` fits, or without a
-    budget). After probe_memory_blocker, which leaves no ladder when not even SMALLEST_PROBE_RANK fits: a rank
-    above the GPU's is not probed, where its probe would run out of memory and leave the knee unmeasured there."""
-    if budget_bytes is None or top <= SMALLEST_PROBE_RANK:
-        return top, ""
-    from lorplan.core.memory import rank_table
-
-    ranks = sorted({1 << k for k in range(top.bit_length()) if 1 << k >= SMALLEST_PROBE_RANK} | {top})
+    ranks = sorted({SMALLEST_PROBE_RANK, top} | {1 << k for k in range(top.bit_length())
+                                                 if 1 << k >= SMALLEST_PROBE_RANK})
     rows = rank_table(spec, _alone(setup), tuple(ranks), budget_bytes).rows
+    smallest = rows[0]
+    if not smallest.fits:
+        return ProbeMemory((f"{_unsharded_words(setup)}: even at rank {SMALLEST_PROBE_RANK} it needs "
+                            f"{_need_and_budget(smallest.memory.total, budget_bytes, gpu)}, so every probe would run "
+                            "out of memory, and the recommendation rests on the capacity prior alone",
+                            f"a probe on one GPU, unsharded, does not fit {gpu or 'the GPU budget'} (see probes)"), top)
     over = next((r for r in rows if not r.fits), None)
-    if over is None or over is rows[0]:  # all fit; or none, which probe_memory_blocker says, with no ladder
-        return top, ""
+    if over is None:
+        return ProbeMemory(None, top)
     cap = max(r.rank for r in rows if r.fits)
-    return cap, (f"probes stop at rank {cap}: {_unsharded_words(setup)}, and at rank {over.rank} it needs "
-                 f"{_need_and_budget(over.memory.total, budget_bytes, gpu)}")
+    return ProbeMemory(None, cap, (f"probes stop at rank {cap}: {_unsharded_words(setup)}, and at rank {over.rank} it "
+                                   f"needs {_need_and_budget(over.memory.total, budget_bytes, gpu)}"))
 
 
 def fewer_gpus_remedy(spec, setup, plan, examples: int, epochs: float, shortest: int, budget_bytes: int | None,
@@ -355,8 +358,7 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     outside 0 to MAX_BUDGET_MINUTES is BadInput (check_budget_minutes; the CLI and the planner's minutes field
     refuse it first, with their own names for it). No ladder (Ladder.blocked) when its probes train on a GPU that
     budget_bytes, the GPU the verdict priced, is too small for even a rank-1 probe, which trains unsharded
-    (probe_memory_blocker; a larger rank whose probe does not fit is left out of the ladder, saying so:
-    probe_rank_cap), or when the planned training is too short to probe (the remedy names the --epochs,
+    (probe_memory; a larger rank whose probe does not fit is left out of the ladder, saying so), or when the planned training is too short to probe (the remedy names the --epochs,
     and the fewer --gpus, that plan enough steps: fewer_gpus_remedy)."""
     if budget_minutes is not None:
         check_budget_minutes(budget_minutes, "ladder budget")
@@ -371,10 +373,12 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     shortest = shortest_training_probe(plan)
     slots = device_slots("auto", None)
     on_gpu = slots[0]["device"] != "cpu"
-    # first: no longer training, no other epochs make a probe fit its one GPU (the CPU's probes are not priced)
-    too_big = probe_memory_blocker(spec, setup, budget_bytes, gpu) if on_gpu else None
-    if too_big is not None:
-        return Ladder(None, None, None, blocked=too_big[0], unused=too_big[1])
+    # first: no longer training, no other epochs make a probe fit its one GPU (the CPU's probes are not priced);
+    # where they stop is said after the ladder is planned
+    top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
+    memory = probe_memory(spec, setup, top, budget_bytes, gpu) if on_gpu else ProbeMemory(None, top)
+    if memory.blocked is not None:
+        return Ladder(None, None, None, blocked=memory.blocked[0], unused=memory.blocked[1])
     if planned < shortest:  # said before any probe runs, not after the budget was spent on probes that cannot move
         examples = profile.split.train or profile.examples
         more = epochs_for_steps(shortest, examples, batch)
@@ -408,9 +412,8 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
                                                recompute=recompute)
 
     budget_s = (budget_minutes if budget_minutes is not None else BUDGET_MINUTES) * 60
-    top = max(1, min(prior.max_rank, largest_power_of_two_at_most(max(1, adapter.min_dim))))
-    # no rank whose probe would run out of memory on its one GPU (the CPU's probes are not priced)
-    top, capped = probe_rank_cap(spec, setup, top, budget_bytes, gpu) if on_gpu else (top, "")
+    # no rank whose probe would run out of memory on its one GPU (probe_memory's cap)
+    top, capped = memory.top, memory.capped
 
     def ladder_at(n: int):
         return plan_ladder(budget_s, seconds_at(n), prior_rank=prior.rank, high=top, base_probe=True,
