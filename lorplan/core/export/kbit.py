@@ -6,8 +6,10 @@ that follows) or, priced with --no-prepare-kbit ([quantization] prepare_kbit = f
 runs what the plan says (lorplan.core.plan.build.prepares_kbit, the one rule). The tools each do one thing whatever
 their config says, so an export whose tool does the other says so, with the memory model's figure for what it does.
 
-The figures are priced on the plan's model's spec, which the caller passes when it has loaded it (`lorplan export`
-has, to check the plan against the model); None: it is read here, offline (_spec).
+The figures are priced on the spec the plan is priced on (lorplan.core.plan.build.priced_spec: a sequence
+classifier's with the head the plan trains, as the planner priced it), from the plan's model's spec, which the caller
+passes when it has loaded it (`lorplan export` has, to check the plan against the model); None: it is read here,
+offline (_spec), as the planner's export dialog reads it.
 """
 
 from __future__ import annotations
@@ -27,15 +29,18 @@ def upcast_matters(plan) -> bool:
 
 
 def _spec(plan, spec=None):
-    """`spec` when given, else the plan's model's spec read offline (the catalog and the fast path: no child process,
-    no model code); None when this machine cannot read it (the warnings then go without figures)."""
+    """The spec the plan is priced on (priced_spec: a classifier re-headed for its labels) from `spec` when given,
+    else from the plan's model's spec read offline (the catalog and the fast path: no child process, no model code);
+    None when this machine cannot read it (the warnings then go without figures)."""
+    from lorplan.core.plan.build import priced_spec
+
     if spec is not None:
-        return spec
+        return priced_spec(plan, spec)
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, resolve_model
 
     try:
-        return load_spec(resolve_model(plan.model.source), allow_fallback=False)
+        return priced_spec(plan, load_spec(resolve_model(plan.model.source), allow_fallback=False))
     except (BadInput, OSError, ValueError):
         return None
 

@@ -418,16 +418,26 @@ def prepares_kbit(plan: Plan) -> bool:
     return (q.load_in_4bit or q.load_in_8bit) and q.prepare_kbit
 
 
-def priced_anew(plan: Plan, spec) -> EstimateSection:
-    """The [estimate] `plan` prices as it stands on `spec` (its model's spec; a sequence classifier's is re-headed
-    to model.num_labels outputs, else 2, the head lorplan train builds), priced as plan_from_setup prices it,
-    with the assumptions and budget its own [estimate] records: equal to that [estimate] unless a priced key
-    (micro_batch, seq_len, quantization, targets, ...) or the model was edited since it was planned, or another
-    lorplan version's memory model priced it. Bytes per GPU, as every [estimate]."""
+def priced_spec(plan: Plan, spec):
+    """The spec `plan` is priced on, from `spec` (its model's spec, as read from the catalog, folder or cache):
+    a sequence classifier's re-headed to model.num_labels outputs, else 2 (the head lorplan train builds, trained
+    in full, so its size is in every figure: lorplan.core.model.head.with_labels); any other spec as it is. The
+    one rule for every figure priced anew from a plan file: its [estimate] (priced_anew) and the exports' notes
+    (lorplan.core.export.kbit)."""
+    if plan.model.task != Task.SEQUENCE_CLASSIFICATION:
+        return spec
     from lorplan.core.model.head import with_labels
 
+    return with_labels(spec, plan.model.num_labels or 2)
+
+
+def priced_anew(plan: Plan, spec) -> EstimateSection:
+    """The [estimate] `plan` prices as it stands on `spec` (its model's spec; re-headed by priced_spec: a sequence
+    classifier's to model.num_labels outputs, else 2, the head lorplan train builds), priced as plan_from_setup
+    prices it, with the assumptions and budget its own [estimate] records: equal to that [estimate] unless a priced
+    key (micro_batch, seq_len, quantization, targets, ...) or the model was edited since it was planned, or another
+    lorplan version's memory model priced it. Bytes per GPU, as every [estimate]."""
     _, setup, rank = plan_to_setup(plan)
-    if plan.model.task == Task.SEQUENCE_CLASSIFICATION:
-        spec = with_labels(spec, plan.model.num_labels or 2)
+    spec = priced_spec(plan, spec)
     budget = plan.estimate.budget_bytes if plan.estimate is not None else None
     return _estimate_section(spec, setup, rank, budget)
