@@ -78,30 +78,18 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> tuple[list[str], obj
     machine cannot read is not checked, and a warning says so; so is one outside the fast path whose config.json
     names code of its own (auto_map) when the plan trusts that code (lorplan train and the tools load the model's
     own class, which export does not build) or when only that code knows its model_type.
-    Returns the notes and the model's spec (None when not read), which the exporters price their notes on."""
+    Returns the notes and the model's spec (core.export.model_spec.read_model_spec; None when not read), which
+    the exporters price their notes on (re-headed for a classifier plan: core.plan.build.priced_spec)."""
     from lorplan.core.errors import BadInput
     from lorplan.core.export.common import WRITES_SETTING
-    from lorplan.core.model import load_spec, resolve_model
-    from lorplan.core.model.fallback import NeedsOwnCode, own_code_line
-    from lorplan.core.model.sources import NeedsBuild, read_config
+    from lorplan.core.export.model_spec import read_model_spec
     from lorplan.core.plan.context import check_plan_context, check_plan_targets, class_refusals
     from lorplan.core.vocab import ExportFormat
     from lorplan.train.paths import resolve_path
 
     source = str(resolve_path(plan.model.path, plan_path)) if plan.model.path is not None else plan.model.source
-    not_run = ", which lorplan export does not run"
     try:
-        src = resolve_model(source)
-        try:
-            spec = load_spec(src, allow_fallback=False)  # the catalog and the fast path: no child, no code
-        except NeedsBuild:
-            if plan.model.trust_remote_code and "auto_map" in read_config(src.config_path):
-                raise BadInput(f"config.json at {src.config_path}: the plan's model.trust_remote_code = true builds "
-                               f"the model with its own Python code (auto_map in config.json){not_run}") from None
-            try:
-                spec = load_spec(src, trust_remote_code=False)
-            except NeedsOwnCode as exc:  # its line names lorplan plan's flag, which export has not (nor runs it)
-                raise BadInput(own_code_line(exc.config_path, not_run)) from None
+        spec = read_model_spec(plan, source)  # the reading the planner's export dialog prices its notes on too
     except BadInput as exc:
         print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
               file=sys.stderr)

@@ -663,18 +663,54 @@ def export_refusal(plan: Plan, fmt: str) -> str | None:
     return classifier_refusal(plan, fmt)
 
 
+_SPEC_CACHE: dict = {}
+
+
+def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
+    """The model's spec the export of `plan` as `fmt` prices its notes on, read as `lorplan export` reads it
+    (core.export.model_spec.read_model_spec, the one reading: the fast path, else the fallback's build, whose report
+    the planner kept when the model was chosen; a session trusting the model's own code built it with that code, so
+    its first export here builds it without, in a child, seconds), once per config file version; kbit re-heads it
+    for a classifier.
+    None where the export prices nothing (no quantized base whose up-cast changes a dtype, or a format that prices
+    none), or where lorplan export reads no spec either (its notes then go without figures, as that command's do)."""
+    from lorplan.core.export import PRICES_ON_SPEC
+    from lorplan.core.export.kbit import upcast_matters
+
+    if fmt not in PRICES_ON_SPEC or not upcast_matters(plan):
+        return None
+    from lorplan.core.export.model_spec import read_model_spec
+    from lorplan.core.model import resolve_model
+
+    # from the working folder, as found_paths looks for it: the planner's plan has no file yet
+    source = str(Path(plan.model.path).expanduser()) if plan.model.path is not None else plan.model.source
+    try:
+        config = resolve_model(source).config_path
+        stat = Path(config).stat() if config is not None else None
+    except (BadInput, OSError):
+        stat = None  # read_model_spec says so
+    key = (source, plan.model.trust_remote_code, stat and stat.st_mtime_ns, stat and stat.st_size)
+    if key not in _SPEC_CACHE:
+        try:
+            _SPEC_CACHE[key] = read_model_spec(plan, source)
+        except (BadInput, OSError, ValueError):  # as core.export.kbit reads it: no spec, no figures
+            _SPEC_CACHE[key] = None
+    return _SPEC_CACHE[key]
+
+
 def _export(plan: Plan, fmt: str):
     """The export of `plan` for a trainer format (core.export.export_plan), its classifier's classes read from
-    its data, and its model.path and data.path written as `lorplan export` writes them: where the tool finds them,
+    its data, its model.path and data.path written as `lorplan export` writes them: where the tool finds them,
     absolute (core.export.paths, from the working folder: the planner's plan has no file yet), with the same
-    notes and warnings. The placeholder data path is left as it is: the dialog says it is one."""
+    notes and warnings, their figures priced on the spec that command reads (_export_spec). The placeholder data
+    path is left as it is: the dialog says it is one."""
     from lorplan.core.export import export_plan
     from lorplan.core.export.paths import DATA_PATH, found_paths
 
     found = found_paths(plan)
     if has_placeholder_data(plan):
         del found[DATA_PATH]
-    return export_plan(plan, fmt, **_export_classes(plan, fmt), found=found)
+    return export_plan(plan, fmt, **_export_classes(plan, fmt), found=found, spec=_export_spec(plan, fmt))
 
 
 def export_messages(plan: Plan, fmt: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

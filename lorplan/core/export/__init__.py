@@ -21,6 +21,9 @@ FORMATS = ExportFormat.values()
 LABELS = {f.value: f.label for f in ExportFormat}
 # the formats (export_<format>(plan, spec)) whose notes price a quantized base's fp32 up-cast on the model's spec
 _PRICES_UPCAST = frozenset(f.value for f in (ExportFormat.AXOLOTL, ExportFormat.LLAMAFACTORY, ExportFormat.TRL))
+# every format whose notes are priced on the spec (Unsloth's script takes it beside its plan file): what export_plan's
+# caller reads the spec for (core.export.model_spec.read_model_spec)
+PRICES_ON_SPEC = _PRICES_UPCAST | {ExportFormat.UNSLOTH.value}
 
 
 @dataclass(frozen=True)
