@@ -5,8 +5,8 @@ At the sweep's own length the three-seed knee moves between seed groups (benchma
 independent halves: seeds 0-2 and 3-5 agree at 160 steps on every LM task, at 40 steps not), so rank_regret's
 hit rate there measures seed noise as much as the recommender. This benchmark asks the same question at 160
 steps: the ground-truth sweep is knee_length.jsonl's 160-step runs (ranks 1-64 × lrs 1e-3, 3e-3, 1e-2 × seeds
-0-2, and seeds 3-5 too at 1e-2 on the language-model tasks; the classifiers' head trained alone as their base), every task of rank_regret_tasks.TASKS with
-steps = 160, and lorplan's ladder (rank_regret_replay.ladder_spec: probes half the planned length, 80 steps)
+0-2, and seeds 3-5 too at 1e-2 on the language-model tasks; the classifiers' head trained alone as their base), every task of rank_regret_tasks.TASKS
+knee_length trained at 160 steps (SWEPT) with steps = 160, and lorplan's ladder (rank_regret_replay.ladder_spec: probes half the planned length, 80 steps)
 is
 
 - replayed on those runs cut at step 80 (mid-schedule, as rank_regret's replay), and
@@ -44,11 +44,16 @@ PROBES = HERE / "results" / "rank_regret_long_probes.jsonl"
 REPORT = HERE / "results" / "rank_regret_long.md"
 
 
+# the tasks knee_length.py trained at 160 steps (rank_regret's cls-docpkg5 and cls-unicode came later and have
+# no 160-step sweep)
+SWEPT = ("cls-docpkg", "cls-license", "lm-source", "lm-license", "lm-docstring")
+
+
 def long_tasks(names: Sequence[str] | None = None) -> list:
-    """rank_regret_tasks.TASKS (those named, in order) planned at STEPS steps."""
+    """rank_regret_tasks.TASKS (those named, else those in SWEPT, in order) planned at STEPS steps."""
     from rank_regret_tasks import TASKS
 
-    pick = [t for t in TASKS if names is None or t.name in names]
+    pick = [t for t in TASKS if t.name in (SWEPT if names is None else names)]
     return [dataclasses.replace(t, steps=STEPS) for t in pick]
 
 
