@@ -157,7 +157,7 @@ def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schem
     labels for, and how to teach a causal LM the labels (text rows: as prompt/completion pairs; rows of another
     schema: the label's word in the part the model learns, the completion, output or assistant turn). `what`
     names the data as the command does ("--data d.jsonl", "p.toml: data.path d.jsonl"); `model` the model, named
-    as the recommender's evidence names one (recommend.capacity.model_name: a folder by its short name, its full
+    as the recommender's evidence names one (core.model.names.model_name: a folder by its short name, its full
     path being printed where the user needs it); `labels` the label values (a Counter, or (label, n) pairs'
     labels); `schema` the rows' (DataSchema); rows_read: the labels were read from the first rows_read rows alone
     (None: the whole file). no_class: the first label that is no class label (2.5, NaN, true: regression targets,
