@@ -105,8 +105,8 @@ def test_a_mixture_of_experts_is_found_by_its_expert_size_and_by_its_whole_exper
 
 
 def test_a_size_spelled_7b1_or_1_8b_reads_as_7_1b_or_1_8b_and_7b1_answers_to_7b():
-    """Hub ids spell sizes other ways: BLOOM's '7b1' is 7.1B (people call it BLOOM 7B, so '7b' finds it, as the name
-    reads '7B…'), InternLM's and StableLM's '1_8b' is 1.8B (so '8b' does not find it, it is no 8B model)."""
+    """Hub ids spell sizes other ways: BLOOM's '7b1' is 7.1B (people call it BLOOM 7B: '7b' finds it, as it finds
+    every 7.xB), InternLM's and StableLM's '1_8b' is 1.8B (so '8b' does not find it, it is no 8B model)."""
     bloom = ("bigscience/bloom-560m", "bigscience/bloom-1b1", "bigscience/bloom-1b7", "bigscience/bloom-3b",
              "bigscience/bloom-7b1")
 
@@ -124,7 +124,48 @@ def test_a_size_spelled_7b1_or_1_8b_reads_as_7_1b_or_1_8b_and_7b1_answers_to_7b(
     assert found("1.6b", internlm) == ["stabilityai/stablelm-2-1_6b"]
     assert found("7b", internlm) == ["internlm/internlm2_5-7b-chat"]
     assert catalog.matches("qwen 1.7b", "Qwen/Qwen3-1.7B") and not catalog.matches("qwen 7b", "Qwen/Qwen3-1_7B")
-    assert not catalog.matches("7b", "Qwen/Qwen3-1.7B") and not catalog.matches("1b", "Qwen/Qwen3-1.7B")
+    assert not catalog.matches("7b", "Qwen/Qwen3-1.7B") and catalog.matches("1b", "Qwen/Qwen3-1.7B")
+
+
+def test_a_size_word_finds_a_size_by_its_value_not_by_how_an_id_spells_its_decimals():
+    """'1b' listed bloom-1b7 (1.7B) but not Qwen3-1.7B or SmolLM2-1.7B, and bloom-1b1 but not TinyLlama-1.1B: one
+    size found or not by its spelling. A size word without a decimal stands for that size and its decimals (7b:
+    Mistral-7B and bloom-7b1, 1b: every 1.xB), one with a decimal for that size (1.7b: Qwen3-1.7B and bloom-1b7)."""
+    names = ("bigscience/bloom-1b1", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "bigscience/bloom-1b7", "Qwen/Qwen3-1.7B",
+             "EleutherAI/pythia-1.4b", "meta-llama/Llama-3.2-1B", "Qwen/Qwen3-0.6B", "internlm/internlm2-chat-1_8b",
+             "meta-llama/Llama-3.1-8B", "bigscience/bloom-7b1", "mistralai/Mistral-7B-v0.3")
+
+    def found(text: str) -> list[str]:
+        return [n for n in names if catalog.matches(text, n)]
+
+    assert found("1b") == ["bigscience/bloom-1b1", "TinyLlama/TinyLlama-1.1B-Chat-v1.0", "bigscience/bloom-1b7",
+                           "Qwen/Qwen3-1.7B", "EleutherAI/pythia-1.4b", "meta-llama/Llama-3.2-1B",
+                           "internlm/internlm2-chat-1_8b"]
+    assert found("1.7b") == found("1b7") == found("1_7b") == ["bigscience/bloom-1b7", "Qwen/Qwen3-1.7B"]
+    assert found("1.1b") == found("1b1") == ["bigscience/bloom-1b1", "TinyLlama/TinyLlama-1.1B-Chat-v1.0"]
+    assert found("7b") == ["bigscience/bloom-7b1", "mistralai/Mistral-7B-v0.3"] and found("7.1b") == found("7b1")
+    assert found("8b") == ["meta-llama/Llama-3.1-8B"] and found("0.6b") == found("600m") == ["Qwen/Qwen3-0.6B"]
+    assert ids("qwen 1b") == ["Qwen/Qwen2.5-1.5B-Instruct", "Qwen/Qwen2.5-1.5B", "Qwen/Qwen3-1.7B", "Qwen/Qwen3-1.7B-Base"]
+    assert ids("qwen 7b") == ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B"]  # never the 7B of 1.7B
+
+
+def test_underscores_that_separate_an_id_s_words_are_no_decimal_point():
+    """'7b' found no llama_2_7b or qwen2_5_7b (read as 2.7B and 5.7B: an underscore between digits was always a
+    decimal point). It is one where the number before it follows another separator, as in InternLM's, Qwen's and
+    StableLM's ids (internlm2_5-1_8b, Qwen-1_8B, stablelm-2-1_6b), not where underscores separate the words."""
+    for name in ("acme/llama_2_7b_chat", "acme/qwen2_5_7b_instruct", "acme/Llama_2_7B"):
+        assert catalog.matches("7b", name) and not catalog.matches("2.7b", name) and not catalog.matches("5.7b", name)
+    for name, size in (("internlm/internlm2_5-1_8b-chat", "1.8b"), ("Qwen/Qwen-1_8B", "1.8b"),
+                       ("stabilityai/stablelm-2-1_6b", "1.6b"), ("acme/qwen1_5-1_8b-chat", "1.8b")):
+        assert catalog.matches(size, name) and not catalog.matches(size[-2:], name), name
+
+
+def test_a_run_of_digits_longer_than_any_size_is_read_as_text_not_a_size():
+    """A pasted '111…x7b' (5,000 digits) raised ValueError (int() of the experts: a traceback from lorplan models
+    --search); such a word is matched as text."""
+    long = "1" * 5000
+    assert ids(long + "x7b") == ids(long + "b") == ids(long + "_5b7") == []
+    assert catalog.matches(long + "b", f"acme/m-{long}b") and not catalog.matches("1b", f"acme/m-{long}b")
 
 
 def test_common_spellings_of_a_size_in_hub_ids():

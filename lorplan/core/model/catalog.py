@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -130,13 +130,13 @@ def config(entry: CatalogEntry) -> dict[str, Any]:
 
 
 # A size in a name or a search word (lower case): "7b", "1.7b", "0.5b", "135m"; the other ways hub ids spell one,
-# "1_8b" (InternLM's, StableLM's 1.8B) and "7b1" (BLOOM's 7.1B, its digits after the unit); and a mixture of experts,
-# "8x7b" (Mixtral: 8 experts of 7B) or "7bx2". Groups: experts before, whole, fraction, unit, fraction after the
-# unit, experts after.
-_SIZE = r"(?:(\d+)x)?(\d+)(?:[._](\d+))?([bm])(\d+)?(?:x(\d+))?"
+# "1_8b" (InternLM's, Qwen's, StableLM's 1.8B) and "7b1" (BLOOM's 7.1B, its decimal after the unit); and a mixture of
+# experts, "8x7b" (Mixtral: 8 experts of 7B) or "7bx2". Groups: experts before, whole, decimal point, decimals, unit,
+# decimals after the unit, experts after.
+_SIZE = r"(?:(\d+)x)?(\d+)(?:([._])(\d+))?([bm])(\d+)?(?:x(\d+))?"
 _SIZE_WORD = re.compile(_SIZE)
 # In a name a size stands alone: no letter, digit or "." just before ("a3b", Qwen3-30B-A3B's active 3B; "e4b",
-# gemma-3n's effective 4B; the "7b" of "1.7b"), no letter or digit just after ("4bit", "7b7").
+# gemma-3n's effective 4B; the "7b" of "1.7b"), no letter or digit just after ("4bit", "7b1t").
 _SIZE_IN_NAME = re.compile(rf"(?<![a-z0-9.]){_SIZE}(?![a-z0-9])")
 # A search word that begins with a size and goes on after a separator: "7b-instruct", "8x7b-instruct".
 _SIZE_THEN_MORE = re.compile(rf"{_SIZE}(?=[^a-z0-9])")
@@ -145,53 +145,67 @@ _UNIT = {"b": 10**9, "m": 10**6}
 
 @dataclass(frozen=True)
 class _Size:
-    params: tuple[Decimal, ...]  # the parameter counts it answers to, the exact one first
+    count: Fraction  # parameters
+    span: int  # parameters above count a search word stands for too: 7b's 10**9 (7B to 7.9…B), 1.7b's none
     experts: int | None
+    end: int  # where it ends in the text read
 
 
-def _size(m: re.Match[str], *, as_named: bool) -> _Size | None:
-    """The size a _SIZE match spells. A name's "7b1" also answers to 7b (BLOOM 7B), as the name reads; a search
-    word's "7b1" is 7.1B only."""
-    before, whole, frac, unit, frac_after, after = m.groups()
-    if (frac and frac_after) or (before and after):  # "1.5b7", "8x7bx2" spell no size
+def _size(m: re.Match[str], text: str) -> _Size | None:
+    """The size a _SIZE match in `text` spells, or None ("1.5b7", "8x7bx2" and a run of digits longer than any size
+    spell none). An underscore is a decimal point where the number before it follows another separator
+    (internlm2_5-1_8b: 1.8B), not where underscores separate the words ("llama_2_7b": Llama 2, 7B)."""
+    before, whole, point, decimals, unit, decimals_after, after = m.groups()
+    if (decimals and decimals_after) or (before and after) or m.end() - m.start() > 40:
         return None
-    count = Decimal(f"{whole}.{frac or frac_after or 0}") * _UNIT[unit]
-    read_as = (Decimal(whole) * _UNIT[unit],) if as_named and frac_after else ()
+    if point == "_" and not before and m.start() > 0 and text[m.start() - 1] == "_":
+        whole, decimals = decimals, None
+    digits = decimals or decimals_after
+    count = Fraction(f"{whole}.{digits or 0}") * _UNIT[unit]
     experts = before or after
-    return _Size((count, *read_as), int(experts) if experts else None)
+    return _Size(count, 0 if digits else _UNIT[unit], int(experts) if experts else None, m.end())
 
 
-def _same_size(word: _Size, named: _Size) -> bool:
-    """Whether a search word's size is a name's: the same parameter count (500m is 0.5b), and the same experts
-    when the word gives them (7b finds 8x7b, 8x7b does not find 7b)."""
-    return word.params[0] in named.params and (word.experts is None or word.experts == named.experts)
+@lru_cache(maxsize=4096)
+def _sizes_in(hay: str) -> tuple[_Size, ...]:
+    """The sizes a (lower-case) name holds, each one count (no span); cached, as a picker searches the same ids at
+    each key."""
+    sizes = (_size(m, hay) for m in _SIZE_IN_NAME.finditer(hay))
+    return tuple(replace(s, span=0) for s in sizes if s is not None)
 
 
-def _word_in(word: str, hay: str) -> bool:
-    """Whether one lower-case search word is in `hay` (lower case): a size word as a whole size of a name (7b finds
-    Mistral-7B, Mixtral-8x7B and BLOOM-7b1, not Qwen3-1.7B), a word beginning with a size ("7b-instruct") where
-    that whole size is followed by the rest, any other word anywhere."""
+@lru_cache(maxsize=256)
+def _size_word(word: str) -> tuple[_Size, str] | None:
+    """A search word's size and what follows it ("7b-instruct": 7B, "-instruct"), or None for a word that does not
+    begin with one; cached, as each word is read against every id."""
     if (m := _SIZE_WORD.fullmatch(word)) is not None:
         rest = ""
     elif (m := _SIZE_THEN_MORE.match(word)) is not None:
         rest = word[m.end():]
     else:
+        return None
+    wanted = _size(m, word)
+    return None if wanted is None else (wanted, rest)
+
+
+def _word_in(word: str, hay: str) -> bool:
+    """Whether one lower-case search word is in `hay` (lower case): a size word as a size of a name, by its value
+    (7b finds Mistral-7B, bloom-7b1 and Mixtral-8x7B's experts, 1.7b finds Qwen3-1.7B and bloom-1b7, neither finds
+    the 7B of 1.7B), a word beginning with a size ("7b-instruct") where that size is followed by the rest, any
+    other word anywhere."""
+    if (parsed := _size_word(word)) is None:
         return word in hay
-    wanted = _size(m, as_named=False)
-    if wanted is None:
-        return word in hay
-    for found in _SIZE_IN_NAME.finditer(hay):
-        named = _size(found, as_named=True)
-        if named is not None and _same_size(wanted, named) and hay.startswith(rest, found.end()):
-            return True
-    return False
+    wanted, rest = parsed
+    return any((named.count == wanted.count or wanted.count <= named.count < wanted.count + wanted.span)
+               and wanted.experts in (None, named.experts)
+               and hay.startswith(rest, named.end) for named in _sizes_in(hay))
 
 
 def matches(text: str, *names: str) -> bool:
     """Whether every word of the search `text` is in one of `names` (case-insensitive; a size word like 7b, 1.7b or
-    8x7b matches a whole size, not the end of "1.7b": 7b finds Mixtral-8x7B and bloom-7b1, 8b finds no 1_8b). For
-    any id: the catalog's search, the TUI's model picker and `lorplan models` filtering the Hugging Face cache's
-    ids."""
+    8x7b matches a size by its value, however a name spells it, not the end of "1.7b": 7b finds every 7.xB, such as
+    bloom-7b1, and Mixtral-8x7B; 1.7b finds Qwen3-1.7B and bloom-1b7; 8b finds no 1_8b). For any id: the catalog's
+    search, the TUI's model picker and `lorplan models` filtering the Hugging Face cache's ids."""
     hay = " ".join(names).lower()
     return all(_word_in(w, hay) for w in text.lower().split())
 
