@@ -358,8 +358,9 @@ def data_ladder(spec, source, setup, plan, profile, data: DataSize, prior: Capac
     outside 0 to MAX_BUDGET_MINUTES is BadInput (check_budget_minutes; the CLI and the planner's minutes field
     refuse it first, with their own names for it). No ladder (Ladder.blocked) when its probes train on a GPU that
     budget_bytes, the GPU the verdict priced, is too small for even a rank-1 probe, which trains unsharded
-    (probe_memory; a larger rank whose probe does not fit is left out of the ladder, saying so), or when the planned training is too short to probe (the remedy names the --epochs,
-    and the fewer --gpus, that plan enough steps: fewer_gpus_remedy)."""
+    (probe_memory; a larger rank whose probe does not fit is left out of the ladder, saying so), or when the
+    planned training is too short to probe (the remedy names the --epochs, and the fewer --gpus, that plan enough
+    steps: fewer_gpus_remedy)."""
     if budget_minutes is not None:
         check_budget_minutes(budget_minutes, "ladder budget")
     from lorplan.core.model import model_folder
