@@ -668,12 +668,14 @@ _SPEC_CACHE: dict = {}
 
 def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
     """The model's spec the export of `plan` as `fmt` prices its notes on, read as `lorplan export` reads it
-    (core.export.model_spec.read_model_spec, the one reading: the fast path, else the fallback's build, whose report
-    the planner kept when the model was chosen; a session trusting the model's own code built it with that code, so
-    its first export here builds it without, in a child, seconds), once per config file version; kbit re-heads it
-    for a classifier.
+    (core.export.model_spec.read_model_spec, the one reading), once per config file version; kbit re-heads it for
+    a classifier. The export dialog asks on the UI thread, so it never starts the fallback's child (seconds of
+    torch): a model outside the fast path is read from the build the planner's worker kept when it loaded the
+    model (core.model.buildcache; kept in a session trusting the model's own code too, for a model without any).
     None where the export prices nothing (no quantized base whose up-cast changes a dtype, or a format that prices
-    none), or where lorplan export reads no spec either (its notes then go without figures, as that command's do)."""
+    none), where lorplan export reads no spec either, or where no build is kept (a cache folder that cannot be
+    written): the notes then go without figures, as that command's do when it cannot read the model. A build not
+    kept is looked for again at the next export."""
     from lorplan.core.export import PRICES_ON_SPEC
     from lorplan.core.export.kbit import upcast_matters
 
@@ -681,6 +683,7 @@ def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
         return None
     from lorplan.core.export.model_spec import read_model_spec
     from lorplan.core.model import resolve_model
+    from lorplan.core.model.fallback import NotKept
 
     # from the working folder, as found_paths looks for it: the planner's plan has no file yet
     source = str(Path(plan.model.path).expanduser()) if plan.model.path is not None else plan.model.source
@@ -692,7 +695,9 @@ def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
     key = (source, plan.model.trust_remote_code, stat and stat.st_mtime_ns, stat and stat.st_size)
     if key not in _SPEC_CACHE:
         try:
-            _SPEC_CACHE[key] = read_model_spec(plan, source)
+            _SPEC_CACHE[key] = read_model_spec(plan, source, build=False)
+        except NotKept:
+            return None
         except (BadInput, OSError, ValueError):  # as core.export.kbit reads it: no spec, no figures
             _SPEC_CACHE[key] = None
     return _SPEC_CACHE[key]

@@ -217,14 +217,45 @@ def test_an_unwritable_cache_plans_from_the_command_line(planned, tmp_path):
     assert proc.stdout == first
 
 
-def test_trust_remote_code_builds_are_neither_read_nor_kept(in_process):
-    """A build asked to run the model's own code may differ from transformers' class of the same config (and
-    from one build to the next, as that code changes): it runs every time, and leaves nothing."""
-    model, _, spy, entries = in_process
+def test_own_code_builds_are_neither_read_nor_kept(in_process, tmp_path, monkeypatch):
+    """A build that runs the model's own code (allowed, and named by config.json's auto_map) may differ from
+    transformers' class of the same config (and from one build to the next, as that code changes): it runs every
+    time, and leaves nothing. The child is a stand-in here (the code auto_map names is not in the folder)."""
+    _, spec, _, entries = in_process
+    fresh = json.loads(next(entries.glob("*.json")).read_text())["data"]
+    model = _folder(tmp_path / "own", {**OPT, "auto_map": {"AutoModelForCausalLM": "modeling_own.OwnForCausalLM"}})
+    buildcache.store(fallback.cache_key(model / "config.json"), fresh)  # a build without that code, kept
     before = {p.name: p.read_bytes() for p in entries.iterdir()}
-    spec = _build(model, trust=True)
-    assert spy.calls == 1 and "trust_remote_code was enabled on request" in spec.notes
+    asked = []
+    monkeypatch.setattr(fallback, "run_child", lambda path, trust: asked.append(trust) or fresh)
+    for _ in range(2):
+        built = _build(model, trust=True)
+        assert "trust_remote_code was enabled on request" in built.notes
+    assert asked == [True, True]
     assert {p.name: p.read_bytes() for p in entries.iterdir()} == before
+
+
+def test_a_trusted_build_of_a_model_without_own_code_is_kept(in_process, monkeypatch):
+    """Allowed to run the model's own code, a build of a config.json that names none (no auto_map) builds
+    transformers' class, as without that consent: it reads the kept build (a planner started with
+    --trust-remote-code built it anew on every start, and its export dialog built it again without the consent),
+    and keeps its own."""
+    model, spec, spy, entries = in_process
+    built = _build(model, trust=True)
+    assert spy.calls == 0 and "trust_remote_code was enabled on request" in built.notes
+    assert built.linears == spec.linears and built.tensors == spec.tensors
+    (entry,) = entries.glob("*.json")
+    fresh = json.loads(entry.read_text())["data"]
+    entry.unlink()
+    with fallback.kept_only():  # nothing kept: the child is not started under kept_only
+        with pytest.raises(fallback.NotKept, match="no build of it is kept"):
+            _build(model)
+    assert spy.calls == 0
+    asked = []  # the child's report, without the child's seconds: what is tested is what is kept
+    monkeypatch.setattr(fallback, "run_child", lambda path, trust: asked.append(trust) or fresh)
+    assert _build(model, trust=True).linears == spec.linears and asked == [True]
+    assert _build(model).linears == spec.linears and asked == [True]  # the trusted build was kept
+    assert len(list(entries.glob("*.json"))) == 1
 
 
 def test_the_cache_keeps_the_newest_entries(tmp_path, monkeypatch):

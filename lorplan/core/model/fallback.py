@@ -11,7 +11,9 @@ import json
 import re
 import subprocess
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -217,19 +219,53 @@ def _role(path: str, is_head: bool) -> str:
     return "other"
 
 
+class NotKept(BadInput):
+    """build_spec within kept_only(): the child's report for this config file is not kept, and the child (seconds
+    of torch) was not started."""
+
+
+_KEPT_ONLY = threading.local()
+
+
+@contextmanager
+def kept_only() -> Iterator[None]:
+    """Within it, on this thread, build_spec answers from the kept report (core.model.buildcache) or raises
+    NotKept, and never starts the child: for a caller that must not wait seconds, as the planner's UI thread
+    (its export dialog, tui.bridge._export_spec). Another thread (the planner's worker loading the model) builds
+    as before."""
+    before = getattr(_KEPT_ONLY, "on", False)
+    _KEPT_ONLY.on = True
+    try:
+        yield
+    finally:
+        _KEPT_ONLY.on = before
+
+
+def runs_own_code(cfg: Mapping[str, Any], trust_remote_code: bool) -> bool:
+    """True when a build of `cfg` runs the model's own code: it was allowed and config.json names that code
+    (auto_map; transformers' AutoConfig and Auto classes look nowhere else). A build allowed it but of a config
+    without auto_map builds transformers' own class, the build without that consent."""
+    return trust_remote_code and "auto_map" in cfg
+
+
 def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_code: bool, reason: str) -> ModelSpec:
     """A ModelSpec from the child's report (source="fallback", with a note saying so). The report is kept across
-    runs (core.model.buildcache, keyed by cache_key) unless the build ran the model's own code."""
+    runs (core.model.buildcache, keyed by cache_key) unless the build ran the model's own code (runs_own_code):
+    a planner started with --trust-remote-code keeps its build of a model without that code, which its export
+    dialog reads back (kept_only). NotKept within kept_only() when the report is not kept."""
     from lorplan.core.model import buildcache
 
     check_known_type(path, cfg)
-    key = None if trust_remote_code else cache_key(path)
+    key = None if runs_own_code(cfg, trust_remote_code) else cache_key(path)
     kept = buildcache.load(key) if key is not None else None
     if kept is not None:
         try:
             return _spec(kept, cfg, spec_id, trust_remote_code, reason)
         except (KeyError, TypeError, ValueError, IndexError, AttributeError):  # a report no lorplan wrote: rebuild
             pass
+    if getattr(_KEPT_ONLY, "on", False):
+        raise NotKept(f"config.json at {path}: the model is built in a child process (seconds), and no build of "
+                      "it is kept")
     data = run_child(path, trust_remote_code)
     spec = _spec(data, cfg, spec_id, trust_remote_code, reason)
     if key is not None:
