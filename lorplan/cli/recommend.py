@@ -617,8 +617,8 @@ REC_KEYS = ("rank", "alpha", "learning_rate", "confidence", "evidence", "ladder"
 def _whole(obj: dict, run) -> dict:
     """recommendation.json as the driver writes it, else BadInput naming --run (a file damaged by hand or a
     full disk): printing one that lacks its keys was a KeyError traceback, and --json printed it as it was. Its
-    fits object is read as the planner reads it (recommend.types.Fit.from_json): a gpus of 1.5 or "two" is refused,
-    and 2.0 is printed as 2."""
+    fits is read as the planner reads it (recommend.types.Fit.from_json): one that is no object (it was printed as
+    it was), or a gpus of 1.5 or "two", is refused, and 2.0 is printed as 2."""
     from lorplan.recommend.types import Fit
 
     missing = [k for k in REC_KEYS if k not in obj]
@@ -626,7 +626,7 @@ def _whole(obj: dict, run) -> dict:
         raise BadInput(f"--run {run.id}: its recommendation.json is damaged (it lacks {', '.join(missing)}); "
                        f"`lorplan probe status {run.id}` shows its probes")
     fits = obj.get("fits")
-    if isinstance(fits, dict):
+    if fits is not None:  # null: no budget was priced
         try:
             fit = Fit.from_json(fits)
         except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:

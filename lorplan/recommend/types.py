@@ -9,6 +9,7 @@ Pure Python: no torch, no I/O.
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from types import MappingProxyType
@@ -162,6 +163,10 @@ class Fit:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Fit:
+        """The Fit to_json() wrote; BadInput for a fits that is no object (a string's "string indices must be
+        integers" was the line) or a gpus that is no whole number of at least 1."""
+        if not isinstance(obj, Mapping):
+            raise BadInput(f"fits: must be a JSON object or null, not {reprlib.repr(obj)}")
         return cls(rank=int(obj["rank"]), total_bytes=int(obj["total_bytes"]), budget_bytes=obj.get("budget_bytes"),
                    gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
                    remedies=tuple(Remedy.from_json(r) for r in obj.get("remedies", ())),

@@ -76,3 +76,38 @@ def test_a_run_folders_whole_float_gpus_reads_as_an_int(state_home, capsys):
     assert main(["recommend", "--run", run.id, "--json"]) == 0
     got = json.loads(capsys.readouterr().out)["fits"]["gpus"]
     assert got == 2 and type(got) is int
+
+
+NOT_AN_OBJECT = ("H100", [FITS], 16, True)
+
+
+@pytest.mark.parametrize("fits", NOT_AN_OBJECT, ids=lambda v: type(v).__name__)
+def test_a_fits_that_is_no_object_is_refused_by_both_readers(state_home, capsys, fits):
+    """A fits that is no JSON object: Fit.from_json said "string indices must be integers" (the planner's
+    line), and `lorplan recommend --run` printed it as it was, exit 0 (--json: "fits": "H100")."""
+    from lorplan.tui.recommend_bridge import read_recommendation
+
+    with pytest.raises(BadInput, match=r"^fits: must be a JSON object or null, not "):
+        Fit.from_json(fits)
+    run, files = _ladder_with_gpus(state_home, 2)
+    files.write_recommendation({**files.recommendation(), "fits": fits})
+    with pytest.raises(BadInput) as err:
+        read_recommendation(files.recommendation_path)
+    assert str(files.recommendation_path) in str(err.value) and "fits: must be a JSON object" in str(err.value)
+    for json_flag in ((), ("--json",)):
+        rc = main(["recommend", "--run", run.id, *json_flag])
+        cap = capsys.readouterr()
+        assert rc == 2 and cap.out == "", cap.out
+        line = cap.err.strip()
+        assert "\n" not in line and f"--run {run.id}" in line and "fits: must be a JSON object" in line, line
+
+
+def test_a_null_fits_is_no_budget(state_home, capsys):
+    """fits null (no budget priced) is read as before by both."""
+    from lorplan.tui.recommend_bridge import read_recommendation
+
+    run, files = _ladder_with_gpus(state_home, 2)
+    files.write_recommendation({**files.recommendation(), "fits": None})
+    assert read_recommendation(files.recommendation_path).recommendation.fits is None
+    assert main(["recommend", "--run", run.id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fits"] is None
