@@ -175,13 +175,20 @@ def run(args) -> int:
     setup, context = cuda_context_from_args(args, setup)
     ranks = ranks_from_args(args, spec, setup)
     budget, gpu_name = budget_from_args(args)
-    profile = None
+    profile = head_note = None
     if args.write and args.data is not None:
+        profile = _profile(args.data, spec, setup)
+    if args.write and spec.task == Task.SEQUENCE_CLASSIFICATION:
+        from lorplan.core.model.head import regression_head_note, trained_labels, with_labels
         from lorplan.core.plan import classifier_spec
 
-        profile = _profile(args.data, spec, setup)
-        # a classifier's head is the one its labels need: the table (--json) and the written plan price it
-        spec = classifier_spec(spec, profile, data=args.data)
+        # the head the plan trains, which the table (--json) and the written plan price: the one --data's labels
+        # need, else the model's own (a 1-output regression head's: a new 2-class one, head_note says so)
+        headed = (classifier_spec(spec, profile, data=args.data) if profile is not None
+                  else with_labels(spec, trained_labels(spec)))
+        head_note = regression_head_note(spec, trained_labels(headed), f"--model {args.model}",
+                                         None if profile is None else f"--data {args.data}")
+        spec = headed
     if args.write:  # the table printed is the plan written: its micro-batch and padding mask
         setup, _ = written_setup(args, spec, setup)
     table = rank_table(spec, setup, ranks, budget)
@@ -192,7 +199,8 @@ def run(args) -> int:
             if data_line:
                 print(data_line)
             sys.stdout.flush()  # what was written before the notes about it, also when both go to one pipe
-        for note in ([f"note: {attention_note}"] if attention_note else []) + said:
+        head = [f"note: {head_note}"] if head_note else []
+        for note in ([f"note: {attention_note}"] if attention_note else []) + said + head:
             say(note, whole=commands_in(note))
     if args.json:
         out = plan_json(spec, table, context)

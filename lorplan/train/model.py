@@ -317,10 +317,15 @@ def _enable_checkpointing(model, prepare: bool, enabled: bool):
     return model
 
 
+# transformers' problem_type for what lorplan trains a sequence classifier on: one class id per example
+SINGLE_LABEL = "single_label_classification"
+
+
 def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
     """The model's config with the plan's linear RoPE scaling (model.rope_scaling) in transformers' rope_parameters
     (positions divided by the factor, Chen et al. 2023, arXiv 2306.15595); from_pretrained then takes it as
-    `config`, with num_labels moved onto it. `config`: load_config's, copied (read here when not given).
+    `config`, with num_labels and problem_type moved onto it. `config`: load_config's, copied (read here when not
+    given).
     The text model's config takes it (a multimodal config's text_config: Gemma 3's language model reads its own);
     RoPE parameters per layer type (Gemma 3: full_attention, sliding_attention) are scaled where transformers puts
     a config's rope_scaling (core.memory.bounds.rope_scaled_labels): Gemma 3's full-attention layers
@@ -359,8 +364,9 @@ def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):
         params.setdefault("rope_theta", getattr(text, "rope_theta", 10000.0))
         params.update(scaling)
     text.rope_parameters = params
-    if "num_labels" in kwargs:
-        config.num_labels = kwargs.pop("num_labels")
+    for key in ("num_labels", "problem_type"):  # in this order: a single-label problem needs 2 labels or more
+        if key in kwargs:
+            setattr(config, key, kwargs.pop(key))
     return config
 
 
@@ -377,6 +383,9 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     kwargs = load_kwargs(plan, device, notes)
     if plan.model.task == "sequence-classification":
         kwargs["num_labels"] = plan.model.num_labels or 2
+        # lorplan trains class ids with cross-entropy (its eval counts argmax hits); a checkpoint's own problem_type
+        # would choose another loss: "regression" (a cross-encoder's 1-output head) MSE on the new head's logits
+        kwargs["problem_type"] = SINGLE_LABEL
         cls = transformers.AutoModelForSequenceClassification
     else:
         cls = transformers.AutoModelForCausalLM
@@ -441,7 +450,10 @@ class _Held(logging.Handler):
 
 
 def _is_load_report(record: logging.LogRecord) -> bool:
-    return " LOAD REPORT" in str(record.msg)
+    # and the config's warning that the plan's num_labels is not its id2label's count: load_notes says which head
+    # the checkpoint has and which the plan trains (a cross-encoder's 1 output, a new 2-class head)
+    msg = str(record.msg)
+    return " LOAD REPORT" in msg or "which is incompatible to the `id2label` map" in msg
 
 
 @contextlib.contextmanager
@@ -545,8 +557,9 @@ def load_notes(plan, info: dict, saved: tuple[str, ...]) -> list[str]:
             why = ""
             for k in new_head:
                 if k in resized:
-                    why = (f" (the checkpoint's has {resized[k][0][0]} outputs, the plan's num_labels is "
-                           f"{resized[k][1][0]})")
+                    had = resized[k][0][0]  # a 1-output head is a regression or score head (a cross-encoder's)
+                    had = "1 output, a regression or score head;" if had == 1 else f"{had} outputs,"
+                    why = f" (the checkpoint's has {had} the plan's num_labels is {resized[k][1][0]})"
                     break
             notes.append(f"classifier head ({', '.join(new_head)}): new{why}, trained from scratch with the adapter "
                          "(modules_to_save)")

@@ -16,6 +16,44 @@ def head_labels(spec) -> int | None:
     return None
 
 
+def model_labels(spec) -> int:
+    """Outputs of the model's own classifier head: its head (head_labels), else its config's num_labels as
+    transformers derives it (2 when it says none)."""
+    from lorplan.core.model.archs import num_labels
+
+    return head_labels(spec) or num_labels(spec.config or {})
+
+
+def trained_labels(spec) -> int:
+    """Outputs of the head a plan trains on this sequence classifier when no data says how many: the model's
+    own, at least 2. A 1-output head is a regression or score head (a cross-encoder's: transformers trains it on
+    float labels with MSE), and lorplan trains class labels, so a new 2-class head takes its place
+    (regression_head_note says so)."""
+    return max(2, model_labels(spec))
+
+
+def regression_head_note(spec, num_labels: int, model: str, data: str | None = None) -> str | None:
+    """The one line for a plan that trains a head of num_labels outputs on a model whose own head has 1 output (a
+    regression or score head, which lorplan does not train), else None. `model` and `data` name the inputs as the
+    user typed them ("--model m", "--data d.jsonl"; data None: the plan has no data, whose labels would set the
+    classes). Without "note: ", which the caller adds where it prints."""
+    if model_labels(spec) != 1 or num_labels == 1:
+        return None
+    which = f"for {data}'s labels " if data else ""
+    hint = "" if data else " (--data gives it as many classes as its labels need)"
+    return (f"{model}: its classifier head has 1 output, a regression or score head (a cross-encoder's, say); "
+            f"lorplan trains class labels, no regression, so the plan prices and trains a new {num_labels}-class "
+            f"head {which}in its place{hint}")
+
+
+def regression_words(spec, model: str) -> str | None:
+    """What a refusal of float labels (no class labels) adds for a model whose own head has 1 output: "MODEL's head
+    has 1 output, a regression or score head: lorplan plans class labels, no regression"; else None."""
+    if model_labels(spec) != 1:
+        return None
+    return f"{model}'s head has 1 output, a regression or score head: lorplan plans class labels, no regression"
+
+
 def with_labels(spec, num_labels: int):
     """The spec with a classifier head of num_labels outputs (the head is trained in full, so it counts);
     the spec itself when it already has that many, or has no config to rebuild from."""

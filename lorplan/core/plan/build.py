@@ -79,11 +79,10 @@ def _model_section(spec, source: str | None, revision: str, trust_remote_code: b
     task = _task(spec)
     num_labels = None
     if task == Task.SEQUENCE_CLASSIFICATION:
-        from lorplan.core.model.archs import num_labels as config_labels
-        from lorplan.core.model.head import head_labels
+        from lorplan.core.model.head import trained_labels
 
-        # the head the estimate prices (classifier_spec re-heads the spec for the data), so the two agree
-        num_labels = max(2, head_labels(spec) or config_labels(spec.config or {}))
+        # the model's head, or a new 2-class one for a 1-output (regression) head: plan_from_setup prices this head
+        num_labels = trained_labels(spec)
     where = source if source is not None else spec.id
     local = spec.source == "folder" or (source is not None and Path(source).exists())
     if local:
@@ -208,13 +207,21 @@ def plan_from_setup(
     has none, and BadInput when one is given). `training` overrides fields of TrainingSection (learning_rate,
     epochs, max_steps, output_dir, ...). The estimate is
     lorplan.core.memory.estimate(spec, setup, rank) and the trainable count lorplan.core.lora.trainable_params,
-    so the plan carries exactly what `lorplan plan` printed for the same setup.
+    so the plan carries exactly what `lorplan plan` printed for the same setup; a sequence classifier's spec is
+    priced with the head the plan writes and lorplan train builds (model.num_labels: the model's own head, and for
+    a 1-output regression or score head a new 2-class one, core.model.head.trained_labels).
     """
     if rank < 1:
         raise BadInput(f"--rank: {rank} must be at least 1")
+    model = replace(_model_section(spec, source, revision, trust_remote_code),
+                    rope_scaling=getattr(setup, "rope_scaling", None))
+    if model.num_labels is not None:
+        from lorplan.core.model.head import with_labels
+
+        # priced with the head lorplan train builds: a 1-output (regression) head's plan trains a 2-class one
+        spec = with_labels(spec, model.num_labels)
     return Plan(
-        model=replace(_model_section(spec, source, revision, trust_remote_code),
-                      rope_scaling=getattr(setup, "rope_scaling", None)),
+        model=model,
         quantization=_quantization_section(setup),
         lora=_lora_section(spec, setup, rank, alpha),
         training=_training_section(spec, setup, rank, training,
@@ -270,12 +277,16 @@ def class_count(labels, where: str | None = None) -> int:
 _CLASS_RULE = "integer labels are class ids: the largest + 1; names take the ids after them"
 
 
-def _check_labels(profile, where) -> None:
+def _check_labels(profile, where, spec=None) -> None:
     """BadInput naming the file when a classifier cannot train on the profile's labels: a row whose label is no
-    class label (2.5, NaN, true: its line), or a name that reads as a number beside integer ids."""
+    class label (2.5, NaN, true: its line), or a name that reads as a number beside integer ids. A model whose own
+    head has 1 output (`spec`: a regression or score head) is named too: lorplan plans no regression."""
     refusal = profile.label_refusal()
     if refusal is not None:
-        raise BadInput(f"--data {where}: {refusal}")
+        from lorplan.core.model.head import regression_words
+
+        more = regression_words(spec, spec.id) if spec is not None and profile.label_problems else None
+        raise BadInput(f"--data {where}: {refusal}" + (f"; {more}" if more else ""))
 
 
 def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str | None = None):
@@ -295,7 +306,7 @@ def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str |
     if _task(spec) != Task.SEQUENCE_CLASSIFICATION:
         return spec
     where = data if data is not None else profile.path
-    _check_labels(profile, where)
+    _check_labels(profile, where, spec)
     if profile.labels is None:
         raise BadInput(f"--data {where}: {spec.id} is a sequence classifier and needs rows with a 'label'; "
                        f"these {profile.schema} rows have none")
