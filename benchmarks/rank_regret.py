@@ -203,7 +203,7 @@ def next_job(rows: Sequence[dict], tasks: Sequence, with_patterns: bool = True) 
     return todo[0] if todo else None
 
 
-PATTERN_SECONDS = 300  # one pattern's making (EVA's PCA cycles until it converges) may take this long
+PATTERN_SECONDS = 300  # one pattern's making (EVA's PCA cycles until it converges) may take this long (--pattern-seconds)
 
 
 def _with_timeout(seconds: int, fn, *args):
@@ -223,7 +223,8 @@ def _with_timeout(seconds: int, fn, *args):
 
 
 
-def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True) -> int:
+def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True,
+          pattern_seconds: int = PATTERN_SECONDS) -> int:
     import torch
 
     torch.set_num_threads(1)
@@ -238,7 +239,7 @@ def sweep(results: Path, tasks: Sequence, log=print, with_patterns: bool = True)
             break
         if job["kind"] == "pattern":
             try:
-                made = _with_timeout(PATTERN_SECONDS, make_pattern, TASK_BY_NAME_LAZY()[job["task"]],
+                made = _with_timeout(pattern_seconds, make_pattern, TASK_BY_NAME_LAZY()[job["task"]],
                                      job["variant"], job["rank"], job["top"])
             except Exception as exc:  # a pattern that cannot be made is reported as not run, never invented
                 why = f"{type(exc).__name__}: {exc}"
@@ -303,6 +304,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="0,1,2", help="probes: the ladders' training seeds, in order (0,1,2)")
     ap.add_argument("--no-patterns", action="store_true",
                     help="sweep: leave the pattern and EVA rows for a later run (ground truth and fixed rows only)")
+    ap.add_argument("--pattern-seconds", type=int, default=PATTERN_SECONDS,
+                    help=f"sweep: the longest one pattern's making may take ({PATTERN_SECONDS}); a pattern not made in "
+                         "time is kept in the results file as not run: delete those rows to try again")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -313,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"--tasks: no task named {', '.join(unknown)} (tasks: {', '.join(t.name for t in TASKS)})")
     tasks = [t for t in TASKS if args.tasks is None or t.name in args.tasks]
     if args.what == "sweep":
-        return sweep(args.results, tasks, log=lambda s: print(s, flush=True), with_patterns=not args.no_patterns)
+        return sweep(args.results, tasks, log=lambda s: print(s, flush=True), with_patterns=not args.no_patterns,
+                     pattern_seconds=args.pattern_seconds)
     if args.what == "adapters":
         retrain_adapters(args.results, tasks, log=lambda s: print(s, flush=True))
         return 0
