@@ -75,7 +75,8 @@ def register(sub) -> None:
     d.add_argument("--examples", type=count("--examples"), metavar="N", help="instead of --data: examples")
     d.add_argument("--task", choices=TASKS, help="causal-lm or sequence-classification (default: the model's)")
     d.add_argument("--num-labels", type=positive_int("--num-labels", 2), metavar="K",
-                   help="classification: number of labels (default: counted from --data, else the model's)")
+                   help="classification: number of labels (default: counted from --data, else the model's head's, "
+                        "at least 2)")
     d.add_argument("--epochs", type=positive_float("--epochs", MAX_EPOCHS), default=1.0, metavar="N",
                    help="planned passes over the data (default 1; written to the plan, adds no information)")
     t = p.add_argument_group("training setup (for the memory check and --write)")
@@ -301,9 +302,11 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
     labels = args.num_labels
     if args.data is None:
         if task == "sequence-classification" and labels is None:
-            from lorplan.core.model.archs import num_labels
+            from lorplan.core.model.head import trained_labels
 
-            labels = num_labels(spec.config)
+            # the head a written plan trains and prices (plan_from_setup): the model's own, and a new 2-class one
+            # for a 1-output regression or score head (a cross-encoder's), which lorplan does not train
+            labels = trained_labels(spec)
         return DataSize(task=task, trained_tokens=args.trained_tokens, examples=args.examples,
                         num_labels=labels if task == "sequence-classification" else None,
                         epochs=args.epochs), None, spec, None
@@ -325,7 +328,16 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
         # every row's label read once, by probe start's rule: a label that is no class label (by its line), labels
         # of no one kind, or one class alone (it teaches nothing) is refused before a plan is written or a ladder
         # starts; the ladder's run keeps them for its probes
-        read = read_labels(args.data, f"--data {args.data}")
+        try:
+            read = read_labels(args.data, f"--data {args.data}")
+        except BadInput as exc:
+            from lorplan.core.model.head import regression_words
+
+            # float labels (0.3) for a model whose head has 1 output: said as lorplan plan --write --data says it
+            more = regression_words(spec, spec.id) if profile.label_problems else None
+            if more is None:
+                raise
+            raise BadInput(f"{exc}; {more}") from None
         counts, recorded = read.counts, read.recorded
         # the head the estimate, the written plan and the probes train (core.plan.classifier_spec, as lorplan
         # plan --write --data and the planner): integer labels are their own class ids, so labels 0 and 5 need 6
@@ -393,7 +405,18 @@ def _recommend(args) -> int:
         blocked = probe_blocker(spec, source)
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")
+    model_spec = spec  # the model's own head (_data_size's spec has the head the labels need)
     data, profile, spec, labels = _data_size(args, spec, task, seq_len, setup.rope_scaling)
+    if task == "sequence-classification":
+        from lorplan.core.model.head import regression_head_note
+
+        # the model's head has 1 output (a regression or score head): the recommendation, its probes and a written
+        # plan train a new class head, as lorplan plan --write says
+        note = regression_head_note(model_spec, data.num_labels, f"--model {args.model}",
+                                    f"--data {args.data}" if args.data is not None else None,
+                                    classes=f"--num-labels {args.num_labels}" if args.num_labels else None)
+        if note is not None:
+            say(f"note: {note}", whole=commands_in(note))
     if profile is not None and profile.skipped:
         note = skipped_note(f"--data {args.data}", args.data, profile.skipped, profile.examples,
                             first_skipped(profile), "the recommendation counts")

@@ -541,10 +541,14 @@ def data_spec(spec: ModelSpec, data: PlanData | None) -> ModelSpec:
     """The spec a plan trained on the Data tab's dataset is priced with: a sequence classifier's with the head its
     labels need (core.plan.classifier_spec: integer labels are class ids, so labels 0 and 5 need 6 outputs), as
     `lorplan plan --write --data` and `lorplan recommend --data` price it; any other spec, or a dataset without
-    a profile or labels, as it is. Raises BadInput (a negative integer label, more classes than lorplan plans)."""
+    a profile or labels, as it is, but a classifier whose own head has 1 output (a regression or score head: a
+    cross-encoder's), which lorplan does not train: with the new 2-class head its plans write and price
+    (core.model.head.trained_labels). Raises BadInput (a negative integer label, more classes than lorplan plans)."""
     profile = data.profile if data is not None else None
     if profile is None or profile.labels is None:
-        return spec  # a classifier's data without labels: the export keeps the model's head; probes refuse it
+        # a classifier's data without labels: the export keeps the model's head (probes refuse it), unless a
+        # regression head, whose plan trains a new class head
+        return _trained_head(spec)
     from lorplan.core.plan import classifier_spec
 
     return classifier_spec(spec, profile, data=data.path)
@@ -599,11 +603,25 @@ def peft_targets(spec: ModelSpec, targets) -> tuple[str, ...]:
     return (names,) if isinstance(names, str) else tuple(names)
 
 
-def num_labels(spec: ModelSpec) -> int:
-    """The classifier's labels as transformers derives them from the model's config (2 when it says none)."""
-    from lorplan.core.model.archs import num_labels as config_labels
+def _trained_head(spec: ModelSpec) -> ModelSpec:
+    """A sequence classifier's spec with the head a plan trains without labels (a 1-output head's: a new 2-class
+    one), else the spec itself."""
+    from lorplan.core.model.head import model_labels, trained_labels, with_labels
+    from lorplan.core.vocab import Task
 
-    return config_labels(spec.config or {})
+    if spec.task != Task.SEQUENCE_CLASSIFICATION or trained_labels(spec) == model_labels(spec):
+        return spec
+    return with_labels(spec, trained_labels(spec))
+
+
+def num_labels(spec: ModelSpec) -> int:
+    """The classes of the head a plan trains on this classifier: its own head's outputs (from the model's config
+    as transformers derives them, 2 when it says none), at least 2: a 1-output regression or score head (a
+    cross-encoder's) is replaced by a new 2-class one, as the exported plan writes and prices it
+    (core.model.head.trained_labels)."""
+    from lorplan.core.model.head import trained_labels
+
+    return trained_labels(spec)
 
 
 def plan_command(snapshot: PlanSnapshot) -> str:

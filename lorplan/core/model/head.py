@@ -32,15 +32,17 @@ def trained_labels(spec) -> int:
     return max(2, model_labels(spec))
 
 
-def regression_head_note(spec, num_labels: int, model: str, data: str | None = None) -> str | None:
+def regression_head_note(spec, num_labels: int, model: str, data: str | None = None, *,
+                         classes: str | None = None) -> str | None:
     """The one line for a plan that trains a head of num_labels outputs on a model whose own head has 1 output (a
     regression or score head, which lorplan does not train), else None. `model` and `data` name the inputs as the
     user typed them ("--model m", "--data d.jsonl"; data None: the plan has no data, whose labels would set the
-    classes). Without "note: ", which the caller adds where it prints."""
+    classes); `classes`, the flag that set the count without data ("--num-labels 5", lorplan recommend's). Without
+    "note: ", which the caller adds where it prints."""
     if model_labels(spec) != 1 or num_labels == 1:
         return None
-    which = f"for {data}'s labels " if data else ""
-    hint = "" if data else " (--data gives it as many classes as its labels need)"
+    which = f"for {data}'s labels " if data else f"({classes}) " if classes else ""
+    hint = "" if data or classes else " (--data gives it as many classes as its labels need)"
     return (f"{model}: its classifier head has 1 output, a regression or score head (a cross-encoder's, say); "
             f"lorplan trains class labels, no regression, so the plan prices and trains a new {num_labels}-class "
             f"head {which}in its place{hint}")
