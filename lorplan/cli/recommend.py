@@ -715,14 +715,18 @@ def _wait(run, poll_s: float = 1.0, *, args, notes=None) -> dict:
     """Wait for the ladder to be done, saying on stderr what each ended probe measured; restarts a driver or
     a scheduler that was killed meanwhile (_restart: RemoteCodeRefused, rather than waiting forever, for a
     ladder that asks for its model's own code without this command's --trust-remote-code). Returns the final
-    recommendation.json object."""
+    recommendation.json object. Between looks it sleeps poll_s, or until the ladder's driver exits (UnlockWake on
+    its ladder.lock), which it does right after writing the ended recommendation: that is read at once, not up to
+    poll_s later."""
     import re
     import time
 
+    from lorplan.probe.backend import UnlockWake
     from lorplan.recommend.ladder_spec import LadderFiles
     from lorplan.recommend.table import ENDED, state_word
 
     files = LadderFiles(run)
+    wake = UnlockWake()
     told: set[str] = set()
     notes = notes or space_notes()
     checked = time.monotonic()
@@ -743,7 +747,7 @@ def _wait(run, poll_s: float = 1.0, *, args, notes=None) -> dict:
         if time.monotonic() - checked > 5:
             checked = time.monotonic()
             _restart(args, run, waiting=True, notes=notes)
-        time.sleep(poll_s)
+        wake.sleep((files.lock_path,), poll_s)
 
 
 def _probe_line(p: dict, obj: dict) -> str:

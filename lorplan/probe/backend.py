@@ -68,6 +68,40 @@ def lock_held(path: Path) -> bool:
     return False
 
 
+class UnlockWake:
+    """Sleep a poller until a process holding one of the given locks lets it go, or its poll interval passes: a
+    wait for a run that reads the run's files at each look wakes as the scheduler or the ladder's driver exits
+    (the kernel drops the lock however it ends, after what it wrote), instead of sleeping out the interval.
+    A lock is watched by one thread at a time, blocked on a shared flock that it lets go at once (as lock_held's
+    test does); a lock no process holds is not watched (its holder may still be starting: the interval wakes the
+    poller), so nothing spins."""
+
+    def __init__(self) -> None:
+        self._woken = threading.Event()
+        self._watched: set[Path] = set()
+
+    def sleep(self, locks: tuple[Path, ...], timeout_s: float) -> None:
+        for path in locks:
+            if path not in self._watched and lock_held(path):
+                self._watched.add(path)
+                threading.Thread(target=self._await, args=(path,), daemon=True).start()
+        self._woken.wait(timeout_s)
+        self._woken.clear()  # before the caller's next look, which reads what woke it
+
+    def _await(self, path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            fd = None  # gone since lock_held: wake the poller, which looks again
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            finally:
+                os.close(fd)  # releases the shared lock at once
+        self._watched.discard(path)
+        self._woken.set()
+
+
 DRIVER_START_GRACE_S = 30.0  # a driver launched this recently may still be importing, before it takes its lock
 
 

@@ -17,6 +17,7 @@ from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe.backend import (  # driver liveness is backend's (status.py reads it too), re-exported here
     DRIVER_START_GRACE_S,
     Backend,
+    UnlockWake,
     driver_alive,
     driver_launch_stamp,
     exclusive,
@@ -356,10 +357,12 @@ def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend
     its model's own code without the user's consent and has no live driver to restart it). Queued probes that
     wait for disk space (RunStatus.space_wait) are waited for: a scheduler starts them once space is freed;
     on_space_wait gets the space_wait each time such a wait begins. Raises LorplanError after `timeout` seconds
-    (naming the wait for space)."""
+    (naming the wait for space). Between looks it sleeps poll_s, or until the run's scheduler or the ladder's
+    driver exits (UnlockWake): the last probe's end is seen when its scheduler ends, not up to poll_s later."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     deadline = None if timeout is None else time.monotonic() + timeout
     spaced = SpaceWaitNotes(on_space_wait)
+    wake = UnlockWake()
     while True:
         st = run_status(run, backend)
         if st.done:
@@ -370,7 +373,8 @@ def wait(run: RunDir, timeout: float | None = None, poll_s: float = 1.0, backend
             left = ", ".join(f"{p.id} {p.state}" for p in st.probes if p.state in ("queued", "running"))
             raise LorplanError(f"run {run.id}: timed out after {timeout:g} s ({left or 'its driver about to add probes'})"
                                + timeout_space_note(st))
-        time.sleep(poll_s)
+        wake.sleep((run.scheduler_lock, run.driver_lock), poll_s if deadline is None
+                   else min(poll_s, max(0.0, deadline - time.monotonic())))
 
 
 class SpaceWaitNotes:
