@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from lorplan.core.errors import BadInput
-from lorplan.core.export.peft import SINGLE_LABEL  # the problem_type the peft export's classifier file says
+from lorplan.core.export.peft import classifier_kwargs  # the head the peft export's classifier file describes
 from lorplan.core.plan.build import prepares_kbit  # the rule lorplan train shares with the exports
 from lorplan.core.units import counted
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
@@ -379,10 +379,11 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
 
     kwargs = load_kwargs(plan, device, notes)
     if plan.model.task == "sequence-classification":
-        kwargs["num_labels"] = plan.model.num_labels or 2
-        # lorplan trains class ids with cross-entropy (its eval counts argmax hits); a checkpoint's own problem_type
-        # would choose another loss: "regression" (a cross-encoder's 1-output head) MSE on the new head's logits
-        kwargs["problem_type"] = SINGLE_LABEL
+        # num_labels, and problem_type: lorplan trains class ids with cross-entropy (its eval counts argmax hits); a
+        # checkpoint's own problem_type would choose another loss: "regression" (a cross-encoder's 1-output head)
+        # MSE on the new head's logits. The same arguments classifier_config.json gives a user (peft export, the
+        # adapter folder), so what they load is what was trained
+        kwargs.update(classifier_kwargs(plan, None))
         cls = transformers.AutoModelForSequenceClassification
     else:
         cls = transformers.AutoModelForCausalLM

@@ -65,4 +65,4 @@ def test_two_labels_still_export(tmp_path, capsys):
     assert main(["export", str(plan), "--to", "peft", "-o", str(tmp_path / "peft")]) == 0
     assert capsys.readouterr().err == ""
     head = json.loads((tmp_path / "peft" / "classifier_config.json").read_text())
-    assert head == {"num_labels": 2, "problem_type": SINGLE_LABEL}
+    assert head == {"num_labels": 2, "problem_type": SINGLE_LABEL, "ignore_mismatched_sizes": True}

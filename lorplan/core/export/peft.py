@@ -1,7 +1,8 @@
 """peft export: an adapter_config.json that `peft.LoraConfig.from_pretrained(folder)` and `LoraConfig(**d)`
 load, plus bnb_config.json with the BitsAndBytesConfig kwargs when the base is quantized, and for a sequence
 classifier classifier_config.json: the AutoModelForSequenceClassification.from_pretrained arguments that build
-the head the plan priced (num_labels, problem_type; id2label and label2id when the data's labels are names).
+the head the plan priced (num_labels, problem_type, ignore_mismatched_sizes; id2label and label2id when the data's
+labels are names).
 
 LoraConfig takes no num_labels (an unknown key is a TypeError in LoraConfig(**d), a warning in from_pretrained),
 and task_type "SEQ_CLS" only makes peft train and save the head (modules_to_save): its size comes from the base
@@ -83,16 +84,18 @@ def bnb_config_kwargs(plan) -> dict[str, Any] | None:
 
 
 def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = None) -> dict[str, Any]:
-    """AutoModelForSequenceClassification.from_pretrained arguments for a classifier plan's head: num_labels and
-    problem_type as `lorplan train` builds it (model.num_labels, else 2; SINGLE_LABEL, whatever the checkpoint's
-    config.json says) and, when the data's labels hold a name, id2label and label2id over every output (an id no
-    label takes is transformers' LABEL_i). `classes`: class id -> the label as the data writes it
-    (lorplan.core.data.data_classes, result.json's `classes`), or None when unknown.
+    """AutoModelForSequenceClassification.from_pretrained arguments for a classifier plan's head, the ones
+    `lorplan train` builds it with (lorplan.train.model.build_model takes them from here): num_labels
+    (model.num_labels, else 2), problem_type SINGLE_LABEL (whatever the checkpoint's config.json says) and
+    ignore_mismatched_sizes (a checkpoint's own head of another size, a cross-encoder's 1 output, is replaced,
+    not a RuntimeError; it changes nothing where the sizes agree) and, when the data's labels hold a name, id2label
+    and label2id over every output (an id no label takes is transformers' LABEL_i). `classes`: class id -> the
+    label as the data writes it (lorplan.core.data.data_classes, result.json's `classes`), or None when unknown.
     BadInput when the data holds one class alone (core.data.labels.check_classes) or a class id does not fit the
     head, as `lorplan train` refuses them, in its words, naming the plan's data
     (data_key: `plan_file` is the plan's file as the user gave it, if it has one)."""
     n = plan.model.num_labels or 2
-    out: dict[str, Any] = {"num_labels": n, "problem_type": SINGLE_LABEL}  # in lorplan train's order
+    out: dict[str, Any] = {"num_labels": n, "problem_type": SINGLE_LABEL, "ignore_mismatched_sizes": True}
     if not classes:
         return out
     where = data_key(plan, plan_file)
