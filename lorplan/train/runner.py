@@ -335,8 +335,8 @@ class _Loop:
 def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> None:
     """save_pretrained into a temporary folder, then rename: the adapter folder is whole or absent. A
     classifier's folder also holds classifier_config.json, the AutoModelForSequenceClassification arguments of
-    its head (num_labels, and id2label / label2id when the labels are names), as `lorplan export --to peft`
-    writes it: the base model's default head (two outputs) cannot load another head's adapter. The adapter of
+    its head (core.export.peft.classifier_kwargs: num_labels, problem_type, ignore_mismatched_sizes, and
+    id2label / label2id when the labels are names), as `lorplan export --to peft` writes it: the base model's default head (two outputs) cannot load another head's adapter. The adapter of
     the finished run this one trained on is replaced (it stays in that run's last checkpoint while it is kept)."""
     tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp")
     old = adapter_dir.with_name(f".{adapter_dir.name}.old")
