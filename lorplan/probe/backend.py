@@ -74,7 +74,10 @@ class UnlockWake:
     (the kernel drops the lock however it ends, after what it wrote), instead of sleeping out the interval.
     A lock is watched by one thread at a time, blocked on a shared flock that it lets go at once (as lock_held's
     test does); a lock no process holds is not watched (its holder may still be starting: the interval wakes the
-    poller), so nothing spins."""
+    poller), so nothing spins. A lock whose flock cannot be waited for (ENOLCK from a network file system's lock
+    service) is not watched again: the interval alone wakes the poller, with no traceback from the thread. A wait
+    that returns (its timeout, Ctrl-C) leaves its threads blocked until the locks' holders exit: one per lock, each
+    with the lock file open."""
 
     def __init__(self) -> None:
         self._woken = threading.Event()
@@ -96,6 +99,8 @@ class UnlockWake:
         if fd is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH)
+            except OSError:
+                return  # stays in _watched: woken now, the poller would watch it again at once, and spin
             finally:
                 os.close(fd)  # releases the shared lock at once
         self._watched.discard(path)

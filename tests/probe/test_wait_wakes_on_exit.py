@@ -52,3 +52,38 @@ def test_runner_wait_returns_when_the_driver_exits(state_home):
     waiter.join(30.0)
     assert not waiter.is_alive()
     assert got["value"].done and not got["value"].driver_alive
+
+
+def test_a_lock_that_cannot_be_waited_for_leaves_the_poll(tmp_path, monkeypatch):
+    """A held lock whose blocking flock fails (ENOLCK: a network file system's lock service gone) is not watched
+    again: each sleep lasts its interval (no spin), and the watcher's error reaches no traceback."""
+    import errno
+    import fcntl
+    import os
+    import time
+
+    from lorplan.probe import backend
+
+    lock = tmp_path / "ladder.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # held: lock_held's test (another open file) says so
+    real, tries, raised = fcntl.flock, [], []
+
+    def no_wait(f, op):
+        if op == fcntl.LOCK_SH:  # the watcher's blocking wait; lock_held's LOCK_NB test still works
+            tries.append(op)
+            raise OSError(errno.ENOLCK, "No locks available")
+        return real(f, op)
+
+    monkeypatch.setattr(backend.fcntl, "flock", no_wait)
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    wake = backend.UnlockWake()
+    try:
+        start = time.monotonic()
+        for _ in range(4):
+            wake.sleep((lock,), 0.1)
+        took = time.monotonic() - start
+    finally:
+        os.close(fd)
+    assert tries == [fcntl.LOCK_SH] and raised == []
+    assert took >= 0.4
