@@ -77,19 +77,27 @@ class UnlockWake:
     poller), so nothing spins. A lock whose flock cannot be waited for (ENOLCK from a network file system's lock
     service) is not watched again: the interval alone wakes the poller, with no traceback from the thread. A wait
     that returns (its timeout, Ctrl-C) leaves its threads blocked until the locks' holders exit: one per lock, each
-    with the lock file open."""
+    with the lock file open. The ladder's driver sleeps on the alive.lock of each probe it saw running
+    (seen_held), and wake() ends a sleep from another thread (its pattern measurement's exit)."""
 
     def __init__(self) -> None:
         self._woken = threading.Event()
         self._watched: set[Path] = set()
 
-    def sleep(self, locks: tuple[Path, ...], timeout_s: float) -> None:
+    def sleep(self, locks: tuple[Path, ...], timeout_s: float, seen_held: bool = False) -> None:
+        """Sleep up to timeout_s, or until one of `locks` is let go. seen_held: the caller's last look saw each
+        of them held (a probe's alive.lock, read as running), so one let go since is no holder still starting:
+        it is watched all the same, and wakes the poller at once."""
         for path in locks:
-            if path not in self._watched and lock_held(path):
+            if path not in self._watched and (seen_held or lock_held(path)):
                 self._watched.add(path)
                 threading.Thread(target=self._await, args=(path,), daemon=True).start()
         self._woken.wait(timeout_s)
         self._woken.clear()  # before the caller's next look, which reads what woke it
+
+    def wake(self) -> None:
+        """End the sleep now going on (or the next one, at once)."""
+        self._woken.set()
 
     def _await(self, path: Path) -> None:
         try:

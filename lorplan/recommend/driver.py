@@ -246,6 +246,7 @@ class Driver:
     """One ladder's decisions, one `step()` at a time (the process loops over it; tests may call it)."""
 
     def __init__(self, run, trust_remote_code: bool = False) -> None:
+        from lorplan.probe.backend import UnlockWake
         from lorplan.recommend.observe import RunObserver
 
         self.run = run
@@ -262,8 +263,8 @@ class Driver:
         self._clocked = 0.0  # time.monotonic() of the last ladder-clock.json
         self._measure: subprocess.Popen | None = None
         self._running: tuple[str, ...] = ()  # the probes the last step saw running
-        self._watched: set[object] = set()  # probe ids and the measurement whose end wakes `wait`
-        self._woken = threading.Event()
+        self._wake = UnlockWake()  # what `wait` sleeps on: the running probes' alive.locks, the measurement's end
+        self._watched_measure: subprocess.Popen | None = None  # the measurement whose end wakes `wait`
         self._write_failed: str | None = None  # the line said for a write that failed, until one succeeds
         self._paused = 0.0  # the seconds this driver's run waited for disk space with no probe running
         self._space_since: float | None = None  # when the wait now going on began (the `now` of that step)
@@ -415,18 +416,14 @@ class Driver:
 
     def wait(self, timeout_s: float) -> None:
         """Sleep until a probe the last step saw running exits, the pattern measurement ends, or timeout_s
-        passes. One thread per probe blocks on a shared flock of its alive.lock, which the probe's process holds
-        exclusively until it exits (lorplan.probe.backend); a probe is watched once, so nothing spins."""
-        for pid in self._running:
-            if pid not in self._watched:
-                self._watched.add(pid)
-                threading.Thread(target=_await_unlock, args=(self.run.alive_lock(pid), self._woken),
-                                 daemon=True).start()
-        if self._measure is not None and self._measure not in self._watched:
-            self._watched.add(self._measure)
-            threading.Thread(target=_await_exit, args=(self._measure, self._woken), daemon=True).start()
-        self._woken.wait(timeout_s)
-        self._woken.clear()  # before the next step reads the run: what woke us is seen there
+        passes. The probes' alive.locks, which each probe's process holds exclusively until it exits, are watched
+        as every wait for a run watches its locks (lorplan.probe.backend.UnlockWake, seen_held: one let go since
+        the step wakes at once); a lock is watched by one thread at a time, and one whose flock cannot be waited
+        for (ENOLCK) is left to the poll, so nothing spins."""
+        if self._measure is not None and self._measure is not self._watched_measure:
+            self._watched_measure = self._measure
+            threading.Thread(target=_await_exit, args=(self._measure, self._wake.wake), daemon=True).start()
+        self._wake.sleep(tuple(self.run.alive_lock(pid) for pid in self._running), timeout_s, seen_held=True)
 
     def _pattern(self, obs) -> bool:
         """Start the pattern measurement once every pattern probe has ended and two saved adapters; True while
@@ -498,22 +495,9 @@ class Driver:
             self._written = text
 
 
-def _await_unlock(path: Path, woken: threading.Event) -> None:
-    """Set `woken` once no process holds `path`'s exclusive flock (at once when none does now)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return  # no lock file: nothing to wait for; the poll sees the probe
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH)
-    finally:
-        os.close(fd)  # releases our shared lock at once
-    woken.set()
-
-
-def _await_exit(proc: subprocess.Popen, woken: threading.Event) -> None:
+def _await_exit(proc: subprocess.Popen, wake) -> None:
     proc.wait()
-    woken.set()
+    wake()
 
 
 def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
