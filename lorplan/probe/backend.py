@@ -6,7 +6,9 @@ Liveness on the local backend is a lock, not a pid: the scheduler takes an exclu
 alive.lock before it starts the probe and hands the locked descriptor to the child (pass_fds), then closes its
 own copy. The kernel drops the lock when the last holder exits (however it exits: kill -9, OOM killer, crash),
 so "is the lock held?" is exact and immune to pid reuse and zombies. Readers test it with a non-blocking
-shared lock. Unix only (fcntl.flock), which is where GPU workstations are.
+shared lock. Unix only (fcntl.flock), which is where GPU workstations are. A run folder on a file system that
+refuses flock (some network file systems) cannot be run: LocksRefused says so in one line (lock_held, exclusive,
+and submit before it starts a scheduler that would die of it unseen).
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from lorplan.core.errors import BadInput
+from lorplan.core.errors import BadInput, LorplanError
 from lorplan.core.model.hfcache import OFFLINE_ENV
 from lorplan.probe.runs import RunDir, read_json
+from lorplan.train.lock import UNLOCKABLE
 
 
 class Backend(ABC):
@@ -53,14 +56,41 @@ class Backend(ABC):
         """End the probe's processes (SIGTERM, then SIGKILL after grace_s). True if it was alive."""
 
 
+class LocksRefused(LorplanError):
+    """The file system of a probe run's folder refuses flock, on which every liveness test and queue of a run
+    rests (lorplan.probe.runs' locks): the run cannot be run there."""
+
+
+def locks_refused(path: Path, exc: OSError) -> LocksRefused:
+    """The one line for lock file `path` whose flock failed with `exc` (an errno of UNLOCKABLE): it names the
+    run folder holding it (the machine's slot locks: their folder) and where runs go instead."""
+    run = next((p for p in path.parents if (p / "plan.json").is_file()), None)
+    where = f"probe run folder {run}" if run is not None else f"probe runs' folder {path.parent}"
+    return LocksRefused(f"{where}: its file system refuses file locks ({path.name}: Errno {exc.errno} "
+                        f"{exc.strerror or exc}); put runs on a local disk: point XDG_STATE_HOME at a folder there")
+
+
+def _flock(fd: int, op: int, path: Path) -> None:
+    """fcntl.flock, with a file system that refuses it (UNLOCKABLE) said as LocksRefused."""
+    try:
+        fcntl.flock(fd, op)
+    except BlockingIOError:
+        raise
+    except OSError as exc:
+        if exc.errno not in UNLOCKABLE:
+            raise
+        raise locks_refused(path, exc) from None
+
+
 def lock_held(path: Path) -> bool:
-    """True when another open file holds an exclusive flock on `path` (missing file: False)."""
+    """True when another open file holds an exclusive flock on `path` (missing file: False). LocksRefused when
+    the file system refuses the test."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except (FileNotFoundError, NotADirectoryError):
         return False
     try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        _flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, path)
     except BlockingIOError:
         return True
     finally:
@@ -147,10 +177,11 @@ def driver_alive(run: RunDir, grace_s: float = DRIVER_START_GRACE_S) -> bool:
 
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[int]:
-    """Hold an exclusive flock on `path` (created if missing) for the duration of the block."""
+    """Hold an exclusive flock on `path` (created if missing) for the duration of the block (LocksRefused when
+    its file system refuses it)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _flock(fd, fcntl.LOCK_EX, path)
         yield fd
     finally:
         os.close(fd)
@@ -225,6 +256,17 @@ def device_slots(device: str, max_parallel: int | None, env: dict[str, str] | No
              "name": _slot_name(chosen[i % len(chosen)].label, i // len(chosen))} for i in range(n)]
 
 
+def check_locks(run: RunDir) -> None:
+    """LocksRefused when the run folder's file system refuses flock (tried on its queue.lock, made if missing)."""
+    fd = os.open(run.queue_lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, run.queue_lock)
+    except BlockingIOError:
+        pass  # held by a launch or cancel just now: the file system takes locks
+    finally:
+        os.close(fd)
+
+
 def try_lock(path: Path, note: str = "") -> int | None:
     """Take an exclusive flock on `path` (created, with its folder) without waiting: the open descriptor, with
     `note` written in the file for readers, or None when another process holds it. Any other failure (the
@@ -259,9 +301,12 @@ class LocalProcessBackend(Backend):
 
     def submit(self, run: RunDir) -> None:
         """Start a scheduler for the run, with TRUST_FLAG when this backend holds the user's consent: without it
-        the scheduler launches no probe of a run that asks for its model's own code (lorplan.probe.consent)."""
+        the scheduler launches no probe of a run that asks for its model's own code (lorplan.probe.consent).
+        LocksRefused, and no scheduler, when the run folder's file system refuses flock: the scheduler would die
+        of it at its first lock, with the user told nothing."""
         from lorplan.probe.consent import flag
 
+        check_locks(run)
         log = open(run.scheduler_log, "ab")
         os.utime(run.scheduler_log)  # when a scheduler was last asked for (runner.restart_stalled waits after)
         try:

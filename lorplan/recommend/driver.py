@@ -54,8 +54,9 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None, 
     A classifier's ladder keeps its data's labels in the run folder for its probes (labels.json), as `lorplan
     probe start` does: `labels`, the runs.DataLabels the caller read (lorplan.probe.runner.read_labels: `lorplan
     recommend --data`), else read here by the same rule (runner.plan_labels: the planner's ladder), BadInput
-    before anything is written when a row's label is no class label, wherever it is in the file."""
-    from lorplan.probe.backend import get_backend
+    before anything is written when a row's label is no class label, wherever it is in the file. A run folder
+    whose file system refuses flock: lorplan.probe.backend.LocksRefused, the run removed."""
+    from lorplan.probe.backend import LocksRefused, get_backend
     from lorplan.probe.consent import asks_remote_code
     from lorplan.probe.runner import mark_driver_launched, plan_labels
     from lorplan.probe.runs import create_run
@@ -78,7 +79,13 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None, 
         shutil.rmtree(run.path, ignore_errors=True)
         raise BadInput(f"cannot write the ladder's files in {run.path} ({exc.strerror or exc}); free space there "
                        "or point XDG_STATE_HOME at a folder that can be written") from None
-    get_backend(plan.backend, trust_remote_code=trusted).submit(run)
+    try:
+        get_backend(plan.backend, trust_remote_code=trusted).submit(run)
+    except LocksRefused:  # a folder whose file system refuses flock: a ladder that could never run, none left
+        import shutil
+
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise
     launch_driver(run, trust_remote_code=trusted)
     return run
 

@@ -1,0 +1,85 @@
+"""A runs folder on a file system that refuses flock outright (ENOLCK from a network file system without its
+lock service, EOPNOTSUPP): every liveness test and queue of a probe run rests on flock, so a run there cannot be
+run. `lorplan probe start`, `probe status` and a ladder's start say so in one line naming the run folder and
+XDG_STATE_HOME (where runs go), not with a traceback, nor by starting a scheduler that dies of it unseen. The
+refusal is simulated where the OS reports it (fcntl.flock), so the test runs on any disk."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import subprocess
+
+import pytest
+
+from lorplan.cli import main
+from lorplan.probe import backend, runner
+from lorplan.probe.runs import create_run
+
+
+@contextlib.contextmanager
+def _refuse_locks(monkeypatch, code: int = errno.ENOLCK):
+    """flock refused until the block ends (state_home's clean-up tests the run's locks after the test)."""
+    def refused(fd, op):
+        raise OSError(code, os.strerror(code))
+
+    def no_scheduler(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args[0]}")
+
+    with monkeypatch.context() as m:
+        m.setattr(fcntl, "flock", refused)
+        m.setattr(subprocess, "Popen", no_scheduler)  # nothing may start a scheduler that would die of it
+        yield
+
+
+def _one_line(err: str) -> str:
+    err = err.strip()
+    assert "\n" not in err and "Traceback" not in err
+    return err
+
+
+@pytest.mark.parametrize("code", [errno.ENOLCK, errno.EOPNOTSUPP])
+def test_lock_held_names_the_run_folder(state_home, monkeypatch, code):
+    run = create_run(runner.make_plan((4,), steps=2, device="cpu", run="20260101-000000-aaaa"), state_home)
+    run.scheduler_lock.touch()
+    run.alive_lock("r4").touch()
+    for lock in (run.scheduler_lock, run.alive_lock("r4")):
+        with _refuse_locks(monkeypatch, code), pytest.raises(backend.LocksRefused) as got:
+            backend.lock_held(lock)
+        assert str(got.value) == (f"probe run folder {run.path}: its file system refuses file locks ({lock.name}: "
+                                  f"Errno {code} {os.strerror(code)}); put runs on a local disk: point XDG_STATE_HOME "
+                                  "at a folder there")
+    assert not backend.lock_held(run.path / "missing.lock")  # no file: nothing to test, as before
+
+
+def test_probe_start_is_one_line_and_starts_no_scheduler(state_home, monkeypatch, capsys):
+    with _refuse_locks(monkeypatch):
+        assert main(["probe", "start", "--ranks", "4", "--steps", "2"]) == 1
+    err = _one_line(capsys.readouterr().err)
+    assert err.startswith(f"lorplan probe start: probe run folder {state_home}{os.sep}")
+    assert err.endswith(": its file system refuses file locks (queue.lock: Errno 37 No locks available); put runs "
+                        "on a local disk: point XDG_STATE_HOME at a folder there")
+    assert not list(state_home.glob("*/scheduler.log"))
+
+
+def test_probe_status_is_one_line(state_home, monkeypatch, capsys):
+    run = create_run(runner.make_plan((4,), steps=2, device="cpu", run="20260101-000000-aaaa"), state_home)
+    run.scheduler_lock.touch()  # a scheduler was here: its lock is tested
+    with _refuse_locks(monkeypatch):
+        assert main(["probe", "status", run.id]) == 1
+    err = _one_line(capsys.readouterr().err)
+    assert err.startswith(f"lorplan probe status: probe run folder {run.path}: its file system refuses file locks")
+    assert "XDG_STATE_HOME" in err
+
+
+def test_a_ladder_start_leaves_no_run(state_home, monkeypatch):
+    from lorplan.probe.demo import demo_examples
+    from lorplan.recommend.driver import start_ladder
+    from lorplan.recommend.launch import demo_ladder
+
+    ladder = demo_ladder(demo_examples())
+    with _refuse_locks(monkeypatch), pytest.raises(backend.LocksRefused, match="its file system refuses file locks"):
+        start_ladder(ladder.spec, ladder.plan, ladder.first, state_home)
+    assert [p.name for p in state_home.iterdir() if not p.name.startswith(".")] == []
