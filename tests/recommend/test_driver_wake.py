@@ -26,15 +26,22 @@ HOLD = ("import fcntl, os, sys, time\n"
         "print('held', flush=True)\ntime.sleep(600)\n")
 
 
-def test_the_driver_wakes_when_a_running_probe_exits(state_home):
-    """The demo ladder's first probe runs (its alive.lock held); Driver.wait(600) keeps waiting while it does and
-    returns once its process is killed."""
+def _demo_run(state_home):
+    """The demo ladder's run with its first pass queued and its first probe's folder made: the run and that
+    probe's id."""
     ladder = demo_ladder(demo_examples())
     run = create_run(ladder.plan, state_home)
     LadderFiles(run).write_spec(ladder.spec)
     LadderFiles(run).write_state(LadderState(passes=(ladder.first,)))
     first = ladder.first.specs[0]["id"]
     run.probe_dir(first).mkdir(parents=True, exist_ok=True)
+    return run, first
+
+
+def test_the_driver_wakes_when_a_running_probe_exits(state_home):
+    """The demo ladder's first probe runs (its alive.lock held); Driver.wait(600) keeps waiting while it does and
+    returns once its process is killed."""
+    run, first = _demo_run(state_home)
     probe = subprocess.Popen([sys.executable, "-c", HOLD, str(run.alive_lock(first))], stdout=subprocess.PIPE,
                              start_new_session=True)
     try:
@@ -63,12 +70,7 @@ def test_the_driver_wakes_when_a_running_probe_exits(state_home):
 def _first_running(state_home):
     """The demo ladder's run with its first probe running: its alive.lock held by this process's own open file
     (lock_held tests it through another, as for a probe's process). Returns the run, the probe and that file."""
-    ladder = demo_ladder(demo_examples())
-    run = create_run(ladder.plan, state_home)
-    LadderFiles(run).write_spec(ladder.spec)
-    LadderFiles(run).write_state(LadderState(passes=(ladder.first,)))
-    first = ladder.first.specs[0]["id"]
-    run.probe_dir(first).mkdir(parents=True, exist_ok=True)
+    run, first = _demo_run(state_home)
     fd = os.open(run.alive_lock(first), os.O_RDWR | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_EX)
     # no such process group: nothing here ends it (the driver cancels no probe of a first pass)
