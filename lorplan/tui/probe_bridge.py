@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe import runner
+from lorplan.probe.backend import LocksRefused
 from lorplan.probe.compare import RankRow, compare_ranks, interval_text, rank_text  # noqa: F401 (the panels' door)
 from lorplan.probe.consent import RemoteCodeRefused, asks_remote_code, run_refusal
 from lorplan.probe.demo import (
@@ -62,7 +63,7 @@ class Curve:
 class ProbesRead:
     """One read of the run folders: every run (id, label; oldest first), the run shown and its status and
     curves. `requested` is the run id the read was asked for (None: the newest). `problem` is one line when the
-    shown run could not be read (a damaged plan.json)."""
+    shown run could not be read (a damaged plan.json, a file system that refuses its locks)."""
 
     runs: tuple[tuple[str, str], ...]
     requested: str | None
@@ -160,7 +161,10 @@ class ProbeFeed:
                     self._watcher = RunWatcher(run, self.backend)
                 except LorplanError as exc:  # a run folder whose plan.json was damaged
                     return ProbesRead(listing, run_id, run, problem=str(exc))
-            status = self._watcher.refresh()
+            try:
+                status = self._watcher.refresh()
+            except LocksRefused as exc:  # its file system refuses flock: said, the watcher (what was read) kept
+                return ProbesRead(listing, run_id, run, problem=str(exc))
             curves = {pid: _curve(c) for pid, c in self._watcher.curves.items()}
             return ProbesRead(listing, run_id, run, status, MappingProxyType(curves),
                               ranks=tuple(compare_ranks(status.probes)))
