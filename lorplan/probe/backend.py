@@ -7,8 +7,9 @@ alive.lock before it starts the probe and hands the locked descriptor to the chi
 own copy. The kernel drops the lock when the last holder exits (however it exits: kill -9, OOM killer, crash),
 so "is the lock held?" is exact and immune to pid reuse and zombies. Readers test it with a non-blocking
 shared lock. Unix only (fcntl.flock), which is where GPU workstations are. A run folder on a file system that
-refuses flock (some network file systems) cannot be run: LocksRefused says so in one line (lock_held, exclusive,
-and submit before it starts a scheduler that would die of it unseen).
+refuses flock (some network file systems) cannot be run: LocksRefused says so in one line (flock, through
+which a run's locks are taken and tested, and submit before it starts a scheduler that would die of it unseen;
+UnlockWake's wait alone falls back to its poll instead).
 """
 
 from __future__ import annotations
@@ -70,8 +71,9 @@ def locks_refused(path: Path, exc: OSError) -> LocksRefused:
                         f"{exc.strerror or exc}); put runs on a local disk: point XDG_STATE_HOME at a folder there")
 
 
-def _flock(fd: int, op: int, path: Path) -> None:
-    """fcntl.flock, with a file system that refuses it (UNLOCKABLE) said as LocksRefused."""
+def flock(fd: int, op: int, path: Path) -> None:
+    """fcntl.flock of `fd`, the open lock file `path`, with a file system that refuses it (UNLOCKABLE) said as
+    LocksRefused."""
     try:
         fcntl.flock(fd, op)
     except BlockingIOError:
@@ -90,7 +92,7 @@ def lock_held(path: Path) -> bool:
     except (FileNotFoundError, NotADirectoryError):
         return False
     try:
-        _flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, path)
+        flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, path)
     except BlockingIOError:
         return True
     finally:
@@ -181,7 +183,7 @@ def exclusive(path: Path) -> Iterator[int]:
     its file system refuses it)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        _flock(fd, fcntl.LOCK_EX, path)
+        flock(fd, fcntl.LOCK_EX, path)
         yield fd
     finally:
         os.close(fd)
@@ -260,7 +262,7 @@ def check_locks(run: RunDir) -> None:
     """LocksRefused when the run folder's file system refuses flock (tried on its queue.lock, made if missing)."""
     fd = os.open(run.queue_lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        _flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, run.queue_lock)
+        flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, run.queue_lock)
     except BlockingIOError:
         pass  # held by a launch or cancel just now: the file system takes locks
     finally:
@@ -269,12 +271,13 @@ def check_locks(run: RunDir) -> None:
 
 def try_lock(path: Path, note: str = "") -> int | None:
     """Take an exclusive flock on `path` (created, with its folder) without waiting: the open descriptor, with
-    `note` written in the file for readers, or None when another process holds it. Any other failure (the
-    note's write on a full disk) raises OSError with the descriptor closed, so the lock is not left held."""
+    `note` written in the file for readers, or None when another process holds it; LocksRefused when its file
+    system refuses flock. Any other failure (the note's write on a full disk) raises OSError with the descriptor
+    closed, so the lock is not left held."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, path)
     except BlockingIOError:
         os.close(fd)
         return None

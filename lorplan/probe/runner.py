@@ -17,6 +17,7 @@ from lorplan.core.errors import BadInput, LorplanError
 from lorplan.probe.backend import (  # driver liveness is backend's (status.py reads it too), re-exported here
     DRIVER_START_GRACE_S,
     Backend,
+    LocksRefused,
     UnlockWake,
     driver_alive,
     driver_launch_stamp,
@@ -297,9 +298,14 @@ def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = Non
     """Write the run folder and hand it to the backend's scheduler. Returns at once. `plan` is the caller's
     own (built from what the user gave: `probe start --trust-remote-code`, the planner's plan), never read
     from a folder, so the default backend's scheduler gets the consent the plan asks for. `labels`: the data's
-    class labels as check_start read them (StartCheck.labels), recorded for the probes (runs.create_run)."""
+    class labels as check_start read them (StartCheck.labels), recorded for the probes (runs.create_run).
+    A run folder whose file system refuses flock: LocksRefused, the run removed (it could never run)."""
     run = create_run(plan, root, labels)
-    (backend or get_backend(plan.backend, trust_remote_code=asks_remote_code(plan) is not None)).submit(run)
+    try:
+        (backend or get_backend(plan.backend, trust_remote_code=asks_remote_code(plan) is not None)).submit(run)
+    except LocksRefused:
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise
     return run
 
 

@@ -510,7 +510,9 @@ def _await_exit(proc: subprocess.Popen, wake) -> None:
 def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
     """Hold the run's ladder.lock and step until the ladder is done (0), or return 3 at once when another
     driver holds the lock, 4 (nothing done) when the ladder asks for its model's own code and this process
-    was not given the user's consent (trust_remote_code)."""
+    was not given the user's consent (trust_remote_code), 5 (nothing done, said in one line) when the run
+    folder's file system refuses the lock."""
+    from lorplan.probe.backend import LocksRefused, flock
     from lorplan.probe.consent import RemoteCodeRefused
     from lorplan.probe.runner import driver_launch_stamp
 
@@ -525,11 +527,15 @@ def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
     fd = os.open(files.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, files.lock_path)
         except BlockingIOError:
             print(f"{time.strftime('%H:%M:%S')} another driver holds {files.lock_path.name}", flush=True)
             stamp.unlink(missing_ok=True)  # that one lives: the lock says so
             return 3
+        except LocksRefused as exc:  # submit tests the folder first: a file system that stopped taking locks since
+            print(f"{time.strftime('%H:%M:%S')} {exc}", flush=True)
+            stamp.unlink(missing_ok=True)  # no driver will hold the lock: none is starting
+            return 5
         stamp.unlink(missing_ok=True)  # the lock says it from now on, and its release that this driver is gone
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
