@@ -184,8 +184,8 @@ def run(args) -> int:
 
         # the head the plan trains, which the table (--json) and the written plan price: the one --data's labels
         # need, else the model's own (a 1-output regression head's: a new 2-class one, head_note says so)
-        headed = (classifier_spec(spec, profile, data=args.data) if profile is not None
-                  else with_labels(spec, trained_labels(spec)))
+        headed = (classifier_spec(spec, profile, data=args.data, model=f"--model {args.model}")
+                  if profile is not None else with_labels(spec, trained_labels(spec)))
         head_note = regression_head_note(spec, trained_labels(headed), f"--model {args.model}",
                                          None if profile is None else f"--data {args.data}")
         spec = headed
@@ -257,7 +257,8 @@ def write_plan_from_cli(args, spec, setup, table, profile=None) -> tuple[Path, s
                                       first_skipped(profile), "the plan counts"))
         if (note := profile.unlabelled_note(f"--data {data}", "the plan counts")) is not None:
             notes.append(note)  # a classifier's rows without a label, which it trains without
-        spec = classifier_spec(spec, profile, data=data)  # the spec itself when run() has re-headed it
+        # the spec itself when run() has re-headed it
+        spec = classifier_spec(spec, profile, data=data, model=f"--model {source}" if source else None)
         from lorplan.core.model.names import model_name
 
         if (note := profile.labels_unused_note(f"--data {data}", model_name(spec.id), spec.task)) is not None:

@@ -334,7 +334,7 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
             from lorplan.core.model.head import regression_words
 
             # float labels (0.3) for a model whose head has 1 output: said as lorplan plan --write --data says it
-            more = regression_words(spec, spec.id) if profile.label_problems else None
+            more = regression_words(spec, f"--model {args.model}") if profile.label_problems else None
             if more is None:
                 raise
             raise BadInput(f"{exc}; {more}") from None
@@ -342,7 +342,7 @@ def _data_size(args, spec, task, seq_len: int | None, rope_scaling: float | None
         # the head the estimate, the written plan and the probes train (core.plan.classifier_spec, as lorplan
         # plan --write --data and the planner): integer labels are their own class ids, so labels 0 and 5 need 6
         # outputs; --num-labels may add classes this file lacks, not drop any
-        spec = classifier_spec(spec, profile, labels, data=args.data)
+        spec = classifier_spec(spec, profile, labels, data=args.data, model=f"--model {args.model}")
         labels = head_labels(spec) or labels
     return data_size_from_profile(profile, task=task, epochs=args.epochs, label_counts=counts,
                                   num_labels=labels), profile, spec, recorded

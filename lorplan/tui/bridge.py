@@ -614,6 +614,23 @@ def _trained_head(spec: ModelSpec) -> ModelSpec:
     return with_labels(spec, trained_labels(spec))
 
 
+def head_note(spec: ModelSpec, priced: ModelSpec, source: str, data: PlanData | None) -> str | None:
+    """`lorplan plan --write`'s note for a classifier whose own head (`spec`'s) has 1 output, a regression or score
+    head, which the plan replaces by the new class head `priced` has (data_spec's, for `data`), in the planner's
+    words (form_words: "Model ./ce: its classifier head has 1 output, ... a new 2-class head in its place (Dataset
+    gives it as many classes as its labels need)"); None for any other model. `source`: the model as typed."""
+    from lorplan.core.model.head import head_labels, regression_head_note, trained_labels
+    from lorplan.core.vocab import Task
+
+    if spec.task != Task.SEQUENCE_CLASSIFICATION:
+        return None
+    profile = data.profile if data is not None else None
+    labelled = profile is not None and profile.labels is not None  # data_spec priced the head its labels need
+    note = regression_head_note(spec, head_labels(priced) or trained_labels(priced), f"--model {source}",
+                                f"--data {data.path}" if labelled and data is not None else None)
+    return None if note is None else form_words(note)
+
+
 def num_labels(spec: ModelSpec) -> int:
     """The classes of the head a plan trains on this classifier: its own head's outputs (from the model's config
     as transformers derives them, 2 when it says none), at least 2: a 1-output regression or score head (a

@@ -77,15 +77,18 @@ def test_plan_with_class_labels_prices_their_head_and_says_so(tmp_path, capsys, 
 
 
 def test_float_labels_refused_naming_the_regression_head(tmp_path, capsys, monkeypatch):
+    """The model named as typed, as the note names it (its spec's id, the absolute path, before)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    folder, path = _folder(tmp_path, num_labels=1), tmp_path / "p.toml"
+    _folder(tmp_path, num_labels=1)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "p.toml"
     data = _rows(tmp_path / "scores.jsonl", [0.25, 0.9, 0.0] * 20)
-    assert main(["plan", "--model", str(folder), "--rank", "8", "--write", str(path), "--data", str(data)]) == 2
+    assert main(["plan", "--model", "./cross-encoder", "--rank", "8", "--write", str(path), "--data", str(data)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and not path.exists()
     assert f"--data {data}: 40 rows have a label that is no class label, the first line 1: label 0.25" in err
-    assert (f"; {load_spec(str(folder)).id}'s head has 1 output, a regression or score head: lorplan plans class "
-            "labels, no regression") in err
+    assert err.rstrip().endswith("; --model ./cross-encoder: its classifier head has 1 output, a regression or score "
+                                 "head (a cross-encoder's, say), and lorplan trains class labels, no regression")
 
 
 def test_a_class_head_keeps_its_outputs_and_says_nothing(tmp_path, capsys, monkeypatch):

@@ -79,16 +79,18 @@ def test_class_labels_set_the_new_head(tmp_path, capsys):
     assert NOTE.format(folder=folder, n=3, why=f"for --data {data}'s labels in its place") in err.splitlines()
 
 
-def test_float_labels_are_refused_naming_the_regression_head(tmp_path, capsys):
-    folder = _folder(tmp_path, num_labels=1)
+def test_float_labels_are_refused_naming_the_regression_head(tmp_path, capsys, monkeypatch):
+    """The model named as typed, as the note names it (its spec's id, the absolute path, before)."""
+    _folder(tmp_path, num_labels=1)
+    monkeypatch.chdir(tmp_path)
     data = tmp_path / "scores.jsonl"
     data.write_text("".join(json.dumps({"text": f"query {i}", "label": v}) + "\n"
                             for i, v in enumerate([0.25, 0.9, 0.0] * 20)))
-    rc, out, err = _recommend(capsys, folder, "--data", str(data), "--probes", "none")
+    rc, out, err = _recommend(capsys, "./cross-encoder", "--data", str(data), "--probes", "none")
     assert rc == 2 and out == "" and len(err.splitlines()) == 1, err
     assert f"--data {data}: line 1: label 0.25 is not a whole number" in err
-    assert err.rstrip().endswith(f"; {load_spec(str(folder)).id}'s head has 1 output, a regression or score head: "
-                                 "lorplan plans class labels, no regression")
+    assert err.rstrip().endswith("; --model ./cross-encoder: its classifier head has 1 output, a regression or score "
+                                 "head (a cross-encoder's, say), and lorplan trains class labels, no regression")
 
 
 def test_a_class_head_says_nothing_of_regression(tmp_path, capsys):

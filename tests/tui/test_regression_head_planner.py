@@ -3,7 +3,8 @@
 (core.model.head.trained_labels); the planner read the config's 1 through bridge.num_labels and priced the model
 as it was: its table and the Recommend tab's fit were of the 1-output head, 33 trainable parameters fewer than the
 plan it exported, and a Data tab profile without labels made the Recommend tab say "--num-labels: 1 must be at
-least 2", a flag the planner has not. One config folder, no download, no probe."""
+least 2", a flag the planner has not. The plan's summary says the note `lorplan plan --write` says of the new head
+(it said nothing). One config folder, no download, no probe."""
 
 from __future__ import annotations
 
@@ -35,6 +36,26 @@ def _folder(tmp_path):
     return folder
 
 
+NOTE = ("Model {model}: its classifier head has 1 output, a regression or score head (a cross-encoder's, say); "
+        "lorplan trains class labels, no regression, so the plan prices and trains a new {n}-class head {why}")
+
+
+def test_the_head_note_in_the_planners_words(tmp_path):
+    """`lorplan plan --write`'s note, with the Data tab's labels when its profile has them."""
+    from lorplan.core.data import profile_dataset
+    from lorplan.tui.state import PlanData
+
+    folder = _folder(tmp_path)
+    spec = bridge.load_spec(str(folder))
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"query {i} passage", "label": i % 3}) + "\n" for i in range(30)))
+    labelled = PlanData(str(data), "text-label", "", 0.0, profile_dataset(data, model=str(folder)))
+    assert bridge.head_note(spec, bridge.data_spec(spec, labelled), "./ce", labelled) == NOTE.format(
+        model="./ce", n=3, why=f"for Dataset {data}'s labels in its place")
+    minilm = bridge.load_spec("sentence-transformers/all-MiniLM-L6-v2")
+    assert bridge.head_note(minilm, minilm, "sentence-transformers/all-MiniLM-L6-v2", None) is None
+
+
 def test_the_bridge_gives_the_head_a_plan_trains(tmp_path):
     spec = bridge.load_spec(str(_folder(tmp_path)))
     assert bridge.num_labels(spec) == 2
@@ -56,6 +77,11 @@ async def test_table_export_and_recommend_tab_price_the_new_2_class_head(make_ap
         plan = app.main.plan
         (row,) = [r for r in plan.table.rows if r.rank == plan.rank]
         assert row.trainable_params == trainable_params(two, plan.setup.targets, plan.rank)
+        # the note `lorplan plan --write` says, under the table (the planner said nothing of the head)
+        note = "note: " + NOTE.format(model=folder, n=2, why="in its place (Dataset gives it as many classes as "
+                                      "its labels need)")
+        summary = app.main.query_one("#plan-summary", Static)
+        assert note in str(summary.render()).splitlines()
         assert row.memory.total == estimate(two, plan.setup, plan.rank).total
         await pilot.press("ctrl+e")
         await wait_until(pilot, lambda: isinstance(app.screen, ExportDialog))
@@ -77,6 +103,7 @@ async def test_table_export_and_recommend_tab_price_the_new_2_class_head(make_ap
         await paste_into(pilot, "#data-path", str(data), submit=True)
         await wait_until(pilot, lambda: app.main.data is not None, timeout=60)
         assert recommend_bridge.data_size(app.main.plan, app.main.data).num_labels == 2
+        assert note in str(summary.render()).splitlines()  # no labels: still the new 2-class head
         await pilot.press("f8")
         await pilot.pause()
         head = str(app.screen.query_one("#rec-head", Static).render())

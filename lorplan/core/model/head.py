@@ -49,21 +49,42 @@ def regression_head_note(spec, num_labels: int, model: str, data: str | None = N
 
 
 def regression_words(spec, model: str) -> str | None:
-    """What a refusal of float labels (no class labels) adds for a model whose own head has 1 output: "MODEL's head
-    has 1 output, a regression or score head: lorplan plans class labels, no regression"; else None."""
+    """What a refusal of float labels (no class labels) adds for a model whose own head has 1 output: "MODEL: its
+    classifier head has 1 output, a regression or score head (a cross-encoder's, say), and lorplan trains class
+    labels, no regression"; else None. `model` names it as regression_head_note does, as the user typed it
+    ("--model m")."""
     if model_labels(spec) != 1:
         return None
-    return f"{model}'s head has 1 output, a regression or score head: lorplan plans class labels, no regression"
+    return (f"{model}: its classifier head has 1 output, a regression or score head (a cross-encoder's, say), and "
+            "lorplan trains class labels, no regression")
 
 
 def with_labels(spec, num_labels: int):
     """The spec with a classifier head of num_labels outputs (the head is trained in full, so it counts);
-    the spec itself when it already has that many, or has no config to rebuild from."""
+    the spec itself when it already has that many, or has no config to rebuild from. A fallback spec (built by
+    transformers in a child process, which a re-head would run again: seconds) gets its head linear resized in
+    place (_resized_head), exact for the Linear(hidden, num_labels) head transformers builds anew for num_labels."""
     from lorplan.core.model.sources import from_config
 
     cfg = dict(spec.config or {})
-    if not cfg or spec.source == "fallback" or head_labels(spec) == num_labels:
+    if not cfg or head_labels(spec) == num_labels:
         return spec
     cfg = {k: v for k, v in cfg.items() if k not in ("id2label", "label2id")}
     cfg["num_labels"] = num_labels
+    if spec.source == "fallback":
+        return _resized_head(spec, cfg, num_labels)
     return from_config(cfg, spec.id, spec.source, spec.config_path or spec.id)
+
+
+def _resized_head(spec, cfg: dict, num_labels: int):
+    """A fallback spec with its classifier head (head_labels' linear: `classifier` or `score`) num_labels outputs
+    wide and `cfg` as its config; the spec itself when no such head was found (a head of another shape, as
+    RoBERTa's classifier.out_proj, is priced as built)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    if head_labels(spec) is None:
+        return spec
+    linears = tuple(replace(m, out_features=num_labels)
+                    if m.role == "head" and m.name in ("classifier", "score") else m for m in spec.linears)
+    return replace(spec, linears=linears, config=MappingProxyType(cfg))

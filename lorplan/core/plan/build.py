@@ -277,19 +277,22 @@ def class_count(labels, where: str | None = None) -> int:
 _CLASS_RULE = "integer labels are class ids: the largest + 1; names take the ids after them"
 
 
-def _check_labels(profile, where, spec=None) -> None:
+def _check_labels(profile, where, spec=None, model: str | None = None) -> None:
     """BadInput naming the file when a classifier cannot train on the profile's labels: a row whose label is no
     class label (2.5, NaN, true: its line), or a name that reads as a number beside integer ids. A model whose own
-    head has 1 output (`spec`: a regression or score head) is named too: lorplan plans no regression."""
+    head has 1 output (`spec`: a regression or score head) is named too, as `model` names it (else its id):
+    lorplan plans no regression."""
     refusal = profile.label_refusal()
     if refusal is not None:
         from lorplan.core.model.head import regression_words
 
-        more = regression_words(spec, spec.id) if spec is not None and profile.label_problems else None
+        more = (regression_words(spec, model or spec.id) if spec is not None and profile.label_problems
+                else None)
         raise BadInput(f"--data {where}: {refusal}" + (f"; {more}" if more else ""))
 
 
-def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str | None = None):
+def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str | None = None,
+                    model: str | None = None):
     """The spec to price a plan trained on the profiled data: for a sequence classifier, the spec with the head
     lorplan train builds for these labels (class_count: labels 0 and 5 need 6 outputs; 0, 5 and "spam" 7), or
     with num_labels outputs when given (--num-labels may add classes the file lacks, never drop one); any other
@@ -299,14 +302,15 @@ def classifier_spec(spec, profile, num_labels: int | None = None, *, data: str |
     BadInput, naming the file (`data`, as the user typed it; else the profile's path): a classifier's data
     without labels, a row whose label is no class label (2.5, NaN, true), a negative integer label (no class id),
     integer ids beside a name that reads as a number ("1.0"), num_labels below what the labels need, or a head
-    beyond lorplan.core.limits.MAX_NUM_LABELS."""
+    beyond lorplan.core.limits.MAX_NUM_LABELS. Float labels for a model whose head has 1 output (a regression or
+    score head) name it as `model` does, the way the user typed it ("--model m"; else its id)."""
     from lorplan.core.limits import MAX_NUM_LABELS
     from lorplan.core.model.head import with_labels
 
     if _task(spec) != Task.SEQUENCE_CLASSIFICATION:
         return spec
     where = data if data is not None else profile.path
-    _check_labels(profile, where, spec)
+    _check_labels(profile, where, spec, model)
     if profile.labels is None:
         raise BadInput(f"--data {where}: {spec.id} is a sequence classifier and needs rows with a 'label'; "
                        f"these {profile.schema} rows have none")

@@ -87,6 +87,7 @@ class PlanState:
     priced_label: str = ""  # the budget's name (table.budget_bytes is its size)
     priced_free: int | None = None  # the GPU's free memory then (its last reading while the form named it)
     priced_tuning: Tuning | None = None  # the recommendation applied then
+    priced_head_note: str | None = None  # a 1-output (regression) head's note, as lorplan plan --write says it
 
 
 # The fields a message can name, in the words of their labels (for one line such as "fix micro-batch first").
@@ -612,6 +613,8 @@ class PlanView(VerticalScroll):
                 self.state.priced = spec
                 self.state.priced_label, self.state.priced_free = self.state.budget_label, self.state.free_bytes
                 self.state.priced_tuning = tuning
+                self.state.priced_head_note = bridge.head_note(self.state.spec, spec, self.state.source or spec.id,
+                                                               self.state.data)
                 self.state.stale, self.state.errors = False, {}
                 peaks = {row.rank: bridge.peak_view(spec, setup, row.rank) for row in table.rows}
                 self.state.reference = bridge.full_finetune_view(spec, setup, table.budget_bytes)
@@ -723,7 +726,8 @@ class PlanView(VerticalScroll):
         peak = bridge.peak_view(spec, self.state.setup, row.rank)
         text += (f"\npeak at {peak.words}; largest then: "
                  + " · ".join(f"{k} {format_bytes(v)}" for k, v in peak.terms[:6]))
-        for note in bridge.setup_notes(spec, self.state.setup, row.rank):
+        head = (self.state.priced_head_note,) if self.state.priced_head_note else ()
+        for note in (*bridge.setup_notes(spec, self.state.setup, row.rank), *head):
             text += f"\nnote: {note}"
         self._set_summary(summary, text, f"⚠ showing the last valid table: {self._first_error()}{self._still_for()}"
                           if self.state.stale else "")
