@@ -160,6 +160,29 @@ def test_underscores_that_separate_an_id_s_words_are_no_decimal_point():
         assert catalog.matches(size, name) and not catalog.matches(size[-2:], name), name
 
 
+def test_an_id_written_all_in_underscores_reads_a_size_after_the_version_with_its_decimal():
+    """'internlm2_chat_1_8b' (a local folder's or a cache's spelling of internlm2-chat-1_8b) was read as 8B: an
+    underscore after another underscore was never a decimal point. An id's first number is its version and may
+    have one decimal (llama_2, llama_3_1, qwen2_5: Llama 2, Llama 3.1, Qwen2.5); digits joined by an underscore once
+    that version has ended, by a word after it or by its decimal, are a size with its decimal; and a 0 is always a
+    size's whole (0_5b)."""
+    for name, size in (("acme/internlm2_chat_1_8b", "1.8b"), ("acme/internlm2_5_1_8b_chat", "1.8b"),
+                       ("acme/qwen1_5_1_8b_chat", "1.8b"), ("acme/qwen2_5_1_5b_instruct", "1.5b"),
+                       ("acme/qwen2_5_0_5b_instruct", "0.5b"), ("acme/qwen2_0_5b", "0.5b"),
+                       ("acme/phi_3_mini_3_8b", "3.8b"), ("acme/qwen2.5_1_5b", "1.5b"),
+                       ("acme/internlm2-chat_1_8b", "1.8b")):
+        assert catalog.matches(size, name) and not catalog.matches(size[-2:], name), name
+    for name, size, misread in (("acme/llama_2_7b_chat", "7b", "2.7b"), ("acme/qwen2_5_7b_instruct", "7b", "5.7b"),
+                                ("acme/meta_llama_3_8b_instruct", "8b", "3.8b"), ("acme/llama_3_1_8b", "8b", "1.8b"),
+                                ("acme/llama_3_2_1b", "1b", "2.1b"), ("acme/gemma_2_2b_it", "2b", "2.2b")):
+        assert catalog.matches(size, name) and not catalog.matches(misread, name), name
+    assert [n for n in ("acme/internlm2_chat_1_8b", "acme/llama_3_1_8b") if catalog.matches("8b", n)] == [
+        "acme/llama_3_1_8b"]
+    # The choice where the words alone cannot tell: stablelm_2_1_6b and smollm2_1_7b read as llama_3_1_8b and
+    # qwen2_5_7b do (6B, 7B); their hub ids (stablelm-2-1_6b, SmolLM2-1.7B) read as 1.6B and 1.7B.
+    assert catalog.matches("6b", "acme/stablelm_2_1_6b") and catalog.matches("7b", "acme/smollm2_1_7b")
+
+
 def test_a_run_of_digits_longer_than_any_size_is_read_as_text_not_a_size():
     """A pasted '111…x7b' (5,000 digits) raised ValueError (int() of the experts: a traceback from lorplan models
     --search); such a word is matched as text."""

@@ -151,14 +151,31 @@ class _Size:
     end: int  # where it ends in the text read
 
 
+def _version_open(name: str) -> bool:
+    """Whether a number after `name` (an id's name up to that number, lower case) would still be the name's version
+    or its version's one decimal, not a size: after the first words ("llama", "meta-llama"), a version with no
+    decimal yet ("llama_3", "qwen2"); not after a word that ends the version ("internlm2_chat") or its decimal
+    ("qwen2_5", "internlm2.5")."""
+    version = "none"  # none seen, its whole read (a decimal may follow), or done
+    for word in re.split(r"[-_.]", name):
+        if word[-1:].isdigit():
+            version = "whole" if version == "none" else "done"
+        elif word and version == "whole":
+            version = "done"
+    return version != "done"
+
+
 def _size(m: re.Match[str], text: str) -> _Size | None:
     """The size a _SIZE match in `text` spells, or None ("1.5b7", "8x7bx2" and a run of digits longer than any size
     spell none). An underscore is a decimal point where the number before it follows another separator
-    (internlm2_5-1_8b: 1.8B), not where underscores separate the words ("llama_2_7b": Llama 2, 7B)."""
+    (internlm2_5-1_8b: 1.8B). Where underscores separate the words too, the number before it may be the id's version
+    ("llama_2_7b": Llama 2, 7B; "llama_3_1_8b": Llama 3.1, 8B; "qwen2_5_7b"): it is a decimal point once that
+    version has ended ("internlm2_chat_1_8b", "qwen2_5_1_5b": 1.8B, 1.5B), and after a 0 ("qwen2_0_5b": 0.5B)."""
     before, whole, point, decimals, unit, decimals_after, after = m.groups()
     if (decimals and decimals_after) or (before and after) or m.end() - m.start() > 40:
         return None
-    if point == "_" and not before and m.start() > 0 and text[m.start() - 1] == "_":
+    if (point == "_" and not before and whole != "0" and m.start() > 0 and text[m.start() - 1] == "_"
+            and _version_open(re.split(r"[/ ]", text[:m.start() - 1])[-1])):
         whole, decimals = decimals, None
     digits = decimals or decimals_after
     count = Fraction(f"{whole}.{digits or 0}") * _UNIT[unit]
