@@ -120,8 +120,11 @@ def search_catalog(query: str, ids: tuple[str, ...], limit: int = 50) -> tuple[s
     aliases = {e.id: e.aliases for e in ENTRIES}
     family = {e.id: (e.family,) for e in ENTRIES}
     hits = [i for i in ids if matches(query, i, *aliases.get(i, ()), *family.get(i, ()))]
+    first: dict[str, int] = {}  # each id's first position, as ids.index gives it, looked up once per hit instead of a scan
+    for n, i in enumerate(ids):
+        first.setdefault(i, n)
     hits.sort(key=lambda i: (not exact(query, i, *aliases.get(i, ())),
-                             not i.lower().split("/")[-1].startswith(words[0]), ids.index(i)))
+                             not i.lower().split("/")[-1].startswith(words[0]), first[i]))
     return tuple(hits[:limit])
 
 
