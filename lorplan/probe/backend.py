@@ -26,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
 
-from lorplan.core.errors import BadInput, LorplanError
+from lorplan.core.errors import BadInput
 from lorplan.core.model.hfcache import OFFLINE_ENV
 from lorplan.probe.runs import RunDir, read_json
 from lorplan.train.lock import UNLOCKABLE
@@ -57,9 +57,11 @@ class Backend(ABC):
         """End the probe's processes (SIGTERM, then SIGKILL after grace_s). True if it was alive."""
 
 
-class LocksRefused(LorplanError):
+class LocksRefused(BadInput):
     """The file system of a probe run's folder refuses flock, on which every liveness test and queue of a run
-    rests (lorplan.probe.runs' locks): the run cannot be run there."""
+    rests (lorplan.probe.runs' locks): the run cannot be run there. Bad input (exit 2), as a runs folder that
+    cannot be written (runs.create_run): the user's XDG_STATE_HOME is what to change. A reader that skips a run
+    it cannot read (a damaged plan.json, BadInput) lets this through: no run in that folder can be read."""
 
 
 def locks_refused(path: Path, exc: OSError) -> LocksRefused:

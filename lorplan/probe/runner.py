@@ -528,7 +528,9 @@ def summaries(root: Path | None = None, backend: Backend | None = None) -> list[
     for run in list_runs(root):
         try:
             st = run_status(run, backend)
-        except BadInput:
+        except LocksRefused:  # the runs folder's file system: every run's, not this one's alone
+            raise
+        except BadInput:  # this run's damaged plan.json: the others are listed
             continue
         out.append({
             "run": run.id,

@@ -56,9 +56,9 @@ def test_lock_held_names_the_run_folder(state_home, monkeypatch, code):
 
 def test_probe_start_is_one_line_and_starts_no_scheduler(state_home, monkeypatch, capsys):
     with _refuse_locks(monkeypatch):
-        assert main(["probe", "start", "--ranks", "4", "--steps", "2"]) == 1
+        assert main(["probe", "start", "--ranks", "4", "--steps", "2"]) == 2  # as a runs folder that is full
     err = _one_line(capsys.readouterr().err)
-    assert err.startswith(f"lorplan probe start: probe run folder {state_home}{os.sep}")
+    assert err.startswith(f"lorplan probe start: error: probe run folder {state_home}{os.sep}")
     assert err.endswith(": its file system refuses file locks (queue.lock: Errno 37 No locks available); put runs "
                         "on a local disk: point XDG_STATE_HOME at a folder there")
     assert not list(state_home.glob("*/scheduler.log"))
@@ -70,10 +70,33 @@ def test_probe_status_is_one_line(state_home, monkeypatch, capsys):
     run = create_run(runner.make_plan((4,), steps=2, device="cpu", run="20260101-000000-aaaa"), state_home)
     run.scheduler_lock.touch()  # a scheduler was here: its lock is tested
     with _refuse_locks(monkeypatch):
-        assert main(["probe", "status", run.id]) == 1
+        assert main(["probe", "status", run.id]) == 2
     err = _one_line(capsys.readouterr().err)
-    assert err.startswith(f"lorplan probe status: probe run folder {run.path}: its file system refuses file locks")
+    assert err.startswith(f"lorplan probe status: error: probe run folder {run.path}: its file system refuses file "
+                          "locks")
     assert "XDG_STATE_HOME" in err
+
+
+@pytest.mark.parametrize("argv", [["probe", "wait", "--timeout", "5"], ["probe", "list"], ["probe", "list", "--json"],
+                                  ["probe", "cancel", "20260101-000000-aaaa"], ["recommend"]])
+def test_every_command_says_it_as_bad_input(state_home, monkeypatch, capsys, argv):
+    """Exit 2, the runs folder's setting (XDG_STATE_HOME) being what the user must change, as for a runs folder
+    that cannot be written (tests/probe/test_full_disk_start.py): `probe wait`'s 1 says a probe failed or the
+    timeout passed, `recommend` exits 0 or 2 (README), and `probe list` skips a run it cannot read (a damaged
+    plan.json) but says this one, which no run there escapes, rather than "no probe runs yet"."""
+    run = create_run(runner.make_plan((4,), steps=2, device="cpu", run="20260101-000000-aaaa"), state_home)
+    run.scheduler_lock.touch()
+    run.alive_lock("r4").touch()
+    with _refuse_locks(monkeypatch):
+        assert main(argv) == 2
+    out, err = capsys.readouterr()
+    err = _one_line(err)
+    assert out == ""
+    assert err.startswith(f"lorplan {argv[0] if argv[0] == 'recommend' else ' '.join(argv[:2])}: error: probe run "
+                          f"folder {state_home}{os.sep}")
+    assert err.endswith("Errno 37 No locks available); put runs on a local disk: point XDG_STATE_HOME at a folder "
+                        "there")
+    assert [p.name for p in state_home.iterdir() if not p.name.startswith(".")] == [run.id]  # recommend's removed
 
 
 def test_a_ladder_start_leaves_no_run(state_home, monkeypatch):
