@@ -638,27 +638,41 @@ REC_KEYS = ("rank", "alpha", "learning_rate", "confidence", "evidence", "ladder"
 
 
 def _whole(obj: dict, run) -> dict:
-    """recommendation.json as the driver writes it, else BadInput naming --run (a file damaged by hand or a
-    full disk): printing one that lacks its keys was a KeyError traceback, and --json printed it as it was. Its
-    fits is read as the planner reads it (recommend.types.Fit.from_json): one that is no object (it was printed as
-    it was), or a gpus of 1.5 or "two", is refused, and 2.0 is printed as 2."""
-    from lorplan.recommend.types import Fit
+    """recommendation.json as the driver writes it, else BadInput naming --run (a file damaged by hand, by another
+    tool or a full disk): printing one that lacks its keys was a KeyError traceback, and --json printed it as it
+    was. It is read as the planner reads it (recommend.types.Recommendation.from_json): a field of the wrong type
+    (a rank of 1.5 or "abc", a fits that is no object, a gpus of "two") is refused in one line naming the field;
+    one written as a whole float (2.0) is printed, and written to a plan, as that int."""
+    from lorplan.recommend.types import UNREADABLE, Recommendation
 
     missing = [k for k in REC_KEYS if k not in obj]
     if missing:
         raise BadInput(f"--run {run.id}: its recommendation.json is damaged (it lacks {', '.join(missing)}); "
                        f"`lorplan probe status {run.id}` shows its probes")
+    try:
+        rec = Recommendation.from_json(obj)
+    except UNREADABLE as exc:
+        what = f"it lacks {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise BadInput(f"--run {run.id}: its recommendation.json is damaged ({what}); `lorplan probe status "
+                       f"{run.id}` shows its probes") from None
+    return {**obj, **_whole_numbers(obj, rec)}
+
+
+def _whole_numbers(obj: dict, rec) -> dict:
+    """The keys of recommendation.json that hold whole numbers and are printed or written to a plan, as the
+    Recommendation read them (2.0 -> 2): rank, alpha (when whole: the exporters' schemas type lora_alpha as int),
+    confidence, rank_pattern, and fits' rank, byte counts and gpus (those it has: an older lorplan's fits has no
+    gpus, which _fits_with_setup adds as null)."""
+    out: dict = {"rank": rec.rank, "alpha": rec.alpha,
+                 "confidence": {**obj["confidence"], "low": rec.confidence[0], "high": rec.confidence[1]}}
+    if obj.get("rank_pattern"):
+        out["rank_pattern"] = dict(rec.rank_pattern)
     fits = obj.get("fits")
-    if fits is not None:  # null: no budget was priced
-        try:
-            fit = Fit.from_json(fits)
-        except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:
-            what = f"its fits object lacks {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise BadInput(f"--run {run.id}: its recommendation.json is damaged ({what}); `lorplan probe status "
-                           f"{run.id}` shows its probes") from None
-        if "gpus" in fits:
-            obj = {**obj, "fits": {**fits, "gpus": fit.gpus}}
-    return obj
+    if rec.fits is not None:
+        read = rec.fits.to_json()
+        whole = ("rank", "total_bytes", "budget_bytes", "rank_that_fits", "gpus")
+        out["fits"] = {**fits, **{k: read[k] for k in whole if k in fits}}
+    return out
 
 
 def _restarted_note(run, restarted) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import reprlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +23,79 @@ PROBE_STATES = ("queued", "running", "finished", "failed", "oom", "cancelled", "
 
 def _frozen(mapping: Mapping | None) -> Mapping:
     return MappingProxyType(dict(mapping or {}))
+
+
+# What reading a recommendation.json object can raise when the file is damaged (by hand, another tool, a full disk):
+# the readers below raise BadInput naming the field, and the rest (KeyError for a missing key, TypeError for a
+# list where an object belongs, ...) come from the parts they leave to Python. `lorplan recommend --run RUN` and
+# the planner's recommend_bridge catch this one tuple, so the two cannot drift apart.
+UNREADABLE = (KeyError, TypeError, ValueError, AttributeError, BadInput)
+
+_REQUIRED = object()
+_KINDS = {"whole": "a whole number", "number": "a number", "string": "a string", "flag": "true or false"}
+
+
+def read_field(obj: Mapping[str, Any], key: str, kind: str, *, name: str | None = None, least: float | None = None,
+               positive: bool = False, default: Any = _REQUIRED) -> Any:
+    """obj[key] checked as `kind`, else BadInput naming the field (`name`, the dotted key, e.g. "fits.gpus"):
+    "whole" (an int; a whole float such as 2.0, as a file edited by hand or another JSON writer may hold it, reads
+    as that int: int() read 1.5 as 1 and true as 1), "number" (an int or a finite float, never true or false),
+    "string" or "flag" (true or false: bool() read "false" as True). least: the smallest value allowed; positive:
+    above 0. default: what a missing key or a null gives (left out: the field is required)."""
+    name = name or key
+    value = obj.get(key)
+    if value is None:
+        if default is not _REQUIRED:
+            return default
+        if key not in obj:
+            raise BadInput(f"{name} is missing")
+    noun = _KINDS[kind]
+    if least is not None:
+        noun += f" of at least {least:g}"
+    elif positive:
+        noun = "a positive number"
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "whole":
+        ok = numeric and (isinstance(value, int) or value.is_integer())
+    elif kind == "number":
+        ok = numeric and math.isfinite(value)
+    else:
+        ok = isinstance(value, str if kind == "string" else bool)
+    if ok and least is not None:
+        ok = value >= least
+    if ok and positive:
+        ok = value > 0
+    if not ok:
+        raise BadInput(f"{name} must be {noun}, not {'null' if value is None else reprlib.repr(value)}")
+    return int(value) if kind == "whole" else value
+
+
+def _of_kind(value: Any, name: str, kind: type, noun: str) -> Any:
+    """value when it is a `kind` (dict: a JSON object, list: an array), else BadInput naming it."""
+    if not isinstance(value, kind):
+        raise BadInput(f"{name} must be {noun}, not {'null' if value is None else reprlib.repr(value)}")
+    return value
+
+
+def _object(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
+    """obj[key] as a JSON object (a missing key or null: `default`), else BadInput naming the field."""
+    value = obj.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    if key not in obj:
+        raise BadInput(f"{name} is missing")
+    return _of_kind(value, name, Mapping, "a JSON object")
+
+
+def _array(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
+    """obj[key] as a JSON array (a missing key or null: `default`), else BadInput naming the field: a string
+    there was read letter by letter."""
+    value = obj.get(key)
+    if value is None and default is not _REQUIRED:
+        return default
+    if key not in obj:
+        raise BadInput(f"{name} is missing")
+    return _of_kind(value, name, list, "a JSON array")
 
 
 @dataclass(frozen=True)
@@ -42,8 +115,12 @@ class Evidence:
         return {"source": self.source, "rank": self.rank, "explanation": self.explanation}
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Evidence:
-        return cls(str(obj["source"]), obj.get("rank"), str(obj["explanation"]))
+    def from_json(cls, obj: Mapping[str, Any], name: str = "evidence") -> Evidence:
+        """The Evidence to_json() wrote; BadInput naming the field (`name`: where it sits) for a wrong type."""
+        _of_kind(obj, name, Mapping, "a JSON object")
+        return cls(read_field(obj, "source", "string", name=f"{name}.source"),
+                   read_field(obj, "rank", "whole", name=f"{name}.rank", least=0, default=None),
+                   read_field(obj, "explanation", "string", name=f"{name}.explanation"))
 
 
 @dataclass(frozen=True)
@@ -110,9 +187,27 @@ class LadderRow:
         }
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> LadderRow:
-        """The row to_json() wrote; keys it does not know (a newer lorplan's) are left out."""
-        return cls(**{k: obj[k] for k in _ROW_FIELDS if k in obj})
+    def from_json(cls, obj: Mapping[str, Any], name: str = "ladder row") -> LadderRow:
+        """The row to_json() wrote; keys it does not know (a newer lorplan's) are left out, and a wrong type is
+        BadInput naming the field (`name`: where the row sits)."""
+        _of_kind(obj, name, Mapping, "a JSON object")
+
+        def read(key: str, kind: str, **how: Any) -> Any:
+            return read_field(obj, key, kind, name=f"{name}.{key}", **how)
+
+        return cls(
+            rank=read("rank", "whole", least=1), learning_rate=read("learning_rate", "number", positive=True),
+            eval_loss=read("eval_loss", "number", default=None),
+            eval_accuracy=read("eval_accuracy", "number", default=None),
+            train_seconds=read("train_seconds", "number", least=0, default=None),
+            trainable_params=read("trainable_params", "whole", least=0, default=None),
+            peak_memory_bytes=read("peak_memory_bytes", "whole", least=0, default=None),
+            steps=read("steps", "whole", least=0, default=None),
+            stopped_early=read("stopped_early", "flag", default=False), seed=read("seed", "whole", default=0),
+            state=read("state", "string", default="finished"),
+            predicted_loss=read("predicted_loss", "number", default=None),
+            predicted_error=read("predicted_error", "number", default=None),
+        )
 
 
 @dataclass(frozen=True)
@@ -127,8 +222,12 @@ class Remedy:
         return {"change": self.change, "total_bytes": self.total_bytes, "fits": self.fits}
 
     @classmethod
-    def from_json(cls, obj: Mapping[str, Any]) -> Remedy:
-        return cls(str(obj["change"]), int(obj["total_bytes"]), bool(obj["fits"]))
+    def from_json(cls, obj: Mapping[str, Any], name: str = "remedy") -> Remedy:
+        """The Remedy to_json() wrote; BadInput naming the field (`name`: where it sits) for a wrong type."""
+        _of_kind(obj, name, Mapping, "a JSON object")
+        return cls(read_field(obj, "change", "string", name=f"{name}.change"),
+                   read_field(obj, "total_bytes", "whole", name=f"{name}.total_bytes", least=0),
+                   read_field(obj, "fits", "flag", name=f"{name}.fits"))
 
 
 @dataclass(frozen=True)
@@ -164,28 +263,23 @@ class Fit:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Fit:
         """The Fit to_json() wrote; BadInput for a fits that is no object (a string's "string indices must be
-        integers" was the line) or a gpus that is no whole number of at least 1."""
+        integers" was the line) and for a field of the wrong type, naming it ("fits.gpus must be a whole number of
+        at least 1, not 1.5": int() read it as 1 GPU, which priced nothing the explanation says). A whole number
+        written as a float (2.0) reads as that int. gpus and sharding null or missing: an older lorplan's file."""
         if not isinstance(obj, Mapping):
             raise BadInput(f"fits: must be a JSON object or null, not {reprlib.repr(obj)}")
-        return cls(rank=int(obj["rank"]), total_bytes=int(obj["total_bytes"]), budget_bytes=obj.get("budget_bytes"),
-                   gpu=obj.get("gpu"), fits=obj.get("fits"), rank_that_fits=obj.get("rank_that_fits"),
-                   remedies=tuple(Remedy.from_json(r) for r in obj.get("remedies", ())),
-                   explanation=str(obj.get("explanation", "")),
-                   gpus=_gpu_count(obj.get("gpus")),
-                   sharding=str(obj["sharding"]) if obj.get("sharding") is not None else None)
 
+        def read(key: str, kind: str, **how: Any) -> Any:
+            return read_field(obj, key, kind, name=f"fits.{key}", **how)
 
-def _gpu_count(value: Any) -> int | None:
-    """A fits object's gpus: None (not recorded), a whole number of at least 1 as that int (2.0, as a file edited by
-    hand or another JSON writer may hold it, reads as 2), else BadInput naming the field: int() read 1.5 as 1 GPU
-    and true as 1, which priced nothing the explanation says."""
-    if value is None:
-        return None
-    whole = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, float)
-                                                                          and value.is_integer())
-    if not whole or value < 1:
-        raise BadInput(f"fits: gpus must be a whole number of at least 1, not {value!r}")
-    return int(value)
+        remedies = _array(obj, "remedies", "fits.remedies", default=())
+        return cls(rank=read("rank", "whole", least=1), total_bytes=read("total_bytes", "whole", least=0),
+                   budget_bytes=read("budget_bytes", "whole", least=0, default=None),
+                   gpu=read("gpu", "string", default=None), fits=read("fits", "flag", default=None),
+                   rank_that_fits=read("rank_that_fits", "whole", least=1, default=None),
+                   remedies=tuple(Remedy.from_json(r, f"fits.remedies[{i}]") for i, r in enumerate(remedies)),
+                   explanation=read("explanation", "string", default=""),
+                   gpus=read("gpus", "whole", least=1, default=None), sharding=read("sharding", "string", default=None))
 
 
 @dataclass(frozen=True)
@@ -274,26 +368,40 @@ class Recommendation:
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Recommendation:
-        """The Recommendation that to_json() wrote (`lorplan recommend --json`'s object). Raises KeyError,
-        TypeError or ValueError (BadInput for values a Recommendation rejects) on a damaged object."""
-        conf = obj["confidence"]
-        alpha = float(obj["alpha"])
+        """The Recommendation that to_json() wrote (`lorplan recommend --json`'s object). A field of the wrong type
+        is BadInput naming it (the dotted key: "confidence.low must be a whole number of at least 1, not 1.5"),
+        never a silent int() or bool() (1.5 read as 1, "false" as True); a whole number written as a float (2.0)
+        reads as that int. The readers of a damaged file catch UNREADABLE."""
+        _of_kind(obj, "recommendation", Mapping, "a JSON object")
+
+        def read(key: str, kind: str, **how: Any) -> Any:
+            return read_field(obj, key, kind, **how)
+
+        conf = _object(obj, "confidence", "confidence")
+        alpha = read("alpha", "number", positive=True)
         fit = obj.get("fits")
+        targets = _array(obj, "target_modules", "target_modules")
+        pattern = _object(obj, "rank_pattern", "rank_pattern", default={})
+        alpha_pattern = _object(obj, "alpha_pattern", "alpha_pattern", default={})
         return cls(
             # an integral alpha stays an int: peft's LoraConfig and the exporters' schemas type lora_alpha as int
-            rank=int(obj["rank"]), alpha=int(alpha) if alpha.is_integer() else alpha,
-            use_rslora=bool(obj["use_rslora"]), learning_rate=float(obj["learning_rate"]),
-            target_modules=tuple(obj["target_modules"]),
-            rank_pattern={str(k): int(v) for k, v in dict(obj.get("rank_pattern") or {}).items()},
-            tolerance=float(obj["tolerance"]), confidence=(int(conf["low"]), int(conf["high"])),
-            cost_seconds=float(obj.get("cost_seconds") or 0.0), fits=Fit.from_json(fit) if fit is not None else None,
-            ladder=tuple(LadderRow.from_json(row) for row in obj.get("ladder", ())),
-            evidence=tuple(Evidence.from_json(e) for e in obj.get("evidence", ())),
-            model=str(obj.get("model", "")), task=str(obj.get("task", "causal-lm")),
-            alpha_pattern={str(k): float(v) for k, v in dict(obj.get("alpha_pattern") or {}).items()},
-            capacity=dict(obj.get("capacity") or {}),
-            pattern_checked=bool(obj.get("pattern_checked", False)),
+            rank=read("rank", "whole", least=1), alpha=int(alpha) if float(alpha).is_integer() else alpha,
+            use_rslora=read("use_rslora", "flag"), learning_rate=float(read("learning_rate", "number", positive=True)),
+            target_modules=tuple(_of_kind(t, f"target_modules[{i}]", str, "a string") for i, t in enumerate(targets)),
+            rank_pattern={k: read_field(pattern, k, "whole", name=f"rank_pattern[{k!r}]", least=1) for k in pattern},
+            tolerance=float(read("tolerance", "number", least=0)),
+            confidence=(read_field(conf, "low", "whole", name="confidence.low", least=1),
+                        read_field(conf, "high", "whole", name="confidence.high", least=1)),
+            cost_seconds=float(read("cost_seconds", "number", least=0, default=0.0)),
+            fits=Fit.from_json(fit) if fit is not None else None,
+            ladder=tuple(LadderRow.from_json(row, f"ladder[{i}]")
+                         for i, row in enumerate(_array(obj, "ladder", "ladder", default=()))),
+            evidence=tuple(Evidence.from_json(e, f"evidence[{i}]")
+                           for i, e in enumerate(_array(obj, "evidence", "evidence", default=()))),
+            model=read("model", "string", default=""), task=read("task", "string", default="causal-lm"),
+            alpha_pattern={k: float(read_field(alpha_pattern, k, "number", name=f"alpha_pattern[{k!r}]",
+                                               positive=True)) for k in alpha_pattern},
+            capacity=dict(_object(obj, "capacity", "capacity", default={})),
+            pattern_checked=read("pattern_checked", "flag", default=False),
         )
 
-
-_ROW_FIELDS = tuple(f.name for f in fields(LadderRow))

@@ -48,6 +48,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
 )
 from lorplan.recommend.policy import scaling_policy
 from lorplan.recommend.table import ONLY_WHY, one_rank_budget, state_word
+from lorplan.recommend.types import UNREADABLE
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.bridge import remedy_words  # noqa: F401  (in bridge, beside hint_words: see there)
 from lorplan.tui.state import Tuning
@@ -277,7 +278,7 @@ def read_recommendation(path: Path) -> LadderFile:
     try:
         rec = Recommendation.from_json(obj)
         budget_note = one_rank_budget(obj)
-    except (KeyError, TypeError, ValueError, AttributeError, BadInput) as exc:
+    except UNREADABLE as exc:
         what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"{path}: not a recommendation ({what})") from None
     base = obj.get("base_loss")
