@@ -161,11 +161,11 @@ def test_underscores_that_separate_an_id_s_words_are_no_decimal_point():
 
 
 def test_an_id_written_all_in_underscores_reads_a_size_after_the_version_with_its_decimal():
-    """'internlm2_chat_1_8b' (a local folder's or a cache's spelling of internlm2-chat-1_8b) was read as 8B: an
+    """'internlm2_chat_1_8b' (a hub repo named in underscores, as fine-tunes often are) was read as 8B: an
     underscore after another underscore was never a decimal point. An id's first number is its version and may
     have one decimal (llama_2, llama_3_1, qwen2_5: Llama 2, Llama 3.1, Qwen2.5); digits joined by an underscore once
-    that version has ended, by a word after it or by its decimal, are a size with its decimal; and a 0 is always a
-    size's whole (0_5b)."""
+    that version has ended, by a word after it or by its decimal, are a size with its decimal; and a 0 after a version
+    glued to the name is a size's whole (qwen2_0_5b)."""
     for name, size in (("acme/internlm2_chat_1_8b", "1.8b"), ("acme/internlm2_5_1_8b_chat", "1.8b"),
                        ("acme/qwen1_5_1_8b_chat", "1.8b"), ("acme/qwen2_5_1_5b_instruct", "1.5b"),
                        ("acme/qwen2_5_0_5b_instruct", "0.5b"), ("acme/qwen2_0_5b", "0.5b"),
@@ -181,6 +181,25 @@ def test_an_id_written_all_in_underscores_reads_a_size_after_the_version_with_it
     # The choice where the words alone cannot tell: stablelm_2_1_6b and smollm2_1_7b read as llama_3_1_8b and
     # qwen2_5_7b do (6B, 7B); their hub ids (stablelm-2-1_6b, SmolLM2-1.7B) read as 1.6B and 1.7B.
     assert catalog.matches("6b", "acme/stablelm_2_1_6b") and catalog.matches("7b", "acme/smollm2_1_7b")
+
+
+def test_an_all_underscore_id_keeps_a_version_s_0_and_a_second_name_s_version():
+    """Review of fbba508: hub ids written in underscores that the underscore rule read right before it and wrong
+    after. A version written as a word of its own takes a 0 as its decimal (granite_3_0_2b: Granite 3.0, 2B, was
+    0.2B; granite_4_0_350m was 350 thousand); a 0 after a version glued to the name stays a size's whole (qwen2_0_5b,
+    falcon_h1_0_5b: no id writes Qwen2.0). A number after a second name starts that name's version
+    (hermes_3_llama_3_1_8b: Hermes 3 on Llama 3.1, 8B, was 1.8B)."""
+    for name, size, misread in (("acme/granite_3_0_2b_instruct", "2b", "0.2b"), ("acme/granite_3_0_8b", "8b", "0.8b"),
+                                ("acme/granite_4_0_1b", "1b", "0.1b"), ("acme/granite_4_0_350m", "350m", "0.35m"),
+                                ("acme/hermes_3_llama_3_1_8b", "8b", "1.8b"), ("acme/hermes_3_llama_3_2_3b", "3b", "2.3b")):
+        assert catalog.matches(size, name) and not catalog.matches(misread, name), name
+    for name, size in (("acme/qwen2_0_5b", "0.5b"), ("acme/qwen3_0_6b", "0.6b"), ("acme/falcon_h1_0_5b_instruct", "0.5b"),
+                       ("acme/qwen2_5_0_5b", "0.5b"), ("acme/exaone_3_0_7_8b_instruct", "7.8b"),
+                       ("acme/deepseek_r1_distill_qwen_1_5b", "1.5b"), ("acme/qwen2_5_coder_1_5b", "1.5b")):
+        assert catalog.matches(size, name) and not catalog.matches(size[-2:], name), name
+    # Still the choice where the words cannot tell: a second name's version written in the match itself reads as
+    # internlm2_chat_1_8b does (llama_3_1_tulu_3_8b: 3.8B; its hub id Llama-3.1-Tulu-3-8B reads 8B).
+    assert catalog.matches("3.8b", "acme/llama_3_1_tulu_3_8b")
 
 
 def test_a_run_of_digits_longer_than_any_size_is_read_as_text_not_a_size():

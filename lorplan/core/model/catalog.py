@@ -151,18 +151,21 @@ class _Size:
     end: int  # where it ends in the text read
 
 
-def _version_open(name: str) -> bool:
-    """Whether a number after `name` (an id's name up to that number, lower case) would still be the name's version
-    or its version's one decimal, not a size: after the first words ("llama", "meta-llama"), a version with no
-    decimal yet ("llama_3", "qwen2"); not after a word that ends the version ("internlm2_chat") or its decimal
-    ("qwen2_5", "internlm2.5")."""
-    version = "none"  # none seen, its whole read (a decimal may follow), or done
+def _version(name: str) -> str:
+    """Where the version of an id's name stands after `name` (the name up to a number, lower case): "none" (no
+    number yet: "llama", "meta-llama"), "whole" (a number read and no decimal yet: a number after it may still be
+    its decimal: "llama_3", "qwen2"), "word" (as "whole", the number a word of its own: "granite_3", whose 0 is its
+    decimal, Granite 3.0) or "done" (a word after it, "internlm2_chat", or its decimal, "qwen2_5", "internlm2.5").
+    A number of its own after a second name starts that name's version: "hermes_3_llama_3" (Hermes 3 on Llama 3)."""
+    version, previous = "none", ""
     for word in re.split(r"[-_.]", name):
         if word[-1:].isdigit():
-            version = "whole" if version == "none" else "done"
-        elif word and version == "whole":
+            restart = word.isdigit() and previous[-1:].isalpha()
+            version = ("word" if word.isdigit() else "whole") if version == "none" or restart else "done"
+        elif word and version != "none":
             version = "done"
-    return version != "done"
+        previous = word
+    return version
 
 
 def _size(m: re.Match[str], text: str) -> _Size | None:
@@ -170,12 +173,14 @@ def _size(m: re.Match[str], text: str) -> _Size | None:
     spell none). An underscore is a decimal point where the number before it follows another separator
     (internlm2_5-1_8b: 1.8B). Where underscores separate the words too, the number before it may be the id's version
     ("llama_2_7b": Llama 2, 7B; "llama_3_1_8b": Llama 3.1, 8B; "qwen2_5_7b"): it is a decimal point once that
-    version has ended ("internlm2_chat_1_8b", "qwen2_5_1_5b": 1.8B, 1.5B), and after a 0 ("qwen2_0_5b": 0.5B)."""
+    version has ended ("internlm2_chat_1_8b", "qwen2_5_1_5b": 1.8B, 1.5B), and after a 0 ("qwen2_0_5b": 0.5B)
+    unless that 0 is the decimal of a version written as a word of its own ("granite_3_0_2b": Granite 3.0, 2B)."""
     before, whole, point, decimals, unit, decimals_after, after = m.groups()
     if (decimals and decimals_after) or (before and after) or m.end() - m.start() > 40:
         return None
-    if (point == "_" and not before and whole != "0" and m.start() > 0 and text[m.start() - 1] == "_"
-            and _version_open(re.split(r"[/ ]", text[:m.start() - 1])[-1])):
+    if (point == "_" and not before and m.start() > 0 and text[m.start() - 1] == "_"
+            and _version(re.split(r"[/ ]", text[:m.start() - 1])[-1]) in (("word",) if whole == "0" else
+                                                                          ("none", "whole", "word"))):
         whole, decimals = decimals, None
     digits = decimals or decimals_after
     count = Fraction(f"{whole}.{digits or 0}") * _UNIT[unit]
