@@ -282,6 +282,7 @@ def test_report_says_not_run_for_missing_rows_and_never_invents_a_figure(monkeyp
     # 30,000 tokens / 100 parameters per rank = 300 rank units -> 512, kept at 64 (min_dim)
     assert "| 64 | no |" in prior_line
     assert not math.isnan(rp.compute_fraction(1, 2))
+    assert text.index("## Knee sensitivity") > text.index("## Overall")  # the section closes the report
 
 
 # ---------------------------------------------------------------- the ladder with trained probes
@@ -371,10 +372,14 @@ def test_report_rows_of_the_trained_ladder_from_a_hand_made_probes_file(tmp_path
         assert f"| - | - | - | - | - | not run: probe r0 lr 0.003 seed {seed} (0 steps) not trained yet |" in row
     assert "| lorplan prior + ladder (trained probes) [every seed] | 100% (1/1) |" in text
     assert "- prior + ladder, trained probes: 1/1 hits (2 of 3 ladders not run yet); the replay: 3/3" in text
-    # the replay rows and the rest stay as they were without the probes file
+    # the replay rows and the rest stay as they were without the probes file; the knee-sensitivity table has a
+    # column of the trained ladder, not run without the file
     without = rep_.report(rs, [TASK])
-    assert [x for x in lines if "trained probes" not in x.lower()] == [x for x in without.splitlines()
-                                                                      if "trained probes" not in x.lower()]
+    head, _, section = text.partition("## Knee sensitivity")
+    head0, _, section0 = without.partition("## Knee sensitivity")
+    assert [x for x in head.splitlines() if "trained probes" not in x.lower()] == [
+        x for x in head0.splitlines() if "trained probes" not in x.lower()]
+    assert "| 0.90 | 4 | 100% (3/3) | 100% (1/1) |" in section and "| 0.90 | 4 | 100% (3/3) | - |" in section0
 
 
 @pytest.mark.slow
@@ -404,3 +409,46 @@ def test_second_seed_variants_rebuild_the_ladders_own_pass(toy_sizes):
         assert two == plain.steps + 2 * plain.probe_steps
     text = ssv.render(ssv.table(rs, [TASK]))
     assert "| lorplan: the band's low end and up | 3/3 |" in text and "| at most 2 ranks |" in text
+
+
+# ---------------------------------------------------------------- the knee's fraction, a sensitivity check
+
+# final eval loss per rank at 3e-3 and seed (1e-3 worse by 0.1, 1e-2 by 0.05): base 5.0, best 4.00 (rank 16);
+# rank 2 reaches 96%, 92% and 88% of the improvement with seeds 0, 1, 2 (92% in the mean), rank 4 96%, rank 8 99%
+SENSITIVE = {1: (4.5,) * 3, 2: (4.04, 4.08, 4.12), 4: (4.04,) * 3, 8: (4.01,) * 3, 16: (4.0,) * 3, 32: (4.0,) * 3,
+             64: (4.0,) * 3}
+
+
+def sensitive_rows() -> list[dict]:
+    return [{"task": TASK.name, "kind": "sweep", "variant": "", "rank": rank, "alpha": 32, "lr": lr, "seed": seed,
+             "steps": 40, "curve": [[0, BASE], [40, finals[seed] + extra]]}
+            for lr, extra in ((1e-3, 0.10), (3e-3, 0.0), (1e-2, 0.05)) for rank, finals in SENSITIVE.items()
+            for seed in (0, 1, 2)]
+
+
+def test_knee_sensitivity_scores_the_same_ranks_against_the_knee_at_each_fraction():
+    rs = sensitive_rows()
+    # the knee at 0.90 is rank 2 (92%), at 0.93 and 0.95 rank 4 (96%), at 0.97 rank 8 (99%); 0.95 is sweep_knee's
+    assert [rep_.knee_at(rs, TASK.name, f).rank for f in rep_.FRACTIONS] == [2, 4, 4, 8]
+    assert rep_.knee_at(rs, TASK.name, 0.95).rank == rp.sweep_knee(rs, TASK.name).rank == 4
+    o = rep_.Outcome
+    outcomes = [o(f"lorplan prior + ladder (replay, seed {s})", r, None, None, None, None)
+                for s, r in enumerate((2, 4, 8))]
+    outcomes += [o("lorplan prior + ladder (trained probes, seed 0)", 4, None, None, None, None),
+                 o("lorplan prior + ladder (trained probes, seed 1)", None, None, None, None, None, "not run"),
+                 o("lorplan prior + ladder (trained probes, seed 2)", 8, None, None, None, None),
+                 o("lorplan prior", 64, None, None, None, None), o("fixed r=16 α=32", 16, None, None, None, None)]
+    lines = rep_.knee_sensitivity(rs, [TASK], {TASK.name: outcomes})
+    assert lines[0] == "## Knee sensitivity: the fraction in the knee's definition"
+    assert lines[2].startswith("The acceptance's knee is the 95% one") and "not a change of target" in lines[2]
+    # columns: the knee, the replayed ladder, the trained one (seed 1 not run: not scored), the prior, r=16, one
+    # seed of the sweep (each seed's own knee at that fraction: 2, 2, 4 at 0.90; 2, 4, 4 at 0.93 and 0.95; 8, 8, 8
+    # at 0.97), then the verdicts of the first four that differ from the 95% knee's (the one-seed column left out)
+    assert "| 0.90 | 2 | 67% (2/3) | 50% (1/2) | 0% (0/1) | 0% (0/1) | 100% (3/3) | +1/−2 |" in lines
+    assert "| 0.93 | 4 | 67% (2/3) | 100% (2/2) | 0% (0/1) | 0% (0/1) | 67% (2/3) | +0/−0 |" in lines
+    assert "| **0.95 (the knee)** | 4 | 67% (2/3) | 100% (2/2) | 0% (0/1) | 0% (0/1) | 67% (2/3) | - |" in lines
+    assert "| 0.97 | 8 | 33% (1/3) | 50% (1/2) | 0% (0/1) | 100% (1/1) | 100% (3/3) | +1/−2 |" in lines
+    assert "| toy-lm | 50.0% | 92.0% | **96.0%** | 99.0% | 100.0% | 100.0% | 100.0% |" in lines
+    assert "| toy-lm | 2, 2, 4 (all: 2) | 2, 4, 4 (all: 4) | 2, 4, 4 (all: 4) | 8, 8, 8 (all: 8) |" in lines
+    # a share just short of 95% never reads as reaching it
+    assert (rep_._share(0.94996), rep_._share(0.95), rep_._share(None)) == ("94.9%", "95.0%", "-")
