@@ -64,6 +64,11 @@ BAD = [
     (("model",), 3, "model"), (("task",), ["causal-lm"], "task"),
     (("alpha_pattern", "q_proj"), "x", "alpha_pattern['q_proj']"), (("capacity",), "x", "capacity"),
     (("pattern_checked",), "true", "pattern_checked"),
+    # a number JSON holds that a float does not (a 400-digit integer): was OverflowError, which no reader caught
+    (("learning_rate",), 10**400, "learning_rate"), (("ladder", 0, "train_seconds"), 10**400, "ladder[0].train_seconds"),
+    # nan and inf are no measurement (the driver writes none: tests/recommend/test_diverged_probe_ladder.py)
+    (("ladder", 0, "predicted_loss"), float("nan"), "ladder[0].predicted_loss"),
+    (("ladder", 0, "eval_accuracy"), float("inf"), "ladder[0].eval_accuracy"),
 ]
 
 
@@ -80,7 +85,7 @@ def test_to_json_reads_back_as_it_was():
     assert Recommendation.from_json(json.loads(json.dumps(REC.to_json()))) == REC
 
 
-@pytest.mark.parametrize("path, value, name", BAD, ids=lambda v: repr(v) if not isinstance(v, tuple) else ".".join(map(str, v)))
+@pytest.mark.parametrize("path, value, name", BAD, ids=lambda v: reprlib.repr(v) if not isinstance(v, tuple) else ".".join(map(str, v)))
 def test_a_wrong_type_is_one_line_naming_the_field(path, value, name):
     with pytest.raises(BadInput) as err:
         Recommendation.from_json(_with(REC.to_json(), path, value))
@@ -139,8 +144,9 @@ def _ladder_with(state_home, path: tuple, value):
 @pytest.mark.parametrize("path, value, name", [(("rank",), 1.5, "rank"), (("rank",), "abc", "rank"),
                                                (("confidence", "low"), "2", "confidence.low"),
                                                (("fits", "budget_bytes"), "24GB", "fits.budget_bytes"),
-                                               (("use_rslora",), "false", "use_rslora")],
-                         ids=lambda v: repr(v) if not isinstance(v, tuple) else ".".join(map(str, v)))
+                                               (("use_rslora",), "false", "use_rslora"),
+                                               (("learning_rate",), 10**400, "learning_rate")],
+                         ids=lambda v: reprlib.repr(v) if not isinstance(v, tuple) else ".".join(map(str, v)))
 def test_a_run_folders_bad_field_is_one_line_naming_the_file_and_field(state_home, capsys, path, value, name):
     from lorplan.tui.recommend_bridge import read_recommendation
 
