@@ -3,7 +3,8 @@ head has one output ("num_labels": 1, a regression or score head). The plan writ
 as --data's labels need) and lorplan train builds it, but the fallback's spec could not be re-headed
 (core.model.head.with_labels left it as built), so the plan priced the 1-output head: 17 trainable parameters
 (hidden 16 + 1 bias) below what peft trains, the same in `lorplan plan --json`'s table and in what priced_anew
-says of the file. One config folder, one child build (kept for the run), the counts on the meta device."""
+says of the file. One config folder, one child build (kept for the run), the counts on the meta device; and
+a head of another shape (T5's, whose build tests/core/test_fallback_encdec.py shares)."""
 
 from __future__ import annotations
 
@@ -68,4 +69,31 @@ def test_the_plan_prices_the_head_it_writes(cross_encoder, tmp_path, capsys, mon
     (row,) = json.loads(out)["rows"]  # the table printed is the plan written
     assert (row["trainable_params"], row["memory"]["total"]) == (plan.estimate.trainable_params,
                                                                  plan.estimate.total_bytes)
+    assert priced_anew(plan, spec) == plan.estimate
+
+
+def test_a_head_of_another_shape_is_priced_as_written(tmp_path, capsys, monkeypatch):
+    """A fallback classifier whose head's output linear is no `classifier` / `score` (T5's
+    classification_head.out_proj, as RoBERTa's classifier.out_proj) was priced with its config's 2 outputs where
+    the plan wrote 3 for --data's labels: rank 4, 37,640 trainable where peft trains 37,644 (the LoRA peft puts on
+    out_proj is an output wider). The config is tests/core/test_fallback_encdec.py's T5 classifier (its build is
+    shared)."""
+    import transformers
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "t5"
+    folder.mkdir()
+    config = transformers.AutoConfig.for_model("t5", vocab_size=256, d_model=64, num_heads=4, num_layers=2, d_ff=128)
+    (folder / "config.json").write_text(json.dumps(config.to_dict()))
+    spec = load_spec(str(folder))
+    assert spec.source == "fallback" and head_labels(spec) is None and trained_labels(spec) == 2
+    path, data = tmp_path / "p.toml", tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps({"text": f"query {i} passage", "label": i % 3}) + "\n" for i in range(30)))
+    assert main(["plan", "--model", str(folder), "--rank", "4", "--seq-len", "32", "--write", str(path),
+                 "--data", str(data)]) == 0
+    capsys.readouterr()
+    plan = read_plan(path)
+    assert plan.model.num_labels == 3
+    assert main(["export", str(path), "--to", "peft", "-o", str(tmp_path / "peft")]) == 0
+    assert plan.estimate.trainable_params == _peft_trainable(folder, tmp_path / "peft")
     assert priced_anew(plan, spec) == plan.estimate

@@ -32,6 +32,10 @@ def trained_labels(spec) -> int:
     return max(2, model_labels(spec))
 
 
+# what regression_head_note and regression_words say of the model's own head, in one wording
+_ONE_OUTPUT = "its classifier head has 1 output, a regression or score head (a cross-encoder's, say)"
+
+
 def regression_head_note(spec, num_labels: int, model: str, data: str | None = None, *,
                          classes: str | None = None) -> str | None:
     """The one line for a plan that trains a head of num_labels outputs on a model whose own head has 1 output (a
@@ -43,9 +47,8 @@ def regression_head_note(spec, num_labels: int, model: str, data: str | None = N
         return None
     which = f"for {data}'s labels " if data else f"({classes}) " if classes else ""
     hint = "" if data or classes else " (--data gives it as many classes as its labels need)"
-    return (f"{model}: its classifier head has 1 output, a regression or score head (a cross-encoder's, say); "
-            f"lorplan trains class labels, no regression, so the plan prices and trains a new {num_labels}-class "
-            f"head {which}in its place{hint}")
+    return (f"{model}: {_ONE_OUTPUT}; lorplan trains class labels, no regression, so the plan prices and trains "
+            f"a new {num_labels}-class head {which}in its place{hint}")
 
 
 def regression_words(spec, model: str) -> str | None:
@@ -55,15 +58,14 @@ def regression_words(spec, model: str) -> str | None:
     ("--model m")."""
     if model_labels(spec) != 1:
         return None
-    return (f"{model}: its classifier head has 1 output, a regression or score head (a cross-encoder's, say), and "
-            "lorplan trains class labels, no regression")
+    return f"{model}: {_ONE_OUTPUT}, and lorplan trains class labels, no regression"
 
 
 def with_labels(spec, num_labels: int):
     """The spec with a classifier head of num_labels outputs (the head is trained in full, so it counts);
     the spec itself when it already has that many, or has no config to rebuild from. A fallback spec (built by
-    transformers in a child process, which a re-head would run again: seconds) gets its head linear resized in
-    place (_resized_head), exact for the Linear(hidden, num_labels) head transformers builds anew for num_labels."""
+    transformers in a child process, which a re-head would run again: seconds) gets its head's output linear
+    resized in place (_resized_head)."""
     from lorplan.core.model.sources import from_config
 
     cfg = dict(spec.config or {})
@@ -76,15 +78,43 @@ def with_labels(spec, num_labels: int):
     return from_config(cfg, spec.id, spec.source, spec.config_path or spec.id)
 
 
+def _output_linears(spec) -> list:
+    """The linears of a sequence classifier's head whose width is num_labels: its `classifier` or `score` linear
+    (head_labels'), else the one linear outside the blocks as wide as the config's num_labels (RoBERTa's and
+    ELECTRA's classifier.out_proj, Funnel's classifier.linear_out, T5's and BART's classification_head.out_proj,
+    XLNet's logits_proj, XLM's sequence_summary.summary, Perceiver's decoder final_layer: in transformers 5 the one
+    module whose shape num_labels changes, as built on the meta device for 1, 2 and 3 labels); [] when none is
+    found or several are."""
+    from lorplan.core.model.archs import num_labels
+    from lorplan.core.vocab import Task
+
+    named = [m for m in spec.linears if m.role == "head" and m.name in ("classifier", "score")]
+    if named or spec.task != Task.SEQUENCE_CLASSIFICATION:
+        return named
+    was = num_labels(spec.config or {})
+    found = [m for m in spec.linears if m.layer is None and m.role not in ("head", "vision") and m.out_features == was]
+    return found if len(found) == 1 else []
+
+
 def _resized_head(spec, cfg: dict, num_labels: int):
-    """A fallback spec with its classifier head (head_labels' linear: `classifier` or `score`) num_labels outputs
-    wide and `cfg` as its config; the spec itself when no such head was found (a head of another shape, as
-    RoBERTa's classifier.out_proj, is priced as built)."""
+    """A fallback spec with its head's output linear (_output_linears) num_labels outputs wide and `cfg` as its
+    config, exact for the heads transformers builds anew for num_labels (each sequence classifier of transformers
+    5 checked on the meta device); the spec itself when it has that many. A head of which no such linear is found
+    keeps its linears as built, `cfg` as its config (the classes the plan writes), and a note that says so, once
+    (the figures are off by the head's difference, which nothing else says)."""
     from dataclasses import replace
     from types import MappingProxyType
 
-    if head_labels(spec) is None:
+    heads = _output_linears(spec)
+    if heads and all(m.out_features == num_labels for m in heads):
         return spec
-    linears = tuple(replace(m, out_features=num_labels)
-                    if m.role == "head" and m.name in ("classifier", "score") else m for m in spec.linears)
+    if not heads:
+        built = model_labels(spec)
+        said = f"{spec.architecture}'s classifier head is priced as built"
+        note = (f"{said} ({built} output{'s' if built != 1 else ''}): lorplan finds no output linear in it to resize "
+                "to the classes the plan trains, so the trainable count and memory are off by that linear's "
+                "difference")
+        notes = spec.notes if any(n.startswith(said) for n in spec.notes) else (*spec.notes, note)
+        return replace(spec, config=MappingProxyType(cfg), notes=notes)
+    linears = tuple(replace(m, out_features=num_labels) if m in heads else m for m in spec.linears)
     return replace(spec, linears=linears, config=MappingProxyType(cfg))
