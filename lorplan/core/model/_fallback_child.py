@@ -1,7 +1,8 @@
 """Child process of the fallback: build a config's model on the meta device and print its modules as JSON.
 
 Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
-Prints one JSON line: {"class", "task", "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
+Prints one JSON line: {"class", "task", "named_other": the class config.json's architectures names when lorplan
+plans another (its words, _named_other) or null, "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
 "supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
 first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar settings of the language model's config
@@ -33,6 +34,7 @@ def main(argv: list[str]) -> int:
     print(json.dumps({
         "class": type(model).__name__,
         "task": task,
+        "named_other": _named_other(config, type(model).__name__),
         "linears": linears,
         "tensors": _tensors(model, owned),
         "output_embeddings": _output_embeddings_name(model),
@@ -53,8 +55,10 @@ def main(argv: list[str]) -> int:
 
 
 def _build(path: str, trust: bool):
-    """(config, model on the meta device, task): a causal LM when transformers has one for the config, else a
-    sequence classifier. A file named config.json is read with its folder (so remote code can be found)."""
+    """(config, model on the meta device, task): the sequence classifier when config.json's architectures names
+    it (_names_class: a cross-encoder's XLMRobertaForSequenceClassification, whose checkpoint holds no causal LM),
+    else a causal LM when transformers has one for the config, else a sequence classifier. A file named
+    config.json is read with its folder (so remote code can be found)."""
     import torch
     import transformers
 
@@ -69,6 +73,8 @@ def _build(path: str, trust: bool):
         config = transformers.AutoConfig.for_model(model_type, **cfg)
     causal, classifier = transformers.AutoModelForCausalLM, transformers.AutoModelForSequenceClassification
     with torch.device("meta"):
+        if _names_class(config, classifier, causal):
+            return config, classifier.from_config(config, trust_remote_code=trust), "sequence-classification"
         try:
             return config, causal.from_config(config, trust_remote_code=trust), "causal-lm"
         except ValueError as exc:
@@ -97,24 +103,75 @@ def _maps(auto, config) -> bool:
     return type(config) in auto._model_mapping or auto.__name__ in (getattr(config, "auto_map", None) or {})
 
 
+def _names_class(config, auto, *others) -> bool:
+    """Whether config.json's architectures names the class `auto` builds for `config` before a class one of
+    `others` builds: transformers' own for its model type, or the class its auto_map gives the auto class. Any
+    other name (a masked LM, a token classifier, another model type's class, a class transformers does not have)
+    decides nothing."""
+    names = getattr(config, "architectures", None)
+    for name in names if isinstance(names, list) else ():
+        for candidate in (auto, *others):
+            if name in _class_names(candidate, config):
+                return candidate is auto
+    return False
+
+
+def _class_names(auto, config) -> tuple[str, ...]:
+    """The names of the classes `auto` builds for `config`: its table's for the config's model type (one name, or
+    several in transformers 4's tuples) and the class config.json's auto_map names for it ("modeling.MyClass" or
+    "org/repo--modeling.MyClass")."""
+    table = getattr(auto._model_mapping, "_model_mapping", None) or {}
+    own = table.get(getattr(config, "model_type", None), ())
+    names = (own,) if isinstance(own, str) else tuple(own)
+    code = (getattr(config, "auto_map", None) or {}).get(auto.__name__)
+    return names + ((code.rsplit(".", 1)[-1],) if isinstance(code, str) else ())
+
+
 # the auto classes that say nothing of a model's task (every model type is a base model): named only when no
 # other maps the config
 _GENERIC_AUTO = ("AutoModel", "AutoModelForPreTraining", "AutoModelForMultimodalLM", "AutoModelForTextEncoding")
 
 
-def _other_task(config) -> str | None:
-    """"an image-text-to-text model transformers builds with AutoModelForImageTextToText": the first of
-    transformers' auto classes (AutoModelFor..., in the order transformers exports them) that maps the config,
-    one naming a task before _GENERIC_AUTO's; None when none maps it."""
-    import re
-
+def _autos() -> list:
+    """transformers' auto model classes (AutoModelFor..., in the order transformers exports them)."""
     import transformers
 
     autos = [getattr(transformers, n) for n in dir(transformers) if n.startswith("AutoModel")]
-    found = [a.__name__ for a in autos if hasattr(a, "_model_mapping") and _maps(a, config)]
-    if not found:
-        return None
-    name = min(found, key=lambda n: (n in _GENERIC_AUTO, _GENERIC_AUTO.index(n) if n in _GENERIC_AUTO else 0))
+    return [a for a in autos if hasattr(a, "_model_mapping")]
+
+
+def _first_task(names: list[str]) -> str:
+    """The auto class of `names` that names a task, before _GENERIC_AUTO's."""
+    return min(names, key=lambda n: (n in _GENERIC_AUTO, _GENERIC_AUTO.index(n) if n in _GENERIC_AUTO else 0))
+
+
+def _other_task(config) -> str | None:
+    """"an image-text-to-text model transformers builds with AutoModelForImageTextToText": the first of
+    transformers' auto classes (_autos) that maps the config, one naming a task before _GENERIC_AUTO's; None when
+    none maps it."""
+    found = [a.__name__ for a in _autos() if _maps(a, config)]
+    return _task_words(_first_task(found)) if found else None
+
+
+def _named_other(config, built: str) -> str | None:
+    """"RobertaForTokenClassification, a token-classification model transformers builds with
+    AutoModelForTokenClassification": the first class config.json's architectures names that one of transformers'
+    auto classes builds for the config (_class_names), when it is not the class built (`built`) and names a task
+    (a base model, RobertaModel, names none); None otherwise."""
+    names = getattr(config, "architectures", None)
+    autos = _autos()
+    for name in names if isinstance(names, list) else ():
+        found = [a.__name__ for a in autos if name in _class_names(a, config)]
+        if found:
+            auto = _first_task(found)
+            return None if name == built or auto in _GENERIC_AUTO else f"{name}, {_task_words(auto)}"
+    return None
+
+
+def _task_words(name: str) -> str:
+    """"a token-classification model transformers builds with AutoModelForTokenClassification"."""
+    import re
+
     task = name.removeprefix("AutoModel").removeprefix("For")
     kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", task).lower() if task else "base"
     article = "an" if kind[0] in "aeiou" else "a"

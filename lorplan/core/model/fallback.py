@@ -360,6 +360,9 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
     ]
     if trust_remote_code:
         notes.append("trust_remote_code was enabled on request")
+    if isinstance(named := data.get("named_other"), str):  # a masked LM, a token classifier: not what lorplan trains
+        notes.append(f"config.json names {named}; lorplan plans causal language models and sequence classifiers "
+                     f"(what lorplan train loads), and this plan is of {data['class']}")
     if cfg.get("is_encoder_decoder") and data["task"] == "sequence-classification":
         # traced CPU steps of tiny T5 / mT5 / umT5 classifiers (LoRA all-linear, 1x256): -54% to -65%
         notes.append(f"{data['class']} runs an encoder and a decoder stack with cross-attention; lorplan's memory "
