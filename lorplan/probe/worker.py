@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import math
 import os
 import re
 import signal
@@ -181,6 +182,18 @@ def num_labels(examples: list, where: str | None = None) -> int:
     return max(2, max(ids.values()) + 1)
 
 
+class Diverged(RuntimeError):
+    """A loss that is no number a probe can compare (nan, inf): the probe ends failed, saying which loss at which
+    step. Its event line could not hold it (JSON has no nan), and its result says it in words, not as a nan that
+    a strict JSON reader refuses and the ladder cannot rank."""
+
+
+def _finite(what: str, value: float, step: int) -> None:
+    if not math.isfinite(value):
+        raise Diverged(f"the {what} is {value} at step {step}: the training diverged (a lower learning rate may "
+                       "hold it) or the model's numbers overflow its dtype")
+
+
 class ProbeState:
     """What the probe has done so far; the worker turns it into the result whatever way the probe ends."""
 
@@ -204,7 +217,9 @@ class ProbeState:
         before said the 0-based pass and the step's tokens there, which no reader uses."""
         from lorplan.train.runner import epochs_text
 
-        self.step, self.loss = s.step, s.loss
+        self.step = s.step
+        _finite("loss", s.loss, s.step)
+        self.loss = s.loss
         self.tokens += s.tokens
         self.train_seconds += s.seconds
         epoch = float(epochs_text(self.engine.epochs_done(s.step), 4)) if self.engine is not None else None
@@ -213,6 +228,7 @@ class ProbeState:
               "epoch": epoch})
 
     def on_eval(self, step: int, ev, emit) -> None:
+        _finite("eval loss", ev.loss, step)  # the result keeps the last eval that measured one
         self.eval_loss, self.eval_accuracy = ev.loss, ev.accuracy
         emit({"type": "eval", "step": step, "eval_loss": round(ev.loss, 6), "eval_accuracy": ev.accuracy})
 

@@ -8,6 +8,7 @@ with lorplan.probe's own status reader, so the ladder and `lorplan probe status`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ENDED = ("finished", "failed", "oom", "cancelled", "died")
@@ -15,7 +16,8 @@ ENDED = ("finished", "failed", "oom", "cancelled", "died")
 
 @dataclass(frozen=True)
 class ProbeObs:
-    """One probe of the ladder's run. curve: (step, eval loss) points in step order (step 0: before training)."""
+    """One probe of the ladder's run. curve: (step, eval loss) points in step order (step 0: before training),
+    finite losses only."""
 
     id: str
     rank: int
@@ -76,9 +78,11 @@ class RunObserver:
         for p in st.probes:
             c = self._watcher.curves[p.id]
             spec = plan.probe(p.id)
-            curve = tuple(zip(c.eval_steps, c.eval_loss, strict=True))
+            # a loss that is no finite number measured nothing: an older worker wrote a diverged probe's nan in its
+            # result, a damaged eval line reads as nan (status._or_nan); the ladder's rows and knee refuse it
+            curve = tuple((s, loss) for s, loss in zip(c.eval_steps, c.eval_loss, strict=True) if math.isfinite(loss))
             started = c.started or {}
-            if not curve and p.eval_loss is not None:
+            if not curve and p.eval_loss is not None and math.isfinite(p.eval_loss):
                 curve = ((p.step, float(p.eval_loss)),)  # a result's loss whose log is gone
             out.append(ProbeObs(
                 id=p.id, rank=p.rank, lr=float(p.lr or spec.lr or self.default_lr),
