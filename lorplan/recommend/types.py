@@ -80,25 +80,26 @@ def _of_kind(value: Any, name: str, kind: type, noun: str) -> Any:
     return value
 
 
-def _object(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
-    """obj[key] as a JSON object (a missing key or null: `default`), else BadInput naming the field."""
+def _container(obj: Mapping[str, Any], key: str, name: str, kind: type, words: str, default: Any) -> Any:
+    """obj[key] as a JSON object or array (`kind`; a missing key or null: `default`), else BadInput naming the
+    field."""
     value = obj.get(key)
     if value is None and default is not _REQUIRED:
         return default
     if key not in obj:
         raise BadInput(f"{name} is missing")
-    return _of_kind(value, name, Mapping, "a JSON object")
+    return _of_kind(value, name, kind, words)
+
+
+def _object(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
+    """obj[key] as a JSON object (a missing key or null: `default`), else BadInput naming the field."""
+    return _container(obj, key, name, Mapping, "a JSON object", default)
 
 
 def _array(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
     """obj[key] as a JSON array (a missing key or null: `default`), else BadInput naming the field: a string
     there was read letter by letter."""
-    value = obj.get(key)
-    if value is None and default is not _REQUIRED:
-        return default
-    if key not in obj:
-        raise BadInput(f"{name} is missing")
-    return _of_kind(value, name, list, "a JSON array")
+    return _container(obj, key, name, list, "a JSON array", default)
 
 
 @dataclass(frozen=True)
