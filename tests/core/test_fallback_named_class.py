@@ -103,9 +103,13 @@ TOKENS = "RobertaForTokenClassification, a token-classification model transforme
     ("roberta", None, "causal-lm", "RobertaForCausalLM", None),
     # another model type's classifier is not this config's class
     ("roberta", ["BertForSequenceClassification"], "causal-lm", "RobertaForCausalLM", None),
+    # several names: the first causal LM or sequence classifier named decides, and a head lorplan does not plan is
+    # said only when the class built is named nowhere in the list
+    ("roberta", ["RobertaForMaskedLM", "RobertaForSequenceClassification"], "sequence-classification",
+     "RobertaForSequenceClassification", None),
+    ("roberta", ["RobertaForMaskedLM", "RobertaForCausalLM"], "causal-lm", "RobertaForCausalLM", None),
 ])
 def test_the_child_builds_a_named_sequence_classifier(tmp_path, capsys, model_type, named, task, built, other):
-    from lorplan.core.model import _fallback_child
     from lorplan.core.model.fallback import _spec
 
     cfg = {"model_type": model_type, **SIZES}
@@ -113,17 +117,37 @@ def test_the_child_builds_a_named_sequence_classifier(tmp_path, capsys, model_ty
         cfg.update(rotary_pct=1.0)
     if named is not None:
         cfg["architectures"] = named
-    capsys.readouterr()
-    import transformers
-
-    verbosity = transformers.logging.get_verbosity()  # the child's main quiets transformers: not for later tests
-    try:
-        assert _fallback_child.main([str(_folder(tmp_path, cfg) / "config.json")]) == 0  # in this process
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-    report = json.loads(capsys.readouterr().out)
+    report = _child_report(tmp_path, capsys, cfg)
     assert (report["task"], report["class"], report["named_other"]) == (task, built, other)
     notes = [n for n in _spec(report, cfg, "m", False, model_type).notes if n.startswith("config.json names")]
     assert notes == ([] if other is None else [
         f"config.json names {other}; lorplan plans causal language models and sequence classifiers (what lorplan "
         f"train loads), and this plan is of {built}"])
+
+
+def _child_report(tmp_path, capsys, cfg: dict) -> dict:
+    """The child's report for a folder holding `cfg` as config.json, its main run in this process (no
+    --trust-remote-code)."""
+    import transformers
+
+    from lorplan.core.model import _fallback_child
+
+    capsys.readouterr()
+    verbosity = transformers.logging.get_verbosity()  # the child's main quiets transformers: not for later tests
+    try:
+        assert _fallback_child.main([str(_folder(tmp_path, cfg) / "config.json")]) == 0  # in this process
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_a_classifier_named_by_auto_map_builds_transformers_own_without_its_code(tmp_path, capsys):
+    """A reranker whose auto_map gives AutoModelForSequenceClassification its own code: without
+    --trust-remote-code the child builds transformers' class for the model type (the folder holds no
+    modeling_mine.py: running it would fail), the one lorplan train loads, and says no other head (the note said
+    'config.json names MyReranker, a sequence-classification model ...; lorplan plans ... sequence classifiers')."""
+    cfg = {"model_type": "roberta", "architectures": ["MyReranker"], **SIZES,
+           "auto_map": {"AutoModelForSequenceClassification": "modeling_mine.MyReranker"}}
+    report = _child_report(tmp_path, capsys, cfg)
+    assert (report["task"], report["class"], report["named_other"]) == (
+        "sequence-classification", "RobertaForSequenceClassification", None)

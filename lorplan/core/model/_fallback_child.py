@@ -156,16 +156,24 @@ def _other_task(config) -> str | None:
 def _named_other(config, built: str) -> str | None:
     """"RobertaForTokenClassification, a token-classification model transformers builds with
     AutoModelForTokenClassification": the first class config.json's architectures names that one of transformers'
-    auto classes builds for the config (_class_names), when it is not the class built (`built`) and names a task
-    (a base model, RobertaModel, names none); None otherwise."""
+    auto classes builds for the config (_class_names), when it names a task lorplan does not plan (a base model,
+    RobertaModel, names none; a causal LM or a sequence classifier is what _build builds, its auto_map class
+    without --trust-remote-code as transformers' own); None otherwise, and None when the class built (`built`) is
+    named anywhere in the list."""
     names = getattr(config, "architectures", None)
+    names = names if isinstance(names, list) else []
     autos = _autos()
-    for name in names if isinstance(names, list) else ():
+    for name in () if built in names else names:
         found = [a.__name__ for a in autos if name in _class_names(a, config)]
         if found:
             auto = _first_task(found)
-            return None if name == built or auto in _GENERIC_AUTO else f"{name}, {_task_words(auto)}"
+            planned = any(n in _PLANNED_AUTO for n in found)
+            return None if planned or auto in _GENERIC_AUTO else f"{name}, {_task_words(auto)}"
     return None
+
+
+# the auto classes _build builds with: a class one of them maps is planned, never a head lorplan does not plan
+_PLANNED_AUTO = ("AutoModelForCausalLM", "AutoModelForSequenceClassification")
 
 
 def _task_words(name: str) -> str:
