@@ -2,9 +2,10 @@
 (bge-reranker's, RoBERTa's and ELECTRA's rerankers alike): the fallback's child tried AutoModelForCausalLM first and
 built XLMRobertaForCausalLM, so `lorplan plan --write` wrote task = "causal-lm" for a classifier checkpoint (an
 encoder's causal LM, whose attention sees the token it predicts). The child now builds the class the config names
-when it is transformers' sequence classifier for that config; any other class named (a masked LM, a token
-classifier, a class transformers does not have) is built as before: the causal LM first. Two real child builds (the
-plans), the other cases built in this process by the child's own _build on the meta device."""
+when it is transformers' sequence classifier for that config, and the classifier when it names an encoder's masked
+LM (as the fast path plans a BERT); any other class named (a token classifier, a class transformers does not have)
+is built as before: the causal LM first. Two real child builds (the plans), the other cases built in this process by
+the child's own _build on the meta device."""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def test_a_two_label_classifier_folder_is_priced_as_peft_trains_it(tmp_path, cap
 
 
 MASKED = "RobertaForMaskedLM, a masked-lm model transformers builds with AutoModelForMaskedLM"
+XLMR_MASKED = "XLMRobertaForMaskedLM, a masked-lm model transformers builds with AutoModelForMaskedLM"
+BART = "BartForConditionalGeneration, a masked-lm model transformers builds with AutoModelForMaskedLM"
 TOKENS = "RobertaForTokenClassification, a token-classification model transformers builds with " \
          "AutoModelForTokenClassification"
 
@@ -93,18 +96,24 @@ TOKENS = "RobertaForTokenClassification, a token-classification model transforme
     # a decoder's reward model: its checkpoint holds a score head, not the lm head a causal LM would start anew
     ("gpt_neox", ["GPTNeoXForSequenceClassification"], "sequence-classification", "GPTNeoXForSequenceClassification",
      None),
+    # an encoder's masked LM (roberta-base's, xlm-roberta-base's): its classifier, as the fast path plans a BERT
+    # (RobertaForCausalLM before, whose attention sees the token it predicts), and the note says the class named
+    ("roberta", ["RobertaForMaskedLM"], "sequence-classification", "RobertaForSequenceClassification", MASKED),
+    ("xlm-roberta", ["XLMRobertaForMaskedLM"], "sequence-classification", "XLMRobertaForSequenceClassification",
+     XLMR_MASKED),
     # named classes lorplan plans no differently: as before, the causal LM transformers has for the config, and
     # a head lorplan does not plan is said in the spec's notes
     ("roberta", ["RobertaForCausalLM"], "causal-lm", "RobertaForCausalLM", None),
-    ("roberta", ["RobertaForMaskedLM"], "causal-lm", "RobertaForCausalLM", MASKED),
+    # BART's class in transformers' masked-LM table is its sequence-to-sequence LM: not an encoder's masked LM
+    ("bart", ["BartForConditionalGeneration"], "causal-lm", "BartForCausalLM", BART),
     ("roberta", ["RobertaForTokenClassification"], "causal-lm", "RobertaForCausalLM", TOKENS),
     ("roberta", ["RobertaModel"], "causal-lm", "RobertaForCausalLM", None),  # a base model names no task
     ("roberta", ["MyOwnRerankerClass"], "causal-lm", "RobertaForCausalLM", None),
     ("roberta", None, "causal-lm", "RobertaForCausalLM", None),
     # another model type's classifier is not this config's class
     ("roberta", ["BertForSequenceClassification"], "causal-lm", "RobertaForCausalLM", None),
-    # several names: the first causal LM or sequence classifier named decides, and a head lorplan does not plan is
-    # said only when the class built is named nowhere in the list
+    # several names: the first causal LM or sequence classifier named decides (a masked LM beside a causal LM
+    # names no encoder), and a head lorplan does not plan is said only when the class built is named nowhere
     ("roberta", ["RobertaForMaskedLM", "RobertaForSequenceClassification"], "sequence-classification",
      "RobertaForSequenceClassification", None),
     ("roberta", ["RobertaForMaskedLM", "RobertaForCausalLM"], "causal-lm", "RobertaForCausalLM", None),

@@ -56,8 +56,9 @@ def main(argv: list[str]) -> int:
 
 def _build(path: str, trust: bool):
     """(config, model on the meta device, task): the sequence classifier when config.json's architectures names
-    it (_names_class: a cross-encoder's XLMRobertaForSequenceClassification, whose checkpoint holds no causal LM),
-    else a causal LM when transformers has one for the config, else a sequence classifier. A file named
+    it (_names_class: a cross-encoder's XLMRobertaForSequenceClassification, whose checkpoint holds no causal LM)
+    or names an encoder's masked LM (_names_masked_lm: roberta-base's RobertaForMaskedLM, planned as the fast path
+    plans a BERT), else a causal LM when transformers has one for the config, else a sequence classifier. A file named
     config.json is read with its folder (so remote code can be found)."""
     import torch
     import transformers
@@ -73,7 +74,7 @@ def _build(path: str, trust: bool):
         config = transformers.AutoConfig.for_model(model_type, **cfg)
     causal, classifier = transformers.AutoModelForCausalLM, transformers.AutoModelForSequenceClassification
     with torch.device("meta"):
-        if _names_class(config, classifier, causal):
+        if _names_class(config, classifier, causal) or (_names_masked_lm(config) and _maps(classifier, config)):
             return config, classifier.from_config(config, trust_remote_code=trust), "sequence-classification"
         try:
             return config, causal.from_config(config, trust_remote_code=trust), "causal-lm"
@@ -114,6 +115,23 @@ def _names_class(config, auto, *others) -> bool:
             if name in _class_names(candidate, config):
                 return candidate is auto
     return False
+
+
+def _names_masked_lm(config) -> bool:
+    """Whether config.json's architectures names the config's masked LM (transformers' AutoModelForMaskedLM class
+    for its model type: an encoder's pretraining head, roberta-base's RobertaForMaskedLM) and no causal or
+    sequence-to-sequence LM (BartForConditionalGeneration and XLMWithLMHeadModel are in the masked-LM table too).
+    Such an encoder is planned as a sequence classifier, as the fast path plans a BERT: its causal LM
+    (RobertaForCausalLM) attends both ways, so each token sees the one it predicts, and lorplan export and train
+    refuse a causal-LM plan of a masked LM."""
+    import transformers
+
+    names = getattr(config, "architectures", None)
+    names = names if isinstance(names, list) else []
+    lm = {*_class_names(transformers.AutoModelForCausalLM, config),
+          *_class_names(transformers.AutoModelForSeq2SeqLM, config)}
+    masked = _class_names(transformers.AutoModelForMaskedLM, config)
+    return not lm & set(names) and any(n in masked for n in names)
 
 
 def _class_names(auto, config) -> tuple[str, ...]:
