@@ -95,3 +95,20 @@ def tiny_distilbert(folder: Path) -> Path:
     DistilBertModel(DistilBertConfig(vocab_size=30522, dim=32, hidden_dim=64, n_layers=2, n_heads=4,
                                      max_position_embeddings=128)).save_pretrained(folder)
     return folder
+
+
+def exported_classifier_trainable(folder, out) -> int:
+    """What peft trains of the model lorplan train builds for the exported plan: the config with
+    classifier_config.json's head, LoRA from adapter_config.json, on the meta device."""
+    import json
+
+    import peft
+    import torch
+    import transformers
+
+    head = json.loads((out / "classifier_config.json").read_text())
+    head.pop("ignore_mismatched_sizes")  # a from_pretrained argument; from_config builds the head anew
+    config = transformers.AutoConfig.from_pretrained(str(folder), **head)
+    with torch.device("meta"):
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
+    return peft.get_peft_model(model, peft.LoraConfig.from_pretrained(str(out))).get_nb_trainable_parameters()[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from model_builders import exported_classifier_trainable
 
 from lorplan.cli import main
 from lorplan.core.model import load_spec
@@ -32,21 +33,6 @@ def cross_encoder(tmp_path_factory):
     return folder
 
 
-def _peft_trainable(folder, out) -> int:
-    """What peft trains of the model lorplan train builds for the exported plan: the config with
-    classifier_config.json's head, LoRA from adapter_config.json, on the meta device."""
-    import peft
-    import torch
-    import transformers
-
-    head = json.loads((out / "classifier_config.json").read_text())
-    head.pop("ignore_mismatched_sizes")  # a from_pretrained argument; from_config builds the head anew
-    config = transformers.AutoConfig.from_pretrained(str(folder), **head)
-    with torch.device("meta"):
-        model = transformers.AutoModelForSequenceClassification.from_config(config)
-    return peft.get_peft_model(model, peft.LoraConfig.from_pretrained(str(out))).get_nb_trainable_parameters()[0]
-
-
 @pytest.mark.parametrize("labels", [None, [0, 1, 2]])
 def test_the_plan_prices_the_head_it_writes(cross_encoder, tmp_path, capsys, monkeypatch, labels):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -65,7 +51,7 @@ def test_the_plan_prices_the_head_it_writes(cross_encoder, tmp_path, capsys, mon
     assert plan.model.num_labels == (2 if labels is None else 3)
     assert head_labels(priced_spec(plan, spec)) == plan.model.num_labels  # 1 before: the spec as built
     assert main(["export", str(path), "--to", "peft", "-o", str(tmp_path / "peft")]) == 0
-    assert plan.estimate.trainable_params == _peft_trainable(cross_encoder, tmp_path / "peft")
+    assert plan.estimate.trainable_params == exported_classifier_trainable(cross_encoder, tmp_path / "peft")
     (row,) = json.loads(out)["rows"]  # the table printed is the plan written
     assert (row["trainable_params"], row["memory"]["total"]) == (plan.estimate.trainable_params,
                                                                  plan.estimate.total_bytes)
@@ -95,5 +81,5 @@ def test_a_head_of_another_shape_is_priced_as_written(tmp_path, capsys, monkeypa
     plan = read_plan(path)
     assert plan.model.num_labels == 3
     assert main(["export", str(path), "--to", "peft", "-o", str(tmp_path / "peft")]) == 0
-    assert plan.estimate.trainable_params == _peft_trainable(folder, tmp_path / "peft")
+    assert plan.estimate.trainable_params == exported_classifier_trainable(folder, tmp_path / "peft")
     assert priced_anew(plan, spec) == plan.estimate

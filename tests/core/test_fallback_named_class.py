@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from model_builders import exported_classifier_trainable
 
 from lorplan.cli import main
 from lorplan.core.model import load_spec
@@ -35,21 +36,6 @@ def _folder(tmp_path, cfg: dict, name: str = "m"):
     return folder
 
 
-def _peft_trainable(folder, out) -> int:
-    """What peft trains of the model lorplan train builds for the exported plan: the config with
-    classifier_config.json's head, LoRA from adapter_config.json, on the meta device."""
-    import peft
-    import torch
-    import transformers
-
-    head = json.loads((out / "classifier_config.json").read_text())
-    head.pop("ignore_mismatched_sizes")  # a from_pretrained argument; from_config builds the head anew
-    config = transformers.AutoConfig.from_pretrained(str(folder), **head)
-    with torch.device("meta"):
-        model = transformers.AutoModelForSequenceClassification.from_config(config)
-    return peft.get_peft_model(model, peft.LoraConfig.from_pretrained(str(out))).get_nb_trainable_parameters()[0]
-
-
 def test_a_reranker_folder_is_planned_as_the_classifier_it_names(tmp_path, capsys):
     folder = _folder(tmp_path, RERANKER, "bge-reranker")
     spec = load_spec(str(folder))
@@ -65,7 +51,7 @@ def test_a_reranker_folder_is_planned_as_the_classifier_it_names(tmp_path, capsy
     plan = read_plan(path)
     assert plan.model.task == "sequence-classification"  # "causal-lm" before
     assert plan.model.num_labels == 2  # lorplan trains class labels: a 1-output head is planned as 2 classes
-    assert plan.estimate.trainable_params == _peft_trainable(folder, tmp_path / "peft")  # the new head's price
+    assert plan.estimate.trainable_params == exported_classifier_trainable(folder, tmp_path / "peft")  # the new head's price
 
 
 def test_a_two_label_classifier_folder_is_priced_as_peft_trains_it(tmp_path, capsys):
@@ -78,7 +64,7 @@ def test_a_two_label_classifier_folder_is_priced_as_peft_trains_it(tmp_path, cap
     plan = read_plan(path)
     assert (plan.model.task, plan.model.num_labels) == ("sequence-classification", 2)
     # LoRA on the encoder plus RoBERTa's classifier (dense and out_proj) in full: 1,202 at rank 4, hidden 16
-    assert plan.estimate.trainable_params == _peft_trainable(folder, tmp_path / "peft")
+    assert plan.estimate.trainable_params == exported_classifier_trainable(folder, tmp_path / "peft")
 
 
 MASKED = "RobertaForMaskedLM, a masked-lm model transformers builds with AutoModelForMaskedLM"
