@@ -262,11 +262,10 @@ def _spec_for(args):
     task = args.task or spec.task
     if task != spec.task:
         if task == Task.SEQUENCE_CLASSIFICATION.value:
-            why, fix = ("lorplan plans sequence classification only for BERT-style encoders",
-                        "drop --task, or give a BERT-style encoder")
-        else:
-            why, fix = "lorplan plans a BERT-style encoder as a sequence classifier, not as a causal LM", \
-                "drop --task, or give a causal LM"
+            why, fix = ("lorplan plans sequence classification only for encoders (BERT's kin) and for models whose "
+                        "config.json names their sequence classifier", "drop --task, or give such a model")
+        else:  # an encoder, or a decoder whose config.json names its classifier (a reward model): not only BERT's
+            why, fix = "lorplan plans it as a sequence classifier, not as a causal LM", "drop --task, or give a causal LM"
         raise BadInput(f"--task {task}: {spec.id} is planned as {spec.task} ({spec.architecture}); {why}: {fix}")
     if args.num_labels is not None and task != "sequence-classification":
         raise BadInput("--num-labels: only with --task sequence-classification")

@@ -80,6 +80,7 @@ def test_train_refuses_a_masked_lm_planned_as_a_causal_lm(tmp_path, capsys, monk
     line = _one_line(capsys, ["train", str(plan)])
     assert line.startswith(f'lorplan train: error: {plan}: model.task = "{Task.CAUSAL_LM.value}": '), line
     assert f"is planned as {Task.SEQUENCE_CLASSIFICATION.value}" in line and "not as a causal LM" in line, line
+    assert "BERT-style" not in line, line  # the reason holds for a reward model's named classifier too
     assert not (tmp_path / "out").exists()  # refused before the run's folder is made
 
 
@@ -91,6 +92,7 @@ def test_export_refuses_it_for_every_format(tmp_path, capsys, monkeypatch, model
     out = tmp_path / "exported"
     line = _one_line(capsys, ["export", str(plan), "--to", fmt, "-o", str(out)])
     assert f'model.task = "{Task.CAUSAL_LM.value}"' in line and "not as a causal LM" in line, line
+    assert "BERT-style" not in line, line  # the reason holds for a reward model's named classifier too
     assert not out.exists()
 
 

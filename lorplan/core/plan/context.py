@@ -39,7 +39,7 @@ def check_plan_context(plan: Plan, spec: ModelSpec, plan_path: str, class_settin
 def plan_task_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None:
     """'PLAN: model.task = "causal-lm": ./bert is planned as sequence-classification
     (BertForSequenceClassification) …' when a plan trains as a causal LM a model lorplan plans as a sequence classifier (an
-    encoder: BERT's kin, ModernBERT's masked LM), the rule `lorplan recommend --task` follows; None otherwise. Such a
+    encoder: BERT's kin, ModernBERT's masked LM; a model whose config.json names its classifier), the rule `lorplan recommend --task` follows; None otherwise. Such a
     plan trains nothing of a causal LM: transformers has no causal-LM class of ModernBERT (`lorplan train` crashed
     in AutoModelForCausalLM), builds BERT as BertLMHeadModel with its attention bidirectional (each token sees the
     one it predicts), and peft's causal-LM LoRA (task CAUSAL_LM: TRL, axolotl, Unsloth, the peft export) cannot
@@ -50,8 +50,8 @@ def plan_task_refusal(plan: Plan, spec: ModelSpec, plan_path: str) -> str | None
     if plan.model.task != Task.CAUSAL_LM or spec.task != Task.SEQUENCE_CLASSIFICATION:
         return None
     return (f'{plan_path}: model.task = "{Task.CAUSAL_LM.value}": {plan.model.source} is planned as {spec.task} '
-            f"({spec.architecture}): lorplan plans a BERT-style encoder as a sequence classifier, not as a causal "
-            f"LM: plan it as one (lorplan plan --model {plan.model.source} --write PLAN.toml writes model.task = "
+            f"({spec.architecture}): lorplan plans it as a sequence classifier, not as a causal LM: plan it as "
+            f"one (lorplan plan --model {plan.model.source} --write PLAN.toml writes model.task = "
             f'"{Task.SEQUENCE_CLASSIFICATION.value}"), or give a causal LM')
 
 
