@@ -20,7 +20,7 @@ import math
 from types import SimpleNamespace
 
 import pytest
-from ladder_folders import CountingBackend
+from ladder_folders import CountingBackend, ladder_spec
 
 from lorplan.cli import main
 from lorplan.probe import backend as probe_backend
@@ -29,7 +29,7 @@ from lorplan.probe.events import append_event
 from lorplan.probe.runs import atomic_write_json, create_run
 from lorplan.recommend.decide import first_pass
 from lorplan.recommend.driver import Driver
-from lorplan.recommend.ladder_spec import LadderFiles, LadderSpec, LadderState
+from lorplan.recommend.ladder_spec import LadderFiles, LadderState
 from lorplan.recommend.types import Recommendation
 from lorplan.tui.recommend_bridge import read_recommendation
 
@@ -47,11 +47,8 @@ def _ladder(state_home, monkeypatch):
     backend = CountingBackend()
     monkeypatch.setattr(probe_backend, "get_backend", lambda *args, **kwargs: backend)
     run = create_run(runner.make_plan((2, 4), steps=10, device="cpu", model="/models/not-here"), state_home)
-    spec = LadderSpec(kind="data", model="/models/not-here", spec_source="/models/not-here", task="causal-lm",
-                      target_modules=("q_proj",), data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
-                      adapter={"model": "tiny", "targets": "q_proj", "per_rank": 1000, "fixed": 0, "min_dim": 64},
-                      learning_rate=1e-3, learning_rate_why="test", planned_steps=40, probe_steps=10, seeds=(0,),
-                      ranks=(2, 4), max_rank=16, refine=False, extra_learning_rates=False, halving=False)
+    spec = ladder_spec(data={"task": "causal-lm", "trained_tokens": 50_000, "examples": 500},
+                       adapter={"model": "tiny", "targets": "q_proj", "per_rank": 1000, "fixed": 0, "min_dim": 64})
     files = LadderFiles(run)
     files.write_spec(spec)
     files.write_state(LadderState(passes=(first_pass(spec),)))

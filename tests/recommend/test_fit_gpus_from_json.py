@@ -35,19 +35,10 @@ def test_anything_else_is_refused_naming_the_field(gpus):
 
 
 def _ladder_with_gpus(state_home, gpus):
-    from ladder_folders import ladder_run
+    from ladder_folders import ladder_with_recommendation
 
-    from lorplan.recommend import measured
-    from lorplan.recommend.observe import RunObserver
-
-    run, files = ladder_run(state_home, done=True)
-    spec = files.spec()
-    price = lambda r: Fit(r, 10 << 30, 24 << 30, "H100", True, r, (), f"rank {r} fits H100", gpus=2,  # noqa: E731
-                          sharding="ddp")
-    obj = measured.recommendation_json(spec, RunObserver(run, spec.learning_rate).observe(), files.state(), price,
-                                       run_id=run.id)
-    files.write_recommendation({**obj, "fits": {**obj["fits"], "gpus": gpus}})
-    return run, files
+    return ladder_with_recommendation(state_home, lambda obj: {**obj, "fits": {**obj["fits"], "gpus": gpus}}, gpus=2,
+                                      sharding="ddp")
 
 
 @pytest.mark.parametrize("gpus", (1.5, "two", 0, True), ids=repr)

@@ -126,19 +126,9 @@ def test_whole_numbers_written_as_floats_read_as_ints():
 
 def _ladder_with(state_home, path: tuple, value):
     """A done ladder's run folder whose recommendation.json has `value` at `path` (no probe trains)."""
-    from ladder_folders import ladder_run
+    from ladder_folders import ladder_with_recommendation
 
-    from lorplan.recommend import measured
-    from lorplan.recommend.observe import RunObserver
-
-    run, files = ladder_run(state_home, done=True)
-    spec = files.spec()
-    price = lambda r: Fit(r, 10 << 30, 24 << 30, "H100", True, r, (), f"rank {r} fits H100", gpus=1,  # noqa: E731
-                          sharding="none")
-    obj = measured.recommendation_json(spec, RunObserver(run, spec.learning_rate).observe(), files.state(), price,
-                                       run_id=run.id)
-    files.write_recommendation(_with(obj, path, value(obj) if callable(value) else value))
-    return run, files
+    return ladder_with_recommendation(state_home, lambda obj: _with(obj, path, value(obj) if callable(value) else value))
 
 
 @pytest.mark.parametrize("path, value, name", [(("rank",), 1.5, "rank"), (("rank",), "abc", "rank"),
