@@ -69,7 +69,10 @@ def test_a_two_label_classifier_folder_is_priced_as_peft_trains_it(tmp_path, cap
 
 MASKED = "RobertaForMaskedLM, a masked-lm model transformers builds with AutoModelForMaskedLM"
 XLMR_MASKED = "XLMRobertaForMaskedLM, a masked-lm model transformers builds with AutoModelForMaskedLM"
-BART = "BartForConditionalGeneration, a masked-lm model transformers builds with AutoModelForMaskedLM"
+# transformers' masked-LM table holds BART's kin's sequence-to-sequence LMs too (they fill masks): the note named
+# BART "a masked-lm model transformers builds with AutoModelForMaskedLM"
+BART = "BartForConditionalGeneration, a sequence-to-sequence model transformers builds with AutoModelForSeq2SeqLM"
+MBART = "MBartForConditionalGeneration, a sequence-to-sequence model transformers builds with AutoModelForSeq2SeqLM"
 TOKENS = "RobertaForTokenClassification, a token-classification model transformers builds with " \
          "AutoModelForTokenClassification"
 
@@ -92,6 +95,7 @@ TOKENS = "RobertaForTokenClassification, a token-classification model transforme
     ("roberta", ["RobertaForCausalLM"], "causal-lm", "RobertaForCausalLM", None),
     # BART's class in transformers' masked-LM table is its sequence-to-sequence LM: not an encoder's masked LM
     ("bart", ["BartForConditionalGeneration"], "causal-lm", "BartForCausalLM", BART),
+    ("mbart", ["MBartForConditionalGeneration"], "causal-lm", "MBartForCausalLM", MBART),
     ("roberta", ["RobertaForTokenClassification"], "causal-lm", "RobertaForCausalLM", TOKENS),
     ("roberta", ["RobertaModel"], "causal-lm", "RobertaForCausalLM", None),  # a base model names no task
     ("roberta", ["MyOwnRerankerClass"], "causal-lm", "RobertaForCausalLM", None),

@@ -159,8 +159,13 @@ def _autos() -> list:
 
 
 def _first_task(names: list[str]) -> str:
-    """The auto class of `names` that names a task, before _GENERIC_AUTO's."""
-    return min(names, key=lambda n: (n in _GENERIC_AUTO, _GENERIC_AUTO.index(n) if n in _GENERIC_AUTO else 0))
+    """The auto class of `names` that names a task, before _GENERIC_AUTO's; AutoModelForMaskedLM only when no
+    other task's maps it: transformers' masked-LM table also holds the sequence-to-sequence LMs of BART's kin
+    (BART, mBART, MVP: they fill masks), which its seq2seq table names as what they are."""
+    def rank(n: str) -> tuple[int, int]:
+        return (2, _GENERIC_AUTO.index(n)) if n in _GENERIC_AUTO else (int(n == "AutoModelForMaskedLM"), 0)
+
+    return min(names, key=rank)
 
 
 def _other_task(config) -> str | None:
@@ -195,11 +200,13 @@ _PLANNED_AUTO = ("AutoModelForCausalLM", "AutoModelForSequenceClassification")
 
 
 def _task_words(name: str) -> str:
-    """"a token-classification model transformers builds with AutoModelForTokenClassification"."""
+    """"a token-classification model transformers builds with AutoModelForTokenClassification"; "a
+    sequence-to-sequence model transformers builds with AutoModelForSeq2SeqLM"."""
     import re
 
     task = name.removeprefix("AutoModel").removeprefix("For")
     kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", task).lower() if task else "base"
+    kind = kind.replace("seq2seq-lm", "seq2seq").replace("seq2seq", "sequence-to-sequence")
     article = "an" if kind[0] in "aeiou" else "a"
     return f"{article} {kind} model transformers builds with {name}"
 
