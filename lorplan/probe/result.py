@@ -40,9 +40,14 @@ def _number(v) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise _Wrong("not a number")
     try:
-        return float(v)  # an integer of 400 digits overflows a float
+        x = float(v)  # an integer of 400 digits overflows a float
     except OverflowError:
         raise _Wrong("not a number a float holds") from None
+    # NaN and Infinity, which json reads: an older worker wrote `"eval_loss": NaN` for a diverged probe, and
+    # status --json would print it back, which a strict reader (jq, JavaScript) refuses
+    if not math.isfinite(x):
+        raise _Wrong("not a finite number")
+    return x
 
 
 def _non_negative(v) -> float:

@@ -19,6 +19,7 @@ follows the run's plan.json: a probe ladder's driver adds probes to it as its pa
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import time
@@ -258,6 +259,12 @@ class Curves:
 
 def _or_nan(x: float | None) -> float:
     return float("nan") if x is None else x
+
+
+def _last(values: list[float]) -> float | None:
+    """The last of a curve's values; None when there is none or it is the nan of a missing one (_or_nan), which
+    status --json must not print (a strict JSON reader refuses NaN)."""
+    return values[-1] if values and math.isfinite(values[-1]) else None
 
 
 @dataclass(frozen=True)
@@ -527,8 +534,8 @@ class RunWatcher:
             rank=spec.rank,
             lr=started.get("lr") or spec.lr,
             steps=self.plan.steps,
-            loss=curves.loss[-1] if curves.loss else None,
-            eval_loss=curves.eval_loss[-1] if curves.eval_loss else None,
+            loss=_last(curves.loss),
+            eval_loss=_last(curves.eval_loss),
             eval_accuracy=curves.eval_accuracy[-1] if curves.eval_accuracy else None,
             device=started.get("device") or device,
             trainable_params=started.get("trainable_params"),
