@@ -14,7 +14,6 @@ through lorplan.tui.bridge and the run folders through lorplan.tui.probe_bridge.
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 from dataclasses import dataclass, replace
@@ -48,7 +47,7 @@ from lorplan.recommend.launch import (  # noqa: F401  (the panel's ladder settin
 )
 from lorplan.recommend.policy import scaling_policy
 from lorplan.recommend.table import ONLY_WHY, one_rank_budget, state_word
-from lorplan.recommend.types import UNREADABLE
+from lorplan.recommend.types import UNREADABLE, read_field
 from lorplan.tui import bridge, probe_bridge
 from lorplan.tui.bridge import remedy_words  # noqa: F401  (in bridge, beside hint_words: see there)
 from lorplan.tui.state import Tuning
@@ -278,13 +277,12 @@ def read_recommendation(path: Path) -> LadderFile:
     try:
         rec = Recommendation.from_json(obj)
         budget_note = one_rank_budget(obj)
+        base = read_field(obj, "base_loss", "number", default=None)  # the driver's null before the base is measured
     except UNREADABLE as exc:
         what = f"key {exc} missing" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"{path}: not a recommendation ({what})") from None
-    base = obj.get("base_loss")
     # the driver's word, an older driver's "done" beside cancelled_after read "cancelled" as the CLI reads it
-    return LadderFile(rec, float(base) if isinstance(base, (int, float)) and math.isfinite(base) else None,
-                      state_word(obj), budget_words(budget_note))
+    return LadderFile(rec, float(base) if base is not None else None, state_word(obj), budget_words(budget_note))
 
 
 def budget_words(text: str) -> str:
