@@ -301,12 +301,19 @@ def start(plan: RunPlan, root: Path | None = None, backend: Backend | None = Non
     class labels as check_start read them (StartCheck.labels), recorded for the probes (runs.create_run).
     A run folder whose file system refuses flock: LocksRefused, the run removed (it could never run)."""
     run = create_run(plan, root, labels)
+    submit_new(run, backend or get_backend(plan.backend, trust_remote_code=asks_remote_code(plan) is not None))
+    return run
+
+
+def submit_new(run: RunDir, backend: Backend) -> None:
+    """Hand a run just created to `backend`'s scheduler (start, and recommend.driver.start_ladder). A run folder
+    whose file system refuses flock: LocksRefused, the run removed: it could never run, and left there it would
+    list (and say the refusal again) as a run."""
     try:
-        (backend or get_backend(plan.backend, trust_remote_code=asks_remote_code(plan) is not None)).submit(run)
+        backend.submit(run)
     except LocksRefused:
         shutil.rmtree(run.path, ignore_errors=True)
         raise
-    return run
 
 
 def _resume(run: RunDir, command: str | None) -> str:
@@ -552,5 +559,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["DRIVER_START_GRACE_S", "SpaceWaitNotes", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry",
+__all__ = ["DRIVER_START_GRACE_S", "SpaceWaitNotes", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry", "submit_new",
            "start", "status", "summaries", "timeout_space_note", "wait"]

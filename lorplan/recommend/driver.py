@@ -56,9 +56,9 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None, 
     recommend --data`), else read here by the same rule (runner.plan_labels: the planner's ladder), BadInput
     before anything is written when a row's label is no class label, wherever it is in the file. A run folder
     whose file system refuses flock: lorplan.probe.backend.LocksRefused, the run removed."""
-    from lorplan.probe.backend import LocksRefused, get_backend
+    from lorplan.probe.backend import get_backend
     from lorplan.probe.consent import asks_remote_code
-    from lorplan.probe.runner import mark_driver_launched, plan_labels
+    from lorplan.probe.runner import mark_driver_launched, plan_labels, submit_new
     from lorplan.probe.runs import create_run
 
     trusted = spec.trust_remote_code or asks_remote_code(plan) is not None
@@ -79,13 +79,7 @@ def start_ladder(spec: LadderSpec, plan, first: Pass, root: Path | None = None, 
         shutil.rmtree(run.path, ignore_errors=True)
         raise BadInput(f"cannot write the ladder's files in {run.path} ({exc.strerror or exc}); free space there "
                        "or point XDG_STATE_HOME at a folder that can be written") from None
-    try:
-        get_backend(plan.backend, trust_remote_code=trusted).submit(run)
-    except LocksRefused:  # a folder whose file system refuses flock: a ladder that could never run, none left
-        import shutil
-
-        shutil.rmtree(run.path, ignore_errors=True)
-        raise
+    submit_new(run, get_backend(plan.backend, trust_remote_code=trusted))  # LocksRefused: the run removed
     launch_driver(run, trust_remote_code=trusted)
     return run
 
