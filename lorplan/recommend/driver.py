@@ -504,8 +504,8 @@ def _await_exit(proc: subprocess.Popen, wake) -> None:
 def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
     """Hold the run's ladder.lock and step until the ladder is done (0), or return 3 at once when another
     driver holds the lock, 4 (nothing done) when the ladder asks for its model's own code and this process
-    was not given the user's consent (trust_remote_code), 5 (nothing done, said in one line) when the run
-    folder's file system refuses the lock."""
+    was not given the user's consent (trust_remote_code), 5 (said in one line) when the run folder's file
+    system refuses the lock, or refuses its probes' and scheduler's locks later (the ladder then stopped)."""
     from lorplan.probe.backend import LocksRefused, flock
     from lorplan.probe.consent import RemoteCodeRefused
     from lorplan.probe.runner import driver_launch_stamp
@@ -534,9 +534,15 @@ def drive(run, poll_s: float = POLL_S, trust_remote_code: bool = False) -> int:
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         print(f"{time.strftime('%H:%M:%S')} driver {os.getpid()} for run {run.id}", flush=True)
-        driver = Driver(run, trust_remote_code)
-        while not driver.try_step():  # a full disk stops no ladder: it waits for space, probes go on
-            driver.wait(poll_s)
+        try:
+            driver = Driver(run, trust_remote_code)
+            while not driver.try_step():  # a full disk stops no ladder: it waits for space, probes go on
+                driver.wait(poll_s)
+        except LocksRefused as exc:  # its probes' and scheduler's locks, which each step tests, refused since
+            resume = ladder_resume(run.id) if trust_remote_code else f"lorplan recommend --run {run.id}"
+            print(f"{time.strftime('%H:%M:%S')} {exc}; the ladder stopped: `{resume}` starts its driver again once "
+                  "locks work there", flush=True)
+            return 5  # the ladder is not done: with no driver it reads "stopped", and the line says why
         print(f"{time.strftime('%H:%M:%S')} ladder done", flush=True)
         return 0
     finally:
