@@ -7,7 +7,9 @@ transformers configuration classes (e.g. `Qwen3Config.head_dim = 128`, `Gemma2Co
 The exactness tests in tests/core/test_lora_exact.py compare these layouts with real transformers + peft.
 
 Planned classes: AutoModelForCausalLM for decoders (for `gemma3` configs that is Gemma3ForConditionalGeneration,
-vision tower included); AutoModelForSequenceClassification (num_labels from config, else 2) for BERT encoders.
+vision tower included), AutoModelForSequenceClassification for a decoder whose config.json's architectures names
+it (a reward model: names_classifier); AutoModelForSequenceClassification (num_labels from config, else 2) for BERT
+encoders.
 """
 
 from __future__ import annotations
@@ -612,10 +614,70 @@ def config_dropout(model_type: str, cfg: Mapping[str, Any]) -> Dropout:
 
 def build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
     """The layout for a config dict. Raises UnsupportedConfig for architectures the fast path does not know,
-    MissingField for incomplete configs."""
+    MissingField for incomplete configs. A decoder whose config.json names its sequence classifier
+    (names_classifier) is laid out as that classifier."""
     lay = _build_layout(model_type, cfg)
+    if names_classifier(model_type, cfg):
+        _as_classifier(lay, model_type, cfg)
     lay.dropout = config_dropout(model_type, cfg)
     return lay
+
+
+# the classes transformers 5 builds for a fast-path decoder's config: AutoModelForCausalLM's (what lorplan plans
+# of it) and AutoModelForSequenceClassification's (tests/core/test_decoder_classifier.py checks both tables)
+CAUSAL_NAMES = {**ARCH_NAMES, "gemma3": "Gemma3ForConditionalGeneration", "gpt2": "GPT2LMHeadModel"}
+CLASSIFIER_NAMES = {
+    "llama": "LlamaForSequenceClassification",
+    "mistral": "MistralForSequenceClassification",
+    "mixtral": "MixtralForSequenceClassification",
+    "qwen2": "Qwen2ForSequenceClassification",
+    "qwen3": "Qwen3ForSequenceClassification",
+    "qwen3_moe": "Qwen3MoeForSequenceClassification",
+    "gemma2": "Gemma2ForSequenceClassification",
+    "gemma3_text": "Gemma3TextForSequenceClassification",
+    "gemma3": "Gemma3ForSequenceClassification",
+    "phi3": "Phi3ForSequenceClassification",
+    "gpt2": "GPT2ForSequenceClassification",
+}
+
+
+def names_classifier(model_type: str, cfg: Mapping[str, Any]) -> bool:
+    """Whether config.json's architectures names the decoder's sequence classifier (a reward model's
+    LlamaForSequenceClassification, whose checkpoint holds a score head and no lm_head) before its causal LM: the
+    rule the fallback's child applies to the classes transformers builds for a config (_fallback_child._names_class),
+    with the class the config's auto_map gives either auto class. Any other name (a base model, another model
+    type's class) decides nothing."""
+    if model_type not in CLASSIFIER_NAMES:
+        return False
+    auto_map = cfg.get("auto_map")
+    own = auto_map if isinstance(auto_map, Mapping) else {}
+
+    def names(auto: str, table: dict[str, str]) -> set[str]:
+        code = own.get(auto)
+        return {table[model_type], *((code.rsplit(".", 1)[-1],) if isinstance(code, str) else ())}
+
+    classifier = names("AutoModelForSequenceClassification", CLASSIFIER_NAMES)
+    causal = names("AutoModelForCausalLM", CAUSAL_NAMES)
+    named = cfg.get("architectures")
+    for name in named if isinstance(named, list) else ():
+        if name in classifier or name in causal:
+            return name in classifier
+    return False
+
+
+def _as_classifier(lay: Layout, model_type: str, cfg: Mapping[str, Any]) -> None:
+    """`lay`, a decoder's causal LM, made its sequence classifier as transformers 5 builds it: the same base model
+    (its parameter names unchanged) and, in place of the lm_head, a `score` linear of num_labels outputs without
+    bias (GenericForSequenceClassification, GPT2ForSequenceClassification, Gemma3ForSequenceClassification: the
+    text model's hidden size), which peft's SEQ_CLS trains in full. Nothing is tied: the score head is new."""
+    refuse_nulls(cfg, ("num_labels",))  # PretrainedConfig takes no null num_labels
+    labels = num_labels(cfg)
+    lay.linears = [m for m in lay.linears if m.role != "head"]
+    lay.tied_linears = [m for m in lay.tied_linears if m.role != "head"]
+    lay.lin("score", lay.hidden_size, labels, False, "head", None)
+    lay.architecture, lay.task, lay.tie_word_embeddings = CLASSIFIER_NAMES[model_type], "sequence-classification", False
+    lay.notes.append(f"planned as {lay.architecture} with {labels} label{'s' if labels != 1 else ''} "
+                     "(config.json's architectures names it; the score head trained, no lm_head)")
 
 
 def _build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
