@@ -27,6 +27,8 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
 - Modules read as a raw weight outside a state-space mixer (WEIGHT_BYPASSED: Gemma 3n's correction_coefs, LongCat
   Flash's router, LayoutLM v2/v3's relative-position bias tables, Bloom's dense layers under slow_but_exact): their
   adapter never trains on any path; presets leave them out and naming one is planned with a note, as above.
+- Models whose layers are modules of transformers' own that are not nn.Linear (PEFT_UNSUPPORTED_LAYERS: I-BERT's
+  QuantLinear): peft's "all-linear" finds none of them and it refuses one named, so every target is refused.
 """
 
 from __future__ import annotations
@@ -91,6 +93,11 @@ WEIGHT_BYPASSED: dict[str, dict[str, str]] = {
                                                        "(pretraining_tp > 1 with slow_but_exact), so its adapter "
                                                        "never trains"),
 }
+# model_type -> the module class its attention and MLP layers are, one transformers defines as an nn.Module that is
+# not an nn.Linear: peft's LoRA wraps nn.Linear, Conv1D, Conv1d/2d/3d, Embedding and MultiheadAttention only, so its
+# "all-linear" targets none of them ("No modules were targeted") and it refuses one named ("Target module
+# (QuantLinear() ...) is not supported"). I-BERT: models/ibert/quant_modules.py, for its integer-only quantization.
+PEFT_UNSUPPORTED_LAYERS: dict[str, str] = {"ibert": "QuantLinear"}
 WEIGHT_BYPASSED["gemma3n_text"] = WEIGHT_BYPASSED["gemma3n"]
 WEIGHT_BYPASSED["layoutlmv3"] = WEIGHT_BYPASSED["layoutlmv2"]
 
@@ -255,6 +262,10 @@ def _moe_names(spec: ModelSpec) -> dict[str, str]:
 
 
 def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list[Tensor], list[ParamTarget]]:
+    if kind := PEFT_UNSUPPORTED_LAYERS.get(spec.model_type):
+        raise BadInput(f"{spec.id}: peft cannot adapt {spec.architecture or spec.model_type}: its attention and MLP "
+                       f"layers are transformers' {kind} modules, not the torch.nn.Linear peft's LoRA wraps (its "
+                       "all-linear finds none of them and it refuses one named), so lorplan plans no LoRA on it")
     if not targets.modules:
         raise BadInput("targets: give at least one module name or a preset (all-linear, attention, mlp)")
     emb = _embedding_modules(spec)
