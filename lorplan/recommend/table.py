@@ -290,10 +290,22 @@ def one_rank_budget(obj: dict) -> str:
     ranks = sorted({r.rank for r in _usable(obj, rows_from_json(obj))})
     if minutes is None or len(ranks) != 1:
         return ""
-    budget = obj.get("budget_seconds")
+    budget = _seconds(obj.get("budget_seconds"))
     spent = f"the {budget / 60:.3g}-minute budget" if budget else "the budget"
     return (f"{spent} bought rank {ranks[0]} alone (the learning-rate pass); --budget-minutes {minutes} buys the "
             "ranks pass, at the probes' measured time")
+
+
+def _seconds(value) -> float | None:
+    """A time recommendation.json gives in seconds, as a float above 0; None for any other value (a string, true,
+    nan or inf, a 400-digit integer a float does not hold: a hand edit), which the line then leaves unnamed."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return None
+    return seconds if 0 < seconds < math.inf else None
 
 
 def band_text(low: int, high: int) -> str:
