@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -35,6 +35,18 @@ _REQUIRED = object()
 _KINDS = {"whole": "a whole number", "number": "a number", "string": "a string", "flag": "true or false"}
 
 
+def _lookup(obj: Mapping[str, Any], key: str, name: str, default: Any) -> tuple[bool, Any]:
+    """(False, default) for a missing or null key when a default is given, else (True, obj[key]); a missing
+    required key is BadInput "NAME is missing" (a required null goes on to the type check: "..., not null")."""
+    value = obj.get(key)
+    if value is None:
+        if default is not _REQUIRED:
+            return False, default
+        if key not in obj:
+            raise BadInput(f"{name} is missing")
+    return True, value
+
+
 def read_field(obj: Mapping[str, Any], key: str, kind: str, *, name: str | None = None, least: float | None = None,
                positive: bool = False, default: Any = _REQUIRED) -> Any:
     """obj[key] checked as `kind`, else BadInput naming the field (`name`, the dotted key, e.g. "fits.gpus"):
@@ -43,12 +55,9 @@ def read_field(obj: Mapping[str, Any], key: str, kind: str, *, name: str | None 
     "string" or "flag" (true or false: bool() read "false" as True). least: the smallest value allowed; positive:
     above 0. default: what a missing key or a null gives (left out: the field is required)."""
     name = name or key
-    value = obj.get(key)
-    if value is None:
-        if default is not _REQUIRED:
-            return default
-        if key not in obj:
-            raise BadInput(f"{name} is missing")
+    found, value = _lookup(obj, key, name, default)
+    if not found:
+        return value
     noun = _KINDS[kind]
     if least is not None:
         noun += f" of at least {least:g}"
@@ -73,6 +82,11 @@ def read_field(obj: Mapping[str, Any], key: str, kind: str, *, name: str | None 
     return int(value) if kind == "whole" else value
 
 
+def _reader(obj: Mapping[str, Any], prefix: str) -> Callable[..., Any]:
+    """read_field on obj, each field named prefix + key ("fits." + "gpus")."""
+    return lambda key, kind, **how: read_field(obj, key, kind, name=f"{prefix}{key}", **how)
+
+
 def _of_kind(value: Any, name: str, kind: type, noun: str) -> Any:
     """value when it is a `kind` (dict: a JSON object, list: an array), else BadInput naming it."""
     if not isinstance(value, kind):
@@ -83,12 +97,8 @@ def _of_kind(value: Any, name: str, kind: type, noun: str) -> Any:
 def _container(obj: Mapping[str, Any], key: str, name: str, kind: type, words: str, default: Any) -> Any:
     """obj[key] as a JSON object or array (`kind`; a missing key or null: `default`), else BadInput naming the
     field."""
-    value = obj.get(key)
-    if value is None and default is not _REQUIRED:
-        return default
-    if key not in obj:
-        raise BadInput(f"{name} is missing")
-    return _of_kind(value, name, kind, words)
+    found, value = _lookup(obj, key, name, default)
+    return _of_kind(value, name, kind, words) if found else value
 
 
 def _object(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
@@ -195,9 +205,7 @@ class LadderRow:
         """The row to_json() wrote; keys it does not know (a newer lorplan's) are left out, and a wrong type is
         BadInput naming the field (`name`: where the row sits)."""
         _of_kind(obj, name, Mapping, "a JSON object")
-
-        def read(key: str, kind: str, **how: Any) -> Any:
-            return read_field(obj, key, kind, name=f"{name}.{key}", **how)
+        read = _reader(obj, f"{name}.")
 
         return cls(
             rank=read("rank", "whole", least=1), learning_rate=read("learning_rate", "number", positive=True),
@@ -272,9 +280,7 @@ class Fit:
         written as a float (2.0) reads as that int. gpus and sharding null or missing: an older lorplan's file."""
         if not isinstance(obj, Mapping):
             raise BadInput(f"fits: must be a JSON object or null, not {reprlib.repr(obj)}")
-
-        def read(key: str, kind: str, **how: Any) -> Any:
-            return read_field(obj, key, kind, name=f"fits.{key}", **how)
+        read = _reader(obj, "fits.")
 
         remedies = _array(obj, "remedies", "fits.remedies", default=())
         return cls(rank=read("rank", "whole", least=1), total_bytes=read("total_bytes", "whole", least=0),
@@ -377,9 +383,7 @@ class Recommendation:
         never a silent int() or bool() (1.5 read as 1, "false" as True); a whole number written as a float (2.0)
         reads as that int. The readers of a damaged file catch UNREADABLE."""
         _of_kind(obj, "recommendation", Mapping, "a JSON object")
-
-        def read(key: str, kind: str, **how: Any) -> Any:
-            return read_field(obj, key, kind, **how)
+        read = _reader(obj, "")
 
         conf = _object(obj, "confidence", "confidence")
         alpha = read("alpha", "number", positive=True)
