@@ -20,7 +20,8 @@ BERT = "google-bert/bert-base-uncased"
 def _note(what: str, model: str = LLAMA, classes: str = "2 classes: 0, 1") -> str:
     return (f"{what} has a label column ({classes}); {model} is a causal LM, so a plan for it trains on the text as "
             "language modelling and never sees the labels: lorplan plans sequence classification for BERT-style "
-            "encoders (e.g. sentence-transformers/all-MiniLM-L6-v2); to teach a causal LM the labels, write each "
+            "encoders (e.g. sentence-transformers/all-MiniLM-L6-v2) and decoders whose config.json names their "
+            "sequence classifier; to teach a causal LM the labels, write each "
             "row as a prompt/completion pair (prompt = the text, completion = the label's word)")
 
 
@@ -125,8 +126,8 @@ def _no_class(what: str, model: str = LLAMA) -> str:
     return (f"{what} has a label column but no class label (30 rows, the first line 1: "
             f"label 0.3 is not a whole number); {model} is a causal LM, so a plan for it trains on the text as "
             "language modelling and never sees the labels: lorplan plans sequence classification of whole-number "
-            "or named classes for BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2), and no "
-            "regression; to teach a causal LM the labels, write each row as a prompt/completion pair (prompt = the "
+            "or named classes for BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2) and decoders "
+            "whose config.json names their sequence classifier, and no regression; to teach a causal LM the labels, write each row as a prompt/completion pair (prompt = the "
             "text, completion = the label written out)")
 
 
@@ -246,7 +247,8 @@ def test_prompt_completion_rows_are_told_where_the_label_goes_not_to_become_pair
     out = capsys.readouterr().out.splitlines()
     tail = ("is a causal LM, so a plan for it trains on the {} rows as language modelling and never sees the "
             "labels: lorplan plans sequence classification for BERT-style encoders (e.g. "
-            "sentence-transformers/all-MiniLM-L6-v2); to teach a causal LM the labels, write each row's label word "
+            "sentence-transformers/all-MiniLM-L6-v2) and decoders whose config.json names their sequence "
+            "classifier; to teach a causal LM the labels, write each row's label word "
             "into its {}")
     assert (f"note: --data {data} has a label column (2 classes: 0, 1); {LLAMA} "
             f"{tail.format('prompt-completion', 'completion')}") in out

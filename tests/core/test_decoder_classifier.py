@@ -92,6 +92,8 @@ def test_the_class_names_are_transformers_own():
     ["LlamaModel"],  # a base model names no task
     ["Qwen2ForSequenceClassification"],  # another model type's classifier is not this config's class
     "LlamaForSequenceClassification",  # not a list: transformers reads no class from it
+    [{"LlamaForSequenceClassification": 1}],  # entries that are no class name (transformers takes them) name none:
+    [["LlamaForSequenceClassification"]],  # they were a TypeError's traceback (unhashable) out of `lorplan plan`
 ])
 def test_other_names_plan_the_causal_lm(names):
     cfg = {**TINY_LLAMA, "num_labels": 3}
@@ -104,6 +106,8 @@ def test_other_names_plan_the_causal_lm(names):
 
 def test_the_first_named_of_causal_lm_and_classifier_decides():
     cfg = _named(TINY_LLAMA, 3, "LlamaForSequenceClassification", "LlamaForCausalLM")
+    assert from_config(cfg, "m", "folder", "test").architecture == "LlamaForSequenceClassification"
+    cfg["architectures"] = [None, 7, "LlamaForSequenceClassification"]  # entries that name no class are passed by
     assert from_config(cfg, "m", "folder", "test").architecture == "LlamaForSequenceClassification"
 
 

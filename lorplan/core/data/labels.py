@@ -179,11 +179,14 @@ def labels_unused_note(what: str, model: str, labels: Iterable, task: str, schem
         where = f" in its first {rows_read:,} rows" if rows_read is not None else ""
         column = f"a label column but no class label{where} ({odd})"
     head = f"{what} has {column}; {model} is a causal LM, so a plan for it "
-    encoders = ("lorplan plans sequence classification for BERT-style encoders (e.g. "
-                "sentence-transformers/all-MiniLM-L6-v2)")
+    # the models lorplan plans as classifiers (core.model.archs: BERT's kin, and a decoder such as a reward model
+    # whose config.json's architectures names its sequence classifier: names_classifier, the fallback's rule)
+    which = ("BERT-style encoders (e.g. sentence-transformers/all-MiniLM-L6-v2) and decoders whose config.json "
+             "names their sequence classifier")
+    encoders = f"lorplan plans sequence classification for {which}"
     if not values:
-        encoders = ("lorplan plans sequence classification of whole-number or named classes for BERT-style "
-                    "encoders (e.g. sentence-transformers/all-MiniLM-L6-v2), and no regression")
+        encoders = (f"lorplan plans sequence classification of whole-number or named classes for {which}, and no "
+                    "regression")
     word = "the label's word" if values else "the label written out"
     if schema not in _LEARNED_PART:  # text rows
         return (f"{head}trains on the text as language modelling and never sees the labels: {encoders}; to teach a "

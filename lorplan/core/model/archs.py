@@ -646,7 +646,7 @@ def names_classifier(model_type: str, cfg: Mapping[str, Any]) -> bool:
     LlamaForSequenceClassification, whose checkpoint holds a score head and no lm_head) before its causal LM: the
     rule the fallback's child applies to the classes transformers builds for a config (_fallback_child._names_class),
     with the class the config's auto_map gives either auto class. Any other name (a base model, another model
-    type's class) decides nothing."""
+    type's class) decides nothing, nor does an entry that is no name (transformers takes a list of anything)."""
     if model_type not in CLASSIFIER_NAMES:
         return False
     auto_map = cfg.get("auto_map")
@@ -660,7 +660,7 @@ def names_classifier(model_type: str, cfg: Mapping[str, Any]) -> bool:
     causal = names("AutoModelForCausalLM", CAUSAL_NAMES)
     named = cfg.get("architectures")
     for name in named if isinstance(named, list) else ():
-        if name in classifier or name in causal:
+        if isinstance(name, str) and (name in classifier or name in causal):
             return name in classifier
     return False
 
