@@ -642,6 +642,7 @@ def _whole(obj: dict, run) -> dict:
     was. It is read as the planner reads it (recommend.types.Recommendation.from_json): a field of the wrong type
     (a rank of 1.5 or "abc", a fits that is no object, a gpus of "two") is refused in one line naming the field;
     one written as a whole float (2.0) is printed, and written to a plan, as that int."""
+    from lorplan.recommend.table import one_rank_budget
     from lorplan.recommend.types import UNREADABLE, Recommendation
 
     missing = [k for k in REC_KEYS if k not in obj]
@@ -650,6 +651,7 @@ def _whole(obj: dict, run) -> dict:
                        f"`lorplan probe status {run.id}` shows its probes")
     try:
         rec = Recommendation.from_json(obj)
+        one_rank_budget(obj)  # the driver's passes, which the budget line reads (as the planner reads them)
     except UNREADABLE as exc:
         what = f"it lacks {exc}" if isinstance(exc, KeyError) else str(exc)
         raise BadInput(f"--run {run.id}: its recommendation.json is damaged ({what}); `lorplan probe status "

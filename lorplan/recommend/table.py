@@ -15,7 +15,7 @@ from lorplan.core.columns import Column, fit_line, fit_tables
 from lorplan.core.units import memory_text, text_width
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
 from lorplan.recommend.knee import Knee, band_note, find_knee
-from lorplan.recommend.types import LadderRow
+from lorplan.recommend.types import LadderRow, _array, _of_kind, read_field
 
 WIDTH = 110
 # The mark beside a rank recommended above the knee (recommend.knee.likely_rank); a narrow table keeps only
@@ -286,7 +286,7 @@ def cost_text(cost_seconds: float, *, parallel: int | None = None, wall_seconds:
 def one_rank_budget(obj: dict) -> str:
     """When the budget left after the learning-rate pass bought no other rank (recommend.decide._one_rank_only)
     and one rank was measured: that, and the --budget-minutes that buys the ranks pass; else ""."""
-    minutes = next((p.get("budget_minutes") for p in obj.get("passes", ()) if p.get("budget_minutes")), None)
+    minutes = _budget_minutes(obj)
     ranks = sorted({r.rank for r in _usable(obj, rows_from_json(obj))})
     if minutes is None or len(ranks) != 1:
         return ""
@@ -294,6 +294,20 @@ def one_rank_budget(obj: dict) -> str:
     spent = f"the {budget / 60:.3g}-minute budget" if budget else "the budget"
     return (f"{spent} bought rank {ranks[0]} alone (the learning-rate pass); --budget-minutes {minutes} buys the "
             "ranks pass, at the probes' measured time")
+
+
+def _budget_minutes(obj: dict) -> int | None:
+    """The --budget-minutes that would have bought a pass the budget cut short (Pass.budget_minutes: the first
+    pass that names one), or None. The driver writes passes as a list of objects and budget_minutes as a whole
+    number of at least 1; anything else (a hand edit) is BadInput naming the field, which both readers of
+    recommendation.json say in one line (an entry that was no object was an AttributeError's traceback in
+    `lorplan recommend --run`, and 2.5 read "a ladder budget of 2 minutes (the minutes field).5" in the planner)."""
+    found = None
+    for i, p in enumerate(_array(obj, "passes", "passes", default=())):
+        _of_kind(p, f"passes[{i}]", dict, "a JSON object")
+        minutes = read_field(p, "budget_minutes", "whole", name=f"passes[{i}].budget_minutes", least=1, default=None)
+        found = found or minutes
+    return found
 
 
 def _seconds(value) -> float | None:

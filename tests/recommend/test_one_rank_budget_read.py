@@ -11,6 +11,7 @@ import pytest
 from ladder_folders import ladder_with_recommendation
 
 from lorplan.cli import main
+from lorplan.core.errors import BadInput
 from lorplan.tui.recommend_bridge import read_recommendation
 
 
@@ -38,3 +39,25 @@ def test_the_one_rank_budget_line_reads_any_budget_seconds(state_home, capsys, v
     out = capsys.readouterr().out
     assert f"{spent} bought rank 2 alone (the learning-rate pass); --budget-minutes 5 buys the ranks pass" in " ".join(
         out.split()), out
+
+
+@pytest.mark.parametrize("passes, said", [
+    ([5], "passes[0] must be a JSON object, not 5"),
+    ([{"name": "first"}, None], "passes[1] must be a JSON object, not null"),
+    ("first", "passes must be a JSON array, not 'first'"),
+    ([{"budget_minutes": 2.5}], "passes[0].budget_minutes must be a whole number of at least 1, not 2.5"),
+    ([{"budget_minutes": "5"}], "passes[0].budget_minutes must be a whole number of at least 1, not '5'"),
+], ids=["a number", "null", "text", "2.5 minutes", "text minutes"])
+def test_passes_that_are_not_the_drivers_are_one_line_naming_the_field(state_home, capsys, passes, said):
+    """recommendation.json's passes, which the line reads, as both readers read its other fields: an entry that is
+    no object was an AttributeError's traceback in `lorplan recommend --run RUN` (--json too), and 2.5 minutes read
+    'a ladder budget of 2 minutes (the minutes field).5' in the planner."""
+    run, files = ladder_with_recommendation(state_home, lambda obj: {**_one_rank(300)(obj), "passes": passes})
+    with pytest.raises(BadInput) as err:
+        read_recommendation(files.recommendation_path)
+    assert str(err.value) == f"{files.recommendation_path}: not a recommendation ({said})"
+    for json_flag in ([], ["--json"]):
+        assert main(["recommend", "--run", run.id, *json_flag]) == 2  # was: AttributeError's traceback
+        out, err_text = capsys.readouterr()
+        assert out == "" and err_text == (f"lorplan recommend: error: --run {run.id}: its recommendation.json is "
+                                          f"damaged ({said}); `lorplan probe status {run.id}` shows its probes\n")
