@@ -33,6 +33,15 @@ if TYPE_CHECKING:  # the core values the TUI holds, named here for annotations o
 DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct"
 
 
+def loads_json(text: str) -> object:
+    """JSON text read as lorplan reads every JSON file (core.jsontext.loads_json): a ValueError in words a user can
+    read for text that is not JSON, nests deeper than Python's json module reads, or holds a number of more digits
+    than it converts (json.loads' own ValueError for that tells the reader to call sys.set_int_max_str_digits)."""
+    from lorplan.core.jsontext import loads_json as loads
+
+    return loads(text)
+
+
 def model_name(model: str) -> str:
     """How lorplan's notes name a model (core.model.names.model_name): a catalog or hub id as it is, a folder by
     its short name, not its absolute path."""

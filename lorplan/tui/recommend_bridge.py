@@ -13,7 +13,6 @@ through lorplan.tui.bridge and the run folders through lorplan.tui.probe_bridge.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from dataclasses import dataclass, replace
@@ -269,8 +268,8 @@ def read_recommendation(path: Path) -> LadderFile:
     """The recommendation in this file (Recommendation.to_json()'s object, with the ladder driver's extra keys
     base_loss and state). Raises BadInput naming the file when it cannot be read or is not a recommendation."""
     try:
-        obj = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = bridge.loads_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: not UTF-8, not JSON, a 5,000-digit number, nested too deep
         raise BadInput(f"{path}: cannot read the recommendation ({exc})") from None
     if not isinstance(obj, dict):
         raise BadInput(f"{path}: not a recommendation (a JSON object was expected)")
