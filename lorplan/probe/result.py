@@ -146,7 +146,24 @@ def read_result(path: Path) -> ProbeResult | None:
         return ProbeResult(damaged=f"its result {path} is damaged ({_kind(obj)}, not a JSON object)")
     good, wrong = checked_fields(obj)
     problems = (f"{path}: read as missing: {', '.join(wrong)}",) if wrong else ()
+    if good.get("message"):
+        good["message"] = diverged_words(good["message"])
     return ProbeResult(good, problems)
 
 
-__all__ = ["FIELDS", "OUT_OF_SPACE", "RESERVE_BYTES", "RESULT_STATES", "ProbeResult", "checked_fields", "read_result"]
+# What a worker older than its Diverged check (lorplan.probe.worker) ended a diverged probe with: the event line
+# of its nan or inf loss was refused by json.dumps(allow_nan=False) (newer Pythons add ": nan" or ": inf")
+OLDER_DIVERGED = "ValueError: Out of range float values are not JSON compliant"
+
+
+def diverged_words(message: str) -> str:
+    """A result's message; an older worker's for a diverged probe (OLDER_DIVERGED, which names no loss and no
+    cause) said as a newer worker says it, with the older words kept after it."""
+    if not message.startswith(OLDER_DIVERGED):
+        return message
+    return ("Diverged: a loss became nan or inf: the training diverged (a lower learning rate may hold it) or the "
+            f"model's numbers overflow its dtype (the lorplan that ran it said: {message})")
+
+
+__all__ = ["FIELDS", "OLDER_DIVERGED", "OUT_OF_SPACE", "RESERVE_BYTES", "RESULT_STATES", "ProbeResult", "checked_fields",
+           "diverged_words", "read_result"]

@@ -45,6 +45,10 @@ def test_status_of_nan_losses_is_strict_json_and_reads_as_no_loss(state_home, ca
     assert (by["r4"]["state"], by["r4"]["step"], by["r4"]["loss"], by["r4"]["eval_loss"]) == ("failed", 2, 2.9, 2.95)
     assert (by["r8"]["state"], by["r8"]["eval_loss"], by["r8"]["eval_accuracy"]) == ("finished", 2.95, None)
     assert (by["r16"]["state"], by["r16"]["step"], by["r16"]["loss"], by["r16"]["eval_loss"]) == ("died", 2, None, None)
+    # the older worker's words for it named no loss and no cause: said as a newer worker says a diverged probe
+    assert by["r4"]["message"] == ("Diverged: a loss became nan or inf: the training diverged (a lower learning "
+                                   "rate may hold it) or the model's numbers overflow its dtype (the lorplan that "
+                                   "ran it said: ValueError: Out of range float values are not JSON compliant: nan)")
     assert by["r4"]["warnings"] == [f"{run.result_path('r4')}: read as missing: eval_loss nan (not a finite number)"]
     assert by["r8"]["warnings"] == [f"{run.result_path('r8')}: read as missing: loss nan (not a finite number), "
                                     "eval_loss inf (not a finite number), eval_accuracy -inf (not a finite number)"]
