@@ -287,10 +287,13 @@ def one_rank_budget(obj: dict) -> str:
     """When the budget left after the learning-rate pass bought no other rank (recommend.decide._one_rank_only)
     and one rank was measured: that, and the --budget-minutes that buys the ranks pass; else ""."""
     minutes = _budget_minutes(obj)
+    # the driver's (LadderSpec.budget_seconds: null for none), read as recommend.types reads every field: a hand
+    # edit (a 400-digit integer, text, true, inf or -60) is BadInput naming it, a traceback or "the inf-minute
+    # budget" before
+    budget = read_field(obj, "budget_seconds", "number", positive=True, default=None)
     ranks = sorted({r.rank for r in _usable(obj, rows_from_json(obj))})
     if minutes is None or len(ranks) != 1:
         return ""
-    budget = _seconds(obj.get("budget_seconds"))
     spent = f"the {budget / 60:.3g}-minute budget" if budget else "the budget"
     return (f"{spent} bought rank {ranks[0]} alone (the learning-rate pass); --budget-minutes {minutes} buys the "
             "ranks pass, at the probes' measured time")
@@ -308,18 +311,6 @@ def _budget_minutes(obj: dict) -> int | None:
         minutes = read_field(p, "budget_minutes", "whole", name=f"passes[{i}].budget_minutes", least=1, default=None)
         found = found or minutes
     return found
-
-
-def _seconds(value) -> float | None:
-    """A time recommendation.json gives in seconds, as a float above 0; None for any other value (a string, true,
-    nan or inf, a 400-digit integer a float does not hold: a hand edit), which the line then leaves unnamed."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        seconds = float(value)
-    except OverflowError:
-        return None
-    return seconds if 0 < seconds < math.inf else None
 
 
 def band_text(low: int, high: int) -> str:
