@@ -27,8 +27,10 @@ Matching follows peft 0.21 (peft/tuners/tuners_utils.py `check_target_module_exi
 - Modules read as a raw weight outside a state-space mixer (WEIGHT_BYPASSED: Gemma 3n's correction_coefs, LongCat
   Flash's router, LayoutLM v2/v3's relative-position bias tables, Bloom's dense layers under slow_but_exact): their
   adapter never trains on any path; presets leave them out and naming one is planned with a note, as above.
-- Models whose layers are modules of transformers' own that are not nn.Linear (PEFT_UNSUPPORTED_LAYERS: I-BERT's
-  QuantLinear): peft's "all-linear" finds none of them and it refuses one named, so every target is refused.
+- Layers that are modules of transformers' own, not nn.Linear (PEFT_UNSUPPORTED_LAYERS: I-BERT's QuantLinear,
+  ConvBERT's GroupedLinearLayer when num_groups > 1): they are no linears of the spec, so "all-linear" leaves them out
+  as peft's does; a name that selects one is refused, as peft refuses it, and so is a target that selects nothing
+  else (every target of I-BERT).
 """
 
 from __future__ import annotations
@@ -93,11 +95,18 @@ WEIGHT_BYPASSED: dict[str, dict[str, str]] = {
                                                        "(pretraining_tp > 1 with slow_but_exact), so its adapter "
                                                        "never trains"),
 }
-# model_type -> the module class its attention and MLP layers are, one transformers defines as an nn.Module that is
-# not an nn.Linear: peft's LoRA wraps nn.Linear, Conv1D, Conv1d/2d/3d, Embedding and MultiheadAttention only, so its
-# "all-linear" targets none of them ("No modules were targeted") and it refuses one named ("Target module
-# (QuantLinear() ...) is not supported"). I-BERT: models/ibert/quant_modules.py, for its integer-only quantization.
-PEFT_UNSUPPORTED_LAYERS: dict[str, str] = {"ibert": "QuantLinear"}
+# model_type -> (the class, the path suffixes of the layers that may be one): layers transformers builds as a module
+# of its own that holds its weight and is not an nn.Linear. peft's LoRA wraps nn.Linear, Conv1D, Conv1d/2d/3d,
+# Embedding and MultiheadAttention only, so its "all-linear" passes them over and it refuses one named ("Target
+# module QuantLinear() is not supported"; on I-BERT, whose every layer is one, all-linear: "No modules were
+# targeted"). The fallback reports them as tensors, not linears (their "<path>.weight"), which tells a model that
+# builds one from one that does not: I-BERT's QuantLinear (models/ibert/quant_modules.py, integer-only
+# quantization) in attention and MLP; ConvBERT's GroupedLinearLayer, its MLP's two layers when num_groups > 1 (its
+# attention's are nn.Linear).
+PEFT_UNSUPPORTED_LAYERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "ibert": ("QuantLinear", ("query", "key", "value", "dense")),
+    "convbert": ("GroupedLinearLayer", ("intermediate.dense", "output.dense")),
+}
 WEIGHT_BYPASSED["gemma3n_text"] = WEIGHT_BYPASSED["gemma3n"]
 WEIGHT_BYPASSED["layoutlmv3"] = WEIGHT_BYPASSED["layoutlmv2"]
 
@@ -226,6 +235,39 @@ def bypass_notes(spec: ModelSpec, targets: LoraTargets, key: str = "--targets") 
     return notes
 
 
+def preset_bypass_notes(spec: ModelSpec, targets: LoraTargets, rank: int, key: str = "--targets") -> list[str]:
+    """One sentence per preset in the targets that leaves out modules this model reads as a raw weight outside a
+    state-space mixer (WEIGHT_BYPASSED, where its config makes it: Gemma 3n's correction_coefs, LayoutLM v2/v3's
+    rel_pos_bias tables): which, why, and for all-linear the LoRA parameters at `rank` peft's own "all-linear"
+    adds there (its adapters never train), so a count from peft is not a surprise."""
+    where = {n: how for n, how in _bypassed(spec).items() if n in WEIGHT_BYPASSED.get(spec.model_type, {})}
+    if not where:
+        return []
+    layers = set(targets.layers_to_transform) if targets.layers_to_transform is not None else None
+    saved = saved_names(spec, targets)
+    notes = []
+    for preset in dict.fromkeys(n.strip() for n in targets.modules if n.strip() in PRESETS):
+        roles = {"all-linear": None, "attention": ("attention",), "mlp": ("mlp", "expert")}[preset]
+        left = [m for m in spec.linears if m.name in where and m.role != "head" and (roles is None or m.role in roles)
+                and not _saved_match(m.path, saved) and (layers is None or peft_layer_index(m.path) in layers)]
+        if not left:
+            continue
+        names = list(dict.fromkeys(m.name for m in left))
+        shown = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        text = f"{key} {preset} leaves out {shown}"
+        if preset == "all-linear":
+            extra = sum(rank_of(m, targets, rank) * (m.in_features + m.out_features)
+                        + (m.out_features if targets.use_dora else 0) for m in left)
+            text += f", which peft's own all-linear adapts ({extra:,} more LoRA parameters at rank {rank})"
+        alike: dict[str, list[str]] = {}
+        for n in names:
+            alike.setdefault(where[n], []).append(n)
+        why = "; ".join(how.format(name=ns[0] if len(ns) == 1 else "each of " + ", ".join(ns[:-1]) + " and " + ns[-1])
+                        for how, ns in alike.items())
+        notes.append(f"{text}: {spec.model_type}'s {why}")
+    return notes
+
+
 def never_trained(spec: ModelSpec, quantized: bool) -> tuple[str, ...]:
     """The bypassed module names (kernel_bypassed) whose adapter trains on no path of this model: all but those
     a state-space mixer calls as a module somewhere (KERNEL_BYPASSED: on the PyTorch path, or on a quantized base
@@ -261,13 +303,37 @@ def _moe_names(spec: ModelSpec) -> dict[str, str]:
     return {}
 
 
+def peft_unwrappable(spec: ModelSpec) -> tuple[str, ...]:
+    """The module paths of this model's layers peft's LoRA cannot wrap (PEFT_UNSUPPORTED_LAYERS: I-BERT's
+    QuantLinear modules, ConvBERT's GroupedLinearLayer ones when num_groups > 1), in model order."""
+    suffixes = PEFT_UNSUPPORTED_LAYERS.get(spec.model_type, ("", ()))[1]
+    owners = (t.path.removesuffix(".weight") for t in spec.tensors if t.path.endswith(".weight") and len(t.shape) >= 2)
+    return tuple(p for p in owners if any(_suffix_match(p, s) for s in suffixes))
+
+
+def _unwrappable_refusal(spec: ModelSpec, targets: LoraTargets, selected: bool) -> None:
+    """BadInput when a named target selects a layer peft cannot wrap (peft_unwrappable), as peft refuses it, or when
+    the targets select nothing else: one line naming the layers and their class."""
+    layers = peft_unwrappable(spec)
+    if not layers:
+        return
+    named = [n.strip() for n in targets.modules if n.strip() not in PRESETS
+             and any(_suffix_match(p, n.strip()) for p in layers)]
+    if not named and selected:
+        return
+    kind, suffixes = PEFT_UNSUPPORTED_LAYERS[spec.model_type]
+    leaves = ", ".join(s for s in suffixes if any(_suffix_match(p, s) for p in layers))
+    what = f"--targets {', '.join(named)}: " if named else ""
+    rest = "target its other layers" if spec.layer_linear_names else "so lorplan plans no LoRA on it"
+    raise BadInput(f"{what}{spec.id}: peft cannot adapt {spec.architecture or spec.model_type}'s {leaves} layers: "
+                   f"they are transformers' {kind} modules, not the torch.nn.Linear peft's LoRA wraps (its all-linear "
+                   f"leaves them out and it refuses one named); {rest}")
+
+
 def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list[Tensor], list[ParamTarget]]:
-    if kind := PEFT_UNSUPPORTED_LAYERS.get(spec.model_type):
-        raise BadInput(f"{spec.id}: peft cannot adapt {spec.architecture or spec.model_type}: its attention and MLP "
-                       f"layers are transformers' {kind} modules, not the torch.nn.Linear peft's LoRA wraps (its "
-                       "all-linear finds none of them and it refuses one named), so lorplan plans no LoRA on it")
     if not targets.modules:
         raise BadInput("targets: give at least one module name or a preset (all-linear, attention, mlp)")
+    _unwrappable_refusal(spec, targets, selected=True)
     emb = _embedding_modules(spec)
     moe = _moe_names(spec)
     refused = peft_refused(spec)
@@ -313,6 +379,8 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
                     hit = True
         if not hit:
             unknown.append(name)
+    if unknown and all(n in PRESETS for n in unknown):  # a preset of I-BERT, or ConvBERT's mlp: why it is empty
+        _unwrappable_refusal(spec, targets, selected=False)
     if unknown:
         valid = ", ".join(valid_target_names(spec))
         raise BadInput(f"--targets: {', '.join(map(repr, unknown))} matches no module of {spec.id} (valid: {valid})")
@@ -324,6 +392,8 @@ def _selected(spec: ModelSpec, targets: LoraTargets) -> tuple[list[Linear], list
         layers = set(targets.layers_to_transform)
         keep_l = [m for m in keep_l if peft_layer_index(m.path) in layers]
         keep_e = {p: t for p, t in keep_e.items() if peft_layer_index(p) in layers}
+    if not (keep_l or keep_e or params):
+        _unwrappable_refusal(spec, targets, selected=False)
     return keep_l, list(keep_e.values()), params
 
 

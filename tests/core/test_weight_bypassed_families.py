@@ -294,3 +294,25 @@ def test_the_weight_read_table_is_the_installed_transformers():
         assert names <= allowed, (model_type, names - allowed)
     for model_type, names in WEIGHT_BYPASSED.items():
         assert set(names) <= found.get(model_type, set()), model_type
+
+
+@pytest.mark.parametrize("family", list(_FAMILIES))
+def test_all_linear_says_what_it_leaves_out(folders, family):
+    """The plan's note for all-linear names the modules it leaves out and why, with the LoRA parameters peft's own
+    all-linear adds there (before: no note, so LayoutLMv3's 784 apart from peft at rank 4 were unexplained)."""
+    from peft import LoraConfig, get_peft_model
+
+    from lorplan.core.lora import LoraTargets, preset_bypass_notes, trainable_params
+    from lorplan.core.model import load_spec
+
+    _, read = _FAMILIES[family]
+    spec = load_spec(str(folders[family]))
+    notes = preset_bypass_notes(spec, LoraTargets(), 4)
+    assert len(notes) == 1 and notes[0].startswith("--targets all-linear leaves out ") and "never trains" in notes[0]
+    assert all(name in notes[0] for name in read), notes
+    assert preset_bypass_notes(spec, LoraTargets(modules=("query", "q_proj", "q_a_proj", "query_key_value")), 4) == []
+    if family != "longcat_flash":  # there peft's all-linear also turns the experts into its fused ones
+        task = "SEQ_CLS" if spec.task == "sequence-classification" else None
+        peft_model = get_peft_model(_model(family), LoraConfig(r=4, target_modules="all-linear", task_type=task))
+        extra = peft_model.get_nb_trainable_parameters()[0] - trainable_params(spec, LoraTargets(), 4)
+        assert f"({extra:,} more LoRA parameters at rank 4)" in notes[0], (extra, notes)

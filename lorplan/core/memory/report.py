@@ -40,10 +40,11 @@ def setup_notes(spec: ModelSpec, setup: TrainingSetup, rank: int) -> list[str]:
     nothing needs explaining): peft's fp32 up-cast of a quantized base, fused MoE experts that bitsandbytes
     leaves unquantized, a sequence beyond the model's context priced with RoPE scaling, and a named target the
     model reads as a raw weight, in a state-space mixer or elsewhere (core.lora.bypass_notes: Mamba's dt_proj,
-    Gemma 3n's correction_coefs)."""
-    from lorplan.core.lora import bypass_notes
+    Gemma 3n's correction_coefs), and the modules a preset leaves out because the model reads them so outside a
+    mixer (core.lora.preset_bypass_notes: LayoutLMv3's rel_pos_bias tables, which peft's all-linear adapts)."""
+    from lorplan.core.lora import bypass_notes, preset_bypass_notes
 
-    notes: list[str] = bypass_notes(spec, setup.targets)
+    notes: list[str] = bypass_notes(spec, setup.targets) + preset_bypass_notes(spec, setup.targets, rank)
     if setup.quant != "none":
         notes += _quant_notes(spec, setup, rank)
     ctx = spec.max_position_embeddings
