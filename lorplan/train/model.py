@@ -410,7 +410,9 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     except pickle.UnpicklingError:  # transformers reads a .bin checkpoint weights-only: it named other objects
         raise BadInput(f"model {plan.model.source!r}: its PyTorch .bin weights hold more than tensors, which lorplan "
                        "does not load (unpickling it could run any code); a model.safetensors copy loads") from None
-    if getattr(model.config, "pad_token_id", None) is None:
+    if plan.model.task == "sequence-classification":
+        notes.extend(_pool_by_pad(model, pad_id))
+    elif getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = pad_id
     # train without the KV cache, as transformers' Trainer does (trainer.py: model.config.use_cache =
     # args.use_cache, False by default) and so the trainers lorplan exports to: with it on, every training
@@ -430,6 +432,45 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
         if p.requires_grad and p.dtype != torch.float32:
             p.data = p.data.float()
     return model
+
+
+def _pool_by_pad(model, pad_id: int) -> list[str]:
+    """Make a classifier pool by `pad_id`, the id lorplan pads its batches with (the tokenizer's pad token:
+    data.collate), and say so when its config.json named another or none (a note). A decoder classifier
+    (transformers' GenericForSequenceClassification, GPT-2's...) pools each row's last token that is not its text
+    config's pad_token_id (config.get_text_config(): Gemma 3's text_config, else the config itself) and refuses
+    a batch of more than one without one: another id than the batches' pools a padding position of every shorter
+    right-padded row, silently. An encoder pools its first token and reads no pad id after it is built."""
+    top = model.config
+    text = top.get_text_config() if hasattr(top, "get_text_config") else top
+    had = getattr(text, "pad_token_id", None)
+    text.pad_token_id = pad_id
+    if top is not text and hasattr(top, "pad_token_id"):
+        top.pad_token_id = pad_id
+    if had == pad_id:
+        return []
+    nested = "config.json's text_config" if text is not top else "config.json"
+    was = f"{nested} names no pad_token_id" if had is None else \
+        f"{nested}'s pad_token_id {had} is not the tokenizer's pad token"
+    if classifier_pad_kwargs(model):
+        kept = "the adapter's classifier_config.json carries it"
+    else:  # Gemma3Config takes no pad_token_id: from_pretrained would pass it to the model's __init__
+        kept = (f"classifier_config.json cannot carry a text config's: after loading the base with it, set "
+                f"model.config.get_text_config().pad_token_id = {pad_id}")
+    where = "its text config's pad_token_id" if text is not top else "pad_token_id"
+    return [f"sequence classifier: {was}: {where} set to {pad_id}, the tokenizer's pad token lorplan pads batches "
+            f"with, so the head pools no padding position (a decoder's pools each row's last token); {kept}"]
+
+
+def classifier_pad_kwargs(model) -> dict:
+    """{"pad_token_id": id} for a classifier's classifier_config.json: the id its text config pools by (set by
+    build_model to the one lorplan padded with), when from_pretrained's keyword sets it, on a config that is its
+    own text config (Llama, GPT-2, Qwen2...); {} for one whose text config is nested (Gemma 3: Gemma3Config takes no
+    pad_token_id, which from_pretrained would pass to the model's __init__, a TypeError) or with none."""
+    top = getattr(model, "config", None)
+    text = top.get_text_config() if hasattr(top, "get_text_config") else top
+    pad = getattr(text, "pad_token_id", None)
+    return {"pad_token_id": pad} if text is top and isinstance(pad, int) else {}
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

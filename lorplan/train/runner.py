@@ -335,9 +335,11 @@ class _Loop:
 def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> None:
     """save_pretrained into a temporary folder, then rename: the adapter folder is whole or absent. A
     classifier's folder also holds classifier_config.json, the AutoModelForSequenceClassification arguments of
-    its head (core.export.peft.classifier_kwargs: num_labels, problem_type, ignore_mismatched_sizes, and
-    id2label / label2id when the labels are names), as `lorplan export --to peft` writes it: the base model's default head (two outputs) cannot load another head's adapter. The adapter of
-    the finished run this one trained on is replaced (it stays in that run's last checkpoint while it is kept)."""
+    its head (core.export.peft.classifier_kwargs: num_labels, problem_type, ignore_mismatched_sizes, the
+    pad_token_id it pooled by where from_pretrained takes it: model.classifier_pad_kwargs, and id2label / label2id
+    when the labels are names), as `lorplan export --to peft` writes it: the base model's default head (two outputs)
+    cannot load another head's adapter. The adapter of the finished run this one trained on is replaced (it stays
+    in that run's last checkpoint while it is kept)."""
     tmp = adapter_dir.with_name(f".{adapter_dir.name}.tmp")
     old = adapter_dir.with_name(f".{adapter_dir.name}.old")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -346,8 +348,10 @@ def _save_adapter(model, tok, adapter_dir: Path, state_dict, engine: Engine) -> 
         tok.save_pretrained(str(tmp))
         if engine.classification:
             from lorplan.core.export.peft import CLASSIFIER_FILE, classifier_kwargs
+            from lorplan.train.model import classifier_pad_kwargs
 
-            head = classifier_kwargs(engine.plan, engine.classes)
+            pad = classifier_pad_kwargs(engine.accelerator.unwrap_model(model)).get("pad_token_id")
+            head = classifier_kwargs(engine.plan, engine.classes, pad_token_id=pad)
             (tmp / CLASSIFIER_FILE).write_text(json.dumps(head, indent=2) + "\n", encoding="utf-8")
     except Exception as exc:  # OSError, SafetensorError: a full disk or quota; the old adapter stays as it was
         out = adapter_dir.parent

@@ -83,7 +83,8 @@ def bnb_config_kwargs(plan) -> dict[str, Any] | None:
     }
 
 
-def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = None) -> dict[str, Any]:
+def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = None,
+                      pad_token_id: int | None = None) -> dict[str, Any]:
     """AutoModelForSequenceClassification.from_pretrained arguments for a classifier plan's head, the ones
     `lorplan train` builds it with (lorplan.train.model.build_model takes them from here): num_labels
     (model.num_labels, else 2), problem_type SINGLE_LABEL (whatever the checkpoint's config.json says) and
@@ -93,9 +94,16 @@ def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = Non
     label as the data writes it (lorplan.core.data.data_classes, result.json's `classes`), or None when unknown.
     BadInput when the data holds one class alone (core.data.labels.check_classes) or a class id does not fit the
     head, as `lorplan train` refuses them, in its words, naming the plan's data
-    (data_key: `plan_file` is the plan's file as the user gave it, if it has one)."""
+    (data_key: `plan_file` is the plan's file as the user gave it, if it has one).
+    pad_token_id: the pad id a trained classifier pooled by, the one its batches were padded with (lorplan train's
+    adapter folder: lorplan.train.model.classifier_pad_kwargs), carried so that a decoder classifier loaded with
+    these arguments pools each row's last token in a user's batches too, and takes batches of more than one row
+    (GPT-2's config names no pad token: transformers refuses them); None before training (this export), when the
+    tokenizer the run pads with is not known."""
     n = plan.model.num_labels or 2
     out: dict[str, Any] = {"num_labels": n, "problem_type": SINGLE_LABEL, "ignore_mismatched_sizes": True}
+    if pad_token_id is not None:
+        out["pad_token_id"] = pad_token_id
     if not classes:
         return out
     where = data_key(plan, plan_file)
