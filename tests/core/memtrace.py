@@ -222,6 +222,10 @@ def spec_from_model(model: torch.nn.Module, model_id: str, task: str = "causal-l
     )
 
 
+# the decoder classifier families and the causal-LM family whose config each takes
+_CLASSIFIED = {"llama-cls": "llama", "qwen2-cls": "qwen2-tied", "gpt2-cls": "gpt2"}
+
+
 def tiny_config(family: str, vocab: int = 2048):
     """Tiny random-weight configs of the traced families (model-internal dropout off, as in modern LLMs, except
     the "-dropout" families, which keep the transformers config class's defaults: 0.1 for GPT-2 and BERT)."""
@@ -234,6 +238,11 @@ def tiny_config(family: str, vocab: int = 2048):
         return BertConfig(vocab_size=vocab, hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
                           intermediate_size=512, max_position_embeddings=512, **drop)
 
+    if family in _CLASSIFIED:  # a decoder as transformers' sequence classifier (a reward model's class): 3 labels,
+        # a pad token so that a batch picks each sequence's last non-pad token
+        cfg = tiny_config(_CLASSIFIED[family], vocab)
+        cfg.num_labels, cfg.pad_token_id = 3, 0
+        return cfg
     if family == "llama":  # GQA + SwiGLU, untied head
         return LlamaConfig(vocab_size=vocab, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
                            num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=512,
@@ -274,14 +283,18 @@ TARGETS = {
     "gpt2-dropout": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "gpt2-heads": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "gpt2-heads-dropout": {"all-linear": "all-linear", "qv": ["c_attn"]},
+    "llama-cls": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "qwen2-cls": {"all-linear": "all-linear", "qv": ["q_proj", "v_proj"]},
+    "gpt2-cls": {"all-linear": "all-linear", "qv": ["c_attn"]},
     "bert": {"all-linear": "all-linear", "qv": ["query", "value"]},
     "bert-dropout": {"all-linear": "all-linear", "qv": ["query", "value"]},
 }
 
 
-def is_encoder(family: str) -> bool:
-    """A sequence-classification family (AutoModelForSequenceClassification, one label per sequence)."""
-    return family.startswith("bert")
+def is_classifier(family: str) -> bool:
+    """A sequence-classification family (AutoModelForSequenceClassification, one label per sequence): BERT's, or
+    a decoder's ("-cls")."""
+    return family.startswith("bert") or family.endswith("-cls")
 
 
 def without_cache(model: torch.nn.Module) -> torch.nn.Module:
@@ -332,11 +345,12 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     torch.manual_seed(seed)
     cfg = tiny_config(family)
     dtype = {"bf16": torch.bfloat16, "fp32": torch.float32}[base_dtype]
-    auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
+    auto = AutoModelForSequenceClassification if is_classifier(family) else AutoModelForCausalLM
     model = without_cache(auto.from_config(cfg, attn_implementation=attention, dtype=dtype))
-    # lorplan's own config reader: the pooler is a linear outside the blocks, not a head; Gemma 2's spec keeps the
-    # config (its softcapping) and its gated MLP and sandwich norms
-    if is_encoder(family) or family.startswith("gemma"):
+    # lorplan's own config reader: the pooler is a linear outside the blocks, not a head; a decoder classifier's
+    # score head is the one its fast path plans (archs._as_classifier); Gemma 2's spec keeps the config (its
+    # softcapping) and its gated MLP and sandwich norms
+    if is_classifier(family) or family.startswith("gemma"):
         from lorplan.core.model.sources import from_config
 
         spec = from_config({**cfg.to_dict(), "architectures": [type(model).__name__]}, f"tiny-{family}", "folder",
@@ -349,7 +363,7 @@ def build(family: str, rank: int, targets: str, dropout: float, grad_ckpt: bool,
     if grad_ckpt:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     lcfg = LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=dropout, target_modules=TARGETS[family][targets],
-                      task_type="SEQ_CLS" if is_encoder(family) else "CAUSAL_LM")
+                      task_type="SEQ_CLS" if is_classifier(family) else "CAUSAL_LM")
     model = get_peft_model(model, lcfg, autocast_adapter_dtype=adapter_fp32)
     if not adapter_fp32:  # on an fp32 base peft leaves the adapters fp32: cast them as a bf16 run would
         for name, p in model.named_parameters():
@@ -467,10 +481,10 @@ def run_full_step(family: str, batch: int, seq: int, grad_ckpt: bool = False, se
 
     torch.manual_seed(seed)
     cfg = tiny_config(family)
-    auto = AutoModelForSequenceClassification if is_encoder(family) else AutoModelForCausalLM
+    auto = AutoModelForSequenceClassification if is_classifier(family) else AutoModelForCausalLM
     model = without_cache(auto.from_config(cfg, attn_implementation="sdpa",
                                            dtype=torch.bfloat16 if pure_bf16 else torch.float32))
-    if is_encoder(family):
+    if is_classifier(family):
         from lorplan.core.model.sources import from_config
 
         spec = from_config({**cfg.to_dict(), "architectures": [type(model).__name__]}, f"tiny-{family}", "folder",

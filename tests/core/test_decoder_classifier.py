@@ -158,10 +158,11 @@ def test_a_reward_model_folder_is_planned_and_exported_as_its_classifier(reward_
 
 def test_memory_prices_the_classifier_not_vocabulary_logits(reward_folders):
     """The causal-LM plan of the same folder priced vocabulary-wide fp32 logits per token for its loss; the
-    classifier's head makes num_labels of them per sequence."""
+    classifier's score head makes num_labels 16-bit logits per token (transformers pools them after the head),
+    beside the int32 non-pad mask. Traced: tests/core/test_memory_trace.py."""
     from lorplan.core.memory.types import TrainingSetup
 
     folder = reward_folders["llama-3"][0]
     setup = TrainingSetup(seq_len=32)
-    assert activation_model(load_spec(str(folder)), setup).loss_tokens == 0
-    assert activation_model(from_config(TINY_LLAMA, "m", "folder", "test"), setup).loss_tokens > 0
+    assert activation_model(load_spec(str(folder)), setup).loss_tokens == 3 * 2 + 4
+    assert activation_model(from_config(TINY_LLAMA, "m", "folder", "test"), setup).loss_tokens > 1000

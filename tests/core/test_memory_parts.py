@@ -55,6 +55,11 @@ CASES = [
     ("bert", {"padded": True}),
     ("bert-dropout", {}),
     ("bert-dropout", {"attention": "eager"}),
+    # decoders as sequence classifiers (a reward model's class): the causal LM's blocks and final norm, and the
+    # trained score head's input over every position
+    ("llama-cls", {}),
+    ("qwen2-cls", {"padded": True, "adapter_fp32": False, "dropout": 0.0}),
+    ("gpt2-cls", {}),
 ]
 
 
@@ -85,8 +90,9 @@ def priced_parts(spec, setup: TrainingSetup, rank: int) -> dict[str, float]:
         # LoRA on a sequence classifier's pooler saves per sequence (ls.per_sequence*), not per token
         "lora: dropout masks": (ls.masks - ls.stream_skip) * t + ls.per_sequence_masks * setup.micro_batch,
         "lora: lora_A and lora_B": (ls.copies + ls.mids) * t + ls.weight_casts + ls.per_sequence * setup.micro_batch,
-        # a sequence classifier's pooler, classifier and loss (+ aten nll_loss's fp32 total_weight scalar)
-        "pooled head": am.per_sequence * setup.micro_batch + (4 if am.per_sequence else 0),
+        # a sequence classifier's pooler, classifier and loss (+ aten nll_loss's fp32 total_weight scalar); a
+        # decoder's score head also saves its input, per token
+        "pooled head": am.per_sequence * setup.micro_batch + (4 if am.per_sequence else 0) + am.head_input * t,
     }
 
 

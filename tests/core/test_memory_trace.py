@@ -111,6 +111,14 @@ MORE = [
     ("bert", 8, "all-linear", 0.0, False, 8, 128, "sdpa", True, "none", "fp32"),
     ("bert", 16, "qv", 0.0, False, 16, 64, "sdpa", True, "none", "fp32"),
     ("bert", 8, "qv", 0.0, True, 8, 128, "sdpa", True, "none", "fp32"),
+    # decoders as sequence classifiers (a reward model's LlamaForSequenceClassification): the causal LM's blocks,
+    # final norm and RoPE, the score head over every position, no vocabulary-wide logits, so the backward of the
+    # last (or the recomputed) block peaks. Priced as BERT-style encoders they were 7% to 34% short
+    ("llama-cls", 8, "all-linear", 0.0, False, 4, 128, "sdpa", True, "none", "fp32"),
+    ("llama-cls", 64, "qv", 0.05, False, 2, 256, "sdpa", True, "none", "fp32"),
+    ("llama-cls", 8, "all-linear", 0.0, True, 4, 256, "sdpa", True, "none", "fp32"),
+    ("qwen2-cls", 8, "all-linear", 0.05, False, 2, 256, "sdpa", True, "none", "fp32", "padded"),
+    ("qwen2-cls", 64, "qv", 0.05, True, 2, 256, "sdpa", True, "none", "fp32"),
 ]
 
 
@@ -221,7 +229,7 @@ def test_moe_expert_lora_increment_within_5_percent(seq):
 # trained, bf16 autocast, AdamW foreach; every family, with and without checkpointing.
 FULL = [("llama", 2, 128, False), ("llama", 2, 128, True), ("qwen2-tied", 4, 128, False), ("gpt2", 2, 128, False),
         ("gpt2", 4, 256, True), ("bert", 8, 128, False), ("bert", 8, 128, True), ("llama-wide", 2, 128, True),
-        ("llama", 4, 128, False, "pure-bf16"), ("gpt2", 2, 256, False, "pure-bf16")]
+        ("llama", 4, 128, False, "pure-bf16"), ("gpt2", 2, 256, False, "pure-bf16"), ("qwen2-cls", 4, 128, False)]
 
 
 @pytest.mark.slow

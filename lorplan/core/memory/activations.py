@@ -53,6 +53,9 @@ class ActivationModel:
     # bytes per sequence (a sequence classifier's pooled head: pooler output, classifier input, dropout mask, the
     # fp32 log-probabilities): below one token's worth, so the phases leave it out; the parts test checks it
     per_sequence: float = 0.0
+    # a decoder's sequence classifier: what its trained score head saves, per token (its input, the final norm's
+    # output; part of model_tokens)
+    head_input: float = 0.0
     head_softcap: float = 0.0  # the final-logit softcapping's saved tanh, per token (part of loss_tokens)
     # eager attention's backward (eager_backward_bs2): bytes per b*s*s of the one layer whose softmax
     # back-propagates (they replace its layer_bs2 then; 0 = no such moment is priced), and bytes per token of that
@@ -78,10 +81,21 @@ class ActivationModel:
 _ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra"})
 
 
+def decoder_classifier(spec: ModelSpec) -> bool:
+    """Whether `spec` is a decoder's sequence classifier (a reward model's LlamaForSequenceClassification,
+    GPT2ForSequenceClassification, GPTNeoXForSequenceClassification): the causal LM's blocks and final norm, and a
+    `score` linear over every position in place of the lm_head."""
+    # transformers modeling_layers.py (GenericForSequenceClassification) and models/{gpt2,gpt_neox,bloom,opt,
+    # falcon,mpt,...}/modeling_*.py: every decoder's classifier names its head `score`; the encoders' (BERT's kin)
+    # name theirs `classifier`
+    return spec.task == "sequence-classification" and any(
+        m.name == "score" and m.layer is None and m.role == "head" for m in spec.linears)
+
+
 def _family(spec: ModelSpec) -> str:
     if spec.model_type in ("gpt2",):
         return "gpt2"
-    if spec.task == "sequence-classification" or spec.model_type in _ENCODERS:
+    if spec.model_type in _ENCODERS or spec.task == "sequence-classification" and not decoder_classifier(spec):
         return "encoder"  # post-LayerNorm blocks, no final norm, a pooled head
     if spec.norm == "layernorm":
         return "layernorm"
@@ -771,6 +785,29 @@ def cut_ce_bytes(h: int, x: int) -> int:
     return x * h + 4 + 4 + 4
 
 
+def score_logits_bytes(labels: int, x: int) -> int:
+    """Bytes per token live around a decoder classifier's loss (x: its score head's output bytes per element)."""
+    # transformers modeling_layers.py (GenericForSequenceClassification.forward; GPT-2's and GPT-NeoX's alike):
+    # logits = self.score(hidden_states) over every position, alive until the forward returns (the pooled logits
+    # are an index into it, whose backward keeps only the indices), and non_pad_mask = (input_ids !=
+    # pad_token_id).to(int32), a local as long; the loss reads the pooled logits, one row per sequence
+    return labels * x + 4
+
+
+def classifier_pooled_saved(labels: int) -> int:
+    """Bytes per sequence a decoder classifier's pooling and loss save: the two int64 indices of the pooled
+    logits and the loss's fp32 log-probabilities (nll_loss adds one fp32 scalar per step)."""
+    # logits[torch.arange(batch_size), last_non_pad_token]: index's backward saves both index tensors (int64,
+    # arange's and argmax's); ForSequenceClassificationLoss's cross_entropy runs in fp32 under autocast and
+    # log_softmax saves its output
+    return 16 + 4 * labels
+
+
+def head_labels(spec: ModelSpec) -> int:
+    """The width of a sequence classifier's head (its number of labels)."""
+    return max((m.out_features for m in spec.linears if m.role == "head"), default=2)
+
+
 def loss_buffer_bytes(spec: ModelSpec, setup: TrainingSetup, a: int, x: int) -> int:
     """Bytes per token live around the causal-LM loss for the setup's loss kernel (x: the final norm's output
     bytes per element)."""
@@ -825,7 +862,7 @@ def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
     # modules_to_save), so its matmul saves its input: tanh's output itself, or the dropout's output; torch
     # autocast runs cross_entropy in fp32 and log_softmax saves its output
     h = spec.hidden_size
-    labels = max((m.out_features for m in spec.linears if m.role == "head"), default=2)
+    labels = head_labels(spec)
     dropped = h * (dropout_mask_bytes(setup, a) + a) if spec.dropout.classifier > 0 else 0
     return a * h + dropped + 4 * labels
 
@@ -913,9 +950,15 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
     embed_saved = 0.0
     first_norm_bytes = norm_out = model_backward = 0
+    classifier = decoder_classifier(spec)
+    # a decoder classifier's score head trains (peft's SEQ_CLS modules_to_save, or full fine-tuning), so its
+    # matmul saves its input, the final norm's output (autocast's 16-bit copy of it under autocast), per token;
+    # its labels are one per sequence (per_sequence), not the causal LM's shifted int64 labels per token
+    head_input = h * (a if autocast else resid) if classifier else 0
+    tail = head_input if classifier else labels_saved()
     if fam == "llama":
         norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h, resid) if train_norms else 0)
-        model_tokens = norm + rope_saved(hd, a) + labels_saved()  # final norm, cos/sin, labels
+        model_tokens = norm + rope_saved(hd, a) + tail  # final norm, cos/sin, labels (or the score's input)
         model_backward = rope_saved(hd, a)  # the blocks' backward comes after the final norm's and the loss's
         first_norm_bytes = norm
     else:
@@ -927,7 +970,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
             embed_saved = norm
             norm_out = 4 if cuda_autocast else resid  # torch autocast: layer_norm is an fp32 op on CUDA
         else:
-            model_tokens = norm + labels_saved()  # final norm, labels
+            model_tokens = norm + tail  # final norm, labels (or the score's input)
             first_norm_bytes = norm
     if drop.embedding > 0:  # dropout on the embeddings' output (LayerNorm'd for BERT: fp32 under CUDA autocast)
         embed_saved += h * dropout_mask_bytes(setup, 4 if fam == "encoder" and cuda_autocast else resid)
@@ -962,7 +1005,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         model_tokens=model_tokens,
         # the final norm's output: the stream's dtype (RMSNorm casts back to it), fp32 from a LayerNorm under CUDA
         # autocast
-        loss_tokens=loss_buffer_bytes(spec, setup, a, 4 if fam != "llama" and cuda_autocast else resid) + head_softcap,
+        loss_tokens=(score_logits_bytes(head_labels(spec), a if autocast else resid) if classifier else
+                     loss_buffer_bytes(spec, setup, a, 4 if fam != "llama" and cuda_autocast else resid) + head_softcap),
         first_norm=first_norm_bytes,
         dequant=dequant_transient_bytes(spec, setup),
         head_cast=head_cast_bytes(spec, setup),
@@ -975,7 +1019,9 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         mlp=mlp,
         dropout=dropout,
         embed_saved=embed_saved,
-        per_sequence=pooled_head_saved(spec, setup, a) if fam == "encoder" else 0.0,
+        per_sequence=(pooled_head_saved(spec, setup, a) if fam == "encoder" else
+                      classifier_pooled_saved(head_labels(spec)) if classifier else 0.0),
+        head_input=head_input,
         head_softcap=head_softcap,
         attn_backward_bs2=attn_bwd_bs2,
         attn_backward_tokens=attn_bwd_tokens,

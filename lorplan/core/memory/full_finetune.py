@@ -79,8 +79,9 @@ def linear_inputs_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> float:
     shared: set[tuple] = set()
     for m in spec.linears:
         if m.layer is None:
-            # an output head reads the final norm's output per token (a classifier's head reads one vector per
-            # sequence: below one token's worth, left out as activations.pooled_head_saved is)
+            # an output head reads the final norm's output per token (an encoder's classifier reads one vector
+            # per sequence: below one token's worth, left out as activations.pooled_head_saved is; a decoder
+            # classifier's score head is priced by activation_model: ActivationModel.head_input)
             total += a * m.in_features if (m.role == "head" and spec.task == "causal-lm") else 0
             continue
         if m.role == "attention" and m.name in _ATTN_OUTPUT and setup.attention != "eager":
