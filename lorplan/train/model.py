@@ -410,7 +410,7 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     except pickle.UnpicklingError:  # transformers reads a .bin checkpoint weights-only: it named other objects
         raise BadInput(f"model {plan.model.source!r}: its PyTorch .bin weights hold more than tensors, which lorplan "
                        "does not load (unpickling it could run any code); a model.safetensors copy loads") from None
-    if plan.model.task == "sequence-classification":
+    if plan.model.task == "sequence-classification" and pools_last_token(model):
         notes.extend(_pool_by_pad(model, pad_id))
     elif getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = pad_id
@@ -434,43 +434,70 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     return model
 
 
+def pools_last_token(model) -> bool:
+    """Whether a sequence classifier (or a peft model of one) pools each row's last token that is not its
+    pad_token_id: a decoder's (transformers' GenericForSequenceClassification: Llama, Qwen, Gemma 3...; GPT-2's,
+    OPT's, CTRL's... and remote code copied from them), whose forward reads the pad id. An encoder pools its first
+    token and reads none after it is built (RoBERTa's embeddings count positions from the one they were built with:
+    the checkpoint's stays); an encoder-decoder (T5) reads it to shift its decoder's inputs and pools the EOS."""
+    import inspect
+
+    from transformers import PreTrainedModel
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's
+    if getattr(base.config, "is_encoder_decoder", False):
+        return False
+    for cls in type(base).__mro__:
+        if cls is PreTrainedModel:
+            break
+        forward = cls.__dict__.get("forward")
+        try:
+            if forward is not None and "pad_token_id" in inspect.getsource(forward):
+                return True
+        except (OSError, TypeError):  # no source (a compiled class): judged by the next one
+            continue
+    return False
+
+
 def _pool_by_pad(model, pad_id: int) -> list[str]:
-    """Make a classifier pool by `pad_id`, the id lorplan pads its batches with (the tokenizer's pad token:
-    data.collate), and say so when its config.json named another or none (a note). A decoder classifier
-    (transformers' GenericForSequenceClassification, GPT-2's...) pools each row's last token that is not its text
-    config's pad_token_id (config.get_text_config(): Gemma 3's text_config, else the config itself) and refuses
-    a batch of more than one without one: another id than the batches' pools a padding position of every shorter
-    right-padded row, silently. An encoder pools its first token and reads no pad id after it is built."""
+    """Make a decoder classifier (pools_last_token) pool by `pad_id`, the id lorplan pads its batches with (the
+    tokenizer's pad token: data.collate), and say so when its config.json named another, or named none where the
+    adapter's classifier_config.json cannot carry it (a note). It pools each row's last token that is not its text
+    config's pad_token_id (config.get_text_config(): Gemma 3's text_config, else the config itself) and refuses a
+    batch of more than one without one: another id than the batches' pools a padding position of every shorter
+    right-padded row, silently."""
     top = model.config
     text = top.get_text_config() if hasattr(top, "get_text_config") else top
     had = getattr(text, "pad_token_id", None)
     text.pad_token_id = pad_id
     if top is not text and hasattr(top, "pad_token_id"):
         top.pad_token_id = pad_id
-    if had == pad_id:
+    carried = bool(classifier_pad_kwargs(model))
+    if had == pad_id or (had is None and carried):  # none named: the id lorplan pads with, carried, says nothing new
         return []
     nested = "config.json's text_config" if text is not top else "config.json"
     was = f"{nested} names no pad_token_id" if had is None else \
         f"{nested}'s pad_token_id {had} is not the tokenizer's pad token"
-    if classifier_pad_kwargs(model):
+    if carried:
         kept = "the adapter's classifier_config.json carries it"
     else:  # Gemma3Config takes no pad_token_id: from_pretrained would pass it to the model's __init__
         kept = (f"classifier_config.json cannot carry a text config's: after loading the base with it, set "
                 f"model.config.get_text_config().pad_token_id = {pad_id}")
     where = "its text config's pad_token_id" if text is not top else "pad_token_id"
-    return [f"sequence classifier: {was}: {where} set to {pad_id}, the tokenizer's pad token lorplan pads batches "
-            f"with, so the head pools no padding position (a decoder's pools each row's last token); {kept}"]
+    return [f"sequence classifier: {was}: {where} set to {pad_id}, the one lorplan pads batches with, so the head "
+            f"(it pools each row's last token that is not padding) pools no padding position; {kept}"]
 
 
 def classifier_pad_kwargs(model) -> dict:
-    """{"pad_token_id": id} for a classifier's classifier_config.json: the id its text config pools by (set by
-    build_model to the one lorplan padded with), when from_pretrained's keyword sets it, on a config that is its
-    own text config (Llama, GPT-2, Qwen2...); {} for one whose text config is nested (Gemma 3: Gemma3Config takes no
-    pad_token_id, which from_pretrained would pass to the model's __init__, a TypeError) or with none."""
+    """{"pad_token_id": id} for a decoder classifier's classifier_config.json (pools_last_token): the id its text
+    config pools by (set by build_model to the one lorplan padded with), when from_pretrained's keyword sets it, on
+    a config that is its own text config (Llama, GPT-2, Qwen2...); {} for one whose text config is nested (Gemma 3:
+    Gemma3Config takes no pad_token_id, which from_pretrained would pass to the model's __init__, a TypeError),
+    with none, or an encoder (its base is built with config.json's, as lorplan trained it)."""
     top = getattr(model, "config", None)
     text = top.get_text_config() if hasattr(top, "get_text_config") else top
     pad = getattr(text, "pad_token_id", None)
-    return {"pad_token_id": pad} if text is top and isinstance(pad, int) else {}
+    return {"pad_token_id": pad} if text is top and isinstance(pad, int) and pools_last_token(model) else {}
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -93,7 +93,13 @@ def test_the_classifier_pools_by_the_id_its_batches_are_padded_with(tmp_path, co
     model = engine.accelerator.unwrap_model(engine.model)
     assert engine.pad_id == TOKENIZER_PAD == model.config.pad_token_id
     changed = [n for n in engine.notes if "pad_token_id" in n]
-    assert len(changed) == 1 and f"set to {TOKENIZER_PAD}" in changed[0], engine.notes
+    if config_pad is None:  # the ordinary case (GPT-2's, Llama 3's config): classifier_config.json carries it, quietly
+        assert not changed, engine.notes
+    else:
+        assert changed == [f"sequence classifier: config.json's pad_token_id 5 is not the tokenizer's pad token: "
+                           f"pad_token_id set to {TOKENIZER_PAD}, the one lorplan pads batches with, so the head (it "
+                           "pools each row's last token that is not padding) pools no padding position; the adapter's "
+                           "classifier_config.json carries it"], engine.notes
     model.eval()
     rows = [list(engine.train_items[0].input_ids), [101, 2023, 102]]
     assert len(rows[0]) > len(rows[1])
@@ -162,3 +168,68 @@ def test_a_gemma3_classifier_without_a_text_pad_token_trains_in_batches(tmp_path
                                        str(out / "adapter")).eval()
     loaded.config.get_text_config().pad_token_id = TOKENIZER_PAD  # as the note says
     assert _pools_each_rows_last_token(loaded, [[101, 2023, 2003, 102], [101, 102]], TOKENIZER_PAD, "right")
+
+
+def test_an_encoder_classifier_keeps_its_config_pad_token_id(tmp_path):
+    """An encoder pools its first token and reads no pad id in its forward; RoBERTa's embeddings count positions from
+    the pad id the model was built with (config.json's 1 here; the batches are padded with MiniLM's [PAD] 0).
+    lorplan set the config's pad_token_id to 0 with a note about a decoder's pooling, and wrote it into
+    classifier_config.json: the base built with it counted positions from 0, and the loaded adapter's logits were
+    not those lorplan trained. The config and classifier_config.json now keep the checkpoint's own, without a note."""
+    import torch
+    from model_builders import copy_tokenizer
+    from peft import PeftModel
+    from transformers import (
+        AutoModelForSequenceClassification,
+        RobertaConfig,
+        RobertaForSequenceClassification,
+    )
+
+    from lorplan.train.data import collate
+    from lorplan.train.engine import build_engine
+    from lorplan.train.runner import _save_adapter
+
+    folder = copy_tokenizer(tmp_path / "roberta-cls")
+    torch.manual_seed(0)
+    cfg = RobertaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                        num_attention_heads=4, max_position_embeddings=130, num_labels=2)
+    RobertaForSequenceClassification(cfg).save_pretrained(folder)
+    assert json.loads((folder / "config.json").read_text())["pad_token_id"] == 1 != TOKENIZER_PAD
+    plan, _ = _plan(tmp_path, folder)
+    engine = build_engine(plan)
+    model = engine.accelerator.unwrap_model(engine.model).eval()
+    assert engine.pad_id == TOKENIZER_PAD and model.config.pad_token_id == 1
+    assert not [n for n in engine.notes if "pad_token_id" in n], engine.notes
+
+    adapter = tmp_path / "adapter"
+    _save_adapter(engine.model, engine.tokenizer, adapter, None, engine)
+    head = json.loads((adapter / "classifier_config.json").read_text())
+    assert "pad_token_id" not in head
+    loaded = PeftModel.from_pretrained(AutoModelForSequenceClassification.from_pretrained(folder, **head),
+                                       str(adapter)).eval()
+    batch = collate(engine.train_items[:2], TOKENIZER_PAD)
+    del batch["labels"]
+    with torch.no_grad():
+        assert torch.allclose(loaded(**batch).logits, model(**batch).logits, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_type, pools", [
+    ("llama", True), ("gpt2", True), ("gemma3", True), ("ctrl", True), ("qwen2", True),
+    ("bert", False), ("roberta", False), ("deberta-v2", False), ("bart", False), ("t5", False)])
+def test_which_classifiers_pool_by_the_pad_id(model_type, pools):
+    """Decoders pool each row's last non-pad token (lorplan sets and carries their pad id); encoders pool their first
+    token and BART's and T5's the EOS (theirs is left as config.json has it). Built on the meta device, 1 layer."""
+    import torch
+    import transformers
+
+    from lorplan.train.model import pools_last_token
+
+    cfg = transformers.AutoConfig.for_model(model_type)
+    for config in (cfg, *(getattr(cfg, k) for k in ("text_config", "vision_config") if hasattr(cfg, k))):
+        for key in ("num_hidden_layers", "n_layer", "num_layers", "encoder_layers", "decoder_layers",
+                    "num_decoder_layers"):
+            if hasattr(config, key):
+                setattr(config, key, 1)
+    with torch.device("meta"):
+        model = transformers.AutoModelForSequenceClassification.from_config(cfg)
+    assert pools_last_token(model) is pools

@@ -452,7 +452,6 @@ def test_a_classifiers_adapter_loads_with_the_head_its_folder_describes(tmp_path
     adapter = out / "adapter"
     head = json.loads((adapter / "classifier_config.json").read_text())
     assert head == {"num_labels": 3, "problem_type": SINGLE_LABEL, "ignore_mismatched_sizes": True,
-                    "pad_token_id": 0,  # the tokenizer's [PAD], which the batches were padded with
                     "id2label": {"0": "eggs", "1": "ham", "2": "spam"},
                     "label2id": {"eggs": 0, "ham": 1, "spam": 2}}
     head["id2label"] = {int(i): n for i, n in head["id2label"].items()}
