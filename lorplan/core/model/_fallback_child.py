@@ -1,6 +1,7 @@
 """Child process of the fallback: build a config's model on the meta device and print its modules as JSON.
 
 Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-code]
+       python -m lorplan.core.model._fallback_child --serve IDLE_SECONDS (one build per request: serve())
 Prints one JSON line: {"class", "task", "named_other": the class config.json's architectures names when lorplan
 plans another (its words, _named_other) or null, "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
@@ -24,14 +25,51 @@ from lorplan.core.model.attention import class_flags
 def main(argv: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     warnings.filterwarnings("ignore")
+    if argv[:1] == ["--serve"]:
+        return serve(float(argv[1]))
+    code, text = report(argv[0], trust="--trust-remote-code" in argv[1:])
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+def serve(idle_s: float) -> int:
+    """Build one config per request, for as long as the parent asks (core.model.fallback._Server): a request is a
+    line {"path": an absolute config path} on stdin, the answer a line {"code": 0 or the exit code a child of its
+    own would have ended with, "text": report()'s JSON or the one-line reason} on stdout. The models' own printing
+    goes to stderr (stdout is the answers' alone). Ends on end of input (the parent closed the pipe or died) or
+    after idle_s seconds without a request, so an idle planner does not hold torch's memory. Builds that may run
+    a model's own code never come here: each of those has a child of its own."""
+    import select
+
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    while select.select([sys.stdin], [], [], idle_s)[0]:
+        line = sys.stdin.readline()
+        if not line:
+            break
+        try:
+            code, text = report(json.loads(line)["path"], trust=False)
+        except Exception as exc:  # what a child of its own would end with: a traceback whose last line is this
+            code, text = 1, _one_line(exc)
+        answers.write(json.dumps({"code": code, "text": text}) + "\n")
+        answers.flush()
+    return 0
+
+
+def report(path: str, trust: bool) -> tuple[int, str]:
+    """(0, the JSON line the module's docstring describes) for the config at `path`, or (2, the one-line reason
+    transformers could not build it)."""
     try:
-        config, model, task = _build(argv[0], trust="--trust-remote-code" in argv[1:])
+        config, model, task = _build(path, trust)
     except Exception as exc:  # one line for the parent
-        print(f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
-        return 2
+        return 2, _one_line(exc)
     linears, owned, norm_classes = _linears(model)
     flags = class_flags(type(model))  # what lorplan train asks of the class it loads (train.model), one rule
-    print(json.dumps({
+    return 0, json.dumps({
         "class": type(model).__name__,
         "task": task,
         "named_other": _named_other(config, type(model).__name__),
@@ -50,8 +88,7 @@ def main(argv: list[str]) -> int:
         # an encoder-decoder's other part is its encoder (T5Gemma's reads text), not a vision tower
         "text_model": _text_model(model) if _text_config(config) is not None
         and not getattr(config, "is_encoder_decoder", False) else None,
-    }))
-    return 0
+    })
 
 
 def _build(path: str, trust: bool):

@@ -7,8 +7,11 @@ imports torch. trust_remote_code is passed only when the user asked for it.
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -188,24 +191,125 @@ def check_own_code(config_path: Path, cfg: Mapping[str, Any]) -> None:
 
 
 def run_child(config_path: Path, trust_remote_code: bool) -> dict:
-    """Run the child builder; BadInput with the child's one-line reason when it fails."""
-    cmd = [sys.executable, "-m", "lorplan.core.model._fallback_child", str(config_path)]
-    if trust_remote_code:
-        cmd.append("--trust-remote-code")
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        raise BadInput(f"config.json at {config_path}: building the model took over {TIMEOUT_S}s") from None
-    if proc.returncode != 0:
-        lines = [ln for ln in (proc.stdout + proc.stderr).strip().splitlines() if ln.strip()]
-        reason = lines[-1] if lines else f"exit code {proc.returncode}"
+    """Build the config's model in a child process and return its report; BadInput with the child's one-line
+    reason when it fails. A build that may run the model's own code (trust_remote_code) has a child of its own; any
+    other is asked of this process's build server (_SERVER), which imports torch and transformers once for all the
+    builds of a session (the planner's, or a command's several models) rather than once per build (~4 s), and a
+    child of its own when the server is busy with another thread's build or ended without answering (the child
+    then says why in its own words)."""
+    answer = None if trust_remote_code else _SERVER.ask(config_path)
+    if answer is None:
+        cmd = [sys.executable, "-m", CHILD, str(config_path)]
+        if trust_remote_code:
+            cmd.append("--trust-remote-code")
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            raise _timed_out(config_path) from None
+        answer = proc.returncode, (proc.stdout + proc.stderr) if proc.returncode else proc.stdout
+    code, text = answer
+    if code != 0:
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        reason = lines[-1] if lines else f"exit code {code}"
         if not trust_remote_code and "contains custom code" in reason:  # transformers' refusal of auto_map
             raise NeedsOwnCode(config_path)
         if reason.startswith("OtherTask: "):  # the child's: transformers maps it to no class lorplan trains
             raise BadInput(f"config.json at {config_path}: lorplan plans causal language models and sequence "
                            f"classifiers (what lorplan train loads); this config is {reason.removeprefix('OtherTask: ')}")
         raise BadInput(f"config.json at {config_path}: transformers cannot build it ({reason})")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(text.strip().splitlines()[-1])
+
+
+CHILD = "lorplan.core.model._fallback_child"
+
+
+def _timed_out(config_path: Path) -> BadInput:
+    return BadInput(f"config.json at {config_path}: building the model took over {TIMEOUT_S}s")
+
+
+class _Server:
+    """One child that builds config after config (_fallback_child.serve), started at the first build and kept while
+    builds come: it ends by itself after IDLE_S seconds without one, and when this process ends (its input closes).
+    One build at a time; a thread that finds it busy runs a child of its own (ask() returns None). A server
+    started before the environment that decides which torch and transformers a child imports (PYTHONPATH, and
+    what configures them: TRANSFORMERS_*, TORCH*, PYTORCH_*) changed, or in another process (after a fork), is not
+    asked: a new one is started. (The builds it serves read the config file alone: the child sets HF_HUB_OFFLINE,
+    and a build that may run the model's own code, which the Hugging Face cache could hold, is never served.)"""
+
+    IDLE_S = 300.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._key: tuple | None = None
+
+    @staticmethod
+    def _environment() -> tuple:
+        return (os.getpid(), sys.executable, tuple(sorted(
+            (k, v) for k, v in os.environ.items()
+            if k in ("PYTHONPATH", "PYTHONHOME") or k.startswith(("TRANSFORMERS_", "TORCH", "PYTORCH_")))))
+
+    def ask(self, config_path: Path) -> tuple[int, str] | None:
+        """(0, the report's JSON) or (the exit code a child of its own would give, its one-line reason); None when
+        a child of its own should build it (busy, or the server ended without answering). BadInput when the build
+        took over TIMEOUT_S seconds (the server is stopped)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            for _ in range(2):  # once more when the server ended, idle, as the request came
+                proc = self._started()
+                try:
+                    proc.stdin.write(json.dumps({"path": str(config_path.absolute())}) + "\n")
+                    proc.stdin.flush()
+                except OSError:  # it had ended
+                    self.stop()
+                    continue
+                if not select.select([proc.stdout], [], [], TIMEOUT_S)[0]:
+                    self.stop()
+                    raise _timed_out(config_path)
+                line = proc.stdout.readline()
+                if line:
+                    answer = json.loads(line)
+                    return answer["code"], answer["text"]
+                ended = proc.wait()
+                self.stop()
+                if ended != 0:  # it died building this one (memory, a crash): a child of its own says why
+                    return None
+            return None
+        finally:
+            self._lock.release()
+
+    def pid(self) -> int | None:
+        """The running server's process id, or None."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def _started(self) -> subprocess.Popen:
+        key = self._environment()
+        if self._proc is not None and (self._key != key or self._proc.poll() is not None):
+            self.stop()
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", CHILD, "--serve", str(self.IDLE_S)], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, encoding="utf-8")
+            self._key = key
+        return self._proc
+
+    def stop(self) -> None:
+        """End the server (a later build starts another)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if self._key is not None and self._key[0] != os.getpid():  # a fork's copy: the parent's server, not ours
+            return
+        proc.kill()
+        proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            f.close()
+
+
+_SERVER = _Server()
+atexit.register(_SERVER.stop)
 
 
 def _role(path: str, is_head: bool) -> str:

@@ -1,0 +1,127 @@
+"""The fallback's build server (core.model.fallback._Server, _fallback_child.serve): one child imports torch and
+transformers once and builds config after config; its answers are the reports and the refusals a child of its own
+gives; it is started again when it died, ended idle or the environment changed; a thread that finds it busy, and
+a build that may run the model's own code, get a child of their own; a build over the time limit stops it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lorplan.core.errors import BadInput
+from lorplan.core.model import fallback
+
+pytestmark = pytest.mark.slow
+
+
+def _bart(tmp_path, name: str, **over) -> Path:
+    """A tiny BART config.json in a folder of its own (the fallback builds BART's causal LM)."""
+    cfg = {"model_type": "bart", "vocab_size": 100, "d_model": 32, "encoder_layers": 1, "decoder_layers": 1,
+           "encoder_attention_heads": 2, "decoder_attention_heads": 2, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+           "max_position_embeddings": 64, **over}
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    return folder / "config.json"
+
+
+@pytest.fixture
+def server(monkeypatch):
+    """A server of this test's own as the fallback's, stopped after it."""
+    own = fallback._Server()
+    monkeypatch.setattr(fallback, "_SERVER", own)
+    yield own
+    own.stop()
+
+
+def test_one_server_builds_config_after_config_with_a_child_s_own_answers(server, tmp_path):
+    small, wide, bad = _bart(tmp_path, "small"), _bart(tmp_path, "wide", d_model=64), _bart(tmp_path, "bad",
+                                                                                            d_model="x")
+    first = fallback.run_child(small, False)
+    pid = server.pid()
+    assert pid is not None and first["class"] == "BartForCausalLM"
+    second = fallback.run_child(wide, False)
+    assert server.pid() == pid  # the same process built both
+    assert second["linears"][0]["in"] == 64 and first["linears"][0]["in"] == 32
+    with pytest.raises(BadInput) as served:
+        fallback.run_child(bad, False)
+    assert server.pid() == pid  # a config transformers refuses does not end it
+    # a child of its own (the one a build that may run the model's own code gets; this config has none to run)
+    # gives the same report and the same refusal, word for word
+    assert fallback.run_child(wide, True) == second
+    with pytest.raises(BadInput) as own:
+        fallback.run_child(bad, True)
+    assert str(served.value) == str(own.value) and "transformers cannot build it (" in str(own.value)
+    assert "'d_model'" in str(own.value) and server.pid() == pid
+
+
+def test_a_build_that_may_run_the_model_s_own_code_never_reaches_the_server(server, tmp_path):
+    fallback.run_child(_bart(tmp_path, "m"), True)
+    assert server.pid() is None  # none was started
+
+
+def test_a_server_that_died_ended_idle_or_met_another_environment_is_started_again(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(server, "IDLE_S", 3.0)
+    config = _bart(tmp_path, "m")
+    fallback.run_child(config, False)
+    killed = server.pid()
+    os.kill(killed, signal.SIGKILL)  # died (the kernel's out-of-memory killer, a user's kill)
+    time.sleep(0.2)
+    assert fallback.run_child(config, False)["class"] == "BartForCausalLM"
+    old = server.pid()
+    assert old not in (None, killed)
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "error")  # what the child's transformers reads
+    fallback.run_child(config, False)
+    assert server.pid() not in (None, killed, old)
+    assert not _alive(old)  # the old one was ended, not left behind
+    idle = server._proc
+    idle.wait(timeout=60)  # it ends by itself, IDLE_S seconds after its last answer
+    assert idle.returncode == 0 and server.pid() is None
+    assert fallback.run_child(config, False)["class"] == "BartForCausalLM"
+    assert server.pid() not in (None, killed, old, idle.pid)
+
+
+def test_a_busy_server_sends_the_build_to_a_child_of_its_own(server, tmp_path):
+    taken = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with server._lock:
+            taken.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(10)
+    try:
+        assert server.ask(_bart(tmp_path, "m")) is None  # at once: not waiting for the other build
+        assert fallback.run_child(_bart(tmp_path, "n"), False)["class"] == "BartForCausalLM"
+        assert server.pid() is None  # built by a child of its own
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_a_build_over_the_time_limit_stops_the_server(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(fallback, "TIMEOUT_S", 0.01)  # the server is still importing torch
+    with pytest.raises(BadInput, match=r"building the model took over 0.01s"):
+        fallback.run_child(_bart(tmp_path, "m"), False)
+    assert server.pid() is None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (ended, not yet reaped) reads as ended
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
