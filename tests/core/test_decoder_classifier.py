@@ -15,7 +15,7 @@ import pytest
 import torch
 import transformers
 from model_builders import exported_classifier_trainable
-from test_lora_exact import FAMILIES, shrink
+from test_lora_exact import FAMILIES, shrink, spec_sizes
 from transformers.models.auto.modeling_auto import (
     MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES as CLASSIFIERS,
 )
@@ -60,12 +60,7 @@ def test_a_named_classifier_is_planned_as_transformers_builds_it(family, labels)
     assert (spec.task, spec.architecture) == ("sequence-classification", CLASSIFIERS[cfg["model_type"]])
     model = _classifier(cfg)
     theirs = {n: p.numel() for n, p in model.named_parameters()}
-    ours = {t.path: t.numel for t in spec.tensors}
-    for m in spec.linears:
-        ours[m.path + ".weight"] = m.in_features * m.out_features
-        if m.bias:
-            ours[m.path + ".bias"] = m.out_features
-    assert ours == theirs
+    assert spec_sizes(spec) == theirs
     assert spec.total_params == sum(theirs.values())
     assert model.score.out_features == (labels or 2)
     for modules in (("all-linear",), qv):
