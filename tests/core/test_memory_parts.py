@@ -129,3 +129,30 @@ def test_every_part_saves_exactly_what_the_model_prices(family, change, tmp_path
     wrong = {k: (traced[k], priced[k], f"{100 * (priced[k] / traced[k] - 1):+.2f}%" if traced[k] else "n/a")
              for k in traced if abs(traced[k] - priced[k]) >= 0.5}
     assert not wrong, f"part: (traced bytes, priced bytes, error) {wrong}"
+
+
+@pytest.mark.parametrize(("dtype", "h"), [("bfloat16", 128), ("float32", 96)])
+def test_final_rmsnorm_backward_holds_what_is_priced(dtype, h):
+    # The final RMSNorm's backward (a decoder classifier's peak without autocast): its saved fp32 input (the
+    # rsqrt is freed by then) and five fp32 temporaries of the hidden size (activations.rmsnorm_backward_live),
+    # in a 16-bit stream as in QLoRA's fp32 one. Traced on the norm alone: the input and the output's gradient
+    # exist before the mode, so the peak counts the forward's saved tensors and output and the backward's (an
+    # fp32 input is its own fp32 copy: it existed before)
+    import memtrace
+    import torch
+    from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+    from lorplan.core.memory.activations import rmsnorm_backward_live, rmsnorm_saved
+
+    b, s = 2, 64
+    norm = LlamaRMSNorm(h).to(getattr(torch, dtype)).requires_grad_(False)
+    x = torch.randn(b, s, h, dtype=getattr(torch, dtype), requires_grad=True)
+    grad = torch.randn(b, s, h, dtype=getattr(torch, dtype))
+    with memtrace.LiveBytes() as mode:
+        out = norm(x)
+        before = mode.current  # the saved fp32 input and rsqrt, and the output
+        out.backward(grad)
+    t = b * s
+    pre = 4 * h if x.dtype == torch.float32 else 0
+    assert before == (rmsnorm_saved(h) - pre + x.element_size() * h) * t
+    assert mode.peak - before == (rmsnorm_backward_live(h) - rmsnorm_saved(h)) * t, (mode.peak - before) / t

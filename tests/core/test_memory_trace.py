@@ -119,6 +119,12 @@ MORE = [
     ("llama-cls", 8, "all-linear", 0.0, True, 4, 256, "sdpa", True, "none", "fp32"),
     ("qwen2-cls", 8, "all-linear", 0.05, False, 2, 256, "sdpa", True, "none", "fp32", "padded"),
     ("qwen2-cls", 64, "qv", 0.05, True, 2, 256, "sdpa", True, "none", "fp32"),
+    # ... trained without autocast, their peak is the final RMSNorm's backward (its fp32 temporaries), GPT-2's the
+    # last block's gelu_new backward (-7.86% and -9.87% before); QLoRA with checkpointing, the last block's
+    # recomputation, the final norm's and the score's saved inputs freed (+5.81% before: they were kept)
+    ("llama-cls", 8, "qv", 0.0, False, 4, 128, "sdpa", False, "none", "fp32"),
+    ("gpt2-cls", 16, "qv", 0.0, False, 2, 256, "sdpa", False, "none", "fp32"),
+    ("llama-cls", 16, "all-linear", 0.05, True, 2, 128, "sdpa", True, "nf4", "fp32"),
 ]
 
 
@@ -229,7 +235,8 @@ def test_moe_expert_lora_increment_within_5_percent(seq):
 # trained, bf16 autocast, AdamW foreach; every family, with and without checkpointing.
 FULL = [("llama", 2, 128, False), ("llama", 2, 128, True), ("qwen2-tied", 4, 128, False), ("gpt2", 2, 128, False),
         ("gpt2", 4, 256, True), ("bert", 8, 128, False), ("bert", 8, 128, True), ("llama-wide", 2, 128, True),
-        ("llama", 4, 128, False, "pure-bf16"), ("gpt2", 2, 256, False, "pure-bf16"), ("qwen2-cls", 4, 128, False)]
+        ("llama", 4, 128, False, "pure-bf16"), ("gpt2", 2, 256, False, "pure-bf16"), ("qwen2-cls", 4, 128, False),
+        ("llama-cls", 4, 128, False, "pure-bf16")]  # its final RMSNorm's backward peaks (-5.52% before it was priced)
 
 
 @pytest.mark.slow

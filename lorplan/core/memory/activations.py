@@ -65,6 +65,14 @@ class ActivationModel:
     attn_backward_flight: float = 0.0
     mask_bs2: float = 0.0  # the attention masks the model builds, bytes per b*s*s, kept by checkpointing
     model_backward_tokens: float = 0.0  # what model_tokens still holds while the blocks back-propagate (RoPE's)
+    # the final RMSNorm's backward (rmsnorm_backward_live): bytes per token it holds at its peak, its saved input
+    # and rsqrt included (0 = no such moment is priced); the head's saved input and the loss's labels are gone then
+    final_norm_backward: float = 0.0
+    # a decoder's last block at its MLP output projection (decoder_block_live): bytes per token alive beyond what
+    # it saves and that projection's own output and LoRA (0 = no such moment is priced: encoders, MoE)
+    block_forward_tokens: float = 0.0
+    # a decoder's MLP back-propagating (mlp_backward_flight): its gradients in flight, per token (0: not priced)
+    mlp_backward: float = 0.0
     # BLOOM's eager attention (bloom_forward_softmax): bytes per b*s*s live in the last block while its forward
     # softmaxes (0 = no such moment is priced), and bytes per token of that block's tensors alive then
     attn_forward_bs2: float = 0.0
@@ -156,6 +164,18 @@ def rmsnorm_saved(h: int) -> int:
     # pow(2) saves that fp32 input (4h), and torch.rsqrt(variance + eps), whose fp32 output (one per token) the
     # following mul saves; the frozen weight's mul saves nothing
     return 4 * h + 4
+
+
+def rmsnorm_backward_live(h: int) -> int:
+    """Bytes per token an RMSNorm holds at the peak of its backward: its saved fp32 input (rmsnorm_saved's rsqrt
+    is freed by then) and five fp32 temporaries of the hidden size, whatever the activation dtype."""
+    # torch autograd's formulas for LlamaRMSNorm.forward's ops: mul(x32, rsqrt) back-propagates first, its grad
+    # for x32 (grad * rsqrt, fp32) is held until pow(x32, 2)'s grad is added to it; rsqrt's backward frees the
+    # rsqrt; mean's backward materializes its expanded grad / h (fp32), and pow_backward (grad * (2 *
+    # x32.pow(1))) makes x32.pow(1), 2 * that and the product in one expression: with the held grad, five fp32
+    # tensors of the hidden size. Traced byte for byte (tests/core/test_memory_parts.py); a decoder classifier
+    # trained without autocast peaks there (tests/core/test_memory_trace.py)
+    return 4 * h + 5 * 4 * h
 
 
 def layernorm_saved(h: int, x_bytes: int) -> int:
@@ -695,6 +715,20 @@ def mlp_saved(spec: ModelSpec, m: int, fp32_pow: bool) -> int:
     return m * i
 
 
+def mlp_backward_flight(spec: ModelSpec, m: int) -> int:
+    """Bytes per token of a dense MLP's gradients in flight at the peak of its backward (`m`: the MLP's bytes per
+    element): its output projection's input gradient and what the activation's backward makes from it."""
+    i = spec.intermediate_size
+    # a gated MLP: down_proj's input gradient, then the mul's two (act(gate) * up: one per factor); GPT-2's
+    # Python gelu_new: the input gradient, then 0.5 * x * (1 + tanh(...))'s product gradients and pow_backward's
+    # x.pow(2), 3 * that and their product. Traced where no adapter's input is wider (LoRA on q and v only;
+    # lora_saved's chain prices an adapted MLP input): tests/core/test_memory_trace.py
+    if _family(spec) == "llama" or spec.hidden_act == "gelu_new" or _family(spec) == "gpt2":
+        return 3 * m * i
+    # a built-in activation (torch gelu / relu): one aten backward op, its input's gradient
+    return 2 * m * i
+
+
 def moe_saved(spec: ModelSpec, e: int) -> int:
     """One mixture-of-experts MLP with frozen experts, per token: the routed experts' intermediates (`e` bytes
     per element, the experts' weight dtype) and the router's."""
@@ -854,6 +888,17 @@ def encoder_block_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
     return norm_out * h + m * spec.intermediate_size + 2 * a * h
 
 
+def decoder_block_live(h: int, i: int, x: int, m: int) -> int:
+    """Bytes per token a decoder block holds while its MLP output projection runs, beyond what autograd saves and
+    the projection's output (x: the residual stream's and the MLP input's bytes per element, m: the MLP's)."""
+    # transformers models/llama/modeling_llama.py (LlamaDecoderLayer.forward; GPT2Block alike): `residual` and the
+    # post-attention norm's output (the MLP's input) are Python locals until the MLP returns, and down_proj's input
+    # act_fn(gate) * up is saved by nothing once down_proj is frozen (its LoRA saves its own cast). Traced: a
+    # decoder classifier's last block (its forward, or its recomputation under checkpointing) is the peak,
+    # tests/core/test_memory_trace.py
+    return 2 * x * h + m * i
+
+
 def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
     """Bytes per sequence of a sequence classifier's head: the pooler's tanh output, with classifier dropout its
     mask and output, and the loss's fp32 log-probabilities (nll_loss adds one fp32 scalar per step)."""
@@ -938,7 +983,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     bloom = setup.attention == "eager" and _text_model(spec)[0] in _BLOOM_ATTENTION
     # with a quantized base the MLP's intermediates take the (fp32 after kbit preparation) stream's dtype
     mlp = mlp_saved(spec, block_input_bytes(setup), fp32_pow=cuda_autocast)
-    moe_layers = len({t.layer for t in spec.tensors if t.kind == "experts"})
+    moe_layers = len({t.layer for t in spec.tensors if t.kind == "experts"})  # (no decoder_block_live for MoE)
     if moe_layers and spec.num_layers:  # fused experts stay unquantized parameters: they compute in their dtype
         moe = moe_saved(spec, unquantized_param_bytes(setup))
         mlp = (moe_layers * moe + (spec.num_layers - moe_layers) * mlp) / spec.num_layers
@@ -949,7 +994,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
             attn_bwd_tokens += qk_norms
     dropout = residual_dropout_saved(h, a, block_input_bytes(setup), setup) if drop.residual > 0 else 0
     embed_saved = 0.0
-    first_norm_bytes = norm_out = model_backward = 0
+    first_norm_bytes = norm_out = model_backward = final_norm_backward = 0
     classifier = decoder_classifier(spec)
     # a decoder classifier's score head trains (peft's SEQ_CLS modules_to_save, or full fine-tuning), so its
     # matmul saves its input, the final norm's output (autocast's 16-bit copy of it under autocast), per token;
@@ -960,6 +1005,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h, resid) if train_norms else 0)
         model_tokens = norm + rope_saved(hd, a) + tail  # final norm, cos/sin, labels (or the score's input)
         model_backward = rope_saved(hd, a)  # the blocks' backward comes after the final norm's and the loss's
+        final_norm_backward = rmsnorm_backward_live(h)
         first_norm_bytes = norm
     else:
         norm = layernorm_saved(h, 4 if cuda_autocast else resid)
@@ -1028,6 +1074,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         attn_backward_flight=attn_bwd_flight,
         mask_bs2=attention_mask_bytes(spec, setup, resid),
         model_backward_tokens=model_backward,
+        final_norm_backward=final_norm_backward,
         attn_forward_bs2=fwd_bs2,
         attn_forward_tokens=fwd_tokens,
         block_live_bs2=block_live,
@@ -1035,6 +1082,10 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         block_input=block_input_bytes(setup),
         intermediate=spec.intermediate_size,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
+        block_forward_tokens=(decoder_block_live(h, spec.intermediate_size, 4 if cuda_autocast and fam != "llama"
+                                                 else resid, block_input_bytes(setup))
+                              if fam != "encoder" and not moe_layers else 0),
+        mlp_backward=mlp_backward_flight(spec, block_input_bytes(setup)) if fam != "encoder" and not moe_layers else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
         # that block's saved input (layer_input), not one more tensor
         embed_out=h * (norm_out if fam == "encoder" else resid) if fam != "llama" else 0,

@@ -105,6 +105,10 @@ class LoraSaved(NamedTuple):
     # the part of copies + masks + mids saved by attention input projections (q, k, v), still saved while the
     # attention scores back-propagate (the block's other adapters are back-propagated by then)
     attn_input: float = 0.0
+    # what the widest adapted in-block input's LoRA saves beside its r-wide middle (its input copy and dropout mask),
+    # per token for one module: freed once that module back-propagates (the MLP output projection's, before the
+    # MLP's own gradients peak)
+    widest_saved: float = 0.0
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -142,8 +146,11 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
     copies = masks = mids = skip = per_seq = per_seq_masks = attn_in = 0.0
     casts = widest = cached = 0
+    widest_saved = 0.0
     for g in mt.groups:
         if g.in_blocks:
+            if g.in_features > widest:
+                widest_saved = (0 if keeps[g.attn_output] else copy_b * g.in_features) + mask_b * g.in_features
             widest = max(widest, g.in_features)
         r = g.rank(rank)
         if cast_b:  # autocast's copies of lora_A (when its input needs grad) and of lora_B
@@ -170,9 +177,12 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     # tensor when x's dtype differs, alive while the adapted module runs; the widest such input is the MLP
     # output projection's (wider than the hidden size)
     fwd_extra = 0
-    if widest > mt.hidden:
+    if widest <= mt.hidden:
+        widest_saved = 0.0  # an attention input's LoRA: still saved while the MLP back-propagates
+    else:
+        # (without autocast that cast is what lora_A saves: a copy, priced in copies)
         x_bytes = block_input_bytes(setup)
-        fwd_extra = (pbytes * widest if x_bytes != pbytes else 0) + a * mt.hidden
+        fwd_extra = (pbytes * widest if x_bytes != pbytes and autocast_on(setup) else 0) + a * mt.hidden
     copies += copy_b * shared_input_elements(mt, setup, a)
     if keeps[0]:  # q, k and v's shared input, saved once (shared_input_elements)
         attn_in += copy_b * mt.attn_input_in
@@ -190,7 +200,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         if pbytes != wbytes:
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
     return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
-                     per_seq, per_seq_masks, cached, fwd_extra, attn_in)
+                     per_seq, per_seq_masks, cached, fwd_extra, attn_in, widest_saved)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -211,4 +221,5 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.cast_cache + rank * (ls1.cast_cache - ls0.cast_cache),
         ls0.forward_extra,
         ls0.attn_input + rank * (ls1.attn_input - ls0.attn_input),
+        ls0.widest_saved,
     )

@@ -15,7 +15,8 @@ from typing import NamedTuple
 from lorplan.core.memory.activations import ActivationModel
 from lorplan.core.memory.lora_saved import LoraSaved
 from lorplan.core.memory.optimizer import foreach_step_temp_bytes
-from lorplan.core.memory.types import TrainingSetup
+from lorplan.core.memory.precision import autocast_on
+from lorplan.core.memory.types import DTYPE_BYTES, TrainingSetup
 
 
 class Phase(NamedTuple):
@@ -43,6 +44,7 @@ class Piece(NamedTuple):
 # The phases in words, for the planner and `lorplan plan` ("peak at ...").
 PHASE_WORDS = {
     "loss": "the loss (end of the forward pass: every saved activation and the logits are alive)",
+    "final_norm": "backward through the final norm (saved activations and its fp32 gradient temporaries)",
     "backward_top": "backward through the last block (saved activations and the first gradients)",
     "backward_bottom": "backward through the first block (most adapter gradients exist)",
     "recompute_top": "recomputing the last block (checkpoints, its recomputed activations and gradients)",
@@ -54,7 +56,7 @@ PHASE_WORDS = {
     "attention_bottom": "backward through the first block's attention (most adapter gradients exist)",
     "attention_forward": "the last block's forward softmax (its scores, the masked scores and their fp32 softmax)",
 }
-PHASE_SHORT = {"loss": "loss", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
+PHASE_SHORT = {"loss": "loss", "final_norm": "final norm", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
                "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step",
                "forward": "forward", "recompute_forward": "recomp fwd", "attention_top": "attn bwd top",
                "attention_bottom": "attn bwd bottom",
@@ -77,6 +79,7 @@ FORWARD = "last block's forward temporaries"
 ATTN_BACKWARD = "attention backward (softmax gradients)"
 MASKS = "attention masks"
 ATTN_FORWARD = "attention forward (scores and softmax)"
+NORM_BACKWARD = "final norm backward"
 
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
@@ -94,11 +97,19 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
     opt_temp = foreach_step_temp_bytes(setup.optimizer, setup.foreach, grad_bytes)
     per_layer = am.layer_tokens + lora_tok / layers
     # torch autograd's engine runs a block's backward holding the incoming hidden-state gradient and the one it
-    # produces (summed over the residual branches), both in the activation dtype
-    flight = ls.chain + 2 * am.act_bytes * am.hidden
+    # produces (summed over the residual branches), both in the activation dtype, and the widest adapted input's
+    # gradient chain; or, if more, a decoder's MLP's own gradients (activations.mlp_backward_flight: the MLP
+    # unadapted, or its stream fp32 after kbit preparation) beside the incoming gradient alone, the output
+    # projection's LoRA input freed by then
+    mlp_grads = am.mlp_backward - ls.widest_saved + am.act_bytes * am.hidden if am.mlp_backward else 0
+    flight = max(ls.chain + 2 * am.act_bytes * am.hidden, mlp_grads)
     below = grad_bytes * (layers - 1) / layers  # true divisions keep every phase affine in (rank, gradients)
     layer_casts = ls.weight_casts / layers
     merged_back = ls.merged_layer + ls.merged_grad  # MoE LoRA: one layer's merged weights and their gradient
+    # once the blocks back-propagate, the final norm's saved tensors, the head's saved input and the loss's labels
+    # are freed: of model_tokens only model_backward_tokens (RoPE's cos and sin) is left
+    model_freed = Piece(SAVED, per_token=am.model_backward_tokens - am.model_tokens)
+    lora_out = am.act_bytes if autocast_on(setup) else DTYPE_BYTES[setup.adapter_dtype]
     if not setup.grad_checkpointing:
         # Frozen embeddings: the first norm's input needs no grad, so it saves nothing (transformers turns on
         # enable_input_require_grads only together with gradient checkpointing; embedding LoRA also does).
@@ -156,14 +167,32 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                         all_layers, Piece(MASKS, per_bs2=am.forward_mask_bs2),
                                         Piece(FLIGHT, per_token=mlp_flight),
                                         Piece(FORWARD, per_bs2=am.block_live_bs2)]))
+        final_norm = []
+        if am.final_norm_backward:
+            # the final RMSNorm back-propagates: the head's saved input (a classifier's score) and the loss's
+            # labels are gone, every block's saved tensors are not
+            final_norm = [("final_norm", [*casts, *saved, model_freed,
+                                          Piece(NORM_BACKWARD, per_token=am.final_norm_backward), all_layers])]
+        if am.block_forward_tokens and not forward:
+            # a decoder's last block at its MLP output projection (above the loss when the head is narrow: a
+            # classifier's score, a small vocabulary): every block's saved tensors, RoPE's tables, the
+            # embeddings' output the model's forward keeps (the stream's dtype: am.layer_input's bytes), the
+            # block's own live tensors (activations.decoder_block_live), and the projection's output or, with
+            # LoRA on it, its input's cast and output (forward_extra) and three more of the hidden size: peft's
+            # lora_B output, its scaled copy and one the trace shows alive beside them (the adapter dtype
+            # without autocast; traced with autocast: tests/core/test_memory_trace.py)
+            down = ls.forward_extra + 3 * lora_out * am.hidden if ls.forward_extra else am.act_bytes * am.hidden
+            forward = [("forward", [*cached, *saved, model_freed, Piece(SAVED, per_token=am.layer_input),
+                                    Piece(FORWARD, per_token=am.block_forward_tokens + down), all_layers])]
         return [*forward,
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
                       all_layers]),
-            ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
+            *final_norm,
+            ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved, model_freed,
                               Piece(FLIGHT, per_token=flight), all_layers]),
             ("backward_bottom", [Piece(GRADIENTS, below), Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
                                  Piece(DEQUANT, am.dequant), Piece(SAVED, per_token=per_layer),
-                                 Piece(SAVED, per_token=am.model_tokens), Piece(FLIGHT, per_token=flight),
+                                 Piece(SAVED, per_token=am.model_backward_tokens), Piece(FLIGHT, per_token=flight),
                                  Piece(SAVED, per_bs2=am.layer_bs2)]),
             *attention,
             ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
@@ -185,6 +214,16 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                           Piece(FLIGHT, per_token=am.act_bytes * am.hidden),
                                           Piece(FORWARD, per_token=am.forward_tokens + ls.forward_extra),
                                           Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
+    elif am.block_forward_tokens:
+        # a decoder: the last block recomputed up to its MLP output projection, whose LoRA's saved inputs are the
+        # last the recomputation needs (torch.utils.checkpoint stops there): the final norm's gradient (the
+        # stream's dtype: am.layer_input's bytes) waits, and the block's own live tensors, the projection's
+        # output and its LoRA input's cast are alive
+        down = ls.forward_extra or am.act_bytes * am.hidden
+        forward = [("recompute_forward", [*layer_state, *saved, model_freed, Piece(RECOMPUTED, per_token=per_layer),
+                                          Piece(FLIGHT, per_token=am.layer_input),
+                                          Piece(FORWARD, per_token=am.block_forward_tokens + down),
+                                          Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
     if am.attn_forward_bs2:
         # BLOOM's eager attention: the last block's forward softmax, every block's checkpoint held (no adapter
         # gradient exists yet; autocast caches every adapter weight cast)
@@ -205,12 +244,16 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                                         masks, *attn_block]),
                      ("attention_bottom", [Piece(GRADIENTS, below), *layer_state,
                                            Piece(CHECKPOINTS, per_token=am.layer_input), model, masks, *attn_block])]
+    final_norm = []
+    if am.final_norm_backward:  # before the last block is recomputed: its checkpoint and the others' are held
+        final_norm = [("final_norm", [*saved, model_freed, Piece(NORM_BACKWARD, per_token=am.final_norm_backward)])]
     return [
         *forward,
         ("loss", [Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens)]),
-        ("recompute_top", [*layer_state, *saved, *block]),
+        *final_norm,
+        ("recompute_top", [*layer_state, *saved, model_freed, *block]),
         ("recompute_bottom", [Piece(GRADIENTS, below), *layer_state, Piece(CHECKPOINTS, per_token=am.layer_input),
-                              Piece(SAVED, per_token=am.model_tokens), masks, *block]),
+                              Piece(SAVED, per_token=am.model_backward_tokens), masks, *block]),
         *attention,
         ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
     ]
