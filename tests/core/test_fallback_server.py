@@ -1,16 +1,23 @@
 """The fallback's build server (core.model.fallback._Server, _fallback_child.serve): one child imports torch and
 transformers once and builds config after config; its answers are the reports and the refusals a child of its own
-gives; it is started again when it died, ended idle or the environment changed; a thread that finds it busy, and
-a build that may run the model's own code, get a child of their own; a build over the time limit stops it."""
+gives; it is started again when it died, ended idle or the environment or the transformers on disk changed; a
+thread that finds it busy, and a build that may run the model's own code, get a child of their own; a build over
+the time limit, or a request interrupted before its answer, stops it; it ends with the process that started it
+and holds none of its descriptors. The tests of the server's lifetime run a stand-in child (_STAND_IN: the
+server's own loop, a report() that imports no torch), so that they take a fraction of a second each."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -113,6 +120,101 @@ def test_a_build_over_the_time_limit_stops_the_server(server, tmp_path, monkeypa
     with pytest.raises(BadInput, match=r"building the model took over 0.01s"):
         fallback.run_child(_bart(tmp_path, "m"), False)
     assert server.pid() is None
+
+
+# _fallback_child run as the server and as a child of its own, with a report() that reads the config file and
+# imports no torch: "odd" in it fails as reading the built model can (an exception outside _build), with a
+# message of two lines
+_STAND_IN = """
+import json, sys
+from lorplan.core.model import _fallback_child as child
+
+class Odd(Exception):
+    pass
+
+def report(path, trust):
+    text = open(path, encoding="utf-8").read()
+    if "odd" in text:
+        raise Odd("first line\\nsecond line")
+    return 0, json.dumps({"read": text})
+
+child.report = report
+sys.exit(child.main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def stand_in(server, tmp_path, monkeypatch):
+    """The test's server, running _STAND_IN."""
+    (tmp_path / "stand_in_child.py").write_text(_STAND_IN)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, (str(tmp_path), os.environ.get("PYTHONPATH")))))
+    monkeypatch.setattr(fallback, "CHILD", "stand_in_child")
+    return server
+
+
+def _config(tmp_path, name: str) -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": name}))
+    return folder / "config.json"
+
+
+def test_a_failure_reading_the_built_model_is_said_alike_by_the_server_and_a_child_of_its_own(stand_in, tmp_path):
+    config = _config(tmp_path, "odd")
+    with pytest.raises(BadInput) as served:
+        fallback.run_child(config, False)
+    assert stand_in.pid() is not None  # the server answered, and lives on
+    with pytest.raises(BadInput) as own:
+        fallback.run_child(config, True)
+    # a child of its own once ended with a traceback, whose last line is the message's last ("second line")
+    assert str(served.value) == str(own.value) == f"config.json at {config}: transformers cannot build it (Odd: first line)"
+
+
+def test_a_request_interrupted_before_its_answer_stops_the_server(stand_in, tmp_path, monkeypatch):
+    first, second = _config(tmp_path, "first"), _config(tmp_path, "second")
+
+    def interrupted(*args):  # Ctrl-C while the server builds `first`
+        monkeypatch.setattr(fallback, "select", select)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fallback, "select", SimpleNamespace(select=interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        fallback.run_child(first, False)
+    assert stand_in.pid() is None
+    assert fallback.run_child(second, False) == {"read": second.read_text()}  # not first's answer
+
+
+def test_a_server_is_started_again_when_the_transformers_on_disk_changes(stand_in, tmp_path, monkeypatch):
+    config = _config(tmp_path, "m")
+    fallback.run_child(config, False)
+    before, key = stand_in.pid(), fallback.cache_key(config)
+    monkeypatch.setattr(fallback, "_transformers_version", lambda folders: "99.0")  # a pip install meanwhile
+    assert fallback.cache_key(config) != key  # a report is kept under the new version's key ...
+    fallback.run_child(config, False)
+    assert stand_in.pid() not in (None, before) and not _alive(before)  # ... so the old server may not make it
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
+def test_the_server_ends_with_its_process_and_holds_none_of_its_descriptors(stand_in, tmp_path):
+    config, held = _config(tmp_path, "m"), tmp_path / "held.lock"
+    script = (f"import os, sys\nfrom pathlib import Path\nfrom lorplan.core.model import fallback\n"
+              f"fallback.CHILD = 'stand_in_child'\n"
+              f"os.set_inheritable(os.open({str(held)!r}, os.O_RDWR | os.O_CREAT), True)\n"
+              f"fallback.run_child(Path({str(config)!r}), False)\n"
+              f"print(fallback._SERVER.pid(), flush=True)\n"
+              f"sys.exit(0) if sys.stdin.readline() == 'exit\\n' else os.kill(os.getpid(), 9)\n")
+    for end in ("exit", "kill -9"):
+        parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  text=True)
+        pid = int(parent.stdout.readline())
+        fds = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        assert str(held) not in fds and len(fds) <= 4, fds  # its stdin, stdout, stderr and its answers' copy
+        parent.communicate(end + "\n", timeout=30)
+        assert parent.returncode == (0 if end == "exit" else -signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(pid), end
 
 
 def _alive(pid: int) -> bool:

@@ -6,10 +6,12 @@ Prints one JSON line: {"class", "task", "named_other": the class config.json's a
 plans another (its words, _named_other) or null, "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
 kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
 "supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
-first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar settings of the language model's config
-when it is a part of the config (a multimodal model's text_config, as config.get_text_config() finds it), else
-null, "text_model": then the module path of its language model (model.get_decoder()), or null}. Errors: one line on stderr, exit 2; a config transformers builds as neither a causal LM nor a sequence
-classifier: "OtherTask: <what it is>" (see _other_task).
+first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar
+settings of the language model's config when it is a part of the config (a multimodal model's text_config, as
+config.get_text_config() finds it), else null, "text_model": then the module path of its language model
+(model.get_decoder()), or null}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
+a config transformers builds as neither a causal LM nor a sequence classifier: "OtherTask: <what it is>" (see
+_other_task).
 """
 
 from __future__ import annotations
@@ -27,9 +29,18 @@ def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore")
     if argv[:1] == ["--serve"]:
         return serve(float(argv[1]))
-    code, text = report(argv[0], trust="--trust-remote-code" in argv[1:])
+    code, text = answer(argv[0], trust="--trust-remote-code" in argv[1:])
     print(text, file=sys.stdout if code == 0 else sys.stderr)
     return code
+
+
+def answer(path: str, trust: bool) -> tuple[int, str]:
+    """report()'s answer, or (1, the one-line reason) when reading the built model fails (an exception outside
+    _build): one answer whether a child of its own (main) or the build server (serve) builds the config."""
+    try:
+        return report(path, trust)
+    except Exception as exc:
+        return 1, _one_line(exc)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -39,7 +50,7 @@ def _one_line(exc: BaseException) -> str:
 def serve(idle_s: float) -> int:
     """Build one config per request, for as long as the parent asks (core.model.fallback._Server): a request is a
     line {"path": an absolute config path} on stdin, the answer a line {"code": 0 or the exit code a child of its
-    own would have ended with, "text": report()'s JSON or the one-line reason} on stdout. The models' own printing
+    own would have ended with, "text": answer()'s JSON or one-line reason} on stdout. The models' own printing
     goes to stderr (stdout is the answers' alone). Ends on end of input (the parent closed the pipe or died) or
     after idle_s seconds without a request, so an idle planner does not hold torch's memory. Builds that may run
     a model's own code never come here: each of those has a child of its own."""
@@ -51,10 +62,7 @@ def serve(idle_s: float) -> int:
         line = sys.stdin.readline()
         if not line:
             break
-        try:
-            code, text = report(json.loads(line)["path"], trust=False)
-        except Exception as exc:  # what a child of its own would end with: a traceback whose last line is this
-            code, text = 1, _one_line(exc)
+        code, text = answer(json.loads(line)["path"], trust=False)
         answers.write(json.dumps({"code": code, "text": text}) + "\n")
         answers.flush()
     return 0

@@ -232,8 +232,10 @@ class _Server:
     builds come: it ends by itself after IDLE_S seconds without one, and when this process ends (its input closes).
     One build at a time; a thread that finds it busy runs a child of its own (ask() returns None). A server
     started before the environment that decides which torch and transformers a child imports (PYTHONPATH, and
-    what configures them: TRANSFORMERS_*, TORCH*, PYTORCH_*) changed, or in another process (after a fork), is not
-    asked: a new one is started. (The builds it serves read the config file alone: the child sets HF_HUB_OFFLINE,
+    what configures them: TRANSFORMERS_*, TORCH*, PYTORCH_*) changed, before the transformers or torch on disk
+    changed (a pip install while the planner runs: _libraries, which cache_key keys a kept report by), or in
+    another process (after a fork), is not asked: a new one is started. A request interrupted before its answer
+    (Ctrl-C) stops it, so that answer is never read as the next request's. (The builds it serves read the config file alone: the child sets HF_HUB_OFFLINE,
     and a build that may run the model's own code, which the Hugging Face cache could hold, is never served.)"""
 
     IDLE_S = 300.0
@@ -245,7 +247,7 @@ class _Server:
 
     @staticmethod
     def _environment() -> tuple:
-        return (os.getpid(), sys.executable, tuple(sorted(
+        return (os.getpid(), sys.executable, json.dumps(_libraries()), tuple(sorted(
             (k, v) for k, v in os.environ.items()
             if k in ("PYTHONPATH", "PYTHONHOME") or k.startswith(("TRANSFORMERS_", "TORCH", "PYTORCH_")))))
 
@@ -256,28 +258,34 @@ class _Server:
         if not self._lock.acquire(blocking=False):
             return None
         try:
-            for _ in range(2):  # once more when the server ended, idle, as the request came
-                proc = self._started()
-                try:
-                    proc.stdin.write(json.dumps({"path": str(config_path.absolute())}) + "\n")
-                    proc.stdin.flush()
-                except OSError:  # it had ended
-                    self.stop()
-                    continue
-                if not select.select([proc.stdout], [], [], TIMEOUT_S)[0]:
-                    self.stop()
-                    raise _timed_out(config_path)
-                line = proc.stdout.readline()
-                if line:
-                    answer = json.loads(line)
-                    return answer["code"], answer["text"]
-                ended = proc.wait()
-                self.stop()
-                if ended != 0:  # it died building this one (memory, a crash): a child of its own says why
-                    return None
-            return None
+            return self._ask(config_path)
+        except BaseException:  # interrupted mid-request (Ctrl-C): its answer would be read as the next request's
+            self.stop()
+            raise
         finally:
             self._lock.release()
+
+    def _ask(self, config_path: Path) -> tuple[int, str] | None:
+        for _ in range(2):  # once more when the server ended, idle, as the request came
+            proc = self._started()
+            try:
+                proc.stdin.write(json.dumps({"path": str(config_path.absolute())}) + "\n")
+                proc.stdin.flush()
+            except OSError:  # it had ended
+                self.stop()
+                continue
+            if not select.select([proc.stdout], [], [], TIMEOUT_S)[0]:
+                self.stop()
+                raise _timed_out(config_path)
+            line = proc.stdout.readline()
+            if line:
+                answer = json.loads(line)
+                return answer["code"], answer["text"]
+            ended = proc.wait()
+            self.stop()
+            if ended != 0:  # it died building this one (memory, a crash): a child of its own says why
+                return None
+        return None
 
     def pid(self) -> int | None:
         """The running server's process id, or None."""
@@ -382,27 +390,33 @@ def cache_key(path: Path) -> dict | None:
     file's bytes and name (a folder's config.json is read with AutoConfig.from_pretrained, another file by its
     model_type), the transformers the child imports (version and folder) and torch's version, and the source of
     the child and its lorplan imports. None when the file cannot be read (the child says why)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     from lorplan.core.model import buildcache
 
     try:
         raw = path.read_bytes()
     except OSError:
         return None
+    return {
+        "config": buildcache.config_hash(raw),
+        "config_json": path.name == "config.json",
+        **_libraries(),
+        "child": buildcache.child_source_hash(),
+    }
+
+
+def _libraries() -> dict:
+    """The transformers a child imports (its version and folders) and torch's version, read from disk each time
+    (a pip install while the planner runs changes them): what cache_key keys a report by besides the config and
+    lorplan's code, and what a build server (_Server) must have imported to answer for that key."""
+    from importlib.metadata import PackageNotFoundError, version
+
     folders = _transformers_folders()
     try:
         torch_version = version("torch")
     except PackageNotFoundError:
         torch_version = None
-    return {
-        "config": buildcache.config_hash(raw),
-        "config_json": path.name == "config.json",
-        "transformers": _transformers_version(folders),
-        "transformers_at": [str(f.resolve()) for f in folders],
-        "torch": torch_version,
-        "child": buildcache.child_source_hash(),
-    }
+    return {"transformers": _transformers_version(folders), "transformers_at": [str(f.resolve()) for f in folders],
+            "torch": torch_version}
 
 
 def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_remote_code: bool,
