@@ -238,7 +238,8 @@ class _Server:
     (Ctrl-C) stops it, so that answer is never read as the next request's. (The builds it serves read the config file alone: the child sets HF_HUB_OFFLINE,
     and a build that may run the model's own code, which the Hugging Face cache could hold, is never served.)"""
 
-    IDLE_S = 300.0
+    # a minute: a planner browsing models keeps it; a probe or a training that built once soon frees its ~375 MB
+    IDLE_S = 60.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
