@@ -47,6 +47,8 @@ PHASE_WORDS = {
     "final_norm": "backward through the final norm (saved activations and its fp32 gradient temporaries)",
     "backward_top": "backward through the last block (saved activations and the first gradients)",
     "backward_bottom": "backward through the first block (most adapter gradients exist)",
+    "mlp_top": "backward through the last block's MLP (its gradients in flight)",
+    "mlp_bottom": "backward through the first block's MLP (most adapter gradients exist)",
     "recompute_top": "recomputing the last block (checkpoints, its recomputed activations and gradients)",
     "recompute_bottom": "recomputing the first block (most adapter gradients exist)",
     "optimizer": "the optimizer step (every adapter gradient and the step's temporaries)",
@@ -57,6 +59,7 @@ PHASE_WORDS = {
     "attention_forward": "the last block's forward softmax (its scores, the masked scores and their fp32 softmax)",
 }
 PHASE_SHORT = {"loss": "loss", "final_norm": "final norm", "backward_top": "bwd top", "backward_bottom": "bwd bottom",
+               "mlp_top": "mlp bwd top", "mlp_bottom": "mlp bwd bottom",
                "recompute_top": "recomp top", "recompute_bottom": "recomp bottom", "optimizer": "optim step",
                "forward": "forward", "recompute_forward": "recomp fwd", "attention_top": "attn bwd top",
                "attention_bottom": "attn bwd bottom",
@@ -84,6 +87,31 @@ NORM_BACKWARD = "final norm backward"
 
 def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
                  grad_bytes: int) -> list[tuple[str, list[Piece]]]:
+    """The phases of one step for this rank (bytes above the static state), each as its named pieces: see
+    _block_phases; and, where a decoder's MLP's own gradients outweigh what backward_top's flight prices,
+    mlp_top and mlp_bottom after the phases they copy."""
+    phases = _block_phases(am, ls, setup, grad_bytes)
+    # the MLP back-propagating (activations.mlp_backward_flight: unadapted, or its intermediates fp32 after kbit
+    # preparation): its gradients beside the incoming hidden-state gradient alone; the output projection's LoRA
+    # input (LoraSaved.widest_saved) and a quantized base's dequantized weight are freed by then. Whether it is
+    # priced depends on neither the rank nor the tokens, so every phase stays affine in both
+    mlp_grads = am.mlp_backward - ls.widest_saved + am.act_bytes * am.hidden
+    flight = ls.chain + 2 * am.act_bytes * am.hidden
+    if not am.mlp_backward or mlp_grads <= flight:
+        return phases
+    out = []
+    for name, pieces in phases:
+        out.append((name, pieces))
+        mlp = {"backward_top": "mlp_top", "recompute_top": "mlp_top", "backward_bottom": "mlp_bottom",
+               "recompute_bottom": "mlp_bottom"}.get(name)
+        if mlp:
+            out.append((mlp, [p._replace(per_token=mlp_grads) if p.label == FLIGHT else p
+                              for p in pieces if p.label != DEQUANT]))
+    return out
+
+
+def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
+                  grad_bytes: int) -> list[tuple[str, list[Piece]]]:
     """The phases of one step for this rank (bytes above the static state), each as its named pieces.
 
     loss: everything saved + the logits buffers. top / bottom: the backward of the last and of the first block
@@ -98,11 +126,8 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
     per_layer = am.layer_tokens + lora_tok / layers
     # torch autograd's engine runs a block's backward holding the incoming hidden-state gradient and the one it
     # produces (summed over the residual branches), both in the activation dtype, and the widest adapted input's
-    # gradient chain; or, if more, a decoder's MLP's own gradients (activations.mlp_backward_flight: the MLP
-    # unadapted, or its stream fp32 after kbit preparation) beside the incoming gradient alone, the output
-    # projection's LoRA input freed by then
-    mlp_grads = am.mlp_backward - ls.widest_saved + am.act_bytes * am.hidden if am.mlp_backward else 0
-    flight = max(ls.chain + 2 * am.act_bytes * am.hidden, mlp_grads)
+    # gradient chain (with a quantized base the dequantized weight is alive then)
+    flight = ls.chain + 2 * am.act_bytes * am.hidden
     below = grad_bytes * (layers - 1) / layers  # true divisions keep every phase affine in (rank, gradients)
     layer_casts = ls.weight_casts / layers
     merged_back = ls.merged_layer + ls.merged_grad  # MoE LoRA: one layer's merged weights and their gradient
