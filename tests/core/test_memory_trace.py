@@ -151,6 +151,39 @@ def test_more_paths_within_5_percent(case, tmp_path):
     assert mem.optimizer == traced.optimizer_bytes + traced.step_counter_bytes
 
 
+@pytest.mark.slow
+def test_pure_bf16_forward_with_lora_dropout_holds_the_input_cast():
+    # Without autocast and with LoRA dropout, peft's cast of the MLP output projection's input to the fp32 adapter
+    # is a tensor of its own (lora_A saves the dropped copy), alive while that module runs: the forward of this
+    # decoder classifier is its step's peak and the forward phase must not price it short (-3.90% when the cast
+    # was taken for lora_A's saved copy)
+    import memtrace
+    import torch
+
+    batch, seq, rank = 4, 128, 8
+    model, spec = memtrace.build("llama-cls", rank, "all-linear", 0.05, False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, foreach=True)
+    ids, _, labels = memtrace._batch(spec, batch, seq, False)
+
+    def step(mode=None):
+        loss = model(input_ids=ids, labels=labels).loss
+        forward = mode.peak if mode else 0
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return forward
+
+    step()
+    with memtrace.LiveBytes() as mode:
+        forward = step(mode)
+    setup = TrainingSetup(targets=LoraTargets(modules=("all-linear",)), micro_batch=batch, seq_len=seq,
+                          lora_dropout=0.05, kernels="cpu", autocast=False)
+    priced = estimate(spec, setup, rank).details["phase_forward"]
+    error = priced / forward - 1.0
+    assert 0 <= error <= 0.05, f"forward {priced} vs traced {forward} ({100 * error:+.2f}%)"
+
+
 # LoRA on embeddings and on fused MoE experts (peft lora.Embedding / ParamWrapper). Specs come from lorplan's own
 # config reader (lorplan.core.model.sources.from_config), models from the same config with random weights.
 MOE_CFG = dict(model_type="qwen3_moe", vocab_size=512, hidden_size=128, intermediate_size=256,

@@ -180,9 +180,12 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     if widest <= mt.hidden:
         widest_saved = 0.0  # an attention input's LoRA: still saved while the MLP back-propagates
     else:
-        # (without autocast that cast is what lora_A saves: a copy, priced in copies)
+        # (without autocast and without dropout that cast is what lora_A saves: a copy, priced in copies; with
+        # dropout lora_A saves the dropped copy and the cast is a tensor of its own, traced: the forward peak of
+        # tests/core/test_memory_trace.py's test_pure_bf16_forward_with_lora_dropout_holds_the_input_cast)
         x_bytes = block_input_bytes(setup)
-        fwd_extra = (pbytes * widest if x_bytes != pbytes and autocast_on(setup) else 0) + a * mt.hidden
+        own_cast = autocast_on(setup) or setup.lora_dropout > 0
+        fwd_extra = (pbytes * widest if x_bytes != pbytes and own_cast else 0) + a * mt.hidden
     copies += copy_b * shared_input_elements(mt, setup, a)
     if keeps[0]:  # q, k and v's shared input, saved once (shared_input_elements)
         attn_in += copy_b * mt.attn_input_in
