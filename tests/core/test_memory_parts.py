@@ -156,3 +156,28 @@ def test_final_rmsnorm_backward_holds_what_is_priced(dtype, h):
     pre = 4 * h if x.dtype == torch.float32 else 0
     assert before == (rmsnorm_saved(h) - pre + x.element_size() * h) * t
     assert mode.peak - before == (rmsnorm_backward_live(h) - rmsnorm_saved(h)) * t, (mode.peak - before) / t
+
+
+def test_only_the_mlp_output_projections_lora_input_is_freed_before_the_mlp_back_propagates():
+    # phases' mlp_top / mlp_bottom take LoraSaved.widest_saved off the block's saved tensors: the widest adapted
+    # MLP input's LoRA copy and mask, freed once that projection back-propagates. An o_proj wider than the hidden
+    # size (heads x head_dim = 256 > 128 here, as in Gemma 7B) is still saved then: the attention back-propagates
+    # after the MLP (it was taken off when only attention was adapted)
+    from lorplan.core.lora import LoraTargets
+    from lorplan.core.memory import TrainingSetup
+    from lorplan.core.memory.lora_saved import lora_saved
+    from lorplan.core.memory.sweep import _targets
+    from lorplan.core.model.sources import from_config
+
+    cfg = dict(model_type="llama", vocab_size=512, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
+               num_attention_heads=8, num_key_value_heads=2, head_dim=32, max_position_embeddings=512,
+               architectures=["LlamaForCausalLM"], hidden_act="silu", rms_norm_eps=1e-6, tie_word_embeddings=False)
+    spec = from_config(cfg, "wide-o", "folder", "wide-o")
+    saved = {}
+    for mods in (("q_proj", "k_proj", "v_proj", "o_proj"), ("all-linear",)):
+        setup = TrainingSetup(targets=LoraTargets(modules=mods), micro_batch=1, seq_len=8, lora_dropout=0.05,
+                              kernels="cpu")
+        saved[mods[0]] = lora_saved(_targets(spec, setup), 8, setup, 2).widest_saved
+    assert saved["q_proj"] == 0
+    # down_proj's input (352 wide): autocast's bf16 copy that lora_A saves and the CPU dropout's noise (fp32)
+    assert saved["all-linear"] == (2 + 4) * 352

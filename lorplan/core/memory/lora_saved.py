@@ -145,12 +145,15 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     cast_b = adapter_weight_cast_bytes(setup, a)
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
     copies = masks = mids = skip = per_seq = per_seq_masks = attn_in = 0.0
-    casts = widest = cached = 0
+    casts = widest = cached = widest_mlp = 0
     widest_saved = 0.0
     for g in mt.groups:
         if g.in_blocks:
-            if g.in_features > widest:
+            # an attention projection's LoRA input is still saved while the MLP back-propagates, even one wider
+            # than the hidden size (o_proj when heads x head_dim > hidden): only the MLP's widest is freed by then
+            if not (g.attn_output or g.attn_input) and g.in_features > widest_mlp:
                 widest_saved = (0 if keeps[g.attn_output] else copy_b * g.in_features) + mask_b * g.in_features
+                widest_mlp = g.in_features
             widest = max(widest, g.in_features)
         r = g.rank(rank)
         if cast_b:  # autocast's copies of lora_A (when its input needs grad) and of lora_B
@@ -177,9 +180,9 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     # tensor when x's dtype differs, alive while the adapted module runs; the widest such input is the MLP
     # output projection's (wider than the hidden size)
     fwd_extra = 0
-    if widest <= mt.hidden:
-        widest_saved = 0.0  # an attention input's LoRA: still saved while the MLP back-propagates
-    else:
+    if widest_mlp <= mt.hidden:
+        widest_saved = 0.0  # no adapted MLP input wider than the hidden size (gate/up read the stream)
+    if widest > mt.hidden:
         # (without autocast and without dropout that cast is what lora_A saves: a copy, priced in copies; with
         # dropout lora_A saves the dropped copy and the cast is a tensor of its own, traced: the forward peak of
         # tests/core/test_memory_trace.py's test_pure_bf16_forward_with_lora_dropout_holds_the_input_cast)
