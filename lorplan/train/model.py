@@ -20,6 +20,7 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.export.peft import classifier_kwargs  # the head the peft export's classifier file describes
+from lorplan.core.model.pooling import pools_last_token  # the rule the fallback's child reports (ModelSpec)
 from lorplan.core.plan.build import prepares_kbit  # the rule lorplan train shares with the exports
 from lorplan.core.units import counted
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
@@ -432,31 +433,6 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
         if p.requires_grad and p.dtype != torch.float32:
             p.data = p.data.float()
     return model
-
-
-def pools_last_token(model) -> bool:
-    """Whether a sequence classifier (or a peft model of one) pools each row's last token that is not its
-    pad_token_id: a decoder's (transformers' GenericForSequenceClassification: Llama, Qwen, Gemma 3...; GPT-2's,
-    OPT's, CTRL's... and remote code copied from them), whose forward reads the pad id. An encoder pools its first
-    token and reads none after it is built (RoBERTa's embeddings count positions from the one they were built with:
-    the checkpoint's stays); an encoder-decoder (T5) reads it to shift its decoder's inputs and pools the EOS."""
-    import inspect
-
-    from transformers import PreTrainedModel
-
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's
-    if getattr(base.config, "is_encoder_decoder", False):
-        return False
-    for cls in type(base).__mro__:
-        if cls is PreTrainedModel:
-            break
-        forward = cls.__dict__.get("forward")
-        try:
-            if forward is not None and "pad_token_id" in inspect.getsource(forward):
-                return True
-        except (OSError, TypeError):  # no source (a compiled class): judged by the next one
-            continue
-    return False
 
 
 def _pool_by_pad(model, pad_id: int) -> list[str]:

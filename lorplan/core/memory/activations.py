@@ -91,13 +91,14 @@ _ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra"
 
 def decoder_classifier(spec: ModelSpec) -> bool:
     """Whether `spec` is a decoder's sequence classifier (a reward model's LlamaForSequenceClassification,
-    GPT2ForSequenceClassification, GPTNeoXForSequenceClassification): the causal LM's blocks and final norm, and a
-    `score` linear over every position in place of the lm_head."""
+    GPT2ForSequenceClassification, CTRLForSequenceClassification, ModernBertDecoderForSequenceClassification): the
+    causal LM's blocks and final norm, and a head over every position in place of the lm_head, pooled at each row's
+    last token that is not padding (ModelSpec.pools_last_token: the fallback's child read it from the class it
+    built, core.model.pooling; the fast path's are those with a `score` head)."""
     # transformers modeling_layers.py (GenericForSequenceClassification) and models/{gpt2,gpt_neox,bloom,opt,
-    # falcon,mpt,...}/modeling_*.py: every decoder's classifier names its head `score`; the encoders' (BERT's kin)
-    # name theirs `classifier`
-    return spec.task == "sequence-classification" and any(
-        m.name == "score" and m.layer is None and m.role == "head" for m in spec.linears)
+    # falcon,mpt,...}/modeling_*.py name the head `score`, but models/ctrl names it `classifier` and
+    # models/modernbert_decoder `head` + `drop` + `classifier`: the pooling, not the head's name, makes a decoder's
+    return spec.task == "sequence-classification" and bool(spec.pools_last_token)
 
 
 def _family(spec: ModelSpec) -> str:

@@ -9,7 +9,9 @@ kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsuppo
 first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar
 settings of the language model's config when it is a part of the config (a multimodal model's text_config, as
 config.get_text_config() finds it), else null, "text_model": then the module path of its language model
-(model.get_decoder()), or null}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
+(model.get_decoder()), or null, "pools_last_token": whether the sequence classifier built pools its last token that
+is not padding, as a decoder's does (core.model.pooling, the rule lorplan train asks of the model it loads); false
+for a causal LM}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
 a config transformers builds as neither a causal LM nor a sequence classifier: "OtherTask: <what it is>" (see
 _other_task).
 """
@@ -22,6 +24,7 @@ import sys
 import warnings
 
 from lorplan.core.model.attention import class_flags
+from lorplan.core.model.pooling import pools_last_token
 
 
 def main(argv: list[str]) -> int:
@@ -96,6 +99,9 @@ def report(path: str, trust: bool) -> tuple[int, str]:
         # an encoder-decoder's other part is its encoder (T5Gemma's reads text), not a vision tower
         "text_model": _text_model(model) if _text_config(config) is not None
         and not getattr(config, "is_encoder_decoder", False) else None,
+        # a decoder's classifier, whatever its head is named (CTRL's classifier, ModernBertDecoder's head, drop and
+        # classifier): the memory model prices it as its causal LM (core.memory.activations.decoder_classifier)
+        "pools_last_token": task == "sequence-classification" and pools_last_token(model),
     })
 
 

@@ -527,6 +527,7 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         unsupported_attention=tuple(data.get("unsupported_attention", ())),
         supports_gradient_checkpointing=data.get("supports_gradient_checkpointing", True) is not False,
         context_default=default_context[0],
+        pools_last_token=data.get("pools_last_token") is True,  # the child's (core.model.pooling), not the head's name
     )
 
 

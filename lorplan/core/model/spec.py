@@ -138,6 +138,17 @@ class ModelSpec:
     # default"), or the class's own name for it that config.json holds ("context_length of the model's config");
     # the fast path's are read from its config (core.memory.bounds.context_default)
     context_default: str = ""
+    # a sequence classifier that pools each row's last token that is not padding, as a decoder's does (core.model.
+    # pooling's rule): the fallback's child reads it from the class it builds (CTRL's head is named classifier,
+    # ModernBertDecoder's head, drop and classifier). None (the fast path's): a classifier with a `score` head
+    # outside the blocks, as the fast path's decoder classifiers are (Llama's, Qwen's, GPT-2's...; its encoders,
+    # BERT's kin, name theirs classifier). The memory model prices such a classifier as its causal LM.
+    pools_last_token: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.pools_last_token is None:
+            score = any(m.name == "score" and m.layer is None and m.role == "head" for m in self.linears)
+            object.__setattr__(self, "pools_last_token", self.task == "sequence-classification" and score)
 
     @property
     def total_params(self) -> int:
