@@ -235,8 +235,9 @@ class _Server:
     what configures them: TRANSFORMERS_*, TORCH*, PYTORCH_*) changed, before the transformers or torch on disk
     changed (a pip install while the planner runs: _libraries, which cache_key keys a kept report by), or in
     another process (after a fork), is not asked: a new one is started. A request interrupted before its answer
-    (Ctrl-C) stops it, so that answer is never read as the next request's. (The builds it serves read the config file alone: the child sets HF_HUB_OFFLINE,
-    and a build that may run the model's own code, which the Hugging Face cache could hold, is never served.)"""
+    (Ctrl-C) stops it, so that answer is never read as the next request's. (The builds it serves read the config
+    file alone: the child sets HF_HUB_OFFLINE, and a build that may run the model's own code, which the Hugging
+    Face cache could hold, is never served.)"""
 
     # a minute: a planner browsing models keeps it; a probe or a training that built once soon frees its ~375 MB
     IDLE_S = 60.0
