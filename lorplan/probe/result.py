@@ -51,15 +51,9 @@ def _number(v) -> float:
 
 
 def _non_negative(v) -> float:
+    """A time, a speed, or a step's scheduled rate (0 at the first warmup step): finite (_number) and at least 0."""
     x = _number(v)
-    if not x >= 0:  # NaN too: a time or a speed is a measurement
-        raise _Wrong("not a number of at least 0")
-    return x
-
-
-def _rate(v) -> float:
-    x = _number(v)
-    if not (x >= 0 and math.isfinite(x)):  # a step's scheduled rate is 0 at the first warmup step
+    if x < 0:
         raise _Wrong("not a number of at least 0")
     return x
 
@@ -95,7 +89,7 @@ FIELDS: dict[str, Callable] = {
     "state": _state, "step": _count, "loss": _number, "eval_loss": _number, "eval_accuracy": _number,
     "tokens_per_second": _non_negative, "peak_memory_bytes": _count, "wall_seconds": _non_negative,
     "load_seconds": _non_negative, "train_seconds": _non_negative, "seconds": _non_negative,
-    "trainable_params": _count, "device": _text, "lr": _rate, "message": _text, "traceback": _text,
+    "trainable_params": _count, "device": _text, "lr": _non_negative, "message": _text, "traceback": _text,
     "error": _text, "notes": _texts, "t": _number, "eval_examples": _count, "eval_majority": _count,
 }
 
