@@ -443,12 +443,12 @@ def _pool_by_pad(model, pad_id: int) -> list[str]:
     batch of more than one without one: another id than the batches' pools a padding position of every shorter
     right-padded row, silently."""
     top = model.config
-    text = top.get_text_config() if hasattr(top, "get_text_config") else top
+    text = _text_config(top)
     had = getattr(text, "pad_token_id", None)
     text.pad_token_id = pad_id
     if top is not text and hasattr(top, "pad_token_id"):
         top.pad_token_id = pad_id
-    carried = bool(classifier_pad_kwargs(model))
+    carried = text is top  # what classifier_pad_kwargs writes of a decoder classifier with an int pad id
     if had == pad_id or (had is None and carried):  # none named: the id lorplan pads with, carried, says nothing new
         return []
     nested = "config.json's text_config" if text is not top else "config.json"
@@ -471,9 +471,15 @@ def classifier_pad_kwargs(model) -> dict:
     Gemma3Config takes no pad_token_id, which from_pretrained would pass to the model's __init__, a TypeError),
     with none, or an encoder (its base is built with config.json's, as lorplan trained it)."""
     top = getattr(model, "config", None)
-    text = top.get_text_config() if hasattr(top, "get_text_config") else top
+    text = _text_config(top)
     pad = getattr(text, "pad_token_id", None)
     return {"pad_token_id": pad} if text is top and isinstance(pad, int) and pools_last_token(model) else {}
+
+
+def _text_config(config):
+    """The config a decoder classifier pools by: its text config (config.get_text_config(): Gemma 3's text_config),
+    else the config itself."""
+    return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
