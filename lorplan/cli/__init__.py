@@ -182,6 +182,14 @@ _STORAGE_ERRNOS, _NAMED_ONLY = _storage_errnos()
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _command(argv)
+    runner = sys.modules.get("lorplan.train.runner")  # imported only by a command that trained
+    if argv is None and runner is not None:
+        runner.exit_after_group(code)  # a process of a run on several processes: leaves here, past teardown
+    return code
+
+
+def _command(argv: list[str] | None) -> int:
     import os
 
     from lorplan.core.model.hfcache import OFFLINE_ENV

@@ -444,12 +444,42 @@ def end_process_group(engine: Engine) -> None:
     process of the run is at the same point with no collective after it: after the last agree of a finished
     run, after a stop every process agreed on (should_stop), after a failure every process raised at one
     checkpoint.agree. Never after a failure of one process alone: its peers may be waiting in a collective, and
-    NCCL's teardown could then wait on them; such a process exits with its group, as before. One process: nothing (it has no group). A teardown that fails
-    changes nothing the run did: the run's outcome (its result, its stop, its own error) is what is said."""
+    NCCL's teardown could then wait on them; such a process exits with its group, as before. One process:
+    nothing (it has no group). A teardown that fails changes nothing the run did: the run's outcome (its result,
+    its stop, its own error) is what is said. The engine is then held until the process leaves through
+    exit_after_group."""
     acc = engine.accelerator
     if acc.num_processes > 1:
         with contextlib.suppress(Exception):
             acc.end_training()
+        _ENDED.append(engine)
+
+
+# engines of runs on several processes whose group was destroyed (end_process_group): held, never freed, until
+# the process leaves through exit_after_group
+_ENDED: list[Engine] = []
+
+
+def exit_after_group(code: int) -> None:
+    """End a process of a run on several processes, after its group was destroyed, without Python's or C++'s
+    teardown: exit handlers run and stdout/stderr are flushed, then os._exit(code). Nothing else is left to do
+    (every file of the run is written, its line said), and teardown is where a follower that had said its line
+    still died of `terminate called without an active exception` (SIGABRT, exit -6) once in CI after
+    end_process_group: destroy_process_group drops the group from torch's registry, but DDP's reducer holds the
+    gloo (or NCCL) backend with its threads until the model is freed, at exit. Its engine is held in _ENDED
+    until then, so nothing of it is freed before os._exit. Returns at once in any other process (one process,
+    no run, a run whose group was left as it was).
+    Only for the process's own command (lorplan.cli.main with no argv): a caller of main(argv) keeps its
+    process."""
+    if not _ENDED:
+        return
+    import atexit
+
+    atexit._run_exitfuncs()  # what exit would run: logging's flush, a user's sitecustomize hooks
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a reader gone away (broken pipe) changes nothing now
+            stream.flush()
+    os._exit(code)
 
 
 class SharedMemoryFull(LorplanError):

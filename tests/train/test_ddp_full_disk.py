@@ -12,8 +12,10 @@ gradient all-reduce).
 
 Each process, having raised at the same agree, destroys its process group before it exits
 (lorplan.train.runner.end_process_group): the follower of the log case, which had said its line, died once in CI
-of `terminate called without an active exception` (SIGABRT, -6) with its group left to C++ teardown at exit.
-The hook also writes at exit whether a group was left (test_ddp_normal_paths.EXIT_HOOK)."""
+of `terminate called without an active exception` (SIGABRT, -6) with its group left to C++ teardown at exit,
+and the follower of the checkpoint case once more after that (DDP's reducer still held the gloo backend): such a
+process now leaves through os._exit once its exit handlers ran (lorplan.train.runner.exit_after_group). The hook
+also writes at exit whether a group was left (test_ddp_normal_paths.EXIT_HOOK)."""
 
 from __future__ import annotations
 
