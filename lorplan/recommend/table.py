@@ -15,7 +15,7 @@ from lorplan.core.columns import Column, fit_line, fit_tables
 from lorplan.core.units import memory_text, text_width
 from lorplan.probe.compare import ACCURACY_RANGE, LOSS_RANGE, pm_text, t_interval
 from lorplan.recommend.knee import Knee, band_note, find_knee
-from lorplan.recommend.types import LadderRow, _array, _of_kind, read_field
+from lorplan.recommend.types import LadderRow, array_field, of_kind, read_field
 
 WIDTH = 110
 # The mark beside a rank recommended above the knee (recommend.knee.likely_rank); a narrow table keeps only
@@ -306,8 +306,8 @@ def _budget_minutes(obj: dict) -> int | None:
     recommendation.json say in one line (an entry that was no object was an AttributeError's traceback in
     `lorplan recommend --run`, and 2.5 read "a ladder budget of 2 minutes (the minutes field).5" in the planner)."""
     found = None
-    for i, p in enumerate(_array(obj, "passes", "passes", default=())):
-        _of_kind(p, f"passes[{i}]", dict, "a JSON object")
+    for i, p in enumerate(array_field(obj, "passes", "passes", default=())):
+        of_kind(p, f"passes[{i}]", dict, "a JSON object")
         minutes = read_field(p, "budget_minutes", "whole", name=f"passes[{i}].budget_minutes", least=1, default=None)
         found = found or minutes
     return found

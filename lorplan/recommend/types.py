@@ -87,7 +87,7 @@ def _reader(obj: Mapping[str, Any], prefix: str) -> Callable[..., Any]:
     return lambda key, kind, **how: read_field(obj, key, kind, name=f"{prefix}{key}", **how)
 
 
-def _of_kind(value: Any, name: str, kind: type, noun: str) -> Any:
+def of_kind(value: Any, name: str, kind: type, noun: str) -> Any:
     """value when it is a `kind` (dict: a JSON object, list: an array), else BadInput naming it."""
     if not isinstance(value, kind):
         raise BadInput(f"{name} must be {noun}, not {'null' if value is None else reprlib.repr(value)}")
@@ -98,7 +98,7 @@ def _container(obj: Mapping[str, Any], key: str, name: str, kind: type, words: s
     """obj[key] as a JSON object or array (`kind`; a missing key or null: `default`), else BadInput naming the
     field."""
     found, value = _lookup(obj, key, name, default)
-    return _of_kind(value, name, kind, words) if found else value
+    return of_kind(value, name, kind, words) if found else value
 
 
 def _object(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
@@ -106,7 +106,7 @@ def _object(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRE
     return _container(obj, key, name, Mapping, "a JSON object", default)
 
 
-def _array(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
+def array_field(obj: Mapping[str, Any], key: str, name: str, default: Any = _REQUIRED) -> Any:
     """obj[key] as a JSON array (a missing key or null: `default`), else BadInput naming the field: a string
     there was read letter by letter."""
     return _container(obj, key, name, list, "a JSON array", default)
@@ -131,7 +131,7 @@ class Evidence:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], name: str = "evidence") -> Evidence:
         """The Evidence to_json() wrote; BadInput naming the field (`name`: where it sits) for a wrong type."""
-        _of_kind(obj, name, Mapping, "a JSON object")
+        of_kind(obj, name, Mapping, "a JSON object")
         return cls(read_field(obj, "source", "string", name=f"{name}.source"),
                    read_field(obj, "rank", "whole", name=f"{name}.rank", least=0, default=None),
                    read_field(obj, "explanation", "string", name=f"{name}.explanation"))
@@ -204,7 +204,7 @@ class LadderRow:
     def from_json(cls, obj: Mapping[str, Any], name: str = "ladder row") -> LadderRow:
         """The row to_json() wrote; keys it does not know (a newer lorplan's) are left out, and a wrong type is
         BadInput naming the field (`name`: where the row sits)."""
-        _of_kind(obj, name, Mapping, "a JSON object")
+        of_kind(obj, name, Mapping, "a JSON object")
         read = _reader(obj, f"{name}.")
 
         return cls(
@@ -236,7 +236,7 @@ class Remedy:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], name: str = "remedy") -> Remedy:
         """The Remedy to_json() wrote; BadInput naming the field (`name`: where it sits) for a wrong type."""
-        _of_kind(obj, name, Mapping, "a JSON object")
+        of_kind(obj, name, Mapping, "a JSON object")
         return cls(read_field(obj, "change", "string", name=f"{name}.change"),
                    read_field(obj, "total_bytes", "whole", name=f"{name}.total_bytes", least=0),
                    read_field(obj, "fits", "flag", name=f"{name}.fits"))
@@ -282,7 +282,7 @@ class Fit:
             raise BadInput(f"fits: must be a JSON object or null, not {reprlib.repr(obj)}")
         read = _reader(obj, "fits.")
 
-        remedies = _array(obj, "remedies", "fits.remedies", default=())
+        remedies = array_field(obj, "remedies", "fits.remedies", default=())
         return cls(rank=read("rank", "whole", least=1), total_bytes=read("total_bytes", "whole", least=0),
                    budget_bytes=read("budget_bytes", "whole", least=0, default=None),
                    gpu=read("gpu", "string", default=None), fits=read("fits", "flag", default=None),
@@ -382,20 +382,20 @@ class Recommendation:
         is BadInput naming it (the dotted key: "confidence.low must be a whole number of at least 1, not 1.5"),
         never a silent int() or bool() (1.5 read as 1, "false" as True); a whole number written as a float (2.0)
         reads as that int. The readers of a damaged file catch UNREADABLE."""
-        _of_kind(obj, "recommendation", Mapping, "a JSON object")
+        of_kind(obj, "recommendation", Mapping, "a JSON object")
         read = _reader(obj, "")
 
         conf = _object(obj, "confidence", "confidence")
         alpha = read("alpha", "number", positive=True)
         fit = obj.get("fits")
-        targets = _array(obj, "target_modules", "target_modules")
+        targets = array_field(obj, "target_modules", "target_modules")
         pattern = _object(obj, "rank_pattern", "rank_pattern", default={})
         alpha_pattern = _object(obj, "alpha_pattern", "alpha_pattern", default={})
         return cls(
             # an integral alpha stays an int: peft's LoraConfig and the exporters' schemas type lora_alpha as int
             rank=read("rank", "whole", least=1), alpha=int(alpha) if float(alpha).is_integer() else alpha,
             use_rslora=read("use_rslora", "flag"), learning_rate=float(read("learning_rate", "number", positive=True)),
-            target_modules=tuple(_of_kind(t, f"target_modules[{i}]", str, "a string") for i, t in enumerate(targets)),
+            target_modules=tuple(of_kind(t, f"target_modules[{i}]", str, "a string") for i, t in enumerate(targets)),
             rank_pattern={k: read_field(pattern, k, "whole", name=f"rank_pattern[{k!r}]", least=1) for k in pattern},
             tolerance=float(read("tolerance", "number", least=0)),
             confidence=(read_field(conf, "low", "whole", name="confidence.low", least=1),
@@ -403,9 +403,9 @@ class Recommendation:
             cost_seconds=float(read("cost_seconds", "number", least=0, default=0.0)),
             fits=Fit.from_json(fit) if fit is not None else None,
             ladder=tuple(LadderRow.from_json(row, f"ladder[{i}]")
-                         for i, row in enumerate(_array(obj, "ladder", "ladder", default=()))),
+                         for i, row in enumerate(array_field(obj, "ladder", "ladder", default=()))),
             evidence=tuple(Evidence.from_json(e, f"evidence[{i}]")
-                           for i, e in enumerate(_array(obj, "evidence", "evidence", default=()))),
+                           for i, e in enumerate(array_field(obj, "evidence", "evidence", default=()))),
             model=read("model", "string", default=""), task=read("task", "string", default="causal-lm"),
             alpha_pattern={k: float(read_field(alpha_pattern, k, "number", name=f"alpha_pattern[{k!r}]",
                                                positive=True)) for k in alpha_pattern},
