@@ -133,6 +133,11 @@ def test_shipped_minilm_by_both_names(hub, name):
         ("qwen2.5-7b", "Qwen/Qwen2.5-7B"),
         ("Qwen/Qwen2.5-7B-Instrukt", "Qwen/Qwen2.5-7B-Instruct"),  # misspelled
         ("Qwen2.5-7B-Instrukt", "Qwen/Qwen2.5-7B-Instruct"),
+        # another separator between the same words and numbers (a run or file name's spelling)
+        ("qwen2_5_7b", "Qwen/Qwen2.5-7B"),
+        ("llama_3_1_8b", "meta-llama/Llama-3.1-8B"),
+        ("Qwen/Qwen2_5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
+        ("qwen2-5-7b-instrukt", "Qwen/Qwen2.5-7B-Instruct"),
     ],
 )
 def test_short_and_misspelled_names_resolve_with_a_note(hub, typed, expected):
@@ -147,6 +152,10 @@ def test_a_number_is_never_corrected(hub):
         resolve_model("Llama-3.1-7B-Instruct")  # 7B is not 8B, however close the letters
     assert "meta-llama/Llama-3.1-8B-Instruct" in err.value.suggestions
     assert "closest: " in str(err.value)
+    with pytest.raises(UnknownModel):
+        resolve_model("llama_3_1_7b")  # nor with other separators
+    with pytest.raises(UnknownModel):
+        resolve_model("qwen25_7b")  # 25 is not 2.5: a separator is never added between digits
 
 
 @pytest.mark.parametrize("typed", ["bert-large-uncased", "google-bert/bert-large-uncased",

@@ -2,7 +2,7 @@
 
 A name resolves when it is (1) a unique case-insensitive match on the name without organisation
 ("Llama-3.1-8B-Instruct", "qwen2.5-7b"), or (2) the single close spelling of a known id (difflib's ratio at
-least CLOSE, for example "Qwen/Qwen2.5-7B-Instrukt"). A close spelling must keep every number of the name:
+least CLOSE, for example "Qwen/Qwen2.5-7B-Instrukt"; the separators - _ . count as one: "qwen2_5_7b"). A close spelling must keep every number of the name:
 "Llama-3.1-7B" never becomes the 8B model, whatever the letters say. Several candidates are never chosen
 between; BadInput lists them.
 """
@@ -80,14 +80,21 @@ def _words_close(a: str, b: str) -> bool:
     return all(x == y or difflib.SequenceMatcher(None, x, y).ratio() >= WORD_CLOSE for x, y in pairs)
 
 
+def _separated(name: str) -> str:
+    """`name` with one separator for all of - _ . ("qwen2_5_7b" and "qwen2.5-7b" alike: a run's or a file's
+    spelling of an id differs from it in separators only)."""
+    return re.sub(r"[-_.]", "-", name)
+
+
 def _close(key: str, pairs: list[tuple[str, str]]) -> list[str]:
-    """Names whose key is a close spelling of `key` with the same numbers and words, best first."""
+    """Names whose key is a close spelling of `key` with the same numbers and words, best first; separators
+    (- _ .) count as one, so that "llama_3_1_8b" is as close to "llama-3.1-8b" as the same letters are."""
     numbers = _numbers(key)
     scored = []
     for k, name in pairs:
         if _numbers(k) != numbers or not _words_close(key, k):
             continue
-        ratio = difflib.SequenceMatcher(None, key, k).ratio()
+        ratio = difflib.SequenceMatcher(None, _separated(key), _separated(k)).ratio()
         if ratio >= CLOSE:
             scored.append((-ratio, name))
     return list(dict.fromkeys(name for _, name in sorted(scored)))
