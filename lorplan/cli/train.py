@@ -81,7 +81,8 @@ def check_remote_code(plan, plan_path: str, allowed: bool) -> tuple[Plan, str | 
 def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
                  max_steps: int | None = None) -> tuple[Plan, list[str]]:
     """What `lorplan train` needs, checked before torch is imported and before any folder is made: the model on
-    this machine (lorplan.core.model.model_folder: offline, nothing is downloaded), training.seq_len within its
+    this machine (lorplan.core.model.model_folder: offline, nothing is downloaded) and of a head lorplan trains
+    (not a token classifier's checkpoint: core.model.head.other_head_refusal), training.seq_len within its
     context or model.rope_scaling's reach, LoRA settings that adapt what they name (every rank_pattern and
     alpha_pattern key matches an adapted module) (core.plan.context, the rules of `lorplan plan`), the data
     readable with usable rows (the checks `lorplan profile` makes, on its first 20,000 rows) and an output folder
@@ -100,6 +101,7 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     from lorplan.core.data import UnknownSchema, peek_examples
     from lorplan.core.errors import BadInput
     from lorplan.core.model import load_spec, model_folder
+    from lorplan.core.model.head import other_head_refusal
     from lorplan.core.plan.context import check_plan_context, check_plan_targets, data_key
     from lorplan.core.vocab import Task
     from lorplan.train.paths import output_folder, output_folder_problem, resolve_path
@@ -117,6 +119,11 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     # a hand-edited seq_len beyond the model's context, or LoRA settings that match nothing (a rank_pattern key
     # peft would ignore): refused as `lorplan plan` refuses them (config.json only)
     spec = load_spec(model, trust_remote_code=plan.model.trust_remote_code)
+    # a token classifier's or question-answering model's checkpoint would load as another model (a causal LM
+    # without the lm_head it lacks) and train without its own head
+    key = "model.path" if plan.model.path is not None else "model.id"
+    if (other := other_head_refusal(spec, f"{plan_path}: {key} {where}")) is not None:
+        raise BadInput(other)
     check_plan_context(plan, spec, plan_path)
     check_plan_targets(plan, spec, plan_path)
     bypassed = check_bypassed(plan, spec, plan_path)  # an adapter a state-space mixer never runs

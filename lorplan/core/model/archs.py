@@ -9,7 +9,9 @@ The exactness tests in tests/core/test_lora_exact.py compare these layouts with 
 Planned classes: AutoModelForCausalLM for decoders (for `gemma3` configs that is Gemma3ForConditionalGeneration,
 vision tower included), AutoModelForSequenceClassification for a decoder whose config.json's architectures names
 it (a reward model: names_classifier); AutoModelForSequenceClassification (num_labels from config, else 2) for BERT
-encoders.
+encoders. A config.json whose architectures names a head lorplan does not plan (a token classifier, a
+question-answering or multiple-choice model: named_other_head) is planned as that too, with the note the fallback
+gives it, naming the class named and the class planned.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lorplan.core.model.head import REFUSED_HEADS, other_head_note
 from lorplan.core.model.spec import Dropout, Linear, Role, Tensor, TensorKind
 from lorplan.core.units import LONGEST_ECHO, echoed
 
@@ -619,6 +622,9 @@ def build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
     lay = _build_layout(model_type, cfg)
     if names_classifier(model_type, cfg):
         _as_classifier(lay, model_type, cfg)
+    other = named_other_head(model_type, cfg, lay.architecture)
+    if other is not None:
+        lay.notes.append(other_head_note(*other, lay.architecture))
     lay.dropout = config_dropout(model_type, cfg)
     return lay
 
@@ -663,6 +669,54 @@ def names_classifier(model_type: str, cfg: Mapping[str, Any]) -> bool:
         if isinstance(name, str) and (name in classifier or name in causal):
             return name in classifier
     return False
+
+
+# the heads of each fast-path model type that lorplan does not plan, as transformers names their classes (its
+# "{prefix}For{task}", built by AutoModelFor{task}; tests/core/test_other_heads.py checks them against its tables)
+_TOKEN, _ANSWER, _CHOICE = (auto.removeprefix("AutoModelFor") for auto in REFUSED_HEADS)
+OTHER_HEADS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "llama": ("Llama", (_TOKEN, _ANSWER)),
+    "mistral": ("Mistral", (_TOKEN, _ANSWER)),
+    "mixtral": ("Mixtral", (_TOKEN, _ANSWER)),
+    "qwen2": ("Qwen2", (_TOKEN, _ANSWER)),
+    "qwen3": ("Qwen3", (_TOKEN, _ANSWER)),
+    "qwen3_moe": ("Qwen3Moe", (_TOKEN, _ANSWER)),
+    "gemma2": ("Gemma2", (_TOKEN,)),
+    "phi3": ("Phi3", (_TOKEN,)),
+    "gpt2": ("GPT2", (_TOKEN, _ANSWER)),
+    "bert": ("Bert", (_TOKEN, _ANSWER, _CHOICE)),
+}
+
+
+def other_heads(model_type: str) -> dict[str, str]:
+    """{class name: the auto class transformers builds it with} of the model type's heads that lorplan does not
+    plan ({"LlamaForTokenClassification": "AutoModelForTokenClassification", ...}); {} for a type with none."""
+    prefix, tasks = OTHER_HEADS.get(model_type, ("", ()))
+    return {f"{prefix}For{task}": f"AutoModelFor{task}" for task in tasks}
+
+
+def named_other_head(model_type: str, cfg: Mapping[str, Any], built: str) -> tuple[str, str] | None:
+    """(class name, auto class) of the head config.json's architectures names when the fast path plans `built` in
+    its place: a class of other_heads, or one the config's auto_map gives one of REFUSED_HEADS' auto classes (its
+    own code's token classifier). The fallback's child's rule (_fallback_child._named_other): None when `built` is
+    named anywhere in the list, or when a causal LM or sequence classifier of the config is named before any such
+    head; other names (a base model, another model type's class, no name) decide nothing."""
+    named = cfg.get("architectures")
+    names = [n for n in named if isinstance(n, str)] if isinstance(named, list) else []
+    if built in names:
+        return None
+    auto_map = cfg.get("auto_map")
+    own = {auto: code.rsplit(".", 1)[-1] for auto, code in auto_map.items() if isinstance(code, str)} \
+        if isinstance(auto_map, Mapping) else {}
+    heads = {**other_heads(model_type), **{own[auto]: auto for auto in REFUSED_HEADS if auto in own}}
+    planned = {CAUSAL_NAMES.get(model_type), CLASSIFIER_NAMES.get(model_type),
+               own.get("AutoModelForCausalLM"), own.get("AutoModelForSequenceClassification")}
+    for name in names:
+        if name in planned:
+            return None
+        if name in heads:
+            return name, heads[name]
+    return None
 
 
 def _as_classifier(lay: Layout, model_type: str, cfg: Mapping[str, Any]) -> None:

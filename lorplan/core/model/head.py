@@ -1,4 +1,5 @@
-"""A sequence classifier's head: how many outputs a spec's head has, and the spec with another number.
+"""A model's head: how many outputs a sequence classifier's head has, the spec with another number, and the head
+config.json names when lorplan plans another (a token classifier's, which lorplan train refuses).
 
 The head is trained in full (it is new for the task), so its size counts in the trainable parameters and the
 memory: every figure for a classifier is priced with the head the plan trains (lorplan.core.plan.classifier_spec
@@ -6,6 +7,60 @@ picks it from the data). Pure Python.
 """
 
 from __future__ import annotations
+
+import re
+
+# transformers' auto classes of the heads fine-tuned for a task lorplan does not train: a checkpoint with such a head
+# (a Llama token classifier, a BERT question-answering model) is planned as the model lorplan plans of its config, and
+# lorplan train refuses it, which would load it as that other model (a causal LM without the lm_head it lacks, a
+# sequence classifier without BERT's pooler) and train it without its own head. An encoder's masked LM and a
+# sequence-to-sequence LM are not refused: lorplan plans such a model from them on purpose (its classifier, its
+# decoder's causal LM), as the fallback's notes say.
+REFUSED_HEADS = ("AutoModelForTokenClassification", "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
+
+# the start of other_head_note's note, and of the fallback's (fallback._spec: "config.json names X, a token-
+# classification model transformers builds with AutoModelForTokenClassification; lorplan plans ...")
+_NAMES = re.compile(r"config\.json names (\S+), an? \S+ model transformers builds with (AutoModel\w*);")
+
+
+def other_head_note(name: str, auto: str, built: str) -> str:
+    """The note of a plan of `built` for a config.json whose architectures names `name`, the class transformers'
+    `auto` builds (a head lorplan does not plan): the fallback's words (fallback._spec), and for a head of
+    REFUSED_HEADS that lorplan train refuses the checkpoint."""
+    from lorplan.core.model._fallback_child import _task_words  # pure Python: the child's words
+
+    note = (f"config.json names {name}, {_task_words(auto)}; lorplan plans causal language models and sequence "
+            f"classifiers (what lorplan train loads), and this plan is of {built}")
+    return note + ("; lorplan train refuses this checkpoint, whose head it does not train" if auto in REFUSED_HEADS
+                   else "")
+
+
+def other_head(spec) -> tuple[str, str] | None:
+    """(the class config.json's architectures names, the auto class transformers builds it with) when the spec was
+    planned as another model than that head (its note: other_head_note's, the fast path's, or the fallback's),
+    else None."""
+    for note in spec.notes:
+        found = _NAMES.match(note)
+        if found:
+            return found.group(1), found.group(2)
+    return None
+
+
+def other_head_refusal(spec, model: str) -> str | None:
+    """The one line lorplan train refuses a model with when its config.json names a head of REFUSED_HEADS ("MODEL:
+    config.json names LlamaForTokenClassification, a token-classification model transformers builds with
+    AutoModelForTokenClassification, a head lorplan does not train ..."); None otherwise. `model` names it as the
+    caller's input does ("PLAN: model.path ./tagger")."""
+    found = other_head(spec)
+    if found is None or found[1] not in REFUSED_HEADS:
+        return None
+    from lorplan.core.model._fallback_child import _task_words
+
+    name, auto = found
+    return (f"{model}: config.json names {name}, {_task_words(auto)}, a head lorplan does not train: lorplan trains "
+            "causal language models and sequence classifiers, and would train another model from this checkpoint "
+            "without the head it holds: give the model it was fine-tuned from, or a causal LM or sequence "
+            "classifier")
 
 
 def head_labels(spec) -> int | None:
