@@ -111,17 +111,16 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     if plan.model.path is not None and not Path(model).expanduser().exists():  # not read as a hub id either
         raise BadInput(f"{plan_path}: model.path {plan.model.path}: no such file or folder (looked in the working "
                        "folder and beside the plan)")
+    key = "model.path" if plan.model.path is not None else "model.id"
     try:
         model_folder(model)
     except BadInput as exc:  # named by the plan's key, as every other problem of the plan is
-        key = "model.path" if plan.model.path is not None else "model.id"
         raise BadInput(f"{plan_path}: {key}: {exc}") from None
     # a hand-edited seq_len beyond the model's context, or LoRA settings that match nothing (a rank_pattern key
     # peft would ignore): refused as `lorplan plan` refuses them (config.json only)
     spec = load_spec(model, trust_remote_code=plan.model.trust_remote_code)
     # a token classifier's or question-answering model's checkpoint would load as another model (a causal LM
     # without the lm_head it lacks) and train without its own head
-    key = "model.path" if plan.model.path is not None else "model.id"
     if (other := other_head_refusal(spec, f"{plan_path}: {key} {where}")) is not None:
         raise BadInput(other)
     check_plan_context(plan, spec, plan_path)

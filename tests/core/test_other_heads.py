@@ -21,8 +21,8 @@ from transformers.models.auto import modeling_auto
 
 from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params
 from lorplan.core.model import _fallback_child, catalog
-from lorplan.core.model.archs import CAUSAL_NAMES, OTHER_HEADS, other_heads
-from lorplan.core.model.head import other_head, other_head_refusal
+from lorplan.core.model.archs import CAUSAL_NAMES, OTHER_CLASSES, OTHER_HEADS, named_other_head, other_heads
+from lorplan.core.model.head import REFUSED_HEADS, other_head, other_head_refusal
 from lorplan.core.model.sources import from_config
 
 pytestmark = pytest.mark.slow
@@ -149,6 +149,9 @@ LLAMA = {"model_type": "llama", "hidden_size": 64, "intermediate_size": 128, "nu
     (["LlamaForCausalLM", "LlamaForTokenClassification"], None, "LlamaForCausalLM", False),
     # names that say nothing of a head: a base model, another model type's class, a class of nobody's, no name
     (["LlamaModel"], None, "LlamaForCausalLM", False),
+    # the base model named first decides as in the child: no note (both were refused)
+    (["LlamaModel", "LlamaForTokenClassification"], None, "LlamaForCausalLM", False),
+    (["MyModel", "LlamaForTokenClassification"], {"AutoModel": "modeling_my.MyModel"}, "LlamaForCausalLM", False),
     (["BertForTokenClassification"], None, "LlamaForCausalLM", False),
     (["MyTagger"], None, "LlamaForCausalLM", False),
     ([5, None], None, "LlamaForCausalLM", False),
@@ -166,6 +169,40 @@ def test_which_names_give_the_note(names, auto_map, built, noted):
     assert spec.architecture == built
     assert _names_note(spec) == [note + REFUSED for note in _fallback_note(cfg, built)]
     assert bool(_names_note(spec)) is noted
+
+
+def _own_classes(model_type: str) -> set[str]:
+    """The classes transformers' auto classes build for the model type from its own module (not another type's
+    class its tables also list for it: qwen2's JevForDecision)."""
+    config = transformers.AutoConfig.for_model(model_type)
+    names = {n for auto in _fallback_child._autos() for n in _fallback_child._class_names(auto, config)}
+    return {n for n in names if getattr(transformers, n).__module__.startswith(f"transformers.models.{model_type}.")}
+
+
+@pytest.mark.parametrize("model_type", list(OTHER_HEADS))
+def test_a_class_named_before_a_head_decides_as_in_the_fallbacks_child(model_type, monkeypatch):
+    """Each class of the model type named before each head it has: the head is noted (and refused) exactly when the
+    child's _named_other names it. ["LlamaModel", "LlamaForTokenClassification"] and ["BertForMaskedLM",
+    "BertForTokenClassification"] were noted and refused, where the child names no head (the base model decides
+    nothing) or the masked LM; OTHER_CLASSES and the base model are every other class of the type."""
+    autos = _fallback_child._autos()  # read once: transformers' auto classes, not changed by the test
+    monkeypatch.setattr(_fallback_child, "_autos", lambda: autos)
+    prefix = OTHER_HEADS[model_type][0]
+    known = {CAUSAL_NAMES.get(model_type), f"{prefix}Model", *other_heads(model_type),
+             *OTHER_CLASSES.get(model_type, ()), "BertForSequenceClassification" if model_type == "bert"
+             else f"{prefix}ForSequenceClassification"}
+    own = _own_classes(model_type)
+    assert own <= known and f"{prefix}Model" in own and set(OTHER_CLASSES.get(model_type, ())) <= own
+    built = "BertForSequenceClassification" if model_type == "bert" else CAUSAL_NAMES[model_type]
+    for first in sorted(own - {built}):
+        for head in other_heads(model_type):
+            names = [first, head]
+            theirs = _fallback_child._named_other(_config({"model_type": model_type, "architectures": names}), built)
+            ours = named_other_head(model_type, {"architectures": names}, built)
+            said = None if theirs is None else (theirs.split(", ")[0], theirs.rsplit(" ", 1)[-1])
+            assert ours == (said if said is not None and said[1] in REFUSED_HEADS else None), (names, theirs)
+            if first in ("LlamaModel", "BertForMaskedLM"):  # what was refused
+                assert ours is None
 
 
 def test_the_fallbacks_note_is_read_as_the_fast_paths(tmp_path, capsys):

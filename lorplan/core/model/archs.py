@@ -687,6 +687,14 @@ OTHER_HEADS: dict[str, tuple[str, tuple[str, ...]]] = {
     "bert": ("Bert", (_TOKEN, _ANSWER, _CHOICE)),
 }
 
+# the classes besides its base model ("LlamaModel") that transformers' auto classes build for a model type of
+# OTHER_HEADS and lorplan neither plans nor refuses (BERT's pretraining heads and causal LM): named before a head,
+# such a class decides as the fallback's child decides it, with no note of the head (named_other_head;
+# tests/core/test_other_heads.py checks them against transformers' tables)
+OTHER_CLASSES: dict[str, tuple[str, ...]] = {
+    "bert": ("BertLMHeadModel", "BertForMaskedLM", "BertForNextSentencePrediction", "BertForPreTraining"),
+}
+
 
 def other_heads(model_type: str) -> dict[str, str]:
     """{class name: the auto class transformers builds it with} of the model type's heads that lorplan does not
@@ -699,8 +707,9 @@ def named_other_head(model_type: str, cfg: Mapping[str, Any], built: str) -> tup
     """(class name, auto class) of the head config.json's architectures names when the fast path plans `built` in
     its place: a class of other_heads, or one the config's auto_map gives one of REFUSED_HEADS' auto classes (its
     own code's token classifier). The fallback's child's rule (_fallback_child._named_other): None when `built` is
-    named anywhere in the list, or when a causal LM or sequence classifier of the config is named before any such
-    head; other names (a base model, another model type's class, no name) decide nothing."""
+    named anywhere in the list, or when another class transformers builds for the config (a causal LM, a sequence
+    classifier, a base model, BERT's masked LM: OTHER_CLASSES, or a class of its auto_map) is named before any such
+    head; other names (another model type's class, a class of nobody's, no name) decide nothing."""
     named = cfg.get("architectures")
     names = [n for n in named if isinstance(n, str)] if isinstance(named, list) else []
     if built in names:
@@ -709,10 +718,11 @@ def named_other_head(model_type: str, cfg: Mapping[str, Any], built: str) -> tup
     own = {auto: code.rsplit(".", 1)[-1] for auto, code in auto_map.items() if isinstance(code, str)} \
         if isinstance(auto_map, Mapping) else {}
     heads = {**other_heads(model_type), **{own[auto]: auto for auto in REFUSED_HEADS if auto in own}}
-    planned = {CAUSAL_NAMES.get(model_type), CLASSIFIER_NAMES.get(model_type),
-               own.get("AutoModelForCausalLM"), own.get("AutoModelForSequenceClassification")}
+    prefix = OTHER_HEADS.get(model_type, ("",))[0]
+    others = {CAUSAL_NAMES.get(model_type), CLASSIFIER_NAMES.get(model_type), *own.values(),
+              *((f"{prefix}Model",) if prefix else ()), *OTHER_CLASSES.get(model_type, ())} - heads.keys()
     for name in names:
-        if name in planned:
+        if name in others:
             return None
         if name in heads:
             return name, heads[name]
