@@ -20,7 +20,10 @@ from pathlib import Path
 
 from lorplan.core.errors import BadInput
 from lorplan.core.export.peft import classifier_kwargs  # the head the peft export's classifier file describes
-from lorplan.core.model.pooling import pools_last_token  # the rule the fallback's child reports (ModelSpec)
+from lorplan.core.model.pooling import (  # the rule the fallback's child reports (ModelSpec)
+    pools_by_text_config,
+    pools_last_token,
+)
 from lorplan.core.plan.build import prepares_kbit  # the rule lorplan train shares with the exports
 from lorplan.core.units import counted
 from lorplan.core.vocab import ATTN_IMPLEMENTATION, TORCH_DTYPE, WEIGHT_SHARDED, Attention, DType
@@ -438,20 +441,20 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
 def _pool_by_pad(model, pad_id: int) -> list[str]:
     """Make a decoder classifier (pools_last_token) pool by `pad_id`, the id lorplan pads its batches with (the
     tokenizer's pad token: data.collate), and say so when its config.json named another, or named none where the
-    adapter's classifier_config.json cannot carry it (a note). It pools each row's last token that is not its text
-    config's pad_token_id (config.get_text_config(): Gemma 3's text_config, else the config itself) and refuses a
-    batch of more than one without one: another id than the batches' pools a padding position of every shorter
-    right-padded row, silently."""
+    adapter's classifier_config.json cannot carry it (a note). It pools each row's last token that is not the
+    pad_token_id of the config its forward reads (_pooled_config: Gemma 3's text_config, else the config itself)
+    and refuses a batch of more than one without one: another id than the batches' pools a padding position of
+    every shorter right-padded row, silently."""
     top = model.config
-    text = _text_config(top)
-    had = getattr(text, "pad_token_id", None)
-    text.pad_token_id = pad_id
-    if top is not text and hasattr(top, "pad_token_id"):
-        top.pad_token_id = pad_id
-    carried = text is top  # what classifier_pad_kwargs writes of a decoder classifier with an int pad id
+    pooled = _pooled_config(model)
+    had = getattr(pooled, "pad_token_id", None)
+    for config in {id(c): c for c in (pooled, _text_config(top), top)}.values():
+        if config is pooled or hasattr(config, "pad_token_id"):  # Gemma3Config has none of its own
+            config.pad_token_id = pad_id
+    carried = pooled is top  # what classifier_pad_kwargs writes of a decoder classifier with an int pad id
     if had == pad_id or (had is None and carried):  # none named: the id lorplan pads with, carried, says nothing new
         return []
-    nested = "config.json's text_config" if text is not top else "config.json"
+    nested = "config.json's text_config" if pooled is not top else "config.json"
     was = f"{nested} names no pad_token_id" if had is None else \
         f"{nested}'s pad_token_id {had} is not the tokenizer's pad token"
     if carried:
@@ -459,26 +462,36 @@ def _pool_by_pad(model, pad_id: int) -> list[str]:
     else:  # Gemma3Config takes no pad_token_id: from_pretrained would pass it to the model's __init__
         kept = (f"classifier_config.json cannot carry a text config's: after loading the base with it, set "
                 f"model.config.get_text_config().pad_token_id = {pad_id}")
-    where = "its text config's pad_token_id" if text is not top else "pad_token_id"
+    where = "its text config's pad_token_id" if pooled is not top else "pad_token_id"
     return [f"sequence classifier: {was}: {where} set to {pad_id}, the one lorplan pads batches with, so the head "
             f"(it pools each row's last token that is not padding) pools no padding position; {kept}"]
 
 
 def classifier_pad_kwargs(model) -> dict:
-    """{"pad_token_id": id} for a decoder classifier's classifier_config.json (pools_last_token): the id its text
-    config pools by (set by build_model to the one lorplan padded with), when from_pretrained's keyword sets it, on
-    a config that is its own text config (Llama, GPT-2, Qwen2...); {} for one whose text config is nested (Gemma 3:
+    """{"pad_token_id": id} for a decoder classifier's classifier_config.json (pools_last_token): the id it pools
+    by (set by build_model to the one lorplan padded with), when from_pretrained's keyword sets it: on a config
+    whose own pad_token_id its forward reads (Llama, GPT-2, Qwen2...; T5Gemma's encoder-only classifier, whose
+    get_text_config() is its decoder's config); {} for one that reads a nested text config's (Gemma 3:
     Gemma3Config takes no pad_token_id, which from_pretrained would pass to the model's __init__, a TypeError),
     with none, or an encoder (its base is built with config.json's, as lorplan trained it)."""
-    top = getattr(model, "config", None)
-    text = _text_config(top)
-    pad = getattr(text, "pad_token_id", None)
-    return {"pad_token_id": pad} if text is top and isinstance(pad, int) and pools_last_token(model) else {}
+    if not pools_last_token(model):
+        return {}
+    pooled = _pooled_config(model)
+    pad = getattr(pooled, "pad_token_id", None)
+    return {"pad_token_id": pad} if pooled is getattr(model, "config", None) and isinstance(pad, int) else {}
+
+
+def _pooled_config(model):
+    """The config whose pad_token_id a decoder classifier (pools_last_token) pools by: its text config
+    (config.get_text_config(): Gemma 3's text_config) when its forward reads that one
+    (GenericForSequenceClassification), else the config itself (T5Gemma's reads self.config.pad_token_id, while
+    its get_text_config() is its decoder's config)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return _text_config(base.config) if pools_by_text_config(base) else base.config
 
 
 def _text_config(config):
-    """The config a decoder classifier pools by: its text config (config.get_text_config(): Gemma 3's text_config),
-    else the config itself."""
+    """A config's text config (config.get_text_config(): Gemma 3's text_config), else the config itself."""
     return config.get_text_config() if hasattr(config, "get_text_config") else config
 
 

@@ -61,3 +61,26 @@ def test_the_fast_path_flags_its_decoder_classifiers_by_their_score_head():
     assert encoder.task == classifier.task == "sequence-classification"
     assert (encoder.pools_last_token, classifier.pools_last_token, causal.pools_last_token) == (False, True, False)
     assert decoder_classifier(classifier) and not decoder_classifier(encoder)
+
+
+@pytest.mark.parametrize(("model_type", "nested"), [("llama", True), ("gemma3", True), ("ctrl", False),
+                                                    ("modernbert-decoder", False), ("t5gemma", False)])
+def test_which_config_a_decoder_classifier_pools_by(model_type, nested):
+    """GenericForSequenceClassification reads config.get_text_config().pad_token_id (Gemma 3's text_config; Llama's
+    is its config itself); CTRL's, ModernBertDecoder's and an encoder-only T5Gemma's forward read
+    self.config.pad_token_id, though T5Gemma's get_text_config() is its decoder's config. Meta device, 1 layer."""
+    import torch
+    import transformers
+
+    from lorplan.core.model.pooling import pools_by_text_config, pools_last_token
+
+    cfg = transformers.AutoConfig.for_model(model_type)
+    if model_type == "t5gemma":
+        cfg.is_encoder_decoder = False
+    for config in (cfg, *(getattr(cfg, k) for k in ("text_config", "encoder", "decoder") if hasattr(cfg, k))):
+        for key in ("num_hidden_layers", "n_layer"):
+            if hasattr(config, key):
+                setattr(config, key, 1)
+    with torch.device("meta"):
+        model = transformers.AutoModelForSequenceClassification.from_config(cfg)
+    assert pools_last_token(model) and pools_by_text_config(model) is nested

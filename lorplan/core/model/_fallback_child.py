@@ -8,10 +8,11 @@ kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsuppo
 "supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
 first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar
 settings of the language model's config when it is a part of the config (a multimodal model's text_config, as
-config.get_text_config() finds it), else null, "text_model": then the module path of its language model
-(model.get_decoder()), or null, "pools_last_token": whether the sequence classifier built pools its last token that
-is not padding, as a decoder's does (core.model.pooling, the rule lorplan train asks of the model it loads); false
-for a causal LM}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
+config.get_text_config() finds it; the part the built model holds: an encoder-only T5Gemma's encoder), else null,
+"text_model": then the module path of its language model (model.get_decoder()), or null, "pools_last_token":
+whether the sequence classifier built pools its last token that is not padding, as a decoder's does
+(core.model.pooling, the rule lorplan train asks of the model it loads); false for a causal LM}. Errors: one
+line on stderr, exit 2 (exit 1 when reading the built model fails);
 a config transformers builds as neither a causal LM nor a sequence classifier: "OtherTask: <what it is>" (see
 _other_task).
 """
@@ -95,9 +96,9 @@ def report(path: str, trust: bool) -> tuple[int, str]:
         "context": _context(config),
         "mlp_width": (dense := _dense_mlp(model, config))[0],
         "gated_mlp": dense[1],
-        "text_config": _text_config(config),
+        "text_config": _text_config(config, model),
         # an encoder-decoder's other part is its encoder (T5Gemma's reads text), not a vision tower
-        "text_model": _text_model(model) if _text_config(config) is not None
+        "text_model": _text_model(model) if _text_config(config, model) is not None
         and not getattr(config, "is_encoder_decoder", False) else None,
         # a decoder's classifier, whatever its head is named (CTRL's classifier, ModernBertDecoder's head, drop and
         # classifier): the memory model prices it as its causal LM (core.memory.activations.decoder_classifier)
@@ -272,11 +273,12 @@ def _text_model(model) -> str | None:
     return next((name for name, mod in model.named_modules() if mod is decoder and name), None)
 
 
-def _text_config(config) -> dict | None:
+def _text_config(config, model) -> dict | None:
     """The scalar settings (numbers, strings, booleans, nulls) of the language model's config when it is a part
     of `config` (config.get_text_config(decoder=True): a multimodal config's text_config, an encoder-decoder's
     decoder config, with its class's defaults, which a hub config.json leaves out), for the spec's sizes; None
-    when the config is its own text config."""
+    when the config is its own text config. A part the built `model` does not hold gives way to the one it does
+    (_built_part: an encoder-only T5Gemma classifier's encoder)."""
     try:
         text = config.get_text_config(decoder=True)
     except (AttributeError, ValueError):  # no such method (a config of its own code), or more than one text part
@@ -285,7 +287,20 @@ def _text_config(config) -> dict | None:
         # the config itself, or the decoder's copy of a flat encoder-decoder config (T5's, BART's: transformers
         # renames decoder_layers to num_hidden_layers), whose top level already holds the sizes
         return None
+    text = _built_part(config, model, text)
     return {k: v for k, v in text.to_dict().items() if v is None or isinstance(v, (bool, int, float, str))}
+
+
+def _built_part(config, model, text):
+    """`text`, the config part get_text_config names, when a module of the built `model` holds it; else the one
+    other part of `config` that a built module holds: T5GemmaForSequenceClassification with is_encoder_decoder
+    false builds its encoder alone (T5GemmaEncoderModel, which holds config.encoder), and its decoder config,
+    which get_text_config names, may give other sizes (t5gemma-9b-2b's encoder is the 9B's)."""
+    held = {id(c) for m in model.modules() if (c := getattr(m, "config", None)) is not None}
+    if id(text) in held:
+        return text
+    built = [part for part in vars(config).values() if part is not config and id(part) in held]
+    return built[0] if len(built) == 1 else text
 
 
 def _context(config) -> list | None:

@@ -11,23 +11,44 @@ import inspect
 def pools_last_token(model) -> bool:
     """Whether a sequence classifier (or a peft model of one) pools each row's last token that is not its
     pad_token_id: a decoder's (transformers' GenericForSequenceClassification: Llama, Qwen, Gemma 3...; GPT-2's,
-    OPT's, CTRL's, ModernBertDecoder's... and remote code copied from them), whose forward reads the pad id. An
-    encoder pools its first token and reads none after it is built (RoBERTa's embeddings count positions from the
-    one they were built with: the checkpoint's stays); an encoder-decoder (T5, T5Gemma) reads it to shift its
-    decoder's inputs and pools the EOS."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's
+    OPT's, CTRL's, ModernBertDecoder's, an encoder-only T5Gemma's... and remote code copied from them), whose forward
+    reads the pad id. An encoder pools its first token and reads none after it is built (RoBERTa's embeddings count
+    positions from the one they were built with: the checkpoint's stays); an encoder-decoder reads it to shift its
+    decoder's inputs (T5 pools the EOS; T5Gemma and T5Gemma 2 the decoder position after the last token that is not
+    padding): False, as for an encoder (priced as one, with a note; lorplan train leaves its pad id alone)."""
+    base = _base(model)
     if getattr(base.config, "is_encoder_decoder", False):
         return False
-    for cls in type(base).__mro__:
-        if _transformers_base(cls):  # PreTrainedModel and what it derives from read no pad id of a classifier
+    return _pad_forward(type(base)) is not None
+
+
+def pools_by_text_config(model) -> bool:
+    """Whether a classifier that pools_last_token reads the pad id of its text config
+    (config.get_text_config().pad_token_id: GenericForSequenceClassification's, so Gemma 3's text_config), not
+    that of its config itself (self.config.pad_token_id: GPT-2's, CTRL's, T5Gemma's, whose get_text_config() is
+    its decoder's config, a part its encoder-only classifier does not build). The two are one config for most."""
+    source = _pad_forward(type(_base(model)))
+    return source is not None and "get_text_config()" in source
+
+
+def _base(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model's
+
+
+def _pad_forward(cls) -> str | None:
+    """The source of the first forward in `cls`'s MRO that reads pad_token_id, None when none does (below
+    transformers' PreTrainedModel)."""
+    for klass in cls.__mro__:
+        if _transformers_base(klass):  # PreTrainedModel and what it derives from read no pad id of a classifier
             break
-        forward = cls.__dict__.get("forward")
+        forward = klass.__dict__.get("forward")
         try:
-            if forward is not None and "pad_token_id" in inspect.getsource(forward):
-                return True
+            source = inspect.getsource(forward) if forward is not None else ""
         except (OSError, TypeError):  # no source (a compiled class): judged by the next one
             continue
-    return False
+        if "pad_token_id" in source:
+            return source
+    return None
 
 
 def _transformers_base(cls) -> bool:
