@@ -46,17 +46,19 @@ def _build(cfg: dict, auto):
         return auto.from_config(_config(cfg))
 
 
+# what the note of a head lorplan train refuses (head.REFUSED_HEADS: all here) says beyond the class planned
+REFUSED = "; lorplan train refuses this checkpoint, whose head it does not train"
+
+
 def _fallback_note(cfg: dict, built: str) -> list[str]:
     """The note fallback._spec gives a config whose architectures names a head lorplan does not plan, with the
-    child's own reading of the names (_named_other), for the class `built`; [] when the child says none."""
+    child's own reading of the names (_named_other), for the class `built`; [] when the child says none.
+    test_the_fallback_and_the_fast_path_say_it_alike checks these words against fallback._spec's."""
     named = _fallback_child._named_other(_config(cfg), built)
+    refused = REFUSED if named is not None and named.rpartition(" ")[2] in REFUSED_HEADS else ""
     return [] if named is None else [
         f"config.json names {named}; lorplan plans causal language models and sequence classifiers (what lorplan "
-        f"train loads), and this plan is of {built}"]
-
-
-# what the fast path's note adds to the fallback's for a head lorplan train refuses (head.REFUSED_HEADS: all here)
-REFUSED = "; lorplan train refuses this checkpoint, whose head it does not train"
+        f"train loads), and this plan is of {built}{refused}"]
 
 
 def _names_note(spec) -> list[str]:
@@ -98,7 +100,7 @@ def test_a_decoder_naming_another_head_is_planned_as_the_fallback_plans_it(famil
         pm = peft.get_peft_model(_build(cfg, transformers.AutoModelForCausalLM), peft.LoraConfig(
             r=8, target_modules=peft_target_modules(spec, targets), task_type="CAUSAL_LM"))
         assert trainable_params(spec, targets, 8) == pm.get_nb_trainable_parameters()[0], modules
-    assert _names_note(spec) == [note + REFUSED for note in _fallback_note(cfg, built)] != []
+    assert _names_note(spec) == _fallback_note(cfg, built) != []
     assert other_head(spec) == (name, other_heads(cfg["model_type"])[name])
 
 
@@ -167,7 +169,7 @@ def test_which_names_give_the_note(names, auto_map, built, noted):
         cfg["auto_map"] = auto_map
     spec = from_config(cfg, "m", "folder", "test")
     assert spec.architecture == built
-    assert _names_note(spec) == [note + REFUSED for note in _fallback_note(cfg, built)]
+    assert _names_note(spec) == _fallback_note(cfg, built)
     assert bool(_names_note(spec)) is noted
 
 
@@ -203,6 +205,26 @@ def test_a_class_named_before_a_head_decides_as_in_the_fallbacks_child(model_typ
             assert ours == (said if said is not None and said[1] in REFUSED_HEADS else None), (names, theirs)
             if first in ("LlamaModel", "BertForMaskedLM"):  # what was refused
                 assert ours is None
+
+
+def test_the_fallback_and_the_fast_path_say_it_alike(tmp_path):
+    """One wording (head.other_head_note): the fallback's spec of a Llama token classifier (the child's report,
+    built in this process) and the fast path's give the same note, which says lorplan train refuses it."""
+    import json
+
+    from lorplan.core.model.fallback import _spec
+
+    cfg = {**LLAMA, "architectures": ["LlamaForTokenClassification"], "num_labels": 5}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    verbosity = transformers.logging.get_verbosity()
+    try:
+        code, text = _fallback_child.report(str(tmp_path / "config.json"), False)
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+    assert code == 0
+    theirs = _names_note(_spec(json.loads(text), cfg, "m", False, "llama"))
+    ours = _names_note(from_config(cfg, "m", "folder", "test"))
+    assert theirs == ours == _fallback_note(cfg, "LlamaForCausalLM") and ours[0].endswith(REFUSED)
 
 
 def test_the_fallbacks_note_is_read_as_the_fast_paths(tmp_path, capsys):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lorplan.core.errors import BadInput, own_code_refusal
+from lorplan.core.model.head import other_head_note
 from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 TIMEOUT_S = 600
@@ -481,8 +482,10 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
     if trust_remote_code:
         notes.append("trust_remote_code was enabled on request")
     if isinstance(named := data.get("named_other"), str):  # a masked LM, a token classifier: not what lorplan trains
-        notes.append(f"config.json names {named}; lorplan plans causal language models and sequence classifiers "
-                     f"(what lorplan train loads), and this plan is of {data['class']}")
+        # the child's words are "NAME, " + its _task_words(AUTO); the fast path's note for such a head, one wording
+        # (lorplan train's refusal of a token classifier said)
+        name, _, words = named.partition(", ")
+        notes.append(other_head_note(name, words.rpartition(" ")[2], data["class"]))
     if cfg.get("is_encoder_decoder") and data["task"] == "sequence-classification":
         # traced CPU steps of tiny T5 / mT5 / umT5 classifiers (LoRA all-linear, 1x256): -54% to -65%
         notes.append(f"{data['class']} runs an encoder and a decoder stack with cross-attention; lorplan's memory "

@@ -18,15 +18,16 @@ import re
 # decoder's causal LM), as the fallback's notes say.
 REFUSED_HEADS = ("AutoModelForTokenClassification", "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
 
-# the start of other_head_note's note, and of the fallback's (fallback._spec: "config.json names X, a token-
+# the start of other_head_note's note, the fast path's and the fallback's ("config.json names X, a token-
 # classification model transformers builds with AutoModelForTokenClassification; lorplan plans ...")
 _NAMES = re.compile(r"config\.json names (\S+), an? \S+ model transformers builds with (AutoModel\w*);")
 
 
 def other_head_note(name: str, auto: str, built: str) -> str:
     """The note of a plan of `built` for a config.json whose architectures names `name`, the class transformers'
-    `auto` builds (a head lorplan does not plan): the fallback's words (fallback._spec), and for a head of
-    REFUSED_HEADS that lorplan train refuses the checkpoint."""
+    `auto` builds (a head lorplan does not plan), the fast path's (archs.build_layout) and the fallback's
+    (fallback._spec, from its child's _named_other); for a head of REFUSED_HEADS, that lorplan train refuses the
+    checkpoint."""
     from lorplan.core.model._fallback_child import _task_words  # pure Python: the child's words
 
     note = (f"config.json names {name}, {_task_words(auto)}; lorplan plans causal language models and sequence "
