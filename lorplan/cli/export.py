@@ -67,7 +67,9 @@ def register(subparsers) -> None:
 
 
 def check_context(plan, plan_path: str, fmts: list[str]) -> tuple[list[str], object]:
-    """Refuse (BadInput, one line) a plan whose training.seq_len is beyond its model's context and
+    """Refuse (BadInput, one line) a plan of a checkpoint whose config.json names a head lorplan does not train (a
+    token classifier's: core.model.head.other_head_refusal, lorplan train's line), a plan whose training.seq_len
+    is beyond its model's context and
     model.rope_scaling's reach, or whose LoRA settings match nothing on its model (a rank_pattern or alpha_pattern
     key no adapted module matches: the tools ignore it) (core.plan.context, the rules of `lorplan plan`), or whose
     training.attention or training.gradient_checkpointing the model's class lacks when a format of `fmts` writes
@@ -83,6 +85,7 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> tuple[list[str], obj
     from lorplan.core.errors import BadInput
     from lorplan.core.export.common import WRITES_SETTING
     from lorplan.core.export.model_spec import read_model_spec
+    from lorplan.core.model.head import other_head_refusal
     from lorplan.core.plan.context import check_plan_context, check_plan_targets, class_refusals
     from lorplan.core.vocab import ExportFormat
     from lorplan.train.paths import resolve_path
@@ -94,6 +97,11 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> tuple[list[str], obj
         print(f"warning: training.seq_len and the LoRA targets not checked against the model: {exc}",
               file=sys.stderr)
         return [], None
+    # a token classifier's checkpoint: every format would train the causal LM (or classifier) the plan priced from
+    # it, another model without its head, as lorplan train would (which refuses it so)
+    key, where = ("model.path", plan.model.path) if plan.model.path is not None else ("model.id", plan.model.id)
+    if (other := other_head_refusal(spec, f"{plan_path}: {key} {where}")) is not None:
+        raise BadInput(other)
     check_plan_context(plan, spec, plan_path, class_settings=False)
     notes = []
     for key, refusal in class_refusals(plan, spec, plan_path):

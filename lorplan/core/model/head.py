@@ -48,10 +48,10 @@ def other_head(spec) -> tuple[str, str] | None:
 
 
 def other_head_refusal(spec, model: str) -> str | None:
-    """The one line lorplan train refuses a model with when its config.json names a head of REFUSED_HEADS ("MODEL:
-    config.json names LlamaForTokenClassification, a token-classification model transformers builds with
-    AutoModelForTokenClassification, a head lorplan does not train ..."); None otherwise. `model` names it as the
-    caller's input does ("PLAN: model.path ./tagger")."""
+    """The one line lorplan train, lorplan export and the probes refuse a model with when its config.json names a
+    head of REFUSED_HEADS ("MODEL: config.json names LlamaForTokenClassification, a token-classification model
+    transformers builds with AutoModelForTokenClassification, a head lorplan does not train ..."); None otherwise.
+    `model` names it as the caller's input does ("PLAN: model.path ./tagger", "--model ./tagger")."""
     found = other_head(spec)
     if found is None or found[1] not in REFUSED_HEADS:
         return None
@@ -59,9 +59,9 @@ def other_head_refusal(spec, model: str) -> str | None:
 
     name, auto = found
     return (f"{model}: config.json names {name}, {_task_words(auto)}, a head lorplan does not train: lorplan trains "
-            "causal language models and sequence classifiers, and would train another model from this checkpoint "
-            "without the head it holds: give the model it was fine-tuned from, or a causal LM or sequence "
-            "classifier")
+            "causal language models and sequence classifiers (lorplan train and every export), and would train "
+            "another model from this checkpoint without the head it holds: give the model it was fine-tuned from, "
+            "or a causal LM or sequence classifier")
 
 
 def head_labels(spec) -> int | None:
