@@ -362,7 +362,7 @@ def _recommend(args) -> int:
     from lorplan.cli._common import print_json
     from lorplan.cli.plan_args import attention_from_args, budget_from_args, setup_from_args
     from lorplan.core.lora import peft_target_modules
-    from lorplan.core.model.head import head_labels, with_labels
+    from lorplan.core.model.head import head_labels, other_head_refusal, with_labels
     from lorplan.core.model.names import model_name
     from lorplan.core.plan.defaults import ALPHA, micro_batch
     from lorplan.recommend import (
@@ -401,6 +401,8 @@ def _recommend(args) -> int:
     adapter_size(spec, setup.targets)  # and so are the targets
     blocked = None
     if args.data is not None and args.probes != "none":
+        if (other := other_head_refusal(spec, f"--model {args.model}")) is not None:
+            raise BadInput(other)  # a token classifier's checkpoint: the ladder's probes would train another model
         blocked = probe_blocker(spec, source)
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")

@@ -104,7 +104,8 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     (training.seq_len, model.rope_scaling: a plan probed from the planner); and grad_checkpointing
     (--grad-checkpointing, or training.gradient_checkpointing with plan_keys) only for a class that checkpoints
     (core.model.fallback.check_gradient_checkpointing: CTRL cannot, and every probe failed with transformers'
-    ValueError). BadInput, one line naming the input, otherwise.
+    ValueError); and not a checkpoint whose config.json names a head lorplan does not train (a token classifier's:
+    core.model.head.other_head_refusal, lorplan train's refusal). BadInput, one line naming the input, otherwise.
 
     task: the task the probes train, a plan's model.task (the planner probes a plan, and its probes keep it): a
     causal LM's plan trains on the text of labelled rows and never reads their label, so the label rules (one
@@ -132,6 +133,7 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     from lorplan.core.memory.types import TrainingSetup
     from lorplan.core.model import load_spec, model_folder, resolve_model
     from lorplan.core.model.fallback import check_gradient_checkpointing
+    from lorplan.core.model.head import other_head_refusal
     from lorplan.core.model.resolve import SHIPPED_ID
     from lorplan.core.vocab import Task
 
@@ -158,6 +160,10 @@ def check_start(model: str | None, data: str | None, *, targets: tuple[str, ...]
     spec = load_spec(str(folder), trust_remote_code=trust_remote_code)
     if source.kind != "folder":  # messages name the model as the user knows it, not its cache folder
         spec = replace(spec, id=source.id)
+    # a token classifier's checkpoint: each probe would train another model from it (the causal LM or classifier
+    # planned of its config), as lorplan train would, which refuses it so
+    if model is not None and (other := other_head_refusal(spec, f"--model {model}")) is not None:
+        raise BadInput(other)
     if model is not None and peek is not None:
         _refuse_rows(data, peek, classifies, encoder=spec.task == Task.SEQUENCE_CLASSIFICATION, model=source.id)
     found = None

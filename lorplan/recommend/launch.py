@@ -71,13 +71,18 @@ class Blocker:
 
 
 def probe_blocker(spec, source) -> Blocker | None:
-    """Why this model cannot be probed here (None when it can): its weights are not on this machine
-    (lorplan never downloads), or it has more than CPU_PARAMS_LIMIT parameters and no GPU is visible."""
+    """Why this model cannot be probed here (None when it can): its config.json names a head lorplan does not
+    train (a token classifier's checkpoint: core.model.head.other_head_refusal; each probe would train another
+    model from it, which lorplan train refuses), its weights are not on this machine (lorplan never downloads),
+    or it has more than CPU_PARAMS_LIMIT parameters and no GPU is visible."""
     from lorplan.core.errors import BadInput
     from lorplan.core.model import model_folder
+    from lorplan.core.model.head import other_head_refusal
     from lorplan.core.model.names import model_name
     from lorplan.probe.backend import visible_gpus
 
+    if (other := other_head_refusal(spec, model_name(spec.id))) is not None:
+        return Blocker(other, False)
     try:
         model_folder(source)
     except BadInput as exc:  # names the folder or id it looked for, in full: the user fixes that

@@ -59,9 +59,9 @@ def other_head_refusal(spec, model: str) -> str | None:
 
     name, auto = found
     return (f"{model}: config.json names {name}, {_task_words(auto)}, a head lorplan does not train: lorplan trains "
-            "causal language models and sequence classifiers (lorplan train and every export), and would train "
-            "another model from this checkpoint without the head it holds: give the model it was fine-tuned from, "
-            "or a causal LM or sequence classifier")
+            "causal language models and sequence classifiers (lorplan train, its exports, its probes), and would "
+            "train another model from this checkpoint without the head it holds: give the model it was fine-tuned "
+            "from, or a causal LM or sequence classifier")
 
 
 def head_labels(spec) -> int | None:
