@@ -18,6 +18,9 @@ import re
 # decoder's causal LM), as the fallback's notes say.
 REFUSED_HEADS = ("AutoModelForTokenClassification", "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
 
+# what other_head_note adds for a head of REFUSED_HEADS
+REFUSED_CLAUSE = "; lorplan train, lorplan export and the probes refuse this checkpoint, whose head they do not train"
+
 # the start of other_head_note's note, the fast path's and the fallback's ("config.json names X, a token-
 # classification model transformers builds with AutoModelForTokenClassification; lorplan plans ...")
 _NAMES = re.compile(r"config\.json names (\S+), an? \S+ model transformers builds with (AutoModel\w*);")
@@ -26,14 +29,13 @@ _NAMES = re.compile(r"config\.json names (\S+), an? \S+ model transformers build
 def other_head_note(name: str, auto: str, built: str) -> str:
     """The note of a plan of `built` for a config.json whose architectures names `name`, the class transformers'
     `auto` builds (a head lorplan does not plan), the fast path's (archs.build_layout) and the fallback's
-    (fallback._spec, from its child's _named_other); for a head of REFUSED_HEADS, that lorplan train refuses the
-    checkpoint."""
+    (fallback._spec, from its child's _named_other); for a head of REFUSED_HEADS, that lorplan train, lorplan
+    export and the probes refuse the checkpoint (other_head_refusal)."""
     from lorplan.core.model._fallback_child import _task_words  # pure Python: the child's words
 
     note = (f"config.json names {name}, {_task_words(auto)}; lorplan plans causal language models and sequence "
             f"classifiers (what lorplan train loads), and this plan is of {built}")
-    return note + ("; lorplan train refuses this checkpoint, whose head it does not train" if auto in REFUSED_HEADS
-                   else "")
+    return note + (REFUSED_CLAUSE if auto in REFUSED_HEADS else "")
 
 
 def other_head(spec) -> tuple[str, str] | None:
