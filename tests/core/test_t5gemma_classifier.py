@@ -1,7 +1,8 @@
 """T5Gemma's sequence classifier with is_encoder_decoder false builds its encoder alone (T5GemmaEncoderModel) and
 pools each row's last token that is not config.pad_token_id, as a decoder's classifier does (its head over every
 position, RMSNorm'd pre-norm blocks): lorplan prices it as one (pools_last_token), with its encoder's sizes, which
-its config.get_text_config() (the decoder's config) does not give: t5gemma-9b-2b's encoder is the 9B's. lorplan
+its config.get_text_config() (the decoder's config) does not give: t5gemma-9b-2b's encoder is the 9B's; its MLP
+is gated, which the child judges against that part's hidden size (the top config names none). lorplan
 train makes it pool by the id the batches are padded with, and the adapter's classifier_config.json carries that
 id: its forward reads the top config's pad_token_id, which from_pretrained's keyword sets. The fallback child runs
 in this process (report); the classifier is tiny, on the CPU, untrained."""
@@ -47,6 +48,9 @@ def test_an_encoder_only_t5gemma_classifier_is_priced_with_its_encoders_sizes(tm
     assert (spec.architecture, spec.task) == ("T5GemmaForSequenceClassification", "sequence-classification")
     # the encoder's sizes (the decoder config's were 64 wide, 2 layers, 96 wide MLP, heads of 16)
     assert (spec.hidden_size, spec.num_layers, spec.intermediate_size, spec.head_dim) == (96, 3, 160, 24)
+    # its MLP down(gelu_tanh(gate(x)) * up(x)): judged against the encoder part's hidden size (the top config
+    # names none), it was priced as an ungated one, a fourth of a layer's MLP bytes more
+    assert spec.gated_mlp and spec.hidden_act == "gelu_pytorch_tanh"
     assert {m.path.split(".")[1] for m in spec.linears if m.layer is not None} == {"encoder"}
     assert [(m.path, m.in_features) for m in spec.linears if m.layer is None] == [("score.out_proj", 96)]
     assert spec.pools_last_token is True and decoder_classifier(spec)  # its head over every position, pooled
@@ -56,6 +60,7 @@ def test_an_encoder_only_t5gemma_classifier_is_priced_with_its_encoders_sizes(tm
 def test_an_encoder_decoder_t5gemma_classifier_keeps_its_decoders_sizes_and_note(tmp_path):
     spec = _spec(tmp_path, encoder_decoder=True)
     assert (spec.hidden_size, spec.num_layers, spec.intermediate_size, spec.head_dim) == (64, 2, 96, 16)
+    assert spec.gated_mlp
     assert {m.path.split(".")[1] for m in spec.linears if m.layer is not None} == {"encoder", "decoder"}
     assert spec.pools_last_token is False and not decoder_classifier(spec)
     assert [n for n in spec.notes if "encoder and a decoder stack" in n], spec.notes

@@ -279,6 +279,14 @@ def _text_config(config, model) -> dict | None:
     decoder config, with its class's defaults, which a hub config.json leaves out), for the spec's sizes; None
     when the config is its own text config. A part the built `model` does not hold gives way to the one it does
     (_built_part: an encoder-only T5Gemma classifier's encoder)."""
+    text = _text_part(config, model)
+    if text is None:
+        return None
+    return {k: v for k, v in text.to_dict().items() if v is None or isinstance(v, (bool, int, float, str))}
+
+
+def _text_part(config, model):
+    """The language model's config object when it is a part of `config` (_text_config's), else None."""
     try:
         text = config.get_text_config(decoder=True)
     except (AttributeError, ValueError):  # no such method (a config of its own code), or more than one text part
@@ -287,8 +295,7 @@ def _text_config(config, model) -> dict | None:
         # the config itself, or the decoder's copy of a flat encoder-decoder config (T5's, BART's: transformers
         # renames decoder_layers to num_hidden_layers), whose top level already holds the sizes
         return None
-    text = _built_part(config, model, text)
-    return {k: v for k, v in text.to_dict().items() if v is None or isinstance(v, (bool, int, float, str))}
+    return _built_part(config, model, text)
 
 
 def _built_part(config, model, text):
@@ -341,7 +348,9 @@ def _dense_mlp(model, config) -> tuple[int | None, bool]:
     the width is then the down projection's input, its half). The down projection (the last linear writing the
     hidden size) is told apart from them, so an MLP as wide as the hidden state is judged right too (fc1 and fc2
     both hidden x hidden are not a gate and an up)."""
-    hidden = next((getattr(part, "hidden_size", None) for part in (config, getattr(config, "text_config", None))
+    # T5Gemma's config names its hidden sizes in its encoder and decoder parts only (_text_part: the built one's)
+    parts = (config, getattr(config, "text_config", None), _text_part(config, model))
+    hidden = next((getattr(part, "hidden_size", None) for part in parts
                    if isinstance(getattr(part, "hidden_size", None), int)), None)
     if hidden is None:
         return None, False
