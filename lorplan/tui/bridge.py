@@ -702,7 +702,15 @@ def _export_classes(plan: Plan, fmt: str) -> dict:
 
 
 def export_refusal(plan: Plan, fmt: str) -> str | None:
-    """Why `fmt` cannot carry this plan at all (a sequence classifier for axolotl or LLaMA-Factory), else None."""
+    """Why `fmt` cannot carry this plan at all, else None: a checkpoint whose config.json names a head lorplan does
+    not train (a token classifier's: core.model.head.other_head_refusal, the line `lorplan train` and `lorplan
+    export` refuse it with), for every format and the plan file too, which only lorplan train and lorplan export
+    read; a sequence classifier for axolotl or LLaMA-Factory."""
+    from lorplan.core.model.head import other_head_refusal
+
+    spec = _model_spec(plan)
+    if spec is not None and (other := other_head_refusal(spec, plan.model.source)) is not None:
+        return other
     if fmt == "plan":
         return None
     from lorplan.core.export.common import classifier_refusal
@@ -713,21 +721,11 @@ def export_refusal(plan: Plan, fmt: str) -> str | None:
 _SPEC_CACHE: dict = {}
 
 
-def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
-    """The model's spec the export of `plan` as `fmt` prices its notes on, read as `lorplan export` reads it
-    (core.export.model_spec.read_model_spec, the one reading), once per config file version; kbit re-heads it for
-    a classifier. The export dialog asks on the UI thread, so it never starts the fallback's child (seconds of
-    torch): a model outside the fast path is read from the build the planner's worker kept when it loaded the
-    model (core.model.buildcache; kept in a session trusting the model's own code too, for a model without any).
-    None where the export prices nothing (no quantized base whose up-cast changes a dtype, or a format that prices
-    none), where lorplan export reads no spec either, or where no build is kept (a cache folder that cannot be
-    written): the notes then go without figures, as that command's do when it cannot read the model. A build not
-    kept is looked for again at the next export."""
-    from lorplan.core.export import PRICES_ON_SPEC
-    from lorplan.core.export.kbit import upcast_matters
-
-    if fmt not in PRICES_ON_SPEC or not upcast_matters(plan):
-        return None
+def _model_spec(plan: Plan) -> ModelSpec | None:
+    """The plan's model's spec as `lorplan export` reads it (core.export.model_spec.read_model_spec), once per
+    config file version, never starting the fallback's child: a model outside the fast path is read from the build
+    the planner's worker kept when it loaded the model (core.model.buildcache). None where no build is kept (looked
+    for again at the next call) or the model cannot be read (as core.export.kbit reads it: no spec)."""
     from lorplan.core.export.model_spec import read_model_spec
     from lorplan.core.model import resolve_model
     from lorplan.core.model.fallback import NotKept
@@ -745,9 +743,27 @@ def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
             _SPEC_CACHE[key] = read_model_spec(plan, source, build=False)
         except NotKept:
             return None
-        except (BadInput, OSError, ValueError):  # as core.export.kbit reads it: no spec, no figures
+        except (BadInput, OSError, ValueError):
             _SPEC_CACHE[key] = None
     return _SPEC_CACHE[key]
+
+
+def _export_spec(plan: Plan, fmt: str) -> ModelSpec | None:
+    """The model's spec the export of `plan` as `fmt` prices its notes on, read as `lorplan export` reads it
+    (core.export.model_spec.read_model_spec, the one reading), once per config file version; kbit re-heads it for
+    a classifier. The export dialog asks on the UI thread, so it never starts the fallback's child (seconds of
+    torch): a model outside the fast path is read from the build the planner's worker kept when it loaded the
+    model (core.model.buildcache; kept in a session trusting the model's own code too, for a model without any).
+    None where the export prices nothing (no quantized base whose up-cast changes a dtype, or a format that prices
+    none), where lorplan export reads no spec either, or where no build is kept (a cache folder that cannot be
+    written): the notes then go without figures, as that command's do when it cannot read the model. A build not
+    kept is looked for again at the next export."""
+    from lorplan.core.export import PRICES_ON_SPEC
+    from lorplan.core.export.kbit import upcast_matters
+
+    if fmt not in PRICES_ON_SPEC or not upcast_matters(plan):
+        return None
+    return _model_spec(plan)  # no spec: no figures
 
 
 def _export(plan: Plan, fmt: str):
@@ -771,11 +787,11 @@ def export_messages(plan: Plan, fmt: str) -> tuple[tuple[str, ...], tuple[str, .
     gives its refusal, as "not written: …"); the notes what the export does that is no problem, as `lorplan
     export` prints them after `note:`: a relative model.path written absolute ("model.path models/smol is written
     as /home/you/models/smol, the one lorplan reads (…)"), none for the plan file or a refused format."""
-    if fmt == "plan":
-        return (), ()
     refusal = export_refusal(plan, fmt)
     if refusal is not None:
         return (f"not written: {refusal}",), ()
+    if fmt == "plan":
+        return (), ()
     result = _export(plan, fmt)
     return tuple(result.warnings), tuple(result.notes)
 
@@ -788,10 +804,10 @@ def export_warnings(plan: Plan, fmt: str) -> tuple[str, ...]:
 def export_paths(plan: Plan, fmt: str, target: Path) -> list[Path]:
     """The files `write_export` would write for `fmt` at `target` (a file, or a folder for peft); none for a
     format that refuses the plan (export_refusal)."""
-    if fmt == "plan":
-        return [target]
     if export_refusal(plan, fmt) is not None:
         return []
+    if fmt == "plan":
+        return [target]
     from lorplan.core.export import output_paths
 
     return output_paths(_export(plan, fmt), target)
@@ -822,13 +838,13 @@ def _format_name(fmt: str) -> str:
 def _export_files(plan: Plan, fmt: str, target: Path) -> dict[Path, str]:
     """The files `fmt` writes at `target` -> their text (the plan file: checked to read back, as write_plan
     does). BadInput for a format that refuses the plan (export_refusal)."""
+    refusal = export_refusal(plan, fmt)
+    if refusal is not None:
+        raise BadInput(refusal)
     if fmt == "plan":
         from lorplan.core.plan import checked_plan_text
 
         return {Path(target): checked_plan_text(plan, target)}
-    refusal = export_refusal(plan, fmt)
-    if refusal is not None:
-        raise BadInput(refusal)
     from lorplan.core.export import placed_files
 
     return placed_files(_export(plan, fmt), target)

@@ -176,10 +176,12 @@ class ExportDialog(ModalScreen[list[Path] | None]):
         if not self.query_one("#export-folder", Input).value.strip():
             self._status("Give an output folder.")
             return
-        refused = [f"{TITLES[fmt]}: {why}" for fmt in self.chosen()
-                   if (why := bridge.export_refusal(self.plan, fmt)) is not None]
+        refused: dict[str, list[str]] = {}  # why -> the formats it refuses: a model's refusal said once for all
+        for fmt in self.chosen():
+            if (why := bridge.export_refusal(self.plan, fmt)) is not None:
+                refused.setdefault(why, []).append(TITLES[fmt])
         if refused:  # nothing is written, not even the other formats: the user unticks what cannot be written
-            self._status("Not written: " + " · ".join(refused))
+            self._status("Not written: " + " · ".join(f"{', '.join(titles)}: {why}" for why, titles in refused.items()))
             return
         try:
             folder = self._folder_path()  # read once: what is checked for existing files is what is written
