@@ -378,6 +378,11 @@ def _recommend(args) -> int:
 
     budget, gpu = budget_from_args(args)
     spec, task, source = _spec_for(args)
+    # a token classifier's checkpoint: the ladder's probes and a --write plan would train another model from it (the
+    # causal LM or classifier planned of its config), which lorplan train and export refuse; and a rank without
+    # probes is advice for that other model too, which the model it was fine-tuned from gets as well
+    if (other := other_head_refusal(spec, f"--model {args.model}")) is not None:
+        raise BadInput(other)
     seq_len = parse_int("--seq-len", args.seq_len) if args.seq_len is not None else None
     from lorplan.core.memory.bounds import check_context, default_seq_len
 
@@ -401,8 +406,6 @@ def _recommend(args) -> int:
     adapter_size(spec, setup.targets)  # and so are the targets
     blocked = None
     if args.data is not None and args.probes != "none":
-        if (other := other_head_refusal(spec, f"--model {args.model}")) is not None:
-            raise BadInput(other)  # a token classifier's checkpoint: the ladder's probes would train another model
         blocked = probe_blocker(spec, source)
         if blocked is not None and args.probes == "auto" and blocked.not_on_disk:
             raise BadInput(f"--probes auto: {blocked.reason}")
