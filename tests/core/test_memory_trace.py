@@ -125,7 +125,27 @@ MORE = [
     ("llama-cls", 8, "qv", 0.0, False, 4, 128, "sdpa", False, "none", "fp32"),
     ("gpt2-cls", 16, "qv", 0.0, False, 2, 256, "sdpa", False, "none", "fp32"),
     ("llama-cls", 16, "all-linear", 0.05, True, 2, 128, "sdpa", True, "nf4", "fp32"),
+    # a small vocabulary trained without autocast under checkpointing: the last block's recomputation peaks, up to
+    # its MLP output projection's lora_A with the LoRA branch's gradients waiting (+7.94% before: the gradient
+    # chain was priced beside lora_A's saved input, which is freed once lora_A back-propagates)
+    ("gpt2-heads", 16, "all-linear", 0.0, True, 2, 256, "sdpa", False, "none", "fp32"),
 ]
+# Cases whose peak is a moment of a running or recomputed block (priced from traced timelines: a block's forward up
+# to its MLP output projection's LoRA, the gradient chain, the MLP's backward), held to 1% so that a drift inside
+# 5% fails: llama-wide with checkpointing went from -1.05% to -3.68% unseen (the dropout's own output and the LoRA
+# branch's gradients were not priced), and BERT's forward moments were +1.1% to +1.8% (the block's last LayerNorm
+# priced while the MLP output projection's LoRA runs)
+TIGHT = {
+    ("llama-wide", 8, "all-linear", 0.05, True, 2, 128, "sdpa", True, "none", "fp32"),
+    ("bert-dropout", 8, "all-linear", 0.0, False, 8, 128, "sdpa", True, "none", "fp32"),
+    ("bert-dropout", 8, "all-linear", 0.05, True, 4, 128, "sdpa", True, "none", "fp32"),
+    ("bert", 8, "all-linear", 0.0, False, 8, 128, "sdpa", True, "none", "fp32"),
+    ("llama-cls", 8, "all-linear", 0.0, True, 4, 256, "sdpa", True, "none", "fp32"),
+    ("qwen2-cls", 8, "all-linear", 0.05, False, 2, 256, "sdpa", True, "none", "fp32", "padded"),
+    ("llama-cls", 16, "all-linear", 0.05, True, 2, 128, "sdpa", True, "nf4", "fp32"),
+    ("gpt2-heads", 16, "all-linear", 0.0, True, 2, 256, "sdpa", False, "none", "fp32"),
+    ("llama-cls", 4, 128, True),
+}
 
 
 @pytest.mark.slow
@@ -145,7 +165,8 @@ def test_more_paths_within_5_percent(case, tmp_path):
     mem = estimate(traced.spec, setup, rank)
     predicted = mem.gradients + mem.activations
     error = predicted / traced.in_step_peak - 1.0
-    assert abs(error) <= 0.05, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"
+    bound = 0.01 if case in TIGHT else 0.05
+    assert abs(error) <= bound, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"
     assert mem.weights == traced.param_bytes
     assert mem.adapter == traced.adapter_bytes
     assert mem.optimizer == traced.optimizer_bytes + traced.step_counter_bytes
@@ -269,7 +290,11 @@ def test_moe_expert_lora_increment_within_5_percent(seq):
 FULL = [("llama", 2, 128, False), ("llama", 2, 128, True), ("qwen2-tied", 4, 128, False), ("gpt2", 2, 128, False),
         ("gpt2", 4, 256, True), ("bert", 8, 128, False), ("bert", 8, 128, True), ("llama-wide", 2, 128, True),
         ("llama", 4, 128, False, "pure-bf16"), ("gpt2", 2, 256, False, "pure-bf16"), ("qwen2-cls", 4, 128, False),
-        ("llama-cls", 4, 128, False, "pure-bf16")]  # its final RMSNorm's backward peaks (-5.52% before it was priced)
+        ("llama-cls", 4, 128, False, "pure-bf16"),  # its final RMSNorm's backward peaks (-5.52% before it was priced)
+        # with checkpointing the first block's MLP backward peaks (+16.66% before: the input embeddings' gradient
+        # was priced as made, the output projection's saved input and 16-bit weight copy as alive, the recomputed
+        # first norm's fp32 input beside the checkpoint it is; the fp32 stream's gradients priced as 16-bit)
+        ("llama-cls", 4, 128, True)]
 
 
 @pytest.mark.slow
@@ -286,7 +311,8 @@ def test_full_finetune_within_5_percent_and_static_terms_exact(case):
                                                     kernels="cpu", autocast=not pure))
     predicted = full.gradients + full.activations
     error = predicted / traced.in_step_peak - 1.0
-    assert abs(error) <= 0.05, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"
+    bound = 0.01 if case in TIGHT else 0.05
+    assert abs(error) <= bound, f"in-step peak {predicted} vs traced {traced.in_step_peak} ({100 * error:+.2f}%)"
     assert full.trainable_params == traced.trainable_params
     assert full.weights == traced.param_bytes
     assert full.optimizer == traced.optimizer_bytes + traced.step_counter_bytes

@@ -49,6 +49,9 @@ class ActivationModel:
     dropout: int = 0  # the model's own residual-branch dropout masks (attention dropout is in `attention`)
     embed_saved: float = 0.0  # saved at the embeddings only when their output needs grad (dropout mask, BERT's LN)
     forward_tokens: float = 0.0  # encoders: a block's forward temporaries beyond what is saved, per token
+    # encoders: what a block saves after its MLP output projection (its last LayerNorm's input and statistics, the
+    # MLP branch's dropout mask), per token: not yet made while that projection's LoRA runs
+    block_tail_saved: float = 0.0
     embed_out: float = 0.0  # the embeddings' output, per token (kept by the model's forward, or as a leaf)
     # bytes per sequence (a sequence classifier's pooled head: pooler output, classifier input, dropout mask, the
     # fp32 log-probabilities): below one token's worth, so the phases leave it out; the parts test checks it
@@ -71,6 +74,13 @@ class ActivationModel:
     # a decoder's last block at its MLP output projection (decoder_block_live): bytes per token alive beyond what
     # it saves and that projection's own output and LoRA (0 = no such moment is priced: encoders, MoE)
     block_forward_tokens: float = 0.0
+    # what a pre-norm block's first norm saves that is the block's input itself, per token (norm_saves_stream):
+    # under checkpointing that input is the block's checkpoint, already held (0: the norm saves a copy)
+    first_norm_stream: float = 0.0
+    # the residual stream's gradients a block's backward holds at once (layer_input's bytes each): a pre-norm
+    # block keeps the incoming one for its residual beside the one it produces; a post-LayerNorm encoder block's
+    # last norm consumes the incoming one
+    stream_grads: int = 2
     # a decoder's MLP back-propagating (mlp_backward_flight): its gradients in flight, per token (0: not priced)
     mlp_backward: float = 0.0
     # BLOOM's eager attention (bloom_forward_softmax): bytes per b*s*s live in the last block while its forward
@@ -99,6 +109,11 @@ def decoder_classifier(spec: ModelSpec) -> bool:
     # falcon,mpt,...}/modeling_*.py name the head `score`, but models/ctrl names it `classifier` and
     # models/modernbert_decoder `head` + `drop` + `classifier`: the pooling, not the head's name, makes a decoder's
     return spec.task == "sequence-classification" and bool(spec.pools_last_token)
+
+
+def is_encoder(spec: ModelSpec) -> bool:
+    """Whether `spec` is priced as a post-LayerNorm encoder (BERT-style: no final norm, a pooled head)."""
+    return _family(spec) == "encoder"
 
 
 def _family(spec: ModelSpec) -> str:
@@ -889,15 +904,33 @@ def encoder_block_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
     return norm_out * h + m * spec.intermediate_size + 2 * a * h
 
 
-def decoder_block_live(h: int, i: int, x: int, m: int) -> int:
+def decoder_block_live(h: int, i: int, x: int, m: int, shared_residual: bool = False, attn_out: int = 0) -> int:
     """Bytes per token a decoder block holds while its MLP output projection runs, beyond what autograd saves and
-    the projection's output (x: the residual stream's and the MLP input's bytes per element, m: the MLP's)."""
+    the projection's output (x: the residual stream's and the MLP input's bytes per element, m: the MLP's).
+    shared_residual: the post-attention norm saves `residual` itself (norm_saves_stream), priced with the norms;
+    attn_out: bytes per element of an attention output the block keeps as a Python local (GPT-2's), else 0."""
     # transformers models/llama/modeling_llama.py (LlamaDecoderLayer.forward; GPT2Block alike): `residual` and the
     # post-attention norm's output (the MLP's input) are Python locals until the MLP returns, and down_proj's input
-    # act_fn(gate) * up is saved by nothing once down_proj is frozen (its LoRA saves its own cast). Traced: a
+    # act_fn(gate) * up is saved by nothing once down_proj is frozen (its LoRA saves its own cast). GPT2Block's
+    # `attn_output` stays bound until the block returns (LlamaDecoderLayer rebinds its hidden_states). Traced: a
     # decoder classifier's last block (its forward, or its recomputation under checkpointing) is the peak,
     # tests/core/test_memory_trace.py
-    return 2 * x * h + m * i
+    return (1 if shared_residual else 2) * x * h + m * i + attn_out * h
+
+
+def norm_saves_stream(fam: str, resid: int, cuda_autocast: bool) -> bool:
+    """Whether a pre-norm block's norm saves its input tensor itself rather than a copy: an RMSNorm on an fp32
+    stream (hidden_states.to(torch.float32) returns its input), a LayerNorm computing in the stream's dtype (CPU
+    autocast and no autocast; CUDA autocast casts a 16-bit input to fp32, a copy)."""
+    # transformers models/llama/modeling_llama.py (LlamaRMSNorm.forward) and aten native_layer_norm (saves its
+    # input). Traced: full fine-tuning's fp32 stream, QLoRA's fp32 stream after kbit preparation and GPT-2's
+    # LayerNorm under checkpointing, where the recomputed first norm's saved input is the checkpoint
+    # (tests/core/test_memory_trace.py)
+    if fam == "encoder":
+        return False  # post-LayerNorm blocks: the norms read the branches' sums, not the block's input
+    if fam == "llama":
+        return resid == 4
+    return not cuda_autocast or resid == 4
 
 
 def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
@@ -1045,6 +1078,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
                                                     spec.num_layers, setup.grad_checkpointing)
         if not setup.grad_checkpointing:
             fwd_tokens += norm  # the block's first norm has saved its input (the previous block's output)
+    stream_norm = norm_saves_stream(fam, resid, cuda_autocast)
     return ActivationModel(
         layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
@@ -1083,9 +1117,15 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         block_input=block_input_bytes(setup),
         intermediate=spec.intermediate_size,
         forward_tokens=encoder_block_live(spec, norm_out, block_input_bytes(setup), a) if fam == "encoder" else 0,
+        block_tail_saved=(norm + (h * dropout_mask_bytes(setup, block_input_bytes(setup)) if drop.residual > 0 else 0)
+                          if fam == "encoder" else 0),
         block_forward_tokens=(decoder_block_live(h, spec.intermediate_size, 4 if cuda_autocast and fam != "llama"
-                                                 else resid, block_input_bytes(setup))
+                                                 else resid, block_input_bytes(setup),
+                                                 shared_residual=fam in ("llama", "gpt2") and stream_norm,
+                                                 attn_out=a if fam == "gpt2" else 0)
                               if fam != "encoder" and not moe_layers else 0),
+        first_norm_stream=resid * h if stream_norm else 0,
+        stream_grads=1 if fam == "encoder" else 2,
         mlp_backward=mlp_backward_flight(spec, block_input_bytes(setup)) if fam != "encoder" and not moe_layers else 0,
         # a Llama-style model hands its embeddings' output to the first block as is: under checkpointing it is
         # that block's saved input (layer_input), not one more tensor

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from lorplan.core.memory.activations import activation_model
+from lorplan.core.memory.activations import activation_model, is_encoder
 from lorplan.core.memory.lora_saved import LoraSaved
 from lorplan.core.memory.optimizer import optimizer_states
 from lorplan.core.memory.overhead import (
@@ -99,6 +99,26 @@ def linear_inputs_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> float:
     return total
 
 
+def first_block_share(spec: ModelSpec) -> float:
+    """The share of the gradients alive when the first block back-propagates: every parameter's but the first
+    block's and those that back-propagate after it (the input embeddings, positions and, for a post-LayerNorm
+    encoder, the embeddings' norm). A tied head's weight is the input embedding's: its gradient exists since the
+    head back-propagated."""
+    params = spec.total_params
+    if not params:
+        return 0.0
+    first = min((m.layer for m in spec.linears if m.layer is not None), default=None)
+    late = sum(m.params for m in spec.linears if m.layer is not None and m.layer == first)
+    tied = any(m.role == "head" for m in spec.tied_linears)
+    encoder = is_encoder(spec)
+    for t in spec.tensors:
+        if t.layer is not None:
+            late += t.numel if t.layer == first else 0
+        elif t.kind == "position" or t.kind == "embedding" and not tied or t.kind == "norm" and encoder:
+            late += t.numel
+    return (params - late) / params
+
+
 def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
     """Price full fine-tuning of every parameter with this setup (see the module docstring)."""
     ref = reference_setup(setup)
@@ -124,9 +144,18 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
     casts = a * linear_weights if amp else 0
     widest = max((m.in_features for m in spec.linears if m.layer is not None), default=0)
     inputs = linear_inputs_saved(spec, ref, a)
+    # the MLP output projection (the widest MLP input, wider than the hidden size): once it back-propagates, its
+    # saved input and 16-bit weight copy are freed and its weight gradient made, before the MLP's own gradients
+    # peak (phases.phase_pieces' mlp_top / mlp_bottom)
+    out_proj = max((m for m in spec.linears if m.layer is not None and m.role == "mlp"
+                    and m.in_features > spec.hidden_size), key=lambda m: m.in_features, default=None)
+    widest_saved = a * out_proj.in_features if out_proj else 0.0
+    out_cast = a * out_proj.in_features * out_proj.out_features if out_proj and amp else 0
+    out_grad = master * out_proj.params if out_proj else 0
     # attn_input: what eager attention's backward still holds of these; all of them, an upper bound
     ls = LoraSaved(copies=inputs, masks=0.0, mids=0.0, weight_casts=casts, stream_skip=0.0, chain=a * widest,
-                   input_grad=True, cast_cache=casts, attn_input=inputs)
+                   input_grad=True, cast_cache=casts, attn_input=inputs, widest_saved=widest_saved,
+                   out_proj_cast=out_cast, out_proj_grad=out_grad)
     block = {"layer_weights": 0}
     if ref.sharding != "none":
         largest = max((sum(m.params for m in spec.linears if m.layer == i) for i in range(spec.num_layers)), default=0)
@@ -137,12 +166,15 @@ def full_finetune(spec: ModelSpec, setup: TrainingSetup) -> FullFinetune:
         sh = shard(ref, weights, 0, grads, opt_alloc, opt_paged, block["layer_weights"])
         weights, grads, opt_alloc, opt_paged = sh.weights, sh.gradients, sh.optimizer_allocated, sh.optimizer_paged
         extra = sh.gathered_weights + sh.ddp_buckets
-    phases = step_phases(am, ls, ref, grads)
+    if ref.sharding != "none":  # the projection's gradient, sharded as every gradient is
+        ls = ls._replace(out_proj_grad=int(out_grad * grads / (master * params)) if params else 0)
+    below = first_block_share(spec)
+    phases = step_phases(am, ls, ref, grads, below)
     at = [p.at(ref.micro_batch, ref.seq_len) + extra for p in phases]
     best = max(range(len(at)), key=lambda i: (at[i], -i))  # the first of equal phases, as sweep.peak_moment
     name, peak = phases[best].name, at[best]
     # the gradients alive at that moment (the pieces phases[best] sums), the rest of the peak is activations
-    alive = int(round(sum(p.const for p in phase_pieces(am, ls, ref, grads)[best][1] if p.label == GRADIENTS)))
+    alive = int(round(sum(p.const for p in phase_pieces(am, ls, ref, grads, below)[best][1] if p.label == GRADIENTS)))
     workspace = cublas_workspace_bytes(setup)
     static = weights + opt_alloc + opt_paged + workspace
     overhead = (cuda_context_bytes(setup) + workspace

@@ -53,12 +53,26 @@ def adapter_weight_cast_bytes(setup: TrainingSetup, a: int) -> int:
     return a
 
 
-def lora_input_grad_chain_bytes(setup: TrainingSetup, a: int) -> int:
-    """Bytes per input element in flight while backward goes through one adapted module's input."""
+def lora_input_grad_chain_bytes(setup: TrainingSetup, a: int, x_bytes: int, copy: int) -> int:
+    """Bytes per input element in flight while backward goes through one adapted module's input (x_bytes per
+    element), beyond what its lora_A saves (`copy` bytes per element, 0 when it saves x itself) and its dropout
+    mask: the most of them alive at one moment."""
     pbytes = DTYPE_BYTES[setup.adapter_dtype]
-    # lora_A's input gradient (a), cast back through the adapter dtype (pbytes), through the dropout (pbytes),
-    # then summed with the base path's gradient
-    return a + pbytes + (pbytes if setup.lora_dropout > 0 else 0)
+    m = lora_input_copy_bytes(setup, a)  # lora_A's matmul runs in its saved input's dtype
+    mask = dropout_mask_bytes(setup, a)
+    # torch autograd frees a node's saved tensors once it has run: lora_A's input gradient (m) is made beside its
+    # saved input and the mask; then, the input freed, autocast's cast of the gradient back to the adapter dtype
+    # (fp32 adapters), the dropout's backward (its mask still saved) and peft's cast back to x's dtype
+    # (peft/tuners/lora/layer.py: _cast_input_dtype) each hold two of them. Traced: the backward of gpt2-heads'
+    # last block under checkpointing, tests/core/test_memory_trace.py
+    moments = [m + copy + mask]
+    if autocast_on(setup) and pbytes != a:
+        moments.append(m + pbytes + mask)
+    if setup.lora_dropout > 0:
+        moments.append(2 * pbytes + mask)
+    if x_bytes != pbytes:
+        moments.append(pbytes + x_bytes)
+    return max(moments) - copy - mask
 
 
 def shared_input_elements(mt: MemoryTargets, setup: TrainingSetup, a: int) -> int:
@@ -109,6 +123,11 @@ class LoraSaved(NamedTuple):
     # per token for one module: freed once that module back-propagates (the MLP output projection's, before the
     # MLP's own gradients peak)
     widest_saved: float = 0.0
+    # full fine-tuning (full_finetune.py): one block's MLP output projection's saved 16-bit weight copy and its
+    # weight gradient, bytes; the copy is freed and the gradient made once that projection back-propagates, before
+    # the MLP's own gradients peak (LoRA's adapter copies and gradients there are negligible: 0)
+    out_proj_cast: int = 0
+    out_proj_grad: int = 0
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -145,7 +164,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     cast_b = adapter_weight_cast_bytes(setup, a)
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
     copies = masks = mids = skip = per_seq = per_seq_masks = attn_in = 0.0
-    casts = widest = cached = widest_mlp = 0
+    casts = widest = cached = widest_mlp = widest_chain = 0
     widest_saved = 0.0
     for g in mt.groups:
         if g.in_blocks:
@@ -154,6 +173,9 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
             if not (g.attn_output or g.attn_input) and g.in_features > widest_mlp:
                 widest_saved = (0 if keeps[g.attn_output] else copy_b * g.in_features) + mask_b * g.in_features
                 widest_mlp = g.in_features
+            if g.in_features > widest:
+                x_b = a if g.attn_output else block_input_bytes(setup)
+                widest_chain = lora_input_grad_chain_bytes(setup, a, x_b, 0 if keeps[g.attn_output] else copy_b)
             widest = max(widest, g.in_features)
         r = g.rank(rank)
         if cast_b:  # autocast's copies of lora_A (when its input needs grad) and of lora_B
@@ -175,7 +197,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
             attn_in += copies + masks + mids - before
         if g.stream_input and not setup.grad_checkpointing:
             skip += mask_b * g.in_features * g.count
-    chain = lora_input_grad_chain_bytes(setup, a) * widest
+    chain = widest_chain * widest
     # peft/tuners/lora/layer.py (Linear.forward): x = self._cast_input_dtype(x, lora_A.weight.dtype) is a new
     # tensor when x's dtype differs, alive while the adapted module runs; the widest such input is the MLP
     # output projection's (wider than the hidden size)
@@ -186,9 +208,13 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         # (without autocast and without dropout that cast is what lora_A saves: a copy, priced in copies; with
         # dropout lora_A saves the dropped copy and the cast is a tensor of its own, traced: the forward peak of
         # tests/core/test_memory_trace.py's test_pure_bf16_forward_with_lora_dropout_holds_the_input_cast)
+        # Under autocast with dropout, the dropout's output (the adapter dtype) is a tensor of its own too: lora_A
+        # saves autocast's 16-bit cast of it (traced: llama-wide's recomputation, tests/core/test_memory_trace.py)
         x_bytes = block_input_bytes(setup)
         own_cast = autocast_on(setup) or setup.lora_dropout > 0
-        fwd_extra = (pbytes * widest if x_bytes != pbytes and own_cast else 0) + a * mt.hidden
+        dropped = autocast_on(setup) and setup.lora_dropout > 0 and pbytes != a
+        fwd_extra = (pbytes * widest if x_bytes != pbytes and own_cast else 0) + (pbytes * widest if dropped else 0) \
+            + a * mt.hidden
     copies += copy_b * shared_input_elements(mt, setup, a)
     if keeps[0]:  # q, k and v's shared input, saved once (shared_input_elements)
         attn_in += copy_b * mt.attn_input_in
@@ -228,4 +254,6 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.forward_extra,
         ls0.attn_input + rank * (ls1.attn_input - ls0.attn_input),
         ls0.widest_saved,
+        ls0.out_proj_cast,
+        ls0.out_proj_grad,
     )

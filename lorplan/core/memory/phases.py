@@ -85,18 +85,21 @@ ATTN_FORWARD = "attention forward (scores and softmax)"
 NORM_BACKWARD = "final norm backward"
 
 
-def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
-                 grad_bytes: int) -> list[tuple[str, list[Piece]]]:
+def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int,
+                 below_share: float | None = None) -> list[tuple[str, list[Piece]]]:
     """The phases of one step for this rank (bytes above the static state), each as its named pieces: see
     _block_phases; and, where a decoder's MLP's own gradients outweigh what backward_top's flight prices,
-    mlp_top and mlp_bottom after the phases they copy."""
-    phases = _block_phases(am, ls, setup, grad_bytes)
+    mlp_top and mlp_bottom after the phases they copy. below_share: the share of grad_bytes alive when the first
+    block back-propagates (None: every block's but the first's, (layers - 1) / layers)."""
+    phases = _block_phases(am, ls, setup, grad_bytes, below_share)
     # the MLP back-propagating (activations.mlp_backward_flight: unadapted, or its intermediates fp32 after kbit
-    # preparation): its gradients beside the incoming hidden-state gradient alone; the output projection's LoRA
-    # input (LoraSaved.widest_saved) and a quantized base's dequantized weight are freed by then. Whether it is
-    # priced depends on neither the rank nor the tokens, so every phase stays affine in both
-    mlp_grads = am.mlp_backward - ls.widest_saved + am.act_bytes * am.hidden
-    flight = ls.chain + 2 * am.act_bytes * am.hidden
+    # preparation): its gradients beside the incoming hidden-state gradient alone (the residual stream's dtype:
+    # am.layer_input's bytes); the output projection's LoRA input (LoraSaved.widest_saved) and a quantized
+    # base's dequantized weight are freed by then, and with full fine-tuning that projection's 16-bit weight copy,
+    # its weight gradient made (LoraSaved.out_proj_cast, out_proj_grad). Whether it is priced depends on neither
+    # the rank nor the tokens, so every phase stays affine in both
+    mlp_grads = am.mlp_backward - ls.widest_saved + am.layer_input
+    flight = ls.chain + am.stream_grads * am.layer_input
     if not am.mlp_backward or mlp_grads <= flight:
         return phases
     out = []
@@ -105,13 +108,14 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
         mlp = {"backward_top": "mlp_top", "recompute_top": "mlp_top", "backward_bottom": "mlp_bottom",
                "recompute_bottom": "mlp_bottom"}.get(name)
         if mlp:
-            out.append((mlp, [p._replace(per_token=mlp_grads) if p.label == FLIGHT else p
-                              for p in pieces if p.label != DEQUANT]))
+            out.append((mlp, [*(p._replace(per_token=mlp_grads) if p.label == FLIGHT else p
+                                for p in pieces if p.label != DEQUANT),
+                              Piece(CASTS, -ls.out_proj_cast), Piece(GRADIENTS, ls.out_proj_grad)]))
     return out
 
 
-def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
-                  grad_bytes: int) -> list[tuple[str, list[Piece]]]:
+def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int,
+                  below_share: float | None = None) -> list[tuple[str, list[Piece]]]:
     """The phases of one step for this rank (bytes above the static state), each as its named pieces.
 
     loss: everything saved + the logits buffers. top / bottom: the backward of the last and of the first block
@@ -125,10 +129,13 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
     opt_temp = foreach_step_temp_bytes(setup.optimizer, setup.foreach, grad_bytes)
     per_layer = am.layer_tokens + lora_tok / layers
     # torch autograd's engine runs a block's backward holding the incoming hidden-state gradient and the one it
-    # produces (summed over the residual branches), both in the activation dtype, and the widest adapted input's
-    # gradient chain (with a quantized base the dequantized weight is alive then)
-    flight = ls.chain + 2 * am.act_bytes * am.hidden
-    below = grad_bytes * (layers - 1) / layers  # true divisions keep every phase affine in (rank, gradients)
+    # produces (summed over the residual branches; a post-LayerNorm block, one: am.stream_grads), in the residual
+    # stream's dtype (am.layer_input's bytes: fp32 after kbit preparation and for full fine-tuning's fp32
+    # weights), and the widest adapted input's gradient chain (with a quantized base the dequantized weight is
+    # alive then)
+    flight = ls.chain + am.stream_grads * am.layer_input
+    # true divisions keep every phase affine in (rank, gradients)
+    below = grad_bytes * ((layers - 1) / layers if below_share is None else below_share)
     layer_casts = ls.weight_casts / layers
     merged_back = ls.merged_layer + ls.merged_grad  # MoE LoRA: one layer's merged weights and their gradient
     # once the blocks back-propagate, the final norm's saved tensors, the head's saved input and the loss's labels
@@ -150,8 +157,13 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
         cached = [Piece(CASTS, ls.cast_cache), Piece(MERGED, ls.merged)]
         forward = []
         if am.forward_tokens:  # an encoder has no logits: the end of its last block's forward can be the peak
-            # BertModel.forward keeps embedding_output and BertEncoder the block's input (Python locals)
-            live = am.forward_tokens + ls.forward_extra + 2 * am.embed_out
+            # BertModel.forward keeps embedding_output and BertEncoder the block's input (Python locals). With LoRA
+            # on the MLP output projection its peak is while that LoRA runs (its input's cast, the base output,
+            # lora_B's output and its scaled copy; the block's last LayerNorm and its output not yet made):
+            # traced, tests/core/test_memory_trace.py (bert)
+            live = am.forward_tokens + 2 * am.embed_out
+            if ls.forward_extra:
+                live += max(0, ls.forward_extra + 2 * (lora_out - am.act_bytes) * am.hidden - am.block_tail_saved)
             forward = [("forward", [*cached, *saved, Piece(FORWARD, per_token=live), all_layers])]
         attention = []
         if am.attn_backward_bs2:
@@ -229,24 +241,38 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup,
     masks = Piece(MASKS, per_bs2=am.mask_bs2)
     saved = [Piece(CHECKPOINTS, per_token=layers * am.layer_input), Piece(SAVED, per_token=am.model_tokens),
              Piece(SAVED, per_token=am.embed_saved + am.embed_out), masks]
+    # a first norm that saves the block's input itself (activations.norm_saves_stream) saves the checkpoint,
+    # already held: the recomputed block adds the rest
+    per_layer = per_layer - am.first_norm_stream
     # kbit eager attention with dropout: the recomputed block also holds its dropped fp32 probabilities
     block = [Piece(RECOMPUTED, per_token=per_layer), Piece(FLIGHT, per_token=flight),
              Piece(RECOMPUTED, per_bs2=am.layer_bs2 + am.block_live_bs2)]
     layer_state = [Piece(CASTS, layer_casts), Piece(MERGED, merged_back), Piece(DEQUANT, am.dequant)]
     forward = []
-    if am.forward_tokens:  # an encoder: the end of the recomputed last block (its output gradient waiting)
+    if am.forward_tokens:  # an encoder: the end of the recomputed last block (its output gradient waiting), or,
+        # with LoRA on its MLP output projection, that LoRA's lora_A, the last the recomputation needs (its input's
+        # cast and the base output; the block's last LayerNorm, its output and saved tensors not yet made)
+        live = am.forward_tokens + (ls.forward_extra - 2 * am.act_bytes * am.hidden - am.block_tail_saved
+                                    if ls.forward_extra else 0)
         forward = [("recompute_forward", [*layer_state, *saved, Piece(RECOMPUTED, per_token=per_layer),
                                           Piece(FLIGHT, per_token=am.act_bytes * am.hidden),
-                                          Piece(FORWARD, per_token=am.forward_tokens + ls.forward_extra),
+                                          Piece(FORWARD, per_token=live),
                                           Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
     elif am.block_forward_tokens:
         # a decoder: the last block recomputed up to its MLP output projection, whose LoRA's saved inputs are the
         # last the recomputation needs (torch.utils.checkpoint stops there): the final norm's gradient (the
         # stream's dtype: am.layer_input's bytes) waits, and the block's own live tensors, the projection's
-        # output and its LoRA input's cast are alive
+        # output and its LoRA input's cast are alive. With LoRA on that projection, peft's `result +
+        # lora_B(...) * scaling` back-propagates first (it saves nothing the recomputation makes): the scaled
+        # branch's gradient (the LoRA output's dtype) waits beside it, and without autocast, where an adapter
+        # dtype other than the base's makes the sum a cast of its own, the base output's gradient cast back too.
+        # Traced: the recomputation peaks there (tests/core/test_memory_trace.py, gpt2-heads and llama-wide)
         down = ls.forward_extra or am.act_bytes * am.hidden
+        lora_grads = 0
+        if ls.forward_extra:
+            lora_grads = lora_out * am.hidden + (am.act_bytes * am.hidden if lora_out != am.act_bytes else 0)
         forward = [("recompute_forward", [*layer_state, *saved, model_freed, Piece(RECOMPUTED, per_token=per_layer),
-                                          Piece(FLIGHT, per_token=am.layer_input),
+                                          Piece(FLIGHT, per_token=am.layer_input + lora_grads),
                                           Piece(FORWARD, per_token=am.block_forward_tokens + down),
                                           Piece(RECOMPUTED, per_bs2=am.layer_bs2)])]
     if am.attn_forward_bs2:
@@ -293,11 +319,12 @@ def _fold(values) -> float:
     return total
 
 
-def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int) -> list[Phase]:
+def step_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int,
+                below_share: float | None = None) -> list[Phase]:
     """The phases of one step for this rank (bytes above the static state): the sums of phase_pieces."""
     return [Phase(name, _fold(p.const for p in pieces), _fold(p.per_token for p in pieces),
                   float(_fold(p.per_bs2 for p in pieces)))
-            for name, pieces in phase_pieces(am, ls, setup, grad_bytes)]
+            for name, pieces in phase_pieces(am, ls, setup, grad_bytes, below_share)]
 
 
 class PhaseCoeffs(NamedTuple):
