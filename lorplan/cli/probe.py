@@ -352,8 +352,8 @@ def run_status(args) -> int:
     try:  # a ladder's live driver restarts it with the consent it was started with (restart_stalled)
         restarted = runner.restart_stalled(run, st, trust_remote_code=args.trust_remote_code,
                                            resume=_resume("status", run, args))
-    except RemoteCodeRefused as exc:  # the status is still worth printing; this line says why nothing runs
-        print(f"note: {exc}", file=sys.stderr)
+    except (RemoteCodeRefused, runner.OtherHeadRefused) as exc:  # the status is still worth printing; this line
+        print(f"note: {exc}", file=sys.stderr)  # says why nothing runs
         restarted = False
     if restarted:
         queued = sum(1 for p in st.probes if p.state == "queued")

@@ -622,6 +622,13 @@ def _attach(args) -> int:
     run = _find_ladder_run(args.run_id)
     files = LadderFiles(run)
     spec = files.spec()  # BadInput for a plain probe run
+    if spec.kind != "demo":
+        from lorplan.probe.runner import run_model_refusal
+
+        # a ladder started before lorplan recommend refused such a checkpoint: its driver and probes are not started
+        # again, and its recommendation (and a --write plan) is of another model than the one it holds
+        if (other := run_model_refusal(run, trusted=bool(args.trust_remote_code))) is not None:
+            raise BadInput(other)
     if args.write is not None:
         if spec.kind == "demo":
             raise BadInput(f"--write: run {run.id} is the demo ladder, whose plan is not yours to train; a ladder "

@@ -330,6 +330,36 @@ def status(run: RunDir, backend: Backend | None = None) -> RunStatus:
     return run_status(run, backend)
 
 
+class OtherHeadRefused(BadInput):
+    """A run's probes would train a checkpoint whose config.json names a head lorplan does not train (a token
+    classifier's): started before lorplan refused such a model (check_start), it is not queued again nor restarted
+    (run_model_refusal's line)."""
+
+
+def run_model_refusal(run: RunDir, plan: RunPlan | None = None, trusted: bool = False) -> str | None:
+    """The one line check_start refuses the model of `run` with when its config.json names a head lorplan does not
+    train (core.model.head.other_head_refusal: a token classifier's, a question-answering or multiple-choice
+    model's checkpoint, whose probes would train the causal LM or classifier planned of its config), naming the run
+    and its model ("run R: model /m/tagger: config.json names ..."); None otherwise, and for a model this machine
+    cannot read now (its probes say why when they run). For a run started before check_start refused such a model.
+    The model is read as check_start reads it (a fallback's build with `trusted`, the caller's consent: seconds of
+    torch in a child the first time, kept after); plan: the run's plan as already read."""
+    from lorplan.core.model import load_spec, resolve_model
+    from lorplan.core.model.head import other_head_refusal
+
+    plan = plan if plan is not None else run.plan()
+    base = plan.base if isinstance(plan.base, dict) else {}
+    model = base.get("model") if isinstance(base.get("model"), dict) else {}
+    name = plan.model or model.get("path") or model.get("id")
+    if not isinstance(name, str):  # the embedded demo model
+        return None
+    try:
+        spec = load_spec(resolve_model(name), trust_remote_code=trusted)
+    except (LorplanError, OSError, ValueError):
+        return None
+    return other_head_refusal(spec, f"run {run.id}: model {name}")
+
+
 RESTART_GRACE_S = 10.0  # a scheduler asked for this recently may still be starting: leave it that long
 
 
@@ -346,7 +376,9 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
     is started here and False is returned. by_driver: the caller is that driver, which gets the refusal.
     Never for a probe ladder that has ended (RunDir.ladder_ended: done, or cancelled): a probe still queued in
     its plan is not the ladder's to train, and `lorplan probe status` or `wait` started it after the ladder's
-    end, as `lorplan recommend --run RUN` no longer does."""
+    end, as `lorplan recommend --run RUN` no longer does. Nor for a run whose model's config.json names a head
+    lorplan does not train (run_model_refusal: started before check_start refused it): OtherHeadRefused, its line
+    (a driver is not asked: none is started again for such a ladder, `lorplan recommend --run` refuses it)."""
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     st = st if st is not None else run_status(run, backend)
     if not st.stalled or run.ladder_ended():
@@ -363,6 +395,8 @@ def restart_stalled(run: RunDir, st: RunStatus | None = None, backend: Backend |
         if by_driver or not driver_alive(run):
             raise
         return False  # the live driver restarts it
+    if not by_driver and (other := run_model_refusal(run, st.plan, backend.trust_remote_code)) is not None:
+        raise OtherHeadRefused(f"{other}; its queued probes are not started")
     backend.submit(run)
     return True
 
@@ -482,11 +516,15 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
     (submit=False: not, for a caller that queues several and starts one scheduler after). A run that asks for
     its model's own code needs the user's consent (trust_remote_code, or the given backend's): else
     RemoteCodeRefused, and nothing is moved. A probe of a ladder that has ended (done or cancelled) is not
-    queued again: BadInput (_check_ladder_going), nothing moved or started."""
+    queued again: BadInput (_check_ladder_going), nothing moved or started; nor one of a run whose model's
+    config.json names a head lorplan does not train (a run started before check_start refused it):
+    OtherHeadRefused (run_model_refusal's line), nothing moved or started."""
     _check_ladder_going(run, probe_id)
     backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
     _check_retry_consent(run, probe_id, backend.trust_remote_code)
     run.plan().probe(probe_id)
+    if (other := run_model_refusal(run, trusted=backend.trust_remote_code)) is not None:
+        raise OtherHeadRefused(f"{other}; probe {probe_id} is not queued again")
     with exclusive(run.queue_lock):
         _check_ladder_going(run, probe_id)  # again, under the lock the driver writes its done under
         launched = run.proc_path(probe_id).exists()
@@ -565,5 +603,5 @@ def attempts(run: RunDir, probe_id: str) -> int:
     return sum(1 for p in run.probe_dir(probe_id).glob("attempt-*") if p.is_dir())
 
 
-__all__ = ["DRIVER_START_GRACE_S", "SpaceWaitNotes", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry", "submit_new",
+__all__ = ["DRIVER_START_GRACE_S", "OtherHeadRefused", "SpaceWaitNotes", "StartCheck", "attempts", "cancel", "check_start", "driver_alive", "driver_launch_stamp", "make_plan", "mark_driver_launched", "plan_ranks", "restart_stalled", "retry", "run_model_refusal", "submit_new",
            "start", "status", "summaries", "timeout_space_note", "wait"]
