@@ -68,8 +68,9 @@ def test_a_head_with_no_output_linear_found_is_said(monkeypatch, capsys):
     """A head of which no one linear is as wide as the config's num_labels (none here: RoBERTa's out_proj taken
     out) is priced as built and says so, once; the config says the classes the plan trains."""
     one, _ = _spec("roberta", 1, monkeypatch, capsys)
-    assert head_labels(one) is None
+    assert head_labels(one) == 1  # its output linear, the child's classifier
     odd = replace(one, linears=tuple(m for m in one.linears if m.path != "classifier.out_proj"))
+    assert head_labels(odd) is None
     headed = with_labels(odd, 3)
     assert headed.linears == odd.linears and model_labels(headed) == 3
     (note,) = set(headed.notes) - set(odd.notes)

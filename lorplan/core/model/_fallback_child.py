@@ -4,15 +4,15 @@ Usage: python -m lorplan.core.model._fallback_child CONFIG_JSON [--trust-remote-
        python -m lorplan.core.model._fallback_child --serve IDLE_SECONDS (one build per request: serve())
 Prints one JSON line: {"class", "task", "named_other": the class config.json's architectures names when lorplan
 plans another (its words, _named_other) or null, "linears": [{path, in, out, bias, tied}], "tensors": [{path, shape,
-kind}], "output_embeddings", "classifier", "norm_classes", "moe_style", "unsupported_attention": ["sdpa"|"flash"],
-"supports_gradient_checkpointing", "context": [key, tokens, config class, attribute] or null, "mlp_width": the
-first dense MLP's up-projection width or null, "gated_mlp": whether that MLP is gated, "text_config": the scalar
-settings of the language model's config when it is a part of the config (a multimodal model's text_config, as
-config.get_text_config() finds it; the part the built model holds: an encoder-only T5Gemma's encoder), else null,
-"text_model": then the module path of its language model (model.get_decoder()), or null, "pools_last_token":
-whether the sequence classifier built pools its last token that is not padding, as a decoder's does
-(core.model.pooling, the rule lorplan train asks of the model it loads); false for a causal LM}. Errors: one
-line on stderr, exit 2 (exit 1 when reading the built model fails);
+kind}], "output_embeddings", "classifier": a sequence classifier's output linear (_classifier_name), "norm_classes",
+"moe_style", "unsupported_attention": ["sdpa"|"flash"], "supports_gradient_checkpointing", "context": [key, tokens,
+config class, attribute] or null, "mlp_width": the first dense MLP's up-projection width or null, "gated_mlp":
+whether that MLP is gated, "text_config": the scalar settings of the language model's config when it is a part of
+the config (a multimodal model's text_config, as config.get_text_config() finds it; the part the built model holds:
+an encoder-only T5Gemma's encoder), else null, "text_model": then the module path of its language model
+(model.get_decoder()), or null, "pools_last_token": whether the sequence classifier built pools its last token that
+is not padding, as a decoder's does (core.model.pooling, the rule lorplan train asks of the model it loads); false
+for a causal LM}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
 a config transformers builds as neither a causal LM nor a sequence classifier: "OtherTask: <what it is>" (see
 _other_task).
 """
@@ -25,6 +25,7 @@ import sys
 import warnings
 
 from lorplan.core.model.attention import class_flags
+from lorplan.core.model.head import task_words as _task_words  # the notes' words for an auto class (pure Python)
 from lorplan.core.model.pooling import pools_last_token
 
 
@@ -251,18 +252,6 @@ def _named_other(config, built: str) -> str | None:
 _PLANNED_AUTO = ("AutoModelForCausalLM", "AutoModelForSequenceClassification")
 
 
-def _task_words(name: str) -> str:
-    """"a token-classification model transformers builds with AutoModelForTokenClassification"; "a
-    sequence-to-sequence model transformers builds with AutoModelForSeq2SeqLM"."""
-    import re
-
-    task = name.removeprefix("AutoModel").removeprefix("For")
-    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", task).lower() if task else "base"
-    kind = kind.replace("seq2seq-lm", "seq2seq").replace("seq2seq", "sequence-to-sequence")
-    article = "an" if kind[0] in "aeiou" else "a"
-    return f"{article} {kind} model transformers builds with {name}"
-
-
 def _text_model(model) -> str | None:
     """The module path of a multimodal model's language model ("model.language_model"): model.get_decoder(),
     found among its modules; None when it has none of its own."""
@@ -436,8 +425,21 @@ def _output_embeddings_name(model) -> str | None:
 
 
 def _classifier_name(model) -> str | None:
-    """The head transformers' sequence classifiers add (peft trains it in full)."""
-    return next((name for name in ("score", "classifier") if getattr(model, name, None) is not None), None)
+    """The output linear of the head transformers' sequence classifiers add (peft trains the head in full): the
+    module named score or classifier when it is a linear (Llama's score, BERT's classifier), else the one linear in
+    it with num_labels outputs (T5Gemma's score.out_proj, RoBERTa's classifier.out_proj; for these the module of
+    the model's last parameter, which transformers' 4-bit load leaves unquantized: quantizers/base.py
+    get_keys_to_not_convert), else the module's name. fallback._spec gives it the role "head"."""
+    import torch
+    from transformers.pytorch_utils import Conv1D
+
+    name = next((name for name in ("score", "classifier") if getattr(model, name, None) is not None), None)
+    if name is None or isinstance(head := getattr(model, name), (torch.nn.Linear, Conv1D)):
+        return name
+    labels = getattr(model.config, "num_labels", None)
+    out = [f"{name}.{path}" for path, mod in head.named_modules() if isinstance(mod, torch.nn.Linear)
+           and mod.out_features == labels]
+    return out[0] if len(out) == 1 else name
 
 
 def _linears(model) -> tuple[list[dict], set[str], set[str]]:

@@ -26,14 +26,23 @@ REFUSED_CLAUSE = "; lorplan train, lorplan export and the probes refuse this che
 _NAMES = re.compile(r"config\.json names (\S+), an? \S+ model transformers builds with (AutoModel\w*);")
 
 
+def task_words(auto: str) -> str:
+    """What transformers' auto class `auto` builds, in the words of the notes (the fast path's and the fallback's
+    child's, which imports it): "a token-classification model transformers builds with
+    AutoModelForTokenClassification"; "a sequence-to-sequence model transformers builds with AutoModelForSeq2SeqLM"."""
+    task = auto.removeprefix("AutoModel").removeprefix("For")
+    kind = re.sub(r"(?<=[a-z])(?=[A-Z])", "-", task).lower() if task else "base"
+    kind = kind.replace("seq2seq-lm", "seq2seq").replace("seq2seq", "sequence-to-sequence")
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{article} {kind} model transformers builds with {auto}"
+
+
 def other_head_note(name: str, auto: str, built: str) -> str:
     """The note of a plan of `built` for a config.json whose architectures names `name`, the class transformers'
     `auto` builds (a head lorplan does not plan), the fast path's (archs.build_layout) and the fallback's
     (fallback._spec, from its child's _named_other); for a head of REFUSED_HEADS, that lorplan train, lorplan
     export and the probes refuse the checkpoint (other_head_refusal)."""
-    from lorplan.core.model._fallback_child import _task_words  # pure Python: the child's words
-
-    note = (f"config.json names {name}, {_task_words(auto)}; lorplan plans causal language models and sequence "
+    note = (f"config.json names {name}, {task_words(auto)}; lorplan plans causal language models and sequence "
             f"classifiers (what lorplan train loads), and this plan is of {built}")
     return note + (REFUSED_CLAUSE if auto in REFUSED_HEADS else "")
 
@@ -57,21 +66,27 @@ def other_head_refusal(spec, model: str) -> str | None:
     found = other_head(spec)
     if found is None or found[1] not in REFUSED_HEADS:
         return None
-    from lorplan.core.model._fallback_child import _task_words
-
     name, auto = found
-    return (f"{model}: config.json names {name}, {_task_words(auto)}, a head lorplan does not train: lorplan trains "
+    return (f"{model}: config.json names {name}, {task_words(auto)}, a head lorplan does not train: lorplan trains "
             "causal language models and sequence classifiers (lorplan train, its exports, its probes), and would "
             "train another model from this checkpoint without the head it holds: give the model it was fine-tuned "
             "from, or a causal LM or sequence classifier")
 
 
 def head_labels(spec) -> int | None:
-    """Outputs of the model's classifier head (a sequence classifier's `classifier` or `score`), else None."""
-    for m in spec.linears:
-        if m.role == "head" and m.name in ("classifier", "score"):
-            return m.out_features
-    return None
+    """Outputs of the model's classifier head (_head_linears), else None."""
+    return next((m.out_features for m in _head_linears(spec)), None)
+
+
+def _head_linears(spec) -> list:
+    """A sequence classifier's output linear, role "head": its `classifier` or `score` linear, or the one in a head
+    module of that name the fallback's child found (T5Gemma's score.out_proj, RoBERTa's classifier.out_proj:
+    _fallback_child._classifier_name); [] for a causal LM (its lm_head) or none."""
+    from lorplan.core.vocab import Task
+
+    if spec.task != Task.SEQUENCE_CLASSIFICATION:
+        return []
+    return [m for m in spec.linears if m.role == "head" and m.layer is None]
 
 
 def model_labels(spec) -> int:
@@ -137,16 +152,16 @@ def with_labels(spec, num_labels: int):
 
 
 def _output_linears(spec) -> list:
-    """The linears of a sequence classifier's head whose width is num_labels: its `classifier` or `score` linear
-    (head_labels'), else the one linear outside the blocks as wide as the config's num_labels (RoBERTa's and
-    ELECTRA's classifier.out_proj, Funnel's classifier.linear_out, T5's and BART's classification_head.out_proj,
+    """The linears of a sequence classifier's head whose width is num_labels: its output linear (_head_linears'),
+    else the one linear outside the blocks as wide as the config's num_labels (a head not named classifier or
+    score: T5's and BART's classification_head.out_proj,
     XLNet's logits_proj, XLM's sequence_summary.summary, Perceiver's decoder final_layer: in transformers 5 the one
     module whose shape num_labels changes, as built on the meta device for 1, 2 and 3 labels); [] when none is
     found or several are."""
     from lorplan.core.model.archs import num_labels
     from lorplan.core.vocab import Task
 
-    named = [m for m in spec.linears if m.role == "head" and m.name in ("classifier", "score")]
+    named = _head_linears(spec)
     if named or spec.task != Task.SEQUENCE_CLASSIFICATION:
         return named
     was = num_labels(spec.config or {})

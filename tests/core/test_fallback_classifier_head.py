@@ -1,0 +1,66 @@
+"""The fallback child names a sequence classifier's output linear as its classifier: the `score` or `classifier`
+module when it is a linear, else the one linear in that module with num_labels outputs (T5Gemma's score.out_proj,
+RoBERTa's classifier.out_proj). It named the module, so the linear in it had the role "other": head_labels found no
+head (the memory model priced 2 labels' logits), and a 4-bit plan priced the head quantized, which transformers
+leaves in 16 bits (quantizers/base.py get_keys_to_not_convert: the module of the model's last parameter). Built by
+transformers on the meta device in this process (the child's own report), tiny."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lorplan.core.memory.activations import head_labels as priced_labels
+from lorplan.core.model import _fallback_child, fallback
+from lorplan.core.model.head import head_labels, model_labels, with_labels
+
+SMALL = {"vocab_size": 64, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2,
+         "intermediate_size": 32}
+PART = {**SMALL, "num_key_value_heads": 1, "head_dim": 8}
+
+
+def _config(model_type: str, labels: int):
+    import transformers
+
+    if model_type == "t5gemma":  # the encoder-only classifier (is_encoder_decoder false)
+        return transformers.T5GemmaConfig(encoder=PART, decoder=PART, vocab_size=64, is_encoder_decoder=False,
+                                          num_labels=labels)
+    return transformers.AutoConfig.for_model(model_type, **SMALL, num_labels=labels)
+
+
+def _spec(model_type: str, labels: int, monkeypatch, capsys):
+    """The fallback's spec of the config's sequence classifier, and the name of the module of its last parameter
+    (what transformers leaves unquantized)."""
+    import torch
+    import transformers
+
+    config = _config(model_type, labels)
+    with torch.device("meta"):
+        model = transformers.AutoModelForSequenceClassification.from_config(config)
+    monkeypatch.setattr(_fallback_child, "_build", lambda *_, **__: (config, model, "sequence-classification"))
+    capsys.readouterr()
+    assert _fallback_child.main(["config.json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cfg = {**config.to_dict(), "model_type": model_type}
+    last = list(model.named_parameters())[-1][0].rpartition(".")[0]
+    return report, fallback._spec(report, cfg, model_type, False, model_type), last
+
+
+@pytest.mark.parametrize(("model_type", "head"), [("t5gemma", "score.out_proj"), ("roberta", "classifier.out_proj"),
+                                                  ("llama", "score"), ("bert", "classifier")])
+def test_the_classifier_is_the_heads_output_linear(model_type, head, monkeypatch, capsys):
+    report, spec, last = _spec(model_type, 3, monkeypatch, capsys)
+    assert report["classifier"] == head == last  # the linear transformers' 4-bit load leaves in 16 bits
+    assert [m.path for m in spec.linears if m.role == "head"] == [head]
+    assert head_labels(spec) == model_labels(spec) == priced_labels(spec) == 3
+    five = with_labels(spec, 5)
+    assert [(m.path, m.out_features) for m in five.linears if m.role == "head"] == [(head, 5)]
+    assert head_labels(five) == priced_labels(five) == 5
+
+
+def test_a_one_output_head_in_a_module_is_known_and_resized(monkeypatch, capsys):
+    """A cross-encoder's 1-output T5Gemma head: its own labels are 1 (a regression head), the plan's 2."""
+    _, spec, _ = _spec("t5gemma", 1, monkeypatch, capsys)
+    assert head_labels(spec) == model_labels(spec) == 1
+    assert head_labels(with_labels(spec, 2)) == 2
