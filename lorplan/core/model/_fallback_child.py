@@ -25,7 +25,7 @@ import sys
 import warnings
 
 from lorplan.core.model.attention import class_flags
-from lorplan.core.model.head import task_words as _task_words  # the notes' words for an auto class (pure Python)
+from lorplan.core.model.head import task_words as _task_words  # the notes' words (pure Python)
 from lorplan.core.model.pooling import pools_last_token
 
 
