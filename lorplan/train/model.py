@@ -21,8 +21,8 @@ from pathlib import Path
 from lorplan.core.errors import BadInput
 from lorplan.core.export.peft import classifier_kwargs  # the head the peft export's classifier file describes
 from lorplan.core.model.pooling import (  # the rule the fallback's child reports (ModelSpec)
+    pools_by_pad,
     pools_by_text_config,
-    pools_last_token,
 )
 from lorplan.core.plan.build import prepares_kbit  # the rule lorplan train shares with the exports
 from lorplan.core.units import counted
@@ -414,10 +414,7 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     except pickle.UnpicklingError:  # transformers reads a .bin checkpoint weights-only: it named other objects
         raise BadInput(f"model {plan.model.source!r}: its PyTorch .bin weights hold more than tensors, which lorplan "
                        "does not load (unpickling it could run any code); a model.safetensors copy loads") from None
-    if plan.model.task == "sequence-classification" and pools_last_token(model):
-        notes.extend(_pool_by_pad(model, pad_id))
-    elif getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = pad_id
+    notes.extend(pad_classifier(model, pad_id, plan.model.task))
     # train without the KV cache, as transformers' Trainer does (trainer.py: model.config.use_cache =
     # args.use_cache, False by default) and so the trainers lorplan exports to: with it on, every training
     # forward without checkpointing builds a DynamicCache whose copies of k and v live until the loss for
@@ -438,11 +435,22 @@ def build_model(plan, folder: Path, spec, device: str, pad_id: int, notes: list[
     return model
 
 
+def pad_classifier(model, pad_id: int, task: str) -> list[str]:
+    """The pad id of a model lorplan trains, and the notes it gives: a sequence classifier that pools by its pad id
+    (pools_by_pad: a decoder's, an encoder-decoder T5Gemma's, which lorplan prices as an encoder) pools by `pad_id`
+    (_pool_by_pad); another model keeps config.json's, or takes `pad_id` where it names none."""
+    if task == "sequence-classification" and pools_by_pad(model):
+        return _pool_by_pad(model, pad_id)
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = pad_id
+    return []
+
+
 def _pool_by_pad(model, pad_id: int) -> list[str]:
-    """Make a decoder classifier (pools_last_token) pool by `pad_id`, the id lorplan pads its batches with (the
-    tokenizer's pad token: data.collate), and say so when its config.json named another, or named none where the
-    adapter's classifier_config.json cannot carry it (a note). It pools each row's last token that is not the
-    pad_token_id of the config its forward reads (_pooled_config: Gemma 3's text_config, else the config itself)
+    """Make a classifier that pools by its pad id (pools_by_pad) pool by `pad_id`, the id lorplan pads its batches
+    with (the tokenizer's pad token: data.collate), and say so when its config.json named another, or named none
+    where the adapter's classifier_config.json cannot carry it (a note). It pools each row's last token that is not
+    the pad_token_id of the config its forward reads (_pooled_config: Gemma 3's text_config, else the config itself)
     and refuses a batch of more than one without one: another id than the batches' pools a padding position of
     every shorter right-padded row, silently."""
     top = model.config
@@ -468,13 +476,13 @@ def _pool_by_pad(model, pad_id: int) -> list[str]:
 
 
 def classifier_pad_kwargs(model) -> dict:
-    """{"pad_token_id": id} for a decoder classifier's classifier_config.json (pools_last_token): the id it pools
-    by (set by build_model to the one lorplan padded with), when from_pretrained's keyword sets it: on a config
-    whose own pad_token_id its forward reads (Llama, GPT-2, Qwen2...; T5Gemma's encoder-only classifier, whose
+    """{"pad_token_id": id} for the classifier_config.json of a classifier that pools by its pad id (pools_by_pad:
+    a decoder's, an encoder-decoder T5Gemma's): the id it pools by (set by build_model to the one lorplan padded
+    with), when from_pretrained's keyword sets it: on a config whose own pad_token_id its forward reads (Llama, GPT-2, Qwen2...; T5Gemma's encoder-only classifier, whose
     get_text_config() is its decoder's config); {} for one that reads a nested text config's (Gemma 3:
     Gemma3Config takes no pad_token_id, which from_pretrained would pass to the model's __init__, a TypeError),
     with none, or an encoder (its base is built with config.json's, as lorplan trained it)."""
-    if not pools_last_token(model):
+    if not pools_by_pad(model):
         return {}
     pooled = _pooled_config(model)
     pad = getattr(pooled, "pad_token_id", None)
@@ -482,7 +490,7 @@ def classifier_pad_kwargs(model) -> dict:
 
 
 def _pooled_config(model):
-    """The config whose pad_token_id a decoder classifier (pools_last_token) pools by: its text config
+    """The config whose pad_token_id a classifier that pools by its pad id (pools_by_pad) pools by: its text config
     (config.get_text_config(): Gemma 3's text_config) when its forward reads that one
     (GenericForSequenceClassification), else the config itself (T5Gemma's reads self.config.pad_token_id, while
     its get_text_config() is its decoder's config)."""

@@ -93,7 +93,8 @@ def test_lorplan_train_makes_it_pool_by_the_batches_pad_id_and_carries_it(tmp_pa
     import torch
     from transformers import AutoModelForSequenceClassification, T5GemmaForSequenceClassification
 
-    from lorplan.train.model import _pool_by_pad, classifier_pad_kwargs, pools_last_token
+    from lorplan.core.model.pooling import pools_last_token
+    from lorplan.train.model import _pool_by_pad, classifier_pad_kwargs
 
     torch.manual_seed(0)
     model = T5GemmaForSequenceClassification(_config(False, pad=5)).eval()
@@ -114,3 +115,49 @@ def test_lorplan_train_makes_it_pool_by_the_batches_pad_id_and_carries_it(tmp_pa
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "base", **head).eval()
     assert type(loaded.model).__name__ == "T5GemmaEncoderModel" and loaded.config.pad_token_id == 0
     assert _pools_each_rows_last_token(loaded, rows, pad=0)
+
+
+def _pooled_row(model, rows: list[list[int]], pad: int):
+    """The logits of the batch's last row."""
+    return _logits(model, rows, pad)[-1]
+
+
+def test_lorplan_train_makes_an_encoder_decoder_t5gemma_pool_by_the_batches_pad_id(tmp_path):
+    """The encoder-decoder classifier pools the decoder position after each row's last token that is not
+    config.pad_token_id (its forward reads the top config's, as the encoder-only one does), though lorplan prices it
+    as an encoder (pools_last_token false). lorplan train left its pad id alone (config.json's 5; the batches are
+    padded with 0), so a right-padded row pooled a padding position: its logits changed with the batch's width."""
+    import torch
+    from transformers import T5GemmaForSequenceClassification
+
+    from lorplan.core.model.pooling import pools_by_pad, pools_last_token
+    from lorplan.train.model import classifier_pad_kwargs, pad_classifier
+
+    torch.manual_seed(0)
+    model = T5GemmaForSequenceClassification(_config(True, pad=5)).eval()
+    assert model.config.is_encoder_decoder and not pools_last_token(model) and pools_by_pad(model)
+    short, six, nine = [7, 13, 12], [7, 8, 9, 10, 11, 12], [7, 8, 9, 10, 11, 12, 14, 15, 16]
+    same = torch.allclose(_pooled_row(model, [six, short], 0), _pooled_row(model, [nine, short], 0), atol=1e-5)
+    assert not same  # pooled by 5: the last padding position, another for each width
+    notes = pad_classifier(model, 0, "sequence-classification")
+    assert notes and notes[0].startswith("sequence classifier: config.json's pad_token_id 5 is not the tokenizer's")
+    assert model.config.pad_token_id == 0 and classifier_pad_kwargs(model) == {"pad_token_id": 0}
+    assert torch.allclose(_pooled_row(model, [six, short], 0), _pooled_row(model, [nine, short], 0), atol=1e-5)
+
+
+def test_an_encoder_decoder_that_pools_the_eos_keeps_its_pad_id():
+    """T5's classifier pools the EOS (its forward names pad_token_id in its docstring alone): not pooled by the pad
+    id, so lorplan train leaves config.json's alone and classifier_config.json carries none. Meta device."""
+    import torch
+    import transformers
+
+    from lorplan.core.model.pooling import pools_by_pad
+    from lorplan.train.model import classifier_pad_kwargs, pad_classifier
+
+    cfg = transformers.T5Config(vocab_size=64, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
+                                pad_token_id=5)
+    with torch.device("meta"):
+        model = transformers.T5ForSequenceClassification(cfg)
+    assert not pools_by_pad(model)
+    assert pad_classifier(model, 0, "sequence-classification") == [] and model.config.pad_token_id == 5
+    assert classifier_pad_kwargs(model) == {}

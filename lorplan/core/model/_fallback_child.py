@@ -11,8 +11,8 @@ whether that MLP is gated, "text_config": the scalar settings of the language mo
 the config (a multimodal model's text_config, as config.get_text_config() finds it; the part the built model holds:
 an encoder-only T5Gemma's encoder), else null, "text_model": then the module path of its language model
 (model.get_decoder()), or null, "pools_last_token": whether the sequence classifier built pools its last token that
-is not padding, as a decoder's does (core.model.pooling, the rule lorplan train asks of the model it loads); false
-for a causal LM}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
+is not padding, as a decoder's does (core.model.pooling, the rule lorplan train asks of the model it loads, with
+pools_by_pad for an encoder-decoder); false for a causal LM}. Errors: one line on stderr, exit 2 (exit 1 when reading the built model fails);
 a config transformers builds as neither a causal LM nor a sequence classifier: "OtherTask: <what it is>" (see
 _other_task).
 """
