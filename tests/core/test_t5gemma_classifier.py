@@ -86,10 +86,11 @@ def _pools_each_rows_last_token(model, rows: list[list[int]], pad: int) -> bool:
 
 
 def test_lorplan_train_makes_it_pool_by_the_batches_pad_id_and_carries_it(tmp_path):
-    """config.json's pad_token_id 5 (a real token; the batches are padded with 0): _pool_by_pad set only the
-    decoder config's, which get_text_config() names and the encoder-only classifier does not read, so right-padded
-    rows pooled a padding position; its note told a user to set that one too, and classifier_config.json carried
-    no pad id though from_pretrained's pad_token_id sets the one the classifier reads."""
+    """config.json's pad_token_id 5 (a real token; the batches are padded with 0): _pool_by_pad compared and named
+    the decoder config's id, which get_text_config() names and the encoder-only classifier does not read (it set
+    the top config's too, so training pooled right), told a user to set that one after loading, and
+    classifier_config.json carried no pad id, though from_pretrained's pad_token_id sets the one the classifier
+    reads: the base loaded with it pooled a padding position of every shorter right-padded row."""
     import torch
     from transformers import AutoModelForSequenceClassification, T5GemmaForSequenceClassification
 
@@ -161,3 +162,21 @@ def test_an_encoder_decoder_that_pools_the_eos_keeps_its_pad_id():
     assert not pools_by_pad(model)
     assert pad_classifier(model, 0, "sequence-classification") == [] and model.config.pad_token_id == 5
     assert classifier_pad_kwargs(model) == {}
+
+
+def test_a_multimodal_models_copied_text_config_is_not_taken_for_its_vision_config():
+    """_built_part takes the encoder part for a decoder part the built model does not hold (the encoder-only
+    T5Gemma's), and nothing else: a language model holding a copy of its text_config, beside a vision tower holding
+    vision_config itself, keeps the text config's sizes (the vision config was the one other part held)."""
+    import copy
+
+    import torch
+    from transformers import Gemma3Config
+
+    config = Gemma3Config()
+    model = torch.nn.Module()
+    model.vision, model.text = torch.nn.Module(), torch.nn.Module()
+    model.vision.config, model.text.config = config.vision_config, copy.deepcopy(config.text_config)
+    text = _fallback_child._text_config(config, model)
+    assert text is not None and text["hidden_size"] == config.text_config.hidden_size != \
+        config.vision_config.hidden_size

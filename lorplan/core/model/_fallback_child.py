@@ -288,15 +288,16 @@ def _text_part(config, model):
 
 
 def _built_part(config, model, text):
-    """`text`, the config part get_text_config names, when a module of the built `model` holds it; else the one
-    other part of `config` that a built module holds: T5GemmaForSequenceClassification with is_encoder_decoder
-    false builds its encoder alone (T5GemmaEncoderModel, which holds config.encoder), and its decoder config,
-    which get_text_config names, may give other sizes (t5gemma-9b-2b's encoder is the 9B's)."""
+    """`text`, the config part get_text_config names; its encoder part instead when `text` is config.decoder and
+    the built `model` holds config.encoder but not it: T5GemmaForSequenceClassification with is_encoder_decoder
+    false builds its encoder alone (T5GemmaEncoderModel, which holds config.encoder), and its decoder config may
+    give other sizes (t5gemma-9b-2b's encoder is the 9B's). Only that part: a multimodal model whose language
+    model holds a copy of its text_config still holds its vision_config, which is no text part."""
     held = {id(c) for m in model.modules() if (c := getattr(m, "config", None)) is not None}
-    if id(text) in held:
-        return text
-    built = [part for part in vars(config).values() if part is not config and id(part) in held]
-    return built[0] if len(built) == 1 else text
+    encoder = getattr(config, "encoder", None)
+    if text is getattr(config, "decoder", None) and id(text) not in held and id(encoder) in held:
+        return encoder
+    return text
 
 
 def _context(config) -> list | None:
