@@ -128,6 +128,9 @@ class LoraSaved(NamedTuple):
     # the MLP's own gradients peak (LoRA's adapter copies and gradients there are negligible: 0)
     out_proj_cast: int = 0
     out_proj_grad: int = 0
+    # LoRA's lora_A and lora_B weight gradients of the widest adapted in-block module, bytes: made as its input's
+    # gradient chain starts (traced: gpt2-heads r64 under checkpointing, the first block's chain peaks)
+    chain_grads: float = 0.0
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -164,7 +167,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     cast_b = adapter_weight_cast_bytes(setup, a)
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
     copies = masks = mids = skip = per_seq = per_seq_masks = attn_in = 0.0
-    casts = widest = cached = widest_mlp = widest_chain = 0
+    casts = widest = cached = widest_mlp = widest_chain = chain_grads = 0
     widest_saved = 0.0
     for g in mt.groups:
         if g.in_blocks:
@@ -176,6 +179,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
             if g.in_features > widest:
                 x_b = a if g.attn_output else block_input_bytes(setup)
                 widest_chain = lora_input_grad_chain_bytes(setup, a, x_b, 0 if keeps[g.attn_output] else copy_b)
+                chain_grads = pbytes * g.rank(rank) * (g.in_features + g.out_features)
             widest = max(widest, g.in_features)
         r = g.rank(rank)
         if cast_b:  # autocast's copies of lora_A (when its input needs grad) and of lora_B
@@ -232,7 +236,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         if pbytes != wbytes:
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
     return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
-                     per_seq, per_seq_masks, cached, fwd_extra, attn_in, widest_saved)
+                     per_seq, per_seq_masks, cached, fwd_extra, attn_in, widest_saved, chain_grads=chain_grads)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -256,4 +260,5 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.widest_saved,
         ls0.out_proj_cast,
         ls0.out_proj_grad,
+        ls0.chain_grads + rank * (ls1.chain_grads - ls0.chain_grads),
     )

@@ -108,9 +108,12 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_
         mlp = {"backward_top": "mlp_top", "recompute_top": "mlp_top", "backward_bottom": "mlp_bottom",
                "recompute_bottom": "mlp_bottom"}.get(name)
         if mlp:
+            # (the widest adapted module's LoRA gradients, LoraSaved.chain_grads, are made by then only when it is
+            # the MLP output projection: attention projections back-propagate after the MLP)
             out.append((mlp, [*(p._replace(per_token=mlp_grads) if p.label == FLIGHT else p
                                 for p in pieces if p.label != DEQUANT),
-                              Piece(CASTS, -ls.out_proj_cast), Piece(GRADIENTS, ls.out_proj_grad)]))
+                              Piece(CASTS, -ls.out_proj_cast), Piece(GRADIENTS, ls.out_proj_grad),
+                              Piece(GRADIENTS, 0.0 if ls.widest_saved else -ls.chain_grads)]))
     return out
 
 
@@ -134,6 +137,7 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad
     # weights), and the widest adapted input's gradient chain (with a quantized base the dequantized weight is
     # alive then)
     flight = ls.chain + am.stream_grads * am.layer_input
+    made = Piece(GRADIENTS, ls.chain_grads)  # the widest adapted module's LoRA weight gradients, made by then
     # true divisions keep every phase affine in (rank, gradients)
     below = grad_bytes * ((layers - 1) / layers if below_share is None else below_share)
     layer_casts = ls.weight_casts / layers
@@ -225,9 +229,9 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad
             ("loss", [*cached, Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens),
                       all_layers]),
             *final_norm,
-            ("backward_top", [*casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved, model_freed,
-                              Piece(FLIGHT, per_token=flight), all_layers]),
-            ("backward_bottom", [Piece(GRADIENTS, below), Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
+            ("backward_top", [made, *casts, Piece(MERGED, ls.merged_grad), Piece(DEQUANT, am.dequant), *saved,
+                              model_freed, Piece(FLIGHT, per_token=flight), all_layers]),
+            ("backward_bottom", [Piece(GRADIENTS, below), made, Piece(CASTS, layer_casts), Piece(MERGED, merged_back),
                                  Piece(DEQUANT, am.dequant), Piece(SAVED, per_token=per_layer),
                                  Piece(SAVED, per_token=am.model_backward_tokens), Piece(FLIGHT, per_token=flight),
                                  Piece(SAVED, per_bs2=am.layer_bs2)]),
@@ -302,9 +306,14 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad
         *forward,
         ("loss", [Piece(HEAD_CAST, am.head_cast), *saved, Piece(LOGITS, per_token=am.loss_tokens)]),
         *final_norm,
-        ("recompute_top", [*layer_state, *saved, model_freed, *block]),
-        ("recompute_bottom", [Piece(GRADIENTS, below), *layer_state, Piece(CHECKPOINTS, per_token=am.layer_input),
-                              Piece(SAVED, per_token=am.model_backward_tokens), masks, *block]),
+        ("recompute_top", [made, *layer_state, *saved, model_freed, *block]),
+        # what the embeddings saved is alive until they back-propagate, after the first block; with frozen
+        # embeddings their output is the leaf enable_input_require_grads made, which autograd's AccumulateGrad
+        # keeps to the end (traced: gpt2-heads r64, the first block's gradient chain peaks)
+        ("recompute_bottom", [Piece(GRADIENTS, below), made, *layer_state,
+                              Piece(CHECKPOINTS, per_token=am.layer_input),
+                              Piece(SAVED, per_token=am.model_backward_tokens + am.embed_saved
+                                    + (0 if ls.input_grad else am.embed_out)), masks, *block]),
         *attention,
         ("optimizer", [Piece(GRADIENTS, grad_bytes), Piece(OPT_TEMP, opt_temp)]),
     ]
