@@ -153,6 +153,11 @@ def run(args) -> int:
     _check_flags(args)
     source = resolve_model(args.model)
     spec = load_spec(source, trust_remote_code=args.trust_remote_code)
+    if args.write:  # a token classifier's checkpoint: priced with a note, but no plan that train refuses is written
+        from lorplan.core.model.head import other_head_refusal
+
+        if (other := other_head_refusal(spec, f"--model {args.model}")) is not None:
+            raise BadInput(other)
     if source.kind != "folder":
         args.model = source.id  # a written plan names the model by its published id, not the name typed
     _check_task_flags(args, spec)

@@ -120,7 +120,7 @@ def test_the_child_builds_a_named_sequence_classifier(tmp_path, capsys, model_ty
     assert (report["task"], report["class"], report["named_other"]) == (task, built, other)
     notes = [n for n in _spec(report, cfg, "m", False, model_type).notes if n.startswith("config.json names")]
     # a head lorplan train refuses (a token classifier's) is said so, as the fast path says it (head.other_head_note)
-    refused = ("; lorplan train, lorplan export and the probes refuse this checkpoint, whose head they do not "
+    refused = ("; lorplan train, export, recommend and the probes refuse this checkpoint, whose head they do not "
                "train") if other == TOKENS else ""
     assert notes == ([] if other is None else [
         f"config.json names {other}; lorplan plans causal language models and sequence classifiers (what lorplan "

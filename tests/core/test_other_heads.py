@@ -47,7 +47,7 @@ def _build(cfg: dict, auto):
 
 
 # what the note of a head lorplan train refuses (head.REFUSED_HEADS: all here) says beyond the class planned
-REFUSED = "; lorplan train, lorplan export and the probes refuse this checkpoint, whose head they do not train"
+REFUSED = "; lorplan train, export, recommend and the probes refuse this checkpoint, whose head they do not train"
 
 
 def _fallback_note(cfg: dict, built: str) -> list[str]:

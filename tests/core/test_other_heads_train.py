@@ -80,4 +80,4 @@ def test_plan_says_which_head_it_priced(tmp_path, capsys):
     assert "(LlamaForCausalLM," in out
     assert "config.json names LlamaForTokenClassification, a token-classification model transformers builds with " \
            "AutoModelForTokenClassification" in out
-    assert "this plan is of LlamaForCausalLM; lorplan train, lorplan export and the probes refuse this checkpoint" in out
+    assert "this plan is of LlamaForCausalLM; lorplan train, export, recommend and the probes refuse this checkpoint" in out

@@ -59,6 +59,7 @@ class Layout:
     moe_intermediate_size: int = 0
     notes: list[str] = field(default_factory=list)
     dropout: Dropout = field(default_factory=Dropout)
+    named_head: tuple[str, ...] = ()  # ModelSpec.named_head
 
     def lin(self, path: str, fin: int, fout: int, bias: bool, role: Role, layer: int | None) -> None:
         name = path.rsplit(".", 1)[-1]
@@ -624,6 +625,7 @@ def build_layout(model_type: str, cfg: Mapping[str, Any]) -> Layout:
         _as_classifier(lay, model_type, cfg)
     other = named_other_head(model_type, cfg, lay.architecture)
     if other is not None:
+        lay.named_head = other
         lay.notes.append(other_head_note(*other, lay.architecture))
     lay.dropout = config_dropout(model_type, cfg)
     return lay

@@ -481,11 +481,13 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
     ]
     if trust_remote_code:
         notes.append("trust_remote_code was enabled on request")
+    named_head: tuple[str, ...] = ()
     if isinstance(named := data.get("named_other"), str):  # a masked LM, a token classifier: not what lorplan trains
-        # the child's words are "NAME, " + its _task_words(AUTO); the fast path's note for such a head, one wording
+        # the child's words are "NAME, " + its task_words(AUTO); the fast path's note for such a head, one wording
         # (lorplan train's refusal of a token classifier said)
         name, _, words = named.partition(", ")
-        notes.append(other_head_note(name, words.rpartition(" ")[2], data["class"]))
+        named_head = (name, words.rpartition(" ")[2])
+        notes.append(other_head_note(*named_head, data["class"]))
     if cfg.get("is_encoder_decoder") and data["task"] == "sequence-classification":
         # traced CPU steps of tiny T5 / mT5 / umT5 classifiers (LoRA all-linear, 1x256): -54% to -65%
         notes.append(f"{data['class']} runs an encoder and a decoder stack with cross-attention; lorplan's memory "
@@ -521,6 +523,7 @@ def _spec(data: Mapping[str, Any], cfg: Mapping[str, Any], spec_id: str, trust_r
         linears=tuple(linears),
         tensors=tuple(tensors),
         notes=tuple(notes),
+        named_head=named_head,
         tied_linears=tuple(tied),
         num_experts=experts,
         num_experts_per_tok=_first(sizes, ("num_experts_per_tok", "moe_topk", "top_k")) if experts else 0,

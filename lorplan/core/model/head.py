@@ -19,11 +19,8 @@ import re
 REFUSED_HEADS = ("AutoModelForTokenClassification", "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice")
 
 # what other_head_note adds for a head of REFUSED_HEADS
-REFUSED_CLAUSE = "; lorplan train, lorplan export and the probes refuse this checkpoint, whose head they do not train"
-
-# the start of other_head_note's note, the fast path's and the fallback's ("config.json names X, a token-
-# classification model transformers builds with AutoModelForTokenClassification; lorplan plans ...")
-_NAMES = re.compile(r"config\.json names (\S+), an? \S+ model transformers builds with (AutoModel\w*);")
+REFUSED_CLAUSE = ("; lorplan train, export, recommend and the probes refuse this checkpoint, whose head they do not "
+                  "train")
 
 
 def task_words(auto: str) -> str:
@@ -41,7 +38,7 @@ def other_head_note(name: str, auto: str, built: str) -> str:
     """The note of a plan of `built` for a config.json whose architectures names `name`, the class transformers'
     `auto` builds (a head lorplan does not plan), the fast path's (archs.build_layout) and the fallback's
     (fallback._spec, from its child's _named_other); for a head of REFUSED_HEADS, that lorplan train, lorplan
-    export and the probes refuse the checkpoint (other_head_refusal)."""
+    export, recommend and the probes refuse the checkpoint (other_head_refusal)."""
     note = (f"config.json names {name}, {task_words(auto)}; lorplan plans causal language models and sequence "
             f"classifiers (what lorplan train loads), and this plan is of {built}")
     return note + (REFUSED_CLAUSE if auto in REFUSED_HEADS else "")
@@ -49,17 +46,14 @@ def other_head_note(name: str, auto: str, built: str) -> str:
 
 def other_head(spec) -> tuple[str, str] | None:
     """(the class config.json's architectures names, the auto class transformers builds it with) when the spec was
-    planned as another model than that head (its note: other_head_note's, the fast path's, or the fallback's),
-    else None."""
-    for note in spec.notes:
-        found = _NAMES.match(note)
-        if found:
-            return found.group(1), found.group(2)
-    return None
+    planned as another model than that head (ModelSpec.named_head, the fast path's or the fallback's; its note is
+    other_head_note's), else None."""
+    named = getattr(spec, "named_head", ())
+    return (named[0], named[1]) if len(named) == 2 else None
 
 
 def other_head_refusal(spec, model: str) -> str | None:
-    """The one line lorplan train, lorplan export and the probes refuse a model with when its config.json names a
+    """The one line lorplan train, export, recommend and the probes refuse a model with when its config.json names a
     head of REFUSED_HEADS ("MODEL: config.json names LlamaForTokenClassification, a token-classification model
     transformers builds with AutoModelForTokenClassification, a head lorplan does not train ..."); None otherwise.
     `model` names it as the caller's input does ("PLAN: model.path ./tagger", "--model ./tagger")."""
@@ -68,7 +62,7 @@ def other_head_refusal(spec, model: str) -> str | None:
         return None
     name, auto = found
     return (f"{model}: config.json names {name}, {task_words(auto)}, a head lorplan does not train: lorplan trains "
-            "causal language models and sequence classifiers (lorplan train, its exports, its probes), and would "
+            "causal language models and sequence classifiers (lorplan train, its exports, recommendations and probes), and would "
             "train another model from this checkpoint without the head it holds: give the model it was fine-tuned "
             "from, or a causal LM or sequence classifier")
 

@@ -316,6 +316,7 @@ def spec_from_layout(
         num_experts_per_tok=lay.num_experts_per_tok,
         moe_intermediate_size=lay.moe_intermediate_size,
         notes=tuple(lay.notes),
+        named_head=lay.named_head,
         tied_linears=tuple(lay.tied_linears),
         config=MappingProxyType(dict(cfg)),
         dropout=lay.dropout,

@@ -144,6 +144,10 @@ class ModelSpec:
     # outside the blocks, as the fast path's decoder classifiers are (Llama's, Qwen's, GPT-2's...; its encoders,
     # BERT's kin, name theirs classifier). The memory model prices such a classifier as its causal LM.
     pools_last_token: bool | None = None
+    # the head config.json's architectures names when another model is planned of it (core.model.head: a token
+    # classifier's checkpoint planned as its causal LM): (class name, the transformers auto class that builds it),
+    # the fast path's (archs.named_other_head) or the fallback's child's; () when it names the model planned
+    named_head: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.pools_last_token is None:
