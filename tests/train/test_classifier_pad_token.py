@@ -214,16 +214,18 @@ def test_an_encoder_classifier_keeps_its_config_pad_token_id(tmp_path):
 
 
 @pytest.mark.parametrize("model_type, pools", [
-    ("llama", True), ("gpt2", True), ("gemma3", True), ("ctrl", True), ("qwen2", True), ("t5gemma", True),
+    ("llama", True), ("gpt2", True), ("gemma3", True), ("ctrl", True), ("qwen2", True),
+    ("t5gemma", True), ("t5gemma2", True),
     ("bert", False), ("roberta", False), ("deberta-v2", False), ("bart", False), ("t5", False)])
 def test_which_classifiers_pool_by_the_pad_id(model_type, pools):
-    """Decoders pool each row's last non-pad token, and the encoder-decoder T5Gemma its decoder position after it
-    (lorplan sets and carries their pad id); encoders pool their first token and BART's and T5's the EOS (theirs is
-    left as config.json has it). Built on the meta device, 1 layer."""
+    """Decoders pool each row's last non-pad token, and the encoder-decoder T5Gemma and T5Gemma 2 their decoder
+    position after it (lorplan sets and carries their pad id; it prices them as encoders: pools_last_token false);
+    encoders pool their first token and BART's and T5's the EOS (theirs is left as config.json has it). Built on
+    the meta device, 1 layer."""
     import torch
     import transformers
 
-    from lorplan.core.model.pooling import pools_by_pad
+    from lorplan.core.model.pooling import pools_by_pad, pools_last_token
 
     cfg = transformers.AutoConfig.for_model(model_type)
     for config in (cfg, *(getattr(cfg, k) for k in ("text_config", "vision_config") if hasattr(cfg, k))):
@@ -234,3 +236,4 @@ def test_which_classifiers_pool_by_the_pad_id(model_type, pools):
     with torch.device("meta"):
         model = transformers.AutoModelForSequenceClassification.from_config(cfg)
     assert pools_by_pad(model) is pools
+    assert pools_last_token(model) is (pools and not model.config.is_encoder_decoder)

@@ -428,9 +428,10 @@ def _output_embeddings_name(model) -> str | None:
 def _classifier_name(model) -> str | None:
     """The output linear of the head transformers' sequence classifiers add (peft trains the head in full): the
     module named score or classifier when it is a linear (Llama's score, BERT's classifier), else the one linear in
-    it with num_labels outputs (T5Gemma's score.out_proj, RoBERTa's classifier.out_proj; for these the module of
-    the model's last parameter, which transformers' 4-bit load leaves unquantized: quantizers/base.py
-    get_keys_to_not_convert), else the module's name. fallback._spec gives it the role "head"."""
+    it with num_labels outputs (T5Gemma's score.out_proj, RoBERTa's classifier.out_proj), else the module's name.
+    fallback._spec gives it the role "head". Transformers 5's 4-bit load quantizes it when it has a bias
+    (quantizers/base.py get_keys_to_not_convert names the model's last parameter, then a bias, which no module's
+    name matches), though core.memory prices a role-"head" linear in 16 bits."""
     import torch
     from transformers.pytorch_utils import Conv1D
 
