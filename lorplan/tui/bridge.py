@@ -155,7 +155,7 @@ def load_spec(source: str, trust_remote_code: bool = False) -> ModelSpec:
     if not source:
         raise BadInput("Model: type a catalog id, a folder with config.json, or a cached hub id")
     try:
-        return core_load_spec(source, trust_remote_code=trust_remote_code is True)
+        spec = core_load_spec(source, trust_remote_code=trust_remote_code is True)
     except BadInput as exc:
         exc.args = (consent_words(str(exc)),)
         raise
@@ -163,6 +163,43 @@ def load_spec(source: str, trust_remote_code: bool = False) -> ModelSpec:
         where = exc.filename or source
         raise BadInput(f"Model: {exc.strerror or 'Permission denied'} ({where}); check its permissions, or "
                        "choose another model") from None
+    _remember_build(spec, trust_remote_code is True)
+    return spec
+
+
+# The fallback's builds this planner made of models outside the fast path, by config file version (_file_version):
+# what its export dialog reads when that build is not kept on disk (_model_spec). Thread-safe enough: the worker
+# that loads a model sets an entry whole, the UI thread reads it.
+_BUILT: dict = {}
+_BUILT_KEEP = 8
+
+
+def _file_version(config_path: str | None) -> tuple | None:
+    """(resolved path, mtime, size) of a config file, None when there is none or it cannot be read."""
+    if config_path is None:
+        return None
+    try:
+        path = Path(config_path).resolve()
+        stat = path.stat()
+    except OSError:
+        return None
+    return str(path), stat.st_mtime_ns, stat.st_size
+
+
+def _remember_build(spec: ModelSpec, trusted: bool) -> None:
+    """Remember the planner's fallback build of `spec` for its export dialog (_model_spec), unless it ran the
+    model's own code (`trusted` and auto_map), which lorplan export never builds. Kept on disk too
+    (core.model.buildcache), but not where the cache folder cannot be written (a read-only or full disk), and the
+    loader's own in-process cache is keyed by the consent it was loaded with: a planner started with
+    --trust-remote-code read no spec there, so its dialog refused no token classifier's checkpoint."""
+    if spec.source != "fallback" or (trusted and "auto_map" in spec.config):
+        return
+    key = _file_version(spec.config_path)
+    if key is not None:
+        _BUILT.pop(key, None)
+        _BUILT[key] = spec
+        while len(_BUILT) > _BUILT_KEEP:
+            _BUILT.pop(next(iter(_BUILT)))
 
 
 # -- the model's own code -------------------------------------------------------------------------------------
@@ -701,13 +738,20 @@ def _export_classes(plan: Plan, fmt: str) -> dict:
     return _CLASSES_CACHE[key]
 
 
+def other_head_refusal(spec: ModelSpec, model: str) -> str | None:
+    """The one line lorplan train, export, recommend and the probes refuse a checkpoint whose config.json names a
+    head lorplan does not train with (a token classifier's, a question-answering or multiple-choice model's:
+    core.model.head.other_head_refusal), naming the model as `model`; None for any other model."""
+    from lorplan.core.model.head import other_head_refusal as refusal
+
+    return refusal(spec, model)
+
+
 def export_refusal(plan: Plan, fmt: str) -> str | None:
     """Why `fmt` cannot carry this plan at all, else None: a checkpoint whose config.json names a head lorplan does
     not train (a token classifier's: core.model.head.other_head_refusal, the line `lorplan train` and `lorplan
     export` refuse it with), for every format and the plan file too, which only lorplan train and lorplan export
     read; a sequence classifier for axolotl or LLaMA-Factory."""
-    from lorplan.core.model.head import other_head_refusal
-
     spec = _model_spec(plan)
     if spec is not None and (other := other_head_refusal(spec, plan.model.source)) is not None:
         return other
@@ -724,14 +768,17 @@ _SPEC_CACHE: dict = {}
 def _model_spec(plan: Plan) -> ModelSpec | None:
     """The plan's model's spec as `lorplan export` reads it (core.export.model_spec.read_model_spec), once per
     config file version, never starting the fallback's child: a model outside the fast path is read from the build
-    the planner's worker kept when it loaded the model (core.model.buildcache). None where no build is kept (looked
-    for again at the next call) or the model cannot be read (as core.export.kbit reads it: no spec)."""
+    the planner's worker kept when it loaded the model (core.model.buildcache), else from the build this planner
+    made of that config file version (load_spec, _remember_build: transformers' own class, as the export builds
+    it). None where neither is there (looked for again at the next call) or the model cannot be read (as
+    core.export.kbit reads it: no spec)."""
     from lorplan.core.export.model_spec import read_model_spec
     from lorplan.core.model import resolve_model
     from lorplan.core.model.fallback import NotKept
 
     # from the working folder, as found_paths looks for it: the planner's plan has no file yet
     source = str(Path(plan.model.path).expanduser()) if plan.model.path is not None else plan.model.source
+    config = None
     try:
         config = resolve_model(source).config_path
         stat = Path(config).stat() if config is not None else None
@@ -742,7 +789,7 @@ def _model_spec(plan: Plan) -> ModelSpec | None:
         try:
             _SPEC_CACHE[key] = read_model_spec(plan, source, build=False)
         except NotKept:
-            return None
+            return _BUILT.get(_file_version(config))  # not cached: kept on disk later, it is read from there
         except (BadInput, OSError, ValueError):
             _SPEC_CACHE[key] = None
     return _SPEC_CACHE[key]

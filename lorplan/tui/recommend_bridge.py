@@ -119,8 +119,12 @@ def data_size(plan: PlanSnapshot, data: PlanData | None, typed: int | None = Non
 
 def prior(plan: PlanSnapshot, data: PlanData | None, typed: int | None = None) -> PriorRead:
     """The capacity prior's recommendation for the plan on screen (its model, targets, setup and memory
-    budget) and the Data tab's profile, or the size typed; never raises BadInput (it becomes `needs`)."""
+    budget) and the Data tab's profile, or the size typed; never raises BadInput (it becomes `needs`). None for a
+    checkpoint whose config.json names a head lorplan does not train (a token classifier's), which `lorplan
+    recommend` refuses: its `needs` is that command's line (bridge.other_head_refusal), the model as typed."""
     task = plan.spec.task
+    if (other := bridge.other_head_refusal(plan.spec, plan.source)) is not None:
+        return PriorRead(None, other)
     try:
         size = data_size(plan, data, typed)
         if size is None:
