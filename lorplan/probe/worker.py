@@ -237,11 +237,17 @@ def run_probe(run: RunDir, probe_id: str, emit, state: ProbeState, device_name: 
               should_stop=None, trust_remote_code: bool = False) -> dict:
     """Train one probe through the engine; return the facts of the result (state and memory are added by
     the caller). A run that asks for its model's own code is refused (BadInput) unless trust_remote_code (the
-    user's flag, handed down by the scheduler: lorplan.probe.consent), before anything is loaded."""
+    user's flag, handed down by the scheduler: lorplan.probe.consent), before anything is loaded; so is a run of a
+    checkpoint whose config.json names a head lorplan does not train (a token classifier's: OtherHeadRefused,
+    runner.run_model_refusal's line), which lorplan refuses at a run's start (check_start), a retry and a
+    scheduler's restart, and which a ladder's driver started by an older lorplan may still queue."""
     from lorplan.probe.consent import check_consent, status_command
+    from lorplan.probe.runner import OtherHeadRefused, run_model_refusal
 
     rp = run.plan()
     check_consent(run, trust_remote_code, status_command(run.id), plan=rp)
+    if (other := run_model_refusal(run, rp, trust_remote_code)) is not None:
+        raise OtherHeadRefused(f"{other}; probe {probe_id} is not trained")
     import torch
 
     from lorplan.train.data import digest
