@@ -58,7 +58,7 @@ class ActivationModel:
     per_sequence: float = 0.0
     # a decoder's sequence classifier: what its trained score head saves, per token (its input, the final norm's
     # output; part of model_tokens)
-    head_input: float = 0.0
+    head_input: float = 0.0  # (with what a head transform before it saves: head_transform_saved)
     head_softcap: float = 0.0  # the final-logit softcapping's saved tanh, per token (part of loss_tokens)
     # eager attention's backward (eager_backward_bs2): bytes per b*s*s of the one layer whose softmax
     # back-propagates (they replace its layer_bs2 then; 0 = no such moment is priced), and bytes per token of that
@@ -620,6 +620,12 @@ def attention_mask_bytes(spec: ModelSpec, setup: TrainingSetup, x_bytes: int) ->
 # (Gemma3nForConditionalGeneration, Gemma4ForConditionalGeneration: get_text_config(); PaliGemma's, Mistral
 # Large 4's, the Muse and Inkling 2 multimodal classes' too); Gemma3ForConditionalGeneration applies none
 _ATTN_SOFTCAP = frozenset({"gemma2", "vaultgemma"})
+# the models whose config nests each part's own config, whose attention applies its attn_logit_softcapping:
+# model_type -> (the part lorplan prices, the cap its config class defaults to). transformers models/t5gemma/modeling_t5gemma.py
+# (T5GemmaSelfAttention: softcap=self.config.attn_logit_softcapping into eager_attention_forward; T5GemmaConfig
+# keeps it in `encoder` and `decoder`, T5GemmaModuleConfig defaults it to 50.0). Checked against the installed
+# transformers: tests/core/test_memory_softcap_parts.py
+_PART_ATTN_SOFTCAP = {"t5gemma": ("encoder", 50.0)}
 _FINAL_SOFTCAP = {
     "Gemma2ForCausalLM": False, "Gemma3ForCausalLM": False, "Gemma3nForCausalLM": False,
     "Gemma4ForCausalLM": False, "VaultGemmaForCausalLM": False, "NanoChatForCausalLM": False,
@@ -678,7 +684,12 @@ def softcapped(spec: ModelSpec, key: str) -> bool:
         model_type, cfg = _text_model(spec) if _FINAL_SOFTCAP[spec.architecture] else (spec.model_type, spec.config or {})
     else:
         model_type, cfg = _text_model(spec)
-        if model_type not in _ATTN_SOFTCAP:
+        if model_type in _PART_ATTN_SOFTCAP:
+            part, default = _PART_ATTN_SOFTCAP[model_type]
+            cfg = cfg[part] if isinstance(cfg.get(part), Mapping) else {}
+            if key not in cfg:
+                return default is not None
+        elif model_type not in _ATTN_SOFTCAP:
             return False
     if key in cfg:
         value = cfg[key]
@@ -720,14 +731,41 @@ def gelu_new_saved(i: int, m: int, fp32_pow: bool) -> int:
     return 4 * m * i
 
 
+# the activations whose backward reads their output, not their input (torch tools/autograd/derivatives.yaml:
+# relu's threshold_backward(grad, result, 0), sigmoid_backward(grad, result), tanh_backward(grad, result);
+# transformers activations.py ACT2FN maps these names to nn.ReLU, nn.Sigmoid, nn.Tanh). ReLU is traced (CTRL, OPT)
+_OUTPUT_SAVING_ACTIVATIONS = frozenset({"relu", "sigmoid", "tanh"})
+# the model types whose MLP activation is fixed in their code, with no config key to read it from:
+# transformers models/ctrl/modeling_ctrl.py (point_wise_feed_forward_network: Linear, nn.ReLU(), Linear)
+_FIXED_ACTIVATION = {"ctrl": "relu"}
+
+
+def mlp_activation(spec: ModelSpec) -> str:
+    """The MLP's activation name (transformers ACT2FN's), from the config or the model type's code."""
+    return spec.hidden_act or _FIXED_ACTIVATION.get(_text_model(spec)[0], "")
+
+
+def activation_saves_output(spec: ModelSpec) -> bool:
+    """Whether a plain (ungated) MLP's activation saves its output, the output projection's input, for backward
+    (ReLU: CTRL, OPT) rather than its input (GELU)."""
+    return not spec.gated_mlp and mlp_activation(spec) in _OUTPUT_SAVING_ACTIVATIONS
+
+
 def mlp_saved(spec: ModelSpec, m: int, fp32_pow: bool) -> int:
     """The MLP's saved intermediates in `m` bytes per element (the MLP's compute dtype)."""
     i = spec.intermediate_size
     if _family(spec) == "llama":
         return swiglu_saved(i, m) if spec.gated_mlp else 4 * m * i
+    if spec.gated_mlp:
+        # any gated MLP saves three m x i tensors: Llama's gate and up outputs and the activation's output, and
+        # alike a fused projection chunked in two (transformers models/modernbert_decoder/modeling_modernbert_
+        # decoder.py, ModernBertDecoderMLP: input, gate = Wi(x).chunk(2); Wo(act(input) * gate)): the activation
+        # saves its chunk, a view that keeps Wi's whole 2 x i output alive, and the product saves the
+        # activation's output. Traced: tests/core/test_memory_trace_decoder_heads.py
+        return swiglu_saved(i, m)
     if spec.hidden_act == "gelu_new" or _family(spec) == "gpt2":
         return gelu_new_saved(i, m, fp32_pow)
-    # a built-in activation (torch gelu / relu) saves its input only
+    # a built-in activation saves its input (torch gelu) or its output (relu: activation_saves_output), one m x i
     return m * i
 
 
@@ -739,7 +777,7 @@ def mlp_backward_flight(spec: ModelSpec, m: int) -> int:
     # Python gelu_new: the input gradient, then 0.5 * x * (1 + tanh(...))'s product gradients and pow_backward's
     # x.pow(2), 3 * that and their product. Traced where no adapter's input is wider (LoRA on q and v only;
     # lora_saved's chain prices an adapted MLP input): tests/core/test_memory_trace.py
-    if _family(spec) == "llama" or spec.hidden_act == "gelu_new" or _family(spec) == "gpt2":
+    if _family(spec) == "llama" or spec.gated_mlp or spec.hidden_act == "gelu_new" or _family(spec) == "gpt2":
         return 3 * m * i
     # a built-in activation (torch gelu / relu): one aten backward op, its input's gradient
     return 2 * m * i
@@ -777,9 +815,15 @@ def block_norms(spec: ModelSpec) -> int:
 
 
 def _block_norm_paths(spec: ModelSpec) -> list[str]:
-    first = min((t.layer for t in spec.tensors if t.layer is not None), default=None)
-    return [t.path for t in spec.tensors if t.layer == first and t.kind == "norm" and t.shape == (spec.hidden_size,)
-            and not t.path.endswith(".bias")]
+    """The hidden-size norm weights of the block that has the most: a block whose norm is an nn.Identity has
+    none for it (transformers models/modernbert_decoder: layer 0's attn_norm, after the embeddings' own norm),
+    and the first block's first norm is priced apart (ActivationModel.first_norm)."""
+    by_layer: dict[int, list[str]] = {}
+    for t in spec.tensors:
+        if (t.layer is not None and t.kind == "norm" and t.shape == (spec.hidden_size,)
+                and not t.path.endswith(".bias")):
+            by_layer.setdefault(t.layer, []).append(t.path)
+    return max(by_layer.values(), key=len, default=[])
 
 
 def shared_norm_input(spec: ModelSpec) -> bool:
@@ -904,18 +948,22 @@ def encoder_block_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
     return norm_out * h + m * spec.intermediate_size + 2 * a * h
 
 
-def decoder_block_live(h: int, i: int, x: int, m: int, shared_residual: bool = False, attn_out: int = 0) -> int:
+def decoder_block_live(h: int, i: int, x: int, m: int, shared_residual: bool = False, attn_out: int = 0,
+                       act_saves_output: bool = False) -> int:
     """Bytes per token a decoder block holds while its MLP output projection runs, beyond what autograd saves and
     the projection's output (x: the residual stream's and the MLP input's bytes per element, m: the MLP's).
     shared_residual: the post-attention norm saves `residual` itself (norm_saves_stream), priced with the norms;
-    attn_out: bytes per element of an attention output the block keeps as a Python local (GPT-2's), else 0."""
+    attn_out: bytes per element of an attention output the block keeps as a Python local (GPT-2's), else 0;
+    act_saves_output: the projection's input is an activation's output that the activation saves
+    (activation_saves_output), priced by mlp_saved, not here."""
     # transformers models/llama/modeling_llama.py (LlamaDecoderLayer.forward; GPT2Block alike): `residual` and the
     # post-attention norm's output (the MLP's input) are Python locals until the MLP returns, and down_proj's input
     # act_fn(gate) * up is saved by nothing once down_proj is frozen (its LoRA saves its own cast). GPT2Block's
     # `attn_output` stays bound until the block returns (LlamaDecoderLayer rebinds its hidden_states). Traced: a
     # decoder classifier's last block (its forward, or its recomputation under checkpointing) is the peak,
-    # tests/core/test_memory_trace.py
-    return (1 if shared_residual else 2) * x * h + m * i + attn_out * h
+    # tests/core/test_memory_trace.py. CTRL's and OPT's ReLU saves its output, which is down's input: traced,
+    # tests/core/test_memory_trace_decoder_heads.py (CTRL +6.3% to +6.5% with it counted here too)
+    return (1 if shared_residual else 2) * x * h + (0 if act_saves_output else m * i) + attn_out * h
 
 
 def norm_saves_stream(fam: str, resid: int, cuda_autocast: bool) -> bool:
@@ -931,6 +979,20 @@ def norm_saves_stream(fam: str, resid: int, cuda_autocast: bool) -> bool:
     if fam == "llama":
         return resid == 4
     return not cuda_autocast or resid == 4
+
+
+def head_transform_saved(spec: ModelSpec, a: int, norm_x: int) -> int:
+    """Bytes per token that a decoder classifier's head saves before its classifier reads it, over every
+    position: per dense layer outside the blocks its activation's input, per norm of that head its input and
+    statistics (norm_x: the bytes per element the norm computes in)."""
+    # transformers models/modernbert_decoder/modeling_modernbert_decoder.py (ModernBertDecoderPredictionHead:
+    # norm(act(dense(x))), then drop and classifier, before the pooling): the activation saves dense's output, the
+    # LayerNorm its input, mean and rstd. Traced: tests/core/test_memory_trace_decoder_heads.py
+    dense = [m for m in spec.linears if m.layer is None and m.role == "other"]
+    heads = tuple(m.path.rsplit(".", 1)[0] + "." for m in dense if "." in m.path)
+    norms = sum(1 for t in spec.tensors if t.layer is None and t.kind == "norm" and not t.path.endswith(".bias")
+                and t.path.startswith(heads))
+    return sum(a * m.out_features for m in dense) + norms * layernorm_saved(spec.hidden_size, norm_x)
 
 
 def pooled_head_saved(spec: ModelSpec, setup: TrainingSetup, a: int) -> int:
@@ -1034,6 +1096,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
     # matmul saves its input, the final norm's output (autocast's 16-bit copy of it under autocast), per token;
     # its labels are one per sequence (per_sequence), not the causal LM's shifted int64 labels per token
     head_input = h * (a if autocast else resid) if classifier else 0
+    head_input += head_transform_saved(spec, a, 4 if cuda_autocast else a) if classifier else 0
     tail = head_input if classifier else labels_saved()
     if fam == "llama":
         norm = rmsnorm_saved(h) + (rmsnorm_weight_saved(h, resid) if train_norms else 0)
@@ -1122,7 +1185,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         block_forward_tokens=(decoder_block_live(h, spec.intermediate_size, 4 if cuda_autocast and fam != "llama"
                                                  else resid, block_input_bytes(setup),
                                                  shared_residual=fam in ("llama", "gpt2") and stream_norm,
-                                                 attn_out=a if fam == "gpt2" else 0)
+                                                 attn_out=a if fam == "gpt2" else 0,
+                                                 act_saves_output=activation_saves_output(spec))
                               if fam != "encoder" and not moe_layers else 0),
         first_norm_stream=resid * h if stream_norm else 0,
         stream_grads=1 if fam == "encoder" else 2,

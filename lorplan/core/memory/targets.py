@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lorplan.core.lora import LoraTargets, rank_of, resolve_targets, saved_params, trainable_tensors
+from lorplan.core.memory.activations import decoder_classifier
 from lorplan.core.model.spec import Linear, ModelSpec
 
 
@@ -191,7 +192,8 @@ def _linear_groups(spec: ModelSpec, targets: LoraTargets,
         # in a post-norm encoder (BERT) the embeddings' own LayerNorm: either way an input that needs no grad
         stream = (m.layer == first and m.role == "attention" and m.name not in _ATTN_OUTPUT and not input_grad)
         reads_attn = m.role == "attention" and m.name in _ATTN_OUTPUT and m.layer is not None
-        pooled = m.layer is None and spec.task != "causal-lm"
+        # a decoder classifier's head reads every position (ModernBertDecoder's head.dense, before the pooling)
+        pooled = m.layer is None and spec.task != "causal-lm" and not decoder_classifier(spec)
         feeds_attn = m.role == "attention" and m.name not in _ATTN_OUTPUT and m.layer is not None
         key = (m.in_features, m.out_features, _fixed_rank(m, targets), m.layer is not None, stream, reads_attn,
                pooled, feeds_attn)
