@@ -46,6 +46,18 @@ from lorplan.core.model.spec import Linear, ModelSpec, Tensor
 
 PRESETS = ("all-linear", "attention", "mlp")
 SEQ_CLS_HEADS = ("classifier", "score")  # peft adds these to modules_to_save for SEQ_CLS
+
+
+def quantization_skip_modules(task: str) -> list[str] | None:
+    """BitsAndBytesConfig(llm_int8_skip_modules=...) for a quantized load of a `task` model, as `lorplan train`
+    loads it (lorplan.train.model) and the peft export writes it: a sequence classifier's head (SEQ_CLS_HEADS, which
+    the run trains in full as modules_to_save) left in 16 bits. transformers 5 keeps out of bitsandbytes only the
+    output embeddings and the module of the model's last parameter with ".weight" stripped (quantizers/base.py
+    get_keys_to_not_convert), so a head with a bias ("classifier.bias": BERT's classifier, RoBERTa's
+    classifier.out_proj) was loaded as Linear4bit, and peft's modules_to_save copy of it asked for gradients on its
+    uint8 weight ("only Tensors of floating point dtype can require gradients"). None: transformers' own choice (a
+    causal LM's lm_head). The memory model prices the same (core.memory.weights.kept_unquantized)."""
+    return list(SEQ_CLS_HEADS) if task == "sequence-classification" else None
 # model_type -> (v4 target name -> v5 parameter leaf); the router's v5 target is "gate.weight"
 MOE_NAMES: dict[str, dict[str, str]] = {
     "mixtral": {"gate": "gate.weight", "w1": "gate_up_proj", "w3": "gate_up_proj", "w2": "down_proj"},

@@ -264,6 +264,8 @@ def _quantization_config(plan):
     import torch
     import transformers
 
+    from lorplan.core.lora import quantization_skip_modules
+
     q = plan.quantization
     # sharded 4-bit weights are stored in the compute dtype, so FSDP / ZeRO-3 can flatten them with the rest
     storage = q.bnb_4bit_compute_dtype if plan.hardware.sharding in WEIGHT_SHARDED else "uint8"
@@ -274,6 +276,7 @@ def _quantization_config(plan):
         bnb_4bit_use_double_quant=q.bnb_4bit_use_double_quant,
         bnb_4bit_compute_dtype=getattr(torch, q.bnb_4bit_compute_dtype),
         bnb_4bit_quant_storage=getattr(torch, storage),
+        llm_int8_skip_modules=quantization_skip_modules(plan.model.task),  # a classifier's head in 16 bits
     )
 
 

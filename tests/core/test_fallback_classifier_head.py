@@ -67,26 +67,22 @@ def test_a_one_output_head_in_a_module_is_known_and_resized(monkeypatch, capsys)
     assert head_labels(with_labels(spec, 2)) == 2
 
 
-_QUANTIZED_HEAD = ("transformers' 4-bit load quantizes a head linear with a bias: get_keys_to_not_convert names the "
-                   "model's last parameter, here a bias (or, in XLM-RoBERTa, a LayerNorm's), and no module matches "
-                   "it; core.memory.weights prices every role-\"head\" linear in 16 bits")
-
-
-@pytest.mark.parametrize("model_type", [
-    "llama", "gpt2",
-    *(pytest.param(m, marks=pytest.mark.xfail(strict=True, reason=_QUANTIZED_HEAD))
-      for m in ("bert", "roberta", "xlm-roberta", "t5gemma"))])
-def test_a_4bit_plan_leaves_in_16_bits_the_linears_transformers_does(model_type, monkeypatch, capsys):
-    """The linears a 4-bit plan prices unquantized are those transformers' bitsandbytes load leaves alone
-    (quantizers/base.py get_keys_to_not_convert, matched as integrations/bitsandbytes.py replace_with_bnb_linear
-    matches it): a decoder's bias-less score. Transformers 5 quantizes a classifier with a bias (BERT's,
-    RoBERTa's and T5Gemma's out_proj), which the plan prices in 16 bits (strict xfail: a fix must drop it)."""
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "bert", "roberta", "xlm-roberta", "t5gemma"])
+def test_a_4bit_plan_leaves_in_16_bits_the_linears_lorplan_train_loads_so(model_type, monkeypatch, capsys):
+    """The linears a 4-bit plan prices unquantized are those the bitsandbytes load of `lorplan train` leaves alone
+    (quantizers/base.py get_modules_to_not_convert with core.lora.quantization_skip_modules, matched as
+    integrations/bitsandbytes.py replace_with_bnb_linear matches them): a decoder's bias-less score, and a
+    classifier's head with a bias (BERT's, RoBERTa's dense and out_proj, T5Gemma's out_proj), which transformers'
+    own choice alone quantizes (get_keys_to_not_convert names the model's last parameter, a bias or, in
+    XLM-RoBERTa, a LayerNorm's, which no module matches) and lorplan train skips (tests/train/
+    test_quantized_classifier_head.py)."""
     import torch
     import transformers
     from transformers.pytorch_utils import Conv1D
-    from transformers.quantizers.base import get_keys_to_not_convert
+    from transformers.quantizers.base import HfQuantizer
     from transformers.quantizers.quantizers_utils import should_convert_module
 
+    from lorplan.core.lora import quantization_skip_modules
     from lorplan.core.memory import TrainingSetup
     from lorplan.core.memory.precision import unquantized_param_bytes
     from lorplan.core.memory.weights import weight_bytes
@@ -94,9 +90,11 @@ def test_a_4bit_plan_leaves_in_16_bits_the_linears_transformers_does(model_type,
     _, spec, _ = _spec(model_type, 3, monkeypatch, capsys)
     with torch.device("meta"):
         model = transformers.AutoModelForSequenceClassification.from_config(_config(model_type, 3))
-    keys = get_keys_to_not_convert(model)
+    keys = HfQuantizer.get_modules_to_not_convert(model, quantization_skip_modules(spec.task),
+                                                  model._keep_in_fp32_modules)
     kept = {n for n, m in model.named_modules()
             if isinstance(m, (torch.nn.Linear, Conv1D)) and not should_convert_module(n, keys)}
+    assert any(n.startswith(("classifier", "score")) for n in kept), sorted(kept)
     setup = TrainingSetup(quant="nf4")
     other = unquantized_param_bytes(setup)
     # bitsandbytes keeps every bias unquantized, and the weights of the linears it leaves alone

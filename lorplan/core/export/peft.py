@@ -24,6 +24,7 @@ from lorplan.core.export import ExportResult
 from lorplan.core.export.common import ROPE_SCALING_TYPE, rope_scaling_warning
 from lorplan.core.export.kbit import upcast_matters
 from lorplan.core.export.rope import rope_layout
+from lorplan.core.lora import quantization_skip_modules
 from lorplan.core.plan.build import prepares_kbit
 from lorplan.core.plan.context import data_key
 from lorplan.core.vocab import PEFT_TASK_TYPE, SHARDED, ExportFormat, LoraInit, Task
@@ -70,17 +71,20 @@ def lora_config_kwargs(plan) -> dict[str, Any]:
 
 
 def bnb_config_kwargs(plan) -> dict[str, Any] | None:
-    """BitsAndBytesConfig kwargs (all four fields explicit; transformers' own defaults are fp4 + fp32), or None."""
+    """BitsAndBytesConfig kwargs (all four fields explicit; transformers' own defaults are fp4 + fp32; a sequence
+    classifier's head skipped: core.lora.quantization_skip_modules), or None."""
     q = plan.quantization
     if not (q.load_in_4bit or q.load_in_8bit):
         return None
-    return {
+    kwargs = {
         "load_in_4bit": q.load_in_4bit,
         "load_in_8bit": q.load_in_8bit,
         "bnb_4bit_quant_type": q.bnb_4bit_quant_type,
         "bnb_4bit_use_double_quant": q.bnb_4bit_use_double_quant,
         "bnb_4bit_compute_dtype": q.bnb_4bit_compute_dtype,
     }
+    skip = quantization_skip_modules(plan.model.task)  # a classifier's head in 16 bits, as lorplan train loads it
+    return {**kwargs, "llm_int8_skip_modules": skip} if skip is not None else kwargs
 
 
 def classifier_kwargs(plan, classes: Mapping | None, plan_file: str | None = None,

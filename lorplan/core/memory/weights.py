@@ -5,9 +5,12 @@ Bytes per GPU before sharding (overhead.shard divides them).
 
 from __future__ import annotations
 
+import re
+
+from lorplan.core.lora import quantization_skip_modules
 from lorplan.core.memory.precision import unquantized_param_bytes
 from lorplan.core.memory.types import TrainingSetup
-from lorplan.core.model.spec import ModelSpec
+from lorplan.core.model.spec import Linear, ModelSpec
 
 NF4_BLOCK = 64  # bitsandbytes quantize_4bit's default blocksize (transformers' BitsAndBytesConfig keeps it)
 NF4_DQ_BLOCK = 256  # bitsandbytes quantize_blockwise's blocksize for the double-quantized absmax
@@ -46,15 +49,30 @@ def quantized_weight_bytes(numel: int, out_features: int, quant: str, double_qua
 _SHAPES: dict[int, tuple] = {}
 
 
+def _skipped(path: str, names: tuple[str, ...]) -> bool:
+    """Whether a quantized load leaves the module at `path` alone for the skip names `names`, matched as
+    transformers' quantizers_utils.should_convert_module matches them: from the start up to a module boundary
+    ("classifier" skips "classifier.out_proj"), or as a suffix."""
+    return any(re.match(rf"(?:{re.escape(n)})(?:(?<=\.)|(?=\.|$))", path) or path.endswith(n) for n in names)
+
+
+def kept_unquantized(spec: ModelSpec, m: Linear) -> bool:
+    """Whether a quantized load leaves the linear `m` in 16 bits: the output head (transformers'
+    get_keys_to_not_convert: the output embeddings, the module of the last parameter), and a sequence
+    classifier's whole head, its RoBERTa-style dense layer included, which `lorplan train` skips
+    (llm_int8_skip_modules: core.lora.quantization_skip_modules)."""
+    return m.role == "head" or _skipped(m.path, tuple(quantization_skip_modules(spec.task) or ()))
+
+
 def linear_shapes(spec: ModelSpec) -> tuple[tuple[tuple[int, int, bool, bool], int], ...]:
-    """((in_features, out_features, bias, is_head), count) for the spec's linears, cached per spec: a 70B model
-    has 561 linears but 8 shapes, so pricing a new quantization setup costs 8 terms, not 561."""
+    """((in_features, out_features, bias, kept unquantized), count) for the spec's linears, cached per spec: a 70B
+    model has 561 linears but 8 shapes, so pricing a new quantization setup costs 8 terms, not 561."""
     hit = _SHAPES.get(id(spec))
     if hit is not None and hit[0] is spec:
         return hit[1]
     counts: dict[tuple[int, int, bool, bool], int] = {}
     for m in spec.linears:
-        key = (m.in_features, m.out_features, m.bias, m.role == "head")
+        key = (m.in_features, m.out_features, m.bias, kept_unquantized(spec, m))
         counts[key] = counts.get(key, 0) + 1
     shapes = tuple(counts.items())
     if len(_SHAPES) > 64:
@@ -85,14 +103,15 @@ def largest_block_params(spec: ModelSpec) -> int:
 def weight_bytes(spec: ModelSpec, setup: TrainingSetup) -> dict[str, int]:
     """Base model bytes split into quantized linears, 16/32-bit linears and other tensors (embeddings, norms).
 
-    Quantized: every nn.Linear but the output head; everything else in unquantized_param_bytes.
+    Quantized: every nn.Linear but those a quantized load keeps (kept_unquantized: the output head, a
+    classifier's head); everything else in unquantized_param_bytes.
     """
     other = unquantized_param_bytes(setup)
     quantized = plain = 0
     for (fin, fout, bias, head), count in linear_shapes(spec):
         b = fout if bias else 0
         # transformers integrations/bitsandbytes.py (replace_with_bnb_linear): every nn.Linear is replaced but
-        # those quantizers/base.py get_keys_to_not_convert returns (the output head); biases stay unquantized
+        # those kept (kept_unquantized); biases stay unquantized
         if setup.quant != "none" and not head:
             quantized += count * quantized_weight_bytes(fin * fout, fout, setup.quant, setup.double_quant)
             plain += count * b * other
