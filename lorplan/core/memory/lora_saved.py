@@ -131,6 +131,9 @@ class LoraSaved(NamedTuple):
     # LoRA's lora_A and lora_B weight gradients of the widest adapted in-block module, bytes: made as its input's
     # gradient chain starts (traced: gpt2-heads r64 under checkpointing, the first block's chain peaks)
     chain_grads: float = 0.0
+    # the part of forward_extra that is the LoRA dropout's own output under autocast (lora_A saves autocast's
+    # 16-bit cast of it): freed once lora_A returns, before lora_B's output and its scaled copy are made
+    forward_dropped: float = 0.0
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -205,7 +208,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     # peft/tuners/lora/layer.py (Linear.forward): x = self._cast_input_dtype(x, lora_A.weight.dtype) is a new
     # tensor when x's dtype differs, alive while the adapted module runs; the widest such input is the MLP
     # output projection's (wider than the hidden size)
-    fwd_extra = 0
+    fwd_extra = fwd_dropped = 0
     if widest_mlp <= mt.hidden:
         widest_saved = 0.0  # no adapted MLP input wider than the hidden size (gate/up read the stream)
     if widest > mt.hidden:
@@ -217,8 +220,8 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         x_bytes = block_input_bytes(setup)
         own_cast = autocast_on(setup) or setup.lora_dropout > 0
         dropped = autocast_on(setup) and setup.lora_dropout > 0 and pbytes != a
-        fwd_extra = (pbytes * widest if x_bytes != pbytes and own_cast else 0) + (pbytes * widest if dropped else 0) \
-            + a * mt.hidden
+        fwd_dropped = pbytes * widest if dropped else 0
+        fwd_extra = (pbytes * widest if x_bytes != pbytes and own_cast else 0) + fwd_dropped + a * mt.hidden
     copies += copy_b * shared_input_elements(mt, setup, a)
     if keeps[0]:  # q, k and v's shared input, saved once (shared_input_elements)
         attn_in += copy_b * mt.attn_input_in
@@ -236,7 +239,8 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
         if pbytes != wbytes:
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
     return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
-                     per_seq, per_seq_masks, cached, fwd_extra, attn_in, widest_saved, chain_grads=chain_grads)
+                     per_seq, per_seq_masks, cached, fwd_extra, attn_in, widest_saved, chain_grads=chain_grads,
+                     forward_dropped=fwd_dropped)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -261,4 +265,5 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.out_proj_cast,
         ls0.out_proj_grad,
         ls0.chain_grads + rank * (ls1.chain_grads - ls0.chain_grads),
+        ls0.forward_dropped,
     )

@@ -117,6 +117,21 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_
     return out
 
 
+def _encoder_lora_moment(am: ActivationModel, ls: LoraSaved, lora_out: int) -> float:
+    """Bytes per token beyond the end of a post-LayerNorm encoder block's forward (am.forward_tokens) while its
+    MLP output projection's LoRA runs, in the forward or its recomputation (0: that moment is lower, or no LoRA
+    there). The block's last LayerNorm, its output and saved tensors are not yet made (am.block_tail_saved); the
+    input's cast and the base output are alive (ls.forward_extra), and either lora_A runs beside the LoRA
+    dropout's own output under autocast (ls.forward_dropped), or, that output freed, lora_B's output and its
+    scaled copy are made (lora_out bytes each; peft/tuners/lora/layer.py: lora_B(lora_A(dropout(x))) * scaling).
+    Traced: tests/core/test_memory_trace.py (bert, bert-dropout), the recomputation peaks at either."""
+    if not ls.forward_extra:
+        return 0.0
+    at_a = ls.forward_extra - 2 * am.act_bytes * am.hidden - am.block_tail_saved
+    at_b = at_a - ls.forward_dropped + 2 * lora_out * am.hidden
+    return max(0.0, at_a, at_b)
+
+
 def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_bytes: int,
                   below_share: float | None = None) -> list[tuple[str, list[Piece]]]:
     """The phases of one step for this rank (bytes above the static state), each as its named pieces.
@@ -162,12 +177,8 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad
         forward = []
         if am.forward_tokens:  # an encoder has no logits: the end of its last block's forward can be the peak
             # BertModel.forward keeps embedding_output and BertEncoder the block's input (Python locals). With LoRA
-            # on the MLP output projection its peak is while that LoRA runs (its input's cast, the base output,
-            # lora_B's output and its scaled copy; the block's last LayerNorm and its output not yet made):
-            # traced, tests/core/test_memory_trace.py (bert)
-            live = am.forward_tokens + 2 * am.embed_out
-            if ls.forward_extra:
-                live += max(0, ls.forward_extra + 2 * (lora_out - am.act_bytes) * am.hidden - am.block_tail_saved)
+            # on the MLP output projection its peak can be while that LoRA runs (_encoder_lora_moment)
+            live = am.forward_tokens + 2 * am.embed_out + _encoder_lora_moment(am, ls, lora_out)
             forward = [("forward", [*cached, *saved, Piece(FORWARD, per_token=live), all_layers])]
         attention = []
         if am.attn_backward_bs2:
@@ -254,10 +265,8 @@ def _block_phases(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad
     layer_state = [Piece(CASTS, layer_casts), Piece(MERGED, merged_back), Piece(DEQUANT, am.dequant)]
     forward = []
     if am.forward_tokens:  # an encoder: the end of the recomputed last block (its output gradient waiting), or,
-        # with LoRA on its MLP output projection, that LoRA's lora_A, the last the recomputation needs (its input's
-        # cast and the base output; the block's last LayerNorm, its output and saved tensors not yet made)
-        live = am.forward_tokens + (ls.forward_extra - 2 * am.act_bytes * am.hidden - am.block_tail_saved
-                                    if ls.forward_extra else 0)
+        # with LoRA on its MLP output projection, while that LoRA runs (_encoder_lora_moment)
+        live = am.forward_tokens + _encoder_lora_moment(am, ls, lora_out)
         forward = [("recompute_forward", [*layer_state, *saved, Piece(RECOMPUTED, per_token=per_layer),
                                           Piece(FLIGHT, per_token=am.act_bytes * am.hidden),
                                           Piece(FORWARD, per_token=live),
