@@ -134,6 +134,8 @@ class LoraSaved(NamedTuple):
     # the part of forward_extra that is the LoRA dropout's own output under autocast (lora_A saves autocast's
     # 16-bit cast of it): freed once lora_A returns, before lora_B's output and its scaled copy are made
     forward_dropped: float = 0.0
+    # chain_grads when that module is the MLP output projection (made before the MLP's own gradients peak), else 0
+    mlp_chain_grads: float = 0.0
 
 
 def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> LoraSaved:
@@ -171,6 +173,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
     keeps = (lora_keeps_input(setup, block_input_bytes(setup), a), lora_keeps_input(setup, a, a))
     copies = masks = mids = skip = per_seq = per_seq_masks = attn_in = 0.0
     casts = widest = cached = widest_mlp = widest_chain = chain_grads = 0
+    widest_in_mlp = False
     widest_saved = 0.0
     for g in mt.groups:
         if g.in_blocks:
@@ -183,6 +186,7 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
                 x_b = a if g.attn_output else block_input_bytes(setup)
                 widest_chain = lora_input_grad_chain_bytes(setup, a, x_b, 0 if keeps[g.attn_output] else copy_b)
                 chain_grads = pbytes * g.rank(rank) * (g.in_features + g.out_features)
+                widest_in_mlp = not (g.attn_output or g.attn_input)
             widest = max(widest, g.in_features)
         r = g.rank(rank)
         if cast_b:  # autocast's copies of lora_A (when its input needs grad) and of lora_B
@@ -240,7 +244,8 @@ def lora_saved(mt: MemoryTargets, rank: int, setup: TrainingSetup, a: int) -> Lo
             casts += wbytes * (moe.factors[0] * rank + moe.factors[1])
     return LoraSaved(copies, masks, mids, casts, skip, chain, merged, merged_layer, merged_grad, emb.input_grad,
                      per_seq, per_seq_masks, cached, fwd_extra, attn_in, widest_saved, chain_grads=chain_grads,
-                     forward_dropped=fwd_dropped)
+                     forward_dropped=fwd_dropped,
+                     mlp_chain_grads=chain_grads if widest_in_mlp and widest_mlp > mt.hidden else 0)
 
 
 def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
@@ -266,4 +271,5 @@ def lora_saved_at(ls0: LoraSaved, ls1: LoraSaved, rank: int) -> LoraSaved:
         ls0.out_proj_grad,
         ls0.chain_grads + rank * (ls1.chain_grads - ls0.chain_grads),
         ls0.forward_dropped,
+        ls0.mlp_chain_grads + rank * (ls1.mlp_chain_grads - ls0.mlp_chain_grads),
     )

@@ -109,11 +109,12 @@ def phase_pieces(am: ActivationModel, ls: LoraSaved, setup: TrainingSetup, grad_
                "recompute_bottom": "mlp_bottom"}.get(name)
         if mlp:
             # (the widest adapted module's LoRA gradients, LoraSaved.chain_grads, are made by then only when it is
-            # the MLP output projection: attention projections back-propagate after the MLP)
+            # the MLP output projection, LoraSaved.mlp_chain_grads: attention projections back-propagate after the
+            # MLP)
             out.append((mlp, [*(p._replace(per_token=mlp_grads) if p.label == FLIGHT else p
                                 for p in pieces if p.label != DEQUANT),
                               Piece(CASTS, -ls.out_proj_cast), Piece(GRADIENTS, ls.out_proj_grad),
-                              Piece(GRADIENTS, 0.0 if ls.widest_saved else -ls.chain_grads)]))
+                              Piece(GRADIENTS, ls.mlp_chain_grads - ls.chain_grads)]))
     return out
 
 
