@@ -4,13 +4,18 @@ fp32 adapters, CPU bf16 autocast, AdamW foreach, a warm-up step first): CTRLForS
 `classifier`, a ReLU MLP, no gradient checkpointing in transformers), ModernBertDecoderForSequenceClassification
 (`head`: dense, GELU and LayerNorm over every position, then `drop` and `classifier`; a gated GELU MLP whose fused
 Wi output is chunked) and T5Gemma's encoder-only classifier (T5GemmaEncoderModel, eager attention with logit
-softcapping). Specs come from the fallback child's report, built in this process (_fallback_child.report).
+softcapping); and OPTForSequenceClassification (its `score` head, a ReLU MLP like CTRL's). Specs come from the
+fallback child's report, built in this process (_fallback_child.report).
 
 The static terms (weights, adapter, AdamW states and step counters) are exact, and the in-step peak is within 5%.
 Before, no family was (the figures when these cases were written, and after the fixes):
 - CTRL: +6.3% to +6.5%, all in the forward phase: decoder_block_live counted the MLP output projection's input
   (m x intermediate bytes per token) as a local no backward saves, but ReLU saves its output, that same tensor,
-  which mlp_saved prices (activations.activation_saves_output; OPT's ReLU MLP alike). Now -0.95% to +1.95%.
+  which mlp_saved prices (activations.activation_saves_output). -0.95% to +1.95% without it; +0.90% to +3.05%
+  once the residual sum its second LayerNorm saves is counted once and its block's `normed` and `attn_output`
+  locals are counted (activations.sequential_block, _BLOCK_LOCALS).
+- OPT: +9.0% to +18.2% for the same ReLU count and the residual sum its final_layer_norm saves counted twice;
+  now +1.85% to +3.36% (OPTDecoderLayer also frees the MLP's input once fc1 has run, still priced: an h a token).
 - ModernBertDecoder: -12.5% to -21.7%: mlp_saved priced a gated MLP outside the Llama family as m x i where it
   saves 3 x m x i (GELU saves its chunk of Wi's output, a view that keeps the whole 2 x i storage; the product
   saves GELU's output); block_norms read 1 norm a block from layer 0, whose attn_norm is an Identity (later
@@ -38,8 +43,12 @@ LABELS = 3
 
 def _config(family: str):
     """Tiny random-weight configs; the model's own dropout off (ModernBertDecoder's classifier dropout too)."""
-    from transformers import CTRLConfig, ModernBertDecoderConfig, T5GemmaConfig
+    from transformers import CTRLConfig, ModernBertDecoderConfig, OPTConfig, T5GemmaConfig
 
+    if family == "opt":
+        return OPTConfig(vocab_size=1024, hidden_size=128, ffn_dim=512, num_hidden_layers=2, num_attention_heads=4,
+                         max_position_embeddings=512, word_embed_proj_dim=128, dropout=0.0, attention_dropout=0.0,
+                         num_labels=LABELS, pad_token_id=0)
     if family == "ctrl":
         return CTRLConfig(vocab_size=1024, n_positions=512, n_embd=128, dff=512, n_layer=2, n_head=4, resid_pdrop=0.0,
                           embd_pdrop=0.0, num_labels=LABELS, pad_token_id=0)
@@ -57,8 +66,8 @@ def _config(family: str):
 
 ARCHITECTURE = {"ctrl": "CTRLForSequenceClassification",
                 "modernbert-decoder": "ModernBertDecoderForSequenceClassification",
-                "t5gemma": "T5GemmaForSequenceClassification"}
-ATTENTION = {"ctrl": "sdpa", "modernbert-decoder": "sdpa", "t5gemma": "eager"}  # T5Gemma's: eager alone
+                "t5gemma": "T5GemmaForSequenceClassification", "opt": "OPTForSequenceClassification"}
+ATTENTION = {"ctrl": "sdpa", "modernbert-decoder": "sdpa", "t5gemma": "eager", "opt": "sdpa"}  # T5Gemma's: eager
 
 # rank, micro-batch, seq, lora_dropout, gradient checkpointing (CTRL implements none)
 ROWS = [(8, 2, 256, 0.0, False), (16, 4, 128, 0.05, False), (8, 2, 256, 0.0, True), (16, 4, 128, 0.05, True)]

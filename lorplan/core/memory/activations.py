@@ -948,6 +948,14 @@ def encoder_block_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
     return norm_out * h + m * spec.intermediate_size + 2 * a * h
 
 
+# the hidden-size tensors of the attention half a decoder block keeps as Python locals until it returns, per model
+# type (Llama's and OPT's rebind hidden_states: none). transformers models/gpt2 (GPT2Block: attn_output),
+# models/ctrl (EncoderLayer: normed and attn_output), models/modernbert_decoder (ModernBertDecoderLayer: the
+# attn_outputs tuple). Traced: their forward peaks, tests/core/test_memory_trace.py (gpt2-heads) and
+# tests/core/test_memory_trace_decoder_heads.py
+_BLOCK_LOCALS = {"gpt2": 1, "ctrl": 2, "modernbert-decoder": 1}
+
+
 def decoder_block_live(h: int, i: int, x: int, m: int, shared_residual: bool = False, attn_out: int = 0,
                        act_saves_output: bool = False) -> int:
     """Bytes per token a decoder block holds while its MLP output projection runs, beyond what autograd saves and
@@ -963,7 +971,24 @@ def decoder_block_live(h: int, i: int, x: int, m: int, shared_residual: bool = F
     # decoder classifier's last block (its forward, or its recomputation under checkpointing) is the peak,
     # tests/core/test_memory_trace.py. CTRL's and OPT's ReLU saves its output, which is down's input: traced,
     # tests/core/test_memory_trace_decoder_heads.py (CTRL +6.3% to +6.5% with it counted here too)
+    # (OPTDecoderLayer rebinds the MLP's input to fc1's output, so it is freed before fc2 runs: still priced here,
+    # an x x h over, as the forward phase is priced only while this is above 0)
     return (1 if shared_residual else 2) * x * h + (0 if act_saves_output else m * i) + attn_out * h
+
+
+def sequential_block(spec: ModelSpec, fam: str) -> bool:
+    """Whether a pre-norm decoder block norms the attention's residual sum for its MLP (so that norm's input is the
+    `residual` the block keeps), not its own input once more as a parallel block does (Phi, GPT-J, GPT-NeoX,
+    Falcon: its attention's output is a local of its own then)."""
+    # transformers models/llama (LlamaDecoderLayer), models/gpt2 (GPT2Block: ln_2(hidden_states), residual =
+    # hidden_states), models/opt (OPTDecoderLayer: residual = hidden_states; final_layer_norm(hidden_states)),
+    # models/ctrl (EncoderLayer: layernorm2(out1), out1 + ffn_output), models/modernbert_decoder
+    # (mlp_norm(hidden_states), hidden_states + mlp_output). Traced: OPT's and CTRL's forward peaks
+    # (tests/core/test_memory_trace_decoder_heads.py; OPT's classifier +3.79% to +5.99% with the sum counted
+    # twice, +1.85% to +3.36% now)
+    if fam in ("llama", "gpt2"):
+        return True
+    return fam == "layernorm" and block_norms(spec) == 2 and not shared_norm_input(spec)
 
 
 def norm_saves_stream(fam: str, resid: int, cuda_autocast: bool) -> bool:
@@ -1184,8 +1209,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
                           if fam == "encoder" else 0),
         block_forward_tokens=(decoder_block_live(h, spec.intermediate_size, 4 if cuda_autocast and fam != "llama"
                                                  else resid, block_input_bytes(setup),
-                                                 shared_residual=fam in ("llama", "gpt2") and stream_norm,
-                                                 attn_out=a if fam == "gpt2" else 0,
+                                                 shared_residual=stream_norm and sequential_block(spec, fam),
+                                                 attn_out=a * _BLOCK_LOCALS.get(_text_model(spec)[0], 0),
                                                  act_saves_output=activation_saves_output(spec))
                               if fam != "encoder" and not moe_layers else 0),
         first_norm_stream=resid * h if stream_norm else 0,
