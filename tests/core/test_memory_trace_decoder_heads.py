@@ -15,7 +15,7 @@ Before, no family was (the figures when these cases were written, and after the 
   once the residual sum its second LayerNorm saves is counted once and its block's `normed` and `attn_output`
   locals are counted (activations.sequential_block, _BLOCK_LOCALS).
 - OPT: +9.0% to +18.2% for the same ReLU count and the residual sum its final_layer_norm saves counted twice;
-  now +1.85% to +3.36% (OPTDecoderLayer also frees the MLP's input once fc1 has run, still priced: an h a token).
+  now +1.46% to +3.36% (OPTDecoderLayer also frees the MLP's input once fc1 has run, still priced: an h a token).
 - ModernBertDecoder: -12.5% to -21.7%: mlp_saved priced a gated MLP outside the Llama family as m x i where it
   saves 3 x m x i (GELU saves its chunk of Wi's output, a view that keeps the whole 2 x i storage; the product
   saves GELU's output); block_norms read 1 norm a block from layer 0, whose attn_norm is an Identity (later

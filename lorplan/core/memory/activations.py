@@ -985,7 +985,7 @@ def sequential_block(spec: ModelSpec, fam: str) -> bool:
     # models/ctrl (EncoderLayer: layernorm2(out1), out1 + ffn_output), models/modernbert_decoder
     # (mlp_norm(hidden_states), hidden_states + mlp_output). Traced: OPT's and CTRL's forward peaks
     # (tests/core/test_memory_trace_decoder_heads.py; OPT's classifier +3.79% to +5.99% with the sum counted
-    # twice, +1.85% to +3.36% now)
+    # twice, +1.46% to +3.36% now)
     if fam in ("llama", "gpt2"):
         return True
     return fam == "layernorm" and block_norms(spec) == 2 and not shared_norm_input(spec)
