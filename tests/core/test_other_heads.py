@@ -207,22 +207,29 @@ def test_a_class_named_before_a_head_decides_as_in_the_fallbacks_child(model_typ
                 assert ours is None
 
 
-def test_the_fallback_and_the_fast_path_say_it_alike(tmp_path):
-    """One wording (head.other_head_note): the fallback's spec of a Llama token classifier (the child's report,
-    built in this process) and the fast path's give the same note, which says lorplan train refuses it."""
+def _child_spec(tmp_path, cfg: dict):
+    """The fallback's spec of `cfg` from its child's own report, built in this process (no child started)."""
     import json
 
     from lorplan.core.model.fallback import _spec
 
-    cfg = {**LLAMA, "architectures": ["LlamaForTokenClassification"], "num_labels": 5}
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     verbosity = transformers.logging.get_verbosity()
     try:
         code, text = _fallback_child.report(str(tmp_path / "config.json"), False)
     finally:
         transformers.logging.set_verbosity(verbosity)
-    assert code == 0
-    theirs = _names_note(_spec(json.loads(text), cfg, "m", False, "llama"))
+    assert code == 0, text
+    return _spec(json.loads(text), cfg, "m", False, cfg["model_type"])
+
+
+def test_the_fallback_and_the_fast_path_say_it_alike(tmp_path):
+    """One wording (head.other_head_note): the fallback's spec of a Llama token classifier (the child's report,
+    built in this process) and the fast path's give the same note, which says lorplan train refuses it."""
+
+
+    cfg = {**LLAMA, "architectures": ["LlamaForTokenClassification"], "num_labels": 5}
+    theirs = _names_note(_child_spec(tmp_path, cfg))
     ours = _names_note(from_config(cfg, "m", "folder", "test"))
     assert theirs == ours == _fallback_note(cfg, "LlamaForCausalLM") and ours[0].endswith(REFUSED)
 
@@ -230,21 +237,12 @@ def test_the_fallback_and_the_fast_path_say_it_alike(tmp_path):
 def test_the_fallbacks_note_is_read_as_the_fast_paths(tmp_path, capsys):
     """other_head reads the note the fallback's child gives (a RoBERTa token classifier, built in this process by
     the child's own report), so that lorplan train refuses it as it refuses the fast path's."""
-    import json
 
-    from lorplan.core.model.fallback import _spec
 
     cfg = {"model_type": "roberta", "architectures": ["RobertaForTokenClassification"], "vocab_size": 64,
            "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
            "max_position_embeddings": 66, "pad_token_id": 1}
-    (tmp_path / "config.json").write_text(json.dumps(cfg))
-    verbosity = transformers.logging.get_verbosity()
-    try:
-        code, text = _fallback_child.report(str(tmp_path / "config.json"), False)
-    finally:
-        transformers.logging.set_verbosity(verbosity)
-    assert code == 0
-    spec = _spec(json.loads(text), cfg, "m", False, "roberta")
+    spec = _child_spec(tmp_path, cfg)
     assert other_head(spec) == ("RobertaForTokenClassification", "AutoModelForTokenClassification")
     line = other_head_refusal(spec, "./tagger")
     assert line is not None and line.startswith("./tagger: config.json names RobertaForTokenClassification, a "
