@@ -138,6 +138,11 @@ def test_shipped_minilm_by_both_names(hub, name):
         ("llama_3_1_8b", "meta-llama/Llama-3.1-8B"),
         ("Qwen/Qwen2_5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
         ("qwen2-5-7b-instrukt", "Qwen/Qwen2.5-7B-Instruct"),
+        # the id but for its separators, where a longer id is close too: that id, not "ambiguous" with gemma-2-2b-it
+        ("gemma_2_2b", "google/gemma-2-2b"),
+        ("google/gemma_2_2b", "google/gemma-2-2b"),
+        ("Qwen/Qwen3_0_6B", "Qwen/Qwen3-0.6B"),
+        ("smollm2_1_7b", "HuggingFaceTB/SmolLM2-1.7B"),
     ],
 )
 def test_short_and_misspelled_names_resolve_with_a_note(hub, typed, expected):
@@ -173,6 +178,13 @@ def test_ambiguous_short_name_lists_the_candidates(hub):
     with pytest.raises(BadInput) as err:
         resolve_model("qwen2.5-7b")
     assert str(err.value) == "model 'qwen2.5-7b' is ambiguous: Qwen/Qwen2.5-7B, someone/Qwen2.5-7B; give the full id"
+
+
+def test_ids_differing_in_separators_only_are_both_listed(hub):
+    cache_model(hub, "someone/Qwen2_5-7B")
+    with pytest.raises(BadInput) as err:
+        resolve_model("qwen2-5-7b")
+    assert str(err.value) == "model 'qwen2-5-7b' is ambiguous: Qwen/Qwen2.5-7B, someone/Qwen2_5-7B; give the full id"
     with pytest.raises(BadInput, match="is ambiguous: google/gemma-3-4b-it, google/gemma-3-4b-pt;"):
         resolve_model("gemma-3-4b")
     cache_model(hub, "someone/Qwen2.5-7B-Instruct")

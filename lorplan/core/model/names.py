@@ -2,8 +2,9 @@
 
 A name resolves when it is (1) a unique case-insensitive match on the name without organisation
 ("Llama-3.1-8B-Instruct", "qwen2.5-7b"), or (2) the single close spelling of a known id (difflib's ratio at
-least CLOSE, for example "Qwen/Qwen2.5-7B-Instrukt"; the separators - _ . count as one: "qwen2_5_7b"). A close spelling must keep every number of the name:
-"Llama-3.1-7B" never becomes the 8B model, whatever the letters say. Several candidates are never chosen
+least CLOSE, for example "Qwen/Qwen2.5-7B-Instrukt"). The separators - _ . count as one in both: "qwen2_5_7b" is
+Qwen2.5-7B, and "gemma_2_2b" gemma-2-2b, not also gemma-2-2b-it. A close spelling must keep every number of the
+name: "Llama-3.1-7B" never becomes the 8B model, whatever the letters say. Several candidates are never chosen
 between; BadInput lists them.
 """
 
@@ -45,12 +46,18 @@ def match(text: str, known: tuple[str, ...]) -> str:
     for name in known:
         spelled.setdefault(name.lower(), name)
     typed = text.strip().lower()
-    exact = [n for low, n in spelled.items() if low == typed]
-    if exact:
+    # the same id, then the same id but for its separators ("gemma_2_2b" is gemma-2-2b, not also gemma-2-2b-it)
+    sep = _separated(typed)
+    exact = [n for low, n in spelled.items() if low == typed] or \
+        [n for low, n in spelled.items() if _separated(low) == sep]
+    if len(exact) == 1:
         return exact[0]
+    if exact:
+        raise BadInput(f"model {quoted_name(text)} is ambiguous: {_listed(exact)}; give the full id")
     with_org = "/" in typed
     if not with_org:
-        same = [n for low, n in spelled.items() if _short(low) == typed]
+        same = [n for low, n in spelled.items() if _short(low) == typed] or \
+            [n for low, n in spelled.items() if _separated(_short(low)) == sep]
         if len(same) == 1:
             return same[0]
         if same:
