@@ -226,8 +226,6 @@ def _child_spec(tmp_path, cfg: dict):
 def test_the_fallback_and_the_fast_path_say_it_alike(tmp_path):
     """One wording (head.other_head_note): the fallback's spec of a Llama token classifier (the child's report,
     built in this process) and the fast path's give the same note, which says lorplan train refuses it."""
-
-
     cfg = {**LLAMA, "architectures": ["LlamaForTokenClassification"], "num_labels": 5}
     theirs = _names_note(_child_spec(tmp_path, cfg))
     ours = _names_note(from_config(cfg, "m", "folder", "test"))
@@ -235,10 +233,9 @@ def test_the_fallback_and_the_fast_path_say_it_alike(tmp_path):
 
 
 def test_the_fallbacks_note_is_read_as_the_fast_paths(tmp_path, capsys):
-    """other_head reads the note the fallback's child gives (a RoBERTa token classifier, built in this process by
-    the child's own report), so that lorplan train refuses it as it refuses the fast path's."""
-
-
+    """other_head reads the head the fallback's child names (a RoBERTa token classifier, built in this process by
+    the child's own report; ModelSpec.named_head), so that lorplan train refuses it as it refuses the fast
+    path's."""
     cfg = {"model_type": "roberta", "architectures": ["RobertaForTokenClassification"], "vocab_size": 64,
            "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 32,
            "max_position_embeddings": 66, "pad_token_id": 1}
