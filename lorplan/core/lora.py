@@ -174,7 +174,11 @@ def _suffix_match(path: str, name: str) -> bool:
 
 
 def _saved_match(path: str, names: tuple[str, ...]) -> bool:
-    return any(re.match(rf"(^|.*\.){re.escape(n)}($|\..*)", path) for n in names)
+    """Whether peft trains the module at `path` in full for the modules_to_save `names`: peft wraps every module
+    whose name ends with one of them, at no boundary (peft.utils.other._set_trainable: key.endswith(name)), so
+    "classifier" is DistilBERT's pre_classifier too; and everything in a wrapped module (RoBERTa's
+    classifier.dense)."""
+    return any(re.match(rf".*{re.escape(n)}($|\..*)", path) for n in names)
 
 
 def saved_names(spec: ModelSpec, targets: LoraTargets) -> tuple[str, ...]:
@@ -573,7 +577,12 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     """
     linears, embeddings, params = _selected(spec, targets)
     excluded = preset_excluded(spec)
-    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and not any(
+    saved = saved_names(spec, targets)
+    # peft's "all-linear" leaves out only the output head (the module named classifier or score itself), then
+    # refuses to wrap a linear it adapted in modules_to_save: DistilBERT's pre_classifier, which ends with
+    # "classifier" (TypeError at get_peft_model); such a model is given the names
+    wrapped = any(m.path not in saved and any(m.path.endswith(n) for n in saved) for m in spec.linears)
+    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and not wrapped and not any(
             m.name in excluded for m in spec.linears):
         return "all-linear"
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
@@ -583,7 +592,6 @@ def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str
     # altup_projections.0 is named "0", as is model.layers.0, so a container a leaf name matches rules leaves out
     paths = [*everything, *(t.path for t in spec.tensors)]
     everything += sorted({p.rsplit(".", k)[0] for p in paths for k in range(1, p.count(".") + 1)} - set(everything))
-    saved = saved_names(spec, targets)
     layers = set(targets.layers_to_transform) if targets.layers_to_transform is not None else None
     by_leaf = {
         p

@@ -67,7 +67,8 @@ def test_a_one_output_head_in_a_module_is_known_and_resized(monkeypatch, capsys)
     assert head_labels(with_labels(spec, 2)) == 2
 
 
-@pytest.mark.parametrize("model_type", ["llama", "gpt2", "bert", "roberta", "xlm-roberta", "t5gemma"])
+@pytest.mark.parametrize("model_type", ["llama", "gpt2", "bert", "roberta", "xlm-roberta", "t5gemma", "distilbert",
+                                        "deberta-v2", "electra"])
 def test_a_4bit_plan_leaves_in_16_bits_the_linears_lorplan_train_loads_so(model_type, monkeypatch, capsys):
     """The linears a 4-bit plan prices unquantized are those the bitsandbytes load of `lorplan train` leaves alone
     (quantizers/base.py get_modules_to_not_convert with core.lora.quantization_skip_modules, matched as
@@ -101,3 +102,28 @@ def test_a_4bit_plan_leaves_in_16_bits_the_linears_lorplan_train_loads_so(model_
     want = sum(((m.in_features * m.out_features if m.path in kept else 0) + (m.out_features if m.bias else 0))
                for m in spec.linears) * other
     assert weight_bytes(spec, setup)["weights_linear"] == want, sorted(kept)
+
+
+@pytest.mark.parametrize("preset", ["all-linear", "attention"])
+def test_distilberts_pre_classifier_is_trained_in_full_as_peft_trains_it(preset, monkeypatch, capsys):
+    """peft's modules_to_save matches a name as a suffix (peft.utils.other._set_trainable: key.endswith), so
+    SEQ_CLS's "classifier" wraps DistilBERT's pre_classifier too, which a 4-bit load keeps in 16 bits alike
+    (should_convert_module's suffix rule, test above). lorplan matched it at a module boundary: all-linear failed at
+    get_peft_model ("modules_to_save cannot be applied to modules of type lora.Linear"), and the attention preset
+    was priced without the pre_classifier's 272 parameters peft trains."""
+    import torch
+    import transformers
+    from peft import LoraConfig, get_peft_model
+
+    from lorplan.core.lora import LoraTargets, peft_target_modules, trainable_params
+
+    _, spec, _ = _spec("distilbert", 3, monkeypatch, capsys)
+    torch.manual_seed(0)
+    model = transformers.AutoModelForSequenceClassification.from_config(_config("distilbert", 3))
+    targets = LoraTargets(modules=(preset,))
+    peft_model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=4,
+                                                  target_modules=peft_target_modules(spec, targets)))
+    saved = {n.removeprefix("base_model.model.") for n, m in peft_model.named_modules()
+             if type(m).__name__ == "ModulesToSaveWrapper"}
+    assert saved == {"pre_classifier", "classifier"}, saved
+    assert peft_model.get_nb_trainable_parameters()[0] == trainable_params(spec, targets, 4)
