@@ -12,7 +12,7 @@ from lorplan.cli import main
 from lorplan.train import runner
 
 CHILD = """\
-import atexit, sys
+import atexit, sys, threading, time
 from lorplan.train import runner
 
 
@@ -25,15 +25,16 @@ atexit.register(lambda: sys.stdout.write(" exit handler"))
 kept = TornDown()
 sys.stdout.write("said")  # no newline: left in the buffer for exit_after_group to flush
 sys.stderr.write("its line")
+{thread}
 {ended}
 runner.exit_after_group(3)
 sys.stdout.write(" returned")
 """
 
 
-def _child(ended: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", CHILD.format(ended=ended)], capture_output=True, text=True,
-                          timeout=120)
+def _child(ended: str, thread: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", CHILD.format(ended=ended, thread=thread)], capture_output=True,
+                          text=True, timeout=120)
 
 
 def test_a_process_that_ended_its_group_leaves_past_teardown_with_its_code_and_output():
@@ -53,3 +54,14 @@ def test_main_with_argv_never_ends_the_callers_process(monkeypatch, capsys):
     monkeypatch.setattr(runner, "_ENDED", [object()])
     assert main(["models"]) == 0  # main(argv) returned: this test process goes on
     assert capsys.readouterr().out
+
+
+def test_a_running_thread_finishes_before_the_process_leaves():
+    """A non-daemon thread still running (a file a library writes in the background) is joined first, as a normal
+    exit joins it; os._exit alone killed it before its write."""
+    late = ("threading.Thread(target=lambda: (time.sleep(0.5), sys.stderr.write(' and its thread'), "
+            "sys.stderr.flush())).start()")
+    done = _child("runner._ENDED.append(object())", late)
+    assert done.returncode == 3, done
+    assert done.stderr == "its line and its thread", done
+    assert done.stdout == "said exit handler", done
