@@ -26,14 +26,12 @@ machine; "hold" keeps it there while the file LORPLAN_PROBE_HOLD names exists, s
 
 from __future__ import annotations
 
-import atexit
 import errno
 import math
 import os
 import re
 import signal
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -45,6 +43,7 @@ from lorplan.probe.adapters import save_adapter, wants_adapter
 from lorplan.probe.events import append_event
 from lorplan.probe.result import OUT_OF_SPACE, RESERVE_BYTES
 from lorplan.probe.runs import RunDir, atomic_write_json, recorded_labels
+from lorplan.train.stop import exit_past_teardown
 
 TRACEBACK_LINES = 20
 SAMPLE_MAX = 20000  # examples read for a probe, at most
@@ -486,14 +485,7 @@ def exit_promptly(code: int) -> NoReturn:
     still happens first, in its order: other non-daemon threads are joined (threading's own shutdown, which
     first tells concurrent.futures' workers to stop), the atexit handlers run (logging.shutdown flushes and
     closes the log handlers), stdout and stderr are flushed."""
-    threading._shutdown()  # what Py_FinalizeEx calls first; there is no public equivalent
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (AttributeError, OSError, ValueError):  # None, a closed pipe or a closed file: nothing to keep
-            pass
-    os._exit(code)
+    exit_past_teardown(code)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from lorplan.train.engine import Engine, EvalStats, StepStats, build_engine, run
 from lorplan.train.lock import joined
 from lorplan.train.memory import MeasuredMemory, report_lines
 from lorplan.train.paths import output_folder, output_folder_problem
-from lorplan.train.stop import StopRequest, TrainingInterrupted
+from lorplan.train.stop import StopRequest, TrainingInterrupted, exit_past_teardown
 from lorplan.train.write_error import nccl_shm_failure
 
 
@@ -462,9 +462,7 @@ _ENDED: list[Engine] = []
 
 def exit_after_group(code: int) -> None:
     """End a process of a run on several processes, after its group was destroyed, without Python's or C++'s
-    teardown: what a normal exit does first still happens, in its order (other non-daemon threads are joined,
-    threading's own shutdown, which first tells concurrent.futures' workers to stop; the exit handlers run;
-    stdout/stderr are flushed), then os._exit(code), as the probe worker leaves (probe.worker.exit_promptly).
+    teardown (stop.exit_past_teardown, as the probe worker leaves).
     Nothing else is left to do (every file of the run is written, its line said), and teardown is where a
     follower that had said its line still died of `terminate called without an active exception` (SIGABRT,
     exit -6) once in CI after end_process_group: destroy_process_group drops the group from torch's registry,
@@ -473,17 +471,8 @@ def exit_after_group(code: int) -> None:
     other process (one process, no run, a run whose group was left as it was).
     Only for the process's own command (lorplan.cli.main with no argv): a caller of main(argv) keeps its
     process."""
-    if not _ENDED:
-        return
-    import atexit
-    import threading
-
-    threading._shutdown()  # what Py_FinalizeEx calls first; there is no public equivalent
-    atexit._run_exitfuncs()  # what exit would run: logging's flush, a user's sitecustomize hooks
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a reader gone away (broken pipe) changes nothing now
-            stream.flush()
-    os._exit(code)
+    if _ENDED:
+        exit_past_teardown(code)
 
 
 class SharedMemoryFull(LorplanError):

@@ -4,7 +4,12 @@ Ctrl-C stops at once (the newest periodic checkpoint is still there)."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import signal
+import sys
+import threading
+from typing import NoReturn
 
 from lorplan.core.errors import LorplanError
 
@@ -46,3 +51,21 @@ class StopRequest:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         return False
+
+
+def exit_past_teardown(code: int) -> NoReturn:
+    """End the process with exit status `code`, skipping the interpreter's teardown of its modules (and C++'s of
+    the libraries it loaded). Call it when everything the process writes is on disk (the probe worker, after its
+    result; a process of a run on several processes, after its group was destroyed: runner.exit_after_group).
+    What a normal exit does that can matter still happens first, in its order: other non-daemon threads are
+    joined (threading's own shutdown, which first tells concurrent.futures' workers to stop), the atexit handlers
+    run (logging.shutdown flushes and closes the log handlers; a user's sitecustomize hooks), stdout and stderr
+    are flushed."""
+    threading._shutdown()  # what Py_FinalizeEx calls first; there is no public equivalent
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # None, a closed pipe or a closed file: nothing to keep
+            pass
+    os._exit(code)
