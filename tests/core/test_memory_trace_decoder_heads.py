@@ -4,7 +4,8 @@ fp32 adapters, CPU bf16 autocast, AdamW foreach, a warm-up step first): CTRLForS
 `classifier`, a ReLU MLP, no gradient checkpointing in transformers), ModernBertDecoderForSequenceClassification
 (`head`: dense, GELU and LayerNorm over every position, then `drop` and `classifier`; a gated GELU MLP whose fused
 Wi output is chunked) and T5Gemma's encoder-only classifier (T5GemmaEncoderModel, eager attention with logit
-softcapping); and OPTForSequenceClassification (its `score` head, a ReLU MLP like CTRL's). Specs come from the
+softcapping); OPTForSequenceClassification (its `score` head, a ReLU MLP like CTRL's) and
+StableLmForSequenceClassification (LayerNorm blocks with Llama's gated MLP). Specs come from the
 fallback child's report, built in this process (_fallback_child.report).
 
 The static terms (weights, adapter, AdamW states and step counters) are exact, and the in-step peak is within 5%.
@@ -22,6 +23,10 @@ Before, no family was (the figures when these cases were written, and after the 
   layers have 2); the head's GELU input and LayerNorm input were not priced, and head.dense's LoRA was priced
   per sequence (it reads every position). Now -2.53% to +3.40% (the forward phases also price head.dense's LoRA
   input, which the head has not made yet).
+- StableLM: -9.1% to -17.9% before 4529baa (its gated MLP priced as m x i, not 3 x m x i), -2.8% to +1.0% after
+  0cbb1f0 (StableLmDecoderLayer's `hidden_states`, the normed input, and `self_attn_output` stay bound until it
+  returns: 2 x a x h a token, _BLOCK_LOCALS), now +1.24% to +3.12% (tests/core/test_memory_block_locals.py reads
+  these locals off the block's frame).
 - T5Gemma (encoder only): -5.9% to -15.1%: its eager attention applies attn_logit_softcapping (T5GemmaModuleConfig
   defaults to 50.0, kept inside `encoder`; activations._PART_ATTN_SOFTCAP), whose tanh output (a x heads bytes per
   b x s x s a layer) was unpriced. Now -0.05% to +2.50%.
@@ -43,8 +48,12 @@ LABELS = 3
 
 def _config(family: str):
     """Tiny random-weight configs; the model's own dropout off (ModernBertDecoder's classifier dropout too)."""
-    from transformers import CTRLConfig, ModernBertDecoderConfig, OPTConfig, T5GemmaConfig
+    from transformers import CTRLConfig, ModernBertDecoderConfig, OPTConfig, StableLmConfig, T5GemmaConfig
 
+    if family == "stablelm":
+        return StableLmConfig(vocab_size=1024, hidden_size=128, intermediate_size=352, num_hidden_layers=2,
+                              num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=512,
+                              hidden_dropout=0.0, attention_dropout=0.0, num_labels=LABELS, pad_token_id=0)
     if family == "opt":
         return OPTConfig(vocab_size=1024, hidden_size=128, ffn_dim=512, num_hidden_layers=2, num_attention_heads=4,
                          max_position_embeddings=512, word_embed_proj_dim=128, dropout=0.0, attention_dropout=0.0,
@@ -66,8 +75,10 @@ def _config(family: str):
 
 ARCHITECTURE = {"ctrl": "CTRLForSequenceClassification",
                 "modernbert-decoder": "ModernBertDecoderForSequenceClassification",
-                "t5gemma": "T5GemmaForSequenceClassification", "opt": "OPTForSequenceClassification"}
-ATTENTION = {"ctrl": "sdpa", "modernbert-decoder": "sdpa", "t5gemma": "eager", "opt": "sdpa"}  # T5Gemma's: eager
+                "t5gemma": "T5GemmaForSequenceClassification", "opt": "OPTForSequenceClassification",
+                "stablelm": "StableLmForSequenceClassification"}
+ATTENTION = {"ctrl": "sdpa", "modernbert-decoder": "sdpa", "t5gemma": "eager", "opt": "sdpa",
+             "stablelm": "sdpa"}  # T5Gemma's: eager
 
 # rank, micro-batch, seq, lora_dropout, gradient checkpointing (CTRL implements none)
 ROWS = [(8, 2, 256, 0.0, False), (16, 4, 128, 0.05, False), (8, 2, 256, 0.0, True), (16, 4, 128, 0.05, True)]

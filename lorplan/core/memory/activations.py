@@ -949,11 +949,22 @@ def encoder_block_live(spec: ModelSpec, norm_out: int, m: int, a: int) -> int:
 
 
 # the hidden-size tensors of the attention half a decoder block keeps as Python locals until it returns, per model
-# type (Llama's and OPT's rebind hidden_states: none). transformers models/gpt2 (GPT2Block: attn_output),
-# models/ctrl (EncoderLayer: normed and attn_output), models/modernbert_decoder (ModernBertDecoderLayer: the
-# attn_outputs tuple). Traced: their forward peaks, tests/core/test_memory_trace.py (gpt2-heads) and
-# tests/core/test_memory_trace_decoder_heads.py
-_BLOCK_LOCALS = {"gpt2": 1, "ctrl": 2, "modernbert-decoder": 1}
+# type: a rule of each block's forward code, which transformers writes per model type (Llama's, OPT's, BLOOM's and
+# GPT-NeoX's sequential blocks rebind hidden_states: none, the default for a type not listed). transformers
+# models/gpt2 (GPT2Block: attn_output), models/gpt_bigcode (GPTBigCodeBlock: GPT2Block's attn_output), models/ctrl
+# (EncoderLayer: normed and attn_output), models/modernbert_decoder (ModernBertDecoderLayer: the attn_outputs
+# tuple), models/stablelm (StableLmDecoderLayer: the normed hidden_states and self_attn_output). A parallel block
+# (sequential_block false) keeps its attention's output and the MLP's input, decoder_block_live's two (its
+# `residual` is its input, which its caller holds anyway): none more. Read off each block's frame:
+# tests/core/test_memory_block_locals.py; traced: their forward peaks, tests/core/test_memory_trace.py
+# (gpt2-heads) and tests/core/test_memory_trace_decoder_heads.py
+_BLOCK_LOCALS = {"gpt2": 1, "gpt_bigcode": 1, "ctrl": 2, "modernbert-decoder": 1, "stablelm": 2}
+
+
+def block_locals(spec: ModelSpec, sequential: bool) -> int:
+    """How many hidden-size tensors of its attention half a decoder block keeps as locals while its MLP runs,
+    beyond decoder_block_live's two (_BLOCK_LOCALS; sequential: sequential_block)."""
+    return _BLOCK_LOCALS.get(_text_model(spec)[0], 0) if sequential else 0
 
 
 def decoder_block_live(h: int, i: int, x: int, m: int, shared_residual: bool = False, attn_out: int = 0,
@@ -1210,7 +1221,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         block_forward_tokens=(decoder_block_live(h, spec.intermediate_size, 4 if cuda_autocast and fam != "llama"
                                                  else resid, block_input_bytes(setup),
                                                  shared_residual=stream_norm and sequential_block(spec, fam),
-                                                 attn_out=a * _BLOCK_LOCALS.get(_text_model(spec)[0], 0),
+                                                 attn_out=a * block_locals(spec, sequential_block(spec, fam)),
                                                  act_saves_output=activation_saves_output(spec))
                               if fam != "encoder" and not moe_layers else 0),
         first_norm_stream=resid * h if stream_norm else 0,
