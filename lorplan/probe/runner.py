@@ -520,10 +520,11 @@ def retry(run: RunDir, probe_id: str, backend: Backend | None = None, *, trust_r
     config.json names a head lorplan does not train (a run started before check_start refused it):
     OtherHeadRefused (run_model_refusal's line), nothing moved or started."""
     _check_ladder_going(run, probe_id)
-    backend = backend or get_backend(run.plan().backend, trust_remote_code=trust_remote_code)
+    plan = run.plan()  # read once here: a living scheduler reads it only when it changes
+    backend = backend or get_backend(plan.backend, trust_remote_code=trust_remote_code)
     _check_retry_consent(run, probe_id, backend.trust_remote_code)
-    run.plan().probe(probe_id)
-    if (other := run_model_refusal(run, trusted=backend.trust_remote_code)) is not None:
+    plan.probe(probe_id)
+    if (other := run_model_refusal(run, plan, trusted=backend.trust_remote_code)) is not None:
         raise OtherHeadRefused(f"{other}; probe {probe_id} is not queued again")
     with exclusive(run.queue_lock):
         _check_ladder_going(run, probe_id)  # again, under the lock the driver writes its done under
