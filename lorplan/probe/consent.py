@@ -26,10 +26,8 @@ def asks_remote_code(plan) -> str | None:
     """The model a run plan (lorplan.probe.runs.RunPlan) asks to run the own code of, or None when it asks for
     none: its trust_remote_code, or its base plan's model.trust_remote_code (what a probe of a planned run
     loads with)."""
-    base = plan.base if isinstance(plan.base, dict) else {}
-    model = base.get("model") if isinstance(base.get("model"), dict) else {}
-    if plan.trust_remote_code or model.get("trust_remote_code") is True:
-        return str(plan.model or model.get("path") or model.get("id") or "its model")
+    if plan.trust_remote_code or plan.base_model().get("trust_remote_code") is True:
+        return plan.model_name() or "its model"
     return None
 
 

@@ -348,10 +348,8 @@ def run_model_refusal(run: RunDir, plan: RunPlan | None = None, trusted: bool = 
     from lorplan.core.model.head import other_head_refusal
 
     plan = plan if plan is not None else run.plan()
-    base = plan.base if isinstance(plan.base, dict) else {}
-    model = base.get("model") if isinstance(base.get("model"), dict) else {}
-    name = plan.model or model.get("path") or model.get("id")
-    if not isinstance(name, str):  # the embedded demo model
+    name = plan.model_name()
+    if name is None:  # the embedded demo model
         return None
     try:
         spec = load_spec(resolve_model(name), trust_remote_code=trusted)

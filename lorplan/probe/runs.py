@@ -122,6 +122,18 @@ class RunPlan:
     base: dict | None = field(default=None, hash=False)  # a dict: left out of hash(), still compared
     version: int = PLAN_VERSION
 
+    def base_model(self) -> dict:
+        """The base plan's [model] section (its path, id, trust_remote_code), {} without a base plan."""
+        base = self.base if isinstance(self.base, dict) else {}
+        return base.get("model") if isinstance(base.get("model"), dict) else {}
+
+    def model_name(self) -> str | None:
+        """The model the probes train as the run names it: `model`, else the base plan's model.path or model.id;
+        None for the embedded demo model."""
+        model = self.base_model()
+        name = self.model or model.get("path") or model.get("id")
+        return name if isinstance(name, str) else None
+
     def probe(self, probe_id: str) -> ProbeSpec:
         for p in self.probes:
             if p.id == probe_id:

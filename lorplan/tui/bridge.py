@@ -174,7 +174,7 @@ _BUILT: dict = {}
 _BUILT_KEEP = 8
 
 
-def _file_version(config_path: str | None) -> tuple | None:
+def _file_version(config_path: str | Path | None) -> tuple | None:
     """(resolved path, mtime, size) of a config file, None when there is none or it cannot be read."""
     if config_path is None:
         return None
@@ -778,18 +778,16 @@ def _model_spec(plan: Plan) -> ModelSpec | None:
 
     # from the working folder, as found_paths looks for it: the planner's plan has no file yet
     source = str(Path(plan.model.path).expanduser()) if plan.model.path is not None else plan.model.source
-    config = None
     try:
-        config = resolve_model(source).config_path
-        stat = Path(config).stat() if config is not None else None
+        version = _file_version(resolve_model(source).config_path)
     except (BadInput, OSError):
-        stat = None  # read_model_spec says so
-    key = (source, plan.model.trust_remote_code, stat and stat.st_mtime_ns, stat and stat.st_size)
+        version = None  # read_model_spec says so
+    key = (source, plan.model.trust_remote_code, version)
     if key not in _SPEC_CACHE:
         try:
             _SPEC_CACHE[key] = read_model_spec(plan, source, build=False)
         except NotKept:
-            return _BUILT.get(_file_version(config))  # not cached: kept on disk later, it is read from there
+            return _BUILT.get(version)  # not cached: kept on disk later, it is read from there
         except (BadInput, OSError, ValueError):
             _SPEC_CACHE[key] = None
     return _SPEC_CACHE[key]
