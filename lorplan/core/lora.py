@@ -567,24 +567,32 @@ def trainable_params(spec: ModelSpec, targets: LoraTargets, rank: int) -> int:
     return total + saved_params(spec, targets)
 
 
+def peft_all_linear_fits(spec: ModelSpec, targets: LoraTargets) -> bool:
+    """Whether peft's "all-linear" selects what lorplan adapts under the all-linear preset on this model, so that a
+    plan and an adapter config may say "all-linear": not on a model where it selects a module the presets leave out
+    (preset_excluded: a Mamba-based model's out_proj), nor where it adapts a linear that peft then trains in full.
+    peft's "all-linear" leaves out only the output head itself (the module named classifier or score), while
+    modules_to_save wraps every module whose name ends with a saved name (peft.utils.other._set_trainable:
+    key.endswith), and refuses a linear it already adapted: DistilBERT's pre_classifier, under a sequence
+    classifier's "classifier" (TypeError at get_peft_model)."""
+    excluded = preset_excluded(spec)
+    saved = saved_names(spec, targets)
+    wrapped = any(m.path not in saved and any(m.path.endswith(n) for n in saved) for m in spec.linears)
+    return not wrapped and not any(m.name in excluded for m in spec.linears)
+
+
 def peft_target_modules(spec: ModelSpec, targets: LoraTargets) -> str | list[str]:
     """target_modules for a peft LoraConfig that selects exactly `resolve_targets` (+ embedding targets).
 
     "all-linear" when that is what was asked (without layers_to_transform, which peft rejects with a string) and
-    peft's "all-linear" selects the same modules (not on a model where it would select a module the presets leave
-    out: preset_excluded, a Mamba-based model's out_proj);
+    peft's "all-linear" selects the same modules (peft_all_linear_fits);
     else leaf names when suffix matching them selects exactly the same modules; else full module names.
     """
     linears, embeddings, params = _selected(spec, targets)
-    excluded = preset_excluded(spec)
-    saved = saved_names(spec, targets)
-    # peft's "all-linear" leaves out only the output head (the module named classifier or score itself), then
-    # refuses to wrap a linear it adapted in modules_to_save: DistilBERT's pre_classifier, which ends with
-    # "classifier" (TypeError at get_peft_model); such a model is given the names
-    wrapped = any(m.path not in saved and any(m.path.endswith(n) for n in saved) for m in spec.linears)
-    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and not wrapped and not any(
-            m.name in excluded for m in spec.linears):
+    if tuple(targets.modules) == ("all-linear",) and targets.layers_to_transform is None and \
+            peft_all_linear_fits(spec, targets):
         return "all-linear"
+    saved = saved_names(spec, targets)
     chosen = {m.path for m in linears} | {t.path.removesuffix(".weight") for t in embeddings}
     leaves = sorted({p.rsplit(".", 1)[-1] for p in chosen})
     everything = [m.path for m in (*spec.linears, *spec.tied_linears)] + list(_embedding_modules(spec))

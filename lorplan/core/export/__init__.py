@@ -45,6 +45,26 @@ class ExportResult:
 DATA_FOLDER_KEY, DATA_FOLDER = "dataset_dir", "LORPLAN_DATA_FOLDER"
 
 
+def _targets_named(plan, spec) -> tuple[object, list[str]]:
+    """`plan` with lora.target_modules "all-linear" written as the module names lorplan train adapts, where peft's
+    "all-linear" would select others on this model (core.lora.peft_all_linear_fits: a DistilBERT classifier's
+    pre_classifier, which peft adapts and then refuses to train in full), with a note; a plan written so since
+    (core.plan.build.plan_target_names) or by hand is as it is."""
+    if tuple(plan.lora.target_modules) != ("all-linear",):
+        return plan, []
+    from lorplan.core.lora import peft_all_linear_fits
+    from lorplan.core.plan import plan_to_setup
+    from lorplan.core.plan.build import plan_target_names, priced_spec
+
+    priced, targets = priced_spec(plan, spec), plan_to_setup(plan)[1].targets
+    if peft_all_linear_fits(priced, targets):
+        return plan, []
+    names = plan_target_names(priced, targets)
+    note = (f"lora.target_modules all-linear is written as the modules lorplan train adapts ({', '.join(names)}): "
+            f"peft's all-linear on this model selects others")
+    return replace(plan, lora=replace(plan.lora, target_modules=names)), [note]
+
+
 def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_problem: str | None = None,
                 found: Mapping[str, str | None] | None = None, plan_file: str | None = None,
                 spec=None) -> ExportResult:
@@ -76,10 +96,13 @@ def export_plan(plan, fmt: str, *, classes: Mapping | None = None, classes_probl
         raise BadInput(f"--to {fmt}: {refusal}")
     notes: list[str] = []
     path_warnings: list[str] = []
+    if spec is not None:
+        plan, notes = _targets_named(plan, spec)
     if found is not None:
         from lorplan.core.export.paths import export_paths
 
-        plan, notes, path_warnings = export_paths(plan, fmt, found, plan_file=plan_file)
+        plan, path_notes, path_warnings = export_paths(plan, fmt, found, plan_file=plan_file)
+        notes += path_notes
     if fmt == ExportFormat.PEFT:
         from lorplan.core.export.peft import export_peft
 

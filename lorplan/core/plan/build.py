@@ -28,16 +28,16 @@ from lorplan.core.vocab import FOUR_BIT_QUANTS, TORCH_DTYPE, DataSchema, Quant, 
 PLACEHOLDER_DATA_PATH = "data/train.jsonl"
 
 
-def _target_names(spec, targets) -> tuple[str, ...]:
+def plan_target_names(spec, targets) -> tuple[str, ...]:
     """Leaf names for the plan: "all-linear" stays (every tool knows it) except on a model where peft refuses a
     module its "all-linear" selects (core.lora.peft_refused: a Mamba-based model's out_proj), or a module the
     model reads as a raw weight (core.lora.kernel_bypassed: Bamba's out_proj, Mamba's dt_proj, Gemma 3n's
-    correction_coefs, Bloom's dense under slow_but_exact), where the plan, and so every export of it, names what
-    lorplan adapts; other presets become module names."""
-    from lorplan.core.lora import PRESETS, preset_excluded, resolve_targets
+    correction_coefs, Bloom's dense under slow_but_exact), or where peft would adapt a linear it then trains in
+    full (DistilBERT classifier's pre_classifier: core.lora.peft_all_linear_fits), where the plan, and so every
+    export of it, names what lorplan adapts; other presets become module names."""
+    from lorplan.core.lora import PRESETS, peft_all_linear_fits, resolve_targets
 
-    refused = preset_excluded(spec)
-    if tuple(targets.modules) == ("all-linear",) and not any(m.name in refused for m in spec.linears):
+    if tuple(targets.modules) == ("all-linear",) and peft_all_linear_fits(spec, targets):
         return ("all-linear",)
     if not any(m in PRESETS for m in targets.modules):
         return tuple(targets.modules)
@@ -101,7 +101,7 @@ def _lora_section(spec, setup, rank: int, alpha: int | float | None) -> LoraSect
         r=rank,
         alpha=alpha if alpha is not None else defaults.ALPHA,
         dropout=float(setup.lora_dropout),
-        target_modules=_target_names(spec, t),
+        target_modules=plan_target_names(spec, t),
         layers_to_transform=tuple(t.layers_to_transform or ()),
         rank_pattern=MappingProxyType(dict(t.rank_pattern)),
         alpha_pattern=MappingProxyType(dict(t.alpha_pattern)),
