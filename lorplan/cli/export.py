@@ -99,8 +99,7 @@ def check_context(plan, plan_path: str, fmts: list[str]) -> tuple[list[str], obj
         return [], None
     # a token classifier's checkpoint: every format would train the causal LM (or classifier) the plan priced from
     # it, another model without its head, as lorplan train would (which refuses it so)
-    key, where = ("model.path", plan.model.path) if plan.model.path is not None else ("model.id", plan.model.id)
-    if (other := other_head_refusal(spec, f"{plan_path}: {key} {where}")) is not None:
+    if (other := other_head_refusal(spec, f"{plan_path}: {plan.model.key} {plan.model.source}")) is not None:
         raise BadInput(other)
     check_plan_context(plan, spec, plan_path, class_settings=False)
     notes = []

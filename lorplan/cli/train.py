@@ -106,12 +106,11 @@ def check_inputs(plan, plan_path: str, output: str | None, resume: bool,
     from lorplan.core.vocab import Task
     from lorplan.train.paths import output_folder, output_folder_problem, resolve_path
 
-    where = plan.model.path if plan.model.path is not None else plan.model.id
+    where, key = plan.model.source, plan.model.key
     model = str(resolve_path(where, plan_path)) if plan.model.path is not None else where
     if plan.model.path is not None and not Path(model).expanduser().exists():  # not read as a hub id either
         raise BadInput(f"{plan_path}: model.path {plan.model.path}: no such file or folder (looked in the working "
                        "folder and beside the plan)")
-    key = "model.path" if plan.model.path is not None else "model.id"
     try:
         model_folder(model)
     except BadInput as exc:  # named by the plan's key, as every other problem of the plan is

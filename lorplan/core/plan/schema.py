@@ -65,6 +65,11 @@ class ModelSection:
         """What `from_pretrained` and `load_spec` take: the path when given, else the id."""
         return self.path if self.path is not None else (self.id or "")
 
+    @property
+    def key(self) -> str:
+        """The plan's key that names the model, as a message about it says it: "model.path" or "model.id"."""
+        return "model.path" if self.path is not None else "model.id"
+
 
 @dataclass(frozen=True)
 class QuantizationSection:
