@@ -68,53 +68,6 @@ def test_one_server_builds_config_after_config_with_a_child_s_own_answers(server
     assert "'d_model'" in str(own.value) and server.pid() == pid
 
 
-def test_a_build_that_may_run_the_model_s_own_code_never_reaches_the_server(server, tmp_path):
-    fallback.run_child(_bart(tmp_path, "m"), True)
-    assert server.pid() is None  # none was started
-
-
-def test_a_server_that_died_ended_idle_or_met_another_environment_is_started_again(server, tmp_path, monkeypatch):
-    monkeypatch.setattr(server, "IDLE_S", 3.0)
-    config = _bart(tmp_path, "m")
-    fallback.run_child(config, False)
-    killed = server.pid()
-    os.kill(killed, signal.SIGKILL)  # died (the kernel's out-of-memory killer, a user's kill)
-    time.sleep(0.2)
-    assert fallback.run_child(config, False)["class"] == "BartForCausalLM"
-    old = server.pid()
-    assert old not in (None, killed)
-    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "error")  # what the child's transformers reads
-    fallback.run_child(config, False)
-    assert server.pid() not in (None, killed, old)
-    assert not _alive(old)  # the old one was ended, not left behind
-    idle = server._proc
-    idle.wait(timeout=60)  # it ends by itself, IDLE_S seconds after its last answer
-    assert idle.returncode == 0 and server.pid() is None
-    assert fallback.run_child(config, False)["class"] == "BartForCausalLM"
-    assert server.pid() not in (None, killed, old, idle.pid)
-
-
-def test_a_busy_server_sends_the_build_to_a_child_of_its_own(server, tmp_path):
-    taken = threading.Event()
-    release = threading.Event()
-
-    def hold():
-        with server._lock:
-            taken.set()
-            release.wait(60)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    taken.wait(10)
-    try:
-        assert server.ask(_bart(tmp_path, "m")) is None  # at once: not waiting for the other build
-        assert fallback.run_child(_bart(tmp_path, "n"), False)["class"] == "BartForCausalLM"
-        assert server.pid() is None  # built by a child of its own
-    finally:
-        release.set()
-        holder.join()
-
-
 def test_a_build_over_the_time_limit_stops_the_server(server, tmp_path, monkeypatch):
     monkeypatch.setattr(fallback, "TIMEOUT_S", 0.01)  # the server is still importing torch
     with pytest.raises(BadInput, match=r"building the model took over 0.01s"):
@@ -192,6 +145,57 @@ def test_a_server_is_started_again_when_the_transformers_on_disk_changes(stand_i
     assert fallback.cache_key(config) != key  # a report is kept under the new version's key ...
     fallback.run_child(config, False)
     assert stand_in.pid() not in (None, before) and not _alive(before)  # ... so the old server may not make it
+
+
+def test_a_build_that_may_run_the_model_s_own_code_never_reaches_the_server(stand_in, tmp_path):
+    config = _config(tmp_path, "m")
+    assert fallback.run_child(config, True) == {"read": config.read_text()}  # a child of its own built it
+    assert stand_in.pid() is None  # none was started
+
+
+def test_a_server_that_died_ended_idle_or_met_another_environment_is_started_again(stand_in, tmp_path, monkeypatch):
+    monkeypatch.setattr(stand_in, "IDLE_S", 1.0)
+    config = _config(tmp_path, "m")
+    built = {"read": config.read_text()}
+    fallback.run_child(config, False)
+    killed = stand_in.pid()
+    os.kill(killed, signal.SIGKILL)  # died (the kernel's out-of-memory killer, a user's kill)
+    while _alive(killed):
+        time.sleep(0.02)
+    assert fallback.run_child(config, False) == built
+    old = stand_in.pid()
+    assert old not in (None, killed)
+    monkeypatch.setenv("TRANSFORMERS_VERBOSITY", "error")  # what the child's transformers reads
+    fallback.run_child(config, False)
+    assert stand_in.pid() not in (None, killed, old)
+    assert not _alive(old)  # the old one was ended, not left behind
+    idle = stand_in._proc
+    idle.wait(timeout=60)  # it ends by itself, IDLE_S seconds after its last answer
+    assert idle.returncode == 0 and stand_in.pid() is None
+    assert fallback.run_child(config, False) == built
+    assert stand_in.pid() not in (None, killed, old, idle.pid)
+
+
+def test_a_busy_server_sends_the_build_to_a_child_of_its_own(stand_in, tmp_path):
+    taken = threading.Event()
+    release = threading.Event()
+
+    def hold():
+        with stand_in._lock:
+            taken.set()
+            release.wait(60)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    taken.wait(10)
+    try:
+        assert stand_in.ask(_config(tmp_path, "m")) is None  # at once: not waiting for the other build
+        config = _config(tmp_path, "n")
+        assert fallback.run_child(config, False) == {"read": config.read_text()}
+        assert stand_in.pid() is None  # built by a child of its own
+    finally:
+        release.set()
+        holder.join()
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
