@@ -87,12 +87,14 @@ def test_gemma2_keeps_its_caps():
 TEXT = {"vocab_size": 256, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 1,
         "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32}
 EXTRA = {"gemma3n_text": {"num_kv_shared_layers": 0, "layer_types": ["full_attention"]}}
+TOWER = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2}
 VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
           "image_size": 28, "patch_size": 14}
 MULTIMODAL = {"gemma3": {"vision_config": VISION, "mm_tokens_per_image": 4},
               "paligemma": {"vision_config": {**VISION, "projection_dim": 64}},
-              "inkling2": {"vision_config": {"text_hidden_size": 64}},
-              "inkling2_loop": {"vision_config": {"text_hidden_size": 64}},
+              # their default vision towers (23 layers of 1024) took ~5.5 s per case to build and initialise
+              "inkling2": {"vision_config": {"text_hidden_size": 64, **TOWER}},
+              "inkling2_loop": {"vision_config": {"text_hidden_size": 64, **TOWER}},
               # its default vision tower (50 layers of 1536) alone takes ~15 GB resident over the two builds
               "muse_glimmer": {"vision_config": {"num_hidden_layers": 1, "hidden_size": 32, "intermediate_size": 64,
                                                  "num_attention_heads": 2}}}
