@@ -9,7 +9,12 @@ Each process also destroys its process group before it exits (lorplan.train.runn
 alive let C++ teardown at exit race gloo's threads, and a process that had finished its work now and then died
 of `terminate called without an active exception` (SIGABRT, return code -6). That abort is rare; what is
 checked is its cause: a sitecustomize.py on the processes' PYTHONPATH (EXIT_HOOK) writes, at exit, whether
-torch.distributed still had a process group, and both runs' processes must say they had none left."""
+torch.distributed still had a process group, and both runs' processes must say they had none left.
+
+The first run also checks that a run of two processes says its notes once (it was tests/train/test_launch.py's own
+two-process run, the same set-up): every process torchrun starts runs `lorplan train`, and each printed the input
+checks' notes (rows skipped, the [estimate] priced anew, the CPU threads), once per process. Rank 1 says no note,
+rank 0 says each once."""
 
 from __future__ import annotations
 
@@ -18,12 +23,14 @@ import os
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from lorplan.core.plan import read_plan, write_plan
 from lorplan.train import launch
 
+from .conftest import write_jsonl
 from .test_launch import _free_port
 from .test_train import tiny_plan
 
@@ -118,9 +125,17 @@ def test_two_processes_log_save_evaluate_and_resume_together(tmp_path, tiny_llam
     plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=5, save_steps=2, logging_steps=3, gradient_accumulation=1)
     plan = read_plan(plan_path)
     write_plan(replace(plan, hardware=replace(plan.hardware, gpus=2, sharding="ddp")), plan_path, force=True)
+    data = write_jsonl(Path(plan.data.path))
+    data.write_text(data.read_text() + "{not json\n")  # a row the input checks skip, with a note
     out = tmp_path / "out"
-    (out0, _), (out1, _) = _train_both(plan_path)
+    (out0, err0), (out1, err1) = _train_both(plan_path)
     assert "eval loss:" in out0 and out1 == ""
+    # the notes, once: none from rank 1, each of rank 0's once
+    assert "note:" not in err1, err1
+    notes = [line for line in err0.splitlines() if line.startswith("note:")]
+    assert len(notes) == len(set(notes)), notes
+    assert any("1 row skipped" in n for n in notes) and any("[estimate] does not price" in n for n in notes), err0
+    assert "adapter saved to" in out0 and json.loads((out / "result.json").read_text())["steps"] == 5
     assert [r["step"] for r in map(json.loads, (out / "log.jsonl").read_text().splitlines())] == [3, 5]
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("checkpoint")) == ["checkpoint-4",
                                                                                         "checkpoint-5"]

@@ -1,17 +1,15 @@
 """Several GPUs: `lorplan train` re-executes itself under `accelerate launch`. There is no GPU here, so the
 test checks the command it builds (parsed by accelerate's own launch parser) and the config it writes (loaded by
 accelerate's own ClusterConfig); starting the launcher is the boundary that is replaced. Signal forwarding to the
-launcher is tested with real processes."""
+launcher is tested with real processes. That two processes, as torchrun starts them, say the run's notes once
+is checked by tests/train/test_ddp_normal_paths.py's first run (the same two-process set-up)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-
-import pytest
 
 from lorplan.cli import main
 from lorplan.core.plan import read_plan, write_plan
@@ -135,36 +133,3 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.mark.slow
-def test_a_run_of_two_processes_says_its_notes_once(tmp_path, tiny_llama):
-    """With hardware.gpus = 2 every process torchrun (or accelerate launch) starts runs `lorplan train`, and each
-    printed the input checks' notes (rows skipped, the [estimate] priced anew, the CPU threads): once per
-    process. Two real processes here, on the CPU (gloo), as torchrun starts them: rank 1 says no note, rank 0
-    says each once, and they train together to the end."""
-    import os
-    import subprocess
-
-    from .conftest import write_jsonl
-    from .test_train import tiny_plan
-
-    plan_path = tiny_plan(tmp_path, tiny_llama, max_steps=2, save_steps=100, gradient_accumulation=1)
-    plan = read_plan(plan_path)
-    write_plan(replace(plan, hardware=replace(plan.hardware, gpus=2, sharding="ddp")), plan_path, force=True)
-    data = write_jsonl(Path(plan.data.path))
-    data.write_text(data.read_text() + "{not json\n")  # a row the input checks skip, with a note
-    env = {k: v for k, v in os.environ.items() if k not in (launch.UNDER_LAUNCH_ENV, "OMP_NUM_THREADS")}
-    env.update(WORLD_SIZE="2", LOCAL_WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
-               CUDA_VISIBLE_DEVICES="")
-    procs = [subprocess.Popen([sys.executable, "-m", "lorplan", "train", str(plan_path), "--no-progress"],
-                              env={**env, "RANK": str(rank), "LOCAL_RANK": str(rank)}, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for rank in (0, 1)]
-    (out0, err0), (out1, err1) = (p.communicate(timeout=600) for p in procs)
-    assert [p.returncode for p in procs] == [0, 0], (err0, err1)
-    assert "note:" not in err1, err1
-    notes = [line for line in err0.splitlines() if line.startswith("note:")]
-    assert len(notes) == len(set(notes)), notes
-    assert any("1 row skipped" in n for n in notes) and any("[estimate] does not price" in n for n in notes)
-    assert "adapter saved to" in out0 and json.loads((tmp_path / "out" / "result.json").read_text())["steps"] == 2
