@@ -38,20 +38,21 @@ def step_of(run, probe_id):
 
 def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home, capsys):
     # The parent: `lorplan probe start` then a long sleep, in its own process group (as a terminal would be).
-    # 4 steps: the parent is killed as soon as both probe processes exist, while they still load the model
+    # 4 steps: the parent is killed as soon as the probe process exists, while it still loads the model (one
+    # probe: a second, launched alike, cost a process of torch and checked nothing more)
     code = ("import sys, time; from lorplan.cli import main; "
-            f"main(['probe', 'start', '--ranks', '4,8', '--steps', '4', '--max-parallel', '2', *{SMALL!r}]); "
+            f"main(['probe', 'start', '--ranks', '4', '--steps', '4', *{SMALL!r}]); "
             "sys.stdout.flush(); time.sleep(600)")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
                               start_new_session=True, env={**os.environ})
     try:
         run_id = parent.stdout.readline().strip()
         run = find_run(run_id)
-        wait_for(lambda: all(run.proc_path(p).exists() for p in ("r4", "r8")), what="probes launched")
+        wait_for(lambda: run.proc_path("r4").exists(), what="probe launched")
         os.killpg(parent.pid, signal.SIGKILL)  # kill -9 the whole terminal group
         parent.wait(10)
-        states = {p.state for p in run_status(run).probes}
-        assert "running" in states and states <= {"running", "finished"}  # a probe outlived its parent's kill
+        states = [p.state for p in run_status(run).probes]
+        assert states == ["running"]  # the probe outlived its parent's kill
     finally:
         if parent.poll() is None:
             os.killpg(parent.pid, signal.SIGKILL)
@@ -59,14 +60,13 @@ def test_killing_the_parent_leaves_probes_running_to_complete_results(state_home
     capsys.readouterr()
     assert cli_main(["probe", "status", run_id, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert status["run"] == run_id
+    assert status["run"] == run_id and [p["id"] for p in status["probes"]] == ["r4"]
     for p in status["probes"]:
         assert p["state"] == "finished" and p["step"] == 4
         assert p["eval_loss"] > 0 and 0 <= p["eval_accuracy"] <= 1
         assert p["tokens_per_second"] > 0 and p["peak_memory_bytes"] > 0 and p["wall_seconds"] > 0
-    for pid in ("r4", "r8"):
-        result = json.loads(run.result_path(pid).read_text())
-        assert result["state"] == "finished" and result["trainable_params"] > 0 and result["memory"]["peak_rss_bytes"] > 0
+    result = json.loads(run.result_path("r4").read_text())
+    assert result["state"] == "finished" and result["trainable_params"] > 0 and result["memory"]["peak_rss_bytes"] > 0
 
 
 def test_kill_9_one_probe_is_died_at_its_last_step_and_the_others_go_on(state_home, monkeypatch, tmp_path):
