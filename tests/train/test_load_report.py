@@ -43,29 +43,11 @@ def cls_plan(tmp_path: Path, model: Path, **model_fields) -> Path:
     return write_plan(plan, tmp_path / "plan.toml")
 
 
-def test_train_prints_one_plain_head_line_and_no_load_report(tmp_path, encoder):
-    """`lorplan train` with its output in files (not a terminal): no escape codes, no load report, no loading
-    bar; one line says what the missing classifier is, and result.json keeps it."""
-    plan = cls_plan(tmp_path, encoder)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
-           "TOKENIZERS_PARALLELISM": "false"}
-    env.pop("TRANSFORMERS_VERBOSITY", None)
-    proc = subprocess.run([sys.executable, "-m", "lorplan", "train", str(plan), "--no-progress"], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    both = proc.stdout + proc.stderr
-    for word in CHATTER:
-        assert word not in both, (word, both)
-    assert [line for line in both.splitlines() if "classifier head" in line] == [f"note: {NEW_HEAD}"]
-    assert NEW_HEAD in json.loads((tmp_path / "out" / "result.json").read_text())["notes"]
-
-
-def test_train_prints_its_setup_notes_on_stderr_before_the_first_step_and_only_once(tmp_path, encoder):
-    """A user starting a long run learns at once that the head is new (random): every note of the set-up
-    (the model load, the data, the CPU changes and threads) is printed before the first progress line, and not
-    again in the summary at the end; result.json still lists them all. The notes go to stderr with the progress
-    and the summary alone to stdout: the model's notes went to stdout and the data's and the threads' to
-    stderr, so `> run.txt` kept some notes and not the others."""
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, encoder) -> tuple[subprocess.CompletedProcess, Path]:
+    """(`lorplan train PLAN --max-steps 2` with its stdout and stderr in pipes, not a terminal, its output folder):
+    one run that the two tests below each read (its progress on: plain progress lines, no bar)."""
+    tmp_path = tmp_path_factory.mktemp("trained")
     plan = cls_plan(tmp_path, encoder)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"),
            "TOKENIZERS_PARALLELISM": "false"}
@@ -73,8 +55,29 @@ def test_train_prints_its_setup_notes_on_stderr_before_the_first_step_and_only_o
     proc = subprocess.run([sys.executable, "-m", "lorplan", "train", str(plan), "--max-steps", "2"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    return proc, tmp_path / "out"
+
+
+def test_train_prints_one_plain_head_line_and_no_load_report(trained):
+    """`lorplan train` with its output in files (not a terminal): no escape codes, no load report, no loading
+    bar; one line says what the missing classifier is, and result.json keeps it."""
+    proc, out = trained
+    both = proc.stdout + proc.stderr
+    for word in CHATTER:
+        assert word not in both, (word, both)
+    assert [line for line in both.splitlines() if "classifier head" in line] == [f"note: {NEW_HEAD}"]
+    assert NEW_HEAD in json.loads((out / "result.json").read_text())["notes"]
+
+
+def test_train_prints_its_setup_notes_on_stderr_before_the_first_step_and_only_once(trained):
+    """A user starting a long run learns at once that the head is new (random): every note of the set-up
+    (the model load, the data, the CPU changes and threads) is printed before the first progress line, and not
+    again in the summary at the end; result.json still lists them all. The notes go to stderr with the progress
+    and the summary alone to stdout: the model's notes went to stdout and the data's and the threads' to
+    stderr, so `> run.txt` kept some notes and not the others."""
+    proc, out = trained
     err = proc.stderr.replace("\r", "\n").splitlines()
-    notes = json.loads((tmp_path / "out" / "result.json").read_text())["notes"]
+    notes = json.loads((out / "result.json").read_text())["notes"]
     assert NEW_HEAD in notes
     first_step = next(i for i, line in enumerate(err) if line.startswith("training:"))
     for note in notes:
