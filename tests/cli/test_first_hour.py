@@ -291,8 +291,12 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
         os.chdir(session.home)
         os.execve(sys.executable, [sys.executable, "-m", "lorplan"], env)
     seen = b""
-    keys = [b"\x1b[17~", b"\x1b[18~", b"\x1b[19~", b"\x1b[15~", b"\x11"]  # F6, F7, F8, F5, ctrl+q
-    t0, next_key = time.monotonic(), None
+    # each key once the screen shows what the one before opened (the table and its summary, then each tab's own
+    # words, and the words of the tab it left gone): F6 the Data tab, F7 Probes, F8 Recommend, F5 back to the
+    # Plan tab, ctrl+q
+    keys = [(b"\x1b[17~", "Pick a dataset and press Profile"), (b"\x1b[18~", "No probe runs yet"),
+            (b"\x1b[19~", "─ Recommendation ─"), (b"\x1b[15~", "Memory per GPU for each LoRA rank"), (b"\x11", None)]
+    t0, waiting_for, gone, opened = time.monotonic(), "largest then", None, []
     status = None
     shown, screen = False, Screen()
     while time.monotonic() - t0 < 240:
@@ -307,11 +311,11 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
                 break
             seen += chunk
             screen.feed(chunk)
-        if next_key is None and ready and screen.shows("largest then"):  # the table and its summary are shown
-            shown, next_key = True, time.monotonic()
-        if next_key is not None and keys and time.monotonic() >= next_key:
-            os.write(fd, keys.pop(0))
-            next_key = time.monotonic() + 1.5
+        if ready and waiting_for and screen.shows(waiting_for) and not (gone and screen.shows(gone)):
+            shown, gone = True, waiting_for
+            opened.append(waiting_for)
+            key, waiting_for = keys.pop(0)
+            os.write(fd, key)
         done, code = os.waitpid(pid, os.WNOHANG)
         if done:
             status = code
@@ -322,8 +326,10 @@ def test_first_hour_planner_in_a_terminal_is_offline(session):
     os.close(fd)
     text = seen.decode("utf-8", "replace")
     assert shown, "the planner never showed its table:\n" + "\n".join(screen.lines())
+    assert not keys, f"keys left unsent: {keys}; {waiting_for!r} never shown:\n" + "\n".join(screen.lines())
     assert status is not None and os.waitstatus_to_exitcode(status) == 0, text[-2000:]
-    assert not keys, f"keys left unsent: {keys}"
+    assert opened == ["largest then", "Pick a dataset and press Profile", "No probe runs yet", "─ Recommendation ─",
+                      "Memory per GPU for each LoRA rank"]
     assert "Traceback" not in text
     assert session.listener.seen == []
     assert not session.net_log.exists() or "127.0.0.1" not in session.net_log.read_text()
