@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from model_builders import tiny_llama
 
+from lorplan.cli import main
 from lorplan.core.errors import BadInput
 from lorplan.train import checkpoint as ckpt
 from lorplan.train.checkpoint_files import checkpoint_problem
@@ -38,16 +39,21 @@ def _lorplan(*args: str, cwd: Path, code: str | None = None) -> subprocess.Compl
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
-    """(the plan, the folder of a finished 2-step run with checkpoint-1 and checkpoint-2)."""
+    """(the plan, the folder of a finished 2-step run with checkpoint-1 and checkpoint-2). Planned and trained in
+    this process (two children's start and imports saved): the commands whose imports are checked (PROBE) and
+    the damaged checkpoints' own runs are children or read these files."""
     root = tmp_path_factory.mktemp("damaged")
     model = tiny_llama(root / "model", hidden=16, layers=1)
     plan = root / "plan.toml"
-    done = _lorplan("plan", "--model", str(model), "--rank", "2", "--seq-len", "32", "--data",
-                    str(write_jsonl(root / "train.jsonl", 48)), "--write", str(plan), "--force", cwd=root)
-    assert done.returncode == 0, done.stderr
-    plan.write_text(plan.read_text().replace("save_steps = 100", "save_steps = 1"))
-    done = _lorplan("train", str(plan), "--max-steps", "2", "--no-progress", "--output", "run", cwd=root)
-    assert done.returncode == 0, done.stderr
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HOME", str(root / "hf")),
+                            ("XDG_STATE_HOME", str(root / "state"))):
+            mp.setenv(name, value)
+        mp.chdir(root)
+        assert main(["plan", "--model", str(model), "--rank", "2", "--seq-len", "32", "--data",
+                     str(write_jsonl(root / "train.jsonl", 48)), "--write", str(plan), "--force"]) == 0
+        plan.write_text(plan.read_text().replace("save_steps = 100", "save_steps = 1"))
+        assert main(["train", str(plan), "--max-steps", "2", "--no-progress", "--output", "run"]) == 0
     assert sorted(p.name for p in (root / "run").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     return plan, root / "run"
 
@@ -108,7 +114,8 @@ def test_each_damaged_file_is_named_with_what_to_do(trained, tmp_path, case):
     assert "\n" not in line
 
 
-def test_resume_on_a_cut_adapter_is_one_line_before_torch_and_its_advice_resumes(trained, tmp_path):
+def test_resume_on_a_cut_adapter_is_one_line_before_torch_and_its_advice_resumes(trained, tmp_path, monkeypatch,
+                                                                                  capsys):
     """The command itself: exit 2, one line, nothing of torch, transformers or peft imported (it was a
     SafetensorError's traceback, exit 1, after the model loaded). Then the line's advice, followed: the run
     resumes from checkpoint-1 and finishes."""
@@ -127,10 +134,12 @@ def test_resume_on_a_cut_adapter_is_one_line_before_torch_and_its_advice_resumes
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-1", "checkpoint-2", "log.jsonl"]  # nothing written
 
     shutil.rmtree(out / "checkpoint-2")
-    proc = _lorplan("train", str(plan), "--resume", "--max-steps", "2", "--no-progress", "--output", str(out),
-                    cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "resumed from checkpoint-1 (step 1 of 2)" in proc.stderr
+    # in this process (a child's start and imports saved): what is checked here is that it resumes
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["train", str(plan), "--resume", "--max-steps", "2", "--no-progress", "--output", str(out)]) == 0
+    assert "resumed from checkpoint-1 (step 1 of 2)" in capsys.readouterr().err
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
 
 
