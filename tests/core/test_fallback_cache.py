@@ -219,8 +219,9 @@ def test_an_unwritable_cache_plans_from_the_command_line(planned, tmp_path):
 
 def test_own_code_builds_are_neither_read_nor_kept(in_process, tmp_path, monkeypatch):
     """A build that runs the model's own code (allowed, and named by config.json's auto_map) may differ from
-    transformers' class of the same config (and from one build to the next, as that code changes): it runs every
-    time, and leaves nothing. The child is a stand-in here (the code auto_map names is not in the folder)."""
+    transformers' class of the same config (and from one build to the next, as that code changes): when that code
+    is not in the model's folder (transformers would fetch it: here the module auto_map names is missing) it runs
+    every time, and leaves nothing. The child is a stand-in here."""
     _, spec, _, entries = in_process
     fresh = json.loads(next(entries.glob("*.json")).read_text())["data"]
     model = _folder(tmp_path / "own", {**OPT, "auto_map": {"AutoModelForCausalLM": "modeling_own.OwnForCausalLM"}})
@@ -303,3 +304,33 @@ def test_an_unmarked_test_shares_this_runs_builds_and_no_one_elses(tmp_path_fact
     assert not here.is_relative_to(Path.home() / ".cache")
     buildcache.store({"shared": 1}, {"class": "C"})
     assert buildcache.load({"shared": 1}) == {"class": "C"}
+
+
+def test_an_own_code_build_is_kept_by_its_code_and_rebuilt_when_the_code_changes(in_process, tmp_path, monkeypatch):
+    """Every probe of a run trusting its model's own code built the model again in a child of its own (seconds of
+    torch each: probe.runner.run_model_refusal), as did every planner start: such a build was never kept. It is
+    kept now, keyed by the bytes of the Python files beside config.json as well (fallback.own_code_hash): read
+    again by the same trusted build, never by the build without that consent (whose own entry stays), built again
+    when a file of that code changes or is added, and never kept for code auto_map names in another repository."""
+    _, spec, _, entries = in_process
+    fresh = json.loads(next(entries.glob("*.json")).read_text())["data"]
+    model = _folder(tmp_path / "own", {**OPT, "auto_map": {"AutoModelForCausalLM": "modeling_own.OwnForCausalLM"}})
+    (model / "modeling_own.py").write_text("class OwnForCausalLM: pass\n")
+    asked = []
+    monkeypatch.setattr(fallback, "run_child", lambda path, trust: asked.append(trust) or fresh)
+    for _ in range(2):
+        assert "trust_remote_code was enabled on request" in _build(model, trust=True).notes
+    assert asked == [True]  # the second read the kept build
+    assert len(list(entries.glob("*.json"))) == 2  # beside the build without own code, not over it
+    (model / "helpers.py").write_text("X = 1\n")  # a file the module may import relatively
+    _build(model, trust=True)
+    (model / "modeling_own.py").write_text("class OwnForCausalLM: x = 2\n")
+    _build(model, trust=True)
+    _build(model, trust=True)
+    assert asked == [True, True, True]
+    other = _folder(tmp_path / "remote", {**OPT, "auto_map": {"AutoModelForCausalLM": "org/code--modeling.X"}})
+    (other / "modeling.py").write_text("class X: pass\n")
+    _build(other, trust=True)
+    _build(other, trust=True)
+    assert asked == [True] * 5
+    assert fallback.own_code_hash(other / "config.json", json.loads((other / "config.json").read_text())) is None

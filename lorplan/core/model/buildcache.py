@@ -4,7 +4,8 @@ $XDG_CACHE_HOME/lorplan/fallback/ (~/.cache when unset), one small JSON file per
 An entry is keyed by everything that changes the report (fallback.cache_key): the config file's bytes and whether
 it is read as a folder's config.json, the transformers and torch the child imports, and the source of the child
 and of the lorplan modules it imports (child_source_hash), so a lorplan that reports otherwise never reads an older
-lorplan's entry. Builds that ran the model's own code (trust_remote_code) are never kept. A file is read only when
+lorplan's entry. A build that ran the model's own code (trust_remote_code) is keyed by that code's bytes as well
+(fallback.own_code_hash), and not kept when that code is not all in the model's folder. A file is read only when
 it is whole, names its own key and its report matches its checksum; anything else is a miss, and the build runs
 again and writes the entry anew. A cache folder that cannot be written is skipped without a word. The newest KEEP
 entries are kept (a read counts as new).

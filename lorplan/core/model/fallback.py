@@ -365,13 +365,18 @@ def runs_own_code(cfg: Mapping[str, Any], trust_remote_code: bool) -> bool:
 
 def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_code: bool, reason: str) -> ModelSpec:
     """A ModelSpec from the child's report (source="fallback", with a note saying so). The report is kept across
-    runs (core.model.buildcache, keyed by cache_key) unless the build ran the model's own code (runs_own_code):
-    a planner started with --trust-remote-code keeps its build of a model without that code, which its export
-    dialog reads back (kept_only). NotKept within kept_only() when the report is not kept."""
+    runs (core.model.buildcache, keyed by cache_key): a planner started with --trust-remote-code keeps its build of
+    a model without own code, which its export dialog reads back (kept_only). A build that ran the model's own code
+    (runs_own_code) is kept keyed by that code's bytes too (own_code_hash; never read by a build without the
+    consent, nor by one of other code), and not kept when that code is not all in the model's folder. NotKept
+    within kept_only() when the report is not kept."""
     from lorplan.core.model import buildcache
 
     check_known_type(path, cfg)
-    key = None if runs_own_code(cfg, trust_remote_code) else cache_key(path)
+    key = cache_key(path)
+    if key is not None and runs_own_code(cfg, trust_remote_code):
+        code = own_code_hash(path, cfg)
+        key = None if code is None else {**key, "own_code": code}
     kept = buildcache.load(key) if key is not None else None
     if kept is not None:
         try:
@@ -386,6 +391,37 @@ def build_spec(path: Path, cfg: Mapping[str, Any], spec_id: str, trust_remote_co
     if key is not None:
         buildcache.store(key, data)
     return spec
+
+
+OWN_CODE_FILES = 256  # a folder with more Python files than this is not hashed: its build is not kept
+
+
+def own_code_hash(path: Path, cfg: Mapping[str, Any]) -> str | None:
+    """The checksum of the model's own code a build of the config at `path` runs: every Python file in the
+    config's folder and in the folder of each module auto_map names (those modules, and the files they import
+    relatively, which transformers' dynamic_module_utils.get_relative_import_files finds beside them), by relative
+    name and bytes.
+    None, so that the build is not kept, when auto_map names code in another repository ("repo--module.Class") or a
+    module not in the folder (transformers would fetch it), or when the files cannot all be read."""
+    import hashlib
+
+    auto = cfg.get("auto_map")
+    refs = [r for v in (auto.values() if isinstance(auto, Mapping) else ())
+            for r in (v if isinstance(v, list) else [v]) if isinstance(r, str)]
+    folder = path.parent
+    modules = {folder / f"{r.rsplit('.', 1)[0].replace('.', '/')}.py" for r in refs}
+    if not refs or any("--" in r for r in refs) or not all(m.is_file() for m in modules):
+        return None
+    digest = hashlib.sha256()
+    try:
+        files = sorted({p for d in {folder, *(m.parent for m in modules)} for p in d.glob("*.py") if p.is_file()})
+        if len(files) > OWN_CODE_FILES:
+            return None
+        for f in files:
+            digest.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def cache_key(path: Path) -> dict | None:
