@@ -42,6 +42,7 @@ from lorplan.tui.messages import (
 from lorplan.tui.plot_ticks import nice_ticks, tick_label
 from lorplan.tui.state import PlanData
 from lorplan.tui.widgets.checkbox import Checkbox
+from lorplan.tui.widgets.focus_within import FocusWithin
 
 HERE = Path(__file__).resolve().parent
 SCHEMA_OPTIONS = [(name, name) for name in DataSchema.values()]
@@ -267,7 +268,7 @@ class DataLeft(VerticalScroll):
         return self.max_scroll_y > 0  # a Tab stop only when there is something to scroll
 
 
-class DataPanel(Widget):
+class DataPanel(FocusWithin, Widget):
     """Dataset profile: path, schema, run, progress, figures, problems and a length histogram."""
 
     DEFAULT_CSS = (HERE / "data_panel.tcss").read_text(encoding="utf-8")

@@ -23,6 +23,7 @@ from lorplan.tui.messages import (
 )
 from lorplan.tui.panels.setup_form import budget_words, parse_budget
 from lorplan.tui.widgets.field_input import FieldInput
+from lorplan.tui.widgets.focus_within import FocusWithin
 from lorplan.tui.widgets.select import Select
 
 REFRESH_SECONDS = 3.0
@@ -36,7 +37,7 @@ def _closest_preset(presets: tuple[tuple[str, int], ...], target: int = 24 * 102
     return min(range(len(presets)), key=lambda i: abs(presets[i][1] - target))
 
 
-class GpuPanel(Vertical):
+class GpuPanel(FocusWithin, Vertical):
     """Devices with used / free / total; several can be picked. Without GPU: banner, presets, typed budget."""
 
     has_gpu: reactive[bool] = reactive(False, init=False)

@@ -42,6 +42,7 @@ from lorplan.tui.panels.gpu_panel import GpuPanel
 from lorplan.tui.panels.setup_form import FormValues, build_setup, parse_int
 from lorplan.tui.panels.setup_panel import SetupPanel
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
+from lorplan.tui.widgets.focus_within import FocusWithinVertical
 from lorplan.tui.widgets.model_picker import ModelPicker
 from lorplan.tui.widgets.rank_table import RankTable
 
@@ -137,7 +138,7 @@ class PlanView(VerticalScroll):
             yield SetupPanel(self.state.form,
                              architecture=self._architecture_of(self._preloaded) if self._preloaded else None,
                              id="setup-panel")
-        with Vertical(id="plan-table-box") as box:
+        with FocusWithinVertical(id="plan-table-box") as box:
             box.border_title = "Memory per GPU for each LoRA rank"
             yield RankTable(id="rank-table")
             yield Static("Choose a model to see the table.", id="plan-summary")
@@ -678,7 +679,10 @@ class PlanView(VerticalScroll):
     def _update_summary(self) -> None:
         summary = self.query_one("#plan-summary", Static)
         row = self._selected_row()
-        self.set_class(self.state.stale, "-stale")
+        # The dimmed look of a stale table: on the two widgets it styles (a class on the view restyled its ~80
+        # widgets, ~140 rules matched, each time a field turned bad or good again)
+        summary.set_class(self.state.stale, "-stale")
+        self.table.set_class(self.state.stale, "-stale")
         if row is None:
             self._set_summary(summary, "", f"Fix the marked field to see the table: {self._first_error()}"
                               if self.state.stale else "")

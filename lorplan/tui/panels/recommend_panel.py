@@ -40,6 +40,7 @@ from lorplan.tui.layout import narrow_terminal
 from lorplan.tui.messages import LadderActionFinished, LadderUpdated, RecommendationApplied, WorkerFailed
 from lorplan.tui.panels.setup_form import parse_int, parse_positive_float
 from lorplan.tui.state import PlanData, PlanSnapshot, Tuning
+from lorplan.tui.widgets.focus_within import FocusWithin
 
 POLL_SECONDS = 1.0
 MAX_TYPED_SIZE = 10**15  # tokens or examples: beyond any dataset, a typo
@@ -182,7 +183,7 @@ class ScrollKeys(Widget):
          "pagedown": scroll.scroll_page_down, "home": scroll.scroll_home, "end": scroll.scroll_end}[how]()
 
 
-class RecommendPanel(ScrollKeys, can_focus=True):
+class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
     """The recommendation for the plan on screen; ladder runs read from `runs_dir` (default: the runs folder)."""
 
     DEFAULT_CSS = Path(__file__).with_suffix(".tcss").read_text(encoding="utf-8")

@@ -32,6 +32,7 @@ from lorplan.tui.panels.setup_form import (
 )
 from lorplan.tui.widgets.checkbox import Checkbox
 from lorplan.tui.widgets.field_input import FieldInput
+from lorplan.tui.widgets.focus_within import FocusWithin
 from lorplan.tui.widgets.select import Select
 
 SHORTCUTS = ("all-linear", "attention", "mlp")
@@ -42,7 +43,7 @@ def _field(label: str, widget, topic: str):
     return Label(label, classes="field-label"), widget
 
 
-class SetupPanel(Vertical):
+class SetupPanel(FocusWithin, Vertical):
     """The setup form. Field ids are `f-<name>` with <name> as in FormValues."""
 
     def __init__(

@@ -23,6 +23,7 @@ class FittingFooter(Footer):
     def __init__(self, *, drop_order: Sequence[str], **kwargs) -> None:
         super().__init__(**kwargs)
         self.drop_order = tuple(drop_order)
+        self._composed_for: tuple | None = None  # what the keys on show were composed from (_keys_shown)
 
     def compose(self) -> ComposeResult:
         """Textual's keys, each made with the compact value it is bound to (the footer's). A FooterKey starts
@@ -34,8 +35,29 @@ class FittingFooter(Footer):
                 widget.set_reactive(FooterKey.compact, self.compact)
             yield widget
 
+    def _keys_shown(self) -> tuple | None:
+        """What compose makes the keys from: each shown binding (its key as displayed, description, action, group,
+        whether it is enabled, its tooltip) and the palette's. None until the screen's bindings are known."""
+        if not self._bindings_ready:
+            return None
+        app = self.app
+        palette = app.COMMAND_PALETTE_BINDING if self.show_command_palette and app.ENABLE_COMMAND_PALETTE else None
+        return (self.compact, palette, tuple(
+            (key, app.get_key_display(binding), binding.description, binding.action, binding.tooltip,
+             (binding.group.description, binding.group.compact) if binding.group is not None else None,
+             enabled, tooltip)
+            for key, (_node, binding, enabled, tooltip) in self.screen.active_bindings.items()
+            if binding.show or key == palette))
+
     async def recompose(self) -> None:
-        await super().recompose()  # the bindings changed (another tab, another focused widget)
+        """Compose the keys again when the bindings changed (another tab, another focused widget), unless they
+        make the same keys: Textual's Footer re-mounts every key (about 25 widgets, restyled and laid out) at each
+        change of focus, most of which (from one field of the setup to the next) show the very same keys."""
+        shown = self._keys_shown()
+        if shown is not None and shown == self._composed_for and self.children:
+            return
+        self._composed_for = shown
+        await super().recompose()
         self.fit()
 
     def on_resize(self) -> None:

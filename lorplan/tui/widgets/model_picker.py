@@ -13,9 +13,10 @@ from lorplan.tui import bridge
 from lorplan.tui.help_topics import tooltip
 from lorplan.tui.messages import ModelChosen
 from lorplan.tui.widgets.field_input import FieldInput
+from lorplan.tui.widgets.focus_within import FocusWithin
 
 
-class ModelPicker(Vertical):
+class ModelPicker(FocusWithin, Vertical):
     """Input + live list of catalog matches + one status line (the loaded model, or what went wrong)."""
 
     def __init__(self, catalog: tuple[str, ...], cached: tuple[str, ...] = (), *, id: str | None = None) -> None:
