@@ -13,6 +13,7 @@ import sys
 import time
 
 import pytest
+from model_builders import tiny_llama as tiny_llama_folder
 from pinned_load import lorplan_argv
 
 from lorplan.cli import main
@@ -75,9 +76,17 @@ def _check_done(out: dict, runs) -> dict:
     return on_disk
 
 
+@pytest.fixture(scope="module")
+def narrow_llama(tmp_path_factory):
+    """tiny_llama at hidden 8 (its value projection 4 wide, so a probe's rank stops at 4): the whole causal-LM
+    ladder (rank 1 at three rates, rank 4 and its second pattern seed, the refinement at rank 2, the second seeds)
+    is 9 probes where hidden 32's ranks 1, 4, 16 made it 12; each probe is mostly process start and model load."""
+    return tiny_llama_folder(tmp_path_factory.mktemp("narrow") / "narrow-llama", hidden=8)
+
+
 @pytest.mark.slow
-def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, capsys):
-    rc, cap = recommend(capsys, "--model", str(tiny_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj",
+def test_causal_lm_ladder_end_to_end(state_home, narrow_llama, lm_data, tmp_path, capsys):
+    rc, cap = recommend(capsys, "--model", str(narrow_llama), "--data", str(lm_data), "--targets", "q_proj,v_proj",
                         "--probe-steps", "60", "--json", "--write", str(tmp_path / "plan.toml"))
     assert rc == 0, cap.err
     out = json.loads(cap.out)
@@ -96,7 +105,7 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, 
     assert abs(out["base_loss"] - math.log(30522)) < 0.5 and out["base"]["probes"] == 1
     rows = [r for r in out["ladder"] if r["state"] == "finished"]
     assert len({r["rank"] for r in rows}) >= 2 and all(r["eval_loss"] < out["base_loss"] for r in rows)
-    spec = load_spec(str(tiny_llama))
+    spec = load_spec(str(narrow_llama))
     for r in rows:  # the probes' trainable parameters are what lorplan plans for that rank, exactly
         assert r["trainable_params"] == trainable_params(spec, LoraTargets(modules=("q_proj", "v_proj")), r["rank"])
     sources = {e["source"] for e in out["evidence"]}
@@ -117,6 +126,7 @@ def test_causal_lm_ladder_end_to_end(state_home, tiny_llama, lm_data, tmp_path, 
     # one seed per probe: the last pass trains the ranks that can still be the knee again with the seed after the
     # plan's (43), or says why not
     spec_l = LadderFiles(find_run(out["run"], state_home)).spec()
+    assert spec_l.ranks == (1, 4) and spec_l.max_rank == 4  # narrow_llama's ladder
     assert spec_l.second_seed == out["second_seed"] == 43 and out["seeds"] == [42]
     second = passes["second seed"]
     if second["skipped"]:
