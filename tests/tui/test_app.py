@@ -125,19 +125,22 @@ def test_micro_batch_help_names_the_max_mb_column():
     assert "max mb" in text
 
 
-@pytest.mark.parametrize(("key", "topic"), [("f6", "data"), ("f7", "probes"), ("f8", "recommend")])
-async def test_help_on_a_tab_opens_that_tab_s_topic(make_app, key, topic):
+async def test_help_on_a_tab_opens_that_tab_s_topic(make_app):
+    """F1 on each tab, in one app: the help is closed (Esc) before the next tab's key."""
     from tui_helpers import wait_until
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press(key)
-        await wait_until(pilot, lambda: app.screen.query_one("#tabs").active == topic)
-        await pilot.pause()
-        await pilot.press("f1")
-        await pilot.pause()
-        assert isinstance(app.screen, HelpScreen)
-        assert app.screen.query_one(".-current").id == f"help-{topic}"
+        for key, topic in (("f6", "data"), ("f7", "probes"), ("f8", "recommend")):
+            await pilot.press(key)
+            await wait_until(pilot, lambda topic=topic: app.screen.query_one("#tabs").active == topic)
+            await pilot.pause()
+            await pilot.press("f1")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen), topic
+            assert app.screen.query_one(".-current").id == f"help-{topic}"
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen))
 
 
 async def test_every_field_has_a_tooltip(make_app):
@@ -487,29 +490,31 @@ async def test_copy_as_command_gives_the_cli_line_of_the_table_on_screen(make_ap
     assert json.loads(capsys.readouterr().out)["rows"] == shown["rows"]
 
 
-@pytest.mark.parametrize("field", ["#f-seq_len", "#f-quant", "#f-dora", "#model-input", "#model-matches",
-                                   "#gpu-preset", "#rank-table"])
-async def test_tab_keys_work_from_every_panel_and_the_footer_lists_them(make_app, field):
-    """F5/F6/F7 from a setup field, the model search or the GPU panel (they once worked from the table only)."""
+async def test_tab_keys_work_from_every_panel_and_the_footer_lists_them(make_app):
+    """F5/F6/F7 from a setup field, the model search or the GPU panel (they once worked from the table only). One
+    app goes round the fields (the first round mounts the Data and Probes tabs; a round is the same keys after)."""
     from textual.widgets import TabbedContent
 
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         tabs = app.screen.query_one(TabbedContent)
-        app.screen.query_one(field).focus()
-        await pilot.pause()
-        await pilot.press("f6")
-        await pilot.pause()
-        assert tabs.active == "data"
-        await pilot.press("f7")
-        await pilot.pause()
-        assert tabs.active == "probes"
-        await pilot.press("f5")
-        await pilot.pause()
-        assert tabs.active == "plan"
-        assert app.focused is app.screen.query_one("#rank-table")  # the tab's answer has the focus
-        footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey, FooterLabel"))
-        assert all(key in footer.lower() for key in ("f5", "f6", "f7")) and "Tabs" in footer
+        for field in ("#f-seq_len", "#f-quant", "#f-dora", "#model-input", "#model-matches", "#gpu-preset",
+                      "#rank-table"):
+            app.screen.query_one(field).focus()
+            await pilot.pause()
+            assert app.focused is app.screen.query_one(field) and tabs.active == "plan", field
+            await pilot.press("f6")
+            await pilot.pause()
+            assert tabs.active == "data", field
+            await pilot.press("f7")
+            await pilot.pause()
+            assert tabs.active == "probes", field
+            await pilot.press("f5")
+            await pilot.pause()
+            assert tabs.active == "plan", field
+            assert app.focused is app.screen.query_one("#rank-table"), field  # the tab's answer has the focus
+            footer = " ".join(str(key.render()) for key in app.screen.query("FooterKey, FooterLabel"))
+            assert all(key in footer.lower() for key in ("f5", "f6", "f7")) and "Tabs" in footer, field
 
 
 def _run_offering_every_key(runs_root, model: str) -> None:
