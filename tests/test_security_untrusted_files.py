@@ -45,6 +45,20 @@ def _lorplan(*args: str, cwd: Path, stdin: str | None = None, timeout: int = 300
                           capture_output=True, text=True, timeout=timeout)
 
 
+def _in_process(*args: str, cwd: Path, monkeypatch, capfd) -> subprocess.CompletedProcess:
+    """`lorplan ARGS` run by main() in this process, as _lorplan's child would run it (same environment and
+    folder), for the commands whose refusal is what is checked, not their process: a child's start and imports
+    of torch and transformers saved. Code that ran would write the marker here just as in a child."""
+    for name, value in (("XDG_STATE_HOME", str(cwd / "state")), ("HF_HOME", str(cwd / "hf")),
+                        ("HF_HUB_OFFLINE", "1")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(cwd)
+    capfd.readouterr()
+    code = main(list(args))
+    out = capfd.readouterr()
+    return subprocess.CompletedProcess(list(args), code, out.out, out.err)
+
+
 def _error_line(proc: subprocess.CompletedProcess) -> str:
     """The command's refusal: exit 2, no traceback, its last stderr line."""
     assert proc.returncode == 2, proc.stdout + proc.stderr
@@ -73,25 +87,30 @@ def _plan(folder: Path, model: Path, data: Path, name: str = "plan.toml", **edit
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A real `lorplan train` run of a tiny Llama (2 steps, a checkpoint at each): its folder, plan and data."""
+    """A real `lorplan train` run of a tiny Llama (2 steps, a checkpoint at each): its folder, plan and data.
+    Trained in this process (a child's start and imports saved): the files it writes are what is read."""
     root = tmp_path_factory.mktemp("trained")
     model = tiny_llama(root / "model", hidden=16, layers=1)
     plan = _plan(root, model, _data(root), **{"save_steps__100": "save_steps = 1"})
-    proc = _lorplan("train", str(plan), "--max-steps", "2", "--no-progress", "--output", "run", cwd=root)
-    assert proc.returncode == 0, proc.stderr
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in (("XDG_STATE_HOME", str(root / "state")), ("HF_HOME", str(root / "hf")),
+                            ("HF_HUB_OFFLINE", "1")):
+            mp.setenv(name, value)
+        mp.chdir(root)
+        assert main(["train", str(plan), "--max-steps", "2", "--no-progress", "--output", "run"]) == 0
     assert sorted(p.name for p in (root / "run").glob("checkpoint-*")) == ["checkpoint-1", "checkpoint-2"]
     return root, plan
 
 
 @pytest.mark.parametrize("name", ["optimizer.pt", "rng.pt", "scheduler.pt"])
-def test_resume_refuses_a_checkpoint_file_whose_pickle_runs_code(trained, tmp_path, name):
+def test_resume_refuses_a_checkpoint_file_whose_pickle_runs_code(trained, tmp_path, name, monkeypatch, capfd):
     root, plan = trained
     run = tmp_path / "run"
     shutil.copytree(root / "run", run)
     marker = tmp_path / "PWNED"
     _evil_torch_file(run / "checkpoint-2" / name, marker, name)
-    line = _error_line(_lorplan("train", str(plan), "--resume", "--max-steps", "3", "--no-progress",
-                                "--output", str(run), cwd=tmp_path))
+    line = _error_line(_in_process("train", str(plan), "--resume", "--max-steps", "3", "--no-progress",
+                                   "--output", str(run), cwd=tmp_path, monkeypatch=monkeypatch, capfd=capfd))
     assert not marker.exists(), marker.read_text()
     assert line.startswith(f"lorplan train: error: --resume: {run / 'checkpoint-2' / name} holds more than "
                            "tensors and numbers (it names exec): lorplan does not load it"), line
@@ -100,7 +119,7 @@ def test_resume_refuses_a_checkpoint_file_whose_pickle_runs_code(trained, tmp_pa
 
 
 def test_a_checkpoint_saved_before_state_json_kept_the_rate_is_refused_before_its_scheduler_runs_code(
-        trained, tmp_path):
+        trained, tmp_path, monkeypatch, capfd):
     """A checkpoint without state.json's training settings: the learning rate is read from scheduler.pt before
     the model is loaded (train.runner.check_resumed_rate); that read is weights-only too."""
     root, plan = trained
@@ -111,8 +130,8 @@ def test_a_checkpoint_saved_before_state_json_kept_the_rate_is_refused_before_it
     (run / "checkpoint-2" / "state.json").write_text(json.dumps(state))
     marker = tmp_path / "PWNED"
     _evil_torch_file(run / "checkpoint-2" / "scheduler.pt", marker, "scheduler")
-    line = _error_line(_lorplan("train", str(plan), "--resume", "--max-steps", "3", "--no-progress",
-                                "--output", str(run), cwd=tmp_path))
+    line = _error_line(_in_process("train", str(plan), "--resume", "--max-steps", "3", "--no-progress",
+                                   "--output", str(run), cwd=tmp_path, monkeypatch=monkeypatch, capfd=capfd))
     assert not marker.exists()
     assert "scheduler.pt holds more than tensors and numbers" in line
 
@@ -138,7 +157,7 @@ def test_the_files_lorplan_train_saves_load_weights_only(trained):
         load_pt(folder.parent / "plain.pt")
 
 
-def test_pickled_bin_weights_are_refused_in_one_line(tmp_path):
+def test_pickled_bin_weights_are_refused_in_one_line(tmp_path, monkeypatch, capfd):
     """A model folder whose weights are a pytorch_model.bin pickle that runs code: transformers reads it weights-
     only, and `lorplan train` says so in one line (it printed transformers' traceback)."""
     folder = tiny_llama(tmp_path / "model", hidden=16, layers=1)
@@ -146,7 +165,8 @@ def test_pickled_bin_weights_are_refused_in_one_line(tmp_path):
     marker = tmp_path / "PWNED"
     _evil_torch_file(folder / "pytorch_model.bin", marker, "weights")
     plan = _plan(tmp_path, folder, _data(tmp_path))
-    line = _error_line(_lorplan("train", str(plan), "--max-steps", "1", "--no-progress", cwd=tmp_path))
+    line = _error_line(_in_process("train", str(plan), "--max-steps", "1", "--no-progress", cwd=tmp_path,
+                                   monkeypatch=monkeypatch, capfd=capfd))
     assert not marker.exists()
     assert line == (f"lorplan train: error: model {str(folder)!r}: its PyTorch .bin weights hold more than tensors, "
                     "which lorplan does not load (unpickling it could run any code); a model.safetensors copy loads")
