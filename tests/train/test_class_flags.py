@@ -8,8 +8,6 @@ for a class without it and train took it (and from_pretrained refused it there).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -54,32 +52,26 @@ def test_train_reads_the_same_rule(cls):
     assert class_attentions(cls)[0] == Attention.EAGER  # train's messages list eager first
 
 
-def test_the_child_reports_what_the_rule_reads_of_real_classes(tmp_path):
+def test_the_child_reports_what_the_rule_reads_of_real_classes(tmp_path, capsys, monkeypatch):
     """The child's JSON for real classes that lack something (GPT-Neo: SDPA; OpenAI GPT: SDPA, flash and
-    checkpointing) is class_flags' answer for the class it built."""
+    checkpointing) is class_flags' answer for the class it built. The child's main() is called in this process
+    (a child's start and imports of torch and transformers saved, each; this test imports transformers here
+    too): the fallback's child process itself is started by the fallback's own tests."""
     from transformers import GPTNeoConfig, GPTNeoForCausalLM, OpenAIGPTConfig, OpenAIGPTLMHeadModel
+
+    from lorplan.core.model import _fallback_child
 
     configs = {GPTNeoForCausalLM: GPTNeoConfig(vocab_size=64, hidden_size=16, num_layers=2, num_heads=2,
                                                attention_types=[[["global", "local"], 1]], window_size=16),
                OpenAIGPTLMHeadModel: OpenAIGPTConfig(vocab_size=64, n_embd=16, n_layer=1, n_head=2)}
-    # one child per class, both at once (each pays its own start and transformers import; neither waits on the other)
-    procs = {}
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # main() sets it, as a child's own environment
     for cls, cfg in configs.items():
         folder = tmp_path / cls.__name__
         cfg.save_pretrained(folder)
-        procs[cls] = subprocess.Popen([sys.executable, "-m", "lorplan.core.model._fallback_child",
-                                       str(folder / "config.json")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True)
-    try:
-        said = {cls: proc.communicate(timeout=300) for cls, proc in procs.items()}
-    finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    for cls, proc in procs.items():
-        out, err = said[cls]
-        assert proc.returncode == 0, err
+        capsys.readouterr()
+        code = _fallback_child.main([str(folder / "config.json")])
+        out, err = capsys.readouterr()
+        assert code == 0, err
         data = json.loads(out.strip().splitlines()[-1])
         assert data["class"] == cls.__name__
         flags = class_flags(cls)
