@@ -23,7 +23,7 @@ _PROBE = ("import json, sys; from lorplan.cli import main; rc = main(['train', *
           "print(json.dumps({'rc': rc, 'torch': 'torch' in sys.modules}))")
 
 
-def test_a_stopped_run_resumed_to_another_length_is_refused_before_torch(tmp_path, tiny_llama, capsys):
+def test_a_stopped_run_resumed_to_another_length_is_refused_before_torch(tmp_path, tiny_llama, capsys, monkeypatch):
     plan = tiny_plan(tmp_path, tiny_llama, max_steps=4, save_steps=2)
     assert main(["train", str(plan), "--no-progress", "--output", str(tmp_path / "a")]) == 0
     capsys.readouterr()
@@ -37,8 +37,11 @@ def test_a_stopped_run_resumed_to_another_length_is_refused_before_torch(tmp_pat
     assert proc.stderr.startswith(f"lorplan train: error: --resume: checkpoint-2 in {out} is step 2 of a 4-step "
                                   "run, and this one would run 6 steps: "), proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint-2"]
-    # the same length is not refused there: the check compares, it does not refuse every resume
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(plan), "--no-progress", "--output", str(out),
-                           "--resume", "--max-steps", "4"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"rc": 0, "torch": True}, proc.stderr
+    # the same length is not refused there: the check compares, it does not refuse every resume. In this process
+    # (a child's start and imports saved): what is checked here is that the resume runs, not where it imports torch
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["train", str(plan), "--no-progress", "--output", str(out), "--resume", "--max-steps", "4"]) == 0
+    assert "resumed from checkpoint-2 (step 2 of 4)" in capsys.readouterr().err
+    assert (out / "adapter" / "adapter_model.safetensors").is_file()
