@@ -5,7 +5,8 @@ second one is refused in one line naming the folder and the holder's pid, exit 2
 
 The lock is held here by the test process itself, or by a child that holds it until it is killed: no timing
 decides what the command sees. The real command runs in a child process (a real tiny Llama's folder, real
-data); the run after a holder killed with SIGKILL trains for real."""
+data), which reports what it imported; the run after a holder killed with SIGKILL trains for real, in this
+process."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 from model_builders import tiny_llama
 
+from lorplan.cli import main
 from lorplan.train.lock import LOCK_NAME, OutputLock, holder, lock_path
 
 from .conftest import write_jsonl
@@ -49,11 +51,12 @@ def plan(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("lock")
     model = tiny_llama(root / "model", hidden=16, layers=1)
     plan = root / "plan.toml"
-    done = subprocess.run([sys.executable, "-m", "lorplan", "plan", "--model", str(model), "--rank", "2",
-                           "--seq-len", "32", "--data", str(write_jsonl(root / "train.jsonl", 48)), "--write",
-                           str(plan), "--force"], cwd=root, env=_env(root), capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
+    with pytest.MonkeyPatch.context() as mp:  # planned in this process: a child's start saved
+        for name, value in _env(root).items():
+            mp.setenv(name, value)
+        mp.chdir(root)
+        assert main(["plan", "--model", str(model), "--rank", "2", "--seq-len", "32", "--data",
+                     str(write_jsonl(root / "train.jsonl", 48)), "--write", str(plan), "--force"]) == 0
     return plan
 
 
@@ -95,9 +98,10 @@ def test_the_plans_output_dir_is_named_when_no_output_is_given(plan, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_run_whose_lock_holder_was_killed_starts_and_leaves_no_lock_file(plan, tmp_path):
+def test_a_run_whose_lock_holder_was_killed_starts_and_leaves_no_lock_file(plan, tmp_path, monkeypatch, capsys):
     """A holder killed with SIGKILL (it ran no clean-up) leaves its lock file, not its lock: the next run trains,
-    and a finished run's folder holds its outputs alone."""
+    and a finished run's folder holds its outputs alone. That run trains in this process (a child's start and
+    imports of torch, transformers and peft saved): the holder and the refused run are children."""
     out, ready = tmp_path / "run", tmp_path / "ready"
     out.mkdir()
     child = subprocess.Popen([sys.executable, "-c", HOLDER, str(out), str(ready)], env=_env(tmp_path))
@@ -112,8 +116,14 @@ def test_a_run_whose_lock_holder_was_killed_starts_and_leaves_no_lock_file(plan,
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
     assert lock_path(out).exists()  # what the kill left: a file nobody holds
-    got, err = _train(plan, "--max-steps", "1", "--no-progress", "--output", str(out), cwd=tmp_path)
-    assert got["rc"] == 0, err
+    for name in ("RANK", "LOCAL_RANK", "LORPLAN_UNDER_ACCELERATE", "LORPLAN_TRAIN_LOCK_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["train", str(plan), "--max-steps", "1", "--no-progress", "--output", str(out)]) == 0, \
+        capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == ["adapter", "checkpoint-1", "log.jsonl", "result.json"]
 
 
