@@ -277,11 +277,12 @@ def test_a_data_folder_s_python_files_are_never_run(tmp_path):
 
 
 def test_the_planner_s_model_field_refuses_a_model_with_its_own_code(remote, tmp_path, monkeypatch):
-    """The TUI's model field (Pilot: the folder typed and submitted) goes through the same refusal: the line
+    """The TUI's model field (Pilot: the folder pasted and submitted) goes through the same refusal: the line
     under the field says why, and the folder's Python files are not run."""
     import asyncio
     import time
 
+    from textual.events import Paste
     from textual.widgets import Input, Static
 
     from lorplan.tui import bridge
@@ -307,7 +308,9 @@ def test_the_planner_s_model_field_refuses_a_model_with_its_own_code(remote, tmp
             field.focus()
             field.value = ""
             await pilot.pause()
-            await pilot.press(*str(folder))
+            # pasted, as a long path is given (a press per character took ~3 s of the test)
+            field.post_message(Paste(str(folder)))
+            await until(pilot, lambda: field.value == str(folder))
             await pilot.press("enter")
             await until(pilot, lambda: app.screen.query_one("#model-picker").has_class("-error"))
             return str(app.screen.query_one("#model-status", Static).render())
