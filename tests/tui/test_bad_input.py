@@ -144,7 +144,7 @@ async def test_setups_the_model_cannot_run_are_inline_errors(make_app):
             await pilot.pause()
             assert not view.state.stale and table_rows(app) == valid
         # a model with a shorter context: the sequence length follows it (as `lorplan plan`'s default does)
-        await type_into(pilot, "#model-input", "openai-community/gpt2", submit=True)
+        await paste_into(pilot, "#model-input", "openai-community/gpt2", submit=True)  # typed: ~80 ms a key
         await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "openai-community/gpt2")
         await pilot.pause()
         assert app.screen.query_one("#f-seq_len", Input).value == "1024"
@@ -231,7 +231,7 @@ async def test_core_messages_name_the_planner_s_fields_not_cli_flags(make_app):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         view = app.screen.query_one(PlanView)
-        await type_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)
+        await paste_into(pilot, "#model-input", "Qwen/Qwen2.5-0.5B-Instruct", submit=True)  # typed: ~80 ms a key
         await wait_until(pilot, lambda: model_settled(app) and view.state.spec.id == "Qwen/Qwen2.5-0.5B-Instruct")
         await type_into(pilot, "#f-seq_len", "40000")
         await wait_until(pilot, lambda: view.state.stale)

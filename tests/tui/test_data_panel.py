@@ -10,7 +10,7 @@ import sys
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Static
-from tui_helpers import choose, type_into
+from tui_helpers import choose, paste_into, type_into
 
 from lorplan.core.data import profile_dataset
 from lorplan.tui.panels.data_panel import DataPanel, histogram_bins
@@ -269,7 +269,7 @@ async def test_the_plan_tabs_figures_price_the_head_the_profiled_labels_need(mak
         before = rank_one().trainable_params
         assert before == trainable_params(model, setup.targets, 1)  # the config's 2-output head, nothing profiled
         await pilot.press("f6")
-        await type_into(pilot, "#data-path", str(data), submit=True)
+        await paste_into(pilot, "#data-path", str(data), submit=True)  # (typed: ~80 ms a key of Pilot waits)
         await _until(pilot, lambda: app.main.data is not None, timeout=60)
         await _until(pilot, lambda: rank_one().trainable_params != before)
         assert rank_one().trainable_params == trainable_params(six, setup.targets, 1)
