@@ -70,6 +70,9 @@ async def test_the_setup_box_at_80x24(make_app):
         await _rows_of_the_setup_box(pilot)
         app.screen.query_one("#rank-table").focus()
         await pilot.pause()
+        # back on the table the view scrolls to it after the next refresh (PlanView.on_descendant_focus's
+        # call_after_refresh): wait for that, or it may scroll back up after the scroll to the end below
+        await plan.wait_for_refresh()
         plan.scroll_end(animate=False, immediate=True)
         await wait_until(pilot, lambda: plan.scroll_y == plan.max_scroll_y > 0)
         await pilot.pause()
