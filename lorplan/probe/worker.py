@@ -479,12 +479,9 @@ def _on_sigterm(signum, frame):
 
 
 def exit_promptly(code: int) -> NoReturn:
-    """End the process with exit status `code`, skipping the interpreter's teardown of its modules. Call it when
-    everything the process writes is on disk (the worker: after run_worker, which fsyncs result.json after the
-    adapter is saved, and appends the final event with one os.write). What a normal exit does that can matter
-    still happens first, in its order: other non-daemon threads are joined (threading's own shutdown, which
-    first tells concurrent.futures' workers to stop), the atexit handlers run (logging.shutdown flushes and
-    closes the log handlers), stdout and stderr are flushed."""
+    """End the process at once (train.stop.exit_past_teardown: threads joined, atexit handlers, stdout/stderr
+    flushed, no teardown of modules). The worker calls it after run_worker, which fsyncs result.json after the
+    adapter is saved and appends the final event with one os.write: everything it writes is on disk."""
     exit_past_teardown(code)
 
 

@@ -1178,6 +1178,7 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
         if not setup.grad_checkpointing:
             fwd_tokens += norm  # the block's first norm has saved its input (the previous block's output)
     stream_norm = norm_saves_stream(fam, resid, cuda_autocast)
+    sequential = sequential_block(spec, fam)
     return ActivationModel(
         layer_tokens=norms + attn + mlp + dropout,
         layer_bs2=bs2,
@@ -1220,8 +1221,8 @@ def activation_model(spec: ModelSpec, setup: TrainingSetup, stream_bytes: int | 
                           if fam == "encoder" else 0),
         block_forward_tokens=(decoder_block_live(h, spec.intermediate_size, 4 if cuda_autocast and fam != "llama"
                                                  else resid, block_input_bytes(setup),
-                                                 shared_residual=stream_norm and sequential_block(spec, fam),
-                                                 attn_out=a * block_locals(spec, sequential_block(spec, fam)),
+                                                 shared_residual=stream_norm and sequential,
+                                                 attn_out=a * block_locals(spec, sequential),
                                                  act_saves_output=activation_saves_output(spec))
                               if fam != "encoder" and not moe_layers else 0),
         first_norm_stream=resid * h if stream_norm else 0,
