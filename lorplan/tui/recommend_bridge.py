@@ -316,11 +316,12 @@ def only_rank_words(rank: int) -> str:
 class LadderRead:
     """One look at the run folders for a ladder's recommendation.json.
 
-    requested / model / data: what the read was asked for (the run followed, or None: the newest run whose
-    recommendation is for `model` and, when `data` is given, whose probes trained on that file). run_id: the
-    run shown (None: none yet). recommendation, base_loss, state: the file's (LadderFile), None while the run
-    has written none. run_data: the data file the shown run's probes trained on (None: not known). problem:
-    one line when the file could not be read. budget_note: the file's (LadderFile), in the planner's words."""
+    requested / model / data / task: what the read was asked for (the run followed, or None: the newest run whose
+    recommendation is for `model`, of `task` when one is given, and, when `data` is given, whose probes trained
+    on that file). run_id: the run shown (None: none yet). recommendation, base_loss, state: the file's
+    (LadderFile), None while the run has written none. run_data: the data file the shown run's probes trained on
+    (None: not known). problem: one line when the file could not be read. budget_note: the file's (LadderFile),
+    in the planner's words."""
 
     requested: str | None
     model: str | None
@@ -332,6 +333,7 @@ class LadderRead:
     data: str | None = None
     run_data: str | None = None
     budget_note: str = ""
+    task: str | None = None
 
 
 def same_file(a: str | None, b: str | None) -> bool:
@@ -375,33 +377,38 @@ class LadderFeed:
         self._parsed[path] = (key, value)
         return value
 
-    def read(self, run_id: str | None, model: str | None, data: str | None = None) -> LadderRead:
+    def read(self, run_id: str | None, model: str | None, data: str | None = None,
+             task: str | None = None) -> LadderRead:
         """The followed run's recommendation, or the newest one for `model` (a ladder started in an earlier
         session, or from the command line), on the file `data` when one is given: a ladder that measured other
-        data is not this data's recommendation. Never raises LorplanError."""
+        data is not this data's recommendation; and of `task` when one is given: the same model id can be
+        planned as the other task (a folder whose config.json now names its sequence classifier, a ladder an
+        older lorplan ran when it planned that model otherwise), and a causal LM's rank, alpha and learning rate
+        are not its classifier's. The followed run is read whatever its task. Never raises LorplanError."""
         with self._lock:
             folders = probe_bridge.run_folders(self.runs_dir)
             if run_id is not None:
                 folder = next((f for f in folders if f.name == run_id), None)
                 path = folder / RECOMMENDATION_FILE if folder is not None else None
                 if path is None or not path.is_file():  # started, nothing written yet (or the run is gone)
-                    return LadderRead(run_id, model, run_id if folder is not None else None, data=data)
+                    return LadderRead(run_id, model, run_id if folder is not None else None, data=data, task=task)
                 run_data = self._run_data(folder)
                 loaded = self._load(path)
                 if isinstance(loaded, str):
-                    return LadderRead(run_id, model, run_id, problem=loaded, data=data, run_data=run_data)
+                    return LadderRead(run_id, model, run_id, problem=loaded, data=data, task=task, run_data=run_data)
                 return LadderRead(run_id, model, run_id, loaded.recommendation, loaded.base_loss, loaded.state,
-                                  data=data, run_data=run_data, budget_note=loaded.budget_note)
+                                  data=data, task=task, run_data=run_data, budget_note=loaded.budget_note)
             for folder in reversed(folders):
                 path = folder / RECOMMENDATION_FILE
                 if not path.is_file() or (data is not None and not same_file(self._run_data(folder), data)):
                     continue
                 loaded = self._load(path)
-                if not isinstance(loaded, str) and loaded.recommendation.model == model:
+                if (not isinstance(loaded, str) and loaded.recommendation.model == model
+                        and (task is None or loaded.recommendation.task == task)):
                     return LadderRead(None, model, folder.name, loaded.recommendation, loaded.base_loss,
-                                      loaded.state, data=data, run_data=self._run_data(folder),
+                                      loaded.state, data=data, task=task, run_data=self._run_data(folder),
                                       budget_note=loaded.budget_note)
-            return LadderRead(None, model, data=data)
+            return LadderRead(None, model, data=data, task=task)
 
 
 # -- what the plot shows ---------------------------------------------------------------------------------------

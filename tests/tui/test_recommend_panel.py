@@ -79,7 +79,10 @@ def _ladder_run(home: Path, run_id: str) -> Path:
 def _recommendation(model: str, rows, base_loss: float, pattern=None, lr=(1e-3, "the default"),
                     state: str = "running") -> dict:
     spec = load_spec(model)
-    prior = capacity_prior(DataSize(task="causal-lm", trained_tokens=5_000_000), adapter_size(spec, LoraTargets()))
+    # the model's own task: the tab follows only a ladder of the plan's task (MiniLM's is a classifier's)
+    size = (DataSize(task=spec.task, examples=120, num_labels=3) if spec.task == "sequence-classification"
+            else DataSize(task="causal-lm", trained_tokens=5_000_000))
+    prior = capacity_prior(size, adapter_size(spec, LoraTargets()))
     rec = combine(prior, default_lr=lr, ladder=rows, base_loss=base_loss, pattern=pattern)
     return {**rec.to_json(), "base_loss": base_loss, "state": state}  # the ladder driver's extra keys
 

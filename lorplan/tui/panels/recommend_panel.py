@@ -51,6 +51,12 @@ _STATE_STYLE = {"queued": "dim", "running": "bold cyan", "finished": "green", "f
                 "oom": "bold red", "died": "bold red", "cancelled": "yellow"}
 
 
+def _model_task(plan: PlanSnapshot | None) -> tuple[str | None, str | None]:
+    """The plan's model id and task: a ladder's recommendation for the same model as the other task (a causal
+    LM's, its classifier's) is not this plan's."""
+    return (plan.spec.id, plan.spec.task) if plan is not None else (None, None)
+
+
 def _data_path(data: PlanData | None) -> str | None:
     """The Data tab's profiled file: a ladder followed without being started here must have measured it."""
     return data.path if data is not None and data.profile is not None else None
@@ -211,7 +217,7 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         self.data: PlanData | None = None
         self.prior: recommend_bridge.PriorRead | None = None
         self.ladder: recommend_bridge.LadderRead | None = None  # the last read for this model / followed run
-        self.follow: str | None = None  # the ladder run followed (None: the newest for the plan's model and data)
+        self.follow: str | None = None  # the ladder run followed (None: the newest for the plan's model, task, data)
         self.typed_size: int | None = None  # trained tokens / examples typed here (no profile)
         self._prior_key: tuple | None = None
         self._feed = recommend_bridge.LadderFeed(self.runs_dir)
@@ -281,19 +287,19 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
     # -- what the screen hands down ------------------------------------------------------------------------
     def show_plan(self, plan: PlanSnapshot | None, data: PlanData | None) -> None:
         """The plan on screen and the Data tab's profile changed: recompute the prior when what it weighs did."""
-        model = plan.spec.id if plan is not None else None
-        changed = (model != (self.plan.spec.id if self.plan is not None else None)
-                   or _data_path(data) != _data_path(self.data))
+        changed = (_model_task(plan) != _model_task(self.plan) or _data_path(data) != _data_path(self.data))
         self.plan, self.data = plan, data
         self._show_steps_note()
         if changed:
-            self.follow, self.ladder = None, None  # another model or dataset: its own ladder, if it has one
+            # another model, task or dataset: its own ladder, if it has one (the same model id is planned as the
+            # other task when its config.json now names its sequence classifier)
+            self.follow, self.ladder = None, None
             self.poll()
         self._update_prior()
 
     def _update_prior(self) -> None:
         plan, profile = self.plan, self.data.profile if self.data is not None else None
-        key = None if plan is None else (plan.source, plan.spec.id, plan.setup, plan.budget_bytes, id(profile),
+        key = None if plan is None else (plan.source, plan.spec, plan.setup, plan.budget_bytes, id(profile),
                                          self.typed_size)
         if key != self._prior_key:
             self._prior_key = key
@@ -320,8 +326,8 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         """Read the ladder's recommendation.json now, in a thread worker (a newer read cancels an older one)."""
         if not self.is_mounted:
             return
-        model = self.plan.spec.id if self.plan is not None else None
-        self._reading = self._read(self._feed, self.follow, model, _data_path(self.data))
+        model, task = _model_task(self.plan)
+        self._reading = self._read(self._feed, self.follow, model, _data_path(self.data), task)
 
     def _tick(self) -> None:
         if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
@@ -329,22 +335,22 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
 
     @work(thread=True, exclusive=True, group="recommend-read", exit_on_error=False)
     def _read(self, feed: recommend_bridge.LadderFeed, run_id: str | None, model: str | None,
-              data: str | None) -> None:
+              data: str | None, task: str | None) -> None:
         # Worker thread: lists run folders and parses a changed recommendation.json; never touches a widget.
-        read = feed.read(run_id, model, data)
+        read = feed.read(run_id, model, data, task)
         if not get_current_worker().is_cancelled:
             self.post_message(LadderUpdated(read))
 
     def on_ladder_updated(self, message: LadderUpdated) -> None:
         read = message.read
-        model = self.plan.spec.id if self.plan is not None else None
-        if (read.requested, read.model, read.data) != (self.follow, model, _data_path(self.data)):
-            return  # read before the user switched model or dataset, or started a ladder
+        if (read.requested, (read.model, read.task), read.data) != (self.follow, _model_task(self.plan),
+                                                                   _data_path(self.data)):
+            return  # read before the user switched model, task or dataset, or started a ladder
         if read.problem is not None and read.problem != self._problem:
             self.notify(read.problem, severity="error")
         self._problem = read.problem
         if read.requested is None and read.run_id is not None:
-            self.follow = read.run_id  # the newest ladder for this model and data: follow it from now on
+            self.follow = read.run_id  # the newest ladder for this model, task and data: follow it from now on
             read = replace(read, requested=read.run_id)
         last = self.ladder
         if read.problem is not None and last is not None and last.run_id == read.run_id:
@@ -531,6 +537,10 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         if rec.model and rec.model != self.plan.spec.id:
             self.notify(f"This recommendation is for {rec.model}; the plan on screen is {self.plan.spec.id}.",
                         severity="warning")
+            return
+        if rec.task != self.plan.spec.task:  # a ladder started here before the model's task changed
+            self.notify(f"This recommendation is for {rec.model} as a {rec.task} model; the plan on screen trains "
+                        f"it as a {self.plan.spec.task} model.", severity="warning")
             return
         ladder = self.ladder
         from_ladder = ladder is not None and ladder.recommendation is rec
