@@ -81,7 +81,7 @@ class PlanState:
     budget_error: str | None = None  # the typed budget's message while the field rejects it
     stale: bool = False
     errors: dict[str, str] = field(default_factory=dict)  # field id -> message while stale (FIELD_NAMES' keys)
-    tuning: Tuning | None = None  # applied from the Recommend tab; kept until another model is chosen
+    tuning: Tuning | None = None  # applied from the Recommend tab; kept while the model (its spec) is the same
     data: PlanData | None = None  # the Data tab's last profile (the screen hands it down)
     priced: bridge.ModelSpec | None = None  # the spec the table was priced with: `spec`, or its data's head
     # What else the table was priced with (the summary of a dimmed table names these, not the form's since):
@@ -454,6 +454,8 @@ class PlanView(VerticalScroll):
     async def _apply_spec(self, source: str, spec) -> None:
         if source != self.state.source:
             self.state.tuning = None  # a recommendation (its rank_pattern, its learning rate) is for one model
+        elif self.state.tuning is not None and spec != self.state.spec:
+            self._drop_tuning(self.state.spec, spec)
         self.state.source, self.state.spec = source, spec
         names, roles, presets = self._architecture_of(spec)
         note = f" · {spec.notes[0]}" if getattr(spec, "notes", ()) else ""
@@ -473,6 +475,25 @@ class PlanView(VerticalScroll):
             self.state.form = self.query_one(SetupPanel).show_micro_batch(wanted)
         await self.query_one(SetupPanel).set_architecture(names, roles, presets)
         self.post_message(ModelLoaded(source))
+
+    def _drop_tuning(self, old, spec) -> None:
+        """The same model field read as another model: a folder whose config.json now names its sequence
+        classifier or other sizes keeps its id (the path), so the text alone does not tell. The applied tuning was
+        recommended for `old` (the Recommend tab applies only a recommendation of the plan's model and task) and
+        goes, so that neither the table nor a written plan carries it; a spec read again unchanged keeps it."""
+        tuning, self.state.tuning = self.state.tuning, None
+        if spec.task != old.task:
+            why = f"now a {spec.task} model, was a {old.task} model"
+        elif spec.architecture != old.architecture:
+            why = f"now {spec.architecture}, was {old.architecture}"
+        else:
+            why = "its config now gives other sizes or settings"
+        parts = [f"alpha {tuning.alpha:g}", f"learning rate {tuning.learning_rate:g}",
+                 *(["rsLoRA"] if tuning.use_rslora else []), *(["rank_pattern"] if tuning.rank_pattern else [])]
+        applied = f"{', '.join(parts[:-1])} and {parts[-1]}"
+        self.app.notify(f"{spec.id} was read again as another model ({why}): the {applied} applied from the "
+                        f"{tuning.source} were dropped; the plan uses its defaults until a recommendation for this "
+                        "model is applied", severity="warning", timeout=10)
 
     def _fit_seq_len(self, spec) -> None:
         """The sequence length within the new model's context, as `lorplan plan` does; a length cut for one

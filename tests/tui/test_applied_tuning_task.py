@@ -1,0 +1,124 @@
+"""A recommendation applied to the plan (alpha, learning rate, rank_pattern: the Recommend tab's a/p/u) is for the
+model it was made for. The plan view dropped it only when the model field's text changed, so a model folder loaded
+again after its config.json changed (now its sequence classifier, or other sizes), which keeps its id, the folder
+path, kept the other model's tuning on the plan on screen and in the plan `w` writes. A folder read again unchanged
+keeps it. The ladder's recommendation.json is written with lorplan's own writers; no probe process runs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from tui_helpers import paste_into, wait_until
+
+from lorplan.core.lora import LoraTargets
+from lorplan.core.model import load_spec
+from lorplan.core.vocab import Task
+from lorplan.probe import runner
+from lorplan.probe.runs import atomic_write_json, create_run
+from lorplan.recommend import DataSize, LadderRow, adapter_size, capacity_prior, combine
+from lorplan.tui import bridge
+from lorplan.tui.messages import RecommendationApplied
+from lorplan.tui.panels.recommend_panel import RecommendPanel
+from lorplan.tui.state import Tuning
+
+pytestmark = pytest.mark.anyio
+
+CAUSAL, CLASSIFIER = Task.CAUSAL_LM.value, Task.SEQUENCE_CLASSIFICATION.value
+# a tiny Llama's config.json (the planner reads the config alone); architectures decides the task
+TINY_LLAMA = {"model_type": "llama", "vocab_size": 512, "hidden_size": 32, "intermediate_size": 64,
+              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "max_position_embeddings": 256, "tie_word_embeddings": True, "pad_token_id": 0}
+ARCHITECTURE = {CAUSAL: "LlamaForCausalLM", CLASSIFIER: "LlamaForSequenceClassification"}
+RUN = "20261207-100000-aaaa"
+
+
+def _save_model(folder: Path, task: str, **sizes) -> None:
+    """config.json of the tiny Llama as `task`, `sizes` over its own; its mtime a second later than before, so the
+    planner reads it again (its specs are cached per file size and mtime) even when the text is the same."""
+    folder.mkdir(exist_ok=True)
+    config = folder / "config.json"
+    before = config.stat().st_mtime_ns if config.exists() else None
+    config.write_text(json.dumps({**TINY_LLAMA, **sizes, "architectures": [ARCHITECTURE[task]]}))
+    if before is not None:
+        os.utime(config, ns=(before + 10**9, before + 10**9))
+
+
+def _causal_ladder(root: Path, spec) -> None:
+    """A done ladder of ranks 4, 8 and 16 for the causal LM `spec`, its knee at 8, in run folder RUN."""
+    rows = [LadderRow(rank=r, learning_rate=3e-4, eval_loss=1.0 if r >= 8 else 2.0, state="finished",
+                      train_seconds=5.0, trainable_params=r * 100, steps=10) for r in (4, 8, 16)]
+    rec = combine(capacity_prior(DataSize(task=CAUSAL, trained_tokens=500_000), adapter_size(spec, LoraTargets())),
+                  default_lr=(3e-4, "the ladder's"), ladder=rows, base_loss=2.4)
+    assert (rec.model, rec.task, rec.rank) == (spec.id, CAUSAL, 8)
+    run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu", run=RUN), root)
+    atomic_write_json(run.path / "recommendation.json", {**rec.to_json(), "base_loss": 2.4, "state": "done"})
+
+
+async def _load_again(pilot, folder: Path) -> None:
+    """The folder pasted into the model field again (F5) and Enter: wait until the plan on screen has its new spec."""
+    before = pilot.app.main.plan.spec
+    await pilot.press("f5")
+    await paste_into(pilot, "#model-input", str(folder), submit=True)
+    await wait_until(pilot, lambda: pilot.app.main.plan.spec is not before)
+
+
+def _summary(app) -> str:
+    return str(app.screen.query_one("#plan-summary").render())
+
+
+def _dropped_notes(app) -> list[str]:
+    return [n.message for n in app._notifications if "dropped" in n.message]
+
+
+async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and_kept_when_unchanged(
+        make_app, isolated_home):
+    folder = isolated_home / "reward-model"
+    _save_model(folder, CAUSAL)
+    causal = load_spec(str(folder))
+    _causal_ladder(isolated_home / "state" / "lorplan" / "runs", causal)  # conftest's XDG_STATE_HOME
+    app = make_app(model=str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        await pilot.press("f8")
+        panel = app.screen.query_one(RecommendPanel)
+        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
+        panel.focus()
+        await pilot.press("a")
+        await wait_until(pilot, lambda: app.main.plan.tuning is not None)
+        applied = app.main.plan.tuning
+        assert applied.source == f"probe ladder run {RUN}" and app.main.plan.rank == 8
+        assert bridge.plan_from_setup(app.main.plan).training.learning_rate == applied.learning_rate == 3e-4
+        await wait_until(pilot, lambda: f"from the probe ladder run {RUN}" in _summary(app))
+
+        # the same model read again (the same text, a newer mtime): a refresh keeps what the user applied
+        _save_model(folder, CAUSAL)
+        await _load_again(pilot, folder)
+        assert app.main.plan.spec == load_spec(str(folder)) and app.main.plan.tuning is applied
+        assert _dropped_notes(app) == []
+
+        # other sizes (still the causal LM, still the folder's id): another model, its tuning dropped
+        _save_model(folder, CAUSAL, intermediate_size=128)
+        await _load_again(pilot, folder)
+        assert (app.main.plan.spec.task, app.main.plan.spec.intermediate_size) == (CAUSAL, 128)
+        assert app.main.plan.tuning is None
+        written = bridge.plan_from_setup(app.main.plan)  # the plan `w` writes: not the other model's lr
+        assert written.training.learning_rate != applied.learning_rate
+        assert "probe ladder run" not in _summary(app)
+        notes = _dropped_notes(app)
+        assert len(notes) == 1 and "other sizes" in notes[0], notes
+        assert f"alpha {applied.alpha:g} and learning rate {applied.learning_rate:g} applied from the {applied.source}" \
+            in notes[0]
+
+        # applied again to that model, then its config.json names its sequence classifier: dropped again
+        app.screen.post_message(RecommendationApplied(8, Tuning(32.0, 5e-4, source="capacity prior")))
+        await wait_until(pilot, lambda: app.main.plan.tuning is not None)
+        _save_model(folder, CLASSIFIER, intermediate_size=128)
+        await _load_again(pilot, folder)
+        assert (app.main.plan.spec.id, app.main.plan.spec.task) == (causal.id, CLASSIFIER)
+        assert app.main.plan.tuning is None
+        notes = _dropped_notes(app)
+        assert len(notes) == 2 and f"now a {CLASSIFIER} model, was a {CAUSAL} model" in notes[1], notes
+        assert "alpha 32 and learning rate 0.0005 applied from the capacity prior" in notes[1]
