@@ -18,6 +18,10 @@ capacity prior, which counts what the labels can teach, says rank 1 for both.
     python benchmarks/knee_length.py train --tasks cls-license --lengths 160 --lr 0.003   # and 0.001, 0.01
     python benchmarks/knee_length.py report [--write]      # benchmarks/results/knee_length.md
 
+The rank-regret sweep's second seed group (seeds 3, 4, 5 of every task at its planned length, every rank and
+rate, a classifier's head alone too: `train --tasks T --lengths 32 --seeds 3,4,5 --lr 0.003`, and so on) is kept
+in the same file; benchmarks/knee_ceiling.py scores against it.
+
 Every run is appended to benchmarks/results/knee_length.jsonl as it finishes, keyed (task, rank, lr, seed,
 steps); a rerun trains only what is missing. Two trainers (one per task) may append to the file at once
 (results_file.append_row holds an exclusive flock on the file). The report part is pure (no torch).

@@ -175,7 +175,7 @@ def _below(rank: int, measured: list[int], floor: int) -> int:
     return min(rank, nxt)
 
 
-def _knee_at(ranks: Iterable[int], losses: Iterable[float], base_loss: float, fraction: float) -> int:
+def knee_of_losses(ranks: Iterable[int], losses: Iterable[float], base_loss: float, fraction: float) -> int:
     """The definition itself, on one set of losses (one per rank, in rank order): the first rank whose improvement
     over base_loss is at least `fraction` of the best one's; the first rank when none improved."""
     ranks, losses = list(ranks), list(losses)
@@ -248,7 +248,7 @@ def find_knee(
                 f"{definition}")
         return Knee(ranks[0].rank, best.rank, base_loss, best.mean_loss, threshold, fraction, low, ranks[-1].rank,
                     ranks, False, text)
-    at = _knee_at((s.rank for s in ranks), (s.mean_loss for s in ranks), base_loss, fraction)
+    at = knee_of_losses((s.rank for s in ranks), (s.mean_loss for s in ranks), base_loss, fraction)
     knee = next(s for s in ranks if s.rank == at)
     seeds = max(s.seeds for s in ranks)
     single = [s.rank for s in ranks if s.stderr is None]
@@ -338,7 +338,7 @@ def likely_rank(knee: Knee, *, base_stderr: float = 0.0, draws: int = DRAWS) -> 
     for _ in range(draws):
         base = knee.base_loss + rng.gauss(0.0, base_stderr)
         losses = [s.mean_loss + rng.gauss(0.0, e) for s, e in zip(ranks, errors, strict=True)]
-        counts[_knee_at((s.rank for s in ranks), losses, base, knee.fraction)] += 1
+        counts[knee_of_losses((s.rank for s in ranks), losses, base, knee.fraction)] += 1
 
     def hit(r: int) -> float:
         return sum(c for k, c in counts.items() if k <= r <= 2 * k) / draws
