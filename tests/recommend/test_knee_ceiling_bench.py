@@ -118,3 +118,11 @@ def test_the_ablation_recommends_the_measured_knee_where_the_redraws_move_it_and
     with kc.measured_knee_only():
         assert rank() == 8
     assert rank() == 16  # restored
+
+
+def test_the_second_sweep_replays_as_a_sweep_of_its_own_seeds_renumbered():
+    rows = kc.second_sweep(_sweep(), _second(), "cls-x")
+    assert {r["seed"] for r in rows} == {0, 1, 2} and {r["kind"] for r in rows} == {"sweep", "base"}
+    assert all(r["rank"] == 0 for r in rows if r["kind"] == "base") and len(rows) == 7 * 3 * 3 + 3 * 3
+    # rank_regret's own knee on it is the second sweep's (16), not the first's (4)
+    assert kc.replay.sweep_knee(rows, "cls-x").rank == 16
