@@ -126,3 +126,27 @@ def test_the_second_sweep_replays_as_a_sweep_of_its_own_seeds_renumbered():
     assert all(r["rank"] == 0 for r in rows if r["kind"] == "base") and len(rows) == 7 * 3 * 3 + 3 * 3
     # rank_regret's own knee on it is the second sweep's (16), not the first's (4)
     assert kc.replay.sweep_knee(rows, "cls-x").rank == 16
+
+
+def test_a_redrawn_mean_of_n_seeds_varies_as_the_measured_spread_over_n():
+    """Both noise models give a redrawn cell the variance of a mean of n seeds, s²/n, s² the measured seeds'
+    sample variance (n − 1 in its denominator). Whole seeds: every ordered draw of n seeds from the m measured
+    ones, equally likely, enumerated (exact); the deviations alone would give (m − 1)/m of it, which the
+    √(m/(m−1)) scale restores. Independent: 20,000 seeded draws."""
+    import itertools
+    import math
+    import random
+
+    devs = {"cell": [0.3, -0.1, -0.2]}  # a cell's three measured seeds about their mean 1.0
+    s2 = sum(d * d for d in devs["cell"]) / (len(devs["cell"]) - 1)
+    for n in (1, 2, 4):
+        values = []
+        for draw in itertools.product(range(3), repeat=n):
+            counts = [draw.count(j) for j in range(3)]
+            values.append(kc._redraw({"cell": 1.0}, devs, n, "seeds", random.Random(0), counts)["cell"])
+        mean = sum(values) / len(values)
+        assert math.isclose(mean, 1.0)
+        assert math.isclose(sum((v - 1.0) ** 2 for v in values) / len(values), s2 / n), n
+    rng = random.Random(0)
+    values = [kc._redraw({"cell": 1.0}, devs, 4, "independent", rng, [0, 0, 0])["cell"] for _ in range(20_000)]
+    assert abs(sum((v - 1.0) ** 2 for v in values) / len(values) / (s2 / 4) - 1) < 0.05
