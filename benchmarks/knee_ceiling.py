@@ -262,6 +262,43 @@ def measured_knee_only():
         module.likely_rank = keep
 
 
+PROBE_LENGTHS = (("half the planned run (the ladder's)", None), ("3/4 of it (--probe-steps)", (3, 4)),
+                 ("the whole planned run", (1, 1)))
+BUDGETS = (None, replay.BUDGET_SHARE)
+
+
+def probe_length_lines(sweep: Sequence[dict], runs: Sequence[dict], tasks: Sequence, knees: dict) -> list[str]:
+    """The ladder replayed with probes of each PROBE_LENGTHS length, with no budget and with a budget of 10% of the
+    sweep's steps (the driver's cuts, rank_regret_replay.ladder_for), from each seed group (seeds 3-5 through
+    second_sweep), scored against its own group's knee and the other's: which probe length the 10% buys best."""
+    tally: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, []])
+    for t in tasks:
+        for rows, own, other in ((sweep, "0-2", "3-5"), (second_sweep(sweep, runs, t.name), "3-5", "0-2")):
+            for name, part in PROBE_LENGTHS:
+                steps = None if part is None else t.steps * part[0] // part[1]
+                for budget in BUDGETS:
+                    for seed in replay.SEEDS:
+                        rep = replay.ladder_for(rows, t, seed=seed, probe_steps=steps, budget=budget)
+                        c = tally[(name, budget)]
+                        c[0] += hit(rep.rank, knees[t.name][own])
+                        c[1] += hit(rep.rank, knees[t.name][other])
+                        c[2] += 1
+                        c[3].append(replay.compute_fraction(rep.steps, replay.sweep_steps(t)))
+    lines = ["## Which probe length a budget buys best", "",
+             "The ladder replayed (prior + ladder, each training seed, from each seed group) with probes of three "
+             f"lengths, without a budget and given {replay.BUDGET_SHARE:.0%} of the sweep's steps (the driver keeps "
+             "the probes nearest each pass's centre that what is left affords), scored against its own group's knee "
+             "and the other group's (held out).", "",
+             "| probes | budget | hit vs own knee | hit vs held-out knee | compute: mean (largest) |",
+             "|---|---|---|---|---|"]
+    for name, _ in PROBE_LENGTHS:
+        for budget in BUDGETS:
+            own, other, n, comp = tally[(name, budget)]
+            lines.append(f"| {name} | {'none' if budget is None else f'{budget:.0%} of the sweep'} | {_rate(own, n)} "
+                         f"| {_rate(other, n)} | {sum(comp) / len(comp):.1%} ({max(comp):.1%}) |")
+    return lines + [""]
+
+
 def _rate(hits: int, total: int) -> str:
     return f"{hits / total:.0%} ({hits}/{total})" if total else "-"
 
@@ -353,6 +390,7 @@ def report(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], 
             if n_all:
                 lines.append(f"| {row} | {cells[0]} | {cells[1]} | {_rate(held, n_all)} | {_rate(six, n_all)} |")
         lines.append("")
+        lines += probe_length_lines(sweep, runs, both, knees)
     if missing:
         lines += [f"Not yet with both seed groups complete (no second-sweep rows above): {', '.join(missing)}.", ""]
     lines += ["## The ceiling: an oracle that knows each task's mean curve", "",
