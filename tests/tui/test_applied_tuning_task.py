@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tui_helpers import paste_into, wait_until
+from tui_helpers import LLAMA_ARCHITECTURE, TINY_LLAMA, paste_into, wait_until
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.model import load_spec
@@ -27,11 +27,7 @@ from lorplan.tui.state import Tuning
 pytestmark = pytest.mark.anyio
 
 CAUSAL, CLASSIFIER = Task.CAUSAL_LM.value, Task.SEQUENCE_CLASSIFICATION.value
-# a tiny Llama's config.json (the planner reads the config alone); architectures decides the task
-TINY_LLAMA = {"model_type": "llama", "vocab_size": 512, "hidden_size": 32, "intermediate_size": 64,
-              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-              "max_position_embeddings": 256, "tie_word_embeddings": True, "pad_token_id": 0}
-ARCHITECTURE = {CAUSAL: "LlamaForCausalLM", CLASSIFIER: "LlamaForSequenceClassification"}
+ARCHITECTURE = LLAMA_ARCHITECTURE
 RUN = "20261207-100000-aaaa"
 
 

@@ -8,6 +8,7 @@ import threading
 from textual.app import App, ComposeResult
 from textual.widgets import Button, Input, Select
 
+from lorplan.core.vocab import Task
 from lorplan.probe.backend import LocalProcessBackend
 from lorplan.tui.panels.probes_panel import ProbesPanel
 from lorplan.tui.widgets.rank_table import COLUMNS, RankTable
@@ -183,3 +184,12 @@ class ProfileGate:
         with self._lock:
             for event in self._events.values():
                 event.set()
+
+
+# A tiny Llama's config.json (no weights: the planner reads the config alone); `architectures` decides the task
+# (tests of a model folder planned as its causal LM and then as its sequence classifier).
+TINY_LLAMA = {"model_type": "llama", "vocab_size": 512, "hidden_size": 32, "intermediate_size": 64,
+              "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+              "max_position_embeddings": 256, "tie_word_embeddings": True, "pad_token_id": 0}
+LLAMA_ARCHITECTURE = {Task.CAUSAL_LM.value: "LlamaForCausalLM",
+                      Task.SEQUENCE_CLASSIFICATION.value: "LlamaForSequenceClassification"}
