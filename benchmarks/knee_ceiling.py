@@ -90,18 +90,20 @@ def complete(sweep: Sequence[dict], runs: Sequence[dict], task: str, seeds: Sequ
     return not is_cls or all((lr, s) in heads for lr in lrs for s in seeds)
 
 
-def group_knee(sweep: Sequence[dict], runs: Sequence[dict], task: str, seeds: Sequence[int]):
-    """lorplan.recommend.knee.find_knee of `task`'s runs for `seeds` (best learning rate per rank, mean over the
-    seeds), against the base: a classifier's head trained alone (best rate, mean over the same seeds), a causal
-    LM's step-0 eval. The definition rank_regret_replay.sweep_knee applies to seeds 0-2."""
-    from lorplan.recommend.knee import find_knee
-
+def as_sweep(sweep: Sequence[dict], runs: Sequence[dict], task: str, seeds: Sequence[int],
+             shift: int = 0) -> list[dict]:
+    """`task`'s runs for `seeds` (planned_runs) as the rows of a sweep of their own, which rank_regret_replay reads
+    as it reads the sweep's: kind sweep, and a classifier's head alone kind base; each seed lowered by `shift`."""
     ranks, base = planned_runs(sweep, runs, task, seeds)
-    if base:
-        b, se = replay.best_rate_mean(base)
-    else:
-        b, se = replay.step_zero_mean(ranks), 0.0
-    return find_knee(replay.ladder_rows(ranks), b, base_stderr=se)
+    return ([{**r, "kind": "sweep", "variant": "", "seed": r["seed"] - shift} for r in ranks]
+            + [{**r, "kind": "base", "variant": "", "rank": 0, "seed": r["seed"] - shift} for r in base])
+
+
+def group_knee(sweep: Sequence[dict], runs: Sequence[dict], task: str, seeds: Sequence[int]):
+    """The knee of `task`'s runs for `seeds`: rank_regret_replay.sweep_knee (lorplan.recommend.knee.find_knee, best
+    learning rate per rank, mean over the seeds, against a classifier's head trained alone or a causal LM's step-0
+    eval) on those runs alone."""
+    return replay.sweep_knee(as_sweep(sweep, runs, task, seeds), task)
 
 
 # ---------------------------------------------------------------- the simulated oracle (pure)
@@ -233,13 +235,10 @@ def recommended(sweep: Sequence[dict], probes: Sequence[dict], task) -> dict[str
 
 
 def second_sweep(sweep: Sequence[dict], runs: Sequence[dict], task: str) -> list[dict]:
-    """The second sweep's runs (seeds 3-5) as rows of a sweep of its own, their seeds renumbered 0-2 (3 -> 0, 4 -> 1,
-    5 -> 2) and the head alone as kind base, so that rank_regret's replays (which train seeds 0, 1, 2, a ladder's
-    second seed the next one) run on it unchanged: the ladders replayed on seeds 3-5."""
-    ranks, base = planned_runs(sweep, runs, task, GROUPS[1])
-    shift = GROUPS[1][0] - GROUPS[0][0]
-    return ([{**r, "kind": "sweep", "variant": "", "seed": r["seed"] - shift} for r in ranks]
-            + [{**r, "kind": "base", "variant": "", "rank": 0, "seed": r["seed"] - shift} for r in base])
+    """The second sweep's runs (seeds 3-5) as a sweep of its own, their seeds renumbered 0-2 (3 -> 0, 4 -> 1,
+    5 -> 2), so that rank_regret's replays (which train seeds 0, 1, 2, a ladder's second seed the next one) run on
+    it unchanged: the ladders replayed on seeds 3-5."""
+    return as_sweep(sweep, runs, task, GROUPS[1], shift=GROUPS[1][0] - GROUPS[0][0])
 
 
 ABLATED = ("lorplan prior + ladder (replay)", "lorplan prior + ladder (trained probes)")
