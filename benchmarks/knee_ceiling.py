@@ -298,6 +298,98 @@ def probe_length_lines(sweep: Sequence[dict], runs: Sequence[dict], tasks: Seque
     return lines + [""]
 
 
+SEED_GROUPS = ((0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 10, 11))  # GROUPS, then the third and fourth sweeps
+
+
+def group_rows(sweep: Sequence[dict], runs: Sequence[dict], task: str, group: Sequence[int]) -> list[dict]:
+    """The rows rank_regret's recommenders read for one seed group: the sweep itself for seeds 0-2 (with its fixed
+    defaults' and pattern runs), else the group's runs as a sweep of their own, seeds renumbered 0-2."""
+    if tuple(group) == GROUPS[0]:
+        return list(sweep)
+    return as_sweep(sweep, runs, task, group, shift=group[0] - GROUPS[0][0])
+
+
+def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], tasks: Sequence) -> list[str]:
+    """The recommenders against a ground truth of many seeds: every seed group of SEED_GROUPS that ran for every
+    task (at least three), each recommender made from one group and scored against the knee of all the OTHER
+    groups' seeds (held out, none shared), and against the knee of every seed; per task, the knees and the ranks."""
+    groups = [g for g in SEED_GROUPS if all(complete(sweep, runs, t.name, g) for t in tasks)]
+    if len(groups) < 3:
+        return []
+    every = tuple(s for g in groups for s in g)
+    n_all = len(every)
+    half = len(groups) // 2
+    first, second = (tuple(s for g in part for s in g) for part in (groups[:half], groups[half:]))
+    tally: dict[str, list] = defaultdict(lambda: [0, 0, 0, [], []])  # held out, every seed, n, shares, log2 ranks
+    fixed: dict[int, list] = defaultdict(lambda: [0, 0, 0, [], []])
+    task_lines = []
+    for t in tasks:
+        knee = group_knee(sweep, runs, t.name, every)
+        halves = [group_knee(sweep, runs, t.name, part).rank for part in (first, second)]
+        ladder: list[str] = []
+        hits = tried = 0
+        for g in groups:
+            held = group_knee(sweep, runs, t.name, tuple(s for s in every if s not in g))
+            other = held.rank
+            rows = group_rows(sweep, runs, t.name, g)
+            made = recommended(rows, probes if tuple(g) == GROUPS[0] else (), t)
+            for row, ranks in made.items():
+                c = tally[row]
+                for r in ranks:
+                    _score(c, r, held, knee.rank)
+            mine = made.get("lorplan prior + ladder (replay)", [])
+            hits += sum(hit(r, other) for r in mine)
+            tried += len(mine)
+            ladder.append(f"{','.join(map(str, mine))} (vs {other})")
+            for r in replay.RANKS:
+                _score(fixed[r], r, held, knee.rank)
+        task_lines.append(f"| {t.name} | {knee.rank} ({knee.low}-{knee.high}) | {halves[0]} / {halves[1]} | "
+                          f"{' · '.join(ladder)} | {hits}/{tried} |")
+    names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
+    lines = [f"## A ground truth of {n_all} seeds", "",
+             f"Seed groups {names}: every rank × learning rate × seed (and a classifier's head alone) at each task's "
+             "planned length, the groups past 0-2 trained by benchmarks/knee_length.py with the sweep's protocol. "
+             f"Each recommender is made from ONE group (seeds 0-2: rank_regret.md's ranks; the others: rank_regret's "
+             "replays on that group's runs, knee_ceiling.group_rows) and scored against the knee of the other "
+             f"{n_all - 3} seeds (held out: no seed shared), and against the knee of all {n_all}. The trained probes "
+             "ran on seeds 0-2 only. A ladder row counts once per training seed.", "",
+             f"| task | knee, {n_all} seeds (band) | knee seeds {first[0]}-{first[-1]} / {second[0]}-{second[-1]} | "
+             "ladder (replay) per group: its ranks (vs the held-out knee) | ladder hits |", "|---|---|---|---|---|",
+             *task_lines, "",
+             "Share: the recommended rank's share of the best rank's improvement over the base on the held-out "
+             "seeds (each rank at its best rate there; 100% = as good as the best rank; the knee needs 95%), mean "
+             "over the cases (not for the fixed defaults whose alpha is not 32: only the sweep's seeds trained them); rank: "
+             "the recommended ranks' geometric mean (what they cost).", "",
+             f"| recommender | hit vs the held-out knee ({n_all - 3} seeds) | hit vs the {n_all}-seed knee | "
+             "share, held out | rank (geometric mean) |", "|---|---|---|---|---|"]
+    for row in [*RECOMMENDERS, *(f"fixed r={r}" for r in replay.RANKS)]:
+        c = fixed[int(row.removeprefix("fixed r="))] if row.startswith("fixed r=") and "α" not in row \
+            else tally.get(row)
+        if c and c[2]:
+            share = "-" if "α=" in row and "α=32" not in row else f"{_mean(c[3]):.1%}"  # alpha 32 runs only
+            lines.append(f"| {row} | {_rate(c[0], c[2])} | {_rate(c[1], c[2])} | {share} | {2 ** _mean(c[4]):.1f} |")
+    best = max(replay.RANKS, key=lambda r: (fixed[r][0], -r))
+    lines += ["", f"The best fixed rank in hindsight (most held-out hits): {best}. A fixed rank r=N counts once per "
+              "task and group, scored as the recommenders are.", ""]
+    return lines
+
+
+def _score(c: list, rank: int, held, knee: int) -> None:
+    """Add one recommended rank to a tally [hits vs the held-out knee, hits vs every seed's knee, n, shares, log2
+    ranks]; `held`: the held-out seeds' Knee."""
+    c[0] += hit(rank, held.rank)
+    c[1] += hit(rank, knee)
+    c[2] += 1
+    share = held.share(rank)
+    if share is not None:
+        c[3].append(share)
+    c[4].append(math.log2(rank))
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
 def _rate(hits: int, total: int) -> str:
     return f"{hits / total:.0%} ({hits}/{total})" if total else "-"
 
@@ -390,10 +482,11 @@ def report(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], 
                 lines.append(f"| {row} | {cells[0]} | {cells[1]} | {_rate(held, n_all)} | {_rate(six, n_all)} |")
         lines.append("")
         lines += probe_length_lines(sweep, runs, both, knees)
+    lines += held_out_lines(sweep, runs, probes, tasks)
     if missing:
         lines += [f"Not yet with both seed groups complete (no second-sweep rows above): {', '.join(missing)}.", ""]
     lines += ["## The ceiling: an oracle that knows each task's mean curve", "",
-              f"Truth: the mean over every seed measured (six where the second sweep is complete, else three); "
+              f"Truth: the mean over every seed measured (every complete seed group's); "
               f"{draws:,} redrawn sweeps per task and seed count, seeded. 'Knee' is the hit rate of the truth's own "
               "knee, 'best' that of the best rank one could name knowing the truth (the ceiling), 'r=16' a fixed "
               "rank 16's. Independent: every run's noise its own; whole seeds: each redrawn seed one measured seed's "
@@ -402,7 +495,7 @@ def report(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], 
               "(rank) / r=16 |", "|---|---|---|---|---|"]
     totals: dict[tuple[str, int], list[float]] = defaultdict(list)
     for t in tasks:
-        seeds = GROUPS[0] + GROUPS[1] if t in both else GROUPS[0]
+        seeds = tuple(s for g in SEED_GROUPS if complete(sweep, runs, t.name, g) for s in g)
         ranks, base = planned_runs(sweep, runs, t.name, seeds)
         if not ranks:
             continue

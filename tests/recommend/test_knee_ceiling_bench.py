@@ -150,3 +150,33 @@ def test_a_redrawn_mean_of_n_seeds_varies_as_the_measured_spread_over_n():
     rng = random.Random(0)
     values = [kc._redraw({"cell": 1.0}, devs, 4, "independent", rng, [0, 0, 0])["cell"] for _ in range(20_000)]
     assert abs(sum((v - 1.0) ** 2 for v in values) / len(values) / (s2 / 4) - 1) < 0.05
+
+
+def test_each_seed_group_is_read_as_the_sweep_rank_regret_replays():
+    sweep, runs = _sweep(), _second()
+    assert kc.group_rows(sweep, runs, "cls-x", (0, 1, 2)) == sweep  # the sweep itself, with its other rows
+    assert kc.group_rows(sweep, runs, "cls-x", (3, 4, 5)) == kc.second_sweep(sweep, runs, "cls-x")
+    later = [{**r, "seed": r["seed"] + 6} for r in runs if r["seed"] in (3, 4, 5)]  # seeds 9-11
+    rows = kc.group_rows(sweep, runs + later, "cls-x", (9, 10, 11))
+    assert {r["seed"] for r in rows} == {0, 1, 2} and len(rows) == 7 * 3 * 3 + 3 * 3
+    assert kc.replay.sweep_knee(rows, "cls-x").rank == 16
+
+
+def test_the_held_out_table_needs_three_complete_seed_groups():
+    from rank_regret_tasks import TASKS
+
+    task = next(t for t in TASKS if t.kind == "sequence-classification")
+    sweep = [{**r, "task": task.name} for r in _sweep()]
+    runs = [{**r, "task": task.name} for r in _second()]
+    assert kc.held_out_lines(sweep, runs, (), [task]) == []  # two groups: nothing to hold out against yet
+
+
+def test_a_recommended_rank_scores_its_hit_and_its_share_of_the_held_out_improvement():
+    sweep, runs = _sweep(), _second()
+    held = kc.group_knee(sweep, runs, "cls-x", (3, 4, 5))  # knee 16; rank 4 reaches half the best improvement
+    c = [0, 0, 0, [], []]
+    kc._score(c, 4, held, 4)
+    kc._score(c, 16, held, 4)
+    assert c[:3] == [1, 1, 2]  # 16 hits the held-out knee, 4 the every-seed knee
+    assert abs(c[3][0] - 0.5) < 1e-9 and abs(c[3][1] - 0.97) < 1e-9
+    assert c[4] == [2.0, 4.0]
