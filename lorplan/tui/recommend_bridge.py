@@ -252,6 +252,66 @@ def start_ladder(plan: PlanSnapshot, data: PlanData | None, *, runs_dir: Path | 
         raise
 
 
+# -- the model a ladder measured -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AdapterShape:
+    """What the model's shape gives the LoRA a ladder trains: target_modules as peft takes them, LoRA parameters
+    per unit of rank and the smallest adapted dimension (recommend.AdapterSize's per_rank and min_dim). A ladder's
+    recommendation.json records these of the model it measured (its capacity's params_per_rank and
+    min_target_dim, beside its target_modules), so a model folder read again with other sizes under the same
+    path, task and data is told from the one the ladder measured without a new field. The hidden and
+    intermediate sizes, the layers and the key/value heads change them; a vocabulary, a context length or a head
+    count at the same hidden size does not, and a classifier head's size (fixed_params) is its data's labels, not
+    the model: neither is compared."""
+
+    target_modules: tuple[str, ...]
+    per_rank: int
+    min_dim: int
+
+    def change_words(self, was: AdapterShape) -> str:
+        """How this shape differs from the one a ladder measured, `was`: "1,664 LoRA parameters per rank, the
+        ladder's model 1,024" (the smallest adapted dimension when those agree)."""
+        if self.per_rank != was.per_rank:
+            return f"{self.per_rank:,} LoRA parameters per rank, the ladder's model {was.per_rank:,}"
+        return f"smallest adapted dimension {self.min_dim:,}, the ladder's model {was.min_dim:,}"
+
+
+def adapter_shape(spec, targets) -> AdapterShape:
+    """The AdapterShape of a model spec for LoraTargets (their rank_pattern plays no part). Raises BadInput as
+    the target resolution does."""
+    targets = replace(targets, rank_pattern={})
+    size = adapter_size(spec, targets)
+    return AdapterShape(bridge.peft_targets(spec, targets), size.per_rank, size.min_dim)
+
+
+def plan_shape(plan: PlanSnapshot, data: PlanData | None) -> AdapterShape | None:
+    """The AdapterShape of the plan on screen, weighed as start_ladder weighs it (a classifier's head the one its
+    data's labels need, one rank for every module); None when it cannot be (its targets or labels refused: no
+    ladder is judged by it)."""
+    try:
+        return adapter_shape(bridge.data_spec(plan.spec, data), plan.setup.targets)
+    except LorplanError:
+        return None
+
+
+def ladder_shape(rec: Recommendation) -> AdapterShape | None:
+    """The AdapterShape of the model a ladder measured, from its recommendation (capacity and target_modules);
+    None when the file does not record it (an older lorplan's writer)."""
+    per_rank, min_dim = rec.capacity.get("params_per_rank"), rec.capacity.get("min_target_dim")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (per_rank, min_dim)):
+        return None
+    return AdapterShape(tuple(rec.target_modules), per_rank, min_dim)
+
+
+def other_shape(rec: Recommendation, shape: AdapterShape | None) -> AdapterShape | None:
+    """The shape of the model `rec`'s ladder measured when it is known not to be `shape`, the plan's: both known,
+    for the same target modules (with others, the sizes say nothing of the model), and different; else None."""
+    measured = ladder_shape(rec)
+    if shape is None or measured is None or measured.target_modules != shape.target_modules:
+        return None
+    return measured if measured != shape else None
+
+
 # -- a ladder's recommendation.json ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LadderFile:
@@ -316,9 +376,10 @@ def only_rank_words(rank: int) -> str:
 class LadderRead:
     """One look at the run folders for a ladder's recommendation.json.
 
-    requested / model / data / task: what the read was asked for (the run followed, or None: the newest run whose
-    recommendation is for `model`, of `task` when one is given, and, when `data` is given, whose probes trained
-    on that file). run_id: the run shown (None: none yet). recommendation, base_loss, state: the file's
+    requested / model / data / task / shape: what the read was asked for (the run followed, or None: the newest run
+    whose recommendation is for `model`, of `task` when one is given, measured on a model of `shape` (an
+    AdapterShape) when one is given and its file records one, and, when `data` is given, whose probes trained on
+    that file). run_id: the run shown (None: none yet). recommendation, base_loss, state: the file's
     (LadderFile), None while the run has written none. run_data: the data file the shown run's probes trained on
     (None: not known). problem: one line when the file could not be read. budget_note: the file's (LadderFile),
     in the planner's words."""
@@ -334,6 +395,7 @@ class LadderRead:
     run_data: str | None = None
     budget_note: str = ""
     task: str | None = None
+    shape: AdapterShape | None = None
 
 
 def same_file(a: str | None, b: str | None) -> bool:
@@ -378,37 +440,44 @@ class LadderFeed:
         return value
 
     def read(self, run_id: str | None, model: str | None, data: str | None = None,
-             task: str | None = None) -> LadderRead:
+             task: str | None = None, shape: AdapterShape | None = None) -> LadderRead:
         """The followed run's recommendation, or the newest one for `model` (a ladder started in an earlier
         session, or from the command line), on the file `data` when one is given: a ladder that measured other
         data is not this data's recommendation; and of `task` when one is given: the same model id can be
         planned as the other task (a folder whose config.json now names its sequence classifier, a ladder an
         older lorplan ran when it planned that model otherwise), and a causal LM's rank, alpha and learning rate
-        are not its classifier's. The followed run is read whatever its task. Never raises LorplanError."""
+        are not its classifier's; and measured on a model of `shape` when one is given: a folder read again with
+        other sizes keeps its id and task, and ranks measured on adapters of other sizes are not this model's
+        (other_shape: a file that records no shape, or other target modules, does not tell). The followed run is
+        read whatever its task and shape (the Recommend tab drops it). Never raises LorplanError."""
         with self._lock:
             folders = probe_bridge.run_folders(self.runs_dir)
             if run_id is not None:
                 folder = next((f for f in folders if f.name == run_id), None)
                 path = folder / RECOMMENDATION_FILE if folder is not None else None
                 if path is None or not path.is_file():  # started, nothing written yet (or the run is gone)
-                    return LadderRead(run_id, model, run_id if folder is not None else None, data=data, task=task)
+                    return LadderRead(run_id, model, run_id if folder is not None else None, data=data, task=task,
+                                      shape=shape)
                 run_data = self._run_data(folder)
                 loaded = self._load(path)
                 if isinstance(loaded, str):
-                    return LadderRead(run_id, model, run_id, problem=loaded, data=data, task=task, run_data=run_data)
+                    return LadderRead(run_id, model, run_id, problem=loaded, data=data, task=task, run_data=run_data,
+                                      shape=shape)
                 return LadderRead(run_id, model, run_id, loaded.recommendation, loaded.base_loss, loaded.state,
-                                  data=data, task=task, run_data=run_data, budget_note=loaded.budget_note)
+                                  data=data, task=task, run_data=run_data, budget_note=loaded.budget_note,
+                                  shape=shape)
             for folder in reversed(folders):
                 path = folder / RECOMMENDATION_FILE
                 if not path.is_file() or (data is not None and not same_file(self._run_data(folder), data)):
                     continue
                 loaded = self._load(path)
                 if (not isinstance(loaded, str) and loaded.recommendation.model == model
-                        and (task is None or loaded.recommendation.task == task)):
+                        and (task is None or loaded.recommendation.task == task)
+                        and other_shape(loaded.recommendation, shape) is None):
                     return LadderRead(None, model, folder.name, loaded.recommendation, loaded.base_loss,
                                       loaded.state, data=data, task=task, run_data=self._run_data(folder),
-                                      budget_note=loaded.budget_note)
-            return LadderRead(None, model, data=data, task=task)
+                                      budget_note=loaded.budget_note, shape=shape)
+            return LadderRead(None, model, data=data, task=task, shape=shape)
 
 
 # -- what the plot shows ---------------------------------------------------------------------------------------

@@ -5,8 +5,9 @@ At once: the capacity prior of the plan the screen hands down (`show_plan`: its 
 budget) and the Data tab's profile, or a data size typed here; it is arithmetic, computed inline. Then the
 probe ladder: a run whose driver rewrites recommendation.json in its run folder as probes finish. A thread
 worker reads the run folders every `poll_seconds` through recommend_bridge.LadderFeed (the run started here,
-else the newest ladder for this model, on the Data tab's file when one is profiled: ladders outlive the
-planner) and posts a replaceable LadderUpdated; the handler only draws it: the ladder's rows, the evidence
+else the newest ladder for this model and its shape, on the Data tab's file when one is profiled: ladders
+outlive the planner; a followed ladder that measured the model folder with other sizes is dropped, saying so)
+and posts a replaceable LadderUpdated; the handler only draws it: the ladder's rows, the evidence
 sentences and a plot of eval loss (accuracy for classification) against rank on a log2 axis with the knee and
 the band of ranks the evidence cannot tell apart. `l` starts a ladder for the plan on screen on the Data tab's
 dataset (in a thread worker; the panel then follows it; the keys' line says it is starting meanwhile, and `l`
@@ -231,6 +232,8 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         self._keys_for: tuple = (False, True, None)  # (pattern, model, starting) the keys' line was written for
         self._starting: str | None = None  # what the keys' line says while a ladder starts
         self._start_worker: Worker | None = None  # the ladder start on its way (None: l starts one)
+        self._shape: recommend_bridge.AdapterShape | None = None  # the plan's (a ladder of another is not its)
+        self._shape_for: tuple | None = None  # (spec, targets, data path, profile) _shape was weighed for
 
     def compose(self) -> ComposeResult:
         with RecommendScroll(id="rec-scroll"):
@@ -290,12 +293,47 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         changed = (_model_task(plan) != _model_task(self.plan) or _data_path(data) != _data_path(self.data))
         self.plan, self.data = plan, data
         self._show_steps_note()
+        reshaped = self._weigh_shape()
         if changed:
             # another model, task or dataset: its own ladder, if it has one (the same model id is planned as the
             # other task when its config.json now names its sequence classifier)
             self.follow, self.ladder = None, None
             self.poll()
+        elif reshaped:
+            # the same model field read again with other sizes (or other targets): the followed ladder stays only
+            # when it measured this shape; it is judged now when it is on screen, else when it is read
+            ladder = self.ladder
+            measured = (recommend_bridge.other_shape(ladder.recommendation, self._shape)
+                        if ladder is not None and ladder.recommendation is not None else None)
+            if measured is not None and ladder.run_id == self.follow:
+                self._drop_measured(ladder.run_id, measured)
+            else:
+                self.poll()
         self._update_prior()
+
+    def _weigh_shape(self) -> bool:
+        """The plan's AdapterShape (recommend_bridge.plan_shape), weighed again only when the spec, the targets
+        or the data changed; True when it changed."""
+        plan, data = self.plan, self.data
+        key = None if plan is None else (plan.spec, plan.setup.targets, _data_path(data),
+                                         id(data.profile) if data is not None else None)
+        if key == self._shape_for:
+            return False
+        self._shape_for = key
+        shape = None if plan is None else recommend_bridge.plan_shape(plan, data)
+        changed, self._shape = shape != self._shape, shape
+        return changed
+
+    def _drop_measured(self, run_id: str, measured: recommend_bridge.AdapterShape) -> None:
+        """Stop following ladder `run_id`, which measured a model of another shape than the plan's (`measured`):
+        say why in one line, as the Plan tab says it of a tuning applied from it, and look for this shape's."""
+        self.notify(f"{self.plan.spec.id} was read again as another model (its config now gives other sizes: "
+                    f"{self._shape.change_words(measured)}): probe ladder run {run_id} measured the model as it was "
+                    "and is no longer shown; this tab shows a ladder of the model as it is now, else the capacity "
+                    "prior", severity="warning", timeout=10)
+        self.follow, self.ladder = None, None
+        self.poll()
+        self._draw()
 
     def _update_prior(self) -> None:
         plan, profile = self.plan, self.data.profile if self.data is not None else None
@@ -327,7 +365,7 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         if not self.is_mounted:
             return
         model, task = _model_task(self.plan)
-        self._reading = self._read(self._feed, self.follow, model, _data_path(self.data), task)
+        self._reading = self._read(self._feed, self.follow, model, _data_path(self.data), task, self._shape)
 
     def _tick(self) -> None:
         if self._reading is None or self._reading.is_finished:  # a slow disk: never a backlog of reads
@@ -335,17 +373,21 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
 
     @work(thread=True, exclusive=True, group="recommend-read", exit_on_error=False)
     def _read(self, feed: recommend_bridge.LadderFeed, run_id: str | None, model: str | None,
-              data: str | None, task: str | None) -> None:
+              data: str | None, task: str | None, shape: recommend_bridge.AdapterShape | None = None) -> None:
         # Worker thread: lists run folders and parses a changed recommendation.json; never touches a widget.
-        read = feed.read(run_id, model, data, task)
+        read = feed.read(run_id, model, data, task, shape)
         if not get_current_worker().is_cancelled:
             self.post_message(LadderUpdated(read))
 
     def on_ladder_updated(self, message: LadderUpdated) -> None:
         read = message.read
-        if (read.requested, (read.model, read.task), read.data) != (self.follow, _model_task(self.plan),
-                                                                   _data_path(self.data)):
-            return  # read before the user switched model, task or dataset, or started a ladder
+        if (read.requested, (read.model, read.task), read.data, read.shape) != (
+                self.follow, _model_task(self.plan), _data_path(self.data), self._shape):
+            return  # read before the user switched model, task, shape or dataset, or started a ladder
+        if read.requested is not None and read.recommendation is not None and (
+                measured := recommend_bridge.other_shape(read.recommendation, self._shape)) is not None:
+            self._drop_measured(read.requested, measured)  # the followed ladder measured the model as it was
+            return
         if read.problem is not None and read.problem != self._problem:
             self.notify(read.problem, severity="error")
         self._problem = read.problem
@@ -541,6 +583,11 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         if rec.task != self.plan.spec.task:  # a ladder started here before the model's task changed
             self.notify(f"This recommendation is for {rec.model} as a {rec.task} model; the plan on screen trains "
                         f"it as a {self.plan.spec.task} model.", severity="warning")
+            return
+        measured = recommend_bridge.other_shape(rec, self._shape)
+        if measured is not None:  # a ladder's, on screen until the read that drops it comes back
+            self.notify(f"This recommendation was measured on {rec.model} with other sizes than the plan's "
+                        f"({self._shape.change_words(measured)}).", severity="warning")
             return
         ladder = self.ladder
         from_ladder = ladder is not None and ladder.recommendation is rec
