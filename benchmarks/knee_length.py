@@ -112,6 +112,15 @@ def sweep_reproduced(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> 
                      f"{b['curve'][-1][1]:.6f}" for a, b in pairs)
 
 
+EXTRA_SEEDS = (3, 4, 5)  # this study's second seed group; seeds 6-11 are benchmarks/knee_ceiling.py's (40 steps only)
+
+
+def extra_seeds(runs: Sequence[dict], task: str) -> list[int]:
+    """The seeds of EXTRA_SEEDS that ran for `task`: the length study reads these beside SEEDS, not the later groups
+    knee_ceiling.py trained at the planned length alone."""
+    return [s for s in EXTRA_SEEDS if any(r["task"] == task and r["seed"] == s for r in runs)]
+
+
 def knee_of(rows: Sequence[dict], seed: int | None = None):
     """lorplan.recommend.knee.find_knee on the rows (best lr per rank, mean over seeds; only `seed`'s runs
     when given), None when there are none."""
@@ -233,7 +242,7 @@ def task_report(runs: Sequence[dict], sweep: Sequence[dict], task: str) -> list[
     lines += _share_lines(table)
     lines += ["", f"- knee vs length (3 seeds, lr 1e-2): {movement(table)}",
               f"- the same with no rank above 32 measured: {capped_knees(runs, sweep, task, 32)}", ""]
-    more = sorted({r["seed"] for r in runs if r["task"] == task} - set(SEEDS))
+    more = extra_seeds(runs, task)
     if more:
         seeds = (*SEEDS, *more)
         wide = knee_table(runs, sweep, task, seeds)
@@ -371,7 +380,7 @@ def report(runs: Sequence[dict], sweep: Sequence[dict], tasks: Sequence[str] = T
         if any(r["task"] == t for r in runs):
             lines += task_report(runs, sweep, t)
             summary.append(f"- {t}: {movement(knee_table(runs, sweep, t))}")
-            more = sorted({r["seed"] for r in runs if r["task"] == t} - set(SEEDS))
+            more = extra_seeds(runs, t)
             if more:
                 wide = knee_table(runs, sweep, t, (*SEEDS, *more))
                 summary.append(f"  - over seeds 0-{max(more)}: {movement(wide)}")
