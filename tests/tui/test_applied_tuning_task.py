@@ -6,19 +6,13 @@ keeps it. The ladder's recommendation.json is written with lorplan's own writers
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import pytest
-from tui_helpers import LLAMA_ARCHITECTURE, TINY_LLAMA, paste_into, wait_until
+from tui_helpers import paste_into, save_tiny_llama, wait_until, write_ladder
 
-from lorplan.core.lora import LoraTargets
 from lorplan.core.model import load_spec
 from lorplan.core.vocab import Task
-from lorplan.probe import runner
-from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.recommend import DataSize, LadderRow, adapter_size, capacity_prior, combine
 from lorplan.tui import bridge
 from lorplan.tui.messages import RecommendationApplied
 from lorplan.tui.panels.recommend_panel import RecommendPanel
@@ -27,30 +21,7 @@ from lorplan.tui.state import Tuning
 pytestmark = pytest.mark.anyio
 
 CAUSAL, CLASSIFIER = Task.CAUSAL_LM.value, Task.SEQUENCE_CLASSIFICATION.value
-ARCHITECTURE = LLAMA_ARCHITECTURE
 RUN = "20261207-100000-aaaa"
-
-
-def _save_model(folder: Path, task: str, **sizes) -> None:
-    """config.json of the tiny Llama as `task`, `sizes` over its own; its mtime a second later than before, so the
-    planner reads it again (its specs are cached per file size and mtime) even when the text is the same."""
-    folder.mkdir(exist_ok=True)
-    config = folder / "config.json"
-    before = config.stat().st_mtime_ns if config.exists() else None
-    config.write_text(json.dumps({**TINY_LLAMA, **sizes, "architectures": [ARCHITECTURE[task]]}))
-    if before is not None:
-        os.utime(config, ns=(before + 10**9, before + 10**9))
-
-
-def _causal_ladder(root: Path, spec) -> None:
-    """A done ladder of ranks 4, 8 and 16 for the causal LM `spec`, its knee at 8, in run folder RUN."""
-    rows = [LadderRow(rank=r, learning_rate=3e-4, eval_loss=1.0 if r >= 8 else 2.0, state="finished",
-                      train_seconds=5.0, trainable_params=r * 100, steps=10) for r in (4, 8, 16)]
-    rec = combine(capacity_prior(DataSize(task=CAUSAL, trained_tokens=500_000), adapter_size(spec, LoraTargets())),
-                  default_lr=(3e-4, "the ladder's"), ladder=rows, base_loss=2.4)
-    assert (rec.model, rec.task, rec.rank) == (spec.id, CAUSAL, 8)
-    run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu", run=RUN), root)
-    atomic_write_json(run.path / "recommendation.json", {**rec.to_json(), "base_loss": 2.4, "state": "done"})
 
 
 async def _load_again(pilot, folder: Path) -> None:
@@ -72,9 +43,9 @@ def _dropped_notes(app) -> list[str]:
 async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and_kept_when_unchanged(
         make_app, isolated_home):
     folder = isolated_home / "reward-model"
-    _save_model(folder, CAUSAL)
+    save_tiny_llama(folder, CAUSAL)
     causal = load_spec(str(folder))
-    _causal_ladder(isolated_home / "state" / "lorplan" / "runs", causal)  # conftest's XDG_STATE_HOME
+    write_ladder(isolated_home / "state" / "lorplan" / "runs", RUN, causal, 8, lr=3e-4)  # conftest's XDG_STATE_HOME
     app = make_app(model=str(folder))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.main.plan is not None)
@@ -90,13 +61,13 @@ async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and
         await wait_until(pilot, lambda: f"from the probe ladder run {RUN}" in _summary(app))
 
         # the same model read again (the same text, a newer mtime): a refresh keeps what the user applied
-        _save_model(folder, CAUSAL)
+        save_tiny_llama(folder, CAUSAL)
         await _load_again(pilot, folder)
         assert app.main.plan.spec == load_spec(str(folder)) and app.main.plan.tuning is applied
         assert _dropped_notes(app) == []
 
         # other sizes (still the causal LM, still the folder's id): another model, its tuning dropped
-        _save_model(folder, CAUSAL, intermediate_size=128)
+        save_tiny_llama(folder, CAUSAL, intermediate_size=128)
         await _load_again(pilot, folder)
         assert (app.main.plan.spec.task, app.main.plan.spec.intermediate_size) == (CAUSAL, 128)
         assert app.main.plan.tuning is None
@@ -111,7 +82,7 @@ async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and
         # applied again to that model, then its config.json names its sequence classifier: dropped again
         app.screen.post_message(RecommendationApplied(8, Tuning(32.0, 5e-4, source="capacity prior")))
         await wait_until(pilot, lambda: app.main.plan.tuning is not None)
-        _save_model(folder, CLASSIFIER, intermediate_size=128)
+        save_tiny_llama(folder, CLASSIFIER, intermediate_size=128)
         await _load_again(pilot, folder)
         assert (app.main.plan.spec.id, app.main.plan.spec.task) == (causal.id, CLASSIFIER)
         assert app.main.plan.tuning is None

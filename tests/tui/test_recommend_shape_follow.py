@@ -8,19 +8,12 @@ process runs."""
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import pytest
-from tui_helpers import LLAMA_ARCHITECTURE, TINY_LLAMA, paste_into, wait_until
+from tui_helpers import paste_into, save_tiny_llama, wait_until, write_ladder
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.model import load_spec
 from lorplan.core.vocab import Task
-from lorplan.probe import runner
-from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.recommend import DataSize, LadderRow, adapter_size, capacity_prior, combine
 from lorplan.tui.messages import LadderActionFinished
 from lorplan.tui.panels.recommend_panel import RecommendPanel
 from lorplan.tui.recommend_bridge import LadderFeed, adapter_shape
@@ -31,52 +24,24 @@ CAUSAL = Task.CAUSAL_LM.value
 NARROW, WIDE = "20261207-100000-aaaa", "20261207-110000-bbbb"  # hidden size 32, then (newer) 64
 
 
-def _save_model(folder: Path, **sizes) -> None:
-    """config.json of the tiny Llama causal LM, `sizes` over its own; its mtime a second later than before, so
-    the planner reads it again (its specs are cached per file size and mtime)."""
-    folder.mkdir(exist_ok=True)
-    config = folder / "config.json"
-    before = config.stat().st_mtime_ns if config.exists() else None
-    config.write_text(json.dumps({**TINY_LLAMA, **sizes, "architectures": [LLAMA_ARCHITECTURE[CAUSAL]]}))
-    if before is not None:
-        os.utime(config, ns=(before + 10**9, before + 10**9))
-
-
-def _ladder(root: Path, run_id: str, spec, knee: int, *, data: Path | None = None, capacity: bool = True) -> None:
-    """A done ladder of ranks 4, 8 and 16 for `spec` whose knee is `knee`, in run folder `run_id` under `root`,
-    its probes on `data`; capacity False: its recommendation.json without the prior's arithmetic (an older
-    lorplan's writer), so it records nothing of the model's shape."""
-    rows = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=1.0 if r >= knee else 2.0, state="finished",
-                      train_seconds=5.0, trainable_params=r * 100, steps=10) for r in (4, 8, 16)]
-    rec = combine(capacity_prior(DataSize(task=CAUSAL, trained_tokens=500_000), adapter_size(spec, LoraTargets())),
-                  default_lr=(1e-3, "the default"), ladder=rows, base_loss=2.4)
-    assert (rec.model, rec.task, rec.rank) == (spec.id, CAUSAL, knee)
-    obj = {**rec.to_json(), "base_loss": 2.4, "state": "done"}
-    if not capacity:
-        del obj["capacity"]
-    run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu", run=run_id,
-                                      data=str(data) if data is not None else None), root)
-    atomic_write_json(run.path / "recommendation.json", obj)
-
-
 def test_the_newest_ladder_of_the_plans_shape_is_picked(tmp_path):
     """Two ladders of one model folder on one data file, measured at hidden size 32 and (newer) 64: each shape
     gets its own, a third shape (3 layers) none; a ladder whose file records no shape (an older lorplan's) is
     picked as before, and so is one measured with other target modules (its sizes say nothing of the model's)."""
     folder, data, root = tmp_path / "model", tmp_path / "rows.jsonl", tmp_path / "runs"
     data.write_text('{"text": "a"}\n')
-    _save_model(folder)
+    save_tiny_llama(folder)
     narrow = load_spec(str(folder))
-    _save_model(folder, hidden_size=64)
+    save_tiny_llama(folder, hidden_size=64)
     wide = load_spec(str(folder))
-    _save_model(folder, num_hidden_layers=3)
+    save_tiny_llama(folder, num_hidden_layers=3)
     deeper = load_spec(str(folder))
     assert narrow.id == wide.id == deeper.id and narrow.task == wide.task == CAUSAL
     shapes = {name: adapter_shape(spec, LoraTargets()) for name, spec in
               (("narrow", narrow), ("wide", wide), ("deeper", deeper))}
     assert len(set(shapes.values())) == 3
-    _ladder(root, NARROW, narrow, knee=8, data=data)
-    _ladder(root, WIDE, wide, knee=16, data=data)
+    write_ladder(root, NARROW, narrow, knee=8, data=data)
+    write_ladder(root, WIDE, wide, knee=16, data=data)
     feed = LadderFeed(root)
     assert feed.read(None, narrow.id, str(data), CAUSAL).run_id == WIDE  # no shape asked: the newest, as before
     read = feed.read(None, narrow.id, str(data), CAUSAL, shape=shapes["narrow"])
@@ -86,7 +51,7 @@ def test_the_newest_ladder_of_the_plans_shape_is_picked(tmp_path):
     assert feed.read(None, deeper.id, str(data), CAUSAL, shape=shapes["deeper"]).run_id is None
     other_targets = adapter_shape(deeper, LoraTargets(modules=("q_proj", "v_proj")))
     assert feed.read(None, deeper.id, str(data), CAUSAL, shape=other_targets).run_id == WIDE
-    _ladder(root, "20261207-120000-cccc", wide, knee=4, data=data, capacity=False)
+    write_ladder(root, "20261207-120000-cccc", wide, knee=4, data=data, capacity=False)
     assert feed.read(None, deeper.id, str(data), CAUSAL, shape=shapes["deeper"]).run_id == "20261207-120000-cccc"
 
 
@@ -97,11 +62,11 @@ async def test_the_tab_drops_the_followed_ladder_when_the_folder_gives_other_siz
     the tab, is dropped once its file is read."""
     folder = isolated_home / "model"
     root = isolated_home / "state" / "lorplan" / "runs"  # conftest's XDG_STATE_HOME
-    _save_model(folder)
-    _ladder(root, NARROW, load_spec(str(folder)), knee=8)
-    _save_model(folder, hidden_size=64)
-    _ladder(root, WIDE, load_spec(str(folder)), knee=16)  # the newest: the other shape's
-    _save_model(folder)
+    save_tiny_llama(folder)
+    write_ladder(root, NARROW, load_spec(str(folder)), knee=8)
+    save_tiny_llama(folder, hidden_size=64)
+    write_ladder(root, WIDE, load_spec(str(folder)), knee=16)  # the newest: the other shape's
+    save_tiny_llama(folder)
     app = make_app(model=str(folder))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.main.plan is not None)
@@ -112,7 +77,7 @@ async def test_the_tab_drops_the_followed_ladder_when_the_folder_gives_other_siz
 
         async def load(**sizes) -> None:
             before = app.main.plan.spec
-            _save_model(folder, **sizes)
+            save_tiny_llama(folder, **sizes)
             await pilot.press("f5")
             await paste_into(pilot, "#model-input", str(folder), submit=True)
             await wait_until(pilot, lambda: app.main.plan.spec is not before)

@@ -7,18 +7,11 @@ rank, alpha and learning rate. The recommendation.json files are written with lo
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
-from tui_helpers import LLAMA_ARCHITECTURE, TINY_LLAMA, paste_into, wait_until
+from tui_helpers import paste_into, save_tiny_llama, wait_until, write_ladder
 
-from lorplan.core.lora import LoraTargets
 from lorplan.core.model import load_spec
 from lorplan.core.vocab import Task
-from lorplan.probe import runner
-from lorplan.probe.runs import atomic_write_json, create_run
-from lorplan.recommend import DataSize, LadderRow, adapter_size, capacity_prior, combine
 from lorplan.tui.messages import LadderActionFinished
 from lorplan.tui.panels.recommend_panel import RecommendPanel
 from lorplan.tui.recommend_bridge import LadderFeed
@@ -26,31 +19,6 @@ from lorplan.tui.recommend_bridge import LadderFeed
 pytestmark = pytest.mark.anyio
 
 CAUSAL, CLASSIFIER = Task.CAUSAL_LM.value, Task.SEQUENCE_CLASSIFICATION.value
-ARCHITECTURE = LLAMA_ARCHITECTURE
-
-
-def _save_model(folder: Path, task: str) -> Path:
-    folder.mkdir(exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({**TINY_LLAMA, "architectures": [ARCHITECTURE[task]]}))
-    return folder
-
-
-def _ladder(root: Path, run_id: str, spec, knee: int, data: Path | None = None) -> None:
-    """A done ladder of ranks 4, 8 and 16 for `spec` (its task's data size) whose knee is `knee`, in run folder
-    `run_id` under `root`, its probes on `data`."""
-    if spec.task == CLASSIFIER:
-        size = DataSize(task=CLASSIFIER, examples=800, num_labels=2)
-    else:
-        size = DataSize(task=CAUSAL, trained_tokens=500_000)
-    losses = {r: (1.0 if r >= knee else 2.0) for r in (4, 8, 16)}  # base 2.4: the knee is the first rank at 1.0
-    rows = [LadderRow(rank=r, learning_rate=1e-3, eval_loss=loss, state="finished", train_seconds=5.0,
-                      trainable_params=r * 100, steps=10) for r, loss in losses.items()]
-    rec = combine(capacity_prior(size, adapter_size(spec, LoraTargets())), default_lr=(1e-3, "the default"),
-                  ladder=rows, base_loss=2.4)
-    assert (rec.model, rec.task, rec.rank) == (spec.id, spec.task, knee)
-    run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu", run=run_id,
-                                      data=str(data) if data is not None else None), root)
-    atomic_write_json(run.path / "recommendation.json", {**rec.to_json(), "base_loss": 2.4, "state": "done"})
 
 
 def test_the_newest_ladder_of_the_asked_task_is_picked(tmp_path):
@@ -59,15 +27,15 @@ def test_the_newest_ladder_of_the_asked_task_is_picked(tmp_path):
     task (the one the user started on the tab)."""
     folder, data, root = tmp_path / "model", tmp_path / "rows.jsonl", tmp_path / "runs"
     data.write_text('{"text": "a", "label": 0}\n')
-    causal = load_spec(str(_save_model(folder, CAUSAL)))
-    _ladder(root, "20261207-100000-aaaa", causal, knee=8, data=data)
-    classifier = load_spec(str(_save_model(folder, CLASSIFIER)))
+    causal = load_spec(str(save_tiny_llama(folder, CAUSAL)))
+    write_ladder(root, "20261207-100000-aaaa", causal, knee=8, data=data)
+    classifier = load_spec(str(save_tiny_llama(folder, CLASSIFIER)))
     assert (causal.id, causal.task, classifier.task) == (classifier.id, CAUSAL, CLASSIFIER)
     feed = LadderFeed(root)
     read = feed.read(None, causal.id, str(data), CAUSAL)
     assert read.run_id == "20261207-100000-aaaa" and read.recommendation.rank == 8
     assert feed.read(None, causal.id, str(data), CLASSIFIER).run_id is None  # only the causal LM's ladder so far
-    _ladder(root, "20261207-110000-bbbb", classifier, knee=16, data=data)
+    write_ladder(root, "20261207-110000-bbbb", classifier, knee=16, data=data)
     read = feed.read(None, causal.id, str(data), CAUSAL)
     assert read.run_id == "20261207-100000-aaaa" and read.recommendation.task == CAUSAL  # was the newer bbbb
     read = feed.read(None, classifier.id, str(data), CLASSIFIER)
@@ -81,11 +49,11 @@ async def test_the_tab_follows_the_ladder_of_the_plans_task_when_it_changes(make
     folder, unchanged): the tab drops the causal LM's ladder and shows the classifier's, and back."""
     folder = isolated_home / "reward-model"
     root = isolated_home / "state" / "lorplan" / "runs"  # conftest's XDG_STATE_HOME
-    causal = load_spec(str(_save_model(folder, CAUSAL)))
-    _ladder(root, "20261207-100000-aaaa", causal, knee=8)
-    classifier = load_spec(str(_save_model(folder, CLASSIFIER)))
-    _ladder(root, "20261207-110000-bbbb", classifier, knee=16)  # newer: what the causal LM's plan was shown
-    _save_model(folder, CAUSAL)
+    causal = load_spec(str(save_tiny_llama(folder, CAUSAL)))
+    write_ladder(root, "20261207-100000-aaaa", causal, knee=8)
+    classifier = load_spec(str(save_tiny_llama(folder, CLASSIFIER)))
+    write_ladder(root, "20261207-110000-bbbb", classifier, knee=16)  # newer: what the causal LM's plan was shown
+    save_tiny_llama(folder, CAUSAL)
     app = make_app(model=str(folder))
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: app.main.plan is not None)
@@ -95,7 +63,7 @@ async def test_the_tab_follows_the_ladder_of_the_plans_task_when_it_changes(make
         await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
         assert (panel.ladder.run_id, panel.shown.task, panel.shown.rank) == ("20261207-100000-aaaa", CAUSAL, 8)
         for task, run_id, rank in ((CLASSIFIER, "20261207-110000-bbbb", 16), (CAUSAL, "20261207-100000-aaaa", 8)):
-            _save_model(folder, task)
+            save_tiny_llama(folder, task)
             await pilot.press("f5")
             await paste_into(pilot, "#model-input", str(folder), submit=True)
             await wait_until(pilot, lambda task=task: app.main.plan.spec.task == task)

@@ -193,3 +193,49 @@ TINY_LLAMA = {"model_type": "llama", "vocab_size": 512, "hidden_size": 32, "inte
               "max_position_embeddings": 256, "tie_word_embeddings": True, "pad_token_id": 0}
 LLAMA_ARCHITECTURE = {Task.CAUSAL_LM.value: "LlamaForCausalLM",
                       Task.SEQUENCE_CLASSIFICATION.value: "LlamaForSequenceClassification"}
+
+
+def save_tiny_llama(folder, task: str = Task.CAUSAL_LM.value, **sizes):
+    """config.json of TINY_LLAMA as `task`, `sizes` over its own, in `folder` (made when missing; returned). When
+    the file was there its mtime moves a second later, so the planner reads it again (its specs are cached per file
+    size and mtime) even when the text is the same."""
+    import json
+    import os
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(exist_ok=True)
+    config = folder / "config.json"
+    before = config.stat().st_mtime_ns if config.exists() else None
+    config.write_text(json.dumps({**TINY_LLAMA, **sizes, "architectures": [LLAMA_ARCHITECTURE[task]]}))
+    if before is not None:
+        os.utime(config, ns=(before + 10**9, before + 10**9))
+    return folder
+
+
+def write_ladder(root, run_id: str, spec, knee: int, *, lr: float = 1e-3, data=None, capacity: bool = True) -> None:
+    """A done probe ladder of ranks 4, 8 and 16 for `spec` (a data size of its task) whose knee is `knee`, at
+    learning rate `lr`, in run folder `run_id` under `root`, its probes on `data`; capacity False: its
+    recommendation.json without the prior's arithmetic (an older lorplan's writer), so it records nothing of the
+    model's shape."""
+    from lorplan.core.lora import LoraTargets
+    from lorplan.probe import runner
+    from lorplan.probe.runs import atomic_write_json, create_run
+    from lorplan.recommend import DataSize, LadderRow, adapter_size, capacity_prior, combine
+
+    if spec.task == Task.SEQUENCE_CLASSIFICATION.value:
+        size = DataSize(task=spec.task, examples=800, num_labels=2)
+    else:
+        size = DataSize(task=spec.task, trained_tokens=500_000)
+    # base 2.4: the knee is the first rank at 1.0
+    rows = [LadderRow(rank=r, learning_rate=lr, eval_loss=1.0 if r >= knee else 2.0, state="finished",
+                      train_seconds=5.0, trainable_params=r * 100, steps=10) for r in (4, 8, 16)]
+    rec = combine(capacity_prior(size, adapter_size(spec, LoraTargets())), default_lr=(lr, "the ladder's"),
+                  ladder=rows, base_loss=2.4)
+    assert (rec.model, rec.task, rec.rank) == (spec.id, spec.task, knee)
+    obj = {**rec.to_json(), "base_loss": 2.4, "state": "done"}
+    if not capacity:
+        del obj["capacity"]
+    run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu", run=run_id,
+                                      data=str(data) if data is not None else None), root)
+    atomic_write_json(run.path / "recommendation.json", obj)
