@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_helpers import paste_into, save_tiny_llama, wait_until, write_ladder
+from tui_helpers import open_ladder, paste_into, save_tiny_llama, wait_until, write_ladder
 
 from lorplan.core.model import load_spec
 from lorplan.core.vocab import Task
 from lorplan.tui import bridge
 from lorplan.tui.messages import RecommendationApplied
-from lorplan.tui.panels.recommend_panel import RecommendPanel
 from lorplan.tui.state import Tuning
 
 pytestmark = pytest.mark.anyio
@@ -48,10 +47,7 @@ async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and
     write_ladder(isolated_home / "state" / "lorplan" / "runs", RUN, causal, 8, lr=3e-4)  # conftest's XDG_STATE_HOME
     app = make_app(model=str(folder))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.main.plan is not None)
-        await pilot.press("f8")
-        panel = app.screen.query_one(RecommendPanel)
-        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
+        panel = await open_ladder(pilot)
         panel.focus()
         await pilot.press("a")
         await wait_until(pilot, lambda: app.main.plan.tuning is not None)

@@ -9,13 +9,12 @@ process runs."""
 from __future__ import annotations
 
 import pytest
-from tui_helpers import paste_into, save_tiny_llama, wait_until, write_ladder
+from tui_helpers import open_ladder, paste_into, save_tiny_llama, wait_until, write_ladder
 
 from lorplan.core.lora import LoraTargets
 from lorplan.core.model import load_spec
 from lorplan.core.vocab import Task
 from lorplan.tui.messages import LadderActionFinished
-from lorplan.tui.panels.recommend_panel import RecommendPanel
 from lorplan.tui.recommend_bridge import LadderFeed, adapter_shape
 
 pytestmark = pytest.mark.anyio
@@ -69,10 +68,7 @@ async def test_the_tab_drops_the_followed_ladder_when_the_folder_gives_other_siz
     save_tiny_llama(folder)
     app = make_app(model=str(folder))
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_until(pilot, lambda: app.main.plan is not None)
-        await pilot.press("f8")
-        panel = app.screen.query_one(RecommendPanel)
-        await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
+        panel = await open_ladder(pilot)
         assert (panel.ladder.run_id, panel.shown.rank) == (NARROW, 8)
 
         async def load(**sizes) -> None:

@@ -239,3 +239,15 @@ def write_ladder(root, run_id: str, spec, knee: int, *, lr: float = 1e-3, data=N
     run = create_run(runner.make_plan((4, 8, 16), steps=10, device="cpu", run=run_id,
                                       data=str(data) if data is not None else None), root)
     atomic_write_json(run.path / "recommendation.json", obj)
+
+
+async def open_ladder(pilot):
+    """Once the plan is on screen: the Recommend tab (F8) and its panel, when it shows a ladder's recommendation."""
+    from lorplan.tui.panels.recommend_panel import RecommendPanel
+
+    app = pilot.app
+    await wait_until(pilot, lambda: app.main.plan is not None)
+    await pilot.press("f8")
+    panel = app.screen.query_one(RecommendPanel)
+    await wait_until(pilot, lambda: panel.ladder is not None and panel.ladder.recommendation is not None)
+    return panel
