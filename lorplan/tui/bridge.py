@@ -174,6 +174,23 @@ _BUILT: dict = {}
 _BUILT_KEEP = 8
 
 
+# config.json keys that record with what and from where a checkpoint was saved, not the model it describes
+CONFIG_PROVENANCE = ("transformers_version", "_name_or_path", "_commit_hash")
+
+
+def same_model(a: ModelSpec, b: ModelSpec) -> bool:
+    """Whether two specs read from one model field describe the same model to train: equal but for the config.json
+    keys CONFIG_PROVENANCE names (a checkpoint saved again by a newer transformers is the same model)."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    def bare(spec: ModelSpec) -> ModelSpec:
+        return replace(spec, config=MappingProxyType({k: v for k, v in spec.config.items()
+                                                      if k not in CONFIG_PROVENANCE}))
+
+    return a == b or bare(a) == bare(b)
+
+
 def _file_version(config_path: str | Path | None) -> tuple | None:
     """(resolved path, mtime, size) of a config file, None when there is none or it cannot be read."""
     if config_path is None:

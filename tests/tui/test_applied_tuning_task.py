@@ -61,6 +61,11 @@ async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and
         await _load_again(pilot, folder)
         assert app.main.plan.spec == load_spec(str(folder)) and app.main.plan.tuning is applied
         assert _dropped_notes(app) == []
+        # saved again by a newer transformers (its config.json records the version): the same model to train
+        save_tiny_llama(folder, CAUSAL, transformers_version="9.9.9")
+        await _load_again(pilot, folder)
+        assert app.main.plan.spec.config["transformers_version"] == "9.9.9" and app.main.plan.tuning is applied
+        assert _dropped_notes(app) == []
 
         # other sizes (still the causal LM, still the folder's id): another model, its tuning dropped
         save_tiny_llama(folder, CAUSAL, intermediate_size=128)

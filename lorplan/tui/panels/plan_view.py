@@ -454,7 +454,7 @@ class PlanView(VerticalScroll):
     async def _apply_spec(self, source: str, spec) -> None:
         if source != self.state.source:
             self.state.tuning = None  # a recommendation (its rank_pattern, its learning rate) is for one model
-        elif self.state.tuning is not None and spec != self.state.spec:
+        elif self.state.tuning is not None and not bridge.same_model(spec, self.state.spec):
             self._drop_tuning(self.state.spec, spec)
         self.state.source, self.state.spec = source, spec
         names, roles, presets = self._architecture_of(spec)
