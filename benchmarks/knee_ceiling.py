@@ -29,8 +29,8 @@ two ways.
     python benchmarks/knee_ceiling.py [--write]      # benchmarks/results/knee_ceiling.md
     python benchmarks/knee_length.py train --tasks cls-unicode --lengths 32 --seeds 3,4,5 --lr 0.003   # the runs
     (each task at its planned length, 32 steps for the classifiers and 40 for the language models, at each of
-    the rates 0.001, 0.003, 0.01; seeds 3,4,5, then 6,...,11: 832 more runs, about 65 minutes with two such
-    trainers at once on two cores)
+    the rates 0.001, 0.003, 0.01; seeds 3,4,5, then 6,...,11: for seeds 6-11 954 runs, 132 minutes of one CPU
+    thread, about half that with two such trainers at once on two cores)
 
 Pure (no torch): reads benchmarks/results/rank_regret_sweep.jsonl, knee_length.jsonl and rank_regret_probes.jsonl.
 """
