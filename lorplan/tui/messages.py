@@ -220,10 +220,13 @@ class LadderActionFinished(Message):
 
 @dataclass
 class RecommendationApplied(Message):
-    """The user applied a recommendation: the plan on screen takes this rank and tuning."""
+    """The user applied a recommendation: the plan on screen takes this rank and tuning. spec: the model the
+    Recommend tab's plan had when the key was pressed (None: not said); a plan whose model field was read again as
+    another model before the message arrived does not take it."""
 
     rank: int
     tuning: Tuning
+    spec: object = None
 
 
 @dataclass

@@ -90,3 +90,24 @@ async def test_an_applied_tuning_is_dropped_when_the_folder_is_another_model_and
         notes = _dropped_notes(app)
         assert len(notes) == 2 and f"now a {CLASSIFIER} model, was a {CAUSAL} model" in notes[1], notes
         assert "alpha 32 and learning rate 0.0005 applied from the capacity prior" in notes[1]
+
+
+async def test_a_recommendation_applied_for_the_model_as_it_was_is_not_taken_by_the_model_read_since(
+        make_app, isolated_home):
+    """`a` pressed on the Recommend tab while the Plan tab reads the folder again: the message names the model the
+    Recommend tab's plan had; a plan that now reads another model there refuses it, saying so."""
+    folder = isolated_home / "model"
+    save_tiny_llama(folder, CAUSAL)
+    app = make_app(model=str(folder))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.main.plan is not None)
+        before = app.main.plan.spec
+        save_tiny_llama(folder, CAUSAL, intermediate_size=128)
+        await _load_again(pilot, folder)
+        app.screen.post_message(RecommendationApplied(8, Tuning(32.0, 5e-4, source="capacity prior"), spec=before))
+        await wait_until(pilot, lambda: any("Not applied" in n.message for n in app._notifications))
+        assert app.main.plan.tuning is None and app.main.plan.rank != 8
+        app.screen.post_message(RecommendationApplied(8, Tuning(32.0, 5e-4, source="capacity prior"),
+                                                      spec=app.main.plan.spec))
+        await wait_until(pilot, lambda: app.main.plan.tuning is not None)
+        assert app.main.plan.rank == 8 and app.main.plan.tuning.learning_rate == 5e-4

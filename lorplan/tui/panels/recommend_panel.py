@@ -604,7 +604,7 @@ class RecommendPanel(FocusWithin, ScrollKeys, can_focus=True):
         wanted = pattern_mode == "pattern" or (pattern_mode == "checked" and rec.pattern_checked)
         pattern = rec.rank_pattern if wanted else {}
         self.post_message(RecommendationApplied(rec.rank, Tuning(rec.alpha, rec.learning_rate, rec.use_rslora,
-                                                                 pattern, source)))
+                                                                 pattern, source), spec=self.plan.spec))
 
     def action_start_ladder(self) -> None:
         """Start a probe ladder for the plan on screen (a thread worker: it reads the model folder and a

@@ -181,7 +181,16 @@ class MainScreen(Screen):
     def on_recommendation_applied(self, message: RecommendationApplied) -> None:
         """The Recommend tab's key: the Plan tab takes the rank and tuning (its next snapshot carries them)."""
         message.stop()
-        self.query_one(PlanView).apply_tuning(message.rank, message.tuning)
+        view = self.query_one(PlanView)
+        now = view.state.spec
+        if message.spec is not None and now is not None and not bridge.same_model(message.spec, now):
+            # the model field was read again as another model after the key was pressed (its sizes, task or
+            # architecture changed): the recommendation was for the model as it was
+            self.notify(f"Not applied: the recommendation was for {message.spec.id} as it was read before; the plan "
+                        f"on screen now reads it as another model ({now.task}, {now.architecture}). Apply a "
+                        "recommendation for it from the Recommend tab.", severity="warning", timeout=10)
+            return
+        view.apply_tuning(message.rank, message.tuning)
         t = message.tuning
         pattern = f", rank_pattern {bridge.pattern_words(t.rank_pattern)}" if t.rank_pattern else ""
         self.notify(f"The plan now trains rank {message.rank}, alpha {t.alpha:g}, learning rate "
