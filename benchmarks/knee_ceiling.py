@@ -342,7 +342,7 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
             held = group_knee(sweep, runs, t.name, tuple(s for s in every if s not in g))
             other = held.rank
             rows = group_rows(sweep, runs, t.name, g)
-            made = recommended(rows, probes if tuple(g) == GROUPS[0] else (), t)
+            made = recommended(rows, probes if g == GROUPS[0] else (), t)
             for row, ranks in made.items():
                 c = tally[row]
                 for r in ranks:
@@ -351,10 +351,10 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
             deferred = [deferring(replay.ladder_for(rows, t, seed=seed)) for seed in replay.SEEDS]
             for r in deferred:
                 _score(tally[DEFERRING], r, held, knee.rank)
-            by_group[tuple(g)][0] += sum(hit(r, other) for r in mine)
-            by_group[tuple(g)][1] += sum(hit(r, other) for r in deferred)
-            by_group[tuple(g)][2] += hit(16, other)
-            by_group[tuple(g)][3] += 1
+            by_group[g][0] += sum(hit(r, other) for r in mine)
+            by_group[g][1] += sum(hit(r, other) for r in deferred)
+            by_group[g][2] += hit(16, other)
+            by_group[g][3] += 1
             hits += sum(hit(r, other) for r in mine)
             tried += len(mine)
             ladder.append(f"{','.join(map(str, mine))} (vs {other})")
@@ -379,9 +379,8 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
              "the recommended ranks' geometric mean (what they cost).", "",
              f"| recommender | hit vs the held-out knee ({n_all - 3} seeds) | hit vs the {n_all}-seed knee | "
              "share, held out | rank (geometric mean) |", "|---|---|---|---|---|"]
-    for row in [*RECOMMENDERS, DEFERRING, *(f"fixed r={r}" for r in replay.RANKS)]:
-        c = fixed[int(row.removeprefix("fixed r="))] if row.startswith("fixed r=") and "α" not in row \
-            else tally.get(row)
+    scored = [(row, tally.get(row)) for row in (*RECOMMENDERS, DEFERRING)]
+    for row, c in scored + [(f"fixed r={r}", fixed[r]) for r in replay.RANKS]:
         if c and c[2]:
             share = "-" if "α=" in row and "α=32" not in row else f"{_mean(c[3]):.1%}"  # alpha 32 runs only
             lines.append(f"| {row} | {_rate(c[0], c[2])} | {_rate(c[1], c[2])} | {share} | {2 ** _mean(c[4]):.1f} |")
@@ -393,7 +392,7 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
               "the experiment / fixed r=16 (one ladder per training seed, so three per task against one r=16):", "",
               "| made from seeds | ladder (replay) | experiment | fixed r=16 |", "|---|---|---|---|"]
     for g in groups:
-        ladder, deferred, r16, n = by_group[tuple(g)]
+        ladder, deferred, r16, n = by_group[g]
         lines.append(f"| {g[0]}-{g[-1]} | {_rate(ladder, 3 * n)} | {_rate(deferred, 3 * n)} | {_rate(r16, n)} |")
     return lines + [""]
 
