@@ -318,10 +318,13 @@ def group_rows(sweep: Sequence[dict], runs: Sequence[dict], task: str, group: Se
     return as_sweep(sweep, runs, task, group, shift=group[0] - GROUPS[0][0])
 
 
-def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], tasks: Sequence) -> list[str]:
+def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], tasks: Sequence,
+                   first_group: str = "rank_regret.md's ranks") -> list[str]:
     """The recommenders against a ground truth of many seeds: every seed group of SEED_GROUPS that ran for every
     task (at least three), each recommender made from one group and scored against the knee of all the OTHER
-    groups' seeds (held out, none shared), and against the knee of every seed; per task, the knees and the ranks."""
+    groups' seeds (held out, none shared), and against the knee of every seed; per task, the knees and the ranks.
+    first_group: what the recommenders made from seeds 0-2 are, in the report's words (benchmarks/far_knee.py's
+    tasks have no rank_regret.md rows)."""
     groups = [g for g in SEED_GROUPS if all(complete(sweep, runs, t.name, g) for t in tasks)]
     if len(groups) < 3:
         return []
@@ -366,7 +369,7 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
     lines = [f"## A ground truth of {n_all} seeds", "",
              f"Seed groups {names}: every rank × learning rate × seed (and a classifier's head alone) at each task's "
              "planned length, the groups past 0-2 trained by benchmarks/knee_length.py with the sweep's protocol. "
-             f"Each recommender is made from ONE group (seeds 0-2: rank_regret.md's ranks; the others: rank_regret's "
+             f"Each recommender is made from ONE group (seeds 0-2: {first_group}; the others: rank_regret's "
              "replays on that group's runs, knee_ceiling.group_rows) and scored against the knee of the other "
              f"{n_all - 3} seeds (held out: no seed shared), and against the knee of all {n_all}. The trained probes "
              "ran on seeds 0-2 only. A ladder row counts once per training seed.", "",
@@ -517,7 +520,15 @@ def report(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], 
     lines += held_out_lines(sweep, runs, probes, tasks)
     if missing:
         lines += [f"Not yet with both seed groups complete (no second-sweep rows above): {', '.join(missing)}.", ""]
-    lines += ["## The ceiling: an oracle that knows each task's mean curve", "",
+    lines += ceiling_lines(sweep, runs, tasks, draws)
+    return "\n".join(lines)
+
+
+def ceiling_lines(sweep: Sequence[dict], runs: Sequence[dict], tasks: Sequence, draws: int = DRAWS) -> list[str]:
+    """The oracle's section: each task's truth (the mean over every complete seed group) redrawn at each of
+    SEED_COUNTS seeds under both noise models, the hit rates of the truth's knee, of the best rank one could name
+    knowing the truth, and of a fixed r=16; then the means over the tasks."""
+    lines = ["## The ceiling: an oracle that knows each task's mean curve", "",
               f"Truth: the mean over every seed measured (every complete seed group's); "
               f"{draws:,} redrawn sweeps per task and seed count, seeded. 'Knee' is the hit rate of the truth's own "
               "knee, 'best' that of the best rank one could name knowing the truth (the ceiling), 'r=16' a fixed "
@@ -562,7 +573,7 @@ def report(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], 
                  f"none of {', '.join(map(str, SEED_COUNTS))} seeds in the ground truth")
               + ("" if reach or not unrounded else f" (at {most}: {unrounded}, unrounded).")
               + ("" if reach or unrounded else "."), ""]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:

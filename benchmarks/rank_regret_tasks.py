@@ -107,7 +107,19 @@ TASKS = (
 # 40 steps at every learning rate tried (1e-3 to 3e-2), so it could not say where a knee lies.
 CODE_TASK = Task("cls-codepkg", "sequence-classification", "tiny-llama", LLAMA_TARGETS, 40, 16, 48, 5, 128, LRS,
                  "3 code lines -> which of 6 stdlib packages (960 examples; the docstring-pretrained tiny Llama)")
-TASK_BY_NAME = {t.name: t for t in (*TASKS, CODE_TASK)}
+# Tasks chosen for knees far from the seven above (all at 8-32 on twelve seeds), to tell a recommender from a
+# fixed r=16: benchmarks/far_knee.py trains and scores them (its own results file; not in rank_regret.py's suite).
+FAR_TASKS = (
+    Task("lm-unicode", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
+         "causal LM on Unicode character names, 8 random names a document (the docstring-pretrained tiny Llama)"),
+    Task("lm-unicodedata", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
+         "causal LM on 'code point;name' lines, 8 consecutive code points from 900 random places"),
+    Task("lm-cpp", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
+         "causal LM on the C++ headers the installed torch ships (torch/include; 12 lines a document)"),
+    Task("cls-codepkg-minilm", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
+         "3 code lines -> which of 6 stdlib packages (cls-codepkg's 960 examples; the real all-MiniLM-L6-v2)"),
+)
+TASK_BY_NAME = {t.name: t for t in (*TASKS, CODE_TASK, *FAR_TASKS)}
 
 
 def stdlib() -> Path:
@@ -172,7 +184,7 @@ def classification_rows(task: str) -> list[tuple[str, int]]:
     rng = random.Random(SEED)
     if task == "cls-docpkg":
         return _balanced({i: docstrings(p) for i, p in enumerate(DOC_PACKAGES)}, rng)
-    if task == "cls-codepkg":
+    if task in ("cls-codepkg", "cls-codepkg-minilm"):
         per = {}
         for i, p in enumerate(CODE_PACKAGES):
             lines = code_lines(p)
@@ -188,18 +200,13 @@ def classification_rows(task: str) -> list[tuple[str, int]]:
 
 
 def unicode_names() -> dict[int, list[str]]:
-    """Every named code point's name by UNICODE_CLASSES index (the Python build's unicodedata), without the
-    names that end in the code point's own hex number (CJK UNIFIED IDEOGRAPH-4E00, TANGUT IDEOGRAPH-17000:
-    the number would give the class away) and without the categories no class holds (Lm, Lt, P, Z, C)."""
-    import re
+    """Every named code point's name by UNICODE_CLASSES index (named_code_points: without the names that end in
+    the code point's own hex number, CJK UNIFIED IDEOGRAPH-4E00, TANGUT IDEOGRAPH-17000: the number would give the
+    class away) and without the categories no class holds (Lm, Lt, P, Z, C)."""
     import unicodedata
 
     per: dict[int, list[str]] = {i: [] for i in range(len(UNICODE_CLASSES))}
-    numbered = re.compile(r"-[0-9A-F]{4,6}$")
-    for cp in range(0x110000):
-        name = unicodedata.name(chr(cp), "")
-        if not name or numbered.search(name):
-            continue
+    for cp, name in named_code_points():
         cat = unicodedata.category(chr(cp))
         key = cat if cat in UNICODE_CLASSES else cat[0]
         if key in UNICODE_CLASSES:
@@ -257,7 +264,61 @@ def lm_texts(task: str) -> list[str]:
         rng = random.Random(SEED)
         rng.shuffle(texts)
         return texts
+    if task in ("lm-unicode", "lm-unicodedata"):
+        return unicode_documents(task)
+    if task == "lm-cpp":
+        return cpp_documents()
     raise ValueError(task)
+
+
+def named_code_points() -> list[tuple[int, str]]:
+    """(code point, name) of every named character of the Python build's unicodedata, without the names that end
+    in their own hex number (CJK UNIFIED IDEOGRAPH-4E00 and the like)."""
+    import re
+    import unicodedata
+
+    numbered = re.compile(r"-[0-9A-F]{4,6}$")
+    out = []
+    for cp in range(0x110000):
+        name = unicodedata.name(chr(cp), "")
+        if name and not numbered.search(name):
+            out.append((cp, name))
+    return out
+
+
+def unicode_documents(task: str, docs: int = 900, per_doc: int = 8) -> list[str]:
+    """lm-unicode: `docs` documents of `per_doc` random character names, one a line; lm-unicodedata: `per_doc`
+    consecutive "XXXX;NAME" lines (UnicodeData.txt's first two fields) from `docs` random places. Seeded."""
+    rng = random.Random(SEED)
+    points = named_code_points()
+    if task == "lm-unicode":
+        names = [n for _, n in points]
+        rng.shuffle(names)
+        return ["\n".join(names[k : k + per_doc]) for k in range(0, per_doc * docs, per_doc)]
+    rows = [f"{cp:04X};{n}" for cp, n in points]
+    starts = sorted(rng.sample(range(len(rows) - per_doc), docs))
+    return ["\n".join(rows[k : k + per_doc]) for k in starts]
+
+
+def cpp_documents(files: int = 400, docs: int = 900) -> list[str]:
+    """lm-cpp: 12 non-blank lines a document from `files` random C++ headers of the installed torch's include
+    folder (its ATen, c10 and torch/csrc API), `docs` of them at random. Seeded; the headers are torch's, so the
+    documents are those of the torch version installed (2.13.0 where these runs were made)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("lm-cpp reads the installed torch's C++ headers; torch is not installed")
+    include = Path(spec.origin).parent / "include"
+    rng = random.Random(SEED)
+    headers = sorted(p for p in include.rglob("*.h") if p.is_file())
+    rng.shuffle(headers)
+    texts = []
+    for f in headers[:files]:
+        lines = [ln.rstrip() for ln in f.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        texts += ["\n".join(lines[k : k + 12]) for k in range(0, len(lines), 12)]
+    rng.shuffle(texts)
+    return texts[:docs]
 
 
 def pretrain_texts() -> list[str]:
