@@ -145,14 +145,17 @@ def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAW
         lines.append(f"| {t.name} ({len(seeds)} seeds) | " + " | ".join(
             "-" if knee.share(k) is None else f"{knee.share(k):.2f} ({rates[k]:g})" for k in replay.RANKS) + " |")
     lines.append("")
-    held = knee_ceiling.held_out_lines(sweep, runs, (), done, first_group="this file's seeds 0-2, replayed")
+    held = knee_ceiling.held_out_lines(sweep, runs, (), done, first_group="this file's seeds 0-2, replayed",
+                                       trained_by="benchmarks/far_knee.py")
     lines += held or ["Held-out scoring waits for three complete seed groups of every task.", ""]
     lines += knee_ceiling.ceiling_lines(sweep, runs, done, draws)
     if seven is not None:
         sweep7, runs7, probes7, tasks7 = seven
         both = knee_ceiling.held_out_lines([*sweep7, *sweep], [*runs7, *runs], probes7, [*tasks7, *done],
                                            first_group="rank_regret.md's ranks on its seven tasks, this file's "
-                                           "seeds 0-2 replayed on the others")
+                                           "seeds 0-2 replayed on the others",
+                                           trained_by="benchmarks/knee_length.py (the seven's) and "
+                                           "benchmarks/far_knee.py (the others')")
         if both:
             lines += ["# Both suites together", "", f"rank_regret.py's {len(tasks7)} tasks and these "
                       f"{len(done)}, scored as above (the seven's rows as knee_ceiling.md has them).", "",

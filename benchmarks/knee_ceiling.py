@@ -319,12 +319,13 @@ def group_rows(sweep: Sequence[dict], runs: Sequence[dict], task: str, group: Se
 
 
 def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence[dict], tasks: Sequence,
-                   first_group: str = "rank_regret.md's ranks") -> list[str]:
+                   first_group: str = "rank_regret.md's ranks",
+                   trained_by: str = "benchmarks/knee_length.py") -> list[str]:
     """The recommenders against a ground truth of many seeds: every seed group of SEED_GROUPS that ran for every
     task (at least three), each recommender made from one group and scored against the knee of all the OTHER
     groups' seeds (held out, none shared), and against the knee of every seed; per task, the knees and the ranks.
-    first_group: what the recommenders made from seeds 0-2 are, in the report's words (benchmarks/far_knee.py's
-    tasks have no rank_regret.md rows)."""
+    first_group: what the recommenders made from seeds 0-2 are, and trained_by: what trained the other groups, in
+    the report's words (benchmarks/far_knee.py's tasks have no rank_regret.md rows and are not knee_length.py's)."""
     groups = [g for g in SEED_GROUPS if all(complete(sweep, runs, t.name, g) for t in tasks)]
     if len(groups) < 3:
         return []
@@ -368,7 +369,7 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
     names = ", ".join(f"{g[0]}-{g[-1]}" for g in groups)
     lines = [f"## A ground truth of {n_all} seeds", "",
              f"Seed groups {names}: every rank × learning rate × seed (and a classifier's head alone) at each task's "
-             "planned length, the groups past 0-2 trained by benchmarks/knee_length.py with the sweep's protocol. "
+             f"planned length, the groups past 0-2 trained by {trained_by} with the sweep's protocol. "
              f"Each recommender is made from ONE group (seeds 0-2: {first_group}; the others: rank_regret's "
              "replays on that group's runs, knee_ceiling.group_rows) and scored against the knee of the other "
              f"{n_all - 3} seeds (held out: no seed shared), and against the knee of all {n_all}. The trained probes "
