@@ -9,7 +9,8 @@ then swept on twelve seeds with the rank-regret protocol (every rank of rank_reg
 1e-3, 3e-3, 1e-2 × seeds 0-11 at the planned 40 steps, alpha 32, rank_regret_tasks.train_run) and scored as
 knee_ceiling.py scores the seven: each recommender made from ONE group of three seeds (the prior; the ladder
 replayed on that group's runs, once per training seed), against the knee of the other nine seeds (held out), next
-to every fixed rank.
+to every fixed rank. From seeds 0-2 the ladder also ran with trained probes (rank_regret_probes.run_probes: each
+probe it asks for trained fresh at half the planned length, in benchmarks/results/far_knee_probes.jsonl).
 
 How they were chosen: five candidates piloted on seed 0 (every rank and rate), kept where its knee lay away from
 16: Unicode names 4, the Unicode database's lines 4, torch's headers 4, MiniLM on cls-codepkg's code lines 64;
@@ -19,6 +20,7 @@ the grid's top (1e-2) from rank 4 up; on lm-unicode, seed 0, 3e-2 was worse than
 7.926 against 7.590, rank 64 7.942 against 7.631), so its knee at 4 is not the larger ranks starved of rate.
 
     python benchmarks/far_knee.py train --tasks lm-unicode --seeds 0,1,2,3,4,5,6,7,8,9,10,11
+    python benchmarks/far_knee.py probes      # the ladder with trained probes, seeds 0-2 (far_knee_probes.jsonl)
     python benchmarks/far_knee.py report [--write]      # benchmarks/results/far_knee.md
 
 Every run is appended to benchmarks/results/far_knee.jsonl as it finishes, keyed (task, rank, lr, seed, steps);
@@ -47,6 +49,7 @@ from results_file import append_row, read_unique, show_report  # noqa: E402
 
 RESULTS = HERE / "results" / "far_knee.jsonl"
 REPORT = HERE / "results" / "far_knee.md"
+PROBES = HERE / "results" / "far_knee_probes.jsonl"
 KEY = ("task", "rank", "lr", "seed", "steps")
 SEEDS = tuple(s for g in knee_ceiling.SEED_GROUPS for s in g)
 CLS = "sequence-classification"
@@ -118,9 +121,11 @@ def best_rates(ranks: Sequence[dict]) -> dict[int, float]:
     return {rank: lr for rank, (_, lr) in best.items()}
 
 
-def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAWS, seven=None) -> str:
-    """The report; `seven`: (sweep, runs, probes, tasks) of rank_regret.py's seven tasks as knee_ceiling.py reads
-    them, for a last section that scores every recommender on both suites together (None: left out)."""
+def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAWS, seven=None,
+           probes: Sequence[dict] = ()) -> str:
+    """The report; `probes`: the trained ladders' probes of seeds 0-2 (far_knee_probes.jsonl); `seven`: (sweep,
+    runs, probes, tasks) of rank_regret.py's seven tasks as knee_ceiling.py reads them, for a last section that
+    scores every recommender on both suites together (None: left out)."""
     sweep, runs = as_sweep_and_runs(rows)
     done = [t for t in tasks if any(r["task"] == t.name for r in rows)]
     lines = ["# Tasks whose knee lies far from 16: the ladder against a fixed rank", "",
@@ -145,13 +150,13 @@ def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAW
         lines.append(f"| {t.name} ({len(seeds)} seeds) | " + " | ".join(
             "-" if knee.share(k) is None else f"{knee.share(k):.2f} ({rates[k]:g})" for k in replay.RANKS) + " |")
     lines.append("")
-    held = knee_ceiling.held_out_lines(sweep, runs, (), done, first_group="this file's seeds 0-2, replayed",
+    held = knee_ceiling.held_out_lines(sweep, runs, probes, done, first_group="this file's seeds 0-2, replayed",
                                        trained_by="benchmarks/far_knee.py")
     lines += held or ["Held-out scoring waits for three complete seed groups of every task.", ""]
     lines += knee_ceiling.ceiling_lines(sweep, runs, done, draws)
     if seven is not None:
         sweep7, runs7, probes7, tasks7 = seven
-        both = knee_ceiling.held_out_lines([*sweep7, *sweep], [*runs7, *runs], probes7, [*tasks7, *done],
+        both = knee_ceiling.held_out_lines([*sweep7, *sweep], [*runs7, *runs], [*probes7, *probes], [*tasks7, *done],
                                            first_group="rank_regret.md's ranks on its seven tasks, this file's "
                                            "seeds 0-2 replayed on the others",
                                            trained_by="benchmarks/knee_length.py (the seven's) and "
@@ -165,18 +170,27 @@ def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAW
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("train", "report"))
+    ap.add_argument("what", choices=("train", "probes", "report"))
     ap.add_argument("--tasks", default="")
-    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--seeds", default="", help="train: seeds 0-11 unless given; probes: 0-2")
     ap.add_argument("--lrs", default="", help="comma-separated rates (default: the task's three)")
     ap.add_argument("--write", action="store_true", help=f"write {REPORT.relative_to(HERE.parent)}")
     ap.add_argument("--draws", type=int, default=knee_ceiling.DRAWS)
     a = ap.parse_args(argv)
     from rank_regret_tasks import FAR_TASKS
 
+    seeds = [int(x) for x in a.seeds.split(",") if x]
     if a.what == "train":
         names = [t for t in a.tasks.split(",") if t] or [t.name for t in FAR_TASKS]
-        train(names, [int(x) for x in a.seeds.split(",")], [float(x) for x in a.lrs.split(",") if x] or None)
+        train(names, seeds or SEEDS, [float(x) for x in a.lrs.split(",") if x] or None)
+        return 0
+    if a.what == "probes":  # the trained ladders of seeds 0-2 (--seeds), as rank_regret.py's `probes`
+        from rank_regret_probes import run_probes
+
+        names = [t for t in a.tasks.split(",") if t]
+        tasks = [t for t in FAR_TASKS if not names or t.name in names]
+        run_probes(as_sweep_and_runs(read_runs())[0], tasks, seeds or knee_ceiling.GROUPS[0], PROBES,
+                   log=lambda line: print(line, flush=True))
         return 0
     from knee_length import read_runs as seven_runs
     from rank_regret import RESULTS as SEVEN_SWEEP
@@ -185,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rank_regret_tasks import TASKS
 
     seven = (read_rows(SEVEN_SWEEP), seven_runs(), read_probes(), TASKS)
-    show_report(report(read_runs(), FAR_TASKS, a.draws, seven), REPORT, a.write)
+    show_report(report(read_runs(), FAR_TASKS, a.draws, seven, read_probes(PROBES)), REPORT, a.write)
     return 0
 
 
