@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,23 +43,20 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 import knee_ceiling  # noqa: E402
+import knee_length  # noqa: E402
 import rank_regret_replay as replay  # noqa: E402
-from results_file import append_row, read_unique, show_report  # noqa: E402
+from knee_length import CLS, run_key  # noqa: E402  (a run's key: task, rank, lr, seed, steps)
+from results_file import show_report  # noqa: E402
 
 RESULTS = HERE / "results" / "far_knee.jsonl"
 REPORT = HERE / "results" / "far_knee.md"
 PROBES = HERE / "results" / "far_knee_probes.jsonl"
-KEY = ("task", "rank", "lr", "seed", "steps")
 SEEDS = tuple(s for g in knee_ceiling.SEED_GROUPS for s in g)
-CLS = "sequence-classification"
-
-
-def run_key(row: dict) -> tuple:
-    return tuple(round(row[k], 12) if isinstance(row[k], float) else row[k] for k in KEY)
 
 
 def read_runs(path: Path = RESULTS) -> list[dict]:
-    return read_unique(path, run_key)
+    """Every complete row of the results file, the first of each run_key."""
+    return knee_length.read_runs(path)
 
 
 def jobs(task, seeds: Sequence[int], lrs: Sequence[float] | None = None) -> list[dict]:
@@ -73,28 +69,14 @@ def jobs(task, seeds: Sequence[int], lrs: Sequence[float] | None = None) -> list
 
 def train(tasks: Sequence[str], seeds: Sequence[int], lrs: Sequence[float] | None = None, path: Path = RESULTS,
           log=print) -> int:
-    """Train every missing run of `tasks` x `seeds` on one CPU thread, appending each as it finishes."""
-    import torch
+    """Train every missing run of `tasks` x `seeds` on one CPU thread, appending each as it finishes
+    (knee_length.train_jobs, at each task's planned length)."""
+    from rank_regret_tasks import TASK_BY_NAME
 
-    torch.set_num_threads(1)
-    from rank_regret_tasks import TASK_BY_NAME, train_run
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
     done = {run_key(r) for r in read_runs(path)}
     todo = [j for t in tasks for j in jobs(TASK_BY_NAME[t], seeds, lrs) if run_key(j) not in done]
     log(f"{len(todo)} runs to train ({', '.join(tasks)}; seeds {', '.join(map(str, seeds))})")
-    t_all = time.monotonic()
-    for i, job in enumerate(todo, 1):
-        t0 = time.monotonic()
-        out = train_run(TASK_BY_NAME[job["task"]], rank=max(1, job["rank"]), alpha=replay.ALPHA, lr=job["lr"],
-                        seed=job["seed"], head_only=job["rank"] == 0)
-        row = {**job, "kind": "far", "alpha": replay.ALPHA, **out, "wall_s": round(time.monotonic() - t0, 2)}
-        append_row(path, row)
-        log(f"[{i}/{len(todo)}] {job['task']} r{job['rank']} lr {job['lr']:g} s{job['seed']}: eval "
-            f"{row['curve'][0][1]:.4f} -> {row['curve'][-1][1]:.4f} ({row['wall_s']:.1f} s; "
-            f"{time.monotonic() - t_all:.0f} s in all) {time.strftime('%H:%M:%S')}")
-    return len(todo)
+    return knee_length.train_jobs(todo, "far", path, log)
 
 
 # ---------------------------------------------------------------- the report (pure)

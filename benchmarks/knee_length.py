@@ -396,6 +396,19 @@ def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = S
           ranks: Sequence[int] = replay.RANKS, path: Path = RESULTS, log=print) -> int:
     """Train every missing run of `tasks` x `lengths` x `seeds` at `lr` on one CPU thread, appending each as it
     finishes."""
+    from rank_regret_tasks import TASK_BY_NAME
+
+    # a classifier's base is its head trained alone (rank 0, adapters frozen at B = 0) for the same length
+    todo = missing([j for t in tasks for j in jobs([t], lengths, seeds, lr,
+                                                   (0, *ranks) if TASK_BY_NAME[t].kind == CLS else ranks)],
+                   read_runs(path))
+    log(f"{len(todo)} runs to train ({', '.join(tasks)}; lengths {', '.join(map(str, lengths))})")
+    return train_jobs(todo, "length", path, log)
+
+
+def train_jobs(todo: Sequence[dict], kind: str, path: Path, log=print) -> int:
+    """Train each job (task, rank, lr, seed, steps; rank 0: a classifier's head alone) on one CPU thread through
+    rank_regret_tasks.train_run, appending its row (marked `kind`) to `path` as it finishes."""
     import torch
 
     torch.set_num_threads(1)
@@ -403,20 +416,15 @@ def train(tasks: Sequence[str], lengths: Sequence[int], seeds: Sequence[int] = S
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
-    # a classifier's base is its head trained alone (rank 0, adapters frozen at B = 0) for the same length
-    todo = missing([j for t in tasks for j in jobs([t], lengths, seeds, lr,
-                                                   (0, *ranks) if TASK_BY_NAME[t].kind == CLS else ranks)],
-                   read_runs(path))
-    log(f"{len(todo)} runs to train ({', '.join(tasks)}; lengths {', '.join(map(str, lengths))})")
     t_all = time.monotonic()
     for i, job in enumerate(todo, 1):
         t0 = time.monotonic()
         out = train_run(TASK_BY_NAME[job["task"]], rank=max(1, job["rank"]), alpha=replay.ALPHA, lr=job["lr"],
                         seed=job["seed"], steps=job["steps"], head_only=job["rank"] == 0)
-        row = {**job, "kind": "length", "alpha": replay.ALPHA, **out, "wall_s": round(time.monotonic() - t0, 2)}
+        row = {**job, "kind": kind, "alpha": replay.ALPHA, **out, "wall_s": round(time.monotonic() - t0, 2)}
         append_row(path, row)
-        log(f"[{i}/{len(todo)}] {job['task']} r{job['rank']} s{job['seed']} {job['steps']} steps: eval "
-            f"{row['curve'][0][1]:.4f} -> {row['curve'][-1][1]:.4f} ({row['wall_s']:.1f} s; "
+        log(f"[{i}/{len(todo)}] {job['task']} r{job['rank']} lr {job['lr']:g} s{job['seed']} {job['steps']} steps: "
+            f"eval {row['curve'][0][1]:.4f} -> {row['curve'][-1][1]:.4f} ({row['wall_s']:.1f} s; "
             f"{time.monotonic() - t_all:.0f} s in all) {time.strftime('%H:%M:%S')}")
     return len(todo)
 

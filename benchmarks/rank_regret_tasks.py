@@ -84,24 +84,28 @@ LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
 
 LRS = (1e-3, 3e-3, 1e-2)  # middle: 3e-3 (runs are short; see the report)
 
+
+def _minilm_task(name: str, describe: str) -> Task:
+    """A classifier on the real all-MiniLM-L6-v2: 32 steps of 8 examples of at most 32 tokens."""
+    return Task(name, "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS, describe)
+
+
+def _lm_task(name: str, describe: str) -> Task:
+    """A causal LM on the docstring-pretrained tiny Llama: 40 steps of 8 packed rows of 64 tokens."""
+    return Task(name, "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS, describe)
+
+
 TASKS = (
-    Task("cls-docpkg", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
-         "docstring -> which of 6 stdlib packages (938 examples; the real all-MiniLM-L6-v2)"),
-    Task("cls-license", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
-         "20 words of a license -> which of 6 families (GPL, LGPL, GFDL, MPL, Apache, Artistic/BSD/CC0; "
-         "832 examples; the real all-MiniLM-L6-v2)"),
-    Task("cls-docpkg5", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
-         "docstring -> which of 5 other stdlib packages (tkinter, distutils, logging, multiprocessing, lib2to3; "
-         "800 examples; the real all-MiniLM-L6-v2)"),
-    Task("cls-unicode", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
-         "a character's Unicode name -> its general category (Lu, Ll, Lo, mark, number, symbol; 960 "
-         "examples; the real all-MiniLM-L6-v2)"),
-    Task("lm-source", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
-         "causal LM on stdlib source code (the docstring-pretrained tiny Llama)"),
-    Task("lm-license", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
-         "causal LM on Debian's license texts (the docstring-pretrained tiny Llama)"),
-    Task("lm-docstring", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
-         "causal LM on docstrings of 6 stdlib packages held out of pretraining (in-domain)"),
+    _minilm_task("cls-docpkg", "docstring -> which of 6 stdlib packages (938 examples; the real all-MiniLM-L6-v2)"),
+    _minilm_task("cls-license", "20 words of a license -> which of 6 families (GPL, LGPL, GFDL, MPL, Apache, "
+                 "Artistic/BSD/CC0; 832 examples; the real all-MiniLM-L6-v2)"),
+    _minilm_task("cls-docpkg5", "docstring -> which of 5 other stdlib packages (tkinter, distutils, logging, "
+                 "multiprocessing, lib2to3; 800 examples; the real all-MiniLM-L6-v2)"),
+    _minilm_task("cls-unicode", "a character's Unicode name -> its general category (Lu, Ll, Lo, mark, number, "
+                 "symbol; 960 examples; the real all-MiniLM-L6-v2)"),
+    _lm_task("lm-source", "causal LM on stdlib source code (the docstring-pretrained tiny Llama)"),
+    _lm_task("lm-license", "causal LM on Debian's license texts (the docstring-pretrained tiny Llama)"),
+    _lm_task("lm-docstring", "causal LM on docstrings of 6 stdlib packages held out of pretraining (in-domain)"),
 )
 # Not swept: the tiny Llama as a classifier of the same docstrings / of code lines stayed at chance within
 # 40 steps at every learning rate tried (1e-3 to 3e-2), so it could not say where a knee lies.
@@ -110,14 +114,13 @@ CODE_TASK = Task("cls-codepkg", "sequence-classification", "tiny-llama", LLAMA_T
 # Tasks chosen for knees far from the seven above (all at 8-32 on twelve seeds), to tell a recommender from a
 # fixed r=16: benchmarks/far_knee.py trains and scores them (its own results file; not in rank_regret.py's suite).
 FAR_TASKS = (
-    Task("lm-unicode", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
-         "causal LM on Unicode character names, 8 random names a document (the docstring-pretrained tiny Llama)"),
-    Task("lm-unicodedata", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
-         "causal LM on 'code point;name' lines, 8 consecutive code points from 900 random places"),
-    Task("lm-cpp", "causal-lm", "tiny-llama", LLAMA_TARGETS, 40, 8, 64, 5, 32, LRS,
-         "causal LM on the C++ headers the installed torch ships (torch/include; 12 lines a document)"),
-    Task("cls-codepkg-minilm", "sequence-classification", "minilm", MINILM_TARGETS, 32, 8, 32, 4, 48, LRS,
-         "3 code lines -> which of 6 stdlib packages (cls-codepkg's 960 examples; the real all-MiniLM-L6-v2)"),
+    _lm_task("lm-unicode", "causal LM on Unicode character names, 8 random names a document (the "
+             "docstring-pretrained tiny Llama)"),
+    _lm_task("lm-unicodedata", "causal LM on 'code point;name' lines, 8 consecutive code points from 900 random "
+             "places"),
+    _lm_task("lm-cpp", "causal LM on the C++ headers the installed torch ships (torch/include; 12 lines a document)"),
+    _minilm_task("cls-codepkg-minilm", "3 code lines -> which of 6 stdlib packages (cls-codepkg's 960 examples; "
+                 "the real all-MiniLM-L6-v2)"),
 )
 TASK_BY_NAME = {t.name: t for t in (*TASKS, CODE_TASK, *FAR_TASKS)}
 
