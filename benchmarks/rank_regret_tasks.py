@@ -291,7 +291,9 @@ def named_code_points() -> list[tuple[int, str]]:
 
 def unicode_documents(task: str, docs: int = 900, per_doc: int = 8) -> list[str]:
     """lm-unicode: `docs` documents of `per_doc` random character names, one a line; lm-unicodedata: `per_doc`
-    consecutive "XXXX;NAME" lines (UnicodeData.txt's first two fields) from `docs` random places. Seeded."""
+    consecutive "XXXX;NAME" lines (UnicodeData.txt's first two fields) from `docs` random places. Seeded; the names
+    are the Python build's unicodedata's (Unicode 14.0.0 in Python 3.11.7, where these runs were made): another
+    Python's Unicode version gives other documents."""
     rng = random.Random(SEED)
     points = named_code_points()
     if task == "lm-unicode":

@@ -51,8 +51,8 @@ def test_seeds_0_to_2_read_as_a_sweep_with_the_head_alone_as_its_base():
     assert {r["kind"] for r in sweep if r["rank"] > 0} == {"sweep"} and {r["variant"] for r in sweep} == {""}
     assert kc.complete(sweep, runs, "cls-x", (0, 1, 2)) and kc.complete(sweep, runs, "cls-x", (3, 4, 5))
     knee = kc.group_knee(sweep, runs, "cls-x", (3, 4, 5))
-    assert knee.rank == 4  # against the head alone at its best rate (1e-2), not the step-0 eval
-    assert abs(knee.share(2) - 0.8) < 1e-9
+    assert knee.rank == 4
+    assert abs(knee.share(2) - 0.8) < 1e-9  # against the head alone at its best rate (1e-2), not the step-0 eval
 
 
 class _Task:
