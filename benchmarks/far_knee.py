@@ -1,18 +1,17 @@
 """Rank-regret tasks whose knee lies far from 16: can lorplan's ladder beat a fixed r=16 where r=16 misses?
 
-On benchmarks/rank_regret.py's seven tasks every twelve-seed knee lies at 8-32 (benchmarks/knee_ceiling.py), where
-a fixed r=16 hits or misses by one step; held out, r=16 hit more often than the ladder (75% against 57%). Those
-tasks cannot tell a recommender that reads the data from a default. This benchmark adds three causal-LM tasks and
-a classifier built from other real text the machine ships (rank_regret_tasks.FAR_TASKS: Unicode character names,
-"code point;name" lines of the Unicode database, the C++ headers the installed torch ships; MiniLM on
-cls-codepkg's code lines), piloted on one seed for a knee far from 16, then swept on twelve seeds with the
-rank-regret protocol (every rank of rank_regret_replay.RANKS × learning rates 1e-3, 3e-3, 1e-2 × seeds 0-11 at
-each task's planned length, 40 steps for the language models and 32 for the classifier, alpha 32,
-rank_regret_tasks.train_run) and scored as
+On benchmarks/rank_regret.py's seven tasks every twelve-seed knee lies at 8-32 (benchmarks/knee_ceiling.py), where a
+fixed r=16 hits or misses by one step; held out, r=16 hit more often than the ladder (75% against 57%). Those tasks
+cannot tell a recommender that reads the data from a default. This benchmark adds three causal-LM tasks and a
+classifier built from other real text the machine ships (rank_regret_tasks.FAR_TASKS: Unicode character names, "code
+point;name" lines of the Unicode database, the C++ headers the installed torch ships; MiniLM on cls-codepkg's code
+lines), piloted on one seed for a knee far from 16, then swept on twelve seeds with the rank-regret protocol (every
+rank of rank_regret_replay.RANKS × learning rates 1e-3, 3e-3, 1e-2 × seeds 0-11 at each task's planned length, 40
+steps for the language models and 32 for the classifier, alpha 32, rank_regret_tasks.train_run) and scored as
 knee_ceiling.py scores the seven: each recommender made from ONE group of three seeds (the prior; the ladder
-replayed on that group's runs, once per training seed), against the knee of the other nine seeds (held out), next
-to every fixed rank. From seeds 0-2 the ladder also ran with trained probes (rank_regret_probes.run_probes: each
-probe it asks for trained fresh at half the planned length, in benchmarks/results/far_knee_probes.jsonl).
+replayed on that group's runs, once per training seed), against the knee of the other nine seeds (held out), next to
+every fixed rank. From seeds 0-2 the ladder also ran with trained probes (rank_regret_probes.run_probes: each probe
+it asks for trained fresh at half the planned length, in benchmarks/results/far_knee_probes.jsonl).
 
 How they were chosen: five candidates piloted on seed 0 (every rank and rate), kept where its knee lay away from
 16: Unicode names 4, the Unicode database's lines 4, torch's headers 4, MiniLM on cls-codepkg's code lines 64;
@@ -31,11 +30,11 @@ lm-unicodedata and lm-cpp were not tried at 3e-2.
     python benchmarks/far_knee.py probes      # the ladder with trained probes, seeds 0-2 (far_knee_probes.jsonl)
     python benchmarks/far_knee.py report [--write]      # benchmarks/results/far_knee.md
 
-Every run is appended to benchmarks/results/far_knee.jsonl as it finishes, keyed (task, rank, lr, seed, steps);
-a rerun trains only what is missing, seed by seed (every rank and rate of one seed before the next; task by task),
-so a cut sweep leaves whole seeds (knee_ceiling.complete counts only whole groups of three). Two trainers (one per task) may append at once (results_file.append_row). The
-report part is pure (no torch); it takes a few minutes (the ladder replays; its last section replays the
-seven rank-regret tasks' ladders too, as knee_ceiling.py does).
+Every run is appended to benchmarks/results/far_knee.jsonl as it finishes, keyed (task, rank, lr, seed, steps); a
+rerun trains only what is missing, seed by seed (every rank and rate of one seed before the next; task by task), so
+a cut sweep leaves whole seeds (knee_ceiling.complete counts only whole groups of three). Two trainers (one per
+task) may append at once (results_file.append_row). The report part is pure (no torch); it takes a few minutes (the
+ladder replays; its last section replays the seven rank-regret tasks' ladders too, as knee_ceiling.py does).
 """
 
 from __future__ import annotations
