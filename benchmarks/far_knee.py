@@ -110,6 +110,24 @@ def best_rates(ranks: Sequence[dict]) -> dict[int, float]:
     return {rank: lr for rank, (_, lr) in best.items()}
 
 
+def rate_lines(sweep: Sequence[dict], runs: Sequence[dict], tasks: Sequence) -> list[str]:
+    """Each task's best learning rate per rank over every complete seed group (best_rates): does the rate move with
+    rank under the protocol's fixed alpha (issue 11 asks for a convention under which it does not)?"""
+    lines = ["| task | seeds | " + " | ".join(f"r={k}" for k in replay.RANKS) + " | rate from rank 2 up |",
+             "|---|---|" + "---|" * len(replay.RANKS) + "---|"]
+    for t in tasks:
+        seeds = tuple(s for g in knee_ceiling.SEED_GROUPS if knee_ceiling.complete(sweep, runs, t.name, g)
+                      for s in g)
+        rates = best_rates(knee_ceiling.planned_runs(sweep, runs, t.name, seeds)[0]) if seeds else {}
+        if not rates:
+            continue
+        upper = {rates[k] for k in replay.RANKS[1:] if k in rates}
+        lines.append(f"| {t.name} | {len(seeds)} | " + " | ".join(f"{rates[k]:g}" if k in rates else "-"
+                                                               for k in replay.RANKS)
+                     + f" | {'the same' if len(upper) == 1 else 'moves'} |")
+    return lines + [""]
+
+
 def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAWS, seven=None,
            probes: Sequence[dict] = ()) -> str:
     """The report; `probes`: the trained ladders' probes of seeds 0-2 (far_knee_probes.jsonl); `seven`: (sweep,
@@ -157,6 +175,10 @@ def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAW
             lines += ["# Both suites together", "", f"rank_regret.py's {len(tasks7)} tasks and these "
                       f"{len(done)}, scored as above (the seven's rows as knee_ceiling.md has them).", "",
                       *[ln.replace("## A ground truth", "## Together: a ground truth", 1) for ln in both]]
+        lines += ["## The best learning rate per rank (alpha 32)", "",
+                  f"Each rank's best rate (lowest mean final eval loss over every complete seed group; the grid: "
+                  f"{', '.join(f'{lr:g}' for lr in tasks7[0].lrs)}), every task of both suites:", "",
+                  *rate_lines([*sweep7, *sweep], [*runs7, *runs], [*tasks7, *done])]
     return "\n".join(lines)
 
 

@@ -68,6 +68,17 @@ def test_the_report_shows_each_ranks_share_and_waits_for_three_seed_groups():
     assert "| cls-x | 4 | 6 measured, 3 redrawn |" in text  # the oracle's truth: the six seeds' knee
 
 
+def test_the_rate_table_says_whether_the_best_rate_moves_from_rank_2_up():
+    rows = _cls_rows(range(3))
+    sweep, runs = far_knee.as_sweep_and_runs(rows)
+    lines = far_knee.rate_lines(sweep, runs, [_Task()])
+    assert "| cls-x | 3 | 0.003 | 0.003 | 0.003 | 0.003 | 0.003 | 0.003 | 0.003 | the same |" in lines
+    # rank 64 now learns best at 1e-2: the rate moves
+    moved = [{**r, "curve": [[0, 1.79], [32, 0.1]]} if r["rank"] == 64 and r["lr"] == 0.01 else r for r in rows]
+    sweep, runs = far_knee.as_sweep_and_runs(moved)
+    assert far_knee.rate_lines(sweep, runs, [_Task()])[2].endswith("| 0.01 | moves |")
+
+
 def test_unicode_documents_are_names_and_database_lines_the_same_every_time():
     names = rt.lm_texts("lm-unicode")
     assert len(names) == 900 and names == rt.lm_texts("lm-unicode")
