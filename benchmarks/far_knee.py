@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,30 +96,23 @@ def as_sweep_and_runs(rows: Sequence[dict]) -> tuple[list[dict], list[dict]]:
     return sweep, [r for r in rows if r["seed"] not in first]
 
 
-def best_rates(ranks: Sequence[dict]) -> dict[int, float]:
-    """Each rank's best learning rate: the one with the lowest mean final eval loss over the rows' seeds."""
-    cells: dict[tuple[int, float], list[float]] = defaultdict(list)
-    for r in ranks:
-        cells[(r["rank"], r["lr"])].append(replay.final_loss(r))
-    best: dict[int, tuple[float, float]] = {}
-    for (rank, lr), losses in sorted(cells.items()):
-        mean = sum(losses) / len(losses)
-        if rank not in best or mean < best[rank][0]:
-            best[rank] = (mean, lr)
-    return {rank: lr for rank, (_, lr) in best.items()}
+def best_rates(knee) -> dict[int, float]:
+    """Each rank's best learning rate as the knee chose it (its RankSummary's: the lowest mean eval loss over the
+    seeds)."""
+    return {r.rank: r.learning_rate for r in knee.ranks}
 
 
 def rate_lines(sweep: Sequence[dict], runs: Sequence[dict], tasks: Sequence) -> list[str]:
-    """Each task's best learning rate per rank over every complete seed group (best_rates): does the rate move with
-    rank under the protocol's fixed alpha (issue 11 asks for a convention under which it does not)?"""
+    """Each task's best learning rate per rank over every complete seed group (the knee's own choice,
+    lorplan.recommend.knee.summarize): does the rate move with rank under the protocol's fixed alpha (issue 11 asks
+    for a convention under which it does not)?"""
     lines = ["| task | seeds | " + " | ".join(f"r={k}" for k in replay.RANKS) + " | rate from rank 2 up |",
              "|---|---|" + "---|" * len(replay.RANKS) + "---|"]
     for t in tasks:
-        seeds = tuple(s for g in knee_ceiling.SEED_GROUPS if knee_ceiling.complete(sweep, runs, t.name, g)
-                      for s in g)
-        rates = best_rates(knee_ceiling.planned_runs(sweep, runs, t.name, seeds)[0]) if seeds else {}
-        if not rates:
+        seeds = knee_ceiling.measured_seeds(sweep, runs, t.name)
+        if not seeds:
             continue
+        rates = best_rates(knee_ceiling.group_knee(sweep, runs, t.name, seeds))
         upper = {rates[k] for k in replay.RANKS[1:] if k in rates}
         lines.append(f"| {t.name} | {len(seeds)} | " + " | ".join(f"{rates[k]:g}" if k in rates else "-"
                                                                for k in replay.RANKS)
@@ -141,19 +133,18 @@ def report(rows: Sequence[dict], tasks: Sequence, draws: int = knee_ceiling.DRAW
              "at least 95% of the best rank's improvement (best learning rate per rank, mean over seeds). Hit: a "
              "rank in [knee, 2×knee].", "", "| task | what | seeds complete (groups of 3) |", "|---|---|---|"]
     for t in done:
-        whole = [g for g in knee_ceiling.SEED_GROUPS if knee_ceiling.complete(sweep, runs, t.name, g)]
+        whole = knee_ceiling.complete_groups(sweep, runs, t.name)
         lines.append(f"| {t.name} | {t.describe} | {', '.join(f'{g[0]}-{g[-1]}' for g in whole) or 'none'} |")
     lines += ["", "Each rank's share of the best rank's improvement over the base (every complete seed, each rank at "
               "its best rate, in brackets; a rate at the grid's top, 0.01, may mean the rank wanted a higher one):",
               "", "| task | " + " | ".join(f"r={k}" for k in replay.RANKS) + " |",
               "|---|" + "---|" * len(replay.RANKS)]
     for t in done:
-        seeds = tuple(s for g in knee_ceiling.SEED_GROUPS if knee_ceiling.complete(sweep, runs, t.name, g)
-                      for s in g)
+        seeds = knee_ceiling.measured_seeds(sweep, runs, t.name)
         if not seeds:
             continue
         knee = knee_ceiling.group_knee(sweep, runs, t.name, seeds)
-        rates = best_rates(knee_ceiling.planned_runs(sweep, runs, t.name, seeds)[0])
+        rates = best_rates(knee)
         lines.append(f"| {t.name} ({len(seeds)} seeds) | " + " | ".join(
             "-" if knee.share(k) is None else f"{knee.share(k):.2f} ({rates[k]:g})" for k in replay.RANKS) + " |")
     lines.append("")

@@ -99,6 +99,16 @@ def complete(sweep: Sequence[dict], runs: Sequence[dict], task: str, seeds: Sequ
     return not is_cls or all((lr, s) in heads for lr in lrs for s in seeds)
 
 
+def complete_groups(sweep: Sequence[dict], runs: Sequence[dict], task: str) -> list[tuple[int, ...]]:
+    """The groups of SEED_GROUPS for which every run of `task` ran (complete)."""
+    return [g for g in SEED_GROUPS if complete(sweep, runs, task, g)]
+
+
+def measured_seeds(sweep: Sequence[dict], runs: Sequence[dict], task: str) -> tuple[int, ...]:
+    """Every seed of `task`'s complete seed groups: the seeds its ground truth is the mean over."""
+    return tuple(s for g in complete_groups(sweep, runs, task) for s in g)
+
+
 def as_sweep(sweep: Sequence[dict], runs: Sequence[dict], task: str, seeds: Sequence[int],
              shift: int = 0) -> list[dict]:
     """`task`'s runs for `seeds` (planned_runs) as the rows of a sweep of their own, which rank_regret_replay reads
@@ -231,16 +241,22 @@ def _row_of(name: str) -> str | None:
     return None
 
 
-def recommended(sweep: Sequence[dict], probes: Sequence[dict], task) -> dict[str, list[int]]:
-    """Every RECOMMENDERS row's ranks on `task` as rank_regret.md has them (made from seeds 0-2)."""
+def recommended_outcomes(sweep: Sequence[dict], probes: Sequence[dict], task) -> dict[str, list]:
+    """Every RECOMMENDERS row's outcomes on `task` that named a rank (rank_regret_report.Outcome: its rank, and a
+    ladder's band), as rank_regret.md has them (made from seeds 0-2)."""
     from rank_regret_report import outcomes
 
-    out: dict[str, list[int]] = defaultdict(list)
+    out: dict[str, list] = defaultdict(list)
     for o in outcomes(sweep, task, replay.sweep_knee(sweep, task.name), probes):
         row = _row_of(o.name)
         if row and o.rank:
-            out[row].append(o.rank)
+            out[row].append(o)
     return out
+
+
+def recommended(sweep: Sequence[dict], probes: Sequence[dict], task) -> dict[str, list[int]]:
+    """Every RECOMMENDERS row's ranks on `task` as rank_regret.md has them (made from seeds 0-2)."""
+    return {row: [o.rank for o in made] for row, made in recommended_outcomes(sweep, probes, task).items()}
 
 
 def second_sweep(sweep: Sequence[dict], runs: Sequence[dict], task: str) -> list[dict]:
@@ -346,13 +362,14 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
             held = group_knee(sweep, runs, t.name, tuple(s for s in every if s not in g))
             other = held.rank
             rows = group_rows(sweep, runs, t.name, g)
-            made = recommended(rows, probes if g == GROUPS[0] else (), t)
-            for row, ranks in made.items():
+            made = recommended_outcomes(rows, probes if g == GROUPS[0] else (), t)
+            for row, each in made.items():
                 c = tally[row]
-                for r in ranks:
-                    _score(c, r, held, knee.rank)
-            mine = made.get("lorplan prior + ladder (replay)", [])
-            deferred = [deferring(replay.ladder_for(rows, t, seed=seed)) for seed in replay.SEEDS]
+                for o in each:
+                    _score(c, o.rank, held, knee.rank)
+            ladders = made.get("lorplan prior + ladder (replay)", [])
+            mine = [o.rank for o in ladders]
+            deferred = [deferring(o.rank, o.band) for o in ladders]  # the same replays' bands, not replayed again
             for r in deferred:
                 _score(tally[DEFERRING], r, held, knee.rank)
             by_group[g][0] += sum(hit(r, other) for r in mine)
@@ -404,10 +421,11 @@ def held_out_lines(sweep: Sequence[dict], runs: Sequence[dict], probes: Sequence
 DEFERRING = "experiment: the ladder (replay), but r=16 wherever its band holds 16"
 
 
-def deferring(rep) -> int:
-    """The experiment's rank for one replayed ladder: 16 when 16 lies in the ladder's band (the ranks its evidence
-    cannot tell apart from the knee), else the ladder's own rank."""
-    return 16 if rep.knee_low <= 16 <= rep.knee_high else rep.rank
+def deferring(rank: int, band: tuple[int, int]) -> int:
+    """The experiment's rank for one replayed ladder of rank `rank` and band (low, high): 16 when 16 lies in the band
+    (the ranks its evidence cannot tell apart from the knee), else the ladder's own rank."""
+    low, high = band
+    return 16 if low <= 16 <= high else rank
 
 
 def _score(c: list, rank: int, held, knee: int) -> None:
@@ -539,7 +557,7 @@ def ceiling_lines(sweep: Sequence[dict], runs: Sequence[dict], tasks: Sequence, 
               "(rank) / r=16 |", "|---|---|---|---|---|"]
     totals: dict[tuple[str, int], list[float]] = defaultdict(list)
     for t in tasks:
-        seeds = tuple(s for g in SEED_GROUPS if complete(sweep, runs, t.name, g) for s in g)
+        seeds = measured_seeds(sweep, runs, t.name)
         ranks, base = planned_runs(sweep, runs, t.name, seeds)
         if not ranks:
             continue

@@ -183,10 +183,7 @@ def test_a_recommended_rank_scores_its_hit_and_its_share_of_the_held_out_improve
 
 
 def test_the_deferring_experiment_takes_16_only_where_the_ladder_cannot_tell_it_from_the_knee():
-    def ladder(rank: int, low: int, high: int):
-        return kc.replay.Replay(rank, 3e-3, (), 0, low, high, "")
-
-    assert kc.deferring(ladder(64, 2, 64)) == 16
-    assert kc.deferring(ladder(4, 4, 16)) == 16
-    assert kc.deferring(ladder(64, 32, 64)) == 64  # 16 lies below the band: the ladder's rank stands
-    assert kc.deferring(ladder(2, 1, 8)) == 2
+    assert kc.deferring(64, (2, 64)) == 16
+    assert kc.deferring(4, (4, 16)) == 16
+    assert kc.deferring(64, (32, 64)) == 64  # 16 lies below the band: the ladder's rank stands
+    assert kc.deferring(2, (1, 8)) == 2
